@@ -1,0 +1,1 @@
+"""The labrun engine: commands, the run state machine, the engine loop, the run record."""

@@ -1,0 +1,126 @@
+"""Clocks: real time for robots, virtual time for simulation.
+
+A ``VirtualClock`` has one timeline. Whoever consumes time (a move, a delay) calls
+``sleep_until``; the clock jumps forward at once, firing any timer whose deadline
+falls on the way, in deadline order. A timer's callback runs in the event loop at
+its own instant, so an action it takes (an immediate pause, a door opening) lands
+mid-move at exactly that virtual time: the sleeper sees the cancellation with the
+clock still reading the timer's instant.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import anyio
+import anyio.lowlevel
+
+
+class Clock(Protocol):
+    """What the engine needs to know about time."""
+
+    @property
+    def is_virtual(self) -> bool:
+        """True when time only advances as the run consumes it."""
+        ...
+
+    def now(self) -> float:
+        """Seconds since the clock was created."""
+        ...
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Return at ``deadline`` (at once if it has passed)."""
+        ...
+
+
+class RealClock:
+    """Monotonic wall-clock time."""
+
+    is_virtual = False
+
+    def __init__(self) -> None:
+        self._origin = time.monotonic()
+
+    def now(self) -> float:
+        return time.monotonic() - self._origin
+
+    async def sleep_until(self, deadline: float) -> None:
+        await anyio.sleep(max(0.0, deadline - self.now()))
+
+
+class Timer:
+    """A callback scheduled on a ``VirtualClock``; ``cancel()`` withdraws it."""
+
+    __slots__ = ("callback", "cancelled", "deadline")
+
+    def __init__(self, deadline: float, callback: Callable[[], None]) -> None:
+        self.deadline = deadline
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class VirtualClock:
+    """Simulated time that advances as moves and delays consume it."""
+
+    is_virtual = True
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+        self._timers: list[tuple[float, int, Timer]] = []
+        self._order = itertools.count()
+
+    def now(self) -> float:
+        return self._now
+
+    def call_at(self, deadline: float, callback: Callable[[], None]) -> Timer:
+        """Run ``callback`` in the event loop when the clock reaches ``deadline``."""
+        timer = Timer(deadline, callback)
+        heapq.heappush(self._timers, (deadline, next(self._order), timer))
+        return timer
+
+    def next_timer(self) -> float | None:
+        """The deadline of the earliest pending timer, if any."""
+        self._drop_cancelled()
+        return self._timers[0][0] if self._timers else None
+
+    async def sleep_until(self, deadline: float) -> None:
+        while True:
+            self._drop_cancelled()
+            if not self._timers or self._timers[0][0] > deadline:
+                break
+            await self._fire_next()
+        if deadline > self._now:
+            self._now = deadline
+        await anyio.lowlevel.checkpoint()
+
+    async def advance_to_next_timer(self) -> bool:
+        """Jump to the earliest timer and fire it; False if none is pending.
+
+        Used while nothing consumes time (a paused run) so that scripted
+        interventions still happen at their instants.
+        """
+        self._drop_cancelled()
+        if not self._timers:
+            return False
+        await self._fire_next()
+        return True
+
+    async def _fire_next(self) -> None:
+        deadline, _, timer = heapq.heappop(self._timers)
+        if deadline > self._now:
+            self._now = deadline
+        timer.callback()
+        # Let the callback's effects (a cancelled scope) reach the sleeper now,
+        # while the clock still reads this timer's instant.
+        await anyio.lowlevel.checkpoint()
+
+    def _drop_cancelled(self) -> None:
+        while self._timers and self._timers[0][2].cancelled:
+            heapq.heappop(self._timers)

@@ -1,0 +1,274 @@
+"""Robot configuration: axes, kinematics, deck geometry, parking; loaded from TOML.
+
+A configuration is a frozen value. ``default_config()`` is the built-in OT-2-like robot;
+``load_config(path)`` reads a TOML file whose keys override that default, and every
+error names the offending key.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+from attrs import frozen
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+Point3 = tuple[float, float, float]
+
+
+class ConfigError(ValueError):
+    """A robot configuration that cannot be used; the message names the key."""
+
+
+@frozen
+class AxisConfig:
+    """One motor axis: limits in mm, speed in mm/s, acceleration in mm/s^2, currents in A."""
+
+    max_speed: float
+    acceleration: float
+    home: float
+    min: float = 0.0
+    max: float = 1000.0
+    steps_per_mm: float = 80.0
+    run_current: float = 1.0
+    idle_current: float = 0.3
+
+
+@frozen
+class MountConfig:
+    """A pipette mount: its Z axis, its plunger axis and its offset from the gantry origin."""
+
+    z_axis: str
+    plunger_axis: str
+    offset: Point3 = (0.0, 0.0, 0.0)
+
+
+@frozen
+class ControllerConfig:
+    """Which motion controller drives the robot.
+
+    ``kind`` is ``simulated`` or ``gcode``; for G-code, ``port`` is a serial device, a
+    pyserial URL (``socket://host:port``) or ``tcp://host:port``.
+    """
+
+    kind: str = "simulated"
+    dialect: str = "grbl"
+    port: str = ""
+    baudrate: int = 115200
+    timeout_s: float = 10.0
+
+
+@frozen
+class InterlockConfig:
+    """A safety input (a door, a light curtain): whether the run resumes by itself once clear."""
+
+    auto_resume: bool = False
+
+
+@frozen
+class RobotConfig:
+    """Everything labrun needs to know about one robot."""
+
+    name: str
+    controller: ControllerConfig
+    axes: Mapping[str, AxisConfig]
+    mounts: Mapping[str, MountConfig]
+    slots: Mapping[str, Point3]
+    safe_height: float
+    park_position: tuple[float, float]
+    trash_slot: str = "12"
+    drop_tips_on_stop: bool = True
+    interlocks: Mapping[str, InterlockConfig] = attrs.field(factory=dict)
+
+    @property
+    def gantry_axes(self) -> tuple[str, str]:
+        """The two horizontal axes, X and Y."""
+        return ("X", "Y")
+
+    def mount(self, name: str) -> MountConfig:
+        """The mount called ``name`` (``left`` or ``right``)."""
+        try:
+            return self.mounts[name]
+        except KeyError:
+            raise ConfigError(f"unknown mount {name!r}; this robot has {sorted(self.mounts)}") from None
+
+    @property
+    def z_axes(self) -> tuple[str, ...]:
+        """Every mount's Z axis."""
+        return tuple(m.z_axis for m in self.mounts.values())
+
+    @property
+    def plunger_axes(self) -> tuple[str, ...]:
+        """Every mount's plunger axis."""
+        return tuple(m.plunger_axis for m in self.mounts.values())
+
+
+# OT-2 deck slot origins (front-left corner of each slot), mm in deck coordinates.
+_OT2_SLOTS: dict[str, Point3] = {
+    str(i + 1): (132.5 * (i % 3), 90.5 * (i // 3), 0.0) for i in range(12)
+}
+
+
+def default_config() -> RobotConfig:
+    """The built-in OT-2-like robot on the simulated controller."""
+    axes = {
+        "X": AxisConfig(max_speed=600, acceleration=3000, home=418, min=0, max=418,
+                        run_current=1.25, idle_current=0.7),
+        "Y": AxisConfig(max_speed=400, acceleration=2000, home=353, min=0, max=353,
+                        run_current=1.25, idle_current=0.7),
+        "Z": AxisConfig(max_speed=125, acceleration=1500, home=218, min=0, max=218,
+                        run_current=0.8, idle_current=0.7),
+        "A": AxisConfig(max_speed=125, acceleration=1500, home=218, min=0, max=218,
+                        run_current=0.8, idle_current=0.7),
+        "B": AxisConfig(max_speed=40, acceleration=200, home=0, min=0, max=20,
+                        steps_per_mm=768, run_current=0.5, idle_current=0.05),
+        "C": AxisConfig(max_speed=40, acceleration=200, home=0, min=0, max=20,
+                        steps_per_mm=768, run_current=0.5, idle_current=0.05),
+    }
+    mounts = {
+        "left": MountConfig(z_axis="Z", plunger_axis="B", offset=(-34.0, 0.0, 0.0)),
+        "right": MountConfig(z_axis="A", plunger_axis="C", offset=(0.0, 0.0, 0.0)),
+    }
+    return RobotConfig(
+        name="ot2-sim",
+        controller=ControllerConfig(),
+        axes=axes,
+        mounts=mounts,
+        slots=dict(_OT2_SLOTS),
+        safe_height=190.0,
+        park_position=(340.0, 330.0),
+        interlocks={"door": InterlockConfig(auto_resume=False)},
+    )
+
+
+def load_config(path: str | Path) -> RobotConfig:
+    """Read a TOML robot configuration; unspecified keys keep the built-in defaults."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such robot configuration file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return config_from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+_TOP_KEYS = {"name", "controller", "axes", "mounts", "slots", "safe_height", "park_position",
+             "trash_slot", "drop_tips_on_stop", "interlocks"}
+
+
+def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -> RobotConfig:
+    """Build a configuration from parsed TOML, overriding ``base`` (the default)."""
+    base = base or default_config()
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(f"unknown key {sorted(unknown)[0]!r}; expected one of {sorted(_TOP_KEYS)}")
+    controller = _table(data, "controller", ControllerConfig, base.controller)
+    axes = dict(base.axes)
+    for name, table in _section(data, "axes").items():
+        axes[name] = _table_value(f"axes.{name}", table, AxisConfig, axes.get(name))
+    mounts = dict(base.mounts)
+    for name, table in _section(data, "mounts").items():
+        mounts[name] = _table_value(f"mounts.{name}", table, MountConfig, mounts.get(name))
+    interlocks = dict(base.interlocks)
+    for name, table in _section(data, "interlocks").items():
+        interlocks[name] = _table_value(f"interlocks.{name}", table, InterlockConfig,
+                                        interlocks.get(name))
+    slots = dict(base.slots)
+    for name, value in _section(data, "slots").items():
+        slots[str(name)] = _point(f"slots.{name}", value, 3)  # type: ignore[assignment]
+    for mount_name, mount in mounts.items():
+        for axis in (mount.z_axis, mount.plunger_axis):
+            if axis not in axes:
+                raise ConfigError(f"mounts.{mount_name}: axis {axis!r} is not defined under [axes]")
+    config = RobotConfig(
+        name=_typed(data, "name", str, base.name),
+        controller=controller,
+        axes=axes,
+        mounts=mounts,
+        slots=slots,
+        safe_height=_typed(data, "safe_height", float, base.safe_height),
+        park_position=(_point("park_position", data["park_position"], 2)  # type: ignore[arg-type]
+                       if "park_position" in data else base.park_position),
+        trash_slot=str(_typed(data, "trash_slot", str, base.trash_slot)),
+        drop_tips_on_stop=_typed(data, "drop_tips_on_stop", bool, base.drop_tips_on_stop),
+        interlocks=interlocks,
+    )
+    if config.trash_slot not in config.slots:
+        raise ConfigError(f"trash_slot: slot {config.trash_slot!r} is not defined under [slots]")
+    if config.controller.kind not in ("simulated", "gcode"):
+        raise ConfigError(f"controller.kind: {config.controller.kind!r} is not 'simulated' or 'gcode'")
+    if config.controller.kind == "gcode" and not config.controller.port:
+        raise ConfigError("controller.port: a G-code controller needs a port or URL")
+    return config
+
+
+def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: expected a table, got {type(value).__name__}")
+    return value
+
+
+def _typed(data: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
+    if key not in data:
+        return default
+    value = data[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ConfigError(f"{key}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def _point(key: str, value: Any, length: int) -> tuple[float, ...]:
+    if (not isinstance(value, (list, tuple)) or len(value) != length
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise ConfigError(f"{key}: expected a list of {length} numbers, got {value!r}")
+    return tuple(float(v) for v in value)
+
+
+def _table(data: Mapping[str, Any], key: str, cls: type, default: Any) -> Any:
+    if key not in data:
+        return default
+    return _table_value(key, data[key], cls, default)
+
+
+def _table_value(key: str, table: Any, cls: type, default: Any) -> Any:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{key}: expected a table, got {table!r}")
+    fields = {f.name: f for f in attrs.fields(cls)}
+    values: dict[str, Any] = attrs.asdict(default, recurse=False) if default is not None else {}
+    for name, value in table.items():
+        if name not in fields:
+            raise ConfigError(f"{key}.{name}: unknown key; expected one of {sorted(fields)}")
+        expected = fields[name].type
+        if expected in ("float", float):
+            value = _typed(table, name, float, None) if name in table else value
+        elif expected in ("int", int):
+            value = _typed(table, name, int, None)
+        elif expected in ("str", str):
+            value = _typed(table, name, str, None)
+        elif expected in ("bool", bool):
+            value = _typed(table, name, bool, None)
+        elif expected in ("Point3",):
+            value = _point(f"{key}.{name}", value, 3)
+        values[name] = value
+    missing = [f.name for f in fields.values()
+               if f.name not in values and f.default is attrs.NOTHING]
+    if missing:
+        raise ConfigError(f"{key}: missing key {missing[0]!r}")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: {exc}") from None

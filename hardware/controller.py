@@ -1,0 +1,93 @@
+"""The one narrow interface every motion controller implements (DESIGN.md §7).
+
+The engine drives the robot only through ``MotionController``. The hardware layer
+knows nothing about protocols: it homes, moves axes, stops, reports positions,
+currents and interlocks.
+
+Cancellation is how motion is interrupted: when the scope around ``move`` is
+cancelled, the controller stops the axes with a controlled deceleration (feed hold,
+quickstop), waits until they are still, and only then lets the cancellation
+propagate, so the position read afterwards is where the axes really stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+Position = dict[str, float]
+"""Axis letter -> position in mm."""
+
+InterlockListener = Callable[[str, bool], None]
+"""Called in the engine's event loop with (interlock name, active)."""
+
+
+class HardwareFault(Exception):
+    """The controller failed: an error reply, a timeout, a lost connection, an alarm."""
+
+
+class NotHomedError(HardwareFault):
+    """The robot must be homed before it moves (after a halt or at power-up)."""
+
+
+@runtime_checkable
+class MotionController(Protocol):
+    """What the engine needs from a robot's motion controller."""
+
+    @property
+    def supports_currents(self) -> bool:
+        """Whether ``set_currents`` changes motor currents on this controller."""
+        ...
+
+    @property
+    def requires_homing(self) -> bool:
+        """True after an emergency stop (and before the first home on real hardware)."""
+        ...
+
+    async def connect(self) -> None:
+        """Open the connection and bring the controller to a known state."""
+        ...
+
+    async def disconnect(self) -> None:
+        """Close the connection; the robot is left as it is."""
+        ...
+
+    async def home(self, axes: Sequence[str] | None = None) -> Position:
+        """Home ``axes`` (all when None) and return the position afterwards."""
+        ...
+
+    async def move(self, target: Mapping[str, float], speed: float | None = None) -> None:
+        """Move the named axes in one coordinated straight line, at most ``speed`` mm/s.
+
+        Returns when the motion has finished. If cancelled, stops with a controlled
+        deceleration before the cancellation propagates.
+        """
+        ...
+
+    async def stop_motion(self) -> Position:
+        """Stop any motion with a controlled deceleration; return where the axes stopped."""
+        ...
+
+    async def emergency_stop(self) -> None:
+        """Stop at once with no deceleration and no cleanup; homing is required afterwards."""
+        ...
+
+    async def read_position(self) -> Position:
+        """The actual position of every axis."""
+        ...
+
+    async def set_currents(self, currents: Mapping[str, float]) -> None:
+        """Set the holding/run current (A) of the named axes, where supported."""
+        ...
+
+    async def wait_until_idle(self) -> None:
+        """Return once every queued motion has finished."""
+        ...
+
+    def active_interlocks(self) -> frozenset[str]:
+        """The interlocks (``door``, ...) that are active now."""
+        ...
+
+    def set_interlock_listener(self, listener: InterlockListener | None) -> None:
+        """Register the callback told of every interlock change (in the event loop)."""
+        ...

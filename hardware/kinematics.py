@@ -1,0 +1,88 @@
+"""Trapezoidal motion profiles for coordinated straight-line moves.
+
+Each axis accelerates at its own limit up to its speed limit, cruises and decelerates.
+In a coordinated move every axis follows the profile of the slowest (limiting) axis,
+scaled to its own distance, so all axes start and stop together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from attrs import frozen
+
+from .config import AxisConfig
+
+
+def profile_time(distance: float, max_speed: float, acceleration: float) -> float:
+    """Seconds to travel ``distance`` mm starting and ending at rest."""
+    if distance <= 0:
+        return 0.0
+    ramp = max_speed * max_speed / acceleration  # distance spent accelerating + decelerating
+    if distance >= ramp:
+        return distance / max_speed + max_speed / acceleration
+    return 2.0 * math.sqrt(distance / acceleration)
+
+
+def profile_distance(t: float, distance: float, max_speed: float, acceleration: float) -> float:
+    """Distance covered ``t`` seconds into a profile of ``distance`` mm."""
+    total = profile_time(distance, max_speed, acceleration)
+    if t <= 0:
+        return 0.0
+    if t >= total:
+        return distance
+    ramp_time = min(max_speed / acceleration, total / 2.0)
+    peak = acceleration * ramp_time
+    if t < ramp_time:
+        return 0.5 * acceleration * t * t
+    if t <= total - ramp_time:
+        return 0.5 * acceleration * ramp_time * ramp_time + peak * (t - ramp_time)
+    remaining = total - t
+    return distance - 0.5 * acceleration * remaining * remaining
+
+
+@frozen
+class Trajectory:
+    """A planned coordinated move from ``start`` to ``target``."""
+
+    start: Mapping[str, float]
+    target: Mapping[str, float]
+    duration: float
+    limiting_distance: float
+    limiting_speed: float
+    limiting_acceleration: float
+
+    def position_at(self, t: float) -> dict[str, float]:
+        """Where every moving axis is ``t`` seconds after the move began."""
+        if t >= self.duration or self.limiting_distance <= 0:
+            return dict(self.target)
+        covered = profile_distance(t, self.limiting_distance, self.limiting_speed,
+                                   self.limiting_acceleration)
+        fraction = covered / self.limiting_distance
+        return {axis: self.start[axis] + (self.target[axis] - self.start[axis]) * fraction
+                for axis in self.target}
+
+
+def plan_move(start: Mapping[str, float], target: Mapping[str, float],
+              axes: Mapping[str, AxisConfig], speed: float | None = None) -> Trajectory:
+    """Plan a coordinated move of the axes in ``target`` from ``start``.
+
+    ``speed`` caps the speed along the path (mm/s); each axis also keeps its own limits.
+    """
+    deltas = {axis: abs(target[axis] - start[axis]) for axis in target}
+    path = math.sqrt(sum(d * d for d in deltas.values()))
+    best = (0.0, 0.0, 1.0, 1.0)  # time, distance, speed, acceleration of the limiting axis
+    for axis, delta in deltas.items():
+        if delta <= 0:
+            continue
+        cfg = axes[axis]
+        axis_speed = cfg.max_speed
+        if speed is not None and path > 0:
+            axis_speed = min(axis_speed, speed * delta / path)
+        t = profile_time(delta, axis_speed, cfg.acceleration)
+        if t > best[0]:
+            best = (t, delta, axis_speed, cfg.acceleration)
+    return Trajectory(start={a: start[a] for a in target}, target=dict(target),
+                      duration=best[0], limiting_distance=best[1],
+                      limiting_speed=best[2], limiting_acceleration=best[3])

@@ -1,0 +1,137 @@
+"""The simulated controller: no I/O, moves take their kinematic time on a clock.
+
+On a ``VirtualClock`` a simulation runs in milliseconds yet reports how long the real
+run would take. A move interrupted by cancellation stops where the trajectory is at
+that instant of the clock. The simulated robot has a door (an interlock) that tests,
+rehearsals and embedding scripts can open and close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import anyio
+import anyio.lowlevel
+
+from .clock import Clock, VirtualClock
+from .config import RobotConfig
+from .controller import HardwareFault, InterlockListener, NotHomedError, Position
+from .kinematics import plan_move
+
+
+class SimulatedController:
+    """A ``MotionController`` that moves imaginary axes on a clock."""
+
+    supports_currents = True
+
+    def __init__(self, config: RobotConfig, clock: Clock | None = None, *,
+                 homed: bool = True) -> None:
+        self.config = config
+        self.clock: Clock = clock if clock is not None else VirtualClock()
+        self._position: Position = {axis: cfg.home for axis, cfg in config.axes.items()}
+        self._currents: dict[str, float] = {a: c.run_current for a, c in config.axes.items()}
+        self._interlocks: set[str] = set()
+        self._listener: InterlockListener | None = None
+        self._homed = homed
+        self._moving = False
+        self.moves = 0
+        self.distance_mm = 0.0
+
+    # -- MotionController -------------------------------------------------------------
+
+    @property
+    def requires_homing(self) -> bool:
+        return not self._homed
+
+    async def connect(self) -> None:
+        return None
+
+    async def disconnect(self) -> None:
+        return None
+
+    async def home(self, axes: Sequence[str] | None = None) -> Position:
+        names = list(axes) if axes is not None else list(self.config.axes)
+        # Z axes home first so nothing is dragged across the deck.
+        z_first = [a for a in names if a in self.config.z_axes]
+        others = [a for a in names if a not in z_first]
+        self._homed = True
+        for group in (z_first, others):
+            if group:
+                await self._travel({a: self.config.axes[a].home for a in group}, None)
+        return dict(self._position)
+
+    async def move(self, target: Mapping[str, float], speed: float | None = None) -> None:
+        if not self._homed:
+            raise NotHomedError("the robot must be homed before it moves (it was halted)")
+        for axis, value in target.items():
+            cfg = self.config.axes.get(axis)
+            if cfg is None:
+                raise HardwareFault(f"unknown axis {axis!r}")
+            if not cfg.min - 1e-6 <= value <= cfg.max + 1e-6:
+                raise HardwareFault(
+                    f"axis {axis} target {value:.2f} mm is outside its travel "
+                    f"[{cfg.min:g}, {cfg.max:g}]")
+        await self._travel(target, speed)
+
+    async def stop_motion(self) -> Position:
+        return dict(self._position)
+
+    async def emergency_stop(self) -> None:
+        self._homed = False
+
+    async def read_position(self) -> Position:
+        return dict(self._position)
+
+    async def set_currents(self, currents: Mapping[str, float]) -> None:
+        self._currents.update(currents)
+
+    async def wait_until_idle(self) -> None:
+        return None
+
+    def active_interlocks(self) -> frozenset[str]:
+        return frozenset(self._interlocks)
+
+    def set_interlock_listener(self, listener: InterlockListener | None) -> None:
+        self._listener = listener
+
+    # -- simulation only --------------------------------------------------------------
+
+    @property
+    def moving(self) -> bool:
+        """True while a move is in progress."""
+        return self._moving
+
+    @property
+    def currents(self) -> dict[str, float]:
+        """The current (A) set on each axis."""
+        return dict(self._currents)
+
+    def set_interlock(self, name: str, active: bool) -> None:
+        """Open (``active=True``) or close an interlock such as ``door``; event loop only."""
+        if active == (name in self._interlocks):
+            return
+        if active:
+            self._interlocks.add(name)
+        else:
+            self._interlocks.discard(name)
+        if self._listener is not None:
+            self._listener(name, active)
+
+    async def _travel(self, target: Mapping[str, float], speed: float | None) -> None:
+        start = {axis: self._position[axis] for axis in target}
+        trajectory = plan_move(start, target, self.config.axes, speed)
+        if trajectory.duration <= 0:
+            await anyio.lowlevel.checkpoint()
+            return
+        began = self.clock.now()
+        self._moving = True
+        try:
+            await self.clock.sleep_until(began + trajectory.duration)
+        finally:
+            # Completed or interrupted: the axes are where the trajectory is now.
+            reached = trajectory.position_at(self.clock.now() - began)
+            for axis, value in reached.items():
+                self.distance_mm += abs(value - self._position[axis])
+            self._position.update(reached)
+            self._moving = False
+            self.moves += 1

@@ -1,0 +1,54 @@
+"""Errors a protocol can cause by asking for something that cannot be done.
+
+Each carries a plain message that names the problem; the protocol runner adds the
+protocol ``file:line`` from the traceback when it reports the failure.
+"""
+
+from __future__ import annotations
+
+
+class ProtocolError(Exception):
+    """A protocol asked for something labrun cannot do (bad input, DESIGN.md §10)."""
+
+
+class ProtocolLoadError(ProtocolError):
+    """The protocol file cannot be loaded: syntax, missing ``run``, metadata, apiLevel."""
+
+
+class LabwareNotFoundError(ProtocolError):
+    """No labware definition has that load name."""
+
+
+class LabwareDefinitionError(ProtocolError):
+    """A custom labware definition is malformed."""
+
+
+class InvalidSlotError(ProtocolError):
+    """The deck has no such slot."""
+
+
+class SlotOccupiedError(ProtocolError):
+    """Something is already loaded in that slot."""
+
+
+class WellNotFoundError(ProtocolError, KeyError):
+    """The labware has no well of that name (a KeyError, as in the Opentrons API)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "no such well"
+
+
+class InstrumentError(ProtocolError):
+    """An unknown pipette or mount, or a mount already in use."""
+
+
+class VolumeError(ProtocolError):
+    """A volume that is negative or more than the pipette or tip can hold."""
+
+
+class TipError(ProtocolError):
+    """A tip operation that cannot be done: no tip attached, tip already attached, out of tips."""
+
+
+class UnsupportedAPIError(ProtocolError):
+    """A part of the Opentrons API that labrun does not support."""
