@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import anyio
-import anyio.lowlevel
-
 from .clock import Clock, VirtualClock
 from .config import RobotConfig
 from .controller import HardwareFault, InterlockListener, NotHomedError, Position
@@ -121,7 +118,6 @@ class SimulatedController:
         start = {axis: self._position[axis] for axis in target}
         trajectory = plan_move(start, target, self.config.axes, speed)
         if trajectory.duration <= 0:
-            await anyio.lowlevel.checkpoint()
             return
         began = self.clock.now()
         self._moving = True

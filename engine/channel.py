@@ -1,0 +1,85 @@
+"""The protocol's side of the bridge: commands in, results out, one at a time.
+
+``CommandChannel.execute`` is what every protocol call ends in: it hands a command to
+the engine loop and blocks its thread until the engine has finished it (or until the
+run is resumed, when the command paused it). Once the run is ending, every call raises
+at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from attrs import frozen
+
+from .bridge import LoopCaller, LoopClosedError, Reply
+from .commands import Command
+from .errors import RunStopped
+
+
+@frozen
+class StepRef:
+    """The step a command belongs to: a top-level protocol call or a ``ctx.step`` group."""
+
+    index: int
+    name: str
+
+
+@frozen(eq=False)
+class CommandRequest:
+    """A command from the protocol thread, with the reply it waits on."""
+
+    command: Command
+    step: StepRef
+    reply: Reply[dict[str, Any]]
+    line: str | None = None  # protocol file:line that made the call
+
+
+@frozen
+class ProtocolDone:
+    """The protocol function returned (error None) or raised."""
+
+    error: str | None = None
+    location: str | None = None
+
+
+Request = CommandRequest | ProtocolDone
+
+
+class CommandChannel:
+    """Hands protocol commands to the engine loop and waits for their results."""
+
+    def __init__(self, caller: LoopCaller, deliver: Callable[[Request], None]) -> None:
+        self._caller = caller
+        self._deliver = deliver
+        self.closed_error: RunStopped | None = None
+        self.finished_step = -1
+
+    def step_finished(self, index: int) -> None:
+        """The protocol has returned from step ``index``: the robot is at a checkpoint.
+
+        A plain attribute the engine reads when a pause lands between commands, to
+        know whether the step in progress must be rolled back.
+        """
+        self.finished_step = index
+
+    def execute(self, command: Command, step: StepRef, line: str | None = None) -> dict[str, Any]:
+        """Run ``command`` and return its result; raises ``RunStopped`` once the run ends."""
+        if self.closed_error is not None:
+            raise self.closed_error
+        reply: Reply[dict[str, Any]] = Reply()
+        request = CommandRequest(command, step, reply, line)
+        try:
+            self._caller.call_soon(lambda: self._deliver(request))
+        except LoopClosedError:
+            raise self.closed_error or RunStopped("the run has ended") from None
+        return reply.wait()
+
+    def finish(self, error: str | None = None, location: str | None = None) -> None:
+        """Tell the engine the protocol has returned (or raised ``error`` at ``location``)."""
+        done = ProtocolDone(error, location)
+        try:
+            self._caller.call_soon(lambda: self._deliver(done))
+        except LoopClosedError:
+            pass

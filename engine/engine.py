@@ -1,0 +1,576 @@
+"""The engine loop: executes the protocol's commands and carries out the actions.
+
+It runs in the engine's thread on anyio and is the only owner of the run state. Every
+action and observation goes through ``check_action`` and ``reduce``; the loop then
+acts on the new state. Interruptions are scope cancellations inside this loop, never
+exceptions thrown into another thread:
+
+- an immediate pause (or an interlock, or any pause during a delay) cancels the
+  *interruptible* scope around the command or unpark in progress;
+- stop, abort and halt cancel the *protocol* scope; halt also cancels the cleanup.
+
+A step is rolled back by ``_resume_step``: reversible commands of the step run again,
+completed irreversible ones are skipped, and the interrupted one is completed from its
+remaining segments (their targets are absolute).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio
+from anyio import CancelScope
+
+from hardware import parking
+from hardware.clock import Clock, VirtualClock
+from hardware.config import RobotConfig
+from hardware.controller import HardwareFault, MotionController
+
+from . import commands as c
+from .actions import Action, Halt, Resume, SkipDelay, check_action
+from .bridge import LoopCaller
+from .channel import CommandChannel, CommandRequest, ProtocolDone, Request, StepRef
+from .entries import ActionResult, CommandEntry
+from .errors import RunAborted, RunFailed, RunHalted, RunStopped
+from .executor import CommandError, Executor, Segment
+from .record import RunRecord
+from .reducer import (
+    CheckpointReached,
+    DelayEnded,
+    DelayStarted,
+    EngineEvent,
+    InterlockChanged,
+    ParkChanged,
+    ProtocolFinished,
+    ProtocolPaused,
+    RunEnded,
+    RunFailing,
+    StepStarted,
+    reduce,
+)
+from .state import (
+    DelayInfo,
+    EndKind,
+    Outcome,
+    Park,
+    PauseSource,
+    RunState,
+    Status,
+    StepInfo,
+    status_of,
+)
+from .summary import summarize
+
+StalledPolicy = Callable[[RunState], Action | None]
+"""Asked what to do when a run is paused on a virtual clock with nothing scheduled."""
+
+_END_ERRORS: dict[EndKind, type[RunStopped]] = {
+    EndKind.STOP: RunStopped, EndKind.ABORT: RunAborted, EndKind.HALT: RunHalted}
+_END_STATUS = {EndKind.STOP: Status.STOPPED, EndKind.ABORT: Status.ABORTED,
+               EndKind.HALT: Status.HALTED}
+
+
+class Engine:
+    """Runs one protocol run on one controller."""
+
+    def __init__(self, controller: MotionController, clock: Clock, config: RobotConfig,
+                 record: RunRecord, *, on_stalled: StalledPolicy | None = None,
+                 start_protocol: Callable[[CommandChannel], None] | None = None) -> None:
+        self.controller = controller
+        self.clock = clock
+        self.config = config
+        self.record = record
+        self.state = RunState()
+        self.executor = Executor(config)
+        self.entries: list[CommandEntry] = []
+        self.channel: CommandChannel | None = None
+        self.caller: LoopCaller | None = None
+        self._on_stalled = on_stalled
+        self._start_protocol = start_protocol
+        self._inbox: deque[Request] = deque()
+        self._waiter: anyio.Event | None = None
+        self._journal: list[CommandEntry] = []
+        self._current: CommandRequest | None = None
+        self._interruptible: CancelScope | None = None
+        self._protocol_scope: CancelScope | None = None
+        self._cleanup_scope: CancelScope | None = None
+        self._delay_scope: CancelScope | None = None
+        self._parked_at: dict[str, float] | None = None
+        self._failure: Outcome | None = None
+        self._estop_done: anyio.Event | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._listeners: list[Callable[[RunState], None]] = []
+        self._tripped: set[str] = set()
+
+    # -- the outside world ----------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[RunState], None]) -> Callable[[], None]:
+        """Call ``listener`` with every new state (in the loop); returns an unsubscriber."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def apply(self, action: Action) -> ActionResult:
+        """Check and carry out an action; loop thread only."""
+        reason = check_action(self.state, action)
+        fields: dict[str, Any] = {k: v for k, v in _action_fields(action).items()}
+        self.record.add("action", action=action.name, source=action.source,
+                        accepted=reason is None, reason=reason, **fields)
+        if reason is not None:
+            return ActionResult(False, status_of(self.state), reason)
+        self._dispatch(action)
+        self._react(action)
+        return ActionResult(True, status_of(self.state))
+
+    def deliver(self, request: Request) -> None:
+        """Take a request from the protocol thread; loop thread only."""
+        closed = self.channel.closed_error if self.channel is not None else None
+        if closed is not None:
+            if isinstance(request, CommandRequest):
+                request.reply.fail(closed)
+            return
+        self._inbox.append(request)
+        self._notify()
+
+    def on_interlock(self, name: str, active: bool) -> None:
+        """The controller reports an interlock change; loop thread only."""
+        self.record.add("interlock", name=name, active=active)
+        if active:
+            self._tripped.add(name)
+        self._dispatch(InterlockChanged(name, active))
+        if self.state.pause is None:
+            self._tripped = {n for n in self._tripped if n in self.state.interlocks}
+        self._react(None)
+
+    # -- the loop -------------------------------------------------------------------
+
+    async def run(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Run to a terminal status; ``on_ready`` is called once actions can be taken."""
+        self.caller = LoopCaller()
+        self.channel = CommandChannel(self.caller, self.deliver)
+        if on_ready is not None:
+            on_ready()
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            self.controller.set_interlock_listener(self.on_interlock)
+            self.record.add("run", robot=self.config.name, status=Status.IDLE.value,
+                            virtual_clock=self.clock.is_virtual)
+            for name in sorted(self.controller.active_interlocks()):
+                self.on_interlock(name, True)
+            try:
+                await self._wait_until(lambda s: s.started or s.outcome is not None)
+                if self.state.outcome is None:
+                    with CancelScope() as self._protocol_scope:
+                        if self._start_protocol is not None:
+                            self._start_protocol(self.channel)
+                        await self._execute_protocol()
+                    await self._finish()
+                elif self.state.outcome.status is Status.HALTED:
+                    await self._emergency_stop()
+            finally:
+                with CancelScope(shield=True):
+                    self._close_channel()
+                    self.controller.set_interlock_listener(None)
+                    self.caller.closed = True
+                    self.record.add("summary", **summarize(self))
+                    self.record.flush()
+                    self._notify()
+                tg.cancel_scope.cancel()
+
+    async def _execute_protocol(self) -> None:
+        while True:
+            request = await self._next_request()
+            if isinstance(request, ProtocolDone):
+                if request.error is not None:
+                    self._fail(request.error, request.location)
+                else:
+                    self._dispatch(ProtocolFinished())
+                return
+            self._current = request
+            try:
+                result = await self._handle(request)
+            except (HardwareFault, CommandError) as exc:
+                self._fail(str(exc), request.line)  # fails the waiting call with RunFailed
+                return
+            self._current = None
+            request.reply.set(result)
+
+    async def _next_request(self) -> Request:
+        while True:
+            if self.state.pause is not None:
+                # Paused while the protocol computes. Inside a step, the step is rolled
+                # back as for an interrupted command; between steps, it is a checkpoint.
+                step = self.state.step
+                await self._pause_here()
+                assert self.channel is not None
+                if step is not None and self.channel.finished_step != step.index:
+                    await self._resume_step(len(self._journal))
+                continue
+            if self._inbox:
+                return self._inbox.popleft()
+            self.record.flush()
+            await self._wait()
+
+    async def _handle(self, request: CommandRequest) -> dict[str, Any]:
+        step = self.state.step
+        if step is None or step.index != request.step.index:
+            if not isinstance(request.command, c.WaitForResume):
+                self._dispatch(CheckpointReached())
+                while self.state.pause is not None:
+                    await self._pause_here()
+            self._journal = []
+            self._dispatch(StepStarted(StepInfo(request.step.index, request.step.name)))
+            self.record.add("step", index=request.step.index, name=request.step.name)
+        entry = CommandEntry(len(self.entries), request.command, request.step, request.line)
+        self.entries.append(entry)
+        self._journal.append(entry)
+        self.record.add("command", id=entry.id, status="queued", type=entry.command.kind,
+                        params=entry.command.params(), step=entry.step.index, line=entry.line)
+        await self._run_entry(entry)
+        return entry.result or {}
+
+    async def _run_entry(self, entry: CommandEntry) -> None:
+        self._set_status(entry, "started")
+        if isinstance(entry.command, c.WaitForResume):
+            self._dispatch(ProtocolPaused(entry.command.message))
+            await self._pause_here()
+            self._complete(entry, {})
+            return
+        while True:
+            if self.state.pause is None:
+                with CancelScope() as scope:
+                    self._interruptible = scope
+                    try:
+                        await self._execute(entry)
+                    finally:
+                        self._interruptible = None
+                if not scope.cancelled_caught:
+                    return
+                entry.interruptions += 1
+                self._set_status(entry, "interrupted", position=self._position())
+            await self._pause_here()
+            if not isinstance(entry.command, c.Delay):
+                # Nothing moves during a delay: it just continues after the pause.
+                await self._resume_step(self._journal.index(entry))
+
+    async def _execute(self, entry: CommandEntry, *, replay: bool = False) -> None:
+        cmd = entry.command
+        if isinstance(cmd, c.Delay):
+            await self._delay(entry)
+            self._complete(entry, {})
+            return
+        if cmd.reversible or entry.plan is None:
+            entry.plan, entry.done = self.executor.plan(cmd), 0
+        elif entry.done:
+            self._set_status(entry, "completing", from_segment=entry.done)
+        for segment in entry.plan[entry.done:]:
+            await self._move(segment)
+            entry.done += 1
+        if not replay:
+            self._complete(entry, self.executor.apply(cmd))
+
+    async def _resume_step(self, upto: int) -> None:
+        """Roll the current step back: replay reversible commands, skip irreversible ones."""
+        while True:
+            with CancelScope() as scope:
+                self._interruptible = scope
+                try:
+                    for entry in self._journal[:upto]:
+                        if entry.command.reversible:
+                            self._set_status(entry, "replayed")
+                            await self._execute(entry, replay=True)
+                        else:
+                            self._set_status(entry, "skipped")
+                finally:
+                    self._interruptible = None
+            if not scope.cancelled_caught:
+                return
+            await self._pause_here()
+
+    async def _delay(self, entry: CommandEntry) -> None:
+        cmd = entry.command
+        assert isinstance(cmd, c.Delay)
+        if entry.deadline is None:
+            entry.deadline = self.clock.now() + cmd.seconds
+        skipped = self.state.delay is not None and self.state.delay.skipped
+        self._dispatch(DelayStarted(DelayInfo(entry.deadline, cmd.seconds, cmd.message, skipped)))
+        if not skipped:
+            with CancelScope() as self._delay_scope:
+                if not self.clock.is_virtual:
+                    self.record.flush()
+                await self.clock.sleep_until(entry.deadline)
+            self._delay_scope = None
+        skipped = self.state.delay is not None and self.state.delay.skipped
+        self.record.add("delay", id=entry.id, status="skipped" if skipped else "elapsed",
+                        remaining=round(max(0.0, entry.deadline - self.clock.now()), 6))
+        self._dispatch(DelayEnded())
+
+    async def _move(self, segment: Segment) -> None:
+        try:
+            if segment.home is not None:
+                self.executor.position.update(await self.controller.home(segment.home))
+            else:
+                assert segment.target is not None
+                await self.controller.move(segment.target, segment.speed)
+                self.executor.position.update(segment.target)
+        except anyio.get_cancelled_exc_class():
+            with CancelScope(shield=True):
+                await self._read_back()
+            raise
+
+    async def _read_back(self) -> None:
+        try:
+            self.executor.position.update(await self.controller.read_position())
+        except HardwareFault:
+            pass
+
+    # -- pausing --------------------------------------------------------------------
+
+    async def _pause_here(self) -> None:
+        """Park, wait for resume, unpark; again if a pause comes during unparking."""
+        while self.state.pause is not None:
+            if self.state.park is not Park.PARKED:
+                await self._park()
+            await self._wait_resumed()
+            self._tripped.clear()
+            await self._unpark()
+
+    async def _park(self) -> None:
+        self._dispatch(ParkChanged(Park.PARKING))
+        stopped = await self.controller.stop_motion()
+        self.executor.position.update(stopped)
+        if self._parked_at is None:
+            self._parked_at = dict(self.executor.position)
+        keep_xy = self.executor.liquid_in_tips()
+        parked = await parking.park(self.controller, self.config, self.executor.position,
+                                    keep_xy=keep_xy)
+        self.executor.position.update(parked)
+        self.record.add("park", recorded=_rounded(self._parked_at), parked=_rounded(parked),
+                        kept_xy=keep_xy)
+        self._dispatch(ParkChanged(Park.PARKED))
+
+    async def _wait_resumed(self) -> None:
+        while self.state.pause is not None:
+            pause = self.state.pause
+            if (pause.source is PauseSource.INTERLOCK and not self.state.interlocks
+                    and self._auto_resumes()):
+                self.apply(Resume(source="interlock"))
+                continue
+            self.record.flush()
+            if isinstance(self.clock, VirtualClock):
+                if await self.clock.advance_to_next_timer():
+                    continue
+                action = self._on_stalled(self.state) if self._on_stalled else None
+                if action is not None:
+                    self.apply(action)
+                    await anyio.lowlevel.checkpoint()
+                    continue
+            await self._wait()
+
+    def _auto_resumes(self) -> bool:
+        """Whether every interlock tripped during this pause is set to resume by itself."""
+        settings = self.config.interlocks
+        return all(name in settings and settings[name].auto_resume for name in self._tripped)
+
+    async def _unpark(self) -> None:
+        assert self._parked_at is not None
+        self._dispatch(ParkChanged(Park.UNPARKING))
+        with CancelScope() as scope:
+            self._interruptible = scope
+            try:
+                if self.state.pause is not None:
+                    scope.cancel()
+                await anyio.lowlevel.checkpoint()
+                position = await parking.unpark(self.controller, self.config, self._parked_at)
+            finally:
+                self._interruptible = None
+        if scope.cancelled_caught:
+            await self._read_back()
+            self.record.add("unpark", interrupted=True, position=self._position())
+            self._dispatch(ParkChanged(Park.NONE))
+            return
+        self.executor.position.update(position)
+        self.record.add("unpark", recorded=_rounded(self._parked_at), position=_rounded(position))
+        self._parked_at = None
+        self._dispatch(ParkChanged(Park.NONE))
+
+    # -- ending ---------------------------------------------------------------------
+
+    def _fail(self, error: str, location: str | None) -> None:
+        self._failure = Outcome(Status.FAILED, error=error, location=location)
+        self.record.add("failure", error=error, location=location)
+        self._dispatch(RunFailing(error))
+        self._react(None)
+
+    async def _finish(self) -> None:
+        self._close_channel()
+        ending = self.state.ending
+        if ending is None and self._failure is None:
+            outcome = Outcome(Status.SUCCEEDED)
+            work = self._finish_motion
+        elif ending is not None and ending.kind is EndKind.HALT:
+            await self._emergency_stop()
+            self._dispatch(RunEnded(Outcome(Status.HALTED)))
+            return
+        else:
+            assert ending is not None
+            outcome = self._failure or Outcome(_END_STATUS[ending.kind], reason=ending.reason)
+            work = self._cleanup
+        with CancelScope() as self._cleanup_scope:
+            try:
+                await work()
+            except (HardwareFault, CommandError) as exc:
+                self.record.add("failure", error=str(exc), location="cleanup")
+                outcome = Outcome(Status.FAILED, error=f"{outcome.error or ''} "
+                                  f"cleanup failed: {exc}".strip(), location=outcome.location)
+        if self.state.ending is not None and self.state.ending.kind is EndKind.HALT:
+            await self._emergency_stop()
+            outcome = Outcome(Status.HALTED)
+        self._dispatch(RunEnded(outcome))
+
+    async def _finish_motion(self) -> None:
+        here = self.executor.position
+        lift = {z: max(here[z], self.config.safe_height) for z in self.config.z_axes}
+        if any(abs(lift[z] - here[z]) > 1e-9 for z in lift):
+            await self._move(Segment(lift))
+
+    async def _cleanup(self) -> None:
+        """After stop, abort or failure: lift Z, drop tips into the trash, home."""
+        self.executor.position.update(await self.controller.stop_motion())
+        await parking.restore_currents(self.controller, self.config)
+        here = self.executor.position
+        await self._move(Segment({z: max(here[z], self.config.safe_height)
+                                  for z in self.config.z_axes}))
+        if self.config.drop_tips_on_stop:
+            for mount in self.executor.tips_attached():
+                drop = c.DropTip(mount, self.executor.trash_drop_point(), "trash")
+                entry = CommandEntry(len(self.entries), drop, StepRef(-1, "cleanup"),
+                                     origin="cleanup")
+                self.entries.append(entry)
+                self.record.add("command", id=entry.id, status="queued", type=drop.kind,
+                                params=drop.params(), step=-1, origin="cleanup")
+                self._set_status(entry, "started")
+                await self._execute(entry)
+        await self._move(Segment(home=tuple(self.config.axes)))
+
+    async def _emergency_stop(self) -> None:
+        if self._estop_done is None:
+            self._estop_done = anyio.Event()
+            try:
+                await self.controller.emergency_stop()
+            except HardwareFault as exc:
+                self.record.add("failure", error=str(exc), location="emergency stop")
+            self.record.add("emergency_stop")
+            self._estop_done.set()
+        await self._estop_done.wait()
+
+    def _close_channel(self) -> None:
+        if self.channel is None:
+            return
+        ending = self.state.ending
+        if self._failure is not None:
+            error: RunStopped = RunFailed(self._failure.error or "the run failed")
+        elif ending is not None:
+            error = _END_ERRORS[ending.kind](f"the run was {_END_STATUS[ending.kind].value}")
+        else:
+            error = RunStopped("the run has ended")
+        if self.channel.closed_error is None:
+            self.channel.closed_error = error
+        if self._current is not None and not self._current.reply.done:
+            self._current.reply.fail(self.channel.closed_error)
+        while self._inbox:
+            request = self._inbox.popleft()
+            if isinstance(request, CommandRequest):
+                request.reply.fail(self.channel.closed_error)
+
+    # -- state ----------------------------------------------------------------------
+
+    def _dispatch(self, event: Action | EngineEvent) -> None:
+        old = self.state
+        self.state = reduce(old, event)
+        if self.state is old:
+            return
+        before, after = status_of(old), status_of(self.state)
+        if before is not after:
+            self.record.add("status", status=after.value, **_status_extra(self.state))
+        self._notify()
+
+    def _react(self, action: Action | None) -> None:
+        """Make an accepted action take effect now, by cancelling the right scope."""
+        state = self.state
+        if state.ending is not None:
+            self._close_channel()
+            if self._protocol_scope is not None:
+                self._protocol_scope.cancel()
+            if state.ending.kind is EndKind.HALT:
+                if self._cleanup_scope is not None:
+                    self._cleanup_scope.cancel()
+                if self._tg is not None and self._estop_done is None:
+                    self._tg.start_soon(self._emergency_stop)
+            return
+        if state.pause is not None and self._interruptible is not None:
+            self._interruptible.cancel()
+        if isinstance(action, SkipDelay) and self._delay_scope is not None:
+            self._delay_scope.cancel()
+
+    def _notify(self) -> None:
+        if self._waiter is not None:
+            self._waiter.set()
+            self._waiter = None
+        for listener in self._listeners:
+            listener(self.state)
+
+    async def _wait(self) -> None:
+        """Sleep until the next state change or request."""
+        if self._waiter is None:
+            self._waiter = anyio.Event()
+        await self._waiter.wait()
+
+    async def _wait_until(self, predicate: Callable[[RunState], bool]) -> None:
+        while not predicate(self.state):
+            await self._wait()
+
+    def _set_status(self, entry: CommandEntry, status: str, **extra: Any) -> None:
+        entry.status = status
+        if status == "started" and entry.started_at is None:
+            entry.started_at = self.clock.now()
+        self.record.add("command", id=entry.id, status=status, **extra)
+
+    def _complete(self, entry: CommandEntry, result: dict[str, Any]) -> None:
+        entry.result = result
+        entry.completed_at = self.clock.now()
+        self._set_status(entry, "completed", **({"result": result} if result else {}))
+
+    def _position(self) -> dict[str, float]:
+        return _rounded(self.executor.position)
+
+
+def _rounded(position: Mapping[str, float]) -> dict[str, float]:
+    return {axis: round(value, 4) for axis, value in position.items()}
+
+
+def _action_fields(action: Action) -> dict[str, Any]:
+    fields = {}
+    for name in ("option", "message", "reason"):
+        value = getattr(action, name, None)
+        if value is not None:
+            fields[name] = value
+    return fields
+
+
+def _status_extra(state: RunState) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if state.pause is not None:
+        extra["pause_source"] = state.pause.source.value
+        if state.pause.message:
+            extra["pause_message"] = state.pause.message
+    if state.outcome is not None:
+        for name in ("reason", "error", "location"):
+            value = getattr(state.outcome, name)
+            if value:
+                extra[name] = value
+    return extra
+
+
+__all__ = ["Engine", "Halt"]

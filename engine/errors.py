@@ -1,0 +1,22 @@
+"""Errors the engine raises in the protocol's thread."""
+
+from __future__ import annotations
+
+
+class RunStopped(Exception):
+    """The run was stopped: raised by the protocol call in progress and by every later one.
+
+    The protocol's ``finally`` blocks run; the engine does the cleanup.
+    """
+
+
+class RunAborted(RunStopped):
+    """The run was aborted."""
+
+
+class RunHalted(RunStopped):
+    """The run was halted (emergency stop)."""
+
+
+class RunFailed(RunStopped):
+    """The run failed (a hardware fault or a command the robot could not carry out)."""

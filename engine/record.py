@@ -1,0 +1,99 @@
+"""The run record: every event of a run, appended as JSON Lines as it happens (DESIGN.md §9).
+
+Events are kept in memory and, when a path is given, written to the file in whole
+lines. The engine calls ``flush()`` before it waits for anything (the protocol, a
+resume, motion on a real clock), so a run killed at any instant leaves a file of
+complete lines that says where the run was. ``read_record`` ignores a torn last line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+Event = dict[str, Any]
+Listener = Callable[[Event], None]
+
+
+class RunRecord:
+    """An append-only list of events, mirrored to a JSON Lines file when given a path."""
+
+    def __init__(self, path: str | Path | None = None, *, clock: Callable[[], float]) -> None:
+        self.events: list[Event] = []
+        self.path = Path(path) if path is not None else None
+        self._clock = clock
+        self._fd: int | None = None
+        self._unwritten = 0
+        self._listeners: list[Listener] = []
+        if self.path is not None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND,
+                               0o644)
+
+    def add(self, event: str, **fields: Any) -> Event:
+        """Append one event stamped with the run clock's time and a sequence number."""
+        entry: Event = {"seq": len(self.events), "t": round(self._clock(), 6), "event": event}
+        entry.update(fields)
+        self.events.append(entry)
+        for listener in self._listeners:
+            listener(entry)
+        return entry
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every new event (in the engine loop); returns an unsubscriber."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def flush(self) -> None:
+        """Write the events not yet in the file, as whole lines, in one write."""
+        if self._fd is None:
+            return
+        pending = self.events[self._unwritten:]
+        if not pending:
+            return
+        data = "".join(json.dumps(e, separators=(",", ":"), default=_jsonable) + "\n"
+                       for e in pending).encode()
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._unwritten = len(self.events)
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        self.flush()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    if hasattr(value, "value"):
+        return value.value
+    return str(value)
+
+
+def read_record(path: str | Path) -> list[Event]:
+    """Parse a run record; a torn final line (the process was killed mid-write) is ignored."""
+    events: list[Event] = []
+    lines = Path(path).read_text().splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):
+                break
+            raise ValueError(f"{path}:{number}: not a JSON record line") from None
+    return events

@@ -1,0 +1,245 @@
+"""A run: the engine loop in its own thread, the protocol in another, and the controls.
+
+``Run`` is the one object the CLI, the tests, embedding scripts and the HTTP API all
+use. Its ``control`` methods may be called from any thread: each action is checked and
+applied inside the engine loop, and its answer handed back.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+
+from hardware.clock import Clock, VirtualClock
+from hardware.config import RobotConfig, default_config
+from hardware.controller import MotionController
+from hardware.simulated import SimulatedController
+
+from .actions import Abort, Action, Halt, Pause, PauseOption, Play, Resume, SkipDelay, Stop
+from .bridge import LoopClosedError, Reply
+from .channel import CommandChannel
+from .engine import Engine, StalledPolicy
+from .entries import ActionResult
+from .errors import RunStopped
+from .record import RunRecord
+from .state import RunState, Status
+from .status import RunStatusReport, report
+
+ProtocolFunction = Callable[[CommandChannel], None]
+ErrorExplainer = Callable[[BaseException], tuple[str, str | None]]
+
+
+def default_explain(error: BaseException) -> tuple[str, str | None]:
+    """The error's message and the file:line of the innermost frame."""
+    frames = traceback.extract_tb(error.__traceback__)
+    location = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
+    return f"{type(error).__name__}: {error}", location
+
+
+class Run:
+    """One protocol run on one robot."""
+
+    def __init__(self, protocol: ProtocolFunction | None = None, *,
+                 config: RobotConfig | None = None,
+                 controller: MotionController | None = None,
+                 clock: Clock | None = None,
+                 record_path: str | Path | None = None,
+                 on_stalled: StalledPolicy | None = None,
+                 explain: ErrorExplainer = default_explain) -> None:
+        self.config = config or default_config()
+        if controller is None:
+            clock = clock or VirtualClock()
+            controller = SimulatedController(self.config, clock)
+        elif clock is None:
+            clock = getattr(controller, "clock", None) or VirtualClock()
+        self.controller = controller
+        self.clock: Clock = clock
+        self.record = RunRecord(record_path, clock=clock.now)
+        self._protocol = protocol
+        self._explain = explain
+        self.engine = Engine(controller, clock, self.config, self.record, on_stalled=on_stalled,
+                             start_protocol=self._start_protocol if protocol else None)
+        self.control = RunControl(self)
+        self._ready = threading.Event()
+        self._changed = threading.Condition()
+        self._signature: tuple[object, ...] = ()
+        self._thread: threading.Thread | None = None
+        self.protocol_thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    @property
+    def channel(self) -> CommandChannel:
+        """The protocol's side of the bridge (after ``start``)."""
+        assert self.engine.channel is not None, "the run has not been started"
+        return self.engine.channel
+
+    def start(self) -> Run:
+        """Start the engine loop in its own thread; the run stays idle until played."""
+        self._thread = threading.Thread(target=self._loop_thread, name="labrun-engine",
+                                        daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        return self
+
+    def wait(self, timeout: float | None = None) -> RunStatusReport:
+        """Block until the run has ended; return its final status."""
+        status = self.control.wait_for(lambda s: s.status.is_terminal, timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self.protocol_thread is not None:
+            self.protocol_thread.join(timeout if timeout is not None else 5.0)
+        if self.error is not None:
+            raise self.error
+        return status
+
+    def close(self) -> None:
+        """Halt the run if still going, wait for it, close the record."""
+        if self._thread is not None and self._thread.is_alive():
+            status = self.control.status().status
+            if not status.is_terminal:
+                self.control.abort("the run was closed")
+            self._thread.join()
+        self.record.close()
+
+    # -- threads --------------------------------------------------------------------
+
+    def _loop_thread(self) -> None:
+        try:
+            anyio.run(self._main)
+        except BaseException as exc:  # pragma: no cover - an engine bug; surface it
+            self.error = exc
+            self._ready.set()
+        finally:
+            with self._changed:
+                self._changed.notify_all()
+
+    async def _main(self) -> None:
+        self.engine.subscribe(self._on_state)
+        await self.engine.run(on_ready=self._ready.set)
+
+    def _on_state(self, state: RunState) -> None:
+        # Wake waiting threads on what they wait for; not on every new step.
+        signature = (state.started, state.pending, state.pause, state.park, state.ending,
+                     state.finishing, state.outcome, state.interlocks, state.delay)
+        if signature != self._signature:
+            self._signature = signature
+            with self._changed:
+                self._changed.notify_all()
+
+    def _start_protocol(self, channel: CommandChannel) -> None:
+        self.protocol_thread = threading.Thread(
+            target=self._protocol_thread, args=(channel,), name="labrun-protocol", daemon=True)
+        self.protocol_thread.start()
+
+    def _protocol_thread(self, channel: CommandChannel) -> None:
+        assert self._protocol is not None
+        try:
+            self._protocol(channel)
+        except RunStopped:
+            channel.finish()
+        except BaseException as exc:
+            message, location = self._explain(exc)
+            channel.finish(message, location)
+        else:
+            channel.finish()
+
+
+class RunControl:
+    """Thread-safe controls and status of a run: the one control surface."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    def play(self, *, source: str = "client") -> ActionResult:
+        """Start the run."""
+        return self.apply(Play(source=source))
+
+    def pause(self, option: PauseOption = "deferred", *, source: str = "client",
+              message: str | None = None) -> ActionResult:
+        """Pause at the next checkpoint (``deferred``) or now (``immediate``)."""
+        return self.apply(Pause(source=source, option=option, message=message))
+
+    def resume(self, *, source: str = "client") -> ActionResult:
+        """Continue a paused run."""
+        return self.apply(Resume(source=source))
+
+    def stop(self, *, source: str = "client") -> ActionResult:
+        """End the run cleanly (result ``stopped``)."""
+        return self.apply(Stop(source=source))
+
+    def abort(self, reason: str | None = None, *, source: str = "client") -> ActionResult:
+        """End the run with cleanup (result ``aborted``)."""
+        return self.apply(Abort(source=source, reason=reason))
+
+    def halt(self, *, source: str = "client") -> ActionResult:
+        """Emergency stop, no cleanup motion (result ``halted``)."""
+        return self.apply(Halt(source=source))
+
+    def skip_delay(self, *, source: str = "client") -> ActionResult:
+        """End the active delay now."""
+        return self.apply(SkipDelay(source=source))
+
+    def apply(self, action: Action) -> ActionResult:
+        """Carry out ``action`` in the engine loop and return its answer."""
+        engine = self._run.engine
+        caller = engine.caller
+        if caller is None:
+            raise RuntimeError("the run has not been started")
+        if caller.in_loop_thread():
+            return engine.apply(action)
+        reply: Reply[ActionResult] = Reply()
+        try:
+            caller.call_soon(lambda: reply.set(engine.apply(action)))
+        except LoopClosedError:
+            return ActionResult(False, self.status().status, "the run has already ended")
+        return reply.wait()
+
+    def set_interlock(self, name: str, active: bool) -> None:
+        """Open or close a simulated interlock (``door``); simulated controller only."""
+        controller = self._run.controller
+        if not isinstance(controller, SimulatedController):
+            raise TypeError("only a simulated robot's interlocks can be set by hand")
+        caller = self._run.engine.caller
+        assert caller is not None
+        if caller.in_loop_thread():
+            controller.set_interlock(name, active)
+            return
+        done: Reply[None] = Reply()
+
+        def flip() -> None:
+            controller.set_interlock(name, active)
+            done.set(None)
+
+        caller.call_soon(flip)
+        done.wait()
+
+    def status(self) -> RunStatusReport:
+        """The status now."""
+        return report(self._run.engine)
+
+    def wait_for(self, predicate: Callable[[RunStatusReport], bool],
+                 timeout: float | None = None) -> RunStatusReport:
+        """Block until ``predicate(status)`` holds; TimeoutError after ``timeout`` s."""
+        run = self._run
+        with run._changed:
+            ok = run._changed.wait_for(
+                lambda: predicate(self.status()) or not _alive(run), timeout)
+        status = self.status()
+        if not ok or not predicate(status):
+            if run.error is not None:
+                raise run.error
+            raise TimeoutError(f"run still {status.status.value} after waiting")
+        return status
+
+    def wait_until_paused(self, timeout: float | None = None) -> RunStatusReport:
+        """Block until the run is paused (parked) or has ended."""
+        return self.wait_for(lambda s: s.status is Status.PAUSED or s.status.is_terminal,
+                             timeout)
+
+
+def _alive(run: Run) -> bool:
+    return run._thread is not None and run._thread.is_alive()
