@@ -1,0 +1,217 @@
+"""Geometry and mount types shaped like ``opentrons.types``: Point, Location, Mount.
+
+Coordinates are deck coordinates in millimetres: x to the right, y to the back, z up,
+with the origin at the front-left corner of slot 1.
+"""
+
+from __future__ import annotations
+
+import builtins
+import enum
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, NamedTuple, Union
+
+from protocol_api.errors import InstrumentError
+
+if TYPE_CHECKING:
+    from protocol_api.labware import Labware, Well
+
+__all__ = ["Location", "LocationLabware", "Mount", "Point"]
+
+#: What a Location can be relative to: a well, a labware, a deck slot name, or nothing.
+LocationTarget = Union["Well", "Labware", str, None]
+
+
+class Point(NamedTuple):
+    """A point (or offset) in deck coordinates, in mm."""
+
+    x: float = 0.0
+    y: float = 0.0
+    z: float = 0.0
+
+    def __add__(self, other: tuple[float, ...]) -> Point:  # type: ignore[override]
+        """Vector sum (not tuple concatenation)."""
+        if not isinstance(other, Point):
+            return NotImplemented
+        return Point(self.x + other.x, self.y + other.y, self.z + other.z)
+
+    def __sub__(self, other: Point) -> Point:
+        """Vector difference."""
+        if not isinstance(other, Point):
+            return NotImplemented
+        return Point(self.x - other.x, self.y - other.y, self.z - other.z)
+
+    def __mul__(self, factor: float) -> Point:  # type: ignore[override]
+        """Scale by a number (not tuple repetition)."""
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+            return NotImplemented
+        return Point(self.x * factor, self.y * factor, self.z * factor)
+
+    def __rmul__(self, factor: float) -> Point:  # type: ignore[override]
+        """``k * point``, the same as ``point * k``."""
+        return self.__mul__(factor)
+
+    def __abs__(self) -> Point:
+        """Absolute value of each axis."""
+        return Point(abs(self.x), abs(self.y), abs(self.z))
+
+    def magnitude_to(self, other: Point) -> float:
+        """Straight-line distance to ``other``."""
+        return math.sqrt(
+            (self.x - other.x) ** 2 + (self.y - other.y) ** 2 + (self.z - other.z) ** 2
+        )
+
+
+class LocationLabware:
+    """What a Location is relative to, with the questions Opentrons' ``LabwareLike`` answers."""
+
+    __slots__ = ("_object",)
+
+    def __init__(self, obj: LocationTarget) -> None:
+        self._object = obj
+
+    @property
+    def object(self) -> LocationTarget:
+        """The wrapped well, labware, slot name or None."""
+        return self._object
+
+    @property
+    def is_well(self) -> bool:
+        """True for a Well."""
+        from protocol_api.labware import Well
+
+        return isinstance(self._object, Well)
+
+    @property
+    def is_labware(self) -> bool:
+        """True for a Labware (not one of its wells)."""
+        from protocol_api.labware import Labware
+
+        return isinstance(self._object, Labware)
+
+    @property
+    def is_slot(self) -> bool:
+        """True for a deck slot name."""
+        return isinstance(self._object, str)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when relative to nothing."""
+        return self._object is None
+
+    def as_well(self) -> Well:
+        """The object as a Well; ValueError if it is something else."""
+        from protocol_api.labware import Well
+
+        if not isinstance(self._object, Well):
+            raise ValueError(f"{self._object!r} is not a well")
+        return self._object
+
+    def as_labware(self) -> Labware:
+        """The object as a Labware (a well's labware for a well); ValueError otherwise."""
+        from protocol_api.labware import Labware, Well
+
+        if isinstance(self._object, Well):
+            return self._object.parent
+        if not isinstance(self._object, Labware):
+            raise ValueError(f"{self._object!r} is not a labware")
+        return self._object
+
+    @property
+    def parent(self) -> LocationLabware:
+        """One level up: well -> labware -> slot name -> nothing."""
+        from protocol_api.labware import Labware, Well
+
+        if isinstance(self._object, (Well, Labware)):
+            return LocationLabware(self._object.parent)
+        return LocationLabware(None)
+
+    def first_parent(self) -> str | None:
+        """The deck slot name this object sits in, or None."""
+        current = self
+        while not current.is_empty:
+            if current.is_slot:
+                return current._object  # type: ignore[return-value]
+            current = current.parent
+        return None
+
+    def __eq__(self, other: builtins.object) -> bool:
+        if isinstance(other, LocationLabware):
+            return self._object is other._object or self._object == other._object
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._object)
+
+    def __str__(self) -> str:
+        return str(self._object)
+
+    def __repr__(self) -> str:
+        return f"LocationLabware({self._object!r})"
+
+
+class Location:
+    """A point in deck coordinates together with what it is relative to.
+
+    ``Location(point, labware)`` where labware is a Well, a Labware, a slot name or None.
+    """
+
+    __slots__ = ("_labware", "_point")
+
+    def __init__(self, point: Point, labware: LocationTarget | LocationLabware) -> None:
+        self._point = point
+        self._labware = labware.object if isinstance(labware, LocationLabware) else labware
+
+    @property
+    def point(self) -> Point:
+        """The position in deck coordinates."""
+        return self._point
+
+    @property
+    def labware(self) -> LocationLabware:
+        """What the point is relative to, wrapped (``.object`` is the well/labware/slot)."""
+        return LocationLabware(self._labware)
+
+    def move(self, point: Point) -> Location:
+        """A new Location offset by ``point``, relative to the same labware."""
+        return Location(self._point + point, self._labware)
+
+    def __iter__(self) -> Iterator[Point | LocationLabware]:
+        """Unpack like the old Opentrons named tuple: ``point, labware = loc``."""
+        return iter((self._point, LocationLabware(self._labware)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Location):
+            return NotImplemented
+        return self._point == other._point and (
+            self._labware is other._labware or self._labware == other._labware
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._point, self._labware))
+
+    def __repr__(self) -> str:
+        return f"Location(point={self._point!r}, labware={self._labware})"
+
+
+class Mount(enum.Enum):
+    """A pipette mount on the gantry."""
+
+    LEFT = "left"
+    RIGHT = "right"
+
+    @classmethod
+    def parse(cls, value: Mount | str) -> Mount:
+        """Accept a Mount or ``"left"``/``"right"`` in any case; InstrumentError otherwise."""
+        if isinstance(value, Mount):
+            return value
+        if isinstance(value, str):
+            try:
+                return cls(value.strip().lower())
+            except ValueError:
+                pass
+        raise InstrumentError(f"no mount {value!r}; mounts are 'left' and 'right'")
+
+    def __str__(self) -> str:
+        return self.value
