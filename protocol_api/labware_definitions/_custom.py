@@ -1,0 +1,176 @@
+"""Custom labware: reading Opentrons-format JSON files and checking the fields labrun uses.
+
+Every error names the file (or other source) and the offending key, as a dotted path
+such as ``wells.A1.diameter``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from protocol_api.errors import LabwareDefinitionError
+
+from ._builtin import LabwareDefinition
+
+
+def validate_definition(definition: object, source: str = "labware definition") -> None:
+    """Check a definition has what labrun reads; LabwareDefinitionError naming the key if not."""
+    _Checker(source).check(definition)
+
+
+def load_custom_definitions(directory: str | os.PathLike[str]) -> dict[str, LabwareDefinition]:
+    """Read and check every ``*.json`` under ``directory``; keyed by ``parameters.loadName``."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise LabwareDefinitionError(f"custom labware directory {str(root)!r} does not exist")
+    found: dict[str, LabwareDefinition] = {}
+    sources: dict[str, Path] = {}
+    for path in sorted(root.rglob("*.json")):
+        definition = read_definition_file(path)
+        load_name = definition["parameters"]["loadName"]
+        if load_name in found:
+            raise LabwareDefinitionError(
+                f"{path}: parameters.loadName: {load_name!r} is already defined by "
+                f"{sources[load_name]}; each custom labware needs its own load name"
+            )
+        found[load_name] = definition
+        sources[load_name] = path
+    return found
+
+
+def read_definition_file(path: str | os.PathLike[str]) -> LabwareDefinition:
+    """Read one JSON definition file and check it."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LabwareDefinitionError(f"{path}: cannot read the file ({exc})") from exc
+    try:
+        definition = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LabwareDefinitionError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    validate_definition(definition, str(path))
+    return definition  # type: ignore[no-any-return]
+
+
+class _Checker:
+    """Walks a definition, failing at the first field labrun cannot use."""
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+
+    def fail(self, key: str, problem: str) -> LabwareDefinitionError:
+        return LabwareDefinitionError(f"{self._source}: {key}: {problem}")
+
+    def check(self, data: object) -> None:
+        top = self.mapping(data, "(top level)", "a JSON object")
+        if top.get("schemaVersion") != 2:
+            found = top.get("schemaVersion", "missing")
+            raise self.fail(
+                "schemaVersion", f"labrun reads Opentrons labware schema 2, found {found!r}"
+            )
+        self.text(top, "namespace")
+        version = top.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise self.fail("version", f"must be a whole number >= 1, found {version!r}")
+        params = self.mapping(top.get("parameters"), "parameters")
+        self.text(params, "loadName", "parameters.")
+        is_tiprack = params.get("isTiprack")
+        if not isinstance(is_tiprack, bool):
+            raise self.fail("parameters.isTiprack", f"must be true or false, found {is_tiprack!r}")
+        if is_tiprack:
+            self.number(params, "tipLength", "parameters.", positive=True)
+        if "tipOverlap" in params:
+            self.number(params, "tipOverlap", "parameters.")
+        quirks = params.get("quirks", [])
+        if not isinstance(quirks, list) or not all(isinstance(q, str) for q in quirks):
+            raise self.fail("parameters.quirks", "must be a list of strings")
+        self.text(self.mapping(top.get("metadata"), "metadata"), "displayName", "metadata.")
+        dims = self.mapping(top.get("dimensions"), "dimensions")
+        for key in ("xDimension", "yDimension", "zDimension"):
+            self.number(dims, key, "dimensions.", positive=True)
+        corner = self.mapping(top.get("cornerOffsetFromSlot"), "cornerOffsetFromSlot")
+        for key in "xyz":
+            self.number(corner, key, "cornerOffsetFromSlot.")
+        wells = self.mapping(top.get("wells"), "wells")
+        if not wells:
+            raise self.fail("wells", "has no wells")
+        for name, well in wells.items():
+            self.well(name, well)
+        self.ordering(top.get("ordering"), wells)
+
+    def well(self, name: str, data: object) -> None:
+        prefix = f"wells.{name}."
+        well = self.mapping(data, prefix[:-1])
+        for key in ("x", "y", "z"):
+            self.number(well, key, prefix)
+        self.number(well, "depth", prefix, minimum=0.0)
+        self.number(well, "totalLiquidVolume", prefix, minimum=0.0)
+        shape = well.get("shape")
+        if shape == "circular":
+            self.number(well, "diameter", prefix, positive=True)
+        elif shape == "rectangular":
+            self.number(well, "xDimension", prefix, positive=True)
+            self.number(well, "yDimension", prefix, positive=True)
+        else:
+            raise self.fail(
+                f"{prefix}shape", f"must be 'circular' or 'rectangular', found {shape!r}"
+            )
+
+    def ordering(self, data: object, wells: Mapping[str, Any]) -> None:
+        if not isinstance(data, list) or not data:
+            raise self.fail("ordering", "must be a non-empty list of columns of well names")
+        seen: set[str] = set()
+        for i, column in enumerate(data):
+            if not isinstance(column, list) or not column:
+                raise self.fail(f"ordering[{i}]", "must be a non-empty list of well names")
+            for name in column:
+                if name not in wells:
+                    raise self.fail(f"ordering[{i}]", f"well {name!r} is not defined in wells")
+                if name in seen:
+                    raise self.fail(f"ordering[{i}]", f"well {name!r} is listed twice")
+                seen.add(name)
+        missing = [name for name in wells if name not in seen]
+        if missing:
+            raise self.fail("ordering", f"well {missing[0]!r} is in wells but in no column")
+
+    def mapping(self, data: object, key: str, what: str = "an object") -> Mapping[str, Any]:
+        if data is None:
+            raise self.fail(key, "missing")
+        if not isinstance(data, dict):
+            raise self.fail(key, f"must be {what}, found {type(data).__name__}")
+        return data
+
+    def text(self, data: Mapping[str, Any], key: str, prefix: str = "") -> None:
+        value = data.get(key)
+        if value is None:
+            raise self.fail(prefix + key, "missing")
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(prefix + key, f"must be a non-empty string, found {value!r}")
+
+    def number(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        prefix: str = "",
+        *,
+        positive: bool = False,
+        minimum: float | None = None,
+    ) -> None:
+        value = data.get(key)
+        if value is None:
+            raise self.fail(prefix + key, "missing")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(prefix + key, f"must be a number, found {value!r}")
+        if not math.isfinite(value):
+            raise self.fail(prefix + key, f"must be a finite number, found {value!r}")
+        if positive and not value > 0:
+            raise self.fail(prefix + key, f"must be more than 0, found {value!r}")
+        if minimum is not None and value < minimum:
+            raise self.fail(prefix + key, f"must be at least {minimum:g}, found {value!r}")

@@ -1,0 +1,336 @@
+"""Built-in and custom labware definitions: Opentrons geometry, lookup and errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from protocol_api.errors import LabwareDefinitionError, LabwareNotFoundError
+from protocol_api.labware_definitions import (
+    builtin_load_names,
+    get_definition,
+    load_custom_definitions,
+    validate_definition,
+)
+
+BUILTINS = [
+    "opentrons_96_tiprack_20ul",
+    "opentrons_96_tiprack_300ul",
+    "opentrons_96_tiprack_1000ul",
+    "opentrons_96_filtertiprack_20ul",
+    "opentrons_96_filtertiprack_200ul",
+    "opentrons_96_filtertiprack_1000ul",
+    "corning_96_wellplate_360ul_flat",
+    "nest_96_wellplate_100ul_pcr_full_skirt",
+    "nest_96_wellplate_2ml_deep",
+    "biorad_96_wellplate_200ul_pcr",
+    "nest_12_reservoir_15ml",
+    "nest_1_reservoir_195ml",
+    "usascientific_12_reservoir_22ml",
+    "corning_384_wellplate_112ul_flat",
+    "opentrons_1_trash_1100ml_fixed",
+]
+
+# Well (name, x, y, z, depth, volume, diameter or (xDimension, yDimension)) as in Opentrons'
+# shared-data/labware/definitions/2/<load_name>/1.json.
+OPENTRONS_WELLS = [
+    ("corning_96_wellplate_360ul_flat", "A1", 14.38, 74.24, 3.55, 10.67, 360, 6.86),
+    ("corning_96_wellplate_360ul_flat", "H12", 113.38, 11.24, 3.55, 10.67, 360, 6.86),
+    ("opentrons_96_tiprack_300ul", "A1", 14.38, 74.24, 5.39, 59.3, 300, 5.23),
+    ("opentrons_96_tiprack_20ul", "C5", 50.38, 56.24, 25.49, 39.2, 20, 3.27),
+    ("opentrons_96_filtertiprack_20ul", "H1", 14.36, 11.26, 25.49, 39.2, 20, 3.27),
+    ("opentrons_96_filtertiprack_1000ul", "A11", 104.36, 74.26, 9.47, 88, 1000, 7.23),
+    ("nest_96_wellplate_100ul_pcr_full_skirt", "E4", 41.38, 38.24, 0.92, 14.78, 100, 5.34),
+    ("nest_96_wellplate_2ml_deep", "H1", 14.3, 11.15, 3, 38, 2000, (8.2, 8.2)),
+    ("biorad_96_wellplate_200ul_pcr", "D10", 95.38, 47.24, 1.25, 14.81, 200, 5.46),
+    ("nest_12_reservoir_15ml", "A12", 113.38, 42.78, 4.55, 26.85, 15000, (8.2, 71.2)),
+    ("nest_1_reservoir_195ml", "A1", 63.88, 42.74, 4.55, 25, 195000, (106.8, 71.2)),
+    ("usascientific_12_reservoir_22ml", "A2", 23.03, 42.9, 2.29, 42.16, 22000, (8.33, 71.88)),
+    ("corning_384_wellplate_112ul_flat", "A2", 16.62, 76.49, 2.79, 11.43, 112, 3.63),
+    ("corning_384_wellplate_112ul_flat", "P1", 12.12, 8.99, 2.79, 11.43, 112, 3.63),
+    ("opentrons_1_trash_1100ml_fixed", "A1", 82.84, 53.56, 5, 77, 1100000, (107.11, 165.67)),
+]
+
+
+def test_every_required_builtin_is_available() -> None:
+    assert sorted(BUILTINS) == builtin_load_names()
+
+
+@pytest.mark.parametrize("load_name", BUILTINS)
+def test_builtins_follow_the_schema_2_layout(load_name: str) -> None:
+    d = get_definition(load_name)
+    assert list(d) == [
+        "ordering", "brand", "metadata", "dimensions", "wells", "groups", "parameters",
+        "namespace", "version", "schemaVersion", "cornerOffsetFromSlot",
+    ]
+    assert (d["namespace"], d["version"], d["schemaVersion"]) == ("opentrons", 1, 2)
+    assert d["parameters"]["loadName"] == load_name
+    assert set(d["metadata"]) >= {"displayName", "displayCategory", "displayVolumeUnits"}
+    assert set(d["parameters"]) >= {"format", "isTiprack", "loadName", "isMagneticModuleCompatible"}
+    assert [n for column in d["ordering"] for n in column] == list(d["wells"])
+    assert d["groups"][0]["wells"] == list(d["wells"])
+    validate_definition(d, load_name)
+
+
+@pytest.mark.parametrize(
+    ("load_name", "name", "x", "y", "z", "depth", "volume", "size"), OPENTRONS_WELLS
+)
+def test_well_geometry_matches_opentrons(
+    load_name: str, name: str, x: float, y: float, z: float, depth: float, volume: float,
+    size: float | tuple[float, float],
+) -> None:
+    well = get_definition(load_name)["wells"][name]
+    assert (well["x"], well["y"], well["z"]) == (x, y, z)
+    assert (well["depth"], well["totalLiquidVolume"]) == (depth, volume)
+    if isinstance(size, tuple):
+        assert well["shape"] == "rectangular"
+        assert (well["xDimension"], well["yDimension"]) == size
+    else:
+        assert well["shape"] == "circular" and well["diameter"] == size
+
+
+@pytest.mark.parametrize(
+    ("load_name", "length", "overlap"),
+    [
+        ("opentrons_96_tiprack_20ul", 39.2, 8.25),
+        ("opentrons_96_tiprack_300ul", 59.3, 7.47),
+        ("opentrons_96_tiprack_1000ul", 88, 7.95),
+        ("opentrons_96_filtertiprack_20ul", 39.2, 3.29),
+        ("opentrons_96_filtertiprack_200ul", 59.3, 7.47),
+        ("opentrons_96_filtertiprack_1000ul", 88, 7.95),
+    ],
+)
+def test_tip_racks_carry_opentrons_tip_length_and_overlap(
+    load_name: str, length: float, overlap: float
+) -> None:
+    params = get_definition(load_name)["parameters"]
+    assert params["isTiprack"] is True
+    assert (params["tipLength"], params["tipOverlap"]) == (length, overlap)
+
+
+def test_plates_are_not_tip_racks_and_carry_their_extras() -> None:
+    assert get_definition("corning_96_wellplate_360ul_flat")["parameters"]["isTiprack"] is False
+    assert "tipLength" not in get_definition("corning_96_wellplate_360ul_flat")["parameters"]
+    nest = get_definition("nest_96_wellplate_100ul_pcr_full_skirt")["parameters"]
+    assert nest["magneticModuleEngageHeight"] == 18
+    trash = get_definition("opentrons_1_trash_1100ml_fixed")
+    assert "fixedTrash" in trash["parameters"]["quirks"]
+    assert trash["dimensions"] == {"xDimension": 172.86, "yDimension": 165.86, "zDimension": 82}
+    assert get_definition("corning_384_wellplate_112ul_flat")["cornerOffsetFromSlot"] == {
+        "x": 0, "y": -0.01, "z": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("load_name", "count", "columns"),
+    [
+        ("corning_96_wellplate_360ul_flat", 96, 12),
+        ("corning_384_wellplate_112ul_flat", 384, 24),
+        ("nest_12_reservoir_15ml", 12, 12),
+        ("nest_1_reservoir_195ml", 1, 1),
+    ],
+)
+def test_well_counts_and_column_major_ordering(load_name: str, count: int, columns: int) -> None:
+    d = get_definition(load_name)
+    assert len(d["wells"]) == count
+    assert len(d["ordering"]) == columns
+    assert d["ordering"][0][0] == "A1"
+
+
+def footprint_cases() -> list[tuple[str, str]]:
+    return [(n, w) for n in BUILTINS for w in get_definition(n)["wells"]]
+
+
+@given(st.sampled_from(footprint_cases()))
+def test_every_builtin_well_lies_inside_its_labware(case: tuple[str, str]) -> None:
+    load_name, name = case
+    d = get_definition(load_name)
+    dims, well = d["dimensions"], d["wells"][name]
+    half_x = well.get("diameter", well.get("xDimension")) / 2
+    half_y = well.get("diameter", well.get("yDimension")) / 2
+    assert well["x"] - half_x >= 0 and well["x"] + half_x <= dims["xDimension"]
+    if load_name != "opentrons_1_trash_1100ml_fixed":  # Opentrons' trash well overhangs in y
+        assert well["y"] - half_y >= 0 and well["y"] + half_y <= dims["yDimension"]
+    assert 0 <= well["y"] <= dims["yDimension"]
+    # Opentrons' 200/300 µL tip racks put the tip tops 0.2 mm above zDimension.
+    assert well["z"] >= 0 and well["z"] + well["depth"] <= dims["zDimension"] + 0.25
+
+
+def test_definitions_are_generated_once_and_shared() -> None:
+    name = "opentrons_96_tiprack_300ul"
+    assert get_definition(name) is get_definition(name)
+
+
+def test_load_names_are_matched_case_insensitively_like_opentrons() -> None:
+    assert get_definition(" Corning_96_Wellplate_360ul_Flat ")["parameters"]["loadName"] == (
+        "corning_96_wellplate_360ul_flat"
+    )
+
+
+def test_unknown_load_name_names_it_suggests_and_explains_custom_labware() -> None:
+    with pytest.raises(LabwareNotFoundError) as info:
+        get_definition("corning_96_wellplate_360ul_flt")
+    message = str(info.value)
+    assert "no labware definition named 'corning_96_wellplate_360ul_flt'" in message
+    assert "did you mean 'corning_96_wellplate_360ul_flat'?" in message
+    assert "custom labware" in message and "extra_dirs" in message
+
+
+def test_unknown_load_name_with_nothing_close_still_explains() -> None:
+    with pytest.raises(LabwareNotFoundError, match=r"'zzz'\. labrun has 15 built-in"):
+        get_definition("zzz")
+
+
+def test_wrong_version_or_namespace_says_what_exists() -> None:
+    have = r"version 2; labrun has opentrons/nest_12_reservoir_15ml/1"
+    with pytest.raises(LabwareNotFoundError, match=have):
+        get_definition("nest_12_reservoir_15ml", version=2)
+    with pytest.raises(LabwareNotFoundError, match="in namespace 'custom_beta'"):
+        get_definition("nest_12_reservoir_15ml", namespace="custom_beta")
+    assert get_definition("nest_12_reservoir_15ml", "opentrons", 1)["version"] == 1
+
+
+# -- custom definitions --------------------------------------------------------------
+
+
+def custom(load_name: str = "my_plate", **changes: Any) -> dict[str, Any]:
+    d = copy.deepcopy(get_definition("corning_96_wellplate_360ul_flat"))
+    d["parameters"]["loadName"] = load_name
+    d["namespace"] = "custom_beta"
+    d["metadata"]["displayName"] = "My Plate"
+    d.update(changes)
+    return d
+
+
+def write(directory: Path, name: str, data: object) -> Path:
+    path = directory / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_custom_definitions_load_from_a_directory_and_its_subdirectories(tmp_path: Path) -> None:
+    write(tmp_path, "a.json", custom("plate_a"))
+    (tmp_path / "more").mkdir()
+    write(tmp_path / "more", "b.json", custom("plate_b"))
+    write(tmp_path, "notes.txt", "not a definition")
+    found = load_custom_definitions(tmp_path)
+    assert sorted(found) == ["plate_a", "plate_b"]
+    assert found["plate_a"]["metadata"]["displayName"] == "My Plate"
+
+
+def test_get_definition_finds_custom_labware_first(tmp_path: Path) -> None:
+    write(tmp_path, "mine.json", custom("my_plate"))
+    shadow = custom("corning_96_wellplate_360ul_flat")
+    write(tmp_path, "shadow.json", shadow)
+    assert get_definition("my_plate", extra_dirs=[tmp_path])["namespace"] == "custom_beta"
+    assert get_definition("corning_96_wellplate_360ul_flat", extra_dirs=[tmp_path])[
+        "namespace"
+    ] == "custom_beta"
+    assert get_definition(
+        "corning_96_wellplate_360ul_flat", namespace="opentrons", extra_dirs=[tmp_path]
+    )["namespace"] == "opentrons"
+
+
+def test_unknown_name_suggests_custom_labware_too(tmp_path: Path) -> None:
+    write(tmp_path, "mine.json", custom("my_special_plate"))
+    with pytest.raises(LabwareNotFoundError, match="did you mean 'my_special_plate'"):
+        get_definition("my_specal_plate", extra_dirs=[tmp_path])
+
+
+def broken(key_path: str) -> dict[str, Any]:
+    """A custom definition with one key (dotted path) removed."""
+    d = custom()
+    *parents, last = key_path.split(".")
+    target = d
+    for part in parents:
+        target = target[part]
+    del target[last]
+    return d
+
+
+@pytest.mark.parametrize(
+    "key_path",
+    [
+        "parameters.loadName",
+        "parameters.isTiprack",
+        "metadata.displayName",
+        "dimensions.zDimension",
+        "cornerOffsetFromSlot.y",
+        "wells.A1.diameter",
+        "wells.H12.depth",
+        "wells.B3.totalLiquidVolume",
+        "wells.C4.x",
+        "schemaVersion",
+        "namespace",
+        "ordering",
+    ],
+)
+def test_a_missing_field_is_reported_with_file_and_key(tmp_path: Path, key_path: str) -> None:
+    path = write(tmp_path, "bad.json", broken(key_path))
+    with pytest.raises(LabwareDefinitionError) as info:
+        load_custom_definitions(tmp_path)
+    message = str(info.value)
+    assert str(path) in message
+    assert key_path in message
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "problem"),
+    [
+        ({"schemaVersion": 1}, "schemaVersion", "schema 2, found 1"),
+        ({"version": "1"}, "version", "whole number"),
+        ({"wells": {}}, "wells", "has no wells"),
+        ({"ordering": [["A1", "Z9"]]}, "ordering[0]", "'Z9' is not defined in wells"),
+        ({"ordering": [["A1"]]}, "ordering", "'B1' is in wells but in no column"),
+        ({"parameters": {"loadName": "x", "isTiprack": True}}, "parameters.tipLength", "missing"),
+        ({"parameters": {"loadName": "x", "isTiprack": "no"}}, "parameters.isTiprack", "true or"),
+        ({"dimensions": {"xDimension": 1, "yDimension": 1, "zDimension": -1}}, "zDimension", "0"),
+    ],
+)
+def test_a_wrong_field_is_reported_with_file_key_and_problem(
+    tmp_path: Path, change: dict[str, Any], key: str, problem: str
+) -> None:
+    write(tmp_path, "bad.json", custom(**change))
+    with pytest.raises(LabwareDefinitionError) as info:
+        load_custom_definitions(tmp_path)
+    assert "bad.json" in str(info.value)
+    assert key in str(info.value) and problem in str(info.value)
+
+
+def test_a_bad_well_shape_is_reported(tmp_path: Path) -> None:
+    d = custom()
+    d["wells"]["D7"]["shape"] = "hexagonal"
+    write(tmp_path, "shape.json", d)
+    with pytest.raises(LabwareDefinitionError, match=r"shape\.json: wells\.D7\.shape: must be"):
+        load_custom_definitions(tmp_path)
+
+
+def test_invalid_json_names_the_file_and_line(tmp_path: Path) -> None:
+    write(tmp_path, "broken.json", '{\n  "ordering": [\n  oops\n}')
+    with pytest.raises(LabwareDefinitionError, match=r"broken\.json: not valid JSON \(line 3"):
+        load_custom_definitions(tmp_path)
+
+
+def test_two_files_with_the_same_load_name_are_refused(tmp_path: Path) -> None:
+    write(tmp_path, "one.json", custom("same"))
+    write(tmp_path, "two.json", custom("same"))
+    with pytest.raises(LabwareDefinitionError, match=r"two\.json.*'same' is already defined by"):
+        load_custom_definitions(tmp_path)
+
+
+def test_a_missing_directory_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(LabwareDefinitionError, match="does not exist"):
+        load_custom_definitions(tmp_path / "nope")
+
+
+def test_validate_definition_names_the_source() -> None:
+    with pytest.raises(LabwareDefinitionError, match=r"^protocol\.py: wells: missing"):
+        validate_definition(broken("wells"), "protocol.py")
+    with pytest.raises(LabwareDefinitionError, match="must be a JSON object"):
+        validate_definition([1, 2], "x")
