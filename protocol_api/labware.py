@@ -1,0 +1,439 @@
+"""Labware and Well, shaped like the Opentrons Python Protocol API v2.
+
+A Labware sits in a deck slot; its wells' positions are in deck coordinates:
+slot origin + ``cornerOffsetFromSlot`` + the well's x, y, z from the definition (x, y
+the well's centre, z its bottom). Wells are built on first use and then reused, so
+``plate["A1"] is plate["A1"]``. Tip racks track which wells still hold a tip, with the
+same search rules as Opentrons.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from protocol_api.errors import TipError, WellNotFoundError
+from protocol_api.types import Location, Point
+
+__all__ = ["Labware", "Well"]
+
+_WELL_NAME = re.compile(r"([A-Z]+)(\d+)")
+
+
+class Well:
+    """One well (or tip position) of a labware."""
+
+    __slots__ = (
+        "_depth", "_diameter", "_index", "_labware", "_length", "_max_volume", "_name",
+        "_rel", "_top", "_width", "_x", "_y", "_z",
+    )
+
+    def __init__(self, labware: Labware, name: str, index: int, props: Mapping[str, Any]) -> None:
+        self._labware = labware
+        self._name = name
+        self._index = index
+        self._rel = (float(props["x"]), float(props["y"]), float(props["z"]))
+        self._depth = float(props["depth"])
+        self._max_volume = float(props["totalLiquidVolume"])
+        if props["shape"] == "circular":
+            self._diameter: float | None = float(props["diameter"])
+            self._length: float | None = None
+            self._width: float | None = None
+        else:
+            self._diameter = None
+            self._length = float(props["xDimension"])
+            self._width = float(props["yDimension"])
+        self._place(labware._offset)
+
+    def _place(self, offset: Point) -> None:
+        """Fix the deck coordinates for the labware's offset (rounded to 1 nm, no float noise)."""
+        x, y, z = self._rel
+        self._x = round(offset.x + x, 6)  # centre
+        self._y = round(offset.y + y, 6)
+        self._z = round(offset.z + z, 6)  # bottom
+        self._top = round(offset.z + z + self._depth, 6)
+
+    @property
+    def well_name(self) -> str:
+        """The well's name, such as ``"A1"``."""
+        return self._name
+
+    @property
+    def parent(self) -> Labware:
+        """The labware this well belongs to."""
+        return self._labware
+
+    @property
+    def depth(self) -> float:
+        """Depth from the top to the bottom, mm."""
+        return self._depth
+
+    @property
+    def diameter(self) -> float | None:
+        """Diameter of a circular well; None for a rectangular one."""
+        return self._diameter
+
+    @property
+    def length(self) -> float | None:
+        """Size along x of a rectangular well; None for a circular one."""
+        return self._length
+
+    @property
+    def width(self) -> float | None:
+        """Size along y of a rectangular well; None for a circular one."""
+        return self._width
+
+    @property
+    def max_volume(self) -> float:
+        """The well's total liquid volume, µL."""
+        return self._max_volume
+
+    @property
+    def has_tip(self) -> bool:
+        """Whether this tip-rack position still holds an unused tip."""
+        return self._labware._has_tip[self._index]
+
+    @has_tip.setter
+    def has_tip(self, value: bool) -> None:
+        self._labware._has_tip[self._index] = bool(value)
+
+    @property
+    def display_name(self) -> str:
+        """``"A1 of <labware display name> on <slot>"``."""
+        return f"{self._name} of {self._labware!r}"
+
+    def top(self, z: float = 0.0) -> Location:
+        """The centre of the well's top, raised by ``z`` mm."""
+        return Location(Point(self._x, self._y, self._top + z if z else self._top), self)
+
+    def bottom(self, z: float = 0.0) -> Location:
+        """The centre of the well's bottom, raised by ``z`` mm."""
+        return Location(Point(self._x, self._y, self._z + z if z else self._z), self)
+
+    def center(self) -> Location:
+        """The centre of the well's volume."""
+        return Location(Point(self._x, self._y, round(self._z + self._depth / 2, 6)), self)
+
+    def from_center_cartesian(self, x: float, y: float, z: float) -> Point:
+        """A point relative to the centre, as fractions (-1..1) of the half-sizes."""
+        centre = self.center().point
+        size_x = self._diameter if self._diameter is not None else self._length
+        size_y = self._diameter if self._diameter is not None else self._width
+        assert size_x is not None and size_y is not None
+        return Point(
+            centre.x + x * size_x / 2, centre.y + y * size_y / 2, centre.z + z * self._depth / 2
+        )
+
+    def __repr__(self) -> str:
+        return self.display_name
+
+
+class Labware:
+    """A labware loaded in a deck slot, built from a schema-2 definition.
+
+    ``Labware(definition, parent_slot, slot_origin, label=None)``; ``slot_origin`` is the
+    slot's front-left corner in deck coordinates. The definition is shared, not copied.
+    """
+
+    def __init__(
+        self,
+        definition: Mapping[str, Any],
+        parent_slot: str,
+        slot_origin: Sequence[float],
+        label: str | None = None,
+    ) -> None:
+        self._definition = definition
+        self._parameters: Mapping[str, Any] = definition["parameters"]
+        self._load_name: str = self._parameters["loadName"]
+        self._label = label or None
+        self._display = label or definition["metadata"]["displayName"]
+        self._parent = str(parent_slot)
+        self._repr = f"{self._display} on {self._parent}"
+        corner = definition.get("cornerOffsetFromSlot") or {}
+        self._base = Point(
+            float(slot_origin[0]) + corner.get("x", 0.0),
+            float(slot_origin[1]) + corner.get("y", 0.0),
+            float(slot_origin[2]) + corner.get("z", 0.0),
+        )
+        self._offset = self._base
+        self._is_tiprack = bool(self._parameters.get("isTiprack", False))
+        self._tip_length: float | None = self._parameters.get("tipLength")
+        ordering: list[list[str]] = definition["ordering"]
+        self._names = [name for column in ordering for name in column]
+        bounds, start = [], 0
+        for column in ordering:
+            bounds.append((start, start + len(column)))
+            start += len(column)
+        self._column_bounds: list[tuple[int, int]] = bounds
+        self._has_tip = [self._is_tiprack] * len(self._names)
+        self._wells: list[Well] | None = None  # built on first use
+        self._by_name: dict[str, Well] = {}
+        self._grid: tuple[dict[str, list[int]], dict[str, list[int]]] | None = None
+
+    # -- identity -----------------------------------------------------------------
+
+    @property
+    def load_name(self) -> str:
+        """The load name the definition is known by."""
+        return self._load_name
+
+    @property
+    def name(self) -> str:
+        """The label given at load time, else the load name."""
+        return self._label or self._load_name
+
+    @property
+    def display_name(self) -> str:
+        """The label given at load time, else the definition's display name."""
+        return self._display
+
+    @property
+    def uri(self) -> str:
+        """``namespace/load_name/version``."""
+        d = self._definition
+        return f"{d.get('namespace', 'opentrons')}/{self._load_name}/{d.get('version', 1)}"
+
+    @property
+    def parent(self) -> str:
+        """The deck slot the labware is in."""
+        return self._parent
+
+    @property
+    def definition(self) -> Mapping[str, Any]:
+        """The definition this labware was built from (shared: do not modify)."""
+        return self._definition
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """A copy of the definition's ``parameters``."""
+        return dict(self._parameters)
+
+    @property
+    def quirks(self) -> list[str]:
+        """A copy of the definition's quirks."""
+        return list(self._parameters.get("quirks", []))
+
+    @property
+    def is_tiprack(self) -> bool:
+        """Whether this labware is a tip rack."""
+        return self._is_tiprack
+
+    @property
+    def tip_length(self) -> float:
+        """Length of this rack's tips, mm; TipError if this is not a tip rack."""
+        if self._tip_length is None:
+            raise TipError(f"{self!r} is not a tip rack, so it has no tip length")
+        return float(self._tip_length)
+
+    @tip_length.setter
+    def tip_length(self, length: float) -> None:
+        self._tip_length = float(length)
+
+    @property
+    def magdeck_engage_height(self) -> float | None:
+        """The definition's magnetic-module engage height, or None if it has none."""
+        if not self._parameters.get("isMagneticModuleCompatible", False):
+            return None
+        height = self._parameters.get("magneticModuleEngageHeight")
+        return None if height is None else float(height)
+
+    # -- geometry -------------------------------------------------------------------
+
+    @property
+    def calibrated_offset(self) -> Point:
+        """The labware's front-bottom-left corner in deck coordinates."""
+        return self._offset
+
+    @property
+    def highest_z(self) -> float:
+        """The labware's top in deck coordinates."""
+        return self._offset.z + float(self._definition["dimensions"]["zDimension"])
+
+    def set_offset(self, x: float, y: float, z: float) -> None:
+        """Shift the labware (and every well) by this offset from its default position."""
+        self._offset = self._base + Point(float(x), float(y), float(z))
+        for well in self._wells or ():
+            well._place(self._offset)
+
+    # -- wells ------------------------------------------------------------------------
+
+    def _all_wells(self) -> list[Well]:
+        if self._wells is None:
+            props = self._definition["wells"]
+            self._wells = [Well(self, n, i, props[n]) for i, n in enumerate(self._names)]
+            self._by_name = {well.well_name: well for well in self._wells}
+        return self._wells
+
+    def __getitem__(self, well_name: str) -> Well:
+        if self._wells is None:
+            self._all_wells()
+        try:
+            return self._by_name[well_name]
+        except (KeyError, TypeError):
+            raise WellNotFoundError(self._no_such("well", well_name, self._names)) from None
+
+    def wells(self, *args: str | int) -> list[Well]:
+        """All wells in order (A1, B1, ... down each column), or those named or indexed."""
+        wells = self._all_wells()
+        if not args:
+            return list(wells)
+        return [wells[a] if isinstance(a, int) else self[a] for a in _same_kind(args, "wells")]
+
+    def wells_by_name(self) -> dict[str, Well]:
+        """Well name -> Well, in ``wells()`` order."""
+        self._all_wells()
+        return dict(self._by_name)
+
+    def rows(self, *args: str | int) -> list[list[Well]]:
+        """Rows front to back (A, B, ...), each left to right; or those named or indexed."""
+        return self._select(self._layout()[0], args, "row")
+
+    def rows_by_name(self) -> dict[str, list[Well]]:
+        """Row letter (``"A"``) -> that row's wells, left to right."""
+        return self._named(self._layout()[0])
+
+    def columns(self, *args: str | int) -> list[list[Well]]:
+        """Columns left to right, each back to front (A1, B1, ...); or named ("1") or indexed."""
+        return self._select(self._layout()[1], args, "column")
+
+    def columns_by_name(self) -> dict[str, list[Well]]:
+        """Column number (``"1"``) -> that column's wells, back to front."""
+        return self._named(self._layout()[1])
+
+    def _layout(self) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+        """Row and column names -> flat well indices, from the well names (as Opentrons)."""
+        if self._grid is None:
+            rows: dict[str, list[int]] = {}
+            columns: dict[str, list[int]] = {}
+            for c, (start, end) in enumerate(self._column_bounds):
+                for i in range(start, end):
+                    match = _WELL_NAME.fullmatch(self._names[i])
+                    row = match.group(1) if match else chr(ord("A") + i - start)
+                    rows.setdefault(row, []).append(i)
+                    column = match.group(2) if match else str(c + 1)
+                    columns.setdefault(column, []).append(i)
+            self._grid = (rows, columns)
+        return self._grid
+
+    def _named(self, groups: dict[str, list[int]]) -> dict[str, list[Well]]:
+        wells = self._all_wells()
+        return {key: [wells[i] for i in indices] for key, indices in groups.items()}
+
+    def _select(
+        self, groups: dict[str, list[int]], args: tuple[str | int, ...], kind: str
+    ) -> list[list[Well]]:
+        named = self._named(groups)
+        if not args:
+            return list(named.values())
+        ordered = list(named.values())
+        result = []
+        for a in _same_kind(args, f"{kind}s"):
+            if isinstance(a, int):
+                result.append(ordered[a])
+            elif a in named:
+                result.append(named[a])
+            else:
+                raise WellNotFoundError(self._no_such(kind, a, list(named)))
+        return result
+
+    def _no_such(self, kind: str, name: object, names: list[str]) -> str:
+        where = f"{self._load_name} in slot {self._parent} has no {kind} {name!r}"
+        if len(names) == 1:
+            listing = f"its only {kind} is {names[0]}"
+        else:
+            listing = f"{kind}s are {names[0]}..{names[-1]}"
+        hint = ""
+        if isinstance(name, str) and name != name.strip().upper() and name.strip().upper() in names:
+            hint = f"; did you mean {name.strip().upper()!r}?"
+        return f"{where} ({listing}){hint}"
+
+    # -- tip tracking -------------------------------------------------------------------
+
+    def _index_of(self, well: Well, what: str) -> int:
+        if not isinstance(well, Well) or well.parent is not self:
+            raise ValueError(f"{what} {well!r} is not a well of {self!r}")
+        return well._index
+
+    def _column_of(self, index: int) -> tuple[int, int]:
+        for start, end in self._column_bounds:
+            if start <= index < end:
+                return start, end
+        raise AssertionError("unreachable: every well is in a column")
+
+    def next_tip(self, num_tips: int = 1, starting_tip: Well | None = None) -> Well | None:
+        """The first well starting ``num_tips`` tips in a row in one column, or None.
+
+        Searches column by column (A1, B1, ... H1, A2, ...), from ``starting_tip`` if given.
+        """
+        if num_tips < 1:
+            raise ValueError(f"num_tips must be a positive integer, not {num_tips!r}")
+        first = 0 if starting_tip is None else self._index_of(starting_tip, "starting_tip")
+        has = self._has_tip
+        for start, end in self._column_bounds:
+            if end <= first:
+                continue
+            i = max(start, first)
+            while i < end and not has[i]:  # skip used positions at the column's top
+                i += 1
+            j = i
+            while j < end and has[j]:  # the run of tips after them
+                j += 1
+            if j - i >= num_tips:
+                return self._all_wells()[i]
+        return None
+
+    def use_tips(self, start_well: Well, num_channels: int = 1) -> None:
+        """Mark the tips a pipette with ``num_channels`` takes at ``start_well`` as used."""
+        if num_channels < 1:
+            raise ValueError(f"num_channels must be a positive integer, not {num_channels!r}")
+        index = self._index_of(start_well, "start_well")
+        _, end = self._column_of(index)
+        for i in range(index, min(index + num_channels, end)):
+            self._has_tip[i] = False
+
+    def previous_tip(self, num_tips: int = 1) -> Well | None:
+        """The first well starting ``num_tips`` empty positions in one column, or None."""
+        if num_tips < 1:
+            raise ValueError(f"num_tips must be a positive integer, not {num_tips!r}")
+        has = self._has_tip
+        for start, end in self._column_bounds:
+            i = start
+            while i < end and has[i]:
+                i += 1
+            j = i
+            while j < end and not has[j]:
+                j += 1
+            if j - i >= num_tips:
+                return self._all_wells()[i]
+        return None
+
+    def return_tips(self, start_well: Well, num_channels: int = 1) -> None:
+        """Mark tips as back in the rack; TipError if a target position already has one."""
+        if num_channels < 1:
+            raise ValueError(f"num_channels must be a positive integer, not {num_channels!r}")
+        index = self._index_of(start_well, "start_well")
+        _, end = self._column_of(index)
+        targets = range(index, min(index + num_channels, end))
+        for i in targets:
+            if self._has_tip[i]:
+                raise TipError(f"cannot return a tip to {self._all_wells()[i]!r}: it has a tip")
+        for i in targets:
+            self._has_tip[i] = True
+
+    def reset(self) -> None:
+        """Refill a tip rack: every position holds an unused tip again."""
+        if self._is_tiprack:
+            self._has_tip = [True] * len(self._names)
+
+    def __repr__(self) -> str:
+        return self._repr
+
+
+def _same_kind(args: tuple[str | int, ...], what: str) -> tuple[str | int, ...]:
+    """Arguments must be all names or all indices, as in Opentrons."""
+    if all(isinstance(a, str) for a in args):
+        return args
+    if all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        return args
+    raise TypeError(f"{what}() takes names (str) or indices (int), not {args!r}")

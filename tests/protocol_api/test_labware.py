@@ -1,0 +1,336 @@
+"""Labware and Well as a protocol author sees them: positions, grids, names, tips."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from protocol_api.errors import TipError, WellNotFoundError
+from protocol_api.labware import Labware, Well
+from protocol_api.labware_definitions import get_definition
+from protocol_api.types import Location, Point
+
+SLOT_2 = Point(132.5, 0.0, 0.0)
+
+
+ORIGIN = Point()
+
+
+def load(
+    load_name: str, slot: str = "1", origin: Point = ORIGIN, label: str | None = None
+) -> Labware:
+    return Labware(get_definition(load_name), slot, origin, label=label)
+
+
+@pytest.fixture
+def plate() -> Labware:
+    return load("corning_96_wellplate_360ul_flat")
+
+
+@pytest.fixture
+def tips() -> Labware:
+    return load("opentrons_96_tiprack_300ul", "4", Point(0.0, 90.5, 0.0))
+
+
+def names(wells: list[Well]) -> list[str]:
+    return [w.well_name for w in wells]
+
+
+# -- positions -------------------------------------------------------------------------
+
+
+def test_well_positions_in_slot_1_are_the_definition_numbers(plate: Labware) -> None:
+    a1 = plate["A1"]
+    assert a1.top() == Location(Point(14.38, 74.24, 14.22), a1)  # z 3.55 + depth 10.67
+    assert a1.bottom().point == Point(14.38, 74.24, 3.55)
+    assert a1.center().point == Point(14.38, 74.24, 8.885)
+    assert plate["H12"].top().point == Point(113.38, 11.24, 14.22)
+
+
+def test_positions_add_the_slot_origin_and_offsets(plate: Labware) -> None:
+    shifted = load("corning_96_wellplate_360ul_flat", "2", SLOT_2)
+    assert shifted["A1"].top().point == Point(146.88, 74.24, 14.22)
+    assert shifted["A1"].top(2).point == Point(146.88, 74.24, 16.22)
+    assert shifted["A1"].bottom(1.5).point == Point(146.88, 74.24, 5.05)
+    assert shifted["A1"].top(-1).labware.object is shifted["A1"]
+
+
+def test_corner_offset_from_slot_is_applied() -> None:
+    plate384 = load("corning_384_wellplate_112ul_flat", "3", Point(265.0, 0.0, 0.0))
+    assert plate384["A1"].top().point == Point(277.12, 76.48, 14.22)  # y 76.49 - 0.01
+
+
+def test_set_offset_moves_every_well_and_keeps_them(plate: Labware) -> None:
+    a1 = plate["A1"]
+    plate.set_offset(1, -2, 0.5)
+    assert plate["A1"] is a1
+    assert a1.top().point == Point(15.38, 72.24, 14.72)
+    assert plate.calibrated_offset == Point(1, -2, 0.5)
+    plate.set_offset(0, 0, 0)  # an offset replaces the previous one, as in Opentrons
+    assert a1.top().point == Point(14.38, 74.24, 14.22)
+
+
+def test_from_center_cartesian_scales_by_the_well_size(plate: Labware) -> None:
+    a1 = plate["A1"]
+    assert a1.from_center_cartesian(0, 0, 0) == a1.center().point
+    edge = a1.from_center_cartesian(1, 0, 1)
+    assert edge.x == pytest.approx(14.38 + 3.43) and edge.z == pytest.approx(14.22)
+
+
+def test_highest_z_and_calibrated_offset() -> None:
+    rack = load("opentrons_96_tiprack_1000ul", "5", Point(132.5, 90.5, 0.0))
+    assert rack.highest_z == pytest.approx(97.47)
+    assert rack.calibrated_offset == Point(132.5, 90.5, 0.0)
+
+
+# -- grids -------------------------------------------------------------------------------
+
+
+def test_wells_run_down_each_column(plate: Labware) -> None:
+    wells = plate.wells()
+    assert len(wells) == 96
+    assert names(wells[:9]) == ["A1", "B1", "C1", "D1", "E1", "F1", "G1", "H1", "A2"]
+    assert wells[-1].well_name == "H12"
+    assert names(plate.wells("H12", "A1")) == ["H12", "A1"]
+    assert names(plate.wells(0, 95, -1)) == ["A1", "H12", "H12"]
+    assert list(plate.wells_by_name()) == names(wells)
+
+
+def test_wells_returns_a_fresh_list(plate: Labware) -> None:
+    plate.wells().clear()
+    assert len(plate.wells()) == 96
+
+
+def test_mixing_names_and_indices_is_a_type_error(plate: Labware) -> None:
+    with pytest.raises(TypeError, match=r"names .* or indices"):
+        plate.wells("A1", 2)
+
+
+def test_rows_and_columns_of_a_96_plate(plate: Labware) -> None:
+    rows, columns = plate.rows(), plate.columns()
+    assert (len(rows), {len(r) for r in rows}) == (8, {12})
+    assert (len(columns), {len(c) for c in columns}) == (12, {8})
+    assert names(rows[0][:3]) == ["A1", "A2", "A3"]
+    assert names(columns[1][:2]) == ["A2", "B2"]
+    assert list(plate.rows_by_name()) == list("ABCDEFGH")
+    assert list(plate.columns_by_name()) == [str(i) for i in range(1, 13)]
+    assert names(plate.rows("B")[0])[:2] == ["B1", "B2"]
+    assert names(plate.rows(7)[0])[-1] == "H12"
+    assert names(plate.columns("3")[0]) == [f"{r}3" for r in "ABCDEFGH"]
+    assert plate.columns(0) == [plate.columns_by_name()["1"]]
+
+
+@pytest.mark.parametrize(
+    ("load_name", "rows", "columns", "last"),
+    [
+        ("corning_384_wellplate_112ul_flat", 16, 24, "P24"),
+        ("nest_12_reservoir_15ml", 1, 12, "A12"),
+        ("nest_1_reservoir_195ml", 1, 1, "A1"),
+        ("opentrons_1_trash_1100ml_fixed", 1, 1, "A1"),
+    ],
+)
+def test_grid_shapes(load_name: str, rows: int, columns: int, last: str) -> None:
+    labware = load(load_name)
+    assert (len(labware.rows()), len(labware.columns())) == (rows, columns)
+    assert len(labware.wells()) == rows * columns
+    assert labware.wells()[-1].well_name == last
+
+
+def test_an_unknown_well_is_a_key_error_that_names_the_problem() -> None:
+    plate = load("corning_96_wellplate_360ul_flat", "2", SLOT_2)
+    with pytest.raises(WellNotFoundError) as info:
+        plate["Z99"]
+    assert isinstance(info.value, KeyError)
+    assert str(info.value) == (
+        "corning_96_wellplate_360ul_flat in slot 2 has no well 'Z99' (wells are A1..H12)"
+    )
+    with pytest.raises(KeyError, match="did you mean 'B3'"):
+        plate["b3"]
+    with pytest.raises(WellNotFoundError, match="has no well 'A13'"):
+        plate.wells("A1", "A13")
+
+
+def test_unknown_rows_columns_and_single_wells_are_named() -> None:
+    plate = load("corning_384_wellplate_112ul_flat")
+    with pytest.raises(WellNotFoundError, match=r"no row 'Q' \(rows are A..P\)"):
+        plate.rows("Q")
+    with pytest.raises(WellNotFoundError, match=r"no column '25' \(columns are 1..24\)"):
+        plate.columns("25")
+    with pytest.raises(WellNotFoundError, match=r"no well 'A2' \(its only well is A1\)"):
+        load("nest_1_reservoir_195ml")["A2"]
+
+
+def test_wells_are_built_once(plate: Labware) -> None:
+    assert plate["C7"] is plate["C7"] is plate.wells()[50] is plate.rows_by_name()["C"][6]
+
+
+# -- identity and attributes -------------------------------------------------------------
+
+
+def test_labware_attributes(plate: Labware) -> None:
+    assert plate.load_name == plate.name == "corning_96_wellplate_360ul_flat"
+    assert plate.uri == "opentrons/corning_96_wellplate_360ul_flat/1"
+    assert plate.parent == "1"
+    assert plate.is_tiprack is False
+    assert plate.quirks == []
+    assert plate.parameters["format"] == "96Standard"
+    assert plate.magdeck_engage_height is None
+    assert repr(plate) == "Corning 96 Well Plate 360 µL Flat on 1"
+
+
+def test_a_label_replaces_the_display_name(plate: Labware) -> None:
+    samples = load("nest_96_wellplate_100ul_pcr_full_skirt", "3", label="samples")
+    assert samples.name == "samples"
+    assert repr(samples) == "samples on 3"
+    assert repr(samples["A1"]) == "A1 of samples on 3"
+    assert samples.magdeck_engage_height == 18
+
+
+def test_parameters_and_quirks_are_copies(plate: Labware) -> None:
+    plate.parameters["loadName"] = "changed"
+    assert plate.load_name == "corning_96_wellplate_360ul_flat"
+    assert get_definition("corning_96_wellplate_360ul_flat")["parameters"]["loadName"] == (
+        "corning_96_wellplate_360ul_flat"
+    )
+    reservoir = load("nest_1_reservoir_195ml")
+    reservoir.quirks.append("x")
+    assert reservoir.quirks == ["centerMultichannelOnWells", "touchTipDisabled"]
+
+
+def test_tip_length(tips: Labware, plate: Labware) -> None:
+    assert tips.is_tiprack and tips.tip_length == 59.3
+    tips.tip_length = 60.0
+    assert tips.tip_length == 60.0
+    assert get_definition("opentrons_96_tiprack_300ul")["parameters"]["tipLength"] == 59.3
+    with pytest.raises(TipError, match="not a tip rack"):
+        _ = plate.tip_length
+
+
+def test_well_attributes(plate: Labware) -> None:
+    a1 = plate["A1"]
+    assert (a1.well_name, a1.parent) == ("A1", plate)
+    assert (a1.depth, a1.diameter, a1.length, a1.width, a1.max_volume) == (
+        10.67, 6.86, None, None, 360.0,
+    )
+    assert a1.has_tip is False
+    assert a1.display_name == repr(a1) == "A1 of Corning 96 Well Plate 360 µL Flat on 1"
+
+
+def test_rectangular_wells_have_length_and_width() -> None:
+    well = load("nest_12_reservoir_15ml")["A3"]
+    assert (well.diameter, well.length, well.width) == (None, 8.2, 71.2)
+    assert well.max_volume == 15000
+
+
+# -- tips ----------------------------------------------------------------------------------
+
+
+def test_next_tip_goes_down_each_column_then_to_the_next(tips: Labware) -> None:
+    order = []
+    while (tip := tips.next_tip()) is not None:
+        order.append(tip.well_name)
+        tips.use_tips(tip)
+    assert order[:9] == ["A1", "B1", "C1", "D1", "E1", "F1", "G1", "H1", "A2"]
+    assert len(order) == 96 and order[-1] == "H12"
+    assert tips.next_tip() is None
+
+
+def test_a_fresh_rack_has_every_tip(tips: Labware) -> None:
+    assert all(w.has_tip for w in tips.wells())
+    assert tips.next_tip() is tips["A1"]
+    assert tips.previous_tip() is None
+
+
+def test_eight_channels_need_a_full_run_in_one_column(tips: Labware) -> None:
+    tips.use_tips(tips["A1"])  # a single channel took A1
+    assert tips.next_tip(8) is tips["A2"]
+    tips.use_tips(tips["A2"], num_channels=8)
+    assert not any(w.has_tip for w in tips.columns()[1])
+    assert tips.next_tip(8) is tips["A3"]
+    assert tips.next_tip(7) is tips["B1"]
+
+
+def test_use_tips_stops_at_the_end_of_the_column(tips: Labware) -> None:
+    tips.use_tips(tips["G1"], num_channels=8)
+    assert [w.has_tip for w in tips.columns()[0]] == [True] * 6 + [False, False]
+    assert tips["A2"].has_tip
+
+
+def test_next_tip_from_a_starting_tip(tips: Labware) -> None:
+    assert tips.next_tip(starting_tip=tips["C3"]) is tips["C3"]
+    tips.use_tips(tips["C3"])
+    assert tips.next_tip(starting_tip=tips["C3"]) is tips["D3"]
+    assert tips.next_tip(8, starting_tip=tips["C3"]) is tips["A4"]
+
+
+def test_next_tip_only_looks_at_the_first_run_in_a_column(tips: Labware) -> None:
+    for name in ("A1", "D1"):  # column 1 is now: - B C - E F G H
+        tips.use_tips(tips[name])
+    assert tips.next_tip() is tips["B1"]
+    assert tips.next_tip(3) is tips["A2"]  # E1-H1 is not considered, as in Opentrons
+
+
+def test_returning_tips(tips: Labware) -> None:
+    tips.use_tips(tips["A1"], num_channels=8)
+    tips.use_tips(tips["A2"])
+    assert tips.previous_tip() is tips["A1"]
+    assert tips.previous_tip(8) is tips["A1"]
+    tips.return_tips(tips["A1"], num_channels=8)
+    assert tips.previous_tip() is tips["A2"]
+    with pytest.raises(TipError, match=r"cannot return a tip to A1 of .*: it has a tip"):
+        tips.return_tips(tips["A1"])
+
+
+def test_reset_refills_the_rack(tips: Labware) -> None:
+    for well in tips.wells():
+        tips.use_tips(well)
+    assert tips.next_tip() is None
+    tips.reset()
+    assert tips.next_tip() is tips["A1"]
+
+
+def test_has_tip_can_be_set(tips: Labware) -> None:
+    tips["A1"].has_tip = False
+    assert tips.next_tip() is tips["B1"]
+
+
+def test_plates_hold_no_tips_and_reset_does_nothing(plate: Labware) -> None:
+    assert plate.next_tip() is None
+    plate.reset()
+    assert plate.next_tip() is None
+
+
+def test_tip_arguments_are_checked(tips: Labware, plate: Labware) -> None:
+    with pytest.raises(ValueError, match="num_tips"):
+        tips.next_tip(0)
+    with pytest.raises(ValueError, match="num_channels"):
+        tips.use_tips(tips["A1"], num_channels=0)
+    with pytest.raises(ValueError, match=r"start_well A1 of Corning .* is not a well of Opentrons"):
+        tips.use_tips(plate["A1"])
+    with pytest.raises(ValueError, match="starting_tip"):
+        tips.next_tip(starting_tip=plate["A1"])
+
+
+@given(st.integers(min_value=0, max_value=96))
+def test_after_k_single_tips_the_next_is_the_k_plus_first_well(k: int) -> None:
+    rack = load("opentrons_96_filtertiprack_200ul")
+    for _ in range(k):
+        tip = rack.next_tip()
+        assert tip is not None
+        rack.use_tips(tip)
+    expected = rack.wells()[k] if k < 96 else None
+    assert rack.next_tip() is expected
+
+
+def test_construction_and_lookup_are_fast() -> None:
+    definition = get_definition("corning_96_wellplate_360ul_flat")
+    start = time.perf_counter()
+    for i in range(200):
+        labware = Labware(definition, "1", Point(0, 0, 0))
+        for name in ("A1", "H12", "D6"):
+            labware[name].top()
+        labware.wells()[i % 96].bottom(1)
+    assert time.perf_counter() - start < 0.5  # ~2.5 ms per labware at most
