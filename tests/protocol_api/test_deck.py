@@ -1,0 +1,104 @@
+"""The deck: slot names, the fixed trash, loading and its errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from protocol_api.deck import Deck
+from protocol_api.errors import InvalidSlotError, SlotOccupiedError
+from protocol_api.labware import Labware
+from protocol_api.labware_definitions import get_definition
+from protocol_api.types import Location, Point
+
+# OT-2 slot origins (front-left corners), as the hardware configuration gives them.
+OT2_SLOTS = {str(i + 1): (132.5 * (i % 3), 90.5 * (i // 3), 0.0) for i in range(12)}
+
+
+@pytest.fixture
+def deck() -> Deck:
+    return Deck(OT2_SLOTS)
+
+
+def labware_for(deck: Deck, load_name: str, slot: object) -> Labware:
+    name = deck.check_slot(slot)
+    return Labware(get_definition(load_name), name, deck.position_for(name).point)
+
+
+def test_a_new_deck_has_twelve_slots_and_the_fixed_trash(deck: Deck) -> None:
+    assert len(deck) == 12
+    assert tuple(deck) == deck.slots == tuple(str(i) for i in range(1, 13))
+    assert deck.trash is deck.fixed_trash is deck["12"] is deck[12]
+    assert deck.trash.load_name == "opentrons_1_trash_1100ml_fixed"
+    assert [deck[s] for s in range(1, 12)] == [None] * 11
+
+
+def test_the_fixed_trash_sits_where_the_ot2_trash_is(deck: Deck) -> None:
+    assert deck.trash["A1"].top().point == Point(347.84, 325.06, 82.0)
+    assert repr(deck.trash) == "Opentrons Fixed Trash on 12"
+
+
+def test_position_for_is_the_slot_corner_relative_to_the_slot(deck: Deck) -> None:
+    position = deck.position_for(5)
+    assert position == Location(Point(132.5, 90.5, 0.0), "5")
+    assert position.labware.is_slot
+    assert deck.position_for("5") == position
+
+
+@pytest.mark.parametrize(("given", "name"), [(1, "1"), ("1", "1"), (" 10 ", "10"), ("D1", "1"),
+                                             ("c2", "5"), ("A3", "12")])
+def test_slots_can_be_named_many_ways(deck: Deck, given: object, name: str) -> None:
+    assert deck.check_slot(given) == name
+    assert given in deck
+
+
+@pytest.mark.parametrize("bad", [13, "13", 0, "x", True, 1.5, None, "E1"])
+def test_an_unknown_slot_names_it_and_lists_the_slots(deck: Deck, bad: object) -> None:
+    with pytest.raises(InvalidSlotError) as info:
+        deck.check_slot(bad)
+    assert str(info.value) == (
+        f"no slot {str(bad)!r} on this deck; slots are 1-11 and the fixed trash in 12"
+    )
+    assert bad not in deck
+    with pytest.raises(InvalidSlotError):
+        deck[bad]
+
+
+def test_loading_puts_labware_in_its_slot(deck: Deck) -> None:
+    tips = labware_for(deck, "opentrons_96_tiprack_300ul", 1)
+    assert deck.load(tips) is tips
+    assert deck[1] is deck["1"] is tips
+    assert dict(deck.items())["1"] is tips
+    assert "Opentrons 96 Tip Rack 300 µL on 1" in repr(deck)
+
+
+def test_a_taken_slot_is_refused_naming_what_is_there(deck: Deck) -> None:
+    deck.load(labware_for(deck, "opentrons_96_tiprack_300ul", 1))
+    plate = labware_for(deck, "corning_96_wellplate_360ul_flat", 1)
+    taken = r"^slot 1 already holds Opentrons 96 Tip Rack 300 µL$"
+    with pytest.raises(SlotOccupiedError, match=taken):
+        deck.load(plate)
+    with pytest.raises(SlotOccupiedError, match=r"^slot 12 already holds Opentrons Fixed Trash$"):
+        deck.assign("12", labware_for(deck, "corning_96_wellplate_360ul_flat", 12))
+    with pytest.raises(SlotOccupiedError):
+        deck.check_free("1")
+    assert deck.check_free(2) == "2"
+
+
+def test_assign_checks_the_labware_was_built_for_that_slot(deck: Deck) -> None:
+    plate = labware_for(deck, "corning_96_wellplate_360ul_flat", 3)
+    with pytest.raises(ValueError, match="built for slot 3, not slot 4"):
+        deck.assign(4, plate)
+    assert deck.assign(3, plate) is plate
+
+
+def test_the_trash_slot_must_exist() -> None:
+    with pytest.raises(InvalidSlotError, match="fixed trash slot '13' is not a slot"):
+        Deck(OT2_SLOTS, trash_slot="13")
+
+
+def test_a_custom_deck_lists_its_own_slots() -> None:
+    deck = Deck({"left": (0, 0, 0), "right": (200, 0, 0), "bin": (400, 0, 0)}, trash_slot="bin")
+    assert deck.slots == ("bin", "left", "right")
+    assert deck.trash.parent == "bin"
+    with pytest.raises(InvalidSlotError, match="slots are left, right and the fixed trash in bin"):
+        deck.check_slot("D1")  # Flex names only on a deck numbered like the OT-2
