@@ -1,1 +1,32 @@
-"""labrun's protocol API, shaped like the Opentrons Python Protocol API v2."""
+"""labrun's protocol API, shaped like the Opentrons Python Protocol API v2.
+
+Protocol files written for Opentrons run unmodified: ``from opentrons import
+protocol_api`` resolves to this package when the file is loaded by labrun.
+"""
+
+from . import types
+from .context import ProtocolContext
+from .errors import ProtocolError
+from .execute import create_run, open_context
+from .instrument import InstrumentContext
+from .labware import Labware, Well
+from .loader import load_protocol
+from .types import Location, Mount, Point
+
+MAX_SUPPORTED_VERSION = (2, 20)
+
+__all__ = [
+    "MAX_SUPPORTED_VERSION",
+    "InstrumentContext",
+    "Labware",
+    "Location",
+    "Mount",
+    "Point",
+    "ProtocolContext",
+    "ProtocolError",
+    "Well",
+    "create_run",
+    "load_protocol",
+    "open_context",
+    "types",
+]

@@ -1,0 +1,1 @@
+"""The ``labrun`` command line."""

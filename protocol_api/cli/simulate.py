@@ -1,0 +1,75 @@
+"""``labrun simulate FILE``: run a protocol on the simulated robot's virtual clock."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from engine.state import Status
+from hardware.config import ConfigError, default_config, load_config
+
+from ..errors import ProtocolError
+from ..execute import continue_when_stalled, create_run
+from ..loader import LocatedLoadError
+from .report import json_document, summary_lines, text_log
+
+FAILED_EXIT = 1
+BAD_INPUT_EXIT = 2
+SUCCESS = (Status.SUCCEEDED, Status.STOPPED)
+
+
+def add_parser(commands: Any) -> None:
+    """Register the ``simulate`` sub-command."""
+    parser = commands.add_parser(
+        "simulate", help="simulate a protocol on the virtual clock",
+        description="Simulate a protocol file; print its run log and how long it would take.")
+    parser.add_argument("file", help="the protocol file (def run(ctx): ...)")
+    parser.add_argument("--labware-dir", action="append", default=[], metavar="DIR",
+                        help="a directory of custom labware definitions (JSON); repeatable")
+    parser.add_argument("--robot", metavar="ROBOT.toml", help="robot configuration to simulate")
+    parser.add_argument("--record", metavar="PATH", help="write the run record (JSON Lines)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.set_defaults(handler=run_simulate)
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    """Simulate ``args.file``; return the exit status."""
+    try:
+        config = load_config(args.robot) if args.robot else default_config()
+        run = create_run(args.file, config=config, record_path=args.record,
+                         on_stalled=continue_when_stalled, labware_dirs=args.labware_dir)
+    except (LocatedLoadError, ConfigError, ProtocolError) as exc:
+        if args.debug:
+            raise
+        location = getattr(exc, "location", None)
+        return _bad_input(args, f"{location}: {exc}" if location else str(exc))
+    try:
+        run.control.play(source="simulate")
+        run.wait()
+    finally:
+        run.close()
+    summary = run.record.events[-1]
+    if args.json:
+        json.dump(json_document(run), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        out = sys.stdout
+        for line in text_log(run):
+            out.write(line + "\n")
+        for line in summary_lines(summary):
+            out.write(line + "\n")
+    if summary["status"] == Status.FAILED.value:
+        where = f"{summary['location']}: " if summary.get("location") else ""
+        print(f"error: {where}{summary.get('error')}", file=sys.stderr)
+    return 0 if Status(summary["status"]) in SUCCESS else FAILED_EXIT
+
+
+def _bad_input(args: argparse.Namespace, message: str) -> int:
+    if args.json:
+        json.dump({"status": "failed", "final_status": "failed", "error": message}, sys.stdout)
+        sys.stdout.write("\n")
+    print(f"error: {message}", file=sys.stderr)
+    return BAD_INPUT_EXIT

@@ -1,0 +1,166 @@
+"""``ProtocolContext``: what ``run(ctx)`` receives, as in the Opentrons API v2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from engine import commands as c
+from engine.channel import CommandChannel
+
+from .deck import Deck
+from .errors import InstrumentError, UnsupportedAPIError
+from .instrument import InstrumentContext
+from .labware import Labware
+from .labware_definitions import get_definition
+from .pipettes import get_pipette
+from .steps import StepTracker, api_step
+from .types import Location, Mount
+
+MAX_SUPPORTED_VERSION = (2, 20)
+
+_UNSUPPORTED = {
+    "load_module": "hardware modules",
+    "load_labware_from_definition": "loading labware from a definition object",
+    "load_adapter": "adapters",
+    "load_trash_bin": "trash bins (the OT-2 fixed trash is always loaded)",
+    "load_waste_chute": "waste chutes",
+    "move_labware": "moving labware",
+    "set_rail_lights": "rail lights",
+    "define_liquid": "liquid definitions",
+    "load_instrument_from_definition": "custom instrument definitions",
+}
+
+
+class ProtocolContext:
+    """The protocol's handle on the robot: load labware and pipettes, pause, delay, comment."""
+
+    def __init__(self, channel: CommandChannel, *, slot_origins: Mapping[str, Sequence[float]],
+                 trash_slot: str = "12", api_version: tuple[int, int] = MAX_SUPPORTED_VERSION,
+                 simulating: bool = True, protocol_file: str | None = None,
+                 labware_dirs: Sequence[str] = ()) -> None:
+        self._steps = StepTracker(channel, protocol_file)
+        self._deck = Deck(slot_origins, trash_slot)
+        self._api_version = api_version
+        self._simulating = simulating
+        self._labware_dirs = tuple(labware_dirs)
+        self._instruments: dict[str, InstrumentContext] = {}
+        trash = self._deck.trash
+        drop = trash.wells()[0].top()
+        self._steps.open("load_labware")
+        try:
+            self._steps.execute(c.LoadLabware(
+                trash.load_name, trash.parent, trash.name, trash.highest_z,
+                drop_point=(drop.point.x, drop.point.y, drop.point.z)))
+        finally:
+            self._steps.close()
+
+    # -- properties -----------------------------------------------------------------
+
+    @property
+    def api_version(self) -> tuple[int, int]:
+        """The apiLevel the protocol asked for."""
+        return self._api_version
+
+    @property
+    def deck(self) -> Deck:
+        """The deck: slot name -> labware."""
+        return self._deck
+
+    @property
+    def fixed_trash(self) -> Labware:
+        """The fixed trash in slot 12."""
+        return self._deck.trash
+
+    @property
+    def loaded_labwares(self) -> dict[int, Labware]:
+        """Loaded labware by slot number (the fixed trash included), as in Opentrons."""
+        return {int(slot): lw for slot, lw in self._deck.items() if lw is not None}
+
+    @property
+    def loaded_instruments(self) -> dict[str, InstrumentContext]:
+        """Loaded pipettes by mount name."""
+        return dict(self._instruments)
+
+    def is_simulating(self) -> bool:
+        """True when the run is a simulation."""
+        return self._simulating
+
+    # -- loading --------------------------------------------------------------------
+
+    @api_step("load_labware")
+    def load_labware(self, load_name: str, location: int | str, label: str | None = None,
+                     namespace: str | None = None, version: int | None = None) -> Labware:
+        """Load a labware by its load name into a deck slot."""
+        slot = self._deck.check_free(location)
+        definition = get_definition(load_name, namespace, version, extra_dirs=self._labware_dirs)
+        origin = self._deck.position_for(slot).point
+        labware = Labware(definition, slot, origin, label)
+        self._deck.assign(slot, labware)
+        self._steps.execute(c.LoadLabware(load_name, slot, labware.name, labware.highest_z))
+        return labware
+
+    @api_step("load_instrument")
+    def load_instrument(self, instrument_name: str, mount: Mount | str,
+                        tip_racks: Sequence[Labware] | None = None,
+                        replace: bool = False) -> InstrumentContext:
+        """Attach a pipette to a mount."""
+        spec = get_pipette(instrument_name)
+        mount_name = Mount.parse(mount).value
+        if mount_name in self._instruments and not replace:
+            raise InstrumentError(
+                f"the {mount_name} mount already has a {self._instruments[mount_name].name}; "
+                "pass replace=True to replace it")
+        for rack in tip_racks or ():
+            if not isinstance(rack, Labware) or not rack.is_tiprack:
+                raise InstrumentError(f"tip_racks must be tip racks; {rack!r} is not")
+        self._steps.execute(c.LoadInstrument(
+            instrument_name, mount_name, spec.max_volume, spec.ul_per_mm,
+            plunger_bottom=18.0, plunger_blow_out=19.0, plunger_drop_tip=20.0))
+        instrument = InstrumentContext(self, spec, mount_name, list(tip_racks or ()))
+        self._instruments[mount_name] = instrument
+        return instrument
+
+    # -- run control ----------------------------------------------------------------
+
+    @api_step("pause")
+    def pause(self, msg: str | None = None) -> None:
+        """Park the robot and wait until someone resumes the run."""
+        self._steps.execute(c.WaitForResume(msg))
+
+    @api_step("delay")
+    def delay(self, seconds: float = 0, minutes: float = 0, msg: str | None = None) -> None:
+        """Wait; time keeps running during pauses."""
+        total = float(seconds) + 60.0 * float(minutes)
+        if total < 0:
+            raise ValueError(f"a delay cannot be negative ({total:g} s)")
+        self._steps.execute(c.Delay(total, msg))
+
+    @api_step("comment")
+    def comment(self, msg: str) -> None:
+        """Add a message to the run log."""
+        self._steps.execute(c.Comment(str(msg)))
+
+    @api_step("home")
+    def home(self) -> None:
+        """Home every axis."""
+        self._steps.execute(c.Home())
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Group the calls inside into one step: the run pauses only around it."""
+        with self._steps.group(name):
+            yield
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _UNSUPPORTED:
+            raise UnsupportedAPIError(
+                f"ProtocolContext.{name}: {_UNSUPPORTED[name]} are not supported by labrun")
+        raise AttributeError(f"'ProtocolContext' object has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        return f"<ProtocolContext apiLevel {self._api_version[0]}.{self._api_version[1]}>"
+
+
+__all__ = ["Location", "ProtocolContext"]

@@ -1,0 +1,125 @@
+"""Running protocols: a file on a robot or simulator, or a context opened in a script."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from engine.actions import Action, Resume, Stop
+from engine.channel import CommandChannel
+from engine.engine import StalledPolicy
+from engine.errors import RunStopped
+from engine.run import ErrorExplainer, Run, RunControl
+from engine.state import RunState
+from hardware.clock import Clock
+from hardware.config import RobotConfig
+from hardware.controller import MotionController
+
+from .context import ProtocolContext
+from .errors import ProtocolError
+from .loader import LocatedLoadError, ProtocolSource, load_protocol
+
+
+def explain_for(protocol_file: str | None) -> ErrorExplainer:
+    """An error explainer that points at the protocol file's line."""
+
+    def explain(error: BaseException) -> tuple[str, str | None]:
+        location = getattr(error, "location", None)
+        frames = traceback.extract_tb(error.__traceback__)
+        mine = [f for f in frames if protocol_file and f.filename == protocol_file]
+        if location is None:
+            if mine:
+                location = f"{mine[-1].filename}:{mine[-1].lineno}"
+            elif frames:
+                location = f"{frames[-1].filename}:{frames[-1].lineno}"
+        if isinstance(error, ProtocolError):
+            message = str(error)
+        else:
+            message = f"{type(error).__name__}: {error}"
+        return message, location
+
+    return explain
+
+
+def continue_when_stalled(state: RunState) -> Action | None:
+    """Simulation policy: a pause with nothing scheduled continues by itself.
+
+    A run held by an interlock that nothing will clear is stopped instead, so a
+    simulation never hangs.
+    """
+    if state.interlocks:
+        return Stop(source="simulate")
+    return Resume(source="simulate")
+
+
+def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | None = None,
+               controller: MotionController | None = None, clock: Clock | None = None,
+               record_path: str | Path | None = None, simulating: bool = True,
+               on_stalled: StalledPolicy | None = None,
+               labware_dirs: Sequence[str] = ()) -> Run:
+    """Load a protocol file and make its run (started, idle until played)."""
+    source = protocol if isinstance(protocol, ProtocolSource) else load_protocol(protocol)
+    holder: list[Run] = []
+
+    def run_protocol(channel: CommandChannel) -> None:
+        run = holder[0]
+        ctx = ProtocolContext(channel, slot_origins=run.config.slots,
+                              trash_slot=run.config.trash_slot, api_version=source.api_version,
+                              simulating=simulating, protocol_file=source.path,
+                              labware_dirs=labware_dirs)
+        source.run(ctx)
+
+    run = Run(run_protocol, config=config, controller=controller, clock=clock,
+              record_path=record_path, on_stalled=on_stalled,
+              explain=explain_for(source.path))
+    holder.append(run)
+    return run.start()
+
+
+class EmbeddedContext(ProtocolContext):
+    """A ``ProtocolContext`` opened from a script, with the run's ``control`` beside it."""
+
+    run: Run
+
+    @property
+    def control(self) -> RunControl:
+        """Pause, resume, stop, abort or halt this run from any thread."""
+        return self.run.control
+
+
+@contextmanager
+def open_context(*, config: RobotConfig | None = None,
+                 controller: MotionController | None = None, clock: Clock | None = None,
+                 record_path: str | Path | None = None, simulating: bool = True,
+                 api_version: tuple[int, int] = (2, 20),
+                 labware_dirs: Sequence[str] = ()) -> Iterator[EmbeddedContext]:
+    """Open a protocol context in the calling thread; the run ends when the block exits.
+
+    The calling thread is the protocol thread. ``ctx.control`` may be used from other
+    threads to pause, resume, stop, abort or halt the run.
+    """
+    run = Run(None, config=config, controller=controller, clock=clock,
+              record_path=record_path).start()
+    run.control.play()
+    ctx = EmbeddedContext(run.channel, slot_origins=run.config.slots,
+                          trash_slot=run.config.trash_slot, api_version=api_version,
+                          simulating=simulating, protocol_file=None,
+                          labware_dirs=labware_dirs)
+    ctx.run = run
+    try:
+        yield ctx
+    except RunStopped:
+        run.channel.finish()
+    except BaseException as exc:
+        message, location = explain_for(None)(exc)
+        run.channel.finish(message, location)
+        run.wait()
+        raise
+    else:
+        run.channel.finish()
+    run.wait()
+
+
+__all__ = ["EmbeddedContext", "LocatedLoadError", "create_run", "open_context"]

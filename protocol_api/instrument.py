@@ -1,0 +1,382 @@
+"""``InstrumentContext``: a single-channel pipette, as in the Opentrons API v2.
+
+Every call is checked here, before any command is sent: a call that cannot be done
+(no tip, too much volume, no location) raises a ``ProtocolError`` naming the problem,
+and the robot has not moved for it. Tips and liquid are tracked per pipette; the
+engine tracks them again for the run record and for safe replays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from engine import commands as c
+
+from .errors import ProtocolError, TipError, UnsupportedAPIError, VolumeError
+from .labware import Labware, Well
+from .pipettes import PipetteSpec
+from .steps import api_step
+from .transfer import plan_transfer
+from .types import Location
+
+if TYPE_CHECKING:
+    from .context import ProtocolContext
+
+_UNSUPPORTED = {
+    "touch_tip": "touch_tip", "air_gap": "air_gap", "distribute": "distribute",
+    "consolidate": "consolidate", "configure_for_volume": "configure_for_volume",
+    "configure_nozzle_layout": "nozzle layouts", "prepare_to_aspirate": "prepare_to_aspirate",
+    "detect_liquid_presence": "liquid detection", "require_liquid_presence": "liquid detection",
+    "measure_liquid_height": "liquid detection",
+}
+
+
+class FlowRates:
+    """Flow rates in µL/s for aspirate, dispense and blow-out."""
+
+    def __init__(self, aspirate: float, dispense: float, blow_out: float) -> None:
+        self.aspirate = aspirate
+        self.dispense = dispense
+        self.blow_out = blow_out
+
+    def __setattr__(self, name: str, value: float) -> None:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            raise ProtocolError(f"flow_rate.{name} must be a positive number, not {value!r}")
+        super().__setattr__(name, float(value))
+
+    def __repr__(self) -> str:
+        return (f"FlowRates(aspirate={self.aspirate}, dispense={self.dispense}, "
+                f"blow_out={self.blow_out})")
+
+
+class Clearances:
+    """Heights above the well bottom (mm) for aspirate and dispense given a Well."""
+
+    def __init__(self) -> None:
+        self.aspirate = 1.0
+        self.dispense = 1.0
+
+
+class InstrumentContext:
+    """A pipette on a mount."""
+
+    def __init__(self, ctx: ProtocolContext, spec: PipetteSpec, mount: str,
+                 tip_racks: list[Labware]) -> None:
+        self._ctx = ctx
+        self._steps = ctx._steps
+        self._spec = spec
+        self._mount = mount
+        self.tip_racks = tip_racks
+        self.starting_tip: Well | None = None
+        self.trash_container: Labware = ctx.fixed_trash
+        self.flow_rate = FlowRates(spec.aspirate_flow_rate, spec.dispense_flow_rate,
+                                   spec.blow_out_flow_rate)
+        self.well_bottom_clearance = Clearances()
+        self._tip_from: Well | None = None
+        self._tip_capacity: float | None = None
+        self._volume = 0.0
+        self._location: Location | None = None
+
+    # -- properties -----------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The load name, e.g. ``p300_single_gen2``."""
+        return self._spec.name
+
+    @property
+    def model(self) -> str:
+        """The model string."""
+        return self._spec.model
+
+    @property
+    def mount(self) -> str:
+        """``left`` or ``right``."""
+        return self._mount
+
+    @property
+    def channels(self) -> int:
+        """Number of channels (1)."""
+        return 1
+
+    @property
+    def min_volume(self) -> float:
+        """Smallest volume the pipette handles well (µL)."""
+        return self._spec.min_volume
+
+    @property
+    def max_volume(self) -> float:
+        """Largest volume the pipette holds (µL)."""
+        return self._spec.max_volume
+
+    @property
+    def has_tip(self) -> bool:
+        """True while a tip is attached."""
+        return self._tip_from is not None
+
+    @property
+    def current_volume(self) -> float:
+        """Liquid in the tip (µL)."""
+        return self._volume
+
+    def _capacity(self) -> float:
+        """What the pipette with its tip (or its tip racks' tips) can hold."""
+        tip = self._tip_capacity
+        if tip is None and self.tip_racks:
+            tip = self.tip_racks[0].wells()[0].max_volume
+        return min(self._spec.max_volume, tip) if tip else self._spec.max_volume
+
+    # -- tips -----------------------------------------------------------------------
+
+    @api_step("pick_up_tip")
+    def pick_up_tip(self, location: Location | Well | Labware | None = None,
+                    presses: int | None = None, increment: float | None = None,
+                    prep_after: bool | None = None) -> InstrumentContext:
+        """Pick up a tip: the next one from ``tip_racks``, or the one at ``location``."""
+        if self.has_tip:
+            raise TipError(f"pick_up_tip: the {self._mount} pipette already holds a tip; "
+                           "drop or return it first")
+        well = self._tip_well(location)
+        rack = well.parent
+        if not well.has_tip:
+            raise TipError(f"pick_up_tip: there is no tip in {well.display_name}")
+        top = well.top().point
+        self._steps.execute(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
+                                        rack.tip_length))
+        rack.use_tips(well)
+        self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0.0
+        self._location = well.top()
+        return self
+
+    def _tip_well(self, location: Location | Well | Labware | None) -> Well:
+        if location is None:
+            if not self.tip_racks:
+                raise TipError("pick_up_tip: no location given and this pipette has no "
+                               "tip_racks; pass tip_racks to load_instrument")
+            for rack in self.tip_racks:
+                start = self.starting_tip if self.starting_tip in rack.wells() else None
+                well = rack.next_tip(1, start)
+                if well is not None:
+                    return well
+            names = ", ".join(f"{r.load_name} in slot {r.parent}" for r in self.tip_racks)
+            raise TipError(f"pick_up_tip: out of tips; every tip in {names} has been used")
+        if isinstance(location, Labware):
+            if not location.is_tiprack:
+                raise TipError(f"pick_up_tip: {location} is not a tip rack")
+            well = location.next_tip()
+            if well is None:
+                raise TipError(f"pick_up_tip: out of tips in {location}")
+            return well
+        if isinstance(location, Location):
+            if not location.labware.is_well:
+                raise TipError("pick_up_tip: the location must be a well of a tip rack")
+            location = location.labware.as_well()
+        if not isinstance(location, Well) or not location.parent.is_tiprack:
+            raise TipError(f"pick_up_tip: {location!r} is not a well of a tip rack")
+        return location
+
+    @api_step("drop_tip")
+    def drop_tip(self, location: Location | Well | None = None,
+                 home_after: bool | None = None) -> InstrumentContext:
+        """Drop the tip into the trash, or at ``location``."""
+        self._require_tip("drop_tip")
+        if location is None:
+            target = self.trash_container.wells()[0].top()
+        elif isinstance(location, Well):
+            target = location.top()
+        elif isinstance(location, Location):
+            target = location
+        else:
+            raise ProtocolError(f"drop_tip: cannot drop a tip at {location!r}")
+        point = target.point
+        self._steps.execute(c.DropTip(self._mount, (point.x, point.y, point.z),
+                                      _location_ref(target) or "trash"))
+        self._tip_from, self._tip_capacity, self._volume = None, None, 0.0
+        self._location = target
+        return self
+
+    @api_step("return_tip")
+    def return_tip(self, home_after: bool | None = None) -> InstrumentContext:
+        """Put the tip back where it came from."""
+        self._require_tip("return_tip")
+        well = self._tip_from
+        assert well is not None
+        self.drop_tip(well)
+        well.parent.return_tips(well)
+        return self
+
+    def reset_tipracks(self) -> None:
+        """Mark every tip in ``tip_racks`` as available again."""
+        for rack in self.tip_racks:
+            rack.reset()
+
+    # -- liquid ---------------------------------------------------------------------
+
+    @api_step("aspirate")
+    def aspirate(self, volume: float | None = None, location: Location | Well | None = None,
+                 rate: float = 1.0) -> InstrumentContext:
+        """Draw ``volume`` µL (all it can hold when None) from ``location`` or where it is."""
+        self._require_tip("aspirate")
+        available = self._capacity() - self._volume
+        amount = available if volume is None else _volume("aspirate", volume)
+        if amount > available + 1e-9:
+            raise VolumeError(
+                f"aspirate: {amount:g} µL would put {self._volume + amount:g} µL in the tip; "
+                f"the {self.name} with this tip holds at most {self._capacity():g} µL")
+        target = self._go("aspirate", location, self.well_bottom_clearance.aspirate)
+        self._steps.execute(c.Aspirate(self._mount, amount, self._rate("aspirate", rate),
+                                       _location_ref(target)))
+        self._volume += amount
+        return self
+
+    @api_step("dispense")
+    def dispense(self, volume: float | None = None, location: Location | Well | None = None,
+                 rate: float = 1.0, push_out: float | None = None) -> InstrumentContext:
+        """Push out ``volume`` µL (everything when None) at ``location`` or where it is."""
+        self._require_tip("dispense")
+        amount = self._volume if volume is None else _volume("dispense", volume)
+        if amount > self._volume + 1e-9:
+            raise VolumeError(f"dispense: {amount:g} µL asked but the tip holds "
+                              f"{self._volume:g} µL")
+        target = self._go("dispense", location, self.well_bottom_clearance.dispense)
+        self._steps.execute(c.Dispense(self._mount, amount, self._rate("dispense", rate),
+                                       _location_ref(target)))
+        self._volume -= amount
+        return self
+
+    @api_step("blow_out")
+    def blow_out(self, location: Location | Well | None = None) -> InstrumentContext:
+        """Expel what is left in the tip, at the top of ``location`` or where it is."""
+        self._require_tip("blow_out")
+        if isinstance(location, Well):
+            location = location.top()
+        target = self._go("blow_out", location, None)
+        self._steps.execute(c.BlowOut(self._mount, self.flow_rate.blow_out,
+                                      _location_ref(target)))
+        self._volume = 0.0
+        return self
+
+    @api_step("mix")
+    def mix(self, repetitions: int = 1, volume: float | None = None,
+            location: Location | Well | None = None, rate: float = 1.0) -> InstrumentContext:
+        """Aspirate and dispense ``volume`` µL ``repetitions`` times at ``location``."""
+        self._require_tip("mix")
+        if not isinstance(repetitions, int) or repetitions < 0:
+            raise ProtocolError(f"mix: repetitions must be a whole number >= 0, not {repetitions!r}")
+        amount = self._capacity() - self._volume if volume is None else volume
+        for i in range(repetitions):
+            self.aspirate(amount, location if i == 0 else None, rate)
+            self.dispense(amount, None, rate)
+        return self
+
+    @api_step("transfer")
+    def transfer(self, volume: float | Sequence[float], source: Any, dest: Any,
+                 trash: bool = True, **kwargs: Any) -> InstrumentContext:
+        """Move liquid from source wells to destination wells (one-to-one or list-to-list)."""
+        plan = plan_transfer(self, volume, source, dest, kwargs)
+        if plan.new_tip == "never":
+            self._require_tip("transfer with new_tip='never'")
+        for index, (src, dst, amount) in enumerate(plan.moves):
+            if plan.new_tip == "always" or (plan.new_tip == "once" and index == 0):
+                if self.has_tip and plan.new_tip == "always":
+                    self._discard_tip(trash)
+                if not self.has_tip:
+                    self.pick_up_tip()
+            if plan.mix_before:
+                self.mix(plan.mix_before[0], plan.mix_before[1], src)
+            self.aspirate(amount, src)
+            self.dispense(amount, dst)
+            if plan.mix_after:
+                self.mix(plan.mix_after[0], plan.mix_after[1], dst)
+            if plan.blow_out:
+                where = {"source well": src, "destination well": dst}.get(
+                    plan.blowout_location, self.trash_container.wells()[0])
+                self.blow_out(where)
+        if plan.new_tip in ("once", "always") and self.has_tip and plan.moves:
+            self._discard_tip(trash)
+        return self
+
+    def _discard_tip(self, trash: bool) -> None:
+        if trash:
+            self.drop_tip()
+        else:
+            self.return_tip()
+
+    # -- motion ---------------------------------------------------------------------
+
+    @api_step("move_to")
+    def move_to(self, location: Location | Well, force_direct: bool = False,
+                minimum_z_height: float | None = None, speed: float | None = None,
+                publish: bool = True) -> InstrumentContext:
+        """Move the tip end (or nozzle) to ``location``."""
+        if isinstance(location, Well):
+            location = location.top()
+        if not isinstance(location, Location):
+            raise ProtocolError(f"move_to: expected a Location or a Well, not {location!r}")
+        self._move(location, force_direct, minimum_z_height, speed)
+        return self
+
+    @api_step("home")
+    def home(self) -> InstrumentContext:
+        """Home this pipette's Z axis and plunger."""
+        self._steps.execute(c.Home(axes=None))
+        return self
+
+    def _go(self, op: str, location: Location | Well | None,
+            clearance: float | None) -> Location:
+        if location is None:
+            if self._location is None:
+                raise ProtocolError(f"{op}: no location given and the pipette has not "
+                                    "moved anywhere yet")
+            return self._location
+        if isinstance(location, Well):
+            location = location.bottom(clearance) if clearance is not None else location.top()
+        if not isinstance(location, Location):
+            raise ProtocolError(f"{op}: expected a Location or a Well, not {location!r}")
+        self._move(location)
+        return location
+
+    def _move(self, location: Location, force_direct: bool = False,
+              minimum_z_height: float | None = None, speed: float | None = None) -> None:
+        point = location.point
+        self._steps.execute(c.MoveTo(self._mount, (point.x, point.y, point.z),
+                                     _location_ref(location), force_direct,
+                                     minimum_z_height, speed))
+        self._location = location
+
+    def _rate(self, op: str, rate: float) -> float:
+        if not isinstance(rate, (int, float)) or rate <= 0:
+            raise ProtocolError(f"{op}: rate must be a positive number, not {rate!r}")
+        return float(getattr(self.flow_rate, op)) * float(rate)
+
+    def _require_tip(self, op: str) -> None:
+        if not self.has_tip:
+            raise TipError(f"{op}: the {self._mount} pipette ({self.name}) has no tip; "
+                           "call pick_up_tip() first")
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _UNSUPPORTED:
+            raise UnsupportedAPIError(f"InstrumentContext.{name} is not supported by labrun")
+        raise AttributeError(f"'InstrumentContext' object has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        return f"<InstrumentContext {self.name} on {self._mount} mount>"
+
+
+def _volume(op: str, value: object) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+        raise VolumeError(f"{op}: volume must be a number of µL, not {value!r}")
+    if value < 0:
+        raise VolumeError(f"{op}: volume {value:g} µL is negative")
+    return float(value)
+
+
+def _ref(well: Well) -> str:
+    return f"{well.parent.parent}/{well.well_name}"
+
+
+def _location_ref(location: Location) -> str | None:
+    labware = location.labware
+    return _ref(labware.as_well()) if labware.is_well else None

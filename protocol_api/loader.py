@@ -1,0 +1,169 @@
+"""Loading protocol files: metadata, apiLevel, ``run``, and ``opentrons`` imports.
+
+A protocol file is executed in its own namespace whose ``__import__`` resolves
+``opentrons``, ``opentrons.protocol_api`` and ``opentrons.types`` to labrun's modules.
+Nothing is added to ``sys.modules``: every other import in the process, and an
+installed opentrons package, are untouched.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import sys
+import types
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from .errors import ProtocolLoadError
+
+MIN_API = (2, 0)
+MAX_API = (2, 20)
+SUPPORTED = f"{MIN_API[0]}.{MIN_API[1]} to {MAX_API[0]}.{MAX_API[1]}"
+
+
+@frozen
+class ProtocolSource:
+    """A loaded protocol file."""
+
+    path: str
+    api_version: tuple[int, int]
+    metadata: Mapping[str, Any]
+    requirements: Mapping[str, Any]
+    run: Callable[[Any], None]
+
+
+class LocatedLoadError(ProtocolLoadError):
+    """A load error with the protocol ``file:line`` it concerns."""
+
+    def __init__(self, message: str, location: str) -> None:
+        super().__init__(message)
+        self.location = location
+
+
+def load_protocol(path: str | Path) -> ProtocolSource:
+    """Read, check and execute a protocol file's top level; nothing runs on the robot."""
+    path = Path(path).resolve()
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LocatedLoadError(f"cannot read the protocol file: {exc.strerror}", name) from None
+    try:
+        tree = ast.parse(text, filename=name)
+    except SyntaxError as exc:
+        raise LocatedLoadError(f"syntax error: {exc.msg}", f"{name}:{exc.lineno}") from None
+    literals = _literal_dicts(tree, name)
+    metadata, meta_line = literals.get("metadata", ({}, 1))
+    requirements, req_line = literals.get("requirements", ({}, 1))
+    api_version = _api_level(name, metadata, meta_line, requirements, req_line)
+    if not any(isinstance(node, ast.FunctionDef) and node.name == "run" for node in tree.body):
+        raise LocatedLoadError("the protocol has no run(ctx) function", f"{name}:1")
+    namespace = _execute(tree, name)
+    run = namespace["run"]
+    if not callable(run):
+        raise LocatedLoadError("run must be a function taking the protocol context", f"{name}:1")
+    try:
+        inspect.signature(run).bind(object())
+    except TypeError:
+        line = run.__code__.co_firstlineno if hasattr(run, "__code__") else 1
+        raise LocatedLoadError("run must take exactly one argument, the protocol context",
+                               f"{name}:{line}") from None
+    return ProtocolSource(name, api_version, metadata, requirements, run)
+
+
+def _literal_dicts(tree: ast.Module, name: str) -> dict[str, tuple[dict[str, Any], int]]:
+    found: dict[str, tuple[dict[str, Any], int]] = {}
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id in ("metadata", "requirements")):
+            continue
+        key = node.targets[0].id
+        try:
+            value = ast.literal_eval(node.value)
+        except ValueError:
+            raise LocatedLoadError(f"{key} must be a literal dict (no names or calls)",
+                                   f"{name}:{node.lineno}") from None
+        if not isinstance(value, dict):
+            raise LocatedLoadError(f"{key} must be a dict", f"{name}:{node.lineno}")
+        found[key] = (value, node.lineno)
+    return found
+
+
+def _api_level(name: str, metadata: Mapping[str, Any], meta_line: int,
+               requirements: Mapping[str, Any], req_line: int) -> tuple[int, int]:
+    in_meta, in_req = metadata.get("apiLevel"), requirements.get("apiLevel")
+    if in_meta is not None and in_req is not None and in_meta != in_req:
+        raise LocatedLoadError(f"apiLevel is {in_meta!r} in metadata but {in_req!r} in "
+                               "requirements; give it once", f"{name}:{req_line}")
+    level, line = (in_req, req_line) if in_req is not None else (in_meta, meta_line)
+    if level is None:
+        raise LocatedLoadError(
+            "no apiLevel: add metadata = {'apiLevel': '2.20'} (or requirements) to the "
+            f"protocol; labrun supports {SUPPORTED}", f"{name}:1")
+    parts = str(level).split(".")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise LocatedLoadError(f"apiLevel {level!r} is not a version like '2.15'; "
+                               f"labrun supports {SUPPORTED}", f"{name}:{line}")
+    version = (int(parts[0]), int(parts[1]))
+    if not MIN_API <= version <= MAX_API:
+        raise LocatedLoadError(f"apiLevel {level} is not supported; labrun supports "
+                               f"{SUPPORTED}", f"{name}:{line}")
+    return version
+
+
+def _execute(tree: ast.Module, name: str) -> dict[str, Any]:
+    code = compile(tree, name, "exec")
+    scope_builtins = dict(vars(builtins))
+    scope_builtins["__import__"] = _opentrons_import
+    namespace: dict[str, Any] = {"__name__": "__protocol__", "__file__": name,
+                                 "__builtins__": scope_builtins}
+    try:
+        exec(code, namespace)
+    except Exception as exc:
+        line = _line_in(exc, name)
+        raise LocatedLoadError(f"the protocol's top level raised {type(exc).__name__}: {exc}",
+                               f"{name}:{line}") from exc
+    return namespace
+
+
+def _line_in(exc: BaseException, name: str) -> int:
+    tb = exc.__traceback__
+    line = 1
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == name:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _opentrons_modules() -> dict[str, types.ModuleType]:
+    from . import types as labrun_types
+    package = sys.modules[__name__.rsplit(".", 1)[0]]
+    top = types.ModuleType("opentrons", "labrun's stand-in for the opentrons package")
+    top.protocol_api = package  # type: ignore[attr-defined]
+    top.types = labrun_types  # type: ignore[attr-defined]
+    return {"opentrons": top, "opentrons.protocol_api": package,
+            "opentrons.types": labrun_types}
+
+
+_MODULES: dict[str, types.ModuleType] = {}
+
+
+def _opentrons_import(name: str, globals: Mapping[str, Any] | None = None,
+                      locals: Mapping[str, Any] | None = None,
+                      fromlist: tuple[str, ...] | list[str] | None = (), level: int = 0) -> Any:
+    """``__import__`` for protocol files: opentrons names resolve to labrun's modules."""
+    if level == 0 and (name == "opentrons" or name.startswith("opentrons.")):
+        if not _MODULES:
+            _MODULES.update(_opentrons_modules())
+        if name not in _MODULES:
+            raise ImportError(f"labrun runs Opentrons protocols but does not provide {name!r}; "
+                              "only opentrons.protocol_api and opentrons.types", name=name)
+        return _MODULES[name] if fromlist else _MODULES["opentrons"]
+    return builtins.__import__(name, globals, locals, fromlist or (), level)
