@@ -12,7 +12,7 @@ from engine.channel import CommandChannel
 from .deck import Deck
 from .errors import InstrumentError, UnsupportedAPIError
 from .instrument import InstrumentContext
-from .labware import Labware
+from .labware import Labware, Well
 from .labware_definitions import get_definition
 from .pipettes import get_pipette
 from .steps import StepTracker, api_step
@@ -46,9 +46,10 @@ class ProtocolContext:
         self._simulating = simulating
         self._labware_dirs = tuple(labware_dirs)
         self._instruments: dict[str, InstrumentContext] = {}
+        self._returned_tips: set[Well] = set()  # used tips put back in a tip rack
         trash = self._deck.trash
         drop = trash.wells()[0].top()
-        self._steps.open("load_labware")
+        self._steps.open("load_labware", implicit=True)  # the fixed trash
         try:
             self._steps.execute(c.LoadLabware(
                 trash.load_name, trash.parent, trash.name, trash.highest_z,

@@ -140,12 +140,14 @@ class InstrumentContext:
                            "drop or return it first")
         well = self._tip_well(location)
         rack = well.parent
-        if not well.has_tip:
+        returned = self._ctx._returned_tips
+        if not well.has_tip and well not in returned:
             raise TipError(f"pick_up_tip: there is no tip in {well.display_name}")
         top = well.top().point
         self._steps.execute(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
                                         rack.tip_length))
         rack.use_tips(well)
+        returned.discard(well)
         self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0.0
         self._location = well.top()
         return self
@@ -155,13 +157,15 @@ class InstrumentContext:
             if not self.tip_racks:
                 raise TipError("pick_up_tip: no location given and this pipette has no "
                                "tip_racks; pass tip_racks to load_instrument")
-            for rack in self.tip_racks:
-                start = self.starting_tip if self.starting_tip in rack.wells() else None
-                well = rack.next_tip(1, start)
+            racks, start = self._racks_from_starting_tip()
+            for rack in racks:
+                well = rack.next_tip(1, start if start is not None and start.parent is rack
+                                     else None)
                 if well is not None:
                     return well
-            names = ", ".join(f"{r.load_name} in slot {r.parent}" for r in self.tip_racks)
-            raise TipError(f"pick_up_tip: out of tips; every tip in {names} has been used")
+            names = ", ".join(f"{r.load_name} in slot {r.parent}" for r in racks)
+            after = f" from the starting_tip {start.display_name} on" if start else ""
+            raise TipError(f"pick_up_tip: out of tips; every tip{after} in {names} has been used")
         if isinstance(location, Labware):
             if not location.is_tiprack:
                 raise TipError(f"pick_up_tip: {location} is not a tip rack")
@@ -177,6 +181,17 @@ class InstrumentContext:
             raise TipError(f"pick_up_tip: {location!r} is not a well of a tip rack")
         return location
 
+    def _racks_from_starting_tip(self) -> tuple[list[Labware], Well | None]:
+        """The tip racks to search, as Opentrons does: from the starting tip's rack on."""
+        start = self.starting_tip
+        if start is None:
+            return list(self.tip_racks), None
+        for index, rack in enumerate(self.tip_racks):
+            if isinstance(start, Well) and start.parent is rack:
+                return list(self.tip_racks[index:]), start
+        raise TipError(f"pick_up_tip: the starting_tip {start!r} is not a well of this "
+                       "pipette's tip_racks")
+
     @api_step("drop_tip")
     def drop_tip(self, location: Location | Well | None = None,
                  home_after: bool | None = None) -> InstrumentContext:
@@ -190,21 +205,33 @@ class InstrumentContext:
             target = location
         else:
             raise ProtocolError(f"drop_tip: cannot drop a tip at {location!r}")
+        rack_well = target.labware.as_well() if target.labware.is_well else None
+        if rack_well is not None and not rack_well.parent.is_tiprack:
+            rack_well = None
+        if rack_well is not None and (rack_well.has_tip or rack_well in self._ctx._returned_tips):
+            raise TipError(f"drop_tip: {rack_well.display_name} already holds a tip")
         point = target.point
         self._steps.execute(c.DropTip(self._mount, (point.x, point.y, point.z),
                                       _location_ref(target) or "trash"))
         self._tip_from, self._tip_capacity, self._volume = None, None, 0.0
         self._location = target
+        if rack_well is not None:
+            # Back in a rack: it may be picked up again by naming its well, but, as in
+            # Opentrons, automatic tip selection never takes a used tip.
+            self._ctx._returned_tips.add(rack_well)
         return self
 
     @api_step("return_tip")
     def return_tip(self, home_after: bool | None = None) -> InstrumentContext:
-        """Put the tip back where it came from."""
+        """Put the tip back where it came from.
+
+        As in Opentrons, tip tracking is not reset: ``pick_up_tip()`` takes a fresh tip
+        next; ``pick_up_tip(well)`` takes the returned one again.
+        """
         self._require_tip("return_tip")
         well = self._tip_from
         assert well is not None
         self.drop_tip(well)
-        well.parent.return_tips(well)
         return self
 
     def reset_tipracks(self) -> None:
@@ -219,14 +246,16 @@ class InstrumentContext:
                  rate: float = 1.0) -> InstrumentContext:
         """Draw ``volume`` µL (all it can hold when None) from ``location`` or where it is."""
         self._require_tip("aspirate")
+        volume = self._zero_means_all(volume)
         available = self._capacity() - self._volume
         amount = available if volume is None else _volume("aspirate", volume)
         if amount > available + 1e-9:
             raise VolumeError(
                 f"aspirate: {amount:g} µL would put {self._volume + amount:g} µL in the tip; "
                 f"the {self.name} with this tip holds at most {self._capacity():g} µL")
+        flow_rate = self._rate("aspirate", rate)
         target = self._go("aspirate", location, self.well_bottom_clearance.aspirate)
-        self._steps.execute(c.Aspirate(self._mount, amount, self._rate("aspirate", rate),
+        self._steps.execute(c.Aspirate(self._mount, amount, flow_rate,
                                        _location_ref(target)))
         self._volume += amount
         return self
@@ -236,12 +265,14 @@ class InstrumentContext:
                  rate: float = 1.0, push_out: float | None = None) -> InstrumentContext:
         """Push out ``volume`` µL (everything when None) at ``location`` or where it is."""
         self._require_tip("dispense")
+        volume = self._zero_means_all(volume)
         amount = self._volume if volume is None else _volume("dispense", volume)
         if amount > self._volume + 1e-9:
             raise VolumeError(f"dispense: {amount:g} µL asked but the tip holds "
                               f"{self._volume:g} µL")
+        flow_rate = self._rate("dispense", rate)
         target = self._go("dispense", location, self.well_bottom_clearance.dispense)
-        self._steps.execute(c.Dispense(self._mount, amount, self._rate("dispense", rate),
+        self._steps.execute(c.Dispense(self._mount, amount, flow_rate,
                                        _location_ref(target)))
         self._volume -= amount
         return self
@@ -264,7 +295,9 @@ class InstrumentContext:
         """Aspirate and dispense ``volume`` µL ``repetitions`` times at ``location``."""
         self._require_tip("mix")
         if not isinstance(repetitions, int) or repetitions < 0:
-            raise ProtocolError(f"mix: repetitions must be a whole number >= 0, not {repetitions!r}")
+            raise ProtocolError(
+                f"mix: repetitions must be a whole number >= 0, not {repetitions!r}")
+        volume = self._zero_means_all(volume)
         amount = self._capacity() - self._volume if volume is None else volume
         for i in range(repetitions):
             self.aspirate(amount, location if i == 0 else None, rate)
@@ -346,8 +379,16 @@ class InstrumentContext:
                                      minimum_z_height, speed))
         self._location = location
 
+    def _zero_means_all(self, volume: float | None) -> float | None:
+        """Below apiLevel 2.16 a volume of 0 means "as much as possible", as in Opentrons."""
+        if (self._ctx.api_version < (2, 16) and isinstance(volume, (int, float))
+                and not isinstance(volume, bool) and volume == 0):
+            return None
+        return volume
+
     def _rate(self, op: str, rate: float) -> float:
-        if not isinstance(rate, (int, float)) or rate <= 0:
+        if (not isinstance(rate, (int, float)) or isinstance(rate, bool)
+                or not math.isfinite(rate) or rate <= 0):
             raise ProtocolError(f"{op}: rate must be a positive number, not {rate!r}")
         return float(getattr(self.flow_rate, op)) * float(rate)
 
@@ -366,7 +407,7 @@ class InstrumentContext:
 
 
 def _volume(op: str, value: object) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
         raise VolumeError(f"{op}: volume must be a number of µL, not {value!r}")
     if value < 0:
         raise VolumeError(f"{op}: volume {value:g} µL is negative")

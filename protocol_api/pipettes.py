@@ -50,4 +50,5 @@ def get_pipette(name: str) -> PipetteSpec:
     except KeyError:
         known = ", ".join(sorted(PIPETTES))
         hint = " (multi-channel pipettes are not supported yet)" if "multi" in name else ""
-        raise InstrumentError(f"unknown instrument {name!r}{hint}; labrun supports {known}") from None
+        raise InstrumentError(
+            f"unknown instrument {name!r}{hint}; labrun supports {known}") from None

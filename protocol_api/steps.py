@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import sysconfig
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar, cast
@@ -24,6 +25,16 @@ _PACKAGE_DIRS = tuple(
     os.path.dirname(os.path.abspath(m.__file__ or "")) + os.sep
     for m in (sys.modules["engine"], sys.modules[__name__.rsplit(".", 1)[0]])
 )
+# The standard library (contextlib, threading) is never the caller a user means; code
+# installed in its site-packages may be.
+_STDLIB_DIR = os.path.abspath(sysconfig.get_paths()["stdlib"]) + os.sep
+_SITE_DIRS = ("site-packages", "dist-packages")
+
+
+def _is_library(filename: str) -> bool:
+    if filename.startswith(_PACKAGE_DIRS):
+        return True
+    return filename.startswith(_STDLIB_DIR) and not any(d in filename for d in _SITE_DIRS)
 
 
 class StepTracker:
@@ -33,32 +44,41 @@ class StepTracker:
         self.channel = channel
         self.protocol_file = os.path.abspath(protocol_file) if protocol_file else None
         self.depth = 0
+        self.calls = 0  # API calls open: a call's own commands keep the line that made it
         self.index = -1
         self.step = StepRef(-1, "")
         self.line: str | None = None
 
-    def open(self, name: str) -> None:
-        """Enter a step (a new one at top level)."""
+    def open(self, name: str, *, implicit: bool = False, call: bool = True) -> None:
+        """Enter a step (a new one at top level).
+
+        ``implicit``: no protocol line made it. ``call``: an API call (not a group);
+        the commands of an outermost call carry the protocol line of that call, also
+        inside a ``with ctx.step()`` group.
+        """
         if self.depth == 0:
             self.index += 1
             self.step = StepRef(self.index, name)
-            self.line = self._caller_line()
+        if self.calls == 0 and (call or self.depth == 0):
+            self.line = None if implicit else self._caller_line()
         self.depth += 1
+        self.calls += int(call)
 
-    def close(self) -> None:
+    def close(self, *, call: bool = True) -> None:
         """Leave a step; at top level the robot is then at a checkpoint."""
         self.depth -= 1
+        self.calls -= int(call)
         if self.depth == 0:
             self.channel.step_finished(self.index)
 
     @contextmanager
     def group(self, name: str) -> Iterator[None]:
         """Everything inside is one step."""
-        self.open(name)
+        self.open(name, call=False)
         try:
             yield
         finally:
-            self.close()
+            self.close(call=False)
 
     def execute(self, command: Command) -> dict[str, Any]:
         """Send one command of the current step and wait for its result."""
@@ -71,7 +91,7 @@ class StepTracker:
             filename = frame.f_code.co_filename
             if self.protocol_file is not None and filename == self.protocol_file:
                 return f"{filename}:{frame.f_lineno}"
-            if fallback is None and not filename.startswith(_PACKAGE_DIRS):
+            if fallback is None and not _is_library(filename):
                 fallback = f"{filename}:{frame.f_lineno}"
                 if self.protocol_file is None:
                     return fallback

@@ -1,0 +1,372 @@
+"""InstrumentContext through simulated runs: tips, liquid, positions and what the run records.
+
+Most tests open a context in the test thread (``open_context``), so they can compare the
+commands the engine ran with the wells' own positions; a few run protocol files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from engine import commands as c
+from engine.run import Run
+from protocol_api import Labware, Location, Point, open_context
+from protocol_api.errors import ProtocolError, TipError, VolumeError
+from protocol_api.execute import EmbeddedContext
+from protocol_api.instrument import InstrumentContext
+
+TIPS_300 = "opentrons_96_tiprack_300ul"
+TIPS_20 = "opentrons_96_tiprack_20ul"
+PLATE = "corning_96_wellplate_360ul_flat"
+
+
+class Bench:
+    """An open simulated context with a p300, two tip racks and a plate."""
+
+    def __init__(self, ctx: EmbeddedContext) -> None:
+        self.ctx = ctx
+        self.racks = [ctx.load_labware(TIPS_300, 4), ctx.load_labware(TIPS_300, 5)]
+        self.plate = ctx.load_labware(PLATE, 1)
+        self.p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=self.racks)
+
+    @property
+    def run(self) -> Run:
+        return self.ctx.run
+
+    def commands(self, kind: type[c.Command] | None = None) -> list[Any]:
+        entries = [e for e in self.run.engine.entries if e.origin == "protocol"]
+        return [e.command for e in entries if kind is None or isinstance(e.command, kind)]
+
+    def summary(self) -> dict[str, Any]:
+        last = self.run.record.events[-1]
+        assert last["event"] == "summary"
+        return last
+
+
+@pytest.fixture
+def bench() -> Iterator[Bench]:
+    with open_context(api_version=(2, 15)) as ctx:
+        yield Bench(ctx)
+
+
+def ctx_commands(ctx: EmbeddedContext, kind: type[c.Command]) -> list[Any]:
+    return [e.command for e in ctx.run.engine.entries if isinstance(e.command, kind)]
+
+
+def picked(bench: Bench) -> list[str]:
+    return [cmd.well for cmd in bench.commands(c.PickUpTip)]
+
+
+def cycle(pipette: InstrumentContext, times: int) -> None:
+    for _ in range(times):
+        pipette.pick_up_tip()
+        pipette.drop_tip()
+
+
+# -- tips -----------------------------------------------------------------------------------
+
+
+def test_tips_are_taken_column_by_column_then_from_the_next_rack(bench: Bench) -> None:
+    cycle(bench.p300, 3)
+    assert picked(bench) == ["4/A1", "4/B1", "4/C1"]
+    for well in bench.racks[0].wells()[3:]:
+        well.has_tip = False
+    cycle(bench.p300, 2)
+    assert picked(bench)[3:] == ["5/A1", "5/B1"]
+
+
+def test_starting_tip_in_the_second_rack_skips_the_first_rack(bench: Bench) -> None:
+    # As in Opentrons: racks before the starting tip's rack are not used at all.
+    bench.p300.starting_tip = bench.racks[1]["C3"]
+    cycle(bench.p300, 2)
+    assert picked(bench) == ["5/C3", "5/D3"]
+
+
+def test_starting_tip_in_the_first_rack_then_the_second_rack_from_its_start(
+        bench: Bench) -> None:
+    bench.p300.starting_tip = bench.racks[0]["G12"]
+    cycle(bench.p300, 3)
+    assert picked(bench) == ["4/G12", "4/H12", "5/A1"]
+
+
+def test_a_starting_tip_outside_the_tip_racks_is_refused(bench: Bench) -> None:
+    other = bench.ctx.load_labware(TIPS_300, 6)
+    bench.p300.starting_tip = other["A1"]
+    with pytest.raises(TipError, match=r"starting_tip .* is not a well of this pipette's"):
+        bench.p300.pick_up_tip()
+    assert bench.commands(c.PickUpTip) == []
+
+
+def test_pick_up_tip_at_a_named_well_or_rack(bench: Bench) -> None:
+    bench.p300.pick_up_tip(bench.racks[1]["H12"])
+    bench.p300.drop_tip()
+    bench.p300.pick_up_tip(bench.racks[1])  # the rack's next tip
+    bench.p300.drop_tip()
+    bench.p300.pick_up_tip(bench.racks[0]["B2"].top())
+    bench.p300.drop_tip()
+    assert picked(bench) == ["5/H12", "5/A1", "4/B2"]
+    assert not bench.racks[1]["H12"].has_tip and not bench.racks[0]["B2"].has_tip
+
+
+def test_the_pick_up_goes_to_the_tips_top_and_the_drop_to_the_trash(bench: Bench) -> None:
+    bench.p300.pick_up_tip()
+    bench.p300.drop_tip()
+    pick = bench.commands(c.PickUpTip)[0]
+    assert pick.point == tuple(bench.racks[0]["A1"].top().point)
+    assert pick.mount == "right"
+    assert pick.tip_length == bench.racks[0].tip_length
+    drop = bench.commands(c.DropTip)[0]
+    assert drop.point == tuple(bench.ctx.fixed_trash["A1"].top().point)
+    assert drop.well == "12/A1"
+
+
+def test_return_tip_puts_it_back_and_it_can_be_picked_up_again_by_name(bench: Bench) -> None:
+    bench.p300.pick_up_tip()
+    bench.p300.return_tip()
+    drop = bench.commands(c.DropTip)[0]
+    assert (drop.well, drop.point) == ("4/A1", tuple(bench.racks[0]["A1"].top().point))
+    assert not bench.p300.has_tip
+    # As in Opentrons, tip tracking is not reset: the next automatic pick-up takes a
+    # fresh tip, never the used one ...
+    bench.p300.pick_up_tip()
+    assert picked(bench) == ["4/A1", "4/B1"]
+    bench.p300.drop_tip()
+    # ... and the returned tip is used again when the protocol names its well.
+    bench.p300.pick_up_tip(bench.racks[0]["A1"])
+    bench.p300.return_tip()
+    bench.p300.pick_up_tip(bench.racks[0]["A1"])
+    assert picked(bench) == ["4/A1", "4/B1", "4/A1", "4/A1"]
+    bench.p300.drop_tip()
+
+
+def test_a_tip_cannot_be_picked_where_there_is_none(bench: Bench) -> None:
+    cycle(bench.p300, 1)  # 4/A1 went to the trash
+    with pytest.raises(TipError, match="no tip in A1 of"):
+        bench.p300.pick_up_tip(bench.racks[0]["A1"])
+
+
+def test_a_tip_cannot_be_dropped_onto_a_rack_position_that_holds_one(bench: Bench) -> None:
+    bench.p300.pick_up_tip()
+    with pytest.raises(TipError, match=r"B1 of .* already holds a tip"):
+        bench.p300.drop_tip(bench.racks[0]["B1"])
+    assert bench.commands(c.DropTip) == []
+    bench.p300.drop_tip(bench.racks[0]["A1"])  # its own, now empty, position is fine
+
+
+def test_reset_tipracks_refills_them(bench: Bench) -> None:
+    cycle(bench.p300, 2)
+    bench.p300.reset_tipracks()
+    cycle(bench.p300, 1)
+    assert picked(bench) == ["4/A1", "4/B1", "4/A1"]
+
+
+def test_out_of_tips_names_the_racks() -> None:
+    with open_context() as ctx:
+        rack = ctx.load_labware(TIPS_20, 2)
+        p20 = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[rack])
+        for well in rack.wells()[:-1]:
+            well.has_tip = False
+        cycle(p20, 1)
+        with pytest.raises(TipError, match="out of tips; every tip in "
+                                           "opentrons_96_tiprack_20ul in slot 2 has been used"):
+            p20.pick_up_tip()
+
+
+def test_pick_up_tip_without_tip_racks_or_location_is_refused() -> None:
+    with open_context() as ctx:
+        p = ctx.load_instrument("p20_single_gen2", "left")
+        with pytest.raises(TipError, match="no tip_racks"):
+            p.pick_up_tip()
+
+
+def test_tips_used_counts_every_pick_up(bench: Bench) -> None:
+    cycle(bench.p300, 5)
+    bench.p300.pick_up_tip()
+    bench.p300.return_tip()
+    bench.ctx.run.channel.finish()
+    bench.run.wait(timeout=30)
+    assert bench.summary()["tips_used"] == 6
+
+
+# -- liquid ---------------------------------------------------------------------------------
+
+
+def test_aspirate_and_dispense_at_a_well_go_to_its_bottom_clearance(bench: Bench) -> None:
+    p, plate = bench.p300, bench.plate
+    p.pick_up_tip()
+    p.aspirate(100, plate["A1"])
+    p.well_bottom_clearance.dispense = 3.5
+    p.dispense(60, plate["B2"])
+    p.dispense(40, plate["C3"].top(-2))
+    moves = bench.commands(c.MoveTo)
+    assert [m.point for m in moves] == [tuple(plate["A1"].bottom(1.0).point),
+                                        tuple(plate["B2"].bottom(3.5).point),
+                                        tuple(plate["C3"].top(-2).point)]
+    assert [m.well for m in moves] == ["1/A1", "1/B2", "1/C3"]
+    liquid = bench.commands(c.Aspirate) + bench.commands(c.Dispense)
+    assert [(cmd.kind, cmd.volume, cmd.well) for cmd in liquid] == [
+        ("aspirate", 100, "1/A1"), ("dispense", 60, "1/B2"), ("dispense", 40, "1/C3")]
+    assert p.current_volume == 0
+
+
+def test_volume_none_means_all_the_tip_holds_or_all_it_has(bench: Bench) -> None:
+    p, plate = bench.p300, bench.plate
+    p.pick_up_tip()
+    p.aspirate(120, plate["A1"])
+    p.aspirate(None, plate["A1"])  # the rest of the 300 µL
+    assert p.current_volume == 300
+    p.dispense(location=plate["B1"])  # everything
+    assert p.current_volume == 0
+    assert [cmd.volume for cmd in bench.commands(c.Aspirate)] == [120, 180]
+    assert [cmd.volume for cmd in bench.commands(c.Dispense)] == [300]
+
+
+def test_aspirate_none_with_small_tips_draws_what_the_tip_holds() -> None:
+    with open_context() as ctx:
+        rack = ctx.load_labware(TIPS_20, 2)
+        plate = ctx.load_labware(PLATE, 1)
+        p300 = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[rack])
+        p300.pick_up_tip()
+        p300.aspirate(None, plate["A1"])
+        assert p300.current_volume == 20
+        with pytest.raises(VolumeError, match="holds at most 20 µL"):
+            p300.aspirate(1)
+
+
+@pytest.mark.parametrize(("api", "zero_means_all"), [((2, 15), True), ((2, 16), False)])
+def test_a_volume_of_zero_depends_on_the_api_level_as_in_opentrons(
+        api: tuple[int, int], zero_means_all: bool) -> None:
+    with open_context(api_version=api) as ctx:
+        rack = ctx.load_labware(TIPS_300, 2)
+        plate = ctx.load_labware(PLATE, 1)
+        p = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[rack])
+        p.pick_up_tip()
+        p.aspirate(0, plate["A1"])
+        assert p.current_volume == (300 if zero_means_all else 0)
+        p.blow_out()
+        p.aspirate(50)
+        p.dispense(0, plate["A2"])
+        assert p.current_volume == (0 if zero_means_all else 50)
+        p.blow_out()
+        p.mix(1, 0)
+        assert [cmd.volume for cmd in ctx_commands(ctx, c.Aspirate)][-1] == (
+            300 if zero_means_all else 0)
+
+
+def test_aspirating_in_place_uses_the_last_location(bench: Bench) -> None:
+    p, plate = bench.p300, bench.plate
+    p.pick_up_tip()
+    p.move_to(plate["D4"].bottom(2))
+    p.aspirate(30)
+    p.dispense(30)
+    assert [cmd.well for cmd in bench.commands(c.Aspirate)] == ["1/D4"]
+    assert [cmd.well for cmd in bench.commands(c.Dispense)] == ["1/D4"]
+    assert len(bench.commands(c.MoveTo)) == 1
+
+
+def test_flow_rates_and_rate_set_the_plunger_speed(bench: Bench) -> None:
+    p, plate = bench.p300, bench.plate
+    assert (p.flow_rate.aspirate, p.flow_rate.dispense, p.flow_rate.blow_out) == (
+        92.86, 92.86, 92.86)
+    p.flow_rate.aspirate = 50
+    p.pick_up_tip()
+    p.aspirate(100, plate["A1"], rate=2.0)
+    p.dispense(100, plate["A1"], rate=0.5)
+    assert bench.commands(c.Aspirate)[0].flow_rate == 100.0
+    assert bench.commands(c.Dispense)[0].flow_rate == pytest.approx(46.43)
+    with pytest.raises(ProtocolError, match=r"flow_rate\.dispense must be a positive number"):
+        p.flow_rate.dispense = 0
+
+
+def test_blow_out_at_a_well_goes_to_its_top_and_empties_the_tip(bench: Bench) -> None:
+    p, plate = bench.p300, bench.plate
+    p.pick_up_tip()
+    p.aspirate(80, plate["A1"])
+    p.dispense(70, plate["A2"])
+    p.blow_out(plate["A3"])
+    assert p.current_volume == 0
+    blow = bench.commands(c.BlowOut)[0]
+    assert blow.well == "1/A3" and blow.flow_rate == 92.86
+    assert bench.commands(c.MoveTo)[-1].point == tuple(plate["A3"].top().point)
+    p.blow_out()  # in place: no new move
+    assert len(bench.commands(c.MoveTo)) == 3 and len(bench.commands(c.BlowOut)) == 2
+
+
+def test_mix_repeats_aspirate_and_dispense_at_one_place(bench: Bench) -> None:
+    p, plate = bench.p300, bench.plate
+    p.pick_up_tip()
+    p.mix(3, 50, plate["B5"])
+    kinds = [cmd.kind for cmd in bench.commands()
+             if isinstance(cmd, (c.Aspirate, c.Dispense, c.MoveTo))]
+    assert kinds == ["moveTo"] + ["aspirate", "dispense"] * 3
+    assert {cmd.volume for cmd in bench.commands(c.Aspirate)} == {50}
+    assert {cmd.well for cmd in bench.commands(c.Dispense)} == {"1/B5"}
+    p.mix()  # one repetition of the tip's full volume, in place
+    assert bench.commands(c.Aspirate)[-1].volume == 300
+    assert p.current_volume == 0
+
+
+def test_move_to_a_well_goes_to_its_top_and_a_location_exactly(bench: Bench) -> None:
+    p, plate = bench.p300, bench.plate
+    p.move_to(plate["H12"])
+    p.move_to(Location(Point(100, 100, 50), None), force_direct=True, speed=40)
+    p.move_to(plate["A1"].top(5), minimum_z_height=90)
+    moves = bench.commands(c.MoveTo)
+    assert [(m.point, m.well) for m in moves] == [
+        (tuple(plate["H12"].top().point), "1/H12"), ((100, 100, 50), None),
+        (tuple(plate["A1"].top(5).point), "1/A1")]
+    assert (moves[1].force_direct, moves[1].speed) == (True, 40)
+    assert moves[2].minimum_z_height == 90
+    # The robot really went there: the right mount's nozzle is above A1 at the end.
+    position = bench.run.engine.executor.position
+    offset = bench.run.config.mount("right").offset
+    a1 = plate["A1"].top(5).point
+    assert position["X"] == pytest.approx(a1.x - offset[0])
+    assert position["Y"] == pytest.approx(a1.y - offset[1])
+
+
+def test_home_from_a_pipette_homes(bench: Bench) -> None:
+    bench.p300.move_to(bench.plate["A1"])
+    bench.p300.home()
+    assert bench.commands()[-1] == c.Home()
+    home = {a: cfg.home for a, cfg in bench.run.config.axes.items()}
+    assert bench.run.engine.executor.position == pytest.approx(home)
+
+
+def test_checks_fail_before_any_command_is_sent(bench: Bench) -> None:
+    p, plate = bench.p300, bench.plate
+    before = len(bench.commands())
+    with pytest.raises(TipError, match="has no tip; call pick_up_tip"):
+        p.aspirate(10, plate["A1"])
+    with pytest.raises(TipError, match="has no tip"):
+        p.blow_out(plate["A1"])
+    with pytest.raises(TipError, match="has no tip"):
+        p.mix(2, 10, plate["A1"])
+    with pytest.raises(TipError, match="has no tip"):
+        p.drop_tip()
+    with pytest.raises(TipError, match="has no tip"):
+        p.return_tip()
+    assert len(bench.commands()) == before
+    p.pick_up_tip()
+    before = len(bench.commands())
+    with pytest.raises(TipError, match="already holds a tip"):
+        p.pick_up_tip()
+    with pytest.raises(VolumeError, match="-5 µL is negative"):
+        p.aspirate(-5, plate["A1"])
+    with pytest.raises(VolumeError, match="would put 301 µL in the tip"):
+        p.aspirate(301, plate["A1"])
+    with pytest.raises(VolumeError, match="asked but the tip holds 0 µL"):
+        p.dispense(1, plate["A1"])
+    with pytest.raises(VolumeError, match="must be a number"):
+        p.aspirate("10", plate["A1"])  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError, match="rate must be a positive number"):
+        p.aspirate(10, plate["A1"], rate=0)
+    assert len(bench.commands()) == before
+
+
+def test_labware_helpers_stay_usable(bench: Bench) -> None:
+    assert isinstance(bench.plate, Labware)
+    assert repr(bench.p300) == "<InstrumentContext p300_single_gen2 on right mount>"
