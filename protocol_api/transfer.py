@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
@@ -15,7 +15,7 @@ from .types import Location
 if TYPE_CHECKING:
     from .instrument import InstrumentContext
 
-Target = Union[Well, Location]
+Target = Well | Location
 
 _SUPPORTED = {"new_tip", "mix_before", "mix_after", "blow_out", "blowout_location"}
 _IGNORED_WHEN_FALSY = {"touch_tip", "air_gap", "disposal_volume", "carryover", "gradient",
@@ -51,7 +51,7 @@ def plan_transfer(pipette: InstrumentContext, volume: float | Sequence[float], s
                             f"not {new_tip!r}")
     sources, dests = _targets("source", source), _targets("dest", dest)
     if len(sources) == len(dests):
-        pairs = list(zip(sources, dests))
+        pairs = list(zip(sources, dests, strict=True))
     elif len(sources) == 1:
         pairs = [(sources[0], d) for d in dests]
     elif len(dests) == 1:
@@ -63,7 +63,7 @@ def plan_transfer(pipette: InstrumentContext, volume: float | Sequence[float], s
     volumes = _volumes(volume, len(pairs))
     capacity = pipette._capacity()
     moves: list[tuple[Target, Target, float]] = []
-    for (src, dst), amount in zip(pairs, volumes):
+    for (src, dst), amount in zip(pairs, volumes, strict=True):
         if amount == 0:
             continue
         chunks = max(1, math.ceil(amount / capacity - 1e-9))
@@ -96,18 +96,26 @@ def _targets(name: str, value: Any) -> list[Target]:
 
 
 def _volumes(volume: float | Sequence[float], count: int) -> list[float]:
-    if isinstance(volume, (int, float)) and not isinstance(volume, bool):
-        values = [float(volume)] * count
-    elif isinstance(volume, (list, tuple)):
+    if isinstance(volume, (list, tuple)):
         if len(volume) != count:
             raise VolumeError(f"transfer: {len(volume)} volumes given for {count} transfers")
-        values = [float(v) for v in volume]
-    else:
-        raise VolumeError(f"transfer: volume must be a number or a list, not {volume!r}")
-    for v in values:
-        if v < 0 or math.isnan(v):
-            raise VolumeError(f"transfer: volume {v:g} µL is negative")
-    return values
+        return [_one_volume(v) for v in volume]
+    if _is_number(volume):
+        return [_one_volume(volume)] * count
+    raise VolumeError(f"transfer: volume must be a number or a list, not {volume!r}")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _one_volume(value: object) -> float:
+    if not _is_number(value) or not math.isfinite(value):  # type: ignore[arg-type]
+        raise VolumeError(f"transfer: volume must be a number of µL, not {value!r}")
+    number = float(value)  # type: ignore[arg-type]
+    if number < 0:
+        raise VolumeError(f"transfer: volume {number:g} µL is negative")
+    return number
 
 
 def _mix(name: str, value: Any) -> tuple[int, float] | None:

@@ -1,0 +1,336 @@
+"""``InstrumentContext.transfer`` through simulated runs: pairings, volumes, tips, options.
+
+The run's summary is what a user reads after a simulation; its ``well_volumes_ul`` (net
+change per well) and ``tips_used`` must agree with what the protocol asked for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import commands as c
+from protocol_api import Well, open_context
+from protocol_api.errors import ProtocolError, TipError, UnsupportedAPIError, VolumeError
+from protocol_api.execute import EmbeddedContext
+from protocol_api.instrument import InstrumentContext
+
+TIPS_300 = "opentrons_96_tiprack_300ul"
+PLATE = "corning_96_wellplate_360ul_flat"
+
+
+class Bench:
+    def __init__(self, ctx: EmbeddedContext, tips: str = TIPS_300) -> None:
+        self.ctx = ctx
+        self.racks = [ctx.load_labware(tips, 4), ctx.load_labware(tips, 5)]
+        self.plate = ctx.load_labware(PLATE, 1)
+        self.p300 = ctx.load_instrument("p300_single_gen2", "left", tip_racks=self.racks)
+
+    def commands(self) -> list[Any]:
+        return [e.command for e in self.ctx.run.engine.entries if e.origin == "protocol"]
+
+    def liquid(self) -> list[tuple[str, float, str | None]]:
+        """(kind, volume, well) of every aspirate and dispense, volumes rounded to nL."""
+        return [(cmd.kind, round(cmd.volume, 3), cmd.well) for cmd in self.commands()
+                if isinstance(cmd, (c.Aspirate, c.Dispense))]
+
+    def tip_events(self) -> list[tuple[str, str]]:
+        return [(cmd.kind, cmd.well) for cmd in self.commands()
+                if isinstance(cmd, (c.PickUpTip, c.DropTip))]
+
+    def finish(self) -> dict[str, Any]:
+        """End the run now and return its summary."""
+        self.ctx.run.channel.finish()
+        self.ctx.run.wait(timeout=30)
+        last = self.ctx.run.record.events[-1]
+        assert last["event"] == "summary"
+        return last
+
+
+@pytest.fixture
+def bench() -> Iterator[Bench]:
+    with open_context() as ctx:
+        yield Bench(ctx)
+
+
+def wells(bench: Bench, *names: str) -> list[Well]:
+    return [bench.plate[name] for name in names]
+
+
+def test_one_to_one(bench: Bench) -> None:
+    bench.p300.transfer(50, bench.plate["A1"], bench.plate["B1"])
+    assert bench.tip_events() == [("pickUpTip", "4/A1"), ("dropTip", "12/A1")]
+    assert bench.liquid() == [("aspirate", 50, "1/A1"), ("dispense", 50, "1/B1")]
+    assert not bench.p300.has_tip
+    summary = bench.finish()
+    assert summary["well_volumes_ul"] == {"1/A1": -50, "1/B1": 50}
+    assert summary["tips_used"] == 1
+
+
+def test_list_to_list_pairs_in_order(bench: Bench) -> None:
+    bench.p300.transfer(30, wells(bench, "A1", "A2", "A3"), wells(bench, "B1", "B2", "B3"))
+    assert bench.liquid() == [
+        ("aspirate", 30, "1/A1"), ("dispense", 30, "1/B1"),
+        ("aspirate", 30, "1/A2"), ("dispense", 30, "1/B2"),
+        ("aspirate", 30, "1/A3"), ("dispense", 30, "1/B3")]
+    assert bench.tip_events() == [("pickUpTip", "4/A1"), ("dropTip", "12/A1")]
+
+
+def test_one_to_many_and_many_to_one(bench: Bench) -> None:
+    bench.p300.transfer(20, bench.plate["A1"], bench.plate.columns()[1][:3])
+    bench.p300.transfer(10, bench.plate.rows()[7][:2], bench.plate["H12"])
+    assert bench.liquid() == [
+        ("aspirate", 20, "1/A1"), ("dispense", 20, "1/A2"),
+        ("aspirate", 20, "1/A1"), ("dispense", 20, "1/B2"),
+        ("aspirate", 20, "1/A1"), ("dispense", 20, "1/C2"),
+        ("aspirate", 10, "1/H1"), ("dispense", 10, "1/H12"),
+        ("aspirate", 10, "1/H2"), ("dispense", 10, "1/H12")]
+    summary = bench.finish()
+    assert summary["well_volumes_ul"] == {
+        "1/A1": -60, "1/A2": 20, "1/B2": 20, "1/C2": 20,
+        "1/H1": -10, "1/H2": -10, "1/H12": 20}
+    assert summary["tips_used"] == 2
+
+
+def test_nested_lists_are_flattened_like_columns(bench: Bench) -> None:
+    plate = bench.plate
+    bench.p300.transfer(5, plate.columns()[:2], plate.columns()[2:4])
+    dispensed = [well for kind, _, well in bench.liquid() if kind == "dispense"]
+    assert dispensed == [f"1/{r}{col}" for col in (3, 4) for r in "ABCDEFGH"]
+
+
+def test_volume_lists_go_with_their_pairs_and_zero_is_skipped(bench: Bench) -> None:
+    bench.p300.transfer([10, 0, 25.5], wells(bench, "A1", "A2", "A3"),
+                        wells(bench, "B1", "B2", "B3"))
+    assert bench.liquid() == [
+        ("aspirate", 10, "1/A1"), ("dispense", 10, "1/B1"),
+        ("aspirate", 25.5, "1/A3"), ("dispense", 25.5, "1/B3")]
+    assert bench.finish()["well_volumes_ul"] == {
+        "1/A1": -10, "1/B1": 10, "1/A3": -25.5, "1/B3": 25.5}
+
+
+def test_volumes_above_the_pipette_max_are_split_into_equal_chunks(bench: Bench) -> None:
+    bench.p300.transfer(700, bench.plate["A1"], bench.plate["B1"])
+    chunk = round(700 / 3, 3)
+    assert bench.liquid() == [("aspirate", chunk, "1/A1"), ("dispense", chunk, "1/B1")] * 3
+    assert bench.finish()["well_volumes_ul"] == pytest.approx({"1/A1": -700, "1/B1": 700})
+
+
+def test_volumes_above_the_tip_max_are_split_by_the_tip() -> None:
+    with open_context() as ctx:
+        bench = Bench(ctx, tips="opentrons_96_tiprack_20ul")
+        bench.p300.transfer(50, bench.plate["A1"], bench.plate["B1"])
+        assert [v for kind, v, _ in bench.liquid() if kind == "aspirate"] == [16.667] * 3
+        assert bench.p300.current_volume == 0
+
+
+def test_exactly_the_max_is_one_move(bench: Bench) -> None:
+    bench.p300.transfer(300, bench.plate["A1"], bench.plate["B1"])
+    assert bench.liquid() == [("aspirate", 300, "1/A1"), ("dispense", 300, "1/B1")]
+
+
+def test_new_tip_always_takes_a_fresh_tip_per_move_including_chunks(bench: Bench) -> None:
+    bench.p300.transfer([50, 400], wells(bench, "A1", "A2"), wells(bench, "B1", "B2"),
+                        new_tip="always")
+    assert bench.tip_events() == [
+        ("pickUpTip", "4/A1"), ("dropTip", "12/A1"),
+        ("pickUpTip", "4/B1"), ("dropTip", "12/A1"),
+        ("pickUpTip", "4/C1"), ("dropTip", "12/A1")]
+    assert bench.finish()["tips_used"] == 3
+
+
+def test_new_tip_never_uses_the_tip_already_on_and_keeps_it(bench: Bench) -> None:
+    bench.p300.pick_up_tip()
+    bench.p300.transfer(40, wells(bench, "A1", "A2"), wells(bench, "B1", "B2"), new_tip="never")
+    assert bench.tip_events() == [("pickUpTip", "4/A1")]
+    assert bench.p300.has_tip
+    assert bench.finish()["tips_used"] == 1
+
+
+def test_new_tip_never_without_a_tip_is_refused_before_any_motion(bench: Bench) -> None:
+    with pytest.raises(TipError, match="transfer with new_tip='never': the left pipette"):
+        bench.p300.transfer(40, bench.plate["A1"], bench.plate["B1"], new_tip="never")
+    assert [cmd.kind for cmd in bench.commands()] == [
+        "loadLabware", "loadLabware", "loadLabware", "loadLabware", "loadInstrument"]
+
+
+def test_trash_false_returns_tips_and_takes_fresh_ones(bench: Bench) -> None:
+    bench.p300.transfer(20, wells(bench, "A1", "A2"), wells(bench, "B1", "B2"),
+                        new_tip="always", trash=False)
+    # Every tip goes back where it came from; each move still gets an unused tip.
+    assert bench.tip_events() == [
+        ("pickUpTip", "4/A1"), ("dropTip", "4/A1"),
+        ("pickUpTip", "4/B1"), ("dropTip", "4/B1")]
+    assert not bench.racks[0]["A1"].has_tip and not bench.racks[0]["B1"].has_tip
+    assert bench.finish()["tips_used"] == 2
+
+
+def test_mix_before_and_after(bench: Bench) -> None:
+    bench.p300.transfer(50, bench.plate["A1"], bench.plate["B1"], mix_before=(2, 30),
+                        mix_after=(3, 40))
+    assert bench.liquid() == (
+        [("aspirate", 30, "1/A1"), ("dispense", 30, "1/A1")] * 2
+        + [("aspirate", 50, "1/A1"), ("dispense", 50, "1/B1")]
+        + [("aspirate", 40, "1/B1"), ("dispense", 40, "1/B1")] * 3)
+    # Mixing moves nothing between wells.
+    assert bench.finish()["well_volumes_ul"] == {"1/A1": -50, "1/B1": 50}
+
+
+@pytest.mark.parametrize(("location", "well"), [
+    (None, "12/A1"), ("trash", "12/A1"), ("source well", "1/A1"),
+    ("destination well", "1/B1")])
+def test_blow_out_goes_to_the_blowout_location(bench: Bench, location: str | None,
+                                               well: str) -> None:
+    options: dict[str, Any] = {"blow_out": True}
+    if location is not None:
+        options["blowout_location"] = location
+    bench.p300.transfer(50, bench.plate["A1"], bench.plate["B1"], **options)
+    kinds = [cmd.kind for cmd in bench.commands()[5:]]
+    assert kinds == ["pickUpTip", "moveTo", "aspirate", "moveTo", "dispense", "moveTo",
+                     "blowOut", "dropTip"]
+    blow = next(cmd for cmd in bench.commands() if isinstance(cmd, c.BlowOut))
+    assert blow.well == well
+    slot, name = well.split("/")
+    target = bench.ctx.deck[slot][name].top().point  # type: ignore[index]
+    moves = [cmd for cmd in bench.commands() if isinstance(cmd, c.MoveTo)]
+    assert moves[-1].point == tuple(target)
+
+
+def test_transfer_positions_use_the_well_bottom_clearances(bench: Bench) -> None:
+    bench.p300.well_bottom_clearance.aspirate = 2.0
+    bench.p300.transfer(10, bench.plate["C3"], bench.plate["D4"].top(-1))
+    moves = [cmd.point for cmd in bench.commands() if isinstance(cmd, c.MoveTo)]
+    assert moves == [tuple(bench.plate["C3"].bottom(2.0).point),
+                     tuple(bench.plate["D4"].top(-1).point)]
+
+
+def test_a_transfer_is_one_step(bench: Bench) -> None:
+    bench.p300.transfer(50, wells(bench, "A1", "A2"), wells(bench, "B1", "B2"),
+                        new_tip="always", mix_after=(1, 20))
+    entries = [e for e in bench.ctx.run.engine.entries if e.step.name == "transfer"]
+    # Per move: pick up, move, aspirate, move, dispense, move, mix (aspirate, dispense), drop.
+    assert len(entries) == 2 * 9
+    assert len({e.step.index for e in entries}) == 1
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"air_gap": 10}, UnsupportedAPIError, "the option air_gap=10 is not supported"),
+    ({"touch_tip": True}, UnsupportedAPIError, "touch_tip=True is not supported"),
+    ({"disposal_volume": 5}, UnsupportedAPIError, "disposal_volume=5"),
+    ({"new_tip": "sometimes"}, ProtocolError, "new_tip must be 'once', 'always' or 'never'"),
+    ({"blow_out": True, "blowout_location": "sink"}, ProtocolError,
+     "blowout_location must be one of"),
+    ({"mix_before": (2,)}, ProtocolError, "mix_before must be \\(repetitions, volume\\)"),
+])
+def test_bad_options_are_refused_before_any_motion(bench: Bench, kwargs: dict[str, Any],
+                                                   error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        bench.p300.transfer(50, bench.plate["A1"], bench.plate["B1"], **kwargs)
+    assert bench.tip_events() == []
+
+
+def test_falsy_unsupported_options_are_accepted(bench: Bench) -> None:
+    bench.p300.transfer(50, bench.plate["A1"], bench.plate["B1"], air_gap=0, touch_tip=False)
+    assert len(bench.liquid()) == 2
+
+
+@pytest.mark.parametrize(("volume", "source", "dest", "error", "message"), [
+    (-1, "A1", "B1", VolumeError, "volume -1 µL is negative"),
+    (math.nan, "A1", "B1", VolumeError, "must be a number of µL"),
+    (math.inf, "A1", "B1", VolumeError, "must be a number of µL"),
+    ("10", "A1", "B1", VolumeError, "must be a number or a list"),
+    ([10, "x"], ["A1", "A2"], ["B1", "B2"], VolumeError, "must be a number of µL"),
+    ([10], ["A1", "A2"], ["B1", "B2"], VolumeError, "1 volumes given for 2 transfers"),
+    (10, ["A1", "A2"], ["B1", "B2", "B3"], ProtocolError,
+     "2 sources and 3 destinations cannot be paired"),
+    (10, [], ["B1"], ProtocolError, "source is an empty list"),
+])
+def test_bad_volumes_and_pairings_are_refused_before_any_motion(
+        bench: Bench, volume: Any, source: str | list[str], dest: str | list[str],
+        error: type[Exception], message: str) -> None:
+    def resolve(names: str | list[str]) -> Well | list[Well]:
+        return bench.plate[names] if isinstance(names, str) else wells(bench, *names)
+
+    with pytest.raises(error, match=message):
+        bench.p300.transfer(volume, resolve(source), resolve(dest))
+    assert bench.tip_events() == []
+
+
+def test_a_non_well_target_is_refused(bench: Bench) -> None:
+    with pytest.raises(ProtocolError, match="dest must be a well, a location or a list"):
+        bench.p300.transfer(10, bench.plate["A1"], "B1")
+
+
+# -- properties -----------------------------------------------------------------------------
+
+WELL_NAMES = [f"{r}{col}" for r in "ABCD" for col in (1, 2, 3)]
+volumes_ul = st.one_of(st.just(0.0),
+                       st.floats(min_value=0.5, max_value=900, allow_nan=False).map(
+                           lambda v: round(v, 2)))
+
+
+@st.composite
+def transfers(draw: st.DrawFn) -> tuple[list[str], list[str], list[float]]:
+    """Sources, destinations and volumes in one of the four pairings transfer accepts."""
+    shape = draw(st.sampled_from(["one-to-one", "list", "one-to-many", "many-to-one"]))
+    n = 1 if shape == "one-to-one" else draw(st.integers(2, 5))
+    names = st.sampled_from(WELL_NAMES)
+    sources = [draw(names)] * (1 if shape == "one-to-many" else n)
+    dests = [draw(names)] * (1 if shape == "many-to-one" else n)
+    if shape == "list":
+        sources = draw(st.lists(names, min_size=n, max_size=n))
+        dests = draw(st.lists(names, min_size=n, max_size=n))
+    volumes = draw(st.lists(volumes_ul, min_size=n, max_size=n))
+    return sources, dests, volumes
+
+
+def expected_net(sources: Sequence[str], dests: Sequence[str],
+                 volumes: Sequence[float]) -> dict[str, float]:
+    n = len(volumes)
+    net: dict[str, float] = defaultdict(float)
+    for i in range(n):
+        src = sources[i] if len(sources) == n else sources[0]
+        dst = dests[i] if len(dests) == n else dests[0]
+        net[f"1/{src}"] -= volumes[i]
+        net[f"1/{dst}"] += volumes[i]
+    return net
+
+
+def run_transfer(pipette: InstrumentContext, bench: Bench, sources: list[str],
+                 dests: list[str], volumes: list[float], new_tip: str) -> None:
+    src: Well | list[Well] = (bench.plate[sources[0]] if len(sources) == 1
+                              else wells(bench, *sources))
+    dst: Well | list[Well] = (bench.plate[dests[0]] if len(dests) == 1
+                              else wells(bench, *dests))
+    volume: float | list[float] = volumes[0] if len(volumes) == 1 else volumes
+    pipette.transfer(volume, src, dst, new_tip=new_tip)
+
+
+@settings(max_examples=40, deadline=None)
+@given(plan=transfers(), new_tip=st.sampled_from(["once", "always", "never"]))
+def test_well_volumes_and_tips_always_match_what_was_asked(
+        plan: tuple[list[str], list[str], list[float]], new_tip: str) -> None:
+    sources, dests, volumes = plan
+    with open_context() as ctx:
+        bench = Bench(ctx)
+        if new_tip == "never":
+            bench.p300.pick_up_tip()
+        run_transfer(bench.p300, bench, sources, dests, volumes, new_tip)
+        summary = bench.finish()
+    moves = sum(math.ceil(v / 300 - 1e-9) for v in volumes if v > 0)
+    expected_tips = {"once": 1 if moves else 0, "always": moves, "never": 1}[new_tip]
+    assert summary["status"] == "succeeded"
+    assert summary["tips_used"] == expected_tips
+    net = expected_net(sources, dests, volumes)
+    reported = summary["well_volumes_ul"]
+    for well in set(net) | set(reported):
+        assert reported.get(well, 0.0) == pytest.approx(net.get(well, 0.0), abs=1e-5), well
+    # Every aspirate and dispense stays within what the pipette holds.
+    amounts = [v for kind, v, _ in bench.liquid()]
+    assert all(0 < v <= 300 for v in amounts)
