@@ -106,7 +106,11 @@ def _api_level(name: str, metadata: Mapping[str, Any], meta_line: int,
         raise LocatedLoadError(
             "no apiLevel: add metadata = {'apiLevel': '2.20'} (or requirements) to the "
             f"protocol; labrun supports {SUPPORTED}", f"{name}:1")
-    parts = str(level).split(".")
+    if not isinstance(level, str):
+        # As in Opentrons: a number would read 2.20 as 2.2.
+        raise LocatedLoadError(f"apiLevel must be a string like '2.15', not {level!r}; "
+                               f"labrun supports {SUPPORTED}", f"{name}:{line}")
+    parts = level.split(".")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
         raise LocatedLoadError(f"apiLevel {level!r} is not a version like '2.15'; "
                                f"labrun supports {SUPPORTED}", f"{name}:{line}")
@@ -162,8 +166,12 @@ def _opentrons_import(name: str, globals: Mapping[str, Any] | None = None,
     if level == 0 and (name == "opentrons" or name.startswith("opentrons.")):
         if not _MODULES:
             _MODULES.update(_opentrons_modules())
-        if name not in _MODULES:
-            raise ImportError(f"labrun runs Opentrons protocols but does not provide {name!r}; "
-                              "only opentrons.protocol_api and opentrons.types", name=name)
+        wanted = [name] if name != "opentrons" else [
+            f"opentrons.{item}" for item in fromlist or () if item != "*"]
+        for module in wanted:
+            if module not in _MODULES:
+                raise ImportError(f"labrun runs Opentrons protocols but does not provide "
+                                  f"{module!r}; only opentrons.protocol_api and opentrons.types",
+                                  name=module)
         return _MODULES[name] if fromlist else _MODULES["opentrons"]
     return builtins.__import__(name, globals, locals, fromlist or (), level)

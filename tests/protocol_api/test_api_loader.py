@@ -1,0 +1,273 @@
+"""Loading protocol files: opentrons imports, metadata and apiLevel, and load errors.
+
+A protocol written for Opentrons must load unmodified, with ``opentrons`` imports
+resolved to labrun, without touching ``sys.modules`` or any other import; a file that
+cannot run fails at load time with the problem and its ``file:line``.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import types
+from pathlib import Path
+
+import pytest
+
+import protocol_api
+import protocol_api.types as labrun_types
+from engine.run import Run
+from protocol_api.execute import continue_when_stalled, create_run
+from protocol_api.loader import LocatedLoadError, ProtocolSource, load_protocol
+
+
+def write(tmp_path: Path, text: str, name: str = "protocol.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def simulate(path: Path) -> Run:
+    run = create_run(path, on_stalled=continue_when_stalled)
+    try:
+        run.control.play(source="test")
+        run.wait(timeout=30)
+    finally:
+        run.close()
+    return run
+
+
+def load_error(path: Path) -> LocatedLoadError:
+    with pytest.raises(LocatedLoadError) as info:
+        load_protocol(path)
+    return info.value
+
+
+# -- opentrons imports ----------------------------------------------------------------------
+
+OPENTRONS_STYLE = """
+    from opentrons import protocol_api
+    from opentrons import types
+    from opentrons.types import Point, Location
+    import opentrons.protocol_api as pa
+    from opentrons.protocol_api import ProtocolContext
+    import opentrons
+
+    metadata = {"apiLevel": "2.15"}
+
+
+    def run(ctx: protocol_api.ProtocolContext) -> None:
+        assert isinstance(ctx, ProtocolContext) and isinstance(ctx, pa.ProtocolContext)
+        assert opentrons.protocol_api is pa and opentrons.types is types
+        from opentrons.types import Mount  # an import at run time resolves too
+        p = ctx.load_instrument("p300_single_gen2", Mount.LEFT)
+        p.move_to(Location(Point(100, 120, 80), None))
+        p.move_to(types.Location(types.Point(50, 60, 70), None))
+"""
+
+
+def test_opentrons_imports_resolve_to_labrun(tmp_path: Path) -> None:
+    source = load_protocol(write(tmp_path, OPENTRONS_STYLE))
+    namespace = source.run.__globals__
+    assert namespace["protocol_api"] is protocol_api
+    assert namespace["pa"] is protocol_api
+    assert namespace["types"] is labrun_types
+    assert namespace["Point"] is protocol_api.Point
+    assert namespace["Location"] is protocol_api.Location
+    assert namespace["ProtocolContext"] is protocol_api.ProtocolContext
+    assert source.api_version == (2, 15)
+    assert source.metadata == {"apiLevel": "2.15"} and source.requirements == {}
+
+
+def test_an_opentrons_protocol_runs_unmodified(tmp_path: Path) -> None:
+    run = simulate(write(tmp_path, OPENTRONS_STYLE))
+    summary = run.record.events[-1]
+    assert summary["status"] == "succeeded", summary.get("error")
+    points = [e.command.params()["point"] for e in run.engine.entries
+              if e.command.kind == "moveTo"]
+    assert points == [(100, 120, 80), (50, 60, 70)]
+
+
+def test_loading_and_running_leave_sys_modules_and_other_imports_alone(tmp_path: Path) -> None:
+    path = write(tmp_path, OPENTRONS_STYLE)
+    before = dict(sys.modules)
+    simulate(path)
+    assert "opentrons" not in sys.modules
+    assert not [name for name in sys.modules if name.startswith("opentrons")]
+    assert {k: v for k, v in sys.modules.items() if k in before} == before
+    # Ordinary imports still work, and still come from sys.modules.
+    import json
+    assert sys.modules["json"] is json
+
+
+def test_an_installed_opentrons_package_is_untouched(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = types.ModuleType("opentrons")
+    fake.protocol_api = "the real one"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "opentrons", fake)
+    source = load_protocol(write(tmp_path, OPENTRONS_STYLE))
+    assert source.run.__globals__["protocol_api"] is protocol_api
+    assert sys.modules["opentrons"] is fake
+    assert fake.protocol_api == "the real one"
+
+
+def test_protocols_may_import_anything_else(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        import math
+        from collections import OrderedDict
+
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            ctx.comment(str(math.floor(2.5)) + str(len(OrderedDict(a=1))))
+    """)
+    run = simulate(path)
+    assert [e.command.params() for e in run.engine.entries if e.command.kind == "comment"] == [
+        {"message": "21"}]
+
+
+@pytest.mark.parametrize(("statement", "module"), [
+    ("import opentrons.hardware_control", "opentrons.hardware_control"),
+    ("from opentrons.protocol_api.labware import Well", "opentrons.protocol_api.labware"),
+    ("from opentrons import execute", "opentrons.execute"),
+    ("from opentrons import protocol_api, simulate", "opentrons.simulate"),
+])
+def test_other_opentrons_modules_give_a_clear_load_error(tmp_path: Path, statement: str,
+                                                         module: str) -> None:
+    path = write(tmp_path, f"""
+        metadata = {{"apiLevel": "2.15"}}
+        {statement}
+
+        def run(ctx):
+            pass
+    """)
+    error = load_error(path)
+    assert str(error) == (
+        "the protocol's top level raised ImportError: labrun runs Opentrons protocols but "
+        f"does not provide '{module}'; only opentrons.protocol_api and opentrons.types")
+    assert error.location == f"{path}:2"
+
+
+# -- apiLevel and metadata ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("header", "version"), [
+    ('metadata = {"apiLevel": "2.0"}', (2, 0)),
+    ('metadata = {"apiLevel": "2.20", "protocolName": "x"}', (2, 20)),
+    ('requirements = {"robotType": "OT-2", "apiLevel": "2.16"}', (2, 16)),
+    ('metadata = {"apiLevel": "2.13"}\nrequirements = {"apiLevel": "2.13"}', (2, 13)),
+    ('metadata = {"author": "me"}\nrequirements = {"apiLevel": "2.9"}', (2, 9)),
+])
+def test_accepted_api_levels(tmp_path: Path, header: str, version: tuple[int, int]) -> None:
+    path = write(tmp_path, header + "\n\ndef run(ctx):\n    pass\n")
+    assert load_protocol(path).api_version == version
+
+
+def test_the_context_gets_the_protocols_api_level(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        requirements = {"apiLevel": "2.11"}
+
+        def run(ctx):
+            assert ctx.api_version == (2, 11), ctx.api_version
+    """)
+    assert simulate(path).record.events[-1]["status"] == "succeeded"
+
+
+SUPPORTED = "labrun supports 2.0 to 2.20"
+
+
+@pytest.mark.parametrize(("header", "message", "line"), [
+    ('metadata = {"apiLevel": "2.21"}', f"apiLevel 2.21 is not supported; {SUPPORTED}", 1),
+    ('metadata = {"apiLevel": "3.0"}', f"apiLevel 3.0 is not supported; {SUPPORTED}", 1),
+    ('metadata = {"apiLevel": "1.9"}', f"apiLevel 1.9 is not supported; {SUPPORTED}", 1),
+    ('# a comment\nmetadata = {"apiLevel": "two"}',
+     f"apiLevel 'two' is not a version like '2.15'; {SUPPORTED}", 2),
+    ('metadata = {"apiLevel": "2"}', f"apiLevel '2' is not a version like '2.15'; {SUPPORTED}",
+     1),
+    ('metadata = {"apiLevel": "2.x"}',
+     f"apiLevel '2.x' is not a version like '2.15'; {SUPPORTED}", 1),
+    ('metadata = {"apiLevel": 2.20}',
+     f"apiLevel must be a string like '2.15', not 2.2; {SUPPORTED}", 1),
+    ('metadata = {"protocolName": "x"}',
+     "no apiLevel: add metadata = {'apiLevel': '2.20'} (or requirements) to the protocol; "
+     f"{SUPPORTED}", 1),
+    ('metadata = {"apiLevel": "2.15"}\nrequirements = {"apiLevel": "2.14"}',
+     "apiLevel is '2.15' in metadata but '2.14' in requirements; give it once", 2),
+    ('metadata = dict(apiLevel="2.15")', "metadata must be a literal dict (no names or calls)",
+     1),
+    ('requirements = ["2.15"]', "requirements must be a dict", 1),
+])
+def test_bad_api_levels_are_load_errors(tmp_path: Path, header: str, message: str,
+                                        line: int) -> None:
+    path = write(tmp_path, header + "\n\ndef run(ctx):\n    pass\n")
+    error = load_error(path)
+    assert str(error) == message
+    assert error.location == f"{path}:{line}"
+
+
+# -- the file and run() ---------------------------------------------------------------------
+
+
+def test_a_syntax_error_names_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx)
+            pass
+    """)
+    error = load_error(path)
+    assert str(error).startswith("syntax error: ")
+    assert error.location == f"{path}:3"
+
+
+def test_a_missing_run_is_a_load_error(tmp_path: Path) -> None:
+    path = write(tmp_path, 'metadata = {"apiLevel": "2.15"}\n\ndef main(ctx):\n    pass\n')
+    error = load_error(path)
+    assert (str(error), error.location) == ("the protocol has no run(ctx) function", f"{path}:1")
+
+
+@pytest.mark.parametrize(("signature", "line"), [
+    ("def run(ctx, other):", 4), ("def run():", 4), ("def run(*, ctx):", 4)])
+def test_run_must_take_one_argument(tmp_path: Path, signature: str, line: int) -> None:
+    path = write(tmp_path, f'metadata = {{"apiLevel": "2.15"}}\n\n\n{signature}\n    pass\n')
+    error = load_error(path)
+    assert str(error) == "run must take exactly one argument, the protocol context"
+    assert error.location == f"{path}:{line}"
+
+
+def test_run_with_defaults_or_varargs_is_accepted(tmp_path: Path) -> None:
+    path = write(tmp_path, 'metadata = {"apiLevel": "2.15"}\n\ndef run(ctx, extra=1):\n    '
+                           'pass\n')
+    assert isinstance(load_protocol(path), ProtocolSource)
+
+
+def test_an_error_at_the_top_level_is_a_load_error_at_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        metadata = {"apiLevel": "2.15"}
+        PLATES = {"a": 1}
+        FIRST = PLATES["b"]
+
+        def run(ctx):
+            pass
+    """)
+    error = load_error(path)
+    assert str(error) == "the protocol's top level raised KeyError: 'b'"
+    assert error.location == f"{path}:3"
+
+
+def test_a_missing_file_is_a_load_error(tmp_path: Path) -> None:
+    error = load_error(tmp_path / "nope.py")
+    assert str(error) == "cannot read the protocol file: No such file or directory"
+    assert error.location == str(tmp_path / "nope.py")
+
+
+def test_nothing_runs_when_the_file_cannot_be_loaded(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        metadata = {"apiLevel": "9.0"}
+
+        def run(ctx):
+            ctx.home()
+    """)
+    with pytest.raises(LocatedLoadError, match=r"apiLevel 9\.0 is not supported"):
+        create_run(path, record_path=tmp_path / "record.jsonl")
+    assert not (tmp_path / "record.jsonl").exists()
