@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import traceback
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from hardware.controller import MotionController
 from .context import ProtocolContext
 from .errors import ProtocolError
 from .loader import LocatedLoadError, ProtocolSource, load_protocol
+from .steps import is_library
 
 
 def explain_for(protocol_file: str | None) -> ErrorExplainer:
@@ -28,7 +30,10 @@ def explain_for(protocol_file: str | None) -> ErrorExplainer:
     def explain(error: BaseException) -> tuple[str, str | None]:
         location = getattr(error, "location", None)
         frames = traceback.extract_tb(error.__traceback__)
-        mine = [f for f in frames if protocol_file and f.filename == protocol_file]
+        if protocol_file:
+            mine = [f for f in frames if f.filename == protocol_file]
+        else:  # an embedding script: its own innermost frame, not labrun's or the stdlib's
+            mine = [f for f in frames if not is_library(f.filename)]
         if location is None:
             if mine:
                 location = f"{mine[-1].filename}:{mine[-1].lineno}"
@@ -41,6 +46,14 @@ def explain_for(protocol_file: str | None) -> ErrorExplainer:
         return message, location
 
     return explain
+
+
+_PROTOCOL_ERRORS: weakref.WeakKeyDictionary[Run, BaseException] = weakref.WeakKeyDictionary()
+
+
+def protocol_error(run: Run) -> BaseException | None:
+    """The exception the protocol of ``run`` raised, with its traceback (for ``--debug``)."""
+    return _PROTOCOL_ERRORS.get(run)
 
 
 def continue_when_stalled(state: RunState) -> Action | None:
@@ -69,7 +82,13 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
                               trash_slot=run.config.trash_slot, api_version=source.api_version,
                               simulating=simulating, protocol_file=source.path,
                               labware_dirs=labware_dirs)
-        source.run(ctx)
+        try:
+            source.run(ctx)
+        except RunStopped:
+            raise
+        except BaseException as exc:
+            _PROTOCOL_ERRORS[run] = exc
+            raise
 
     run = Run(run_protocol, config=config, controller=controller, clock=clock,
               record_path=record_path, on_stalled=on_stalled,
@@ -122,4 +141,5 @@ def open_context(*, config: RobotConfig | None = None,
     run.wait()
 
 
-__all__ = ["EmbeddedContext", "LocatedLoadError", "create_run", "open_context"]
+__all__ = ["EmbeddedContext", "LocatedLoadError", "create_run", "open_context",
+           "protocol_error"]

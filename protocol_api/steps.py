@@ -31,7 +31,8 @@ _STDLIB_DIR = os.path.abspath(sysconfig.get_paths()["stdlib"]) + os.sep
 _SITE_DIRS = ("site-packages", "dist-packages")
 
 
-def _is_library(filename: str) -> bool:
+def is_library(filename: str) -> bool:
+    """True for labrun's own files and the standard library's (never the user's code)."""
     if filename.startswith(_PACKAGE_DIRS):
         return True
     return filename.startswith(_STDLIB_DIR) and not any(d in filename for d in _SITE_DIRS)
@@ -91,7 +92,7 @@ class StepTracker:
             filename = frame.f_code.co_filename
             if self.protocol_file is not None and filename == self.protocol_file:
                 return f"{filename}:{frame.f_lineno}"
-            if fallback is None and not _is_library(filename):
+            if fallback is None and not is_library(filename):
                 fallback = f"{filename}:{frame.f_lineno}"
                 if self.protocol_file is None:
                     return fallback
