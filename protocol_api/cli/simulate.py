@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from typing import Any
 
 from engine.state import Status
 from hardware.config import ConfigError, default_config, load_config
 
 from ..errors import ProtocolError
-from ..execute import continue_when_stalled, create_run
+from ..execute import continue_when_stalled, create_run, protocol_error
+from ..labware_definitions import load_custom_definitions
 from ..loader import LocatedLoadError
-from .report import json_document, summary_lines, text_log
+from .report import JSON_SCHEMA_VERSION, json_document, summary_lines, text_log
 
 FAILED_EXIT = 1
 BAD_INPUT_EXIT = 2
@@ -39,13 +41,14 @@ def run_simulate(args: argparse.Namespace) -> int:
     """Simulate ``args.file``; return the exit status."""
     try:
         config = load_config(args.robot) if args.robot else default_config()
+        for directory in args.labware_dir:  # a bad directory is bad input, not a failed run
+            load_custom_definitions(directory)
         run = create_run(args.file, config=config, record_path=args.record,
                          on_stalled=continue_when_stalled, labware_dirs=args.labware_dir)
     except (LocatedLoadError, ConfigError, ProtocolError) as exc:
         if args.debug:
             raise
-        location = getattr(exc, "location", None)
-        return _bad_input(args, f"{location}: {exc}" if location else str(exc))
+        return _bad_input(args, str(exc), getattr(exc, "location", None))
     try:
         run.control.play(source="simulate")
         run.wait()
@@ -62,14 +65,25 @@ def run_simulate(args: argparse.Namespace) -> int:
         for line in summary_lines(summary):
             out.write(line + "\n")
     if summary["status"] == Status.FAILED.value:
+        error = protocol_error(run)
+        if args.debug and error is not None:
+            traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
         where = f"{summary['location']}: " if summary.get("location") else ""
         print(f"error: {where}{summary.get('error')}", file=sys.stderr)
     return 0 if Status(summary["status"]) in SUCCESS else FAILED_EXIT
 
 
-def _bad_input(args: argparse.Namespace, message: str) -> int:
+def _bad_input(args: argparse.Namespace, message: str, location: str | None) -> int:
     if args.json:
-        json.dump({"status": "failed", "final_status": "failed", "error": message}, sys.stdout)
+        # The documented document, for a run that never started.
+        document = {
+            "schema_version": JSON_SCHEMA_VERSION, "status": "failed", "final_status": "failed",
+            "estimated_duration_s": 0.0, "commands": [], "steps": 0, "pauses": [],
+            "pause_unresolved": False, "tips_used": 0, "well_volumes_ul": {},
+            "status_changes": [], "parks": [], "error": message, "location": location,
+            "reason": None,
+        }
+        json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {location}: {message}" if location else f"error: {message}", file=sys.stderr)
     return BAD_INPUT_EXIT

@@ -1,0 +1,397 @@
+"""``labrun simulate`` in-process: exit statuses, the text summary, --json, --record,
+--labware-dir and --debug, as a user at a terminal sees them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.record import read_record
+from protocol_api.cli.main import main
+from protocol_api.labware_definitions import get_definition
+from protocol_api.loader import LocatedLoadError
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+
+# Tips each example uses: plate replication takes a fresh tip for each of 2 x 96 wells;
+# the serial dilution and the incubation use one tip per transfer move plus their own.
+EXAMPLE_FACTS = {
+    "plate_replication.py": {"tips": 192, "pauses": 1},
+    "serial_dilution.py": {"tips": 1 + 8 * 2, "pauses": 0},
+    "incubation.py": {"tips": 8 + 1 + 8, "pauses": 0},
+}
+
+SMALL = '''
+from opentrons import protocol_api
+
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx: protocol_api.ProtocolContext) -> None:
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.transfer(120, plate["A1"], [plate["B1"], plate["B2"]])
+    ctx.pause("check the plate")
+    ctx.delay(seconds=45)
+'''
+
+
+def write(tmp_path: Path, text: str, name: str = "protocol.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def simulate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(["simulate", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def summary_fields(out: str) -> dict[str, str]:
+    """The closing ``key: value`` lines of the text output."""
+    tail = out.split("\n\n")[-1]
+    fields = {}
+    for line in tail.strip().splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+# -- examples ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_every_example_simulates_and_prints_its_summary(
+        capsys: pytest.CaptureFixture[str], example: Path) -> None:
+    status, out, err = simulate(capsys, str(example))
+    assert status == 0, err
+    assert err == ""
+    fields = summary_fields(out)
+    assert list(fields) == ["status", "commands", "steps", "tips used", "pauses",
+                            "estimated duration"]
+    assert fields["status"] == "succeeded"
+    facts = EXAMPLE_FACTS[example.name]
+    assert int(fields["tips used"]) == facts["tips"]
+    assert int(fields["pauses"]) == facts["pauses"]
+    assert int(fields["commands"]) > 0 and int(fields["steps"]) > 0
+    assert fields["estimated duration"].endswith(" s)") or fields["estimated duration"].endswith(
+        " s")
+    # The run log lists every step and ends with the final status.
+    assert "step 1: load_labware" in out
+    assert out.split("\n\n")[0].splitlines()[-1].endswith("status succeeded")
+
+
+def test_the_examples_cover_every_one_in_the_directory() -> None:
+    assert {p.name for p in EXAMPLES} == set(EXAMPLE_FACTS)
+
+
+def test_text_and_json_agree_on_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    example = str(ROOT / "examples" / "plate_replication.py")
+    _, text, _ = simulate(capsys, example)
+    _, out, _ = simulate(capsys, example, "--json")
+    document = json.loads(out)
+    fields = summary_fields(text)
+    assert int(fields["commands"]) == len(
+        [c for c in document["commands"] if c["origin"] == "protocol"])
+    assert int(fields["steps"]) == document["steps"]
+    assert int(fields["tips used"]) == document["tips_used"]
+    assert int(fields["pauses"]) == len(document["pauses"])
+    assert f"({document['estimated_duration_s']:.1f} s)" in fields["estimated duration"]
+    assert document["pauses"][0]["message"] == (
+        "Replace the replica plate in slot 2 with an empty plate, then resume.")
+
+
+# -- --json -----------------------------------------------------------------------------------
+
+
+def test_json_is_one_document_with_the_documented_values(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, out, err = simulate(capsys, str(write(tmp_path, SMALL)), "--json")
+    assert (status, err) == (0, "")
+    document = json.loads(out)  # one document, nothing else on stdout
+    assert set(document) >= {
+        "schema_version", "status", "final_status", "estimated_duration_s", "commands",
+        "steps", "pauses", "pause_unresolved", "tips_used", "well_volumes_ul",
+        "status_changes", "parks", "error", "location", "reason"}
+    assert document["schema_version"] == 1
+    assert document["status"] == document["final_status"] == "succeeded"
+    assert document["error"] is None and document["location"] is None
+    assert document["tips_used"] == 1
+    assert document["well_volumes_ul"] == {"1/A1": -240, "1/B1": 120, "1/B2": 120}
+    assert document["pause_unresolved"] is False
+    assert [(p["source"], p["message"]) for p in document["pauses"]] == [
+        ("protocol", "check the plate")]
+    assert [p["event"] for p in document["parks"]] == ["park", "unpark"]
+    changes = [s["status"] for s in document["status_changes"]]
+    assert changes == ["running", "pausing", "paused", "running", "finishing", "succeeded"]
+    times = [s["t"] for s in document["status_changes"]]
+    assert times == sorted(times)
+    assert document["estimated_duration_s"] == pytest.approx(times[-1], abs=1e-3)
+    assert document["estimated_duration_s"] > 45
+
+    commands = document["commands"]
+    assert [c["id"] for c in commands] == list(range(len(commands)))
+    liquid = [(c["type"], c["params"]["volume"], c["params"]["well"]) for c in commands
+              if c["type"] in ("aspirate", "dispense")]
+    assert liquid == [("aspirate", 120, "1/A1"), ("dispense", 120, "1/B1"),
+                      ("aspirate", 120, "1/A1"), ("dispense", 120, "1/B2")]
+    assert {c["status"] for c in commands} == {"completed"}
+    assert {c["origin"] for c in commands} == {"protocol"}
+    path = str(tmp_path / "protocol.py")
+    transfer = [c for c in commands if c["step"] == 4]
+    assert {c["line"] for c in transfer} == {f"{path}:10"}
+    assert transfer[0]["type"] == "pickUpTip" and transfer[0]["params"]["well"] == "4/A1"
+    assert transfer[-1]["type"] == "dropTip" and transfer[-1]["params"]["well"] == "12/A1"
+    delay = commands[-1]
+    assert (delay["type"], delay["params"]["seconds"]) == ("delay", 45)
+    assert delay["completed_at"] - delay["started_at"] == pytest.approx(45)
+    moves = [c for c in commands if c["type"] == "moveTo"]
+    assert all(len(c["params"]["point"]) == 3 and c["params"]["mount"] == "right"
+               for c in moves)
+
+
+def test_json_for_a_failed_run_has_the_error_and_line(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = write(tmp_path, SMALL.replace('plate["B2"]', 'plate["B13"]'))
+    status, out, err = simulate(capsys, str(path), "--json")
+    assert status == 1
+    document = json.loads(out)
+    assert document["status"] == document["final_status"] == "failed"
+    assert document["error"] == (
+        "corning_96_wellplate_360ul_flat in slot 1 has no well 'B13' (wells are A1..H12)")
+    assert document["location"] == f"{path}:10"
+    assert err == f"error: {path}:10: {document['error']}\n"
+
+
+def test_json_for_a_file_that_cannot_load_has_the_same_keys(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = write(tmp_path, SMALL.replace('"2.15"', '"2.99"'))
+    status, out, err = simulate(capsys, str(path), "--json")
+    assert status == 2
+    document = json.loads(out)
+    good = json.loads(simulate(capsys, str(write(tmp_path, SMALL, "ok.py")), "--json")[1])
+    assert set(document) == set(good)
+    assert document["status"] == document["final_status"] == "failed"
+    assert document["error"] == "apiLevel 2.99 is not supported; labrun supports 2.0 to 2.20"
+    assert document["location"] == f"{path}:3"
+    assert document["commands"] == [] and document["tips_used"] == 0
+    assert err == f"error: {path}:3: {document['error']}\n"
+
+
+# -- --record ---------------------------------------------------------------------------------
+
+
+def test_record_is_json_lines_from_run_to_summary_agreeing_with_json(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = str(write(tmp_path, SMALL))
+    record = tmp_path / "run.jsonl"
+    status, out, _ = simulate(capsys, protocol, "--json", "--record", str(record))
+    assert status == 0
+    document = json.loads(out)
+    lines = record.read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert events == read_record(record)
+    assert events[0]["event"] == "run" and events[0]["status"] == "idle"
+    summary = events[-1]
+    assert summary["event"] == "summary"
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    assert summary["status"] == document["status"]
+    assert summary["duration_s"] == document["estimated_duration_s"]
+    assert summary["tips_used"] == document["tips_used"]
+    assert summary["well_volumes_ul"] == document["well_volumes_ul"]
+    assert summary["pauses"] == document["pauses"]
+    assert summary["steps"] == document["steps"]
+    assert summary["commands"] == len(document["commands"])
+    completed = [e["id"] for e in events if e["event"] == "command"
+                 and e["status"] == "completed"]
+    assert completed == [c["id"] for c in document["commands"]]
+
+
+def test_record_of_a_failed_run_ends_with_the_failure(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = write(tmp_path, SMALL.replace("ctx.delay(seconds=45)", "p300.touch_tip()"))
+    record = tmp_path / "run.jsonl"
+    status, _, err = simulate(capsys, str(protocol), "--record", str(record))
+    assert status == 1
+    events = read_record(record)
+    assert events[-1]["event"] == "summary" and events[-1]["status"] == "failed"
+    assert events[-1]["location"] == f"{protocol}:12"
+    failure = [e for e in events if e["event"] == "failure"]
+    assert [f["error"] for f in failure] == [
+        "InstrumentContext.touch_tip is not supported by labrun"]
+    assert "Traceback" not in err
+
+
+def test_no_record_is_written_when_the_file_cannot_load(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = write(tmp_path, "def run(ctx):\n    ctx.home()\n")
+    record = tmp_path / "run.jsonl"
+    status, out, err = simulate(capsys, str(protocol), "--record", str(record))
+    assert status == 2 and out == ""
+    assert err.startswith(f"error: {protocol}:1: no apiLevel")
+    assert not record.exists()
+
+
+# -- errors and exit statuses -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ('metadata = {"apiLevel": "2.15"}\ndef run(ctx)\n    pass\n', 2, "syntax error: "),
+    ('metadata = {"apiLevel": "2.15"}\n', 1, "the protocol has no run(ctx) function"),
+    ('metadata = {"apiLevel": "2.15"}\ndef run(a, b):\n    pass\n', 2,
+     "run must take exactly one argument"),
+    ('metadata = {"apiLevel": "two"}\ndef run(ctx):\n    pass\n', 1,
+     "apiLevel 'two' is not a version like '2.15'; labrun supports 2.0 to 2.20"),
+    ('metadata = {"apiLevel": "2.15"}\nrequirements = {"apiLevel": "2.16"}\n'
+     "def run(ctx):\n    pass\n", 2, "apiLevel is '2.15' in metadata but '2.16'"),
+    ('import opentrons.hardware_control\nmetadata = {"apiLevel": "2.15"}\n'
+     "def run(ctx):\n    pass\n", 1, "the protocol's top level raised ImportError: labrun "
+     "runs Opentrons protocols but does not provide 'opentrons.hardware_control'"),
+])
+def test_load_errors_exit_2_with_the_line_and_no_traceback(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, line: int,
+        message: str) -> None:
+    path = write(tmp_path, text)
+    status, out, err = simulate(capsys, str(path))
+    assert status == 2
+    assert out == ""  # nothing ran: no run log
+    assert err.startswith(f"error: {path}:{line}: {message}")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_load_errors_raise_with_debug(capsys: pytest.CaptureFixture[str],
+                                      tmp_path: Path) -> None:
+    path = write(tmp_path, 'metadata = {"apiLevel": "2.15"}\n')
+    with pytest.raises(LocatedLoadError, match=r"no run\(ctx\) function"):
+        main(["simulate", str(path), "--debug"])
+
+
+RUNTIME_ERRORS = [
+    ('ctx.load_labware("corning_96_wellplate_360ul_fla", 2)',
+     "no labware definition named 'corning_96_wellplate_360ul_fla'; did you mean "
+     "'corning_96_wellplate_360ul_flat'?"),
+    ('ctx.load_instrument("p20_single_gen2", "right")',
+     "the right mount already has a p300_single_gen2"),
+    ('p300.aspirate(10, plate["A1"])', "aspirate: the right pipette (p300_single_gen2) has no "
+                                       "tip"),
+    ('p300.pick_up_tip(); p300.aspirate(400, plate["A1"])',
+     "aspirate: 400 µL would put 400 µL in the tip"),
+    ('ctx.load_module("magdeck", 3)', "ProtocolContext.load_module: hardware modules are not "
+                                      "supported"),
+    ('p300.transfer(50, plate["A1"], plate["A2"], air_gap=10)',
+     "transfer: the option air_gap=10 is not supported by labrun"),
+]
+
+
+@pytest.mark.parametrize(("call", "message"), RUNTIME_ERRORS,
+                         ids=[m.split(":")[0][:30] for _, m in RUNTIME_ERRORS])
+def test_runtime_errors_exit_1_with_the_line_and_no_traceback(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, call: str, message: str) -> None:
+    path = write(tmp_path, SMALL.replace('    p300.transfer(120, plate["A1"], [plate["B1"], '
+                                         'plate["B2"]])', f"    {call}"))
+    status, out, err = simulate(capsys, str(path))
+    assert status == 1
+    assert err.startswith(f"error: {path}:10: {message}")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    fields = summary_fields(out)
+    assert fields["status"] == "failed"
+    assert fields["location"] == f"{path}:10"
+    assert fields["error"].startswith(message)
+
+
+def test_debug_shows_the_traceback_of_a_runtime_error(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = write(tmp_path, SMALL.replace("ctx.delay(seconds=45)", "p300.touch_tip()"))
+    status, _, err = simulate(capsys, str(path), "--debug")
+    assert status == 1
+    assert err.startswith("Traceback (most recent call last):")
+    assert f'File "{path}", line 12, in run' in err
+    assert err.endswith(f"error: {path}:12: InstrumentContext.touch_tip is not supported by "
+                        "labrun\n")
+
+
+def test_a_missing_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, out, err = simulate(capsys, str(tmp_path / "missing.py"))
+    assert status == 2 and out == ""
+    assert err == (f"error: {tmp_path / 'missing.py'}: cannot read the protocol file: No such "
+                   "file or directory\n")
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["simulate"])
+    assert info.value.code == 2
+    assert "the following arguments are required: file" in capsys.readouterr().err
+
+
+# -- --labware-dir ----------------------------------------------------------------------------
+
+
+def custom_plate(directory: Path) -> Path:
+    definition: dict[str, Any] = json.loads(json.dumps(
+        get_definition("corning_96_wellplate_360ul_flat")))
+    definition["parameters"]["loadName"] = "lab_custom_96_plate"
+    definition["metadata"]["displayName"] = "Our Custom Plate"
+    definition["namespace"] = "custom_beta"
+    directory.mkdir()
+    path = directory / "lab_custom_96_plate.json"
+    path.write_text(json.dumps(definition))
+    return path
+
+
+def test_labware_dir_loads_a_custom_definition(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path) -> None:
+    custom_plate(tmp_path / "labware")
+    protocol = write(tmp_path, SMALL.replace("corning_96_wellplate_360ul_flat",
+                                             "lab_custom_96_plate"))
+    status, out, err = simulate(capsys, str(protocol), "--labware-dir",
+                                str(tmp_path / "labware"), "--json")
+    assert (status, err) == (0, "")
+    document = json.loads(out)
+    loads = [c["params"] for c in document["commands"] if c["type"] == "loadLabware"]
+    assert ("lab_custom_96_plate", "1") in [(p["load_name"], p["slot"]) for p in loads]
+    assert document["well_volumes_ul"] == {"1/A1": -240, "1/B1": 120, "1/B2": 120}
+
+
+def test_without_labware_dir_the_custom_name_is_unknown(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = write(tmp_path, SMALL.replace("corning_96_wellplate_360ul_flat",
+                                             "lab_custom_96_plate"))
+    status, _, err = simulate(capsys, str(protocol))
+    assert status == 1
+    assert err.startswith(f"error: {protocol}:8: no labware definition named "
+                          "'lab_custom_96_plate'")
+
+
+def test_a_bad_labware_dir_is_bad_input(capsys: pytest.CaptureFixture[str],
+                                        tmp_path: Path) -> None:
+    protocol = str(write(tmp_path, SMALL))
+    status, out, err = simulate(capsys, protocol, "--labware-dir", str(tmp_path / "nope"))
+    assert (status, out) == (2, "")
+    assert err == f"error: custom labware directory '{tmp_path / 'nope'}' does not exist\n"
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "bad.json").write_text("{not json")
+    status, out, err = simulate(capsys, protocol, "--labware-dir", str(broken))
+    assert (status, out) == (2, "")
+    assert err.startswith(f"error: {broken / 'bad.json'}: not valid JSON")
+
+
+# -- packaging --------------------------------------------------------------------------------
+
+
+def test_the_labrun_console_script_points_at_main() -> None:
+    tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["scripts"]["labrun"] == "protocol_api.cli.main:main"
+    module, _, name = project["scripts"]["labrun"].partition(":")
+    assert getattr(sys.modules[module], name) is main
