@@ -39,13 +39,16 @@ class ProtocolContext:
     def __init__(self, channel: CommandChannel, *, slot_origins: Mapping[str, Sequence[float]],
                  trash_slot: str = "12", api_version: tuple[int, int] = MAX_SUPPORTED_VERSION,
                  simulating: bool = True, protocol_file: str | None = None,
-                 labware_dirs: Sequence[str] = ()) -> None:
+                 labware_dirs: Sequence[str] = (),
+                 mounts: Mapping[str, tuple[str, str]] | None = None) -> None:
         self._steps = StepTracker(channel, protocol_file)
         self._deck = Deck(slot_origins, trash_slot)
         self._api_version = api_version
         self._simulating = simulating
         self._labware_dirs = tuple(labware_dirs)
         self._instruments: dict[str, InstrumentContext] = {}
+        # mount -> (Z axis, plunger axis); None: the OT-2's left and right, axes unknown
+        self._mounts = dict(mounts) if mounts is not None else None
         self._returned_tips: set[Well] = set()  # used tips put back in a tip rack
         trash = self._deck.trash
         drop = trash.wells()[0].top()
@@ -109,6 +112,9 @@ class ProtocolContext:
         """Attach a pipette to a mount."""
         spec = get_pipette(instrument_name)
         mount_name = Mount.parse(mount).value
+        if self._mounts is not None and mount_name not in self._mounts:
+            have = " and ".join(repr(m) for m in sorted(self._mounts)) or "none"
+            raise InstrumentError(f"this robot has no {mount_name} mount; its mounts: {have}")
         if mount_name in self._instruments and not replace:
             raise InstrumentError(
                 f"the {mount_name} mount already has a {self._instruments[mount_name].name}; "

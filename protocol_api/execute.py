@@ -56,6 +56,11 @@ def protocol_error(run: Run) -> BaseException | None:
     return _PROTOCOL_ERRORS.get(run)
 
 
+def mount_axes(config: RobotConfig) -> dict[str, tuple[str, str]]:
+    """The robot's mounts: name -> (Z axis, plunger axis)."""
+    return {name: (m.z_axis, m.plunger_axis) for name, m in config.mounts.items()}
+
+
 def continue_when_stalled(state: RunState) -> Action | None:
     """Simulation policy: a pause with nothing scheduled continues by itself.
 
@@ -81,7 +86,7 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
         ctx = ProtocolContext(channel, slot_origins=run.config.slots,
                               trash_slot=run.config.trash_slot, api_version=source.api_version,
                               simulating=simulating, protocol_file=source.path,
-                              labware_dirs=labware_dirs)
+                              labware_dirs=labware_dirs, mounts=mount_axes(run.config))
         try:
             source.run(ctx)
         except RunStopped:
@@ -125,7 +130,7 @@ def open_context(*, config: RobotConfig | None = None,
     ctx = EmbeddedContext(run.channel, slot_origins=run.config.slots,
                           trash_slot=run.config.trash_slot, api_version=api_version,
                           simulating=simulating, protocol_file=None,
-                          labware_dirs=labware_dirs)
+                          labware_dirs=labware_dirs, mounts=mount_axes(run.config))
     ctx.run = run
     try:
         yield ctx

@@ -354,7 +354,9 @@ class InstrumentContext:
     @api_step("home")
     def home(self) -> InstrumentContext:
         """Home this pipette's Z axis and plunger."""
-        self._steps.execute(c.Home(axes=None))
+        mounts = self._ctx._mounts
+        axes = mounts[self._mount] if mounts is not None and self._mount in mounts else None
+        self._steps.execute(c.Home(axes=axes))
         return self
 
     def _go(self, op: str, location: Location | Well | None,

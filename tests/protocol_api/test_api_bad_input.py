@@ -5,13 +5,18 @@ sends nothing to the robot.
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
+from engine import commands as c
+from engine.channel import CommandChannel, StepRef
 from engine.run import Run
+from hardware.config import default_config
 from protocol_api.execute import continue_when_stalled, create_run, open_context
 
 HEADER = '''metadata = {"apiLevel": "2.15"}
@@ -169,3 +174,30 @@ def test_an_embedded_context_reports_the_scripts_line_and_reraises() -> None:
     assert this_file == __file__
     source = Path(__file__).read_text().splitlines()[int(line) - 1]
     assert "# the failing line" in source
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine bug: the executor raises hardware.config.ConfigError (not CommandError) for a "
+    "mount the robot does not have; the engine loop only catches CommandError and "
+    "HardwareFault, so the error escapes the task group and the run is left 'running' "
+    "(DESIGN.md §10: a fault never leaves the run in a non-terminal state). The protocol "
+    "API now refuses such mounts itself, so this drives the engine directly."))
+def test_a_command_for_a_mount_the_robot_lacks_fails_the_run() -> None:
+    config = default_config()
+    config = attrs.evolve(config, mounts={"left": config.mounts["left"]})
+
+    def protocol(channel: CommandChannel) -> None:
+        channel.execute(c.LoadInstrument("p20_single_gen2", "right", 20.0, 1.25, 18.0, 19.0,
+                                         20.0), StepRef(0, "load_instrument"))
+        channel.execute(c.MoveTo("right", (100.0, 100.0, 100.0)), StepRef(1, "move_to"))
+
+    run = Run(protocol, config=config, on_stalled=continue_when_stalled).start()
+    run.control.play()
+    try:
+        with contextlib.suppress(Exception):
+            run.wait(timeout=10)
+    finally:
+        run.close()
+    summary = run.record.events[-1]
+    assert summary["status"] == "failed"
+    assert "right" in summary["error"]

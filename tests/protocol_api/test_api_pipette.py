@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 import pytest
 
 from engine import commands as c
 from engine.run import Run
+from hardware.config import default_config
 from protocol_api import Labware, Location, Point, open_context
-from protocol_api.errors import ProtocolError, TipError, VolumeError
+from protocol_api.errors import InstrumentError, ProtocolError, TipError, VolumeError
 from protocol_api.execute import EmbeddedContext
 from protocol_api.instrument import InstrumentContext
 
@@ -328,12 +330,35 @@ def test_move_to_a_well_goes_to_its_top_and_a_location_exactly(bench: Bench) -> 
     assert position["Y"] == pytest.approx(a1.y - offset[1])
 
 
-def test_home_from_a_pipette_homes(bench: Bench) -> None:
+def test_a_pipettes_home_homes_its_z_and_plunger_only(bench: Bench) -> None:
     bench.p300.move_to(bench.plate["A1"])
+    before = dict(bench.run.engine.executor.position)
     bench.p300.home()
+    mount = bench.run.config.mount("right")
+    assert bench.commands()[-1] == c.Home(axes=(mount.z_axis, mount.plunger_axis))
+    position = bench.run.engine.executor.position
+    axes = bench.run.config.axes
+    assert position[mount.z_axis] == axes[mount.z_axis].home
+    assert position[mount.plunger_axis] == axes[mount.plunger_axis].home
+    assert (position["X"], position["Y"]) == (before["X"], before["Y"])
+
+
+def test_the_contexts_home_homes_every_axis(bench: Bench) -> None:
+    bench.p300.move_to(bench.plate["A1"])
+    bench.ctx.home()
     assert bench.commands()[-1] == c.Home()
     home = {a: cfg.home for a, cfg in bench.run.config.axes.items()}
     assert bench.run.engine.executor.position == pytest.approx(home)
+
+
+def test_a_mount_the_robot_does_not_have_is_refused() -> None:
+    config = default_config()
+    config = attrs.evolve(config, mounts={"left": config.mounts["left"]})
+    with open_context(config=config) as ctx:
+        with pytest.raises(InstrumentError, match="this robot has no right mount; its mounts: "
+                                                  "'left'"):
+            ctx.load_instrument("p20_single_gen2", "right")
+        assert ctx.load_instrument("p20_single_gen2", "LEFT").mount == "left"
 
 
 def test_checks_fail_before_any_command_is_sent(bench: Bench) -> None:
