@@ -1,0 +1,96 @@
+"""Embedding: a script opens a context itself and controls the run from another thread."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from engine.errors import RunStopped
+from engine.record import read_record
+from engine.run import RunControl
+from engine.state import Status
+from engine.status import RunStatusReport
+from protocol_api import ProtocolContext, open_context
+
+TIMEOUT = 30.0
+
+
+def test_an_embedded_context_runs_calls_and_ends_with_the_block(tmp_path: Path) -> None:
+    record = tmp_path / "run.jsonl"
+    with open_context(record_path=record) as ctx:
+        assert isinstance(ctx, ProtocolContext)
+        assert ctx.control.status().status is Status.RUNNING
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        p = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])
+        p.transfer(75, plate["A1"], plate["A2"])
+    status = ctx.control.status()
+    assert status.status is Status.SUCCEEDED
+    events = read_record(record)
+    assert events[0]["event"] == "run"
+    assert events[-1]["event"] == "summary"
+    assert events[-1]["well_volumes_ul"] == {"1/A1": -75, "1/A2": 75}
+    assert events[-1]["tips_used"] == 1
+    # Lines point at this script.
+    lines = {e["line"] for e in events if e["event"] == "command" and e.get("line")}
+    assert all(line.startswith(f"{__file__}:") for line in lines)
+
+
+def test_a_protocol_pause_waits_for_a_resume_from_another_thread() -> None:
+    seen: list[RunStatusReport] = []
+
+    def operator(ctx_control: RunControl) -> None:
+        seen.append(ctx_control.wait_until_paused(timeout=TIMEOUT))
+        assert ctx_control.resume(source="operator").accepted
+
+    with open_context() as ctx:
+        p = ctx.load_instrument("p20_single_gen2", "right")
+        p.move_to(ctx.fixed_trash["A1"].top(10))
+        helper = threading.Thread(target=operator, args=(ctx.control,))
+        helper.start()
+        ctx.pause("add the reagent")  # returns once the operator resumes
+        helper.join(TIMEOUT)
+        ctx.comment("resumed")
+    assert len(seen) == 1
+    paused = seen[0]
+    assert paused.status is Status.PAUSED
+    assert (paused.pause_source, paused.pause_message) == ("protocol", "add the reagent")
+    assert paused.parked
+    summary = ctx.run.record.events[-1]
+    assert summary["status"] == "succeeded"
+    assert [p["message"] for p in summary["pauses"]] == ["add the reagent"]
+    resumes = [e for e in ctx.run.record.events if e["event"] == "action"
+               and e["action"] == "resume"]
+    assert [(e["source"], e["accepted"]) for e in resumes] == [("operator", True)]
+
+
+def test_a_stop_from_another_thread_ends_the_block_cleanly() -> None:
+    after_stop: list[str] = []
+
+    def operator(ctx_control: RunControl) -> None:
+        ctx_control.wait_until_paused(timeout=TIMEOUT)
+        assert ctx_control.stop(source="operator").accepted
+
+    with open_context() as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        p = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])
+        p.pick_up_tip()
+        helper = threading.Thread(target=operator, args=(ctx.control,))
+        helper.start()
+        try:
+            ctx.pause("stop me")
+        finally:
+            after_stop.append("finally ran")
+        after_stop.append("not reached")
+    helper.join(TIMEOUT)
+    assert after_stop == ["finally ran"]
+    summary = ctx.run.record.events[-1]
+    assert summary["status"] == "stopped"
+    # The cleanup dropped the attached tip into the trash.
+    cleanup = [e.command.kind for e in ctx.run.engine.entries if e.origin == "cleanup"]
+    assert cleanup == ["dropTip"]
+    # Any later call raises at once.
+    with pytest.raises(RunStopped):
+        p.drop_tip()
