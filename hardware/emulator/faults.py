@@ -1,0 +1,57 @@
+"""Fault injection and statistics, switchable from tests at runtime.
+
+Fields are plain attributes: assigning one from another thread is atomic, and the
+emulator reads them as it handles each line.
+"""
+
+from __future__ import annotations
+
+import time
+
+from attrs import define, field
+
+
+@define
+class Faults:
+    """Misbehaviours the emulated firmware can be told to show."""
+
+    silent: bool = False
+    """Send nothing at all (no acknowledgements, no status reports)."""
+    ack_delay: float = 0.0
+    """Wall-clock seconds to wait before handling each received line."""
+    error_next: int = 0
+    """Answer the next N command lines with an error instead of executing them."""
+    error_message: str | None = None
+    """Text of injected errors (default: a dialect-typical one)."""
+    resend_next: int = 0
+    """Marlin: treat the next N numbered lines as corrupted (checksum mismatch)."""
+
+    def clear(self) -> None:
+        """Back to a well-behaved controller."""
+        self.silent = False
+        self.ack_delay = 0.0
+        self.error_next = 0
+        self.error_message = None
+        self.resend_next = 0
+
+
+@define
+class Stats:
+    """What the emulator observed, for assertions."""
+
+    connections: int = 0
+    lines: list[str] = field(factory=list)
+    realtime: list[tuple[bytes, float]] = field(factory=list)
+    """Every realtime byte (or emergency line) with its ``time.monotonic()`` of arrival."""
+    rx_in_flight: int = 0
+    max_rx_in_flight: int = 0
+    """GRBL: most bytes received and not yet answered at any moment."""
+    rx_overflows: int = 0
+    """GRBL: times the host exceeded the 128-byte RX buffer."""
+    checksums_verified: int = 0
+    checksum_failures: int = 0
+    resends_requested: int = 0
+    errors_injected: int = 0
+
+    def note_realtime(self, data: bytes) -> None:
+        self.realtime.append((data, time.monotonic()))

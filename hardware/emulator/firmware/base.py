@@ -1,0 +1,232 @@
+"""What every emulated firmware shares: one connection at a time, a line queue handled
+in order, realtime bytes acted on as they arrive, output, and the injected faults.
+
+A subclass says what a line and a realtime byte mean (``execute``, ``on_realtime``) and
+what the firmware prints when a host connects (``greet``). Lines are executed one after
+another, like a firmware's main loop; ``interrupt`` ends the one in progress (a reset
+or a halt) and may discard the queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from collections.abc import Callable
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from attrs import define
+
+from ..faults import Faults, Stats
+from ..links import Link, LinkClosed
+from ..planner import Machine
+
+_COMMENT = re.compile(r"\([^)]*\)|;.*$|//.*$")
+_WORD = re.compile(r"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+))?")
+
+
+@define(eq=False)
+class Line:
+    """A received line and the bytes it took on the wire (for GRBL's RX accounting)."""
+
+    text: str
+    size: int
+    answered: bool = False
+
+
+def words(text: str) -> list[tuple[str, float | None]]:
+    """``G1 X10 Y-2.5 F600`` -> [("G", 1.0), ("X", 10.0), ...]; comments removed."""
+    code = _COMMENT.sub("", text).upper()
+    return [(m[1], float(m[2]) if m[2] is not None else None) for m in _WORD.finditer(code)]
+
+
+def command_of(items: list[tuple[str, float | None]]) -> str:
+    """The command word: ``G1``, ``G28.2``, ``M114``; empty when there is none."""
+    for letter, value in items:
+        if letter in "GM" and value is not None:
+            number = f"{value:g}"
+            return letter + number
+    return ""
+
+
+class Firmware:
+    """Base of the emulated GRBL, Marlin and Smoothieware."""
+
+    name = "firmware"
+    realtime_bytes: frozenset[int] = frozenset()
+    default_error = "error"
+
+    def __init__(self, machine: Machine, faults: Faults, stats: Stats, *,
+                 busy_interval: float = 2.0) -> None:
+        self.machine = machine
+        self.faults = faults
+        self.stats = stats
+        self.busy_interval = busy_interval
+        self.link: Link | None = None
+        self.feed_mm_per_min: float | None = None
+        self.absolute = True
+        self._send_queue: MemoryObjectSendStream[Line] | None = None
+        self._receive_queue: MemoryObjectReceiveStream[Line] | None = None
+        self._epoch: anyio.CancelScope | None = None
+        self._current: Line | None = None
+
+    # -- to override ------------------------------------------------------------------
+
+    async def greet(self) -> None:
+        """What the firmware prints when a host connects."""
+
+    async def on_realtime(self, byte: int) -> None:
+        """A realtime byte arrived (never queued)."""
+
+    async def on_line(self, line: Line) -> None:
+        """A complete line arrived; by default it is queued for ``execute``."""
+        self.enqueue(line)
+
+    async def execute(self, line: Line) -> None:
+        """Carry out one line and answer it."""
+        raise NotImplementedError
+
+    async def on_door(self, open_: bool) -> None:
+        """The door input changed."""
+
+    # -- connection -------------------------------------------------------------------
+
+    async def serve(self, link: Link) -> None:
+        """Talk to one host until it goes away (a new host replaces the previous one)."""
+        if self.link is not None:
+            await self.link.aclose()
+        self.link = link
+        self.stats.connections += 1
+        self._new_queue()
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._process_forever)
+                await self.greet()
+                await self._receive(link)
+                tg.cancel_scope.cancel()
+        finally:
+            if self.link is link:
+                self.link = None
+            await link.aclose()
+
+    async def drop(self) -> None:
+        """Fault: close the connection now."""
+        if self.link is not None:
+            await self.link.aclose()
+
+    async def _receive(self, link: Link) -> None:
+        pending = bytearray()
+        while True:
+            try:
+                data = await link.receive()
+            except LinkClosed:
+                return
+            for byte in data:
+                if byte in self.realtime_bytes:
+                    self.stats.note_realtime(bytes([byte]))
+                    await self.on_realtime(byte)
+                elif byte in (0x0A, 0x0D):
+                    text = pending.decode("ascii", "replace")
+                    line = Line(text, len(pending) + 1)
+                    pending.clear()
+                    self.stats.lines.append(text)
+                    await self.on_line(line)
+                else:
+                    pending.append(byte)
+
+    # -- the line queue ---------------------------------------------------------------
+
+    def enqueue(self, line: Line) -> None:
+        assert self._send_queue is not None
+        self._send_queue.send_nowait(line)
+
+    def _new_queue(self) -> None:
+        send, receive = anyio.create_memory_object_stream[Line](math.inf)
+        self._send_queue, self._receive_queue = send, receive
+
+    async def _process_forever(self) -> None:
+        while True:
+            with anyio.CancelScope() as scope:
+                self._epoch = scope
+                assert self._receive_queue is not None
+                async for line in self._receive_queue:
+                    self._current = line
+                    if self.faults.ack_delay > 0:
+                        await anyio.sleep(self.faults.ack_delay)
+                    await self.execute(line)
+                    self._current = None
+            self._current = None
+
+    def interrupt(self, *, discard_queued: bool) -> Line | None:
+        """End the line in progress now (reset, halt, kill); maybe drop the queue.
+
+        Returns the interrupted line if it is still unanswered. Synchronous, so no
+        answer can slip out between the event and the interruption.
+        """
+        current, self._current = self._current, None
+        if self._epoch is not None:
+            self._epoch.cancel()
+        if discard_queued and self._receive_queue is not None:
+            with contextlib.suppress(anyio.WouldBlock):
+                while True:
+                    self.forget(self._receive_queue.receive_nowait())
+        return current if current is not None and not current.answered else None
+
+    def forget(self, line: Line) -> None:
+        """A line that will never be answered (discarded by a reset)."""
+        line.answered = True
+
+    # -- output -----------------------------------------------------------------------
+
+    async def send(self, text: str) -> None:
+        """Print one line to the host (nothing while the ``silent`` fault is on)."""
+        if self.faults.silent or self.link is None:
+            return
+        with contextlib.suppress(LinkClosed):
+            await self.link.send((text + "\n").encode("ascii"))
+
+    async def answer(self, line: Line, text: str) -> None:
+        """The final answer to ``line`` (``ok``, ``error:N``, ``!!``)."""
+        if line.answered:
+            return
+        line.answered = True
+        with anyio.CancelScope(shield=True):  # once decided, an answer goes out
+            await self.send(text)
+
+    def take_injected_error(self) -> str | None:
+        """The injected error for this line, if the ``error_next`` fault is armed."""
+        if self.faults.error_next <= 0:
+            return None
+        self.faults.error_next -= 1
+        self.stats.errors_injected += 1
+        return self.faults.error_message or self.default_error
+
+    async def wait_busy(self, predicate: Callable[[], bool], busy: str | None = None) -> None:
+        """Wait for ``predicate``; print ``busy`` every ``busy_interval`` meanwhile."""
+        while True:
+            with anyio.move_on_after(self.busy_interval if busy else math.inf):
+                await self.machine.wait_until(predicate)
+                return
+            assert busy is not None
+            await self.send(busy)
+
+    # -- motion words -----------------------------------------------------------------
+
+    def motion_target(self, items: list[tuple[str, float | None]]) -> dict[str, float]:
+        """Absolute targets of a G0/G1 from its axis words (G90/G91 aware)."""
+        target: dict[str, float] = {}
+        for letter, value in items:
+            if letter in self.machine.config.axes and value is not None:
+                base = 0.0 if self.absolute else self.machine.planned[letter]
+                target[letter] = base + value
+        return target
+
+    def feed_of(self, items: list[tuple[str, float | None]]) -> float | None:
+        for letter, value in items:
+            if letter == "F" and value is not None and value > 0:
+                self.feed_mm_per_min = value
+        return self.feed_mm_per_min
+
+    def position_words(self, position: dict[str, float], decimals: int) -> str:
+        return " ".join(f"{a}:{position[a]:.{decimals}f}" for a in self.machine.config.axes)

@@ -1,0 +1,189 @@
+"""Emulated GRBL 1.1 (6 axes, like grblHAL): character-counting host protocol.
+
+- ``ok`` once a line is parsed and its motion planned (waits for a free planner block);
+  ``G4`` answers once the planner is empty; ``$H`` once homing is done.
+- RX buffer: bytes of unanswered lines are counted; more than 128 is an overflow.
+- Realtime: ``?`` status ``<State|MPos:...|FS:...|Pn:D>``, ``!`` hold, ``~`` resume,
+  0x18 soft reset (``ALARM:3`` if in motion; the welcome banner after it).
+- Power-up in ``Alarm`` (homing lock): ``$H`` or ``$X``; G-code meanwhile is ``error:9``.
+- Door: opening it holds motion (``Door:2`` -> ``Door:1``); closed it waits in
+  ``Door:0`` for ``~``; ``Pn:D`` while open; ``[MSG:Check Door]`` on each change.
+"""
+
+from __future__ import annotations
+
+from ..faults import Faults, Stats
+from ..planner import Machine
+from .base import Firmware, Line, command_of, words
+
+RX_BUFFER = 128
+BANNER = "Grbl 1.1h ['$' for help]"
+_SETTINGS_OK = ("$$", "$#", "$G", "$I", "$N", "$C")
+
+
+class GrblFirmware(Firmware):
+    """GRBL 1.1 as seen over its serial port."""
+
+    name = "grbl"
+    realtime_bytes = frozenset(b"?!~\x18")
+    default_error = "error:20"
+
+    def __init__(self, machine: Machine, faults: Faults, stats: Stats, **options: float) -> None:
+        super().__init__(machine, faults, stats, **options)
+        self.locked = True  # homing lock at power-up
+        self.door_open = False
+        self.door_suspended = False
+
+    # -- host protocol ----------------------------------------------------------------
+
+    async def greet(self) -> None:
+        await self.send(BANNER)
+        if self.locked:
+            await self.send("[MSG:'$H'|'$X' to unlock]")
+        if self.door_open:
+            await self.send("[MSG:Check Door]")
+
+    async def on_line(self, line: Line) -> None:
+        self.stats.rx_in_flight += line.size
+        self.stats.max_rx_in_flight = max(self.stats.max_rx_in_flight, self.stats.rx_in_flight)
+        if self.stats.rx_in_flight > RX_BUFFER:
+            self.stats.rx_overflows += 1
+        self.enqueue(line)
+
+    def forget(self, line: Line) -> None:
+        if not line.answered:
+            self.stats.rx_in_flight -= line.size
+        super().forget(line)
+
+    async def answer(self, line: Line, text: str) -> None:
+        if not line.answered:
+            self.stats.rx_in_flight -= line.size
+        await super().answer(line, text)
+
+    async def on_realtime(self, byte: int) -> None:
+        if byte == ord("?"):
+            await self.send(self.status_report())
+        elif byte == ord("!"):
+            if not self.locked and not self.door_suspended:
+                self.machine.hold()
+        elif byte == ord("~"):
+            if self.door_suspended and not self.door_open:
+                self.door_suspended = False
+                self.machine.resume()
+            elif self.machine.holding and not self.door_suspended:
+                self.machine.resume()
+        elif byte == 0x18:
+            await self.soft_reset()
+
+    async def soft_reset(self) -> None:
+        was_moving = self.machine.stop()
+        interrupted = self.interrupt(discard_queued=True)
+        if interrupted is not None:
+            self.forget(interrupted)
+        self.stats.rx_in_flight = 0
+        if was_moving:
+            self.machine.homed.clear()
+            self.locked = True
+            await self.send("ALARM:3")
+        self.door_suspended = self.door_open
+        if self.door_open:
+            self.machine.hold()
+        self.feed_mm_per_min = None
+        self.absolute = True
+        await self.greet()
+
+    async def on_door(self, open_: bool) -> None:
+        self.door_open = open_
+        if open_:
+            self.door_suspended = True
+            self.machine.hold()
+        await self.send("[MSG:Check Door]")
+
+    def status_report(self) -> str:
+        m = self.machine
+        position = m.current_position()
+        if self.locked:
+            state = "Alarm"
+        elif self.door_suspended:
+            state = "Door:2" if m.braking else ("Door:1" if self.door_open else "Door:0")
+        elif m.holding:
+            state = "Hold:1" if m.braking else "Hold:0"
+        elif m.homing:
+            state = "Home"
+        elif m.moving or not m.idle:
+            state = "Run"
+        else:
+            state = "Idle"
+        mpos = ",".join(f"{position[a]:.3f}" for a in m.config.axes)
+        free_rx = RX_BUFFER - self.stats.rx_in_flight
+        fields = [state, f"MPos:{mpos}", f"Bf:{m.free_blocks},{free_rx}",
+                  f"FS:{self.feed_mm_per_min or 0:.0f},0"]
+        if self.door_open:
+            fields.append("Pn:D")
+        return "<" + "|".join(fields) + ">"
+
+    # -- lines ------------------------------------------------------------------------
+
+    async def execute(self, line: Line) -> None:
+        text = line.text.strip()
+        if text.startswith("$"):
+            await self.system_command(line, text.upper())
+            return
+        items = words(text)
+        if not items:
+            await self.answer(line, "ok")  # empty lines are answered too
+            return
+        injected = self.take_injected_error()
+        if injected is not None:
+            await self.answer(line, injected)
+            return
+        if self.locked:
+            await self.answer(line, "error:9")
+            return
+        command = command_of(items)
+        if command in ("G0", "G1"):
+            target = self.motion_target(items)
+            feed = self.feed_of(items)
+            if feed is None and command == "G1":
+                await self.answer(line, "error:22")
+                return
+            await self.machine.wait_until(lambda: self.machine.free_blocks > 0)
+            self.machine.add_move(target, None if command == "G0" or feed is None else feed / 60)
+        elif command == "G4":
+            seconds = next((v for k, v in items if k == "P" and v is not None), None)
+            if seconds is None:
+                await self.answer(line, "error:28")
+                return
+            await self.machine.wait_until(lambda: self.machine.idle)
+            await self.machine.clock.sleep(seconds)
+        elif command in ("G90", "G91"):
+            self.absolute = command == "G90"
+        elif command not in ("G21", "G17", "G54", "G94", "M3", "M5", "M8", "M9", ""):
+            await self.answer(line, "error:20")
+            return
+        await self.answer(line, "ok")
+
+    async def system_command(self, line: Line, text: str) -> None:
+        if text == "$X":
+            if self.locked:
+                self.locked = False
+                await self.send("[MSG:Caution: Unlocked]")
+            await self.answer(line, "ok")
+        elif text.startswith("$H"):
+            if self.door_open:
+                await self.answer(line, "error:13")
+                return
+            letters = text[2:].strip()
+            axes = [a for a in self.machine.config.axes if not letters or a in letters]
+            if letters and len(axes) != len(letters):
+                await self.answer(line, "error:3")
+                return
+            await self.machine.wait_until(lambda: self.machine.idle)
+            self.machine.add_home(axes)
+            await self.machine.wait_until(lambda: self.machine.idle)
+            self.locked = False
+            await self.answer(line, "ok")
+        elif text.startswith(_SETTINGS_OK) or "=" in text:
+            await self.answer(line, "ok")
+        else:
+            await self.answer(line, "error:3")

@@ -1,0 +1,195 @@
+"""Emulated Marlin 2.x (extra axes named A, B, C; no extruders; emergency parser on).
+
+- Lines ``N<n> ... *<checksum>`` are verified: a bad checksum, a missing one or a line
+  out of sequence gets ``Error:...``, ``Resend: <last+1>`` and ``ok``; unnumbered lines
+  are accepted as they are. ``M110 N<n>`` sets the line counter.
+- ``ok`` once a line is processed (a move is planned once the 16-block planner has
+  room); ``M400``, ``G4`` and ``G28`` wait for the motion, printing
+  ``echo:busy: processing`` every ``busy_interval`` seconds meanwhile.
+- Emergency parser: ``M410`` stops the steppers at once (no deceleration) and flushes
+  the planner as soon as it arrives, and answers ``ok`` in order; ``M112`` kills:
+  ``Error:Printer halted. kill() called!``. Real Marlin then needs a board reset; this
+  emulator accepts ``M999`` and repeats the kill message to any other line.
+- Position: ``M114`` (planned) and ``M114 R`` (real) print ``X:.. Y:.. Z:.. A:.. ...``.
+- Currents ``M906`` (mA), motors ``M17``/``M18``/``M84``.
+- Interlocks (labrun convention): ``//action:interlock door active|clear`` on change
+  and in ``M119``'s answer.
+"""
+
+from __future__ import annotations
+
+from ...gcode.dialects.base import INTERLOCK_PREFIX
+from ..faults import Faults, Stats
+from ..planner import Machine
+from .base import Firmware, Line, command_of, words
+
+KILLED = "Error:Printer halted. kill() called!"
+BUSY = "echo:busy: processing"
+
+
+def checksum(text: str) -> int:
+    value = 0
+    for byte in text.encode("ascii", "replace"):
+        value ^= byte
+    return value
+
+
+class MarlinFirmware(Firmware):
+    """Marlin 2.x as seen over its serial port."""
+
+    name = "marlin"
+    default_error = "Error:Injected failure"
+
+    def __init__(self, machine: Machine, faults: Faults, stats: Stats, **options: float) -> None:
+        super().__init__(machine, faults, stats, **options)
+        self.last_line = 0
+        self.killed = False
+        self.door_open = False
+
+    async def greet(self) -> None:
+        await self.send("start")
+        await self.send("echo:Marlin 2.1.2 (labrun emulator)")
+        if self.killed:
+            await self.send(KILLED)
+
+    async def on_line(self, line: Line) -> None:
+        body = _strip_number(line.text)
+        command = command_of(words(body))
+        # The emergency parser acts on these as they arrive, before the queue.
+        if command == "M112":
+            self.stats.note_realtime(b"M112")
+            await self.kill()
+            return
+        if command == "M410":
+            self.stats.note_realtime(b"M410")
+            self.machine.stop()
+        if line.text.strip():
+            self.enqueue(line)
+
+    async def kill(self) -> None:
+        self.machine.stop()
+        self.machine.homed.clear()
+        self.killed = True
+        interrupted = self.interrupt(discard_queued=True)
+        if interrupted is not None:
+            self.forget(interrupted)  # a killed Marlin answers nothing
+        await self.send(KILLED)
+
+    async def on_door(self, open_: bool) -> None:
+        self.door_open = open_
+        await self.send(self.interlock_line())
+
+    def interlock_line(self) -> str:
+        return f"{INTERLOCK_PREFIX}door {'active' if self.door_open else 'clear'}"
+
+    async def resend(self, line: Line, reason: str) -> None:
+        self.stats.resends_requested += 1
+        await self.send(f"Error:{reason}, Last Line: {self.last_line}")
+        await self.send(f"Resend: {self.last_line + 1}")
+        await self.answer(line, "ok")
+
+    async def execute(self, line: Line) -> None:
+        text = line.text.strip()
+        if self.killed:  # only M999 brings a killed Marlin (emulator) back
+            if command_of(words(_strip_number(text))) == "M999":
+                self.killed = False
+                await self.answer(line, "ok")
+            else:
+                await self.send(KILLED)
+                self.forget(line)
+            return
+        if text.startswith("N"):
+            body, sep, given = text.partition("*")
+            number_text, _, command_text = body[1:].partition(" ")
+            if not number_text.isdigit():
+                await self.resend(line, "No Line Number with checksum")
+                return
+            if not sep or not given.strip().isdigit():
+                await self.resend(line, "No Checksum with line number")
+                return
+            corrupt = self.faults.resend_next > 0
+            if corrupt:
+                self.faults.resend_next -= 1
+            if corrupt or checksum(body) != int(given):
+                self.stats.checksum_failures += 1
+                await self.resend(line, "checksum mismatch")
+                return
+            number = int(number_text)
+            items = words(command_text)
+            if command_of(items) != "M110" and number != self.last_line + 1:
+                await self.resend(line, "Line Number is not Last Line Number+1")
+                return
+            self.stats.checksums_verified += 1
+            self.last_line = number
+            text = command_text
+        items = words(text)
+        command = command_of(items)
+        injected = self.take_injected_error()
+        if injected is not None:
+            await self.send(injected)
+            await self.answer(line, "ok")
+            return
+        await self.run_command(line, command, items)
+
+    async def run_command(self, line: Line, command: str,
+                          items: list[tuple[str, float | None]]) -> None:
+        m = self.machine
+        axes = [a for a, _ in items if a in m.config.axes]
+        if command in ("G0", "G1"):
+            target = self.motion_target(items)
+            feed = self.feed_of(items)
+            await self.wait_busy(lambda: m.free_blocks > 0, BUSY)
+            m.add_move(target, feed / 60 if feed else None)
+        elif command == "G28":
+            await self.wait_busy(lambda: m.idle, BUSY)
+            m.add_home(axes or list(m.config.axes))
+            await self.wait_busy(lambda: m.idle, BUSY)
+        elif command == "M400":
+            await self.wait_busy(lambda: m.idle, BUSY)
+        elif command == "G4":
+            values = dict(items)
+            seconds = (values.get("S") or 0.0) + (values.get("P") or 0.0) / 1000.0
+            await self.wait_busy(lambda: m.idle, BUSY)
+            await m.clock.sleep(seconds)
+        elif command == "M114":
+            real = any(letter == "R" for letter, _ in items)
+            position = m.current_position() if real else m.planned
+            text = self.position_words(position, 2)
+            await self.send(text if real else f"{text} Count " + " ".join(
+                f"{a}:{round(position[a] * m.config.axes[a].steps_per_mm)}" for a in m.config.axes))
+        elif command == "M410":
+            m.stop()
+        elif command == "M906":
+            for letter, value in items:
+                if letter in m.config.axes and value is not None:
+                    m.currents[letter] = value / 1000.0
+        elif command in ("M17", "M18", "M84"):
+            for axis in axes or list(m.config.axes):
+                m.motors_enabled[axis] = command == "M17"
+                if command != "M17":
+                    m.homed.discard(axis)
+        elif command == "M119":
+            await self.send("Reporting endstop status")
+            for axis in m.config.axes:
+                await self.send(f"{axis.lower()}_min: open")
+            await self.send(self.interlock_line())
+        elif command == "M110":
+            self.last_line = int(next((v for k, v in items[1:] if k == "N" and v is not None),
+                                      self.last_line))
+        elif command == "M999":
+            if not any(letter == "S" for letter, _ in items):
+                await self.send(f"Resend: {self.last_line + 1}")
+        elif command == "M115":
+            await self.send("FIRMWARE_NAME:Marlin 2.1.2 (labrun emulator) AXIS_COUNT:6")
+        elif command in ("G90", "G91"):
+            self.absolute = command == "G90"
+        elif command not in ("G21", "M112"):
+            await self.send(f'echo:Unknown command: "{line.text.strip()}"')
+        await self.answer(line, "ok")
+
+
+def _strip_number(text: str) -> str:
+    text = text.strip()
+    if text.startswith("N"):
+        text = text.partition(" ")[2]
+    return text.partition("*")[0]

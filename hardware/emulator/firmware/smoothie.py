@@ -1,0 +1,144 @@
+"""Emulated Smoothieware (v1, GRBL-style realtime commands enabled).
+
+- Every line gets exactly one answer: ``ok`` (``M114``: ``ok C: X:.. Y:..``), an
+  ``error:...``, or ``!!`` while halted. A move is answered once planned; ``M400``,
+  ``G4`` and ``G28.2`` once the motion is done.
+- Realtime (when enabled): ``?`` status ``<Idle|MPos:...|WPos:...|F:...>``, ``!`` feed
+  hold (state ``Hold`` once still), ``~`` resume; ctrl-X halts at once (``ALARM:`` line;
+  the line in progress and every later one get ``!!``) until ``M999`` or ``$X``. A halt
+  during motion loses the homing; one while still keeps it.
+- Currents ``M907`` (A); motors ``M17``/``M18``/``M84``.
+- Interlocks (labrun convention): ``//action:interlock door active|clear``.
+"""
+
+from __future__ import annotations
+
+from ...gcode.dialects.base import INTERLOCK_PREFIX
+from ..faults import Faults, Stats
+from ..planner import Machine
+from .base import Firmware, Line, command_of, words
+
+
+class SmoothieFirmware(Firmware):
+    """Smoothieware as seen over its USB serial port."""
+
+    name = "smoothie"
+    default_error = "error:Injected failure"
+
+    def __init__(self, machine: Machine, faults: Faults, stats: Stats, *,
+                 feed_hold: bool = True, realtime_status: bool = True,
+                 **options: float) -> None:
+        super().__init__(machine, faults, stats, **options)
+        self.realtime_bytes = frozenset((b"?" if realtime_status else b"")
+                                        + (b"!~" if feed_hold else b"") + b"\x18")
+        self.halted = False
+        self.door_open = False
+
+    async def greet(self) -> None:
+        await self.send("Smoothie")
+        await self.send("ok")
+
+    async def on_line(self, line: Line) -> None:
+        if line.text.strip():
+            self.enqueue(line)
+
+    async def on_realtime(self, byte: int) -> None:
+        if byte == ord("?"):
+            await self.send(self.status_report())
+        elif byte == ord("!"):
+            if not self.halted:
+                self.machine.hold()
+        elif byte == ord("~"):
+            self.machine.resume()
+        elif byte == 0x18:
+            await self.halt()
+
+    async def halt(self) -> None:
+        was_moving = self.machine.stop()
+        interrupted = self.interrupt(discard_queued=False)
+        if was_moving:
+            self.machine.homed.clear()
+        self.halted = True
+        await self.send("ALARM: Abort during cycle" if was_moving
+                        else "ALARM: Halted - send M999 or $X to continue")
+        if interrupted is not None:
+            await self.answer(interrupted, "!!")
+
+    async def on_door(self, open_: bool) -> None:
+        self.door_open = open_
+        await self.send(self.interlock_line())
+
+    def interlock_line(self) -> str:
+        return f"{INTERLOCK_PREFIX}door {'active' if self.door_open else 'clear'}"
+
+    def status_report(self) -> str:
+        m = self.machine
+        position = m.current_position()
+        if self.halted:
+            state = "Alarm"
+        elif m.holding and not m.braking:
+            state = "Hold"
+        elif m.homing:
+            state = "Home"
+        elif m.moving or not m.idle:
+            state = "Run"
+        else:
+            state = "Idle"
+        values = ",".join(f"{position[a]:.4f}" for a in m.config.axes)
+        return f"<{state}|MPos:{values}|WPos:{values}|F:{self.feed_mm_per_min or 0:.1f},100.0>"
+
+    async def execute(self, line: Line) -> None:
+        text = line.text.strip()
+        items = words(text)
+        command = command_of(items)
+        if self.halted:
+            if command == "M999" or text.upper() == "$X":
+                self.halted = False
+                await self.answer(line, "ok")
+            else:
+                await self.answer(line, "!!")
+            return
+        injected = self.take_injected_error()
+        if injected is not None:
+            await self.answer(line, injected)
+            return
+        m = self.machine
+        axes = [a for a, _ in items if a in m.config.axes]
+        if command in ("G0", "G1"):
+            target = self.motion_target(items)
+            feed = self.feed_of(items)
+            await m.wait_until(lambda: m.free_blocks > 0)
+            m.add_move(target, feed / 60 if feed else None)
+        elif command == "G28.2":
+            await m.wait_until(lambda: m.idle)
+            m.add_home(axes or list(m.config.axes))
+            await m.wait_until(lambda: m.idle)
+        elif command == "M400":
+            await m.wait_until(lambda: m.idle)
+        elif command == "G4":
+            values = dict(items)
+            seconds = (values.get("S") or 0.0) + (values.get("P") or 0.0) / 1000.0
+            await m.wait_until(lambda: m.idle)
+            await m.clock.sleep(seconds)
+        elif command == "M114":
+            await self.answer(line, "ok C: " + self.position_words(m.planned, 4))
+            return
+        elif command == "M114.2":
+            await self.answer(line, "ok MCS: " + self.position_words(m.current_position(), 4))
+            return
+        elif command == "M907":
+            for letter, value in items:
+                if letter in m.config.axes and value is not None:
+                    m.currents[letter] = value
+        elif command in ("M17", "M18", "M84"):
+            for axis in axes or list(m.config.axes):
+                m.motors_enabled[axis] = command == "M17"
+        elif command == "M119":
+            await self.send(" ".join(f"{a}_min:0" for a in m.config.axes))
+            await self.send(self.interlock_line())
+        elif command == "M112":
+            await self.halt()
+            return
+        elif command in ("G90", "G91"):
+            self.absolute = command == "G90"
+        await self.answer(line, "ok")

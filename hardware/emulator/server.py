@@ -1,0 +1,210 @@
+"""Serving the emulator: over TCP or a pseudo-terminal, in this loop or a background thread.
+
+- ``await serve_emulator("grbl", port=7800)``: run until cancelled (the CLI's path);
+- ``with running_emulator("marlin", link="pty", speed=20) as emu:``: a background thread
+  runs it; ``emu.address`` is ``tcp://127.0.0.1:<port>`` or the pty's slave path (give
+  it to ``ControllerConfig.port``), and ``emu`` switches the door and faults from the
+  calling thread.
+- ``main(argv)``: ``labrun emulator --dialect grbl --port 7800 [--pty] [--speed 10]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal, TypeVar
+
+import anyio
+import anyio.abc
+import anyio.from_thread
+from anyio.abc import SocketAttribute
+
+from ..config import RobotConfig, default_config, load_config
+from .faults import Faults, Stats
+from .firmware import FIRMWARES
+from .links import PtyLink, TcpLink
+from .planner import Machine
+from .timebase import ScaledClock
+
+PLANNER_BLOCKS = {"grbl": 15, "marlin": 16, "smoothie": 32}
+LinkKind = Literal["tcp", "pty"]
+T = TypeVar("T")
+
+
+class Emulator:
+    """One emulated controller: a machine, its firmware, faults and statistics.
+
+    Create it inside a running event loop; ``run`` serves it until cancelled.
+    """
+
+    def __init__(self, dialect: str = "grbl", *, config: RobotConfig | None = None,
+                 speed: float = 1.0, planner_blocks: int | None = None,
+                 busy_interval: float = 2.0, start_position: Mapping[str, float] | None = None,
+                 **firmware_options: Any) -> None:
+        if dialect not in FIRMWARES:
+            raise ValueError(f"unknown dialect {dialect!r}; expected one of {sorted(FIRMWARES)}")
+        self.config = config or default_config()
+        axes = "".join(self.config.axes)
+        if dialect != "marlin" and not "XYZABC".startswith(axes):
+            raise ValueError(f"{dialect} reports positions in the order X Y Z A B C; this "
+                             f"robot's axes {axes} must be a prefix of it")
+        self.dialect = dialect
+        self.clock = ScaledClock(speed)
+        self.faults = Faults()
+        self.stats = Stats()
+        self.machine = Machine(self.config, self.clock,
+                               planner_blocks=planner_blocks or PLANNER_BLOCKS[dialect],
+                               start_position=start_position)
+        self.firmware = FIRMWARES[dialect](self.machine, self.faults, self.stats,
+                                           busy_interval=busy_interval, **firmware_options)
+        self.address = ""
+
+    async def run(self, link: LinkKind = "tcp", host: str = "127.0.0.1", port: int = 7800, *,
+                  task_status: anyio.abc.TaskStatus[Emulator] = anyio.TASK_STATUS_IGNORED,
+                  ) -> None:
+        """Serve until cancelled; ``address`` is set before ``task_status.started``."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.machine.ticker)
+            if link == "pty":
+                await self._serve_pty(task_status)
+            else:
+                listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
+                bound = listener.extra(SocketAttribute.local_port)
+                self.address = f"tcp://{host}:{bound}"
+                task_status.started(self)
+                await listener.serve(self._serve_tcp)
+
+    async def _serve_tcp(self, stream: anyio.abc.SocketStream) -> None:
+        stream.extra(SocketAttribute.raw_socket).setsockopt(
+            socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        await self.firmware.serve(TcpLink(stream))
+
+    async def _serve_pty(self, task_status: anyio.abc.TaskStatus[Emulator]) -> None:
+        started = False
+        while True:  # a dropped pty is replaced by a new one (with a new path)
+            pty = PtyLink()
+            self.address = pty.path
+            if not started:
+                task_status.started(self)
+                started = True
+            await self.firmware.serve(pty)
+
+    async def set_door(self, open_: bool) -> None:
+        """Open (True) or close the door input."""
+        await self.firmware.on_door(open_)
+
+    async def drop_connection(self) -> None:
+        """Fault: close the host's connection now."""
+        await self.firmware.drop()
+
+    def position(self) -> dict[str, float]:
+        """Where the emulated axes are now (mm)."""
+        return self.machine.current_position()
+
+
+async def serve_emulator(dialect: str = "grbl", host: str = "127.0.0.1", port: int = 7800,
+                         speed: float = 1.0, *, link: LinkKind = "tcp",
+                         config: RobotConfig | None = None,
+                         task_status: anyio.abc.TaskStatus[Emulator] = anyio.TASK_STATUS_IGNORED,
+                         **options: Any) -> None:
+    """Run an emulated ``dialect`` controller on ``host:port`` (or a pty) until cancelled."""
+    emulator = Emulator(dialect, config=config, speed=speed, **options)
+    await emulator.run(link, host, port, task_status=task_status)
+
+
+class EmulatorHandle:
+    """An emulator running in a background thread, controlled from this one."""
+
+    def __init__(self, portal: anyio.from_thread.BlockingPortal, emulator: Emulator) -> None:
+        self._portal = portal
+        self.emulator = emulator
+
+    @property
+    def address(self) -> str:
+        """``tcp://127.0.0.1:<port>`` or the pseudo-terminal's path."""
+        return self.emulator.address
+
+    @property
+    def faults(self) -> Faults:
+        return self.emulator.faults
+
+    @property
+    def stats(self) -> Stats:
+        return self.emulator.stats
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run the plain function ``fn(*args)`` in the emulator's loop; return its result."""
+        return self._portal.call(fn, *args)
+
+    def set_door(self, open_: bool) -> None:
+        """Open (True) or close the door, as a person at the robot would."""
+        self._portal.call(self.emulator.set_door, open_)
+
+    def drop_connection(self) -> None:
+        """Fault: close the host's connection now."""
+        self._portal.call(self.emulator.drop_connection)
+
+    def position(self) -> dict[str, float]:
+        """Where the emulated axes are now (mm)."""
+        return self.call(self.emulator.position)
+
+    @property
+    def homed(self) -> set[str]:
+        return set(self.emulator.machine.homed)
+
+
+@contextmanager
+def running_emulator(dialect: str = "grbl", *, link: LinkKind = "tcp",
+                     host: str = "127.0.0.1", port: int = 0, speed: float = 1.0,
+                     config: RobotConfig | None = None,
+                     **options: Any) -> Iterator[EmulatorHandle]:
+    """Run an emulator in a background thread for the duration of the ``with`` block."""
+    with anyio.from_thread.start_blocking_portal() as portal:
+
+        async def create() -> Emulator:
+            return Emulator(dialect, config=config, speed=speed, **options)
+
+        emulator = portal.call(create)
+        future, _ = portal.start_task(emulator.run, link, host, port, name="labrun-emulator")
+        try:
+            yield EmulatorHandle(portal, emulator)
+        finally:
+            future.cancel()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``labrun emulator``: serve an emulated controller until interrupted."""
+    parser = argparse.ArgumentParser(prog="labrun emulator",
+                                     description="Run labrun's G-code controller emulator.")
+    parser.add_argument("--dialect", choices=sorted(FIRMWARES), default="grbl")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7800)
+    parser.add_argument("--pty", action="store_true",
+                        help="serve on a pseudo-terminal instead of TCP (prints its path)")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="run the motion clock this many times faster than real time")
+    parser.add_argument("--config", help="robot configuration (TOML); default: built-in OT-2")
+    parser.add_argument("--busy-interval", type=float, default=2.0,
+                        help="seconds between Marlin busy lines")
+    args = parser.parse_args(argv)
+    config = load_config(args.config) if args.config else None
+
+    async def serve() -> None:
+        async with anyio.create_task_group() as tg:
+            emulator = Emulator(args.dialect, config=config, speed=args.speed,
+                                busy_interval=args.busy_interval)
+            await tg.start(emulator.run, "pty" if args.pty else "tcp", args.host, args.port)
+            print(f"labrun emulator ({args.dialect}, speed x{args.speed:g}) on "
+                  f"{emulator.address}", flush=True)
+
+    try:
+        anyio.run(serve)
+    except KeyboardInterrupt:
+        return 0
+    except OSError as exc:
+        print(f"labrun emulator: {exc}", file=sys.stderr)
+        return 1
+    return 0

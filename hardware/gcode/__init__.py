@@ -1,0 +1,39 @@
+"""The G-code driver: one ``MotionController`` for GRBL 1.1, Marlin 2.x and Smoothieware.
+
+``open_controller(config)`` connects to ``config.controller.port`` (``tcp://host:port``,
+a serial device or a pyserial URL such as ``socket://host:port``) in
+``config.controller.dialect`` and yields a connected ``GcodeController``.
+"""
+
+from .dialects import DIALECTS, INTERLOCK_PREFIX, Dialect, Grbl, Marlin, Smoothie, get_dialect
+from .driver import GcodeController, default_axis_map, open_controller
+from .errors import (
+    ConnectionLost,
+    ControllerAlarm,
+    ControllerError,
+    ControllerTimeout,
+    InterlockActive,
+)
+from .transport import SerialTransport, TcpTransport, Transport, open_transport
+
+__all__ = [
+    "DIALECTS",
+    "INTERLOCK_PREFIX",
+    "ConnectionLost",
+    "ControllerAlarm",
+    "ControllerError",
+    "ControllerTimeout",
+    "Dialect",
+    "GcodeController",
+    "Grbl",
+    "InterlockActive",
+    "Marlin",
+    "SerialTransport",
+    "Smoothie",
+    "TcpTransport",
+    "Transport",
+    "default_axis_map",
+    "get_dialect",
+    "open_controller",
+    "open_transport",
+]

@@ -1,0 +1,147 @@
+"""What every firmware dialect provides: how to say things and how to read the answers.
+
+A dialect is configuration plus pure functions: no I/O, no state about the connection.
+The driver (``GcodeController``) and the streamer use its capability attributes to pick
+a strategy (character counting or one line at a time, feed hold or quickstop, status
+polling or position queries).
+
+Axis letters here are the firmware's own letters; the driver maps labrun's axes to them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from ..events import Axes, Event, InterlockChange, Status
+
+INTERLOCK_PREFIX = "//action:interlock "
+"""Marlin/Smoothieware interlock convention (labrun's own, spoken by the emulator):
+``//action:interlock <name> active`` and ``//action:interlock <name> clear``, pushed on
+every change and re-announced in answer to ``M119``."""
+
+
+class Dialect:
+    """Base class: the G-code every dialect shares and the capabilities it declares."""
+
+    name = "generic"
+    axis_letters = "XYZABC"
+    """The firmware's axis letters, in the order positional reports list them."""
+    rx_buffer_bytes: int | None = None
+    """When set, stream by character counting within this many bytes (GRBL)."""
+    max_lines_in_flight = 1
+    """Otherwise, at most this many unacknowledged lines."""
+    numbered_lines = False
+    """Send ``N<n> ... *<checksum>`` and honour ``Resend:`` (Marlin)."""
+    supports_currents = False
+    supports_motor_enable = False
+    interlock_blocks_motion = False
+    """The firmware itself refuses to move while an interlock is active (GRBL's door)."""
+    feed_hold: bytes | None = None
+    cycle_resume: bytes | None = None
+    status_query: bytes | None = None
+    flush_after_hold: bytes | None = None
+    """Realtime byte that discards the held motion once the axes are still."""
+    unlock_after_flush = False
+    """The flush leaves the firmware halted; unlock it afterwards (Smoothieware)."""
+    quickstop_line: str | None = None
+    """A line acted on at once (emergency parser) that stops and flushes motion (Marlin M410)."""
+    emergency_stop: bytes = b"\x18"
+
+    # -- formatting -------------------------------------------------------------------
+
+    def init_lines(self) -> list[str]:
+        """Lines that put a freshly (re)started firmware into labrun's modes: mm, absolute."""
+        return ["G21", "G90"]
+
+    def move_line(self, target: Mapping[str, float], feed_mm_per_min: float) -> str:
+        """A coordinated straight move to absolute ``target`` at ``feed_mm_per_min``."""
+        words = " ".join(f"{axis}{_num(value)}" for axis, value in target.items())
+        return f"G1 {words} F{feed_mm_per_min:.1f}"
+
+    def home_lines(self, axes: Sequence[str] | None) -> list[str]:
+        """Lines that home ``axes`` (every axis when None), in the order given."""
+        raise NotImplementedError
+
+    def wait_line(self) -> str:
+        """A line acknowledged only once every queued motion has finished."""
+        return "M400"
+
+    def position_line(self) -> str | None:
+        """A line whose answer reports the position; None when status reports are used."""
+        return None
+
+    def currents_line(self, currents: Mapping[str, float]) -> str | None:
+        """A line setting motor currents in amperes; None when unsupported."""
+        return None
+
+    def motors_line(self, enabled: bool, axes: Sequence[str] | None) -> str | None:
+        """A line switching motors on or off; None when unsupported."""
+        return None
+
+    def unlock_lines(self) -> list[str]:
+        """Lines that clear an alarm or halt state (homing is still required afterwards)."""
+        raise NotImplementedError
+
+    def interlock_query_line(self) -> str | None:
+        """A line that makes the firmware report its interlocks; None when status carries them."""
+        return None
+
+    def frame(self, text: str, number: int | None = None) -> bytes:
+        """The bytes put on the wire for one line."""
+        return (text + "\n").encode("ascii")
+
+    # -- parsing ----------------------------------------------------------------------
+
+    def parse(self, line: str) -> list[Event]:
+        """The events one received line (without its line ending) carries."""
+        raise NotImplementedError
+
+    def interlocks_of(self, status: Status) -> dict[str, bool] | None:
+        """Interlock states a status report implies, or None when it says nothing."""
+        return None
+
+
+def _num(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def parse_status(line: str) -> Status | None:
+    """Parse a GRBL-1.1-style ``<State:sub|MPos:x,y,z|WCO:...|Pn:XYZD>`` report."""
+    if not (line.startswith("<") and line.endswith(">")):
+        return None
+    fields = line[1:-1].split("|")
+    state, _, sub = fields[0].partition(":")
+    substate = int(sub) if sub.isdigit() else None
+    values: dict[str, Axes] = {}
+    pins: frozenset[str] = frozenset()
+    for item in fields[1:]:
+        key, _, data = item.partition(":")
+        if key in ("MPos", "WPos", "WCO"):
+            try:
+                numbers = [float(v) for v in data.split(",")]
+            except ValueError:
+                continue
+            values[key] = dict(zip("XYZABC", numbers, strict=False))
+        elif key == "Pn":
+            pins = frozenset(data)
+    return Status(state=state, substate=substate, position=values.get("MPos"),
+                  work_offset=values.get("WCO"), work_position=values.get("WPos"), pins=pins)
+
+
+_AXIS_WORD = re.compile(r"([A-Z]):\s*(-?\d+(?:\.\d*)?)")
+
+
+def parse_axis_words(text: str, letters: str) -> Axes:
+    """``X:1.00 Y:2.00 ...`` -> {"X": 1.0, "Y": 2.0}, keeping only ``letters``."""
+    return {m[1]: float(m[2]) for m in _AXIS_WORD.finditer(text) if m[1] in letters}
+
+
+def parse_interlock(line: str) -> InterlockChange | None:
+    """labrun's ``//action:interlock <name> active|clear`` line, if that is what it is."""
+    if not line.startswith(INTERLOCK_PREFIX):
+        return None
+    parts = line[len(INTERLOCK_PREFIX):].split()
+    if len(parts) != 2 or parts[1] not in ("active", "clear"):
+        return None
+    return InterlockChange(parts[0], parts[1] == "active")

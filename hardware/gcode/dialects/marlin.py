@@ -1,0 +1,92 @@
+"""Marlin 2.x with extra linear axes named A, B, C (``AXIS4_NAME 'A'`` ...).
+
+Streaming: one line at a time, each ``N<n> <text>*<checksum>`` (XOR of the bytes before
+``*``); a corrupted or lost line gets ``Error:...``, ``Resend: <n>`` and ``ok``, and every
+line from ``n`` on is sent again. ``ok`` means the line was processed (a move planned);
+``Error:`` lines precede their ``ok``. ``echo:busy: processing`` keeps a long command alive.
+With the emergency parser, ``M410`` (quickstop) and ``M112`` (kill) act as soon as they
+arrive; ``M410`` still answers ``ok`` in order. After ``kill()`` real Marlin needs a board
+reset; labrun's emulator accepts ``M999`` instead. Currents via ``M906`` (mA, TMC drivers).
+Interlocks: labrun's ``//action:interlock door active|clear`` convention, queried by ``M119``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import reduce
+
+from ..events import Alarm, Busy, Error, Event, Info, Ok, PositionReport, Resend, Restarted
+from .base import Dialect, parse_axis_words, parse_interlock
+
+_RESEND_PRECURSORS = ("checksum mismatch", "Line Number", "No Checksum")
+
+
+def checksum(text: str) -> int:
+    """Marlin/RepRap checksum: XOR of every byte of ``text``."""
+    return reduce(lambda acc, byte: acc ^ byte, text.encode("ascii"), 0)
+
+
+class Marlin(Dialect):
+    """Marlin 2.x: numbered, checksummed lines; quickstop with M410."""
+
+    name = "marlin"
+    axis_letters = "XYZABCUVWE"
+    numbered_lines = True
+    supports_currents = True
+    supports_motor_enable = True
+    quickstop_line = "M410"
+    emergency_stop = b"M112\n"
+
+    def home_lines(self, axes: Sequence[str] | None) -> list[str]:
+        return ["G28"] if axes is None else ["G28 " + " ".join(axes)]
+
+    def position_line(self) -> str:
+        return "M114 R"
+
+    def currents_line(self, currents: Mapping[str, float]) -> str:
+        return "M906 " + " ".join(f"{a}{round(amps * 1000)}" for a, amps in currents.items())
+
+    def motors_line(self, enabled: bool, axes: Sequence[str] | None) -> str:
+        code = "M17" if enabled else "M18"
+        return code if not axes else code + " " + " ".join(axes)
+
+    def unlock_lines(self) -> list[str]:
+        # S1: resume without flushing the buffer (no Resend request follows).
+        return ["M999 S1"]
+
+    def interlock_query_line(self) -> str:
+        return "M119"
+
+    def frame(self, text: str, number: int | None = None) -> bytes:
+        if number is None:
+            return (text + "\n").encode("ascii")
+        body = f"N{number} {text}"
+        return f"{body}*{checksum(body)}\n".encode("ascii")
+
+    def parse(self, line: str) -> list[Event]:
+        if line == "ok" or line.startswith("ok "):
+            return [Ok(line[3:])]
+        for prefix in ("Resend:", "rs "):
+            if line.startswith(prefix):
+                number = line[len(prefix):].strip()
+                return [Resend(int(number))] if number.isdigit() else [Info(line)]
+        if line.startswith(("echo:busy:", "busy:")) or line == "wait":
+            return [Busy(line)]
+        if line.startswith("Error:"):
+            message = line[len("Error:"):]
+            if any(p in message for p in _RESEND_PRECURSORS):
+                return [Info(line)]  # a Resend: follows
+            if "halted" in message or "kill()" in message:
+                return [Alarm(line, flushes=True)]
+            if "stopped" in message.lower():
+                return [Alarm(line)]
+            return [Error(line, final=False)]
+        if line == "start":
+            return [Restarted(line)]
+        interlock = parse_interlock(line)
+        if interlock is not None:
+            return [interlock]
+        if line[:2] in ("X:", "Y:", "Z:"):
+            return [PositionReport(parse_axis_words(line.partition("Count")[0],
+                                                    self.axis_letters))]
+        return [Info(line)]

@@ -1,0 +1,80 @@
+"""Smoothieware (v1 with ``grbl_mode``-style realtime commands).
+
+Streaming: one line at a time, answered by ``ok`` (``M114`` answers
+``ok C: X:.. Y:.. Z:..`` on the same line). In the halt state (kill button, ``M112``,
+ctrl-X, limit) every line is answered ``!!`` until ``M999`` or ``$X``. ``?`` returns a
+GRBL-like status report and ``!``/``~`` feed hold/resume when enabled in the firmware's
+configuration; this dialect assumes both and can be told otherwise. To discard held
+motion the driver sends ctrl-X (halt, which flushes the queue) and then ``M999``; since
+the axes are already still, the position is kept. Currents via ``M907`` (A); homing is
+``G28.2``. Interlocks: labrun's ``//action:interlock door active|clear`` convention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ..events import Alarm, Error, Event, Halted, Info, Ok, PositionReport, Restarted, Status
+from .base import Dialect, parse_axis_words, parse_interlock, parse_status
+
+
+class Smoothie(Dialect):
+    """Smoothieware: ``ok`` per line, ``!!`` in halt, realtime ``?``/``!`` when enabled."""
+
+    name = "smoothie"
+    axis_letters = "XYZABC"
+    supports_currents = True
+    supports_motor_enable = True
+    emergency_stop = b"\x18"
+    unlock_after_flush = True
+
+    def __init__(self, *, feed_hold: bool = True, realtime_status: bool = True) -> None:
+        self.feed_hold = b"!" if feed_hold else None
+        self.cycle_resume = b"~" if feed_hold else None
+        self.flush_after_hold = b"\x18" if feed_hold else None
+        self.status_query = b"?" if realtime_status else None
+
+    def home_lines(self, axes: Sequence[str] | None) -> list[str]:
+        return ["G28.2"] if axes is None else ["G28.2 " + " ".join(f"{a}0" for a in axes)]
+
+    def position_line(self) -> str | None:
+        return None if self.status_query else "M114"
+
+    def currents_line(self, currents: Mapping[str, float]) -> str:
+        return "M907 " + " ".join(f"{a}{amps:.3f}" for a, amps in currents.items())
+
+    def motors_line(self, enabled: bool, axes: Sequence[str] | None) -> str:
+        code = "M17" if enabled else "M18"
+        return code if not axes else code + " " + " ".join(axes)
+
+    def unlock_lines(self) -> list[str]:
+        return ["M999"]
+
+    def interlock_query_line(self) -> str:
+        return "M119"
+
+    def parse(self, line: str) -> list[Event]:
+        if line == "ok":
+            return [Ok()]
+        if line.startswith("ok "):
+            payload = line[3:]
+            position = parse_axis_words(payload, self.axis_letters)
+            return [PositionReport(position), Ok(payload)] if position else [Ok(payload)]
+        if line == "!!" or line.startswith("!! "):
+            return [Halted("controller is halted: " + (line[3:] or "send M999"))]
+        if line.lower().startswith("error:"):
+            return [Error(line, final=True)]
+        if line.startswith("ALARM"):
+            return [Alarm(line)]
+        if line.startswith("<"):
+            status = parse_status(line)
+            return [status] if status is not None else [Info(line)]
+        if line.startswith("Smoothie"):
+            return [Restarted(line, extra_ok=True)]
+        interlock = parse_interlock(line)
+        if interlock is not None:
+            return [interlock]
+        return [Info(line)]
+
+    def interlocks_of(self, status: Status) -> dict[str, bool] | None:
+        return None

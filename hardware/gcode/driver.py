@@ -1,0 +1,468 @@
+"""``GcodeController``: the ``MotionController`` over any transport and dialect.
+
+A move is one ``G1`` to absolute targets followed by the dialect's wait line (``G4 P0``
+or ``M400``), so ``move`` returns when the axes are still. Cancelling ``move`` stops the
+axes before the cancellation propagates, shielded:
+
+- feed hold (GRBL, Smoothieware): ``!`` goes out at once, the driver polls ``?`` until
+  the axes are still, then discards the held motion (GRBL: soft reset in ``Hold:0``,
+  which keeps the position; Smoothieware: ctrl-X then ``M999``);
+- quickstop (Marlin): ``M410`` at once (emergency parser), again in order to catch a
+  move planned meanwhile, then ``M400``;
+
+and then reads back where the axes really stopped. ``emergency_stop`` sends 0x18 or
+``M112`` and leaves the robot needing ``home()`` (which unlocks with ``$X``/``M999``
+first). The robot is also considered unhomed after ``connect()``, after an alarm and
+after an unexpected firmware restart.
+
+Axis letters: labrun's axes map to firmware letters through ``axis_map`` (default: the
+same letter, which GRBL 6-axis forks, Marlin with ``AXIS4..6_NAME 'A'..'C'`` and
+Smoothieware all accept).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+
+from ..config import RobotConfig
+from ..controller import HardwareFault, InterlockListener, NotHomedError, Position
+from ..kinematics import plan_move, profile_time
+from .dialects import Dialect, get_dialect
+from .errors import ControllerAlarm, ControllerError, InterlockActive
+from .events import Alarm, Axes, Event, Restarted
+from .link import Link
+from .transport import Transport, open_transport
+
+STILL_POLL_S = 0.01
+"""Status polling period while waiting for a feed hold to come to rest."""
+SETTLE_S = 0.1
+"""Quiet time awaited after opening a port before the first line (no status query)."""
+
+
+class GcodeController:
+    """A G-code motion controller (GRBL, Marlin, Smoothieware) as a ``MotionController``."""
+
+    def __init__(self, config: RobotConfig, *, dialect: Dialect | str | None = None,
+                 port: str | None = None, axis_map: Mapping[str, str] | None = None,
+                 timeout_s: float | None = None, poll_interval: float = 0.1,
+                 transport: Transport | None = None) -> None:
+        self.config = config
+        ctl = config.controller
+        self.dialect = (get_dialect(dialect or ctl.dialect) if not isinstance(dialect, Dialect)
+                        else dialect)
+        self.port = port or ctl.port
+        self.timeout_s = ctl.timeout_s if timeout_s is None else timeout_s
+        self.poll_interval = poll_interval
+        self.axis_map = default_axis_map(config, self.dialect, axis_map)
+        self._from_firmware = {fw: axis for axis, fw in self.axis_map.items()}
+        self._transport = transport
+        self._link: Link | None = None
+        self._listener: InterlockListener | None = None
+        self._unhomed: set[str] = set(config.axes)
+        self._commanded: Position = {}
+        self._needs_init = True
+        self._halted = False
+        self._intentional_reset = False
+        self._motion_until = 0.0
+
+    # -- MotionController -------------------------------------------------------------
+
+    @property
+    def supports_currents(self) -> bool:
+        return self.dialect.supports_currents
+
+    @property
+    def requires_homing(self) -> bool:
+        return bool(self._unhomed)
+
+    async def connect(self) -> None:
+        """Open the port, start the reader and bring the firmware to mm/absolute mode."""
+        if self._link is not None:
+            return
+        transport = self._transport or await open_transport(
+            self.port, baudrate=self.config.controller.baudrate, timeout=self.timeout_s)
+        self._transport = None  # a given transport is used once
+        link = Link(self.dialect, transport, timeout_s=self.timeout_s,
+                    poll_interval=self.poll_interval, on_event=self._on_event,
+                    on_interlock=self._on_interlock)
+        await link.start()
+        self._link = link
+        self._unhomed = set(self.config.axes)
+        self._halted = False
+        self._needs_init = True
+        try:
+            await self._handshake()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.disconnect()
+            raise
+
+    async def disconnect(self) -> None:
+        """Stop the reader and close the port; the robot is left as it is."""
+        link, self._link = self._link, None
+        if link is not None:
+            await link.close()
+
+    async def __aenter__(self) -> GcodeController:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.disconnect()
+
+    async def home(self, axes: Sequence[str] | None = None) -> Position:
+        link = self._live()
+        names = list(axes) if axes is not None else list(self.config.axes)
+        self._check_axes(names)
+        if self._halted or link.alarm is not None:
+            await self.recover()
+        await self._ready()
+        self._check_interlocks()
+        # Z axes first, so nothing is dragged across the deck.
+        ordered = sorted(names, key=lambda a: a not in self.config.z_axes)
+        lines = self.dialect.home_lines(None if axes is None
+                                        else [self.axis_map[a] for a in ordered])
+        extra = self._homing_time(names)
+        for line in lines:
+            await link.streamer.request(line, extra_timeout=extra)
+        self._unhomed -= set(names)
+        link.alarm = None
+        position = await self.read_position()
+        self._commanded.update(position)
+        return position
+
+    async def move(self, target: Mapping[str, float], speed: float | None = None) -> None:
+        link = self._live()
+        if self.requires_homing:
+            raise NotHomedError("the robot must be homed before it moves "
+                                f"(unhomed: {', '.join(sorted(self._unhomed))})")
+        self._check_axes(target)
+        for axis, value in target.items():
+            cfg = self.config.axes[axis]
+            if not cfg.min - 1e-6 <= value <= cfg.max + 1e-6:
+                raise HardwareFault(f"axis {axis} target {value:.2f} mm is outside its travel "
+                                    f"[{cfg.min:g}, {cfg.max:g}]")
+        await self._ready()
+        await self._leave_hold()
+        start = {a: self._commanded.get(a, value) for a, value in target.items()}
+        duration = plan_move(start, target, self.config.axes, speed).duration
+        line = self.dialect.move_line({self.axis_map[a]: v for a, v in target.items()},
+                                      self._feed(start, target, speed) * 60.0)
+        sent_before = link.streamer.lines_sent
+        try:
+            await link.streamer.request(line)
+            self._motion_until = time.monotonic() + duration
+            await link.streamer.request(self.dialect.wait_line(), extra_timeout=duration + 0.5)
+        except anyio.get_cancelled_exc_class():
+            if link.streamer.lines_sent > sent_before:
+                with anyio.CancelScope(shield=True):
+                    await self._stop_quietly()
+            raise
+        self._commanded.update(target)
+
+    async def stop_motion(self) -> Position:
+        self._live()
+        with anyio.CancelScope(shield=True):
+            await self._halt_motion()
+        return dict(self._commanded)
+
+    async def emergency_stop(self) -> None:
+        """Send the dialect's emergency stop now; wait for the firmware to confirm it."""
+        link = self._live()
+        self._unhomed = set(self.config.axes)
+        self._halted = True
+        alarms, restarts = link.alarm_seq, link.restart_seq
+        with anyio.CancelScope(shield=True):
+            await link.write(self.dialect.emergency_stop)
+            await link.wait_for(lambda: link.alarm_seq > alarms or link.restart_seq > restarts,
+                                "the controller to confirm the emergency stop")
+
+    async def read_position(self) -> Position:
+        link = self._live()
+        reported: Axes | None
+        if self.dialect.status_query is not None:
+            status = await link.fresh_status()
+            reported = status.position
+            if reported is None and status.work_position is not None:
+                offset = status.work_offset or {}
+                reported = {a: v + offset.get(a, 0.0) for a, v in status.work_position.items()}
+        else:
+            line = self.dialect.position_line()
+            assert line is not None
+            seq = link.position_seq
+            await link.streamer.request(line)
+            reported = link.position if link.position_seq > seq else None
+        if reported is None:
+            raise HardwareFault("the controller's answer carried no position")
+        missing = [a for a, fw in self.axis_map.items() if fw not in reported]
+        if missing:
+            raise HardwareFault(f"the controller reported no position for axis "
+                                f"{', '.join(missing)} (firmware letters "
+                                f"{', '.join(self.axis_map[a] for a in missing)})")
+        return {axis: reported[fw] for axis, fw in self.axis_map.items()}
+
+    async def set_currents(self, currents: Mapping[str, float]) -> None:
+        link = self._live()
+        self._check_axes(currents)
+        line = self.dialect.currents_line({self.axis_map[a]: v for a, v in currents.items()})
+        if line is not None and currents:
+            await self._ready()
+            await link.streamer.request(line)
+
+    async def wait_until_idle(self) -> None:
+        link = self._live()
+        await self._ready()
+        extra = max(0.0, self._motion_until - time.monotonic()) + 0.5
+        await link.streamer.request(self.dialect.wait_line(), extra_timeout=extra)
+
+    def active_interlocks(self) -> frozenset[str]:
+        link = self._link
+        if link is None:
+            return frozenset()
+        return frozenset(name for name, active in link.interlocks.items() if active)
+
+    def set_interlock_listener(self, listener: InterlockListener | None) -> None:
+        self._listener = listener
+
+    # -- beyond the interface ---------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Clear an alarm or halt (``$X``, ``M999``); the robot still needs homing."""
+        link = self._live()
+        for line in self.dialect.unlock_lines():
+            await link.streamer.request(line, numbered=False)
+        link.alarm = None
+        self._halted = False
+        await self._initialize()
+
+    async def set_motors_enabled(self, enabled: bool, axes: Sequence[str] | None = None) -> None:
+        """Switch motors on or off (Marlin, Smoothieware; GRBL has no such command)."""
+        link = self._live()
+        if axes is not None:
+            self._check_axes(axes)
+        line = self.dialect.motors_line(
+            enabled, None if axes is None else [self.axis_map[a] for a in axes])
+        if line is not None:
+            await self._ready()
+            await link.streamer.request(line)
+        if not enabled and self.dialect.supports_motor_enable:
+            self._unhomed |= set(axes if axes is not None else self.config.axes)
+
+    async def send_gcode(self, lines: Iterable[str]) -> list[str]:
+        """Stream raw lines with the dialect's flow control; return each answer's text."""
+        link = self._live()
+        await self._ready()
+        entries = [await link.streamer.submit(line) for line in lines]
+        return [(await link.streamer.wait(entry)).payload for entry in entries]
+
+    @property
+    def link(self) -> Link:
+        """The live connection (for diagnostics)."""
+        return self._live()
+
+    # -- internals --------------------------------------------------------------------
+
+    def _live(self) -> Link:
+        link = self._link
+        if link is None:
+            raise HardwareFault(f"not connected to the controller at {self.port or '?'}")
+        if link.fault is not None:
+            raise link.fault
+        return link
+
+    async def _handshake(self) -> None:
+        link = self._live()
+        if self.dialect.status_query is None:
+            # Without a realtime query to sync on, let a start-up banner (and the
+            # board's reset) pass first; an "ok" racing a banner is ambiguous.
+            await link.settle(SETTLE_S)
+        else:
+            status = await link.fresh_status()
+            if status.state == "Alarm":
+                link.alarm = link.alarm or "alarm at connect"
+        for attempt in range(3):
+            if link.alarm is not None:
+                break
+            restarts = link.restart_seq
+            try:
+                await self._initialize()
+                break
+            except ControllerAlarm:
+                self._halted = True
+            except ControllerError:
+                # A board that resets when the port opens prints its banner after our
+                # first line and discards it: try again once it has restarted.
+                if link.restart_seq == restarts or attempt == 2:
+                    raise
+        query = self.dialect.interlock_query_line()
+        if query is not None and not self._halted and link.alarm is None:
+            await link.streamer.request(query)
+
+    async def _initialize(self) -> None:
+        link = self._live()
+        if self.dialect.numbered_lines:
+            await link.streamer.request("M110 N0", numbered=False)
+            link.streamer.reset_numbering()
+        for line in self.dialect.init_lines():
+            await link.streamer.request(line)
+        self._needs_init = False
+
+    async def _ready(self) -> None:
+        link = self._live()
+        if self._halted or link.alarm is not None:
+            raise ControllerAlarm(f"the controller is in alarm ({link.alarm or 'halted'}); "
+                                  "home the robot to recover")
+        if self._needs_init:
+            await self._initialize()
+
+    def _check_interlocks(self) -> None:
+        active = self.active_interlocks()
+        if active and self.dialect.interlock_blocks_motion:
+            raise InterlockActive(f"{', '.join(sorted(active))} open: the {self.dialect.name} "
+                                  "controller will not move until it is closed")
+
+    async def _leave_hold(self) -> None:
+        """Refuse motion behind an active interlock; leave a finished hold (GRBL ``~``)."""
+        self._check_interlocks()
+        link = self._live()
+        status = link.status
+        resume = self.dialect.cycle_resume
+        if resume is None or status is None or status.state not in ("Hold", "Door"):
+            return
+        if status.substate not in (0, None):
+            return
+        await link.write(resume)
+        await link.wait_for(lambda: link.status is not None and link.status.state not in
+                            ("Hold", "Door"), "the controller to leave its hold")
+
+    async def _stop_quietly(self) -> None:
+        with contextlib.suppress(HardwareFault):  # recorded on the link; raised next call
+            await self._halt_motion()
+
+    async def _halt_motion(self) -> None:
+        """Stop with a controlled deceleration, discard queued motion, read the position."""
+        link = self._live()
+        dialect = self.dialect
+        if dialect.feed_hold is not None:
+            await link.write(dialect.feed_hold)  # first: on the wire within microseconds
+            await self._wait_still()
+            if dialect.flush_after_hold is not None:
+                await self._flush(dialect.flush_after_hold)
+        elif dialect.quickstop_line is not None:
+            await link.streamer.submit(dialect.quickstop_line, out_of_band=True)
+            await link.streamer.drain()
+            # Again in order: stops a move that was planned after the first one acted.
+            await link.streamer.request(dialect.quickstop_line)
+            await link.streamer.request(dialect.wait_line())
+        else:
+            await link.streamer.drain()
+            await link.streamer.request(dialect.wait_line())
+        self._motion_until = 0.0
+        self._commanded = await self.read_position()
+
+    async def _wait_still(self) -> None:
+        link = self._live()
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            status = await link.fresh_status()
+            if _is_still(status.state, status.substate):
+                return
+            if time.monotonic() > deadline:
+                raise HardwareFault(f"the axes did not stop within {self.timeout_s:g} s "
+                                    f"(state {status.state})")
+            await anyio.sleep(STILL_POLL_S)
+
+    async def _flush(self, reset: bytes) -> None:
+        """Discard held motion with a reset; the axes are still, so the position is kept."""
+        link = self._live()
+        restarts = link.restart_seq
+        self._intentional_reset = True
+        try:
+            await link.write(reset)
+            if self.dialect.unlock_after_flush:
+                await link.streamer.drain()
+                for line in self.dialect.unlock_lines():
+                    await link.streamer.request(line, numbered=False)
+                link.alarm = None
+            else:
+                await link.wait_for(lambda: link.restart_seq > restarts,
+                                    "the controller to restart after the reset")
+        finally:
+            self._intentional_reset = False
+        if link.alarm is None:
+            await self._initialize()
+
+    def _on_event(self, event: Event) -> None:
+        if self._intentional_reset:
+            return
+        if isinstance(event, Alarm):
+            self._unhomed = set(self.config.axes)
+        elif isinstance(event, Restarted):
+            self._unhomed = set(self.config.axes)
+            self._needs_init = True
+
+    def _on_interlock(self, name: str, active: bool) -> None:
+        if self._listener is not None:
+            self._listener(name, active)
+
+    def _check_axes(self, axes: Iterable[str]) -> None:
+        unknown = [a for a in axes if a not in self.axis_map]
+        if unknown:
+            raise HardwareFault(f"unknown axis {unknown[0]!r}; this robot has "
+                                f"{', '.join(self.axis_map)}")
+
+    def _feed(self, start: Mapping[str, float], target: Mapping[str, float],
+              speed: float | None) -> float:
+        """Path speed (mm/s) at which no axis exceeds its limit (or ``speed``)."""
+        deltas = {a: abs(target[a] - start[a]) for a in target}
+        path = math.sqrt(sum(d * d for d in deltas.values()))
+        limits = [self.config.axes[a].max_speed * path / d for a, d in deltas.items() if d > 0]
+        feed = min(limits) if limits else max(c.max_speed for c in self.config.axes.values())
+        return min(feed, speed) if speed is not None else feed
+
+    def _homing_time(self, axes: Sequence[str]) -> float:
+        """Generous upper bound of a homing cycle: every axis crossing its travel twice."""
+        return sum(2.0 * profile_time(c.max - c.min, c.max_speed, c.acceleration)
+                   for a, c in self.config.axes.items() if a in axes) + 1.0
+
+
+def _is_still(state: str, substate: int | None) -> bool:
+    if state in ("Idle", "Alarm", "Sleep"):
+        return True
+    if state == "Hold":
+        return substate in (0, None)
+    if state == "Door":
+        return substate in (0, 1)
+    return False
+
+
+def default_axis_map(config: RobotConfig, dialect: Dialect,
+                     axis_map: Mapping[str, str] | None = None) -> dict[str, str]:
+    """labrun axis -> firmware letter: ``axis_map`` where given, else the same letter."""
+    mapping = {axis: (axis_map or {}).get(axis, axis) for axis in config.axes}
+    for axis, letter in mapping.items():
+        if letter not in dialect.axis_letters:
+            raise ValueError(f"axis {axis}: {dialect.name} has no axis {letter!r} (it has "
+                             f"{', '.join(dialect.axis_letters)}); give an axis_map")
+    if len(set(mapping.values())) != len(mapping):
+        raise ValueError(f"axis_map sends two axes to one firmware letter: {mapping}")
+    return mapping
+
+
+@asynccontextmanager
+async def open_controller(config: RobotConfig, **options: Any) -> AsyncIterator[GcodeController]:
+    """Connect a ``GcodeController`` for ``config`` (its dialect and port); disconnect after."""
+    controller = GcodeController(config, **options)
+    await controller.connect()
+    try:
+        yield controller
+    finally:
+        with anyio.CancelScope(shield=True):
+            await controller.disconnect()

@@ -1,0 +1,25 @@
+"""The faults a G-code controller raises; every one is a ``HardwareFault``."""
+
+from __future__ import annotations
+
+from ..controller import HardwareFault
+
+
+class ControllerError(HardwareFault):
+    """The firmware rejected a command (``error:N``, ``Error:...``, ``!!``)."""
+
+
+class ControllerTimeout(HardwareFault):
+    """The firmware stopped answering: nothing arrived for ``timeout_s`` seconds."""
+
+
+class ConnectionLost(HardwareFault):
+    """The serial port or socket closed or failed."""
+
+
+class ControllerAlarm(HardwareFault):
+    """The firmware is in an alarm or halt state (limit, reset in motion, emergency stop)."""
+
+
+class InterlockActive(HardwareFault):
+    """Motion was refused because an interlock (the door) is active."""

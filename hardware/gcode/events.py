@@ -1,0 +1,105 @@
+"""What a line from the firmware means, independent of the dialect that said it.
+
+A dialect's ``parse`` turns one received line into a few of these events; the driver
+and the streamer act on them. Anything not understood becomes ``Info``.
+"""
+
+from __future__ import annotations
+
+from attrs import field, frozen
+
+Axes = dict[str, float]
+"""Firmware axis letter -> position in mm."""
+
+
+@frozen
+class Ok:
+    """The oldest unacknowledged line was accepted (``ok``); ``payload`` is any text after it."""
+
+    payload: str = ""
+
+
+@frozen
+class Error:
+    """A line was rejected. ``final``: the error replaces the ``ok`` (GRBL, Smoothie);
+    otherwise an ``ok`` still follows (Marlin)."""
+
+    message: str
+    final: bool = True
+
+
+@frozen
+class Halted:
+    """Smoothieware's ``!!``: the line was refused because the controller is halted."""
+
+    message: str = "controller is halted"
+
+
+@frozen
+class Resend:
+    """Marlin asks for every line from ``line`` on again; an ``ok`` follows."""
+
+    line: int
+
+
+@frozen
+class Busy:
+    """The firmware is alive but still working (``echo:busy: processing``, ``wait``)."""
+
+    text: str
+
+
+@frozen
+class Alarm:
+    """The firmware entered an alarm/halt state. ``flushes``: it will never answer the
+    lines sent before (Marlin ``kill()``)."""
+
+    message: str
+    flushes: bool = False
+
+
+@frozen
+class Restarted:
+    """The firmware (re)started: lines sent before are lost. ``extra_ok``: the banner is
+    followed by an unsolicited ``ok`` (Smoothieware)."""
+
+    banner: str
+    extra_ok: bool = False
+
+
+@frozen
+class Status:
+    """A realtime status report ``<State:sub|MPos:...|Pn:...>``."""
+
+    state: str
+    substate: int | None = None
+    position: Axes | None = None
+    work_offset: Axes | None = None
+    work_position: Axes | None = None
+    pins: frozenset[str] = field(factory=frozenset)
+
+
+@frozen
+class PositionReport:
+    """A position answer to a query (Marlin ``M114``, Smoothieware ``ok C: ...``)."""
+
+    position: Axes
+
+
+@frozen
+class InterlockChange:
+    """An interlock (``door``) became active or cleared."""
+
+    name: str
+    active: bool
+
+
+@frozen
+class Info:
+    """Anything else: ``[MSG:...]``, ``// ...``, ``echo:...``."""
+
+    text: str
+
+
+Event = Ok | Error | Halted | Resend | Busy | Alarm | Restarted | Status | PositionReport \
+    | InterlockChange | Info

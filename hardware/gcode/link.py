@@ -1,0 +1,252 @@
+"""The live connection: a transport, a reader, a status poller and what they learned.
+
+The reader turns every received line into events (through the dialect) and acts on
+them: answers go to the ``Streamer``; status reports, position reports, alarms,
+restarts and interlock changes update this object's state and wake whoever waits on
+it. Interlock changes are reported to a listener in the event loop. A lost connection
+fails every waiter at once with ``ConnectionLost``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import anyio
+
+from ..controller import HardwareFault
+from .dialects import Dialect
+from .errors import ConnectionLost, ControllerAlarm, ControllerError, ControllerTimeout
+from .events import (
+    Alarm,
+    Axes,
+    Busy,
+    Error,
+    Event,
+    Halted,
+    Info,
+    InterlockChange,
+    Ok,
+    PositionReport,
+    Resend,
+    Restarted,
+    Status,
+)
+from .service import Service
+from .streaming import Streamer
+from .transport import Transport
+
+log = logging.getLogger(__name__)
+
+WORKING_STATES = frozenset({"Run", "Home", "Jog", "Hold", "Door"})
+"""Status states that explain a missing answer (motion, or a hold waiting for a person);
+an idle or alarmed controller that does not answer a line is timed out."""
+
+StatusHook = Callable[[Event], None]
+
+
+class Link:
+    """One open connection to a firmware, with its background reader and poller."""
+
+    def __init__(self, dialect: Dialect, transport: Transport, *, timeout_s: float,
+                 poll_interval: float, on_event: StatusHook,
+                 on_interlock: Callable[[str, bool], None]) -> None:
+        self.dialect = dialect
+        self.transport = transport
+        self.timeout_s = timeout_s
+        self.poll_interval = poll_interval
+        self.streamer = Streamer(dialect, self.write, timeout_s, on_fault=self._fail)
+        self.status: Status | None = None
+        self.status_seq = 0
+        self.position: Axes | None = None
+        self.position_seq = 0
+        self.alarm: str | None = None
+        self.alarm_seq = 0
+        self.restart_seq = 0
+        self.interlocks: dict[str, bool] = {}
+        self.fault: HardwareFault | None = None
+        self.last_line_at = time.monotonic()
+        self._on_event = on_event
+        self._on_interlock = on_interlock
+        self._changed = anyio.Event()
+        self._poll_now = anyio.Event()
+        self._service = Service(f"labrun-gcode-{transport.description}")
+
+    # -- lifetime ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._service.start(self._run)
+
+    async def close(self) -> None:
+        await self._service.stop()
+        await self.transport.aclose()
+        if self.fault is None:
+            self._fail(ConnectionLost(f"disconnected from {self.transport.description}"))
+
+    async def _run(self) -> None:
+        async with anyio.create_task_group() as tg:
+            if self.dialect.status_query is not None:
+                tg.start_soon(self._poll)
+            await self._read()
+            tg.cancel_scope.cancel()
+
+    # -- writing ----------------------------------------------------------------------
+
+    async def write(self, data: bytes) -> None:
+        """Put bytes on the wire now (realtime bytes and framed lines alike)."""
+        if self.fault is not None:
+            raise self.fault
+        try:
+            await self.transport.send(data)
+        except HardwareFault as exc:
+            self._fail(exc)
+            raise
+
+    async def fresh_status(self, timeout: float | None = None) -> Status:
+        """Ask for a status report and return the first one that arrives after asking."""
+        query = self.dialect.status_query
+        if query is None:
+            raise ControllerError(f"{self.dialect.name} has no realtime status query")
+        seq = self.status_seq
+        limit = self.timeout_s if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        while self.status_seq == seq:
+            self._raise_fault()
+            await self.write(query)  # GRBL may drop a '?' while busy: ask again
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._timeout(f"no status report within {limit:g} s")
+            with anyio.move_on_after(min(remaining, 0.05)):
+                await self.wait_changed()
+        assert self.status is not None
+        return self.status
+
+    async def settle(self, quiet: float) -> None:
+        """Wait until nothing has arrived for ``quiet`` seconds (a start-up banner)."""
+        deadline = time.monotonic() + self.timeout_s
+        while (remaining := self.last_line_at + quiet - time.monotonic()) > 0:
+            self._raise_fault()
+            if time.monotonic() > deadline:
+                return
+            await anyio.sleep(remaining)
+
+    async def wait_for(self, predicate: Callable[[], bool], what: str,
+                       timeout: float | None = None) -> None:
+        """Wait until ``predicate()`` holds; raise ``ControllerTimeout`` naming ``what``."""
+        limit = self.timeout_s if timeout is None else timeout
+        with anyio.move_on_after(limit):
+            while not predicate():
+                self._raise_fault()
+                await self.wait_changed()
+            return
+        raise self._timeout(f"timed out after {limit:g} s waiting for {what}")
+
+    async def wait_changed(self) -> None:
+        """Return after the next received line has been handled."""
+        await self._changed.wait()
+
+    # -- reading ----------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        buffer = b""
+        while True:
+            try:
+                chunk = await self.transport.receive()
+            except HardwareFault as exc:
+                self._fail(exc)
+                return
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for raw in lines:
+                text = raw.decode("ascii", "replace").strip()
+                if text:
+                    self.last_line_at = time.monotonic()
+                    for event in self.dialect.parse(text):
+                        if not isinstance(event, Status) or event.state in WORKING_STATES:
+                            self.streamer.touch()
+                        await self._handle(event)
+            self._notify()
+
+    async def _handle(self, event: Event) -> None:
+        if isinstance(event, Ok):
+            self.streamer.on_ok(event)
+        elif isinstance(event, (Error, Halted)):
+            self.streamer.on_error(event)
+        elif isinstance(event, Resend):
+            await self.streamer.on_resend(event)
+        elif isinstance(event, Status):
+            self.status = event
+            self.status_seq += 1
+            if event.state != "Alarm":
+                self.alarm = None
+            implied = self.dialect.interlocks_of(event)
+            for name, active in (implied or {}).items():
+                self._set_interlock(name, active)
+        elif isinstance(event, PositionReport):
+            self.position = event.position
+            self.position_seq += 1
+        elif isinstance(event, InterlockChange):
+            self._set_interlock(event.name, event.active)
+        elif isinstance(event, Alarm):
+            self.alarm = event.message
+            self.alarm_seq += 1
+            if event.flushes:
+                self.streamer.drop_all(ControllerAlarm(f"controller halted: {event.message}"))
+        elif isinstance(event, Restarted):
+            self.restart_seq += 1
+            self.streamer.drop_all(ControllerError(
+                f"controller restarted ({event.banner}); the line was discarded"))
+            self.streamer.reset_numbering()
+            if event.extra_ok:
+                self.streamer.expect_extra_ok()
+        elif isinstance(event, Info):
+            if "Door" in event.text:
+                self._poll_now.set()
+            log.debug("controller: %s", event.text)
+        elif isinstance(event, Busy):
+            pass
+        self._on_event(event)
+
+    async def _poll(self) -> None:
+        query = self.dialect.status_query
+        assert query is not None
+        while True:
+            try:
+                await self.write(query)
+            except HardwareFault:
+                return
+            with anyio.move_on_after(self.poll_interval):
+                await self._poll_now.wait()
+            self._poll_now = anyio.Event()
+
+    # -- state ------------------------------------------------------------------------
+
+    def _set_interlock(self, name: str, active: bool) -> None:
+        if self.interlocks.get(name, False) == active:
+            self.interlocks.setdefault(name, active)
+            return
+        self.interlocks[name] = active
+        try:
+            self._on_interlock(name, active)
+        except Exception:  # a listener's bug must not kill the reader
+            log.exception("interlock listener failed for %s=%s", name, active)
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    def _fail(self, fault: HardwareFault) -> None:
+        if self.fault is None:
+            self.fault = fault
+            self.streamer.fail_all(fault, poison=True)
+        self._notify()
+
+    def _raise_fault(self) -> None:
+        if self.fault is not None:
+            raise self.fault
+
+    def _timeout(self, message: str) -> ControllerTimeout:
+        fault = ControllerTimeout(f"{self.transport.description}: {message}")
+        self._fail(fault)  # a controller that stops answering is not trusted again
+        return fault

@@ -1,0 +1,281 @@
+"""Acknowledgement tracking: which sent line each ``ok``/``error`` answers.
+
+Lines are written in submission order and remembered in a FIFO until answered. Flow
+control follows the dialect:
+
+- character counting (GRBL): a line goes out only if the bytes of every unanswered line
+  plus its own fit in the firmware's RX buffer (128 bytes);
+- line window (Marlin, Smoothieware): at most ``max_lines_in_flight`` unanswered lines.
+
+Marlin lines carry ``N<n>`` and a checksum; on ``Resend: n`` every line from ``n`` on is
+written again and moved behind anything sent meanwhile, and the ``ok`` that follows the
+request is not counted. Out-of-band lines (``M410``) skip the window and the queue but
+are still answered in order.
+
+Waiting for an answer times out when nothing at all has arrived from the firmware for
+``timeout_s`` (plus whatever motion time the line legitimately waits for): busy lines and
+status reports keep a long command alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+import anyio
+from attrs import define, field
+
+from ..controller import HardwareFault
+from .dialects import Dialect
+from .errors import ControllerError, ControllerTimeout
+from .events import Error, Halted, Ok, Resend
+
+MAX_RESENDS = 5
+HISTORY = 64
+
+
+@define(eq=False)
+class Pending:
+    """One line sent (or about to be) and its answer."""
+
+    text: str
+    payload: bytes
+    cost: int
+    number: int | None
+    extra_timeout: float
+    in_window: bool = True
+    sent_at: float = 0.0
+    done: anyio.Event = field(factory=anyio.Event)
+    reply: Ok | None = None
+    error: HardwareFault | None = None
+    error_text: str | None = None
+    resends: int = 0
+
+    def finish(self, reply: Ok | None, error: HardwareFault | None) -> None:
+        if not self.done.is_set():
+            self.reply, self.error = reply, error
+            self.done.set()
+
+
+class Streamer:
+    """Sends lines within the dialect's flow control and matches the answers."""
+
+    def __init__(self, dialect: Dialect, write: Callable[[bytes], Awaitable[None]],
+                 timeout_s: float,
+                 on_fault: Callable[[HardwareFault], None] | None = None) -> None:
+        self.dialect = dialect
+        self._on_fault = on_fault
+        self.timeout_s = timeout_s
+        self._write = write
+        self._fifo: deque[Pending] = deque()
+        self._order = anyio.Lock()
+        self._space = anyio.Event()
+        self._swallow_ok = 0
+        self._next_number = 1
+        self._history: dict[int, Pending] = {}
+        self._fault: HardwareFault | None = None
+        self.last_rx = time.monotonic()
+        self.stray_replies = 0
+        self.resent_lines = 0
+        self.lines_sent = 0
+
+    # -- state ------------------------------------------------------------------------
+
+    @property
+    def in_flight(self) -> int:
+        """Unanswered lines."""
+        return len(self._fifo)
+
+    @property
+    def in_flight_bytes(self) -> int:
+        """Bytes of unanswered lines (what GRBL's RX buffer holds at most)."""
+        return sum(p.cost for p in self._fifo) if self.dialect.rx_buffer_bytes else 0
+
+    def touch(self) -> None:
+        """Something arrived from the firmware: it is alive."""
+        self.last_rx = time.monotonic()
+
+    def reset_numbering(self) -> None:
+        """The firmware's line counter was reset (``M110 N0``): the next line is N1."""
+        self._next_number = 1
+        self._history.clear()
+
+    def expect_extra_ok(self) -> None:
+        """Ignore the next ``ok`` (Smoothieware's banner is followed by one)."""
+        self._swallow_ok += 1
+
+    # -- sending ----------------------------------------------------------------------
+
+    async def submit(self, text: str, *, extra_timeout: float = 0.0,
+                     out_of_band: bool = False, numbered: bool = True) -> Pending:
+        """Write ``text`` once flow control allows; return its ``Pending`` answer.
+
+        ``out_of_band`` lines skip the queue and the window; ``numbered=False`` sends a
+        Marlin line without ``N``/checksum (``M110``, ``M999``). Cancellation before the
+        write leaves nothing behind; after it, the line stays tracked until answered, so
+        later answers still match their lines.
+        """
+        self._raise_fault()
+        if out_of_band:
+            entry = self._make(text, numbered=False, extra_timeout=extra_timeout)
+            entry.in_window = False
+            await self._send(entry)
+            return entry
+        async with self._order:
+            entry = self._make(text, numbered=numbered and self.dialect.numbered_lines,
+                               extra_timeout=extra_timeout)
+            capacity = self.dialect.rx_buffer_bytes
+            if capacity is not None and entry.cost > capacity:
+                raise ControllerError(f"line too long for the {capacity}-byte buffer: {text!r}")
+            while not self._fits(entry):
+                self._raise_fault()
+                space = self._space = anyio.Event()
+                await space.wait()
+            self._raise_fault()
+            if entry.number is not None:
+                self._next_number += 1
+            await self._send(entry)
+            return entry
+
+    async def request(self, text: str, *, extra_timeout: float = 0.0,
+                      numbered: bool = True) -> Ok:
+        """Submit ``text`` and wait for its answer; raise on an error or a timeout."""
+        entry = await self.submit(text, extra_timeout=extra_timeout, numbered=numbered)
+        return await self.wait(entry)
+
+    async def wait(self, entry: Pending) -> Ok:
+        """Wait for ``entry``'s answer while the firmware stays alive."""
+        while not entry.done.is_set():
+            deadline = max(entry.sent_at, self.last_rx) + self.timeout_s + entry.extra_timeout
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                fault = ControllerTimeout(
+                    f"no answer from the controller to {entry.text!r} and nothing else "
+                    f"received for {self.timeout_s:g} s")
+                self.fail_all(fault, poison=True)
+                raise fault
+            with anyio.move_on_after(remaining):
+                await entry.done.wait()
+        if entry.error is not None:
+            raise entry.error
+        assert entry.reply is not None
+        return entry.reply
+
+    async def drain(self) -> None:
+        """Wait until every line sent so far has been answered (errors ignored)."""
+        for entry in list(self._fifo):
+            with contextlib.suppress(ControllerError):
+                await self.wait(entry)
+
+    def _make(self, text: str, *, numbered: bool, extra_timeout: float) -> Pending:
+        number = self._next_number if numbered else None
+        payload = self.dialect.frame(text, number)
+        cost = len(payload) if self.dialect.rx_buffer_bytes else 1
+        return Pending(text=text, payload=payload, cost=cost, number=number,
+                       extra_timeout=extra_timeout)
+
+    def _fits(self, entry: Pending) -> bool:
+        capacity = self.dialect.rx_buffer_bytes
+        if capacity is not None:
+            return self.in_flight_bytes + entry.cost <= capacity
+        in_window = sum(1 for p in self._fifo if p.in_window)
+        return in_window < self.dialect.max_lines_in_flight
+
+    async def _send(self, entry: Pending) -> None:
+        self.lines_sent += 1
+        entry.sent_at = time.monotonic()
+        self._fifo.append(entry)
+        if entry.number is not None:
+            self._history[entry.number] = entry
+            self._history.pop(entry.number - HISTORY, None)
+        try:
+            await self._write(entry.payload)
+        except HardwareFault as exc:
+            self.fail_all(exc, poison=True)
+            raise
+
+    # -- answers ----------------------------------------------------------------------
+
+    def on_ok(self, event: Ok) -> None:
+        if self._swallow_ok:
+            self._swallow_ok -= 1
+            return
+        entry = self._pop()
+        if entry is None:
+            return
+        if entry.error_text is not None:
+            entry.finish(None, ControllerError(
+                f"controller rejected {entry.text!r}: {entry.error_text}"))
+        else:
+            entry.finish(event, None)
+
+    def on_error(self, event: Error | Halted) -> None:
+        if isinstance(event, Error) and not event.final:
+            if self._fifo:  # Marlin: the ok that follows completes the line
+                self._fifo[0].error_text = event.message
+            return
+        entry = self._pop()
+        if entry is not None:
+            entry.finish(None, ControllerError(
+                f"controller rejected {entry.text!r}: {event.message}"))
+
+    async def on_resend(self, event: Resend) -> None:
+        """Write again every line from ``event.line`` on, behind anything sent meanwhile."""
+        self._swallow_ok += 1
+        again = [p for p in self._fifo if p.number is not None and p.number >= event.line]
+        if not again:
+            known = self._history.get(event.line)
+            if known is None or known.done.is_set():
+                if event.line >= self._next_number:
+                    return  # nothing sent yet from there on (after M999/M110)
+                self.fail_all(ControllerError(
+                    f"controller asked to resend line {event.line}, which is no longer "
+                    "available"), poison=True)
+                return
+            again = [known]
+        for entry in again:
+            entry.resends += 1
+            if entry.resends > MAX_RESENDS:
+                self.fail_all(ControllerError(
+                    f"line {entry.number} ({entry.text!r}) was refused {MAX_RESENDS} times; "
+                    "the link is corrupting data"), poison=True)
+                return
+            if entry in self._fifo:
+                self._fifo.remove(entry)
+        for entry in again:
+            self.resent_lines += 1
+            await self._send(entry)
+
+    def _pop(self) -> Pending | None:
+        if not self._fifo:
+            self.stray_replies += 1
+            return None
+        entry = self._fifo.popleft()
+        self._space.set()
+        return entry
+
+    # -- faults -----------------------------------------------------------------------
+
+    def drop_all(self, reason: HardwareFault) -> None:
+        """The firmware will never answer what is in flight (reset, kill): forget it."""
+        while self._fifo:
+            self._fifo.popleft().finish(None, reason)
+        self._swallow_ok = 0
+        self._space.set()
+
+    def fail_all(self, fault: HardwareFault, *, poison: bool = False) -> None:
+        """Fail every unanswered line; with ``poison``, every later one too."""
+        if poison and self._fault is None:
+            self._fault = fault
+            if self._on_fault is not None:
+                self._on_fault(fault)
+        self.drop_all(fault)
+
+    def clear_fault(self) -> None:
+        self._fault = None
+
+    def _raise_fault(self) -> None:
+        if self._fault is not None:
+            raise self._fault

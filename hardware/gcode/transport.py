@@ -1,0 +1,162 @@
+"""Byte transports to a controller: TCP (anyio) and serial ports (pyserial).
+
+``open_transport(port)`` picks one from the port string:
+
+- ``tcp://host:port``: an anyio TCP stream (TCP_NODELAY, so realtime bytes leave at once);
+- anything else: pyserial's ``serial_for_url`` -- a device (``/dev/ttyUSB0``, ``COM3``,
+  a pseudo-terminal) or a pyserial URL such as ``socket://host:port``.
+
+Reads block only the reader task. Writes go straight to the OS (a socket send or a
+``write`` on the port) without queueing, so a realtime byte is on the wire within
+microseconds of ``send``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from typing import Any, Protocol
+
+import anyio
+import anyio.abc
+from anyio.abc import SocketAttribute
+
+from .errors import ConnectionLost
+
+try:  # pyserial ships no type information
+    import serial  # type: ignore[import-untyped, unused-ignore]
+except ImportError:  # pragma: no cover - pyserial is a declared dependency
+    serial = None
+
+
+class Transport(Protocol):
+    """A bidirectional byte stream to the firmware."""
+
+    description: str
+
+    async def send(self, data: bytes) -> None:
+        """Put ``data`` on the wire now; raises ``ConnectionLost``."""
+        ...
+
+    async def receive(self) -> bytes:
+        """The next bytes received (never empty); raises ``ConnectionLost`` at the end."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the connection; pending ``receive`` calls end."""
+        ...
+
+
+class TcpTransport:
+    """``tcp://host:port`` through anyio."""
+
+    def __init__(self, stream: anyio.abc.SocketStream, description: str) -> None:
+        self._stream = stream
+        self._lock = anyio.Lock()
+        self.description = description
+
+    @classmethod
+    async def connect(cls, host: str, port: int, timeout: float) -> TcpTransport:
+        description = f"tcp://{host}:{port}"
+        try:
+            with anyio.fail_after(timeout):
+                stream = await anyio.connect_tcp(host, port)
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionLost(f"cannot connect to {description}: {exc or 'timed out'}") \
+                from None
+        sock = stream.extra(SocketAttribute.raw_socket)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(stream, description)
+
+    async def send(self, data: bytes) -> None:
+        try:
+            with anyio.CancelScope(shield=True):
+                async with self._lock:
+                    await self._stream.send(data)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+            raise ConnectionLost(f"lost the connection to {self.description}: "
+                                 f"{exc or type(exc).__name__}") from None
+
+    async def receive(self) -> bytes:
+        try:
+            return await self._stream.receive()
+        except anyio.EndOfStream:
+            raise ConnectionLost(f"{self.description} closed the connection") from None
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+            raise ConnectionLost(f"lost the connection to {self.description}: "
+                                 f"{exc or type(exc).__name__}") from None
+
+    async def aclose(self) -> None:
+        with anyio.CancelScope(shield=True):
+            await self._stream.aclose()
+
+
+class SerialTransport:
+    """A pyserial port; reads run in a worker thread with a short timeout."""
+
+    READ_TIMEOUT = 0.05
+
+    def __init__(self, port: Any, description: str) -> None:
+        self._port = port
+        self._closed = False
+        self.description = description
+
+    @classmethod
+    async def open(cls, url: str, baudrate: int, timeout: float) -> SerialTransport:
+        if serial is None:  # pragma: no cover
+            raise ConnectionLost("pyserial is not installed")
+
+        def _open() -> Any:
+            return serial.serial_for_url(url, baudrate=baudrate, timeout=cls.READ_TIMEOUT,
+                                         write_timeout=timeout)
+
+        try:
+            with anyio.fail_after(timeout):
+                port = await anyio.to_thread.run_sync(_open)
+        except (OSError, ValueError, TimeoutError) as exc:
+            raise ConnectionLost(f"cannot open {url}: {exc or 'timed out'}") from None
+        return cls(port, url)
+
+    async def send(self, data: bytes) -> None:
+        if self._closed:
+            raise ConnectionLost(f"{self.description} is closed")
+        try:
+            self._port.write(data)  # small writes: the OS takes them at once
+        except (OSError, serial.SerialException) as exc:
+            raise ConnectionLost(f"lost {self.description}: {exc}") from None
+
+    async def receive(self) -> bytes:
+        while True:
+            if self._closed:
+                raise ConnectionLost(f"{self.description} is closed")
+            try:
+                data: bytes = await anyio.to_thread.run_sync(self._read)
+            except (OSError, TypeError, serial.SerialException) as exc:
+                # pyserial raises TypeError when the port is closed under a read.
+                raise ConnectionLost(f"lost {self.description}: {exc}") from None
+            if data:
+                return data
+
+    def _read(self) -> bytes:
+        data: bytes = self._port.read(1)
+        if data:
+            waiting = self._port.in_waiting
+            if waiting:
+                data += self._port.read(waiting)
+        return data
+
+    async def aclose(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError, serial.SerialException):
+            self._port.close()
+
+
+async def open_transport(port: str, *, baudrate: int = 115200,
+                         timeout: float = 10.0) -> Transport:
+    """Open ``tcp://host:port``, a serial device or a pyserial URL."""
+    if port.startswith("tcp://"):
+        host, sep, number = port[len("tcp://"):].rpartition(":")
+        if not sep or not number.isdigit():
+            raise ConnectionLost(f"bad TCP address {port!r}; expected tcp://host:port")
+        return await TcpTransport.connect(host.strip("[]") or "127.0.0.1", int(number), timeout)
+    return await SerialTransport.open(port, baudrate, timeout)
