@@ -121,11 +121,11 @@ class InstrumentContext:
         """Liquid in the tip (µL)."""
         return self._volume
 
-    def _capacity(self) -> float:
-        """What the pipette with its tip (or its tip racks' tips) can hold."""
-        tip = self._tip_capacity
+    def _capacity(self, fresh_tip: bool = False) -> float:
+        """What the pipette with its tip (or, for a fresh tip, its racks' tips) can hold."""
+        tip = None if fresh_tip else self._tip_capacity
         if tip is None and self.tip_racks:
-            tip = self.tip_racks[0].wells()[0].max_volume
+            tip = min(rack.wells()[0].max_volume for rack in self.tip_racks)
         return min(self._spec.max_volume, tip) if tip else self._spec.max_volume
 
     # -- tips -----------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
-from .errors import ProtocolError, UnsupportedAPIError, VolumeError
+from .errors import ProtocolError, TipError, UnsupportedAPIError, VolumeError
 from .labware import Well
 from .types import Location
 
@@ -61,7 +61,16 @@ def plan_transfer(pipette: InstrumentContext, volume: float | Sequence[float], s
                             "cannot be paired; give lists of the same length, or one well "
                             "on one side")
     volumes = _volumes(volume, len(pairs))
-    capacity = pipette._capacity()
+    fresh = new_tip == "always" or (new_tip == "once" and not pipette.has_tip)
+    if fresh and not pipette.tip_racks and any(volumes):
+        raise TipError(f"transfer: new_tip={new_tip!r} needs tip_racks; pass tip_racks to "
+                       "load_instrument or pick up a tip and use new_tip='never'")
+    # The moves must fit in the tips they will use, next to what a reused tip holds.
+    capacity = (pipette._capacity(fresh_tip=True) if fresh
+                else pipette._capacity() - pipette.current_volume)
+    if capacity <= 1e-9 and any(volumes):
+        raise VolumeError(f"transfer: the tip already holds {pipette.current_volume:g} µL, "
+                          "all it can take")
     moves: list[tuple[Target, Target, float]] = []
     for (src, dst), amount in zip(pairs, volumes, strict=True):
         if amount == 0:
@@ -72,8 +81,9 @@ def plan_transfer(pipette: InstrumentContext, volume: float | Sequence[float], s
     if blowout_location not in _BLOWOUT_LOCATIONS:
         raise ProtocolError(f"transfer: blowout_location must be one of {_BLOWOUT_LOCATIONS}, "
                             f"not {blowout_location!r}")
-    return TransferPlan(new_tip, moves, _mix("mix_before", options.get("mix_before")),
-                        _mix("mix_after", options.get("mix_after")),
+    mixes = {name: _mix(name, options.get(name), capacity) for name in ("mix_before",
+                                                                          "mix_after")}
+    return TransferPlan(new_tip, moves, mixes["mix_before"], mixes["mix_after"],
                         bool(options.get("blow_out", False)), blowout_location)
 
 
@@ -118,10 +128,14 @@ def _one_volume(value: object) -> float:
     return number
 
 
-def _mix(name: str, value: Any) -> tuple[int, float] | None:
+def _mix(name: str, value: Any, capacity: float) -> tuple[int, float] | None:
     if value is None:
         return None
     if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not isinstance(value[0], int) or not isinstance(value[1], (int, float))):
+            or not isinstance(value[0], int) or isinstance(value[0], bool) or value[0] < 0
+            or not _is_number(value[1]) or not math.isfinite(value[1]) or value[1] < 0):
         raise ProtocolError(f"transfer: {name} must be (repetitions, volume), not {value!r}")
+    if value[1] > capacity + 1e-9:
+        raise VolumeError(f"transfer: {name} volume {value[1]:g} µL is more than the tip "
+                          f"can take ({capacity:g} µL)")
     return int(value[0]), float(value[1])

@@ -130,6 +130,37 @@ def test_volumes_above_the_tip_max_are_split_by_the_tip() -> None:
         assert bench.p300.current_volume == 0
 
 
+def test_chunks_fit_the_fresh_tips_not_the_tip_on_the_pipette() -> None:
+    with open_context() as ctx:
+        bench = Bench(ctx, tips="opentrons_96_tiprack_20ul")
+        big = ctx.load_labware(TIPS_300, 6)
+        bench.p300.pick_up_tip(big["A1"])  # a 300 µL tip, dropped by new_tip="always"
+        bench.p300.transfer(50, bench.plate["A1"], bench.plate["B1"], new_tip="always")
+        assert [v for kind, v, _ in bench.liquid() if kind == "aspirate"] == [16.667] * 3
+        assert bench.tip_events()[:3] == [("pickUpTip", "6/A1"), ("dropTip", "12/A1"),
+                                          ("pickUpTip", "4/A1")]
+
+
+def test_chunks_fit_next_to_what_a_reused_tip_already_holds(bench: Bench) -> None:
+    bench.p300.pick_up_tip()
+    bench.p300.aspirate(100, bench.plate["H12"])
+    bench.p300.transfer(250, bench.plate["A1"], bench.plate["B1"], new_tip="never")
+    assert bench.liquid()[1:] == [("aspirate", 125, "1/A1"), ("dispense", 125, "1/B1")] * 2
+    assert bench.p300.current_volume == 100
+    bench.p300.aspirate(200)
+    with pytest.raises(VolumeError, match="the tip already holds 300 µL, all it can take"):
+        bench.p300.transfer(10, bench.plate["A1"], bench.plate["B1"], new_tip="never")
+
+
+def test_a_transfer_needing_new_tips_without_tip_racks_is_refused() -> None:
+    with open_context() as ctx:
+        plate = ctx.load_labware(PLATE, 1)
+        p20 = ctx.load_instrument("p20_single_gen2", "left")
+        with pytest.raises(TipError, match="new_tip='once' needs tip_racks"):
+            p20.transfer(10, plate["A1"], plate["A2"])
+        assert not [e for e in ctx.run.engine.entries if e.command.kind == "moveTo"]
+
+
 def test_exactly_the_max_is_one_move(bench: Bench) -> None:
     bench.p300.transfer(300, bench.plate["A1"], bench.plate["B1"])
     assert bench.liquid() == [("aspirate", 300, "1/A1"), ("dispense", 300, "1/B1")]
@@ -227,6 +258,9 @@ def test_a_transfer_is_one_step(bench: Bench) -> None:
     ({"blow_out": True, "blowout_location": "sink"}, ProtocolError,
      "blowout_location must be one of"),
     ({"mix_before": (2,)}, ProtocolError, "mix_before must be \\(repetitions, volume\\)"),
+    ({"mix_after": (-1, 10)}, ProtocolError, "mix_after must be \\(repetitions, volume\\)"),
+    ({"mix_after": (2, 400)}, VolumeError,
+     "mix_after volume 400 µL is more than the tip can take \\(300 µL\\)"),
 ])
 def test_bad_options_are_refused_before_any_motion(bench: Bench, kwargs: dict[str, Any],
                                                    error: type[Exception], message: str) -> None:
