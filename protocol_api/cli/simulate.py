@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import traceback
@@ -39,19 +40,29 @@ def add_parser(commands: Any) -> None:
 
 def run_simulate(args: argparse.Namespace) -> int:
     """Simulate ``args.file``; return the exit status."""
+    # With --json, stdout carries one JSON document: what the protocol prints goes to stderr.
+    protocol_output = (contextlib.redirect_stdout(sys.stderr) if args.json
+                       else contextlib.nullcontext())
     try:
         config = load_config(args.robot) if args.robot else default_config()
         for directory in args.labware_dir:  # a bad directory is bad input, not a failed run
             load_custom_definitions(directory)
-        run = create_run(args.file, config=config, record_path=args.record,
-                         on_stalled=continue_when_stalled, labware_dirs=args.labware_dir)
+        with protocol_output:
+            run = create_run(args.file, config=config, record_path=args.record,
+                             on_stalled=continue_when_stalled, labware_dirs=args.labware_dir)
     except (LocatedLoadError, ConfigError, ProtocolError) as exc:
         if args.debug:
             raise
         return _bad_input(args, str(exc), getattr(exc, "location", None))
+    except OSError as exc:  # the protocol was read: only the run record can be at fault
+        if args.debug or not args.record:
+            raise
+        return _bad_input(args, f"cannot write the run record {args.record}: "
+                                f"{exc.strerror or exc}", None)
     try:
-        run.control.play(source="simulate")
-        run.wait()
+        with protocol_output:
+            run.control.play(source="simulate")
+            run.wait()
     finally:
         run.close()
     summary = run.record.events[-1]

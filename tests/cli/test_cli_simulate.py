@@ -395,3 +395,38 @@ def test_the_labrun_console_script_points_at_main() -> None:
     assert project["scripts"]["labrun"] == "protocol_api.cli.main:main"
     module, _, name = project["scripts"]["labrun"].partition(":")
     assert getattr(sys.modules[module], name) is main
+
+
+def test_what_the_protocol_prints_does_not_break_json(capsys: pytest.CaptureFixture[str],
+                                                      tmp_path: Path) -> None:
+    path = write(tmp_path, SMALL.replace("def run(ctx: protocol_api.ProtocolContext) -> None:",
+                                         'print("loading")\n\n\ndef run(ctx):\n'
+                                         '    print("running")'))
+    status, out, err = simulate(capsys, str(path), "--json")
+    assert status == 0
+    assert json.loads(out)["status"] == "succeeded"
+    assert err == "loading\nrunning\n"
+    status, out, err = simulate(capsys, str(path))
+    assert status == 0 and err == ""
+    assert out.startswith("loading\nrunning\n")
+
+
+def test_an_unwritable_record_is_bad_input(capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path) -> None:
+    record = tmp_path / "no" / "such" / "dir" / "run.jsonl"
+    status, out, err = simulate(capsys, str(write(tmp_path, SMALL)), "--record", str(record))
+    assert (status, out) == (2, "")
+    assert err == f"error: cannot write the run record {record}: No such file or directory\n"
+
+
+def test_the_log_lists_the_protocol_pause_and_its_automatic_resume(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, out, _ = simulate(capsys, str(write(tmp_path, SMALL)))
+    assert status == 0
+    log = [line.split("] ", 1)[-1] for line in out.splitlines()]
+    paused = log.index("status paused by protocol: check the plate")
+    assert log[paused + 1:paused + 3] == ["action resume from simulate", "status running"]
+    assert any(line.startswith("parked; recorded position X=") for line in log)
+    assert any(line.startswith("unparked back to X=") for line in log)
+    assert "delay elapsed" in log
+    assert summary_fields(out)["pauses"] == "1"
