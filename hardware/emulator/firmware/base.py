@@ -161,8 +161,10 @@ class Firmware:
     def interrupt(self, *, discard_queued: bool) -> Line | None:
         """End the line in progress now (reset, halt, kill); maybe drop the queue.
 
-        Returns the interrupted line if it is still unanswered. Synchronous, so no
-        answer can slip out between the event and the interruption.
+        Returns the interrupted line if it was still unanswered, claimed: the normal
+        answer the line's handler may still be about to give is suppressed, and the
+        caller sends whatever the firmware says instead (``!!``) with ``send``.
+        Synchronous, so nothing slips out between the event and the interruption.
         """
         current, self._current = self._current, None
         if self._epoch is not None:
@@ -171,7 +173,10 @@ class Firmware:
             with contextlib.suppress(anyio.WouldBlock):
                 while True:
                     self.forget(self._receive_queue.receive_nowait())
-        return current if current is not None and not current.answered else None
+        if current is None or current.answered:
+            return None
+        self.forget(current)
+        return current
 
     def forget(self, line: Line) -> None:
         """A line that will never be answered (discarded by a reset)."""

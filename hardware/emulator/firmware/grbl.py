@@ -77,9 +77,7 @@ class GrblFirmware(Firmware):
 
     async def soft_reset(self) -> None:
         was_moving = self.machine.stop()
-        interrupted = self.interrupt(discard_queued=True)
-        if interrupted is not None:
-            self.forget(interrupted)
+        self.interrupt(discard_queued=True)  # lines in the RX buffer are lost, unanswered
         self.stats.rx_in_flight = 0
         if was_moving:
             self.machine.homed.clear()

@@ -70,9 +70,7 @@ class MarlinFirmware(Firmware):
         self.machine.stop()
         self.machine.homed.clear()
         self.killed = True
-        interrupted = self.interrupt(discard_queued=True)
-        if interrupted is not None:
-            self.forget(interrupted)  # a killed Marlin answers nothing
+        self.interrupt(discard_queued=True)  # a killed Marlin answers nothing
         await self.send(KILLED)
 
     async def on_door(self, open_: bool) -> None:

@@ -62,7 +62,7 @@ class SmoothieFirmware(Firmware):
         await self.send("ALARM: Abort during cycle" if was_moving
                         else "ALARM: Halted - send M999 or $X to continue")
         if interrupted is not None:
-            await self.answer(interrupted, "!!")
+            await self.send("!!")
 
     async def on_door(self, open_: bool) -> None:
         self.door_open = open_

@@ -1,0 +1,250 @@
+"""GcodeController against the emulator, for every dialect: the MotionController contract."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import pytest
+
+from hardware.config import RobotConfig
+from hardware.controller import HardwareFault, MotionController, NotHomedError
+from hardware.emulator import EmulatorHandle, running_emulator
+from hardware.gcode import GcodeController, InterlockActive, open_controller
+
+pytestmark = pytest.mark.anyio
+
+SPEED = 20.0
+POLL_S = 0.05
+CheckAt = Callable[[dict[str, float], dict[str, float]], None]
+ConfigFor = Callable[..., RobotConfig]
+
+
+async def test_is_a_motion_controller_that_needs_homing_after_connect(
+        controller: GcodeController, dialect: str) -> None:
+    assert isinstance(controller, MotionController)
+    assert controller.requires_homing
+    assert controller.supports_currents == (dialect != "grbl")
+    with pytest.raises(NotHomedError):
+        await controller.move({"X": 10.0})
+
+
+async def test_home_move_and_read_position_agree_with_the_targets(
+        controller: GcodeController, emulator: EmulatorHandle, check_at: CheckAt) -> None:
+    with anyio.fail_after(5):
+        home = await controller.home()
+        expected_home = {a: c.home for a, c in controller.config.axes.items()}
+        check_at(home, expected_home)
+        assert not controller.requires_homing
+        assert emulator.homed == set(controller.config.axes)
+
+        for target in ({"X": 120.0, "Y": 80.5, "Z": 150.25},
+                       {"A": 100.0, "B": 12.5, "C": 3.0},
+                       {"X": 10.0, "Y": 300.0}):
+            await controller.move(target, speed=400.0)
+            check_at(await controller.read_position(), target)
+            check_at(emulator.position(), target)
+
+
+async def test_moves_take_their_kinematic_time(homed: GcodeController) -> None:
+    # X 418 -> 18 at 600 mm/s, 3000 mm/s^2: 400/600 + 600/3000 = 0.8667 s emulated.
+    started = anyio.current_time()
+    await homed.move({"X": 18.0})
+    elapsed = (anyio.current_time() - started) * SPEED
+    assert 0.85 < elapsed < 1.6
+
+
+async def test_home_named_axes_only(homed: GcodeController, check_at: CheckAt) -> None:
+    await homed.move({"X": 50.0, "Z": 100.0})
+    position = await homed.home(["Z"])
+    check_at(position, {"X": 50.0, "Z": 218.0})
+
+
+async def test_cancelled_move_stops_between_start_and_target(
+        homed: GcodeController, emulator: EmulatorHandle, dialect: str, check_at: CheckAt) -> None:
+    await homed.move({"X": 10.0})
+    with anyio.fail_after(5):
+        with anyio.move_on_after(0.03) as scope:
+            await homed.move({"X": 400.0}, speed=100.0)
+        assert scope.cancelled_caught
+        stopped = await homed.read_position()
+    assert 10.0 < stopped["X"] < 400.0
+    # The axes are still: the emulator agrees and does not move on.
+    await anyio.sleep(0.1)
+    check_at(emulator.position(), {"X": stopped["X"]})
+    # The controller carries on normally from there.
+    await homed.move({"X": 200.0})
+    check_at(await homed.read_position(), {"X": 200.0})
+
+
+async def test_stop_motion_when_still_returns_the_position(
+        homed: GcodeController, dialect: str, check_at: CheckAt) -> None:
+    await homed.move({"Y": 100.0})
+    check_at(await homed.stop_motion(), {"Y": 100.0})
+    await homed.move({"Y": 120.0})
+    check_at(await homed.read_position(), {"Y": 120.0})
+
+
+async def test_emergency_stop_requires_homing_and_homing_recovers(
+        homed: GcodeController, emulator: EmulatorHandle, dialect: str, check_at: CheckAt) -> None:
+    failures: list[HardwareFault] = []
+
+    async def move() -> None:
+        try:
+            await homed.move({"X": 20.0, "Y": 20.0})
+        except HardwareFault as exc:  # the move in flight fails: the firmware dropped it
+            failures.append(exc)
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(move)
+            await anyio.sleep(0.02)
+            await homed.emergency_stop()
+        assert len(failures) == 1
+        assert homed.requires_homing
+        assert emulator.homed != set(homed.config.axes)  # stopped in motion: position lost
+        with pytest.raises(NotHomedError):
+            await homed.move({"X": 100.0})
+        await homed.home()
+        assert not homed.requires_homing
+        await homed.move({"X": 100.0})
+        check_at(await homed.read_position(), {"X": 100.0})
+
+
+async def test_emergency_stop_when_idle(homed: GcodeController, check_at: CheckAt) -> None:
+    await homed.emergency_stop()
+    assert homed.requires_homing
+    await homed.home(["Z", "X"])
+    assert homed.requires_homing  # Y, A, B, C not homed yet
+    await homed.home()
+    await homed.move({"Z": 50.0})
+    check_at(await homed.read_position(), {"Z": 50.0})
+
+
+async def test_door_reaches_the_interlock_listener(
+        homed: GcodeController, emulator: EmulatorHandle) -> None:
+    seen: list[tuple[str, bool]] = []
+    homed.set_interlock_listener(lambda name, active: seen.append((name, active)))
+    with anyio.fail_after(3):
+        emulator.set_door(True)
+        while ("door", True) not in seen:
+            await anyio.sleep(POLL_S / 2)
+        assert homed.active_interlocks() == frozenset({"door"})
+        emulator.set_door(False)
+        while ("door", False) not in seen:
+            await anyio.sleep(POLL_S / 2)
+    assert homed.active_interlocks() == frozenset()
+    assert seen == [("door", True), ("door", False)]
+
+
+async def test_door_opened_mid_move_then_cancelled_like_an_immediate_pause(
+        homed: GcodeController, emulator: EmulatorHandle, dialect: str, check_at: CheckAt) -> None:
+    """What the engine does on an interlock: cancel the move, read the position."""
+    opened = anyio.Event()
+    homed.set_interlock_listener(lambda name, active: opened.set() if active else None)
+    await homed.move({"X": 10.0})
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            async def move_until_door() -> None:
+                with anyio.CancelScope() as scope:
+                    tg.start_soon(_cancel_on, opened, scope)
+                    await homed.move({"X": 400.0}, speed=100.0)
+            tg.start_soon(move_until_door)
+            await anyio.sleep(0.03)
+            emulator.set_door(True)
+        stopped = await homed.read_position()
+        assert 10.0 < stopped["X"] < 400.0
+        if dialect == "grbl":  # GRBL itself refuses motion while the door is open
+            with pytest.raises(InterlockActive):
+                await homed.move({"Z": 100.0})
+        emulator.set_door(False)
+        while homed.active_interlocks():
+            await anyio.sleep(POLL_S / 2)
+        await homed.move({"Z": 100.0})
+        check_at(await homed.read_position(), {"X": stopped["X"], "Z": 100.0})
+
+
+async def _cancel_on(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
+
+
+async def test_currents_where_supported(
+        homed: GcodeController, emulator: EmulatorHandle, dialect: str) -> None:
+    before = dict(emulator.emulator.machine.currents)
+    await homed.set_currents({"B": 0.05, "C": 0.25})
+    after = emulator.emulator.machine.currents
+    if homed.supports_currents:
+        assert after["B"] == pytest.approx(0.05)
+        assert after["C"] == pytest.approx(0.25)
+    else:
+        assert after == before
+
+
+async def test_motors_off_and_on(homed: GcodeController, emulator: EmulatorHandle,
+                                 dialect: str) -> None:
+    await homed.set_motors_enabled(False, ["B"])
+    enabled = emulator.emulator.machine.motors_enabled
+    if dialect == "grbl":
+        assert enabled["B"]
+        assert not homed.requires_homing
+    else:
+        assert not enabled["B"]
+        assert homed.requires_homing  # a motor switched off loses its position
+        await homed.set_motors_enabled(True, ["B"])
+        assert emulator.emulator.machine.motors_enabled["B"]
+
+
+async def test_wait_until_idle(homed: GcodeController) -> None:
+    await homed.wait_until_idle()
+
+
+async def test_bad_targets_are_refused_before_anything_is_sent(homed: GcodeController) -> None:
+    sent = homed.link.streamer.lines_sent
+    with pytest.raises(HardwareFault, match="unknown axis 'Q'"):
+        await homed.move({"Q": 1.0})
+    with pytest.raises(HardwareFault, match="outside its travel"):
+        await homed.move({"X": 1000.0})
+    assert homed.link.streamer.lines_sent == sent
+
+
+@pytest.mark.parametrize("dialect", ["grbl", "marlin", "smoothie"])
+async def test_over_a_pseudo_terminal(dialect: str, check_at: CheckAt,
+                                      config_for: ConfigFor) -> None:
+    with running_emulator(dialect, link="pty", speed=SPEED) as emu:
+        assert emu.address.startswith("/dev/")
+        async with open_controller(config_for(dialect, emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            with anyio.fail_after(5):
+                await ctl.home()
+                await ctl.move({"X": 100.0, "Y": 100.0})
+                check_at(await ctl.read_position(), {"X": 100.0, "Y": 100.0})
+                with anyio.move_on_after(0.03):
+                    await ctl.move({"X": 400.0}, speed=100.0)
+                stopped = await ctl.read_position()
+                assert 100.0 < stopped["X"] < 400.0
+
+
+@pytest.mark.parametrize("dialect", ["grbl", "marlin", "smoothie"])
+async def test_through_a_pyserial_socket_url(dialect: str, check_at: CheckAt,
+                                             config_for: ConfigFor) -> None:
+    with running_emulator(dialect, speed=SPEED) as emu:
+        url = emu.address.replace("tcp://", "socket://")
+        async with open_controller(config_for(dialect, url), poll_interval=POLL_S) as ctl:
+            with anyio.fail_after(5):
+                await ctl.home(["X"])
+                await ctl.home()
+                await ctl.move({"Y": 42.0})
+                check_at(await ctl.read_position(), {"Y": 42.0})
+
+
+async def test_connect_and_disconnect_from_different_tasks(
+        emulator: EmulatorHandle, dialect: str, config_for: ConfigFor) -> None:
+    ctl = GcodeController(config_for(dialect, emulator.address), poll_interval=POLL_S)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ctl.connect)
+    await ctl.home(["Z"])
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ctl.disconnect)
+    with pytest.raises(HardwareFault, match="not connected"):
+        await ctl.read_position()
