@@ -352,11 +352,13 @@ class GcodeController:
         dialect = self.dialect
         if dialect.feed_hold is not None:
             await link.write(dialect.feed_hold)  # first: on the wire within microseconds
+            link.streamer.motion_stopped()
             await self._wait_still()
             if dialect.flush_after_hold is not None:
                 await self._flush(dialect.flush_after_hold)
         elif dialect.quickstop_line is not None:
             await link.streamer.submit(dialect.quickstop_line, out_of_band=True)
+            link.streamer.motion_stopped()
             await link.streamer.drain()
             # Again in order: stops a move that was planned after the first one acted.
             await link.streamer.request(dialect.quickstop_line)

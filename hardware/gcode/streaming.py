@@ -102,6 +102,11 @@ class Streamer:
         self._next_number = 1
         self._history.clear()
 
+    def motion_stopped(self) -> None:
+        """The motion lines in flight waited for was stopped: expect prompt answers."""
+        for entry in self._fifo:
+            entry.extra_timeout = 0.0
+
     def expect_extra_ok(self) -> None:
         """Ignore the next ``ok`` (Smoothieware's banner is followed by one)."""
         self._swallow_ok += 1

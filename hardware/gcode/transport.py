@@ -138,17 +138,18 @@ class SerialTransport:
                 return data
 
     def _read(self) -> bytes:
-        data: bytes = self._port.read(1)
-        if data:
-            waiting = self._port.in_waiting
-            if waiting:
-                data += self._port.read(waiting)
+        data: bytes = self._port.read(1)  # blocks up to READ_TIMEOUT
+        # Then whatever is already there (pyserial's socket:// reports 1 byte at a time).
+        while data and len(data) < 4096 and (waiting := self._port.in_waiting):
+            data += self._port.read(waiting)
         return data
 
     async def aclose(self) -> None:
         self._closed = True
-        with contextlib.suppress(OSError, serial.SerialException):
-            self._port.close()
+        with contextlib.suppress(OSError, serial.SerialException), \
+                anyio.CancelScope(shield=True):
+            # In a thread: pyserial's socket:// close sleeps a while.
+            await anyio.to_thread.run_sync(self._port.close)
 
 
 async def open_transport(port: str, *, baudrate: int = 115200,

@@ -1,0 +1,188 @@
+"""The dialects' formatting and parsing, without any I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from hardware.config import default_config
+from hardware.gcode import Grbl, Marlin, Smoothie, default_axis_map, get_dialect
+from hardware.gcode.dialects import checksum
+from hardware.gcode.events import (
+    Alarm,
+    Busy,
+    Error,
+    Halted,
+    Info,
+    InterlockChange,
+    Ok,
+    PositionReport,
+    Resend,
+    Restarted,
+    Status,
+)
+
+
+def test_get_dialect_by_name() -> None:
+    assert isinstance(get_dialect("GRBL"), Grbl)
+    assert isinstance(get_dialect("marlin"), Marlin)
+    smoothie = get_dialect("smoothie", feed_hold=False, realtime_status=False)
+    assert isinstance(smoothie, Smoothie)
+    assert smoothie.feed_hold is None and smoothie.status_query is None
+    assert smoothie.position_line() == "M114"
+    with pytest.raises(ValueError, match="unknown G-code dialect 'repetier'"):
+        get_dialect("repetier")
+
+
+# -- GRBL -------------------------------------------------------------------------------
+
+def test_grbl_formats() -> None:
+    grbl = Grbl()
+    assert grbl.move_line({"X": 10, "Y": -2.5}, 6000) == "G1 X10.000 Y-2.500 F6000.0"
+    assert grbl.home_lines(None) == ["$H"]
+    assert grbl.home_lines(["Z", "X"]) == ["$HZ", "$HX"]
+    assert grbl.wait_line() == "G4 P0"
+    assert grbl.unlock_lines() == ["$X"]
+    assert grbl.currents_line({"X": 1.0}) is None
+    assert grbl.frame("G90") == b"G90\n"
+    assert (grbl.feed_hold, grbl.cycle_resume, grbl.status_query) == (b"!", b"~", b"?")
+    assert grbl.emergency_stop == b"\x18"
+    assert grbl.rx_buffer_bytes == 128
+
+
+def test_grbl_status_report() -> None:
+    [status] = Grbl().parse("<Hold:1|MPos:1.000,-2.500,3.250,4.000,5.000,6.000|FS:500,0|Pn:XD>")
+    assert status == Status(state="Hold", substate=1,
+                            position={"X": 1.0, "Y": -2.5, "Z": 3.25, "A": 4.0, "B": 5.0,
+                                      "C": 6.0},
+                            pins=frozenset("XD"))
+    assert Grbl().interlocks_of(status) == {"door": True}
+    [idle] = Grbl().parse("<Idle|WPos:1.000,2.000,3.000|WCO:0.500,0.000,0.000|FS:0,0>")
+    assert isinstance(idle, Status)
+    assert idle.position is None and idle.work_position == {"X": 1.0, "Y": 2.0, "Z": 3.0}
+    assert Grbl().interlocks_of(idle) == {"door": False}
+    [door] = Grbl().parse("<Door:1|MPos:0.000,0.000,0.000|FS:0,0>")
+    assert isinstance(door, Status)
+    assert Grbl().interlocks_of(door) == {"door": True}
+
+
+@pytest.mark.parametrize(("line", "event"), [
+    ("ok", Ok()),
+    ("error:9", Error("error:9 (G-code locked out during alarm or jog)", final=True)),
+    ("error:99", Error("error:99", final=True)),
+    ("ALARM:3", Alarm("ALARM:3 (reset while in motion; position lost, re-home)")),
+    ("Grbl 1.1h ['$' for help]", Restarted("Grbl 1.1h ['$' for help]")),
+    ("[MSG:'$H'|'$X' to unlock]", Info("[MSG:'$H'|'$X' to unlock]")),
+    ("[MSG:Check Door]", Info("[MSG:Check Door]")),
+    (">G54G20:ok", Info(">G54G20:ok")),
+])
+def test_grbl_lines(line: str, event: object) -> None:
+    assert Grbl().parse(line) == [event]
+
+
+# -- Marlin -----------------------------------------------------------------------------
+
+def test_marlin_checksum_and_framing() -> None:
+    marlin = Marlin()
+    # Values seen on the wire between a real host and Marlin: N0 M106*36 N1 G28*18 N2 M107*39
+    assert checksum("N0 M106") == 36
+    assert checksum("N1 G28") == 18
+    assert checksum("N2 M107") == 39
+    assert marlin.frame("G28", 1) == b"N1 G28*18\n"
+    assert marlin.frame("M410") == b"M410\n"
+
+
+def test_marlin_formats() -> None:
+    marlin = Marlin()
+    assert marlin.home_lines(None) == ["G28"]
+    assert marlin.home_lines(["Z", "A"]) == ["G28 Z A"]
+    assert marlin.wait_line() == "M400"
+    assert marlin.position_line() == "M114 R"
+    assert marlin.currents_line({"X": 0.8, "B": 0.05}) == "M906 X800 B50"
+    assert marlin.motors_line(False, ["B", "C"]) == "M18 B C"
+    assert marlin.motors_line(True, None) == "M17"
+    assert marlin.unlock_lines() == ["M999 S1"]
+    assert marlin.quickstop_line == "M410"
+    assert marlin.emergency_stop == b"M112\n"
+    assert marlin.feed_hold is None and marlin.status_query is None
+
+
+@pytest.mark.parametrize(("line", "events"), [
+    ("ok", [Ok()]),
+    ("ok N12 P15 B3", [Ok("N12 P15 B3")]),
+    ("Resend: 7", [Resend(7)]),
+    ("rs 7", [Resend(7)]),
+    ("Error:checksum mismatch, Last Line: 6", [Info("Error:checksum mismatch, Last Line: 6")]),
+    ("Error:Line Number is not Last Line Number+1, Last Line: 6",
+     [Info("Error:Line Number is not Last Line Number+1, Last Line: 6")]),
+    ("Error:Printer halted. kill() called!",
+     [Alarm("Error:Printer halted. kill() called!", flushes=True)]),
+    ("Error:Printer stopped due to errors. Fix the error and use M999 to restart.",
+     [Alarm("Error:Printer stopped due to errors. Fix the error and use M999 to restart.")]),
+    ("Error:Injected failure", [Error("Error:Injected failure", final=False)]),
+    ("echo:busy: processing", [Busy("echo:busy: processing")]),
+    ("busy: paused for user", [Busy("busy: paused for user")]),
+    ("wait", [Busy("wait")]),
+    ("start", [Restarted("start")]),
+    ("X:10.00 Y:20.50 Z:5.00 A:1.00 B:2.00 C:3.00 Count X:800 Y:1640 Z:2000",
+     [PositionReport({"X": 10.0, "Y": 20.5, "Z": 5.0, "A": 1.0, "B": 2.0, "C": 3.0})]),
+    ("X:1.00 Y:2.00 Z:3.00 E:0.00 Count X:80 Y:160 Z:1200 E:0",
+     [PositionReport({"X": 1.0, "Y": 2.0, "Z": 3.0, "E": 0.0})]),
+    ("//action:interlock door active", [InterlockChange("door", True)]),
+    ("//action:interlock door clear", [InterlockChange("door", False)]),
+    ("//action:pause", [Info("//action:pause")]),
+    ("echo:Unknown command: \"G999\"", [Info("echo:Unknown command: \"G999\"")]),
+])
+def test_marlin_lines(line: str, events: list[object]) -> None:
+    assert Marlin().parse(line) == events
+
+
+# -- Smoothieware -----------------------------------------------------------------------
+
+def test_smoothie_formats() -> None:
+    smoothie = Smoothie()
+    assert smoothie.home_lines(None) == ["G28.2"]
+    assert smoothie.home_lines(["Z", "X"]) == ["G28.2 Z0 X0"]
+    assert smoothie.currents_line({"X": 1.2}) == "M907 X1.200"
+    assert smoothie.unlock_lines() == ["M999"]
+    assert smoothie.position_line() is None  # the realtime status report is used
+    assert smoothie.flush_after_hold == b"\x18" and smoothie.unlock_after_flush
+
+
+@pytest.mark.parametrize(("line", "events"), [
+    ("ok", [Ok()]),
+    ("ok C: X:1.0000 Y:2.0000 Z:3.0000",
+     [PositionReport({"X": 1.0, "Y": 2.0, "Z": 3.0}), Ok("C: X:1.0000 Y:2.0000 Z:3.0000")]),
+    ("!!", [Halted("controller is halted: send M999")]),
+    ("error:Unsupported command", [Error("error:Unsupported command", final=True)]),
+    ("ALARM: Abort during cycle", [Alarm("ALARM: Abort during cycle")]),
+    ("Smoothie", [Restarted("Smoothie", extra_ok=True)]),
+    ("// Halted", [Info("// Halted")]),
+    ("//action:interlock door active", [InterlockChange("door", True)]),
+])
+def test_smoothie_lines(line: str, events: list[object]) -> None:
+    assert Smoothie().parse(line) == events
+
+
+def test_smoothie_status_report() -> None:
+    [status] = Smoothie().parse("<Idle|MPos:1.0000,2.0000,3.0000|WPos:1.0000,2.0000,3.0000"
+                                "|F:4000.0,100.0>")
+    assert isinstance(status, Status)
+    assert status.state == "Idle" and status.position == {"X": 1.0, "Y": 2.0, "Z": 3.0}
+
+
+# -- axis mapping -----------------------------------------------------------------------
+
+def test_axis_map_defaults_to_the_same_letters() -> None:
+    config = default_config()
+    for dialect in (Grbl(), Marlin(), Smoothie()):
+        assert default_axis_map(config, dialect) == {a: a for a in "XYZABC"}
+
+
+def test_axis_map_overrides_and_validation() -> None:
+    config = default_config()
+    mapping = default_axis_map(config, Marlin(), {"B": "E", "C": "U"})
+    assert mapping["B"] == "E" and mapping["C"] == "U" and mapping["X"] == "X"
+    with pytest.raises(ValueError, match="grbl has no axis 'E'"):
+        default_axis_map(config, Grbl(), {"B": "E"})
+    with pytest.raises(ValueError, match="two axes to one firmware letter"):
+        default_axis_map(config, Marlin(), {"B": "C"})

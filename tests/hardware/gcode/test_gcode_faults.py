@@ -1,0 +1,236 @@
+"""Injected faults give a clear HardwareFault or are recovered from; nothing hangs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import anyio
+import pytest
+
+from hardware.config import RobotConfig
+from hardware.controller import HardwareFault
+from hardware.emulator import EmulatorHandle, running_emulator
+from hardware.gcode import (
+    ConnectionLost,
+    ControllerError,
+    ControllerTimeout,
+    GcodeController,
+    open_controller,
+)
+
+pytestmark = pytest.mark.anyio
+
+SPEED = 20.0
+POLL_S = 0.05
+SHORT_TIMEOUT_S = 0.4
+CheckAt = Callable[[dict[str, float], dict[str, float]], None]
+ConfigFor = Callable[..., RobotConfig]
+
+
+async def test_dropped_connection_fails_the_move_at_once(
+        homed: GcodeController, emulator: EmulatorHandle, check_at: CheckAt) -> None:
+    started = time.monotonic()
+    with anyio.fail_after(3):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_drop_after, emulator, 0.02)
+            with pytest.raises(ConnectionLost, match=r"tcp://127\.0\.0\.1"):
+                await homed.move({"X": 20.0}, speed=100.0)
+    assert time.monotonic() - started < homed.timeout_s  # not a timeout: noticed at once
+    with pytest.raises(ConnectionLost):
+        await homed.read_position()
+    # Reconnecting gives a working controller that must be homed again.
+    await homed.disconnect()
+    await homed.connect()
+    assert homed.requires_homing
+    await homed.home()
+    await homed.move({"X": 100.0})
+    check_at(await homed.read_position(), {"X": 100.0})
+
+
+async def _drop_after(emulator: EmulatorHandle, delay: float) -> None:
+    await anyio.sleep(delay)
+    emulator.drop_connection()
+
+
+@pytest.mark.parametrize("dialect", ["grbl", "marlin", "smoothie"])
+async def test_dropped_pseudo_terminal(dialect: str, config_for: ConfigFor) -> None:
+    with running_emulator(dialect, link="pty", speed=SPEED) as emu:
+        async with open_controller(config_for(dialect, emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home(["Z"])
+            with anyio.fail_after(3):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_drop_after, emu, 0.02)
+                    with pytest.raises(ConnectionLost):
+                        await ctl.home()
+
+
+async def test_error_reply_names_the_line_and_the_controller_carries_on(
+        homed: GcodeController, emulator: EmulatorHandle, check_at: CheckAt) -> None:
+    emulator.faults.error_next = 1
+    with pytest.raises(ControllerError, match=r"rejected 'G1 X50\.000.*(rror)"):
+        await homed.move({"X": 50.0})
+    await homed.move({"X": 60.0})
+    check_at(await homed.read_position(), {"X": 60.0})
+
+
+async def test_silence_times_out_with_a_clear_fault(
+        emulator: EmulatorHandle, dialect: str, config_for: ConfigFor,
+        check_at: CheckAt) -> None:
+    config = config_for(dialect, emulator.address, SHORT_TIMEOUT_S)
+    async with open_controller(config, poll_interval=POLL_S) as ctl:
+        await ctl.home()
+        emulator.faults.silent = True
+        started = time.monotonic()
+        with anyio.fail_after(3), pytest.raises(ControllerTimeout, match=r"no answer|no status"):
+            await ctl.move({"X": 100.0})
+        assert time.monotonic() - started < SHORT_TIMEOUT_S + 1.0
+        # The controller is not trusted again until reconnected.
+        with pytest.raises(ControllerTimeout):
+            await ctl.read_position()
+        emulator.faults.silent = False
+        await ctl.disconnect()
+        await ctl.connect()
+        await ctl.home()
+        await ctl.move({"X": 100.0})
+        check_at(await ctl.read_position(), {"X": 100.0})
+
+
+async def test_cancelling_a_move_to_a_silent_controller_does_not_hang(
+        emulator: EmulatorHandle, dialect: str, config_for: ConfigFor) -> None:
+    config = config_for(dialect, emulator.address, SHORT_TIMEOUT_S)
+    async with open_controller(config, poll_interval=POLL_S) as ctl:
+        await ctl.home()
+        started = time.monotonic()
+        with anyio.fail_after(3):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_silence_after, emulator, 0.01)
+                with anyio.move_on_after(0.03):
+                    await ctl.move({"X": 20.0}, speed=100.0)
+        # The shielded stop gave up after the timeout; the fault is kept.
+        assert time.monotonic() - started < 3 * SHORT_TIMEOUT_S + 1.0
+        with pytest.raises(HardwareFault):
+            await ctl.read_position()
+
+
+async def _silence_after(emulator: EmulatorHandle, delay: float) -> None:
+    await anyio.sleep(delay)
+    emulator.faults.silent = True
+
+
+async def test_slow_acknowledgements_are_waited_for(
+        homed: GcodeController, emulator: EmulatorHandle, check_at: CheckAt) -> None:
+    emulator.faults.ack_delay = 0.1  # well under the 1 s timeout, for every line
+    for target in ({"X": 30.0}, {"Y": 40.0, "Z": 50.0}):
+        await homed.move(target)
+        check_at(await homed.read_position(), target)
+    await homed.set_currents({"B": 0.2})
+    with anyio.move_on_after(0.25):
+        await homed.move({"X": 300.0}, speed=30.0)  # 9 s emulated, 0.45 s here
+    stopped = await homed.read_position()
+    assert 30.0 < stopped["X"] < 300.0
+
+
+@pytest.mark.parametrize("dialect", ["grbl", "marlin", "smoothie"])
+async def test_a_slow_controller_stays_alive_through_busy_lines_and_status(
+        dialect: str, config_for: ConfigFor, check_at: CheckAt) -> None:
+    # The emulator runs 10x slower than real time, so motion outlasts the driver's own
+    # estimate plus the 0.3 s timeout: only busy lines / status reports keep it alive.
+    with running_emulator(dialect, speed=0.1, busy_interval=0.1,
+                          start_position={"X": 10.0}) as emu:
+        homed_at = {"X": 10.0}
+        emu.emulator.machine.homed.update(emu.emulator.config.axes)
+        async with open_controller(config_for(dialect, emu.address, 0.3),
+                                   poll_interval=POLL_S) as ctl:
+            ctl._unhomed.clear()  # the emulator was started homed
+            if dialect == "grbl":
+                await ctl.recover()  # GRBL powers up locked
+            check_at(await ctl.read_position(), homed_at)
+            with anyio.fail_after(5):
+                await ctl.move({"X": 20.0}, speed=100.0)  # ~0.13 s at full speed, 1.3 s here
+            check_at(await ctl.read_position(), {"X": 20.0})
+
+
+async def test_marlin_resend_requests_are_honoured(config_for: ConfigFor) -> None:
+    with running_emulator("marlin", speed=SPEED) as emu:
+        async with open_controller(config_for("marlin", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            emu.faults.resend_next = 3
+            for x in (50.0, 60.0, 70.0):
+                await ctl.move({"X": x})
+            position = await ctl.read_position()
+            assert position["X"] == pytest.approx(70.0, abs=0.006)
+            assert emu.stats.resends_requested == 3
+            assert ctl.link.streamer.resent_lines == 3
+            # Every numbered line the emulator accepted passed its checksum.
+            numbered = [line for line in emu.stats.lines if line.startswith("N")]
+            assert emu.stats.checksums_verified == len(numbered) - 3
+            assert emu.stats.checksum_failures == 3
+
+
+async def test_marlin_link_that_keeps_corrupting_is_a_fault(config_for: ConfigFor) -> None:
+    with running_emulator("marlin", speed=SPEED) as emu:
+        async with open_controller(config_for("marlin", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            emu.faults.resend_next = 100
+            with anyio.fail_after(3), pytest.raises(ControllerError, match="refused 5 times"):
+                await ctl.move({"X": 50.0})
+
+
+async def test_marlin_every_line_is_numbered_and_checksummed(config_for: ConfigFor) -> None:
+    with running_emulator("marlin", speed=SPEED) as emu:
+        async with open_controller(config_for("marlin", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 100.0, "Y": 100.0})
+            await ctl.set_currents({"B": 0.1})
+            with anyio.move_on_after(0.02):
+                await ctl.move({"X": 300.0}, speed=100.0)
+            await ctl.emergency_stop()
+            await ctl.home()
+        numbered = [line for line in emu.stats.lines if line.startswith("N")]
+        plain = [line for line in emu.stats.lines if not line.startswith("N")]
+        assert len(numbered) > 10
+        assert emu.stats.checksums_verified == len(numbered)
+        assert emu.stats.checksum_failures == 0
+        # Only the line-counter resets, the emergency-parser commands and the restart
+        # travel without a number.
+        assert {line.split()[0] for line in plain} <= {"M110", "M410", "M112", "M999"}
+
+
+async def test_grbl_streaming_stays_within_the_rx_buffer(config_for: ConfigFor) -> None:
+    with running_emulator("grbl", speed=SPEED) as emu:
+        async with open_controller(config_for("grbl", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            lines = [f"G1 X{300 + (i % 7) * 1.5:.3f} Y{200 + (i % 5):.3f} F30000"
+                     for i in range(80)]
+            with anyio.fail_after(10):
+                replies = await ctl.send_gcode(lines)
+                await ctl.wait_until_idle()
+            assert len(replies) == 80
+            assert emu.stats.rx_overflows == 0
+            assert emu.stats.max_rx_in_flight <= 128
+            assert emu.stats.max_rx_in_flight > 100  # really streamed, not one at a time
+            assert (await ctl.read_position())["X"] == pytest.approx(300 + (79 % 7) * 1.5)
+
+
+async def test_feed_hold_is_on_the_wire_within_milliseconds(
+        homed: GcodeController, emulator: EmulatorHandle, dialect: str) -> None:
+    stop_marker = b"M410" if dialect == "marlin" else b"!"
+    delays = []
+    for _ in range(5):
+        await homed.move({"X": 10.0})
+        before = len(emulator.stats.realtime)
+        with anyio.move_on_after(0.02) as scope:
+            await homed.move({"X": 400.0}, speed=100.0)
+        arrivals = [t for data, t in emulator.stats.realtime[before:] if data == stop_marker]
+        assert arrivals, "no stop request reached the controller"
+        delays.append(arrivals[0] - scope.deadline)
+    delays.sort()
+    # Median from the cancel deadline to the emulator (another thread) reading it,
+    # including the timer's own lateness; on an idle machine it is well under 2 ms.
+    assert delays[len(delays) // 2] < 0.005, delays
