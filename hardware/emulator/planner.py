@@ -115,6 +115,12 @@ class Machine:
         self.update()
         return dict(self.position)
 
+    @property
+    def finished_at(self) -> float:
+        """Emulated time at which the last completed segment ended."""
+        self.update()
+        return self._last_end
+
     def next_deadline(self) -> float | None:
         """Emulated time at which the running segment ends."""
         if self._segment is None:

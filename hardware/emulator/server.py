@@ -15,6 +15,7 @@ import socket
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 import anyio
@@ -83,13 +84,16 @@ class Emulator:
         await self.firmware.serve(TcpLink(stream))
 
     async def _serve_pty(self, task_status: anyio.abc.TaskStatus[Emulator]) -> None:
-        started = False
+        # The path is published once the power-up banner is out, as with a real board
+        # that has booted before anyone opens its port.
+        pty = PtyLink()
+        self.address = pty.path
+        async with anyio.create_task_group() as tg:
+            await tg.start(partial(self.firmware.serve, pty))
+            task_status.started(self)
         while True:  # a dropped pty is replaced by a new one (with a new path)
             pty = PtyLink()
             self.address = pty.path
-            if not started:
-                task_status.started(self)
-                started = True
             await self.firmware.serve(pty)
 
     async def set_door(self, open_: bool) -> None:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 
 import anyio
+import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from attrs import define
 
@@ -92,8 +93,13 @@ class Firmware:
 
     # -- connection -------------------------------------------------------------------
 
-    async def serve(self, link: Link) -> None:
-        """Talk to one host until it goes away (a new host replaces the previous one)."""
+    async def serve(self, link: Link, *,
+                    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+                    ) -> None:
+        """Talk to one host until it goes away (a new host replaces the previous one).
+
+        ``task_status.started()`` comes once the greeting is out.
+        """
         if self.link is not None:
             await self.link.aclose()
         self.link = link
@@ -103,6 +109,7 @@ class Firmware:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._process_forever)
                 await self.greet()
+                task_status.started()
                 await self._receive(link)
                 tg.cancel_scope.cancel()
         finally:
