@@ -51,6 +51,25 @@ class LoopCaller:
             raise LoopClosedError("the engine loop has stopped") from exc
 
 
+def call_in_loop(caller: LoopCaller, function: Callable[[], T],
+                 timeout: float | None = None) -> T:
+    """Run ``function`` in the loop and return its value (or raise its error) here."""
+    if caller.in_loop_thread():
+        return function()
+    reply: Reply[T] = Reply()
+
+    def call() -> None:
+        try:
+            value = function()
+        except BaseException as exc:
+            reply.fail(exc)
+        else:
+            reply.set(value)
+
+    caller.call_soon(call)
+    return reply.wait(timeout)
+
+
 class Reply(Generic[T]):
     """A one-shot answer handed from the engine loop to a waiting thread."""
 

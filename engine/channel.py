@@ -8,6 +8,7 @@ at once.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +56,7 @@ class CommandChannel:
         self._deliver = deliver
         self.closed_error: RunStopped | None = None
         self.finished_step = -1
+        self.requests_sent = 0
 
     def step_finished(self, index: int) -> None:
         """The protocol has returned from step ``index``: the robot is at a checkpoint.
@@ -70,6 +72,7 @@ class CommandChannel:
             raise self.closed_error
         reply: Reply[dict[str, Any]] = Reply()
         request = CommandRequest(command, step, reply, line)
+        self.requests_sent += 1
         try:
             self._caller.call_soon(lambda: self._deliver(request))
         except LoopClosedError:
@@ -79,7 +82,5 @@ class CommandChannel:
     def finish(self, error: str | None = None, location: str | None = None) -> None:
         """Tell the engine the protocol has returned (or raised ``error`` at ``location``)."""
         done = ProtocolDone(error, location)
-        try:
+        with contextlib.suppress(LoopClosedError):
             self._caller.call_soon(lambda: self._deliver(done))
-        except LoopClosedError:
-            pass

@@ -16,6 +16,7 @@ remaining segments (their targets are absolute).
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -103,6 +104,9 @@ class Engine:
         self._tg: anyio.abc.TaskGroup | None = None
         self._listeners: list[Callable[[RunState], None]] = []
         self._tripped: set[str] = set()
+        self.idle = False
+        self.requests_received = 0
+        self._idle_listeners: list[Callable[[], None]] = []
 
     # -- the outside world ----------------------------------------------------------
 
@@ -111,12 +115,21 @@ class Engine:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    @property
+    def serving_request(self) -> bool:
+        """True while a protocol call waits for its answer (running or paused in it)."""
+        return self._current is not None and not self._current.reply.done
+
+    def on_idle(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (in the loop) each time the engine has nothing to do but wait."""
+        self._idle_listeners.append(listener)
+
     def apply(self, action: Action) -> ActionResult:
         """Check and carry out an action; loop thread only."""
         reason = check_action(self.state, action)
         fields: dict[str, Any] = {k: v for k, v in _action_fields(action).items()}
         self.record.add("action", action=action.name, source=action.source,
-                        accepted=reason is None, reason=reason, **fields)
+                        accepted=reason is None, refusal=reason, **fields)
         if reason is not None:
             return ActionResult(False, status_of(self.state), reason)
         self._dispatch(action)
@@ -125,6 +138,7 @@ class Engine:
 
     def deliver(self, request: Request) -> None:
         """Take a request from the protocol thread; loop thread only."""
+        self.requests_received += 1
         closed = self.channel.closed_error if self.channel is not None else None
         if closed is not None:
             if isinstance(request, CommandRequest):
@@ -262,7 +276,7 @@ class Engine:
             return
         if cmd.reversible or entry.plan is None:
             entry.plan, entry.done = self.executor.plan(cmd), 0
-        elif entry.done:
+        else:  # an interrupted irreversible command: on to the same absolute targets
             self._set_status(entry, "completing", from_segment=entry.done)
         for segment in entry.plan[entry.done:]:
             await self._move(segment)
@@ -320,10 +334,8 @@ class Engine:
             raise
 
     async def _read_back(self) -> None:
-        try:
+        with contextlib.suppress(HardwareFault):
             self.executor.position.update(await self.controller.read_position())
-        except HardwareFault:
-            pass
 
     # -- pausing --------------------------------------------------------------------
 
@@ -515,6 +527,7 @@ class Engine:
             self._delay_scope.cancel()
 
     def _notify(self) -> None:
+        self.idle = False
         if self._waiter is not None:
             self._waiter.set()
             self._waiter = None
@@ -522,10 +535,17 @@ class Engine:
             listener(self.state)
 
     async def _wait(self) -> None:
-        """Sleep until the next state change or request."""
+        """Sleep until the next state change or request; the engine is idle meanwhile."""
         if self._waiter is None:
             self._waiter = anyio.Event()
-        await self._waiter.wait()
+        waiter = self._waiter
+        self.idle = True
+        for listener in self._idle_listeners:
+            listener()
+        try:
+            await waiter.wait()
+        finally:
+            self.idle = False
 
     async def _wait_until(self, predicate: Callable[[RunState], bool]) -> None:
         while not predicate(self.state):

@@ -133,7 +133,8 @@ class Executor:
         segments.append(Segment({z_axis: top - PICK_UP_PRESS_MM}, PICK_UP_SPEED))
         segments.append(Segment({z_axis: min(top + cmd.tip_length + TRAVEL_MARGIN_MM,
                                              self.config.axes[z_axis].max)}))
-        segments.append(Segment({pipette_axis(self.config, cmd.mount): pipette.spec.plunger_bottom}))
+        plunger = pipette_axis(self.config, cmd.mount)
+        segments.append(Segment({plunger: pipette.spec.plunger_bottom}))
         return segments
 
     def _drop(self, cmd: c.DropTip) -> list[Segment]:

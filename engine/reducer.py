@@ -12,8 +12,8 @@ from attrs import evolve, frozen
 from .actions import Abort, Action, Halt, Pause, Play, Resume, SkipDelay, Stop
 from .state import (
     DelayInfo,
-    EndKind,
     Ending,
+    EndKind,
     Outcome,
     Park,
     PauseRequest,

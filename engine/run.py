@@ -20,7 +20,7 @@ from hardware.controller import MotionController
 from hardware.simulated import SimulatedController
 
 from .actions import Abort, Action, Halt, Pause, PauseOption, Play, Resume, SkipDelay, Stop
-from .bridge import LoopClosedError, Reply
+from .bridge import LoopClosedError, call_in_loop
 from .channel import CommandChannel
 from .engine import Engine, StalledPolicy
 from .entries import ActionResult
@@ -189,14 +189,10 @@ class RunControl:
         caller = engine.caller
         if caller is None:
             raise RuntimeError("the run has not been started")
-        if caller.in_loop_thread():
-            return engine.apply(action)
-        reply: Reply[ActionResult] = Reply()
         try:
-            caller.call_soon(lambda: reply.set(engine.apply(action)))
+            return call_in_loop(caller, lambda: engine.apply(action))
         except LoopClosedError:
             return ActionResult(False, self.status().status, "the run has already ended")
-        return reply.wait()
 
     def set_interlock(self, name: str, active: bool) -> None:
         """Open or close a simulated interlock (``door``); simulated controller only."""
@@ -205,17 +201,7 @@ class RunControl:
             raise TypeError("only a simulated robot's interlocks can be set by hand")
         caller = self._run.engine.caller
         assert caller is not None
-        if caller.in_loop_thread():
-            controller.set_interlock(name, active)
-            return
-        done: Reply[None] = Reply()
-
-        def flip() -> None:
-            controller.set_interlock(name, active)
-            done.set(None)
-
-        caller.call_soon(flip)
-        done.wait()
+        call_in_loop(caller, lambda: controller.set_interlock(name, active))
 
     def status(self) -> RunStatusReport:
         """The status now."""

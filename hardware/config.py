@@ -18,7 +18,7 @@ from attrs import frozen
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 Point3 = tuple[float, float, float]
 
@@ -97,7 +97,8 @@ class RobotConfig:
         try:
             return self.mounts[name]
         except KeyError:
-            raise ConfigError(f"unknown mount {name!r}; this robot has {sorted(self.mounts)}") from None
+            raise ConfigError(
+                f"unknown mount {name!r}; this robot has {sorted(self.mounts)}") from None
 
     @property
     def z_axes(self) -> tuple[str, ...]:
@@ -172,7 +173,8 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
     base = base or default_config()
     unknown = set(data) - _TOP_KEYS
     if unknown:
-        raise ConfigError(f"unknown key {sorted(unknown)[0]!r}; expected one of {sorted(_TOP_KEYS)}")
+        raise ConfigError(
+            f"unknown key {sorted(unknown)[0]!r}; expected one of {sorted(_TOP_KEYS)}")
     controller = _table(data, "controller", ControllerConfig, base.controller)
     axes = dict(base.axes)
     for name, table in _section(data, "axes").items():
@@ -207,7 +209,8 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
     if config.trash_slot not in config.slots:
         raise ConfigError(f"trash_slot: slot {config.trash_slot!r} is not defined under [slots]")
     if config.controller.kind not in ("simulated", "gcode"):
-        raise ConfigError(f"controller.kind: {config.controller.kind!r} is not 'simulated' or 'gcode'")
+        raise ConfigError(
+            f"controller.kind: {config.controller.kind!r} is not 'simulated' or 'gcode'")
     if config.controller.kind == "gcode" and not config.controller.port:
         raise ConfigError("controller.port: a G-code controller needs a port or URL")
     return config

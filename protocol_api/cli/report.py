@@ -71,7 +71,7 @@ def text_log(run: Run) -> list[str]:
                     extra += f" ({event[key]})"
             lines.append(f"{t} status {event['status']}{extra}")
         elif kind == "action":
-            verdict = "" if event["accepted"] else f" refused: {event['reason']}"
+            verdict = "" if event["accepted"] else f" refused: {event['refusal']}"
             option = f" {event['option']}" if event.get("option") else ""
             lines.append(f"{t} action {event['action']}{option} from {event['source']}{verdict}")
         elif kind == "park":

@@ -1,0 +1,232 @@
+"""The engine through whole runs on the simulated robot: pauses, delays, endings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from labrun_testing import P300, TIP_TOP, WELL, ScriptedRun
+
+from engine import commands as c
+from engine.actions import Pause
+from engine.errors import RunAborted, RunHalted, RunStopped
+from engine.state import Status
+
+
+@pytest.fixture
+def run(tmp_path) -> Iterator[ScriptedRun]:  # type: ignore[no-untyped-def]
+    scripted = ScriptedRun(record_path=str(tmp_path / "record.jsonl"))
+    scripted.play()
+    scripted.call(P300, name="load")
+    yield scripted
+    scripted.close()
+
+
+def statuses(run: ScriptedRun) -> list[str]:
+    return [e["status"] for e in run.events() if e["event"] == "status"]
+
+
+def test_protocol_pause_parks_waits_and_continues_from_where_it_was(run: ScriptedRun) -> None:
+    run.call(c.MoveTo("left", (100.0, 100.0, 50.0)))
+    before = run.status().position
+    outcome = run.call(c.WaitForResume("check the plate"), name="pause")
+    status = run.status()
+    assert status.status is Status.PAUSED
+    assert (status.pause_source, status.pause_message) == ("protocol", "check the plate")
+    assert status.parked and not outcome.done.is_set()
+    # Parked: Z up to safe height, gantry at the park position.
+    assert status.position["Z"] == pytest.approx(run.config.safe_height)
+    assert (status.position["X"], status.position["Y"]) == run.config.park_position
+    assert run.control.resume().accepted
+    run.settle()
+    assert outcome.done.is_set() and outcome.error is None
+    assert run.status().position == pytest.approx(before, abs=0.01)
+    assert statuses(run)[-3:] == ["pausing", "paused", "running"]
+
+
+def test_deferred_pause_waits_for_the_next_checkpoint(run: ScriptedRun) -> None:
+    asked = []
+    run.clock.call_at(run.clock.now() + 0.1, lambda: asked.append(run.engine.apply(Pause())))
+    # Requested mid-move: the move and the rest of its step go on...
+    first = run.call(c.MoveTo("left", (100.0, 100.0, 50.0)), c.Comment("same step"))
+    assert asked[0].accepted
+    assert first.done.is_set() and run.status().status is Status.RUNNING
+    assert run.status().pause_pending
+    # ...and the next step starts only after a pause.
+    second = run.call(c.Comment("next step"))
+    assert run.status().status is Status.PAUSED and not second.done.is_set()
+    assert run.status().pause_source == "client"
+    run.control.resume()
+    run.settle()
+    assert second.done.is_set()
+
+
+def test_deferred_pause_during_last_step_is_reported_unresolved(run: ScriptedRun) -> None:
+    run.call(c.Comment("last"))
+    run.control.pause()
+    run.finish()
+    final = run.run.wait(5)
+    assert final.status is Status.SUCCEEDED and final.pause_unresolved
+    assert run.events()[-1]["pause_unresolved"] is True
+
+
+def test_immediate_pause_mid_move_stops_there_and_rolls_the_step_back(run: ScriptedRun) -> None:
+    run.call(c.MoveTo("left", (50.0, 50.0, 60.0)))
+    start = run.clock.now()
+    run.clock.call_at(start + 0.3, lambda: run.engine.apply(Pause(option="immediate")))
+    outcome = run.call(c.MoveTo("left", (350.0, 300.0, 60.0)), name="long move")
+    status = run.status()
+    assert status.status is Status.PAUSED and not outcome.done.is_set()
+    park = [e for e in run.events() if e["event"] == "park"][-1]
+    stopped_x = park["recorded"]["X"]
+    assert 50.0 - 34 < stopped_x < 350.0 + 34  # mid-move (left mount offset -34 mm)
+    interrupted = [e for e in run.events() if e["event"] == "command"
+                   and e["status"] == "interrupted"]
+    assert len(interrupted) == 1
+    run.control.resume()
+    run.settle()
+    assert outcome.done.is_set()
+    unpark = [e for e in run.events() if e["event"] == "unpark"][-1]
+    assert unpark["position"] == pytest.approx(park["recorded"], abs=0.01)
+    assert run.status().position["X"] == pytest.approx(350.0 + 34.0)
+
+
+def test_interrupted_aspirate_completes_exactly_and_is_never_repeated(run: ScriptedRun) -> None:
+    run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+    run.call(c.MoveTo("left", WELL, well="2/A1"))
+    t0 = run.clock.now()
+    # 100 µL at 10 µL/s takes 10 s of plunger travel: pause at 40 %.
+    run.clock.call_at(t0 + 4.0, lambda: run.engine.apply(Pause(option="immediate")))
+    outcome = run.call(c.MoveTo("left", WELL, well="2/A1"),
+                       c.Aspirate("left", 100.0, 10.0, "2/A1"), name="aspirate")
+    assert run.status().status is Status.PAUSED
+    run.control.resume()
+    run.settle()
+    assert outcome.done.is_set() and outcome.result == {"volume_in_tip": 100.0}
+    plunger = run.controller._position["B"]  # the simulated motor itself, unrounded
+    assert plunger == pytest.approx(18.0 - 100.0 / (300.0 / 16), abs=1e-6)
+    events = [e for e in run.events() if e["event"] == "command"]
+    aspirate_id = next(e["id"] for e in events if e.get("type") == "aspirate")
+    mine = [e["status"] for e in events if e["id"] == aspirate_id]
+    assert mine.count("completed") == 1 and "replayed" not in mine
+    assert "completing" in mine
+    move_id = max(e["id"] for e in events if e.get("type") == "moveTo")
+    assert "replayed" in [e["status"] for e in events if e["id"] == move_id]
+
+
+def test_pause_during_delay_keeps_the_deadline(run: ScriptedRun) -> None:
+    t0 = run.clock.now()
+    run.clock.call_at(t0 + 10, lambda: run.engine.apply(Pause()))  # deferred, still at once
+    outcome = run.call(c.Delay(60.0, "incubate"), name="delay")
+    status = run.status()
+    assert status.status is Status.PAUSED
+    # Paused at t0+10 and parked since: the deadline did not move.
+    assert status.delay is not None
+    assert status.delay.remaining_s == pytest.approx(t0 + 60.0 - run.clock.now(), abs=1e-5)
+    assert 49.0 < status.delay.remaining_s < 50.0
+    run.control.resume()
+    run.settle()
+    assert outcome.done.is_set()
+    # Unparking took a little time; the delay ended at its original deadline.
+    assert run.clock.now() == pytest.approx(t0 + 60.0)
+
+
+def test_skip_delay_while_paused_ends_it_and_stays_paused(run: ScriptedRun) -> None:
+    t0 = run.clock.now()
+    run.clock.call_at(t0 + 5, lambda: run.engine.apply(Pause(option="immediate")))
+    outcome = run.call(c.Delay(600.0), name="delay")
+    assert run.control.skip_delay().accepted
+    run.settle()
+    assert run.status().status is Status.PAUSED
+    run.control.resume()
+    run.settle()
+    assert outcome.done.is_set()
+    assert run.clock.now() < t0 + 60
+    assert any(e["event"] == "delay" and e["status"] == "skipped" for e in run.events())
+
+
+def test_stop_raises_in_the_protocol_and_cleans_up(run: ScriptedRun) -> None:
+    run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+    outcome = run.call(c.WaitForResume("hold"), name="pause")
+    assert run.control.stop().accepted
+    final = run.run.wait(5)
+    assert final.status is Status.STOPPED
+    assert isinstance(outcome.error, RunStopped)
+    later = run.call(c.Comment("after stop"))
+    assert later.done.wait(5)
+    assert isinstance(later.error, RunStopped)  # raises at once
+    cleanup = [e for e in run.events() if e.get("origin") == "cleanup"]
+    assert cleanup and cleanup[0]["type"] == "dropTip"
+    assert run.events()[-1]["event"] == "summary"
+
+
+def test_abort_carries_its_reason(run: ScriptedRun) -> None:
+    outcome = run.call(c.WaitForResume(), name="pause")
+    assert run.control.abort("contaminated").accepted
+    final = run.run.wait(5)
+    assert final.status is Status.ABORTED and final.outcome is not None
+    assert final.outcome.reason == "contaminated"
+    assert isinstance(outcome.error, RunAborted)
+
+
+def test_halt_needs_homing_before_the_robot_moves_again(run: ScriptedRun) -> None:
+    run.clock.call_at(run.clock.now() + 0.2, lambda: run.engine.apply(
+        __import__("engine.actions").actions.Halt()))
+    outcome = run.call(c.MoveTo("left", (300.0, 300.0, 100.0)))
+    final = run.run.wait(5)
+    assert final.status is Status.HALTED
+    assert isinstance(outcome.error, RunHalted)
+    assert run.controller.requires_homing
+    assert not [e for e in run.events() if e.get("origin") == "cleanup"]
+
+
+def test_halted_robot_refuses_to_move_until_homed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    scripted = ScriptedRun(homed=False)
+    try:
+        scripted.play()
+        outcome = scripted.call(c.MoveTo("left", (100.0, 100.0, 100.0)))
+        assert scripted.run.wait(5).status is Status.FAILED
+        assert outcome.error is not None and "homed" in str(outcome.error)
+    finally:
+        scripted.close()
+    homed = ScriptedRun(homed=False)
+    try:
+        homed.play()
+        homed.call(c.Home())
+        assert homed.call(c.MoveTo("left", (100.0, 100.0, 100.0))).error is None
+    finally:
+        homed.close()
+
+
+def test_refused_actions_change_nothing(run: ScriptedRun) -> None:
+    before = run.engine.state
+    for result in (run.control.resume(), run.control.skip_delay(), run.control.play()):
+        assert not result.accepted and result.reason
+    assert run.engine.state is before
+
+
+def test_interlock_pauses_immediately_and_blocks_resume(run: ScriptedRun) -> None:
+    run.clock.call_at(run.clock.now() + 0.2,
+                      lambda: run.controller.set_interlock("door", True))
+    outcome = run.call(c.MoveTo("left", (300.0, 300.0, 100.0)))
+    status = run.status()
+    assert status.status is Status.PAUSED and status.pause_source == "interlock"
+    assert status.interlocks == ("door",)
+    refused = run.control.resume()
+    assert not refused.accepted and "door" in (refused.reason or "")
+    run.control.set_interlock("door", False)
+    run.settle()
+    assert run.status().status is Status.PAUSED  # not configured to resume by itself
+    assert run.control.resume().accepted
+    run.settle()
+    assert outcome.done.is_set()
+
+
+def test_record_file_parses_and_ends_with_the_summary(run: ScriptedRun) -> None:
+    run.call(c.Comment("hello"))
+    run.finish()
+    run.run.wait(5)
+    events = run.events()
+    assert events[0]["event"] == "run"
+    assert events[-1]["event"] == "summary" and events[-1]["status"] == "succeeded"
+    assert [e["seq"] for e in events] == list(range(len(events)))

@@ -1,0 +1,170 @@
+"""Test harness: a run whose protocol thread executes commands the test hands it.
+
+``ScriptedRun.call`` sends one step to the protocol thread and returns once the engine
+has settled: the command finished, or the run is waiting for someone (paused), or it
+ended. Settling is detected from the engine's own idle signal, not from sleeps.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any
+
+from engine import commands as c
+from engine.channel import CommandChannel, StepRef
+from engine.errors import RunStopped
+from engine.record import read_record
+from engine.run import Run
+from engine.status import RunStatusReport
+from hardware.clock import VirtualClock
+from hardware.config import RobotConfig, default_config
+from hardware.simulated import SimulatedController
+
+P300 = c.LoadInstrument("p300_single_gen2", "left", 300.0, 300.0 / 16, 18.0, 19.0, 20.0)
+TIP_TOP = (14.38, 74.24, 64.69)  # a 300 µL tip rack's A1 top in slot 1
+WELL = (146.88, 74.24, 3.0)       # a plate well bottom in slot 2
+SETTLE_TIMEOUT = 10.0
+
+
+class Outcome:
+    """What one protocol call ended with."""
+
+    def __init__(self) -> None:
+        self.result: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+
+class ScriptedRun:
+    """A simulated run driven command by command from the test thread."""
+
+    def __init__(self, config: RobotConfig | None = None, record_path: str | None = None,
+                 *, homed: bool = True) -> None:
+        self.config = config or default_config()
+        self.clock = VirtualClock()
+        self.controller = SimulatedController(self.config, self.clock, homed=homed)
+        self._queue: queue.Queue[tuple[list[c.Command], str, Outcome] | None] = queue.Queue()
+        self._cond = threading.Condition()
+        self.protocol_waiting = False
+        self.protocol_done = False
+        self.in_execute = False
+        self.step = 0
+        self.record_path = record_path
+        self.run = Run(self._protocol, config=self.config, controller=self.controller,
+                       clock=self.clock, record_path=record_path)
+        self.run.start()
+        self.engine = self.run.engine
+        self.control = self.run.control
+        caller = self.engine.caller
+        assert caller is not None
+        done = threading.Event()
+
+        def hook() -> None:
+            self.engine.on_idle(self._poke)
+            self.engine.subscribe(lambda state: self._poke())
+            done.set()
+
+        caller.call_soon(hook)
+        done.wait()
+
+    # -- driving ----------------------------------------------------------------------
+
+    def play(self) -> None:
+        assert self.control.play().accepted
+        self.settle()
+
+    def call(self, *commands: c.Command, name: str = "step", wait: bool = True) -> Outcome:
+        """Run ``commands`` as one step in the protocol thread."""
+        outcome = Outcome()
+        with self._cond:
+            self.protocol_waiting = False
+        self._queue.put((list(commands), name, outcome))
+        if wait:
+            self.settle()
+        return outcome
+
+    def finish(self) -> None:
+        """Let the protocol function return."""
+        self._queue.put(None)
+        self.settle()
+
+    def settle(self) -> RunStatusReport:
+        """Wait until the engine has nothing to do but wait for the test."""
+        with self._cond:
+            ok = self._cond.wait_for(self._settled, SETTLE_TIMEOUT)
+        if not ok:
+            raise AssertionError(f"the engine did not settle: {self.status()}")
+        return self.status()
+
+    def status(self) -> RunStatusReport:
+        return self.control.status()
+
+    def close(self) -> None:
+        if not self.status().status.is_terminal:
+            self.control.abort("test over")
+        self._queue.put(None)
+        self.run.wait(SETTLE_TIMEOUT)
+        self.run.close()
+
+    def events(self) -> list[dict[str, Any]]:
+        if self.record_path is not None:
+            self.run.record.flush()
+            return read_record(self.record_path)
+        return list(self.run.record.events)
+
+    # -- internals --------------------------------------------------------------------
+
+    def _settled(self) -> bool:
+        loop_alive = self.run._thread is not None and self.run._thread.is_alive()
+        if not loop_alive:
+            return True
+        channel = self.engine.channel
+        assert channel is not None
+        # Every request the protocol sent has reached the engine, and the engine waits:
+        # for the test's next command, or (protocol blocked on a reply) for a resume.
+        if not (self.engine.idle and self.engine.requests_received == channel.requests_sent):
+            return False
+        if self.in_execute:
+            return self.engine.serving_request  # blocked in a call the engine holds (paused)
+        return self.protocol_waiting or self.protocol_done
+
+    def _set_in_execute(self, value: bool) -> None:
+        with self._cond:
+            self.in_execute = value
+            self._cond.notify_all()
+
+    def _poke(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def _protocol(self, channel: CommandChannel) -> None:
+        try:
+            while True:
+                with self._cond:
+                    self.protocol_waiting = True
+                    self._cond.notify_all()
+                item = self._queue.get()
+                if item is None:
+                    return
+                commands, name, outcome = item
+                with self._cond:
+                    self.protocol_waiting = False
+                self.step += 1
+                step = StepRef(self.step, name)
+                try:
+                    for command in commands:
+                        self._set_in_execute(True)
+                        try:
+                            outcome.result = channel.execute(command, step)
+                        finally:
+                            self._set_in_execute(False)
+                    channel.step_finished(self.step)
+                except RunStopped as exc:
+                    outcome.error = exc
+                finally:
+                    outcome.done.set()
+        finally:
+            with self._cond:
+                self.protocol_done = True
+                self._cond.notify_all()
