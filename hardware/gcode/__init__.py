@@ -6,14 +6,16 @@ a serial device or a pyserial URL such as ``socket://host:port``) in
 """
 
 from .dialects import DIALECTS, INTERLOCK_PREFIX, Dialect, Grbl, Marlin, Smoothie, get_dialect
-from .driver import GcodeController, default_axis_map, open_controller
+from .driver import GcodeController, open_controller
 from .errors import (
     ConnectionLost,
     ControllerAlarm,
     ControllerError,
     ControllerTimeout,
     InterlockActive,
+    MotionInterrupted,
 )
+from .planning import default_axis_map
 from .transport import SerialTransport, TcpTransport, Transport, open_transport
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "Grbl",
     "InterlockActive",
     "Marlin",
+    "MotionInterrupted",
     "SerialTransport",
     "Smoothie",
     "TcpTransport",

@@ -23,7 +23,6 @@ Smoothieware all accept).
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -33,11 +32,12 @@ import anyio
 
 from ..config import RobotConfig
 from ..controller import HardwareFault, InterlockListener, NotHomedError, Position
-from ..kinematics import plan_move, profile_time
+from ..kinematics import plan_move
 from .dialects import Dialect, get_dialect
-from .errors import ControllerAlarm, ControllerError, InterlockActive
+from .errors import ControllerAlarm, ControllerError, InterlockActive, MotionInterrupted
 from .events import Alarm, Axes, Event, Restarted
 from .link import Link
+from .planning import default_axis_map, feed_for, homing_time, is_still
 from .transport import Transport, open_transport
 
 STILL_POLL_S = 0.01
@@ -61,7 +61,6 @@ class GcodeController:
         self.timeout_s = ctl.timeout_s if timeout_s is None else timeout_s
         self.poll_interval = poll_interval
         self.axis_map = default_axis_map(config, self.dialect, axis_map)
-        self._from_firmware = {fw: axis for axis, fw in self.axis_map.items()}
         self._transport = transport
         self._link: Link | None = None
         self._listener: InterlockListener | None = None
@@ -71,6 +70,8 @@ class GcodeController:
         self._halted = False
         self._intentional_reset = False
         self._motion_until = 0.0
+        self._interruptions = 0
+        self._interrupted_by = ""
 
     # -- MotionController -------------------------------------------------------------
 
@@ -129,7 +130,7 @@ class GcodeController:
         ordered = sorted(names, key=lambda a: a not in self.config.z_axes)
         lines = self.dialect.home_lines(None if axes is None
                                         else [self.axis_map[a] for a in ordered])
-        extra = self._homing_time(names)
+        extra = homing_time(self.config, names)
         for line in lines:
             await link.streamer.request(line, extra_timeout=extra)
         self._unhomed -= set(names)
@@ -154,8 +155,9 @@ class GcodeController:
         start = {a: self._commanded.get(a, value) for a, value in target.items()}
         duration = plan_move(start, target, self.config.axes, speed).duration
         line = self.dialect.move_line({self.axis_map[a]: v for a, v in target.items()},
-                                      self._feed(start, target, speed) * 60.0)
+                                      feed_for(self.config, start, target, speed) * 60.0)
         sent_before = link.streamer.lines_sent
+        interruptions = self._interruptions
         try:
             await link.streamer.request(line)
             self._motion_until = time.monotonic() + duration
@@ -165,21 +167,36 @@ class GcodeController:
                 with anyio.CancelScope(shield=True):
                     await self._stop_quietly()
             raise
+        except HardwareFault as exc:
+            self._raise_if_interrupted(interruptions, exc)
+            raise
+        self._raise_if_interrupted(interruptions)
         self._commanded.update(target)
 
     async def stop_motion(self) -> Position:
         self._live()
+        self._interrupt("stop_motion()")
         with anyio.CancelScope(shield=True):
             await self._halt_motion()
         return dict(self._commanded)
 
     async def emergency_stop(self) -> None:
-        """Send the dialect's emergency stop now; wait for the firmware to confirm it."""
-        link = self._live()
+        """Send the dialect's emergency stop now; wait for the firmware to confirm it.
+
+        Even on a link already faulted (a timeout), the stop is still put on the wire.
+        """
+        link = self._link
+        if link is None:
+            raise HardwareFault(f"not connected to the controller at {self.port or '?'}")
         self._unhomed = set(self.config.axes)
         self._halted = True
+        self._interrupt("an emergency stop")
         alarms, restarts = link.alarm_seq, link.restart_seq
         with anyio.CancelScope(shield=True):
+            if link.fault is not None:
+                with contextlib.suppress(HardwareFault):
+                    await link.transport.send(self.dialect.emergency_stop)
+                raise link.fault
             await link.write(self.dialect.emergency_stop)
             await link.wait_for(lambda: link.alarm_seq > alarms or link.restart_seq > restarts,
                                 "the controller to confirm the emergency stop")
@@ -342,6 +359,16 @@ class GcodeController:
         await link.wait_for(lambda: link.status is not None and link.status.state not in
                             ("Hold", "Door"), "the controller to leave its hold")
 
+    def _interrupt(self, by: str) -> None:
+        self._interruptions += 1
+        self._interrupted_by = by
+
+    def _raise_if_interrupted(self, since: int, cause: HardwareFault | None = None) -> None:
+        """A move another task stopped did not reach its target: say so."""
+        if self._interruptions > since:
+            raise MotionInterrupted(f"the move was ended early by {self._interrupted_by}") \
+                from cause
+
     async def _stop_quietly(self) -> None:
         with contextlib.suppress(HardwareFault):  # recorded on the link; raised next call
             await self._halt_motion()
@@ -374,7 +401,7 @@ class GcodeController:
         deadline = time.monotonic() + self.timeout_s
         while True:
             status = await link.fresh_status()
-            if _is_still(status.state, status.substate):
+            if is_still(status.state, status.substate):
                 return
             if time.monotonic() > deadline:
                 raise HardwareFault(f"the axes did not stop within {self.timeout_s:g} s "
@@ -419,44 +446,6 @@ class GcodeController:
         if unknown:
             raise HardwareFault(f"unknown axis {unknown[0]!r}; this robot has "
                                 f"{', '.join(self.axis_map)}")
-
-    def _feed(self, start: Mapping[str, float], target: Mapping[str, float],
-              speed: float | None) -> float:
-        """Path speed (mm/s) at which no axis exceeds its limit (or ``speed``)."""
-        deltas = {a: abs(target[a] - start[a]) for a in target}
-        path = math.sqrt(sum(d * d for d in deltas.values()))
-        limits = [self.config.axes[a].max_speed * path / d for a, d in deltas.items() if d > 0]
-        feed = min(limits) if limits else max(c.max_speed for c in self.config.axes.values())
-        return min(feed, speed) if speed is not None else feed
-
-    def _homing_time(self, axes: Sequence[str]) -> float:
-        """Generous upper bound of a homing cycle: every axis crossing its travel twice."""
-        return sum(2.0 * profile_time(c.max - c.min, c.max_speed, c.acceleration)
-                   for a, c in self.config.axes.items() if a in axes) + 1.0
-
-
-def _is_still(state: str, substate: int | None) -> bool:
-    if state in ("Idle", "Alarm", "Sleep"):
-        return True
-    if state == "Hold":
-        return substate in (0, None)
-    if state == "Door":
-        return substate in (0, 1)
-    return False
-
-
-def default_axis_map(config: RobotConfig, dialect: Dialect,
-                     axis_map: Mapping[str, str] | None = None) -> dict[str, str]:
-    """labrun axis -> firmware letter: ``axis_map`` where given, else the same letter."""
-    mapping = {axis: (axis_map or {}).get(axis, axis) for axis in config.axes}
-    for axis, letter in mapping.items():
-        if letter not in dialect.axis_letters:
-            raise ValueError(f"axis {axis}: {dialect.name} has no axis {letter!r} (it has "
-                             f"{', '.join(dialect.axis_letters)}); give an axis_map")
-    if len(set(mapping.values())) != len(mapping):
-        raise ValueError(f"axis_map sends two axes to one firmware letter: {mapping}")
-    return mapping
-
 
 @asynccontextmanager
 async def open_controller(config: RobotConfig, **options: Any) -> AsyncIterator[GcodeController]:

@@ -21,5 +21,9 @@ class ControllerAlarm(HardwareFault):
     """The firmware is in an alarm or halt state (limit, reset in motion, emergency stop)."""
 
 
+class MotionInterrupted(HardwareFault):
+    """A move was ended early by ``stop_motion`` or ``emergency_stop`` from another task."""
+
+
 class InterlockActive(HardwareFault):
     """Motion was refused because an interlock (the door) is active."""

@@ -10,7 +10,13 @@ import pytest
 from hardware.config import RobotConfig
 from hardware.controller import HardwareFault, MotionController, NotHomedError
 from hardware.emulator import EmulatorHandle, running_emulator
-from hardware.gcode import GcodeController, InterlockActive, open_controller
+from hardware.gcode import (
+    GcodeController,
+    InterlockActive,
+    MotionInterrupted,
+    Smoothie,
+    open_controller,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -77,6 +83,21 @@ async def test_cancelled_move_stops_between_start_and_target(
     check_at(await homed.read_position(), {"X": 200.0})
 
 
+async def test_stop_motion_from_another_task_ends_the_move_early(
+        homed: GcodeController, check_at: CheckAt) -> None:
+    await homed.move({"Y": 10.0})
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            async def move() -> None:
+                with pytest.raises(MotionInterrupted, match=r"stop_motion\(\)"):
+                    await homed.move({"Y": 300.0}, speed=100.0)
+            tg.start_soon(move)
+            await anyio.sleep(0.03)
+            stopped = await homed.stop_motion()
+    assert 10.0 < stopped["Y"] < 300.0
+    check_at(await homed.read_position(), stopped)
+
+
 async def test_stop_motion_when_still_returns_the_position(
         homed: GcodeController, dialect: str, check_at: CheckAt) -> None:
     await homed.move({"Y": 100.0})
@@ -101,6 +122,8 @@ async def test_emergency_stop_requires_homing_and_homing_recovers(
             await anyio.sleep(0.02)
             await homed.emergency_stop()
         assert len(failures) == 1
+        assert isinstance(failures[0], MotionInterrupted)
+        assert "emergency stop" in str(failures[0])
         assert homed.requires_homing
         assert emulator.homed != set(homed.config.axes)  # stopped in motion: position lost
         with pytest.raises(NotHomedError):
@@ -236,6 +259,26 @@ async def test_through_a_pyserial_socket_url(dialect: str, check_at: CheckAt,
                 await ctl.home()
                 await ctl.move({"Y": 42.0})
                 check_at(await ctl.read_position(), {"Y": 42.0})
+
+
+@pytest.mark.parametrize("dialect", ["smoothie"])
+async def test_smoothie_without_realtime_commands(config_for: ConfigFor,
+                                                  check_at: CheckAt) -> None:
+    """Feed hold and ``?`` disabled in the firmware: positions come from ``M114`` and a
+    cancelled move can only be waited out (there is no way to stop it early)."""
+    with running_emulator("smoothie", speed=SPEED, feed_hold=False,
+                          realtime_status=False) as emu:
+        dialect = Smoothie(feed_hold=False, realtime_status=False)
+        async with open_controller(config_for("smoothie", emu.address),
+                                   dialect=dialect) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 100.0})
+            check_at(await ctl.read_position(), {"X": 100.0})
+            with anyio.fail_after(3):
+                with anyio.move_on_after(0.02):
+                    await ctl.move({"X": 300.0})
+                check_at(await ctl.read_position(), {"X": 300.0})
+            assert not any(data == b"!" for data, _ in emu.stats.realtime)
 
 
 async def test_connect_and_disconnect_from_different_tasks(

@@ -86,9 +86,15 @@ async def test_silence_times_out_with_a_clear_fault(
         with anyio.fail_after(3), pytest.raises(ControllerTimeout, match=r"no answer|no status"):
             await ctl.move({"X": 100.0})
         assert time.monotonic() - started < SHORT_TIMEOUT_S + 1.0
-        # The controller is not trusted again until reconnected.
+        # The controller is not trusted again until reconnected...
         with pytest.raises(ControllerTimeout):
             await ctl.read_position()
+        # ...but an emergency stop still goes out.
+        realtime = len(emulator.stats.realtime)
+        with pytest.raises(ControllerTimeout):
+            await ctl.emergency_stop()
+        await anyio.sleep(0.05)
+        assert len(emulator.stats.realtime) > realtime
         emulator.faults.silent = False
         await ctl.disconnect()
         await ctl.connect()
