@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tty
 from typing import Protocol
 
 import anyio
@@ -56,6 +55,8 @@ class PtyLink:
     """
 
     def __init__(self) -> None:
+        import tty  # POSIX only; imported here so the emulator's TCP side works anywhere
+
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)  # no echo, no line-ending translation
         os.set_blocking(self._master, False)
