@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import socket
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,6 +30,8 @@ from .firmware import FIRMWARES
 from .links import PtyLink, TcpLink
 from .planner import Machine
 from .timebase import ScaledClock
+
+log = logging.getLogger(__name__)
 
 PLANNER_BLOCKS = {"grbl": 15, "marlin": 16, "smoothie": 32}
 LinkKind = Literal["tcp", "pty"]
@@ -81,7 +84,10 @@ class Emulator:
     async def _serve_tcp(self, stream: anyio.abc.SocketStream) -> None:
         stream.extra(SocketAttribute.raw_socket).setsockopt(
             socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        await self.firmware.serve(TcpLink(stream))
+        try:
+            await self.firmware.serve(TcpLink(stream))
+        except Exception:  # one broken session must not take the listener down
+            log.exception("emulator session failed")
 
     async def _serve_pty(self, task_status: anyio.abc.TaskStatus[Emulator]) -> None:
         # The path is published once the power-up banner is out, as with a real board

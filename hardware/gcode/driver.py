@@ -122,6 +122,8 @@ class GcodeController:
         link = self._live()
         names = list(axes) if axes is not None else list(self.config.axes)
         self._check_axes(names)
+        if not names:
+            return await self.read_position()
         if self._halted or link.alarm is not None:
             await self.recover()
         await self._ready()
@@ -145,6 +147,8 @@ class GcodeController:
             raise NotHomedError("the robot must be homed before it moves "
                                 f"(unhomed: {', '.join(sorted(self._unhomed))})")
         self._check_axes(target)
+        if not target:
+            return
         for axis, value in target.items():
             cfg = self.config.axes[axis]
             if not cfg.min - 1e-6 <= value <= cfg.max + 1e-6:

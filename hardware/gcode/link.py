@@ -85,11 +85,15 @@ class Link:
             self._fail(ConnectionLost(f"disconnected from {self.transport.description}"))
 
     async def _run(self) -> None:
-        async with anyio.create_task_group() as tg:
-            if self.dialect.status_query is not None:
-                tg.start_soon(self._poll)
-            await self._read()
-            tg.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as tg:
+                if self.dialect.status_query is not None:
+                    tg.start_soon(self._poll)
+                await self._read()
+                tg.cancel_scope.cancel()
+        except Exception as exc:  # a bug here must fail the waiters, not strand them
+            log.exception("G-code reader failed")
+            self._fail(HardwareFault(f"the G-code reader failed: {exc!r}"))
 
     # -- writing ----------------------------------------------------------------------
 
