@@ -82,5 +82,6 @@ class CommandChannel:
     def finish(self, error: str | None = None, location: str | None = None) -> None:
         """Tell the engine the protocol has returned (or raised ``error`` at ``location``)."""
         done = ProtocolDone(error, location)
+        self.requests_sent += 1
         with contextlib.suppress(LoopClosedError):
             self._caller.call_soon(lambda: self._deliver(done))

@@ -116,9 +116,12 @@ class Engine:
         return lambda: self._listeners.remove(listener)
 
     @property
-    def serving_request(self) -> bool:
-        """True while a protocol call waits for its answer (running or paused in it)."""
-        return self._current is not None and not self._current.reply.done
+    def holding_request(self) -> bool:
+        """True while a protocol call waits on the engine: in progress, paused in it, or
+        queued behind a pause."""
+        if self._current is not None and not self._current.reply.done:
+            return True
+        return any(isinstance(r, CommandRequest) for r in self._inbox)
 
     def on_idle(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (in the loop) each time the engine has nothing to do but wait."""
@@ -126,6 +129,8 @@ class Engine:
 
     def apply(self, action: Action) -> ActionResult:
         """Check and carry out an action; loop thread only."""
+        if self.caller is not None and self.caller.closed:
+            return ActionResult(False, status_of(self.state), "the run has already ended")
         reason = check_action(self.state, action)
         fields: dict[str, Any] = {k: v for k, v in _action_fields(action).items()}
         self.record.add("action", action=action.name, source=action.source,
@@ -186,7 +191,7 @@ class Engine:
                 with CancelScope(shield=True):
                     self._close_channel()
                     self.controller.set_interlock_listener(None)
-                    self.caller.closed = True
+                    self.caller.closed = True  # nothing is recorded after the summary
                     self.record.add("summary", **summarize(self))
                     self.record.flush()
                     self._notify()
@@ -206,6 +211,9 @@ class Engine:
                 result = await self._handle(request)
             except (HardwareFault, CommandError) as exc:
                 self._fail(str(exc), request.line)  # fails the waiting call with RunFailed
+                return
+            except Exception as exc:  # a bug must still end the run, never strand it
+                self._fail(f"internal error: {type(exc).__name__}: {exc}", request.line)
                 return
             self._current = None
             request.reply.set(result)
@@ -432,7 +440,7 @@ class Engine:
         with CancelScope() as self._cleanup_scope:
             try:
                 await work()
-            except (HardwareFault, CommandError) as exc:
+            except Exception as exc:  # the controller failed too: the run still ends
                 self.record.add("failure", error=str(exc), location="cleanup")
                 outcome = Outcome(Status.FAILED, error=f"{outcome.error or ''} "
                                   f"cleanup failed: {exc}".strip(), location=outcome.location)
@@ -536,6 +544,9 @@ class Engine:
 
     async def _wait(self) -> None:
         """Sleep until the next state change or request; the engine is idle meanwhile."""
+        # A stop or halt may have cancelled our scope while we were busy: take it now,
+        # rather than report idle with a cancellation still on its way.
+        await anyio.lowlevel.checkpoint_if_cancelled()
         if self._waiter is None:
             self._waiter = anyio.Event()
         waiter = self._waiter

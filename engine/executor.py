@@ -15,7 +15,7 @@ from typing import Any
 
 from attrs import define, frozen
 
-from hardware.config import RobotConfig
+from hardware.config import ConfigError, RobotConfig
 
 from . import commands as c
 
@@ -77,6 +77,12 @@ class Executor:
 
     def plan(self, cmd: c.Command) -> list[Segment]:
         """The motion segments for ``cmd`` from the current position."""
+        try:
+            return self._plan(cmd)
+        except ConfigError as exc:  # e.g. a mount this robot does not have
+            raise CommandError(str(exc)) from None
+
+    def _plan(self, cmd: c.Command) -> list[Segment]:
         if isinstance(cmd, c.MoveTo):
             return self._arc(cmd.mount, cmd.point, force_direct=cmd.force_direct,
                              minimum_z=cmd.minimum_z_height, speed=cmd.speed)

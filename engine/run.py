@@ -90,19 +90,23 @@ class Run:
         status = self.control.wait_for(lambda s: s.status.is_terminal, timeout)
         if self._thread is not None:
             self._thread.join(timeout)
-        if self.protocol_thread is not None:
-            self.protocol_thread.join(timeout if timeout is not None else 5.0)
         if self.error is not None:
             raise self.error
         return status
 
-    def close(self) -> None:
-        """Halt the run if still going, wait for it, close the record."""
+    def close(self, protocol_grace_s: float = 2.0) -> None:
+        """Abort the run if still going, wait for it, close the record.
+
+        The protocol thread has been told to stop (its calls raise ``RunStopped``); it
+        is given ``protocol_grace_s`` to finish its ``finally`` blocks.
+        """
         if self._thread is not None and self._thread.is_alive():
             status = self.control.status().status
             if not status.is_terminal:
                 self.control.abort("the run was closed")
             self._thread.join()
+        if self.protocol_thread is not None:
+            self.protocol_thread.join(protocol_grace_s)
         self.record.close()
 
     # -- threads --------------------------------------------------------------------
@@ -201,7 +205,10 @@ class RunControl:
             raise TypeError("only a simulated robot's interlocks can be set by hand")
         caller = self._run.engine.caller
         assert caller is not None
-        call_in_loop(caller, lambda: controller.set_interlock(name, active))
+        try:
+            call_in_loop(caller, lambda: controller.set_interlock(name, active))
+        except LoopClosedError:  # the run has ended; the robot's door still opens
+            controller.set_interlock(name, active)
 
     def status(self) -> RunStatusReport:
         """The status now."""

@@ -176,12 +176,6 @@ def test_an_embedded_context_reports_the_scripts_line_and_reraises() -> None:
     assert "# the failing line" in source
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: the executor raises hardware.config.ConfigError (not CommandError) for a "
-    "mount the robot does not have; the engine loop only catches CommandError and "
-    "HardwareFault, so the error escapes the task group and the run is left 'running' "
-    "(DESIGN.md §10: a fault never leaves the run in a non-terminal state). The protocol "
-    "API now refuses such mounts itself, so this drives the engine directly."))
 def test_a_command_for_a_mount_the_robot_lacks_fails_the_run() -> None:
     config = default_config()
     config = attrs.evolve(config, mounts={"left": config.mounts["left"]})

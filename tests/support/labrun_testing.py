@@ -45,14 +45,16 @@ class ScriptedRun:
         self.clock = VirtualClock()
         self.controller = SimulatedController(self.config, self.clock, homed=homed)
         self._queue: queue.Queue[tuple[list[c.Command], str, Outcome] | None] = queue.Queue()
-        self._cond = threading.Condition()
-        self.protocol_waiting = False
+        self.queued = 0
+        self.finished = 0
         self.protocol_done = False
         self.in_execute = False
         self.step = 0
         self.record_path = record_path
         self.run = Run(self._protocol, config=self.config, controller=self.controller,
                        clock=self.clock, record_path=record_path)
+        # The run's own condition: it is also notified when the engine thread ends.
+        self._cond = self.run._changed
         self.run.start()
         self.engine = self.run.engine
         self.control = self.run.control
@@ -78,7 +80,7 @@ class ScriptedRun:
         """Run ``commands`` as one step in the protocol thread."""
         outcome = Outcome()
         with self._cond:
-            self.protocol_waiting = False
+            self.queued += 1
         self._queue.put((list(commands), name, outcome))
         if wait:
             self.settle()
@@ -86,6 +88,8 @@ class ScriptedRun:
 
     def finish(self) -> None:
         """Let the protocol function return."""
+        with self._cond:
+            self.queued += 1
         self._queue.put(None)
         self.settle()
 
@@ -94,7 +98,13 @@ class ScriptedRun:
         with self._cond:
             ok = self._cond.wait_for(self._settled, SETTLE_TIMEOUT)
         if not ok:
-            raise AssertionError(f"the engine did not settle: {self.status()}")
+            channel = self.engine.channel
+            raise AssertionError(
+                f"the engine did not settle: idle={self.engine.idle} "
+                f"received={self.engine.requests_received} "
+                f"sent={channel.requests_sent if channel else None} "
+                f"queued={self.queued} finished={self.finished} "
+                f"in_execute={self.in_execute} done={self.protocol_done} {self.status()}")
         return self.status()
 
     def status(self) -> RunStatusReport:
@@ -105,7 +115,7 @@ class ScriptedRun:
             self.control.abort("test over")
         self._queue.put(None)
         self.run.wait(SETTLE_TIMEOUT)
-        self.run.close()
+        self.run.close(protocol_grace_s=SETTLE_TIMEOUT)
 
     def events(self) -> list[dict[str, Any]]:
         if self.record_path is not None:
@@ -125,9 +135,11 @@ class ScriptedRun:
         # for the test's next command, or (protocol blocked on a reply) for a resume.
         if not (self.engine.idle and self.engine.requests_received == channel.requests_sent):
             return False
+        if self.protocol_done:
+            return True
         if self.in_execute:
-            return self.engine.serving_request  # blocked in a call the engine holds (paused)
-        return self.protocol_waiting or self.protocol_done
+            return self.engine.holding_request  # blocked in a call the engine holds (paused)
+        return self.finished == self.queued  # back waiting for the test's next step
 
     def _set_in_execute(self, value: bool) -> None:
         with self._cond:
@@ -141,15 +153,10 @@ class ScriptedRun:
     def _protocol(self, channel: CommandChannel) -> None:
         try:
             while True:
-                with self._cond:
-                    self.protocol_waiting = True
-                    self._cond.notify_all()
                 item = self._queue.get()
                 if item is None:
                     return
                 commands, name, outcome = item
-                with self._cond:
-                    self.protocol_waiting = False
                 self.step += 1
                 step = StepRef(self.step, name)
                 try:
@@ -164,6 +171,9 @@ class ScriptedRun:
                     outcome.error = exc
                 finally:
                     outcome.done.set()
+                    with self._cond:
+                        self.finished += 1
+                        self._cond.notify_all()
         finally:
             with self._cond:
                 self.protocol_done = True

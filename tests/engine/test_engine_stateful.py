@@ -1,0 +1,341 @@
+"""Random interleavings of protocol calls, pauses, resumes, endings and interlocks.
+
+A hypothesis state machine drives a simulated run: protocol calls go through the
+protocol thread, actions come from the test thread (another thread, as a person or a
+client would), and timers on the virtual clock land pauses and door openings at exact
+instants mid-move. After every step the invariants of DESIGN.md §3-§6 and §9 are
+checked against the status, the simulated motors and the run record.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+from labrun_testing import P300, TIP_TOP, ScriptedRun
+
+from engine import commands as c
+from engine.actions import Pause
+from engine.record import read_record
+from engine.state import Status
+from hardware.config import InterlockConfig, default_config
+
+# The table of DESIGN.md §3, written out again independently of engine/actions.py.
+ALLOWED = {
+    "play": {"idle"},
+    "pause": {"running", "pausing"},
+    "resume": {"paused"},
+    "stop": {"idle", "running", "pausing", "paused"},
+    "abort": {"idle", "running", "pausing", "paused", "stopping", "aborting", "finishing"},
+    "halt": {"idle", "running", "pausing", "paused", "stopping", "aborting", "halting",
+             "finishing"},
+    "skip_delay": {"running", "paused"},
+}
+SETTLED = {"idle", "running", "paused", "succeeded", "stopped", "aborted", "halted", "failed"}
+WELLS = [f"2/{row}{col}" for row in "AB" for col in (1, 2)]
+IRREVERSIBLE = {"pickUpTip", "dropTip", "aspirate", "dispense", "blowOut"}
+
+
+def well_point(well: str) -> tuple[float, float, float]:
+    row, col = well[2], int(well[3:])
+    return (146.88 + 9.0 * (col - 1), 74.24 - 9.0 * "ABCDEFGH".index(row), 3.0)
+
+
+class RunMachine(RuleBasedStateMachine):
+    """One run, driven at random."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = tempfile.TemporaryDirectory()
+        self.run: ScriptedRun | None = None
+        self.pending: Any = None  # the protocol call not yet returned
+        self.has_tip = False
+        self.volume = 0.0
+        self.asked: dict[str, float] = defaultdict(float)  # µL aspirated per well, returned calls
+        self.paused_at: tuple[int, dict[str, float]] | None = None
+        self.terminal: str | None = None
+        self.finished = False
+
+    @initialize(auto_resume=st.booleans())
+    def start(self, auto_resume: bool) -> None:
+        config = attrs.evolve(default_config(),
+                              interlocks={"door": InterlockConfig(auto_resume)})
+        self.run = ScriptedRun(config, record_path=str(Path(self.tmp.name) / "run.jsonl"))
+        self.run.play()
+        self._call(P300)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    @property
+    def r(self) -> ScriptedRun:
+        assert self.run is not None
+        return self.run
+
+    def status(self) -> str:
+        return self.r.status().status.value
+
+    def free(self) -> bool:
+        return self.pending is None and self.terminal is None and not self.finished
+
+    def _call(self, *commands: c.Command) -> None:
+        self.pending = (self.r.call(*commands, name=commands[0].kind), commands)
+        self._collect()
+
+    def _collect(self) -> None:
+        """Account for the pending call if it has returned."""
+        if self.pending is None:
+            return
+        outcome, commands = self.pending
+        if not outcome.done.is_set():
+            return
+        self.pending = None
+        if outcome.error is not None:
+            return
+        for cmd in commands:
+            if isinstance(cmd, c.PickUpTip):
+                self.has_tip, self.volume = True, 0.0
+            elif isinstance(cmd, c.DropTip):
+                self.has_tip, self.volume = False, 0.0
+            elif isinstance(cmd, c.Aspirate):
+                self.volume += cmd.volume
+                assert cmd.well is not None
+                self.asked[cmd.well] += cmd.volume
+            elif isinstance(cmd, c.Dispense):
+                self.volume -= cmd.volume
+
+    def _act(self, name: str, *args: Any, **kwargs: Any) -> None:
+        before_state = self.r.engine.state
+        before = self.status()
+        delay = before_state.delay
+        result = getattr(self.r.control, name)(*args, **kwargs)
+        expected = before in ALLOWED[name]
+        if name == "resume" and before_state.interlocks:
+            expected = False
+        if name == "skip_delay" and (delay is None or delay.skipped):
+            expected = False
+        if name == "play" and before_state.interlocks:
+            expected = False
+        assert result.accepted == expected, (name, before, result)
+        if not result.accepted:
+            assert result.reason
+            assert self.r.engine.state is before_state  # a refused action changes nothing
+        self.r.settle()
+        self._collect()
+
+    # -- protocol calls ---------------------------------------------------------------
+
+    @precondition(lambda self: self.free())
+    @rule(x=st.floats(20, 380), y=st.floats(20, 330), z=st.floats(20, 150))
+    def move(self, x: float, y: float, z: float) -> None:
+        self._call(c.MoveTo("left", (x, y, z)))
+
+    @precondition(lambda self: self.free() and not self.has_tip)
+    @rule()
+    def pick_up_tip(self) -> None:
+        self._call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+
+    @precondition(lambda self: self.free() and self.has_tip and self.volume < 290)
+    @rule(well=st.sampled_from(WELLS), fraction=st.floats(0.05, 1.0))
+    def aspirate(self, well: str, fraction: float) -> None:
+        volume = round((300 - self.volume) * fraction, 3)
+        self._call(c.MoveTo("left", well_point(well), well=well),
+                   c.Aspirate("left", volume, 50.0, well))
+
+    @precondition(lambda self: self.free() and self.has_tip and self.volume > 0)
+    @rule(well=st.sampled_from(WELLS), fraction=st.floats(0.1, 1.0))
+    def dispense(self, well: str, fraction: float) -> None:
+        volume = round(self.volume * fraction, 3) if fraction < 1 else self.volume
+        self._call(c.MoveTo("left", well_point(well), well=well),
+                   c.Dispense("left", volume, 50.0, well))
+
+    @precondition(lambda self: self.free() and self.has_tip)
+    @rule()
+    def drop_tip(self) -> None:
+        self._call(c.DropTip("left", (347.84, 325.06, 82.0), "12/A1"))
+
+    @precondition(lambda self: self.free())
+    @rule(seconds=st.floats(0.5, 120))
+    def delay(self, seconds: float) -> None:
+        self._call(c.Delay(seconds, "wait"))
+
+    @precondition(lambda self: self.free())
+    @rule()
+    def protocol_pause(self) -> None:
+        self._call(c.WaitForResume("protocol pause"))
+
+    @precondition(lambda self: self.free())
+    @rule()
+    def finish_protocol(self) -> None:
+        # The protocol returns; the run ends once nothing holds it (a pause may).
+        self.r.finish()
+        self.finished = True
+
+    # -- actions from another thread --------------------------------------------------
+
+    @rule(option=st.sampled_from(["deferred", "immediate"]))
+    def pause(self, option: str) -> None:
+        self._act("pause", option)
+
+    @rule()
+    def resume(self) -> None:
+        self._act("resume")
+
+    @rule()
+    def stop(self) -> None:
+        self._act("stop")
+
+    @rule()
+    def abort(self) -> None:
+        self._act("abort", "changed my mind")
+
+    @rule()
+    def halt(self) -> None:
+        self._act("halt")
+
+    @rule()
+    def skip_delay(self) -> None:
+        self._act("skip_delay")
+
+    @rule()
+    def play_again(self) -> None:
+        self._act("play")
+
+    @rule(active=st.booleans())
+    def door(self, active: bool) -> None:
+        self.r.control.set_interlock("door", active)
+        self.r.settle()
+        self._collect()
+
+    # -- interventions at exact virtual instants, usually mid-move --------------------
+
+    @rule(after=st.floats(0.0, 3.0), option=st.sampled_from(["deferred", "immediate"]))
+    def pause_later(self, after: float, option: str) -> None:
+        engine = self.r.engine
+        self.r.clock.call_at(self.r.clock.now() + after,
+                             lambda: engine.apply(Pause(option=option)))  # type: ignore[arg-type]
+
+    @rule(after=st.floats(0.0, 3.0), open_for=st.floats(0.0, 5.0))
+    def door_later(self, after: float, open_for: float) -> None:
+        controller, clock = self.r.controller, self.r.clock
+        clock.call_at(clock.now() + after, lambda: controller.set_interlock("door", True))
+        clock.call_at(clock.now() + after + open_for,
+                      lambda: controller.set_interlock("door", False))
+
+    # -- invariants -------------------------------------------------------------------
+
+    @invariant()
+    def status_is_settled_and_consistent(self) -> None:
+        if self.run is None:
+            return
+        if self.r.run.error is not None:
+            raise self.r.run.error  # the engine loop itself crashed
+        report = self.r.status()
+        status = report.status.value
+        assert status in SETTLED, (
+            f"stuck in {status}: idle={self.r.engine.idle} "
+            f"alive={self.r.run._thread.is_alive() if self.r.run._thread else None} "
+            f"tail={self.r.run.record.events[-6:]}")
+        if status == "paused":
+            assert report.parked and report.pause_source in ("protocol", "client", "interlock")
+        if status == "running":
+            assert not report.parked and report.pause_source is None
+        if self.pending is not None and not report.status.is_terminal:
+            # A protocol call still waiting while the engine is idle: only while paused.
+            assert status == "paused", f"protocol call blocked while {status}"
+        if report.interlocks and status in ("running",):
+            raise AssertionError("running with an active interlock")
+
+    @invariant()
+    def nothing_moves_while_paused(self) -> None:
+        if self.run is None:
+            return
+        if self.status() == "paused":
+            assert not self.r.controller.moving
+            here = dict(self.r.controller._position)
+            parks = sum(1 for e in self.r.run.record.events if e["event"] == "park")
+            if self.paused_at is not None and self.paused_at[0] == parks:
+                assert here == self.paused_at[1], "moved while paused"
+            self.paused_at = (parks, here)
+        else:
+            self.paused_at = None
+
+    @invariant()
+    def exactly_one_terminal_state(self) -> None:
+        if self.run is None:
+            return
+        status = self.r.status().status
+        if self.terminal is not None:
+            assert status.value == self.terminal, "left a terminal state"
+        elif status.is_terminal:
+            self.terminal = status.value
+
+    @invariant()
+    def record_agrees_with_what_happened(self) -> None:
+        if self.run is None:
+            return
+        events = self.r.run.record.events
+        completed: dict[int, int] = defaultdict(int)
+        lifecycle: dict[int, list[str]] = defaultdict(list)
+        types: dict[int, str] = {}
+        aspirated: dict[str, float] = defaultdict(float)
+        parks: list[dict[str, float]] = []
+        terminal_events = 0
+        for event in events:
+            kind = event["event"]
+            if kind == "command":
+                lifecycle[event["id"]].append(event["status"])
+                if event["status"] == "queued":
+                    types[event["id"]] = event["type"]
+                if event["status"] == "completed":
+                    completed[event["id"]] += 1
+                    if types[event["id"]] == "aspirate":
+                        params = next(e["params"] for e in events
+                                      if e["event"] == "command" and e["id"] == event["id"]
+                                      and e["status"] == "queued")
+                        aspirated[params["well"]] += params["volume"]
+            elif kind == "park":
+                parks.append(event["recorded"])
+            elif kind == "unpark" and not event.get("interrupted"):
+                # The run continues from the position it paused at.
+                assert parks, "unpark without park"
+                for axis, value in parks[-1].items():
+                    assert event["position"][axis] == pytest.approx(value, abs=0.01)
+            elif kind == "status" and Status(event["status"]).is_terminal:
+                terminal_events += 1
+        assert terminal_events <= 1
+        for command_id, statuses in lifecycle.items():
+            assert statuses[0] == "queued"
+            assert completed[command_id] <= 1, "a command completed twice"
+            if types[command_id] in IRREVERSIBLE:
+                assert "replayed" not in statuses, "an irreversible command ran again"
+        # The liquid moved per well is exactly what the protocol asked for.
+        for well in set(aspirated) | set(self.asked):
+            assert aspirated[well] == pytest.approx(self.asked[well], abs=1e-6), well
+
+    def teardown(self) -> None:
+        if self.run is not None:
+            self.run.close()
+            events = read_record(Path(self.tmp.name) / "run.jsonl")
+            assert events[0]["event"] == "run"
+            assert events[-1]["event"] == "summary"
+            assert Status(events[-1]["status"]).is_terminal
+            assert [e["seq"] for e in events] == list(range(len(events)))
+        self.tmp.cleanup()
+
+
+RunMachine.TestCase.settings = settings(
+    settings(), stateful_step_count=30, deadline=None)
+TestRunMachine = RunMachine.TestCase
