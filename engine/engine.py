@@ -67,6 +67,9 @@ from .summary import summarize
 StalledPolicy = Callable[[RunState], Action | None]
 """Asked what to do when a run is paused on a virtual clock with nothing scheduled."""
 
+MOTIONLESS = (c.LoadLabware, c.LoadInstrument, c.Comment)
+"""Commands that neither move nor wait: nothing can interrupt them."""
+
 _END_ERRORS: dict[EndKind, type[RunStopped]] = {
     EndKind.STOP: RunStopped, EndKind.ABORT: RunAborted, EndKind.HALT: RunHalted}
 _END_STATUS = {EndKind.STOP: Status.STOPPED, EndKind.ABORT: Status.ABORTED,
@@ -259,6 +262,12 @@ class Engine:
             await self._pause_here()
             self._complete(entry, {})
             return
+        if isinstance(entry.command, MOTIONLESS) and self.state.pause is None:
+            self._complete(entry, self.executor.apply(entry.command))  # nothing to interrupt
+        else:
+            await self._run_motion(entry)
+
+    async def _run_motion(self, entry: CommandEntry) -> None:
         while True:
             if self.state.pause is None:
                 with CancelScope() as scope:
@@ -546,7 +555,8 @@ class Engine:
         """Sleep until the next state change or request; the engine is idle meanwhile."""
         # A stop or halt may have cancelled our scope while we were busy: take it now,
         # rather than report idle with a cancellation still on its way.
-        await anyio.lowlevel.checkpoint_if_cancelled()
+        if self._protocol_scope is not None and self._protocol_scope.cancel_called:
+            await anyio.lowlevel.checkpoint_if_cancelled()
         if self._waiter is None:
             self._waiter = anyio.Event()
         waiter = self._waiter

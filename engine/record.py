@@ -34,11 +34,12 @@ class RunRecord:
 
     def add(self, event: str, **fields: Any) -> Event:
         """Append one event stamped with the run clock's time and a sequence number."""
-        entry: Event = {"seq": len(self.events), "t": round(self._clock(), 6), "event": event}
-        entry.update(fields)
+        entry: Event = {"seq": len(self.events), "t": round(self._clock(), 6), "event": event,
+                        **fields}
         self.events.append(entry)
-        for listener in self._listeners:
-            listener(entry)
+        if self._listeners:
+            for listener in self._listeners:
+                listener(entry)
         return entry
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from attrs import frozen
-
 from .config import AxisConfig
 
 
@@ -42,16 +40,24 @@ def profile_distance(t: float, distance: float, max_speed: float, acceleration: 
     return distance - 0.5 * acceleration * remaining * remaining
 
 
-@frozen
 class Trajectory:
-    """A planned coordinated move from ``start`` to ``target``."""
+    """A planned coordinated move from ``start`` to ``target``.
 
-    start: Mapping[str, float]
-    target: Mapping[str, float]
-    duration: float
-    limiting_distance: float
-    limiting_speed: float
-    limiting_acceleration: float
+    A plain slotted class: one is made per simulated move, on the hot path.
+    """
+
+    __slots__ = ("duration", "limiting_acceleration", "limiting_distance", "limiting_speed",
+                 "start", "target")
+
+    def __init__(self, start: Mapping[str, float], target: Mapping[str, float],
+                 duration: float, limiting_distance: float, limiting_speed: float,
+                 limiting_acceleration: float) -> None:
+        self.start = start
+        self.target = target
+        self.duration = duration
+        self.limiting_distance = limiting_distance
+        self.limiting_speed = limiting_speed
+        self.limiting_acceleration = limiting_acceleration
 
     def position_at(self, t: float) -> dict[str, float]:
         """Where every moving axis is ``t`` seconds after the move began."""
@@ -70,10 +76,10 @@ def plan_move(start: Mapping[str, float], target: Mapping[str, float],
 
     ``speed`` caps the speed along the path (mm/s); each axis also keeps its own limits.
     """
-    deltas = {axis: abs(target[axis] - start[axis]) for axis in target}
-    path = math.sqrt(sum(d * d for d in deltas.values()))
-    best = (0.0, 0.0, 1.0, 1.0)  # time, distance, speed, acceleration of the limiting axis
-    for axis, delta in deltas.items():
+    moving = [(axis, abs(target[axis] - start[axis])) for axis in target]
+    path = math.sqrt(sum(d * d for _, d in moving)) if speed is not None else 0.0
+    best_t, best_d, best_v, best_a = 0.0, 0.0, 1.0, 1.0  # the limiting axis
+    for axis, delta in moving:
         if delta <= 0:
             continue
         cfg = axes[axis]
@@ -81,8 +87,6 @@ def plan_move(start: Mapping[str, float], target: Mapping[str, float],
         if speed is not None and path > 0:
             axis_speed = min(axis_speed, speed * delta / path)
         t = profile_time(delta, axis_speed, cfg.acceleration)
-        if t > best[0]:
-            best = (t, delta, axis_speed, cfg.acceleration)
-    return Trajectory(start={a: start[a] for a in target}, target=dict(target),
-                      duration=best[0], limiting_distance=best[1],
-                      limiting_speed=best[2], limiting_acceleration=best[3])
+        if t > best_t:
+            best_t, best_d, best_v, best_a = t, delta, axis_speed, cfg.acceleration
+    return Trajectory({a: start[a] for a in target}, target, best_t, best_d, best_v, best_a)
