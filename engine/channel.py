@@ -9,6 +9,7 @@ at once.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -27,14 +28,17 @@ class StepRef:
     name: str
 
 
-@frozen(eq=False)
 class CommandRequest:
     """A command from the protocol thread, with the reply it waits on."""
 
-    command: Command
-    step: StepRef
-    reply: Reply[dict[str, Any]]
-    line: str | None = None  # protocol file:line that made the call
+    __slots__ = ("command", "line", "reply", "step")
+
+    def __init__(self, command: Command, step: StepRef, reply: Reply[dict[str, Any]],
+                 line: str | None = None) -> None:
+        self.command = command
+        self.step = step
+        self.reply = reply
+        self.line = line  # protocol file:line that made the call
 
 
 @frozen
@@ -74,7 +78,7 @@ class CommandChannel:
         request = CommandRequest(command, step, reply, line)
         self.requests_sent += 1
         try:
-            self._caller.call_soon(lambda: self._deliver(request))
+            self._caller.call_soon(functools.partial(self._deliver, request))
         except LoopClosedError:
             raise self.closed_error or RunStopped("the run has ended") from None
         return reply.wait()

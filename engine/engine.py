@@ -95,6 +95,7 @@ class Engine:
         self._start_protocol = start_protocol
         self._inbox: deque[Request] = deque()
         self._waiter: anyio.Event | None = None
+        self._new_event: Callable[[], anyio.Event] = anyio.Event
         self._journal: list[CommandEntry] = []
         self._current: CommandRequest | None = None
         self._interruptible: CancelScope | None = None
@@ -153,7 +154,7 @@ class Engine:
                 request.reply.fail(closed)
             return
         self._inbox.append(request)
-        self._notify()
+        self._wake()  # a request is not a state change: no listeners
 
     def on_interlock(self, name: str, active: bool) -> None:
         """The controller reports an interlock change; loop thread only."""
@@ -171,6 +172,8 @@ class Engine:
         """Run to a terminal status; ``on_ready`` is called once actions can be taken."""
         self.caller = LoopCaller()
         self.channel = CommandChannel(self.caller, self.deliver)
+        # The backend's Event class, made directly: one is needed per idle wait.
+        self._new_event = type(anyio.Event())
         if on_ready is not None:
             on_ready()
         async with anyio.create_task_group() as tg:
@@ -240,7 +243,7 @@ class Engine:
     async def _handle(self, request: CommandRequest) -> dict[str, Any]:
         step = self.state.step
         if step is None or step.index != request.step.index:
-            if not isinstance(request.command, c.WaitForResume):
+            if not isinstance(request.command, c.WaitForResume) and self.state.pending:
                 self._dispatch(CheckpointReached())
                 while self.state.pause is not None:
                     await self._pause_here()
@@ -544,12 +547,15 @@ class Engine:
             self._delay_scope.cancel()
 
     def _notify(self) -> None:
+        self._wake()
+        for listener in self._listeners:
+            listener(self.state)
+
+    def _wake(self) -> None:
         self.idle = False
         if self._waiter is not None:
             self._waiter.set()
             self._waiter = None
-        for listener in self._listeners:
-            listener(self.state)
 
     async def _wait(self) -> None:
         """Sleep until the next state change or request; the engine is idle meanwhile."""
@@ -558,7 +564,7 @@ class Engine:
         if self._protocol_scope is not None and self._protocol_scope.cancel_called:
             await anyio.lowlevel.checkpoint_if_cancelled()
         if self._waiter is None:
-            self._waiter = anyio.Event()
+            self._waiter = self._new_event()
         waiter = self._waiter
         self.idle = True
         for listener in self._idle_listeners:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from attrs import define, frozen
+from attrs import define
 
 from hardware.config import ConfigError, RobotConfig
 
@@ -28,13 +28,22 @@ class CommandError(Exception):
     """A command the robot cannot carry out (out of reach, no pipette, over capacity)."""
 
 
-@frozen
 class Segment:
-    """One motion: a coordinated move to absolute targets, or homing of some axes."""
+    """One motion: a coordinated move to absolute targets, or homing of some axes.
 
-    target: Mapping[str, float] | None = None
-    speed: float | None = None
-    home: tuple[str, ...] | None = None
+    A plain slotted class: several are made per command, on the hot path.
+    """
+
+    __slots__ = ("home", "speed", "target")
+
+    def __init__(self, target: Mapping[str, float] | None = None, speed: float | None = None,
+                 home: tuple[str, ...] | None = None) -> None:
+        self.target = target
+        self.speed = speed
+        self.home = home
+
+    def __repr__(self) -> str:
+        return f"Segment(target={self.target!r}, speed={self.speed!r}, home={self.home!r})"
 
 
 @define

@@ -101,6 +101,8 @@ _IDLE_OUTCOME = {EndKind.STOP: Status.STOPPED, EndKind.ABORT: Status.ABORTED,
 
 def reduce(state: RunState, event: Action | EngineEvent) -> RunState:
     """The state after ``event``."""
+    if type(event) is StepStarted:  # the common case, once per step
+        return evolve(state, step=event.step)
     if isinstance(event, Action):
         return _reduce_action(state, event)
     return _reduce_engine_event(state, event)
