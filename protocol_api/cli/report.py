@@ -127,6 +127,11 @@ def json_document(run: Run) -> dict[str, Any]:
     status_changes = [{"t": e["t"], "status": e["status"]}
                       for e in run.record.events if e["event"] == "status"]
     parks = [e for e in run.record.events if e["event"] in ("park", "unpark")]
+    actions = [{k: e.get(k) for k in ("t", "action", "option", "source", "accepted", "refusal")}
+               for e in run.record.events if e["event"] == "action"]
+    rollbacks = [{"t": e["t"], "id": e["id"], "status": e["status"]}
+                 for e in run.record.events if e["event"] == "command"
+                 and e["status"] in ("interrupted", "replayed", "skipped", "completing")]
     return {
         "schema_version": JSON_SCHEMA_VERSION,
         "status": summary.get("status"),
@@ -140,6 +145,8 @@ def json_document(run: Run) -> dict[str, Any]:
         "well_volumes_ul": summary.get("well_volumes_ul", {}),
         "status_changes": status_changes,
         "parks": parks,
+        "actions": actions,
+        "rollbacks": rollbacks,
         "error": summary.get("error"),
         "location": summary.get("location"),
         "reason": summary.get("reason"),

@@ -16,6 +16,7 @@ from ..errors import ProtocolError
 from ..execute import continue_when_stalled, create_run, protocol_error
 from ..labware_definitions import load_custom_definitions
 from ..loader import LocatedLoadError
+from . import rehearsal
 from .report import JSON_SCHEMA_VERSION, json_document, summary_lines, text_log
 
 FAILED_EXIT = 1
@@ -34,6 +35,10 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--robot", metavar="ROBOT.toml", help="robot configuration to simulate")
     parser.add_argument("--record", metavar="PATH", help="write the run record (JSON Lines)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--at", action="append", default=[], metavar="WHEN:ACTION",
+                        help="rehearse an intervention: WHEN is seconds of virtual time or "
+                             "step=N; ACTION is pause, pause-immediate, resume, stop, abort, "
+                             "halt, skip-delay, door-open or door-close (repeatable)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.set_defaults(handler=run_simulate)
 
@@ -43,6 +48,10 @@ def run_simulate(args: argparse.Namespace) -> int:
     # With --json, stdout carries one JSON document: what the protocol prints goes to stderr.
     protocol_output = (contextlib.redirect_stdout(sys.stderr) if args.json
                        else contextlib.nullcontext())
+    try:
+        interventions = [rehearsal.parse(text) for text in args.at]
+    except rehearsal.RehearsalError as exc:
+        return _bad_input(args, str(exc), None)
     try:
         config = load_config(args.robot) if args.robot else default_config()
         for directory in args.labware_dir:  # a bad directory is bad input, not a failed run
@@ -59,6 +68,7 @@ def run_simulate(args: argparse.Namespace) -> int:
             raise
         return _bad_input(args, f"cannot write the run record {args.record}: "
                                 f"{exc.strerror or exc}", None)
+    rehearsal.schedule(run, interventions)
     try:
         with protocol_output:
             run.control.play(source="simulate")

@@ -1,0 +1,108 @@
+"""Rehearsals: ``labrun simulate --at WHEN:ACTION`` scripts interventions on the virtual clock.
+
+WHEN is seconds of virtual time (``125.5``) or ``step=N`` (when the N-th step of the run
+log begins). ACTION is one of ``pause``, ``pause-immediate``, ``resume``, ``stop``,
+``abort``, ``halt``, ``skip-delay``, ``door-open``, ``door-close``. Each intervention is
+applied inside the engine loop at exactly that instant, so a user sees in advance what
+an interruption at that moment would do: where the robot parks, what is replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from attrs import frozen
+
+from engine.actions import Abort, Action, Halt, Pause, Resume, SkipDelay, Stop
+from engine.run import Run
+from hardware.clock import VirtualClock
+from hardware.simulated import SimulatedController
+
+SOURCE = "rehearsal"
+ACTIONS: dict[str, Callable[[], Action] | None] = {
+    "pause": lambda: Pause(source=SOURCE),
+    "pause-immediate": lambda: Pause(source=SOURCE, option="immediate"),
+    "resume": lambda: Resume(source=SOURCE),
+    "stop": lambda: Stop(source=SOURCE),
+    "abort": lambda: Abort(source=SOURCE, reason="rehearsed abort"),
+    "halt": lambda: Halt(source=SOURCE),
+    "skip-delay": lambda: SkipDelay(source=SOURCE),
+    "door-open": None,
+    "door-close": None,
+}
+
+
+class RehearsalError(ValueError):
+    """A ``--at`` argument that cannot be understood."""
+
+
+@frozen
+class Intervention:
+    """One scripted intervention."""
+
+    seconds: float | None
+    step: int | None
+    action: str
+
+    def describe(self) -> str:
+        when = f"t={self.seconds:g}s" if self.seconds is not None else f"step {self.step}"
+        return f"{self.action} at {when}"
+
+
+def parse(text: str) -> Intervention:
+    """``WHEN:ACTION`` -> an ``Intervention``; the error says what is wrong."""
+    when, sep, action = text.rpartition(":")
+    if not sep or not when:
+        raise RehearsalError(f"--at {text!r}: expected WHEN:ACTION, e.g. 125.5:pause-immediate")
+    if action not in ACTIONS:
+        raise RehearsalError(f"--at {text!r}: unknown action {action!r}; "
+                             f"choose from {', '.join(ACTIONS)}")
+    if when.startswith("step="):
+        number = when[5:]
+        if not number.isdigit() or int(number) < 1:
+            raise RehearsalError(f"--at {text!r}: step must be a whole number from 1")
+        return Intervention(None, int(number), action)
+    try:
+        seconds = float(when)
+    except ValueError:
+        raise RehearsalError(f"--at {text!r}: WHEN must be seconds (e.g. 125.5) or step=N") \
+            from None
+    if seconds < 0:
+        raise RehearsalError(f"--at {text!r}: time cannot be negative")
+    return Intervention(seconds, None, action)
+
+
+def schedule(run: Run, interventions: list[Intervention]) -> None:
+    """Arrange for each intervention to happen during ``run`` (before it is played)."""
+    clock = run.clock
+    controller = run.controller
+    if not isinstance(clock, VirtualClock) or not isinstance(controller, SimulatedController):
+        raise RehearsalError("rehearsals need the simulated robot on the virtual clock")
+    by_step: dict[int, list[Intervention]] = {}
+    for item in interventions:
+        if item.seconds is not None:
+            clock.call_at(item.seconds, _applier(run, item))
+        else:
+            assert item.step is not None
+            by_step.setdefault(item.step - 1, []).append(item)
+    if by_step:
+        def on_event(event: dict[str, Any]) -> None:
+            if event["event"] == "step":
+                for item in by_step.pop(event["index"], ()):
+                    _applier(run, item)()
+
+        run.record.subscribe(on_event)
+
+
+def _applier(run: Run, item: Intervention) -> Callable[[], None]:
+    def apply() -> None:
+        make = ACTIONS[item.action]
+        if make is not None:
+            run.engine.apply(make())
+        else:
+            controller = run.controller
+            assert isinstance(controller, SimulatedController)
+            controller.set_interlock("door", item.action == "door-open")
+
+    return apply

@@ -1,0 +1,87 @@
+"""``labrun simulate --at WHEN:ACTION``: interventions rehearsed on the virtual clock."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from protocol_api.cli.main import main
+
+PROTOCOL = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])
+    for i in range(4):
+        p.pick_up_tip()
+        p.aspirate(100, plate.wells()[i])
+        p.dispense(100, plate.wells()[i + 8])
+        p.drop_tip()
+    ctx.delay(seconds=120, msg="incubate")
+    ctx.comment("done")
+'''
+
+
+def simulate(tmp_path: Path, capsys: pytest.CaptureFixture[str], *at: str) -> tuple[int, dict]:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL)
+    args = ["simulate", str(protocol), "--json"]
+    for item in at:
+        args += ["--at", item]
+    code = main(args)
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_an_immediate_pause_mid_run_is_replayed_and_resumes(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, doc = simulate(tmp_path, capsys, "3:pause-immediate", "50:resume")
+    assert code == 0 and doc["final_status"] == "succeeded"
+    statuses = [s["status"] for s in doc["status_changes"]]
+    assert statuses[:4] == ["running", "pausing", "paused", "running"]
+    assert [a["action"] for a in doc["actions"] if a["source"] == "rehearsal"] == \
+        ["pause", "resume"]
+    kinds = {r["status"] for r in doc["rollbacks"]}
+    assert "interrupted" in kinds and kinds & {"replayed", "skipped", "completing"}
+    park, unpark = doc["parks"][0], doc["parks"][1]
+    assert unpark["position"] == pytest.approx(park["recorded"], abs=0.01)
+    # Whatever the interruption, the liquid moved is exactly what the protocol asked.
+    assert sum(v for v in doc["well_volumes_ul"].values()) == pytest.approx(0.0)
+    assert doc["well_volumes_ul"]["2/A1"] == pytest.approx(-100.0)
+
+
+def test_a_deferred_pause_during_the_last_step_is_unresolved(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, doc = simulate(tmp_path, capsys, "step=22:pause")  # the last step: comment
+    assert code == 0 and doc["final_status"] == "succeeded"
+    assert doc["pause_unresolved"] is True
+    assert doc["steps"] == 22
+
+
+def test_a_pause_during_the_delay_keeps_its_deadline(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    _, plain = simulate(tmp_path, capsys)
+    _, paused = simulate(tmp_path, capsys, f"{plain['estimated_duration_s'] - 60}:pause",
+                         f"{plain['estimated_duration_s'] - 30}:resume")
+    # Time runs on during the pause: the run ends about when it would have anyway.
+    assert paused["estimated_duration_s"] == pytest.approx(plain["estimated_duration_s"], abs=3)
+
+
+def test_door_open_then_stop(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, doc = simulate(tmp_path, capsys, "2:door-open", "30:stop")
+    assert code == 0 and doc["final_status"] == "stopped"
+    paused = [s for s in doc["status_changes"] if s["status"] == "paused"]
+    assert paused and doc["pauses"][0]["source"] == "interlock"
+
+
+def test_halt_ends_halted_with_a_failing_exit(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, doc = simulate(tmp_path, capsys, "4:halt")
+    assert code == 1 and doc["final_status"] == "halted"
+
+
+@pytest.mark.parametrize("bad", ["pause", "x:pause", "-1:stop", "step=0:pause", "3:jump"])
+def test_bad_interventions_are_refused_before_running(tmp_path, capsys, bad) -> None:  # type: ignore[no-untyped-def]
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL)
+    assert main(["simulate", str(protocol), f"--at={bad}"]) == 2
+    assert "--at" in capsys.readouterr().err

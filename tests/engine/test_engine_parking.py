@@ -1,0 +1,119 @@
+"""Parking in full (DESIGN.md §5) on the simulated robot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import attrs
+import pytest
+from labrun_testing import P300, TIP_TOP, WELL, ScriptedRun
+
+from engine import commands as c
+from engine.actions import Pause
+from engine.state import Status
+from hardware.config import InterlockConfig, default_config
+
+
+@pytest.fixture
+def run() -> Iterator[ScriptedRun]:
+    scripted = ScriptedRun()
+    scripted.play()
+    scripted.call(P300, name="load")
+    yield scripted
+    scripted.close()
+
+
+def test_parking_lifts_z_moves_to_park_and_lowers_plunger_current(run: ScriptedRun) -> None:
+    run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+    run.call(c.MoveTo("left", WELL, well="2/A1"))
+    run.call(c.WaitForResume("look"), name="pause")
+    position = run.controller._position
+    assert position["Z"] == pytest.approx(run.config.safe_height)
+    assert position["A"] >= run.config.safe_height
+    assert (position["X"], position["Y"]) == run.config.park_position
+    currents = run.controller.currents
+    assert currents["B"] == run.config.axes["B"].idle_current  # lowered, never switched off
+    assert currents["B"] > 0
+    run.control.resume()
+    run.settle()
+    assert run.controller.currents["B"] == run.config.axes["B"].run_current
+    assert run.status().position["X"] == pytest.approx(WELL[0] + 34.0, abs=0.01)
+
+
+def test_a_tip_holding_liquid_stays_above_where_it_was(run: ScriptedRun) -> None:
+    run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+    run.call(c.MoveTo("left", WELL, well="2/A1"), c.Aspirate("left", 50.0, 50.0, "2/A1"))
+    here = dict(run.controller._position)
+    run.call(c.WaitForResume("liquid in the tip"), name="pause")
+    parked = run.controller._position
+    assert (parked["X"], parked["Y"]) == (here["X"], here["Y"])
+    assert parked["Z"] == pytest.approx(run.config.safe_height)
+    park = [e for e in run.events() if e["event"] == "park"][-1]
+    assert park["kept_xy"] is True
+
+
+def test_a_pause_during_unparking_parks_again_and_keeps_the_first_position(
+        run: ScriptedRun) -> None:
+    run.call(c.MoveTo("left", (100.0, 100.0, 60.0)))
+    recorded = dict(run.controller._position)
+    outcome = run.call(c.WaitForResume("first"), name="pause")
+    # Unparking takes a second or so of virtual time: pause again half-way through it.
+    run.clock.call_at(run.clock.now() + 0.3,
+                      lambda: run.engine.apply(Pause(option="immediate")))
+    run.control.resume()
+    status = run.settle()
+    assert status.status is Status.PAUSED and not outcome.done.is_set()
+    unparks = [e for e in run.events() if e["event"] == "unpark"]
+    assert unparks[-1].get("interrupted") is True
+    parks = [e for e in run.events() if e["event"] == "park"]
+    assert len(parks) == 2 and parks[1]["recorded"] == parks[0]["recorded"]
+    run.control.resume()
+    run.settle()
+    assert outcome.done.is_set()
+    assert run.controller._position == pytest.approx(recorded, abs=0.01)
+
+
+def test_nothing_moves_while_paused_even_when_time_passes(run: ScriptedRun) -> None:
+    run.call(c.WaitForResume("wait"), name="pause")
+    before = dict(run.controller._position)
+    run.clock.call_at(run.clock.now() + 3600, lambda: None)  # an hour passes while paused
+    run.control.skip_delay()  # refused: no delay; nothing changes
+    run.settle()
+    assert run.controller._position == before and not run.controller.moving
+
+
+def test_an_interlock_set_to_auto_resume_resumes_once_clear() -> None:
+    config = attrs.evolve(default_config(), interlocks={"door": InterlockConfig(True)})
+    scripted = ScriptedRun(config)
+    try:
+        scripted.play()
+        scripted.call(P300)
+        scripted.control.set_interlock("door", True)
+        scripted.settle()
+        assert scripted.status().status is Status.PAUSED
+        assert scripted.status().pause_source == "interlock"
+        scripted.control.set_interlock("door", False)
+        status = scripted.settle()
+        assert status.status is Status.RUNNING and not status.parked
+        actions = [e for e in scripted.events() if e["event"] == "action"]
+        assert actions[-1]["action"] == "resume" and actions[-1]["source"] == "interlock"
+    finally:
+        scripted.close()
+
+
+def test_a_client_pause_is_not_resumed_by_a_door_closing() -> None:
+    config = attrs.evolve(default_config(), interlocks={"door": InterlockConfig(True)})
+    scripted = ScriptedRun(config)
+    try:
+        scripted.play()
+        scripted.call(P300)
+        scripted.control.pause("immediate")
+        scripted.settle()
+        scripted.control.set_interlock("door", True)
+        scripted.settle()
+        assert not scripted.control.resume().accepted  # the door is open
+        scripted.control.set_interlock("door", False)
+        status = scripted.settle()
+        assert status.status is Status.PAUSED and status.pause_source == "client"
+    finally:
+        scripted.close()
