@@ -18,36 +18,32 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 from anyio import CancelScope
 
-from hardware import parking
-from hardware.clock import Clock, VirtualClock
+from hardware.clock import Clock
 from hardware.config import RobotConfig
 from hardware.controller import HardwareFault, MotionController
 
 from . import commands as c
-from .actions import Action, Halt, Resume, SkipDelay, check_action
+from . import ending, pausing
+from .actions import Action, Halt, SkipDelay, check_action
 from .bridge import LoopCaller
-from .channel import CommandChannel, CommandRequest, ProtocolDone, Request, StepRef
+from .channel import CommandChannel, CommandRequest, ProtocolDone, Request
 from .entries import ActionResult, CommandEntry
-from .errors import RunAborted, RunFailed, RunHalted, RunStopped
 from .executor import CommandError, Executor, Segment
-from .record import RunRecord
+from .record import RunRecord, rounded
 from .reducer import (
     CheckpointReached,
     DelayEnded,
     DelayStarted,
     EngineEvent,
     InterlockChanged,
-    ParkChanged,
     ProtocolFinished,
     ProtocolPaused,
-    RunEnded,
-    RunFailing,
     StepStarted,
     reduce,
 )
@@ -55,8 +51,6 @@ from .state import (
     DelayInfo,
     EndKind,
     Outcome,
-    Park,
-    PauseSource,
     RunState,
     Status,
     StepInfo,
@@ -69,12 +63,6 @@ StalledPolicy = Callable[[RunState], Action | None]
 
 MOTIONLESS = (c.LoadLabware, c.LoadInstrument, c.Comment)
 """Commands that neither move nor wait: nothing can interrupt them."""
-
-_END_ERRORS: dict[EndKind, type[RunStopped]] = {
-    EndKind.STOP: RunStopped, EndKind.ABORT: RunAborted, EndKind.HALT: RunHalted}
-_END_STATUS = {EndKind.STOP: Status.STOPPED, EndKind.ABORT: Status.ABORTED,
-               EndKind.HALT: Status.HALTED}
-
 
 class Engine:
     """Runs one protocol run on one controller."""
@@ -190,12 +178,12 @@ class Engine:
                         if self._start_protocol is not None:
                             self._start_protocol(self.channel)
                         await self._execute_protocol()
-                    await self._finish()
+                    await ending.finish(self)
                 elif self.state.outcome.status is Status.HALTED:
-                    await self._emergency_stop()
+                    await ending.emergency_stop(self)
             finally:
                 with CancelScope(shield=True):
-                    self._close_channel()
+                    ending.close_channel(self)
                     self.controller.set_interlock_listener(None)
                     self.caller.closed = True  # nothing is recorded after the summary
                     self.record.add("summary", **summarize(self))
@@ -208,7 +196,7 @@ class Engine:
             request = await self._next_request()
             if isinstance(request, ProtocolDone):
                 if request.error is not None:
-                    self._fail(request.error, request.location)
+                    ending.fail(self, request.error, request.location)
                 else:
                     self._dispatch(ProtocolFinished())
                 return
@@ -216,10 +204,10 @@ class Engine:
             try:
                 result = await self._handle(request)
             except (HardwareFault, CommandError) as exc:
-                self._fail(str(exc), request.line)  # fails the waiting call with RunFailed
+                ending.fail(self, str(exc), request.line)  # fails the waiting call with RunFailed
                 return
             except Exception as exc:  # a bug must still end the run, never strand it
-                self._fail(f"internal error: {type(exc).__name__}: {exc}", request.line)
+                ending.fail(self, f"internal error: {type(exc).__name__}: {exc}", request.line)
                 return
             self._current = None
             request.reply.set(result)
@@ -230,10 +218,10 @@ class Engine:
                 # Paused while the protocol computes. Inside a step, the step is rolled
                 # back as for an interrupted command; between steps, it is a checkpoint.
                 step = self.state.step
-                await self._pause_here()
+                await pausing.pause_here(self)
                 assert self.channel is not None
                 if step is not None and self.channel.finished_step != step.index:
-                    await self._resume_step(len(self._journal))
+                    await pausing.resume_step(self, len(self._journal))
                 continue
             if self._inbox:
                 return self._inbox.popleft()
@@ -246,7 +234,7 @@ class Engine:
             if not isinstance(request.command, c.WaitForResume) and self.state.pending:
                 self._dispatch(CheckpointReached())
                 while self.state.pause is not None:
-                    await self._pause_here()
+                    await pausing.pause_here(self)
             self._journal = []
             self._dispatch(StepStarted(StepInfo(request.step.index, request.step.name)))
             self.record.add("step", index=request.step.index, name=request.step.name)
@@ -262,7 +250,7 @@ class Engine:
         self._set_status(entry, "started")
         if isinstance(entry.command, c.WaitForResume):
             self._dispatch(ProtocolPaused(entry.command.message))
-            await self._pause_here()
+            await pausing.pause_here(self)
             self._complete(entry, {})
             return
         if isinstance(entry.command, MOTIONLESS) and self.state.pause is None:
@@ -283,10 +271,10 @@ class Engine:
                     return
                 entry.interruptions += 1
                 self._set_status(entry, "interrupted", position=self._position())
-            await self._pause_here()
+            await pausing.pause_here(self)
             if not isinstance(entry.command, c.Delay):
                 # Nothing moves during a delay: it just continues after the pause.
-                await self._resume_step(self._journal.index(entry))
+                await pausing.resume_step(self, self._journal.index(entry))
 
     async def _execute(self, entry: CommandEntry, *, replay: bool = False) -> None:
         cmd = entry.command
@@ -303,24 +291,6 @@ class Engine:
             entry.done += 1
         if not replay:
             self._complete(entry, self.executor.apply(cmd))
-
-    async def _resume_step(self, upto: int) -> None:
-        """Roll the current step back: replay reversible commands, skip irreversible ones."""
-        while True:
-            with CancelScope() as scope:
-                self._interruptible = scope
-                try:
-                    for entry in self._journal[:upto]:
-                        if entry.command.reversible:
-                            self._set_status(entry, "replayed")
-                            await self._execute(entry, replay=True)
-                        else:
-                            self._set_status(entry, "skipped")
-                finally:
-                    self._interruptible = None
-            if not scope.cancelled_caught:
-                return
-            await self._pause_here()
 
     async def _delay(self, entry: CommandEntry) -> None:
         cmd = entry.command
@@ -357,165 +327,6 @@ class Engine:
         with contextlib.suppress(HardwareFault):
             self.executor.position.update(await self.controller.read_position())
 
-    # -- pausing --------------------------------------------------------------------
-
-    async def _pause_here(self) -> None:
-        """Park, wait for resume, unpark; again if a pause comes during unparking."""
-        while self.state.pause is not None:
-            if self.state.park is not Park.PARKED:
-                await self._park()
-            await self._wait_resumed()
-            self._tripped.clear()
-            await self._unpark()
-
-    async def _park(self) -> None:
-        self._dispatch(ParkChanged(Park.PARKING))
-        stopped = await self.controller.stop_motion()
-        self.executor.position.update(stopped)
-        if self._parked_at is None:
-            self._parked_at = dict(self.executor.position)
-        keep_xy = self.executor.liquid_in_tips()
-        parked = await parking.park(self.controller, self.config, self.executor.position,
-                                    keep_xy=keep_xy)
-        self.executor.position.update(parked)
-        self.record.add("park", recorded=_rounded(self._parked_at), parked=_rounded(parked),
-                        kept_xy=keep_xy)
-        self._dispatch(ParkChanged(Park.PARKED))
-
-    async def _wait_resumed(self) -> None:
-        while self.state.pause is not None:
-            pause = self.state.pause
-            if (pause.source is PauseSource.INTERLOCK and not self.state.interlocks
-                    and self._auto_resumes()):
-                self.apply(Resume(source="interlock"))
-                continue
-            self.record.flush()
-            if isinstance(self.clock, VirtualClock):
-                if await self.clock.advance_to_next_timer():
-                    continue
-                action = self._on_stalled(self.state) if self._on_stalled else None
-                if action is not None:
-                    self.apply(action)
-                    await anyio.lowlevel.checkpoint()
-                    continue
-            await self._wait()
-
-    def _auto_resumes(self) -> bool:
-        """Whether every interlock tripped during this pause is set to resume by itself."""
-        settings = self.config.interlocks
-        return all(name in settings and settings[name].auto_resume for name in self._tripped)
-
-    async def _unpark(self) -> None:
-        assert self._parked_at is not None
-        self._dispatch(ParkChanged(Park.UNPARKING))
-        with CancelScope() as scope:
-            self._interruptible = scope
-            try:
-                if self.state.pause is not None:
-                    scope.cancel()
-                await anyio.lowlevel.checkpoint()
-                position = await parking.unpark(self.controller, self.config, self._parked_at)
-            finally:
-                self._interruptible = None
-        if scope.cancelled_caught:
-            await self._read_back()
-            self.record.add("unpark", interrupted=True, position=self._position())
-            self._dispatch(ParkChanged(Park.NONE))
-            return
-        self.executor.position.update(position)
-        self.record.add("unpark", recorded=_rounded(self._parked_at), position=_rounded(position))
-        self._parked_at = None
-        self._dispatch(ParkChanged(Park.NONE))
-
-    # -- ending ---------------------------------------------------------------------
-
-    def _fail(self, error: str, location: str | None) -> None:
-        self._failure = Outcome(Status.FAILED, error=error, location=location)
-        self.record.add("failure", error=error, location=location)
-        self._dispatch(RunFailing(error))
-        self._react(None)
-
-    async def _finish(self) -> None:
-        self._close_channel()
-        ending = self.state.ending
-        if ending is None and self._failure is None:
-            outcome = Outcome(Status.SUCCEEDED)
-            work = self._finish_motion
-        elif ending is not None and ending.kind is EndKind.HALT:
-            await self._emergency_stop()
-            self._dispatch(RunEnded(Outcome(Status.HALTED)))
-            return
-        else:
-            assert ending is not None
-            outcome = self._failure or Outcome(_END_STATUS[ending.kind], reason=ending.reason)
-            work = self._cleanup
-        with CancelScope() as self._cleanup_scope:
-            try:
-                await work()
-            except Exception as exc:  # the controller failed too: the run still ends
-                self.record.add("failure", error=str(exc), location="cleanup")
-                outcome = Outcome(Status.FAILED, error=f"{outcome.error or ''} "
-                                  f"cleanup failed: {exc}".strip(), location=outcome.location)
-        if self.state.ending is not None and self.state.ending.kind is EndKind.HALT:
-            await self._emergency_stop()
-            outcome = Outcome(Status.HALTED)
-        self._dispatch(RunEnded(outcome))
-
-    async def _finish_motion(self) -> None:
-        here = self.executor.position
-        lift = {z: max(here[z], self.config.safe_height) for z in self.config.z_axes}
-        if any(abs(lift[z] - here[z]) > 1e-9 for z in lift):
-            await self._move(Segment(lift))
-
-    async def _cleanup(self) -> None:
-        """After stop, abort or failure: lift Z, drop tips into the trash, home."""
-        self.executor.position.update(await self.controller.stop_motion())
-        await parking.restore_currents(self.controller, self.config)
-        here = self.executor.position
-        await self._move(Segment({z: max(here[z], self.config.safe_height)
-                                  for z in self.config.z_axes}))
-        if self.config.drop_tips_on_stop:
-            for mount in self.executor.tips_attached():
-                drop = c.DropTip(mount, self.executor.trash_drop_point(), "trash")
-                entry = CommandEntry(len(self.entries), drop, StepRef(-1, "cleanup"),
-                                     origin="cleanup")
-                self.entries.append(entry)
-                self.record.add("command", id=entry.id, status="queued", type=drop.kind,
-                                params=drop.params(), step=-1, origin="cleanup")
-                self._set_status(entry, "started")
-                await self._execute(entry)
-        await self._move(Segment(home=tuple(self.config.axes)))
-
-    async def _emergency_stop(self) -> None:
-        if self._estop_done is None:
-            self._estop_done = anyio.Event()
-            try:
-                await self.controller.emergency_stop()
-            except HardwareFault as exc:
-                self.record.add("failure", error=str(exc), location="emergency stop")
-            self.record.add("emergency_stop")
-            self._estop_done.set()
-        await self._estop_done.wait()
-
-    def _close_channel(self) -> None:
-        if self.channel is None:
-            return
-        ending = self.state.ending
-        if self._failure is not None:
-            error: RunStopped = RunFailed(self._failure.error or "the run failed")
-        elif ending is not None:
-            error = _END_ERRORS[ending.kind](f"the run was {_END_STATUS[ending.kind].value}")
-        else:
-            error = RunStopped("the run has ended")
-        if self.channel.closed_error is None:
-            self.channel.closed_error = error
-        if self._current is not None and not self._current.reply.done:
-            self._current.reply.fail(self.channel.closed_error)
-        while self._inbox:
-            request = self._inbox.popleft()
-            if isinstance(request, CommandRequest):
-                request.reply.fail(self.channel.closed_error)
-
     # -- state ----------------------------------------------------------------------
 
     def _dispatch(self, event: Action | EngineEvent) -> None:
@@ -532,14 +343,14 @@ class Engine:
         """Make an accepted action take effect now, by cancelling the right scope."""
         state = self.state
         if state.ending is not None:
-            self._close_channel()
+            ending.close_channel(self)
             if self._protocol_scope is not None:
                 self._protocol_scope.cancel()
             if state.ending.kind is EndKind.HALT:
                 if self._cleanup_scope is not None:
                     self._cleanup_scope.cancel()
                 if self._tg is not None and self._estop_done is None:
-                    self._tg.start_soon(self._emergency_stop)
+                    self._tg.start_soon(ending.emergency_stop, self)
             return
         if state.pause is not None and self._interruptible is not None:
             self._interruptible.cancel()
@@ -590,11 +401,7 @@ class Engine:
         self._set_status(entry, "completed", **({"result": result} if result else {}))
 
     def _position(self) -> dict[str, float]:
-        return _rounded(self.executor.position)
-
-
-def _rounded(position: Mapping[str, float]) -> dict[str, float]:
-    return {axis: round(value, 4) for axis, value in position.items()}
+        return rounded(self.executor.position)
 
 
 def _action_fields(action: Action) -> dict[str, Any]:

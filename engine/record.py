@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,11 @@ class RunRecord:
 
     def __len__(self) -> int:
         return len(self.events)
+
+
+def rounded(position: Mapping[str, float]) -> dict[str, float]:
+    """A position rounded to 0.1 µm, for the record."""
+    return {axis: round(value, 4) for axis, value in position.items()}
 
 
 def _jsonable(value: Any) -> Any:

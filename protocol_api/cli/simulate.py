@@ -101,8 +101,8 @@ def _bad_input(args: argparse.Namespace, message: str, location: str | None) -> 
             "schema_version": JSON_SCHEMA_VERSION, "status": "failed", "final_status": "failed",
             "estimated_duration_s": 0.0, "commands": [], "steps": 0, "pauses": [],
             "pause_unresolved": False, "tips_used": 0, "well_volumes_ul": {},
-            "status_changes": [], "parks": [], "error": message, "location": location,
-            "reason": None,
+            "status_changes": [], "parks": [], "actions": [], "rollbacks": [],
+            "error": message, "location": location, "reason": None,
         }
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
