@@ -1,0 +1,146 @@
+"""The guard and the reducer: DESIGN.md §3's table, checked cell by cell."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.actions import Abort, Action, Halt, Pause, Play, Resume, SkipDelay, Stop, check_action
+from engine.reducer import (
+    CheckpointReached,
+    InterlockChanged,
+    ProtocolFinished,
+    RunEnded,
+    reduce,
+)
+from engine.state import (
+    DelayInfo,
+    Ending,
+    EndKind,
+    Outcome,
+    Park,
+    PauseRequest,
+    PauseSource,
+    RunState,
+    Status,
+    status_of,
+)
+
+CLIENT = PauseRequest(PauseSource.CLIENT)
+STATES = {
+    "idle": RunState(),
+    "running": RunState(started=True),
+    "pausing": RunState(started=True, pause=CLIENT, park=Park.PARKING),
+    "paused": RunState(started=True, pause=CLIENT, park=Park.PARKED),
+    "stopping": RunState(started=True, ending=Ending(EndKind.STOP)),
+    "aborting": RunState(started=True, ending=Ending(EndKind.ABORT)),
+    "halting": RunState(started=True, ending=Ending(EndKind.HALT)),
+    "finishing": RunState(started=True, finishing=True),
+    "succeeded": RunState(started=True, outcome=Outcome(Status.SUCCEEDED)),
+    "failed": RunState(started=True, outcome=Outcome(Status.FAILED, error="x")),
+}
+ACTIONS: dict[str, Action] = {
+    "play": Play(), "pause deferred": Pause(), "pause immediate": Pause(option="immediate"),
+    "resume": Resume(), "stop": Stop(), "abort": Abort(reason="r"), "halt": Halt(),
+}
+# DESIGN.md §3, written out as a user reads it (+ finishing/halting as the README decides).
+ALLOWED = {
+    "play": {"idle"},
+    "pause deferred": {"running", "pausing"},
+    "pause immediate": {"running", "pausing"},
+    "resume": {"paused"},
+    "stop": {"idle", "running", "pausing", "paused"},
+    "abort": {"idle", "running", "pausing", "paused", "stopping", "aborting", "finishing"},
+    "halt": {"idle", "running", "pausing", "paused", "stopping", "aborting", "halting",
+             "finishing"},
+}
+
+
+@pytest.mark.parametrize("status", STATES)
+@pytest.mark.parametrize("action", ACTIONS)
+def test_the_table(status: str, action: str) -> None:
+    state = STATES[status]
+    assert status_of(state).value == status
+    reason = check_action(state, ACTIONS[action])
+    assert (reason is None) == (status in ALLOWED[action]), reason
+    if reason is not None:
+        assert reason  # a refusal always says why
+
+
+def test_skip_delay_needs_an_active_delay() -> None:
+    delay = DelayInfo(deadline=60.0, seconds=60.0)
+    assert check_action(RunState(started=True, delay=delay), SkipDelay()) is None
+    paused = RunState(started=True, pause=CLIENT, park=Park.PARKED, delay=delay)
+    assert check_action(paused, SkipDelay()) is None
+    assert check_action(RunState(started=True), SkipDelay()) == "no delay is active"
+    skipped = attrs.evolve(delay, skipped=True)
+    assert check_action(RunState(started=True, delay=skipped), SkipDelay())
+
+
+def test_resume_and_play_are_refused_while_an_interlock_is_active() -> None:
+    paused = RunState(started=True, pause=CLIENT, park=Park.PARKED,
+                      interlocks=frozenset({"door"}))
+    assert "door" in (check_action(paused, Resume()) or "")
+    assert "door" in (check_action(RunState(interlocks=frozenset({"door"})), Play()) or "")
+
+
+def test_deferred_pause_waits_for_a_checkpoint_and_immediate_upgrades_it() -> None:
+    running = RunState(started=True)
+    pending = reduce(running, Pause())
+    assert pending.pending is not None and status_of(pending) is Status.RUNNING
+    assert reduce(pending, CheckpointReached()).pause == pending.pending
+    now = reduce(pending, Pause(option="immediate"))
+    assert now.pause is not None and now.pause.immediate and now.pending is None
+
+
+def test_a_deferred_pause_during_a_delay_takes_effect_at_once() -> None:
+    delaying = RunState(started=True, delay=DelayInfo(deadline=10.0, seconds=10.0))
+    assert reduce(delaying, Pause()).pause is not None
+
+
+def test_pending_at_the_end_is_unresolved() -> None:
+    pending = reduce(RunState(started=True), Pause())
+    finished = reduce(pending, ProtocolFinished())
+    assert finished.pause_unresolved and status_of(finished) is Status.FINISHING
+
+
+def test_an_interlock_pauses_a_running_run_but_not_an_idle_or_ending_one() -> None:
+    paused = reduce(RunState(started=True), InterlockChanged("door", True))
+    assert paused.pause is not None and paused.pause.source is PauseSource.INTERLOCK
+    assert reduce(RunState(), InterlockChanged("door", True)).pause is None
+    stopping = STATES["stopping"]
+    assert reduce(stopping, InterlockChanged("door", True)).pause is None
+
+
+def test_stop_abort_halt_from_idle_end_at_once() -> None:
+    assert status_of(reduce(RunState(), Stop())) is Status.STOPPED
+    aborted = reduce(RunState(), Abort(reason="why"))
+    assert status_of(aborted) is Status.ABORTED and aborted.outcome is not None
+    assert aborted.outcome.reason == "why"
+    assert status_of(reduce(RunState(), Halt())) is Status.HALTED
+
+
+events = st.sampled_from([Play(), Pause(), Pause(option="immediate"), Resume(), Stop(),
+                          Abort(), Halt(), SkipDelay(), CheckpointReached(),
+                          InterlockChanged("door", True), InterlockChanged("door", False),
+                          ProtocolFinished(), RunEnded(Outcome(Status.SUCCEEDED))])
+
+
+@given(st.lists(events, max_size=30))
+def test_refused_actions_change_nothing_and_terminal_is_forever(sequence: list) -> None:  # type: ignore[type-arg]
+    state = RunState()
+    terminal = None
+    for event in sequence:
+        if isinstance(event, Action) and check_action(state, event) is not None:
+            continue  # refused: the engine does not reduce it
+        if isinstance(event, RunEnded) and status_of(state).is_terminal:
+            continue
+        state = reduce(state, event)
+        status = status_of(state)
+        if terminal is not None:
+            assert status is terminal
+        elif status.is_terminal:
+            terminal = status
+        assert status in Status
