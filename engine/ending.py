@@ -35,14 +35,22 @@ END_STATUS = {EndKind.STOP: Status.STOPPED, EndKind.ABORT: Status.ABORTED,
 
 
 def fail(engine: Engine, error: str, location: str | None) -> None:
+    """A protocol error or a fault: the command in progress failed; clean up as for abort."""
     engine._failure = Outcome(Status.FAILED, error=error, location=location)
+    unfinished = _unfinished(engine)
+    if unfinished is not None:
+        engine._set_status(unfinished, "failed", error=error)
     engine.record.add("failure", error=error, location=location)
     engine._dispatch(RunFailing(error))
     engine._react(None)
 
 async def finish(engine: Engine) -> None:
+    """Bring the run to its terminal status, cleaning up as its ending requires."""
     close_channel(engine)
     ending = engine.state.ending
+    unfinished = _unfinished(engine)
+    if unfinished is not None and ending is not None:  # cut off by stop, abort or halt
+        engine._set_status(unfinished, "interrupted", reason=ending.kind.value)
     if ending is None and engine._failure is None:
         outcome = Outcome(Status.SUCCEEDED)
         work = functools.partial(finish_motion, engine)
@@ -65,6 +73,14 @@ async def finish(engine: Engine) -> None:
         await emergency_stop(engine)
         outcome = Outcome(Status.HALTED)
     engine._dispatch(RunEnded(outcome))
+
+def _unfinished(engine: Engine) -> CommandEntry | None:
+    """The protocol command left in progress, if any: every other one has finished."""
+    for entry in reversed(engine.entries):
+        if entry.origin == "protocol":
+            return entry if entry.status not in ("completed", "failed", "skipped") else None
+    return None
+
 
 async def finish_motion(engine: Engine) -> None:
     here = engine.executor.position

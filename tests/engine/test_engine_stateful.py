@@ -333,6 +333,16 @@ class RunMachine(RuleBasedStateMachine):
             assert events[-1]["event"] == "summary"
             assert Status(events[-1]["status"]).is_terminal
             assert [e["seq"] for e in events] == list(range(len(events)))
+            # No command is silently dropped: each one completed, or says why not.
+            seen: dict[int, list[str]] = defaultdict(list)
+            for event in events:
+                if event["event"] == "command" and event.get("origin") != "cleanup":
+                    seen[event["id"]].append(event["status"])
+            final = events[-1]["status"]
+            for command_id, statuses in seen.items():
+                if "completed" not in statuses:
+                    assert final != "succeeded", (command_id, statuses)
+                    assert statuses[-1] in ("interrupted", "failed"), (command_id, statuses)
         self.tmp.cleanup()
 
 
