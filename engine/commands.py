@@ -106,10 +106,9 @@ class DropTip(Command):
 
 
 @frozen
-class Aspirate(Command):
-    """Draw ``volume`` µL into the tip where it is, at ``flow_rate`` µL/s."""
+class LiquidCommand(Command):
+    """Moves ``volume`` µL through the tip where it is, at ``flow_rate`` µL/s."""
 
-    kind = "aspirate"
     reversible = False
     mount: str
     volume: float
@@ -118,15 +117,17 @@ class Aspirate(Command):
 
 
 @frozen
-class Dispense(Command):
-    """Push ``volume`` µL out of the tip where it is, at ``flow_rate`` µL/s."""
+class Aspirate(LiquidCommand):
+    """Draw ``volume`` µL into the tip."""
+
+    kind = "aspirate"
+
+
+@frozen
+class Dispense(LiquidCommand):
+    """Push ``volume`` µL out of the tip."""
 
     kind = "dispense"
-    reversible = False
-    mount: str
-    volume: float
-    flow_rate: float
-    well: str | None = None
 
 
 @frozen
