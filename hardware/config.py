@@ -55,7 +55,11 @@ class ControllerConfig:
     """Which motion controller drives the robot.
 
     ``kind`` is ``simulated`` or ``gcode``; for G-code, ``port`` is a serial device, a
-    pyserial URL (``socket://host:port``) or ``tcp://host:port``.
+    pyserial URL (``socket://host:port``) or ``tcp://host:port``. ``axis_map`` sends a
+    labrun axis to another firmware letter (``{B = "E"}``; default: the same letter).
+    ``feed_hold`` and ``realtime_status`` say whether a Smoothieware board has the
+    realtime ``!``/``~`` and ``?`` commands enabled. ``poll_interval`` is the seconds
+    between status queries (GRBL, Smoothieware).
     """
 
     kind: str = "simulated"
@@ -63,6 +67,10 @@ class ControllerConfig:
     port: str = ""
     baudrate: int = 115200
     timeout_s: float = 10.0
+    axis_map: Mapping[str, str] = attrs.field(factory=dict)
+    feed_hold: bool = True
+    realtime_status: bool = True
+    poll_interval: float = 0.1
 
 
 @frozen
@@ -213,7 +221,35 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
             f"controller.kind: {config.controller.kind!r} is not 'simulated' or 'gcode'")
     if config.controller.kind == "gcode" and not config.controller.port:
         raise ConfigError("controller.port: a G-code controller needs a port or URL")
+    _check_controller(config)
     return config
+
+
+_DIALECTS = ("grbl", "marlin", "smoothie")
+
+
+def _check_controller(config: RobotConfig) -> None:
+    ctl = config.controller
+    if ctl.dialect not in _DIALECTS:
+        raise ConfigError(f"controller.dialect: {ctl.dialect!r} is not one of "
+                          f"{', '.join(repr(d) for d in _DIALECTS)}")
+    for name in ("timeout_s", "poll_interval"):
+        if not getattr(ctl, name) > 0:
+            raise ConfigError(f"controller.{name}: expected a positive number, "
+                              f"got {getattr(ctl, name)!r}")
+    for axis in ctl.axis_map:
+        if axis not in config.axes:
+            raise ConfigError(f"controller.axis_map.{axis}: axis {axis!r} is not defined "
+                              "under [axes]")
+    if ctl.kind == "gcode":
+        # Imported here: the G-code package itself builds on this module.
+        from .gcode.dialects import get_dialect
+        from .gcode.planning import default_axis_map
+
+        try:
+            default_axis_map(config, get_dialect(ctl.dialect), ctl.axis_map)
+        except ValueError as exc:
+            raise ConfigError(f"controller.axis_map: {exc}") from None
 
 
 def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -241,6 +277,13 @@ def _point(key: str, value: Any, length: int) -> tuple[float, ...]:
     return tuple(float(v) for v in value)
 
 
+def _names(key: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ConfigError(f"{key}: expected a table of axis letters, got {value!r}")
+    return dict(value)
+
+
 def _table(data: Mapping[str, Any], key: str, cls: type, default: Any) -> Any:
     if key not in data:
         return default
@@ -256,16 +299,19 @@ def _table_value(key: str, table: Any, cls: type, default: Any) -> Any:
         if name not in fields:
             raise ConfigError(f"{key}.{name}: unknown key; expected one of {sorted(fields)}")
         expected = fields[name].type
+        full = {f"{key}.{name}": value}  # errors name the whole key: controller.timeout_s
         if expected in ("float", float):
-            value = _typed(table, name, float, None) if name in table else value
+            value = _typed(full, f"{key}.{name}", float, None)
         elif expected in ("int", int):
-            value = _typed(table, name, int, None)
+            value = _typed(full, f"{key}.{name}", int, None)
         elif expected in ("str", str):
-            value = _typed(table, name, str, None)
+            value = _typed(full, f"{key}.{name}", str, None)
         elif expected in ("bool", bool):
-            value = _typed(table, name, bool, None)
+            value = _typed(full, f"{key}.{name}", bool, None)
         elif expected in ("Point3",):
             value = _point(f"{key}.{name}", value, 3)
+        elif expected in ("Mapping[str, str]",):
+            value = _names(f"{key}.{name}", value)
         values[name] = value
     missing = [f.name for f in fields.values()
                if f.name not in values and f.default is attrs.NOTHING]
