@@ -44,6 +44,15 @@ class MotionController(Protocol):
         """True after an emergency stop (and before the first home on real hardware)."""
         ...
 
+    @property
+    def moves_during_interlock(self) -> bool:
+        """Whether ``move`` works while an interlock is active.
+
+        False for firmware that holds motion itself while its door is open (GRBL): it
+        refuses moves then (``InterlockActive``), so parking must not try to move it.
+        """
+        ...
+
     async def connect(self) -> None:
         """Open the connection and bring the controller to a known state."""
         ...

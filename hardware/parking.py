@@ -5,30 +5,81 @@ to keep it where it is (a tip holds liquid), plunger motors to their low holding
 current. Plungers keep their position: no motor is switched off. Unpark reverses it:
 currents restored, gantry back above the recorded position at safe height, then Z
 lowered to the recorded heights.
+
+A controller that holds motion itself while an interlock is active (GRBL with its door
+open: ``moves_during_interlock`` is False) cannot be moved then. Parking such a robot
+behind an active interlock moves nothing: the axes stay where they stopped, the
+position is read back and the currents lowered; if the interlock trips during a parking
+move, that move is stopped and the rest skipped. Unparking, once the interlock has
+cleared, brings the robot back to the recorded position as usual.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import anyio
+
 from .config import RobotConfig
-from .controller import MotionController, Position
+from .controller import HardwareFault, MotionController, Position
+
+INTERLOCK_POLL_S = 0.01
+"""How often a parking move on a controller that holds motion checks the interlocks."""
+INTERLOCK_GRACE_S = 2.0
+"""How long an unparking move refused by a fresh interlock waits to be cancelled by the
+pause that interlock causes, before the refusal counts as a fault."""
+
+
+def holds_motion(controller: MotionController) -> bool:
+    """True when the controller refuses to move now: it holds motion behind an interlock."""
+    # getattr: controllers written before the property existed still park as before.
+    moves = getattr(controller, "moves_during_interlock", True)
+    return not moves and bool(controller.active_interlocks())
 
 
 async def park(controller: MotionController, config: RobotConfig, position: Mapping[str, float],
                *, keep_xy: bool) -> Position:
     """Park from ``position`` (where the axes stopped); return the parked position."""
     lift = {z: max(position[z], config.safe_height) for z in config.z_axes}
+    moving = True
     if any(abs(lift[z] - position[z]) > 1e-9 for z in lift):
-        await controller.move(lift)
-    if not keep_xy:
+        moving = await _park_move(controller, lift)
+    if moving and not keep_xy:
         x, y = config.park_position
         if abs(position["X"] - x) > 1e-9 or abs(position["Y"] - y) > 1e-9:
-            await controller.move({"X": x, "Y": y})
+            await _park_move(controller, {"X": x, "Y": y})
     if controller.supports_currents:
         await controller.set_currents(
             {axis: config.axes[axis].idle_current for axis in config.plunger_axes})
     return await controller.read_position()
+
+
+async def _park_move(controller: MotionController, target: Mapping[str, float]) -> bool:
+    """Make one parking move; False if an interlock holding the controller prevented it."""
+    if getattr(controller, "moves_during_interlock", True):
+        await controller.move(target)
+        return True
+    if holds_motion(controller):
+        return False
+    tripped = False
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            nonlocal tripped
+            while not controller.active_interlocks():
+                await anyio.sleep(INTERLOCK_POLL_S)
+            tripped = True
+            tg.cancel_scope.cancel()  # the controller holds the move: stop it, skip the rest
+
+        tg.start_soon(watch)
+        try:
+            await controller.move(target)
+        except HardwareFault:
+            if not holds_motion(controller):
+                raise
+            tripped = True  # refused: the interlock came first
+        tg.cancel_scope.cancel()
+    return not tripped
 
 
 async def restore_currents(controller: MotionController, config: RobotConfig) -> None:
@@ -45,7 +96,20 @@ async def unpark(controller: MotionController, config: RobotConfig,
     here = await controller.read_position()
     lift = {z: max(here[z], config.safe_height) for z in config.z_axes}
     if any(abs(lift[z] - here[z]) > 1e-9 for z in lift):
-        await controller.move(lift)
-    await controller.move({"X": recorded["X"], "Y": recorded["Y"]})
-    await controller.move({z: recorded[z] for z in config.z_axes})
+        await _unpark_move(controller, lift)
+    await _unpark_move(controller, {"X": recorded["X"], "Y": recorded["Y"]})
+    await _unpark_move(controller, {z: recorded[z] for z in config.z_axes})
     return await controller.read_position()
+
+
+async def _unpark_move(controller: MotionController, target: Mapping[str, float]) -> None:
+    try:
+        await controller.move(target)
+    except HardwareFault:
+        if not holds_motion(controller):
+            raise
+        # The interlock tripped just before this move: the pause it causes cancels the
+        # unparking (and parks again) as soon as the engine hears of it.
+        with anyio.move_on_after(INTERLOCK_GRACE_S):
+            await anyio.sleep_forever()
+        raise

@@ -20,6 +20,7 @@ class SimulatedController:
     """A ``MotionController`` that moves imaginary axes on a clock."""
 
     supports_currents = True
+    moves_during_interlock = True
 
     def __init__(self, config: RobotConfig, clock: Clock | None = None, *,
                  homed: bool = True) -> None:

@@ -51,16 +51,24 @@ class GcodeController:
 
     def __init__(self, config: RobotConfig, *, dialect: Dialect | str | None = None,
                  port: str | None = None, axis_map: Mapping[str, str] | None = None,
-                 timeout_s: float | None = None, poll_interval: float = 0.1,
+                 timeout_s: float | None = None, poll_interval: float | None = None,
                  transport: Transport | None = None) -> None:
+        """Options left out come from ``config.controller`` (its dialect, with Smoothieware's
+        ``feed_hold``/``realtime_status``, port, axis map, timeout and poll interval)."""
         self.config = config
         ctl = config.controller
-        self.dialect = (get_dialect(dialect or ctl.dialect) if not isinstance(dialect, Dialect)
-                        else dialect)
+        if isinstance(dialect, Dialect):
+            self.dialect = dialect
+        else:
+            name = dialect or ctl.dialect
+            options = ({"feed_hold": ctl.feed_hold, "realtime_status": ctl.realtime_status}
+                       if name.lower() == "smoothie" else {})
+            self.dialect = get_dialect(name, **options)
         self.port = port or ctl.port
         self.timeout_s = ctl.timeout_s if timeout_s is None else timeout_s
-        self.poll_interval = poll_interval
-        self.axis_map = default_axis_map(config, self.dialect, axis_map)
+        self.poll_interval = ctl.poll_interval if poll_interval is None else poll_interval
+        self.axis_map = default_axis_map(config, self.dialect,
+                                         ctl.axis_map if axis_map is None else axis_map)
         self._transport = transport
         self._link: Link | None = None
         self._listener: InterlockListener | None = None
@@ -82,6 +90,10 @@ class GcodeController:
     @property
     def requires_homing(self) -> bool:
         return bool(self._unhomed)
+
+    @property
+    def moves_during_interlock(self) -> bool:
+        return not self.dialect.interlock_blocks_motion
 
     async def connect(self) -> None:
         """Open the port, start the reader and bring the firmware to mm/absolute mode."""
@@ -287,6 +299,22 @@ class GcodeController:
     def link(self) -> Link:
         """The live connection (for diagnostics)."""
         return self._live()
+
+    @property
+    def reported_position(self) -> Position | None:
+        """The position in the latest status report, without asking (None if unknown).
+
+        Status polling keeps it fresh on GRBL and Smoothieware; Marlin has no such
+        report. For displays: ``read_position`` is the authoritative answer.
+        """
+        link = self._link
+        status = link.status if link is not None else None
+        if status is None or status.position is None:
+            return None
+        reported = status.position
+        if any(fw not in reported for fw in self.axis_map.values()):
+            return None
+        return {axis: reported[fw] for axis, fw in self.axis_map.items()}
 
     # -- internals --------------------------------------------------------------------
 
