@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import simulate
+from . import serve, simulate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labrun", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     simulate.add_parser(commands)
+    serve.add_parser(commands)
     return parser
 
 

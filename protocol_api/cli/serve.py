@@ -1,0 +1,106 @@
+"""``labrun serve``: the remote-control API over a queue of runs on one robot."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from hardware.config import ConfigError, default_config, load_config
+
+from ..remote.app import MAX_BODY
+from ..remote.manager import RunManager
+from ..remote.robots import (
+    Robot,
+    RobotUnavailable,
+    emulated_robot,
+    hardware_robot,
+    simulated_robot,
+)
+from ..remote.server import DEFAULT_HOST, DEFAULT_PORT, serve
+
+BAD_INPUT_EXIT = 2
+TOKEN_ENV = "LABRUN_TOKEN"
+EMERGENCY_KEY_ENV = "LABRUN_EMERGENCY_LOCK_KEY"
+
+
+def add_parser(commands: Any) -> None:
+    """Register the ``serve`` sub-command."""
+    parser = commands.add_parser(
+        "serve", help="serve the remote-control API (a queue of runs)",
+        description="Serve the HTTP control API: queue protocol files, run them on one "
+                    "robot, pause, resume, stop; status is pushed as server-sent events. "
+                    "OpenAPI description at /openapi.json.")
+    robot = parser.add_mutually_exclusive_group()
+    robot.add_argument("--simulate", action="store_true",
+                       help="the simulated robot on real time (the default)")
+    robot.add_argument("--emulate", action="store_true",
+                       help="the bundled G-code emulator over a real socket")
+    robot.add_argument("--robot", metavar="ROBOT.toml", help="the robot this file configures")
+    parser.add_argument("--config", metavar="ROBOT.toml",
+                        help="with --simulate or --emulate: the robot to play")
+    parser.add_argument("--dialect", choices=("grbl", "marlin", "smoothie"),
+                        help="with --emulate: the emulated firmware (default: the robot's, "
+                             "or grbl)")
+    parser.add_argument("--speed", type=float, default=1.0, metavar="X",
+                        help="with --simulate or --emulate: move X times faster than real "
+                             "time (default 1)")
+    parser.add_argument("--host", default=DEFAULT_HOST,
+                        help=f"address to bind (default {DEFAULT_HOST}; any other needs a token)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--token", default=os.environ.get(TOKEN_ENV),
+                        help=f"bearer token clients must send (or ${TOKEN_ENV}); generated "
+                             "and printed when binding beyond loopback without one")
+    parser.add_argument("--emergency-lock-key", default=os.environ.get(EMERGENCY_KEY_ENV),
+                        metavar="KEY", help="a key that unlocks any lock "
+                                            f"(or ${EMERGENCY_KEY_ENV})")
+    parser.add_argument("--record-dir", metavar="DIR",
+                        help="write each run's record to DIR/<item_uid>.jsonl")
+    parser.add_argument("--max-body", type=int, default=MAX_BODY, metavar="BYTES",
+                        help=f"largest request body accepted (default {MAX_BODY})")
+    parser.set_defaults(handler=run_serve)
+
+
+def build_robot(args: argparse.Namespace) -> Robot:
+    """The robot the arguments name; ``ConfigError`` or ``RobotUnavailable`` if it cannot be."""
+    if not args.speed > 0:
+        raise ConfigError(f"--speed must be positive, not {args.speed:g}")
+    if args.robot:
+        if args.config or args.dialect or args.speed != 1.0:
+            raise ConfigError("--config, --dialect and --speed apply to --simulate and "
+                              "--emulate, not --robot")
+        return hardware_robot(load_config(args.robot))
+    config = load_config(args.config) if args.config else None
+    if args.emulate:
+        return emulated_robot(config, dialect=args.dialect, speed=args.speed)
+    if args.dialect:
+        raise ConfigError("--dialect applies to --emulate only")
+    return simulated_robot(config or default_config(), speed=args.speed)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve until interrupted; return the exit status."""
+    try:
+        robot = build_robot(args)
+    except (ConfigError, RobotUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return BAD_INPUT_EXIT
+    if args.record_dir and not os.path.isdir(args.record_dir):
+        print(f"error: --record-dir {args.record_dir}: not a directory", file=sys.stderr)
+        return BAD_INPUT_EXIT
+    manager = RunManager(robot, emergency_lock_key=args.emergency_lock_key,
+                         record_dir=args.record_dir)
+    print(f"labrun: robot {robot.config.name!r} ({robot.kind}); "
+          f"API on http://{args.host}:{args.port} (OpenAPI: /openapi.json)", file=sys.stderr)
+    try:
+        serve(manager, host=args.host, port=args.port, token=args.token or None,
+              max_body=args.max_body)
+    except OSError as exc:
+        print(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return BAD_INPUT_EXIT
+    finally:
+        robot.close()
+    return 0

@@ -1,0 +1,169 @@
+"""The ASGI application: routes from ``spec.ENDPOINTS``, the event stream, OpenAPI.
+
+Every request goes through the same gate: the bearer token (when the server has one),
+the body size limit, the content type, JSON parsing and the parameter check. Whatever
+fails there is answered 4xx with ``{"success": false, "msg": reason}`` before the
+manager sees it, so a bad request changes nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from .errors import BadRequest
+from .manager import RunManager
+from .spec import (
+    ENDPOINTS,
+    STREAM_PARAMS,
+    STREAM_PATH,
+    Endpoint,
+    check_params,
+    openapi,
+    parse_json_body,
+    parse_query,
+)
+
+API_VERSION = "1.0"
+MAX_BODY = 4 * 1024 * 1024
+"""Largest request body accepted (a protocol file with its custom labware), in bytes."""
+DEFAULT_HEARTBEAT = 15.0
+"""Seconds of silence after which the event stream sends a keep-alive comment."""
+
+
+class JSONReply(Response):
+    """A JSON response whose content may hold tuples, sets and enums (run records do)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":"), default=_jsonable,
+                          allow_nan=False).encode()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if hasattr(value, "value"):
+        return value.value
+    return str(value)
+
+
+def create_app(manager: RunManager, *, token: str | None = None, max_body: int = MAX_BODY,
+               on_ready: Callable[[], None] | None = None) -> Starlette:
+    """The application serving ``manager``; ``on_ready`` is called once it can serve."""
+
+    def authorize(request: Request) -> None:
+        if token is None:
+            return
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(),
+                                                                 token.encode()):
+            raise BadRequest(401, "a bearer token is required: Authorization: Bearer <token>")
+
+    async def read_body(request: Request) -> bytes:
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise BadRequest(400, "Content-Length is not a number")
+            if int(length) > max_body:
+                raise BadRequest(413, f"the body is larger than {max_body} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body:
+                raise BadRequest(413, f"the body is larger than {max_body} bytes")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if raw.strip() and media not in ("", "application/json"):
+            raise BadRequest(415, f"the body must be application/json, not {media}")
+        return raw
+
+    def handler(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            authorize(request)
+            if endpoint.method == "GET":
+                params = parse_query(endpoint.params, _single_values(request))
+            else:
+                body = parse_json_body(await read_body(request))
+                params = check_params(endpoint.params, body)
+            return JSONReply(await manager.call(endpoint.name, params))
+
+        return handle
+
+    async def stream(request: Request) -> Response:
+        authorize(request)
+        params = parse_query(STREAM_PARAMS, _single_values(request))
+        heartbeat = params["heartbeat"] if params["heartbeat"] is not None \
+            else DEFAULT_HEARTBEAT
+        if not 0.05 <= heartbeat <= 60:
+            raise BadRequest(422, "heartbeat must be between 0.05 and 60 seconds")
+        subscriber = manager.subscribe(bool(params["records"]))
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in subscriber.chunks(heartbeat):
+                    yield chunk
+            finally:
+                manager.unsubscribe(subscriber)
+
+        return StreamingResponse(body(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+
+    document = openapi(API_VERSION)
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONReply(document)
+
+    async def bad_request(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, BadRequest)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONReply({"success": False, "msg": exc.reason}, exc.status, headers=headers)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            msg = f"no such endpoint {request.url.path}; see /openapi.json"
+        elif exc.status_code == 405:
+            msg = f"{request.url.path} does not take {request.method}"
+        else:
+            msg = str(exc.detail)
+        return JSONReply({"success": False, "msg": msg}, exc.status_code, headers=exc.headers)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return JSONReply({"success": False, "msg": f"internal error: {type(exc).__name__}: "
+                                                   f"{exc}"}, 500)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with manager.running():
+            if on_ready is not None:
+                on_ready()
+            yield
+
+    routes = [Route(e.path, handler(e), methods=[e.method]) for e in ENDPOINTS]
+    routes += [Route(STREAM_PATH, stream, methods=["GET"]),
+               Route("/openapi.json", openapi_json, methods=["GET"])]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        BadRequest: bad_request, HTTPException: http_error, Exception: server_error})
+
+
+def _single_values(request: Request) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if name in values:
+            raise BadRequest(422, f"parameter {name!r} is given more than once")
+        values[name] = value
+    return values

@@ -1,0 +1,358 @@
+"""The client's core, shared by ``RunManagerAPI`` and ``AsyncRunManagerAPI``.
+
+As in httpx (one set of models, a sync and an async client over them): everything but
+the transport call lives here once. ``Methods`` defines every API method, building a
+``Call`` from the endpoint table and handing it to the face's ``_send``, which is a
+plain call in the sync face and a coroutine in the async one. ``ClientCore`` turns a
+``Call`` into request arguments and a response into a reply or an exception; the
+event-stream parser and the wait predicates are shared the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import httpx
+from attrs import frozen
+
+from .errors import (
+    HTTPClientError,
+    HTTPRequestError,
+    HTTPServerError,
+    RequestError,
+    RequestFailedError,
+    RequestTimeoutError,
+)
+from .spec import BY_NAME, STREAM_PATH, Endpoint
+
+DEFAULT_URI = "http://127.0.0.1:8790"
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_WAIT_TIMEOUT = 600.0
+TOKEN_ENV = "LABRUN_TOKEN"
+
+Reply = dict[str, Any]
+Predicate = Callable[[Reply], bool]
+R = TypeVar("R")
+
+
+@frozen
+class Call:
+    """One API call: the endpoint and its parameters (absent ones left out)."""
+
+    endpoint: Endpoint
+    params: dict[str, Any]
+
+
+@frozen
+class StreamEvent:
+    """One server-sent event: ``status`` (the status document) or ``record``."""
+
+    event: str
+    data: dict[str, Any]
+
+
+class ClientCore:
+    """Request building and response handling, with no I/O."""
+
+    def __init__(self, uri: str | None, *, token: str | None, lock_key: str | None,
+                 timeout: float, request_fail_exceptions: bool) -> None:
+        self.base_url = (uri or DEFAULT_URI).rstrip("/")
+        self.token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+        self.lock_key = lock_key
+        self.timeout = timeout
+        self.request_fail_exceptions = request_fail_exceptions
+
+    def headers(self) -> dict[str, str]:
+        """Headers every request carries."""
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def call(self, name: str, /, **params: Any) -> Call:
+        """A call to endpoint ``name``; the client's default lock key where one applies."""
+        endpoint = BY_NAME[name]
+        values = {k: v for k, v in params.items() if v is not None}
+        if "lock_key" not in values and self.lock_key is not None \
+                and endpoint.param("lock_key") is not None:
+            values["lock_key"] = self.lock_key
+        return Call(endpoint, values)
+
+    def request(self, call: Call) -> dict[str, Any]:
+        """Keyword arguments of ``httpx.Client.build_request`` for ``call``."""
+        endpoint = call.endpoint
+        arguments: dict[str, Any] = {"method": endpoint.method,
+                                     "url": self.base_url + endpoint.path,
+                                     "headers": self.headers()}
+        if endpoint.method == "GET":
+            arguments["params"] = {k: _query_value(v) for k, v in call.params.items()}
+        else:
+            arguments["json"] = call.params
+        return arguments
+
+    def stream_request(self, *, records: bool, heartbeat: float | None) -> dict[str, Any]:
+        """Keyword arguments of ``httpx.Client.stream`` for the event stream."""
+        params: dict[str, str] = {}
+        if records:
+            params["records"] = "true"
+        if heartbeat is not None:
+            params["heartbeat"] = repr(heartbeat)
+        headers = {**self.headers(), "Accept": "text/event-stream"}
+        read = (heartbeat or 15.0) + self.timeout  # a silent server is a dead one
+        return {"method": "GET", "url": self.base_url + STREAM_PATH, "params": params,
+                "headers": headers, "timeout": httpx.Timeout(self.timeout, read=read)}
+
+    def reply(self, response: httpx.Response) -> Reply:
+        """The reply in ``response``; raises for 4xx, 5xx and (if enabled) refusals."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"success": False, "msg": response.text[:200]}
+        if not isinstance(body, dict):
+            body = {"success": False, "msg": f"unexpected answer {str(body)[:200]}"}
+        status = response.status_code
+        where = f"{response.request.method} {response.request.url.path}"
+        if status >= 500:
+            raise HTTPServerError(f"{status} from {where}: {body.get('msg', '')}", status)
+        if status >= 400:
+            raise HTTPClientError(f"{status} from {where}: {body.get('msg', '')}", status, body)
+        if self.request_fail_exceptions and body.get("success", True) is False:
+            raise RequestFailedError(body)
+        return body
+
+    def check_stream(self, response: httpx.Response, body: bytes) -> None:
+        """Raise if the event stream was refused (``body`` is what the refusal said)."""
+        if response.status_code >= 400:
+            refusal = httpx.Response(response.status_code, content=body,
+                                     request=response.request)
+            self.reply(refusal)
+
+    def error(self, exc: httpx.HTTPError) -> RequestError:
+        """The client exception for a transport failure."""
+        if isinstance(exc, httpx.TimeoutException):
+            return RequestTimeoutError(f"Request timeout: {type(exc).__name__}: {exc}")
+        return HTTPRequestError(f"{type(exc).__name__}: {exc}")
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+KEEPALIVE = StreamEvent("keep-alive", {})
+"""What a comment line (the server's keep-alive) parses to."""
+
+
+class EventParser:
+    """Server-sent events from lines of text."""
+
+    def __init__(self) -> None:
+        self._event = "message"
+        self._data: list[str] = []
+
+    def line(self, line: str) -> StreamEvent | None:
+        """Feed one line; returns the event it completes (or ``KEEPALIVE``), if any."""
+        if not line:
+            if not self._data:
+                return None
+            event = StreamEvent(self._event, json.loads("\n".join(self._data)))
+            self._event, self._data = "message", []
+            return event
+        if line.startswith(":"):
+            return KEEPALIVE
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "event":
+            self._event = value
+        elif field == "data":
+            self._data.append(value)
+        return None
+
+
+def is_idle(status: Reply) -> bool:
+    """``wait_for_idle``: the manager is idle."""
+    return bool(status.get("manager_state") == "idle")
+
+
+def is_idle_or_paused(status: Reply) -> bool:
+    """``wait_for_idle_or_paused``: the manager is idle or the run is paused (parked)."""
+    return status.get("manager_state") in ("idle", "paused")
+
+
+def read_item(path: str | os.PathLike[str],
+              labware: Iterable[str | os.PathLike[str]] | None) -> dict[str, Any]:
+    """A queue item from a protocol file and custom labware files or directories."""
+    protocol = Path(path)
+    files: dict[str, str] = {}
+    for entry in labware or ():
+        entry = Path(entry)
+        for json_file in sorted(entry.rglob("*.json")) if entry.is_dir() else [entry]:
+            files[json_file.name] = json_file.read_text(encoding="utf-8")
+    item: dict[str, Any] = {"item_type": "protocol", "name": protocol.name,
+                            "source": protocol.read_text(encoding="utf-8")}
+    if files:
+        item["labware"] = files
+    return item
+
+
+class Methods(Generic[R]):
+    """Every API method, defined once; ``R`` is a reply (sync) or an awaitable of one."""
+
+    _core: ClientCore
+
+    def _send(self, call: Call) -> R:
+        raise NotImplementedError
+
+    def _call(self, endpoint: str, /, **params: Any) -> R:
+        return self._send(self._core.call(endpoint, **params))
+
+    # -- client settings --
+
+    @property
+    def lock_key(self) -> str | None:
+        """The lock key sent with every call that takes one, unless the call gives its own."""
+        return self._core.lock_key
+
+    @lock_key.setter
+    def lock_key(self, key: str | None) -> None:
+        if key is not None and (not isinstance(key, str) or not key):
+            raise ValueError("lock_key must be a non-empty string or None")
+        self._core.lock_key = key
+
+    @property
+    def request_fail_exceptions(self) -> bool:
+        """Whether a refused request (``success`` false) raises ``RequestFailedError``."""
+        return self._core.request_fail_exceptions
+
+    @request_fail_exceptions.setter
+    def request_fail_exceptions(self, value: bool) -> None:
+        self._core.request_fail_exceptions = bool(value)
+
+    # -- status --
+
+    def status(self) -> R:
+        """The status: manager_state, run status, pause, queue, lock."""
+        return self._call("status")
+
+    # -- the queue --
+
+    def queue_get(self) -> R:
+        """The queued items and the running one."""
+        return self._call("queue_get")
+
+    def queue_item_add(self, item: Mapping[str, Any] | None = None, *,
+                       path: str | os.PathLike[str] | None = None,
+                       labware: Iterable[str | os.PathLike[str]] | None = None,
+                       pos: int | str | None = None, before_uid: str | None = None,
+                       after_uid: str | None = None, user: str | None = None,
+                       lock_key: str | None = None) -> R:
+        """Add a protocol: a protocol file's ``path`` (with custom ``labware`` files or
+        directories), or an ``item`` ``{name, source, labware}``."""
+        if (item is None) == (path is None):
+            raise TypeError("give an item or a path to a protocol file")
+        body = dict(item) if item is not None else read_item(path or "", labware)
+        return self._call("queue_item_add", item=body, pos=pos, before_uid=before_uid,
+                          after_uid=after_uid, user=user, lock_key=lock_key)
+
+    def queue_item_remove(self, *, pos: int | str | None = None, uid: str | None = None,
+                          lock_key: str | None = None) -> R:
+        """Remove an item by ``uid`` or ``pos`` (the last one by default)."""
+        return self._call("queue_item_remove", pos=pos, uid=uid, lock_key=lock_key)
+
+    def queue_clear(self, *, lock_key: str | None = None) -> R:
+        """Remove every queued item."""
+        return self._call("queue_clear", lock_key=lock_key)
+
+    def queue_start(self, *, lock_key: str | None = None) -> R:
+        """Start executing the queue."""
+        return self._call("queue_start", lock_key=lock_key)
+
+    def queue_stop(self, *, lock_key: str | None = None) -> R:
+        """Stop the queue once the running item has finished."""
+        return self._call("queue_stop", lock_key=lock_key)
+
+    def queue_stop_cancel(self, *, lock_key: str | None = None) -> R:
+        """Withdraw a pending ``queue_stop``."""
+        return self._call("queue_stop_cancel", lock_key=lock_key)
+
+    def history_get(self, *, records: bool = True) -> R:
+        """Finished runs with their results (and run records, unless ``records=False``)."""
+        return self._call("history_get", records=records)
+
+    def history_clear(self, *, lock_key: str | None = None) -> R:
+        """Forget the finished runs."""
+        return self._call("history_clear", lock_key=lock_key)
+
+    # -- the run --
+
+    def re_pause(self, option: str | None = None, *, lock_key: str | None = None) -> R:
+        """Pause the run: ``deferred`` (the default, at the next checkpoint) or ``immediate``."""
+        return self._call("re_pause", option=option, lock_key=lock_key)
+
+    def re_resume(self, *, lock_key: str | None = None) -> R:
+        """Continue the paused run."""
+        return self._call("re_resume", lock_key=lock_key)
+
+    def re_stop(self, *, lock_key: str | None = None) -> R:
+        """End the run cleanly (a success: the queue goes on)."""
+        return self._call("re_stop", lock_key=lock_key)
+
+    def re_abort(self, reason: str | None = None, *, lock_key: str | None = None) -> R:
+        """End the run with cleanup (the queue stops)."""
+        return self._call("re_abort", reason=reason, lock_key=lock_key)
+
+    def re_halt(self, *, lock_key: str | None = None) -> R:
+        """Emergency stop without cleanup (the queue stops)."""
+        return self._call("re_halt", lock_key=lock_key)
+
+    def skip_delay(self, *, lock_key: str | None = None) -> R:
+        """End the run's active delay now."""
+        return self._call("skip_delay", lock_key=lock_key)
+
+    def sim_interlock(self, name: str, active: bool, *, lock_key: str | None = None) -> R:
+        """Open (``active=True``) or close a simulated robot's interlock, such as ``door``."""
+        return self._call("sim_interlock", name=name, active=active, lock_key=lock_key)
+
+    # -- locks --
+
+    def lock(self, lock_key: str | None = None, *, environment: bool | None = None,
+             queue: bool | None = None, user: str | None = None,
+             note: str | None = None) -> R:
+        """Lock the environment and/or the queue with ``lock_key`` (or the client's)."""
+        return self._call("lock", lock_key=self._key(lock_key), environment=environment,
+                          queue=queue, user=user, note=note)
+
+    def lock_environment(self, lock_key: str | None = None, *, user: str | None = None,
+                         note: str | None = None) -> R:
+        """Lock the environment only."""
+        return self.lock(lock_key, environment=True, user=user, note=note)
+
+    def lock_queue(self, lock_key: str | None = None, *, user: str | None = None,
+                   note: str | None = None) -> R:
+        """Lock the queue only."""
+        return self.lock(lock_key, queue=True, user=user, note=note)
+
+    def lock_all(self, lock_key: str | None = None, *, user: str | None = None,
+                 note: str | None = None) -> R:
+        """Lock the environment and the queue."""
+        return self.lock(lock_key, environment=True, queue=True, user=user, note=note)
+
+    def unlock(self, lock_key: str | None = None) -> R:
+        """Unlock with the lock key (or the client's), or the server's emergency key."""
+        return self._call("unlock", lock_key=self._key(lock_key))
+
+    def lock_info(self, lock_key: str | None = None) -> R:
+        """Who locked what; with a key (given or the client's), refused unless it is the
+        key in use."""
+        return self._call("lock_info", lock_key=lock_key)
+
+    def _key(self, lock_key: str | None) -> str:
+        key = lock_key if lock_key is not None else self._core.lock_key
+        if key is None:
+            raise ValueError("no lock_key: pass one or set the client's lock_key")
+        return key

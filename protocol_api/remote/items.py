@@ -1,0 +1,169 @@
+"""Queue items: uploaded protocol files, checked and loaded when added; the queue itself.
+
+An item's protocol file and its custom labware are written under the manager's work
+directory and loaded at once (syntax, apiLevel, ``run``, the labware files), so a file
+that cannot run is refused when it is added, not when its turn comes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from attrs import define
+
+from ..errors import ProtocolError, ProtocolLoadError
+from ..labware_definitions import read_definition_file
+from ..loader import LocatedLoadError, ProtocolSource, load_protocol
+
+Position = int | str | None
+
+
+@define(eq=False)
+class QueueItem:
+    """A protocol file waiting in the queue (or running)."""
+
+    item_uid: str
+    name: str
+    user: str | None
+    directory: Path | None
+    source: ProtocolSource | None
+    labware: tuple[str, ...]
+    added_at: float
+
+    @property
+    def labware_dir(self) -> Path | None:
+        """Where its custom labware files are, if it has any."""
+        return self.directory / "labware" if self.directory and self.labware else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The item as the API shows it."""
+        source = self.source
+        return {
+            "item_uid": self.item_uid, "item_type": "protocol", "name": self.name,
+            "user": self.user, "labware": list(self.labware), "added_at": self.added_at,
+            "api_level": ".".join(map(str, source.api_version)) if source else None,
+            "metadata": dict(source.metadata) if source else {},
+        }
+
+    def discard(self) -> None:
+        """Delete its files."""
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def make_item(workdir: Path, upload: dict[str, Any], user: str | None) -> QueueItem:
+    """Write an uploaded item's files and load them; ``ProtocolError`` if they cannot run.
+
+    Runs the protocol file's top level (as loading any protocol does): call it in a
+    worker thread.
+    """
+    uid = uuid.uuid4().hex
+    directory = workdir / uid
+    directory.mkdir(parents=True)
+    try:
+        labware: dict[str, str] = upload["labware"]
+        if labware:
+            (directory / "labware").mkdir()
+            for file_name, text in labware.items():
+                path = directory / "labware" / file_name
+                path.write_text(text, encoding="utf-8")
+                read_definition_file(path)  # LabwareDefinitionError names file and key
+        path = directory / upload["name"]
+        path.write_text(upload["source"], encoding="utf-8")
+        source = load_protocol(path)
+    except BaseException as exc:
+        shutil.rmtree(directory, ignore_errors=True)
+        if not isinstance(exc, Exception):  # SystemExit at the top level must not end us
+            raise ProtocolLoadError(f"the protocol's top level raised {type(exc).__name__}",
+                                    ) from exc
+        raise
+    return QueueItem(uid, upload["name"], user, directory, source, tuple(sorted(labware)),
+                     time.time())
+
+
+def describe_load_error(error: ProtocolError) -> str:
+    """A load error as one line naming the file and line."""
+    location = getattr(error, "location", None)
+    if isinstance(error, LocatedLoadError) and location:
+        return f"{location}: {error}"
+    return str(error)
+
+
+class Queue:
+    """The items waiting to run, in order; ``uid`` changes whenever the queue does."""
+
+    def __init__(self) -> None:
+        self.items: list[QueueItem] = []
+        self.uid = uuid.uuid4().hex
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def insert(self, item: QueueItem, *, pos: Position = None, before_uid: str | None = None,
+               after_uid: str | None = None) -> str | None:
+        """Insert ``item``; None on success, else the reason."""
+        given = [name for name, v in (("pos", pos), ("before_uid", before_uid),
+                                      ("after_uid", after_uid)) if v is not None]
+        if len(given) > 1:
+            return f"give at most one of pos, before_uid and after_uid, not {', '.join(given)}"
+        if before_uid is not None or after_uid is not None:
+            index = self._index(before_uid or after_uid or "")
+            if index is None:
+                return f"no item {before_uid or after_uid!r} in the queue"
+            at = index if before_uid is not None else index + 1
+        elif pos is None or pos == "back":
+            at = len(self.items)
+        elif pos == "front":
+            at = 0
+        else:
+            assert isinstance(pos, int)
+            at = pos if pos >= 0 else len(self.items) + pos + 1
+            at = min(max(at, 0), len(self.items))
+        self.items.insert(at, item)
+        self._changed()
+        return None
+
+    def remove(self, *, pos: Position = None, uid: str | None = None) -> QueueItem | str:
+        """Remove and return an item (the last one when neither is given), or the reason."""
+        if pos is not None and uid is not None:
+            return "give pos or uid, not both"
+        if not self.items:
+            return "the queue is empty"
+        if uid is not None:
+            index = self._index(uid)
+            if index is None:
+                return f"no item {uid!r} in the queue"
+        elif pos is None or pos == "back":
+            index = len(self.items) - 1
+        elif pos == "front":
+            index = 0
+        else:
+            assert isinstance(pos, int)
+            if not -len(self.items) <= pos < len(self.items):
+                return f"no item at position {pos}; the queue has {len(self.items)}"
+            index = pos % len(self.items)
+        item = self.items.pop(index)
+        self._changed()
+        return item
+
+    def pop_front(self) -> QueueItem:
+        """Take the next item to run."""
+        item = self.items.pop(0)
+        self._changed()
+        return item
+
+    def clear(self) -> list[QueueItem]:
+        """Remove every item; return them."""
+        items, self.items = self.items, []
+        self._changed()
+        return items
+
+    def _index(self, uid: str) -> int | None:
+        return next((i for i, item in enumerate(self.items) if item.item_uid == uid), None)
+
+    def _changed(self) -> None:
+        self.uid = uuid.uuid4().hex

@@ -1,0 +1,594 @@
+"""The run manager: a queue of protocol runs on one robot, their history, locks and status.
+
+It lives in the server's event loop; nothing else touches its state. Runs are ordinary
+``engine.run.Run`` objects: actions go to a run's engine loop and their answers come
+back without blocking either loop, and the run's changes come back through a
+``RunWatch``.
+
+Queue semantics follow bluesky-queueserver:
+
+- ``queue_start`` runs the items one after another until the queue is empty;
+- a run that ends ``stopped`` counts as a success: it goes to the history and the
+  queue goes on; one that ends ``aborted``, ``halted`` or ``failed`` goes to the history
+  and the queue stops;
+- a deferred pause asked for during a run's last step cannot be taken: the run
+  finishes (its summary says ``pause_unresolved``) and the queue stops, manager idle;
+- ``queue_stop`` lets the running item finish and then stops; a stopped queue restarts
+  with ``queue_start`` (``re_resume`` only continues a paused run).
+
+``RunManager.for_run`` serves one existing run instead of a queue (``labrun run
+--control``): the run actions and the status work, the queue calls are refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import anyio.abc
+from attrs import define, field
+
+from engine.actions import Abort, Action, Halt, Pause, PauseOption, Play, Resume, SkipDelay, Stop
+from engine.bridge import LoopCaller, LoopClosedError
+from engine.entries import ActionResult
+from engine.record import Event
+from engine.run import Run
+from engine.state import Status, status_of
+from engine.status import report
+from hardware.controller import HardwareFault
+from hardware.simulated import SimulatedController
+
+from ..errors import ProtocolError
+from ..execute import create_run
+from .items import Position, Queue, QueueItem, describe_load_error, make_item
+from .locks import Locks
+from .robots import Robot
+from .spec import BY_NAME
+from .stream import EventHub, Subscriber
+from .watch import PROGRESS_INTERVAL, RunWatch
+
+T = TypeVar("T")
+Reply = dict[str, Any]
+
+SOURCE = "remote"
+"""The ``source`` of actions taken through the API, as the run record shows it."""
+ENGINE_ANSWER_TIMEOUT = 10.0
+"""Longest wait for a run's engine to answer an action (it answers in microseconds)."""
+SUCCESS = (Status.SUCCEEDED, Status.STOPPED)
+
+
+def ok(msg: str = "", **fields: Any) -> Reply:
+    """A successful reply."""
+    return {"success": True, "msg": msg, **fields}
+
+
+def refused(msg: str, **fields: Any) -> Reply:
+    """A refused request: nothing changed."""
+    return {"success": False, "msg": msg, **fields}
+
+
+@define(eq=False)
+class ActiveRun:
+    """The item being run, its run and the watch on it."""
+
+    item: QueueItem
+    run: Run
+    watch: RunWatch
+    started_at: float = field(factory=time.time)
+    finishing: bool = False
+    done: bool = False
+    waiters: set[anyio.Event] = field(factory=set)
+
+    @property
+    def status(self) -> Status:
+        return status_of(self.run.engine.state)
+
+
+class RunManager:
+    """A queue of runs on one robot (or one existing run), controlled over the API."""
+
+    def __init__(self, robot: Robot | None = None, *, run: Run | None = None,
+                 emergency_lock_key: str | None = None, record_dir: str | Path | None = None,
+                 progress_interval: float = PROGRESS_INTERVAL) -> None:
+        if (robot is None) == (run is None):
+            raise ValueError("give a robot (a queue of runs) or one run, not both")
+        self.robot = robot
+        self.locks = Locks(emergency_lock_key)
+        self.hub = EventHub()
+        self.queue = Queue()
+        self.history: list[dict[str, Any]] = []
+        self.history_uid = uuid.uuid4().hex
+        self.queue_running = False
+        self.queue_stop_pending = False
+        self.queue_error: str | None = None
+        self.active: ActiveRun | None = None
+        self.changed_at = time.monotonic()
+        self._single = run
+        self._record_dir = Path(record_dir) if record_dir is not None else None
+        self._interval = progress_interval
+        self._caller: LoopCaller | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._workdir: Path | None = None
+
+    @classmethod
+    def for_run(cls, run: Run, **options: Any) -> RunManager:
+        """A manager serving one existing (started) run, with no queue."""
+        return cls(run=run, **options)
+
+    # -- lifetime (the server's lifespan) ----------------------------------------------------
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[RunManager]:
+        """Run the manager in the current event loop; on exit, abort what is running."""
+        self._caller = LoopCaller()
+        with tempfile.TemporaryDirectory(prefix="labrun-queue-") as workdir:
+            self._workdir = Path(workdir)
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                if self._single is not None:
+                    self._activate(QueueItem(uuid.uuid4().hex, "run", None, None, None, (),
+                                             time.time()), self._single)
+                try:
+                    yield self
+                finally:
+                    self.hub.close()
+                    with anyio.CancelScope(shield=True):
+                        await self._shutdown()
+                    tg.cancel_scope.cancel()
+            self._caller.closed = True
+
+    async def _shutdown(self) -> None:
+        active = self.active
+        if active is None:
+            return
+        active.watch.close()
+        if self._single is None:  # a queue's run is ours: abort it (a single run is not)
+            await anyio.to_thread.run_sync(active.run.close)
+
+    # -- the API ------------------------------------------------------------------------------
+
+    async def call(self, name: str, params: dict[str, Any]) -> Reply:
+        """Carry out the API call ``name`` with checked ``params``."""
+        endpoint = BY_NAME[name]
+        if endpoint.lock is not None:
+            reason = self.locks.check(endpoint.lock, params.pop("lock_key", None))
+            if reason is not None:
+                return refused(reason)
+        handler: Callable[..., Any] = getattr(self, f"_api_{name}")
+        reply: Reply = await handler(**params)
+        return reply
+
+    def status(self) -> dict[str, Any]:
+        """The status document: the manager's state, the run's, the queue's and the locks'."""
+        active = self.active
+        run: dict[str, Any] | None = None
+        if active is not None:
+            run = report(active.run.engine).to_dict()
+        interlocks = run["interlocks"] if run else list(self._robot_interlocks())
+        watch_time = active.watch.changed_at if active is not None else 0.0
+        return {
+            "msg": "labrun run manager",
+            "manager_state": self.manager_state,
+            "re_state": run["status"] if run else None,
+            "run_status": run["status"] if run else None,
+            "pause_pending": bool(run and run["pause_pending"]),
+            "pause_source": run["pause_source"] if run else None,
+            "pause_message": run["pause_message"] if run else None,
+            "parked": bool(run and run["parked"]),
+            "interlocks": interlocks,
+            "step": run["step"] if run else None,
+            "delay": run["delay"] if run else None,
+            "pause_unresolved": bool(run and run["pause_unresolved"]),
+            "outcome": run["outcome"] if run else None,
+            "items_in_queue": len(self.queue),
+            "items_in_history": len(self.history),
+            "running_item_uid": active.item.item_uid if active else None,
+            "running_item": active.item.to_dict() if active else None,
+            "queue_stop_pending": self.queue_stop_pending,
+            "queue_error": self.queue_error,
+            "plan_queue_uid": self.queue.uid,
+            "plan_history_uid": self.history_uid,
+            "lock": {"environment": self.locks.environment, "queue": self.locks.queue},
+            "lock_info_uid": self.locks.uid,
+            "mode": "single_run" if self._single is not None else "queue",
+            "robot": self.robot.describe() if self.robot else None,
+            "changed_at": max(self.changed_at, watch_time),
+        }
+
+    @property
+    def manager_state(self) -> str:
+        """``idle``, ``executing_queue`` or ``paused``."""
+        active = self.active
+        if active is None:
+            return "executing_queue" if self.queue_running else "idle"
+        status = active.status
+        if status is Status.PAUSED:
+            return "paused"
+        if self._single is not None and (status is Status.IDLE or active.done):
+            return "idle"
+        return "executing_queue"
+
+    def subscribe(self, records: bool) -> Subscriber:
+        """A new event-stream subscriber; its first event is the status now."""
+        subscriber = self.hub.subscribe(records, self.status())
+        self._want_records()
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Forget a subscriber."""
+        self.hub.unsubscribe(subscriber)
+        self._want_records()
+
+    def close_streams(self) -> None:
+        """End every event stream (the server is stopping); from any thread."""
+        caller = self._caller
+        if caller is not None and not caller.closed:
+            with contextlib.suppress(LoopClosedError):
+                caller.call_soon(self.hub.close)
+
+    # -- reads --
+
+    async def _api_status(self) -> Reply:
+        return ok(**self.status())
+
+    async def _api_queue_get(self) -> Reply:
+        active = self.active
+        return ok(items=[item.to_dict() for item in self.queue.items],
+                  running_item=active.item.to_dict() if active else {},
+                  plan_queue_uid=self.queue.uid)
+
+    async def _api_history_get(self, records: bool | None) -> Reply:
+        keep = records is not False
+        items = [entry if keep else {k: v for k, v in entry.items() if k != "record"}
+                 for entry in self.history]
+        return ok(items=items, plan_history_uid=self.history_uid)
+
+    # -- the queue --
+
+    async def _api_queue_item_add(self, item: dict[str, Any], pos: Position,
+                                  before_uid: str | None, after_uid: str | None,
+                                  user: str | None) -> Reply:
+        if self._single is not None:
+            return self._no_queue()
+        assert self._workdir is not None
+        try:
+            queued = await anyio.to_thread.run_sync(make_item, self._workdir, item, user)
+        except ProtocolError as exc:
+            return refused(f"the protocol cannot run: {describe_load_error(exc)}")
+        except OSError as exc:
+            return refused(f"cannot store the protocol file: {exc}")
+        reason = self.queue.insert(queued, pos=pos, before_uid=before_uid, after_uid=after_uid)
+        if reason is not None:
+            queued.discard()
+            return refused(reason)
+        self._changed()
+        return ok(qsize=len(self.queue), item=queued.to_dict())
+
+    async def _api_queue_item_remove(self, pos: Position, uid: str | None) -> Reply:
+        if self._single is not None:
+            return self._no_queue()
+        removed = self.queue.remove(pos=pos, uid=uid)
+        if isinstance(removed, str):
+            return refused(removed)
+        removed.discard()
+        self._changed()
+        return ok(qsize=len(self.queue), item=removed.to_dict())
+
+    async def _api_queue_clear(self) -> Reply:
+        if self._single is not None:
+            return self._no_queue()
+        for item in self.queue.clear():
+            item.discard()
+        self._changed()
+        return ok()
+
+    async def _api_history_clear(self) -> Reply:
+        self.history.clear()
+        self.history_uid = uuid.uuid4().hex
+        self._changed()
+        return ok()
+
+    async def _api_queue_start(self) -> Reply:
+        if self._single is not None:
+            active = self.active
+            assert active is not None
+            if active.status is not Status.IDLE:
+                return refused(f"the run has already started ({active.status.value})")
+            return self._action_reply(await self._apply(active, Play(source=SOURCE)))
+        state = self.manager_state
+        if state == "paused":
+            return refused("a run is paused: continue it with re_resume (or end it)")
+        if state != "idle" or self.queue_running:
+            return refused("the queue is already running")
+        if not self.queue.items:
+            return refused("the queue is empty")
+        interlocks = self._robot_interlocks()
+        if interlocks:
+            return refused(f"interlock {', '.join(interlocks)} is active; clear it first")
+        self.queue_running = True
+        self.queue_stop_pending = False
+        self._changed()
+        await self._advance()  # the first run has started (or failed to) when we answer
+        return ok()
+
+    async def _api_queue_stop(self) -> Reply:
+        if self._single is not None:
+            return self._no_queue()
+        if not self.queue_running:
+            return refused("the queue is not running")
+        self.queue_stop_pending = True
+        self._changed()
+        return ok()
+
+    async def _api_queue_stop_cancel(self) -> Reply:
+        if self._single is not None:
+            return self._no_queue()
+        self.queue_stop_pending = False
+        self._changed()
+        return ok()
+
+    # -- the run --
+
+    async def _api_re_pause(self, option: PauseOption | None) -> Reply:
+        return await self._run_action(Pause(source=SOURCE, option=option or "deferred"))
+
+    async def _api_re_resume(self) -> Reply:
+        return await self._run_action(Resume(source=SOURCE))
+
+    async def _api_re_stop(self) -> Reply:
+        return await self._run_action(Stop(source=SOURCE))
+
+    async def _api_re_abort(self, reason: str | None) -> Reply:
+        return await self._run_action(Abort(source=SOURCE, reason=reason))
+
+    async def _api_re_halt(self) -> Reply:
+        return await self._run_action(Halt(source=SOURCE))
+
+    async def _api_skip_delay(self) -> Reply:
+        return await self._run_action(SkipDelay(source=SOURCE))
+
+    async def _api_sim_interlock(self, name: str, active: bool) -> Reply:
+        current = self.active
+        controller = (self._single.controller if self._single is not None
+                      else self.robot.simulated if self.robot else None)
+        if not isinstance(controller, SimulatedController):
+            if self.robot is not None and self.robot.door is not None and name == "door":
+                self.robot.door(active)  # the emulator's door input: the firmware reports it
+                return ok()
+            return refused("only a simulated or emulated robot's interlocks can be set "
+                           "through the API")
+
+        def set_interlock() -> bool:
+            controller.set_interlock(name, active)
+            return True
+
+        if current is not None and not current.status.is_terminal:
+            if await self._in_engine(current, set_interlock) is None:
+                set_interlock()  # the run ended meanwhile: nobody listens to the door
+        else:
+            controller.set_interlock(name, active)
+        self._changed()
+        return ok()
+
+    # -- locks --
+
+    async def _api_lock(self, lock_key: str, environment: bool | None, queue: bool | None,
+                        user: str | None, note: str | None) -> Reply:
+        reason = self.locks.lock(lock_key, environment=bool(environment), queue=bool(queue),
+                                 user=user, note=note)
+        if reason is not None:
+            return refused(reason, lock_info=self.locks.info())
+        self._changed()
+        return ok(lock_info=self.locks.info(), lock_info_uid=self.locks.uid)
+
+    async def _api_unlock(self, lock_key: str) -> Reply:
+        reason = self.locks.unlock(lock_key)
+        if reason is not None:
+            return refused(reason, lock_info=self.locks.info())
+        self._changed()
+        return ok(lock_info=self.locks.info(), lock_info_uid=self.locks.uid)
+
+    async def _api_lock_info(self, lock_key: str | None) -> Reply:
+        info = self.locks.info()
+        if lock_key is not None and (self.locks.environment or self.locks.queue) \
+                and not self.locks.valid(lock_key):
+            return refused("that lock_key is not the one the manager is locked with",
+                           lock_info=info, lock_info_uid=self.locks.uid)
+        return ok(lock_info=info, lock_info_uid=self.locks.uid)
+
+    # -- running the queue ------------------------------------------------------------------
+
+    async def _advance(self) -> None:
+        """Start the next item if the queue is running and may go on; else stop it."""
+        robot = self.robot
+        assert robot is not None
+        if not (self.queue_running and self.queue.items and not self.queue_stop_pending):
+            self._stop_queue()
+            return
+        try:
+            await robot.home_if_needed()  # after a halt, or a robot just connected
+        except HardwareFault as exc:
+            self.queue_error = f"the robot could not be homed: {exc}"
+            self._stop_queue()
+            return
+        if not (self.queue_running and self.queue.items):  # stopped or emptied meanwhile
+            self._stop_queue()
+            return
+        item = self.queue.pop_front()
+        record_path = (self._record_dir / f"{item.item_uid}.jsonl"
+                       if self._record_dir is not None else None)
+        labware_dirs = [str(item.labware_dir)] if item.labware_dir else []
+        try:
+            assert item.source is not None
+            run = create_run(item.source, config=robot.config, controller=robot.controller,
+                             clock=robot.clock, record_path=record_path,
+                             simulating=robot.simulating, labware_dirs=labware_dirs)
+        except Exception as exc:
+            self._to_history(item, None, {"status": Status.FAILED.value,
+                                          "error": f"the run could not start: {exc}"},
+                             time.time())
+            self._stop_queue()
+            return
+        self.queue_error = None
+        self._activate(item, run)
+        played = run.control.play(source=SOURCE)  # the engine is idle: answers at once
+        if not played.accepted:
+            run.control.abort(f"could not start: {played.reason}", source=SOURCE)
+        self._changed()
+
+    def _stop_queue(self) -> None:
+        self.queue_running = False
+        self.queue_stop_pending = False
+        self._changed()
+
+    def _activate(self, item: QueueItem, run: Run) -> ActiveRun:
+        assert self._caller is not None and self._tg is not None
+        tg = self._tg
+        holder: list[ActiveRun] = []
+
+        def start_soon(function: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+            tg.start_soon(function)
+
+        watch = RunWatch(run, self._caller, on_status=self._publish,
+                         on_events=lambda events: self._on_events(holder[0], events),
+                         start_soon=start_soon, progress_interval=self._interval)
+        active = ActiveRun(item, run, watch)
+        holder.append(active)
+        self.active = active
+        self._want_records()
+        if run.engine.caller is not None and not run.engine.caller.closed:
+            watch.attach()
+        else:  # already over (a single run served after it ended)
+            self._on_events(active, [run.record.events[-1]] if run.record.events else [])
+        return active
+
+    def _on_events(self, active: ActiveRun, events: list[Event]) -> None:
+        self.hub.publish_records(active.item.item_uid, events)
+        summary = next((e for e in events if e["event"] == "summary"), None)
+        if summary is not None and not active.finishing:
+            active.finishing = True
+            assert self._tg is not None
+            self._tg.start_soon(self._finish, active, summary)
+
+    async def _finish(self, active: ActiveRun, summary: Event) -> None:
+        """The run has ended: history, then the next item or a stopped queue."""
+        if self._single is None:
+            await anyio.to_thread.run_sync(active.run.close)
+        active.watch.close()
+        for waiter in active.waiters:
+            waiter.set()
+        self._to_history(active.item, active.run, summary, active.started_at)
+        active.done = True
+        if self._single is not None:
+            self._changed()
+            return
+        self.active = None
+        status = Status(summary["status"])
+        if status not in SUCCESS or summary.get("pause_unresolved"):
+            self._stop_queue()
+        await self._advance()
+
+    def _to_history(self, item: QueueItem, run: Run | None, summary: Event,
+                    started_at: float) -> None:
+        status = Status(summary["status"])
+        if status not in SUCCESS:
+            msg = summary.get("error") or summary.get("reason") or f"the run {status.value}"
+        elif summary.get("pause_unresolved"):
+            msg = ("a pause was asked for during the last step and could not be taken; "
+                   "the queue stops")
+        else:
+            msg = ""
+        result = {
+            "exit_status": status.value, "success": status in SUCCESS, "msg": msg,
+            "time_start": started_at, "time_stop": time.time(),
+            "pause_unresolved": bool(summary.get("pause_unresolved")),
+            "summary": {k: v for k, v in summary.items() if k not in ("seq", "event")},
+        }
+        self.history.append({**item.to_dict(), "result": result,
+                             "record": list(run.record.events) if run is not None else []})
+        self.history_uid = uuid.uuid4().hex
+
+    # -- actions into a run's engine loop --------------------------------------------------
+
+    async def _run_action(self, action: Action) -> Reply:
+        active = self.active
+        if active is None:
+            return refused("no run is executing: the manager is idle")
+        return self._action_reply(await self._apply(active, action))
+
+    def _action_reply(self, result: ActionResult) -> Reply:
+        return {"success": result.accepted, "msg": result.reason or "",
+                "run_status": result.status.value}
+
+    async def _apply(self, active: ActiveRun, action: Action) -> ActionResult:
+        engine = active.run.engine
+        result = await self._in_engine(active, lambda: engine.apply(action))
+        if result is None:
+            return ActionResult(False, active.status, "the run has already ended")
+        return result
+
+    async def _in_engine(self, active: ActiveRun, function: Callable[[], T]) -> T | None:
+        """Run ``function`` in the run's engine loop and await its value; None if the
+        loop has ended before it could."""
+        caller = active.run.engine.caller
+        server = self._caller
+        assert caller is not None and server is not None
+        answered = anyio.Event()
+        box: list[T] = []
+        errors: list[Exception] = []
+
+        def deliver() -> None:
+            answered.set()
+
+        def in_engine() -> None:
+            try:
+                box.append(function())
+            except Exception as exc:  # handed back and raised in the server loop
+                errors.append(exc)
+            with contextlib.suppress(LoopClosedError):
+                server.call_soon(deliver)
+
+        try:
+            caller.call_soon(in_engine)
+        except LoopClosedError:
+            return None
+        active.waiters.add(answered)
+        try:
+            with anyio.move_on_after(ENGINE_ANSWER_TIMEOUT):
+                await answered.wait()
+        finally:
+            active.waiters.discard(answered)
+        if errors:
+            raise errors[0]
+        return box[0] if box else None
+
+    # -- notifications ------------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        """Something the status shows has changed: push it."""
+        self.changed_at = time.monotonic()
+        self._publish()
+
+    def _publish(self) -> None:
+        if len(self.hub):
+            self.hub.publish_status(self.status())
+
+    def _want_records(self) -> None:
+        if self.active is not None:
+            self.active.watch.wants_records = self.hub.record_subscribers > 0
+
+    def _robot_interlocks(self) -> tuple[str, ...]:
+        if self.robot is not None:
+            return self.robot.interlocks()
+        assert self._single is not None
+        return tuple(sorted(self._single.controller.active_interlocks()))
+
+    def _no_queue(self) -> Reply:
+        return refused("this server controls a single run; it has no queue")

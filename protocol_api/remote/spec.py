@@ -1,0 +1,388 @@
+"""The HTTP API as data: every endpoint, its parameters and its lock group.
+
+One table serves three readers: the server validates requests against it, the OpenAPI
+document is generated from it, and the client builds its requests from it. A request
+that does not match (malformed JSON, an unknown or missing parameter, a wrong type, a
+value outside its choices) is a ``BadRequest`` with a 4xx status and a reason, and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from attrs import frozen
+
+from .errors import BadRequest
+
+Kind = Literal["string", "text", "boolean", "integer", "number", "option", "position",
+               "item"]
+LockGroup = Literal["environment", "queue"]
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,127}$")
+"""Uploaded file names: a plain base name, no directories."""
+SHORT_TEXT = 1024
+"""Longest accepted short string (a key, a user name, a note, a reason, a uid)."""
+
+
+@frozen
+class Param:
+    """One request parameter."""
+
+    name: str
+    kind: Kind
+    doc: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@frozen
+class Endpoint:
+    """One API call: the client method of the same name, its route and its lock group."""
+
+    name: str
+    method: Literal["GET", "POST"]
+    path: str
+    summary: str
+    params: tuple[Param, ...] = ()
+    lock: LockGroup | None = None
+
+    def param(self, name: str) -> Param | None:
+        """The parameter called ``name``, if the endpoint has one."""
+        for param in self.params:
+            if param.name == name:
+                return param
+        return None
+
+
+LOCK_KEY = Param("lock_key", "string", "the key the group was locked with")
+POS = Param("pos", "position", "an index (negative counts from the back), 'front' or 'back'")
+UID = Param("uid", "string", "an item's item_uid")
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("status", "GET", "/api/status", "The manager's and the current run's status."),
+    Endpoint("queue_get", "GET", "/api/queue/get", "The queue and the running item."),
+    Endpoint("queue_item_add", "POST", "/api/queue/item/add",
+             "Add a protocol file (its text, and custom labware JSON files) to the queue.",
+             (Param("item", "item", "{name, source, labware?: {file name: JSON text}}",
+                    required=True), POS,
+              Param("before_uid", "string", "insert before this item"),
+              Param("after_uid", "string", "insert after this item"),
+              Param("user", "string", "who added it"), LOCK_KEY), lock="queue"),
+    Endpoint("queue_item_remove", "POST", "/api/queue/item/remove",
+             "Remove an item (by uid or position; the last one by default).",
+             (POS, UID, LOCK_KEY), lock="queue"),
+    Endpoint("queue_clear", "POST", "/api/queue/clear", "Remove every queued item.",
+             (LOCK_KEY,), lock="queue"),
+    Endpoint("queue_start", "POST", "/api/queue/start", "Start executing the queue.",
+             (LOCK_KEY,), lock="environment"),
+    Endpoint("queue_stop", "POST", "/api/queue/stop",
+             "Stop the queue once the running item has finished.",
+             (LOCK_KEY,), lock="environment"),
+    Endpoint("queue_stop_cancel", "POST", "/api/queue/stop/cancel",
+             "Withdraw a pending queue_stop.", (LOCK_KEY,), lock="environment"),
+    Endpoint("history_get", "GET", "/api/history/get",
+             "Finished runs, each with its result and (unless records=false) its run record.",
+             (Param("records", "boolean", "include each run's record (default true)"),)),
+    Endpoint("history_clear", "POST", "/api/history/clear", "Forget the finished runs.",
+             (LOCK_KEY,), lock="queue"),
+    Endpoint("re_pause", "POST", "/api/re/pause",
+             "Pause the run: at the next checkpoint (deferred, the default) or now.",
+             (Param("option", "option", "deferred (default) or immediate",
+                    choices=("deferred", "immediate")), LOCK_KEY), lock="environment"),
+    Endpoint("re_resume", "POST", "/api/re/resume", "Continue a paused run.",
+             (LOCK_KEY,), lock="environment"),
+    Endpoint("re_stop", "POST", "/api/re/stop",
+             "End the run cleanly; it counts as a success and the queue goes on.",
+             (LOCK_KEY,), lock="environment"),
+    Endpoint("re_abort", "POST", "/api/re/abort",
+             "End the run with cleanup; the queue stops.",
+             (Param("reason", "string", "why, for the run record"), LOCK_KEY),
+             lock="environment"),
+    Endpoint("re_halt", "POST", "/api/re/halt",
+             "Emergency stop, no cleanup motion; the queue stops.",
+             (LOCK_KEY,), lock="environment"),
+    Endpoint("skip_delay", "POST", "/api/re/skip_delay", "End the active delay now.",
+             (LOCK_KEY,), lock="environment"),
+    Endpoint("lock", "POST", "/api/lock",
+             "Lock the environment and/or the queue with a key.",
+             (Param("lock_key", "string", "the key; calls in a locked group need it",
+                    required=True),
+              Param("environment", "boolean", "lock run actions and queue start/stop"),
+              Param("queue", "boolean", "lock changes to the queue and the history"),
+              Param("user", "string", "who locked it"),
+              Param("note", "string", "why, for other users"))),
+    Endpoint("unlock", "POST", "/api/unlock",
+             "Unlock with the key it was locked with, or the emergency key.",
+             (Param("lock_key", "string", "the lock key or the emergency key",
+                    required=True),)),
+    Endpoint("lock_info", "POST", "/api/lock/info",
+             "Who locked what; with lock_key, also whether that key is the one.",
+             (LOCK_KEY,)),
+    Endpoint("sim_interlock", "POST", "/api/robot/interlock",
+             "Open or close a simulated robot's interlock (the door).",
+             (Param("name", "string", "the interlock, such as 'door'", required=True),
+              Param("active", "boolean", "true opens it (pauses the run)", required=True),
+              LOCK_KEY), lock="environment"),
+)
+
+BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}
+STREAM_PATH = "/api/stream"
+STREAM_PARAMS = (
+    Param("records", "boolean", "also send the running run's record events"),
+    Param("heartbeat", "number", "seconds between keep-alive comments (0.05 to 60)"),
+)
+
+ITEM_FIELDS = {
+    "item_type": "'protocol' (the default)",
+    "name": "the protocol file's name, such as 'dilution.py'",
+    "source": "the protocol file's text",
+    "labware": "custom labware: {file name: the definition's JSON text}",
+}
+
+
+# -- validation ---------------------------------------------------------------------------
+
+def parse_json_body(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object; an empty body is an empty object."""
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw, parse_constant=_no_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise BadRequest(400, f"the body is not valid JSON: {exc}") from None
+    except ValueError as exc:
+        raise BadRequest(400, str(exc)) from None
+    if not isinstance(value, dict):
+        raise BadRequest(400, f"the body must be a JSON object, not {_json_type(value)}")
+    return value
+
+
+def parse_query(params: tuple[Param, ...], query: Mapping[str, str]) -> dict[str, Any]:
+    """Query-string parameters (a GET request's) converted to their kinds."""
+    values: dict[str, Any] = {}
+    for name, text in query.items():
+        param = next((p for p in params if p.name == name), None)
+        if param is None:
+            raise BadRequest(422, f"unknown parameter {name!r}{_known(params)}")
+        if param.kind == "boolean":
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise BadRequest(422, f"{name} must be true or false, not {text!r}")
+            values[name] = text.lower() in ("true", "1")
+        elif param.kind == "number":
+            try:
+                number = float(text)
+            except ValueError:
+                raise BadRequest(422, f"{name} must be a number, not {text!r}") from None
+            values[name] = number
+        else:
+            values[name] = text
+    return check_params(params, values)
+
+
+def check_params(params: tuple[Param, ...], body: Mapping[str, Any]) -> dict[str, Any]:
+    """Check ``body`` against ``params``; the values, with absent ones as None."""
+    known = {p.name: p for p in params}
+    for name in body:
+        if name not in known:
+            raise BadRequest(422, f"unknown parameter {name!r}{_known(params)}")
+    values: dict[str, Any] = {}
+    for param in params:
+        value = body.get(param.name)
+        if value is None:
+            if param.required:
+                raise BadRequest(422, f"missing parameter {param.name!r}: {param.doc}")
+            values[param.name] = None
+            continue
+        values[param.name] = _check_value(param, value)
+    return values
+
+
+def _check_value(param: Param, value: Any) -> Any:
+    name, kind = param.name, param.kind
+    if kind in ("string", "option", "text"):
+        if not isinstance(value, str):
+            raise _wrong(name, "a string", value)
+        if kind == "string" and len(value) > SHORT_TEXT:
+            raise BadRequest(422, f"{name} is longer than {SHORT_TEXT} characters")
+        if kind == "option" and value not in param.choices:
+            raise BadRequest(422, f"{name} must be one of {', '.join(param.choices)}, "
+                                  f"not {value!r}")
+        return value
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise _wrong(name, "true or false", value)
+        return value
+    if kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _wrong(name, "an integer", value)
+        return value
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            raise _wrong(name, "a finite number", value)
+        return float(value)
+    if kind == "position":
+        if value in ("front", "back"):
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _wrong(name, "an integer, 'front' or 'back'", value)
+        return value
+    if kind == "item":
+        return check_item(value)
+    raise AssertionError(f"unknown parameter kind {kind}")  # pragma: no cover
+
+
+def check_item(value: Any) -> dict[str, Any]:
+    """A queue item as uploaded: a protocol file's name and text, and labware files."""
+    if not isinstance(value, dict):
+        raise _wrong("item", "an object", value)
+    for key in value:
+        if key not in ITEM_FIELDS:
+            raise BadRequest(422, f"unknown item field {key!r}; an item has "
+                                  f"{', '.join(ITEM_FIELDS)}")
+    item_type = value.get("item_type", "protocol")
+    if item_type != "protocol":
+        raise BadRequest(422, f"item.item_type must be 'protocol', not {item_type!r}")
+    name, source = value.get("name"), value.get("source")
+    if not isinstance(name, str):
+        raise _wrong("item.name", "a file name", name)
+    if not NAME_RE.match(name) or not name.endswith(".py"):
+        raise BadRequest(422, f"item.name must be a plain file name ending in .py, not "
+                              f"{name[:80]!r}")
+    if not isinstance(source, str):
+        raise _wrong("item.source", "the protocol file's text", source)
+    labware = value.get("labware") or {}
+    if not isinstance(labware, dict):
+        raise _wrong("item.labware", "an object of {file name: JSON text}", labware)
+    for file_name, text in labware.items():
+        if not NAME_RE.match(file_name) or not file_name.endswith(".json"):
+            raise BadRequest(422, f"item.labware: {file_name[:80]!r} is not a plain file "
+                                  "name ending in .json")
+        if not isinstance(text, str):
+            raise _wrong(f"item.labware[{file_name!r}]", "the file's JSON text", text)
+    return {"item_type": "protocol", "name": name, "source": source, "labware": labware}
+
+
+def _wrong(name: str, expected: str, value: Any) -> BadRequest:
+    return BadRequest(422, f"{name} must be {expected}, not {_json_type(value)}")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__  # pragma: no cover
+
+
+def _known(params: tuple[Param, ...]) -> str:
+    if not params:
+        return "; this call takes none"
+    return f"; this call takes {', '.join(p.name for p in params)}"
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"the body is not valid JSON: {name} is not a JSON number")
+
+
+# -- OpenAPI --------------------------------------------------------------------------------
+
+_SCHEMAS: dict[str, dict[str, Any]] = {
+    "string": {"type": "string", "maxLength": SHORT_TEXT},
+    "text": {"type": "string"},
+    "boolean": {"type": "boolean"},
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "position": {"oneOf": [{"type": "integer"}, {"type": "string", "enum": ["front", "back"]}]},
+    "item": {"$ref": "#/components/schemas/Item"},
+}
+
+
+def _schema(param: Param) -> dict[str, Any]:
+    schema = dict(_SCHEMAS["string"] if param.kind == "option" else _SCHEMAS[param.kind])
+    if param.choices:
+        schema["enum"] = list(param.choices)
+    if "$ref" not in schema:
+        schema["description"] = param.doc
+    return schema
+
+
+def openapi(version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the API, generated from ``ENDPOINTS``."""
+    reply = {"description": "success false with msg when refused", "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Reply"}}}}
+    errors = {str(code): {"description": text, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Error"}}}}
+        for code, text in ((400, "malformed JSON or not an object"),
+                           (401, "missing or wrong bearer token"),
+                           (413, "body larger than the server's limit"),
+                           (415, "body is not application/json"),
+                           (422, "unknown parameter, missing parameter or wrong type"))}
+    paths: dict[str, Any] = {}
+    for endpoint in ENDPOINTS:
+        operation: dict[str, Any] = {
+            "operationId": endpoint.name, "summary": endpoint.summary,
+            "responses": {"200": reply, **errors}}
+        if endpoint.lock is not None:
+            operation["description"] = (f"Refused while the {endpoint.lock} is locked, "
+                                        "unless lock_key is the key it was locked with.")
+        if endpoint.method == "GET":
+            operation["parameters"] = [
+                {"name": p.name, "in": "query", "required": p.required, "schema": _schema(p)}
+                for p in endpoint.params]
+        elif endpoint.params:
+            operation["requestBody"] = {"required": any(p.required for p in endpoint.params),
+                                        "content": {"application/json": {"schema": {
+                                            "type": "object", "additionalProperties": False,
+                                            "required": [p.name for p in endpoint.params
+                                                         if p.required],
+                                            "properties": {p.name: _schema(p)
+                                                           for p in endpoint.params}}}}}
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
+    paths[STREAM_PATH] = {"get": {
+        "operationId": "stream", "summary": "Server-sent events: 'status' (the status "
+        "document, at once and on every change) and, with records=true, 'record' "
+        "(the running run's record events).",
+        "parameters": [{"name": p.name, "in": "query", "required": False,
+                        "schema": _schema(p)} for p in STREAM_PARAMS],
+        "responses": {"200": {"description": "an event stream",
+                              "content": {"text/event-stream": {}}}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "labrun run manager", "version": version,
+                 "description": "Queue protocol runs and control them; calls mirror "
+                                "bluesky-queueserver's REManagerAPI."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Reply": {"type": "object", "required": ["success", "msg"],
+                          "properties": {"success": {"type": "boolean"},
+                                         "msg": {"type": "string"}}},
+                "Error": {"type": "object", "required": ["success", "msg"],
+                          "properties": {"success": {"const": False},
+                                         "msg": {"type": "string"}}},
+                "Item": {"type": "object", "additionalProperties": False,
+                         "required": ["name", "source"],
+                         "properties": {
+                             "item_type": {"const": "protocol"},
+                             "name": {"type": "string", "pattern": NAME_RE.pattern},
+                             "source": {"type": "string"},
+                             "labware": {"type": "object",
+                                         "additionalProperties": {"type": "string"}}}},
+            }},
+        "security": [{"bearer": []}],
+    }

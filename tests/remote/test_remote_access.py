@@ -1,0 +1,219 @@
+"""Who may do what: lock keys, the bearer token, loopback binding; the transport errors;
+the OpenAPI description; one existing run served with ``serve_run``."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from remote_kit import QUICK, SPEED, WAIT, Gates, Served, item, protocol
+
+from hardware.config import default_config
+from hardware.simulated import SimulatedController
+from protocol_api.execute import create_run
+from protocol_api.loader import load_protocol
+from protocol_api.remote import (
+    HTTPClientError,
+    HTTPRequestError,
+    RequestFailedError,
+    RequestTimeoutError,
+    RunManager,
+    RunManagerAPI,
+    SpedUpClock,
+    serve_run,
+    simulated_robot,
+    start_server,
+)
+from protocol_api.remote.server import is_loopback, required_token
+from protocol_api.remote.spec import ENDPOINTS
+
+
+def test_environment_lock_needs_the_key_for_run_actions(served: Served, gates: Gates) -> None:
+    c = served.client
+    reply = c.lock("secret", environment=True, user="ana", note="calibrating")
+    assert reply["lock_info"]["environment"] and not reply["lock_info"]["queue"]
+    assert reply["lock_info"]["user"] == "ana" and "secret" not in str(reply)
+    assert c.status()["lock"] == {"environment": True, "queue": False}
+    c.queue_item_add(item('p300.pick_up_tip()\ngates.wait("held")\np300.drop_tip()'))
+    with pytest.raises(RequestFailedError, match="environment is locked by ana"):
+        c.queue_start()
+    with pytest.raises(RequestFailedError, match="different lock_key"):
+        c.queue_start(lock_key="guess")
+    assert c.queue_start(lock_key="secret")["success"]
+    gates.reached("held")
+    other = served.api()
+    with pytest.raises(RequestFailedError, match="locked"):
+        other.re_pause("immediate")
+    assert other.status()["run_status"] == "running"
+    other.lock_key = "secret"  # the client's default key goes with every locked call
+    assert other.re_pause("immediate")["success"]
+    assert other.wait_for_idle_or_paused(timeout=WAIT)["run_status"] == "paused"
+    other.re_resume()
+    gates.open("held")
+    other.wait_for_idle(timeout=WAIT)
+    other.close()
+
+
+def test_queue_lock_and_unlock(served: Served) -> None:
+    c = served.client
+    c.lock_queue("k1")
+    with pytest.raises(RequestFailedError, match="queue is locked"):
+        c.queue_item_add(QUICK)
+    with pytest.raises(RequestFailedError, match="queue is locked"):
+        c.history_clear()
+    assert c.queue_item_add(QUICK, lock_key="k1")["success"]
+    with pytest.raises(RequestFailedError, match="already locked"):
+        c.lock("k2", environment=True)
+    assert c.lock("k1", environment=True, queue=True)["lock_info"]["environment"]  # re-lock
+    with pytest.raises(RequestFailedError, match="nothing to lock"):
+        c.lock("k1")
+    assert c.lock_info()["lock_info"]["queue"] is True
+    assert c.lock_info("k1")["success"]
+    with pytest.raises(RequestFailedError, match="not the one"):
+        c.lock_info("k2")
+    with pytest.raises(RequestFailedError, match="wrong lock_key"):
+        c.unlock("k2")
+    assert c.status()["lock"] == {"environment": True, "queue": True}
+    assert c.unlock("k1")["lock_info"]["queue"] is False
+    assert c.unlock("anything")["success"]  # unlocking an unlocked manager is no error
+    assert c.queue_clear()["success"]
+    with pytest.raises(ValueError, match="no lock_key"):
+        c.lock(environment=True)
+
+
+def test_the_emergency_key_unlocks_without_the_lock_key(served: Served) -> None:
+    c = served.client
+    c.lock_all("lost key")
+    assert c.lock_info()["lock_info"]["emergency_lock_key_is_set"] is True
+    with pytest.raises(RequestFailedError, match="locked"):
+        c.queue_clear(lock_key="EMERGENCY")  # it unlocks; it does not open calls
+    assert c.unlock("EMERGENCY")["success"]
+    assert c.status()["lock"] == {"environment": False, "queue": False}
+
+
+def test_request_fail_exceptions_off_returns_the_refusal(served: Served) -> None:
+    c = served.api(request_fail_exceptions=False)
+    reply = c.queue_start()
+    assert reply == {"success": False, "msg": "the queue is empty"}
+    c.request_fail_exceptions = True
+    with pytest.raises(RequestFailedError, match="Request failed: the queue is empty") as err:
+        c.queue_start()
+    assert err.value.response["success"] is False
+    c.close()
+
+
+def test_a_token_is_required_when_the_server_has_one() -> None:
+    robot = simulated_robot(default_config(), speed=SPEED)
+    with start_server(RunManager(robot), token="t0ken") as handle:
+        anonymous = RunManagerAPI(handle.url)
+        with pytest.raises(HTTPClientError, match=r"401.*bearer token") as err:
+            anonymous.status()
+        assert err.value.status_code == 401
+        with pytest.raises(HTTPClientError, match="401"):
+            anonymous.wait_for_idle(timeout=1)
+        wrong = RunManagerAPI(handle.url, token="nope")
+        with pytest.raises(HTTPClientError, match="401"):
+            wrong.queue_clear()
+        right = RunManagerAPI(handle.url, token="t0ken")
+        assert right.status()["manager_state"] == "idle"
+        assert right.wait_for_idle(timeout=WAIT)["manager_state"] == "idle"
+        for client in (anonymous, wrong, right):
+            client.close()
+
+
+def test_binding_beyond_loopback_generates_a_token(capsys: pytest.CaptureFixture[str]) -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+    assert required_token("127.0.0.1", None) is None
+    assert required_token("0.0.0.0", "mine") == "mine"
+    generated = required_token("0.0.0.0", None)
+    assert generated and len(generated) >= 24
+    assert f"Authorization: Bearer {generated}" in capsys.readouterr().err
+    robot = simulated_robot(default_config(), speed=SPEED)
+    with start_server(RunManager(robot), host="0.0.0.0", announce=False) as handle:
+        assert handle.token
+        url = f"http://127.0.0.1:{handle.port}"
+        with pytest.raises(HTTPClientError, match="401"):
+            RunManagerAPI(url).status()
+        assert RunManagerAPI(url, token=handle.token).status()["success"]
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A socket that accepts connections and never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+def test_transport_failures(silent_server: str) -> None:
+    with pytest.raises(RequestTimeoutError, match="timeout"):
+        RunManagerAPI(silent_server, timeout=0.2).status()
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    with pytest.raises(HTTPRequestError, match="ConnectError"):
+        RunManagerAPI(f"http://127.0.0.1:{port}").status()
+
+
+def test_openapi_and_unknown_routes(served: Served) -> None:
+    document = httpx.get(served.url + "/openapi.json").json()
+    assert document["openapi"].startswith("3.")
+    for endpoint in ENDPOINTS:
+        operation = document["paths"][endpoint.path][endpoint.method.lower()]
+        assert operation["operationId"] == endpoint.name
+    assert "/api/stream" in document["paths"]
+    missing = httpx.post(served.url + "/api/re/dance", json={})
+    assert missing.status_code == 404 and "no such endpoint" in missing.json()["msg"]
+    wrong_method = httpx.get(served.url + "/api/re/pause")
+    assert wrong_method.status_code == 405 and wrong_method.json()["success"] is False
+
+
+def test_serve_run_controls_one_existing_run(gates: Gates, tmp_path: object) -> None:
+    config = default_config()
+    path = tmp_path / "one.py"  # type: ignore[operator]
+    path.write_text(protocol('p300.pick_up_tip()\ngates.wait("one")\np300.drop_tip()'))
+    run = create_run(load_protocol(path), config=config,
+                     controller=SimulatedController(config, SpedUpClock(SPEED)))
+    try:
+        with serve_run(run, port=0) as handle:
+            c = RunManagerAPI(handle.url)
+            status = c.status()
+            assert status["mode"] == "single_run" and status["manager_state"] == "idle"
+            assert status["run_status"] == "idle"
+            with pytest.raises(RequestFailedError, match="single run"):
+                c.queue_item_add(QUICK)
+            assert c.queue_start()["run_status"] == "running"  # plays the idle run
+            gates.reached("one")
+            assert c.re_pause("immediate")["success"]
+            assert c.wait_for_idle_or_paused(timeout=WAIT)["manager_state"] == "paused"
+            c.re_resume()
+            gates.open("one")
+            status = c.wait_for_idle(timeout=WAIT)
+            assert status["run_status"] == "succeeded" and status["items_in_history"] == 1
+            with pytest.raises(RequestFailedError, match="already ended"):
+                c.re_pause()
+            c.close()
+    finally:
+        gates.open_all()
+        run.close()

@@ -1,0 +1,292 @@
+"""The sync client against a real server: the queue, every run action, the history, and
+the queue semantics of bluesky-queueserver (what stops the queue and what does not)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from remote_kit import QUICK, WAIT, Gates, Served, item
+
+from protocol_api.labware_definitions import get_definition
+from protocol_api.remote import RequestFailedError
+
+HELD = item('''
+p300.pick_up_tip()
+gates.wait("held")
+p300.aspirate(50, plate["A1"])
+p300.dispense(50, plate["B1"])
+ctx.delay(seconds=3600, msg="soak")
+p300.drop_tip()
+''', "held.py")
+
+
+def names(served: Served) -> list[str]:
+    return [i["name"] for i in served.client.queue_get()["items"]]
+
+
+def history(served: Served) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = served.client.history_get()["items"]
+    return items
+
+
+def test_idle_status_reports_everything(served: Served) -> None:
+    status = served.client.status()
+    assert status["success"] is True
+    assert status["manager_state"] == "idle"
+    for key, value in {"run_status": None, "re_state": None, "pause_pending": False,
+                       "pause_source": None, "pause_message": None, "parked": False,
+                       "interlocks": [], "step": None, "delay": None, "items_in_queue": 0,
+                       "items_in_history": 0, "running_item_uid": None,
+                       "queue_stop_pending": False, "mode": "queue",
+                       "lock": {"environment": False, "queue": False}}.items():
+        assert status[key] == value, key
+    assert status["robot"]["kind"].startswith("simulated")
+
+
+def test_queue_add_list_remove_clear(served: Served) -> None:
+    c = served.client
+    quick = c.queue_item_add(QUICK)
+    assert quick["success"] and quick["qsize"] == 1
+    assert quick["item"]["api_level"] == "2.15" and quick["item"]["item_type"] == "protocol"
+    b = c.queue_item_add(item("pass", "b.py"), pos="front")["item"]
+    c.queue_item_add(item("pass", "c.py"), after_uid=b["item_uid"])
+    c.queue_item_add(item("pass", "d.py"), before_uid=b["item_uid"])
+    c.queue_item_add(item("pass", "e.py"), pos=-2)  # before the last one
+    assert names(served) == ["d.py", "b.py", "c.py", "e.py", "quick.py"]
+    assert c.status()["items_in_queue"] == 5
+    uid = c.queue_get()["plan_queue_uid"]
+    assert c.queue_item_remove(uid=b["item_uid"])["item"]["name"] == "b.py"
+    assert c.queue_item_remove()["item"]["name"] == "quick.py"  # the last by default
+    assert c.queue_item_remove(pos="front")["item"]["name"] == "d.py"
+    assert c.queue_get()["plan_queue_uid"] != uid
+    assert names(served) == ["c.py", "e.py"]
+    with pytest.raises(RequestFailedError, match="no item 'nope'"):
+        c.queue_item_remove(uid="nope")
+    with pytest.raises(RequestFailedError, match="no item at position 7"):
+        c.queue_item_remove(pos=7)
+    with pytest.raises(RequestFailedError, match="at most one"):
+        c.queue_item_add(QUICK, pos=0, before_uid="x")
+    assert names(served) == ["c.py", "e.py"]
+    assert c.queue_clear()["success"]
+    assert names(served) == [] and c.status()["items_in_queue"] == 0
+    with pytest.raises(RequestFailedError, match="empty"):
+        c.queue_start()
+
+
+def test_a_protocol_that_cannot_run_is_refused_when_added(served: Served) -> None:
+    c = served.client
+    broken = {"name": "broken.py",
+              "source": 'metadata = {"apiLevel": "2.15"}\n\ndef run(ctx):\n    x = (\n'}
+    with pytest.raises(RequestFailedError, match=r"broken\.py:4.*syntax error"):
+        c.queue_item_add(broken)
+    old = {"name": "old.py", "source": 'metadata = {"apiLevel": "1.0"}\ndef run(ctx): pass\n'}
+    with pytest.raises(RequestFailedError, match=r"old\.py:1.*apiLevel 1\.0"):
+        c.queue_item_add(old)
+    assert c.queue_get()["items"] == []
+
+
+def test_custom_labware_is_uploaded_with_the_protocol(served: Served, tmp_path: Any) -> None:
+    definition = json.loads(json.dumps(get_definition("corning_96_wellplate_360ul_flat")))
+    definition["parameters"]["loadName"] = "lab_custom_plate"
+    (tmp_path / "plate.json").write_text(json.dumps(definition))
+    source = tmp_path / "custom.py"
+    source.write_text(
+        'metadata = {"apiLevel": "2.15"}\n\ndef run(ctx):\n'
+        '    plate = ctx.load_labware("lab_custom_plate", 3)\n'
+        '    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)\n'
+        '    p = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])\n'
+        '    p.transfer(20, plate["A1"], plate["A2"])\n')
+    c = served.client
+    added = c.queue_item_add(path=source, labware=[tmp_path / "plate.json"])
+    assert added["item"]["labware"] == ["plate.json"]
+    c.queue_start()
+    c.wait_for_idle(timeout=WAIT)
+    assert history(served)[0]["result"]["exit_status"] == "succeeded"
+    definition["wells"]["A1"].pop("depth")
+    (tmp_path / "plate.json").write_text(json.dumps(definition))
+    with pytest.raises(RequestFailedError, match=r"plate\.json: wells\.A1\.depth"):
+        c.queue_item_add(path=source, labware=[tmp_path])
+
+
+def test_pause_resume_skip_delay_and_stop_then_the_queue_goes_on(served: Served,
+                                                                  gates: Gates) -> None:
+    c = served.client
+    c.queue_item_add(HELD)
+    c.queue_item_add(QUICK)
+    assert c.queue_start() == {"success": True, "msg": ""}
+    status = c.status()
+    assert status["manager_state"] == "executing_queue"
+    assert status["running_item"]["name"] == "held.py" and status["items_in_queue"] == 1
+    gates.reached("held")
+    paused = c.re_pause()  # deferred: taken at the next checkpoint
+    assert paused["success"] and paused["run_status"] == "running"
+    assert c.status()["pause_pending"] is True
+    gates.open("held")
+    status = c.wait_for_idle_or_paused(timeout=WAIT)
+    assert status["manager_state"] == "paused" and status["run_status"] == "paused"
+    assert status["parked"] and status["pause_source"] == "client"
+    assert not status["pause_pending"] and status["step"]["name"] == "pick_up_tip"
+    with pytest.raises(RequestFailedError, match="continue it with re_resume"):
+        c.queue_start()  # a paused run continues with re_resume, not queue_start
+    assert c.re_resume()["run_status"] == "running"
+    status = c.wait_for(lambda s: s["delay"] is not None, timeout=WAIT)
+    assert status["delay"]["message"] == "soak" and status["delay"]["remaining_s"] > 3000
+    assert c.re_pause("immediate")["success"]  # nothing moves: paused at once
+    status = c.wait_for_idle_or_paused(timeout=WAIT)
+    assert status["run_status"] == "paused" and status["delay"]["message"] == "soak"
+    assert c.skip_delay()["success"]  # ends the delay; still paused
+    assert c.status()["run_status"] == "paused"
+    c.re_resume()
+    assert c.re_stop()["success"]
+    c.wait_for_idle(timeout=WAIT)
+    first, second = history(served)
+    assert first["name"] == "held.py" and first["result"]["exit_status"] == "stopped"
+    assert first["result"]["success"] is True
+    assert second["name"] == "quick.py" and second["result"]["exit_status"] == "succeeded"
+    events = [e["event"] for e in first["record"]]
+    assert events[0] == "run" and events[-1] == "summary" and "park" in events
+    actions = [(e["action"], e["source"]) for e in first["record"] if e["event"] == "action"]
+    assert ("pause", "remote") in actions and ("skip_delay", "remote") in actions
+
+
+@pytest.mark.parametrize("ending", ["abort", "halt", "fail"])
+def test_an_aborted_halted_or_failed_run_stops_the_queue(served: Served, gates: Gates,
+                                                         ending: str) -> None:
+    c = served.client
+    c.queue_item_add(item('''
+p300.pick_up_tip()
+gates.wait("held")
+raise ValueError("the plate is upside down")
+''', "ends.py"))
+    c.queue_item_add(QUICK)
+    c.queue_start()
+    gates.reached("held")
+    if ending == "abort":
+        assert c.re_abort("wrong plate")["success"]
+    elif ending == "halt":
+        assert c.re_halt()["success"]
+    gates.open("held")
+    status = c.wait_for_idle(timeout=WAIT)
+    assert status["items_in_queue"] == 1 and status["items_in_history"] == 1
+    result = history(served)[0]["result"]
+    expected = {"abort": "aborted", "halt": "halted", "fail": "failed"}[ending]
+    assert result["exit_status"] == expected and result["success"] is False
+    if ending == "abort":
+        assert result["msg"] == "wrong plate"
+    if ending == "fail":
+        assert "the plate is upside down" in result["msg"]
+        assert result["summary"]["location"].endswith("ends.py:11")
+    with pytest.raises(RequestFailedError, match="idle"):
+        c.re_resume()  # a stopped queue restarts with queue_start
+    c.queue_start()  # after a halt, the robot is homed before the next run
+    c.wait_for_idle(timeout=WAIT)
+    assert history(served)[1]["result"]["exit_status"] == "succeeded"
+    assert not served.robot.controller.requires_homing
+
+
+def test_a_deferred_pause_during_the_last_step_finishes_the_run_and_stops_the_queue(
+        served: Served, gates: Gates) -> None:
+    c = served.client
+    c.queue_item_add(item('''
+p300.pick_up_tip()
+with ctx.step("last"):
+    ctx.comment("the last step")
+    gates.wait("last")
+    p300.drop_tip()
+''', "last.py"))
+    c.queue_item_add(QUICK)
+    c.queue_start()
+    gates.reached("last")
+    assert c.re_pause()["success"]
+    gates.open("last")
+    status = c.wait_for_idle(timeout=WAIT)
+    assert status["items_in_queue"] == 1
+    result = history(served)[0]["result"]
+    assert result["exit_status"] == "succeeded" and result["pause_unresolved"] is True
+    assert result["summary"]["pause_unresolved"] is True and "pause" in result["msg"]
+    with pytest.raises(RequestFailedError):
+        c.re_resume()
+    c.queue_start()
+    c.wait_for_idle(timeout=WAIT)
+    assert [h["result"]["exit_status"] for h in history(served)] == ["succeeded"] * 2
+
+
+def test_queue_stop_lets_the_run_finish_and_can_be_cancelled(served: Served,
+                                                             gates: Gates) -> None:
+    c = served.client
+    with pytest.raises(RequestFailedError, match="not running"):
+        c.queue_stop()
+    c.queue_item_add(item('p300.pick_up_tip()\ngates.wait("held")\np300.drop_tip()'))
+    c.queue_item_add(QUICK)
+    c.queue_start()
+    gates.reached("held")
+    c.queue_stop()
+    assert c.status()["queue_stop_pending"] is True
+    c.queue_stop_cancel()
+    assert c.status()["queue_stop_pending"] is False
+    c.queue_stop()
+    gates.open("held")
+    status = c.wait_for_idle(timeout=WAIT)
+    assert status["items_in_queue"] == 1 and status["queue_stop_pending"] is False
+    assert history(served)[0]["result"]["exit_status"] == "succeeded"
+
+
+def test_protocol_pause_and_the_door(served: Served, gates: Gates) -> None:
+    c = served.client
+    c.queue_item_add(item('''
+p300.pick_up_tip()
+ctx.pause("check the plate")
+gates.wait("door")
+p300.aspirate(50, plate["A1"])
+p300.drop_tip()
+'''))
+    c.queue_start()
+    status = c.wait_for_idle_or_paused(timeout=WAIT)
+    assert status["pause_source"] == "protocol"
+    assert status["pause_message"] == "check the plate"
+    assert c.sim_interlock("door", True)["success"]
+    assert c.status()["interlocks"] == ["door"]
+    with pytest.raises(RequestFailedError, match="interlock door is active"):
+        c.re_resume()
+    c.sim_interlock("door", False)
+    c.re_resume()
+    gates.reached("door")
+    c.sim_interlock("door", True)  # opened while running: an immediate pause
+    status = c.wait_for_idle_or_paused(timeout=WAIT)
+    assert status["pause_source"] == "interlock" and status["parked"]
+    c.sim_interlock("door", False)
+    c.re_resume()
+    gates.open("door")
+    c.wait_for_idle(timeout=WAIT)
+    assert history(served)[0]["result"]["exit_status"] == "succeeded"
+    c.sim_interlock("door", True)
+    c.queue_item_add(QUICK)
+    with pytest.raises(RequestFailedError, match="interlock door is active"):
+        c.queue_start()
+    assert c.status()["interlocks"] == ["door"]
+
+
+def test_refused_actions_change_nothing(served: Served, gates: Gates) -> None:
+    c = served.client
+    for call in (c.re_pause, c.re_resume, c.re_stop, c.re_abort, c.re_halt, c.skip_delay):
+        with pytest.raises(RequestFailedError, match="idle"):
+            call()
+    c.queue_item_add(HELD)
+    c.queue_start()
+    gates.reached("held")
+    with pytest.raises(RequestFailedError, match="only a paused run resumes"):
+        c.re_resume()
+    with pytest.raises(RequestFailedError, match="no delay is active"):
+        c.skip_delay()
+    assert c.status()["run_status"] == "running"
+    lenient = served.api(request_fail_exceptions=False)
+    reply = lenient.re_resume()
+    assert reply["success"] is False and "paused" in reply["msg"]
+    assert reply["run_status"] == "running"
+    lenient.close()
+    c.re_abort()
+    gates.open("held")
+    c.wait_for_idle(timeout=WAIT)
+    assert c.history_clear()["success"] and history(served) == []
