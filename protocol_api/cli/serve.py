@@ -82,13 +82,13 @@ def build_robot(args: argparse.Namespace) -> Robot:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted; return the exit status."""
-    try:
-        robot = build_robot(args)
-    except (ConfigError, RobotUnavailable) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return BAD_INPUT_EXIT
     if args.record_dir and not os.path.isdir(args.record_dir):
         print(f"error: --record-dir {args.record_dir}: not a directory", file=sys.stderr)
+        return BAD_INPUT_EXIT
+    try:
+        robot = build_robot(args)  # connects a real or emulated robot
+    except (ConfigError, RobotUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT_EXIT
     manager = RunManager(robot, emergency_lock_key=args.emergency_lock_key,
                          record_dir=args.record_dir)
@@ -97,6 +97,8 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         serve(manager, host=args.host, port=args.port, token=args.token or None,
               max_body=args.max_body)
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down on: a normal stop
+        pass
     except OSError as exc:
         print(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}",
               file=sys.stderr)

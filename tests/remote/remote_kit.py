@@ -62,7 +62,8 @@ sys.modules["labrun_remote_gates"] = GATE_MODULE
 
 def protocol(body: str, api: str = "2.15") -> str:
     """A protocol file: tips in slot 1, a plate in 2, a p300 on the right; then ``body``."""
-    return (f'import labrun_remote_gates as gates\n\nmetadata = {{"apiLevel": "{api}"}}\n\n'
+    gates = "import labrun_remote_gates as gates\n\n" if "gates." in body else ""
+    return (f'{gates}metadata = {{"apiLevel": "{api}"}}\n\n'
             "def run(ctx):\n"
             '    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)\n'
             '    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)\n'

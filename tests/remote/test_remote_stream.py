@@ -1,0 +1,148 @@
+"""Pushed status: waits return as soon as the state is reached, pushes are prompt, the
+stream sends keep-alives and refuses bad parameters."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+from remote_kit import WAIT, Gates, Served, item
+
+from engine.bridge import call_in_loop
+from engine.run import Run
+from protocol_api.remote import KEEPALIVE, HTTPClientError, StreamEvent
+from protocol_api.remote.client_core import EventParser
+
+HELD = item('''
+p300.pick_up_tip()
+gates.wait("held")
+for i in range(200):
+    p300.move_to(plate.wells()[i % 96].top())
+p300.drop_tip()
+''', "moves.py")
+
+
+def running_run(served: Served, gates: Gates) -> Run:
+    served.client.queue_item_add(HELD)
+    served.client.queue_start()
+    gates.reached("held")
+    active = served.manager.active
+    assert active is not None
+    return active.run
+
+
+def status_times(run: Run) -> list[tuple[str, float]]:
+    """(status, perf_counter) for every status change from now, noted in the engine loop."""
+    times: list[tuple[str, float]] = []
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "status":
+            times.append((event["status"], time.perf_counter()))
+
+    caller = run.engine.caller
+    assert caller is not None
+    call_in_loop(caller, lambda: run.record.subscribe(on_event))
+    return times
+
+
+def test_wait_for_idle_or_paused_returns_as_soon_as_the_pause_completes(
+        served: Served, gates: Gates) -> None:
+    run = running_run(served, gates)
+    changes = status_times(run)
+    waiting = threading.Event()
+    returned: dict[str, Any] = {}
+
+    def wait() -> None:
+        client = served.api()
+
+        def paused(status: dict[str, Any]) -> bool:
+            waiting.set()  # called with the first pushed status: the wait is listening
+            return bool(status["manager_state"] in ("idle", "paused"))
+
+        returned["status"] = client.wait_for(paused, timeout=WAIT)
+        returned["at"] = time.perf_counter()
+        client.close()
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    assert waiting.wait(WAIT)
+    assert served.client.re_pause("immediate")["success"]
+    gates.open("held")
+    waiter.join(WAIT)
+    paused_at = next(t for status, t in changes if status == "paused")
+    assert returned["status"]["run_status"] == "paused" and returned["status"]["parked"]
+    assert [s for s, _ in changes][:2] == ["pausing", "paused"]
+    assert 0 <= returned["at"] - paused_at < 0.05, returned["at"] - paused_at
+    served.client.re_stop()
+    served.client.wait_for_idle(timeout=WAIT)
+
+
+def test_a_subscriber_sees_each_status_change_within_10_ms(served: Served,
+                                                            gates: Gates) -> None:
+    run = running_run(served, gates)
+    changes = status_times(run)
+    received: list[tuple[str, float]] = []
+    listening = threading.Event()
+
+    def listen() -> None:
+        client = served.api()
+        with client.stream() as events:
+            for event in events:
+                listening.set()
+                received.append((event.data["run_status"], time.perf_counter()))
+                if event.data["manager_state"] == "idle":
+                    break
+        client.close()
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    assert listening.wait(WAIT)
+    gates.open("held")
+    for _ in range(5):
+        served.client.re_pause("immediate")
+        served.client.wait_for_idle_or_paused(timeout=WAIT)
+        served.client.re_resume()
+    served.client.re_stop()
+    listener.join(WAIT)
+    delays = []
+    for status, changed_at in changes:
+        seen = next((t for s, t in received if s == status and t >= changed_at), None)
+        if seen is not None and status in ("paused", "running", "stopped"):
+            delays.append(seen - changed_at)
+    assert len(delays) >= 10
+    assert statistics.median(delays) <= 0.010, delays
+
+
+def test_keepalives_and_bad_stream_parameters(served: Served) -> None:
+    c = served.client
+    with c.stream(heartbeat=0.05, keepalive=True) as events:
+        assert next(events).event == "status"
+        assert next(events) is KEEPALIVE
+    with pytest.raises(HTTPClientError, match="heartbeat must be between"), \
+            c.stream(heartbeat=1000):
+        pass
+    answer = httpx.get(served.url + "/api/stream?everything=1")
+    assert answer.status_code == 422 and "unknown parameter 'everything'" in answer.text
+
+
+def test_an_unchanged_status_is_not_pushed_again(served: Served) -> None:
+    c = served.client
+    with c.stream() as events:
+        assert next(events).data["items_in_queue"] == 0
+        c.queue_clear()  # nothing changes... but the queue uid does: one push
+        c.lock("k", environment=True)
+        c.unlock("k")
+        kinds = [next(events).data["lock"]["environment"] for _ in range(3)]
+    assert kinds == [False, True, False]
+
+
+def test_event_parser() -> None:
+    parser = EventParser()
+    lines = [": keep-alive", "", "event: status", 'data: {"a":', "data: 1}", "",
+             "data: {}", ""]
+    events = [e for e in map(parser.line, lines) if e is not None]
+    assert events == [KEEPALIVE, StreamEvent("status", {"a": 1}), StreamEvent("message", {})]

@@ -1,0 +1,122 @@
+"""The pieces without a server: lock semantics, queue positions, parameter checks,
+the sped-up clock and the client's request building."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from protocol_api.remote.client_core import ClientCore, read_item
+from protocol_api.remote.errors import BadRequest, HTTPServerError, RequestFailedError
+from protocol_api.remote.items import Queue, QueueItem
+from protocol_api.remote.locks import Locks
+from protocol_api.remote.robots import SpedUpClock
+from protocol_api.remote.spec import BY_NAME, check_params, parse_json_body, parse_query
+
+
+def test_locks_follow_the_queue_server() -> None:
+    locks = Locks(emergency_key="E")
+    assert locks.check("environment", None) is None
+    assert locks.lock("k", environment=True, queue=False, user="bo", note=None) is None
+    assert "'k'" not in str(locks.info())  # the key is never shown
+    assert locks.check("queue", None) is None
+    assert "locked by bo" in (locks.check("environment", None) or "")
+    assert "different" in (locks.check("environment", "x") or "")
+    assert locks.check("environment", "k") is None
+    assert "different" in (locks.lock("x", environment=True, queue=True, user=None,
+                                      note=None) or "")
+    assert locks.lock("k", environment=False, queue=True, user=None, note=None) is None
+    assert locks.check("environment", None) is None and locks.locked("queue")
+    assert locks.unlock("x") is not None and locks.locked("queue")
+    assert locks.unlock("E") is None and not locks.locked("queue")
+    assert locks.lock("", environment=True, queue=False, user=None, note=None)
+
+
+def _item(name: str) -> QueueItem:
+    return QueueItem(name, name, None, None, None, (), 0.0)
+
+
+def test_queue_positions() -> None:
+    queue = Queue()
+    for name, kwargs in (("a", {}), ("b", {"pos": "front"}), ("c", {"pos": 1}),
+                         ("d", {"pos": -1}), ("e", {"pos": 99}), ("f", {"after_uid": "e"}),
+                         ("g", {"before_uid": "b"}), ("h", {"pos": -99})):
+        assert queue.insert(_item(name), **kwargs) is None
+    assert [i.item_uid for i in queue.items] == ["h", "g", "b", "c", "a", "d", "e", "f"]
+    assert queue.insert(_item("z"), before_uid="nope") == "no item 'nope' in the queue"
+    removed = queue.remove(pos=-2)
+    assert isinstance(removed, QueueItem) and removed.item_uid == "e"
+    assert queue.remove(pos=1, uid="a") == "give pos or uid, not both"
+    assert [i.item_uid for i in queue.clear()] == ["h", "g", "b", "c", "a", "d", "f"]
+    assert queue.remove() == "the queue is empty"
+
+
+@pytest.mark.parametrize(("name", "body", "status", "reason"), [
+    ("re_pause", b"{", 400, "not valid JSON"),
+    ("re_pause", b"[1]", 400, "must be a JSON object, not an array"),
+    ("re_pause", b'{"option": "later"}', 422, "one of deferred, immediate"),
+    ("re_pause", b'{"option": 1}', 422, "option must be a string"),
+    ("re_pause", b'{"opt": "immediate"}', 422, "unknown parameter 'opt'"),
+    ("lock", b'{"environment": true}', 422, "missing parameter 'lock_key'"),
+    ("lock", b'{"lock_key": "k", "queue": "yes"}', 422, "queue must be true or false"),
+    ("queue_item_remove", b'{"pos": true}', 422, "pos must be an integer"),
+    ("queue_item_add", b'{"item": {"name": "a.txt", "source": ""}}', 422, "ending in .py"),
+    ("queue_item_add", b'{"item": {"name": "a.py", "source": "", "labware": {"x": "{}"}}}',
+     422, "ending in .json"),
+    ("re_abort", ('{"reason": "%s"}' % ("x" * 2000)).encode(), 422, "longer than 1024"),
+])
+def test_bad_bodies_are_named(name: str, body: bytes, status: int, reason: str) -> None:
+    with pytest.raises(BadRequest) as err:
+        check_params(BY_NAME[name].params, parse_json_body(body))
+    assert err.value.status == status and reason in err.value.reason
+
+
+def test_good_bodies_and_queries() -> None:
+    params = check_params(BY_NAME["re_pause"].params, parse_json_body(b""))
+    assert params == {"option": None, "lock_key": None}
+    assert parse_query(BY_NAME["history_get"].params, {"records": "false"}) == {"records": False}
+    with pytest.raises(BadRequest, match="true or false"):
+        parse_query(BY_NAME["history_get"].params, {"records": "maybe"})
+
+
+def test_sped_up_clock() -> None:
+    clock = SpedUpClock(100)
+    assert not clock.is_virtual
+    start = clock.now()
+    anyio.run(clock.sleep_until, start + 1.0)  # one clock second: 10 ms of wall time
+    assert clock.now() - start >= 1.0
+    with pytest.raises(ValueError):
+        SpedUpClock(0)
+
+
+def test_client_core_builds_requests_and_reads_replies(tmp_path: Any) -> None:
+    core = ClientCore("http://robot:8790/", token="t", lock_key="k", timeout=1.0,
+                      request_fail_exceptions=True)
+    call = core.call("re_pause", option="immediate")
+    request = core.request(call)
+    assert request["url"] == "http://robot:8790/api/re/pause"
+    assert request["json"] == {"option": "immediate", "lock_key": "k"}
+    assert request["headers"]["Authorization"] == "Bearer t"
+    assert "lock_key" not in core.call("status").params
+    assert core.request(core.call("history_get", records=False))["params"] == {
+        "records": "false"}
+    http_request = httpx.Request("POST", "http://robot/api/re/pause")
+    ok = httpx.Response(200, json={"success": True, "msg": ""}, request=http_request)
+    assert core.reply(ok) == {"success": True, "msg": ""}
+    refused = httpx.Response(200, json={"success": False, "msg": "no"}, request=http_request)
+    with pytest.raises(RequestFailedError, match="no"):
+        core.reply(refused)
+    core.request_fail_exceptions = False
+    assert core.reply(refused)["success"] is False
+    broken = httpx.Response(500, text="oops", request=http_request)
+    with pytest.raises(HTTPServerError, match="500"):
+        core.reply(broken)
+    (tmp_path / "p.py").write_text("x = 1\n")
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab" / "a.json").write_text("{}")
+    item = read_item(tmp_path / "p.py", [tmp_path / "lab"])
+    assert item == {"item_type": "protocol", "name": "p.py", "source": "x = 1\n",
+                    "labware": {"a.json": "{}"}}
