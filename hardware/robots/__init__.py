@@ -1,0 +1,1 @@
+"""Robot configuration files that ship with labrun (loaded with ``importlib.resources``)."""

@@ -1,0 +1,190 @@
+"""A controller whose I/O lives in its own event loop, used from another loop.
+
+A run's engine has its own event loop, in its own thread, which ends with the run. A
+real controller's connection (its reader, its poller, its socket) must outlive that:
+it is opened before the run (connect, home) and closed after it, and anyio objects
+belong to one loop. ``ThreadedController`` wraps a controller that runs in a
+``BlockingPortal``'s loop (the "hardware thread") and offers the same
+``MotionController`` interface to any other loop:
+
+- every call runs as a task in the hardware loop; the caller awaits its outcome
+  without blocking its own loop;
+- cancelling the caller cancels that task, and the caller waits (shielded) until the
+  controller has finished stopping, so the position read afterwards is where the
+  axes really stopped, exactly as with the controller itself;
+- interlock changes reach the listener in the loop that registered it.
+
+Both hops, there and back, are fire-and-forget wake-ups of the other loop (tens of
+µs), so a feed hold still goes out within a fraction of a millisecond of the pause.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+from anyio.from_thread import BlockingPortal
+
+from .controller import HardwareFault, InterlockListener, MotionController, Position
+
+T = TypeVar("T")
+
+
+def _scheduler() -> Callable[[Callable[[], object]], object]:
+    """Schedule a callback in the current event loop from any thread, without waiting."""
+    native: Any = anyio.lowlevel.current_token().native_token
+    if hasattr(native, "call_soon_threadsafe"):  # asyncio
+        return native.call_soon_threadsafe  # type: ignore[no-any-return]
+    if hasattr(native, "run_sync_soon"):  # trio
+        return native.run_sync_soon  # type: ignore[no-any-return]
+    raise RuntimeError(f"unsupported event loop {native!r}")  # pragma: no cover
+
+
+class _Job:
+    """One call running in the hardware loop."""
+
+    __slots__ = ("cancelled", "scope")
+
+    def __init__(self) -> None:
+        self.scope: anyio.CancelScope | None = None
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Hardware loop only."""
+        self.cancelled = True
+        if self.scope is not None:
+            self.scope.cancel()
+
+
+class ThreadedController:
+    """``inner``, running in ``portal``'s loop, as a ``MotionController`` for other loops.
+
+    Create it outside that loop; ``close()`` (or the portal ending) ends its service.
+    """
+
+    def __init__(self, inner: MotionController, portal: BlockingPortal) -> None:
+        self.inner = inner
+        self.portal = portal
+        self._listener: InterlockListener | None = None
+        self._service, (self._spawn, self._hw_schedule) = portal.start_task(
+            self._host, name="labrun-controller")
+
+    async def _host(self, *, task_status: anyio.abc.TaskStatus[
+            tuple[Callable[[Callable[[], Coroutine[Any, Any, None]]], object],
+                  Callable[[Callable[[], object]], object]]]) -> None:
+        async with anyio.create_task_group() as tg:
+            task_status.started((tg.start_soon, _scheduler()))
+            await anyio.sleep_forever()
+
+    def close(self) -> None:
+        """Stop the service task (calls in progress are cancelled); any thread but the
+        hardware loop's."""
+        self._service.cancel()
+
+    # -- properties (plain reads of the inner controller's state) ---------------------
+
+    @property
+    def supports_currents(self) -> bool:
+        return self.inner.supports_currents
+
+    @property
+    def requires_homing(self) -> bool:
+        return self.inner.requires_homing
+
+    @property
+    def moves_during_interlock(self) -> bool:
+        moves: bool = getattr(self.inner, "moves_during_interlock", True)
+        return moves
+
+    def active_interlocks(self) -> frozenset[str]:
+        return self.inner.active_interlocks()
+
+    def set_interlock_listener(self, listener: InterlockListener | None) -> None:
+        """Called in the listener's loop; changes are handed to that loop."""
+        self._listener = listener
+        if listener is None:
+            self.inner.set_interlock_listener(None)
+            return
+        schedule = _scheduler()
+
+        def forward(name: str, active: bool) -> None:
+            with contextlib.suppress(RuntimeError):  # that loop has ended: nobody listens
+                schedule(lambda: listener(name, active))
+
+        self.inner.set_interlock_listener(forward)
+
+    # -- calls ------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        await self._call(self.inner.connect)
+
+    async def disconnect(self) -> None:
+        await self._call(self.inner.disconnect)
+
+    async def home(self, axes: Sequence[str] | None = None) -> Position:
+        return await self._call(self.inner.home, axes)
+
+    async def move(self, target: Mapping[str, float], speed: float | None = None) -> None:
+        await self._call(self.inner.move, target, speed)
+
+    async def stop_motion(self) -> Position:
+        return await self._call(self.inner.stop_motion)
+
+    async def emergency_stop(self) -> None:
+        await self._call(self.inner.emergency_stop)
+
+    async def read_position(self) -> Position:
+        return await self._call(self.inner.read_position)
+
+    async def set_currents(self, currents: Mapping[str, float]) -> None:
+        await self._call(self.inner.set_currents, currents)
+
+    async def wait_until_idle(self) -> None:
+        await self._call(self.inner.wait_until_idle)
+
+    async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run ``fn(*args)`` in the hardware loop; cancellation reaches it there."""
+        schedule = _scheduler()
+        done = anyio.Event()
+        outcome: list[tuple[bool, Any]] = []
+        handle = _Job()
+
+        async def job() -> None:
+            try:
+                with anyio.CancelScope() as handle.scope:
+                    if handle.cancelled:
+                        handle.scope.cancel()
+                    try:
+                        outcome.append((True, await fn(*args)))
+                    except Exception as exc:
+                        outcome.append((False, exc))
+            finally:
+                with contextlib.suppress(RuntimeError):  # the caller's loop has ended
+                    schedule(done.set)
+
+        try:
+            self._hw_schedule(lambda: self._spawn(job))
+        except RuntimeError as exc:
+            raise HardwareFault(f"the controller's thread has stopped: {exc}") from None
+        try:
+            await done.wait()
+        except anyio.get_cancelled_exc_class():
+            with contextlib.suppress(RuntimeError):  # unless the hardware loop has ended:
+                self._hw_schedule(handle.cancel)
+                with anyio.CancelScope(shield=True):
+                    await done.wait()  # the controller has stopped the axes
+            raise
+        if not outcome:
+            raise HardwareFault(f"{getattr(fn, '__name__', 'the call')} was cancelled in the "
+                                "controller's thread")
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"ThreadedController({self.inner!r})"
