@@ -1,0 +1,317 @@
+"""Whole runs on the emulator, for each dialect, over a real socket: the engine on a real
+clock drives ``GcodeController`` through ``ThreadedController`` (its connection lives in
+a thread of its own, as in ``labrun run``).
+
+Immediate pauses stop the axes mid-move and park where they should; resuming brings the
+robot back to the position read back when it stopped; the door pauses the run (and on
+GRBL, which holds motion itself while it is open, parking moves nothing); dropped
+connections and silence end the run ``failed`` with a clear error and a complete record.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from anyio.from_thread import start_blocking_portal
+
+from engine.record import read_record
+from engine.run import Run
+from engine.state import Status
+from hardware.config import RobotConfig
+from hardware.emulator import EmulatorHandle, running_emulator
+from hardware.factory import create_controller, emulator_config
+from hardware.gcode import GcodeController
+from hardware.threaded import ThreadedController
+from protocol_api.execute import create_run
+
+DIALECTS = ("grbl", "marlin", "smoothie")
+SPEED = 50.0
+WAIT_S = 15.0
+TOLERANCE = {"grbl": 2e-3, "marlin": 0.011, "smoothie": 1e-3}
+"""Resolution of the G1 targets (3 decimals) and of each firmware's position reports
+(3, 2 and 4 decimals), with a margin."""
+
+# One long, slow move from the home corner towards slot 1 (about 400 mm at 40 mm/s: 10 s
+# of emulated motion, half a second here), then a short one.
+LONG_MOVE = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+    p300 = ctx.load_instrument("p300_single_gen2", "right")
+    p300.move_to(plate["A1"].top(40), force_direct=True, speed=40)
+    p300.move_to(plate["A2"].top(40))
+'''
+
+MOVES = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+    p300 = ctx.load_instrument("p300_single_gen2", "right")
+    for well in ("A1", "H12", "A12", "H1") * 3:
+        p300.move_to(plate[well].top(30))
+'''
+
+# Short hops at full speed near the home corner (slot 9): no move waits long.
+HOPS = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 9)
+    p300 = ctx.load_instrument("p300_single_gen2", "right")
+    for well in ("A12", "B11", "C12", "D11") * 20:
+        p300.move_to(plate[well].top(5))
+'''
+
+TARGET_X = 14.38 + 0.0  # slot 1 A1 (the right mount has no X offset)
+
+
+@pytest.fixture(params=DIALECTS)
+def dialect(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+class RobotRun:
+    """A run of a protocol file on an emulated controller, and what it talks to."""
+
+    def __init__(self, emulator: EmulatorHandle, run: Run, inner: GcodeController,
+                 config: RobotConfig, record: Path) -> None:
+        self.emulator = emulator
+        self.run = run
+        self.inner = inner
+        self.config = config
+        self.record = record
+        self.control = run.control
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """The record so far (in memory: the file is written before each wait)."""
+        events = list(self.run.record.events)
+        return [e for e in events if kind is None or e["event"] == kind]
+
+    def file_events(self) -> list[dict[str, Any]]:
+        """The record as written to its file."""
+        return read_record(self.record)
+
+    def wait_until(self, predicate: Callable[[], bool], what: str) -> None:
+        """Poll the emulator (another thread) until ``predicate()``; bounded."""
+        deadline = time.monotonic() + WAIT_S
+        while not predicate():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.002)
+
+    def moving_x_below(self, x: float) -> bool:
+        machine = self.emulator.emulator.machine
+        return self.emulator.call(lambda: machine.moving and machine.position["X"] < x)
+
+
+@contextmanager
+def robot_run(tmp_path: Path, dialect: str, protocol: str, *, timeout_s: float = 2.0,
+              speed: float = SPEED) -> Iterator[RobotRun]:
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(protocol))
+    record = tmp_path / "record.jsonl"
+    base = emulator_config(dialect)
+    with running_emulator(dialect, speed=speed, config=base) as emu, \
+            start_blocking_portal() as portal:
+        config = attrs.evolve(base, controller=attrs.evolve(
+            base.controller, port=emu.address, timeout_s=timeout_s))
+        inner, clock = create_controller(config)
+        assert isinstance(inner, GcodeController)
+        portal.call(inner.connect)
+        portal.call(inner.home)
+        controller = ThreadedController(inner, portal)
+        run = create_run(path, config=config, controller=controller, clock=clock,
+                         record_path=record, simulating=False)
+        try:
+            yield RobotRun(emu, run, inner, config, record)
+        finally:
+            run.close()
+            controller.close()
+            portal.call(inner.disconnect)
+
+
+def close_to(a: dict[str, float], b: dict[str, float], dialect: str,
+             axes: str = "XYZA") -> bool:
+    return all(abs(a[axis] - b[axis]) <= TOLERANCE[dialect] for axis in axes)
+
+
+# -- a protocol end to end ----------------------------------------------------------------
+
+
+def test_a_protocol_runs_end_to_end(tmp_path: Path, dialect: str) -> None:
+    with robot_run(tmp_path, dialect, MOVES) as robot:
+        assert robot.control.play().accepted
+        final = robot.run.wait(WAIT_S)
+        assert final.status is Status.SUCCEEDED, final
+        robot.run.close()
+        events = robot.file_events()
+        assert events[-1]["event"] == "summary" and events[-1]["status"] == "succeeded"
+        kinds = {e["id"]: e["type"] for e in events
+                 if e["event"] == "command" and e["status"] == "queued"}
+        done = [kinds[e["id"]] for e in events
+                if e["event"] == "command" and e["status"] == "completed"]
+        assert done.count("moveTo") == 12 and len(done) == len(kinds)
+        # The axes are where the engine believes they are: H1's top, lifted to safe height.
+        here = robot.emulator.position()
+        assert here["A"] == pytest.approx(robot.config.safe_height, abs=TOLERANCE[dialect])
+        assert close_to(here, final.position, dialect, "XY")
+
+
+# -- immediate pause mid-move, parking, resume --------------------------------------------
+
+
+def test_immediate_pause_mid_move_parks_and_resume_returns_to_the_read_back_position(
+        tmp_path: Path, dialect: str) -> None:
+    with robot_run(tmp_path, dialect, LONG_MOVE) as robot:
+        robot.control.play()
+        robot.wait_until(lambda: robot.moving_x_below(300.0), "the long move")
+        assert robot.control.pause("immediate").accepted
+        paused = robot.control.wait_until_paused(WAIT_S)
+        assert paused.status is Status.PAUSED and paused.parked
+        # Stopped mid-move: the recorded position is the one read back, short of the target.
+        park = robot.events("park")[-1]
+        recorded, parked = park["recorded"], park["parked"]
+        assert TARGET_X + 20 < recorded["X"] < 300.0
+        interrupted = [e for e in robot.events("command") if e["status"] == "interrupted"]
+        assert close_to(interrupted[-1]["position"], recorded, dialect)
+        # Parked: Z up at the safe height, the gantry at the park position; really there.
+        assert (parked["X"], parked["Y"]) == pytest.approx(robot.config.park_position,
+                                                          abs=TOLERANCE[dialect])
+        assert parked["A"] == pytest.approx(robot.config.safe_height, abs=TOLERANCE[dialect])
+        assert close_to(robot.emulator.position(), parked, dialect)
+        assert robot.emulator.call(lambda: robot.emulator.emulator.machine.idle)
+        # Resume: back to the recorded position first, then the step again, to the end.
+        assert robot.control.resume().accepted
+        final = robot.run.wait(WAIT_S)
+        assert final.status is Status.SUCCEEDED, final
+        unpark = robot.events("unpark")[-1]
+        assert close_to(unpark["position"], recorded, dialect)
+        statuses = [e["status"] for e in robot.events("status")]
+        assert statuses[:4] == ["running", "pausing", "paused", "running"]
+
+
+def test_a_pause_while_paused_is_refused_and_nothing_moves(
+        tmp_path: Path, dialect: str) -> None:
+    with robot_run(tmp_path, dialect, LONG_MOVE) as robot:
+        robot.control.play()
+        robot.wait_until(lambda: robot.moving_x_below(350.0), "the long move")
+        robot.control.pause("immediate")
+        robot.control.wait_until_paused(WAIT_S)
+        lines = len(robot.emulator.stats.lines)
+        refused = robot.control.pause("immediate")
+        assert not refused.accepted and refused.reason
+        assert robot.emulator.call(lambda: robot.emulator.emulator.machine.idle)
+        motion = [line for line in robot.emulator.stats.lines[lines:] if "G1" in line]
+        assert motion == []
+        robot.control.stop()
+        assert robot.run.wait(WAIT_S).status is Status.STOPPED
+
+
+# -- the door -------------------------------------------------------------------------------
+
+
+def test_the_door_pauses_the_run_and_parking_respects_the_firmware(
+        tmp_path: Path, dialect: str) -> None:
+    with robot_run(tmp_path, dialect, LONG_MOVE) as robot:
+        robot.control.play()
+        robot.wait_until(lambda: robot.moving_x_below(300.0), "the long move")
+        robot.emulator.set_door(True)
+        paused = robot.control.wait_until_paused(WAIT_S)
+        assert paused.status is Status.PAUSED, paused
+        assert paused.pause_source == "interlock" and paused.interlocks == ("door",)
+        park = robot.events("park")[-1]
+        recorded, parked = park["recorded"], park["parked"]
+        assert TARGET_X < recorded["X"] < 300.0
+        if dialect == "grbl":
+            # GRBL holds motion while its door is open: parking left the axes where they
+            # stopped (and did not fail the run trying to move them).
+            assert close_to(parked, recorded, dialect)
+        else:
+            assert (parked["X"], parked["Y"]) == pytest.approx(robot.config.park_position,
+                                                              abs=TOLERANCE[dialect])
+        assert close_to(robot.emulator.position(), parked, dialect)
+        refused = robot.control.resume()
+        assert not refused.accepted and "door" in (refused.reason or "")
+        robot.emulator.set_door(False)
+        robot.control.wait_for(lambda s: not s.interlocks, WAIT_S)
+        assert robot.control.resume().accepted
+        final = robot.run.wait(WAIT_S)
+        assert final.status is Status.SUCCEEDED, final
+        unpark = robot.events("unpark")[-1]
+        assert close_to(unpark["position"], recorded, dialect)
+
+
+# -- faults ---------------------------------------------------------------------------------
+
+
+def assert_failed_with_complete_record(robot: RobotRun, pattern: str) -> str:
+    final = robot.run.wait(WAIT_S)
+    assert final.status is Status.FAILED, final
+    assert final.outcome is not None and final.outcome.error
+    robot.run.close()
+    events = robot.file_events()
+    assert [(e["seq"], e["event"]) for e in events] == [
+        (e["seq"], e["event"]) for e in robot.events()]  # every event reached the file
+    summary = events[-1]
+    assert summary["event"] == "summary" and summary["status"] == "failed"
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    statuses = [e["status"] for e in events if e["event"] == "status"]
+    assert statuses[-1] == "failed"
+    assert re.search(pattern, summary["error"]), summary["error"]
+    # No command is left without an ending.
+    last: dict[int, str] = {}
+    for event in events:
+        if event["event"] == "command":
+            last[event["id"]] = event["status"]
+    assert not [i for i, s in last.items() if s in ("queued", "started")], last
+    return str(summary["error"])
+
+
+def test_a_dropped_connection_ends_the_run_failed(tmp_path: Path, dialect: str) -> None:
+    with robot_run(tmp_path, dialect, MOVES) as robot:
+        robot.control.play()
+        robot.wait_until(lambda: robot.moving_x_below(400.0), "a move")
+        started = time.monotonic()
+        robot.emulator.drop_connection()
+        error = assert_failed_with_complete_record(robot, r"closed the connection|lost")
+        assert "tcp://127.0.0.1" in error
+        assert time.monotonic() - started < 2.0  # noticed at once, not by a timeout
+
+
+def test_a_silent_controller_ends_the_run_failed_after_its_timeout(
+        tmp_path: Path, dialect: str) -> None:
+    with robot_run(tmp_path, dialect, HOPS, timeout_s=0.5) as robot:
+        robot.control.play()
+        robot.wait_until(lambda: robot.moving_x_below(400.0), "a move")
+        started = time.monotonic()
+        robot.emulator.faults.silent = True
+        assert_failed_with_complete_record(robot, r"no answer|no status report|timed out")
+        # The timeout, plus the motion time the driver allows the move in flight.
+        assert time.monotonic() - started < 3.0
+
+
+def test_an_error_reply_ends_the_run_failed_naming_the_line(tmp_path: Path) -> None:
+    with robot_run(tmp_path, "marlin", MOVES) as robot:
+        robot.emulator.faults.error_next = 1
+        robot.control.play()
+        assert_failed_with_complete_record(robot, r"rejected 'G1")
+
+
+def test_a_fault_while_paused_fails_the_resume_cleanly(tmp_path: Path) -> None:
+    with robot_run(tmp_path, "grbl", LONG_MOVE) as robot:
+        robot.control.play()
+        robot.wait_until(lambda: robot.moving_x_below(350.0), "the long move")
+        robot.control.pause("immediate")
+        robot.control.wait_until_paused(WAIT_S)
+        robot.emulator.drop_connection()
+        assert robot.control.resume().accepted
+        assert_failed_with_complete_record(robot, r"closed the connection|lost")
