@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pause_latency  # noqa: E402
+import remote_latency  # noqa: E402
 import throughput  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,6 +105,7 @@ def main() -> None:
     rows += throughput.figures(repeats)
     rows += simulate_process(repeats)
     rows += pause_latency.figures(repeats)
+    rows += remote_latency.figures(repeats)
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("figure (median of %d)" % repeats, "value", "baseline (same run)", "ratio")
     width = [max(w, len(h)) for w, h in zip(width, header)]
