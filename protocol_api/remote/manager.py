@@ -135,6 +135,8 @@ class RunManager:
                 if self._single is not None:
                     self._activate(QueueItem(uuid.uuid4().hex, "run", None, None, None, (),
                                              time.time()), self._single)
+                else:
+                    self._watch_robot()
                 try:
                     yield self
                 finally:
@@ -147,6 +149,8 @@ class RunManager:
     async def _shutdown(self) -> None:
         active = self.active
         if active is None:
+            if self.robot is not None:
+                self.robot.controller.set_interlock_listener(None)
             return
         active.watch.close()
         if self._single is None:  # a queue's run is ours: abort it (a single run is not)
@@ -196,6 +200,7 @@ class RunManager:
             "plan_queue_uid": self.queue.uid,
             "plan_history_uid": self.history_uid,
             "lock": {"environment": self.locks.environment, "queue": self.locks.queue},
+            "lock_info": self.locks.info(),
             "lock_info_uid": self.locks.uid,
             "mode": "single_run" if self._single is not None else "queue",
             "robot": self.robot.describe() if self.robot else None,
@@ -315,8 +320,8 @@ class RunManager:
         self.queue_running = True
         self.queue_stop_pending = False
         self._changed()
-        await self._advance()  # the first run has started (or failed to) when we answer
-        return ok()
+        failure = await self._advance()  # the first run has started (or failed to) by now
+        return ok() if failure is None else refused(failure)
 
     async def _api_queue_stop(self) -> Reply:
         if self._single is not None:
@@ -405,22 +410,23 @@ class RunManager:
 
     # -- running the queue ------------------------------------------------------------------
 
-    async def _advance(self) -> None:
-        """Start the next item if the queue is running and may go on; else stop it."""
+    async def _advance(self) -> str | None:
+        """Start the next item if the queue is running and may go on, else stop it;
+        why the next item could not start, if it could not."""
         robot = self.robot
         assert robot is not None
         if not (self.queue_running and self.queue.items and not self.queue_stop_pending):
             self._stop_queue()
-            return
+            return None
         try:
             await robot.home_if_needed()  # after a halt, or a robot just connected
         except HardwareFault as exc:
             self.queue_error = f"the robot could not be homed: {exc}"
             self._stop_queue()
-            return
+            return self.queue_error
         if not (self.queue_running and self.queue.items):  # stopped or emptied meanwhile
             self._stop_queue()
-            return
+            return None
         item = self.queue.pop_front()
         record_path = (self._record_dir / f"{item.item_uid}.jsonl"
                        if self._record_dir is not None else None)
@@ -431,17 +437,24 @@ class RunManager:
                              clock=robot.clock, record_path=record_path,
                              simulating=robot.simulating, labware_dirs=labware_dirs)
         except Exception as exc:
+            self.queue_error = f"the run could not start: {exc}"
             self._to_history(item, None, {"status": Status.FAILED.value,
-                                          "error": f"the run could not start: {exc}"},
-                             time.time())
+                                          "error": self.queue_error}, time.time())
             self._stop_queue()
-            return
+            return self.queue_error
         self.queue_error = None
         self._activate(item, run)
         played = run.control.play(source=SOURCE)  # the engine is idle: answers at once
         if not played.accepted:
             run.control.abort(f"could not start: {played.reason}", source=SOURCE)
         self._changed()
+        return None
+
+    def _watch_robot(self) -> None:
+        """Between runs, the robot's interlock changes come to us (a run's engine takes
+        them over while it runs)."""
+        assert self.robot is not None
+        self.robot.controller.set_interlock_listener(lambda name, active: self._changed())
 
     def _stop_queue(self) -> None:
         self.queue_running = False
@@ -490,6 +503,7 @@ class RunManager:
             self._changed()
             return
         self.active = None
+        self._watch_robot()
         status = Status(summary["status"])
         if status not in SUCCESS or summary.get("pause_unresolved"):
             self._stop_queue()

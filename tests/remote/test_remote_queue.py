@@ -9,8 +9,15 @@ from typing import Any
 import pytest
 from remote_kit import QUICK, WAIT, Gates, Served, item
 
+from hardware.config import default_config
 from protocol_api.labware_definitions import get_definition
-from protocol_api.remote import RequestFailedError
+from protocol_api.remote import (
+    RequestFailedError,
+    RunManager,
+    RunManagerAPI,
+    simulated_robot,
+    start_server,
+)
 
 HELD = item('''
 p300.pick_up_tip()
@@ -290,3 +297,26 @@ def test_refused_actions_change_nothing(served: Served, gates: Gates) -> None:
     gates.open("held")
     c.wait_for_idle(timeout=WAIT)
     assert c.history_clear()["success"] and history(served) == []
+
+
+def test_a_run_that_cannot_start_goes_to_the_history_and_stops_the_queue(
+        tmp_path: Any) -> None:
+    robot = simulated_robot(default_config(), speed=50)
+    missing = tmp_path / "gone"
+    with start_server(RunManager(robot, record_dir=missing)) as handle:
+        c = RunManagerAPI(handle.url)
+        c.queue_item_add(QUICK)
+        c.queue_item_add(QUICK)
+        with pytest.raises(RequestFailedError, match=r"the run could not start: .*gone"):
+            c.queue_start()
+        status = c.status()
+        assert status["manager_state"] == "idle" and status["items_in_queue"] == 1
+        assert "could not start" in status["queue_error"]
+        result = c.history_get()["items"][0]["result"]
+        assert result["exit_status"] == "failed" and "could not start" in result["msg"]
+        missing.mkdir()
+        c.queue_start()
+        c.wait_for_idle(timeout=WAIT)
+        assert (missing / f"{c.history_get()['items'][1]['item_uid']}.jsonl").exists()
+        assert c.status()["queue_error"] is None
+        c.close()
