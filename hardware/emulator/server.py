@@ -24,7 +24,7 @@ import anyio.abc
 import anyio.from_thread
 from anyio.abc import SocketAttribute
 
-from ..config import RobotConfig, default_config, load_config
+from ..config import ConfigError, RobotConfig, default_config, load_config
 from .faults import Faults, Stats
 from .firmware import FIRMWARES
 from .links import PtyLink, TcpLink
@@ -185,10 +185,8 @@ def running_emulator(dialect: str = "grbl", *, link: LinkKind = "tcp",
             future.cancel()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``labrun emulator``: serve an emulated controller until interrupted."""
-    parser = argparse.ArgumentParser(prog="labrun emulator",
-                                     description="Run labrun's G-code controller emulator.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``labrun emulator``."""
     parser.add_argument("--dialect", choices=sorted(FIRMWARES), default="grbl")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7800)
@@ -199,8 +197,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", help="robot configuration (TOML); default: built-in OT-2")
     parser.add_argument("--busy-interval", type=float, default=2.0,
                         help="seconds between Marlin busy lines")
-    args = parser.parse_args(argv)
-    config = load_config(args.config) if args.config else None
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Serve the emulator ``args`` describe until interrupted; return the exit status."""
+    if args.speed <= 0:
+        print(f"labrun emulator: --speed must be positive, got {args.speed:g}",
+              file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args.config) if args.config else None
+    except ConfigError as exc:
+        print(f"labrun emulator: {exc}", file=sys.stderr)
+        return 2
 
     async def serve() -> None:
         async with anyio.create_task_group() as tg:
@@ -214,7 +223,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         anyio.run(serve)
     except KeyboardInterrupt:
         return 0
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         print(f"labrun emulator: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``labrun emulator``: serve an emulated controller until interrupted."""
+    parser = argparse.ArgumentParser(prog="labrun emulator",
+                                     description="Run labrun's G-code controller emulator.")
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))

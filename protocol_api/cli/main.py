@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import serve, simulate
+from . import emulator, run, serve, simulate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     simulate.add_parser(commands)
     serve.add_parser(commands)
+    run.add_parser(commands)
+    emulator.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,418 @@
+"""``labrun run FILE``: run a protocol on a robot, or on the bundled emulator.
+
+- ``--robot ROBOT.toml``: the controller that file names (a G-code board on a serial
+  port or TCP, or the simulated robot in real time);
+- ``--emulate [--dialect D] [--speed N]``: labrun's emulator, started in this process
+  on 127.0.0.1 and driven over a real socket by the G-code driver (with ``--robot``,
+  the emulator plays that robot).
+
+Before anything moves, the protocol is simulated (unless ``--no-simulate``): a protocol
+that fails there is reported with its ``file:line`` and exit status 2, and nothing is
+connected. Then the controller is connected and homed, and the run is played with a
+live status line and single keys (``terminal.py``).
+
+The controller's connection lives in a thread of its own (a ``BlockingPortal``), from
+before the run (connect, home) until after it (disconnect); the run's engine, in its
+own thread and loop, reaches it through ``hardware.threaded.ThreadedController``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import queue
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+import anyio
+import attrs
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from engine.bridge import call_in_loop
+from engine.record import Event
+from engine.run import Run
+from engine.state import Status
+from engine.status import RunStatusReport
+from hardware.config import ConfigError, RobotConfig, load_config
+from hardware.controller import HardwareFault, MotionController
+from hardware.emulator import running_emulator
+from hardware.factory import EMULATOR_DIALECTS, create_controller, emulator_config
+from hardware.threaded import ThreadedController
+
+from ..errors import ProtocolError
+from ..execute import continue_when_stalled, create_run, protocol_error
+from ..labware_definitions import load_custom_definitions
+from ..loader import LocatedLoadError
+from .report import _duration
+from .terminal import Controls, KeyReader, StatusLine
+
+FAILED_EXIT = 1
+BAD_INPUT_EXIT = 2
+INTERRUPTED_EXIT = 130
+SUCCESS = (Status.SUCCEEDED, Status.STOPPED)
+DISCONNECT_TIMEOUT_S = 5.0
+T = TypeVar("T")
+
+
+class BadInput(Exception):
+    """Arguments or files that cannot be used; exit status 2."""
+
+    def __init__(self, message: str, location: str | None = None) -> None:
+        super().__init__(message)
+        self.location = location
+
+
+def add_parser(commands: Any) -> None:
+    """Register the ``run`` sub-command."""
+    parser = commands.add_parser(
+        "run", help="run a protocol on a robot or on the bundled emulator",
+        description="Simulate a protocol file, then run it on the robot ROBOT.toml names "
+                    "(or on labrun's emulator with --emulate), with a live status line "
+                    "and single keys: p pause, i pause now, r resume, s stop, a abort, "
+                    "h halt, d skip delay. Ctrl-C asks for a pause; twice within 3 s, "
+                    "for an immediate one.")
+    parser.add_argument("file", help="the protocol file (def run(ctx): ...)")
+    parser.add_argument("--robot", metavar="ROBOT.toml", help="the robot's configuration")
+    parser.add_argument("--emulate", action="store_true",
+                        help="start labrun's G-code emulator in this process on 127.0.0.1 "
+                             "and drive it over a real socket")
+    parser.add_argument("--dialect", choices=EMULATOR_DIALECTS,
+                        help="with --emulate: the emulated firmware (default: the robot's "
+                             "dialect, or grbl)")
+    parser.add_argument("--speed", type=float, metavar="N",
+                        help="with --emulate: run the emulator's motion N times faster than "
+                             "real time (default 1)")
+    parser.add_argument("--labware-dir", action="append", default=[], metavar="DIR",
+                        help="a directory of custom labware definitions (JSON); repeatable")
+    parser.add_argument("--record", metavar="PATH", help="write the run record (JSON Lines)")
+    parser.add_argument("--no-simulate", action="store_true",
+                        help="skip the simulation that checks the protocol before it runs")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.set_defaults(handler=run_run)
+
+
+def run_run(args: argparse.Namespace) -> int:
+    """Run ``args.file`` on the robot; return the exit status."""
+    try:
+        config, emulate = _robot(args)
+        for directory in args.labware_dir:  # a bad directory is bad input, not a failed run
+            load_custom_definitions(directory)
+    except (BadInput, ConfigError, ProtocolError) as exc:
+        if args.debug:
+            raise
+        return _bad_input(str(exc), getattr(exc, "location", None))
+    try:
+        if not args.no_simulate:
+            verdict = _simulate_first(args, config)
+            if verdict is not None:
+                return verdict
+        return _run_on_robot(args, config, emulate)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return INTERRUPTED_EXIT
+
+
+# -- the robot ----------------------------------------------------------------------------
+
+
+def _robot(args: argparse.Namespace) -> tuple[RobotConfig, str | None]:
+    """The robot configuration, and the dialect to emulate (None: a real robot)."""
+    if not args.emulate:
+        if args.dialect is not None or args.speed is not None:
+            raise BadInput("--dialect and --speed apply only with --emulate")
+        if not args.robot:
+            raise BadInput("labrun run needs --robot ROBOT.toml (the robot to drive) or "
+                           "--emulate (labrun's emulator)")
+        return load_config(args.robot), None
+    if args.speed is not None and not args.speed > 0:
+        raise BadInput(f"--speed must be a positive number, got {args.speed:g}")
+    if args.robot:
+        config = load_config(args.robot)
+        dialect = args.dialect or (config.controller.dialect
+                                   if config.controller.kind == "gcode" else "grbl")
+    else:
+        dialect = args.dialect or "grbl"
+        config = emulator_config(dialect)
+    return config, dialect
+
+
+def _simulate_first(args: argparse.Namespace, config: RobotConfig) -> int | None:
+    """Simulate the protocol; an exit status if it cannot run, else None."""
+    printed = io.StringIO()  # what the protocol prints is shown only if it fails here
+    try:
+        with contextlib.redirect_stdout(printed):
+            sim = create_run(args.file, config=config, on_stalled=continue_when_stalled,
+                             labware_dirs=args.labware_dir)
+    except (LocatedLoadError, ProtocolError) as exc:
+        if args.debug:
+            raise
+        return _bad_input(str(exc), getattr(exc, "location", None))
+    try:
+        with contextlib.redirect_stdout(printed):
+            sim.control.play(source="simulate")
+            sim.wait()
+    finally:
+        sim.close()
+    summary = sim.record.events[-1]
+    if Status(summary["status"]) not in SUCCESS:
+        sys.stdout.write(printed.getvalue())
+        error = protocol_error(sim)
+        if args.debug and error is not None:
+            traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+        where = f"{summary['location']}: " if summary.get("location") else ""
+        print(f"error: {where}{summary.get('error') or summary['status']}", file=sys.stderr)
+        print("the protocol failed in simulation; nothing was connected or moved",
+              file=sys.stderr)
+        return BAD_INPUT_EXIT
+    print(f"simulation: {summary['status']}; {summary['commands']} commands, "
+          f"{summary['steps']} steps, {summary['tips_used']} tips, about "
+          f"{_duration(summary['duration_s'])}", flush=True)
+    return None
+
+
+def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | None) -> int:
+    with contextlib.ExitStack() as stack:
+        if emulate is not None:
+            speed = args.speed or 1.0
+            emulator = stack.enter_context(running_emulator(emulate, speed=speed,
+                                                            config=config))
+            config = attrs.evolve(config, controller=attrs.evolve(
+                config.controller, kind="gcode", dialect=emulate, port=emulator.address))
+            print(f"emulator: {emulate} on {emulator.address} (speed x{speed:g})", flush=True)
+        portal = stack.enter_context(start_blocking_portal())
+        try:
+            inner, clock = create_controller(config)
+        except ConfigError as exc:
+            return _bad_input(str(exc), None)
+        controller = ThreadedController(inner, portal)
+        stack.callback(controller.close)
+        try:
+            run = create_run(args.file, config=config, controller=controller, clock=clock,
+                             record_path=args.record, simulating=False,
+                             labware_dirs=args.labware_dir)
+        except (LocatedLoadError, ProtocolError) as exc:
+            if args.debug:
+                raise
+            return _bad_input(str(exc), getattr(exc, "location", None))
+        except OSError as exc:  # the protocol was read: only the run record can be at fault
+            if args.debug or not args.record:
+                raise
+            return _bad_input(f"cannot write the run record {args.record}: "
+                              f"{exc.strerror or exc}", None)
+        stack.callback(_disconnect, portal, inner)
+        stack.callback(run.close)
+        problem = _prepare(portal, inner, config)
+        if problem is not None:
+            run.control.abort(f"the robot was not ready: {problem}", source="cli")
+            run.wait()
+            print(f"error: the robot was not ready: {problem}", file=sys.stderr)
+            return FAILED_EXIT
+        final = _play(run, inner)
+        summary = run.record.events[-1]
+    _print_summary(summary, args.record)
+    if final.status is Status.FAILED:
+        error = protocol_error(run)
+        if args.debug and error is not None:
+            traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+        where = f"{summary['location']}: " if summary.get("location") else ""
+        print(f"error: {where}{summary.get('error')}", file=sys.stderr)
+    return 0 if final.status in SUCCESS else FAILED_EXIT
+
+
+def _prepare(portal: BlockingPortal, inner: MotionController, config: RobotConfig,
+             ) -> str | None:
+    """Connect and home; the reason if the robot cannot be made ready."""
+    where = config.controller.port or config.name
+    print(f"connecting to {where} ({config.controller.kind}"
+          f"{', ' + config.controller.dialect if config.controller.kind == 'gcode' else ''})",
+          flush=True)
+    try:
+        _in_hardware_thread(portal, inner.connect)
+        if inner.active_interlocks():
+            print(f"interlock active: {', '.join(sorted(inner.active_interlocks()))}",
+                  flush=True)
+        print("homing", flush=True)
+        position = _in_hardware_thread(portal, inner.home)
+    except HardwareFault as exc:
+        return str(exc)
+    print("homed at " + " ".join(f"{a} {v:.1f}" for a, v in position.items()), flush=True)
+    return None
+
+
+def _in_hardware_thread(portal: BlockingPortal, fn: Callable[[], Awaitable[T]]) -> T:
+    """Run ``fn()`` in the hardware thread; Ctrl-C cancels it (the axes are stopped)."""
+    finished = threading.Event()
+
+    async def job() -> T:
+        try:
+            return await fn()
+        finally:
+            finished.set()
+
+    future = portal.start_task_soon(job)
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        future.cancel()
+        finished.wait(DISCONNECT_TIMEOUT_S)  # the controller stops the axes first
+        raise
+
+
+def _disconnect(portal: BlockingPortal, inner: MotionController) -> None:
+    async def disconnect() -> None:
+        with anyio.move_on_after(DISCONNECT_TIMEOUT_S), contextlib.suppress(HardwareFault):
+            await inner.disconnect()
+
+    with contextlib.suppress(Exception):
+        portal.call(disconnect)
+
+
+# -- playing, with the status line and keys -------------------------------------------
+
+
+def _play(run: Run, inner: MotionController) -> RunStatusReport:
+    stdin_tty = _isatty(sys.stdin)
+    display = StatusLine(sys.stdout, live=stdin_tty and _isatty(sys.stdout), keys=stdin_tty)
+    controls = Controls(run.control, display)
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    ended = threading.Event()
+
+    def on_event(event: Event) -> None:  # in the engine loop
+        events.put(event)
+        if event["event"] == "summary":
+            ended.set()
+
+    caller = run.engine.caller
+    assert caller is not None
+    call_in_loop(caller, lambda: run.record.subscribe(on_event))
+
+    def position() -> dict[str, float] | None:
+        reported: dict[str, float] | None = getattr(inner, "reported_position", None)
+        return reported
+
+    with contextlib.ExitStack() as ui:
+        ui.callback(display.close)
+        ui.callback(controls.close)
+        if stdin_tty:
+            ui.enter_context(KeyReader(sys.stdin.fileno(), controls.key))
+        else:
+            display.log("stdin is not a terminal: no keys. Ctrl-C asks for a pause "
+                        "(twice within 3 s: at once).")
+        ui.enter_context(_signals(controls))
+        result = run.control.play(source="terminal")
+        if not result.accepted:
+            display.log(f"play refused: {result.reason}")
+        while True:
+            _show_events(display, events)
+            status = run.control.status()
+            display.update(status, position())
+            if status.status.is_terminal:
+                ended.wait(2.0)  # the summary follows the terminal status at once
+                break
+            ended.wait(0.1)
+        _show_events(display, events)
+        final = run.wait(5.0)
+        display.update(final, force=True)
+    return final
+
+
+@contextlib.contextmanager
+def _signals(controls: Controls) -> Iterator[None]:
+    """Ctrl-C asks for a pause; SIGTERM and SIGHUP abort the run (with its cleanup)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        controls.interrupt()
+
+    def terminate(signum: int, frame: object) -> None:
+        controls.terminate()
+
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, interrupt)}
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if signum is not None:
+            previous[signum] = signal.signal(signum, terminate)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _show_events(display: StatusLine, events: queue.SimpleQueue[Event]) -> None:
+    while True:
+        try:
+            event = events.get_nowait()
+        except queue.Empty:
+            return
+        line = _event_line(event)
+        if line is not None:
+            display.log(f"[{event['t']:8.1f}s] {line}")
+
+
+def _event_line(event: Event) -> str | None:
+    kind = event["event"]
+    if kind == "status":
+        text = f"status {event['status']}"
+        if event.get("pause_source"):
+            text += f" by {event['pause_source']}"
+            if event.get("pause_message"):
+                text += f": {event['pause_message']}"
+        for key in ("reason", "error"):
+            if event.get(key):
+                text += f" ({event[key]})"
+        return text
+    if kind == "interlock":
+        return f"interlock {event['name']} {'active' if event['active'] else 'cleared'}"
+    if kind == "park":
+        kept = " (kept above the liquid)" if event.get("kept_xy") else ""
+        return f"parked at {_pos(event['parked'])}{kept}; recorded {_pos(event['recorded'])}"
+    if kind == "unpark":
+        if event.get("interrupted"):
+            return f"unparking interrupted at {_pos(event['position'])}"
+        return f"unparked back to {_pos(event['position'])}"
+    if kind == "failure":
+        return f"failure ({event.get('location') or 'run'}): {event['error']}"
+    return None
+
+
+def _print_summary(summary: dict[str, Any], record: str | None) -> None:
+    lines = [
+        "",
+        f"status:     {summary['status']}",
+        f"commands:   {summary['commands']}",
+        f"steps:      {summary['steps']}",
+        f"tips used:  {summary['tips_used']}",
+        f"pauses:     {len(summary['pauses'])}",
+        f"duration:   {_duration(summary['duration_s'])}",
+    ]
+    if summary.get("pause_unresolved"):
+        lines.append("pause unresolved: yes (requested during the last step)")
+    if summary.get("reason"):
+        lines.append(f"reason:     {summary['reason']}")
+    if record:
+        lines.append(f"record:     {record}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+def _pos(position: dict[str, float]) -> str:
+    return " ".join(f"{axis} {value:.2f}" for axis, value in position.items())
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _bad_input(message: str, location: str | None) -> int:
+    print(f"error: {location}: {message}" if location else f"error: {message}", file=sys.stderr)
+    return BAD_INPUT_EXIT
