@@ -1,0 +1,310 @@
+"""``labrun run`` in-process and ``labrun emulator`` as a process: the protocol is
+simulated first, then runs on the emulator over a real socket; bad input exits 2
+before anything is connected; faults end the run ``failed`` with a complete record.
+
+stdin is not a terminal here, so ``labrun run`` runs without keys and prints status
+changes as lines (the keys are tested in a pseudo-terminal, test_cli_run_terminal.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.record import read_record
+from hardware.emulator import EmulatorHandle, running_emulator
+from hardware.factory import emulator_config_path
+from protocol_api.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+DIALECTS = ("grbl", "marlin", "smoothie")
+SPEED = "100"
+WAIT_S = 15.0
+
+SHORT = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    print("protocol says hello")
+    p300.transfer(50, plate["A1"], [plate["B1"], plate["B2"]])
+    ctx.delay(seconds=0.05)
+'''
+
+# Fails in simulation at line 7: the plate has no well Z99.
+BROKEN = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+    p300 = ctx.load_instrument("p300_single_gen2", "right")
+    p300.move_to(plate["Z99"].top())
+'''
+
+HOPS = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 9)
+    p300 = ctx.load_instrument("p300_single_gen2", "right")
+    for well in ("A12", "B11", "C12", "D11") * 20:
+        p300.move_to(plate[well].top(5))
+'''
+
+
+def write(tmp_path: Path, text: str, name: str = "protocol.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def robot_file(tmp_path: Path, dialect: str, port: str, timeout_s: float = 2.0) -> Path:
+    path = tmp_path / "robot.toml"
+    path.write_text(textwrap.dedent(f'''
+        name = "test-{dialect}"
+        [controller]
+        kind = "gcode"
+        dialect = "{dialect}"
+        port = "{port}"
+        timeout_s = {timeout_s}
+        poll_interval = 0.05
+    '''))
+    return path
+
+
+def labrun(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(["run", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture
+def emulator(request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
+    dialect = getattr(request, "param", "grbl")
+    with running_emulator(dialect, speed=float(SPEED)) as emu:
+        yield emu
+
+
+# -- end to end ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_emulate_runs_a_protocol_end_to_end(tmp_path: Path, dialect: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    record = tmp_path / "record.jsonl"
+    status, out, err = labrun(capsys, str(write(tmp_path, SHORT)), "--emulate", "--dialect",
+                              dialect, "--speed", SPEED, "--record", str(record))
+    assert status == 0, err
+    assert err == ""
+    # Simulated first (what the protocol prints there is kept quiet), then the emulator.
+    assert re.search(r"simulation: succeeded; \d+ commands", out)
+    assert out.count("protocol says hello") == 1
+    assert re.search(rf"emulator: {dialect} on tcp://127\.0\.0\.1:\d+ \(speed x100\)", out)
+    assert "homing" in out and "stdin is not a terminal: no keys" in out
+    assert "status running" in out and "status finishing" in out
+    assert re.search(r"status:\s+succeeded", out)
+    events = read_record(record)
+    assert events[0]["event"] == "run" and events[0]["robot"] == f"ot2-emulator-{dialect}"
+    assert events[0]["virtual_clock"] is False
+    assert events[-1]["event"] == "summary" and events[-1]["status"] == "succeeded"
+    assert events[-1]["tips_used"] == 1
+
+
+def test_robot_file_drives_a_separately_started_emulator(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``labrun emulator`` in its own process, ``labrun run --robot`` against it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "protocol_api.cli.main", "emulator", "--dialect", "marlin",
+         "--port", "0", "--speed", SPEED],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()  # bounded: the emulator prints it at once
+        match = re.search(r"on (tcp://127\.0\.0\.1:\d+)", banner)
+        assert match, banner
+        robot = robot_file(tmp_path, "marlin", match[1])
+        status, out, err = labrun(capsys, str(write(tmp_path, SHORT)), "--robot", str(robot))
+        assert status == 0, err
+        assert re.search(r"status:\s+succeeded", out)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(WAIT_S) == 0
+    finally:
+        process.kill()
+        process.wait(WAIT_S)
+
+
+def test_the_shipped_emulator_robot_files_load() -> None:
+    for dialect in DIALECTS:
+        status = main(["simulate", "--robot", emulator_config_path(dialect),
+                       str(ROOT / "examples" / "incubation.py")])
+        assert status == 0
+
+
+# -- before anything moves ------------------------------------------------------------------
+
+
+def test_a_protocol_that_fails_in_simulation_exits_2_without_connecting(
+        tmp_path: Path, emulator: EmulatorHandle, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = write(tmp_path, BROKEN)
+    robot = robot_file(tmp_path, "grbl", emulator.address)
+    status, _, err = labrun(capsys, str(protocol), "--robot", str(robot))
+    assert status == 2
+    assert f"{protocol}:6" in err and "Z99" in err
+    assert "nothing was connected or moved" in err
+    assert emulator.stats.connections == 0
+
+
+def test_no_simulate_skips_the_check_and_the_robot_run_fails_at_the_line(
+        tmp_path: Path, emulator: EmulatorHandle, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = write(tmp_path, BROKEN)
+    robot = robot_file(tmp_path, "grbl", emulator.address)
+    record = tmp_path / "record.jsonl"
+    status, out, err = labrun(capsys, str(protocol), "--robot", str(robot), "--no-simulate",
+                              "--record", str(record))
+    assert status == 1
+    assert "simulation:" not in out
+    assert emulator.stats.connections == 1
+    assert f"error: {protocol}:6" in err
+    assert read_record(record)[-1]["status"] == "failed"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "needs --robot ROBOT.toml"),
+    (["--dialect", "grbl", "--robot", "x.toml"], "only with --emulate"),
+    (["--emulate", "--speed", "0"], "--speed must be a positive number"),
+    (["--robot", "/no/such/robot.toml"], "no such robot configuration file"),
+    (["--emulate", "--labware-dir", "/no/such/dir"], "/no/such/dir"),
+])
+def test_bad_arguments_exit_2(tmp_path: Path, args: list[str], message: str,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = labrun(capsys, str(write(tmp_path, SHORT)), *args)
+    assert status == 2
+    assert message in err
+
+
+def test_a_bad_robot_file_names_the_key(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    robot = tmp_path / "robot.toml"
+    robot.write_text('[controller]\nkind = "gcode"\nport = "tcp://127.0.0.1:1"\n'
+                     'dialect = "grbl"\naxis_map = { B = "E" }\n')
+    status, _, err = labrun(capsys, str(write(tmp_path, SHORT)), "--robot", str(robot))
+    assert status == 2
+    assert "controller.axis_map" in err and "'E'" in err
+
+
+def test_a_robot_that_cannot_be_reached_exits_1_with_a_complete_record(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with running_emulator("grbl") as emu:
+        port = emu.address  # then nobody listens there any more
+    record = tmp_path / "record.jsonl"
+    robot = robot_file(tmp_path, "grbl", port)
+    started = time.monotonic()
+    status, _, err = labrun(capsys, str(write(tmp_path, SHORT)), "--robot", str(robot),
+                            "--record", str(record))
+    assert status == 1
+    assert time.monotonic() - started < WAIT_S
+    assert f"the robot was not ready: cannot connect to {port}" in err
+    events = read_record(record)
+    assert events[-1]["event"] == "summary" and events[-1]["status"] == "aborted"
+    assert "cannot connect" in events[-1]["reason"]
+
+
+# -- faults during the run ------------------------------------------------------------------
+
+
+def _when_moving(emu: EmulatorHandle, then: str) -> threading.Thread:
+    """In another thread: once the run's moves are under way (homing is over), drop the
+    connection or go silent."""
+
+    def watch() -> None:
+        machine = emu.emulator.machine
+        axes = set(machine.config.axes)
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            if emu.call(lambda: machine.homed == axes and machine.moving
+                        and not machine.homing):
+                if then == "drop":
+                    emu.drop_connection()
+                else:
+                    emu.faults.silent = True
+                return
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("emulator", DIALECTS, indirect=True)
+@pytest.mark.parametrize("fault", ["drop", "silence"])
+def test_a_fault_mid_run_ends_it_failed_with_a_clear_error_and_a_complete_record(
+        tmp_path: Path, emulator: EmulatorHandle, fault: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    dialect = emulator.emulator.dialect
+    record = tmp_path / "record.jsonl"
+    robot = robot_file(tmp_path, dialect, emulator.address, timeout_s=0.5)
+    watcher = _when_moving(emulator, fault)
+    started = time.monotonic()
+    status, out, err = labrun(capsys, str(write(tmp_path, HOPS)), "--robot", str(robot),
+                              "--record", str(record), "--no-simulate")
+    watcher.join(WAIT_S)
+    assert status == 1
+    assert time.monotonic() - started < WAIT_S
+    expected = r"closed the connection" if fault == "drop" else r"no answer|no status report"
+    assert re.search(rf"error: {re.escape(str(tmp_path))}/protocol\.py:\d+: .*({expected})",
+                     err), err
+    assert re.search(r"status:\s+failed", out)
+    events = read_record(record)
+    assert events[-1]["event"] == "summary" and events[-1]["status"] == "failed"
+    assert [e["status"] for e in events if e["event"] == "status"][-1] == "failed"
+    last: dict[int, str] = {}
+    for event in events:
+        if event["event"] == "command":
+            last[event["id"]] = event["status"]
+    assert not [i for i, s in last.items() if s in ("queued", "started")], last
+
+
+# -- labrun emulator ------------------------------------------------------------------------
+
+
+def test_labrun_emulator_on_a_pseudo_terminal(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "protocol_api.cli.main", "emulator", "--dialect", "grbl",
+         "--pty"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        match = re.search(r"\(grbl, speed x1\) on (/dev/\S+)", banner)
+        assert match, banner
+        fd = os.open(match[1], os.O_RDWR | os.O_NOCTTY)
+        try:
+            os.write(fd, b"?")
+            deadline = time.monotonic() + WAIT_S
+            seen = b""
+            while b">" not in seen and time.monotonic() < deadline:
+                seen += os.read(fd, 256)
+            assert b"<Alarm|MPos:" in seen  # GRBL powers up locked
+        finally:
+            os.close(fd)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(WAIT_S) == 0
+    finally:
+        process.kill()
+        process.wait(WAIT_S)
+
+
+def test_labrun_emulator_refuses_a_bad_speed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["emulator", "--speed", "0"]) == 2
+    assert "--speed must be positive" in capsys.readouterr().err
