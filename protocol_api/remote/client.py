@@ -124,7 +124,8 @@ class RunManagerAPI(Methods[Reply]):
 
 
 class AsyncRunManagerAPI(Methods[Awaitable[Reply]]):
-    """The asynchronous client (asyncio or trio, through anyio); same methods, awaited."""
+    """The asynchronous client; the same methods, awaited (tested on asyncio; httpx's
+    async client also runs on trio)."""
 
     def __init__(self, http_server_uri: str | None = None, *, token: str | None = None,
                  lock_key: str | None = None, timeout: float = DEFAULT_TIMEOUT,

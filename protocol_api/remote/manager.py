@@ -61,6 +61,8 @@ SOURCE = "remote"
 """The ``source`` of actions taken through the API, as the run record shows it."""
 ENGINE_ANSWER_TIMEOUT = 10.0
 """Longest wait for a run's engine to answer an action (it answers in microseconds)."""
+SHUTDOWN_GRACE = 0.5
+"""Seconds a queue's protocol thread is given to finish when the server shuts down."""
 SUCCESS = (Status.SUCCEEDED, Status.STOPPED)
 
 
@@ -154,7 +156,8 @@ class RunManager:
             return
         active.watch.close()
         if self._single is None:  # a queue's run is ours: abort it (a single run is not)
-            await anyio.to_thread.run_sync(active.run.close)
+            await anyio.to_thread.run_sync(
+                lambda: active.run.close(protocol_grace_s=SHUTDOWN_GRACE))
 
     # -- the API ------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -217,3 +218,39 @@ def test_serve_run_controls_one_existing_run(gates: Gates, tmp_path: object) -> 
     finally:
         gates.open_all()
         run.close()
+
+
+def test_closing_the_server_ends_streams_and_aborts_the_running_run(gates: Gates) -> None:
+    robot = simulated_robot(default_config(), speed=SPEED)
+    manager = RunManager(robot)
+    handle = start_server(manager)
+    client = RunManagerAPI(handle.url)
+    client.queue_item_add(item('p300.pick_up_tip()\ngates.wait("held")\np300.drop_tip()'))
+    client.queue_start()
+    gates.reached("held")
+    active = manager.active
+    assert active is not None
+    ended: list[str] = []
+    listening = threading.Event()
+
+    def idle(status: dict[str, object]) -> bool:
+        listening.set()
+        return status["manager_state"] == "idle"
+
+    def listen() -> None:
+        with RunManagerAPI(handle.url) as other:
+            try:
+                other.wait_for(idle, timeout=WAIT)
+            except HTTPRequestError as exc:
+                ended.append(str(exc))
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    assert listening.wait(WAIT)
+    started = time.monotonic()
+    handle.close()  # the protocol is held at its gate: it cannot finish by itself
+    listener.join(WAIT)
+    assert time.monotonic() - started < 3  # the protocol thread's grace is 0.5 s
+    assert ended == ["the server closed the event stream"]
+    assert active.run.control.status().status.value == "aborted"
+    client.close()
