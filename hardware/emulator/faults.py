@@ -41,6 +41,8 @@ class Stats:
 
     connections: int = 0
     lines: list[str] = field(factory=list)
+    line_times: list[float] = field(factory=list)
+    """``time.monotonic()`` at which each of ``lines`` was complete (for latency figures)."""
     realtime: list[tuple[bytes, float]] = field(factory=list)
     """Every realtime byte (or emergency line) with its ``time.monotonic()`` of arrival."""
     rx_in_flight: int = 0
@@ -55,3 +57,7 @@ class Stats:
 
     def note_realtime(self, data: bytes) -> None:
         self.realtime.append((data, time.monotonic()))
+
+    def note_line(self, text: str) -> None:
+        self.lines.append(text)
+        self.line_times.append(time.monotonic())

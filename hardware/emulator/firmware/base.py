@@ -137,7 +137,7 @@ class Firmware:
                     text = pending.decode("ascii", "replace")
                     line = Line(text, len(pending) + 1)
                     pending.clear()
-                    self.stats.lines.append(text)
+                    self.stats.note_line(text)
                     await self.on_line(line)
                 else:
                     pending.append(byte)
