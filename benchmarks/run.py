@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import gcode_latency  # noqa: E402
 import pause_latency  # noqa: E402
 import remote_latency  # noqa: E402
 import throughput  # noqa: E402
@@ -106,6 +107,7 @@ def main() -> None:
     rows += simulate_process(repeats)
     rows += pause_latency.figures(repeats)
     rows += remote_latency.figures(repeats)
+    rows += gcode_latency.figures(repeats)
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("figure (median of %d)" % repeats, "value", "baseline (same run)", "ratio")
     width = [max(w, len(h)) for w, h in zip(width, header)]
