@@ -1,0 +1,99 @@
+"""The ``[controller]`` table: axis map, Smoothieware's realtime options, polling; the
+errors name the key; the factory and the driver follow it; the shipped emulator files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hardware.clock import RealClock
+from hardware.config import ConfigError, config_from_dict, load_config
+from hardware.factory import (
+    EMULATOR_DIALECTS,
+    create_controller,
+    emulator_config,
+    emulator_config_path,
+)
+from hardware.gcode import GcodeController
+from hardware.simulated import SimulatedController
+
+
+def test_defaults_keep_the_driver_as_it_was() -> None:
+    ctl = config_from_dict({}).controller
+    assert (ctl.kind, ctl.dialect, ctl.port, ctl.baudrate, ctl.timeout_s) == (
+        "simulated", "grbl", "", 115200, 10.0)
+    assert (dict(ctl.axis_map), ctl.feed_hold, ctl.realtime_status, ctl.poll_interval) == (
+        {}, True, True, 0.1)
+
+
+def test_the_driver_takes_its_options_from_the_config() -> None:
+    config = config_from_dict({"controller": {
+        "kind": "gcode", "dialect": "smoothie", "port": "tcp://127.0.0.1:1",
+        "feed_hold": False, "realtime_status": False, "poll_interval": 0.25,
+        "timeout_s": 3, "axis_map": {"B": "C", "C": "B"}}})
+    controller, clock = create_controller(config)
+    assert isinstance(controller, GcodeController) and isinstance(clock, RealClock)
+    assert controller.dialect.feed_hold is None and controller.dialect.status_query is None
+    assert controller.dialect.position_line() == "M114"
+    assert controller.poll_interval == 0.25 and controller.timeout_s == 3.0
+    assert controller.axis_map["B"] == "C" and controller.axis_map["C"] == "B"
+    assert controller.port == "tcp://127.0.0.1:1"
+    assert controller.moves_during_interlock is True
+
+
+def test_grbl_holds_motion_behind_its_door_the_others_do_not() -> None:
+    for dialect, moves in (("grbl", False), ("marlin", True), ("smoothie", True)):
+        config = config_from_dict({"controller": {"kind": "gcode", "dialect": dialect,
+                                                  "port": "tcp://127.0.0.1:1"}})
+        controller, _ = create_controller(config)
+        assert controller.moves_during_interlock is moves, dialect
+
+
+def test_a_simulated_robot_runs_on_real_time() -> None:
+    controller, clock = create_controller(config_from_dict({}))
+    assert isinstance(controller, SimulatedController)
+    assert not clock.is_virtual and controller.clock is clock
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"dialect": "reprap"}, "controller.dialect: 'reprap' is not one of 'grbl', 'marlin', "
+                            "'smoothie'"),
+    ({"axis_map": {"Q": "X"}}, "controller.axis_map.Q: axis 'Q' is not defined under [axes]"),
+    ({"axis_map": "B=E"}, "controller.axis_map: expected a table of axis letters"),
+    ({"axis_map": {"B": 3}}, "controller.axis_map: expected a table of axis letters"),
+    ({"kind": "gcode", "port": "/dev/ttyACM0", "axis_map": {"B": "E"}},
+     "controller.axis_map: axis B: grbl has no axis 'E'"),
+    ({"kind": "gcode", "port": "/dev/ttyACM0", "axis_map": {"B": "X"}},
+     "controller.axis_map: axis_map sends two axes to one firmware letter"),
+    ({"poll_interval": 0}, "controller.poll_interval: expected a positive number"),
+    ({"timeout_s": -1}, "controller.timeout_s: expected a positive number"),
+    ({"feed_hold": "yes"}, "controller.feed_hold: expected bool, got 'yes'"),
+    ({"realtime_status": 1}, "controller.realtime_status: expected bool, got 1"),
+    ({"baudrate": 1.5}, "controller.baudrate: expected int, got 1.5"),
+    ({"colour": "red"}, "controller.colour: unknown key"),
+])
+def test_bad_controller_tables_name_the_key(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        config_from_dict({"controller": table})
+    assert message in str(raised.value)
+
+
+def test_marlin_may_drive_a_plunger_as_an_extruder(tmp_path: Path) -> None:
+    path = tmp_path / "robot.toml"
+    path.write_text('[controller]\nkind = "gcode"\ndialect = "marlin"\n'
+                    'port = "/dev/ttyACM0"\naxis_map = { B = "E" }\n')
+    config = load_config(path)
+    assert dict(config.controller.axis_map) == {"B": "E"}
+    controller, _ = create_controller(config)
+    assert isinstance(controller, GcodeController) and controller.axis_map["B"] == "E"
+
+
+def test_the_shipped_emulator_configurations() -> None:
+    for dialect in EMULATOR_DIALECTS:
+        config = emulator_config(dialect)
+        assert config.controller.kind == "gcode" and config.controller.dialect == dialect
+        assert config.controller.port == "tcp://127.0.0.1:7800"
+        assert load_config(emulator_config_path(dialect)) == config
+    with pytest.raises(ConfigError, match=r"controller\.dialect: 'reprap'"):
+        emulator_config("reprap")
