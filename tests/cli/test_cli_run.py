@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -308,3 +309,46 @@ def test_labrun_emulator_on_a_pseudo_terminal(tmp_path: Path) -> None:
 def test_labrun_emulator_refuses_a_bad_speed(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["emulator", "--speed", "0"]) == 2
     assert "--speed must be positive" in capsys.readouterr().err
+
+
+# -- without a terminal: Ctrl-C and SIGTERM ---------------------------------------------------
+
+
+def _read_until(process: subprocess.Popen[bytes], pattern: str, seen: list[bytes]) -> str:
+    """Read the process's output (bounded) until ``pattern`` appears in it."""
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    deadline = time.monotonic() + WAIT_S
+    while not re.search(pattern, b"".join(seen).decode()):
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no {pattern!r} in:\n{b''.join(seen).decode()}"
+        ready, _, _ = select.select([fd], [], [], min(remaining, 0.1))
+        if ready:
+            data = os.read(fd, 65536)
+            assert data, f"the process ended without {pattern!r}:\n{b''.join(seen).decode()}"
+            seen.append(data)
+    return b"".join(seen).decode()
+
+
+def test_without_a_terminal_ctrl_c_pauses_and_sigterm_aborts(tmp_path: Path) -> None:
+    protocol = write(tmp_path, HOPS.replace("* 20", "* 500"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "protocol_api.cli.main", "run", str(protocol), "--emulate",
+         "--speed", "10"],
+        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seen: list[bytes] = []
+    try:
+        _read_until(process, r"stdin is not a terminal: no keys", seen)
+        _read_until(process, r"status running", seen)
+        process.send_signal(signal.SIGINT)
+        _read_until(process, r"Ctrl-C: deferred pause requested", seen)
+        process.send_signal(signal.SIGINT)
+        _read_until(process, r"status paused by client", seen)
+        process.send_signal(signal.SIGTERM)
+        out = _read_until(process, r"status:\s+aborted", seen)
+        assert process.wait(WAIT_S) == 1
+        assert "reason:     terminated by a signal" in _read_until(process, r"reason:", seen)
+        assert "Traceback" not in out
+    finally:
+        process.kill()
+        process.wait(WAIT_S)
