@@ -304,13 +304,13 @@ def _play(run: Run, inner: MotionController) -> RunStatusReport:
             display.log("stdin is not a terminal: no keys. Ctrl-C asks for a pause "
                         "(twice within 3 s: at once).")
         ui.enter_context(_signals(controls))
-        result = run.control.play(source="terminal")
-        if not result.accepted:
-            display.log(f"play refused: {result.reason}")
+        playing = _play_or_wait(run, display)
         while True:
             _show_events(display, events)
             status = run.control.status()
             display.update(status, position())
+            if not playing and status.status is Status.IDLE and not status.interlocks:
+                playing = _play_or_wait(run, display)  # the interlock has cleared
             if status.status.is_terminal:
                 ended.wait(2.0)  # the summary follows the terminal status at once
                 break
@@ -319,6 +319,20 @@ def _play(run: Run, inner: MotionController) -> RunStatusReport:
         final = run.wait(5.0)
         display.update(final, force=True)
     return final
+
+
+def _play_or_wait(run: Run, display: StatusLine) -> bool:
+    """Start the run; if an interlock refuses it, say so (it starts once clear)."""
+    result = run.control.play(source="terminal")
+    if result.accepted:
+        return True
+    interlocks = run.control.status().interlocks
+    if interlocks:
+        display.log(f"waiting for {', '.join(interlocks)} to clear before starting "
+                    f"({result.reason}); a aborts")
+        return False
+    display.log(f"play refused: {result.reason}")
+    return True
 
 
 @contextlib.contextmanager

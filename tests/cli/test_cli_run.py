@@ -352,3 +352,36 @@ def test_without_a_terminal_ctrl_c_pauses_and_sigterm_aborts(tmp_path: Path) -> 
     finally:
         process.kill()
         process.wait(WAIT_S)
+
+
+def test_an_open_door_at_the_start_holds_the_run_until_it_is_closed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from protocol_api.cli import run as run_cli
+
+    waiting = threading.Event()
+    play_or_wait = run_cli._play_or_wait
+
+    def spy(*args: object) -> bool:
+        playing = play_or_wait(*args)  # type: ignore[arg-type]
+        if not playing:
+            waiting.set()
+        return playing
+
+    monkeypatch.setattr(run_cli, "_play_or_wait", spy)
+    with running_emulator("marlin", speed=float(SPEED)) as emu:
+        emu.set_door(True)  # Marlin homes with it open; the run must not start
+        robot = robot_file(tmp_path, "marlin", emu.address)
+
+        def close_when_waiting() -> None:
+            if waiting.wait(WAIT_S):
+                emu.set_door(False)
+
+        closer = threading.Thread(target=close_when_waiting, daemon=True)
+        closer.start()
+        status, out, err = labrun(capsys, str(write(tmp_path, SHORT)), "--robot", str(robot))
+        closer.join(WAIT_S)
+    assert status == 0, err
+    assert "waiting for door to clear before starting" in out
+    assert out.index("waiting for door") < out.index("status running")
+    assert re.search(r"status:\s+succeeded", out)
