@@ -105,7 +105,7 @@ def emulated_robot(config: RobotConfig | None = None, *, dialect: str | None = N
     here, playing ``config`` (default: the shipped emulator robot)."""
     if config is None:
         try:
-            from hardware.factory import emulator_config  # type: ignore[import-not-found,unused-ignore]
+            from hardware.factory import emulator_config
         except ImportError as exc:
             raise RobotUnavailable(f"this labrun cannot emulate a robot yet ({exc}); "
                                    "use --simulate") from None
@@ -125,8 +125,8 @@ def hardware_robot(config: RobotConfig, *, emulate: str | None = None,
         from anyio.from_thread import start_blocking_portal
 
         from hardware.emulator import running_emulator
-        from hardware.factory import create_controller  # type: ignore[import-not-found,unused-ignore]
-        from hardware.threaded import ThreadedController  # type: ignore[import-not-found,unused-ignore]
+        from hardware.factory import create_controller
+        from hardware.threaded import ThreadedController
     except ImportError as exc:
         raise RobotUnavailable(
             f"this labrun cannot drive a {'emulated' if emulate else 'real'} robot yet "
@@ -142,8 +142,8 @@ def hardware_robot(config: RobotConfig, *, emulate: str | None = None,
             door = emulator.set_door
         portal = stack.enter_context(start_blocking_portal())
         inner, clock = create_controller(config)
-        controller: MotionController = ThreadedController(inner, portal)
-        stack.callback(controller.close)  # type: ignore[attr-defined]
+        controller = ThreadedController(inner, portal)
+        stack.callback(controller.close)
 
         async def disconnect() -> None:
             with anyio.move_on_after(5), contextlib.suppress(HardwareFault):
