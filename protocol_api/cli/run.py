@@ -49,7 +49,7 @@ from ..execute import continue_when_stalled, create_run, protocol_error
 from ..labware_definitions import load_custom_definitions
 from ..loader import LocatedLoadError
 from .report import _duration
-from .terminal import Controls, KeyReader, StatusLine
+from .terminal import KEYS_HELP, Controls, KeyReader, StatusLine
 
 FAILED_EXIT = 1
 BAD_INPUT_EXIT = 2
@@ -300,6 +300,7 @@ def _play(run: Run, inner: MotionController) -> RunStatusReport:
         ui.callback(controls.close)
         if stdin_tty:
             ui.enter_context(KeyReader(sys.stdin.fileno(), controls.key))
+            display.log("keys: " + KEYS_HELP + "  (Ctrl-C pauses; twice within 3 s: at once)")
         else:
             display.log("stdin is not a terminal: no keys. Ctrl-C asks for a pause "
                         "(twice within 3 s: at once).")

@@ -31,6 +31,8 @@ from engine.state import Status
 from engine.status import RunStatusReport
 
 KEYS_HELP = "p pause  i pause now  r resume  s stop  a abort  h halt  d skip delay"
+KEYS_HINT = "keys p i r s a h d ?"
+"""What the status line shows of the keys (``?`` prints ``KEYS_HELP``)."""
 REDRAW_S = 0.1
 """Least time between two redraws of the status line (~10 Hz)."""
 DOUBLE_CTRL_C_S = 3.0
@@ -98,7 +100,7 @@ class StatusLine:
         self._last_draw = now
         text = format_status(status, position)
         if self.keys and not status.status.is_terminal:
-            text += " | " + KEYS_HELP
+            text += " | " + KEYS_HINT
         width = shutil.get_terminal_size((100, 24)).columns
         if len(text) > width - 1:
             text = text[:max(0, width - 2)] + "…"

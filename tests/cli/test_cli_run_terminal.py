@@ -156,7 +156,9 @@ def restored(term: Terminal) -> bool:
 def test_keys_pause_resume_and_stop(terminal: Any, dialect: str) -> None:
     term = terminal(HOPS, "--dialect", dialect, "--speed", "10")
     # The live status line, with the keys, redrawn in place.
-    term.expect(r"\r\x1b\[Krunning \| step \d+: move_to .*\| X [\d.]+ Y [\d.]+ .*p pause")
+    term.expect(r"keys: p pause  i pause now  r resume  s stop  a abort  h halt  d skip delay")
+    term.expect(r"\r\x1b\[Krunning \| step \d+: move_to \| X [\d.]+ Y [\d.]+ .*"
+                r"\| keys p i r s a h d \?")
     assert "stdin is not a terminal" not in term.text()
     term.type(b"p")
     term.expect(r"pause: accepted")
