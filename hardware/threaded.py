@@ -12,7 +12,10 @@ belong to one loop. ``ThreadedController`` wraps a controller that runs in a
 - cancelling the caller cancels that task, and the caller waits (shielded) until the
   controller has finished stopping, so the position read afterwards is where the
   axes really stopped, exactly as with the controller itself;
-- interlock changes reach the listener in the loop that registered it.
+- interlock changes reach the listener in the loop that registered it, in order with
+  the calls' outcomes (one first-in first-out queue into that loop): a move refused
+  because the door has just opened is answered after the door's notice, so the engine
+  has already turned it into a pause instead of failing the run on it.
 
 Both hops, there and back, are fire-and-forget wake-ups of the other loop (tens of
 µs), so a feed hold still goes out within a fraction of a millisecond of the pause.
