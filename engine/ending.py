@@ -67,8 +67,8 @@ async def finish(engine: Engine) -> None:
             await work()
         except Exception as exc:  # the controller failed too: the run still ends
             engine.record.add("failure", error=str(exc), location="cleanup")
-            outcome = Outcome(Status.FAILED, error=f"{outcome.error or ''} "
-                              f"cleanup failed: {exc}".strip(), location=outcome.location)
+            outcome = Outcome(Status.FAILED, error=f"{outcome.error or ''}; "
+                              f"cleanup failed: {exc}".strip("; "), location=outcome.location)
     if engine.state.ending is not None and engine.state.ending.kind is EndKind.HALT:
         await emergency_stop(engine)
         outcome = Outcome(Status.HALTED)
@@ -91,6 +91,12 @@ async def finish_motion(engine: Engine) -> None:
 async def cleanup(engine: Engine) -> None:
     """After stop, abort or failure: lift Z, drop tips into the trash, home."""
     engine.executor.position.update(await engine.controller.stop_motion())
+    if parking.holds_motion(engine.controller):
+        # The controller refuses motion behind an open door (GRBL): leave the robot
+        # where it stopped rather than fail the run's ending.
+        engine.record.add("cleanup", skipped=True, reason="an interlock holds motion",
+                          interlocks=sorted(engine.controller.active_interlocks()))
+        return
     await parking.restore_currents(engine.controller, engine.config)
     here = engine.executor.position
     await engine._move(Segment({z: max(here[z], engine.config.safe_height)

@@ -151,6 +151,7 @@ def test_stop_raises_in_the_protocol_and_cleans_up(run: ScriptedRun) -> None:
     assert run.control.stop().accepted
     final = run.run.wait(5)
     assert final.status is Status.STOPPED
+    assert outcome.done.wait(5)  # the protocol thread has seen its answer
     assert isinstance(outcome.error, RunStopped)
     later = run.call(c.Comment("after stop"))
     assert later.done.wait(5)
@@ -166,6 +167,7 @@ def test_abort_carries_its_reason(run: ScriptedRun) -> None:
     final = run.run.wait(5)
     assert final.status is Status.ABORTED and final.outcome is not None
     assert final.outcome.reason == "contaminated"
+    assert outcome.done.wait(5)  # the protocol thread has seen its answer
     assert isinstance(outcome.error, RunAborted)
 
 
@@ -175,6 +177,7 @@ def test_halt_needs_homing_before_the_robot_moves_again(run: ScriptedRun) -> Non
     outcome = run.call(c.MoveTo("left", (300.0, 300.0, 100.0)))
     final = run.run.wait(5)
     assert final.status is Status.HALTED
+    assert outcome.done.wait(5)  # the protocol thread has seen its answer
     assert isinstance(outcome.error, RunHalted)
     assert run.controller.requires_homing
     assert not [e for e in run.events() if e.get("origin") == "cleanup"]
