@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import statistics
 import threading
 import time
@@ -92,23 +93,22 @@ def _paced_run(n_steps: int, between: Callable[[Run, int], None] | None) -> Run:
     return run
 
 
+def _arm_pause(run: Run, _: int, *, started: dict[int, float]) -> None:
+    """Ask for a deferred pause (taken at step 1) and note when each command starts."""
+    run.control.pause()
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "command" and event["status"] == "started":
+            started[event["id"]] = time.perf_counter()
+
+    run.record.subscribe(on_event)
+
+
 def deferred_and_resume_us(samples: int) -> tuple[list[float], list[float]]:
     deferred, resumed = [], []
     for _ in range(samples):
         started: dict[int, float] = {}
-        run_holder: list[Run] = []
-
-        def arm(run: Run, _: int) -> None:
-            run_holder.append(run)
-            run.control.pause()  # pending: taken at the next checkpoint, step 1
-
-            def on_event(event: dict[str, Any]) -> None:
-                if event["event"] == "command" and event["status"] == "started":
-                    started[event["id"]] = time.perf_counter()
-
-            run.record.subscribe(on_event)
-
-        run = _paced_run(3, arm)
+        run = _paced_run(3, functools.partial(_arm_pause, started=started))
         status = run.control.wait_until_paused(5)
         paused_at = time.perf_counter()
         assert status.status is Status.PAUSED

@@ -21,16 +21,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import gcode_latency  # noqa: E402
-import pause_latency  # noqa: E402
-import remote_latency  # noqa: E402
-import throughput  # noqa: E402
+import gcode_latency
+import pause_latency
+import remote_latency
+import throughput
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,12 +108,12 @@ def main() -> None:
     rows += remote_latency.figures(repeats)
     rows += gcode_latency.figures(repeats)
     width = [max(len(r[i]) for r in rows) for i in range(4)]
-    header = ("figure (median of %d)" % repeats, "value", "baseline (same run)", "ratio")
-    width = [max(w, len(h)) for w, h in zip(width, header)]
-    print("  ".join(h.ljust(w) for h, w in zip(header, width)))
+    header = (f"figure (median of {repeats})", "value", "baseline (same run)", "ratio")
+    width = [max(w, len(h)) for w, h in zip(width, header, strict=True)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, width, strict=True)))
     print("  ".join("-" * w for w in width))
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, width)))
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, width, strict=True)))
 
 
 if __name__ == "__main__":
