@@ -43,19 +43,20 @@ class StopTimer(SimulatedController):
             self.stops.append(time.perf_counter())
 
 
+def _load_then_move(channel: CommandChannel, *, started: threading.Event) -> None:
+    channel.execute(P300, StepRef(0, "load"))
+    started.set()
+    channel.execute(c.MoveTo("left", (350.0, 300.0, 100.0)), StepRef(1, "move"))
+
+
 def immediate_pause_us(samples: int) -> list[float]:
     config = default_config()
     results = []
     for _ in range(samples):
         controller = StopTimer(config, RealClock())
         started = threading.Event()
-
-        def protocol(channel: CommandChannel) -> None:
-            channel.execute(P300, StepRef(0, "load"))
-            started.set()
-            channel.execute(c.MoveTo("left", (350.0, 300.0, 100.0)), StepRef(1, "move"))
-
-        run = Run(protocol, config=config, controller=controller).start()
+        run = Run(functools.partial(_load_then_move, started=started), config=config,
+                  controller=controller).start()
         run.control.play()
         started.wait()
         time.sleep(0.05)  # the move is under way (it takes about 0.8 s)
