@@ -89,23 +89,23 @@ def text_log(run: Run) -> list[str]:
     return lines
 
 
-def summary_lines(summary: dict[str, Any]) -> list[str]:
-    """The closing summary of the text output."""
-    lines = [
-        "",
-        f"status:              {summary['status']}",
-        f"commands:            {summary['commands']}",
-        f"steps:               {summary['steps']}",
-        f"tips used:           {summary['tips_used']}",
-        f"pauses:              {len(summary['pauses'])}",
-        f"estimated duration:  {_duration(summary['duration_s'])}",
+def summary_lines(summary: dict[str, Any], *, duration_label: str = "estimated duration",
+                  record: str | None = None) -> list[str]:
+    """The closing summary of the text output (simulate and run)."""
+    rows = [
+        ("status", summary["status"]),
+        ("commands", summary["commands"]),
+        ("steps", summary["steps"]),
+        ("tips used", summary["tips_used"]),
+        ("pauses", len(summary["pauses"])),
+        (duration_label, _duration(summary["duration_s"])),
     ]
     if summary.get("pause_unresolved"):
-        lines.append("pause unresolved:    yes (requested during the last step)")
-    for key in ("reason", "error", "location"):
-        if summary.get(key):
-            lines.append(f"{key + ':':<21}{summary[key]}")
-    return lines
+        rows.append(("pause unresolved", "yes (requested during the last step)"))
+    rows += [(key, summary[key]) for key in ("reason", "error", "location") if summary.get(key)]
+    if record:
+        rows.append(("record", record))
+    return [""] + [f"{label + ':':<21}{value}" for label, value in rows]
 
 
 def json_document(run: Run) -> dict[str, Any]:

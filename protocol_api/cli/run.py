@@ -48,7 +48,7 @@ from ..errors import ProtocolError
 from ..execute import continue_when_stalled, create_run, protocol_error
 from ..labware_definitions import load_custom_definitions
 from ..loader import LocatedLoadError
-from .report import _duration
+from .report import _duration, summary_lines
 from .terminal import KEYS_HELP, Controls, KeyReader, StatusLine
 
 FAILED_EXIT = 1
@@ -398,21 +398,7 @@ def _event_line(event: Event) -> str | None:
 
 
 def _print_summary(summary: dict[str, Any], record: str | None) -> None:
-    lines = [
-        "",
-        f"status:     {summary['status']}",
-        f"commands:   {summary['commands']}",
-        f"steps:      {summary['steps']}",
-        f"tips used:  {summary['tips_used']}",
-        f"pauses:     {len(summary['pauses'])}",
-        f"duration:   {_duration(summary['duration_s'])}",
-    ]
-    if summary.get("pause_unresolved"):
-        lines.append("pause unresolved: yes (requested during the last step)")
-    if summary.get("reason"):
-        lines.append(f"reason:     {summary['reason']}")
-    if record:
-        lines.append(f"record:     {record}")
+    lines = summary_lines(summary, duration_label="duration", record=record)
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 
