@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from labrun_protocols import hops
 
 from engine.record import read_record
 from hardware.emulator import EmulatorHandle, running_emulator
@@ -54,15 +55,7 @@ def run(ctx):
     p300.move_to(plate["Z99"].top())
 '''
 
-HOPS = '''
-metadata = {"apiLevel": "2.15"}
-
-def run(ctx):
-    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 9)
-    p300 = ctx.load_instrument("p300_single_gen2", "right")
-    for well in ("A12", "B11", "C12", "D11") * 20:
-        p300.move_to(plate[well].top(5))
-'''
+HOPS = hops(20)
 
 
 def write(tmp_path: Path, text: str, name: str = "protocol.py") -> Path:

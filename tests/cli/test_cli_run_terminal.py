@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from labrun_protocols import hops
 
 from engine.actions import Pause, Resume, Stop
 from engine.entries import ActionResult
@@ -31,15 +32,7 @@ from protocol_api.cli.terminal import Controls, StatusLine, format_status
 WAIT_S = 20.0
 
 # Many short hops: long enough to press keys during it; stopped early by the tests.
-HOPS = '''
-metadata = {"apiLevel": "2.15"}
-
-def run(ctx):
-    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 9)
-    p300 = ctx.load_instrument("p300_single_gen2", "right")
-    for well in ("A12", "B11", "C12", "D11") * 100:
-        p300.move_to(plate[well].top(5))
-'''
+HOPS = hops(100)
 
 # One slow move (about 13 s of emulated motion): a step that lasts while keys are pressed.
 SLOW = '''

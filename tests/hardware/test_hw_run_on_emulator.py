@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 import pytest
 from anyio.from_thread import start_blocking_portal
+from labrun_protocols import hops
 
 from engine.record import read_record
 from engine.run import Run
@@ -62,15 +63,7 @@ def run(ctx):
 '''
 
 # Short hops at full speed near the home corner (slot 9): no move waits long.
-HOPS = '''
-metadata = {"apiLevel": "2.15"}
-
-def run(ctx):
-    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 9)
-    p300 = ctx.load_instrument("p300_single_gen2", "right")
-    for well in ("A12", "B11", "C12", "D11") * 20:
-        p300.move_to(plate[well].top(5))
-'''
+HOPS = hops(20)
 
 TARGET_X = 14.38 + 0.0  # slot 1 A1 (the right mount has no X offset)
 
