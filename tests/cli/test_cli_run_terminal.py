@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labrun_protocols import hops
+from labrun_protocols import LONG_MOVE, hops
 
 from engine.actions import Pause, Resume, Stop
 from engine.entries import ActionResult
@@ -34,16 +34,7 @@ WAIT_S = 20.0
 # Many short hops: long enough to press keys during it; stopped early by the tests.
 HOPS = hops(100)
 
-# One slow move (about 13 s of emulated motion): a step that lasts while keys are pressed.
-SLOW = '''
-metadata = {"apiLevel": "2.15"}
-
-def run(ctx):
-    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
-    p300 = ctx.load_instrument("p300_single_gen2", "right")
-    p300.move_to(plate["A1"].top(40), force_direct=True, speed=40)
-    p300.move_to(plate["A2"].top(40))
-'''
+SLOW = LONG_MOVE
 
 INCUBATE = '''
 metadata = {"apiLevel": "2.15"}

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import pytest
 from anyio.from_thread import start_blocking_portal
-from labrun_protocols import hops
+from labrun_protocols import LONG_MOVE, hops
 
 from engine.record import read_record
 from engine.run import Run
@@ -40,17 +40,6 @@ TOLERANCE = {"grbl": 2e-3, "marlin": 0.011, "smoothie": 1e-3}
 """Resolution of the G1 targets (3 decimals) and of each firmware's position reports
 (3, 2 and 4 decimals), with a margin."""
 
-# One long, slow move from the home corner towards slot 1 (about 400 mm at 40 mm/s: 10 s
-# of emulated motion, half a second here), then a short one.
-LONG_MOVE = '''
-metadata = {"apiLevel": "2.15"}
-
-def run(ctx):
-    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
-    p300 = ctx.load_instrument("p300_single_gen2", "right")
-    p300.move_to(plate["A1"].top(40), force_direct=True, speed=40)
-    p300.move_to(plate["A2"].top(40))
-'''
 
 MOVES = '''
 metadata = {"apiLevel": "2.15"}

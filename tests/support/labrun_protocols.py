@@ -16,3 +16,16 @@ def run(ctx):
 def hops(rounds: int) -> str:
     """Short hops at full speed near the home corner (slot 9): ``4 * rounds`` moves."""
     return _HOPS % rounds
+
+
+LONG_MOVE = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+    p300 = ctx.load_instrument("p300_single_gen2", "right")
+    p300.move_to(plate["A1"].top(40), force_direct=True, speed=40)
+    p300.move_to(plate["A2"].top(40))
+'''
+"""One long slow move from the home corner towards slot 1 (about 400 mm at 40 mm/s), then a
+short one: a step that lasts while a test pauses or presses keys."""
