@@ -334,6 +334,9 @@ class Engine:
         self.state = reduce(old, event)
         if self.state is old:
             return
+        if type(event) is StepStarted:  # a new step never changes the status
+            self._notify()
+            return
         before, after = status_of(old), status_of(self.state)
         if before is not after:
             self.record.add("status", status=after.value, **_status_extra(self.state))

@@ -189,6 +189,8 @@ class Executor:
 
     def apply(self, cmd: c.Command) -> dict[str, Any]:
         """Record a completed command's effect; return its result for the run record."""
+        if type(cmd) is c.MoveTo:  # the most common command has no effect to record
+            return {}
         if isinstance(cmd, c.LoadInstrument):
             self.pipettes[cmd.mount] = Pipette(cmd)
         elif isinstance(cmd, c.LoadLabware):

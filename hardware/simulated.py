@@ -33,7 +33,6 @@ class SimulatedController:
         self._homed = homed
         self._moving = False
         self.moves = 0
-        self.distance_mm = 0.0
 
     # -- MotionController -------------------------------------------------------------
 
@@ -126,9 +125,6 @@ class SimulatedController:
             await self.clock.sleep_until(began + trajectory.duration)
         finally:
             # Completed or interrupted: the axes are where the trajectory is now.
-            reached = trajectory.position_at(self.clock.now() - began)
-            for axis, value in reached.items():
-                self.distance_mm += abs(value - self._position[axis])
-            self._position.update(reached)
+            self._position.update(trajectory.position_at(self.clock.now() - began))
             self._moving = False
             self.moves += 1
