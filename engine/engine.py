@@ -30,7 +30,7 @@ from hardware.controller import HardwareFault, MotionController
 
 from . import commands as c
 from . import ending, pausing
-from .actions import Action, Halt, SkipDelay, check_action
+from .actions import Action, SkipDelay, check_action
 from .bridge import LoopCaller
 from .channel import CommandChannel, CommandRequest, ProtocolDone, Request
 from .entries import ActionResult, CommandEntry
@@ -124,7 +124,7 @@ class Engine:
         if self.caller is not None and self.caller.closed:
             return ActionResult(False, status_of(self.state), "the run has already ended")
         reason = check_action(self.state, action)
-        fields: dict[str, Any] = {k: v for k, v in _action_fields(action).items()}
+        fields = _action_fields(action)
         self.record.add("action", action=action.name, source=action.source,
                         accepted=reason is None, refusal=reason, **fields)
         if reason is not None:
@@ -429,5 +429,3 @@ def _status_extra(state: RunState) -> dict[str, Any]:
                 extra[name] = value
     return extra
 
-
-__all__ = ["Engine", "Halt"]

@@ -32,7 +32,6 @@ class SimulatedController:
         self._listener: InterlockListener | None = None
         self._homed = homed
         self._moving = False
-        self.moves = 0
 
     # -- MotionController -------------------------------------------------------------
 
@@ -127,4 +126,3 @@ class SimulatedController:
             # Completed or interrupted: the axes are where the trajectory is now.
             self._position.update(trajectory.position_at(self.clock.now() - began))
             self._moving = False
-            self.moves += 1

@@ -10,10 +10,10 @@ from .errors import ProtocolError
 from .execute import create_run, open_context
 from .instrument import InstrumentContext
 from .labware import Labware, Well
-from .loader import load_protocol
+from .loader import MAX_API, load_protocol
 from .types import Location, Mount, Point
 
-MAX_SUPPORTED_VERSION = (2, 20)
+MAX_SUPPORTED_VERSION = MAX_API
 
 __all__ = [
     "MAX_SUPPORTED_VERSION",

@@ -14,11 +14,10 @@ from .errors import InstrumentError, UnsupportedAPIError
 from .instrument import InstrumentContext
 from .labware import Labware, Well
 from .labware_definitions import get_definition
+from .loader import MAX_API
 from .pipettes import get_pipette
 from .steps import StepTracker, api_step
-from .types import Location, Mount
-
-MAX_SUPPORTED_VERSION = (2, 20)
+from .types import Mount
 
 _UNSUPPORTED = {
     "load_module": "hardware modules",
@@ -37,7 +36,7 @@ class ProtocolContext:
     """The protocol's handle on the robot: load labware and pipettes, pause, delay, comment."""
 
     def __init__(self, channel: CommandChannel, *, slot_origins: Mapping[str, Sequence[float]],
-                 trash_slot: str = "12", api_version: tuple[int, int] = MAX_SUPPORTED_VERSION,
+                 trash_slot: str = "12", api_version: tuple[int, int] = MAX_API,
                  simulating: bool = True, protocol_file: str | None = None,
                  labware_dirs: Sequence[str] = (),
                  mounts: Mapping[str, tuple[str, str]] | None = None) -> None:
@@ -170,4 +169,4 @@ class ProtocolContext:
         return f"<ProtocolContext apiLevel {self._api_version[0]}.{self._api_version[1]}>"
 
 
-__all__ = ["Location", "ProtocolContext"]
+__all__ = ["ProtocolContext"]
