@@ -128,7 +128,8 @@ class ScriptedRun:
     def _settled(self) -> bool:
         loop_alive = self.run._thread is not None and self.run._thread.is_alive()
         if not loop_alive:
-            return True
+            # The engine has ended; the protocol thread still has to see its answer.
+            return self.protocol_done or self.finished == self.queued
         channel = self.engine.channel
         assert channel is not None
         # Every request the protocol sent has reached the engine, and the engine waits:
