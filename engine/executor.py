@@ -208,8 +208,10 @@ class Executor:
         elif isinstance(cmd, c.Dispense):
             self._pipette(cmd.mount).volume -= cmd.volume
         elif isinstance(cmd, c.BlowOut):
-            self._pipette(cmd.mount).volume = 0.0
-        if isinstance(cmd, (c.Aspirate, c.Dispense, c.BlowOut)):
+            pipette = self._pipette(cmd.mount)
+            expelled, pipette.volume = pipette.volume, 0.0
+            return {"volume_in_tip": 0.0, "volume_expelled": round(expelled, 6)}
+        if isinstance(cmd, (c.Aspirate, c.Dispense)):
             return {"volume_in_tip": round(self._pipette(cmd.mount).volume, 6)}
         return {}
 

@@ -19,9 +19,15 @@ def summarize(engine: Engine) -> dict[str, Any]:
     volumes: dict[str, float] = defaultdict(float)
     for entry in protocol_entries:
         cmd = entry.command
-        if entry.status != "completed" or not isinstance(cmd, (c.Aspirate, c.Dispense)):
+        if entry.status != "completed" or not isinstance(cmd, c.LIQUID_COMMANDS):
             continue
-        if cmd.well is not None:
+        if cmd.well is None:
+            continue
+        if isinstance(cmd, c.BlowOut):  # what was left in the tip lands in the well
+            expelled = (entry.result or {}).get("volume_expelled", 0.0)
+            if expelled:  # an empty tip blows out air
+                volumes[cmd.well] += expelled
+        else:
             volumes[cmd.well] += cmd.volume if isinstance(cmd, c.Dispense) else -cmd.volume
     pauses = [
         {"t": e["t"], "source": e.get("pause_source"), "message": e.get("pause_message")}

@@ -297,6 +297,24 @@ def test_blow_out_at_a_well_goes_to_its_top_and_empties_the_tip(bench: Bench) ->
     assert len(bench.commands(c.MoveTo)) == 3 and len(bench.commands(c.BlowOut)) == 2
 
 
+def test_what_blow_out_expels_is_counted_in_the_well_it_lands_in(bench: Bench) -> None:
+    p, plate = bench.p300, bench.plate
+    p.pick_up_tip()
+    p.aspirate(100, plate["A1"])
+    p.dispense(60, plate["B1"])
+    p.blow_out(plate["C1"])
+    p.blow_out(plate["D1"])  # an empty tip blows out air: D1 is not in the volumes
+    p.drop_tip()
+    bench.ctx.run.channel.finish()
+    bench.run.wait(timeout=30)
+    blows = [e.result for e in bench.run.engine.entries if isinstance(e.command, c.BlowOut)]
+    assert blows == [{"volume_in_tip": 0.0, "volume_expelled": 40.0},
+                     {"volume_in_tip": 0.0, "volume_expelled": 0.0}]
+    volumes = bench.summary()["well_volumes_ul"]
+    assert volumes == {"1/A1": -100, "1/B1": 60, "1/C1": 40}
+    assert sum(volumes.values()) == 0  # liquid is conserved
+
+
 def test_mix_repeats_aspirate_and_dispense_at_one_place(bench: Bench) -> None:
     p, plate = bench.p300, bench.plate
     p.pick_up_tip()
