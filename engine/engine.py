@@ -84,6 +84,7 @@ class Engine:
         self._inbox: deque[Request] = deque()
         self._waiter: anyio.Event | None = None
         self._new_event: Callable[[], anyio.Event] = anyio.Event
+        self._new_scope: Callable[[], CancelScope] = CancelScope
         self._journal: list[CommandEntry] = []
         self._current: CommandRequest | None = None
         self._interruptible: CancelScope | None = None
@@ -160,8 +161,10 @@ class Engine:
         """Run to a terminal status; ``on_ready`` is called once actions can be taken."""
         self.caller = LoopCaller()
         self.channel = CommandChannel(self.caller, self.deliver)
-        # The backend's Event class, made directly: one is needed per idle wait.
+        # The backend's Event and CancelScope classes, made directly: one of each is
+        # needed per command, and anyio's own constructors look the backend up each time.
         self._new_event = type(anyio.Event())
+        self._new_scope = type(CancelScope())
         if on_ready is not None:
             on_ready()
         async with anyio.create_task_group() as tg:
@@ -261,7 +264,7 @@ class Engine:
     async def _run_motion(self, entry: CommandEntry) -> None:
         while True:
             if self.state.pause is None:
-                with CancelScope() as scope:
+                with self._new_scope() as scope:
                     self._interruptible = scope
                     try:
                         await self._execute(entry)

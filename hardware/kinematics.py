@@ -77,7 +77,7 @@ def plan_move(start: Mapping[str, float], target: Mapping[str, float],
     ``speed`` caps the speed along the path (mm/s); each axis also keeps its own limits.
     """
     moving = [(axis, abs(target[axis] - start[axis])) for axis in target]
-    path = math.sqrt(sum(d * d for _, d in moving)) if speed is not None else 0.0
+    path = math.hypot(*(d for _, d in moving)) if speed is not None else 0.0
     best_t, best_d, best_v, best_a = 0.0, 0.0, 1.0, 1.0  # the limiting axis
     for axis, delta in moving:
         if delta <= 0:
