@@ -37,7 +37,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from engine.bridge import call_in_loop
 from engine.run import Run
 from engine.state import Status
 from hardware.config import default_config
@@ -192,9 +191,7 @@ def status_changes(run: Run) -> list[tuple[str, float]]:
         if event["event"] == "status":
             changes.append((event["status"], time.perf_counter()))
 
-    caller = run.engine.caller
-    assert caller is not None
-    call_in_loop(caller, lambda: run.record.subscribe(on_event))
+    run.call(lambda: run.record.subscribe(on_event))
     return changes
 
 

@@ -11,6 +11,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 
@@ -29,6 +30,7 @@ from .record import RunRecord
 from .state import RunState, Status
 from .status import RunStatusReport, report
 
+T = TypeVar("T")
 ProtocolFunction = Callable[[CommandChannel], None]
 ErrorExplainer = Callable[[BaseException], tuple[str, str | None]]
 
@@ -84,6 +86,31 @@ class Run:
         self._thread.start()
         self._ready.wait()
         return self
+
+    @property
+    def loop_running(self) -> bool:
+        """True while the engine loop takes calls: from ``start`` until the run has ended."""
+        caller = self.engine.caller
+        return caller is not None and not caller.closed
+
+    def call(self, function: Callable[[], T], timeout: float | None = None) -> T:
+        """Run ``function`` in the engine loop and return its value (or raise its error)
+        in this thread; ``LoopClosedError`` once the run has ended.
+
+        This is how another thread reads engine state or subscribes to it safely.
+        """
+        caller = self.engine.caller
+        if caller is None:
+            raise RuntimeError("the run has not been started")
+        return call_in_loop(caller, function, timeout)
+
+    def call_soon(self, function: Callable[[], object]) -> None:
+        """Run ``function`` in the engine loop without waiting for it; ``LoopClosedError``
+        once the run has ended."""
+        caller = self.engine.caller
+        if caller is None:
+            raise RuntimeError("the run has not been started")
+        caller.call_soon(function)
 
     def wait(self, timeout: float | None = None) -> RunStatusReport:
         """Block until the run has ended; return its final status."""
@@ -190,11 +217,8 @@ class RunControl:
     def apply(self, action: Action) -> ActionResult:
         """Carry out ``action`` in the engine loop and return its answer."""
         engine = self._run.engine
-        caller = engine.caller
-        if caller is None:
-            raise RuntimeError("the run has not been started")
         try:
-            return call_in_loop(caller, lambda: engine.apply(action))
+            return self._run.call(lambda: engine.apply(action))
         except LoopClosedError:
             return ActionResult(False, self.status().status, "the run has already ended")
 
@@ -203,10 +227,8 @@ class RunControl:
         controller = self._run.controller
         if not isinstance(controller, SimulatedController):
             raise TypeError("only a simulated robot's interlocks can be set by hand")
-        caller = self._run.engine.caller
-        assert caller is not None
         try:
-            call_in_loop(caller, lambda: controller.set_interlock(name, active))
+            self._run.call(lambda: controller.set_interlock(name, active))
         except LoopClosedError:  # the run has ended; the robot's door still opens
             controller.set_interlock(name, active)
 

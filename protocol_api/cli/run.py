@@ -33,7 +33,6 @@ import anyio
 import attrs
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from engine.bridge import call_in_loop
 from engine.record import Event
 from engine.run import Run
 from engine.state import Status
@@ -287,9 +286,7 @@ def _play(run: Run, inner: MotionController) -> RunStatusReport:
         if event["event"] == "summary":
             ended.set()
 
-    caller = run.engine.caller
-    assert caller is not None
-    call_in_loop(caller, lambda: run.record.subscribe(on_event))
+    run.call(lambda: run.record.subscribe(on_event))
 
     def position() -> dict[str, float] | None:
         reported: dict[str, float] | None = getattr(inner, "reported_position", None)

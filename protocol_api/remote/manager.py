@@ -479,9 +479,9 @@ class RunManager:
         holder.append(active)
         self.active = active
         self._want_records()
-        if run.engine.caller is not None and not run.engine.caller.closed:
+        try:
             watch.attach()
-        else:  # already over (a single run served after it ended)
+        except LoopClosedError:  # already over (a single run served after it ended)
             self._on_events(active, [run.record.events[-1]] if run.record.events else [])
         return active
 
@@ -554,9 +554,8 @@ class RunManager:
     async def _in_engine(self, active: ActiveRun, function: Callable[[], T]) -> T | None:
         """Run ``function`` in the run's engine loop and await its value; None if the
         loop has ended before it could."""
-        caller = active.run.engine.caller
         server = self._caller
-        assert caller is not None and server is not None
+        assert server is not None
         answered = anyio.Event()
         box: list[T] = []
         errors: list[Exception] = []
@@ -573,7 +572,7 @@ class RunManager:
                 server.call_soon(deliver)
 
         try:
-            caller.call_soon(in_engine)
+            active.run.call_soon(in_engine)
         except LoopClosedError:
             return None
         active.waiters.add(answered)

@@ -23,7 +23,7 @@ from typing import Any
 
 import anyio
 
-from engine.bridge import LoopCaller, LoopClosedError, call_in_loop
+from engine.bridge import LoopCaller, LoopClosedError
 from engine.record import Event
 from engine.run import Run
 from engine.state import RunState
@@ -65,15 +65,13 @@ class RunWatch:
     def attach(self) -> None:
         """Subscribe to the engine (done in its loop, which must be running)."""
         engine = self.run.engine
-        caller = engine.caller
-        assert caller is not None, "the run has not been started"
 
         def subscribe() -> None:
             self._sig = _signature(engine.state)
             engine.subscribe(self._on_state)
             self.run.record.subscribe(self._on_event)
 
-        call_in_loop(caller, subscribe)
+        self.run.call(subscribe)
 
     def close(self) -> None:
         """Stop handing anything over (the run is finished with)."""

@@ -9,8 +9,9 @@ from labrun_testing import P300, TIP_TOP, WELL, ScriptedRun
 
 from engine import commands as c
 from engine.actions import Pause
+from engine.bridge import LoopClosedError
 from engine.errors import RunAborted, RunHalted, RunStopped
-from engine.state import Status
+from engine.state import Status, status_of
 
 
 @pytest.fixture
@@ -233,3 +234,26 @@ def test_record_file_parses_and_ends_with_the_summary(run: ScriptedRun) -> None:
     assert events[0]["event"] == "run"
     assert events[-1]["event"] == "summary" and events[-1]["status"] == "succeeded"
     assert [e["seq"] for e in events] == list(range(len(events)))
+
+
+def test_other_threads_reach_the_engine_loop_only_while_the_run_lasts() -> None:
+    scripted = ScriptedRun()
+    run = scripted.run
+    try:
+        assert run.loop_running
+        # Run in the engine loop, answered in this thread: values and errors alike.
+        assert run.call(lambda: status_of(run.engine.state)) is Status.IDLE
+        with pytest.raises(ZeroDivisionError):
+            run.call(lambda: 1 / 0)
+        seen: list[str] = []
+        run.call(lambda: run.record.subscribe(lambda event: seen.append(event["event"])))
+        scripted.play()
+        assert "action" in seen and "status" in seen
+    finally:
+        scripted.close()
+    assert not run.loop_running
+    with pytest.raises(LoopClosedError):
+        run.call(lambda: None)
+    with pytest.raises(LoopClosedError):
+        run.call_soon(lambda: None)
+    assert seen[-1] == "summary"

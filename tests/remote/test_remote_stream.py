@@ -12,7 +12,6 @@ import httpx
 import pytest
 from remote_kit import WAIT, Gates, Served, item
 
-from engine.bridge import call_in_loop
 from engine.run import Run
 from protocol_api.remote import KEEPALIVE, HTTPClientError, StreamEvent
 from protocol_api.remote.client_core import EventParser
@@ -43,9 +42,7 @@ def status_times(run: Run) -> list[tuple[str, float]]:
         if event["event"] == "status":
             times.append((event["status"], time.perf_counter()))
 
-    caller = run.engine.caller
-    assert caller is not None
-    call_in_loop(caller, lambda: run.record.subscribe(on_event))
+    run.call(lambda: run.record.subscribe(on_event))
     return times
 
 

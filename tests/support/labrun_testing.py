@@ -58,17 +58,12 @@ class ScriptedRun:
         self.run.start()
         self.engine = self.run.engine
         self.control = self.run.control
-        caller = self.engine.caller
-        assert caller is not None
-        done = threading.Event()
 
         def hook() -> None:
             self.engine.on_idle(self._poke)
             self.engine.subscribe(lambda state: self._poke())
-            done.set()
 
-        caller.call_soon(hook)
-        done.wait()
+        self.run.call(hook)
 
     # -- driving ----------------------------------------------------------------------
 
