@@ -97,6 +97,7 @@ class Engine:
         self._tg: anyio.abc.TaskGroup | None = None
         self._listeners: list[Callable[[RunState], None]] = []
         self._tripped: set[str] = set()
+        self._fault: HardwareFault | None = None
         self.idle = False
         self.requests_received = 0
         self._idle_listeners: list[Callable[[], None]] = []
@@ -155,6 +156,27 @@ class Engine:
             self._tripped = {n for n in self._tripped if n in self.state.interlocks}
         self._react(None)
 
+    def on_fault(self, fault: HardwareFault) -> None:
+        """The controller failed on its own (its connection was lost); loop thread only.
+
+        A run that waits (paused, in a delay, or for the protocol) fails now rather than
+        at its next move. A controller call in progress raises the fault itself, which
+        fails the run with the protocol line that made the call.
+        """
+        self._fault = fault
+        if self.idle or self._delay_scope is not None:
+            self._take_fault()
+
+    def _take_fault(self) -> None:
+        """Fail the run on a fault the controller reported while the engine waited."""
+        fault, state = self._fault, self.state
+        if fault is None or not state.started or state.outcome is not None:
+            return
+        self._fault = None
+        if state.ending is None and self._failure is None:
+            ending.fail(self, f"the robot stopped answering while the run waited: {fault}",
+                        None)
+
     # -- the loop -------------------------------------------------------------------
 
     async def run(self, on_ready: Callable[[], None] | None = None) -> None:
@@ -170,6 +192,7 @@ class Engine:
         async with anyio.create_task_group() as tg:
             self._tg = tg
             self.controller.set_interlock_listener(self.on_interlock)
+            self.controller.set_fault_listener(self.on_fault)
             self.record.add("run", robot=self.config.name, status=Status.IDLE.value,
                             virtual_clock=self.clock.is_virtual)
             for name in sorted(self.controller.active_interlocks()):
@@ -188,6 +211,7 @@ class Engine:
                 with CancelScope(shield=True):
                     ending.close_channel(self)
                     self.controller.set_interlock_listener(None)
+                    self.controller.set_fault_listener(None)
                     self.caller.closed = True  # nothing is recorded after the summary
                     self.record.add("summary", **summarize(self))
                     self.record.flush()
@@ -303,6 +327,7 @@ class Engine:
         skipped = self.state.delay is not None and self.state.delay.skipped
         self._dispatch(DelayStarted(DelayInfo(entry.deadline, cmd.seconds, cmd.message, skipped)))
         if not skipped:
+            self._take_fault()
             with CancelScope() as self._delay_scope:
                 if not self.clock.is_virtual:
                     self.record.flush()
@@ -378,6 +403,8 @@ class Engine:
         """Sleep until the next state change or request; the engine is idle meanwhile."""
         # A stop or halt may have cancelled our scope while we were busy: take it now,
         # rather than report idle with a cancellation still on its way.
+        if self._fault is not None:
+            self._take_fault()
         if self._protocol_scope is not None and self._protocol_scope.cancel_called:
             await anyio.lowlevel.checkpoint_if_cancelled()
         if self._waiter is None:

@@ -56,6 +56,9 @@ async def wait_resumed(engine: Engine) -> None:
             engine.apply(Resume(source="interlock"))
             continue
         engine.record.flush()
+        engine._take_fault()  # a robot that dropped off while parked ends the run now
+        if engine.state.pause is None:
+            break
         if isinstance(engine.clock, VirtualClock):
             if await engine.clock.advance_to_next_timer():
                 continue

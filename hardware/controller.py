@@ -21,6 +21,9 @@ Position = dict[str, float]
 InterlockListener = Callable[[str, bool], None]
 """Called in the engine's event loop with (interlock name, active)."""
 
+FaultListener = Callable[["HardwareFault"], None]
+"""Called in the engine's event loop when the controller fails on its own."""
+
 
 class HardwareFault(Exception):
     """The controller failed: an error reply, a timeout, a lost connection, an alarm."""
@@ -99,4 +102,10 @@ class MotionController(Protocol):
 
     def set_interlock_listener(self, listener: InterlockListener | None) -> None:
         """Register the callback told of every interlock change (in the event loop)."""
+        ...
+
+    def set_fault_listener(self, listener: FaultListener | None) -> None:
+        """Register the callback told when the controller fails outside any call (the
+        connection is lost while nothing is sent); in the event loop. A call in progress
+        raises the fault itself as well."""
         ...

@@ -12,7 +12,13 @@ from collections.abc import Mapping, Sequence
 
 from .clock import Clock, VirtualClock
 from .config import RobotConfig
-from .controller import HardwareFault, InterlockListener, NotHomedError, Position
+from .controller import (
+    FaultListener,
+    HardwareFault,
+    InterlockListener,
+    NotHomedError,
+    Position,
+)
 from .kinematics import plan_move
 
 
@@ -30,6 +36,8 @@ class SimulatedController:
         self._currents: dict[str, float] = {a: c.run_current for a, c in config.axes.items()}
         self._interlocks: set[str] = set()
         self._listener: InterlockListener | None = None
+        self._fault_listener: FaultListener | None = None
+        self._lost: HardwareFault | None = None
         self._homed = homed
         self._moving = False
 
@@ -40,12 +48,13 @@ class SimulatedController:
         return not self._homed
 
     async def connect(self) -> None:
-        return None
+        self._lost = None  # connected again
 
     async def disconnect(self) -> None:
         return None
 
     async def home(self, axes: Sequence[str] | None = None) -> Position:
+        self._check_connected()
         names = list(axes) if axes is not None else list(self.config.axes)
         # Z axes home first so nothing is dragged across the deck.
         z_first = [a for a in names if a in self.config.z_axes]
@@ -57,6 +66,7 @@ class SimulatedController:
         return dict(self._position)
 
     async def move(self, target: Mapping[str, float], speed: float | None = None) -> None:
+        self._check_connected()
         if not self._homed:
             raise NotHomedError("the robot must be homed before it moves (it was halted)")
         for axis, value in target.items():
@@ -70,25 +80,32 @@ class SimulatedController:
         await self._travel(target, speed)
 
     async def stop_motion(self) -> Position:
+        self._check_connected()
         return dict(self._position)
 
     async def emergency_stop(self) -> None:
+        self._check_connected()
         self._homed = False
 
     async def read_position(self) -> Position:
+        self._check_connected()
         return dict(self._position)
 
     async def set_currents(self, currents: Mapping[str, float]) -> None:
+        self._check_connected()
         self._currents.update(currents)
 
     async def wait_until_idle(self) -> None:
-        return None
+        self._check_connected()
 
     def active_interlocks(self) -> frozenset[str]:
         return frozenset(self._interlocks)
 
     def set_interlock_listener(self, listener: InterlockListener | None) -> None:
         self._listener = listener
+
+    def set_fault_listener(self, listener: FaultListener | None) -> None:
+        self._fault_listener = listener
 
     # -- simulation only --------------------------------------------------------------
 
@@ -112,6 +129,19 @@ class SimulatedController:
             self._interlocks.discard(name)
         if self._listener is not None:
             self._listener(name, active)
+
+    def lose_connection(self, message: str = "the connection to the robot was lost") -> None:
+        """Fail as a real controller whose cable is pulled: every call raises until
+        ``connect()``, and the fault listener is told now; event loop only."""
+        if self._lost is not None:
+            return
+        self._lost = HardwareFault(message)
+        if self._fault_listener is not None:
+            self._fault_listener(self._lost)
+
+    def _check_connected(self) -> None:
+        if self._lost is not None:
+            raise self._lost
 
     async def _travel(self, target: Mapping[str, float], speed: float | None) -> None:
         start = {axis: self._position[axis] for axis in target}

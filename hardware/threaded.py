@@ -32,7 +32,13 @@ import anyio.abc
 import anyio.lowlevel
 from anyio.from_thread import BlockingPortal
 
-from .controller import HardwareFault, InterlockListener, MotionController, Position
+from .controller import (
+    FaultListener,
+    HardwareFault,
+    InterlockListener,
+    MotionController,
+    Position,
+)
 
 T = TypeVar("T")
 
@@ -119,6 +125,19 @@ class ThreadedController:
                 schedule(lambda: listener(name, active))
 
         self.inner.set_interlock_listener(forward)
+
+    def set_fault_listener(self, listener: FaultListener | None) -> None:
+        """Called in the listener's loop; faults are handed to that loop."""
+        if listener is None:
+            self.inner.set_fault_listener(None)
+            return
+        schedule = _scheduler()
+
+        def forward(fault: HardwareFault) -> None:
+            with contextlib.suppress(RuntimeError):  # that loop has ended: nobody listens
+                schedule(lambda: listener(fault))
+
+        self.inner.set_fault_listener(forward)
 
     # -- calls ------------------------------------------------------------------------
 

@@ -31,7 +31,13 @@ from typing import Any
 import anyio
 
 from ..config import RobotConfig
-from ..controller import HardwareFault, InterlockListener, NotHomedError, Position
+from ..controller import (
+    FaultListener,
+    HardwareFault,
+    InterlockListener,
+    NotHomedError,
+    Position,
+)
 from ..kinematics import plan_move
 from .dialects import Dialect, get_dialect
 from .errors import ControllerAlarm, ControllerError, InterlockActive, MotionInterrupted
@@ -72,6 +78,7 @@ class GcodeController:
         self._transport = transport
         self._link: Link | None = None
         self._listener: InterlockListener | None = None
+        self._fault_listener: FaultListener | None = None
         self._unhomed: set[str] = set(config.axes)
         self._commanded: Position = {}
         self._needs_init = True
@@ -104,7 +111,7 @@ class GcodeController:
         self._transport = None  # a given transport is used once
         link = Link(self.dialect, transport, timeout_s=self.timeout_s,
                     poll_interval=self.poll_interval, on_event=self._on_event,
-                    on_interlock=self._on_interlock)
+                    on_interlock=self._on_interlock, on_fault=self._on_fault)
         await link.start()
         self._link = link
         self._unhomed = set(self.config.axes)
@@ -260,6 +267,9 @@ class GcodeController:
         if link is None:
             return frozenset()
         return frozenset(name for name, active in link.interlocks.items() if active)
+
+    def set_fault_listener(self, listener: FaultListener | None) -> None:
+        self._fault_listener = listener
 
     def set_interlock_listener(self, listener: InterlockListener | None) -> None:
         self._listener = listener
@@ -472,6 +482,10 @@ class GcodeController:
     def _on_interlock(self, name: str, active: bool) -> None:
         if self._listener is not None:
             self._listener(name, active)
+
+    def _on_fault(self, fault: HardwareFault) -> None:
+        if self._fault_listener is not None:
+            self._fault_listener(fault)
 
     def _check_axes(self, axes: Iterable[str]) -> None:
         unknown = [a for a in axes if a not in self.axis_map]

@@ -4,7 +4,8 @@ The reader turns every received line into events (through the dialect) and acts 
 them: answers go to the ``Streamer``; status reports, position reports, alarms,
 restarts and interlock changes update this object's state and wake whoever waits on
 it. Interlock changes are reported to a listener in the event loop. A lost connection
-fails every waiter at once with ``ConnectionLost``.
+fails every waiter at once with ``ConnectionLost`` and is reported to a fault listener,
+so a robot that drops off while nothing is sent (a paused run) is noticed at once.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class Link:
 
     def __init__(self, dialect: Dialect, transport: Transport, *, timeout_s: float,
                  poll_interval: float, on_event: StatusHook,
-                 on_interlock: Callable[[str, bool], None]) -> None:
+                 on_interlock: Callable[[str, bool], None],
+                 on_fault: Callable[[HardwareFault], None] | None = None) -> None:
         self.dialect = dialect
         self.transport = transport
         self.timeout_s = timeout_s
@@ -69,6 +71,8 @@ class Link:
         self.last_line_at = time.monotonic()
         self._on_event = on_event
         self._on_interlock = on_interlock
+        self._on_fault = on_fault
+        self._closing = False
         self._changed = anyio.Event()
         self._poll_now = anyio.Event()
         self._service = Service(f"labrun-gcode-{transport.description}")
@@ -79,6 +83,7 @@ class Link:
         await self._service.start(self._run)
 
     async def close(self) -> None:
+        self._closing = True  # a fault from here on is ours, not news
         await self._service.stop()
         await self.transport.aclose()
         if self.fault is None:
@@ -244,6 +249,11 @@ class Link:
         if self.fault is None:
             self.fault = fault
             self.streamer.fail_all(fault, poison=True)
+            if self._on_fault is not None and not self._closing:
+                try:
+                    self._on_fault(fault)
+                except Exception:  # a listener's bug must not kill the reader
+                    log.exception("fault listener failed for %s", fault)
         self._notify()
 
     def _raise_fault(self) -> None:

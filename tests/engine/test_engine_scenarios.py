@@ -257,3 +257,54 @@ def test_other_threads_reach_the_engine_loop_only_while_the_run_lasts() -> None:
     with pytest.raises(LoopClosedError):
         run.call_soon(lambda: None)
     assert seen[-1] == "summary"
+
+
+# -- a robot that drops off -------------------------------------------------------------
+
+LOST = "the connection to the robot was lost"
+
+
+def failure_of(run: ScriptedRun) -> dict[str, object]:
+    final = run.run.wait(5)
+    assert final.status is Status.FAILED
+    summary = run.events()[-1]
+    assert summary["event"] == "summary" and summary["status"] == "failed"
+    failures = [e for e in run.events() if e["event"] == "failure"]
+    return {"error": summary["error"], "location": failures[0]["location"],
+            "failed": [e["id"] for e in run.events()
+                       if e["event"] == "command" and e["status"] == "failed"]}
+
+
+def test_a_robot_lost_while_parked_fails_the_run_without_waiting_for_resume(
+        run: ScriptedRun) -> None:
+    run.call(c.MoveTo("left", (100.0, 100.0, 50.0)))
+    outcome = run.call(c.WaitForResume("check the plate"), name="pause")
+    assert run.status().parked
+    pause_id = len(run.engine.entries) - 1
+    run.run.call(run.controller.lose_connection)
+    failure = failure_of(run)
+    assert str(failure["error"]).startswith(
+        f"the robot stopped answering while the run waited: {LOST}")
+    assert failure["location"] is None and failure["failed"] == [pause_id]
+    assert outcome.done.wait(5) and isinstance(outcome.error, RunStopped)
+    assert not run.control.resume().accepted
+
+
+def test_a_robot_lost_during_a_delay_fails_the_run_then_not_at_the_deadline(
+        run: ScriptedRun) -> None:
+    lost_at = run.clock.now() + 10.0
+    run.clock.call_at(lost_at, run.controller.lose_connection)
+    outcome = run.call(c.Delay(3600.0), name="incubate")
+    failure = failure_of(run)
+    assert LOST in str(failure["error"])
+    assert run.clock.now() == pytest.approx(lost_at)  # the hour was not waited out
+    assert isinstance(outcome.error, RunStopped)
+
+
+def test_a_robot_lost_mid_move_fails_the_next_call_to_it(run: ScriptedRun) -> None:
+    run.clock.call_at(run.clock.now() + 0.05, run.controller.lose_connection)
+    run.call(c.MoveTo("left", (300.0, 300.0, 100.0)), c.MoveTo("left", (100.0, 100.0, 100.0)))
+    failure = failure_of(run)
+    # The move that met the dead connection failed, not a wait.
+    assert str(failure["error"]).startswith(LOST)
+    assert failure["failed"] == [len(run.engine.entries) - 1]

@@ -288,12 +288,19 @@ def test_an_error_reply_ends_the_run_failed_naming_the_line(tmp_path: Path) -> N
         assert_failed_with_complete_record(robot, r"rejected 'G1")
 
 
-def test_a_fault_while_paused_fails_the_resume_cleanly(tmp_path: Path) -> None:
-    with robot_run(tmp_path, "grbl", LONG_MOVE) as robot:
+def test_a_connection_dropped_while_paused_fails_the_run_at_once(
+        tmp_path: Path, dialect: str) -> None:
+    with robot_run(tmp_path, dialect, LONG_MOVE) as robot:
         robot.control.play()
         robot.wait_until(lambda: robot.moving_x_below(350.0), "the long move")
         robot.control.pause("immediate")
         robot.control.wait_until_paused(WAIT_S)
+        started = time.monotonic()
         robot.emulator.drop_connection()
-        assert robot.control.resume().accepted
-        assert_failed_with_complete_record(robot, r"closed the connection|lost")
+        # Nobody resumes: the parked run learns of it from the reader, not at resume.
+        error = assert_failed_with_complete_record(robot, r"closed the connection|lost")
+        assert time.monotonic() - started < 2.0
+        assert "while the run waited" in error
+        assert not robot.control.resume().accepted
+        failures = robot.events("failure")
+        assert failures[0]["location"] is None
