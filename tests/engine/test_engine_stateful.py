@@ -234,7 +234,23 @@ class RunMachine(RuleBasedStateMachine):
         clock.call_at(clock.now() + after + open_for,
                       lambda: controller.set_interlock("door", False))
 
+    @rule(after=st.floats(0.0, 30.0), chance=st.integers(0, 3))
+    def robot_lost_later(self, after: float, chance: int) -> None:
+        # One pick in four: a lost robot ends the run, and the other rules need runs.
+        if chance == 0:
+            controller, clock = self.r.controller, self.r.clock
+            clock.call_at(clock.now() + after, controller.lose_connection)
+
     # -- invariants -------------------------------------------------------------------
+
+    @invariant()
+    def a_lost_robot_ends_the_run(self) -> None:
+        if self.run is None or self.r.controller._lost is None:
+            return
+        report = self.r.status()
+        assert report.status.is_terminal, f"still {report.status.value} with the robot lost"
+        if report.status is Status.FAILED:
+            assert report.outcome is not None and report.outcome.error
 
     @invariant()
     def status_is_settled_and_consistent(self) -> None:
