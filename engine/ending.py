@@ -66,13 +66,23 @@ async def finish(engine: Engine) -> None:
         try:
             await work()
         except Exception as exc:  # the controller failed too: the run still ends
+            _end_cleanup_command(engine, "failed", error=str(exc))
             engine.record.add("failure", error=str(exc), location="cleanup")
             outcome = Outcome(Status.FAILED, error=f"{outcome.error or ''}; "
                               f"cleanup failed: {exc}".strip("; "), location=outcome.location)
+    _end_cleanup_command(engine, "interrupted", reason="halt")  # cut off by a halt
     if engine.state.ending is not None and engine.state.ending.kind is EndKind.HALT:
         await emergency_stop(engine)
         outcome = Outcome(Status.HALTED)
     engine._dispatch(RunEnded(outcome))
+
+def _end_cleanup_command(engine: Engine, status: str, **extra: object) -> None:
+    """Give a cleanup command that did not finish its ending in the record."""
+    if engine.entries:
+        last = engine.entries[-1]
+        if last.origin == "cleanup" and last.status not in ("completed", "failed",
+                                                             "interrupted"):
+            engine._set_status(last, status, **extra)
 
 def _unfinished(engine: Engine) -> CommandEntry | None:
     """The protocol command left in progress, if any: every other one has finished."""

@@ -220,7 +220,11 @@ class Engine:
 
     async def _execute_protocol(self) -> None:
         while True:
-            request = await self._next_request()
+            try:
+                request = await self._next_request()
+            except (HardwareFault, CommandError) as exc:  # parking or a replay failed
+                ending.fail(self, str(exc), None)
+                return
             if isinstance(request, ProtocolDone):
                 if request.error is not None:
                     ending.fail(self, request.error, request.location)
