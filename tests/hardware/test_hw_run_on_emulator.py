@@ -94,6 +94,13 @@ class RobotRun:
         machine = self.emulator.emulator.machine
         return self.emulator.call(lambda: machine.moving and machine.position["X"] < x)
 
+    def pause_mid_long_move(self) -> None:
+        """Play ``LONG_MOVE`` and pause it immediately once the move is well under way."""
+        self.control.play()
+        self.wait_until(lambda: self.moving_x_below(350.0), "the long move")
+        assert self.control.pause("immediate").accepted
+        self.control.wait_until_paused(WAIT_S)
+
 
 @contextmanager
 def robot_run(tmp_path: Path, dialect: str, protocol: str, *, timeout_s: float = 2.0,
@@ -184,10 +191,7 @@ def test_immediate_pause_mid_move_parks_and_resume_returns_to_the_read_back_posi
 def test_a_pause_while_paused_is_refused_and_nothing_moves(
         tmp_path: Path, dialect: str) -> None:
     with robot_run(tmp_path, dialect, LONG_MOVE) as robot:
-        robot.control.play()
-        robot.wait_until(lambda: robot.moving_x_below(350.0), "the long move")
-        robot.control.pause("immediate")
-        robot.control.wait_until_paused(WAIT_S)
+        robot.pause_mid_long_move()
         lines = len(robot.emulator.stats.lines)
         refused = robot.control.pause("immediate")
         assert not refused.accepted and refused.reason
@@ -291,10 +295,7 @@ def test_an_error_reply_ends_the_run_failed_naming_the_line(tmp_path: Path) -> N
 def test_a_connection_dropped_while_paused_fails_the_run_at_once(
         tmp_path: Path, dialect: str) -> None:
     with robot_run(tmp_path, dialect, LONG_MOVE) as robot:
-        robot.control.play()
-        robot.wait_until(lambda: robot.moving_x_below(350.0), "the long move")
-        robot.control.pause("immediate")
-        robot.control.wait_until_paused(WAIT_S)
+        robot.pause_mid_long_move()
         started = time.monotonic()
         robot.emulator.drop_connection()
         # Nobody resumes: the parked run learns of it from the reader, not at resume.
