@@ -70,7 +70,8 @@ async def finish(engine: Engine) -> None:
             engine.record.add("failure", error=str(exc), location="cleanup")
             outcome = Outcome(Status.FAILED, error=f"{outcome.error or ''}; "
                               f"cleanup failed: {exc}".strip("; "), location=outcome.location)
-    _end_cleanup_command(engine, "interrupted", reason="halt")  # cut off by a halt
+    if engine._cleanup_scope.cancelled_caught:  # cut off by a halt
+        _end_cleanup_command(engine, "interrupted", reason="halt")
     if engine.state.ending is not None and engine.state.ending.kind is EndKind.HALT:
         await emergency_stop(engine)
         outcome = Outcome(Status.HALTED)

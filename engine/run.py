@@ -21,7 +21,7 @@ from hardware.controller import MotionController
 from hardware.simulated import SimulatedController
 
 from .actions import Abort, Action, Halt, Pause, PauseOption, Play, Resume, SkipDelay, Stop
-from .bridge import LoopClosedError, call_in_loop
+from .bridge import LoopCaller, LoopClosedError, call_in_loop
 from .channel import CommandChannel
 from .engine import Engine, StalledPolicy
 from .entries import ActionResult
@@ -99,18 +99,17 @@ class Run:
 
         This is how another thread reads engine state or subscribes to it safely.
         """
-        caller = self.engine.caller
-        if caller is None:
-            raise RuntimeError("the run has not been started")
-        return call_in_loop(caller, function, timeout)
+        return call_in_loop(self._caller(), function, timeout)
 
     def call_soon(self, function: Callable[[], object]) -> None:
         """Run ``function`` in the engine loop without waiting for it; ``LoopClosedError``
         once the run has ended."""
-        caller = self.engine.caller
-        if caller is None:
+        self._caller().call_soon(function)
+
+    def _caller(self) -> LoopCaller:
+        if self.engine.caller is None:
             raise RuntimeError("the run has not been started")
-        caller.call_soon(function)
+        return self.engine.caller
 
     def wait(self, timeout: float | None = None) -> RunStatusReport:
         """Block until the run has ended; return its final status."""
