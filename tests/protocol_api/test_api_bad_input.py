@@ -12,12 +12,13 @@ from typing import Any
 
 import attrs
 import pytest
+from labrun_testing import simulate_file
 
 from engine import commands as c
 from engine.channel import CommandChannel, StepRef
 from engine.run import Run
 from hardware.config import default_config
-from protocol_api.execute import continue_when_stalled, create_run, open_context
+from protocol_api.execute import continue_when_stalled, open_context
 
 HEADER = '''metadata = {"apiLevel": "2.15"}
 
@@ -36,12 +37,7 @@ def simulate(tmp_path: Path, body: str) -> tuple[Path, Run, dict[str, Any]]:
     text = HEADER + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
     path.write_text(text)
     assert len(text.splitlines()) == BAD_LINE
-    run = create_run(path, on_stalled=continue_when_stalled)
-    try:
-        run.control.play(source="test")
-        run.wait(timeout=30)
-    finally:
-        run.close()
+    run = simulate_file(path)
     summary = run.record.events[-1]
     assert summary["event"] == "summary"
     return path, run, summary
@@ -148,13 +144,7 @@ def test_an_exception_in_a_helper_function_names_the_innermost_protocol_line(
         def run(ctx):
             helper(ctx)
     ''').lstrip("\n"))
-    run = create_run(path, on_stalled=continue_when_stalled)
-    try:
-        run.control.play()
-        run.wait(timeout=30)
-    finally:
-        run.close()
-    summary = run.record.events[-1]
+    summary = simulate_file(path).record.events[-1]
     assert summary["status"] == "failed"
     assert summary["error"].startswith("no labware definition named 'no_such_labware'")
     assert summary["location"] == f"{path}:4"

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from labrun_testing import simulate_file as simulate
 
 from engine.run import Run
-from protocol_api.execute import continue_when_stalled, create_run
 
 HEADER = 'metadata = {"apiLevel": "2.15"}\n\n\ndef run(ctx):\n'
 
@@ -23,16 +23,6 @@ def write_protocol(tmp_path: Path, body: str, *, name: str = "protocol.py",
     path = tmp_path / name
     path.write_text(header + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n")
     return path
-
-
-def simulate(path: Path) -> Run:
-    run = create_run(path, on_stalled=continue_when_stalled)
-    try:
-        run.control.play(source="test")
-        run.wait(timeout=30)
-    finally:
-        run.close()
-    return run
 
 
 def summary(run: Run) -> dict[str, Any]:

@@ -13,11 +13,11 @@ import types
 from pathlib import Path
 
 import pytest
+from labrun_testing import simulate_file as simulate
 
 import protocol_api
 import protocol_api.types as labrun_types
-from engine.run import Run
-from protocol_api.execute import continue_when_stalled, create_run
+from protocol_api.execute import create_run
 from protocol_api.loader import LocatedLoadError, ProtocolSource, load_protocol
 
 
@@ -25,16 +25,6 @@ def write(tmp_path: Path, text: str, name: str = "protocol.py") -> Path:
     path = tmp_path / name
     path.write_text(textwrap.dedent(text).lstrip("\n"))
     return path
-
-
-def simulate(path: Path) -> Run:
-    run = create_run(path, on_stalled=continue_when_stalled)
-    try:
-        run.control.play(source="test")
-        run.wait(timeout=30)
-    finally:
-        run.close()
-    return run
 
 
 def load_error(path: Path) -> LocatedLoadError:

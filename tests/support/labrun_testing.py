@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from pathlib import Path
 from typing import Any
 
 from engine import commands as c
@@ -20,6 +21,7 @@ from engine.status import RunStatusReport
 from hardware.clock import VirtualClock
 from hardware.config import RobotConfig, default_config
 from hardware.simulated import SimulatedController
+from protocol_api.execute import continue_when_stalled, create_run
 
 P300 = c.LoadInstrument("p300_single_gen2", "left", 300.0, 300.0 / 16, 18.0, 19.0, 20.0)
 TIP_TOP = (14.38, 74.24, 64.69)  # a 300 µL tip rack's A1 top in slot 1
@@ -174,3 +176,14 @@ class ScriptedRun:
             with self._cond:
                 self.protocol_done = True
                 self._cond.notify_all()
+
+
+def simulate_file(path: str | Path) -> Run:
+    """Simulate a protocol file to its end (pauses continue by themselves); closed."""
+    run = create_run(path, on_stalled=continue_when_stalled)
+    try:
+        run.control.play(source="test")
+        run.wait(timeout=30)
+    finally:
+        run.close()
+    return run
