@@ -8,9 +8,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.actions import Abort, Action, Halt, Pause, Play, Resume, SkipDelay, Stop, check_action
+from engine.engine import Engine
+from engine.entries import ActionResult
+from engine.record import RunRecord
 from engine.reducer import (
     CheckpointReached,
+    DelayEnded,
+    DelayStarted,
+    EngineEvent,
     InterlockChanged,
+    ParkChanged,
     ProtocolFinished,
     RunEnded,
     reduce,
@@ -27,6 +34,10 @@ from engine.state import (
     Status,
     status_of,
 )
+from engine.status import report
+from hardware.clock import VirtualClock
+from hardware.config import default_config
+from hardware.simulated import SimulatedController
 
 CLIENT = PauseRequest(PauseSource.CLIENT)
 STATES = {
@@ -122,19 +133,76 @@ def test_stop_abort_halt_from_idle_end_at_once() -> None:
     assert status_of(reduce(RunState(), Halt())) is Status.HALTED
 
 
+def engine_holding(state: RunState) -> tuple[Engine, SimulatedController, list[RunState]]:
+    """An engine whose run is in ``state``, its simulated robot, and the states it publishes."""
+    clock = VirtualClock()
+    config = default_config()
+    robot = SimulatedController(config, clock)
+    engine = Engine(robot, clock, config, RunRecord(clock=clock.now))
+    engine.state = state
+    published: list[RunState] = []
+    engine.subscribe(published.append)
+    return engine, robot, published
+
+
+def assert_refused_without_a_trace(state: RunState, action: Action) -> None:
+    """``Engine.apply`` refuses ``action`` with the guard's reason and changes nothing
+    anyone can see: the state, the status report, the robot, what is published, and the
+    record, which gains only the refused action itself."""
+    reason = check_action(state, action)
+    assert reason, "the guard must refuse with a reason"
+    engine, robot, published = engine_holding(state)
+    before = report(engine)
+    position = robot.position
+    result = engine.apply(action)
+    assert result == ActionResult(False, status_of(state), reason)
+    assert engine.state == state
+    assert report(engine) == before
+    assert robot.position == position and not robot.moving
+    assert published == []
+    [event] = engine.record.events
+    assert event["event"] == "action" and event["action"] == action.name
+    assert event["accepted"] is False and event["refusal"] == reason
+
+
+WITH_DELAY = {status: attrs.evolve(state, delay=DelayInfo(deadline=60.0, seconds=60.0))
+              for status, state in STATES.items()}
+SKIP_ALLOWED = {"running", "paused"}  # and only while a delay is active
+
+
+@pytest.mark.parametrize(("status", "action"), [
+    (status, action) for action in ACTIONS for status in STATES
+    if status not in ALLOWED[action]])
+def test_refused_actions_change_nothing(status: str, action: str) -> None:
+    assert_refused_without_a_trace(STATES[status], ACTIONS[action])
+    assert_refused_without_a_trace(WITH_DELAY[status], ACTIONS[action])
+
+
+@pytest.mark.parametrize("status", STATES)
+def test_a_refused_skip_delay_changes_nothing(status: str) -> None:
+    assert_refused_without_a_trace(STATES[status], SkipDelay())  # no delay is active
+    if status not in SKIP_ALLOWED:
+        assert_refused_without_a_trace(WITH_DELAY[status], SkipDelay())
+
+
 events = st.sampled_from([Play(), Pause(), Pause(option="immediate"), Resume(), Stop(),
                           Abort(), Halt(), SkipDelay(), CheckpointReached(),
                           InterlockChanged("door", True), InterlockChanged("door", False),
-                          ProtocolFinished(), RunEnded(Outcome(Status.SUCCEEDED))])
+                          DelayStarted(DelayInfo(deadline=30.0, seconds=30.0)), DelayEnded(),
+                          ParkChanged(Park.PARKED), ProtocolFinished(),
+                          RunEnded(Outcome(Status.SUCCEEDED))])
 
 
 @given(st.lists(events, max_size=30))
-def test_refused_actions_change_nothing_and_terminal_is_forever(sequence: list) -> None:  # type: ignore[type-arg]
+def test_refused_actions_change_nothing_and_terminal_is_forever(
+        sequence: list[Action | EngineEvent]) -> None:
+    """Any reachable state: a refused action leaves no trace; a terminal status stays."""
     state = RunState()
     terminal = None
     for event in sequence:
         if isinstance(event, Action) and check_action(state, event) is not None:
-            continue  # refused: the engine does not reduce it
+            assert_refused_without_a_trace(state, event)
+            continue
         if isinstance(event, RunEnded) and status_of(state).is_terminal:
             continue
         state = reduce(state, event)
@@ -143,4 +211,3 @@ def test_refused_actions_change_nothing_and_terminal_is_forever(sequence: list) 
             assert status is terminal
         elif status.is_terminal:
             terminal = status
-        assert status in Status
