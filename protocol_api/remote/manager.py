@@ -434,19 +434,20 @@ class RunManager:
         record_path = (self._record_dir / f"{item.item_uid}.jsonl"
                        if self._record_dir is not None else None)
         labware_dirs = [str(item.labware_dir)] if item.labware_dir else []
+        started_at = time.time()
         try:
             assert item.source is not None
             run = create_run(item.source, config=robot.config, controller=robot.controller,
-                             clock=robot.clock, record_path=record_path,
+                             clock=robot.run_clock(), record_path=record_path,
                              simulating=robot.simulating, labware_dirs=labware_dirs)
         except Exception as exc:
             self.queue_error = f"the run could not start: {exc}"
             self._to_history(item, None, {"status": Status.FAILED.value,
-                                          "error": self.queue_error}, time.time())
+                                          "error": self.queue_error}, started_at)
             self._stop_queue()
             return self.queue_error
         self.queue_error = None
-        self._activate(item, run)
+        self._activate(item, run, started_at)
         played = run.control.play(source=SOURCE)  # the engine is idle: answers at once
         if not played.accepted:
             run.control.abort(f"could not start: {played.reason}", source=SOURCE)
@@ -464,7 +465,8 @@ class RunManager:
         self.queue_stop_pending = False
         self._changed()
 
-    def _activate(self, item: QueueItem, run: Run) -> ActiveRun:
+    def _activate(self, item: QueueItem, run: Run, started_at: float | None = None,
+                  ) -> ActiveRun:
         assert self._caller is not None and self._tg is not None
         tg = self._tg
         holder: list[ActiveRun] = []
@@ -475,7 +477,7 @@ class RunManager:
         watch = RunWatch(run, self._caller, on_status=self._publish,
                          on_events=lambda events: self._on_events(holder[0], events),
                          start_soon=start_soon, progress_interval=self._interval)
-        active = ActiveRun(item, run, watch)
+        active = ActiveRun(item, run, watch, started_at or time.time())
         holder.append(active)
         self.active = active
         self._want_records()

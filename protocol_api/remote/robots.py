@@ -10,7 +10,9 @@
   life of the server.
 
 The robot stays where the last run left it; a robot that needs homing (at connection,
-after a halt) is homed before the next run starts.
+after a halt) is homed before the next run starts. The robot's clock runs for the life of
+the server; each run reads it through a ``RunClock`` of its own that starts at zero, so
+its record and summary give the run's own times.
 """
 
 from __future__ import annotations
@@ -51,6 +53,21 @@ class SpedUpClock:
         await anyio.sleep(max(0.0, deadline - self.now()) / self.speed)
 
 
+class RunClock:
+    """One run's clock: the robot's clock, read from the instant the run was made."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._origin = clock.now()
+        self.is_virtual = clock.is_virtual
+
+    def now(self) -> float:
+        return self._clock.now() - self._origin
+
+    async def sleep_until(self, deadline: float) -> None:
+        await self._clock.sleep_until(self._origin + deadline)
+
+
 class Robot:
     """A controller shared by the runs, their clock, and what clients are told."""
 
@@ -70,6 +87,10 @@ class Robot:
         """The simulated controller, when that is what drives the robot."""
         controller = self.controller
         return controller if isinstance(controller, SimulatedController) else None
+
+    def run_clock(self) -> RunClock:
+        """A clock for the next run, starting at zero now."""
+        return RunClock(self.clock)
 
     def interlocks(self) -> tuple[str, ...]:
         """The robot's active interlocks."""

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from remote_kit import QUICK, WAIT, Gates, Served, item
+from remote_kit import QUICK, SPEED, WAIT, Gates, Served, item
 
 from hardware.config import default_config
 from protocol_api.labware_definitions import get_definition
@@ -156,6 +156,21 @@ def test_pause_resume_skip_delay_and_stop_then_the_queue_goes_on(served: Served,
     assert events[0] == "run" and events[-1] == "summary" and "park" in events
     actions = [(e["action"], e["source"]) for e in first["record"] if e["event"] == "action"]
     assert ("pause", "remote") in actions and ("skip_delay", "remote") in actions
+
+
+def test_a_run_summary_and_record_keep_the_runs_own_time(served: Served) -> None:
+    """Not the server's: each run's clock starts at zero, whatever ran before it."""
+    c = served.client
+    for name in ("first.py", "second.py"):
+        c.queue_item_add(item("ctx.delay(seconds=10)", name))
+    c.queue_start()
+    c.wait_for_idle(timeout=WAIT)
+    for entry in history(served):
+        result = entry["result"]
+        took = (result["time_stop"] - result["time_start"]) * SPEED  # on the robot's clock
+        duration = result["summary"]["duration_s"]
+        assert 10 <= duration <= took, entry["name"]
+        assert all(0 <= event["t"] <= took for event in entry["record"]), entry["name"]
 
 
 @pytest.mark.parametrize("ending", ["abort", "halt", "fail"])
