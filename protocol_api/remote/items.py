@@ -1,8 +1,11 @@
-"""Queue items: uploaded protocol files, checked and loaded when added; the queue itself.
+"""Queue items: uploaded protocol files, checked when added and before they run; the queue.
 
 An item's protocol file and its custom labware are written under the manager's work
-directory and loaded at once (syntax, apiLevel, ``run``, the labware files), so a file
-that cannot run is refused when it is added, not when its turn comes.
+directory and loaded at once (syntax, apiLevel, ``run``, the labware files), then
+simulated to the end as ``labrun simulate`` does, so a protocol that cannot run (a well
+that does not exist, a volume out of range) is refused when it is added, not when the
+robot has already aspirated. Errors name the files as the client uploaded them, not
+where the server keeps them.
 """
 
 from __future__ import annotations
@@ -15,11 +18,21 @@ from typing import Any
 
 from attrs import define
 
-from ..errors import ProtocolError, ProtocolLoadError
+from engine.state import Status
+from hardware.config import RobotConfig
+
+from ..errors import ProtocolError
+from ..execute import continue_when_stalled, create_run
 from ..labware_definitions import read_definition_file
 from ..loader import LocatedLoadError, ProtocolSource, load_protocol
 
 Position = int | str | None
+SIMULATION_TIMEOUT = 60.0
+"""Longest a check by simulation may take (a protocol simulates in milliseconds)."""
+
+
+class ItemRefused(Exception):
+    """An uploaded protocol that cannot run; the message names the uploaded file and line."""
 
 
 @define(eq=False)
@@ -39,6 +52,10 @@ class QueueItem:
         """Where its custom labware files are, if it has any."""
         return self.directory / "labware" if self.directory and self.labware else None
 
+    def as_uploaded(self, text: str) -> str:
+        """``text`` with the server's paths of the item's files replaced by their names."""
+        return _as_uploaded(self.directory, text)
+
     def to_dict(self) -> dict[str, Any]:
         """The item as the API shows it."""
         source = self.source
@@ -55,11 +72,13 @@ class QueueItem:
             shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def make_item(workdir: Path, upload: dict[str, Any], user: str | None) -> QueueItem:
-    """Write an uploaded item's files and load them; ``ProtocolError`` if they cannot run.
+def make_item(workdir: Path, upload: dict[str, Any], user: str | None,
+              config: RobotConfig) -> QueueItem:
+    """Write an uploaded item's files, load them and simulate the protocol on ``config``;
+    ``ItemRefused`` if it cannot run.
 
-    Runs the protocol file's top level (as loading any protocol does): call it in a
-    worker thread.
+    Runs the protocol (as loading and simulating any protocol does): call it in a worker
+    thread.
     """
     uid = uuid.uuid4().hex
     directory = workdir / uid
@@ -77,12 +96,50 @@ def make_item(workdir: Path, upload: dict[str, Any], user: str | None) -> QueueI
         source = load_protocol(path)
     except BaseException as exc:
         shutil.rmtree(directory, ignore_errors=True)
+        if isinstance(exc, ProtocolError):
+            raise ItemRefused(_as_uploaded(directory, describe_load_error(exc))) from None
         if not isinstance(exc, Exception):  # SystemExit at the top level must not end us
-            raise ProtocolLoadError(f"the protocol's top level raised {type(exc).__name__}",
-                                    ) from exc
+            raise ItemRefused(f"the protocol's top level raised {type(exc).__name__}",
+                              ) from exc
         raise
-    return QueueItem(uid, upload["name"], user, directory, source, tuple(sorted(labware)),
+    item = QueueItem(uid, upload["name"], user, directory, source, tuple(sorted(labware)),
                      time.time())
+    reason = simulate_item(item, config)
+    if reason is not None:
+        item.discard()
+        raise ItemRefused(reason)
+    return item
+
+
+def simulate_item(item: QueueItem, config: RobotConfig) -> str | None:
+    """Simulate the item's protocol file to its end on a virtual clock, as ``labrun
+    simulate`` does; why it cannot run (naming the uploaded file and line), or None.
+
+    The file is loaded afresh, so a run never sees what a simulation left in the
+    protocol module. Call it in a worker thread.
+    """
+    assert item.directory is not None
+    labware_dirs = [str(item.labware_dir)] if item.labware_dir else []
+    try:
+        run = create_run(item.directory / item.name, config=config,
+                         on_stalled=continue_when_stalled, labware_dirs=labware_dirs)
+    except ProtocolError as exc:
+        return item.as_uploaded(describe_load_error(exc))
+    try:
+        run.control.play(source="simulate")
+        run.wait(timeout=SIMULATION_TIMEOUT)
+    except TimeoutError:
+        return (f"{item.name}: the simulation did not end within {SIMULATION_TIMEOUT:g} s; "
+                "does the protocol wait for something?")
+    finally:
+        run.close()
+    summary = run.record.events[-1]
+    status = Status(summary["status"])
+    if status in (Status.SUCCEEDED, Status.STOPPED):
+        return None
+    error = summary.get("error") or summary.get("reason") or f"the simulated run {status.value}"
+    where = f"{summary['location']}: " if summary.get("location") else ""
+    return item.as_uploaded(f"{where}{error}")
 
 
 def describe_load_error(error: ProtocolError) -> str:
@@ -91,6 +148,15 @@ def describe_load_error(error: ProtocolError) -> str:
     if isinstance(error, LocatedLoadError) and location:
         return f"{location}: {error}"
     return str(error)
+
+
+def _as_uploaded(directory: Path | None, text: str) -> str:
+    """``text`` naming an item's files by their uploaded names, not the server's paths."""
+    if directory is None:
+        return text
+    for root in sorted({str(directory), str(directory.resolve())}, key=len, reverse=True):
+        text = text.replace(f"{root}/labware/", "").replace(f"{root}/", "")
+    return text
 
 
 class Queue:

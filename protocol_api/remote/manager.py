@@ -45,9 +45,9 @@ from engine.status import report
 from hardware.controller import HardwareFault
 from hardware.simulated import SimulatedController
 
-from ..errors import ProtocolError
 from ..execute import create_run
-from .items import Position, Queue, QueueItem, describe_load_error, make_item
+from .errors import BadRequest
+from .items import ItemRefused, Position, Queue, QueueItem, make_item, simulate_item
 from .locks import Locks
 from .robots import Robot
 from .spec import BY_NAME
@@ -265,11 +265,12 @@ class RunManager:
                                   user: str | None) -> Reply:
         if self._single is not None:
             return self._no_queue()
-        assert self._workdir is not None
+        assert self._workdir is not None and self.robot is not None
         try:
-            queued = await anyio.to_thread.run_sync(make_item, self._workdir, item, user)
-        except ProtocolError as exc:
-            return refused(f"the protocol cannot run: {describe_load_error(exc)}")
+            queued = await anyio.to_thread.run_sync(make_item, self._workdir, item, user,
+                                                    self.robot.config)
+        except ItemRefused as exc:  # bad input: nothing is queued
+            raise BadRequest(422, f"the protocol cannot run: {exc}") from None
         except OSError as exc:
             return refused(f"cannot store the protocol file: {exc}")
         reason = self.queue.insert(queued, pos=pos, before_uid=before_uid, after_uid=after_uid)
@@ -415,21 +416,32 @@ class RunManager:
 
     async def _advance(self) -> str | None:
         """Start the next item if the queue is running and may go on, else stop it;
-        why the next item could not start, if it could not."""
+        why the next item could not start, if it could not.
+
+        Before anything moves the item is simulated again (its files or the robot may
+        have changed since it was added): one that no longer runs fails here.
+        """
         robot = self.robot
         assert robot is not None
-        if not (self.queue_running and self.queue.items and not self.queue_stop_pending):
-            self._stop_queue()
-            return None
-        try:
-            await robot.home_if_needed()  # after a halt, or a robot just connected
-        except HardwareFault as exc:
-            self.queue_error = f"the robot could not be homed: {exc}"
-            self._stop_queue()
-            return self.queue_error
-        if not (self.queue_running and self.queue.items):  # stopped or emptied meanwhile
-            self._stop_queue()
-            return None
+        while True:
+            if not (self.queue_running and self.queue.items and not self.queue_stop_pending):
+                self._stop_queue()
+                return None
+            item = self.queue.items[0]
+            reason = await anyio.to_thread.run_sync(simulate_item, item, robot.config)
+            if not self._next_is(item):
+                continue  # the queue changed meanwhile: look again
+            if reason is not None:
+                self.queue.pop_front()
+                return self._cannot_start(item, f"the protocol cannot run: {reason}")
+            try:
+                await robot.home_if_needed()  # after a halt, or a robot just connected
+            except HardwareFault as exc:
+                self.queue_error = f"the robot could not be homed: {exc}"
+                self._stop_queue()
+                return self.queue_error
+            if self._next_is(item):
+                break
         item = self.queue.pop_front()
         record_path = (self._record_dir / f"{item.item_uid}.jsonl"
                        if self._record_dir is not None else None)
@@ -441,11 +453,7 @@ class RunManager:
                              clock=robot.run_clock(), record_path=record_path,
                              simulating=robot.simulating, labware_dirs=labware_dirs)
         except Exception as exc:
-            self.queue_error = f"the run could not start: {exc}"
-            self._to_history(item, None, {"status": Status.FAILED.value,
-                                          "error": self.queue_error}, started_at)
-            self._stop_queue()
-            return self.queue_error
+            return self._cannot_start(item, f"the run could not start: {exc}")
         self.queue_error = None
         self._activate(item, run, started_at)
         played = run.control.play(source=SOURCE)  # the engine is idle: answers at once
@@ -453,6 +461,18 @@ class RunManager:
             run.control.abort(f"could not start: {played.reason}", source=SOURCE)
         self._changed()
         return None
+
+    def _next_is(self, item: QueueItem) -> bool:
+        """Whether the queue still runs and ``item`` is still the next to start."""
+        return self.queue_running and self.queue.items[:1] == [item]
+
+    def _cannot_start(self, item: QueueItem, error: str) -> str:
+        """``item`` failed before it started: history, and the queue stops; the error."""
+        self.queue_error = error
+        self._to_history(item, None, {"status": Status.FAILED.value, "error": error},
+                         time.time())
+        self._stop_queue()
+        return error
 
     def _watch_robot(self) -> None:
         """Between runs, the robot's interlock changes come to us (a run's engine takes
@@ -516,6 +536,8 @@ class RunManager:
 
     def _to_history(self, item: QueueItem, run: Run | None, summary: Event,
                     started_at: float) -> None:
+        summary = {k: item.as_uploaded(v) if k in ("error", "location") else v
+                   for k, v in summary.items()}
         status = Status(summary["status"])
         if status not in SUCCESS:
             msg = summary.get("error") or summary.get("reason") or f"the run {status.value}"

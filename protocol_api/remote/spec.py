@@ -67,7 +67,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("status", "GET", "/api/status", "The manager's and the current run's status."),
     Endpoint("queue_get", "GET", "/api/queue/get", "The queue and the running item."),
     Endpoint("queue_item_add", "POST", "/api/queue/item/add",
-             "Add a protocol file (its text, and custom labware JSON files) to the queue.",
+             "Add a protocol file (its text, and custom labware JSON files) to the queue; "
+             "it is simulated first, and one that cannot run is answered 422 with its "
+             "file:line.",
              (Param("item", "item", "{name, source, labware?: {file name: JSON text}}",
                     required=True), POS,
               Param("before_uid", "string", "insert before this item"),

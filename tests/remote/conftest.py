@@ -21,6 +21,7 @@ from protocol_api.remote.robots import simulated_robot
 def gates() -> Iterator[Gates]:
     fresh = Gates()
     GATE_MODULE.wait = fresh.wait  # type: ignore[attr-defined]
+    GATE_MODULE.is_set = fresh.is_set  # type: ignore[attr-defined]
     yield fresh
     fresh.open_all()
 
@@ -28,7 +29,9 @@ def gates() -> Iterator[Gates]:
 @pytest.fixture
 def served(gates: Gates) -> Iterator[Served]:
     robot = simulated_robot(default_config(), speed=SPEED)
-    with start_server(RunManager(robot, emergency_lock_key="EMERGENCY")) as handle:
+    manager = RunManager(robot, emergency_lock_key="EMERGENCY")
+    gates.watch(manager)
+    with start_server(manager) as handle:
         server = Served(handle, robot)
         try:
             yield server

@@ -2,7 +2,10 @@
 
 The server runs in the test process (uvicorn in a thread), so a protocol file it runs
 can ``import labrun_remote_gates`` and block its protocol thread at a named gate until
-the test opens it: the test knows exactly where the run is, without sleeping.
+the test opens it: the test knows exactly where the run is, without sleeping. A gate
+holds only the run a watched manager is running on its robot; the server's simulations
+of the protocol (when it is added, before it starts) pass through. ``gates.is_set(name)``
+lets a protocol see a flag the test raised, as a real protocol reads a sensor.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import threading
 import types
 from typing import Any
 
-from protocol_api.remote import RunManagerAPI, ServerHandle
+from protocol_api.remote import RunManager, RunManagerAPI, ServerHandle
 from protocol_api.remote.robots import Robot
 
 SPEED = 50.0
@@ -29,14 +32,28 @@ class Gates:
         self._lock = threading.Lock()
         self._open: dict[str, threading.Event] = {}
         self._reached: dict[str, threading.Event] = {}
+        self._flags: set[str] = set()
+        self._managers: list[RunManager] = []
+
+    def watch(self, manager: RunManager) -> None:
+        """Hold the protocol of the run ``manager`` runs (not its simulations of it)."""
+        self._managers.append(manager)
+
+    def _holds_this_thread(self) -> bool:
+        me = threading.current_thread()
+        return any(m.active is not None and m.active.run.protocol_thread is me
+                   for m in self._managers)
 
     def _events(self, name: str) -> tuple[threading.Event, threading.Event]:
         with self._lock:
             return (self._open.setdefault(name, threading.Event()),
                     self._reached.setdefault(name, threading.Event()))
 
-    def wait(self, name: str) -> None:
-        """Protocol side: arrive at ``name`` and wait until it opens."""
+    def wait(self, name: str, *, simulation: bool = False) -> None:
+        """Protocol side: arrive at ``name`` and wait until it opens, in a watched run (or,
+        with ``simulation``, only in the server's simulations of the protocol)."""
+        if self._holds_this_thread() == simulation:
+            return
         opened, reached = self._events(name)
         reached.set()
         if not opened.wait(WAIT):
@@ -49,6 +66,16 @@ class Gates:
     def open(self, name: str) -> None:
         """Test side: let the protocol through."""
         self._events(name)[0].set()
+
+    def set(self, flag: str) -> None:
+        """Test side: raise ``flag``."""
+        with self._lock:
+            self._flags.add(flag)
+
+    def is_set(self, flag: str) -> bool:
+        """Protocol side: whether the test has raised ``flag``."""
+        with self._lock:
+            return flag in self._flags
 
     def open_all(self) -> None:
         with self._lock:

@@ -198,6 +198,7 @@ def test_serve_run_controls_one_existing_run(gates: Gates, tmp_path: object) -> 
                      controller=SimulatedController(config, SpedUpClock(SPEED)))
     try:
         with serve_run(run, port=0) as handle:
+            gates.watch(handle.manager)
             c = RunManagerAPI(handle.url)
             status = c.status()
             assert status["mode"] == "single_run" and status["manager_state"] == "idle"
@@ -223,6 +224,7 @@ def test_serve_run_controls_one_existing_run(gates: Gates, tmp_path: object) -> 
 def test_closing_the_server_ends_streams_and_aborts_the_running_run(gates: Gates) -> None:
     robot = simulated_robot(default_config(), speed=SPEED)
     manager = RunManager(robot)
+    gates.watch(manager)
     handle = start_server(manager)
     client = RunManagerAPI(handle.url)
     client.queue_item_add(item('p300.pick_up_tip()\ngates.wait("held")\np300.drop_tip()'))

@@ -1,0 +1,136 @@
+"""The server simulates every protocol, as ``labrun simulate`` does, when it is added and
+again right before it starts: one that cannot run is refused (422) or fails before
+anything moves, and every error names the file as the client uploaded it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from remote_kit import QUICK, WAIT, Gates, Served, item, protocol
+
+from protocol_api.labware_definitions import get_definition
+from protocol_api.remote import HTTPClientError, RequestFailedError
+
+# protocol() puts the body's first line on line 7 (line 9 with gates).
+BAD_WELL = item('''
+p300.pick_up_tip()
+p300.aspirate(50, plate["A1"])
+p300.dispense(50, plate["Z99"])
+p300.drop_tip()
+''', "bad_well.py")
+
+
+def names(served: Served) -> list[str]:
+    return [i["name"] for i in served.client.queue_get()["items"]]
+
+
+@pytest.mark.parametrize(("upload", "reason"), [
+    (BAD_WELL, "bad_well.py:9: corning_96_wellplate_360ul_flat in slot 2 has no well 'Z99'"),
+    (item('p300.pick_up_tip()\np300.aspirate(500, plate["A1"])', "too_much.py"),
+     "too_much.py:8: aspirate: 500 µL would put 500 µL in the tip"),
+    (item('ctx.comment("start")\n1 / 0', "raises.py"),
+     "raises.py:8: ZeroDivisionError: division by zero"),
+    ({"name": "broken.py",
+      "source": 'metadata = {"apiLevel": "2.15"}\n\ndef run(ctx):\n    x = (\n'},
+     "broken.py:4: syntax error"),
+    ({"name": "old.py", "source": 'metadata = {"apiLevel": "1.0"}\ndef run(ctx): pass\n'},
+     "old.py:1: apiLevel 1.0"),
+])
+def test_a_protocol_that_cannot_run_is_refused_when_added(served: Served,
+                                                          upload: dict[str, Any],
+                                                          reason: str) -> None:
+    c = served.client
+    c.queue_item_add(QUICK)
+    queue_uid = c.queue_get()["plan_queue_uid"]
+    with pytest.raises(HTTPClientError) as refused:
+        c.queue_item_add(upload)
+    assert refused.value.status_code == 422
+    assert refused.value.response["msg"].startswith(f"the protocol cannot run: {reason}")
+    assert names(served) == ["quick.py"] and c.queue_get()["plan_queue_uid"] == queue_uid
+
+
+def custom_labware_protocol(tmp_path: Path) -> tuple[Path, Path]:
+    """A protocol using custom labware from ``plate.json``; their paths."""
+    definition = json.loads(json.dumps(get_definition("corning_96_wellplate_360ul_flat")))
+    definition["parameters"]["loadName"] = "lab_custom_plate"
+    labware = tmp_path / "plate.json"
+    labware.write_text(json.dumps(definition))
+    source = tmp_path / "custom.py"
+    source.write_text(protocol('''
+custom = ctx.load_labware("lab_custom_plate", 3)
+p300.transfer(20, custom["A1"], custom["A2"])
+'''))
+    return source, labware
+
+
+def test_an_item_that_no_longer_simulates_fails_before_anything_moves(
+        served: Served, tmp_path: Path) -> None:
+    c = served.client
+    source, labware = custom_labware_protocol(tmp_path)
+    c.queue_item_add(path=source, labware=[labware])
+    c.queue_item_add(QUICK)
+    queued = served.manager.queue.items[0]
+    assert queued.labware_dir is not None
+    (queued.labware_dir / "plate.json").unlink()  # the server's copy is gone
+    robot = served.robot.simulated
+    assert robot is not None
+    where = robot.position
+    reason = "the protocol cannot run: custom.py:7: "
+    with pytest.raises(RequestFailedError, match=reason + ".*lab_custom_plate"):
+        c.queue_start()
+    status = c.status()
+    assert status["manager_state"] == "idle" and status["queue_error"].startswith(reason)
+    assert names(served) == ["quick.py"]
+    [failed] = c.history_get()["items"]
+    assert failed["name"] == "custom.py" and failed["result"]["exit_status"] == "failed"
+    assert failed["result"]["msg"] == status["queue_error"] and failed["record"] == []
+    assert robot.position == where  # nothing moved, not even homing
+
+
+def test_the_next_item_is_simulated_again_when_its_turn_comes(served: Served,
+                                                              tmp_path: Path) -> None:
+    c = served.client
+    source, labware = custom_labware_protocol(tmp_path)
+    c.queue_item_add(QUICK)
+    c.queue_item_add(path=source, labware=[labware])
+    c.queue_item_add(QUICK)
+    labware_dir = served.manager.queue.items[1].labware_dir
+    assert labware_dir is not None
+    (labware_dir / "plate.json").write_text("{}")  # no longer a labware definition
+    c.queue_start()
+    status = c.wait_for_idle(timeout=WAIT)
+    assert status["items_in_queue"] == 1
+    assert status["queue_error"].startswith(
+        "the protocol cannot run: custom.py:4: plate.json: schemaVersion")
+    ran, failed = c.history_get()["items"]
+    assert ran["result"]["exit_status"] == "succeeded"
+    assert failed["name"] == "custom.py" and failed["result"]["exit_status"] == "failed"
+
+
+def test_simulating_does_not_hold_up_the_server(served: Served, gates: Gates) -> None:
+    """The simulation runs in a worker thread: other requests are answered meanwhile."""
+    slow = item('gates.wait("simulating", simulation=True)\np300.pick_up_tip()', "slow.py")
+    added: list[dict[str, Any]] = []
+    adder = served.api()
+
+    def add() -> None:
+        added.append(adder.queue_item_add(slow))
+
+    thread = threading.Thread(target=add)
+    thread.start()
+    try:
+        gates.reached("simulating")  # the server is simulating slow.py now
+        c = served.client
+        assert c.status()["items_in_queue"] == 0
+        c.queue_item_add(QUICK)  # simulated beside it
+        assert names(served) == ["quick.py"]
+    finally:
+        gates.open("simulating")
+        thread.join(WAIT)
+        adder.close()
+    assert added and added[0]["item"]["name"] == "slow.py"
+    assert names(served) == ["quick.py", "slow.py"]
