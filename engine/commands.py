@@ -1,9 +1,10 @@
 """Commands: what a protocol asks the robot to do, as plain frozen data.
 
 Every protocol call becomes one or more commands. A command's fields are its params;
-``reversible`` says whether it may run again when an interrupted step is replayed
-(moves, homing, comments) or must never be repeated (anything that changes tips or
-liquid). Positions are deck coordinates in mm; ``well`` names a well as
+``reversible`` says whether it may run again when a step is rewound after an immediate
+pause (moves, homing, comments) or must never be repeated (anything that changes tips or
+liquid): a step in which an irreversible command has started is never rewound.
+Positions are deck coordinates in mm; ``well`` names a well as
 ``"<slot>/<well>"`` for the run record and the liquid accounting.
 """
 

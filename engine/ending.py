@@ -89,7 +89,7 @@ def _unfinished(engine: Engine) -> CommandEntry | None:
     """The protocol command left in progress, if any: every other one has finished."""
     for entry in reversed(engine.entries):
         if entry.origin == "protocol":
-            return entry if entry.status not in ("completed", "failed", "skipped") else None
+            return entry if entry.status not in ("completed", "failed") else None
     return None
 
 

@@ -9,9 +9,9 @@ exceptions thrown into another thread:
   *interruptible* scope around the command or unpark in progress;
 - stop, abort and halt cancel the *protocol* scope; halt also cancels the cleanup.
 
-A step is rolled back by ``_resume_step``: reversible commands of the step run again,
-completed irreversible ones are skipped, and the interrupted one is completed from its
-remaining segments (their targets are absolute).
+After an immediate pause, ``pausing.resume_step`` rewinds the step when none of its
+irreversible commands has started, and otherwise completes the interrupted command from
+its remaining segments (their targets are absolute) and carries on (DESIGN.md §4).
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ class Engine:
         self._cleanup_scope: CancelScope | None = None
         self._delay_scope: CancelScope | None = None
         self._parked_at: dict[str, float] | None = None
+        self._checkpoint: dict[str, float] = {}  # where the robot was when the step began
         self._failure: Outcome | None = None
         self._estop_done: anyio.Event | None = None
         self._tg: anyio.abc.TaskGroup | None = None
@@ -246,13 +247,14 @@ class Engine:
     async def _next_request(self) -> Request:
         while True:
             if self.state.pause is not None:
-                # Paused while the protocol computes. Inside a step, the step is rolled
-                # back as for an interrupted command; between steps, it is a checkpoint.
+                # Paused while the protocol computes. Inside a step, the step resumes as
+                # after an interrupted command; between steps, it is a checkpoint.
                 step = self.state.step
-                await pausing.pause_here(self)
                 assert self.channel is not None
                 if step is not None and self.channel.finished_step != step.index:
-                    await pausing.resume_step(self, len(self._journal))
+                    await pausing.resume_step(self, None)
+                else:
+                    await pausing.pause_here(self)
                 continue
             if self._inbox:
                 return self._inbox.popleft()
@@ -267,6 +269,7 @@ class Engine:
                 while self.state.pause is not None:
                     await pausing.pause_here(self)
             self._journal = []
+            self._checkpoint = dict(self.executor.position)
             self._dispatch(StepStarted(StepInfo(request.step.index, request.step.name)))
             self.record.add("step", index=request.step.index, name=request.step.name)
         entry = CommandEntry(len(self.entries), request.command, request.step, request.line)
@@ -301,27 +304,27 @@ class Engine:
                 if not scope.cancelled_caught:
                     return
                 entry.interruptions += 1
-                self._set_status(entry, "interrupted", position=self._position())
-            await pausing.pause_here(self)
-            if not isinstance(entry.command, c.Delay):
+                self.record.add("pause_effect", effect="interrupted", id=entry.id,
+                                position=self._position())
+            if isinstance(entry.command, c.Delay):
                 # Nothing moves during a delay: it just continues after the pause.
-                await pausing.resume_step(self, self._journal.index(entry))
+                await pausing.pause_here(self)
+            else:
+                await pausing.resume_step(self, entry)
 
-    async def _execute(self, entry: CommandEntry, *, replay: bool = False) -> None:
+    async def _execute(self, entry: CommandEntry) -> None:
         cmd = entry.command
         if isinstance(cmd, c.Delay):
             await self._delay(entry)
             self._complete(entry, {})
             return
-        if cmd.reversible or entry.plan is None:
+        if entry.plan is None:
             entry.plan, entry.done = self.executor.plan(cmd), 0
-        else:  # an interrupted irreversible command: on to the same absolute targets
-            self._set_status(entry, "completing", from_segment=entry.done)
+        # else: resumed after a pause, on to the same absolute targets (or rewound: done=0)
         for segment in entry.plan[entry.done:]:
             await self._move(segment)
             entry.done += 1
-        if not replay:
-            self._complete(entry, self.executor.apply(cmd))
+        self._complete(entry, self.executor.apply(cmd))
 
     async def _delay(self, entry: CommandEntry) -> None:
         cmd = entry.command

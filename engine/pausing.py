@@ -1,4 +1,4 @@
-"""Pausing inside the engine loop: park, wait for resume, unpark, roll the step back.
+"""Pausing inside the engine loop: park, wait for resume, unpark, resume the step.
 
 Every pause parks, whatever its source (DESIGN.md §5). A pause that lands during
 unparking parks again, keeping the position recorded when the run first paused, so
@@ -15,6 +15,7 @@ from anyio import CancelScope
 
 from hardware import parking
 from hardware.clock import VirtualClock
+from hardware.controller import Position
 
 from .actions import Resume
 from .record import rounded
@@ -23,16 +24,21 @@ from .state import Park, PauseSource
 
 if TYPE_CHECKING:
     from .engine import Engine
+    from .entries import CommandEntry
 
 
-async def pause_here(engine: Engine) -> None:
-    """Park, wait for resume, unpark; again if a pause comes during unparking."""
+async def pause_here(engine: Engine, *, back_to: Position | None = None) -> None:
+    """Park, wait for resume, unpark; again if a pause comes during unparking.
+
+    Unparking returns to where the robot stopped, or to ``back_to`` (a rewound step's
+    checkpoint).
+    """
     while engine.state.pause is not None:
         if engine.state.park is not Park.PARKED:
             await park(engine)
         await wait_resumed(engine)
         engine._tripped.clear()
-        await unpark(engine)
+        await unpark(engine, back_to)
 
 async def park(engine: Engine) -> None:
     engine._dispatch(ParkChanged(Park.PARKING))
@@ -74,8 +80,9 @@ def auto_resumes(engine: Engine) -> bool:
     settings = engine.config.interlocks
     return all(name in settings and settings[name].auto_resume for name in engine._tripped)
 
-async def unpark(engine: Engine) -> None:
+async def unpark(engine: Engine, back_to: Position | None = None) -> None:
     assert engine._parked_at is not None
+    target = back_to if back_to is not None else engine._parked_at
     engine._dispatch(ParkChanged(Park.UNPARKING))
     with CancelScope() as scope:
         engine._interruptible = scope
@@ -83,7 +90,7 @@ async def unpark(engine: Engine) -> None:
             if engine.state.pause is not None:
                 scope.cancel()
             await anyio.lowlevel.checkpoint()
-            position = await parking.unpark(engine.controller, engine.config, engine._parked_at)
+            position = await parking.unpark(engine.controller, engine.config, target)
         finally:
             engine._interruptible = None
     if scope.cancelled_caught:
@@ -92,25 +99,46 @@ async def unpark(engine: Engine) -> None:
         engine._dispatch(ParkChanged(Park.NONE))
         return
     engine.executor.position.update(position)
-    engine.record.add("unpark", recorded=rounded(engine._parked_at), position=rounded(position))
+    engine.record.add("unpark", recorded=rounded(target), position=rounded(position),
+                      **({"rewind": True} if back_to is not None else {}))
     engine._parked_at = None
     engine._dispatch(ParkChanged(Park.NONE))
 
-async def resume_step(engine: Engine, upto: int) -> None:
-    """Roll the current step back: replay reversible commands, skip irreversible ones."""
+async def resume_step(engine: Engine, interrupted: CommandEntry | None) -> None:
+    """Resume the current step after an immediate pause (DESIGN.md §4).
+
+    ``interrupted`` is the command the pause cut off (None: the pause came between two
+    commands of the step). If no irreversible command of the step has started, the step
+    is rewound: the robot returns to the step's checkpoint and the moves made so far run
+    again exactly as planned, then the interrupted command starts over. Otherwise the
+    robot returns to where it stopped, the interrupted command completes toward its
+    absolute targets and the step carries on; nothing is repeated.
+    """
+    journal = engine._journal
+    if not all(entry.command.reversible for entry in journal):
+        await pause_here(engine)
+        if interrupted is None:
+            engine.record.add("pause_effect", effect="continued", id=journal[-1].id,
+                              step=journal[-1].step.index)
+        elif interrupted.plan is not None:
+            engine.record.add("pause_effect", effect="completed after pause",
+                              id=interrupted.id, from_segment=interrupted.done)
+        return
+    upto = journal.index(interrupted) if interrupted is not None else len(journal)
     while True:
+        await pause_here(engine, back_to=engine._checkpoint)
         with CancelScope() as scope:
             engine._interruptible = scope
             try:
-                for entry in engine._journal[:upto]:
-                    if entry.command.reversible:
-                        engine._set_status(entry, "replayed")
-                        await engine._execute(entry, replay=True)
-                    else:
-                        engine._set_status(entry, "skipped")
+                for entry in journal[:upto]:
+                    if entry.plan:
+                        engine.record.add("pause_effect", effect="rewound", id=entry.id)
+                        for segment in entry.plan:
+                            await engine._move(segment)
             finally:
                 engine._interruptible = None
         if not scope.cancelled_caught:
-            return
-        await pause_here(engine)
-
+            break
+    if interrupted is not None and interrupted.plan is not None:
+        engine.record.add("pause_effect", effect="rewound", id=interrupted.id)
+        interrupted.done = 0

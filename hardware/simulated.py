@@ -110,9 +110,19 @@ class SimulatedController:
     # -- simulation only --------------------------------------------------------------
 
     @property
+    def position(self) -> Position:
+        """Where the axes are now (a copy)."""
+        return dict(self._position)
+
+    @property
     def moving(self) -> bool:
         """True while a move is in progress."""
         return self._moving
+
+    @property
+    def connection_lost(self) -> bool:
+        """True after ``lose_connection()`` until the next ``connect()``."""
+        return self._lost is not None
 
     @property
     def currents(self) -> dict[str, float]:

@@ -4,7 +4,7 @@ WHEN is seconds of virtual time (``125.5``) or ``step=N`` (when the N-th step of
 log begins). ACTION is one of ``pause``, ``pause-immediate``, ``resume``, ``stop``,
 ``abort``, ``halt``, ``skip-delay``, ``door-open``, ``door-close``. Each intervention is
 applied inside the engine loop at exactly that instant, so a user sees in advance what
-an interruption at that moment would do: where the robot parks, what is replayed.
+an interruption at that moment would do: where the robot parks, what is rewound.
 """
 
 from __future__ import annotations

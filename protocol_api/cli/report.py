@@ -6,7 +6,7 @@ from typing import Any
 
 from engine.run import Run
 
-JSON_SCHEMA_VERSION = 1
+JSON_SCHEMA_VERSION = 2
 
 
 def describe(kind: str, params: dict[str, Any]) -> str:
@@ -56,10 +56,18 @@ def text_log(run: Run) -> list[str]:
                 commands[event["id"]] = event
                 prefix = "    cleanup: " if event.get("origin") == "cleanup" else "    "
                 lines.append(f"{' ' * 12}{prefix}{describe(event['type'], event['params'])}")
-            elif event["status"] in ("interrupted", "replayed", "skipped", "completing"):
+            elif event["status"] == "interrupted":  # cut off by stop, abort or halt
                 queued = commands.get(event["id"], {})
                 what = describe(queued.get("type", "?"), queued.get("params", {}))
-                lines.append(f"{t}     {event['status']}: {what}")
+                lines.append(f"{t}     interrupted: {what}")
+        elif kind == "pause_effect":
+            queued = commands.get(event["id"], {})
+            what = describe(queued.get("type", "?"), queued.get("params", {}))
+            effect = event["effect"]
+            if effect == "continued":
+                lines.append(f"{t}     step continues after: {what}")
+            else:
+                lines.append(f"{t}     {effect}: {what}")
         elif kind == "status":
             extra = ""
             if event.get("pause_source"):
@@ -79,6 +87,8 @@ def text_log(run: Run) -> list[str]:
         elif kind == "unpark":
             if event.get("interrupted"):
                 lines.append(f"{t} unpark interrupted at {_pos(event['position'])}")
+            elif event.get("rewind"):
+                lines.append(f"{t} unparked back to the step's start {_pos(event['position'])}")
             else:
                 lines.append(f"{t} unparked back to {_pos(event['position'])}")
         elif kind == "delay":
@@ -129,9 +139,8 @@ def json_document(run: Run) -> dict[str, Any]:
     parks = [e for e in run.record.events if e["event"] in ("park", "unpark")]
     actions = [{k: e.get(k) for k in ("t", "action", "option", "source", "accepted", "refusal")}
                for e in run.record.events if e["event"] == "action"]
-    rollbacks = [{"t": e["t"], "id": e["id"], "status": e["status"]}
-                 for e in run.record.events if e["event"] == "command"
-                 and e["status"] in ("interrupted", "replayed", "skipped", "completing")]
+    pause_effects = [{"t": e["t"], "id": e["id"], "effect": e["effect"]}
+                     for e in run.record.events if e["event"] == "pause_effect"]
     return {
         "schema_version": JSON_SCHEMA_VERSION,
         "status": summary.get("status"),
@@ -146,7 +155,7 @@ def json_document(run: Run) -> dict[str, Any]:
         "status_changes": status_changes,
         "parks": parks,
         "actions": actions,
-        "rollbacks": rollbacks,
+        "pause_effects": pause_effects,
         "error": summary.get("error"),
         "location": summary.get("location"),
         "reason": summary.get("reason"),

@@ -101,7 +101,7 @@ def _bad_input(args: argparse.Namespace, message: str, location: str | None) -> 
             "schema_version": JSON_SCHEMA_VERSION, "status": "failed", "final_status": "failed",
             "estimated_duration_s": 0.0, "commands": [], "steps": 0, "pauses": [],
             "pause_unresolved": False, "tips_used": 0, "well_volumes_ul": {},
-            "status_changes": [], "parks": [], "actions": [], "rollbacks": [],
+            "status_changes": [], "parks": [], "actions": [], "pause_effects": [],
             "error": message, "location": location, "reason": None,
         }
         json.dump(document, sys.stdout, indent=2)

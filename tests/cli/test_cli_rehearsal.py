@@ -36,15 +36,15 @@ def simulate(tmp_path: Path, capsys: pytest.CaptureFixture[str], *at: str) -> tu
     return code, json.loads(capsys.readouterr().out)
 
 
-def test_an_immediate_pause_mid_run_is_replayed_and_resumes(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_an_immediate_pause_mid_run_resumes_the_step(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     code, doc = simulate(tmp_path, capsys, "3:pause-immediate", "50:resume")
     assert code == 0 and doc["final_status"] == "succeeded"
     statuses = [s["status"] for s in doc["status_changes"]]
     assert statuses[:4] == ["running", "pausing", "paused", "running"]
     assert [a["action"] for a in doc["actions"] if a["source"] == "rehearsal"] == \
         ["pause", "resume"]
-    kinds = {r["status"] for r in doc["rollbacks"]}
-    assert "interrupted" in kinds and kinds & {"replayed", "skipped", "completing"}
+    kinds = {r["effect"] for r in doc["pause_effects"]}
+    assert "interrupted" in kinds and kinds & {"rewound", "completed after pause"}
     park, unpark = doc["parks"][0], doc["parks"][1]
     assert unpark["position"] == pytest.approx(park["recorded"], abs=0.01)
     # Whatever the interruption, the liquid moved is exactly what the protocol asked.

@@ -122,7 +122,7 @@ def test_json_is_one_document_with_the_documented_values(
         "schema_version", "status", "final_status", "estimated_duration_s", "commands",
         "steps", "pauses", "pause_unresolved", "tips_used", "well_volumes_ul",
         "status_changes", "parks", "error", "location", "reason"}
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 2
     assert document["status"] == document["final_status"] == "succeeded"
     assert document["error"] is None and document["location"] is None
     assert document["tips_used"] == 1

@@ -27,7 +27,7 @@ def test_parking_lifts_z_moves_to_park_and_lowers_plunger_current(run: ScriptedR
     run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
     run.call(c.MoveTo("left", WELL, well="2/A1"))
     run.call(c.WaitForResume("look"), name="pause")
-    position = run.controller._position
+    position = run.controller.position
     assert position["Z"] == pytest.approx(run.config.safe_height)
     assert position["A"] >= run.config.safe_height
     assert (position["X"], position["Y"]) == run.config.park_position
@@ -43,9 +43,9 @@ def test_parking_lifts_z_moves_to_park_and_lowers_plunger_current(run: ScriptedR
 def test_a_tip_holding_liquid_stays_above_where_it_was(run: ScriptedRun) -> None:
     run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
     run.call(c.MoveTo("left", WELL, well="2/A1"), c.Aspirate("left", 50.0, 50.0, "2/A1"))
-    here = dict(run.controller._position)
+    here = dict(run.controller.position)
     run.call(c.WaitForResume("liquid in the tip"), name="pause")
-    parked = run.controller._position
+    parked = run.controller.position
     assert (parked["X"], parked["Y"]) == (here["X"], here["Y"])
     assert parked["Z"] == pytest.approx(run.config.safe_height)
     park = [e for e in run.events() if e["event"] == "park"][-1]
@@ -55,7 +55,7 @@ def test_a_tip_holding_liquid_stays_above_where_it_was(run: ScriptedRun) -> None
 def test_a_pause_during_unparking_parks_again_and_keeps_the_first_position(
         run: ScriptedRun) -> None:
     run.call(c.MoveTo("left", (100.0, 100.0, 60.0)))
-    recorded = dict(run.controller._position)
+    recorded = dict(run.controller.position)
     outcome = run.call(c.WaitForResume("first"), name="pause")
     # Unparking takes a second or so of virtual time: pause again half-way through it.
     run.clock.call_at(run.clock.now() + 0.3,
@@ -70,16 +70,16 @@ def test_a_pause_during_unparking_parks_again_and_keeps_the_first_position(
     run.control.resume()
     run.settle()
     assert outcome.done.is_set()
-    assert run.controller._position == pytest.approx(recorded, abs=0.01)
+    assert run.controller.position == pytest.approx(recorded, abs=0.01)
 
 
 def test_nothing_moves_while_paused_even_when_time_passes(run: ScriptedRun) -> None:
     run.call(c.WaitForResume("wait"), name="pause")
-    before = dict(run.controller._position)
+    before = dict(run.controller.position)
     run.clock.call_at(run.clock.now() + 3600, lambda: None)  # an hour passes while paused
     run.control.skip_delay()  # refused: no delay; nothing changes
     run.settle()
-    assert run.controller._position == before and not run.controller.moving
+    assert run.controller.position == before and not run.controller.moving
 
 
 def test_an_interlock_set_to_auto_resume_resumes_once_clear() -> None:

@@ -71,8 +71,10 @@ def test_deferred_pause_during_last_step_is_reported_unresolved(run: ScriptedRun
     assert run.events()[-1]["pause_unresolved"] is True
 
 
-def test_immediate_pause_mid_move_stops_there_and_rolls_the_step_back(run: ScriptedRun) -> None:
+def test_immediate_pause_mid_move_stops_there_and_rewinds_a_step_of_moves(
+        run: ScriptedRun) -> None:
     run.call(c.MoveTo("left", (50.0, 50.0, 60.0)))
+    checkpoint = run.controller.position
     start = run.clock.now()
     run.clock.call_at(start + 0.3, lambda: run.engine.apply(Pause(option="immediate")))
     outcome = run.call(c.MoveTo("left", (350.0, 300.0, 60.0)), name="long move")
@@ -81,14 +83,19 @@ def test_immediate_pause_mid_move_stops_there_and_rolls_the_step_back(run: Scrip
     park = [e for e in run.events() if e["event"] == "park"][-1]
     stopped_x = park["recorded"]["X"]
     assert 50.0 - 34 < stopped_x < 350.0 + 34  # mid-move (left mount offset -34 mm)
-    interrupted = [e for e in run.events() if e["event"] == "command"
-                   and e["status"] == "interrupted"]
-    assert len(interrupted) == 1
+    effects = [e["effect"] for e in run.events() if e["event"] == "pause_effect"]
+    assert effects == ["interrupted"]
     run.control.resume()
     run.settle()
     assert outcome.done.is_set()
+    # Only moves in the step: it is rewound to its checkpoint and the move runs again.
     unpark = [e for e in run.events() if e["event"] == "unpark"][-1]
-    assert unpark["position"] == pytest.approx(park["recorded"], abs=0.01)
+    assert unpark["rewind"] is True
+    assert unpark["position"] == pytest.approx(checkpoint, abs=0.01)
+    effects = [e["effect"] for e in run.events() if e["event"] == "pause_effect"]
+    assert effects == ["interrupted", "rewound"]
+    move = [e for e in run.events() if e["event"] == "command" and e["id"] == 1]
+    assert [e["status"] for e in move] == ["queued", "started", "completed"]
     assert run.status().position["X"] == pytest.approx(350.0 + 34.0)
 
 
@@ -104,15 +111,15 @@ def test_interrupted_aspirate_completes_exactly_and_is_never_repeated(run: Scrip
     run.control.resume()
     run.settle()
     assert outcome.done.is_set() and outcome.result == {"volume_in_tip": 100.0}
-    plunger = run.controller._position["B"]  # the simulated motor itself, unrounded
+    plunger = run.controller.position["B"]  # the simulated motor itself, unrounded
     assert plunger == pytest.approx(18.0 - 100.0 / (300.0 / 16), abs=1e-6)
     events = [e for e in run.events() if e["event"] == "command"]
     aspirate_id = next(e["id"] for e in events if e.get("type") == "aspirate")
     mine = [e["status"] for e in events if e["id"] == aspirate_id]
-    assert mine.count("completed") == 1 and "replayed" not in mine
-    assert "completing" in mine
-    move_id = max(e["id"] for e in events if e.get("type") == "moveTo")
-    assert "replayed" in [e["status"] for e in events if e["id"] == move_id]
+    assert mine == ["queued", "started", "completed"]  # its status is what it did
+    effects = [(e["effect"], e["id"]) for e in run.events() if e["event"] == "pause_effect"]
+    # The step had touched liquid: nothing is rewound, the aspirate completes.
+    assert effects == [("interrupted", aspirate_id), ("completed after pause", aspirate_id)]
 
 
 def test_pause_during_delay_keeps_the_deadline(run: ScriptedRun) -> None:

@@ -26,6 +26,7 @@ from hypothesis.stateful import (
     rule,
 )
 from labrun_testing import P300, TIP_TOP, ScriptedRun
+from motion_trace import PhysicalTrace, TraceItem
 
 from engine import commands as c
 from engine.actions import Pause
@@ -49,6 +50,13 @@ WELLS = [f"2/{row}{col}" for row in "AB" for col in (1, 2)]
 IRREVERSIBLE = {"pickUpTip", "dropTip", "aspirate", "dispense", "blowOut"}
 
 
+def tip(index: int) -> tuple[tuple[float, float, float], str]:
+    """The top and name of the ``index``-th tip of the 96-tip rack in slot 1."""
+    column, row = divmod(index % 96, 8)
+    x, y, z = TIP_TOP
+    return (x + 9.0 * column, y - 9.0 * row, z), f"1/{'ABCDEFGH'[row]}{column + 1}"
+
+
 def well_point(well: str) -> tuple[float, float, float]:
     row, col = well[2], int(well[3:])
     return (146.88 + 9.0 * (col - 1), 74.24 - 9.0 * "ABCDEFGH".index(row), 3.0)
@@ -68,12 +76,17 @@ class RunMachine(RuleBasedStateMachine):
         self.paused_at: tuple[int, dict[str, float]] | None = None
         self.terminal: str | None = None
         self.finished = False
+        self.config = default_config()
+        self.trace: list[TraceItem] = []
+        self.calls: list[tuple[c.Command, ...]] = []  # every protocol call, for the twin
+        self.tips_taken = 0
 
     @initialize(auto_resume=st.booleans())
     def start(self, auto_resume: bool) -> None:
-        config = attrs.evolve(default_config(),
-                              interlocks={"door": InterlockConfig(auto_resume)})
-        self.run = ScriptedRun(config, record_path=str(Path(self.tmp.name) / "run.jsonl"))
+        self.config = attrs.evolve(default_config(),
+                                   interlocks={"door": InterlockConfig(auto_resume)})
+        self.run = ScriptedRun(self.config, record_path=str(Path(self.tmp.name) / "run.jsonl"),
+                               trace=self.trace)
         self.run.play()
         self._call(P300)
 
@@ -91,6 +104,7 @@ class RunMachine(RuleBasedStateMachine):
         return self.pending is None and self.terminal is None and not self.finished
 
     def _call(self, *commands: c.Command) -> None:
+        self.calls.append(commands)
         self.pending = (self.r.call(*commands, name=commands[0].kind), commands)
         self._collect()
 
@@ -145,7 +159,28 @@ class RunMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.free() and not self.has_tip)
     @rule()
     def pick_up_tip(self) -> None:
-        self._call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+        self._call(self._new_tip())
+
+    def _new_tip(self) -> c.PickUpTip:
+        top, name = tip(self.tips_taken)
+        self.tips_taken += 1
+        return c.PickUpTip("left", top, name, 51.0)
+
+    @precondition(lambda self: self.free() and not self.has_tip)
+    @rule(pairs=st.lists(st.tuples(st.sampled_from(WELLS), st.sampled_from(WELLS),
+                                   st.floats(5, 300)), min_size=1, max_size=3))
+    def transfers(self, pairs: list[tuple[str, str, float]]) -> None:
+        # One step of transfers, each with a fresh tip, as transfer() or ctx.step make.
+        commands: list[c.Command] = []
+        for source, destination, volume in pairs:
+            volume = round(volume, 3)
+            commands += [self._new_tip(),
+                         c.MoveTo("left", well_point(source), well=source),
+                         c.Aspirate("left", volume, 50.0, source),
+                         c.MoveTo("left", well_point(destination), well=destination),
+                         c.Dispense("left", volume, 50.0, destination),
+                         c.DropTip("left", (347.84, 325.06, 82.0), "12/A1")]
+        self._call(*commands)
 
     @precondition(lambda self: self.free() and self.has_tip and self.volume < 290)
     @rule(well=st.sampled_from(WELLS), fraction=st.floats(0.05, 1.0))
@@ -221,13 +256,15 @@ class RunMachine(RuleBasedStateMachine):
 
     # -- interventions at exact virtual instants, usually mid-move --------------------
 
-    @rule(after=st.floats(0.0, 3.0), option=st.sampled_from(["deferred", "immediate"]))
+    @rule(after=st.one_of(st.floats(0.0, 3.0), st.floats(0.0, 40.0)),
+          option=st.sampled_from(["deferred", "immediate"]))
     def pause_later(self, after: float, option: str) -> None:
         engine = self.r.engine
         self.r.clock.call_at(self.r.clock.now() + after,
                              lambda: engine.apply(Pause(option=option)))  # type: ignore[arg-type]
 
-    @rule(after=st.floats(0.0, 3.0), open_for=st.floats(0.0, 5.0))
+    @rule(after=st.one_of(st.floats(0.0, 3.0), st.floats(0.0, 40.0)),
+          open_for=st.floats(0.0, 5.0))
     def door_later(self, after: float, open_for: float) -> None:
         controller, clock = self.r.controller, self.r.clock
         clock.call_at(clock.now() + after, lambda: controller.set_interlock("door", True))
@@ -245,7 +282,7 @@ class RunMachine(RuleBasedStateMachine):
 
     @invariant()
     def a_lost_robot_ends_the_run(self) -> None:
-        if self.run is None or self.r.controller._lost is None:
+        if self.run is None or not self.r.controller.connection_lost:
             return
         report = self.r.status()
         assert report.status.is_terminal, f"still {report.status.value} with the robot lost"
@@ -280,7 +317,7 @@ class RunMachine(RuleBasedStateMachine):
             return
         if self.status() == "paused":
             assert not self.r.controller.moving
-            here = dict(self.r.controller._position)
+            here = self.r.controller.position
             parks = sum(1 for e in self.r.run.record.events if e["event"] == "park")
             if self.paused_at is not None and self.paused_at[0] == parks:
                 assert here == self.paused_at[1], "moved while paused"
@@ -325,21 +362,55 @@ class RunMachine(RuleBasedStateMachine):
             elif kind == "park":
                 parks.append(event["recorded"])
             elif kind == "unpark" and not event.get("interrupted"):
-                # The run continues from the position it paused at.
+                # The run continues from the position it paused at, or from the
+                # checkpoint of a rewound step.
                 assert parks, "unpark without park"
-                for axis, value in parks[-1].items():
+                back_to = event["recorded"] if event.get("rewind") else parks[-1]
+                for axis, value in back_to.items():
                     assert event["position"][axis] == pytest.approx(value, abs=0.01)
+            elif kind == "pause_effect" and event["effect"] == "rewound":
+                assert types[event["id"]] not in IRREVERSIBLE, "an irreversible command ran again"
             elif kind == "status" and Status(event["status"]).is_terminal:
                 terminal_events += 1
         assert terminal_events <= 1
         for command_id, statuses in lifecycle.items():
             assert statuses[0] == "queued"
             assert completed[command_id] <= 1, "a command completed twice"
-            if types[command_id] in IRREVERSIBLE:
-                assert "replayed" not in statuses, "an irreversible command ran again"
         # The liquid moved per well is exactly what the protocol asked for.
         for well in set(aspirated) | set(self.asked):
             assert aspirated[well] == pytest.approx(self.asked[well], abs=1e-6), well
+
+    def pause_free_twin(self) -> PhysicalTrace:
+        """The same protocol calls, run without any pause, delay or intervention."""
+        trace: list[TraceItem] = []
+        twin = ScriptedRun(self.config, trace=trace)
+        try:
+            twin.play()
+            for commands in self.calls:
+                moving = [cmd for cmd in commands
+                          if not isinstance(cmd, (c.WaitForResume, c.Delay))]
+                if moving:
+                    twin.call(*moving, name=moving[0].kind)
+            twin.finish()
+            assert twin.status().status is Status.SUCCEEDED
+        finally:
+            twin.close()
+        return PhysicalTrace(self.config, trace)
+
+    def check_against_twin(self, final: str) -> None:
+        """DESIGN.md §4: the same contacts as without pauses, and never lower."""
+        paused, twin = PhysicalTrace(self.config, self.trace), self.pause_free_twin()
+        mine, theirs = paused.rounded_contacts(), twin.rounded_contacts()
+        if final == "succeeded":
+            assert mine == theirs
+        else:  # ended early: a prefix, the last stroke perhaps cut short
+            assert len(mine) <= len(theirs)
+            if mine:
+                assert mine[:-1] == theirs[:len(mine) - 1]
+                last, same = mine[-1], theirs[len(mine) - 1]
+                assert last[:4] == same[:4]
+                assert abs(last[4]) <= abs(same[4]) + 1e-3 and last[4] * same[4] > 0
+        assert paused.floor_violations(twin) == []
 
     def teardown(self) -> None:
         if self.run is not None:
@@ -359,6 +430,7 @@ class RunMachine(RuleBasedStateMachine):
                 if "completed" not in statuses:
                     assert final != "succeeded", (command_id, statuses)
                     assert statuses[-1] in ("interrupted", "failed"), (command_id, statuses)
+            self.check_against_twin(final)
         self.tmp.cleanup()
 
 

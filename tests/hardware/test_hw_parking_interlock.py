@@ -135,7 +135,11 @@ def test_a_run_paused_by_the_door_parks_in_place_and_resumes_where_it_stopped() 
     unpark = next(e for e in events if e["event"] == "unpark")
     assert park["parked"] == pytest.approx(park["recorded"])  # nothing moved behind the door
     assert 100.0 < park["recorded"]["X"] < 350.0  # stopped mid-move
-    assert unpark["position"] == pytest.approx(park["recorded"])
+    # The step made moves only: it is rewound to its checkpoint, where the move began.
+    assert unpark["rewind"] is True
+    assert unpark["position"] == pytest.approx(unpark["recorded"])
+    checkpoint = (100.0 + 34.0, 100.0)  # the first move's target, left mount offset -34 mm
+    assert (unpark["position"]["X"], unpark["position"]["Y"]) == pytest.approx(checkpoint)
     assert robot.refused == 0  # no move was tried while the door was open
     statuses = [e["status"] for e in events if e["event"] == "status"]
     assert statuses[:4] == ["running", "pausing", "paused", "running"]

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import pytest
 from anyio.from_thread import start_blocking_portal
-from labrun_protocols import LONG_MOVE, hops
+from labrun_protocols import LONG_MOVE, LONG_MOVE_WITH_TIP, hops
 
 from engine.record import read_record
 from engine.run import Run
@@ -160,17 +160,18 @@ def test_a_protocol_runs_end_to_end(tmp_path: Path, dialect: str) -> None:
 
 def test_immediate_pause_mid_move_parks_and_resume_returns_to_the_read_back_position(
         tmp_path: Path, dialect: str) -> None:
-    with robot_run(tmp_path, dialect, LONG_MOVE) as robot:
+    # The step has picked up a tip, so it is not rewound: resume returns to where it stopped.
+    with robot_run(tmp_path, dialect, LONG_MOVE_WITH_TIP) as robot:
         robot.control.play()
-        robot.wait_until(lambda: robot.moving_x_below(300.0), "the long move")
+        robot.wait_until(lambda: robot.moving_x_below(200.0), "the long move")
         assert robot.control.pause("immediate").accepted
         paused = robot.control.wait_until_paused(WAIT_S)
         assert paused.status is Status.PAUSED and paused.parked
         # Stopped mid-move: the recorded position is the one read back, short of the target.
         park = robot.events("park")[-1]
         recorded, parked = park["recorded"], park["parked"]
-        assert TARGET_X + 20 < recorded["X"] < 300.0
-        interrupted = [e for e in robot.events("command") if e["status"] == "interrupted"]
+        assert TARGET_X + 20 < recorded["X"] < 200.0
+        interrupted = [e for e in robot.events("pause_effect") if e["effect"] == "interrupted"]
         assert close_to(interrupted[-1]["position"], recorded, dialect)
         # Parked: Z up at the safe height, the gantry at the park position; really there.
         assert (parked["X"], parked["Y"]) == pytest.approx(robot.config.park_position,
@@ -183,7 +184,9 @@ def test_immediate_pause_mid_move_parks_and_resume_returns_to_the_read_back_posi
         final = robot.run.wait(WAIT_S)
         assert final.status is Status.SUCCEEDED, final
         unpark = robot.events("unpark")[-1]
-        assert close_to(unpark["position"], recorded, dialect)
+        assert close_to(unpark["position"], recorded, dialect) and not unpark.get("rewind")
+        effects = [e["effect"] for e in robot.events("pause_effect")]
+        assert effects == ["interrupted", "completed after pause"]
         statuses = [e["status"] for e in robot.events("status")]
         assert statuses[:4] == ["running", "pausing", "paused", "running"]
 
@@ -232,8 +235,10 @@ def test_the_door_pauses_the_run_and_parking_respects_the_firmware(
         assert robot.control.resume().accepted
         final = robot.run.wait(WAIT_S)
         assert final.status is Status.SUCCEEDED, final
+        # A step of moves only is rewound: back to its checkpoint, then the move again.
         unpark = robot.events("unpark")[-1]
-        assert close_to(unpark["position"], recorded, dialect)
+        assert unpark["rewind"] is True
+        assert close_to(unpark["position"], unpark["recorded"], dialect)
 
 
 # -- faults ---------------------------------------------------------------------------------

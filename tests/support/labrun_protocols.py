@@ -29,3 +29,20 @@ def run(ctx):
 '''
 """One long slow move from the home corner towards slot 1 (about 400 mm at 40 mm/s), then a
 short one: a step that lasts while a test pauses or presses keys."""
+
+
+LONG_MOVE_WITH_TIP = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 9)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    with ctx.step("pick up a tip and travel"):
+        p300.pick_up_tip()
+        p300.move_to(plate["A1"].top(40), force_direct=True, speed=40)
+    p300.move_to(plate["A2"].top(40))
+    p300.drop_tip()
+'''
+"""``LONG_MOVE`` in a step that has picked up a tip: an immediate pause during the long
+move is never rewound (the step changed the tip), so resume returns to where it stopped."""

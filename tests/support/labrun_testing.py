@@ -12,6 +12,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from motion_trace import TraceItem, TracingController, follow_record
+
 from engine import commands as c
 from engine.channel import CommandChannel, StepRef
 from engine.errors import RunStopped
@@ -42,10 +44,12 @@ class ScriptedRun:
     """A simulated run driven command by command from the test thread."""
 
     def __init__(self, config: RobotConfig | None = None, record_path: str | None = None,
-                 *, homed: bool = True) -> None:
+                 *, homed: bool = True, trace: list[TraceItem] | None = None) -> None:
         self.config = config or default_config()
         self.clock = VirtualClock()
-        self.controller = SimulatedController(self.config, self.clock, homed=homed)
+        self.controller = (
+            SimulatedController(self.config, self.clock, homed=homed) if trace is None
+            else TracingController(self.config, self.clock, homed=homed, trace=trace))
         self._queue: queue.Queue[tuple[list[c.Command], str, Outcome] | None] = queue.Queue()
         self.queued = 0
         self.finished = 0
@@ -60,6 +64,8 @@ class ScriptedRun:
         self.run.start()
         self.engine = self.run.engine
         self.control = self.run.control
+        if trace is not None:
+            follow_record(self.run, trace)
 
         def hook() -> None:
             self.engine.on_idle(self._poke)
