@@ -31,6 +31,10 @@ SIMULATION_TIMEOUT = 60.0
 """Longest a check by simulation may take (a protocol simulates in milliseconds)."""
 
 
+NAMING_FIELDS = ("line", "location", "error")
+"""The fields of run-record events that may name the protocol file's path."""
+
+
 class ItemRefused(Exception):
     """An uploaded protocol that cannot run; the message names the uploaded file and line."""
 
@@ -55,6 +59,14 @@ class QueueItem:
     def as_uploaded(self, text: str) -> str:
         """``text`` with the server's paths of the item's files replaced by their names."""
         return _as_uploaded(self.directory, text)
+
+    def as_uploaded_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        """A run-record event (or outcome) whose ``file:line`` and error fields name the
+        item's files as uploaded; a copy when it has such fields."""
+        if self.directory is None or not any(key in event for key in NAMING_FIELDS):
+            return event
+        return {key: self.as_uploaded(value) if key in NAMING_FIELDS and isinstance(value, str)
+                else value for key, value in event.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """The item as the API shows it."""

@@ -178,6 +178,8 @@ class RunManager:
         run: dict[str, Any] | None = None
         if active is not None:
             run = report(active.run.engine).to_dict()
+            if run["outcome"] is not None:
+                run["outcome"] = active.item.as_uploaded_event(run["outcome"])
         interlocks = run["interlocks"] if run else list(self._robot_interlocks())
         watch_time = active.watch.changed_at if active is not None else 0.0
         return {
@@ -508,7 +510,9 @@ class RunManager:
         return active
 
     def _on_events(self, active: ActiveRun, events: list[Event]) -> None:
-        self.hub.publish_records(active.item.item_uid, events)
+        if self.hub.record_subscribers:
+            self.hub.publish_records(active.item.item_uid,
+                                     [active.item.as_uploaded_event(e) for e in events])
         summary = next((e for e in events if e["event"] == "summary"), None)
         if summary is not None and not active.finishing:
             active.finishing = True
@@ -536,8 +540,7 @@ class RunManager:
 
     def _to_history(self, item: QueueItem, run: Run | None, summary: Event,
                     started_at: float) -> None:
-        summary = {k: item.as_uploaded(v) if k in ("error", "location") else v
-                   for k, v in summary.items()}
+        summary = item.as_uploaded_event(summary)
         status = Status(summary["status"])
         if status not in SUCCESS:
             msg = summary.get("error") or summary.get("reason") or f"the run {status.value}"
@@ -552,8 +555,8 @@ class RunManager:
             "pause_unresolved": bool(summary.get("pause_unresolved")),
             "summary": {k: v for k, v in summary.items() if k not in ("seq", "event")},
         }
-        self.history.append({**item.to_dict(), "result": result,
-                             "record": list(run.record.events) if run is not None else []})
+        record = [item.as_uploaded_event(e) for e in run.record.events] if run else []
+        self.history.append({**item.to_dict(), "result": result, "record": record})
         self.history_uid = uuid.uuid4().hex
 
     # -- actions into a run's engine loop --------------------------------------------------

@@ -83,6 +83,8 @@ async def test_async_stream_pushes_status_and_records(served: Served, gates: Gat
                     if event.event == "record":
                         seen.append(event.data["event"])
                         assert event.data["item_uid"]
+                        if event.data.get("line"):  # as uploaded, not where the server keeps it
+                            assert event.data["line"].startswith("quick.py:")
                         if event.data["event"] == "summary":
                             break
         assert "command" in seen and seen[-1] == "summary"

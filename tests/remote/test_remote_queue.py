@@ -192,6 +192,8 @@ if gates.is_set("upside down"):  # not in the server's simulation: it would be r
     if ending == "fail":
         assert result["msg"] == "ValueError: the plate is upside down"
         assert result["summary"]["location"] == "ends.py:12"  # as uploaded
+        lines = [e["line"] for e in history(served)[0]["record"] if e.get("line")]
+        assert lines and all(line.startswith("ends.py:") for line in lines)
     with pytest.raises(RequestFailedError, match="idle"):
         c.re_resume()  # a stopped queue restarts with queue_start
     c.queue_start()  # after a halt, the robot is homed before the next run
