@@ -2,7 +2,9 @@
 
 A configuration is a frozen value. ``default_config()`` is the built-in OT-2-like robot;
 ``load_config(path)`` reads a TOML file whose keys override that default, and every
-error names the offending key.
+error names the offending key. An axis, mount or interlock set to ``false`` is removed
+(``[axes]`` ``A = false``), so a robot file describes a 3-axis gantry as well as the
+built-in six axes.
 """
 
 from __future__ import annotations
@@ -27,9 +29,19 @@ class ConfigError(ValueError):
     """A robot configuration that cannot be used; the message names the key."""
 
 
+HOMING_KINDS = ("switch", "none")
+
+
 @frozen
 class AxisConfig:
-    """One motor axis: limits in mm, speed in mm/s, acceleration in mm/s^2, currents in A."""
+    """One motor axis: limits in mm, speed in mm/s, acceleration in mm/s^2, currents in A.
+
+    Positions are the controller's machine coordinates. ``homing = "switch"``: the
+    firmware's homing cycle finds the axis' switch and must leave it at ``home`` (checked
+    after homing). ``homing = "none"``: the axis has no switch; the first ``home()`` after
+    connecting takes wherever the axis stands as ``home`` (jog it there first), later
+    ones move it there.
+    """
 
     max_speed: float
     acceleration: float
@@ -39,6 +51,7 @@ class AxisConfig:
     steps_per_mm: float = 80.0
     run_current: float = 1.0
     idle_current: float = 0.3
+    homing: str = "switch"
 
 
 @frozen
@@ -184,16 +197,18 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
         raise ConfigError(
             f"unknown key {sorted(unknown)[0]!r}; expected one of {sorted(_TOP_KEYS)}")
     controller = _table(data, "controller", ControllerConfig, base.controller)
-    axes = dict(base.axes)
-    for name, table in _section(data, "axes").items():
-        axes[name] = _table_value(f"axes.{name}", table, AxisConfig, axes.get(name))
-    mounts = dict(base.mounts)
-    for name, table in _section(data, "mounts").items():
-        mounts[name] = _table_value(f"mounts.{name}", table, MountConfig, mounts.get(name))
-    interlocks = dict(base.interlocks)
-    for name, table in _section(data, "interlocks").items():
-        interlocks[name] = _table_value(f"interlocks.{name}", table, InterlockConfig,
-                                        interlocks.get(name))
+    axes = _tables(data, "axes", AxisConfig, base.axes)
+    for axis in base.gantry_axes:
+        if axis not in axes:
+            raise ConfigError(f"axes.{axis}: the gantry axis {axis} cannot be removed")
+    for name, axis_config in axes.items():
+        if axis_config.homing not in HOMING_KINDS:
+            raise ConfigError(f"axes.{name}.homing: {axis_config.homing!r} is not one of "
+                              f"{', '.join(repr(k) for k in HOMING_KINDS)}")
+    mounts = _tables(data, "mounts", MountConfig, base.mounts)
+    if not mounts:
+        raise ConfigError("mounts: a robot needs at least one mount")
+    interlocks = _tables(data, "interlocks", InterlockConfig, base.interlocks)
     slots = dict(base.slots)
     for name, value in _section(data, "slots").items():
         slots[str(name)] = _point(f"slots.{name}", value, 3)  # type: ignore[assignment]
@@ -250,6 +265,20 @@ def _check_controller(config: RobotConfig) -> None:
             default_axis_map(config, get_dialect(ctl.dialect), ctl.axis_map)
         except ValueError as exc:
             raise ConfigError(f"controller.axis_map: {exc}") from None
+
+
+def _tables(data: Mapping[str, Any], key: str, cls: type,
+            base: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with the sub-tables of ``data[key]`` overriding it; ``false`` removes one."""
+    values = dict(base)
+    for name, table in _section(data, key).items():
+        if table is False:
+            if name not in values:
+                raise ConfigError(f"{key}.{name}: cannot remove {name!r}: it is not defined")
+            del values[name]
+        else:
+            values[name] = _table_value(f"{key}.{name}", table, cls, values.get(name))
+    return values
 
 
 def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:

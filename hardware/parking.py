@@ -4,7 +4,9 @@ Park: every Z axis up to the safe height, the gantry to the park position unless
 to keep it where it is (a tip holds liquid), plunger motors to their low holding
 current. Plungers keep their position: no motor is switched off. Unpark reverses it:
 currents restored, gantry back above the recorded position at safe height, then Z
-lowered to the recorded heights.
+lowered to the recorded heights. The position is read back after the gantry move and
+after lowering: a robot more than ``RESUME_TOLERANCE_MM`` from the recorded position
+(its coordinates changed during the pause) is a ``HardwareFault`` before Z goes down.
 
 A controller that holds motion itself while an interlock is active (GRBL with its door
 open: ``moves_during_interlock`` is False) cannot be moved then. Parking such a robot
@@ -23,6 +25,8 @@ import anyio
 from .config import RobotConfig
 from .controller import HardwareFault, MotionController, Position
 
+RESUME_TOLERANCE_MM = 0.01
+"""How far unparking may land from the recorded position."""
 INTERLOCK_POLL_S = 0.01
 """How often a parking move on a controller that holds motion checks the interlocks."""
 INTERLOCK_GRACE_S = 2.0
@@ -98,8 +102,23 @@ async def unpark(controller: MotionController, config: RobotConfig,
     if any(abs(lift[z] - here[z]) > 1e-9 for z in lift):
         await _unpark_move(controller, lift)
     await _unpark_move(controller, {"X": recorded["X"], "Y": recorded["Y"]})
+    _check_landed(await controller.read_position(), recorded, ("X", "Y"))
     await _unpark_move(controller, {z: recorded[z] for z in config.z_axes})
-    return await controller.read_position()
+    position = await controller.read_position()
+    _check_landed(position, recorded, ("X", "Y", *config.z_axes))
+    return position
+
+
+def _check_landed(position: Mapping[str, float], recorded: Mapping[str, float],
+                  axes: tuple[str, ...]) -> None:
+    off = {a: position[a] - recorded[a] for a in axes
+           if abs(position[a] - recorded[a]) > RESUME_TOLERANCE_MM}
+    if off:
+        raise HardwareFault(
+            "unparking did not return to the recorded position: " + ", ".join(
+                f"{a} is at {position[a]:.3f}, recorded {recorded[a]:.3f}" for a in off)
+            + f" (more than {RESUME_TOLERANCE_MM:g} mm off); the controller's coordinates "
+            "changed during the pause, so the run cannot continue safely")
 
 
 async def _unpark_move(controller: MotionController, target: Mapping[str, float]) -> None:

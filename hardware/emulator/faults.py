@@ -25,6 +25,11 @@ class Faults:
     """Text of injected errors (default: a dialect-typical one)."""
     resend_next: int = 0
     """Marlin: treat the next N numbered lines as corrupted (checksum mismatch)."""
+    home_fails: int = 0
+    """Fail the next N homing cycles (GRBL: ``ALARM:<home_alarm>``; Marlin: killed)."""
+    home_alarm: int = 8
+    drop_ok_next: int = 0
+    """Lose the next N ``ok`` answers (the line was carried out)."""
 
     def clear(self) -> None:
         """Back to a well-behaved controller."""
@@ -33,6 +38,8 @@ class Faults:
         self.error_next = 0
         self.error_message = None
         self.resend_next = 0
+        self.home_fails = 0
+        self.drop_ok_next = 0
 
 
 @define
@@ -49,7 +56,7 @@ class Stats:
     max_rx_in_flight: int = 0
     """GRBL: most bytes received and not yet answered at any moment."""
     rx_overflows: int = 0
-    """GRBL: times the host exceeded the 128-byte RX buffer."""
+    """GRBL: times the host exceeded the 127 bytes of its RX buffer."""
     checksums_verified: int = 0
     checksum_failures: int = 0
     resends_requested: int = 0

@@ -35,8 +35,13 @@ class Machine:
     """Axes, planner and motion timing of one emulated robot."""
 
     def __init__(self, config: RobotConfig, clock: ScaledClock, *, planner_blocks: int = 16,
-                 start_position: Mapping[str, float] | None = None) -> None:
+                 start_position: Mapping[str, float] | None = None,
+                 home_position: Mapping[str, float] | None = None) -> None:
         self.config = config
+        self.home_position = {a: float(c.home) for a, c in config.axes.items()}
+        """Where homing leaves each axis (machine coordinates): the configured ``home``
+        unless the emulated firmware is told otherwise (GRBL: zero at the switches)."""
+        self.home_position.update(home_position or {})
         self.clock = clock
         self.planner_blocks = planner_blocks
         middle = {a: (c.min + c.max) / 2.0 for a, c in config.axes.items()}
@@ -145,7 +150,7 @@ class Machine:
         z_first = [a for a in names if a in self.config.z_axes]
         for group in (z_first, [a for a in names if a not in z_first]):
             if group:
-                target = {a: float(self.config.axes[a].home) for a in group}
+                target = {a: self.home_position[a] for a in group}
                 self.blocks.append(Block(target, None, True, self.clock.now()))
                 self.planned.update(target)
         self.notify()

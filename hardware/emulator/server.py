@@ -47,6 +47,7 @@ class Emulator:
     def __init__(self, dialect: str = "grbl", *, config: RobotConfig | None = None,
                  speed: float = 1.0, planner_blocks: int | None = None,
                  busy_interval: float = 2.0, start_position: Mapping[str, float] | None = None,
+                 home_position: Mapping[str, float] | None = None,
                  **firmware_options: Any) -> None:
         if dialect not in FIRMWARES:
             raise ValueError(f"unknown dialect {dialect!r}; expected one of {sorted(FIRMWARES)}")
@@ -61,7 +62,7 @@ class Emulator:
         self.stats = Stats()
         self.machine = Machine(self.config, self.clock,
                                planner_blocks=planner_blocks or PLANNER_BLOCKS[dialect],
-                               start_position=start_position)
+                               start_position=start_position, home_position=home_position)
         self.firmware = FIRMWARES[dialect](self.machine, self.faults, self.stats,
                                            busy_interval=busy_interval, **firmware_options)
         self.address = ""

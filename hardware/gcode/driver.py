@@ -17,7 +17,14 @@ after an unexpected firmware restart.
 
 Axis letters: labrun's axes map to firmware letters through ``axis_map`` (default: the
 same letter, which GRBL 6-axis forks, Marlin with ``AXIS4..6_NAME 'A'..'C'`` and
-Smoothieware all accept).
+Smoothieware all accept). A robot may have any subset of axes.
+
+Coordinates: every move and every read is in machine coordinates (``G53`` and ``MPos``,
+or ``WPos`` plus the latest ``WCO``; Marlin's logical frame, in which it both moves and
+reports), whatever work offsets the controller holds. Homing: axes with a switch are
+homed by the firmware's cycle and their position is then read and checked against the
+robot file; an axis with ``homing = "none"`` takes its configured ``home`` as wherever
+it stands at the first ``home()`` after connecting (the driver keeps that origin).
 """
 
 from __future__ import annotations
@@ -46,6 +53,8 @@ from .link import Link
 from .planning import default_axis_map, feed_for, homing_time, is_still
 from .transport import Transport, open_transport
 
+HOME_TOLERANCE_MM = 0.05
+"""How far the position read after homing may be from the configured ``home``."""
 STILL_POLL_S = 0.01
 """Status polling period while waiting for a feed hold to come to rest."""
 SETTLE_S = 0.1
@@ -80,6 +89,10 @@ class GcodeController:
         self._listener: InterlockListener | None = None
         self._fault_listener: FaultListener | None = None
         self._unhomed: set[str] = set(config.axes)
+        self._origin: dict[str, float] = {}
+        """Added to the firmware's position of an axis without homing switch."""
+        self._lost: str | None = None
+        """Why the origin of the switchless axes is no longer known (None: it is)."""
         self._commanded: Position = {}
         self._needs_init = True
         self._halted = False
@@ -115,6 +128,7 @@ class GcodeController:
         await link.start()
         self._link = link
         self._unhomed = set(self.config.axes)
+        self._origin, self._lost = {}, None
         self._halted = False
         self._needs_init = True
         try:
@@ -138,6 +152,8 @@ class GcodeController:
         await self.disconnect()
 
     async def home(self, axes: Sequence[str] | None = None) -> Position:
+        """Home ``axes`` (all when None): the firmware's cycle for axes with a switch, then
+        the position read back and checked; switchless axes get their origin or go home."""
         link = self._live()
         names = list(axes) if axes is not None else list(self.config.axes)
         self._check_axes(names)
@@ -147,27 +163,92 @@ class GcodeController:
             await self.recover()
         await self._ready()
         self._check_interlocks()
-        # Z axes first, so nothing is dragged across the deck.
-        ordered = sorted(names, key=lambda a: a not in self.config.z_axes)
-        lines = self.dialect.home_lines(None if axes is None
-                                        else [self.axis_map[a] for a in ordered])
-        extra = homing_time(self.config, names)
-        for line in lines:
-            await link.streamer.request(line, extra_timeout=extra)
-        self._unhomed -= set(names)
-        link.alarm = None
+        switched = [a for a in names if self.config.axes[a].homing == "switch"]
+        if switched:
+            await self._home_cycle(switched)
         position = await self.read_position()
+        self._check_home(switched, position)
+        self._unhomed -= set(switched)
+        free = [a for a in names if self.config.axes[a].homing == "none"]
+        if free:
+            position = await self._home_free(free, position)
         self._commanded.update(position)
         return position
 
-    async def move(self, target: Mapping[str, float], speed: float | None = None) -> None:
+    async def _home_cycle(self, axes: list[str]) -> None:
+        """Run the firmware's homing cycle for ``axes``; a cycle that alarms is a fault."""
         link = self._live()
+        with_switch = [a for a, c in self.config.axes.items() if c.homing == "switch"]
+        whole = set(axes) == set(with_switch) and (
+            self.dialect.cycle_homes_configured_axes or len(with_switch) == len(self.axis_map))
+        # Z axes first, so nothing is dragged across the deck.
+        ordered = sorted(axes, key=lambda a: a not in self.config.z_axes)
+        lines = self.dialect.home_lines(None if whole else [self.axis_map[a] for a in ordered])
+        extra = homing_time(self.config, axes)
+        alarms, restarts = link.alarm_seq, link.restart_seq
+        try:
+            for line in lines:
+                await link.streamer.request(line, extra_timeout=extra)
+        except ControllerError as exc:
+            hint = (' (no homing cycle: give these axes homing = "none" in the robot file)'
+                    if "error:5" in str(exc) else "")
+            raise ControllerError(f"homing {', '.join(axes)} failed: {exc}{hint}") from exc
+        except HardwareFault as exc:
+            raise type(exc)(f"homing {', '.join(axes)} failed: {exc}") from exc
+        if link.alarm_seq > alarms or link.restart_seq > restarts:
+            if self.dialect.alarm_resets and link.restart_seq == restarts:
+                with anyio.move_on_after(self.timeout_s):  # the banner follows the ok
+                    await link.wait_for(lambda: link.restart_seq > restarts, "the banner")
+            raise ControllerAlarm(f"homing {', '.join(axes)} failed: "
+                                  f"{link.alarm or 'the controller restarted'}; "
+                                  "the axes are not homed")
+        link.alarm = None
+
+    def _check_home(self, axes: list[str], position: Position) -> None:
+        """The firmware must have left every homed axis at its configured ``home``."""
+        wrong = [a for a in axes
+                 if abs(position[a] - self.config.axes[a].home) > HOME_TOLERANCE_MM]
+        if wrong:
+            found = ", ".join(f"{a} at {position[a]:.3f}" for a in wrong)
+            said = ", ".join(f"[axes.{a}] home = {self.config.axes[a].home:g}" for a in wrong)
+            raise HardwareFault(
+                f"after homing, the controller reports {found} mm ({self.dialect.coordinates} "
+                f"coordinates) but the robot file says {said}: set each axis' home, min and "
+                "max to the firmware's coordinates (GRBL puts machine zero at the switches, "
+                "with the travel on the negative side) or fix the firmware's homing settings")
+
+    async def _home_free(self, axes: list[str], position: Position) -> Position:
+        """Switchless axes: the first home takes where they stand as ``home``; later ones
+        move them there, unless their position was lost since."""
+        if self._lost is not None:
+            home = ", ".join(f"{a} {self.config.axes[a].home:g}" for a in axes)
+            raise HardwareFault(
+                f"axis {', '.join(axes)} has no homing switch (homing = \"none\") and its "
+                f"position was lost ({self._lost}): jog it to its home point ({home} mm) "
+                "and reconnect")
+        new = [a for a in axes if a not in self._origin]
+        for axis in new:
+            self._origin[axis] = (self._origin.get(axis, 0.0) + self.config.axes[axis].home
+                                  - position[axis])
+        self._unhomed -= set(new)
+        again = {a: self.config.axes[a].home for a in axes if a not in new}
+        if again:
+            await self._travel(again, None)
+        return await self.read_position()
+
+    async def move(self, target: Mapping[str, float], speed: float | None = None) -> None:
+        self._live()
         if self.requires_homing:
             raise NotHomedError("the robot must be homed before it moves "
                                 f"(unhomed: {', '.join(sorted(self._unhomed))})")
         self._check_axes(target)
         if not target:
             return
+        await self._travel(target, speed)
+
+    async def _travel(self, target: Mapping[str, float], speed: float | None) -> None:
+        """One coordinated move in machine coordinates, waited for until the axes are still."""
+        link = self._live()
         for axis, value in target.items():
             cfg = self.config.axes[axis]
             if not cfg.min - 1e-6 <= value <= cfg.max + 1e-6:
@@ -177,7 +258,8 @@ class GcodeController:
         await self._leave_hold()
         start = {a: self._commanded.get(a, value) for a, value in target.items()}
         duration = plan_move(start, target, self.config.axes, speed).duration
-        line = self.dialect.move_line({self.axis_map[a]: v for a, v in target.items()},
+        line = self.dialect.move_line({self.axis_map[a]: v - self._origin.get(a, 0.0)
+                                       for a, v in target.items()},
                                       feed_for(self.config, start, target, speed) * 60.0)
         sent_before = link.streamer.lines_sent
         interruptions = self._interruptions
@@ -211,7 +293,7 @@ class GcodeController:
         link = self._link
         if link is None:
             raise HardwareFault(f"not connected to the controller at {self.port or '?'}")
-        self._unhomed = set(self.config.axes)
+        self._position_lost("an emergency stop")
         self._halted = True
         self._interrupt("an emergency stop")
         alarms, restarts = link.alarm_seq, link.restart_seq
@@ -228,11 +310,7 @@ class GcodeController:
         link = self._live()
         reported: Axes | None
         if self.dialect.status_query is not None:
-            status = await link.fresh_status()
-            reported = status.position
-            if reported is None and status.work_position is not None:
-                offset = status.work_offset or {}
-                reported = {a: v + offset.get(a, 0.0) for a, v in status.work_position.items()}
+            _, reported = await link.machine_status()
         else:
             line = self.dialect.position_line()
             assert line is not None
@@ -241,12 +319,18 @@ class GcodeController:
             reported = link.position if link.position_seq > seq else None
         if reported is None:
             raise HardwareFault("the controller's answer carried no position")
+        return self._from_firmware(reported)
+
+    def _from_firmware(self, reported: Axes) -> Position:
         missing = [a for a, fw in self.axis_map.items() if fw not in reported]
         if missing:
             raise HardwareFault(f"the controller reported no position for axis "
                                 f"{', '.join(missing)} (firmware letters "
-                                f"{', '.join(self.axis_map[a] for a in missing)})")
-        return {axis: reported[fw] for axis, fw in self.axis_map.items()}
+                                f"{', '.join(self.axis_map[a] for a in missing)}); "
+                                "remove the axes it does not have from the robot file "
+                                "([axes] A = false) or give an axis_map")
+        return {axis: reported[fw] + self._origin.get(axis, 0.0)
+                for axis, fw in self.axis_map.items()}
 
     async def set_currents(self, currents: Mapping[str, float]) -> None:
         link = self._live()
@@ -319,12 +403,10 @@ class GcodeController:
         """
         link = self._link
         status = link.status if link is not None else None
-        if status is None or status.position is None:
+        reported = link.machine_position(status) if link and status else None
+        if reported is None or any(fw not in reported for fw in self.axis_map.values()):
             return None
-        reported = status.position
-        if any(fw not in reported for fw in self.axis_map.values()):
-            return None
-        return {axis: reported[fw] for axis, fw in self.axis_map.items()}
+        return self._from_firmware(reported)
 
     # -- internals --------------------------------------------------------------------
 
@@ -474,10 +556,16 @@ class GcodeController:
         if self._intentional_reset:
             return
         if isinstance(event, Alarm):
-            self._unhomed = set(self.config.axes)
+            self._position_lost(event.message)
         elif isinstance(event, Restarted):
-            self._unhomed = set(self.config.axes)
+            self._position_lost(f"the controller restarted: {event.banner}")
             self._needs_init = True
+
+    def _position_lost(self, why: str) -> None:
+        """Homing is required again; switchless axes cannot find their origin by themselves."""
+        self._unhomed = set(self.config.axes)
+        if self._origin and self._lost is None:
+            self._lost = why
 
     def _on_interlock(self, name: str, active: bool) -> None:
         if self._listener is not None:

@@ -61,6 +61,8 @@ class Link:
         self.streamer = Streamer(dialect, self.write, timeout_s, on_fault=self._fail)
         self.status: Status | None = None
         self.status_seq = 0
+        self.work_offset: Axes | None = None
+        """The latest ``WCO:`` (GRBL sends it only every so many reports)."""
         self.position: Axes | None = None
         self.position_seq = 0
         self.alarm: str | None = None
@@ -131,6 +133,32 @@ class Link:
         assert self.status is not None
         return self.status
 
+    def machine_position(self, status: Status) -> Axes | None:
+        """The machine position a status report gives: ``MPos``, or ``WPos`` plus the
+        latest ``WCO`` (None while no ``WCO`` has been seen since the last reset)."""
+        if status.position is not None:
+            return status.position
+        if status.work_position is None or self.work_offset is None:
+            return None
+        offset = self.work_offset
+        return {a: v + offset.get(a, 0.0) for a, v in status.work_position.items()}
+
+    async def machine_status(self) -> tuple[Status, Axes]:
+        """A fresh status report and the machine position it gives (waiting for a ``WCO``
+        when the firmware reports work positions)."""
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            status = await self.fresh_status()
+            position = self.machine_position(status)
+            if position is not None:
+                return status, position
+            if status.work_position is None:
+                raise ControllerError(f"the status report carried no position: {status}")
+            if time.monotonic() > deadline:
+                raise self._timeout(f"no WCO: work offset in the status reports for "
+                                    f"{self.timeout_s:g} s, so WPos cannot be turned into "
+                                    "a machine position")
+
     async def settle(self, quiet: float) -> None:
         """Wait until nothing has arrived for ``quiet`` seconds (a start-up banner)."""
         deadline = time.monotonic() + self.timeout_s
@@ -172,10 +200,19 @@ class Link:
                 if text:
                     self.last_line_at = time.monotonic()
                     for event in self.dialect.parse(text):
-                        if not isinstance(event, Status) or event.state in WORKING_STATES:
-                            self.streamer.touch()
+                        self._note_progress(event)
                         await self._handle(event)
             self._notify()
+
+    def _note_progress(self, event: Event) -> None:
+        """Tell the streamer what this line says about the firmware working on lines."""
+        if isinstance(event, Busy):
+            self.streamer.busy()
+        elif isinstance(event, Status):
+            if event.state in WORKING_STATES:
+                self.streamer.touch()
+        elif not isinstance(event, Info):  # chatter and Marlin's idle "wait" prove nothing
+            self.streamer.touch()
 
     async def _handle(self, event: Event) -> None:
         if isinstance(event, Ok):
@@ -185,6 +222,8 @@ class Link:
         elif isinstance(event, Resend):
             await self.streamer.on_resend(event)
         elif isinstance(event, Status):
+            if event.work_offset is not None:
+                self.work_offset = event.work_offset
             self.status = event
             self.status_seq += 1
             if event.state != "Alarm":
@@ -204,6 +243,7 @@ class Link:
                 self.streamer.drop_all(ControllerAlarm(f"controller halted: {event.message}"))
         elif isinstance(event, Restarted):
             self.restart_seq += 1
+            self.work_offset = None  # a reset clears G92; the next report says anew
             self.streamer.drop_all(ControllerError(
                 f"controller restarted ({event.banner}); the line was discarded"))
             self.streamer.reset_numbering()

@@ -12,9 +12,13 @@ written again and moved behind anything sent meanwhile, and the ``ok`` that foll
 request is not counted. Out-of-band lines (``M410``) skip the window and the queue but
 are still answered in order.
 
-Waiting for an answer times out when nothing at all has arrived from the firmware for
-``timeout_s`` (plus whatever motion time the line legitimately waits for): busy lines and
-status reports keep a long command alive.
+Waiting for an answer times out when no sign of progress has arrived for ``timeout_s``
+(plus whatever motion time the line legitimately waits for). Progress is an answer, a
+resend request, a position or a status report showing motion or a hold. Busy lines
+(``echo:busy: processing``) keep a long command alive, but only up to
+``BUSY_FACTOR`` times the line's own allowance; Marlin's idle ``wait`` lines, idle status
+reports and chatter (``echo:``, temperatures) do not, so a lost ``ok`` always times out.
+An ``Error:`` before a ``Resend:`` explains the resend, not the line sent again.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from .events import Error, Halted, Ok, Resend
 
 MAX_RESENDS = 5
 HISTORY = 64
+BUSY_FACTOR = 3.0
+"""Busy lines keep a line alive at most this many times ``timeout_s`` + its extra time."""
 
 
 @define(eq=False)
@@ -77,6 +83,7 @@ class Streamer:
         self._history: dict[int, Pending] = {}
         self._fault: HardwareFault | None = None
         self.last_rx = time.monotonic()
+        self.last_busy = 0.0
         self.stray_replies = 0
         self.resent_lines = 0
         self.lines_sent = 0
@@ -94,8 +101,12 @@ class Streamer:
         return sum(p.cost for p in self._fifo) if self.dialect.rx_buffer_bytes else 0
 
     def touch(self) -> None:
-        """Something arrived from the firmware: it is alive."""
+        """The firmware showed progress (an answer, motion): waiting lines are alive."""
         self.last_rx = time.monotonic()
+
+    def busy(self) -> None:
+        """The firmware says it is still working on a line (bounded by ``BUSY_FACTOR``)."""
+        self.last_busy = time.monotonic()
 
     def reset_numbering(self) -> None:
         """The firmware's line counter was reset (``M110 N0``): the next line is N1."""
@@ -153,12 +164,17 @@ class Streamer:
     async def wait(self, entry: Pending) -> Ok:
         """Wait for ``entry``'s answer while the firmware stays alive."""
         while not entry.done.is_set():
-            deadline = max(entry.sent_at, self.last_rx) + self.timeout_s + entry.extra_timeout
+            allowance = self.timeout_s + entry.extra_timeout
+            progress = max(entry.sent_at, self.last_rx)
+            deadline = progress + allowance
+            if self.last_busy > progress:
+                deadline = max(deadline, min(self.last_busy + self.timeout_s,
+                                             entry.sent_at + BUSY_FACTOR * allowance))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 fault = ControllerTimeout(
-                    f"no answer from the controller to {entry.text!r} and nothing else "
-                    f"received for {self.timeout_s:g} s")
+                    f"no answer from the controller to {entry.text!r} and no sign of "
+                    f"progress for {self.timeout_s:g} s")
                 self.fail_all(fault, poison=True)
                 raise fault
             with anyio.move_on_after(remaining):
@@ -241,6 +257,7 @@ class Streamer:
                 return
             again = [known]
         for entry in again:
+            entry.error_text = None  # an Error: before the Resend: explained the resend
             entry.resends += 1
             if entry.resends > MAX_RESENDS:
                 self.fail_all(ControllerError(

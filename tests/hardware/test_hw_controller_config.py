@@ -35,7 +35,7 @@ def test_the_driver_takes_its_options_from_the_config() -> None:
     controller, clock = create_controller(config)
     assert isinstance(controller, GcodeController) and isinstance(clock, RealClock)
     assert controller.dialect.feed_hold is None and controller.dialect.status_query is None
-    assert controller.dialect.position_line() == "M114"
+    assert controller.dialect.position_line() == "M114.2"  # the machine position
     assert controller.poll_interval == 0.25 and controller.timeout_s == 3.0
     assert controller.axis_map["B"] == "C" and controller.axis_map["C"] == "B"
     assert controller.port == "tcp://127.0.0.1:1"

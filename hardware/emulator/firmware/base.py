@@ -43,12 +43,59 @@ def words(text: str) -> list[tuple[str, float | None]]:
 
 
 def command_of(items: list[tuple[str, float | None]]) -> str:
-    """The command word: ``G1``, ``G28.2``, ``M114``; empty when there is none."""
+    """The command word: ``G1``, ``G28.2``, ``M114``; empty when there is none.
+
+    ``G53`` (machine coordinates for this line) is a modifier, not the command."""
     for letter, value in items:
-        if letter in "GM" and value is not None:
+        if letter in "GM" and value is not None and (letter, value) != ("G", 53.0):
             number = f"{value:g}"
             return letter + number
     return ""
+
+
+def in_machine_coordinates(items: list[tuple[str, float | None]]) -> bool:
+    """Whether the line carries ``G53``."""
+    return ("G", 53.0) in items
+
+
+class WorkOffsets:
+    """Work coordinate systems G54..G59 (``G10 L2/L20``) and a ``G92`` shift.
+
+    machine = work + ``offset()``; what GRBL reports as ``WCO``. Marlin's ``G92`` is the
+    same shift (its logical frame)."""
+
+    def __init__(self, axes: list[str]) -> None:
+        self.axes = axes
+        self.systems = {n: dict.fromkeys(axes, 0.0) for n in range(1, 7)}
+        self.active = 1
+        self.shift = dict.fromkeys(axes, 0.0)
+        self.changed = True
+
+    def offset(self) -> dict[str, float]:
+        return {a: self.systems[self.active][a] + self.shift[a] for a in self.axes}
+
+    def execute(self, command: str, items: list[tuple[str, float | None]],
+                machine: dict[str, float]) -> bool:
+        """Carry out a work-offset command; False if ``command`` is not one."""
+        values = {k: v for k, v in items if v is not None}
+        axes = {a: v for a, v in values.items() if a in self.axes}
+        if command in ("G54", "G55", "G56", "G57", "G58", "G59"):
+            self.active = int(command[1:]) - 53
+        elif command == "G10" and values.get("L") in (2.0, 20.0):
+            number = int(values.get("P", 0)) or self.active
+            system = self.systems[number]
+            for axis, value in axes.items():
+                system[axis] = (value if values["L"] == 2.0
+                                else machine[axis] - value - self.shift[axis])
+        elif command == "G92":
+            for axis, value in axes.items():
+                self.shift[axis] = machine[axis] - self.systems[self.active][axis] - value
+        elif command == "G92.1":
+            self.shift = dict.fromkeys(self.axes, 0.0)
+        else:
+            return False
+        self.changed = True
+        return True
 
 
 class Firmware:
@@ -67,10 +114,13 @@ class Firmware:
         self.link: Link | None = None
         self.feed_mm_per_min: float | None = None
         self.absolute = True
+        self.offsets = WorkOffsets(list(machine.config.axes))
         self._send_queue: MemoryObjectSendStream[Line] | None = None
         self._receive_queue: MemoryObjectReceiveStream[Line] | None = None
         self._epoch: anyio.CancelScope | None = None
         self._current: Line | None = None
+        self._tasks: anyio.abc.TaskGroup | None = None
+        """The connection's task group, for a firmware's own background chatter."""
 
     # -- to override ------------------------------------------------------------------
 
@@ -107,6 +157,7 @@ class Firmware:
         self._new_queue()
         try:
             async with anyio.create_task_group() as tg:
+                self._tasks = tg
                 tg.start_soon(self._process_forever)
                 await self.greet()
                 task_status.started()
@@ -203,6 +254,9 @@ class Firmware:
         if line.answered:
             return
         line.answered = True
+        if text == "ok" and self.faults.drop_ok_next > 0:
+            self.faults.drop_ok_next -= 1  # the fault: carried out, never acknowledged
+            return
         with anyio.CancelScope(shield=True):  # once decided, an answer goes out
             await self.send(text)
 
@@ -226,13 +280,20 @@ class Firmware:
     # -- motion words -----------------------------------------------------------------
 
     def motion_target(self, items: list[tuple[str, float | None]]) -> dict[str, float]:
-        """Absolute targets of a G0/G1 from its axis words (G90/G91 aware)."""
+        """Machine targets of a G0/G1 from its axis words (G90/G91, G53 and offsets aware)."""
         target: dict[str, float] = {}
+        offset = (dict.fromkeys(self.offsets.axes, 0.0) if in_machine_coordinates(items)
+                  else self.offsets.offset())
         for letter, value in items:
             if letter in self.machine.config.axes and value is not None:
-                base = 0.0 if self.absolute else self.machine.planned[letter]
+                base = offset[letter] if self.absolute else self.machine.planned[letter]
                 target[letter] = base + value
         return target
+
+    def work_position(self, position: dict[str, float]) -> dict[str, float]:
+        """``position`` (machine) in the active work coordinates."""
+        offset = self.offsets.offset()
+        return {a: v - offset[a] for a, v in position.items()}
 
     def feed_of(self, items: list[tuple[str, float | None]]) -> float | None:
         for letter, value in items:

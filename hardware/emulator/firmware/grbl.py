@@ -1,10 +1,15 @@
-"""Emulated GRBL 1.1 (6 axes, like grblHAL): character-counting host protocol.
+"""Emulated GRBL 1.1 (as many axes as the robot has, like grblHAL): character counting.
 
 - ``ok`` once a line is parsed and its motion planned (waits for a free planner block);
-  ``G4`` answers once the planner is empty; ``$H`` once homing is done.
-- RX buffer: bytes of unanswered lines are counted; more than 128 is an overflow.
+  ``G4`` answers once the planner is empty; ``$H`` once homing is done. A failed homing
+  cycle (the ``home_fails`` fault) prints ``ALARM:8``, ``ok``, then the banner (a reset).
+- RX buffer: bytes of unanswered lines are counted; more than 127 is an overflow.
 - Realtime: ``?`` status ``<State|MPos:...|FS:...|Pn:D>``, ``!`` hold, ``~`` resume,
   0x18 soft reset (``ALARM:3`` if in motion; the welcome banner after it).
+- Coordinates: work offsets ``G10 L2/L20``, ``G54``..``G59``, ``G92``; ``G53`` moves in
+  machine coordinates. ``$10=1`` (default) reports ``MPos``, ``$10=0`` ``WPos``; either
+  way ``WCO:`` comes only in every 10th report (30th while busy) and after a change.
+- ``banner``: ``Grbl 1.1h ['$' for help]`` or grblHAL's ``GrblHAL 1.1f ...``.
 - Power-up in ``Alarm`` (homing lock): ``$H`` or ``$X``; G-code meanwhile is ``error:9``.
 - Door: opening it holds motion (``Door:2`` -> ``Door:1``); closed it waits in
   ``Door:0`` for ``~``; ``Pn:D`` while open; ``[MSG:Check Door]`` on each change.
@@ -16,8 +21,11 @@ from ..faults import Faults, Stats
 from ..planner import Machine
 from .base import Firmware, Line, command_of, words
 
-RX_BUFFER = 128
+RX_BUFFER = 127
 BANNER = "Grbl 1.1h ['$' for help]"
+GRBLHAL_BANNER = "GrblHAL 1.1f ['$' or '$HELP' for help]"
+WCO_EVERY = (10, 30)
+"""GRBL's WCO refresh counts: idle, busy."""
 _SETTINGS_OK = ("$$", "$#", "$G", "$I", "$N", "$C")
 
 
@@ -28,16 +36,22 @@ class GrblFirmware(Firmware):
     realtime_bytes = frozenset(b"?!~\x18")
     default_error = "error:20"
 
-    def __init__(self, machine: Machine, faults: Faults, stats: Stats, **options: float) -> None:
+    def __init__(self, machine: Machine, faults: Faults, stats: Stats, *,
+                 banner: str = BANNER, **options: float) -> None:
         super().__init__(machine, faults, stats, **options)
-        self.locked = True  # homing lock at power-up
+        self.banner = banner
+        # $22: a homing cycle exists when some axis has a switch; then it locks at power-up.
+        self.homing_enabled = any(c.homing == "switch" for c in machine.config.axes.values())
+        self.locked = self.homing_enabled
         self.door_open = False
         self.door_suspended = False
+        self.report_mpos = True  # $10=1
+        self._wco_countdown = 0
 
     # -- host protocol ----------------------------------------------------------------
 
     async def greet(self) -> None:
-        await self.send(BANNER)
+        await self.send(self.banner)
         if self.locked:
             await self.send("[MSG:'$H'|'$X' to unlock]")
         if self.door_open:
@@ -81,13 +95,14 @@ class GrblFirmware(Firmware):
         self.stats.rx_in_flight = 0
         if was_moving:
             self.machine.homed.clear()
-            self.locked = True
+            self.locked = self.homing_enabled
             await self.send("ALARM:3")
         self.door_suspended = self.door_open
         if self.door_open:
             self.machine.hold()
         self.feed_mm_per_min = None
         self.absolute = True
+        self._wco_countdown = 0
         await self.greet()
 
     async def on_door(self, open_: bool) -> None:
@@ -112,12 +127,19 @@ class GrblFirmware(Firmware):
             state = "Run"
         else:
             state = "Idle"
-        mpos = ",".join(f"{position[a]:.3f}" for a in m.config.axes)
+        shown = position if self.report_mpos else self.work_position(position)
+        values = ",".join(f"{shown[a]:.3f}" for a in m.config.axes)
         free_rx = RX_BUFFER - self.stats.rx_in_flight
-        fields = [state, f"MPos:{mpos}", f"Bf:{m.free_blocks},{free_rx}",
-                  f"FS:{self.feed_mm_per_min or 0:.0f},0"]
+        fields = [state, f"{'MPos' if self.report_mpos else 'WPos'}:{values}",
+                  f"Bf:{m.free_blocks},{free_rx}", f"FS:{self.feed_mm_per_min or 0:.0f},0"]
         if self.door_open:
             fields.append("Pn:D")
+        if self._wco_countdown <= 0 or self.offsets.changed:
+            offset = self.offsets.offset()
+            fields.append("WCO:" + ",".join(f"{offset[a]:.3f}" for a in m.config.axes))
+            self.offsets.changed = False
+            self._wco_countdown = WCO_EVERY[0 if state == "Idle" else 1]
+        self._wco_countdown -= 1
         return "<" + "|".join(fields) + ">"
 
     # -- lines ------------------------------------------------------------------------
@@ -156,10 +178,22 @@ class GrblFirmware(Firmware):
             await self.machine.clock.sleep(seconds)
         elif command in ("G90", "G91"):
             self.absolute = command == "G90"
-        elif command not in ("G21", "G17", "G54", "G94", "M3", "M5", "M8", "M9", ""):
+        elif self.offsets.execute(command, items, self.machine.planned):
+            pass
+        elif command not in ("G21", "G17", "G94", "M3", "M5", "M8", "M9", ""):
             await self.answer(line, "error:20")
             return
         await self.answer(line, "ok")
+
+    async def fail_homing(self, line: Line) -> None:
+        """What stock GRBL prints when the cycle fails: the alarm, ``ok``, the banner."""
+        self.faults.home_fails -= 1
+        self.machine.homed.clear()
+        self.locked = True
+        await self.send(f"ALARM:{self.faults.home_alarm}")
+        await self.answer(line, "ok")
+        self._wco_countdown = 0
+        await self.greet()
 
     async def system_command(self, line: Line, text: str) -> None:
         if text == "$X":
@@ -171,15 +205,33 @@ class GrblFirmware(Firmware):
             if self.door_open:
                 await self.answer(line, "error:13")
                 return
+            if not self.homing_enabled:
+                await self.answer(line, "error:5")
+                return
             letters = text[2:].strip()
-            axes = [a for a in self.machine.config.axes if not letters or a in letters]
+            axes = [a for a, c in self.machine.config.axes.items()
+                    if (a in letters if letters else c.homing == "switch")]
             if letters and len(axes) != len(letters):
                 await self.answer(line, "error:3")
                 return
             await self.machine.wait_until(lambda: self.machine.idle)
+            if self.faults.home_fails > 0:
+                await self.fail_homing(line)
+                return
             self.machine.add_home(axes)
             await self.machine.wait_until(lambda: self.machine.idle)
             self.locked = False
+            await self.answer(line, "ok")
+        elif text.startswith("$10="):
+            self.report_mpos = bool(int(float(text[4:]) or 0) & 1)
+            await self.answer(line, "ok")
+        elif text == "$#":
+            for number in range(1, 7):
+                offset = self.offsets.systems[number]
+                await self.send(f"[G{53 + number}:" + ",".join(
+                    f"{offset[a]:.3f}" for a in self.machine.config.axes) + "]")
+            await self.send("[G92:" + ",".join(
+                f"{self.offsets.shift[a]:.3f}" for a in self.machine.config.axes) + "]")
             await self.answer(line, "ok")
         elif text.startswith(_SETTINGS_OK) or "=" in text:
             await self.answer(line, "ok")

@@ -10,13 +10,20 @@
   the planner as soon as it arrives, and answers ``ok`` in order; ``M112`` kills:
   ``Error:Printer halted. kill() called!``. Real Marlin then needs a board reset; this
   emulator accepts ``M999`` and repeats the kill message to any other line.
-- Position: ``M114`` (planned) and ``M114 R`` (real) print ``X:.. Y:.. Z:.. A:.. ...``.
+- Position: ``M114`` (planned) and ``M114 R`` (real) print ``X:.. Y:.. Z:.. A:.. ...``
+  in the logical frame that ``G92`` shifts (moves are in it too; ``G28`` clears the
+  shift); with ``position_on_ok`` on the ``ok`` line (``ok X:.. Y:..``).
+- ``wait_interval``: print ``wait`` after that many idle seconds (0: never), as
+  OctoPrint's virtual printer does. ``resend_format``: ``"Resend: {n}"`` by default.
+- A failed homing (``home_fails``): ``Error:Homing Failed`` and then kill().
 - Currents ``M906`` (mA), motors ``M17``/``M18``/``M84``.
 - Interlocks (labrun convention): ``//action:interlock door active|clear`` on change
   and in ``M119``'s answer.
 """
 
 from __future__ import annotations
+
+import anyio
 
 from ...gcode.dialects.base import INTERLOCK_PREFIX
 from ..faults import Faults, Stats
@@ -40,13 +47,28 @@ class MarlinFirmware(Firmware):
     name = "marlin"
     default_error = "Error:Injected failure"
 
-    def __init__(self, machine: Machine, faults: Faults, stats: Stats, **options: float) -> None:
+    def __init__(self, machine: Machine, faults: Faults, stats: Stats, *,
+                 position_on_ok: bool = False, wait_interval: float = 0.0,
+                 resend_format: str = "Resend: {n}", **options: float) -> None:
         super().__init__(machine, faults, stats, **options)
+        self.position_on_ok = position_on_ok
+        self.wait_interval = wait_interval
+        self.resend_format = resend_format
         self.last_line = 0
         self.killed = False
         self.door_open = False
 
+    async def idle_waits(self) -> None:
+        """Print ``wait`` whenever nothing has arrived for ``wait_interval`` seconds."""
+        while True:
+            seen = len(self.stats.lines)
+            await anyio.sleep(self.wait_interval)
+            if len(self.stats.lines) == seen and self._current is None:
+                await self.send("wait")
+
     async def greet(self) -> None:
+        if self.wait_interval > 0 and self._tasks is not None:
+            self._tasks.start_soon(self.idle_waits)
         await self.send("start")
         await self.send("echo:Marlin 2.1.2 (labrun emulator)")
         if self.killed:
@@ -83,7 +105,7 @@ class MarlinFirmware(Firmware):
     async def resend(self, line: Line, reason: str) -> None:
         self.stats.resends_requested += 1
         await self.send(f"Error:{reason}, Last Line: {self.last_line}")
-        await self.send(f"Resend: {self.last_line + 1}")
+        await self.send(self.resend_format.format(n=self.last_line + 1))
         await self.answer(line, "ok")
 
     async def execute(self, line: Line) -> None:
@@ -140,8 +162,16 @@ class MarlinFirmware(Firmware):
             m.add_move(target, feed / 60 if feed else None)
         elif command == "G28":
             await self.wait_busy(lambda: m.idle, BUSY)
-            m.add_home(axes or list(m.config.axes))
+            if self.faults.home_fails > 0:
+                self.faults.home_fails -= 1
+                await self.send("Error:Homing Failed")
+                await self.kill()
+                return
+            homed = axes or [a for a, c in m.config.axes.items() if c.homing == "switch"]
+            m.add_home(homed)
             await self.wait_busy(lambda: m.idle, BUSY)
+            for axis in homed:
+                self.offsets.shift[axis] = 0.0
         elif command == "M400":
             await self.wait_busy(lambda: m.idle, BUSY)
         elif command == "G4":
@@ -152,9 +182,15 @@ class MarlinFirmware(Firmware):
         elif command == "M114":
             real = any(letter == "R" for letter, _ in items)
             position = m.current_position() if real else m.planned
-            text = self.position_words(position, 2)
-            await self.send(text if real else f"{text} Count " + " ".join(
-                f"{a}:{round(position[a] * m.config.axes[a].steps_per_mm)}" for a in m.config.axes))
+            text = self.position_words(self.work_position(position), 2)
+            if not real:
+                text += " Count " + " ".join(
+                    f"{a}:{round(position[a] * m.config.axes[a].steps_per_mm)}"
+                    for a in m.config.axes)
+            if self.position_on_ok:
+                await self.answer(line, f"ok {text}")
+                return
+            await self.send(text)
         elif command == "M410":
             m.stop()
         elif command == "M906":
@@ -181,6 +217,8 @@ class MarlinFirmware(Firmware):
             await self.send("FIRMWARE_NAME:Marlin 2.1.2 (labrun emulator) AXIS_COUNT:6")
         elif command in ("G90", "G91"):
             self.absolute = command == "G90"
+        elif command in ("G92", "G92.1"):
+            self.offsets.execute(command, items, m.planned)
         elif command not in ("G21", "M112"):
             await self.send(f'echo:Unknown command: "{line.text.strip()}"')
         await self.answer(line, "ok")

@@ -7,6 +7,8 @@
   hold (state ``Hold`` once still), ``~`` resume; ctrl-X halts at once (``ALARM:`` line;
   the line in progress and every later one get ``!!``) until ``M999`` or ``$X``. A halt
   during motion loses the homing; one while still keeps it.
+- Coordinates: ``G53`` moves in machine coordinates; work offsets ``G10 L2/L20``,
+  ``G54``..``G59`` and ``G92``; ``M114`` reports work coordinates, ``M114.2`` machine.
 - Currents ``M907`` (A); motors ``M17``/``M18``/``M84``.
 - Interlocks (labrun convention): ``//action:interlock door active|clear``.
 """
@@ -84,8 +86,10 @@ class SmoothieFirmware(Firmware):
             state = "Run"
         else:
             state = "Idle"
-        values = ",".join(f"{position[a]:.4f}" for a in m.config.axes)
-        return f"<{state}|MPos:{values}|WPos:{values}|F:{self.feed_mm_per_min or 0:.1f},100.0>"
+        work = self.work_position(position)
+        mpos = ",".join(f"{position[a]:.4f}" for a in m.config.axes)
+        wpos = ",".join(f"{work[a]:.4f}" for a in m.config.axes)
+        return f"<{state}|MPos:{mpos}|WPos:{wpos}|F:{self.feed_mm_per_min or 0:.1f},100.0>"
 
     async def execute(self, line: Line) -> None:
         text = line.text.strip()
@@ -111,7 +115,7 @@ class SmoothieFirmware(Firmware):
             m.add_move(target, feed / 60 if feed else None)
         elif command == "G28.2":
             await m.wait_until(lambda: m.idle)
-            m.add_home(axes or list(m.config.axes))
+            m.add_home(axes or [a for a, c in m.config.axes.items() if c.homing == "switch"])
             await m.wait_until(lambda: m.idle)
         elif command == "M400":
             await m.wait_until(lambda: m.idle)
@@ -121,7 +125,8 @@ class SmoothieFirmware(Firmware):
             await m.wait_until(lambda: m.idle)
             await m.clock.sleep(seconds)
         elif command == "M114":
-            await self.answer(line, "ok C: " + self.position_words(m.planned, 4))
+            await self.answer(line, "ok C: " + self.position_words(
+                self.work_position(m.planned), 4))
             return
         elif command == "M114.2":
             await self.answer(line, "ok MCS: " + self.position_words(m.current_position(), 4))
@@ -141,4 +146,6 @@ class SmoothieFirmware(Firmware):
             return
         elif command in ("G90", "G91"):
             self.absolute = command == "G90"
+        else:
+            self.offsets.execute(command, items, m.planned)
         await self.answer(line, "ok")

@@ -47,6 +47,13 @@ class Dialect:
     quickstop_line: str | None = None
     """A line acted on at once (emergency parser) that stops and flushes motion (Marlin M410)."""
     emergency_stop: bytes = b"\x18"
+    alarm_resets = False
+    """An alarm during a command resets the firmware: its banner follows (GRBL)."""
+    cycle_homes_configured_axes = False
+    """``home_lines(None)`` homes the axes the firmware's own settings name (GRBL ``$H``),
+    not every axis it has."""
+    coordinates = "machine"
+    """The frame moves and positions use on the wire (said in the driver's errors)."""
 
     # -- formatting -------------------------------------------------------------------
 
@@ -117,7 +124,7 @@ def parse_status(line: str) -> Status | None:
     pins: frozenset[str] = frozenset()
     for item in fields[1:]:
         key, _, data = item.partition(":")
-        if key in ("MPos", "WPos", "WCO"):
+        if key in ("MPos", "WPos", "WCO"):  # X Y Z A B C, as many as the firmware has
             try:
                 numbers = [float(v) for v in data.split(",")]
             except ValueError:

@@ -3,7 +3,13 @@
 Streaming: one line at a time, each ``N<n> <text>*<checksum>`` (XOR of the bytes before
 ``*``); a corrupted or lost line gets ``Error:...``, ``Resend: <n>`` and ``ok``, and every
 line from ``n`` on is sent again. ``ok`` means the line was processed (a move planned);
-``Error:`` lines precede their ``ok``. ``echo:busy: processing`` keeps a long command alive.
+``Error:`` lines precede their ``ok`` (or the ``Resend:`` they explain, ``Resend: 5`` or
+``Resend:N5``). ``echo:busy: processing`` keeps a long command alive; ``wait`` is what
+an idle Marlin prints while it waits for a line, so it explains no missing answer.
+``M114`` answers with the position on its own line or on the ``ok`` line
+(``ok X:1.00 Y:2.00 ...``, as OctoPrint's virtual printer and some builds do).
+Coordinates: Marlin moves and reports in the same logical frame (``G92``/``M206`` shift
+both alike), so plain ``G1`` and ``M114`` agree whatever offset is set.
 With the emergency parser, ``M410`` (quickstop) and ``M112`` (kill) act as soon as they
 arrive; ``M410`` still answers ``ok`` in order. After ``kill()`` real Marlin needs a board
 reset; labrun's emulator accepts ``M999`` instead. Currents via ``M906`` (mA, TMC drivers).
@@ -12,13 +18,17 @@ Interlocks: labrun's ``//action:interlock door active|clear`` convention, querie
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from functools import reduce
 
 from ..events import Alarm, Busy, Error, Event, Info, Ok, PositionReport, Resend, Restarted
 from .base import Dialect, parse_axis_words, parse_interlock
 
-_RESEND_PRECURSORS = ("checksum mismatch", "Line Number", "No Checksum")
+_RESEND_PRECURSORS = ("checksum mismatch", "Line Number", "No Checksum", "Missing checksum",
+                      "Wrong checksum", "expected line")
+_RESEND = re.compile(r"^(?:Resend:|rs)\s*N?(\d+)\s*$", re.IGNORECASE)
+_POSITION_ON_OK = re.compile(r"(?:^|\s)X:\s*-?\d")
 
 
 def checksum(text: str) -> int:
@@ -32,6 +42,7 @@ class Marlin(Dialect):
     name = "marlin"
     axis_letters = "XYZABCUVWE"
     numbered_lines = True
+    coordinates = "logical"
     supports_currents = True
     supports_motor_enable = True
     quickstop_line = "M410"
@@ -65,14 +76,20 @@ class Marlin(Dialect):
 
     def parse(self, line: str) -> list[Event]:
         if line == "ok" or line.startswith("ok "):
-            return [Ok(line[3:])]
-        for prefix in ("Resend:", "rs "):
-            if line.startswith(prefix):
-                number = line[len(prefix):].strip()
-                return [Resend(int(number))] if number.isdigit() else [Info(line)]
-        if line.startswith(("echo:busy:", "busy:")) or line == "wait":
+            payload = line[3:]
+            if _POSITION_ON_OK.search(payload):
+                return [self._position(payload), Ok(payload)]
+            return [Ok(payload)]
+        resend = _RESEND.match(line)
+        if resend is not None:
+            return [Resend(int(resend[1]))]
+        if line.startswith(("Resend:", "rs ")):
+            return [Info(line)]
+        if line.startswith(("echo:busy:", "busy:")):
             return [Busy(line)]
-        if line.startswith("Error:"):
+        if line == "wait":
+            return [Info(line)]
+        if line.startswith(("Error:", "Error ")):
             message = line[len("Error:"):]
             if any(p in message for p in _RESEND_PRECURSORS):
                 return [Info(line)]  # a Resend: follows
@@ -87,6 +104,8 @@ class Marlin(Dialect):
         if interlock is not None:
             return [interlock]
         if line[:2] in ("X:", "Y:", "Z:"):
-            return [PositionReport(parse_axis_words(line.partition("Count")[0],
-                                                    self.axis_letters))]
+            return [self._position(line)]
         return [Info(line)]
+
+    def _position(self, text: str) -> PositionReport:
+        return PositionReport(parse_axis_words(text.partition("Count")[0], self.axis_letters))

@@ -8,6 +8,8 @@ configuration; this dialect assumes both and can be told otherwise. To discard h
 motion the driver sends ctrl-X (halt, which flushes the queue) and then ``M999``; since
 the axes are already still, the position is kept. Currents via ``M907`` (A); homing is
 ``G28.2``. Interlocks: labrun's ``//action:interlock door active|clear`` convention.
+Coordinates: moves are ``G53 G1`` and positions ``MPos`` (or ``M114.2``, the machine
+position, without realtime status), whatever work offset is active.
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ class Smoothie(Dialect):
     def home_lines(self, axes: Sequence[str] | None) -> list[str]:
         return ["G28.2"] if axes is None else ["G28.2 " + " ".join(f"{a}0" for a in axes)]
 
+    def move_line(self, target: Mapping[str, float], feed_mm_per_min: float) -> str:
+        return "G53 " + super().move_line(target, feed_mm_per_min)
+
     def position_line(self) -> str | None:
-        return None if self.status_query else "M114"
+        return None if self.status_query else "M114.2"
 
     def currents_line(self, currents: Mapping[str, float]) -> str:
         return "M907 " + " ".join(f"{a}{amps:.3f}" for a, amps in currents.items())

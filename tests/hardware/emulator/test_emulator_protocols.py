@@ -139,7 +139,7 @@ async def test_grbl_door(grbl: tuple[EmulatorHandle, Host]) -> None:
     assert await host.line() == "[MSG:Check Door]"
     await host.send("?")
     status = await host.line()
-    assert status.startswith("<Door:1|") and status.endswith("|Pn:D>")
+    assert status.startswith("<Door:1|") and "|Pn:D" in status
     emu.set_door(False)
     assert await host.line() == "[MSG:Check Door]"
     await host.send("?")
@@ -154,7 +154,7 @@ async def test_grbl_counts_bytes_the_host_has_in_flight(
     await host.lines(2)
     await host.send("$X\n")
     await host.lines(2)
-    # A careless host: 20 lines without waiting for any ok overflows the 128-byte buffer.
+    # A careless host: 20 lines without waiting for any ok overflows the 127 usable bytes.
     await host.send("G1 X100 F600\n" * 20)
     await host.lines(20)
     assert emu.stats.max_rx_in_flight == 20 * len("G1 X100 F600\n")

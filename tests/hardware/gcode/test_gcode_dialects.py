@@ -28,7 +28,7 @@ def test_get_dialect_by_name() -> None:
     smoothie = get_dialect("smoothie", feed_hold=False, realtime_status=False)
     assert isinstance(smoothie, Smoothie)
     assert smoothie.feed_hold is None and smoothie.status_query is None
-    assert smoothie.position_line() == "M114"
+    assert smoothie.position_line() == "M114.2"  # machine coordinates
     with pytest.raises(ValueError, match="unknown G-code dialect 'repetier'"):
         get_dialect("repetier")
 
@@ -37,7 +37,7 @@ def test_get_dialect_by_name() -> None:
 
 def test_grbl_formats() -> None:
     grbl = Grbl()
-    assert grbl.move_line({"X": 10, "Y": -2.5}, 6000) == "G1 X10.000 Y-2.500 F6000.0"
+    assert grbl.move_line({"X": 10, "Y": -2.5}, 6000) == "G53 G1 X10.000 Y-2.500 F6000.0"
     assert grbl.home_lines(None) == ["$H"]
     assert grbl.home_lines(["Z", "X"]) == ["$HZ", "$HX"]
     assert grbl.wait_line() == "G4 P0"
@@ -46,7 +46,7 @@ def test_grbl_formats() -> None:
     assert grbl.frame("G90") == b"G90\n"
     assert (grbl.feed_hold, grbl.cycle_resume, grbl.status_query) == (b"!", b"~", b"?")
     assert grbl.emergency_stop == b"\x18"
-    assert grbl.rx_buffer_bytes == 128
+    assert grbl.rx_buffer_bytes == 127  # GRBL's 128-byte ring buffer keeps one free
 
 
 def test_grbl_status_report() -> None:
@@ -121,7 +121,7 @@ def test_marlin_formats() -> None:
     ("Error:Injected failure", [Error("Error:Injected failure", final=False)]),
     ("echo:busy: processing", [Busy("echo:busy: processing")]),
     ("busy: paused for user", [Busy("busy: paused for user")]),
-    ("wait", [Busy("wait")]),
+    ("wait", [Info("wait")]),  # idle: explains no missing answer
     ("start", [Restarted("start")]),
     ("X:10.00 Y:20.50 Z:5.00 A:1.00 B:2.00 C:3.00 Count X:800 Y:1640 Z:2000",
      [PositionReport({"X": 10.0, "Y": 20.5, "Z": 5.0, "A": 1.0, "B": 2.0, "C": 3.0})]),

@@ -69,7 +69,7 @@ async def test_dropped_pseudo_terminal(dialect: str, config_for: ConfigFor) -> N
 async def test_error_reply_names_the_line_and_the_controller_carries_on(
         homed: GcodeController, emulator: EmulatorHandle, check_at: CheckAt) -> None:
     emulator.faults.error_next = 1
-    with pytest.raises(ControllerError, match=r"rejected 'G1 X50\.000.*(rror)"):
+    with pytest.raises(ControllerError, match=r"rejected '(G53 )?G1 X50\.000.*(rror)"):
         await homed.move({"X": 50.0})
     await homed.move({"X": 60.0})
     check_at(await homed.read_position(), {"X": 60.0})
@@ -219,7 +219,7 @@ async def test_grbl_streaming_stays_within_the_rx_buffer(config_for: ConfigFor) 
                 await ctl.wait_until_idle()
             assert len(replies) == 80
             assert emu.stats.rx_overflows == 0
-            assert emu.stats.max_rx_in_flight <= 128
+            assert emu.stats.max_rx_in_flight <= 127
             assert emu.stats.max_rx_in_flight > 100  # really streamed, not one at a time
             assert (await ctl.read_position())["X"] == pytest.approx(300 + (79 % 7) * 1.5)
 

@@ -22,7 +22,7 @@ def streamer_for(dialect: Grbl | Marlin | Smoothie, timeout_s: float = 1.0
     return Streamer(dialect, write, timeout_s), wire
 
 
-async def test_character_counting_holds_a_line_that_would_overflow_128_bytes() -> None:
+async def test_character_counting_holds_a_line_that_would_overflow_127_bytes() -> None:
     streamer, wire = streamer_for(Grbl())
     line = "G1 X100.000 Y100.000 Z100.000 F6000.0"  # 38 bytes with its newline
     first = [await streamer.submit(line) for _ in range(3)]  # 114 bytes in flight
@@ -36,6 +36,14 @@ async def test_character_counting_holds_a_line_that_would_overflow_128_bytes() -
         assert len(wire) == 4
     assert first[0].done.is_set() and first[0].reply == Ok()
     assert streamer.in_flight_bytes == 114
+    await streamer.submit("G1 X1.00 F60")  # 13 bytes: 127 in flight, GRBL's usable buffer
+    assert streamer.in_flight_bytes == 127
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(streamer.submit, "")  # one byte more would be 128: held back
+        await anyio.sleep(0.01)
+        assert streamer.in_flight_bytes == 127 and len(wire) == 5
+        streamer.on_ok(Ok())
+    assert len(wire) == 6
 
 
 async def test_window_of_one_line_for_marlin_and_smoothie() -> None:
