@@ -48,19 +48,37 @@ async def test_a_move_takes_its_kinematic_time() -> None:
         tg.cancel_scope.cancel()
 
 
-async def test_moves_queue_back_to_back_in_a_bounded_planner() -> None:
-    machine = await run_machine()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(machine.ticker)
-        for x in (110.0, 120.0, 130.0, 140.0):
-            machine.add_move({"X": x}, 100.0)
-        assert machine.free_blocks == 0
-        assert machine.planned["X"] == 140.0
-        await machine.wait_until(lambda: machine.free_blocks > 0)
-        assert 100.0 < machine.current_position()["X"] <= 120.0
-        await machine.wait_until(lambda: machine.idle)
-        assert machine.position["X"] == 140.0
-        tg.cancel_scope.cancel()
+class SteppedClock(ScaledClock):
+    """Emulated time that only the test moves: nothing depends on how busy the host is."""
+
+    def __init__(self) -> None:
+        super().__init__(1.0)
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+
+def test_moves_queue_back_to_back_in_a_bounded_planner() -> None:
+    clock = SteppedClock()
+    machine = Machine(default_config(), clock, planner_blocks=4,
+                      start_position={"X": 100.0, "Y": 100.0, "Z": 100.0})
+    for x in (110.0, 120.0, 130.0, 140.0):
+        machine.add_move({"X": x}, 100.0)
+    assert machine.free_blocks == 0  # bounded: a fifth block would have to wait
+    assert machine.planned["X"] == 140.0
+    block = plan_move({"X": 100.0}, {"X": 110.0}, machine.config.axes, 100.0).duration
+    clock.t = block / 2
+    assert machine.free_blocks == 0 and 100.0 < machine.current_position()["X"] < 110.0
+    clock.t = block * 1.5  # the second block started the instant the first ended
+    assert machine.free_blocks == 1
+    assert 110.0 < machine.current_position()["X"] < 120.0
+    assert machine.finished_at == pytest.approx(block)
+    clock.t = block * 4 - 1e-6
+    assert not machine.idle and machine.free_blocks == 3
+    clock.t = block * 4
+    assert machine.idle and machine.position["X"] == 140.0
+    assert machine.finished_at == pytest.approx(4 * block)  # back to back, no gaps
 
 
 async def test_hold_brakes_between_start_and_target_and_resume_finishes() -> None:

@@ -218,8 +218,15 @@ async def test_motors_off_and_on(homed: GcodeController, emulator: EmulatorHandl
         assert emulator.emulator.machine.motors_enabled["B"]
 
 
-async def test_wait_until_idle(homed: GcodeController) -> None:
+async def test_wait_until_idle(homed: GcodeController, emulator: EmulatorHandle,
+                               check_at: CheckAt) -> None:
+    machine = emulator.emulator.machine
+    line = homed.dialect.move_line({"X": 300.0}, 6000.0)  # 2.5 s emulated, 0.13 s here
+    await homed.send_gcode([line])  # answered once planned, long before it ends
+    assert not emulator.call(lambda: machine.idle)
     await homed.wait_until_idle()
+    assert emulator.call(lambda: machine.idle)
+    check_at(emulator.position(), {"X": 300.0})
 
 
 async def test_bad_targets_are_refused_before_anything_is_sent(homed: GcodeController) -> None:
