@@ -97,7 +97,8 @@ class ProtocolContext:
                      namespace: str | None = None, version: int | None = None) -> Labware:
         """Load a labware by its load name into a deck slot."""
         slot = self._deck.check_free(location)
-        definition = get_definition(load_name, namespace, version, extra_dirs=self._labware_dirs)
+        definition = get_definition(load_name, namespace, version, extra_dirs=self._labware_dirs,
+                                    api_version=self._api_version)
         origin = self._deck.position_for(slot).point
         labware = Labware(definition, slot, origin, label)
         self._deck.assign(slot, labware)
@@ -109,7 +110,10 @@ class ProtocolContext:
                         tip_racks: Sequence[Labware] | None = None,
                         replace: bool = False) -> InstrumentContext:
         """Attach a pipette to a mount."""
-        spec = get_pipette(instrument_name)
+        spec = get_pipette(instrument_name, self._api_version)
+        if spec.channels > 1:
+            raise UnsupportedAPIError(f"ProtocolContext.load_instrument: multi-channel pipettes "
+                                      f"({instrument_name}) are not supported by labrun yet")
         mount_name = Mount.parse(mount).value
         if self._mounts is not None and mount_name not in self._mounts:
             have = " and ".join(repr(m) for m in sorted(self._mounts)) or "none"

@@ -2,21 +2,25 @@
 
 A ``Deck`` is a read-only mapping of slot name -> Labware (or None when empty). Slots
 can be given as ``1`` or ``"1"``; on a deck numbered 1-12 like the OT-2, Flex-style
-names (``"D1"`` .. ``"A3"``) are accepted too.
+names (``"D1"`` .. ``"A3"``) are accepted too. The OT-2's slot positions and fixed trash
+come from Opentrons' deck definition (``ot2_standard``); a robot configuration may give
+its own slot positions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from functools import cache
+from typing import Any
 
 from protocol_api.errors import InvalidSlotError, SlotOccupiedError
 from protocol_api.labware import Labware
-from protocol_api.labware_definitions import get_definition
+from protocol_api.labware_definitions import get_definition, read_json
 from protocol_api.types import Location, Point
 
-__all__ = ["Deck"]
+__all__ = ["Deck", "OT2Deck", "ot2_deck"]
 
-FIXED_TRASH_LOAD_NAME = "opentrons_1_trash_1100ml_fixed"
+OT2_DECK_DEFINITION = "deck/definitions/5/ot2_standard.json"
 
 # Flex deck coordinates for the OT-2's numbered slots (as Opentrons accepts them).
 _COORDINATE_SLOTS = {
@@ -24,10 +28,46 @@ _COORDINATE_SLOTS = {
 }
 
 
+class OT2Deck:
+    """What labrun reads from the OT-2 deck definition: slot origins and the fixed trash."""
+
+    def __init__(self, definition: Mapping[str, Any]) -> None:
+        locations = definition["locations"]
+        cutouts = {c["id"]: c["position"] for c in locations["cutouts"]}
+        areas = {a["id"]: a for a in locations["addressableAreas"]}
+        origins: dict[str, Point] = {}
+        for fixture in definition["cutoutFixtures"]:  # a standard slot on each cutout
+            if fixture["id"] != "singleStandardSlot":
+                continue
+            for cutout, provided in fixture["providesAddressableAreas"].items():
+                for area in provided:
+                    offset = areas[area]["offsetFromCutoutFixture"]
+                    origins[area] = Point(*(float(a) + float(b) for a, b in
+                                            zip(cutouts[cutout], offset, strict=True)))
+        self.slot_origins: dict[str, Point] = dict(
+            sorted(origins.items(), key=lambda kv: _slot_sort_key(kv[0])))
+        trash = next(f for f in locations["legacyFixtures"] if f["id"] == "fixedTrash")
+        self.trash_slot: str = str(trash["slot"])
+        self.trash_load_name: str = str(trash["labware"])
+
+
+@cache
+def ot2_deck() -> OT2Deck:
+    """The OT-2 standard deck, read once from Opentrons' deck definition."""
+    return OT2Deck(read_json(OT2_DECK_DEFINITION))
+
+
 class Deck(Mapping[str, "Labware | None"]):
     """Slot name -> loaded Labware or None; the fixed trash is loaded at construction."""
 
-    def __init__(self, slot_origins: Mapping[str, Sequence[float]], trash_slot: str = "12") -> None:
+    def __init__(self, slot_origins: Mapping[str, Sequence[float]] | None = None,
+                 trash_slot: str | None = None) -> None:
+        """Slots at ``slot_origins`` (default: the OT-2's), the fixed trash in ``trash_slot``."""
+        standard = ot2_deck()
+        if slot_origins is None:
+            slot_origins = standard.slot_origins
+        if trash_slot is None:
+            trash_slot = standard.trash_slot
         if not slot_origins:
             raise InvalidSlotError("a deck needs at least one slot")
         names = sorted((str(name) for name in slot_origins), key=_slot_sort_key)
@@ -49,7 +89,7 @@ class Deck(Mapping[str, "Labware | None"]):
             if others
             else f"the only slot is {trash_slot}, which holds the fixed trash"
         )
-        trash_definition = get_definition(FIXED_TRASH_LOAD_NAME)
+        trash_definition = get_definition(standard.trash_load_name)
         trash = Labware(trash_definition, trash_slot, self._origins[trash_slot])
         self._items[trash_slot] = trash
         self._trash = trash

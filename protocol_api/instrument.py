@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from engine import commands as c
 
 from .errors import ProtocolError, TipError, UnsupportedAPIError, VolumeError
-from .labware import Labware, Well
+from .labware import Labware, OutOfTipsError, Well
 from .pipettes import PipetteSpec
 from .steps import api_step
 from .transfer import plan_transfer
@@ -165,13 +165,14 @@ class InstrumentContext:
                     return well
             names = ", ".join(f"{r.load_name} in slot {r.parent}" for r in racks)
             after = f" from the starting_tip {start.display_name} on" if start else ""
-            raise TipError(f"pick_up_tip: out of tips; every tip{after} in {names} has been used")
+            raise OutOfTipsError(
+                f"pick_up_tip: out of tips; every tip{after} in {names} has been used")
         if isinstance(location, Labware):
             if not location.is_tiprack:
                 raise TipError(f"pick_up_tip: {location} is not a tip rack")
             well = location.next_tip()
             if well is None:
-                raise TipError(f"pick_up_tip: out of tips in {location}")
+                raise OutOfTipsError(f"pick_up_tip: out of tips in {location}")
             return well
         if isinstance(location, Location):
             if not location.labware.is_well:

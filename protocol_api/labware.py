@@ -16,7 +16,11 @@ from typing import Any
 from protocol_api.errors import TipError, WellNotFoundError
 from protocol_api.types import Location, Point
 
-__all__ = ["Labware", "Well"]
+__all__ = ["Labware", "OutOfTipsError", "Well", "WellGeometry"]
+
+
+class OutOfTipsError(TipError):
+    """No tip rack of the pipette has a tip left (importable as in the Opentrons API)."""
 
 _WELL_NAME = re.compile(r"([A-Z]+)(\d+)")
 
@@ -103,6 +107,11 @@ class Well:
         """``"A1 of <labware display name> on <slot>"``."""
         return f"{self._name} of {self._labware!r}"
 
+    @property
+    def geometry(self) -> WellGeometry:
+        """The well's shape and size from the definition (Opentrons' ``Well.geometry``)."""
+        return WellGeometry(self)
+
     def top(self, z: float = 0.0) -> Location:
         """The centre of the well's top, raised by ``z`` mm."""
         return Location(Point(self._x, self._y, self._top + z if z else self._top), self)
@@ -127,6 +136,49 @@ class Well:
 
     def __repr__(self) -> str:
         return self.display_name
+
+
+class WellGeometry:
+    """A well's size as the definition gives it, under the names protocols read.
+
+    Both the public names and the underscored ones of Opentrons' legacy ``WellGeometry``
+    (``_depth``, ``_diameter``, ``_length``: along x, ``_width``: along y) are offered,
+    because library protocols read the latter.
+    """
+
+    __slots__ = ("_depth", "_diameter", "_length", "_width", "max_volume")
+
+    def __init__(self, well: Well) -> None:
+        self._depth = well.depth
+        self._diameter = well.diameter
+        self._length = well.length
+        self._width = well.width
+        self.max_volume = well.max_volume
+
+    @property
+    def depth(self) -> float:
+        """Depth from the top to the bottom, mm."""
+        return self._depth
+
+    @property
+    def diameter(self) -> float | None:
+        """Diameter of a circular well, else None."""
+        return self._diameter
+
+    @property
+    def length(self) -> float | None:
+        """Size along x of a rectangular well, else None."""
+        return self._length
+
+    @property
+    def width(self) -> float | None:
+        """Size along y of a rectangular well, else None."""
+        return self._width
+
+    def __repr__(self) -> str:
+        size = (f"diameter={self._diameter}" if self._diameter is not None
+                else f"length={self._length}, width={self._width}")
+        return f"WellGeometry({size}, depth={self._depth}, max_volume={self.max_volume})"
 
 
 class Labware:
@@ -272,6 +324,15 @@ class Labware:
             return self._by_name[well_name]
         except (KeyError, TypeError):
             raise WellNotFoundError(self._no_such("well", well_name, self._names)) from None
+
+    def well(self, idx: int | str) -> Well:
+        """One well by index (in ``wells()`` order) or by name."""
+        if isinstance(idx, str):
+            return self[idx]
+        wells = self._all_wells()
+        if not isinstance(idx, bool) and -len(wells) <= idx < len(wells):
+            return wells[idx]
+        raise WellNotFoundError(self._no_such("well", idx, self._names))
 
     def wells(self, *args: str | int) -> list[Well]:
         """All wells in order (A1, B1, ... down each column), or those named or indexed."""

@@ -1,7 +1,9 @@
 """Loading protocol files: metadata, apiLevel, ``run``, and ``opentrons`` imports.
 
 A protocol file is executed in its own namespace whose ``__import__`` resolves
-``opentrons``, ``opentrons.protocol_api`` and ``opentrons.types`` to labrun's modules.
+``opentrons`` and the module paths protocols import from it (``opentrons.protocol_api``,
+``.labware``, ``.contexts``, ``opentrons.types``, ``opentrons.protocols.api_support.types``,
+...) to labrun's modules.
 Nothing is added to ``sys.modules``: every other import in the process, and an
 installed opentrons package, are untouched.
 """
@@ -146,14 +148,50 @@ def _line_in(exc: BaseException, name: str) -> int:
     return line
 
 
+def _module(name: str, doc: str, **attributes: Any) -> types.ModuleType:
+    module = types.ModuleType(name, doc)
+    for key, value in attributes.items():
+        setattr(module, key, value)
+    return module
+
+
 def _opentrons_modules() -> dict[str, types.ModuleType]:
+    """The ``opentrons`` module paths protocols import, mapped to labrun's objects."""
+    from . import labware as labrun_labware
     from . import types as labrun_types
+    from .context import ProtocolContext
+    from .instrument import InstrumentContext
+
     package = sys.modules[__name__.rsplit(".", 1)[0]]
-    top = types.ModuleType("opentrons", "labrun's stand-in for the opentrons package")
-    top.protocol_api = package  # type: ignore[attr-defined]
-    top.types = labrun_types  # type: ignore[attr-defined]
-    return {"opentrons": top, "opentrons.protocol_api": package,
-            "opentrons.types": labrun_types}
+    api_version = labrun_types.APIVersion
+    contexts = _module("opentrons.protocol_api.contexts", "labrun's protocol contexts",
+                       ProtocolContext=ProtocolContext, InstrumentContext=InstrumentContext,
+                       Labware=labrun_labware.Labware, Well=labrun_labware.Well)
+    support_types = _module("opentrons.protocols.api_support.types", "labrun's API types",
+                            APIVersion=api_version)
+    support = _module("opentrons.protocols.api_support", "labrun's API support",
+                      types=support_types)
+    protocols = _module("opentrons.protocols", "labrun's protocol support",
+                        api_support=support)
+    top = _module("opentrons", "labrun's stand-in for the opentrons package",
+                  protocol_api=package, types=labrun_types, protocols=protocols,
+                  APIVersion=api_version)
+    return {
+        "opentrons": top,
+        "opentrons.protocol_api": package,
+        "opentrons.types": labrun_types,
+        "opentrons.protocol_api.labware": labrun_labware,
+        "opentrons.protocol_api.contexts": contexts,
+        "opentrons.protocol_api.protocol_context": _module(
+            "opentrons.protocol_api.protocol_context", "labrun's ProtocolContext",
+            ProtocolContext=ProtocolContext),
+        "opentrons.protocol_api.instrument_context": _module(
+            "opentrons.protocol_api.instrument_context", "labrun's InstrumentContext",
+            InstrumentContext=InstrumentContext),
+        "opentrons.protocols": protocols,
+        "opentrons.protocols.api_support": support,
+        "opentrons.protocols.api_support.types": support_types,
+    }
 
 
 _MODULES: dict[str, types.ModuleType] = {}
@@ -166,12 +204,17 @@ def _opentrons_import(name: str, globals: Mapping[str, Any] | None = None,
     if level == 0 and (name == "opentrons" or name.startswith("opentrons.")):
         if not _MODULES:
             _MODULES.update(_opentrons_modules())
-        wanted = [name] if name != "opentrons" else [
-            f"opentrons.{item}" for item in fromlist or () if item != "*"]
-        for module in wanted:
-            if module not in _MODULES:
-                raise ImportError(f"labrun runs Opentrons protocols but does not provide "
-                                  f"{module!r}; only opentrons.protocol_api and opentrons.types",
-                                  name=module)
-        return _MODULES[name] if fromlist else _MODULES["opentrons"]
+        if name not in _MODULES:
+            raise _unprovided(name)
+        module = _MODULES[name]
+        for item in fromlist or ():
+            if item != "*" and not hasattr(module, item):
+                raise _unprovided(f"{name}.{item}")
+        return module if fromlist else _MODULES["opentrons"]
     return builtins.__import__(name, globals, locals, fromlist or (), level)
+
+
+def _unprovided(name: str) -> ImportError:
+    provided = ", ".join(sorted(n for n in _MODULES if n != "opentrons"))
+    return ImportError(f"labrun runs Opentrons protocols but does not provide {name!r}; "
+                       f"it provides {provided}", name=name)

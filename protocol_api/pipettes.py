@@ -1,54 +1,151 @@
-"""Pipette models labrun supports: volumes, default flow rates and plunger geometry."""
+"""OT-2 pipette models, read from Opentrons' pipette definitions (opentrons-shared-data).
+
+A load name such as ``p300_multi_gen2`` names a model (``p300``), a channel count
+(``single`` or ``multi``) and a generation (GEN1, or ``_gen2``); labrun reads the newest
+published version of that generation from the package's schema-2 pipette JSON (general
+properties, liquid properties and nozzle geometry) into a small frozen ``PipetteSpec``.
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
 
 from attrs import frozen
 
 from .errors import InstrumentError
+from .labware_definitions import SharedDataMissingError, data_root, read_json
+from .loader import MAX_API
 
 PLUNGER_BOTTOM = 18.0
 PLUNGER_BLOW_OUT = 19.0
 PLUNGER_DROP_TIP = 20.0
 STROKE_MM = 16.0  # plunger travel for the pipette's full volume
 
+Vector = tuple[float, float, float]
+
+# The OT-2's pipette load names: p<volume>_<single|multi>[_gen2].
+OT2_PIPETTE_NAMES = (
+    "p10_single", "p10_multi", "p50_single", "p50_multi", "p300_single", "p300_multi",
+    "p1000_single", "p20_single_gen2", "p20_multi_gen2", "p300_single_gen2",
+    "p300_multi_gen2", "p1000_single_gen2",
+)
+_NAME = re.compile(r"(p\d+)_(single|multi)(_gen2)?")
+
 
 @frozen
 class PipetteSpec:
-    """One pipette model."""
+    """One OT-2 pipette model at one apiLevel, as its definition gives it."""
 
-    name: str
-    model: str
+    name: str  # the load name, p300_multi_gen2
+    model: str  # the versioned model, p300_multi_v2.1
+    display_name: str
+    channels: int
     min_volume: float
     max_volume: float
-    aspirate_flow_rate: float
+    aspirate_flow_rate: float  # µL/s, the default at the apiLevel
     dispense_flow_rate: float
     blow_out_flow_rate: float
+    default_tip_length: float  # mm, for a tip rack whose definition gives none
+    tip_overlaps: Mapping[str, float]  # tip rack URI (or "default") -> overlap, mm
+    nozzle_offset: Vector  # the primary nozzle (A1) from the mount, mm
+    nozzles: tuple[tuple[str, Vector], ...]  # every nozzle, back to front (A1, B1, ...)
+    default_tipracks: tuple[str, ...]  # tip rack URIs
 
     @property
     def ul_per_mm(self) -> float:
         """Microlitres per millimetre of plunger travel."""
         return self.max_volume / STROKE_MM
 
+    def tip_overlap(self, tiprack_uri: str) -> float:
+        """How far a tip from the rack ``tiprack_uri`` slides onto the nozzle, mm."""
+        overlap = self.tip_overlaps.get(tiprack_uri, self.tip_overlaps.get("default", 0.0))
+        return float(overlap)
 
-PIPETTES: dict[str, PipetteSpec] = {
-    spec.name: spec for spec in (
-        PipetteSpec("p20_single_gen2", "p20_single_v2.2", 1, 20, 7.56, 7.56, 7.56),
-        PipetteSpec("p300_single_gen2", "p300_single_v2.1", 20, 300, 92.86, 92.86, 92.86),
-        PipetteSpec("p1000_single_gen2", "p1000_single_v2.2", 100, 1000, 274.7, 274.7, 274.7),
-        PipetteSpec("p10_single", "p10_single_v1.5", 1, 10, 5, 10, 1000),
-        PipetteSpec("p50_single", "p50_single_v1.5", 5, 50, 25, 50, 1000),
-        PipetteSpec("p300_single", "p300_single_v1.5", 30, 300, 150, 300, 1000),
-        PipetteSpec("p1000_single", "p1000_single_v1.5", 100, 1000, 500, 1000, 1000),
+    def effective_tip_length(self, tip_length: float, tiprack_uri: str) -> float:
+        """The length a tip of ``tip_length`` adds below the nozzle once picked up, mm."""
+        return tip_length - self.tip_overlap(tiprack_uri)
+
+
+def pipette_names() -> tuple[str, ...]:
+    """Every OT-2 pipette load name labrun knows."""
+    return OT2_PIPETTE_NAMES
+
+
+def get_pipette(name: str, api_version: tuple[int, int] = MAX_API) -> PipetteSpec:
+    """The spec of the pipette called ``name`` at ``api_version``, or an InstrumentError."""
+    if name not in OT2_PIPETTE_NAMES:
+        known = ", ".join(OT2_PIPETTE_NAMES)
+        raise InstrumentError(f"unknown instrument {name!r}; the OT-2 pipettes are {known}")
+    return _spec(name, api_version)
+
+
+@cache
+def _spec(name: str, api_version: tuple[int, int]) -> PipetteSpec:
+    match = _NAME.fullmatch(name)
+    assert match is not None, name
+    model, kind, gen2 = match.groups()
+    channels_dir = "single_channel" if kind == "single" else "eight_channel"
+    major = 2 if gen2 else 1
+    minor = _newest_minor(channels_dir, model, major)
+    version = f"{major}_{minor}"
+    root = "pipette/definitions/2"
+    general = read_json(f"{root}/general/{channels_dir}/{model}/{version}.json")
+    liquid = read_json(f"{root}/liquid/{channels_dir}/{model}/default/{version}.json")
+    geometry = read_json(f"{root}/geometry/{channels_dir}/{model}/{version}.json")
+    max_volume = float(liquid["maxVolume"])
+    tips: Mapping[str, Any] = liquid["supportedTips"]
+    tip = tips.get(f"t{int(max_volume)}") or next(iter(tips.values()))
+    by_name = {n: _vector(v) for n, v in geometry["nozzleMap"].items()}
+    order = [n for column in geometry["orderedColumns"] for n in column["orderedNozzles"]]
+    return PipetteSpec(
+        name=name,
+        model=f"{model}_{kind}_v{major}.{minor}",
+        display_name=str(general["displayName"]),
+        channels=int(general["channels"]),
+        min_volume=float(liquid["minVolume"]),
+        max_volume=max_volume,
+        aspirate_flow_rate=_at_level(tip["defaultAspirateFlowRate"], api_version),
+        dispense_flow_rate=_at_level(tip["defaultDispenseFlowRate"], api_version),
+        blow_out_flow_rate=_at_level(tip["defaultBlowOutFlowRate"], api_version),
+        default_tip_length=float(tip["defaultTipLength"]),
+        tip_overlaps=_overlaps(general, int(general["channels"])),
+        nozzle_offset=_vector(geometry["nozzleOffset"]),
+        nozzles=tuple((n, by_name[n]) for n in order),
+        default_tipracks=tuple(liquid.get("defaultTipracks", ())),
     )
-}
 
 
-def get_pipette(name: str) -> PipetteSpec:
-    """The spec of the pipette called ``name``, or an error listing the ones labrun has."""
-    try:
-        return PIPETTES[name]
-    except KeyError:
-        known = ", ".join(sorted(PIPETTES))
-        hint = " (multi-channel pipettes are not supported yet)" if "multi" in name else ""
-        raise InstrumentError(
-            f"unknown instrument {name!r}{hint}; labrun supports {known}") from None
+def _newest_minor(channels_dir: str, model: str, major: int) -> int:
+    folder = data_root() / "pipette" / "definitions" / "2" / "general" / channels_dir / model
+    minors = [int(p.stem.split("_")[1]) for p in folder.glob(f"{major}_*.json")]
+    if not minors:
+        raise SharedDataMissingError(f"opentrons-shared-data has no {model} {channels_dir} "
+                                     f"GEN{major} definition in {folder}")
+    return max(minors)
+
+
+def _at_level(rates: Mapping[str, Any], api_version: tuple[int, int]) -> float:
+    """The value for the highest apiLevel in ``valuesByApiLevel`` not above ``api_version``."""
+    best: tuple[tuple[int, int], float] | None = None
+    for level, value in rates.get("valuesByApiLevel", {}).items():
+        major, minor = (int(part) for part in level.split("."))
+        if (major, minor) <= api_version and (best is None or (major, minor) > best[0]):
+            best = ((major, minor), float(value))
+    return best[1] if best is not None else float(rates["default"])
+
+
+def _overlaps(general: Mapping[str, Any], channels: int) -> dict[str, float]:
+    """Tip overlaps of the full nozzle layout (the one a protocol picks tips up with)."""
+    layouts = general["pickUpTipConfigurations"]["pressFit"]["configurationsByNozzleMap"]
+    layout = layouts.get("Full" if channels > 1 else "SingleA1") or next(iter(layouts.values()))
+    versions: Mapping[str, Mapping[str, float]] = layout["default"]["tipOverlaps"]
+    table = versions.get("v0") or next(iter(versions.values()))
+    return {uri: float(value) for uri, value in table.items()}
+
+
+def _vector(values: Any) -> Vector:
+    x, y, z = (float(v) for v in values)
+    return (x, y, z)

@@ -17,10 +17,28 @@ from protocol_api.errors import InstrumentError
 if TYPE_CHECKING:
     from protocol_api.labware import Labware, Well
 
-__all__ = ["Location", "LocationLabware", "Mount", "Point"]
+__all__ = ["APIVersion", "Location", "LocationLabware", "Mount", "Point"]
 
 #: What a Location can be relative to: a well, a labware, a deck slot name, or nothing.
 LocationTarget = Union["Well", "Labware", str, None]
+
+
+class APIVersion(NamedTuple):
+    """An apiLevel such as 2.15, comparable with others and with ``(major, minor)`` tuples."""
+
+    major: int
+    minor: int
+
+    @classmethod
+    def from_string(cls, text: str) -> APIVersion:
+        """``"2.15"`` -> ``APIVersion(2, 15)``; ValueError for anything else."""
+        parts = text.strip().split(".")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise ValueError(f"{text!r} is not an API version like '2.15'")
+        return cls(int(parts[0]), int(parts[1]))
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}"
 
 
 class Point(NamedTuple):

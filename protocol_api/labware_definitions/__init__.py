@@ -1,35 +1,52 @@
 """Labware definitions in the Opentrons labware JSON format (schema 2).
 
-Built-in definitions are generated once from a compact table and then shared: treat a
-returned definition as read-only (``copy.deepcopy`` it if you must change it). Custom
-definitions are Opentrons-format ``.json`` files read from directories.
+Standard definitions are Opentrons' own, read lazily from the opentrons-shared-data
+package and shared: treat a returned definition as read-only (``copy.deepcopy`` it if you
+must change it). Custom definitions are Opentrons-format ``.json`` files read from
+directories; they take precedence over standard ones of the same load name.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 
 from protocol_api.errors import LabwareNotFoundError
+from protocol_api.loader import MAX_API
 
-from ._builtin import LabwareDefinition, builtin_definition, builtin_names
 from ._custom import load_custom_definitions, read_definition_file, validate_definition
+from ._shared import (
+    LabwareDefinition,
+    SharedDataMissingError,
+    data_root,
+    default_version,
+    read_json,
+    standard_definition,
+    standard_names,
+    standard_versions,
+)
 
 __all__ = [
+    "STANDARD_NAMESPACE",
     "LabwareDefinition",
+    "SharedDataMissingError",
     "builtin_load_names",
+    "data_root",
     "get_definition",
     "load_custom_definitions",
     "read_definition_file",
+    "read_json",
+    "standard_versions",
     "validate_definition",
 ]
 
-_BUILTIN_NAMESPACE = "opentrons"
+STANDARD_NAMESPACE = "opentrons"
 
 
 def builtin_load_names() -> list[str]:
-    """The load names labrun knows without any custom labware, sorted."""
-    return builtin_names()
+    """The load names labrun knows without any custom labware (Opentrons' standard), sorted."""
+    return list(standard_names())
 
 
 def get_definition(
@@ -37,43 +54,48 @@ def get_definition(
     namespace: str | None = None,
     version: int | None = None,
     extra_dirs: Iterable[str | os.PathLike[str]] = (),
+    api_version: tuple[int, int] = MAX_API,
 ) -> LabwareDefinition:
-    """The definition for ``load_name``: custom directories first, then the built-ins.
+    """The definition for ``load_name``: custom directories first, then Opentrons' standard.
 
-    ``namespace`` and ``version`` narrow the search; without a version the highest is
-    used. Raises LabwareNotFoundError naming the load name and suggesting close matches.
+    ``namespace`` and ``version`` narrow the search. Without a version, a custom definition
+    gives its highest version and a standard one the version Opentrons loads at
+    ``api_version``. Raises LabwareNotFoundError naming the load name and suggesting
+    close matches.
     """
     name = load_name.strip().lower() if isinstance(load_name, str) else load_name
     if not isinstance(name, str) or not name:
         raise LabwareNotFoundError(
             f"a labware load name must be a non-empty string, not {load_name!r}"
         )
-    candidates: list[LabwareDefinition] = []
+    customs: list[LabwareDefinition] = []
     custom_names: list[str] = []
     for directory in extra_dirs:
         custom = load_custom_definitions(directory)
         custom_names.extend(custom)
         if name in custom:
-            candidates.append(custom[name])
-    builtin = builtin_definition(name)
-    if builtin is not None:
-        candidates.append(builtin)
+            customs.append(custom[name])
     matches = [
         d
-        for d in candidates
+        for d in customs
         if (namespace is None or d["namespace"] == namespace)
         and (version is None or d["version"] == version)
     ]
     if matches:
         return max(matches, key=lambda d: int(d["version"]))  # first wins on a tie
-    if candidates:
-        raise LabwareNotFoundError(_mismatch(name, namespace, version, candidates))
-    raise LabwareNotFoundError(_unknown(name, [*custom_names, *builtin_names()]))
+    versions = standard_versions(name)
+    if versions and namespace in (None, STANDARD_NAMESPACE):
+        wanted = default_version(name, api_version) if version is None else version
+        if wanted in versions:
+            return standard_definition(name, wanted)
+    if customs or versions:
+        found = [f"{d['namespace']}/{name}/{d['version']}" for d in customs]
+        found += [f"{STANDARD_NAMESPACE}/{name}/{v}" for v in versions]
+        raise LabwareNotFoundError(_mismatch(name, namespace, version, found))
+    raise LabwareNotFoundError(_unknown(name, [*custom_names, *standard_names()]))
 
 
-def _mismatch(
-    name: str, namespace: str | None, version: int | None, found: list[LabwareDefinition]
-) -> str:
+def _mismatch(name: str, namespace: str | None, version: int | None, found: list[str]) -> str:
     wanted = " ".join(
         part
         for part in (
@@ -82,23 +104,38 @@ def _mismatch(
         )
         if part
     )
-    have = ", ".join(f"{d['namespace']}/{name}/{d['version']}" for d in found)
-    return f"no labware {name!r} {wanted}; labrun has {have}"
+    return f"no labware {name!r} {wanted}; labrun has {', '.join(found)}"
+
+
+_TIP_VOLUME = re.compile(r"(\d+(?:\.\d+)?)ul")
+
+
+def _tip_volume(name: str) -> str | None:
+    match = _TIP_VOLUME.search(name)
+    return match.group(1) if match else None
+
+
+def _is_tiprack_name(name: str) -> bool:
+    return "tiprack" in name or "tip_rack" in name
 
 
 def _unknown(name: str, known: list[str]) -> str:
     import difflib
 
+    # A tip rack of another volume is never a good guess: it changes what the pipette holds.
+    volume = _tip_volume(name)
+    known = [k for k in known if not _is_tiprack_name(k) or _tip_volume(k) == volume]
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-    if close:  # only the suggestions about as good as the best one
+    if close:  # only those about as good as the best one; a near-exact typo stands alone
         best = difflib.SequenceMatcher(None, name, close[0]).ratio()
-        close = [c for c in close if difflib.SequenceMatcher(None, name, c).ratio() >= best - 0.1]
+        floor = best - min(0.1, 2 * (1 - best))
+        close = [c for c in close if difflib.SequenceMatcher(None, name, c).ratio() >= floor]
     else:
         close = [k for k in known if name in k][:3]
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else "."
     return (
         f"no labware definition named {name!r}{hint} "
-        f"labrun has {len(builtin_names())} built-in definitions "
+        f"labrun has Opentrons' {len(standard_names())} standard definitions "
         "(protocol_api.labware_definitions.builtin_load_names() lists them). "
         "To use custom labware, save its Opentrons labware JSON (schemaVersion 2) in a "
         "custom labware directory and pass that directory as extra_dirs."

@@ -15,7 +15,7 @@ from typing import Any
 
 from protocol_api.errors import LabwareDefinitionError
 
-from ._builtin import LabwareDefinition
+from ._shared import LabwareDefinition
 
 
 def validate_definition(definition: object, source: str = "labware definition") -> None:
@@ -99,8 +99,8 @@ class _Checker:
         for key in "xyz":
             self.number(corner, key, "cornerOffsetFromSlot.")
         wells = self.mapping(top.get("wells"), "wells")
-        if not wells:
-            raise self.fail("wells", "has no wells")
+        if not wells and "adapter" not in (top.get("allowedRoles") or ()):
+            raise self.fail("wells", "has no wells (only an adapter may have none)")
         for name, well in wells.items():
             self.well(name, well)
         self.ordering(top.get("ordering"), wells)
@@ -124,7 +124,7 @@ class _Checker:
             )
 
     def ordering(self, data: object, wells: Mapping[str, Any]) -> None:
-        if not isinstance(data, list) or not data:
+        if not isinstance(data, list) or (not data and wells):
             raise self.fail("ordering", "must be a non-empty list of columns of well names")
         seen: set[str] = set()
         for i, column in enumerate(data):

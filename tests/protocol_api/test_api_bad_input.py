@@ -47,10 +47,11 @@ CASES: list[tuple[str, str, str]] = [
     ("unknown labware", 'pass\nctx.load_labware("corning_96_wellplate_360ul_fla", 2)',
      "no labware definition named 'corning_96_wellplate_360ul_fla'; did you mean "
      "'corning_96_wellplate_360ul_flat'?"),
-    ("unknown instrument", 'pass\nctx.load_instrument("p300_multi_gen2", "right")',
-     "unknown instrument 'p300_multi_gen2' (multi-channel pipettes are not supported yet); "
-     "labrun supports p1000_single, p1000_single_gen2, p10_single, p20_single_gen2, "
-     "p300_single, p300_single_gen2, p50_single"),
+    ("unknown instrument", 'pass\nctx.load_instrument("p300_single_gen3", "right")',
+     "unknown instrument 'p300_single_gen3'; the OT-2 pipettes are p10_single, p10_multi, "),
+    ("multi-channel pipette", 'pass\nctx.load_instrument("p300_multi_gen2", "right")',
+     "ProtocolContext.load_instrument: multi-channel pipettes (p300_multi_gen2) are not "
+     "supported by labrun yet"),
     ("unknown mount", 'pass\nctx.load_instrument("p20_single_gen2", "middle")',
      "no mount 'middle'; mounts are 'left' and 'right'"),
     ("mount already used", 'pass\nctx.load_instrument("p20_single_gen2", "left")',

@@ -33,7 +33,8 @@ def test_a_new_deck_has_twelve_slots_and_the_fixed_trash(deck: Deck) -> None:
 
 
 def test_the_fixed_trash_sits_where_the_ot2_trash_is(deck: Deck) -> None:
-    assert deck.trash["A1"].top().point == Point(347.84, 325.06, 82.0)
+    # slot 12 at (265, 271.5) + the trash well's centre (82.84, 80), its top 82 mm up
+    assert deck.trash["A1"].top().point == Point(347.84, 351.5, 82.0)
     assert repr(deck.trash) == "Opentrons Fixed Trash on 12"
 
 
@@ -68,13 +69,13 @@ def test_loading_puts_labware_in_its_slot(deck: Deck) -> None:
     assert deck.load(tips) is tips
     assert deck[1] is deck["1"] is tips
     assert dict(deck.items())["1"] is tips
-    assert "Opentrons 96 Tip Rack 300 µL on 1" in repr(deck)
+    assert "Opentrons OT-2 96 Tip Rack 300 µL on 1" in repr(deck)
 
 
 def test_a_taken_slot_is_refused_naming_what_is_there(deck: Deck) -> None:
     deck.load(labware_for(deck, "opentrons_96_tiprack_300ul", 1))
     plate = labware_for(deck, "corning_96_wellplate_360ul_flat", 1)
-    taken = r"^slot 1 already holds Opentrons 96 Tip Rack 300 µL$"
+    taken = r"^slot 1 already holds Opentrons OT-2 96 Tip Rack 300 µL$"
     with pytest.raises(SlotOccupiedError, match=taken):
         deck.load(plate)
     with pytest.raises(SlotOccupiedError, match=r"^slot 12 already holds Opentrons Fixed Trash$"):

@@ -60,7 +60,11 @@ def test_positions_add_the_slot_origin_and_offsets(plate: Labware) -> None:
 
 def test_corner_offset_from_slot_is_applied() -> None:
     plate384 = load("corning_384_wellplate_112ul_flat", "3", Point(265.0, 0.0, 0.0))
-    assert plate384["A1"].top().point == Point(277.12, 76.48, 14.22)  # y 76.49 - 0.01
+    corner = plate384.definition["cornerOffsetFromSlot"]
+    a1 = plate384.definition["wells"]["A1"]
+    assert plate384["A1"].top().point == Point(
+        round(265.0 + corner["x"] + a1["x"], 6), round(corner["y"] + a1["y"], 6),
+        round(corner["z"] + a1["z"] + a1["depth"], 6))
 
 
 def test_set_offset_moves_every_well_and_keeps_them(plate: Labware) -> None:
@@ -172,7 +176,7 @@ def test_wells_are_built_once(plate: Labware) -> None:
 
 def test_labware_attributes(plate: Labware) -> None:
     assert plate.load_name == plate.name == "corning_96_wellplate_360ul_flat"
-    assert plate.uri == "opentrons/corning_96_wellplate_360ul_flat/1"
+    assert plate.uri == "opentrons/corning_96_wellplate_360ul_flat/2"  # apiLevel 2.14+
     assert plate.parent == "1"
     assert plate.is_tiprack is False
     assert plate.quirks == []
@@ -186,7 +190,7 @@ def test_a_label_replaces_the_display_name(plate: Labware) -> None:
     assert samples.name == "samples"
     assert repr(samples) == "samples on 3"
     assert repr(samples["A1"]) == "A1 of samples on 3"
-    assert samples.magdeck_engage_height == 18
+    assert samples.magdeck_engage_height == 20  # NEST 100 µL PCR plate, version 2
 
 
 def test_parameters_and_quirks_are_copies(plate: Labware) -> None:

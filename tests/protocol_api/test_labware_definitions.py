@@ -8,18 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from protocol_api.errors import LabwareDefinitionError, LabwareNotFoundError
 from protocol_api.labware_definitions import (
     builtin_load_names,
     get_definition,
     load_custom_definitions,
+    standard_versions,
     validate_definition,
 )
 
-BUILTINS = [
+# Load names a protocol of Opentrons' library names, which must all be there (a sample).
+REQUIRED = [
+    "opentrons_96_tiprack_10ul",
     "opentrons_96_tiprack_20ul",
     "opentrons_96_tiprack_300ul",
     "opentrons_96_tiprack_1000ul",
@@ -35,10 +36,15 @@ BUILTINS = [
     "usascientific_12_reservoir_22ml",
     "corning_384_wellplate_112ul_flat",
     "opentrons_1_trash_1100ml_fixed",
+    "opentrons_24_tuberack_nest_1.5ml_snapcap",
+    "opentrons_15_tuberack_falcon_15ml_conical",
+    "opentrons_24_aluminumblock_nest_1.5ml_snapcap",
+    "opentrons_96_aluminumblock_generic_pcr_strip_200ul",
+    "opentrons_96_flat_bottom_adapter",
 ]
 
-# Well (name, x, y, z, depth, volume, diameter or (xDimension, yDimension)) as in Opentrons'
-# shared-data/labware/definitions/2/<load_name>/1.json.
+# Well (name, x, y, z, depth, volume, diameter or (xDimension, yDimension)) as Opentrons'
+# definitions give them (labware/definitions/2/<load_name>/<version>.json).
 OPENTRONS_WELLS = [
     ("corning_96_wellplate_360ul_flat", "A1", 14.38, 74.24, 3.55, 10.67, 360, 6.86),
     ("corning_96_wellplate_360ul_flat", "H12", 113.38, 11.24, 3.55, 10.67, 360, 6.86),
@@ -46,35 +52,27 @@ OPENTRONS_WELLS = [
     ("opentrons_96_tiprack_20ul", "C5", 50.38, 56.24, 25.49, 39.2, 20, 3.27),
     ("opentrons_96_filtertiprack_20ul", "H1", 14.36, 11.26, 25.49, 39.2, 20, 3.27),
     ("opentrons_96_filtertiprack_1000ul", "A11", 104.36, 74.26, 9.47, 88, 1000, 7.23),
-    ("nest_96_wellplate_100ul_pcr_full_skirt", "E4", 41.38, 38.24, 0.92, 14.78, 100, 5.34),
-    ("nest_96_wellplate_2ml_deep", "H1", 14.3, 11.15, 3, 38, 2000, (8.2, 8.2)),
-    ("biorad_96_wellplate_200ul_pcr", "D10", 95.38, 47.24, 1.25, 14.81, 200, 5.46),
     ("nest_12_reservoir_15ml", "A12", 113.38, 42.78, 4.55, 26.85, 15000, (8.2, 71.2)),
-    ("nest_1_reservoir_195ml", "A1", 63.88, 42.74, 4.55, 25, 195000, (106.8, 71.2)),
     ("usascientific_12_reservoir_22ml", "A2", 23.03, 42.9, 2.29, 42.16, 22000, (8.33, 71.88)),
-    ("corning_384_wellplate_112ul_flat", "A2", 16.62, 76.49, 2.79, 11.43, 112, 3.63),
-    ("corning_384_wellplate_112ul_flat", "P1", 12.12, 8.99, 2.79, 11.43, 112, 3.63),
-    ("opentrons_1_trash_1100ml_fixed", "A1", 82.84, 53.56, 5, 77, 1100000, (107.11, 165.67)),
+    ("corning_384_wellplate_112ul_flat", "A2", 16.62, 76.49, 2.79, 11.43, 112, (3.63, 3.63)),
+    ("corning_384_wellplate_112ul_flat", "P1", 12.12, 8.99, 2.79, 11.43, 112, (3.63, 3.63)),
+    ("opentrons_1_trash_1100ml_fixed", "A1", 82.84, 80, 82, 0, 1100000, (107.11, 165.67)),
 ]
 
 
-def test_every_required_builtin_is_available() -> None:
-    assert sorted(BUILTINS) == builtin_load_names()
+def test_every_standard_labware_is_available() -> None:
+    names = builtin_load_names()
+    assert set(REQUIRED) <= set(names)
+    assert len(names) > 100 and names == sorted(names)
+    assert not any(n.startswith("schema3test") for n in names)
 
 
-@pytest.mark.parametrize("load_name", BUILTINS)
-def test_builtins_follow_the_schema_2_layout(load_name: str) -> None:
+@pytest.mark.parametrize("load_name", REQUIRED)
+def test_standard_definitions_are_schema_2_and_pass_the_custom_checks(load_name: str) -> None:
     d = get_definition(load_name)
-    assert list(d) == [
-        "ordering", "brand", "metadata", "dimensions", "wells", "groups", "parameters",
-        "namespace", "version", "schemaVersion", "cornerOffsetFromSlot",
-    ]
-    assert (d["namespace"], d["version"], d["schemaVersion"]) == ("opentrons", 1, 2)
+    assert (d["namespace"], d["schemaVersion"]) == ("opentrons", 2)
     assert d["parameters"]["loadName"] == load_name
-    assert set(d["metadata"]) >= {"displayName", "displayCategory", "displayVolumeUnits"}
-    assert set(d["parameters"]) >= {"format", "isTiprack", "loadName", "isMagneticModuleCompatible"}
-    assert [n for column in d["ordering"] for n in column] == list(d["wells"])
-    assert d["groups"][0]["wells"] == list(d["wells"])
+    assert sorted(n for column in d["ordering"] for n in column) == sorted(d["wells"])
     validate_definition(d, load_name)
 
 
@@ -118,13 +116,10 @@ def test_plates_are_not_tip_racks_and_carry_their_extras() -> None:
     assert get_definition("corning_96_wellplate_360ul_flat")["parameters"]["isTiprack"] is False
     assert "tipLength" not in get_definition("corning_96_wellplate_360ul_flat")["parameters"]
     nest = get_definition("nest_96_wellplate_100ul_pcr_full_skirt")["parameters"]
-    assert nest["magneticModuleEngageHeight"] == 18
+    assert nest["magneticModuleEngageHeight"] == 20
     trash = get_definition("opentrons_1_trash_1100ml_fixed")
     assert "fixedTrash" in trash["parameters"]["quirks"]
     assert trash["dimensions"] == {"xDimension": 172.86, "yDimension": 165.86, "zDimension": 82}
-    assert get_definition("corning_384_wellplate_112ul_flat")["cornerOffsetFromSlot"] == {
-        "x": 0, "y": -0.01, "z": 0,
-    }
 
 
 @pytest.mark.parametrize(
@@ -134,6 +129,8 @@ def test_plates_are_not_tip_racks_and_carry_their_extras() -> None:
         ("corning_384_wellplate_112ul_flat", 384, 24),
         ("nest_12_reservoir_15ml", 12, 12),
         ("nest_1_reservoir_195ml", 1, 1),
+        ("opentrons_24_tuberack_nest_1.5ml_snapcap", 24, 6),
+        ("opentrons_10_tuberack_falcon_4x50ml_6x15ml_conical", 10, 4),
     ],
 )
 def test_well_counts_and_column_major_ordering(load_name: str, count: int, columns: int) -> None:
@@ -143,26 +140,33 @@ def test_well_counts_and_column_major_ordering(load_name: str, count: int, colum
     assert d["ordering"][0][0] == "A1"
 
 
-def footprint_cases() -> list[tuple[str, str]]:
-    return [(n, w) for n in BUILTINS for w in get_definition(n)["wells"]]
+# -- versions: the one Opentrons loads when the protocol names none ---------------------
 
 
-@given(st.sampled_from(footprint_cases()))
-def test_every_builtin_well_lies_inside_its_labware(case: tuple[str, str]) -> None:
-    load_name, name = case
-    d = get_definition(load_name)
-    dims, well = d["dimensions"], d["wells"][name]
-    half_x = well.get("diameter", well.get("xDimension")) / 2
-    half_y = well.get("diameter", well.get("yDimension")) / 2
-    assert well["x"] - half_x >= 0 and well["x"] + half_x <= dims["xDimension"]
-    if load_name != "opentrons_1_trash_1100ml_fixed":  # Opentrons' trash well overhangs in y
-        assert well["y"] - half_y >= 0 and well["y"] + half_y <= dims["yDimension"]
-    assert 0 <= well["y"] <= dims["yDimension"]
-    # Opentrons' 200/300 µL tip racks put the tip tops 0.2 mm above zDimension.
-    assert well["z"] >= 0 and well["z"] + well["depth"] <= dims["zDimension"] + 0.25
+@pytest.mark.parametrize(
+    ("load_name", "api", "version"),
+    [
+        ("corning_96_wellplate_360ul_flat", (2, 13), 1),  # below 2.14: always version 1
+        ("corning_96_wellplate_360ul_flat", (2, 14), 2),  # v1's zDimension was wrong
+        ("nest_96_wellplate_2ml_deep", (2, 20), 2),
+        ("nest_12_reservoir_15ml", (2, 20), 1),  # not re-issued before 2.23
+        ("opentrons_96_tiprack_300ul", (2, 20), 1),
+    ],
+)
+def test_the_default_version_follows_the_api_level(
+    load_name: str, api: tuple[int, int], version: int
+) -> None:
+    assert get_definition(load_name, api_version=api)["version"] == version
 
 
-def test_definitions_are_generated_once_and_shared() -> None:
+def test_an_explicit_version_and_namespace_are_honoured() -> None:
+    newest = max(standard_versions("corning_96_wellplate_360ul_flat"))
+    assert newest >= 3
+    d = get_definition("corning_96_wellplate_360ul_flat", "opentrons", newest)
+    assert d["version"] == newest
+
+
+def test_definitions_are_read_once_and_shared() -> None:
     name = "opentrons_96_tiprack_300ul"
     assert get_definition(name) is get_definition(name)
 
@@ -183,14 +187,32 @@ def test_unknown_load_name_names_it_suggests_and_explains_custom_labware() -> No
 
 
 def test_unknown_load_name_with_nothing_close_still_explains() -> None:
-    with pytest.raises(LabwareNotFoundError, match=r"'zzz'\. labrun has 15 built-in"):
+    with pytest.raises(LabwareNotFoundError, match=r"'zzz'\. labrun has Opentrons' \d+ standard"):
         get_definition("zzz")
 
 
+@pytest.mark.parametrize(
+    ("wrong", "suggested"),
+    [
+        ("opentrons_96_tiprack_300ul_", "'opentrons_96_tiprack_300ul'"),
+        ("opentrons_96_tiprack_200ul", "'opentrons_96_filtertiprack_200ul'"),
+        ("opentron_96_tiprack_20ul", "'opentrons_96_tiprack_20ul'"),
+    ],
+)
+def test_suggestions_never_offer_a_tip_rack_of_another_volume(wrong: str, suggested: str) -> None:
+    with pytest.raises(LabwareNotFoundError) as info:
+        get_definition(wrong)
+    hint = str(info.value).split("did you mean ", 1)[1].split("?", 1)[0]
+    assert suggested in hint
+    volume = wrong.rsplit("_", 2)[-1] if wrong.endswith("ul") else "300ul"
+    for name in hint.replace(" or ", ",").split(","):
+        assert "tiprack" not in name or volume in name, hint
+
+
 def test_wrong_version_or_namespace_says_what_exists() -> None:
-    have = r"version 2; labrun has opentrons/nest_12_reservoir_15ml/1"
+    have = r"version 99; labrun has opentrons/nest_12_reservoir_15ml/1, "
     with pytest.raises(LabwareNotFoundError, match=have):
-        get_definition("nest_12_reservoir_15ml", version=2)
+        get_definition("nest_12_reservoir_15ml", version=99)
     with pytest.raises(LabwareNotFoundError, match="in namespace 'custom_beta'"):
         get_definition("nest_12_reservoir_15ml", namespace="custom_beta")
     assert get_definition("nest_12_reservoir_15ml", "opentrons", 1)["version"] == 1
@@ -287,7 +309,7 @@ def test_a_missing_field_is_reported_with_file_and_key(tmp_path: Path, key_path:
         ({"version": "1"}, "version", "whole number"),
         ({"wells": {}}, "wells", "has no wells"),
         ({"ordering": [["A1", "Z9"]]}, "ordering[0]", "'Z9' is not defined in wells"),
-        ({"ordering": [["A1"]]}, "ordering", "'B1' is in wells but in no column"),
+        ({"ordering": [["A1"]]}, "ordering", "is in wells but in no column"),
         ({"parameters": {"loadName": "x", "isTiprack": True}}, "parameters.tipLength", "missing"),
         ({"parameters": {"loadName": "x", "isTiprack": "no"}}, "parameters.isTiprack", "true or"),
         ({"dimensions": {"xDimension": 1, "yDimension": 1, "zDimension": -1}}, "zDimension", "0"),
