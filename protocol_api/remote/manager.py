@@ -14,7 +14,10 @@ Queue semantics follow bluesky-queueserver:
 - a deferred pause asked for during a run's last step cannot be taken: the run
   finishes (its summary says ``pause_unresolved``) and the queue stops, manager idle;
 - ``queue_stop`` lets the running item finish and then stops; a stopped queue restarts
-  with ``queue_start`` (``re_resume`` only continues a paused run).
+  with ``queue_start`` (``re_resume`` only continues a paused run);
+- every item is simulated when it is added (one that cannot run is refused) and again
+  right before it starts: one that no longer simulates fails there, before anything
+  moves, and the queue stops.
 
 ``RunManager.for_run`` serves one existing run instead of a queue (``labrun run
 --control``): the run actions and the status work, the queue calls are refused.

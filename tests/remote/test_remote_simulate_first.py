@@ -134,3 +134,35 @@ def test_simulating_does_not_hold_up_the_server(served: Served, gates: Gates) ->
         adder.close()
     assert added and added[0]["item"]["name"] == "slow.py"
     assert names(served) == ["quick.py", "slow.py"]
+
+
+def test_the_queue_changing_while_an_item_is_checked_is_checked_again(
+        served: Served, gates: Gates, tmp_path: Path) -> None:
+    """The item removed during its check does not run; the one now first is checked."""
+    c = served.client
+    held = item('if gates.is_set("hold"):\n    gates.wait("checking", simulation=True)\n'
+                'p300.pick_up_tip()', "removed.py")
+    uid = c.queue_item_add(held)["item"]["item_uid"]
+    source, labware = custom_labware_protocol(tmp_path)
+    c.queue_item_add(path=source, labware=[labware])
+    labware_dir = served.manager.queue.items[1].labware_dir
+    assert labware_dir is not None
+    (labware_dir / "plate.json").unlink()  # custom.py no longer simulates
+    gates.set("hold")  # from now on, simulating removed.py waits at "checking"
+    starter = served.api(request_fail_exceptions=False)
+    started: list[dict[str, Any]] = []
+    thread = threading.Thread(target=lambda: started.append(starter.queue_start()))
+    thread.start()
+    try:
+        gates.reached("checking")  # removed.py is being simulated before it starts
+        assert c.status()["manager_state"] == "executing_queue"
+        assert c.queue_item_remove(uid=uid)["item"]["name"] == "removed.py"
+    finally:
+        gates.open("checking")
+        thread.join(WAIT)
+        starter.close()
+    [reply] = started
+    assert reply["success"] is False
+    assert reply["msg"].startswith("the protocol cannot run: custom.py:7: ")
+    [failed] = c.history_get()["items"]
+    assert failed["name"] == "custom.py" and failed["record"] == []  # it never started
