@@ -21,7 +21,8 @@ from typing import Any
 import attrs
 import pytest
 from anyio.from_thread import start_blocking_portal
-from labrun_protocols import LONG_MOVE, LONG_MOVE_WITH_TIP, hops
+from labrun_protocols import LONG_MOVE, LONG_MOVE_WITH_TIP, SLOW_TRANSFER, hops
+from motion_trace import PhysicalTrace, TracedController, TraceItem, follow_record
 
 from engine.record import read_record
 from engine.run import Run
@@ -94,6 +95,14 @@ class RobotRun:
         machine = self.emulator.emulator.machine
         return self.emulator.call(lambda: machine.moving and machine.position["X"] < x)
 
+    def moving_in(self, kind: str) -> bool:
+        """True once the first command of type ``kind`` has started and the robot moves."""
+        events = self.events("command")
+        ids = {e["id"] for e in events if e["status"] == "queued" and e["type"] == kind}
+        started = any(e["status"] == "started" and e["id"] in ids for e in events)
+        machine = self.emulator.emulator.machine
+        return started and self.emulator.call(lambda: machine.moving)
+
     def pause_mid_long_move(self) -> None:
         """Play ``LONG_MOVE`` and pause it immediately once the move is well under way."""
         self.control.play()
@@ -104,7 +113,9 @@ class RobotRun:
 
 @contextmanager
 def robot_run(tmp_path: Path, dialect: str, protocol: str, *, timeout_s: float = 2.0,
-              speed: float = SPEED) -> Iterator[RobotRun]:
+              speed: float = SPEED, trace: list[TraceItem] | None = None,
+              ) -> Iterator[RobotRun]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "protocol.py"
     path.write_text(textwrap.dedent(protocol))
     record = tmp_path / "record.jsonl"
@@ -118,8 +129,11 @@ def robot_run(tmp_path: Path, dialect: str, protocol: str, *, timeout_s: float =
         portal.call(inner.connect)
         portal.call(inner.home)
         controller = ThreadedController(inner, portal)
-        run = create_run(path, config=config, controller=controller, clock=clock,
+        driven: Any = controller if trace is None else TracedController(controller, trace)
+        run = create_run(path, config=config, controller=driven, clock=clock,
                          record_path=record, simulating=False)
+        if trace is not None:
+            follow_record(run, trace)
         try:
             yield RobotRun(emu, run, inner, config, record)
         finally:
@@ -310,3 +324,44 @@ def test_a_connection_dropped_while_paused_fails_the_run_at_once(
         assert not robot.control.resume().accepted
         failures = robot.events("failure")
         assert failures[0]["location"] is None
+
+
+# -- pause safety on the real driver path (DESIGN.md §4) ----------------------------------
+
+_TWINS: dict[str, PhysicalTrace] = {}
+
+
+def traced_transfer(tmp_path: Path, dialect: str, pause_in: str | None) -> PhysicalTrace:
+    """Run ``SLOW_TRANSFER`` on the emulator, pausing immediately in ``pause_in`` (a
+    command type) once the robot moves for it; the physical trace of the run."""
+    trace: list[TraceItem] = []
+    with robot_run(tmp_path, dialect, SLOW_TRANSFER, speed=20.0,
+                   trace=trace) as robot:
+        robot.control.play()
+        if pause_in is not None:
+            robot.wait_until(lambda: robot.moving_in(pause_in), f"{pause_in} under way")
+            assert robot.control.pause("immediate").accepted
+            assert robot.control.wait_until_paused(WAIT_S).parked
+            effects = [e["effect"] for e in robot.events("pause_effect")]
+            assert effects == ["interrupted"]
+            assert robot.control.resume().accepted
+        final = robot.run.wait(WAIT_S)
+        assert final.status is Status.SUCCEEDED, final
+        if pause_in is not None:  # the step had touched tips: never rewound
+            effects = [e["effect"] for e in robot.events("pause_effect")]
+            assert effects == ["interrupted", "completed after pause"]
+            assert not any(e.get("rewind") for e in robot.events("unpark"))
+        config = robot.config
+    return PhysicalTrace(config, trace, xy_decimals=1, z_tolerance=TOLERANCE[dialect])
+
+
+@pytest.mark.parametrize("pause_in", ["pickUpTip", "aspirate", "moveTo"])
+def test_an_immediate_pause_mid_pick_up_aspirate_or_move_with_a_tip_changes_no_contact(
+        tmp_path: Path, pause_in: str) -> None:
+    dialect = "grbl"
+    if dialect not in _TWINS:
+        _TWINS[dialect] = traced_transfer(tmp_path / "twin", dialect, None)
+    twin = _TWINS[dialect]
+    paused = traced_transfer(tmp_path, dialect, pause_in)
+    assert paused.rounded_contacts(1) == twin.rounded_contacts(1)
+    assert paused.floor_violations(twin) == []

@@ -46,3 +46,23 @@ def run(ctx):
 '''
 """``LONG_MOVE`` in a step that has picked up a tip: an immediate pause during the long
 move is never rewound (the step changed the tip), so resume returns to where it stopped."""
+
+
+SLOW_TRANSFER = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 9)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 6)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.flow_rate.aspirate = 20
+    with ctx.step("transfer"):
+        p300.pick_up_tip()
+        p300.aspirate(200, plate["A1"])
+        p300.move_to(plate["A12"].top(2), force_direct=True, speed=10)
+        p300.dispense(200, plate["A12"])
+        p300.drop_tip()
+'''
+"""One step that picks up a tip, aspirates slowly, carries the liquid slowly along row A
+and dispenses: an immediate pause can land mid-pick-up, mid-aspirate or mid-move with a
+tip that holds liquid; none of these may rewind the step."""

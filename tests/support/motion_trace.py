@@ -60,6 +60,56 @@ class TracingController(SimulatedController):
             self.trace.append(("move", start, self.position))
 
 
+class TracedController:
+    """Any ``MotionController`` (a G-code driver on the emulator), with every motion kept.
+
+    A finished move ends at its target; an interrupted one ends where the controller
+    reports it stopped (the next ``stop_motion`` or ``read_position``).
+    """
+
+    def __init__(self, inner: Any, trace: list[TraceItem]) -> None:
+        self.inner = inner
+        self.trace = trace
+        self._here: Position | None = None
+        self._cut_from: Position | None = None  # start of a move cut off by a pause
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def move(self, target: Mapping[str, float], speed: float | None = None) -> None:
+        if self._here is None:
+            self._here = await self.inner.read_position()
+        start = dict(self._here)
+        try:
+            await self.inner.move(target, speed)
+        except BaseException:
+            self._cut_from = start
+            raise
+        self._here = {**start, **target}
+        self.trace.append(("move", start, dict(self._here)))
+
+    async def home(self, axes: Sequence[str] | None = None) -> Position:
+        start = self._here
+        position: Position = await self.inner.home(axes)
+        if start is not None:
+            self.trace.append(("move", start, dict(position)))
+        self._here = dict(position)
+        return position
+
+    async def stop_motion(self) -> Position:
+        return self._stopped(await self.inner.stop_motion())
+
+    async def read_position(self) -> Position:
+        return self._stopped(await self.inner.read_position())
+
+    def _stopped(self, position: Position) -> Position:
+        if self._cut_from is not None:
+            self.trace.append(("move", self._cut_from, dict(position)))
+            self._cut_from = None
+        self._here = dict(position)
+        return position
+
+
 def follow_record(run: Run, trace: list[TraceItem]) -> None:
     """Interleave the run record's events with the motions (subscribe before play)."""
     run.record.subscribe(lambda event: trace.append(("event", event, None)))
@@ -74,8 +124,11 @@ ENDING = {"stopping", "aborting", "halting", "failed", "stopped", "aborted", "ha
 class PhysicalTrace:
     """Contacts and paths of one run, up to where its ending (stop, abort, ...) began."""
 
-    def __init__(self, config: RobotConfig, trace: Sequence[TraceItem]) -> None:
+    def __init__(self, config: RobotConfig, trace: Sequence[TraceItem], *,
+                 xy_decimals: int = 2, z_tolerance: float = Z_TOLERANCE) -> None:
         self.config = config
+        self.xy_decimals = xy_decimals
+        self.z_tolerance = z_tolerance
         self.contacts: list[tuple[str, str | None, float, float, float]] = []
         # key (mount, tip) -> tip-end pieces; key (mount, None-nozzle) -> nozzle pieces
         self.tip_paths: dict[tuple[str, str | None], list[Piece]] = defaultdict(list)
@@ -124,7 +177,7 @@ class PhysicalTrace:
 
     def _add_contact(self, mount: str, tip: str | None, x: float, y: float,
                      stroke: float) -> None:
-        x, y = round(x, 2), round(y, 2)
+        x, y = round(x, self.xy_decimals), round(y, self.xy_decimals)
         if self.contacts:
             m, t, px, py, s = self.contacts[-1]
             if (m, t, px, py) == (mount, tip, x, y) and (s > 0) == (stroke > 0):
@@ -132,26 +185,29 @@ class PhysicalTrace:
                 return
         self.contacts.append((mount, tip, x, y, stroke))
 
-    def rounded_contacts(self) -> list[tuple[str, str | None, float, float, float]]:
-        """The contacts with strokes rounded to 1 µm, for comparison."""
-        return [(m, t, x, y, round(s, 3)) for m, t, x, y, s in self.contacts]
+    def rounded_contacts(self, decimals: int = 3) -> list[tuple[str, str | None, float, float,
+                                                                 float]]:
+        """The contacts with strokes rounded (to 1 µm by default), for comparison."""
+        return [(m, t, x, y, round(s, decimals)) for m, t, x, y, s in self.contacts]
 
     def floor_violations(self, twin: PhysicalTrace) -> list[str]:
         """Where this run went lower than ``twin`` (nozzles, and tip ends per tip)."""
         problems: list[str] = []
         for mount, pieces in self.nozzle_paths.items():
             problems += _below(pieces, twin.nozzle_paths.get(mount, []), f"{mount} nozzle",
-                               self.safe[(mount, None)])
+                               self.safe[(mount, None)], self.z_tolerance)
         for (mount, tip), pieces in self.tip_paths.items():
             if tip is None:
                 continue  # a bare nozzle: checked above
             where = f"{mount} tip end (tip {tip})"
             twin_pieces = twin.tip_paths.get((mount, tip), [])
-            problems += _below(pieces, twin_pieces, where, self.safe[(mount, tip)])
+            problems += _below(pieces, twin_pieces, where, self.safe[(mount, tip)],
+                               self.z_tolerance)
         return problems
 
 
-def _below(pieces: list[Piece], twin: list[Piece], where: str, safe_z: float) -> list[str]:
+def _below(pieces: list[Piece], twin: list[Piece], where: str, safe_z: float,
+           z_tolerance: float) -> list[str]:
     """Points of ``pieces`` lower than the lowest point of ``twin`` at the same (x, y)."""
     index: dict[tuple[int, int], list[Piece]] = defaultdict(list)
     travel_floor = math.inf
@@ -180,7 +236,7 @@ def _below(pieces: list[Piece], twin: list[Piece], where: str, safe_z: float) ->
                       for k in range(n)]  # type: ignore[misc]
         for point in points:
             floor = min(_floor_at(point, index, travel_floor), safe_z)
-            if point[2] < floor - Z_TOLERANCE:
+            if point[2] < floor - z_tolerance:
                 problems.append(f"{where} at x={point[0]:.2f} y={point[1]:.2f} went to "
                                 f"z={point[2]:.2f}, lowest there without pauses {floor:.2f}")
                 break
