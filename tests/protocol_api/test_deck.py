@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from protocol_api.deck import Deck
+from protocol_api.deck import Deck, ot2_deck
 from protocol_api.errors import InvalidSlotError, SlotOccupiedError
 from protocol_api.labware import Labware
 from protocol_api.labware_definitions import get_definition
@@ -103,3 +103,23 @@ def test_a_custom_deck_lists_its_own_slots() -> None:
     assert deck.trash.parent == "bin"
     with pytest.raises(InvalidSlotError, match="slots are left, right and the fixed trash in bin"):
         deck.check_slot("D1")  # Flex names only on a deck numbered like the OT-2
+
+
+# -- the OT-2 deck definition -----------------------------------------------------------
+
+
+def test_the_ot2_deck_definition_gives_the_slot_grid_and_the_fixed_trash() -> None:
+    standard = ot2_deck()
+    # Opentrons' ot2_standard: slots 132.5 mm apart in x and 90.5 mm in y, 1 front-left.
+    assert standard.slot_origins == {k: Point(*v) for k, v in OT2_SLOTS.items()}
+    assert list(standard.slot_origins) == [str(i) for i in range(1, 13)]
+    assert (standard.trash_slot, standard.trash_load_name) == (
+        "12", "opentrons_1_trash_1100ml_fixed")
+
+
+def test_a_deck_without_slots_given_is_the_ot2_deck() -> None:
+    deck = Deck()
+    assert deck.slots == tuple(str(i) for i in range(1, 13))
+    assert deck.trash_slot == "12"
+    assert deck.position_for(6).point == Point(265.0, 90.5, 0.0)
+    assert deck.trash.highest_z == 82.0

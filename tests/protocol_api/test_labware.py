@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocol_api.errors import TipError, WellNotFoundError
-from protocol_api.labware import Labware, Well
+from protocol_api.labware import Labware, OutOfTipsError, Well
 from protocol_api.labware_definitions import get_definition
 from protocol_api.types import Location, Point
 
@@ -338,3 +338,75 @@ def test_construction_and_lookup_are_fast() -> None:
             labware[name].top()
         labware.wells()[i % 96].bottom(1)
     assert time.perf_counter() - start < 0.5  # ~2.5 ms per labware at most
+
+
+# -- what protocols read: well(), geometry, tips, height ---------------------------------
+
+
+def test_well_takes_an_index_or_a_name(plate: Labware) -> None:
+    assert plate.well(0) is plate["A1"] is plate.well("A1")
+    assert plate.well(9) is plate["B2"]  # column-major: A1..H1, then A2, B2
+    assert plate.well(-1) is plate["H12"]
+    with pytest.raises(WellNotFoundError, match="has no well 96"):
+        plate.well(96)
+    with pytest.raises(WellNotFoundError):
+        plate.well("Z1")
+
+
+def test_well_sizes_come_from_the_definition() -> None:
+    reservoir = load("nest_12_reservoir_15ml")
+    a1 = reservoir["A1"]
+    # NEST 12 reservoir wells: 8.2 mm along x (length), 71.2 mm along y (width), 26.85 deep
+    assert (a1.length, a1.width, a1.diameter) == (8.2, 71.2, None)
+    assert (a1.depth, a1.max_volume) == (26.85, 15000)
+    geometry = a1.geometry
+    assert (geometry._length, geometry._width, geometry._depth) == (8.2, 71.2, 26.85)
+    assert (geometry.length, geometry.width, geometry.depth) == (8.2, 71.2, 26.85)
+    assert geometry._diameter is None and geometry.max_volume == 15000
+
+
+def test_circular_well_geometry(plate: Labware) -> None:
+    geometry = plate["C3"].geometry
+    assert (geometry._diameter, geometry.diameter, geometry._depth) == (6.86, 6.86, 10.67)
+    assert geometry._width is None and geometry.max_volume == 360
+    assert plate["C3"].display_name == "C3 of Corning 96 Well Plate 360 µL Flat on 1"
+
+
+def test_highest_z_is_the_labware_top_above_its_slot() -> None:
+    plate = load("corning_96_wellplate_360ul_flat", "2", SLOT_2)
+    assert plate.highest_z == 14.22
+    plate.set_offset(0, 0, 1.5)
+    assert plate.highest_z == 15.72
+    deep = load("nest_96_wellplate_2ml_deep")
+    assert deep.highest_z == deep.definition["dimensions"]["zDimension"]
+
+
+def test_tip_rack_properties_and_reset(tips: Labware, plate: Labware) -> None:
+    assert tips.is_tiprack and not plate.is_tiprack
+    assert tips.tip_length == 59.3  # opentrons_96_tiprack_300ul's tipLength
+    with pytest.raises(TipError, match="not a tip rack"):
+        _ = plate.tip_length
+    tips.use_tips(tips["A1"], 8)
+    assert not tips["H1"].has_tip and tips["A2"].has_tip
+    tips.reset()
+    assert all(w.has_tip for w in tips.wells())
+    assert tips.parent == "4" and tips["A1"].parent is tips
+
+
+def test_out_of_tips_is_a_tip_error_protocols_can_catch() -> None:
+    assert issubclass(OutOfTipsError, TipError)
+
+
+def test_location_labware_names_the_well(plate: Labware) -> None:
+    location = plate["B2"].bottom(1)
+    assert location.labware.object is plate["B2"]
+    assert location.labware.as_labware() is plate
+    assert location.labware.first_parent() == "1"
+
+
+def test_tube_racks_and_blocks_load_with_their_own_geometry() -> None:
+    rack = load("opentrons_24_tuberack_nest_1.5ml_snapcap")
+    assert len(rack.wells()) == 24 and len(rack.columns()) == 6
+    assert rack["D6"].max_volume == 1500
+    block = load("opentrons_96_aluminumblock_generic_pcr_strip_200ul")
+    assert len(block.rows()) == 8 and block["A1"].max_volume == 200

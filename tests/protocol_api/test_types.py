@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from protocol_api.errors import InstrumentError
 from protocol_api.labware import Labware
 from protocol_api.labware_definitions import get_definition
-from protocol_api.types import Location, LocationLabware, Mount, Point
+from protocol_api.types import APIVersion, Location, LocationLabware, Mount, Point
 
 coords = st.floats(min_value=-1e4, max_value=1e4, allow_nan=False)
 points = st.builds(Point, coords, coords, coords)
@@ -149,3 +149,16 @@ def test_mount_values_and_str() -> None:
 def test_a_bad_mount_is_an_instrument_error_naming_it(value: object) -> None:
     with pytest.raises(InstrumentError, match=f"no mount {value!r}; mounts are 'left' and 'right'"):
         Mount.parse(value)  # type: ignore[arg-type]
+
+
+# -- APIVersion -----------------------------------------------------------------------------
+
+
+def test_api_version_compares_with_tuples_and_parses_strings() -> None:
+    version = APIVersion.from_string("2.13")
+    assert version == APIVersion(2, 13) == (2, 13)
+    assert APIVersion(2, 9) < version < (2, 20)
+    assert str(version) == "2.13"
+    assert (version.major, version.minor) == (2, 13)
+    with pytest.raises(ValueError, match="not an API version"):
+        APIVersion.from_string("2.x")

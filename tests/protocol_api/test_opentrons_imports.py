@@ -1,0 +1,70 @@
+"""The ``opentrons`` module paths library protocols import resolve to labrun's objects."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+from labrun_testing import simulate_file
+
+import protocol_api
+from protocol_api import labware as labrun_labware
+from protocol_api.context import ProtocolContext
+from protocol_api.errors import TipError
+from protocol_api.instrument import InstrumentContext
+from protocol_api.loader import load_protocol
+from protocol_api.types import APIVersion
+
+PROTOCOL = """
+metadata = {"apiLevel": "2.13"}
+import opentrons.protocol_api.labware
+from opentrons import APIVersion as TopVersion, protocol_api, types
+from opentrons.protocol_api.labware import Labware, OutOfTipsError, Well
+from opentrons.protocol_api.contexts import InstrumentContext, ProtocolContext
+from opentrons.protocol_api.instrument_context import InstrumentContext as IC
+from opentrons.protocol_api.protocol_context import ProtocolContext as PC
+from opentrons.protocols.api_support.types import APIVersion
+
+FOUND = (Labware, OutOfTipsError, Well, InstrumentContext, ProtocolContext, IC, PC,
+         APIVersion, TopVersion, protocol_api, types, opentrons.protocol_api.labware)
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_20ul", 1)
+    p20 = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[tips])
+    for well in tips.wells():
+        well.has_tip = False
+    try:
+        p20.pick_up_tip()
+    except OutOfTipsError:
+        ctx.comment("caught")
+    ctx.comment(str(APIVersion(2, 13)))
+"""
+
+
+def write(tmp_path: Path) -> Path:
+    path = tmp_path / "imports.py"
+    path.write_text(textwrap.dedent(PROTOCOL), encoding="utf-8")
+    return path
+
+
+def test_every_module_path_resolves_to_labrun(tmp_path: Path) -> None:
+    before = {name for name in sys.modules if name.startswith("opentrons")}
+    source = load_protocol(write(tmp_path))
+    found = source.run.__globals__["FOUND"]
+    assert found[:8] == (labrun_labware.Labware, labrun_labware.OutOfTipsError,
+                         labrun_labware.Well, InstrumentContext, ProtocolContext,
+                         InstrumentContext, ProtocolContext, APIVersion)
+    assert found[8] is APIVersion
+    assert found[9] is protocol_api and found[10] is protocol_api.types
+    assert found[11] is labrun_labware
+    # Nothing was added to sys.modules.
+    assert {name for name in sys.modules if name.startswith("opentrons")} == before
+
+
+def test_a_protocol_catches_out_of_tips_by_the_opentrons_name(tmp_path: Path) -> None:
+    run = simulate_file(write(tmp_path))
+    comments = [e.command.params()["message"] for e in run.engine.entries
+                if e.command.kind == "comment"]
+    assert comments == ["caught", "2.13"]
+    assert issubclass(labrun_labware.OutOfTipsError, TipError)
