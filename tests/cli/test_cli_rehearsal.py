@@ -6,8 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from labrun_protocols import SLOW_TRANSFER
+from motion_trace import PhysicalTrace, TracingController, follow_record
 
+from hardware.clock import VirtualClock
+from hardware.config import default_config
 from protocol_api.cli.main import main
+from protocol_api.cli.rehearsal import parse, schedule
+from protocol_api.execute import continue_when_stalled, create_run
 
 PROTOCOL = '''
 metadata = {"apiLevel": "2.15"}
@@ -85,3 +91,55 @@ def test_bad_interventions_are_refused_before_running(tmp_path, capsys, bad) -> 
     protocol.write_text(PROTOCOL)
     assert main(["simulate", str(protocol), f"--at={bad}"]) == 2
     assert "--at" in capsys.readouterr().err
+
+
+def liquid_steps(doc: dict) -> list[tuple[str, str, float]]:
+    """The tip and liquid commands of a ``--json`` document, in order, each completed."""
+    steps = []
+    for command in doc["commands"]:
+        if command["type"] in ("pickUpTip", "aspirate", "dispense", "dropTip"):
+            assert command["status"] == "completed", command
+            params = command["params"]
+            steps.append((command["type"], params["well"], params.get("volume", 0.0)))
+    return steps
+
+
+def traced_rehearsal(path: Path, at: list[str]) -> PhysicalTrace:
+    """The same rehearsal (parse and schedule, as ``--at`` does), with the motion kept."""
+    config, clock, trace = default_config(), VirtualClock(), []  # type: ignore[var-annotated]
+    run = create_run(path, config=config, clock=clock, on_stalled=continue_when_stalled,
+                     controller=TracingController(config, clock, trace=trace))
+    try:
+        follow_record(run, trace)
+        schedule(run, [parse(item) for item in at])
+        run.control.play(source="test")
+        run.wait(timeout=30)
+    finally:
+        run.close()
+    return PhysicalTrace(config, trace)
+
+
+@pytest.mark.parametrize("kind", ["pickUpTip", "aspirate", "moveTo"])
+def test_an_immediate_pause_mid_pick_up_aspirate_or_move_with_a_tip_changes_no_contact(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str) -> None:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(SLOW_TRANSFER)
+    assert main(["simulate", str(protocol), "--json"]) == 0
+    twin = json.loads(capsys.readouterr().out)
+    command = next(c for c in twin["commands"] if c["type"] == kind
+                   and (kind != "moveTo" or c["params"].get("speed") == 10))
+    middle = (command["started_at"] + command["completed_at"]) / 2
+    at = [f"{middle}:pause-immediate", f"{middle + 60}:resume"]
+    assert main(["simulate", str(protocol), "--json", *[f"--at={a}" for a in at]]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["final_status"] == "succeeded"
+    effects = [(e["effect"], e["id"]) for e in doc["pause_effects"]]
+    assert effects == [("interrupted", command["id"]),
+                       ("completed after pause", command["id"])]
+    # What touched tips and liquid, and what the summary counts, is as without the pause.
+    assert liquid_steps(doc) == liquid_steps(twin)
+    for key in ("tips_used", "well_volumes_ul"):
+        assert doc[key] == twin[key]
+    paused, pause_free = traced_rehearsal(protocol, at), traced_rehearsal(protocol, [])
+    assert paused.rounded_contacts() == pause_free.rounded_contacts()
+    assert paused.floor_violations(pause_free) == []
