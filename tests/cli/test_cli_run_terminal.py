@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labrun_protocols import LONG_MOVE, hops
+from labrun_protocols import LONG_MOVE, SLOW_TRANSFER, hops
 
 from engine.actions import Pause, Resume, Stop
 from engine.entries import ActionResult
+from engine.record import read_record
 from engine.state import Status, StepInfo
 from engine.status import DelayStatus, RunStatusReport
 from protocol_api.cli.terminal import Controls, StatusLine, format_status
+from protocol_api.execute import continue_when_stalled, create_run
 
 WAIT_S = 20.0
 
@@ -186,6 +188,45 @@ def test_d_skips_the_delay(terminal: Any) -> None:
     assert term.wait() == 0
     assert time.monotonic() - started < WAIT_S  # not the 10 minutes
     assert restored(term)
+
+
+def record_liquid_steps(events: list[dict[str, Any]]) -> list[tuple[str, str, float]]:
+    """Tip and liquid commands of a run record, in the order they completed."""
+    queued = {e["id"]: e for e in events if e["event"] == "command" and e["status"] == "queued"}
+    steps = []
+    for event in events:
+        if event["event"] == "command" and event["status"] == "completed":
+            command = queued[event["id"]]
+            if command["type"] in ("pickUpTip", "aspirate", "dispense", "dropTip"):
+                params = command["params"]
+                steps.append((command["type"], params["well"], params.get("volume", 0.0)))
+    return steps
+
+
+def test_i_pauses_a_step_that_touched_tips_and_resume_never_repeats_or_rewinds(
+        terminal: Any, tmp_path: Path) -> None:
+    record = tmp_path / "run.jsonl"
+    term = terminal(SLOW_TRANSFER, "--speed", "5", "--record", str(record))
+    term.expect(r"running \| step \d+: transfer")
+    term.type(b"i")
+    term.expect(r"status paused by client")
+    term.type(b"r")
+    term.expect(r"status:\s+succeeded")
+    assert term.wait() == 0
+    events = read_record(record)
+    effects = [e["effect"] for e in events if e["event"] == "pause_effect"]
+    assert effects in (["interrupted", "completed after pause"], ["continued"]), effects
+    park = next(e for e in events if e["event"] == "park")
+    unpark = next(e for e in events if e["event"] == "unpark")
+    assert not unpark.get("rewind")  # back to where it stopped, at the same height
+    assert unpark["position"] == pytest.approx(park["recorded"], abs=0.01)
+    pause_free = create_run(tmp_path / "protocol.py", on_stalled=continue_when_stalled)
+    try:
+        pause_free.control.play(source="test")
+        pause_free.wait(timeout=30)
+    finally:
+        pause_free.close()
+    assert record_liquid_steps(events) == record_liquid_steps(pause_free.record.events)
 
 
 # -- the pieces, without a terminal -----------------------------------------------------------
