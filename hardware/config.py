@@ -56,7 +56,10 @@ class AxisConfig:
 
 @frozen
 class MountConfig:
-    """A pipette mount: its Z axis, its plunger axis and its offset from the gantry origin."""
+    """A pipette mount: its Z axis, its plunger axis and its offset from the gantry origin.
+
+    ``plunger_axis = ""``: the tool on this mount has no plunger motor (a 3-axis gantry
+    X, Y, Z); it moves, but cannot aspirate, dispense or handle tips."""
 
     z_axis: str
     plunger_axis: str
@@ -128,8 +131,8 @@ class RobotConfig:
 
     @property
     def plunger_axes(self) -> tuple[str, ...]:
-        """Every mount's plunger axis."""
-        return tuple(m.plunger_axis for m in self.mounts.values())
+        """Every mount's plunger axis (mounts without a plunger have none)."""
+        return tuple(m.plunger_axis for m in self.mounts.values() if m.plunger_axis)
 
 
 # OT-2 deck slot origins (front-left corner of each slot), mm in deck coordinates.
@@ -213,7 +216,7 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
     for name, value in _section(data, "slots").items():
         slots[str(name)] = _point(f"slots.{name}", value, 3)  # type: ignore[assignment]
     for mount_name, mount in mounts.items():
-        for axis in (mount.z_axis, mount.plunger_axis):
+        for axis in (mount.z_axis, *([mount.plunger_axis] if mount.plunger_axis else [])):
             if axis not in axes:
                 raise ConfigError(f"mounts.{mount_name}: axis {axis!r} is not defined under [axes]")
     config = RobotConfig(

@@ -61,6 +61,8 @@ class Stats:
     checksum_failures: int = 0
     resends_requested: int = 0
     errors_injected: int = 0
+    waits_sent: int = 0
+    """Marlin: idle ``wait`` lines printed."""
 
     def note_realtime(self, data: bytes) -> None:
         self.realtime.append((data, time.monotonic()))

@@ -97,3 +97,28 @@ def test_the_shipped_emulator_configurations() -> None:
         assert load_config(emulator_config_path(dialect)) == config
     with pytest.raises(ConfigError, match=r"controller\.dialect: 'reprap'"):
         emulator_config("reprap")
+
+
+def test_a_robot_file_removes_axes_mounts_and_interlocks(tmp_path: Path) -> None:
+    path = tmp_path / "gantry.toml"
+    path.write_text('[axes]\nA = false\nB = false\nC = false\n[axes.Z]\nhoming = "none"\n'
+                    '[mounts]\nright = false\n[mounts.left]\nplunger_axis = ""\n'
+                    '[interlocks]\ndoor = false\n')
+    config = load_config(path)
+    assert list(config.axes) == ["X", "Y", "Z"] and config.axes["Z"].homing == "none"
+    assert list(config.mounts) == ["left"] and config.plunger_axes == ()
+    assert config.z_axes == ("Z",) and dict(config.interlocks) == {}
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"axes": {"X": False}}, "axes.X: the gantry axis X cannot be removed"),
+    ({"axes": {"Q": False}}, "axes.Q: cannot remove 'Q': it is not defined"),
+    ({"axes": {"B": False}}, "mounts.left: axis 'B' is not defined under [axes]"),
+    ({"mounts": {"left": False, "right": False}}, "mounts: a robot needs at least one mount"),
+    ({"axes": {"X": {"homing": "optical"}}},
+     "axes.X.homing: 'optical' is not one of 'switch', 'none'"),
+])
+def test_bad_axes_and_mounts_name_the_key(data: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        config_from_dict(data)
+    assert message in str(raised.value)

@@ -64,6 +64,7 @@ class MarlinFirmware(Firmware):
             seen = len(self.stats.lines)
             await anyio.sleep(self.wait_interval)
             if len(self.stats.lines) == seen and self._current is None:
+                self.stats.waits_sent += 1
                 await self.send("wait")
 
     async def greet(self) -> None:
@@ -165,7 +166,8 @@ class MarlinFirmware(Firmware):
             if self.faults.home_fails > 0:
                 self.faults.home_fails -= 1
                 await self.send("Error:Homing Failed")
-                await self.kill()
+                with anyio.CancelScope(shield=True):  # kill() ends this very line
+                    await self.kill()
                 return
             homed = axes or [a for a, c in m.config.axes.items() if c.homing == "switch"]
             m.add_home(homed)

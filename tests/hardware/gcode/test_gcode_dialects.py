@@ -49,6 +49,13 @@ def test_grbl_formats() -> None:
     assert grbl.rx_buffer_bytes == 127  # GRBL's 128-byte ring buffer keeps one free
 
 
+def test_grbl_work_position_with_its_offset() -> None:
+    [status] = Grbl().parse("<Idle|WPos:90.000,5.000,216.000|Bf:15,127|FS:0,0"
+                            "|WCO:10.000,-5.000,2.000>")
+    assert isinstance(status, Status) and status.position is None
+    assert status.work_offset == {"X": 10.0, "Y": -5.0, "Z": 2.0}
+
+
 def test_grbl_status_report() -> None:
     [status] = Grbl().parse("<Hold:1|MPos:1.000,-2.500,3.250,4.000,5.000,6.000|FS:500,0|Pn:XD>")
     assert status == Status(state="Hold", substate=1,
@@ -71,6 +78,13 @@ def test_grbl_status_report() -> None:
     ("error:99", Error("error:99", final=True)),
     ("ALARM:3", Alarm("ALARM:3 (reset while in motion; position lost, re-home)")),
     ("Grbl 1.1h ['$' for help]", Restarted("Grbl 1.1h ['$' for help]")),
+    ("GrblHAL 1.1f ['$' or '$HELP' for help]",
+     Restarted("GrblHAL 1.1f ['$' or '$HELP' for help]")),
+    ("error:5", Error("error:5 (homing is not enabled ($22))", final=True)),
+    ("ALARM:8", Alarm("ALARM:8 (homing failed: could not clear the limit switch (pull-off))")),
+    ("ALARM:9", Alarm("ALARM:9 (homing failed: limit switch not found within the travel)")),
+    ("[GC:G0 G54 G17 G21 G90 G94 M5 M9 T0 F0 S0]",
+     Info("[GC:G0 G54 G17 G21 G90 G94 M5 M9 T0 F0 S0]")),
     ("[MSG:'$H'|'$X' to unlock]", Info("[MSG:'$H'|'$X' to unlock]")),
     ("[MSG:Check Door]", Info("[MSG:Check Door]")),
     (">G54G20:ok", Info(">G54G20:ok")),
@@ -110,7 +124,15 @@ def test_marlin_formats() -> None:
     ("ok", [Ok()]),
     ("ok N12 P15 B3", [Ok("N12 P15 B3")]),
     ("Resend: 7", [Resend(7)]),
+    ("Resend:7", [Resend(7)]),
+    ("Resend:N7", [Resend(7)]),
+    ("rs N7", [Resend(7)]),
     ("rs 7", [Resend(7)]),
+    ("ok X:1.00 Y:2.00 Z:3.00 E:0.00 Count: A:100 B:200 C:300",
+     [PositionReport({"X": 1.0, "Y": 2.0, "Z": 3.0, "E": 0.0}),
+      Ok("X:1.00 Y:2.00 Z:3.00 E:0.00 Count: A:100 B:200 C:300")]),
+    ("ok T:21.3 /0.0 B:21.3 /0.0 @:0 B@:0", [Ok("T:21.3 /0.0 B:21.3 /0.0 @:0 B@:0")]),
+    ("Error: Missing checksum", [Info("Error: Missing checksum")]),
     ("Error:checksum mismatch, Last Line: 6", [Info("Error:checksum mismatch, Last Line: 6")]),
     ("Error:Line Number is not Last Line Number+1, Last Line: 6",
      [Info("Error:Line Number is not Last Line Number+1, Last Line: 6")]),

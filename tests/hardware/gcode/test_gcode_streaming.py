@@ -7,7 +7,7 @@ import pytest
 
 from hardware.gcode import ControllerError, ControllerTimeout, Grbl, Marlin, Smoothie
 from hardware.gcode.events import Error, Halted, Ok, Resend
-from hardware.gcode.streaming import Streamer
+from hardware.gcode.streaming import BUSY_FACTOR, Streamer
 
 pytestmark = pytest.mark.anyio
 
@@ -131,3 +131,31 @@ async def test_anything_received_keeps_a_waiting_line_alive() -> None:
         tg.start_soon(keep_alive)
         with anyio.fail_after(1):
             assert await streamer.wait(entry) == Ok()
+
+
+async def test_an_error_before_a_resend_does_not_stick_to_the_resent_line() -> None:
+    streamer, wire = streamer_for(Marlin())
+    entry = await streamer.submit("G1 X30 Y15 F6000")
+    streamer.on_error(Error("Error: Missing checksum", final=False))  # explains the resend
+    await streamer.on_resend(Resend(1))
+    streamer.on_ok(Ok())  # the ok that follows the resend request
+    assert wire[-1] == wire[0]  # N1 again
+    streamer.on_ok(Ok())  # the resent line is accepted
+    with anyio.fail_after(1):
+        assert await streamer.wait(entry) == Ok()
+
+
+async def test_busy_lines_keep_a_line_alive_only_so_long() -> None:
+    streamer, _ = streamer_for(Marlin(), timeout_s=0.05)
+    entry = await streamer.submit("M400", extra_timeout=0.05)  # allowance 0.1 s
+    async with anyio.create_task_group() as tg:
+        async def busy_forever() -> None:
+            while True:
+                await anyio.sleep(0.01)
+                streamer.busy()
+        tg.start_soon(busy_forever)
+        started = anyio.current_time()
+        with anyio.fail_after(2), pytest.raises(ControllerTimeout, match="'M400'"):
+            await streamer.wait(entry)
+        assert 0.1 < anyio.current_time() - started < BUSY_FACTOR * 0.1 + 0.1
+        tg.cancel_scope.cancel()
