@@ -1,0 +1,77 @@
+"""``labrun serve --emulate``: an immediate pause from a client during a step that touched
+tips resumes where the robot stopped, and nothing that touches liquid changes.
+
+The server drives labrun's emulator over a real socket; every motion of the driver is
+kept (``TracedController``), so the paused run is compared with a pause-free run of the
+same item on the same robot: the same plunger strokes at the same places, and no nozzle
+lower anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from labrun_protocols import SLOW_TRANSFER
+from motion_trace import PhysicalTrace, TracedController, TraceItem
+from remote_kit import WAIT
+
+from protocol_api.remote import RunManager, RunManagerAPI, start_server
+from protocol_api.remote.robots import Robot, emulated_robot
+
+ITEM = {"name": "slow_transfer.py", "source": SLOW_TRANSFER}
+
+
+@pytest.fixture
+def traced_server() -> Iterator[tuple[RunManagerAPI, list[TraceItem], Robot]]:
+    emulated = emulated_robot(speed=10)
+    trace: list[TraceItem] = []
+    robot = Robot(emulated.config, TracedController(emulated.controller, trace),
+                  emulated.clock, kind=emulated.kind, simulating=False, door=emulated.door)
+    try:
+        with start_server(RunManager(robot)) as handle:
+            client = RunManagerAPI(handle.url, token=handle.token)
+            try:
+                yield client, trace, robot
+            finally:
+                client.close()
+    finally:
+        emulated.close()
+
+
+def run_item(client: RunManagerAPI, *, pause: bool) -> dict[str, Any]:
+    client.queue_item_add(ITEM)
+    client.queue_start()
+    if pause:
+        assert client.wait_for(
+            lambda s: s["run_status"] == "running" and (s.get("step") or {}).get("name")
+            == "transfer", timeout=WAIT)
+        assert client.re_pause("immediate")["success"]
+        assert client.wait_for(lambda s: s["run_status"] == "paused", timeout=WAIT)
+        assert client.re_resume()["success"]
+    client.wait_for_idle(timeout=WAIT)
+    entry: dict[str, Any] = client.history_get()["items"][-1]
+    assert entry["result"]["exit_status"] == "succeeded", entry["result"]
+    return entry
+
+
+def test_a_client_pause_never_rewinds_a_step_that_touched_tips(
+        traced_server: tuple[RunManagerAPI, list[TraceItem], Robot]) -> None:
+    client, trace, robot = traced_server
+    run_item(client, pause=False)  # from the state every later run starts in (plungers)
+    trace.clear()
+    run_item(client, pause=False)
+    pause_free = PhysicalTrace(robot.config, list(trace), xy_decimals=1, z_tolerance=0.01)
+    trace.clear()
+    entry = run_item(client, pause=True)
+    paused = PhysicalTrace(robot.config, list(trace), xy_decimals=1, z_tolerance=0.01)
+    events = entry["record"]
+    effects = [e["effect"] for e in events if e["event"] == "pause_effect"]
+    assert effects in (["interrupted", "completed after pause"], ["continued"]), effects
+    park = next(e for e in events if e["event"] == "park")
+    unpark = next(e for e in events if e["event"] == "unpark")
+    assert not unpark.get("rewind")
+    assert unpark["position"] == pytest.approx(park["recorded"], abs=0.01)
+    assert paused.rounded_contacts(1) == pause_free.rounded_contacts(1)
+    assert paused.floor_violations(pause_free) == []
