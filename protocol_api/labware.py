@@ -28,9 +28,10 @@ _WELL_NAME = re.compile(r"([A-Z]+)(\d+)")
 class Well:
     """One well (or tip position) of a labware."""
 
+    # __dict__: protocols attach their own attributes to wells (well.liq_vol = 1500).
     __slots__ = (
-        "_depth", "_diameter", "_index", "_labware", "_length", "_max_volume", "_name",
-        "_rel", "_top", "_width", "_x", "_y", "_z",
+        "__dict__", "_depth", "_diameter", "_index", "_labware", "_length", "_max_volume",
+        "_name", "_rel", "_top", "_width", "_x", "_y", "_z",
     )
 
     def __init__(self, labware: Labware, name: str, index: int, props: Mapping[str, Any]) -> None:
@@ -38,16 +39,17 @@ class Well:
         self._name = name
         self._index = index
         self._rel = (float(props["x"]), float(props["y"]), float(props["z"]))
-        self._depth = float(props["depth"])
-        self._max_volume = float(props["totalLiquidVolume"])
+        # Sizes keep their JSON type (360, not 360.0), as Opentrons returns them.
+        self._depth: float = props["depth"]
+        self._max_volume: float = props["totalLiquidVolume"]
         if props["shape"] == "circular":
-            self._diameter: float | None = float(props["diameter"])
+            self._diameter: float | None = props["diameter"]
             self._length: float | None = None
             self._width: float | None = None
         else:
             self._diameter = None
-            self._length = float(props["xDimension"])
-            self._width = float(props["yDimension"])
+            self._length = props["xDimension"]
+            self._width = props["yDimension"]
         self._place(labware._offset)
 
     def _place(self, offset: Point) -> None:

@@ -127,7 +127,10 @@ def _execute(tree: ast.Module, name: str) -> dict[str, Any]:
     code = compile(tree, name, "exec")
     scope_builtins = dict(vars(builtins))
     scope_builtins["__import__"] = _opentrons_import
-    namespace: dict[str, Any] = {"__name__": "__protocol__", "__file__": name,
+    # __name__ is "builtins", as in Opentrons (it runs protocols in a bare namespace): a
+    # module that is in sys.modules, so @dataclass works, and `if __name__ == "__main__"`
+    # blocks stay off.
+    namespace: dict[str, Any] = {"__name__": "builtins", "__file__": name,
                                  "__builtins__": scope_builtins}
     try:
         exec(code, namespace)

@@ -95,7 +95,9 @@ def _spec(name: str, api_version: tuple[int, int]) -> PipetteSpec:
     general = read_json(f"{root}/general/{channels_dir}/{model}/{version}.json")
     liquid = read_json(f"{root}/liquid/{channels_dir}/{model}/default/{version}.json")
     geometry = read_json(f"{root}/geometry/{channels_dir}/{model}/{version}.json")
-    max_volume = float(liquid["maxVolume"])
+    # Numbers keep their JSON type (300, not 300.0), as Opentrons returns them: protocols
+    # build load names like f"opentrons_96_tiprack_{pipette.max_volume}ul".
+    max_volume = liquid["maxVolume"]
     tips: Mapping[str, Any] = liquid["supportedTips"]
     tip = tips.get(f"t{int(max_volume)}") or next(iter(tips.values()))
     by_name = {n: _vector(v) for n, v in geometry["nozzleMap"].items()}
@@ -105,7 +107,7 @@ def _spec(name: str, api_version: tuple[int, int]) -> PipetteSpec:
         model=f"{model}_{kind}_v{major}.{minor}",
         display_name=str(general["displayName"]),
         channels=int(general["channels"]),
-        min_volume=float(liquid["minVolume"]),
+        min_volume=liquid["minVolume"],
         max_volume=max_volume,
         aspirate_flow_rate=_at_level(tip["defaultAspirateFlowRate"], api_version),
         dispense_flow_rate=_at_level(tip["defaultDispenseFlowRate"], api_version),
@@ -133,8 +135,8 @@ def _at_level(rates: Mapping[str, Any], api_version: tuple[int, int]) -> float:
     for level, value in rates.get("valuesByApiLevel", {}).items():
         major, minor = (int(part) for part in level.split("."))
         if (major, minor) <= api_version and (best is None or (major, minor) > best[0]):
-            best = ((major, minor), float(value))
-    return best[1] if best is not None else float(rates["default"])
+            best = ((major, minor), value)
+    return best[1] if best is not None else rates["default"]
 
 
 def _overlaps(general: Mapping[str, Any], channels: int) -> dict[str, float]:

@@ -110,9 +110,9 @@ def _mismatch(name: str, namespace: str | None, version: int | None, found: list
 _TIP_VOLUME = re.compile(r"(\d+(?:\.\d+)?)ul")
 
 
-def _tip_volume(name: str) -> str | None:
+def _tip_volume(name: str) -> float | None:
     match = _TIP_VOLUME.search(name)
-    return match.group(1) if match else None
+    return float(match.group(1)) if match else None
 
 
 def _is_tiprack_name(name: str) -> bool:

@@ -410,3 +410,9 @@ def test_tube_racks_and_blocks_load_with_their_own_geometry() -> None:
     assert rack["D6"].max_volume == 1500
     block = load("opentrons_96_aluminumblock_generic_pcr_strip_200ul")
     assert len(block.rows()) == 8 and block["A1"].max_volume == 200
+
+
+def test_protocols_may_attach_their_own_attributes_to_wells(plate: Labware) -> None:
+    plate["A1"].liq_vol = 1500  # type: ignore[attr-defined]
+    assert plate["A1"].liq_vol == 1500  # type: ignore[attr-defined]
+    assert plate["A1"].max_volume == 360 and f"{plate['A1'].max_volume}" == "360"

@@ -197,6 +197,7 @@ def test_unknown_load_name_with_nothing_close_still_explains() -> None:
         ("opentrons_96_tiprack_300ul_", "'opentrons_96_tiprack_300ul'"),
         ("opentrons_96_tiprack_200ul", "'opentrons_96_filtertiprack_200ul'"),
         ("opentron_96_tiprack_20ul", "'opentrons_96_tiprack_20ul'"),
+        ("opentrons_96_tiprack_300.0ul", "'opentrons_96_tiprack_300ul'"),
     ],
 )
 def test_suggestions_never_offer_a_tip_rack_of_another_volume(wrong: str, suggested: str) -> None:
@@ -204,7 +205,7 @@ def test_suggestions_never_offer_a_tip_rack_of_another_volume(wrong: str, sugges
         get_definition(wrong)
     hint = str(info.value).split("did you mean ", 1)[1].split("?", 1)[0]
     assert suggested in hint
-    volume = wrong.rsplit("_", 2)[-1] if wrong.endswith("ul") else "300ul"
+    volume = wrong.rsplit("_", 1)[-1].replace(".0", "") if wrong.endswith("ul") else "300ul"
     for name in hint.replace(" or ", ",").split(","):
         assert "tiprack" not in name or volume in name, hint
 

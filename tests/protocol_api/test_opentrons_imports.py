@@ -68,3 +68,29 @@ def test_a_protocol_catches_out_of_tips_by_the_opentrons_name(tmp_path: Path) ->
                 if e.command.kind == "comment"]
     assert comments == ["caught", "2.13"]
     assert issubclass(labrun_labware.OutOfTipsError, TipError)
+
+
+def test_a_protocol_may_define_dataclasses_and_keeps_its_main_guard_off(tmp_path: Path) -> None:
+    path = tmp_path / "dc.py"
+    path.write_text(textwrap.dedent("""
+        from dataclasses import dataclass
+        metadata = {"apiLevel": "2.13"}
+
+        @dataclass(frozen=True)
+        class Source:
+            well: str
+            volume: float
+
+        RAN_MAIN = False
+        if __name__ == "__main__":
+            RAN_MAIN = True
+
+        def run(ctx):
+            ctx.comment(str(Source("A1", 5)))
+    """), encoding="utf-8")
+    source = load_protocol(path)
+    assert source.run.__globals__["RAN_MAIN"] is False
+    run = simulate_file(path)
+    comments = [e.command.params()["message"] for e in run.engine.entries
+                if e.command.kind == "comment"]
+    assert comments == ["Source(well='A1', volume=5)"]

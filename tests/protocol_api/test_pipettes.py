@@ -100,3 +100,9 @@ def test_an_unknown_pipette_lists_the_ot2_ones() -> None:
 
 def test_specs_are_read_once_per_api_level() -> None:
     assert get_pipette("p20_multi_gen2") is get_pipette("p20_multi_gen2")
+
+
+def test_volumes_keep_the_definitions_number_type_for_load_names_built_from_them() -> None:
+    # Library protocols load f"opentrons_96_tiprack_{pipette.max_volume}ul".
+    assert f"{get_pipette('p300_single').max_volume}" == "300"
+    assert f"{get_pipette('p20_single_gen2').max_volume}" == "20"
