@@ -111,8 +111,7 @@ def make_item(workdir: Path, upload: dict[str, Any], user: str | None,
         if isinstance(exc, ProtocolError):
             raise ItemRefused(_as_uploaded(directory, describe_load_error(exc))) from None
         if not isinstance(exc, Exception):  # SystemExit at the top level must not end us
-            raise ItemRefused(f"the protocol's top level raised {type(exc).__name__}",
-                              ) from exc
+            raise ItemRefused(f"the protocol's top level raised {type(exc).__name__}") from exc
         raise
     item = QueueItem(uid, upload["name"], user, directory, source, tuple(sorted(labware)),
                      time.time())

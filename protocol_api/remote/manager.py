@@ -490,8 +490,7 @@ class RunManager:
         self.queue_stop_pending = False
         self._changed()
 
-    def _activate(self, item: QueueItem, run: Run, started_at: float | None = None,
-                  ) -> ActiveRun:
+    def _activate(self, item: QueueItem, run: Run, started_at: float | None = None) -> ActiveRun:
         assert self._caller is not None and self._tg is not None
         tg = self._tg
         holder: list[ActiveRun] = []
