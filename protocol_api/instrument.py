@@ -144,8 +144,9 @@ class InstrumentContext:
         if not well.has_tip and well not in returned:
             raise TipError(f"pick_up_tip: there is no tip in {well.display_name}")
         top = well.top().point
+        tip_length = self._spec.effective_tip_length(rack.tip_length, rack.uri)  # less overlap
         self._steps.execute(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
-                                        rack.tip_length))
+                                        tip_length))
         rack.use_tips(well)
         returned.discard(well)
         self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0.0
