@@ -1,0 +1,208 @@
+"""A real peer: OctoPrint's virtual printer (a Marlin-like firmware simulator that labrun
+did not write) behind a pseudo-terminal runs a whole protocol through the Marlin dialect,
+with a deferred and an immediate pause.
+
+The virtual printer has X, Y, Z and an extruder E: the robot file removes the axes A
+and C, the right mount and the door, drives the plunger B as E, and homes at 0 as the
+printer does. It answers ``M114`` with the position on the ``ok`` line, sends ``wait`` while
+idle and, as configured here, asks for resends of lines 100 and 115 with an ``Error:``
+before the ``Resend:``. Needs the ``firmware`` extra (``pip install -e '.[firmware]'``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import textwrap
+import threading
+import time
+import tty
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from anyio.from_thread import start_blocking_portal
+
+from engine.state import Status
+from hardware.config import RobotConfig, config_from_dict
+from hardware.factory import create_controller
+from hardware.gcode import GcodeController
+from hardware.threaded import ThreadedController
+from protocol_api.execute import create_run
+
+virtual = pytest.importorskip(
+    "octoprint.plugins.virtual_printer.virtual",
+    reason="OctoPrint's virtual printer is not installed (pip install -e '.[firmware]')")
+
+WAIT_S = 20.0
+SETTINGS_OVERRIDES = {
+    "simulated_errors": ["100:resend", "115:checksum_mismatch"],
+    "waitInterval": 0.2,
+    "throttle": 0.0,
+}
+
+PROTOCOL = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+    p300 = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])
+    p300.pick_up_tip()
+    for column in range(1, 7):
+        with ctx.step(f"column {column}"):
+            p300.aspirate(50, plate[f"A{column}"])
+            p300.move_to(plate[f"H{13 - column}"].top(20))
+            p300.dispense(50, plate[f"H{13 - column}"])
+    p300.drop_tip()
+'''
+
+
+class _Settings:
+    """The slice of OctoPrint's PluginSettings the virtual printer reads."""
+
+    def __init__(self, values: Mapping[str, Any], folder: Path) -> None:
+        self._values = values
+        self._folder = folder
+
+    def global_get_basefolder(self, name: str) -> str:
+        path = self._folder / name
+        path.mkdir(exist_ok=True)
+        return str(path)
+
+    def get(self, path: list[str], merged: bool = False, **_: Any) -> Any:
+        value: Any = self._values
+        for key in path:
+            value = value[key]
+        return value
+
+    def get_int(self, path: list[str]) -> int:
+        return int(self.get(path))
+
+    def get_float(self, path: list[str]) -> float:
+        return float(self.get(path))
+
+    def get_boolean(self, path: list[str]) -> bool:
+        return bool(self.get(path))
+
+
+@contextlib.contextmanager
+def virtual_printer_on_a_pty(folder: Path) -> Iterator[str]:
+    """Run a VirtualPrinter; yield the path of the pty that a serial port opens."""
+    from octoprint.plugin import plugin_manager
+    from octoprint.plugins.virtual_printer import VirtualPrinterPlugin
+
+    with contextlib.suppress(ValueError):  # one plugin manager per process, no plugins
+        plugin_manager(init=True, plugin_folders=[], plugin_entry_points=[])
+    values = {**VirtualPrinterPlugin().get_settings_defaults(), **SETTINGS_OVERRIDES}
+    printer = virtual.VirtualPrinter(_Settings(values, folder), None,
+                                     data_folder=str(folder), read_timeout=0.05)
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    stop = threading.Event()
+
+    def host_to_printer() -> None:
+        while not stop.is_set():
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                return
+            if data:
+                printer.write(data)
+
+    def printer_to_host() -> None:
+        while not stop.is_set():
+            line = printer.readline()
+            if line:
+                os.write(master, line.rstrip(b"\r\n") + b"\n")
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (host_to_printer,
+                                                                  printer_to_host)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield os.ttyname(slave)
+    finally:
+        stop.set()
+        printer.close()
+        os.close(slave)
+        os.close(master)
+
+
+def printer_robot(port: str) -> RobotConfig:
+    """The built-in deck on a printer's X, Y, Z, with the plunger as its extruder."""
+    return config_from_dict({
+        "name": "octoprint-virtual-printer",
+        "controller": {"kind": "gcode", "dialect": "marlin", "port": port,
+                       "timeout_s": 5.0, "axis_map": {"B": "E"}},
+        "axes": {"A": False, "C": False, "X": {"home": 0}, "Y": {"home": 0},
+                 "Z": {"home": 0}},
+        "mounts": {"right": False, "left": {"offset": [0.0, 0.0, 0.0]}},
+        "interlocks": {"door": False},
+    })
+
+
+def wait_until(control: Any, predicate: Any, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not predicate():
+        status = control.status()
+        assert not status.status.is_terminal, f"the run ended before {what}: {status}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: {status}"
+        time.sleep(0.005)
+
+
+def test_a_protocol_with_a_deferred_and_an_immediate_pause_on_octoprints_virtual_printer(
+        tmp_path: Path) -> None:
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(PROTOCOL))
+    with virtual_printer_on_a_pty(tmp_path) as port, start_blocking_portal() as portal:
+        config = printer_robot(port)
+        inner, clock = create_controller(config)
+        assert isinstance(inner, GcodeController)
+        portal.call(inner.connect)
+        home = portal.call(inner.home)
+        assert home == pytest.approx({"X": 0.0, "Y": 0.0, "Z": 0.0, "B": 0.0})
+        controller = ThreadedController(inner, portal)
+        run = create_run(path, config=config, controller=controller, clock=clock,
+                         record_path=tmp_path / "record.jsonl", simulating=False)
+        try:
+            control = run.control
+            assert control.play().accepted
+
+            def step_started(n: int) -> bool:
+                step = control.status().step
+                return step is not None and step.index >= n
+
+            wait_until(control, lambda: step_started(5), "the second column")
+            assert control.pause("deferred").accepted
+            paused = control.wait_until_paused(WAIT_S)
+            assert paused.status is Status.PAUSED and paused.parked
+            assert control.resume().accepted
+            wait_until(control, lambda: step_started(8), "the fifth column")
+            assert control.pause("immediate").accepted
+            paused = control.wait_until_paused(WAIT_S)
+            assert paused.status is Status.PAUSED and paused.parked
+            assert control.resume().accepted
+            final = run.wait(WAIT_S)
+            assert final.status is Status.SUCCEEDED, final
+            resent = inner.link.streamer.resent_lines
+        finally:
+            run.close()
+            controller.close()
+            portal.call(inner.disconnect)
+        events = list(run.record.events)
+        parks = [e for e in events if e["event"] == "park"]
+        unparks = [e for e in events if e["event"] == "unpark"]
+        assert len(parks) == len(unparks) == 2
+        for unpark in unparks:  # back where the run paused, or at the rewound checkpoint
+            for axis in ("X", "Y", "Z", "B"):
+                assert unpark["position"][axis] == pytest.approx(unpark["recorded"][axis],
+                                                                 abs=0.01)
+        # The real peer asked for resends (lines 100 and 115), with an Error: before each.
+        assert resent >= 2
+        commands = [e for e in events if e["event"] == "command"]
+        aspirates = {e["id"] for e in commands if e.get("type") == "aspirate"}
+        done = {e["id"] for e in commands if e["status"] == "completed" and e["id"] in aspirates}
+        assert len(done) == 6  # each aspirate once, paused or not
+
