@@ -74,7 +74,7 @@ _NAMES: dict[type[Action], str] = {
 }
 
 _ACTIVE = {Status.RUNNING, Status.PAUSING, Status.PAUSED}
-_ENDING = {Status.STOPPING, Status.ABORTING, Status.FINISHING}
+_ENDING = {Status.STOPPING, Status.ABORTING, Status.FAILING, Status.FINISHING}
 
 
 def check_action(state: RunState, action: Action) -> str | None:

@@ -9,7 +9,7 @@ exceptions thrown into another thread:
   *interruptible* scope around the command or unpark in progress;
 - stop, abort and halt cancel the *protocol* scope; halt also cancels the cleanup.
 
-After an immediate pause, ``pausing.resume_step`` rewinds the step when none of its
+After an immediate pause, ``Pausing.resume_step`` rewinds the step when none of its
 irreversible commands has started, and otherwise completes the interrupted command from
 its remaining segments (their targets are absolute) and carries on (DESIGN.md §4).
 """
@@ -17,8 +17,7 @@ its remaining segments (their targets are absolute) and carries on (DESIGN.md §
 from __future__ import annotations
 
 import contextlib
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
@@ -29,13 +28,16 @@ from hardware.config import RobotConfig
 from hardware.controller import HardwareFault, MotionController
 
 from . import commands as c
-from . import ending, pausing
 from .actions import Action, SkipDelay, check_action
 from .bridge import LoopCaller
 from .channel import CommandChannel, CommandRequest, ProtocolDone, Request
+from .core import StalledPolicy
+from .ending import RunEnding
 from .entries import ActionResult, CommandEntry
 from .executor import CommandError, Executor, Segment
-from .record import RunRecord, rounded
+from .inbox import Inbox
+from .pausing import Pausing
+from .record import RunRecord, action_fields, rounded, status_fields
 from .reducer import (
     CheckpointReached,
     DelayEnded,
@@ -50,7 +52,6 @@ from .reducer import (
 from .state import (
     DelayInfo,
     EndKind,
-    Outcome,
     RunState,
     Status,
     StepInfo,
@@ -58,8 +59,7 @@ from .state import (
 )
 from .summary import summarize
 
-StalledPolicy = Callable[[RunState], Action | None]
-"""Asked what to do when a run is paused on a virtual clock with nothing scheduled."""
+__all__ = ["Engine", "StalledPolicy"]
 
 MOTIONLESS = (c.LoadLabware, c.LoadInstrument, c.Comment)
 """Commands that neither move nor wait: nothing can interrupt them."""
@@ -74,34 +74,33 @@ class Engine:
         self.clock = clock
         self.config = config
         self.record = record
-        self.state = RunState()
+        self.state = RunState()  # replaced only by ``dispatch``
         self.executor = Executor(config)
         self.entries: list[CommandEntry] = []
         self.channel: CommandChannel | None = None
         self.caller: LoopCaller | None = None
-        self._on_stalled = on_stalled
+        self.on_stalled = on_stalled
+        self.pausing = Pausing(self)
+        self.ending = RunEnding(self)
+        self.inbox = Inbox(self._wake)
         self._start_protocol = start_protocol
-        self._inbox: deque[Request] = deque()
         self._waiter: anyio.Event | None = None
         self._new_event: Callable[[], anyio.Event] = anyio.Event
         self._new_scope: Callable[[], CancelScope] = CancelScope
         self._journal: list[CommandEntry] = []
-        self._current: CommandRequest | None = None
         self._interruptible: CancelScope | None = None
         self._protocol_scope: CancelScope | None = None
-        self._cleanup_scope: CancelScope | None = None
         self._delay_scope: CancelScope | None = None
-        self._parked_at: dict[str, float] | None = None
-        self._checkpoint: dict[str, float] = {}  # where the robot was when the step began
-        self._failure: Outcome | None = None
-        self._estop_done: anyio.Event | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._listeners: list[Callable[[RunState], None]] = []
-        self._tripped: set[str] = set()
         self._fault: HardwareFault | None = None
         self.idle = False
-        self.requests_received = 0
         self._idle_listeners: list[Callable[[], None]] = []
+
+    @property
+    def journal(self) -> list[CommandEntry]:
+        """The commands of the step in progress, in order."""
+        return self._journal
 
     # -- the outside world ----------------------------------------------------------
 
@@ -109,14 +108,6 @@ class Engine:
         """Call ``listener`` with every new state (in the loop); returns an unsubscriber."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
-
-    @property
-    def holding_request(self) -> bool:
-        """True while a protocol call waits on the engine: in progress, paused in it, or
-        queued behind a pause."""
-        if self._current is not None and not self._current.reply.done:
-            return True
-        return any(isinstance(r, CommandRequest) for r in self._inbox)
 
     def on_idle(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (in the loop) each time the engine has nothing to do but wait."""
@@ -127,34 +118,24 @@ class Engine:
         if self.caller is not None and self.caller.closed:
             return ActionResult(False, status_of(self.state), "the run has already ended")
         reason = check_action(self.state, action)
-        fields = _action_fields(action)
+        fields = action_fields(action)
         self.record.add("action", action=action.name, source=action.source,
                         accepted=reason is None, refusal=reason, **fields)
         if reason is not None:
             return ActionResult(False, status_of(self.state), reason)
-        self._dispatch(action)
+        self.dispatch(action)
         self._react(action)
         return ActionResult(True, status_of(self.state))
 
     def deliver(self, request: Request) -> None:
         """Take a request from the protocol thread; loop thread only."""
-        self.requests_received += 1
-        closed = self.channel.closed_error if self.channel is not None else None
-        if closed is not None:
-            if isinstance(request, CommandRequest):
-                request.reply.fail(closed)
-            return
-        self._inbox.append(request)
-        self._wake()  # a request is not a state change: no listeners
+        self.inbox.deliver(request, self.channel.closed_error if self.channel else None)
 
     def on_interlock(self, name: str, active: bool) -> None:
         """The controller reports an interlock change; loop thread only."""
         self.record.add("interlock", name=name, active=active)
-        if active:
-            self._tripped.add(name)
-        self._dispatch(InterlockChanged(name, active))
-        if self.state.pause is None:
-            self._tripped = {n for n in self._tripped if n in self.state.interlocks}
+        self.dispatch(InterlockChanged(name, active))
+        self.pausing.interlock_changed(name, active)
         self._react(None)
 
     def on_fault(self, fault: HardwareFault) -> None:
@@ -166,17 +147,17 @@ class Engine:
         """
         self._fault = fault
         if self.idle or self._delay_scope is not None:
-            self._take_fault()
+            self.take_fault()
 
-    def _take_fault(self) -> None:
+    def take_fault(self) -> None:
         """Fail the run on a fault the controller reported while the engine waited."""
         fault, state = self._fault, self.state
         if fault is None or not state.started or state.outcome is not None:
             return
         self._fault = None
-        if state.ending is None and self._failure is None:
-            ending.fail(self, f"the robot stopped answering while the run waited: {fault}",
-                        None)
+        if state.ending is None:
+            self.ending.fail(f"the robot stopped answering while the run waited: {fault}",
+                             None)
 
     # -- the loop -------------------------------------------------------------------
 
@@ -205,12 +186,12 @@ class Engine:
                         if self._start_protocol is not None:
                             self._start_protocol(self.channel)
                         await self._execute_protocol()
-                    await ending.finish(self)
+                    await self.ending.finish()
                 elif self.state.outcome.status is Status.HALTED:
-                    await ending.emergency_stop(self)
+                    await self.ending.emergency_stop()
             finally:
                 with CancelScope(shield=True):
-                    ending.close_channel(self)
+                    self._close_channel()
                     self.controller.set_interlock_listener(None)
                     self.controller.set_fault_listener(None)
                     self.caller.closed = True  # nothing is recorded after the summary
@@ -223,25 +204,25 @@ class Engine:
         while True:
             try:
                 request = await self._next_request()
-            except (HardwareFault, CommandError) as exc:  # parking or a replay failed
-                ending.fail(self, str(exc), None)
+            except (HardwareFault, CommandError) as exc:  # parking or a rewind failed
+                self.ending.fail(str(exc), None)
                 return
             if isinstance(request, ProtocolDone):
                 if request.error is not None:
-                    ending.fail(self, request.error, request.location)
+                    self.ending.fail(request.error, request.location)
                 else:
-                    self._dispatch(ProtocolFinished())
+                    self.dispatch(ProtocolFinished())
                 return
-            self._current = request
+            self.inbox.current = request
             try:
                 result = await self._handle(request)
             except (HardwareFault, CommandError) as exc:
-                ending.fail(self, str(exc), request.line)  # fails the waiting call with RunFailed
+                self.ending.fail(str(exc), request.line)  # the waiting call raises RunFailed
                 return
             except Exception as exc:  # a bug must still end the run, never strand it
-                ending.fail(self, f"internal error: {type(exc).__name__}: {exc}", request.line)
+                self.ending.fail(f"internal error: {type(exc).__name__}: {exc}", request.line)
                 return
-            self._current = None
+            self.inbox.current = None
             request.reply.set(result)
 
     async def _next_request(self) -> Request:
@@ -252,25 +233,26 @@ class Engine:
                 step = self.state.step
                 assert self.channel is not None
                 if step is not None and self.channel.finished_step != step.index:
-                    await pausing.resume_step(self, None)
+                    await self.pausing.resume_step(None)
                 else:
-                    await pausing.pause_here(self)
+                    await self.pausing.pause_here()
                 continue
-            if self._inbox:
-                return self._inbox.popleft()
+            request = self.inbox.take()
+            if request is not None:
+                return request
             self.record.flush()
-            await self._wait()
+            await self.wait()
 
     async def _handle(self, request: CommandRequest) -> dict[str, Any]:
         step = self.state.step
         if step is None or step.index != request.step.index:
             if not isinstance(request.command, c.WaitForResume) and self.state.pending:
-                self._dispatch(CheckpointReached())
+                self.dispatch(CheckpointReached())
                 while self.state.pause is not None:
-                    await pausing.pause_here(self)
+                    await self.pausing.pause_here()
             self._journal = []
-            self._checkpoint = dict(self.executor.position)
-            self._dispatch(StepStarted(StepInfo(request.step.index, request.step.name)))
+            self.pausing.step_started()
+            self.dispatch(StepStarted(StepInfo(request.step.index, request.step.name)))
             self.record.add("step", index=request.step.index, name=request.step.name)
         entry = CommandEntry(len(self.entries), request.command, request.step, request.line)
         self.entries.append(entry)
@@ -281,10 +263,10 @@ class Engine:
         return entry.result or {}
 
     async def _run_entry(self, entry: CommandEntry) -> None:
-        self._set_status(entry, "started")
+        self.set_status(entry, "started")
         if isinstance(entry.command, c.WaitForResume):
-            self._dispatch(ProtocolPaused(entry.command.message))
-            await pausing.pause_here(self)
+            self.dispatch(ProtocolPaused(entry.command.message))
+            await self.pausing.pause_here()
             self._complete(entry, {})
             return
         if isinstance(entry.command, MOTIONLESS) and self.state.pause is None:
@@ -295,12 +277,8 @@ class Engine:
     async def _run_motion(self, entry: CommandEntry) -> None:
         while True:
             if self.state.pause is None:
-                with self._new_scope() as scope:
-                    self._interruptible = scope
-                    try:
-                        await self._execute(entry)
-                    finally:
-                        self._interruptible = None
+                with self.interruptible() as scope:
+                    await self.execute(entry)
                 if not scope.cancelled_caught:
                     return
                 entry.interruptions += 1
@@ -308,11 +286,22 @@ class Engine:
                                 position=self._position())
             if isinstance(entry.command, c.Delay):
                 # Nothing moves during a delay: it just continues after the pause.
-                await pausing.pause_here(self)
+                await self.pausing.pause_here()
             else:
-                await pausing.resume_step(self, entry)
+                await self.pausing.resume_step(entry)
 
-    async def _execute(self, entry: CommandEntry) -> None:
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[CancelScope]:
+        """A scope that an immediate pause cancels (motion, unparking, a rewind)."""
+        with self._new_scope() as scope:
+            self._interruptible = scope
+            try:
+                yield scope
+            finally:
+                self._interruptible = None
+
+    async def execute(self, entry: CommandEntry) -> None:
+        """Run a command's motion plan (from where it was cut off) and record its effect."""
         cmd = entry.command
         if isinstance(cmd, c.Delay):
             await self._delay(entry)
@@ -322,7 +311,7 @@ class Engine:
             entry.plan, entry.done = self.executor.plan(cmd), 0
         # else: resumed after a pause, on to the same absolute targets (or rewound: done=0)
         for segment in entry.plan[entry.done:]:
-            await self._move(segment)
+            await self.move(segment)
             entry.done += 1
         self._complete(entry, self.executor.apply(cmd))
 
@@ -332,9 +321,9 @@ class Engine:
         if entry.deadline is None:
             entry.deadline = self.clock.now() + cmd.seconds
         skipped = self.state.delay is not None and self.state.delay.skipped
-        self._dispatch(DelayStarted(DelayInfo(entry.deadline, cmd.seconds, cmd.message, skipped)))
+        self.dispatch(DelayStarted(DelayInfo(entry.deadline, cmd.seconds, cmd.message, skipped)))
         if not skipped:
-            self._take_fault()
+            self.take_fault()
             with CancelScope() as self._delay_scope:
                 if not self.clock.is_virtual:
                     self.record.flush()
@@ -343,9 +332,10 @@ class Engine:
         skipped = self.state.delay is not None and self.state.delay.skipped
         self.record.add("delay", id=entry.id, status="skipped" if skipped else "elapsed",
                         remaining=round(max(0.0, entry.deadline - self.clock.now()), 6))
-        self._dispatch(DelayEnded())
+        self.dispatch(DelayEnded())
 
-    async def _move(self, segment: Segment) -> None:
+    async def move(self, segment: Segment) -> None:
+        """Make one motion; the position is read back if it is cut off."""
         try:
             if segment.home is not None:
                 self.executor.position.update(await self.controller.home(segment.home))
@@ -355,16 +345,18 @@ class Engine:
                 self.executor.position.update(segment.target)
         except anyio.get_cancelled_exc_class():
             with CancelScope(shield=True):
-                await self._read_back()
+                await self.read_back()
             raise
 
-    async def _read_back(self) -> None:
+    async def read_back(self) -> None:
+        """Read the controller's position into the executor (a fault is ignored)."""
         with contextlib.suppress(HardwareFault):
             self.executor.position.update(await self.controller.read_position())
 
     # -- state ----------------------------------------------------------------------
 
-    def _dispatch(self, event: Action | EngineEvent) -> None:
+    def dispatch(self, event: Action | EngineEvent) -> None:
+        """Reduce ``event`` into the run state and tell the listeners."""
         old = self.state
         self.state = reduce(old, event)
         if self.state is old:
@@ -374,21 +366,18 @@ class Engine:
             return
         before, after = status_of(old), status_of(self.state)
         if before is not after:
-            self.record.add("status", status=after.value, **_status_extra(self.state))
+            self.record.add("status", status=after.value, **status_fields(self.state))
         self._notify()
 
     def _react(self, action: Action | None) -> None:
         """Make an accepted action take effect now, by cancelling the right scope."""
         state = self.state
         if state.ending is not None:
-            ending.close_channel(self)
-            if self._protocol_scope is not None:
-                self._protocol_scope.cancel()
+            self.end_protocol()
             if state.ending.kind is EndKind.HALT:
-                if self._cleanup_scope is not None:
-                    self._cleanup_scope.cancel()
-                if self._tg is not None and self._estop_done is None:
-                    self._tg.start_soon(ending.emergency_stop, self)
+                self.ending.halt_requested()
+                if self._tg is not None and not self.ending.emergency_stop_started:
+                    self._tg.start_soon(self.ending.emergency_stop)
             return
         if state.pause is not None and self._interruptible is not None:
             self._interruptible.cancel()
@@ -406,12 +395,12 @@ class Engine:
             self._waiter.set()
             self._waiter = None
 
-    async def _wait(self) -> None:
+    async def wait(self) -> None:
         """Sleep until the next state change or request; the engine is idle meanwhile."""
         # A stop or halt may have cancelled our scope while we were busy: take it now,
         # rather than report idle with a cancellation still on its way.
         if self._fault is not None:
-            self._take_fault()
+            self.take_fault()
         if self._protocol_scope is not None and self._protocol_scope.cancel_called:
             await anyio.lowlevel.checkpoint_if_cancelled()
         if self._waiter is None:
@@ -427,9 +416,24 @@ class Engine:
 
     async def _wait_until(self, predicate: Callable[[RunState], bool]) -> None:
         while not predicate(self.state):
-            await self._wait()
+            await self.wait()
 
-    def _set_status(self, entry: CommandEntry, status: str, **extra: Any) -> None:
+    def end_protocol(self) -> None:
+        """Close the protocol's channel and cancel what the protocol is doing."""
+        self._close_channel()
+        if self._protocol_scope is not None:
+            self._protocol_scope.cancel()
+
+    def _close_channel(self) -> None:
+        """Every call the protocol waits on or makes from now on raises its ending."""
+        if self.channel is None:
+            return
+        if self.channel.closed_error is None:
+            self.channel.closed_error = self.ending.protocol_error()
+        self.inbox.close(self.channel.closed_error)
+
+    def set_status(self, entry: CommandEntry, status: str, **extra: Any) -> None:
+        """Record a command's new status."""
         entry.status = status
         if status == "started" and entry.started_at is None:
             entry.started_at = self.clock.now()
@@ -438,31 +442,8 @@ class Engine:
     def _complete(self, entry: CommandEntry, result: dict[str, Any]) -> None:
         entry.result = result
         entry.completed_at = self.clock.now()
-        self._set_status(entry, "completed", **({"result": result} if result else {}))
+        self.set_status(entry, "completed", **({"result": result} if result else {}))
 
     def _position(self) -> dict[str, float]:
         return rounded(self.executor.position)
-
-
-def _action_fields(action: Action) -> dict[str, Any]:
-    fields = {}
-    for name in ("option", "message", "reason"):
-        value = getattr(action, name, None)
-        if value is not None:
-            fields[name] = value
-    return fields
-
-
-def _status_extra(state: RunState) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
-    if state.pause is not None:
-        extra["pause_source"] = state.pause.source.value
-        if state.pause.message:
-            extra["pause_message"] = state.pause.message
-    if state.outcome is not None:
-        for name in ("reason", "error", "location"):
-            value = getattr(state.outcome, name)
-            if value:
-                extra[name] = value
-    return extra
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from .state import RunState
+
 Event = dict[str, Any]
 Listener = Callable[[Event], None]
 
@@ -103,3 +105,29 @@ def read_record(path: str | Path) -> list[Event]:
                 break
             raise ValueError(f"{path}:{number}: not a JSON record line") from None
     return events
+
+
+def action_fields(action: object) -> dict[str, Any]:
+    """An action's optional fields (option, message, reason) that are set, for the record."""
+    fields = {}
+    for name in ("option", "message", "reason"):
+        value = getattr(action, name, None)
+        if value is not None:
+            fields[name] = value
+    return fields
+
+
+def status_fields(state: RunState) -> dict[str, Any]:
+    """What a status event says besides the status: the pause's source and message, the
+    outcome's reason, error and location."""
+    extra: dict[str, Any] = {}
+    if state.pause is not None:
+        extra["pause_source"] = state.pause.source.value
+        if state.pause.message:
+            extra["pause_message"] = state.pause.message
+    if state.outcome is not None:
+        for name in ("reason", "error", "location"):
+            value = getattr(state.outcome, name)
+            if value:
+                extra[name] = value
+    return extra

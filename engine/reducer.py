@@ -80,6 +80,7 @@ class RunFailing(EngineEvent):
     """A protocol error or a hardware fault: the run cleans up as for abort, then fails."""
 
     reason: str
+    location: str | None = None
 
 
 @frozen
@@ -121,9 +122,10 @@ def _reduce_action(state: RunState, action: Action) -> RunState:
         reason = action.reason if isinstance(action, Abort) else None
         if not state.started:
             return evolve(state, outcome=Outcome(_IDLE_OUTCOME[kind], reason=reason))
-        if state.ending is not None and (state.ending.kind is EndKind.HALT
-                                         or kind is state.ending.kind):
-            return state
+        if state.ending is not None and (
+                state.ending.kind is EndKind.HALT or kind is state.ending.kind
+                or (state.ending.kind is EndKind.FAIL and kind is not EndKind.HALT)):
+            return state  # a halt wins; a failure keeps its error through an abort
         return evolve(state, ending=Ending(kind, reason), pending=None, pause=None)
     if isinstance(action, SkipDelay):
         assert state.delay is not None
@@ -163,8 +165,10 @@ def _reduce_engine_event(state: RunState, event: EngineEvent) -> RunState:
     if isinstance(event, InterlockChanged):
         return _interlock(state, event)
     if isinstance(event, RunFailing):
-        return evolve(state, ending=Ending(EndKind.ABORT, event.reason), pending=None,
-                      pause=None)
+        if state.ending is not None and state.ending.kind in (EndKind.HALT, EndKind.FAIL):
+            return state  # a halt wins; the first failure is the one reported
+        return evolve(state, ending=Ending(EndKind.FAIL, event.reason, event.location),
+                      pending=None, pause=None)
     if isinstance(event, ProtocolFinished):
         return evolve(state, finishing=True, pending=None,
                       pause_unresolved=state.pause_unresolved or state.pending is not None)

@@ -20,6 +20,7 @@ class Status(str, enum.Enum):
     PAUSED = "paused"
     STOPPING = "stopping"
     ABORTING = "aborting"
+    FAILING = "failing"
     HALTING = "halting"
     FINISHING = "finishing"
     SUCCEEDED = "succeeded"
@@ -56,11 +57,12 @@ class Park(str, enum.Enum):
 
 
 class EndKind(str, enum.Enum):
-    """How a run is being ended on request."""
+    """How a run is being ended: on request, or by a protocol error or a fault."""
 
     STOP = "stop"
     ABORT = "abort"
     HALT = "halt"
+    FAIL = "fail"
 
 
 @frozen
@@ -74,10 +76,11 @@ class PauseRequest:
 
 @frozen
 class Ending:
-    """A stop, abort or halt in progress."""
+    """A stop, abort, halt or failure in progress (a failure's reason is its error)."""
 
     kind: EndKind
     reason: str | None = None
+    location: str | None = None  # protocol file:line of a failure
 
 
 @frozen
@@ -126,7 +129,7 @@ class RunState:
 
 
 _ENDING_STATUS = {EndKind.STOP: Status.STOPPING, EndKind.ABORT: Status.ABORTING,
-                  EndKind.HALT: Status.HALTING}
+                  EndKind.HALT: Status.HALTING, EndKind.FAIL: Status.FAILING}
 
 
 def status_of(state: RunState) -> Status:

@@ -48,6 +48,7 @@ STATES = {
     "stopping": RunState(started=True, ending=Ending(EndKind.STOP)),
     "aborting": RunState(started=True, ending=Ending(EndKind.ABORT)),
     "halting": RunState(started=True, ending=Ending(EndKind.HALT)),
+    "failing": RunState(started=True, ending=Ending(EndKind.FAIL, "boom", "p.py:3")),
     "finishing": RunState(started=True, finishing=True),
     "succeeded": RunState(started=True, outcome=Outcome(Status.SUCCEEDED)),
     "failed": RunState(started=True, outcome=Outcome(Status.FAILED, error="x")),
@@ -56,16 +57,18 @@ ACTIONS: dict[str, Action] = {
     "play": Play(), "pause deferred": Pause(), "pause immediate": Pause(option="immediate"),
     "resume": Resume(), "stop": Stop(), "abort": Abort(reason="r"), "halt": Halt(),
 }
-# DESIGN.md §3, written out as a user reads it (+ finishing/halting as the README decides).
+# DESIGN.md §3, written out as a user reads it (+ finishing, halting and failing as the
+# README decides).
 ALLOWED = {
     "play": {"idle"},
     "pause deferred": {"running", "pausing"},
     "pause immediate": {"running", "pausing"},
     "resume": {"paused"},
     "stop": {"idle", "running", "pausing", "paused"},
-    "abort": {"idle", "running", "pausing", "paused", "stopping", "aborting", "finishing"},
-    "halt": {"idle", "running", "pausing", "paused", "stopping", "aborting", "halting",
-             "finishing"},
+    "abort": {"idle", "running", "pausing", "paused", "stopping", "aborting", "failing",
+              "finishing"},
+    "halt": {"idle", "running", "pausing", "paused", "stopping", "aborting", "failing",
+             "halting", "finishing"},
 }
 
 

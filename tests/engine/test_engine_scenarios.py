@@ -8,7 +8,7 @@ import pytest
 from labrun_testing import P300, TIP_TOP, WELL, ScriptedRun
 
 from engine import commands as c
-from engine.actions import Pause
+from engine.actions import Abort, Pause
 from engine.bridge import LoopClosedError
 from engine.errors import RunAborted, RunHalted, RunStopped
 from engine.state import Status, status_of
@@ -315,3 +315,26 @@ def test_a_robot_lost_mid_move_fails_the_next_call_to_it(run: ScriptedRun) -> No
     # The move that met the dead connection failed, not a wait.
     assert str(failure["error"]).startswith(LOST)
     assert failure["failed"] == [len(run.engine.entries) - 1]
+
+
+def test_a_failure_is_an_ending_of_its_own_and_keeps_its_error_through_an_abort(
+        run: ScriptedRun) -> None:
+    statuses: list[str] = []
+    aborts: list[bool] = []
+
+    def watch(state: object) -> None:
+        status = status_of(run.engine.state).value
+        if not statuses or statuses[-1] != status:
+            statuses.append(status)
+            if status == "failing":  # a person presses abort while it cleans up
+                aborts.append(run.engine.apply(Abort(reason="impatient")).accepted)
+
+    run.run.call(lambda: run.engine.subscribe(watch))
+    outcome = run.call(c.MoveTo("left", (5000.0, 0.0, 60.0)), name="out of reach")
+    assert isinstance(outcome.error, RunStopped)
+    final = run.status()
+    assert statuses[-2:] == ["failing", "failed"]
+    assert aborts == [True]  # accepted, and it changes nothing: the failure stands
+    assert final.status is Status.FAILED and final.outcome is not None
+    assert "cannot reach" in (final.outcome.error or "")
+    assert final.outcome.reason is None

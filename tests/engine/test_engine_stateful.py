@@ -40,9 +40,10 @@ ALLOWED = {
     "pause": {"running", "pausing"},
     "resume": {"paused"},
     "stop": {"idle", "running", "pausing", "paused"},
-    "abort": {"idle", "running", "pausing", "paused", "stopping", "aborting", "finishing"},
-    "halt": {"idle", "running", "pausing", "paused", "stopping", "aborting", "halting",
-             "finishing"},
+    "abort": {"idle", "running", "pausing", "paused", "stopping", "aborting", "failing",
+              "finishing"},
+    "halt": {"idle", "running", "pausing", "paused", "stopping", "aborting", "failing",
+             "halting", "finishing"},
     "skip_delay": {"running", "paused"},
 }
 SETTLED = {"idle", "running", "paused", "succeeded", "stopped", "aborted", "halted", "failed"}

@@ -104,7 +104,7 @@ class ScriptedRun:
             channel = self.engine.channel
             raise AssertionError(
                 f"the engine did not settle: idle={self.engine.idle} "
-                f"received={self.engine.requests_received} "
+                f"received={self.engine.inbox.received} "
                 f"sent={channel.requests_sent if channel else None} "
                 f"queued={self.queued} finished={self.finished} "
                 f"in_execute={self.in_execute} done={self.protocol_done} {self.status()}")
@@ -137,12 +137,12 @@ class ScriptedRun:
         assert channel is not None
         # Every request the protocol sent has reached the engine, and the engine waits:
         # for the test's next command, or (protocol blocked on a reply) for a resume.
-        if not (self.engine.idle and self.engine.requests_received == channel.requests_sent):
+        if not (self.engine.idle and self.engine.inbox.received == channel.requests_sent):
             return False
         if self.protocol_done:
             return True
         if self.in_execute:
-            return self.engine.holding_request  # blocked in a call the engine holds (paused)
+            return self.engine.inbox.holding  # blocked in a call the engine holds (paused)
         return self.finished == self.queued  # back waiting for the test's next step
 
     def _set_in_execute(self, value: bool) -> None:

@@ -118,7 +118,8 @@ def follow_record(run: Run, trace: list[TraceItem]) -> None:
 Piece = tuple[tuple[float, float, float], tuple[float, float, float]]
 """A straight piece of a path: start and end (x, y, z)."""
 
-ENDING = {"stopping", "aborting", "halting", "failed", "stopped", "aborted", "halted"}
+ENDING = {"stopping", "aborting", "failing", "halting", "failed", "stopped", "aborted",
+          "halted"}
 
 
 class PhysicalTrace:

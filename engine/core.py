@@ -1,0 +1,78 @@
+"""What the engine's parts (pausing, ending) may use of the engine loop.
+
+``Engine`` implements this surface; ``Pausing`` and ``Ending`` are written against it,
+so they depend on no private field of the engine and the package has no import circle.
+Everything here runs in the engine loop's thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from anyio import CancelScope
+
+from hardware.clock import Clock
+from hardware.config import RobotConfig
+from hardware.controller import MotionController
+
+from .actions import Action
+from .entries import ActionResult, CommandEntry
+from .executor import Executor, Segment
+from .record import RunRecord
+from .reducer import EngineEvent
+from .state import RunState
+
+StalledPolicy = Callable[[RunState], Action | None]
+"""Asked what to do when a run is paused on a virtual clock with nothing scheduled."""
+
+
+class EngineCore(Protocol):
+    """The engine loop as its parts see it."""
+
+    controller: MotionController
+    clock: Clock
+    config: RobotConfig
+    record: RunRecord
+    executor: Executor
+    entries: list[CommandEntry]
+    on_stalled: StalledPolicy | None
+
+    @property
+    def state(self) -> RunState:
+        """The run state now."""
+
+    @property
+    def journal(self) -> list[CommandEntry]:
+        """The commands of the step in progress, in order."""
+
+    def dispatch(self, event: Action | EngineEvent) -> None:
+        """Reduce ``event`` into the run state and tell the listeners."""
+
+    def apply(self, action: Action) -> ActionResult:
+        """Check and carry out an action."""
+
+    def interruptible(self) -> AbstractContextManager[CancelScope]:
+        """A scope that an immediate pause cancels (motion, unparking, a rewind)."""
+
+    async def move(self, segment: Segment) -> None:
+        """Make one motion; the position is read back if it is cut off."""
+
+    async def read_back(self) -> None:
+        """Read the controller's position into the executor (a fault is ignored)."""
+
+    async def execute(self, entry: CommandEntry) -> None:
+        """Run a command's motion plan to its end and record its effect."""
+
+    def set_status(self, entry: CommandEntry, status: str, **extra: object) -> None:
+        """Record a command's new status."""
+
+    def take_fault(self) -> None:
+        """Fail the run on a fault the controller reported while the engine waited."""
+
+    def end_protocol(self) -> None:
+        """Close the protocol's channel and cancel what the protocol is doing."""
+
+    async def wait(self) -> None:
+        """Sleep until the next state change or request."""
