@@ -244,8 +244,9 @@ class Link:
         elif isinstance(event, Restarted):
             self.restart_seq += 1
             self.work_offset = None  # a reset clears G92; the next report says anew
+            cause = f" after {self.alarm}" if self.alarm else ""
             self.streamer.drop_all(ControllerError(
-                f"controller restarted ({event.banner}); the line was discarded"))
+                f"controller restarted ({event.banner}){cause}; the line was discarded"))
             self.streamer.reset_numbering()
             if event.extra_ok:
                 self.streamer.expect_extra_ok()

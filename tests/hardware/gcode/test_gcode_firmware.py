@@ -273,3 +273,38 @@ async def test_marlin_lost_ok_times_out_although_wait_lines_keep_coming(
             assert anyio.current_time() - started < 1.5
             assert emu.stats.waits_sent > 5  # they kept coming, and explained nothing
 
+
+
+async def test_a_reset_during_a_move_fails_it_with_the_alarm_that_explains_it(
+        config_for: ConfigFor) -> None:
+    with running_emulator("grbl", speed=SPEED) as emu:
+        async with open_controller(config_for("grbl", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+
+            async def press_reset() -> None:
+                await anyio.sleep(0.05)
+                emu._portal.call(emu.emulator.firmware.soft_reset)  # someone at the board
+
+            with anyio.fail_after(5):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(press_reset)
+                    with pytest.raises(ControllerError,
+                                       match=r"restarted \(Grbl 1\.1h.*\) after ALARM:3 "
+                                             r"\(reset while in motion; position lost"):
+                        await ctl.move({"X": 10.0}, speed=100.0)
+            assert ctl.requires_homing
+
+
+async def test_the_shipped_three_axis_grbl_example(check_at: CheckAt) -> None:
+    shipped = load_config(Path(parking.__file__).parent / "robots" / "grbl_3axis_example.toml")
+    assert list(shipped.axes) == ["X", "Y", "Z"] and shipped.plunger_axes == ()
+    with running_emulator("grbl", speed=SPEED, config=shipped) as emu:
+        config = attrs.evolve(shipped, controller=attrs.evolve(shipped.controller,
+                                                               port=emu.address))
+        async with open_controller(config, poll_interval=POLL_S) as ctl:
+            check_at(await ctl.home(), {"X": -1.0, "Y": -1.0, "Z": -1.0})
+            await ctl.move({"X": -150.0, "Y": -120.0, "Z": -60.0})
+            check_at(await ctl.read_position(), {"X": -150.0, "Y": -120.0, "Z": -60.0})
+            with pytest.raises(HardwareFault, match="outside its travel"):
+                await ctl.move({"X": 10.0})
