@@ -10,7 +10,12 @@ from engine import commands as c
 from engine.channel import CommandChannel
 
 from .deck import Deck
-from .errors import InstrumentError, UnsupportedAPIError
+from .errors import (
+    InstrumentError,
+    LabwareDefinitionError,
+    SlotOccupiedError,
+    UnsupportedAPIError,
+)
 from .instrument import InstrumentContext
 from .labware import Labware, Well
 from .labware_definitions import get_definition
@@ -22,7 +27,6 @@ from .types import Mount
 _UNSUPPORTED = {
     "load_module": "hardware modules",
     "load_labware_from_definition": "loading labware from a definition object",
-    "load_adapter": "adapters",
     "load_trash_bin": "trash bins (the OT-2 fixed trash is always loaded)",
     "load_waste_chute": "waste chutes",
     "move_labware": "moving labware",
@@ -54,7 +58,7 @@ class ProtocolContext:
         self._steps.open("load_labware", implicit=True)  # the fixed trash
         try:
             self._steps.execute(c.LoadLabware(
-                trash.load_name, trash.parent, trash.name, trash.highest_z,
+                trash.load_name, trash.slot, trash.name, trash.highest_z,
                 drop_point=(drop.point.x, drop.point.y, drop.point.z)))
         finally:
             self._steps.close()
@@ -94,15 +98,47 @@ class ProtocolContext:
 
     @api_step("load_labware")
     def load_labware(self, load_name: str, location: int | str, label: str | None = None,
-                     namespace: str | None = None, version: int | None = None) -> Labware:
-        """Load a labware by its load name into a deck slot."""
+                     namespace: str | None = None, version: int | None = None,
+                     adapter: str | None = None) -> Labware:
+        """Load a labware by its load name into a deck slot (on ``adapter``, if named)."""
+        if adapter is not None:
+            base = self._load(adapter, location, None, namespace, None, adapter=True)
+            return self._load_on(base, load_name, label, namespace, version)
+        return self._load(load_name, location, label, namespace, version)
+
+    @api_step("load_adapter")
+    def load_adapter(self, load_name: str, location: int | str, namespace: str | None = None,
+                     version: int | None = None) -> Labware:
+        """Load an adapter into a deck slot; load labware on it with its ``load_labware``."""
+        return self._load(load_name, location, None, namespace, version, adapter=True)
+
+    def _load(self, load_name: str, location: int | str, label: str | None,
+              namespace: str | None, version: int | None, adapter: bool = False) -> Labware:
         slot = self._deck.check_free(location)
         definition = get_definition(load_name, namespace, version, extra_dirs=self._labware_dirs,
                                     api_version=self._api_version)
+        if adapter and "adapter" not in (definition.get("allowedRoles") or ()):
+            raise LabwareDefinitionError(f"{load_name} is not an adapter; load it with "
+                                         "load_labware")
         origin = self._deck.position_for(slot).point
         labware = Labware(definition, slot, origin, label)
+        labware._stacker = self._load_on
         self._deck.assign(slot, labware)
         self._steps.execute(c.LoadLabware(load_name, slot, labware.name, labware.highest_z))
+        return labware
+
+    @api_step("load_labware")
+    def _load_on(self, base: Labware, load_name: str, label: str | None = None,
+                 namespace: str | None = None, version: int | None = None) -> Labware:
+        """Load a labware on top of ``base`` (an adapter already on the deck)."""
+        if base._stacked is not None:
+            raise SlotOccupiedError(f"{base!r} already holds {base._stacked.display_name}")
+        definition = get_definition(load_name, namespace, version, extra_dirs=self._labware_dirs,
+                                    api_version=self._api_version)
+        labware = Labware(definition, base.slot, base.stacked_origin(definition), label)
+        labware._on, labware._stacker = base, self._load_on
+        base._stacked = labware
+        self._steps.execute(c.LoadLabware(load_name, base.slot, labware.name, labware.highest_z))
         return labware
 
     @api_step("load_instrument")

@@ -140,14 +140,14 @@ class Deck(Mapping[str, "Labware | None"]):
         return Location(self._origins[name], name)
 
     def load(self, labware: Labware) -> Labware:
-        """Put ``labware`` in the slot it was built for (``labware.parent``)."""
-        return self.assign(labware.parent, labware)
+        """Put ``labware`` in the slot it was built for (``labware.slot``)."""
+        return self.assign(labware.slot, labware)
 
     def assign(self, slot: object, labware: Labware) -> Labware:
         """Put ``labware`` in ``slot``; SlotOccupiedError if the slot is taken."""
         name = self.check_free(slot)
-        if labware.parent != name:
-            raise ValueError(f"{labware!r} was built for slot {labware.parent}, not slot {name}")
+        if labware.slot != name:
+            raise ValueError(f"{labware!r} was built for slot {labware.slot}, not slot {name}")
         self._items[name] = labware
         return labware
 

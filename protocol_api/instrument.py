@@ -164,7 +164,7 @@ class InstrumentContext:
                                      else None)
                 if well is not None:
                     return well
-            names = ", ".join(f"{r.load_name} in slot {r.parent}" for r in racks)
+            names = ", ".join(f"{r.load_name} in slot {r.slot}" for r in racks)
             after = f" from the starting_tip {start.display_name} on" if start else ""
             raise OutOfTipsError(
                 f"pick_up_tip: out of tips; every tip{after} in {names} has been used")
@@ -419,7 +419,7 @@ def _volume(op: str, value: object) -> float:
 
 
 def _ref(well: Well) -> str:
-    return f"{well.parent.parent}/{well.well_name}"
+    return f"{well.parent.slot}/{well.well_name}"
 
 
 def _location_ref(location: Location) -> str | None:

@@ -10,10 +10,10 @@ same search rules as Opentrons.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from protocol_api.errors import TipError, WellNotFoundError
+from protocol_api.errors import TipError, UnsupportedAPIError, WellNotFoundError
 from protocol_api.types import Location, Point
 
 __all__ = ["Labware", "OutOfTipsError", "Well", "WellGeometry"]
@@ -204,6 +204,12 @@ class Labware:
         self._display = label or definition["metadata"]["displayName"]
         self._parent = str(parent_slot)
         self._repr = f"{self._display} on {self._parent}"
+        self._slot_origin = Point(*(float(v) for v in slot_origin[:3]))
+        self._on: Labware | None = None  # the labware (adapter) this one sits on
+        self._stacked: Labware | None = None  # the labware loaded on this one
+        # Loads a labware on this one; set by the ProtocolContext that loaded this one.
+        self._stacker: Callable[[Labware, str, str | None, str | None, int | None],
+                                Labware] | None = None
         corner = definition.get("cornerOffsetFromSlot") or {}
         self._base = Point(
             float(slot_origin[0]) + corner.get("x", 0.0),
@@ -249,9 +255,35 @@ class Labware:
         return f"{d.get('namespace', 'opentrons')}/{self._load_name}/{d.get('version', 1)}"
 
     @property
-    def parent(self) -> str:
-        """The deck slot the labware is in."""
+    def parent(self) -> Labware | str:
+        """What the labware sits on: the adapter it was loaded on, else its deck slot."""
+        return self._on if self._on is not None else self._parent
+
+    @property
+    def slot(self) -> str:
+        """The deck slot the labware is in (through any adapter)."""
         return self._parent
+
+    def stacked_origin(self, child: Mapping[str, Any]) -> Point:
+        """Where a labware of definition ``child`` placed on this one has its slot origin.
+
+        On top of this labware, lowered by the child's ``stackingOffsetWithLabware`` for
+        this load name (how far it sinks in); this labware's own corner offset does not
+        carry over, as in Opentrons.
+        """
+        overlap = (child.get("stackingOffsetWithLabware") or {}).get(self._load_name) or {}
+        height = float(self._definition["dimensions"]["zDimension"])
+        return self._slot_origin + Point(float(overlap.get("x", 0.0)),
+                                         float(overlap.get("y", 0.0)),
+                                         height - float(overlap.get("z", 0.0)))
+
+    def load_labware(self, name: str, label: str | None = None, namespace: str | None = None,
+                     version: int | None = None) -> Labware:
+        """Load a labware on top of this one (an adapter), as ``ProtocolContext`` loads it."""
+        if self._stacker is None:
+            raise UnsupportedAPIError(f"Labware.load_labware: {self!r} was not loaded by a "
+                                      "protocol context, so nothing can be loaded on it")
+        return self._stacker(self, name, label, namespace, version)
 
     @property
     def definition(self) -> Mapping[str, Any]:

@@ -1,0 +1,64 @@
+"""Adapters: load_adapter, labware loaded on an adapter, and where its wells end up."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from labrun_testing import simulate_file
+
+from protocol_api.errors import UnsupportedAPIError
+from protocol_api.labware import Labware
+from protocol_api.labware_definitions import get_definition
+from protocol_api.types import Point
+
+ADAPTER = "opentrons_96_flat_bottom_adapter"
+PLATE = "nest_96_wellplate_200ul_flat"
+
+
+def test_a_labware_sits_on_its_adapter_sunk_by_its_stacking_offset() -> None:
+    adapter = Labware(get_definition(ADAPTER), "2", (132.5, 0.0, 0.0))
+    plate_def = get_definition(PLATE)
+    origin = adapter.stacked_origin(plate_def)
+    # The adapter is 7.9 mm tall and the plate sinks 6.7 mm into it; the adapter's own
+    # corner offset (8.5, 5.5) does not move the plate.
+    assert adapter.definition["dimensions"]["zDimension"] == 7.9
+    assert plate_def["stackingOffsetWithLabware"][ADAPTER]["z"] == 6.7
+    assert origin == Point(132.5, 0.0, pytest.approx(1.2))
+    plate = Labware(plate_def, "2", origin)
+    a1 = plate_def["wells"]["A1"]
+    assert plate["A1"].bottom().point == Point(
+        132.5 + a1["x"], a1["y"], pytest.approx(1.2 + a1["z"]))
+
+
+def test_an_adapter_not_loaded_by_a_context_refuses_labware_on_it() -> None:
+    adapter = Labware(get_definition(ADAPTER), "2", (132.5, 0.0, 0.0))
+    with pytest.raises(UnsupportedAPIError, match="not loaded by a protocol context"):
+        adapter.load_labware(PLATE)
+
+
+PROTOCOL = f"""
+metadata = {{"apiLevel": "2.15"}}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    adapter = ctx.load_adapter("{ADAPTER}", 1)
+    plate = adapter.load_labware("{PLATE}")
+    other = ctx.load_labware("{PLATE}", 2, adapter="{ADAPTER}")
+    assert plate.parent is adapter and adapter.parent == "1"
+    assert ctx.deck["1"] is adapter and other.parent.load_name == "{ADAPTER}"
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.transfer(50, plate["A1"], other["B1"])
+"""
+
+
+def test_a_protocol_loads_and_pipettes_from_labware_on_adapters(tmp_path: Path) -> None:
+    path = tmp_path / "adapters.py"
+    path.write_text(textwrap.dedent(PROTOCOL), encoding="utf-8")
+    run = simulate_file(path)
+    summary = run.record.events[-1]
+    assert summary["status"] == "succeeded", summary
+    wells = [e.command.params()["well"] for e in run.engine.entries
+             if e.command.kind in ("aspirate", "dispense")]
+    assert wells == ["1/A1", "2/B1"]
