@@ -19,9 +19,10 @@ from hardware.controller import MotionController
 
 from .actions import Action
 from .entries import ActionResult, CommandEntry
-from .executor import Executor, Segment
 from .record import RunRecord
 from .reducer import EngineEvent
+from .robot_model import RobotModel
+from .segments import Segment
 from .state import RunState
 
 StalledPolicy = Callable[[RunState], Action | None]
@@ -35,7 +36,7 @@ class EngineCore(Protocol):
     clock: Clock
     config: RobotConfig
     record: RunRecord
-    executor: Executor
+    model: RobotModel
     entries: list[CommandEntry]
     on_stalled: StalledPolicy | None
 
@@ -60,7 +61,7 @@ class EngineCore(Protocol):
         """Make one motion; the position is read back if it is cut off."""
 
     async def read_back(self) -> None:
-        """Read the controller's position into the executor (a fault is ignored)."""
+        """Read the controller's position into the robot model (a fault is ignored)."""
 
     async def execute(self, entry: CommandEntry) -> None:
         """Run a command's motion plan to its end and record its effect."""

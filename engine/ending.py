@@ -18,8 +18,8 @@ from .channel import StepRef
 from .core import EngineCore
 from .entries import CommandEntry
 from .errors import RunAborted, RunFailed, RunHalted, RunStopped
-from .executor import Segment
 from .reducer import RunEnded, RunFailing
+from .segments import HomeAxes, Move
 from .state import EndKind, Outcome, Status
 
 END_STATUS = {EndKind.STOP: Status.STOPPED, EndKind.ABORT: Status.ABORTED,
@@ -137,15 +137,15 @@ class RunEnding:
     async def _lift(self) -> None:
         """After success: Z axes up to the safe height."""
         engine = self.engine
-        here = engine.executor.position
+        here = engine.model.position
         lift = {z: max(here[z], engine.config.safe_height) for z in engine.config.z_axes}
         if any(abs(lift[z] - here[z]) > 1e-9 for z in lift):
-            await engine.move(Segment(lift))
+            await engine.move(Move(lift))
 
     async def _cleanup(self) -> None:
         """After stop, abort or failure: lift Z, drop tips into the trash, home."""
         engine = self.engine
-        engine.executor.position.update(await engine.controller.stop_motion())
+        engine.model.position.update(await engine.controller.stop_motion())
         if parking.holds_motion(engine.controller):
             # The controller refuses motion behind an open door (GRBL): leave the robot
             # where it stopped rather than fail the run's ending.
@@ -153,12 +153,12 @@ class RunEnding:
                               interlocks=sorted(engine.controller.active_interlocks()))
             return
         await parking.restore_currents(engine.controller, engine.config)
-        here = engine.executor.position
-        await engine.move(Segment({z: max(here[z], engine.config.safe_height)
-                                   for z in engine.config.z_axes}))
+        here = engine.model.position
+        await engine.move(Move({z: max(here[z], engine.config.safe_height)
+                                for z in engine.config.z_axes}))
         if engine.config.drop_tips_on_stop:
-            for mount in engine.executor.tips_attached():
-                drop = c.DropTip(mount, engine.executor.trash_drop_point(), "trash")
+            for mount in engine.model.tips_attached():
+                drop = c.DropTip(mount, engine.model.trash_drop_point(), "trash")
                 entry = CommandEntry(len(engine.entries), drop, StepRef(-1, "cleanup"),
                                      origin="cleanup")
                 engine.entries.append(entry)
@@ -166,4 +166,4 @@ class RunEnding:
                                   params=drop.params(), step=-1, origin="cleanup")
                 engine.set_status(entry, "started")
                 await engine.execute(entry)
-        await engine.move(Segment(home=tuple(engine.config.axes)))
+        await engine.move(HomeAxes(tuple(engine.config.axes)))

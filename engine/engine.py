@@ -22,6 +22,7 @@ from typing import Any
 
 import anyio
 from anyio import CancelScope
+from typing_extensions import assert_never
 
 from hardware.clock import Clock
 from hardware.config import RobotConfig
@@ -34,7 +35,6 @@ from .channel import CommandChannel, CommandRequest, ProtocolDone, Request
 from .core import StalledPolicy
 from .ending import RunEnding
 from .entries import ActionResult, CommandEntry
-from .executor import CommandError, Executor, Segment
 from .inbox import Inbox
 from .pausing import Pausing
 from .record import RunRecord, action_fields, rounded, status_fields
@@ -49,6 +49,8 @@ from .reducer import (
     StepStarted,
     reduce,
 )
+from .robot_model import CommandError, RobotModel
+from .segments import HomeAxes, Move, Segment
 from .state import (
     DelayInfo,
     EndKind,
@@ -61,8 +63,6 @@ from .summary import summarize
 
 __all__ = ["Engine", "StalledPolicy"]
 
-MOTIONLESS = (c.LoadLabware, c.LoadInstrument, c.Comment)
-"""Commands that neither move nor wait: nothing can interrupt them."""
 
 class Engine:
     """Runs one protocol run on one controller."""
@@ -75,7 +75,7 @@ class Engine:
         self.config = config
         self.record = record
         self.state = RunState()  # replaced only by ``dispatch``
-        self.executor = Executor(config)
+        self.model = RobotModel(config)
         self.entries: list[CommandEntry] = []
         self.channel: CommandChannel | None = None
         self.caller: LoopCaller | None = None
@@ -264,17 +264,20 @@ class Engine:
 
     async def _run_entry(self, entry: CommandEntry) -> None:
         self.set_status(entry, "started")
-        if isinstance(entry.command, c.WaitForResume):
-            self.dispatch(ProtocolPaused(entry.command.message))
-            await self.pausing.pause_here()
-            self._complete(entry, {})
-            return
-        if isinstance(entry.command, MOTIONLESS) and self.state.pause is None:
-            self._complete(entry, self.executor.apply(entry.command))  # nothing to interrupt
-        else:
-            await self._run_motion(entry)
+        command = entry.command
+        match command.execution:
+            case c.Execution.CHECKPOINT:
+                self.dispatch(ProtocolPaused(getattr(command, "message", None)))
+                await self.pausing.pause_here()
+                self._complete(entry, {})
+            case c.Execution.INSTANT if self.state.pause is None:
+                self._complete(entry, command.apply(self.model))  # nothing to interrupt
+            case c.Execution.INSTANT | c.Execution.MOTION | c.Execution.WAIT:
+                await self._run_interruptible(entry)
+            case unknown:
+                assert_never(unknown)
 
-    async def _run_motion(self, entry: CommandEntry) -> None:
+    async def _run_interruptible(self, entry: CommandEntry) -> None:
         while True:
             if self.state.pause is None:
                 with self.interruptible() as scope:
@@ -284,8 +287,8 @@ class Engine:
                 entry.interruptions += 1
                 self.record.add("pause_effect", effect="interrupted", id=entry.id,
                                 position=self._position())
-            if isinstance(entry.command, c.Delay):
-                # Nothing moves during a delay: it just continues after the pause.
+            if entry.command.execution is c.Execution.WAIT:
+                # Nothing moves during a wait: it just continues after the pause.
                 await self.pausing.pause_here()
             else:
                 await self.pausing.resume_step(entry)
@@ -303,17 +306,17 @@ class Engine:
     async def execute(self, entry: CommandEntry) -> None:
         """Run a command's motion plan (from where it was cut off) and record its effect."""
         cmd = entry.command
-        if isinstance(cmd, c.Delay):
+        if cmd.execution is c.Execution.WAIT:
             await self._delay(entry)
             self._complete(entry, {})
             return
         if entry.plan is None:
-            entry.plan, entry.done = self.executor.plan(cmd), 0
+            entry.plan, entry.done = cmd.plan(self.model), 0
         # else: resumed after a pause, on to the same absolute targets (or rewound: done=0)
         for segment in entry.plan[entry.done:]:
             await self.move(segment)
             entry.done += 1
-        self._complete(entry, self.executor.apply(cmd))
+        self._complete(entry, cmd.apply(self.model))
 
     async def _delay(self, entry: CommandEntry) -> None:
         cmd = entry.command
@@ -337,21 +340,23 @@ class Engine:
     async def move(self, segment: Segment) -> None:
         """Make one motion; the position is read back if it is cut off."""
         try:
-            if segment.home is not None:
-                self.executor.position.update(await self.controller.home(segment.home))
-            else:
-                assert segment.target is not None
-                await self.controller.move(segment.target, segment.speed)
-                self.executor.position.update(segment.target)
+            match segment:
+                case Move():
+                    await self.controller.move(segment.target, segment.speed)
+                    self.model.position.update(segment.target)
+                case HomeAxes():
+                    self.model.position.update(await self.controller.home(segment.axes))
+                case unknown:
+                    assert_never(unknown)
         except anyio.get_cancelled_exc_class():
             with CancelScope(shield=True):
                 await self.read_back()
             raise
 
     async def read_back(self) -> None:
-        """Read the controller's position into the executor (a fault is ignored)."""
+        """Read the controller's position into the robot model (a fault is ignored)."""
         with contextlib.suppress(HardwareFault):
-            self.executor.position.update(await self.controller.read_position())
+            self.model.position.update(await self.controller.read_position())
 
     # -- state ----------------------------------------------------------------------
 
@@ -445,5 +450,5 @@ class Engine:
         self.set_status(entry, "completed", **({"result": result} if result else {}))
 
     def _position(self) -> dict[str, float]:
-        return rounded(self.executor.position)
+        return rounded(self.model.position)
 

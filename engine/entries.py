@@ -8,7 +8,7 @@ from attrs import define, frozen
 
 from .channel import StepRef
 from .commands import Command
-from .executor import Segment
+from .segments import Segment
 from .state import Status
 
 

@@ -33,7 +33,7 @@ class Pausing:
 
     def step_started(self) -> None:
         """A new step begins here: its checkpoint, should it be rewound."""
-        self.checkpoint = dict(self.engine.executor.position)
+        self.checkpoint = dict(self.engine.model.position)
 
     def interlock_changed(self, name: str, active: bool) -> None:
         """Remember which interlocks tripped, for resuming by themselves."""
@@ -98,11 +98,11 @@ class Pausing:
         engine = self.engine
         engine.dispatch(ParkChanged(Park.PARKING))
         stopped = await engine.controller.stop_motion()
-        position = engine.executor.position
+        position = engine.model.position
         position.update(stopped)
         if self.parked_at is None:
             self.parked_at = dict(position)
-        keep_xy = engine.executor.liquid_in_tips()
+        keep_xy = engine.model.liquid_in_tips()
         parked = await parking.park(engine.controller, engine.config, position, keep_xy=keep_xy)
         position.update(parked)
         engine.record.add("park", recorded=rounded(self.parked_at), parked=rounded(parked),
@@ -149,10 +149,10 @@ class Pausing:
         if scope.cancelled_caught:
             await engine.read_back()
             engine.record.add("unpark", interrupted=True,
-                              position=rounded(engine.executor.position))
+                              position=rounded(engine.model.position))
             engine.dispatch(ParkChanged(Park.NONE))
             return
-        engine.executor.position.update(position)
+        engine.model.position.update(position)
         engine.record.add("unpark", recorded=rounded(target), position=rounded(position),
                           **({"rewind": True} if back_to is not None else {}))
         self.parked_at = None

@@ -69,7 +69,7 @@ def report(engine: Engine) -> RunStatusReport:
         interlocks=tuple(sorted(state.interlocks)),
         step=state.step,
         delay=delay,
-        position={axis: round(v, 4) for axis, v in dict(engine.executor.position).items()},
+        position={axis: round(v, 4) for axis, v in dict(engine.model.position).items()},
         pause_unresolved=state.pause_unresolved,
         outcome=state.outcome,
         time=round(now, 6),

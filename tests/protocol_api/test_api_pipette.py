@@ -333,7 +333,7 @@ def test_move_to_a_well_goes_to_its_top_and_a_location_exactly(bench: Bench) -> 
     assert (moves[1].force_direct, moves[1].speed) == (True, 40)
     assert moves[2].minimum_z_height == 90
     # The robot really went there: the right mount's nozzle is above A1 at the end.
-    position = bench.run.engine.executor.position
+    position = bench.run.engine.model.position
     offset = bench.run.config.mount("right").offset
     a1 = plate["A1"].top(5).point
     assert position["X"] == pytest.approx(a1.x - offset[0])
@@ -342,11 +342,11 @@ def test_move_to_a_well_goes_to_its_top_and_a_location_exactly(bench: Bench) -> 
 
 def test_a_pipettes_home_homes_its_z_and_plunger_only(bench: Bench) -> None:
     bench.p300.move_to(bench.plate["A1"])
-    before = dict(bench.run.engine.executor.position)
+    before = dict(bench.run.engine.model.position)
     bench.p300.home()
     mount = bench.run.config.mount("right")
     assert bench.commands()[-1] == c.Home(axes=(mount.z_axis, mount.plunger_axis))
-    position = bench.run.engine.executor.position
+    position = bench.run.engine.model.position
     axes = bench.run.config.axes
     assert position[mount.z_axis] == axes[mount.z_axis].home
     assert position[mount.plunger_axis] == axes[mount.plunger_axis].home
@@ -358,7 +358,7 @@ def test_the_contexts_home_homes_every_axis(bench: Bench) -> None:
     bench.ctx.home()
     assert bench.commands()[-1] == c.Home()
     home = {a: cfg.home for a, cfg in bench.run.config.axes.items()}
-    assert bench.run.engine.executor.position == pytest.approx(home)
+    assert bench.run.engine.model.position == pytest.approx(home)
 
 
 def test_a_mount_the_robot_does_not_have_is_refused() -> None:

@@ -1,0 +1,60 @@
+"""What every command is: frozen params, how it executes, whether it may run again.
+
+A command's fields are its params. ``execution`` tells the engine loop how to carry it
+out; ``reversible`` says whether it may run again when a step is rewound after an
+immediate pause (moves, homing, comments) or must never be repeated (anything that
+changes tips or liquid): a step in which an irreversible command has started is never
+rewound. ``plan`` and ``apply`` are its implementation against the robot model.
+Positions are deck coordinates in mm; ``well`` names a well as ``"<slot>/<well>"`` for
+the run record and the liquid accounting.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, ClassVar
+
+import attrs
+from attrs import frozen
+
+from ..robot_model import RobotModel
+from ..segments import Segment
+
+XYZ = tuple[float, float, float]
+Result = dict[str, Any]
+
+
+class Execution(enum.Enum):
+    """How the engine loop carries a command out."""
+
+    INSTANT = "instant"        # changes the model only: nothing moves, nothing to interrupt
+    MOTION = "motion"          # a plan of segments, interruptible, completed after a pause
+    WAIT = "wait"              # a timed wait on the run's clock (time runs on in a pause)
+    CHECKPOINT = "checkpoint"  # the protocol pauses the run here
+
+
+@frozen
+class Command:
+    """Base of all commands."""
+
+    kind: ClassVar[str] = "command"
+    reversible: ClassVar[bool] = True
+    execution: ClassVar[Execution] = Execution.INSTANT
+
+    def params(self) -> dict[str, Any]:
+        """The params as plain JSON-able data, for the run record."""
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in attrs.fields(type(self)))
+        return {name: getattr(self, name) for name in names}
+
+    def plan(self, robot: RobotModel) -> list[Segment]:
+        """The motion from where the robot is now (MOTION commands)."""
+        return []
+
+    def apply(self, robot: RobotModel) -> Result:
+        """Record the completed command's effect on the model; its result."""
+        return {}
+
+
+_FIELD_NAMES: dict[type[Command], tuple[str, ...]] = {}

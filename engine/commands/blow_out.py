@@ -1,0 +1,32 @@
+"""``blowOut``: push the plunger past the bottom to expel what is left in the tip."""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+from ..robot_model import RobotModel
+from ..segments import Move, Segment
+from .base import Command, Execution, Result
+from .liquid import tip_pipette
+
+
+@frozen
+class BlowOut(Command):
+    """Push the plunger past the bottom to expel what is left in the tip."""
+
+    kind = "blowOut"
+    reversible = False
+    execution = Execution.MOTION
+    mount: str
+    flow_rate: float
+    well: str | None = None
+
+    def plan(self, robot: RobotModel) -> list[Segment]:
+        spec = tip_pipette(robot, self, self.mount).spec
+        return [Move({robot.plunger_axis(self.mount): spec.blow_out},
+                     self.flow_rate / spec.ul_per_mm)]
+
+    def apply(self, robot: RobotModel) -> Result:
+        pipette = robot.pipette(self.mount)
+        expelled, pipette.volume = pipette.volume, 0.0
+        return {"volume_in_tip": 0.0, "volume_expelled": round(expelled, 6)}

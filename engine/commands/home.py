@@ -1,0 +1,22 @@
+"""``home``: home some axes, or all of them."""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+from ..robot_model import RobotModel
+from ..segments import HomeAxes, Segment
+from .base import Command, Execution
+
+
+@frozen
+class Home(Command):
+    """Home the given axes (every axis when None)."""
+
+    kind = "home"
+    execution = Execution.MOTION
+    axes: tuple[str, ...] | None = None
+
+    def plan(self, robot: RobotModel) -> list[Segment]:
+        axes = self.axes if self.axes is not None else tuple(robot.config.axes)
+        return [HomeAxes(tuple(axes))]

@@ -1,0 +1,149 @@
+"""What the engine knows of the robot: where its axes are, its pipettes with their tips
+and liquid, the deck's highest labware; and the geometry every command plans with.
+
+Commands read and change this model (``Command.plan`` and ``Command.apply``); the
+engine loop owns it. Positions are axis positions in mm; points are deck coordinates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from attrs import define, frozen
+
+from hardware.config import ConfigError, MountConfig, RobotConfig
+
+from .segments import Move, Segment
+
+TRAVEL_MARGIN_MM = 10.0
+Point = tuple[float, float, float]
+
+
+class CommandError(Exception):
+    """A command the robot cannot carry out (out of reach, no pipette, over capacity)."""
+
+
+@frozen
+class PlungerSpec:
+    """A pipette's capacity and plunger positions (mm on its plunger axis)."""
+
+    max_volume: float
+    ul_per_mm: float
+    bottom: float
+    blow_out: float
+    drop_tip: float
+
+
+@define
+class Pipette:
+    """A loaded pipette: its plunger, the tip it holds (its length) and the liquid in it."""
+
+    spec: PlungerSpec
+    tip_length: float | None = None
+    volume: float = 0.0
+
+
+class RobotModel:
+    """The robot as the commands of one run have left it; owned by the engine loop."""
+
+    def __init__(self, config: RobotConfig) -> None:
+        self.config = config
+        self.pipettes: dict[str, Pipette] = {}
+        self.position: dict[str, float] = {a: cfg.home for a, cfg in config.axes.items()}
+        self.deck_highest = 0.0
+        self.trash_point: Point | None = None
+
+    # -- queries --------------------------------------------------------------------
+
+    def liquid_in_tips(self) -> bool:
+        """True if any attached tip holds liquid (parking then keeps the gantry still)."""
+        return any(p.tip_length is not None and p.volume > 1e-9 for p in self.pipettes.values())
+
+    def tips_attached(self) -> list[str]:
+        """Mounts holding a tip."""
+        return [m for m, p in self.pipettes.items() if p.tip_length is not None]
+
+    def trash_drop_point(self) -> Point:
+        """Where tips are dropped during cleanup."""
+        if self.trash_point is not None:
+            return self.trash_point
+        x, y, z = self.config.slots[self.config.trash_slot]
+        return (x + 80.0, y + 45.0, z + 85.0)
+
+    def pipette(self, mount: str) -> Pipette:
+        """The pipette on ``mount``; CommandError if there is none."""
+        try:
+            return self.pipettes[mount]
+        except KeyError:
+            raise CommandError(f"no pipette is loaded on the {mount} mount") from None
+
+    def tip_length(self, mount: str) -> float:
+        """The length of the tip on ``mount`` (0 for a bare nozzle)."""
+        pipette = self.pipettes.get(mount)
+        return pipette.tip_length if pipette and pipette.tip_length is not None else 0.0
+
+    def z_axis(self, mount: str) -> str:
+        """The Z axis of ``mount``."""
+        return self._mount(mount).z_axis
+
+    def plunger_axis(self, mount: str) -> str:
+        """The plunger axis of ``mount``; CommandError if its tool has no plunger."""
+        axis = self._mount(mount).plunger_axis
+        if not axis:
+            raise CommandError(f"the tool on the {mount} mount has no plunger")
+        return axis
+
+    def nozzle_z(self, mount: str, point_z: float) -> float:
+        """The Z axis position that puts the nozzle of ``mount`` at ``point_z``."""
+        return point_z - self._mount(mount).offset[2]
+
+    # -- planning -------------------------------------------------------------------
+
+    def arc(self, mount: str, point: Point, *, force_direct: bool = False,
+            minimum_z: float | None = None, speed: float | None = None,
+            tip_length: float | None = None) -> list[Segment]:
+        """Moves that bring the tip end (or nozzle) of ``mount`` to ``point``: up to the
+        travel height, across, down; or straight there when ``force_direct``."""
+        cfg = self._mount(mount)
+        tip = tip_length if tip_length is not None else self.tip_length(mount)
+        x, y = point[0] - cfg.offset[0], point[1] - cfg.offset[1]
+        z = point[2] + tip - cfg.offset[2]
+        self.check_reach(mount, {"X": x, "Y": y, cfg.z_axis: z})
+        here = self.position
+        if force_direct:
+            return [Move({"X": x, "Y": y, cfg.z_axis: z}, speed)]
+        segments: list[Segment] = []
+        if abs(here["X"] - x) > 1e-6 or abs(here["Y"] - y) > 1e-6:
+            lift: dict[str, float] = {}
+            for name, other in self.config.mounts.items():
+                travel = self._travel_height(name, minimum_z)
+                if name == mount:
+                    travel = max(travel, z)
+                lift[other.z_axis] = max(here[other.z_axis], travel)
+            if any(abs(lift[a] - here[a]) > 1e-6 for a in lift):
+                segments.append(Move(lift))
+            segments.append(Move({"X": x, "Y": y}, speed))
+        segments.append(Move({cfg.z_axis: z}, speed))
+        return segments
+
+    def check_reach(self, mount: str, target: Mapping[str, float]) -> None:
+        """CommandError if ``target`` is outside an axis' travel."""
+        for axis, value in target.items():
+            cfg = self.config.axes[axis]
+            if not cfg.min - 1e-6 <= value <= cfg.max + 1e-6:
+                raise CommandError(
+                    f"the {mount} mount cannot reach that point: axis {axis} would go to "
+                    f"{value:.1f} mm, outside [{cfg.min:g}, {cfg.max:g}]")
+
+    def _travel_height(self, mount: str, minimum_z: float | None) -> float:
+        axis = self._mount(mount).z_axis
+        height = self.deck_highest + self.tip_length(mount) + TRAVEL_MARGIN_MM
+        if minimum_z is not None:
+            height = max(height, minimum_z + self.tip_length(mount))
+        return min(height, self.config.axes[axis].max)
+
+    def _mount(self, mount: str) -> MountConfig:
+        try:
+            return self.config.mount(mount)
+        except ConfigError as exc:  # e.g. a mount this robot does not have
+            raise CommandError(str(exc)) from None
