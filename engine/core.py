@@ -39,14 +39,11 @@ class EngineCore(Protocol):
     model: RobotModel
     entries: list[CommandEntry]
     on_stalled: StalledPolicy | None
+    journal: list[CommandEntry]  # the commands of the step in progress, in order
 
     @property
     def state(self) -> RunState:
         """The run state now."""
-
-    @property
-    def journal(self) -> list[CommandEntry]:
-        """The commands of the step in progress, in order."""
 
     def dispatch(self, event: Action | EngineEvent) -> None:
         """Reduce ``event`` into the run state and tell the listeners."""

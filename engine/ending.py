@@ -36,6 +36,20 @@ class RunEnding:
         self.engine = engine
         self._estop_done: anyio.Event | None = None
         self._cleanup_scope: CancelScope | None = None
+        self._fault: HardwareFault | None = None  # reported while the engine waited
+
+    def fault_reported(self, fault: HardwareFault) -> None:
+        """The controller failed on its own (its connection was lost)."""
+        self._fault = fault
+
+    def take_fault(self) -> None:
+        """Fail the run on a fault the controller reported while the engine waited."""
+        fault, state = self._fault, self.engine.state
+        if fault is None or not state.started or state.outcome is not None:
+            return
+        self._fault = None
+        if state.ending is None:
+            self.fail(f"the robot stopped answering while the run waited: {fault}", None)
 
     def fail(self, error: str, location: str | None) -> None:
         """A protocol error or a fault: the command in progress failed; clean up as for
@@ -59,10 +73,12 @@ class RunEnding:
             return RunFailed(ending.reason or "the run failed")
         return END_ERRORS[ending.kind](f"the run was {END_STATUS[ending.kind].value}")
 
-    def halt_requested(self) -> None:
-        """A halt: cut the cleanup off (the emergency stop is sent beside it)."""
+    def halt_requested(self, tasks: anyio.abc.TaskGroup | None) -> None:
+        """A halt: cut the cleanup off and send the emergency stop now, in ``tasks``."""
         if self._cleanup_scope is not None:
             self._cleanup_scope.cancel()
+        if tasks is not None and self._estop_done is None:
+            tasks.start_soon(self.emergency_stop)
 
     async def finish(self) -> None:
         """Bring the run to its terminal status, cleaning up as its ending requires."""
@@ -110,11 +126,6 @@ class RunEnding:
             engine.record.add("emergency_stop")
             self._estop_done.set()
         await self._estop_done.wait()
-
-    @property
-    def emergency_stop_started(self) -> bool:
-        """True once the emergency stop has been sent (or is being sent)."""
-        return self._estop_done is not None
 
     # -- helpers ------------------------------------------------------------------------
 

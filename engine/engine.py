@@ -40,8 +40,6 @@ from .pausing import Pausing
 from .record import RunRecord, action_fields, rounded, status_fields
 from .reducer import (
     CheckpointReached,
-    DelayEnded,
-    DelayStarted,
     EngineEvent,
     InterlockChanged,
     ProtocolFinished,
@@ -51,15 +49,9 @@ from .reducer import (
 )
 from .robot_model import CommandError, RobotModel
 from .segments import HomeAxes, Move, Segment
-from .state import (
-    DelayInfo,
-    EndKind,
-    RunState,
-    Status,
-    StepInfo,
-    status_of,
-)
+from .state import EndKind, RunState, Status, StepInfo, status_of
 from .summary import summarize
+from .waits import Waits
 
 __all__ = ["Engine", "StalledPolicy"]
 
@@ -82,25 +74,19 @@ class Engine:
         self.on_stalled = on_stalled
         self.pausing = Pausing(self)
         self.ending = RunEnding(self)
+        self.waits = Waits(self)
         self.inbox = Inbox(self._wake)
         self._start_protocol = start_protocol
         self._waiter: anyio.Event | None = None
         self._new_event: Callable[[], anyio.Event] = anyio.Event
         self._new_scope: Callable[[], CancelScope] = CancelScope
-        self._journal: list[CommandEntry] = []
+        self.journal: list[CommandEntry] = []  # the commands of the step in progress
         self._interruptible: CancelScope | None = None
         self._protocol_scope: CancelScope | None = None
-        self._delay_scope: CancelScope | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._listeners: list[Callable[[RunState], None]] = []
-        self._fault: HardwareFault | None = None
         self.idle = False
         self._idle_listeners: list[Callable[[], None]] = []
-
-    @property
-    def journal(self) -> list[CommandEntry]:
-        """The commands of the step in progress, in order."""
-        return self._journal
 
     # -- the outside world ----------------------------------------------------------
 
@@ -145,19 +131,13 @@ class Engine:
         at its next move. A controller call in progress raises the fault itself, which
         fails the run with the protocol line that made the call.
         """
-        self._fault = fault
-        if self.idle or self._delay_scope is not None:
+        self.ending.fault_reported(fault)
+        if self.idle or self.waits.active:
             self.take_fault()
 
     def take_fault(self) -> None:
         """Fail the run on a fault the controller reported while the engine waited."""
-        fault, state = self._fault, self.state
-        if fault is None or not state.started or state.outcome is not None:
-            return
-        self._fault = None
-        if state.ending is None:
-            self.ending.fail(f"the robot stopped answering while the run waited: {fault}",
-                             None)
+        self.ending.take_fault()
 
     # -- the loop -------------------------------------------------------------------
 
@@ -180,7 +160,8 @@ class Engine:
             for name in sorted(self.controller.active_interlocks()):
                 self.on_interlock(name, True)
             try:
-                await self._wait_until(lambda s: s.started or s.outcome is not None)
+                while not (self.state.started or self.state.outcome is not None):
+                    await self.wait()
                 if self.state.outcome is None:
                     with CancelScope() as self._protocol_scope:
                         if self._start_protocol is not None:
@@ -191,7 +172,7 @@ class Engine:
                     await self.ending.emergency_stop()
             finally:
                 with CancelScope(shield=True):
-                    self._close_channel()
+                    self.end_protocol()
                     self.controller.set_interlock_listener(None)
                     self.controller.set_fault_listener(None)
                     self.caller.closed = True  # nothing is recorded after the summary
@@ -246,17 +227,18 @@ class Engine:
     async def _handle(self, request: CommandRequest) -> dict[str, Any]:
         step = self.state.step
         if step is None or step.index != request.step.index:
-            if not isinstance(request.command, c.WaitForResume) and self.state.pending:
+            checkpoint = request.command.execution is c.Execution.CHECKPOINT
+            if not checkpoint and self.state.pending:
                 self.dispatch(CheckpointReached())
                 while self.state.pause is not None:
                     await self.pausing.pause_here()
-            self._journal = []
+            self.journal = []
             self.pausing.step_started()
             self.dispatch(StepStarted(StepInfo(request.step.index, request.step.name)))
             self.record.add("step", index=request.step.index, name=request.step.name)
         entry = CommandEntry(len(self.entries), request.command, request.step, request.line)
         self.entries.append(entry)
-        self._journal.append(entry)
+        self.journal.append(entry)
         self.record.add("command", id=entry.id, status="queued", type=entry.command.kind,
                         params=entry.command.params(), step=entry.step.index, line=entry.line)
         await self._run_entry(entry)
@@ -286,7 +268,7 @@ class Engine:
                     return
                 entry.interruptions += 1
                 self.record.add("pause_effect", effect="interrupted", id=entry.id,
-                                position=self._position())
+                                position=rounded(self.model.position))
             if entry.command.execution is c.Execution.WAIT:
                 # Nothing moves during a wait: it just continues after the pause.
                 await self.pausing.pause_here()
@@ -307,7 +289,7 @@ class Engine:
         """Run a command's motion plan (from where it was cut off) and record its effect."""
         cmd = entry.command
         if cmd.execution is c.Execution.WAIT:
-            await self._delay(entry)
+            await self.waits.wait(entry)
             self._complete(entry, {})
             return
         if entry.plan is None:
@@ -317,25 +299,6 @@ class Engine:
             await self.move(segment)
             entry.done += 1
         self._complete(entry, cmd.apply(self.model))
-
-    async def _delay(self, entry: CommandEntry) -> None:
-        cmd = entry.command
-        assert isinstance(cmd, c.Delay)
-        if entry.deadline is None:
-            entry.deadline = self.clock.now() + cmd.seconds
-        skipped = self.state.delay is not None and self.state.delay.skipped
-        self.dispatch(DelayStarted(DelayInfo(entry.deadline, cmd.seconds, cmd.message, skipped)))
-        if not skipped:
-            self.take_fault()
-            with CancelScope() as self._delay_scope:
-                if not self.clock.is_virtual:
-                    self.record.flush()
-                await self.clock.sleep_until(entry.deadline)
-            self._delay_scope = None
-        skipped = self.state.delay is not None and self.state.delay.skipped
-        self.record.add("delay", id=entry.id, status="skipped" if skipped else "elapsed",
-                        remaining=round(max(0.0, entry.deadline - self.clock.now()), 6))
-        self.dispatch(DelayEnded())
 
     async def move(self, segment: Segment) -> None:
         """Make one motion; the position is read back if it is cut off."""
@@ -380,14 +343,12 @@ class Engine:
         if state.ending is not None:
             self.end_protocol()
             if state.ending.kind is EndKind.HALT:
-                self.ending.halt_requested()
-                if self._tg is not None and not self.ending.emergency_stop_started:
-                    self._tg.start_soon(self.ending.emergency_stop)
+                self.ending.halt_requested(self._tg)
             return
         if state.pause is not None and self._interruptible is not None:
             self._interruptible.cancel()
-        if isinstance(action, SkipDelay) and self._delay_scope is not None:
-            self._delay_scope.cancel()
+        if isinstance(action, SkipDelay):
+            self.waits.skip()
 
     def _notify(self) -> None:
         self._wake()
@@ -404,8 +365,7 @@ class Engine:
         """Sleep until the next state change or request; the engine is idle meanwhile."""
         # A stop or halt may have cancelled our scope while we were busy: take it now,
         # rather than report idle with a cancellation still on its way.
-        if self._fault is not None:
-            self.take_fault()
+        self.take_fault()
         if self._protocol_scope is not None and self._protocol_scope.cancel_called:
             await anyio.lowlevel.checkpoint_if_cancelled()
         if self._waiter is None:
@@ -419,23 +379,12 @@ class Engine:
         finally:
             self.idle = False
 
-    async def _wait_until(self, predicate: Callable[[RunState], bool]) -> None:
-        while not predicate(self.state):
-            await self.wait()
-
     def end_protocol(self) -> None:
         """Close the protocol's channel and cancel what the protocol is doing."""
-        self._close_channel()
+        if self.channel is not None:
+            self.inbox.close(self.channel, self.ending.protocol_error())
         if self._protocol_scope is not None:
             self._protocol_scope.cancel()
-
-    def _close_channel(self) -> None:
-        """Every call the protocol waits on or makes from now on raises its ending."""
-        if self.channel is None:
-            return
-        if self.channel.closed_error is None:
-            self.channel.closed_error = self.ending.protocol_error()
-        self.inbox.close(self.channel.closed_error)
 
     def set_status(self, entry: CommandEntry, status: str, **extra: Any) -> None:
         """Record a command's new status."""
@@ -448,7 +397,4 @@ class Engine:
         entry.result = result
         entry.completed_at = self.clock.now()
         self.set_status(entry, "completed", **({"result": result} if result else {}))
-
-    def _position(self) -> dict[str, float]:
-        return rounded(self.model.position)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from .channel import CommandRequest, Request
+from .channel import CommandChannel, CommandRequest, Request
 from .errors import RunStopped
 
 
@@ -40,8 +40,12 @@ class Inbox:
             return True
         return any(isinstance(r, CommandRequest) for r in self._queue)
 
-    def close(self, error: RunStopped) -> None:
-        """Answer the call in progress and every waiting one with ``error``."""
+    def close(self, channel: CommandChannel, error: RunStopped) -> None:
+        """Close ``channel``: every call the protocol waits on or makes from now on raises
+        its ending's ``error`` (the first one given)."""
+        if channel.closed_error is None:
+            channel.closed_error = error
+        error = channel.closed_error
         if self.current is not None and not self.current.reply.done:
             self.current.reply.fail(error)
         while self._queue:

@@ -9,7 +9,7 @@ from attrs import asdict, frozen
 from .state import Outcome, Park, Status, StepInfo, status_of
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .core import EngineCore
 
 
 @frozen
@@ -50,7 +50,7 @@ class RunStatusReport:
         return data
 
 
-def report(engine: Engine) -> RunStatusReport:
+def report(engine: EngineCore) -> RunStatusReport:
     """The engine's status now; safe to call from any thread (the state is immutable)."""
     state = engine.state
     now = engine.clock.now()

@@ -9,10 +9,10 @@ from . import commands as c
 from .state import status_of
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .core import EngineCore
 
 
-def summarize(engine: Engine) -> dict[str, Any]:
+def summarize(engine: EngineCore) -> dict[str, Any]:
     """Counts, pauses, tips, liquid moved per well and the (estimated) duration."""
     state = engine.state
     protocol_entries = [e for e in engine.entries if e.origin == "protocol"]

@@ -1,0 +1,56 @@
+"""Timed waits inside the engine loop: ``ctx.delay`` (DESIGN.md §4).
+
+A wait fixes its deadline when it starts; time runs on during a pause, so after a resume
+the run waits only what remains. ``skip_delay`` ends it early; both are recorded.
+"""
+
+from __future__ import annotations
+
+from anyio import CancelScope
+
+from . import commands as c
+from .core import EngineCore
+from .entries import CommandEntry
+from .reducer import DelayEnded, DelayStarted
+from .state import DelayInfo
+
+
+class Waits:
+    """The run's active timed wait, if any."""
+
+    def __init__(self, engine: EngineCore) -> None:
+        self.engine = engine
+        self._scope: CancelScope | None = None
+
+    @property
+    def active(self) -> bool:
+        """True while the run sleeps toward a deadline."""
+        return self._scope is not None
+
+    def skip(self) -> None:
+        """End the active wait now (``skip_delay``)."""
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def wait(self, entry: CommandEntry) -> None:
+        """Wait out ``entry`` (a delay) to its deadline, fixed the first time it starts."""
+        engine, cmd = self.engine, entry.command
+        assert isinstance(cmd, c.Delay)
+        if entry.deadline is None:
+            entry.deadline = engine.clock.now() + cmd.seconds
+        state = engine.state
+        skipped = state.delay is not None and state.delay.skipped
+        engine.dispatch(DelayStarted(DelayInfo(entry.deadline, cmd.seconds, cmd.message,
+                                               skipped)))
+        if not skipped:
+            engine.take_fault()
+            with CancelScope() as self._scope:
+                if not engine.clock.is_virtual:
+                    engine.record.flush()
+                await engine.clock.sleep_until(entry.deadline)
+            self._scope = None
+        state = engine.state
+        skipped = state.delay is not None and state.delay.skipped
+        engine.record.add("delay", id=entry.id, status="skipped" if skipped else "elapsed",
+                          remaining=round(max(0.0, entry.deadline - engine.clock.now()), 6))
+        engine.dispatch(DelayEnded())
