@@ -40,14 +40,14 @@ from starlette.routing import Route
 from engine.run import Run
 from engine.state import Status
 from hardware.config import default_config
-from protocol_api.remote import (
+from labrun.remote import (
     RunManager,
     RunManagerAPI,
     ServerHandle,
     simulated_robot,
     start_server,
 )
-from protocol_api.remote.server import bind
+from labrun.remote.server import bind
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 30.0
@@ -69,7 +69,7 @@ MOVES = HEADER + f"""    wells = plate.wells()
 
 SUBSCRIBERS = r"""
 import json, sys, anyio
-from protocol_api.remote import AsyncRunManagerAPI
+from labrun.remote import AsyncRunManagerAPI
 
 async def main(url: str, n: int) -> None:
     counts = [0] * n

@@ -80,7 +80,7 @@ def simulate_process(repeats: int) -> list[tuple[str, str, str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         protocol = Path(tmp) / "transfer_96.py"
         protocol.write_text(PROTOCOL_96)
-        simulate = [sys.executable, "-m", "protocol_api.cli.main", "simulate", str(protocol)]
+        simulate = [sys.executable, "-m", "labrun.cli.main", "simulate", str(protocol)]
         baseline = [sys.executable, "-c", "pass"]
         runs = [(process(simulate), process(baseline)) for _ in range(repeats)]
     wall = statistics.median(r[0][0] for r in runs)

@@ -18,7 +18,7 @@ from motion_trace import PhysicalTrace, TraceItem, TracingController, follow_rec
 
 from hardware.clock import VirtualClock
 from hardware.config import default_config
-from protocol_api.cli.rehearsal import Intervention, schedule
+from labrun.cli.rehearsal import Intervention, schedule
 from protocol_api.execute import continue_when_stalled, create_run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

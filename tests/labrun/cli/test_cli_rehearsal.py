@@ -11,8 +11,8 @@ from motion_trace import PhysicalTrace, TracingController, follow_record
 
 from hardware.clock import VirtualClock
 from hardware.config import default_config
-from protocol_api.cli.main import main
-from protocol_api.cli.rehearsal import parse, schedule
+from labrun.cli.main import main
+from labrun.cli.rehearsal import parse, schedule
 from protocol_api.execute import continue_when_stalled, create_run
 
 PROTOCOL = '''

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from remote_kit import QUICK, WAIT, Gates, Served, item, protocol
 
+from labrun.remote import HTTPClientError, RequestFailedError
 from protocol_api.labware_definitions import get_definition
-from protocol_api.remote import HTTPClientError, RequestFailedError
 
 # protocol() puts the body's first line on line 7 (line 9 with gates).
 BAD_WELL = item('''

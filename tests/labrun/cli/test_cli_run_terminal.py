@@ -28,7 +28,7 @@ from engine.entries import ActionResult
 from engine.record import read_record
 from engine.state import Status, StepInfo
 from engine.status import DelayStatus, RunStatusReport
-from protocol_api.cli.terminal import Controls, StatusLine, format_status
+from labrun.cli.terminal import Controls, StatusLine, format_status
 from protocol_api.execute import continue_when_stalled, create_run
 
 WAIT_S = 20.0
@@ -57,7 +57,7 @@ class Terminal:
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: labrun with the pty as its terminal
             os.environ["COLUMNS"] = "200"
-            os.execv(sys.executable, [sys.executable, "-m", "protocol_api.cli.main", *args])
+            os.execv(sys.executable, [sys.executable, "-m", "labrun.cli.main", *args])
         self.output = b""
         self.mark = 0
         self.status: int | None = None

@@ -11,11 +11,11 @@ from typing import Any
 
 from engine.state import Status
 from hardware.config import ConfigError, default_config, load_config
+from protocol_api.errors import ProtocolError
+from protocol_api.execute import continue_when_stalled, create_run, protocol_error
+from protocol_api.labware_definitions import load_custom_definitions
+from protocol_api.loader import LocatedLoadError
 
-from ..errors import ProtocolError
-from ..execute import continue_when_stalled, create_run, protocol_error
-from ..labware_definitions import load_custom_definitions
-from ..loader import LocatedLoadError
 from . import rehearsal
 from .report import JSON_SCHEMA_VERSION, json_document, summary_lines, text_log
 

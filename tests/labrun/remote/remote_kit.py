@@ -16,8 +16,8 @@ import threading
 import types
 from typing import Any
 
-from protocol_api.remote import RunManager, RunManagerAPI, ServerHandle
-from protocol_api.remote.robots import Robot
+from labrun.remote import RunManager, RunManagerAPI, ServerHandle
+from labrun.remote.robots import Robot
 
 SPEED = 50.0
 """The test robot moves this much faster than real time."""

@@ -42,11 +42,11 @@ from hardware.controller import HardwareFault, MotionController
 from hardware.emulator import running_emulator
 from hardware.factory import EMULATOR_DIALECTS, create_controller, emulator_config
 from hardware.threaded import ThreadedController
+from protocol_api.errors import ProtocolError
+from protocol_api.execute import continue_when_stalled, create_run, protocol_error
+from protocol_api.labware_definitions import load_custom_definitions
+from protocol_api.loader import LocatedLoadError
 
-from ..errors import ProtocolError
-from ..execute import continue_when_stalled, create_run, protocol_error
-from ..labware_definitions import load_custom_definitions
-from ..loader import LocatedLoadError
 from .report import _duration, summary_lines
 from .terminal import KEYS_HELP, Controls, KeyReader, StatusLine
 

@@ -8,17 +8,16 @@ import sys
 from typing import Any
 
 from hardware.config import ConfigError, default_config, load_config
-
-from ..remote.app import MAX_BODY
-from ..remote.manager import RunManager
-from ..remote.robots import (
+from labrun.remote.app import MAX_BODY
+from labrun.remote.manager import RunManager
+from labrun.remote.robots import (
     Robot,
     RobotUnavailable,
     emulated_robot,
     hardware_robot,
     simulated_robot,
 )
-from ..remote.server import DEFAULT_HOST, DEFAULT_PORT, serve
+from labrun.remote.server import DEFAULT_HOST, DEFAULT_PORT, serve
 
 BAD_INPUT_EXIT = 2
 TOKEN_ENV = "LABRUN_TOKEN"

@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # remote_kit, for the 
 from remote_kit import GATE_MODULE, SPEED, Gates, Served
 
 from hardware.config import default_config
-from protocol_api.remote import RunManager, start_server
-from protocol_api.remote.robots import simulated_robot
+from labrun.remote import RunManager, start_server
+from labrun.remote.robots import simulated_robot
 
 
 @pytest.fixture

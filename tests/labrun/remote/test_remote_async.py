@@ -6,7 +6,7 @@ import anyio
 import pytest
 from remote_kit import QUICK, WAIT, Gates, Served, item
 
-from protocol_api.remote import (
+from labrun.remote import (
     AsyncRunManagerAPI,
     HTTPClientError,
     RequestFailedError,

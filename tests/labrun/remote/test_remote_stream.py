@@ -13,8 +13,8 @@ import pytest
 from remote_kit import WAIT, Gates, Served, item
 
 from engine.run import Run
-from protocol_api.remote import KEEPALIVE, HTTPClientError, StreamEvent
-from protocol_api.remote.client_core import EventParser
+from labrun.remote import KEEPALIVE, HTTPClientError, StreamEvent
+from labrun.remote.client_core import EventParser
 
 HELD = item('''
 p300.pick_up_tip()

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from engine.record import read_record
-from protocol_api.cli.main import main
+from labrun.cli.main import main
 from protocol_api.labware_definitions import get_definition
 from protocol_api.loader import LocatedLoadError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 # Tips each example uses: plate replication takes a fresh tip for each of 2 x 96 wells;
@@ -392,7 +392,7 @@ def test_a_bad_labware_dir_is_bad_input(capsys: pytest.CaptureFixture[str],
 def test_the_labrun_console_script_points_at_main() -> None:
     tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["scripts"]["labrun"] == "protocol_api.cli.main:main"
+    assert project["scripts"]["labrun"] == "labrun.cli.main:main"
     module, _, name = project["scripts"]["labrun"].partition(":")
     assert getattr(sys.modules[module], name) is main
 

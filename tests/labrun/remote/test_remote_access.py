@@ -14,9 +14,7 @@ from remote_kit import QUICK, SPEED, WAIT, Gates, Served, item, protocol
 
 from hardware.config import default_config
 from hardware.simulated import SimulatedController
-from protocol_api.execute import create_run
-from protocol_api.loader import load_protocol
-from protocol_api.remote import (
+from labrun.remote import (
     HTTPClientError,
     HTTPRequestError,
     RequestFailedError,
@@ -28,8 +26,10 @@ from protocol_api.remote import (
     simulated_robot,
     start_server,
 )
-from protocol_api.remote.server import is_loopback, required_token
-from protocol_api.remote.spec import ENDPOINTS
+from labrun.remote.server import is_loopback, required_token
+from labrun.remote.spec import ENDPOINTS
+from protocol_api.execute import create_run
+from protocol_api.loader import load_protocol
 
 
 def test_environment_lock_needs_the_key_for_run_actions(served: Served, gates: Gates) -> None:

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hardware.config import default_config
-from protocol_api.remote import RunManager, ServerHandle, simulated_robot, start_server
-from protocol_api.remote.spec import ENDPOINTS, Endpoint, Param
+from labrun.remote import RunManager, ServerHandle, simulated_robot, start_server
+from labrun.remote.spec import ENDPOINTS, Endpoint, Param
 
 POSTS = [e for e in ENDPOINTS if e.method == "POST"]
 GETS = [e for e in ENDPOINTS if e.method == "GET"]

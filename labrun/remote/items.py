@@ -20,11 +20,10 @@ from attrs import define
 
 from engine.state import Status
 from hardware.config import RobotConfig
-
-from ..errors import ProtocolError
-from ..execute import continue_when_stalled, create_run
-from ..labware_definitions import read_definition_file
-from ..loader import LocatedLoadError, ProtocolSource, load_protocol
+from protocol_api.errors import ProtocolError
+from protocol_api.execute import continue_when_stalled, create_run
+from protocol_api.labware_definitions import read_definition_file
+from protocol_api.loader import LocatedLoadError, ProtocolSource, load_protocol
 
 Position = int | str | None
 SIMULATION_TIMEOUT = 60.0

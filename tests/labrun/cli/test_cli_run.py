@@ -26,9 +26,9 @@ from labrun_protocols import hops
 from engine.record import read_record
 from hardware.emulator import EmulatorHandle, running_emulator
 from hardware.factory import emulator_config_path
-from protocol_api.cli.main import main
+from labrun.cli.main import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DIALECTS = ("grbl", "marlin", "smoothie")
 SPEED = "100"
 WAIT_S = 15.0
@@ -120,7 +120,7 @@ def test_robot_file_drives_a_separately_started_emulator(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``labrun emulator`` in its own process, ``labrun run --robot`` against it."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "protocol_api.cli.main", "emulator", "--dialect", "marlin",
+        [sys.executable, "-m", "labrun.cli.main", "emulator", "--dialect", "marlin",
          "--port", "0", "--speed", SPEED],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -275,7 +275,7 @@ def test_a_fault_mid_run_ends_it_failed_with_a_clear_error_and_a_complete_record
 
 def test_labrun_emulator_on_a_pseudo_terminal(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "protocol_api.cli.main", "emulator", "--dialect", "grbl",
+        [sys.executable, "-m", "labrun.cli.main", "emulator", "--dialect", "grbl",
          "--pty"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -326,7 +326,7 @@ def _read_until(process: subprocess.Popen[bytes], pattern: str, seen: list[bytes
 def test_without_a_terminal_ctrl_c_pauses_and_sigterm_aborts(tmp_path: Path) -> None:
     protocol = write(tmp_path, HOPS.replace("* 20", "* 500"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "protocol_api.cli.main", "run", str(protocol), "--emulate",
+        [sys.executable, "-m", "labrun.cli.main", "run", str(protocol), "--emulate",
          "--speed", "10"],
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     seen: list[bytes] = []
@@ -351,7 +351,7 @@ def test_without_a_terminal_ctrl_c_pauses_and_sigterm_aborts(tmp_path: Path) -> 
 def test_an_open_door_at_the_start_holds_the_run_until_it_is_closed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from protocol_api.cli import run as run_cli
+    from labrun.cli import run as run_cli
 
     waiting = threading.Event()
     play_or_wait = run_cli._play_or_wait

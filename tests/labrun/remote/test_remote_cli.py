@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from remote_kit import QUICK, WAIT
 
-from protocol_api.cli.main import main
-from protocol_api.remote import RunManager, RunManagerAPI, start_server
+from labrun.cli.main import main
+from labrun.remote import RunManager, RunManagerAPI, start_server
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def free_port() -> int:
@@ -29,7 +29,7 @@ def free_port() -> int:
 def test_labrun_serve_runs_a_queue_and_stops_on_ctrl_c() -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "protocol_api.cli.main", "serve", "--simulate", "--speed", "50",
+        [sys.executable, "-m", "labrun.cli.main", "serve", "--simulate", "--speed", "50",
          "--port", str(port)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stderr is not None
@@ -76,7 +76,7 @@ def test_a_port_in_use_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
                     or importlib.util.find_spec("hardware.threaded") is None,
                     reason="this labrun has no hardware factory yet")
 def test_emulated_robot_runs_the_queue_over_a_real_socket() -> None:
-    from protocol_api.remote.robots import emulated_robot
+    from labrun.remote.robots import emulated_robot
 
     robot = emulated_robot(speed=50)
     try:

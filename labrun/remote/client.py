@@ -4,7 +4,7 @@ Each face owns an httpx client and implements only what touches I/O: sending a c
 reading the event stream, and the waits, which listen to the stream (no polling) and
 return as soon as the pushed status satisfies them.
 
-    from protocol_api.remote import RunManagerAPI
+    from labrun.remote import RunManagerAPI
 
     RM = RunManagerAPI("http://127.0.0.1:8790")
     RM.queue_item_add(path="dilution.py")

@@ -9,12 +9,12 @@ import anyio
 import httpx
 import pytest
 
-from protocol_api.remote.client_core import ClientCore, read_item
-from protocol_api.remote.errors import BadRequest, HTTPServerError, RequestFailedError
-from protocol_api.remote.items import Queue, QueueItem
-from protocol_api.remote.locks import Locks
-from protocol_api.remote.robots import SpedUpClock
-from protocol_api.remote.spec import BY_NAME, check_params, parse_json_body, parse_query
+from labrun.remote.client_core import ClientCore, read_item
+from labrun.remote.errors import BadRequest, HTTPServerError, RequestFailedError
+from labrun.remote.items import Queue, QueueItem
+from labrun.remote.locks import Locks
+from labrun.remote.robots import SpedUpClock
+from labrun.remote.spec import BY_NAME, check_params, parse_json_body, parse_query
 
 
 def test_locks_follow_the_queue_server() -> None:

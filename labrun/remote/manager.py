@@ -47,8 +47,8 @@ from engine.state import Status, status_of
 from engine.status import report
 from hardware.controller import HardwareFault
 from hardware.simulated import SimulatedController
+from protocol_api.execute import create_run
 
-from ..execute import create_run
 from .errors import BadRequest
 from .items import ItemRefused, Position, Queue, QueueItem, make_item, simulate_item
 from .locks import Locks

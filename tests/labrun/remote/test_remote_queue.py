@@ -10,8 +10,7 @@ import pytest
 from remote_kit import QUICK, SPEED, WAIT, Gates, Served, item
 
 from hardware.config import default_config
-from protocol_api.labware_definitions import get_definition
-from protocol_api.remote import (
+from labrun.remote import (
     HTTPClientError,
     RequestFailedError,
     RunManager,
@@ -19,6 +18,7 @@ from protocol_api.remote import (
     simulated_robot,
     start_server,
 )
+from protocol_api.labware_definitions import get_definition
 
 HELD = item('''
 p300.pick_up_tip()

@@ -17,8 +17,8 @@ from labrun_protocols import SLOW_TRANSFER
 from motion_trace import PhysicalTrace, TracedController, TraceItem
 from remote_kit import WAIT
 
-from protocol_api.remote import RunManager, RunManagerAPI, start_server
-from protocol_api.remote.robots import Robot, emulated_robot
+from labrun.remote import RunManager, RunManagerAPI, start_server
+from labrun.remote.robots import Robot, emulated_robot
 
 ITEM = {"name": "slow_transfer.py", "source": SLOW_TRANSFER}
 
