@@ -501,7 +501,10 @@ class GcodeController:
         """Stop with a controlled deceleration, discard queued motion, read the position."""
         link = self._live()
         dialect = self.dialect
-        if dialect.feed_hold is not None:
+        if (dialect.feed_hold is not None and link.streamer.in_flight == 0
+                and (await link.fresh_status()).state == "Idle"):
+            pass  # nothing is moving or queued: a hold and a reset would only cost time
+        elif dialect.feed_hold is not None:
             await link.write(dialect.feed_hold)  # first: on the wire within microseconds
             link.streamer.motion_stopped()
             await self._wait_still()

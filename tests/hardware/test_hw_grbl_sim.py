@@ -1,0 +1,186 @@
+"""Stock GRBL 1.1h itself, compiled for the host by grbl-sim, behind a pseudo-terminal.
+
+Not labrun's emulator: the firmware's own code answers. Build it yourself (labrun ships
+neither its code nor a build script): clone ``gnea/grbl``, clone ``grbl/grbl-sim`` into
+``grbl/grbl/sim``, run ``make new FLAGS="-O2 -fcommon"`` there (GCC 12 needs
+``-fcommon``) and point ``LABRUN_GRBL_SIM`` at ``grbl_sim.exe``. Without it these tests
+are skipped and say so.
+
+grbl-sim has no homing switches that ever clear, 3 axes and ``$22=0`` out of the box: a
+run uses the shipped 3-axis example robot with ``homing = "none"``; with ``$22=1`` its
+homing cycle fails with ``ALARM:8``, ``ok`` and the banner, as on a real board whose
+switch stays pressed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import textwrap
+import threading
+import time
+import tty
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import attrs
+import pytest
+from anyio.from_thread import start_blocking_portal
+
+from engine.state import Status
+from hardware.config import RobotConfig, load_config
+from hardware.factory import create_controller
+from hardware.gcode import ControllerAlarm, GcodeController, open_controller
+from hardware.threaded import ThreadedController
+from protocol_api.execute import create_run
+
+SIM = os.environ.get("LABRUN_GRBL_SIM") or shutil.which("grbl_sim.exe") or ""
+pytestmark = pytest.mark.skipif(
+    not (SIM and os.access(SIM, os.X_OK)),
+    reason="grbl-sim is not built: set LABRUN_GRBL_SIM to grbl_sim.exe (see the docstring)")
+
+EXAMPLE = Path(__file__).parents[2] / "hardware" / "robots" / "grbl_3axis_example.toml"
+SETTINGS = ["$110=3000", "$111=3000", "$112=3000", "$120=500", "$121=500", "$122=500"]
+"""Max rates 50 mm/s and accelerations 500 mm/s^2, as the robot file below says."""
+WAIT_S = 240.0
+"""grbl-sim runs in about real time, and slower on a loaded machine."""
+
+
+@contextlib.contextmanager
+def grbl_sim(folder: Path) -> Iterator[str]:
+    """Run grbl-sim on one pty and bridge it to another; yield the path a driver opens.
+
+    Its EEPROM file lives in ``folder``, so every test starts from GRBL's defaults."""
+    sim_master, sim_slave = os.openpty()
+    host_master, host_slave = os.openpty()
+    for fd in (sim_slave, host_slave):
+        tty.setraw(fd)
+    process = subprocess.Popen([SIM, "-n", "-b", "/dev/null", "-s", "/dev/null"],
+                               stdin=sim_slave, stdout=sim_slave,
+                               stderr=subprocess.DEVNULL, cwd=folder)
+
+    def pump(source: int, target: int) -> None:
+        while True:
+            try:
+                data = os.read(source, 4096)
+                os.write(target, data)
+            except OSError:
+                return
+            if not data:
+                return
+
+    for source, target in ((sim_master, host_master), (host_master, sim_master)):
+        threading.Thread(target=pump, args=(source, target), daemon=True).start()
+    try:
+        yield os.ttyname(host_slave)
+    finally:
+        process.kill()
+        process.wait()
+        for fd in (sim_master, sim_slave, host_master, host_slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def robot(port: str, *, homing: str = "none") -> RobotConfig:
+    shipped = load_config(EXAMPLE)
+    axes = {a: attrs.evolve(c, homing=homing, max_speed=50.0, acceleration=500.0)
+            for a, c in shipped.axes.items()}
+    return attrs.evolve(shipped, axes=axes, controller=attrs.evolve(
+        shipped.controller, port=port, timeout_s=3.0, poll_interval=0.05))
+
+
+async def configured(ctl: GcodeController) -> None:
+    await ctl.send_gcode(SETTINGS)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_work_offsets_and_intermittent_wco_on_real_grbl(tmp_path: Path) -> None:
+    with grbl_sim(tmp_path) as port:
+        async with open_controller(robot(port)) as ctl:
+            await configured(ctl)
+            assert ctl.link.status is not None
+            home = await ctl.home()  # switchless: here is home
+            assert home == pytest.approx({"X": -1.0, "Y": -1.0, "Z": -1.0}, abs=1e-3)
+            await ctl.send_gcode(["$10=0", "G10 L2 P1 X10 Y-5", "G92 Z3"])
+            await ctl.move({"X": -40.0, "Y": -30.0, "Z": -11.0})
+            for _ in range(12):  # WCO comes in some reports only: every read agrees
+                here = await ctl.read_position()
+                assert here == pytest.approx({"X": -40.0, "Y": -30.0, "Z": -11.0}, abs=1e-3)
+            status, machine = await ctl.link.machine_status()
+            assert status.position is None and status.work_position is not None  # WPos
+            assert machine["X"] == pytest.approx(-39.0, abs=1e-3)  # firmware's own frame
+
+
+@pytest.mark.anyio
+async def test_a_failed_homing_cycle_on_real_grbl_is_an_alarm_with_its_cause(
+        tmp_path: Path) -> None:
+    with grbl_sim(tmp_path) as port:
+        async with open_controller(robot(port, homing="switch")) as ctl:
+            await ctl.send_gcode(["$22=1"])
+            with anyio.fail_after(30), pytest.raises(
+                    ControllerAlarm, match=r"ALARM:8 \(homing failed: could not clear"):
+                await ctl.home()
+            assert ctl.requires_homing
+
+
+PROTOCOL = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+    tool = ctx.load_instrument("p300_single_gen2", "left")
+    for well in ("A1", "H12", "A12", "H1"):
+        tool.move_to(plate[well].top(5))
+    ctx.pause("look at the plate")
+    tool.move_to(plate["A1"].top(5))
+'''
+
+
+def test_a_protocol_with_pauses_on_real_grbl(tmp_path: Path) -> None:
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(PROTOCOL))
+    with grbl_sim(tmp_path) as port, start_blocking_portal() as portal:
+        config = robot(port)
+        inner, clock = create_controller(config)
+        assert isinstance(inner, GcodeController)
+        portal.call(inner.connect)
+        portal.call(configured, inner)
+        portal.call(inner.home)
+        portal.call(inner.send_gcode, ["G10 L2 P1 X10 Y10"])  # a work offset left behind
+        controller = ThreadedController(inner, portal)
+        run = create_run(path, config=config, controller=controller, clock=clock,
+                         record_path=tmp_path / "record.jsonl", simulating=False)
+        try:
+            control = run.control
+            assert control.play().accepted
+            deadline = time.monotonic() + WAIT_S
+            while (inner.reported_position or {}).get("X", -1.0) > -150.0:
+                assert time.monotonic() < deadline, "the gantry never moved"
+                time.sleep(0.01)
+            assert control.pause("immediate").accepted
+            assert control.wait_until_paused(WAIT_S).status is Status.PAUSED
+            assert control.resume().accepted
+            assert control.wait_until_paused(WAIT_S).pause_source == "protocol"
+            assert control.resume().accepted
+            final = run.wait(WAIT_S)
+            assert final.status is Status.SUCCEEDED, final
+            here = portal.call(inner.read_position)
+        finally:
+            run.close()
+            controller.close()
+            portal.call(inner.disconnect)
+        assert here["X"] == pytest.approx(14.38 - 200.0, abs=0.01)  # A1, machine frame
+        unparks = [e for e in run.record.events if e["event"] == "unpark"]
+        assert len(unparks) == 2
+        for unpark in unparks:
+            for axis in "XYZ":
+                assert unpark["position"][axis] == pytest.approx(unpark["recorded"][axis],
+                                                                 abs=0.01)
