@@ -390,6 +390,13 @@ class GcodeController:
         return [(await link.streamer.wait(entry)).payload for entry in entries]
 
     @property
+    def coordinates(self) -> str:
+        """The frame every move and read uses on the wire (for the run record)."""
+        return {"machine": "machine coordinates (G53 moves, machine position reads)",
+                "logical": "Marlin's logical coordinates (G1 moves, M114 reads)"}.get(
+                    self.dialect.coordinates, self.dialect.coordinates)
+
+    @property
     def link(self) -> Link:
         """The live connection (for diagnostics)."""
         return self._live()

@@ -243,7 +243,13 @@ class Streamer:
                 f"controller rejected {entry.text!r}: {event.message}"))
 
     async def on_resend(self, event: Resend) -> None:
-        """Write again every line from ``event.line`` on, behind anything sent meanwhile."""
+        """Write again every line from ``event.line`` on, behind anything sent meanwhile.
+
+        A resend request answering an unnumbered line (``M999``, which old Marlin and
+        OctoPrint's virtual printer follow with ``Resend: 1``) asks for nothing we sent:
+        the ``ok`` after it is that line's own, and numbering restarts with ``M110``."""
+        if self._fifo and self._fifo[0].number is None and self._fifo[0].in_window:
+            return
         self._swallow_ok += 1
         again = [p for p in self._fifo if p.number is not None and p.number >= event.line]
         if not again:

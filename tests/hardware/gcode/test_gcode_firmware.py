@@ -20,6 +20,7 @@ from hardware.emulator.firmware.grbl import GRBLHAL_BANNER
 from hardware.gcode import (
     ControllerError,
     ControllerTimeout,
+    GcodeController,
     Grbl,
     open_controller,
 )
@@ -308,3 +309,12 @@ async def test_the_shipped_three_axis_grbl_example(check_at: CheckAt) -> None:
             check_at(await ctl.read_position(), {"X": -150.0, "Y": -120.0, "Z": -60.0})
             with pytest.raises(HardwareFault, match="outside its travel"):
                 await ctl.move({"X": 10.0})
+
+
+@pytest.mark.parametrize(("dialect", "frame"), [("grbl", "machine coordinates (G53"),
+                                                ("smoothie", "machine coordinates (G53"),
+                                                ("marlin", "Marlin's logical")])
+def test_the_driver_says_which_coordinates_it_uses(dialect: str, frame: str,
+                                                   config_for: ConfigFor) -> None:
+    assert GcodeController(config_for(dialect, "tcp://127.0.0.1:1")).coordinates.startswith(
+        frame)

@@ -7,7 +7,7 @@ import pytest
 
 from hardware.gcode import ControllerError, ControllerTimeout, Grbl, Marlin, Smoothie
 from hardware.gcode.events import Error, Halted, Ok, Resend
-from hardware.gcode.streaming import BUSY_FACTOR, Streamer
+from hardware.gcode.streaming import BUSY_FACTOR, Pending, Streamer
 
 pytestmark = pytest.mark.anyio
 
@@ -159,3 +159,22 @@ async def test_busy_lines_keep_a_line_alive_only_so_long() -> None:
             await streamer.wait(entry)
         assert 0.1 < anyio.current_time() - started < BUSY_FACTOR * 0.1 + 0.1
         tg.cancel_scope.cancel()
+
+
+async def test_a_resend_request_after_an_unnumbered_m999_asks_for_nothing() -> None:
+    streamer, wire = streamer_for(Marlin())
+    for _ in range(3):
+        await streamer.wait(await _answered(streamer, "G90"))
+    entry = await streamer.submit("M999", numbered=False)
+    await streamer.on_resend(Resend(1))  # OctoPrint's virtual printer, old Marlin
+    streamer.on_ok(Ok())
+    with anyio.fail_after(1):
+        assert await streamer.wait(entry) == Ok()
+    assert wire[-1] == b"M999\n"  # nothing was sent again
+    await streamer.wait(await _answered(streamer, "G90"))  # and the link is still good
+
+
+async def _answered(streamer: Streamer, text: str) -> Pending:
+    entry = await streamer.submit(text)
+    streamer.on_ok(Ok())
+    return entry
