@@ -18,6 +18,7 @@ import anyio
 from hardware.clock import Clock, VirtualClock
 from hardware.config import RobotConfig, default_config
 from hardware.controller import MotionController
+from hardware.robot import open_robot
 from hardware.simulated import SimulatedController
 
 from .actions import Abort, Action, Halt, Pause, PauseOption, Play, Resume, SkipDelay, Stop
@@ -53,9 +54,9 @@ class Run:
                  on_stalled: StalledPolicy | None = None,
                  explain: ErrorExplainer = default_explain) -> None:
         self.config = config or default_config()
-        if controller is None:
-            clock = clock or VirtualClock()
-            controller = SimulatedController(self.config, clock)
+        if controller is None:  # the simulated robot, on a virtual clock unless given one
+            robot = open_robot(self.config, clock=clock or VirtualClock())
+            controller, clock = robot.controller, robot.clock
         elif clock is None:
             clock = getattr(controller, "clock", None) or VirtualClock()
         self.controller = controller

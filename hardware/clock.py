@@ -38,18 +38,22 @@ class Clock(Protocol):
 
 
 class RealClock:
-    """Monotonic wall-clock time."""
+    """Monotonic wall-clock time, optionally running ``speed`` times faster (a rehearsal
+    on real time that takes a fraction of the real run)."""
 
     is_virtual = False
 
-    def __init__(self) -> None:
+    def __init__(self, speed: float = 1.0) -> None:
+        if not speed > 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        self.speed = speed
         self._origin = time.monotonic()
 
     def now(self) -> float:
-        return time.monotonic() - self._origin
+        return (time.monotonic() - self._origin) * self.speed
 
     async def sleep_until(self, deadline: float) -> None:
-        await anyio.sleep(max(0.0, deadline - self.now()))
+        await anyio.sleep(max(0.0, deadline - self.now()) / self.speed)
 
 
 class Timer:

@@ -11,9 +11,9 @@ that fails there is reported with its ``file:line`` and exit status 2, and nothi
 connected. Then the controller is connected and homed, and the run is played with a
 live status line and single keys (``terminal.py``).
 
-The controller's connection lives in a thread of its own (a ``BlockingPortal``), from
-before the run (connect, home) until after it (disconnect); the run's engine, in its
-own thread and loop, reaches it through ``hardware.threaded.ThreadedController``.
+The robot comes from ``hardware.robot.open_robot``: its connection lives in a thread of
+its own, from before the run (connect, home) until after it (disconnect); the run's
+engine, in its own thread and loop, reaches it through the robot's controller.
 """
 
 from __future__ import annotations
@@ -26,12 +26,8 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
-
-import anyio
-import attrs
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+from collections.abc import Iterator
+from typing import Any
 
 from engine.record import Event
 from engine.run import Run
@@ -39,9 +35,8 @@ from engine.state import Status
 from engine.status import RunStatusReport
 from hardware.config import ConfigError, RobotConfig, load_config
 from hardware.controller import HardwareFault, MotionController
-from hardware.emulator import running_emulator
-from hardware.factory import EMULATOR_DIALECTS, create_controller, emulator_config
-from hardware.threaded import ThreadedController
+from hardware.factory import EMULATOR_DIALECTS, emulator_config
+from hardware.robot import Robot, open_robot
 from protocol_api.errors import ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run, protocol_error
 from protocol_api.labware_definitions import load_custom_definitions
@@ -54,8 +49,6 @@ FAILED_EXIT = 1
 BAD_INPUT_EXIT = 2
 INTERRUPTED_EXIT = 130
 SUCCESS = (Status.SUCCEEDED, Status.STOPPED)
-DISCONNECT_TIMEOUT_S = 5.0
-T = TypeVar("T")
 
 
 class BadInput(Exception):
@@ -176,23 +169,15 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig) -> int | None
 
 def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | None) -> int:
     with contextlib.ExitStack() as stack:
-        if emulate is not None:
-            speed = args.speed or 1.0
-            emulator = stack.enter_context(running_emulator(emulate, speed=speed,
-                                                            config=config))
-            config = attrs.evolve(config, controller=attrs.evolve(
-                config.controller, kind="gcode", dialect=emulate, port=emulator.address))
-            print(f"emulator: {emulate} on {emulator.address} (speed x{speed:g})", flush=True)
-        portal = stack.enter_context(start_blocking_portal())
         try:
-            inner, clock = create_controller(config)
+            robot = open_robot(config, emulate=emulate, speed=args.speed or 1.0,
+                               announce=lambda line: print(line, flush=True))
         except ConfigError as exc:
             return _bad_input(str(exc), None)
-        controller = ThreadedController(inner, portal)
-        stack.callback(controller.close)
+        stack.callback(robot.close)
         try:
-            run = create_run(args.file, config=config, controller=controller, clock=clock,
-                             record_path=args.record, simulating=False,
+            run = create_run(args.file, config=robot.config, controller=robot.controller,
+                             clock=robot.clock, record_path=args.record, simulating=False,
                              labware_dirs=args.labware_dir)
         except (LocatedLoadError, ProtocolError) as exc:
             if args.debug:
@@ -203,15 +188,14 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
                 raise
             return _bad_input(f"cannot write the run record {args.record}: "
                               f"{exc.strerror or exc}", None)
-        stack.callback(_disconnect, portal, inner)
         stack.callback(run.close)
-        problem = _prepare(portal, inner, config)
+        problem = _prepare(robot)
         if problem is not None:
             run.control.abort(f"the robot was not ready: {problem}", source="cli")
             run.wait()
             print(f"error: the robot was not ready: {problem}", file=sys.stderr)
             return FAILED_EXIT
-        final = _play(run, inner)
+        final = _play(run, robot.driver)
         summary = run.record.events[-1]
     _print_summary(summary, args.record)
     if final.status is Status.FAILED:
@@ -223,52 +207,24 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
     return 0 if final.status in SUCCESS else FAILED_EXIT
 
 
-def _prepare(portal: BlockingPortal, inner: MotionController, config: RobotConfig,
-             ) -> str | None:
+def _prepare(robot: Robot) -> str | None:
     """Connect and home; the reason if the robot cannot be made ready."""
+    config = robot.config
     where = config.controller.port or config.name
     print(f"connecting to {where} ({config.controller.kind}"
           f"{', ' + config.controller.dialect if config.controller.kind == 'gcode' else ''})",
           flush=True)
     try:
-        _in_hardware_thread(portal, inner.connect)
-        if inner.active_interlocks():
-            print(f"interlock active: {', '.join(sorted(inner.active_interlocks()))}",
+        robot.connect()
+        if robot.controller.active_interlocks():
+            print(f"interlock active: {', '.join(sorted(robot.controller.active_interlocks()))}",
                   flush=True)
         print("homing", flush=True)
-        position = _in_hardware_thread(portal, inner.home)
+        position = robot.home()
     except HardwareFault as exc:
         return str(exc)
     print("homed at " + " ".join(f"{a} {v:.1f}" for a, v in position.items()), flush=True)
     return None
-
-
-def _in_hardware_thread(portal: BlockingPortal, fn: Callable[[], Awaitable[T]]) -> T:
-    """Run ``fn()`` in the hardware thread; Ctrl-C cancels it (the axes are stopped)."""
-    finished = threading.Event()
-
-    async def job() -> T:
-        try:
-            return await fn()
-        finally:
-            finished.set()
-
-    future = portal.start_task_soon(job)
-    try:
-        return future.result()
-    except KeyboardInterrupt:
-        future.cancel()
-        finished.wait(DISCONNECT_TIMEOUT_S)  # the controller stops the axes first
-        raise
-
-
-def _disconnect(portal: BlockingPortal, inner: MotionController) -> None:
-    async def disconnect() -> None:
-        with anyio.move_on_after(DISCONNECT_TIMEOUT_S), contextlib.suppress(HardwareFault):
-            await inner.disconnect()
-
-    with contextlib.suppress(Exception):
-        portal.call(disconnect)
 
 
 # -- playing, with the status line and keys -------------------------------------------

@@ -18,7 +18,7 @@ from .errors import (
     WaitTimeoutError,
 )
 from .manager import RunManager
-from .robots import Robot, RobotUnavailable, SpedUpClock, hardware_robot, simulated_robot
+from .robots import Robot, RobotUnavailable, hardware_robot, simulated_robot
 from .server import ServerHandle, serve, serve_run, start_server
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
     "RunManager",
     "RunManagerAPI",
     "ServerHandle",
-    "SpedUpClock",
     "StreamEvent",
     "WaitTimeoutError",
     "hardware_robot",

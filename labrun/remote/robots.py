@@ -1,13 +1,14 @@
-"""The robot a run manager drives: one controller for every run, and the clock of its runs.
+"""The robot a run manager drives: one robot for every run, and the clock of its runs.
+
+The robot is built by ``hardware.robot.open_robot`` (the one place that builds robots):
 
 - ``simulated_robot``: ``labrun serve --simulate`` uses the simulated controller on
   *real* time (optionally sped up), not the virtual clock: runs take the time the robot
   would take, so there is something to watch and to pause, and a paused run waits for
   ``re_resume`` instead of continuing by itself as ``labrun simulate`` does.
 - ``hardware_robot``: a G-code board (``--robot``), or labrun's emulator started in
-  this process (``--emulate``), built by ``hardware.factory`` and connected in a
-  hardware thread of its own (``hardware.threaded``), as ``labrun run`` does, for the
-  life of the server.
+  this process (``--emulate``), connected in a hardware thread of its own, as ``labrun
+  run`` does, for the life of the server.
 
 The robot stays where the last run left it; a robot that needs homing (at connection,
 after a halt) is homed before the next run starts. The robot's clock runs for the life of
@@ -17,40 +18,20 @@ its record and summary give the run's own times.
 
 from __future__ import annotations
 
-import contextlib
-import time
 from collections.abc import Callable
 from typing import Any
 
-import anyio
-import attrs
-
-from hardware.clock import Clock, VirtualClock
+from hardware.clock import Clock
 from hardware.config import RobotConfig
 from hardware.controller import HardwareFault, MotionController
+from hardware.factory import emulator_config
+from hardware.robot import Robot as HardwareRobot
+from hardware.robot import open_robot
 from hardware.simulated import SimulatedController
 
 
 class RobotUnavailable(RuntimeError):
     """The robot cannot be built or connected (a missing driver, no answer)."""
-
-
-class SpedUpClock:
-    """Wall-clock time running ``speed`` times faster: a real-time clock for rehearsals."""
-
-    is_virtual = False
-
-    def __init__(self, speed: float = 1.0) -> None:
-        if not speed > 0:
-            raise ValueError(f"speed must be positive, got {speed}")
-        self.speed = speed
-        self._origin = time.monotonic()
-
-    def now(self) -> float:
-        return (time.monotonic() - self._origin) * self.speed
-
-    async def sleep_until(self, deadline: float) -> None:
-        await anyio.sleep(max(0.0, deadline - self.now()) / self.speed)
 
 
 class RunClock:
@@ -73,14 +54,20 @@ class Robot:
 
     def __init__(self, config: RobotConfig, controller: MotionController, clock: Clock, *,
                  kind: str, simulating: bool, door: Callable[[bool], None] | None = None,
-                 resources: contextlib.ExitStack | None = None) -> None:
+                 hardware: HardwareRobot | None = None) -> None:
         self.config = config
         self.controller = controller
         self.clock = clock
         self.kind = kind
         self.simulating = simulating
         self.door = door
-        self._resources = resources
+        self._hardware = hardware
+
+    @classmethod
+    def serving(cls, robot: HardwareRobot, *, simulating: bool) -> Robot:
+        """The robot ``open_robot`` built, as the run manager drives it."""
+        return cls(robot.config, robot.controller, robot.clock, kind=robot.kind,
+                   simulating=simulating, door=robot.door, hardware=robot)
 
     @property
     def simulated(self) -> SimulatedController | None:
@@ -107,17 +94,14 @@ class Robot:
 
     def close(self) -> None:
         """Disconnect and release what the robot holds (the hardware thread, an emulator)."""
-        if self._resources is not None:
-            self._resources.close()
+        if self._hardware is not None:
+            self._hardware.close()
 
 
 def simulated_robot(config: RobotConfig, *, speed: float = 1.0,
                     virtual: bool = False) -> Robot:
     """The simulated robot on real time sped up by ``speed`` (or on a virtual clock)."""
-    clock: Clock = VirtualClock() if virtual else SpedUpClock(speed)
-    controller = SimulatedController(config, clock)
-    kind = "simulated, virtual clock" if virtual else f"simulated, real time x{speed:g}"
-    return Robot(config, controller, clock, kind=kind, simulating=True)
+    return Robot.serving(open_robot(config, speed=speed, virtual=virtual), simulating=True)
 
 
 def emulated_robot(config: RobotConfig | None = None, *, dialect: str | None = None,
@@ -125,11 +109,6 @@ def emulated_robot(config: RobotConfig | None = None, *, dialect: str | None = N
     """labrun's emulator of ``dialect`` (default: the configuration's, or GRBL), started
     here, playing ``config`` (default: the shipped emulator robot)."""
     if config is None:
-        try:
-            from hardware.factory import emulator_config
-        except ImportError as exc:
-            raise RobotUnavailable(f"this labrun cannot emulate a robot yet ({exc}); "
-                                   "use --simulate") from None
         config = emulator_config(dialect or "grbl")
     if dialect is None:
         dialect = config.controller.dialect if config.controller.kind == "gcode" else "grbl"
@@ -142,43 +121,13 @@ def hardware_robot(config: RobotConfig, *, emulate: str | None = None,
     emulator of that firmware is started here and driven over a real socket."""
     if config.controller.kind == "simulated" and emulate is None:
         return simulated_robot(config)
+    robot = open_robot(config, emulate=emulate, speed=speed)
     try:
-        from anyio.from_thread import start_blocking_portal
-
-        from hardware.emulator import running_emulator
-        from hardware.factory import create_controller
-        from hardware.threaded import ThreadedController
-    except ImportError as exc:
-        raise RobotUnavailable(
-            f"this labrun cannot drive a {'emulated' if emulate else 'real'} robot yet "
-            f"({exc}); use --simulate") from None
-    stack = contextlib.ExitStack()
-    try:
-        door: Callable[[bool], None] | None = None
-        if emulate is not None:
-            emulator = stack.enter_context(running_emulator(emulate, speed=speed,
-                                                            config=config))
-            config = attrs.evolve(config, controller=attrs.evolve(
-                config.controller, kind="gcode", dialect=emulate, port=emulator.address))
-            door = emulator.set_door
-        portal = stack.enter_context(start_blocking_portal())
-        inner, clock = create_controller(config)
-        controller = ThreadedController(inner, portal)
-        stack.callback(controller.close)
-
-        async def disconnect() -> None:
-            with anyio.move_on_after(5), contextlib.suppress(HardwareFault):
-                await inner.disconnect()
-
-        portal.call(inner.connect)
-        stack.callback(lambda: portal.call(disconnect))
+        robot.connect()
     except HardwareFault as exc:
-        stack.close()
+        robot.close()
         raise RobotUnavailable(f"cannot connect to the robot: {exc}") from None
     except BaseException:
-        stack.close()
+        robot.close()
         raise
-    kind = f"emulated {emulate} (x{speed:g})" if emulate else \
-        f"{config.controller.kind} {config.controller.dialect}"
-    return Robot(config, controller, clock, kind=kind, simulating=False, door=door,
-                 resources=stack)
+    return Robot.serving(robot, simulating=False)

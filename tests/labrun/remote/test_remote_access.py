@@ -12,6 +12,7 @@ import httpx
 import pytest
 from remote_kit import QUICK, SPEED, WAIT, Gates, Served, item, protocol
 
+from hardware.clock import RealClock
 from hardware.config import default_config
 from hardware.simulated import SimulatedController
 from labrun.remote import (
@@ -21,7 +22,6 @@ from labrun.remote import (
     RequestTimeoutError,
     RunManager,
     RunManagerAPI,
-    SpedUpClock,
     serve_run,
     simulated_robot,
     start_server,
@@ -195,7 +195,7 @@ def test_serve_run_controls_one_existing_run(gates: Gates, tmp_path: object) -> 
     path = tmp_path / "one.py"  # type: ignore[operator]
     path.write_text(protocol('p300.pick_up_tip()\ngates.wait("one")\np300.drop_tip()'))
     run = create_run(load_protocol(path), config=config,
-                     controller=SimulatedController(config, SpedUpClock(SPEED)))
+                     controller=SimulatedController(config, RealClock(SPEED)))
     try:
         with serve_run(run, port=0) as handle:
             gates.watch(handle.manager)

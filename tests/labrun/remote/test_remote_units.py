@@ -9,11 +9,11 @@ import anyio
 import httpx
 import pytest
 
+from hardware.clock import RealClock
 from labrun.remote.client_core import ClientCore, read_item
 from labrun.remote.errors import BadRequest, HTTPServerError, RequestFailedError
 from labrun.remote.items import Queue, QueueItem
 from labrun.remote.locks import Locks
-from labrun.remote.robots import SpedUpClock
 from labrun.remote.spec import BY_NAME, check_params, parse_json_body, parse_query
 
 
@@ -82,14 +82,14 @@ def test_good_bodies_and_queries() -> None:
         parse_query(BY_NAME["history_get"].params, {"records": "maybe"})
 
 
-def test_sped_up_clock() -> None:
-    clock = SpedUpClock(100)
+def test_a_real_clock_sped_up() -> None:
+    clock = RealClock(100)
     assert not clock.is_virtual
     start = clock.now()
     anyio.run(clock.sleep_until, start + 1.0)  # one clock second: 10 ms of wall time
     assert clock.now() - start >= 1.0
     with pytest.raises(ValueError):
-        SpedUpClock(0)
+        RealClock(0)
 
 
 def test_client_core_builds_requests_and_reads_replies(tmp_path: Any) -> None:

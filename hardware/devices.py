@@ -1,0 +1,53 @@
+"""The device interface: hardware modules beside the motion controller (DESIGN.md §7).
+
+A device is one module on the deck (temperature, magnetic, thermocycler, heater-shaker),
+simulated on the run's clock or driven over its own serial port. The engine drives
+devices only through this interface; what a module can do is in its own calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+
+class Device(Protocol):
+    """One hardware module."""
+
+    @property
+    def name(self) -> str:
+        """The name the robot file gives it (``[modules.<name>]``)."""
+        ...
+
+    @property
+    def kind(self) -> str:
+        """What it is: ``temperature``, ``magnetic``, ``thermocycler``, ``heater_shaker``."""
+        ...
+
+    async def connect(self) -> None:
+        """Open its connection (nothing for a simulated device)."""
+        ...
+
+    async def disconnect(self) -> None:
+        """Close its connection."""
+        ...
+
+    async def call(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Carry out one of its calls (``set_temperature``, ``engage``, ...); its result."""
+        ...
+
+    async def park(self) -> None:
+        """The run pauses: stop what must stop (a shaker), hold the rest."""
+        ...
+
+    async def unpark(self) -> None:
+        """The run resumes: back to what was set (a shaker to its speed) before moving on."""
+        ...
+
+    async def deactivate(self) -> None:
+        """The run is stopped or aborted: make the module safe (heaters as configured)."""
+        ...
+
+    def status(self) -> Mapping[str, Any]:
+        """What it is doing now, for the status and the record."""
+        ...
