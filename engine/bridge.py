@@ -1,18 +1,23 @@
-"""The one bridge between plain threads and the engine's event loop.
+"""The one bridge between threads and the engine's event loop.
 
 A protocol call blocks its thread on a ``Reply`` while the engine loop works; the loop
 is woken with a fire-and-forget callback, so a command costs one wake-up each way
 (about 20 µs here), a third of what a blocking portal costs. Control actions from other
-threads use the same two pieces. Nothing is ever raised into another thread: the
-engine hands back a value or an exception, and the waiting thread raises it itself.
+threads use the same two pieces: ``call_in_loop`` waits in a plain thread,
+``call_from_loop`` awaits in another event loop (the server's) without blocking it.
+Nothing is ever raised into another thread: the engine hands back a value or an
+exception, and the waiting side raises it itself. Once the engine loop has closed, both
+raise ``LoopClosedError`` instead of waiting for an answer that will never come.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+import anyio
 import anyio.lowlevel
 
 T = TypeVar("T")
@@ -36,6 +41,30 @@ class LoopCaller:
             raise RuntimeError(f"unsupported event loop {native!r}")
         self.thread_id = threading.get_ident()
         self.closed = False
+        self._lock = threading.Lock()
+        self._on_close: set[Callable[[], None]] = set()
+
+    def close(self) -> None:
+        """The loop takes no more calls; whoever awaits an answer from it is told now."""
+        with self._lock:
+            self.closed = True
+            waiting, self._on_close = self._on_close, set()
+        for notify in waiting:
+            notify()
+
+    def when_closed(self, notify: Callable[[], None]) -> Callable[[], None]:
+        """Call ``notify`` (in the closing thread) when the loop closes, at once if it has;
+        returns a function that withdraws it."""
+        with self._lock:
+            if not self.closed:
+                self._on_close.add(notify)
+                return lambda: self._withdraw(notify)
+        notify()
+        return lambda: None
+
+    def _withdraw(self, notify: Callable[[], None]) -> None:
+        with self._lock:
+            self._on_close.discard(notify)
 
     def in_loop_thread(self) -> bool:
         """True when called from the event loop's own thread."""
@@ -68,6 +97,41 @@ def call_in_loop(caller: LoopCaller, function: Callable[[], T],
 
     caller.call_soon(call)
     return reply.wait(timeout)
+
+
+async def call_from_loop(target: LoopCaller, function: Callable[[], T], *,
+                         timeout: float | None = None) -> T:
+    """Run ``function`` in ``target``'s loop and await its value (or its error) in the
+    current loop, which keeps running meanwhile; ``LoopClosedError`` if ``target`` closed
+    before answering, ``TimeoutError`` after ``timeout`` seconds."""
+    here = LoopCaller()
+    answered = anyio.Event()
+    outcome: list[tuple[bool, Any]] = []
+
+    def wake() -> None:
+        with contextlib.suppress(LoopClosedError):
+            here.call_soon(answered.set)
+
+    def in_target() -> None:
+        try:
+            outcome.append((True, function()))
+        except BaseException as exc:  # handed back and raised in the waiting loop
+            outcome.append((False, exc))
+        wake()
+
+    withdraw = target.when_closed(wake)
+    try:
+        target.call_soon(in_target)
+        with anyio.fail_after(timeout):
+            await answered.wait()
+    finally:
+        withdraw()
+    if not outcome:
+        raise LoopClosedError("the engine loop has stopped")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
 
 
 class Reply(Generic[T]):

@@ -175,7 +175,7 @@ class Engine:
                     self.end_protocol()
                     self.controller.set_interlock_listener(None)
                     self.controller.set_fault_listener(None)
-                    self.caller.closed = True  # nothing is recorded after the summary
+                    self.caller.close()  # nothing is recorded after the summary
                     self.record.add("summary", **summarize(self))
                     self.record.flush()
                     self._notify()

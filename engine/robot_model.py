@@ -7,6 +7,7 @@ engine loop owns it. Positions are axis positions in mm; points are deck coordin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from attrs import define, frozen
@@ -52,6 +53,8 @@ class RobotModel:
         self.position: dict[str, float] = {a: cfg.home for a, cfg in config.axes.items()}
         self.deck_highest = 0.0
         self.trash_point: Point | None = None
+        self.rail_lights = False
+        self.max_speeds: dict[str, float] = {}  # axis -> speed cap (mm/s), ctx.max_speeds
 
     # -- queries --------------------------------------------------------------------
 
@@ -111,7 +114,7 @@ class RobotModel:
         self.check_reach(mount, {"X": x, "Y": y, cfg.z_axis: z})
         here = self.position
         if force_direct:
-            return [Move({"X": x, "Y": y, cfg.z_axis: z}, speed)]
+            return self.capped([Move({"X": x, "Y": y, cfg.z_axis: z}, speed)])
         segments: list[Segment] = []
         if abs(here["X"] - x) > 1e-6 or abs(here["Y"] - y) > 1e-6:
             lift: dict[str, float] = {}
@@ -124,7 +127,29 @@ class RobotModel:
                 segments.append(Move(lift))
             segments.append(Move({"X": x, "Y": y}, speed))
         segments.append(Move({cfg.z_axis: z}, speed))
-        return segments
+        return self.capped(segments)
+
+    def capped(self, segments: list[Segment]) -> list[Segment]:
+        """``segments`` (from where the robot is now) with each move's path speed lowered
+        so that no axis goes faster than its ``max_speeds`` cap."""
+        if not self.max_speeds:
+            return segments
+        here = dict(self.position)
+        out: list[Segment] = []
+        for segment in segments:
+            if not isinstance(segment, Move):
+                out.append(segment)
+                continue
+            deltas = {a: abs(v - here.get(a, v)) for a, v in segment.target.items()}
+            path = math.hypot(*deltas.values())
+            speed = segment.speed
+            for axis, cap in self.max_speeds.items():
+                if deltas.get(axis, 0.0) > 1e-9:
+                    limit = cap * path / deltas[axis]
+                    speed = limit if speed is None else min(speed, limit)
+            out.append(segment if speed == segment.speed else Move(segment.target, speed))
+            here.update(segment.target)
+        return out
 
     def check_reach(self, mount: str, target: Mapping[str, float]) -> None:
         """CommandError if ``target`` is outside an axis' travel."""

@@ -22,7 +22,7 @@ from hardware.robot import open_robot
 from hardware.simulated import SimulatedController
 
 from .actions import Abort, Action, Halt, Pause, PauseOption, Play, Resume, SkipDelay, Stop
-from .bridge import LoopCaller, LoopClosedError, call_in_loop
+from .bridge import LoopCaller, LoopClosedError, call_from_loop, call_in_loop
 from .channel import CommandChannel
 from .engine import Engine, StalledPolicy
 from .entries import ActionResult
@@ -101,6 +101,11 @@ class Run:
         This is how another thread reads engine state or subscribes to it safely.
         """
         return call_in_loop(self._caller(), function, timeout)
+
+    async def acall(self, function: Callable[[], T], timeout: float | None = None) -> T:
+        """``call`` for another event loop: await ``function``'s value from the engine loop
+        without blocking the awaiting loop; ``LoopClosedError`` once the run has ended."""
+        return await call_from_loop(self._caller(), function, timeout=timeout)
 
     def call_soon(self, function: Callable[[], object]) -> None:
         """Run ``function`` in the engine loop without waiting for it; ``LoopClosedError``

@@ -27,8 +27,8 @@ def summarize(engine: EngineCore) -> dict[str, Any]:
             expelled = (entry.result or {}).get("volume_expelled", 0.0)
             if expelled:  # an empty tip blows out air
                 volumes[cmd.well] += expelled
-        else:
-            volumes[cmd.well] += cmd.volume if isinstance(cmd, c.Dispense) else -cmd.volume
+        else:  # aspirates and air gaps take from the well, dispenses give to it
+            volumes[cmd.well] -= cmd.sign * cmd.volume
     pauses = [
         {"t": e["t"], "source": e.get("pause_source"), "message": e.get("pause_message")}
         for e in engine.record.events

@@ -7,6 +7,7 @@ here.
 
 from __future__ import annotations
 
+from .air_gap import AirGap
 from .base import XYZ, Command, Execution, Result
 from .blow_out import BlowOut
 from .comment import Comment
@@ -16,8 +17,11 @@ from .home import Home
 from .liquid import Aspirate, Dispense, LiquidCommand
 from .load_instrument import LoadInstrument
 from .load_labware import LoadLabware
+from .max_speeds import SetMaxSpeeds
 from .move_to import MoveTo
 from .pick_up_tip import PickUpTip
+from .rail_lights import SetRailLights
+from .touch_tip import TouchTip
 from .wait_for_resume import WaitForResume
 
 REGISTRY: dict[str, type[Command]] = {command.kind: command for command in (
@@ -33,15 +37,20 @@ REGISTRY: dict[str, type[Command]] = {command.kind: command for command in (
     BlowOut,
     Delay,
     WaitForResume,
+    AirGap,
+    TouchTip,
+    SetRailLights,
+    SetMaxSpeeds,
 )}
 """Every command type, by the ``kind`` the run record names it with."""
 
-LIQUID_COMMANDS = (Aspirate, Dispense, BlowOut)
+LIQUID_COMMANDS = (Aspirate, Dispense, AirGap, BlowOut)
 
 __all__ = [
     "LIQUID_COMMANDS",
     "REGISTRY",
     "XYZ",
+    "AirGap",
     "Aspirate",
     "BlowOut",
     "Command",
@@ -57,5 +66,8 @@ __all__ = [
     "MoveTo",
     "PickUpTip",
     "Result",
+    "SetMaxSpeeds",
+    "SetRailLights",
+    "TouchTip",
     "WaitForResume",
 ]

@@ -89,7 +89,6 @@ class ActiveRun:
     started_at: float = field(factory=time.time)
     finishing: bool = False
     done: bool = False
-    waiters: set[anyio.Event] = field(factory=set)
 
     @property
     def status(self) -> Status:
@@ -149,7 +148,7 @@ class RunManager:
                     with anyio.CancelScope(shield=True):
                         await self._shutdown()
                     tg.cancel_scope.cancel()
-            self._caller.closed = True
+            self._caller.close()
 
     async def _shutdown(self) -> None:
         active = self.active
@@ -460,10 +459,11 @@ class RunManager:
         except Exception as exc:
             return self._cannot_start(item, f"the run could not start: {exc}")
         self.queue_error = None
-        self._activate(item, run, started_at)
-        played = run.control.play(source=SOURCE)  # the engine is idle: answers at once
+        active = self._activate(item, run, started_at)
+        played = await self._apply(active, Play(source=SOURCE))
         if not played.accepted:
-            run.control.abort(f"could not start: {played.reason}", source=SOURCE)
+            await self._apply(active, Abort(source=SOURCE,
+                                            reason=f"could not start: {played.reason}"))
         self._changed()
         return None
 
@@ -526,8 +526,6 @@ class RunManager:
         if self._single is None:
             await anyio.to_thread.run_sync(active.run.close)
         active.watch.close()
-        for waiter in active.waiters:
-            waiter.set()
         self._to_history(active.item, active.run, summary, active.started_at)
         active.done = True
         if self._single is not None:
@@ -582,37 +580,11 @@ class RunManager:
 
     async def _in_engine(self, active: ActiveRun, function: Callable[[], T]) -> T | None:
         """Run ``function`` in the run's engine loop and await its value; None if the
-        loop has ended before it could."""
-        server = self._caller
-        assert server is not None
-        answered = anyio.Event()
-        box: list[T] = []
-        errors: list[Exception] = []
-
-        def deliver() -> None:
-            answered.set()
-
-        def in_engine() -> None:
-            try:
-                box.append(function())
-            except Exception as exc:  # handed back and raised in the server loop
-                errors.append(exc)
-            with contextlib.suppress(LoopClosedError):
-                server.call_soon(deliver)
-
+        loop has ended before it could (or did not answer in time)."""
         try:
-            active.run.call_soon(in_engine)
-        except LoopClosedError:
+            return await active.run.acall(function, ENGINE_ANSWER_TIMEOUT)
+        except (LoopClosedError, TimeoutError):
             return None
-        active.waiters.add(answered)
-        try:
-            with anyio.move_on_after(ENGINE_ANSWER_TIMEOUT):
-                await answered.wait()
-        finally:
-            active.waiters.discard(answered)
-        if errors:
-            raise errors[0]
-        return box[0] if box else None
 
     # -- notifications ------------------------------------------------------------------------
 
