@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import anyio
-import anyio.lowlevel
+
+from hardware.wakeup import loop_waker
 
 T = TypeVar("T")
 
@@ -31,14 +32,7 @@ class LoopCaller:
     """Schedules callbacks in the event loop it was created in, from any thread."""
 
     def __init__(self) -> None:
-        native: Any = anyio.lowlevel.current_token().native_token
-        if hasattr(native, "call_soon_threadsafe"):  # asyncio event loop
-            self._schedule: Callable[[Callable[[], object]], object] = (
-                native.call_soon_threadsafe)
-        elif hasattr(native, "run_sync_soon"):  # trio token
-            self._schedule = native.run_sync_soon
-        else:  # pragma: no cover - anyio supports only these two
-            raise RuntimeError(f"unsupported event loop {native!r}")
+        self._schedule = loop_waker()
         self.thread_id = threading.get_ident()
         self.closed = False
         self._lock = threading.Lock()

@@ -39,18 +39,9 @@ from .controller import (
     MotionController,
     Position,
 )
+from .wakeup import loop_waker
 
 T = TypeVar("T")
-
-
-def _scheduler() -> Callable[[Callable[[], object]], object]:
-    """Schedule a callback in the current event loop from any thread, without waiting."""
-    native: Any = anyio.lowlevel.current_token().native_token
-    if hasattr(native, "call_soon_threadsafe"):  # asyncio
-        return native.call_soon_threadsafe  # type: ignore[no-any-return]
-    if hasattr(native, "run_sync_soon"):  # trio
-        return native.run_sync_soon  # type: ignore[no-any-return]
-    raise RuntimeError(f"unsupported event loop {native!r}")  # pragma: no cover
 
 
 class _Job:
@@ -86,7 +77,7 @@ class ThreadedController:
             tuple[Callable[[Callable[[], Coroutine[Any, Any, None]]], object],
                   Callable[[Callable[[], object]], object]]]) -> None:
         async with anyio.create_task_group() as tg:
-            task_status.started((tg.start_soon, _scheduler()))
+            task_status.started((tg.start_soon, loop_waker()))
             await anyio.sleep_forever()
 
     def close(self) -> None:
@@ -118,7 +109,7 @@ class ThreadedController:
         if listener is None:
             self.inner.set_interlock_listener(None)
             return
-        schedule = _scheduler()
+        schedule = loop_waker()
 
         def forward(name: str, active: bool) -> None:
             with contextlib.suppress(RuntimeError):  # that loop has ended: nobody listens
@@ -131,7 +122,7 @@ class ThreadedController:
         if listener is None:
             self.inner.set_fault_listener(None)
             return
-        schedule = _scheduler()
+        schedule = loop_waker()
 
         def forward(fault: HardwareFault) -> None:
             with contextlib.suppress(RuntimeError):  # that loop has ended: nobody listens
@@ -170,7 +161,7 @@ class ThreadedController:
 
     async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``fn(*args)`` in the hardware loop; cancellation reaches it there."""
-        schedule = _scheduler()
+        schedule = loop_waker()
         done = anyio.Event()
         outcome: list[tuple[bool, Any]] = []
         handle = _Job()
