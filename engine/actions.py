@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from attrs import frozen
+from typing_extensions import assert_never
 
 from .state import RunState, Status, status_of
 
@@ -17,7 +18,7 @@ PauseOption = Literal["deferred", "immediate"]
 
 
 @frozen
-class Action:
+class BaseAction:
     """Base of the actions; ``source`` says who asked (client, terminal, http, ...)."""
 
     source: str = "client"
@@ -29,12 +30,12 @@ class Action:
 
 
 @frozen
-class Play(Action):
+class Play(BaseAction):
     """Start the run."""
 
 
 @frozen
-class Pause(Action):
+class Pause(BaseAction):
     """Pause at the next checkpoint (deferred) or now (immediate)."""
 
     option: PauseOption = "deferred"
@@ -42,33 +43,36 @@ class Pause(Action):
 
 
 @frozen
-class Resume(Action):
+class Resume(BaseAction):
     """Continue a paused run."""
 
 
 @frozen
-class Stop(Action):
+class Stop(BaseAction):
     """End the run cleanly; its result is ``stopped``, a success."""
 
 
 @frozen
-class Abort(Action):
+class Abort(BaseAction):
     """End the run with cleanup; its result is ``aborted`` with the reason."""
 
     reason: str | None = None
 
 
 @frozen
-class Halt(Action):
+class Halt(BaseAction):
     """Emergency stop; no cleanup motion; the robot must be homed afterwards."""
 
 
 @frozen
-class SkipDelay(Action):
+class SkipDelay(BaseAction):
     """End the active delay now."""
 
 
-_NAMES: dict[type[Action], str] = {
+Action = Play | Pause | Resume | Stop | Abort | Halt | SkipDelay
+"""Every action: a closed union, handled with ``match`` and ``assert_never``."""
+
+_NAMES: dict[type[BaseAction], str] = {
     Play: "play", Pause: "pause", Resume: "resume", Stop: "stop", Abort: "abort",
     Halt: "halt", SkipDelay: "skip_delay",
 }
@@ -82,40 +86,43 @@ def check_action(state: RunState, action: Action) -> str | None:
     status = status_of(state)
     if status.is_terminal:
         return f"the run has already ended ({status.value})"
-    if isinstance(action, Play):
-        if status is not Status.IDLE:
-            return f"the run has already started ({status.value})"
-        if state.interlocks:
-            return f"interlock {_names(state.interlocks)} is active; clear it before starting"
-        return None
-    if isinstance(action, Pause):
-        if status in (Status.RUNNING, Status.PAUSING):
+    match action:
+        case Play():
+            if status is not Status.IDLE:
+                return f"the run has already started ({status.value})"
+            if state.interlocks:
+                return (f"interlock {_names(state.interlocks)} is active; "
+                        "clear it before starting")
             return None
-        return f"cannot pause while {status.value}"
-    if isinstance(action, Resume):
-        if status is not Status.PAUSED:
-            return f"cannot resume while {status.value}; only a paused run resumes"
-        if state.interlocks:
-            return (f"interlock {_names(state.interlocks)} is active; "
-                    "resume is refused until it clears")
-        return None
-    if isinstance(action, Stop):
-        if status is Status.IDLE or status in _ACTIVE:
+        case Pause():
+            if status in (Status.RUNNING, Status.PAUSING):
+                return None
+            return f"cannot pause while {status.value}"
+        case Resume():
+            if status is not Status.PAUSED:
+                return f"cannot resume while {status.value}; only a paused run resumes"
+            if state.interlocks:
+                return (f"interlock {_names(state.interlocks)} is active; "
+                        "resume is refused until it clears")
             return None
-        return f"cannot stop while {status.value}"
-    if isinstance(action, Abort):
-        if status is Status.IDLE or status in _ACTIVE or status in _ENDING:
+        case Stop():
+            if status is Status.IDLE or status in _ACTIVE:
+                return None
+            return f"cannot stop while {status.value}"
+        case Abort():
+            if status is Status.IDLE or status in _ACTIVE or status in _ENDING:
+                return None
+            return f"cannot abort while {status.value}"
+        case Halt():
             return None
-        return f"cannot abort while {status.value}"
-    if isinstance(action, Halt):
-        return None
-    if isinstance(action, SkipDelay):
-        if state.delay is None or state.delay.skipped:
-            return "no delay is active"
-        if status in (Status.RUNNING, Status.PAUSED):
-            return None
-        return f"cannot skip the delay while {status.value}"
-    return f"unknown action {type(action).__name__}"
+        case SkipDelay():
+            if state.delay is None or state.delay.skipped:
+                return "no delay is active"
+            if status in (Status.RUNNING, Status.PAUSED):
+                return None
+            return f"cannot skip the delay while {status.value}"
+        case unknown:
+            assert_never(unknown)
 
 
 def _names(interlocks: frozenset[str]) -> str:

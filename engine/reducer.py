@@ -8,8 +8,9 @@ a step started, an interlock changed, the protocol finished, the run ended).
 from __future__ import annotations
 
 from attrs import evolve, frozen
+from typing_extensions import assert_never
 
-from .actions import Abort, Action, Halt, Pause, Play, Resume, SkipDelay, Stop
+from .actions import Abort, Action, BaseAction, Halt, Pause, Play, Resume, SkipDelay, Stop
 from .state import (
     DelayInfo,
     Ending,
@@ -104,33 +105,35 @@ def reduce(state: RunState, event: Action | EngineEvent) -> RunState:
     """The state after ``event``."""
     if type(event) is StepStarted:  # the common case, once per step
         return evolve(state, step=event.step)
-    if isinstance(event, Action):
+    if isinstance(event, BaseAction):
         return _reduce_action(state, event)
     return _reduce_engine_event(state, event)
 
 
 def _reduce_action(state: RunState, action: Action) -> RunState:
-    if isinstance(action, Play):
-        return evolve(state, started=True)
-    if isinstance(action, Pause):
-        return _pause(state, PauseRequest(PauseSource.CLIENT, action.message,
-                                          immediate=action.option == "immediate"))
-    if isinstance(action, Resume):
-        return evolve(state, pause=None)
-    if isinstance(action, (Stop, Abort, Halt)):
-        kind = _END_KIND[type(action)]
-        reason = action.reason if isinstance(action, Abort) else None
-        if not state.started:
-            return evolve(state, outcome=Outcome(_IDLE_OUTCOME[kind], reason=reason))
-        if state.ending is not None and (
-                state.ending.kind is EndKind.HALT or kind is state.ending.kind
-                or (state.ending.kind is EndKind.FAIL and kind is not EndKind.HALT)):
-            return state  # a halt wins; a failure keeps its error through an abort
-        return evolve(state, ending=Ending(kind, reason), pending=None, pause=None)
-    if isinstance(action, SkipDelay):
-        assert state.delay is not None
-        return evolve(state, delay=evolve(state.delay, skipped=True))
-    raise TypeError(f"not an action: {action!r}")
+    match action:
+        case Play():
+            return evolve(state, started=True)
+        case Pause():
+            return _pause(state, PauseRequest(PauseSource.CLIENT, action.message,
+                                              immediate=action.option == "immediate"))
+        case Resume():
+            return evolve(state, pause=None)
+        case Stop() | Abort() | Halt():
+            kind = _END_KIND[type(action)]
+            reason = action.reason if isinstance(action, Abort) else None
+            if not state.started:
+                return evolve(state, outcome=Outcome(_IDLE_OUTCOME[kind], reason=reason))
+            if state.ending is not None and (
+                    state.ending.kind is EndKind.HALT or kind is state.ending.kind
+                    or (state.ending.kind is EndKind.FAIL and kind is not EndKind.HALT)):
+                return state  # a halt wins; a failure keeps its error through an abort
+            return evolve(state, ending=Ending(kind, reason), pending=None, pause=None)
+        case SkipDelay():
+            assert state.delay is not None
+            return evolve(state, delay=evolve(state.delay, skipped=True))
+        case unknown:
+            assert_never(unknown)
 
 
 def _pause(state: RunState, request: PauseRequest) -> RunState:
