@@ -30,6 +30,7 @@ it stands at the first ``home()`` after connecting (the driver keeps that origin
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -53,6 +54,8 @@ from .link import Link
 from .planning import default_axis_map, feed_for, homing_time, is_still
 from .transport import Transport, open_transport
 
+_OFFSET_WORDS = re.compile(r"G\s*(?:10|92|5[4-9])(?!\d)|\$RST", re.IGNORECASE)
+"""Lines that may change the work offset (G10, G92, G54..G59, settings reset)."""
 HOME_TOLERANCE_MM = 0.05
 """How far the position read after homing may be from the configured ``home``."""
 STILL_POLL_S = 0.01
@@ -386,6 +389,9 @@ class GcodeController:
         """Stream raw lines with the dialect's flow control; return each answer's text."""
         link = self._live()
         await self._ready()
+        lines = list(lines)
+        if any(_OFFSET_WORDS.search(line) for line in lines):
+            link.work_offset = None  # known again from the next WCO: (GRBL sends it then)
         entries = [await link.streamer.submit(line) for line in lines]
         return [(await link.streamer.wait(entry)).payload for entry in entries]
 

@@ -155,9 +155,11 @@ class Link:
             if status.work_position is None:
                 raise ControllerError(f"the status report carried no position: {status}")
             if time.monotonic() > deadline:
-                raise self._timeout(f"no WCO: work offset in the status reports for "
-                                    f"{self.timeout_s:g} s, so WPos cannot be turned into "
-                                    "a machine position")
+                raise ControllerError(
+                    f"the controller reports work positions (WPos) and no WCO: work offset "
+                    f"came for {self.timeout_s:g} s, so its machine position is unknown; "
+                    "make it report MPos ($10 bit 0) or, on grblHAL, WCO ($10 bit 5)")
+            await anyio.sleep(self.poll_interval)
 
     async def settle(self, quiet: float) -> None:
         """Wait until nothing has arrived for ``quiet`` seconds (a start-up banner)."""

@@ -1,13 +1,18 @@
-"""Stock GRBL 1.1h itself, compiled for the host by grbl-sim, behind a pseudo-terminal.
+"""Stock GRBL 1.1h and grblHAL themselves, compiled for the host by their simulators,
+behind a pseudo-terminal.
 
-Not labrun's emulator: the firmware's own code answers. Build it yourself (labrun ships
-neither its code nor a build script): clone ``gnea/grbl``, clone ``grbl/grbl-sim`` into
-``grbl/grbl/sim``, run ``make new FLAGS="-O2 -fcommon"`` there (GCC 12 needs
-``-fcommon``) and point ``LABRUN_GRBL_SIM`` at ``grbl_sim.exe``. Without it these tests
-are skipped and say so.
+Not labrun's emulator: the firmware's own code answers. Build them yourself (labrun
+ships neither their code nor a build script):
 
-grbl-sim has no homing switches that ever clear, 3 axes and ``$22=0`` out of the box: a
-run uses the shipped 3-axis example robot with ``homing = "none"``; with ``$22=1`` its
+- GRBL: clone ``gnea/grbl``, clone ``grbl/grbl-sim`` into ``grbl/grbl/sim``, run
+  ``make new FLAGS="-O2 -fcommon"`` there (GCC 12 needs ``-fcommon``) and point
+  ``LABRUN_GRBL_SIM`` at ``grbl_sim.exe``;
+- grblHAL: clone ``grblHAL/Simulator`` and ``grblHAL/core`` into its ``src/grbl``, build
+  with ``cmake`` and ``make`` and point ``LABRUN_GRBLHAL_SIM`` at ``grblHAL_sim``.
+
+Without them these tests are skipped and say so. Both simulators have 3 axes and
+``$22=0`` out of the box: a run uses the shipped 3-axis example robot with
+``homing = "none"``. grbl-sim's limit switches never clear, so with ``$22=1`` its
 homing cycle fails with ``ALARM:8``, ``ok`` and the banner, as on a real board whose
 switch stays pressed.
 """
@@ -33,14 +38,26 @@ from anyio.from_thread import start_blocking_portal
 from engine.state import Status
 from hardware.config import RobotConfig, load_config
 from hardware.factory import create_controller
-from hardware.gcode import ControllerAlarm, GcodeController, open_controller
+from hardware.gcode import ControllerAlarm, ControllerError, GcodeController, open_controller
 from hardware.threaded import ThreadedController
 from protocol_api.execute import create_run
 
-SIM = os.environ.get("LABRUN_GRBL_SIM") or shutil.which("grbl_sim.exe") or ""
-pytestmark = pytest.mark.skipif(
-    not (SIM and os.access(SIM, os.X_OK)),
-    reason="grbl-sim is not built: set LABRUN_GRBL_SIM to grbl_sim.exe (see the docstring)")
+SIMULATORS = {
+    "grbl": os.environ.get("LABRUN_GRBL_SIM") or shutil.which("grbl_sim.exe") or "",
+    "grblhal": os.environ.get("LABRUN_GRBLHAL_SIM") or shutil.which("grblHAL_sim") or "",
+}
+
+
+@pytest.fixture(params=sorted(SIMULATORS))
+def sim(request: pytest.FixtureRequest) -> str:
+    """The simulator binary of one firmware; skipped when it is not built."""
+    name = str(request.param)
+    path = SIMULATORS[name]
+    if not (path and os.access(path, os.X_OK)):
+        variable = "LABRUN_GRBL_SIM" if name == "grbl" else "LABRUN_GRBLHAL_SIM"
+        pytest.skip(f"the {name} simulator is not built: set {variable} (see this "
+                    "module's docstring)")
+    return path
 
 EXAMPLE = Path(__file__).parents[2] / "hardware" / "robots" / "grbl_3axis_example.toml"
 SETTINGS = ["$110=3000", "$111=3000", "$112=3000", "$120=500", "$121=500", "$122=500"]
@@ -50,7 +67,7 @@ WAIT_S = 240.0
 
 
 @contextlib.contextmanager
-def grbl_sim(folder: Path) -> Iterator[str]:
+def grbl_sim(binary: str, folder: Path) -> Iterator[str]:
     """Run grbl-sim on one pty and bridge it to another; yield the path a driver opens.
 
     Its EEPROM file lives in ``folder``, so every test starts from GRBL's defaults."""
@@ -58,7 +75,7 @@ def grbl_sim(folder: Path) -> Iterator[str]:
     host_master, host_slave = os.openpty()
     for fd in (sim_slave, host_slave):
         tty.setraw(fd)
-    process = subprocess.Popen([SIM, "-n", "-b", "/dev/null", "-s", "/dev/null"],
+    process = subprocess.Popen([binary, "-n", "-b", "/dev/null", "-s", "/dev/null"],
                                stdin=sim_slave, stdout=sim_slave,
                                stderr=subprocess.DEVNULL, cwd=folder)
 
@@ -102,14 +119,21 @@ def anyio_backend() -> str:
 
 
 @pytest.mark.anyio
-async def test_work_offsets_and_intermittent_wco_on_real_grbl(tmp_path: Path) -> None:
-    with grbl_sim(tmp_path) as port:
+async def test_work_offsets_and_intermittent_wco_on_real_grbl(sim: str, tmp_path: Path
+                                                              ) -> None:
+    with grbl_sim(sim, tmp_path) as port:
         async with open_controller(robot(port)) as ctl:
             await configured(ctl)
+            restarts = ctl.link.restart_seq  # its banner after a reset is a restart:
+            await ctl.link.write(b"\x18")
+            await ctl.link.wait_for(lambda: ctl.link.restart_seq > restarts, "the banner")
             assert ctl.link.status is not None
             home = await ctl.home()  # switchless: here is home
             assert home == pytest.approx({"X": -1.0, "Y": -1.0, "Z": -1.0}, abs=1e-3)
-            await ctl.send_gcode(["$10=0", "G10 L2 P1 X10 Y-5", "G92 Z3"])
+            # Work positions: stock GRBL still sends WCO in some reports; grblHAL only
+            # with bit 5 of its report mask.
+            work_positions = "$10=0" if "grblHAL" not in sim else "$10=32"
+            await ctl.send_gcode([work_positions, "G10 L2 P1 X10 Y-5", "G92 Z3"])
             await ctl.move({"X": -40.0, "Y": -30.0, "Z": -11.0})
             for _ in range(12):  # WCO comes in some reports only: every read agrees
                 here = await ctl.read_position()
@@ -120,9 +144,27 @@ async def test_work_offsets_and_intermittent_wco_on_real_grbl(tmp_path: Path) ->
 
 
 @pytest.mark.anyio
+async def test_work_positions_without_any_wco_are_a_clear_fault_not_a_wrong_position(
+        tmp_path: Path) -> None:
+    binary = SIMULATORS["grblhal"]
+    if not (binary and os.access(binary, os.X_OK)):
+        pytest.skip("the grblHAL simulator is not built: set LABRUN_GRBLHAL_SIM")
+    with grbl_sim(binary, tmp_path) as port:
+        async with open_controller(robot(port)) as ctl:
+            await ctl.home()
+            # grblHAL's $10=0: WPos and never a WCO. The offset seen before is stale now.
+            await ctl.send_gcode(["$10=0", "G10 L2 P1 X10 Y-5"])
+            with pytest.raises(ControllerError, match=r"WPos\) and no WCO.*\$10 bit 0"):
+                await ctl.read_position()
+
+
+@pytest.mark.anyio
 async def test_a_failed_homing_cycle_on_real_grbl_is_an_alarm_with_its_cause(
         tmp_path: Path) -> None:
-    with grbl_sim(tmp_path) as port:
+    binary = SIMULATORS["grbl"]
+    if not (binary and os.access(binary, os.X_OK)):
+        pytest.skip("grbl-sim is not built: set LABRUN_GRBL_SIM (see this module's docstring)")
+    with grbl_sim(binary, tmp_path) as port:
         async with open_controller(robot(port, homing="switch")) as ctl:
             await ctl.send_gcode(["$22=1"])
             with anyio.fail_after(30), pytest.raises(
@@ -144,10 +186,10 @@ def run(ctx):
 '''
 
 
-def test_a_protocol_with_pauses_on_real_grbl(tmp_path: Path) -> None:
+def test_a_protocol_with_pauses_on_real_grbl(sim: str, tmp_path: Path) -> None:
     path = tmp_path / "protocol.py"
     path.write_text(textwrap.dedent(PROTOCOL))
-    with grbl_sim(tmp_path) as port, start_blocking_portal() as portal:
+    with grbl_sim(sim, tmp_path) as port, start_blocking_portal() as portal:
         config = robot(port)
         inner, clock = create_controller(config)
         assert isinstance(inner, GcodeController)
