@@ -9,7 +9,8 @@ engine tracks them again for the run record and for safe replays.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from engine import commands as c
@@ -18,15 +19,19 @@ from .errors import ProtocolError, TipError, UnsupportedAPIError, VolumeError
 from .labware import Labware, OutOfTipsError, Well
 from .pipettes import PipetteSpec
 from .steps import api_step
-from .transfer import plan_transfer
+from .transfer import plan, transfer_options
 from .types import Location
 
 if TYPE_CHECKING:
     from .context import ProtocolContext
 
+ENGINE_CORE_API = (2, 14)
+"""From this apiLevel Opentrons runs protocols on its engine core: ``speed`` is gone and a
+dispense of more than the tip holds is an error (before, the plunger stopped at empty)."""
+DEFAULT_GANTRY_SPEED = 400.0  # mm/s, InstrumentContext.default_speed
+
 _UNSUPPORTED = {
-    "touch_tip": "touch_tip", "air_gap": "air_gap", "distribute": "distribute",
-    "consolidate": "consolidate", "configure_for_volume": "configure_for_volume",
+    "configure_for_volume": "configure_for_volume",
     "configure_nozzle_layout": "nozzle layouts", "prepare_to_aspirate": "prepare_to_aspirate",
     "detect_liquid_presence": "liquid detection", "require_liquid_presence": "liquid detection",
     "measure_liquid_height": "liquid detection",
@@ -49,6 +54,26 @@ class FlowRates:
     def __repr__(self) -> str:
         return (f"FlowRates(aspirate={self.aspirate}, dispense={self.dispense}, "
                 f"blow_out={self.blow_out})")
+
+
+class PlungerSpeeds:
+    """Plunger speeds in mm/s (apiLevel < 2.14): a view of the flow rates in other units."""
+
+    def __init__(self, flow_rate: FlowRates, ul_per_mm: float) -> None:
+        object.__setattr__(self, "_flow_rate", flow_rate)
+        object.__setattr__(self, "_ul_per_mm", ul_per_mm)
+
+    def __getattr__(self, name: str) -> float:
+        if name not in ("aspirate", "dispense", "blow_out"):
+            raise AttributeError(f"'PlungerSpeeds' object has no attribute {name!r}")
+        return float(getattr(self._flow_rate, name)) / self._ul_per_mm
+
+    def __setattr__(self, name: str, value: float) -> None:
+        if name not in ("aspirate", "dispense", "blow_out"):
+            raise AttributeError(f"'PlungerSpeeds' object has no attribute {name!r}")
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ProtocolError(f"speed.{name} must be a positive number, not {value!r}")
+        setattr(self._flow_rate, name, float(value) * self._ul_per_mm)
 
 
 class Clearances:
@@ -78,8 +103,54 @@ class InstrumentContext:
         self._tip_capacity: float | None = None
         self._volume = 0.0
         self._location: Location | None = None
+        self._default_speed: float | None = None  # None: the gantry's own limits
+        self._tip_length = 0.0
 
     # -- properties -----------------------------------------------------------------
+
+    @property
+    def type(self) -> str:
+        """``'single'`` or ``'multi'``."""
+        return "multi" if self._spec.channels > 1 else "single"
+
+    @property
+    def default_speed(self) -> float:
+        """The gantry speed of moves, mm/s (400 unless set)."""
+        return DEFAULT_GANTRY_SPEED if self._default_speed is None else self._default_speed
+
+    @default_speed.setter
+    def default_speed(self, speed: float) -> None:
+        if (not isinstance(speed, (int, float)) or isinstance(speed, bool)
+                or not math.isfinite(speed) or speed <= 0):
+            raise ProtocolError(f"default_speed must be a positive number, not {speed!r}")
+        self._default_speed = float(speed)
+
+    @property
+    def speed(self) -> PlungerSpeeds:
+        """Plunger speeds in mm/s; removed at apiLevel 2.14 (use ``flow_rate``)."""
+        if self._ctx.api_version >= ENGINE_CORE_API:
+            raise UnsupportedAPIError("InstrumentContext.speed was removed in apiLevel 2.14; "
+                                      "use flow_rate")
+        return PlungerSpeeds(self.flow_rate, self._spec.ul_per_mm)
+
+    @property
+    def hw_pipette(self) -> Mapping[str, Any]:
+        """A read-only dict of what the hardware knows of the pipette, as Opentrons gives it."""
+        spec = self._spec
+        return MappingProxyType({
+            "name": spec.name, "model": spec.model, "pipette_id": f"{self._mount}-{spec.name}",
+            "display_name": spec.display_name, "channels": spec.channels,
+            "min_volume": spec.min_volume, "max_volume": spec.max_volume,
+            "working_volume": self._capacity(), "current_volume": self._volume,
+            "has_tip": self.has_tip, "tip_length": self._tip_length,
+            "aspirate_flow_rate": self.flow_rate.aspirate,
+            "dispense_flow_rate": self.flow_rate.dispense,
+            "blow_out_flow_rate": self.flow_rate.blow_out,
+            "default_aspirate_flow_rates": {"2.0": spec.aspirate_flow_rate},
+            "default_dispense_flow_rates": {"2.0": spec.dispense_flow_rate},
+            "default_blow_out_flow_rates": {"2.0": spec.blow_out_flow_rate},
+            "ul_per_mm": spec.ul_per_mm, "mount": self._mount,
+        })
 
     @property
     def name(self) -> str:
@@ -98,8 +169,8 @@ class InstrumentContext:
 
     @property
     def channels(self) -> int:
-        """Number of channels (1)."""
-        return 1
+        """Number of channels (1 or 8)."""
+        return self._spec.channels
 
     @property
     def min_volume(self) -> float:
@@ -150,6 +221,7 @@ class InstrumentContext:
         rack.use_tips(well)
         returned.discard(well)
         self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0.0
+        self._tip_length = tip_length
         self._location = well.top()
         return self
 
@@ -216,6 +288,7 @@ class InstrumentContext:
         self._steps.execute(c.DropTip(self._mount, (point.x, point.y, point.z),
                                       _location_ref(target) or "trash"))
         self._tip_from, self._tip_capacity, self._volume = None, None, 0.0
+        self._tip_length = 0.0
         self._location = target
         if rack_well is not None:
             # Back in a rack: it may be picked up again by naming its well, but, as in
@@ -269,6 +342,8 @@ class InstrumentContext:
         self._require_tip("dispense")
         volume = self._zero_means_all(volume)
         amount = self._volume if volume is None else _volume("dispense", volume)
+        if self._ctx.api_version < ENGINE_CORE_API:
+            amount = min(amount, self._volume)  # the plunger stops at empty
         if amount > self._volume + 1e-9:
             raise VolumeError(f"dispense: {amount:g} µL asked but the tip holds "
                               f"{self._volume:g} µL")
@@ -309,28 +384,44 @@ class InstrumentContext:
     @api_step("transfer")
     def transfer(self, volume: float | Sequence[float], source: Any, dest: Any,
                  trash: bool = True, **kwargs: Any) -> InstrumentContext:
-        """Move liquid from source wells to destination wells (one-to-one or list-to-list)."""
-        plan = plan_transfer(self, volume, source, dest, kwargs)
-        if plan.new_tip == "never":
-            self._require_tip("transfer with new_tip='never'")
-        for index, (src, dst, amount) in enumerate(plan.moves):
-            if plan.new_tip == "always" or (plan.new_tip == "once" and index == 0):
-                if self.has_tip and plan.new_tip == "always":
-                    self._discard_tip(trash)
-                if not self.has_tip:
-                    self.pick_up_tip()
-            if plan.mix_before:
-                self.mix(plan.mix_before[0], plan.mix_before[1], src)
-            self.aspirate(amount, src)
-            self.dispense(amount, dst)
-            if plan.mix_after:
-                self.mix(plan.mix_after[0], plan.mix_after[1], dst)
-            if plan.blow_out:
-                where = {"source well": src, "destination well": dst}.get(
-                    plan.blowout_location, self.trash_container.wells()[0])
-                self.blow_out(where)
-        if plan.new_tip in ("once", "always") and self.has_tip and plan.moves:
-            self._discard_tip(trash)
+        """Move liquid from source wells to destination wells, splitting volumes that do
+        not fit in the tip, with the options of the Opentrons API (``new_tip``,
+        ``air_gap``, ``touch_tip``, ``mix_before``/``mix_after``, ``blow_out`` and
+        ``blowout_location``, ``disposal_volume``, ``trash``)."""
+        return self._liquid_plan("transfer", volume, source, dest, trash, kwargs)
+
+    @api_step("distribute")
+    def distribute(self, volume: float | Sequence[float], source: Any, dest: Any,
+                   *args: Any, **kwargs: Any) -> InstrumentContext:
+        """One source to many destinations, filling the tip for several dispenses; a
+        disposal volume (the pipette's minimum unless given) is blown out at the end."""
+        kwargs["disposal_volume"] = kwargs.pop("disposal_vol", kwargs.get(
+            "disposal_volume", self.min_volume))
+        kwargs["mix_after"] = (0, 0)
+        kwargs.setdefault("mode", "distribute")
+        return self._liquid_plan("distribute", volume, source, dest,
+                                 kwargs.pop("trash", True), kwargs)
+
+    @api_step("consolidate")
+    def consolidate(self, volume: float | Sequence[float], source: Any, dest: Any,
+                    *args: Any, **kwargs: Any) -> InstrumentContext:
+        """Many sources to one destination, aspirating from several before one dispense."""
+        kwargs["mix_before"] = (0, 0)
+        kwargs["disposal_volume"] = 0
+        kwargs.setdefault("mode", "consolidate")
+        return self._liquid_plan("consolidate", volume, source, dest,
+                                 kwargs.pop("trash", True), kwargs)
+
+    def _liquid_plan(self, name: str, volume: Any, source: Any, dest: Any, trash: bool,
+                     kwargs: dict[str, Any]) -> InstrumentContext:
+        opts = transfer_options(self, name, trash, kwargs)
+        actions: Iterator[tuple[str, tuple[Any, ...]]] = plan(self, volume, source, dest, opts)
+        for method, args in actions:
+            if method == "pick_up_tip" and self.has_tip:
+                if opts.new_tip != "always":
+                    continue  # 'once' with a tip already on: use it
+                self._discard_tip(trash)
+            getattr(self, method)(*args)
         return self
 
     def _discard_tip(self, trash: bool) -> None:
@@ -338,6 +429,60 @@ class InstrumentContext:
             self.drop_tip()
         else:
             self.return_tip()
+
+    @api_step("air_gap")
+    def air_gap(self, volume: float | None = None,
+                height: float | None = None) -> InstrumentContext:
+        """Draw ``volume`` µL of air (all the tip can still take when None) ``height`` mm
+        (5 unless given) above the top of the well the pipette was last at."""
+        self._require_tip("air_gap")
+        last = self._location
+        if last is None or not last.labware.is_well:
+            raise ProtocolError("air_gap: the pipette must have been at a well first, to "
+                                "take the air gap above it")
+        available = self._capacity() - self._volume
+        amount = available if volume is None else _volume("air_gap", volume)
+        if amount > available + 1e-9:
+            raise VolumeError(f"air_gap: {amount:g} µL would put {self._volume + amount:g} µL "
+                              f"in the tip; it holds at most {self._capacity():g} µL")
+        target = last.labware.as_well().top(5.0 if height is None else float(height))
+        self._move(target)
+        self._steps.execute(c.AirGap(self._mount, amount, self.flow_rate.aspirate,
+                                     _location_ref(target)))
+        self._volume += amount
+        return self
+
+    @api_step("touch_tip")
+    def touch_tip(self, location: Well | None = None, radius: float = 1.0,
+                  v_offset: float = -1.0, speed: float = 60.0) -> InstrumentContext:
+        """Touch the tip to the four sides of ``location`` (the last well when None),
+        ``v_offset`` mm from its top, at ``radius`` of its half-size, at ``speed`` mm/s
+        (kept within 1-80 as Opentrons does)."""
+        self._require_tip("touch_tip")
+        if location is None:
+            last = self._location
+            if last is None or not last.labware.is_well:
+                raise ProtocolError("touch_tip: no location given and the pipette is not "
+                                    "at a well")
+            location = last.labware.as_well()
+        if isinstance(location, Location) and location.labware.is_well:
+            location = location.labware.as_well()
+        if not isinstance(location, Well):
+            raise ProtocolError(f"touch_tip: expected a Well, not {location!r}")
+        for name, value in (("radius", radius), ("v_offset", v_offset), ("speed", speed)):
+            if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                    or not math.isfinite(value)):
+                raise ProtocolError(f"touch_tip: {name} must be a number, not {value!r}")
+        size_x = location.diameter if location.diameter is not None else location.length
+        size_y = location.diameter if location.diameter is not None else location.width
+        target = location.top(float(v_offset))
+        point = target.point
+        self._steps.execute(c.TouchTip(
+            self._mount, (point.x, point.y, point.z), float(radius) * float(size_x or 0) / 2,
+            float(radius) * float(size_y or 0) / 2, min(max(float(speed), 1.0), 80.0),
+            _ref(location)))
+        self._location = target
+        return self
 
     # -- motion ---------------------------------------------------------------------
 
@@ -378,6 +523,8 @@ class InstrumentContext:
     def _move(self, location: Location, force_direct: bool = False,
               minimum_z_height: float | None = None, speed: float | None = None) -> None:
         point = location.point
+        if speed is None:
+            speed = self._default_speed
         self._steps.execute(c.MoveTo(self._mount, (point.x, point.y, point.z),
                                      _location_ref(location), force_direct,
                                      minimum_z_height, speed))

@@ -1,141 +1,301 @@
-"""Planning ``InstrumentContext.transfer``: pairing wells, splitting volumes, options."""
+"""Planning ``transfer``, ``distribute`` and ``consolidate``, as the Opentrons API v2 does.
+
+A plan is a sequence of pipette calls (``Action``), produced lazily because some choices
+depend on what the tip holds when they come (a mix before an aspirate only into an empty
+tip). Volumes are split the reference's way: a volume above the pipette's maximum is taken
+in maximum-sized parts until at most two parts are left, which share what remains
+equally; each part is then taken in tip-sized aspirates, filling the tip first. So a
+P300 with 200 µL tips moves 1320 µL as 300, 300, 300, 210, 210, each in 200 µL aspirates
+and the rest (200 + 100, ..., 200 + 10).
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
 from .errors import ProtocolError, TipError, UnsupportedAPIError, VolumeError
-from .labware import Well
+from .labware import Labware, Well
 from .types import Location
 
 if TYPE_CHECKING:
     from .instrument import InstrumentContext
 
 Target = Well | Location
+Action = tuple[str, tuple[Any, ...]]
+"""A pipette method's name and its positional arguments."""
 
-_SUPPORTED = {"new_tip", "mix_before", "mix_after", "blow_out", "blowout_location"}
-_IGNORED_WHEN_FALSY = {"touch_tip", "air_gap", "disposal_volume", "carryover", "gradient",
-                       "trash"}
+_OPTIONS = {"new_tip", "trash", "touch_tip", "blow_out", "blowout_location", "mix_before",
+            "mix_after", "carryover", "gradient", "disposal_volume", "disposal_vol",
+            "air_gap", "mode"}
 _BLOWOUT_LOCATIONS = ("trash", "source well", "destination well")
+_MODES = ("transfer", "distribute", "consolidate")
 
 
 @frozen
-class TransferPlan:
-    """What a transfer will do: one (source, destination, volume) per aspirate."""
+class TransferOptions:
+    """A transfer's options, checked."""
 
-    new_tip: str
-    moves: list[tuple[Target, Target, float]]
+    mode: str
+    new_tip: str          # once, always, never
+    trash: bool           # drop used tips in the trash (else return them to their rack)
+    air_gap: float
+    disposal_volume: float
+    touch_tip: bool
+    blow_out: str | None  # trash, source well, destination well; None: no blow-out
     mix_before: tuple[int, float] | None
     mix_after: tuple[int, float] | None
-    blow_out: bool
-    blowout_location: str
+    max_volume: float     # what one aspirate may take: the pipette with its (next) tip
 
 
-def plan_transfer(pipette: InstrumentContext, volume: float | Sequence[float], source: Any,
-                  dest: Any, options: dict[str, Any]) -> TransferPlan:
-    """Check a transfer's arguments and split it into aspirate-dispense moves."""
-    for key, value in options.items():
-        if key in _SUPPORTED:
-            continue
-        if key in _IGNORED_WHEN_FALSY and not value:
-            continue
-        raise UnsupportedAPIError(f"transfer: the option {key}={value!r} is not supported "
-                                  "by labrun")
-    new_tip = options.get("new_tip", "once")
-    if new_tip not in ("once", "always", "never"):
-        raise ProtocolError(f"transfer: new_tip must be 'once', 'always' or 'never', "
+def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
+                     options: dict[str, Any]) -> TransferOptions:
+    """Check a liquid-handling call's keyword options, as ``transfer`` takes them."""
+    for key in options:
+        if key not in _OPTIONS:
+            raise UnsupportedAPIError(f"{mode}: the option {key}={options[key]!r} is not "
+                                      "supported by labrun")
+    mode = options.get("mode", mode)
+    if mode not in _MODES:
+        raise ProtocolError(f"{mode}: mode must be one of {_MODES}")
+    new_tip = options.get("new_tip") or "once"
+    if not isinstance(new_tip, str) or new_tip.lower() not in ("once", "always", "never"):
+        raise ProtocolError(f"{mode}: new_tip must be 'once', 'always' or 'never', "
                             f"not {new_tip!r}")
+    new_tip = new_tip.lower()
+    location = options.get("blowout_location")
+    if location is not None and location not in _BLOWOUT_LOCATIONS:
+        raise ProtocolError(f"{mode}: blowout_location must be one of {_BLOWOUT_LOCATIONS}, "
+                            f"not {location!r}")
+    blow_out = None
+    if options.get("blow_out"):
+        # Without a location: the trash, or the source when the tip already holds liquid.
+        blow_out = location or ("source well" if pipette.current_volume else "trash")
+    max_volume = _max_volume(pipette, mode, new_tip)
+    air_gap = _number(mode, "air_gap", options.get("air_gap") or 0)
+    if not 0 <= air_gap < max_volume:
+        raise VolumeError(f"{mode}: air_gap must be from 0 µL to below the pipette's working "
+                          f"volume, {max_volume:g} µL; not {air_gap:g}")
+    disposal = options.get("disposal_volume", options.get("disposal_vol"))
+    mixes = {name: _mix(mode, name, options.get(name)) for name in ("mix_before", "mix_after")}
+    for name, mix in mixes.items():
+        if mix is not None and mix[1] > max_volume + 1e-9:
+            raise VolumeError(f"{mode}: {name} volume {mix[1]:g} µL is more than the tip "
+                              f"can take ({max_volume:g} µL)")
+    return TransferOptions(
+        mode=mode, new_tip=new_tip, trash=bool(trash), air_gap=air_gap,
+        disposal_volume=_number(mode, "disposal_volume", disposal or 0),
+        touch_tip=bool(options.get("touch_tip")), blow_out=blow_out,
+        mix_before=mixes["mix_before"], mix_after=mixes["mix_after"],
+        max_volume=max_volume)
+
+
+def _max_volume(pipette: InstrumentContext, mode: str, new_tip: str) -> float:
+    if new_tip != "never":
+        if not pipette.tip_racks:
+            raise TipError(f"{mode}: new_tip={new_tip!r} needs tip_racks; pass tip_racks to "
+                           "load_instrument or pick up a tip and use new_tip='never'")
+        return pipette._capacity(fresh_tip=True)
+    if not pipette.has_tip:
+        raise TipError(f"{mode} with new_tip='never': the {pipette.mount} pipette has no tip; "
+                       "call pick_up_tip() first")
+    return pipette._capacity()
+
+
+def plan(pipette: InstrumentContext, volume: Any, source: Any, dest: Any,
+         opts: TransferOptions) -> Iterator[Action]:
+    """The pipette calls that carry out the transfer, in order."""
     sources, dests = _targets("source", source), _targets("dest", dest)
-    if len(sources) == len(dests):
-        pairs = list(zip(sources, dests, strict=True))
-    elif len(sources) == 1:
-        pairs = [(sources[0], d) for d in dests]
-    elif len(dests) == 1:
-        pairs = [(s, dests[0]) for s in sources]
+    volumes = _volumes(opts.mode, volume, max(len(sources), len(dests)))
+    steps = _Steps(pipette, opts, sources)
+    if opts.mode == "transfer":
+        sources, dests = _extend(sources, dests)
+    if opts.new_tip == "once":
+        yield ("pick_up_tip", ())
+    if opts.mode == "transfer":
+        yield from steps.transfer(volumes, sources, dests)
+    elif opts.mode == "distribute":
+        yield from steps.distribute(volumes, dests)
     else:
+        yield from steps.consolidate(volumes, dests[0])
+    if opts.new_tip == "once":
+        yield ("drop_tip" if opts.trash else "return_tip", ())
+
+
+def split(volumes: Sequence[float], targets: Sequence[Any],
+          max_volume: float) -> Iterator[tuple[float, Any]]:
+    """Each volume in parts of at most ``max_volume``: whole parts while more than two
+    are needed, then the rest in two equal halves (the reference's splitting)."""
+    if max_volume <= 0:
+        raise VolumeError(f"no volume fits in the tip (at most {max_volume:g} µL left after "
+                          "the air gap and disposal volume)")
+    for volume, target in zip(volumes, targets, strict=False):
+        while volume > 2 * max_volume:
+            yield max_volume, target
+            volume -= max_volume
+        if volume > max_volume:
+            volume /= 2
+            yield volume, target
+        yield volume, target
+
+
+class _Steps:
+    """The three plans over one pipette and its options."""
+
+    def __init__(self, pipette: InstrumentContext, opts: TransferOptions,
+                 sources: list[Target]) -> None:
+        self.p, self.o, self.sources = pipette, opts, sources
+
+    def transfer(self, volumes: list[float], sources: list[Target],
+                 dests: list[Target]) -> Iterator[Action]:
+        o = self.o
+        reserve = o.disposal_volume + o.air_gap
+        per_tip = o.max_volume - reserve
+        for part, (src, dst) in split(volumes, list(zip(sources, dests, strict=True)),
+                                      self.p.max_volume - reserve):
+            if o.new_tip == "always":
+                yield ("pick_up_tip", ())
+            moved = 0.0
+            while moved < part:
+                amount = min(per_tip, part - moved)
+                yield from self._aspirate(amount, src)
+                yield from self._dispense(amount, dst)
+                moved += amount
+            yield from self._new_tip()
+
+    def distribute(self, volumes: list[float], dests: list[Target]) -> Iterator[Action]:
+        o = self.o
+        parts = list(split(volumes, dests, self.p.max_volume - o.disposal_volume - o.air_gap))
+        if o.new_tip == "always":
+            yield ("pick_up_tip", ())
+        while parts:
+            group: list[tuple[float, Target]] = []
+            while parts and (sum(v for v, _ in group) + o.disposal_volume + o.air_gap
+                             + parts[0][0]) <= o.max_volume + 1e-9:
+                group.append(parts.pop(0))
+            if not group:
+                raise VolumeError(f"distribute: {parts[0][0]:g} µL with the disposal volume "
+                                  f"and air gap does not fit in the tip ({o.max_volume:g} µL)")
+            yield from self._aspirate(sum(v for v, _ in group) + o.disposal_volume,
+                                      self.sources[0])
+            for index, (amount, dst) in enumerate(group):
+                yield from self._dispense(amount, dst, more=index < len(group) - 1)
+        yield from self._new_tip()
+
+    def consolidate(self, volumes: list[float], dest: Target) -> Iterator[Action]:
+        o = self.o
+        parts = list(split(volumes, self.sources, self.p.max_volume))
+        if o.new_tip == "always":
+            yield ("pick_up_tip", ())
+        while parts:
+            group: list[tuple[float, Target]] = []
+            while parts and (sum(v for v, _ in group) + o.disposal_volume
+                             + o.air_gap * len(group) + parts[0][0]) <= o.max_volume + 1e-9:
+                group.append(parts.pop(0))
+            if not group:
+                raise VolumeError(f"consolidate: {parts[0][0]:g} µL does not fit in the tip "
+                                  f"({o.max_volume:g} µL)")
+            for amount, src in group:
+                yield from self._aspirate(amount, src)
+            # Each air gap goes out with the liquid: the dispense adds the last one back.
+            yield from self._dispense(sum(v + o.air_gap for v, _ in group) - o.air_gap, dest)
+        yield from self._new_tip()
+
+    def _aspirate(self, amount: float, src: Target) -> Iterator[Action]:
+        o = self.o
+        if o.mix_before and self.p.current_volume == 0:
+            yield ("mix", (o.mix_before[0], o.mix_before[1], src))
+        yield ("aspirate", (amount, src))
+        if o.air_gap:
+            yield ("air_gap", (o.air_gap,))
+        if o.touch_tip:
+            yield ("touch_tip", ())
+
+    def _dispense(self, amount: float, dst: Target, more: bool = False) -> Iterator[Action]:
+        o = self.o
+        yield ("dispense", (amount + o.air_gap, dst))
+        if more:  # distribute, between two dispenses of one aspirate
+            if o.air_gap:
+                yield ("air_gap", (o.air_gap,))
+            if o.touch_tip:
+                yield ("touch_tip", ())
+            return
+        if o.mix_after and self.p.current_volume == 0:
+            yield ("mix", (o.mix_after[0], o.mix_after[1], dst))
+        if o.touch_tip:
+            yield ("touch_tip", ())
+        if o.blow_out == "trash" or (o.blow_out is None and o.disposal_volume):
+            yield ("blow_out", (self.p.trash_container.wells()[0],))
+        elif o.blow_out == "destination well":
+            yield ("blow_out", (dst,))
+        elif o.blow_out == "source well":
+            yield ("blow_out", (self.sources[0],))
+
+    def _new_tip(self) -> Iterator[Action]:
+        if self.o.new_tip == "always":
+            yield ("drop_tip" if self.o.trash else "return_tip", ())
+
+
+def _extend(sources: list[Target], dests: list[Target]) -> tuple[list[Target], list[Target]]:
+    """Repeat each item of the shorter list so both have the longer one's length."""
+    short, long = (sources, dests) if len(sources) <= len(dests) else (dests, sources)
+    if len(long) % len(short):
         raise ProtocolError(f"transfer: {len(sources)} sources and {len(dests)} destinations "
-                            "cannot be paired; give lists of the same length, or one well "
-                            "on one side")
-    volumes = _volumes(volume, len(pairs))
-    fresh = new_tip == "always" or (new_tip == "once" and not pipette.has_tip)
-    if fresh and not pipette.tip_racks and any(volumes):
-        raise TipError(f"transfer: new_tip={new_tip!r} needs tip_racks; pass tip_racks to "
-                       "load_instrument or pick up a tip and use new_tip='never'")
-    # The moves must fit in the tips they will use, next to what a reused tip holds.
-    capacity = (pipette._capacity(fresh_tip=True) if fresh
-                else pipette._capacity() - pipette.current_volume)
-    if capacity <= 1e-9 and any(volumes):
-        raise VolumeError(f"transfer: the tip already holds {pipette.current_volume:g} µL, "
-                          "all it can take")
-    moves: list[tuple[Target, Target, float]] = []
-    for (src, dst), amount in zip(pairs, volumes, strict=True):
-        if amount == 0:
-            continue
-        chunks = max(1, math.ceil(amount / capacity - 1e-9))
-        moves.extend((src, dst, amount / chunks) for _ in range(chunks))
-    blowout_location = options.get("blowout_location", "trash")
-    if blowout_location not in _BLOWOUT_LOCATIONS:
-        raise ProtocolError(f"transfer: blowout_location must be one of {_BLOWOUT_LOCATIONS}, "
-                            f"not {blowout_location!r}")
-    mixes = {name: _mix(name, options.get(name), capacity) for name in ("mix_before",
-                                                                          "mix_after")}
-    return TransferPlan(new_tip, moves, mixes["mix_before"], mixes["mix_after"],
-                        bool(options.get("blow_out", False)), blowout_location)
+                            "cannot be paired; one list's length must divide the other's")
+    stretched = [item for item in short for _ in range(len(long) // len(short))]
+    return (stretched, long) if short is sources else (long, stretched)
 
 
 def _targets(name: str, value: Any) -> list[Target]:
     if isinstance(value, (Well, Location)):
         return [value]
+    if isinstance(value, Labware):
+        raise ProtocolError(f"{name} must be wells or locations, not the labware {value!r}")
     if isinstance(value, (list, tuple)):
-        flat: list[Target] = []
+        flat: list[Any] = []
         for item in value:
-            flat.extend(_targets(name, item) if isinstance(item, (list, tuple)) else [item])
+            flat.extend(item if isinstance(item, (list, tuple)) else [item])
         for item in flat:
             if not isinstance(item, (Well, Location)):
-                raise ProtocolError(f"transfer: {name} must be wells or locations; "
-                                    f"got {item!r}")
+                raise ProtocolError(f"{name} must be wells or locations; got {item!r}")
         if not flat:
-            raise ProtocolError(f"transfer: {name} is an empty list")
+            raise ProtocolError(f"{name} is an empty list")
         return flat
-    raise ProtocolError(f"transfer: {name} must be a well, a location or a list of them; "
-                        f"got {value!r}")
+    raise ProtocolError(f"{name} must be a well, a location or a list of them; got {value!r}")
 
 
-def _volumes(volume: float | Sequence[float], count: int) -> list[float]:
+def _volumes(mode: str, volume: Any, count: int) -> list[float]:
+    if isinstance(volume, tuple) and len(volume) >= 2:  # a linear gradient, first to last
+        low, high = _number(mode, "volume", volume[0]), _number(mode, "volume", volume[-1])
+        if count == 1:
+            return [low]
+        return [low + (high - low) * i / (count - 1) for i in range(count)]
     if isinstance(volume, (list, tuple)):
         if len(volume) != count:
-            raise VolumeError(f"transfer: {len(volume)} volumes given for {count} transfers")
-        return [_one_volume(v) for v in volume]
-    if _is_number(volume):
-        return [_one_volume(volume)] * count
-    raise VolumeError(f"transfer: volume must be a number or a list, not {volume!r}")
+            raise VolumeError(f"{mode}: {len(volume)} volumes given for {count} transfers")
+        return [_number(mode, "volume", v) for v in volume]
+    return [_number(mode, "volume", volume)] * count
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _number(mode: str, name: str, value: Any) -> float:
+    if (not isinstance(value, (int, float)) or isinstance(value, bool)
+            or not math.isfinite(value)):
+        raise VolumeError(f"{mode}: {name} must be a number of µL (or a list of them), "
+                          f"not {value!r}")
+    if value < 0:
+        raise VolumeError(f"{mode}: {name} {value:g} µL is negative")
+    return float(value)
 
 
-def _one_volume(value: object) -> float:
-    if not _is_number(value) or not math.isfinite(value):  # type: ignore[arg-type]
-        raise VolumeError(f"transfer: volume must be a number of µL, not {value!r}")
-    number = float(value)  # type: ignore[arg-type]
-    if number < 0:
-        raise VolumeError(f"transfer: volume {number:g} µL is negative")
-    return number
-
-
-def _mix(name: str, value: Any, capacity: float) -> tuple[int, float] | None:
-    if value is None:
+def _mix(mode: str, name: str, value: Any) -> tuple[int, float] | None:
+    if value is None or value == (0, 0) or value == [0, 0]:
         return None
     if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not isinstance(value[0], int) or isinstance(value[0], bool) or value[0] < 0
-            or not _is_number(value[1]) or not math.isfinite(value[1]) or value[1] < 0):
-        raise ProtocolError(f"transfer: {name} must be (repetitions, volume), not {value!r}")
-    if value[1] > capacity + 1e-9:
-        raise VolumeError(f"transfer: {name} volume {value[1]:g} µL is more than the tip "
-                          f"can take ({capacity:g} µL)")
-    return int(value[0]), float(value[1])
+            or not isinstance(value[0], int) or isinstance(value[0], bool) or value[0] < 0):
+        raise ProtocolError(f"{mode}: {name} must be (repetitions, volume), not {value!r}")
+    return value[0], _number(mode, name, value[1])
+
+

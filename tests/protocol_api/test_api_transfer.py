@@ -20,6 +20,7 @@ from protocol_api import Well, open_context
 from protocol_api.errors import ProtocolError, TipError, UnsupportedAPIError, VolumeError
 from protocol_api.execute import EmbeddedContext
 from protocol_api.instrument import InstrumentContext
+from protocol_api.transfer import split
 
 TIPS_300 = "opentrons_96_tiprack_300ul"
 PLATE = "corning_96_wellplate_360ul_flat"
@@ -115,41 +116,58 @@ def test_volume_lists_go_with_their_pairs_and_zero_is_skipped(bench: Bench) -> N
         "1/A1": -10, "1/B1": 10, "1/A3": -25.5, "1/B3": 25.5}
 
 
-def test_volumes_above_the_pipette_max_are_split_into_equal_chunks(bench: Bench) -> None:
+def test_volumes_above_the_pipette_max_take_whole_parts_then_two_halves(
+        bench: Bench) -> None:
+    # 700 µL with a P300: one 300 µL part, then the 400 µL left in two equal halves.
     bench.p300.transfer(700, bench.plate["A1"], bench.plate["B1"])
-    chunk = round(700 / 3, 3)
-    assert bench.liquid() == [("aspirate", chunk, "1/A1"), ("dispense", chunk, "1/B1")] * 3
+    assert bench.liquid() == [("aspirate", v, "1/A1") if i % 2 == 0 else
+                              ("dispense", v, "1/B1")
+                              for v in (300, 200, 200) for i in range(2)]
     assert bench.finish()["well_volumes_ul"] == pytest.approx({"1/A1": -700, "1/B1": 700})
 
 
-def test_volumes_above_the_tip_max_are_split_by_the_tip() -> None:
+def test_parts_above_the_tip_max_fill_the_tip_first() -> None:
+    # The P300 part (1320 µL: 300 x 3, then 210 x 2) is taken in 200 µL tips as
+    # 200 + 100 and 200 + 10, as the reference does.
+    with open_context() as ctx:
+        bench = Bench(ctx, tips="opentrons_96_filtertiprack_200ul")
+        bench.p300.transfer(1320, bench.plate["A1"], bench.plate["B1"])
+        assert [v for kind, v, _ in bench.liquid() if kind == "aspirate"] == [
+            200, 100, 200, 100, 200, 100, 200, 10, 200, 10]
+
+
+def test_a_small_tip_is_filled_first_then_the_rest() -> None:
     with open_context() as ctx:
         bench = Bench(ctx, tips="opentrons_96_tiprack_20ul")
         bench.p300.transfer(50, bench.plate["A1"], bench.plate["B1"])
-        assert [v for kind, v, _ in bench.liquid() if kind == "aspirate"] == [16.667] * 3
+        assert [v for kind, v, _ in bench.liquid() if kind == "aspirate"] == [20, 20, 10]
         assert bench.p300.current_volume == 0
 
 
-def test_chunks_fit_the_fresh_tips_not_the_tip_on_the_pipette() -> None:
+def test_split_gives_the_references_parts() -> None:
+    assert [v for v, _ in split([50], ["w"], 20)] == [20, 15, 15]
+    assert [v for v, _ in split([4500], ["w"], 1000)] == [1000, 1000, 1000, 750, 750]
+    assert [v for v, _ in split([23, 5], ["a", "b"], 10)] == [10, 6.5, 6.5, 5]
+
+
+def test_parts_fit_the_fresh_tips_not_the_tip_on_the_pipette() -> None:
     with open_context() as ctx:
         bench = Bench(ctx, tips="opentrons_96_tiprack_20ul")
         big = ctx.load_labware(TIPS_300, 6)
         bench.p300.pick_up_tip(big["A1"])  # a 300 µL tip, dropped by new_tip="always"
         bench.p300.transfer(50, bench.plate["A1"], bench.plate["B1"], new_tip="always")
-        assert [v for kind, v, _ in bench.liquid() if kind == "aspirate"] == [16.667] * 3
+        assert [v for kind, v, _ in bench.liquid() if kind == "aspirate"] == [20, 20, 10]
         assert bench.tip_events()[:3] == [("pickUpTip", "6/A1"), ("dropTip", "12/A1"),
                                           ("pickUpTip", "4/A1")]
 
 
-def test_chunks_fit_next_to_what_a_reused_tip_already_holds(bench: Bench) -> None:
+def test_a_reused_tip_holding_liquid_is_not_given_less(bench: Bench) -> None:
+    # As in the reference, parts are sized for the tip's working volume, not what is
+    # left in it: a part that does not fit fails on its aspirate.
     bench.p300.pick_up_tip()
     bench.p300.aspirate(100, bench.plate["H12"])
-    bench.p300.transfer(250, bench.plate["A1"], bench.plate["B1"], new_tip="never")
-    assert bench.liquid()[1:] == [("aspirate", 125, "1/A1"), ("dispense", 125, "1/B1")] * 2
-    assert bench.p300.current_volume == 100
-    bench.p300.aspirate(200)
-    with pytest.raises(VolumeError, match="the tip already holds 300 µL, all it can take"):
-        bench.p300.transfer(10, bench.plate["A1"], bench.plate["B1"], new_tip="never")
+    with pytest.raises(VolumeError, match="aspirate: 250 µL would put 350 µL in the tip"):
+        bench.p300.transfer(250, bench.plate["A1"], bench.plate["B1"], new_tip="never")
 
 
 def test_a_transfer_needing_new_tips_without_tip_racks_is_refused() -> None:
@@ -251,9 +269,10 @@ def test_a_transfer_is_one_step(bench: Bench) -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
-    ({"air_gap": 10}, UnsupportedAPIError, "the option air_gap=10 is not supported"),
-    ({"touch_tip": True}, UnsupportedAPIError, "touch_tip=True is not supported"),
-    ({"disposal_volume": 5}, UnsupportedAPIError, "disposal_volume=5"),
+    ({"splash": True}, UnsupportedAPIError, "the option splash=True is not supported"),
+    ({"air_gap": 300}, VolumeError, "air_gap must be from 0 µL to below the pipette's "
+     "working volume, 300 µL; not 300"),
+    ({"disposal_volume": -5}, VolumeError, "disposal_volume -5 µL is negative"),
     ({"new_tip": "sometimes"}, ProtocolError, "new_tip must be 'once', 'always' or 'never'"),
     ({"blow_out": True, "blowout_location": "sink"}, ProtocolError,
      "blowout_location must be one of"),
@@ -269,7 +288,7 @@ def test_bad_options_are_refused_before_any_motion(bench: Bench, kwargs: dict[st
     assert bench.tip_events() == []
 
 
-def test_falsy_unsupported_options_are_accepted(bench: Bench) -> None:
+def test_falsy_options_change_nothing(bench: Bench) -> None:
     bench.p300.transfer(50, bench.plate["A1"], bench.plate["B1"], air_gap=0, touch_tip=False)
     assert len(bench.liquid()) == 2
 
@@ -278,7 +297,7 @@ def test_falsy_unsupported_options_are_accepted(bench: Bench) -> None:
     (-1, "A1", "B1", VolumeError, "volume -1 µL is negative"),
     (math.nan, "A1", "B1", VolumeError, "must be a number of µL"),
     (math.inf, "A1", "B1", VolumeError, "must be a number of µL"),
-    ("10", "A1", "B1", VolumeError, "must be a number or a list"),
+    ("10", "A1", "B1", VolumeError, "must be a number of µL \\(or a list of them\\)"),
     ([10, "x"], ["A1", "A2"], ["B1", "B2"], VolumeError, "must be a number of µL"),
     ([10], ["A1", "A2"], ["B1", "B2"], VolumeError, "1 volumes given for 2 transfers"),
     (10, ["A1", "A2"], ["B1", "B2", "B3"], ProtocolError,
@@ -357,8 +376,10 @@ def test_well_volumes_and_tips_always_match_what_was_asked(
             bench.p300.pick_up_tip()
         run_transfer(bench.p300, bench, sources, dests, volumes, new_tip)
         summary = bench.finish()
-    moves = sum(math.ceil(v / 300 - 1e-9) for v in volumes if v > 0)
-    expected_tips = {"once": 1 if moves else 0, "always": moves, "never": 1}[new_tip]
+    # As in the reference, every part (a zero volume is one part too) gets its own tip
+    # with new_tip="always", and "once" takes a tip even when nothing is moved.
+    parts = len(list(split(volumes, volumes, 300)))
+    expected_tips = {"once": 1, "always": parts, "never": 1}[new_tip]
     assert summary["status"] == "succeeded"
     assert summary["tips_used"] == expected_tips
     net = expected_net(sources, dests, volumes)

@@ -1,0 +1,28 @@
+"""``setMaxSpeeds``: cap the speed of some axes (``ctx.max_speeds``) for the moves after."""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+from ..robot_model import CommandError, RobotModel
+from .base import Command, Result
+
+
+@frozen
+class SetMaxSpeeds(Command):
+    """Cap each named axis at its speed (mm/s); an axis left out has no cap.
+
+    Instant and reversible: it changes settings only, and setting them again is harmless.
+    """
+
+    kind = "setMaxSpeeds"
+    speeds: tuple[tuple[str, float], ...] = ()
+
+    def apply(self, robot: RobotModel) -> Result:
+        for axis, speed in self.speeds:
+            if axis not in robot.config.axes:
+                raise CommandError(f"this robot has no axis {axis!r} to cap")
+            if not speed > 0:
+                raise CommandError(f"the speed cap of axis {axis} must be positive, not {speed}")
+        robot.max_speeds = dict(self.speeds)
+        return {}

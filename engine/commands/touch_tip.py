@@ -1,0 +1,39 @@
+"""``touchTip``: touch the tip to the four sides of a well to shed droplets."""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+from ..robot_model import RobotModel
+from ..segments import Segment
+from .base import XYZ, Command, Execution
+from .liquid import tip_pipette
+
+
+@frozen
+class TouchTip(Command):
+    """Go to ``point`` (the well's centre at touch height), then touch +x, -x, +y, -y
+    at ``reach_x``/``reach_y`` mm from it, at ``speed`` mm/s, and come back to the centre.
+
+    Irreversible: the tip touches the well's walls and leaves droplets there.
+    """
+
+    kind = "touchTip"
+    reversible = False
+    execution = Execution.MOTION
+    mount: str
+    point: XYZ
+    reach_x: float
+    reach_y: float
+    speed: float
+    well: str | None = None
+
+    def plan(self, robot: RobotModel) -> list[Segment]:
+        tip_pipette(robot, self, self.mount)
+        x, y, z = self.point
+        segments = robot.arc(self.mount, self.point)
+        for dx, dy in ((self.reach_x, 0.0), (-self.reach_x, 0.0), (0.0, self.reach_y),
+                       (0.0, -self.reach_y), (0.0, 0.0)):
+            segments += robot.arc(self.mount, (x + dx, y + dy, z), force_direct=True,
+                                  speed=self.speed)
+        return segments

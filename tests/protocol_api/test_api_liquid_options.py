@@ -1,0 +1,275 @@
+"""Air gaps, touch tips, distribute, consolidate and the transfer options, as the
+Opentrons API documents them, against the definitions' numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from engine import commands as c
+from protocol_api import open_context
+from protocol_api.errors import ProtocolError, UnsupportedAPIError, VolumeError
+from protocol_api.execute import EmbeddedContext
+
+PLATE = "corning_96_wellplate_360ul_flat"
+RESERVOIR = "nest_12_reservoir_15ml"
+
+
+class Bench:
+    def __init__(self, ctx: EmbeddedContext) -> None:
+        self.ctx = ctx
+        self.tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        self.plate = ctx.load_labware(PLATE, 1)
+        self.reservoir = ctx.load_labware(RESERVOIR, 2)
+        self.p300 = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[self.tips])
+
+    def commands(self) -> list[Any]:
+        return [e.command for e in self.ctx.run.engine.entries if e.origin == "protocol"]
+
+    def steps(self) -> list[tuple[str, float, str | None]]:
+        """(kind, volume, well) of every aspirate, air gap and dispense."""
+        return [(cmd.kind, round(cmd.volume, 3), cmd.well) for cmd in self.commands()
+                if isinstance(cmd, c.LiquidCommand)]
+
+    def kinds(self, *kinds: str) -> list[str]:
+        return [cmd.kind for cmd in self.commands() if cmd.kind in kinds]
+
+    def finish(self) -> dict[str, Any]:
+        self.ctx.run.channel.finish()
+        self.ctx.run.wait(timeout=30)
+        last = self.ctx.run.record.events[-1]
+        assert last["event"] == "summary"
+        return last
+
+
+@pytest.fixture
+def bench() -> Iterator[Bench]:
+    with open_context() as ctx:
+        yield Bench(ctx)
+
+
+def open_at(level: str) -> Any:
+    return open_context(api_version=tuple(int(x) for x in level.split(".")))
+
+
+# -- air_gap ---------------------------------------------------------------------------
+
+
+def test_air_gap_draws_air_5_mm_above_the_last_well(bench: Bench) -> None:
+    p = bench.p300
+    p.pick_up_tip()
+    p.aspirate(50, bench.plate["A1"])
+    p.air_gap(20)
+    moves = [cmd for cmd in bench.commands() if isinstance(cmd, c.MoveTo)]
+    assert moves[-1].point == tuple(bench.plate["A1"].top(5).point)
+    gap = bench.commands()[-1]
+    assert isinstance(gap, c.AirGap) and gap.volume == 20 and gap.well == "1/A1"
+    assert not gap.reversible
+    assert p.current_volume == 70
+    p.dispense(70, bench.plate["B1"])
+    # The air goes out with the liquid: the books balance as the reference keeps them.
+    assert bench.finish()["well_volumes_ul"] == {"1/A1": -70, "1/B1": 70}
+
+
+def test_air_gap_without_volume_fills_the_tip_and_height_is_honoured(bench: Bench) -> None:
+    p = bench.p300
+    p.pick_up_tip()
+    p.aspirate(100, bench.plate["A1"])
+    p.air_gap(height=2)
+    assert p.current_volume == 300
+    moves = [cmd for cmd in bench.commands() if isinstance(cmd, c.MoveTo)]
+    assert moves[-1].point == tuple(bench.plate["A1"].top(2).point)
+    with pytest.raises(VolumeError, match="air_gap: 10 µL would put 310 µL"):
+        p.air_gap(10)
+
+
+# -- touch_tip -------------------------------------------------------------------------
+
+
+def test_touch_tip_touches_the_four_sides_1_mm_below_the_top(bench: Bench) -> None:
+    p = bench.p300
+    p.pick_up_tip()
+    p.aspirate(50, bench.plate["A1"])
+    p.touch_tip()
+    touch = bench.commands()[-1]
+    well = bench.plate["A1"]
+    assert isinstance(touch, c.TouchTip) and not touch.reversible
+    assert touch.point == tuple(well.top(-1).point)
+    assert touch.reach_x == touch.reach_y == pytest.approx(well.diameter / 2)
+    assert touch.speed == 60 and touch.well == "1/A1"
+
+
+def test_touch_tip_radius_offset_and_speed_limits(bench: Bench) -> None:
+    p = bench.p300
+    p.pick_up_tip()
+    trough = bench.reservoir["A1"]  # rectangular: length along x, width along y
+    p.touch_tip(trough, radius=0.5, v_offset=-3, speed=200)
+    touch = bench.commands()[-1]
+    assert touch.point == tuple(trough.top(-3).point)
+    assert touch.reach_x == pytest.approx(trough.length / 4)
+    assert touch.reach_y == pytest.approx(trough.width / 4)
+    assert touch.speed == 80  # the most Opentrons allows
+
+
+def test_touch_tip_needs_a_tip(bench: Bench) -> None:
+    with pytest.raises(ProtocolError, match="touch_tip: the left pipette"):
+        bench.p300.touch_tip(bench.plate["A1"])
+
+
+# -- transfer options ------------------------------------------------------------------
+
+
+def test_transfer_air_gap_touch_tip_order_and_volumes(bench: Bench) -> None:
+    bench.p300.transfer(100, bench.plate["A1"], bench.plate["B1"], air_gap=10,
+                        touch_tip=True)
+    assert bench.steps() == [("aspirate", 100, "1/A1"), ("airGap", 10, "1/A1"),
+                             ("dispense", 110, "1/B1")]
+    kinds = bench.kinds("aspirate", "airGap", "touchTip", "dispense")
+    assert kinds == ["aspirate", "airGap", "touchTip", "dispense", "touchTip"]
+
+
+def test_transfer_air_gap_leaves_room_in_the_parts(bench: Bench) -> None:
+    # 300 µL tips less a 20 µL air gap: 280 µL parts, the rest in two halves.
+    bench.p300.transfer(600, bench.plate["A1"], bench.plate["B1"], air_gap=20)
+    assert [v for kind, v, _ in bench.steps() if kind == "aspirate"] == [280, 160, 160]
+
+
+def test_transfer_disposal_volume_is_blown_out_in_the_trash(bench: Bench) -> None:
+    bench.p300.transfer(50, bench.plate["A1"], bench.plate["B1"], disposal_volume=10)
+    blow = [cmd for cmd in bench.commands() if isinstance(cmd, c.BlowOut)]
+    assert [b.well for b in blow] == ["12/A1"]
+
+
+@pytest.mark.parametrize(("where", "well"), [("destination well", "1/B1"),
+                                             ("source well", "1/A1"), ("trash", "12/A1"),
+                                             (None, "12/A1")])
+def test_transfer_blow_out_locations(bench: Bench, where: str | None, well: str) -> None:
+    options: dict[str, Any] = {"blow_out": True}
+    if where is not None:
+        options["blowout_location"] = where
+    bench.p300.transfer(50, bench.plate["A1"], bench.plate["B1"], **options)
+    assert [cmd.well for cmd in bench.commands() if isinstance(cmd, c.BlowOut)] == [well]
+
+
+def test_transfer_carryover_and_gradient(bench: Bench) -> None:
+    bench.p300.transfer((10, 30), bench.plate["A1"], bench.plate.wells()[1:4],
+                        carryover=True)
+    assert [v for kind, v, _ in bench.steps() if kind == "dispense"] == [10, 20, 30]
+
+
+def test_transfer_one_to_many_repeats_each_source(bench: Bench) -> None:
+    plate = bench.plate
+    bench.p300.transfer(10, [plate["A1"], plate["A2"]],
+                        [plate["B1"], plate["B2"], plate["B3"], plate["B4"]])
+    assert [w for kind, _, w in bench.steps() if kind == "aspirate"] == [
+        "1/A1", "1/A1", "1/A2", "1/A2"]
+
+
+def test_an_unknown_option_is_refused(bench: Bench) -> None:
+    with pytest.raises(UnsupportedAPIError, match="the option splash=1"):
+        bench.p300.transfer(10, bench.plate["A1"], bench.plate["B1"], splash=1)
+
+
+# -- distribute and consolidate --------------------------------------------------------
+
+
+def test_distribute_fills_the_tip_and_keeps_a_disposal_volume(bench: Bench) -> None:
+    plate = bench.plate
+    bench.p300.distribute(50, bench.reservoir["A1"], plate.rows()[0][:8])
+    # 300 µL tips, 20 µL disposal (the P300 GEN2 minimum): five 50 µL dispenses per
+    # aspirate of 270 µL, then three (170 µL); the disposal is blown out in the trash.
+    aspirates = [v for kind, v, _ in bench.steps() if kind == "aspirate"]
+    assert aspirates == [270, 170]
+    dispensed = [w for kind, _, w in bench.steps() if kind == "dispense"]
+    assert dispensed == [f"1/A{i}" for i in range(1, 9)]
+    assert [cmd.well for cmd in bench.commands() if isinstance(cmd, c.BlowOut)] == [
+        "12/A1", "12/A1"]
+    assert bench.kinds("pickUpTip", "dropTip") == ["pickUpTip", "dropTip"]
+    summary = bench.finish()
+    assert summary["well_volumes_ul"]["2/A1"] == -440
+    assert summary["well_volumes_ul"]["12/A1"] == 40
+
+
+def test_distribute_with_air_gap_gaps_between_dispenses(bench: Bench) -> None:
+    bench.p300.distribute(30, bench.reservoir["A1"], bench.plate.rows()[0][:2],
+                          air_gap=10, disposal_volume=0)
+    assert bench.steps() == [
+        ("aspirate", 60, "2/A1"), ("airGap", 10, "2/A1"), ("dispense", 40, "1/A1"),
+        ("airGap", 10, "1/A1"), ("dispense", 40, "1/A2")]
+
+
+def test_consolidate_gathers_sources_into_one_dispense(bench: Bench) -> None:
+    plate = bench.plate
+    bench.p300.consolidate(100, plate.columns()[0][:4], bench.reservoir["A12"])
+    assert bench.steps() == [
+        ("aspirate", 100, "1/A1"), ("aspirate", 100, "1/B1"), ("aspirate", 100, "1/C1"),
+        ("dispense", 300, "2/A12"),
+        ("aspirate", 100, "1/D1"), ("dispense", 100, "2/A12")]
+
+
+def test_consolidate_with_air_gaps_pushes_them_all_out(bench: Bench) -> None:
+    plate = bench.plate
+    bench.p300.consolidate(50, plate.columns()[0][:2], bench.reservoir["A12"], air_gap=10)
+    assert bench.steps() == [
+        ("aspirate", 50, "1/A1"), ("airGap", 10, "1/A1"), ("aspirate", 50, "1/B1"),
+        ("airGap", 10, "1/B1"), ("dispense", 120, "2/A12")]
+
+
+# -- pipette attributes ----------------------------------------------------------------
+
+
+def test_pipette_attributes_from_the_definition(bench: Bench) -> None:
+    p = bench.p300
+    assert (p.type, p.channels, p.name, p.mount) == ("single", 1, "p300_single_gen2", "left")
+    assert p.model.startswith("p300_single_v2")
+    assert p.default_speed == 400
+    hw = p.hw_pipette
+    assert hw["max_volume"] == 300 and hw["min_volume"] == 20 and hw["channels"] == 1
+    assert hw["has_tip"] is False and hw["working_volume"] == 300
+    with pytest.raises(TypeError):
+        hw["max_volume"] = 10  # type: ignore[index]
+    p.pick_up_tip()
+    assert p.hw_pipette["has_tip"] is True and p.hw_pipette["tip_length"] > 0
+
+
+def test_default_speed_slows_the_moves(bench: Bench) -> None:
+    p = bench.p300
+    p.default_speed = 100
+    p.pick_up_tip()
+    p.move_to(bench.plate["A1"].top())
+    assert bench.commands()[-1].speed == 100
+    with pytest.raises(ProtocolError, match="default_speed must be a positive number"):
+        p.default_speed = 0
+
+
+def test_plunger_speed_is_the_flow_rate_in_mm_per_s_before_2_14() -> None:
+    with open_at("2.13") as ctx:
+        p = ctx.load_instrument("p300_single_gen2", "left")
+        ul_per_mm = p.hw_pipette["ul_per_mm"]
+        assert p.speed.aspirate == pytest.approx(p.flow_rate.aspirate / ul_per_mm)
+        p.speed.dispense = 10
+        assert p.flow_rate.dispense == pytest.approx(10 * ul_per_mm)
+    with open_at("2.14") as ctx:
+        p = ctx.load_instrument("p300_single_gen2", "left")
+        with pytest.raises(UnsupportedAPIError, match=r"speed was removed in apiLevel 2\.14"):
+            p.speed  # noqa: B018
+
+
+@pytest.mark.parametrize(("level", "clamped"), [("2.9", True), ("2.15", False)])
+def test_dispensing_more_than_the_tip_holds(level: str, clamped: bool) -> None:
+    with open_at(level) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        plate = ctx.load_labware(PLATE, 1)
+        p = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])
+        p.pick_up_tip()
+        p.aspirate(40, plate["A1"])
+        if clamped:  # before the engine core the plunger simply stops at empty
+            p.dispense(300, plate["B1"])
+            assert p.current_volume == 0
+            assert [e.command.volume for e in ctx.run.engine.entries
+                    if isinstance(e.command, c.Dispense)] == [40]
+        else:
+            with pytest.raises(VolumeError, match="300 µL asked but the tip holds 40 µL"):
+                p.dispense(300, plate["B1"])
