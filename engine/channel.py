@@ -42,6 +42,13 @@ class CommandRequest:
 
 
 @frozen
+class StepFinished:
+    """The protocol has returned from step ``index``: the robot is at a checkpoint."""
+
+    index: int
+
+
+@frozen
 class ProtocolDone:
     """The protocol function returned (error None) or raised."""
 
@@ -49,7 +56,7 @@ class ProtocolDone:
     location: str | None = None
 
 
-Request = CommandRequest | ProtocolDone
+Request = CommandRequest | StepFinished | ProtocolDone
 
 
 class CommandChannel:
@@ -59,16 +66,17 @@ class CommandChannel:
         self._caller = caller
         self._deliver = deliver
         self.closed_error: RunStopped | None = None
-        self.finished_step = -1
         self.requests_sent = 0
 
     def step_finished(self, index: int) -> None:
         """The protocol has returned from step ``index``: the robot is at a checkpoint.
 
-        A plain attribute the engine reads when a pause lands between commands, to
-        know whether the step in progress must be rolled back.
+        Told to the engine without waiting, so that a pause landing before the next call
+        is a checkpoint, not a pause inside the step.
         """
-        self.finished_step = index
+        self.requests_sent += 1
+        with contextlib.suppress(LoopClosedError):
+            self._caller.call_soon(functools.partial(self._deliver, StepFinished(index)))
 
     def execute(self, command: Command, step: StepRef, line: str | None = None) -> dict[str, Any]:
         """Run ``command`` and return its result; raises ``RunStopped`` once the run ends."""

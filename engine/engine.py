@@ -206,14 +206,13 @@ class Engine:
             self.inbox.current = None
             request.reply.set(result)
 
-    async def _next_request(self) -> Request:
+    async def _next_request(self) -> CommandRequest | ProtocolDone:
         while True:
             if self.state.pause is not None:
                 # Paused while the protocol computes. Inside a step, the step resumes as
                 # after an interrupted command; between steps, it is a checkpoint.
                 step = self.state.step
-                assert self.channel is not None
-                if step is not None and self.channel.finished_step != step.index:
+                if step is not None and self.inbox.note_finished_steps() != step.index:
                     await self.pausing.resume_step(None)
                 else:
                     await self.pausing.pause_here()

@@ -218,7 +218,8 @@ def test_record_is_json_lines_from_run_to_summary_agreeing_with_json(
 
 def test_record_of_a_failed_run_ends_with_the_failure(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    protocol = write(tmp_path, SMALL.replace("ctx.delay(seconds=45)", "p300.touch_tip()"))
+    protocol = write(tmp_path, SMALL.replace("ctx.delay(seconds=45)",
+                                           'p300.detect_liquid_presence(plate["A1"])'))
     record = tmp_path / "run.jsonl"
     status, _, err = simulate(capsys, str(protocol), "--record", str(record))
     assert status == 1
@@ -227,7 +228,7 @@ def test_record_of_a_failed_run_ends_with_the_failure(
     assert events[-1]["location"] == f"{protocol}:12"
     failure = [e for e in events if e["event"] == "failure"]
     assert [f["error"] for f in failure] == [
-        "InstrumentContext.touch_tip is not supported by labrun"]
+        "InstrumentContext.detect_liquid_presence is not supported by labrun"]
     assert "Traceback" not in err
 
 
@@ -287,8 +288,8 @@ RUNTIME_ERRORS = [
      "aspirate: 400 µL would put 400 µL in the tip"),
     ('ctx.load_module("magdeck", 3)', "ProtocolContext.load_module: hardware modules are not "
                                       "supported"),
-    ('p300.transfer(50, plate["A1"], plate["A2"], air_gap=10)',
-     "transfer: the option air_gap=10 is not supported by labrun"),
+    ('p300.detect_liquid_presence(plate["A1"])',
+     "InstrumentContext.detect_liquid_presence is not supported by labrun"),
 ]
 
 
@@ -310,13 +311,14 @@ def test_runtime_errors_exit_1_with_the_line_and_no_traceback(
 
 def test_debug_shows_the_traceback_of_a_runtime_error(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    path = write(tmp_path, SMALL.replace("ctx.delay(seconds=45)", "p300.touch_tip()"))
+    path = write(tmp_path, SMALL.replace("ctx.delay(seconds=45)",
+                                           'p300.detect_liquid_presence(plate["A1"])'))
     status, _, err = simulate(capsys, str(path), "--debug")
     assert status == 1
     assert err.startswith("Traceback (most recent call last):")
     assert f'File "{path}", line 12, in run' in err
-    assert err.endswith(f"error: {path}:12: InstrumentContext.touch_tip is not supported by "
-                        "labrun\n")
+    assert err.endswith(f"error: {path}:12: InstrumentContext.detect_liquid_presence is not "
+                        "supported by labrun\n")
 
 
 def test_a_missing_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
