@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import math
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import Any
+
+from attrs import define
 
 from engine import commands as c
 from engine.channel import CommandChannel
@@ -13,6 +16,7 @@ from .deck import Deck
 from .errors import (
     InstrumentError,
     LabwareDefinitionError,
+    ProtocolError,
     SlotOccupiedError,
     UnsupportedAPIError,
 )
@@ -22,7 +26,7 @@ from .labware_definitions import get_definition
 from .loader import MAX_API
 from .pipettes import get_pipette
 from .steps import StepTracker, api_step
-from .types import Mount
+from .types import APIVersion, Mount
 
 _UNSUPPORTED = {
     "load_module": "hardware modules",
@@ -30,10 +34,69 @@ _UNSUPPORTED = {
     "load_trash_bin": "trash bins (the OT-2 fixed trash is always loaded)",
     "load_waste_chute": "waste chutes",
     "move_labware": "moving labware",
-    "set_rail_lights": "rail lights",
-    "define_liquid": "liquid definitions",
     "load_instrument_from_definition": "custom instrument definitions",
 }
+
+
+AXES = ("X", "Y", "Z", "A", "B", "C")
+"""The OT-2's axes as ``max_speeds`` names them: gantry X and Y, the left and right Z
+(Z, A) and the left and right plungers (B, C)."""
+
+
+@define
+class Liquid:
+    """A liquid the protocol names for the run's records (``define_liquid``)."""
+
+    name: str
+    description: str | None = None
+    display_color: str | None = None
+
+
+class AxisMaxSpeeds(MutableMapping[str, float]):
+    """``ctx.max_speeds``: per-axis speed caps in mm/s; the robot's moves obey them.
+
+    Set ``ctx.max_speeds["X"] = 100``; delete a key (or set None) to lift the cap.
+    """
+
+    def __init__(self, ctx: ProtocolContext) -> None:
+        self._ctx = ctx
+        self._caps: dict[str, float] = {}
+
+    def _axis(self, key: object) -> str:
+        axis = str(getattr(key, "name", key)).upper()
+        if axis not in AXES:
+            raise ProtocolError(f"max_speeds: {key!r} is not an axis; the axes are "
+                                f"{', '.join(AXES)}")
+        return axis
+
+    def __getitem__(self, key: object) -> float:
+        return self._caps[self._axis(key)]
+
+    def __setitem__(self, key: object, value: float | None) -> None:
+        axis = self._axis(key)
+        if value is None:
+            self._caps.pop(axis, None)
+        elif (not isinstance(value, (int, float)) or isinstance(value, bool)
+              or not math.isfinite(value) or value <= 0):
+            raise ProtocolError(f"max_speeds[{axis!r}] must be a positive speed in mm/s, "
+                                f"not {value!r}")
+        else:
+            self._caps[axis] = float(value)
+        self._ctx._send_max_speeds(tuple(sorted(self._caps.items())))
+
+    def __delitem__(self, key: object) -> None:
+        axis = self._axis(key)
+        del self._caps[axis]
+        self._ctx._send_max_speeds(tuple(sorted(self._caps.items())))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict(self._caps))
+
+    def __len__(self) -> int:
+        return len(self._caps)
+
+    def __repr__(self) -> str:
+        return f"AxisMaxSpeeds({self._caps!r})"
 
 
 class ProtocolContext:
@@ -53,6 +116,9 @@ class ProtocolContext:
         # mount -> (Z axis, plunger axis); None: the OT-2's left and right, axes unknown
         self._mounts = dict(mounts) if mounts is not None else None
         self._returned_tips: set[Well] = set()  # used tips put back in a tip rack
+        self._rail_lights = False
+        self._max_speeds = AxisMaxSpeeds(self)
+        self._liquids: list[Liquid] = []
         trash = self._deck.trash
         drop = trash.wells()[0].top()
         self._steps.open("load_labware", implicit=True)  # the fixed trash
@@ -66,9 +132,32 @@ class ProtocolContext:
     # -- properties -----------------------------------------------------------------
 
     @property
-    def api_version(self) -> tuple[int, int]:
+    def api_version(self) -> APIVersion:
         """The apiLevel the protocol asked for."""
-        return self._api_version
+        return APIVersion(*self._api_version)
+
+    @property
+    def rail_lights_on(self) -> bool:
+        """Whether the rail lights are on."""
+        return self._rail_lights
+
+    @property
+    def max_speeds(self) -> AxisMaxSpeeds:
+        """Per-axis speed caps (mm/s) that every later move obeys."""
+        return self._max_speeds
+
+    @property
+    def loaded_modules(self) -> dict[int, Any]:
+        """Loaded hardware modules by slot: none, labrun loads no modules yet."""
+        return {}
+
+    def commands(self) -> list[str]:
+        """The run log so far: a line per command."""
+        return list(self._steps.log)
+
+    def clear_commands(self) -> None:
+        """Empty the run log that ``commands()`` returns."""
+        self._steps.log.clear()
 
     @property
     def deck(self) -> Deck:
@@ -168,7 +257,24 @@ class ProtocolContext:
         self._instruments[mount_name] = instrument
         return instrument
 
+    def define_liquid(self, name: str, description: str | None = None,
+                      display_color: str | None = None) -> Liquid:
+        """Name a liquid, to load into wells with ``Well.load_liquid``."""
+        liquid = Liquid(str(name), description, display_color)
+        self._liquids.append(liquid)
+        return liquid
+
     # -- run control ----------------------------------------------------------------
+
+    @api_step("set_rail_lights")
+    def set_rail_lights(self, on: bool) -> None:
+        """Switch the rail lights on or off."""
+        self._steps.execute(c.SetRailLights(bool(on)))
+        self._rail_lights = bool(on)
+
+    @api_step("max_speeds")
+    def _send_max_speeds(self, speeds: tuple[tuple[str, float], ...]) -> None:
+        self._steps.execute(c.SetMaxSpeeds(speeds))
 
     @api_step("pause")
     def pause(self, msg: str | None = None) -> None:

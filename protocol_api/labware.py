@@ -9,11 +9,12 @@ same search rules as Opentrons.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from protocol_api.errors import TipError, UnsupportedAPIError, WellNotFoundError
+from protocol_api.errors import ProtocolError, TipError, UnsupportedAPIError, WellNotFoundError
 from protocol_api.types import Location, Point
 
 __all__ = ["Labware", "OutOfTipsError", "Well", "WellGeometry"]
@@ -30,14 +31,15 @@ class Well:
 
     # __dict__: protocols attach their own attributes to wells (well.liq_vol = 1500).
     __slots__ = (
-        "__dict__", "_depth", "_diameter", "_index", "_labware", "_length", "_max_volume",
-        "_name", "_rel", "_top", "_width", "_x", "_y", "_z",
+        "__dict__", "_depth", "_diameter", "_index", "_labware", "_length", "_liquid",
+        "_max_volume", "_name", "_rel", "_top", "_width", "_x", "_y", "_z",
     )
 
     def __init__(self, labware: Labware, name: str, index: int, props: Mapping[str, Any]) -> None:
         self._labware = labware
         self._name = name
         self._index = index
+        self._liquid: tuple[Any, float] | None = None
         self._rel = (float(props["x"]), float(props["y"]), float(props["z"]))
         # Sizes keep their JSON type (360, not 360.0), as Opentrons returns them.
         self._depth: float = props["depth"]
@@ -113,6 +115,20 @@ class Well:
     def geometry(self) -> WellGeometry:
         """The well's shape and size from the definition (Opentrons' ``Well.geometry``)."""
         return WellGeometry(self)
+
+    def load_liquid(self, liquid: Any, volume: float) -> None:
+        """Note that the well starts with ``volume`` µL of ``liquid`` (from
+        ``ctx.define_liquid``); it is for the records, nothing moves."""
+        if (not isinstance(volume, (int, float)) or isinstance(volume, bool)
+                or not math.isfinite(volume) or volume < 0):
+            raise ProtocolError(f"load_liquid: volume must be a number of µL >= 0, "
+                                f"not {volume!r}")
+        self._liquid = (liquid, float(volume))
+
+    @property
+    def liquid(self) -> tuple[Any, float] | None:
+        """The liquid and volume ``load_liquid`` put in the well, if any."""
+        return self._liquid
 
     def top(self, z: float = 0.0) -> Location:
         """The centre of the well's top, raised by ``z`` mm."""

@@ -49,6 +49,7 @@ class StepTracker:
         self.index = -1
         self.step = StepRef(-1, "")
         self.line: str | None = None
+        self.log: list[str] = []  # a line per command sent, for ctx.commands()
 
     def open(self, name: str, *, implicit: bool = False, call: bool = True) -> None:
         """Enter a step (a new one at top level).
@@ -83,7 +84,9 @@ class StepTracker:
 
     def execute(self, command: Command) -> dict[str, Any]:
         """Send one command of the current step and wait for its result."""
-        return self.channel.execute(command, self.step, self.line)
+        result = self.channel.execute(command, self.step, self.line)
+        self.log.append(describe(command))
+        return result
 
     def _caller_line(self) -> str | None:
         frame = sys._getframe(2)
@@ -98,6 +101,37 @@ class StepTracker:
                     return fallback
             frame = frame.f_back  # type: ignore[assignment]
         return fallback
+
+
+_TEXT = {
+    "aspirate": "Aspirating {volume:g} uL from {well} at {flow_rate:g} uL/sec",
+    "dispense": "Dispensing {volume:g} uL into {well} at {flow_rate:g} uL/sec",
+    "airGap": "Air gap of {volume:g} uL above {well}",
+    "blowOut": "Blowing out at {well}",
+    "touchTip": "Touching tip at {well}",
+    "pickUpTip": "Picking up tip from {well}",
+    "dropTip": "Dropping tip into {well}",
+    "moveTo": "Moving to {well}",
+    "comment": "{message}",
+    "delay": "Delaying for {seconds:g} seconds",
+    "waitForResume": "Pausing robot operation: {message}",
+    "home": "Homing",
+    "loadLabware": "Loading {load_name} in slot {slot}",
+    "loadInstrument": "Loading {instrument_name} on the {mount} mount",
+}
+
+
+def describe(command: Command) -> str:
+    """A line of text for the run log (``ctx.commands()``)."""
+    params = command.params()
+    text = _TEXT.get(command.kind)
+    if text is not None:
+        try:
+            return text.format(**{k: "" if v is None else v for k, v in params.items()})
+        except (KeyError, ValueError, TypeError):
+            pass
+    shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    return f"{command.kind}({shown})"
 
 
 class _HasSteps(Protocol):

@@ -1,0 +1,71 @@
+"""The airGap, touchTip, setRailLights and setMaxSpeeds commands against the robot model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from engine import commands as c
+from engine.robot_model import CommandError, Pipette, PlungerSpec, RobotModel
+from engine.segments import Move
+from hardware.config import default_config
+
+
+def model(tip: bool = True) -> RobotModel:
+    robot = RobotModel(default_config())
+    robot.pipettes["left"] = Pipette(PlungerSpec(300, 300 / 19, 18, 19, 20),
+                                     tip_length=50.0 if tip else None)
+    return robot
+
+
+def test_the_registry_names_the_new_commands() -> None:
+    for command in (c.AirGap, c.TouchTip, c.SetRailLights, c.SetMaxSpeeds):
+        assert c.REGISTRY[command.kind] is command
+    assert not c.AirGap.reversible and not c.TouchTip.reversible
+    assert c.SetRailLights.reversible and c.SetMaxSpeeds.reversible
+
+
+def test_an_air_gap_moves_the_plunger_like_an_aspirate() -> None:
+    robot = model()
+    gap = c.AirGap("left", 19.0, 50.0, "1/A1")
+    (*_, last) = gap.plan(robot)
+    assert isinstance(last, Move) and last.target == {"B": pytest.approx(18 - 19 / (300 / 19))}
+    gap.apply(robot)
+    assert robot.pipettes["left"].volume == 19.0
+
+
+def test_touch_tip_visits_four_sides_and_the_centre() -> None:
+    robot = model()
+    touch = c.TouchTip("left", (100.0, 100.0, 50.0), 3.0, 2.0, 60.0, "1/A1")
+    segments = touch.plan(robot)
+    sides = [(s.target["X"], s.target["Y"]) for s in segments[-5:]
+             if isinstance(s, Move)]
+    x0 = 100.0 + 34.0  # the left mount's offset is -34 mm in x
+    assert sides == [(x0 + 3, 100), (x0 - 3, 100), (x0, 102), (x0, 98), (x0, 100)]
+    assert all(isinstance(s, Move) and s.speed == 60.0 for s in segments[-5:])
+    with pytest.raises(CommandError, match="no tip"):
+        touch.plan(model(tip=False))
+
+
+def test_speed_caps_slow_the_moves_of_that_axis_only() -> None:
+    robot = model()
+    c.SetMaxSpeeds((("X", 10.0),)).apply(robot)
+    x, y = robot.position["X"], robot.position["Y"]
+    (move,) = robot.arc("left", (x - 34.0 - 30.0, y - 40.0, 100.0), force_direct=True)
+    assert isinstance(move, Move)
+    dz = abs(100.0 + 50.0 - robot.position["Z"])
+    path = math.hypot(30.0, 40.0, dz)
+    assert move.speed == pytest.approx(10.0 * path / 30.0)  # X at 10 mm/s along the path
+    c.SetMaxSpeeds(()).apply(robot)
+    (free,) = robot.arc("left", (x - 64.0, y - 40.0, 100.0), force_direct=True)
+    assert isinstance(free, Move) and free.speed is None
+    with pytest.raises(CommandError, match="no axis 'Q'"):
+        c.SetMaxSpeeds((("Q", 1.0),)).apply(robot)
+
+
+def test_rail_lights_change_the_model_only() -> None:
+    robot = model()
+    assert c.SetRailLights(True).plan(robot) == []
+    assert c.SetRailLights(True).apply(robot) == {"rail_lights_on": True}
+    assert robot.rail_lights

@@ -1,0 +1,99 @@
+"""ProtocolContext: rail lights, max_speeds, commands(), loaded_modules, liquids, api_version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine import commands as c
+from protocol_api import open_context
+from protocol_api.errors import ProtocolError
+from protocol_api.types import APIVersion
+
+
+def protocol_commands(ctx: Any) -> list[Any]:
+    return [e.command for e in ctx.run.engine.entries if e.origin == "protocol"]
+
+
+def finish(ctx: Any) -> dict[str, Any]:
+    ctx.run.channel.finish()
+    ctx.run.wait(timeout=30)
+    summary: dict[str, Any] = ctx.run.record.events[-1]
+    return summary
+
+
+def test_rail_lights_are_an_instant_reversible_command() -> None:
+    with open_context() as ctx:
+        assert ctx.rail_lights_on is False
+        ctx.set_rail_lights(True)
+        assert ctx.rail_lights_on is True
+        command = protocol_commands(ctx)[-1]
+        assert isinstance(command, c.SetRailLights) and command.on
+        assert command.reversible and command.execution is c.Execution.INSTANT
+        assert ctx.run.engine.model.rail_lights is True
+        ctx.set_rail_lights(False)
+        assert ctx.rail_lights_on is False
+
+
+def move_time(cap: float | None) -> float:
+    with open_context() as ctx:
+        p = ctx.load_instrument("p300_single_gen2", "left")
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        if cap is not None:
+            ctx.max_speeds["X"] = cap
+        p.move_to(plate["A1"].top())
+        return float(finish(ctx)["duration_s"])
+
+
+def test_max_speeds_caps_an_axis_and_the_estimate_follows() -> None:
+    fast, slow = move_time(None), move_time(20)
+    # X travels about 400 mm from home to slot 1: at 20 mm/s that alone takes 20 s.
+    assert slow > fast + 10
+    assert slow > 400 / 20 * 0.9
+
+
+def test_max_speeds_is_a_dict_of_axes() -> None:
+    with open_context() as ctx:
+        speeds = ctx.max_speeds
+        speeds["x"] = 100
+        speeds["A"] = 50
+        assert dict(speeds) == {"X": 100, "A": 50}
+        del speeds["X"]
+        speeds["A"] = None
+        assert dict(speeds) == {}
+        assert protocol_commands(ctx)[-1] == c.SetMaxSpeeds(())
+        with pytest.raises(ProtocolError, match="'Q' is not an axis"):
+            speeds["Q"] = 10
+        with pytest.raises(ProtocolError, match="must be a positive speed"):
+            speeds["X"] = -1
+
+
+def test_commands_is_the_run_log() -> None:
+    with open_context() as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        p = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])
+        p.pick_up_tip()
+        p.aspirate(50, plate["A1"])
+        ctx.comment("hello")
+        log = ctx.commands()
+        assert "Picking up tip from 4/A1" in log
+        assert any(line.startswith("Aspirating 50 uL from 1/A1") for line in log)
+        assert log[-1] == "hello"
+        ctx.clear_commands()
+        assert ctx.commands() == []
+
+
+def test_loaded_modules_liquids_and_api_version() -> None:
+    with open_context(api_version=(2, 13)) as ctx:
+        assert ctx.loaded_modules == {}
+        assert ctx.api_version == APIVersion(2, 13) and ctx.api_version >= (2, 13)
+        assert str(ctx.api_version) == "2.13"
+        water = ctx.define_liquid("water", description="H2O", display_color="#0000ff")
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        plate["A1"].load_liquid(water, 200)
+        assert plate["A1"].liquid == (water, 200.0)
+        assert water.name == "water" and water.display_color == "#0000ff"
+        with pytest.raises(ProtocolError, match="load_liquid: volume"):
+            plate["A2"].load_liquid(water, -1)
