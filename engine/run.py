@@ -58,7 +58,7 @@ class Run:
             robot = open_robot(self.config, clock=clock or VirtualClock())
             controller, clock = robot.controller, robot.clock
         elif clock is None:
-            clock = getattr(controller, "clock", None) or VirtualClock()
+            raise ValueError("a run on a given controller needs the clock it runs on")
         self.controller = controller
         self.clock: Clock = clock
         self.record = RunRecord(record_path, clock=clock.now)

@@ -36,9 +36,7 @@ pause that interlock causes, before the refusal counts as a fault."""
 
 def holds_motion(controller: MotionController) -> bool:
     """True when the controller refuses to move now: it holds motion behind an interlock."""
-    # getattr: controllers written before the property existed still park as before.
-    moves = getattr(controller, "moves_during_interlock", True)
-    return not moves and bool(controller.active_interlocks())
+    return not controller.moves_during_interlock and bool(controller.active_interlocks())
 
 
 async def park(controller: MotionController, config: RobotConfig, position: Mapping[str, float],
@@ -60,7 +58,7 @@ async def park(controller: MotionController, config: RobotConfig, position: Mapp
 
 async def _park_move(controller: MotionController, target: Mapping[str, float]) -> bool:
     """Make one parking move; False if an interlock holding the controller prevented it."""
-    if getattr(controller, "moves_during_interlock", True):
+    if controller.moves_during_interlock:
         await controller.move(target)
         return True
     if holds_motion(controller):

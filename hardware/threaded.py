@@ -97,7 +97,7 @@ class ThreadedController:
 
     @property
     def moves_during_interlock(self) -> bool:
-        moves: bool = getattr(self.inner, "moves_during_interlock", True)
+        moves: bool = self.inner.moves_during_interlock
         return moves
 
     def active_interlocks(self) -> frozenset[str]:

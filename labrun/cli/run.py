@@ -36,6 +36,7 @@ from engine.status import RunStatusReport
 from hardware.config import ConfigError, RobotConfig, load_config
 from hardware.controller import HardwareFault, MotionController
 from hardware.factory import EMULATOR_DIALECTS, emulator_config
+from hardware.gcode import GcodeController
 from hardware.robot import Robot, open_robot
 from protocol_api.errors import ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run, protocol_error
@@ -245,8 +246,8 @@ def _play(run: Run, inner: MotionController) -> RunStatusReport:
     run.call(lambda: run.record.subscribe(on_event))
 
     def position() -> dict[str, float] | None:
-        reported: dict[str, float] | None = getattr(inner, "reported_position", None)
-        return reported
+        # A G-code board's last polled position; the simulated robot's status has its own.
+        return inner.reported_position if isinstance(inner, GcodeController) else None
 
     with contextlib.ExitStack() as ui:
         ui.callback(display.close)

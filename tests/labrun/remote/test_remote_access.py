@@ -194,8 +194,9 @@ def test_serve_run_controls_one_existing_run(gates: Gates, tmp_path: object) -> 
     config = default_config()
     path = tmp_path / "one.py"  # type: ignore[operator]
     path.write_text(protocol('p300.pick_up_tip()\ngates.wait("one")\np300.drop_tip()'))
+    clock = RealClock(SPEED)
     run = create_run(load_protocol(path), config=config,
-                     controller=SimulatedController(config, RealClock(SPEED)))
+                     controller=SimulatedController(config, clock), clock=clock)
     try:
         with serve_run(run, port=0) as handle:
             gates.watch(handle.manager)
