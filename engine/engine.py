@@ -156,7 +156,8 @@ class Engine:
             self.controller.set_interlock_listener(self.on_interlock)
             self.controller.set_fault_listener(self.on_fault)
             self.record.add("run", robot=self.config.name, status=Status.IDLE.value,
-                            virtual_clock=self.clock.is_virtual)
+                            virtual_clock=self.clock.is_virtual,
+                            coordinates=self.controller.coordinates)
             for name in sorted(self.controller.active_interlocks()):
                 self.on_interlock(name, True)
             try:

@@ -161,11 +161,14 @@ class RobotModel:
                     f"{value:.1f} mm, outside [{cfg.min:g}, {cfg.max:g}]")
 
     def _travel_height(self, mount: str, minimum_z: float | None) -> float:
-        axis = self._mount(mount).z_axis
-        height = self.deck_highest + self.tip_length(mount) + TRAVEL_MARGIN_MM
+        """The Z axis position at which ``mount`` travels: its tip end clear of the
+        tallest labware (deck heights, turned into the axis' frame by the mount's offset)."""
+        cfg = self._mount(mount)
+        height = self.deck_highest + TRAVEL_MARGIN_MM
         if minimum_z is not None:
-            height = max(height, minimum_z + self.tip_length(mount))
-        return min(height, self.config.axes[axis].max)
+            height = max(height, minimum_z)
+        return min(height + self.tip_length(mount) - cfg.offset[2],
+                   self.config.axes[cfg.z_axis].max)
 
     def _mount(self, mount: str) -> MountConfig:
         try:

@@ -48,6 +48,11 @@ class MotionController(Protocol):
         ...
 
     @property
+    def coordinates(self) -> str:
+        """The frame its positions are in, as the run record names it."""
+        ...
+
+    @property
     def moves_during_interlock(self) -> bool:
         """Whether ``move`` works while an interlock is active.
 

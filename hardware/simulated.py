@@ -27,6 +27,7 @@ class SimulatedController:
 
     supports_currents = True
     moves_during_interlock = True
+    coordinates = "simulated axes"
 
     def __init__(self, config: RobotConfig, clock: Clock | None = None, *,
                  homed: bool = True) -> None:

@@ -96,6 +96,10 @@ class ThreadedController:
         return self.inner.requires_homing
 
     @property
+    def coordinates(self) -> str:
+        return self.inner.coordinates
+
+    @property
     def moves_during_interlock(self) -> bool:
         moves: bool = self.inner.moves_during_interlock
         return moves

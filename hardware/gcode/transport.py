@@ -74,8 +74,7 @@ class TcpTransport:
                 async with self._lock:
                     await self._stream.send(data)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-            raise ConnectionLost(f"lost the connection to {self.description}: "
-                                 f"{exc or type(exc).__name__}") from None
+            raise self._lost(exc) from None
 
     async def receive(self) -> bytes:
         try:
@@ -83,8 +82,15 @@ class TcpTransport:
         except anyio.EndOfStream:
             raise ConnectionLost(f"{self.description} closed the connection") from None
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-            raise ConnectionLost(f"lost the connection to {self.description}: "
-                                 f"{exc or type(exc).__name__}") from None
+            raise self._lost(exc) from None
+
+    def _lost(self, exc: BaseException) -> ConnectionLost:
+        """The error for a broken connection, saying who broke it when that is known (a
+        reset by the peer carries no message of its own)."""
+        detail = str(exc) or type(exc).__name__
+        if isinstance(exc, (anyio.BrokenResourceError, ConnectionResetError, BrokenPipeError)):
+            return ConnectionLost(f"{self.description} closed the connection ({detail})")
+        return ConnectionLost(f"lost the connection to {self.description}: {detail}")
 
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import attrs
 import pytest
 from labrun_testing import P300, TIP_TOP, WELL, ScriptedRun
 
@@ -11,7 +12,10 @@ from engine import commands as c
 from engine.actions import Abort, Pause
 from engine.bridge import LoopClosedError
 from engine.errors import RunAborted, RunHalted, RunStopped
+from engine.robot_model import RobotModel
+from engine.segments import Move
 from engine.state import Status, status_of
+from hardware.config import default_config
 
 
 @pytest.fixture
@@ -338,3 +342,17 @@ def test_a_failure_is_an_ending_of_its_own_and_keeps_its_error_through_an_abort(
     assert final.status is Status.FAILED and final.outcome is not None
     assert "cannot reach" in (final.outcome.error or "")
     assert final.outcome.reason is None
+
+
+def test_travel_height_is_taken_in_the_z_axis_frame_of_a_mount_with_a_z_offset() -> None:
+    # A mount whose nozzle sits 30 mm below its Z axis' zero (offset -30): to travel with
+    # the nozzle 10 mm above the tallest labware (50 mm), its Z axis must be at 90.
+    base = default_config()
+    left = attrs.evolve(base.mounts["left"], offset=(-34.0, 0.0, -30.0))
+    config = attrs.evolve(base, mounts={**base.mounts, "left": left})
+    model = RobotModel(config)
+    model.deck_highest = 50.0
+    model.position["Z"] = 20.0  # low, so the arc begins by lifting
+    lift, *_ = model.arc("left", (200.0, 200.0, 60.0))
+    assert isinstance(lift, Move)
+    assert lift.target["Z"] == pytest.approx(50.0 + 10.0 + 30.0)

@@ -112,6 +112,9 @@ def test_emulate_runs_a_protocol_end_to_end(tmp_path: Path, dialect: str,
     events = read_record(record)
     assert events[0]["event"] == "run" and events[0]["robot"] == f"ot2-emulator-{dialect}"
     assert events[0]["virtual_clock"] is False
+    # The record says which coordinate frame the wire used.
+    frame = "Marlin's logical" if dialect == "marlin" else "machine coordinates (G53"
+    assert events[0]["coordinates"].startswith(frame)
     assert events[-1]["event"] == "summary" and events[-1]["status"] == "succeeded"
     assert events[-1]["tips_used"] == 1
 
