@@ -55,6 +55,14 @@ class RealClock:
     async def sleep_until(self, deadline: float) -> None:
         await anyio.sleep(max(0.0, deadline - self.now()) / self.speed)
 
+    def wall(self, seconds: float) -> float:
+        """Wall-clock seconds that ``seconds`` of this clock take."""
+        return max(0.0, seconds) / self.speed
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds`` of this clock."""
+        await anyio.sleep(self.wall(seconds))
+
 
 class Timer:
     """A callback scheduled on a ``VirtualClock``; ``cancel()`` withdraws it."""

@@ -17,7 +17,6 @@ from .faults import Faults, Stats
 from .firmware import FIRMWARES
 from .planner import Machine
 from .server import Emulator, EmulatorHandle, main, running_emulator, serve_emulator
-from .timebase import ScaledClock
 
 __all__ = [
     "FIRMWARES",
@@ -25,7 +24,6 @@ __all__ = [
     "EmulatorHandle",
     "Faults",
     "Machine",
-    "ScaledClock",
     "Stats",
     "main",
     "running_emulator",

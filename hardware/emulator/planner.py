@@ -1,6 +1,6 @@
 """The emulated machine: axis positions, a planner queue of moves, holds and stops.
 
-Blocks run back to back on the ``ScaledClock``, each a trapezoidal profile from rest to
+Blocks run back to back on the ``RealClock``, each a trapezoidal profile from rest to
 rest (no junction blending), so a move takes exactly what ``hardware.kinematics`` says.
 State is advanced lazily by ``update()``; ``ticker()`` wakes at each segment's end so
 waiters (planner space, idle) are told promptly. Dialect-independent: the firmware
@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable, Mapping
 import anyio
 from attrs import define
 
+from ..clock import RealClock
 from ..config import RobotConfig
 from ..kinematics import plan_move
 from .motion import Brake, Profile, Segment
-from .timebase import ScaledClock
 
 
 @define
@@ -34,7 +34,7 @@ class Block:
 class Machine:
     """Axes, planner and motion timing of one emulated robot."""
 
-    def __init__(self, config: RobotConfig, clock: ScaledClock, *, planner_blocks: int = 16,
+    def __init__(self, config: RobotConfig, clock: RealClock, *, planner_blocks: int = 16,
                  start_position: Mapping[str, float] | None = None,
                  home_position: Mapping[str, float] | None = None) -> None:
         self.config = config

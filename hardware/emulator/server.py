@@ -24,12 +24,12 @@ import anyio.abc
 import anyio.from_thread
 from anyio.abc import SocketAttribute
 
+from ..clock import RealClock
 from ..config import ConfigError, RobotConfig, default_config, load_config
 from .faults import Faults, Stats
 from .firmware import FIRMWARES
 from .links import PtyLink, TcpLink
 from .planner import Machine
-from .timebase import ScaledClock
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Emulator:
             raise ValueError(f"{dialect} reports positions in the order X Y Z A B C; this "
                              f"robot's axes {axes} must be a prefix of it")
         self.dialect = dialect
-        self.clock = ScaledClock(speed)
+        self.clock = RealClock(speed)
         self.faults = Faults()
         self.stats = Stats()
         self.machine = Machine(self.config, self.clock,

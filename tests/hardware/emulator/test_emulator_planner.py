@@ -5,8 +5,9 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from hardware.clock import RealClock
 from hardware.config import default_config
-from hardware.emulator import Machine, ScaledClock
+from hardware.emulator import Machine
 from hardware.emulator.motion import Profile
 from hardware.kinematics import plan_move
 
@@ -16,7 +17,7 @@ SPEED = 50.0
 
 
 async def run_machine(start: dict[str, float] | None = None) -> Machine:
-    return Machine(default_config(), ScaledClock(SPEED), planner_blocks=4,
+    return Machine(default_config(), RealClock(SPEED), planner_blocks=4,
                    start_position=start or {"X": 100.0, "Y": 100.0, "Z": 100.0})
 
 
@@ -48,7 +49,7 @@ async def test_a_move_takes_its_kinematic_time() -> None:
         tg.cancel_scope.cancel()
 
 
-class SteppedClock(ScaledClock):
+class SteppedClock(RealClock):
     """Emulated time that only the test moves: nothing depends on how busy the host is."""
 
     def __init__(self) -> None:
@@ -134,7 +135,7 @@ async def test_homing_runs_the_z_axes_first() -> None:
 
 
 def test_scaled_clock() -> None:
-    clock = ScaledClock(10.0)
+    clock = RealClock(10.0)
     assert clock.wall(5.0) == 0.5
     with pytest.raises(ValueError, match="positive"):
-        ScaledClock(0)
+        RealClock(0)
