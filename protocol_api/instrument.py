@@ -395,8 +395,8 @@ class InstrumentContext:
                    *args: Any, **kwargs: Any) -> InstrumentContext:
         """One source to many destinations, filling the tip for several dispenses; a
         disposal volume (the pipette's minimum unless given) is blown out at the end."""
-        kwargs["disposal_volume"] = kwargs.pop("disposal_vol", kwargs.get(
-            "disposal_volume", self.min_volume))
+        # As in the reference, ``disposal_vol`` (an older spelling) is accepted and ignored.
+        kwargs["disposal_volume"] = kwargs.get("disposal_volume", self.min_volume)
         kwargs["mix_after"] = (0, 0)
         kwargs.setdefault("mode", "distribute")
         return self._liquid_plan("distribute", volume, source, dest,

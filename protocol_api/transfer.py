@@ -79,7 +79,7 @@ def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
     if not 0 <= air_gap < max_volume:
         raise VolumeError(f"{mode}: air_gap must be from 0 µL to below the pipette's working "
                           f"volume, {max_volume:g} µL; not {air_gap:g}")
-    disposal = options.get("disposal_volume", options.get("disposal_vol"))
+    disposal = options.get("disposal_volume")
     mixes = {name: _mix(mode, name, options.get(name)) for name in ("mix_before", "mix_after")}
     for name, mix in mixes.items():
         if mix is not None and mix[1] > max_volume + 1e-9:

@@ -48,7 +48,7 @@ ALLOWED = {
 }
 SETTLED = {"idle", "running", "paused", "succeeded", "stopped", "aborted", "halted", "failed"}
 WELLS = [f"2/{row}{col}" for row in "AB" for col in (1, 2)]
-IRREVERSIBLE = {"pickUpTip", "dropTip", "aspirate", "dispense", "blowOut"}
+IRREVERSIBLE = {"pickUpTip", "dropTip", "aspirate", "dispense", "blowOut", "airGap", "touchTip"}
 
 
 def tip(index: int) -> tuple[tuple[float, float, float], str]:
@@ -135,6 +135,8 @@ class RunMachine(RuleBasedStateMachine):
                 self.asked[cmd.well] += cmd.volume
             elif isinstance(cmd, c.Dispense):
                 self.volume -= cmd.volume
+            elif isinstance(cmd, c.AirGap):
+                self.volume += cmd.volume
 
     def _act(self, name: str, *args: Any, **kwargs: Any) -> None:
         before_state = self.r.engine.state
@@ -201,6 +203,29 @@ class RunMachine(RuleBasedStateMachine):
         volume = round(self.volume * fraction, 3) if fraction < 1 else self.volume
         self._call(c.MoveTo("left", well_point(well), well=well),
                    c.Dispense("left", volume, 50.0, well))
+
+    @precondition(lambda self: self.free() and self.has_tip and self.volume < 280)
+    @rule(well=st.sampled_from(WELLS))
+    def air_gap(self, well: str) -> None:
+        x, y, _ = well_point(well)
+        self._call(c.MoveTo("left", (x, y, 19.0), well=well),
+                   c.AirGap("left", 10.0, 50.0, well))
+
+    @precondition(lambda self: self.free() and self.has_tip)
+    @rule(well=st.sampled_from(WELLS))
+    def touch_tip(self, well: str) -> None:
+        x, y, _ = well_point(well)
+        self._call(c.TouchTip("left", (x, y, 13.0), 3.0, 3.0, 60.0, well))
+
+    @precondition(lambda self: self.free())
+    @rule(on=st.booleans())
+    def rail_lights(self, on: bool) -> None:
+        self._call(c.SetRailLights(on))
+
+    @precondition(lambda self: self.free())
+    @rule(cap=st.one_of(st.none(), st.floats(20, 400)))
+    def max_speeds(self, cap: float | None) -> None:
+        self._call(c.SetMaxSpeeds(() if cap is None else (("X", cap), ("Z", cap / 4))))
 
     @precondition(lambda self: self.free() and self.has_tip)
     @rule()

@@ -273,3 +273,10 @@ def test_dispensing_more_than_the_tip_holds(level: str, clamped: bool) -> None:
         else:
             with pytest.raises(VolumeError, match="300 µL asked but the tip holds 40 µL"):
                 p.dispense(300, plate["B1"])
+
+
+def test_distribute_ignores_the_old_disposal_vol_spelling(bench: Bench) -> None:
+    # As in the reference: disposal_vol=0 leaves the P300's 20 µL disposal volume.
+    bench.p300.distribute(50, bench.reservoir["A1"], bench.plate.rows()[0][:6],
+                          disposal_vol=0)
+    assert [v for kind, v, _ in bench.steps() if kind == "aspirate"] == [270, 70]
