@@ -23,12 +23,13 @@ def summarize(engine: EngineCore) -> dict[str, Any]:
             continue
         if cmd.well is None:
             continue
-        if isinstance(cmd, c.BlowOut):  # what was left in the tip lands in the well
-            expelled = (entry.result or {}).get("volume_expelled", 0.0)
-            if expelled:  # an empty tip blows out air
-                volumes[cmd.well] += expelled
-        else:  # aspirates and air gaps take from the well, dispenses give to it
-            volumes[cmd.well] -= cmd.sign * cmd.volume
+        for well in (cmd.well, *cmd.wells):  # each well each nozzle touched
+            if isinstance(cmd, c.BlowOut):  # what was left in the tip lands in the well
+                expelled = (entry.result or {}).get("volume_expelled", 0.0)
+                if expelled:  # an empty tip blows out air
+                    volumes[well] += expelled
+            else:  # aspirates and air gaps take from the well, dispenses give to it
+                volumes[well] -= cmd.sign * cmd.volume
     pauses = [
         {"t": e["t"], "source": e.get("pause_source"), "message": e.get("pause_message")}
         for e in engine.record.events
@@ -39,7 +40,7 @@ def summarize(engine: EngineCore) -> dict[str, Any]:
         "status": status_of(state).value,
         "commands": len(protocol_entries),
         "steps": len({e.step.index for e in protocol_entries}),
-        "tips_used": sum(1 for e in protocol_entries
+        "tips_used": sum(e.command.tips for e in protocol_entries
                          if isinstance(e.command, c.PickUpTip) and e.status == "completed"),
         "pauses": pauses,
         "pause_unresolved": state.pause_unresolved,

@@ -236,9 +236,6 @@ class ProtocolContext:
                         replace: bool = False) -> InstrumentContext:
         """Attach a pipette to a mount."""
         spec = get_pipette(instrument_name, self._api_version)
-        if spec.channels > 1:
-            raise UnsupportedAPIError(f"ProtocolContext.load_instrument: multi-channel pipettes "
-                                      f"({instrument_name}) are not supported by labrun yet")
         mount_name = Mount.parse(mount).value
         if self._mounts is not None and mount_name not in self._mounts:
             have = " and ".join(repr(m) for m in sorted(self._mounts)) or "none"

@@ -20,7 +20,7 @@ from .labware import Labware, OutOfTipsError, Well
 from .pipettes import PipetteSpec
 from .steps import api_step
 from .transfer import plan, transfer_options
-from .types import Location
+from .types import Location, Point
 
 if TYPE_CHECKING:
     from .context import ProtocolContext
@@ -105,6 +105,7 @@ class InstrumentContext:
         self._location: Location | None = None
         self._default_speed: float | None = None  # None: the gantry's own limits
         self._tip_length = 0.0
+        self._nozzle_cache: dict[tuple[int, float, float], tuple[str, ...]] = {}
 
     # -- properties -----------------------------------------------------------------
 
@@ -216,9 +217,11 @@ class InstrumentContext:
             raise TipError(f"pick_up_tip: there is no tip in {well.display_name}")
         top = well.top().point
         tip_length = self._spec.effective_tip_length(rack.tip_length, rack.uri)  # less overlap
+        column = next(col for col in rack.columns() if well in col)
+        taken = min(self._spec.channels, len(column) - column.index(well))
         self._steps.execute(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
-                                        tip_length))
-        rack.use_tips(well)
+                                        tip_length, taken))
+        rack.use_tips(well, self._spec.channels)
         returned.discard(well)
         self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0.0
         self._tip_length = tip_length
@@ -232,7 +235,8 @@ class InstrumentContext:
                                "tip_racks; pass tip_racks to load_instrument")
             racks, start = self._racks_from_starting_tip()
             for rack in racks:
-                well = rack.next_tip(1, start if start is not None and start.parent is rack
+                well = rack.next_tip(self._spec.channels,
+                                     start if start is not None and start.parent is rack
                                      else None)
                 if well is not None:
                     return well
@@ -243,7 +247,7 @@ class InstrumentContext:
         if isinstance(location, Labware):
             if not location.is_tiprack:
                 raise TipError(f"pick_up_tip: {location} is not a tip rack")
-            well = location.next_tip()
+            well = location.next_tip(self._spec.channels)
             if well is None:
                 raise OutOfTipsError(f"pick_up_tip: out of tips in {location}")
             return well
@@ -331,7 +335,7 @@ class InstrumentContext:
         flow_rate = self._rate("aspirate", rate)
         target = self._go("aspirate", location, self.well_bottom_clearance.aspirate)
         self._steps.execute(c.Aspirate(self._mount, amount, flow_rate,
-                                       _location_ref(target)))
+                                       _location_ref(target), self._other_wells(target)))
         self._volume += amount
         return self
 
@@ -350,7 +354,7 @@ class InstrumentContext:
         flow_rate = self._rate("dispense", rate)
         target = self._go("dispense", location, self.well_bottom_clearance.dispense)
         self._steps.execute(c.Dispense(self._mount, amount, flow_rate,
-                                       _location_ref(target)))
+                                       _location_ref(target), self._other_wells(target)))
         self._volume -= amount
         return self
 
@@ -362,7 +366,7 @@ class InstrumentContext:
             location = location.top()
         target = self._go("blow_out", location, None)
         self._steps.execute(c.BlowOut(self._mount, self.flow_rate.blow_out,
-                                      _location_ref(target)))
+                                      _location_ref(target), self._other_wells(target)))
         self._volume = 0.0
         return self
 
@@ -448,7 +452,7 @@ class InstrumentContext:
         target = last.labware.as_well().top(5.0 if height is None else float(height))
         self._move(target)
         self._steps.execute(c.AirGap(self._mount, amount, self.flow_rate.aspirate,
-                                     _location_ref(target)))
+                                     _location_ref(target), self._other_wells(target)))
         self._volume += amount
         return self
 
@@ -522,13 +526,47 @@ class InstrumentContext:
 
     def _move(self, location: Location, force_direct: bool = False,
               minimum_z_height: float | None = None, speed: float | None = None) -> None:
-        point = location.point
+        point = self._primary_point(location)
         if speed is None:
             speed = self._default_speed
         self._steps.execute(c.MoveTo(self._mount, (point.x, point.y, point.z),
                                      _location_ref(location), force_direct,
                                      minimum_z_height, speed))
         self._location = location
+
+    def _primary_point(self, location: Location) -> Point:
+        """Where the first nozzle goes for ``location``: the location itself, but for a
+        multi-channel pipette at a labware that centres it (reservoirs), as the OT-2
+        does, the point that puts the middle of its nozzles there."""
+        point = location.point
+        if self._spec.channels == 1 or not location.labware.is_well:
+            return point
+        if "centerMultichannelOnWells" not in location.labware.as_well().parent.quirks:
+            return point
+        nozzles = [v for _, v in self._spec.nozzles]
+        x0, y0, _ = nozzles[0]
+        mid_x = sum(v[0] for v in nozzles) / len(nozzles)
+        mid_y = sum(v[1] for v in nozzles) / len(nozzles)
+        return Point(point.x + x0 - mid_x, point.y + y0 - mid_y, point.z)
+
+    def _other_wells(self, target: Location) -> tuple[str, ...]:
+        """The wells under the nozzles after the first (none for a single channel): a
+        nozzle over no well of the labware touches none."""
+        if self._spec.channels == 1 or not target.labware.is_well:
+            return ()
+        labware = target.labware.as_well().parent
+        point = self._primary_point(target)
+        key = (id(labware), round(point.x, 3), round(point.y, 3))
+        found = self._nozzle_cache.get(key)
+        if found is None:
+            (_, (x0, y0, _)), *others = self._spec.nozzles
+            wells = []
+            for _, (x, y, _) in others:
+                well = _well_at(labware, point.x + x - x0, point.y + y - y0)
+                if well is not None:
+                    wells.append(_ref(well))
+            found = self._nozzle_cache[key] = tuple(wells)
+        return found
 
     def _zero_means_all(self, volume: float | None) -> float | None:
         """Below apiLevel 2.16 a volume of 0 means "as much as possible", as in Opentrons."""
@@ -563,6 +601,19 @@ def _volume(op: str, value: object) -> float:
     if value < 0:
         raise VolumeError(f"{op}: volume {value:g} µL is negative")
     return float(value)
+
+
+def _well_at(labware: Labware, x: float, y: float) -> Well | None:
+    """The well of ``labware`` whose opening holds the point (x, y), if any."""
+    for well in labware.wells():
+        centre = well.top().point
+        dx, dy = abs(x - centre.x), abs(y - centre.y)
+        if well.diameter is not None:
+            if dx * dx + dy * dy <= (well.diameter / 2) ** 2 + 1e-6:
+                return well
+        elif dx <= (well.length or 0) / 2 + 1e-6 and dy <= (well.width or 0) / 2 + 1e-6:
+            return well
+    return None
 
 
 def _ref(well: Well) -> str:

@@ -109,6 +109,8 @@ def plan(pipette: InstrumentContext, volume: Any, source: Any, dest: Any,
          opts: TransferOptions) -> Iterator[Action]:
     """The pipette calls that carry out the transfer, in order."""
     sources, dests = _targets("source", source), _targets("dest", dest)
+    if pipette.channels > 1:
+        sources, dests = _reachable("source", sources), _reachable("dest", dests)
     volumes = _volumes(opts.mode, volume, max(len(sources), len(dests)))
     steps = _Steps(pipette, opts, sources)
     if opts.mode == "transfer":
@@ -237,6 +239,26 @@ class _Steps:
     def _new_tip(self) -> Iterator[Action]:
         if self.o.new_tip == "always":
             yield ("drop_tip" if self.o.trash else "return_tip", ())
+
+
+def _reachable(name: str, targets: list[Target]) -> list[Target]:
+    """For a multi-channel pipette, as the reference: only the targets its first nozzle
+    can take, wells of the first row (of the first two rows of a 384-well plate)."""
+    kept = []
+    for target in targets:
+        well = target if isinstance(target, Well) else (
+            target.labware.as_well() if target.labware.is_well else None)
+        if well is None:
+            kept.append(target)
+            continue
+        labware = well.parent
+        rows = 2 if labware.parameters.get("format") == "384Standard" else 1
+        if any(well in row for row in labware.rows()[:rows]):
+            kept.append(target)
+    if not kept:
+        raise ProtocolError(f"{name}: a multi-channel pipette reaches none of these wells "
+                            "with its first nozzle; give wells of the first row")
+    return kept
 
 
 def _extend(sources: list[Target], dests: list[Target]) -> tuple[list[Target], list[Target]]:

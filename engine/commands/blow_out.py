@@ -20,6 +20,7 @@ class BlowOut(Command):
     mount: str
     flow_rate: float
     well: str | None = None
+    wells: tuple[str, ...] = ()  # those of the other nozzles of a multi-channel pipette
 
     def plan(self, robot: RobotModel) -> list[Segment]:
         spec = tip_pipette(robot, self, self.mount).spec

@@ -21,7 +21,11 @@ def tip_pipette(robot: RobotModel, command: Command, mount: str) -> Pipette:
 
 @frozen
 class LiquidCommand(Command):
-    """Moves ``volume`` µL through the tip where it is, at ``flow_rate`` µL/s."""
+    """Moves ``volume`` µL through the tip where it is, at ``flow_rate`` µL/s.
+
+    A multi-channel pipette moves ``volume`` through each of its tips: ``well`` is the
+    first nozzle's, ``wells`` those of the others (a well twice when two share it).
+    """
 
     reversible = False
     execution = Execution.MOTION
@@ -30,6 +34,7 @@ class LiquidCommand(Command):
     volume: float
     flow_rate: float
     well: str | None = None
+    wells: tuple[str, ...] = ()
 
     def plan(self, robot: RobotModel) -> list[Segment]:
         pipette = tip_pipette(robot, self, self.mount)

@@ -23,6 +23,7 @@ class PickUpTip(Command):
     point: XYZ
     well: str
     tip_length: float
+    tips: int = 1  # a multi-channel pipette takes several at once
 
     def plan(self, robot: RobotModel) -> list[Segment]:
         pipette = robot.pipette(self.mount)

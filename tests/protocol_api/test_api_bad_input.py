@@ -49,9 +49,8 @@ CASES: list[tuple[str, str, str]] = [
      "'corning_96_wellplate_360ul_flat'?"),
     ("unknown instrument", 'pass\nctx.load_instrument("p300_single_gen3", "right")',
      "unknown instrument 'p300_single_gen3'; the OT-2 pipettes are p10_single, p10_multi, "),
-    ("multi-channel pipette", 'pass\nctx.load_instrument("p300_multi_gen2", "right")',
-     "ProtocolContext.load_instrument: multi-channel pipettes (p300_multi_gen2) are not "
-     "supported by labrun yet"),
+    ("a Flex pipette", 'pass\nctx.load_instrument("flex_8channel_1000", "right")',
+     "unknown instrument 'flex_8channel_1000'; the OT-2 pipettes are p10_single"),
     ("unknown mount", 'pass\nctx.load_instrument("p20_single_gen2", "middle")',
      "no mount 'middle'; mounts are 'left' and 'right'"),
     ("mount already used", 'pass\nctx.load_instrument("p20_single_gen2", "left")',

@@ -1,0 +1,88 @@
+"""Multi-channel pipettes: a column of tips, eight wells per stroke, reservoirs, 384 plates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine import commands as c
+from protocol_api import open_context
+
+
+def finish(ctx: Any) -> dict[str, Any]:
+    ctx.run.channel.finish()
+    ctx.run.wait(timeout=30)
+    summary: dict[str, Any] = ctx.run.record.events[-1]
+    return summary
+
+
+def liquid(ctx: Any) -> list[Any]:
+    return [e.command for e in ctx.run.engine.entries
+            if isinstance(e.command, c.LiquidCommand)]
+
+
+@pytest.mark.parametrize("name", ["p20_multi_gen2", "p300_multi_gen2", "p10_multi",
+                                  "p50_multi", "p300_multi"])
+def test_every_ot2_multi_loads_with_eight_channels(name: str) -> None:
+    with open_context(api_version=(2, 13)) as ctx:
+        p = ctx.load_instrument(name, "right")
+        assert (p.channels, p.type) == (8, "multi")
+        assert p.hw_pipette["channels"] == 8
+
+
+def test_a_multi_takes_a_column_of_tips_and_tracks_them_by_column() -> None:
+    with open_context() as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        p = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+        p.pick_up_tip()
+        p.drop_tip()
+        p.pick_up_tip()
+        picks = [e.command for e in ctx.run.engine.entries
+                 if isinstance(e.command, c.PickUpTip)]
+        assert [(cmd.well, cmd.tips) for cmd in picks] == [("4/A1", 8), ("4/A2", 8)]
+        assert tips.next_tip(8) is tips["A3"]
+        p.drop_tip()
+        p.reset_tipracks()
+        assert tips.next_tip(8) is tips["A1"]
+        assert finish(ctx)["tips_used"] == 16
+
+
+def test_a_multi_fills_a_column_and_a_reservoir_well_gives_eight_times() -> None:
+    with open_context() as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        reservoir = ctx.load_labware("nest_12_reservoir_15ml", 2)
+        p = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+        p.pick_up_tip()
+        p.aspirate(50, reservoir["A1"])
+        p.dispense(50, plate["A1"])
+        aspirate, dispense = liquid(ctx)
+        assert aspirate.well == "2/A1" and aspirate.wells == ("2/A1",) * 7
+        assert dispense.wells == tuple(f"1/{r}1" for r in "BCDEFGH")
+        volumes = finish(ctx)["well_volumes_ul"]
+        assert volumes["2/A1"] == -400
+        assert {w: v for w, v in volumes.items() if w.startswith("1/")} == {
+            f"1/{r}1": 50 for r in "ABCDEFGH"}
+
+
+def test_a_multi_in_a_384_plate_takes_every_other_row() -> None:
+    with open_context() as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_20ul", 4)
+        plate = ctx.load_labware("corning_384_wellplate_112ul_flat", 1)
+        p = ctx.load_instrument("p20_multi_gen2", "left", tip_racks=[tips])
+        p.pick_up_tip()
+        p.aspirate(5, plate["B1"])
+        (aspirate,) = liquid(ctx)
+        assert aspirate.wells == tuple(f"1/{r}1" for r in "DFHJLNP")
+
+
+def test_a_multi_transfer_keeps_the_first_row_targets() -> None:
+    with open_context() as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        p = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+        p.transfer(30, plate.columns()[0], plate.columns()[1], new_tip="always")
+        assert [(cmd.kind, cmd.well) for cmd in liquid(ctx)] == [
+            ("aspirate", "1/A1"), ("dispense", "1/A2")]
+        assert finish(ctx)["tips_used"] == 8
