@@ -153,12 +153,9 @@ class RobotModel:
 
     def check_reach(self, mount: str, target: Mapping[str, float]) -> None:
         """CommandError if ``target`` is outside an axis' travel."""
-        for axis, value in target.items():
-            cfg = self.config.axes[axis]
-            if not cfg.min - 1e-6 <= value <= cfg.max + 1e-6:
-                raise CommandError(
-                    f"the {mount} mount cannot reach that point: axis {axis} would go to "
-                    f"{value:.1f} mm, outside [{cfg.min:g}, {cfg.max:g}]")
+        problem = self.config.out_of_travel(target)
+        if problem is not None:
+            raise CommandError(f"the {mount} mount cannot reach that point: {problem}")
 
     def _travel_height(self, mount: str, minimum_z: float | None) -> float:
         """The Z axis position at which ``mount`` travels: its tip end clear of the

@@ -116,6 +116,18 @@ class RobotConfig:
         """The two horizontal axes, X and Y."""
         return ("X", "Y")
 
+    def out_of_travel(self, target: Mapping[str, float]) -> str | None:
+        """Why ``target`` cannot be reached (an unknown axis, or a position outside an
+        axis' travel), or None: the one reach check of the engine and every controller."""
+        for axis, value in target.items():
+            cfg = self.axes.get(axis)
+            if cfg is None:
+                return f"unknown axis {axis!r}"
+            if not cfg.min - 1e-6 <= value <= cfg.max + 1e-6:
+                return (f"axis {axis} would go to {value:.2f} mm, outside its travel "
+                        f"[{cfg.min:g}, {cfg.max:g}]")
+        return None
+
     def mount(self, name: str) -> MountConfig:
         """The mount called ``name`` (``left`` or ``right``)."""
         try:

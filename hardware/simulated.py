@@ -70,14 +70,9 @@ class SimulatedController:
         self._check_connected()
         if not self._homed:
             raise NotHomedError("the robot must be homed before it moves (it was halted)")
-        for axis, value in target.items():
-            cfg = self.config.axes.get(axis)
-            if cfg is None:
-                raise HardwareFault(f"unknown axis {axis!r}")
-            if not cfg.min - 1e-6 <= value <= cfg.max + 1e-6:
-                raise HardwareFault(
-                    f"axis {axis} target {value:.2f} mm is outside its travel "
-                    f"[{cfg.min:g}, {cfg.max:g}]")
+        problem = self.config.out_of_travel(target)
+        if problem is not None:
+            raise HardwareFault(problem)
         await self._travel(target, speed)
 
     async def stop_motion(self) -> Position:

@@ -252,11 +252,9 @@ class GcodeController:
     async def _travel(self, target: Mapping[str, float], speed: float | None) -> None:
         """One coordinated move in machine coordinates, waited for until the axes are still."""
         link = self._live()
-        for axis, value in target.items():
-            cfg = self.config.axes[axis]
-            if not cfg.min - 1e-6 <= value <= cfg.max + 1e-6:
-                raise HardwareFault(f"axis {axis} target {value:.2f} mm is outside its travel "
-                                    f"[{cfg.min:g}, {cfg.max:g}]")
+        problem = self.config.out_of_travel(target)
+        if problem is not None:
+            raise HardwareFault(problem)
         await self._ready()
         await self._leave_hold()
         start = {a: self._commanded.get(a, value) for a, value in target.items()}
