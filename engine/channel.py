@@ -82,6 +82,8 @@ class CommandChannel:
         """Run ``command`` and return its result; raises ``RunStopped`` once the run ends."""
         if self.closed_error is not None:
             raise self.closed_error
+        if self._caller.in_loop_thread():  # it would wait for itself forever
+            raise RuntimeError("a protocol call was made from the engine loop's own thread")
         reply: Reply[dict[str, Any]] = Reply()
         request = CommandRequest(command, step, reply, line)
         self.requests_sent += 1

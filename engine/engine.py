@@ -104,9 +104,8 @@ class Engine:
         if self.caller is not None and self.caller.closed:
             return ActionResult(False, status_of(self.state), "the run has already ended")
         reason = check_action(self.state, action)
-        fields = action_fields(action)
         self.record.add("action", action=action.name, source=action.source,
-                        accepted=reason is None, refusal=reason, **fields)
+                        accepted=reason is None, refusal=reason, **action_fields(action))
         if reason is not None:
             return ActionResult(False, status_of(self.state), reason)
         self.dispatch(action)

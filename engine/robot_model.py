@@ -42,6 +42,7 @@ class Pipette:
     spec: PlungerSpec
     tip_length: float | None = None
     volume: float = 0.0
+    nozzle_xy: tuple[float, float] = (0.0, 0.0)  # first nozzle from the mount (a multi's)
 
 
 class RobotModel:
@@ -109,7 +110,9 @@ class RobotModel:
         travel height, across, down; or straight there when ``force_direct``."""
         cfg = self._mount(mount)
         tip = tip_length if tip_length is not None else self.tip_length(mount)
-        x, y = point[0] - cfg.offset[0], point[1] - cfg.offset[1]
+        pipette = self.pipettes.get(mount)
+        dx, dy = pipette.nozzle_xy if pipette is not None else (0.0, 0.0)
+        x, y = point[0] - cfg.offset[0] - dx, point[1] - cfg.offset[1] - dy
         z = point[2] + tip - cfg.offset[2]
         self.check_reach(mount, {"X": x, "Y": y, cfg.z_axis: z})
         here = self.position

@@ -20,9 +20,10 @@ class LoadInstrument(Command):
     plunger_bottom: float
     plunger_blow_out: float
     plunger_drop_tip: float
+    nozzle_xy: tuple[float, float] = (0.0, 0.0)  # the first nozzle from the mount's centre
 
     def apply(self, robot: RobotModel) -> Result:
         robot.pipettes[self.mount] = Pipette(PlungerSpec(
             self.max_volume, self.ul_per_mm, self.plunger_bottom, self.plunger_blow_out,
-            self.plunger_drop_tip))
+            self.plunger_drop_tip), nozzle_xy=self.nozzle_xy)
         return {}

@@ -19,14 +19,10 @@ from typing import Any, Protocol
 
 import anyio
 import anyio.abc
+import serial  # type: ignore[import-untyped, unused-ignore]  # pyserial ships no types
 from anyio.abc import SocketAttribute
 
 from .errors import ConnectionLost
-
-try:  # pyserial ships no type information
-    import serial  # type: ignore[import-untyped, unused-ignore]
-except ImportError:  # pragma: no cover - pyserial is a declared dependency
-    serial = None
 
 
 class Transport(Protocol):
@@ -109,9 +105,6 @@ class SerialTransport:
 
     @classmethod
     async def open(cls, url: str, baudrate: int, timeout: float) -> SerialTransport:
-        if serial is None:  # pragma: no cover
-            raise ConnectionLost("pyserial is not installed")
-
         def _open() -> Any:
             return serial.serial_for_url(url, baudrate=baudrate, timeout=cls.READ_TIMEOUT,
                                          write_timeout=timeout)
