@@ -86,3 +86,19 @@ def test_a_multi_transfer_keeps_the_first_row_targets() -> None:
         assert [(cmd.kind, cmd.well) for cmd in liquid(ctx)] == [
             ("aspirate", "1/A1"), ("dispense", "1/A2")]
         assert finish(ctx)["tips_used"] == 8
+
+
+def test_a_multi_reaches_the_trash_with_its_nozzles_centred_on_it() -> None:
+    # The gantry carries the middle of the nozzles: the first one is 31.5 mm behind it,
+    # so the fixed trash (centred, as on the OT-2) is within the Y axis' travel.
+    with open_context() as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        p = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+        p.pick_up_tip()
+        p.aspirate(50, plate["A1"])
+        p.dispense(50, ctx.fixed_trash["A1"])
+        p.drop_tip()
+        summary = finish(ctx)
+        assert summary["status"] == "succeeded"
+        assert summary["well_volumes_ul"]["12/A1"] == 400
