@@ -110,7 +110,9 @@ def plan(pipette: InstrumentContext, volume: Any, source: Any, dest: Any,
     """The pipette calls that carry out the transfer, in order."""
     sources, dests = _targets("source", source), _targets("dest", dest)
     if pipette.channels > 1:
-        sources, dests = _reachable("source", sources), _reachable("dest", dests)
+        two_rows = pipette._ctx.api_version >= (2, 2)
+        sources = _reachable("source", sources, two_rows)
+        dests = _reachable("dest", dests, two_rows)
     volumes = _volumes(opts.mode, volume, max(len(sources), len(dests)))
     steps = _Steps(pipette, opts, sources)
     if opts.mode == "transfer":
@@ -241,9 +243,10 @@ class _Steps:
             yield ("drop_tip" if self.o.trash else "return_tip", ())
 
 
-def _reachable(name: str, targets: list[Target]) -> list[Target]:
+def _reachable(name: str, targets: list[Target], two_rows: bool) -> list[Target]:
     """For a multi-channel pipette, as the reference: only the targets its first nozzle
-    can take, wells of the first row (of the first two rows of a 384-well plate)."""
+    can take, wells of the first row (of the first two rows of a 384-well plate, from
+    apiLevel 2.2: ``two_rows``)."""
     kept = []
     for target in targets:
         well = target if isinstance(target, Well) else (
@@ -252,7 +255,7 @@ def _reachable(name: str, targets: list[Target]) -> list[Target]:
             kept.append(target)
             continue
         labware = well.parent
-        rows = 2 if labware.parameters.get("format") == "384Standard" else 1
+        rows = 2 if two_rows and labware.parameters.get("format") == "384Standard" else 1
         if any(well in row for row in labware.rows()[:rows]):
             kept.append(target)
     if not kept:

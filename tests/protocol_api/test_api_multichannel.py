@@ -102,3 +102,15 @@ def test_a_multi_reaches_the_trash_with_its_nozzles_centred_on_it() -> None:
         summary = finish(ctx)
         assert summary["status"] == "succeeded"
         assert summary["well_volumes_ul"]["12/A1"] == 400
+
+
+@pytest.mark.parametrize(("level", "rows"), [((2, 0), "A"), ((2, 2), "AB")])
+def test_a_multi_transfer_into_a_384_plate_uses_two_rows_from_2_2(
+        level: tuple[int, int], rows: str) -> None:
+    with open_context(api_version=level) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_20ul", 4)
+        plate = ctx.load_labware("corning_384_wellplate_112ul_flat", 1)
+        p = ctx.load_instrument("p20_multi_gen2", "left", tip_racks=[tips])
+        p.transfer(5, plate.columns()[0], plate.columns()[1])
+        assert [cmd.well for cmd in liquid(ctx) if cmd.kind == "dispense"] == [
+            f"1/{r}2" for r in rows]
