@@ -66,3 +66,28 @@ def run(ctx):
 """One step that picks up a tip, aspirates slowly, carries the liquid slowly along row A
 and dispenses: an immediate pause can land mid-pick-up, mid-aspirate or mid-move with a
 tip that holds liquid; none of these may rewind the step."""
+
+
+SLOW_STEPS = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 9)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 6)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.flow_rate.aspirate = 20
+    with ctx.step("to the tips"):
+        p300.move_to(tips["A1"].top(60))
+    with ctx.step("pick up"):
+        p300.pick_up_tip()
+    with ctx.step("to the well"):
+        p300.move_to(plate["A1"].bottom(1))
+    with ctx.step("aspirate"):
+        p300.aspirate(200)
+    with ctx.step("carry"):
+        p300.move_to(plate["A12"].top(2), force_direct=True, speed=10)
+        p300.dispense(200)
+    p300.drop_tip()
+'''
+"""``SLOW_TRANSFER`` in named steps, so a person or a client sees which command is under
+way (the step's name) and can pause mid-pick-up, mid-aspirate or mid-move with a tip."""

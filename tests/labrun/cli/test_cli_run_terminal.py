@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labrun_protocols import LONG_MOVE, SLOW_TRANSFER, hops
+from labrun_protocols import LONG_MOVE, SLOW_STEPS, hops
 
 from engine.actions import Pause, Resume, Stop
 from engine.entries import ActionResult
@@ -203,11 +203,12 @@ def record_liquid_steps(events: list[dict[str, Any]]) -> list[tuple[str, str, fl
     return steps
 
 
-def test_i_pauses_a_step_that_touched_tips_and_resume_never_repeats_or_rewinds(
-        terminal: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("step", ["pick up", "aspirate", "carry"])
+def test_i_mid_pick_up_aspirate_or_move_with_a_tip_changes_no_liquid_step(
+        terminal: Any, tmp_path: Path, step: str) -> None:
     record = tmp_path / "run.jsonl"
-    term = terminal(SLOW_TRANSFER, "--speed", "5", "--record", str(record))
-    term.expect(r"running \| step \d+: transfer")
+    term = terminal(SLOW_STEPS, "--speed", "2", "--record", str(record))
+    term.expect(rf"running \| step \d+: {step}")
     term.type(b"i")
     term.expect(r"status paused by client")
     term.type(b"r")
@@ -215,11 +216,13 @@ def test_i_pauses_a_step_that_touched_tips_and_resume_never_repeats_or_rewinds(
     assert term.wait() == 0
     events = read_record(record)
     effects = [e["effect"] for e in events if e["event"] == "pause_effect"]
-    assert effects in (["interrupted", "completed after pause"], ["continued"]), effects
     park = next(e for e in events if e["event"] == "park")
     unpark = next(e for e in events if e["event"] == "unpark")
-    assert not unpark.get("rewind")  # back to where it stopped, at the same height
-    assert unpark["position"] == pytest.approx(park["recorded"], abs=0.01)
+    if unpark.get("rewind"):  # the step's irreversible commands had not started
+        assert step == "carry" and effects == ["interrupted", "rewound"], effects
+    else:  # back to where it stopped, at the same height; nothing repeated
+        assert unpark["position"] == pytest.approx(park["recorded"], abs=0.01)
+        assert effects in ([], ["continued"], ["interrupted", "completed after pause"])
     pause_free = create_run(tmp_path / "protocol.py", on_stalled=continue_when_stalled)
     try:
         pause_free.control.play(source="test")
