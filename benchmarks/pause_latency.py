@@ -53,10 +53,11 @@ def immediate_pause_us(samples: int) -> list[float]:
     config = default_config()
     results = []
     for _ in range(samples):
-        controller = StopTimer(config, RealClock())
+        clock = RealClock()
+        controller = StopTimer(config, clock)
         started = threading.Event()
         run = Run(functools.partial(_load_then_move, started=started), config=config,
-                  controller=controller).start()
+                  controller=controller, clock=clock).start()
         run.control.play()
         started.wait()
         time.sleep(0.05)  # the move is under way (it takes about 0.8 s)
