@@ -113,6 +113,8 @@ def plan(pipette: InstrumentContext, volume: Any, source: Any, dest: Any,
         two_rows = pipette._ctx.api_version >= (2, 2)
         sources = _reachable("source", sources, two_rows)
         dests = _reachable("dest", dests, two_rows)
+        if not sources or not dests:
+            return  # before apiLevel 2.2 the reference quietly moves nothing
     volumes = _volumes(opts.mode, volume, max(len(sources), len(dests)))
     steps = _Steps(pipette, opts, sources)
     if opts.mode == "transfer":
@@ -246,7 +248,7 @@ class _Steps:
 def _reachable(name: str, targets: list[Target], two_rows: bool) -> list[Target]:
     """For a multi-channel pipette, as the reference: only the targets its first nozzle
     can take, wells of the first row (of the first two rows of a 384-well plate, from
-    apiLevel 2.2: ``two_rows``)."""
+    apiLevel 2.2: ``two_rows``, which also makes an empty result an error)."""
     kept = []
     for target in targets:
         well = target if isinstance(target, Well) else (
@@ -258,7 +260,7 @@ def _reachable(name: str, targets: list[Target], two_rows: bool) -> list[Target]
         rows = 2 if two_rows and labware.parameters.get("format") == "384Standard" else 1
         if any(well in row for row in labware.rows()[:rows]):
             kept.append(target)
-    if not kept:
+    if not kept and two_rows:
         raise ProtocolError(f"{name}: a multi-channel pipette reaches none of these wells "
                             "with its first nozzle; give wells of the first row")
     return kept

@@ -8,6 +8,7 @@ import pytest
 
 from engine import commands as c
 from protocol_api import open_context
+from protocol_api.errors import ProtocolError
 
 
 def finish(ctx: Any) -> dict[str, Any]:
@@ -114,3 +115,20 @@ def test_a_multi_transfer_into_a_384_plate_uses_two_rows_from_2_2(
         p.transfer(5, plate.columns()[0], plate.columns()[1])
         assert [cmd.well for cmd in liquid(ctx) if cmd.kind == "dispense"] == [
             f"1/{r}2" for r in rows]
+
+
+def test_a_multi_transfer_from_no_reachable_well() -> None:
+    # Before apiLevel 2.2 the reference moves nothing; from 2.2 it is an error.
+    with open_context(api_version=(2, 0)) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_20ul", 4)
+        plate = ctx.load_labware("corning_384_wellplate_112ul_flat", 1)
+        p = ctx.load_instrument("p20_multi_gen2", "left", tip_racks=[tips])
+        p.pick_up_tip()
+        p.transfer(5, plate["B1"], plate["A2"], new_tip="never")
+        assert liquid(ctx) == []
+    with open_context(api_version=(2, 15)) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_20ul", 4)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        p = ctx.load_instrument("p20_multi_gen2", "left", tip_racks=[tips])
+        with pytest.raises(ProtocolError, match="reaches none of these wells"):
+            p.transfer(5, plate["B1"], plate["A2"])
