@@ -125,8 +125,8 @@ def _one_pause(run: Run, emu: EmulatorHandle, dialect: str) -> tuple[float, floa
 
 
 def _motion(line: str) -> bool:
-    """A G1 line, with or without Marlin's line number."""
-    return re.match(r"(N\d+ )?G1 ", line) is not None
+    """A G1 line, with or without Marlin's line number or GRBL's G53 (machine frame)."""
+    return re.match(r"(N\d+ )?(G53 )?G1 ", line) is not None
 
 
 def _count(run: Run, kind: str) -> int:
