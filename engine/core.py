@@ -40,6 +40,7 @@ class EngineCore(Protocol):
     entries: list[CommandEntry]
     on_stalled: StalledPolicy | None
     journal: list[CommandEntry]  # the commands of the step in progress, in order
+    position_seen: dict[str, float]  # the position as other threads may read it
 
     @property
     def state(self) -> RunState:

@@ -53,8 +53,6 @@ from .state import EndKind, RunState, Status, StepInfo, status_of
 from .summary import summarize
 from .waits import Waits
 
-__all__ = ["Engine", "StalledPolicy"]
-
 
 class Engine:
     """Runs one protocol run on one controller."""
@@ -68,6 +66,8 @@ class Engine:
         self.record = record
         self.state = RunState()  # replaced only by ``dispatch``
         self.model = RobotModel(config)
+        # What other threads read: replaced (never changed in place) by the loop.
+        self.position_seen: dict[str, float] = dict(self.model.position)
         self.entries: list[CommandEntry] = []
         self.channel: CommandChannel | None = None
         self.caller: LoopCaller | None = None
@@ -250,9 +250,9 @@ class Engine:
             case c.Execution.CHECKPOINT:
                 self.dispatch(ProtocolPaused(getattr(command, "message", None)))
                 await self.pausing.pause_here()
-                self._complete(entry, {})
-            case c.Execution.INSTANT if self.state.pause is None:
-                self._complete(entry, command.apply(self.model))  # nothing to interrupt
+                self.set_status(entry, "completed")
+            case c.Execution.INSTANT if self.state.pause is None:  # nothing to interrupt
+                self.set_status(entry, "completed", result=command.apply(self.model))
             case c.Execution.INSTANT | c.Execution.MOTION | c.Execution.WAIT:
                 await self._run_interruptible(entry)
             case unknown:
@@ -289,7 +289,7 @@ class Engine:
         cmd = entry.command
         if cmd.execution is c.Execution.WAIT:
             await self.waits.wait(entry)
-            self._complete(entry, {})
+            self.set_status(entry, "completed")
             return
         if entry.plan is None:
             entry.plan, entry.done = cmd.plan(self.model), 0
@@ -297,7 +297,7 @@ class Engine:
         for segment in entry.plan[entry.done:]:
             await self.move(segment)
             entry.done += 1
-        self._complete(entry, cmd.apply(self.model))
+        self.set_status(entry, "completed", result=cmd.apply(self.model))
 
     async def move(self, segment: Segment) -> None:
         """Make one motion; the position is read back if it is cut off."""
@@ -314,13 +314,13 @@ class Engine:
             with CancelScope(shield=True):
                 await self.read_back()
             raise
+        finally:
+            self.position_seen = dict(self.model.position)
 
     async def read_back(self) -> None:
         """Read the controller's position into the robot model (a fault is ignored)."""
         with contextlib.suppress(HardwareFault):
             self.model.position.update(await self.controller.read_position())
-
-    # -- state ----------------------------------------------------------------------
 
     def dispatch(self, event: Action | EngineEvent) -> None:
         """Reduce ``event`` into the run state and tell the listeners."""
@@ -328,6 +328,7 @@ class Engine:
         self.state = reduce(old, event)
         if self.state is old:
             return
+        self.position_seen = dict(self.model.position)
         if type(event) is StepStarted:  # a new step never changes the status
             self._notify()
             return
@@ -386,14 +387,12 @@ class Engine:
             self._protocol_scope.cancel()
 
     def set_status(self, entry: CommandEntry, status: str, **extra: Any) -> None:
-        """Record a command's new status."""
+        """Record a command's new status (and, once ``completed``, its ``result``)."""
         entry.status = status
         if status == "started" and entry.started_at is None:
             entry.started_at = self.clock.now()
+        elif status == "completed":
+            entry.result, entry.completed_at = extra.pop("result", {}), self.clock.now()
+            if entry.result:
+                extra["result"] = entry.result
         self.record.add("command", id=entry.id, status=status, **extra)
-
-    def _complete(self, entry: CommandEntry, result: dict[str, Any]) -> None:
-        entry.result = result
-        entry.completed_at = self.clock.now()
-        self.set_status(entry, "completed", **({"result": result} if result else {}))
-

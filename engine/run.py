@@ -24,7 +24,8 @@ from hardware.simulated import SimulatedController
 from .actions import Abort, Action, Halt, Pause, PauseOption, Play, Resume, SkipDelay, Stop
 from .bridge import LoopCaller, LoopClosedError, call_from_loop, call_in_loop
 from .channel import CommandChannel
-from .engine import Engine, StalledPolicy
+from .core import StalledPolicy
+from .engine import Engine
 from .entries import ActionResult
 from .errors import RunStopped
 from .record import RunRecord

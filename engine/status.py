@@ -51,7 +51,8 @@ class RunStatusReport:
 
 
 def report(engine: EngineCore) -> RunStatusReport:
-    """The engine's status now; safe to call from any thread (the state is immutable)."""
+    """The engine's status now; safe to call from any thread: it reads only what the loop
+    publishes by replacing it (the state, the position seen), never what it changes."""
     state = engine.state
     now = engine.clock.now()
     pause = state.pause
@@ -69,7 +70,7 @@ def report(engine: EngineCore) -> RunStatusReport:
         interlocks=tuple(sorted(state.interlocks)),
         step=state.step,
         delay=delay,
-        position={axis: round(v, 4) for axis, v in dict(engine.model.position).items()},
+        position={axis: round(v, 4) for axis, v in engine.position_seen.items()},
         pause_unresolved=state.pause_unresolved,
         outcome=state.outcome,
         time=round(now, 6),

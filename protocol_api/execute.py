@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.actions import Action, Resume, Stop
 from engine.channel import CommandChannel
-from engine.engine import StalledPolicy
+from engine.core import StalledPolicy
 from engine.errors import RunStopped
 from engine.run import ErrorExplainer, Run, RunControl
 from engine.state import RunState
