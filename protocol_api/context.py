@@ -24,7 +24,7 @@ from .instrument import InstrumentContext
 from .labware import Labware, Well
 from .labware_definitions import get_definition
 from .loader import MAX_API
-from .pipettes import get_pipette
+from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PLUNGER_DROP_TIP, get_pipette
 from .steps import StepTracker, api_step
 from .types import APIVersion, Mount
 
@@ -249,7 +249,8 @@ class ProtocolContext:
                 raise InstrumentError(f"tip_racks must be tip racks; {rack!r} is not")
         self._steps.execute(c.LoadInstrument(
             instrument_name, mount_name, spec.max_volume, spec.ul_per_mm,
-            plunger_bottom=18.0, plunger_blow_out=19.0, plunger_drop_tip=20.0,
+            plunger_bottom=PLUNGER_BOTTOM, plunger_blow_out=PLUNGER_BLOW_OUT,
+            plunger_drop_tip=PLUNGER_DROP_TIP,
             nozzle_xy=(spec.nozzle_offset[0], spec.nozzle_offset[1])))
         instrument = InstrumentContext(self, spec, mount_name, list(tip_racks or ()))
         self._instruments[mount_name] = instrument

@@ -30,12 +30,15 @@ ENGINE_CORE_API = (2, 14)
 dispense of more than the tip holds is an error (before, the plunger stopped at empty)."""
 DEFAULT_GANTRY_SPEED = 400.0  # mm/s, InstrumentContext.default_speed
 
-_UNSUPPORTED = {
-    "configure_for_volume": "configure_for_volume",
-    "configure_nozzle_layout": "nozzle layouts", "prepare_to_aspirate": "prepare_to_aspirate",
-    "detect_liquid_presence": "liquid detection", "require_liquid_presence": "liquid detection",
-    "measure_liquid_height": "liquid detection",
-}
+_UNSUPPORTED = frozenset({
+    "configure_for_volume",
+    "configure_nozzle_layout",
+    "prepare_to_aspirate",
+    "detect_liquid_presence",
+    "require_liquid_presence",
+    "measure_liquid_height",
+})
+"""Opentrons calls labrun refuses with a clear error (the Flex's, mostly)."""
 
 
 class FlowRates:
