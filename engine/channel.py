@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -56,7 +57,7 @@ class ProtocolDone:
     location: str | None = None
 
 
-Request = CommandRequest | StepFinished | ProtocolDone
+Request = CommandRequest | ProtocolDone
 
 
 class CommandChannel:
@@ -66,17 +67,17 @@ class CommandChannel:
         self._caller = caller
         self._deliver = deliver
         self.closed_error: RunStopped | None = None
+        self.finished_steps: deque[StepFinished] = deque()  # thread-safe appends and pops
         self.requests_sent = 0
 
     def step_finished(self, index: int) -> None:
         """The protocol has returned from step ``index``: the robot is at a checkpoint.
 
-        Told to the engine without waiting, so that a pause landing before the next call
-        is a checkpoint, not a pause inside the step.
+        A notice the engine takes when it needs it (a pause landing before the next call
+        is then a checkpoint, not a pause inside the step): queued without waking the
+        engine's loop, so the common case costs no thread hop.
         """
-        self.requests_sent += 1
-        with contextlib.suppress(LoopClosedError):
-            self._caller.call_soon(functools.partial(self._deliver, StepFinished(index)))
+        self.finished_steps.append(StepFinished(index))
 
     def execute(self, command: Command, step: StepRef, line: str | None = None) -> dict[str, Any]:
         """Run ``command`` and return its result; raises ``RunStopped`` once the run ends."""

@@ -212,7 +212,8 @@ class Engine:
                 # Paused while the protocol computes. Inside a step, the step resumes as
                 # after an interrupted command; between steps, it is a checkpoint.
                 step = self.state.step
-                if step is not None and self.inbox.note_finished_steps() != step.index:
+                assert self.channel is not None
+                if step is not None and self.inbox.finished_step(self.channel) != step.index:
                     await self.pausing.resume_step(None)
                 else:
                     await self.pausing.pause_here()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from .channel import CommandChannel, CommandRequest, ProtocolDone, Request, StepFinished
+from .channel import CommandChannel, CommandRequest, ProtocolDone, Request
 from .errors import RunStopped
 
 
@@ -17,7 +17,7 @@ class Inbox:
         self._queue: deque[Request] = deque()
         self.current: CommandRequest | None = None  # the command being carried out
         self.received = 0  # requests delivered so far (answered or not)
-        self.finished_step = -1  # the last step the protocol has returned from
+        self._finished = -1  # the last step the protocol has returned from
 
     def deliver(self, request: Request, closed: RunStopped | None) -> None:
         """Take a request; once the run is ending, a command is answered with ``closed``."""
@@ -30,24 +30,16 @@ class Inbox:
         self._wake()
 
     def take(self) -> CommandRequest | ProtocolDone | None:
-        """The oldest waiting request, or None; a finished step is noted, not returned."""
-        while self._queue:
-            request = self._queue.popleft()
-            if not isinstance(request, StepFinished):
-                return request
-            self.finished_step = request.index
-        return None
+        """The oldest waiting request, or None."""
+        return self._queue.popleft() if self._queue else None
 
-    def note_finished_steps(self) -> int:
-        """Take the finished-step notices at the head of the queue; the last step the
-        protocol has returned from."""
-        while self._queue:
-            head = self._queue[0]
-            if not isinstance(head, StepFinished):
-                break
-            self._queue.popleft()
-            self.finished_step = head.index
-        return self.finished_step
+    def finished_step(self, channel: CommandChannel) -> int:
+        """The last step the protocol has returned from (its notices taken from
+        ``channel``)."""
+        notices = channel.finished_steps
+        while notices:
+            self._finished = notices.popleft().index
+        return self._finished
 
     @property
     def holding(self) -> bool:
