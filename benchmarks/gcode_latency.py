@@ -34,9 +34,9 @@ from anyio.from_thread import start_blocking_portal
 from engine.run import Run
 from engine.state import Status
 from hardware.emulator import EmulatorHandle, running_emulator
-from hardware.factory import create_controller, emulator_config
+from hardware.factory import emulator_config
 from hardware.gcode import GcodeController
-from hardware.threaded import ThreadedController
+from hardware.robot import open_robot
 from protocol_api.execute import create_run
 
 DIALECTS = ("grbl", "marlin", "smoothie")
@@ -72,18 +72,16 @@ def pause_and_resume_us(dialect: str, samples: int) -> tuple[list[float], list[f
     resumes: list[float] = []
     base = emulator_config(dialect)
     with tempfile.TemporaryDirectory() as tmp, \
-            running_emulator(dialect, speed=EMULATOR_SPEED, config=base) as emu, \
-            start_blocking_portal() as portal:
+            running_emulator(dialect, speed=EMULATOR_SPEED, config=base) as emu:
         protocol = Path(tmp) / "protocol.py"
         protocol.write_text(textwrap.dedent(BACK_AND_FORTH))
         config = attrs.evolve(base, controller=attrs.evolve(base.controller,
                                                             port=emu.address))
-        inner, clock = create_controller(config)
-        portal.call(inner.connect)
-        portal.call(inner.home)
-        controller = ThreadedController(inner, portal)
-        run = create_run(protocol, config=config, controller=controller, clock=clock,
-                         simulating=False)
+        robot = open_robot(config)
+        robot.connect()
+        robot.home()
+        run = create_run(protocol, config=config, controller=robot.controller,
+                         clock=robot.clock, simulating=False)
         try:
             run.control.play()
             for _ in range(samples):
@@ -94,8 +92,7 @@ def pause_and_resume_us(dialect: str, samples: int) -> tuple[list[float], list[f
             run.wait(WAIT_S)
         finally:
             run.close()
-            controller.close()
-            portal.call(inner.disconnect)
+            robot.close()
     return pauses, resumes
 
 

@@ -68,13 +68,15 @@ class Robot:
     def connect(self) -> None:
         """Open the connection to the controller (from a thread with no event loop);
         HardwareFault if it does not answer."""
-        self._call(lambda controller: controller.connect())
+        self.in_hardware_thread(lambda controller: controller.connect())
 
     def home(self) -> dict[str, float]:
         """Home every axis (from a thread with no event loop); where the axes are."""
-        return self._call(lambda controller: controller.home())
+        return self.in_hardware_thread(lambda controller: controller.home())
 
-    def _call(self, fn: Callable[[MotionController], Awaitable[T]]) -> T:
+    def in_hardware_thread(self, fn: Callable[[MotionController], Awaitable[T]]) -> T:
+        """Run ``fn(driver)`` where the connection lives, from a thread with no event loop,
+        and return its value (a G-code line to send before a run, a position to read)."""
         if self._connection is not None:
             driver, portal = self._connection
             return _in_portal(portal, lambda: fn(driver))

@@ -33,13 +33,11 @@ from pathlib import Path
 import anyio
 import attrs
 import pytest
-from anyio.from_thread import start_blocking_portal
 
 from engine.state import Status
 from hardware.config import RobotConfig, load_config
-from hardware.factory import create_controller
 from hardware.gcode import ControllerAlarm, ControllerError, GcodeController, open_controller
-from hardware.threaded import ThreadedController
+from hardware.robot import open_robot
 from protocol_api.execute import create_run
 
 SIMULATORS = {
@@ -189,17 +187,19 @@ def run(ctx):
 def test_a_protocol_with_pauses_on_real_grbl(sim: str, tmp_path: Path) -> None:
     path = tmp_path / "protocol.py"
     path.write_text(textwrap.dedent(PROTOCOL))
-    with grbl_sim(sim, tmp_path) as port, start_blocking_portal() as portal:
+    with grbl_sim(sim, tmp_path) as port:
         config = robot(port)
-        inner, clock = create_controller(config)
+        hardware = open_robot(config)
+        inner = hardware.driver
         assert isinstance(inner, GcodeController)
-        portal.call(inner.connect)
-        portal.call(configured, inner)
-        portal.call(inner.home)
-        portal.call(inner.send_gcode, ["G10 L2 P1 X10 Y10"])  # a work offset left behind
-        controller = ThreadedController(inner, portal)
-        run = create_run(path, config=config, controller=controller, clock=clock,
-                         record_path=tmp_path / "record.jsonl", simulating=False)
+        hardware.connect()
+        hardware.in_hardware_thread(lambda _: configured(inner))
+        hardware.home()
+        # A work offset left behind:
+        hardware.in_hardware_thread(lambda _: inner.send_gcode(["G10 L2 P1 X10 Y10"]))
+        run = create_run(path, config=config, controller=hardware.controller,
+                         clock=hardware.clock, record_path=tmp_path / "record.jsonl",
+                         simulating=False)
         try:
             control = run.control
             assert control.play().accepted
@@ -214,11 +214,10 @@ def test_a_protocol_with_pauses_on_real_grbl(sim: str, tmp_path: Path) -> None:
             assert control.resume().accepted
             final = run.wait(WAIT_S)
             assert final.status is Status.SUCCEEDED, final
-            here = portal.call(inner.read_position)
+            here = hardware.in_hardware_thread(lambda _: inner.read_position())
         finally:
             run.close()
-            controller.close()
-            portal.call(inner.disconnect)
+            hardware.close()
         assert here["X"] == pytest.approx(14.38 - 200.0, abs=0.01)  # A1, machine frame
         unparks = [e for e in run.record.events if e["event"] == "unpark"]
         assert len(unparks) == 2

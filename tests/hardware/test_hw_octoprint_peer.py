@@ -22,13 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from anyio.from_thread import start_blocking_portal
 
 from engine.state import Status
 from hardware.config import RobotConfig, config_from_dict
-from hardware.factory import create_controller
 from hardware.gcode import GcodeController
-from hardware.threaded import ThreadedController
+from hardware.robot import open_robot
 from protocol_api.execute import create_run
 
 virtual = pytest.importorskip(
@@ -156,15 +154,15 @@ def test_a_protocol_with_a_deferred_and_an_immediate_pause_on_octoprints_virtual
         tmp_path: Path) -> None:
     path = tmp_path / "protocol.py"
     path.write_text(textwrap.dedent(PROTOCOL))
-    with virtual_printer_on_a_pty(tmp_path) as port, start_blocking_portal() as portal:
+    with virtual_printer_on_a_pty(tmp_path) as port:
         config = printer_robot(port)
-        inner, clock = create_controller(config)
+        robot = open_robot(config)
+        inner = robot.driver
         assert isinstance(inner, GcodeController)
-        portal.call(inner.connect)
-        home = portal.call(inner.home)
+        robot.connect()
+        home = robot.home()
         assert home == pytest.approx({"X": 0.0, "Y": 0.0, "Z": 0.0, "B": 0.0})
-        controller = ThreadedController(inner, portal)
-        run = create_run(path, config=config, controller=controller, clock=clock,
+        run = create_run(path, config=config, controller=robot.controller, clock=robot.clock,
                          record_path=tmp_path / "record.jsonl", simulating=False)
         try:
             control = run.control
@@ -189,8 +187,7 @@ def test_a_protocol_with_a_deferred_and_an_immediate_pause_on_octoprints_virtual
             resent = inner.link.streamer.resent_lines
         finally:
             run.close()
-            controller.close()
-            portal.call(inner.disconnect)
+            robot.close()
         events = list(run.record.events)
         parks = [e for e in events if e["event"] == "park"]
         unparks = [e for e in events if e["event"] == "unpark"]

@@ -20,7 +20,6 @@ from typing import Any
 
 import attrs
 import pytest
-from anyio.from_thread import start_blocking_portal
 from labrun_protocols import LONG_MOVE, LONG_MOVE_WITH_TIP, SLOW_TRANSFER, hops
 from motion_trace import PhysicalTrace, TracedController, TraceItem, follow_record
 
@@ -29,9 +28,9 @@ from engine.run import Run
 from engine.state import Status
 from hardware.config import RobotConfig
 from hardware.emulator import EmulatorHandle, running_emulator
-from hardware.factory import create_controller, emulator_config
+from hardware.factory import emulator_config
 from hardware.gcode import GcodeController
-from hardware.threaded import ThreadedController
+from hardware.robot import open_robot
 from protocol_api.execute import create_run
 
 DIALECTS = ("grbl", "marlin", "smoothie")
@@ -120,26 +119,27 @@ def robot_run(tmp_path: Path, dialect: str, protocol: str, *, timeout_s: float =
     path.write_text(textwrap.dedent(protocol))
     record = tmp_path / "record.jsonl"
     base = emulator_config(dialect)
-    with running_emulator(dialect, speed=speed, config=base) as emu, \
-            start_blocking_portal() as portal:
+    with running_emulator(dialect, speed=speed, config=base) as emu:
         config = attrs.evolve(base, controller=attrs.evolve(
             base.controller, port=emu.address, timeout_s=timeout_s))
-        inner, clock = create_controller(config)
+        robot = open_robot(config)
+        inner = robot.driver
         assert isinstance(inner, GcodeController)
-        portal.call(inner.connect)
-        portal.call(inner.home)
-        controller = ThreadedController(inner, portal)
-        driven: Any = controller if trace is None else TracedController(controller, trace)
-        run = create_run(path, config=config, controller=driven, clock=clock,
-                         record_path=record, simulating=False)
-        if trace is not None:
-            follow_record(run, trace)
         try:
-            yield RobotRun(emu, run, inner, config, record)
+            robot.connect()
+            robot.home()
+            driven: Any = (robot.controller if trace is None
+                           else TracedController(robot.controller, trace))
+            run = create_run(path, config=config, controller=driven, clock=robot.clock,
+                             record_path=record, simulating=False)
+            if trace is not None:
+                follow_record(run, trace)
+            try:
+                yield RobotRun(emu, run, inner, config, record)
+            finally:
+                run.close()
         finally:
-            run.close()
-            controller.close()
-            portal.call(inner.disconnect)
+            robot.close()
 
 
 def close_to(a: dict[str, float], b: dict[str, float], dialect: str,

@@ -11,14 +11,12 @@ from pathlib import Path
 
 import attrs
 import pytest
-from anyio.from_thread import start_blocking_portal
 
 from engine.state import Status
 from hardware.config import load_config
 from hardware.emulator import running_emulator
-from hardware.factory import create_controller
 from hardware.gcode import GcodeController
-from hardware.threaded import ThreadedController
+from hardware.robot import open_robot
 from protocol_api.execute import create_run
 
 EXAMPLE = Path(__file__).parents[2] / "hardware" / "robots" / "grbl_3axis_example.toml"
@@ -41,18 +39,17 @@ def test_a_three_axis_gantry_runs_a_protocol_with_pauses_in_machine_coordinates(
     path = tmp_path / "protocol.py"
     path.write_text(textwrap.dedent(PROTOCOL))
     shipped = load_config(EXAMPLE)
-    with running_emulator("grbl", speed=10.0, config=shipped) as emu, \
-            start_blocking_portal() as portal:
+    with running_emulator("grbl", speed=10.0, config=shipped) as emu:
         config = attrs.evolve(shipped, controller=attrs.evolve(
             shipped.controller, port=emu.address, timeout_s=2.0))
-        inner, clock = create_controller(config)
-        assert isinstance(inner, GcodeController)
-        portal.call(inner.connect)
-        portal.call(inner.home)
+        robot = open_robot(config)
+        driver = robot.driver
+        assert isinstance(driver, GcodeController)
+        robot.connect()
+        robot.home()
         # Someone left a work offset and a G92 on the controller.
-        portal.call(inner.send_gcode, ["G10 L2 P1 X10 Y10", "G92 Z5"])
-        controller = ThreadedController(inner, portal)
-        run = create_run(path, config=config, controller=controller, clock=clock,
+        robot.in_hardware_thread(lambda _: driver.send_gcode(["G10 L2 P1 X10 Y10", "G92 Z5"]))
+        run = create_run(path, config=config, controller=robot.controller, clock=robot.clock,
                          record_path=tmp_path / "record.jsonl", simulating=False)
         try:
             control = run.control
@@ -70,8 +67,7 @@ def test_a_three_axis_gantry_runs_a_protocol_with_pauses_in_machine_coordinates(
             assert final.status is Status.SUCCEEDED, final
         finally:
             run.close()
-            controller.close()
-            portal.call(inner.disconnect)
+            robot.close()
         # A1's top, 5 mm up, in machine coordinates: deck origin at (-200, -200, -100).
         a1 = {"X": 14.38 - 200.0, "Y": 74.24 - 200.0}
         here = emu.position()
