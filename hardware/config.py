@@ -9,18 +9,13 @@ built-in six axes.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
-from attrs import frozen
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+from hardware.frozen import Frozen
 
 Point3 = tuple[float, float, float]
 
@@ -32,8 +27,7 @@ class ConfigError(ValueError):
 HOMING_KINDS = ("switch", "none")
 
 
-@frozen
-class AxisConfig:
+class AxisConfig(Frozen):
     """One motor axis: limits in mm, speed in mm/s, acceleration in mm/s^2, currents in A.
 
     Positions are the controller's machine coordinates. ``homing = "switch"``: the
@@ -43,31 +37,52 @@ class AxisConfig:
     ones move it there.
     """
 
+    __slots__ = ("acceleration", "home", "homing", "idle_current", "max", "max_speed", "min",
+                 "run_current", "steps_per_mm")
+
     max_speed: float
     acceleration: float
     home: float
-    min: float = 0.0
-    max: float = 1000.0
-    steps_per_mm: float = 80.0
-    run_current: float = 1.0
-    idle_current: float = 0.3
-    homing: str = "switch"
+    min: float
+    max: float
+    steps_per_mm: float
+    run_current: float
+    idle_current: float
+    homing: str
+
+    def __init__(self, max_speed: float, acceleration: float, home: float, min: float = 0.0,
+                 max: float = 1000.0, steps_per_mm: float = 80.0, run_current: float = 1.0,
+                 idle_current: float = 0.3, homing: str = "switch") -> None:
+        object.__setattr__(self, "max_speed", max_speed)
+        object.__setattr__(self, "acceleration", acceleration)
+        object.__setattr__(self, "home", home)
+        object.__setattr__(self, "min", min)
+        object.__setattr__(self, "max", max)
+        object.__setattr__(self, "steps_per_mm", steps_per_mm)
+        object.__setattr__(self, "run_current", run_current)
+        object.__setattr__(self, "idle_current", idle_current)
+        object.__setattr__(self, "homing", homing)
 
 
-@frozen
-class MountConfig:
+class MountConfig(Frozen):
     """A pipette mount: its Z axis, its plunger axis and its offset from the gantry origin.
 
     ``plunger_axis = ""``: the tool on this mount has no plunger motor (a 3-axis gantry
     X, Y, Z); it moves, but cannot aspirate, dispense or handle tips."""
 
+    __slots__ = ("offset", "plunger_axis", "z_axis")
+
     z_axis: str
     plunger_axis: str
-    offset: Point3 = (0.0, 0.0, 0.0)
+    offset: Point3
+
+    def __init__(self, z_axis: str, plunger_axis: str, offset: Point3 = (0.0, 0.0, 0.0)) -> None:
+        object.__setattr__(self, "z_axis", z_axis)
+        object.__setattr__(self, "plunger_axis", plunger_axis)
+        object.__setattr__(self, "offset", offset)
 
 
-@frozen
-class ControllerConfig:
+class ControllerConfig(Frozen):
     """Which motion controller drives the robot.
 
     ``kind`` is ``simulated`` or ``gcode``; for G-code, ``port`` is a serial device, a
@@ -78,27 +93,79 @@ class ControllerConfig:
     between status queries (GRBL, Smoothieware).
     """
 
-    kind: str = "simulated"
-    dialect: str = "grbl"
-    port: str = ""
-    baudrate: int = 115200
-    timeout_s: float = 10.0
-    axis_map: Mapping[str, str] = attrs.field(factory=dict)
-    feed_hold: bool = True
-    realtime_status: bool = True
-    poll_interval: float = 0.1
+    __slots__ = ("axis_map", "baudrate", "dialect", "feed_hold", "kind", "poll_interval", "port",
+                 "realtime_status", "timeout_s")
+
+    kind: str
+    dialect: str
+    port: str
+    baudrate: int
+    timeout_s: float
+    axis_map: Mapping[str, str]
+    feed_hold: bool
+    realtime_status: bool
+    poll_interval: float
+
+    def __init__(self, kind: str = "simulated", dialect: str = "grbl", port: str = "",
+                 baudrate: int = 115200, timeout_s: float = 10.0,
+                 axis_map: Mapping[str, str] | None = None, feed_hold: bool = True,
+                 realtime_status: bool = True, poll_interval: float = 0.1) -> None:
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "dialect", dialect)
+        object.__setattr__(self, "port", port)
+        object.__setattr__(self, "baudrate", baudrate)
+        object.__setattr__(self, "timeout_s", timeout_s)
+        object.__setattr__(self, "axis_map", {} if axis_map is None else axis_map)
+        object.__setattr__(self, "feed_hold", feed_hold)
+        object.__setattr__(self, "realtime_status", realtime_status)
+        object.__setattr__(self, "poll_interval", poll_interval)
 
 
-@frozen
-class InterlockConfig:
+MODULE_KINDS = ("temperature", "magnetic", "thermocycler", "heater_shaker")
+
+
+class ModuleConfig(Frozen):
+    """A hardware module on its own serial port (``[modules.<name>]``).
+
+    ``kind`` is one of ``MODULE_KINDS``; ``port`` its serial device or pyserial URL
+    (``labrun run --emulate`` replaces it with an emulated twin's). With
+    ``heaters_off_on_stop`` a stopped or aborted run switches its heaters off; otherwise
+    they keep their temperature (a shaker always stops).
+    """
+
+    __slots__ = ("baudrate", "heaters_off_on_stop", "kind", "port", "timeout_s")
+
+    kind: str
+    port: str
+    baudrate: int
+    timeout_s: float
+    heaters_off_on_stop: bool
+
+    def __init__(self, kind: str, port: str = "", baudrate: int = 115200, timeout_s: float = 10.0,
+                 heaters_off_on_stop: bool = False) -> None:
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "port", port)
+        object.__setattr__(self, "baudrate", baudrate)
+        object.__setattr__(self, "timeout_s", timeout_s)
+        object.__setattr__(self, "heaters_off_on_stop", heaters_off_on_stop)
+
+
+class InterlockConfig(Frozen):
     """A safety input (a door, a light curtain): whether the run resumes by itself once clear."""
 
-    auto_resume: bool = False
+    __slots__ = ("auto_resume",)
+
+    auto_resume: bool
+
+    def __init__(self, auto_resume: bool = False) -> None:
+        object.__setattr__(self, "auto_resume", auto_resume)
 
 
-@frozen
-class RobotConfig:
+class RobotConfig(Frozen):
     """Everything labrun needs to know about one robot."""
+
+    __slots__ = ("axes", "controller", "drop_tips_on_stop", "interlocks", "modules", "mounts",
+                 "name", "park_position", "safe_height", "slots", "trash_slot")
 
     name: str
     controller: ControllerConfig
@@ -107,9 +174,28 @@ class RobotConfig:
     slots: Mapping[str, Point3]
     safe_height: float
     park_position: tuple[float, float]
-    trash_slot: str = "12"
-    drop_tips_on_stop: bool = True
-    interlocks: Mapping[str, InterlockConfig] = attrs.field(factory=dict)
+    trash_slot: str
+    drop_tips_on_stop: bool
+    interlocks: Mapping[str, InterlockConfig]
+    modules: Mapping[str, ModuleConfig]
+
+    def __init__(self, name: str, controller: ControllerConfig, axes: Mapping[str, AxisConfig],
+                 mounts: Mapping[str, MountConfig], slots: Mapping[str, Point3], safe_height: float,
+                 park_position: tuple[float, float], trash_slot: str = "12",
+                 drop_tips_on_stop: bool = True,
+                 interlocks: Mapping[str, InterlockConfig] | None = None,
+                 modules: Mapping[str, ModuleConfig] | None = None) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "controller", controller)
+        object.__setattr__(self, "axes", axes)
+        object.__setattr__(self, "mounts", mounts)
+        object.__setattr__(self, "slots", slots)
+        object.__setattr__(self, "safe_height", safe_height)
+        object.__setattr__(self, "park_position", park_position)
+        object.__setattr__(self, "trash_slot", trash_slot)
+        object.__setattr__(self, "drop_tips_on_stop", drop_tips_on_stop)
+        object.__setattr__(self, "interlocks", {} if interlocks is None else interlocks)
+        object.__setattr__(self, "modules", {} if modules is None else modules)
 
     @property
     def gantry_axes(self) -> tuple[str, str]:
@@ -187,6 +273,10 @@ def default_config() -> RobotConfig:
 
 def load_config(path: str | Path) -> RobotConfig:
     """Read a TOML robot configuration; unspecified keys keep the built-in defaults."""
+    if sys.version_info >= (3, 11):  # imported here: most runs read no robot file
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text())
@@ -201,7 +291,7 @@ def load_config(path: str | Path) -> RobotConfig:
 
 
 _TOP_KEYS = {"name", "controller", "axes", "mounts", "slots", "safe_height", "park_position",
-             "trash_slot", "drop_tips_on_stop", "interlocks"}
+             "trash_slot", "drop_tips_on_stop", "interlocks", "modules"}
 
 
 def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -> RobotConfig:
@@ -224,6 +314,14 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
     if not mounts:
         raise ConfigError("mounts: a robot needs at least one mount")
     interlocks = _tables(data, "interlocks", InterlockConfig, base.interlocks)
+    modules = _tables(data, "modules", ModuleConfig, base.modules)
+    for name, module in modules.items():
+        if module.kind not in MODULE_KINDS:
+            raise ConfigError(f"modules.{name}.kind: {module.kind!r} is not one of "
+                              f"{', '.join(repr(k) for k in MODULE_KINDS)}")
+        if not module.timeout_s > 0:
+            raise ConfigError(f"modules.{name}.timeout_s: expected a positive number, "
+                              f"got {module.timeout_s!r}")
     slots = dict(base.slots)
     for name, value in _section(data, "slots").items():
         slots[str(name)] = _point(f"slots.{name}", value, 3)  # type: ignore[assignment]
@@ -243,6 +341,7 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
         trash_slot=str(_typed(data, "trash_slot", str, base.trash_slot)),
         drop_tips_on_stop=_typed(data, "drop_tips_on_stop", bool, base.drop_tips_on_stop),
         interlocks=interlocks,
+        modules=modules,
     )
     if config.trash_slot not in config.slots:
         raise ConfigError(f"trash_slot: slot {config.trash_slot!r} is not defined under [slots]")
@@ -251,6 +350,11 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
             f"controller.kind: {config.controller.kind!r} is not 'simulated' or 'gcode'")
     if config.controller.kind == "gcode" and not config.controller.port:
         raise ConfigError("controller.port: a G-code controller needs a port or URL")
+    if config.controller.kind == "gcode":
+        for name, module in modules.items():
+            if not module.port:
+                raise ConfigError(f"modules.{name}.port: a module of a real robot needs "
+                                  "its serial port")
     _check_controller(config)
     return config
 
@@ -337,12 +441,13 @@ def _table(data: Mapping[str, Any], key: str, cls: type, default: Any) -> Any:
 def _table_value(key: str, table: Any, cls: type, default: Any) -> Any:
     if not isinstance(table, Mapping):
         raise ConfigError(f"{key}: expected a table, got {table!r}")
-    fields = {f.name: f for f in attrs.fields(cls)}
-    values: dict[str, Any] = attrs.asdict(default, recurse=False) if default is not None else {}
+    fields = inspect.get_annotations(cls)
+    values: dict[str, Any] = {} if default is None else {
+        name: getattr(default, name) for name in fields}
     for name, value in table.items():
         if name not in fields:
             raise ConfigError(f"{key}.{name}: unknown key; expected one of {sorted(fields)}")
-        expected = fields[name].type
+        expected = fields[name]
         full = {f"{key}.{name}": value}  # errors name the whole key: controller.timeout_s
         if expected in ("float", float):
             value = _typed(full, f"{key}.{name}", float, None)
@@ -357,8 +462,9 @@ def _table_value(key: str, table: Any, cls: type, default: Any) -> Any:
         elif expected in ("Mapping[str, str]",):
             value = _names(f"{key}.{name}", value)
         values[name] = value
-    missing = [f.name for f in fields.values()
-               if f.name not in values and f.default is attrs.NOTHING]
+    parameters = inspect.signature(cls).parameters
+    missing = [name for name in fields
+               if name not in values and parameters[name].default is inspect.Parameter.empty]
     if missing:
         raise ConfigError(f"{key}: missing key {missing[0]!r}")
     try:

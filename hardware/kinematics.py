@@ -76,17 +76,20 @@ def plan_move(start: Mapping[str, float], target: Mapping[str, float],
 
     ``speed`` caps the speed along the path (mm/s); each axis also keeps its own limits.
     """
-    moving = [(axis, abs(target[axis] - start[axis])) for axis in target]
-    path = math.hypot(*(d for _, d in moving)) if speed is not None else 0.0
+    begin = {axis: start[axis] for axis in target}
+    path = 0.0
+    if speed is not None:
+        path = math.hypot(*(target[axis] - begin[axis] for axis in target))
     best_t, best_d, best_v, best_a = 0.0, 0.0, 1.0, 1.0  # the limiting axis
-    for axis, delta in moving:
+    for axis, value in target.items():  # once a simulated move: written for speed
+        delta = abs(value - begin[axis])
         if delta <= 0:
             continue
         cfg = axes[axis]
-        axis_speed = cfg.max_speed
+        axis_speed, acceleration = cfg.max_speed, cfg.acceleration
         if speed is not None and path > 0:
             axis_speed = min(axis_speed, speed * delta / path)
-        t = profile_time(delta, axis_speed, cfg.acceleration)
+        t = profile_time(delta, axis_speed, acceleration)
         if t > best_t:
-            best_t, best_d, best_v, best_a = t, delta, axis_speed, cfg.acceleration
-    return Trajectory({a: start[a] for a in target}, target, best_t, best_d, best_v, best_a)
+            best_t, best_d, best_v, best_a = t, delta, axis_speed, acceleration
+    return Trajectory(begin, target, best_t, best_d, best_v, best_a)

@@ -64,6 +64,7 @@ async def _park_move(controller: MotionController, target: Mapping[str, float]) 
     if holds_motion(controller):
         return False
     tripped = False
+    fault: HardwareFault | None = None  # raised after the group, which would wrap it
     async with anyio.create_task_group() as tg:
 
         async def watch() -> None:
@@ -76,11 +77,14 @@ async def _park_move(controller: MotionController, target: Mapping[str, float]) 
         tg.start_soon(watch)
         try:
             await controller.move(target)
-        except HardwareFault:
-            if not holds_motion(controller):
-                raise
-            tripped = True  # refused: the interlock came first
+        except HardwareFault as exc:
+            if holds_motion(controller):
+                tripped = True  # refused: the interlock came first
+            else:
+                fault = exc
         tg.cancel_scope.cancel()
+    if fault is not None:
+        raise fault
     return not tripped
 
 

@@ -6,7 +6,9 @@
   sped up ``speed`` times (``labrun serve --simulate``);
 - a G-code board (``controller.kind = "gcode"``), or labrun's emulator of a firmware
   started here (``emulate="grbl"``...), connected in a hardware thread of its own so the
-  connection outlives every run (``hardware.threaded``).
+  connection outlives every run (``hardware.threaded``);
+- beside it, the modules the robot file names (``[modules.<name>]``), driven over their
+  serial ports in the same thread, or over emulated twins started here with ``emulate``.
 
 ``Robot.close()`` disconnects and releases what it holds (the thread, the emulator).
 """
@@ -16,19 +18,23 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 import anyio
-import attrs
 
 from .clock import Clock, RealClock, VirtualClock
 from .config import RobotConfig
 from .controller import HardwareFault, MotionController
 from .devices import Device
+from .frozen import replace
 from .simulated import SimulatedController
+from .threaded import ThreadedController, ThreadedDevice
 
 if TYPE_CHECKING:  # imported where a real connection is opened: simulate stays fast
     from anyio.from_thread import BlockingPortal
+
+    from .emulator.modules import ModuleTwins
 
 T = TypeVar("T")
 DISCONNECT_TIMEOUT_S = 5.0
@@ -41,13 +47,15 @@ class Robot:
                  devices: dict[str, Device] | None = None, kind: str,
                  door: Callable[[bool], None] | None = None,
                  connection: tuple[MotionController, BlockingPortal] | None = None,
-                 resources: contextlib.ExitStack | None = None) -> None:
+                 resources: contextlib.ExitStack | None = None,
+                 twins: ModuleTwins | None = None) -> None:
         self.config = config
         self.controller = controller
         self.clock = clock
         self.devices: dict[str, Device] = devices or {}
         self.kind = kind
         self.door = door  # opens/closes an emulated or simulated robot's door, else None
+        self.twins = twins  # the modules' emulated twins, when started here
         # A real connection: the driver itself and the hardware thread's loop it lives in
         # (``controller`` is its face for the runs' loops).
         self._connection = connection
@@ -66,9 +74,12 @@ class Robot:
         return self._connection[0] if self._connection is not None else self.controller
 
     def connect(self) -> None:
-        """Open the connection to the controller (from a thread with no event loop);
-        HardwareFault if it does not answer."""
+        """Open the connection to the controller and to each serial module (from a thread
+        with no event loop); HardwareFault if one does not answer."""
         self.in_hardware_thread(lambda controller: controller.connect())
+        for device in self.devices.values():
+            if isinstance(device, ThreadedDevice):  # its connection lives in that thread
+                self.in_hardware_thread(partial(_connect_device, device.inner))
 
     def home(self) -> dict[str, float]:
         """Home every axis (from a thread with no event loop); where the axes are."""
@@ -115,27 +126,38 @@ def open_robot(config: RobotConfig, *, emulate: str | None = None, speed: float 
 
     from .emulator import running_emulator
     from .factory import create_controller
-    from .threaded import ThreadedController
+    from .modules.serial import serial_module
 
     stack = contextlib.ExitStack()
     try:
         door: Callable[[bool], None] | None = None
+        twins: ModuleTwins | None = None
         if emulate is not None:
             emulator = stack.enter_context(running_emulator(emulate, speed=speed,
                                                             config=config))
-            config = attrs.evolve(config, controller=attrs.evolve(
+            config = replace(config, controller=replace(
                 config.controller, kind="gcode", dialect=emulate, port=emulator.address))
             door = emulator.set_door
             if announce is not None:
                 announce(f"emulator: {emulate} on {emulator.address} (speed x{speed:g})")
+            if config.modules:
+                config, twins = _with_twins(config, stack, speed, announce)
         portal = stack.enter_context(start_blocking_portal())
         inner, real_clock = create_controller(config)
         threaded = ThreadedController(inner, portal)
         stack.callback(threaded.close)
+        modules = {name: serial_module(m.kind, name, m.port, real_clock, baudrate=m.baudrate,
+                                       timeout_s=m.timeout_s,
+                                       heaters_off_on_stop=m.heaters_off_on_stop)
+                   for name, m in config.modules.items()}
+        devices: dict[str, Device] = {name: ThreadedDevice(module, threaded)
+                                      for name, module in modules.items()}
 
         async def disconnect() -> None:
             with anyio.move_on_after(DISCONNECT_TIMEOUT_S), \
                     contextlib.suppress(HardwareFault):
+                for module in modules.values():
+                    await module.disconnect()
                 await inner.disconnect()
 
         stack.callback(lambda: _quietly(lambda: portal.call(disconnect)))
@@ -144,8 +166,28 @@ def open_robot(config: RobotConfig, *, emulate: str | None = None, speed: float 
         raise
     kind = (f"emulated {emulate} (x{speed:g})" if emulate
             else f"{config.controller.kind} {config.controller.dialect}")
-    return Robot(config, threaded, real_clock, kind=kind, door=door,
-                 connection=(inner, portal), resources=stack)
+    return Robot(config, threaded, real_clock, devices=devices, kind=kind, door=door,
+                 connection=(inner, portal), resources=stack, twins=twins)
+
+
+def _with_twins(config: RobotConfig, stack: contextlib.ExitStack, speed: float,
+                announce: Callable[[str], None] | None) -> tuple[RobotConfig, ModuleTwins]:
+    """Start an emulated twin of each module (held by ``stack``); ``config`` with their
+    pseudo-terminals as the modules' ports, and the twins."""
+    from .emulator.modules import running_module_twins
+
+    twins = stack.enter_context(running_module_twins(
+        {name: module.kind for name, module in config.modules.items()}, speed=speed))
+    if announce is not None:
+        for name, module in config.modules.items():
+            announce(f"emulated module: {name} ({module.kind}) on {twins.address(name)}")
+    return replace(config, modules={
+        name: replace(module, port=twins.address(name))
+        for name, module in config.modules.items()}), twins
+
+
+async def _connect_device(device: Device, _controller: MotionController) -> None:
+    await device.connect()
 
 
 def _in_portal(portal: BlockingPortal, fn: Callable[[], Awaitable[T]]) -> T:

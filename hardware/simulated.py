@@ -150,8 +150,7 @@ class SimulatedController:
             raise self._lost
 
     async def _travel(self, target: Mapping[str, float], speed: float | None) -> None:
-        start = {axis: self._position[axis] for axis in target}
-        trajectory = plan_move(start, target, self.config.axes, speed)
+        trajectory = plan_move(self._position, target, self.config.axes, speed)
         if trajectory.duration <= 0:
             return
         began = self.clock.now()

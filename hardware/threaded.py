@@ -39,6 +39,7 @@ from .controller import (
     MotionController,
     Position,
 )
+from .devices import Device
 from .wakeup import loop_waker
 
 T = TypeVar("T")
@@ -163,6 +164,11 @@ class ThreadedController:
     async def wait_until_idle(self) -> None:
         await self._call(self.inner.wait_until_idle)
 
+    async def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run ``fn(*args)`` in the hardware loop (a module's call: its connection lives
+        there too); cancellation reaches it there."""
+        return await self._call(fn, *args)
+
     async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``fn(*args)`` in the hardware loop; cancellation reaches it there."""
         schedule = loop_waker()
@@ -205,3 +211,44 @@ class ThreadedController:
 
     def __repr__(self) -> str:
         return f"ThreadedController({self.inner!r})"
+
+
+class ThreadedDevice:
+    """A module (``Device``) whose connection lives in the hardware loop, for other loops:
+    every call hops there through ``hop`` (the robot's ``ThreadedController``)."""
+
+    def __init__(self, inner: Device, hop: ThreadedController) -> None:
+        self.inner = inner
+        self._hop = hop
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def kind(self) -> str:
+        return self.inner.kind
+
+    async def connect(self) -> None:
+        await self._hop.run(self.inner.connect)
+
+    async def disconnect(self) -> None:
+        await self._hop.run(self.inner.disconnect)
+
+    async def call(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        return await self._hop.run(self.inner.call, method, params)
+
+    async def park(self) -> None:
+        await self._hop.run(self.inner.park)
+
+    async def unpark(self) -> None:
+        await self._hop.run(self.inner.unpark)
+
+    async def deactivate(self) -> None:
+        await self._hop.run(self.inner.deactivate)
+
+    def status(self) -> Mapping[str, Any]:
+        return self.inner.status()
+
+    def __repr__(self) -> str:
+        return f"ThreadedDevice({self.inner!r})"

@@ -8,7 +8,7 @@ homing, currents, a door input, alarms and their recovery, and fault injection
 In-process::
 
     with running_emulator("grbl", speed=20) as emu:
-        config = attrs.evolve(config, controller=ControllerConfig(
+        config = replace(config, controller=ControllerConfig(
             kind="gcode", dialect="grbl", port=emu.address))
         emu.set_door(True)
 """

@@ -14,7 +14,7 @@ import argparse
 import logging
 import socket
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, Literal, TypeVar
@@ -148,6 +148,10 @@ class EmulatorHandle:
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run the plain function ``fn(*args)`` in the emulator's loop; return its result."""
+        return self._portal.call(fn, *args)
+
+    def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run the coroutine function ``fn(*args)`` in the emulator's loop; its result."""
         return self._portal.call(fn, *args)
 
     def set_door(self, open_: bool) -> None:

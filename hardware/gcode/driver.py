@@ -49,7 +49,7 @@ from ..controller import (
 from ..kinematics import plan_move
 from .dialects import Dialect, get_dialect
 from .errors import ControllerAlarm, ControllerError, InterlockActive, MotionInterrupted
-from .events import Alarm, Axes, Event, Restarted
+from .events import Alarm, Axes, Event, Info, Restarted
 from .link import Link
 from .planning import default_axis_map, feed_for, homing_time, is_still
 from .transport import Transport, open_transport
@@ -103,6 +103,7 @@ class GcodeController:
         self._motion_until = 0.0
         self._interruptions = 0
         self._interrupted_by = ""
+        self._printed: list[list[str]] = []  # collectors of ``query``
 
     # -- MotionController -------------------------------------------------------------
 
@@ -388,10 +389,27 @@ class GcodeController:
         link = self._live()
         await self._ready()
         lines = list(lines)
-        if any(_OFFSET_WORDS.search(line) for line in lines):
+        shifts = any(_OFFSET_WORDS.search(line) for line in lines)
+        if shifts:
             link.work_offset = None  # known again from the next WCO: (GRBL sends it then)
         entries = [await link.streamer.submit(line) for line in lines]
-        return [(await link.streamer.wait(entry)).payload for entry in entries]
+        answers = [(await link.streamer.wait(entry)).payload for entry in entries]
+        if shifts:  # a WCO in a report sent before the ok is the old offset
+            link.work_offset = None
+        return answers
+
+    async def query(self, line: str) -> list[str]:
+        """Send ``line`` and return what the firmware printed up to its answer, one item
+        a line, the answer's own text last if it has any (``$$``, ``$#``, ``$I``,
+        ``M115``, ``M503``). Works in an alarm too (settings can be read while locked)."""
+        link = self._live()
+        printed: list[str] = []
+        self._printed.append(printed)
+        try:
+            answer = await link.streamer.request(line)
+        finally:
+            self._printed.remove(printed)
+        return printed + ([answer.payload] if answer.payload else [])
 
     @property
     def coordinates(self) -> str:
@@ -567,6 +585,9 @@ class GcodeController:
             await self._initialize()
 
     def _on_event(self, event: Event) -> None:
+        if isinstance(event, Info):
+            for printed in self._printed:
+                printed.append(event.text)
         if self._intentional_reset:
             return
         if isinstance(event, Alarm):

@@ -203,3 +203,26 @@ def test_a_protocol_with_a_deferred_and_an_immediate_pause_on_octoprints_virtual
         done = {e["id"] for e in commands if e["status"] == "completed" and e["id"] in aspirates}
         assert len(done) == 6  # each aspirate once, paused or not
 
+
+
+def test_labrun_doctor_reads_the_virtual_printers_firmware_and_settings(
+        tmp_path: Path) -> None:
+    import io
+
+    import anyio
+
+    from labrun.cli.doctor import doctor
+
+    out = io.StringIO()
+    with virtual_printer_on_a_pty(tmp_path) as port:
+        status = anyio.run(doctor, printer_robot(port), False, out)
+    text = out.getvalue()
+    assert "firmware: Virtual Marlin 1.0" in text
+    assert "EMERGENCY_PARSER:1" in text
+    assert "axes: X Y Z E" in text
+    # Its EEPROM's steps/mm are a 3D printer's, not the robot file's defaults.
+    assert "steps/mm: X 80, Y 80, Z 800, E 90" in text
+    assert "axis Z: the firmware's steps/mm M92 Z800, the robot file's 80" in text
+    assert "axis B: the firmware's steps/mm M92 E90, the robot file's 768" in text
+    assert status == 1
+    assert "nothing was moved" in text

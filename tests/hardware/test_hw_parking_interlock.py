@@ -145,3 +145,48 @@ def test_a_run_paused_by_the_door_parks_in_place_and_resumes_where_it_stopped() 
     assert statuses[:4] == ["running", "pausing", "paused", "running"]
     pause = next(e for e in events if e["event"] == "status" and e["status"] == "paused")
     assert pause["pause_source"] == "interlock"
+
+
+class StallingController(HoldingController):
+    """GRBL-like, and its parking moves stall: no answer comes (as grbl-sim's do when its
+    stepper underruns on a loaded machine: ``Idle`` with a block left and no ``ok``)."""
+
+    stall = False
+
+    async def move(self, target: Mapping[str, float], speed: float | None = None) -> None:
+        if self.stall:
+            raise HardwareFault("no answer from the controller to 'G4 P0' and no sign of "
+                                "progress for 3 s")
+        await super().move(target, speed)
+
+
+@pytest.mark.anyio
+async def test_a_parking_move_that_fails_raises_its_fault_not_a_group() -> None:
+    robot = StallingController(CONFIG, VirtualClock())
+    await robot.move({"X": 100.0, "Y": 100.0, "Z": 50.0})
+    robot.stall = True
+    with pytest.raises(HardwareFault, match=r"no answer from the controller to 'G4 P0'"):
+        await parking.park(robot, CONFIG, await robot.read_position(), keep_xy=False)
+
+
+def test_a_run_whose_parking_fails_says_why() -> None:
+    clock = VirtualClock()
+    robot = StallingController(CONFIG, clock)
+
+    def protocol(channel: CommandChannel) -> None:
+        channel.execute(P300, StepRef(0, "load"))
+        channel.execute(c.MoveTo("left", (100.0, 100.0, 60.0)), StepRef(1, "move"))
+        robot.stall = True
+        channel.execute(c.WaitForResume("look"), StepRef(2, "pause"))
+
+    run = Run(protocol, config=CONFIG, controller=robot, clock=clock).start()
+    try:
+        run.control.play()
+        final = run.wait(10)
+    finally:
+        run.close()
+    assert final.status is Status.FAILED
+    assert final.outcome is not None
+    assert final.outcome.error is not None
+    assert final.outcome.error.startswith("no answer from the controller to 'G4 P0'"), \
+        final.outcome.error

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 from labrun_protocols import LONG_MOVE, LONG_MOVE_WITH_TIP, SLOW_TRANSFER, hops
 from motion_trace import PhysicalTrace, TracedController, TraceItem, follow_record
@@ -29,6 +28,7 @@ from engine.state import Status
 from hardware.config import RobotConfig
 from hardware.emulator import EmulatorHandle, running_emulator
 from hardware.factory import emulator_config
+from hardware.frozen import replace
 from hardware.gcode import GcodeController
 from hardware.robot import open_robot
 from protocol_api.execute import create_run
@@ -120,7 +120,7 @@ def robot_run(tmp_path: Path, dialect: str, protocol: str, *, timeout_s: float =
     record = tmp_path / "record.jsonl"
     base = emulator_config(dialect)
     with running_emulator(dialect, speed=speed, config=base) as emu:
-        config = attrs.evolve(base, controller=attrs.evolve(
+        config = replace(base, controller=replace(
             base.controller, port=emu.address, timeout_s=timeout_s))
         robot = open_robot(config)
         inner = robot.driver

@@ -9,12 +9,12 @@ import textwrap
 import time
 from pathlib import Path
 
-import attrs
 import pytest
 
 from engine.state import Status
 from hardware.config import load_config
 from hardware.emulator import running_emulator
+from hardware.frozen import replace
 from hardware.gcode import GcodeController
 from hardware.robot import open_robot
 from protocol_api.execute import create_run
@@ -40,7 +40,7 @@ def test_a_three_axis_gantry_runs_a_protocol_with_pauses_in_machine_coordinates(
     path.write_text(textwrap.dedent(PROTOCOL))
     shipped = load_config(EXAMPLE)
     with running_emulator("grbl", speed=10.0, config=shipped) as emu:
-        config = attrs.evolve(shipped, controller=attrs.evolve(
+        config = replace(shipped, controller=replace(
             shipped.controller, port=emu.address, timeout_s=2.0))
         robot = open_robot(config)
         driver = robot.driver

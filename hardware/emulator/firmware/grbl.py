@@ -11,11 +11,16 @@
   way ``WCO:`` comes only in every 10th report (30th while busy) and after a change.
 - ``banner``: ``Grbl 1.1h ['$' for help]`` or grblHAL's ``GrblHAL 1.1f ...``.
 - Power-up in ``Alarm`` (homing lock): ``$H`` or ``$X``; G-code meanwhile is ``error:9``.
+- ``$$`` prints the robot's axes as settings (``$100+`` steps/mm, ``$110+`` max rate,
+  ``$120+`` acceleration, ``$130+`` max travel, ``$22`` homing) with any ``$n=v``
+  received; ``$I`` the version and buffers (``[OPT:V,<blocks>,128]``).
 - Door: opening it holds motion (``Door:2`` -> ``Door:1``); closed it waits in
   ``Door:0`` for ``~``; ``Pn:D`` while open; ``[MSG:Check Door]`` on each change.
 """
 
 from __future__ import annotations
+
+import re
 
 from ..faults import Faults, Stats
 from ..planner import Machine
@@ -26,7 +31,8 @@ BANNER = "Grbl 1.1h ['$' for help]"
 GRBLHAL_BANNER = "GrblHAL 1.1f ['$' or '$HELP' for help]"
 WCO_EVERY = (10, 30)
 """GRBL's WCO refresh counts: idle, busy."""
-_SETTINGS_OK = ("$$", "$#", "$G", "$I", "$N", "$C")
+_SETTINGS_OK = ("$#", "$G", "$N", "$C")
+_STORE = re.compile(r"^\$(\d+)=([-+]?\d+(?:\.\d*)?)$")
 
 
 class GrblFirmware(Firmware):
@@ -46,7 +52,23 @@ class GrblFirmware(Firmware):
         self.door_open = False
         self.door_suspended = False
         self.report_mpos = True  # $10=1
+        self.stored: dict[int, float] = {}  # $n=v lines received
         self._wco_countdown = 0
+
+    def settings(self) -> dict[int, float]:
+        """What ``$$`` prints: the robot's axes as GRBL settings, with what ``$n=v``
+        changed (stored only: the emulator keeps moving as its robot file says)."""
+        values: dict[int, float] = {0: 10, 1: 25, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0,
+                                    10: 1 if self.report_mpos else 0, 11: 0.010, 12: 0.002,
+                                    13: 0, 20: 0, 21: 0, 22: 1 if self.homing_enabled else 0,
+                                    23: 0, 24: 25, 25: 500, 26: 250, 27: 1, 30: 1000, 31: 0,
+                                    32: 0}
+        for index, axis in enumerate(self.machine.config.axes.values()):
+            values[100 + index] = axis.steps_per_mm
+            values[110 + index] = axis.max_speed * 60
+            values[120 + index] = axis.acceleration
+            values[130 + index] = axis.max - axis.min
+        return {**values, **self.stored}
 
     # -- host protocol ----------------------------------------------------------------
 
@@ -88,6 +110,11 @@ class GrblFirmware(Firmware):
                 self.machine.resume()
         elif byte == 0x18:
             await self.soft_reset()
+
+    @property
+    def reports_until_wco(self) -> int:
+        """Status reports left before the next one carries ``WCO:`` (0: the next does)."""
+        return max(0, self._wco_countdown)
 
     async def soft_reset(self) -> None:
         was_moving = self.machine.stop()
@@ -134,7 +161,10 @@ class GrblFirmware(Firmware):
                   f"Bf:{m.free_blocks},{free_rx}", f"FS:{self.feed_mm_per_min or 0:.0f},0"]
         if self.door_open:
             fields.append("Pn:D")
-        if self._wco_countdown <= 0 or self.offsets.changed:
+        # grblHAL sends WCO with work positions only when $10 has bit 5 (32).
+        no_wco = (self.banner == GRBLHAL_BANNER and not self.report_mpos
+                  and not int(self.stored.get(10, 1)) & 32)
+        if not no_wco and (self._wco_countdown <= 0 or self.offsets.changed):
             offset = self.offsets.offset()
             fields.append("WCO:" + ",".join(f"{offset[a]:.3f}" for a in m.config.axes))
             self.offsets.changed = False
@@ -224,6 +254,19 @@ class GrblFirmware(Firmware):
             await self.answer(line, "ok")
         elif text.startswith("$10="):
             self.report_mpos = bool(int(float(text[4:]) or 0) & 1)
+            self.stored[10] = float(text[4:] or 0)
+            await self.answer(line, "ok")
+        elif text == "$$":
+            for number, value in self.settings().items():
+                await self.send(f"${number}={value:.3f}" if number >= 100
+                                else f"${number}={value:g}")
+            await self.answer(line, "ok")
+        elif text == "$I":
+            await self.send("[VER:1.1h.20190825:labrun emulator]")
+            await self.send(f"[OPT:V,{self.machine.planner_blocks},{RX_BUFFER + 1}]")
+            await self.answer(line, "ok")
+        elif (stored := _STORE.match(text)) is not None:
+            self.stored[int(stored[1])] = float(stored[2])
             await self.answer(line, "ok")
         elif text == "$#":
             for number in range(1, 7):

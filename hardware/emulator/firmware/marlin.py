@@ -17,6 +17,8 @@
   OctoPrint's virtual printer does. ``resend_format``: ``"Resend: {n}"`` by default.
 - A failed homing (``home_fails``): ``Error:Homing Failed`` and then kill().
 - Currents ``M906`` (mA), motors ``M17``/``M18``/``M84``.
+- ``M115``: name, ``AXIS_COUNT``, ``Cap:`` lines; ``M503``: the robot's axes as
+  ``M92``/``M203``/``M201`` and ``M211 S0`` (``echo:`` lines).
 - Interlocks (labrun convention): ``//action:interlock door active|clear`` on change
   and in ``M119``'s answer.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import anyio
 
+from ...config import AxisConfig
 from ...gcode.dialects.base import INTERLOCK_PREFIX
 from ..faults import Faults, Stats
 from ..planner import Machine
@@ -216,7 +219,13 @@ class MarlinFirmware(Firmware):
             if not any(letter == "S" for letter, _ in items):
                 await self.send(f"Resend: {self.last_line + 1}")
         elif command == "M115":
-            await self.send("FIRMWARE_NAME:Marlin 2.1.2 (labrun emulator) AXIS_COUNT:6")
+            await self.send("FIRMWARE_NAME:Marlin 2.1.2 (labrun emulator) AXIS_COUNT:"
+                            f"{len(m.config.axes)}")
+            await self.send("Cap:EEPROM:0")
+            await self.send("Cap:EMERGENCY_PARSER:1")
+        elif command == "M503":
+            for report in _settings_report(dict(m.config.axes)):
+                await self.send(report)
         elif command in ("G90", "G91"):
             self.absolute = command == "G90"
         elif command in ("G92", "G92.1"):
@@ -224,6 +233,23 @@ class MarlinFirmware(Firmware):
         elif command not in ("G21", "M112"):
             await self.send(f'echo:Unknown command: "{line.text.strip()}"')
         await self.answer(line, "ok")
+
+
+def _settings_report(axes: dict[str, AxisConfig]) -> list[str]:
+    """What Marlin's ``M503`` prints of the axes: steps/mm, max feed rates, accelerations,
+    soft endstops (off: the robot file's travel is checked by labrun)."""
+    return ["echo:; Steps per unit:",
+            "echo:  M92 " + _words({a: c.steps_per_mm for a, c in axes.items()}),
+            "echo:; Maximum feedrates (units/s):",
+            "echo:  M203 " + _words({a: c.max_speed for a, c in axes.items()}),
+            "echo:; Maximum Acceleration (units/s2):",
+            "echo:  M201 " + _words({a: c.acceleration for a, c in axes.items()}),
+            "echo:; Soft endstops:",
+            "echo:  M211 S0"]
+
+
+def _words(values: dict[str, float]) -> str:
+    return " ".join(f"{axis}{value:.2f}" for axis, value in values.items())
 
 
 def _strip_number(text: str) -> str:

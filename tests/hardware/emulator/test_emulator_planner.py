@@ -34,21 +34,6 @@ def test_profile_speed_and_brake() -> None:
     assert covered == pytest.approx(600.0**2 / (2 * 3000.0))  # v^2 / 2a
 
 
-async def test_a_move_takes_its_kinematic_time() -> None:
-    machine = await run_machine()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(machine.ticker)
-        expected = plan_move({"X": 100.0}, {"X": 400.0}, machine.config.axes).duration
-        began = machine.clock.now()
-        machine.add_move({"X": 400.0}, None)
-        assert machine.moving
-        await machine.wait_until(lambda: machine.idle)
-        assert machine.finished_at - began == pytest.approx(expected, abs=1e-3)
-        assert machine.clock.now() - began == pytest.approx(expected, abs=0.5)  # woke soon
-        assert machine.position["X"] == 400.0
-        tg.cancel_scope.cancel()
-
-
 class SteppedClock(RealClock):
     """Emulated time that only the test moves: nothing depends on how busy the host is."""
 
@@ -60,10 +45,43 @@ class SteppedClock(RealClock):
         return self.t
 
 
-def test_moves_queue_back_to_back_in_a_bounded_planner() -> None:
+def stepped_machine(start: dict[str, float] | None = None) -> tuple[Machine, SteppedClock]:
     clock = SteppedClock()
-    machine = Machine(default_config(), clock, planner_blocks=4,
-                      start_position={"X": 100.0, "Y": 100.0, "Z": 100.0})
+    return Machine(default_config(), clock, planner_blocks=4,
+                   start_position=start or {"X": 100.0, "Y": 100.0, "Z": 100.0}), clock
+
+
+def test_a_move_takes_its_kinematic_time() -> None:
+    machine, clock = stepped_machine()
+    expected = plan_move({"X": 100.0}, {"X": 400.0}, machine.config.axes).duration
+    clock.t = 1.0
+    machine.add_move({"X": 400.0}, None)
+    assert machine.moving
+    clock.t = 1.0 + expected - 1e-6
+    assert machine.moving and 399.0 < machine.current_position()["X"] < 400.0
+    clock.t = 1.0 + expected
+    assert machine.idle and machine.position["X"] == 400.0
+    assert machine.finished_at == pytest.approx(1.0 + expected)
+
+
+async def test_the_ticker_wakes_a_waiter_once_the_move_has_ended() -> None:
+    # On the real clock, only the order of events is asserted: never how late the
+    # waiter woke, which depends on how busy the host is.
+    machine = await run_machine()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(machine.ticker)
+        expected = plan_move({"X": 100.0}, {"X": 400.0}, machine.config.axes).duration
+        machine.add_move({"X": 400.0}, None)
+        began = machine.blocks[0].not_before
+        await machine.wait_until(lambda: machine.idle)
+        assert machine.finished_at - began == pytest.approx(expected, abs=1e-9)
+        assert machine.clock.now() >= machine.finished_at
+        assert machine.position["X"] == 400.0
+        tg.cancel_scope.cancel()
+
+
+def test_moves_queue_back_to_back_in_a_bounded_planner() -> None:
+    machine, clock = stepped_machine()
     for x in (110.0, 120.0, 130.0, 140.0):
         machine.add_move({"X": x}, 100.0)
     assert machine.free_blocks == 0  # bounded: a fifth block would have to wait
@@ -82,56 +100,55 @@ def test_moves_queue_back_to_back_in_a_bounded_planner() -> None:
     assert machine.finished_at == pytest.approx(4 * block)  # back to back, no gaps
 
 
-async def test_hold_brakes_between_start_and_target_and_resume_finishes() -> None:
-    machine = await run_machine()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(machine.ticker)
-        machine.add_move({"X": 400.0, "Y": 300.0}, None)
-        await anyio.sleep(0.005)
-        machine.hold()
-        assert machine.braking
-        await machine.wait_until(lambda: not machine.moving)
-        held = machine.current_position()
-        assert 100.0 < held["X"] < 400.0
-        # Still on the straight line from start to target.
-        assert (held["Y"] - 100.0) / (held["X"] - 100.0) == pytest.approx(200.0 / 300.0)
-        await anyio.sleep(0.01)
-        assert machine.current_position() == held  # nothing moves during a hold
-        machine.resume()
-        await machine.wait_until(lambda: machine.idle)
-        assert machine.position == {**machine.position, "X": 400.0, "Y": 300.0}
-        tg.cancel_scope.cancel()
+def test_hold_brakes_between_start_and_target_and_resume_finishes() -> None:
+    machine, clock = stepped_machine()
+    move = plan_move({"X": 100.0, "Y": 100.0}, {"X": 400.0, "Y": 300.0},
+                     machine.config.axes).duration
+    machine.add_move({"X": 400.0, "Y": 300.0}, None)
+    clock.t = move / 4
+    machine.hold()
+    assert machine.braking
+    clock.t += 10.0  # far past the brake's end
+    assert not machine.moving
+    held = machine.current_position()
+    assert 100.0 < held["X"] < 400.0
+    # Still on the straight line from start to target.
+    assert (held["Y"] - 100.0) / (held["X"] - 100.0) == pytest.approx(200.0 / 300.0)
+    clock.t += 10.0
+    assert machine.current_position() == held  # nothing moves during a hold
+    machine.resume()
+    assert machine.moving
+    clock.t += move
+    assert machine.idle
+    assert machine.position == {**machine.position, "X": 400.0, "Y": 300.0}
 
 
-async def test_stop_discards_the_queue_where_the_axes_are() -> None:
-    machine = await run_machine()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(machine.ticker)
-        assert not machine.stop()
-        machine.add_move({"X": 400.0}, 100.0)
-        machine.add_move({"X": 0.0}, 100.0)
-        await anyio.sleep(0.01)
-        assert machine.stop()
-        stopped = machine.current_position()["X"]
-        assert 100.0 < stopped < 400.0
-        assert machine.idle and machine.planned["X"] == stopped
-        tg.cancel_scope.cancel()
+def test_stop_discards_the_queue_where_the_axes_are() -> None:
+    machine, clock = stepped_machine()
+    assert not machine.stop()
+    machine.add_move({"X": 400.0}, 100.0)
+    machine.add_move({"X": 0.0}, 100.0)
+    clock.t = 1.0  # 1 s into the 3 s the first move takes
+    assert machine.stop()
+    stopped = machine.current_position()["X"]
+    assert 100.0 < stopped < 400.0
+    assert machine.idle and machine.planned["X"] == stopped
+    clock.t = 10.0
+    assert machine.current_position()["X"] == stopped
 
 
-async def test_homing_runs_the_z_axes_first() -> None:
-    machine = await run_machine({"X": 100.0, "Z": 10.0, "A": 10.0})
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(machine.ticker)
-        machine.add_home(["X", "Z", "A"])
-        assert [set(b.target) for b in machine.blocks] == [{"Z", "A"}, {"X"}]
-        await anyio.sleep(0.01)  # 0.5 s into the 1.75 s the Z axes take
-        during = machine.current_position()
-        assert 10.0 < during["Z"] < 218.0
-        assert during["X"] == 100.0  # X waits for the Z axes
-        await machine.wait_until(lambda: machine.idle)
-        assert machine.homed == {"X", "Z", "A"}
-        assert machine.position["X"] == 418.0 and machine.position["Z"] == 218.0
-        tg.cancel_scope.cancel()
+def test_homing_runs_the_z_axes_first() -> None:
+    machine, clock = stepped_machine({"X": 100.0, "Z": 10.0, "A": 10.0})
+    machine.add_home(["X", "Z", "A"])
+    assert [set(b.target) for b in machine.blocks] == [{"Z", "A"}, {"X"}]
+    clock.t = 0.5  # 0.5 s into the 1.75 s the Z axes take
+    during = machine.current_position()
+    assert 10.0 < during["Z"] < 218.0
+    assert during["X"] == 100.0  # X waits for the Z axes
+    clock.t = 60.0
+    assert machine.idle
+    assert machine.homed == {"X", "Z", "A"}
+    assert machine.position["X"] == 418.0 and machine.position["Z"] == 218.0
 
 
 def test_scaled_clock() -> None:

@@ -28,8 +28,8 @@ class Host:
     async def send(self, data: bytes | str) -> None:
         await self.stream.send(data.encode() if isinstance(data, str) else data)
 
-    async def line(self) -> str:
-        with anyio.fail_after(2):
+    async def line(self, timeout: float = 2.0) -> str:
+        with anyio.fail_after(timeout):
             while b"\n" not in self.buffer:
                 self.buffer += await self.stream.receive()
         line, _, self.buffer = self.buffer.partition(b"\n")
@@ -87,33 +87,32 @@ async def test_grbl_powers_up_locked_and_unlocks(grbl: tuple[EmulatorHandle, Hos
     assert await host.lines(2) == ["[MSG:Caution: Unlocked]", "ok"]
     await host.send("G1 X10\n")
     assert await host.line() == "error:22"  # no feed rate yet
-    await host.send("G1 X200 F60000\nG4 P0\n")
+    # 20 mm at 1 mm/s: 1 s of wall time at SPEED 20, so the status asked for right after
+    # the move is planned finds it running however busy the host is.
+    await host.send("G1 X189 F60\nG4 P0\n")
     assert await host.line() == "ok"  # planned
     await host.send("?")
-    assert (await host.line()).startswith("<Run|")
-    assert await host.line() == "ok"  # G4 P0: motion finished
+    assert (await host.line()).startswith("<Run|")  # before G4 P0's ok: still moving
+    assert await host.line(timeout=30) == "ok"  # G4 P0: motion finished
     await host.send("?")
     status = await host.line()
-    assert status.startswith("<Idle|MPos:200.000,176.500,") and "|FS:60000,0" in status
+    assert status.startswith("<Idle|MPos:189.000,176.500,") and "|FS:60,0" in status
 
 
 async def test_grbl_hold_reset_and_alarm(grbl: tuple[EmulatorHandle, Host]) -> None:
+    # Moves at 1 mm/s (minutes of emulated time): each hold and reset lands in motion
+    # however busy the host is; the test waits for states, never for a time.
     emu, host = grbl
     await host.lines(2)
     await host.send("$H\n")
     assert await host.line() == "ok"
     assert emu.homed == {"X", "Y", "Z", "A", "B", "C"}
-    await host.send("G1 X10 F6000\n")
+    await host.send("G1 X10 F60\n")
     assert await host.line() == "ok"
-    await anyio.sleep(0.02)
     await host.send("!")
-    await anyio.sleep(0.01)
     await host.send("?")
     assert (await host.line()).startswith("<Hold:")
-    await anyio.sleep(0.05)
-    await host.send("?")
-    held = await host.line()
-    assert held.startswith("<Hold:0|")
+    held = await status_until(host, "<Hold:0|")  # the brake has ended
     # Reset while held: no alarm, position kept, homing kept.
     await host.send(b"\x18")
     assert await host.line() == "Grbl 1.1h ['$' for help]"
@@ -121,13 +120,23 @@ async def test_grbl_hold_reset_and_alarm(grbl: tuple[EmulatorHandle, Host]) -> N
     await host.send("?")
     assert (await host.line()).split("|")[:2] == ["<Idle", held.split("|")[1]]
     # Reset in motion: ALARM:3, locked, homing lost.
-    await host.send("G1 X400 F6000\n")
+    await host.send("G1 X400 F60\n")
     assert await host.line() == "ok"
-    await anyio.sleep(0.01)
     await host.send(b"\x18")
     assert await host.lines(3) == ["ALARM:3", "Grbl 1.1h ['$' for help]",
                                    "[MSG:'$H'|'$X' to unlock]"]
     assert emu.homed == set()
+
+
+async def status_until(host: Host, prefix: str) -> str:
+    """Ask for the status until it starts with ``prefix``; that status line."""
+    with anyio.fail_after(10):
+        while True:
+            await host.send("?")
+            status = await host.line()
+            if status.startswith(prefix):
+                return status
+            await anyio.sleep(0.005)
 
 
 async def test_grbl_door(grbl: tuple[EmulatorHandle, Host]) -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 
-import attrs
 import pytest
 
 from hardware.config import ControllerConfig, RobotConfig, default_config
 from hardware.emulator import EmulatorHandle, running_emulator
+from hardware.frozen import replace
 from hardware.gcode import GcodeController, open_controller
 
 DIALECTS = ("grbl", "marlin", "smoothie")
@@ -32,7 +32,7 @@ def anyio_backend() -> str:
 
 def gcode_config(dialect: str, port: str, timeout_s: float = TIMEOUT_S) -> RobotConfig:
     """The built-in robot on a G-code controller at ``port``."""
-    return attrs.evolve(default_config(), controller=ControllerConfig(
+    return replace(default_config(), controller=ControllerConfig(
         kind="gcode", dialect=dialect, port=port, timeout_s=timeout_s))
 
 

@@ -224,19 +224,20 @@ async def test_grbl_streaming_stays_within_the_rx_buffer(config_for: ConfigFor) 
             assert (await ctl.read_position())["X"] == pytest.approx(300 + (79 % 7) * 1.5)
 
 
-async def test_feed_hold_is_on_the_wire_within_milliseconds(
+async def test_a_cancelled_move_sends_its_stop_while_the_axes_still_move(
         homed: GcodeController, emulator: EmulatorHandle, dialect: str) -> None:
+    # How soon the stop is on the wire is a figure (benchmarks/gcode_latency.py: pause to
+    # stop, 2 ms median target), not a test: here only that it comes while the move is
+    # under way, and the axes stop there. 390 mm at 10 mm/s last 2 s of
+    # wall time at SPEED 20; the cancel comes after 20 ms.
     stop_marker = b"M410" if dialect == "marlin" else b"!"
-    delays = []
-    for _ in range(5):
+    for _ in range(3):
         await homed.move({"X": 10.0})
         before = len(emulator.stats.realtime)
-        with anyio.move_on_after(0.02) as scope:
-            await homed.move({"X": 400.0}, speed=100.0)
-        arrivals = [t for data, t in emulator.stats.realtime[before:] if data == stop_marker]
-        assert arrivals, "no stop request reached the controller"
-        delays.append(arrivals[0] - scope.deadline)
-    delays.sort()
-    # Median from the cancel deadline to the emulator (another thread) reading it,
-    # including the timer's own lateness; on an idle machine it is well under 2 ms.
-    assert delays[len(delays) // 2] < 0.005, delays
+        with anyio.move_on_after(0.02):
+            await homed.move({"X": 400.0}, speed=10.0)
+        stops = [data for data, _ in emulator.stats.realtime[before:] if data == stop_marker]
+        assert stops, "no stop request reached the controller"
+        stopped = (await homed.read_position())["X"]
+        assert 10.0 < stopped < 300.0, stopped  # cut short mid-move, not run to its end
+        assert not emulator.call(lambda: emulator.emulator.machine.moving)

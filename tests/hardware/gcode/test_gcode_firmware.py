@@ -9,14 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import anyio
-import attrs
 import pytest
 
 from hardware import parking
 from hardware.config import RobotConfig, load_config
 from hardware.controller import HardwareFault, NotHomedError
 from hardware.emulator import running_emulator
-from hardware.emulator.firmware.grbl import GRBLHAL_BANNER
+from hardware.emulator.firmware.grbl import GRBLHAL_BANNER, GrblFirmware
+from hardware.frozen import replace
 from hardware.gcode import (
     ControllerError,
     ControllerTimeout,
@@ -61,7 +61,7 @@ async def test_a_three_axis_gantry_homes_moves_parks_and_unparks(tmp_path: Path)
     config = gantry(tmp_path, "tcp://127.0.0.1:1")
     assert list(config.axes) == ["X", "Y", "Z"] and list(config.mounts) == ["left"]
     with running_emulator("grbl", speed=SPEED, config=config) as emu:
-        config = attrs.evolve(config, controller=attrs.evolve(config.controller,
+        config = replace(config, controller=replace(config.controller,
                                                               port=emu.address))
         async with open_controller(config, poll_interval=POLL_S) as ctl:
             home = await ctl.home()
@@ -106,7 +106,9 @@ async def test_grbl_work_positions_with_an_intermittent_wco(config_for: ConfigFo
         # A new connection arrives between two WCO fields: the first reports carry WPos
         # only, and the driver waits for a WCO instead of taking WPos as the position.
         async with open_controller(config, poll_interval=POLL_S) as ctl:
-            assert emu.call(lambda: emu.emulator.firmware._wco_countdown) > 0
+            firmware = emu.emulator.firmware
+            assert isinstance(firmware, GrblFirmware)
+            assert emu.call(lambda: firmware.reports_until_wco) > 0
             check_at(await ctl.read_position(), {"X": 100.0, "Y": 353.0, "Z": 218.0})
 
 
@@ -185,8 +187,8 @@ async def test_homing_that_leaves_the_axes_elsewhere_than_the_robot_file_says(
 
 
 def switchless(config: RobotConfig) -> RobotConfig:
-    axes = {a: attrs.evolve(c, homing="none") for a, c in config.axes.items()}
-    return attrs.evolve(config, axes=axes)
+    axes = {a: replace(c, homing="none") for a, c in config.axes.items()}
+    return replace(config, axes=axes)
 
 
 @pytest.mark.parametrize("dialect", ["grbl", "marlin"])
@@ -285,7 +287,9 @@ async def test_a_reset_during_a_move_fails_it_with_the_alarm_that_explains_it(
 
             async def press_reset() -> None:
                 await anyio.sleep(0.05)
-                emu._portal.call(emu.emulator.firmware.soft_reset)  # someone at the board
+                firmware = emu.emulator.firmware
+                assert isinstance(firmware, GrblFirmware)
+                emu.run(firmware.soft_reset)  # someone at the board
 
             with anyio.fail_after(5):
                 async with anyio.create_task_group() as tg:
@@ -301,7 +305,7 @@ async def test_the_shipped_three_axis_grbl_example(check_at: CheckAt) -> None:
     shipped = load_config(Path(parking.__file__).parent / "robots" / "grbl_3axis_example.toml")
     assert list(shipped.axes) == ["X", "Y", "Z"] and shipped.plunger_axes == ()
     with running_emulator("grbl", speed=SPEED, config=shipped) as emu:
-        config = attrs.evolve(shipped, controller=attrs.evolve(shipped.controller,
+        config = replace(shipped, controller=replace(shipped.controller,
                                                                port=emu.address))
         async with open_controller(config, poll_interval=POLL_S) as ctl:
             check_at(await ctl.home(), {"X": -1.0, "Y": -1.0, "Z": -1.0})
@@ -318,3 +322,19 @@ def test_the_driver_says_which_coordinates_it_uses(dialect: str, frame: str,
                                                    config_for: ConfigFor) -> None:
     assert GcodeController(config_for(dialect, "tcp://127.0.0.1:1")).coordinates.startswith(
         frame)
+
+
+async def test_a_wco_reported_before_an_offset_change_is_not_taken_after_it(
+        config_for: ConfigFor) -> None:
+    # grblHAL's simulator answers a line only after some 0.3 s; the status reports of that
+    # time still carry the old WCO and arrive after the driver sent the G10. With $10=0
+    # grblHAL sends no WCO afterwards: the stale one must not be taken for the new one.
+    with running_emulator("grbl", speed=SPEED, banner=GRBLHAL_BANNER) as emu:
+        async with open_controller(config_for("grbl", emu.address, timeout_s=5.0),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            emu.faults.ack_delay = 1.5  # 30 idle reports: some carry WCO:0,0,0
+            await ctl.send_gcode(["$10=0", "G10 L2 P1 X10 Y-5"])
+            emu.faults.ack_delay = 0.0
+            with pytest.raises(ControllerError, match=r"WPos\) and no WCO"):
+                await ctl.read_position()

@@ -1,0 +1,224 @@
+"""The four emulated Opentrons module firmwares, speaking what the real ones speak.
+
+Each moves at the rates of the shared physical model (``hardware.modules.physics``:
+temperatures as ``Track``s, magnets and shakers as ``Motion``s) on the emulator's clock,
+and answers as the published firmware does (``hardware/modules/serial/README.md``).
+"""
+
+from __future__ import annotations
+
+from ...clock import RealClock
+from ...modules import physics
+from ...modules.physics import Track
+from .base import ModuleFirmware, Motion, Refused, argument, code_of, unknown
+
+
+def _celsius(value: float | None) -> str:
+    return "none" if value is None else f"{value:.2f}"
+
+
+class TemperatureModuleFirmware(ModuleFirmware):
+    """Temperature module GEN2 (Arduino firmware): M104 S, M105, M18."""
+
+    family = "arduino"
+    model = "temp_deck_v20"
+
+    def __init__(self, clock: RealClock) -> None:
+        super().__init__(clock)
+        self.plate = Track(physics.TEMPERATURE_MODULE, clock.now())
+
+    def info(self) -> str:
+        return f"serial:TDV20EMULATED model:{self.model} version:edge-emulated"
+
+    async def execute(self, line: str) -> str:
+        code, now = code_of(line), self.clock.now()
+        if code == "M104":
+            celsius = argument(line, "S")
+            if celsius is not None:  # the firmware clamps to its range
+                ramp = physics.TEMPERATURE_MODULE
+                self.plate.set_target(now, max(ramp.low_c, min(ramp.high_c, celsius)))
+        elif code == "M105":
+            return f"T:{_celsius(self.plate.target)} C:{self.plate.temperature(now):.2f}"
+        elif code == "M18":
+            self.plate.set_target(now, None)
+        return ""  # the Arduino firmware answers unknown codes with ok, ok
+
+
+class MagneticModuleFirmware(ModuleFirmware):
+    """Magnetic module (Arduino firmware): G0 Z, G28.2, M114.2; a move is answered when
+    done. ``model`` ``mag_deck_v20`` (GEN2) counts Z in mm, ``mag_deck_v1.1`` (GEN1) in
+    half millimetres."""
+
+    family = "arduino"
+    model = "mag_deck_v20"
+
+    def __init__(self, clock: RealClock) -> None:
+        super().__init__(clock)
+        self.magnet = Motion(clock, 0.0, physics.MAGNET_SPEED_MM_S)
+        """Magnet height above home, mm."""
+
+    @property
+    def units_per_mm(self) -> float:
+        return 2.0 if self.model.startswith("mag_deck_v1") else 1.0
+
+    def info(self) -> str:
+        return f"serial:MDEMULATED model:{self.model} version:v1.1.2-emulated"
+
+    async def execute(self, line: str) -> str:
+        code = code_of(line)
+        if code == "G0":
+            height = argument(line, "Z")
+            if height is not None:
+                mm = max(0.0, min(physics.MAGNET_MAX_HEIGHT_MM, height / self.units_per_mm))
+                await self.travel(self.magnet.head_for(mm))
+        elif code == "G28.2":
+            await self.travel(self.magnet.head_for(0.0))
+        elif code == "M114.2":
+            return f"Z:{self.magnet.value() * self.units_per_mm:.3f}"
+        return ""
+
+
+class ThermocyclerFirmware(ModuleFirmware):
+    """Thermocycler GEN2 (STM32 firmware): lid, lid heater, block with hold time."""
+
+    family = "stm32"
+    model = "thermocycler gen2"
+
+    def __init__(self, clock: RealClock) -> None:
+        super().__init__(clock)
+        self.block = Track(physics.THERMOCYCLER_BLOCK, clock.now())
+        self.lid_heater = Track(physics.THERMOCYCLER_LID, clock.now())
+        self.hold_s: float | None = None
+        self.hold_from: float | None = None
+        self.lid = "closed"
+
+    def info(self) -> str:
+        return "FW:v1.1.0-emulated HW:Opentrons-thermocycler-gen2 SerialNo:TC2EMULATED"
+
+    async def execute(self, line: str) -> str:
+        code, now = code_of(line), self.clock.now()
+        if code in ("M126", "M127"):
+            where = "open" if code == "M126" else "closed"
+            if self.lid != where:
+                self.lid = "in_between"
+                await self.travel(physics.LID_TRAVEL_S)
+                self.lid = where
+        elif code == "M119":
+            return f"Lid:{self.lid} Seal:{'engaged' if self.lid == 'closed' else 'retracted'}"
+        elif code == "M140":
+            self.lid_heater.set_target(now, _in_range(argument(line, "S"),
+                                                      physics.THERMOCYCLER_LID))
+        elif code == "M141":
+            return (f"T:{_celsius(self.lid_heater.target)} "
+                    f"C:{self.lid_heater.temperature(now):.2f}")
+        elif code == "M108":
+            self.lid_heater.set_target(now, None)
+        elif code == "M104":
+            self.block.set_target(now, _in_range(argument(line, "S"),
+                                                 physics.THERMOCYCLER_BLOCK))
+            self.hold_s, self.hold_from = argument(line, "H"), None
+        elif code == "M105":
+            return self._block_report(now)
+        elif code in ("M14", "M18"):
+            self.block.set_target(now, None)
+            self.hold_s = self.hold_from = None
+            if code == "M18":
+                self.lid_heater.set_target(now, None)
+        else:
+            raise unknown(line)
+        return ""
+
+    def _block_report(self, now: float) -> str:
+        current = self.block.temperature(now)
+        if self.block.target is None:
+            return f"T:none C:{current:.2f} H:none Total_H:none At_target?:0"
+        at_target = now >= self.block.reached_at()
+        if at_target and self.hold_from is None:
+            self.hold_from = self.block.reached_at()
+        hold = self.hold_s or 0.0
+        left = (max(0.0, hold - (now - self.hold_from)) if self.hold_from is not None
+                else hold)
+        return (f"T:{self.block.target:.2f} C:{current:.2f} H:{left:.2f} "
+                f"Total_H:{hold:.2f} At_target?:{int(at_target)}")
+
+
+def _in_range(value: float | None, ramp: physics.Ramp) -> float:
+    if value is None or not ramp.low_c <= value <= ramp.high_c:
+        raise Refused("ERR407:thermal:Invalid target temperature")
+    return value
+
+
+class HeaterShakerFirmware(ModuleFirmware):
+    """Heater-shaker (STM32 firmware): heater, shaker, labware latch, with the
+    firmware's refusals (no shaking with the latch open, no opening while shaking)."""
+
+    family = "stm32"
+    model = "heater-shaker"
+
+    def __init__(self, clock: RealClock) -> None:
+        super().__init__(clock)
+        self.plate = Track(physics.HEATER_SHAKER, clock.now())
+        self.shaker = Motion(clock, 0.0, physics.SHAKER_ACCEL_RPM_S)
+        self.target_rpm = 0
+        self.latch_closed = True
+        self.latch_moving_until: float | None = None
+
+    def info(self) -> str:
+        return "FW:v1.0.4-emulated HW:Opentrons Heater-Shaker SerialNo:HSMEMULATED"
+
+    async def execute(self, line: str) -> str:
+        code, now = code_of(line), self.clock.now()
+        if code == "M104":
+            celsius = argument(line, "S")
+            ramp = physics.HEATER_SHAKER
+            if celsius is None or not ramp.low_c <= celsius <= ramp.high_c:
+                raise Refused("ERR213:heater:target temperature out of range")
+            self.plate.set_target(now, celsius)
+        elif code == "M105":
+            return f"C:{self.plate.temperature(now):.2f} T:{_celsius(self.plate.target)}"
+        elif code == "M106":
+            self.plate.set_target(now, None)
+        elif code == "M3":
+            self._shake(int(argument(line, "S") or 0))
+        elif code == "G28":
+            self.target_rpm = 0
+            self.shaker.head_for(0.0)
+        elif code == "M123":
+            return f"C:{round(self.shaker.value())} T:{self.target_rpm}"
+        elif code in ("M242", "M243"):
+            self._move_latch(closing=code == "M243")
+        elif code == "M241":
+            return f"STATUS:{self.latch_state()}"
+        else:
+            raise unknown(line)
+        return ""
+
+    def _shake(self, rpm: int) -> None:
+        if rpm and not physics.SHAKER_MIN_RPM <= rpm <= physics.SHAKER_MAX_RPM:
+            raise Refused("ERR120:main motor:illegal speed")
+        if rpm and self.latch_state() != "IDLE_CLOSED":
+            raise Refused("ERR126:main motor:plate lock not closed (required)")
+        self.target_rpm = rpm
+        self.shaker.head_for(float(rpm))
+
+    def _move_latch(self, *, closing: bool) -> None:
+        if self.shaker.value() > 0.0 or self.target_rpm:
+            raise Refused("ERR124:main motor:not stopped (required)")
+        if self.latch_closed != closing:
+            self.latch_closed = closing
+            self.latch_moving_until = self.clock.now() + physics.LATCH_TRAVEL_S
+
+    def latch_state(self) -> str:
+        """``IDLE_OPEN``, ``IDLE_CLOSED``, ``OPENING`` or ``CLOSING`` (as ``M241`` says)."""
+        if self.latch_moving_until is not None and self.clock.now() < self.latch_moving_until:
+            return "CLOSING" if self.latch_closed else "OPENING"
+        return "IDLE_CLOSED" if self.latch_closed else "IDLE_OPEN"
+
+
+FIRMWARES: dict[str, type[ModuleFirmware]] = {
+    "temperature": TemperatureModuleFirmware,
+    "magnetic": MagneticModuleFirmware,
+    "thermocycler": ThermocyclerFirmware,
+    "heater_shaker": HeaterShakerFirmware,
+}
+"""Module kind -> its emulated firmware."""

@@ -1,0 +1,240 @@
+"""What a connected firmware says about itself, and where the robot file disagrees.
+
+``inspect_controller(driver)`` reads, without moving anything:
+
+- GRBL: ``$I`` (version, planner blocks, serial buffer), ``$$`` (the settings that
+  matter: report mask ``$10``, units ``$13``, soft limits ``$20``, homing ``$22``,
+  steps/mm ``$100+``, max rate ``$110+``, acceleration ``$120+``, max travel ``$130+``),
+  ``$#`` (work offsets) and a status report (state, the axes it reports);
+- Marlin: ``M115`` (firmware name, axis count, capabilities), ``M503`` (steps/mm
+  ``M92``, max feed rates ``M203``, accelerations ``M201``, soft endstops ``M211``,
+  home offsets ``M206``) and ``M114`` (the axes it reports);
+- Smoothieware: ``version`` and ``M114`` (the axes it reports).
+
+Each disagreement with the robot file is a sentence naming both values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from attrs import define, field
+
+from ..config import RobotConfig
+from .driver import GcodeController
+
+GRBL_AXES = "XYZABC"
+"""Axis order of GRBL's per-axis settings ($100 X, $101 Y, ... $105 C)."""
+TOLERANCE = 0.01
+_SETTING = re.compile(r"^\$(\d+)=([-+\d.]+)")
+_BRACKET = re.compile(r"^\[([A-Z0-9]+):(.*)\]$")
+_WORDS = re.compile(r"([A-Z])(-?\d+(?:\.\d*)?)")
+
+
+@define
+class Inspection:
+    """What the firmware said, as labelled lines, and the disagreements found."""
+
+    firmware: str = "unknown"
+    axes: list[str] = field(factory=list)
+    facts: list[tuple[str, str]] = field(factory=list)
+    """(label, what the firmware said), in the order they are worth reading."""
+    disagreements: list[str] = field(factory=list)
+
+    def fact(self, label: str, text: str) -> None:
+        self.facts.append((label, text))
+
+
+async def inspect_controller(driver: GcodeController) -> Inspection:
+    """Read ``driver``'s firmware (connected) and compare it with its robot file."""
+    name = driver.dialect.name
+    if name == "grbl":
+        return await _grbl(driver)
+    if name == "marlin":
+        return await _marlin(driver)
+    return await _generic(driver)
+
+
+def _firmware_axes(driver: GcodeController, reported: list[str], found: Inspection) -> None:
+    """Note the axes the firmware reports and those of the robot file it lacks."""
+    found.axes = reported
+    found.fact("axes", " ".join(reported) or "none reported")
+    missing = [f"{axis} (firmware {letter})" for axis, letter in driver.axis_map.items()
+               if letter not in reported]
+    if missing:
+        found.disagreements.append(
+            f"the robot file has axes the firmware does not report: {', '.join(missing)}")
+
+
+# -- GRBL --------------------------------------------------------------------------------
+
+
+async def _grbl(driver: GcodeController) -> Inspection:
+    found = Inspection()
+    info = {m[1]: m[2] for line in await driver.query("$I") if (m := _BRACKET.match(line))}
+    options = info.get("OPT", "").split(",")
+    firmware = "grblHAL" if info.get("FIRMWARE", "").lower() == "grblhal" else "Grbl"
+    version, _, build = info.get("VER", "?").partition(":")  # build info: set by $I=
+    found.firmware = f"{firmware} {version}" + (f" ({build})" if build else "")
+    found.fact("firmware", found.firmware)
+    if len(options) >= 3:
+        found.fact("buffers", f"planner {options[1]} blocks, serial receive buffer "
+                              f"{options[2]} bytes (labrun streams within "
+                              f"{driver.dialect.rx_buffer_bytes})")
+    settings = {int(m[1]): float(m[2]) for line in await driver.query("$$")
+                if (m := _SETTING.match(line))}
+    status, _ = await driver.link.machine_status()
+    reported = sorted((status.position or status.work_position or {}),
+                      key=GRBL_AXES.index)
+    locked = " (locked until homed; labrun homes before a run)" if status.state == "Alarm" \
+        else ""
+    found.fact("state", status.state + locked)
+    _firmware_axes(driver, reported, found)
+    _grbl_settings(driver.config, driver.axis_map, settings, found)
+    offsets = [f"{m[1]} {m[2]}" for line in await driver.query("$#")
+               if (m := _BRACKET.match(line)) and m[1].startswith(("G5", "G92"))]
+    nonzero = [o for o in offsets if any(float(v) for v in o.split()[1].split(",")
+                                         if _is_number(v))]
+    found.fact("work offsets", ("; ".join(nonzero) if nonzero else "all zero")
+               + " (labrun moves and reads in machine coordinates, G53, so they do not "
+                 "shift its moves)")
+    return found
+
+
+def _grbl_settings(config: RobotConfig, axis_map: Mapping[str, str],
+                   settings: Mapping[int, float], found: Inspection) -> None:
+    def get(number: int) -> float | None:
+        return settings.get(number)
+
+    mask, units, soft, homing = get(10), get(13), get(20), get(22)
+    found.fact("settings", ", ".join([
+        f"homing $22={_n(homing)}", f"soft limits $20={_n(soft)}",
+        f"units $13={_n(units)} ({'inches' if units else 'mm'})",
+        f"report mask $10={_n(mask)} ({'MPos' if mask is None or int(mask) & 1 else 'WPos'})"]))
+    switched = [a for a, c in config.axes.items() if c.homing == "switch"]
+    if homing is not None and not int(homing) & 1 and switched:
+        found.disagreements.append(
+            f"homing is disabled ($22={_n(homing)}) but the robot file homes "
+            f"{', '.join(switched)} with switches: enable it ($22=1) or set "
+            "homing = \"none\" on those axes")
+    if homing is not None and int(homing) & 1 and not switched:
+        found.disagreements.append(
+            "homing is enabled ($22=1) but the robot file has no axis with a switch: "
+            "GRBL will stay locked until $X")
+    if units:
+        found.disagreements.append(f"the firmware reports in inches ($13={_n(units)}); "
+                                   "labrun reads positions in mm: set $13=0")
+    if soft and not (homing and int(homing) & 1):
+        found.disagreements.append("soft limits ($20=1) need homing ($22=1) on GRBL")
+    per_axis: dict[str, list[str]] = {"steps/mm": [], "max rate mm/min": [],
+                                      "acceleration mm/s²": [], "max travel mm": []}
+    for axis, letter in axis_map.items():
+        if letter not in GRBL_AXES:
+            continue
+        index = GRBL_AXES.index(letter)
+        cfg = config.axes[axis]
+        for label, base, expected, mismatch in (
+                ("steps/mm", 100, cfg.steps_per_mm, "differ"),
+                ("max rate mm/min", 110, cfg.max_speed * 60, "below"),
+                ("acceleration mm/s²", 120, cfg.acceleration, "below"),
+                ("max travel mm", 130, cfg.max - cfg.min, "below")):
+            value = get(base + index)
+            if value is None:
+                continue
+            per_axis[label].append(f"{letter} {_n(value)}")
+            if (abs(value - expected) > TOLERANCE if mismatch == "differ"
+                    else value < expected - TOLERANCE):
+                relation = "," if mismatch == "differ" else " is below"
+                found.disagreements.append(
+                    f"axis {axis}: the firmware's {label} ${base + index}={_n(value)}"
+                    f"{relation} the robot file's {_n(expected)}")
+    for label, values in per_axis.items():
+        if values:
+            found.fact(label, ", ".join(values))
+
+
+# -- Marlin ------------------------------------------------------------------------------
+
+
+async def _marlin(driver: GcodeController) -> Inspection:
+    found = Inspection()
+    lines = await driver.query("M115")
+    name = next((line for line in lines if "FIRMWARE_NAME:" in line), "")
+    found.firmware = (name.split("FIRMWARE_NAME:", 1)[1].split(" SOURCE_CODE_URL")[0]
+                      .split(" PROTOCOL_VERSION")[0].strip() if name else "unknown")
+    found.fact("firmware", found.firmware)
+    count = re.search(r"AXIS_COUNT:(\d+)", name)
+    if count:
+        found.fact("axis count", count[1])
+    capabilities = [line.removeprefix("Cap:") for line in lines if line.startswith("Cap:")]
+    if capabilities:
+        found.fact("capabilities", " ".join(capabilities))
+    await driver.query("M114")
+    reported = list(driver.link.position or {})
+    _firmware_axes(driver, reported, found)
+    config = await driver.query("M503")
+    _marlin_settings(driver, config, found)
+    return found
+
+
+def _marlin_settings(driver: GcodeController, lines: list[str], found: Inspection) -> None:
+    codes: dict[str, dict[str, float]] = {}
+    for line in lines:
+        text = line.removeprefix("echo:").strip()
+        code, _, rest = text.partition(" ")
+        if code in ("M92", "M203", "M201", "M211", "M206"):
+            codes[code] = {m[1]: float(m[2]) for m in _WORDS.finditer(rest)}
+    if not codes:
+        found.fact("settings", "M503 reported none (EEPROM_SETTINGS or "
+                               "the M503 report may be disabled)")
+        return
+    labels = {"M92": "steps/mm", "M203": "max feed rate mm/s", "M201": "acceleration mm/s²",
+              "M206": "home offsets"}
+    for code, label in labels.items():
+        if code in codes:
+            found.fact(label, ", ".join(f"{k} {_n(v)}" for k, v in codes[code].items()))
+    if "M211" in codes:
+        found.fact("soft endstops", "on" if codes["M211"].get("S") else "off")
+    for axis, letter in driver.axis_map.items():
+        cfg = driver.config.axes[axis]
+        steps = codes.get("M92", {}).get(letter)
+        if steps is not None and abs(steps - cfg.steps_per_mm) > TOLERANCE:
+            found.disagreements.append(f"axis {axis}: the firmware's steps/mm M92 "
+                                       f"{letter}{_n(steps)}, the robot file's "
+                                       f"{_n(cfg.steps_per_mm)}")
+        feed = codes.get("M203", {}).get(letter)
+        if feed is not None and feed < cfg.max_speed - TOLERANCE:
+            found.disagreements.append(f"axis {axis}: the firmware's max feed rate M203 "
+                                       f"{letter}{_n(feed)} mm/s is below the robot file's "
+                                       f"max_speed {_n(cfg.max_speed)}")
+    offsets = codes.get("M206", {})
+    if any(abs(v) > TOLERANCE for v in offsets.values()):
+        found.fact("note", "home offsets (M206) shift Marlin's logical coordinates, in "
+                           "which labrun moves and reads")
+
+
+# -- others ------------------------------------------------------------------------------
+
+
+async def _generic(driver: GcodeController) -> Inspection:
+    found = Inspection()
+    lines = await driver.query("version")
+    found.firmware = next((line for line in lines if line.strip()),
+                          f"{driver.dialect.name} (no answer to 'version')")
+    found.fact("firmware", found.firmware)
+    await driver.query("M114")
+    _firmware_axes(driver, list(driver.link.position or {}), found)
+    return found
+
+
+def _n(value: float | None) -> str:
+    return "?" if value is None else f"{value:g}"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

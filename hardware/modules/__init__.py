@@ -1,0 +1,1 @@
+"""Hardware modules: their physical model, thermocycler profiles, simulated devices."""

@@ -1,0 +1,129 @@
+"""Thermocycler profiles, run on the host side as the real thermocycler's host software does.
+
+A profile is a list of steps (a block temperature and a hold time) repeated a number
+of times. The module's firmware only knows one setpoint at a time, so the host walks
+the steps: set the block temperature with its hold time, wait until it is reached and
+held, next step. ``run_profile`` does exactly that through a ``Device``'s
+``set_block_temperature`` and ``wait_for_block_temperature`` calls, so any
+thermocycler device (the serial driver) can run a profile in a task of its own while
+the run goes on or is paused. ``ProfileProgress`` says where it is.
+
+``plan_profile`` computes the same walk ahead of time from the physical model (a
+schedule of step boundaries on the clock): a simulated thermocycler answers its status
+and its waits from it without a task, which the virtual clock needs (it has one
+timeline: a background task cannot sleep on it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import anyio
+
+from ..frozen import Frozen
+from .physics import Ramp
+
+
+class ProfileStep(Frozen):
+    """One step: the block temperature and how long to hold it once reached."""
+
+    __slots__ = ("celsius", "hold_time_s")
+
+    celsius: float
+    hold_time_s: float
+
+    def __init__(self, celsius: float, hold_time_s: float) -> None:
+        object.__setattr__(self, "celsius", celsius)
+        object.__setattr__(self, "hold_time_s", hold_time_s)
+
+    @classmethod
+    def from_mapping(cls, step: Mapping[str, Any]) -> ProfileStep:
+        """From the device vocabulary's ``{"celsius", "hold_time_s"}``."""
+        return cls(celsius=float(step["celsius"]), hold_time_s=float(step["hold_time_s"]))
+
+
+class PlannedStep(Frozen):
+    """One step of one cycle on the clock: reached at ``reached``, done at ``end``."""
+
+    __slots__ = ("celsius", "cycle", "end", "reached", "start", "step")
+
+    cycle: int  # 1-based
+    step: int  # 1-based
+    celsius: float
+    start: float
+    reached: float
+    end: float
+
+    def __init__(self, cycle: int, step: int, celsius: float, start: float, reached: float,
+                 end: float) -> None:
+        object.__setattr__(self, "cycle", cycle)
+        object.__setattr__(self, "step", step)
+        object.__setattr__(self, "celsius", celsius)
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "reached", reached)
+        object.__setattr__(self, "end", end)
+
+
+def plan_profile(ramp: Ramp, start_celsius: float, steps: Sequence[ProfileStep],
+                 repetitions: int, start: float) -> list[PlannedStep]:
+    """Every step of every cycle, from ``start`` at ``start_celsius`` (the block ramps
+    at its full rate, then holds)."""
+    planned: list[PlannedStep] = []
+    now, temperature = start, start_celsius
+    for cycle in range(1, repetitions + 1):
+        for index, step in enumerate(steps, start=1):
+            reached = now + ramp.duration(temperature, step.celsius)
+            end = reached + step.hold_time_s
+            planned.append(PlannedStep(cycle, index, step.celsius, now, reached, end))
+            now, temperature = end, step.celsius
+    return planned
+
+
+def planned_at(plan: Sequence[PlannedStep], now: float) -> PlannedStep | None:
+    """The step running at ``now`` (None before the start or after the end)."""
+    for step in plan:
+        if step.start <= now < step.end:
+            return step
+    return None
+
+
+class ProfileDevice(Protocol):
+    """What ``run_profile`` needs of a thermocycler device."""
+
+    async def call(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]: ...
+
+
+class ProfileProgress:
+    """Where a host-side profile is: its current cycle and step, and whether it is done."""
+
+    def __init__(self, steps: Sequence[ProfileStep], repetitions: int) -> None:
+        self.steps = list(steps)
+        self.repetitions = repetitions
+        self.cycle = 0
+        self.step = 0
+        self.done = anyio.Event()
+        self.error: BaseException | None = None
+
+    @property
+    def running(self) -> bool:
+        return not self.done.is_set()
+
+
+async def run_profile(device: ProfileDevice, progress: ProfileProgress, *,
+                      volume_ul: float | None = None) -> None:
+    """Walk ``progress``'s steps on ``device`` (its clock paces the holds); sets
+    ``progress.done`` at the end, also when cancelled or failed (``progress.error``)."""
+    try:
+        for cycle in range(1, progress.repetitions + 1):
+            for index, step in enumerate(progress.steps, start=1):
+                progress.cycle, progress.step = cycle, index
+                await device.call("set_block_temperature", {
+                    "celsius": step.celsius, "hold_time_s": step.hold_time_s,
+                    "volume_ul": volume_ul, "ramp_rate": None})
+                await device.call("wait_for_block_temperature", {})
+    except Exception as error:  # the device failed: the waiter hears of it
+        progress.error = error
+        raise
+    finally:
+        progress.done.set()

@@ -1,0 +1,158 @@
+"""What the four serial modules share: the wire, the call table, polling on the run's clock.
+
+A ``SerialModule`` is a ``Device`` (``hardware.devices``): ``call(method, params)`` finds
+the kind's handler in ``handlers()``; waits poll the firmware every ``poll_interval``
+seconds of the run's clock until the module says it is there, so a wait cancelled by a
+pause is simply called again and waits only for what remains. ``status()`` is what the
+last answers said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from ...clock import Clock
+from ...controller import HardwareFault
+from ...gcode.errors import ControllerTimeout
+from ..dispatch import Handler, call_handler
+from ..physics import TOLERANCE_C
+from .wire import Family, ModuleWire
+
+CONNECT_TRIES = 3
+"""Opentrons' host tries each module command three times, reopening the port between."""
+
+IDENTITIES = {"temperature": ("temp_deck", "tempdeck"), "magnetic": ("mag_deck", "magdeck"),
+              "thermocycler": ("thermocycler",), "heater_shaker": ("heater-shaker",)}
+"""Words in each kind's ``M115`` answer (``model:temp_deck_v20``, ``HW:Opentrons
+Heater-Shaker``)."""
+
+
+POLL_INTERVAL_S = 0.2
+"""Seconds of the run's clock between two queries while waiting (Opentrons polls its
+modules every 0.1-1 s)."""
+
+
+class SerialModule:
+    """Base of the serial temperature, magnetic, thermocycler and heater-shaker modules."""
+
+    kind: ClassVar[str]
+    family: ClassVar[Family]
+
+    def __init__(self, name: str, port: str, clock: Clock, *, baudrate: int = 115200,
+                 timeout_s: float = 10.0, poll_interval: float = POLL_INTERVAL_S,
+                 heaters_off_on_stop: bool = False) -> None:
+        self._name = name
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.heaters_off_on_stop = heaters_off_on_stop
+        self.wire = ModuleWire(self.family, port, baudrate=baudrate, timeout_s=timeout_s)
+        self.firmware: str = ""
+        """What the module said it is (``M115``)."""
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def port(self) -> str:
+        return self.wire.port
+
+    async def connect(self) -> None:
+        """Open the port and ask the module what it is (``M115``), trying again on a
+        fresh port when it does not answer (an Arduino module resets when its port
+        opens and misses what arrives while it boots); then read its state."""
+        for attempt in range(1, CONNECT_TRIES + 1):
+            await self.wire.open()
+            try:
+                self.firmware = await self.wire.request("M115")
+                self._check_identity(self.firmware)
+                self.identify(self.firmware)
+                await self.refresh()
+                return
+            except ControllerTimeout:
+                await self.wire.close()
+                if attempt == CONNECT_TRIES:
+                    raise
+            except BaseException:
+                await self.wire.close()
+                raise
+
+    async def disconnect(self) -> None:
+        await self.wire.close()
+
+    async def call(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        return await call_handler(self.kind, self.name, self.handlers(), method, params)
+
+    async def park(self) -> None:
+        """Temperatures and magnets hold during a pause: nothing to do."""
+
+    async def unpark(self) -> None:
+        """Nothing was stopped at the pause."""
+
+    async def deactivate(self) -> None:
+        """The run is stopped or aborted: make the module safe (each kind says how)."""
+        raise NotImplementedError
+
+    def status(self) -> Mapping[str, Any]:
+        return {"kind": self.kind, "name": self.name, "port": self.port,
+                "status": self.state(), **self.readings()}
+
+    # -- for the kinds ----------------------------------------------------------------
+
+    def _check_identity(self, info: str) -> None:
+        """Refuse a module that says it is of another kind (a swapped cable)."""
+        lowered = info.lower()
+        for kind, words in IDENTITIES.items():
+            if kind != self.kind and any(word in lowered for word in words):
+                raise HardwareFault(
+                    f"the module on {self.port} says it is a {kind.replace('_', '-')} "
+                    f"module ({info}), not a {self.kind.replace('_', '-')} module: check "
+                    f"the port of [modules.{self.name}]")
+
+    def identify(self, info: str) -> None:
+        """Adapt to what ``M115`` said the module is (a GEN1 magnet counts half-mm)."""
+
+    def handlers(self) -> dict[str, Handler]:
+        """Method name -> its handler."""
+        raise NotImplementedError
+
+    async def refresh(self) -> None:
+        """Query the module and update what ``readings`` reports."""
+        raise NotImplementedError
+
+    def readings(self) -> dict[str, Any]:
+        """The kind's status fields, as last read."""
+        raise NotImplementedError
+
+    def state(self) -> str:
+        """One word for the module's state (``idle``, ``heating``, ``engaged``...)."""
+        raise NotImplementedError
+
+    async def poll_until(self, reached: Callable[[], bool]) -> None:
+        """Refresh every ``poll_interval`` of the run's clock until ``reached()``."""
+        await self.refresh()
+        while not reached():
+            await self.clock.sleep_until(self.clock.now() + self.poll_interval)
+            await self.refresh()
+
+
+def celsius(params: Mapping[str, Any], key: str = "celsius") -> float:
+    """A temperature parameter, as a float."""
+    return float(params[key])
+
+
+def state_of(temperature: float | None, target: float | None) -> str:
+    """``idle`` with no target, else ``heating``/``cooling`` until within tolerance,
+    then ``holding at target`` (the Opentrons words)."""
+    if target is None or temperature is None:
+        return "idle"
+    if abs(temperature - target) <= TOLERANCE_C:
+        return "holding at target"
+    return "heating" if temperature < target else "cooling"
+
+
+def near(temperature: float | None, target: float | None) -> bool:
+    """Whether a heater has reached its target (no target: nothing to wait for)."""
+    return target is None or (temperature is not None
+                              and abs(temperature - target) <= TOLERANCE_C)

@@ -1,0 +1,135 @@
+"""The heater-shaker over serial: ``M104``/``M105``/``M106`` (heater), ``M3 S<rpm>``/
+``M123``/``G28`` (shaker), ``M242``/``M243``/``M241`` (labware latch).
+
+``M3`` and the latch commands are answered at once; the waits poll ``M123``
+(``C:<rpm> T:<target>``) and ``M241`` (``STATUS:IDLE_OPEN``...). Stopping the shaker is
+``G28``: the plate homes, as Opentrons' ``deactivate_shaker`` does. The firmware refuses
+to shake with the latch open (``ERR126``) and to open the latch while shaking
+(``ERR124``); those errors reach the run with their cause.
+
+At a pause (``park``) the shaker stops and its speed is remembered; ``unpark`` brings
+it back to that speed before the run goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..dispatch import Handler
+from .base import SerialModule, celsius, near, state_of
+from .wire import fields, number
+
+RPM_TOLERANCE = 25.0
+"""A shaker within this many rpm of its target is at speed."""
+LATCH_STATES = {"IDLE_OPEN": "open", "IDLE_CLOSED": "closed", "OPENING": "opening",
+                "CLOSING": "closing"}
+
+
+class SerialHeaterShaker(SerialModule):
+    """A heater-shaker on its serial port."""
+
+    kind = "heater_shaker"
+    family = "stm32"
+
+    temperature: float | None = None
+    target: float | None = None
+    rpm: float = 0.0
+    target_rpm: float = 0.0
+    latch: str = "unknown"
+    parked_rpm: float | None = None
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"set_temperature": self.set_temperature,
+                "wait_for_temperature": self.wait_for_temperature,
+                "deactivate_heater": self.deactivate_heater,
+                "set_shake_speed": self.set_shake_speed,
+                "deactivate_shaker": self.deactivate_shaker,
+                "open_latch": self.open_latch, "close_latch": self.close_latch,
+                "deactivate": self.deactivate_all}
+
+    async def set_temperature(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        await self.wire.request(f"M104 S{celsius(params):.2f}")
+        await self.refresh()
+        return {"target": self.target}
+
+    async def wait_for_temperature(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        await self.poll_until(lambda: near(self.temperature, self.target))
+        return {"temperature": self.temperature}
+
+    async def deactivate_heater(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        await self.wire.request("M106")
+        await self.refresh()
+        return {}
+
+    async def set_shake_speed(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        await self._shake(float(params["rpm"]))
+        return {"rpm": self.rpm}
+
+    async def _shake(self, rpm: float) -> None:
+        await self.wire.request(f"M3 S{round(rpm)}")
+        await self.poll_until(lambda: abs(self.rpm - rpm) <= RPM_TOLERANCE)
+
+    async def deactivate_shaker(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        self.parked_rpm = None
+        await self._stop_shaking()
+        return {}
+
+    async def _stop_shaking(self) -> None:
+        await self.wire.request("G28")
+        await self.poll_until(lambda: self.rpm == 0.0)
+
+    async def open_latch(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        await self.wire.request("M242")
+        await self.poll_until(lambda: self.latch == "open")
+        return {"latch": self.latch}
+
+    async def close_latch(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        await self.wire.request("M243")
+        await self.poll_until(lambda: self.latch == "closed")
+        return {"latch": self.latch}
+
+    async def deactivate_all(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        await self.deactivate_shaker({})
+        await self.deactivate_heater({})
+        return {}
+
+    # -- pause and stop ---------------------------------------------------------------
+
+    async def park(self) -> None:
+        """Stop shaking, remembering the speed (once: a second park keeps the first)."""
+        if self.parked_rpm is None and self.target_rpm > 0:
+            self.parked_rpm = self.target_rpm
+            await self._stop_shaking()
+
+    async def unpark(self) -> None:
+        """Back to the remembered speed before the run goes on."""
+        if self.parked_rpm is not None:
+            rpm, self.parked_rpm = self.parked_rpm, None
+            await self._shake(rpm)
+
+    async def deactivate(self) -> None:
+        """Stop and abort: the shaker stops; the heater only when configured."""
+        self.parked_rpm = None
+        await self._stop_shaking()
+        if self.heaters_off_on_stop:
+            await self.deactivate_heater({})
+
+    async def refresh(self) -> None:
+        heater = await self.wire.request("M105")
+        self.temperature = number(heater, "C")
+        self.target = number(heater, "T")
+        shaker = await self.wire.request("M123")
+        self.rpm = number(shaker, "C") or 0.0
+        self.target_rpm = number(shaker, "T") or 0.0
+        state = fields(await self.wire.request("M241")).get("STATUS", "")
+        self.latch = LATCH_STATES.get(state, "unknown")
+
+    def readings(self) -> dict[str, Any]:
+        return {"temperature": self.temperature, "target": self.target, "rpm": self.rpm,
+                "target_rpm": self.target_rpm, "latch": self.latch}
+
+    def state(self) -> str:
+        if self.target_rpm > 0:
+            return "shaking"
+        return state_of(self.temperature, self.target)

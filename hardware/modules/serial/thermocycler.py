@@ -1,0 +1,188 @@
+"""The thermocycler (GEN2) over serial: lid ``M126``/``M127``/``M119``, lid heater
+``M140``/``M141``/``M108``, block ``M104 S H V``/``M105``/``M14``, everything off ``M18``.
+
+The firmware answers ``M126``/``M127`` when the lid has arrived. ``M104``'s ``H`` is a
+hold time in seconds that the firmware counts down once the block is at target;
+``M105`` answers ``T:<target> C:<block> H:<hold left> Total_H:<hold> At_target?:<0|1>``.
+A profile runs on the host, step by step, as Opentrons' own host software does: a task
+of this module's, so it goes on while the run is paused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+from ...controller import HardwareFault
+from ...gcode.service import Service
+from ..dispatch import Handler
+from ..profile import ProfileProgress, ProfileStep, run_profile
+from .base import SerialModule, celsius, near, state_of
+from .wire import fields, number
+
+LID_TIMEOUT_S = 40.0
+"""Opentrons' own timeout for a lid move."""
+
+
+class SerialThermocycler(SerialModule):
+    """A thermocycler on its serial port."""
+
+    kind = "thermocycler"
+    family = "stm32"
+
+    lid: str = "unknown"
+    lid_temperature: float | None = None
+    lid_target: float | None = None
+    block_temperature: float | None = None
+    block_target: float | None = None
+    block_at_target: bool = False
+    hold_time_left_s: float | None = None
+    _profile: Service | None = None
+    _progress: ProfileProgress | None = None
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"open_lid": self.open_lid, "close_lid": self.close_lid,
+                "set_lid_temperature": self.set_lid_temperature,
+                "wait_for_lid_temperature": self.wait_for_lid_temperature,
+                "deactivate_lid": self.deactivate_lid,
+                "set_block_temperature": self.set_block_temperature,
+                "wait_for_block_temperature": self.wait_for_block_temperature,
+                "deactivate_block": self.deactivate_block,
+                "execute_profile": self.execute_profile,
+                "wait_for_profile": self.wait_for_profile,
+                "deactivate": self.deactivate_all}
+
+    # -- lid --------------------------------------------------------------------------
+
+    async def open_lid(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        return await self._move_lid("M126", "open")
+
+    async def close_lid(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        return await self._move_lid("M127", "closed")
+
+    async def _move_lid(self, command: str, where: str) -> Mapping[str, Any]:
+        await self.wire.request(command, timeout=LID_TIMEOUT_S)
+        await self.refresh()
+        if self.lid != where:
+            raise HardwareFault(f"the thermocycler {self.name!r} answered {command} but its "
+                                f"lid is {self.lid}, not {where}")
+        return {"lid": self.lid}
+
+    async def set_lid_temperature(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        await self.wire.request(f"M140 S{celsius(params):.2f}")
+        await self.refresh()
+        return {"lid_target": self.lid_target}
+
+    async def wait_for_lid_temperature(self, params: Mapping[str, Any]
+                                       ) -> Mapping[str, Any]:
+        await self.poll_until(lambda: near(self.lid_temperature, self.lid_target))
+        return {"lid_temperature": self.lid_temperature}
+
+    async def deactivate_lid(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        await self.wire.request("M108")
+        await self.refresh()
+        return {}
+
+    # -- block ------------------------------------------------------------------------
+
+    async def set_block_temperature(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        # ramp_rate: the GEN2 firmware has no ramp-rate command (M566 is GEN1's), and
+        # Opentrons' GEN2 driver ignores it too.
+        words = [f"M104 S{celsius(params):.2f}"]
+        if params.get("hold_time_s") is not None:
+            words.append(f"H{float(params['hold_time_s']):.2f}")
+        if params.get("volume_ul") is not None:
+            words.append(f"V{float(params['volume_ul']):.2f}")
+        await self.wire.request(" ".join(words))
+        await self.refresh()
+        return {"block_target": self.block_target}
+
+    async def wait_for_block_temperature(self, params: Mapping[str, Any]
+                                         ) -> Mapping[str, Any]:
+        await self.poll_until(self._block_done)
+        return {"block_temperature": self.block_temperature}
+
+    def _block_done(self) -> bool:
+        return self.block_target is None or (
+            self.block_at_target and not (self.hold_time_left_s or 0.0) > 0.0)
+
+    async def deactivate_block(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        await self._stop_profile()
+        await self.wire.request("M14")
+        await self.refresh()
+        return {}
+
+    # -- profile ----------------------------------------------------------------------
+
+    async def execute_profile(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        await self._stop_profile()
+        steps = [ProfileStep.from_mapping(step) for step in params["steps"]]
+        progress = self._progress = ProfileProgress(steps, int(params["repetitions"]))
+        volume = params.get("volume_ul")
+
+        async def run() -> None:
+            with contextlib.suppress(Exception):  # kept in progress.error for the waiter
+                await run_profile(self, progress, volume_ul=volume)
+
+        self._profile = Service(f"labrun-profile-{self.name}")
+        await self._profile.start(run)
+        return {"steps": len(steps), "repetitions": progress.repetitions}
+
+    async def wait_for_profile(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        progress = self._progress
+        if progress is not None:
+            await progress.done.wait()
+            if progress.error is not None:
+                self._progress = None
+                raise progress.error
+        return {}
+
+    async def _stop_profile(self) -> None:
+        if self._profile is not None:
+            profile, self._profile = self._profile, None
+            await profile.stop()
+        self._progress = None
+
+    # -- stop -------------------------------------------------------------------------
+
+    async def deactivate_all(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        await self._stop_profile()
+        await self.wire.request("M18")
+        await self.refresh()
+        return {}
+
+    async def deactivate(self) -> None:
+        """Stop and abort end a profile; the heaters go off only when configured."""
+        await self._stop_profile()
+        if self.heaters_off_on_stop:
+            await self.deactivate_all({})
+
+    async def disconnect(self) -> None:
+        await self._stop_profile()
+        await super().disconnect()
+
+    async def refresh(self) -> None:
+        block = await self.wire.request("M105")
+        self.block_target = number(block, "T")
+        self.block_temperature = number(block, "C")
+        self.hold_time_left_s = number(block, "H")
+        self.block_at_target = fields(block).get("At_target?") == "1"
+        lid = await self.wire.request("M141")
+        self.lid_target = number(lid, "T")
+        self.lid_temperature = number(lid, "C")
+        self.lid = fields(await self.wire.request("M119")).get("Lid", "unknown")
+
+    def readings(self) -> dict[str, Any]:
+        progress = self._progress if self._progress is not None and \
+            self._progress.running else None
+        return {"lid": self.lid, "lid_temperature": self.lid_temperature,
+                "lid_target": self.lid_target, "block_temperature": self.block_temperature,
+                "block_target": self.block_target, "hold_time_left_s": self.hold_time_left_s,
+                "profile_step": progress.step if progress else None,
+                "profile_cycle": progress.cycle if progress else None}
+
+    def state(self) -> str:
+        if self._progress is not None and self._progress.running:
+            return "running profile"
+        return state_of(self.block_temperature, self.block_target)

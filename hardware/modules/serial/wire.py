@@ -1,0 +1,171 @@
+"""The wire to one Opentrons module: a line out, its (possibly multi-line) answer back.
+
+Two firmware families answer differently (see this folder's README):
+
+- ``arduino`` (temperature module GEN1/GEN2, magnetic module GEN1/GEN2): a command ends
+  with ``\\r\\n\\r\\n``; the answer is any data lines, then ``ok`` twice. The firmware has
+  no error replies; a line naming an error or an alarm is treated as one.
+- ``stm32`` (thermocycler GEN2, heater-shaker): a command ends with ``\\n``; the answer is
+  one line that echoes the command's code and ends with `` OK``, or
+  ``ERRnnn:<cause> OK``. A line starting ``async`` reports an error the firmware met on
+  its own; it fails the next request.
+
+The transport and the reader are the motion controller's own (``Transport``, ``Link``);
+the module dialect hands every line to this wire as ``Info``, which assembles answers.
+One request at a time; a request runs to its answer even when its caller is cancelled,
+so a late answer is never taken for the next command's. No answer within the timeout,
+or a lost connection, is a fault that poisons the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import anyio
+
+from ...controller import HardwareFault
+from ...gcode.dialects.base import Dialect
+from ...gcode.errors import ControllerError
+from ...gcode.events import Event, Info
+from ...gcode.link import Link
+from ...gcode.transport import open_transport
+
+Family = Literal["arduino", "stm32"]
+
+TERMINATORS: dict[Family, str] = {"arduino": "\r\n\r\n", "stm32": "\n"}
+
+
+class FirmwareError(ControllerError):
+    """The module's firmware refused a command or reported an error of its own."""
+
+
+class ModuleDialect(Dialect):
+    """Framing only: module answers span lines, so ``ModuleWire`` reads them whole."""
+
+    name = "opentrons-module"
+    max_lines_in_flight = 1
+
+    def __init__(self, family: Family) -> None:
+        self.family = family
+        self.terminator = TERMINATORS[family]
+
+    def frame(self, text: str, number: int | None = None) -> bytes:
+        return (text + self.terminator).encode("ascii")
+
+    def parse(self, line: str) -> list[Event]:
+        return [Info(line)]
+
+
+class ModuleWire:
+    """Requests and answers over one module's serial port (or a pyserial URL)."""
+
+    def __init__(self, family: Family, port: str, *, baudrate: int = 115200,
+                 timeout_s: float = 10.0,
+                 on_fault: Callable[[HardwareFault], None] | None = None) -> None:
+        self.family = family
+        self.port = port
+        self.baudrate = baudrate
+        self.timeout_s = timeout_s
+        self.dialect = ModuleDialect(family)
+        self.async_error: str | None = None
+        self.sent: list[str] = []
+        """Every command written, in order (what went out on the wire)."""
+        self._on_fault = on_fault
+        self._link: Link | None = None
+        self._lock = anyio.Lock()
+        self._lines: list[str] = []
+        self._oks = 0
+        self._waiting = False
+
+    @property
+    def connected(self) -> bool:
+        return self._link is not None and self._link.fault is None
+
+    async def open(self) -> None:
+        transport = await open_transport(self.port, baudrate=self.baudrate,
+                                         timeout=self.timeout_s)
+        self._link = Link(self.dialect, transport, timeout_s=self.timeout_s,
+                          poll_interval=1.0, on_event=self._on_line,
+                          on_interlock=lambda name, active: None, on_fault=self._on_fault)
+        await self._link.start()
+
+    async def close(self) -> None:
+        if self._link is not None:
+            link, self._link = self._link, None
+            await link.close()
+
+    async def request(self, command: str, *, timeout: float | None = None) -> str:
+        """Send ``command``; its answer without the acknowledgement (data lines joined by
+        newlines). Raises ``FirmwareError`` for an error answer, ``ControllerTimeout``
+        or ``ConnectionLost`` when the module does not answer."""
+        link = self._link
+        if link is None:
+            raise ControllerError(f"{self.port}: the module is not connected")
+        async with self._lock:
+            if self.async_error is not None:
+                error, self.async_error = self.async_error, None
+                raise FirmwareError(f"{self.port}: the module reported {error!r}")
+            with anyio.CancelScope(shield=True):
+                self._lines, self._oks, self._waiting = [], 0, True
+                try:
+                    self.sent.append(command)
+                    await link.write(self.dialect.frame(command))
+                    await link.wait_for(self._answered, f"the answer to {command!r}",
+                                        timeout)
+                finally:
+                    self._waiting = False
+            return self._answer(command)
+
+    def _answered(self) -> bool:
+        if self.family == "arduino":
+            return self._oks >= 2
+        return bool(self._lines) and (self._lines[-1].endswith("OK")
+                                      or self._lines[-1].startswith("ERR"))
+
+    def _answer(self, command: str) -> str:
+        lines = [line.removesuffix("OK").strip() for line in self._lines]
+        for line in lines:
+            lowered = line.lower()
+            if line.startswith("ERR") or "error" in lowered or "alarm" in lowered:
+                raise FirmwareError(f"{self.port}: the module refused {command!r}: {line}")
+        return "\n".join(line for line in lines if line)
+
+    def _on_line(self, event: Event) -> None:
+        if not isinstance(event, Info):
+            return
+        text = event.text
+        if text.lower().startswith("async"):
+            self.async_error = text.removesuffix("OK").strip()
+            return
+        if not self._waiting:
+            return  # chatter between requests (a start-up banner, a warning)
+        if self.family == "arduino" and text == "ok":
+            self._oks += 1
+        else:
+            self._lines.append(text)
+
+
+def fields(answer: str) -> dict[str, str]:
+    """``M105 T:37.00 C:25.10 H:none`` -> {"T": "37.00", "C": "25.10", "H": "none"}."""
+    result: dict[str, str] = {}
+    for word in answer.split():
+        key, sep, value = word.partition(":")
+        if sep:
+            result[key] = value
+    return result
+
+
+def number(answer: str, key: str) -> float | None:
+    """The number under ``key`` in an answer, None when it says ``none``; raises
+    ``FirmwareError`` when the key is missing or not a number."""
+    value = fields(answer).get(key)
+    if value is None:
+        raise FirmwareError(f"the module's answer {answer!r} has no {key}:")
+    if value.lower() == "none":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise FirmwareError(f"the module's answer {answer!r} has no number for {key}:") \
+            from None

@@ -1,0 +1,467 @@
+"""Simulated hardware modules: ``Device``s with physical timing on the run's clock.
+
+Each module keeps its state as tracks on the clock (a temperature heading for its
+target, magnets or a lid travelling, a shaker spinning up), using the rates of
+``hardware.modules.physics``: a wait computes when the module gets there and sleeps
+until then, so on the virtual clock a simulation reports how long the real run takes.
+A call cancelled by a pause stops where the module is at that instant (a magnet or a
+lid halfway, ``in_between``); the engine calls it again after the resume and it waits
+only for what remains. A thermocycler profile is planned ahead on the clock
+(``profile.plan_profile``): it runs on by itself through a pause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import anyio
+
+from ..clock import Clock
+from ..controller import HardwareFault
+from . import physics
+from .dispatch import Handler, call_handler
+from .physics import AMBIENT_C, Ramp, Track
+from .profile import PlannedStep, ProfileStep, plan_profile, planned_at
+
+
+class Travel:
+    """A value moving at a constant rate toward a target on a clock (a magnet, a lid,
+    a shaker's speed)."""
+
+    def __init__(self, value: float, rate: float, now: float = 0.0) -> None:
+        self.start = self.target = value
+        self.since = now
+        self.rate = rate
+
+    def value(self, now: float) -> float:
+        step = self.rate * max(0.0, now - self.since)
+        if abs(self.target - self.start) <= step:
+            return self.target
+        return self.start + step if self.target > self.start else self.start - step
+
+    def go(self, now: float, target: float) -> None:
+        """Head for ``target`` from where it is now."""
+        self.start, self.since, self.target = self.value(now), now, target
+
+    def stop(self, now: float) -> None:
+        """Stay where it is now."""
+        self.go(now, self.value(now))
+
+    def arrives(self) -> float:
+        """When it reaches its target."""
+        return self.since + abs(self.target - self.start) / self.rate
+
+
+class SimulatedModule:
+    """Base of the simulated modules: the ``Device`` calls by name, sleeping on the clock."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, name: str, clock: Clock, *, heaters_off_on_stop: bool = False) -> None:
+        self._name = name
+        self.clock = clock
+        self.heaters_off_on_stop = heaters_off_on_stop
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def connect(self) -> None:
+        return None
+
+    async def disconnect(self) -> None:
+        return None
+
+    def handlers(self) -> Mapping[str, Handler]:
+        """The kind's calls, by the device vocabulary's method names."""
+        raise NotImplementedError
+
+    async def call(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        return await call_handler(self.kind, self.name, self.handlers(), method, params)
+
+    async def park(self) -> None:
+        """Temperatures and magnets hold during a pause."""
+
+    async def unpark(self) -> None:
+        """Nothing was stopped at the pause."""
+
+    async def deactivate(self) -> None:
+        """Stop or abort: heaters off only when configured so."""
+        if self.heaters_off_on_stop:
+            await self.call("deactivate", {})
+
+    def status(self) -> Mapping[str, Any]:
+        return {"kind": self.kind, "name": self.name, **self.readings(self.clock.now())}
+
+    def readings(self, now: float) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def _until(self, deadline: float, on_cancel: Callable[[float], None] | None = None,
+                     ) -> None:
+        """Sleep to ``deadline``; a cancellation first calls ``on_cancel(now)`` (stop there)."""
+        try:
+            await self.clock.sleep_until(deadline)
+        except anyio.get_cancelled_exc_class():
+            if on_cancel is not None:
+                on_cancel(self.clock.now())
+            raise
+
+
+def _celsius(params: Mapping[str, Any], ramp: Ramp, what: str) -> float:
+    celsius = float(params["celsius"])
+    if not ramp.low_c - 1e-9 <= celsius <= ramp.high_c + 1e-9:
+        raise HardwareFault(f"{what}: {celsius:g} °C is outside {ramp.low_c:g}-"
+                            f"{ramp.high_c:g} °C")
+    return celsius
+
+
+def _temperature_readings(track: Track, now: float) -> dict[str, Any]:
+    return {"status": track.status(now), "temperature": round(track.temperature(now), 3),
+            "target": track.target}
+
+
+class SimulatedTemperatureModule(SimulatedModule):
+    """A temperature module: a Peltier plate that heats fast and cools slowly."""
+
+    kind = "temperature"
+
+    def __init__(self, name: str, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(name, clock, **kwargs)
+        self.track = Track(physics.TEMPERATURE_MODULE, clock.now())
+
+    def handlers(self) -> Mapping[str, Handler]:
+        return {"set_temperature": self._set, "wait_for_temperature": self._wait,
+                "deactivate": self._deactivate}
+
+    async def _set(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        celsius = _celsius(params, self.track.ramp, "set_temperature")
+        self.track.set_target(self.clock.now(), celsius)
+        return {}
+
+    async def _wait(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        if self.track.target is not None:
+            await self._until(self.track.reached_at())
+        return {"temperature": round(self.track.temperature(self.clock.now()), 3)}
+
+    async def _deactivate(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        self.track.set_target(self.clock.now(), None)
+        return {}
+
+    def readings(self, now: float) -> dict[str, Any]:
+        return _temperature_readings(self.track, now)
+
+
+class SimulatedMagneticModule(SimulatedModule):
+    """A magnetic module: magnets travelling between home (0) and their engage height."""
+
+    kind = "magnetic"
+
+    def __init__(self, name: str, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(name, clock, **kwargs)
+        self.magnet = Travel(0.0, physics.MAGNET_SPEED_MM_S, clock.now())
+
+    def handlers(self) -> Mapping[str, Handler]:
+        return {"engage": self._engage, "disengage": self._disengage,
+                "deactivate": self._disengage}
+
+    async def _move(self, height: float) -> Mapping[str, Any]:
+        self.magnet.go(self.clock.now(), height)
+        await self._until(self.magnet.arrives(), self.magnet.stop)
+        return {"height_mm": height}
+
+    async def _engage(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        height = float(params["height_mm"])
+        if not -2.5 <= height <= physics.MAGNET_MAX_HEIGHT_MM + 20.0:
+            raise HardwareFault(f"engage: {height:g} mm is outside the magnets' travel")
+        return await self._move(height)
+
+    async def _disengage(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        return await self._move(0.0)
+
+    async def deactivate(self) -> None:
+        """Magnets hold at a stop, as they do at a pause."""
+
+    def readings(self, now: float) -> dict[str, Any]:
+        height = self.magnet.value(now)
+        moving = abs(height - self.magnet.target) > 1e-9
+        return {"status": "moving" if moving else ("engaged" if height > 1e-9 else
+                                                    "disengaged"),
+                "height_mm": round(height, 3), "engaged": height > 1e-9}
+
+
+class SimulatedThermocycler(SimulatedModule):
+    """A thermocycler: block and heated lid, a motorised lid, profiles planned on the clock."""
+
+    kind = "thermocycler"
+
+    def __init__(self, name: str, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(name, clock, **kwargs)
+        now = clock.now()
+        self.block = Track(physics.THERMOCYCLER_BLOCK, now)
+        self.lid_heater = Track(physics.THERMOCYCLER_LID, now)
+        self.lid = Travel(0.0, 1.0 / physics.LID_TRAVEL_S, now)  # 0 open, 1 closed
+        self.hold_s: float | None = None
+        self.profile: list[PlannedStep] = []
+
+    def handlers(self) -> Mapping[str, Handler]:
+        return {"open_lid": self._open, "close_lid": self._close,
+                "set_lid_temperature": self._set_lid, "wait_for_lid_temperature": self._wait_lid,
+                "deactivate_lid": self._deactivate_lid,
+                "set_block_temperature": self._set_block,
+                "wait_for_block_temperature": self._wait_block,
+                "deactivate_block": self._deactivate_block,
+                "execute_profile": self._execute_profile, "wait_for_profile": self._wait_profile,
+                "deactivate": self._deactivate}
+
+    # -- lid ----------------------------------------------------------------------------
+
+    async def _lid_to(self, closed: float) -> Mapping[str, Any]:
+        self.lid.go(self.clock.now(), closed)
+        await self._until(self.lid.arrives(), self.lid.stop)
+        return {"lid": self._lid_position(self.clock.now())}
+
+    async def _open(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        return await self._lid_to(0.0)
+
+    async def _close(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        return await self._lid_to(1.0)
+
+    def _lid_position(self, now: float) -> str:
+        value = self.lid.value(now)
+        return "open" if value <= 1e-9 else "closed" if value >= 1 - 1e-9 else "in_between"
+
+    async def _set_lid(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        self.lid_heater.set_target(self.clock.now(),
+                                   _celsius(params, self.lid_heater.ramp, "set_lid_temperature"))
+        return {}
+
+    async def _wait_lid(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        if self.lid_heater.target is not None:
+            await self._until(self.lid_heater.reached_at())
+        return {}
+
+    async def _deactivate_lid(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        self.lid_heater.set_target(self.clock.now(), None)
+        return {}
+
+    # -- block --------------------------------------------------------------------------
+
+    def _settle_profile(self, now: float) -> None:
+        """A finished profile leaves the block holding its last step."""
+        if self.profile and now >= self.profile[-1].end:
+            last = self.profile[-1]
+            self.block = Track(self.block.ramp, last.end, last.celsius)
+            self.block.target, self.hold_s, self.profile = last.celsius, 0.0, []
+
+    def _stop_profile(self, now: float) -> None:
+        if self.profile:
+            self.block = Track(self.block.ramp, now, self._block_temperature(now))
+            self.profile = []
+
+    async def _set_block(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        now = self.clock.now()
+        self._settle_profile(now)
+        self._stop_profile(now)
+        celsius = _celsius(params, self.block.ramp, "set_block_temperature")
+        ramp_rate = params.get("ramp_rate")
+        self.block.set_target(now, celsius, limit=float(ramp_rate) if ramp_rate else None)
+        hold = params.get("hold_time_s")
+        self.hold_s = float(hold) if hold else None
+        return {}
+
+    async def _wait_block(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        self._settle_profile(self.clock.now())
+        if self.profile:
+            await self._until(self.profile[-1].end)
+            self._settle_profile(self.clock.now())
+        elif self.block.target is not None:
+            await self._until(self.block.reached_at() + (self.hold_s or 0.0))
+        return {}
+
+    async def _deactivate_block(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        now = self.clock.now()
+        self._settle_profile(now)
+        self._stop_profile(now)
+        self.block.set_target(now, None)
+        self.hold_s = None
+        return {}
+
+    async def _execute_profile(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        now = self.clock.now()
+        steps = [ProfileStep.from_mapping(step) for step in params["steps"]]
+        for step in steps:
+            _celsius({"celsius": step.celsius}, self.block.ramp, "execute_profile")
+        self._settle_profile(now)
+        start = self._block_temperature(now)
+        self.profile = plan_profile(self.block.ramp, start, steps,
+                                    int(params["repetitions"]), now)
+        self.block = Track(self.block.ramp, now, start)
+        if not self.profile:  # no steps: nothing to run
+            return {}
+        self.block.target = self.profile[-1].celsius
+        return {"ends_at": round(self.profile[-1].end, 6)}
+
+    async def _wait_profile(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        if self.profile:
+            await self._until(self.profile[-1].end)
+            self._settle_profile(self.clock.now())
+        return {}
+
+    async def _deactivate(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        await self._deactivate_block(params)
+        await self._deactivate_lid(params)
+        return {}
+
+    def _block_temperature(self, now: float) -> float:
+        step = planned_at(self.profile, now)
+        if step is None:
+            if self.profile and now >= self.profile[-1].end:
+                return self.profile[-1].celsius
+            return self.block.temperature(now)
+        index = self.profile.index(step)
+        before = self.profile[index - 1].celsius if index else self.block.start
+        ramp = Track(self.block.ramp, step.start, before)
+        ramp.set_target(step.start, step.celsius)
+        return ramp.temperature(now)
+
+    def readings(self, now: float) -> dict[str, Any]:
+        step = planned_at(self.profile, now)
+        block = self._block_temperature(now)
+        if step is not None:
+            target: float | None = step.celsius
+            hold_left = step.end - max(now, step.reached)
+        else:
+            target = self.profile[-1].celsius if self.profile else self.block.target
+            hold_left = 0.0
+            if self.block.target is not None and self.hold_s and not self.profile:
+                hold_left = max(0.0, self.block.reached_at() + self.hold_s - now)
+        return {"status": "running profile" if step is not None else self.block.status(now),
+                "lid": self._lid_position(now),
+                "lid_temperature": round(self.lid_heater.temperature(now), 3),
+                "lid_target": self.lid_heater.target,
+                "block_temperature": round(block, 3), "block_target": target,
+                "hold_time_left_s": round(hold_left, 3),
+                "profile_step": step.step if step else None,
+                "profile_cycle": step.cycle if step else None}
+
+
+class SimulatedHeaterShaker(SimulatedModule):
+    """A heater-shaker: a heated plate (no active cooling), an orbital shaker, a latch."""
+
+    kind = "heater_shaker"
+
+    def __init__(self, name: str, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(name, clock, **kwargs)
+        now = clock.now()
+        self.track = Track(physics.HEATER_SHAKER, now)
+        self.shaker = Travel(0.0, physics.SHAKER_ACCEL_RPM_S, now)
+        self.latch = Travel(1.0, 1.0 / physics.LATCH_TRAVEL_S, now)  # 1 closed, 0 open
+        self.remembered_rpm: float | None = None  # the speed a pause stopped
+
+    def handlers(self) -> Mapping[str, Handler]:
+        return {"set_temperature": self._set, "wait_for_temperature": self._wait,
+                "deactivate_heater": self._deactivate_heater,
+                "set_shake_speed": self._shake, "deactivate_shaker": self._stop_shaking,
+                "open_latch": self._open_latch, "close_latch": self._close_latch,
+                "deactivate": self._deactivate}
+
+    async def _set(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        self.track.set_target(self.clock.now(),
+                              _celsius(params, self.track.ramp, "set_temperature"))
+        return {}
+
+    async def _wait(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        if self.track.target is not None:
+            await self._until(self.track.reached_at())
+        return {}
+
+    async def _deactivate_heater(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        self.track.set_target(self.clock.now(), None)
+        return {}
+
+    async def _spin(self, rpm: float) -> None:
+        self.shaker.go(self.clock.now(), rpm)
+        await self._until(self.shaker.arrives())
+
+    async def _shake(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        rpm = float(params["rpm"])
+        if not physics.SHAKER_MIN_RPM <= rpm <= physics.SHAKER_MAX_RPM:
+            raise HardwareFault(f"set_shake_speed: {rpm:g} rpm is outside "
+                                f"{physics.SHAKER_MIN_RPM:g}-{physics.SHAKER_MAX_RPM:g} rpm")
+        if self.latch.value(self.clock.now()) < 1.0 - 1e-9:
+            raise HardwareFault("set_shake_speed: the labware latch is open")
+        self.remembered_rpm = None
+        await self._spin(rpm)
+        return {"rpm": rpm}
+
+    async def _stop_shaking(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        self.remembered_rpm = None
+        await self._spin(0.0)
+        return {}
+
+    async def _latch_to(self, closed: float) -> Mapping[str, Any]:
+        if closed < 1.0 and self.shaker.value(self.clock.now()) > 0.0:
+            raise HardwareFault("open_latch: the plate is shaking")
+        self.latch.go(self.clock.now(), closed)
+        await self._until(self.latch.arrives(), self.latch.stop)
+        return {}
+
+    async def _open_latch(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        return await self._latch_to(0.0)
+
+    async def _close_latch(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        return await self._latch_to(1.0)
+
+    async def _deactivate(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        await self._stop_shaking(params)
+        await self._deactivate_heater(params)
+        return {}
+
+    async def park(self) -> None:
+        """The run pauses: stop shaking, remembering the speed it was set to."""
+        target = self.shaker.target
+        if target > 0.0 and self.remembered_rpm is None:
+            self.remembered_rpm = target
+        if self.shaker.value(self.clock.now()) > 0.0 or target > 0.0:
+            await self._spin(0.0)
+
+    async def unpark(self) -> None:
+        """The run resumes: back at the remembered speed before returning."""
+        if self.remembered_rpm is not None:
+            await self._spin(self.remembered_rpm)
+            self.remembered_rpm = None
+
+    async def deactivate(self) -> None:
+        """Stop or abort: the shaker stops; the heater too when configured so."""
+        self.remembered_rpm = None
+        await self._stop_shaking({})
+        if self.heaters_off_on_stop:
+            await self._deactivate_heater({})
+
+    def readings(self, now: float) -> dict[str, Any]:
+        latch = self.latch.value(now)
+        return {**_temperature_readings(self.track, now),
+                "rpm": round(self.shaker.value(now), 3), "target_rpm": self.shaker.target,
+                "latch": "closed" if latch >= 1 - 1e-9 else "open" if latch <= 1e-9
+                else "in_between"}
+
+
+SIMULATED: dict[str, type[SimulatedModule]] = {
+    module.kind: module for module in (SimulatedTemperatureModule, SimulatedMagneticModule,
+                                       SimulatedThermocycler, SimulatedHeaterShaker)}
+"""The simulated module of each kind."""
+
+
+def simulated_device(kind: str, name: str, clock: Clock, *,
+                     heaters_off_on_stop: bool = False) -> SimulatedModule:
+    """A simulated module of ``kind`` on ``clock``."""
+    try:
+        module = SIMULATED[kind]
+    except KeyError:
+        raise ValueError(f"no simulated module of kind {kind!r}; kinds: "
+                         f"{', '.join(sorted(SIMULATED))}") from None
+    return module(name, clock, heaters_off_on_stop=heaters_off_on_stop)
+
+
+__all__ = ["AMBIENT_C", "SIMULATED", "SimulatedModule", "Travel", "simulated_device"]

@@ -1,0 +1,114 @@
+"""Simulated modules: their waits take the time the physical model gives, on the virtual
+clock; a pause's cancellation stops a moving part where it is; a profile runs on."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import pytest
+
+from hardware.clock import VirtualClock
+from hardware.controller import HardwareFault
+from hardware.modules import physics
+from hardware.modules.profile import ProfileStep, plan_profile
+from hardware.modules.simulated import simulated_device
+
+
+def run(fn: Callable[[VirtualClock], Awaitable[Any]]) -> Any:
+    clock = VirtualClock()
+    return anyio.run(fn, clock)
+
+
+def test_temperature_module_heats_and_cools_at_its_rates() -> None:
+    async def scenario(clock: VirtualClock) -> list[float]:
+        module = simulated_device("temperature", "temp", clock)
+        await module.call("set_temperature", {"celsius": 95})
+        assert clock.now() == 0.0  # setting returns at once
+        await module.call("wait_for_temperature", {})
+        heated = clock.now()
+        await module.call("set_temperature", {"celsius": 4})
+        await module.call("wait_for_temperature", {})
+        assert module.status()["temperature"] == 4
+        return [heated, clock.now() - heated]
+
+    heated, cooled = run(scenario)
+    ramp = physics.TEMPERATURE_MODULE
+    assert heated == pytest.approx((95 - physics.AMBIENT_C) / ramp.heat_c_per_s)
+    assert cooled == pytest.approx((95 - 4) / ramp.cool_c_per_s)
+    assert cooled > heated  # the Peltier cools far slower than it heats
+
+
+def test_magnet_stops_where_a_pause_cuts_it_off_and_finishes_when_called_again() -> None:
+    async def scenario(clock: VirtualClock) -> tuple[float, float, float]:
+        module = simulated_device("magnetic", "mag", clock)
+        with anyio.CancelScope() as scope:
+            clock.call_at(1.0, scope.cancel)
+            await module.call("engage", {"height_mm": 20})
+        halfway = module.status()["height_mm"]
+        await clock.sleep_until(100.0)  # a long pause: the magnet does not move
+        assert module.status()["height_mm"] == halfway
+        await module.call("engage", {"height_mm": 20})
+        return halfway, clock.now(), module.status()["height_mm"]
+
+    halfway, done, height = run(scenario)
+    assert halfway == pytest.approx(physics.MAGNET_SPEED_MM_S * 1.0)
+    assert height == 20
+    assert done == pytest.approx(100.0 + (20 - halfway) / physics.MAGNET_SPEED_MM_S)
+
+
+def test_profile_runs_on_through_a_pause_and_the_wait_takes_what_remains() -> None:
+    steps = [{"celsius": 95, "hold_time_s": 10}, {"celsius": 55, "hold_time_s": 30},
+             {"celsius": 72, "hold_time_s": 30}]
+
+    async def scenario(clock: VirtualClock) -> tuple[float, dict[str, Any]]:
+        tc = simulated_device("thermocycler", "tc", clock)
+        await tc.call("close_lid", {})
+        start = clock.now()
+        await tc.call("execute_profile", {"steps": steps, "repetitions": 3, "volume_ul": 20})
+        await clock.sleep_until(start + 130.0)  # the run is paused meanwhile
+        during = dict(tc.status())
+        await tc.call("wait_for_profile", {})
+        return clock.now() - start, during
+
+    took, during = run(scenario)
+    plan = plan_profile(physics.THERMOCYCLER_BLOCK, physics.AMBIENT_C,
+                        [ProfileStep.from_mapping(s) for s in steps], 3, 0.0)
+    assert took == pytest.approx(plan[-1].end)
+    # by hand: 23->95 at 4 °C/s, then per cycle 95->55 and 55->72 and (cycles 2, 3) 72->95
+    by_hand = (72 / 4 + 10) + 40 / 2 + 30 + 17 / 4 + 30 + 2 * (23 / 4 + 10 + 20 + 30 + 4.25 + 30)
+    assert took == pytest.approx(by_hand)
+    assert during["profile_cycle"] == 2 and during["status"] == "running profile"
+
+
+def test_shaker_stops_at_park_and_is_back_at_speed_after_unpark() -> None:
+    async def scenario(clock: VirtualClock) -> list[Any]:
+        hs = simulated_device("heater_shaker", "hs", clock)
+        await hs.call("close_latch", {})
+        await hs.call("set_shake_speed", {"rpm": 1000})
+        seen = [hs.status()["rpm"]]
+        await hs.park()
+        seen.append(hs.status()["rpm"])
+        with pytest.raises(HardwareFault):
+            await hs.call("set_shake_speed", {"rpm": 5000})
+        await hs.unpark()
+        seen.append(hs.status()["rpm"])
+        with pytest.raises(HardwareFault, match="shaking"):
+            await hs.call("open_latch", {})
+        await hs.deactivate()
+        seen.append(hs.status()["rpm"])
+        return seen
+
+    assert run(scenario) == [1000, 0, 1000, 0]
+
+
+def test_block_hold_time_counts_from_reaching_the_target() -> None:
+    async def scenario(clock: VirtualClock) -> float:
+        tc = simulated_device("thermocycler", "tc", clock)
+        await tc.call("set_block_temperature", {"celsius": 63, "hold_time_s": 60,
+                                                 "volume_ul": None, "ramp_rate": None})
+        await tc.call("wait_for_block_temperature", {})
+        return clock.now()
+
+    assert run(scenario) == pytest.approx((63 - 23) / 4 + 60)
