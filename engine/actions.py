@@ -9,19 +9,24 @@ from __future__ import annotations
 
 from typing import Literal
 
-from attrs import frozen
 from typing_extensions import assert_never
+
+from hardware.frozen import Frozen
 
 from .state import RunState, Status, status_of
 
 PauseOption = Literal["deferred", "immediate"]
 
 
-@frozen
-class BaseAction:
+class BaseAction(Frozen):
     """Base of the actions; ``source`` says who asked (client, terminal, http, ...)."""
 
-    source: str = "client"
+    __slots__ = ("source",)
+
+    source: str
+
+    def __init__(self, source: str = "client") -> None:
+        object.__setattr__(self, "source", source)
 
     @property
     def name(self) -> str:
@@ -29,44 +34,61 @@ class BaseAction:
         return _NAMES[type(self)]
 
 
-@frozen
 class Play(BaseAction):
     """Start the run."""
 
+    __slots__ = ()
 
-@frozen
+
 class Pause(BaseAction):
     """Pause at the next checkpoint (deferred) or now (immediate)."""
 
-    option: PauseOption = "deferred"
-    message: str | None = None
+    __slots__ = ("message", "option")
+
+    option: PauseOption
+    message: str | None
+
+    def __init__(self, source: str = "client", option: PauseOption = "deferred",
+                 message: str | None = None) -> None:
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "option", option)
+        object.__setattr__(self, "message", message)
 
 
-@frozen
 class Resume(BaseAction):
     """Continue a paused run."""
 
+    __slots__ = ()
 
-@frozen
+
 class Stop(BaseAction):
     """End the run cleanly; its result is ``stopped``, a success."""
 
+    __slots__ = ()
 
-@frozen
+
 class Abort(BaseAction):
     """End the run with cleanup; its result is ``aborted`` with the reason."""
 
-    reason: str | None = None
+    __slots__ = ("reason",)
+
+    reason: str | None
+
+    def __init__(self, source: str = "client", reason: str | None = None) -> None:
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "reason", reason)
 
 
-@frozen
 class Halt(BaseAction):
     """Emergency stop; no cleanup motion; the robot must be homed afterwards."""
 
+    __slots__ = ()
 
-@frozen
+
 class SkipDelay(BaseAction):
     """End the active delay now."""
+
+    __slots__ = ()
 
 
 Action = Play | Pause | Resume | Stop | Abort | Halt | SkipDelay
@@ -76,6 +98,9 @@ _NAMES: dict[type[BaseAction], str] = {
     Play: "play", Pause: "pause", Resume: "resume", Stop: "stop", Abort: "abort",
     Halt: "halt", SkipDelay: "skip_delay",
 }
+
+BY_NAME: dict[str, type[Action]] = {name: kind for kind, name in _NAMES.items()}  # type: ignore[misc]
+"""Each action class by the name the control surfaces spell it."""
 
 _ACTIVE = {Status.RUNNING, Status.PAUSING, Status.PAUSED}
 _ENDING = {Status.STOPPING, Status.ABORTING, Status.FAILING, Status.FINISHING}

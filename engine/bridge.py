@@ -12,9 +12,12 @@ raise ``LoopClosedError`` instead of waiting for an answer that will never come.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -29,10 +32,15 @@ class LoopClosedError(RuntimeError):
 
 
 class LoopCaller:
-    """Schedules callbacks in the event loop it was created in, from any thread."""
+    """Schedules callbacks in the event loop it was created in, from any thread.
 
-    def __init__(self) -> None:
+    With a ``driver``, the loop runs in whichever thread holds the driver's baton, and
+    ``submit`` runs the loop in the calling thread instead of waking another one.
+    """
+
+    def __init__(self, driver: LoopDriver | None = None) -> None:
         self._schedule = loop_waker()
+        self._driver = driver
         self.thread_id = threading.get_ident()
         self.closed = False
         self._lock = threading.Lock()
@@ -61,7 +69,9 @@ class LoopCaller:
             self._on_close.discard(notify)
 
     def in_loop_thread(self) -> bool:
-        """True when called from the event loop's own thread."""
+        """True when called from the thread that runs the event loop now."""
+        if self._driver is not None:
+            return self._driver.driving == threading.get_ident()
         return threading.get_ident() == self.thread_id
 
     def call_soon(self, callback: Callable[[], object]) -> None:
@@ -72,11 +82,126 @@ class LoopCaller:
             self._schedule(callback)
         except RuntimeError as exc:  # loop closed under our feet
             raise LoopClosedError("the engine loop has stopped") from exc
+        if self._driver is not None:
+            self._driver.nudge()
+
+    def submit(self, callback: Callable[[], object]) -> None:
+        """``call_soon``, for a thread about to wait for the loop's answer: with a driver,
+        this thread runs the loop itself until it has nothing left to do."""
+        if self._driver is None:
+            self.call_soon(callback)
+        elif not self._driver.submit(callback):
+            raise LoopClosedError("the engine loop has stopped")
+
+
+class LoopDriver:
+    """An asyncio loop that runs in whichever thread needs it, one thread at a time.
+
+    For a simulation on the virtual clock, where nothing happens in the loop but what a
+    thread asks of it: the protocol thread runs the loop itself while its call is carried
+    out (``submit``), so a command costs no thread hop at all; so does any thread that
+    waits for an answer (``call_in_loop``). The loop's own thread (``run``) runs it only
+    for what other threads schedule without waiting and for timers that fall due.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._baton = threading.Lock()
+        self._work = threading.Event()
+        self._closed = False
+        self.driving: int | None = None  # the thread running the loop now
+
+    def nudge(self) -> None:
+        """Something was scheduled from another thread: the loop's own thread runs it."""
+        self._work.set()
+
+    def run(self, main: Coroutine[Any, Any, T]) -> T:
+        """Run ``main`` to its end (in the loop's own thread); close the loop."""
+        task = self.loop.create_task(main)
+        task.add_done_callback(lambda _: self._work.set())
+        try:
+            while True:
+                self._work.clear()
+                with self._baton:
+                    self._drive(timers=True)
+                    if task.done():
+                        self._closed = True
+                        break
+                self._work.wait(self._until_timer())
+            return task.result()
+        finally:
+            with self._baton:
+                self._closed = True
+                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+                self.loop.close()
+
+    def submit(self, callback: Callable[[], object]) -> bool:
+        """Run ``callback`` and everything it sets going in this thread; False if closed."""
+        with self._baton:
+            if self._closed:
+                return False
+            self._drive(first=callback)
+        return True
+
+    def _drive(self, *, timers: bool = False,
+               first: Callable[[], object] | None = None) -> None:
+        # What ``run_forever`` does around its passes, without stopping after each one:
+        # two passes a command through ``run_forever`` cost more than the command itself.
+        loop: Any = self.loop
+        ready = loop._ready
+        self.driving = loop._thread_id = threading.get_ident()
+        hooks = sys.get_asyncgen_hooks()
+        sys.set_asyncgen_hooks(firstiter=loop._asyncgen_firstiter_hook,
+                               finalizer=loop._asyncgen_finalizer_hook)
+        outer = asyncio.events._get_running_loop()  # a thread's own loop, if it runs one
+        asyncio.events._set_running_loop(loop)
+        scheduled = loop._scheduled
+        try:  # one pass at a time over what is ready now (and, with timers, what is due)
+            if first is not None:
+                if ready:  # after what is already waiting, as call_soon would
+                    loop.call_soon(first)
+                else:  # the same order without a handle: once a command
+                    _run_callback(loop, first)
+            if timers:
+                while ready or (scheduled and scheduled[0].when() <= loop.time()):
+                    loop._run_once()
+            else:  # the callbacks only: ``_run_once`` also polls the selector each pass,
+                # and nothing this thread sets going waits for a file or a socket (what
+                # another thread schedules wakes the loop's own thread, which polls)
+                while ready:
+                    for _ in range(len(ready)):
+                        handle = ready.popleft()
+                        if not handle._cancelled:
+                            handle._run()
+        finally:
+            asyncio.events._set_running_loop(outer)
+            sys.set_asyncgen_hooks(*hooks)
+            self.driving = loop._thread_id = None
+
+    def _until_timer(self) -> float | None:
+        scheduled = self.loop._scheduled  # type: ignore[attr-defined]
+        return max(0.0, scheduled[0].when() - self.loop.time()) if scheduled else None
+
+
+def _run_callback(loop: Any, callback: Callable[[], object]) -> None:
+    """Run ``callback`` as the loop runs a handle: in a copy of this thread's context, an
+    exception reported to the loop's handler, not raised here."""
+    try:
+        contextvars.copy_context().run(callback)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        loop.call_exception_handler({"message": f"Exception in callback {callback!r}",
+                                     "exception": exc})
 
 
 def call_in_loop(caller: LoopCaller, function: Callable[[], T],
                  timeout: float | None = None) -> T:
-    """Run ``function`` in the loop and return its value (or raise its error) here."""
+    """Run ``function`` in the loop and return its value (or raise its error) here.
+
+    With a driver, this thread runs the loop until all that ``function`` set going is
+    done (an action's effect, up to the engine's next wait): no thread hop either.
+    """
     if caller.in_loop_thread():
         return function()
     reply: Reply[T] = Reply()
@@ -89,7 +214,7 @@ def call_in_loop(caller: LoopCaller, function: Callable[[], T],
         else:
             reply.set(value)
 
-    caller.call_soon(call)
+    caller.submit(call)
     return reply.wait(timeout)
 
 

@@ -10,23 +10,27 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from attrs import frozen
+from hardware.frozen import Frozen
 
 from .bridge import LoopCaller, LoopClosedError, Reply
 from .commands import Command
 from .errors import RunStopped
 
 
-@frozen
-class StepRef:
+class StepRef(Frozen):
     """The step a command belongs to: a top-level protocol call or a ``ctx.step`` group."""
+
+    __slots__ = ("index", "name")
 
     index: int
     name: str
+
+    def __init__(self, index: int, name: str) -> None:
+        object.__setattr__(self, "index", index)
+        object.__setattr__(self, "name", name)
 
 
 class CommandRequest:
@@ -42,19 +46,17 @@ class CommandRequest:
         self.line = line  # protocol file:line that made the call
 
 
-@frozen
-class StepFinished:
-    """The protocol has returned from step ``index``: the robot is at a checkpoint."""
-
-    index: int
-
-
-@frozen
-class ProtocolDone:
+class ProtocolDone(Frozen):
     """The protocol function returned (error None) or raised."""
 
-    error: str | None = None
-    location: str | None = None
+    __slots__ = ("error", "location")
+
+    error: str | None
+    location: str | None
+
+    def __init__(self, error: str | None = None, location: str | None = None) -> None:
+        object.__setattr__(self, "error", error)
+        object.__setattr__(self, "location", location)
 
 
 Request = CommandRequest | ProtocolDone
@@ -67,17 +69,17 @@ class CommandChannel:
         self._caller = caller
         self._deliver = deliver
         self.closed_error: RunStopped | None = None
-        self.finished_steps: deque[StepFinished] = deque()  # thread-safe appends and pops
+        self.finished_step = -1  # the last step the protocol has returned from
         self.requests_sent = 0
 
     def step_finished(self, index: int) -> None:
         """The protocol has returned from step ``index``: the robot is at a checkpoint.
 
-        A notice the engine takes when it needs it (a pause landing before the next call
-        is then a checkpoint, not a pause inside the step): queued without waking the
-        engine's loop, so the common case costs no thread hop.
+        A notice the engine reads when it needs it (a pause landing before the next call
+        is then a checkpoint, not a pause inside the step): one atomic assignment, with
+        no wake-up of the engine's loop and nothing kept per step.
         """
-        self.finished_steps.append(StepFinished(index))
+        self.finished_step = index
 
     def execute(self, command: Command, step: StepRef, line: str | None = None) -> dict[str, Any]:
         """Run ``command`` and return its result; raises ``RunStopped`` once the run ends."""
@@ -89,7 +91,7 @@ class CommandChannel:
         request = CommandRequest(command, step, reply, line)
         self.requests_sent += 1
         try:
-            self._caller.call_soon(functools.partial(self._deliver, request))
+            self._caller.submit(functools.partial(self._deliver, request))
         except LoopClosedError:
             raise self.closed_error or RunStopped("the run has ended") from None
         return reply.wait()
@@ -99,4 +101,4 @@ class CommandChannel:
         done = ProtocolDone(error, location)
         self.requests_sent += 1
         with contextlib.suppress(LoopClosedError):
-            self._caller.call_soon(lambda: self._deliver(done))
+            self._caller.submit(lambda: self._deliver(done))

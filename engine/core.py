@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from anyio import CancelScope
 
@@ -25,6 +25,10 @@ from .robot_model import RobotModel
 from .segments import Segment
 from .state import RunState
 
+if TYPE_CHECKING:
+    from .book import CommandBook
+    from .modules import Modules
+
 StalledPolicy = Callable[[RunState], Action | None]
 """Asked what to do when a run is paused on a virtual clock with nothing scheduled."""
 
@@ -37,10 +41,11 @@ class EngineCore(Protocol):
     config: RobotConfig
     record: RunRecord
     model: RobotModel
-    entries: list[CommandEntry]
+    book: CommandBook  # the run's commands and their running totals
     on_stalled: StalledPolicy | None
     journal: list[CommandEntry]  # the commands of the step in progress, in order
     position_seen: dict[str, float]  # the position as other threads may read it
+    modules: Modules  # the run's hardware modules and their devices
 
     @property
     def state(self) -> RunState:
@@ -63,9 +68,6 @@ class EngineCore(Protocol):
 
     async def execute(self, entry: CommandEntry) -> None:
         """Run a command's motion plan to its end and record its effect."""
-
-    def set_status(self, entry: CommandEntry, status: str, **extra: object) -> None:
-        """Record a command's new status."""
 
     def take_fault(self) -> None:
         """Fail the run on a fault the controller reported while the engine waited."""

@@ -59,7 +59,7 @@ class RunEnding:
             return  # the first failure is the one reported
         unfinished = self._unfinished()
         if unfinished is not None:
-            engine.set_status(unfinished, "failed", error=error)
+            engine.book.set_status(unfinished, "failed", error=error)
         engine.record.add("failure", error=error, location=location)
         engine.dispatch(RunFailing(error, location))
         engine.end_protocol()
@@ -87,7 +87,7 @@ class RunEnding:
         ending = engine.state.ending
         unfinished = self._unfinished()
         if unfinished is not None and ending is not None:  # cut off by stop, abort or halt
-            engine.set_status(unfinished, "interrupted", reason=ending.kind.value)
+            engine.book.set_status(unfinished, "interrupted", reason=ending.kind.value)
         if ending is not None and ending.kind is EndKind.HALT:
             await self.emergency_stop()
             engine.dispatch(RunEnded(Outcome(Status.HALTED)))
@@ -131,32 +131,33 @@ class RunEnding:
 
     def _end_cleanup_command(self, status: str, **extra: object) -> None:
         """Give a cleanup command that did not finish its ending in the record."""
-        entries = self.engine.entries
-        if entries:
-            last = entries[-1]
-            if last.origin == "cleanup" and last.status not in ("completed", "failed",
-                                                                 "interrupted"):
-                self.engine.set_status(last, status, **extra)
+        last = self.engine.book.last
+        if (last is not None and last.origin == "cleanup"
+                and last.status not in ("completed", "failed", "interrupted")):
+            self.engine.book.set_status(last, status, **extra)
 
     def _unfinished(self) -> CommandEntry | None:
         """The protocol command left in progress, if any: every other one has finished."""
-        for entry in reversed(self.engine.entries):
-            if entry.origin == "protocol":
-                return entry if entry.status not in ("completed", "failed") else None
+        entry = self.engine.book.last_protocol
+        if entry is not None and entry.status not in ("completed", "failed"):
+            return entry
         return None
 
     async def _lift(self) -> None:
         """After success: Z axes up to the safe height."""
         engine = self.engine
-        here = engine.model.position
-        lift = {z: max(here[z], engine.config.safe_height) for z in engine.config.z_axes}
+        here, safe = engine.model.position, engine.model.safe_height()
+        lift = {z: max(here[z], safe) for z in engine.config.z_axes}
         if any(abs(lift[z] - here[z]) > 1e-9 for z in lift):
             await engine.move(Move(lift))
 
     async def _cleanup(self) -> None:
         """After stop, abort or failure: lift Z, drop tips into the trash, home."""
         engine = self.engine
-        engine.model.position.update(await engine.controller.stop_motion())
+        try:
+            engine.model.position.update(await engine.controller.stop_motion())
+        finally:  # also when the controller is lost: the shaker stops (heaters as configured)
+            await engine.modules.deactivate()
         if parking.holds_motion(engine.controller):
             # The controller refuses motion behind an open door (GRBL): leave the robot
             # where it stopped rather than fail the run's ending.
@@ -164,17 +165,14 @@ class RunEnding:
                               interlocks=sorted(engine.controller.active_interlocks()))
             return
         await parking.restore_currents(engine.controller, engine.config)
-        here = engine.model.position
-        await engine.move(Move({z: max(here[z], engine.config.safe_height)
-                                for z in engine.config.z_axes}))
+        here, safe = engine.model.position, engine.model.safe_height()
+        await engine.move(Move({z: max(here[z], safe) for z in engine.config.z_axes}))
         if engine.config.drop_tips_on_stop:
             for mount in engine.model.tips_attached():
                 drop = c.DropTip(mount, engine.model.trash_drop_point(), "trash")
-                entry = CommandEntry(len(engine.entries), drop, StepRef(-1, "cleanup"),
-                                     origin="cleanup")
-                engine.entries.append(entry)
+                entry = engine.book.add(drop, StepRef(-1, "cleanup"), origin="cleanup")
                 engine.record.add("command", id=entry.id, status="queued", type=drop.kind,
                                   params=drop.params(), step=-1, origin="cleanup")
-                engine.set_status(entry, "started")
+                engine.book.set_status(entry, "started")
                 await engine.execute(entry)
         await engine.move(HomeAxes(tuple(engine.config.axes)))

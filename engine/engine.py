@@ -16,6 +16,7 @@ its remaining segments (their targets are absolute) and carries on (DESIGN.md §
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -27,15 +28,18 @@ from typing_extensions import assert_never
 from hardware.clock import Clock
 from hardware.config import RobotConfig
 from hardware.controller import HardwareFault, MotionController
+from hardware.devices import Device
 
 from . import commands as c
 from .actions import Action, SkipDelay, check_action
-from .bridge import LoopCaller
+from .book import CommandBook
+from .bridge import LoopCaller, LoopDriver
 from .channel import CommandChannel, CommandRequest, ProtocolDone, Request
 from .core import StalledPolicy
 from .ending import RunEnding
 from .entries import ActionResult, CommandEntry
 from .inbox import Inbox
+from .modules import Modules
 from .pausing import Pausing
 from .record import RunRecord, action_fields, rounded, status_fields
 from .reducer import (
@@ -59,7 +63,9 @@ class Engine:
 
     def __init__(self, controller: MotionController, clock: Clock, config: RobotConfig,
                  record: RunRecord, *, on_stalled: StalledPolicy | None = None,
-                 start_protocol: Callable[[CommandChannel], None] | None = None) -> None:
+                 start_protocol: Callable[[CommandChannel], None] | None = None,
+                 devices: dict[str, Device] | None = None,
+                 simulate_devices: bool = True, keep_entries: bool = True) -> None:
         self.controller = controller
         self.clock = clock
         self.config = config
@@ -68,25 +74,26 @@ class Engine:
         self.model = RobotModel(config)
         # What other threads read: replaced (never changed in place) by the loop.
         self.position_seen: dict[str, float] = dict(self.model.position)
-        self.entries: list[CommandEntry] = []
+        self.book = CommandBook(clock.now, record, keep=keep_entries)
+        self.entries, self.tally = self.book.entries, self.book.tally
         self.channel: CommandChannel | None = None
         self.caller: LoopCaller | None = None
+        self.driver: LoopDriver | None = None  # set by whoever runs the loop with one
         self.on_stalled = on_stalled
         self.pausing = Pausing(self)
         self.ending = RunEnding(self)
         self.waits = Waits(self)
+        self.modules = Modules(self, devices, simulate=simulate_devices)
         self.inbox = Inbox(self._wake)
         self._start_protocol = start_protocol
-        self._waiter: anyio.Event | None = None
-        self._new_event: Callable[[], anyio.Event] = anyio.Event
+        self._waiters: list[asyncio.Future[None]] = []  # those of wait(), woken together
         self._new_scope: Callable[[], CancelScope] = CancelScope
         self.journal: list[CommandEntry] = []  # the commands of the step in progress
         self._interruptible: CancelScope | None = None
         self._protocol_scope: CancelScope | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._listeners: list[Callable[[RunState], None]] = []
-        self.idle = False
-        self._idle_listeners: list[Callable[[], None]] = []
+        self._waiting = False  # nothing to do but wait for a request, an action or time
 
     # -- the outside world ----------------------------------------------------------
 
@@ -94,10 +101,6 @@ class Engine:
         """Call ``listener`` with every new state (in the loop); returns an unsubscriber."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
-
-    def on_idle(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` (in the loop) each time the engine has nothing to do but wait."""
-        self._idle_listeners.append(listener)
 
     def apply(self, action: Action) -> ActionResult:
         """Check and carry out an action; loop thread only."""
@@ -131,7 +134,7 @@ class Engine:
         fails the run with the protocol line that made the call.
         """
         self.ending.fault_reported(fault)
-        if self.idle or self.waits.active:
+        if self._waiting or self.waits.active:
             self.take_fault()
 
     def take_fault(self) -> None:
@@ -142,11 +145,10 @@ class Engine:
 
     async def run(self, on_ready: Callable[[], None] | None = None) -> None:
         """Run to a terminal status; ``on_ready`` is called once actions can be taken."""
-        self.caller = LoopCaller()
+        self.caller = LoopCaller(self.driver)
         self.channel = CommandChannel(self.caller, self.deliver)
-        # The backend's Event and CancelScope classes, made directly: one of each is
-        # needed per command, and anyio's own constructors look the backend up each time.
-        self._new_event = type(anyio.Event())
+        # The backend's CancelScope class, made directly: one is needed per command, and
+        # anyio's own constructor looks the backend up each time.
         self._new_scope = type(CancelScope())
         if on_ready is not None:
             on_ready()
@@ -154,9 +156,6 @@ class Engine:
             self._tg = tg
             self.controller.set_interlock_listener(self.on_interlock)
             self.controller.set_fault_listener(self.on_fault)
-            self.record.add("run", robot=self.config.name, status=Status.IDLE.value,
-                            virtual_clock=self.clock.is_virtual,
-                            coordinates=self.controller.coordinates)
             for name in sorted(self.controller.active_interlocks()):
                 self.on_interlock(name, True)
             try:
@@ -204,6 +203,7 @@ class Engine:
                 self.ending.fail(f"internal error: {type(exc).__name__}: {exc}", request.line)
                 return
             self.inbox.current = None
+            self.record.flush()  # on disk before the protocol goes on
             request.reply.set(result)
 
     async def _next_request(self) -> CommandRequest | ProtocolDone:
@@ -236,8 +236,7 @@ class Engine:
             self.pausing.step_started()
             self.dispatch(StepStarted(StepInfo(request.step.index, request.step.name)))
             self.record.add("step", index=request.step.index, name=request.step.name)
-        entry = CommandEntry(len(self.entries), request.command, request.step, request.line)
-        self.entries.append(entry)
+        entry = self.book.add(request.command, request.step, request.line)
         self.journal.append(entry)
         self.record.add("command", id=entry.id, status="queued", type=entry.command.kind,
                         params=entry.command.params(), step=entry.step.index, line=entry.line)
@@ -245,16 +244,17 @@ class Engine:
         return entry.result or {}
 
     async def _run_entry(self, entry: CommandEntry) -> None:
-        self.set_status(entry, "started")
+        self.book.set_status(entry, "started")
         command = entry.command
         match command.execution:
             case c.Execution.CHECKPOINT:
                 self.dispatch(ProtocolPaused(getattr(command, "message", None)))
                 await self.pausing.pause_here()
-                self.set_status(entry, "completed")
+                self.book.set_status(entry, "completed")
             case c.Execution.INSTANT if self.state.pause is None:  # nothing to interrupt
-                self.set_status(entry, "completed", result=command.apply(self.model))
-            case c.Execution.INSTANT | c.Execution.MOTION | c.Execution.WAIT:
+                self.book.set_status(entry, "completed", result=command.apply(self.model))
+            case (c.Execution.INSTANT | c.Execution.MOTION | c.Execution.WAIT
+                  | c.Execution.DEVICE):
                 await self._run_interruptible(entry)
             case unknown:
                 assert_never(unknown)
@@ -262,8 +262,14 @@ class Engine:
     async def _run_interruptible(self, entry: CommandEntry) -> None:
         while True:
             if self.state.pause is None:
-                with self.interruptible() as scope:
-                    await self.execute(entry)
+                # ``interruptible()`` written out: this is once a command, and the
+                # generator-based context manager cost more than the scope itself.
+                scope = self._interruptible = self._new_scope()
+                try:
+                    with scope:
+                        await self.execute(entry)
+                finally:
+                    self._interruptible = None
                 if not scope.cancelled_caught:
                     return
                 entry.interruptions += 1
@@ -288,9 +294,12 @@ class Engine:
     async def execute(self, entry: CommandEntry) -> None:
         """Run a command's motion plan (from where it was cut off) and record its effect."""
         cmd = entry.command
+        if isinstance(cmd, (c.LoadModule, c.ModuleCommand)):  # a device call or its wait
+            await self.modules.execute(entry)
+            return
         if cmd.execution is c.Execution.WAIT:
             await self.waits.wait(entry)
-            self.set_status(entry, "completed")
+            self.book.set_status(entry, "completed")
             return
         if entry.plan is None:
             entry.plan, entry.done = cmd.plan(self.model), 0
@@ -298,10 +307,15 @@ class Engine:
         for segment in entry.plan[entry.done:]:
             await self.move(segment)
             entry.done += 1
-        self.set_status(entry, "completed", result=cmd.apply(self.model))
+        self.book.set_status(entry, "completed", result=cmd.apply(self.model))
 
     async def move(self, segment: Segment) -> None:
-        """Make one motion; the position is read back if it is cut off."""
+        """Make one motion; the position is read back if it is cut off.
+
+        The record is written first: what the robot is about to do is on disk before it
+        moves.
+        """
+        self.record.flush()
         try:
             match segment:
                 case Move():
@@ -335,7 +349,11 @@ class Engine:
             return
         before, after = status_of(old), status_of(self.state)
         if before is not after:
-            self.record.add("status", status=after.value, **status_fields(self.state))
+            fields = status_fields(self.state)
+            added = self.record.add("status", status=after.value, **fields)
+            if after is Status.PAUSED:
+                self.tally.paused(added["t"], fields.get("pause_source"),
+                                  fields.get("pause_message"))
         self._notify()
 
     def _react(self, action: Action | None) -> None:
@@ -357,10 +375,12 @@ class Engine:
             listener(self.state)
 
     def _wake(self) -> None:
-        self.idle = False
-        if self._waiter is not None:
-            self._waiter.set()
-            self._waiter = None
+        self._waiting = False
+        if self._waiters:
+            for waiter in self._waiters:
+                if not waiter.done():  # done: cancelled with the task that waited
+                    waiter.set_result(None)
+            self._waiters.clear()
 
     async def wait(self) -> None:
         """Sleep until the next state change or request; the engine is idle meanwhile."""
@@ -369,16 +389,16 @@ class Engine:
         self.take_fault()
         if self._protocol_scope is not None and self._protocol_scope.cancel_called:
             await anyio.lowlevel.checkpoint_if_cancelled()
-        if self._waiter is None:
-            self._waiter = self._new_event()
-        waiter = self._waiter
-        self.idle = True
-        for listener in self._idle_listeners:
-            listener()
+        # A bare future of the loop (the engine runs on asyncio), one for each waiter as
+        # an Event would give it: once a command, an anyio Event and the asyncio Event
+        # under it were a dozen calls more.
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._waiting = True
         try:
-            await waiter.wait()
+            await waiter
         finally:
-            self.idle = False
+            self._waiting = False
 
     def end_protocol(self) -> None:
         """Close the protocol's channel and cancel what the protocol is doing."""
@@ -386,14 +406,3 @@ class Engine:
             self.inbox.close(self.channel, self.ending.protocol_error())
         if self._protocol_scope is not None:
             self._protocol_scope.cancel()
-
-    def set_status(self, entry: CommandEntry, status: str, **extra: Any) -> None:
-        """Record a command's new status (and, once ``completed``, its ``result``)."""
-        entry.status = status
-        if status == "started" and entry.started_at is None:
-            entry.started_at = self.clock.now()
-        elif status == "completed":
-            entry.result, entry.completed_at = extra.pop("result", {}), self.clock.now()
-            if entry.result:
-                extra["result"] = entry.result
-        self.record.add("command", id=entry.id, status=status, **extra)

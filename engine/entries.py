@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from attrs import define, frozen
+from hardware.frozen import Frozen
 
 from .channel import StepRef
 from .commands import Command
@@ -12,33 +12,47 @@ from .segments import Segment
 from .state import Status
 
 
-@define(eq=False)
 class CommandEntry:
     """One command of the run: its status, its motion plan and how far it got."""
 
-    id: int
-    command: Command
-    step: StepRef
-    line: str | None = None
-    status: str = "queued"
-    plan: list[Segment] | None = None
-    done: int = 0
-    deadline: float | None = None
-    result: dict[str, Any] | None = None
-    error: str | None = None
-    started_at: float | None = None
-    completed_at: float | None = None
-    interruptions: int = 0
-    origin: str = "protocol"  # or "cleanup"
+    __slots__ = ("command", "completed_at", "deadline", "done", "error", "id",
+                 "interruptions", "line", "origin", "plan", "result", "started_at", "status",
+                 "step")
+
+    def __init__(self, id: int, command: Command, step: StepRef, line: str | None = None,
+                 status: str = "queued", origin: str = "protocol") -> None:
+        self.id = id
+        self.command = command
+        self.step = step
+        self.line = line
+        self.status = status
+        self.plan: list[Segment] | None = None
+        self.done = 0
+        self.deadline: float | None = None
+        self.result: dict[str, Any] | None = None
+        self.error: str | None = None
+        self.started_at: float | None = None
+        self.completed_at: float | None = None
+        self.interruptions = 0
+        self.origin = origin  # or "cleanup"
+
+    def __repr__(self) -> str:
+        return f"CommandEntry(id={self.id}, command={self.command!r}, status={self.status!r})"
 
 
-@frozen
-class ActionResult:
+class ActionResult(Frozen):
     """The answer to an action: accepted or refused with a reason, and the status after."""
+
+    __slots__ = ("accepted", "reason", "status")
 
     accepted: bool
     status: Status
-    reason: str | None = None
+    reason: str | None
+
+    def __init__(self, accepted: bool, status: Status, reason: str | None = None) -> None:
+        object.__setattr__(self, "accepted", accepted)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "reason", reason)
 
     @property
     def success(self) -> bool:

@@ -97,13 +97,16 @@ class Pausing:
     async def _park(self) -> None:
         engine = self.engine
         engine.dispatch(ParkChanged(Park.PARKING))
+        engine.record.flush()  # the pause is on disk before the robot parks
         stopped = await engine.controller.stop_motion()
         position = engine.model.position
         position.update(stopped)
         if self.parked_at is None:
             self.parked_at = dict(position)
+        await engine.modules.park()  # a shaker stops; temperatures and magnets hold
         keep_xy = engine.model.liquid_in_tips()
-        parked = await parking.park(engine.controller, engine.config, position, keep_xy=keep_xy)
+        parked = await parking.park(engine.controller, engine.model.clearing_config(),
+                                    position, keep_xy=keep_xy)
         position.update(parked)
         engine.record.add("park", recorded=rounded(self.parked_at), parked=rounded(parked),
                           kept_xy=keep_xy)
@@ -141,11 +144,15 @@ class Pausing:
         assert self.parked_at is not None
         target = back_to if back_to is not None else self.parked_at
         engine.dispatch(ParkChanged(Park.UNPARKING))
+        engine.record.flush()
         with engine.interruptible() as scope:
             if engine.state.pause is not None:
                 scope.cancel()
             await anyio.lowlevel.checkpoint()
-            position = await parking.unpark(engine.controller, engine.config, target)
+            position = await parking.unpark(engine.controller,
+                                            engine.model.clearing_config(), target)
+            engine.model.position.update(position)
+            await engine.modules.unpark()  # a shaker back at speed before the run goes on
         if scope.cancelled_caught:
             await engine.read_back()
             engine.record.add("unpark", interrupted=True,

@@ -1,16 +1,20 @@
 """The run record: every event of a run, appended as JSON Lines as it happens (DESIGN.md §9).
 
 Events are kept in memory and, when a path is given, written to the file in whole
-lines. The engine calls ``flush()`` before it waits for anything (the protocol, a
-resume, motion on a real clock), so a run killed at any instant leaves a file of
-complete lines that says where the run was. ``read_record`` ignores a torn last line.
+lines. The first line (``run``: the run's id, protocol, robot and clock) is on disk as
+soon as the record is opened; the engine calls ``flush()`` before the robot moves and
+before it waits for anything (the protocol, a resume, real time), so a run killed at any
+instant leaves a file of complete lines that says where the run was, and only the last
+line can be cut. ``read_record`` skips a cut last line. Nothing but JSON is written: a
+non-finite number is written as the string ``"nan"``, ``"inf"`` or ``"-inf"``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +25,53 @@ Listener = Callable[[Event], None]
 
 
 class RunRecord:
-    """An append-only list of events, mirrored to a JSON Lines file when given a path."""
+    """An append-only list of events, mirrored to a JSON Lines file when given a path.
 
-    def __init__(self, path: str | Path | None = None, *, clock: Callable[[], float]) -> None:
+    ``first`` is the record's first event (``run``): with a path, the file appears with
+    that line already in it (written to a temporary name, then renamed), so a record is
+    never empty. With ``keep=False`` the events are written and forgotten (a long run
+    keeps flat memory; ``last`` and the listeners still see every event, and ``events``
+    holds only those not yet written).
+    """
+
+    def __init__(self, path: str | Path | None = None, *, clock: Callable[[], float],
+                 first: Mapping[str, Any] | None = None, keep: bool = True) -> None:
         self.events: list[Event] = []
         self.path = Path(path) if path is not None else None
+        self.keep = keep
+        self.last: Event | None = None
         self._clock = clock
         self._fd: int | None = None
+        self._seq = 0
         self._unwritten = 0
         self._listeners: list[Listener] = []
-        if self.path is not None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND,
-                               0o644)
+        if self.path is None:
+            if first is not None:
+                self.add("run", **first)
+            return
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+        if first is None:
+            self._fd = os.open(self.path, flags, 0o644)
+            return
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self._fd = os.open(temporary, flags, 0o644)
+        try:
+            self.add("run", **first)
+            self.flush()
+            os.replace(temporary, self.path)
+        except BaseException:
+            os.close(self._fd)
+            os.unlink(temporary)
+            raise
 
     def add(self, event: str, **fields: Any) -> Event:
         """Append one event stamped with the run clock's time and a sequence number."""
-        entry: Event = {"seq": len(self.events), "t": round(self._clock(), 6), "event": event,
+        entry: Event = {"seq": self._seq, "t": round(self._clock(), 6), "event": event,
                         **fields}
-        self.events.append(entry)
+        self._seq += 1
+        if self.keep or self._fd is not None:  # else seen by the listeners only
+            self.events.append(entry)
+        self.last = entry
         if self._listeners:
             for listener in self._listeners:
                 listener(entry)
@@ -53,16 +86,23 @@ class RunRecord:
         """Write the events not yet in the file, as whole lines, in one write."""
         if self._fd is None:
             return
-        pending = self.events[self._unwritten:]
-        if not pending:
+        events = self.events
+        if self._unwritten == len(events):
             return
-        data = "".join(json.dumps(e, separators=(",", ":"), default=_jsonable) + "\n"
-                       for e in pending).encode()
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        self._unwritten = len(self.events)
+        pending = events[self._unwritten:]
+        try:  # json_line's common case, written out: three or four lines a command
+            text = "".join(["".join(_chunks(e, 0)) + "\n" for e in pending])
+        except ValueError:  # a non-finite number somewhere
+            text = "".join([json_line(e) for e in pending])
+        data = text.encode()
+        written = os.write(self._fd, data)
+        while written < len(data):
+            data = data[written:]
+            written = os.write(self._fd, data)
+        if self.keep:
+            self._unwritten = len(events)
+        else:
+            events.clear()
 
     def close(self) -> None:
         """Flush and close the file."""
@@ -75,12 +115,30 @@ class RunRecord:
         return iter(self.events)
 
     def __len__(self) -> int:
-        return len(self.events)
+        return self._seq
 
 
 def rounded(position: Mapping[str, float]) -> dict[str, float]:
     """A position rounded to 0.1 µm, for the record."""
     return {axis: round(value, 4) for axis, value in position.items()}
+
+
+def json_line(event: Event) -> str:
+    """One event as a line of strict JSON (never ``NaN`` or ``Infinity``)."""
+    try:
+        return "".join(_chunks(event, 0)) + "\n"
+    except ValueError:  # a non-finite number somewhere: written as its name
+        return "".join(_chunks(_finite(event), 0)) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -91,20 +149,62 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_jsonable)
+
+
+def _encoder() -> Callable[[Any, int], Iterable[str]]:
+    # ``JSONEncoder.encode`` builds its C encoder anew for every call (a third of the
+    # cost of a short line); this one is built once, with the same settings and output
+    # (no check for circular structures: events are trees).
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - a Python without the C accelerator
+        return lambda value, _: (_ENCODER.encode(value),)
+    return make(None, _jsonable, json.encoder.encode_basestring_ascii,  # type: ignore[no-any-return]
+                None, ":", ",", False, False, False)
+
+
+_chunks = _encoder()
+"""The pieces of one value's strict JSON: ``"".join(_chunks(value, 0))``."""
+
+
 def read_record(path: str | Path) -> list[Event]:
-    """Parse a run record; a torn final line (the process was killed mid-write) is ignored."""
-    events: list[Event] = []
-    lines = Path(path).read_text().splitlines()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number == len(lines):
-                break
-            raise ValueError(f"{path}:{number}: not a JSON record line") from None
-    return events
+    """Parse a run record; a cut last line (the process was killed mid-write) is skipped.
+
+    Every other line must be strict JSON (``NaN`` and ``Infinity`` are refused).
+    """
+    return list(iter_record(path))
+
+
+def iter_record(path: str | Path) -> Iterator[Event]:
+    """The events of a run record one at a time (``read_record`` without the list)."""
+    with Path(path).open(encoding="utf-8") as lines:
+        pending: tuple[int, str] | None = None
+        for number, line in enumerate(lines, 1):
+            if pending is not None:
+                yield _parse(path, *pending)
+            pending = (number, line) if line.strip() else None
+        if pending is not None:
+            try:
+                event = _DECODER.decode(pending[1])
+            except json.JSONDecodeError:
+                return  # the last line, cut by a kill
+            yield event
+
+
+def _parse(path: str | Path, number: int, line: str) -> Event:
+    try:
+        event: Event = _DECODER.decode(line)
+    except json.JSONDecodeError:
+        raise ValueError(f"{path}:{number}: not a JSON record line") from None
+    return event
+
+
+def _not_json(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+
+
+_DECODER = json.JSONDecoder(parse_constant=_not_json)
+"""One strict decoder for every line (``json.loads`` with an option makes one a line)."""
 
 
 def action_fields(action: object) -> dict[str, Any]:

@@ -7,8 +7,9 @@ a step started, an interlock changed, the protocol finished, the run ended).
 
 from __future__ import annotations
 
-from attrs import evolve, frozen
 from typing_extensions import assert_never
+
+from hardware.frozen import Frozen, replace
 
 from .actions import Abort, Action, BaseAction, Halt, Pause, Play, Resume, SkipDelay, Stop
 from .state import (
@@ -25,75 +26,109 @@ from .state import (
 )
 
 
-@frozen
-class EngineEvent:
+class EngineEvent(Frozen):
     """Base of what the engine observes and reports to the reducer."""
 
+    __slots__ = ()
 
-@frozen
+
 class CheckpointReached(EngineEvent):
     """A step boundary: a pending deferred pause takes effect here."""
 
+    __slots__ = ()
 
-@frozen
+
 class ProtocolPaused(EngineEvent):
     """``ctx.pause(msg)`` reached."""
 
-    message: str | None = None
+    __slots__ = ("message",)
+
+    message: str | None
+
+    def __init__(self, message: str | None = None) -> None:
+        object.__setattr__(self, "message", message)
 
 
-@frozen
 class ParkChanged(EngineEvent):
     """Parking progressed."""
 
+    __slots__ = ("park",)
+
     park: Park
 
+    def __init__(self, park: Park) -> None:
+        object.__setattr__(self, "park", park)
 
-@frozen
+
 class StepStarted(EngineEvent):
     """A new step began."""
 
+    __slots__ = ("step",)
+
     step: StepInfo
 
+    def __init__(self, step: StepInfo) -> None:
+        object.__setattr__(self, "step", step)
 
-@frozen
+
 class DelayStarted(EngineEvent):
     """A delay began (or resumed after a pause, with the same deadline)."""
 
+    __slots__ = ("delay",)
+
     delay: DelayInfo
 
+    def __init__(self, delay: DelayInfo) -> None:
+        object.__setattr__(self, "delay", delay)
 
-@frozen
+
 class DelayEnded(EngineEvent):
     """The active delay ended."""
 
+    __slots__ = ()
 
-@frozen
+
 class InterlockChanged(EngineEvent):
     """An interlock became active or cleared."""
+
+    __slots__ = ("active", "name")
 
     name: str
     active: bool
 
+    def __init__(self, name: str, active: bool) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "active", active)
 
-@frozen
+
 class RunFailing(EngineEvent):
     """A protocol error or a hardware fault: the run cleans up as for abort, then fails."""
 
+    __slots__ = ("location", "reason")
+
     reason: str
-    location: str | None = None
+    location: str | None
+
+    def __init__(self, reason: str, location: str | None = None) -> None:
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "location", location)
 
 
-@frozen
 class ProtocolFinished(EngineEvent):
     """The protocol returned; the run is finishing."""
 
+    __slots__ = ()
 
-@frozen
+
 class RunEnded(EngineEvent):
     """The run reached its terminal status."""
 
+    __slots__ = ("outcome",)
+
     outcome: Outcome
+
+    def __init__(self, outcome: Outcome) -> None:
+        object.__setattr__(self, "outcome", outcome)
 
 
 _END_KIND = {Stop: EndKind.STOP, Abort: EndKind.ABORT, Halt: EndKind.HALT}
@@ -104,7 +139,7 @@ _IDLE_OUTCOME = {EndKind.STOP: Status.STOPPED, EndKind.ABORT: Status.ABORTED,
 def reduce(state: RunState, event: Action | EngineEvent) -> RunState:
     """The state after ``event``."""
     if type(event) is StepStarted:  # the common case, once per step
-        return evolve(state, step=event.step)
+        return replace(state, step=event.step)
     if isinstance(event, BaseAction):
         return _reduce_action(state, event)
     return _reduce_engine_event(state, event)
@@ -113,25 +148,25 @@ def reduce(state: RunState, event: Action | EngineEvent) -> RunState:
 def _reduce_action(state: RunState, action: Action) -> RunState:
     match action:
         case Play():
-            return evolve(state, started=True)
+            return replace(state, started=True)
         case Pause():
             return _pause(state, PauseRequest(PauseSource.CLIENT, action.message,
                                               immediate=action.option == "immediate"))
         case Resume():
-            return evolve(state, pause=None)
+            return replace(state, pause=None)
         case Stop() | Abort() | Halt():
             kind = _END_KIND[type(action)]
             reason = action.reason if isinstance(action, Abort) else None
             if not state.started:
-                return evolve(state, outcome=Outcome(_IDLE_OUTCOME[kind], reason=reason))
+                return replace(state, outcome=Outcome(_IDLE_OUTCOME[kind], reason=reason))
             if state.ending is not None and (
                     state.ending.kind is EndKind.HALT or kind is state.ending.kind
                     or (state.ending.kind is EndKind.FAIL and kind is not EndKind.HALT)):
                 return state  # a halt wins; a failure keeps its error through an abort
-            return evolve(state, ending=Ending(kind, reason), pending=None, pause=None)
+            return replace(state, ending=Ending(kind, reason), pending=None, pause=None)
         case SkipDelay():
             assert state.delay is not None
-            return evolve(state, delay=evolve(state.delay, skipped=True))
+            return replace(state, delay=replace(state.delay, skipped=True))
         case unknown:
             assert_never(unknown)
 
@@ -142,51 +177,51 @@ def _pause(state: RunState, request: PauseRequest) -> RunState:
         return state
     if request.immediate or state.delay is not None:
         # Nothing moves during a delay, so even a deferred pause takes effect at once.
-        return evolve(state, pause=request, pending=None)
+        return replace(state, pause=request, pending=None)
     if state.pending is not None:
         return state
-    return evolve(state, pending=request)
+    return replace(state, pending=request)
 
 
 def _reduce_engine_event(state: RunState, event: EngineEvent) -> RunState:
     if isinstance(event, CheckpointReached):
         if state.pending is None or state.pause is not None:
             return state
-        return evolve(state, pause=state.pending, pending=None)
+        return replace(state, pause=state.pending, pending=None)
     if isinstance(event, ProtocolPaused):
         # A pending deferred pause is satisfied by this pause at the same checkpoint.
-        return evolve(state, pause=PauseRequest(PauseSource.PROTOCOL, event.message),
+        return replace(state, pause=PauseRequest(PauseSource.PROTOCOL, event.message),
                       pending=None)
     if isinstance(event, ParkChanged):
-        return evolve(state, park=event.park)
+        return replace(state, park=event.park)
     if isinstance(event, StepStarted):
-        return evolve(state, step=event.step)
+        return replace(state, step=event.step)
     if isinstance(event, DelayStarted):
-        return evolve(state, delay=event.delay)
+        return replace(state, delay=event.delay)
     if isinstance(event, DelayEnded):
-        return evolve(state, delay=None)
+        return replace(state, delay=None)
     if isinstance(event, InterlockChanged):
         return _interlock(state, event)
     if isinstance(event, RunFailing):
         if state.ending is not None and state.ending.kind in (EndKind.HALT, EndKind.FAIL):
             return state  # a halt wins; the first failure is the one reported
-        return evolve(state, ending=Ending(EndKind.FAIL, event.reason, event.location),
+        return replace(state, ending=Ending(EndKind.FAIL, event.reason, event.location),
                       pending=None, pause=None)
     if isinstance(event, ProtocolFinished):
-        return evolve(state, finishing=True, pending=None,
+        return replace(state, finishing=True, pending=None,
                       pause_unresolved=state.pause_unresolved or state.pending is not None)
     if isinstance(event, RunEnded):
-        return evolve(state, outcome=event.outcome, delay=None)
+        return replace(state, outcome=event.outcome, delay=None)
     raise TypeError(f"not an engine event: {event!r}")
 
 
 def _interlock(state: RunState, event: InterlockChanged) -> RunState:
     interlocks = (state.interlocks | {event.name} if event.active
                   else state.interlocks - {event.name})
-    state = evolve(state, interlocks=interlocks)
+    state = replace(state, interlocks=interlocks)
     if (event.active and state.pause is None and state.ending is None
             and state.started and not state.finishing and state.outcome is None):
         request = PauseRequest(PauseSource.INTERLOCK, f"interlock {event.name} is active",
                                immediate=True)
-        state = evolve(state, pause=request, pending=None)
+        state = replace(state, pause=request, pending=None)
     return state

@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from attrs import define, frozen
-
 from hardware.config import ConfigError, MountConfig, RobotConfig
+from hardware.frozen import Frozen, replace
 
 from .segments import Move, Segment
 
@@ -24,9 +23,10 @@ class CommandError(Exception):
     """A command the robot cannot carry out (out of reach, no pipette, over capacity)."""
 
 
-@frozen
-class PlungerSpec:
+class PlungerSpec(Frozen):
     """A pipette's capacity and plunger positions (mm on its plunger axis)."""
+
+    __slots__ = ("blow_out", "bottom", "drop_tip", "max_volume", "ul_per_mm")
 
     max_volume: float
     ul_per_mm: float
@@ -34,15 +34,30 @@ class PlungerSpec:
     blow_out: float
     drop_tip: float
 
+    def __init__(self, max_volume: float, ul_per_mm: float, bottom: float, blow_out: float,
+                 drop_tip: float) -> None:
+        object.__setattr__(self, "max_volume", max_volume)
+        object.__setattr__(self, "ul_per_mm", ul_per_mm)
+        object.__setattr__(self, "bottom", bottom)
+        object.__setattr__(self, "blow_out", blow_out)
+        object.__setattr__(self, "drop_tip", drop_tip)
 
-@define
+
 class Pipette:
     """A loaded pipette: its plunger, the tip it holds (its length) and the liquid in it."""
 
-    spec: PlungerSpec
-    tip_length: float | None = None
-    volume: float = 0.0
-    nozzle_xy: tuple[float, float] = (0.0, 0.0)  # first nozzle from the mount (a multi's)
+    __slots__ = ("nozzle_xy", "spec", "tip_length", "volume")
+
+    def __init__(self, spec: PlungerSpec, tip_length: float | None = None, volume: float = 0.0,
+                 nozzle_xy: tuple[float, float] = (0.0, 0.0)) -> None:
+        self.spec = spec
+        self.tip_length = tip_length
+        self.volume = volume
+        self.nozzle_xy = nozzle_xy  # first nozzle from the mount (a multi's)
+
+    def __repr__(self) -> str:
+        return (f"Pipette(spec={self.spec!r}, tip_length={self.tip_length!r}, "
+                f"volume={self.volume!r}, nozzle_xy={self.nozzle_xy!r})")
 
 
 class RobotModel:
@@ -53,6 +68,7 @@ class RobotModel:
         self.pipettes: dict[str, Pipette] = {}
         self.position: dict[str, float] = {a: cfg.home for a, cfg in config.axes.items()}
         self.deck_highest = 0.0
+        self.labware: dict[str, str] = {}  # slot -> the last labware loaded there (its name)
         self.trash_point: Point | None = None
         self.rail_lights = False
         self.max_speeds: dict[str, float] = {}  # axis -> speed cap (mm/s), ctx.max_speeds
@@ -66,6 +82,20 @@ class RobotModel:
     def tips_attached(self) -> list[str]:
         """Mounts holding a tip."""
         return [m for m, p in self.pipettes.items() if p.tip_length is not None]
+
+    def safe_height(self) -> float:
+        """The Z axis position at which every mount's tip end clears the tallest labware
+        and module on the deck (never below the robot's configured safe height)."""
+        return max([self.config.safe_height,
+                    *(self._travel_height(mount, None) for mount in self.config.mounts)])
+
+    def clearing_config(self) -> RobotConfig:
+        """The robot configuration with ``safe_height`` raised to clear the deck: what
+        parking, unparking and the cleanup lift to."""
+        height = self.safe_height()
+        if height <= self.config.safe_height:
+            return self.config
+        return replace(self.config, safe_height=height)
 
     def trash_drop_point(self) -> Point:
         """Where tips are dropped during cleanup."""
@@ -171,6 +201,9 @@ class RobotModel:
                    self.config.axes[cfg.z_axis].max)
 
     def _mount(self, mount: str) -> MountConfig:
+        cfg = self.config.mounts.get(mount)  # a few times a command
+        if cfg is not None:
+            return cfg
         try:
             return self.config.mount(mount)
         except ConfigError as exc:  # e.g. a mount this robot does not have

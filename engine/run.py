@@ -7,6 +7,7 @@ applied inside the engine loop, and its answer handed back.
 
 from __future__ import annotations
 
+import os
 import threading
 import traceback
 from collections.abc import Callable
@@ -18,11 +19,13 @@ import anyio
 from hardware.clock import Clock, VirtualClock
 from hardware.config import RobotConfig, default_config
 from hardware.controller import MotionController
+from hardware.devices import Device
 from hardware.robot import open_robot
 from hardware.simulated import SimulatedController
+from hardware.threaded import ThreadedDevice
 
 from .actions import Abort, Action, Halt, Pause, PauseOption, Play, Resume, SkipDelay, Stop
-from .bridge import LoopCaller, LoopClosedError, call_from_loop, call_in_loop
+from .bridge import LoopCaller, LoopClosedError, LoopDriver, call_from_loop, call_in_loop
 from .channel import CommandChannel
 from .core import StalledPolicy
 from .engine import Engine
@@ -45,7 +48,11 @@ def default_explain(error: BaseException) -> tuple[str, str | None]:
 
 
 class Run:
-    """One protocol run on one robot."""
+    """One protocol run on one robot.
+
+    ``keep_history=False`` keeps no list of the run's events and commands (flat memory
+    for long runs): they go to the record file and the record's listeners as they happen.
+    """
 
     def __init__(self, protocol: ProtocolFunction | None = None, *,
                  config: RobotConfig | None = None,
@@ -53,20 +60,37 @@ class Run:
                  clock: Clock | None = None,
                  record_path: str | Path | None = None,
                  on_stalled: StalledPolicy | None = None,
-                 explain: ErrorExplainer = default_explain) -> None:
+                 explain: ErrorExplainer = default_explain,
+                 protocol_name: str | None = None, keep_history: bool = True,
+                 devices: dict[str, Device] | None = None) -> None:
         self.config = config or default_config()
         if controller is None:  # the simulated robot, on a virtual clock unless given one
             robot = open_robot(self.config, clock=clock or VirtualClock())
             controller, clock = robot.controller, robot.clock
+            devices = robot.devices if devices is None else devices
         elif clock is None:
             raise ValueError("a run on a given controller needs the clock it runs on")
         self.controller = controller
         self.clock: Clock = clock
-        self.record = RunRecord(record_path, clock=clock.now)
+        # The record's first line, on disk before anything happens (connecting, homing).
+        first = {"id": os.urandom(6).hex(), "protocol": protocol_name, "robot": self.config.name,
+                 "clock": "virtual" if clock.is_virtual else "real",
+                 "virtual_clock": clock.is_virtual, "coordinates": controller.coordinates,
+                 "status": Status.IDLE.value}
+        self.record = RunRecord(record_path, clock=clock.now, first=first, keep=keep_history)
         self._protocol = protocol
         self._explain = explain
+        # Hardware modules: the robot's devices; a simulated robot simulates what it lacks.
         self.engine = Engine(controller, clock, self.config, self.record, on_stalled=on_stalled,
-                             start_protocol=self._start_protocol if protocol else None)
+                             start_protocol=self._start_protocol if protocol else None,
+                             devices=devices,
+                             simulate_devices=isinstance(controller, SimulatedController),
+                             keep_entries=keep_history)
+        # A simulated robot on the virtual clock: nothing happens in the loop but what
+        # a thread asks of it, so the protocol thread runs the loop for its own calls.
+        if clock.is_virtual and isinstance(controller, SimulatedController) and not any(
+                isinstance(device, ThreadedDevice) for device in (devices or {}).values()):
+            self.engine.driver = LoopDriver()
         self.control = RunControl(self)
         self._ready = threading.Event()
         self._changed = threading.Condition()
@@ -146,7 +170,10 @@ class Run:
 
     def _loop_thread(self) -> None:
         try:
-            anyio.run(self._main)
+            if self.engine.driver is not None:
+                self.engine.driver.run(self._main())
+            else:
+                anyio.run(self._main)
         except BaseException as exc:  # pragma: no cover - an engine bug; surface it
             self.error = exc
             self._ready.set()

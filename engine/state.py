@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 
-from attrs import frozen
+from hardware.frozen import Frozen
 
 
 class Status(str, enum.Enum):
@@ -65,67 +65,122 @@ class EndKind(str, enum.Enum):
     FAIL = "fail"
 
 
-@frozen
-class PauseRequest:
+class PauseRequest(Frozen):
     """A pause asked for (pending) or in effect."""
 
+    __slots__ = ("immediate", "message", "source")
+
     source: PauseSource
-    message: str | None = None
-    immediate: bool = False
+    message: str | None
+    immediate: bool
+
+    def __init__(self, source: PauseSource, message: str | None = None,
+                 immediate: bool = False) -> None:
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "immediate", immediate)
 
 
-@frozen
-class Ending:
+class Ending(Frozen):
     """A stop, abort, halt or failure in progress (a failure's reason is its error)."""
 
+    __slots__ = ("kind", "location", "reason")
+
     kind: EndKind
-    reason: str | None = None
-    location: str | None = None  # protocol file:line of a failure
+    reason: str | None
+    location: str | None  # protocol file:line of a failure
+
+    def __init__(self, kind: EndKind, reason: str | None = None,
+                 location: str | None = None) -> None:
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "location", location)
 
 
-@frozen
-class Outcome:
+class Outcome(Frozen):
     """How the run ended: its terminal status, with the reason or error."""
 
+    __slots__ = ("error", "location", "reason", "status")
+
     status: Status
-    reason: str | None = None
-    error: str | None = None
-    location: str | None = None  # protocol file:line, for failures
+    reason: str | None
+    error: str | None
+    location: str | None  # protocol file:line, for failures
+
+    def __init__(self, status: Status, reason: str | None = None, error: str | None = None,
+                 location: str | None = None) -> None:
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "error", error)
+        object.__setattr__(self, "location", location)
 
 
-@frozen
-class StepInfo:
+class StepInfo(Frozen):
     """The step in progress."""
+
+    __slots__ = ("index", "name")
 
     index: int
     name: str
 
+    def __init__(self, index: int, name: str) -> None:
+        object.__setattr__(self, "index", index)
+        object.__setattr__(self, "name", name)
 
-@frozen
-class DelayInfo:
+
+class DelayInfo(Frozen):
     """An active delay: its deadline on the run's clock."""
+
+    __slots__ = ("deadline", "message", "seconds", "skipped")
 
     deadline: float
     seconds: float
-    message: str | None = None
-    skipped: bool = False
+    message: str | None
+    skipped: bool
+
+    def __init__(self, deadline: float, seconds: float, message: str | None = None,
+                 skipped: bool = False) -> None:
+        object.__setattr__(self, "deadline", deadline)
+        object.__setattr__(self, "seconds", seconds)
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "skipped", skipped)
 
 
-@frozen
-class RunState:
+class RunState(Frozen):
     """Everything the run status is computed from."""
 
-    started: bool = False
-    pending: PauseRequest | None = None
-    pause: PauseRequest | None = None
-    park: Park = Park.NONE
-    ending: Ending | None = None
-    finishing: bool = False
-    outcome: Outcome | None = None
-    interlocks: frozenset[str] = frozenset()
-    step: StepInfo | None = None
-    delay: DelayInfo | None = None
-    pause_unresolved: bool = False
+    __slots__ = ("delay", "ending", "finishing", "interlocks", "outcome", "park", "pause",
+                 "pause_unresolved", "pending", "started", "step")
+
+    started: bool
+    pending: PauseRequest | None
+    pause: PauseRequest | None
+    park: Park
+    ending: Ending | None
+    finishing: bool
+    outcome: Outcome | None
+    interlocks: frozenset[str]
+    step: StepInfo | None
+    delay: DelayInfo | None
+    pause_unresolved: bool
+
+    def __init__(self, started: bool = False, pending: PauseRequest | None = None,
+                 pause: PauseRequest | None = None, park: Park = Park.NONE,
+                 ending: Ending | None = None, finishing: bool = False,
+                 outcome: Outcome | None = None, interlocks: frozenset[str] = frozenset(),
+                 step: StepInfo | None = None, delay: DelayInfo | None = None,
+                 pause_unresolved: bool = False) -> None:
+        object.__setattr__(self, "started", started)
+        object.__setattr__(self, "pending", pending)
+        object.__setattr__(self, "pause", pause)
+        object.__setattr__(self, "park", park)
+        object.__setattr__(self, "ending", ending)
+        object.__setattr__(self, "finishing", finishing)
+        object.__setattr__(self, "outcome", outcome)
+        object.__setattr__(self, "interlocks", interlocks)
+        object.__setattr__(self, "step", step)
+        object.__setattr__(self, "delay", delay)
+        object.__setattr__(self, "pause_unresolved", pause_unresolved)
 
 
 _ENDING_STATUS = {EndKind.STOP: Status.STOPPING, EndKind.ABORT: Status.ABORTING,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from attrs import asdict, frozen
+from hardware.frozen import Frozen, asdict
 
 from .state import Outcome, Park, Status, StepInfo, status_of
 
@@ -12,19 +12,30 @@ if TYPE_CHECKING:
     from .core import EngineCore
 
 
-@frozen
-class DelayStatus:
+class DelayStatus(Frozen):
     """The active delay."""
+
+    __slots__ = ("message", "remaining_s", "seconds", "skipped")
 
     message: str | None
     seconds: float
     remaining_s: float
     skipped: bool
 
+    def __init__(self, message: str | None, seconds: float, remaining_s: float,
+                 skipped: bool) -> None:
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "seconds", seconds)
+        object.__setattr__(self, "remaining_s", remaining_s)
+        object.__setattr__(self, "skipped", skipped)
 
-@frozen
-class RunStatusReport:
+
+class RunStatusReport(Frozen):
     """The status with everything reported alongside it."""
+
+    __slots__ = ("delay", "interlocks", "outcome", "parked", "pause_message", "pause_pending",
+                 "pause_source", "pause_unresolved", "position", "status", "step", "time",
+                 "unparking")
 
     status: Status
     pause_pending: bool
@@ -40,9 +51,28 @@ class RunStatusReport:
     outcome: Outcome | None
     time: float
 
+    def __init__(self, status: Status, pause_pending: bool, pause_source: str | None,
+                 pause_message: str | None, parked: bool, unparking: bool,
+                 interlocks: tuple[str, ...], step: StepInfo | None, delay: DelayStatus | None,
+                 position: dict[str, float], pause_unresolved: bool, outcome: Outcome | None,
+                 time: float) -> None:
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "pause_pending", pause_pending)
+        object.__setattr__(self, "pause_source", pause_source)
+        object.__setattr__(self, "pause_message", pause_message)
+        object.__setattr__(self, "parked", parked)
+        object.__setattr__(self, "unparking", unparking)
+        object.__setattr__(self, "interlocks", interlocks)
+        object.__setattr__(self, "step", step)
+        object.__setattr__(self, "delay", delay)
+        object.__setattr__(self, "position", position)
+        object.__setattr__(self, "pause_unresolved", pause_unresolved)
+        object.__setattr__(self, "outcome", outcome)
+        object.__setattr__(self, "time", time)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
-        data = asdict(self, recurse=True)
+        data = asdict(self)
         data["status"] = self.status.value
         if self.outcome is not None:
             data["outcome"]["status"] = self.outcome.status.value

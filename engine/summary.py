@@ -1,4 +1,8 @@
-"""The summary of a run: what the run record's last event and ``labrun simulate`` report."""
+"""The summary of a run: what the run record's last event and ``labrun simulate`` report.
+
+It is kept as running totals while the run goes (``Tally``), so that a run of a million
+calls needs no list of its commands to be summarized.
+"""
 
 from __future__ import annotations
 
@@ -10,43 +14,63 @@ from .state import status_of
 
 if TYPE_CHECKING:
     from .core import EngineCore
+    from .entries import CommandEntry
+
+
+class Tally:
+    """Running totals of a run's protocol commands, pauses and liquid per well."""
+
+    def __init__(self) -> None:
+        self.commands = 0
+        self.steps = 0
+        self.tips_used = 0
+        self.pauses: list[dict[str, Any]] = []
+        self.volumes: dict[str, float] = defaultdict(float)
+        self._last_step: int | None = None
+
+    def queued(self, entry: CommandEntry) -> None:
+        """A protocol command was taken (steps are numbered in order)."""
+        self.commands += 1
+        if entry.step.index != self._last_step:
+            self._last_step = entry.step.index
+            self.steps += 1
+
+    def completed(self, entry: CommandEntry) -> None:
+        """A protocol command completed: count its tips and the liquid it moved."""
+        cmd = entry.command
+        if isinstance(cmd, c.PickUpTip):
+            self.tips_used += cmd.tips
+        elif isinstance(cmd, c.LIQUID_COMMANDS) and cmd.well is not None:
+            volumes = self.volumes
+            for well in (cmd.well, *cmd.wells):  # each well each nozzle touched
+                if isinstance(cmd, c.BlowOut):  # what was left in the tip lands in the well
+                    expelled = (entry.result or {}).get("volume_expelled", 0.0)
+                    if expelled:  # an empty tip blows out air
+                        volumes[well] += expelled
+                else:  # aspirates and air gaps take from the well, dispenses give to it
+                    volumes[well] -= cmd.sign * cmd.moved(entry.result)
+
+    def paused(self, t: float, source: str | None, message: str | None) -> None:
+        """The run paused."""
+        self.pauses.append({"t": t, "source": source, "message": message})
 
 
 def summarize(engine: EngineCore) -> dict[str, Any]:
     """Counts, pauses, tips, liquid moved per well and the (estimated) duration."""
-    state = engine.state
-    protocol_entries = [e for e in engine.entries if e.origin == "protocol"]
-    volumes: dict[str, float] = defaultdict(float)
-    for entry in protocol_entries:
-        cmd = entry.command
-        if entry.status != "completed" or not isinstance(cmd, c.LIQUID_COMMANDS):
-            continue
-        if cmd.well is None:
-            continue
-        for well in (cmd.well, *cmd.wells):  # each well each nozzle touched
-            if isinstance(cmd, c.BlowOut):  # what was left in the tip lands in the well
-                expelled = (entry.result or {}).get("volume_expelled", 0.0)
-                if expelled:  # an empty tip blows out air
-                    volumes[well] += expelled
-            else:  # aspirates and air gaps take from the well, dispenses give to it
-                volumes[well] -= cmd.sign * cmd.volume
-    pauses = [
-        {"t": e["t"], "source": e.get("pause_source"), "message": e.get("pause_message")}
-        for e in engine.record.events
-        if e["event"] == "status" and e["status"] == "paused"
-    ]
+    state, tally = engine.state, engine.book.tally
     outcome = state.outcome
     summary: dict[str, Any] = {
         "status": status_of(state).value,
-        "commands": len(protocol_entries),
-        "steps": len({e.step.index for e in protocol_entries}),
-        "tips_used": sum(e.command.tips for e in protocol_entries
-                         if isinstance(e.command, c.PickUpTip) and e.status == "completed"),
-        "pauses": pauses,
+        "commands": tally.commands,
+        "steps": tally.steps,
+        "tips_used": tally.tips_used,
+        "pauses": list(tally.pauses),
         "pause_unresolved": state.pause_unresolved,
         "duration_s": round(engine.clock.now(), 3),
-        "well_volumes_ul": {well: round(v, 6) for well, v in sorted(volumes.items())},
+        "well_volumes_ul": {well: round(v, 6) for well, v in sorted(tally.volumes.items())},
     }
+    if engine.modules.loaded:
+        summary["modules"] = engine.modules.report()
     if outcome is not None:
         for name in ("reason", "error", "location"):
             value = getattr(outcome, name)

@@ -7,24 +7,60 @@ here.
 
 from __future__ import annotations
 
-from .air_gap import AirGap
 from .base import XYZ, Command, Execution, Result
 from .blow_out import BlowOut
 from .comment import Comment
 from .delay import Delay
 from .drop_tip import DropTip
+from .heater_shaker import (
+    CloseLabwareLatch,
+    DeactivateHeater,
+    DeactivateShaker,
+    OpenLabwareLatch,
+    SetAndWaitForShakeSpeed,
+    SetTargetShakerTemperature,
+    WaitForShakerTemperature,
+)
 from .home import Home
 from .liquid import Aspirate, Dispense, LiquidCommand
 from .load_instrument import LoadInstrument
 from .load_labware import LoadLabware
+from .load_module import LoadModule
+from .magnetic_module import Disengage, Engage
 from .max_speeds import SetMaxSpeeds
+from .module_call import ModuleCommand, ModuleWait, ReadModule
 from .move_to import MoveTo
 from .pick_up_tip import PickUpTip
 from .rail_lights import SetRailLights
+from .temperature_module import DeactivateTemperature, SetTargetTemperature, WaitForTemperature
+from .thermocycler import (
+    CloseLid,
+    DeactivateBlock,
+    DeactivateLid,
+    DeactivateThermocycler,
+    OpenLid,
+    RunProfile,
+    SetTargetBlockTemperature,
+    SetTargetLidTemperature,
+    WaitForBlockTemperature,
+    WaitForLidTemperature,
+)
 from .touch_tip import TouchTip
 from .wait_for_resume import WaitForResume
 
-REGISTRY: dict[str, type[Command]] = {command.kind: command for command in (
+MODULE_COMMANDS: tuple[type[Command], ...] = (
+    LoadModule, ReadModule,
+    SetTargetTemperature, WaitForTemperature, DeactivateTemperature,
+    Engage, Disengage,
+    OpenLid, CloseLid, SetTargetLidTemperature, WaitForLidTemperature, DeactivateLid,
+    SetTargetBlockTemperature, WaitForBlockTemperature, DeactivateBlock, RunProfile,
+    DeactivateThermocycler,
+    SetTargetShakerTemperature, WaitForShakerTemperature, DeactivateHeater,
+    SetAndWaitForShakeSpeed, DeactivateShaker, OpenLabwareLatch, CloseLabwareLatch,
+)
+"""The hardware-module commands (``loadModule`` and one per module call)."""
+
+_COMMANDS: tuple[type[Command], ...] = (
     LoadLabware,
     LoadInstrument,
     Comment,
@@ -37,37 +73,64 @@ REGISTRY: dict[str, type[Command]] = {command.kind: command for command in (
     BlowOut,
     Delay,
     WaitForResume,
-    AirGap,
     TouchTip,
     SetRailLights,
     SetMaxSpeeds,
-)}
+    *MODULE_COMMANDS,
+)
+REGISTRY: dict[str, type[Command]] = {command.kind: command for command in _COMMANDS}
 """Every command type, by the ``kind`` the run record names it with."""
 
-LIQUID_COMMANDS = (Aspirate, Dispense, AirGap, BlowOut)
+LIQUID_COMMANDS = (Aspirate, Dispense, BlowOut)
 
 __all__ = [
     "LIQUID_COMMANDS",
+    "MODULE_COMMANDS",
     "REGISTRY",
     "XYZ",
-    "AirGap",
     "Aspirate",
     "BlowOut",
+    "CloseLabwareLatch",
+    "CloseLid",
     "Command",
     "Comment",
+    "DeactivateBlock",
+    "DeactivateHeater",
+    "DeactivateLid",
+    "DeactivateShaker",
+    "DeactivateTemperature",
+    "DeactivateThermocycler",
     "Delay",
+    "Disengage",
     "Dispense",
     "DropTip",
+    "Engage",
     "Execution",
     "Home",
     "LiquidCommand",
     "LoadInstrument",
     "LoadLabware",
+    "LoadModule",
+    "ModuleCommand",
+    "ModuleWait",
     "MoveTo",
+    "OpenLabwareLatch",
+    "OpenLid",
     "PickUpTip",
+    "ReadModule",
     "Result",
+    "RunProfile",
+    "SetAndWaitForShakeSpeed",
     "SetMaxSpeeds",
     "SetRailLights",
+    "SetTargetBlockTemperature",
+    "SetTargetLidTemperature",
+    "SetTargetShakerTemperature",
+    "SetTargetTemperature",
     "TouchTip",
+    "WaitForBlockTemperature",
+    "WaitForLidTemperature",
     "WaitForResume",
+    "WaitForShakerTemperature",
+    "WaitForTemperature",
 ]

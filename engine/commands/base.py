@@ -14,8 +14,7 @@ from __future__ import annotations
 import enum
 from typing import Any, ClassVar
 
-import attrs
-from attrs import frozen
+from hardware.frozen import Frozen, values
 
 from ..robot_model import RobotModel
 from ..segments import Segment
@@ -30,12 +29,14 @@ class Execution(enum.Enum):
     INSTANT = "instant"        # changes the model only: nothing moves, nothing to interrupt
     MOTION = "motion"          # a plan of segments, interruptible, completed after a pause
     WAIT = "wait"              # a timed wait on the run's clock (time runs on in a pause)
+    DEVICE = "device"          # a call to a hardware module, interruptible, called again
     CHECKPOINT = "checkpoint"  # the protocol pauses the run here
 
 
-@frozen
-class Command:
+class Command(Frozen):
     """Base of all commands."""
+
+    __slots__ = ()
 
     kind: ClassVar[str] = "command"
     reversible: ClassVar[bool] = True
@@ -43,10 +44,7 @@ class Command:
 
     def params(self) -> dict[str, Any]:
         """The params as plain JSON-able data, for the run record."""
-        names = _FIELD_NAMES.get(type(self))
-        if names is None:
-            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in attrs.fields(type(self)))
-        return {name: getattr(self, name) for name in names}
+        return dict(zip(self.fields, values(self), strict=True))
 
     def plan(self, robot: RobotModel) -> list[Segment]:
         """The motion from where the robot is now (MOTION commands)."""
@@ -56,5 +54,3 @@ class Command:
         """Record the completed command's effect on the model; its result."""
         return {}
 
-
-_FIELD_NAMES: dict[type[Command], tuple[str, ...]] = {}

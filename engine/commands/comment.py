@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from attrs import frozen
-
 from .base import Command
 
 
-@frozen
 class Comment(Command):
     """A message for the run log."""
 
+    __slots__ = ("message",)
+
     kind = "comment"
     message: str
+
+    def __init__(self, message: str) -> None:
+        object.__setattr__(self, "message", message)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from attrs import frozen
-
 from ..robot_model import CommandError, RobotModel
 from ..segments import Move, Segment
 from .base import XYZ, Command, Execution, Result
 
 
-@frozen
 class DropTip(Command):
     """Eject the attached tip at ``point`` (a tip rack well or the trash)."""
+
+    __slots__ = ("mount", "point", "well")
 
     kind = "dropTip"
     reversible = False
@@ -19,6 +18,11 @@ class DropTip(Command):
     mount: str
     point: XYZ
     well: str
+
+    def __init__(self, mount: str, point: XYZ, well: str) -> None:
+        object.__setattr__(self, "mount", mount)
+        object.__setattr__(self, "point", point)
+        object.__setattr__(self, "well", well)
 
     def plan(self, robot: RobotModel) -> list[Segment]:
         pipette = robot.pipette(self.mount)

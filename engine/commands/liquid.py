@@ -1,10 +1,8 @@
-"""``aspirate`` and ``dispense``: move liquid through the tip where it is."""
+"""``aspirate`` and ``dispense``: move liquid (or air) through the tip where it is."""
 
 from __future__ import annotations
 
 from typing import ClassVar
-
-from attrs import frozen
 
 from ..robot_model import CommandError, Pipette, RobotModel
 from ..segments import Move, Segment
@@ -19,7 +17,6 @@ def tip_pipette(robot: RobotModel, command: Command, mount: str) -> Pipette:
     return pipette
 
 
-@frozen
 class LiquidCommand(Command):
     """Moves ``volume`` µL through the tip where it is, at ``flow_rate`` µL/s.
 
@@ -27,20 +24,32 @@ class LiquidCommand(Command):
     first nozzle's, ``wells`` those of the others (a well twice when two share it).
     """
 
+    __slots__ = ("flow_rate", "mount", "volume", "well", "wells")
+
     reversible = False
     execution = Execution.MOTION
     sign: ClassVar[float] = 1.0  # +1 draws liquid in, -1 pushes it out
     mount: str
     volume: float
     flow_rate: float
-    well: str | None = None
-    wells: tuple[str, ...] = ()
+    well: str | None
+    wells: tuple[str, ...]
+
+    def __init__(self, mount: str, volume: float, flow_rate: float, well: str | None = None,
+                 wells: tuple[str, ...] = ()) -> None:
+        object.__setattr__(self, "mount", mount)
+        object.__setattr__(self, "volume", volume)
+        object.__setattr__(self, "flow_rate", flow_rate)
+        object.__setattr__(self, "well", well)
+        object.__setattr__(self, "wells", wells)
 
     def plan(self, robot: RobotModel) -> list[Segment]:
         pipette = tip_pipette(robot, self, self.mount)
         spec = pipette.spec
         axis = robot.plunger_axis(self.mount)
         after = pipette.volume + self.sign * self.volume
+        if self.sign < 0:
+            after = max(after, 0.0)  # the plunger stops at empty
         if after < -1e-6 or after > spec.max_volume + 1e-6:
             raise CommandError(
                 f"{self.kind} of {self.volume:g} µL would leave {after:g} µL in a "
@@ -58,17 +67,51 @@ class LiquidCommand(Command):
         pipette.volume += self.sign * self.volume
         return {"volume_in_tip": round(pipette.volume, 6)}
 
+    def moved(self, result: Result | None) -> float:
+        """The µL that went through the tip, by the completed command's ``result``."""
+        return self.volume
 
-@frozen
+
 class Aspirate(LiquidCommand):
-    """Draw ``volume`` µL into the tip."""
+    """Draw ``volume`` µL into the tip; of air above ``well`` when ``air_gap``.
+
+    An air gap is an aspirate as the reference reports it (a liquid step at the well it
+    is drawn above, balanced by the dispense that pushes it out); ``air_gap`` keeps in
+    the record that what it drew was air.
+    """
+
+    __slots__ = ("air_gap",)
 
     kind = "aspirate"
+    air_gap: bool
+
+    def __init__(self, mount: str, volume: float, flow_rate: float, well: str | None = None,
+                 wells: tuple[str, ...] = (), air_gap: bool = False) -> None:
+        object.__setattr__(self, "mount", mount)
+        object.__setattr__(self, "volume", volume)
+        object.__setattr__(self, "flow_rate", flow_rate)
+        object.__setattr__(self, "well", well)
+        object.__setattr__(self, "wells", wells)
+        object.__setattr__(self, "air_gap", air_gap)
 
 
-@frozen
 class Dispense(LiquidCommand):
-    """Push ``volume`` µL out of the tip."""
+    """Push ``volume`` µL out of the tip; the plunger stops at empty.
+
+    Protocols below apiLevel 2.14 may ask for more than the tip holds: the command keeps
+    the volume asked (as the reference logs it) and its result says what left the tip.
+    """
+
+    __slots__ = ()
 
     kind = "dispense"
     sign = -1.0
+
+    def apply(self, robot: RobotModel) -> Result:
+        pipette = robot.pipette(self.mount)
+        out = min(self.volume, pipette.volume)
+        pipette.volume = max(pipette.volume - self.volume, 0.0)
+        return {"volume_in_tip": round(pipette.volume, 6), "volume_dispensed": round(out, 6)}
+
+    def moved(self, result: Result | None) -> float:
+        return float((result or {}).get("volume_dispensed", self.volume))

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-from attrs import frozen
-
 from ..robot_model import RobotModel
 from .base import XYZ, Command, Result
 
 
-@frozen
 class LoadLabware(Command):
     """Place a labware on the deck; moves plan over its top from now on."""
+
+    __slots__ = ("display_name", "drop_point", "highest_z", "load_name", "slot")
 
     kind = "loadLabware"
     load_name: str
     slot: str
     display_name: str
     highest_z: float
-    drop_point: XYZ | None = None  # where tips go, when this labware is a trash
+    drop_point: XYZ | None  # where tips go, when this labware is a trash
+
+    def __init__(self, load_name: str, slot: str, display_name: str, highest_z: float,
+                 drop_point: XYZ | None = None) -> None:
+        object.__setattr__(self, "load_name", load_name)
+        object.__setattr__(self, "slot", slot)
+        object.__setattr__(self, "display_name", display_name)
+        object.__setattr__(self, "highest_z", highest_z)
+        object.__setattr__(self, "drop_point", drop_point)
 
     def apply(self, robot: RobotModel) -> Result:
         robot.deck_highest = max(robot.deck_highest, self.highest_z)
+        robot.labware[self.slot] = self.display_name
         if self.drop_point is not None:
             robot.trash_point = self.drop_point
         return {}

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from attrs import frozen
-
 from ..robot_model import CommandError, RobotModel
 from .base import Command, Result
 
 
-@frozen
 class SetMaxSpeeds(Command):
     """Cap each named axis at its speed (mm/s); an axis left out has no cap.
 
     Instant and reversible: it changes settings only, and setting them again is harmless.
     """
 
+    __slots__ = ("speeds",)
+
     kind = "setMaxSpeeds"
-    speeds: tuple[tuple[str, float], ...] = ()
+    speeds: tuple[tuple[str, float], ...]
+
+    def __init__(self, speeds: tuple[tuple[str, float], ...] = ()) -> None:
+        object.__setattr__(self, "speeds", speeds)
 
     def apply(self, robot: RobotModel) -> Result:
         for axis, speed in self.speeds:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from attrs import frozen
-
 from ..robot_model import TRAVEL_MARGIN_MM, CommandError, RobotModel
 from ..segments import Move, Segment
 from .base import XYZ, Command, Execution, Result
@@ -12,9 +10,10 @@ PICK_UP_PRESS_MM = 10.0
 PICK_UP_SPEED = 30.0
 
 
-@frozen
 class PickUpTip(Command):
     """Pick up the tip whose top is at ``point``."""
+
+    __slots__ = ("mount", "point", "tip_length", "tips", "well")
 
     kind = "pickUpTip"
     reversible = False
@@ -23,7 +22,14 @@ class PickUpTip(Command):
     point: XYZ
     well: str
     tip_length: float
-    tips: int = 1  # a multi-channel pipette takes several at once
+    tips: int  # a multi-channel pipette takes several at once
+
+    def __init__(self, mount: str, point: XYZ, well: str, tip_length: float, tips: int = 1) -> None:
+        object.__setattr__(self, "mount", mount)
+        object.__setattr__(self, "point", point)
+        object.__setattr__(self, "well", well)
+        object.__setattr__(self, "tip_length", tip_length)
+        object.__setattr__(self, "tips", tips)
 
     def plan(self, robot: RobotModel) -> list[Segment]:
         pipette = robot.pipette(self.mount)

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from attrs import frozen
-
 from ..robot_model import RobotModel
 from ..segments import Segment
 from .base import XYZ, Command, Execution
 from .liquid import tip_pipette
 
 
-@frozen
 class TouchTip(Command):
     """Go to ``point`` (the well's centre at touch height), then touch +x, -x, +y, -y
     at ``reach_x``/``reach_y`` mm from it, at ``speed`` mm/s, and come back to the centre.
 
     Irreversible: the tip touches the well's walls and leaves droplets there.
     """
+
+    __slots__ = ("mount", "point", "reach_x", "reach_y", "speed", "well")
 
     kind = "touchTip"
     reversible = False
@@ -26,7 +25,16 @@ class TouchTip(Command):
     reach_x: float
     reach_y: float
     speed: float
-    well: str | None = None
+    well: str | None
+
+    def __init__(self, mount: str, point: XYZ, reach_x: float, reach_y: float, speed: float,
+                 well: str | None = None) -> None:
+        object.__setattr__(self, "mount", mount)
+        object.__setattr__(self, "point", point)
+        object.__setattr__(self, "reach_x", reach_x)
+        object.__setattr__(self, "reach_y", reach_y)
+        object.__setattr__(self, "speed", speed)
+        object.__setattr__(self, "well", well)
 
     def plan(self, robot: RobotModel) -> list[Segment]:
         tip_pipette(robot, self, self.mount)

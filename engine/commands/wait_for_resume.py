@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from attrs import frozen
-
 from .base import Command, Execution
 
 
-@frozen
 class WaitForResume(Command):
     """``ctx.pause(msg)``: a checkpoint where the run parks and waits for resume."""
 
+    __slots__ = ("message",)
+
     kind = "waitForResume"
     execution = Execution.CHECKPOINT
-    message: str | None = None
+    message: str | None
+
+    def __init__(self, message: str | None = None) -> None:
+        object.__setattr__(self, "message", message)

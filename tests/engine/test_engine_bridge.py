@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+
 import anyio
 import pytest
+from labrun_testing import P300, WELL
 
+from engine import commands as c
 from engine.bridge import LoopClosedError
+from engine.channel import CommandChannel, StepRef
 from engine.run import Run
-from engine.state import Status
+from engine.state import RunState, Status
 
 
 def test_another_loop_awaits_values_and_errors_from_the_engine_loop() -> None:
@@ -48,3 +53,60 @@ def test_an_ended_run_answers_with_loop_closed_not_a_hang() -> None:
             await run.acall(lambda: 1, timeout=5)
 
     anyio.run(ask)
+
+
+def _engine_threads(run: Run) -> set[str]:
+    """The threads the engine loop carried out each new step in."""
+    seen: set[str] = set()
+
+    def listen(state: RunState) -> None:
+        if state.step is not None:
+            seen.add(threading.current_thread().name)
+
+    run.call(lambda: run.engine.subscribe(listen))
+    return seen
+
+
+def test_a_simulated_protocol_runs_the_engine_in_its_own_thread() -> None:
+    """On the virtual clock a call costs no thread hop: the protocol thread runs the loop."""
+    def protocol(channel: CommandChannel) -> None:
+        for index in range(3):
+            channel.execute(c.Comment(f"call {index}"), StepRef(index, "comment"))
+
+    run = Run(protocol).start()
+    threads = _engine_threads(run)
+    run.control.play()
+    assert run.wait(5).status is Status.SUCCEEDED
+    run.close()
+    assert threads == {"labrun-protocol"}
+    assert [e["params"]["message"] for e in run.record.events
+            if e["event"] == "command" and e["status"] == "queued"] == [
+        "call 0", "call 1", "call 2"]
+
+
+def test_a_control_while_the_protocol_computes_is_answered_at_once() -> None:
+    """Between its calls the protocol runs no loop: the loop's own thread answers others."""
+    computing, go_on = threading.Event(), threading.Event()
+
+    def protocol(channel: CommandChannel) -> None:
+        channel.execute(P300, StepRef(0, "load"))
+        computing.set()
+        go_on.wait(5)  # the protocol's own code, between two calls
+        channel.execute(c.MoveTo("left", WELL, well="2/A1"), StepRef(1, "move"))
+
+    run = Run(protocol).start()
+    try:
+        run.control.play()
+        assert computing.wait(5)
+        assert run.control.pause("immediate").accepted
+        paused = run.control.wait_until_paused(5)
+        assert paused.status is Status.PAUSED and paused.parked
+        assert run.control.resume().accepted
+        go_on.set()
+        assert run.wait(5).status is Status.SUCCEEDED
+    finally:
+        go_on.set()
+        run.close()
+    moves = [e for e in run.record.events if e["event"] == "command"
+             and e.get("type") == "moveTo"]
+    assert [e["step"] for e in moves] == [1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -37,6 +36,7 @@ from engine.state import (
 from engine.status import report
 from hardware.clock import VirtualClock
 from hardware.config import default_config
+from hardware.frozen import replace
 from hardware.simulated import SimulatedController
 
 CLIENT = PauseRequest(PauseSource.CLIENT)
@@ -89,7 +89,7 @@ def test_skip_delay_needs_an_active_delay() -> None:
     paused = RunState(started=True, pause=CLIENT, park=Park.PARKED, delay=delay)
     assert check_action(paused, SkipDelay()) is None
     assert check_action(RunState(started=True), SkipDelay()) == "no delay is active"
-    skipped = attrs.evolve(delay, skipped=True)
+    skipped = replace(delay, skipped=True)
     assert check_action(RunState(started=True, delay=skipped), SkipDelay())
 
 
@@ -168,7 +168,7 @@ def assert_refused_without_a_trace(state: RunState, action: Action) -> None:
     assert event["accepted"] is False and event["refusal"] == reason
 
 
-WITH_DELAY = {status: attrs.evolve(state, delay=DelayInfo(deadline=60.0, seconds=60.0))
+WITH_DELAY = {status: replace(state, delay=DelayInfo(deadline=60.0, seconds=60.0))
               for status, state in STATES.items()}
 SKIP_ALLOWED = {"running", "paused"}  # and only while a delay is active
 

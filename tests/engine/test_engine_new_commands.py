@@ -1,4 +1,4 @@
-"""The airGap, touchTip, setRailLights and setMaxSpeeds commands against the robot model."""
+"""Air gaps, the touchTip, setRailLights and setMaxSpeeds commands against the robot model."""
 
 from __future__ import annotations
 
@@ -20,15 +20,15 @@ def model(tip: bool = True) -> RobotModel:
 
 
 def test_the_registry_names_the_new_commands() -> None:
-    for command in (c.AirGap, c.TouchTip, c.SetRailLights, c.SetMaxSpeeds):
+    for command in (c.TouchTip, c.SetRailLights, c.SetMaxSpeeds):
         assert c.REGISTRY[command.kind] is command
-    assert not c.AirGap.reversible and not c.TouchTip.reversible
+    assert not c.TouchTip.reversible
     assert c.SetRailLights.reversible and c.SetMaxSpeeds.reversible
 
 
 def test_an_air_gap_moves_the_plunger_like_an_aspirate() -> None:
     robot = model()
-    gap = c.AirGap("left", 19.0, 50.0, "1/A1")
+    gap = c.Aspirate("left", 19.0, 50.0, "1/A1", air_gap=True)
     (*_, last) = gap.plan(robot)
     assert isinstance(last, Move) and last.target == {"B": pytest.approx(18 - 19 / (300 / 19))}
     gap.apply(robot)

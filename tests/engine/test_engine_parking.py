@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import attrs
 import pytest
 from labrun_testing import P300, TIP_TOP, WELL, ScriptedRun
 
@@ -12,6 +11,7 @@ from engine import commands as c
 from engine.actions import Pause
 from engine.state import Status
 from hardware.config import InterlockConfig, default_config
+from hardware.frozen import replace
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_nothing_moves_while_paused_even_when_time_passes(run: ScriptedRun) -> N
 
 
 def test_an_interlock_set_to_auto_resume_resumes_once_clear() -> None:
-    config = attrs.evolve(default_config(), interlocks={"door": InterlockConfig(True)})
+    config = replace(default_config(), interlocks={"door": InterlockConfig(True)})
     scripted = ScriptedRun(config)
     try:
         scripted.play()
@@ -102,7 +102,7 @@ def test_an_interlock_set_to_auto_resume_resumes_once_clear() -> None:
 
 
 def test_a_client_pause_is_not_resumed_by_a_door_closing() -> None:
-    config = attrs.evolve(default_config(), interlocks={"door": InterlockConfig(True)})
+    config = replace(default_config(), interlocks={"door": InterlockConfig(True)})
     scripted = ScriptedRun(config)
     try:
         scripted.play()

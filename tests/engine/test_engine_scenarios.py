@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import attrs
 import pytest
 from labrun_testing import P300, TIP_TOP, WELL, ScriptedRun
 
@@ -16,6 +15,7 @@ from engine.robot_model import RobotModel
 from engine.segments import Move
 from engine.state import Status, status_of
 from hardware.config import default_config
+from hardware.frozen import replace
 
 
 @pytest.fixture
@@ -348,8 +348,8 @@ def test_travel_height_is_taken_in_the_z_axis_frame_of_a_mount_with_a_z_offset()
     # A mount whose nozzle sits 30 mm below its Z axis' zero (offset -30): to travel with
     # the nozzle 10 mm above the tallest labware (50 mm), its Z axis must be at 90.
     base = default_config()
-    left = attrs.evolve(base.mounts["left"], offset=(-34.0, 0.0, -30.0))
-    config = attrs.evolve(base, mounts={**base.mounts, "left": left})
+    left = replace(base.mounts["left"], offset=(-34.0, 0.0, -30.0))
+    config = replace(base, mounts={**base.mounts, "left": left})
     model = RobotModel(config)
     model.deck_highest = 50.0
     model.position["Z"] = 20.0  # low, so the arc begins by lifting

@@ -4,7 +4,9 @@ A hypothesis state machine drives a simulated run: protocol calls go through the
 protocol thread, actions come from the test thread (another thread, as a person or a
 client would), and timers on the virtual clock land pauses and door openings at exact
 instants mid-move. After every step the invariants of DESIGN.md §3-§6 and §9 are
-checked against the status, the simulated motors and the run record.
+checked against the status, the simulated motors and the run record. The run has four
+simulated hardware modules; random module calls set temperatures, magnets, the lid, a
+profile and the shaker, and §5's module rules are checked after every step too.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -33,6 +34,7 @@ from engine.actions import Pause
 from engine.record import read_record
 from engine.state import Status
 from hardware.config import InterlockConfig, default_config
+from hardware.frozen import replace
 
 # The table of DESIGN.md §3, written out again independently of engine/actions.py.
 ALLOWED = {
@@ -48,7 +50,14 @@ ALLOWED = {
 }
 SETTLED = {"idle", "running", "paused", "succeeded", "stopped", "aborted", "halted", "failed"}
 WELLS = [f"2/{row}{col}" for row in "AB" for col in (1, 2)]
-IRREVERSIBLE = {"pickUpTip", "dropTip", "aspirate", "dispense", "blowOut", "airGap", "touchTip"}
+IRREVERSIBLE = {"pickUpTip", "dropTip", "aspirate", "dispense", "blowOut", "touchTip"}
+TEMP, MAG, TC, HS = ("temperatureModuleV2@3", "magneticModuleV2@6", "thermocyclerModuleV1@7",
+                     "heaterShakerModuleV1@10")
+MODULES = (c.LoadModule(TEMP, "temperature", "temperatureModuleV2", "3", 84.0),
+           c.LoadModule(MAG, "magnetic", "magneticModuleV2", "6", 110.2),
+           c.LoadModule(TC, "thermocycler", "thermocyclerModuleV1", "7", 135.5,
+                        ("8", "10", "11")),
+           c.LoadModule(HS, "heater_shaker", "heaterShakerModuleV1", "10", 82.0))
 
 
 def tip(index: int) -> tuple[tuple[float, float, float], str]:
@@ -82,15 +91,18 @@ class RunMachine(RuleBasedStateMachine):
         self.trace: list[TraceItem] = []
         self.calls: list[tuple[c.Command, ...]] = []  # every protocol call, for the twin
         self.tips_taken = 0
+        self.shaking = False  # the protocol's last shaker call left it shaking
+        self.paused_modules: tuple[int, dict[str, Any]] | None = None
 
     @initialize(auto_resume=st.booleans())
     def start(self, auto_resume: bool) -> None:
-        self.config = attrs.evolve(default_config(),
+        self.config = replace(default_config(),
                                    interlocks={"door": InterlockConfig(auto_resume)})
         self.run = ScriptedRun(self.config, record_path=str(Path(self.tmp.name) / "run.jsonl"),
                                trace=self.trace)
         self.run.play()
         self._call(P300)
+        self._call(*MODULES)
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -135,8 +147,8 @@ class RunMachine(RuleBasedStateMachine):
                 self.asked[cmd.well] += cmd.volume
             elif isinstance(cmd, c.Dispense):
                 self.volume -= cmd.volume
-            elif isinstance(cmd, c.AirGap):
-                self.volume += cmd.volume
+            elif isinstance(cmd, (c.SetAndWaitForShakeSpeed, c.DeactivateShaker)):
+                self.shaking = isinstance(cmd, c.SetAndWaitForShakeSpeed)
 
     def _act(self, name: str, *args: Any, **kwargs: Any) -> None:
         before_state = self.r.engine.state
@@ -209,7 +221,7 @@ class RunMachine(RuleBasedStateMachine):
     def air_gap(self, well: str) -> None:
         x, y, _ = well_point(well)
         self._call(c.MoveTo("left", (x, y, 19.0), well=well),
-                   c.AirGap("left", 10.0, 50.0, well))
+                   c.Aspirate("left", 10.0, 50.0, well, air_gap=True))
 
     @precondition(lambda self: self.free() and self.has_tip)
     @rule(well=st.sampled_from(WELLS))
@@ -236,6 +248,54 @@ class RunMachine(RuleBasedStateMachine):
     @rule(seconds=st.floats(0.5, 120))
     def delay(self, seconds: float) -> None:
         self._call(c.Delay(seconds, "wait"))
+
+    # -- module calls -------------------------------------------------------------------
+
+    @precondition(lambda self: self.free())
+    @rule(celsius=st.floats(4, 95))
+    def set_temperature(self, celsius: float) -> None:
+        self._call(c.SetTargetTemperature(TEMP, round(celsius, 1)), c.WaitForTemperature(TEMP))
+
+    @precondition(lambda self: self.free())
+    @rule(height=st.one_of(st.none(), st.floats(0, 25)))
+    def magnet(self, height: float | None) -> None:
+        self._call(c.Disengage(MAG) if height is None else c.Engage(MAG, round(height, 2)))
+
+    @precondition(lambda self: self.free())
+    @rule(closed=st.booleans(), lid_celsius=st.one_of(st.none(), st.floats(37, 110)))
+    def thermocycler_lid(self, closed: bool, lid_celsius: float | None) -> None:
+        commands: list[c.Command] = [c.CloseLid(TC) if closed else c.OpenLid(TC)]
+        if lid_celsius is not None:
+            commands += [c.SetTargetLidTemperature(TC, round(lid_celsius, 1)),
+                         c.WaitForLidTemperature(TC)]
+        self._call(*commands)
+
+    @precondition(lambda self: self.free())
+    @rule(celsius=st.floats(4, 99), hold=st.one_of(st.none(), st.floats(0, 60)))
+    def block_temperature(self, celsius: float, hold: float | None) -> None:
+        self._call(c.SetTargetBlockTemperature(TC, round(celsius, 1), hold),
+                   c.WaitForBlockTemperature(TC))
+
+    @precondition(lambda self: self.free())
+    @rule(steps=st.lists(st.tuples(st.floats(4, 99), st.floats(0, 30)), min_size=1,
+                         max_size=3),
+          repetitions=st.integers(1, 3))
+    def profile(self, steps: list[tuple[float, float]], repetitions: int) -> None:
+        planned = tuple((round(t, 1), round(h, 1)) for t, h in steps)
+        self._call(c.RunProfile(TC, planned, repetitions, 20.0))
+
+    @precondition(lambda self: self.free())
+    @rule(rpm=st.one_of(st.none(), st.floats(200, 3000)))
+    def shake(self, rpm: float | None) -> None:
+        if rpm is None:
+            self._call(c.DeactivateShaker(HS))
+        else:
+            self._call(c.CloseLabwareLatch(HS), c.SetAndWaitForShakeSpeed(HS, round(rpm)))
+
+    @precondition(lambda self: self.free() and not self.shaking)
+    @rule()
+    def open_latch(self) -> None:
+        self._call(c.OpenLabwareLatch(HS))
 
     @precondition(lambda self: self.free())
     @rule()
@@ -329,7 +389,7 @@ class RunMachine(RuleBasedStateMachine):
         report = self.r.status()
         status = report.status.value
         assert status in SETTLED, (
-            f"stuck in {status}: idle={self.r.engine.idle} "
+            f"stuck in {status}: "
             f"alive={self.r.run._thread.is_alive() if self.r.run._thread else None} "
             f"tail={self.r.run.record.events[-6:]}")
         if status == "paused":
@@ -355,6 +415,49 @@ class RunMachine(RuleBasedStateMachine):
             self.paused_at = (parks, here)
         else:
             self.paused_at = None
+
+    def module_status(self) -> dict[str, dict[str, Any]]:
+        return {module.id: dict(module.device.status())
+                for module in self.r.engine.modules.loaded.values()}
+
+    @invariant()
+    def modules_hold_and_the_shaker_stops_while_paused(self) -> None:
+        # DESIGN.md §5: a shaker stops when the run parks; temperatures, magnets, the
+        # lid and the latch hold, and nothing of theirs moves while the run stays paused.
+        if self.run is None or self.status() != "paused" or HS not in self.module_status():
+            self.paused_modules = None
+            return
+        status = self.module_status()
+        assert status[HS]["rpm"] == 0, "the shaker shakes while the run is paused"
+        held = {name: {key: value for key, value in readings.items()
+                       if key in ("height_mm", "lid", "latch", "target", "lid_target",
+                                  "target_rpm")}
+                for name, readings in status.items()}
+        parks = sum(1 for e in self.r.run.record.events if e["event"] == "park")
+        if self.paused_modules is not None and self.paused_modules[0] == parks:
+            assert held == self.paused_modules[1], "a module moved while paused"
+        self.paused_modules = (parks, held)
+
+    @invariant()
+    def the_shaker_is_at_speed_whenever_the_run_goes_on(self) -> None:
+        if (self.run is None or self.pending is not None or self.status() != "running"
+                or HS not in self.module_status()):
+            return
+        hs = self.module_status()[HS]
+        assert hs["rpm"] == hs["target_rpm"], f"the run goes on with the shaker at {hs}"
+        assert (hs["rpm"] > 0) == self.shaking
+
+    @invariant()
+    def the_ending_leaves_the_modules_as_it_should(self) -> None:
+        # stop, abort and a failure stop the shaker; halt leaves every module alone.
+        if self.run is None or HS not in self.module_status():
+            return
+        status = self.r.status().status.value
+        deactivated = any(e["event"] == "module_deactivate" for e in self.r.run.record.events)
+        if status in ("stopped", "aborted", "failed"):
+            assert self.module_status()[HS]["rpm"] == 0, "the shaker shakes after the end"
+        if status == "halted":
+            assert not deactivated, "a halt deactivated the modules"
 
     @invariant()
     def exactly_one_terminal_state(self) -> None:

@@ -1,0 +1,140 @@
+"""The run's hardware modules inside the engine loop (DESIGN.md §5 and §7).
+
+``load_module`` binds each module a protocol loads to one of the robot's devices of
+the same kind (the first one not yet in use); a simulated robot with none of that kind
+gets a simulated module, a real robot fails the run with a clear reason. Module
+commands are device calls through ``hardware.devices.Device``, whether simulated or
+over serial. At a pause every device is parked (a shaker stops; temperatures, magnets
+and a running profile hold or run on) and unparked before the run continues; stop and
+abort deactivate them (the shaker stops, heaters only when so configured); halt leaves
+them. Each module keeps a timeline of the targets it was given, for the summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+from hardware.controller import HardwareFault
+from hardware.devices import Device
+from hardware.modules.simulated import simulated_device
+
+from . import commands as c
+from .core import EngineCore
+from .entries import CommandEntry
+from .robot_model import CommandError
+
+
+class LoadedModule:
+    """A module the protocol loaded: where it is, the device it is bound to, its targets."""
+
+    __slots__ = ("covers", "device", "id", "kind", "model", "slot", "timeline")
+
+    def __init__(self, id: str, kind: str, model: str, slot: str, covers: tuple[str, ...],
+                 device: Device) -> None:
+        self.id = id
+        self.kind = kind
+        self.model = model
+        self.slot = slot
+        self.covers = covers
+        self.device = device
+        self.timeline: list[dict[str, Any]] = []
+
+
+class Modules:
+    """The modules of one run and the robot's devices they are bound to."""
+
+    def __init__(self, engine: EngineCore, devices: Mapping[str, Device] | None = None, *,
+                 simulate: bool = True) -> None:
+        self.engine = engine
+        self.devices: dict[str, Device] = dict(devices or {})
+        self.simulate = simulate  # a robot with no device of a kind gets a simulated one
+        self.loaded: dict[str, LoadedModule] = {}
+        self._profiles: set[int] = set()  # entries whose profile has been started
+        self._timed: set[int] = set()  # entries already on a module's timeline
+
+    def _bind(self, command: c.LoadModule) -> Device:
+        used = {id(module.device) for module in self.loaded.values()}
+        for device in self.devices.values():
+            if device.kind == command.module_kind and id(device) not in used:
+                return device
+        if not self.simulate:
+            have = sorted(f"{d.name} ({d.kind})" for d in self.devices.values())
+            raise CommandError(
+                f"load_module: this robot has no free {command.module_kind} module for "
+                f"{command.model} in slot {command.slot}; its modules: "
+                f"{', '.join(have) or 'none'} (name them in the robot file as "
+                f"[modules.<name>] with kind = \"{command.module_kind}\" and its port)")
+        name = f"{command.module_kind}-{command.slot}"
+        device = simulated_device(command.module_kind, name, self.engine.clock)
+        self.devices[name] = device
+        return device
+
+    async def execute(self, entry: CommandEntry) -> None:
+        """Carry out a module command (a load or a device call) and record its result."""
+        engine, cmd = self.engine, entry.command
+        if isinstance(cmd, c.LoadModule):
+            module = self.loaded.get(cmd.module)
+            if module is None:
+                device = self._bind(cmd)
+                module = self.loaded[cmd.module] = LoadedModule(
+                    cmd.module, cmd.module_kind, cmd.model, cmd.slot, cmd.covers, device)
+            engine.book.set_status(entry, "completed",
+                              result={**cmd.apply(engine.model), "device": module.device.name})
+            return
+        assert isinstance(cmd, c.ModuleCommand)
+        module = self.loaded.get(cmd.module)
+        if module is None:
+            raise CommandError(f"{cmd.kind}: no module {cmd.module!r} is loaded")
+        device = module.device
+        if cmd.sets_target and entry.id not in self._timed:
+            self._timed.add(entry.id)
+            module.timeline.append({"t": round(engine.clock.now(), 3), "call": cmd.method,
+                                    **cmd.device_params()})
+        engine.record.flush()  # what the module is about to do is on disk first
+        if isinstance(cmd, c.ReadModule):
+            result: Mapping[str, Any] = {}
+        elif isinstance(cmd, c.RunProfile):
+            if entry.id not in self._profiles:  # started once; after a pause, waited for
+                await device.call("execute_profile", cmd.device_params())
+                self._profiles.add(entry.id)
+            result = await device.call("wait_for_profile", {})
+        else:
+            result = await device.call(cmd.method, cmd.device_params())
+        engine.book.set_status(entry, "completed",
+                          result={**result, "module": dict(device.status())})
+
+    async def park(self) -> None:
+        """The run parks: each device stops what must stop (a shaker) and holds the rest."""
+        for module in self.loaded.values():
+            await module.device.park()
+            self.engine.record.add("module_park", module=module.id,
+                                   status=dict(module.device.status()))
+
+    async def unpark(self) -> None:
+        """The run resumes: each device back to what was set before the run moves on."""
+        for module in self.loaded.values():
+            await module.device.unpark()
+            self.engine.record.add("module_unpark", module=module.id,
+                                   status=dict(module.device.status()))
+
+    async def deactivate(self) -> None:
+        """Stop or abort: make every module safe; a device fault is recorded, not raised."""
+        for module in self.loaded.values():
+            try:
+                await module.device.deactivate()
+            except HardwareFault as exc:
+                self.engine.record.add("failure", error=str(exc), location=module.id)
+            with contextlib.suppress(HardwareFault):
+                self.engine.record.add("module_deactivate", module=module.id,
+                                       status=dict(module.device.status()))
+
+    def report(self) -> list[dict[str, Any]]:
+        """Each module: kind, model, slot, device, labware on it, its timeline of targets."""
+        on_slot = self.engine.model.labware
+        return [{"id": m.id, "kind": m.kind, "model": m.model, "slot": m.slot,
+                 **({"covers": list(m.covers)} if m.covers else {}),
+                 "device": m.device.name, "labware": on_slot.get(m.slot),
+                 "timeline": list(m.timeline), "status": dict(m.device.status())}
+                for m in self.loaded.values()]
