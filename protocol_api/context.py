@@ -7,11 +7,10 @@ from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from attrs import define
-
 from engine import commands as c
 from engine.channel import CommandChannel
 
+from .compat import HardwareManager
 from .deck import Deck
 from .errors import (
     InstrumentError,
@@ -21,15 +20,16 @@ from .errors import (
     UnsupportedAPIError,
 )
 from .instrument import InstrumentContext
-from .labware import Labware, Well
-from .labware_definitions import get_definition
+from .labware import Labware
+from .labware_definitions import get_definition, validate_definition
 from .loader import MAX_API
+from .modules import CONTEXTS, ModuleContext, ModuleError, ModuleRules, module_spec, resolve_model
+from .modules.definitions import THERMOCYCLER_SLOT
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PLUNGER_DROP_TIP, get_pipette
 from .steps import StepTracker, api_step
-from .types import APIVersion, Mount
+from .types import APIVersion, Mount, Point
 
 _UNSUPPORTED = {
-    "load_module": "hardware modules",
     "load_labware_from_definition": "loading labware from a definition object",
     "load_trash_bin": "trash bins (the OT-2 fixed trash is always loaded)",
     "load_waste_chute": "waste chutes",
@@ -43,13 +43,28 @@ AXES = ("X", "Y", "Z", "A", "B", "C")
 (Z, A) and the left and right plungers (B, C)."""
 
 
-@define
 class Liquid:
     """A liquid the protocol names for the run's records (``define_liquid``)."""
 
-    name: str
-    description: str | None = None
-    display_color: str | None = None
+    __slots__ = ("description", "display_color", "name")
+
+    def __init__(self, name: str, description: str | None = None,
+                 display_color: str | None = None) -> None:
+        self.name = name
+        self.description = description
+        self.display_color = display_color
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Liquid):
+            return NotImplemented
+        return (self.name, self.description, self.display_color) == (
+            other.name, other.description, other.display_color)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as Opentrons' Liquid
+
+    def __repr__(self) -> str:
+        return (f"Liquid(name={self.name!r}, description={self.description!r}, "
+                f"display_color={self.display_color!r})")
 
 
 class AxisMaxSpeeds(MutableMapping[str, float]):
@@ -109,13 +124,15 @@ class ProtocolContext:
                  mounts: Mapping[str, tuple[str, str]] | None = None) -> None:
         self._steps = StepTracker(channel, protocol_file)
         self._deck = Deck(slot_origins, trash_slot)
+        self._modules = ModuleRules(self._deck)
+        self._steps.guard = self._modules.check_motion  # no move into a closed module
         self._api_version = api_version
+        self._api_level = APIVersion(*api_version)  # read once a dispense
         self._simulating = simulating
         self._labware_dirs = tuple(labware_dirs)
         self._instruments: dict[str, InstrumentContext] = {}
         # mount -> (Z axis, plunger axis); None: the OT-2's left and right, axes unknown
         self._mounts = dict(mounts) if mounts is not None else None
-        self._returned_tips: set[Well] = set()  # used tips put back in a tip rack
         self._rail_lights = False
         self._max_speeds = AxisMaxSpeeds(self)
         self._liquids: list[Liquid] = []
@@ -134,7 +151,7 @@ class ProtocolContext:
     @property
     def api_version(self) -> APIVersion:
         """The apiLevel the protocol asked for."""
-        return APIVersion(*self._api_version)
+        return self._api_level
 
     @property
     def rail_lights_on(self) -> bool:
@@ -147,9 +164,10 @@ class ProtocolContext:
         return self._max_speeds
 
     @property
-    def loaded_modules(self) -> dict[int, Any]:
-        """Loaded hardware modules by slot: none, labrun loads no modules yet."""
-        return {}
+    def loaded_modules(self) -> dict[int, ModuleContext]:
+        """Loaded hardware modules by the slot each is in."""
+        return {int(slot): module for slot, module in self._modules.modules.items()
+                if self._deck[slot] is module}
 
     def commands(self) -> list[str]:
         """The run log so far: a line per command."""
@@ -172,12 +190,25 @@ class ProtocolContext:
     @property
     def loaded_labwares(self) -> dict[int, Labware]:
         """Loaded labware by slot number (the fixed trash included), as in Opentrons."""
-        return {int(slot): lw for slot, lw in self._deck.items() if lw is not None}
+        loaded: dict[int, Labware] = {}
+        for slot, item in self._deck.items():
+            if isinstance(item, ModuleContext):  # the labware on it, at its own slot
+                if item.parent == slot and item.labware is not None:
+                    loaded[int(slot)] = item.labware
+            elif item is not None:
+                loaded[int(slot)] = item
+        return loaded
 
     @property
     def loaded_instruments(self) -> dict[str, InstrumentContext]:
         """Loaded pipettes by mount name."""
         return dict(self._instruments)
+
+    @property
+    def _hw_manager(self) -> HardwareManager:
+        """Opentrons' private hardware handle, as far as protocols use it: ``.hardware``
+        with ``is_simulator`` and ``set_lights(rails=...)`` (see ``compat``)."""
+        return HardwareManager(self)
 
     def is_simulating(self) -> bool:
         """True when the run is a simulation."""
@@ -228,6 +259,55 @@ class ProtocolContext:
         labware._on, labware._stacker = base, self._load_on
         base._stacked = labware
         self._steps.execute(c.LoadLabware(load_name, base.slot, labware.name, labware.highest_z))
+        return labware
+
+    @api_step("load_module")
+    def load_module(self, module_name: str, location: int | str | None = None,
+                    configuration: str | None = None) -> ModuleContext:
+        """Load a hardware module into a deck slot (a thermocycler: slot 7, its only one)."""
+        model = resolve_model(module_name)
+        spec = module_spec(model)
+        if self._api_version < spec.since:
+            raise UnsupportedAPIError(f"load_module: the {spec.display_name} needs apiLevel "
+                                      f"{spec.since[0]}.{spec.since[1]} or later")
+        if location is None:
+            if spec.kind != "thermocycler":
+                raise ModuleError(f"load_module: the {spec.display_name} needs a location")
+            location = THERMOCYCLER_SLOT
+        slot = self._deck.check_slot(location)
+        self._modules.check_load(spec, slot)
+        origin = self._deck.position_for(slot).point
+        module = CONTEXTS[spec.kind](self._steps, spec, slot, spec.labware_origin(slot, origin),
+                                     requested_as=str(module_name),
+                                     api_version=self._api_version,
+                                     placer=self._place_labware,
+                                     simulating=self._simulating)
+        self._steps.execute(c.LoadModule(module.id, spec.kind, model, slot,
+                                         spec.highest_z(origin), spec.covers))
+        for taken in module.slots:
+            self._deck.assign_module(taken, module)
+        self._modules.modules[slot] = module
+        return module
+
+    def _place_labware(self, name: str | Mapping[str, Any], slot: str, origin: Point,
+                       label: str | None, namespace: str | None, version: int | None,
+                       adapter: bool) -> Labware:
+        """A labware (by load name or definition) in ``slot`` at ``origin`` (on a module)."""
+        definition: Mapping[str, Any]
+        if isinstance(name, str):
+            definition = get_definition(name, namespace, version,
+                                        extra_dirs=self._labware_dirs,
+                                        api_version=self._api_version)
+        else:
+            validate_definition(name)
+            definition = name
+        load_name = definition["parameters"]["loadName"]
+        if adapter and "adapter" not in (definition.get("allowedRoles") or ()):
+            raise LabwareDefinitionError(f"{load_name} is not an adapter; load it with "
+                                         "load_labware")
+        labware = Labware(definition, slot, origin, label)
+        labware._stacker = self._load_on
+        self._steps.execute(c.LoadLabware(load_name, slot, labware.name, labware.highest_z))
         return labware
 
     @api_step("load_instrument")

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from protocol_api.errors import InvalidSlotError, SlotOccupiedError
 from protocol_api.labware import Labware
 from protocol_api.labware_definitions import get_definition, read_json
 from protocol_api.types import Location, Point
 
+if TYPE_CHECKING:
+    from protocol_api.modules import ModuleContext
+
 __all__ = ["Deck", "OT2Deck", "ot2_deck"]
+
+DeckItem = Union[Labware, "ModuleContext"]
+"""What a slot can hold: a labware, or a module (the labware is then on the module)."""
 
 OT2_DECK_DEFINITION = "deck/definitions/5/ot2_standard.json"
 
@@ -57,7 +63,7 @@ def ot2_deck() -> OT2Deck:
     return OT2Deck(read_json(OT2_DECK_DEFINITION))
 
 
-class Deck(Mapping[str, "Labware | None"]):
+class Deck(Mapping[str, "DeckItem | None"]):
     """Slot name -> loaded Labware or None; the fixed trash is loaded at construction."""
 
     def __init__(self, slot_origins: Mapping[str, Sequence[float]] | None = None,
@@ -74,7 +80,7 @@ class Deck(Mapping[str, "Labware | None"]):
         self._origins = {
             str(name): Point(*(float(v) for v in origin)) for name, origin in slot_origins.items()
         }
-        self._items: dict[str, Labware | None] = dict.fromkeys(names)
+        self._items: dict[str, DeckItem | None] = dict.fromkeys(names)
         self._numbered = set(names) >= set(_COORDINATE_SLOTS.values())
         trash_slot = str(trash_slot)
         if trash_slot not in self._items:
@@ -151,7 +157,19 @@ class Deck(Mapping[str, "Labware | None"]):
         self._items[name] = labware
         return labware
 
-    def __getitem__(self, slot: object) -> Labware | None:
+    def assign_module(self, slot: object, module: ModuleContext) -> None:
+        """Put ``module`` in ``slot`` (each slot it takes); SlotOccupiedError if taken."""
+        self._items[self.check_free(slot)] = module
+
+    def __delitem__(self, slot: object) -> None:
+        """Empty ``slot`` (``del ctx.deck["2"]``, as in Opentrons): what it held is gone
+        from the deck, a module from every slot it took."""
+        item = self._items[self.check_slot(slot)]
+        for name, held in self._items.items():
+            if held is not None and held is item:
+                self._items[name] = None
+
+    def __getitem__(self, slot: object) -> DeckItem | None:
         return self._items[self.check_slot(slot)]
 
     def __contains__(self, slot: object) -> bool:

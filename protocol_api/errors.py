@@ -11,6 +11,21 @@ class ProtocolError(Exception):
     """A protocol asked for something labrun cannot do (bad input, DESIGN.md §10)."""
 
 
+class ProtocolExit(SystemExit):
+    """``os._exit(n)`` called by a protocol: it ends the run, never labrun's process."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.call = f"os._exit({code!r})"
+
+
+def exit_message(exc: SystemExit) -> str:
+    """What a protocol that tried to exit is told (``sys.exit``, ``os._exit``, ``exit()``)."""
+    how = exc.call if isinstance(exc, ProtocolExit) else (
+        "SystemExit" if exc.code is None else f"SystemExit, code {exc.code!r}")
+    return f"the protocol tried to exit ({how}); a protocol ends by returning from run(ctx)"
+
+
 class ProtocolLoadError(ProtocolError):
     """The protocol file cannot be loaded: syntax, missing ``run``, metadata, apiLevel."""
 

@@ -17,11 +17,13 @@ from engine.state import RunState
 from hardware.clock import Clock
 from hardware.config import RobotConfig
 from hardware.controller import MotionController
+from hardware.devices import Device
 
 from .context import ProtocolContext
-from .errors import ProtocolError
+from .errors import ProtocolError, exit_message
 from .loader import LocatedLoadError, ProtocolSource, load_protocol
 from .steps import is_library
+from .watchdog import Watchdog
 
 
 def explain_for(protocol_file: str | None) -> ErrorExplainer:
@@ -41,6 +43,8 @@ def explain_for(protocol_file: str | None) -> ErrorExplainer:
                 location = f"{frames[-1].filename}:{frames[-1].lineno}"
         if isinstance(error, ProtocolError):
             message = str(error)
+        elif isinstance(error, SystemExit):
+            message = exit_message(error)
         else:
             message = f"{type(error).__name__}: {error}"
         return message, location
@@ -76,8 +80,18 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
                controller: MotionController | None = None, clock: Clock | None = None,
                record_path: str | Path | None = None, simulating: bool = True,
                on_stalled: StalledPolicy | None = None,
-               labware_dirs: Sequence[str] = ()) -> Run:
-    """Load a protocol file and make its run (started, idle until played)."""
+               labware_dirs: Sequence[str] = (), watchdog_s: float = 0.0,
+               devices: dict[str, Device] | None = None, keep_history: bool = True) -> Run:
+    """Load a protocol file and make its run (started, idle until played).
+
+    ``keep_history=False``: the run keeps no list of its events and commands (see ``Run``).
+
+    ``devices``: the robot's hardware modules (``Robot.devices``), which the protocol's
+    ``load_module`` calls are bound to; a simulated robot simulates any it lacks.
+
+    ``watchdog_s`` > 0: fail the run if its protocol makes no call for that many seconds
+    of wall time (``Watchdog``; for simulations, where every call is answered at once).
+    """
     source = protocol if isinstance(protocol, ProtocolSource) else load_protocol(protocol)
     holder: list[Run] = []
 
@@ -97,9 +111,13 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
 
     run = Run(run_protocol, config=config, controller=controller, clock=clock,
               record_path=record_path, on_stalled=on_stalled,
-              explain=explain_for(source.path))
+              explain=explain_for(source.path), protocol_name=source.path,
+              devices=devices, keep_history=keep_history)
     holder.append(run)
-    return run.start()
+    run.start()
+    if watchdog_s > 0:
+        Watchdog(run, source.path, watchdog_s).start()
+    return run
 
 
 class EmbeddedContext(ProtocolContext):

@@ -25,9 +25,14 @@ from .types import Location, Point
 if TYPE_CHECKING:
     from .context import ProtocolContext
 
+NAMED_TIP_API = (2, 2)
+"""From this apiLevel a tip is picked up from a named well whether or not it is marked used
+(tip tracking only chooses tips); before, a used one is refused."""
 ENGINE_CORE_API = (2, 14)
-"""From this apiLevel Opentrons runs protocols on its engine core: ``speed`` is gone and a
-dispense of more than the tip holds is an error (before, the plunger stopped at empty)."""
+"""From this apiLevel Opentrons runs protocols on its engine core: ``speed`` is gone."""
+DISPENSE_CHECK_API = (2, 17)
+"""From this apiLevel a dispense of more than the tip holds is an error; before, the
+plunger stops at empty (Opentrons 8.8.2's simulator: fine at 2.16, an error at 2.17)."""
 DEFAULT_GANTRY_SPEED = 400.0  # mm/s, InstrumentContext.default_speed
 
 _UNSUPPORTED = frozenset({
@@ -50,7 +55,8 @@ class FlowRates:
         self.blow_out = blow_out
 
     def __setattr__(self, name: str, value: float) -> None:
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                or not math.isfinite(value) or value <= 0):
             raise ProtocolError(f"flow_rate.{name} must be a positive number, not {value!r}")
         super().__setattr__(name, float(value))
 
@@ -85,6 +91,13 @@ class Clearances:
     def __init__(self) -> None:
         self.aspirate = 1.0
         self.dispense = 1.0
+
+    def __setattr__(self, name: str, value: float) -> None:
+        if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                or not math.isfinite(value)):
+            raise ProtocolError(f"well_bottom_clearance.{name} must be a number of mm, "
+                                f"not {value!r}")
+        super().__setattr__(name, float(value))
 
 
 class InstrumentContext:
@@ -203,6 +216,21 @@ class InstrumentContext:
             tip = min(rack.wells()[0].max_volume for rack in self.tip_racks)
         return min(self._spec.max_volume, tip) if tip else self._spec.max_volume
 
+    @property
+    def _tip_racks(self) -> list[Labware]:
+        """Opentrons' private name of ``tip_racks`` (the same list), as protocols read it."""
+        return self.tip_racks
+
+    @_tip_racks.setter
+    def _tip_racks(self, racks: list[Labware]) -> None:
+        self.tip_racks = racks
+
+    @property
+    def _last_tip_picked_up_from(self) -> Well | None:
+        """Opentrons' private record of where the attached tip came from (None without a
+        tip), as protocols read it to return tips to a parking spot later."""
+        return self._tip_from
+
     # -- tips -----------------------------------------------------------------------
 
     @api_step("pick_up_tip")
@@ -215,8 +243,8 @@ class InstrumentContext:
                            "drop or return it first")
         well = self._tip_well(location)
         rack = well.parent
-        returned = self._ctx._returned_tips
-        if not well.has_tip and well not in returned:
+        # Tip tracking chooses tips; from apiLevel 2.2 a named well is taken as it is.
+        if not well.has_tip and self._ctx.api_version < NAMED_TIP_API:
             raise TipError(f"pick_up_tip: there is no tip in {well.display_name}")
         top = well.top().point
         tip_length = self._spec.effective_tip_length(rack.tip_length, rack.uri)  # less overlap
@@ -225,7 +253,6 @@ class InstrumentContext:
         self._steps.execute(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
                                         tip_length, taken))
         rack.use_tips(well, self._spec.channels)
-        returned.discard(well)
         self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0.0
         self._tip_length = tip_length
         self._location = well.top()
@@ -286,33 +313,27 @@ class InstrumentContext:
             target = location
         else:
             raise ProtocolError(f"drop_tip: cannot drop a tip at {location!r}")
-        rack_well = target.labware.as_well() if target.labware.is_well else None
-        if rack_well is not None and not rack_well.parent.is_tiprack:
-            rack_well = None
-        if rack_well is not None and (rack_well.has_tip or rack_well in self._ctx._returned_tips):
-            raise TipError(f"drop_tip: {rack_well.display_name} already holds a tip")
         point = target.point
         self._steps.execute(c.DropTip(self._mount, (point.x, point.y, point.z),
                                       _location_ref(target) or "trash"))
         self._tip_from, self._tip_capacity, self._volume = None, None, 0.0
         self._tip_length = 0.0
         self._location = target
-        if rack_well is not None:
-            # Back in a rack: it may be picked up again by naming its well, but, as in
-            # Opentrons, automatic tip selection never takes a used tip.
-            self._ctx._returned_tips.add(rack_well)
         return self
 
     @api_step("return_tip")
     def return_tip(self, home_after: bool | None = None) -> InstrumentContext:
         """Put the tip back where it came from.
 
-        As in Opentrons, tip tracking is not reset: ``pick_up_tip()`` takes a fresh tip
-        next; ``pick_up_tip(well)`` takes the returned one again.
+        As in Opentrons, from apiLevel 2.2 tip tracking is not reset: ``pick_up_tip()``
+        takes a fresh tip next, ``pick_up_tip(well)`` the returned one again; before 2.2
+        the returned tips are marked unused again.
         """
         self._require_tip("return_tip")
         well = self._tip_from
         assert well is not None
+        if self._ctx.api_version < NAMED_TIP_API:
+            well.parent.return_tips(well, self._spec.channels)
         self.drop_tip(well)
         return self
 
@@ -349,16 +370,16 @@ class InstrumentContext:
         self._require_tip("dispense")
         volume = self._zero_means_all(volume)
         amount = self._volume if volume is None else _volume("dispense", volume)
-        if self._ctx.api_version < ENGINE_CORE_API:
-            amount = min(amount, self._volume)  # the plunger stops at empty
-        if amount > self._volume + 1e-9:
+        # Before 2.17 the plunger stops at empty: the command keeps the volume asked, as
+        # the reference logs it, and its result says what left the tip.
+        if amount > self._volume + 1e-9 and self._ctx.api_version >= DISPENSE_CHECK_API:
             raise VolumeError(f"dispense: {amount:g} µL asked but the tip holds "
                               f"{self._volume:g} µL")
         flow_rate = self._rate("dispense", rate)
         target = self._go("dispense", location, self.well_bottom_clearance.dispense)
         self._steps.execute(c.Dispense(self._mount, amount, flow_rate,
                                        _location_ref(target), self._other_wells(target)))
-        self._volume -= amount
+        self._volume = max(self._volume - amount, 0.0)
         return self
 
     @api_step("blow_out")
@@ -374,13 +395,20 @@ class InstrumentContext:
         return self
 
     @api_step("mix")
-    def mix(self, repetitions: int = 1, volume: float | None = None,
+    def mix(self, repetitions: float = 1, volume: float | None = None,
             location: Location | Well | None = None, rate: float = 1.0) -> InstrumentContext:
         """Aspirate and dispense ``volume`` µL ``repetitions`` times at ``location``."""
         self._require_tip("mix")
-        if not isinstance(repetitions, int) or repetitions < 0:
+        if (not isinstance(repetitions, (int, float)) or isinstance(repetitions, bool)
+                or not math.isfinite(repetitions) or repetitions < 0):
             raise ProtocolError(
                 f"mix: repetitions must be a whole number >= 0, not {repetitions!r}")
+        if repetitions != int(repetitions):  # Opentrons counts down while more than 1 is left
+            rounded = math.ceil(repetitions)
+            self._steps.warn(f"mix: repetitions={repetitions!r} is not a whole number; "
+                             f"mixing {rounded} times, as Opentrons does")
+            repetitions = rounded
+        repetitions = int(repetitions)
         volume = self._zero_means_all(volume)
         amount = self._capacity() - self._volume if volume is None else volume
         for i in range(repetitions):
@@ -448,14 +476,16 @@ class InstrumentContext:
             raise ProtocolError("air_gap: the pipette must have been at a well first, to "
                                 "take the air gap above it")
         available = self._capacity() - self._volume
+        volume = self._zero_means_all(volume)  # air_gap(0) before 2.16: all the tip takes
         amount = available if volume is None else _volume("air_gap", volume)
         if amount > available + 1e-9:
             raise VolumeError(f"air_gap: {amount:g} µL would put {self._volume + amount:g} µL "
                               f"in the tip; it holds at most {self._capacity():g} µL")
         target = last.labware.as_well().top(5.0 if height is None else float(height))
         self._move(target)
-        self._steps.execute(c.AirGap(self._mount, amount, self.flow_rate.aspirate,
-                                     _location_ref(target), self._other_wells(target)))
+        self._steps.execute(c.Aspirate(self._mount, amount, self.flow_rate.aspirate,
+                                       _location_ref(target), self._other_wells(target),
+                                       air_gap=True))
         self._volume += amount
         return self
 
@@ -483,7 +513,7 @@ class InstrumentContext:
         size_x = location.diameter if location.diameter is not None else location.length
         size_y = location.diameter if location.diameter is not None else location.width
         target = location.top(float(v_offset))
-        point = target.point
+        point = self._primary_point(target)  # a multi-channel centred on a reservoir
         self._steps.execute(c.TouchTip(
             self._mount, (point.x, point.y, point.z), float(radius) * float(size_x or 0) / 2,
             float(radius) * float(size_y or 0) / 2, min(max(float(speed), 1.0), 80.0),

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from protocol_api.compat import WellCore
 from protocol_api.errors import ProtocolError, TipError, UnsupportedAPIError, WellNotFoundError
 from protocol_api.types import Location, Point
 
@@ -35,7 +36,12 @@ class Well:
         "_max_volume", "_name", "_rel", "_top", "_width", "_x", "_y", "_z",
     )
 
-    def __init__(self, labware: Labware, name: str, index: int, props: Mapping[str, Any]) -> None:
+    def __init__(self, labware: Labware, name: str | WellCore, index: Any = None,
+                 props: Mapping[str, Any] | None = None) -> None:
+        if isinstance(name, WellCore):  # Well(parent, well._core, api_version): a subclass
+            self._copy(name.well)
+            return
+        assert isinstance(index, int) and props is not None
         self._labware = labware
         self._name = name
         self._index = index
@@ -53,6 +59,17 @@ class Well:
             self._length = props["xDimension"]
             self._width = props["yDimension"]
         self._place(labware._offset)
+
+    def _copy(self, well: Well) -> None:
+        for slot in Well.__slots__:
+            if slot != "__dict__":
+                object.__setattr__(self, slot, getattr(well, slot))
+
+    @property
+    def _core(self) -> WellCore:
+        """Opentrons' private handle on the well, for ``Well`` subclasses of protocols
+        (``super().__init__(well.parent, well._core, api_version)``)."""
+        return WellCore(self)
 
     def _place(self, offset: Point) -> None:
         """Fix the deck coordinates for the labware's offset (rounded to 1 nm, no float noise)."""
@@ -354,7 +371,11 @@ class Labware:
 
     def set_offset(self, x: float, y: float, z: float) -> None:
         """Shift the labware (and every well) by this offset from its default position."""
-        self._offset = self._base + Point(float(x), float(y), float(z))
+        offset = Point(float(x), float(y), float(z))
+        if not all(math.isfinite(v) for v in offset):
+            raise ProtocolError(f"set_offset: the offset must be finite numbers of mm, not "
+                                f"({x!r}, {y!r}, {z!r})")
+        self._offset = self._base + offset
         for well in self._wells or ():
             well._place(self._offset)
 

@@ -5,7 +5,8 @@ A protocol file is executed in its own namespace whose ``__import__`` resolves
 ``.labware``, ``.contexts``, ``opentrons.types``, ``opentrons.protocols.api_support.types``,
 ...) to labrun's modules.
 Nothing is added to ``sys.modules``: every other import in the process, and an
-installed opentrons package, are untouched.
+installed opentrons package, are untouched. ``os`` is given to the protocol with an
+``os._exit`` that raises ``ProtocolExit``: a protocol can end its run, never labrun.
 """
 
 from __future__ import annotations
@@ -13,30 +14,50 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import io
+import os
 import sys
+import tokenize
 import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from attrs import frozen
+from hardware.frozen import Frozen
 
-from .errors import ProtocolLoadError
+from .errors import ProtocolExit, ProtocolLoadError, exit_message
 
 MIN_API = (2, 0)
 MAX_API = (2, 20)
 SUPPORTED = f"{MIN_API[0]}.{MIN_API[1]} to {MAX_API[0]}.{MAX_API[1]}"
 
 
-@frozen
-class ProtocolSource:
+class ProtocolSource(Frozen):
     """A loaded protocol file."""
+
+    __slots__ = ("api_version", "metadata", "path", "requirements", "run")
 
     path: str
     api_version: tuple[int, int]
     metadata: Mapping[str, Any]
     requirements: Mapping[str, Any]
     run: Callable[[Any], None]
+
+    def __init__(self, path: str, api_version: tuple[int, int], metadata: Mapping[str, Any],
+                 requirements: Mapping[str, Any], run: Callable[[Any], None]) -> None:
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "api_version", api_version)
+        object.__setattr__(self, "metadata", metadata)
+        object.__setattr__(self, "requirements", requirements)
+        object.__setattr__(self, "run", run)
+
+
+class LoadInterrupted(KeyboardInterrupt):
+    """Ctrl-C while the protocol's top level ran, with the ``file:line`` it was at."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
 
 
 class LocatedLoadError(ProtocolLoadError):
@@ -52,9 +73,10 @@ def load_protocol(path: str | Path) -> ProtocolSource:
     path = Path(path).resolve()
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise LocatedLoadError(f"cannot read the protocol file: {exc.strerror}", name) from None
+    text = _decode(data, name)
     try:
         tree = ast.parse(text, filename=name)
     except SyntaxError as exc:
@@ -63,12 +85,17 @@ def load_protocol(path: str | Path) -> ProtocolSource:
     metadata, meta_line = literals.get("metadata", ({}, 1))
     requirements, req_line = literals.get("requirements", ({}, 1))
     api_version = _api_level(name, metadata, meta_line, requirements, req_line)
-    if not any(isinstance(node, ast.FunctionDef) and node.name == "run" for node in tree.body):
+    run_line = _last_binding(tree.body, "run")
+    if run_line is None:
         raise LocatedLoadError("the protocol has no run(ctx) function", f"{name}:1")
     namespace = _execute(tree, name)
-    run = namespace["run"]
-    if not callable(run):
-        raise LocatedLoadError("run must be a function taking the protocol context", f"{name}:1")
+    run = namespace.get("run")
+    if not callable(run) or inspect.isclass(run):
+        raise LocatedLoadError("run must be a function taking the protocol context, not "
+                               f"{type(run).__name__} {run!r}"[:200], f"{name}:{run_line}")
+    if inspect.iscoroutinefunction(run):
+        raise LocatedLoadError("run must be a plain def, not async def",
+                               f"{name}:{run.__code__.co_firstlineno}")
     try:
         inspect.signature(run).bind(object())
     except TypeError:
@@ -76,6 +103,44 @@ def load_protocol(path: str | Path) -> ProtocolSource:
         raise LocatedLoadError("run must take exactly one argument, the protocol context",
                                f"{name}:{line}") from None
     return ProtocolSource(name, api_version, metadata, requirements, run)
+
+
+def _decode(data: bytes, name: str) -> str:
+    """The file's text: UTF-8, or the encoding its coding comment declares (PEP 263)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data.decode(encoding)
+    except SyntaxError as exc:  # an unknown encoding in the coding comment
+        raise LocatedLoadError(f"syntax error: {exc.msg}", f"{name}:{exc.lineno or 1}") from None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        encoding = "UTF-8" if exc.encoding.startswith("utf-8") else exc.encoding
+        raise LocatedLoadError(
+            f"the protocol file is not {encoding} text: byte 0x{data[exc.start]:02x} "
+            f"cannot be read; save the file as UTF-8", f"{name}:{line}") from None
+
+
+def _last_binding(body: list[ast.stmt], target: str) -> int | None:
+    """The line of the last top-level statement that binds ``target`` (also inside
+    ``if``/``try``/``with``/loops, not inside a function or class), or None."""
+    line = None
+    for node in body:
+        names: list[str] = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names = [node.name]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [(a.asname or a.name).split(".")[0] for a in node.names]
+        else:
+            blocks = [getattr(node, f, []) for f in ("body", "orelse", "finalbody")]
+            blocks += [h.body for h in getattr(node, "handlers", [])]
+            for block in blocks:
+                line = _last_binding(block, target) or line
+        if target in names:
+            line = node.lineno
+    return line
 
 
 def _literal_dicts(tree: ast.Module, name: str) -> dict[str, tuple[dict[str, Any], int]]:
@@ -134,6 +199,10 @@ def _execute(tree: ast.Module, name: str) -> dict[str, Any]:
                                  "__builtins__": scope_builtins}
     try:
         exec(code, namespace)
+    except SystemExit as exc:
+        raise LocatedLoadError(exit_message(exc), f"{name}:{_line_in(exc, name)}") from exc
+    except KeyboardInterrupt as exc:
+        raise LoadInterrupted(f"{name}:{_line_in(exc, name)}") from exc
     except Exception as exc:
         line = _line_in(exc, name)
         raise LocatedLoadError(f"the protocol's top level raised {type(exc).__name__}: {exc}",
@@ -214,7 +283,26 @@ def _opentrons_import(name: str, globals: Mapping[str, Any] | None = None,
             if item != "*" and not hasattr(module, item):
                 raise _unprovided(f"{name}.{item}")
         return module if fromlist else _MODULES["opentrons"]
+    if level == 0 and (name == "os" or (name.startswith("os.") and not fromlist)):
+        return _guarded_os()
     return builtins.__import__(name, globals, locals, fromlist or (), level)
+
+
+def _guarded_os() -> types.ModuleType:
+    """``os`` for protocols: the same module but ``_exit``, which ends only the run."""
+    if "os" not in _GUARDED:
+        guarded = types.ModuleType("os", os.__doc__)
+        vars(guarded).update(vars(os))
+        vars(guarded)["_exit"] = _protocol_exit
+        _GUARDED["os"] = guarded
+    return _GUARDED["os"]
+
+
+def _protocol_exit(code: int) -> None:
+    raise ProtocolExit(code)
+
+
+_GUARDED: dict[str, types.ModuleType] = {}
 
 
 def _unprovided(name: str) -> ImportError:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from attrs import frozen
+from hardware.frozen import Frozen
 
 from .errors import InstrumentError
 from .labware_definitions import SharedDataMissingError, data_root, read_json
@@ -35,9 +35,12 @@ OT2_PIPETTE_NAMES = (
 _NAME = re.compile(r"(p\d+)_(single|multi)(_gen2)?")
 
 
-@frozen
-class PipetteSpec:
+class PipetteSpec(Frozen):
     """One OT-2 pipette model at one apiLevel, as its definition gives it."""
+
+    __slots__ = ("aspirate_flow_rate", "blow_out_flow_rate", "channels", "default_tip_length",
+                 "default_tipracks", "dispense_flow_rate", "display_name", "max_volume",
+                 "min_volume", "model", "name", "nozzle_offset", "nozzles", "tip_overlaps")
 
     name: str  # the load name, p300_multi_gen2
     model: str  # the versioned model, p300_multi_v2.1
@@ -53,6 +56,27 @@ class PipetteSpec:
     nozzle_offset: Vector  # the primary nozzle (A1) from the mount, mm
     nozzles: tuple[tuple[str, Vector], ...]  # every nozzle, back to front (A1, B1, ...)
     default_tipracks: tuple[str, ...]  # tip rack URIs
+
+    def __init__(self, name: str, model: str, display_name: str, channels: int, min_volume: float,
+                 max_volume: float, aspirate_flow_rate: float, dispense_flow_rate: float,
+                 blow_out_flow_rate: float, default_tip_length: float,
+                 tip_overlaps: Mapping[str, float], nozzle_offset: Vector,
+                 nozzles: tuple[tuple[str, Vector], ...],
+                 default_tipracks: tuple[str, ...]) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "model", model)
+        object.__setattr__(self, "display_name", display_name)
+        object.__setattr__(self, "channels", channels)
+        object.__setattr__(self, "min_volume", min_volume)
+        object.__setattr__(self, "max_volume", max_volume)
+        object.__setattr__(self, "aspirate_flow_rate", aspirate_flow_rate)
+        object.__setattr__(self, "dispense_flow_rate", dispense_flow_rate)
+        object.__setattr__(self, "blow_out_flow_rate", blow_out_flow_rate)
+        object.__setattr__(self, "default_tip_length", default_tip_length)
+        object.__setattr__(self, "tip_overlaps", tip_overlaps)
+        object.__setattr__(self, "nozzle_offset", nozzle_offset)
+        object.__setattr__(self, "nozzles", nozzles)
+        object.__setattr__(self, "default_tipracks", default_tipracks)
 
     @property
     def ul_per_mm(self) -> float:

@@ -9,15 +9,23 @@ internally (``transfer`` calling ``aspirate``) stay in the same step.
 from __future__ import annotations
 
 import functools
+import inspect
+import math
 import os
 import sys
 import sysconfig
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar, cast
 
 from engine.channel import CommandChannel, StepRef
-from engine.commands import Command
+from engine.commands import Command, Comment
+from hardware.frozen import values
+
+from .command_log import CommandLog
+from .errors import ProtocolError
+from .types import Location
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,17 +47,25 @@ def is_library(filename: str) -> bool:
 
 
 class StepTracker:
-    """Numbers steps and sends their commands."""
+    """Numbers steps and sends their commands, from the thread that made it only.
+
+    Steps, their depth and lines are one thread's story: a call from any other thread is
+    refused, and it fails the run (a call that raced the protocol thread could merge
+    steps and lose a deferred pause).
+    """
 
     def __init__(self, channel: CommandChannel, protocol_file: str | None = None) -> None:
         self.channel = channel
+        self.thread = threading.get_ident()  # the protocol thread
         self.protocol_file = os.path.abspath(protocol_file) if protocol_file else None
         self.depth = 0
         self.calls = 0  # API calls open: a call's own commands keep the line that made it
         self.index = -1
         self.step = StepRef(-1, "")
         self.line: str | None = None
-        self.log: list[str] = []  # a line per command sent, for ctx.commands()
+        self.log = CommandLog(describe)  # a line per command sent, for ctx.commands()
+        # Checks each command before it is sent (the deck rules of modules); may raise.
+        self.guard: Callable[[Command], None] | None = None
 
     def open(self, name: str, *, implicit: bool = False, call: bool = True) -> None:
         """Enter a step (a new one at top level).
@@ -58,6 +74,8 @@ class StepTracker:
         the commands of an outermost call carry the protocol line of that call, also
         inside a ``with ctx.step()`` group.
         """
+        if threading.get_ident() != self.thread:
+            self._refuse_thread(name)
         if self.depth == 0:
             self.index += 1
             self.step = StepRef(self.index, name)
@@ -83,13 +101,46 @@ class StepTracker:
             self.close(call=False)
 
     def execute(self, command: Command) -> dict[str, Any]:
-        """Send one command of the current step and wait for its result."""
+        """Send one command of the current step and wait for its result.
+
+        A non-finite number that reached the command (a flow rate or an offset set
+        earlier) is refused here, before it goes to the robot or the record.
+        """
+        if threading.get_ident() != self.thread:
+            self._refuse_thread(command.kind)
+        for field, value in zip(command.fields, values(command), strict=True):
+            kind = value.__class__  # most params are told finite without a walk:
+            if kind in _PLAIN or (kind is float and math.isfinite(value)):
+                continue
+            if kind is tuple and _NUMBERS.issuperset(map(type, value)) and math.isfinite(
+                    sum(value)):
+                continue  # a point
+            bad = non_finite(value)
+            if bad is not None:
+                name = self.step.name if self.depth else command.kind
+                raise ProtocolError(f"{name}: the {command.kind} command's {field} would be "
+                                    f"{bad}; {FINITE}")
+        if self.guard is not None:
+            self.guard(command)
         result = self.channel.execute(command, self.step, self.line)
-        self.log.append(describe(command))
+        self.log.append(command)
         return result
 
-    def _caller_line(self) -> str | None:
-        frame = sys._getframe(2)
+    def warn(self, message: str) -> None:
+        """Note in the run log and the record something the protocol asked for that
+        labrun ignores as Opentrons does (a comment naming the protocol line)."""
+        where = f"{self.line}: " if self.line else ""
+        self.execute(Comment(f"warning: {where}{message}"))
+
+    def _refuse_thread(self, name: str) -> None:
+        thread = threading.current_thread().name
+        message = (f"{name} was called from thread {thread!r}; protocol calls must come "
+                   "from the thread that runs run(ctx)")
+        self.channel.finish(message, self._caller_line(3))
+        raise ProtocolError(message)
+
+    def _caller_line(self, depth: int = 2) -> str | None:
+        frame = sys._getframe(depth)
         fallback = None
         while frame is not None:
             filename = frame.f_code.co_filename
@@ -101,6 +152,55 @@ class StepTracker:
                     return fallback
             frame = frame.f_back  # type: ignore[assignment]
         return fallback
+
+
+FINITE = "every number a protocol gives must be finite"
+_PLAIN = frozenset({str, int, bool, type(None)})
+_NUMBERS = frozenset({float, int})
+_TEXT_PARAMS = frozenset({"msg", "message"})
+
+
+def non_finite(value: object, depth: int = 0) -> float | None:
+    """The first nan or infinity in ``value`` (a number, Point, Location, or a list,
+    tuple or dict of them), or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else value
+    if depth > 4:  # deep enough for a list of Locations; not a general walk
+        return None
+    if isinstance(value, Location):
+        return non_finite(value.point, depth + 1)
+    if isinstance(value, (tuple, list)):
+        items: Iterable[object] = value
+    elif isinstance(value, dict):
+        items = value.values()
+    else:
+        return None
+    for item in items:
+        bad = non_finite(item, depth + 1)
+        if bad is not None:
+            return bad
+    return None
+
+
+def check_finite(name: str, method: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> None:
+    """Refuse an API call given a non-finite number, naming its parameter."""
+    for value in (*args, *kwargs.values()):
+        if value.__class__ not in _PLAIN and non_finite(value) is not None:
+            break
+    else:
+        return  # the common case: every value finite, most of them not even walked
+    try:
+        bound = inspect.signature(method).bind(None, *args, **kwargs).arguments
+    except TypeError:
+        bound = {f"argument {i + 1}": v for i, v in enumerate(args)} | kwargs
+    for param, value in bound.items():
+        if param in _TEXT_PARAMS:
+            continue  # comment(nan) says "nan", as in Opentrons
+        bad = non_finite(value)
+        if bad is not None:
+            verb = "is" if isinstance(value, float) else "holds"
+            raise ProtocolError(f"{name}: {param} {verb} {bad}; {FINITE}")
 
 
 _TEXT = {
@@ -118,13 +218,26 @@ _TEXT = {
     "home": "Homing",
     "loadLabware": "Loading {load_name} in slot {slot}",
     "loadInstrument": "Loading {instrument_name} on the {mount} mount",
+    "loadModule": "Loading {model} in slot {slot}",
+    "temperatureModule/setTargetTemperature": "Setting temperature to {celsius:g} °C",
+    "temperatureModule/waitForTemperature": "Waiting for the temperature",
+    "temperatureModule/deactivate": "Deactivating the temperature module",
+    "magneticModule/engage": "Engaging the magnets at {height_mm:g} mm",
+    "magneticModule/disengage": "Disengaging the magnets",
+    "thermocycler/openLid": "Opening the thermocycler lid",
+    "thermocycler/closeLid": "Closing the thermocycler lid",
+    "thermocycler/setTargetLidTemperature": "Setting the lid temperature to {celsius:g} °C",
+    "thermocycler/setTargetBlockTemperature": "Setting the block temperature to {celsius:g} °C",
+    "thermocycler/runProfile": "Running a profile of {repetitions} cycles",
+    "heaterShaker/setAndWaitForShakeSpeed": "Shaking at {rpm:g} rpm",
+    "heaterShaker/deactivateShaker": "Stopping the shaker",
 }
 
 
 def describe(command: Command) -> str:
     """A line of text for the run log (``ctx.commands()``)."""
     params = command.params()
-    text = _TEXT.get(command.kind)
+    text = _TEXT.get("airGap" if params.get("air_gap") else command.kind)
     if text is not None:
         try:
             return text.format(**{k: "" if v is None else v for k, v in params.items()})
@@ -146,6 +259,7 @@ def api_step(name: str) -> Callable[[F], F]:
         @functools.wraps(method)
         def wrapper(self: _HasSteps, *args: Any, **kwargs: Any) -> Any:
             steps = self._steps
+            check_finite(name, method, args, kwargs)
             steps.open(name)
             try:
                 return method(self, *args, **kwargs)

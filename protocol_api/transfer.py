@@ -15,9 +15,9 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from attrs import frozen
+from hardware.frozen import Frozen
 
-from .errors import ProtocolError, TipError, UnsupportedAPIError, VolumeError
+from .errors import ProtocolError, TipError, VolumeError
 from .labware import Labware, Well
 from .types import Location
 
@@ -35,9 +35,11 @@ _BLOWOUT_LOCATIONS = ("trash", "source well", "destination well")
 _MODES = ("transfer", "distribute", "consolidate")
 
 
-@frozen
-class TransferOptions:
+class TransferOptions(Frozen):
     """A transfer's options, checked."""
+
+    __slots__ = ("air_gap", "blow_out", "disposal_volume", "max_volume", "mix_after", "mix_before",
+                 "mode", "new_tip", "touch_tip", "trash")
 
     mode: str
     new_tip: str          # once, always, never
@@ -50,14 +52,28 @@ class TransferOptions:
     mix_after: tuple[int, float] | None
     max_volume: float     # what one aspirate may take: the pipette with its (next) tip
 
+    def __init__(self, mode: str, new_tip: str, trash: bool, air_gap: float, disposal_volume: float,
+                 touch_tip: bool, blow_out: str | None, mix_before: tuple[int, float] | None,
+                 mix_after: tuple[int, float] | None, max_volume: float) -> None:
+        object.__setattr__(self, "mode", mode)
+        object.__setattr__(self, "new_tip", new_tip)
+        object.__setattr__(self, "trash", trash)
+        object.__setattr__(self, "air_gap", air_gap)
+        object.__setattr__(self, "disposal_volume", disposal_volume)
+        object.__setattr__(self, "touch_tip", touch_tip)
+        object.__setattr__(self, "blow_out", blow_out)
+        object.__setattr__(self, "mix_before", mix_before)
+        object.__setattr__(self, "mix_after", mix_after)
+        object.__setattr__(self, "max_volume", max_volume)
+
 
 def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
                      options: dict[str, Any]) -> TransferOptions:
     """Check a liquid-handling call's keyword options, as ``transfer`` takes them."""
     for key in options:
-        if key not in _OPTIONS:
-            raise UnsupportedAPIError(f"{mode}: the option {key}={options[key]!r} is not "
-                                      "supported by labrun")
+        if key not in _OPTIONS:  # Opentrons ignores what it does not know; so do we, aloud
+            pipette._steps.warn(f"{mode}: {key}={options[key]!r} is not an option of "
+                                f"{mode}; ignored, as Opentrons does")
     mode = options.get("mode", mode)
     if mode not in _MODES:
         raise ProtocolError(f"{mode}: mode must be one of {_MODES}")

@@ -24,7 +24,8 @@ def validate_definition(definition: object, source: str = "labware definition") 
 
 
 def load_custom_definitions(directory: str | os.PathLike[str]) -> dict[str, LabwareDefinition]:
-    """Read and check every ``*.json`` under ``directory``; keyed by ``parameters.loadName``."""
+    """Read and check every ``*.json`` under ``directory``; keyed by ``parameters.loadName``
+    (two files with the same definition are one labware; different ones are an error)."""
     root = Path(directory)
     if not root.is_dir():
         raise LabwareDefinitionError(f"custom labware directory {str(root)!r} does not exist")
@@ -34,6 +35,8 @@ def load_custom_definitions(directory: str | os.PathLike[str]) -> dict[str, Labw
         definition = read_definition_file(path)
         load_name = definition["parameters"]["loadName"]
         if load_name in found:
+            if definition == found[load_name]:
+                continue  # the same labware saved twice (a copy): one definition
             raise LabwareDefinitionError(
                 f"{path}: parameters.loadName: {load_name!r} is already defined by "
                 f"{sources[load_name]}; each custom labware needs its own load name"

@@ -6,11 +6,11 @@ sends nothing to the robot.
 from __future__ import annotations
 
 import contextlib
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 from labrun_testing import simulate_file
 
@@ -18,7 +18,9 @@ from engine import commands as c
 from engine.channel import CommandChannel, StepRef
 from engine.run import Run
 from hardware.config import default_config
-from protocol_api.execute import continue_when_stalled, open_context
+from hardware.frozen import replace
+from protocol_api.execute import continue_when_stalled, create_run, open_context
+from protocol_api.steps import FINITE
 
 HEADER = '''metadata = {"apiLevel": "2.15"}
 
@@ -72,9 +74,6 @@ CASES: list[tuple[str, str, str]] = [
      'p300.pick_up_tip(small_tips["A1"])\np300.aspirate(25, plate["A1"])',
      "aspirate: 25 µL would put 25 µL in the tip; the p300_single_gen2 with this tip holds "
      "at most 20 µL"),
-    ("dispense more than the tip holds",
-     'p300.pick_up_tip()\np300.dispense(5, plate["A1"])',
-     "dispense: 5 µL asked but the tip holds 0 µL"),
     ("aspirating with no tip", 'pass\np300.aspirate(10, plate["A1"])',
      "aspirate: the left pipette (p300_single_gen2) has no tip; call pick_up_tip() first"),
     ("picking up a tip while holding one", "p300.pick_up_tip()\np300.pick_up_tip()",
@@ -83,8 +82,47 @@ CASES: list[tuple[str, str, str]] = [
      "[setattr(w, 'has_tip', False) for w in tips.wells()]\np300.pick_up_tip()",
      "pick_up_tip: out of tips; every tip in opentrons_96_tiprack_300ul in slot 4 has been "
      "used"),
-    ("ctx.load_module", 'pass\nctx.load_module("temperature module gen2", 3)',
-     "ProtocolContext.load_module: hardware modules are not supported by labrun"),
+    ("an unknown module", 'pass\nctx.load_module("magdek", 3)',
+     "load_module: 'magdek' is not a module labrun knows"),
+    ("a module in a slot it cannot use", 'pass\nctx.load_module("thermocycler", 3)',
+     "load_module: a Thermocycler Module GEN1 cannot go in slot 3; it fits in slot 7"),
+    ("a module in an occupied slot", 'pass\nctx.load_module("magnetic module gen2", 1)',
+     "slot 1 already holds Corning 96 Well Plate 360 µL Flat"),
+    ("a thermocycler over a taken slot", 'ctx.load_labware("nest_12_reservoir_15ml", 10)\n'
+     'ctx.load_module("thermocyclerModuleV2")',
+     "slot 10 already holds NEST 12 Well Reservoir 15 mL"),
+    ("a module next to a heater-shaker", 'ctx.load_module("heaterShakerModuleV1", 3)\n'
+     'ctx.load_module("temperature module gen2", 6)',
+     "load_module: a Temperature Module GEN2 in slot 6 would stand next to Heater-Shaker"),
+    ("shaking with the latch not closed", 'hs = ctx.load_module("heaterShakerModuleV1", 3)\n'
+     'hs.set_and_wait_for_shake_speed(500)',
+     "set_and_wait_for_shake_speed: the labware latch must be closed"),
+    ("a magnet height out of range", 'mag = ctx.load_module("magnetic module gen2", 3)\n'
+     'mag.engage(height=30)',
+     "engage: 30 mm is outside the Magnetic Module GEN2's range of -2.5-25 mm"),
+    ("engaging with no labware", 'mag = ctx.load_module("magnetic module gen2", 3)\n'
+     'mag.engage()', "engage: no labware is loaded on it; give height or height_from_base"),
+    ("a temperature out of range", 'temp = ctx.load_module("temperature module gen2", 3)\n'
+     'temp.set_temperature(100)',
+     "set_temperature: celsius must be between 0 and 99 °C, not 100"),
+    ("pipetting into a closed thermocycler",
+     'tc = ctx.load_module("thermocycler"); pcr = tc.load_labware('
+     '"nest_96_wellplate_100ul_pcr_full_skirt"); tc.close_lid(); p300.pick_up_tip()\n'
+     'p300.aspirate(10, pcr["A1"])',
+     "the pipette cannot go to the labware in Thermocycler Module GEN1 on 7 while its lid "
+     "is closed"),
+    ("moving next to a shaking heater-shaker",
+     'hs = ctx.load_module("heaterShakerModuleV1", 3); hs.close_labware_latch(); '
+     'hs.set_and_wait_for_shake_speed(500); r = ctx.load_labware("nest_12_reservoir_15ml", 2); '
+     'p300.pick_up_tip()\np300.aspirate(10, r["A1"])',
+     "the pipette cannot go to or next to Heater-Shaker Module GEN1 on 3 while it shakes"),
+    ("opening the latch of a shaking heater-shaker",
+     'hs = ctx.load_module("heaterShakerModuleV1", 3); hs.close_labware_latch(); '
+     'hs.set_and_wait_for_shake_speed(500)\nhs.open_labware_latch()',
+     "open_labware_latch: the plate is shaking"),
+    ("a profile step with no hold time", 'tc = ctx.load_module("thermocycler")\n'
+     'tc.execute_profile([{"temperature": 95}], 2)',
+     "execute_profile: step 1 must give hold_time_seconds or hold_time_minutes"),
     ("pipette.configure_nozzle_layout", "pass\np300.configure_nozzle_layout()",
      "InstrumentContext.configure_nozzle_layout is not supported by labrun"),
     ("pipette.air_gap over no well", "p300.pick_up_tip()\np300.air_gap(400)",
@@ -93,11 +131,65 @@ CASES: list[tuple[str, str, str]] = [
      "transfer: air_gap must be from 0 µL to below the pipette's working volume"),
     ("mix with a bad repetition count", 'p300.pick_up_tip()\np300.mix(-1, 10, plate["A1"])',
      "mix: repetitions must be a whole number >= 0, not -1"),
+    # Non-finite numbers, wherever a number is taken.
+    ("a nan delay", 'pass\nctx.delay(seconds=float("nan"))',
+     "delay: seconds is nan; " + FINITE),
+    ("an infinite delay", 'pass\nctx.delay(minutes=float("inf"))',
+     "delay: minutes is inf; " + FINITE),
+    ("a delay that adds up to infinity", "pass\nctx.delay(seconds=1e308, minutes=1e308)",
+     "delay: the delay command's seconds would be inf; " + FINITE),
+    ("a nan volume", 'p300.pick_up_tip()\np300.aspirate(float("nan"), plate["A1"])',
+     "aspirate: volume is nan; " + FINITE),
+    ("an infinite rate", 'p300.pick_up_tip()\np300.dispense(0, plate["A1"], rate=float("inf"))',
+     "dispense: rate is inf; " + FINITE),
+    ("a nan height", 'pass\np300.move_to(plate["A1"].top(float("nan")))',
+     "move_to: location holds nan; " + FINITE),
+    ("a nan Point", "from opentrons.types import Location, Point\n"
+     'p300.move_to(Location(Point(1, float("nan"), 3), None))',
+     "move_to: location holds nan; " + FINITE),
+    ("a Location moved by -inf", "from opentrons.types import Point\n"
+     'p300.move_to(plate["A1"].top().move(Point(z=float("-inf"))))',
+     "move_to: location holds -inf; " + FINITE),
+    ("a nan speed", 'pass\np300.move_to(plate["A1"].top(), speed=float("nan"))',
+     "move_to: speed is nan; " + FINITE),
+    ("a nan in a list of volumes",
+     'pass\np300.transfer([10, float("nan")], plate.wells()[:2], plate.wells()[2:4])',
+     "transfer: volume holds nan; " + FINITE),
+    ("an infinite mix volume", 'p300.pick_up_tip()\np300.mix(2, float("inf"), plate["A1"])',
+     "mix: volume is inf; " + FINITE),
+    ("a nan touch-tip offset",
+     'p300.pick_up_tip()\np300.touch_tip(plate["A1"], v_offset=float("nan"))',
+     "touch_tip: v_offset is nan; " + FINITE),
+    ("an infinite air gap", 'p300.pick_up_tip()\np300.air_gap(float("inf"))',
+     "air_gap: volume is inf; " + FINITE),
+    ("a nan flow rate", 'pass\np300.flow_rate.aspirate = float("nan")',
+     "flow_rate.aspirate must be a positive number, not nan"),
+    ("a nan clearance", 'pass\np300.well_bottom_clearance.dispense = float("nan")',
+     "well_bottom_clearance.dispense must be a number of mm, not nan"),
+    ("an infinite default speed", 'pass\np300.default_speed = float("inf")',
+     "default_speed must be a positive number, not inf"),
+    ("a nan labware offset", 'pass\nplate.set_offset(0, float("nan"), 0)',
+     "set_offset: the offset must be finite numbers of mm, not (0, nan, 0)"),
+    ("a nan speed cap", 'pass\nctx.max_speeds["X"] = float("nan")',
+     "max_speeds['X'] must be a positive speed in mm/s, not nan"),
+    # Exits: the run fails, labrun carries on.
+    ("sys.exit in run", "import sys\nsys.exit(3)",
+     "the protocol tried to exit (SystemExit, code 3); a protocol ends by returning from "
+     "run(ctx)"),
+    ("raise SystemExit in run", "pass\nraise SystemExit",
+     "the protocol tried to exit (SystemExit); a protocol ends by returning from run(ctx)"),
+    ("os._exit in run", "import os\nos._exit(0)",
+     "the protocol tried to exit (os._exit(0)); a protocol ends by returning from run(ctx)"),
+    ("a call from a second thread", "import threading\n"
+     't = threading.Thread(target=lambda: ctx.comment("hi"), name="helper"); t.start(); t.join()',
+     "comment was called from thread 'helper'; protocol calls must come from the thread that "
+     "runs run(ctx)"),
 ]
 
 
 @pytest.mark.parametrize(("body", "message"), [case[1:] for case in CASES],
                          ids=[case[0] for case in CASES])
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_bad_input_fails_the_run_at_the_offending_line(tmp_path: Path, body: str,
                                                        message: str) -> None:
     path, run, summary = simulate(tmp_path, body)
@@ -109,6 +201,38 @@ def test_bad_input_fails_the_run_at_the_offending_line(tmp_path: Path, body: str
     assert [e.command.kind for e in run.engine.entries if e.line == bad] == []
     statuses = [e["status"] for e in run.record.events if e["event"] == "status"]
     assert statuses[-1] == "failed" and "succeeded" not in statuses
+
+
+def test_a_non_finite_number_never_reaches_the_record(tmp_path: Path) -> None:
+    path = tmp_path / "protocol.py"
+    path.write_text(HEADER + '    p300.pick_up_tip()\n    p300.aspirate(float("nan"), '
+                    'plate["A1"])\n')
+    record = tmp_path / "record.jsonl"
+    run = create_run(path, record_path=record, on_stalled=continue_when_stalled)
+    try:
+        run.control.play()
+        run.wait(timeout=30)
+    finally:
+        run.close()
+    text = record.read_text()
+    for line in text.splitlines():  # strict JSON: a NaN or Infinity token would raise
+        json.loads(line, parse_constant=lambda token: pytest.fail(f"{token} in the record"))
+    assert "nan" not in [e.command.params().get("volume") for e in run.engine.entries]
+    assert json.loads(text.splitlines()[-1])["status"] == "failed"
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_call_from_a_second_thread_sends_nothing_and_keeps_the_steps_apart(
+        tmp_path: Path) -> None:
+    # The helper thread's own error is its affair (threading prints it); the run fails.
+    path, run, summary = simulate(
+        tmp_path, "import threading\nt = threading.Thread(target=lambda: [ctx.comment(str(i)) "
+                  "for i in range(800)]); t.start(); t.join()")
+    assert summary["status"] == "failed"
+    assert summary["location"] == f"{path}:{BAD_LINE}"
+    assert [e.command.kind for e in run.engine.entries if e.command.kind == "comment"] == []
+    steps = [e["name"] for e in run.record.events if e["event"] == "step"]
+    assert steps == ["load_labware"] * 4 + ["load_instrument"]
 
 
 def test_after_a_failure_the_attached_tip_is_dropped_in_the_trash(tmp_path: Path) -> None:
@@ -166,7 +290,7 @@ def test_an_embedded_context_reports_the_scripts_line_and_reraises() -> None:
 
 def test_a_command_for_a_mount_the_robot_lacks_fails_the_run() -> None:
     config = default_config()
-    config = attrs.evolve(config, mounts={"left": config.mounts["left"]})
+    config = replace(config, mounts={"left": config.mounts["left"]})
 
     def protocol(channel: CommandChannel) -> None:
         channel.execute(c.LoadInstrument("p20_single_gen2", "right", 20.0, 1.25, 18.0, 19.0,

@@ -230,12 +230,12 @@ def test_a_negative_delay_fails_at_its_line(tmp_path: Path) -> None:
 def test_unsupported_context_calls_fail_naming_the_call(tmp_path: Path) -> None:
     path = write_protocol(tmp_path, """
         ctx.comment("fine so far")
-        ctx.load_module("temperature module gen2", 3)
+        ctx.load_waste_chute()
     """)
     run = simulate(path)
     result = summary(run)
     assert result["status"] == "failed"
-    assert result["error"] == ("ProtocolContext.load_module: hardware modules are not "
+    assert result["error"] == ("ProtocolContext.load_waste_chute: waste chutes are not "
                                "supported by labrun")
     assert result["location"] == f"{path}:6"
     assert kinds(run) == ["loadLabware", "comment"]

@@ -17,6 +17,11 @@ PLATE = "corning_96_wellplate_360ul_flat"
 RESERVOIR = "nest_12_reservoir_15ml"
 
 
+def label(cmd: c.Command) -> str:
+    """The command's kind; ``airGap`` for an aspirate of air."""
+    return "airGap" if isinstance(cmd, c.Aspirate) and cmd.air_gap else cmd.kind
+
+
 class Bench:
     def __init__(self, ctx: EmbeddedContext) -> None:
         self.ctx = ctx
@@ -30,11 +35,11 @@ class Bench:
 
     def steps(self) -> list[tuple[str, float, str | None]]:
         """(kind, volume, well) of every aspirate, air gap and dispense."""
-        return [(cmd.kind, round(cmd.volume, 3), cmd.well) for cmd in self.commands()
+        return [(label(cmd), round(cmd.volume, 3), cmd.well) for cmd in self.commands()
                 if isinstance(cmd, c.LiquidCommand)]
 
     def kinds(self, *kinds: str) -> list[str]:
-        return [cmd.kind for cmd in self.commands() if cmd.kind in kinds]
+        return [label(cmd) for cmd in self.commands() if label(cmd) in kinds]
 
     def finish(self) -> dict[str, Any]:
         self.ctx.run.channel.finish()
@@ -65,12 +70,18 @@ def test_air_gap_draws_air_5_mm_above_the_last_well(bench: Bench) -> None:
     moves = [cmd for cmd in bench.commands() if isinstance(cmd, c.MoveTo)]
     assert moves[-1].point == tuple(bench.plate["A1"].top(5).point)
     gap = bench.commands()[-1]
-    assert isinstance(gap, c.AirGap) and gap.volume == 20 and gap.well == "1/A1"
-    assert not gap.reversible
+    assert isinstance(gap, c.Aspirate) and gap.air_gap
+    assert gap.volume == 20 and gap.well == "1/A1" and not gap.reversible
     assert p.current_volume == 70
     p.dispense(70, bench.plate["B1"])
     # The air goes out with the liquid: the books balance as the reference keeps them.
     assert bench.finish()["well_volumes_ul"] == {"1/A1": -70, "1/B1": 70}
+    # The record names it an aspirate, as the reference reports an air gap, marked as air.
+    queued = [(e["type"], e["params"]["volume"], e["params"].get("air_gap"))
+              for e in bench.ctx.run.record.events
+              if e["event"] == "command" and e["status"] == "queued"
+              and e["type"] in ("aspirate", "dispense")]
+    assert queued == [("aspirate", 50, False), ("aspirate", 20, True), ("dispense", 70, None)]
 
 
 def test_air_gap_without_volume_fills_the_tip_and_height_is_honoured(bench: Bench) -> None:
@@ -167,9 +178,19 @@ def test_transfer_one_to_many_repeats_each_source(bench: Bench) -> None:
         "1/A1", "1/A1", "1/A2", "1/A2"]
 
 
-def test_an_unknown_option_is_refused(bench: Bench) -> None:
-    with pytest.raises(UnsupportedAPIError, match="the option splash=1"):
-        bench.p300.transfer(10, bench.plate["A1"], bench.plate["B1"], splash=1)
+def test_an_unknown_option_is_ignored_with_a_warning_naming_it_and_the_line(
+        bench: Bench) -> None:
+    bench.p300.transfer(10, bench.plate["A1"], bench.plate["B1"], tip_touch=True)
+    # Run as Opentrons runs it (no touch tip), and said in the log and the record.
+    assert bench.steps() == [("aspirate", 10, "1/A1"), ("dispense", 10, "1/B1")]
+    assert bench.kinds("touchTip") == []
+    warnings = [cmd.message for cmd in bench.commands() if isinstance(cmd, c.Comment)]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("warning: ")
+    assert warnings[0].endswith("transfer: tip_touch=True is not an option of transfer; "
+                                "ignored, as Opentrons does")
+    assert f"{__file__}:" in warnings[0]
+    assert any("tip_touch=True" in line for line in bench.ctx.commands())
 
 
 # -- distribute and consolidate --------------------------------------------------------
@@ -257,7 +278,8 @@ def test_plunger_speed_is_the_flow_rate_in_mm_per_s_before_2_14() -> None:
             p.speed  # noqa: B018
 
 
-@pytest.mark.parametrize(("level", "clamped"), [("2.9", True), ("2.15", False)])
+@pytest.mark.parametrize(("level", "clamped"), [("2.9", True), ("2.16", True),
+                                               ("2.17", False)])
 def test_dispensing_more_than_the_tip_holds(level: str, clamped: bool) -> None:
     with open_at(level) as ctx:
         tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
@@ -265,11 +287,21 @@ def test_dispensing_more_than_the_tip_holds(level: str, clamped: bool) -> None:
         p = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])
         p.pick_up_tip()
         p.aspirate(40, plate["A1"])
-        if clamped:  # before the engine core the plunger simply stops at empty
+        if clamped:  # before 2.17 the plunger simply stops at empty
             p.dispense(300, plate["B1"])
             assert p.current_volume == 0
-            assert [e.command.volume for e in ctx.run.engine.entries
-                    if isinstance(e.command, c.Dispense)] == [40]
+            p.aspirate(10, plate["A2"])  # the plunger is back at the bottom: room for 300
+            p.dispense(10, plate["B2"])
+            # The record keeps the volume asked (as Opentrons logs it); the result and the
+            # well books say what left the tip.
+            ctx.run.channel.finish()
+            ctx.run.wait(timeout=30)
+            dispenses = [e for e in ctx.run.engine.entries if isinstance(e.command, c.Dispense)]
+            assert [e.command.volume for e in dispenses] == [300, 10]
+            assert [(e.result or {})["volume_dispensed"] for e in dispenses] == [40, 10]
+            summary = ctx.run.record.events[-1]
+            assert summary["well_volumes_ul"] == {"1/A1": -40, "1/B1": 40, "1/A2": -10,
+                                                  "1/B2": 10}
         else:
             with pytest.raises(VolumeError, match="300 µL asked but the tip holds 40 µL"):
                 p.dispense(300, plate["B1"])

@@ -18,7 +18,7 @@ from labrun_testing import simulate_file as simulate
 import protocol_api
 import protocol_api.types as labrun_types
 from protocol_api.execute import create_run
-from protocol_api.loader import LocatedLoadError, ProtocolSource, load_protocol
+from protocol_api.loader import LoadInterrupted, LocatedLoadError, ProtocolSource, load_protocol
 
 
 def write(tmp_path: Path, text: str, name: str = "protocol.py") -> Path:
@@ -261,3 +261,96 @@ def test_nothing_runs_when_the_file_cannot_be_loaded(tmp_path: Path) -> None:
     with pytest.raises(LocatedLoadError, match=r"apiLevel 9\.0 is not supported"):
         create_run(path, record_path=tmp_path / "record.jsonl")
     assert not (tmp_path / "record.jsonl").exists()
+
+
+# -- files and top levels that must not end labrun ----------------------------------------
+
+
+def test_a_file_that_is_not_utf8_names_the_line_of_the_bad_byte(tmp_path: Path) -> None:
+    path = tmp_path / "protocol.py"
+    path.write_bytes(b'metadata = {"apiLevel": "2.15"}\n\n# caf\xe9\ndef run(ctx):\n    pass\n')
+    error = load_error(path)
+    assert str(error) == ("the protocol file is not UTF-8 text: byte 0xe9 cannot be read; "
+                          "save the file as UTF-8")
+    assert error.location == f"{path}:3"
+
+
+def test_a_declared_coding_is_honoured(tmp_path: Path) -> None:
+    path = tmp_path / "protocol.py"
+    path.write_bytes(b'# -*- coding: latin-1 -*-\nmetadata = {"apiLevel": "2.15"}\n'
+                     b'def run(ctx):\n    ctx.comment("caf\xe9")\n')
+    run = simulate(path)
+    assert run.record.events[-1]["status"] == "succeeded"
+    assert [e.command.params()["message"] for e in run.engine.entries
+            if e.command.kind == "comment"] == ["café"]
+
+
+@pytest.mark.parametrize(("body", "line", "message"), [
+    ("run = 42", 3, "run must be a function taking the protocol context, not int 42"),
+    ("def run(ctx):\n    pass\nrun = 'x'", 5,
+     "run must be a function taking the protocol context, not str 'x'"),
+    ("if True:\n    run = None", 4,
+     "run must be a function taking the protocol context, not NoneType None"),
+    ("class run:\n    pass", 3, "run must be a function taking the protocol context"),
+    ("async def run(ctx):\n    pass", 3, "run must be a plain def, not async def"),
+])
+def test_a_run_that_is_not_a_function_is_reported_at_its_own_line(
+        tmp_path: Path, body: str, line: int, message: str) -> None:
+    path = write(tmp_path, 'metadata = {"apiLevel": "2.15"}\n\n' + body + "\n")
+    error = load_error(path)
+    assert str(error).startswith(message), str(error)
+    assert error.location == f"{path}:{line}"
+
+
+@pytest.mark.parametrize(("statement", "how"), [
+    ("sys.exit(3)", "SystemExit, code 3"),
+    ("raise SystemExit", "SystemExit"),
+    ("exit('bye')", "SystemExit, code 'bye'"),
+    ("os._exit(0)", "os._exit(0)"),
+    ("from os import _exit; _exit(5)", "os._exit(5)"),
+    ("import os.path; os._exit(0)", "os._exit(0)"),
+])
+def test_exiting_at_the_top_level_is_a_load_error_not_the_end_of_labrun(
+        tmp_path: Path, statement: str, how: str) -> None:
+    path = write(tmp_path, f"""
+        import os
+        import sys
+        metadata = {{"apiLevel": "2.15"}}
+        {statement}
+        def run(ctx):
+            pass
+    """)
+    error = load_error(path)  # reaching this line at all: labrun was not ended
+    assert str(error) == (f"the protocol tried to exit ({how}); a protocol ends by returning "
+                          "from run(ctx)")
+    assert error.location == f"{path}:4"
+
+
+def test_the_protocols_os_is_the_real_one_but_for_exit(tmp_path: Path) -> None:
+    import os
+
+    real_exit = os._exit
+    source = load_protocol(write(tmp_path, """
+        import os
+        metadata = {"apiLevel": "2.15"}
+        HERE = os.getcwd()
+        def run(ctx):
+            pass
+    """))
+    assert os._exit is real_exit and sys.modules["os"] is os
+    assert source.run.__globals__["HERE"] == os.getcwd()
+    assert source.run.__globals__["os"].environ is os.environ
+
+
+def test_ctrl_c_at_the_top_level_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        metadata = {"apiLevel": "2.15"}
+
+        raise KeyboardInterrupt
+        def run(ctx):
+            pass
+    """)
+    with pytest.raises(LoadInterrupted) as info:
+        load_protocol(path)
+    assert isinstance(info.value, KeyboardInterrupt)
+    assert info.value.location == f"{path}:3"

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from engine import commands as c
 from protocol_api import Well, open_context
-from protocol_api.errors import ProtocolError, TipError, UnsupportedAPIError, VolumeError
+from protocol_api.errors import ProtocolError, TipError, VolumeError
 from protocol_api.execute import EmbeddedContext
 from protocol_api.instrument import InstrumentContext
 from protocol_api.transfer import split
@@ -269,7 +269,6 @@ def test_a_transfer_is_one_step(bench: Bench) -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
-    ({"splash": True}, UnsupportedAPIError, "the option splash=True is not supported"),
     ({"air_gap": 300}, VolumeError, "air_gap must be from 0 µL to below the pipette's "
      "working volume, 300 µL; not 300"),
     ({"disposal_volume": -5}, VolumeError, "disposal_volume -5 µL is negative"),
@@ -295,8 +294,9 @@ def test_falsy_options_change_nothing(bench: Bench) -> None:
 
 @pytest.mark.parametrize(("volume", "source", "dest", "error", "message"), [
     (-1, "A1", "B1", VolumeError, "volume -1 µL is negative"),
-    (math.nan, "A1", "B1", VolumeError, "must be a number of µL"),
-    (math.inf, "A1", "B1", VolumeError, "must be a number of µL"),
+    (math.nan, "A1", "B1", ProtocolError, "transfer: volume is nan; every number a protocol "
+     "gives must be finite"),
+    (math.inf, "A1", "B1", ProtocolError, "transfer: volume is inf; every number"),
     ("10", "A1", "B1", VolumeError, "must be a number of µL \\(or a list of them\\)"),
     ([10, "x"], ["A1", "A2"], ["B1", "B2"], VolumeError, "must be a number of µL"),
     ([10], ["A1", "A2"], ["B1", "B2"], VolumeError, "1 volumes given for 2 transfers"),

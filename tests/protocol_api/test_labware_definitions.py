@@ -340,9 +340,17 @@ def test_invalid_json_names_the_file_and_line(tmp_path: Path) -> None:
         load_custom_definitions(tmp_path)
 
 
-def test_two_files_with_the_same_load_name_are_refused(tmp_path: Path) -> None:
+def test_two_copies_of_one_definition_are_one_labware(tmp_path: Path) -> None:
     write(tmp_path, "one.json", custom("same"))
-    write(tmp_path, "two.json", custom("same"))
+    write(tmp_path, "one0.json", custom("same"))
+    assert list(load_custom_definitions(tmp_path)) == ["same"]
+
+
+def test_two_different_files_with_the_same_load_name_are_refused(tmp_path: Path) -> None:
+    write(tmp_path, "one.json", custom("same"))
+    other = custom("same")
+    other["wells"]["A1"]["depth"] = 1.5
+    write(tmp_path, "two.json", other)
     with pytest.raises(LabwareDefinitionError, match=r"two\.json.*'same' is already defined by"):
         load_custom_definitions(tmp_path)
 

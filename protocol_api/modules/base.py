@@ -1,0 +1,181 @@
+"""What every module context shares: its place on the deck, the labware on it, its calls.
+
+A module context is what ``ctx.load_module`` returns. Each of its calls that does
+something is one step made of module commands (``engine.commands``); the engine carries
+them out on the device it bound the module to. Every module command's result carries
+the module's status. On a robot, reading a temperature or a speed sends a
+``module/read`` command for what the module does now. In a simulation nothing is sent
+and, as in the reference's simulator, a temperature or speed reads as its target once
+one is set (the run's timing still follows the physical model), so a protocol that
+polls a temperature takes the branches it takes there and never loops for ever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from engine import commands as c
+
+from ..errors import ProtocolError, SlotOccupiedError, UnsupportedAPIError
+from ..labware import Labware
+from ..steps import StepTracker, api_step
+from ..types import APIVersion, Point
+from .definitions import ModuleSpec
+
+LabwarePlacer = Callable[[str | Mapping[str, Any], str, Point, str | None, str | None,
+                          int | None, bool], Labware]
+"""Loads a labware (a load name or a definition) in a slot at an origin, sending its
+``loadLabware``: (name or definition, slot, origin, label, namespace, version, adapter)."""
+
+ADAPTER_API = (2, 15)
+SETTLED = {"temperature": "target", "block_temperature": "block_target",
+           "lid_temperature": "lid_target", "rpm": "target_rpm"}
+"""In a simulation, each reading that reads as its target once one is set."""
+
+
+class ModuleError(ProtocolError):
+    """A module call the module cannot do now or at all (bad value, lid closed, shaking)."""
+
+
+class ModuleContext:
+    """A module loaded on the deck: the labware on it and its calls."""
+
+    def __init__(self, steps: StepTracker, spec: ModuleSpec, slot: str, origin: Point, *,
+                 requested_as: str, api_version: tuple[int, int],
+                 placer: LabwarePlacer, simulating: bool = True) -> None:
+        self._steps = steps
+        self._spec = spec
+        self._slot = slot
+        self._origin = origin  # where a labware on it has its slot origin
+        self._requested_as = requested_as
+        self._api_version = api_version
+        self._placer = placer
+        self._labware: Labware | None = None
+        self._readings: dict[str, Any] = {}
+        self._simulating = simulating
+        self.id = f"{spec.model}@{slot}"
+
+    # -- what it is -----------------------------------------------------------------
+
+    @property
+    def model(self) -> str:
+        """The module model, such as ``magneticModuleV2``."""
+        return self._spec.model
+
+    @property
+    def type(self) -> str:
+        """The module type, such as ``magneticModuleType``."""
+        return self._spec.module_type
+
+    @property
+    def requested_as(self) -> str:
+        """The name ``load_module`` was given."""
+        return self._requested_as
+
+    @property
+    def api_version(self) -> APIVersion:
+        return APIVersion(*self._api_version)
+
+    @property
+    def parent(self) -> str:
+        """The deck slot the module is in."""
+        return self._slot
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        """Every deck slot the module takes (a thermocycler's four)."""
+        return (self._slot, *self._spec.covers)
+
+    @property
+    def display_name(self) -> str:
+        return self._spec.display_name
+
+    @property
+    def serial_number(self) -> str:
+        """A simulated module's serial number."""
+        return f"labrun-{self.id}"
+
+    @property
+    def labware(self) -> Labware | None:
+        """The labware on the module, if any."""
+        return self._labware
+
+    # -- loading labware --------------------------------------------------------------
+
+    @api_step("load_labware")
+    def load_labware(self, name: str, label: str | None = None, namespace: str | None = None,
+                     version: int | None = None, adapter: str | None = None,
+                     **kwargs: Any) -> Labware:
+        """Load a labware on the module (on ``adapter``, if named)."""
+        if adapter is not None:
+            base = self._place(adapter, None, namespace, None, adapter=True)
+            return base.load_labware(name, label, namespace, version)
+        return self._place(name, label, namespace, version)
+
+    @api_step("load_labware")
+    def load_labware_from_definition(self, definition: Mapping[str, Any],
+                                     label: str | None = None) -> Labware:
+        """Load a labware on the module from a definition object."""
+        return self._place(definition, label, None, None)
+
+    @api_step("load_adapter")
+    def load_adapter(self, name: str, namespace: str | None = None,
+                     version: int | None = None) -> Labware:
+        """Load an adapter on the module (apiLevel 2.15 and later)."""
+        if self._api_version < ADAPTER_API:
+            raise UnsupportedAPIError("load_adapter on a module needs apiLevel 2.15 or later")
+        return self._place(name, None, namespace, version, adapter=True)
+
+    def _place(self, name: str | Mapping[str, Any], label: str | None, namespace: str | None,
+               version: int | None, *, adapter: bool = False) -> Labware:
+        if self._labware is not None:
+            raise SlotOccupiedError(f"{self} already holds {self._labware.display_name}")
+        labware = self._placer(name, self._slot, self._origin, label, namespace, version,
+                               adapter)
+        self._labware = labware
+        self._labware_loaded(labware)
+        return labware
+
+    def _labware_loaded(self, labware: Labware) -> None:
+        """A labware was placed on the module (a subclass checks it)."""
+
+    # -- calls ------------------------------------------------------------------------
+
+    def _call(self, command: c.ModuleCommand) -> dict[str, Any]:
+        """Send one module command of the current step; remember what the module reports."""
+        result = self._steps.execute(command)
+        status = result.get("module")
+        if isinstance(status, Mapping):
+            self._readings = dict(status)
+        return result
+
+    @api_step("read_module")
+    def _refresh(self) -> None:
+        self._call(c.ReadModule(self.id))
+
+    def _reading(self, name: str, default: Any = None) -> Any:
+        """What the module reports for ``name`` (see the module's docstring)."""
+        if not self._simulating:
+            self._refresh()
+            return self._readings.get(name, default)
+        target = self._readings.get(SETTLED.get(name, ""))
+        if target is not None:
+            return target
+        status = self._readings.get(name, default)
+        if name == "status" and status in ("heating", "cooling"):
+            return "holding at target"
+        return status
+
+    def __repr__(self) -> str:
+        return f"{self._spec.display_name} on {self._slot}"
+
+
+def check_range(what: str, value: object, low: float, high: float, unit: str) -> float:
+    """``value`` as a float within ``low``-``high``; ModuleError naming ``what`` otherwise."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ModuleError(f"{what} must be a number of {unit}, not {value!r}")
+    if not low <= value <= high:
+        raise ModuleError(f"{what} must be between {low:g} and {high:g} {unit}, "
+                          f"not {value:g}")
+    return float(value)

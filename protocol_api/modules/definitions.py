@@ -1,0 +1,147 @@
+"""Module definitions: the names protocols load modules by, and their geometry on the deck.
+
+The geometry comes from Opentrons' module definitions (schema 3) in the
+opentrons-shared-data package, read lazily and shared: where a labware on the module
+sits (``labwareOffset``, through the OT-2 deck's ``slotTransforms`` in slots where the
+module is turned round), how tall the module is, which slots it may use (the OT-2 deck
+definition's ``compatibleModuleTypes``; the thermocycler only slot 7, covering 7, 8,
+10 and 11), and the module's own configuration (temperature ranges, magnet travel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from hardware.frozen import Frozen
+
+from ..errors import ProtocolError
+from ..labware_definitions import read_json
+from ..types import Point
+
+MODULE_DEFINITIONS = "module/definitions/3/{model}.json"
+OT2_DECK = "deck/definitions/5/ot2_standard.json"
+
+# The device kind (hardware.devices) and the API level that introduced each model (the
+# reference loads the GEN2 temperature and magnetic modules at every apiLevel).
+MODELS: dict[str, tuple[str, tuple[int, int]]] = {
+    "temperatureModuleV1": ("temperature", (2, 0)),
+    "temperatureModuleV2": ("temperature", (2, 0)),
+    "magneticModuleV1": ("magnetic", (2, 0)),
+    "magneticModuleV2": ("magnetic", (2, 0)),
+    "thermocyclerModuleV1": ("thermocycler", (2, 0)),
+    "thermocyclerModuleV2": ("thermocycler", (2, 13)),
+    "heaterShakerModuleV1": ("heater_shaker", (2, 13)),
+}
+
+# What ``load_module`` accepts besides the model names (compared in lower case), as the
+# Opentrons API does.
+ALIASES: dict[str, str] = {
+    "tempdeck": "temperatureModuleV1",
+    "temperature module": "temperatureModuleV1",
+    "temperature module gen1": "temperatureModuleV1",
+    "temperature module gen2": "temperatureModuleV2",
+    "magdeck": "magneticModuleV1",
+    "magnetic module": "magneticModuleV1",
+    "magnetic module gen1": "magneticModuleV1",
+    "magnetic module gen2": "magneticModuleV2",
+    "thermocycler": "thermocyclerModuleV1",
+    "thermocycler module": "thermocyclerModuleV1",
+    "thermocycler module gen1": "thermocyclerModuleV1",
+    "thermocycler module gen2": "thermocyclerModuleV2",
+    "heater-shaker module": "heaterShakerModuleV1",
+    "heatershakermodulev1": "heaterShakerModuleV1",
+    **{model.lower(): model for model in MODELS},
+}
+
+THERMOCYCLER_SLOT = "7"
+THERMOCYCLER_COVERS = ("8", "10", "11")
+"""The slots the thermocycler takes besides its own on the OT-2 deck."""
+
+
+class ModuleSpec(Frozen):
+    """One module model: its kind, its definition and what labrun reads from it."""
+
+    __slots__ = ("definition", "kind", "model", "since")
+
+    model: str
+    kind: str
+    since: tuple[int, int]
+    definition: Mapping[str, Any]
+
+    def __init__(self, model: str, kind: str, since: tuple[int, int],
+                 definition: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "model", model)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "since", since)
+        object.__setattr__(self, "definition", definition)
+
+    @property
+    def display_name(self) -> str:
+        return str(self.definition["displayName"])
+
+    @property
+    def module_type(self) -> str:
+        """The definition's ``moduleType`` (``magneticModuleType``...)."""
+        return str(self.definition["moduleType"])
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return self.definition.get("config") or {}
+
+    @property
+    def covers(self) -> tuple[str, ...]:
+        """The slots it takes beyond its own."""
+        return THERMOCYCLER_COVERS if self.kind == "thermocycler" else ()
+
+    def compatible_slots(self) -> tuple[str, ...]:
+        """The OT-2 slots this module may be loaded in."""
+        if self.kind == "thermocycler":
+            return (THERMOCYCLER_SLOT,)
+        return tuple(slot for slot, kinds in _compatible().items() if self.module_type in kinds)
+
+    def labware_origin(self, slot: str, slot_origin: Sequence[float]) -> Point:
+        """The slot origin of a labware on the module in ``slot`` (deck coordinates)."""
+        offset = self.definition["labwareOffset"]
+        vector = [float(offset["x"]), float(offset["y"]), float(offset["z"]), 1.0]
+        transform = (((self.definition.get("slotTransforms") or {}).get("ot2_standard") or {})
+                     .get(slot) or {}).get("labwareOffset")
+        if transform:
+            vector = [sum(row[i] * vector[i] for i in range(4)) for row in transform]
+        return Point(float(slot_origin[0]) + vector[0], float(slot_origin[1]) + vector[1],
+                     float(slot_origin[2]) + vector[2])
+
+    def highest_z(self, slot_origin: Sequence[float]) -> float:
+        """The module's top in deck coordinates (a thermocycler's with its lid)."""
+        dimensions = self.definition["dimensions"]
+        height = float(dimensions["bareOverallHeight"])
+        if "lidHeight" in dimensions:
+            height = max(height, float(self.definition["labwareOffset"]["z"])
+                         + float(dimensions["lidHeight"]))
+        return float(slot_origin[2]) + height
+
+
+@cache
+def _compatible() -> dict[str, tuple[str, ...]]:
+    deck = read_json(OT2_DECK)
+    return {area["id"]: tuple(area.get("compatibleModuleTypes") or ())
+            for area in deck["locations"]["addressableAreas"]}
+
+
+def resolve_model(name: object) -> str:
+    """The module model ``name`` means; ProtocolError naming the accepted names if none."""
+    if isinstance(name, str):
+        model = ALIASES.get(name.strip().lower())
+        if model is not None:
+            return model
+    known = sorted({*ALIASES} - {m.lower() for m in MODELS} | set(MODELS))
+    raise ProtocolError(f"load_module: {name!r} is not a module labrun knows; use one of "
+                        f"{', '.join(repr(k) for k in known)}")
+
+
+@cache
+def module_spec(model: str) -> ModuleSpec:
+    """The spec of ``model`` (a name from ``MODELS``), its definition read once."""
+    kind, since = MODELS[model]
+    return ModuleSpec(model, kind, since, read_json(MODULE_DEFINITIONS.format(model=model)))

@@ -1,0 +1,118 @@
+"""``HeaterShakerContext``: a heated plate that shakes, with a labware latch.
+
+As on the OT-2: it shakes only once its latch has been closed by the protocol; its
+latch does not open while it shakes; while it shakes the pipettes keep away from it
+and from the slots left and right of it.
+"""
+
+from __future__ import annotations
+
+from engine import commands as c
+
+from ..steps import api_step
+from .base import ModuleContext, ModuleError, check_range
+
+LOW_C, HIGH_C = 37.0, 95.0
+LOW_RPM, HIGH_RPM = 200.0, 3000.0
+
+
+class HeaterShakerContext(ModuleContext):
+    """A heater-shaker, as in the Opentrons API."""
+
+    _latch = "idle_unknown"
+    _target_rpm = 0.0
+
+    @property
+    def shaking(self) -> bool:
+        """Whether the plate shakes now (as the protocol set it)."""
+        return self._target_rpm > 0
+
+    @api_step("set_target_temperature")
+    def set_target_temperature(self, celsius: float) -> None:
+        """Set the target and return at once (``wait_for_temperature`` waits)."""
+        target = check_range("set_target_temperature: celsius", celsius, LOW_C, HIGH_C, "°C")
+        self._call(c.SetTargetShakerTemperature(self.id, target))
+
+    @api_step("wait_for_temperature")
+    def wait_for_temperature(self) -> None:
+        """Wait until the plate is at its target."""
+        self._call(c.WaitForShakerTemperature(self.id))
+
+    @api_step("set_and_wait_for_temperature")
+    def set_and_wait_for_temperature(self, celsius: float) -> None:
+        """Set the target and wait until the plate is there."""
+        target = check_range("set_and_wait_for_temperature: celsius", celsius, LOW_C,
+                             HIGH_C, "°C")
+        self._call(c.SetTargetShakerTemperature(self.id, target))
+        self._call(c.WaitForShakerTemperature(self.id))
+
+    @api_step("deactivate_heater")
+    def deactivate_heater(self) -> None:
+        self._call(c.DeactivateHeater(self.id))
+
+    @api_step("set_and_wait_for_shake_speed")
+    def set_and_wait_for_shake_speed(self, rpm: int) -> None:
+        """Shake at ``rpm`` (200-3000); returns once at speed. The latch must be closed."""
+        speed = check_range("set_and_wait_for_shake_speed: rpm", rpm, LOW_RPM, HIGH_RPM, "rpm")
+        if self._latch != "idle_closed":
+            raise ModuleError("set_and_wait_for_shake_speed: the labware latch must be closed "
+                              "with close_labware_latch() before the plate shakes")
+        self._call(c.SetAndWaitForShakeSpeed(self.id, speed))
+        self._target_rpm = speed
+
+    @api_step("deactivate_shaker")
+    def deactivate_shaker(self) -> None:
+        """Stop shaking (returns once stopped)."""
+        self._call(c.DeactivateShaker(self.id))
+        self._target_rpm = 0.0
+
+    @api_step("open_labware_latch")
+    def open_labware_latch(self) -> None:
+        """Open the latch; refused while the plate shakes."""
+        if self.shaking:
+            raise ModuleError("open_labware_latch: the plate is shaking; stop it with "
+                              "deactivate_shaker() first")
+        self._call(c.OpenLabwareLatch(self.id))
+        self._latch = "idle_open"
+
+    @api_step("close_labware_latch")
+    def close_labware_latch(self) -> None:
+        self._call(c.CloseLabwareLatch(self.id))
+        self._latch = "idle_closed"
+
+    @api_step("deactivate")
+    def deactivate(self) -> None:
+        """Stop shaking and heating."""
+        self._call(c.DeactivateShaker(self.id))
+        self._target_rpm = 0.0
+        self._call(c.DeactivateHeater(self.id))
+
+    @property
+    def current_temperature(self) -> float:
+        return float(self._reading("temperature", 23.0))
+
+    @property
+    def target_temperature(self) -> float | None:
+        target = self._reading("target")
+        return None if target is None else float(target)
+
+    @property
+    def temperature_status(self) -> str:
+        return str(self._reading("status", "idle"))
+
+    @property
+    def current_speed(self) -> int:
+        return int(self._reading("rpm", 0))
+
+    @property
+    def target_speed(self) -> int | None:
+        return int(self._target_rpm) if self._target_rpm else None
+
+    @property
+    def speed_status(self) -> str:
+        return "holding at target" if self.shaking else "idle"
+
+    @property
+    def labware_latch_status(self) -> str:
+        """``idle_open``, ``idle_closed`` or ``idle_unknown`` (before any latch call)."""
+        return self._latch

@@ -1,0 +1,90 @@
+"""The deck rules of modules on the OT-2, checked before anything moves.
+
+At load: a module goes only in a slot its kind may use, every slot it takes is free,
+and no module stands next to a heater-shaker. Before each move of a pipette: not to a
+thermocycler's labware while its lid is not open, not to a shaking heater-shaker or the
+slots left and right of it. A refused call raises ``ModuleError``; the run fails with
+the protocol line of that call, before the robot moves.
+"""
+
+from __future__ import annotations
+
+from engine.commands import Command
+
+from ..deck import Deck
+from .base import ModuleContext, ModuleError
+from .definitions import ModuleSpec
+from .heater_shaker import HeaterShakerContext
+from .thermocycler import ThermocyclerContext
+
+SLOT_SIZE = (128.0, 86.0)
+"""A labware footprint on an OT-2 slot, from its origin (mm)."""
+
+
+def neighbours(slot: str, *, sideways_only: bool = False) -> set[str]:
+    """The OT-2 slots left and right of ``slot`` (and in front and behind it)."""
+    if not slot.isdigit() or not 1 <= int(slot) <= 12:
+        return set()
+    row, col = divmod(int(slot) - 1, 3)
+    places = [(row, col - 1), (row, col + 1)]
+    if not sideways_only:
+        places += [(row - 1, col), (row + 1, col)]
+    return {str(3 * r + c + 1) for r, c in places if 0 <= r < 4 and 0 <= c < 3}
+
+
+class ModuleRules:
+    """The modules loaded on one deck, and the rules they impose."""
+
+    def __init__(self, deck: Deck) -> None:
+        self.deck = deck
+        self.modules: dict[str, ModuleContext] = {}  # by the slot the module is in
+
+    def check_load(self, spec: ModuleSpec, slot: str) -> None:
+        """Refuse a module in a slot it cannot use, a taken slot, a heater-shaker's side."""
+        allowed = spec.compatible_slots()
+        if slot not in allowed:
+            raise ModuleError(f"load_module: a {spec.display_name} cannot go in slot {slot}; "
+                              f"it fits in slot{'s' if len(allowed) > 1 else ''} "
+                              f"{', '.join(allowed)}")
+        for taken in (slot, *spec.covers):
+            self.deck.check_free(taken)
+        for other_slot, other in self.present().items():
+            shaker = (spec.kind == "heater_shaker"
+                      or isinstance(other, HeaterShakerContext))
+            if shaker and other_slot in neighbours(slot):
+                raise ModuleError(f"load_module: a {spec.display_name} in slot {slot} would "
+                                  f"stand next to {other}; on the OT-2 no module may stand "
+                                  "next to a Heater-Shaker")
+
+    def check_motion(self, command: Command) -> None:
+        """Refuse a move to a closed thermocycler or next to a shaking heater-shaker."""
+        point = getattr(command, "point", None)
+        if point is None:
+            return
+        well = getattr(command, "well", None)
+        slot = well.split("/")[0] if isinstance(well, str) and "/" in well else None
+        slots = {slot} if slot is not None else self._slots_at(point[0], point[1])
+        for module in self.present().values():
+            if (isinstance(module, ThermocyclerContext) and module.lid_position != "open"
+                    and slots & set(module.slots)):
+                raise ModuleError(f"the pipette cannot go to the labware in {module} "
+                                  "while its lid is closed; open it with open_lid()")
+            if isinstance(module, HeaterShakerContext) and module.shaking:
+                near = {module.parent} | neighbours(module.parent, sideways_only=True)
+                if slots & near:
+                    raise ModuleError(f"the pipette cannot go to or next to {module} while "
+                                      "it shakes; stop it with deactivate_shaker() first")
+
+    def present(self) -> dict[str, ModuleContext]:
+        """The loaded modules still on the deck (``del ctx.deck[slot]`` removes one)."""
+        return {slot: module for slot, module in self.modules.items()
+                if self.deck[slot] is module}
+
+    def _slots_at(self, x: float, y: float) -> set[str]:
+        found = set()
+        for slot in self.deck.slots:
+            origin = self.deck.position_for(slot).point
+            if (origin.x <= x <= origin.x + SLOT_SIZE[0]
+                    and origin.y <= y <= origin.y + SLOT_SIZE[1]):
+                found.add(slot)
+        return found

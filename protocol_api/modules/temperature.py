@@ -1,0 +1,57 @@
+"""``TemperatureModuleContext``: a plate held at a temperature.
+
+Targets from 0 to 99 °C are accepted, as the reference accepts them; the module's
+published working range is 4-95 °C.
+"""
+
+from __future__ import annotations
+
+from engine import commands as c
+
+from ..steps import api_step
+from .base import ModuleContext, check_range
+
+LOW_C, HIGH_C = 0.0, 99.0
+
+
+class TemperatureModuleContext(ModuleContext):
+    """A temperature module, as in the Opentrons API."""
+
+    @api_step("set_temperature")
+    def set_temperature(self, celsius: float) -> None:
+        """Set the target and wait until the plate is there."""
+        target = check_range("set_temperature: celsius", celsius, LOW_C, HIGH_C, "°C")
+        self._call(c.SetTargetTemperature(self.id, target))
+        self._call(c.WaitForTemperature(self.id))
+
+    @api_step("start_set_temperature")
+    def start_set_temperature(self, celsius: float) -> None:
+        """Set the target and return at once (``await_temperature`` waits)."""
+        target = check_range("start_set_temperature: celsius", celsius, LOW_C, HIGH_C, "°C")
+        self._call(c.SetTargetTemperature(self.id, target))
+
+    @api_step("await_temperature")
+    def await_temperature(self, celsius: float | None = None) -> None:
+        """Wait until the plate is at its target."""
+        self._call(c.WaitForTemperature(self.id))
+
+    @api_step("deactivate")
+    def deactivate(self) -> None:
+        """Stop heating or cooling."""
+        self._call(c.DeactivateTemperature(self.id))
+
+    @property
+    def temperature(self) -> float:
+        """The plate's temperature (°C) when the module last reported."""
+        return float(self._reading("temperature", 23.0))
+
+    @property
+    def target(self) -> float | None:
+        """The target temperature (°C), None when off."""
+        target = self._reading("target")
+        return None if target is None else float(target)
+
+    @property
+    def status(self) -> str:
+        """``idle``, ``heating``, ``cooling`` or ``holding at target``."""
+        return str(self._reading("status", "idle"))

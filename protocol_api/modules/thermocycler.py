@@ -1,0 +1,200 @@
+"""``ThermocyclerContext``: a heated block under a motorised, heated lid; profiles.
+
+On the OT-2 the thermocycler sits in slot 7 and covers 8, 10 and 11. While its lid is
+not open the pipettes may not go to its labware (the run fails before that move).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine import commands as c
+
+from ..steps import api_step
+from .base import ModuleContext, ModuleError, check_range
+
+BLOCK_C = (0.0, 99.0)
+LID_C = (0.0, 110.0)  # the reference accepts a lid target below its 37 °C heating range
+MAX_VOLUME_UL = 100.0
+
+
+class ThermocyclerContext(ModuleContext):
+    """A thermocycler, as in the Opentrons API."""
+
+    _lid = "open"
+    _hold_s: float | None = None
+    _ramp: float | None = None
+    _profile: tuple[int, int] | None = None  # steps, repetitions of the last profile
+
+    # -- lid ----------------------------------------------------------------------------
+
+    @api_step("open_lid")
+    def open_lid(self) -> str:
+        """Open the lid; returns its position."""
+        self._call(c.OpenLid(self.id))
+        self._lid = "open"
+        return self._lid
+
+    @api_step("close_lid")
+    def close_lid(self) -> str:
+        """Close the lid; returns its position."""
+        self._call(c.CloseLid(self.id))
+        self._lid = "closed"
+        return self._lid
+
+    @property
+    def lid_position(self) -> str:
+        """``open``, ``closed`` or ``in_between``."""
+        return self._lid
+
+    @api_step("set_lid_temperature")
+    def set_lid_temperature(self, temperature: float) -> None:
+        """Heat the lid to ``temperature`` and wait until it is there."""
+        celsius = check_range("set_lid_temperature: temperature", temperature, *LID_C, "°C")
+        self._call(c.SetTargetLidTemperature(self.id, celsius))
+        self._call(c.WaitForLidTemperature(self.id))
+
+    @api_step("deactivate_lid")
+    def deactivate_lid(self) -> None:
+        """Switch the lid heater off."""
+        self._call(c.DeactivateLid(self.id))
+
+    # -- block --------------------------------------------------------------------------
+
+    @api_step("set_block_temperature")
+    def set_block_temperature(self, temperature: float, hold_time_seconds: float | None = None,
+                              hold_time_minutes: float | None = None,
+                              ramp_rate: float | None = None,
+                              block_max_volume: float | None = None) -> None:
+        """Bring the block to ``temperature``, hold it there for the hold time, then
+        return (the block keeps the temperature)."""
+        celsius = check_range("set_block_temperature: temperature", temperature, *BLOCK_C, "°C")
+        hold = _hold("set_block_temperature", hold_time_seconds, hold_time_minutes,
+                     required=False)
+        volume = _volume("set_block_temperature", block_max_volume)
+        if ramp_rate is not None:
+            ramp_rate = check_range("set_block_temperature: ramp_rate", ramp_rate, 0.0, 1e3,
+                                    "°C/s")
+        self._hold_s, self._ramp = hold, ramp_rate
+        self._call(c.SetTargetBlockTemperature(self.id, celsius, hold, volume, ramp_rate))
+        self._call(c.WaitForBlockTemperature(self.id))
+
+    @api_step("execute_profile")
+    def execute_profile(self, steps: Sequence[Mapping[str, Any]], repetitions: int,
+                        block_max_volume: float | None = None) -> None:
+        """Run ``steps`` (each a ``temperature`` and a ``hold_time_seconds`` or
+        ``hold_time_minutes``) ``repetitions`` times; returns when it is done."""
+        if isinstance(repetitions, bool) or not isinstance(repetitions, int) or repetitions < 1:
+            raise ModuleError(f"execute_profile: repetitions must be a whole number of at "
+                              f"least 1, not {repetitions!r}")
+        if not isinstance(steps, Sequence) or isinstance(steps, str):
+            raise ModuleError("execute_profile: steps must be a list of steps")
+        planned: list[tuple[float, float]] = []
+        for index, step in enumerate(steps, start=1):
+            if not isinstance(step, Mapping) or "temperature" not in step:
+                raise ModuleError(f"execute_profile: step {index} must give a temperature")
+            celsius = check_range(f"execute_profile: step {index}'s temperature",
+                                  step["temperature"], *BLOCK_C, "°C")
+            hold = _hold(f"execute_profile: step {index}", step.get("hold_time_seconds"),
+                         step.get("hold_time_minutes"), required=True)
+            planned.append((celsius, hold or 0.0))
+        volume = _volume("execute_profile", block_max_volume)
+        self._profile = (len(planned), repetitions)
+        self._call(c.RunProfile(self.id, tuple(planned), repetitions, volume))
+
+    @api_step("deactivate_block")
+    def deactivate_block(self) -> None:
+        """Switch the block's temperature control off."""
+        self._call(c.DeactivateBlock(self.id))
+
+    @api_step("deactivate")
+    def deactivate(self) -> None:
+        """Switch the block and the lid heater off."""
+        self._call(c.DeactivateThermocycler(self.id))
+
+    # -- readings ---------------------------------------------------------------------
+
+    @property
+    def block_temperature(self) -> float | None:
+        return _number(self._reading("block_temperature"))
+
+    @property
+    def block_target_temperature(self) -> float | None:
+        return _number(self._reading("block_target"))
+
+    @property
+    def block_temperature_status(self) -> str:
+        status = str(self._reading("status", "idle"))
+        return "holding at target" if status == "running profile" else status
+
+    @property
+    def lid_temperature(self) -> float | None:
+        return _number(self._reading("lid_temperature"))
+
+    @property
+    def lid_target_temperature(self) -> float | None:
+        return _number(self._reading("lid_target"))
+
+    @property
+    def lid_temperature_status(self) -> str:
+        target, current = self.lid_target_temperature, self.lid_temperature
+        if target is None or current is None:
+            return "idle"
+        if abs(target - current) <= 0.5:
+            return "holding at target"
+        return "heating" if target > current else "cooling"
+
+    @property
+    def hold_time(self) -> float | None:
+        """Seconds left of the current hold."""
+        return _number(self._reading("hold_time_left_s"))
+
+    @property
+    def ramp_rate(self) -> float | None:
+        return self._ramp
+
+    @property
+    def total_step_count(self) -> int | None:
+        return self._profile[0] if self._profile else None
+
+    @property
+    def total_cycle_count(self) -> int | None:
+        return self._profile[1] if self._profile else None
+
+    @property
+    def current_step_index(self) -> int | None:
+        step = self._reading("profile_step")
+        return int(step) if step is not None else None
+
+    @property
+    def current_cycle_index(self) -> int | None:
+        cycle = self._reading("profile_cycle")
+        return int(cycle) if cycle is not None else None
+
+    @property
+    def status(self) -> str:
+        return self.block_temperature_status
+
+
+def _hold(what: str, seconds: object, minutes: object, *, required: bool) -> float | None:
+    if seconds is None and minutes is None:
+        if required:
+            raise ModuleError(f"{what} must give hold_time_seconds or hold_time_minutes")
+        return None
+    total = 0.0
+    for name, value, scale in (("hold_time_seconds", seconds, 1.0),
+                               ("hold_time_minutes", minutes, 60.0)):
+        if value is not None:
+            total += check_range(f"{what}: {name}", value, 0.0, 1e9, "") * scale
+    return total
+
+
+def _volume(what: str, volume: object) -> float | None:
+    if volume is None:
+        return None
+    return check_range(f"{what}: block_max_volume", volume, 0.0, MAX_VOLUME_UL, "µL")
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None

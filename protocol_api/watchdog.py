@@ -1,0 +1,119 @@
+"""Where a protocol is stuck: the simulate watchdog and Ctrl-C.
+
+A simulated run answers every call at once, so a protocol that makes no call for long
+(``while True:`` in ``run``) is stuck in its own code. ``Watchdog`` fails such a run
+with the protocol line it is at; ``interrupt`` ends a run on Ctrl-C the same way,
+without a traceback. The protocol thread itself cannot be stopped from outside (Python
+threads cannot be killed): once its run has ended it is left to the process's exit.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+
+from engine.channel import CommandChannel
+from engine.run import Run
+
+DEFAULT_WATCHDOG_S = 30.0
+"""Wall-clock seconds a simulated protocol may go without a call (``--watchdog``)."""
+
+_EXECUTE = CommandChannel.execute.__code__
+
+
+def protocol_line(run: Run, protocol_file: str | None) -> str | None:
+    """The ``file:line`` the run's protocol thread is at now (None: not running)."""
+    frames = _frames(run)
+    for frame in reversed(frames):
+        if protocol_file is None or frame.f_code.co_filename == protocol_file:
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    return None
+
+
+def _frames(run: Run) -> list[FrameType]:
+    thread = run.protocol_thread
+    if thread is None or thread.ident is None or not thread.is_alive():
+        return []
+    frame = sys._current_frames().get(thread.ident)
+    chain: list[FrameType] = []
+    while frame is not None:
+        chain.append(frame)
+        frame = frame.f_back
+    return chain[::-1]  # outermost first
+
+
+def waiting_on_engine(run: Run) -> bool:
+    """True while the protocol thread waits in a call (the engine has the turn)."""
+    return any(frame.f_code is _EXECUTE for frame in _frames(run))
+
+
+class Watchdog:
+    """Fails a run whose protocol makes no call for ``limit_s`` seconds of ``now`` time.
+
+    Time spent waiting inside a call (a pause, a long command) does not count: only the
+    protocol's own code between calls does.
+    """
+
+    def __init__(self, run: Run, protocol_file: str, limit_s: float, *,
+                 now: Callable[[], float] = time.monotonic, poll_s: float | None = None) -> None:
+        self.run = run
+        self.protocol_file = protocol_file
+        self.limit_s = limit_s
+        self._now = now
+        self._poll_s = poll_s if poll_s is not None else min(1.0, limit_s / 10)
+        self._done = threading.Event()
+        self.checks = 0  # how many times it has looked (for tests to wait on)
+        self.checked = threading.Condition()
+        self.fired: str | None = None  # the line it failed the run at
+        self._thread = threading.Thread(target=self._watch, name="labrun-watchdog",
+                                        daemon=True)
+
+    def start(self) -> Watchdog:
+        """Start watching in a thread of its own; it ends with the run."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop watching."""
+        self._done.set()
+
+    def _watch(self) -> None:
+        calls, since = -1, self._now()
+        while not self._done.wait(self._poll_s):
+            if self.run.control.status().status.is_terminal:
+                break
+            sent = self.run.channel.requests_sent
+            if sent != calls or self.run.protocol_thread is None or waiting_on_engine(self.run):
+                calls, since = sent, self._now()
+            elif self._now() - since >= self.limit_s:
+                self._fire()
+                break
+            with self.checked:
+                self.checks += 1
+                self.checked.notify_all()
+        with self.checked:
+            self.checks += 1
+            self.checked.notify_all()
+
+    def _fire(self) -> None:
+        line = protocol_line(self.run, self.protocol_file)
+        self.fired = line
+        self.run.channel.finish(
+            f"the protocol made no call for {self.limit_s:g} s and seems stuck (the watchdog "
+            "of simulate; --watchdog SECONDS sets the limit, 0 turns it off)", line)
+
+
+def interrupt(run: Run, protocol_file: str | None) -> None:
+    """Ctrl-C: abort the run, naming the protocol line it was at, and wait for its end."""
+    line = protocol_line(run, protocol_file)
+    reason = f"interrupted (Ctrl-C) at {line}" if line else "interrupted (Ctrl-C)"
+    run.control.abort(reason, source="keyboard")
+    while True:
+        try:
+            run.wait()
+            return
+        except KeyboardInterrupt:  # a second Ctrl-C: the cleanup is short, wait for it
+            continue

@@ -1,0 +1,169 @@
+"""What labrun does with the Opentrons internals that published protocols read, and the
+Opentrons behaviours it follows for loose input (a fractional mix count)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from engine import commands as c
+from protocol_api import open_context
+from protocol_api.errors import UnsupportedAPIError
+from protocol_api.execute import EmbeddedContext
+from protocol_api.labware import Well
+from protocol_api.types import APIVersion
+
+
+def protocol_commands(ctx: EmbeddedContext) -> list[Any]:
+    return [e.command for e in ctx.run.engine.entries if e.origin == "protocol"]
+
+
+@pytest.fixture
+def ctx() -> Iterator[EmbeddedContext]:
+    with open_context(api_version=(2, 13)) as context:
+        yield context
+
+
+def test_hw_manager_says_a_simulation_is_one_and_switches_the_rail_lights(
+        ctx: EmbeddedContext) -> None:
+    hardware = ctx._hw_manager.hardware
+    assert hardware.is_simulator is True
+    hardware.set_lights(rails=True)
+    assert ctx.rail_lights_on
+    assert hardware.get_lights() == {"button": True, "rails": True}
+    hardware.set_lights(button=False)  # the button light is the robot's own: nothing sent
+    hardware.set_lights(rails=False)
+    assert not ctx.rail_lights_on
+    lights = [cmd.on for cmd in protocol_commands(ctx) if isinstance(cmd, c.SetRailLights)]
+    assert lights == [True, False]
+
+
+def test_a_real_run_is_not_a_simulator() -> None:
+    with open_context(simulating=False) as ctx:
+        assert ctx._hw_manager.hardware.is_simulator is False
+
+
+def test_the_blinking_thread_of_library_protocols_ends_at_once_in_a_simulation(
+        ctx: EmbeddedContext) -> None:
+    # The library's pattern: blink while a flag is set, the flag set only on a robot.
+    blinking = {"on": not ctx._hw_manager.hardware.is_simulator}
+
+    def blink(hardware: Any) -> None:
+        while blinking["on"]:
+            hardware.set_lights(rails=True)
+
+    thread = threading.Thread(target=blink, args=(ctx._hw_manager.hardware,))
+    thread.start()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_internals_labrun_cannot_honour_fail_naming_themselves(ctx: EmbeddedContext) -> None:
+    with pytest.raises(UnsupportedAPIError,
+                       match=r"ctx\._hw_manager\.hardware\._attached_instruments is an "
+                             "Opentrons internal that labrun does not have"):
+        ctx._hw_manager.hardware._attached_instruments  # noqa: B018
+    with pytest.raises(UnsupportedAPIError, match=r"ctx\._hw_manager\.hardware\.get_pipette"):
+        ctx._hw_manager.hardware.get_pipette("left")
+    with pytest.raises(AttributeError, match="'ProtocolContext' object has no attribute "
+                                             "'_implementation'"):
+        ctx._implementation  # noqa: B018
+
+
+def test_last_tip_picked_up_from_is_the_attached_tips_well(ctx: EmbeddedContext) -> None:
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    assert pipette._last_tip_picked_up_from is None
+    pipette.pick_up_tip()
+    pipette.drop_tip()
+    pipette.pick_up_tip()
+    parked = pipette._last_tip_picked_up_from
+    assert parked is tips["B1"]
+    pipette.return_tip()
+    assert pipette._last_tip_picked_up_from is None
+    pipette.pick_up_tip(parked)  # the parked tip again, as the library's protocols do
+    picked = [cmd.well for cmd in protocol_commands(ctx) if isinstance(cmd, c.PickUpTip)]
+    assert picked == ["1/A1", "1/B1", "1/B1"]
+
+
+def test_private_tip_racks_are_the_tip_racks(ctx: EmbeddedContext) -> None:
+    first = ctx.load_labware("opentrons_96_tiprack_20ul", 1)
+    more = ctx.load_labware("opentrons_96_tiprack_20ul", 2)
+    pipette = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[first])
+    assert pipette._tip_racks[0].wells()[0].depth == first.wells()[0].depth
+    pipette._tip_racks.append(more)
+    assert pipette.tip_racks == [first, more]
+
+
+def test_a_well_subclass_built_from_well_core_is_the_same_well(ctx: EmbeddedContext) -> None:
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+
+    class TrackedWell(Well):
+        def __init__(self, well: Well, volume: float) -> None:
+            super().__init__(well.parent, well._core, APIVersion(2, 13))
+            self.volume = volume
+
+    tracked = TrackedWell(plate["C4"], 150)
+    assert tracked.well_name == "C4" and tracked.parent is plate and tracked.volume == 150
+    assert tracked.bottom(1).point == plate["C4"].bottom(1).point
+    assert tracked.diameter == plate["C4"].diameter
+    pipette.pick_up_tip()
+    pipette.aspirate(20, tracked.bottom(1))
+    assert [cmd.well for cmd in protocol_commands(ctx) if isinstance(cmd, c.Aspirate)] == [
+        "2/C4"]
+
+
+def test_a_fractional_mix_count_mixes_as_opentrons_does_and_says_so(
+        ctx: EmbeddedContext) -> None:
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    pipette.pick_up_tip()
+    pipette.mix(2.4, 10, plate["A1"])  # Opentrons counts down while more than 1 is left: 3
+    pipette.mix(2.0, 10, plate["A1"])  # a whole number as a float: 2, no warning
+    commands = protocol_commands(ctx)
+    assert sum(isinstance(cmd, c.Aspirate) for cmd in commands) == 5
+    assert sum(isinstance(cmd, c.Dispense) for cmd in commands) == 5
+    warnings = [cmd.message for cmd in commands if isinstance(cmd, c.Comment)]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"warning: {__file__}:")
+    assert warnings[0].endswith("mix: repetitions=2.4 is not a whole number; mixing 3 "
+                                "times, as Opentrons does")
+
+
+def test_a_multi_channel_touches_the_walls_of_a_reservoir_well_around_its_centre(
+        ctx: EmbeddedContext) -> None:
+    reservoir = ctx.load_labware("nest_12_reservoir_15ml", 1)
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    m300 = ctx.load_instrument("p300_multi_gen2", "right", tip_racks=[tips])
+    m300.pick_up_tip()
+    m300.aspirate(50, reservoir["A1"])
+    m300.touch_tip()
+    well = reservoir["A1"]
+    touch = next(cmd for cmd in protocol_commands(ctx) if isinstance(cmd, c.TouchTip))
+    # The nozzles' middle at the well's centre: the first nozzle (A) 31.5 mm behind it,
+    # the reach half the well's length and width, so no nozzle leaves the slot.
+    centre = well.top(-1).point
+    assert well.width is not None
+    assert touch.point == pytest.approx((centre.x, centre.y + 31.5, centre.z))
+    assert touch.reach_y == pytest.approx(well.width / 2)
+    assert touch.point[1] - 31.5 - touch.reach_y >= 0
+
+
+def test_an_air_gap_of_zero_before_2_16_fills_the_tip_as_an_aspirate_of_zero_does(
+        ctx: EmbeddedContext) -> None:
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    tips = ctx.load_labware("opentrons_96_filtertiprack_200ul", 1)
+    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    pipette.pick_up_tip()
+    pipette.aspirate(50, plate["A1"])
+    pipette.air_gap(0)  # apiLevel 2.13: 0 means all the tip can still take
+    gaps = [cmd.volume for cmd in protocol_commands(ctx)
+            if isinstance(cmd, c.Aspirate) and cmd.air_gap]
+    assert gaps == [150]
+    assert pipette.current_volume == 200

@@ -1,0 +1,219 @@
+"""Hardware modules through the protocol API: names, geometry, heights, the example.
+
+Module protocols run on the simulated robot with simulated modules on the virtual
+clock; what the modules did is read back from the run record and its summary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from labrun_testing import simulate_file
+from motion_trace import PhysicalTrace, TraceItem, TracingController, follow_record
+
+from engine.run import Run
+from hardware.clock import VirtualClock
+from hardware.config import default_config
+from hardware.modules import physics
+from labrun.cli.rehearsal import Intervention, schedule
+from protocol_api.execute import continue_when_stalled, create_run, open_context
+from protocol_api.modules import (
+    HeaterShakerContext,
+    MagneticModuleContext,
+    TemperatureModuleContext,
+    ThermocyclerContext,
+)
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bead_cleanup.py"
+
+
+def write(tmp_path: Path, body: str, api: str = "2.15") -> Path:
+    path = tmp_path / "protocol.py"
+    lines = "\n".join("    " + line for line in body.strip().splitlines())
+    path.write_text(f'metadata = {{"apiLevel": "{api}"}}\n\n\ndef run(ctx):\n{lines}\n')
+    return path
+
+
+def summary(run: Run) -> dict[str, Any]:
+    event = run.record.events[-1]
+    assert event["event"] == "summary"
+    return event
+
+
+def module_calls(run: Run, kind: str) -> list[dict[str, Any]]:
+    return [e["params"] for e in run.record.events
+            if e["event"] == "command" and e["status"] == "queued" and e["type"] == kind]
+
+
+@pytest.mark.parametrize(("name", "model", "context"), [
+    ("magdeck", "magneticModuleV1", MagneticModuleContext),
+    ("Magnetic Module GEN2", "magneticModuleV2", MagneticModuleContext),
+    ("magneticModuleV2", "magneticModuleV2", MagneticModuleContext),
+    ("tempdeck", "temperatureModuleV1", TemperatureModuleContext),
+    ("Temperature Module Gen2", "temperatureModuleV2", TemperatureModuleContext),
+    ("thermocycler", "thermocyclerModuleV1", ThermocyclerContext),
+    ("thermocycler module", "thermocyclerModuleV1", ThermocyclerContext),
+    ("thermocyclerModuleV2", "thermocyclerModuleV2", ThermocyclerContext),
+    ("heaterShakerModuleV1", "heaterShakerModuleV1", HeaterShakerContext),
+])
+def test_every_name_and_alias_loads_its_model(name: str, model: str, context: type) -> None:
+    with open_context(api_version=(2, 15)) as ctx:
+        slot = None if "thermocycler" in name.lower() else 1
+        module = ctx.load_module(name, slot)
+        assert isinstance(module, context) and module.model == model
+        assert ctx.loaded_modules == {int(module.parent): module}
+        assert ctx.deck[module.parent] is module
+
+
+def test_labware_on_a_module_sits_at_the_definitions_offset_turned_round_on_the_right() -> None:
+    with open_context(api_version=(2, 15)) as ctx:
+        left = ctx.load_module("magnetic module gen2", 1).load_labware(
+            "biorad_96_wellplate_200ul_pcr")
+        right = ctx.load_module("magnetic module gen2", 3).load_labware(
+            "biorad_96_wellplate_200ul_pcr")
+        bare = ctx.load_labware("biorad_96_wellplate_200ul_pcr", 2)
+        slot = {s: ctx.deck.position_for(s).point for s in ("1", "2", "3")}
+        a1 = {name: plate["A1"].bottom().point for name, plate in
+              (("left", left), ("right", right), ("bare", bare))}
+        in_slot = a1["bare"] - slot["2"]  # the well's place from its slot's origin
+        # magneticModuleV2: labwareOffset (-1.175, -0.125, 82.25); slots 3, 6, 9 mirror x
+        # and add 0.25 (the OT-2 deck's slotTransforms).
+        assert a1["left"] - slot["1"] - in_slot == pytest.approx((-1.175, -0.125, 82.25))
+        assert a1["right"] - slot["3"] - in_slot == pytest.approx((1.425, -0.125, 82.25))
+        assert ctx.loaded_labwares[1] is left
+
+
+def test_the_thermocycler_takes_slots_7_8_10_and_11() -> None:
+    with open_context(api_version=(2, 15)) as ctx:
+        tc = ctx.load_module("thermocycler module gen2")
+        assert tc.parent == "7" and all(ctx.deck[s] is tc for s in ("7", "8", "10", "11"))
+        assert list(ctx.loaded_modules) == [7]
+        plate = tc.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+        # thermocyclerModuleV2's labwareOffset: (0, 68.8, 108.96) from slot 7
+        offset = plate.calibrated_offset - ctx.deck.position_for("7").point
+        assert offset == pytest.approx((0.0, 68.8, 108.96))
+
+
+def test_magnet_heights_follow_the_labware_and_the_model(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+gen2 = ctx.load_module("magnetic module gen2", 1)
+gen2.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+gen2.engage()
+gen2.engage(offset=1)
+gen2.engage(height_from_base=5)
+gen2.engage(height=8)
+gen1 = ctx.load_module("magdeck", 3)
+gen1.load_labware("biorad_96_wellplate_200ul_pcr")
+gen1.engage()
+gen1.engage(height=20)
+""")
+    run = simulate_file(path)
+    assert summary(run)["status"] == "succeeded", summary(run)
+    heights = [p["height_mm"] for p in module_calls(run, "magneticModule/engage")]
+    # GEN2, mm from home: half of the definition's 20 half-mm, + 2.5 mm to the labware's
+    # bottom; GEN1 counts in half-mm: 18 + 5 half-mm = 11.5 mm, height=20 -> 10 mm.
+    assert heights == [12.5, 13.5, 7.5, 8.0, 11.5, 10.0]
+
+
+def test_the_bead_cleanup_example_takes_the_time_of_its_delays_and_modules() -> None:
+    run = simulate_file(EXAMPLE)
+    result = summary(run)
+    assert result["status"] == "succeeded", result
+    assert [p["message"] for p in result["pauses"]] == [
+        "Add 30 µL of elution buffer to column 1 of the cold block, then resume"]
+    modules = {m["kind"]: m for m in result["modules"]}
+    assert modules["magnetic"]["slot"] == "1" and modules["magnetic"]["labware"] == "samples"
+    assert [t["call"] for t in modules["magnetic"]["timeline"]] == [
+        "engage", "disengage", "engage", "disengage"]
+    assert [t["call"] for t in modules["temperature"]["timeline"]] == [
+        "set_temperature", "deactivate"]
+    # Delays: 5 + 2 + 0.5 + 0.5 + 3 + 2 + 1 min; the magnets travel 12.5 mm four times.
+    delays = (5 + 2 + 0.5 + 0.5 + 3 + 2 + 1) * 60
+    magnets = 4 * 12.5 / physics.MAGNET_SPEED_MM_S
+    assert result["duration_s"] > delays + magnets
+    # The cold block reached 4 °C while the beads bound and washed: no wait at the pause.
+    cooling = (physics.AMBIENT_C - 4) / physics.TEMPERATURE_MODULE.cool_c_per_s
+    waits = [e for e in run.engine.entries
+             if e.command.kind == "temperatureModule/waitForTemperature"]
+    assert len(waits) == 1 and waits[0].completed_at == waits[0].started_at
+    assert waits[0].started_at is not None and waits[0].started_at > cooling
+
+
+def traced(interventions: list[Intervention]) -> tuple[PhysicalTrace, Run]:
+    config = default_config()
+    clock = VirtualClock()
+    trace: list[TraceItem] = []
+    controller = TracingController(config, clock, trace=trace)
+    run = create_run(EXAMPLE, config=config, controller=controller, clock=clock,
+                     on_stalled=continue_when_stalled)
+    try:
+        follow_record(run, trace)
+        schedule(run, interventions)
+        run.control.play(source="test")
+        run.wait(timeout=120)
+    finally:
+        run.close()
+    return PhysicalTrace(config, trace), run
+
+
+def test_pauses_during_the_magnet_and_the_delays_change_no_contact_and_move_no_magnet() -> None:
+    twin, twin_run = traced([])
+    engage = next(e for e in twin_run.engine.entries
+                  if e.command.kind == "magneticModule/engage")
+    assert engage.started_at is not None
+    during_engage = engage.started_at + 0.5  # the magnets are halfway up
+    paused, run = traced([
+        Intervention(during_engage, None, "pause-immediate"),
+        Intervention(during_engage + 60, None, "resume"),
+        Intervention(during_engage + 100, None, "door-open"),  # in the 2 min delay
+        Intervention(during_engage + 130, None, "door-close"),
+        Intervention(during_engage + 131, None, "resume"),
+    ])
+    result = summary(run)
+    assert result["status"] == "succeeded", result
+    assert paused.rounded_contacts() == twin.rounded_contacts()
+    assert paused.floor_violations(twin) == []
+    parks = [e for e in run.record.events if e["event"] == "module_park"]
+    unparks = [e for e in run.record.events if e["event"] == "module_unpark"]
+    magnet_parks = [e["status"]["height_mm"] for e in parks if e["module"].startswith("magnetic")]
+    magnet_unparks = [e["status"]["height_mm"] for e in unparks
+                      if e["module"].startswith("magnetic")]
+    # Cut off halfway, the magnets stayed there through the pause; then they went up.
+    assert magnet_parks[0] == pytest.approx(0.5 * physics.MAGNET_SPEED_MM_S)
+    assert magnet_unparks[0] == magnet_parks[0]
+    assert magnet_parks[1] == magnet_unparks[1] == 12.5  # engaged during the delay
+    # The pauses add their length, no more: chemistry (the delays) ran on.
+    assert result["duration_s"] == pytest.approx(
+        summary(twin_run)["duration_s"] + 60, abs=30)
+
+
+def test_deleting_a_slot_removes_what_it_held_a_module_from_all_its_slots() -> None:
+    with open_context(api_version=(2, 15)) as ctx:
+        ctx.load_labware("nest_12_reservoir_15ml", 2)
+        tc = ctx.load_module("thermocycler")
+        del ctx.deck["2"]
+        assert ctx.deck["2"] is None
+        del ctx.deck["8"]
+        assert all(ctx.deck[s] is None for s in tc.slots)
+        assert ctx.loaded_modules == {}
+        ctx.load_module("temperature module gen2", 7)  # the slot is free again
+
+
+def test_on_a_robot_a_reading_asks_the_module_in_a_simulation_it_reads_the_target() -> None:
+    with open_context(api_version=(2, 15), simulating=False) as ctx:
+        temp = ctx.load_module("temperature module gen2", 1)
+        temp.start_set_temperature(4)
+        assert temp.temperature == physics.AMBIENT_C and temp.status == "cooling"
+        ctx.delay(60)
+        cooled = physics.AMBIENT_C - 60 * physics.TEMPERATURE_MODULE.cool_c_per_s
+        assert temp.temperature == pytest.approx(cooled)
+        reads = [e for e in ctx.run.engine.entries if e.command.kind == "module/read"]
+        assert len(reads) == 3
+    with open_context(api_version=(2, 15)) as ctx:
+        temp = ctx.load_module("temperature module gen2", 1)
+        temp.start_set_temperature(4)
+        # as Opentrons' simulator: a loop polling the temperature ends
+        assert temp.temperature == 4 and temp.status == "holding at target"
+        assert not [e for e in ctx.run.engine.entries if e.command.kind == "module/read"]

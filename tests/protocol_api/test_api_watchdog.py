@@ -1,0 +1,112 @@
+"""The simulate watchdog and Ctrl-C: a stuck protocol fails (or is aborted) with the line
+it is stuck at. The watchdog is given a clock the test moves, so nothing here depends on
+how fast the host is.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.run import Run
+from engine.state import Status
+from protocol_api.execute import continue_when_stalled, create_run
+from protocol_api.loader import ProtocolSource
+from protocol_api.watchdog import Watchdog, interrupt
+
+HERE = str(Path(__file__).resolve())
+WAIT_S = 10.0
+
+
+def line_of(marker: str) -> str:
+    lines = Path(HERE).read_text().splitlines()
+    return f"{HERE}:{next(i for i, text in enumerate(lines, 1) if text.endswith(marker))}"
+
+
+class Stuck:
+    """A protocol that makes a call, then waits (makes no call) until released."""
+
+    def __init__(self) -> None:
+        self.waiting = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, ctx: Any) -> None:
+        ctx.comment("before")
+        self.waiting.set()
+        self.release.wait()  # stuck here
+        ctx.comment("after")
+
+
+def start(protocol: Callable[[Any], None], *, stalled: bool = True) -> Run:
+    source = ProtocolSource(HERE, (2, 15), {}, {}, protocol)
+    run = create_run(source, on_stalled=continue_when_stalled if stalled else None)
+    run.control.play()
+    return run
+
+
+def looked(dog: Watchdog, times: int = 2) -> None:
+    """Wait until the watchdog has looked ``times`` more times."""
+    with dog.checked:
+        target = dog.checks + times
+        assert dog.checked.wait_for(lambda: dog.checks >= target, WAIT_S)
+
+
+def test_the_watchdog_fails_a_protocol_that_makes_no_call_at_the_line_it_is_at() -> None:
+    protocol, now = Stuck(), [0.0]
+    run = start(protocol)
+    dog = Watchdog(run, HERE, 30.0, now=lambda: now[0], poll_s=0.001).start()
+    try:
+        assert protocol.waiting.wait(WAIT_S)
+        looked(dog)
+        now[0] = 29.9
+        looked(dog)
+        assert run.control.status().status is Status.RUNNING
+        now[0] = 30.0
+        run.wait(WAIT_S)
+    finally:
+        protocol.release.set()
+        run.close()
+    summary = run.record.events[-1]
+    assert summary["status"] == "failed"
+    assert summary["error"] == ("the protocol made no call for 30 s and seems stuck (the "
+                                "watchdog of simulate; --watchdog SECONDS sets the limit, 0 "
+                                "turns it off)")
+    assert summary["location"] == line_of("# stuck here")
+    assert dog.fired == summary["location"]
+
+
+def test_time_spent_inside_a_call_does_not_count() -> None:
+    def protocol(ctx: Any) -> None:
+        ctx.pause("look at the plate")  # paused inside the call until resumed
+        ctx.comment("after")
+
+    now = [0.0]
+    run = start(protocol, stalled=False)  # nothing resumes the pause by itself
+    dog = Watchdog(run, HERE, 30.0, now=lambda: now[0], poll_s=0.001).start()
+    try:
+        run.control.wait_until_paused(WAIT_S)
+        looked(dog)
+        now[0] = 1000.0
+        looked(dog)
+        assert dog.fired is None and run.control.status().status is Status.PAUSED
+        assert run.control.resume().accepted
+        run.wait(WAIT_S)
+    finally:
+        run.close()
+    assert run.record.events[-1]["status"] == "succeeded"
+
+
+def test_ctrl_c_aborts_the_run_naming_the_line_the_protocol_is_at() -> None:
+    protocol = Stuck()
+    run = start(protocol)
+    try:
+        assert protocol.waiting.wait(WAIT_S)
+        interrupt(run, HERE)
+    finally:
+        protocol.release.set()
+        run.close()
+    summary = run.record.events[-1]
+    assert summary["status"] == "aborted"
+    assert summary["reason"] == f"interrupted (Ctrl-C) at {line_of('# stuck here')}"
