@@ -1,6 +1,7 @@
 """Test settings shared by every layer's tests."""
 
 import os
+import signal
 
 from hypothesis import HealthCheck, settings
 
@@ -9,3 +10,10 @@ settings.register_profile(
 settings.register_profile(
     "dev", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+# Tests send Ctrl-C (SIGINT) to the processes they start. A shell that starts the suite in
+# the background ignores SIGINT for it, and the processes it starts inherit that (Python
+# then installs no KeyboardInterrupt handler): restore the default, so the suite behaves
+# the same however it is launched.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)

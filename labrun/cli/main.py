@@ -1,4 +1,4 @@
-"""``labrun``: simulate or run protocol files, start the emulator, serve the control API."""
+"""The ``labrun`` command: one sub-command per module, each imported only when chosen."""
 
 from __future__ import annotations
 
@@ -6,18 +6,44 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-COMMANDS = ("simulate", "run", "serve", "emulator")
-"""Sub-commands, each a module of this package with ``add_parser(commands)``."""
+DESCRIPTION = """\
+Simulate or run lab-robot protocol files, serve the remote-control API and its
+web page, or start the G-code controller emulator. 'labrun COMMAND --help'
+tells more of each."""
+EPILOG = """exit status (every command):
+  0    success (a run that succeeded or was stopped by someone)
+  1    the run failed, was aborted or halted, or the protocol failed in the simulation
+  2    bad input: arguments, files or a protocol that cannot load; nothing moved
+  130  interrupted before the run could end on its own (Ctrl-C outside a run)"""
+COMMANDS = {
+    "simulate": "simulate a protocol on the virtual clock",
+    "run": "run a protocol on a robot or on the bundled emulator",
+    "serve": "serve the remote-control API (a queue of runs)",
+    "emulator": "run the G-code controller emulator (GRBL, Marlin, Smoothieware)",
+    "doctor": "check a robot: what firmware answers and what the robot file gets wrong",
+}
+"""Sub-commands, each a module of this package with ``add_parser(commands)``, and the
+line ``labrun --help`` says of each (the same as the module's own, which a test checks)."""
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser; with ``only``, just that sub-command (and just its imports)."""
-    parser = argparse.ArgumentParser(prog="labrun", description=__doc__)
+def build_parser(only: str | None = None, *, full: bool = False) -> argparse.ArgumentParser:
+    """The argument parser; with ``only``, just that sub-command (and just its imports).
+
+    Without ``only`` (``--help``, ``--version``, no or an unknown command) the
+    sub-commands are listed by name and line without importing any of them, unless
+    ``full``: ``labrun --help`` must not load the HTTP stack.
+    """
+    parser = argparse.ArgumentParser(prog="labrun", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action=_VersionAction, help="print labrun's version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        if only is None or name == only:
+    for name, line in COMMANDS.items():
+        if name == only or (only is None and full):
             importlib.import_module(f"{__package__}.{name}").add_parser(commands)
+        elif only is None:
+            commands.add_parser(name, help=line)
     return parser
 
 
@@ -28,8 +54,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = next((a for a in arguments if not a.startswith("-")), None)
     parser = build_parser(chosen if chosen in COMMANDS else None)
     args = parser.parse_args(arguments)
-    status: int = args.handler(args)
+    try:
+        status: int = args.handler(args)
+    except BrokenPipeError:  # `labrun simulate FILE | head`: the reader has had enough
+        sys.stdout = None  # nothing more to flush at exit
+        return 0
     return status
+
+
+class _VersionAction(argparse.Action):
+    """``labrun --version``: the package's version constant."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from labrun import __version__
+
+        print(f"labrun {__version__}")
+        parser.exit()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from attrs import frozen
-
 from engine.actions import Abort, Action, Halt, Pause, Resume, SkipDelay, Stop
 from engine.run import Run
 from hardware.clock import VirtualClock
+from hardware.frozen import Frozen
 from hardware.simulated import SimulatedController
 
 SOURCE = "rehearsal"
@@ -37,13 +36,19 @@ class RehearsalError(ValueError):
     """A ``--at`` argument that cannot be understood."""
 
 
-@frozen
-class Intervention:
+class Intervention(Frozen):
     """One scripted intervention."""
+
+    __slots__ = ("action", "seconds", "step")
 
     seconds: float | None
     step: int | None
     action: str
+
+    def __init__(self, seconds: float | None, step: int | None, action: str) -> None:
+        object.__setattr__(self, "seconds", seconds)
+        object.__setattr__(self, "step", step)
+        object.__setattr__(self, "action", action)
 
     def describe(self) -> str:
         when = f"t={self.seconds:g}s" if self.seconds is not None else f"step {self.step}"

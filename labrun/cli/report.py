@@ -6,97 +6,239 @@ from typing import Any
 
 from engine.run import Run
 
+from .calls import (
+    CALL_NAMES,
+    Labels,
+    call_name,
+    command_sentence,
+    is_module_call,
+    sentence,
+)
+
 JSON_SCHEMA_VERSION = 2
 
 
-def describe(kind: str, params: dict[str, Any]) -> str:
-    """A command in a few words, for the run log."""
-    well = params.get("well")
-    at = f" {well}" if well else ""
-    if kind in ("aspirate", "dispense"):
-        word = "from" if kind == "aspirate" else "into"
-        where = f" {word} {well}" if well else " in place"
-        return f"{kind} {params['volume']:g} µL{where} ({params['mount']})"
-    if kind == "blowOut":
-        return f"blow out{at} ({params['mount']})"
-    if kind == "pickUpTip":
-        return f"pick up tip {well} ({params['mount']})"
-    if kind == "dropTip":
-        return f"drop tip in {well} ({params['mount']})"
-    if kind == "moveTo":
-        x, y, z = params["point"]
-        return f"move {params['mount']} to{at or ''} ({x:.1f}, {y:.1f}, {z:.1f})"
-    if kind == "loadLabware":
-        return f"load {params['display_name']} in slot {params['slot']}"
-    if kind == "loadInstrument":
-        return f"load {params['instrument_name']} on {params['mount']} mount"
-    if kind == "comment":
-        return f"comment: {params['message']}"
-    if kind == "delay":
-        msg = f": {params['message']}" if params.get("message") else ""
-        return f"delay {params['seconds']:g} s{msg}"
-    if kind == "waitForResume":
-        return f"pause: {params.get('message') or ''}".rstrip(": ")
-    if kind == "home":
-        return "home"
-    return kind
+class TextLog:
+    """The run log, fed the record's events as they come (``labrun simulate`` and ``run``).
 
+    ``verbosity`` 0: a line per protocol call in its own words, comments, what people did
+    (pauses, resumes, stops) and how the run ended; 1 (``-v``): also the commands each call
+    became, nested under it, status changes and parks; 2 (``-vv``): also coordinates, flow
+    rates and park positions. The error of a failed run is not in the log: the CLI prints
+    it once, on stderr.
+    """
 
-def text_log(run: Run) -> list[str]:
-    """A line per step with its commands indented, and the pauses, delays and parks."""
-    lines: list[str] = []
-    commands: dict[int, dict[str, Any]] = {}
-    for event in run.record.events:
+    def __init__(self, verbosity: int = 0, *, quiet_sources: tuple[str, ...] = (),
+                 step_words: bool = True) -> None:
+        self.verbosity = verbosity
+        self.quiet_sources = ("simulate", *quiet_sources)  # actions told elsewhere
+        self.labels = Labels()
+        self.lines: list[str] = []
+        self._step_name = ""
+        self._group = False
+        self._call: _Call | None = None
+        self._queued: dict[int, tuple[str, dict[str, Any]]] = {}
+        self._step = -1
+        self._header: float | None = None  # when the open group step began, not yet said
+        self._said: tuple[int, str | None] | None = None  # a call written before its step ended
+        self.step_words: dict[int, str] = {}
+        """The first call of each step in words (a group: its name), for a status line
+        (kept unless ``step_words`` is False: a log that is only printed needs none)."""
+        self._keep_words = step_words
+
+    def feed(self, event: dict[str, Any]) -> list[str]:
+        """Take one record event; return the lines it completes (a call is written when the
+        next one starts, so that its sentence can name every well it touched)."""
         kind = event["event"]
-        t = f"[{event['t']:9.2f}s]"
-        if kind == "step":
-            lines.append(f"{t} step {event['index'] + 1}: {event['name']}")
-        elif kind == "command":
-            if event["status"] == "queued":
-                commands[event["id"]] = event
-                prefix = "    cleanup: " if event.get("origin") == "cleanup" else "    "
-                lines.append(f"{' ' * 12}{prefix}{describe(event['type'], event['params'])}")
-            elif event["status"] == "interrupted":  # cut off by stop, abort or halt
-                queued = commands.get(event["id"], {})
-                what = describe(queued.get("type", "?"), queued.get("params", {}))
-                lines.append(f"{t}     interrupted: {what}")
-        elif kind == "pause_effect":
-            queued = commands.get(event["id"], {})
-            what = describe(queued.get("type", "?"), queued.get("params", {}))
-            effect = event["effect"]
-            if effect == "continued":
-                lines.append(f"{t}     step continues after: {what}")
-            else:
-                lines.append(f"{t}     {effect}: {what}")
+        if kind == "command":
+            self._command(event)
+        elif kind == "step":
+            self._close()
+            self._queued.clear()  # what a pause effect names is of the step in progress
+            self._step_name = str(event["name"])
+            self._step = int(event["index"])
+            self._group = self._step_name not in CALL_NAMES
+            self._header = event["t"] if self._group else None  # said at its first command
+        elif kind == "summary":
+            self._close()
+        else:
+            self._other(kind, event)
+        return self._ready()
+
+    def _ready(self) -> list[str]:
+        """Lines that are complete: everything up to the open call's placeholder, handed
+        out once and forgotten (a log of a million calls keeps flat memory)."""
+        end = self._call.index if self._call is not None else len(self.lines)
+        done = self.lines[:end]
+        del self.lines[:end]
+        if self._call is not None:
+            self._call.index -= end
+        return done
+
+    def finish(self) -> list[str]:
+        """Close the last call; the lines not yet returned by ``feed``."""
+        self._close()
+        return self._ready()
+
+    # -- calls and their commands ----------------------------------------------------
+
+    def _command(self, event: dict[str, Any]) -> None:
+        status = event["status"]
+        if status == "queued":
+            params = event.get("params", {})
+            self._queued[event["id"]] = (event["type"], params)
+            if event["type"] == "loadLabware":
+                self.labels.load(params)
+            if event.get("origin") == "cleanup":
+                self._close()
+                if self.verbosity:
+                    self._add(None, "cleanup: " + self._words(event["type"], params), nest=1)
+                return
+            line = event.get("line")
+            if self._header is not None:
+                if is_module_call(event["type"]):  # a module method: a call, not a group
+                    self._group = False
+                else:
+                    if self._keep_words:
+                        self.step_words[self._step] = self._step_name
+                    self._add(self._header, self._step_name)
+                self._header = None
+            if self._call is not None and self._group and line != self._call.line:
+                self._close()
+            said = self._said is not None and self._said[0] == self._step and (
+                not self._group or self._said[1] == line)
+            if self._call is None and not said:
+                name = call_name(self._step_name, line) if self._group else self._step_name
+                self.lines.append("")
+                self._call = _Call(name, line, event["t"], len(self.lines) - 1, self._group)
+            call = self._call
+            if call is not None:
+                call.commands.append((event["type"], params))
+            if self.verbosity and event["type"] not in SAID_BY_THE_CALL:
+                self._add(None, self._words(event["type"], params), nest=2 if self._group else 1)
+            elif _is_warning(event["type"], params, call):  # what labrun ignored, always said
+                self._add(None, str(params["message"]), nest=2 if self._group else 1)
+            if call is not None and FINAL_COMMAND.get(call.name) == event["type"]:
+                self._close()  # said as soon as it is known: a comment or a delay, live
+                self._said = (self._step, line)
+        elif status == "interrupted" and self.verbosity:
+            kind, params = self._queued.get(event["id"], ("?", {}))
+            self._add(event["t"], "interrupted: " + self._words(kind, params), nest=1)
+
+    def _close(self) -> None:
+        call = self._call
+        if call is None:
+            return
+        self._call = None
+        words = sentence(call.name, call.commands, self.labels)
+        if self._keep_words:
+            self.step_words.setdefault(self._step, words)
+        self.lines[call.index] = _stamp(call.t) + ("  " if call.nested else "") + words
+
+    def _words(self, kind: str, params: dict[str, Any]) -> str:
+        return command_sentence(kind, params, self.labels, coordinates=self.verbosity >= 2)
+
+    # -- what happened to the run ----------------------------------------------------------
+
+    def _other(self, kind: str, event: dict[str, Any]) -> None:
+        t = event["t"]
+        verbose = self.verbosity >= 1
+        if kind == "action":
+            shown = event["source"] not in self.quiet_sources and event["action"] != "play"
+            if verbose or (shown and event["accepted"]):
+                option = f" ({event['option']})" if event.get("option") else ""
+                verdict = "" if event["accepted"] else f" refused: {event['refusal']}"
+                self._add(t, f"{event['action'].replace('_', ' ')}{option} from "
+                             f"{event['source']}{verdict}")
         elif kind == "status":
-            extra = ""
-            if event.get("pause_source"):
-                extra = f" by {event['pause_source']}"
-                if event.get("pause_message"):
-                    extra += f": {event['pause_message']}"
-            for key in ("reason", "error"):
-                if event.get(key):
-                    extra += f" ({event[key]})"
-            lines.append(f"{t} status {event['status']}{extra}")
-        elif kind == "action":
-            verdict = "" if event["accepted"] else f" refused: {event['refusal']}"
-            option = f" {event['option']}" if event.get("option") else ""
-            lines.append(f"{t} action {event['action']}{option} from {event['source']}{verdict}")
-        elif kind == "park":
-            lines.append(f"{t} parked; recorded position {_pos(event['recorded'])}")
-        elif kind == "unpark":
+            status = event["status"]
+            if verbose:
+                extra = f" by {event['pause_source']}" if event.get("pause_source") else ""
+                if event.get("reason"):
+                    extra += f" ({event['reason']})"
+                self._add(t, f"status {status}{extra}")
+            elif status in ("stopped", "aborted", "halted", "failed"):
+                reason = f": {event['reason']}" if event.get("reason") else ""
+                self._add(t, f"Run {status}{reason}")
+        elif kind == "pause_effect" and verbose:
+            queued = self._queued.get(event["id"], ("?", {}))
+            effect = event["effect"]
+            effect = "step continues after" if effect == "continued" else effect
+            self._add(t, f"{effect}: {self._words(*queued)}", nest=1)
+        elif kind == "park" and verbose:
+            where = f"; recorded position {_pos(event['recorded'])}" if self.verbosity >= 2 else ""
+            self._add(t, f"parked{where}")
+        elif kind == "unpark" and verbose:
+            where = f" {_pos(event['position'])}" if self.verbosity >= 2 else ""
             if event.get("interrupted"):
-                lines.append(f"{t} unpark interrupted at {_pos(event['position'])}")
+                self._add(t, f"unpark interrupted{where}")
             elif event.get("rewind"):
-                lines.append(f"{t} unparked back to the step's start {_pos(event['position'])}")
+                self._add(t, f"unparked back to the step's start{where}")
             else:
-                lines.append(f"{t} unparked back to {_pos(event['position'])}")
-        elif kind == "delay":
-            lines.append(f"{t} delay {event['status']}")
+                self._add(t, f"unparked{where and ' back to' + where}")
+        elif kind == "delay" and verbose:
+            self._add(t, f"delay {event['status']}")
         elif kind == "interlock":
             state = "active" if event["active"] else "cleared"
-            lines.append(f"{t} interlock {event['name']} {state}")
-    return lines
+            self._add(t, f"interlock {event['name']} {state}")
+
+    def _add(self, t: float | None, text: str, *, nest: int = 0) -> None:
+        self.lines.append((_stamp(t) if t is not None else " " * STAMP_WIDTH)
+                          + "  " * nest + text)
+
+
+STAMP_WIDTH = 8
+FINAL_COMMAND = {"comment": "comment", "delay": "delay", "pause": "waitForResume",
+                 "load_labware": "loadLabware", "load_adapter": "loadLabware",
+                 "load_instrument": "loadInstrument", "aspirate": "aspirate",
+                 "dispense": "dispense", "pick_up_tip": "pickUpTip", "drop_tip": "dropTip",
+                 "return_tip": "dropTip", "blow_out": "blowOut", "touch_tip": "touchTip",
+                 "air_gap": "airGap", "home": "home"}
+"""The command that completes a call's sentence: the call is written when it is queued."""
+SAID_BY_THE_CALL = frozenset(("loadLabware", "loadInstrument", "comment", "delay",
+                              "waitForResume"))
+"""Commands whose call's line already says all of them: not nested under it again."""
+
+
+class _Call:
+    """A protocol call being read: its name, line, start and commands."""
+
+    __slots__ = ("commands", "index", "line", "name", "nested", "t")
+
+    def __init__(self, name: str, line: str | None, t: float, index: int, nested: bool) -> None:
+        self.name = name
+        self.line = line
+        self.t = t
+        self.index = index
+        self.nested = nested
+        self.commands: list[tuple[str, dict[str, Any]]] = []
+
+
+def _is_warning(kind: str, params: dict[str, Any], call: _Call | None) -> bool:
+    """A warning labrun adds inside a protocol call (an option it ignores)."""
+    return (kind == "comment" and call is not None and call.name != "comment"
+            and str(params.get("message", "")).startswith("warning: "))
+
+
+def clock(seconds: float) -> str:
+    """``1:05`` or ``1:02:05``: a time in the run as people read it."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+def _stamp(t: float) -> str:
+    return f"[{clock(t):>5}] "
+
+
+def text_log(run: Run, verbosity: int = 0) -> list[str]:
+    """The whole run log of a finished run."""
+    log = TextLog(verbosity)
+    lines: list[str] = []
+    for event in run.record.events:
+        lines += log.feed(event)
+    return lines + log.finish()
 
 
 def summary_lines(summary: dict[str, Any], *, duration_label: str = "estimated duration",
@@ -112,54 +254,11 @@ def summary_lines(summary: dict[str, Any], *, duration_label: str = "estimated d
     ]
     if summary.get("pause_unresolved"):
         rows.append(("pause unresolved", "yes (requested during the last step)"))
-    rows += [(key, summary[key]) for key in ("reason", "error", "location") if summary.get(key)]
+    if summary.get("reason"):  # the error of a failed run is printed once, on stderr
+        rows.append(("reason", summary["reason"]))
     if record:
         rows.append(("record", record))
     return [""] + [f"{label + ':':<21}{value}" for label, value in rows]
-
-
-def json_document(run: Run) -> dict[str, Any]:
-    """The documented ``--json`` output (see README, "simulate --json")."""
-    summary = run.record.events[-1] if run.record.events else {}
-    queued: dict[int, dict[str, Any]] = {}
-    for event in run.record.events:
-        if event["event"] == "command" and event["status"] == "queued":
-            queued[event["id"]] = event
-    commands = []
-    for entry in run.engine.entries:
-        data = queued.get(entry.id, {})
-        commands.append({
-            "id": entry.id, "type": entry.command.kind, "params": data.get("params", {}),
-            "status": entry.status, "step": entry.step.index, "origin": entry.origin,
-            "line": entry.line, "started_at": entry.started_at,
-            "completed_at": entry.completed_at,
-        })
-    status_changes = [{"t": e["t"], "status": e["status"]}
-                      for e in run.record.events if e["event"] == "status"]
-    parks = [e for e in run.record.events if e["event"] in ("park", "unpark")]
-    actions = [{k: e.get(k) for k in ("t", "action", "option", "source", "accepted", "refusal")}
-               for e in run.record.events if e["event"] == "action"]
-    pause_effects = [{"t": e["t"], "id": e["id"], "effect": e["effect"]}
-                     for e in run.record.events if e["event"] == "pause_effect"]
-    return {
-        "schema_version": JSON_SCHEMA_VERSION,
-        "status": summary.get("status"),
-        "final_status": summary.get("status"),
-        "estimated_duration_s": summary.get("duration_s"),
-        "commands": commands,
-        "steps": summary.get("steps"),
-        "pauses": summary.get("pauses", []),
-        "pause_unresolved": summary.get("pause_unresolved", False),
-        "tips_used": summary.get("tips_used"),
-        "well_volumes_ul": summary.get("well_volumes_ul", {}),
-        "status_changes": status_changes,
-        "parks": parks,
-        "actions": actions,
-        "pause_effects": pause_effects,
-        "error": summary.get("error"),
-        "location": summary.get("location"),
-        "reason": summary.get("reason"),
-    }
 
 
 def _pos(position: dict[str, float]) -> str:

@@ -33,6 +33,7 @@ from engine.record import Event
 from engine.run import Run
 from engine.state import Status
 from engine.status import RunStatusReport
+from hardware.clock import RealClock
 from hardware.config import ConfigError, RobotConfig, load_config
 from hardware.controller import HardwareFault, MotionController
 from hardware.factory import EMULATOR_DIALECTS, emulator_config
@@ -42,9 +43,11 @@ from protocol_api.errors import ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run, protocol_error
 from protocol_api.labware_definitions import load_custom_definitions
 from protocol_api.loader import LocatedLoadError
+from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 
-from .report import _duration, summary_lines
-from .terminal import KEYS_HELP, Controls, KeyReader, StatusLine
+from . import setup_sheet
+from .report import TextLog, clock, summary_lines
+from .terminal import KEYS_HELP, PAUSED_HINT, Controls, KeyReader, Progress, StatusLine, use_colour
 
 FAILED_EXIT = 1
 BAD_INPUT_EXIT = 2
@@ -78,13 +81,18 @@ def add_parser(commands: Any) -> None:
                         help="with --emulate: the emulated firmware (default: the robot's "
                              "dialect, or grbl)")
     parser.add_argument("--speed", type=float, metavar="N",
-                        help="with --emulate: run the emulator's motion N times faster than "
-                             "real time (default 1)")
+                        help="with --emulate: run the emulator's motion and the protocol's "
+                             "delays N times faster than real time (default 1)")
     parser.add_argument("--labware-dir", action="append", default=[], metavar="DIR",
                         help="a directory of custom labware definitions (JSON); repeatable")
     parser.add_argument("--record", metavar="PATH", help="write the run record (JSON Lines)")
     parser.add_argument("--no-simulate", action="store_true",
                         help="skip the simulation that checks the protocol before it runs")
+    parser.add_argument("-y", "--yes", action="store_true",
+                        help="start without asking for Enter after the setup sheet")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="-v: also the commands each protocol call became; -vv: also "
+                             "coordinates")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.set_defaults(handler=run_run)
 
@@ -100,11 +108,16 @@ def run_run(args: argparse.Namespace) -> int:
             raise
         return _bad_input(str(exc), getattr(exc, "location", None))
     try:
+        progress = None
         if not args.no_simulate:
             verdict = _simulate_first(args, config)
-            if verdict is not None:
+            if isinstance(verdict, int):
                 return verdict
-        return _run_on_robot(args, config, emulate)
+            progress = verdict
+            if not args.yes and _isatty(sys.stdin) and not _ready_to_start():
+                print("not started; nothing was connected or moved")
+                return 0
+        return _run_on_robot(args, config, emulate, progress)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return INTERRUPTED_EXIT
@@ -134,13 +147,14 @@ def _robot(args: argparse.Namespace) -> tuple[RobotConfig, str | None]:
     return config, dialect
 
 
-def _simulate_first(args: argparse.Namespace, config: RobotConfig) -> int | None:
-    """Simulate the protocol; an exit status if it cannot run, else None."""
+def _simulate_first(args: argparse.Namespace, config: RobotConfig) -> int | Progress:
+    """Simulate the protocol and print its setup sheet; an exit status if it cannot run,
+    else where each step comes in the simulation (for the progress bar)."""
     printed = io.StringIO()  # what the protocol prints is shown only if it fails here
     try:
         with contextlib.redirect_stdout(printed):
             sim = create_run(args.file, config=config, on_stalled=continue_when_stalled,
-                             labware_dirs=args.labware_dir)
+                             labware_dirs=args.labware_dir, watchdog_s=DEFAULT_WATCHDOG_S)
     except (LocatedLoadError, ProtocolError) as exc:
         if args.debug:
             raise
@@ -161,14 +175,32 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig) -> int | None
         print(f"error: {where}{summary.get('error') or summary['status']}", file=sys.stderr)
         print("the protocol failed in simulation; nothing was connected or moved",
               file=sys.stderr)
-        return BAD_INPUT_EXIT
-    print(f"simulation: {summary['status']}; {summary['commands']} commands, "
-          f"{summary['steps']} steps, {summary['tips_used']} tips, about "
-          f"{_duration(summary['duration_s'])}", flush=True)
-    return None
+        return FAILED_EXIT
+    sheet = setup_sheet.build(sim.record.events)
+    print("\n".join(setup_sheet.text(sheet)), flush=True)
+    log = TextLog()
+    starts = []
+    for event in sim.record.events:
+        log.feed(event)
+        if event["event"] == "step":
+            starts.append(float(event["t"]))
+    log.finish()
+    speed = (args.speed or 1.0) if args.emulate else 1.0
+    return Progress(len(starts), starts, float(summary["duration_s"]), log.step_words, speed)
 
 
-def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | None) -> int:
+def _ready_to_start() -> bool:
+    """Ask for Enter before anything is connected or moved; False if the user declines."""
+    try:
+        answer = input("\nSet up the deck as above, then press Enter to start "
+                       "(q and Enter to quit): ")
+    except EOFError:
+        return False
+    return answer.strip().lower() not in ("q", "quit", "n", "no")
+
+
+def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | None,
+                  progress: Progress | None) -> int:
     with contextlib.ExitStack() as stack:
         try:
             robot = open_robot(config, emulate=emulate, speed=args.speed or 1.0,
@@ -177,8 +209,10 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             return _bad_input(str(exc), None)
         stack.callback(robot.close)
         try:
+            # On the emulator, --speed speeds the protocol's delays as well as the motion.
+            clock = RealClock(args.speed) if emulate and args.speed else robot.clock
             run = create_run(args.file, config=robot.config, controller=robot.controller,
-                             clock=robot.clock, record_path=args.record, simulating=False,
+                             clock=clock, record_path=args.record, simulating=False,
                              labware_dirs=args.labware_dir)
         except (LocatedLoadError, ProtocolError) as exc:
             if args.debug:
@@ -196,7 +230,7 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             run.wait()
             print(f"error: the robot was not ready: {problem}", file=sys.stderr)
             return FAILED_EXIT
-        final = _play(run, robot.driver)
+        final = _play(run, robot.driver, progress, args.verbose)
         summary = run.record.events[-1]
     _print_summary(summary, args.record)
     if final.status is Status.FAILED:
@@ -231,9 +265,12 @@ def _prepare(robot: Robot) -> str | None:
 # -- playing, with the status line and keys -------------------------------------------
 
 
-def _play(run: Run, inner: MotionController) -> RunStatusReport:
+def _play(run: Run, inner: MotionController, progress: Progress | None,
+          verbosity: int) -> RunStatusReport:
     stdin_tty = _isatty(sys.stdin)
-    display = StatusLine(sys.stdout, live=stdin_tty and _isatty(sys.stdout), keys=stdin_tty)
+    display = StatusLine(sys.stdout, live=stdin_tty and _isatty(sys.stdout), keys=stdin_tty,
+                         colour=use_colour(sys.stdout), progress=progress)
+    log = TextLog(verbosity, quiet_sources=("terminal",))
     controls = Controls(run.control, display)
     events: queue.SimpleQueue[Event] = queue.SimpleQueue()
     ended = threading.Event()
@@ -261,7 +298,7 @@ def _play(run: Run, inner: MotionController) -> RunStatusReport:
         ui.enter_context(_signals(controls))
         playing = _play_or_wait(run, display)
         while True:
-            _show_events(display, events)
+            _show_events(display, events, log)
             status = run.control.status()
             display.update(status, position())
             if not playing and status.status is Status.IDLE and not status.interlocks:
@@ -270,7 +307,9 @@ def _play(run: Run, inner: MotionController) -> RunStatusReport:
                 ended.wait(2.0)  # the summary follows the terminal status at once
                 break
             ended.wait(0.1)
-        _show_events(display, events)
+        _show_events(display, events, log)
+        for line in log.finish():
+            display.log(line)
         final = run.wait(5.0)
         display.update(final, force=True)
     return final
@@ -314,28 +353,31 @@ def _signals(controls: Controls) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _show_events(display: StatusLine, events: queue.SimpleQueue[Event]) -> None:
+def _show_events(display: StatusLine, events: queue.SimpleQueue[Event], log: TextLog) -> None:
     while True:
         try:
             event = events.get_nowait()
         except queue.Empty:
             return
+        for text in log.feed(event):
+            display.log(text)
+        if (event["event"] == "status" and event["status"] == Status.PAUSED.value
+                and event.get("pause_source") == "protocol"):
+            display.bell(f"{' ' * 8}the protocol paused the run: {PAUSED_HINT}")
+            continue
         line = _event_line(event)
         if line is not None:
-            display.log(f"[{event['t']:8.1f}s] {line}")
+            display.log(f"[{clock(event['t']):>5}] {line}")
 
 
 def _event_line(event: Event) -> str | None:
     kind = event["event"]
-    if kind == "status":
+    if kind == "status":  # the error is printed once, at the end, on stderr
         text = f"status {event['status']}"
         if event.get("pause_source"):
             text += f" by {event['pause_source']}"
-            if event.get("pause_message"):
-                text += f": {event['pause_message']}"
-        for key in ("reason", "error"):
-            if event.get(key):
-                text += f" ({event[key]})"
+        if event.get("reason"):
+            text += f" ({event['reason']})"
         return text
     if kind == "interlock":
         return f"interlock {event['name']} {'active' if event['active'] else 'cleared'}"
@@ -346,8 +388,6 @@ def _event_line(event: Event) -> str | None:
         if event.get("interrupted"):
             return f"unparking interrupted at {_pos(event['position'])}"
         return f"unparked back to {_pos(event['position'])}"
-    if kind == "failure":
-        return f"failure ({event.get('location') or 'run'}): {event['error']}"
     return None
 
 

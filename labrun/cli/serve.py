@@ -5,19 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from typing import Any
 
 from hardware.config import ConfigError, default_config, load_config
 from labrun.remote.app import MAX_BODY
+from labrun.remote.auth import TokenFileError, read_token_file
 from labrun.remote.manager import RunManager
-from labrun.remote.robots import (
-    Robot,
-    RobotUnavailable,
-    emulated_robot,
-    hardware_robot,
-    simulated_robot,
-)
+from labrun.remote.robots import RobotUnavailable, emulator_setup
+from labrun.remote.runner import RobotSpec
 from labrun.remote.server import DEFAULT_HOST, DEFAULT_PORT, serve
+from labrun.remote.supervisor import SupervisedRobot
 
 BAD_INPUT_EXIT = 2
 TOKEN_ENV = "LABRUN_TOKEN"
@@ -47,12 +45,20 @@ def add_parser(commands: Any) -> None:
                              "delays); --emulate: the emulator moves X times faster "
                              "(default 1)")
     parser.add_argument("--host", default=DEFAULT_HOST,
-                        help=f"address to bind (default {DEFAULT_HOST}; any other needs a token)")
+                        help=f"address to bind (default {DEFAULT_HOST}; beyond loopback, "
+                             "reads need the token too)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="another name clients reach the server by (the Host header), "
+                             "such as the machine's DNS name; repeatable")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help=f"port (default {DEFAULT_PORT})")
-    parser.add_argument("--token", default=os.environ.get(TOKEN_ENV),
-                        help=f"bearer token clients must send (or ${TOKEN_ENV}); generated "
-                             "and printed when binding beyond loopback without one")
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument("--token", default=os.environ.get(TOKEN_ENV),
+                       help=f"the token every change must carry (or ${TOKEN_ENV}); by "
+                            "default a new one, printed at start as a URL")
+    token.add_argument("--token-file", metavar="FILE",
+                       help="read the token from FILE, which only you may read (made, "
+                            "mode 0600, with a new token if it does not exist)")
     parser.add_argument("--emergency-lock-key", default=os.environ.get(EMERGENCY_KEY_ENV),
                         metavar="KEY", help="a key that unlocks any lock "
                                             f"(or ${EMERGENCY_KEY_ENV})")
@@ -63,21 +69,28 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(handler=run_serve)
 
 
-def build_robot(args: argparse.Namespace) -> Robot:
-    """The robot the arguments name; ``ConfigError`` or ``RobotUnavailable`` if it cannot be."""
+def robot_spec(args: argparse.Namespace) -> RobotSpec:
+    """How the run worker opens the robot the arguments name; ``ConfigError`` if they
+    name none."""
     if not args.speed > 0:
         raise ConfigError(f"--speed must be positive, not {args.speed:g}")
     if args.robot:
         if args.config or args.dialect or args.speed != 1.0:
             raise ConfigError("--config, --dialect and --speed apply to --simulate and "
                               "--emulate, not --robot")
-        return hardware_robot(load_config(args.robot))
+        return RobotSpec(load_config(args.robot))
     config = load_config(args.config) if args.config else None
     if args.emulate:
-        return emulated_robot(config, dialect=args.dialect, speed=args.speed)
+        config, dialect = emulator_setup(config, args.dialect)
+        return RobotSpec(config, emulate=dialect, speed=args.speed)
     if args.dialect:
         raise ConfigError("--dialect applies to --emulate only")
-    return simulated_robot(config or default_config(), speed=args.speed)
+    return RobotSpec(config or default_config(), speed=args.speed)
+
+
+def log_run(line: str) -> None:
+    """A line of the server's terminal about a run, with the time of day."""
+    print(f"labrun: {time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -86,17 +99,23 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"error: --record-dir {args.record_dir}: not a directory", file=sys.stderr)
         return BAD_INPUT_EXIT
     try:
-        robot = build_robot(args)  # connects a real or emulated robot
+        token = read_token_file(args.token_file) if args.token_file else args.token or None
+    except (OSError, TokenFileError) as exc:
+        print(f"error: --token-file: {exc}", file=sys.stderr)
+        return BAD_INPUT_EXIT
+    try:  # the run worker process opens (connects) the robot and runs the protocols
+        robot = SupervisedRobot.start(robot_spec(args))
     except (ConfigError, RobotUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT_EXIT
     manager = RunManager(robot, emergency_lock_key=args.emergency_lock_key,
                          record_dir=args.record_dir)
-    print(f"labrun: robot {robot.config.name!r} ({robot.kind}); "
-          f"API on http://{args.host}:{args.port} (OpenAPI: /openapi.json)", file=sys.stderr)
+    manager.log = log_run  # each run's start, pauses and end, one line each
+    print(f"labrun: robot {robot.config.name!r} ({robot.kind}); OpenAPI at /openapi.json",
+          file=sys.stderr)
     try:
-        serve(manager, host=args.host, port=args.port, token=args.token or None,
-              max_body=args.max_body)
+        serve(manager, host=args.host, port=args.port, token=token,
+              allowed_hosts=args.allow_host, max_body=args.max_body)
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down on: a normal stop
         pass
     except OSError as exc:

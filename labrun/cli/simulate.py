@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import sys
 import traceback
+from pathlib import Path
 from typing import Any
 
 from engine.state import Status
@@ -14,13 +16,15 @@ from hardware.config import ConfigError, default_config, load_config
 from protocol_api.errors import ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run, protocol_error
 from protocol_api.labware_definitions import load_custom_definitions
-from protocol_api.loader import LocatedLoadError
+from protocol_api.loader import LoadInterrupted, LocatedLoadError
+from protocol_api.watchdog import DEFAULT_WATCHDOG_S, interrupt
 
-from . import rehearsal
-from .report import JSON_SCHEMA_VERSION, json_document, summary_lines, text_log
+from . import history, rehearsal, setup_sheet
+from .report import JSON_SCHEMA_VERSION, TextLog, summary_lines
 
 FAILED_EXIT = 1
 BAD_INPUT_EXIT = 2
+INTERRUPTED_EXIT = 130
 SUCCESS = (Status.SUCCEEDED, Status.STOPPED)
 
 
@@ -34,11 +38,20 @@ def add_parser(commands: Any) -> None:
                         help="a directory of custom labware definitions (JSON); repeatable")
     parser.add_argument("--robot", metavar="ROBOT.toml", help="robot configuration to simulate")
     parser.add_argument("--record", metavar="PATH", help="write the run record (JSON Lines)")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON document (with the setup sheet) instead of text")
+    parser.add_argument("--deck", metavar="DECK.svg",
+                        help="also draw the deck (labware, sources and destinations) as SVG")
     parser.add_argument("--at", action="append", default=[], metavar="WHEN:ACTION",
                         help="rehearse an intervention: WHEN is seconds of virtual time or "
                              "step=N; ACTION is pause, pause-immediate, resume, stop, abort, "
                              "halt, skip-delay, door-open or door-close (repeatable)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="-v: also the commands each protocol call became; -vv: also "
+                             "coordinates, flow rates and park positions")
+    parser.add_argument("--watchdog", type=float, default=DEFAULT_WATCHDOG_S, metavar="SECONDS",
+                        help="fail a protocol that makes no call for this many seconds of "
+                             f"wall time (default {DEFAULT_WATCHDOG_S:g}; 0 turns it off)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.set_defaults(handler=run_simulate)
 
@@ -52,13 +65,30 @@ def run_simulate(args: argparse.Namespace) -> int:
         interventions = [rehearsal.parse(text) for text in args.at]
     except rehearsal.RehearsalError as exc:
         return _bad_input(args, str(exc), None)
+    if not args.watchdog >= 0:
+        return _bad_input(args, f"--watchdog must be 0 (off) or more seconds, not "
+                                f"{args.watchdog:g}", None)
+    # Flat memory: the run keeps no history; the setup sheet and the --json document are
+    # built as it goes, and its record (--record, or a temporary file) is read back one
+    # event at a time for the log.
+    with history.record_file(args.record) as record_path:
+        return _simulate(args, protocol_output, interventions, record_path)
+
+
+def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractContextManager[Any],
+              interventions: list[rehearsal.Intervention], record_path: str) -> int:
     try:
         config = load_config(args.robot) if args.robot else default_config()
         for directory in args.labware_dir:  # a bad directory is bad input, not a failed run
             load_custom_definitions(directory)
         with protocol_output:
-            run = create_run(args.file, config=config, record_path=args.record,
-                             on_stalled=continue_when_stalled, labware_dirs=args.labware_dir)
+            run = create_run(args.file, config=config, record_path=record_path,
+                             on_stalled=continue_when_stalled, labware_dirs=args.labware_dir,
+                             watchdog_s=args.watchdog, keep_history=False)
+    except LoadInterrupted as exc:
+        print(f"error: {exc.location}: interrupted (Ctrl-C) while the protocol's top level "
+              "ran", file=sys.stderr)
+        return INTERRUPTED_EXIT
     except (LocatedLoadError, ConfigError, ProtocolError) as exc:
         if args.debug:
             raise
@@ -68,20 +98,41 @@ def run_simulate(args: argparse.Namespace) -> int:
             raise
         return _bad_input(args, f"cannot write the run record {args.record}: "
                                 f"{exc.strerror or exc}", None)
+    gc.freeze()  # what loading made (definitions, modules) lives as long as the run
+    builder = setup_sheet.SheetBuilder()  # built as the run goes: no second reading
+    run.record.subscribe(builder.listen)  # before play: the protocol has made no call yet
+    document = history.JsonDocument() if args.json else None  # likewise
+    if document is not None:
+        run.record.subscribe(document.listen)
     rehearsal.schedule(run, interventions)
+    interrupted = False
     try:
         with protocol_output:
             run.control.play(source="simulate")
             run.wait()
+    except KeyboardInterrupt:  # abort, naming the protocol line; then the summary
+        interrupted = True
+        interrupt(run, str(Path(args.file).resolve()))
     finally:
         run.close()
-    summary = run.record.events[-1]
-    if args.json:
-        json.dump(json_document(run), sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+    summary = run.record.last or {}
+    sheet = builder.sheet()
+    if args.deck:
+        from . import deck_svg  # only then: its escaping imports html
+
+        deck_svg.write(args.deck, sheet)
+    if document is not None:
+        document.write(sys.stdout, {"setup": sheet})
     else:
         out = sys.stdout
-        for line in text_log(run):
+        for line in setup_sheet.text(sheet):
+            out.write(line + "\n")
+        out.write("\nRun log\n")
+        log = TextLog(args.verbose, step_words=False)
+        for event in history.events(record_path):
+            for line in log.feed(event):
+                out.write(line + "\n")
+        for line in log.finish():
             out.write(line + "\n")
         for line in summary_lines(summary):
             out.write(line + "\n")
@@ -91,6 +142,9 @@ def run_simulate(args: argparse.Namespace) -> int:
             traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
         where = f"{summary['location']}: " if summary.get("location") else ""
         print(f"error: {where}{summary.get('error')}", file=sys.stderr)
+    if interrupted:
+        print(f"error: {summary.get('reason')}", file=sys.stderr)
+        return INTERRUPTED_EXIT
     return 0 if Status(summary["status"]) in SUCCESS else FAILED_EXIT
 
 
@@ -103,6 +157,7 @@ def _bad_input(args: argparse.Namespace, message: str, location: str | None) -> 
             "pause_unresolved": False, "tips_used": 0, "well_volumes_ul": {},
             "status_changes": [], "parks": [], "actions": [], "pause_effects": [],
             "error": message, "location": location, "reason": None,
+            "setup": setup_sheet.build(()),
         }
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -30,8 +30,28 @@ from engine.run import RunControl
 from engine.state import Status
 from engine.status import RunStatusReport
 
+from .report import clock
+
+COLOURS = {Status.RUNNING: "32", Status.PAUSING: "33", Status.PAUSED: "1;33",
+           Status.SUCCEEDED: "1;32", Status.STOPPED: "1;32", Status.FAILED: "1;31",
+           Status.ABORTED: "1;31", Status.HALTED: "1;31"}
+"""ANSI colours of the status word on a terminal (none when piped or NO_COLOR is set)."""
+
+
+def use_colour(stream: Any) -> bool:
+    """Colour on a terminal, unless ``NO_COLOR`` is set (https://no-color.org)."""
+    try:
+        tty = bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        tty = False
+    return tty and not os.environ.get("NO_COLOR")
+
 KEYS_HELP = "p pause  i pause now  r resume  s stop  a abort  h halt  d skip delay"
 KEYS_HINT = "keys p i r s a h d ?"
+PAUSED_HINT = "press r to resume, s to stop"
+BAR_WIDTH = 10
+CONFIRM = ("s", "a", "h")
+"""Keys that end the run: each asks for a second press (or y) before it acts."""
 """What the status line shows of the keys (``?`` prints ``KEYS_HELP``)."""
 REDRAW_S = 0.1
 """Least time between two redraws of the status line (~10 Hz)."""
@@ -42,17 +62,49 @@ CTRL_C = "ctrl-c"
 TERMINATE = "terminate"
 
 
-def format_status(status: RunStatusReport, position: Mapping[str, float] | None = None) -> str:
+class Progress:
+    """Where a run is against its simulation: steps, the call in words, time left."""
+
+    def __init__(self, steps: int, starts: list[float], duration_s: float,
+                 words: Mapping[int, str], speed: float = 1.0) -> None:
+        self.steps = steps
+        self.starts = starts  # each step's start in the simulation (protocol seconds)
+        self.duration_s = duration_s
+        self.words = words
+        self.speed = speed
+
+    def left_s(self, index: int, in_step_s: float) -> float:
+        """Wall seconds left when step ``index`` (0-based) has run ``in_step_s``."""
+        start = self.starts[index] if index < len(self.starts) else self.duration_s
+        end = self.starts[index + 1] if index + 1 < len(self.starts) else self.duration_s
+        done = min(start + max(0.0, in_step_s), end)
+        return max(0.0, self.duration_s - done) / self.speed
+
+    def describe(self, index: int, in_step_s: float, width: int = BAR_WIDTH) -> str:
+        """``[#####.....] step 10 of 33, 30 %, 12:03 left``."""
+        total = max(self.steps, index + 1)
+        left = self.left_s(index, in_step_s)
+        share = 1.0 - left * self.speed / self.duration_s if self.duration_s > 0 else 0.0
+        share = min(max(share, 0.0), 1.0)
+        filled = round(share * width)
+        bar = "[" + "#" * filled + "." * (width - filled) + "]"
+        return f"{bar} step {index + 1} of {total}, {share * 100:.0f} %, {clock(left)} left"
+
+
+def format_status(status: RunStatusReport, position: Mapping[str, float] | None = None,
+                  progress: Progress | None = None, in_step_s: float = 0.0) -> str:
     """The status line's text (without the key help)."""
     parts = [status.status.value]
     if status.pause_source is not None and status.status in (Status.PAUSING, Status.PAUSED):
-        source = f"by {status.pause_source}"
-        if status.pause_message:
-            source += f": {status.pause_message}"
-        parts[0] += f" ({source})"
+        parts[0] += f" (by {status.pause_source})"  # its message is in the log, once
     if status.interlocks:
         parts.append("interlock " + ", ".join(status.interlocks))
-    if status.step is not None:
+    if status.step is not None and progress is not None:
+        parts.append(progress.describe(status.step.index, in_step_s))
+        words = progress.words.get(status.step.index)
+        if words and not status.status.is_terminal:
+            parts.append(words)
+    elif status.step is not None:
         parts.append(f"step {status.step.index + 1}: {status.step.name}")
     if status.pause_pending:
         parts.append("pause pending")
@@ -68,10 +120,14 @@ def format_status(status: RunStatusReport, position: Mapping[str, float] | None 
 class StatusLine:
     """The live status line (``live``) or, without a terminal, status changes as lines."""
 
-    def __init__(self, out: TextIO, *, live: bool, keys: bool) -> None:
+    def __init__(self, out: TextIO, *, live: bool, keys: bool, colour: bool = False,
+                 progress: Progress | None = None) -> None:
         self.out = out
         self.live = live
         self.keys = keys
+        self.colour = colour
+        self.progress = progress
+        self._step: tuple[int, float] | None = None  # the step shown, since when (monotonic)
         self._lock = threading.Lock()
         self._shown = ""
         self._last_draw = 0.0
@@ -86,6 +142,10 @@ class StatusLine:
                 self.out.write(self._shown)
             self.out.flush()
 
+    def bell(self, text: str) -> None:
+        """Log ``text`` and ring the terminal's bell."""
+        self.log(text + ("\a" if self.live else ""))
+
     def update(self, status: RunStatusReport, position: Mapping[str, float] | None = None,
                *, force: bool = False) -> None:
         """Redraw the live line with ``status`` (at most every ``REDRAW_S``).
@@ -98,17 +158,29 @@ class StatusLine:
         if not force and now - self._last_draw < REDRAW_S:
             return
         self._last_draw = now
-        text = format_status(status, position)
+        in_step = 0.0
+        if status.step is not None:
+            if self._step is None or self._step[0] != status.step.index:
+                self._step = (status.step.index, now)
+            speed = self.progress.speed if self.progress is not None else 1.0
+            in_step = (now - self._step[1]) * speed
+        text = format_status(status, position, self.progress, in_step)
+        hint = ""
         if self.keys and not status.status.is_terminal:
-            text += " | " + KEYS_HINT
+            hint = " | " + (PAUSED_HINT if status.status is Status.PAUSED else KEYS_HINT)
         width = shutil.get_terminal_size((100, 24)).columns
-        if len(text) > width - 1:
-            text = text[:max(0, width - 2)] + "…"
+        if len(text) + len(hint) > width - 1:  # cut the middle, never the keys
+            text = text[:max(0, width - 2 - len(hint))] + "…"
+        text += hint
+        word = status.status.value
+        shown = text
+        if self.colour and word in text and status.status in COLOURS:
+            shown = text.replace(word, f"\x1b[{COLOURS[status.status]}m{word}\x1b[0m", 1)
         with self._lock:
-            if text != self._shown:
-                self.out.write("\r\x1b[K" + text)
+            if shown != self._shown:
+                self.out.write("\r\x1b[K" + shown)
                 self.out.flush()
-                self._shown = text
+                self._shown = shown
 
     def close(self) -> None:
         """Leave the status line as it is and move below it."""
@@ -187,6 +259,7 @@ class Controls:
         self.display = display
         self._queue: queue.SimpleQueue[tuple[str, float] | None] = queue.SimpleQueue()
         self._last_ctrl_c: float | None = None
+        self._confirming: str | None = None  # s, a or h pressed once, waiting for the second
         self._thread = threading.Thread(target=self._work, name="labrun-controls", daemon=True)
         self._thread.start()
 
@@ -218,10 +291,33 @@ class Controls:
                 self.display.log(f"{key}: {exc}")
 
     def _handle(self, key: str, at: float) -> None:
+        confirming, self._confirming = self._confirming, None
+        if confirming is not None and key in (confirming, "y"):
+            key = confirming
+        elif confirming is not None:
+            self.display.log(f"{self.ACTIONS[confirming][0]} cancelled")
+            if key not in (CTRL_C, TERMINATE, *CONFIRM):
+                return
+        if key in CONFIRM and confirming != key:
+            self._confirming = key
+            name = self.ACTIONS[key][0]
+            self.display.log(f"{name} the run? press {key} again (or y) to {name}, any other "
+                             "key to go on")
+            return
         if key == CTRL_C:
             second = self._last_ctrl_c is not None and at - self._last_ctrl_c <= DOUBLE_CTRL_C_S
             self._last_ctrl_c = at
+            if self.control.status().status is Status.PAUSED:  # nothing to pause: offer stop
+                if not second:
+                    self.display.log(f"Ctrl-C: the run is paused; {PAUSED_HINT} "
+                                     f"(Ctrl-C again within {DOUBLE_CTRL_C_S:g} s stops it)")
+                    return
+                self._last_ctrl_c = None
+                key = "s"
+        if key == CTRL_C:
             option: PauseOption = "immediate" if second else "deferred"
+            if second:
+                self._last_ctrl_c = None  # a third Ctrl-C starts a new pair
             result = self.control.pause(option, source="terminal")
             name = f"Ctrl-C: {option} pause"
             if result.accepted and not second:

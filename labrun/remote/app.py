@@ -1,14 +1,14 @@
 """The ASGI application: routes from ``spec.ENDPOINTS``, the event stream, OpenAPI.
 
-Every request goes through the same gate: the bearer token (when the server has one),
-the body size limit, the content type, JSON parsing and the parameter check. Whatever
-fails there is answered 4xx with ``{"success": false, "msg": reason}`` before the
-manager sees it, so a bad request changes nothing.
+Every request goes through the same gate: ``Host`` and ``Origin`` and the token
+(``auth.Access``), the content type (a POST is ``application/json``), the body size
+limit, JSON parsing (no lone surrogates) and the parameter check. Whatever fails there is
+answered 4xx with ``{"success": false, "msg": reason}`` before the manager sees it, so a
+bad request changes nothing.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -20,8 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from .auth import TOKEN_QUERY, Access
 from .errors import BadRequest
 from .manager import RunManager
+from .page import routes as page_routes
 from .spec import (
     ENDPOINTS,
     STREAM_PARAMS,
@@ -58,18 +60,11 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def create_app(manager: RunManager, *, token: str | None = None, max_body: int = MAX_BODY,
+def create_app(manager: RunManager, access: Access, *, max_body: int = MAX_BODY,
                on_ready: Callable[[], None] | None = None) -> Starlette:
-    """The application serving ``manager``; ``on_ready`` is called once it can serve."""
-
-    def authorize(request: Request) -> None:
-        if token is None:
-            return
-        given = request.headers.get("authorization", "")
-        scheme, _, value = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(),
-                                                                 token.encode()):
-            raise BadRequest(401, "a bearer token is required: Authorization: Bearer <token>")
+    """The application serving ``manager`` behind ``access``; ``on_ready`` is called once
+    it can serve."""
+    manager.locks.also_unlocked_by(access.token)
 
     async def read_body(request: Request) -> bytes:
         length = request.headers.get("content-length")
@@ -78,6 +73,9 @@ def create_app(manager: RunManager, *, token: str | None = None, max_body: int =
                 raise BadRequest(400, "Content-Length is not a number")
             if int(length) > max_body:
                 raise BadRequest(413, f"the body is larger than {max_body} bytes")
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json":
+            raise BadRequest(415, f"the body must be application/json, not {media or 'untyped'}")
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
@@ -85,32 +83,30 @@ def create_app(manager: RunManager, *, token: str | None = None, max_body: int =
             if size > max_body:
                 raise BadRequest(413, f"the body is larger than {max_body} bytes")
             chunks.append(chunk)
-        raw = b"".join(chunks)
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if raw.strip() and media not in ("", "application/json"):
-            raise BadRequest(415, f"the body must be application/json, not {media}")
-        return raw
+        return b"".join(chunks)
 
     def handler(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
-            authorize(request)
+            access.check(request)
             if endpoint.method == "GET":
                 params = parse_query(endpoint.params, _single_values(request))
             else:
                 body = parse_json_body(await read_body(request))
                 params = check_params(endpoint.params, body)
-            return JSONReply(await manager.call(endpoint.name, params))
+            response = JSONReply(await manager.call(endpoint.name, params))
+            access.keep(request, response)
+            return response
 
         return handle
 
     async def stream(request: Request) -> Response:
-        authorize(request)
+        access.check(request)
         params = parse_query(STREAM_PARAMS, _single_values(request))
         heartbeat = params["heartbeat"] if params["heartbeat"] is not None \
             else DEFAULT_HEARTBEAT
         if not 0.05 <= heartbeat <= 60:
             raise BadRequest(422, "heartbeat must be between 0.05 and 60 seconds")
-        subscriber = manager.subscribe(bool(params["records"]))
+        subscriber = manager.subscribe(bool(params["records"]), bool(params["progress"]))
 
         async def body() -> AsyncIterator[bytes]:
             try:
@@ -119,10 +115,12 @@ def create_app(manager: RunManager, *, token: str | None = None, max_body: int =
             finally:
                 manager.unsubscribe(subscriber)
 
-        return StreamingResponse(body(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
+        response = StreamingResponse(body(), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache"})
+        access.keep(request, response)
+        return response
 
-    document = openapi(API_VERSION)
+    document = openapi(API_VERSION, reads_need_token=access.reads_need_token)
 
     async def openapi_json(request: Request) -> Response:
         return JSONReply(document)
@@ -154,6 +152,7 @@ def create_app(manager: RunManager, *, token: str | None = None, max_body: int =
             yield
 
     routes = [Route(e.path, handler(e), methods=[e.method]) for e in ENDPOINTS]
+    routes += page_routes(access, manager.sheet_of)  # the live page at /
     routes += [Route(STREAM_PATH, stream, methods=["GET"]),
                Route("/openapi.json", openapi_json, methods=["GET"])]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers={
@@ -163,6 +162,8 @@ def create_app(manager: RunManager, *, token: str | None = None, max_body: int =
 def _single_values(request: Request) -> dict[str, str]:
     values: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
+        if name == TOKEN_QUERY:
+            continue  # the credential, checked by the gate
         if name in values:
             raise BadRequest(422, f"parameter {name!r} is given more than once")
         values[name] = value

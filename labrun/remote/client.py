@@ -6,7 +6,7 @@ return as soon as the pushed status satisfies them.
 
     from labrun.remote import RunManagerAPI
 
-    RM = RunManagerAPI("http://127.0.0.1:8790")
+    RM = RunManagerAPI("http://127.0.0.1:8790/?token=...")  # the URL labrun serve prints
     RM.queue_item_add(path="dilution.py")
     RM.queue_start()
     RM.re_pause("immediate")
@@ -17,6 +17,7 @@ return as soon as the pushed status satisfies them.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -49,10 +50,12 @@ class RunManagerAPI(Methods[Reply]):
     """The synchronous client; methods mirror bluesky-queueserver's REManagerAPI."""
 
     def __init__(self, http_server_uri: str | None = None, *, token: str | None = None,
+                 token_file: str | os.PathLike[str] | None = None,
                  lock_key: str | None = None, timeout: float = DEFAULT_TIMEOUT,
                  request_fail_exceptions: bool = True) -> None:
-        self._core = ClientCore(http_server_uri, token=token, lock_key=lock_key,
-                                timeout=timeout, request_fail_exceptions=request_fail_exceptions)
+        self._core = ClientCore(http_server_uri, token=token, token_file=token_file,
+                                lock_key=lock_key, timeout=timeout,
+                                request_fail_exceptions=request_fail_exceptions)
         self._http = httpx.Client(timeout=timeout)
 
     def _send(self, call: Call) -> Reply:
@@ -128,10 +131,12 @@ class AsyncRunManagerAPI(Methods[Awaitable[Reply]]):
     async client also runs on trio)."""
 
     def __init__(self, http_server_uri: str | None = None, *, token: str | None = None,
+                 token_file: str | os.PathLike[str] | None = None,
                  lock_key: str | None = None, timeout: float = DEFAULT_TIMEOUT,
                  request_fail_exceptions: bool = True) -> None:
-        self._core = ClientCore(http_server_uri, token=token, lock_key=lock_key,
-                                timeout=timeout, request_fail_exceptions=request_fail_exceptions)
+        self._core = ClientCore(http_server_uri, token=token, token_file=token_file,
+                                lock_key=lock_key, timeout=timeout,
+                                request_fail_exceptions=request_fail_exceptions)
         self._http = httpx.AsyncClient(timeout=timeout)
 
     async def _send(self, call: Call) -> Reply:

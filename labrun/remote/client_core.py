@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 from attrs import frozen
 
+from .auth import TOKEN_QUERY, read_token_file
 from .errors import (
     HTTPClientError,
     HTTPRequestError,
@@ -33,6 +34,7 @@ DEFAULT_URI = "http://127.0.0.1:8790"
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_WAIT_TIMEOUT = 600.0
 TOKEN_ENV = "LABRUN_TOKEN"
+TOKEN_FILE_ENV = "LABRUN_TOKEN_FILE"
 
 Reply = dict[str, Any]
 Predicate = Callable[[Reply], bool]
@@ -59,9 +61,11 @@ class ClientCore:
     """Request building and response handling, with no I/O."""
 
     def __init__(self, uri: str | None, *, token: str | None, lock_key: str | None,
-                 timeout: float, request_fail_exceptions: bool) -> None:
-        self.base_url = (uri or DEFAULT_URI).rstrip("/")
-        self.token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+                 timeout: float, request_fail_exceptions: bool,
+                 token_file: str | os.PathLike[str] | None = None) -> None:
+        url = httpx.URL(uri or DEFAULT_URI)
+        self.base_url = str(url.copy_with(query=None, fragment=None)).rstrip("/")
+        self.token = find_token(token, url.params.get(TOKEN_QUERY), token_file)
         self.lock_key = lock_key
         self.timeout = timeout
         self.request_fail_exceptions = request_fail_exceptions
@@ -136,6 +140,18 @@ class ClientCore:
         if isinstance(exc, httpx.TimeoutException):
             return RequestTimeoutError(f"Request timeout: {type(exc).__name__}: {exc}")
         return HTTPRequestError(f"{type(exc).__name__}: {exc}")
+
+
+def find_token(token: str | None, in_url: str | None,
+               token_file: str | os.PathLike[str] | None) -> str | None:
+    """The server's token: given, in the URL (``?token=``), in ``token_file``, or in
+    ``$LABRUN_TOKEN`` or the file ``$LABRUN_TOKEN_FILE`` names."""
+    if token or in_url:
+        return token or in_url
+    token_file = token_file or os.environ.get(TOKEN_FILE_ENV)
+    if os.environ.get(TOKEN_ENV) and not token_file:
+        return os.environ[TOKEN_ENV]
+    return read_token_file(token_file, create=False) if token_file else None
 
 
 def _query_value(value: Any) -> str:

@@ -1,10 +1,10 @@
 """Queue items: uploaded protocol files, checked when added and before they run; the queue.
 
 An item's protocol file and its custom labware are written under the manager's work
-directory and loaded at once (syntax, apiLevel, ``run``, the labware files), then
-simulated to the end as ``labrun simulate`` does, so a protocol that cannot run (a well
-that does not exist, a volume out of range) is refused when it is added, not when the
-robot has already aspirated. Errors name the files as the client uploaded them, not
+directory; a worker process (``worker``) then loads it (syntax, apiLevel, ``run``) and
+simulates it to the end as ``labrun simulate`` does, so a protocol that cannot run (a
+well that does not exist, a volume out of range) is refused when it is added, not when
+the robot has already aspirated. Errors name the files as the client uploaded them, not
 where the server keeps them.
 """
 
@@ -23,7 +23,10 @@ from hardware.config import RobotConfig
 from protocol_api.errors import ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run
 from protocol_api.labware_definitions import read_definition_file
-from protocol_api.loader import LocatedLoadError, ProtocolSource, load_protocol
+from protocol_api.loader import LocatedLoadError, ProtocolSource
+
+from .progress import write_plan
+from .worker import ProtocolInfo
 
 Position = int | str | None
 SIMULATION_TIMEOUT = 60.0
@@ -46,7 +49,7 @@ class QueueItem:
     name: str
     user: str | None
     directory: Path | None
-    source: ProtocolSource | None
+    info: ProtocolInfo | None
     labware: tuple[str, ...]
     added_at: float
 
@@ -57,7 +60,7 @@ class QueueItem:
 
     def as_uploaded(self, text: str) -> str:
         """``text`` with the server's paths of the item's files replaced by their names."""
-        return _as_uploaded(self.directory, text)
+        return as_uploaded(self.directory, text)
 
     def as_uploaded_event(self, event: dict[str, Any]) -> dict[str, Any]:
         """A run-record event (or outcome) whose ``file:line`` and error fields name the
@@ -69,13 +72,19 @@ class QueueItem:
 
     def to_dict(self) -> dict[str, Any]:
         """The item as the API shows it."""
-        source = self.source
+        info = self.info
         return {
             "item_uid": self.item_uid, "item_type": "protocol", "name": self.name,
             "user": self.user, "labware": list(self.labware), "added_at": self.added_at,
-            "api_level": ".".join(map(str, source.api_version)) if source else None,
-            "metadata": dict(source.metadata) if source else {},
+            "api_level": info.api_level if info else None,
+            "metadata": dict(info.metadata) if info else {},
         }
+
+    @property
+    def path(self) -> Path:
+        """The protocol file, as the server keeps it."""
+        assert self.directory is not None
+        return self.directory / self.name
 
     def discard(self) -> None:
         """Delete its files."""
@@ -83,14 +92,10 @@ class QueueItem:
             shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def make_item(workdir: Path, upload: dict[str, Any], user: str | None,
-              config: RobotConfig) -> QueueItem:
-    """Write an uploaded item's files, load them and simulate the protocol on ``config``;
-    ``ItemRefused`` if it cannot run.
-
-    Runs the protocol (as loading and simulating any protocol does): call it in a worker
-    thread.
-    """
+def store_item(workdir: Path, upload: dict[str, Any], user: str | None) -> QueueItem:
+    """Write an uploaded item's files under ``workdir`` and read its labware definitions;
+    ``ItemRefused`` if one is not a definition. Runs none of its code: a worker loads and
+    simulates it (``worker.Checker``) before it is queued."""
     uid = uuid.uuid4().hex
     directory = workdir / uid
     directory.mkdir(parents=True)
@@ -102,54 +107,46 @@ def make_item(workdir: Path, upload: dict[str, Any], user: str | None,
                 path = directory / "labware" / file_name
                 path.write_text(text, encoding="utf-8")
                 read_definition_file(path)  # LabwareDefinitionError names file and key
-        path = directory / upload["name"]
-        path.write_text(upload["source"], encoding="utf-8")
-        source = load_protocol(path)
+        (directory / upload["name"]).write_text(upload["source"], encoding="utf-8")
     except BaseException as exc:
         shutil.rmtree(directory, ignore_errors=True)
         if isinstance(exc, ProtocolError):
-            raise ItemRefused(_as_uploaded(directory, describe_load_error(exc))) from None
-        if not isinstance(exc, Exception):  # SystemExit at the top level must not end us
-            raise ItemRefused(f"the protocol's top level raised {type(exc).__name__}") from exc
+            raise ItemRefused(as_uploaded(directory, describe_load_error(exc))) from None
         raise
-    item = QueueItem(uid, upload["name"], user, directory, source, tuple(sorted(labware)),
+    return QueueItem(uid, upload["name"], user, directory, None, tuple(sorted(labware)),
                      time.time())
-    reason = simulate_item(item, config)
-    if reason is not None:
-        item.discard()
-        raise ItemRefused(reason)
-    return item
 
 
-def simulate_item(item: QueueItem, config: RobotConfig) -> str | None:
-    """Simulate the item's protocol file to its end on a virtual clock, as ``labrun
-    simulate`` does; why it cannot run (naming the uploaded file and line), or None.
+def simulate_source(source: ProtocolSource, name: str, directory: Path,
+                    labware_dir: Path | None, config: RobotConfig,
+                    timeout: float = SIMULATION_TIMEOUT) -> str | None:
+    """Simulate a loaded protocol to its end on a virtual clock, as ``labrun simulate``
+    does; why it cannot run (naming the uploaded file and line), or None.
 
-    The file is loaded afresh, so a run never sees what a simulation left in the
-    protocol module. Call it in a worker thread.
+    Runs the protocol: only a worker process calls it (``worker.work``).
     """
-    assert item.directory is not None
-    labware_dirs = [str(item.labware_dir)] if item.labware_dir else []
+    labware_dirs = [str(labware_dir)] if labware_dir else []
     try:
-        run = create_run(item.directory / item.name, config=config,
-                         on_stalled=continue_when_stalled, labware_dirs=labware_dirs)
+        run = create_run(source, config=config, on_stalled=continue_when_stalled,
+                         labware_dirs=labware_dirs)
     except ProtocolError as exc:
-        return item.as_uploaded(describe_load_error(exc))
+        return as_uploaded(directory, describe_load_error(exc))
     try:
         run.control.play(source="simulate")
-        run.wait(timeout=SIMULATION_TIMEOUT)
+        run.wait(timeout=timeout)
     except TimeoutError:
-        return (f"{item.name}: the simulation did not end within {SIMULATION_TIMEOUT:g} s; "
+        return (f"{name}: the simulation did not end within {timeout:g} s; "
                 "does the protocol wait for something?")
     finally:
         run.close()
     summary = run.record.events[-1]
     status = Status(summary["status"])
     if status in (Status.SUCCEEDED, Status.STOPPED):
+        write_plan(directory, run.record.events)  # steps, estimate, deck: the live page's
         return None
     error = summary.get("error") or summary.get("reason") or f"the simulated run {status.value}"
     where = f"{summary['location']}: " if summary.get("location") else ""
-    return item.as_uploaded(f"{where}{error}")
+    return as_uploaded(directory, f"{where}{error}")
 
 
 def describe_load_error(error: ProtocolError) -> str:
@@ -160,7 +157,7 @@ def describe_load_error(error: ProtocolError) -> str:
     return str(error)
 
 
-def _as_uploaded(directory: Path | None, text: str) -> str:
+def as_uploaded(directory: Path | None, text: str) -> str:
     """``text`` naming an item's files by their uploaded names, not the server's paths."""
     if directory is None:
         return text

@@ -1,9 +1,11 @@
 """The run manager: a queue of protocol runs on one robot, their history, locks and status.
 
-It lives in the server's event loop; nothing else touches its state. Runs are ordinary
-``engine.run.Run`` objects: actions go to a run's engine loop and their answers come
-back without blocking either loop, and the run's changes come back through a
-``RunWatch``.
+It lives in the server's event loop; nothing else touches its state. The manager is the
+queue: items, history, locks, the status document and the API calls. The run being
+served is a ``served.ActiveRun``, which owns what concerns that run alone (its actions,
+its status, its record, its end). Protocol code is loaded and checked in worker processes
+(``worker``) and, under ``labrun serve``, run in the run worker process that owns the
+robot (``supervisor``), never here.
 
 Queue semantics follow bluesky-queueserver:
 
@@ -19,8 +21,9 @@ Queue semantics follow bluesky-queueserver:
   right before it starts: one that no longer simulates fails there, before anything
   moves, and the queue stops.
 
-``RunManager.for_run`` serves one existing run instead of a queue (``labrun run
---control``): the run actions and the status work, the queue calls are refused.
+``RunManager.for_run`` serves one existing run of this process instead of a queue
+(``server.serve_run``, from Python): the run actions and the status work, the queue calls
+are refused.
 """
 
 from __future__ import annotations
@@ -32,40 +35,35 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import anyio.abc
-from attrs import define, field
 
 from engine.actions import Abort, Action, Halt, Pause, PauseOption, Play, Resume, SkipDelay, Stop
 from engine.bridge import LoopCaller, LoopClosedError
 from engine.entries import ActionResult
 from engine.record import Event
 from engine.run import Run
-from engine.state import Status, status_of
-from engine.status import report
+from engine.state import Status
 from hardware.controller import HardwareFault
-from hardware.simulated import SimulatedController
-from protocol_api.execute import create_run
 
 from .errors import BadRequest
-from .items import ItemRefused, Position, Queue, QueueItem, make_item, simulate_item
+from .items import ItemRefused, Position, Queue, QueueItem, store_item
 from .locks import Locks
-from .robots import Robot
+from .progress import Plan, RunProgress, read_plan
+from .robots import Robot, set_interlock
+from .served import SHUTDOWN_GRACE, ActiveRun, RunHooks, ServedRun
 from .spec import BY_NAME
 from .stream import EventHub, Subscriber
-from .watch import PROGRESS_INTERVAL, RunWatch
+from .supervisor import SupervisedRobot
+from .watch import PROGRESS_INTERVAL
+from .worker import Checker, CheckFailed
 
-T = TypeVar("T")
 Reply = dict[str, Any]
 
 SOURCE = "remote"
 """The ``source`` of actions taken through the API, as the run record shows it."""
-ENGINE_ANSWER_TIMEOUT = 10.0
-"""Longest wait for a run's engine to answer an action (it answers in microseconds)."""
-SHUTDOWN_GRACE = 0.5
-"""Seconds a queue's protocol thread is given to finish when the server shuts down."""
 SUCCESS = (Status.SUCCEEDED, Status.STOPPED)
 
 
@@ -79,28 +77,14 @@ def refused(msg: str, **fields: Any) -> Reply:
     return {"success": False, "msg": msg, **fields}
 
 
-@define(eq=False)
-class ActiveRun:
-    """The item being run, its run and the watch on it."""
-
-    item: QueueItem
-    run: Run
-    watch: RunWatch
-    started_at: float = field(factory=time.time)
-    finishing: bool = False
-    done: bool = False
-
-    @property
-    def status(self) -> Status:
-        return status_of(self.run.engine.state)
-
-
 class RunManager:
     """A queue of runs on one robot (or one existing run), controlled over the API."""
 
-    def __init__(self, robot: Robot | None = None, *, run: Run | None = None,
+    def __init__(self, robot: Robot | SupervisedRobot | None = None, *,
+                 run: Run | None = None,
                  emergency_lock_key: str | None = None, record_dir: str | Path | None = None,
-                 progress_interval: float = PROGRESS_INTERVAL) -> None:
+                 progress_interval: float = PROGRESS_INTERVAL,
+                 checker: Checker | None = None) -> None:
         if (robot is None) == (run is None):
             raise ValueError("give a robot (a queue of runs) or one run, not both")
         self.robot = robot
@@ -120,6 +104,11 @@ class RunManager:
         self._caller: LoopCaller | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._workdir: Path | None = None
+        self.progress: RunProgress | None = None
+        """The running run's progress (the last run's, once it has ended)."""
+        self.log: Callable[[str], None] | None = None
+        """Where each run's start, pauses and end are told, one line each."""
+        self.checker = checker or Checker()
 
     @classmethod
     def for_run(cls, run: Run, **options: Any) -> RunManager:
@@ -137,14 +126,21 @@ class RunManager:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 if self._single is not None:
-                    self._activate(QueueItem(uuid.uuid4().hex, "run", None, None, None, (),
-                                             time.time()), self._single)
+                    item = QueueItem(uuid.uuid4().hex, "run", None, None, None, (),
+                                     time.time())
+                    served = ServedRun(item, self._single, hooks=self._hooks(), owned=False)
+                    self._adopt(served)
+                    served.attach()
                 else:
+                    if isinstance(self.robot, SupervisedRobot):
+                        self.robot.serve_in(self._caller, self._hooks().start_soon)
                     self._watch_robot()
+                    tg.start_soon(self.checker.start)
                 try:
                     yield self
                 finally:
                     self.hub.close()
+                    self.checker.close()
                     with anyio.CancelScope(shield=True):
                         await self._shutdown()
                     tg.cancel_scope.cancel()
@@ -154,12 +150,9 @@ class RunManager:
         active = self.active
         if active is None:
             if self.robot is not None:
-                self.robot.controller.set_interlock_listener(None)
+                self.robot.listen_interlocks(None)
             return
-        active.watch.close()
-        if self._single is None:  # a queue's run is ours: abort it (a single run is not)
-            await anyio.to_thread.run_sync(
-                lambda: active.run.close(protocol_grace_s=SHUTDOWN_GRACE))
+        await active.close(grace=SHUTDOWN_GRACE)  # a queue's run is aborted; a single not
 
     # -- the API ------------------------------------------------------------------------------
 
@@ -177,13 +170,9 @@ class RunManager:
     def status(self) -> dict[str, Any]:
         """The status document: the manager's state, the run's, the queue's and the locks'."""
         active = self.active
-        run: dict[str, Any] | None = None
-        if active is not None:
-            run = report(active.run.engine).to_dict()
-            if run["outcome"] is not None:
-                run["outcome"] = active.item.as_uploaded_event(run["outcome"])
+        run = active.report() if active is not None else None
         interlocks = run["interlocks"] if run else list(self._robot_interlocks())
-        watch_time = active.watch.changed_at if active is not None else 0.0
+        watch_time = active.changed_at if active is not None else 0.0
         return {
             "msg": "labrun run manager",
             "manager_state": self.manager_state,
@@ -212,6 +201,7 @@ class RunManager:
             "mode": "single_run" if self._single is not None else "queue",
             "robot": self.robot.describe() if self.robot else None,
             "changed_at": max(self.changed_at, watch_time),
+            "progress": self.progress.fields() if self.progress is not None else None,
         }
 
     @property
@@ -227,9 +217,11 @@ class RunManager:
             return "idle"
         return "executing_queue"
 
-    def subscribe(self, records: bool) -> Subscriber:
-        """A new event-stream subscriber; its first event is the status now."""
-        subscriber = self.hub.subscribe(records, self.status())
+    def subscribe(self, records: bool, progress: bool = False) -> Subscriber:
+        """A new event-stream subscriber; its first event is the status now (then, if it
+        asks for progress, the progress so far)."""
+        first = [("progress", self.progress.snapshot())] if self.progress is not None else []
+        subscriber = self.hub.subscribe(records, self.status(), progress=progress, first=first)
         self._want_records()
         return subscriber
 
@@ -271,12 +263,17 @@ class RunManager:
             return self._no_queue()
         assert self._workdir is not None and self.robot is not None
         try:
-            queued = await anyio.to_thread.run_sync(make_item, self._workdir, item, user,
-                                                    self.robot.config)
+            queued = await anyio.to_thread.run_sync(store_item, self._workdir, item, user)
         except ItemRefused as exc:  # bad input: nothing is queued
             raise BadRequest(422, f"the protocol cannot run: {exc}") from None
         except OSError as exc:
             return refused(f"cannot store the protocol file: {exc}")
+        try:  # loaded and simulated in a worker process, never here
+            queued.info = await self.checker.check(queued.path, queued.labware_dir,
+                                                   self.robot.config)
+        except CheckFailed as exc:
+            queued.discard()
+            raise BadRequest(422, f"the protocol cannot run: {exc}") from None
         reason = self.queue.insert(queued, pos=pos, before_uid=before_uid, after_uid=after_uid)
         if reason is not None:
             queued.discard()
@@ -314,7 +311,7 @@ class RunManager:
             assert active is not None
             if active.status is not Status.IDLE:
                 return refused(f"the run has already started ({active.status.value})")
-            return self._action_reply(await self._apply(active, Play(source=SOURCE)))
+            return self._action_reply(await active.apply(Play(source=SOURCE)))
         state = self.manager_state
         if state == "paused":
             return refused("a run is paused: continue it with re_resume (or end it)")
@@ -369,24 +366,16 @@ class RunManager:
 
     async def _api_sim_interlock(self, name: str, active: bool) -> Reply:
         current = self.active
-        controller = (self._single.controller if self._single is not None
-                      else self.robot.simulated if self.robot else None)
-        if not isinstance(controller, SimulatedController):
-            if self.robot is not None and self.robot.door is not None and name == "door":
-                self.robot.door(active)  # the emulator's door input: the firmware reports it
-                return ok()
-            return refused("only a simulated or emulated robot's interlocks can be set "
-                           "through the API")
-
-        def set_interlock() -> bool:
-            controller.set_interlock(name, active)
-            return True
-
-        if current is not None and not current.status.is_terminal:
-            if await self._in_engine(current, set_interlock) is None:
-                set_interlock()  # the run ended meanwhile: nobody listens to the door
+        if self._single is not None:
+            reason = await set_interlock(self._single.controller, None, name, active,
+                                         self._single)
         else:
-            controller.set_interlock(name, active)
+            assert self.robot is not None
+            going = current if current is not None and not current.status.is_terminal \
+                else None
+            reason = await self.robot.set_interlock(name, active, going)
+        if reason is not None:
+            return refused(reason)
         self._changed()
         return ok()
 
@@ -432,7 +421,7 @@ class RunManager:
                 self._stop_queue()
                 return None
             item = self.queue.items[0]
-            reason = await anyio.to_thread.run_sync(simulate_item, item, robot.config)
+            reason = await self._check_again(item, robot)
             if not self._next_is(item):
                 continue  # the queue changed meanwhile: look again
             if reason is not None:
@@ -452,19 +441,26 @@ class RunManager:
         labware_dirs = [str(item.labware_dir)] if item.labware_dir else []
         started_at = time.time()
         try:
-            assert item.source is not None
-            run = create_run(item.source, config=robot.config, controller=robot.controller,
-                             clock=robot.run_clock(), record_path=record_path,
-                             simulating=robot.simulating, labware_dirs=labware_dirs)
+            active = await robot.start_run(item, record_path=record_path,
+                                           labware_dirs=labware_dirs, started_at=started_at,
+                                           hooks=self._hooks())
         except Exception as exc:
             return self._cannot_start(item, f"the run could not start: {exc}")
         self.queue_error = None
-        active = self._activate(item, run, started_at)
-        played = await self._apply(active, Play(source=SOURCE))
+        self._adopt(active)
+        played = await active.apply(Play(source=SOURCE))
         if not played.accepted:
-            await self._apply(active, Abort(source=SOURCE,
-                                            reason=f"could not start: {played.reason}"))
+            await active.apply(Abort(source=SOURCE, reason=f"could not start: {played.reason}"))
         self._changed()
+        return None
+
+    async def _check_again(self, item: QueueItem,
+                           robot: Robot | SupervisedRobot) -> str | None:
+        """Why ``item`` can no longer run (its worker's words), or None."""
+        try:
+            await self.checker.check(item.path, item.labware_dir, robot.config)
+        except CheckFailed as exc:
+            return str(exc)
         return None
 
     def _next_is(self, item: QueueItem) -> bool:
@@ -474,7 +470,7 @@ class RunManager:
     def _cannot_start(self, item: QueueItem, error: str) -> str:
         """``item`` failed before it started: history, and the queue stops; the error."""
         self.queue_error = error
-        self._to_history(item, None, {"status": Status.FAILED.value, "error": error},
+        self._to_history(item, [], {"status": Status.FAILED.value, "error": error},
                          time.time())
         self._stop_queue()
         return error
@@ -483,50 +479,44 @@ class RunManager:
         """Between runs, the robot's interlock changes come to us (a run's engine takes
         them over while it runs)."""
         assert self.robot is not None
-        self.robot.controller.set_interlock_listener(lambda name, active: self._changed())
+        self.robot.listen_interlocks(self._changed)
 
     def _stop_queue(self) -> None:
         self.queue_running = False
         self.queue_stop_pending = False
         self._changed()
 
-    def _activate(self, item: QueueItem, run: Run, started_at: float | None = None) -> ActiveRun:
+    def _hooks(self) -> RunHooks:
+        """How a served run reports to this manager, in its event loop."""
         assert self._caller is not None and self._tg is not None
         tg = self._tg
-        holder: list[ActiveRun] = []
 
         def start_soon(function: Callable[[], Coroutine[Any, Any, Any]]) -> None:
             tg.start_soon(function)
 
-        watch = RunWatch(run, self._caller, on_status=self._publish,
-                         on_events=lambda events: self._on_events(holder[0], events),
-                         start_soon=start_soon, progress_interval=self._interval)
-        active = ActiveRun(item, run, watch, started_at or time.time())
-        holder.append(active)
+        return RunHooks(self._caller, start_soon, self._publish, self._on_events,
+                        self._finish, self._interval)
+
+    def _adopt(self, active: ActiveRun) -> None:
+        """``active`` becomes the served run; its progress starts."""
+        item = active.item
+        self.progress = RunProgress(item.item_uid, item.name, self._plan(item),
+                                    speed=self.robot.speed if self.robot else 1.0,
+                                    log=self.log)
         self.active = active
         self._want_records()
-        try:
-            watch.attach()
-        except LoopClosedError:  # already over (a single run served after it ended)
-            self._on_events(active, [run.record.events[-1]] if run.record.events else [])
-        return active
 
     def _on_events(self, active: ActiveRun, events: list[Event]) -> None:
+        if self.progress is not None and self.progress.item_uid == active.item.item_uid:
+            self.hub.publish_progress(self.progress.feed(events))
         if self.hub.record_subscribers:
             self.hub.publish_records(active.item.item_uid,
                                      [active.item.as_uploaded_event(e) for e in events])
-        summary = next((e for e in events if e["event"] == "summary"), None)
-        if summary is not None and not active.finishing:
-            active.finishing = True
-            assert self._tg is not None
-            self._tg.start_soon(self._finish, active, summary)
 
     async def _finish(self, active: ActiveRun, summary: Event) -> None:
         """The run has ended: history, then the next item or a stopped queue."""
-        if self._single is None:
-            await anyio.to_thread.run_sync(active.run.close)
-        active.watch.close()
-        self._to_history(active.item, active.run, summary, active.started_at)
+        await active.close()
+        self._to_history(active.item, active.record(), summary, active.started_at)
         active.done = True
         if self._single is not None:
             self._changed()
@@ -538,7 +528,7 @@ class RunManager:
             self._stop_queue()
         await self._advance()
 
-    def _to_history(self, item: QueueItem, run: Run | None, summary: Event,
+    def _to_history(self, item: QueueItem, record: list[Event], summary: Event,
                     started_at: float) -> None:
         summary = item.as_uploaded_event(summary)
         status = Status(summary["status"])
@@ -555,7 +545,6 @@ class RunManager:
             "pause_unresolved": bool(summary.get("pause_unresolved")),
             "summary": {k: v for k, v in summary.items() if k not in ("seq", "event")},
         }
-        record = [item.as_uploaded_event(e) for e in run.record.events] if run else []
         self.history.append({**item.to_dict(), "result": result, "record": record})
         self.history_uid = uuid.uuid4().hex
 
@@ -565,26 +554,11 @@ class RunManager:
         active = self.active
         if active is None:
             return refused("no run is executing: the manager is idle")
-        return self._action_reply(await self._apply(active, action))
+        return self._action_reply(await active.apply(action))
 
     def _action_reply(self, result: ActionResult) -> Reply:
         return {"success": result.accepted, "msg": result.reason or "",
                 "run_status": result.status.value}
-
-    async def _apply(self, active: ActiveRun, action: Action) -> ActionResult:
-        engine = active.run.engine
-        result = await self._in_engine(active, lambda: engine.apply(action))
-        if result is None:
-            return ActionResult(False, active.status, "the run has already ended")
-        return result
-
-    async def _in_engine(self, active: ActiveRun, function: Callable[[], T]) -> T | None:
-        """Run ``function`` in the run's engine loop and await its value; None if the
-        loop has ended before it could (or did not answer in time)."""
-        try:
-            return await active.run.acall(function, ENGINE_ANSWER_TIMEOUT)
-        except (LoopClosedError, TimeoutError):
-            return None
 
     # -- notifications ------------------------------------------------------------------------
 
@@ -599,7 +573,21 @@ class RunManager:
 
     def _want_records(self) -> None:
         if self.active is not None:
-            self.active.watch.wants_records = self.hub.record_subscribers > 0
+            self.active.want_records()  # the progress reads every event
+
+    def _plan(self, item: QueueItem) -> Plan | None:
+        """What the item's simulation said of its run (steps, estimate, deck)."""
+        return read_plan(item.directory) if item.directory is not None else None
+
+    def sheet_of(self, item_uid: str | None) -> dict[str, Any] | None:
+        """The setup sheet of the running (or last) run, or of a queued item; None if
+        there is none (the live page draws its deck)."""
+        plans = [(self.progress.item_uid, self.progress.plan)] if self.progress else []
+        plans += [(i.item_uid, self._plan(i)) for i in self.queue.items]
+        for uid, plan in plans:
+            if plan is not None and (item_uid is None or uid == item_uid):
+                return plan.sheet
+        return None
 
     def _robot_interlocks(self) -> tuple[str, ...]:
         if self.robot is not None:

@@ -1,33 +1,47 @@
 """The robot a run manager drives: one robot for every run, and the clock of its runs.
 
-The robot is built by ``hardware.robot.open_robot`` (the one place that builds robots):
+A ``Robot`` lives in the process that runs the protocols: under ``labrun serve`` the run
+worker (``runner``), which the server drives through ``supervisor.SupervisedRobot``; the
+tests and benchmarks may also make one in the server's process. It is built by
+``hardware.robot.open_robot`` (the one place that builds robots):
 
 - ``simulated_robot``: ``labrun serve --simulate`` uses the simulated controller on
   *real* time (optionally sped up), not the virtual clock: runs take the time the robot
   would take, so there is something to watch and to pause, and a paused run waits for
   ``re_resume`` instead of continuing by itself as ``labrun simulate`` does.
 - ``hardware_robot``: a G-code board (``--robot``), or labrun's emulator started in
-  this process (``--emulate``), connected in a hardware thread of its own, as ``labrun
-  run`` does, for the life of the server.
+  the same process (``--emulate``), connected in a hardware thread of its own, as ``labrun
+  run`` does, for the life of that process.
 
 The robot stays where the last run left it; a robot that needs homing (at connection,
 after a halt) is homed before the next run starts. The robot's clock runs for the life of
-the server; each run reads it through a ``RunClock`` of its own that starts at zero, so
+its process; each run reads it through a ``RunClock`` of its own that starts at zero, so
 its record and summary give the run's own times.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from engine.bridge import LoopClosedError
+from engine.run import Run
+from engine.state import status_of
 from hardware.clock import Clock
 from hardware.config import RobotConfig
 from hardware.controller import HardwareFault, MotionController
+from hardware.devices import Device
 from hardware.factory import emulator_config
 from hardware.robot import Robot as HardwareRobot
 from hardware.robot import open_robot
 from hardware.simulated import SimulatedController
+from protocol_api.execute import create_run
+
+from .served import ActiveRun, RunHooks, ServedRun
+
+if TYPE_CHECKING:
+    from .items import QueueItem
 
 
 class RobotUnavailable(RuntimeError):
@@ -75,6 +89,16 @@ class Robot:
         controller = self.controller
         return controller if isinstance(controller, SimulatedController) else None
 
+    @property
+    def devices(self) -> dict[str, Device]:
+        """The robot's hardware modules (none configured: a simulated robot simulates them)."""
+        return self._hardware.devices if self._hardware is not None else {}
+
+    @property
+    def speed(self) -> float:
+        """How much faster than real time the robot's clock runs."""
+        return float(getattr(self.clock, "speed", 1.0))
+
     def run_clock(self) -> RunClock:
         """A clock for the next run, starting at zero now."""
         return RunClock(self.clock)
@@ -82,6 +106,31 @@ class Robot:
     def interlocks(self) -> tuple[str, ...]:
         """The robot's active interlocks."""
         return tuple(sorted(self.controller.active_interlocks()))
+
+    def listen_interlocks(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` when an interlock changes between runs (None: stop)."""
+        self.controller.set_interlock_listener(
+            None if callback is None else lambda name, active: callback())
+
+    async def set_interlock(self, name: str, active: bool,
+                            run: ActiveRun | None) -> str | None:
+        """Set a simulated interlock (or the emulator's door), through ``run``'s engine
+        while it goes; the reason if this robot's interlocks cannot be set."""
+        engine_run = run.run if isinstance(run, ServedRun) else None
+        return await set_interlock(self.controller, self.door, name, active, engine_run)
+
+    async def start_run(self, item: QueueItem, *, record_path: Path | None,
+                        labware_dirs: list[str], started_at: float,
+                        hooks: RunHooks) -> ActiveRun:
+        """Make ``item``'s run on this robot, served through ``hooks``; not yet played."""
+        run = create_run(item.path, config=self.config, controller=self.controller,
+                         clock=self.run_clock(), record_path=record_path,
+                         simulating=self.simulating, labware_dirs=labware_dirs,
+                         devices=self.devices)
+        served = ServedRun(item, run, hooks=hooks, owned=True, started_at=started_at)
+        served.want_records()  # the progress reads every event
+        served.attach()
+        return served
 
     async def home_if_needed(self) -> None:
         """Home the robot if it must be (just connected, or halted); HardwareFault if not."""
@@ -98,6 +147,31 @@ class Robot:
             self._hardware.close()
 
 
+async def set_interlock(controller: MotionController, door: Callable[[bool], None] | None,
+                        name: str, active: bool, run: Run | None) -> str | None:
+    """Set interlock ``name`` of a simulated ``controller`` (in ``run``'s engine loop while
+    ``run`` goes), or the emulator's ``door`` input; the reason if neither is there."""
+    if not isinstance(controller, SimulatedController):
+        if door is not None and name == "door":
+            door(active)  # the emulator's door input: the firmware reports it
+            return None
+        return "only a simulated or emulated robot's interlocks can be set through the API"
+    simulated = controller
+
+    def apply() -> bool:
+        simulated.set_interlock(name, active)
+        return True
+
+    if run is not None and not status_of(run.engine.state).is_terminal:
+        try:
+            await run.acall(apply, 10.0)
+        except (LoopClosedError, TimeoutError):
+            apply()  # the run ended meanwhile: nobody listens to the door
+    else:
+        apply()
+    return None
+
+
 def simulated_robot(config: RobotConfig, *, speed: float = 1.0,
                     virtual: bool = False) -> Robot:
     """The simulated robot on real time sped up by ``speed`` (or on a virtual clock)."""
@@ -108,11 +182,19 @@ def emulated_robot(config: RobotConfig | None = None, *, dialect: str | None = N
                    speed: float = 1.0) -> Robot:
     """labrun's emulator of ``dialect`` (default: the configuration's, or GRBL), started
     here, playing ``config`` (default: the shipped emulator robot)."""
+    config, dialect = emulator_setup(config, dialect)
+    return hardware_robot(config, emulate=dialect, speed=speed)
+
+
+def emulator_setup(config: RobotConfig | None,
+                   dialect: str | None) -> tuple[RobotConfig, str]:
+    """The robot and the firmware dialect labrun's emulator plays: by default the shipped
+    emulator robot, and the configuration's dialect (or GRBL)."""
     if config is None:
         config = emulator_config(dialect or "grbl")
     if dialect is None:
         dialect = config.controller.dialect if config.controller.kind == "gcode" else "grbl"
-    return hardware_robot(config, emulate=dialect, speed=speed)
+    return config, dialect
 
 
 def hardware_robot(config: RobotConfig, *, emulate: str | None = None,

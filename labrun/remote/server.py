@@ -1,16 +1,15 @@
 """Serving a run manager with uvicorn: in the foreground (``labrun serve``) or in a thread.
 
-Loopback is the default. Binding any other address needs a bearer token; when none is
-given, one is generated and printed to stderr.
+Loopback is the default. The server always has a token (``auth``): the one given, or a
+new one, announced as a URL to open, ``http://127.0.0.1:8790/?token=...``.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import secrets
 import socket
 import sys
 import threading
+from collections.abc import Iterable
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -19,32 +18,27 @@ import uvicorn
 from engine.run import Run
 
 from .app import MAX_BODY, create_app
+from .auth import Access, is_loopback, new_token, token_url
 from .manager import RunManager
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8790
 START_TIMEOUT = 30.0
 
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is reachable only from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ServerHandle", "bind", "is_loopback", "serve",
+           "serve_run", "start_server"]
 
 
-def required_token(host: str, token: str | None, *, announce: bool = True) -> str | None:
-    """The token to require: the one given, or a new one when binding beyond loopback."""
-    if token or is_loopback(host):
-        return token or None
-    token = secrets.token_urlsafe(24)
-    if announce:
-        print(f"labrun: serving on {host} needs a bearer token; clients must send\n"
-              f"  Authorization: Bearer {token}", file=sys.stderr)
-    return token
+def base_url(host: str, port: int) -> str:
+    """``http://host:port``, with an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def announce_token(host: str, port: int, token: str) -> None:
+    """Print where to reach the server and with which token, as Jupyter does."""
+    print(f"labrun: serving on {base_url(host, port)}; open (or give a client) this URL,\n"
+          f"  {token_url(base_url(host, port), token)}\n"
+          f"  or send the header  Authorization: Bearer {token}", file=sys.stderr)
 
 
 class _Server(uvicorn.Server):
@@ -59,21 +53,24 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def _config(manager: RunManager, token: str | None, max_body: int, log_level: str,
+def _config(manager: RunManager, access: Access, max_body: int, log_level: str,
             ready: threading.Event | None) -> uvicorn.Config:
-    app = create_app(manager, token=token, max_body=max_body,
+    app = create_app(manager, access, max_body=max_body,
                      on_ready=ready.set if ready is not None else None)
     return uvicorn.Config(app, log_level=log_level, lifespan="on", loop="asyncio", http="h11",
                           ws="none", access_log=False, timeout_graceful_shutdown=2)
 
 
 def serve(manager: RunManager, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          token: str | None = None, max_body: int = MAX_BODY, log_level: str = "info") -> None:
-    """Serve in the foreground until interrupted (Ctrl-C)."""
-    token = required_token(host, token)
+          token: str | None = None, allowed_hosts: Iterable[str] = (),
+          max_body: int = MAX_BODY, log_level: str = "info") -> None:
+    """Serve in the foreground until interrupted (Ctrl-C); a new token unless given."""
+    access = Access(token or new_token(), host=host, allowed_hosts=allowed_hosts)
     sock = bind(host, port)  # an address in use is an OSError here, not uvicorn's exit
     try:
-        _Server(_config(manager, token, max_body, log_level, None), manager).run(sockets=[sock])
+        announce_token(host, sock.getsockname()[1], access.token)
+        _Server(_config(manager, access, max_body, log_level, None),
+                manager).run(sockets=[sock])
     finally:
         sock.close()
 
@@ -98,15 +95,18 @@ class ServerHandle:
     """A server running in a background thread; ``close()`` (or ``with``) stops it."""
 
     def __init__(self, manager: RunManager, *, host: str, port: int, token: str | None,
-                 max_body: int = MAX_BODY, log_level: str = "warning",
-                 announce: bool = True) -> None:
+                 allowed_hosts: Iterable[str] = (), max_body: int = MAX_BODY,
+                 log_level: str = "warning", announce: bool = False) -> None:
         self.manager = manager
-        self.token = required_token(host, token, announce=announce)
+        access = Access(token or new_token(), host=host, allowed_hosts=allowed_hosts)
+        self.token = access.token
         self._socket = bind(host, port)
         self.host = host
         self.port: int = self._socket.getsockname()[1]
+        if announce:
+            announce_token(host, self.port, self.token)
         ready = threading.Event()
-        self._server = _Server(_config(manager, self.token, max_body, log_level, ready), manager)
+        self._server = _Server(_config(manager, access, max_body, log_level, ready), manager)
         self._thread = threading.Thread(target=self._serve, name="labrun-remote", daemon=True)
         self._error: BaseException | None = None
         self._thread.start()
@@ -118,8 +118,12 @@ class ServerHandle:
     @property
     def url(self) -> str:
         """The server's base URL."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return base_url(self.host, self.port)
+
+    @property
+    def token_url(self) -> str:
+        """The URL with the token, to open in a browser or give a client."""
+        return token_url(self.url, self.token)
 
     def _serve(self) -> None:
         try:
@@ -149,11 +153,12 @@ def start_server(manager: RunManager, *, host: str = DEFAULT_HOST, port: int = 0
 
 
 def serve_run(run: Run, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-              token: str | None = None) -> ServerHandle:
-    """Serve one existing, started run (``labrun run --control PORT``) from a thread.
+              token: str | None = None, *, announce: bool = True) -> ServerHandle:
+    """Serve one existing, started run of this process from a thread.
 
     Its status and run actions work as for a queue's run; the queue calls are refused.
     ``queue_start`` plays the run if it is still idle. Close the handle when done; the
     run itself is left to its owner.
     """
-    return start_server(RunManager.for_run(run), host=host, port=port, token=token)
+    return start_server(RunManager.for_run(run), host=host, port=port, token=token,
+                        announce=announce)

@@ -23,8 +23,10 @@ Kind = Literal["string", "text", "boolean", "integer", "number", "option", "posi
                "item"]
 LockGroup = Literal["environment", "queue"]
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,127}$")
-"""Uploaded file names: a plain base name, no directories."""
+PROTOCOL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,124}\.py$")
+"""An uploaded protocol file's name: a plain base name ending in ``.py``, no directories."""
+LABWARE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,122}\.json$")
+"""An uploaded labware file's name: a plain base name ending in ``.json``."""
 SHORT_TEXT = 1024
 """Longest accepted short string (a key, a user name, a note, a reason, a uid)."""
 
@@ -136,6 +138,9 @@ BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}
 STREAM_PATH = "/api/stream"
 STREAM_PARAMS = (
     Param("records", "boolean", "also send the running run's record events"),
+    Param("progress", "boolean", "also send progress (step k of n, percent, time left, "
+                                 "wells done), command (each protocol call in words) and "
+                                 "comment events, as the live page does"),
     Param("heartbeat", "number", "seconds between keep-alive comments (0.05 to 60)"),
 )
 
@@ -161,7 +166,27 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
         raise BadRequest(400, str(exc)) from None
     if not isinstance(value, dict):
         raise BadRequest(400, f"the body must be a JSON object, not {_json_type(value)}")
+    _refuse_lone_surrogates(value)
     return value
+
+
+def _refuse_lone_surrogates(value: Any) -> None:
+    """400 if a string anywhere in ``value`` (a key or a value) is not valid Unicode text:
+    JSON's ``\\ud800`` escapes can spell a lone surrogate, which no file or key can hold."""
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, dict):
+            pending.extend(current.keys())
+            pending.extend(current.values())
+        elif isinstance(current, list):
+            pending.extend(current)
+        elif isinstance(current, str):
+            try:
+                current.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadRequest(400, "a text field holds a lone surrogate (\\ud800-"
+                                      "\\udfff), which is not text") from None
 
 
 def parse_query(params: tuple[Param, ...], query: Mapping[str, str]) -> dict[str, Any]:
@@ -253,7 +278,7 @@ def check_item(value: Any) -> dict[str, Any]:
     name, source = value.get("name"), value.get("source")
     if not isinstance(name, str):
         raise _wrong("item.name", "a file name", name)
-    if not NAME_RE.match(name) or not name.endswith(".py"):
+    if not PROTOCOL_NAME_RE.fullmatch(name):
         raise BadRequest(422, f"item.name must be a plain file name ending in .py, not "
                               f"{name[:80]!r}")
     if not isinstance(source, str):
@@ -262,7 +287,7 @@ def check_item(value: Any) -> dict[str, Any]:
     if not isinstance(labware, dict):
         raise _wrong("item.labware", "an object of {file name: JSON text}", labware)
     for file_name, text in labware.items():
-        if not NAME_RE.match(file_name) or not file_name.endswith(".json"):
+        if not LABWARE_NAME_RE.fullmatch(file_name):
             raise BadRequest(422, f"item.labware: {file_name[:80]!r} is not a plain file "
                                   "name ending in .json")
         if not isinstance(text, str):
@@ -322,22 +347,37 @@ def _schema(param: Param) -> dict[str, Any]:
     return schema
 
 
-def openapi(version: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 description of the API, generated from ``ENDPOINTS``."""
+TOKEN_SCHEMES = ("bearer", "cookie")
+"""How a request carries the server's token (a GET may also use ``?token=``)."""
+
+
+def openapi(version: str, *, reads_need_token: bool) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the API, generated from ``ENDPOINTS``: every POST
+    needs the token; a GET needs it only when ``reads_need_token`` (beyond loopback)."""
+    token: list[dict[str, list[str]]] = [{scheme: []} for scheme in TOKEN_SCHEMES]
+    read_token = [*token, {"query": []}] if reads_need_token else []
     reply = {"description": "success false with msg when refused", "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/Reply"}}}}
     errors = {str(code): {"description": text, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Error"}}}}
-        for code, text in ((400, "malformed JSON or not an object"),
-                           (401, "missing or wrong bearer token"),
+        for code, text in ((400, "malformed JSON, not an object, or a lone surrogate "
+                                 "in a text field"),
+                           (401, "missing or wrong token"),
+                           (403, "a Host this server is not bound to, or a cross-origin "
+                                 "Origin"),
                            (413, "body larger than the server's limit"),
                            (415, "body is not application/json"),
                            (422, "unknown parameter, missing parameter or wrong type"))}
+    read_errors = {code: errors[code] for code in ("400", "403", "422")}
+    if reads_need_token:
+        read_errors["401"] = errors["401"]
     paths: dict[str, Any] = {}
     for endpoint in ENDPOINTS:
         operation: dict[str, Any] = {
             "operationId": endpoint.name, "summary": endpoint.summary,
-            "responses": {"200": reply, **errors}}
+            "responses": {"200": reply, **(errors if endpoint.method == "POST"
+                                           else read_errors)},
+            "security": token if endpoint.method == "POST" else read_token}
         if endpoint.lock is not None:
             operation["description"] = (f"Refused while the {endpoint.lock} is locked, "
                                         "unless lock_key is the key it was locked with.")
@@ -360,16 +400,24 @@ def openapi(version: str) -> dict[str, Any]:
         "(the running run's record events).",
         "parameters": [{"name": p.name, "in": "query", "required": False,
                         "schema": _schema(p)} for p in STREAM_PARAMS],
+        "security": read_token,
         "responses": {"200": {"description": "an event stream",
-                              "content": {"text/event-stream": {}}}}}}
+                              "content": {"text/event-stream": {}}}, **read_errors}}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "labrun run manager", "version": version,
                  "description": "Queue protocol runs and control them; calls mirror "
-                                "bluesky-queueserver's REManagerAPI."},
+                                "bluesky-queueserver's REManagerAPI. Every POST carries "
+                                "the server's token and Content-Type: application/json; "
+                                "a request whose Host is not an address the server is "
+                                "bound to, or whose Origin is another site, is refused "
+                                "(403)."},
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "labrun_token"},
+                "query": {"type": "apiKey", "in": "query", "name": "token"}},
             "schemas": {
                 "Reply": {"type": "object", "required": ["success", "msg"],
                           "properties": {"success": {"type": "boolean"},
@@ -381,10 +429,12 @@ def openapi(version: str) -> dict[str, Any]:
                          "required": ["name", "source"],
                          "properties": {
                              "item_type": {"const": "protocol"},
-                             "name": {"type": "string", "pattern": NAME_RE.pattern},
+                             "name": {"type": "string",
+                                      "pattern": PROTOCOL_NAME_RE.pattern},
                              "source": {"type": "string"},
                              "labware": {"type": "object",
+                                         "propertyNames": {
+                                             "pattern": LABWARE_NAME_RE.pattern},
                                          "additionalProperties": {"type": "string"}}}},
             }},
-        "security": [{"bearer": []}],
     }

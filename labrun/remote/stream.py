@@ -1,18 +1,24 @@
 """The event stream: server-sent events fanned out to every subscriber.
 
-Two kinds of event: ``status`` (the whole status document, sent on subscribing and on
-every change) and ``record`` (the running run's record events, to subscribers that
-asked for them). Each event is encoded once and the same bytes go to every subscriber;
-a subscriber's pending chunks are written in one send when it next runs. A subscriber
-that falls too far behind is sent an ``overflow`` event and disconnected, so one slow
-client cannot hold the server's memory.
+Events: ``status`` (the whole status document, sent on subscribing and on every
+change), to every subscriber; ``record`` (the running run's record events) to
+subscribers that asked for them (``records``); and to those that asked for progress
+(``progress``, as the live page does): ``progress`` (on subscribing with every well done
+so far, then whenever the step or the wells done change, with the wells newly done),
+``command`` (each protocol call as it starts, in words) and ``comment`` (each
+``ctx.comment``).
+
+Each event is encoded once and the same bytes go to every subscriber; a subscriber's
+pending chunks are written in one send when it next runs. A subscriber that falls too
+far behind is sent an ``overflow`` event and disconnected, so one slow client cannot
+hold the server's memory.
 """
 
 from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import anyio
@@ -30,8 +36,9 @@ def encode(event: str, data: Any) -> bytes:
 class Subscriber:
     """One client's stream: chunks waiting to be written, and a wake-up."""
 
-    def __init__(self, records: bool) -> None:
+    def __init__(self, records: bool, progress: bool = False) -> None:
         self.records = records
+        self.progress = progress
         self._chunks: deque[bytes] = deque()
         self._ready = anyio.Event()
         self._closed = False
@@ -83,10 +90,14 @@ class EventHub:
     def __len__(self) -> int:
         return len(self._subscribers)
 
-    def subscribe(self, records: bool, status: dict[str, Any]) -> Subscriber:
-        """A new subscriber, whose first event is ``status``."""
-        subscriber = Subscriber(records)
+    def subscribe(self, records: bool, status: dict[str, Any], *, progress: bool = False,
+                  first: Iterable[tuple[str, Any]] = ()) -> Subscriber:
+        """A new subscriber, whose first event is ``status``, then (if it asked for
+        progress) the ``first`` events."""
+        subscriber = Subscriber(records, progress)
         subscriber.push(encode("status", status))
+        for event, data in first if progress else ():
+            subscriber.push(encode(event, data))
         if self.closed:
             subscriber.close()
             return subscriber
@@ -109,6 +120,14 @@ class EventHub:
         self._last_status = chunk
         for subscriber in self._subscribers:
             subscriber.push(chunk)
+
+    def publish_progress(self, events: Iterable[tuple[str, Any]]) -> None:
+        """Send ``progress``, ``command`` and ``comment`` events to those that asked."""
+        subscribers = [s for s in self._subscribers if s.progress]
+        chunk = b"".join(encode(event, data) for event, data in events) if subscribers else b""
+        if chunk:
+            for subscriber in subscribers:
+                subscriber.push(chunk)
 
     def publish_records(self, item_uid: str, events: list[dict[str, Any]]) -> None:
         """Send record events to the subscribers that asked for them."""

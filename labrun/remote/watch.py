@@ -62,16 +62,18 @@ class RunWatch:
         self._progress = False
         self._closed = False
 
-    def attach(self) -> None:
-        """Subscribe to the engine (done in its loop, which must be running)."""
+    def attach(self) -> list[Event]:
+        """Subscribe to the engine (done in its loop, which must be running); the record
+        events written before (kept in memory), which are not handed over."""
         engine = self.run.engine
 
-        def subscribe() -> None:
+        def subscribe() -> list[Event]:
             self._sig = _signature(engine.state)
             engine.subscribe(self._on_state)
             self.run.record.subscribe(self._on_event)
+            return list(self.run.record.events)
 
-        self.run.call(subscribe)
+        return self.run.call(subscribe)
 
     def close(self) -> None:
         """Stop handing anything over (the run is finished with)."""

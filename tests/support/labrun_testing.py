@@ -2,23 +2,29 @@
 
 ``ScriptedRun.call`` sends one step to the protocol thread and returns once the engine
 has settled: the command finished, or the run is waiting for someone (paused), or it
-ended. Settling is detected from the engine's own idle signal, not from sleeps.
+ended. Settling is detected from public surfaces, not from sleeps: where the protocol
+thread is, the published status, and a call into the engine loop (``Run.call``), which
+on the virtual clock returns only once the loop has done all it had to do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from motion_trace import TraceItem, TracingController, follow_record
 
 from engine import commands as c
+from engine.bridge import LoopClosedError
 from engine.channel import CommandChannel, StepRef
 from engine.errors import RunStopped
 from engine.record import read_record
 from engine.run import Run
+from engine.state import Status
 from engine.status import RunStatusReport
 from hardware.clock import VirtualClock
 from hardware.config import RobotConfig, default_config
@@ -67,12 +73,6 @@ class ScriptedRun:
         if trace is not None:
             follow_record(self.run, trace)
 
-        def hook() -> None:
-            self.engine.on_idle(self._poke)
-            self.engine.subscribe(lambda state: self._poke())
-
-        self.run.call(hook)
-
     # -- driving ----------------------------------------------------------------------
 
     def play(self) -> None:
@@ -98,17 +98,22 @@ class ScriptedRun:
 
     def settle(self) -> RunStatusReport:
         """Wait until the engine has nothing to do but wait for the test."""
-        with self._cond:
-            ok = self._cond.wait_for(self._settled, SETTLE_TIMEOUT)
-        if not ok:
-            channel = self.engine.channel
-            raise AssertionError(
-                f"the engine did not settle: idle={self.engine.idle} "
-                f"received={self.engine.inbox.received} "
-                f"sent={channel.requests_sent if channel else None} "
-                f"queued={self.queued} finished={self.finished} "
-                f"in_execute={self.in_execute} done={self.protocol_done} {self.status()}")
-        return self.status()
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while True:
+            with self._cond:
+                ok = self._cond.wait_for(self._settled, max(0.0, deadline - time.monotonic()))
+            if not ok:
+                raise AssertionError(
+                    f"the engine did not settle: queued={self.queued} "
+                    f"finished={self.finished} in_execute={self.in_execute} "
+                    f"done={self.protocol_done} {self.status()}")
+            # The loop may still be carrying out what the step or an action set going:
+            # a call into it returns once it has nothing left to do. Then look again.
+            with contextlib.suppress(LoopClosedError):
+                self.run.call(lambda: None)
+            with self._cond:
+                if self._settled():
+                    return self.status()
 
     def status(self) -> RunStatusReport:
         return self.control.status()
@@ -129,29 +134,21 @@ class ScriptedRun:
     # -- internals --------------------------------------------------------------------
 
     def _settled(self) -> bool:
-        loop_alive = self.run._thread is not None and self.run._thread.is_alive()
-        if not loop_alive:
-            # The engine has ended; the protocol thread still has to see its answer.
-            return self.protocol_done or self.finished == self.queued
-        channel = self.engine.channel
-        assert channel is not None
-        # Every request the protocol sent has reached the engine, and the engine waits:
-        # for the test's next command, or (protocol blocked on a reply) for a resume.
-        if not (self.engine.idle and self.engine.inbox.received == channel.requests_sent):
-            return False
+        """Where the protocol thread is says the engine may have settled (the caller then
+        makes sure the loop is done)."""
         if self.protocol_done:
             return True
+        status = self.status().status
+        if status.is_terminal:
+            # The engine has ended; the protocol thread still has to see its answer.
+            return self.finished == self.queued
         if self.in_execute:
-            return self.engine.inbox.holding  # blocked in a call the engine holds (paused)
+            return status is Status.PAUSED  # blocked in a call the engine holds
         return self.finished == self.queued  # back waiting for the test's next step
 
     def _set_in_execute(self, value: bool) -> None:
         with self._cond:
             self.in_execute = value
-            self._cond.notify_all()
-
-    def _poke(self) -> None:
-        with self._cond:
             self._cond.notify_all()
 
     def _protocol(self, channel: CommandChannel) -> None:

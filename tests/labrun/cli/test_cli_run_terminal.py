@@ -23,8 +23,6 @@ from typing import Any
 import pytest
 from labrun_protocols import LONG_MOVE, SLOW_STEPS, hops
 
-from engine.actions import Pause, Resume, Stop
-from engine.entries import ActionResult
 from engine.record import read_record
 from engine.state import Status, StepInfo
 from engine.status import DelayStatus, RunStatusReport
@@ -125,6 +123,11 @@ def terminal(tmp_path: Path) -> Iterator[Any]:
         path.write_text(textwrap.dedent(protocol))
         term = Terminal("run", str(path), "--emulate", *args)
         opened.append(term)
+        # The setup sheet, then nothing moves until Enter.
+        term.expect(r"Setup\r?\n  Deck")
+        term.expect(r"press Enter to start")
+        assert "connecting to" not in term.text()
+        term.type(b"\n")
         return term
 
     yield start
@@ -143,19 +146,27 @@ def test_keys_pause_resume_and_stop(terminal: Any, dialect: str) -> None:
     term = terminal(HOPS, "--dialect", dialect, "--speed", "10")
     # The live status line, with the keys, redrawn in place.
     term.expect(r"keys: p pause  i pause now  r resume  s stop  a abort  h halt  d skip delay")
-    term.expect(r"\r\x1b\[Krunning \| step \d+: move_to \| X [\d.]+ Y [\d.]+ .*"
+    term.expect(r"\r\x1b\[K\x1b\[32mrunning\x1b\[0m \| \[[#.]{10}\] step \d+ of 403, \d+ %, "
+                r"\d+:\d\d left \| Moving to [A-H]\d+ of .*\| X [\d.]+ Y [\d.]+ .*"
                 r"\| keys p i r s a h d \?")
     assert "stdin is not a terminal" not in term.text()
     term.type(b"p")
     term.expect(r"pause: accepted")
     term.expect(r"status paused by client")
-    term.expect(r"\r\x1b\[Kpaused \(by client\) \| step \d+: move_to")
+    term.expect(r"\r\x1b\[K\x1b\[1;33mpaused\x1b\[0m \(by client\) \| \[[#.]{10}\] step \d+ "
+                r"of 403.*\| press r to resume, s to stop")
     term.type(b"p")  # already paused: refused, with the reason
     term.expect(r"pause refused: \S+")
     term.type(b"r")
     term.expect(r"resume: accepted")
     term.expect(r"unparked back to X")
+    term.type(b"s")  # asks first; any other key goes on
+    term.expect(r"stop the run\? press s again \(or y\) to stop")
+    term.type(b"x")
+    term.expect(r"stop cancelled")
     term.type(b"s")
+    term.expect(r"press s again")
+    term.type(b"y")
     term.expect(r"stop: accepted")
     term.expect(r"status:\s+stopped")
     assert term.wait() == 0
@@ -164,18 +175,56 @@ def test_keys_pause_resume_and_stop(terminal: Any, dialect: str) -> None:
 
 def test_ctrl_c_twice_pauses_at_once_and_h_halts(terminal: Any) -> None:
     term = terminal(SLOW, "--speed", "10")
-    term.expect(r"running \| step \d+: move_to")  # the slow move, about 1.3 s here
+    term.expect(r"running\x1b\[0m \| \[[#.]+\] step \d+ of")  # the slow move, about 1.3 s
     term.type(b"\x03")  # Ctrl-C: a signal (the terminal still has ISIG in cbreak mode)
     term.expect(r"Ctrl-C: deferred pause requested")
     term.type(b"\x03")  # within 3 s, still during the same move
     term.expect(r"Ctrl-C: immediate pause: accepted")
     term.expect(r"status paused by client")
     assert "status:" not in term.text()  # paused mid-move, not at the end of the step
+    term.type(b"\x03")  # Ctrl-C while paused: offers stop
+    term.expect(r"Ctrl-C: the run is paused; press r to resume, s to stop")
+    term.type(b"h")
+    term.expect(r"press h again")
     term.type(b"h")
     term.expect(r"halt: accepted")
     term.expect(r"status:\s+halted")
     assert term.wait() == 1
     assert restored(term)
+
+
+PAUSING = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    ctx.comment("prepare the buffer")
+    ctx.pause("add the buffer to A1")
+    ctx.delay(minutes=10, msg="incubate")
+    ctx.comment("done")
+'''
+
+
+def test_a_protocol_pause_says_its_message_once_then_how_to_go_on(terminal: Any) -> None:
+    term = terminal(PAUSING, "--speed", "1200")  # 10 minutes of delay in half a second
+    term.expect(r"prepare the buffer")
+    term.expect(r"Pausing: add the buffer to A1\r?\n")
+    term.expect(r"the protocol paused the run: press r to resume, s to stop\a")
+    assert logged(term, "add the buffer to A1") == 2  # in the setup sheet, in the log
+    started = time.monotonic()
+    term.type(b"r")
+    term.expect(r"Delaying for 10 min: incubate")
+    term.expect(r"\] done\r?\n")
+    term.expect(r"status:\s+succeeded")
+    assert time.monotonic() - started < WAIT_S  # --speed sped the delay up
+    assert term.wait() == 0
+    assert logged(term, "add the buffer to A1") == 2
+
+
+def logged(term: Terminal, text: str) -> int:
+    """Lines of output (not the redrawn status line) that say ``text``."""
+    lines = re.split(r"\r?\n", term.text())
+    return sum(text in line.split("\x1b[K")[-1] for line in lines
+               if "press r to resume" not in line.split("\x1b[K")[-1])
 
 
 def test_d_skips_the_delay(terminal: Any) -> None:
@@ -208,7 +257,8 @@ def test_i_mid_pick_up_aspirate_or_move_with_a_tip_changes_no_liquid_step(
         terminal: Any, tmp_path: Path, step: str) -> None:
     record = tmp_path / "run.jsonl"
     term = terminal(SLOW_STEPS, "--speed", "2", "--record", str(record))
-    term.expect(rf"running \| step \d+: {step}")
+    # A group's name, or the call in words ("Aspirating ..." for the step named aspirate).
+    term.expect(rf"running\x1b\[0m \| \[[#.]+\] step \d+ of \d+.* \| (?i:{step[:5]})")
     term.type(b"i")
     term.expect(r"status paused by client")
     term.type(b"r")
@@ -255,43 +305,31 @@ def test_the_status_line_says_what_matters() -> None:
                     "pause pending | delay 12.3 s left (incubate) | X 3.0")
 
 
-class FakeControl:
-    def __init__(self) -> None:
-        self.calls: list[Any] = []
-
-    def pause(self, option: str = "deferred", **kwargs: Any) -> ActionResult:
-        self.calls.append(Pause(option=option))  # type: ignore[arg-type]
-        return ActionResult(len(self.calls) < 3, Status.RUNNING,
-                            None if len(self.calls) < 3 else "the run is pausing")
-
-    def resume(self, **kwargs: Any) -> ActionResult:
-        self.calls.append(Resume())
-        return ActionResult(False, Status.RUNNING, "the run is not paused")
-
-    def stop(self, **kwargs: Any) -> ActionResult:
-        self.calls.append(Stop())
-        return ActionResult(True, Status.STOPPING)
-
-
-def test_controls_turn_keys_and_ctrl_c_into_actions(capsys: pytest.CaptureFixture[str]) -> None:
-    control = FakeControl()
-    display = StatusLine(sys.stdout, live=False, keys=False)
-    controls = Controls(control, display)  # type: ignore[arg-type]
-    controls.interrupt()
-    controls.interrupt()  # within 3 s: immediate
-    controls.key("P")
-    controls.key("r")
-    controls.key("x")  # not a key: ignored
-    controls.key("s")
-    controls.close()
-    assert [type(a).__name__ for a in control.calls] == ["Pause", "Pause", "Pause", "Resume",
-                                                          "Stop"]
-    assert [a.option for a in control.calls[:3]] == ["deferred", "immediate", "deferred"]
-    out = capsys.readouterr().out.splitlines()
-    assert out == [
-        "Ctrl-C: deferred pause requested; Ctrl-C again within 3 s to pause at once",
-        "Ctrl-C: immediate pause: accepted (running)",
-        "pause refused: the run is pausing",
-        "resume refused: the run is not paused",
-        "stop: accepted (stopping)",
-    ]
+def test_controls_ask_before_ending_the_run(capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path) -> None:
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(INCUBATE))
+    run = create_run(path, on_stalled=continue_when_stalled)  # idle: never played
+    try:
+        display = StatusLine(sys.stdout, live=False, keys=False)
+        controls = Controls(run.control, display)
+        controls.interrupt()  # nothing runs yet: refused, with the reason
+        controls.key("S")
+        controls.key("x")  # not s or y: cancelled, nothing done
+        controls.key("a")
+        controls.key("s")  # another key that ends the run: the abort is cancelled
+        controls.key("y")
+        controls.close()
+        out = capsys.readouterr().out.splitlines()
+        assert out[0].startswith("Ctrl-C: deferred pause refused: ")
+        assert out[1:] == [
+            "stop the run? press s again (or y) to stop, any other key to go on",
+            "stop cancelled",
+            "abort the run? press a again (or y) to abort, any other key to go on",
+            "abort cancelled",
+            "stop the run? press s again (or y) to stop, any other key to go on",
+            "stop: accepted (stopped)",
+        ]
+        assert run.control.status().status is Status.STOPPED
+    finally:
+        run.close()

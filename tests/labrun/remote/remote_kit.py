@@ -6,18 +6,31 @@ the test opens it: the test knows exactly where the run is, without sleeping. A 
 holds only the run a watched manager is running on its robot; the server's simulations
 of the protocol (when it is added, before it starts) pass through. ``gates.is_set(name)``
 lets a protocol see a flag the test raised, as a real protocol reads a sensor.
+
+The simulations run in the server's worker processes, and a run served by a run worker
+(``SupervisedRobot``, as ``labrun serve`` runs them) in that worker: there
+``labrun_remote_gates`` is the file of that name, which asks this process over a socket
+(``GATES_ADDRESS``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import textwrap
 import threading
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing.connection import Connection, Listener
 from typing import Any
 
-from labrun.remote import RunManager, RunManagerAPI, ServerHandle
-from labrun.remote.robots import Robot
+from hardware.config import default_config
+from labrun.remote import RunManager, RunManagerAPI, ServerHandle, start_server
+from labrun.remote.robots import Robot, simulated_robot
+from labrun.remote.runner import RobotSpec
+from labrun.remote.supervisor import SupervisedRobot
 
 SPEED = 50.0
 """The test robot moves this much faster than real time."""
@@ -41,7 +54,7 @@ class Gates:
 
     def _holds_this_thread(self) -> bool:
         me = threading.current_thread()
-        return any(m.active is not None and m.active.run.protocol_thread is me
+        return any(getattr(getattr(m.active, "run", None), "protocol_thread", None) is me
                    for m in self._managers)
 
     def _events(self, name: str) -> tuple[threading.Event, threading.Event]:
@@ -54,6 +67,10 @@ class Gates:
         with ``simulation``, only in the server's simulations of the protocol)."""
         if self._holds_this_thread() == simulation:
             return
+        self.arrive(name)
+
+    def arrive(self, name: str) -> None:
+        """Protocol side: arrive at ``name`` and wait until it opens (a run worker's run)."""
         opened, reached = self._events(name)
         reached.set()
         if not opened.wait(WAIT):
@@ -87,6 +104,30 @@ GATE_MODULE = types.ModuleType("labrun_remote_gates")
 sys.modules["labrun_remote_gates"] = GATE_MODULE
 
 
+def _answer(connection: Connection) -> None:
+    with connection:
+        kind, name = connection.recv()
+        try:
+            if kind == "wait":
+                GATE_MODULE.wait(name, simulation=True)
+            elif kind == "arrive":
+                GATE_MODULE.arrive(name)
+        finally:
+            with contextlib.suppress(OSError):  # the asking worker may have been killed
+                connection.send(GATE_MODULE.is_set(name) if kind == "is_set" else None)
+
+
+def _serve_gates(listener: Listener) -> None:
+    while True:
+        threading.Thread(target=_answer, args=(listener.accept(),), daemon=True).start()
+
+
+_LISTENER = Listener(family="AF_UNIX")
+GATES_ADDRESS = str(_LISTENER.address)
+os.environ["LABRUN_TEST_GATES"] = GATES_ADDRESS  # before any worker process starts
+threading.Thread(target=_serve_gates, args=(_LISTENER,), name="gates", daemon=True).start()
+
+
 def protocol(body: str, api: str = "2.15") -> str:
     """A protocol file: tips in slot 1, a plate in 2, a p300 on the right; then ``body``."""
     gates = "import labrun_remote_gates as gates\n\n" if "gates." in body else ""
@@ -109,7 +150,7 @@ QUICK = item('p300.transfer(50, plate["A1"], plate["B1"])', "quick.py")
 class Served:
     """A server, its manager and robot, and a connected sync client."""
 
-    def __init__(self, handle: ServerHandle, robot: Robot) -> None:
+    def __init__(self, handle: ServerHandle, robot: Robot | SupervisedRobot) -> None:
         self.handle = handle
         self.manager = handle.manager
         self.robot = robot
@@ -121,3 +162,28 @@ class Served:
         return RunManagerAPI(self.url, token=self.handle.token, **options)
 
 
+
+
+@contextmanager
+def serving(gates: Gates, *, run_worker: bool = False,
+            record_dir: str | None = None) -> Iterator[Served]:
+    """A server on a loopback port over the simulated robot at ``SPEED``, its runs held
+    by ``gates``: in this process, or (``run_worker``) in a run worker process; each run's
+    record in ``record_dir``, if given."""
+    robot: Robot | SupervisedRobot
+    if run_worker:
+        robot = SupervisedRobot.start(RobotSpec(default_config(), speed=SPEED))
+    else:
+        robot = simulated_robot(default_config(), speed=SPEED)
+    manager = RunManager(robot, emergency_lock_key="EMERGENCY", record_dir=record_dir)
+    gates.watch(manager)
+    try:
+        with start_server(manager) as handle:
+            server = Served(handle, robot)
+            try:
+                yield server
+            finally:
+                gates.open_all()
+                server.client.close()
+    finally:
+        robot.close()

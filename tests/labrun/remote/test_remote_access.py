@@ -1,12 +1,17 @@
-"""Who may do what: lock keys, the bearer token, loopback binding; the transport errors;
-the OpenAPI description; one existing run served with ``serve_run``."""
+"""Who may do what: lock keys, the server's token, Host and Origin, lone surrogates;
+the transport errors; the OpenAPI description; one existing run served with
+``serve_run``."""
 
 from __future__ import annotations
 
+import json
+import re
 import socket
+import stat
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,7 +31,9 @@ from labrun.remote import (
     simulated_robot,
     start_server,
 )
-from labrun.remote.server import is_loopback, required_token
+from labrun.remote.auth import TokenFileError, read_token_file
+from labrun.remote.served import ServedRun
+from labrun.remote.server import is_loopback
 from labrun.remote.spec import ENDPOINTS
 from protocol_api.execute import create_run
 from protocol_api.loader import load_protocol
@@ -106,40 +113,118 @@ def test_request_fail_exceptions_off_returns_the_refusal(served: Served) -> None
     c.close()
 
 
-def test_a_token_is_required_when_the_server_has_one() -> None:
+def test_every_change_needs_the_token_on_loopback_too() -> None:
     robot = simulated_robot(default_config(), speed=SPEED)
     with start_server(RunManager(robot), token="t0ken") as handle:
         anonymous = RunManagerAPI(handle.url)
-        with pytest.raises(HTTPClientError, match=r"401.*bearer token") as err:
-            anonymous.status()
-        assert err.value.status_code == 401
-        with pytest.raises(HTTPClientError, match="401"):
-            anonymous.wait_for_idle(timeout=1)
+        assert anonymous.status()["manager_state"] == "idle"  # reads are open on loopback
+        for change in (anonymous.queue_clear, lambda: anonymous.queue_item_add(QUICK),
+                       anonymous.re_halt, lambda: anonymous.unlock("t0ken")):
+            with pytest.raises(HTTPClientError, match=r"401.*token is required") as err:
+                change()
+            assert err.value.status_code == 401
         wrong = RunManagerAPI(handle.url, token="nope")
         with pytest.raises(HTTPClientError, match="401"):
             wrong.queue_clear()
+        assert anonymous.status()["items_in_queue"] == 0
         right = RunManagerAPI(handle.url, token="t0ken")
-        assert right.status()["manager_state"] == "idle"
-        assert right.wait_for_idle(timeout=WAIT)["manager_state"] == "idle"
+        assert right.queue_item_add(QUICK)["success"]
+        assert right.wait_for_idle(timeout=WAIT)["items_in_queue"] == 1
         for client in (anonymous, wrong, right):
             client.close()
 
 
-def test_binding_beyond_loopback_generates_a_token(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_server_always_has_a_token_and_beyond_loopback_reads_need_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
-    assert required_token("127.0.0.1", None) is None
-    assert required_token("0.0.0.0", "mine") == "mine"
-    generated = required_token("0.0.0.0", None)
-    assert generated and len(generated) >= 24
-    assert f"Authorization: Bearer {generated}" in capsys.readouterr().err
     robot = simulated_robot(default_config(), speed=SPEED)
-    with start_server(RunManager(robot), host="0.0.0.0", announce=False) as handle:
-        assert handle.token
+    with start_server(RunManager(robot), announce=True) as handle:
+        assert handle.token and len(handle.token) >= 24
+        assert handle.token_url == f"{handle.url}/?token={handle.token}"
+        assert handle.token_url in capsys.readouterr().err  # as labrun serve prints it
+    with start_server(RunManager(robot), host="0.0.0.0") as handle:
         url = f"http://127.0.0.1:{handle.port}"
         with pytest.raises(HTTPClientError, match="401"):
             RunManagerAPI(url).status()
         assert RunManagerAPI(url, token=handle.token).status()["success"]
+        assert RunManagerAPI(f"{url}/?token={handle.token}").status()["success"]
+
+
+def test_other_sites_and_other_host_names_are_refused(served: Served) -> None:
+    bearer = {"Authorization": f"Bearer {served.handle.token}"}
+    url = served.url + "/api/queue/item/add"
+    body = json.dumps({"item": QUICK})
+    for headers, status, reason in (
+            ({"Origin": "http://evil.example"}, 403, "cross-origin"),
+            ({"Origin": "null"}, 403, "cross-origin"),
+            ({"Host": "evil.example:8790"}, 403, "not an address this server is bound to"),
+            ({"Content-Type": "text/plain"}, 415, "application/json"),  # a simple request
+            ({"Content-Type": ""}, 415, "application/json")):
+        answer = httpx.post(url, content=body,
+                            headers={**bearer, "Content-Type": "application/json", **headers})
+        assert answer.status_code == status and reason in answer.json()["msg"], answer.text
+    answer = httpx.get(served.url + "/api/status", headers={"Host": "rebound.example"})
+    assert answer.status_code == 403
+    assert served.client.status()["items_in_queue"] == 0
+    same_site = {**bearer, "Origin": served.url, "Content-Type": "application/json"}
+    assert httpx.post(url, content=body, headers=same_site).json()["success"]
+    localhost = {**same_site, "Host": f"localhost:{served.handle.port}",
+                 "Origin": f"http://localhost:{served.handle.port}"}
+    assert httpx.post(served.url + "/api/queue/clear", json={},
+                      headers=localhost).json()["success"]
+
+
+def test_a_page_opened_with_the_token_url_keeps_it_in_a_cookie(served: Served) -> None:
+    token = served.handle.token
+    with httpx.Client(base_url=served.url) as page:
+        assert page.post("/api/queue/clear", json={}).status_code == 401
+        assert page.get("/api/status", params={"token": "wrong"}).status_code == 200
+        assert "labrun_token" not in page.cookies
+        assert page.get("/api/status", params={"token": token}).status_code == 200
+        assert page.cookies["labrun_token"] == token
+        assert page.post("/api/queue/clear", json={}).json()["success"]
+    with httpx.Client(base_url=served.url, cookies={"labrun_token": "stale"}) as stale:
+        assert stale.post("/api/queue/clear", params={"token": token},
+                          json={}).status_code == 401  # a query token is for GETs only
+
+
+def test_lone_surrogates_are_a_400_and_the_token_always_clears_a_lock(served: Served) -> None:
+    bearer = {"Authorization": f"Bearer {served.handle.token}",
+              "Content-Type": "application/json"}
+    for path, body in (("/api/lock", '{"lock_key": "\\ud800", "environment": true}'),
+                       ("/api/unlock", '{"lock_key": "\\udfff"}'),
+                       ("/api/queue/item/add", '{"item": {"name": "a.py", "source": '
+                                               '"x = \'\\ud800\'"}}'),
+                       ("/api/queue/item/add", '{"item": {"name": "a.py", "source": "", '
+                                               '"labware": {"l.json": "\\udc80"}}}'),
+                       ("/api/re/abort", '{"reason": "\\ud83d"}'),
+                       ("/api/lock", '{"lock_key": "k", "environment": true, '
+                                     '"\\ud800": 1}')):
+        answer = httpx.post(served.url + path, content=body, headers=bearer)
+        assert answer.status_code == 400 and "lone surrogate" in answer.json()["msg"], path
+    c = served.client
+    assert c.status()["lock"] == {"environment": False, "queue": False}
+    assert c.lock_all("\U0001f512 forgotten")["success"]  # a real astral character is fine
+    with pytest.raises(RequestFailedError, match="wrong lock_key"):
+        c.unlock("guess")
+    assert c.unlock(served.handle.token)["success"]  # the token holder clears any lock
+    assert c.status()["lock"] == {"environment": False, "queue": False}
+
+
+def test_token_files_only_the_user_can_read(tmp_path: Path) -> None:
+    made = tmp_path / "token"
+    token = read_token_file(made)
+    assert len(token) >= 24 and stat.S_IMODE(made.stat().st_mode) == 0o600
+    assert read_token_file(made) == token
+    made.chmod(0o644)
+    with pytest.raises(TokenFileError, match="others may read it"):
+        read_token_file(made)
+    made.chmod(0o600)
+    robot = simulated_robot(default_config(), speed=SPEED)
+    with start_server(RunManager(robot), token=token) as handle, \
+            RunManagerAPI(handle.url, token_file=made) as client:
+        assert client.queue_clear()["success"]
 
 
 @pytest.fixture
@@ -183,11 +268,47 @@ def test_openapi_and_unknown_routes(served: Served) -> None:
     for endpoint in ENDPOINTS:
         operation = document["paths"][endpoint.path][endpoint.method.lower()]
         assert operation["operationId"] == endpoint.name
-    assert "/api/stream" in document["paths"]
+        # every change needs the token; on loopback a read needs none
+        needs: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}] \
+            if endpoint.method == "POST" else []
+        assert operation["security"] == needs
+        assert ("401" in operation["responses"]) == (endpoint.method == "POST")
+    assert "security" not in document
+    assert document["paths"]["/api/stream"]["get"]["security"] == []
+    name = re.compile(document["components"]["schemas"]["Item"]["properties"]["name"]
+                      ["pattern"])
+    assert name.fullmatch("dilution v2.py") and not name.fullmatch("dilution.txt")
+    assert not name.fullmatch("../up.py") and not name.fullmatch(".py")
     missing = httpx.post(served.url + "/api/re/dance", json={})
     assert missing.status_code == 404 and "no such endpoint" in missing.json()["msg"]
     wrong_method = httpx.get(served.url + "/api/re/pause")
     assert wrong_method.status_code == 405 and wrong_method.json()["success"] is False
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_the_openapi_document_says_which_calls_need_the_token(host: str) -> None:
+    """What the document declares is what the server does: an operation with security
+    refuses a call without the token (401); one without security answers it."""
+    robot = simulated_robot(default_config(), speed=SPEED)
+    with start_server(RunManager(robot), host=host) as handle:
+        url = f"http://127.0.0.1:{handle.port}"
+        document = httpx.get(url + "/openapi.json").json()
+        schemes = document["components"]["securitySchemes"]
+        assert schemes["bearer"] == {"type": "http", "scheme": "bearer"}
+        assert schemes["cookie"]["in"] == "cookie" and schemes["query"]["in"] == "query"
+        read_needs: list[dict[str, list[str]]] = [] if host == "127.0.0.1" else [
+            {"bearer": []}, {"cookie": []}, {"query": []}]
+        for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                needs = [{"bearer": []}, {"cookie": []}] if method == "post" else read_needs
+                assert operation["security"] == needs, (method, path)
+                assert ("401" in operation["responses"]) == bool(needs), (method, path)
+                with httpx.stream(method.upper(), url + path, json={} if method == "post"
+                                  else None, timeout=WAIT) as answer:
+                    assert (answer.status_code == 401) == bool(needs), (method, path)
+        labware = document["components"]["schemas"]["Item"]["properties"]["labware"]
+        pattern = re.compile(labware["propertyNames"]["pattern"])
+        assert pattern.fullmatch("my plate.json") and not pattern.fullmatch("plate.py")
 
 
 def test_serve_run_controls_one_existing_run(gates: Gates, tmp_path: object) -> None:
@@ -200,7 +321,7 @@ def test_serve_run_controls_one_existing_run(gates: Gates, tmp_path: object) -> 
     try:
         with serve_run(run, port=0) as handle:
             gates.watch(handle.manager)
-            c = RunManagerAPI(handle.url)
+            c = RunManagerAPI(handle.url, token=handle.token)
             status = c.status()
             assert status["mode"] == "single_run" and status["manager_state"] == "idle"
             assert status["run_status"] == "idle"
@@ -227,12 +348,12 @@ def test_closing_the_server_ends_streams_and_aborts_the_running_run(gates: Gates
     manager = RunManager(robot)
     gates.watch(manager)
     handle = start_server(manager)
-    client = RunManagerAPI(handle.url)
+    client = RunManagerAPI(handle.url, token=handle.token)
     client.queue_item_add(item('p300.pick_up_tip()\ngates.wait("held")\np300.drop_tip()'))
     client.queue_start()
     gates.reached("held")
     active = manager.active
-    assert active is not None
+    assert isinstance(active, ServedRun)  # a run of the test's process
     ended: list[str] = []
     listening = threading.Event()
 
@@ -241,7 +362,7 @@ def test_closing_the_server_ends_streams_and_aborts_the_running_run(gates: Gates
         return status["manager_state"] == "idle"
 
     def listen() -> None:
-        with RunManagerAPI(handle.url) as other:
+        with RunManagerAPI(handle.url, token=handle.token) as other:
             try:
                 other.wait_for(idle, timeout=WAIT)
             except HTTPRequestError as exc:

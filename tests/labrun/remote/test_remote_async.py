@@ -17,7 +17,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_every_action_through_the_async_client(served: Served, gates: Gates) -> None:
-    async with AsyncRunManagerAPI(served.url) as c:
+    async with AsyncRunManagerAPI(served.url, token=served.handle.token) as c:
         assert (await c.status())["manager_state"] == "idle"
         added = await c.queue_item_add(item('''
 p300.pick_up_tip()
@@ -58,20 +58,20 @@ p300.drop_tip()
 
 
 async def test_async_waits_time_out_and_errors_map(served: Served, gates: Gates) -> None:
-    async with AsyncRunManagerAPI(served.url) as c:
+    async with AsyncRunManagerAPI(served.url, token=served.handle.token) as c:
         await c.queue_item_add(item('gates.wait("held")'))
         await c.queue_start()
         with pytest.raises(WaitTimeoutError, match="idle"):
             await c.wait_for_idle(timeout=0.2)
         gates.open("held")
         await c.wait_for_idle(timeout=WAIT)
-    async with AsyncRunManagerAPI(served.url + "/nowhere") as lost:
+    async with AsyncRunManagerAPI(served.url + "/nowhere", token=served.handle.token) as lost:
         with pytest.raises(HTTPClientError, match="404"):
             await lost.status()
 
 
 async def test_async_stream_pushes_status_and_records(served: Served, gates: Gates) -> None:
-    async with AsyncRunManagerAPI(served.url) as c:
+    async with AsyncRunManagerAPI(served.url, token=served.handle.token) as c:
         await c.queue_item_add(QUICK)
         seen: list[str] = []
         async with c.stream(records=True) as events:

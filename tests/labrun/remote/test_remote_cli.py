@@ -4,6 +4,8 @@ arguments exit 2; ``--emulate`` drives labrun's emulator over a real socket."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
 import signal
 import socket
 import subprocess
@@ -11,10 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from remote_kit import QUICK, WAIT
+from remote_kit import QUICK, WAIT, item
 
+from engine.record import read_record
 from labrun.cli.main import main
-from labrun.remote import RunManager, RunManagerAPI, start_server
+from labrun.remote import HTTPClientError, RunManager, RunManagerAPI, start_server
+from labrun.remote.runner import RobotSpec
+from labrun.remote.supervisor import SupervisedRobot
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -29,7 +34,8 @@ def free_port() -> int:
 def test_labrun_serve_runs_a_queue_and_stops_on_ctrl_c() -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "labrun.cli.main", "serve", "--simulate", "--speed", "50",
+        [sys.executable, "-c", "import sys; from labrun.cli.main import main; "
+         "sys.exit(main(sys.argv[1:]))", "serve", "--simulate", "--speed", "50",
          "--port", str(port)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stderr is not None
@@ -39,7 +45,11 @@ def test_labrun_serve_runs_a_queue_and_stops_on_ctrl_c() -> None:
             if "Uvicorn running on" in line or "Application startup complete" in line:
                 break
         assert any("simulated, real time x50" in line for line in lines), lines
-        client = RunManagerAPI(f"http://127.0.0.1:{port}")
+        token_url = next(line.strip() for line in lines if "/?token=" in line)
+        assert token_url.startswith(f"http://127.0.0.1:{port}/?token=")
+        with pytest.raises(HTTPClientError, match="401"):
+            RunManagerAPI(f"http://127.0.0.1:{port}").queue_clear()
+        client = RunManagerAPI(token_url)  # the URL it printed carries the token
         client.queue_item_add(QUICK)
         client.queue_start()
         client.wait_for_idle(timeout=WAIT)
@@ -47,6 +57,47 @@ def test_labrun_serve_runs_a_queue_and_stops_on_ctrl_c() -> None:
         client.close()
         process.send_signal(signal.SIGINT)
         assert process.wait(WAIT) == 0
+        told = [line.rstrip() for line in process.stderr if " run quick.py: " in line]
+        assert len(told) == 2, told  # the run's start and end, one line each
+        assert re.fullmatch(r"labrun: \d\d:\d\d:\d\d run quick\.py: started, 5 steps, "
+                            r"about 0:\d\d", told[0]), told
+        assert re.fullmatch(r"labrun: \d\d:\d\d:\d\d run quick\.py: succeeded after 0:\d\d",
+                            told[1]), told
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_ctrl_c_in_the_terminal_ends_a_running_run_cleanly(tmp_path: Path) -> None:
+    """Ctrl-C reaches the server and its run worker (one process group): the worker leaves
+    it to the server, which aborts the run with its cleanup and ends its record."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from labrun.cli.main import main; "
+         "sys.exit(main(sys.argv[1:]))", "serve", "--simulate", "--speed", "50",
+         "--port", str(port), "--record-dir", str(tmp_path)],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "/?token=" in line:
+                token_url = line.strip()
+            if "Application startup complete" in line:
+                break
+        client = RunManagerAPI(token_url)
+        added = client.queue_item_add(item("p300.pick_up_tip()\n"
+                                           "ctx.delay(minutes=60)\n"
+                                           "p300.drop_tip()", "long.py"))
+        client.queue_start()
+        client.wait_for(lambda s: s["delay"] is not None, timeout=WAIT)
+        client.close()
+        os.killpg(process.pid, signal.SIGINT)  # as the terminal sends it
+        assert process.wait(WAIT) == 0
+        assert "Traceback" not in process.stderr.read()
+        record = read_record(tmp_path / f"{added['item']['item_uid']}.jsonl")
+        assert record[-1]["event"] == "summary" and record[-1]["status"] == "aborted"
+        assert record[-1]["reason"] == "the run was closed"
     finally:
         if process.poll() is None:
             process.kill()
@@ -65,6 +116,18 @@ def test_bad_arguments_exit_2(argv: list[str], message: str,
     assert message in capsys.readouterr().err
 
 
+def test_a_robot_that_does_not_answer_exits_2_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The run worker opens the robot before the server listens; its reason reaches the
+    terminal in one line."""
+    robot = tmp_path / "robot.toml"
+    robot.write_text('name = "bench"\n[controller]\nkind = "gcode"\ndialect = "grbl"\n'
+                     f'port = "tcp://127.0.0.1:{free_port()}"\ntimeout_s = 1.0\n')
+    assert main(["serve", "--robot", str(robot), "--port", str(free_port())]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: cannot connect to the robot: "), err
+
+
 def test_a_port_in_use_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
@@ -75,13 +138,19 @@ def test_a_port_in_use_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.skipif(importlib.util.find_spec("hardware.factory") is None
                     or importlib.util.find_spec("hardware.threaded") is None,
                     reason="this labrun has no hardware factory yet")
-def test_emulated_robot_runs_the_queue_over_a_real_socket() -> None:
-    from labrun.remote.robots import emulated_robot
+@pytest.mark.parametrize("run_worker", [False, True], ids=["in process", "run worker"])
+def test_emulated_robot_runs_the_queue_over_a_real_socket(run_worker: bool) -> None:
+    from labrun.remote.robots import Robot, emulated_robot, emulator_setup
 
-    robot = emulated_robot(speed=50)
+    robot: Robot | SupervisedRobot
+    if run_worker:  # as labrun serve --emulate runs it: the emulator in the run worker
+        config, dialect = emulator_setup(None, None)
+        robot = SupervisedRobot.start(RobotSpec(config, emulate=dialect, speed=50))
+    else:
+        robot = emulated_robot(speed=50)
     try:
         with start_server(RunManager(robot)) as handle:
-            client = RunManagerAPI(handle.url)
+            client = RunManagerAPI(handle.url, token=handle.token)
             assert client.status()["robot"]["kind"].startswith("emulated grbl")
             client.queue_item_add(QUICK)
             client.queue_start()  # homes the freshly connected robot first

@@ -7,7 +7,8 @@ import random
 import threading
 from typing import Any
 
-from remote_kit import WAIT, Gates, Served, item
+import pytest
+from remote_kit import WAIT, Gates, Served, item, serving
 
 MANY_STEPS = item('''
 gates.wait("go")
@@ -36,8 +37,15 @@ def hammer(served: Served, seed: int, start: threading.Barrier,
     client.close()
 
 
-def test_two_clients_pausing_resuming_and_stopping_at_once(served: Served,
-                                                           gates: Gates) -> None:
+@pytest.mark.parametrize("run_worker", [False, True], ids=["in process", "run worker"])
+def test_two_clients_pausing_resuming_and_stopping_at_once(gates: Gates,
+                                                           run_worker: bool) -> None:
+    with serving(gates, run_worker=run_worker) as served:
+        hammered(served, gates)
+
+
+def hammered(served: Served, gates: Gates) -> None:
+    """Two clients hammer the run with pauses, resumes and a stop each; the record agrees."""
     c = served.client
     c.queue_item_add(MANY_STEPS)
     c.queue_start()

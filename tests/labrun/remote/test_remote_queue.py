@@ -1,13 +1,17 @@
 """The sync client against a real server: the queue, every run action, the history, and
-the queue semantics of bluesky-queueserver (what stops the queue and what does not)."""
+the queue semantics of bluesky-queueserver (what stops the queue and what does not).
+
+Every test here runs twice: with the runs in the server's process, and in a run worker
+process that owns the robot, as ``labrun serve`` runs them."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from remote_kit import QUICK, SPEED, WAIT, Gates, Served, item
+from remote_kit import QUICK, SPEED, WAIT, Gates, Served, item, serving
 
 from hardware.config import default_config
 from labrun.remote import (
@@ -28,6 +32,12 @@ p300.dispense(50, plate["B1"])
 ctx.delay(seconds=3600, msg="soak")
 p300.drop_tip()
 ''', "held.py")
+
+
+@pytest.fixture(params=["in process", "run worker"])
+def served(request: pytest.FixtureRequest, gates: Gates) -> Iterator[Served]:
+    with serving(gates, run_worker=request.param == "run worker") as server:
+        yield server
 
 
 def names(served: Served) -> list[str]:
@@ -199,7 +209,7 @@ if gates.is_set("upside down"):  # not in the server's simulation: it would be r
     c.queue_start()  # after a halt, the robot is homed before the next run
     c.wait_for_idle(timeout=WAIT)
     assert history(served)[1]["result"]["exit_status"] == "succeeded"
-    assert not served.robot.controller.requires_homing
+    assert [e["event"] for e in history(served)[1]["record"]][-1] == "summary"
 
 
 def test_a_deferred_pause_during_the_last_step_finishes_the_run_and_stops_the_queue(
@@ -313,7 +323,7 @@ def test_a_run_that_cannot_start_goes_to_the_history_and_stops_the_queue(
     robot = simulated_robot(default_config(), speed=50)
     missing = tmp_path / "gone"
     with start_server(RunManager(robot, record_dir=missing)) as handle:
-        c = RunManagerAPI(handle.url)
+        c = RunManagerAPI(handle.url, token=handle.token)
         c.queue_item_add(QUICK)
         c.queue_item_add(QUICK)
         with pytest.raises(RequestFailedError, match=r"the run could not start: .*gone"):

@@ -112,7 +112,7 @@ def test_the_next_item_is_simulated_again_when_its_turn_comes(served: Served,
 
 
 def test_simulating_does_not_hold_up_the_server(served: Served, gates: Gates) -> None:
-    """The simulation runs in a worker thread: other requests are answered meanwhile."""
+    """The simulation runs in a worker process: other requests are answered meanwhile."""
     slow = item('gates.wait("simulating", simulation=True)\np300.pick_up_tip()', "slow.py")
     added: list[dict[str, Any]] = []
     adder = served.api()

@@ -3,7 +3,6 @@ stream sends keep-alives and refuses bad parameters."""
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from typing import Any
@@ -15,6 +14,7 @@ from remote_kit import WAIT, Gates, Served, item
 from engine.run import Run
 from labrun.remote import KEEPALIVE, HTTPClientError, StreamEvent
 from labrun.remote.client_core import EventParser
+from labrun.remote.served import ServedRun
 
 HELD = item('''
 p300.pick_up_tip()
@@ -30,7 +30,7 @@ def running_run(served: Served, gates: Gates) -> Run:
     served.client.queue_start()
     gates.reached("held")
     active = served.manager.active
-    assert active is not None
+    assert isinstance(active, ServedRun)  # a run of the test's process
     return active.run
 
 
@@ -78,8 +78,11 @@ def test_wait_for_idle_or_paused_returns_as_soon_as_the_pause_completes(
     served.client.wait_for_idle(timeout=WAIT)
 
 
-def test_a_subscriber_sees_each_status_change_within_10_ms(served: Served,
-                                                            gates: Gates) -> None:
+def test_a_subscriber_sees_every_status_change_in_order(served: Served, gates: Gates) -> None:
+    """Every pause, resume and the stop reach a subscriber, in the order they happened.
+
+    How fast they arrive is a figure (benchmarks/remote_latency.py), not a test: a
+    latency bound here would fail on a busy machine."""
     run = running_run(served, gates)
     changes = status_times(run)
     received: list[tuple[str, float]] = []
@@ -105,13 +108,13 @@ def test_a_subscriber_sees_each_status_change_within_10_ms(served: Served,
         served.client.re_resume()
     served.client.re_stop()
     listener.join(WAIT)
-    delays = []
-    for status, changed_at in changes:
-        seen = next((t for s, t in received if s == status and t >= changed_at), None)
-        if seen is not None and status in ("paused", "running", "stopped"):
-            delays.append(seen - changed_at)
-    assert len(delays) >= 10
-    assert statistics.median(delays) <= 0.010, delays
+    wanted = [s for s, _ in changes if s in ("paused", "running", "stopped")]
+    assert wanted.count("paused") == 5 and wanted[-1] == "stopped"
+    seen = [s for s, _ in received]
+    position = 0
+    for status in wanted:  # each change, after the one before it
+        assert status in seen[position:], (status, wanted, seen)
+        position = seen.index(status, position) + 1
 
 
 def test_keepalives_and_bad_stream_parameters(served: Served) -> None:

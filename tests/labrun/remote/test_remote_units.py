@@ -101,6 +101,9 @@ def test_client_core_builds_requests_and_reads_replies(tmp_path: Any) -> None:
     assert request["json"] == {"option": "immediate", "lock_key": "k"}
     assert request["headers"]["Authorization"] == "Bearer t"
     assert "lock_key" not in core.call("status").params
+    printed = ClientCore("http://robot:8790/?token=abc", token=None, lock_key=None,
+                         timeout=1.0, request_fail_exceptions=True)  # labrun serve's URL
+    assert printed.base_url == "http://robot:8790" and printed.token == "abc"
     assert core.request(core.call("history_get", records=False))["params"] == {
         "records": "false"}
     http_request = httpx.Request("POST", "http://robot/api/re/pause")

@@ -1,0 +1,287 @@
+"""Protocol calls in the protocol's own words, rebuilt from a run's record.
+
+A step is one top-level protocol call, or a ``with ctx.step(name):`` group whose calls
+are told apart by their protocol line. Each call becomes a sentence as Opentrons'
+simulator writes it (``Transferring 50.0 µL from A1 of source (slot 1) to A1 of replica
+(slot 2)``), from the commands it became: the wells it aspirated from and dispensed
+into, the tips it picked up, its message.
+"""
+
+from __future__ import annotations
+
+import functools
+import linecache
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+Params = Mapping[str, Any]
+
+LIQUID_VERBS = {"transfer": "Transferring", "distribute": "Distributing",
+                "consolidate": "Consolidating"}
+CALL_NAMES = frozenset((*LIQUID_VERBS, "mix", "aspirate", "dispense", "pick_up_tip", "drop_tip",
+                        "return_tip", "blow_out", "touch_tip", "air_gap", "move_to", "home",
+                        "delay", "pause", "comment", "load_labware", "load_adapter",
+                        "load_instrument", "load_module", "set_rail_lights", "max_speeds"))
+_CALL = re.compile(r"\.(\w+)\s*\(")
+MANY_WELLS = 4
+"""From this many wells of one labware on, a sentence gives their count and range."""
+
+
+class Labels:
+    """Well names as people say them: ``A1 of replica (slot 2)``, from the loaded labware."""
+
+    def __init__(self) -> None:
+        self.slots: dict[str, str] = {}
+
+    def load(self, params: Params) -> None:
+        """A ``loadLabware`` command: the slot now shows this labware (the top of a stack)."""
+        load_name = str(params["load_name"])
+        label = str(params.get("display_name") or load_name)
+        self.slots[str(params["slot"])] = label if label != load_name else display_name(load_name)
+
+    def labware(self, slot: str) -> str:
+        """``replica (slot 2)``."""
+        name = self.slots.get(slot)
+        return f"{name} (slot {slot})" if name else f"slot {slot}"
+
+    def well(self, well: str | None) -> str:
+        """``A1 of replica (slot 2)`` for the record's ``2/A1``."""
+        if not well:
+            return "the current position"
+        slot, _, name = well.partition("/")
+        return f"{name} of {self.labware(slot)}" if name else self.labware(slot)
+
+    def wells(self, wells: Iterable[str]) -> str:
+        """Several wells, grouped by labware; long runs as a count and a range."""
+        by_slot: dict[str, list[str]] = {}
+        for well in wells:
+            slot, _, name = well.partition("/")
+            by_slot.setdefault(slot, []).append(name)
+        parts = []
+        for slot, names in by_slot.items():
+            if len(names) >= MANY_WELLS:
+                shown = f"{len(names)} wells {names[0]}…{names[-1]}"
+            else:
+                shown = ", ".join(names)
+            parts.append(f"{shown} of {self.labware(slot)}")
+        return " and ".join(parts) if parts else "the current position"
+
+
+def display_name(load_name: str) -> str:
+    """The definition's display name (``Opentrons Fixed Trash``), else the load name."""
+    definition = standard_definition(load_name)
+    try:
+        return str(definition["metadata"]["displayName"]) if definition else load_name
+    except (KeyError, TypeError):
+        return load_name
+
+
+@functools.lru_cache(maxsize=64)
+def standard_definition(load_name: str) -> Mapping[str, Any] | None:
+    """Opentrons' standard definition of ``load_name`` (read once a name), else None.
+
+    None for custom labware, read from a directory: the report names it by its load name
+    and knows no capacity. Only standard names are looked up, which spares an unknown
+    name the "did you mean" search (tens of ms each time).
+    """
+    from protocol_api.labware_definitions import get_definition, standard_versions
+
+    if not standard_versions(load_name.strip().lower()):
+        return None
+    try:
+        return get_definition(load_name)
+    except Exception:  # a definition that cannot be read: as if custom
+        return None
+
+
+def is_module_call(kind: str) -> bool:
+    """A module's command (``magneticModule/engage``) or its loading."""
+    return "/" in kind or kind == "loadModule"
+
+
+def module_sentence(kind: str, params: Params) -> str:
+    """``Magnetic module: engage (height 12.5 mm)``."""
+    if kind == "loadModule":
+        return f"Loading {params.get('model') or params.get('module')} in slot {params.get('slot')}"
+    module, _, action = kind.partition("/")
+    details = ", ".join(f"{_label(k)}{_value(k, v)}" for k, v in params.items()
+                        if k != "module" and v is not None and not isinstance(v, (list, dict)))
+    text = f"{_generic(module)}: {_generic(action).lower()}"
+    return f"{text} ({details})" if details else text
+
+
+def _label(key: str) -> str:
+    if key == "celsius":
+        return "to "
+    return key.removesuffix("_mm").removesuffix("_s").replace("_", " ") + " "
+
+
+def _value(key: str, value: Any) -> str:
+    if key == "celsius":
+        return f"{value:g} °C"
+    if key.endswith(("_mm", "_s")):
+        return f"{value:g} {key.rsplit('_', 1)[1]}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def call_name(step_name: str, line: str | None) -> str:
+    """The API method a call used: the step's name, or (inside a group) read off its line."""
+    if step_name in CALL_NAMES or line is None:
+        return step_name
+    path, _, number = line.rpartition(":")
+    if path and number.isdigit():
+        for name in _CALL.findall(linecache.getline(path, int(number))):
+            if name in CALL_NAMES:
+                return str(name)
+    return step_name
+
+
+def volume(value: float) -> str:
+    """``50.0 µL`` (one decimal unless the volume needs more)."""
+    text = f"{value:.1f}" if round(value, 1) == value else f"{value:g}"
+    return f"{text} µL"
+
+
+def sentence(name: str, commands: Sequence[tuple[str, Params]], labels: Labels) -> str:
+    """One protocol call, from its name and its commands ``(kind, params)``."""
+    first = commands[0][1] if commands else {}
+    kinds = [kind for kind, _ in commands]
+    if kinds and is_module_call(kinds[0]):
+        return module_sentence(kinds[0], first)
+    if name in LIQUID_VERBS:
+        return _liquid(LIQUID_VERBS[name], name == "consolidate", commands, labels)
+    if name == "mix":
+        aspirates = [p for k, p in commands if k == "aspirate"]
+        if aspirates:
+            times = "once" if len(aspirates) == 1 else f"{len(aspirates)} times"
+            return (f"Mixing {times} with a volume of {volume(aspirates[0]['volume'])} "
+                    f"in {labels.well(aspirates[0].get('well'))}")
+    if name == "comment" or kinds == ["comment"]:
+        return str(first.get("message", ""))
+    if name == "pause" or kinds == ["waitForResume"]:
+        message = first.get("message")
+        return f"Pausing: {message}" if message else "Pausing"
+    if name == "delay" or kinds == ["delay"]:
+        message = f": {first['message']}" if first.get("message") else ""
+        return f"Delaying for {duration(float(first.get('seconds', 0)))}{message}"
+    if name in ("load_labware", "load_adapter") and kinds == ["loadLabware"]:
+        return f"Loading {labels.labware(str(first.get('slot')))}"
+    if name == "load_instrument" and kinds == ["loadInstrument"]:
+        return f"Loading {first.get('instrument_name')} on the {first.get('mount')} mount"
+    if name in ("aspirate", "dispense", "air_gap") or name in ("step", ""):
+        liquid = [(k, p) for k, p in commands if k in ("aspirate", "dispense", "airGap")]
+        if len(liquid) == 1:
+            return command_sentence(*liquid[0], labels)
+    for kind, params in commands:
+        if kind == _KIND.get(name):
+            return command_sentence(kind, params, labels)
+    if len(commands) == 1:
+        return command_sentence(kinds[0], first, labels)
+    return name.replace("_", " ").capitalize()
+
+
+_KIND = {"pick_up_tip": "pickUpTip", "drop_tip": "dropTip", "return_tip": "dropTip",
+         "blow_out": "blowOut", "touch_tip": "touchTip", "move_to": "moveTo", "home": "home",
+         "aspirate": "aspirate", "dispense": "dispense", "air_gap": "airGap",
+         "set_rail_lights": "setRailLights", "max_speeds": "setMaxSpeeds"}
+
+
+def command_sentence(kind: str, params: Params, labels: Labels, *,
+                     coordinates: bool = False) -> str:
+    """One command, nested under its call (``-v``); with ``coordinates``, where it went."""
+    well = params.get("well")
+    at = labels.well(well)
+    text: str
+    if kind == "aspirate" and params.get("air_gap"):  # recorded as Opentrons logs it
+        text = f"Air gap of {volume(params['volume'])} above {at}"
+    elif kind == "aspirate":
+        text = f"Aspirating {volume(params['volume'])} from {at}"
+    elif kind == "dispense":
+        text = f"Dispensing {volume(params['volume'])} into {at}"
+    elif kind == "airGap":
+        text = f"Air gap of {volume(params['volume'])} above {at}"
+    elif kind == "blowOut":
+        text = f"Blowing out at {at}"
+    elif kind == "touchTip":
+        text = f"Touching tip at {at}"
+    elif kind == "pickUpTip":
+        tips = int(params.get("tips", 1))
+        text = f"Picking up {'tip' if tips == 1 else plural(tips, 'tip')} from {at}"
+    elif kind == "dropTip":
+        text = f"Dropping tip into {at}"
+    elif kind == "moveTo":
+        text = f"Moving to {at}" if well else "Moving"
+    elif kind == "home":
+        text = "Homing"
+    elif is_module_call(kind):
+        text = module_sentence(kind, params)
+    elif kind == "setRailLights":
+        text = f"Turning the rail lights {'on' if params.get('on') else 'off'}"
+    else:
+        text = sentence(kind, [], labels) if kind in CALL_NAMES else _generic(kind)
+    if kind in ("aspirate", "dispense", "blowOut") and params.get("flow_rate") and coordinates:
+        text += f" at {params['flow_rate']:g} µL/s"
+    point = params.get("point")
+    if coordinates and point:
+        text += " (" + ", ".join(f"{v:.1f}" for v in point) + ")"
+    return text
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 tip``, ``2 tips``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def duration(seconds: float) -> str:
+    """``5 min``, ``1 h 2 min``, ``30 s``, ``1 min 30 s``."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{seconds:g} s" if seconds < 10 else f"{whole} s"
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} h"] if hours else []
+    parts += [f"{minutes} min"] if minutes else []
+    parts += [f"{secs} s"] if secs else []
+    return " ".join(parts)
+
+
+def _liquid(verb: str, per_source: bool, commands: Sequence[tuple[str, Params]],
+            labels: Labels) -> str:
+    """A transfer, distribute or consolidate: the volume each well got, sources, targets."""
+    taken: dict[str, float] = {}
+    given: dict[str, float] = {}
+    for index, (kind, params) in enumerate(commands):
+        well = params.get("well")
+        if kind not in ("aspirate", "dispense") or not well or params.get("air_gap"):
+            continue
+        if _mixing(commands, index):
+            continue
+        into = taken if kind == "aspirate" else given
+        into[well] = into.get(well, 0.0) + float(params["volume"])
+    amounts = list((taken if per_source else given).values())
+    if not amounts:
+        return f"{verb} nothing"
+    low, high = min(amounts), max(amounts)
+    each = volume(low) if abs(high - low) < 1e-6 else f"{volume(low)} to {volume(high)}"
+    return f"{verb} {each} from {labels.wells(taken)} to {labels.wells(given)}"
+
+
+def _mixing(commands: Sequence[tuple[str, Params]], index: int) -> bool:
+    """Whether the liquid command at ``index`` is half of a mix (same well, same volume)."""
+    kind, params = commands[index]
+    partner = "dispense" if kind == "aspirate" else "aspirate"
+    step = 1 if kind == "aspirate" else -1
+    j = index + step
+    while 0 <= j < len(commands) and commands[j][0] == "moveTo":
+        j += step
+    if not 0 <= j < len(commands):
+        return False
+    other_kind, other = commands[j]
+    return (other_kind == partner and other.get("well") == params.get("well")
+            and other.get("volume") == params.get("volume"))
+
+
+def _generic(kind: str) -> str:
+    words = re.sub(r"(?<!^)([A-Z])", r" \1", kind).lower()
+    return words[:1].upper() + words[1:]

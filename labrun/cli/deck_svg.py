@@ -1,0 +1,100 @@
+"""``--deck DECK.svg``: a picture of the deck from the setup sheet.
+
+The OT-2's twelve slots (1 at the front left, 12 at the back right), each with its
+labware's name and wells drawn where its definition puts them: wells that must hold
+liquid at the start in blue, wells that receive liquid in orange, modules named above
+their labware. Plain SVG, no library; each well carries ``data-well="slot/name"`` so
+the live page of ``labrun serve`` can mark the wells done.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+SLOT_W, SLOT_H, GAP = 128.0, 86.0, 14.0
+COLUMNS, ROWS = 3, 4
+SOURCE, DESTINATION, EMPTY = "#3b82f6", "#f59e0b", "#ffffff"
+
+
+def svg(sheet: dict[str, Any]) -> str:
+    """The deck of ``sheet`` (``setup_sheet.build``) as an SVG document."""
+    width = COLUMNS * (SLOT_W + GAP) + GAP
+    height = ROWS * (SLOT_H + GAP) + GAP + 24
+    sources = {w["well"] for w in sheet["liquids"]}
+    destinations = set(sheet.get("destinations", ()))
+    slots = {s["slot"]: s for s in sheet["deck"]}
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:g} {height:g}" '
+             f'width="{width * 2:g}" height="{height * 2:g}" font-family="sans-serif">',
+             f'<rect width="{width:g}" height="{height:g}" fill="#e5e7eb"/>']
+    for number in range(1, COLUMNS * ROWS + 1):
+        x, y = slot_origin(number)
+        parts.append(f'<rect x="{x:g}" y="{y:g}" width="{SLOT_W:g}" height="{SLOT_H:g}" '
+                     f'rx="3" fill="#f9fafb" stroke="#9ca3af"/>')
+        parts.append(f'<text x="{x + 3:g}" y="{y + SLOT_H - 3:g}" font-size="9" '
+                     f'fill="#6b7280">{number}</text>')
+        slot = slots.get(str(number))
+        if slot is not None:
+            parts += _slot(slot, x, y, sources, destinations)
+    legend_y = height - 10
+    parts.append(f'<circle cx="{GAP + 4:g}" cy="{legend_y - 3:g}" r="3.5" fill="{SOURCE}"/>'
+                 f'<text x="{GAP + 10:g}" y="{legend_y:g}" font-size="8">holds liquid at '
+                 f'the start</text>'
+                 f'<circle cx="{GAP + 104:g}" cy="{legend_y - 3:g}" r="3.5" '
+                 f'fill="{DESTINATION}"/><text x="{GAP + 110:g}" y="{legend_y:g}" '
+                 f'font-size="8">receives liquid</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def write(path: str, sheet: dict[str, Any]) -> None:
+    """Draw ``sheet``'s deck into ``path``."""
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(svg(sheet))
+
+
+def slot_origin(slot: int) -> tuple[float, float]:
+    """The top-left corner of a slot in the picture (slot 1 at the front left)."""
+    row, column = divmod(slot - 1, COLUMNS)
+    return GAP + column * (SLOT_W + GAP), GAP + (ROWS - 1 - row) * (SLOT_H + GAP)
+
+
+def _slot(slot: dict[str, Any], x: float, y: float, sources: set[str],
+          destinations: set[str]) -> list[str]:
+    parts: list[str] = []
+    top = slot["labware"][-1] if slot["labware"] else None
+    if top is not None:
+        definition = _definition(top["load_name"])
+        for name, well in (definition or {}).get("wells", {}).items():
+            key = f"{slot['slot']}/{name}"
+            fill = SOURCE if key in sources else DESTINATION if key in destinations else EMPTY
+            cx, cy = x + float(well["x"]), y + SLOT_H - float(well["y"])
+            if well.get("shape") == "rectangular":
+                w, h = float(well["xDimension"]), float(well["yDimension"])
+                # within the slot: the fixed trash's one well is wider than slot 12
+                left, right = max(cx - w / 2, x), min(cx + w / 2, x + SLOT_W)
+                top_, bottom = max(cy - h / 2, y), min(cy + h / 2, y + SLOT_H)
+                parts.append(f'<rect x="{left:.1f}" y="{top_:.1f}" width="{right - left:.1f}" '
+                             f'height="{bottom - top_:.1f}" fill="{fill}" stroke="#9ca3af" '
+                             f'stroke-width="0.4" data-well="{escape(key)}">'
+                             f'<title>{escape(name)}</title></rect>')
+            else:
+                r = min(float(well.get("diameter", 6.0)) / 2, 4.2)
+                parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" fill="{fill}" '
+                             f'stroke="#9ca3af" stroke-width="0.4" data-well="{escape(key)}">'
+                             f'<title>{escape(name)}</title></circle>')
+    labels = [*slot["modules"], *(lw["name"] for lw in slot["labware"][-1:])]
+    for line, text in enumerate(labels):
+        parts.append(f'<text x="{x + SLOT_W / 2:g}" y="{y - 1.5 - 8 * (len(labels) - 1 - line):g}" '
+                     f'font-size="7" text-anchor="middle">{escape(text)}</text>')
+    return parts
+
+
+def _definition(load_name: str) -> dict[str, Any] | None:
+    from protocol_api.labware_definitions import get_definition
+
+    try:
+        return dict(get_definition(load_name))
+    except Exception:  # a custom labware from a directory: its slot is drawn empty
+        return None
+

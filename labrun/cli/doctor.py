@@ -1,0 +1,124 @@
+"""``labrun doctor --robot ROBOT.toml``: what answers on the robot's ports, and where the
+robot file disagrees with it, without moving anything unless asked (``--home``).
+
+It connects to the controller (which sends only the dialect's mode lines, ``G21``
+``G90``), says what firmware answered, its axes and the settings that matter
+(``hardware.gcode.inspect``), then asks each ``[modules.<name>]`` what it is and reads
+its state. Exit status 0 when everything answered and agrees, 1 otherwise, 2 for a
+robot file that cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, TextIO
+
+import anyio
+
+from hardware.clock import RealClock
+from hardware.config import ConfigError, RobotConfig, load_config
+from hardware.controller import HardwareFault
+from hardware.gcode import GcodeController
+from hardware.gcode.inspect import Inspection, inspect_controller
+from hardware.modules.serial import serial_module
+
+
+def add_parser(commands: Any) -> None:
+    """Register the ``doctor`` sub-command."""
+    parser = commands.add_parser(
+        "doctor", help="check a robot: what firmware answers and what the robot file gets wrong",
+        description="Connect to the robot's controller and modules, say what answered "
+                    "(firmware, axes, the settings that matter) and what in the robot file "
+                    "disagrees with it. Nothing moves unless --home is given.")
+    parser.add_argument("--robot", required=True, metavar="ROBOT.toml",
+                        help="the robot configuration to check")
+    parser.add_argument("--home", action="store_true",
+                        help="also run the homing cycle and compare where the axes end up "
+                             "with the robot file's home positions (the robot moves)")
+    parser.set_defaults(handler=run_doctor)
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    """Check the robot; return the exit status."""
+    try:
+        config = load_config(args.robot)
+    except ConfigError as exc:
+        print(f"labrun doctor: {exc}", file=sys.stderr)
+        return 2
+    if config.controller.kind != "gcode" and not config.modules:
+        print(f"labrun doctor: {args.robot} describes a simulated robot with no modules: "
+              "nothing to connect to", file=sys.stderr)
+        return 2
+    return anyio.run(doctor, config, args.home, sys.stdout)
+
+
+async def doctor(config: RobotConfig, home: bool, out: TextIO) -> int:
+    """Check the robot `config` describes, writing to `out`; the exit status."""
+    print(f"robot: {config.name}", file=out)
+    problems = 0
+    if config.controller.kind == "gcode":
+        problems += await _controller(config, home, out)
+    for name in config.modules:
+        problems += await _module(config, name, out)
+    if problems:
+        print(f"{problems} problem{'s' if problems != 1 else ''} found", file=out)
+    else:
+        print("the robot file agrees with what answered", file=out)
+    if not home:
+        print("nothing was moved (--home runs the homing cycle)", file=out)
+    return 1 if problems else 0
+
+
+async def _controller(config: RobotConfig, home: bool, out: TextIO) -> int:
+    ctl = config.controller
+    print(f"controller: {ctl.dialect} on {ctl.port}", file=out)
+    driver = GcodeController(config)
+    try:
+        await driver.connect()
+    except HardwareFault as exc:
+        print(f"  no answer: {exc}", file=out)
+        return 1
+    try:
+        found = await inspect_controller(driver)
+        if home:
+            _homed(config, await driver.home(), found)
+    except HardwareFault as exc:
+        print(f"  failed: {exc}", file=out)
+        return 1
+    finally:
+        await driver.disconnect()
+    for label, text in found.facts:
+        print(f"  {label}: {text}", file=out)
+    for disagreement in found.disagreements:
+        print(f"  DISAGREES: {disagreement}", file=out)
+    return len(found.disagreements)
+
+
+def _homed(config: RobotConfig, position: dict[str, float], found: Inspection) -> None:
+    found.fact("homed at", ", ".join(f"{a} {v:g}" for a, v in position.items()))
+    for axis, value in position.items():
+        expected = config.axes[axis].home
+        if abs(value - expected) > 0.05:
+            found.disagreements.append(f"axis {axis} homed at {value:g}, the robot file's "
+                                       f"home is {expected:g}")
+
+
+async def _module(config: RobotConfig, name: str, out: TextIO) -> int:
+    module = config.modules[name]
+    print(f"module {name}: {module.kind} on {module.port}", file=out)
+    device = serial_module(module.kind, name, module.port, RealClock(),
+                           baudrate=module.baudrate, timeout_s=module.timeout_s)
+    try:
+        with anyio.fail_after(module.timeout_s * 2):
+            await device.connect()
+    except (HardwareFault, TimeoutError) as exc:
+        print(f"  FAILED: {exc or f'no answer within {module.timeout_s * 2:g} s'}", file=out)
+        return 1
+    try:
+        print(f"  firmware: {device.firmware}", file=out)
+        status = {k: v for k, v in device.status().items() if k not in ("kind", "name", "port")}
+        print("  " + ", ".join(f"{k} {v}" for k, v in status.items()), file=out)
+    finally:
+        await device.disconnect()
+    return 0

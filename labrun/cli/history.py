@@ -1,0 +1,154 @@
+"""A simulation's history on disk: the run record, written as the run goes, read back.
+
+``labrun simulate`` keeps no list of events or commands in memory, so a protocol of a
+million calls runs in flat memory: the engine writes the record as the run goes (to
+``--record``, or to a temporary file), and the log, the setup sheet and the ``--json``
+document are written from that file afterwards, one event at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from engine.record import Event, iter_record, json_line
+
+JSON_SCHEMA_VERSION = 2
+_ENDED = ("completed", "failed", "interrupted")
+
+
+@contextmanager
+def record_file(path: str | None) -> Iterator[str]:
+    """``path``, or a temporary file removed afterwards, for the run record."""
+    if path is not None:
+        yield path
+        return
+    fd, temporary = tempfile.mkstemp(prefix="labrun-record-", suffix=".jsonl")
+    os.close(fd)
+    try:
+        yield temporary
+    finally:
+        os.unlink(temporary)
+
+
+def events(path: str) -> Iterator[Event]:
+    """The run's events, read back from its record one at a time."""
+    return iter_record(path)
+
+
+def write_json(events: Iterable[Event], out: TextIO,
+               extra: Mapping[str, Any] | None = None) -> None:
+    """Write the documented ``--json`` document (README, "simulate --json") of ``events``
+    to ``out``."""
+    document = JsonDocument()
+    for event in events:
+        document.listen(event)
+    document.write(out, extra)
+
+
+class JsonDocument:
+    """The documented ``--json`` document, built from the run's events as they happen
+    (``listen`` is a record listener): each command is encoded as soon as it has ended,
+    one per line, into a spool file, so memory stays flat and the record is not read back;
+    ``write`` puts the whole document on ``out`` once the run has ended.
+
+    Values are encoded as the record encodes them (``engine.record.json_line``), so the
+    document is the one the record would give.
+    """
+
+    def __init__(self) -> None:
+        # closed by write(); a document never written goes with its process
+        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        self._commands = 0
+        self._open: dict[int, dict[str, Any]] = {}
+        self._status_changes: list[dict[str, Any]] = []
+        self._parks: list[Event] = []
+        self._actions: list[dict[str, Any]] = []
+        self._pause_effects: list[dict[str, Any]] = []
+        self._summary: Event = {}
+
+    def listen(self, event: Event) -> None:
+        """Take one event of the run, in order."""
+        kind = event["event"]
+        if kind == "command":
+            status = event["status"]
+            if status == "queued":
+                self._open[event["id"]] = {
+                    "id": event["id"], "type": event["type"], "params": event.get("params", {}),
+                    "status": "queued", "step": event.get("step"),
+                    "origin": event.get("origin", "protocol"), "line": event.get("line"),
+                    "started_at": None, "completed_at": None}
+                return
+            command = self._open.get(event["id"])
+            if command is None:
+                return
+            command["status"] = status
+            if status == "started" and command["started_at"] is None:
+                command["started_at"] = event["t"]
+            elif status == "completed":
+                command["completed_at"] = event["t"]
+            if status in _ENDED:
+                self._emit(self._open.pop(event["id"]))
+        elif kind == "status":
+            self._status_changes.append({"t": event["t"], "status": event["status"]})
+        elif kind in ("park", "unpark"):
+            self._parks.append(_plain(event))
+        elif kind == "action":
+            self._actions.append(_plain({k: event.get(k) for k in
+                                         ("t", "action", "option", "source", "accepted",
+                                          "refusal")}))
+        elif kind == "pause_effect":
+            self._pause_effects.append(
+                {"t": event["t"], "id": event["id"], "effect": event["effect"]})
+        elif kind == "summary":
+            self._summary = _plain(event)
+
+    def _emit(self, command: dict[str, Any]) -> None:
+        self._spool.write(("\n    " if not self._commands else ",\n    ")
+                          + json_line(command)[:-1])
+        self._commands += 1
+
+    def write(self, out: TextIO, extra: Mapping[str, Any] | None = None) -> None:
+        """Write the document to ``out`` (the run has ended); the spool is released."""
+        for key in sorted(self._open):  # cut off without an ending (a halted cleanup)
+            self._emit(self._open.pop(key))
+        summary = self._summary
+        rest = {
+            "status": summary.get("status"),
+            "final_status": summary.get("status"),
+            "estimated_duration_s": summary.get("duration_s"),
+            "steps": summary.get("steps"),
+            "pauses": summary.get("pauses", []),
+            "pause_unresolved": summary.get("pause_unresolved", False),
+            "tips_used": summary.get("tips_used"),
+            "well_volumes_ul": summary.get("well_volumes_ul", {}),
+            "status_changes": self._status_changes,
+            "parks": self._parks,
+            "actions": self._actions,
+            "pause_effects": self._pause_effects,
+            "error": summary.get("error"),
+            "location": summary.get("location"),
+            "reason": summary.get("reason"),
+            **({"modules": summary["modules"]} if "modules" in summary else {}),
+            **(extra or {}),
+        }
+        out.write(f'{{\n  "schema_version": {JSON_SCHEMA_VERSION},\n  "commands": [')
+        self._spool.seek(0)
+        shutil.copyfileobj(self._spool, out)
+        self._spool.close()
+        out.write("\n  ]" if self._commands else "]")
+        for name, value in rest.items():
+            body = json.dumps(value, indent=2, default=str).replace("\n", "\n  ")
+            out.write(f',\n  "{name}": {body}')
+        out.write("\n}\n")
+
+
+def _plain(event: Mapping[str, Any]) -> Event:
+    """``event`` as the record gives it back (tuples as lists, names for enums, ...)."""
+    plain: Event = json.loads(json_line(dict(event)))
+    return plain

@@ -1,0 +1,224 @@
+"""The setup sheet: what a person must put on the deck before a run, from its simulation.
+
+``build(events)`` reads a simulated run's record and returns plain data (the ``setup``
+object of ``simulate --json``): the deck slot by slot, the pipettes and the tips each
+rack must hold, the liquid each source well must hold at the start (the deepest its
+simulated volume went below zero, beside the well's capacity), and a timeline of the
+delays and pauses with the estimated duration. ``text(sheet)`` is the same for people.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from engine.record import json_line
+
+from .calls import Labels, display_name, duration, plural, standard_definition, volume
+from .report import clock
+
+Sheet = dict[str, Any]
+LIQUID = ("aspirate", "dispense")
+_SHOWN = ("loadLabware", "loadModule", "loadInstrument", "pickUpTip", "delay", "waitForResume")
+"""Commands whose fields the sheet shows (not only counts): taken as the record has them."""
+LISTED_WELLS = 6
+"""Wells of one labware that need different volumes: at most this many are listed."""
+
+
+def build(events: Iterable[Mapping[str, Any]]) -> Sheet:
+    """The setup sheet of a simulated run, from its record's events."""
+    builder = SheetBuilder()
+    for event in events:
+        builder.add(event)
+    return builder.sheet()
+
+
+class SheetBuilder:
+    """The setup sheet built one record event at a time: ``add`` each, then ``sheet()``.
+
+    ``listen`` takes a live record's events (``RunRecord.subscribe``), so a simulation has
+    its sheet when it ends without reading its record back.
+    """
+
+    def __init__(self) -> None:
+        self.labels = Labels()
+        self.deck: dict[str, dict[str, Any]] = {}
+        self.pipettes: dict[str, dict[str, Any]] = {}
+        self.running: dict[str, float] = {}
+        self.lowest: dict[str, float] = {}
+        self.timeline: list[dict[str, Any]] = []
+        self.steps = 0
+        self.end = 0.0
+
+    def listen(self, event: Mapping[str, Any]) -> None:
+        """``add`` for an event as the run adds it: the commands whose fields the sheet
+        shows are taken as the record file has them (plain JSON values)."""
+        if event["event"] == "command" and str(event.get("type")).startswith(_SHOWN):
+            event = json.loads(json_line(dict(event)))
+        self.add(event)
+
+    def add(self, event: Mapping[str, Any]) -> None:
+        """One event of the record, in order."""
+        kind = event["event"]
+        self.end = max(self.end, float(event.get("t", 0.0)))
+        if kind == "step":
+            self.steps = max(self.steps, int(event["index"]) + 1)
+            return
+        if kind == "summary":
+            self.end = float(event.get("duration_s", self.end))
+            return
+        if kind != "command" or event["status"] != "queued" or event.get("origin") == "cleanup":
+            return
+        command, params, t = event["type"], event.get("params", {}), float(event["t"])
+        deck, pipettes = self.deck, self.pipettes
+        if command in LIQUID:
+            if not params.get("air_gap"):  # an air gap takes air
+                self._liquid(-1.0 if command == "aspirate" else 1.0, params)
+        elif command == "loadLabware":
+            self.labels.load(params)
+            slot = str(params["slot"])
+            entry = deck.setdefault(slot, {"slot": slot, "labware": [], "modules": []})
+            entry["labware"].append({"load_name": params["load_name"],
+                                     "name": self.labels.slots[slot]})
+        elif command.startswith("loadModule") and params.get("slot") is not None:
+            slot = str(params["slot"])
+            entry = deck.setdefault(slot, {"slot": slot, "labware": [], "modules": []})
+            entry["modules"].append(str(params.get("model") or params.get("name") or "module"))
+        elif command == "loadInstrument":
+            pipettes[params["mount"]] = {"mount": params["mount"],
+                                         "name": params["instrument_name"], "tips": {}}
+        elif command == "pickUpTip" and params.get("well"):
+            slot = str(params["well"]).partition("/")[0]
+            pipette = pipettes.setdefault(params["mount"], {"mount": params["mount"],
+                                                            "name": "?", "tips": {}})
+            pipette["tips"][slot] = pipette["tips"].get(slot, 0) + int(params.get("tips", 1))
+        elif command == "delay":
+            self.timeline.append({"t": t, "kind": "delay", "seconds": float(params["seconds"]),
+                                  "message": params.get("message"),
+                                  "step": int(event.get("step", 0)) + 1})
+        elif command == "waitForResume":
+            self.timeline.append({"t": t, "kind": "pause", "message": params.get("message"),
+                                  "step": int(event.get("step", 0)) + 1})
+
+    def _liquid(self, sign: float, params: Mapping[str, Any]) -> None:
+        running, lowest = self.running, self.lowest
+        for well in params.get("wells") or [params.get("well")]:
+            if well:
+                now = running.get(well, 0.0) + sign * float(params["volume"])
+                running[well] = now
+                lowest[well] = min(lowest.get(well, 0.0), now)
+
+    def sheet(self) -> Sheet:
+        """The sheet of the events added so far."""
+        labels, deck, running, lowest = self.labels, self.deck, self.running, self.lowest
+        return {
+            "deck": [deck[slot] for slot in sorted(deck, key=_slot_key)],
+            "pipettes": [{"mount": p["mount"], "name": p["name"],
+                          "tip_racks": [{"slot": slot, "labware": labels.slots.get(slot, "?"),
+                                         "tips": count} for slot, count in p["tips"].items()]}
+                         for p in self.pipettes.values()],
+            "liquids": _liquids(lowest, deck),
+            "destinations": sorted((w for w, v in running.items()
+                                    if v > 1e-9 and lowest[w] >= -1e-9), key=_well_key),
+            "timeline": list(self.timeline),
+            "steps": self.steps,
+            "estimated_duration_s": round(self.end, 3),
+        }
+
+
+def _liquids(lowest: Mapping[str, float], deck: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each well whose simulated volume went below zero: what it must hold at the start."""
+    liquids = []
+    for well in sorted(lowest, key=_well_key):
+        need = -lowest[well]
+        if need <= 1e-9:
+            continue
+        slot, _, name = well.partition("/")
+        stack = deck.get(slot, {}).get("labware", [])
+        load_name = stack[-1]["load_name"] if stack else None
+        capacity = _capacity(load_name, name) if load_name else None
+        liquids.append({"well": well, "slot": slot, "name": name,
+                        "labware": stack[-1]["name"] if stack else f"slot {slot}",
+                        "volume_ul": round(need, 3), "capacity_ul": capacity,
+                        "over_capacity": capacity is not None and need > capacity + 1e-6})
+    return liquids
+
+
+def _capacity(load_name: str, well: str) -> float | None:
+    definition = standard_definition(load_name)  # None for custom labware: no capacity
+    try:
+        return float(definition["wells"][well]["totalLiquidVolume"]) if definition else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def text(sheet: Sheet) -> list[str]:
+    """The setup sheet for people: deck, pipettes and tips, liquids, pauses and delays."""
+    lines = ["Setup", "  Deck"]
+    for slot in sheet["deck"]:
+        detail = " on ".join(
+            f"{lw['name']} ({display_name(lw['load_name'])})"
+            if lw["name"] != display_name(lw["load_name"]) else lw["name"]
+            for lw in reversed(slot["labware"]))  # the top of a stack first
+        modules = " on ".join(slot["modules"])
+        on = " on " if detail and modules else ""
+        lines.append(f"    slot {slot['slot']:<3} {detail}{on}{modules}")
+    if sheet["pipettes"]:
+        lines.append("  Pipettes and tips")
+    for pipette in sheet["pipettes"]:
+        racks = ", ".join(f"{plural(r['tips'], 'tip')} from slot {r['slot']}"
+                          for r in pipette["tip_racks"]) or "no tips"
+        lines.append(f"    {pipette['mount']:<6} {pipette['name']}: {racks}")
+    if sheet["liquids"]:
+        lines.append("  Liquids to load (the least each well must hold at the start)")
+    lines += _liquid_lines(sheet["liquids"])
+    total = sheet["estimated_duration_s"]
+    lines.append(f"  Timeline (about {duration(total)}, {plural(sheet['steps'], 'step')})")
+    lines.append(f"    {clock(0):>7}  start")
+    for item in sheet["timeline"]:
+        message = f": {item['message']}" if item.get("message") else ""
+        if item["kind"] == "delay":
+            what = f"delay of {duration(item['seconds'])}{message}"
+        else:
+            what = f"PAUSE, the run waits for you{message}"
+        lines.append(f"    {clock(item['t']):>7}  step {item['step']}: {what}")
+    lines.append(f"    {clock(total):>7}  end")
+    return lines
+
+
+def _liquid_lines(liquids: list[dict[str, Any]]) -> list[str]:
+    by_labware: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for liquid in liquids:
+        by_labware.setdefault((liquid["slot"], liquid["labware"]), []).append(liquid)
+    lines = []
+    for (slot, name), wells in by_labware.items():
+        volumes = {w["volume_ul"] for w in wells}
+        capacity = wells[0]["capacity_ul"]
+        cap = f" (capacity {volume(capacity)})" if capacity is not None else ""
+        where = f"    {name} (slot {slot}): "
+        if len(volumes) == 1:
+            span = (f"{len(wells)} wells {wells[0]['name']}…{wells[-1]['name']}"
+                    if len(wells) > 2 else ", ".join(w["name"] for w in wells))
+            each = " each" if len(wells) > 1 else ""
+            lines.append(f"{where}{span}, {volume(wells[0]['volume_ul'])}{each}{cap}")
+        else:
+            shown = ", ".join(f"{w['name']} {volume(w['volume_ul'])}"
+                              for w in wells[:LISTED_WELLS])
+            more = f" and {len(wells) - LISTED_WELLS} more" if len(wells) > LISTED_WELLS else ""
+            lines.append(f"{where}{shown}{more}{cap}")
+        for well in wells:
+            if well["over_capacity"]:
+                lines.append(f"      WARNING: {well['name']} needs {volume(well['volume_ul'])}, "
+                             f"more than it holds ({volume(well['capacity_ul'])})")
+    return lines
+
+
+def _slot_key(slot: str) -> tuple[int, str]:
+    return (int(slot), "") if slot.isdigit() else (99, slot)
+
+
+def _well_key(well: str) -> tuple[tuple[int, str], int, str]:
+    slot, _, name = well.partition("/")
+    row, column = name[:1], name[1:]
+    return _slot_key(slot), int(column) if column.isdigit() else 0, row

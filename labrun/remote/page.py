@@ -1,0 +1,81 @@
+"""The live page of ``labrun serve``: ``/`` and the deck picture it shows.
+
+``/`` is one HTML file with its script and style inline (``page.html``, package data; no
+library, no build step). It follows ``/api/stream?progress=true`` (status, progress,
+command and comment events; it never polls) and acts through the API like any client:
+its POSTs carry the ``labrun_token`` cookie the token URL set, as JSON, and a lock key
+when one is given. A Content-Security-Policy lets only that inline script run and only this server
+be reached. ``/api/deck.svg?item_uid=`` is the deck of a run as ``labrun simulate
+--deck`` draws it, each well marked with ``data-well`` so the page colours those done.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from labrun.cli import deck_svg
+
+from .auth import Access
+from .errors import BadRequest
+
+PAGE_PATH = "/"
+DECK_PATH = "/api/deck.svg"
+
+Sheet = dict[str, Any]
+
+
+def page_html() -> str:
+    """The page's HTML, as shipped with the package."""
+    return resources.files("labrun.remote").joinpath("page.html").read_text(encoding="utf-8")
+
+
+def _hashes(html: str, tag: str) -> str:
+    """The CSP sources allowing exactly the inline ``<tag>`` blocks of ``html``."""
+    blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", html, flags=re.S)
+    return " ".join("'sha256-" + base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()
+                    + "'" for b in blocks)
+
+
+def security_headers(html: str) -> dict[str, str]:
+    """Headers of the page: its own script and style only, this server only, no frames."""
+    policy = (f"default-src 'none'; script-src {_hashes(html, 'script')}; "
+              f"style-src {_hashes(html, 'style')}; connect-src 'self'; img-src 'self' data:; "
+              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    return {"Content-Security-Policy": policy, "X-Frame-Options": "DENY",
+            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store"}
+
+
+def routes(access: Access, sheet_of: Callable[[str | None], Sheet | None]) -> list[Route]:
+    """The page's routes, behind ``access``; ``sheet_of(item_uid)`` is the setup sheet of
+    a running, finished or queued run (None: the running one), or None."""
+    html = page_html()
+    headers = security_headers(html)
+
+    async def page(request: Request) -> Response:
+        access.check(request)
+        response = Response(html, media_type="text/html; charset=utf-8", headers=headers)
+        access.keep(request, response)  # opened with ?token=: the cookie its POSTs carry
+        return response
+
+    async def deck(request: Request) -> Response:
+        access.check(request)
+        uid = request.query_params.get("item_uid")
+        sheet = sheet_of(uid)
+        if sheet is None:
+            raise BadRequest(404, f"no deck for item {uid!r}" if uid else "no run")
+        return Response(deck_svg.svg(sheet), media_type="image/svg+xml",
+                        headers={"Cache-Control": "no-store",
+                                 "Content-Security-Policy": "default-src 'none'",
+                                 "X-Content-Type-Options": "nosniff"})
+
+    return [Route(PAGE_PATH, page, methods=["GET"]), Route(DECK_PATH, deck, methods=["GET"])]

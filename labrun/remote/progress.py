@@ -1,0 +1,318 @@
+"""Where a served run is: step k of n, percent, time elapsed and left, the current call,
+the comments and the wells done so far; and the line the server's terminal prints.
+
+``Plan.from_events`` reads the simulation every queued protocol goes through (its step
+starts, its estimated duration, each protocol call in words, the setup sheet with the
+deck). ``RunProgress`` is fed the live run's record events as they come and says what a
+person watching wants to know; it is plain data in, plain data out, with the clock given,
+so it is tested without a server.
+
+Time left starts from the estimate and is corrected as the run goes: once the run has
+reached a planned time of ``CORRECT_AFTER_S``, the wall time the run has spent working
+(pauses left out) per planned second is what the rest is expected to take. Steps are
+numbered from 1, as the terminal does (the status's ``step.index`` is the engine's
+0-based index).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from labrun.cli import setup_sheet
+from labrun.cli.report import TextLog, clock
+
+COMMENTS_KEPT = 5
+"""Comments the status and the page show (the latest)."""
+CORRECT_AFTER_S = 2.0
+"""Planned seconds the run must have reached before its own pace corrects the estimate."""
+LIQUID = ("aspirate", "dispense")
+
+PLAN_FILE = ".labrun-plan.json"
+"""The plan of a queued protocol, written beside it by the process that simulated it."""
+MAX_PLAN_BYTES = 64 << 20
+"""A larger plan file is not read (the page then shows no estimate)."""
+
+Published = tuple[str, dict[str, Any]]
+"""A stream event to send: its name and data."""
+
+
+@frozen
+class Plan:
+    """What the simulation of a protocol says about its run."""
+
+    steps: int
+    starts: tuple[float, ...]
+    """Each step's start in the simulation (protocol seconds), by 0-based index."""
+    duration_s: float
+    words: Mapping[int, str]
+    """Each step's protocol call in words, by 0-based index."""
+    sheet: dict[str, Any]
+    """The setup sheet (``labrun.cli.setup_sheet.build``): deck, liquids, timeline."""
+
+    @classmethod
+    def from_events(cls, events: Iterable[Mapping[str, Any]]) -> Plan:
+        """The plan of a finished simulation, from its record's events."""
+        kept = list(events)
+        log = TextLog()
+        starts: list[float] = []
+        duration = 0.0
+        for event in kept:
+            log.feed(dict(event))
+            if event["event"] == "step":
+                starts.append(float(event["t"]))
+            elif event["event"] == "summary":
+                duration = float(event.get("duration_s", 0.0))
+        log.finish()
+        return cls(len(starts), tuple(starts), duration, dict(log.step_words),
+                   setup_sheet.build(kept))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (``from_dict`` reads it back)."""
+        return {"steps": self.steps, "starts": list(self.starts),
+                "duration_s": self.duration_s, "words": {str(k): v for k, v in self.words.items()},
+                "sheet": self.sheet}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        """The plan ``to_dict`` wrote."""
+        return cls(int(data["steps"]), tuple(float(t) for t in data["starts"]),
+                   float(data["duration_s"]), {int(k): str(v) for k, v in data["words"].items()},
+                   dict(data["sheet"]))
+
+    def planned_at(self, index: int, in_step_s: float) -> float:
+        """Planned protocol seconds done when step ``index`` (0-based) has run
+        ``in_step_s`` planned seconds (never past the step's end)."""
+        if index >= len(self.starts):
+            return self.duration_s
+        end = self.starts[index + 1] if index + 1 < len(self.starts) else self.duration_s
+        return min(self.starts[index] + max(0.0, in_step_s), end)
+
+
+def write_plan(directory: Path, events: Iterable[Mapping[str, Any]]) -> None:
+    """Write the plan of a protocol's finished simulation into its item's ``directory``
+    (the worker that simulated it does, so the server need not run it)."""
+    path = directory / PLAN_FILE
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(Plan.from_events(events).to_dict(), separators=(",", ":")),
+                         encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def read_plan(directory: Path) -> Plan | None:
+    """The plan ``write_plan`` left in ``directory``; None if there is none (or it is not
+    one: the server shows the run without an estimate)."""
+    path = directory / PLAN_FILE
+    try:
+        if path.stat().st_size > MAX_PLAN_BYTES:
+            return None
+        return Plan.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+class RunProgress:
+    """One served run's progress, fed its record events in order (server loop only)."""
+
+    def __init__(self, item_uid: str, name: str, plan: Plan | None, *, speed: float = 1.0,
+                 now: Callable[[], float] = time.monotonic,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.item_uid = item_uid
+        self.name = name
+        self.plan = plan
+        self._now = now
+        self._log = log
+        self._rate = 1.0 / speed  # wall seconds per planned second, until the run says
+        self.started: float | None = None
+        self.ended: float | None = None
+        self.status = "idle"
+        self.index: int | None = None  # the current step, 0-based
+        self.step_name = ""
+        self.line: str | None = None
+        self.comments: deque[dict[str, Any]] = deque(maxlen=COMMENTS_KEPT)
+        self.wells_done: set[str] = set()
+        self._new_wells: list[str] = []
+        self._liquid: dict[int, list[str]] = {}  # queued liquid commands' wells, by id
+        self._step_at = 0.0  # working wall seconds when the current step began
+        self._paused_since: float | None = None
+        self._paused_s = 0.0
+        self._dirty = False
+
+    # -- feeding --------------------------------------------------------------------------
+
+    def feed(self, events: Iterable[Mapping[str, Any]]) -> list[Published]:
+        """Take record events; the ``command`` and ``comment`` events to publish, then a
+        ``progress`` event if the step or the wells done changed."""
+        out: list[Published] = []
+        for event in events:
+            kind = event["event"]
+            if self._log is not None:
+                line = self._log_line(event)
+                if line is not None:
+                    self._log(line)
+            if self.started is None and kind in ("step", "command"):
+                self.started = self._now()  # watched from after its start (labrun run)
+            if kind == "status":
+                self._status(str(event["status"]))
+            elif kind == "step":
+                self._step(event, out)
+            elif kind == "command":
+                self._command(event, out)
+            elif kind == "summary":
+                self._status(str(event["status"]))
+        if self._dirty:
+            self._dirty = False
+            out.append(("progress", {**self.fields(), "wells": self._new_wells}))
+            self._new_wells = []
+        return out
+
+    def _status(self, status: str) -> None:
+        now = self._now()
+        if self.started is None and status == "running":
+            self.started = now
+        if status == "paused" and self._paused_since is None:
+            self._paused_since = now
+        elif status != "paused" and self._paused_since is not None:
+            self._paused_s += now - self._paused_since
+            self._paused_since = None
+        if status in ("succeeded", "stopped", "failed", "aborted", "halted") \
+                and self.ended is None:
+            self.ended = now
+            self._dirty = True
+        self.status = status
+
+    def _step(self, event: Mapping[str, Any], out: list[Published]) -> None:
+        index = int(event["index"])
+        working = self._working()
+        plan = self.plan
+        if plan is not None and index < len(plan.starts) and plan.starts[index] >= CORRECT_AFTER_S:
+            self._rate = working / plan.starts[index]
+        self.index = index
+        self.step_name = str(event["name"])
+        self.line = None
+        self._step_at = working
+        self._dirty = True
+        out.append(("command", {"item_uid": self.item_uid, "step": index + 1,
+                                "steps": self.steps, "call": self.call, "name": self.step_name}))
+
+    def _command(self, event: Mapping[str, Any], out: list[Published]) -> None:
+        status = event["status"]
+        if status == "queued":
+            kind = event.get("type")
+            params = event.get("params") or {}
+            if kind == "comment" and event.get("origin") != "cleanup":
+                comment = {"item_uid": self.item_uid, "step": int(event.get("step", 0)) + 1,
+                           "message": str(params.get("message", "")), "t": event.get("t")}
+                self.comments.append(comment)
+                out.append(("comment", comment))
+            elif kind in LIQUID:
+                wells = [w for w in (params.get("wells") or [params.get("well")]) if w]
+                self._liquid[int(event["id"])] = [str(w) for w in wells]
+            if self.line is None and event.get("line"):
+                self.line = str(event["line"]).rpartition("/")[2]
+        elif status in ("completed", "failed", "interrupted", "skipped"):
+            wells = self._liquid.pop(int(event["id"]), [])
+            if wells and status == "completed":
+                fresh = [w for w in wells if w not in self.wells_done]
+                self.wells_done.update(fresh)
+                self._new_wells += fresh
+                self._dirty = self._dirty or bool(fresh)
+
+    def _log_line(self, event: Mapping[str, Any]) -> str | None:
+        """The server terminal's line for the run's start, a pause or its end, or None."""
+        kind, status = event["event"], event.get("status")
+        if kind == "status" and status == "running" and self.started is None:
+            plan = self.plan
+            about = (f", {plan.steps} steps, about {clock(plan.duration_s * self._rate)}"
+                     if plan is not None else "")
+            return f"run {self.name}: started{about}"
+        if kind == "status" and status == "paused":
+            where = f" at step {self.index + 1}" if self.index is not None else ""
+            message = f": {event['pause_message']}" if event.get("pause_message") else ""
+            return f"run {self.name}: paused by {event.get('pause_source')}{where}{message}"
+        if kind == "summary":
+            took = clock(self._now() - self.started if self.started is not None else 0.0)
+            why = event.get("error") or event.get("reason")
+            return f"run {self.name}: {status} after {took}" + (f": {why}" if why else "")
+        return None
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def steps(self) -> int | None:
+        """The number of steps the simulation made (None without a plan)."""
+        return self.plan.steps if self.plan is not None else None
+
+    @property
+    def call(self) -> str | None:
+        """The current protocol call in words (the simulation's), else the step's name."""
+        if self.index is None:
+            return None
+        words = self.plan.words.get(self.index) if self.plan is not None else None
+        return words or self.step_name
+
+    def _working(self) -> float:
+        """Wall seconds the run has spent running (not paused) so far."""
+        if self.started is None:
+            return 0.0
+        now = self.ended if self.ended is not None else self._now()
+        paused = self._paused_s + (now - self._paused_since if self._paused_since else 0.0)
+        return max(0.0, now - self.started - paused)
+
+    def fields(self) -> dict[str, Any]:
+        """The status's ``progress``: the run and its status, its step (1-based) of steps,
+        percent, seconds elapsed and left (of the whole run and of the step, which a page
+        may count down between events), the current call, its file line and the latest
+        comments."""
+        plan = self.plan
+        index = self.index
+        elapsed = 0.0
+        if self.started is not None:
+            end = self.ended if self.ended is not None else self._now()
+            elapsed = end - self.started
+        percent: float | None = None
+        left: float | None = None
+        step_left: float | None = None
+        if self.ended is not None and self.status == "succeeded":
+            percent, left = 100.0, 0.0
+        elif plan is not None and plan.duration_s > 0:
+            in_step = (self._working() - self._step_at) / self._rate if self._rate else 0.0
+            done = plan.planned_at(index, in_step) if index is not None else 0.0
+            percent = round(min(100.0, 100.0 * done / plan.duration_s), 1)
+            left = 0.0 if self.ended is not None else \
+                round(max(0.0, plan.duration_s - done) * self._rate, 1)
+            if index is not None and self.ended is None:
+                step_end = plan.planned_at(index, float("inf"))
+                step_left = round(max(0.0, step_end - done) * self._rate, 1)
+        steps = plan.steps if plan is not None else None
+        return {
+            "item_uid": self.item_uid,
+            "name": self.name,
+            "status": self.status,
+            "step": index + 1 if index is not None else None,
+            "steps": max(steps, index + 1) if steps is not None and index is not None
+            else steps,
+            "percent": percent,
+            "elapsed_s": round(elapsed, 1),
+            "left_s": left,
+            "step_left_s": step_left,
+            "estimated_s": round(plan.duration_s * self._rate, 1) if plan else None,
+            "call": self.call if self.ended is None else None,
+            "line": self.line,
+            "comments": [c["message"] for c in self.comments],
+            "wells_done": len(self.wells_done),
+            "has_deck": plan is not None and bool(plan.sheet["deck"]),
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a page that just connected needs: the fields, every well done so far
+        and the comments with their steps."""
+        return {**self.fields(), "wells": sorted(self.wells_done),
+                "comment_log": list(self.comments)}

@@ -1,0 +1,316 @@
+"""The run worker: the process that owns the robot and runs the queue's protocols.
+
+``labrun serve`` never runs protocol code itself. It starts one run worker (``serve``
+below, in a process of its own) that opens the robot (the simulated one, labrun's
+emulator, or the G-code board), keeps it for as long as it lives, and runs each item the
+server starts there: the engine, the protocol thread and the robot connection all live
+in this process. The server (``supervisor``) only sends it requests and reads what it
+reports; if the worker dies (``os._exit``, a crash, memory), the server fails the run with
+the reason and starts a new worker for the next one.
+
+Messages are JSON both ways, one list per message: ``[kind, ...]``.
+
+- To the server: ``["ready", {kind, speed, interlocks}]`` once the robot is open (or
+  ``["unavailable", reason]``); ``["answer", id, value]`` and ``["error", id, reason]``
+  for requests; ``["status", report]`` when what the run's status shows changes (progress
+  only at most ten times a second); ``["events", [event, ...]]``, the run's record as it
+  is written, in batches; ``["interlocks", [name, ...]]`` between runs.
+- From the server: ``["home", id]``, ``["interlock", id, name, active]``, ``["start",
+  id, {path, record_path, labware_dirs}]``, ``["apply", id, action]`` (carried out from the
+  pipe's thread, straight into the run's engine loop), ``["close", id, grace]`` and
+  ``["quit"]``.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+import threading
+from collections.abc import Callable, Coroutine
+from functools import partial
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+from attrs import frozen
+
+from engine.actions import BY_NAME, Abort, Action, Pause
+from engine.bridge import LoopCaller, LoopClosedError
+from engine.entries import ActionResult
+from engine.record import Event
+from engine.run import Run
+from engine.status import report
+from hardware.config import RobotConfig
+from hardware.controller import HardwareFault
+from protocol_api.execute import create_run
+
+from .robots import Robot, hardware_robot, set_interlock, simulated_robot
+from .watch import PROGRESS_INTERVAL, RunWatch
+
+MAX_MESSAGE = 64 << 20
+"""Longest message either side accepts, in bytes (a batch of record events)."""
+ENGINE_ANSWER_TIMEOUT = 10.0
+"""Longest wait for the run's engine to answer an action (it answers in microseconds)."""
+
+SERVING = False
+"""True in a run worker once it serves (so code can tell it runs in one)."""
+
+
+@frozen
+class RobotSpec:
+    """How the run worker opens the robot."""
+
+    config: RobotConfig
+    emulate: str | None = None
+    """The dialect of labrun's emulator to start in the worker and drive over a socket."""
+    speed: float = 1.0
+    """How much faster than real time a simulated or emulated robot moves."""
+    virtual: bool = False
+    """A simulated robot on the virtual clock (benchmarks)."""
+    memory_limit: int | None = 2 << 30
+    """The worker's address space, in bytes."""
+
+    def open(self) -> Robot:
+        """The robot, connected; ``RobotUnavailable`` if it cannot be."""
+        if self.emulate is None and self.config.controller.kind == "simulated":
+            return simulated_robot(self.config, speed=self.speed, virtual=self.virtual)
+        return hardware_robot(self.config, emulate=self.emulate, speed=self.speed)
+
+
+def action_to_json(action: Action) -> dict[str, Any]:
+    """An action as the server sends it."""
+    data: dict[str, Any] = {"name": action.name, "source": action.source}
+    match action:
+        case Pause():
+            data.update(option=action.option, message=action.message)
+        case Abort():
+            data.update(reason=action.reason)
+    return data
+
+
+def action_from_json(data: dict[str, Any]) -> Action:
+    """The action the server sent."""
+    fields = {k: v for k, v in data.items() if k != "name"}
+    return BY_NAME[data["name"]](**fields)
+
+
+class Link:
+    """One end of the worker's pipe: JSON messages, sent whole from any thread."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._lock = threading.Lock()
+
+    def send(self, *message: Any) -> None:
+        """Send ``message``; quietly nothing if the other end has gone."""
+        data = json.dumps(message, default=repr).encode()
+        try:
+            with self._lock:
+                self.connection.send_bytes(data)
+        except (OSError, ValueError):
+            pass
+
+    def receive(self, timeout: float | None = None) -> list[Any] | None:
+        """The next message (None after ``timeout``); ``EOFError`` once the other end has
+        gone or sent what is not a message."""
+        if timeout is not None and not self.connection.poll(timeout):
+            return None
+        try:
+            message = json.loads(self.connection.recv_bytes(MAX_MESSAGE))
+        except (OSError, ValueError):
+            raise EOFError("the pipe broke") from None
+        if not (isinstance(message, list) and message and isinstance(message[0], str)):
+            raise EOFError(f"not a message: {str(message)[:80]}")
+        return message
+
+
+def serve(connection: Connection, spec: RobotSpec) -> None:
+    """The run worker's life: open the robot, serve the server's requests, close it."""
+    global SERVING
+    SERVING = True
+    # Ctrl-C in the server's terminal reaches the whole process group: the server decides
+    # (it aborts the run with its cleanup, then tells us to quit), not the signal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if spec.memory_limit is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (spec.memory_limit, spec.memory_limit))
+    link = Link(connection)
+    try:
+        robot = spec.open()
+    except Exception as exc:  # RobotUnavailable, a configuration the machine refuses
+        link.send("unavailable", str(exc))
+        return
+    try:
+        anyio.run(RunWorker(link, robot, spec).main)
+    finally:
+        robot.close()
+
+
+class RunWorker:
+    """Serves the server's requests with the robot: one run at a time."""
+
+    def __init__(self, link: Link, robot: Robot, spec: RobotSpec) -> None:
+        self.link = link
+        self.robot = robot
+        self.spec = spec
+        self.run: Run | None = None
+        self.watch: RunWatch | None = None
+        self._caller: LoopCaller | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._quit = anyio.Event()
+
+    async def main(self) -> None:
+        """Serve until the server says quit or goes away."""
+        self._caller = LoopCaller()
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            self._listen_interlocks()
+            self.link.send("ready", {"kind": self.robot.kind, "speed": self.robot.speed,
+                                     "interlocks": list(self.robot.interlocks())})
+            threading.Thread(target=self._read, name="labrun-run-worker-pipe",
+                             daemon=True).start()
+            await self._quit.wait()
+            with anyio.CancelScope(shield=True):
+                await self._close_run(grace=0.5)
+            tg.cancel_scope.cancel()
+        self._caller.close()
+
+    # -- the pipe (its own thread) ------------------------------------------------------
+
+    def _read(self) -> None:
+        assert self._caller is not None
+        while True:
+            try:
+                message = self.link.receive()
+            except EOFError:
+                message = ["quit"]
+            assert message is not None
+            if message[0] == "apply" and len(message) == 3:
+                self._apply_now(message[1], message[2])  # no hop through our loop
+                continue
+            try:
+                self._caller.call_soon(partial(self._handle, message))
+            except LoopClosedError:
+                return
+            if message[0] == "quit":
+                return
+
+    def _handle(self, message: list[Any]) -> None:
+        kind = message[0]
+        if kind == "quit":
+            self._quit.set()
+            return
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is None or len(message) < 2:
+            return  # the server sends nothing else
+        self._spawn(partial(self._answer, message[1], handler, *message[2:]))
+
+    async def _answer(self, request: Any, handler: Callable[..., Coroutine[Any, Any, Any]],
+                      *args: Any) -> None:
+        try:
+            value = await handler(*args)
+        except Exception as exc:
+            self.link.send("error", request, f"{exc}")
+        else:
+            self.link.send("answer", request, value)
+
+    def _spawn(self, function: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        assert self._tg is not None
+        self._tg.start_soon(function)
+
+    # -- requests ---------------------------------------------------------------------
+
+    async def _on_home(self) -> str | None:
+        try:
+            await self.robot.home_if_needed()
+        except HardwareFault as exc:
+            return str(exc)
+        return None
+
+    async def _on_interlock(self, name: str, active: bool) -> str | None:
+        return await set_interlock(self.robot.controller, self.robot.door, name, active,
+                                   self.run)
+
+    async def _on_start(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.run is not None:
+            raise RuntimeError("a run is already going")
+        record_path = params.get("record_path")
+        self.robot.listen_interlocks(None)  # the run's engine takes them over
+        run = create_run(Path(params["path"]), config=self.robot.config,
+                         controller=self.robot.controller, clock=self.robot.run_clock(),
+                         record_path=Path(record_path) if record_path else None,
+                         simulating=self.robot.simulating,
+                         labware_dirs=list(params.get("labware_dirs", [])),
+                         devices=self.robot.devices)
+        assert self._caller is not None
+        watch = RunWatch(run, self._caller, on_status=self._send_status,
+                         on_events=self._send_events, start_soon=self._spawn,
+                         progress_interval=PROGRESS_INTERVAL)
+        watch.wants_records = True  # the server's progress reads every event
+        self.run, self.watch = run, watch
+        before = watch.attach()
+        return {"report": report(run.engine).to_dict(), "record": before}
+
+    def _apply_now(self, request: Any, data: Any) -> None:
+        """An action, carried out from the pipe's thread straight into the run's engine
+        loop (it answers in microseconds; a hop through this worker's loop would double
+        the action's latency)."""
+        run = self.run
+        if run is None or not isinstance(data, dict):
+            self.link.send("error", request, "no run is going")
+            return
+        try:
+            action = action_from_json(data)
+        except (KeyError, TypeError) as exc:
+            self.link.send("error", request, f"not an action: {exc}")
+            return
+        try:
+            result: ActionResult | None = run.call(lambda: run.engine.apply(action),
+                                                   ENGINE_ANSWER_TIMEOUT)
+        except (LoopClosedError, TimeoutError):
+            result = None
+        except Exception as exc:  # the engine refused it in a way of its own: say so
+            self.link.send("error", request, f"{exc}")
+            return
+        if result is None:
+            self.link.send("answer", request, {
+                "accepted": False, "status": report(run.engine).status.value,
+                "reason": "the run has already ended"})
+            return
+        self.link.send("answer", request, {"accepted": result.accepted,
+                                           "status": result.status.value,
+                                           "reason": result.reason})
+
+    async def _on_close(self, grace: float | None) -> dict[str, Any]:
+        return {"protocol_ended": await self._close_run(grace)}
+
+    async def _close_run(self, grace: float | None) -> bool:
+        """Close the run (aborted if still going); whether its protocol thread ended."""
+        run, watch = self.run, self.watch
+        if run is None:
+            return True
+        if watch is not None:
+            watch.close()
+        if grace is None:
+            await anyio.to_thread.run_sync(run.close)
+        else:
+            await anyio.to_thread.run_sync(lambda: run.close(protocol_grace_s=grace))
+        self.run = self.watch = None
+        self._listen_interlocks()
+        thread = run.protocol_thread
+        return thread is None or not thread.is_alive()
+
+    # -- what the server is told --------------------------------------------------------
+
+    def _send_status(self) -> None:
+        if self.run is not None:
+            self.link.send("status", report(self.run.engine).to_dict())
+
+    def _send_events(self, events: list[Event]) -> None:
+        self.link.send("events", events)
+
+    def _listen_interlocks(self) -> None:
+        robot = self.robot
+        robot.listen_interlocks(lambda: self.link.send("interlocks", list(robot.interlocks())))

@@ -1,0 +1,491 @@
+"""The server's side of the run worker: a robot that lives in a process the server
+supervises, and the runs it serves from there.
+
+``labrun serve`` drives the robot through a ``SupervisedRobot``. The run worker
+(``runner``) opens the robot and runs every queued protocol; the server keeps only what
+it is told: the robot's kind and interlocks, and for the running item its latest status
+report and its record so far (``SupervisedRun``). A pipe reader thread hands each message
+to the server's event loop in order.
+
+When the worker dies (``os._exit`` or a crash in a protocol, memory, a killed process)
+the run it was running fails with the reason, as its summary and the history say, and a
+new worker is started at once: it opens the robot again, which must then be homed before
+the next run (``home_if_needed``). A worker whose protocol thread does not end when its
+run is closed (an endless loop that makes no call) is replaced the same way.
+
+The status of a supervised run is the worker's last report: what the status shows
+(status, pause, parking, interlocks, outcome) arrives as it changes; the step and the
+position at most every ``watch.PROGRESS_INTERVAL``; a delay's remaining time is counted
+down here between reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from engine.actions import Action
+from engine.bridge import LoopCaller, LoopClosedError
+from engine.entries import ActionResult
+from engine.record import Event, json_line
+from engine.state import Status
+from hardware.controller import HardwareFault
+
+from . import runner
+from .items import QueueItem
+from .robots import RobotUnavailable
+from .runner import ENGINE_ANSWER_TIMEOUT, Link, RobotSpec, action_to_json
+from .served import ActiveRun, RunHooks, StartSoon
+from .worker import describe_exit, process_context
+
+START_TIMEOUT = 60.0
+"""Longest the run worker may take to open the robot (a board answers in seconds)."""
+QUIT_TIMEOUT = 5.0
+"""Longest the run worker is given to close the robot when the server stops."""
+
+
+class WorkerGone(Exception):
+    """The run worker died (or never started) before it answered; the message says why."""
+
+
+class _Pending:
+    """A request waiting for the worker's answer."""
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.value: Any = None
+        self.error: Exception | None = None
+
+
+class SupervisedRobot:
+    """The robot, owned by the run worker process; what the run manager drives."""
+
+    def __init__(self, spec: RobotSpec, *, start_timeout: float = START_TIMEOUT) -> None:
+        self.spec = spec
+        self.config = spec.config
+        self.simulating = spec.emulate is None and spec.config.controller.kind == "simulated"
+        self.kind = "unknown"
+        self.speed = spec.speed
+        self.start_timeout = start_timeout
+        self._interlocks: tuple[str, ...] = ()
+        self._process: BaseProcess | None = None
+        self._link: Link | None = None
+        self._generation = 0
+        self._caller: LoopCaller | None = None
+        self._start_soon: StartSoon | None = None
+        self._requests: dict[int, _Pending] = {}
+        self._next_request = 0
+        self._run: SupervisedRun | None = None
+        self._early: list[list[Any]] = []
+        """A starting run's messages that came before the answer to ``start`` was read."""
+        self._on_interlocks: Callable[[], None] | None = None
+        self._restarting: anyio.Event | None = None
+        self._unavailable: str | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def start(cls, spec: RobotSpec, **options: Any) -> SupervisedRobot:
+        """Start the run worker and wait until it has opened the robot;
+        ``RobotUnavailable`` (with the worker's reason) if it could not."""
+        robot = cls(spec, **options)
+        robot._launch()
+        return robot
+
+    @property
+    def pid(self) -> int | None:
+        """The run worker's process id (None while it is being restarted)."""
+        process = self._process
+        return process.pid if process is not None and self._link is not None else None
+
+    # -- the server's loop ----------------------------------------------------------------
+
+    def serve_in(self, server: LoopCaller, start_soon: StartSoon) -> None:
+        """Hand the worker's messages to the event loop of ``server`` from now on."""
+        self._caller, self._start_soon = server, start_soon
+        self._read_in_thread()
+
+    def describe(self) -> dict[str, Any]:
+        """Name and kind, for the status."""
+        return {"name": self.config.name, "kind": self.kind}
+
+    def interlocks(self) -> tuple[str, ...]:
+        """The robot's active interlocks, as the worker last reported them."""
+        run = self._run
+        if run is not None and not run.status.is_terminal:
+            return tuple(run.report()["interlocks"])
+        return self._interlocks
+
+    def listen_interlocks(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` (no arguments) when the worker reports an interlock change."""
+        self._on_interlocks = callback
+
+    async def home_if_needed(self) -> None:
+        """Home the robot if it must be (just connected, halted); ``HardwareFault`` if not."""
+        try:
+            reason = await self._request("home", timeout=None)
+        except WorkerGone as exc:
+            raise HardwareFault(str(exc)) from None
+        if reason is not None:
+            raise HardwareFault(reason)
+
+    async def set_interlock(self, name: str, active: bool,
+                            run: ActiveRun | None) -> str | None:
+        """Set a simulated interlock (or the emulator's door) in the worker; the reason
+        if it cannot be."""
+        try:
+            reason: str | None = await self._request("interlock", name, active)
+        except WorkerGone as exc:
+            return str(exc)
+        return reason
+
+    async def start_run(self, item: QueueItem, *, record_path: Path | None,
+                        labware_dirs: list[str], started_at: float,
+                        hooks: RunHooks) -> ActiveRun:
+        """Make ``item``'s run in the worker, served through ``hooks``; not yet played."""
+        params = {"path": str(item.path), "labware_dirs": labware_dirs,
+                  "record_path": str(record_path) if record_path is not None else None}
+        self._early = []
+        try:
+            started = await self._request("start", params, timeout=START_TIMEOUT)
+        except WorkerGone as exc:
+            raise RuntimeError(str(exc)) from None
+        run = SupervisedRun(self, item, started["report"], hooks, started_at,
+                            record=started["record"], record_path=record_path)
+        self._run = run
+        early, self._early = self._early, []
+        for message in early:
+            self._on_message(self._generation, message)
+        return run
+
+    def close(self) -> None:
+        """Tell the worker to close the robot and end; killed if it does not in time."""
+        with self._lock:
+            self._closed = True
+            process, link = self._process, self._link
+        if process is None:
+            return
+        if link is not None:
+            link.send("quit")
+        process.join(QUIT_TIMEOUT)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        if link is not None:
+            link.connection.close()
+
+    # -- requests -------------------------------------------------------------------------
+
+    async def _request(self, kind: str, *args: Any, timeout: float | None = 30.0) -> Any:
+        """Ask the worker and await its answer; ``WorkerGone`` if it dies first."""
+        if self._restarting is not None:
+            await self._restarting.wait()
+        if self._link is None and not self._closed and self._start_soon is not None:
+            await self._restart()  # the robot could not be opened last time: try again
+        link = self._link
+        if link is None:
+            raise WorkerGone(self._unavailable or "the run worker is not running")
+        self._next_request += 1
+        request = self._next_request
+        pending = self._requests[request] = _Pending()
+        try:
+            link.send(kind, request, *args)
+            if timeout is None:
+                await pending.event.wait()
+            else:
+                with anyio.fail_after(timeout):
+                    await pending.event.wait()
+        except TimeoutError:
+            raise WorkerGone(f"the run worker did not answer {kind!r} within "
+                             f"{timeout:g} s") from None
+        finally:
+            self._requests.pop(request, None)
+        if pending.error is not None:
+            raise pending.error
+        return pending.value
+
+    async def close_run(self, run: SupervisedRun, grace: float | None) -> None:
+        """Close ``run`` in the worker; a worker whose protocol thread goes on is replaced."""
+        if self._run is run:
+            self._run = None
+        try:
+            closed = await self._request("close", grace, timeout=(grace or 2.0) + 30.0)
+        except WorkerGone:
+            return  # it died: a new one is being started
+        if not closed.get("protocol_ended", True):
+            self._kill_worker()  # its protocol thread went on after the run was closed
+
+    # -- the worker's life ------------------------------------------------------------------
+
+    def _launch(self) -> None:
+        """Start a worker and wait for its robot (blocking); ``RobotUnavailable``."""
+        context = process_context()
+        mine, theirs = context.Pipe(duplex=True)
+        process = context.Process(target=runner.serve, args=(theirs, self.spec),
+                                  daemon=True, name="labrun-run-worker")
+        process.start()
+        theirs.close()
+        link = Link(mine)
+        try:
+            message = link.receive(self.start_timeout)
+        except EOFError:
+            process.join(QUIT_TIMEOUT)
+            raise RobotUnavailable(f"the run worker ended while opening the robot "
+                                   f"({describe_exit(process.exitcode)})") from None
+        if message is None or message[0] != "ready" or len(message) != 2 \
+                or not isinstance(message[1], dict):
+            process.kill()
+            process.join()
+            if message is not None and message[0] == "unavailable":
+                raise RobotUnavailable(str(message[1]))
+            raise RobotUnavailable(f"the robot was not ready within "
+                                   f"{self.start_timeout:g} s")
+        info = message[1]
+        self.kind = str(info.get("kind", "unknown"))
+        self.speed = float(info.get("speed", self.spec.speed))
+        self._interlocks = tuple(info.get("interlocks", ()))
+        with self._lock:
+            self._generation += 1
+            self._process, self._link = process, link
+        self._unavailable = None
+
+    def _read_in_thread(self) -> None:
+        process, link, generation = self._process, self._link, self._generation
+        if process is None or link is None:
+            return
+        threading.Thread(target=self._read, args=(process, link, generation),
+                         name="labrun-run-worker-reader", daemon=True).start()
+
+    def _read(self, process: BaseProcess, link: Link, generation: int) -> None:
+        """The reader thread: every message to the server's loop, then the worker's end."""
+        while True:
+            try:
+                message = link.receive()
+            except EOFError:
+                break
+            assert message is not None  # no timeout: a message or EOFError
+            if not self._deliver(partial(self._on_message, generation, message)):
+                return
+        process.join(QUIT_TIMEOUT)
+        self._deliver(partial(self._on_end, generation, describe_exit(process.exitcode)))
+
+    def _deliver(self, callback: Callable[[], object]) -> bool:
+        caller = self._caller
+        if caller is None:
+            return False
+        try:
+            caller.call_soon(callback)
+        except LoopClosedError:
+            return False
+        return True
+
+    def _on_message(self, generation: int, message: list[Any]) -> None:
+        if generation != self._generation:
+            return
+        kind, args = message[0], message[1:]
+        run = self._run
+        if kind in ("answer", "error") and len(args) == 2:
+            pending = self._requests.get(args[0])
+            if pending is not None:
+                if kind == "answer":
+                    pending.value = args[1]
+                else:
+                    pending.error = RuntimeError(str(args[1]))
+                pending.event.set()
+        elif kind in ("status", "events") and run is None:
+            self._early.append(message)  # the run's start is being answered
+        elif kind == "status" and args and isinstance(args[0], dict) and run is not None:
+            run.on_report(args[0])
+        elif kind == "events" and args and isinstance(args[0], list) and run is not None:
+            run.on_events(args[0])
+        elif kind == "interlocks" and args and isinstance(args[0], list):
+            self._interlocks = tuple(str(name) for name in args[0])
+            if self._on_interlocks is not None:
+                self._on_interlocks()
+
+    def _on_end(self, generation: int, how: str) -> None:
+        """The worker of ``generation`` has ended: fail what waited on it, start another."""
+        if generation != self._generation:
+            return
+        with self._lock:
+            self._link = None
+            closed = self._closed
+        reason = (f"the run worker process ended ({how}): os._exit, a crash or too much "
+                  "memory in the protocol, or the process was killed; the server goes on")
+        for pending in self._requests.values():
+            pending.error = WorkerGone(reason)
+            pending.event.set()
+        run = self._run
+        if run is not None:
+            run.on_worker_end(reason)
+        if closed or self._start_soon is None:
+            return
+        self._restarting = anyio.Event()
+        self._start_soon(self._restart)
+
+    async def _restart(self) -> None:
+        restarting = self._restarting = self._restarting or anyio.Event()
+        try:
+            await anyio.to_thread.run_sync(self._launch)
+            self._read_in_thread()
+        except RobotUnavailable as exc:
+            self._unavailable = f"the robot could not be opened again: {exc}"
+        finally:
+            self._restarting = None
+            if restarting is not None:
+                restarting.set()
+            if self._on_interlocks is not None:
+                self._on_interlocks()
+
+    def _kill_worker(self) -> None:
+        """Kill the worker; its end starts a new one."""
+        process = self._process
+        if process is not None and process.is_alive():
+            with contextlib.suppress(OSError):
+                process.kill()
+
+
+def _signature(report: dict[str, Any]) -> tuple[Any, ...]:
+    delay = report.get("delay")
+    return (report.get("status"), report.get("pause_pending"), report.get("pause_source"),
+            report.get("parked"), report.get("unparking"), tuple(report.get("interlocks", ())),
+            delay is None, bool(delay and delay.get("skipped")),
+            report.get("pause_unresolved"), repr(report.get("outcome")))
+
+
+class SupervisedRun:
+    """The run going in the worker, as the server sees it: its last report and record."""
+
+    def __init__(self, robot: SupervisedRobot, item: QueueItem, report: dict[str, Any],
+                 hooks: RunHooks, started_at: float, *, record: list[Event],
+                 record_path: Path | None = None) -> None:
+        self.item = item
+        self.owned = True
+        self.started_at = started_at
+        self.done = False
+        self.changed_at = time.monotonic()
+        self._robot = robot
+        self._hooks = hooks
+        self._report = report
+        self._received = time.monotonic()
+        self._signature = _signature(report)
+        self._events: list[Event] = list(record)
+        self._finishing = False
+        self._record_path = record_path
+
+    @property
+    def status(self) -> Status:
+        """The run's status as the worker last reported it."""
+        return Status(self._report["status"])
+
+    def want_records(self) -> None:
+        """Nothing to do: the worker hands over every event."""
+
+    def report(self) -> dict[str, Any]:
+        """The run's last status report, its delay counted down since, its outcome naming
+        the item's files as uploaded."""
+        data = dict(self._report)
+        delay = data.get("delay")
+        if delay is not None and not delay.get("skipped") and data["status"] == "running":
+            elapsed = (time.monotonic() - self._received) * self._robot.speed
+            data["delay"] = {**delay, "remaining_s": round(
+                max(0.0, float(delay["remaining_s"]) - elapsed), 6)}
+        if data.get("outcome") is not None:
+            data["outcome"] = self.item.as_uploaded_event(data["outcome"])
+        return data
+
+    def record(self) -> list[Event]:
+        """The run's record so far, naming the item's files as uploaded."""
+        return [self.item.as_uploaded_event(e) for e in self._events]
+
+    async def apply(self, action: Action) -> ActionResult:
+        """Carry out ``action`` in the worker's engine; its result."""
+        try:
+            answer = await self._robot._request("apply", action_to_json(action),
+                                                timeout=ENGINE_ANSWER_TIMEOUT + 5.0)
+        except (WorkerGone, RuntimeError) as exc:
+            return ActionResult(False, self.status, f"the run cannot be reached: {exc}")
+        return ActionResult(bool(answer["accepted"]), Status(answer["status"]),
+                            answer.get("reason"))
+
+    async def close(self, *, grace: float | None = None) -> None:
+        """Close the run in the worker (aborted if it still goes)."""
+        await self._robot.close_run(self, grace)
+
+    # -- from the worker (the server's loop) ---------------------------------------------
+
+    def on_report(self, report: dict[str, Any]) -> None:
+        """A new status report."""
+        self._report, self._received = report, time.monotonic()
+        signature = _signature(report)
+        if signature != self._signature:
+            self._signature = signature
+            self.changed_at = time.monotonic()
+        self._hooks.on_status()
+
+    def on_events(self, events: list[Event]) -> None:
+        """Record events, in order; the summary ends the run."""
+        self._events.extend(events)
+        self._hooks.on_events(self, events)
+        summary = next((e for e in events if e.get("event") == "summary"), None)
+        if summary is not None and not self._finishing:
+            self._finishing = True
+            on_summary = self._hooks.on_summary
+
+            async def finish() -> None:
+                await on_summary(self, summary)
+
+            self._hooks.start_soon(finish)
+
+    def on_worker_end(self, reason: str) -> None:
+        """The worker died: unless the run had ended, it failed, for ``reason``."""
+        if self._finishing:
+            return
+        last = self._events[-1] if self._events else None
+        if self._record_path is not None:  # the worker may have written more than it sent
+            last = _last_whole_line(self._record_path) or last
+        summary: Event = {"seq": last["seq"] + 1 if last else 0,
+                          "t": last["t"] if last else 0.0, "event": "summary",
+                          "status": Status.FAILED.value, "error": reason}
+        if self._record_path is not None:
+            with contextlib.suppress(OSError), open(self._record_path, "a") as file:
+                file.write(json_line(summary))
+        outcome = {"status": Status.FAILED.value, "reason": None, "error": reason,
+                   "location": None}
+        self.on_report({**self._report, "status": Status.FAILED.value,
+                        "pause_pending": False, "parked": False, "unparking": False,
+                        "delay": None, "outcome": outcome})
+        self.on_events([summary])
+
+
+def _last_whole_line(path: Path) -> Event | None:
+    """The last whole event of the record a dead worker left at ``path``; a last line it
+    cut mid-write is removed, so the summary written after it starts a line of its own."""
+    try:
+        with open(path, "rb+") as file:
+            size = file.seek(0, 2)
+            tail = b""
+            while size > len(tail) and tail.count(b"\n") < 2:
+                start = max(0, size - len(tail) - 65536)
+                file.seek(start)
+                tail = file.read(size - len(tail) - start) + tail
+            end = tail.rfind(b"\n") + 1  # after the last whole line (0: none)
+            if end < len(tail):
+                file.truncate(size - len(tail) + end)
+            lines = tail[:end].splitlines()
+    except OSError:
+        return None
+    try:
+        event = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and isinstance(event.get("seq"), int) else None

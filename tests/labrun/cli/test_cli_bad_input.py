@@ -1,0 +1,173 @@
+"""Bad input as a user sees it: one ``error: file:line: ...`` line and the exit status, for
+``labrun simulate`` and ``labrun run --emulate``; nothing moves and labrun is never ended
+by the protocol.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from labrun.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[3]
+WAIT_S = 30.0
+HEADER = 'import os\nimport sys\nmetadata = {"apiLevel": "2.15"}\n\n'
+EXIT = "; a protocol ends by returning from run(ctx)"
+FINITE = "every number a protocol gives must be finite"
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "protocol.py"
+    path.write_text(HEADER + textwrap.dedent(body).lstrip("\n"))
+    return path
+
+
+def labrun(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# Each protocol, the line its error names, and the message.
+LOAD_ERRORS = [
+    ("sys.exit at the top level", "sys.exit(3)\ndef run(ctx):\n    pass\n", 5,
+     "the protocol tried to exit (SystemExit, code 3)" + EXIT),
+    ("os._exit at the top level", "os._exit(0)\ndef run(ctx):\n    pass\n", 5,
+     "the protocol tried to exit (os._exit(0))" + EXIT),
+    ("raise SystemExit at the top level", "raise SystemExit\ndef run(ctx):\n    pass\n", 5,
+     "the protocol tried to exit (SystemExit)" + EXIT),
+    ("run = 42", "\nrun = 42\n", 5,
+     "run must be a function taking the protocol context, not int 42"),
+]
+RUN_ERRORS = [
+    ("a nan delay", 'def run(ctx):\n    ctx.comment("a")\n    ctx.delay(seconds=float("nan"))\n',
+     7, "delay: seconds is nan; " + FINITE),
+    ("an infinite delay", "def run(ctx):\n    ctx.delay(minutes=float('inf'))\n", 6,
+     "delay: minutes is inf; " + FINITE),
+    ("sys.exit in run", "def run(ctx):\n    ctx.comment('a')\n    sys.exit(3)\n", 7,
+     "the protocol tried to exit (SystemExit, code 3)" + EXIT),
+    ("os._exit in run", "def run(ctx):\n    ctx.comment('a')\n    os._exit(4)\n", 7,
+     "the protocol tried to exit (os._exit(4))" + EXIT),
+    ("raise SystemExit in run", "def run(ctx):\n    raise SystemExit(1)\n", 6,
+     "the protocol tried to exit (SystemExit, code 1)" + EXIT),
+]
+
+
+def _cases(cases: list[tuple[str, str, int, str]]) -> pytest.MarkDecorator:
+    return pytest.mark.parametrize(("body", "line", "message"), [c[1:] for c in cases],
+                                   ids=[c[0] for c in cases])
+
+
+@_cases(LOAD_ERRORS)
+def test_simulate_a_load_error_is_one_line_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, line: int,
+        message: str) -> None:
+    path = write(tmp_path, body)
+    status, _, err = labrun(capsys, "simulate", str(path))
+    assert (status, err) == (2, f"error: {path}:{line}: {message}\n")
+
+
+@_cases(RUN_ERRORS)
+def test_simulate_a_run_error_gives_the_summary_one_line_and_exit_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, line: int,
+        message: str) -> None:
+    path = write(tmp_path, body)
+    status, out, err = labrun(capsys, "simulate", str(path))
+    assert status == 1
+    assert err.splitlines()[-1] == f"error: {path}:{line}: {message}"
+    assert "status:              failed" in out
+    assert "Traceback" not in out + err
+
+
+def test_simulate_a_file_that_is_not_utf8(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "protocol.py"
+    path.write_bytes(b'metadata = {"apiLevel": "2.15"}\n# r\xe9sum\xe9\ndef run(ctx):\n    pass\n')
+    status, _, err = labrun(capsys, "simulate", str(path))
+    assert (status, err) == (2, f"error: {path}:2: the protocol file is not UTF-8 text: byte "
+                                "0xe9 cannot be read; save the file as UTF-8\n")
+
+
+@pytest.mark.parametrize(("body", "line", "message", "exit_status"),
+                         [(*c[1:], 2) for c in LOAD_ERRORS] + [(*c[1:], 1) for c in RUN_ERRORS],
+                         ids=[c[0] for c in LOAD_ERRORS + RUN_ERRORS])
+def test_run_emulate_refuses_before_connecting_with_the_same_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, line: int,
+        message: str, exit_status: int) -> None:
+    # Bad input exits 2; a protocol that fails in the simulation before the run, 1.
+    path = write(tmp_path, body)
+    status, out, err = labrun(capsys, "run", str(path), "--emulate", "--speed", "100")
+    assert status == exit_status
+    assert f"error: {path}:{line}: {message}" in err.splitlines()
+    assert "connecting" not in out
+
+
+@pytest.mark.parametrize(("body", "line", "message"), [c[1:] for c in RUN_ERRORS[2:4]],
+                         ids=[c[0] for c in RUN_ERRORS[2:4]])
+def test_run_emulate_without_simulation_fails_the_run_not_labrun(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, line: int,
+        message: str) -> None:
+    path = write(tmp_path, body)
+    status, out, err = labrun(capsys, "run", str(path), "--emulate", "--speed", "100",
+                              "--no-simulate")
+    assert status == 1
+    assert err.splitlines()[-1] == f"error: {path}:{line}: {message}"
+    assert "status:              failed" in out
+
+
+# -- a protocol stuck in its own code: a real process, as a user runs it ----------------
+
+STUCK = """
+def run(ctx):
+    ctx.comment("a")
+    print("looping", flush=True)
+    while True:
+        pass
+"""
+
+
+def test_the_watchdog_fails_a_stuck_simulation_at_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, STUCK)
+    done = subprocess.run(
+        [sys.executable, "-m", "labrun.cli.main", "simulate", str(path), "--watchdog", "0.5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=WAIT_S)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] in {
+        f"error: {path}:{line}: the protocol made no call for 0.5 s and seems stuck (the "
+        "watchdog of simulate; --watchdog SECONDS sets the limit, 0 turns it off)"
+        for line in (7, 8, 9)}  # wherever it was caught: the print, the loop or its body
+    assert "status:              failed" in done.stdout
+
+
+def test_ctrl_c_ends_a_stuck_simulation_with_its_summary_and_no_traceback(
+        tmp_path: Path) -> None:
+    path = write(tmp_path, STUCK)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "labrun.cli.main", "simulate", str(path), "--watchdog", "0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "looping\n"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=WAIT_S)
+    finally:
+        process.kill()
+        process.wait(WAIT_S)
+    assert process.returncode == 130
+    assert err.splitlines()[-1] in {f"error: interrupted (Ctrl-C) at {path}:{line}"
+                                    for line in (7, 8, 9)}
+    assert "status:              aborted" in out
+    assert "Traceback" not in out + err
+
+
+def test_a_negative_watchdog_is_bad_input(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, STUCK)
+    status, _, err = labrun(capsys, "simulate", str(path), "--watchdog", "-1")
+    assert (status, err) == (2, "error: --watchdog must be 0 (off) or more seconds, not -1\n")

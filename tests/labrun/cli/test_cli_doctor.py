@@ -1,0 +1,157 @@
+"""``labrun doctor`` against labrun's emulator (GRBL, Marlin), the module twins and, for
+Marlin, OctoPrint's virtual printer: what answered, the settings, the disagreements, and
+that nothing moved."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import textwrap
+from pathlib import Path
+
+import anyio
+import pytest
+
+from hardware.config import load_config
+from hardware.emulator import running_emulator
+from hardware.emulator.firmware.grbl import GrblFirmware
+from hardware.emulator.modules import running_module_twins
+from labrun.cli import doctor
+
+SPEED = 50.0
+
+
+def run_doctor(robot: Path, *, home: bool = False) -> tuple[int, str]:
+    out = io.StringIO()
+    status = anyio.run(doctor.doctor, load_config(robot), home, out)
+    return status, out.getvalue()
+
+
+def robot_file(tmp_path: Path, dialect: str, port: str, extra: str = "") -> Path:
+    path = tmp_path / "robot.toml"
+    path.write_text(textwrap.dedent(f"""\
+        name = "doctor-test"
+        [controller]
+        kind = "gcode"
+        dialect = "{dialect}"
+        port = "{port}"
+        timeout_s = 5.0
+        """) + textwrap.dedent(extra))
+    return path
+
+
+def test_grbl_settings_and_a_robot_file_that_agrees(tmp_path: Path) -> None:
+    with running_emulator("grbl", speed=SPEED) as emu:
+        start = emu.position()
+        status, text = run_doctor(robot_file(tmp_path, "grbl", emu.address))
+        assert emu.position() == start  # nothing moved
+    assert status == 0, text
+    assert "firmware: Grbl 1.1h.20190825 (labrun emulator)" in text
+    assert "buffers: planner 15 blocks, serial receive buffer 128 bytes" in text
+    assert "axes: X Y Z A B C" in text
+    assert "homing $22=1, soft limits $20=0, units $13=0 (mm), report mask $10=1 (MPos)" in text
+    assert "steps/mm: X 80, Y 80, Z 80, A 80, B 768, C 768" in text
+    assert "max travel mm: X 418, Y 353" in text
+    assert "work offsets: all zero" in text
+    assert "the robot file agrees with what answered" in text
+    assert "nothing was moved" in text
+
+
+def test_grbl_disagreements_are_named(tmp_path: Path) -> None:
+    with running_emulator("grbl", speed=SPEED) as emu:
+        firmware = emu.emulator.firmware
+        assert isinstance(firmware, GrblFirmware)
+        emu.call(lambda: firmware.stored.update({13: 1, 22: 0, 133: 200}))
+        path = robot_file(tmp_path, "grbl", emu.address, """\
+            [axes.X]
+            steps_per_mm = 100
+            """)
+        status, text = run_doctor(path)
+    assert status == 1
+    assert "axis X: the firmware's steps/mm $100=80, the robot file's 100" in text
+    assert "reports in inches ($13=1)" in text
+    assert "homing is disabled ($22=0) but the robot file homes X, Y, Z, A, B, C" in text
+    assert "axis A: the firmware's max travel mm $133=200 is below the robot file's 218" in text
+    assert "4 problems found" in text
+
+
+def test_grbl_home_on_request(tmp_path: Path) -> None:
+    with running_emulator("grbl", speed=SPEED) as emu:
+        status, text = run_doctor(robot_file(tmp_path, "grbl", emu.address), home=True)
+        assert emu.homed  # the cycle ran
+    assert status == 0, text
+    assert "homed at: X 418, Y 353, Z 218, A 218, B 0, C 0" in text
+    assert "nothing was moved" not in text
+
+
+def test_marlin_capabilities_and_settings(tmp_path: Path) -> None:
+    with running_emulator("marlin", speed=SPEED) as emu:
+        path = robot_file(tmp_path, "marlin", emu.address, """\
+            [axes.Y]
+            max_speed = 900
+            """)
+        status, text = run_doctor(path)
+    assert status == 1
+    assert "firmware: Marlin 2.1.2 (labrun emulator)" in text
+    assert "axis count: 6" in text
+    assert "capabilities: EEPROM:0 EMERGENCY_PARSER:1" in text
+    assert "axes: X Y Z A B C" in text
+    assert "steps/mm: X 80, Y 80, Z 80, A 80, B 768, C 768" in text
+    assert "soft endstops: off" in text
+    assert ("axis Y: the firmware's max feed rate M203 Y400 mm/s is below the robot "
+            "file's max_speed 900") in text
+
+
+def test_smoothieware_axes(tmp_path: Path) -> None:
+    with running_emulator("smoothie", speed=SPEED) as emu:
+        status, text = run_doctor(robot_file(tmp_path, "smoothie", emu.address, """\
+            [axes]
+            C = false
+            [mounts.right]
+            z_axis = "A"
+            plunger_axis = ""
+            """))
+    assert status == 0, text
+    assert "firmware: smoothie (no answer to 'version')" in text
+    assert "axes: X Y Z A B C" in text  # the firmware has C; the robot file need not
+
+
+def test_modules_say_what_they_are(tmp_path: Path) -> None:
+    kinds = {"temp": "temperature", "hs": "heater_shaker"}
+    with running_module_twins(kinds, speed=SPEED) as twins:
+        path = tmp_path / "robot.toml"
+        path.write_text("".join(
+            f'[modules.{name}]\nkind = "{kind}"\nport = "{twins.address(name)}"\n'
+            for name, kind in kinds.items()))
+        status, text = run_doctor(path)
+        received = twins.call(lambda: list(twins.firmware("hs").received))
+    assert status == 0, text
+    assert "module temp: temperature on /dev/" in text
+    assert "firmware: serial:TDV20EMULATED model:temp_deck_v20" in text
+    assert "firmware: M115 FW:v1.0.4-emulated HW:Opentrons Heater-Shaker" in text
+    assert "latch closed" in text
+    assert not [line for line in received if line.startswith(("M3", "G28", "M242", "M243"))]
+
+
+def test_a_module_on_the_wrong_port_is_named(tmp_path: Path) -> None:
+    with running_module_twins({"mag": "magnetic"}, speed=SPEED) as twins:
+        path = tmp_path / "robot.toml"
+        path.write_text(f'[modules.temp]\nkind = "temperature"\nport = "{twins.address("mag")}"\n')
+        status, text = run_doctor(path)
+    assert status == 1
+    assert "says it is a magnetic module (serial:MDEMULATED model:mag_deck_v20" in text
+    assert "not a temperature module: check the port of [modules.temp]" in text
+
+
+def test_a_controller_that_does_not_answer_is_a_problem(tmp_path: Path) -> None:
+    status, text = run_doctor(robot_file(tmp_path, "grbl", "tcp://127.0.0.1:9"))
+    assert status == 1
+    assert "no answer: cannot connect to tcp://127.0.0.1:9" in text
+
+
+def test_a_bad_robot_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                       ) -> None:
+    path = tmp_path / "robot.toml"
+    path.write_text('[modules.m]\nkind = "centrifuge"\n')
+    assert doctor.run_doctor(argparse.Namespace(robot=str(path), home=False)) == 2
+    assert "modules.m.kind: 'centrifuge'" in capsys.readouterr().err

@@ -1,0 +1,55 @@
+"""simulate's text log in flat memory: the same lines as from a run kept in memory, with
+nothing held once handed out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.record import iter_record
+from labrun.cli.report import TextLog, text_log
+from protocol_api.execute import continue_when_stalled, create_run
+
+PROTOCOL = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.pick_up_tip()
+    for i in range(60):
+        p300.aspirate(20, plate.wells()[i % 96])
+        p300.dispense(20, plate.wells()[(i + 1) % 96])
+        if i == 30:
+            with ctx.step("mix twice"):
+                p300.mix(2, 50, plate["A1"])
+    p300.drop_tip()
+'''
+
+
+def _run(tmp_path: Path, keep: bool, verbosity: int) -> tuple[list[str], TextLog]:
+    protocol = tmp_path / "calls.py"
+    protocol.write_text(PROTOCOL)
+    record = tmp_path / f"record_{keep}.jsonl"
+    run = create_run(protocol, record_path=record, on_stalled=continue_when_stalled,
+                     keep_history=keep)
+    run.control.play()
+    run.wait(30)
+    run.close()
+    if keep:
+        return text_log(run, verbosity), TextLog()
+    log = TextLog(verbosity, step_words=False)
+    lines: list[str] = []
+    for event in iter_record(record):
+        lines += log.feed(event)
+        assert len(log.lines) <= 12  # at most the open call (with -vv, its commands)
+    return lines + log.finish(), log
+
+
+def test_the_streamed_log_is_the_whole_log_and_keeps_nothing(tmp_path: Path) -> None:
+    for verbosity in (0, 2):
+        whole, _ = _run(tmp_path, True, verbosity)
+        streamed, log = _run(tmp_path, False, verbosity)
+        assert streamed == whole
+        assert len(whole) > 120
+        assert log.lines == [] and log.step_words == {}

@@ -1,0 +1,40 @@
+"""``simulate --json`` names each module, its slot, its labware and a timeline of targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from labrun.cli.main import main
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "bead_cleanup.py"
+
+
+def test_json_has_a_modules_section_with_each_modules_timeline(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", str(EXAMPLE), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    modules = {module["kind"]: module for module in document["modules"]}
+    assert set(modules) == {"magnetic", "temperature"}
+    magnet, cold = modules["magnetic"], modules["temperature"]
+    assert (magnet["slot"], magnet["labware"]) == ("1", "samples")
+    assert (cold["slot"], cold["labware"]) == ("3", "elution buffer")
+    calls = [entry["call"] for entry in magnet["timeline"]]
+    assert calls == ["engage", "disengage", "engage", "disengage"]
+    assert all(entry["height_mm"] == 12.5 for entry in magnet["timeline"]
+               if entry["call"] == "engage")
+    times = [entry["t"] for entry in magnet["timeline"]]
+    assert times == sorted(times) and times[-1] <= document["estimated_duration_s"]
+    assert cold["timeline"][0] == {"t": 0.0, "call": "set_temperature", "celsius": 4.0}
+    assert magnet["status"]["engaged"] is False
+
+
+def test_a_protocol_without_modules_has_no_modules_section(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "plain.py"
+    protocol.write_text("metadata = {'apiLevel': '2.13'}\n\ndef run(ctx):\n"
+                        "    ctx.comment('nothing')\n")
+    assert main(["simulate", str(protocol), "--json"]) == 0
+    assert "modules" not in json.loads(capsys.readouterr().out)

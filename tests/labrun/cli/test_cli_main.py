@@ -1,0 +1,55 @@
+"""The ``labrun`` command itself: help and version load no sub-command."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from labrun.cli.main import COMMANDS, build_parser
+
+
+def _choices(parser: argparse.ArgumentParser) -> dict[str, str | None]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {choice.dest: choice.help for choice in action._choices_actions}
+
+
+def test_the_listed_lines_are_the_sub_commands_own() -> None:
+    assert _choices(build_parser(full=True)) == COMMANDS
+    assert _choices(build_parser()) == COMMANDS
+
+
+def test_every_sub_command_module_is_listed() -> None:
+    """A module of labrun.cli that registers a sub-command is reachable as ``labrun NAME``."""
+    import importlib
+    import pkgutil
+
+    import labrun.cli
+
+    registering = {info.name for info in pkgutil.iter_modules(labrun.cli.__path__)
+                   if hasattr(importlib.import_module(f"labrun.cli.{info.name}"), "add_parser")}
+    assert registering == set(COMMANDS)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], []])
+def test_help_and_version_import_no_sub_command(argv: list[str]) -> None:
+    probe = (
+        "import sys\n"
+        "from labrun.cli.main import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('labrun.cli.', 'labrun.remote',"
+        " 'engine', 'protocol_api', 'httpx', 'anyio')) and m != 'labrun.cli.main')\n"
+        "print('LOADED', loaded, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True)
+    assert "LOADED []" in result.stderr, result.stderr
+    if argv == ["--version"]:
+        assert result.stdout.startswith("labrun ")
+    elif argv:
+        assert all(name in result.stdout for name in COMMANDS)

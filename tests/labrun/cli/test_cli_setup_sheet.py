@@ -1,0 +1,171 @@
+"""The setup sheet ``labrun simulate`` prints first and puts in ``--json``: the deck, tips
+per rack, the liquid each source well must hold, the timeline of delays and pauses."""
+
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from labrun.cli.main import main
+
+PROTOCOL = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    pcr = ctx.load_labware("biorad_96_wellplate_200ul_pcr", 1, label="samples")
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.transfer(100, pcr["A1"], [plate["A1"], plate["A2"], plate["A3"]], new_tip="always")
+    ctx.delay(minutes=2, msg="settle")
+    ctx.pause("add the buffer")
+    p300.transfer(50, plate["A1"], plate["B1"])
+'''
+
+
+def simulate(capsys: pytest.CaptureFixture[str], tmp_path: Path, *args: str) -> str:
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(PROTOCOL))
+    assert main(["simulate", str(path), *args]) == 0
+    return capsys.readouterr().out
+
+
+def test_the_json_setup_sheet_says_what_to_put_on_the_deck(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    document = json.loads(simulate(capsys, tmp_path, "--json"))
+    sheet = document["setup"]
+    assert [(s["slot"], [lw["name"] for lw in s["labware"]]) for s in sheet["deck"]] == [
+        ("1", ["samples"]), ("2", ["Corning 96 Well Plate 360 µL Flat"]),
+        ("4", ["Opentrons OT-2 96 Tip Rack 300 µL"]), ("12", ["Opentrons Fixed Trash"])]
+    assert sheet["pipettes"] == [{"mount": "right", "name": "p300_single_gen2", "tip_racks": [
+        {"slot": "4", "labware": "Opentrons OT-2 96 Tip Rack 300 µL", "tips": 4}]}]
+    assert sum(r["tips"] for p in sheet["pipettes"] for r in p["tip_racks"]) == (
+        document["tips_used"])
+    # A1 of the PCR plate gives 3 x 100 µL, more than its 200 µL; the plate's A1 receives
+    # 100 µL before it gives 50 µL, so it need not hold anything at the start.
+    assert [(w["well"], w["volume_ul"], w["capacity_ul"], w["over_capacity"])
+            for w in sheet["liquids"]] == [("1/A1", 300.0, 200.0, True)]
+    assert [(i["kind"], i.get("message"), i["step"]) for i in sheet["timeline"]] == [
+        ("delay", "settle", 7), ("pause", "add the buffer", 8)]
+    assert sheet["timeline"][0]["seconds"] == 120.0
+    assert sheet["estimated_duration_s"] == pytest.approx(document["estimated_duration_s"])
+    assert sheet["steps"] == document["steps"]
+
+
+def test_the_text_sheet_comes_first_and_warns_of_an_overfull_well(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = simulate(capsys, tmp_path)
+    sheet = out.split("\nRun log\n")[0].splitlines()
+    assert sheet[:6] == [
+        "Setup", "  Deck", "    slot 1   samples (Bio-Rad 96 Well Plate 200 µL PCR)",
+        "    slot 2   Corning 96 Well Plate 360 µL Flat",
+        "    slot 4   Opentrons OT-2 96 Tip Rack 300 µL", "    slot 12  Opentrons Fixed Trash"]
+    assert "    right  p300_single_gen2: 4 tips from slot 4" in sheet
+    assert "    samples (slot 1): A1, 300.0 µL (capacity 200.0 µL)" in sheet
+    assert "      WARNING: A1 needs 300.0 µL, more than it holds (200.0 µL)" in sheet
+    timeline = sheet[sheet.index(next(s for s in sheet if s.startswith("  Timeline"))):]
+    assert [line.strip().split("  ", 1)[-1] for line in timeline[1:]] == [
+        "start", "step 7: delay of 2 min: settle",
+        "step 8: PAUSE, the run waits for you: add the buffer", "end"]
+
+
+def test_the_deck_picture_colours_sources_and_destinations(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from labrun.cli import deck_svg
+
+    picture = tmp_path / "deck.svg"
+    document = json.loads(simulate(capsys, tmp_path, "--json", "--deck", str(picture)))
+    root = ET.parse(picture).getroot()
+    shapes = [e for e in root.iter() if e.tag.endswith(("circle", "rect"))]
+    title = {e: "".join(t.text or "" for t in e if t.tag.endswith("title")) for e in shapes}
+    sources = [title[e] for e in shapes if e.get("fill") == deck_svg.SOURCE and title[e]]
+    destinations = [title[e] for e in shapes if e.get("fill") == deck_svg.DESTINATION
+                    and title[e]]
+    assert sources == ["A1"]  # A1 of the PCR plate
+    assert sorted(destinations) == ["A1", "A2", "A3", "B1"]  # the plate's A1 keeps 50 µL
+    assert document["setup"]["destinations"] == ["2/A1", "2/B1", "2/A2", "2/A3"]
+    texts = [e.text for e in root.iter() if e.tag.endswith("text")]
+    assert "samples" in texts and "Opentrons Fixed Trash" in texts
+    wells = [e for e in shapes if e.get("data-well")]
+    for well in (e for e in wells if e.tag.endswith("rect")):  # each inside its slot
+        slot = int(well.get("data-well", "").split("/")[0])
+        x0, y0 = deck_svg.slot_origin(slot)
+        x, y = float(well.get("x", 0)), float(well.get("y", 0))
+        w, h = float(well.get("width", 0)), float(well.get("height", 0))
+        assert x0 <= x and x + w <= x0 + deck_svg.SLOT_W + 0.1, well.get("data-well")
+        assert y0 <= y and y + h <= y0 + deck_svg.SLOT_H + 0.1, well.get("data-well")
+
+
+def test_the_sheet_looks_each_labware_up_once_however_many_wells_it_lists(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A definition lookup a well made sheets of big runs cost minutes: an unknown (custom)
+    name searched all of Opentrons' names for a "did you mean" once for each of its wells."""
+    import protocol_api.labware_definitions as definitions
+    from labrun.cli import setup_sheet
+
+    looked_up: list[str] = []
+    real = definitions.get_definition
+
+    def counting(load_name: str, *args: object, **kwargs: object) -> object:
+        looked_up.append(load_name)
+        return real(load_name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(definitions, "get_definition", counting)
+    from labrun.cli import calls
+
+    for cached in (getattr(calls, "standard_definition", None), calls.display_name):
+        getattr(cached, "cache_clear", lambda: None)()
+    rows, columns = "ABCDEFGHIJKLMNOP", range(1, 25)
+    events: list[dict[str, object]] = [
+        {"event": "command", "status": "queued", "id": 0, "t": 0.0, "type": "loadLabware",
+         "params": {"load_name": "my_lab_384_wellplate_100ul", "slot": "1"}},
+        {"event": "command", "status": "queued", "id": 1, "t": 0.0, "type": "loadLabware",
+         "params": {"load_name": "corning_96_wellplate_360ul_flat", "slot": "2"}}]
+    wells = [f"1/{r}{c}" for r in rows for c in columns]
+    wells += [f"2/{r}{c}" for r in rows[:8] for c in columns[:12]]
+    events += [{"event": "command", "status": "queued", "id": 2 + i, "t": 1.0 + i,
+                "type": "aspirate", "params": {"well": well, "volume": 10.0}}
+               for i, well in enumerate(wells)]
+    sheet = setup_sheet.build(events)
+    assert len(sheet["liquids"]) == 384 + 96
+    capacities = {(w["slot"], w["capacity_ul"]) for w in sheet["liquids"]}
+    assert capacities == {("1", None), ("2", 360.0)}  # custom labware: nothing to compare
+    assert looked_up.count("corning_96_wellplate_360ul_flat") == 1
+    assert "my_lab_384_wellplate_100ul" not in looked_up  # no "did you mean" search at all
+
+
+def test_simulate_builds_the_sheet_as_the_run_goes_and_reads_its_record_once(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading a long run's record back costs as much as a fifth of the run: the sheet and
+    the document are the ones the record gives, built from the live events, and the record
+    is read back only for the text log."""
+    from engine.record import read_record
+    from labrun.cli import history, setup_sheet
+
+    readings: list[str] = []
+    real = history.events
+
+    def counting(path: str) -> object:
+        readings.append(path)
+        return real(path)
+
+    monkeypatch.setattr(history, "events", counting)
+    record = tmp_path / "run.jsonl"
+    document = json.loads(simulate(capsys, tmp_path, "--json", "--record", str(record)))
+    assert readings == []
+    assert document["setup"] == setup_sheet.build(read_record(record))
+    assert document["setup"]["timeline"] and document["setup"]["liquids"]
+    from_record = io.StringIO()
+    history.write_json(read_record(record), from_record, {"setup": document["setup"]})
+    assert document == json.loads(from_record.getvalue())  # every command, in order
+    assert len(document["commands"]) > 10
+    simulate(capsys, tmp_path)
+    assert len(readings) == 1

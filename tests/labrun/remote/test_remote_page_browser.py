@@ -1,0 +1,121 @@
+"""The live page in a real headless browser (Debian's chromium, driven by Playwright):
+opened with the token URL, it starts the queue, shows the run's progress, its comments
+and the wells done, pauses from its button, shows the banner, resumes, and sees the run
+finish. Skipped only where chromium is not installed (``apt-get install chromium``)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from remote_kit import WAIT, Gates, Served, item
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
+                                "(apt-get install chromium); the page's browser test needs it")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+MS = WAIT * 1000
+
+PLATE = item('''
+ctx.comment("copying the first column")
+for row in "ABC":
+    p300.transfer(50, plate[row + "1"], plate[row + "2"])
+gates.wait("held")
+ctx.comment("second half")
+for row in "ABC":
+    p300.transfer(50, plate[row + "3"], plate[row + "4"])
+''', "plate.py")
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Any]:
+    """A page of a fresh chromium with an empty profile."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("chromium is here but Playwright is not: pip install -e '.[browser]'")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield context.pages[0] if context.pages else context.new_page()
+        finally:
+            context.close()
+
+
+def test_watch_pause_resume_and_finish_a_run_from_the_page(served: Served, gates: Gates,
+                                                          page: Any) -> None:
+    from playwright.sync_api import expect
+
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    served.client.queue_item_add(PLATE)
+    page.goto(served.handle.token_url)
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    assert "token" not in page.url  # kept as a cookie, out of the address bar
+    cookie = {c["name"]: c for c in page.context.cookies()}["labrun_token"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    expect(page.locator("#queue li")).to_have_text(["plate.py"], timeout=MS)
+
+    page.click("#b-start")  # the page's own POST, with the cookie
+    gates.reached("held")
+    figures = page.locator("#figures")
+    expect(figures).to_contain_text("step 8 of 12", timeout=MS)
+    expect(figures).to_contain_text(" left")
+    expect(page.locator("#comments li")).to_have_text(["copying the first column"], timeout=MS)
+    expect(page.locator("#call")).to_contain_text("Transferring 50.0 µL from C1 of")
+    expect(page.locator("#queue li")).to_have_text(["plate.py (running)"], timeout=MS)
+    done = page.locator("#deck .done")
+    expect(done).to_have_count(6, timeout=MS)  # A1..C1 and A2..C2
+    assert sorted(done.evaluate_all("els => els.map(e => e.dataset.well)")) == \
+        ["2/A1", "2/A2", "2/B1", "2/B2", "2/C1", "2/C2"]
+
+    asked: list[str] = []
+
+    def decline(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", decline)
+    page.click("#b-stop")  # asks first; declined, nothing happens
+    assert asked and asked[0].startswith("Stop the run?")
+    assert served.client.status()["run_status"] == "running"
+
+    # A locked environment refuses the page as any client, until it gives the key.
+    served.client.lock("bench-7", environment=True, user="ana", note="calibrating")
+    expect(page.locator("#lock")).to_contain_text("locked (environment) by ana: calibrating",
+                                                  timeout=MS)
+    page.click("#b-pause")
+    expect(page.locator("#msg")).to_have_text(
+        "the environment is locked by ana; pass the lock_key it was locked with",
+        timeout=MS)
+    assert not served.client.status()["pause_pending"]
+    page.fill("#lock-key", "bench-7")
+    page.click("#b-pause")
+    expect(page.locator("#msg")).to_have_text("")
+    gates.open("held")  # the pause is taken at the next step
+    banner = page.locator("#banner")
+    expect(banner).to_be_visible(timeout=MS)
+    expect(page.locator("#banner-title")).to_have_text("Paused by a user (this page or a client)")
+    expect(page.locator("#state")).to_have_text("paused")
+    assert served.client.status()["run_status"] == "paused"
+
+    served.client.unlock("bench-7")
+    page.fill("#lock-key", "")
+    page.click("#banner-resume")
+    expect(banner).to_be_hidden(timeout=MS)
+    expect(page.locator("#outcome")).to_have_text("Last run succeeded", timeout=MS)
+    expect(figures).to_contain_text("step 12 of 12 · 100 %")
+    expect(figures).to_contain_text("0:00 left")
+    expect(page.locator("#comments li")).to_have_text(
+        ["copying the first column", "second half"])
+    expect(done).to_have_count(12)
+    expect(page.locator("#queue-empty")).to_be_visible()
+    result = served.client.history_get(records=False)["items"][-1]["result"]
+    assert result["exit_status"] == "succeeded"
+    assert errors == []

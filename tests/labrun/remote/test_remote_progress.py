@@ -1,0 +1,133 @@
+"""The progress of a served run, from its record's events on a clock the test sets: step k
+of n, percent, time elapsed and left (corrected by the run's own pace, pauses left out),
+the current call in words, comments, wells done, and the server's log lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labrun.remote.progress import Plan, RunProgress
+from protocol_api.execute import continue_when_stalled, create_run
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "plate_replication.py"
+
+
+@pytest.fixture(scope="module")
+def events() -> list[dict[str, Any]]:
+    run = create_run(EXAMPLE, on_stalled=continue_when_stalled)
+    run.control.play(source="simulate")
+    run.wait()
+    run.close()
+    return list(run.record.events)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def replay(events: list[dict[str, Any]], clock: Clock, slowness: float,
+           pause_wall_s: float = 0.0) -> Iterator[dict[str, Any]]:
+    """The events as a live run would send them, ``slowness`` times slower than planned,
+    with the protocol pause lasting ``pause_wall_s`` of wall time."""
+    paused = 0.0
+    for event in events:
+        if event["event"] == "status" and event["status"] == "running" and clock.now:
+            paused += pause_wall_s  # the resume comes after the person's wait
+        clock.now = event["t"] * slowness + paused
+        yield event
+
+
+def test_plan_reads_the_simulation(events: list[dict[str, Any]]) -> None:
+    plan = Plan.from_events(events)
+    assert plan.steps == 33 and len(plan.starts) == 33
+    assert plan.duration_s == events[-1]["duration_s"]
+    assert plan.words[7] == ("Transferring 50.0 µL from 8 wells A1…H1 of source (slot 1) to "
+                             "8 wells A1…H1 of replica (slot 2)")
+    assert [s["slot"] for s in plan.sheet["deck"]] == ["1", "2", "4", "5", "12"]
+
+
+def test_progress_on_plan_then_corrected_by_a_slower_run(events: list[dict[str, Any]]) -> None:
+    plan = Plan.from_events(events)
+    clock = Clock()
+    lines: list[str] = []
+    progress = RunProgress("uid", "plates.py", plan, speed=1.0, now=clock, log=lines.append)
+    published: list[tuple[str, dict[str, Any]]] = []
+    seen: dict[int, dict[str, Any]] = {}
+    for event in replay(events, clock, slowness=2.0, pause_wall_s=30.0):
+        published += progress.feed([event])
+        if event["event"] == "step":
+            seen[event["index"]] = progress.fields()
+    first, second, mid = seen[7], seen[8], seen[21]
+    assert first["step"] == 8 and first["steps"] == 33
+    assert first["call"] == plan.words[7]
+    assert first["left_s"] == pytest.approx(plan.duration_s, abs=0.1)  # the estimate
+    assert first["percent"] == 0.0
+    # Step 9 starts 75.6 planned seconds in: the run's pace (2x slower) has corrected it.
+    assert second["left_s"] == pytest.approx(2 * (plan.duration_s - plan.starts[8]), abs=0.2)
+    assert second["percent"] == pytest.approx(100 * plan.starts[8] / plan.duration_s, abs=0.1)
+    assert second["call"] == plan.words[8]
+    # After the pause (30 s of wall time, not counted as slowness) the estimate holds.
+    assert mid["step"] == 22
+    assert mid["left_s"] == pytest.approx(2 * (plan.duration_s - plan.starts[21]), abs=0.2)
+    assert mid["elapsed_s"] == pytest.approx(2 * plan.starts[21] + 30.0, abs=0.2)
+    assert mid["comments"] == ["replica 1 of 2", "replica 2 of 2"]
+    end = progress.fields()
+    assert (end["percent"], end["left_s"], end["call"]) == (100.0, 0.0, None)
+    assert end["elapsed_s"] == pytest.approx(2 * plan.duration_s + 30.0, abs=0.2)
+    assert end["wells_done"] == 96 * 2  # the source and the replica slot
+    kinds = [name for name, _ in published]
+    assert kinds.count("command") == 33 and kinds.count("comment") == 2
+    wells = [w for name, data in published if name == "progress" for w in data["wells"]]
+    assert len(wells) == len(set(wells)) == 192 and "2/H12" in wells
+    assert lines[0] == "run plates.py: started, 33 steps, about 29:39"
+    assert lines[1] == ("run plates.py: paused by protocol at step 20: Replace the replica "
+                        "plate in slot 2 with an empty plate, then resume.")
+    assert lines[2] == "run plates.py: succeeded after 59:48"
+    assert len(lines) == 3
+
+
+def test_without_a_plan_says_what_it_knows(events: list[dict[str, Any]]) -> None:
+    clock = Clock()
+    progress = RunProgress("uid", "run", None, now=clock)
+    for event in replay(events[:40], clock, slowness=1.0):
+        progress.feed([event])
+    fields = progress.fields()
+    assert fields["step"] == 8 and fields["steps"] is None and fields["percent"] is None
+    assert fields["call"] == "transfer"  # the step's name: no simulation to word it
+    late = RunProgress("uid", "run", None, now=clock)  # watched from after the run started
+    clock.now = 100.0
+    late.feed([e for e in events[40:60] if e["event"] != "status"])
+    clock.now = 130.0
+    assert late.fields()["elapsed_s"] == 30.0
+
+
+def test_time_left_runs_down_within_a_step_and_stands_while_paused(
+        events: list[dict[str, Any]]) -> None:
+    plan = Plan.from_events(events)
+    clock = Clock()
+    progress = RunProgress("uid", "p.py", plan, now=clock)
+    at_pause = next(i for i, e in enumerate(events)
+                    if e["event"] == "status" and e["status"] == "paused")
+    step_8 = next(i for i, e in enumerate(events) if e["event"] == "step" and e["index"] == 8)
+    for event in replay(events[:step_8 + 1], clock, slowness=1.0):
+        progress.feed([event])
+    before = progress.fields()
+    clock.now += 10.0
+    after = progress.fields()
+    assert after["left_s"] == pytest.approx(before["left_s"] - 10.0, abs=0.1)
+    assert after["elapsed_s"] == pytest.approx(before["elapsed_s"] + 10.0, abs=0.1)
+    for event in replay(events[step_8 + 1:at_pause + 1], clock, slowness=1.0):
+        progress.feed([event])
+    before = progress.fields()
+    clock.now += 100.0
+    after = progress.fields()
+    assert after["left_s"] == before["left_s"] and after["percent"] == before["percent"]
+    assert after["elapsed_s"] == pytest.approx(before["elapsed_s"] + 100.0, abs=0.1)
