@@ -28,13 +28,13 @@ from pathlib import Path
 
 import anyio
 import anyio.abc
-import attrs
 from anyio.from_thread import start_blocking_portal
 
 from engine.run import Run
 from engine.state import Status
 from hardware.emulator import EmulatorHandle, running_emulator
 from hardware.factory import emulator_config
+from hardware.frozen import replace
 from hardware.gcode import GcodeController
 from hardware.robot import open_robot
 from protocol_api.execute import create_run
@@ -75,7 +75,7 @@ def pause_and_resume_us(dialect: str, samples: int) -> tuple[list[float], list[f
             running_emulator(dialect, speed=EMULATOR_SPEED, config=base) as emu:
         protocol = Path(tmp) / "protocol.py"
         protocol.write_text(textwrap.dedent(BACK_AND_FORTH))
-        config = attrs.evolve(base, controller=attrs.evolve(base.controller,
+        config = replace(base, controller=replace(base.controller,
                                                             port=emu.address))
         robot = open_robot(config)
         robot.connect()
@@ -132,7 +132,7 @@ def _count(run: Run, kind: str) -> int:
 
 async def _stream_rate(emu: EmulatorHandle, dialect: str, n: int) -> float:
     base = emulator_config(dialect)
-    config = attrs.evolve(base, controller=attrs.evolve(base.controller, port=emu.address))
+    config = replace(base, controller=replace(base.controller, port=emu.address))
     controller = GcodeController(config)
     await controller.connect()
     try:

@@ -3,7 +3,11 @@ throughput with 50 status subscribers. ``python benchmarks/remote_latency.py [--
 
 - request latency: the sync client against ``labrun serve``'s app on loopback (server in
   a thread of this process, simulated robot at 1000x real time so parking costs ~nothing),
-  one median per action; baseline: a bare Starlette JSON endpoint on uvicorn, same client;
+  one median per action, with the runs in a run worker process as ``labrun serve`` runs
+  them; baselines: the same with the runs in the server's process, and a bare Starlette
+  JSON endpoint on uvicorn, same client;
+- action to push: from a client's immediate pause request to a subscriber thread reading
+  ``paused`` from the event stream, run worker against in process;
 - push latency: from the engine's status change (noted in its loop) to a subscriber
   thread reading it from the event stream; baseline: a thread of the same process woken
   by ``RunControl.wait_for`` (no HTTP at all);
@@ -47,7 +51,11 @@ from labrun.remote import (
     simulated_robot,
     start_server,
 )
+from labrun.remote.robots import Robot
+from labrun.remote.runner import RobotSpec
+from labrun.remote.served import ServedRun
 from labrun.remote.server import bind
+from labrun.remote.supervisor import SupervisedRobot
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 30.0
@@ -97,10 +105,20 @@ def item(name: str, source: str) -> dict[str, Any]:
 
 
 @contextmanager
-def served(speed: float = 1000.0, virtual: bool = False) -> Iterator[ServerHandle]:
-    robot = simulated_robot(default_config(), speed=speed, virtual=virtual)
-    with start_server(RunManager(robot)) as handle:
-        yield handle
+def served(speed: float = 1000.0, virtual: bool = False,
+           worker: bool = False) -> Iterator[ServerHandle]:
+    """A server over the simulated robot: runs in this process, or in a run worker."""
+    robot: Robot | SupervisedRobot
+    if worker:
+        robot = SupervisedRobot.start(RobotSpec(default_config(), speed=speed,
+                                                virtual=virtual))
+    else:
+        robot = simulated_robot(default_config(), speed=speed, virtual=virtual)
+    try:
+        with start_server(RunManager(robot)) as handle:
+            yield handle
+    finally:
+        robot.close()
 
 
 def timed(samples: list[float], call: Callable[[], Any]) -> Any:
@@ -115,15 +133,15 @@ def with_delay(status: dict[str, Any]) -> bool:
     return bool(status["run_status"] == "running" and delay is not None and not delay["skipped"])
 
 
-def request_latency_us(samples: int) -> dict[str, float]:
+def request_latency_us(samples: int, worker: bool) -> dict[str, float]:
     """Median microseconds per action."""
     times: dict[str, list[float]] = {}
 
     def t(name: str, call: Callable[[], Any]) -> Any:
         return timed(times.setdefault(name, []), call)
 
-    with served() as handle:
-        c = RunManagerAPI(handle.url)
+    with served(worker=worker) as handle:
+        c = RunManagerAPI(handle.token_url)
         for _ in range(samples):
             t("status", c.status)
             t("queue_get", c.queue_get)
@@ -195,31 +213,39 @@ def status_changes(run: Run) -> list[tuple[str, float]]:
     return changes
 
 
+def listen(url: str, received: list[tuple[str, float]], listening: threading.Event) -> None:
+    """A subscriber thread: each pushed run status with the instant it was read, until the
+    manager is idle; ``listening`` is set at the first."""
+    with RunManagerAPI(url) as sub, sub.stream() as events:
+        for event in events:
+            received.append((event.data["run_status"], time.perf_counter()))
+            listening.set()
+            if event.data["manager_state"] == "idle":
+                return
+
+
+def first_paused_after(received: list[tuple[str, float]], at: float) -> float | None:
+    """When the subscriber first read ``paused`` at or after ``at``."""
+    return next((t for s, t in received if s == "paused" and t >= at), None)
+
+
 def push_latency_us(cycles: int) -> tuple[list[float], list[float]]:
     """Engine status change -> SSE subscriber thread, and -> an in-process waiter thread."""
     pushed: list[float] = []
     woken: list[float] = []
     with served() as handle:
-        c = RunManagerAPI(handle.url)
+        c = RunManagerAPI(handle.token_url)
         c.queue_item_add(item("delays.py", DELAYS))
         c.queue_start()
         c.wait_for(with_delay, timeout=WAIT)
         active = handle.manager.active
-        assert active is not None
+        assert isinstance(active, ServedRun)  # a run of this process: its engine is here
         run = active.run
         changes = status_changes(run)
         received: list[tuple[str, float]] = []
         local: list[tuple[str, float]] = []
         listening = threading.Event()
         done = threading.Event()
-
-        def subscribe() -> None:
-            with RunManagerAPI(handle.url) as sub, sub.stream() as events:
-                for event in events:
-                    received.append((event.data["run_status"], time.perf_counter()))
-                    listening.set()
-                    if event.data["manager_state"] == "idle":
-                        return
 
         def wait_locally() -> None:
             for _ in range(cycles):
@@ -228,7 +254,8 @@ def push_latency_us(cycles: int) -> tuple[list[float], list[float]]:
                 run.control.wait_for(lambda s: s.status is not Status.PAUSED, WAIT)
             done.set()
 
-        threads = [threading.Thread(target=subscribe), threading.Thread(target=wait_locally)]
+        threads = [threading.Thread(target=listen, args=(handle.token_url, received, listening)),
+                   threading.Thread(target=wait_locally)]
         for thread in threads:
             thread.start()
         listening.wait(WAIT)
@@ -245,13 +272,44 @@ def push_latency_us(cycles: int) -> tuple[list[float], list[float]]:
         c.close()
     paused_at = [t for s, t in changes if s == "paused"]
     for at in paused_at:
-        seen = next((t for s, t in received if s == "paused" and t >= at), None)
+        seen = first_paused_after(received, at)
         if seen is not None:
             pushed.append((seen - at) * 1e6)
         here = next((t for s, t in local if t >= at), None)
         if here is not None:
             woken.append((here - at) * 1e6)
     return pushed, woken
+
+
+def action_to_push_us(cycles: int, worker: bool) -> float:
+    """Median microseconds from sending an immediate pause to a subscriber reading it."""
+    sent: list[float] = []
+    received: list[tuple[str, float]] = []
+    with served(worker=worker) as handle:
+        c = RunManagerAPI(handle.token_url)
+        c.queue_item_add(item("delays.py", DELAYS))
+        c.queue_start()
+        c.wait_for(with_delay, timeout=WAIT)
+        listening = threading.Event()
+
+        thread = threading.Thread(target=listen, args=(handle.token_url, received, listening))
+        thread.start()
+        listening.wait(WAIT)
+        for _ in range(cycles):
+            sent.append(time.perf_counter())
+            c.re_pause("immediate")
+            c.wait_for_idle_or_paused(timeout=WAIT)
+            c.re_resume()
+            c.wait_for(with_delay, timeout=WAIT)
+        c.re_stop()
+        thread.join(WAIT)
+        c.close()
+    delays = []
+    for at in sent:
+        seen = first_paused_after(received, at)
+        if seen is not None:
+            delays.append((seen - at) * 1e6)
+    return statistics.median(delays)
 
 
 def run_throughput(handle: ServerHandle, client: RunManagerAPI) -> float:
@@ -275,7 +333,7 @@ def subscribers_throughput(pairs: int, n: int = 50) -> tuple[float, float, float
     ratios: list[float] = []
     events: list[float] = []
     with served(virtual=True) as handle:
-        client = RunManagerAPI(handle.url)
+        client = RunManagerAPI(handle.token_url, timeout=60)  # adding checks 5,000 moves
         run_throughput(handle, client)  # warm up
         for pair in range(pairs):
             result: dict[bool, float] = {}
@@ -304,14 +362,20 @@ def subscribers_throughput(pairs: int, n: int = 50) -> tuple[float, float, float
 
 def figures(repeats: int) -> list[tuple[str, str, str, str]]:
     samples = max(9, repeats * 3)
-    latency = request_latency_us(samples)
+    latency = request_latency_us(samples, worker=True)
+    in_process = request_latency_us(samples, worker=False)
     floor = bare_starlette_us(samples)
+    to_push = action_to_push_us(max(9, repeats * 2), worker=True)
+    to_push_here = action_to_push_us(max(9, repeats * 2), worker=False)
     pushed, woken = push_latency_us(max(9, repeats * 2))
     plain, watched, ratio, events = subscribers_throughput(max(11, repeats * 3))
-    rows = [(f"remote request: {name}", f"{value:.0f} µs", f"bare Starlette GET {floor:.0f} µs",
-             f"{value / floor:.1f}x") for name, value in latency.items()]
+    rows = [(f"remote request: {name}", f"{value:.0f} µs",
+             f"in process {in_process[name]:.0f} µs; bare Starlette GET {floor:.0f} µs",
+             f"{value / in_process[name]:.2f}x") for name, value in latency.items()]
     push, wake = statistics.median(pushed), statistics.median(woken)
     rows += [
+        ("remote: immediate pause request to subscriber", f"{to_push:.0f} µs",
+         f"in process {to_push_here:.0f} µs", f"{to_push / to_push_here:.2f}x"),
         ("remote push: status change to subscriber", f"{push:.0f} µs",
          f"in-process waiter {wake:.0f} µs; target <= 10000 µs", f"{push / wake:.1f}x"),
         ("remote: run with 50 status subscribers", f"{watched:,.0f} cmd/s",

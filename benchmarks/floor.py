@@ -1,0 +1,240 @@
+"""Simulation at the floor (issue 15): start-up, per-command cost, whole runs, memory.
+
+Run ``python benchmarks/floor.py [--quick] [--max-calls N]``. Every figure is a median,
+printed beside a baseline measured in the same run:
+
+- start-up: CPU and wall time of ``labrun simulate`` on a one-line protocol, ``labrun
+  --help`` and ``labrun --version``, each beside ``python -c pass`` (targets: simulate
+  within 80 ms of it, help and version within 50 ms);
+- commands per second on the generated 10k-command protocol with the run record written
+  (target >= 60,000), with the CPU per command of both threads beside the bare
+  thread-handoff round trip, and the Python calls per command (a count, unlike the
+  times the same on a busy machine);
+- the 96-transfer protocol as a whole process (target <= 0.15 s);
+- per-call cost (wall, in process, no history kept) at 1k, 10k, 100k and 1M calls, up to
+  ``--max-calls``;
+- peak RSS of ``labrun simulate`` on the largest protocol, plain, ``--json`` and
+  ``--record`` (target < 120 MB at a million calls).
+
+Child processes run with bytecode caching on (as an installed labrun does), whatever
+``PYTHONDONTWRITEBYTECODE`` says here, after one warm-up run that writes the caches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import throughput
+from protocols import PROTOCOL_96
+
+from protocol_api.execute import continue_when_stalled, create_run
+
+TRIVIAL = 'metadata = {"apiLevel": "2.15"}\n\ndef run(ctx):\n    ctx.comment("hello")\n'
+
+CALLS = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    wells = plate.wells()
+    p300.pick_up_tip()
+    for i in range(%d):
+        p300.aspirate(20, wells[i %% 96])
+        p300.dispense(20, wells[(i + 1) %% 96])
+    p300.drop_tip()
+'''
+"""``2 n + 2`` protocol calls after the set-up (each call a move and a liquid command)."""
+
+LAUNCHER = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss,
+      os.waitstatus_to_exitcode(status))
+"""
+
+
+Row = tuple[str, str, str, str]
+
+
+def process(argv: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak RSS (MB) of one child process (through a small
+    launcher: Linux keeps the high-water mark across exec)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    out = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], check=True, env=env,
+                         capture_output=True, text=True).stdout.split()
+    if int(out[3]) != 0:
+        raise RuntimeError(f"{argv} exited with {out[3]}")
+    return float(out[0]), float(out[1]), int(out[2]) / 1024.0
+
+
+def labrun(*args: str) -> list[str]:
+    return [sys.executable, "-m", "labrun.cli.main", *args]
+
+
+def startup(tmp: Path, repeats: int) -> list[Row]:
+    trivial = tmp / "trivial.py"
+    trivial.write_text(TRIVIAL)
+    cases = {"simulate trivial": labrun("simulate", str(trivial)),
+             "--help": labrun("--help"), "--version": labrun("--version")}
+    base = [sys.executable, "-c", "pass"]
+    for argv in cases.values():
+        process(argv)  # bytecode caches written
+    rows: list[Row] = []
+    for name, argv in cases.items():
+        runs = [(process(argv), process(base)) for _ in range(repeats)]
+        cpu = statistics.median(r[0][1] for r in runs)
+        base_cpu = statistics.median(r[1][1] for r in runs)
+        wall = statistics.median(r[0][0] for r in runs)
+        base_wall = statistics.median(r[1][0] for r in runs)
+        extra = statistics.median(r[0][1] - r[1][1] for r in runs)
+        rows.append((f"labrun {name}: CPU", f"{cpu * 1000:.0f} ms",
+                     f"python -c pass {base_cpu * 1000:.0f} ms", f"+{extra * 1000:.0f} ms"))
+        rows.append((f"labrun {name}: wall", f"{wall * 1000:.0f} ms",
+                     f"python -c pass {base_wall * 1000:.0f} ms",
+                     f"+{(wall - base_wall) * 1000:.0f} ms"))
+    return rows
+
+
+def commands(tmp: Path, repeats: int) -> list[Row]:
+    protocol = tmp / "generated.py"
+    protocol.write_text(throughput.GENERATED % throughput.N_CYCLES)
+    throughput.engine_run(protocol)
+    rates, cpus, bare = [], [], []
+    n = 0
+    for i in range(repeats):
+        cpu = time.process_time()
+        seconds, n = throughput.engine_run(protocol, tmp / f"record{i}.jsonl")
+        cpus.append((time.process_time() - cpu) / n)
+        rates.append(n / seconds)
+        bare.append(throughput.bare_handoff(n) / n)
+    rate, cpu, floor = statistics.median(rates), statistics.median(cpus), statistics.median(bare)
+    return [(f"{n} commands, record written", f"{rate:,.0f} cmd/s",
+             f"bare handoff {1 / floor:,.0f} /s", f"{rate * floor:.2f}"),
+            ("  CPU per command (both threads)", f"{cpu * 1e6:.1f} us",
+             f"handoff round trip {floor * 1e6:.1f} us", f"{cpu / floor:.1f}x"),
+            ("  Python calls per command (both threads)",
+             f"{python_calls(protocol, tmp / 'counted.jsonl'):.0f}", "", "")]
+
+
+def python_calls(protocol: Path, record: Path) -> float:
+    """Python function calls per command in the run's threads: the one figure of the
+    per-command cost that does not depend on how busy the machine is."""
+    counts: dict[int, int] = {}
+
+    def count(frame: object, event: str, arg: object) -> None:
+        if event == "call":
+            ident = threading.get_ident()
+            counts[ident] = counts.get(ident, 0) + 1
+
+    threading.setprofile(count)  # the threads the run starts from now on
+    try:
+        _, n = throughput.engine_run(protocol, record)
+    finally:
+        threading.setprofile(None)
+    return sum(counts.values()) / n
+
+
+def transfers(tmp: Path, repeats: int) -> list[Row]:
+    protocol = tmp / "transfer_96.py"
+    protocol.write_text(PROTOCOL_96)
+    argv, base = labrun("simulate", str(protocol)), [sys.executable, "-c", "pass"]
+    process(argv)
+    runs = [(process(argv), process(base)) for _ in range(repeats)]
+    wall = statistics.median(r[0][0] for r in runs)
+    cpu = statistics.median(r[0][1] for r in runs)
+    base_wall = statistics.median(r[1][0] for r in runs)
+    return [("labrun simulate, 96 transfers: wall", f"{wall:.3f} s",
+             f"python -c pass {base_wall:.3f} s", f"{wall / base_wall:.1f}x"),
+            ("  the same: CPU", f"{cpu:.3f} s", "", "")]
+
+
+def per_call(tmp: Path, max_calls: int) -> list[Row]:
+    rows: list[Row] = []
+    first: float | None = None
+    calls = 1000
+    while calls <= max_calls:
+        protocol = tmp / f"calls_{calls}.py"
+        protocol.write_text(CALLS % (calls // 2))
+        run = create_run(protocol, on_stalled=continue_when_stalled, keep_history=False)
+        start = time.perf_counter()
+        run.control.play()
+        status = run.wait()
+        seconds = time.perf_counter() - start
+        run.close()
+        assert status.status.value == "succeeded", status
+        each = seconds / calls
+        first = first if first is not None else each
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rows.append((f"per call, {calls:,} calls (in process)", f"{each * 1e6:.1f} us",
+                     f"at 1,000 calls {first * 1e6:.1f} us",
+                     f"{each / first:.2f} (peak RSS so far {rss:.0f} MB)"))
+        calls *= 10
+    return rows
+
+
+def memory(tmp: Path, calls: int) -> list[Row]:
+    protocol = tmp / f"memory_{calls}.py"
+    protocol.write_text(CALLS % (calls // 2))
+    base = process([sys.executable, "-c", "pass"])[2]
+    rows: list[Row] = []
+    for label, extra in (("plain", []), ("--json", ["--json"]),
+                         ("--record", ["--record", str(tmp / "memory.jsonl")])):
+        wall, _, rss = process(labrun("simulate", str(protocol), "--watchdog", "0", *extra))
+        rows.append((f"peak RSS, simulate {calls:,} calls, {label}", f"{rss:.0f} MB",
+                     f"python -c pass {base:.0f} MB", f"wall {wall:.1f} s"))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--max-calls", type=int, default=1_000_000,
+                        help="the largest protocol of the per-call and memory figures")
+    parser.add_argument("--only", choices=("startup", "commands", "transfers", "calls",
+                                           "memory"), action="append")
+    args = parser.parse_args()
+    repeats = 3 if args.quick else 7
+    only = set(args.only or ("startup", "commands", "transfers", "calls", "memory"))
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        if "startup" in only:
+            rows += startup(tmp, repeats)
+        if "commands" in only:
+            rows += commands(tmp, repeats)
+        if "transfers" in only:
+            rows += transfers(tmp, repeats)
+        if "calls" in only:
+            rows += per_call(tmp, args.max_calls)
+        if "memory" in only:
+            rows += memory(tmp, args.max_calls)
+    header = (f"figure (median of {repeats})", "value", "baseline (same run)", "ratio")
+    width = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, width, strict=True)))
+    print("  ".join("-" * w for w in width))
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, width, strict=True)))
+
+
+if __name__ == "__main__":
+    main()
