@@ -595,7 +595,7 @@ class InstrumentContext:
             (_, (x0, y0, _)), *others = self._spec.nozzles
             wells = []
             for _, (x, y, _) in others:
-                well = _well_at(labware, point.x + x - x0, point.y + y - y0)
+                well = labware.well_at(point.x + x - x0, point.y + y - y0)
                 if well is not None:
                     wells.append(_ref(well))
             found = self._nozzle_cache[key] = tuple(wells)
@@ -634,19 +634,6 @@ def _volume(op: str, value: object) -> float:
     if value < 0:
         raise VolumeError(f"{op}: volume {value:g} µL is negative")
     return float(value)
-
-
-def _well_at(labware: Labware, x: float, y: float) -> Well | None:
-    """The well of ``labware`` whose opening holds the point (x, y), if any."""
-    for well in labware.wells():
-        centre = well.top().point
-        dx, dy = abs(x - centre.x), abs(y - centre.y)
-        if well.diameter is not None:
-            if dx * dx + dy * dy <= (well.diameter / 2) ** 2 + 1e-6:
-                return well
-        elif dx <= (well.length or 0) / 2 + 1e-6 and dy <= (well.width or 0) / 2 + 1e-6:
-            return well
-    return None
 
 
 def _ref(well: Well) -> str:

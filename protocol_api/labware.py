@@ -412,6 +412,18 @@ class Labware:
             return list(wells)
         return [wells[a] if isinstance(a, int) else self[a] for a in _same_kind(args, "wells")]
 
+    def well_at(self, x: float, y: float) -> Well | None:
+        """The well whose opening holds the deck point (x, y), if any (a nozzle's well)."""
+        for well in self._all_wells():
+            dx, dy = abs(x - well._x), abs(y - well._y)
+            if well._diameter is not None:
+                radius = well._diameter / 2
+                if dx * dx + dy * dy <= radius * radius + 1e-6:
+                    return well
+            elif dx <= (well._length or 0) / 2 + 1e-6 and dy <= (well._width or 0) / 2 + 1e-6:
+                return well
+        return None
+
     def wells_by_name(self) -> dict[str, Well]:
         """Well name -> Well, in ``wells()`` order."""
         self._all_wells()
