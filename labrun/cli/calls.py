@@ -106,7 +106,8 @@ def module_sentence(kind: str, params: Params) -> str:
         return f"Loading {params.get('model') or params.get('module')} in slot {params.get('slot')}"
     module, _, action = kind.partition("/")
     details = ", ".join(f"{_label(k)}{_value(k, v)}" for k, v in params.items()
-                        if k != "module" and v is not None and not isinstance(v, (list, dict)))
+                        if k != "module" and v is not None
+                        and not isinstance(v, (list, tuple, dict)))
     text = f"{_generic(module)}: {_generic(action).lower()}"
     return f"{text} ({details})" if details else text
 

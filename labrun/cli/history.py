@@ -1,39 +1,52 @@
-"""A simulation's history on disk: the run record, written as the run goes, read back.
+"""A simulation's history, built from the run's events as they happen.
 
 ``labrun simulate`` keeps no list of events or commands in memory, so a protocol of a
-million calls runs in flat memory: the engine writes the record as the run goes (to
-``--record``, or to a temporary file), and the log, the setup sheet and the ``--json``
-document are written from that file afterwards, one event at a time.
+million calls runs in flat memory: the log and the ``--json`` document are built from
+the record's events as the engine adds them, spooled to temporary files and written out
+once the run has ended; nothing is read back. A record on disk (``--record``) is read
+back one event at a time by ``events``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any, TextIO
 
 from engine.record import Event, iter_record, json_line
+
+from .report import TextLog
 
 JSON_SCHEMA_VERSION = 2
 _ENDED = ("completed", "failed", "interrupted")
 
 
-@contextmanager
-def record_file(path: str | None) -> Iterator[str]:
-    """``path``, or a temporary file removed afterwards, for the run record."""
-    if path is not None:
-        yield path
-        return
-    fd, temporary = tempfile.mkstemp(prefix="labrun-record-", suffix=".jsonl")
-    os.close(fd)
-    try:
-        yield temporary
-    finally:
-        os.unlink(temporary)
+class SpooledLog:
+    """A run log fed the run's events as they happen (``listen`` is a record listener):
+    its finished lines go to a spool file, so memory stays flat; ``write`` puts the whole
+    log on ``out`` once the run has ended."""
+
+    def __init__(self, log: TextLog) -> None:
+        self._log = log
+        # closed by write(); a log never written goes with its process
+        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+
+    def listen(self, event: Event) -> None:
+        """Take one event of the run, in order."""
+        lines = self._log.feed(event)
+        if lines:
+            self._spool.write("\n".join(lines) + "\n")
+
+    def write(self, out: TextIO) -> None:
+        """Write the log to ``out`` (the run has ended); the spool is released."""
+        lines = self._log.finish()
+        self._spool.seek(0)
+        shutil.copyfileobj(self._spool, out)
+        self._spool.close()
+        for line in lines:
+            out.write(line + "\n")
 
 
 def events(path: str) -> Iterator[Event]:

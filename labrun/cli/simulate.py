@@ -68,15 +68,14 @@ def run_simulate(args: argparse.Namespace) -> int:
     if not args.watchdog >= 0:
         return _bad_input(args, f"--watchdog must be 0 (off) or more seconds, not "
                                 f"{args.watchdog:g}", None)
-    # Flat memory: the run keeps no history; the setup sheet and the --json document are
-    # built as it goes, and its record (--record, or a temporary file) is read back one
-    # event at a time for the log.
-    with history.record_file(args.record) as record_path:
-        return _simulate(args, protocol_output, interventions, record_path)
+    # Flat memory: the run keeps no history; the setup sheet, the log and the --json
+    # document are built from its events as they happen (the log and the document
+    # spooled to temporary files), and the record is written only where --record asks.
+    return _simulate(args, protocol_output, interventions, args.record)
 
 
 def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractContextManager[Any],
-              interventions: list[rehearsal.Intervention], record_path: str) -> int:
+              interventions: list[rehearsal.Intervention], record_path: str | None) -> int:
     try:
         config = load_config(args.robot) if args.robot else default_config()
         for directory in args.labware_dir:  # a bad directory is bad input, not a failed run
@@ -102,8 +101,10 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
     builder = setup_sheet.SheetBuilder()  # built as the run goes: no second reading
     run.record.subscribe(builder.listen)  # before play: the protocol has made no call yet
     document = history.JsonDocument() if args.json else None  # likewise
-    if document is not None:
-        run.record.subscribe(document.listen)
+    log = None if args.json else history.SpooledLog(TextLog(args.verbose, step_words=False))
+    listener = document.listen if document is not None else log.listen if log else None
+    if listener is not None:
+        run.record.subscribe(listener)
     rehearsal.schedule(run, interventions)
     interrupted = False
     try:
@@ -123,17 +124,12 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
         deck_svg.write(args.deck, sheet)
     if document is not None:
         document.write(sys.stdout, {"setup": sheet})
-    else:
+    elif log is not None:
         out = sys.stdout
         for line in setup_sheet.text(sheet):
             out.write(line + "\n")
         out.write("\nRun log\n")
-        log = TextLog(args.verbose, step_words=False)
-        for event in history.events(record_path):
-            for line in log.feed(event):
-                out.write(line + "\n")
-        for line in log.finish():
-            out.write(line + "\n")
+        log.write(out)
         for line in summary_lines(summary):
             out.write(line + "\n")
     if summary["status"] == Status.FAILED.value:

@@ -141,14 +141,15 @@ def test_the_sheet_looks_each_labware_up_once_however_many_wells_it_lists(
     assert "my_lab_384_wellplate_100ul" not in looked_up  # no "did you mean" search at all
 
 
-def test_simulate_builds_the_sheet_as_the_run_goes_and_reads_its_record_once(
+def test_simulate_builds_its_output_as_the_run_goes_and_never_reads_its_record(
         capsys: pytest.CaptureFixture[str], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reading a long run's record back costs as much as a fifth of the run: the sheet and
-    the document are the ones the record gives, built from the live events, and the record
-    is read back only for the text log."""
+    """Writing a long run's record and reading it back cost as much as a fifth of the run:
+    the sheet, the document and the text log are the ones the record gives, built from
+    the live events; the record is written only where --record asks, and never read."""
     from engine.record import read_record
     from labrun.cli import history, setup_sheet
+    from labrun.cli.report import TextLog
 
     readings: list[str] = []
     real = history.events
@@ -160,12 +161,20 @@ def test_simulate_builds_the_sheet_as_the_run_goes_and_reads_its_record_once(
     monkeypatch.setattr(history, "events", counting)
     record = tmp_path / "run.jsonl"
     document = json.loads(simulate(capsys, tmp_path, "--json", "--record", str(record)))
-    assert readings == []
     assert document["setup"] == setup_sheet.build(read_record(record))
     assert document["setup"]["timeline"] and document["setup"]["liquids"]
     from_record = io.StringIO()
     history.write_json(read_record(record), from_record, {"setup": document["setup"]})
     assert document == json.loads(from_record.getvalue())  # every command, in order
     assert len(document["commands"]) > 10
+    for verbosity in ((), ("-v",), ("-vv",)):
+        text = simulate(capsys, tmp_path, "--record", str(record), *verbosity)
+        log = TextLog(len(verbosity) and len(verbosity[0]) - 1, step_words=False)
+        lines = [line for event in read_record(record) for line in log.feed(event)]
+        lines += log.finish()
+        logged = text.split("\nRun log\n", 1)[1].splitlines()
+        assert logged[:len(lines)] == lines and len(lines) > 5  # then the summary
+    written = {p.name for p in tmp_path.iterdir()}
     simulate(capsys, tmp_path)
-    assert len(readings) == 1
+    assert {p.name for p in tmp_path.iterdir()} == written  # no record file without --record
+    assert readings == []
