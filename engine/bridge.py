@@ -12,16 +12,12 @@ raise ``LoopClosedError`` instead of waiting for an answer that will never come.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import contextvars
-import sys
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
-import anyio
-
+from hardware.aio import Runtime
 from hardware.wakeup import loop_waker
 
 T = TypeVar("T")
@@ -95,19 +91,20 @@ class LoopCaller:
 
 
 class LoopDriver:
-    """An asyncio loop that runs in whichever thread needs it, one thread at a time.
+    """A ``Runtime`` that runs in whichever thread needs it, one thread at a time.
 
     For a simulation on the virtual clock, where nothing happens in the loop but what a
     thread asks of it: the protocol thread runs the loop itself while its call is carried
     out (``submit``), so a command costs no thread hop at all; so does any thread that
     waits for an answer (``call_in_loop``). The loop's own thread (``run``) runs it only
-    for what other threads schedule without waiting and for timers that fall due.
+    for what other threads schedule without waiting. No event loop is involved: nothing
+    here waits for a file, a socket or real time.
     """
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._baton = threading.Lock()
         self._work = threading.Event()
+        self.runtime = Runtime(wake=self._work.set)
+        self._baton = threading.Lock()
         self._closed = False
         self.driving: int | None = None  # the thread running the loop now
 
@@ -116,24 +113,22 @@ class LoopDriver:
         self._work.set()
 
     def run(self, main: Coroutine[Any, Any, T]) -> T:
-        """Run ``main`` to its end (in the loop's own thread); close the loop."""
-        task = self.loop.create_task(main)
-        task.add_done_callback(lambda _: self._work.set())
+        """Run ``main`` to its end (in the loop's own thread)."""
+        task = self.runtime.spawn(main)
+        task.on_done = lambda _: self._work.set()  # it may end in a thread that submitted
         try:
             while True:
                 self._work.clear()
                 with self._baton:
-                    self._drive(timers=True)
-                    if task.done():
+                    self._drive()
+                    if task.done:
                         self._closed = True
                         break
-                self._work.wait(self._until_timer())
-            return task.result()
+                self._work.wait()
+            return task.result()  # type: ignore[no-any-return]
         finally:
             with self._baton:
                 self._closed = True
-                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-                self.loop.close()
 
     def submit(self, callback: Callable[[], object]) -> bool:
         """Run ``callback`` and everything it sets going in this thread; False if closed."""
@@ -143,56 +138,12 @@ class LoopDriver:
             self._drive(first=callback)
         return True
 
-    def _drive(self, *, timers: bool = False,
-               first: Callable[[], object] | None = None) -> None:
-        # What ``run_forever`` does around its passes, without stopping after each one:
-        # two passes a command through ``run_forever`` cost more than the command itself.
-        loop: Any = self.loop
-        ready = loop._ready
-        self.driving = loop._thread_id = threading.get_ident()
-        hooks = sys.get_asyncgen_hooks()
-        sys.set_asyncgen_hooks(firstiter=loop._asyncgen_firstiter_hook,
-                               finalizer=loop._asyncgen_finalizer_hook)
-        outer = asyncio.events._get_running_loop()  # a thread's own loop, if it runs one
-        asyncio.events._set_running_loop(loop)
-        scheduled = loop._scheduled
-        try:  # one pass at a time over what is ready now (and, with timers, what is due)
-            if first is not None:
-                if ready:  # after what is already waiting, as call_soon would
-                    loop.call_soon(first)
-                else:  # the same order without a handle: once a command
-                    _run_callback(loop, first)
-            if timers:
-                while ready or (scheduled and scheduled[0].when() <= loop.time()):
-                    loop._run_once()
-            else:  # the callbacks only: ``_run_once`` also polls the selector each pass,
-                # and nothing this thread sets going waits for a file or a socket (what
-                # another thread schedules wakes the loop's own thread, which polls)
-                while ready:
-                    for _ in range(len(ready)):
-                        handle = ready.popleft()
-                        if not handle._cancelled:
-                            handle._run()
+    def _drive(self, first: Callable[[], object] | None = None) -> None:
+        self.driving = threading.get_ident()
+        try:
+            self.runtime.run_ready(first)
         finally:
-            asyncio.events._set_running_loop(outer)
-            sys.set_asyncgen_hooks(*hooks)
-            self.driving = loop._thread_id = None
-
-    def _until_timer(self) -> float | None:
-        scheduled = self.loop._scheduled  # type: ignore[attr-defined]
-        return max(0.0, scheduled[0].when() - self.loop.time()) if scheduled else None
-
-
-def _run_callback(loop: Any, callback: Callable[[], object]) -> None:
-    """Run ``callback`` as the loop runs a handle: in a copy of this thread's context, an
-    exception reported to the loop's handler, not raised here."""
-    try:
-        contextvars.copy_context().run(callback)
-    except (SystemExit, KeyboardInterrupt):
-        raise
-    except BaseException as exc:
-        loop.call_exception_handler({"message": f"Exception in callback {callback!r}",
-                                     "exception": exc})
+            self.driving = None
 
 
 def call_in_loop(caller: LoopCaller, function: Callable[[], T],
@@ -223,6 +174,8 @@ async def call_from_loop(target: LoopCaller, function: Callable[[], T], *,
     """Run ``function`` in ``target``'s loop and await its value (or its error) in the
     current loop, which keeps running meanwhile; ``LoopClosedError`` if ``target`` closed
     before answering, ``TimeoutError`` after ``timeout`` seconds."""
+    import anyio  # the awaiting loop is anyio's (the server's)
+
     here = LoopCaller()
     answered = anyio.Event()
     outcome: list[tuple[bool, Any]] = []

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol
 
-from anyio import CancelScope
-
+from hardware.aio import Scope
 from hardware.clock import Clock
 from hardware.config import RobotConfig
 from hardware.controller import MotionController
@@ -57,7 +56,7 @@ class EngineCore(Protocol):
     def apply(self, action: Action) -> ActionResult:
         """Check and carry out an action."""
 
-    def interruptible(self) -> AbstractContextManager[CancelScope]:
+    def interruptible(self) -> AbstractContextManager[Scope]:
         """A scope that an immediate pause cancels (motion, unparking, a rewind)."""
 
     async def move(self, segment: Segment) -> None:

@@ -7,10 +7,8 @@ the controller still answers. Whatever happens, the run reaches one terminal sta
 
 from __future__ import annotations
 
-import anyio
-from anyio import CancelScope
-
-from hardware import parking
+from hardware import aio, parking
+from hardware.aio import CancelScope
 from hardware.controller import HardwareFault
 
 from . import commands as c
@@ -34,8 +32,8 @@ class RunEnding:
 
     def __init__(self, engine: EngineCore) -> None:
         self.engine = engine
-        self._estop_done: anyio.Event | None = None
-        self._cleanup_scope: CancelScope | None = None
+        self._estop_done: aio.EventLike | None = None
+        self._cleanup_scope: aio.Scope | None = None
         self._fault: HardwareFault | None = None  # reported while the engine waited
 
     def fault_reported(self, fault: HardwareFault) -> None:
@@ -73,7 +71,7 @@ class RunEnding:
             return RunFailed(ending.reason or "the run failed")
         return END_ERRORS[ending.kind](f"the run was {END_STATUS[ending.kind].value}")
 
-    def halt_requested(self, tasks: anyio.abc.TaskGroup | None) -> None:
+    def halt_requested(self, tasks: aio.TaskGroupLike | None) -> None:
         """A halt: cut the cleanup off and send the emergency stop now, in ``tasks``."""
         if self._cleanup_scope is not None:
             self._cleanup_scope.cancel()
@@ -118,7 +116,7 @@ class RunEnding:
         """The controller's emergency stop, once however often it is asked for."""
         engine = self.engine
         if self._estop_done is None:
-            self._estop_done = anyio.Event()
+            self._estop_done = aio.Event()
             try:
                 await engine.controller.emergency_stop()
             except HardwareFault as exc:

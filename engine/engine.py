@@ -1,6 +1,7 @@
 """The engine loop: executes the protocol's commands and carries out the actions.
 
-It runs in the engine's thread on anyio and is the only owner of the run state. Every
+It runs in the engine's thread (on anyio, or on the simulation's runtime: see
+``hardware.aio``) and is the only owner of the run state. Every
 action and observation goes through ``check_action`` and ``reduce``; the loop then
 acts on the new state. Interruptions are scope cancellations inside this loop, never
 exceptions thrown into another thread:
@@ -16,15 +17,14 @@ its remaining segments (their targets are absolute) and carries on (DESIGN.md §
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import anyio
-from anyio import CancelScope
 from typing_extensions import assert_never
 
+from hardware import aio
+from hardware.aio import CancelScope, Scope, TaskGroupLike
 from hardware.clock import Clock
 from hardware.config import RobotConfig
 from hardware.controller import HardwareFault, MotionController
@@ -86,12 +86,12 @@ class Engine:
         self.modules = Modules(self, devices, simulate=simulate_devices)
         self.inbox = Inbox(self._wake)
         self._start_protocol = start_protocol
-        self._waiters: list[asyncio.Future[None]] = []  # those of wait(), woken together
-        self._new_scope: Callable[[], CancelScope] = CancelScope
+        self._waiters: list[aio.EventLike] = []  # those of wait(), woken together
+        self._new_scope: Callable[[], Scope] = CancelScope
         self.journal: list[CommandEntry] = []  # the commands of the step in progress
-        self._interruptible: CancelScope | None = None
-        self._protocol_scope: CancelScope | None = None
-        self._tg: anyio.abc.TaskGroup | None = None
+        self._interruptible: Scope | None = None
+        self._protocol_scope: Scope | None = None
+        self._tg: TaskGroupLike | None = None
         self._listeners: list[Callable[[RunState], None]] = []
         self._waiting = False  # nothing to do but wait for a request, an action or time
 
@@ -147,12 +147,11 @@ class Engine:
         """Run to a terminal status; ``on_ready`` is called once actions can be taken."""
         self.caller = LoopCaller(self.driver)
         self.channel = CommandChannel(self.caller, self.deliver)
-        # The backend's CancelScope class, made directly: one is needed per command, and
-        # anyio's own constructor looks the backend up each time.
-        self._new_scope = type(CancelScope())
+        # The runtime's cancel scope class, made directly: one is needed per command.
+        self._new_scope = aio.scope_class()
         if on_ready is not None:
             on_ready()
-        async with anyio.create_task_group() as tg:
+        async with aio.create_task_group() as tg:
             self._tg = tg
             self.controller.set_interlock_listener(self.on_interlock)
             self.controller.set_fault_listener(self.on_fault)
@@ -282,7 +281,7 @@ class Engine:
                 await self.pausing.resume_step(entry)
 
     @contextlib.contextmanager
-    def interruptible(self) -> Iterator[CancelScope]:
+    def interruptible(self) -> Iterator[Scope]:
         """A scope that an immediate pause cancels (motion, unparking, a rewind)."""
         with self._new_scope() as scope:
             self._interruptible = scope
@@ -325,7 +324,7 @@ class Engine:
                     self.model.position.update(await self.controller.home(segment.axes))
                 case unknown:
                     assert_never(unknown)
-        except anyio.get_cancelled_exc_class():
+        except aio.cancelled_class():
             with CancelScope(shield=True):
                 await self.read_back()
             raise
@@ -378,8 +377,7 @@ class Engine:
         self._waiting = False
         if self._waiters:
             for waiter in self._waiters:
-                if not waiter.done():  # done: cancelled with the task that waited
-                    waiter.set_result(None)
+                waiter.set()
             self._waiters.clear()
 
     async def wait(self) -> None:
@@ -388,15 +386,12 @@ class Engine:
         # rather than report idle with a cancellation still on its way.
         self.take_fault()
         if self._protocol_scope is not None and self._protocol_scope.cancel_called:
-            await anyio.lowlevel.checkpoint_if_cancelled()
-        # A bare future of the loop (the engine runs on asyncio), one for each waiter as
-        # an Event would give it: once a command, an anyio Event and the asyncio Event
-        # under it were a dozen calls more.
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            await aio.checkpoint_if_cancelled()
+        waiter = aio.Event()
         self._waiters.append(waiter)
         self._waiting = True
         try:
-            await waiter
+            await waiter.wait()
         finally:
             self._waiting = False
 

@@ -8,9 +8,7 @@ step).
 
 from __future__ import annotations
 
-import anyio.lowlevel
-
-from hardware import parking
+from hardware import aio, parking
 from hardware.clock import VirtualClock
 from hardware.controller import Position
 
@@ -130,7 +128,7 @@ class Pausing:
                 action = engine.on_stalled(engine.state) if engine.on_stalled else None
                 if action is not None:
                     engine.apply(action)
-                    await anyio.lowlevel.checkpoint()
+                    await aio.checkpoint()
                     continue
             await engine.wait()
 
@@ -148,7 +146,7 @@ class Pausing:
         with engine.interruptible() as scope:
             if engine.state.pause is not None:
                 scope.cancel()
-            await anyio.lowlevel.checkpoint()
+            await aio.checkpoint()
             position = await parking.unpark(engine.controller,
                                             engine.model.clearing_config(), target)
             engine.model.position.update(position)

@@ -14,15 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import anyio
-
 from hardware.clock import Clock, VirtualClock
 from hardware.config import RobotConfig, default_config
 from hardware.controller import MotionController
-from hardware.devices import Device
+from hardware.devices import Device, runs_in_hardware_thread
 from hardware.robot import open_robot
 from hardware.simulated import SimulatedController
-from hardware.threaded import ThreadedDevice
 
 from .actions import Abort, Action, Halt, Pause, PauseOption, Play, Resume, SkipDelay, Stop
 from .bridge import LoopCaller, LoopClosedError, LoopDriver, call_from_loop, call_in_loop
@@ -87,9 +84,12 @@ class Run:
                              simulate_devices=isinstance(controller, SimulatedController),
                              keep_entries=keep_history)
         # A simulated robot on the virtual clock: nothing happens in the loop but what
-        # a thread asks of it, so the protocol thread runs the loop for its own calls.
-        if clock.is_virtual and isinstance(controller, SimulatedController) and not any(
-                isinstance(device, ThreadedDevice) for device in (devices or {}).values()):
+        # a thread asks of it, so the protocol thread runs the loop for its own calls, on
+        # the runtime of ``hardware.aio``, which has no real-time timers: a robot that
+        # holds motion behind an open door (its parking polls the door) runs on anyio's.
+        if (clock.is_virtual and isinstance(controller, SimulatedController)
+                and controller.moves_during_interlock and not any(
+                    runs_in_hardware_thread(device) for device in (devices or {}).values())):
             self.engine.driver = LoopDriver()
         self.control = RunControl(self)
         self._ready = threading.Event()
@@ -173,6 +173,8 @@ class Run:
             if self.engine.driver is not None:
                 self.engine.driver.run(self._main())
             else:
+                import anyio  # a robot with real I/O: its loop is anyio's
+
                 anyio.run(self._main)
         except BaseException as exc:  # pragma: no cover - an engine bug; surface it
             self.error = exc

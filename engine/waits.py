@@ -6,7 +6,7 @@ the run waits only what remains. ``skip_delay`` ends it early; both are recorded
 
 from __future__ import annotations
 
-from anyio import CancelScope
+from hardware.aio import CancelScope, Scope
 
 from . import commands as c
 from .core import EngineCore
@@ -20,7 +20,7 @@ class Waits:
 
     def __init__(self, engine: EngineCore) -> None:
         self.engine = engine
-        self._scope: CancelScope | None = None
+        self._scope: Scope | None = None
 
     @property
     def active(self) -> bool:

@@ -16,8 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-import anyio
-import anyio.lowlevel
+from . import aio
 
 
 class Clock(Protocol):
@@ -53,6 +52,8 @@ class RealClock:
         return (time.monotonic() - self._origin) * self.speed
 
     async def sleep_until(self, deadline: float) -> None:
+        import anyio  # real time: a robot's own loop
+
         await anyio.sleep(max(0.0, deadline - self.now()) / self.speed)
 
     def wall(self, seconds: float) -> float:
@@ -61,6 +62,8 @@ class RealClock:
 
     async def sleep(self, seconds: float) -> None:
         """Sleep ``seconds`` of this clock."""
+        import anyio
+
         await anyio.sleep(self.wall(seconds))
 
 
@@ -132,7 +135,7 @@ class VirtualClock:
         timer.callback()
         # Let the callback's effects (a cancelled scope) reach the sleeper now,
         # while the clock still reads this timer's instant.
-        await anyio.lowlevel.checkpoint()
+        await aio.checkpoint()
 
     def _drop_cancelled(self) -> None:
         while self._timers and self._timers[0][2].cancelled:

@@ -7,6 +7,7 @@ devices only through this interface; what a module can do is in its own calls.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -51,3 +52,10 @@ class Device(Protocol):
     def status(self) -> Mapping[str, Any]:
         """What it is doing now, for the status and the record."""
         ...
+
+
+def runs_in_hardware_thread(device: Device) -> bool:
+    """Whether ``device`` is carried out in the robot's hardware thread (a serial module,
+    ``hardware.threaded.ThreadedDevice``)."""
+    threaded = sys.modules.get("hardware.threaded")  # not imported: there is none
+    return threaded is not None and isinstance(device, threaded.ThreadedDevice)

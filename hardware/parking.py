@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import anyio
-
 from .config import RobotConfig
 from .controller import HardwareFault, MotionController, Position
 
@@ -63,6 +61,8 @@ async def _park_move(controller: MotionController, target: Mapping[str, float]) 
         return True
     if holds_motion(controller):
         return False
+    import anyio  # a controller that holds motion is a real one: its loop is anyio's
+
     tripped = False
     fault: HardwareFault | None = None  # raised after the group, which would wrap it
     async with anyio.create_task_group() as tg:
@@ -131,6 +131,8 @@ async def _unpark_move(controller: MotionController, target: Mapping[str, float]
             raise
         # The interlock tripped just before this move: the pause it causes cancels the
         # unparking (and parks again) as soon as the engine hears of it.
+        import anyio
+
         with anyio.move_on_after(INTERLOCK_GRACE_S):
             await anyio.sleep_forever()
         raise

@@ -21,15 +21,12 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-import anyio
-
 from .clock import Clock, RealClock, VirtualClock
 from .config import RobotConfig
 from .controller import HardwareFault, MotionController
-from .devices import Device
+from .devices import Device, runs_in_hardware_thread
 from .frozen import replace
 from .simulated import SimulatedController
-from .threaded import ThreadedController, ThreadedDevice
 
 if TYPE_CHECKING:  # imported where a real connection is opened: simulate stays fast
     from anyio.from_thread import BlockingPortal
@@ -78,8 +75,9 @@ class Robot:
         with no event loop); HardwareFault if one does not answer."""
         self.in_hardware_thread(lambda controller: controller.connect())
         for device in self.devices.values():
-            if isinstance(device, ThreadedDevice):  # its connection lives in that thread
-                self.in_hardware_thread(partial(_connect_device, device.inner))
+            if runs_in_hardware_thread(device):  # its connection lives in that thread
+                inner = device.inner  # type: ignore[attr-defined]
+                self.in_hardware_thread(partial(_connect_device, inner))
 
     def home(self) -> dict[str, float]:
         """Home every axis (from a thread with no event loop); where the axes are."""
@@ -94,6 +92,8 @@ class Robot:
 
         async def run() -> T:
             return await fn(self.controller)
+
+        import anyio
 
         return anyio.run(run)
 
@@ -122,11 +122,13 @@ def open_robot(config: RobotConfig, *, emulate: str | None = None, speed: float 
                 else f"simulated, real time x{speed:g}")
         return Robot(config, controller, clock, kind=kind,
                      door=lambda active: controller.set_interlock("door", active))
+    import anyio
     from anyio.from_thread import start_blocking_portal
 
     from .emulator import running_emulator
     from .factory import create_controller
     from .modules.serial import serial_module
+    from .threaded import ThreadedController, ThreadedDevice
 
     stack = contextlib.ExitStack()
     try:

@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-import anyio
-
+from .. import aio
 from ..frozen import Frozen
 from .physics import Ramp
 
@@ -102,7 +101,7 @@ class ProfileProgress:
         self.repetitions = repetitions
         self.cycle = 0
         self.step = 0
-        self.done = anyio.Event()
+        self.done = aio.Event()
         self.error: BaseException | None = None
 
     @property

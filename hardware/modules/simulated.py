@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-import anyio
-
+from .. import aio
 from ..clock import Clock
 from ..controller import HardwareFault
 from . import physics
@@ -102,7 +101,7 @@ class SimulatedModule:
         """Sleep to ``deadline``; a cancellation first calls ``on_cancel(now)`` (stop there)."""
         try:
             await self.clock.sleep_until(deadline)
-        except anyio.get_cancelled_exc_class():
+        except aio.cancelled_class():
             if on_cancel is not None:
                 on_cancel(self.clock.now())
             raise
