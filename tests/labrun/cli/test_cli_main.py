@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from labrun.cli.main import COMMANDS, build_parser
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _choices(parser: argparse.ArgumentParser) -> dict[str, str | None]:
@@ -53,3 +56,20 @@ def test_help_and_version_import_no_sub_command(argv: list[str]) -> None:
         assert result.stdout.startswith("labrun ")
     elif argv:
         assert all(name in result.stdout for name in COMMANDS)
+
+
+def test_a_simulation_imports_neither_asyncio_nor_anyio() -> None:
+    """Together they are 60 ms of every start-up: a simulation runs on hardware.aio's own
+    runtime, with a pause, a module, a delay and a rehearsed door opening."""
+    probe = (
+        "import sys\n"
+        "from labrun.cli.main import main\n"
+        "status = main(['simulate', 'examples/bead_cleanup.py', '--at', '30:door-open',\n"
+        "               '--at', '40:door-close', '--at', 'step=3:pause-immediate',\n"
+        "               '--at', '200:resume'])\n"
+        "loaded = sorted(m for m in ('asyncio', 'anyio') if m in sys.modules)\n"
+        "print('STATUS', status, 'LOADED', loaded, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True, cwd=str(ROOT))
+    assert "STATUS 0 LOADED []" in result.stderr, result.stderr[-2000:]
