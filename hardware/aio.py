@@ -263,11 +263,6 @@ class Runtime:
         self._ready.append(task.step)
         return task
 
-    @property
-    def has_ready(self) -> bool:
-        """Whether a callback or task step is waiting to run."""
-        return bool(self._ready)
-
     def run_ready(self, first: Callable[[], object] | None = None) -> None:
         """Run ``first`` (after what is already waiting), then everything it sets going,
         until nothing is ready; a failing callback is reported on stderr, as an event loop

@@ -76,8 +76,10 @@ class Robot:
         self.in_hardware_thread(lambda controller: controller.connect())
         for device in self.devices.values():
             if runs_in_hardware_thread(device):  # its connection lives in that thread
-                inner = device.inner  # type: ignore[attr-defined]
-                self.in_hardware_thread(partial(_connect_device, inner))
+                from .threaded import ThreadedDevice  # imported already, if there is one
+
+                assert isinstance(device, ThreadedDevice)
+                self.in_hardware_thread(partial(_connect_device, device.inner))
 
     def home(self) -> dict[str, float]:
         """Home every axis (from a thread with no event loop); where the axes are."""

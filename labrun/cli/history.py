@@ -3,8 +3,7 @@
 ``labrun simulate`` keeps no list of events or commands in memory, so a protocol of a
 million calls runs in flat memory: the log and the ``--json`` document are built from
 the record's events as the engine adds them, spooled to temporary files and written out
-once the run has ended; nothing is read back. A record on disk (``--record``) is read
-back one event at a time by ``events``.
+once the run has ended; nothing is read back.
 """
 
 from __future__ import annotations
@@ -12,10 +11,10 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
-from engine.record import Event, iter_record, json_line
+from engine.record import Event, json_line
 
 from .report import TextLog
 
@@ -47,11 +46,6 @@ class SpooledLog:
         self._spool.close()
         for line in lines:
             out.write(line + "\n")
-
-
-def events(path: str) -> Iterator[Event]:
-    """The run's events, read back from its record one at a time."""
-    return iter_record(path)
 
 
 def write_json(events: Iterable[Event], out: TextIO,

@@ -100,11 +100,14 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
     gc.freeze()  # what loading made (definitions, modules) lives as long as the run
     builder = setup_sheet.SheetBuilder()  # built as the run goes: no second reading
     run.record.subscribe(builder.listen)  # before play: the protocol has made no call yet
-    document = history.JsonDocument() if args.json else None  # likewise
-    log = None if args.json else history.SpooledLog(TextLog(args.verbose, step_words=False))
-    listener = document.listen if document is not None else log.listen if log else None
-    if listener is not None:
-        run.record.subscribe(listener)
+    document: history.JsonDocument | None = None  # likewise what is printed: the --json
+    log: history.SpooledLog | None = None  # document or the text log
+    if args.json:
+        document = history.JsonDocument()
+        run.record.subscribe(document.listen)
+    else:
+        log = history.SpooledLog(TextLog(args.verbose, step_words=False))
+        run.record.subscribe(log.listen)
     rehearsal.schedule(run, interventions)
     interrupted = False
     try:

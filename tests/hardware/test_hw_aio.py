@@ -7,7 +7,6 @@ import threading
 from collections.abc import Awaitable, Callable
 
 import anyio
-import pytest
 
 from hardware import aio
 
@@ -30,10 +29,17 @@ def on_anyio(scenario: Scenario) -> list[str]:
     return log
 
 
-def both(scenario: Scenario) -> list[str]:
-    reference = on_anyio(scenario)
-    assert on_runtime(scenario) == reference
+def both(scenario: Scenario,
+         same: Callable[[list[str]], list[str]] = list) -> list[str]:
+    """The scenario's log on anyio, which the runtime's must equal (as ``same`` puts it)."""
+    reference = same(on_anyio(scenario))
+    assert same(on_runtime(scenario)) == reference
     return reference
+
+
+def siblings_in_any_order(log: list[str]) -> list[str]:
+    """anyio cancels a group's children in the order of a set: their lines sorted."""
+    return [*log[:3], *sorted(log[3:5]), *log[5:]]
 
 
 async def cancel_later(scope: aio.Scope, log: list[str], what: str) -> None:
@@ -119,8 +125,9 @@ def test_a_task_group_waits_for_its_children_and_its_scope_cancels_them() -> Non
             log.append("body done")
         log.append(f"group left: caught {tasks.cancel_scope.cancelled_caught}")
 
-    assert both(scenario) == ["first saw the event", "second saw the event", "body done",
-                              "first cancelled", "second cancelled", "group left: caught True"]
+    assert both(scenario, siblings_in_any_order) == [
+        "first saw the event", "second saw the event", "body done",
+        "first cancelled", "second cancelled", "group left: caught True"]
 
 
 def test_a_failing_child_cancels_its_siblings_and_its_error_leaves_the_group() -> None:
@@ -182,7 +189,7 @@ def test_another_thread_schedules_into_the_runtime_and_wakes_whoever_drives_it()
     thread = threading.Thread(target=lambda: runtime.call_soon_threadsafe(event_box[0].set))
     thread.start()
     thread.join()
-    assert woken.is_set() and runtime.has_ready
+    assert woken.is_set() and not task.done
     runtime.run_ready()
     assert task.done and task.result() == "woken from another thread"
 
@@ -207,15 +214,6 @@ def test_a_cancel_scope_outside_a_task_of_the_runtime_is_refused() -> None:
 
     runtime.run_ready(enter)
     assert [str(e) for e in errors] == ["a cancel scope needs a task of the runtime"]
-
-
-@pytest.mark.parametrize("run", [on_anyio, on_runtime], ids=["anyio", "runtime"])
-def test_each_runtime_runs_the_scenarios_alone_too(run: Callable[[Scenario], list[str]]) -> None:
-    async def scenario(log: list[str]) -> None:
-        await aio.checkpoint()
-        log.append("ran")
-
-    assert run(scenario) == ["ran"]
 
 
 def test_awaiting_an_event_loop_s_future_on_the_runtime_fails_instead_of_hanging() -> None:

@@ -1,6 +1,7 @@
-"""``labrun simulate`` writes its ``--json`` document from the record read back from disk
+"""``labrun simulate`` builds its ``--json`` document from the run's events as they happen
 (``labrun.cli.history``): the same document as one built from a run that kept every
-event and command in memory, whatever pauses and endings the run went through."""
+event and command in memory, or from its record read back, whatever pauses and endings
+the run went through."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from engine.record import read_record
+from engine.record import iter_record
 from engine.run import Run
 from labrun.cli import history
 from labrun.cli.report import JSON_SCHEMA_VERSION
@@ -92,7 +93,7 @@ def test_the_streamed_json_document_is_the_in_memory_one(tmp_path: Path, fails: 
     run.wait(timeout=30)
     run.close()
     out = io.StringIO()
-    history.write_json(history.events(str(record)), out, {"setup": {"x": 1}})
+    history.write_json(iter_record(record), out, {"setup": {"x": 1}})
     streamed = json.loads(out.getvalue())
     expected = json.loads(json.dumps(json_document(run), default=str))
     for command in expected["commands"]:  # the record's times are to the microsecond
@@ -103,7 +104,6 @@ def test_the_streamed_json_document_is_the_in_memory_one(tmp_path: Path, fails: 
     assert streamed == expected
     assert streamed["status"] == ("failed" if fails else "succeeded")
     assert len(streamed["commands"]) == len(run.engine.entries) > 10
-    assert list(history.events(str(record))) == read_record(record)
 
 
 def test_a_run_without_commands_is_a_document_too() -> None:

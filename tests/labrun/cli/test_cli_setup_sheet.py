@@ -151,16 +151,24 @@ def test_simulate_builds_its_output_as_the_run_goes_and_never_reads_its_record(
     from labrun.cli import history, setup_sheet
     from labrun.cli.report import TextLog
 
-    readings: list[str] = []
-    real = history.events
-
-    def counting(path: str) -> object:
-        readings.append(path)
-        return real(path)
-
-    monkeypatch.setattr(history, "events", counting)
     record = tmp_path / "run.jsonl"
-    document = json.loads(simulate(capsys, tmp_path, "--json", "--record", str(record)))
+    readings: list[str] = []
+    real_open = Path.open
+
+    def counting(path: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if path == record and "r" in mode:
+            readings.append(mode)
+        return real_open(path, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Path, "open", counting)
+
+    def simulated(*args: str) -> str:  # and the record not opened for reading meanwhile
+        before = len(readings)
+        out = simulate(capsys, tmp_path, *args)
+        assert len(readings) == before, "simulate read its record back"
+        return out
+
+    document = json.loads(simulated("--json", "--record", str(record)))
     assert document["setup"] == setup_sheet.build(read_record(record))
     assert document["setup"]["timeline"] and document["setup"]["liquids"]
     from_record = io.StringIO()
@@ -168,13 +176,13 @@ def test_simulate_builds_its_output_as_the_run_goes_and_never_reads_its_record(
     assert document == json.loads(from_record.getvalue())  # every command, in order
     assert len(document["commands"]) > 10
     for verbosity in ((), ("-v",), ("-vv",)):
-        text = simulate(capsys, tmp_path, "--record", str(record), *verbosity)
+        text = simulated("--record", str(record), *verbosity)
         log = TextLog(len(verbosity) and len(verbosity[0]) - 1, step_words=False)
         lines = [line for event in read_record(record) for line in log.feed(event)]
         lines += log.finish()
         logged = text.split("\nRun log\n", 1)[1].splitlines()
         assert logged[:len(lines)] == lines and len(lines) > 5  # then the summary
     written = {p.name for p in tmp_path.iterdir()}
-    simulate(capsys, tmp_path)
+    simulated()
     assert {p.name for p in tmp_path.iterdir()} == written  # no record file without --record
-    assert readings == []
+    assert readings  # the test's own readings were seen
