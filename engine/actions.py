@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from typing_extensions import assert_never
-
 from hardware.frozen import Frozen
 
+from .compat import assert_never
 from .state import RunState, Status, status_of
 
 PauseOption = Literal["deferred", "immediate"]

@@ -21,8 +21,6 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from typing_extensions import assert_never
-
 from hardware import aio
 from hardware.aio import CancelScope, Scope, TaskGroupLike
 from hardware.clock import Clock
@@ -35,6 +33,7 @@ from .actions import Action, SkipDelay, check_action
 from .book import CommandBook
 from .bridge import LoopCaller, LoopDriver
 from .channel import CommandChannel, CommandRequest, ProtocolDone, Request
+from .compat import assert_never
 from .core import StalledPolicy
 from .ending import RunEnding
 from .entries import ActionResult, CommandEntry

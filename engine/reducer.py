@@ -7,11 +7,10 @@ a step started, an interlock changed, the protocol finished, the run ended).
 
 from __future__ import annotations
 
-from typing_extensions import assert_never
-
 from hardware.frozen import Frozen, replace
 
 from .actions import Abort, Action, BaseAction, Halt, Pause, Play, Resume, SkipDelay, Stop
+from .compat import assert_never
 from .state import (
     DelayInfo,
     Ending,

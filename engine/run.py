@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -39,6 +38,8 @@ ErrorExplainer = Callable[[BaseException], tuple[str, str | None]]
 
 def default_explain(error: BaseException) -> tuple[str, str | None]:
     """The error's message and the file:line of the innermost frame."""
+    import traceback  # an error to explain: not on every start-up
+
     frames = traceback.extract_tb(error.__traceback__)
     location = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
     return f"{type(error).__name__}: {error}", location

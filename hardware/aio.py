@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import TracebackType
@@ -279,6 +278,8 @@ class Runtime:
                     callback()
                 except Exception:
                     print(f"Exception in callback {callback!r}", file=sys.stderr)
+                    import traceback
+
                     traceback.print_exc()
         finally:
             _local.runtime = outer

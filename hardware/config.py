@@ -9,7 +9,6 @@ built-in six axes.
 
 from __future__ import annotations
 
-import inspect
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -441,6 +440,8 @@ def _table(data: Mapping[str, Any], key: str, cls: type, default: Any) -> Any:
 def _table_value(key: str, table: Any, cls: type, default: Any) -> Any:
     if not isinstance(table, Mapping):
         raise ConfigError(f"{key}: expected a table, got {table!r}")
+    import inspect  # a config file is read: not on a simulation's start-up
+
     fields = inspect.get_annotations(cls)
     values: dict[str, Any] = {} if default is None else {
         name: getattr(default, name) for name in fields}

@@ -8,7 +8,6 @@ thousand commands in memory, not a million lines.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO
 
@@ -31,6 +30,8 @@ class CommandLog:
         recent.append(command)
         if len(recent) >= CHUNK:
             if self._file is None:
+                import tempfile  # a long run only: not on every start-up
+
                 # Lives as long as the log: closed by clear(), or with the process.
                 self._file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
             describe = self._describe

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import traceback
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +30,8 @@ def explain_for(protocol_file: str | None) -> ErrorExplainer:
 
     def explain(error: BaseException) -> tuple[str, str | None]:
         location = getattr(error, "location", None)
+        import traceback  # an error to explain: not on every start-up
+
         frames = traceback.extract_tb(error.__traceback__)
         if protocol_file:
             mine = [f for f in frames if f.filename == protocol_file]

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import ast
 import builtins
-import inspect
 import io
 import os
 import sys
-import tokenize
 import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -90,25 +88,55 @@ def load_protocol(path: str | Path) -> ProtocolSource:
         raise LocatedLoadError("the protocol has no run(ctx) function", f"{name}:1")
     namespace = _execute(tree, name)
     run = namespace.get("run")
-    if not callable(run) or inspect.isclass(run):
+    if not callable(run) or isinstance(run, type):
         raise LocatedLoadError("run must be a function taking the protocol context, not "
                                f"{type(run).__name__} {run!r}"[:200], f"{name}:{run_line}")
-    if inspect.iscoroutinefunction(run):
+    if _is_coroutine_function(run):
         raise LocatedLoadError("run must be a plain def, not async def",
                                f"{name}:{run.__code__.co_firstlineno}")
+    if not _takes_one_argument(run):
+        line = run.__code__.co_firstlineno if hasattr(run, "__code__") else 1
+        raise LocatedLoadError("run must take exactly one argument, the protocol context",
+                               f"{name}:{line}")
+    return ProtocolSource(name, api_version, metadata, requirements, run)
+
+
+def _is_coroutine_function(run: Callable[..., Any]) -> bool:
+    if type(run) is types.FunctionType:  # the common case, without importing inspect
+        return bool(run.__code__.co_flags & _CO_COROUTINE)
+    import inspect
+
+    return inspect.iscoroutinefunction(run)
+
+
+def _takes_one_argument(run: Callable[..., Any]) -> bool:
+    """True when ``run(ctx)`` binds (inspect is imported only for an unusual ``run``)."""
+    if type(run) is types.FunctionType:
+        code = run.__code__
+        if code.co_argcount == 1 and not code.co_kwonlyargcount:
+            return True  # one positional parameter (with *args, **kwargs or not)
+    import inspect
+
     try:
         inspect.signature(run).bind(object())
     except TypeError:
-        line = run.__code__.co_firstlineno if hasattr(run, "__code__") else 1
-        raise LocatedLoadError("run must take exactly one argument, the protocol context",
-                               f"{name}:{line}") from None
-    return ProtocolSource(name, api_version, metadata, requirements, run)
+        return False
+    return True
+
+
+_CO_COROUTINE = 0x80  # inspect.CO_COROUTINE
 
 
 def _decode(data: bytes, name: str) -> str:
     """The file's text: UTF-8, or the encoding its coding comment declares (PEP 263)."""
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        head = data.split(b"\n", 2)[:2]
+        if any(b"coding" in line for line in head):  # a PEP 263 comment, maybe
+            import tokenize  # 1 ms of start-up, for the rare file that needs it
+
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        else:  # what detect_encoding answers for a file with no coding comment
+            encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
         return data.decode(encoding)
     except SyntaxError as exc:  # an unknown encoding in the coding comment
         raise LocatedLoadError(f"syntax error: {exc.msg}", f"{name}:{exc.lineno or 1}") from None

@@ -9,11 +9,9 @@ internally (``transfer`` calling ``aspirate``) stay in the same step.
 from __future__ import annotations
 
 import functools
-import inspect
 import math
 import os
 import sys
-import sysconfig
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -35,7 +33,8 @@ _PACKAGE_DIRS = tuple(
 )
 # The standard library (contextlib, threading) is never the caller a user means; code
 # installed in its site-packages may be.
-_STDLIB_DIR = os.path.abspath(sysconfig.get_paths()["stdlib"]) + os.sep
+# (sysconfig's "stdlib" path, without importing sysconfig: 1 ms of start-up)
+_STDLIB_DIR = os.path.dirname(os.path.abspath(os.__file__)) + os.sep
 _SITE_DIRS = ("site-packages", "dist-packages")
 
 
@@ -190,6 +189,8 @@ def check_finite(name: str, method: Callable[..., Any], args: tuple[Any, ...],
             break
     else:
         return  # the common case: every value finite, most of them not even walked
+    import inspect  # only for a call given a non-finite number
+
     try:
         bound = inspect.signature(method).bind(None, *args, **kwargs).arguments
     except TypeError:

@@ -10,7 +10,6 @@ into, the tips it picked up, its message.
 from __future__ import annotations
 
 import functools
-import linecache
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -132,6 +131,8 @@ def call_name(step_name: str, line: str | None) -> str:
         return step_name
     path, _, number = line.rpartition(":")
     if path and number.isdigit():
+        import linecache  # (with tokenize) 1.4 ms of start-up: only for a step like this
+
         for name in _CALL.findall(linecache.getline(path, int(number))):
             if name in CALL_NAMES:
                 return str(name)

@@ -9,10 +9,8 @@ once the run has ended; nothing is read back.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from engine.record import Event, json_line
 
@@ -22,6 +20,50 @@ JSON_SCHEMA_VERSION = 2
 _ENDED = ("completed", "failed", "interrupted")
 
 
+class Spool:
+    """Text written as a run goes, read once at its end: kept in memory up to ``limit``
+    characters, then in a temporary file (``tempfile`` is imported only then: a
+    simulation's start-up does not pay for it)."""
+
+    def __init__(self, limit: int = 1 << 20) -> None:
+        self._pieces: list[str] = []
+        self._size = 0
+        self._limit = limit
+        self._file: IO[str] | None = None
+
+    def write(self, text: str) -> None:
+        """Add ``text``."""
+        if self._file is not None:
+            self._file.write(text)
+            return
+        self._pieces.append(text)
+        self._size += len(text)
+        if self._size > self._limit:
+            import tempfile
+
+            # closed by copy_to(); a spool never copied goes with its process
+            self._file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+            self._file.write("".join(self._pieces))
+            self._pieces.clear()
+
+    @property
+    def in_memory(self) -> int:
+        """Characters held in memory now."""
+        return 0 if self._file is not None else self._size
+
+    def copy_to(self, out: TextIO) -> None:
+        """Write everything to ``out`` and release the spool."""
+        if self._file is None:
+            out.write("".join(self._pieces))
+            self._pieces.clear()
+            return
+        import shutil
+
+        self._file.seek(0)
+        shutil.copyfileobj(self._file, out)
+        self._file.close()
+
+
 class SpooledLog:
     """A run log fed the run's events as they happen (``listen`` is a record listener):
     its finished lines go to a spool file, so memory stays flat; ``write`` puts the whole
@@ -29,8 +71,7 @@ class SpooledLog:
 
     def __init__(self, log: TextLog) -> None:
         self._log = log
-        # closed by write(); a log never written goes with its process
-        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        self._spool = Spool()
 
     def listen(self, event: Event) -> None:
         """Take one event of the run, in order."""
@@ -41,9 +82,7 @@ class SpooledLog:
     def write(self, out: TextIO) -> None:
         """Write the log to ``out`` (the run has ended); the spool is released."""
         lines = self._log.finish()
-        self._spool.seek(0)
-        shutil.copyfileobj(self._spool, out)
-        self._spool.close()
+        self._spool.copy_to(out)
         for line in lines:
             out.write(line + "\n")
 
@@ -69,8 +108,7 @@ class JsonDocument:
     """
 
     def __init__(self) -> None:
-        # closed by write(); a document never written goes with its process
-        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        self._spool = Spool()
         self._commands = 0
         self._open: dict[int, dict[str, Any]] = {}
         self._status_changes: list[dict[str, Any]] = []
@@ -145,9 +183,7 @@ class JsonDocument:
             **(extra or {}),
         }
         out.write(f'{{\n  "schema_version": {JSON_SCHEMA_VERSION},\n  "commands": [')
-        self._spool.seek(0)
-        shutil.copyfileobj(self._spool, out)
-        self._spool.close()
+        self._spool.copy_to(out)
         out.write("\n  ]" if self._commands else "]")
         for name, value in rest.items():
             body = json.dumps(value, indent=2, default=str).replace("\n", "\n  ")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -35,8 +37,8 @@ def build_parser(only: str | None = None, *, full: bool = False) -> argparse.Arg
     sub-commands are listed by name and line without importing any of them, unless
     ``full``: ``labrun --help`` must not load the HTTP stack.
     """
-    parser = argparse.ArgumentParser(prog="labrun", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="labrun", description=DESCRIPTION, epilog=EPILOG,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action=_VersionAction, help="print labrun's version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, line in COMMANDS.items():
@@ -60,6 +62,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = None  # nothing more to flush at exit
         return 0
     return status
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser (and its sub-commands' parsers), its help as wide as the
+    terminal, told without importing ``shutil`` as argparse's formatter does (2.5 ms of
+    every start-up, for a width that is only needed when help is printed)."""
+
+    def __init__(self, formatter_class: type[argparse.HelpFormatter] = argparse.HelpFormatter,
+                 **kwargs: Any) -> None:
+        width = functools.partial(formatter_class, width=_columns() - 2)
+        super().__init__(formatter_class=width, **kwargs)
+
+
+def _columns() -> int:
+    """The terminal's width, as ``shutil.get_terminal_size`` tells it (80 if unknown)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
 
 
 class _VersionAction(argparse.Action):

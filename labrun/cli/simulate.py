@@ -7,7 +7,6 @@ import contextlib
 import gc
 import json
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +137,8 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
     if summary["status"] == Status.FAILED.value:
         error = protocol_error(run)
         if args.debug and error is not None:
+            import traceback
+
             traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
         where = f"{summary['location']}: " if summary.get("location") else ""
         print(f"error: {where}{summary.get('error')}", file=sys.stderr)

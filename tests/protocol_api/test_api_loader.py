@@ -217,7 +217,8 @@ def test_a_missing_run_is_a_load_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("signature", "line"), [
-    ("def run(ctx, other):", 4), ("def run():", 4), ("def run(*, ctx):", 4)])
+    ("def run(ctx, other):", 4), ("def run():", 4), ("def run(*, ctx):", 4),
+    ("def run(ctx, *, flag):", 4)])
 def test_run_must_take_one_argument(tmp_path: Path, signature: str, line: int) -> None:
     path = write(tmp_path, f'metadata = {{"apiLevel": "2.15"}}\n\n\n{signature}\n    pass\n')
     error = load_error(path)
@@ -225,10 +226,30 @@ def test_run_must_take_one_argument(tmp_path: Path, signature: str, line: int) -
     assert error.location == f"{path}:{line}"
 
 
-def test_run_with_defaults_or_varargs_is_accepted(tmp_path: Path) -> None:
-    path = write(tmp_path, 'metadata = {"apiLevel": "2.15"}\n\ndef run(ctx, extra=1):\n    '
-                           'pass\n')
+@pytest.mark.parametrize("signature", [
+    "def run(ctx, extra=1):", "def run(ctx, *args, **kwargs):", "def run(*args):",
+    "def run(ctx, /):", "def run(ctx, *, flag=1):", "def run(ctx=None):"])
+def test_run_with_defaults_or_varargs_is_accepted(tmp_path: Path, signature: str) -> None:
+    path = write(tmp_path, f'metadata = {{"apiLevel": "2.15"}}\n\n{signature}\n    pass\n')
     assert isinstance(load_protocol(path), ProtocolSource)
+
+
+def test_a_run_that_is_no_plain_function_is_checked_all_the_same(tmp_path: Path) -> None:
+    path = write(tmp_path, 'import functools\nmetadata = {"apiLevel": "2.15"}\n\n'
+                           'def steps(ctx, n):\n    pass\n\nrun = functools.partial(steps, n=2)\n')
+    assert isinstance(load_protocol(path), ProtocolSource)
+    path = write(tmp_path, 'import functools\nmetadata = {"apiLevel": "2.15"}\n\n'
+                           'def steps(ctx, n):\n    pass\n\nrun = functools.partial(steps)\n')
+    assert str(load_error(path)) == "run must take exactly one argument, the protocol context"
+
+
+def test_a_utf8_file_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    path = tmp_path / "protocol.py"
+    path.write_bytes(b'\xef\xbb\xbfmetadata = {"apiLevel": "2.15"}\n'
+                     b'def run(ctx):\n    ctx.comment("caf\xc3\xa9")\n')
+    run = simulate(path)
+    assert [e.command.params()["message"] for e in run.engine.entries
+            if e.command.kind == "comment"] == ["café"]
 
 
 def test_an_error_at_the_top_level_is_a_load_error_at_its_line(tmp_path: Path) -> None:

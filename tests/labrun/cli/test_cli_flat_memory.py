@@ -3,9 +3,11 @@ nothing held once handed out."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from engine.record import iter_record
+from labrun.cli.history import Spool
 from labrun.cli.report import TextLog, text_log
 from protocol_api.execute import continue_when_stalled, create_run
 
@@ -53,3 +55,22 @@ def test_the_streamed_log_is_the_whole_log_and_keeps_nothing(tmp_path: Path) -> 
         assert streamed == whole
         assert len(whole) > 120
         assert log.lines == [] and log.step_words == {}
+
+
+def test_a_spool_keeps_a_bounded_part_in_memory_and_gives_back_everything_in_order(
+        ) -> None:
+    pieces = [f"line {i}\n" for i in range(1000)]
+    spool = Spool(limit=100)
+    for piece in pieces:
+        spool.write(piece)
+        assert spool.in_memory <= 100  # past the limit, everything goes to a file
+    out = io.StringIO()
+    spool.copy_to(out)
+    assert out.getvalue() == "".join(pieces)
+    small = Spool()
+    small.write("a\n")
+    small.write("b\n")
+    assert small.in_memory == 4
+    out = io.StringIO()
+    small.copy_to(out)
+    assert out.getvalue() == "a\nb\n"
