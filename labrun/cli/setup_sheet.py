@@ -53,9 +53,17 @@ class SheetBuilder:
 
     def listen(self, event: Mapping[str, Any]) -> None:
         """``add`` for an event as the run adds it: the commands whose fields the sheet
-        shows are taken as the record file has them (plain JSON values)."""
-        if event["event"] == "command" and str(event.get("type")).startswith(_SHOWN):
-            event = json.loads(json_line(dict(event)))
+        shows are taken as the record file has them (plain JSON values). Only steps,
+        queued commands and the summary are read: of any other event, ``add`` takes only
+        its time, and a live run always ends with the summary, whose duration is the end."""
+        kind = event["event"]
+        if kind == "command":
+            if event["status"] != "queued":
+                return
+            if str(event.get("type")).startswith(_SHOWN):
+                event = json.loads(json_line(dict(event)))
+        elif kind != "step" and kind != "summary":
+            return
         self.add(event)
 
     def add(self, event: Mapping[str, Any]) -> None:

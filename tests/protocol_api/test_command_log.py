@@ -1,9 +1,11 @@
 """``ctx.commands()`` past the in-memory batch: the lines spilled to disk come back in
-order, with the batch still in memory, and clearing forgets both."""
+order, with the batch still in memory, and clearing forgets both; nothing is described
+until the log is read."""
 
 from __future__ import annotations
 
 from engine import commands as c
+from engine.commands import Aspirate, Command, Comment
 from protocol_api.command_log import CHUNK, CommandLog
 from protocol_api.steps import describe
 
@@ -20,3 +22,31 @@ def test_the_log_keeps_every_line_in_order_across_batches() -> None:
     assert list(log) == []
     log.append(c.Comment("after"))
     assert list(log) == ["after"] and len(log) == 1
+
+
+def test_nothing_is_described_until_read_and_any_command_comes_back() -> None:
+    described: list[Command] = []
+
+    def counting(command: Command) -> str:
+        described.append(command)
+        return describe(command)
+
+    log = CommandLog(counting)
+    commands: list[Command] = []
+    for i in range(2 * CHUNK + 10):
+        command: Command = Comment(f"line {i}") if i % 2 else Aspirate(
+            "left", 10.0 + i, 92.86, "1/A1", ("1/B1",), False)
+        commands.append(command)
+        log.append(command)
+    assert described == []  # nothing is described until the log is read
+    assert len(log) == 2 * CHUNK + 10
+    expected = [describe(c) for c in commands]
+    assert list(log) == expected
+    assert list(log) == expected  # reading it leaves it as it was
+    log.append(Comment("after"))  # and it goes on after a read
+    assert list(log)[-2:] == [expected[-1], "after"]
+    assert len(log) == 2 * CHUNK + 11
+    log.clear()
+    assert list(log) == [] and len(log) == 0
+    log.append(Comment("again"))
+    assert list(log) == ["again"]
