@@ -25,13 +25,42 @@ def validate_definition(definition: object, source: str = "labware definition") 
 
 def load_custom_definitions(directory: str | os.PathLike[str]) -> dict[str, LabwareDefinition]:
     """Read and check every ``*.json`` under ``directory``; keyed by ``parameters.loadName``
-    (two files with the same definition are one labware; different ones are an error)."""
+    (two files with the same definition are one labware; different ones are an error).
+
+    A directory is read again only when its files have changed (their names, sizes and
+    modification times): every ``load_labware`` looks here first, and reading and checking
+    a directory of definitions costs far more than a look at it. The definitions are
+    shared: treat them as read-only.
+    """
     root = Path(directory)
     if not root.is_dir():
         raise LabwareDefinitionError(f"custom labware directory {str(root)!r} does not exist")
+    paths = sorted(root.rglob("*.json"))
+    files = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:  # gone since the listing: read_definition_file says so
+            files.append((str(path), -1, -1))
+        else:
+            files.append((str(path), stat.st_mtime_ns, stat.st_size))
+    key, signature = str(root.resolve()), tuple(files)
+    seen = _READ.get(key)
+    if seen is not None and seen[0] == signature:
+        return dict(seen[1])
+    found = _read_directory(paths)
+    _READ[key] = (signature, found)
+    return dict(found)
+
+
+_READ: dict[str, tuple[tuple[tuple[str, int, int], ...], dict[str, LabwareDefinition]]] = {}
+"""Directories read, with the files they had then."""
+
+
+def _read_directory(paths: list[Path]) -> dict[str, LabwareDefinition]:
     found: dict[str, LabwareDefinition] = {}
     sources: dict[str, Path] = {}
-    for path in sorted(root.rglob("*.json")):
+    for path in paths:
         definition = read_definition_file(path)
         load_name = definition["parameters"]["loadName"]
         if load_name in found:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -365,3 +366,38 @@ def test_validate_definition_names_the_source() -> None:
         validate_definition(broken("wells"), "protocol.py")
     with pytest.raises(LabwareDefinitionError, match="must be a JSON object"):
         validate_definition([1, 2], "x")
+
+
+def test_a_directory_is_read_again_only_when_its_files_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from protocol_api.labware_definitions import _custom
+
+    reads: list[str] = []
+    real = _custom.read_definition_file
+    monkeypatch.setattr(_custom, "read_definition_file",
+                        lambda path: reads.append(Path(path).name) or real(path))
+    path = write(tmp_path, "a.json", custom("plate_a"))
+    write(tmp_path, "b.json", custom("plate_b"))
+    assert sorted(load_custom_definitions(tmp_path)) == ["plate_a", "plate_b"]
+    assert get_definition("plate_b", extra_dirs=[tmp_path])["parameters"]["loadName"] == "plate_b"
+    assert reads == ["a.json", "b.json"]  # looked at, not read again
+
+    found = load_custom_definitions(tmp_path)
+    found.clear()  # the caller's copy
+    assert sorted(load_custom_definitions(tmp_path)) == ["plate_a", "plate_b"]
+
+    edited = custom("plate_a")
+    edited["metadata"]["displayName"] = "Edited Plate"
+    write(tmp_path, "a.json", edited)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert load_custom_definitions(tmp_path)["plate_a"]["metadata"]["displayName"] == "Edited Plate"
+    write(tmp_path, "c.json", custom("plate_c"))
+    assert sorted(load_custom_definitions(tmp_path)) == ["plate_a", "plate_b", "plate_c"]
+    (tmp_path / "b.json").unlink()
+    assert sorted(load_custom_definitions(tmp_path)) == ["plate_a", "plate_c"]
+    write(tmp_path, "d.json", "{not json")
+    with pytest.raises(LabwareDefinitionError, match=r"d\.json: not valid JSON"):
+        load_custom_definitions(tmp_path)
+    with pytest.raises(LabwareDefinitionError, match=r"d\.json: not valid JSON"):
+        load_custom_definitions(tmp_path)  # a bad directory is not remembered as good
