@@ -263,6 +263,7 @@ class Labware:
         self._wells: list[Well] | None = None  # built on first use
         self._by_name: dict[str, Well] = {}
         self._grid: tuple[dict[str, list[int]], dict[str, list[int]]] | None = None
+        self._squares: _WellSquares | None = None  # built on first well_at
 
     # -- identity -----------------------------------------------------------------
 
@@ -413,8 +414,13 @@ class Labware:
         return [wells[a] if isinstance(a, int) else self[a] for a in _same_kind(args, "wells")]
 
     def well_at(self, x: float, y: float) -> Well | None:
-        """The well whose opening holds the deck point (x, y), if any (a nozzle's well)."""
-        for well in self._all_wells():
+        """The well whose opening holds the deck point (x, y), if any (a nozzle's well);
+        the first in ``wells()`` order should openings overlap."""
+        wells = self._all_wells()
+        if self._squares is None:
+            self._squares = _WellSquares(wells)
+        for index in self._squares.near(x - self._offset.x, y - self._offset.y):
+            well = wells[index]
             dx, dy = abs(x - well._x), abs(y - well._y)
             if well._diameter is not None:
                 radius = well._diameter / 2
@@ -581,3 +587,33 @@ def _same_kind(args: tuple[str | int, ...], what: str) -> tuple[str | int, ...]:
     if all(isinstance(a, int) and not isinstance(a, bool) for a in args):
         return args
     raise TypeError(f"{what}() takes names (str) or indices (int), not {args!r}")
+
+
+class _WellSquares:
+    """A labware's wells by the square of a grid their centre lies in (in the labware's
+    own frame, so an offset changes nothing), each square as wide as the widest well: a
+    point in a well's opening lies in the square of its centre or in one next to it, so
+    ``well_at`` checks the wells of nine squares instead of every well."""
+
+    def __init__(self, wells: Sequence[Well]) -> None:
+        widest = max((w._diameter if w._diameter is not None
+                      else max(w._length or 0, w._width or 0) for w in wells), default=0.0)
+        self.size = max(float(widest), 1.0) + 1e-3
+        self.squares: dict[tuple[int, int], list[int]] = {}
+        for well in wells:
+            self.squares.setdefault(self._square(well._rel[0], well._rel[1]), []).append(
+                well._index)
+
+    def _square(self, x: float, y: float) -> tuple[int, int]:
+        return math.floor(x / self.size), math.floor(y / self.size)
+
+    def near(self, x: float, y: float) -> list[int]:
+        """Indices, in ``wells()`` order, of the wells that may hold the point (x, y)."""
+        column, row = self._square(x, y)
+        squares = self.squares
+        found: list[int] = []
+        for i in (column - 1, column, column + 1):
+            for j in (row - 1, row, row + 1):
+                found += squares.get((i, j), ())
+        found.sort()
+        return found

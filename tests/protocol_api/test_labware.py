@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 
 import pytest
@@ -416,3 +417,52 @@ def test_protocols_may_attach_their_own_attributes_to_wells(plate: Labware) -> N
     plate["A1"].liq_vol = 1500  # type: ignore[attr-defined]
     assert plate["A1"].liq_vol == 1500  # type: ignore[attr-defined]
     assert plate["A1"].max_volume == 360 and f"{plate['A1'].max_volume}" == "360"
+
+
+def _well_holding(labware: Labware, x: float, y: float) -> str | None:
+    """The first well in order whose opening holds (x, y), from the well's own size."""
+    for well in labware.wells():
+        centre = well.top().point
+        if well.diameter is not None:
+            if (x - centre.x) ** 2 + (y - centre.y) ** 2 <= (well.diameter / 2) ** 2 + 1e-6:
+                return well.well_name
+        elif (abs(x - centre.x) <= well.length / 2 + 1e-6
+              and abs(y - centre.y) <= well.width / 2 + 1e-6):
+            return well.well_name
+    return None
+
+
+@pytest.mark.parametrize("load_name", [
+    "corning_96_wellplate_360ul_flat", "corning_384_wellplate_112ul_flat",
+    "nest_12_reservoir_15ml", "nest_1_reservoir_195ml",
+    "opentrons_24_tuberack_nest_1.5ml_snapcap", "opentrons_15_tuberack_falcon_15ml_conical",
+])
+def test_well_at_finds_the_well_under_a_point_anywhere_on_the_labware(load_name: str) -> None:
+    labware = load(load_name, "2", SLOT_2)
+    for offset in (None, (1.7, -2.3, 0.5)):
+        if offset is not None:
+            labware.set_offset(*offset)
+        found = 0
+        for i in range(0, 130, 3):
+            for j in range(0, 88, 3):
+                x, y = labware.wells()[0].top().point.x - 20 + i * 1.13, SLOT_2.y - 3 + j * 1.07
+                expected = _well_holding(labware, x, y)
+                well = labware.well_at(x, y)
+                assert (well.well_name if well else None) == expected, (x, y)
+                found += expected is not None
+        assert found > 30
+    for well in labware.wells():  # every centre, and an edge of every opening
+        centre = well.top().point
+        assert labware.well_at(centre.x, centre.y) is well
+        half = well.diameter / 2 if well.diameter is not None else well.length / 2
+        assert labware.well_at(centre.x + half - 1e-4, centre.y) is well
+
+
+def test_where_openings_overlap_well_at_gives_the_first_well_in_order() -> None:
+    definition = copy.deepcopy(get_definition("corning_96_wellplate_360ul_flat"))
+    a1, b1 = definition["wells"]["A1"], definition["wells"]["B1"]
+    b1["x"], b1["y"] = a1["x"] - 3.0, a1["y"]  # B1's opening overlaps A1's, to its left
+    labware = Labware(definition, "1", ORIGIN)
+    point = labware["A1"].top().point
+    assert labware.well_at(point.x - 1.5, point.y) is labware["A1"]
+    assert labware.well_at(point.x - 4.0, point.y) is labware["B1"]
