@@ -574,7 +574,7 @@ class InstrumentContext:
         point = location.point
         if self._spec.channels == 1 or not location.labware.is_well:
             return point
-        if "centerMultichannelOnWells" not in location.labware.as_well().parent.quirks:
+        if not location.labware.as_well().parent.has_quirk("centerMultichannelOnWells"):
             return point
         nozzles = [v for _, v in self._spec.nozzles]
         x0, y0, _ = nozzles[0]

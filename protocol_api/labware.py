@@ -334,6 +334,10 @@ class Labware:
         """A copy of the definition's quirks."""
         return list(self._parameters.get("quirks", []))
 
+    def has_quirk(self, quirk: str) -> bool:
+        """True when the definition lists ``quirk`` (``quirks`` without the copy)."""
+        return quirk in self._parameters.get("quirks", ())
+
     @property
     def is_tiprack(self) -> bool:
         """Whether this labware is a tip rack."""

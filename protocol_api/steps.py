@@ -111,9 +111,10 @@ class StepTracker:
             kind = value.__class__  # most params are told finite without a walk:
             if kind in _PLAIN or (kind is float and math.isfinite(value)):
                 continue
-            if kind is tuple and _NUMBERS.issuperset(map(type, value)) and math.isfinite(
-                    sum(value)):
-                continue  # a point
+            if kind is tuple:
+                kinds = set(map(type, value))
+                if kinds <= _PLAIN or (kinds <= _NUMBERS and math.isfinite(sum(value))):
+                    continue  # a point, or the wells under a multi-channel's nozzles
             bad = non_finite(value)
             if bad is not None:
                 name = self.step.name if self.depth else command.kind
