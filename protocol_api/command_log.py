@@ -9,7 +9,6 @@ protocol never reads its log never describes a command.
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable, Iterator
 from typing import IO
 
@@ -32,8 +31,10 @@ class CommandLog:
         recent = self._recent
         recent.append(command)
         if len(recent) >= CHUNK:
+            import pickle  # a long run only: with tempfile, not on every start-up
+
             if self._file is None:
-                import tempfile  # a long run only: not on every start-up
+                import tempfile
 
                 # Lives as long as the log: closed by clear(), or with the process.
                 self._file = tempfile.TemporaryFile()  # noqa: SIM115
@@ -53,6 +54,8 @@ class CommandLog:
         describe = self._describe
         lines: list[str] = []
         if self._file is not None:
+            import pickle
+
             file = self._file
             end = file.tell()
             file.seek(0)

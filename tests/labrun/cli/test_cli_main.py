@@ -62,9 +62,9 @@ def test_a_simulation_imports_neither_asyncio_nor_anyio() -> None:
     """Together they are 60 ms of every start-up: a simulation runs on hardware.aio's own
     runtime, with a pause, a module, a delay and a rehearsed door opening. Nor does it
     import what only an error, a long log, a config file or help text needs (inspect,
-    traceback, tempfile, shutil and what they bring: about 20 ms)."""
+    traceback, tempfile, shutil, pickle and what they bring: about 20 ms)."""
     unwanted = ("asyncio", "anyio", "inspect", "traceback", "tempfile", "shutil", "tokenize",
-                "linecache", "sysconfig", "random")
+                "linecache", "sysconfig", "random", "pickle")
     if sys.version_info >= (3, 11):
         unwanted += ("typing_extensions",)
     probe = (
