@@ -38,7 +38,13 @@ class CommandLog:
 
                 # Lives as long as the log: closed by clear(), or with the process.
                 self._file = tempfile.TemporaryFile()  # noqa: SIM115
-            pickle.dump(recent, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                data = pickle.dumps(recent, protocol=pickle.HIGHEST_PROTOCOL)
+            except (pickle.PicklingError, TypeError, AttributeError):
+                # A value no pickle holds (a protocol's own object as a pause message):
+                # this batch goes as its lines, described now.
+                data = pickle.dumps([self._describe(c) for c in recent])
+            self._file.write(data)
             self._spilled += len(recent)
             recent.clear()
 
@@ -61,7 +67,8 @@ class CommandLog:
             file.seek(0)
             try:
                 while file.tell() < end:  # one batch of commands in memory at a time
-                    lines += [describe(c) for c in pickle.load(file)]
+                    lines += [c if isinstance(c, str) else describe(c)
+                              for c in pickle.load(file)]
             finally:
                 file.seek(end)
         lines += [describe(c) for c in self._recent]

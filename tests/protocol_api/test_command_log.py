@@ -50,3 +50,17 @@ def test_nothing_is_described_until_read_and_any_command_comes_back() -> None:
     assert list(log) == [] and len(log) == 0
     log.append(Comment("again"))
     assert list(log) == ["again"]
+
+
+def test_a_command_no_pickle_holds_is_still_in_the_log() -> None:
+    log = CommandLog(describe)
+
+    def message() -> None:  # a protocol's own object as a message: no pickle holds it
+        pass
+
+    commands = [c.Comment(f"note {i}") for i in range(CHUNK)]
+    commands[5] = c.Comment(message)  # type: ignore[arg-type]
+    for command in [*commands, c.Comment("last")]:
+        log.append(command)
+    assert list(log) == [describe(command) for command in commands] + ["last"]
+    assert list(log)[5].startswith("<function ")
