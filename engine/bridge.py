@@ -78,8 +78,6 @@ class LoopCaller:
             self._schedule(callback)
         except RuntimeError as exc:  # loop closed under our feet
             raise LoopClosedError("the engine loop has stopped") from exc
-        if self._driver is not None:
-            self._driver.nudge()
 
     def submit(self, callback: Callable[[], object]) -> None:
         """``call_soon``, for a thread about to wait for the loop's answer: with a driver,
@@ -103,14 +101,12 @@ class LoopDriver:
 
     def __init__(self) -> None:
         self._work = threading.Event()
+        # Whatever another thread schedules (call_soon_threadsafe) wakes the loop's own
+        # thread, which runs it.
         self.runtime = Runtime(wake=self._work.set)
         self._baton = threading.Lock()
         self._closed = False
         self.driving: int | None = None  # the thread running the loop now
-
-    def nudge(self) -> None:
-        """Something was scheduled from another thread: the loop's own thread runs it."""
-        self._work.set()
 
     def run(self, main: Coroutine[Any, Any, T]) -> T:
         """Run ``main`` to its end (in the loop's own thread)."""

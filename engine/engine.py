@@ -85,7 +85,7 @@ class Engine:
         self.modules = Modules(self, devices, simulate=simulate_devices)
         self.inbox = Inbox(self._wake)
         self._start_protocol = start_protocol
-        self._waiters: list[aio.EventLike] = []  # those of wait(), woken together
+        self._wakeup: aio.EventLike | None = None  # what wait() awaits, until set
         self._new_scope: Callable[[], Scope] = CancelScope
         self.journal: list[CommandEntry] = []  # the commands of the step in progress
         self._interruptible: Scope | None = None
@@ -374,10 +374,9 @@ class Engine:
 
     def _wake(self) -> None:
         self._waiting = False
-        if self._waiters:
-            for waiter in self._waiters:
-                waiter.set()
-            self._waiters.clear()
+        if self._wakeup is not None:
+            self._wakeup.set()  # every wait() now, together
+            self._wakeup = None
 
     async def wait(self) -> None:
         """Sleep until the next state change or request; the engine is idle meanwhile."""
@@ -386,8 +385,9 @@ class Engine:
         self.take_fault()
         if self._protocol_scope is not None and self._protocol_scope.cancel_called:
             await aio.checkpoint_if_cancelled()
-        waiter = aio.Event()
-        self._waiters.append(waiter)
+        if self._wakeup is None:
+            self._wakeup = aio.Event()
+        waiter = self._wakeup
         self._waiting = True
         try:
             await waiter.wait()
