@@ -106,7 +106,10 @@ sys.modules["labrun_remote_gates"] = GATE_MODULE
 
 def _answer(connection: Connection) -> None:
     with connection:
-        kind, name = connection.recv()
+        try:
+            kind, name = connection.recv()
+        except EOFError:  # the worker was killed before it asked
+            return
         try:
             if kind == "wait":
                 GATE_MODULE.wait(name, simulation=True)
