@@ -36,7 +36,7 @@ import anyio
 from engine.actions import Action
 from engine.bridge import LoopCaller, LoopClosedError
 from engine.entries import ActionResult
-from engine.record import Event, json_line
+from engine.record import Event, iter_record, json_line
 from engine.state import Status
 from hardware.controller import HardwareFault
 
@@ -450,9 +450,18 @@ class SupervisedRun:
         """The worker died: unless the run had ended, it failed, for ``reason``."""
         if self._finishing:
             return
+        if self._record_path is not None:
+            # The worker writes each event before the protocol goes on, but hands events
+            # over in batches: what it wrote and had not sent yet is taken from the file.
+            _last_whole_line(self._record_path)  # a line cut mid-write is removed
+            sent = self._events[-1]["seq"] if self._events else -1
+            with contextlib.suppress(OSError, ValueError):
+                unsent = [e for e in iter_record(self._record_path) if e["seq"] > sent]
+                if unsent:
+                    self.on_events(unsent)
+            if self._finishing:  # the run had ended: its summary was among them
+                return
         last = self._events[-1] if self._events else None
-        if self._record_path is not None:  # the worker may have written more than it sent
-            last = _last_whole_line(self._record_path) or last
         summary: Event = {"seq": last["seq"] + 1 if last else 0,
                           "t": last["t"] if last else 0.0, "event": "summary",
                           "status": Status.FAILED.value, "error": reason}

@@ -109,3 +109,62 @@ def test_a_protocol_out_of_memory_fails_its_run_and_the_worker_goes_on(
     c.queue_start()
     assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
     assert worker_pid(served) == before  # the limit caught it: nothing died
+
+
+def _dead_worker_run(tmp_path: Path, written: list[dict[str, Any]], sent: int) -> tuple[
+        Any, list[dict[str, Any]], list[Any]]:
+    """A run whose worker wrote ``written`` to its record file but handed over only the
+    first ``sent`` events before it died."""
+    from engine.record import json_line
+    from labrun.remote.items import QueueItem
+    from labrun.remote.served import RunHooks
+    from labrun.remote.supervisor import SupervisedRun
+
+    path = tmp_path / "record.jsonl"
+    path.write_text("".join(json_line(e) for e in written) + '{"seq": 9, "t"')  # cut
+    handed: list[dict[str, Any]] = []
+    finishing: list[Any] = []
+
+    async def on_summary(run: Any, summary: dict[str, Any]) -> None:
+        pass
+
+    hooks = RunHooks(server=None, start_soon=finishing.append,  # type: ignore[arg-type]
+                     on_status=lambda: None,
+                     on_events=lambda run, events: handed.extend(events),
+                     on_summary=on_summary, progress_interval=0.1)
+    item = QueueItem("u1", "doomed.py", None, None, None, (), 0.0)
+    run = SupervisedRun(None, item, {"status": "running"}, hooks,  # type: ignore[arg-type]
+                        0.0, record=written[:sent], record_path=path)
+    return run, handed, finishing
+
+
+WRITTEN = [{"seq": 0, "t": 0.0, "event": "run"},
+           {"seq": 1, "t": 0.0, "event": "step", "index": 0, "name": "aspirate"},
+           {"seq": 2, "t": 0.0, "event": "command", "id": 0, "status": "queued",
+            "type": "aspirate"},
+           {"seq": 3, "t": 0.0, "event": "command", "id": 0, "status": "started"},
+           {"seq": 4, "t": 1.5, "event": "command", "id": 0, "status": "completed"}]
+
+
+def test_a_dead_worker_s_record_keeps_what_it_wrote_but_had_not_handed_over(
+        tmp_path: Path) -> None:
+    run, handed, finishing = _dead_worker_run(tmp_path, WRITTEN, sent=2)
+    run.on_worker_end("the run worker process ended (killed by SIGKILL)")
+    record = run.record()
+    assert [e["seq"] for e in record] == [0, 1, 2, 3, 4, 5]
+    assert record[4]["status"] == "completed" and record[5]["event"] == "summary"
+    assert record[5]["status"] == "failed" and record[5]["t"] == 1.5
+    assert [e["seq"] for e in handed] == [2, 3, 4, 5]  # the server heard them too
+    assert read_record(tmp_path / "record.jsonl") == record  # the file says the same
+    assert len(finishing) == 1
+
+
+def test_a_run_that_ended_before_its_worker_died_keeps_its_own_summary(
+        tmp_path: Path) -> None:
+    summary = {"seq": 5, "t": 1.5, "event": "summary", "status": "succeeded"}
+    run, handed, finishing = _dead_worker_run(tmp_path, [*WRITTEN, summary], sent=3)
+    run.on_worker_end("the run worker process ended (killed by SIGKILL)")
+    assert run.record()[-1] == summary and len(run.record()) == 6
+    assert [e["seq"] for e in handed] == [3, 4, 5]  # no failure summary of its own
+    assert read_record(tmp_path / "record.jsonl")[-1] == summary
+    assert len(finishing) == 1
