@@ -69,6 +69,9 @@ class Engine:
         self.clock = clock
         self.config = config
         self.record = record
+        # On the virtual clock a move takes no wall time: the record is written once a
+        # command (and before any wait) instead of before each of its moves as well.
+        self._flush_before_moves = not clock.is_virtual
         self.state = RunState()  # replaced only by ``dispatch``
         self.model = RobotModel(config)
         # What other threads read: replaced (never changed in place) by the loop.
@@ -310,10 +313,11 @@ class Engine:
     async def move(self, segment: Segment) -> None:
         """Make one motion; the position is read back if it is cut off.
 
-        The record is written first: what the robot is about to do is on disk before it
-        moves.
+        On a real clock the record is written first: what the robot is about to do is on
+        disk before it moves.
         """
-        self.record.flush()
+        if self._flush_before_moves:
+            self.record.flush()
         try:
             match segment:
                 case Move():
