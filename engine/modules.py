@@ -18,7 +18,6 @@ from typing import Any
 
 from hardware.controller import HardwareFault
 from hardware.devices import Device
-from hardware.modules.simulated import simulated_device
 
 from . import commands as c
 from .core import EngineCore
@@ -66,6 +65,9 @@ class Modules:
                 f"{command.model} in slot {command.slot}; its modules: "
                 f"{', '.join(have) or 'none'} (name them in the robot file as "
                 f"[modules.<name>] with kind = \"{command.module_kind}\" and its port)")
+        # imported at the first simulated module: a run without one never needs it
+        from hardware.modules.simulated import simulated_device
+
         name = f"{command.module_kind}-{command.slot}"
         device = simulated_device(command.module_kind, name, self.engine.clock)
         self.devices[name] = device
