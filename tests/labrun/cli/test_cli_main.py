@@ -79,3 +79,18 @@ def test_a_simulation_imports_neither_asyncio_nor_anyio() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True, cwd=str(ROOT))
     assert "STATUS 0 LOADED []" in result.stderr, result.stderr[-2000:]
+
+
+def test_a_simulation_without_modules_imports_no_module_simulator() -> None:
+    """The simulated modules (their physics and profiles) are imported by the first
+    ``load_module``: a protocol without one does not pay for them at start-up."""
+    probe = (
+        "import sys\n"
+        "from labrun.cli.main import main\n"
+        "status = main(['simulate', 'examples/plate_replication.py'])\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('hardware.modules'))\n"
+        "print('STATUS', status, 'LOADED', loaded, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True, cwd=str(ROOT))
+    assert "STATUS 0 LOADED []" in result.stderr, result.stderr[-2000:]
