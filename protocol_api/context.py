@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import commands as c
 from engine.channel import CommandChannel
@@ -23,11 +23,12 @@ from .instrument import InstrumentContext
 from .labware import Labware
 from .labware_definitions import get_definition, validate_definition
 from .loader import MAX_API
-from .modules import CONTEXTS, ModuleContext, ModuleError, ModuleRules, module_spec, resolve_model
-from .modules.definitions import THERMOCYCLER_SLOT
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PLUNGER_DROP_TIP, get_pipette
 from .steps import StepTracker, api_step
 from .types import APIVersion, Mount, Point
+
+if TYPE_CHECKING:  # imported by the first load_module: most protocols load none
+    from .modules import ModuleContext, ModuleRules
 
 _UNSUPPORTED = {
     "load_labware_from_definition": "loading labware from a definition object",
@@ -124,8 +125,7 @@ class ProtocolContext:
                  mounts: Mapping[str, tuple[str, str]] | None = None) -> None:
         self._steps = StepTracker(channel, protocol_file)
         self._deck = Deck(slot_origins, trash_slot)
-        self._modules = ModuleRules(self._deck)
-        self._steps.guard = self._modules.check_motion  # no move into a closed module
+        self._modules: ModuleRules | None = None  # the deck rules, from the first module on
         self._api_version = api_version
         self._api_level = APIVersion(*api_version)  # read once a dispense
         self._simulating = simulating
@@ -166,6 +166,8 @@ class ProtocolContext:
     @property
     def loaded_modules(self) -> dict[int, ModuleContext]:
         """Loaded hardware modules by the slot each is in."""
+        if self._modules is None:
+            return {}
         return {int(slot): module for slot, module in self._modules.modules.items()
                 if self._deck[slot] is module}
 
@@ -192,11 +194,11 @@ class ProtocolContext:
         """Loaded labware by slot number (the fixed trash included), as in Opentrons."""
         loaded: dict[int, Labware] = {}
         for slot, item in self._deck.items():
-            if isinstance(item, ModuleContext):  # the labware on it, at its own slot
-                if item.parent == slot and item.labware is not None:
-                    loaded[int(slot)] = item.labware
-            elif item is not None:
+            if isinstance(item, Labware):
                 loaded[int(slot)] = item
+            # a module: the labware on it, at its own slot
+            elif item is not None and item.parent == slot and item.labware is not None:
+                loaded[int(slot)] = item.labware
         return loaded
 
     @property
@@ -265,6 +267,9 @@ class ProtocolContext:
     def load_module(self, module_name: str, location: int | str | None = None,
                     configuration: str | None = None) -> ModuleContext:
         """Load a hardware module into a deck slot (a thermocycler: slot 7, its only one)."""
+        from .modules import CONTEXTS, ModuleError, ModuleRules, module_spec, resolve_model
+        from .modules.definitions import THERMOCYCLER_SLOT
+
         model = resolve_model(module_name)
         spec = module_spec(model)
         if self._api_version < spec.since:
@@ -275,6 +280,9 @@ class ProtocolContext:
                 raise ModuleError(f"load_module: the {spec.display_name} needs a location")
             location = THERMOCYCLER_SLOT
         slot = self._deck.check_slot(location)
+        if self._modules is None:
+            self._modules = ModuleRules(self._deck)
+            self._steps.guard = self._modules.check_motion  # no move into a closed module
         self._modules.check_load(spec, slot)
         origin = self._deck.position_for(slot).point
         module = CONTEXTS[spec.kind](self._steps, spec, slot, spec.labware_origin(slot, origin),

@@ -81,14 +81,16 @@ def test_a_simulation_imports_neither_asyncio_nor_anyio() -> None:
     assert "STATUS 0 LOADED []" in result.stderr, result.stderr[-2000:]
 
 
-def test_a_simulation_without_modules_imports_no_module_simulator() -> None:
-    """The simulated modules (their physics and profiles) are imported by the first
-    ``load_module``: a protocol without one does not pay for them at start-up."""
+def test_a_simulation_without_modules_imports_no_module_code() -> None:
+    """The module contexts, their deck rules and the simulated modules (their physics and
+    profiles) are imported by the first ``load_module``: a protocol without one does not
+    pay for them at start-up."""
     probe = (
         "import sys\n"
         "from labrun.cli.main import main\n"
         "status = main(['simulate', 'examples/plate_replication.py'])\n"
-        "loaded = sorted(m for m in sys.modules if m.startswith('hardware.modules'))\n"
+        "loaded = sorted(m for m in sys.modules\n"
+        "                if m.startswith(('hardware.modules', 'protocol_api.modules')))\n"
         "print('STATUS', status, 'LOADED', loaded, file=sys.stderr)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
