@@ -220,6 +220,14 @@ def _is_warning(kind: str, params: dict[str, Any], call: _Call | None) -> bool:
             and str(params.get("message", "")).startswith("warning: "))
 
 
+def is_terminal(stream: Any) -> bool:
+    """True when ``stream`` is a terminal (a person reads it as it is written)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def clock(seconds: float) -> str:
     """``1:05`` or ``1:02:05``: a time in the run as people read it."""
     whole = round(seconds)

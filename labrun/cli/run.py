@@ -46,7 +46,7 @@ from protocol_api.loader import LocatedLoadError
 from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 
 from . import setup_sheet
-from .report import TextLog, clock, summary_lines
+from .report import TextLog, clock, is_terminal, summary_lines
 from .terminal import KEYS_HELP, PAUSED_HINT, Controls, KeyReader, Progress, StatusLine, use_colour
 
 FAILED_EXIT = 1
@@ -114,7 +114,7 @@ def run_run(args: argparse.Namespace) -> int:
             if isinstance(verdict, int):
                 return verdict
             progress = verdict
-            if not args.yes and _isatty(sys.stdin) and not _ready_to_start():
+            if not args.yes and is_terminal(sys.stdin) and not _ready_to_start():
                 print("not started; nothing was connected or moved")
                 return 0
         return _run_on_robot(args, config, emulate, progress)
@@ -267,8 +267,8 @@ def _prepare(robot: Robot) -> str | None:
 
 def _play(run: Run, inner: MotionController, progress: Progress | None,
           verbosity: int) -> RunStatusReport:
-    stdin_tty = _isatty(sys.stdin)
-    display = StatusLine(sys.stdout, live=stdin_tty and _isatty(sys.stdout), keys=stdin_tty,
+    stdin_tty = is_terminal(sys.stdin)
+    display = StatusLine(sys.stdout, live=stdin_tty and is_terminal(sys.stdout), keys=stdin_tty,
                          colour=use_colour(sys.stdout), progress=progress)
     log = TextLog(verbosity, quiet_sources=("terminal",))
     controls = Controls(run.control, display)
@@ -399,13 +399,6 @@ def _print_summary(summary: dict[str, Any], record: str | None) -> None:
 
 def _pos(position: dict[str, float]) -> str:
     return " ".join(f"{axis} {value:.2f}" for axis, value in position.items())
-
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
 
 
 def _bad_input(message: str, location: str | None) -> int:

@@ -30,7 +30,7 @@ from engine.run import RunControl
 from engine.state import Status
 from engine.status import RunStatusReport
 
-from .report import clock
+from .report import clock, is_terminal
 
 COLOURS = {Status.RUNNING: "32", Status.PAUSING: "33", Status.PAUSED: "1;33",
            Status.SUCCEEDED: "1;32", Status.STOPPED: "1;32", Status.FAILED: "1;31",
@@ -40,11 +40,7 @@ COLOURS = {Status.RUNNING: "32", Status.PAUSING: "33", Status.PAUSED: "1;33",
 
 def use_colour(stream: Any) -> bool:
     """Colour on a terminal, unless ``NO_COLOR`` is set (https://no-color.org)."""
-    try:
-        tty = bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        tty = False
-    return tty and not os.environ.get("NO_COLOR")
+    return is_terminal(stream) and not os.environ.get("NO_COLOR")
 
 KEYS_HELP = "p pause  i pause now  r resume  s stop  a abort  h halt  d skip delay"
 KEYS_HINT = "keys p i r s a h d ?"
