@@ -47,6 +47,7 @@ from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 
 from . import setup_sheet
 from .report import TextLog, clock, is_terminal, summary_lines
+from .simulating import wait_for_simulation
 from .terminal import KEYS_HELP, PAUSED_HINT, Controls, KeyReader, Progress, StatusLine, use_colour
 
 FAILED_EXIT = 1
@@ -162,7 +163,7 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig) -> int | Prog
     try:
         with contextlib.redirect_stdout(printed):
             sim.control.play(source="simulate")
-            sim.wait()
+            wait_for_simulation(sim, sys.stderr)  # a progress line on a terminal
     finally:
         sim.close()
     summary = sim.record.events[-1]

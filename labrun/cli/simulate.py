@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import gc
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,8 @@ from protocol_api.loader import LoadInterrupted, LocatedLoadError
 from protocol_api.watchdog import DEFAULT_WATCHDOG_S, interrupt
 
 from . import history, rehearsal, setup_sheet
-from .report import JSON_SCHEMA_VERSION, TextLog, is_terminal, summary_lines
+from .report import JSON_SCHEMA_VERSION, TextLog, summary_lines
+from .simulating import wait_for_simulation
 
 FAILED_EXIT = 1
 BAD_INPUT_EXIT = 2
@@ -113,12 +113,7 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
     try:
         with protocol_output:
             run.control.play(source="simulate")
-            if is_terminal(sys.stderr):  # a progress line while it lasts
-                from .simulating import wait_showing_progress
-
-                wait_showing_progress(run, sys.stderr, width=lambda: _columns(sys.stderr))
-            else:
-                run.wait()
+            wait_for_simulation(run, sys.stderr)  # a progress line on a terminal
     except KeyboardInterrupt:  # abort, naming the protocol line; then the summary
         interrupted = True
         interrupt(run, str(Path(args.file).resolve()))
@@ -152,14 +147,6 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
         print(f"error: {summary.get('reason')}", file=sys.stderr)
         return INTERRUPTED_EXIT
     return 0 if Status(summary["status"]) in SUCCESS else FAILED_EXIT
-
-
-def _columns(stream: Any) -> int:
-    try:
-        columns = os.get_terminal_size(stream.fileno()).columns
-    except (AttributeError, ValueError, OSError):
-        columns = 0
-    return columns or 80  # a terminal that does not say its size (0)
 
 
 def _bad_input(args: argparse.Namespace, message: str, location: str | None) -> int:

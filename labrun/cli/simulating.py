@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import threading
 import time
@@ -21,7 +22,7 @@ from typing import TextIO
 
 from engine.run import Run
 
-from .report import clock
+from .report import clock, is_terminal
 
 FIRST_S = 1.0
 """Wall seconds before the line first appears (a short simulation never shows it)."""
@@ -90,6 +91,24 @@ class ErasingStream(io.TextIOBase):
 
     def fileno(self) -> int:
         return self._target.fileno()
+
+
+def wait_for_simulation(run: Run, out: TextIO) -> None:
+    """Wait for a simulation to end (raising what ``Run.wait`` raises), with its progress
+    line on ``out`` when ``out`` is a terminal."""
+    if is_terminal(out):
+        wait_showing_progress(run, out, width=lambda: columns(out))
+    else:
+        run.wait()
+
+
+def columns(stream: TextIO) -> int:
+    """The width of the terminal ``stream`` writes to (80 when it does not say)."""
+    try:
+        width = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        width = 0
+    return width or 80
 
 
 def wait_showing_progress(run: Run, out: TextIO, *, now: Callable[[], float] = time.monotonic,

@@ -18,7 +18,13 @@ import pytest
 
 from engine.run import Run
 from labrun.cli.main import main
-from labrun.cli.simulating import ERASE, progress_line, wait_showing_progress
+from labrun.cli.simulating import (
+    ERASE,
+    columns,
+    progress_line,
+    wait_for_simulation,
+    wait_showing_progress,
+)
 from protocol_api.execute import continue_when_stalled, create_run
 
 GATED = """
@@ -158,4 +164,31 @@ def test_simulate_on_a_terminal_prints_its_log_as_without_the_line(
     out = capsys.readouterr().out
     assert out.startswith("hello from the protocol\n")
     assert "status:              succeeded" in out
+    assert not any("simulating:" in t for _, t in events)
+
+
+def test_a_run_waited_for_without_a_terminal_draws_nothing(
+        gated_run: Run, gate: types.ModuleType) -> None:
+    events: list[tuple[str, str]] = []
+    piped = Terminal("err", events)
+    piped.isatty = lambda: False  # type: ignore[method-assign]
+    gate.gate.set()  # type: ignore[attr-defined]
+    wait_for_simulation(gated_run, piped)  # type: ignore[arg-type]
+    assert gated_run.control.status().status.value == "succeeded"
+    assert events == []
+
+
+def test_a_terminal_that_does_not_say_its_width_is_taken_as_80_columns() -> None:
+    assert columns(Terminal("err", [])) == 80  # type: ignore[arg-type]
+
+
+def test_run_simulates_first_on_a_terminal_as_without_the_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "short.py"
+    path.write_text('metadata = {"apiLevel": "2.15"}\n\ndef run(ctx):\n    ctx.comment("hi")\n')
+    events: list[tuple[str, str]] = []
+    monkeypatch.setattr(sys, "stderr", Terminal("err", events))
+    assert main(["run", str(path), "--emulate", "--speed", "100", "--yes"]) == 0
+    assert "status:              succeeded" in capsys.readouterr().out
     assert not any("simulating:" in t for _, t in events)
