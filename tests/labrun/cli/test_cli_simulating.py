@@ -83,6 +83,7 @@ def gated_run(tmp_path: Path, gate: types.ModuleType) -> Iterator[Run]:
     run.control.play()
     assert gate.reached.wait(30)  # type: ignore[attr-defined]
     yield run
+    gate.gate.set()  # type: ignore[attr-defined]  # its thread ends here, not after the test
     run.close()
 
 
