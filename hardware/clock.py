@@ -108,14 +108,11 @@ class VirtualClock:
     async def sleep_until(self, deadline: float) -> None:
         # No yield to the event loop unless a timer fires: virtual time costs nothing,
         # and a timer's effects are delivered by the checkpoint in ``_fire_next``.
-        timers = self._timers
-        while timers:  # (most sleeps: no timer at all)
-            if timers[0][2].cancelled:
-                heapq.heappop(timers)
-            elif timers[0][0] <= deadline:
-                await self._fire_next()
-            else:
+        while True:
+            self._drop_cancelled()
+            if not self._timers or self._timers[0][0] > deadline:
                 break
+            await self._fire_next()
         if deadline > self._now:
             self._now = deadline
 

@@ -89,9 +89,7 @@ def plan_move(start: Mapping[str, float], target: Mapping[str, float],
         axis_speed, acceleration = cfg.max_speed, cfg.acceleration
         if speed is not None and path > 0:
             axis_speed = min(axis_speed, speed * delta / path)
-        ramp = axis_speed * axis_speed / acceleration  # profile_time(), written out
-        t = (delta / axis_speed + axis_speed / acceleration if delta >= ramp
-             else 2.0 * math.sqrt(delta / acceleration))
+        t = profile_time(delta, axis_speed, acceleration)
         if t > best_t:
             best_t, best_d, best_v, best_a = t, delta, axis_speed, acceleration
     return Trajectory(begin, target, best_t, best_d, best_v, best_a)

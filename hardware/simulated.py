@@ -67,8 +67,7 @@ class SimulatedController:
         return dict(self._position)
 
     async def move(self, target: Mapping[str, float], speed: float | None = None) -> None:
-        if self._lost is not None:  # _check_connected(), written out: once a move
-            raise self._lost
+        self._check_connected()
         if not self._homed:
             raise NotHomedError("the robot must be homed before it moves (it was halted)")
         problem = self.config.out_of_travel(target)
@@ -160,7 +159,5 @@ class SimulatedController:
             await self.clock.sleep_until(began + trajectory.duration)
         finally:
             # Completed or interrupted: the axes are where the trajectory is now.
-            elapsed = self.clock.now() - began
-            self._position.update(target if elapsed >= trajectory.duration
-                                  else trajectory.position_at(elapsed))
+            self._position.update(trajectory.position_at(self.clock.now() - began))
             self._moving = False
