@@ -69,9 +69,6 @@ class Engine:
         self.clock = clock
         self.config = config
         self.record = record
-        # On the virtual clock a move takes no wall time: the record is written once a
-        # command (and before any wait) instead of before each of its moves as well.
-        self._flush_before_moves = not clock.is_virtual
         self.state = RunState()  # replaced only by ``dispatch``
         self.model = RobotModel(config)
         # What other threads read: replaced (never changed in place) by the loop.
@@ -316,7 +313,7 @@ class Engine:
         On a real clock the record is written first: what the robot is about to do is on
         disk before it moves.
         """
-        if self._flush_before_moves:
+        if not self.clock.is_virtual:  # virtual: a move takes no time; written per command
             self.record.flush()
         try:
             match segment:
