@@ -58,8 +58,6 @@ class ModuleRules:
 
     def check_motion(self, command: Command) -> None:
         """Refuse a move to a closed thermocycler or next to a shaking heater-shaker."""
-        if not self.modules:
-            return  # before every move: most protocols load no module
         point = getattr(command, "point", None)
         if point is None:
             return
