@@ -8,7 +8,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 DESCRIPTION = """\
 Simulate or run lab-robot protocol files, serve the remote-control API and its
@@ -71,22 +71,23 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, formatter_class: type[argparse.HelpFormatter] = argparse.HelpFormatter,
                  **kwargs: Any) -> None:
-        width = functools.partial(formatter_class, width=_columns() - 2)
+        width = functools.partial(formatter_class, width=columns() - 2)
         super().__init__(formatter_class=width, **kwargs)
 
 
-def _columns() -> int:
-    """The terminal's width, as ``shutil.get_terminal_size`` tells it (80 if unknown)."""
+def columns(stream: TextIO | None = None) -> int:
+    """The width of the terminal ``stream`` (default: the process's stdout) writes to, as
+    ``shutil.get_terminal_size`` tells it: ``COLUMNS`` first, 80 when neither says."""
     try:
-        columns = int(os.environ.get("COLUMNS", "0"))
+        width = int(os.environ.get("COLUMNS", "0"))
     except ValueError:
-        columns = 0
-    if columns <= 0:
+        width = 0
+    if width <= 0:
         try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+            width = os.get_terminal_size((stream or sys.__stdout__).fileno()).columns  # type: ignore[union-attr]
         except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
+            width = 0
+    return width or 80
 
 
 class _VersionAction(argparse.Action):

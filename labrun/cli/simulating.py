@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ from typing import TextIO
 
 from engine.run import Run
 
+from .main import columns
 from .report import clock, is_terminal
 
 FIRST_S = 1.0
@@ -100,15 +100,6 @@ def wait_for_simulation(run: Run, out: TextIO) -> None:
         wait_showing_progress(run, out, width=lambda: columns(out))
     else:
         run.wait()
-
-
-def columns(stream: TextIO) -> int:
-    """The width of the terminal ``stream`` writes to (80 when it does not say)."""
-    try:
-        width = os.get_terminal_size(stream.fileno()).columns
-    except (AttributeError, ValueError, OSError):
-        width = 0
-    return width or 80
 
 
 def wait_showing_progress(run: Run, out: TextIO, *, now: Callable[[], float] = time.monotonic,

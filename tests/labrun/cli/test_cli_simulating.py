@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 
 from engine.run import Run
-from labrun.cli.main import main
+from labrun.cli.main import columns, main
 from labrun.cli.simulating import (
     ERASE,
-    columns,
     progress_line,
     wait_for_simulation,
     wait_showing_progress,
@@ -179,8 +178,12 @@ def test_a_run_waited_for_without_a_terminal_draws_nothing(
     assert events == []
 
 
-def test_a_terminal_that_does_not_say_its_width_is_taken_as_80_columns() -> None:
+def test_a_terminal_that_does_not_say_its_width_is_taken_as_80_columns(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
     assert columns(Terminal("err", [])) == 80  # type: ignore[arg-type]
+    monkeypatch.setenv("COLUMNS", "132")  # as shutil.get_terminal_size reads it
+    assert columns(Terminal("err", [])) == 132  # type: ignore[arg-type]
 
 
 def test_run_simulates_first_on_a_terminal_as_without_the_line(
