@@ -5,11 +5,13 @@ printed beside a baseline measured in the same run:
 
 - start-up: CPU and wall time of ``labrun simulate`` on a one-line protocol, ``labrun
   --help`` and ``labrun --version``, each beside ``python -c pass`` (targets: simulate
-  within 80 ms of it, help and version within 50 ms);
+  within 80 ms of it, help and version within 50 ms), and ``python -S -c pass``: the
+  interpreter without the environment's ``.pth`` files, which an editable install's
+  import finder makes dearer;
 - commands per second on the generated 10k-command protocol with the run record written
   (target >= 60,000), with the CPU per command of both threads beside the bare
   thread-handoff round trip, and the Python calls per command (a count, unlike the
-  times the same on a busy machine);
+  times the same on a busy machine), in all and by layer;
 - the 96-transfer protocol as a whole process (target <= 0.15 s);
 - per-call cost (wall, in process, no history kept) at 1k, 10k, 100k and 1M calls, up to
   ``--max-calls``;
@@ -32,6 +34,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -112,6 +115,13 @@ def startup(tmp: Path, repeats: int) -> list[Row]:
         rows.append((f"labrun {name}: wall", f"{wall * 1000:.0f} ms",
                      f"python -c pass {base_wall * 1000:.0f} ms",
                      f"+{(wall - base_wall) * 1000:.0f} ms"))
+    # The baseline pays for the site packages' .pth files: an editable install's import
+    # finder (setuptools) imports pathlib and re in every process of the environment.
+    bare = [(process([sys.executable, "-S", "-c", "pass"]), process(base))
+            for _ in range(repeats)]
+    rows.append(("python -S -c pass (no site packages): wall",
+                 f"{statistics.median(r[0][0] for r in bare) * 1000:.0f} ms",
+                 f"python -c pass {statistics.median(r[1][0] for r in bare) * 1000:.0f} ms", ""))
     return rows
 
 
@@ -132,26 +142,57 @@ def commands(tmp: Path, repeats: int) -> list[Row]:
              f"bare handoff {1 / floor:,.0f} /s", f"{rate * floor:.2f}"),
             ("  CPU per command (both threads)", f"{cpu * 1e6:.1f} us",
              f"handoff round trip {floor * 1e6:.1f} us", f"{cpu / floor:.1f}x"),
-            ("  Python calls per command (both threads)",
-             f"{python_calls(protocol, tmp / 'counted.jsonl'):.0f}", "", "")]
+            *python_calls(protocol, tmp / "counted.jsonl")]
 
 
-def python_calls(protocol: Path, record: Path) -> float:
-    """Python function calls per command in the run's threads: the one figure of the
-    per-command cost that does not depend on how busy the machine is."""
-    counts: dict[int, int] = {}
+LAYERS = (
+    ("protocol API: checks, locations, steps", ("protocol_api/",)),
+    ("engine loop: bridge, runtime, scopes, state",
+     ("engine/engine.py", "engine/bridge.py", "engine/channel.py", "engine/inbox.py",
+      "engine/run.py", "engine/pausing.py", "engine/ending.py", "engine/waits.py",
+      "engine/reducer.py", "engine/state.py", "engine/modules.py", "hardware/aio.py",
+      "hardware/wakeup.py")),
+    ("commands: plans, robot model", ("engine/commands/", "engine/robot_model.py",
+                                      "engine/segments.py")),
+    ("book and run record", ("engine/book.py", "engine/record.py", "engine/summary.py",
+                             "engine/entries.py")),
+    ("simulated robot: limits, kinematics, clock",
+     ("hardware/simulated.py", "hardware/kinematics.py", "hardware/clock.py",
+      "hardware/config.py")),
+)
+"""Where a command's Python calls go, by the code they run (first match wins)."""
+OTHER = "other: frozen values, standard library"
 
-    def count(frame: object, event: str, arg: object) -> None:
+
+def python_calls(protocol: Path, record: Path) -> list[Row]:
+    """Python function calls per command in the run's threads, in all and by layer: the
+    one figure of the per-command cost that does not depend on how busy the machine is,
+    and what it would take to remove: the engine loop's share is what any redesign of
+    the loop could save; the rest is work every command needs."""
+    root = str(Path(__file__).resolve().parent.parent) + os.sep
+    counts: dict[str, int] = {}
+
+    def count(frame: FrameType, event: str, arg: object) -> None:
         if event == "call":
-            ident = threading.get_ident()
-            counts[ident] = counts.get(ident, 0) + 1
+            name = frame.f_code.co_filename
+            counts[name] = counts.get(name, 0) + 1
 
     threading.setprofile(count)  # the threads the run starts from now on
     try:
         _, n = throughput.engine_run(protocol, record)
     finally:
         threading.setprofile(None)
-    return sum(counts.values()) / n
+    layers = dict.fromkeys([name for name, _ in LAYERS] + [OTHER], 0)
+    for filename, calls in counts.items():
+        relative = filename[len(root):].replace(os.sep, "/") if filename.startswith(root) else ""
+        layer = next((name for name, prefixes in LAYERS
+                      if relative.startswith(prefixes)), OTHER)
+        layers[layer] += calls
+    total = sum(layers.values())
+    rows: list[Row] = [("  Python calls per command (both threads)", f"{total / n:.0f}", "", "")]
+    rows += [(f"    {layer}", f"{calls / n:.1f}", "", f"{calls / total:.0%}")
+             for layer, calls in layers.items()]
+    return rows
 
 
 def transfers(tmp: Path, repeats: int) -> list[Row]:
