@@ -97,16 +97,12 @@ class LocationLabware:
     @property
     def is_well(self) -> bool:
         """True for a Well."""
-        from protocol_api.labware import Well
-
-        return isinstance(self._object, Well)
+        return isinstance(self._object, labware_module.Well)
 
     @property
     def is_labware(self) -> bool:
         """True for a Labware (not one of its wells)."""
-        from protocol_api.labware import Labware
-
-        return isinstance(self._object, Labware)
+        return isinstance(self._object, labware_module.Labware)
 
     @property
     def is_slot(self) -> bool:
@@ -120,28 +116,22 @@ class LocationLabware:
 
     def as_well(self) -> Well:
         """The object as a Well; ValueError if it is something else."""
-        from protocol_api.labware import Well
-
-        if not isinstance(self._object, Well):
+        if not isinstance(self._object, labware_module.Well):
             raise ValueError(f"{self._object!r} is not a well")
         return self._object
 
     def as_labware(self) -> Labware:
         """The object as a Labware (a well's labware for a well); ValueError otherwise."""
-        from protocol_api.labware import Labware, Well
-
-        if isinstance(self._object, Well):
+        if isinstance(self._object, labware_module.Well):
             return self._object.parent
-        if not isinstance(self._object, Labware):
+        if not isinstance(self._object, labware_module.Labware):
             raise ValueError(f"{self._object!r} is not a labware")
         return self._object
 
     @property
     def parent(self) -> LocationLabware:
         """One level up: well -> labware -> slot name -> nothing."""
-        from protocol_api.labware import Labware, Well
-
-        if isinstance(self._object, (Well, Labware)):
+        if isinstance(self._object, (labware_module.Well, labware_module.Labware)):
             return LocationLabware(self._object.parent)
         return LocationLabware(None)
 
@@ -233,3 +223,8 @@ class Mount(enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+# Last, as the labware module imports this one's Point and Location. (An import inside
+# the checks above would cost a microsecond a call: they run for every command.)
+from protocol_api import labware as labware_module  # noqa: E402
