@@ -140,7 +140,7 @@ class ProtocolContext:
         drop = trash.wells()[0].top()
         self._steps.open("load_labware", implicit=True)  # the fixed trash
         try:
-            self._steps.execute(c.LoadLabware(
+            self._steps.send(c.LoadLabware(
                 trash.load_name, trash.slot, trash.name, trash.highest_z,
                 drop_point=(drop.point.x, drop.point.y, drop.point.z)))
         finally:
@@ -246,7 +246,7 @@ class ProtocolContext:
         labware = Labware(definition, slot, origin, label)
         labware._stacker = self._load_on
         self._deck.assign(slot, labware)
-        self._steps.execute(c.LoadLabware(load_name, slot, labware.name, labware.highest_z))
+        self._steps.send(c.LoadLabware(load_name, slot, labware.name, labware.highest_z))
         return labware
 
     @api_step("load_labware")
@@ -260,7 +260,7 @@ class ProtocolContext:
         labware = Labware(definition, base.slot, base.stacked_origin(definition), label)
         labware._on, labware._stacker = base, self._load_on
         base._stacked = labware
-        self._steps.execute(c.LoadLabware(load_name, base.slot, labware.name, labware.highest_z))
+        self._steps.send(c.LoadLabware(load_name, base.slot, labware.name, labware.highest_z))
         return labware
 
     @api_step("load_module")
@@ -290,7 +290,7 @@ class ProtocolContext:
                                      api_version=self._api_version,
                                      placer=self._place_labware,
                                      simulating=self._simulating)
-        self._steps.execute(c.LoadModule(module.id, spec.kind, model, slot,
+        self._steps.send(c.LoadModule(module.id, spec.kind, model, slot,
                                          spec.highest_z(origin), spec.covers))
         for taken in module.slots:
             self._deck.assign_module(taken, module)
@@ -315,7 +315,7 @@ class ProtocolContext:
                                          "load_labware")
         labware = Labware(definition, slot, origin, label)
         labware._stacker = self._load_on
-        self._steps.execute(c.LoadLabware(load_name, slot, labware.name, labware.highest_z))
+        self._steps.send(c.LoadLabware(load_name, slot, labware.name, labware.highest_z))
         return labware
 
     @api_step("load_instrument")
@@ -335,7 +335,7 @@ class ProtocolContext:
         for rack in tip_racks or ():
             if not isinstance(rack, Labware) or not rack.is_tiprack:
                 raise InstrumentError(f"tip_racks must be tip racks; {rack!r} is not")
-        self._steps.execute(c.LoadInstrument(
+        self._steps.send(c.LoadInstrument(
             instrument_name, mount_name, spec.max_volume, spec.ul_per_mm,
             plunger_bottom=PLUNGER_BOTTOM, plunger_blow_out=PLUNGER_BLOW_OUT,
             plunger_drop_tip=PLUNGER_DROP_TIP,
@@ -356,17 +356,17 @@ class ProtocolContext:
     @api_step("set_rail_lights")
     def set_rail_lights(self, on: bool) -> None:
         """Switch the rail lights on or off."""
-        self._steps.execute(c.SetRailLights(bool(on)))
+        self._steps.send(c.SetRailLights(bool(on)))
         self._rail_lights = bool(on)
 
     @api_step("max_speeds")
     def _send_max_speeds(self, speeds: tuple[tuple[str, float], ...]) -> None:
-        self._steps.execute(c.SetMaxSpeeds(speeds))
+        self._steps.send(c.SetMaxSpeeds(speeds))
 
     @api_step("pause")
     def pause(self, msg: str | None = None) -> None:
         """Park the robot and wait until someone resumes the run."""
-        self._steps.execute(c.WaitForResume(msg))
+        self._steps.send(c.WaitForResume(msg))
 
     @api_step("delay")
     def delay(self, seconds: float = 0, minutes: float = 0, msg: str | None = None) -> None:
@@ -374,17 +374,17 @@ class ProtocolContext:
         total = float(seconds) + 60.0 * float(minutes)
         if total < 0:
             raise ValueError(f"a delay cannot be negative ({total:g} s)")
-        self._steps.execute(c.Delay(total, msg))
+        self._steps.send(c.Delay(total, msg))
 
     @api_step("comment")
     def comment(self, msg: str) -> None:
         """Add a message to the run log."""
-        self._steps.execute(c.Comment(str(msg)))
+        self._steps.send(c.Comment(str(msg)))
 
     @api_step("home")
     def home(self) -> None:
         """Home every axis."""
-        self._steps.execute(c.Home())
+        self._steps.send(c.Home())
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:

@@ -250,7 +250,7 @@ class InstrumentContext:
         tip_length = self._spec.effective_tip_length(rack.tip_length, rack.uri)  # less overlap
         column = next(col for col in rack.columns() if well in col)
         taken = min(self._spec.channels, len(column) - column.index(well))
-        self._steps.execute(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
+        self._steps.send(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
                                         tip_length, taken))
         rack.use_tips(well, self._spec.channels)
         self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0.0
@@ -314,7 +314,7 @@ class InstrumentContext:
         else:
             raise ProtocolError(f"drop_tip: cannot drop a tip at {location!r}")
         point = target.point
-        self._steps.execute(c.DropTip(self._mount, (point.x, point.y, point.z),
+        self._steps.send(c.DropTip(self._mount, (point.x, point.y, point.z),
                                       _location_ref(target) or "trash"))
         self._tip_from, self._tip_capacity, self._volume = None, None, 0.0
         self._tip_length = 0.0
@@ -358,7 +358,7 @@ class InstrumentContext:
                 f"the {self.name} with this tip holds at most {self._capacity():g} µL")
         flow_rate = self._rate("aspirate", rate)
         target = self._go("aspirate", location, self.well_bottom_clearance.aspirate)
-        self._steps.execute(c.Aspirate(self._mount, amount, flow_rate,
+        self._steps.send(c.Aspirate(self._mount, amount, flow_rate,
                                        _location_ref(target), self._other_wells(target)))
         self._volume += amount
         return self
@@ -377,7 +377,7 @@ class InstrumentContext:
                               f"{self._volume:g} µL")
         flow_rate = self._rate("dispense", rate)
         target = self._go("dispense", location, self.well_bottom_clearance.dispense)
-        self._steps.execute(c.Dispense(self._mount, amount, flow_rate,
+        self._steps.send(c.Dispense(self._mount, amount, flow_rate,
                                        _location_ref(target), self._other_wells(target)))
         self._volume = max(self._volume - amount, 0.0)
         return self
@@ -389,7 +389,7 @@ class InstrumentContext:
         if isinstance(location, Well):
             location = location.top()
         target = self._go("blow_out", location, None)
-        self._steps.execute(c.BlowOut(self._mount, self.flow_rate.blow_out,
+        self._steps.send(c.BlowOut(self._mount, self.flow_rate.blow_out,
                                       _location_ref(target), self._other_wells(target)))
         self._volume = 0.0
         return self
@@ -483,7 +483,7 @@ class InstrumentContext:
                               f"in the tip; it holds at most {self._capacity():g} µL")
         target = last.labware.as_well().top(5.0 if height is None else float(height))
         self._move(target)
-        self._steps.execute(c.Aspirate(self._mount, amount, self.flow_rate.aspirate,
+        self._steps.send(c.Aspirate(self._mount, amount, self.flow_rate.aspirate,
                                        _location_ref(target), self._other_wells(target),
                                        air_gap=True))
         self._volume += amount
@@ -514,7 +514,7 @@ class InstrumentContext:
         size_y = location.diameter if location.diameter is not None else location.width
         target = location.top(float(v_offset))
         point = self._primary_point(target)  # a multi-channel centred on a reservoir
-        self._steps.execute(c.TouchTip(
+        self._steps.send(c.TouchTip(
             self._mount, (point.x, point.y, point.z), float(radius) * float(size_x or 0) / 2,
             float(radius) * float(size_y or 0) / 2, min(max(float(speed), 1.0), 80.0),
             _ref(location)))
@@ -540,7 +540,7 @@ class InstrumentContext:
         """Home this pipette's Z axis and plunger."""
         mounts = self._ctx._mounts
         axes = mounts[self._mount] if mounts is not None and self._mount in mounts else None
-        self._steps.execute(c.Home(axes=axes))
+        self._steps.send(c.Home(axes=axes))
         return self
 
     def _go(self, op: str, location: Location | Well | None,
@@ -562,7 +562,7 @@ class InstrumentContext:
         point = self._primary_point(location)
         if speed is None:
             speed = self._default_speed
-        self._steps.execute(c.MoveTo(self._mount, (point.x, point.y, point.z),
+        self._steps.send(c.MoveTo(self._mount, (point.x, point.y, point.z),
                                      _location_ref(location), force_direct,
                                      minimum_z_height, speed))
         self._location = location

@@ -65,6 +65,7 @@ class StepTracker:
         self.log = CommandLog(describe)  # a line per command sent, for ctx.commands()
         # Checks each command before it is sent (the deck rules of modules); may raise.
         self.guard: Callable[[Command], None] | None = None
+        self._batch: list[tuple[Command, StepRef, str | None]] = []  # sent, not yet handed over
 
     def open(self, name: str, *, implicit: bool = False, call: bool = True) -> None:
         """Enter a step (a new one at top level).
@@ -84,9 +85,15 @@ class StepTracker:
         self.calls += int(call)
 
     def close(self, *, call: bool = True) -> None:
-        """Leave a step; at top level the robot is then at a checkpoint."""
+        """Leave a step; at top level the robot is then at a checkpoint.
+
+        An API call returns once its commands are done: the outermost one waits here for
+        those it sent (and raises if one of them failed).
+        """
         self.depth -= 1
         self.calls -= int(call)
+        if self.calls == 0 and self._batch:
+            self.flush()
         if self.depth == 0:
             self.channel.step_finished(self.index)
 
@@ -100,11 +107,27 @@ class StepTracker:
             self.close(call=False)
 
     def execute(self, command: Command) -> dict[str, Any]:
-        """Send one command of the current step and wait for its result.
+        """Send one command of the current step and wait for its result (with those sent
+        before it)."""
+        self._admit(command)
+        return self.flush()
+
+    def send(self, command: Command) -> None:
+        """Send one command of the current step; the API call that sends it returns once
+        it is done (``close``), and so does any call that needs a result (``execute``).
+
+        The commands of one call go to the engine together (up to ``BATCH`` at a time),
+        which carries them out one by one as it would one at a time: nothing the protocol
+        sees changes, and the engine's loop is woken once for all of them.
 
         A non-finite number that reached the command (a flow rate or an offset set
         earlier) is refused here, before it goes to the robot or the record.
         """
+        self._admit(command)
+        if self.calls == 0 or len(self._batch) >= BATCH:
+            self.flush()
+
+    def _admit(self, command: Command) -> None:
         if threading.get_ident() != self.thread:
             self._refuse_thread(command.kind)
         for field, value in zip(command.fields, values(command), strict=True):
@@ -122,15 +145,24 @@ class StepTracker:
                                     f"{bad}; {FINITE}")
         if self.guard is not None:
             self.guard(command)
-        result = self.channel.execute(command, self.step, self.line)
-        self.log.append(command)
+        self._batch.append((command, self.step, self.line))
+
+    def flush(self) -> dict[str, Any]:
+        """Wait until the commands sent are done; the result of the last one."""
+        batch, self._batch = self._batch, []
+        result: dict[str, Any] = {}
+        if not batch:
+            return result
+        for (command, _, _), done in zip(batch, self.channel.execute_all(batch), strict=True):
+            self.log.append(command)  # what completed, as ctx.commands() lists it
+            result = done
         return result
 
     def warn(self, message: str) -> None:
         """Note in the run log and the record something the protocol asked for that
         labrun ignores as Opentrons does (a comment naming the protocol line)."""
         where = f"{self.line}: " if self.line else ""
-        self.execute(Comment(f"warning: {where}{message}"))
+        self.send(Comment(f"warning: {where}{message}"))
 
     def _refuse_thread(self, name: str) -> None:
         thread = threading.current_thread().name
@@ -154,6 +186,8 @@ class StepTracker:
         return fallback
 
 
+BATCH = 32
+"""Commands of one API call handed to the engine at a time (a long transfer sends many)."""
 FINITE = "every number a protocol gives must be finite"
 _PLAIN = frozenset({str, int, bool, type(None)})
 _NUMBERS = frozenset({float, int})

@@ -21,7 +21,7 @@ from engine.run import Run
 DEFAULT_WATCHDOG_S = 30.0
 """Wall-clock seconds a simulated protocol may go without a call (``--watchdog``)."""
 
-_EXECUTE = CommandChannel.execute.__code__
+_EXECUTE = CommandChannel.execute_all.__code__  # where a call waits for the engine
 
 
 def protocol_line(run: Run, protocol_file: str | None) -> str | None:
