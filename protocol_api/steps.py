@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from types import CodeType, FrameType
 from typing import Any, Protocol, TypeVar, cast
 
 from engine.channel import CommandChannel, StepRef
@@ -66,6 +67,7 @@ class StepTracker:
         # Checks each command before it is sent (the deck rules of modules); may raise.
         self.guard: Callable[[Command], None] | None = None
         self._batch: list[tuple[Command, StepRef, str | None]] = []  # sent, not yet handed over
+        self._lines: dict[tuple[CodeType, int], str] = {}  # file:line by code and instruction
 
     def open(self, name: str, *, implicit: bool = False, call: bool = True) -> None:
         """Enter a step (a new one at top level).
@@ -177,13 +179,25 @@ class StepTracker:
         while frame is not None:
             filename = frame.f_code.co_filename
             if self.protocol_file is not None and filename == self.protocol_file:
-                return f"{filename}:{frame.f_lineno}"
+                return self._line_of(frame)
             if fallback is None and not is_library(filename):
-                fallback = f"{filename}:{frame.f_lineno}"
+                fallback = self._line_of(frame)
                 if self.protocol_file is None:
                     return fallback
             frame = frame.f_back  # type: ignore[assignment]
         return fallback
+
+    def _line_of(self, frame: FrameType) -> str:
+        """``file:line`` of where ``frame`` is now, remembered by its code and instruction
+        (Python finds a line by reading the code's line table from its start: in a long
+        ``run`` function, thousands of steps for every call)."""
+        key = (frame.f_code, frame.f_lasti)
+        line = self._lines.get(key)
+        if line is None:
+            if len(self._lines) >= 4096:  # a protocol that makes code as it runs
+                self._lines.clear()
+            line = self._lines[key] = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        return line
 
 
 BATCH = 32
