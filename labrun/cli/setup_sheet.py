@@ -20,8 +20,9 @@ from .report import clock
 
 Sheet = dict[str, Any]
 LIQUID = ("aspirate", "dispense")
-_SHOWN = ("loadLabware", "loadModule", "loadInstrument", "pickUpTip", "delay", "waitForResume")
-"""Commands whose fields the sheet shows (not only counts): taken as the record has them."""
+_SHOWN = ("loadLabware", "loadModule", "loadInstrument", "delay", "waitForResume")
+"""Commands whose fields the sheet shows (not only counts): taken as the record has them.
+(A tip pick-up, one a transfer, gives only its mount, well and tip count: plain values.)"""
 LISTED_WELLS = 6
 """Wells of one labware that need different volumes: at most this many are listed."""
 
