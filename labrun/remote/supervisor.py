@@ -22,7 +22,6 @@ down here between reports.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -453,7 +452,7 @@ class SupervisedRun:
         if self._record_path is not None:
             # The worker writes each event before the protocol goes on, but hands events
             # over in batches: what it wrote and had not sent yet is taken from the file.
-            _last_whole_line(self._record_path)  # a line cut mid-write is removed
+            _drop_cut_line(self._record_path)
             sent = self._events[-1]["seq"] if self._events else -1
             with contextlib.suppress(OSError, ValueError):
                 unsent = [e for e in iter_record(self._record_path) if e["seq"] > sent]
@@ -476,25 +475,18 @@ class SupervisedRun:
         self.on_events([summary])
 
 
-def _last_whole_line(path: Path) -> Event | None:
-    """The last whole event of the record a dead worker left at ``path``; a last line it
-    cut mid-write is removed, so the summary written after it starts a line of its own."""
-    try:
-        with open(path, "rb+") as file:
-            size = file.seek(0, 2)
-            tail = b""
-            while size > len(tail) and tail.count(b"\n") < 2:
-                start = max(0, size - len(tail) - 65536)
-                file.seek(start)
-                tail = file.read(size - len(tail) - start) + tail
-            end = tail.rfind(b"\n") + 1  # after the last whole line (0: none)
-            if end < len(tail):
-                file.truncate(size - len(tail) + end)
-            lines = tail[:end].splitlines()
-    except OSError:
-        return None
-    try:
-        event = json.loads(lines[-1]) if lines else None
-    except ValueError:
-        return None
-    return event if isinstance(event, dict) and isinstance(event.get("seq"), int) else None
+def _drop_cut_line(path: Path) -> None:
+    """Remove the last line of the record a dead worker left at ``path`` if it was cut
+    mid-write, so that what is written after it starts a line of its own."""
+    with contextlib.suppress(OSError), open(path, "rb+") as file:
+        size = end = file.seek(0, 2)
+        while end > 0:  # back to the last newline, a block at a time
+            start = max(0, end - 65536)
+            file.seek(start)
+            newline = file.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                end = start + newline + 1
+                break
+            end = start
+        if end < size:
+            file.truncate(end)
