@@ -243,7 +243,8 @@ class Streamer:
                 f"controller rejected {entry.text!r}: {event.message}"))
 
     async def on_resend(self, event: Resend) -> None:
-        """Write again every line from ``event.line`` on, behind anything sent meanwhile.
+        """Write again every line from ``event.line`` on, behind anything sent meanwhile;
+        a request for a line already sent again and accepted since is a late twin: ignored.
 
         A resend request answering an unnumbered line (``M999``, which old Marlin and
         OctoPrint's virtual printer follow with ``Resend: 1``) asks for nothing we sent:
@@ -257,6 +258,11 @@ class Streamer:
             if known is None or known.done.is_set():
                 if event.line >= self._next_number:
                     return  # nothing sent yet from there on (after M999/M110)
+                if known is not None and known.resends:
+                    # Sent again and since accepted: the request is a late twin of the
+                    # one that had it sent again, answering a line that was in flight
+                    # then (Marlin asks for the line it expects after each bad one).
+                    return
                 self.fail_all(ControllerError(
                     f"controller asked to resend line {event.line}, which is no longer "
                     "available"), poison=True)

@@ -178,3 +178,22 @@ async def _answered(streamer: Streamer, text: str) -> Pending:
     entry = await streamer.submit(text)
     streamer.on_ok(Ok())
     return entry
+
+
+async def test_marlin_late_twin_of_a_resend_request_is_ignored() -> None:
+    # Marlin asks for the line it expects after every bad line; a request answering a
+    # line that was in flight can arrive after the line sent again was accepted.
+    streamer, wire = streamer_for(Marlin())
+    entry = await streamer.submit("G1 X1")
+    await streamer.on_resend(Resend(1))
+    streamer.on_ok(Ok())  # the ok of the resend request
+    streamer.on_ok(Ok())  # line 1, sent again, accepted
+    assert entry.done.is_set() and entry.error is None
+    await streamer.on_resend(Resend(1))  # the late twin
+    streamer.on_ok(Ok())  # and its ok
+    assert wire == [b"N1 G1 X1*96\n"] * 2  # not sent a third time
+    after = await streamer.submit("G1 X2")
+    streamer.on_ok(Ok())
+    with anyio.fail_after(1):
+        assert await streamer.wait(after) == Ok()
+    assert streamer.resent_lines == 1
