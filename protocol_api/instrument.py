@@ -20,7 +20,7 @@ from .labware import Labware, OutOfTipsError, Well
 from .pipettes import PipetteSpec
 from .steps import api_step
 from .transfer import plan, transfer_options
-from .types import Location, Point
+from .types import Location, Point, well_of
 
 if TYPE_CHECKING:
     from .context import ProtocolContext
@@ -122,6 +122,12 @@ class InstrumentContext:
         self._default_speed: float | None = None  # None: the gantry's own limits
         self._tip_length = 0.0
         self._nozzle_cache: dict[tuple[int, float, float], tuple[str, ...]] = {}
+        # The first nozzle and the middle of them all (x, y): a multi-channel centres its
+        # nozzles on a labware that asks for it (reservoirs).
+        nozzles = [v for _, v in spec.nozzles] or [(0.0, 0.0, 0.0)]
+        self._centring = (nozzles[0][0], nozzles[0][1],
+                          sum(v[0] for v in nozzles) / len(nozzles),
+                          sum(v[1] for v in nozzles) / len(nozzles))
 
     # -- properties -----------------------------------------------------------------
 
@@ -572,22 +578,23 @@ class InstrumentContext:
         multi-channel pipette at a labware that centres it (reservoirs), as the OT-2
         does, the point that puts the middle of its nozzles there."""
         point = location.point
-        if self._spec.channels == 1 or not location.labware.is_well:
+        if self._spec.channels == 1:
             return point
-        if not location.labware.as_well().parent.has_quirk("centerMultichannelOnWells"):
+        well = well_of(location)
+        if well is None or not well.parent.has_quirk("centerMultichannelOnWells"):
             return point
-        nozzles = [v for _, v in self._spec.nozzles]
-        x0, y0, _ = nozzles[0]
-        mid_x = sum(v[0] for v in nozzles) / len(nozzles)
-        mid_y = sum(v[1] for v in nozzles) / len(nozzles)
+        x0, y0, mid_x, mid_y = self._centring
         return Point(point.x + x0 - mid_x, point.y + y0 - mid_y, point.z)
 
     def _other_wells(self, target: Location) -> tuple[str, ...]:
         """The wells under the nozzles after the first (none for a single channel): a
         nozzle over no well of the labware touches none."""
-        if self._spec.channels == 1 or not target.labware.is_well:
+        if self._spec.channels == 1:
             return ()
-        labware = target.labware.as_well().parent
+        well = well_of(target)
+        if well is None:
+            return ()
+        labware = well.parent
         point = self._primary_point(target)
         key = (id(labware), round(point.x, 3), round(point.y, 3))
         found = self._nozzle_cache.get(key)
@@ -641,5 +648,5 @@ def _ref(well: Well) -> str:
 
 
 def _location_ref(location: Location) -> str | None:
-    labware = location.labware
-    return _ref(labware.as_well()) if labware.is_well else None
+    well = well_of(location)
+    return None if well is None else _ref(well)

@@ -224,9 +224,13 @@ def non_finite(value: object, depth: int = 0) -> float | None:
     else:
         return None
     for item in items:
-        bad = non_finite(item, depth + 1)
-        if bad is not None:
-            return bad
+        if isinstance(item, float):  # the leaves told here, without a call each
+            if not math.isfinite(item):
+                return item
+        elif item.__class__ not in _PLAIN:
+            bad = non_finite(item, depth + 1)
+            if bad is not None:
+                return bad
     return None
 
 
@@ -234,7 +238,14 @@ def check_finite(name: str, method: Callable[..., Any], args: tuple[Any, ...],
                  kwargs: dict[str, Any]) -> None:
     """Refuse an API call given a non-finite number, naming its parameter."""
     for value in (*args, *kwargs.values()):
-        if value.__class__ not in _PLAIN and non_finite(value) is not None:
+        kind = value.__class__
+        if kind in _PLAIN or (kind is float and math.isfinite(value)):
+            continue
+        if kind is Location:  # most calls: a point of numbers is told finite by its sum
+            point = value.point
+            if set(map(type, point)) <= _NUMBERS and math.isfinite(sum(point)):
+                continue
+        if non_finite(value) is not None:
             break
     else:
         return  # the common case: every value finite, most of them not even walked

@@ -225,6 +225,13 @@ class Mount(enum.Enum):
         return self.value
 
 
+def well_of(location: Location) -> Well | None:
+    """The well ``location`` is relative to, or None (``location.labware.as_well()``
+    without the wrapper: asked a few times for every liquid command)."""
+    target = location._labware
+    return target if isinstance(target, labware_module.Well) else None
+
+
 # Last, as the labware module imports this one's Point and Location. (An import inside
 # the checks above would cost a microsecond a call: they run for every command.)
 from protocol_api import labware as labware_module  # noqa: E402
