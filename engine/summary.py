@@ -41,14 +41,16 @@ class Tally:
         if isinstance(cmd, c.PickUpTip):
             self.tips_used += cmd.tips
         elif isinstance(cmd, c.LIQUID_COMMANDS) and cmd.well is not None:
+            if isinstance(cmd, c.BlowOut):  # what was left in the tip lands in the well
+                change = (entry.result or {}).get("volume_expelled", 0.0)
+                if not change:  # an empty tip blows out air
+                    return
+            else:  # aspirates and air gaps take from the well, dispenses give to it
+                change = -cmd.sign * cmd.moved(entry.result)
             volumes = self.volumes
-            for well in (cmd.well, *cmd.wells):  # each well each nozzle touched
-                if isinstance(cmd, c.BlowOut):  # what was left in the tip lands in the well
-                    expelled = (entry.result or {}).get("volume_expelled", 0.0)
-                    if expelled:  # an empty tip blows out air
-                        volumes[well] += expelled
-                else:  # aspirates and air gaps take from the well, dispenses give to it
-                    volumes[well] -= cmd.sign * cmd.moved(entry.result)
+            volumes[cmd.well] += change
+            for well in cmd.wells:  # the wells under the other nozzles, the same each
+                volumes[well] += change
 
     def paused(self, t: float, source: str | None, message: str | None) -> None:
         """The run paused."""
