@@ -297,7 +297,7 @@ class _Scope:
         self._task: Task | None = None
 
     def __enter__(self) -> _Scope:
-        runtime = current_runtime()
+        runtime: Runtime | None = getattr(_local, "runtime", None)  # current_runtime()
         task = runtime.task if runtime is not None else None
         if task is None:
             raise RuntimeError("a cancel scope needs a task of the runtime")
@@ -351,7 +351,7 @@ class _Event:
         if self._set:
             await checkpoint()
             return
-        runtime = current_runtime()
+        runtime: Runtime | None = getattr(_local, "runtime", None)  # current_runtime()
         task = runtime.task if runtime is not None else None
         assert task is not None, "an event of the runtime is awaited outside it"
         if task.cancelled():

@@ -77,12 +77,24 @@ def plan_move(start: Mapping[str, float], target: Mapping[str, float],
     ``speed`` caps the speed along the path (mm/s); each axis also keeps its own limits.
     """
     begin = {axis: start[axis] for axis in target}
+    return Trajectory(begin, target, *limiting_axis(begin, target, axes, speed))
+
+
+def limiting_axis(start: Mapping[str, float], target: Mapping[str, float],
+                  axes: Mapping[str, AxisConfig], speed: float | None = None,
+                  ) -> tuple[float, float, float, float]:
+    """The duration of a coordinated move (``plan_move``), and the distance, speed and
+    acceleration of the axis that sets it; once a simulated move, which needs the rest of
+    its trajectory only when it is cut off."""
     path = 0.0
     if speed is not None:
-        path = math.hypot(*(target[axis] - begin[axis] for axis in target))
+        deltas = []  # not a generator: no frame to make once a move
+        for axis, value in target.items():
+            deltas.append(value - start[axis])
+        path = math.hypot(*deltas)
     best_t, best_d, best_v, best_a = 0.0, 0.0, 1.0, 1.0  # the limiting axis
     for axis, value in target.items():  # once a simulated move: written for speed
-        delta = abs(value - begin[axis])
+        delta = abs(value - start[axis])
         if delta <= 0:
             continue
         cfg = axes[axis]
@@ -92,4 +104,4 @@ def plan_move(start: Mapping[str, float], target: Mapping[str, float],
         t = profile_time(delta, axis_speed, acceleration)
         if t > best_t:
             best_t, best_d, best_v, best_a = t, delta, axis_speed, acceleration
-    return Trajectory(begin, target, best_t, best_d, best_v, best_a)
+    return best_t, best_d, best_v, best_a

@@ -19,7 +19,7 @@ from .controller import (
     NotHomedError,
     Position,
 )
-from .kinematics import plan_move
+from .kinematics import Trajectory, limiting_axis
 
 
 class SimulatedController:
@@ -67,7 +67,8 @@ class SimulatedController:
         return dict(self._position)
 
     async def move(self, target: Mapping[str, float], speed: float | None = None) -> None:
-        self._check_connected()
+        if self._lost is not None:  # _check_connected(), written out: once a move
+            raise self._lost
         if not self._homed:
             raise NotHomedError("the robot must be homed before it moves (it was halted)")
         problem = self.config.out_of_travel(target)
@@ -150,14 +151,22 @@ class SimulatedController:
             raise self._lost
 
     async def _travel(self, target: Mapping[str, float], speed: float | None) -> None:
-        trajectory = plan_move(self._position, target, self.config.axes, speed)
-        if trajectory.duration <= 0:
+        position = self._position
+        limits = limiting_axis(position, target, self.config.axes, speed)
+        duration = limits[0]
+        if duration <= 0:
             return
-        began = self.clock.now()
+        clock = self.clock
+        began = clock.now()
         self._moving = True
         try:
-            await self.clock.sleep_until(began + trajectory.duration)
+            await clock.sleep_until(began + duration)
         finally:
             # Completed or interrupted: the axes are where the trajectory is now.
-            self._position.update(trajectory.position_at(self.clock.now() - began))
+            elapsed = clock.now() - began
+            if elapsed >= duration:
+                position.update(target)
+            else:  # cut off: the axes have not moved yet in ``position``
+                start = {axis: position[axis] for axis in target}
+                position.update(Trajectory(start, target, *limits).position_at(elapsed))
             self._moving = False
