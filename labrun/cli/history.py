@@ -29,12 +29,14 @@ class Spool:
         self._pieces: list[str] = []
         self._size = 0
         self._limit = limit
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
 
     def write(self, text: str) -> None:
         """Add ``text``."""
         if self._file is not None:
-            self._file.write(text)
+            # encoded here: a text file open for reading too resets its decoder (two
+            # Python calls) at every write, which is once a command
+            self._file.write(text.encode())
             return
         self._pieces.append(text)
         self._size += len(text)
@@ -42,8 +44,8 @@ class Spool:
             import tempfile
 
             # closed by copy_to(); a spool never copied goes with its process
-            self._file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
-            self._file.write("".join(self._pieces))
+            self._file = tempfile.TemporaryFile("w+b")  # noqa: SIM115
+            self._file.write("".join(self._pieces).encode())
             self._pieces.clear()
 
     @property
@@ -57,11 +59,12 @@ class Spool:
             out.write("".join(self._pieces))
             self._pieces.clear()
             return
+        import io
         import shutil
 
         self._file.seek(0)
-        shutil.copyfileobj(self._file, out)
-        self._file.close()
+        with io.TextIOWrapper(self._file, encoding="utf-8") as text:  # closes the file
+            shutil.copyfileobj(text, out)
 
 
 class SpooledLog:

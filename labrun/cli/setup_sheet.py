@@ -23,6 +23,8 @@ LIQUID = ("aspirate", "dispense")
 _SHOWN = ("loadLabware", "loadModule", "loadInstrument", "delay", "waitForResume")
 """Commands whose fields the sheet shows (not only counts): taken as the record has them.
 (A tip pick-up, one a transfer, gives only its mount, well and tip count: plain values.)"""
+_READ = (*LIQUID, "pickUpTip")
+"""The other commands the sheet reads (the liquid a well must hold, the tips a rack)."""
 LISTED_WELLS = 6
 """Wells of one labware that need different volumes: at most this many are listed."""
 
@@ -54,15 +56,19 @@ class SheetBuilder:
 
     def listen(self, event: Mapping[str, Any]) -> None:
         """``add`` for an event as the run adds it: the commands whose fields the sheet
-        shows are taken as the record file has them (plain JSON values). Only steps,
-        queued commands and the summary are read: of any other event, ``add`` takes only
-        its time, and a live run always ends with the summary, whose duration is the end."""
+        shows are taken as the record file has them (plain JSON values). Only steps, the
+        queued commands the sheet uses and the summary are read: of any other event,
+        ``add`` takes only its time, and a live run always ends with the summary, whose
+        duration is the end."""
         kind = event["event"]
         if kind == "command":
             if event["status"] != "queued":
                 return
-            if str(event.get("type")).startswith(_SHOWN):
+            command = str(event.get("type"))
+            if command.startswith(_SHOWN):
                 event = json.loads(json_line(dict(event)))
+            elif command not in _READ:  # a move, a comment: the summary has the end
+                return
         elif kind != "step" and kind != "summary":
             return
         self.add(event)
