@@ -64,7 +64,8 @@ Request = CommandRequest | ProtocolDone
 class CommandChannel:
     """Hands protocol commands to the engine loop and waits for their results."""
 
-    def __init__(self, caller: LoopCaller, deliver: Callable[[Request], None]) -> None:
+    def __init__(self, caller: LoopCaller,
+                 deliver: Callable[[Sequence[Request]], None]) -> None:
         self._caller = caller
         self._deliver = deliver
         self.closed_error: RunStopped | None = None
@@ -102,12 +103,8 @@ class CommandChannel:
         self.requests_sent += len(requests)
         deliver = self._deliver
 
-        def hand_over() -> None:
-            for request in requests:
-                deliver(request)
-
         try:
-            self._caller.submit(hand_over)
+            self._caller.submit(lambda: deliver(requests))
         except LoopClosedError:
             raise self.closed_error or RunStopped("the run has ended") from None
         for request in requests:
@@ -118,4 +115,4 @@ class CommandChannel:
         done = ProtocolDone(error, location)
         self.requests_sent += 1
         with contextlib.suppress(LoopClosedError):
-            self._caller.submit(lambda: self._deliver(done))
+            self._caller.submit(lambda: self._deliver((done,)))

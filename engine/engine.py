@@ -18,7 +18,7 @@ its remaining segments (their targets are absolute) and carries on (DESIGN.md §
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from hardware import aio
@@ -114,9 +114,9 @@ class Engine:
         self._react(action)
         return ActionResult(True, status_of(self.state))
 
-    def deliver(self, request: Request) -> None:
-        """Take a request from the protocol thread; loop thread only."""
-        self.inbox.deliver(request, self.channel.closed_error if self.channel else None)
+    def deliver(self, requests: Sequence[Request]) -> None:
+        """Take requests from the protocol thread, in order; loop thread only."""
+        self.inbox.deliver(requests, self.channel.closed_error if self.channel else None)
 
     def on_interlock(self, name: str, active: bool) -> None:
         """The controller reports an interlock change; loop thread only."""
@@ -201,7 +201,8 @@ class Engine:
                 self.ending.fail(f"internal error: {type(exc).__name__}: {exc}", request.line)
                 return
             self.inbox.current = None
-            self.record.flush()  # on disk before the protocol goes on
+            if self.record.path is not None:
+                self.record.flush()  # on disk before the protocol goes on
             request.reply.set(result)
 
     async def _next_request(self) -> CommandRequest | ProtocolDone:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .channel import CommandChannel, CommandRequest, ProtocolDone, Request
 from .errors import RunStopped
@@ -17,13 +17,15 @@ class Inbox:
         self._queue: deque[Request] = deque()
         self.current: CommandRequest | None = None  # the command being carried out
 
-    def deliver(self, request: Request, closed: RunStopped | None) -> None:
-        """Take a request; once the run is ending, a command is answered with ``closed``."""
+    def deliver(self, requests: Sequence[Request], closed: RunStopped | None) -> None:
+        """Take requests (an API call's commands together: one wake-up); once the run is
+        ending, a command is answered with ``closed``."""
         if closed is not None:
-            if isinstance(request, CommandRequest):
-                request.reply.fail(closed)
+            for request in requests:
+                if isinstance(request, CommandRequest):
+                    request.reply.fail(closed)
             return
-        self._queue.append(request)
+        self._queue.extend(requests)
         self._wake()
 
     def take(self) -> CommandRequest | ProtocolDone | None:
