@@ -161,12 +161,14 @@ class SimulatedController:
         self._moving = True
         try:
             await clock.sleep_until(began + duration)
+        except BaseException:  # cut off: the axes are where the trajectory is now
+            elapsed = clock.now() - began  # (``position`` still holds where they began)
+            start = {axis: position[axis] for axis in target}
+            position.update(Trajectory(start, target, *limits).position_at(elapsed))
+            raise
+        else:
+            # Completed: exactly at the target. (The time it took, read back from the
+            # clock, can fall short of the duration in the last bit: not a cut-off.)
+            position.update(target)
         finally:
-            # Completed or interrupted: the axes are where the trajectory is now.
-            elapsed = clock.now() - began
-            if elapsed >= duration:
-                position.update(target)
-            else:  # cut off: the axes have not moved yet in ``position``
-                start = {axis: position[axis] for axis in target}
-                position.update(Trajectory(start, target, *limits).position_at(elapsed))
             self._moving = False

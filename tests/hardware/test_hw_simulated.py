@@ -55,6 +55,21 @@ def test_a_move_takes_its_kinematic_time_on_the_virtual_clock() -> None:
     anyio.run(main)
 
 
+def test_a_completed_move_ends_exactly_at_its_target() -> None:
+    # The time a move took, read back from the clock ((start + duration) - start), can
+    # fall short of its duration in the last bit; the move still ended at its target.
+    config = default_config()
+    robot = SimulatedController(config)
+    targets = [{"X": 18.1 + (i * 37.3) % 380, "Y": 20.7 + (i * 53.9) % 300} for i in range(60)]
+
+    async def main() -> None:
+        for target in targets:
+            await robot.move(target)
+            assert await robot.read_position() | target == await robot.read_position()
+
+    anyio.run(main)
+
+
 def test_a_cancelled_move_stops_where_the_trajectory_is_at_that_instant() -> None:
     config = default_config()
     clock = VirtualClock()
