@@ -156,8 +156,10 @@ class RobotModel:
                 if name == mount:
                     travel = max(travel, z)
                 lift[other.z_axis] = max(here[other.z_axis], travel)
-            if any(abs(lift[a] - here[a]) > 1e-6 for a in lift):
-                segments.append(Move(lift))
+            for axis, height in lift.items():  # a loop, not any(): no generator frame
+                if abs(height - here[axis]) > 1e-6:
+                    segments.append(Move(lift))
+                    break
             segments.append(Move({"X": x, "Y": y}, speed))
         segments.append(Move({cfg.z_axis: z}, speed))
         return self.capped(segments)
