@@ -22,8 +22,12 @@ _ENDED = ("completed", "failed", "interrupted")
 
 class Spool:
     """Text written as a run goes, read once at its end: kept in memory up to ``limit``
-    characters, then in a temporary file (``tempfile`` is imported only then: a
-    simulation's start-up does not pay for it)."""
+    characters, then in a temporary file, written to it in pieces of up to ``FILE_PIECE``
+    characters (one write a command cost as much again as the rest of the spool's
+    work). ``tempfile`` is imported only then: a simulation's start-up does not pay
+    for it."""
+
+    FILE_PIECE = 1 << 16
 
     def __init__(self, limit: int = 1 << 20) -> None:
         self._pieces: list[str] = []
@@ -33,35 +37,38 @@ class Spool:
 
     def write(self, text: str) -> None:
         """Add ``text``."""
-        if self._file is not None:
-            # encoded here: a text file open for reading too resets its decoder (two
-            # Python calls) at every write, which is once a command
-            self._file.write(text.encode())
-            return
         self._pieces.append(text)
         self._size += len(text)
         if self._size > self._limit:
+            self._to_file()
+
+    def _to_file(self) -> None:
+        if self._file is None:
             import tempfile
 
             # closed by copy_to(); a spool never copied goes with its process
             self._file = tempfile.TemporaryFile("w+b")  # noqa: SIM115
-            self._file.write("".join(self._pieces).encode())
-            self._pieces.clear()
+            self._limit = min(self._limit, self.FILE_PIECE)
+        self._file.write("".join(self._pieces).encode())
+        self._pieces.clear()
+        self._size = 0
 
     @property
     def in_memory(self) -> int:
         """Characters held in memory now."""
-        return 0 if self._file is not None else self._size
+        return self._size
 
     def copy_to(self, out: TextIO) -> None:
         """Write everything to ``out`` and release the spool."""
         if self._file is None:
             out.write("".join(self._pieces))
             self._pieces.clear()
+            self._size = 0
             return
         import io
         import shutil
 
+        self._to_file()
         self._file.seek(0)
         with io.TextIOWrapper(self._file, encoding="utf-8") as text:  # closes the file
             shutil.copyfileobj(text, out)
