@@ -201,8 +201,7 @@ class Engine:
                 self.ending.fail(f"internal error: {type(exc).__name__}: {exc}", request.line)
                 return
             self.inbox.current = None
-            if self.record.path is not None:
-                self.record.flush()  # on disk before the protocol goes on
+            self.record.flush()  # on disk before the protocol goes on
             request.reply.set(result)
 
     async def _next_request(self) -> CommandRequest | ProtocolDone:
