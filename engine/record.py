@@ -150,21 +150,24 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_jsonable)
+def encoder(item_separator: str = ",", key_separator: str = ":", *, allow_nan: bool = False,
+            default: Callable[[Any], Any] = _jsonable) -> Callable[[Any, int], Iterable[str]]:
+    """JSON on one line, the pieces of a value: ``"".join(encode(value, 0))``.
 
-
-def _encoder() -> Callable[[Any, int], Iterable[str]]:
-    # ``JSONEncoder.encode`` builds its C encoder anew for every call (a third of the
-    # cost of a short line); this one is built once, with the same settings and output
-    # (no check for circular structures: events are trees).
+    ``JSONEncoder.encode`` builds its C encoder anew for every call (a third of the cost
+    of a short line); this one is built once, with the same output as a ``JSONEncoder``
+    of these settings (no check for circular structures: the values are trees).
+    """
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # pragma: no cover - a Python without the C accelerator
-        return lambda value, _: (_ENCODER.encode(value),)
-    return make(None, _jsonable, json.encoder.encode_basestring_ascii,  # type: ignore[no-any-return]
-                None, ":", ",", False, False, False)
+        python = json.JSONEncoder(separators=(item_separator, key_separator),
+                                  allow_nan=allow_nan, default=default)
+        return lambda value, _: (python.encode(value),)
+    return make(None, default, json.encoder.encode_basestring_ascii,  # type: ignore[no-any-return]
+                None, key_separator, item_separator, False, False, allow_nan)
 
 
-_chunks = _encoder()
+_chunks = encoder()
 """The pieces of one value's strict JSON: ``"".join(_chunks(value, 0))``."""
 
 

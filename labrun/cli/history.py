@@ -9,10 +9,10 @@ once the run has ended; nothing is read back.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any, TextIO
 
-from engine.record import Event, json_line
+from engine.record import Event, encoder, json_line
 
 from .report import TextLog
 
@@ -196,9 +196,53 @@ class JsonDocument:
         self._spool.copy_to(out)
         out.write("\n  ]" if self._commands else "]")
         for name, value in rest.items():
-            body = json.dumps(value, indent=2, default=str).replace("\n", "\n  ")
-            out.write(f',\n  "{name}": {body}')
+            out.write(f',\n  "{name}": {indented(value, 1)}')
         out.write("\n}\n")
+
+
+def indented(value: Any, depth: int = 0) -> str:
+    """``json.dumps(value, indent=2, default=str)``, the same text, for a value nested
+    ``depth`` levels deep (its lines after the first indented as much).
+
+    The standard library writes indented JSON in Python, one generator step a value
+    (the setup sheet of a large protocol took milliseconds); here a container that holds
+    no other non-empty container is written by the C encoder in one call, with the
+    newline and the indent as its item separator.
+    """
+    if isinstance(value, (list, tuple)) and value:
+        if not any(_nested(item) for item in value):
+            return _flat(value, depth)
+        inner = "\n" + "  " * (depth + 1)
+        items = [indented(item, depth + 1) for item in value]
+        return f"[{inner}{(',' + inner).join(items)}\n{'  ' * depth}]"
+    if isinstance(value, dict) and value:
+        if not all(type(key) is str for key in value):  # keys json turns into text
+            return json.dumps(value, indent=2, default=str).replace("\n", "\n" + "  " * depth)
+        if not any(_nested(item) for item in value.values()):
+            return _flat(value, depth)
+        inner = "\n" + "  " * (depth + 1)
+        items = [f"{_key(key)}: {indented(item, depth + 1)}" for key, item in value.items()]
+        return f"{{{inner}{(',' + inner).join(items)}\n{'  ' * depth}}}"
+    return "".join(_scalar(value, 0))
+
+
+def _nested(value: Any) -> bool:
+    return isinstance(value, (list, tuple, dict)) and bool(value)
+
+
+def _flat(value: list[Any] | tuple[Any, ...] | dict[str, Any], depth: int) -> str:
+    """A non-empty container of scalars (and empty containers), indented."""
+    encode = _FLAT.get(depth)
+    if encode is None:
+        encode = _FLAT[depth] = encoder(",\n" + "  " * (depth + 1), ": ", allow_nan=True,
+                                        default=str)
+    text = "".join(encode(value, 0))
+    return f"{text[0]}\n{'  ' * (depth + 1)}{text[1:-1]}\n{'  ' * depth}{text[-1]}"
+
+
+_FLAT: dict[int, Callable[[Any, int], Iterable[str]]] = {}
+_scalar = encoder(allow_nan=True, default=str)
+_key = json.encoder.encode_basestring_ascii
 
 
 def _plain(event: Mapping[str, Any]) -> Event:

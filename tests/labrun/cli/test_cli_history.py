@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.record import iter_record
 from engine.run import Run
+from engine.state import Status
 from labrun.cli import history
 from labrun.cli.report import JSON_SCHEMA_VERSION
 from protocol_api.execute import continue_when_stalled, create_run
@@ -110,3 +113,22 @@ def test_a_run_without_commands_is_a_document_too() -> None:
     out = io.StringIO()
     history.write_json([], out)
     assert json.loads(out.getvalue())["commands"] == []
+
+
+_SCALARS = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5)
+            | st.sampled_from([Status.PAUSED, Path("a/b")]))
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (st.lists(inner, max_size=4) | st.tuples(inner, inner)
+                   | st.dictionaries(st.text(max_size=3), inner, max_size=4)
+                   | st.dictionaries(st.integers() | st.floats() | st.booleans(), inner,
+                                     max_size=2)),
+    max_leaves=20)
+
+
+@given(value=_VALUES, depth=st.integers(0, 3))
+def test_the_documents_indented_json_is_the_standard_librarys(value: Any, depth: int) -> None:
+    """The document's tail (setup sheet, volumes, parks, ...) is written by
+    ``history.indented``: byte for byte what ``json.dumps(indent=2)`` writes, nested."""
+    expected = json.dumps(value, indent=2, default=str).replace("\n", "\n" + "  " * depth)
+    assert history.indented(value, depth) == expected
