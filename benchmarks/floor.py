@@ -10,8 +10,10 @@ printed beside a baseline measured in the same run:
   import finder makes dearer;
 - commands per second on the generated 10k-command protocol with the run record written
   (target >= 60,000), with the CPU per command of both threads beside the bare
-  thread-handoff round trip, and the Python calls per command (a count, unlike the
-  times the same on a busy machine), in all and by layer;
+  thread-handoff round trip, the time that encoding and writing the run record alone
+  takes a command (what no design of the engine removes while the record is written),
+  and the Python calls per command (a count, unlike the times the same on a busy
+  machine), in all and by layer;
 - the 96-transfer protocol as a whole process (target <= 0.15 s);
 - per-call cost (wall, in process, no history kept) at 1k, 10k, 100k and 1M calls, up to
   ``--max-calls``;
@@ -42,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import throughput
 from protocols import PROTOCOL_96
 
+from engine.record import json_line, read_record
 from protocol_api.execute import continue_when_stalled, create_run
 
 TRIVIAL = 'metadata = {"apiLevel": "2.15"}\n\ndef run(ctx):\n    ctx.comment("hello")\n'
@@ -138,11 +141,26 @@ def commands(tmp: Path, repeats: int) -> list[Row]:
         rates.append(n / seconds)
         bare.append(throughput.bare_handoff(n) / n)
     rate, cpu, floor = statistics.median(rates), statistics.median(cpus), statistics.median(bare)
+    writing = statistics.median(record_writing(tmp / "record0.jsonl", tmp / "copy.jsonl") / n
+                                for _ in range(repeats))
     return [(f"{n} commands, record written", f"{rate:,.0f} cmd/s",
              f"bare handoff {1 / floor:,.0f} /s", f"{rate * floor:.2f}"),
             ("  CPU per command (both threads)", f"{cpu * 1e6:.1f} us",
              f"handoff round trip {floor * 1e6:.1f} us", f"{cpu / floor:.1f}x"),
+            ("  writing the record alone, per command", f"{writing * 1e6:.1f} us",
+             f"at most {1 / writing:,.0f} cmd/s", f"{writing / cpu:.0%} of the CPU"),
             *python_calls(protocol, tmp / "counted.jsonl")]
+
+
+def record_writing(record: Path, copy: Path) -> float:
+    """Seconds to encode a run's record events as JSON lines and write them, nothing else:
+    the part of a command's cost that no engine design removes while the record is written
+    (three or four events a command, each a line of JSON)."""
+    events = read_record(record)
+    start = time.perf_counter()
+    with copy.open("w") as out:
+        out.write("".join([json_line(event) for event in events]))
+    return time.perf_counter() - start
 
 
 LAYERS = (
