@@ -262,7 +262,7 @@ class Labware:
         self._has_tip = [self._is_tiprack] * len(self._names)
         self._wells: list[Well] | None = None  # built on first use
         self._by_name: dict[str, Well] = {}
-        self._grid: tuple[dict[str, list[int]], dict[str, list[int]]] | None = None
+        self._grid: tuple[dict[str, tuple[Well, ...]], dict[str, tuple[Well, ...]]] | None = None
         self._squares: _WellSquares | None = None  # built on first well_at
 
     # -- identity -----------------------------------------------------------------
@@ -455,27 +455,31 @@ class Labware:
         """Column number (``"1"``) -> that column's wells, back to front."""
         return self._named(self._layout()[1])
 
-    def _layout(self) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
-        """Row and column names -> flat well indices, from the well names (as Opentrons)."""
+    def _layout(self) -> tuple[dict[str, tuple[Well, ...]], dict[str, tuple[Well, ...]]]:
+        """Row and column names -> their wells, from the well names (as Opentrons); worked
+        out once (protocols ask for ``rows()`` and ``columns()`` in their loops)."""
         if self._grid is None:
-            rows: dict[str, list[int]] = {}
-            columns: dict[str, list[int]] = {}
+            wells = self._all_wells()
+            rows: dict[str, list[Well]] = {}
+            columns: dict[str, list[Well]] = {}
             for c, (start, end) in enumerate(self._column_bounds):
                 for i in range(start, end):
                     match = _WELL_NAME.fullmatch(self._names[i])
                     row = match.group(1) if match else chr(ord("A") + i - start)
-                    rows.setdefault(row, []).append(i)
+                    rows.setdefault(row, []).append(wells[i])
                     column = match.group(2) if match else str(c + 1)
-                    columns.setdefault(column, []).append(i)
-            self._grid = (rows, columns)
+                    columns.setdefault(column, []).append(wells[i])
+            self._grid = ({key: tuple(group) for key, group in rows.items()},
+                          {key: tuple(group) for key, group in columns.items()})
         return self._grid
 
-    def _named(self, groups: dict[str, list[int]]) -> dict[str, list[Well]]:
-        wells = self._all_wells()
-        return {key: [wells[i] for i in indices] for key, indices in groups.items()}
+    @staticmethod
+    def _named(groups: dict[str, tuple[Well, ...]]) -> dict[str, list[Well]]:
+        """New lists each call, as Opentrons gives: the protocol may change them."""
+        return {key: list(wells) for key, wells in groups.items()}
 
     def _select(
-        self, groups: dict[str, list[int]], args: tuple[str | int, ...], kind: str
+        self, groups: dict[str, tuple[Well, ...]], args: tuple[str | int, ...], kind: str
     ) -> list[list[Well]]:
         named = self._named(groups)
         if not args:

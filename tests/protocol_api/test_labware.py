@@ -109,6 +109,18 @@ def test_wells_returns_a_fresh_list(plate: Labware) -> None:
     assert len(plate.wells()) == 96
 
 
+def test_rows_and_columns_are_fresh_lists(plate: Labware) -> None:
+    plate.columns()[0].clear()
+    plate.columns("2")[0].pop()
+    plate.rows_by_name()["A"].clear()
+    plate.columns_by_name()["3"].append(plate["A1"])
+    plate.rows(1)[0].reverse()
+    assert [len(column) for column in plate.columns()] == [8] * 12
+    assert names(plate.rows()[0]) == [f"A{i}" for i in range(1, 13)]
+    assert names(plate.rows("B")[0])[:2] == ["B1", "B2"]
+    assert names(plate.columns_by_name()["3"]) == [f"{r}3" for r in "ABCDEFGH"]
+
+
 def test_mixing_names_and_indices_is_a_type_error(plate: Labware) -> None:
     with pytest.raises(TypeError, match=r"names .* or indices"):
         plate.wells("A1", 2)
