@@ -67,7 +67,8 @@ class StepTracker:
         # Checks each command before it is sent (the deck rules of modules); may raise.
         self.guard: Callable[[Command], None] | None = None
         self._batch: list[tuple[Command, StepRef, str | None]] = []  # sent, not yet handed over
-        self._lines: dict[tuple[CodeType, int], str] = {}  # file:line by code and instruction
+        # file:line by code (its id) and instruction
+        self._lines: dict[int, tuple[CodeType, dict[int, str]]] = {}
 
     def open(self, name: str, *, implicit: bool = False, call: bool = True) -> None:
         """Enter a step (a new one at top level).
@@ -190,13 +191,22 @@ class StepTracker:
     def _line_of(self, frame: FrameType) -> str:
         """``file:line`` of where ``frame`` is now, remembered by its code and instruction
         (Python finds a line by reading the code's line table from its start: in a long
-        ``run`` function, thousands of steps for every call)."""
-        key = (frame.f_code, frame.f_lasti)
-        line = self._lines.get(key)
-        if line is None:
-            if len(self._lines) >= 4096:  # a protocol that makes code as it runs
+        ``run`` function, thousands of steps for every call).
+
+        The code is looked up by its identity: hashing a code object hashes its constants,
+        the code of every function nested in it too, at every call. The entry holds the
+        code, so no other code can take its identity while it is there.
+        """
+        code = frame.f_code
+        known = self._lines.get(id(code))
+        if known is None or known[0] is not code:
+            if len(self._lines) >= 1024:  # a protocol that makes code as it runs
                 self._lines.clear()
-            line = self._lines[key] = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+            known = self._lines[id(code)] = (code, {})
+        lines = known[1]
+        line = lines.get(frame.f_lasti)
+        if line is None:
+            line = lines[frame.f_lasti] = f"{code.co_filename}:{frame.f_lineno}"
         return line
 
 
