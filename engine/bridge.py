@@ -203,36 +203,54 @@ async def call_from_loop(target: LoopCaller, function: Callable[[], T], *,
 
 
 class Reply(Generic[T]):
-    """A one-shot answer handed from the engine loop to a waiting thread."""
+    """A one-shot answer handed from the engine loop to a waiting thread.
 
-    __slots__ = ("_error", "_lock", "_value")
+    The lock a thread blocks on is made only by a thread that must wait: a command the
+    protocol thread carried out itself (the simulation's loop driver) is answered
+    before its thread asks. Answering writes ``_done`` before reading ``_lock``, and
+    waiting writes ``_lock`` before reading ``_done``; each is one step under the
+    interpreter's lock, so one of them sees the other's write: no answer is missed.
+    """
+
+    __slots__ = ("_done", "_error", "_lock", "_value")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._lock.acquire()
+        self._done = False
+        self._lock: threading.Lock | None = None
         self._value: T | None = None
         self._error: BaseException | None = None
 
     def set(self, value: T) -> None:
         """Answer with a value and wake the waiting thread."""
         self._value = value
-        self._lock.release()
+        self._answer()
 
     def fail(self, error: BaseException) -> None:
         """Answer with an exception, which the waiting thread raises."""
         self._error = error
-        self._lock.release()
+        self._answer()
+
+    def _answer(self) -> None:
+        if self._done:
+            raise RuntimeError("a reply can be answered only once")
+        self._done = True
+        lock = self._lock
+        if lock is not None:
+            lock.release()
 
     @property
     def done(self) -> bool:
         """True once answered."""
-        return not self._lock.locked()
+        return self._done
 
     def wait(self, timeout: float | None = None) -> T:
         """Block until answered; return the value or raise the error."""
-        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
-            raise TimeoutError("no answer from the engine in time")
-        self._lock.release()
+        if not self._done:
+            lock = threading.Lock()
+            lock.acquire()
+            self._lock = lock
+            if not self._done and not lock.acquire(timeout=-1 if timeout is None else timeout):
+                raise TimeoutError("no answer from the engine in time")
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[return-value]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import anyio
@@ -9,7 +10,7 @@ import pytest
 from labrun_testing import P300, WELL
 
 from engine import commands as c
-from engine.bridge import LoopClosedError
+from engine.bridge import LoopClosedError, Reply
 from engine.channel import CommandChannel, StepRef
 from engine.run import Run
 from engine.state import RunState, Status
@@ -110,3 +111,45 @@ def test_a_control_while_the_protocol_computes_is_answered_at_once() -> None:
     moves = [e for e in run.record.events if e["event"] == "command"
              and e.get("type") == "moveTo"]
     assert [e["step"] for e in moves] == [1]
+
+
+def test_a_reply_answers_its_waiter_whichever_comes_first() -> None:
+    """A reply answered before its thread waits, or while it waits from another thread,
+    gives the value or raises the error; it times out if nobody answers, and it cannot be
+    answered twice. Thousands of answers racing their waits: none is lost (a lost answer
+    would hang the wait until its timeout fails the test)."""
+    early: Reply[int] = Reply()
+    early.set(1)
+    assert early.done and early.wait(timeout=0) == 1
+    with pytest.raises(RuntimeError, match="only once"):
+        early.fail(ValueError())
+    failed: Reply[int] = Reply()
+    failed.fail(ValueError("no tip"))
+    with pytest.raises(ValueError, match="no tip"):
+        failed.wait()
+    with pytest.raises(TimeoutError):
+        Reply[int]().wait(timeout=0.001)
+
+    replies: list[Reply[int]] = [Reply() for _ in range(2000)]
+    asking = [-1]  # the reply the waiting thread is about to wait for
+
+    def answer() -> None:
+        for i, reply in enumerate(replies):
+            while asking[0] < i:  # answer each just as its wait begins
+                pass
+            reply.set(i)
+
+    answering = threading.Thread(target=answer)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # the threads take turns between almost any two steps
+    answering.start()
+    got = []
+    try:
+        for i, reply in enumerate(replies):
+            asking[0] = i
+            got.append(reply.wait(timeout=10))
+    finally:
+        asking[0] = len(replies)
+        answering.join()
+        sys.setswitchinterval(interval)
+    assert got == list(range(2000))
