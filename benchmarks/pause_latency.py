@@ -19,9 +19,9 @@ from typing import Any
 
 from engine import commands as c
 from engine.actions import Pause, Resume
-from engine.channel import CommandChannel, StepRef
+from engine.channel import CommandChannel
 from engine.run import Run
-from engine.state import Status
+from engine.state import Status, StepInfo
 from hardware.clock import RealClock
 from hardware.config import default_config
 from hardware.simulated import SimulatedController
@@ -44,9 +44,9 @@ class StopTimer(SimulatedController):
 
 
 def _load_then_move(channel: CommandChannel, *, started: threading.Event) -> None:
-    channel.execute(P300, StepRef(0, "load"))
+    channel.execute(P300, StepInfo(0, "load"))
     started.set()
-    channel.execute(c.MoveTo("left", (350.0, 300.0, 100.0)), StepRef(1, "move"))
+    channel.execute(c.MoveTo("left", (350.0, 300.0, 100.0)), StepInfo(1, "move"))
 
 
 def immediate_pause_us(samples: int) -> list[float]:
@@ -78,12 +78,12 @@ def _paced_run(n_steps: int, between: Callable[[Run, int], None] | None) -> Run:
     marks: dict[str, float] = {}
 
     def protocol(channel: CommandChannel) -> None:
-        channel.execute(P300, StepRef(0, "load"))
+        channel.execute(P300, StepInfo(0, "load"))
         ready.set()
         go.wait()
         for i in range(1, n_steps):
             marks[f"send{i}"] = time.perf_counter()
-            channel.execute(c.Comment(str(i)), StepRef(i, "comment"))
+            channel.execute(c.Comment(str(i)), StepInfo(i, "comment"))
 
     run = Run(protocol).start()
     run.marks = marks  # type: ignore[attr-defined]
@@ -127,9 +127,9 @@ def paused_throughput(n: int, every: int | None) -> float:
     """Commands per second; with ``every``, pause (deferred) and resume that often."""
 
     def protocol(channel: CommandChannel) -> None:
-        channel.execute(P300, StepRef(0, "load"))
+        channel.execute(P300, StepInfo(0, "load"))
         for i in range(1, n):
-            channel.execute(c.MoveTo("left", (100.0 + i % 50, 100.0, 80.0)), StepRef(i, "move"))
+            channel.execute(c.MoveTo("left", (100.0 + i % 50, 100.0, 80.0)), StepInfo(i, "move"))
 
     run = Run(protocol).start()
     if every is not None:

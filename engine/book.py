@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .channel import StepRef
 from .commands import Command
 from .entries import CommandEntry
 from .record import RunRecord
+from .state import StepInfo
 from .summary import Tally
 
 
@@ -25,7 +25,7 @@ class CommandBook:
         self._now = now
         self._record = record
 
-    def add(self, command: Command, step: StepRef, line: str | None = None,
+    def add(self, command: Command, step: StepInfo, line: str | None = None,
             origin: str = "protocol") -> CommandEntry:
         """A new command of the run, numbered in order."""
         last = self.last

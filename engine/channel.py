@@ -17,19 +17,7 @@ from hardware.frozen import Frozen
 from .bridge import LoopCaller, LoopClosedError, Reply
 from .commands import Command
 from .errors import RunStopped
-
-
-class StepRef(Frozen):
-    """The step a command belongs to: a top-level protocol call or a ``ctx.step`` group."""
-
-    __slots__ = ("index", "name")
-
-    index: int
-    name: str
-
-    def __init__(self, index: int, name: str) -> None:
-        object.__setattr__(self, "index", index)
-        object.__setattr__(self, "name", name)
+from .state import StepInfo
 
 
 class CommandRequest:
@@ -37,7 +25,7 @@ class CommandRequest:
 
     __slots__ = ("command", "line", "reply", "step")
 
-    def __init__(self, command: Command, step: StepRef, reply: Reply[dict[str, Any]],
+    def __init__(self, command: Command, step: StepInfo, reply: Reply[dict[str, Any]],
                  line: str | None = None) -> None:
         self.command = command
         self.step = step
@@ -81,11 +69,11 @@ class CommandChannel:
         """
         self.finished_step = index
 
-    def execute(self, command: Command, step: StepRef, line: str | None = None) -> dict[str, Any]:
+    def execute(self, command: Command, step: StepInfo, line: str | None = None) -> dict[str, Any]:
         """Run ``command`` and return its result; raises ``RunStopped`` once the run ends."""
         return next(self.execute_all([(command, step, line)]))
 
-    def execute_all(self, batch: Sequence[tuple[Command, StepRef, str | None]],
+    def execute_all(self, batch: Sequence[tuple[Command, StepInfo, str | None]],
                     ) -> Iterator[dict[str, Any]]:
         """The results of the commands of ``batch``, in order: the commands are handed to
         the engine together when the first result is asked for, and each result is waited

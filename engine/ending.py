@@ -12,13 +12,12 @@ from hardware.aio import CancelScope
 from hardware.controller import HardwareFault
 
 from . import commands as c
-from .channel import StepRef
 from .core import EngineCore
 from .entries import CommandEntry
 from .errors import RunAborted, RunFailed, RunHalted, RunStopped
 from .reducer import RunEnded, RunFailing
 from .segments import HomeAxes, Move
-from .state import EndKind, Outcome, Status
+from .state import EndKind, Outcome, Status, StepInfo
 
 END_STATUS = {EndKind.STOP: Status.STOPPED, EndKind.ABORT: Status.ABORTED,
               EndKind.HALT: Status.HALTED, EndKind.FAIL: Status.FAILED}
@@ -168,7 +167,7 @@ class RunEnding:
         if engine.config.drop_tips_on_stop:
             for mount in engine.model.tips_attached():
                 drop = c.DropTip(mount, engine.model.trash_drop_point(), "trash")
-                entry = engine.book.add(drop, StepRef(-1, "cleanup"), origin="cleanup")
+                entry = engine.book.add(drop, StepInfo(-1, "cleanup"), origin="cleanup")
                 engine.record.add("command", id=entry.id, status="queued", type=drop.kind,
                                   params=drop.params(), step=-1, origin="cleanup")
                 engine.book.set_status(entry, "started")

@@ -52,7 +52,7 @@ from .reducer import (
 )
 from .robot_model import CommandError, RobotModel
 from .segments import HomeAxes, Move, Segment
-from .state import EndKind, RunState, Status, StepInfo, status_of
+from .state import EndKind, RunState, Status, status_of
 from .summary import summarize
 from .waits import Waits
 
@@ -232,7 +232,7 @@ class Engine:
                     await self.pausing.pause_here()
             self.journal = []
             self.pausing.step_started()
-            self.dispatch(StepStarted(StepInfo(request.step.index, request.step.name)))
+            self.dispatch(StepStarted(request.step))
             self.record.add("step", index=request.step.index, name=request.step.name)
         entry = self.book.add(request.command, request.step, request.line)
         self.journal.append(entry)

@@ -6,10 +6,9 @@ from typing import Any
 
 from hardware.frozen import Frozen
 
-from .channel import StepRef
 from .commands import Command
 from .segments import Segment
-from .state import Status
+from .state import Status, StepInfo
 
 
 class CommandEntry:
@@ -19,7 +18,7 @@ class CommandEntry:
                  "interruptions", "line", "origin", "plan", "result", "started_at", "status",
                  "step")
 
-    def __init__(self, id: int, command: Command, step: StepRef, line: str | None = None,
+    def __init__(self, id: int, command: Command, step: StepInfo, line: str | None = None,
                  status: str = "queued", origin: str = "protocol") -> None:
         self.id = id
         self.command = command

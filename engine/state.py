@@ -116,7 +116,8 @@ class Outcome(Frozen):
 
 
 class StepInfo(Frozen):
-    """The step in progress."""
+    """A step: a top-level protocol call or a ``ctx.step`` group, by its number and name.
+    Each command carries the one it belongs to; the run state holds the one in progress."""
 
     __slots__ = ("index", "name")
 

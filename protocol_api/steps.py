@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from types import CodeType, FrameType
 from typing import Any, Protocol, TypeVar, cast
 
-from engine.channel import CommandChannel, StepRef
+from engine.channel import CommandChannel
 from engine.commands import Command, Comment
+from engine.state import StepInfo
 from hardware.frozen import values
 
 from .command_log import CommandLog
@@ -61,12 +62,12 @@ class StepTracker:
         self.depth = 0
         self.calls = 0  # API calls open: a call's own commands keep the line that made it
         self.index = -1
-        self.step = StepRef(-1, "")
+        self.step = StepInfo(-1, "")
         self.line: str | None = None
         self.log = CommandLog(describe)  # a line per command sent, for ctx.commands()
         # Checks each command before it is sent (the deck rules of modules); may raise.
         self.guard: Callable[[Command], None] | None = None
-        self._batch: list[tuple[Command, StepRef, str | None]] = []  # sent, not yet handed over
+        self._batch: list[tuple[Command, StepInfo, str | None]] = []  # sent, not yet handed over
         # file:line by code (its id) and instruction
         self._lines: dict[int, tuple[CodeType, dict[int, str]]] = {}
 
@@ -81,7 +82,7 @@ class StepTracker:
             self._refuse_thread(name)
         if self.depth == 0:
             self.index += 1
-            self.step = StepRef(self.index, name)
+            self.step = StepInfo(self.index, name)
         if self.calls == 0 and (call or self.depth == 0):
             self.line = None if implicit else self._caller_line()
         self.depth += 1

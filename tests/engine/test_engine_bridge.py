@@ -11,9 +11,9 @@ from labrun_testing import P300, WELL
 
 from engine import commands as c
 from engine.bridge import LoopClosedError, Reply
-from engine.channel import CommandChannel, StepRef
+from engine.channel import CommandChannel
 from engine.run import Run
-from engine.state import RunState, Status
+from engine.state import RunState, Status, StepInfo
 
 
 def test_another_loop_awaits_values_and_errors_from_the_engine_loop() -> None:
@@ -72,7 +72,7 @@ def test_a_simulated_protocol_runs_the_engine_in_its_own_thread() -> None:
     """On the virtual clock a call costs no thread hop: the protocol thread runs the loop."""
     def protocol(channel: CommandChannel) -> None:
         for index in range(3):
-            channel.execute(c.Comment(f"call {index}"), StepRef(index, "comment"))
+            channel.execute(c.Comment(f"call {index}"), StepInfo(index, "comment"))
 
     run = Run(protocol).start()
     threads = _engine_threads(run)
@@ -90,10 +90,10 @@ def test_a_control_while_the_protocol_computes_is_answered_at_once() -> None:
     computing, go_on = threading.Event(), threading.Event()
 
     def protocol(channel: CommandChannel) -> None:
-        channel.execute(P300, StepRef(0, "load"))
+        channel.execute(P300, StepInfo(0, "load"))
         computing.set()
         go_on.wait(5)  # the protocol's own code, between two calls
-        channel.execute(c.MoveTo("left", WELL, well="2/A1"), StepRef(1, "move"))
+        channel.execute(c.MoveTo("left", WELL, well="2/A1"), StepInfo(1, "move"))
 
     run = Run(protocol).start()
     try:

@@ -16,9 +16,9 @@ import pytest
 
 from engine import commands as c
 from engine.actions import Action, Resume
-from engine.channel import CommandChannel, StepRef
+from engine.channel import CommandChannel
 from engine.run import Run
-from engine.state import RunState, Status
+from engine.state import RunState, Status, StepInfo
 from hardware import parking
 from hardware.clock import VirtualClock
 from hardware.config import default_config
@@ -113,11 +113,11 @@ def test_a_run_paused_by_the_door_parks_in_place_and_resumes_where_it_stopped() 
     robot = HoldingController(CONFIG, clock)
 
     def protocol(channel: CommandChannel) -> None:
-        channel.execute(P300, StepRef(0, "load"))
-        channel.execute(c.MoveTo("left", (100.0, 100.0, 60.0)), StepRef(1, "move"))
+        channel.execute(P300, StepInfo(0, "load"))
+        channel.execute(c.MoveTo("left", (100.0, 100.0, 60.0)), StepInfo(1, "move"))
         clock.call_at(clock.now() + 0.3, lambda: robot.set_interlock("door", True))
         clock.call_at(clock.now() + 60.0, lambda: robot.set_interlock("door", False))
-        channel.execute(c.MoveTo("left", (350.0, 300.0, 60.0)), StepRef(2, "long move"))
+        channel.execute(c.MoveTo("left", (350.0, 300.0, 60.0)), StepInfo(2, "long move"))
 
     def resume_once_closed(state: RunState) -> Action | None:
         return None if state.interlocks else Resume(source="test")
@@ -174,10 +174,10 @@ def test_a_run_whose_parking_fails_says_why() -> None:
     robot = StallingController(CONFIG, clock)
 
     def protocol(channel: CommandChannel) -> None:
-        channel.execute(P300, StepRef(0, "load"))
-        channel.execute(c.MoveTo("left", (100.0, 100.0, 60.0)), StepRef(1, "move"))
+        channel.execute(P300, StepInfo(0, "load"))
+        channel.execute(c.MoveTo("left", (100.0, 100.0, 60.0)), StepInfo(1, "move"))
         robot.stall = True
-        channel.execute(c.WaitForResume("look"), StepRef(2, "pause"))
+        channel.execute(c.WaitForResume("look"), StepInfo(2, "pause"))
 
     run = Run(protocol, config=CONFIG, controller=robot, clock=clock).start()
     try:

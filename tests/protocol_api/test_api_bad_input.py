@@ -15,8 +15,9 @@ import pytest
 from labrun_testing import simulate_file
 
 from engine import commands as c
-from engine.channel import CommandChannel, StepRef
+from engine.channel import CommandChannel
 from engine.run import Run
+from engine.state import StepInfo
 from hardware.config import default_config
 from hardware.frozen import replace
 from protocol_api.execute import continue_when_stalled, create_run, open_context
@@ -294,8 +295,8 @@ def test_a_command_for_a_mount_the_robot_lacks_fails_the_run() -> None:
 
     def protocol(channel: CommandChannel) -> None:
         channel.execute(c.LoadInstrument("p20_single_gen2", "right", 20.0, 1.25, 18.0, 19.0,
-                                         20.0), StepRef(0, "load_instrument"))
-        channel.execute(c.MoveTo("right", (100.0, 100.0, 100.0)), StepRef(1, "move_to"))
+                                         20.0), StepInfo(0, "load_instrument"))
+        channel.execute(c.MoveTo("right", (100.0, 100.0, 100.0)), StepInfo(1, "move_to"))
 
     run = Run(protocol, config=config, on_stalled=continue_when_stalled).start()
     run.control.play()

@@ -20,11 +20,11 @@ from motion_trace import TraceItem, TracingController, follow_record
 
 from engine import commands as c
 from engine.bridge import LoopClosedError
-from engine.channel import CommandChannel, StepRef
+from engine.channel import CommandChannel
 from engine.errors import RunStopped
 from engine.record import read_record
 from engine.run import Run
-from engine.state import Status
+from engine.state import Status, StepInfo
 from engine.status import RunStatusReport
 from hardware.clock import VirtualClock
 from hardware.config import RobotConfig, default_config
@@ -159,7 +159,7 @@ class ScriptedRun:
                     return
                 commands, name, outcome = item
                 self.step += 1
-                step = StepRef(self.step, name)
+                step = StepInfo(self.step, name)
                 try:
                     for command in commands:
                         self._set_in_execute(True)
