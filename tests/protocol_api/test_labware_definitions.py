@@ -401,3 +401,28 @@ def test_a_directory_is_read_again_only_when_its_files_change(
         load_custom_definitions(tmp_path)
     with pytest.raises(LabwareDefinitionError, match=r"d\.json: not valid JSON"):
         load_custom_definitions(tmp_path)  # a bad directory is not remembered as good
+
+
+def test_a_directory_lists_its_json_files_as_rglob_does(tmp_path: Path) -> None:
+    """Every ``*.json`` below the directory, hidden ones and links to files too, in the
+    order of their paths' parts (a folder's files before a sibling named like a file),
+    but nothing inside a linked directory (it could lead back up)."""
+    from protocol_api.labware_definitions._custom import _json_files
+
+    elsewhere = tmp_path / "elsewhere"
+    root = tmp_path / "labware"
+    for folder in (elsewhere, root / "a", root / "a.b", root / "z" / "deep"):
+        folder.mkdir(parents=True)
+    for name in ("a/b.json", "a.b/c.json", "a.json", "z/deep/x.json", "Z.json", ".h.json",
+                 "notes.txt"):
+        (root / name).write_text("{}")
+    (elsewhere / "o.json").write_text("{}")
+    (root / "linked").symlink_to(elsewhere)
+    (root / "file_link.json").symlink_to(elsewhere / "o.json")
+    (root / "broken.json").symlink_to(tmp_path / "nowhere.json")
+    listed = _json_files(str(root))
+    assert [name for name, _, _ in listed] == [str(p) for p in sorted(root.rglob("*.json"))]
+    assert [Path(name).relative_to(root).as_posix() for name, _, _ in listed] == [
+        ".h.json", "Z.json", "a/b.json", "a.b/c.json", "a.json", "broken.json",
+        "file_link.json", "z/deep/x.json"]
+    assert [size for name, _, size in listed if name.endswith("broken.json")] == [-1]
