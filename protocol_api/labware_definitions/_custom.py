@@ -53,7 +53,11 @@ def _json_files(root: str) -> list[tuple[str, int, int]]:
     files = []
     folders = [root]
     while folders:
-        with os.scandir(folders.pop()) as entries:
+        try:
+            listing = os.scandir(folders.pop())
+        except PermissionError:  # a folder this user may not list is passed over, as
+            continue  # rglob does
+        with listing as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
                     folders.append(entry.path)

@@ -426,3 +426,21 @@ def test_a_directory_lists_its_json_files_as_rglob_does(tmp_path: Path) -> None:
         ".h.json", "Z.json", "a/b.json", "a.b/c.json", "a.json", "broken.json",
         "file_link.json", "z/deep/x.json"]
     assert [size for name, _, size in listed if name.endswith("broken.json")] == [-1]
+
+
+def test_a_folder_that_cannot_be_listed_is_passed_over(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As ``rglob`` does: the definitions beside it still load (root may list any folder,
+    so the refusal is staged)."""
+    write(tmp_path, "a.json", custom("plate_a"))
+    (tmp_path / "locked").mkdir()
+    write(tmp_path / "locked", "b.json", custom("plate_b"))
+    scandir = os.scandir
+
+    def refuse(path: str) -> Any:
+        if os.path.basename(path) == "locked":
+            raise PermissionError(13, "Permission denied", path)
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    assert sorted(load_custom_definitions(tmp_path)) == ["plate_a"]
