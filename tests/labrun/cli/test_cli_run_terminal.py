@@ -26,7 +26,7 @@ from labrun_protocols import LONG_MOVE, SLOW_STEPS, hops
 from engine.record import read_record
 from engine.state import Status, StepInfo
 from engine.status import DelayStatus, RunStatusReport
-from labrun.cli.terminal import Controls, StatusLine, format_status
+from labrun.cli.terminal import KEYS_HINT, PAUSED_HINT, Controls, StatusLine, format_status
 from protocol_api.execute import continue_when_stalled, create_run
 
 WAIT_S = 20.0
@@ -221,10 +221,28 @@ def test_a_protocol_pause_says_its_message_once_then_how_to_go_on(terminal: Any)
 
 
 def logged(term: Terminal, text: str) -> int:
-    """Lines of output (not the redrawn status line) that say ``text``."""
-    lines = re.split(r"\r?\n", term.text())
-    return sum(text in line.split("\x1b[K")[-1] for line in lines
-               if "press r to resume" not in line.split("\x1b[K")[-1])
+    """Lines of output that say ``text``, not the status line: it is redrawn in place, ends
+    with the key help while the run goes on, and may show the call in progress in words
+    (the pause's message) until it is redrawn once the run has paused."""
+    return sum(text in line for line in printed_lines(term.text()))
+
+
+def printed_lines(output: str) -> list[str]:
+    """What the terminal shows line by line, the live status line left out."""
+    lines = [line.split("\x1b[K")[-1] for line in re.split(r"\r?\n", output)]
+    return [line for line in lines if not line.endswith((KEYS_HINT, PAUSED_HINT))]
+
+
+def test_the_status_line_is_not_a_printed_line() -> None:
+    """Whatever the status line shows as the run pauses, it is not counted as printed."""
+    status = ("\x1b[33mpausing (by protocol)\x1b[0m | [##....] step 3 of 4, 40 %, 0:10 left | "
+              f"Pausing: add the buffer to A1 | X 1.0 | {KEYS_HINT}")
+    output = ("       0:00  step 3: PAUSE, the run waits for you: add the buffer to A1\r\n"
+              f"{status}\r\x1b[K[ 0:19] Pausing: add the buffer to A1\r\n{status}\r\x1b[K"
+              f"        the protocol paused the run: {PAUSED_HINT}\a\r\n{status}")
+    assert [line for line in printed_lines(output) if "buffer" in line] == [
+        "       0:00  step 3: PAUSE, the run waits for you: add the buffer to A1",
+        "[ 0:19] Pausing: add the buffer to A1"]
 
 
 def test_d_skips_the_delay(terminal: Any) -> None:
