@@ -134,14 +134,15 @@ def commands(tmp: Path, repeats: int) -> list[Row]:
     throughput.engine_run(protocol)
     rates, cpus, bare = [], [], []
     n = 0
-    for i in range(repeats):
+    records = [tmp / f"record{i}.jsonl" for i in range(repeats)]
+    for record in records:
         cpu = time.process_time()
-        seconds, n = throughput.engine_run(protocol, tmp / f"record{i}.jsonl")
+        seconds, n = throughput.engine_run(protocol, record)
         cpus.append((time.process_time() - cpu) / n)
         rates.append(n / seconds)
         bare.append(throughput.bare_handoff(n) / n)
     rate, cpu, floor = statistics.median(rates), statistics.median(cpus), statistics.median(bare)
-    writing = statistics.median(record_writing(tmp / "record0.jsonl", tmp / "copy.jsonl") / n
+    writing = statistics.median(record_writing(records[0], tmp / "copy.jsonl") / n
                                 for _ in range(repeats))
     return [(f"{n} commands, record written", f"{rate:,.0f} cmd/s",
              f"bare handoff {1 / floor:,.0f} /s", f"{rate * floor:.2f}"),
