@@ -13,7 +13,7 @@ Messages are JSON both ways, one list per message: ``[kind, ...]``.
 - To the server: ``["ready", {kind, speed, interlocks}]`` once the robot is open (or
   ``["unavailable", reason]``); ``["answer", id, value]`` and ``["error", id, reason]``
   for requests; ``["status", report]`` when what the run's status shows changes (progress
-  only at most ten times a second); ``["events", [event, ...]]``, the run's record as it
+  only at most ten times a second), and before the answer to an accepted action; ``["events", [event, ...]]``, the run's record as it
   is written, in batches; ``["interlocks", [name, ...]]`` between runs.
 - From the server: ``["home", id]``, ``["interlock", id, name, active]``, ``["start",
   id, {path, record_path, labware_dirs}]``, ``["apply", id, action]`` (carried out from the
@@ -279,6 +279,12 @@ class RunWorker:
                 "accepted": False, "status": report(run.engine).status.value,
                 "reason": "the run has already ended"})
             return
+        if result.accepted:
+            # The status it brought about goes first, down the same pipe: the server
+            # reads its messages in order, so whoever reads the status once the action is
+            # answered sees its effect (a pending pause, say). The watch's own report of
+            # the change leaves from this worker's loop and may come after the answer.
+            self.link.send("status", report(run.engine).to_dict())
         self.link.send("answer", request, {"accepted": result.accepted,
                                            "status": result.status.value,
                                            "reason": result.reason})

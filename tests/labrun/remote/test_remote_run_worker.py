@@ -168,3 +168,42 @@ def test_a_run_that_ended_before_its_worker_died_keeps_its_own_summary(
     assert [e["seq"] for e in handed] == [3, 4, 5]  # no failure summary of its own
     assert read_record(tmp_path / "record.jsonl")[-1] == summary
     assert len(finishing) == 1
+
+
+def test_an_accepted_action_s_status_reaches_the_server_before_its_answer() -> None:
+    """The worker answers an action from its pipe's thread; the report of what the action
+    changed is sent before that answer, down the same pipe, so the server (which reads in
+    order) never answers a client whose next status request would not show it yet."""
+    import multiprocessing
+    import threading
+
+    from engine import commands as c
+    from engine.actions import Pause
+    from engine.channel import CommandChannel
+    from engine.run import Run
+    from engine.state import StepInfo
+    from labrun.remote.runner import Link, RunWorker, action_to_json
+
+    computing, go_on = threading.Event(), threading.Event()
+
+    def protocol(channel: CommandChannel) -> None:
+        channel.execute(c.Comment("first"), StepInfo(0, "comment"))
+        computing.set()
+        go_on.wait(5)  # between two calls: a deferred pause stays pending
+        channel.execute(c.Comment("second"), StepInfo(1, "comment"))
+
+    server_end, worker_end = multiprocessing.Pipe()
+    worker = RunWorker(Link(worker_end), None, None)  # type: ignore[arg-type]
+    worker.run = run = Run(protocol).start()
+    try:
+        run.control.play()
+        assert computing.wait(5)
+        worker._apply_now(7, action_to_json(Pause(source="remote", option="deferred")))
+        server = Link(server_end)
+        status, answer = server.receive(5), server.receive(5)
+        assert status is not None and status[0] == "status"
+        assert status[1]["pause_pending"] is True
+        assert answer == ["answer", 7, {"accepted": True, "status": "running", "reason": None}]
+    finally:
+        go_on.set()
+        run.close()
