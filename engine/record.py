@@ -44,6 +44,7 @@ class RunRecord:
         self._clock = clock
         self._fd: int | None = None
         self._seq = 0
+        self._time = (math.nan, 0.0)  # the clock's last reading and its rounding
         self._unwritten = 0
         self._listeners: list[Listener] = []
         if self.path is None:
@@ -67,8 +68,10 @@ class RunRecord:
 
     def add(self, event: str, **fields: Any) -> Event:
         """Append one event stamped with the run clock's time and a sequence number."""
-        entry: Event = {"seq": self._seq, "t": round(self._clock(), 6), "event": event,
-                        **fields}
+        now = self._clock()
+        if now != self._time[0]:  # the events of a command mostly share an instant
+            self._time = (now, round(now, 6))
+        entry: Event = {"seq": self._seq, "t": self._time[1], "event": event, **fields}
         self._seq += 1
         if self.keep or self._fd is not None:  # else seen by the listeners only
             self.events.append(entry)
