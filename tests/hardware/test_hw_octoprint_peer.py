@@ -175,12 +175,12 @@ def test_a_protocol_with_a_deferred_and_an_immediate_pause_on_octoprints_virtual
             wait_until(control, lambda: step_started(5), "the second column")
             assert control.pause("deferred").accepted
             paused = control.wait_until_paused(WAIT_S)
-            assert paused.status is Status.PAUSED and paused.parked
+            assert paused.status is Status.PAUSED and paused.parked, paused.outcome
             assert control.resume().accepted
             wait_until(control, lambda: step_started(8), "the fifth column")
             assert control.pause("immediate").accepted
             paused = control.wait_until_paused(WAIT_S)
-            assert paused.status is Status.PAUSED and paused.parked
+            assert paused.status is Status.PAUSED and paused.parked, paused.outcome
             assert control.resume().accepted
             final = run.wait(WAIT_S)
             assert final.status is Status.SUCCEEDED, final
