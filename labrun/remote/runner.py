@@ -13,8 +13,9 @@ Messages are JSON both ways, one list per message: ``[kind, ...]``.
 - To the server: ``["ready", {kind, speed, interlocks}]`` once the robot is open (or
   ``["unavailable", reason]``); ``["answer", id, value]`` and ``["error", id, reason]``
   for requests; ``["status", report]`` when what the run's status shows changes (progress
-  only at most ten times a second), and before the answer to an accepted action; ``["events", [event, ...]]``, the run's record as it
-  is written, in batches; ``["interlocks", [name, ...]]`` between runs.
+  only at most ten times a second), and before the answer to an accepted action;
+  ``["events", [event, ...]]``, the run's record as it is written, in batches;
+  ``["interlocks", [name, ...]]`` between runs.
 - From the server: ``["home", id]``, ``["interlock", id, name, active]``, ``["start",
   id, {path, record_path, labware_dirs}]``, ``["apply", id, action]`` (carried out from the
   pipe's thread, straight into the run's engine loop), ``["close", id, grace]`` and
