@@ -189,7 +189,7 @@ class RunWorker:
                 message = ["quit"]
             assert message is not None
             if message[0] == "apply" and len(message) == 3:
-                self._apply_now(message[1], message[2])  # no hop through our loop
+                self.apply_now(message[1], message[2])  # no hop through our loop
                 continue
             try:
                 self._caller.call_soon(partial(self._handle, message))
@@ -254,10 +254,10 @@ class RunWorker:
         before = watch.attach()
         return {"report": report(run.engine).to_dict(), "record": before}
 
-    def _apply_now(self, request: Any, data: Any) -> None:
-        """An action, carried out from the pipe's thread straight into the run's engine
-        loop (it answers in microseconds; a hop through this worker's loop would double
-        the action's latency)."""
+    def apply_now(self, request: Any, data: Any) -> None:
+        """Answer the server's ``["apply", request, data]``: the action is carried out from
+        the pipe's thread straight into the run's engine loop (it answers in microseconds;
+        a hop through this worker's loop would double the action's latency)."""
         run = self.run
         if run is None or not isinstance(data, dict):
             self.link.send("error", request, "no run is going")

@@ -182,7 +182,8 @@ def test_an_accepted_action_s_status_reaches_the_server_before_its_answer() -> N
     from engine.channel import CommandChannel
     from engine.run import Run
     from engine.state import StepInfo
-    from labrun.remote.runner import Link, RunWorker, action_to_json
+    from hardware.config import default_config
+    from labrun.remote.runner import Link, RobotSpec, RunWorker, action_to_json
 
     computing, go_on = threading.Event(), threading.Event()
 
@@ -193,12 +194,14 @@ def test_an_accepted_action_s_status_reaches_the_server_before_its_answer() -> N
         channel.execute(c.Comment("second"), StepInfo(1, "comment"))
 
     server_end, worker_end = multiprocessing.Pipe()
-    worker = RunWorker(Link(worker_end), None, None)  # type: ignore[arg-type]
+    spec = RobotSpec(default_config())
+    robot = spec.open()
+    worker = RunWorker(Link(worker_end), robot, spec)
     worker.run = run = Run(protocol).start()
     try:
         run.control.play()
         assert computing.wait(5)
-        worker._apply_now(7, action_to_json(Pause(source="remote", option="deferred")))
+        worker.apply_now(7, action_to_json(Pause(source="remote", option="deferred")))
         server = Link(server_end)
         status, answer = server.receive(5), server.receive(5)
         assert status is not None and status[0] == "status"
@@ -207,3 +210,4 @@ def test_an_accepted_action_s_status_reaches_the_server_before_its_answer() -> N
     finally:
         go_on.set()
         run.close()
+        robot.close()
