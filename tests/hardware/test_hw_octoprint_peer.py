@@ -6,7 +6,8 @@ The virtual printer has X, Y, Z and an extruder E: the robot file removes the ax
 and C, the right mount and the door, drives the plunger B as E, and homes at 0 as the
 printer does. It answers ``M114`` with the position on the ``ok`` line, sends ``wait`` while
 idle and, as configured here, asks for resends of lines 100 and 115 with an ``Error:``
-before the ``Resend:``. Needs the ``firmware`` extra (``pip install -e '.[firmware]'``).
+before the ``Resend:``, and takes at most 32 bytes at a time. Needs the ``firmware`` extra
+(``pip install -e '.[firmware]'``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ SETTINGS_OVERRIDES = {
     "simulated_errors": ["100:resend", "115:checksum_mismatch"],
     "waitInterval": 0.2,
     "throttle": 0.0,
+    "rxBuffer": 32,  # most lines take two writes: the pty bridge must finish each one
 }
 
 PROTOCOL = '''
@@ -106,8 +108,11 @@ def virtual_printer_on_a_pty(folder: Path) -> Iterator[str]:
                 data = os.read(master, 4096)
             except OSError:
                 return
-            if data:
-                printer.write(data)
+            while data:  # like a serial port's write: it may take only part
+                written = printer.write(data)
+                if not written:  # closed
+                    return
+                data = data[written:]
 
     def printer_to_host() -> None:
         while not stop.is_set():
