@@ -77,10 +77,11 @@ class Emulator:
                 await self._serve_pty(task_status)
             else:
                 listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
-                bound = listener.extra(SocketAttribute.local_port)
-                self.address = f"tcp://{host}:{bound}"
-                task_status.started(self)
-                await listener.serve(self._serve_tcp)
+                async with listener:  # closed when the emulator stops, not when collected
+                    bound = listener.extra(SocketAttribute.local_port)
+                    self.address = f"tcp://{host}:{bound}"
+                    task_status.started(self)
+                    await listener.serve(self._serve_tcp)
 
     async def _serve_tcp(self, stream: anyio.abc.SocketStream) -> None:
         stream.extra(SocketAttribute.raw_socket).setsockopt(
