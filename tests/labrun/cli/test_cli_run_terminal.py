@@ -52,10 +52,13 @@ class Terminal:
     """``labrun`` in a pseudo-terminal: type keys, wait for output."""
 
     def __init__(self, *args: str) -> None:
+        argv = [sys.executable, "-m", "labrun.cli.main", *args]
+        env = {**os.environ, "COLUMNS": "200"}
+        # Forked from a process with threads: the child only calls execve, which takes
+        # no lock another thread may have held at the fork.
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: labrun with the pty as its terminal
-            os.environ["COLUMNS"] = "200"
-            os.execv(sys.executable, [sys.executable, "-m", "labrun.cli.main", *args])
+            os.execve(sys.executable, argv, env)
         self.output = b""
         self.mark = 0
         self.status: int | None = None
