@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -218,12 +219,19 @@ def run_from_args(args: argparse.Namespace) -> int:
         return 2
 
     async def serve() -> None:
-        async with anyio.create_task_group() as tg:
-            emulator = Emulator(args.dialect, config=config, speed=args.speed,
-                                busy_interval=args.busy_interval)
-            await tg.start(emulator.run, "pty" if args.pty else "tcp", args.host, args.port)
-            print(f"labrun emulator ({args.dialect}, speed x{args.speed:g}) on "
-                  f"{emulator.address}", flush=True)
+        # Ctrl-C and SIGTERM end it cleanly on every Python: on 3.10, anyio's runner turns
+        # a bare SIGINT into a CancelledError traceback and exit status 1.
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with anyio.create_task_group() as tg:
+                emulator = Emulator(args.dialect, config=config, speed=args.speed,
+                                    busy_interval=args.busy_interval)
+                await tg.start(emulator.run, "pty" if args.pty else "tcp", args.host,
+                               args.port)
+                print(f"labrun emulator ({args.dialect}, speed x{args.speed:g}) on "
+                      f"{emulator.address}", flush=True)
+                async for _ in signals:
+                    tg.cancel_scope.cancel()
+                    break
 
     try:
         anyio.run(serve)

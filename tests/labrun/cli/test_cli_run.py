@@ -277,7 +277,9 @@ def test_a_fault_mid_run_ends_it_failed_with_a_clear_error_and_a_complete_record
 # -- labrun emulator ------------------------------------------------------------------------
 
 
-def test_labrun_emulator_on_a_pseudo_terminal(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_labrun_emulator_on_a_pseudo_terminal_ends_cleanly(stop: signal.Signals) -> None:
+    """Served on a pty, it answers; Ctrl-C or SIGTERM end it with status 0 and no traceback."""
     process = subprocess.Popen(
         [sys.executable, "-m", "labrun.cli.main", "emulator", "--dialect", "grbl",
          "--pty"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -296,8 +298,9 @@ def test_labrun_emulator_on_a_pseudo_terminal(tmp_path: Path) -> None:
             assert b"<Alarm|MPos:" in seen  # GRBL powers up locked
         finally:
             os.close(fd)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         assert process.wait(WAIT_S) == 0
+        assert process.stderr is not None and process.stderr.read() == ""
     finally:
         process.kill()
         process.wait(WAIT_S)
