@@ -64,9 +64,7 @@ def test_a_simulation_imports_neither_asyncio_nor_anyio() -> None:
     import what only an error, a long log, a config file or help text needs (inspect,
     traceback, tempfile, shutil, pickle and what they bring: about 20 ms)."""
     unwanted = ("asyncio", "anyio", "inspect", "traceback", "tempfile", "shutil", "tokenize",
-                "linecache", "sysconfig", "random", "pickle")
-    if sys.version_info >= (3, 11):
-        unwanted += ("typing_extensions",)
+                "linecache", "sysconfig", "random", "pickle", "typing_extensions")
     probe = (
         "import sys\n"
         "started_with = set(sys.modules)\n"  # Python 3.13 itself starts with linecache
