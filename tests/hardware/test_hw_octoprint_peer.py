@@ -108,11 +108,16 @@ def virtual_printer_on_a_pty(folder: Path) -> Iterator[str]:
                 data = os.read(master, 4096)
             except OSError:
                 return
-            while data:  # like a serial port's write: it may take only part
-                written = printer.write(data)
-                if not written:  # closed
-                    return
-                data = data[written:]
+            while data:
+                # One line a write, as OctoPrint's own serial layer writes them: the virtual
+                # printer answers only the first line of a write until more bytes come.
+                end = data.find(b"\n") + 1 or len(data)
+                line, data = data[:end], data[end:]
+                while line:  # like a serial port's write: it may take only part
+                    written = printer.write(line)
+                    if not written:  # closed
+                        return
+                    line = line[written:]
 
     def printer_to_host() -> None:
         while not stop.is_set():
