@@ -223,10 +223,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         # a bare SIGINT into a CancelledError traceback and exit status 1.
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with anyio.create_task_group() as tg:
-                emulator = Emulator(args.dialect, config=config, speed=args.speed,
-                                    busy_interval=args.busy_interval)
-                await tg.start(emulator.run, "pty" if args.pty else "tcp", args.host,
-                               args.port)
+                emulator = await tg.start(partial(
+                    serve_emulator, args.dialect, args.host, args.port, args.speed,
+                    link="pty" if args.pty else "tcp", config=config,
+                    busy_interval=args.busy_interval))
                 print(f"labrun emulator ({args.dialect}, speed x{args.speed:g}) on "
                       f"{emulator.address}", flush=True)
                 async for _ in signals:
