@@ -118,7 +118,8 @@ class SheetBuilder:
 
     def _liquid(self, sign: float, params: Mapping[str, Any]) -> None:
         running, lowest = self.running, self.lowest
-        for well in params.get("wells") or [params.get("well")]:
+        # ``well`` is the first nozzle's, ``wells`` those of the other nozzles
+        for well in (params.get("well"), *(params.get("wells") or ())):
             if well:
                 now = running.get(well, 0.0) + sign * float(params["volume"])
                 running[well] = now

@@ -213,7 +213,8 @@ class RunProgress:
                 self.comments.append(comment)
                 out.append(("comment", comment))
             elif kind in LIQUID:
-                wells = [w for w in (params.get("wells") or [params.get("well")]) if w]
+                # ``well`` is the first nozzle's, ``wells`` those of the other nozzles
+                wells = [w for w in (params.get("well"), *(params.get("wells") or ())) if w]
                 self._liquid[int(event["id"])] = [str(w) for w in wells]
             if self.line is None and event.get("line"):
                 self.line = str(event["line"]).rpartition("/")[2]

@@ -186,3 +186,39 @@ def test_simulate_builds_its_output_as_the_run_goes_and_never_reads_its_record(
     simulated()
     assert {p.name for p in tmp_path.iterdir()} == written  # no record file without --record
     assert readings  # the test's own readings were seen
+
+
+MULTI_CHANNEL = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    reservoir = ctx.load_labware("nest_12_reservoir_15ml", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+    p300.pick_up_tip()
+    for column in ("A1", "A2"):
+        p300.aspirate(100, reservoir["A1"])
+        p300.dispense(100, plate[column])
+    p300.drop_tip()
+'''
+
+
+def test_a_multi_channel_sheet_counts_the_first_nozzle_s_well_too(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Eight nozzles in one reservoir well take eight times the volume, and the first
+    nozzle's well is a destination like the seven others: the sheet agrees with the run's
+    own liquid totals (a sheet that counted only the other seven nozzles asked for 1,400
+    µL where the run takes 1,600)."""
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(MULTI_CHANNEL))
+    assert main(["simulate", str(path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    sheet = document["setup"]
+    assert [(w["well"], w["volume_ul"]) for w in sheet["liquids"]] == [("1/A1", 1600.0)]
+    assert document["well_volumes_ul"]["1/A1"] == -1600.0
+    assert sheet["destinations"] == [f"2/{row}{column}" for column in (1, 2)
+                                     for row in "ABCDEFGH"]
+    assert sorted(sheet["destinations"]) == sorted(
+        well for well, volume in document["well_volumes_ul"].items() if volume > 0)

@@ -131,3 +131,28 @@ def test_time_left_runs_down_within_a_step_and_stands_while_paused(
     after = progress.fields()
     assert after["left_s"] == before["left_s"] and after["percent"] == before["percent"]
     assert after["elapsed_s"] == pytest.approx(before["elapsed_s"] + 100.0, abs=0.1)
+
+
+def test_a_multi_channel_marks_the_first_nozzle_s_well_done_too(tmp_path: Path) -> None:
+    """The live page shows the wells a run has worked in: an 8-channel aspirating from a
+    reservoir well and dispensing into a column marks all eight wells of the column (the
+    first nozzle's well once counted as not worked in)."""
+    protocol = tmp_path / "columns.py"
+    protocol.write_text(
+        'metadata = {"apiLevel": "2.15"}\n\n'
+        "def run(ctx):\n"
+        '    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)\n'
+        '    reservoir = ctx.load_labware("nest_12_reservoir_15ml", 1)\n'
+        '    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)\n'
+        '    p300 = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])\n'
+        "    p300.pick_up_tip()\n"
+        '    p300.aspirate(100, reservoir["A1"])\n'
+        '    p300.dispense(100, plate["A2"])\n'
+        "    p300.drop_tip()\n")
+    run = create_run(protocol, on_stalled=continue_when_stalled)
+    run.control.play(source="simulate")
+    run.wait()
+    run.close()
+    progress = RunProgress("uid", "columns.py", None, now=lambda: 0.0)
+    progress.feed(run.record.events)
+    assert progress.snapshot()["wells"] == sorted(["1/A1", *(f"2/{row}2" for row in "ABCDEFGH")])
