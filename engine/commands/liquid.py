@@ -98,7 +98,7 @@ class Aspirate(LiquidCommand):
 class Dispense(LiquidCommand):
     """Push ``volume`` µL out of the tip; the plunger stops at empty.
 
-    Protocols below apiLevel 2.14 may ask for more than the tip holds: the command keeps
+    Protocols below apiLevel 2.17 may ask for more than the tip holds: the command keeps
     the volume asked (as the reference logs it) and its result says what left the tip.
     """
 

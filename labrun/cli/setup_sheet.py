@@ -5,6 +5,11 @@ object of ``simulate --json``): the deck slot by slot, the pipettes and the tips
 rack must hold, the liquid each source well must hold at the start (the deepest its
 simulated volume went below zero, beside the well's capacity), and a timeline of the
 delays and pauses with the estimated duration. ``text(sheet)`` is the same for people.
+
+A well's volume follows the liquid that moved, as the run's own totals do: an aspirate
+takes what it asks, a dispense gives what left the tip (its result's
+``volume_dispensed``: less than asked when the tip held less), a blow-out gives what was
+left in the tip. Air gaps draw air, not liquid: a well need not hold them.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ LIQUID = ("aspirate", "dispense")
 _SHOWN = ("loadLabware", "loadModule", "loadInstrument", "delay", "waitForResume")
 """Commands whose fields the sheet shows (not only counts): taken as the record has them.
 (A tip pick-up, one a transfer, gives only its mount, well and tip count: plain values.)"""
-_READ = (*LIQUID, "pickUpTip")
+_MOVING = (*LIQUID, "blowOut")
+"""The commands that move liquid: read when queued, counted when completed."""
+_READ = (*_MOVING, "pickUpTip")
 """The other commands the sheet reads (the liquid a well must hold, the tips a rack)."""
 LISTED_WELLS = 6
 """Wells of one labware that need different volumes: at most this many are listed."""
@@ -50,6 +57,7 @@ class SheetBuilder:
         self.pipettes: dict[str, dict[str, Any]] = {}
         self.running: dict[str, float] = {}
         self.lowest: dict[str, float] = {}
+        self.moving: dict[int, tuple[str, float, list[str]]] = {}  # liquid, until completed
         self.timeline: list[dict[str, Any]] = []
         self.steps = 0
         self.end = 0.0
@@ -57,12 +65,15 @@ class SheetBuilder:
     def listen(self, event: Mapping[str, Any]) -> None:
         """``add`` for an event as the run adds it: the commands whose fields the sheet
         shows are taken as the record file has them (plain JSON values). Only steps, the
-        queued commands the sheet uses and the summary are read: of any other event,
-        ``add`` takes only its time, and a live run always ends with the summary, whose
-        duration is the end."""
+        queued commands the sheet uses, the completion of those that move liquid and the
+        summary are read: of any other event, ``add`` takes only its time, and a live run
+        always ends with the summary, whose duration is the end."""
         kind = event["event"]
         if kind == "command":
-            if event["status"] != "queued":
+            status = event["status"]
+            if status != "queued":
+                if status != "started" and event["id"] in self.moving:
+                    self.add(event)
                 return
             command = str(event.get("type"))
             if command.startswith(_SHOWN):
@@ -83,13 +94,26 @@ class SheetBuilder:
         if kind == "summary":
             self.end = float(event.get("duration_s", self.end))
             return
-        if kind != "command" or event["status"] != "queued" or event.get("origin") == "cleanup":
+        if kind != "command":
+            return
+        status = event["status"]
+        if status != "queued":
+            if status != "started":  # it ended: what moved counts once it completed
+                moving = self.moving.pop(event["id"], None)
+                if moving is not None and status == "completed":
+                    self._liquid(*moving, event.get("result") or {})
+            return
+        if event.get("origin") == "cleanup":
             return
         command, params, t = event["type"], event.get("params", {}), float(event["t"])
         deck, pipettes = self.deck, self.pipettes
-        if command in LIQUID:
+        if command in _MOVING:
             if not params.get("air_gap"):  # an air gap takes air
-                self._liquid(-1.0 if command == "aspirate" else 1.0, params)
+                # ``well`` is the first nozzle's, ``wells`` those of the other nozzles
+                wells = [w for w in (params.get("well"), *(params.get("wells") or ())) if w]
+                if wells:
+                    self.moving[event["id"]] = (command, float(params.get("volume", 0.0)),
+                                                wells)
         elif command == "loadLabware":
             self.labels.load(params)
             slot = str(params["slot"])
@@ -116,14 +140,20 @@ class SheetBuilder:
             self.timeline.append({"t": t, "kind": "pause", "message": params.get("message"),
                                   "step": int(event.get("step", 0)) + 1})
 
-    def _liquid(self, sign: float, params: Mapping[str, Any]) -> None:
+    def _liquid(self, command: str, asked: float, wells: list[str],
+                result: Mapping[str, Any]) -> None:
+        """A liquid command completed: each of its wells gains or loses what moved."""
+        if command == "aspirate":
+            change = -asked
+        elif command == "dispense":
+            change = float(result.get("volume_dispensed", asked))
+        else:  # a blow-out: what was left in the tip
+            change = float(result.get("volume_expelled", 0.0))
         running, lowest = self.running, self.lowest
-        # ``well`` is the first nozzle's, ``wells`` those of the other nozzles
-        for well in (params.get("well"), *(params.get("wells") or ())):
-            if well:
-                now = running.get(well, 0.0) + sign * float(params["volume"])
-                running[well] = now
-                lowest[well] = min(lowest.get(well, 0.0), now)
+        for well in wells:
+            now = running.get(well, 0.0) + change
+            running[well] = now
+            lowest[well] = min(lowest.get(well, 0.0), now)
 
     def sheet(self) -> Sheet:
         """The sheet of the events added so far."""

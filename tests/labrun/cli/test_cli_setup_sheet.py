@@ -130,9 +130,10 @@ def test_the_sheet_looks_each_labware_up_once_however_many_wells_it_lists(
          "params": {"load_name": "corning_96_wellplate_360ul_flat", "slot": "2"}}]
     wells = [f"1/{r}{c}" for r in rows for c in columns]
     wells += [f"2/{r}{c}" for r in rows[:8] for c in columns[:12]]
-    events += [{"event": "command", "status": "queued", "id": 2 + i, "t": 1.0 + i,
-                "type": "aspirate", "params": {"well": well, "volume": 10.0}}
-               for i, well in enumerate(wells)]
+    for i, well in enumerate(wells):
+        events += [{"event": "command", "status": "queued", "id": 2 + i, "t": 1.0 + i,
+                    "type": "aspirate", "params": {"well": well, "volume": 10.0}},
+                   {"event": "command", "status": "completed", "id": 2 + i, "t": 1.5 + i}]
     sheet = setup_sheet.build(events)
     assert len(sheet["liquids"]) == 384 + 96
     capacities = {(w["slot"], w["capacity_ul"]) for w in sheet["liquids"]}
@@ -222,3 +223,37 @@ def test_a_multi_channel_sheet_counts_the_first_nozzle_s_well_too(
                                      for row in "ABCDEFGH"]
     assert sorted(sheet["destinations"]) == sorted(
         well for well, volume in document["well_volumes_ul"].items() if volume > 0)
+
+
+WHAT_MOVED = '''
+metadata = {"apiLevel": "2.13"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.pick_up_tip()
+    p300.aspirate(50, plate["A1"])
+    p300.dispense(60, plate["A2"])  # before apiLevel 2.17: the 50 µL in the tip leave
+    p300.aspirate(60, plate["A2"])  # so A2 must hold 10 µL at the start
+    p300.dispense(30, plate["A3"])
+    p300.blow_out(plate["A3"])  # the other 30 µL land in A3 too
+    p300.aspirate(60, plate["A3"])  # so A3 need hold nothing
+    p300.drop_tip()
+'''
+
+
+def test_the_sheet_counts_the_liquid_that_moved_not_the_volume_asked(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A dispense of more than the tip holds gives the well only what was in the tip, and
+    a blow-out gives it what was left: the sheet follows the run's own totals (it once
+    read the volumes asked, and said A2 needed nothing and A3 needed 30 µL)."""
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(WHAT_MOVED))
+    assert main(["simulate", str(path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [(w["well"], w["volume_ul"]) for w in document["setup"]["liquids"]] == [
+        ("2/A1", 50.0), ("2/A2", 10.0)]
+    assert {w: v for w, v in document["well_volumes_ul"].items() if v} == {
+        "2/A1": -50.0, "2/A2": -10.0}
