@@ -73,9 +73,12 @@ class SheetBuilder:
             status = event["status"]
             if status != "queued":
                 if status != "started" and event["id"] in self.moving:
-                    self.add(event)
+                    self._ended(event)
                 return
             command = str(event.get("type"))
+            if command in _MOVING:  # the commonest: straight to its one use
+                self._moving(event)
+                return
             if command.startswith(_SHOWN):
                 event = json.loads(json_line(dict(event)))
             elif command not in _READ:  # a move, a comment: the summary has the end
@@ -98,23 +101,17 @@ class SheetBuilder:
             return
         status = event["status"]
         if status != "queued":
-            if status != "started":  # it ended: what moved counts once it completed
-                moving = self.moving.pop(event["id"], None)
-                if moving is not None and status == "completed":
-                    self._liquid(*moving, event.get("result") or {})
+            if status != "started":
+                self._ended(event)
+            return
+        command, params, t = event["type"], event.get("params", {}), float(event["t"])
+        if command in _MOVING:
+            self._moving(event)
             return
         if event.get("origin") == "cleanup":
             return
-        command, params, t = event["type"], event.get("params", {}), float(event["t"])
         deck, pipettes = self.deck, self.pipettes
-        if command in _MOVING:
-            if not params.get("air_gap"):  # an air gap takes air
-                # ``well`` is the first nozzle's, ``wells`` those of the other nozzles
-                wells = [w for w in (params.get("well"), *(params.get("wells") or ())) if w]
-                if wells:
-                    self.moving[event["id"]] = (command, float(params.get("volume", 0.0)),
-                                                wells)
-        elif command == "loadLabware":
+        if command == "loadLabware":
             self.labels.load(params)
             slot = str(params["slot"])
             entry = deck.setdefault(slot, {"slot": slot, "labware": [], "modules": []})
@@ -139,6 +136,22 @@ class SheetBuilder:
         elif command == "waitForResume":
             self.timeline.append({"t": t, "kind": "pause", "message": params.get("message"),
                                   "step": int(event.get("step", 0)) + 1})
+
+    def _moving(self, event: Mapping[str, Any]) -> None:
+        """A queued command that moves liquid: kept until it ends (``_ended``)."""
+        params = event.get("params", {})
+        if params.get("air_gap") or event.get("origin") == "cleanup":
+            return  # an air gap draws air
+        # ``well`` is the first nozzle's, ``wells`` those of the other nozzles
+        wells = [w for w in (params.get("well"), *(params.get("wells") or ())) if w]
+        if wells:
+            self.moving[event["id"]] = (event["type"], float(params.get("volume", 0.0)), wells)
+
+    def _ended(self, event: Mapping[str, Any]) -> None:
+        """A command ended: what it moved counts if it completed."""
+        moving = self.moving.pop(event["id"], None)
+        if moving is not None and event["status"] == "completed":
+            self._liquid(*moving, event.get("result") or {})
 
     def _liquid(self, command: str, asked: float, wells: list[str],
                 result: Mapping[str, Any]) -> None:
