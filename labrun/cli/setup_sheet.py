@@ -123,12 +123,17 @@ class SheetBuilder:
             entry["modules"].append(str(params.get("model") or params.get("name") or "module"))
         elif command == "loadInstrument":
             pipettes[params["mount"]] = {"mount": params["mount"],
-                                         "name": params["instrument_name"], "tips": {}}
+                                         "name": params["instrument_name"], "tips": {},
+                                         "positions": {}}
         elif command == "pickUpTip" and params.get("well"):
             slot = str(params["well"]).partition("/")[0]
             pipette = pipettes.setdefault(params["mount"], {"mount": params["mount"],
-                                                            "name": "?", "tips": {}})
-            pipette["tips"][slot] = pipette["tips"].get(slot, 0) + int(params.get("tips", 1))
+                                                            "name": "?", "tips": {},
+                                                            "positions": {}})
+            tips = int(params.get("tips", 1))
+            pipette["tips"][slot] = pipette["tips"].get(slot, 0) + tips
+            pipette["positions"].setdefault(slot, set()).update(
+                _tip_positions(str(params["well"]), tips))
         elif command == "delay":
             self.timeline.append({"t": t, "kind": "delay", "seconds": float(params["seconds"]),
                                   "message": params.get("message"),
@@ -175,7 +180,9 @@ class SheetBuilder:
             "deck": [deck[slot] for slot in sorted(deck, key=_slot_key)],
             "pipettes": [{"mount": p["mount"], "name": p["name"],
                           "tip_racks": [{"slot": slot, "labware": labels.slots.get(slot, "?"),
-                                         "tips": count} for slot, count in p["tips"].items()]}
+                                         "tips": count,
+                                         "tips_at_start": len(p["positions"][slot])}
+                                        for slot, count in p["tips"].items()]}
                          for p in self.pipettes.values()],
             "liquids": _liquids(lowest, deck),
             "destinations": sorted((w for w, v in running.items()
@@ -184,6 +191,29 @@ class SheetBuilder:
             "steps": self.steps,
             "estimated_duration_s": round(self.end, 3),
         }
+
+
+def _tip_positions(well: str, tips: int) -> list[str]:
+    """The rack positions a pick-up of ``tips`` tips at ``well`` (the first nozzle's, as
+    ``"<slot>/<row><column>"``) takes: the rows from its own down, in its column."""
+    name = well.rpartition("/")[2]
+    row, column = name[:1], name[1:]
+    start = _ROWS.find(row)
+    if tips <= 1 or start < 0 or not column.isdigit():
+        return [name]
+    return [f"{r}{column}" for r in _ROWS[start:start + tips]]
+
+
+def _tip_rack(rack: Mapping[str, Any]) -> str:
+    """``96 tips from slot 6``; with more picked up over the run than the rack must hold
+    at the start, both: ``96 tips in slot 6 (288 picked up)``."""
+    at_start = rack.get("tips_at_start", rack["tips"])
+    if at_start >= rack["tips"]:
+        return f"{plural(rack['tips'], 'tip')} from slot {rack['slot']}"
+    return f"{plural(at_start, 'tip')} in slot {rack['slot']} ({rack['tips']} picked up)"
+
+
+_ROWS = "ABCDEFGHIJKLMNOP"
 
 
 def _liquids(lowest: Mapping[str, float], deck: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -226,9 +256,12 @@ def text(sheet: Sheet) -> list[str]:
     if sheet["pipettes"]:
         lines.append("  Pipettes and tips")
     for pipette in sheet["pipettes"]:
-        racks = ", ".join(f"{plural(r['tips'], 'tip')} from slot {r['slot']}"
-                          for r in pipette["tip_racks"]) or "no tips"
+        racks = ", ".join(_tip_rack(r) for r in pipette["tip_racks"]) or "no tips"
         lines.append(f"    {pipette['mount']:<6} {pipette['name']}: {racks}")
+    if any(r.get("tips_at_start", r["tips"]) < r["tips"]
+           for pipette in sheet["pipettes"] for r in pipette["tip_racks"]):
+        lines.append("    (more tips picked up than a rack holds at the start: tips returned "
+                     "to it, or the rack refilled at a pause)")
     if sheet["liquids"]:
         lines.append("  Liquids to load (the least each well must hold at the start)")
     lines += _liquid_lines(sheet["liquids"])

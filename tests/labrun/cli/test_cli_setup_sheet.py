@@ -43,7 +43,8 @@ def test_the_json_setup_sheet_says_what_to_put_on_the_deck(
         ("1", ["samples"]), ("2", ["Corning 96 Well Plate 360 µL Flat"]),
         ("4", ["Opentrons OT-2 96 Tip Rack 300 µL"]), ("12", ["Opentrons Fixed Trash"])]
     assert sheet["pipettes"] == [{"mount": "right", "name": "p300_single_gen2", "tip_racks": [
-        {"slot": "4", "labware": "Opentrons OT-2 96 Tip Rack 300 µL", "tips": 4}]}]
+        {"slot": "4", "labware": "Opentrons OT-2 96 Tip Rack 300 µL", "tips": 4,
+         "tips_at_start": 4}]}]
     assert sum(r["tips"] for p in sheet["pipettes"] for r in p["tip_racks"]) == (
         document["tips_used"])
     # A1 of the PCR plate gives 3 x 100 µL, more than its 200 µL; the plate's A1 receives
@@ -257,3 +258,41 @@ def test_the_sheet_counts_the_liquid_that_moved_not_the_volume_asked(
         ("2/A1", 50.0), ("2/A2", 10.0)]
     assert {w: v for w, v in document["well_volumes_ul"].items() if v} == {
         "2/A1": -50.0, "2/A2": -10.0}
+
+
+TIPS_AGAIN = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+    for _ in range(3):  # the same column's tips, returned and picked up again
+        p300.pick_up_tip(tips["A1"])
+        p300.aspirate(50, plate["A1"])
+        p300.dispense(50, plate["A2"])
+        p300.return_tip()
+    p300.pick_up_tip(tips["A2"])
+    p300.drop_tip()
+'''
+
+
+def test_a_rack_whose_tips_are_picked_up_again_is_asked_for_each_tip_once(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """What a rack must hold at the start is every position the run picks from; the tips
+    picked up over the run can be more (tips returned and used again, or a rack refilled
+    at a pause). The sheet once asked for "32 tips from slot 4" of this run."""
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(TIPS_AGAIN))
+    assert main(["simulate", str(path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["setup"]["pipettes"][0]["tip_racks"] == [
+        {"slot": "4", "labware": "Opentrons OT-2 96 Tip Rack 300 µL", "tips": 32,
+         "tips_at_start": 16}]
+    assert document["tips_used"] == 32
+    assert main(["simulate", str(path)]) == 0
+    sheet = capsys.readouterr().out.split("\nRun log\n")[0].splitlines()
+    at = sheet.index("    left   p300_multi_gen2: 16 tips in slot 4 (32 picked up)")
+    assert sheet[at + 1] == ("    (more tips picked up than a rack holds at the start: tips "
+                             "returned to it, or the rack refilled at a pause)")
