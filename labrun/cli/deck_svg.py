@@ -12,7 +12,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-SLOT_W, SLOT_H, GAP = 128.0, 86.0, 14.0
+SLOT_W, SLOT_H, GAP = 128.0, 86.0, 20.0  # a gap fits two lines: a module, its labware
 COLUMNS, ROWS = 3, 4
 SOURCE, DESTINATION, EMPTY = "#3b82f6", "#f59e0b", "#ffffff"
 
