@@ -120,7 +120,7 @@ class JsonDocument:
     def __init__(self) -> None:
         self._spool = Spool()
         self._commands = 0
-        self._open: dict[int, dict[str, Any]] = {}
+        self._open: dict[int, list[Any]] = {}  # [queued event, status, started, completed]
         self._status_changes: list[dict[str, Any]] = []
         self._parks: list[Event] = []
         self._actions: list[dict[str, Any]] = []
@@ -132,23 +132,22 @@ class JsonDocument:
         kind = event["event"]
         if kind == "command":
             status = event["status"]
-            if status == "queued":
-                self._open[event["id"]] = {
-                    "id": event["id"], "type": event["type"], "params": event.get("params", {}),
-                    "status": "queued", "step": event.get("step"),
-                    "origin": event.get("origin", "protocol"), "line": event.get("line"),
-                    "started_at": None, "completed_at": None}
+            if status == "queued":  # the event itself, until the command ends
+                self._open[event["id"]] = [event, "queued", None, None]
                 return
             command = self._open.get(event["id"])
             if command is None:
                 return
-            command["status"] = status
-            if status == "started" and command["started_at"] is None:
-                command["started_at"] = event["t"]
-            elif status == "completed":
-                command["completed_at"] = event["t"]
+            command[1] = status
+            if status == "started":
+                if command[2] is None:
+                    command[2] = event["t"]
+                return
+            if status == "completed":
+                command[3] = event["t"]
             if status in _ENDED:
-                self._emit(self._open.pop(event["id"]))
+                del self._open[event["id"]]
+                self._emit(command)
         elif kind == "status":
             self._status_changes.append({"t": event["t"], "status": event["status"]})
         elif kind in ("park", "unpark"):
@@ -163,9 +162,16 @@ class JsonDocument:
         elif kind == "summary":
             self._summary = _plain(event)
 
-    def _emit(self, command: dict[str, Any]) -> None:
-        self._spool.write(("\n    " if not self._commands else ",\n    ")
-                          + json_line(command)[:-1])
+    def _emit(self, command: list[Any]) -> None:
+        """Write one command, ``[queued event, status, started_at, completed_at]``."""
+        queued, status, started_at, completed_at = command
+        line = json_line({"id": queued["id"], "type": queued["type"],
+                          "params": queued.get("params", {}), "status": status,
+                          "step": queued.get("step"),
+                          "origin": queued.get("origin", "protocol"),
+                          "line": queued.get("line"), "started_at": started_at,
+                          "completed_at": completed_at})
+        self._spool.write(("\n    " if not self._commands else ",\n    ") + line[:-1])
         self._commands += 1
 
     def write(self, out: TextIO, extra: Mapping[str, Any] | None = None) -> None:
