@@ -308,3 +308,44 @@ def test_a_command_for_a_mount_the_robot_lacks_fails_the_run() -> None:
     summary = run.record.events[-1]
     assert summary["status"] == "failed"
     assert "right" in summary["error"]
+
+
+@pytest.mark.parametrize(("command", "bad"), [
+    (c.MoveTo("left", (1.0, float("inf"), 3.0)), "point would be inf"),
+    (c.MoveTo("left", (1.0, 2, float("nan"))), "point would be nan"),
+    (c.Aspirate("left", 10.0, float("-inf"), "1/A1", ("1/B1",)), "flow_rate would be -inf"),
+    (c.Delay(float("nan"), "wait"), "seconds would be nan"),
+    (c.Comment(float("nan")), "message would be nan"),  # type: ignore[arg-type]
+    (c.MoveTo("left", (1e308, 1e308, 0.0)), None),  # finite, though their sum is not
+    (c.Aspirate("left", 10.0, 5.0, "1/A1", ("1/B1", "1/C1")), None),
+])
+def test_a_command_holding_a_non_finite_number_is_refused_before_it_is_sent(
+        command: c.Command, bad: str | None) -> None:
+    """The last check before the robot: whatever reached a command's fields (a rate set
+    earlier, a sum of finite numbers) is looked at once more, nothing sent if it fails."""
+    from protocol_api.errors import ProtocolError
+    from protocol_api.steps import StepTracker
+
+    refused: list[ProtocolError] = []
+
+    def protocol(channel: CommandChannel) -> None:
+        tracker = StepTracker(channel)
+        tracker.open("a call", implicit=True)  # inside a call: commands wait for its end
+        try:
+            tracker.send(command)
+        except ProtocolError as exc:
+            refused.append(exc)
+        assert channel.requests_sent == 0  # the call never ends: nothing is handed over
+
+    run = Run(protocol, on_stalled=continue_when_stalled).start()
+    run.control.play()
+    try:
+        run.wait(timeout=10)
+    finally:
+        run.close()
+    assert run.record.events[-1]["commands"] == 0
+    if bad is None:
+        assert not refused
+    else:
+        assert len(refused) == 1
+        assert f"the {command.kind} command's {bad}; " in str(refused[0])
