@@ -100,6 +100,10 @@ class Clearances:
         super().__setattr__(name, float(value))
 
 
+STRAY_MARGIN_MM = 1.0
+"""How far past a well's rim a tip may be without a warning that it is over no well."""
+
+
 class InstrumentContext:
     """A pipette on a mount."""
 
@@ -121,7 +125,10 @@ class InstrumentContext:
         self._location: Location | None = None
         self._default_speed: float | None = None  # None: the gantry's own limits
         self._tip_length = 0.0
-        self._nozzle_cache: dict[tuple[int, float, float], tuple[str, ...]] = {}
+        # (labware, x, y) -> the well under the first nozzle, and those under the others
+        self._nozzle_cache: dict[tuple[int, float, float],
+                                 tuple[Well | None, tuple[str, ...]]] = {}
+        self._strays_told: set[str | None] = set()  # protocol lines warned of a stray tip
         # The first nozzle and the middle of them all (x, y): a multi-channel centres its
         # nozzles on a labware that asks for it (reservoirs).
         nozzles = [v for _, v in spec.nozzles] or [(0.0, 0.0, 0.0)]
@@ -364,8 +371,8 @@ class InstrumentContext:
                 f"the {self.name} with this tip holds at most {self._capacity():g} µL")
         flow_rate = self._rate("aspirate", rate)
         target = self._go("aspirate", location, self.well_bottom_clearance.aspirate)
-        self._steps.send(c.Aspirate(self._mount, amount, flow_rate,
-                                       _location_ref(target), self._other_wells(target)))
+        self._steps.send(c.Aspirate(self._mount, amount, flow_rate, _location_ref(target),
+                                    self._other_wells(target, "aspirate")))
         self._volume += amount
         return self
 
@@ -383,8 +390,8 @@ class InstrumentContext:
                               f"{self._volume:g} µL")
         flow_rate = self._rate("dispense", rate)
         target = self._go("dispense", location, self.well_bottom_clearance.dispense)
-        self._steps.send(c.Dispense(self._mount, amount, flow_rate,
-                                       _location_ref(target), self._other_wells(target)))
+        self._steps.send(c.Dispense(self._mount, amount, flow_rate, _location_ref(target),
+                                    self._other_wells(target, "dispense")))
         self._volume = max(self._volume - amount, 0.0)
         return self
 
@@ -395,8 +402,8 @@ class InstrumentContext:
         if isinstance(location, Well):
             location = location.top()
         target = self._go("blow_out", location, None)
-        self._steps.send(c.BlowOut(self._mount, self.flow_rate.blow_out,
-                                      _location_ref(target), self._other_wells(target)))
+        self._steps.send(c.BlowOut(self._mount, self.flow_rate.blow_out, _location_ref(target),
+                                   self._other_wells(target, "blow_out")))
         self._volume = 0.0
         return self
 
@@ -490,7 +497,7 @@ class InstrumentContext:
         target = last.labware.as_well().top(5.0 if height is None else float(height))
         self._move(target)
         self._steps.send(c.Aspirate(self._mount, amount, self.flow_rate.aspirate,
-                                       _location_ref(target), self._other_wells(target),
+                                       _location_ref(target), self._other_wells(target, None),
                                        air_gap=True))
         self._volume += amount
         return self
@@ -586,27 +593,61 @@ class InstrumentContext:
         x0, y0, mid_x, mid_y = self._centring
         return Point(point.x + x0 - mid_x, point.y + y0 - mid_y, point.z)
 
-    def _other_wells(self, target: Location) -> tuple[str, ...]:
+    def _other_wells(self, target: Location, verb: str | None) -> tuple[str, ...]:
         """The wells under the nozzles after the first (none for a single channel): a
-        nozzle over no well of the labware touches none."""
-        if self._spec.channels == 1:
-            return ()
+        nozzle over no well of the labware touches none.
+
+        When the first nozzle is not over the well ``target`` names (an offset wider than
+        the well), the command still names that well, as Opentrons reports it, and the run
+        log warns of ``verb`` once a protocol line: the tip goes into another well.
+        """
         well = well_of(target)
         if well is None:
             return ()
         labware = well.parent
         point = self._primary_point(target)
-        key = (id(labware), round(point.x, 3), round(point.y, 3))
+        key = (id(labware), point.x, point.y)
         found = self._nozzle_cache.get(key)
         if found is None:
-            (_, (x0, y0, _)), *others = self._spec.nozzles
             wells = []
-            for _, (x, y, _) in others:
-                well = labware.well_at(point.x + x - x0, point.y + y - y0)
-                if well is not None:
-                    wells.append(_ref(well))
-            found = self._nozzle_cache[key] = tuple(wells)
-        return found
+            if self._spec.channels > 1:
+                (_, (x0, y0, _)), *nozzles = self._spec.nozzles
+                for _, (x, y, _) in nozzles:
+                    other = labware.well_at(point.x + x - x0, point.y + y - y0)
+                    if other is not None:
+                        wells.append(_ref(other))
+            if len(self._nozzle_cache) > 4096:  # a protocol of ever new offsets: flat memory
+                self._nozzle_cache.clear()
+            found = self._nozzle_cache[key] = (labware.well_at(point.x, point.y), tuple(wells))
+        under, wells_under = found
+        if under is not well and verb is not None and (under is None
+                                                       or _ref(under) != _ref(well)):
+            self._warn_stray(verb, well, under, point)
+        return wells_under
+
+    def _warn_stray(self, verb: str, well: Well, under: Well | None, point: Point) -> None:
+        """The run log's warning that the tip is over another well than the one the command
+        names, or over none and more than ``STRAY_MARGIN_MM`` past its rim (a tip pressed
+        against the wall, just past the rim, is what "touch the side" asks for)."""
+        line = self._steps.line
+        if line in self._strays_told:
+            return
+        centre = well.center().point
+        dx, dy = abs(point.x - centre.x), abs(point.y - centre.y)
+        if under is None:
+            if well.diameter is not None:
+                past = math.hypot(dx, dy) - well.diameter / 2
+            else:
+                past = max(dx - (well.length or 0.0) / 2, dy - (well.width or 0.0) / 2)
+            if past <= STRAY_MARGIN_MM:
+                return
+        self._strays_told.add(line)
+        off = math.hypot(dx, dy)
+        where = f"over {under.well_name}" if under is not None else "over no well"
+        tip = "the first nozzle's tip" if self._spec.channels > 1 else "the tip"
+        self._steps.warn(f"{verb} at {well.well_name} of {well.parent.name}: {tip} is "
+                         f"{off:.1f} mm from its centre, {where}; the command names "
+                         f"{well.well_name}, as Opentrons does")
 
     def _zero_means_all(self, volume: float | None) -> float | None:
         """Below apiLevel 2.16 a volume of 0 means "as much as possible", as in Opentrons."""

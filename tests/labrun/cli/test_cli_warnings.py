@@ -39,3 +39,45 @@ def test_warnings_are_in_the_run_log_under_their_call(
         f"warning: {path}:10: mix: repetitions=1.5 is not a whole number; mixing 2 times, "
         "as Opentrons does"]
     assert lines[transfer + 1].strip() == warnings[0]
+
+
+STRAY = '''
+from opentrons.types import Point
+
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+    reservoir = ctx.load_labware("nest_12_reservoir_15ml", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    m300 = ctx.load_instrument("p300_multi_gen2", "left")
+    p300.pick_up_tip()
+    for _ in range(3):  # 9 mm to the right of A1: over A2
+        p300.aspirate(10, plate["A1"].bottom().move(Point(x=9)))
+    p300.dispense(30, plate["B1"].top().move(Point(x=3.6)))  # touching the side
+    p300.drop_tip()
+    m300.pick_up_tip(tips["A2"])
+    m300.aspirate(10, reservoir["A1"].bottom().move(Point(y=7)))  # the first tip past the end
+    m300.drop_tip()
+'''
+
+
+def test_a_tip_over_another_well_than_the_one_named_is_warned_of_once_a_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A location offset wider than its well sends the tip into the next well, or onto
+    the rim: the command names the well, as Opentrons reports it, and the run log says
+    where the tip is, once a protocol line. A tip just past the rim, touching the side,
+    is not warned of."""
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(STRAY).lstrip("\n"))
+    assert main(["simulate", str(path)]) == 0
+    lines = capsys.readouterr().out.split("\nRun log\n", 1)[1].splitlines()
+    warnings = [line.strip() for line in lines if line.strip().startswith("warning: ")]
+    assert warnings == [
+        f"warning: {path}:14: aspirate at A1 of corning_96_wellplate_360ul_flat: the tip is "
+        "9.0 mm from its centre, over A2; the command names A1, as Opentrons does",
+        f"warning: {path}:18: aspirate at A1 of nest_12_reservoir_15ml: the first nozzle's "
+        "tip is 38.5 mm from its centre, over no well; the command names A1, as Opentrons "
+        "does"]
