@@ -28,9 +28,10 @@ def run(ctx):
 '''
 
 
-def simulate(capsys: pytest.CaptureFixture[str], tmp_path: Path, *args: str) -> str:
+def simulate(capsys: pytest.CaptureFixture[str], tmp_path: Path, *args: str,
+             protocol: str = PROTOCOL) -> str:
     path = tmp_path / "protocol.py"
-    path.write_text(textwrap.dedent(PROTOCOL))
+    path.write_text(textwrap.dedent(protocol))
     assert main(["simulate", str(path), *args]) == 0
     return capsys.readouterr().out
 
@@ -213,10 +214,7 @@ def test_a_multi_channel_sheet_counts_the_first_nozzle_s_well_too(
     nozzle's well is a destination like the seven others: the sheet agrees with the run's
     own liquid totals (a sheet that counted only the other seven nozzles asked for 1,400
     µL where the run takes 1,600)."""
-    path = tmp_path / "protocol.py"
-    path.write_text(textwrap.dedent(MULTI_CHANNEL))
-    assert main(["simulate", str(path), "--json"]) == 0
-    document = json.loads(capsys.readouterr().out)
+    document = json.loads(simulate(capsys, tmp_path, "--json", protocol=MULTI_CHANNEL))
     sheet = document["setup"]
     assert [(w["well"], w["volume_ul"]) for w in sheet["liquids"]] == [("1/A1", 1600.0)]
     assert document["well_volumes_ul"]["1/A1"] == -1600.0
@@ -250,10 +248,7 @@ def test_the_sheet_counts_the_liquid_that_moved_not_the_volume_asked(
     """A dispense of more than the tip holds gives the well only what was in the tip, and
     a blow-out gives it what was left: the sheet follows the run's own totals (it once
     read the volumes asked, and said A2 needed nothing and A3 needed 30 µL)."""
-    path = tmp_path / "protocol.py"
-    path.write_text(textwrap.dedent(WHAT_MOVED))
-    assert main(["simulate", str(path), "--json"]) == 0
-    document = json.loads(capsys.readouterr().out)
+    document = json.loads(simulate(capsys, tmp_path, "--json", protocol=WHAT_MOVED))
     assert [(w["well"], w["volume_ul"]) for w in document["setup"]["liquids"]] == [
         ("2/A1", 50.0), ("2/A2", 10.0)]
     assert {w: v for w, v in document["well_volumes_ul"].items() if v} == {
@@ -283,16 +278,12 @@ def test_a_rack_whose_tips_are_picked_up_again_is_asked_for_each_tip_once(
     """What a rack must hold at the start is every position the run picks from; the tips
     picked up over the run can be more (tips returned and used again, or a rack refilled
     at a pause). The sheet once asked for "32 tips from slot 4" of this run."""
-    path = tmp_path / "protocol.py"
-    path.write_text(textwrap.dedent(TIPS_AGAIN))
-    assert main(["simulate", str(path), "--json"]) == 0
-    document = json.loads(capsys.readouterr().out)
+    document = json.loads(simulate(capsys, tmp_path, "--json", protocol=TIPS_AGAIN))
     assert document["setup"]["pipettes"][0]["tip_racks"] == [
         {"slot": "4", "labware": "Opentrons OT-2 96 Tip Rack 300 µL", "tips": 32,
          "tips_at_start": 16}]
     assert document["tips_used"] == 32
-    assert main(["simulate", str(path)]) == 0
-    sheet = capsys.readouterr().out.split("\nRun log\n")[0].splitlines()
+    sheet = simulate(capsys, tmp_path, protocol=TIPS_AGAIN).split("\nRun log\n")[0].splitlines()
     at = sheet.index("    left   p300_multi_gen2: 16 tips in slot 4 (32 picked up)")
     assert sheet[at + 1] == ("    (more tips picked up than a rack holds at the start: tips "
                              "returned to it, or the rack refilled at a pause)")
