@@ -57,7 +57,7 @@ class SheetBuilder:
         self.pipettes: dict[str, dict[str, Any]] = {}
         self.running: dict[str, float] = {}
         self.lowest: dict[str, float] = {}
-        self.moving: dict[int, tuple[str, float, list[str]]] = {}  # liquid, until completed
+        self.in_flight: dict[int, tuple[str, float, list[str]]] = {}  # liquid, until it ends
         self.timeline: list[dict[str, Any]] = []
         self.steps = 0
         self.end = 0.0
@@ -72,7 +72,7 @@ class SheetBuilder:
         if kind == "command":
             status = event["status"]
             if status != "queued":
-                if status != "started" and event["id"] in self.moving:
+                if status != "started" and event["id"] in self.in_flight:
                     self._ended(event)
                 return
             command = str(event.get("type"))
@@ -147,16 +147,16 @@ class SheetBuilder:
         params = event.get("params", {})
         if params.get("air_gap") or event.get("origin") == "cleanup":
             return  # an air gap draws air
-        # ``well`` is the first nozzle's, ``wells`` those of the other nozzles
-        wells = [w for w in (params.get("well"), *(params.get("wells") or ())) if w]
+        wells = nozzle_wells(params)
         if wells:
-            self.moving[event["id"]] = (event["type"], float(params.get("volume", 0.0)), wells)
+            self.in_flight[event["id"]] = (event["type"], float(params.get("volume", 0.0)),
+                                           wells)
 
     def _ended(self, event: Mapping[str, Any]) -> None:
         """A command ended: what it moved counts if it completed."""
-        moving = self.moving.pop(event["id"], None)
-        if moving is not None and event["status"] == "completed":
-            self._liquid(*moving, event.get("result") or {})
+        moved = self.in_flight.pop(event["id"], None)
+        if moved is not None and event["status"] == "completed":
+            self._liquid(*moved, event.get("result") or {})
 
     def _liquid(self, command: str, asked: float, wells: list[str],
                 result: Mapping[str, Any]) -> None:
@@ -191,6 +191,12 @@ class SheetBuilder:
             "steps": self.steps,
             "estimated_duration_s": round(self.end, 3),
         }
+
+
+def nozzle_wells(params: Mapping[str, Any]) -> list[str]:
+    """The wells under every nozzle of a liquid command, from its params: ``well`` is the
+    first nozzle's, ``wells`` those of the others."""
+    return [w for w in (params.get("well"), *(params.get("wells") or ())) if w]
 
 
 def _tip_positions(well: str, tips: int) -> list[str]:

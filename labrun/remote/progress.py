@@ -33,7 +33,6 @@ COMMENTS_KEPT = 5
 """Comments the status and the page show (the latest)."""
 CORRECT_AFTER_S = 2.0
 """Planned seconds the run must have reached before its own pace corrects the estimate."""
-LIQUID = ("aspirate", "dispense")
 
 PLAN_FILE = ".labrun-plan.json"
 """The plan of a queued protocol, written beside it by the process that simulated it."""
@@ -212,9 +211,8 @@ class RunProgress:
                            "message": str(params.get("message", "")), "t": event.get("t")}
                 self.comments.append(comment)
                 out.append(("comment", comment))
-            elif kind in LIQUID:
-                # ``well`` is the first nozzle's, ``wells`` those of the other nozzles
-                wells = [w for w in (params.get("well"), *(params.get("wells") or ())) if w]
+            elif kind in setup_sheet.LIQUID:
+                wells = setup_sheet.nozzle_wells(params)
                 self._liquid[int(event["id"])] = [str(w) for w in wells]
             if self.line is None and event.get("line"):
                 self.line = str(event["line"]).rpartition("/")[2]
