@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from engine import commands as c
 
@@ -150,10 +150,7 @@ class InstrumentContext:
 
     @default_speed.setter
     def default_speed(self, speed: float) -> None:
-        if (not isinstance(speed, (int, float)) or isinstance(speed, bool)
-                or not math.isfinite(speed) or speed <= 0):
-            raise ProtocolError(f"default_speed must be a positive number, not {speed!r}")
-        self._default_speed = float(speed)
+        self._default_speed = _speed("default_speed", speed)
 
     @property
     def speed(self) -> PlungerSpeeds:
@@ -545,7 +542,11 @@ class InstrumentContext:
             location = location.top()
         if not isinstance(location, Location):
             raise ProtocolError(f"move_to: expected a Location or a Well, not {location!r}")
-        self._move(location, force_direct, minimum_z_height, speed)
+        if minimum_z_height is not None and not _is_number(minimum_z_height):
+            raise ProtocolError("move_to: minimum_z_height must be a number of mm, not "
+                                f"{minimum_z_height!r}")
+        self._move(location, force_direct, minimum_z_height,
+                   None if speed is None else _speed("move_to: speed", speed))
         return self
 
     @api_step("home")
@@ -676,8 +677,20 @@ class InstrumentContext:
         return f"<InstrumentContext {self.name} on {self._mount} mount>"
 
 
+def _is_number(value: object) -> TypeGuard[float]:
+    """A finite int or float (not a bool)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _speed(what: str, value: object) -> float:
+    if not _is_number(value) or value <= 0:
+        raise ProtocolError(f"{what} must be a positive number of mm/s, not {value!r}")
+    return float(value)
+
+
 def _volume(op: str, value: object) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+    if not _is_number(value):
         raise VolumeError(f"{op}: volume must be a number of µL, not {value!r}")
     if value < 0:
         raise VolumeError(f"{op}: volume {value:g} µL is negative")
