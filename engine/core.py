@@ -17,7 +17,7 @@ from hardware.config import RobotConfig
 from hardware.controller import MotionController
 
 from .actions import Action
-from .entries import ActionResult, CommandEntry
+from .entries import ActionResult, CommandEntry, StepJournal
 from .record import RunRecord
 from .reducer import EngineEvent
 from .robot_model import RobotModel
@@ -42,7 +42,7 @@ class EngineCore(Protocol):
     model: RobotModel
     book: CommandBook  # the run's commands and their running totals
     on_stalled: StalledPolicy | None
-    journal: list[CommandEntry]  # the commands of the step in progress, in order
+    journal: StepJournal  # the commands of the step in progress, as a rewind needs them
     position_seen: dict[str, float]  # the position as other threads may read it
     modules: Modules  # the run's hardware modules and their devices
 

@@ -36,7 +36,7 @@ from .channel import CommandChannel, CommandRequest, ProtocolDone, Request
 from .compat import assert_never
 from .core import StalledPolicy
 from .ending import RunEnding
-from .entries import ActionResult, CommandEntry
+from .entries import ActionResult, CommandEntry, StepJournal
 from .inbox import Inbox
 from .modules import Modules
 from .pausing import Pausing
@@ -87,7 +87,7 @@ class Engine:
         self._start_protocol = start_protocol
         self._wakeup: aio.EventLike | None = None  # what wait() awaits, until set
         self._new_scope: Callable[[], Scope] = CancelScope
-        self.journal: list[CommandEntry] = []  # the commands of the step in progress
+        self.journal = StepJournal()  # the commands of the step in progress
         self._interruptible: Scope | None = None
         self._protocol_scope: Scope | None = None
         self._tg: TaskGroupLike | None = None
@@ -230,12 +230,12 @@ class Engine:
                 self.dispatch(CheckpointReached())
                 while self.state.pause is not None:
                     await self.pausing.pause_here()
-            self.journal = []
+            self.journal = StepJournal()
             self.pausing.step_started()
             self.dispatch(StepStarted(request.step))
             self.record.add("step", index=request.step.index, name=request.step.name)
         entry = self.book.add(request.command, request.step, request.line)
-        self.journal.append(entry)
+        self.journal.add(entry)
         self.record.add("command", id=entry.id, status="queued", type=entry.command.kind,
                         params=entry.command.params(), step=entry.step.index, line=entry.line)
         await self._run_entry(entry)

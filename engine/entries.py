@@ -39,6 +39,33 @@ class CommandEntry:
         return f"CommandEntry(id={self.id}, command={self.command!r}, status={self.status!r})"
 
 
+class StepJournal:
+    """The commands of the step in progress, as far as resuming it needs them.
+
+    While every command of the step is reversible, all of them, in order: an immediate
+    pause rewinds the step by running their moves again. Once an irreversible command
+    (one that touches liquid or tips) has started, the step is never rewound, so only the
+    newest is kept: a step of a million commands (a transfer of litres) holds one.
+    """
+
+    __slots__ = ("entries", "last", "rewindable")
+
+    def __init__(self) -> None:
+        self.entries: list[CommandEntry] = []  # every command so far, while rewindable
+        self.last: CommandEntry | None = None  # the newest command of the step
+        self.rewindable = True  # no irreversible command of the step has started
+
+    def add(self, entry: CommandEntry) -> None:
+        """The step's next command, about to start."""
+        self.last = entry
+        if self.rewindable:
+            if entry.command.reversible:
+                self.entries.append(entry)
+            else:
+                self.rewindable = False
+                self.entries.clear()
+
+
 class ActionResult(Frozen):
     """The answer to an action: accepted or refused with a reason, and the status after."""
 

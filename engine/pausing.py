@@ -66,20 +66,23 @@ class Pausing:
         """
         engine = self.engine
         journal = engine.journal
-        if not all(entry.command.reversible for entry in journal):
+        if not journal.rewindable:
             await self.pause_here()
+            last = journal.last
             if interrupted is None:
-                engine.record.add("pause_effect", effect="continued", id=journal[-1].id,
-                                  step=journal[-1].step.index)
+                if last is not None:
+                    engine.record.add("pause_effect", effect="continued", id=last.id,
+                                      step=last.step.index)
             elif interrupted.plan is not None:
                 engine.record.add("pause_effect", effect="completed after pause",
                                   id=interrupted.id, from_segment=interrupted.done)
             return
-        upto = journal.index(interrupted) if interrupted is not None else len(journal)
+        done = journal.entries
+        upto = done.index(interrupted) if interrupted is not None else len(done)
         while True:
             await self.pause_here(back_to=self.checkpoint)
             with engine.interruptible() as scope:
-                for entry in journal[:upto]:
+                for entry in done[:upto]:
                     if entry.plan:
                         engine.record.add("pause_effect", effect="rewound", id=entry.id)
                         for segment in entry.plan:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 Params = Mapping[str, Any]
@@ -145,41 +145,117 @@ def volume(value: float) -> str:
     return f"{text} µL"
 
 
-def sentence(name: str, commands: Sequence[tuple[str, Params]], labels: Labels) -> str:
-    """One protocol call, from its name and its commands ``(kind, params)``."""
-    first = commands[0][1] if commands else {}
-    kinds = [kind for kind, _ in commands]
-    if kinds and is_module_call(kinds[0]):
-        return module_sentence(kinds[0], first)
+class CallCommands:
+    """The commands of one protocol call, taken one at a time, as far as its sentence
+    needs them: the first, the first of each kind, counts, and (for a transfer,
+    distribute or consolidate: ``name``) the liquid each well gave and got. A call of a
+    million commands (a transfer of litres) keeps a few."""
+
+    __slots__ = ("_given", "_pending", "_previous", "_taken", "_tally", "aspirates", "count",
+                 "first", "first_kind", "firsts", "liquid")
+
+    def __init__(self, name: str) -> None:
+        self.count = 0
+        self.first_kind: str | None = None
+        self.first: Params = {}
+        self.firsts: dict[str, Params] = {}  # the first command of each kind
+        self.aspirates = 0  # commands of kind aspirate (air gaps too)
+        self.liquid: list[tuple[str, Params]] = []  # the first two liquid commands
+        self._tally = name in LIQUID_VERBS
+        self._taken: dict[str, float] = {}
+        self._given: dict[str, float] = {}
+        self._previous: tuple[str, Params] | None = None  # the last command but a move
+        self._pending: Params | None = None  # an aspirate: half of a mix, or not?
+
+    def add(self, kind: str, params: Params) -> None:
+        """The call's next command."""
+        if not self.count:
+            self.first_kind, self.first = kind, params
+        self.count += 1
+        firsts = self.firsts
+        if kind not in firsts:
+            firsts[kind] = params
+        if kind in _LIQUID_KINDS:
+            if len(self.liquid) < 2:
+                self.liquid.append((kind, params))
+            if kind == "aspirate":
+                self.aspirates += 1
+        if self._tally and kind != "moveTo":
+            self._follow(kind, params)
+
+    def _follow(self, kind: str, params: Params) -> None:
+        # Half of a mix moves no liquid: an aspirate followed (moves aside) by a dispense
+        # of the same volume into the same well, that dispense.
+        pending, self._pending = self._pending, None
+        if pending is not None and not (kind == "dispense" and _same(pending, params)):
+            _add(self._taken, pending)
+        if _moves_liquid(kind, params):
+            if kind == "aspirate":
+                self._pending = params
+            elif not (self._previous is not None and self._previous[0] == "aspirate"
+                      and _same(self._previous[1], params)):
+                _add(self._given, params)
+        self._previous = (kind, params)
+
+    def liquid_moved(self) -> tuple[dict[str, float], dict[str, float]]:
+        """The µL taken from each well and given to each, mixes left out, in order."""
+        taken = self._taken
+        if self._pending is not None:  # the last aspirate: no dispense of a mix after it
+            taken = dict(taken)
+            _add(taken, self._pending)
+        return taken, self._given
+
+
+_LIQUID_KINDS = frozenset(("aspirate", "dispense", "airGap"))
+
+
+def _moves_liquid(kind: str, params: Params) -> bool:
+    return kind in ("aspirate", "dispense") and bool(params.get("well")) and not params.get(
+        "air_gap")
+
+
+def _same(one: Params, other: Params) -> bool:
+    return one.get("well") == other.get("well") and one.get("volume") == other.get("volume")
+
+
+def _add(volumes: dict[str, float], params: Params) -> None:
+    well = params["well"]
+    volumes[well] = volumes.get(well, 0.0) + float(params["volume"])
+
+
+def sentence(name: str, commands: CallCommands, labels: Labels) -> str:
+    """One protocol call, from its name and its commands."""
+    first, kind = commands.first, commands.first_kind
+    one = kind if commands.count == 1 else None  # the kind of its only command
+    if kind is not None and is_module_call(kind):
+        return module_sentence(kind, first)
     if name in LIQUID_VERBS:
         return _liquid(LIQUID_VERBS[name], name == "consolidate", commands, labels)
-    if name == "mix":
-        aspirates = [p for k, p in commands if k == "aspirate"]
-        if aspirates:
-            times = "once" if len(aspirates) == 1 else f"{len(aspirates)} times"
-            return (f"Mixing {times} with a volume of {volume(aspirates[0]['volume'])} "
-                    f"in {labels.well(aspirates[0].get('well'))}")
-    if name == "comment" or kinds == ["comment"]:
+    if name == "mix" and commands.aspirates:
+        aspirate = commands.firsts["aspirate"]
+        times = "once" if commands.aspirates == 1 else f"{commands.aspirates} times"
+        return (f"Mixing {times} with a volume of {volume(aspirate['volume'])} "
+                f"in {labels.well(aspirate.get('well'))}")
+    if name == "comment" or one == "comment":
         return str(first.get("message", ""))
-    if name == "pause" or kinds == ["waitForResume"]:
+    if name == "pause" or one == "waitForResume":
         message = first.get("message")
         return f"Pausing: {message}" if message else "Pausing"
-    if name == "delay" or kinds == ["delay"]:
+    if name == "delay" or one == "delay":
         message = f": {first['message']}" if first.get("message") else ""
         return f"Delaying for {duration(float(first.get('seconds', 0)))}{message}"
-    if name in ("load_labware", "load_adapter") and kinds == ["loadLabware"]:
+    if name in ("load_labware", "load_adapter") and one == "loadLabware":
         return f"Loading {labels.labware(str(first.get('slot')))}"
-    if name == "load_instrument" and kinds == ["loadInstrument"]:
+    if name == "load_instrument" and one == "loadInstrument":
         return f"Loading {first.get('instrument_name')} on the {first.get('mount')} mount"
-    if name in ("aspirate", "dispense", "air_gap") or name in ("step", ""):
-        liquid = [(k, p) for k, p in commands if k in ("aspirate", "dispense", "airGap")]
-        if len(liquid) == 1:
-            return command_sentence(*liquid[0], labels)
-    for kind, params in commands:
-        if kind == _KIND.get(name):
-            return command_sentence(kind, params, labels)
-    if len(commands) == 1:
-        return command_sentence(kinds[0], first, labels)
+    if ((name in ("aspirate", "dispense", "air_gap") or name in ("step", ""))
+            and len(commands.liquid) == 1):
+        return command_sentence(*commands.liquid[0], labels)
+    wanted = _KIND.get(name)
+    if wanted is not None and wanted in commands.firsts:
+        return command_sentence(wanted, commands.firsts[wanted], labels)
+    if kind is not None and commands.count == 1:
+        return command_sentence(kind, first, labels)
     return name.replace("_", " ").capitalize()
 
 
@@ -221,7 +297,7 @@ def command_sentence(kind: str, params: Params, labels: Labels, *,
     elif kind == "setRailLights":
         text = f"Turning the rail lights {'on' if params.get('on') else 'off'}"
     else:
-        text = sentence(kind, [], labels) if kind in CALL_NAMES else _generic(kind)
+        text = sentence(kind, CallCommands(kind), labels) if kind in CALL_NAMES else _generic(kind)
     if kind in ("aspirate", "dispense", "blowOut") and params.get("flow_rate") and coordinates:
         text += f" at {params['flow_rate']:g} µL/s"
     point = params.get("point")
@@ -248,40 +324,15 @@ def duration(seconds: float) -> str:
     return " ".join(parts)
 
 
-def _liquid(verb: str, per_source: bool, commands: Sequence[tuple[str, Params]],
-            labels: Labels) -> str:
+def _liquid(verb: str, per_source: bool, commands: CallCommands, labels: Labels) -> str:
     """A transfer, distribute or consolidate: the volume each well got, sources, targets."""
-    taken: dict[str, float] = {}
-    given: dict[str, float] = {}
-    for index, (kind, params) in enumerate(commands):
-        well = params.get("well")
-        if kind not in ("aspirate", "dispense") or not well or params.get("air_gap"):
-            continue
-        if _mixing(commands, index):
-            continue
-        into = taken if kind == "aspirate" else given
-        into[well] = into.get(well, 0.0) + float(params["volume"])
+    taken, given = commands.liquid_moved()
     amounts = list((taken if per_source else given).values())
     if not amounts:
         return f"{verb} nothing"
     low, high = min(amounts), max(amounts)
     each = volume(low) if abs(high - low) < 1e-6 else f"{volume(low)} to {volume(high)}"
     return f"{verb} {each} from {labels.wells(taken)} to {labels.wells(given)}"
-
-
-def _mixing(commands: Sequence[tuple[str, Params]], index: int) -> bool:
-    """Whether the liquid command at ``index`` is half of a mix (same well, same volume)."""
-    kind, params = commands[index]
-    partner = "dispense" if kind == "aspirate" else "aspirate"
-    step = 1 if kind == "aspirate" else -1
-    j = index + step
-    while 0 <= j < len(commands) and commands[j][0] == "moveTo":
-        j += step
-    if not 0 <= j < len(commands):
-        return False
-    other_kind, other = commands[j]
-    return (other_kind == partner and other.get("well") == params.get("well")
-            and other.get("volume") == params.get("volume"))
 
 
 def _generic(kind: str) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.commands import REGISTRY
 from engine.run import Run
 
 from .calls import (
     CALL_NAMES,
+    CallCommands,
     Labels,
     call_name,
     command_sentence,
@@ -86,6 +88,11 @@ class TextLog:
         status = event["status"]
         if status == "queued":
             params = event.get("params", {})
+            command = REGISTRY.get(event["type"])
+            if command is not None and not command.reversible:
+                # A step that has touched liquid or tips is never rewound: a pause effect
+                # names only its newest command from now on (flat memory in a long step).
+                self._queued.clear()
             self._queued[event["id"]] = (event["type"], params)
             if event["type"] == "loadLabware":
                 self.labels.load(params)
@@ -113,7 +120,7 @@ class TextLog:
                 self._call = _Call(name, line, event["t"], len(self.lines) - 1, self._group)
             call = self._call
             if call is not None:
-                call.commands.append((event["type"], params))
+                call.commands.add(event["type"], params)
             if self.verbosity and event["type"] not in SAID_BY_THE_CALL:
                 self._add(None, self._words(event["type"], params), nest=2 if self._group else 1)
             elif _is_warning(event["type"], params, call):  # what labrun ignored, always said
@@ -211,7 +218,7 @@ class _Call:
         self.t = t
         self.index = index
         self.nested = nested
-        self.commands: list[tuple[str, dict[str, Any]]] = []
+        self.commands = CallCommands(name)
 
 
 def _is_warning(kind: str, params: dict[str, Any], call: _Call | None) -> bool:

@@ -3,11 +3,15 @@ nothing held once handed out."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import tracemalloc
 from pathlib import Path
 
 from engine.record import iter_record
 from labrun.cli.history import Spool
+from labrun.cli.main import main
 from labrun.cli.report import TextLog, text_log
 from protocol_api.execute import continue_when_stalled, create_run
 
@@ -74,3 +78,39 @@ def test_a_spool_keeps_a_bounded_part_in_memory_and_gives_back_everything_in_ord
     out = io.StringIO()
     small.copy_to(out)
     assert out.getvalue() == "a\nb\n"
+
+
+LONG_CALL = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.transfer(%d, plate["A1"], plate["A2"], new_tip="once")
+'''
+
+
+def _peak_bytes(tmp_path: Path, parts: int, *options: str) -> int:
+    """Peak memory Python allocated while ``labrun simulate`` ran one transfer of
+    ``parts`` tipfuls (each an aspirate, a dispense and their moves)."""
+    protocol = tmp_path / f"transfer_{parts}.py"
+    protocol.write_text(LONG_CALL % (300 * parts))
+    with open(os.devnull, "w") as out, contextlib.redirect_stdout(out):
+        tracemalloc.start()
+        try:
+            assert main(["simulate", str(protocol), *options]) == 0
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+
+def test_one_call_of_many_commands_runs_in_flat_memory(tmp_path: Path) -> None:
+    # A transfer of litres is one step and one call of a million commands: neither the
+    # engine (to rewind the step) nor the log (to name the call's wells) keeps them all.
+    # (The --json document keeps its first MB in memory, then spools to a file: both
+    # sizes are past that.)
+    for options in ((), ("--json",)):
+        short = _peak_bytes(tmp_path, 1000, *options)
+        long = _peak_bytes(tmp_path, 2000, *options)  # 5,700 commands more
+        assert long - short < 500_000, (options, short, long)
