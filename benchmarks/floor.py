@@ -18,7 +18,8 @@ printed beside a baseline measured in the same run:
 - per-call cost (wall, in process, no history kept) at 1k, 10k, 100k and 1M calls, up to
   ``--max-calls``;
 - peak RSS of ``labrun simulate`` on the largest protocol, plain, ``--json`` and
-  ``--record`` (target < 120 MB at a million calls).
+  ``--record`` (target < 120 MB at a million calls), and on one call of as many
+  commands (a transfer of litres: one step).
 
 Child processes run with bytecode caching on (as an installed labrun does), whatever
 ``PYTHONDONTWRITEBYTECODE`` says here, after one warm-up run that writes the caches.
@@ -252,6 +253,17 @@ def per_call(tmp: Path, max_calls: int) -> list[Row]:
     return rows
 
 
+ONE_TRANSFER = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.transfer(%d, plate["A1"], plate["A2"], new_tip="once")
+'''
+
+
 def memory(tmp: Path, calls: int) -> list[Row]:
     protocol = tmp / f"memory_{calls}.py"
     protocol.write_text(CALLS % (calls // 2))
@@ -261,6 +273,14 @@ def memory(tmp: Path, calls: int) -> list[Row]:
                          ("--record", ["--record", str(tmp / "memory.jsonl")])):
         wall, _, rss = process(labrun("simulate", str(protocol), "--watchdog", "0", *extra))
         rows.append((f"peak RSS, simulate {calls:,} calls, {label}", f"{rss:.0f} MB",
+                     f"python -c pass {base:.0f} MB", f"wall {wall:.1f} s"))
+    # One call of as many commands: a transfer of 4-command tipfuls is one step.
+    tipfuls = calls // 4
+    protocol = tmp / f"transfer_{tipfuls}.py"
+    protocol.write_text(ONE_TRANSFER % (300 * tipfuls))
+    for label, extra in (("plain", []), ("--json", ["--json"])):
+        wall, _, rss = process(labrun("simulate", str(protocol), "--watchdog", "0", *extra))
+        rows.append((f"peak RSS, one transfer of {tipfuls:,} tipfuls, {label}", f"{rss:.0f} MB",
                      f"python -c pass {base:.0f} MB", f"wall {wall:.1f} s"))
     return rows
 
