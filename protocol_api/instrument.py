@@ -102,6 +102,8 @@ class Clearances:
 
 STRAY_MARGIN_MM = 1.0
 """How far past a well's rim a tip may be without a warning that it is over no well."""
+BELOW_BOTTOM_MARGIN_MM = 1.0
+"""How far below a well's bottom a tip may be without a warning (pressed against it)."""
 
 
 class InstrumentContext:
@@ -126,9 +128,12 @@ class InstrumentContext:
         self._default_speed: float | None = None  # None: the gantry's own limits
         self._tip_length = 0.0
         # (labware, x, y) -> the well under the first nozzle, and those under the others
+        # (labware, x, y) -> the well under the first nozzle, the other nozzles' wells,
+        # and the height of the bottom of the well under the first
         self._nozzle_cache: dict[tuple[int, float, float],
-                                 tuple[Well | None, tuple[str, ...]]] = {}
+                                 tuple[Well | None, tuple[str, ...], float]] = {}
         self._strays_told: set[str | None] = set()  # protocol lines warned of a stray tip
+        self._belows_told: set[str | None] = set()  # ... of a tip below a well's bottom
         # The first nozzle and the middle of them all (x, y): a multi-channel centres its
         # nozzles on a labware that asks for it (reservoirs).
         nozzles = [v for _, v in spec.nozzles] or [(0.0, 0.0, 0.0)]
@@ -600,7 +605,8 @@ class InstrumentContext:
 
         When the first nozzle is not over the well ``target`` names (an offset wider than
         the well), the command still names that well, as Opentrons reports it, and the run
-        log warns of ``verb`` once a protocol line: the tip goes into another well.
+        log warns of ``verb`` once a protocol line: the tip goes into another well. So it
+        does when the tip goes below the bottom of the well.
         """
         well = well_of(target)
         if well is None:
@@ -619,11 +625,15 @@ class InstrumentContext:
                         wells.append(_ref(other))
             if len(self._nozzle_cache) > 4096:  # a protocol of ever new offsets: flat memory
                 self._nozzle_cache.clear()
-            found = self._nozzle_cache[key] = (labware.well_at(point.x, point.y), tuple(wells))
-        under, wells_under = found
-        if under is not well and verb is not None and (under is None
-                                                       or _ref(under) != _ref(well)):
-            self._warn_stray(verb, well, under, point)
+            under = labware.well_at(point.x, point.y)
+            bottom = (under or well).bottom().point.z
+            found = self._nozzle_cache[key] = (under, tuple(wells), bottom)
+        under, wells_under, bottom = found
+        if verb is not None:
+            if under is not well and (under is None or _ref(under) != _ref(well)):
+                self._warn_stray(verb, well, under, point)
+            if point.z < bottom - BELOW_BOTTOM_MARGIN_MM:
+                self._warn_below(verb, well, bottom - point.z)
         return wells_under
 
     def _warn_stray(self, verb: str, well: Well, under: Well | None, point: Point) -> None:
@@ -649,6 +659,19 @@ class InstrumentContext:
         self._steps.warn(f"{verb} at {well.well_name} of {well.parent.name}: {tip} is "
                          f"{off:.1f} mm from its centre, {where}; the command names "
                          f"{well.well_name}, as Opentrons does")
+
+    def _warn_below(self, verb: str, well: Well, depth: float) -> None:
+        """The run log's warning that the tip goes below the bottom of the well: into the
+        labware's plastic, on a robot."""
+        line = self._steps.line
+        if line in self._belows_told:
+            return
+        self._belows_told.add(line)
+        tip = "the tips go" if self._spec.channels > 1 else "the tip goes"
+        self._steps.warn(f"{verb} at {well.well_name} of {well.parent.name}: {tip} "
+                         f"{depth:.1f} mm below the well's bottom; on a robot "
+                         f"{'they' if self._spec.channels > 1 else 'it'} would press into the "
+                         "labware")
 
     def _zero_means_all(self, volume: float | None) -> float | None:
         """Below apiLevel 2.16 a volume of 0 means "as much as possible", as in Opentrons."""

@@ -81,3 +81,38 @@ def test_a_tip_over_another_well_than_the_one_named_is_warned_of_once_a_line(
         f"warning: {path}:18: aspirate at A1 of nest_12_reservoir_15ml: the first nozzle's "
         "tip is 38.5 mm from its centre, over no well; the command names A1, as Opentrons "
         "does"]
+
+
+BELOW = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.pick_up_tip()
+    for _ in range(2):
+        p300.aspirate(10, plate["A1"].bottom(-3))  # into the plastic
+    p300.dispense(20, plate["B1"].bottom(-0.5))  # pressed against the bottom
+    p300.well_bottom_clearance.aspirate = -2
+    p300.mix(2, 10, plate["C1"])
+    p300.drop_tip()
+'''
+
+
+def test_a_tip_below_the_bottom_of_its_well_is_warned_of_once_a_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A tip sent below a well's bottom would press into the labware on a robot: the run
+    log says so once a protocol line. A tip up to 1 mm below it, pressed against the
+    bottom, is not warned of."""
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(BELOW).lstrip("\n"))
+    assert main(["simulate", str(path)]) == 0
+    lines = capsys.readouterr().out.split("\nRun log\n", 1)[1].splitlines()
+    warnings = [line.strip() for line in lines if line.strip().startswith("warning: ")]
+    assert warnings == [
+        f"warning: {path}:10: aspirate at A1 of corning_96_wellplate_360ul_flat: the tip goes "
+        "3.0 mm below the well's bottom; on a robot it would press into the labware",
+        f"warning: {path}:13: aspirate at C1 of corning_96_wellplate_360ul_flat: the tip goes "
+        "2.0 mm below the well's bottom; on a robot it would press into the labware"]
