@@ -371,9 +371,12 @@ class ProtocolContext:
     @api_step("delay")
     def delay(self, seconds: float = 0, minutes: float = 0, msg: str | None = None) -> None:
         """Wait; time keeps running during pauses."""
+        for name, value in (("seconds", seconds), ("minutes", minutes)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ProtocolError(f"delay: {name} must be a number, not {value!r}")
         total = float(seconds) + 60.0 * float(minutes)
         if total < 0:
-            raise ValueError(f"a delay cannot be negative ({total:g} s)")
+            raise ProtocolError(f"delay: a delay cannot be negative ({total:g} s)")
         self._steps.send(c.Delay(total, msg))
 
     @api_step("comment")

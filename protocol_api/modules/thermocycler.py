@@ -183,10 +183,10 @@ def _hold(what: str, seconds: object, minutes: object, *, required: bool) -> flo
             raise ModuleError(f"{what} must give hold_time_seconds or hold_time_minutes")
         return None
     total = 0.0
-    for name, value, scale in (("hold_time_seconds", seconds, 1.0),
-                               ("hold_time_minutes", minutes, 60.0)):
+    for name, value, scale, unit in (("hold_time_seconds", seconds, 1.0, "s"),
+                                     ("hold_time_minutes", minutes, 60.0, "min")):
         if value is not None:
-            total += check_range(f"{what}: {name}", value, 0.0, 1e9, "") * scale
+            total += check_range(f"{what}: {name}", value, 0.0, 1e9, unit) * scale
     return total
 
 

@@ -162,6 +162,12 @@ CASES: list[tuple[str, str, str]] = [
     ("a travel height that is not a number",
      'pass\np300.move_to(plate["A1"].top(), minimum_z_height="high")',
      "move_to: minimum_z_height must be a number of mm, not 'high'"),
+    ("a negative delay", "pass\nctx.delay(seconds=30, minutes=-1)",
+     "delay: a delay cannot be negative (-30 s)"),
+    ("a delay in words", 'pass\nctx.delay("5")', "delay: seconds must be a number, not '5'"),
+    ("a negative hold", 'tc = ctx.load_module("thermocycler")\n'
+     "tc.set_block_temperature(40, hold_time_minutes=-1)",
+     "set_block_temperature: hold_time_minutes must be between 0 and 1e+09 min, not -1"),
     ("a nan in a list of volumes",
      'pass\np300.transfer([10, float("nan")], plate.wells()[:2], plate.wells()[2:4])',
      "transfer: volume holds nan; " + FINITE),
