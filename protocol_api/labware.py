@@ -524,8 +524,7 @@ class Labware:
 
         Searches column by column (A1, B1, ... H1, A2, ...), from ``starting_tip`` if given.
         """
-        if num_tips < 1:
-            raise ValueError(f"num_tips must be a positive integer, not {num_tips!r}")
+        num_tips = _count("num_tips", num_tips)
         first = 0 if starting_tip is None else self._index_of(starting_tip, "starting_tip")
         has = self._has_tip
         for start, end in self._column_bounds:
@@ -543,8 +542,7 @@ class Labware:
 
     def use_tips(self, start_well: Well, num_channels: int = 1) -> None:
         """Mark the tips a pipette with ``num_channels`` takes at ``start_well`` as used."""
-        if num_channels < 1:
-            raise ValueError(f"num_channels must be a positive integer, not {num_channels!r}")
+        num_channels = _count("num_channels", num_channels)
         index = self._index_of(start_well, "start_well")
         _, end = self._column_of(index)
         for i in range(index, min(index + num_channels, end)):
@@ -552,8 +550,7 @@ class Labware:
 
     def previous_tip(self, num_tips: int = 1) -> Well | None:
         """The first well starting ``num_tips`` empty positions in one column, or None."""
-        if num_tips < 1:
-            raise ValueError(f"num_tips must be a positive integer, not {num_tips!r}")
+        num_tips = _count("num_tips", num_tips)
         has = self._has_tip
         for start, end in self._column_bounds:
             i = start
@@ -568,8 +565,7 @@ class Labware:
 
     def return_tips(self, start_well: Well, num_channels: int = 1) -> None:
         """Mark tips as back in the rack; TipError if a target position already has one."""
-        if num_channels < 1:
-            raise ValueError(f"num_channels must be a positive integer, not {num_channels!r}")
+        num_channels = _count("num_channels", num_channels)
         index = self._index_of(start_well, "start_well")
         _, end = self._column_of(index)
         targets = range(index, min(index + num_channels, end))
@@ -586,6 +582,14 @@ class Labware:
 
     def __repr__(self) -> str:
         return self._repr
+
+
+def _count(what: str, value: object) -> int:
+    """A number of tips or channels: a whole number of at least 1 (``8.0`` will do)."""
+    if (isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 1
+            and float(value).is_integer()):
+        return int(value)
+    raise ValueError(f"{what} must be a positive integer, not {value!r}")
 
 
 def _same_kind(args: tuple[str | int, ...], what: str) -> tuple[str | int, ...]:

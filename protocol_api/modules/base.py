@@ -171,10 +171,16 @@ class ModuleContext:
         return f"{self._spec.display_name} on {self._slot}"
 
 
-def check_range(what: str, value: object, low: float, high: float, unit: str) -> float:
-    """``value`` as a float within ``low``-``high``; ModuleError naming ``what`` otherwise."""
+def check_number(what: str, value: object, unit: str) -> float:
+    """``value`` as a float; ModuleError naming ``what`` if it is not a number."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise ModuleError(f"{what} must be a number of {unit}, not {value!r}")
+    return float(value)
+
+
+def check_range(what: str, value: object, low: float, high: float, unit: str) -> float:
+    """``value`` as a float within ``low``-``high``; ModuleError naming ``what`` otherwise."""
+    value = check_number(what, value, unit)
     if not low <= value <= high:
         raise ModuleError(f"{what} must be between {low:g} and {high:g} {unit}, "
                           f"not {value:g}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from engine import commands as c
 
 from ..steps import api_step
-from .base import ModuleContext, ModuleError
+from .base import ModuleContext, ModuleError, check_number
 
 OFFSET_TO_LABWARE_BOTTOM = {"magneticModuleV1": 5.0, "magneticModuleV2": 2.5}
 """From the magnets' home to the labware's bottom, in the model's own units."""
@@ -35,10 +35,11 @@ class MagneticModuleContext(ModuleContext):
         if len(given) > 1:
             raise ModuleError("engage: give only one of height, height_from_base and offset")
         to_bottom = OFFSET_TO_LABWARE_BOTTOM[self.model]
+        unit = "half-mm" if self._gen1 else "mm"
         if height is not None:
-            units = float(height)
+            units = check_number("engage: height", height, unit)
         elif height_from_base is not None:
-            units = float(height_from_base) + to_bottom
+            units = check_number("engage: height_from_base", height_from_base, "mm") + to_bottom
         else:
             default = self._labware.magdeck_engage_height if self._labware else None
             if default is None:
@@ -46,11 +47,10 @@ class MagneticModuleContext(ModuleContext):
                         if self._labware is not None else "no labware is loaded on it")
                 raise ModuleError(f"engage: {what}; give height or height_from_base")
             # definitions give it in half-millimetres; a GEN1 counts in half-millimetres
-            units = (default + 2 * float(offset or 0) if self._gen1
-                     else default / 2 + float(offset or 0)) + to_bottom
+            shift = 0.0 if offset is None else check_number("engage: offset", offset, "mm")
+            units = (default + 2 * shift if self._gen1 else default / 2 + shift) + to_bottom
         low, high = RANGE[self.model]
         if not low <= units <= high:
-            unit = "half-mm" if self._gen1 else "mm"
             raise ModuleError(f"engage: {units:g} {unit} is outside the {self.display_name}'s "
                               f"range of {low:g}-{high:g} {unit} above its home")
         self._call(c.Engage(self.id, round(units / 2 if self._gen1 else units, 4)))

@@ -168,6 +168,9 @@ CASES: list[tuple[str, str, str]] = [
     ("a negative hold", 'tc = ctx.load_module("thermocycler")\n'
      "tc.set_block_temperature(40, hold_time_minutes=-1)",
      "set_block_temperature: hold_time_minutes must be between 0 and 1e+09 min, not -1"),
+    ("a magnet height that is not a number", 'mag = ctx.load_module("magnetic module gen2", 3)\n'
+     'mag.engage(height_from_base="5")',
+     "engage: height_from_base must be a number of mm, not '5'"),
     ("a nan in a list of volumes",
      'pass\np300.transfer([10, float("nan")], plate.wells()[:2], plate.wells()[2:4])',
      "transfer: volume holds nan; " + FINITE),

@@ -325,6 +325,14 @@ def test_tip_arguments_are_checked(tips: Labware, plate: Labware) -> None:
         tips.next_tip(0)
     with pytest.raises(ValueError, match="num_channels"):
         tips.use_tips(tips["A1"], num_channels=0)
+    for count in ([8], "8", 2.5, float("inf"), True):  # the count of a row, not a number
+        with pytest.raises(ValueError, match=r"num_tips must be a positive integer, not "):
+            tips.next_tip(count)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"num_channels must be a positive integer, not "):
+            tips.return_tips(tips["A1"], count)  # type: ignore[arg-type]
+    tips.use_tips(tips["A1"], num_channels=8.0)  # type: ignore[arg-type]  # a whole float
+    assert tips.next_tip() == tips["A2"]
+    tips.reset()
     with pytest.raises(ValueError, match=r"start_well A1 of Corning .* is not a well of Opentrons"):
         tips.use_tips(plate["A1"])
     with pytest.raises(ValueError, match="starting_tip"):
