@@ -19,7 +19,7 @@ from .errors import (
     SlotOccupiedError,
     UnsupportedAPIError,
 )
-from .instrument import InstrumentContext
+from .instrument import InstrumentContext, tip_rack_list
 from .labware import Labware
 from .labware_definitions import get_definition, validate_definition
 from .loader import MAX_API
@@ -332,15 +332,13 @@ class ProtocolContext:
             raise InstrumentError(
                 f"the {mount_name} mount already has a {self._instruments[mount_name].name}; "
                 "pass replace=True to replace it")
-        for rack in tip_racks or ():
-            if not isinstance(rack, Labware) or not rack.is_tiprack:
-                raise InstrumentError(f"tip_racks must be tip racks; {rack!r} is not")
+        racks = tip_rack_list(tip_racks)
         self._steps.send(c.LoadInstrument(
             instrument_name, mount_name, spec.max_volume, spec.ul_per_mm,
             plunger_bottom=PLUNGER_BOTTOM, plunger_blow_out=PLUNGER_BLOW_OUT,
             plunger_drop_tip=PLUNGER_DROP_TIP,
             nozzle_xy=(spec.nozzle_offset[0], spec.nozzle_offset[1])))
-        instrument = InstrumentContext(self, spec, mount_name, list(tip_racks or ()))
+        instrument = InstrumentContext(self, spec, mount_name, racks)
         self._instruments[mount_name] = instrument
         return instrument
 

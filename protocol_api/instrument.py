@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from engine import commands as c
 
-from .errors import ProtocolError, TipError, UnsupportedAPIError, VolumeError
+from .errors import InstrumentError, ProtocolError, TipError, UnsupportedAPIError, VolumeError
 from .labware import Labware, OutOfTipsError, Well
 from .pipettes import PipetteSpec
 from .steps import api_step
@@ -115,7 +115,7 @@ class InstrumentContext:
         self._steps = ctx._steps
         self._spec = spec
         self._mount = mount
-        self.tip_racks = tip_racks
+        self._racks = tip_rack_list(tip_racks)
         self.starting_tip: Well | None = None
         self.trash_container: Labware = ctx.fixed_trash
         self.flow_rate = FlowRates(spec.aspirate_flow_rate, spec.dispense_flow_rate,
@@ -234,11 +234,20 @@ class InstrumentContext:
     @property
     def _tip_racks(self) -> list[Labware]:
         """Opentrons' private name of ``tip_racks`` (the same list), as protocols read it."""
-        return self.tip_racks
+        return self._racks
 
     @_tip_racks.setter
     def _tip_racks(self, racks: list[Labware]) -> None:
-        self.tip_racks = racks
+        self._racks = tip_rack_list(racks)
+
+    @property
+    def tip_racks(self) -> list[Labware]:
+        """The tip racks this pipette picks its tips from, in order."""
+        return self._racks
+
+    @tip_racks.setter
+    def tip_racks(self, racks: list[Labware]) -> None:
+        self._racks = tip_rack_list(racks)
 
     @property
     def _last_tip_picked_up_from(self) -> Well | None:
@@ -496,6 +505,8 @@ class InstrumentContext:
         if amount > available + 1e-9:
             raise VolumeError(f"air_gap: {amount:g} µL would put {self._volume + amount:g} µL "
                               f"in the tip; it holds at most {self._capacity():g} µL")
+        if height is not None and not _is_number(height):
+            raise ProtocolError(f"air_gap: height must be a number of mm, not {height!r}")
         target = last.labware.as_well().top(5.0 if height is None else float(height))
         self._move(target)
         self._steps.send(c.Aspirate(self._mount, amount, self.flow_rate.aspirate,
@@ -698,6 +709,23 @@ class InstrumentContext:
 
     def __repr__(self) -> str:
         return f"<InstrumentContext {self.name} on {self._mount} mount>"
+
+
+def tip_rack_list(racks: object) -> list[Labware]:
+    """``tip_racks`` as given to a pipette: a list of tip racks (None: none), as a new
+    list; InstrumentError saying what is wrong otherwise."""
+    if racks is None:
+        return []
+    if isinstance(racks, Labware):
+        raise InstrumentError(f"tip_racks must be a list: tip_racks=[rack], not the rack "
+                              f"itself ({racks!r})")
+    if isinstance(racks, (str, bytes)) or not hasattr(racks, "__iter__"):
+        raise InstrumentError(f"tip_racks must be a list of tip racks, not {racks!r}")
+    listed = list(racks)
+    for rack in listed:
+        if not isinstance(rack, Labware) or not rack.is_tiprack:
+            raise InstrumentError(f"tip_racks must be tip racks; {rack!r} is not")
+    return listed
 
 
 def _is_number(value: object) -> TypeGuard[float]:

@@ -171,6 +171,16 @@ CASES: list[tuple[str, str, str]] = [
     ("a magnet height that is not a number", 'mag = ctx.load_module("magnetic module gen2", 3)\n'
      'mag.engage(height_from_base="5")',
      "engage: height_from_base must be a number of mm, not '5'"),
+    ("one tip rack, not a list", 'pass\nctx.load_instrument("p20_single_gen2", "right", '
+     "tip_racks=small_tips)",
+     "tip_racks must be a list: tip_racks=[rack], not the rack itself (Opentrons OT-2 96 Tip "
+     "Rack 20 µL on 5)"),
+    ("tip racks set to a number", "pass\np300.tip_racks = 5",
+     "tip_racks must be a list of tip racks, not 5"),
+    ("tip racks set to a plate", "pass\np300.tip_racks = [plate]",
+     "tip_racks must be tip racks; Corning 96 Well Plate 360 µL Flat on 1 is not"),
+    ("an air gap height in words", 'p300.pick_up_tip(); p300.aspirate(10, plate["A1"])\n'
+     'p300.air_gap(10, "5")', "air_gap: height must be a number of mm, not '5'"),
     ("a nan in a list of volumes",
      'pass\np300.transfer([10, float("nan")], plate.wells()[:2], plate.wells()[2:4])',
      "transfer: volume holds nan; " + FINITE),
