@@ -149,11 +149,17 @@ class Well:
 
     def top(self, z: float = 0.0) -> Location:
         """The centre of the well's top, raised by ``z`` mm."""
-        return Location(Point(self._x, self._y, self._top + z if z else self._top), self)
+        try:
+            return Location(Point(self._x, self._y, self._top + z if z else self._top), self)
+        except TypeError:
+            raise ProtocolError(f"top: z must be a number of mm, not {z!r}") from None
 
     def bottom(self, z: float = 0.0) -> Location:
         """The centre of the well's bottom, raised by ``z`` mm."""
-        return Location(Point(self._x, self._y, self._z + z if z else self._z), self)
+        try:
+            return Location(Point(self._x, self._y, self._z + z if z else self._z), self)
+        except TypeError:
+            raise ProtocolError(f"bottom: z must be a number of mm, not {z!r}") from None
 
     def center(self) -> Location:
         """The centre of the well's volume."""

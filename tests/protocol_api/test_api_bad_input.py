@@ -181,6 +181,10 @@ CASES: list[tuple[str, str, str]] = [
      "tip_racks must be tip racks; Corning 96 Well Plate 360 µL Flat on 1 is not"),
     ("an air gap height in words", 'p300.pick_up_tip(); p300.aspirate(10, plate["A1"])\n'
      'p300.air_gap(10, "5")', "air_gap: height must be a number of mm, not '5'"),
+    ("a well height in words", 'p300.pick_up_tip()\np300.aspirate(10, plate["A1"].bottom("2"))',
+     "bottom: z must be a number of mm, not '2'"),
+    ("a well as a height", 'pass\np300.move_to(plate["A1"].top(plate["B1"]))',
+     "top: z must be a number of mm, not B1 of Corning 96 Well Plate 360 µL Flat on 1"),
     ("a nan in a list of volumes",
      'pass\np300.transfer([10, float("nan")], plate.wells()[:2], plate.wells()[2:4])',
      "transfer: volume holds nan; " + FINITE),
