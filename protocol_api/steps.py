@@ -141,13 +141,19 @@ class StepTracker:
         self._batch.append((command, self.step, self.line))
 
     def _refuse_non_finite(self, command: Command) -> None:
-        """Raise for the first field of ``command`` that holds a nan or an infinity."""
+        """Raise for the first field of ``command`` that holds a nan, an infinity or a
+        complex number."""
+        name = self.step.name if self.depth else command.kind
         for field, value in zip(command.fields, values(command), strict=True):
             bad = non_finite(value)
             if bad is not None:
-                name = self.step.name if self.depth else command.kind
                 raise ProtocolError(f"{name}: the {command.kind} command's {field} would be "
                                     f"{bad}; {FINITE}")
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, complex):
+                    raise ProtocolError(f"{name}: the {command.kind} command's {field} would "
+                                        f"hold {item!r}, a complex number; positions and "
+                                        "amounts are real numbers")
 
     def flush(self) -> dict[str, Any]:
         """Wait until the commands sent are done; the result of the last one."""

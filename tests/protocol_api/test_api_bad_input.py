@@ -185,6 +185,10 @@ CASES: list[tuple[str, str, str]] = [
      "bottom: z must be a number of mm, not '2'"),
     ("a well as a height", 'pass\np300.move_to(plate["A1"].top(plate["B1"]))',
      "top: z must be a number of mm, not B1 of Corning 96 Well Plate 360 µL Flat on 1"),
+    ("a complex offset", "from opentrons.types import Point\n"
+     'p300.move_to(plate["A1"].top().move(Point(1j, 0, 0)))',
+     "move_to: the moveTo command's point would hold (14.38+1j), a complex number; "
+     "positions and amounts are real numbers"),
     ("a nan in a list of volumes",
      'pass\np300.transfer([10, float("nan")], plate.wells()[:2], plate.wells()[2:4])',
      "transfer: volume holds nan; " + FINITE),
