@@ -382,7 +382,12 @@ class Labware:
 
     def set_offset(self, x: float, y: float, z: float) -> None:
         """Shift the labware (and every well) by this offset from its default position."""
-        offset = Point(float(x), float(y), float(z))
+        try:  # numbers of any kind (numpy's too), but not text or a bool
+            if any(isinstance(v, (str, bytes, bool)) for v in (x, y, z)):
+                raise TypeError
+            offset = Point(float(x), float(y), float(z))
+        except (TypeError, ValueError):
+            offset = Point(math.nan, 0.0, 0.0)
         if not all(math.isfinite(v) for v in offset):
             raise ProtocolError(f"set_offset: the offset must be finite numbers of mm, not "
                                 f"({x!r}, {y!r}, {z!r})")
@@ -412,7 +417,7 @@ class Labware:
         if isinstance(idx, str):
             return self[idx]
         wells = self._all_wells()
-        if not isinstance(idx, bool) and -len(wells) <= idx < len(wells):
+        if isinstance(idx, int) and not isinstance(idx, bool) and -len(wells) <= idx < len(wells):
             return wells[idx]
         raise WellNotFoundError(self._no_such("well", idx, self._names))
 

@@ -207,6 +207,8 @@ CASES: list[tuple[str, str, str]] = [
      "default_speed must be a positive number of mm/s, not inf"),
     ("a nan labware offset", 'pass\nplate.set_offset(0, float("nan"), 0)',
      "set_offset: the offset must be finite numbers of mm, not (0, nan, 0)"),
+    ("a labware offset in words", 'pass\nplate.set_offset("1", 0, 0)',
+     "set_offset: the offset must be finite numbers of mm, not ('1', 0, 0)"),
     ("a nan speed cap", 'pass\nctx.max_speeds["X"] = float("nan")',
      "max_speeds['X'] must be a positive speed in mm/s, not nan"),
     # Exits: the run fails, labrun carries on.
