@@ -372,6 +372,9 @@ def test_well_takes_an_index_or_a_name(plate: Labware) -> None:
         plate.well(96)
     with pytest.raises(WellNotFoundError):
         plate.well("Z1")
+    for index in (2.0, plate["A1"]):  # an index is a whole number, not a float or a well
+        with pytest.raises(WellNotFoundError, match="has no well "):
+            plate.well(index)  # type: ignore[arg-type]
 
 
 def test_well_sizes_come_from_the_definition() -> None:
