@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from .labware import Labware
 from .labware_definitions import get_definition, validate_definition
 from .loader import MAX_API
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PLUNGER_DROP_TIP, get_pipette
-from .steps import StepTracker, api_step
+from .steps import StepTracker, api_step, is_number
 from .types import APIVersion, Mount, Point
 
 if TYPE_CHECKING:  # imported by the first load_module: most protocols load none
@@ -92,8 +91,7 @@ class AxisMaxSpeeds(MutableMapping[str, float]):
         axis = self._axis(key)
         if value is None:
             self._caps.pop(axis, None)
-        elif (not isinstance(value, (int, float)) or isinstance(value, bool)
-              or not math.isfinite(value) or value <= 0):
+        elif not is_number(value) or value <= 0:
             raise ProtocolError(f"max_speeds[{axis!r}] must be a positive speed in mm/s, "
                                 f"not {value!r}")
         else:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
 from engine import commands as c
 
 from .errors import InstrumentError, ProtocolError, TipError, UnsupportedAPIError, VolumeError
 from .labware import Labware, OutOfTipsError, Well
 from .pipettes import PipetteSpec
-from .steps import api_step
+from .steps import api_step, is_number
 from .transfer import plan, transfer_options
 from .types import Location, Point, well_of
 
@@ -55,8 +55,7 @@ class FlowRates:
         self.blow_out = blow_out
 
     def __setattr__(self, name: str, value: float) -> None:
-        if (not isinstance(value, (int, float)) or isinstance(value, bool)
-                or not math.isfinite(value) or value <= 0):
+        if not is_number(value) or value <= 0:
             raise ProtocolError(f"flow_rate.{name} must be a positive number, not {value!r}")
         super().__setattr__(name, float(value))
 
@@ -93,8 +92,7 @@ class Clearances:
         self.dispense = 1.0
 
     def __setattr__(self, name: str, value: float) -> None:
-        if (not isinstance(value, (int, float)) or isinstance(value, bool)
-                or not math.isfinite(value)):
+        if not is_number(value):
             raise ProtocolError(f"well_bottom_clearance.{name} must be a number of mm, "
                                 f"not {value!r}")
         super().__setattr__(name, float(value))
@@ -127,13 +125,11 @@ class InstrumentContext:
         self._location: Location | None = None
         self._default_speed: float | None = None  # None: the gantry's own limits
         self._tip_length = 0.0
-        # (labware, x, y) -> the well under the first nozzle, and those under the others
         # (labware, x, y) -> the well under the first nozzle, the other nozzles' wells,
         # and the height of the bottom of the well under the first
         self._nozzle_cache: dict[tuple[int, float, float],
                                  tuple[Well | None, tuple[str, ...], float]] = {}
-        self._strays_told: set[str | None] = set()  # protocol lines warned of a stray tip
-        self._belows_told: set[str | None] = set()  # ... of a tip below a well's bottom
+        self._warned: set[tuple[str, str | None]] = set()  # (warning, protocol line) told
         # The first nozzle and the middle of them all (x, y): a multi-channel centres its
         # nozzles on a labware that asks for it (reservoirs).
         nozzles = [v for _, v in spec.nozzles] or [(0.0, 0.0, 0.0)]
@@ -232,15 +228,6 @@ class InstrumentContext:
         return min(self._spec.max_volume, tip) if tip else self._spec.max_volume
 
     @property
-    def _tip_racks(self) -> list[Labware]:
-        """Opentrons' private name of ``tip_racks`` (the same list), as protocols read it."""
-        return self._racks
-
-    @_tip_racks.setter
-    def _tip_racks(self, racks: list[Labware]) -> None:
-        self._racks = tip_rack_list(racks)
-
-    @property
     def tip_racks(self) -> list[Labware]:
         """The tip racks this pipette picks its tips from, in order."""
         return self._racks
@@ -248,6 +235,9 @@ class InstrumentContext:
     @tip_racks.setter
     def tip_racks(self, racks: list[Labware]) -> None:
         self._racks = tip_rack_list(racks)
+
+    _tip_racks = tip_racks
+    """Opentrons' private name of ``tip_racks`` (the same list), as protocols read it."""
 
     @property
     def _last_tip_picked_up_from(self) -> Well | None:
@@ -423,8 +413,7 @@ class InstrumentContext:
             location: Location | Well | None = None, rate: float = 1.0) -> InstrumentContext:
         """Aspirate and dispense ``volume`` µL ``repetitions`` times at ``location``."""
         self._require_tip("mix")
-        if (not isinstance(repetitions, (int, float)) or isinstance(repetitions, bool)
-                or not math.isfinite(repetitions) or repetitions < 0):
+        if not is_number(repetitions) or repetitions < 0:
             raise ProtocolError(
                 f"mix: repetitions must be a whole number >= 0, not {repetitions!r}")
         if repetitions != int(repetitions):  # Opentrons counts down while more than 1 is left
@@ -505,7 +494,7 @@ class InstrumentContext:
         if amount > available + 1e-9:
             raise VolumeError(f"air_gap: {amount:g} µL would put {self._volume + amount:g} µL "
                               f"in the tip; it holds at most {self._capacity():g} µL")
-        if height is not None and not _is_number(height):
+        if height is not None and not is_number(height):
             raise ProtocolError(f"air_gap: height must be a number of mm, not {height!r}")
         target = last.labware.as_well().top(5.0 if height is None else float(height))
         self._move(target)
@@ -533,8 +522,7 @@ class InstrumentContext:
         if not isinstance(location, Well):
             raise ProtocolError(f"touch_tip: expected a Well, not {location!r}")
         for name, value in (("radius", radius), ("v_offset", v_offset), ("speed", speed)):
-            if (not isinstance(value, (int, float)) or isinstance(value, bool)
-                    or not math.isfinite(value)):
+            if not is_number(value):
                 raise ProtocolError(f"touch_tip: {name} must be a number, not {value!r}")
         size_x = location.diameter if location.diameter is not None else location.length
         size_y = location.diameter if location.diameter is not None else location.width
@@ -558,7 +546,7 @@ class InstrumentContext:
             location = location.top()
         if not isinstance(location, Location):
             raise ProtocolError(f"move_to: expected a Location or a Well, not {location!r}")
-        if minimum_z_height is not None and not _is_number(minimum_z_height):
+        if minimum_z_height is not None and not is_number(minimum_z_height):
             raise ProtocolError("move_to: minimum_z_height must be a number of mm, not "
                                 f"{minimum_z_height!r}")
         self._move(location, force_direct, minimum_z_height,
@@ -651,8 +639,8 @@ class InstrumentContext:
         """The run log's warning that the tip is over another well than the one the command
         names, or over none and more than ``STRAY_MARGIN_MM`` past its rim (a tip pressed
         against the wall, just past the rim, is what "touch the side" asks for)."""
-        line = self._steps.line
-        if line in self._strays_told:
+        told = ("stray", self._steps.line)
+        if told in self._warned:
             return
         centre = well.center().point
         dx, dy = abs(point.x - centre.x), abs(point.y - centre.y)
@@ -663,7 +651,7 @@ class InstrumentContext:
                 past = max(dx - (well.length or 0.0) / 2, dy - (well.width or 0.0) / 2)
             if past <= STRAY_MARGIN_MM:
                 return
-        self._strays_told.add(line)
+        self._warned.add(told)
         off = math.hypot(dx, dy)
         where = f"over {under.well_name}" if under is not None else "over no well"
         tip = "the first nozzle's tip" if self._spec.channels > 1 else "the tip"
@@ -674,15 +662,14 @@ class InstrumentContext:
     def _warn_below(self, verb: str, well: Well, depth: float) -> None:
         """The run log's warning that the tip goes below the bottom of the well: into the
         labware's plastic, on a robot."""
-        line = self._steps.line
-        if line in self._belows_told:
+        told = ("below", self._steps.line)
+        if told in self._warned:
             return
-        self._belows_told.add(line)
-        tip = "the tips go" if self._spec.channels > 1 else "the tip goes"
+        self._warned.add(told)
+        tip, it = ("the tips go", "they") if self._spec.channels > 1 else ("the tip goes", "it")
         self._steps.warn(f"{verb} at {well.well_name} of {well.parent.name}: {tip} "
-                         f"{depth:.1f} mm below the well's bottom; on a robot "
-                         f"{'they' if self._spec.channels > 1 else 'it'} would press into the "
-                         "labware")
+                         f"{depth:.1f} mm below the well's bottom; on a robot {it} would press "
+                         "into the labware")
 
     def _zero_means_all(self, volume: float | None) -> float | None:
         """Below apiLevel 2.16 a volume of 0 means "as much as possible", as in Opentrons."""
@@ -692,8 +679,7 @@ class InstrumentContext:
         return volume
 
     def _rate(self, op: str, rate: float) -> float:
-        if (not isinstance(rate, (int, float)) or isinstance(rate, bool)
-                or not math.isfinite(rate) or rate <= 0):
+        if not is_number(rate) or rate <= 0:
             raise ProtocolError(f"{op}: rate must be a positive number, not {rate!r}")
         return float(getattr(self.flow_rate, op)) * float(rate)
 
@@ -728,20 +714,14 @@ def tip_rack_list(racks: object) -> list[Labware]:
     return listed
 
 
-def _is_number(value: object) -> TypeGuard[float]:
-    """A finite int or float (not a bool)."""
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
-
-
 def _speed(what: str, value: object) -> float:
-    if not _is_number(value) or value <= 0:
+    if not is_number(value) or value <= 0:
         raise ProtocolError(f"{what} must be a positive number of mm/s, not {value!r}")
     return float(value)
 
 
 def _volume(op: str, value: object) -> float:
-    if not _is_number(value):
+    if not is_number(value):
         raise VolumeError(f"{op}: volume must be a number of µL, not {value!r}")
     if value < 0:
         raise VolumeError(f"{op}: volume {value:g} µL is negative")

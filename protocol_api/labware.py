@@ -9,6 +9,7 @@ same search rules as Opentrons.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +17,7 @@ from typing import Any
 
 from protocol_api.compat import WellCore
 from protocol_api.errors import ProtocolError, TipError, UnsupportedAPIError, WellNotFoundError
+from protocol_api.steps import is_number
 from protocol_api.types import Location, Point
 
 __all__ = ["Labware", "OutOfTipsError", "Well", "WellGeometry"]
@@ -136,8 +138,7 @@ class Well:
     def load_liquid(self, liquid: Any, volume: float) -> None:
         """Note that the well starts with ``volume`` µL of ``liquid`` (from
         ``ctx.define_liquid``); it is for the records, nothing moves."""
-        if (not isinstance(volume, (int, float)) or isinstance(volume, bool)
-                or not math.isfinite(volume) or volume < 0):
+        if not is_number(volume) or volume < 0:
             raise ProtocolError(f"load_liquid: volume must be a number of µL >= 0, "
                                 f"not {volume!r}")
         self._liquid = (liquid, float(volume))
@@ -382,13 +383,11 @@ class Labware:
 
     def set_offset(self, x: float, y: float, z: float) -> None:
         """Shift the labware (and every well) by this offset from its default position."""
-        try:  # numbers of any kind (numpy's too), but not text or a bool
-            if any(isinstance(v, (str, bytes, bool)) for v in (x, y, z)):
-                raise TypeError
-            offset = Point(float(x), float(y), float(z))
-        except (TypeError, ValueError):
-            offset = Point(math.nan, 0.0, 0.0)
-        if not all(math.isfinite(v) for v in offset):
+        offset: Point | None = None
+        if not any(isinstance(v, (str, bytes, bool)) for v in (x, y, z)):
+            with contextlib.suppress(TypeError, ValueError):  # numbers of any kind (numpy's)
+                offset = Point(float(x), float(y), float(z))
+        if offset is None or not all(math.isfinite(v) for v in offset):
             raise ProtocolError(f"set_offset: the offset must be finite numbers of mm, not "
                                 f"({x!r}, {y!r}, {z!r})")
         self._offset = self._base + offset

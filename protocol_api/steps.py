@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from types import CodeType, FrameType
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeGuard, TypeVar, cast
 
 from engine.channel import CommandChannel
 from engine.commands import Command, Comment
@@ -221,6 +221,12 @@ FINITE = "every number a protocol gives must be finite"
 _PLAIN = frozenset({str, int, bool, type(None)})
 _NUMBERS = frozenset({float, int})
 _TEXT_PARAMS = frozenset({"msg", "message"})
+
+
+def is_number(value: object) -> TypeGuard[float]:
+    """A finite int or float, not a bool: what a volume, a speed or a height must be."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def _plainly_finite(fields: tuple[Any, ...]) -> bool:

@@ -11,7 +11,6 @@ and the rest (200 + 100, ..., 200 + 10).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from hardware.frozen import Frozen
 
 from .errors import ProtocolError, TipError, VolumeError
 from .labware import Labware, Well
+from .steps import is_number
 from .types import Location
 
 if TYPE_CHECKING:
@@ -324,8 +324,7 @@ def _volumes(mode: str, volume: Any, count: int) -> list[float]:
 
 
 def _number(mode: str, name: str, value: Any) -> float:
-    if (not isinstance(value, (int, float)) or isinstance(value, bool)
-            or not math.isfinite(value)):
+    if not is_number(value):
         raise VolumeError(f"{mode}: {name} must be a number of µL (or a list of them), "
                           f"not {value!r}")
     if value < 0:
