@@ -201,7 +201,11 @@ class Engine:
                 self.ending.fail(f"internal error: {type(exc).__name__}: {exc}", request.line)
                 return
             self.inbox.current = None
-            self.record.flush()  # on disk before the protocol goes on
+            if request.reply.waited_on or self.driver is None:
+                self.record.flush()  # on disk before the protocol goes on
+            # else the protocol thread drives this loop itself (a simulation): it goes on
+            # only once the loop waits, which flushes first (``_next_request``), so a
+            # step's commands are written together
             request.reply.set(result)
 
     async def _next_request(self) -> CommandRequest | ProtocolDone:
