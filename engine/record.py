@@ -3,8 +3,9 @@
 Events are kept in memory and, when a path is given, written to the file in whole
 lines. The first line (``run``: the run's id, protocol, robot and clock) is on disk as
 soon as the record is opened; the engine calls ``flush()`` before the robot moves (on a
-real clock; on the virtual clock, where a move takes no wall time, once a command) and
-before it waits for anything (the protocol, a resume, real time), so a run killed at any
+real clock; on the virtual clock, where a move takes no wall time, once a command, or once
+a protocol call when the protocol's thread drives the loop) and before it waits for
+anything (the protocol, a resume, real time), so a run killed at any
 instant leaves a file of complete lines that says where the run was, and only the last
 line can be cut. ``read_record`` skips a cut last line. Nothing but JSON is written: a
 non-finite number is written as the string ``"nan"``, ``"inf"`` or ``"-inf"``.
