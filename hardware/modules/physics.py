@@ -144,10 +144,9 @@ class Track:
     def temperature(self, now: float) -> float:
         """Its temperature at ``now``."""
         goal, rate = self._goal()
-        elapsed = max(0.0, now - self.since)
-        step = rate * elapsed
-        if abs(goal - self.start) <= step:
-            return goal
+        if now >= self.since + abs(goal - self.start) / rate:  # reached_at(): in time, as
+            return goal  # a wait until then ends (the distance covered may fall short)
+        step = rate * max(0.0, now - self.since)
         return self.start + step if goal > self.start else self.start - step
 
     def status(self, now: float) -> str:

@@ -34,9 +34,12 @@ class Travel:
         self.rate = rate
 
     def value(self, now: float) -> float:
-        step = self.rate * max(0.0, now - self.since)
-        if abs(self.target - self.start) <= step:
+        # At or past the arrival it is at the target: compared in time, as a wait until
+        # ``arrives()`` ends, not by the distance covered, which can fall short of the
+        # distance by a rounding (a stopped shaker left at 2e-10 rpm).
+        if now >= self.arrives():
             return self.target
+        step = self.rate * max(0.0, now - self.since)
         return self.start + step if self.target > self.start else self.start - step
 
     def go(self, now: float, target: float) -> None:

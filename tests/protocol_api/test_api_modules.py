@@ -117,6 +117,24 @@ gen1.engage(height=20)
     assert heights == [12.5, 13.5, 7.5, 8.0, 11.5, 10.0]
 
 
+def test_the_latch_opens_once_the_shaker_is_deactivated_whatever_the_time(
+        tmp_path: Path) -> None:
+    # After 31.011 s of shaking the stopped shaker was left at 2e-10 rpm, and the latch
+    # refused to open: the run failed with "open_latch: the plate is shaking".
+    path = write(tmp_path, """
+hs = ctx.load_module("heaterShakerModuleV1", 1)
+hs.close_labware_latch()
+hs.set_and_wait_for_shake_speed(500)
+ctx.delay(seconds=31.011)
+hs.deactivate_shaker()
+hs.open_labware_latch()
+""")
+    run = simulate_file(path)
+    assert summary(run)["status"] == "succeeded", summary(run)
+    [shaker] = summary(run)["modules"]
+    assert (shaker["status"]["rpm"], shaker["status"]["latch"]) == (0, "open")
+
+
 def test_the_bead_cleanup_example_takes_the_time_of_its_delays_and_modules() -> None:
     run = simulate_file(EXAMPLE)
     result = summary(run)

@@ -3,6 +3,7 @@ clock; a pause's cancellation stops a moving part where it is; a profile runs on
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -112,3 +113,30 @@ def test_block_hold_time_counts_from_reaching_the_target() -> None:
         return clock.now()
 
     assert run(scenario) == pytest.approx((63 - 23) / 4 + 60)
+
+
+INSTANTS = [7.476, 63.177, 4095.033, *(round(random.Random(0).uniform(0, 5000), 3)
+                                        for _ in range(400))]
+"""Clock readings to start at: the first three once left a stopped shaker at 2e-10 rpm."""
+
+
+def test_a_stopped_shaker_lets_the_latch_open_whenever_it_stopped() -> None:
+    async def scenario(clock: VirtualClock) -> tuple[float, str]:
+        hs = simulated_device("heater_shaker", "hs", clock)
+        await hs.call("close_latch", {})
+        await hs.call("set_shake_speed", {"rpm": 500})
+        await hs.call("deactivate_shaker", {})
+        await hs.call("open_latch", {})  # raised "the plate is shaking"
+        return hs.status()["rpm"], hs.status()["latch"]
+
+    for start in INSTANTS:
+        assert anyio.run(scenario, VirtualClock(start)) == (0, "open"), start
+
+
+def test_a_heater_is_at_its_target_when_its_wait_ends() -> None:
+    for start in INSTANTS:
+        for ramp, target in ((physics.HEATER_SHAKER, 60.0), (physics.TEMPERATURE_MODULE, 4.0),
+                             (physics.THERMOCYCLER_BLOCK, 94.5)):
+            track = physics.Track(ramp, start)
+            track.set_target(start, target)
+            assert track.temperature(track.reached_at()) == target, (start, target)
