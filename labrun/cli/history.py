@@ -10,68 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import IO, Any, TextIO
+from typing import Any, TextIO
 
 from engine.record import Event, encoder, json_line
 
 from .report import TextLog
+from .spool import Spool
 
 JSON_SCHEMA_VERSION = 2
 _ENDED = ("completed", "failed", "interrupted")
-
-
-class Spool:
-    """Text written as a run goes, read once at its end: kept in memory up to ``limit``
-    characters, then in a temporary file, written to it in pieces of up to ``FILE_PIECE``
-    characters (one write a command cost as much again as the rest of the spool's
-    work). ``tempfile`` is imported only then: a simulation's start-up does not pay
-    for it."""
-
-    FILE_PIECE = 1 << 16
-
-    def __init__(self, limit: int = 1 << 20) -> None:
-        self._pieces: list[str] = []
-        self._size = 0
-        self._limit = limit
-        self._file: IO[bytes] | None = None
-
-    def write(self, text: str) -> None:
-        """Add ``text``."""
-        self._pieces.append(text)
-        self._size += len(text)
-        if self._size > self._limit:
-            self._to_file()
-
-    def _to_file(self) -> None:
-        if self._file is None:
-            import tempfile
-
-            # closed by copy_to(); a spool never copied goes with its process
-            self._file = tempfile.TemporaryFile("w+b")  # noqa: SIM115
-            self._limit = min(self._limit, self.FILE_PIECE)
-        self._file.write("".join(self._pieces).encode())
-        self._pieces.clear()
-        self._size = 0
-
-    @property
-    def in_memory(self) -> int:
-        """Characters held in memory now."""
-        return self._size
-
-    def copy_to(self, out: TextIO) -> None:
-        """Write everything to ``out`` and release the spool."""
-        if self._file is None:
-            out.write("".join(self._pieces))
-            self._pieces.clear()
-            self._size = 0
-            return
-        import io
-        import shutil
-
-        self._to_file()
-        self._file.seek(0)
-        with io.TextIOWrapper(self._file, encoding="utf-8") as text:  # closes the file
-            shutil.copyfileobj(text, out)
 
 
 class SpooledLog:
@@ -86,8 +33,12 @@ class SpooledLog:
     def listen(self, event: Event) -> None:
         """Take one event of the run, in order."""
         lines = self._log.feed(event)
-        if lines:
-            self._spool.write("\n".join(lines) + "\n")
+        if isinstance(lines, list):
+            if lines:
+                self._spool.write("\n".join(lines) + "\n")
+        else:  # a long call's lines, read back from where they waited: one at a time
+            for line in lines:
+                self._spool.write(line + "\n")
 
     def write(self, out: TextIO) -> None:
         """Write the log to ``out`` (the run has ended); the spool is released."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from typing import Any
 
 from engine.commands import REGISTRY
@@ -16,6 +18,7 @@ from .calls import (
     is_module_call,
     sentence,
 )
+from .spool import Spool
 
 JSON_SCHEMA_VERSION = 2
 
@@ -43,12 +46,13 @@ class TextLog:
         self._step = -1
         self._header: float | None = None  # when the open group step began, not yet said
         self._said: tuple[int, str | None] | None = None  # a call written before its step ended
+        self._spooled: tuple[int, Spool] | None = None  # a closed call's spooled lines
         self.step_words: dict[int, str] = {}
         """The first call of each step in words (a group: its name), for a status line
         (kept unless ``step_words`` is False: a log that is only printed needs none)."""
         self._keep_words = step_words
 
-    def feed(self, event: dict[str, Any]) -> list[str]:
+    def feed(self, event: dict[str, Any]) -> Iterable[str]:
         """Take one record event; return the lines it completes (a call is written when the
         next one starts, so that its sentence can name every well it touched)."""
         kind = event["event"]
@@ -67,17 +71,30 @@ class TextLog:
             self._other(kind, event)
         return self._ready()
 
-    def _ready(self) -> list[str]:
+    def _ready(self) -> Iterable[str]:
         """Lines that are complete: everything up to the open call's placeholder, handed
-        out once and forgotten (a log of a million calls keeps flat memory)."""
-        end = self._call.index if self._call is not None else len(self.lines)
+        out once and forgotten (a log of a million calls keeps flat memory). The lines
+        under a call still open wait in memory up to ``HOLD`` of them, then in a spool
+        (a call of a million commands with ``-v``); a call that had them spooled is
+        handed out as an iterator, which reads them back as it goes."""
+        call = self._call
+        end = call.index if call is not None else len(self.lines)
         done = self.lines[:end]
         del self.lines[:end]
-        if self._call is not None:
-            self._call.index -= end
-        return done
+        if call is not None:
+            call.index = 0
+            if len(self.lines) > HOLD:
+                if call.held is None:
+                    call.held = Spool(limit=0)  # each write is HOLD lines: straight to a file
+                call.held.write("".join([line + "\n" for line in self.lines[1:]]))
+                del self.lines[1:]
+        spooled, self._spooled = self._spooled, None
+        if spooled is None:
+            return done
+        index, held = spooled  # the closed call's line is at done[index]; its lines follow
+        return itertools.chain(done[:index + 1], held.lines(), done[index + 1:])
 
-    def finish(self) -> list[str]:
+    def finish(self) -> Iterable[str]:
         """Close the last call; the lines not yet returned by ``feed``."""
         self._close()
         return self._ready()
@@ -141,6 +158,8 @@ class TextLog:
         if self._keep_words:
             self.step_words.setdefault(self._step, words)
         self.lines[call.index] = _stamp(call.t) + ("  " if call.nested else "") + words
+        if call.held is not None:  # its first lines, spooled: they go right after it
+            self._spooled = (call.index, call.held)
 
     def _words(self, kind: str, params: dict[str, Any]) -> str:
         return command_sentence(kind, params, self.labels, coordinates=self.verbosity >= 2)
@@ -195,6 +214,8 @@ class TextLog:
 
 
 STAMP_WIDTH = 8
+HOLD = 4096
+"""Lines under an open call kept in memory; past that many they go to a spool."""
 FINAL_COMMAND = {"comment": "comment", "delay": "delay", "pause": "waitForResume",
                  "load_labware": "loadLabware", "load_adapter": "loadLabware",
                  "load_instrument": "loadInstrument", "aspirate": "aspirate",
@@ -210,7 +231,7 @@ SAID_BY_THE_CALL = frozenset(("loadLabware", "loadInstrument", "comment", "delay
 class _Call:
     """A protocol call being read: its name, line, start and commands."""
 
-    __slots__ = ("commands", "index", "line", "name", "nested", "t")
+    __slots__ = ("commands", "held", "index", "line", "name", "nested", "t")
 
     def __init__(self, name: str, line: str | None, t: float, index: int, nested: bool) -> None:
         self.name = name
@@ -219,6 +240,7 @@ class _Call:
         self.index = index
         self.nested = nested
         self.commands = CallCommands(name)
+        self.held: Spool | None = None  # the first of its lines, past HOLD of them
 
 
 def _is_warning(kind: str, params: dict[str, Any], call: _Call | None) -> bool:
@@ -253,7 +275,7 @@ def text_log(run: Run, verbosity: int = 0) -> list[str]:
     lines: list[str] = []
     for event in run.record.events:
         lines += log.feed(event)
-    return lines + log.finish()
+    return [*lines, *log.finish()]
 
 
 def summary_lines(summary: dict[str, Any], *, duration_label: str = "estimated duration",
