@@ -19,7 +19,7 @@ printed beside a baseline measured in the same run:
   ``--max-calls``;
 - peak RSS of ``labrun simulate`` on the largest protocol, plain, ``--json`` and
   ``--record`` (target < 120 MB at a million calls), and on one call of as many
-  commands (a transfer of litres: one step).
+  commands (a transfer of litres: one step), plain, ``--json`` and ``-v``.
 
 Child processes run with bytecode caching on (as an installed labrun does), whatever
 ``PYTHONDONTWRITEBYTECODE`` says here, after one warm-up run that writes the caches.
@@ -278,7 +278,7 @@ def memory(tmp: Path, calls: int) -> list[Row]:
     tipfuls = calls // 4
     protocol = tmp / f"transfer_{tipfuls}.py"
     protocol.write_text(ONE_TRANSFER % (300 * tipfuls))
-    for label, extra in (("plain", []), ("--json", ["--json"])):
+    for label, extra in (("plain", []), ("--json", ["--json"]), ("-v", ["-v"])):
         wall, _, rss = process(labrun("simulate", str(protocol), "--watchdog", "0", *extra))
         rows.append((f"peak RSS, one transfer of {tipfuls:,} tipfuls, {label}", f"{rss:.0f} MB",
                      f"python -c pass {base:.0f} MB", f"wall {wall:.1f} s"))

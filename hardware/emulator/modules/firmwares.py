@@ -7,6 +7,8 @@ and answers as the published firmware does (``hardware/modules/serial/README.md`
 
 from __future__ import annotations
 
+import math
+
 from ...clock import RealClock
 from ...modules import physics
 from ...modules.physics import Track
@@ -184,7 +186,11 @@ class HeaterShakerFirmware(ModuleFirmware):
             self.target_rpm = 0
             self.shaker.head_for(0.0)
         elif code == "M123":
-            return f"C:{round(self.shaker.value())} T:{self.target_rpm}"
+            rpm = self.shaker.value()
+            # Whole rpm, and never 0 while it still turns: a host that waits for C:0
+            # before opening the latch is not then refused (ERR124) at 0.3 rpm.
+            shown = round(rpm) if rpm >= 1.0 else math.ceil(rpm)
+            return f"C:{shown} T:{self.target_rpm}"
         elif code in ("M242", "M243"):
             self._move_latch(closing=code == "M243")
         elif code == "M241":

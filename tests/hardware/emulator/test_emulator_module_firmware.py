@@ -1,0 +1,45 @@
+"""The emulated module firmware agrees with itself: what it reports is what it then acts
+on. Time is a clock only the test moves, so nothing depends on how busy the host is."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from hardware.clock import RealClock
+from hardware.emulator.modules.base import Refused
+from hardware.emulator.modules.firmwares import HeaterShakerFirmware
+from hardware.modules import physics
+
+
+class SteppedClock(RealClock):
+    """Emulated time that only the test moves."""
+
+    def __init__(self) -> None:
+        super().__init__(1.0)
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+
+def answer(firmware: HeaterShakerFirmware, line: str) -> str:
+    return anyio.run(firmware.execute, line)
+
+
+@pytest.mark.parametrize("left_rpm", [0.0, 0.2, 0.49, 0.5, 0.9, 3.0])
+def test_a_shaker_reported_stopped_lets_the_latch_open(left_rpm: float) -> None:
+    clock = SteppedClock()
+    firmware = HeaterShakerFirmware(clock)
+    answer(firmware, "M3 S500")
+    clock.t = 10.0  # at speed
+    answer(firmware, "G28")  # the host stops it, then asks M123 until it says C:0
+    clock.t = 10.0 + (500 - left_rpm) / physics.SHAKER_ACCEL_RPM_S
+    reported = answer(firmware, "M123")
+    if reported.startswith("C:0 "):
+        answer(firmware, "M242")  # refused ERR124 "not stopped" at 0.2 rpm, shown as C:0
+        assert firmware.latch_state() == "OPENING"
+    else:
+        assert left_rpm > 0, reported  # still turning: it says so, and refuses
+        with pytest.raises(Refused, match="ERR124"):
+            answer(firmware, "M242")
