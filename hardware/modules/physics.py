@@ -144,8 +144,8 @@ class Track:
     def temperature(self, now: float) -> float:
         """Its temperature at ``now``."""
         goal, rate = self._goal()
-        if now >= self.since + abs(goal - self.start) / rate:  # reached_at(): in time, as
-            return goal  # a wait until then ends (the distance covered may fall short)
+        if now >= self.reached_at():  # judged in time, as a wait until then ends: the
+            return goal  # distance covered by then can fall a rounding short of the goal
         step = rate * max(0.0, now - self.since)
         return self.start + step if goal > self.start else self.start - step
 
