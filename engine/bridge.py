@@ -243,11 +243,6 @@ class Reply(Generic[T]):
         """True once answered."""
         return self._done
 
-    @property
-    def waited_on(self) -> bool:
-        """True once a thread has begun to wait for the answer (and not found it)."""
-        return self._lock is not None
-
     def wait(self, timeout: float | None = None) -> T:
         """Block until answered; return the value or raise the error."""
         if not self._done:

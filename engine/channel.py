@@ -9,6 +9,7 @@ at once.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -23,14 +24,15 @@ from .state import StepInfo
 class CommandRequest:
     """A command from the protocol thread, with the reply it waits on."""
 
-    __slots__ = ("command", "line", "reply", "step")
+    __slots__ = ("command", "line", "reply", "sender", "step")
 
     def __init__(self, command: Command, step: StepInfo, reply: Reply[dict[str, Any]],
-                 line: str | None = None) -> None:
+                 line: str | None = None, sender: int | None = None) -> None:
         self.command = command
         self.step = step
         self.reply = reply
         self.line = line  # protocol file:line that made the call
+        self.sender = sender  # the thread (its ident) that waits for the reply
 
 
 class ProtocolDone(Frozen):
@@ -87,7 +89,9 @@ class CommandChannel:
             raise self.closed_error
         if self._caller.in_loop_thread():  # it would wait for itself forever
             raise RuntimeError("a protocol call was made from the engine loop's own thread")
-        requests = [CommandRequest(command, step, Reply(), line) for command, step, line in batch]
+        sender = threading.get_ident()
+        requests = [CommandRequest(command, step, Reply(), line, sender)
+                    for command, step, line in batch]
         self.requests_sent += len(requests)
         deliver = self._deliver
 

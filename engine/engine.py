@@ -18,6 +18,7 @@ its remaining segments (their targets are absolute) and carries on (DESIGN.md §
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -201,11 +202,11 @@ class Engine:
                 self.ending.fail(f"internal error: {type(exc).__name__}: {exc}", request.line)
                 return
             self.inbox.current = None
-            if request.reply.waited_on or self.driver is None:
+            if threading.get_ident() != request.sender:
                 self.record.flush()  # on disk before the protocol goes on
-            # else the protocol thread drives this loop itself (a simulation): it goes on
+            # else the protocol's thread runs this loop itself (a simulation): it goes on
             # only once the loop waits, which flushes first (``_next_request``), so a
-            # step's commands are written together
+            # call's commands are written together
             request.reply.set(result)
 
     async def _next_request(self) -> CommandRequest | ProtocolDone:
