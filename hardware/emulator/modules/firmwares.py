@@ -208,11 +208,12 @@ class HeaterShakerFirmware(ModuleFirmware):
         self.shaker.head_for(float(rpm))
 
     def _move_latch(self, *, closing: bool) -> None:
+        if self.latch_closed == closing:  # already there (or on its way): nothing moves,
+            return  # and the firmware refuses nothing, shaking or not
         if self.shaker.value() > 0.0 or self.target_rpm:
             raise Refused("ERR124:main motor:not stopped (required)")
-        if self.latch_closed != closing:
-            self.latch_closed = closing
-            self.latch_moving_until = self.clock.now() + physics.LATCH_TRAVEL_S
+        self.latch_closed = closing
+        self.latch_moving_until = self.clock.now() + physics.LATCH_TRAVEL_S
 
     def latch_state(self) -> str:
         """``IDLE_OPEN``, ``IDLE_CLOSED``, ``OPENING`` or ``CLOSING`` (as ``M241`` says)."""

@@ -43,3 +43,22 @@ def test_a_shaker_reported_stopped_lets_the_latch_open(left_rpm: float) -> None:
         assert left_rpm > 0, reported  # still turning: it says so, and refuses
         with pytest.raises(Refused, match="ERR124"):
             answer(firmware, "M242")
+
+
+def test_asking_for_the_latch_as_it_already_is_is_no_move_and_no_refusal() -> None:
+    # As the firmware does: a latch already closed (or open) reports so, shaking or not;
+    # only a latch that would have to move is refused while the plate shakes.
+    clock = SteppedClock()
+    firmware = HeaterShakerFirmware(clock)
+    answer(firmware, "M3 S500")
+    clock.t = 10.0
+    answer(firmware, "M243")  # refused ERR124 "not stopped" though nothing had to move
+    assert answer(firmware, "M241") == "STATUS:IDLE_CLOSED"
+    with pytest.raises(Refused, match="ERR124"):
+        answer(firmware, "M242")
+    answer(firmware, "G28")
+    clock.t = 20.0
+    answer(firmware, "M242")
+    clock.t = 30.0
+    answer(firmware, "M242")
+    assert answer(firmware, "M241") == "STATUS:IDLE_OPEN"
