@@ -26,7 +26,7 @@ from engine.record import read_record
 from engine.run import Run
 from engine.state import Status, StepInfo
 from engine.status import RunStatusReport
-from hardware.clock import VirtualClock
+from hardware.clock import RealClock, VirtualClock
 from hardware.config import RobotConfig, default_config
 from hardware.simulated import SimulatedController
 from protocol_api.execute import continue_when_stalled, create_run
@@ -190,3 +190,14 @@ def simulate_file(path: str | Path) -> Run:
     finally:
         run.close()
     return run
+
+
+class SteppedClock(RealClock):
+    """Emulated time that only the test moves: nothing depends on how busy the host is."""
+
+    def __init__(self) -> None:
+        super().__init__(1.0)
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t

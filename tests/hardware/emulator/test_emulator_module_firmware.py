@@ -5,22 +5,11 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from labrun_testing import SteppedClock
 
-from hardware.clock import RealClock
 from hardware.emulator.modules.base import Refused
 from hardware.emulator.modules.firmwares import HeaterShakerFirmware
 from hardware.modules import physics
-
-
-class SteppedClock(RealClock):
-    """Emulated time that only the test moves."""
-
-    def __init__(self) -> None:
-        super().__init__(1.0)
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
 
 
 def answer(firmware: HeaterShakerFirmware, line: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from labrun_testing import SteppedClock
 
 from hardware.clock import RealClock
 from hardware.config import default_config
@@ -32,17 +33,6 @@ def test_profile_speed_and_brake() -> None:
     assert brake.duration == pytest.approx(0.2)
     covered = brake.target["X"] - brake.start["X"]
     assert covered == pytest.approx(600.0**2 / (2 * 3000.0))  # v^2 / 2a
-
-
-class SteppedClock(RealClock):
-    """Emulated time that only the test moves: nothing depends on how busy the host is."""
-
-    def __init__(self) -> None:
-        super().__init__(1.0)
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
 
 
 def stepped_machine(start: dict[str, float] | None = None) -> tuple[Machine, SteppedClock]:
