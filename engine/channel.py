@@ -27,7 +27,7 @@ class CommandRequest:
     __slots__ = ("command", "line", "reply", "sender", "step")
 
     def __init__(self, command: Command, step: StepInfo, reply: Reply[dict[str, Any]],
-                 line: str | None = None, sender: int | None = None) -> None:
+                 line: str | None, sender: int) -> None:
         self.command = command
         self.step = step
         self.reply = reply

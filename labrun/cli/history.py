@@ -32,13 +32,8 @@ class SpooledLog:
 
     def listen(self, event: Event) -> None:
         """Take one event of the run, in order."""
-        lines = self._log.feed(event)
-        if isinstance(lines, list):
-            if lines:
-                self._spool.write("\n".join(lines) + "\n")
-        else:  # a long call's lines, read back from where they waited: one at a time
-            for line in lines:
-                self._spool.write(line + "\n")
+        for line in self._log.feed(event):  # a long call's, read back as they go
+            self._spool.write(line + "\n")
 
     def write(self, out: TextIO) -> None:
         """Write the log to ``out`` (the run has ended); the spool is released."""

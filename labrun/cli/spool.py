@@ -53,13 +53,9 @@ class Spool:
             self._pieces.clear()
             self._size = 0
             return
-        import io
         import shutil
 
-        self._to_file()
-        self._file.seek(0)
-        # closes the file; newline="\n": a "\r" in the text is copied as it was
-        with io.TextIOWrapper(self._file, encoding="utf-8", newline="\n") as text:
+        with self._read_back() as text:
             shutil.copyfileobj(text, out)
 
     def lines(self) -> Iterator[str]:
@@ -69,12 +65,18 @@ class Spool:
             text, self._pieces, self._size = "".join(self._pieces), [], 0
             yield from text.split("\n")[:-1]  # whole lines: the last piece is empty
             return
+        with self._read_back() as read:
+            for line in read:
+                yield line.rstrip("\n")
+
+    def _read_back(self) -> TextIO:
+        """The file, with what is still in memory written to it, as text from its start;
+        closing it closes the file and releases the spool. Lines end at a line feed only:
+        a carriage return in the text is read as it was."""
         import io
 
         self._to_file()
-        self._file.seek(0)
-        # newline="\n": lines end at "\n" only, and a "\r" in one stays as it was
-        with io.TextIOWrapper(self._file, encoding="utf-8", newline="\n") as text_file:
-            for line in text_file:
-                yield line.rstrip("\n")
-        self._file = None
+        assert self._file is not None
+        file, self._file = self._file, None
+        file.seek(0)
+        return io.TextIOWrapper(file, encoding="utf-8", newline="\n")
