@@ -9,11 +9,13 @@ printed beside a baseline measured in the same run:
   interpreter without the environment's ``.pth`` files, which an editable install's
   import finder makes dearer;
 - commands per second on the generated 10k-command protocol with the run record written
-  (target >= 60,000), with the CPU per command of both threads beside the bare
-  thread-handoff round trip, the time that encoding and writing the run record alone
-  takes a command (what no design of the engine removes while the record is written),
-  and the Python calls per command (a count, unlike the times the same on a busy
-  machine), in all and by layer;
+  (target >= 60,000), run as ``labrun simulate --record`` runs it (no history kept in
+  memory, what loading made frozen out of the garbage collector's way) and as an
+  embedding script's run keeps every event and command; with the CPU per command of
+  both threads beside the bare thread-handoff round trip, the time that encoding and
+  writing the run record alone takes a command (what no design of the engine removes
+  while the record is written), and the Python calls per command (a count, unlike the
+  times the same on a busy machine), in all and by layer;
 - the 96-transfer protocol as a whole process (target <= 0.15 s);
 - per-call cost (wall, in process, no history kept) at 1k, 10k, 100k and 1M calls, up to
   ``--max-calls``;
@@ -133,7 +135,7 @@ def commands(tmp: Path, repeats: int) -> list[Row]:
     protocol = tmp / "generated.py"
     protocol.write_text(throughput.GENERATED % throughput.N_CYCLES)
     throughput.engine_run(protocol)
-    rates, cpus, bare = [], [], []
+    rates, kept, cpus, bare = [], [], [], []
     n = 0
     records = [tmp / f"record{i}.jsonl" for i in range(repeats)]
     for record in records:
@@ -141,12 +143,17 @@ def commands(tmp: Path, repeats: int) -> list[Row]:
         seconds, n = throughput.engine_run(protocol, record)
         cpus.append((time.process_time() - cpu) / n)
         rates.append(n / seconds)
+        seconds, n = throughput.engine_run(protocol, record, history=True)
+        kept.append(n / seconds)
         bare.append(throughput.bare_handoff(n) / n)
     rate, cpu, floor = statistics.median(rates), statistics.median(cpus), statistics.median(bare)
+    rate_kept = statistics.median(kept)
     writing = statistics.median(record_writing(records[0], tmp / "copy.jsonl") / n
                                 for _ in range(repeats))
     return [(f"{n} commands, record written", f"{rate:,.0f} cmd/s",
              f"bare handoff {1 / floor:,.0f} /s", f"{rate * floor:.2f}"),
+            ("  the same, every event and command also kept in memory", f"{rate_kept:,.0f} cmd/s",
+             f"bare handoff {1 / floor:,.0f} /s", f"{rate_kept * floor:.2f}"),
             ("  CPU per command (both threads)", f"{cpu * 1e6:.1f} us",
              f"handoff round trip {floor * 1e6:.1f} us", f"{cpu / floor:.1f}x"),
             ("  writing the record alone, per command", f"{writing * 1e6:.1f} us",
