@@ -50,4 +50,7 @@ class CommandBook:
                 extra["result"] = entry.result
             if entry.origin == "protocol":
                 self.tally.completed(entry)
-        self._record.add("command", id=entry.id, status=status, **extra)
+        if extra:
+            self._record.add("command", id=entry.id, status=status, **extra)
+        else:
+            self._record.command_status(entry.id, status)

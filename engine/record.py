@@ -72,7 +72,23 @@ class RunRecord:
         now = self._clock()
         if now != self._time[0]:  # the events of a command mostly share an instant
             self._time = (now, round(now, 6))
-        entry: Event = {"seq": self._seq, "t": self._time[1], "event": event, **fields}
+        return self._append({"seq": self._seq, "t": self._time[1], "event": event, **fields})
+
+    def command_status(self, command_id: int, status: str) -> Event:
+        """``add("command", id=command_id, status=status)``: a command's new status with
+        nothing more to say, twice a command; its line is written from a template."""
+        if status not in _PLAIN_STATUSES:
+            return self.add("command", id=command_id, status=status)
+        now = self._clock()
+        if now != self._time[0]:
+            self._time = (now, round(now, 6))
+        t = self._time[1]
+        if t - t != 0:  # not finite: the strict encoder writes its name
+            return self.add("command", id=command_id, status=status)
+        return self._append(_CommandStatus(seq=self._seq, t=t, event="command",
+                                           id=command_id, status=status))
+
+    def _append(self, entry: Event) -> Event:
         self._seq += 1
         if self.keep or self._fd is not None:  # else seen by the listeners only
             self.events.append(entry)
@@ -96,7 +112,10 @@ class RunRecord:
             return
         pending = events[self._unwritten:]
         try:  # json_line's common case, written out: three or four lines a command
-            text = "".join(["".join(_chunks(e, 0)) + "\n" for e in pending])
+            text = "".join([
+                f'{{"seq":{e["seq"]},"t":{e["t"]!r},"event":"command","id":{e["id"]},'
+                f'"status":"{e["status"]}"}}\n' if e.__class__ is _CommandStatus
+                else "".join(_chunks(e, 0)) + "\n" for e in pending])
         except ValueError:  # a non-finite number somewhere
             text = "".join([json_line(e) for e in pending])
         data = text.encode()
@@ -121,6 +140,17 @@ class RunRecord:
 
     def __len__(self) -> int:
         return self._seq
+
+
+class _CommandStatus(dict[str, Any]):
+    """The event of ``RunRecord.command_status``: its keys and their order are fixed, its
+    numbers finite, its status plain text, so its line is a template (a third of the
+    encoder's time; the same text)."""
+
+    __slots__ = ()
+
+
+_PLAIN_STATUSES = frozenset({"started", "completed"})
 
 
 def rounded(position: Mapping[str, float]) -> dict[str, float]:

@@ -81,3 +81,27 @@ def test_a_calls_commands_are_on_disk_completed_when_the_call_returns(
     protocol_ids = {e["id"] for e in events if e["event"] == "command"
                     and e["status"] == "queued" and e.get("origin", "protocol") == "protocol"}
     assert snapshots[-1][1] == sorted(protocol_ids)  # the last call saw all of them
+
+
+@pytest.mark.parametrize("now", [0.0, 3.862184999, 1e-7, 12345678.1234567, 7, float("nan"),
+                                 float("inf")])
+def test_a_commands_status_line_is_the_encoders_line(tmp_path: Path, now: float) -> None:
+    """``command_status`` writes its line from a template: byte for byte what the encoder
+    writes for the same event through ``add``, and strict JSON for any clock reading."""
+    from engine.record import RunRecord, json_line
+
+    templated, encoded = tmp_path / "templated.jsonl", tmp_path / "encoded.jsonl"
+    fast = RunRecord(templated, clock=lambda: now)
+    plain = RunRecord(encoded, clock=lambda: now)
+    for status in ("started", "completed", "failed"):
+        fast.command_status(41, status)
+        plain.add("command", id=41, status=status)
+        fast.flush()  # a line at a time: none written with another's help
+        plain.flush()
+    fast.close()
+    plain.close()
+    assert templated.read_bytes() == encoded.read_bytes()
+    lines = templated.read_text().splitlines()
+    assert [json.loads(line)["status"] for line in lines] == ["started", "completed", "failed"]
+    assert all(json_line(event) == line + "\n"
+               for event, line in zip(read_record(templated), lines, strict=True))
