@@ -18,6 +18,7 @@ from .report import TextLog
 from .spool import Spool
 
 JSON_SCHEMA_VERSION = 2
+"""The version of the ``--json`` document's layout (its ``schema_version``)."""
 _ENDED = ("completed", "failed", "interrupted")
 
 

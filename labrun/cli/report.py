@@ -20,8 +20,6 @@ from .calls import (
 )
 from .spool import Spool
 
-JSON_SCHEMA_VERSION = 2
-
 
 class TextLog:
     """The run log, fed the record's events as they come (``labrun simulate`` and ``run``).

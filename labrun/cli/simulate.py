@@ -19,7 +19,7 @@ from protocol_api.loader import LoadInterrupted, LocatedLoadError
 from protocol_api.watchdog import DEFAULT_WATCHDOG_S, interrupt
 
 from . import history, rehearsal, setup_sheet
-from .report import JSON_SCHEMA_VERSION, TextLog, summary_lines
+from .report import TextLog, summary_lines
 from .simulating import wait_for_simulation
 
 FAILED_EXIT = 1
@@ -153,9 +153,9 @@ def _bad_input(args: argparse.Namespace, message: str, location: str | None) -> 
     if args.json:
         # The documented document, for a run that never started.
         document = {
-            "schema_version": JSON_SCHEMA_VERSION, "status": "failed", "final_status": "failed",
-            "estimated_duration_s": 0.0, "commands": [], "steps": 0, "pauses": [],
-            "pause_unresolved": False, "tips_used": 0, "well_volumes_ul": {},
+            "schema_version": history.JSON_SCHEMA_VERSION, "status": "failed",
+            "final_status": "failed", "estimated_duration_s": 0.0, "commands": [], "steps": 0,
+            "pauses": [], "pause_unresolved": False, "tips_used": 0, "well_volumes_ul": {},
             "status_changes": [], "parks": [], "actions": [], "pause_effects": [],
             "error": message, "location": location, "reason": None,
             "setup": setup_sheet.build(()),

@@ -18,7 +18,7 @@ from engine.record import iter_record
 from engine.run import Run
 from engine.state import Status
 from labrun.cli import history
-from labrun.cli.report import JSON_SCHEMA_VERSION
+from labrun.cli.history import JSON_SCHEMA_VERSION
 from protocol_api.execute import continue_when_stalled, create_run
 
 PROTOCOL = '''
