@@ -391,16 +391,29 @@ class SimulatedHeaterShaker(SimulatedModule):
         if not physics.SHAKER_MIN_RPM <= rpm <= physics.SHAKER_MAX_RPM:
             raise HardwareFault(f"set_shake_speed: {rpm:g} rpm is outside "
                                 f"{physics.SHAKER_MIN_RPM:g}-{physics.SHAKER_MAX_RPM:g} rpm")
-        if self.latch.value(self.clock.now()) < 1.0 - 1e-9:
+        if not self._latch_closed():
             raise HardwareFault("set_shake_speed: the labware latch is open")
         self.remembered_rpm = None
         await self._spin(rpm)
         return {"rpm": rpm}
 
     async def _stop_shaking(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        if not self._latch_closed():  # the module homes its plate only with it closed
+            raise HardwareFault("deactivate_shaker: the labware latch is not closed; the "
+                                "module stops and homes its plate only with the latch closed")
         self.remembered_rpm = None
         await self._spin(0.0)
         return {}
+
+    def _latch_closed(self) -> bool:
+        return self.latch.value(self.clock.now()) >= 1.0 - 1e-9
+
+    async def _stop_unless_open(self) -> None:
+        """Stop the shaker, unless the latch is not closed: then it cannot turn, and the
+        module would refuse to home."""
+        self.remembered_rpm = None
+        if self._latch_closed():
+            await self._spin(0.0)
 
     async def _latch_to(self, closed: float) -> Mapping[str, Any]:
         if closed < 1.0 and self.shaker.value(self.clock.now()) > 0.0:
@@ -416,7 +429,7 @@ class SimulatedHeaterShaker(SimulatedModule):
         return await self._latch_to(1.0)
 
     async def _deactivate(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        await self._stop_shaking(params)
+        await self._stop_unless_open()
         await self._deactivate_heater(params)
         return {}
 
@@ -436,8 +449,7 @@ class SimulatedHeaterShaker(SimulatedModule):
 
     async def deactivate(self) -> None:
         """Stop or abort: the shaker stops; the heater too when configured so."""
-        self.remembered_rpm = None
-        await self._stop_shaking({})
+        await self._stop_unless_open()
         if self.heaters_off_on_stop:
             await self._deactivate_heater({})
 

@@ -1,7 +1,8 @@
 """``HeaterShakerContext``: a heated plate that shakes, with a labware latch.
 
 As on the OT-2: it shakes only once its latch has been closed by the protocol; its
-latch does not open while it shakes; while it shakes the pipettes keep away from it
+latch does not open while it shakes; it stops shaking only with its latch closed (the
+module stops the plate by homing it); while it shakes the pipettes keep away from it
 and from the slots left and right of it.
 """
 
@@ -14,6 +15,9 @@ from .base import ModuleContext, ModuleError, check_range
 
 LOW_C, HIGH_C = 37.0, 95.0
 LOW_RPM, HIGH_RPM = 200.0, 3000.0
+LATCH_CHECK_API = (2, 14)
+"""From this apiLevel, as in Opentrons, ``deactivate_shaker`` needs the latch closed by
+the protocol (before it, only an open latch is refused, as the module refuses it)."""
 
 
 class HeaterShakerContext(ModuleContext):
@@ -62,7 +66,16 @@ class HeaterShakerContext(ModuleContext):
 
     @api_step("deactivate_shaker")
     def deactivate_shaker(self) -> None:
-        """Stop shaking (returns once stopped)."""
+        """Stop shaking (returns once stopped). The latch must be closed: the module stops
+        its plate by homing it, which it refuses with the latch open."""
+        if self._latch == "idle_open":
+            raise ModuleError("deactivate_shaker: the labware latch is open; close it with "
+                              "close_labware_latch() first (the heater-shaker stops and homes "
+                              "its plate only with the latch closed)")
+        if self._latch != "idle_closed" and self._api_version >= LATCH_CHECK_API:
+            raise ModuleError("deactivate_shaker: the labware latch has not been closed; "
+                              "call close_labware_latch() first (from apiLevel 2.14, as in "
+                              "Opentrons)")
         self._call(c.DeactivateShaker(self.id))
         self._target_rpm = 0.0
 
@@ -82,8 +95,10 @@ class HeaterShakerContext(ModuleContext):
 
     @api_step("deactivate")
     def deactivate(self) -> None:
-        """Stop shaking and heating."""
-        self._call(c.DeactivateShaker(self.id))
+        """Stop shaking and heating (a plate whose latch is open does not shake: only the
+        heater is turned off)."""
+        if self._latch != "idle_open":
+            self._call(c.DeactivateShaker(self.id))
         self._target_rpm = 0.0
         self._call(c.DeactivateHeater(self.id))
 

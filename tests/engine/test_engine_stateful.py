@@ -287,8 +287,8 @@ class RunMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.free())
     @rule(rpm=st.one_of(st.none(), st.floats(200, 3000)))
     def shake(self, rpm: float | None) -> None:
-        if rpm is None:
-            self._call(c.DeactivateShaker(HS))
+        if rpm is None:  # the latch closed first, as the protocol API requires
+            self._call(c.CloseLabwareLatch(HS), c.DeactivateShaker(HS))
         else:
             self._call(c.CloseLabwareLatch(HS), c.SetAndWaitForShakeSpeed(HS, round(rpm)))
 

@@ -235,3 +235,27 @@ def test_on_a_robot_a_reading_asks_the_module_in_a_simulation_it_reads_the_targe
         # as Opentrons' simulator: a loop polling the temperature ends
         assert temp.temperature == 4 and temp.status == "holding at target"
         assert not [e for e in ctx.run.engine.entries if e.command.kind == "module/read"]
+
+
+@pytest.mark.parametrize(("api", "body", "error"), [
+    ("2.13", "hs.open_labware_latch()\nhs.deactivate_shaker()", "the labware latch is open"),
+    ("2.15", "hs.open_labware_latch()\nhs.deactivate_shaker()", "the labware latch is open"),
+    ("2.15", "hs.deactivate_shaker()", "the labware latch has not been closed"),
+    ("2.13", "hs.deactivate_shaker()", None),
+    ("2.15", "hs.close_labware_latch()\nhs.deactivate_shaker()", None),
+    ("2.15", "hs.open_labware_latch()\nhs.deactivate()", None),
+])
+def test_the_shaker_stops_only_with_its_latch_closed(tmp_path: Path, api: str, body: str,
+                                                     error: str | None) -> None:
+    # The module stops its plate by homing it, which it refuses with the latch open (as
+    # Opentrons' simulator does from 2.14, also before any close_labware_latch()); the
+    # error names the call's line, and nothing of the call reaches the module.
+    path = write(tmp_path, 'hs = ctx.load_module("heaterShakerModuleV1", 1)\n' + body, api)
+    run = simulate_file(path)
+    result = summary(run)
+    if error is None:
+        assert result["status"] == "succeeded", result
+        return
+    assert result["status"] == "failed"
+    assert error in result["error"] and result["location"] == f"{path}:{6 + body.count(chr(10))}"
+    assert module_calls(run, "heaterShaker/deactivateShaker") == []

@@ -152,7 +152,14 @@ def _in_range(value: float | None, ramp: physics.Ramp) -> float:
 
 class HeaterShakerFirmware(ModuleFirmware):
     """Heater-shaker (STM32 firmware): heater, shaker, labware latch, with the
-    firmware's refusals (no shaking with the latch open, no opening while shaking)."""
+    firmware's refusals.
+
+    Its motor is homed at power-on (the firmware closes the latch and homes the plate
+    as it starts), turning after any ``M3``, and homed again once a ``G28`` has stopped
+    it. ``M3`` and ``G28`` need the latch closed (``ERR126``); opening the latch needs
+    the motor homed (``ERR123``), closing it needs the motor not turning (``ERR124``).
+    A latch asked to be as it already is moves nothing and is never refused.
+    """
 
     family = "stm32"
     model = "heater-shaker"
@@ -162,6 +169,7 @@ class HeaterShakerFirmware(ModuleFirmware):
         self.plate = Track(physics.HEATER_SHAKER, clock.now())
         self.shaker = Motion(clock, 0.0, physics.SHAKER_ACCEL_RPM_S)
         self.target_rpm = 0
+        self.motor = "homed"  # "turning" after M3, "homing" after G28 until stopped
         self.latch_closed = True
         self.latch_moving_until: float | None = None
 
@@ -183,12 +191,14 @@ class HeaterShakerFirmware(ModuleFirmware):
         elif code == "M3":
             self._shake(int(argument(line, "S") or 0))
         elif code == "G28":
+            self._closed_latch_required()
             self.target_rpm = 0
+            self.motor = "homing"
             self.shaker.head_for(0.0)
         elif code == "M123":
             rpm = self.shaker.value()
             # Whole rpm, and never 0 while it still turns: a host that waits for C:0
-            # before opening the latch is not then refused (ERR124) at 0.3 rpm.
+            # after G28 before opening the latch is not then refused (ERR123) at 0.3 rpm.
             shown = round(rpm) if rpm >= 1.0 else math.ceil(rpm)
             return f"C:{shown} T:{self.target_rpm}"
         elif code in ("M242", "M243"):
@@ -202,16 +212,27 @@ class HeaterShakerFirmware(ModuleFirmware):
     def _shake(self, rpm: int) -> None:
         if rpm and not physics.SHAKER_MIN_RPM <= rpm <= physics.SHAKER_MAX_RPM:
             raise Refused("ERR120:main motor:illegal speed")
-        if rpm and self.latch_state() != "IDLE_CLOSED":
-            raise Refused("ERR126:main motor:plate lock not closed (required)")
+        self._closed_latch_required()  # at any speed, 0 too
         self.target_rpm = rpm
+        self.motor = "turning"
         self.shaker.head_for(float(rpm))
+
+    def _closed_latch_required(self) -> None:
+        if self.latch_state() != "IDLE_CLOSED":
+            raise Refused("ERR126:main motor:plate lock not closed (required)")
+
+    def homed(self) -> bool:
+        """Whether the plate is homed: at power-on, and once a G28 has stopped it."""
+        if self.motor == "homing" and self.shaker.value() <= 0.0:
+            self.motor = "homed"
+        return self.motor == "homed"
 
     def _move_latch(self, *, closing: bool) -> None:
         if self.latch_closed == closing:  # already there (or on its way): nothing moves,
             return  # and the firmware refuses nothing, shaking or not
-        if self.shaker.value() > 0.0 or self.target_rpm:
-            raise Refused("ERR124:main motor:not stopped (required)")
+        if not self.homed():
+            raise Refused("ERR124:main motor:not stopped (required)" if closing
+                          else "ERR123:main motor:not home (required)")
         self.latch_closed = closing
         self.latch_moving_until = self.clock.now() + physics.LATCH_TRAVEL_S
 

@@ -4,11 +4,14 @@
 ``M3`` and the latch commands are answered at once; the waits poll ``M123``
 (``C:<rpm> T:<target>``) and ``M241`` (``STATUS:IDLE_OPEN``...). Stopping the shaker is
 ``G28``: the plate homes, as Opentrons' ``deactivate_shaker`` does. The firmware refuses
-to shake with the latch open (``ERR126``) and to open the latch while shaking
-(``ERR124``); those errors reach the run with their cause.
+to shake or home with the latch open (``ERR126``) and to open the latch unless the plate
+is homed (``ERR123``: at power-on, or after ``G28``); those errors reach the run with
+their cause.
 
 At a pause (``park``) the shaker stops and its speed is remembered; ``unpark`` brings
-it back to that speed before the run goes on.
+it back to that speed before the run goes on. At a stop or abort (``deactivate``) and
+in ``deactivate_all``, a plate whose latch is open is not sent ``G28``: it cannot be
+shaking, and the firmware would refuse.
 """
 
 from __future__ import annotations
@@ -90,9 +93,17 @@ class SerialHeaterShaker(SerialModule):
         return {"latch": self.latch}
 
     async def deactivate_all(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        await self.deactivate_shaker({})
+        self.parked_rpm = None
+        await self._stop_unless_open()
         await self.deactivate_heater({})
         return {}
+
+    async def _stop_unless_open(self) -> None:
+        """Stop the shaker, unless the latch is open: then it cannot turn (the firmware
+        refuses ``M3`` with the latch open) and would refuse ``G28``."""
+        await self.refresh()
+        if self.latch in ("closed", "unknown") or self.rpm > 0 or self.target_rpm > 0:
+            await self._stop_shaking()
 
     # -- pause and stop ---------------------------------------------------------------
 
@@ -111,7 +122,7 @@ class SerialHeaterShaker(SerialModule):
     async def deactivate(self) -> None:
         """Stop and abort: the shaker stops; the heater only when configured."""
         self.parked_rpm = None
-        await self._stop_shaking()
+        await self._stop_unless_open()
         if self.heaters_off_on_stop:
             await self.deactivate_heater({})
 

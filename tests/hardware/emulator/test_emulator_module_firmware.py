@@ -26,11 +26,11 @@ def test_a_shaker_reported_stopped_lets_the_latch_open(left_rpm: float) -> None:
     clock.t = 10.0 + (500 - left_rpm) / physics.SHAKER_ACCEL_RPM_S
     reported = answer(firmware, "M123")
     if reported.startswith("C:0 "):
-        answer(firmware, "M242")  # refused ERR124 "not stopped" at 0.2 rpm, shown as C:0
+        answer(firmware, "M242")  # refused ERR123 "not home" at 0.2 rpm, shown as C:0
         assert firmware.latch_state() == "OPENING"
     else:
         assert left_rpm > 0, reported  # still turning: it says so, and refuses
-        with pytest.raises(Refused, match="ERR124"):
+        with pytest.raises(Refused, match="ERR123"):
             answer(firmware, "M242")
 
 
@@ -43,7 +43,7 @@ def test_asking_for_the_latch_as_it_already_is_is_no_move_and_no_refusal() -> No
     clock.t = 10.0
     answer(firmware, "M243")  # refused ERR124 "not stopped" though nothing had to move
     assert answer(firmware, "M241") == "STATUS:IDLE_CLOSED"
-    with pytest.raises(Refused, match="ERR124"):
+    with pytest.raises(Refused, match="ERR123"):
         answer(firmware, "M242")
     answer(firmware, "G28")
     clock.t = 20.0
@@ -51,3 +51,38 @@ def test_asking_for_the_latch_as_it_already_is_is_no_move_and_no_refusal() -> No
     clock.t = 30.0
     answer(firmware, "M242")
     assert answer(firmware, "M241") == "STATUS:IDLE_OPEN"
+
+
+def test_only_a_stop_by_g28_homes_the_plate_and_lets_the_latch_open() -> None:
+    # The firmware opens its latch only with the plate homed: at power-on, and after a
+    # G28 has stopped it; an M3 S0 stops the plate too but leaves it unhomed.
+    clock = SteppedClock()
+    firmware = HeaterShakerFirmware(clock)
+    answer(firmware, "M3 S500")
+    clock.t = 10.0
+    answer(firmware, "M3 S0")
+    clock.t = 20.0
+    assert answer(firmware, "M123") == "C:0 T:0"
+    with pytest.raises(Refused, match="ERR123:main motor:not home"):
+        answer(firmware, "M242")
+    answer(firmware, "G28")
+    clock.t = 30.0
+    answer(firmware, "M242")
+    assert firmware.latch_state() == "OPENING"
+
+
+def test_with_the_latch_open_the_plate_neither_shakes_nor_homes() -> None:
+    # G28 homes the plate by turning it: the firmware refuses it, as any M3 (S0 too),
+    # unless the latch is closed.
+    clock = SteppedClock()
+    firmware = HeaterShakerFirmware(clock)
+    answer(firmware, "M242")
+    clock.t = 10.0
+    assert answer(firmware, "M241") == "STATUS:IDLE_OPEN"
+    for line in ("G28", "M3 S500", "M3 S0"):
+        with pytest.raises(Refused, match="ERR126:main motor:plate lock not closed"):
+            answer(firmware, line)
+    answer(firmware, "M243")
+    clock.t = 20.0
+    answer(firmware, "G28")
+    assert answer(firmware, "M123") == "C:0 T:0"

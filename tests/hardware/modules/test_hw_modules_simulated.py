@@ -133,6 +133,23 @@ def test_a_stopped_shaker_lets_the_latch_open_whenever_it_stopped() -> None:
         assert anyio.run(scenario, VirtualClock(start)) == (0, "open"), start
 
 
+def test_with_the_latch_open_the_shaker_is_not_homed_but_a_stop_still_ends_cleanly() -> None:
+    # As the firmware: the shaker stops by homing, refused with the latch open; a stop or
+    # abort (deactivate) then leaves the shaker alone, since it cannot be turning.
+    async def scenario(clock: VirtualClock) -> dict[str, Any]:
+        hs = simulated_device("heater_shaker", "hs", clock, heaters_off_on_stop=True)
+        await hs.call("set_temperature", {"celsius": 60})
+        await hs.call("open_latch", {})
+        with pytest.raises(HardwareFault, match="deactivate_shaker: the labware latch is not"):
+            await hs.call("deactivate_shaker", {})
+        await hs.deactivate()
+        await hs.call("deactivate", {})
+        return hs.status()
+
+    status = run(scenario)
+    assert (status["rpm"], status["latch"], status["target"]) == (0, "open", None)
+
+
 def test_a_heater_is_at_its_target_when_its_wait_ends() -> None:
     for start in INSTANTS:
         for ramp, target in ((physics.HEATER_SHAKER, 60.0), (physics.TEMPERATURE_MODULE, 4.0),

@@ -170,7 +170,7 @@ def test_heater_shaker_latch_shake_and_refusals(twins: ModuleTwins) -> None:
         await device.call("close_latch", {})
         await device.call("set_shake_speed", {"rpm": 500})
         assert device.status()["rpm"] == pytest.approx(500, abs=25)
-        with pytest.raises(FirmwareError, match="ERR124:main motor:not stopped"):
+        with pytest.raises(FirmwareError, match="ERR123:main motor:not home"):
             await device.call("open_latch", {})
         await device.call("set_temperature", {"celsius": 40})
         await device.call("wait_for_temperature", {})
@@ -181,6 +181,29 @@ def test_heater_shaker_latch_shake_and_refusals(twins: ModuleTwins) -> None:
     drive(twins, "hs", script)
     assert twins.call(lambda: (firmware.target_rpm, firmware.shaker.value(),
                                firmware.latch_state())) == (0, 0.0, "IDLE_CLOSED")
+
+
+def test_a_stop_with_the_latch_open_sends_no_home_the_firmware_would_refuse(
+        twins: ModuleTwins) -> None:
+    # A stop or abort deactivates the modules: the shaker's stop is G28, which the
+    # firmware refuses (ERR126) with the latch open, when nothing can be shaking anyway.
+    firmware = twins.firmware("hs")
+    assert isinstance(firmware, HeaterShakerFirmware)
+    sent: list[str] = []
+
+    async def script(device: SerialModule) -> None:
+        await device.call("open_latch", {})
+        start = len(received(twins, "hs"))
+        await device.deactivate()
+        await device.call("deactivate", {})
+        sent.extend(received(twins, "hs")[start:])
+        with pytest.raises(FirmwareError, match="ERR126:main motor:plate lock not closed"):
+            await device.call("deactivate_shaker", {})  # the protocol API refuses it first
+        await device.call("close_latch", {})
+
+    drive(twins, "hs", script)
+    assert "G28" not in sent and "M106" in sent
+    assert twins.call(firmware.latch_state) == "IDLE_CLOSED"
 
 
 def test_park_stops_the_shaker_on_the_wire_and_unpark_restores_it(
