@@ -1,22 +1,44 @@
 """``MagneticModuleContext``: magnets raised under a plate to pull beads down.
 
-Heights are as in the Opentrons API: ``height`` from the magnets' home (GEN1 in
-half-millimetres), ``height_from_base`` from the labware's bottom, ``offset`` from the
-labware's default engage height (its definition's ``magneticModuleEngageHeight``, in
-half-millimetres). The magnets' home is 2.5 mm (GEN2) or 5 units (GEN1) below the
-labware's bottom.
+Heights are as in the Opentrons API, which measures them two ways by apiLevel.
+
+- From 2.14: ``height_from_base`` is mm above the labware's bottom; the default height
+  (``engage()``, plus ``offset`` mm) is the definition's ``magneticModuleEngageHeight``
+  in mm above the bottom (half that for the three definitions Opentrons knows to give it
+  in half-millimetres); the magnets go that far above the bottom, which is 2.5 mm above
+  their home. ``height`` is refused.
+- Before 2.14: ``height`` is from the magnets' home in the model's own units (GEN1:
+  half-millimetres); ``height_from_base`` (from 2.2; before, it is ignored, as
+  Opentrons ignores it) is that plus 2.5 mm (GEN2) or 5 units (GEN1) without converting
+  its millimetres; the default height is the definition's value (halved for those three
+  definitions from 2.3, and doubled into a GEN1's half-millimetres) plus ``offset``,
+  from the magnets' home.
+
+Of several heights given, ``height`` wins, then ``height_from_base``, then ``offset``.
+A GEN2 reaches 0-25 mm above its home, a GEN1 0-45 half-millimetres.
 """
 
 from __future__ import annotations
 
 from engine import commands as c
 
+from ..errors import UnsupportedAPIError
 from ..steps import api_step
 from .base import ModuleContext, ModuleError, check_number
 
 OFFSET_TO_LABWARE_BOTTOM = {"magneticModuleV1": 5.0, "magneticModuleV2": 2.5}
 """From the magnets' home to the labware's bottom, in the model's own units."""
-RANGE = {"magneticModuleV1": (0.0, 45.0), "magneticModuleV2": (-2.5, 25.0)}
+RANGE = {"magneticModuleV1": (0.0, 45.0), "magneticModuleV2": (0.0, 25.0)}
+"""How far above their home the magnets reach, in the model's own units."""
+HALF_MM_DEFINITIONS = frozenset({
+    "opentrons/biorad_96_wellplate_200ul_pcr/1",
+    "opentrons/nest_96_wellplate_100ul_pcr_full_skirt/1",
+    "opentrons/usascientific_96_wellplate_2.4ml_deep/1",
+})
+"""Definitions whose engage height Opentrons reads as half-millimetres."""
+HEIGHT_FROM_BASE_API = (2, 2)
+MM_DEFAULT_API = (2, 3)
+BASE_MEASURED_API = (2, 14)
 
 
 class MagneticModuleContext(ModuleContext):
@@ -29,31 +51,46 @@ class MagneticModuleContext(ModuleContext):
     @api_step("engage")
     def engage(self, height: float | None = None, offset: float | None = None,
                height_from_base: float | None = None) -> None:
-        """Raise the magnets: to ``height`` above home, ``height_from_base`` above the
-        labware's bottom, or the labware's default height (plus ``offset``)."""
-        given = [v for v in (height, offset, height_from_base) if v is not None]
-        if len(given) > 1:
-            raise ModuleError("engage: give only one of height, height_from_base and offset")
+        """Raise the magnets: to ``height`` above home (before apiLevel 2.14),
+        ``height_from_base`` above the labware's bottom, or the labware's default height
+        (plus ``offset``)."""
+        api = self._api_version
+        from_base = api >= BASE_MEASURED_API
         to_bottom = OFFSET_TO_LABWARE_BOTTOM[self.model]
         unit = "half-mm" if self._gen1 else "mm"
         if height is not None:
+            if from_base:
+                raise UnsupportedAPIError("engage: the height parameter was removed in "
+                                          "apiLevel 2.14; use height_from_base or offset")
             units = check_number("engage: height", height, unit)
-        elif height_from_base is not None:
-            units = check_number("engage: height_from_base", height_from_base, "mm") + to_bottom
+        elif height_from_base is not None and api >= HEIGHT_FROM_BASE_API:
+            mm = check_number("engage: height_from_base", height_from_base, "mm")
+            units = to_bottom + (2 * mm if self._gen1 and from_base else mm)
         else:
-            default = self._labware.magdeck_engage_height if self._labware else None
-            if default is None:
-                what = (f"{self._labware.load_name} has no default engage height"
-                        if self._labware is not None else "no labware is loaded on it")
-                raise ModuleError(f"engage: {what}; give height or height_from_base")
-            # definitions give it in half-millimetres; a GEN1 counts in half-millimetres
-            shift = 0.0 if offset is None else check_number("engage: offset", offset, "mm")
-            units = (default + 2 * shift if self._gen1 else default / 2 + shift) + to_bottom
+            shift = 0.0 if offset is None else check_number(
+                "engage: offset", offset, "mm" if from_base else unit)
+            default = self._default_height(halve=api >= MM_DEFAULT_API)
+            if from_base:
+                units = to_bottom + (2 * (default + shift) if self._gen1 else default + shift)
+            else:
+                units = (2 * default if self._gen1 and api >= MM_DEFAULT_API
+                         else default) + shift
         low, high = RANGE[self.model]
         if not low <= units <= high:
             raise ModuleError(f"engage: {units:g} {unit} is outside the {self.display_name}'s "
                               f"range of {low:g}-{high:g} {unit} above its home")
         self._call(c.Engage(self.id, round(units / 2 if self._gen1 else units, 4)))
+
+    def _default_height(self, *, halve: bool) -> float:
+        """The loaded labware's default engage height (halved, when ``halve``, for the
+        definitions that give it in half-millimetres)."""
+        labware = self._labware
+        default = labware.magdeck_engage_height if labware is not None else None
+        if labware is None or default is None:
+            what = (f"{labware.load_name} has no default engage height"
+                    if labware is not None else "no labware is loaded on it")
+            raise ModuleError(f"engage: {what}; give height_from_base")
+        return default / 2 if halve and labware.uri in HALF_MM_DEFINITIONS else default
 
     @api_step("disengage")
     def disengage(self) -> None:

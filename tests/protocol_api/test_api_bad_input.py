@@ -99,10 +99,13 @@ CASES: list[tuple[str, str, str]] = [
      'hs.set_and_wait_for_shake_speed(500)',
      "set_and_wait_for_shake_speed: the labware latch must be closed"),
     ("a magnet height out of range", 'mag = ctx.load_module("magnetic module gen2", 3)\n'
-     'mag.engage(height=30)',
-     "engage: 30 mm is outside the Magnetic Module GEN2's range of -2.5-25 mm"),
+     'mag.engage(height_from_base=30)',
+     "engage: 32.5 mm is outside the Magnetic Module GEN2's range of 0-25 mm above its home"),
+    ("a magnet height from home after apiLevel 2.13", 'mag = ctx.load_module("magnetic module '
+     'gen2", 3)\nmag.engage(height=10)', "engage: the height parameter was removed in apiLevel "
+     "2.14; use height_from_base or offset"),
     ("engaging with no labware", 'mag = ctx.load_module("magnetic module gen2", 3)\n'
-     'mag.engage()', "engage: no labware is loaded on it; give height or height_from_base"),
+     'mag.engage()', "engage: no labware is loaded on it; give height_from_base"),
     ("a temperature out of range", 'temp = ctx.load_module("temperature module gen2", 3)\n'
      'temp.set_temperature(100)',
      "set_temperature: celsius must be between 0 and 99 °C, not 100"),

@@ -96,25 +96,42 @@ def test_the_thermocycler_takes_slots_7_8_10_and_11() -> None:
         assert offset == pytest.approx((0.0, 68.8, 108.96))
 
 
-def test_magnet_heights_follow_the_labware_and_the_model(tmp_path: Path) -> None:
-    path = write(tmp_path, """
-gen2 = ctx.load_module("magnetic module gen2", 1)
-gen2.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
-gen2.engage()
-gen2.engage(offset=1)
-gen2.engage(height_from_base=5)
-gen2.engage(height=8)
-gen1 = ctx.load_module("magdeck", 3)
-gen1.load_labware("biorad_96_wellplate_200ul_pcr")
-gen1.engage()
-gen1.engage(height=20)
-""")
-    run = simulate_file(path)
-    assert summary(run)["status"] == "succeeded", summary(run)
-    heights = [p["height_mm"] for p in module_calls(run, "magneticModule/engage")]
-    # GEN2, mm from home: half of the definition's 20 half-mm, + 2.5 mm to the labware's
-    # bottom; GEN1 counts in half-mm: 18 + 5 half-mm = 11.5 mm, height=20 -> 10 mm.
-    assert heights == [12.5, 13.5, 7.5, 8.0, 11.5, 10.0]
+@pytest.mark.parametrize(("api", "model", "load_name", "heights"), [
+    # mm above the magnets' home for engage(), engage(offset=-1), engage(offset=2),
+    # engage(height_from_base=5), engage(height=8): what Opentrons 8.8.2 does
+    ("2.15", "magnetic module gen2", "nest_96_wellplate_100ul_pcr_full_skirt",
+     [22.5, 21.5, 24.5, 7.5, None]),
+    ("2.15", "magnetic module gen2", "nest_96_wellplate_2ml_deep", [9.3, 8.3, 11.3, 7.5, None]),
+    ("2.15", "magnetic module", "nest_96_wellplate_100ul_pcr_full_skirt",
+     [22.5, 21.5, None, 7.5, None]),
+    ("2.15", "magnetic module", "biorad_96_wellplate_200ul_pcr", [20.5, 19.5, 22.5, 7.5, None]),
+    ("2.13", "magnetic module gen2", "nest_96_wellplate_100ul_pcr_full_skirt",
+     [10.0, 9.0, 12.0, 7.5, 8.0]),
+    ("2.13", "magnetic module gen2", "nest_96_wellplate_2ml_deep", [6.8, 5.8, 8.8, 7.5, 8.0]),
+    ("2.13", "magnetic module", "nest_96_wellplate_2ml_deep", [6.8, 6.3, 7.8, 5.0, 4.0]),
+    ("2.2", "magnetic module", "nest_96_wellplate_100ul_pcr_full_skirt",
+     [10.0, 9.5, 11.0, 5.0, 4.0]),
+])
+def test_magnet_heights_are_opentrons_by_api_level_model_and_labware(
+        tmp_path: Path, api: str, model: str, load_name: str,
+        heights: list[float | None]) -> None:
+    # From apiLevel 2.14 heights are measured from the labware's bottom and a definition's
+    # engage height is mm (but for three version-1 definitions); before, from the
+    # magnets' home, in the model's units. None: refused at the call's line.
+    calls = ["engage()", "engage(offset=-1)", "engage(offset=2)",
+             "engage(height_from_base=5)", "engage(height=8)"]
+    got: list[float | None] = []
+    for call in calls:
+        path = write(tmp_path, f'mag = ctx.load_module("{model}", 1)\n'
+                               f'mag.load_labware("{load_name}")\nmag.{call}', api)
+        run = simulate_file(path)
+        if summary(run)["status"] != "succeeded":
+            assert summary(run)["location"] == f"{path}:7", summary(run)
+            got.append(None)
+            continue
+        [engaged] = module_calls(run, "magneticModule/engage")
+        got.append(engaged["height_mm"])
+    assert got == heights
 
 
 def test_the_latch_opens_once_the_shaker_is_deactivated_whatever_the_time(
@@ -147,9 +164,9 @@ def test_the_bead_cleanup_example_takes_the_time_of_its_delays_and_modules() -> 
         "engage", "disengage", "engage", "disengage"]
     assert [t["call"] for t in modules["temperature"]["timeline"]] == [
         "set_temperature", "deactivate"]
-    # Delays: 5 + 2 + 0.5 + 0.5 + 3 + 2 + 1 min; the magnets travel 12.5 mm four times.
+    # Delays: 5 + 2 + 0.5 + 0.5 + 3 + 2 + 1 min; the magnets travel 22.5 mm four times.
     delays = (5 + 2 + 0.5 + 0.5 + 3 + 2 + 1) * 60
-    magnets = 4 * 12.5 / physics.MAGNET_SPEED_MM_S
+    magnets = 4 * 22.5 / physics.MAGNET_SPEED_MM_S
     assert result["duration_s"] > delays + magnets
     # The cold block reached 4 °C while the beads bound and washed: no wait at the pause.
     cooling = (physics.AMBIENT_C - 4) / physics.TEMPERATURE_MODULE.cool_c_per_s
@@ -201,7 +218,7 @@ def test_pauses_during_the_magnet_and_the_delays_change_no_contact_and_move_no_m
     # Cut off halfway, the magnets stayed there through the pause; then they went up.
     assert magnet_parks[0] == pytest.approx(0.5 * physics.MAGNET_SPEED_MM_S)
     assert magnet_unparks[0] == magnet_parks[0]
-    assert magnet_parks[1] == magnet_unparks[1] == 12.5  # engaged during the delay
+    assert magnet_parks[1] == magnet_unparks[1] == 22.5  # engaged during the delay
     # The pauses add their length, no more: chemistry (the delays) ran on.
     assert result["duration_s"] == pytest.approx(
         summary(twin_run)["duration_s"] + 60, abs=30)

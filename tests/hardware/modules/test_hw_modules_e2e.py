@@ -33,7 +33,7 @@ def run(ctx):
     shaker = ctx.load_module("heaterShakerModuleV1", 3)
     magnet.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
     temperature.set_temperature(30)
-    magnet.engage(height=10)
+    magnet.engage(height_from_base=7.5)  # 10 mm above the magnets' home
     cycler.open_lid()
     cycler.close_lid()
     cycler.set_lid_temperature(105)

@@ -23,7 +23,9 @@ def test_json_has_a_modules_section_with_each_modules_timeline(
     assert (cold["slot"], cold["labware"]) == ("3", "elution buffer")
     calls = [entry["call"] for entry in magnet["timeline"]]
     assert calls == ["engage", "disengage", "engage", "disengage"]
-    assert all(entry["height_mm"] == 12.5 for entry in magnet["timeline"]
+    # apiLevel 2.15, as Opentrons: the definition's 20 mm above the plate's bottom, which is
+    # 2.5 mm above the magnets' home
+    assert all(entry["height_mm"] == 22.5 for entry in magnet["timeline"]
                if entry["call"] == "engage")
     times = [entry["t"] for entry in magnet["timeline"]]
     assert times == sorted(times) and times[-1] <= document["estimated_duration_s"]
