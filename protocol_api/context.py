@@ -199,6 +199,11 @@ class ProtocolContext:
                 loaded[int(slot)] = item.labware
         return loaded
 
+    def _channels_on(self, mount: str) -> int:
+        """How many channels the pipette on ``mount`` has (1 with none loaded)."""
+        instrument = self._instruments.get(mount)
+        return instrument.channels if instrument is not None else 1
+
     @property
     def loaded_instruments(self) -> dict[str, InstrumentContext]:
         """Loaded pipettes by mount name."""
@@ -279,7 +284,7 @@ class ProtocolContext:
             location = THERMOCYCLER_SLOT
         slot = self._deck.check_slot(location)
         if self._modules is None:
-            self._modules = ModuleRules(self._deck)
+            self._modules = ModuleRules(self._deck, channels=self._channels_on)
             self._steps.guard = self._modules.check_motion  # no move into a closed module
         self._modules.check_load(spec, slot)
         origin = self._deck.position_for(slot).point

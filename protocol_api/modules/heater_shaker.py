@@ -25,6 +25,7 @@ class HeaterShakerContext(ModuleContext):
 
     _latch = "idle_unknown"
     _target_rpm = 0.0
+    _target_c: float | None = None
 
     @property
     def shaking(self) -> bool:
@@ -36,10 +37,14 @@ class HeaterShakerContext(ModuleContext):
         """Set the target and return at once (``wait_for_temperature`` waits)."""
         target = check_range("set_target_temperature: celsius", celsius, LOW_C, HIGH_C, "°C")
         self._call(c.SetTargetShakerTemperature(self.id, target))
+        self._target_c = target
 
     @api_step("wait_for_temperature")
     def wait_for_temperature(self) -> None:
-        """Wait until the plate is at its target."""
+        """Wait until the plate is at its target (one must be set, as Opentrons requires)."""
+        if self._target_c is None:
+            raise ModuleError("wait_for_temperature: no target temperature is set; call "
+                              "set_target_temperature() first")
         self._call(c.WaitForShakerTemperature(self.id))
 
     @api_step("set_and_wait_for_temperature")
@@ -48,11 +53,13 @@ class HeaterShakerContext(ModuleContext):
         target = check_range("set_and_wait_for_temperature: celsius", celsius, LOW_C,
                              HIGH_C, "°C")
         self._call(c.SetTargetShakerTemperature(self.id, target))
+        self._target_c = target
         self._call(c.WaitForShakerTemperature(self.id))
 
     @api_step("deactivate_heater")
     def deactivate_heater(self) -> None:
         self._call(c.DeactivateHeater(self.id))
+        self._target_c = None
 
     @api_step("set_and_wait_for_shake_speed")
     def set_and_wait_for_shake_speed(self, rpm: int) -> None:
@@ -101,6 +108,7 @@ class HeaterShakerContext(ModuleContext):
             self._call(c.DeactivateShaker(self.id))
         self._target_rpm = 0.0
         self._call(c.DeactivateHeater(self.id))
+        self._target_c = None
 
     @property
     def current_temperature(self) -> float:

@@ -1,13 +1,19 @@
 """The deck rules of modules on the OT-2, checked before anything moves.
 
 At load: a module goes only in a slot its kind may use, every slot it takes is free,
-and no module stands next to a heater-shaker. Before each move of a pipette: not to a
-thermocycler's labware while its lid is not open, not to a shaking heater-shaker or the
-slots left and right of it. A refused call raises ``ModuleError``; the run fails with
-the protocol line of that call, before the robot moves.
+and no module stands next to a heater-shaker. Before each move of a pipette, as in
+Opentrons: not to a thermocycler's labware while its lid is not (known to be) open; not
+to a shaking heater-shaker nor the slots beside, in front of and behind it; while a
+heater-shaker's latch is not closed, not to its labware nor the slots left and right of
+it; an 8-channel pipette never to the slots left and right of a heater-shaker, and in
+front of or behind it only to a tip rack (its nozzles would pass over the module). A
+refused call raises ``ModuleError``; the run fails with the protocol line of that call,
+before the robot moves.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from engine.commands import Command
 
@@ -35,9 +41,11 @@ def neighbours(slot: str, *, sideways_only: bool = False) -> set[str]:
 class ModuleRules:
     """The modules loaded on one deck, and the rules they impose."""
 
-    def __init__(self, deck: Deck) -> None:
+    def __init__(self, deck: Deck, *, channels: Callable[[str], int] = lambda mount: 1,
+                 ) -> None:
         self.deck = deck
         self.modules: dict[str, ModuleContext] = {}  # by the slot the module is in
+        self._channels = channels  # of the pipette on a mount
 
     def check_load(self, spec: ModuleSpec, slot: str) -> None:
         """Refuse a module in a slot it cannot use, a taken slot, a heater-shaker's side."""
@@ -57,7 +65,7 @@ class ModuleRules:
                                   "next to a Heater-Shaker")
 
     def check_motion(self, command: Command) -> None:
-        """Refuse a move to a closed thermocycler or next to a shaking heater-shaker."""
+        """Refuse a move to a closed thermocycler or a move a heater-shaker forbids."""
         point = getattr(command, "point", None)
         if point is None:
             return
@@ -65,15 +73,49 @@ class ModuleRules:
         slot = well.split("/")[0] if isinstance(well, str) and "/" in well else None
         slots = {slot} if slot is not None else self._slots_at(point[0], point[1])
         for module in self.present().values():
-            if (isinstance(module, ThermocyclerContext) and module.lid_position != "open"
+            if (isinstance(module, ThermocyclerContext) and not module.lid_known_open
                     and slots & set(module.slots)):
-                raise ModuleError(f"the pipette cannot go to the labware in {module} "
-                                  "while its lid is closed; open it with open_lid()")
-            if isinstance(module, HeaterShakerContext) and module.shaking:
-                near = {module.parent} | neighbours(module.parent, sideways_only=True)
-                if slots & near:
-                    raise ModuleError(f"the pipette cannot go to or next to {module} while "
-                                      "it shakes; stop it with deactivate_shaker() first")
+                state = "closed" if module.lid_position != "open" else "not known to be open"
+                raise ModuleError(f"the pipette cannot go to the labware in {module} while "
+                                  f"its lid is {state}; open it with open_lid()")
+            if isinstance(module, HeaterShakerContext):
+                self._check_heater_shaker(module, command, slots, named=slot is not None)
+
+    def _check_heater_shaker(self, module: HeaterShakerContext, command: Command,
+                             slots: set[str], *, named: bool) -> None:
+        here = module.parent
+        sides = neighbours(here, sideways_only=True)
+        ends = neighbours(here) - sides  # in front and behind
+        if module.shaking:
+            if slots & ({here} | sides | ends):
+                raise ModuleError(f"the pipette cannot go to or next to {module} while it "
+                                  "shakes; stop it with deactivate_shaker() first")
+            return
+        if not named:  # a bare point: Opentrons checks only moves to a labware
+            return
+        latch = module.labware_latch_status
+        if latch != "idle_closed":
+            state = "is open" if latch == "idle_open" else "has not been closed"
+            if here in slots:
+                raise ModuleError(f"the pipette cannot go to the labware on {module} while "
+                                  f"its labware latch {state}; close it with "
+                                  "close_labware_latch()")
+            if slots & sides:
+                raise ModuleError(f"the pipette cannot go to the slots left and right of "
+                                  f"{module} while its labware latch {state}; close it with "
+                                  "close_labware_latch()")
+            return
+        mount = getattr(command, "mount", None)
+        if not isinstance(mount, str) or self._channels(mount) == 1:
+            return
+        if slots & sides:
+            raise ModuleError(f"an 8-channel pipette cannot go to the slots left and right of "
+                              f"{module}: its nozzles would pass over the module")
+        for slot in slots & ends:
+            labware = self.deck[slot] if slot in self.deck.slots else None
+            if not getattr(labware, "is_tiprack", False):
+                raise ModuleError(f"an 8-channel pipette can go in front of or behind "
+                                  f"{module} only to a tip rack, not to slot {slot}")
 
     def present(self) -> dict[str, ModuleContext]:
         """The loaded modules still on the deck (``del ctx.deck[slot]`` removes one)."""

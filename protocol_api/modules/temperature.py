@@ -9,7 +9,7 @@ from __future__ import annotations
 from engine import commands as c
 
 from ..steps import api_step
-from .base import ModuleContext, check_range
+from .base import ModuleContext, check_number, check_range
 
 LOW_C, HIGH_C = 0.0, 99.0
 
@@ -31,8 +31,10 @@ class TemperatureModuleContext(ModuleContext):
         self._call(c.SetTargetTemperature(self.id, target))
 
     @api_step("await_temperature")
-    def await_temperature(self, celsius: float | None = None) -> None:
-        """Wait until the plate is at its target."""
+    def await_temperature(self, celsius: float) -> None:
+        """Wait until the plate is at its target (``celsius``, a number, as Opentrons
+        requires)."""
+        check_number("await_temperature: celsius", celsius, "°C")
         self._call(c.WaitForTemperature(self.id))
 
     @api_step("deactivate")

@@ -1,7 +1,8 @@
 """``ThermocyclerContext``: a heated block under a motorised, heated lid; profiles.
 
 On the OT-2 the thermocycler sits in slot 7 and covers 8, 10 and 11. While its lid is
-not open the pipettes may not go to its labware (the run fails before that move).
+not open the pipettes may not go to its labware (the run fails before that move); from
+apiLevel 2.14, as in Opentrons, nor before the protocol has opened it.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from .base import ModuleContext, ModuleError, check_range
 BLOCK_C = (0.0, 99.0)
 LID_C = (0.0, 110.0)  # the reference accepts a lid target below its 37 °C heating range
 MAX_VOLUME_UL = 100.0
+LID_KNOWN_API = (2, 14)
 
 
 class ThermocyclerContext(ModuleContext):
     """A thermocycler, as in the Opentrons API."""
 
     _lid = "open"
+    _lid_set = False  # the protocol has opened or closed the lid
     _hold_s: float | None = None
     _ramp: float | None = None
     _profile: tuple[int, int] | None = None  # steps, repetitions of the last profile
@@ -33,20 +36,28 @@ class ThermocyclerContext(ModuleContext):
     def open_lid(self) -> str:
         """Open the lid; returns its position."""
         self._call(c.OpenLid(self.id))
-        self._lid = "open"
+        self._lid, self._lid_set = "open", True
         return self._lid
 
     @api_step("close_lid")
     def close_lid(self) -> str:
         """Close the lid; returns its position."""
         self._call(c.CloseLid(self.id))
-        self._lid = "closed"
+        self._lid, self._lid_set = "closed", True
         return self._lid
 
     @property
     def lid_position(self) -> str:
         """``open``, ``closed`` or ``in_between``."""
         return self._lid
+
+    @property
+    def lid_known_open(self) -> bool:
+        """Whether the pipettes may go to the labware inside: the lid is open, and from
+        apiLevel 2.14 the protocol has opened it (Opentrons does not know it before)."""
+        if self._lid != "open":
+            return False
+        return self._lid_set or self._api_version < LID_KNOWN_API
 
     @api_step("set_lid_temperature")
     def set_lid_temperature(self, temperature: float) -> None:

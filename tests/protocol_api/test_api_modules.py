@@ -276,3 +276,52 @@ def test_the_shaker_stops_only_with_its_latch_closed(tmp_path: Path, api: str, b
     assert result["status"] == "failed"
     assert error in result["error"] and result["location"] == f"{path}:{6 + body.count(chr(10))}"
     assert module_calls(run, "heaterShaker/deactivateShaker") == []
+
+
+DECK_RULES_SETUP = """
+tips = ctx.load_labware("opentrons_96_tiprack_300ul", 9)
+p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+m = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+tc = ctx.load_module("thermocycler module gen2")
+tc_plate = tc.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+hs = ctx.load_module("heaterShakerModuleV1", 1)
+hs_plate = hs.load_labware("opentrons_96_flat_bottom_adapter_nest_wellplate_200ul_flat")
+beside = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+behind = ctx.load_labware("corning_96_wellplate_360ul_flat", 4)
+rack_behind = ctx.load_labware("opentrons_96_tiprack_300ul", 5)
+tm = ctx.load_module("temperature module gen2", 3)
+"""
+
+
+@pytest.mark.parametrize(("api", "calls", "refused"), [
+    # what Opentrons 8.8.2 refuses (the call's line) and accepts, at 2.13 and from 2.14
+    ("2.13", "p.move_to(tc_plate['A1'].top())", None),
+    ("2.15", "p.move_to(tc_plate['A1'].top())", "its lid is not known to be open"),
+    ("2.15", "tc.open_lid()\np.move_to(tc_plate['A1'].top())", None),
+    ("2.15", "p.move_to(hs_plate['A1'].top())", "its labware latch has not been closed"),
+    ("2.13", "hs.open_labware_latch()\np.move_to(beside['A1'].top())", "latch is open"),
+    ("2.15", "p.move_to(behind['A1'].top())", None),
+    ("2.15", "hs.close_labware_latch()\np.move_to(beside['A1'].top())\n"
+             "p.move_to(hs_plate['A1'].top())", None),
+    ("2.15", "hs.close_labware_latch()\nhs.set_and_wait_for_shake_speed(500)\n"
+             "p.move_to(behind['A1'].top())", "while it shakes"),
+    ("2.15", "hs.close_labware_latch()\nm.move_to(beside['A1'].top())",
+     "an 8-channel pipette cannot go to the slots left and right"),
+    ("2.13", "hs.close_labware_latch()\nm.move_to(behind['A1'].top())", "only to a tip rack"),
+    ("2.15", "hs.close_labware_latch()\nm.move_to(rack_behind['A1'].top())", None),
+    ("2.15", "hs.wait_for_temperature()", "no target temperature is set"),
+    ("2.15", "hs.set_target_temperature(40)\nhs.wait_for_temperature()\n"
+             "hs.deactivate_heater()\nhs.wait_for_temperature()", "no target temperature"),
+    ("2.15", "tm.await_temperature(None)", "celsius must be a number"),
+])
+def test_module_deck_rules_and_waits_are_opentrons(tmp_path: Path, api: str, calls: str,
+                                                   refused: str | None) -> None:
+    setup = DECK_RULES_SETUP.strip()
+    path = write(tmp_path, setup + "\n" + calls, api)
+    result = summary(simulate_file(path))
+    if refused is None:
+        assert result["status"] == "succeeded", result
+        return
+    last_line = 4 + (setup.count("\n") + 1) + (calls.count("\n") + 1)
+    assert result["status"] == "failed" and refused in result["error"], result
+    assert result["location"] == f"{path}:{last_line}"
