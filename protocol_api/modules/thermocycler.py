@@ -16,9 +16,12 @@ from ..steps import api_step
 from .base import ModuleContext, ModuleError, check_range
 
 BLOCK_C = (0.0, 99.0)
-LID_C = (0.0, 110.0)  # the reference accepts a lid target below its 37 °C heating range
+LID_C = (0.0, 110.0)  # before apiLevel 2.14 Opentrons takes a lid target below 37 °C
+LID_C_FROM_2_14 = (37.0, 110.0)  # from 2.14 it refuses one, as the lid heats from 37 °C
 MAX_VOLUME_UL = 100.0
-LID_KNOWN_API = (2, 14)
+ENGINE_RULES_API = (2, 14)
+"""From this apiLevel (Opentrons' protocol engine) the lid must be known open before the
+pipettes go in, and a lid target is 37-110 °C."""
 
 
 class ThermocyclerContext(ModuleContext):
@@ -57,12 +60,13 @@ class ThermocyclerContext(ModuleContext):
         apiLevel 2.14 the protocol has opened it (Opentrons does not know it before)."""
         if self._lid != "open":
             return False
-        return self._lid_set or self._api_version < LID_KNOWN_API
+        return self._lid_set or self._api_version < ENGINE_RULES_API
 
     @api_step("set_lid_temperature")
     def set_lid_temperature(self, temperature: float) -> None:
         """Heat the lid to ``temperature`` and wait until it is there."""
-        celsius = check_range("set_lid_temperature: temperature", temperature, *LID_C, "°C")
+        lid = LID_C_FROM_2_14 if self._api_version >= ENGINE_RULES_API else LID_C
+        celsius = check_range("set_lid_temperature: temperature", temperature, *lid, "°C")
         self._call(c.SetTargetLidTemperature(self.id, celsius))
         self._call(c.WaitForLidTemperature(self.id))
 

@@ -313,6 +313,8 @@ tm = ctx.load_module("temperature module gen2", 3)
     ("2.15", "hs.set_target_temperature(40)\nhs.wait_for_temperature()\n"
              "hs.deactivate_heater()\nhs.wait_for_temperature()", "no target temperature"),
     ("2.15", "tm.await_temperature(None)", "celsius must be a number"),
+    ("2.13", "tc.set_lid_temperature(36)", None),
+    ("2.15", "tc.set_lid_temperature(36)", "must be between 37 and 110 °C"),
 ])
 def test_module_deck_rules_and_waits_are_opentrons(tmp_path: Path, api: str, calls: str,
                                                    refused: str | None) -> None:
