@@ -2,8 +2,8 @@
 
 As on the OT-2: it shakes only once its latch has been closed by the protocol; its
 latch does not open while it shakes; it stops shaking only with its latch closed (the
-module stops the plate by homing it); while it shakes the pipettes keep away from it
-and from the slots left and right of it.
+module stops the plate by homing it). Where pipettes may go near it, shaking or with its
+latch not closed, is the deck rules' (``rules.ModuleRules``).
 """
 
 from __future__ import annotations
