@@ -31,6 +31,8 @@ NAMED_TIP_API = (2, 2)
 ENGINE_CORE_API = (2, 14)
 """From this apiLevel Opentrons runs protocols on its engine core: ``speed`` is gone."""
 DISPENSE_CHECK_API = (2, 17)
+TIP_RACK_LIQUID_API = (2, 11)
+"""From this apiLevel, as in Opentrons, no liquid goes to or from a tip rack."""
 """From this apiLevel a dispense of more than the tip holds is an error; before, the
 plunger stops at empty (Opentrons 8.8.2's simulator: fine at 2.16, an error at 2.17)."""
 DEFAULT_GANTRY_SPEED = 400.0  # mm/s, InstrumentContext.default_speed
@@ -371,6 +373,7 @@ class InstrumentContext:
                 f"aspirate: {amount:g} µL would put {self._volume + amount:g} µL in the tip; "
                 f"the {self.name} with this tip holds at most {self._capacity():g} µL")
         flow_rate = self._rate("aspirate", rate)
+        self._refuse_tip_rack("aspirate", "from", location)
         target = self._go("aspirate", location, self.well_bottom_clearance.aspirate)
         self._steps.send(c.Aspirate(self._mount, amount, flow_rate, _location_ref(target),
                                     self._other_wells(target, "aspirate")))
@@ -390,6 +393,7 @@ class InstrumentContext:
             raise VolumeError(f"dispense: {amount:g} µL asked but the tip holds "
                               f"{self._volume:g} µL")
         flow_rate = self._rate("dispense", rate)
+        self._refuse_tip_rack("dispense", "into", location)
         target = self._go("dispense", location, self.well_bottom_clearance.dispense)
         self._steps.send(c.Dispense(self._mount, amount, flow_rate, _location_ref(target),
                                     self._other_wells(target, "dispense")))
@@ -670,6 +674,23 @@ class InstrumentContext:
         self._steps.warn(f"{verb} at {well.well_name} of {well.parent.name}: {tip} "
                          f"{depth:.1f} mm below the well's bottom; on a robot {it} would press "
                          "into the labware")
+
+    def _refuse_tip_rack(self, op: str, way: str, location: Location | Well | None) -> None:
+        """Refuse liquid to or from a tip rack (where the pipette is after picking up a
+        tip, when no location is given), before anything moves, as Opentrons does from
+        apiLevel 2.11."""
+        target = self._location if location is None else location
+        if isinstance(target, Well):
+            labware: object = target.parent
+        elif isinstance(target, Location):
+            well = well_of(target)
+            labware = well.parent if well is not None else target.labware.object
+        else:
+            return  # nowhere yet, or not a location: _go says so
+        if (isinstance(labware, Labware) and labware.is_tiprack
+                and self._ctx.api_version >= TIP_RACK_LIQUID_API):
+            raise ProtocolError(f"{op}: the location is in a tip rack ({labware}); give the "
+                                f"well to {op} {way}")
 
     def _zero_means_all(self, volume: float | None) -> float | None:
         """Below apiLevel 2.16 a volume of 0 means "as much as possible", as in Opentrons."""

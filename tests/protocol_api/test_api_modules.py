@@ -327,3 +327,4 @@ def test_module_deck_rules_and_waits_are_opentrons(tmp_path: Path, api: str, cal
     last_line = 4 + (setup.count("\n") + 1) + (calls.count("\n") + 1)
     assert result["status"] == "failed" and refused in result["error"], result
     assert result["location"] == f"{path}:{last_line}"
+

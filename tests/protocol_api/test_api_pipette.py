@@ -7,9 +7,11 @@ commands the engine ran with the wells' own positions; a few run protocol files.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from labrun_testing import simulate_file
 
 from engine import commands as c
 from engine.run import Run
@@ -423,3 +425,33 @@ def test_checks_fail_before_any_command_is_sent(bench: Bench) -> None:
 def test_labware_helpers_stay_usable(bench: Bench) -> None:
     assert isinstance(bench.plate, Labware)
     assert repr(bench.p300) == "<InstrumentContext p300_single_gen2 on right mount>"
+
+
+@pytest.mark.parametrize(("api", "calls", "refused"), [
+    ("2.15", "p.pick_up_tip()\np.aspirate(10)", "aspirate: the location is in a tip rack"),
+    ("2.15", "p.pick_up_tip()\np.dispense()", "dispense: the location is in a tip rack"),
+    ("2.11", "p.pick_up_tip()\np.aspirate(10, tips['B1'])", "give the well to aspirate from"),
+    ("2.10", "p.pick_up_tip()\np.aspirate(10)", None),
+    ("2.15", "p.pick_up_tip()\np.aspirate(10, plate['A1'])\np.dispense()", None),
+])
+def test_no_liquid_to_or_from_a_tip_rack(tmp_path: Path, api: str, calls: str,
+                                         refused: str | None) -> None:
+    # As Opentrons from apiLevel 2.11: after pick_up_tip() the pipette is at the tip rack,
+    # and an aspirate or dispense there (or at a tip rack's well) is refused before the
+    # pipette moves.
+    setup = ('tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)\n'
+             'plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)\n'
+             'p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])')
+    body = "\n".join("    " + line for line in (setup + "\n" + calls).splitlines())
+    path = tmp_path / "protocol.py"
+    path.write_text(f'metadata = {{"apiLevel": "{api}"}}\n\n\ndef run(ctx):\n{body}\n')
+    run = simulate_file(path)
+    result = run.record.events[-1]
+    if refused is None:
+        assert result["status"] == "succeeded", result
+        return
+    assert result["status"] == "failed" and refused in result["error"], result
+    assert result["location"] == f"{path}:{4 + 3 + calls.count(chr(10)) + 1}"
+    queued = [e["type"] for e in run.record.events if e["event"] == "command"
+              and e["status"] == "queued" and e.get("origin", "protocol") == "protocol"]
+    assert queued[-1] == "pickUpTip"  # nothing moved after the tip was picked up
