@@ -31,10 +31,10 @@ NAMED_TIP_API = (2, 2)
 ENGINE_CORE_API = (2, 14)
 """From this apiLevel Opentrons runs protocols on its engine core: ``speed`` is gone."""
 DISPENSE_CHECK_API = (2, 17)
-TIP_RACK_LIQUID_API = (2, 11)
-"""From this apiLevel, as in Opentrons, no liquid goes to or from a tip rack."""
 """From this apiLevel a dispense of more than the tip holds is an error; before, the
 plunger stops at empty (Opentrons 8.8.2's simulator: fine at 2.16, an error at 2.17)."""
+TIP_RACK_LIQUID_API = (2, 11)
+"""From this apiLevel, as in Opentrons, no liquid goes to or from a tip rack."""
 DEFAULT_GANTRY_SPEED = 400.0  # mm/s, InstrumentContext.default_speed
 
 _UNSUPPORTED = frozenset({

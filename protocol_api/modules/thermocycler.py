@@ -27,8 +27,7 @@ pipettes go in, and a lid target is 37-110 °C."""
 class ThermocyclerContext(ModuleContext):
     """A thermocycler, as in the Opentrons API."""
 
-    _lid = "open"
-    _lid_set = False  # the protocol has opened or closed the lid
+    _lid: str | None = None  # as the protocol last set it; None before it moved the lid
     _hold_s: float | None = None
     _ramp: float | None = None
     _profile: tuple[int, int] | None = None  # steps, repetitions of the last profile
@@ -39,28 +38,29 @@ class ThermocyclerContext(ModuleContext):
     def open_lid(self) -> str:
         """Open the lid; returns its position."""
         self._call(c.OpenLid(self.id))
-        self._lid, self._lid_set = "open", True
+        self._lid = "open"
         return self._lid
 
     @api_step("close_lid")
     def close_lid(self) -> str:
         """Close the lid; returns its position."""
         self._call(c.CloseLid(self.id))
-        self._lid, self._lid_set = "closed", True
+        self._lid = "closed"
         return self._lid
 
     @property
     def lid_position(self) -> str:
-        """``open``, ``closed`` or ``in_between``."""
-        return self._lid
+        """``open``, ``closed`` or ``in_between`` (``open`` until the protocol moves it)."""
+        return self._lid or "open"
 
     @property
     def lid_known_open(self) -> bool:
-        """Whether the pipettes may go to the labware inside: the lid is open, and from
-        apiLevel 2.14 the protocol has opened it (Opentrons does not know it before)."""
-        if self._lid != "open":
-            return False
-        return self._lid_set or self._api_version < ENGINE_RULES_API
+        """Whether the pipettes may go to the labware inside: the protocol has opened the
+        lid, or has not moved it before apiLevel 2.14 (from 2.14 Opentrons does not know
+        it open until then)."""
+        if self._lid is None:
+            return self._api_version < ENGINE_RULES_API
+        return self._lid == "open"
 
     @api_step("set_lid_temperature")
     def set_lid_temperature(self, temperature: float) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labrun_testing import simulate_file
+from labrun_testing import protocol_file, simulate_file
 from motion_trace import PhysicalTrace, TraceItem, TracingController, follow_record
 
 from engine.run import Run
@@ -27,13 +27,6 @@ from protocol_api.modules import (
 )
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bead_cleanup.py"
-
-
-def write(tmp_path: Path, body: str, api: str = "2.15") -> Path:
-    path = tmp_path / "protocol.py"
-    lines = "\n".join("    " + line for line in body.strip().splitlines())
-    path.write_text(f'metadata = {{"apiLevel": "{api}"}}\n\n\ndef run(ctx):\n{lines}\n')
-    return path
 
 
 def summary(run: Run) -> dict[str, Any]:
@@ -122,7 +115,7 @@ def test_magnet_heights_are_opentrons_by_api_level_model_and_labware(
              "engage(height_from_base=5)", "engage(height=8)"]
     got: list[float | None] = []
     for call in calls:
-        path = write(tmp_path, f'mag = ctx.load_module("{model}", 1)\n'
+        path = protocol_file(tmp_path, f'mag = ctx.load_module("{model}", 1)\n'
                                f'mag.load_labware("{load_name}")\nmag.{call}', api)
         run = simulate_file(path)
         if summary(run)["status"] != "succeeded":
@@ -138,7 +131,7 @@ def test_the_latch_opens_once_the_shaker_is_deactivated_whatever_the_time(
         tmp_path: Path) -> None:
     # After 31.011 s of shaking the stopped shaker was left at 2e-10 rpm, and the latch
     # refused to open: the run failed with "open_latch: the plate is shaking".
-    path = write(tmp_path, """
+    path = protocol_file(tmp_path, """
 hs = ctx.load_module("heaterShakerModuleV1", 1)
 hs.close_labware_latch()
 hs.set_and_wait_for_shake_speed(500)
@@ -267,7 +260,7 @@ def test_the_shaker_stops_only_with_its_latch_closed(tmp_path: Path, api: str, b
     # The module stops its plate by homing it, which it refuses with the latch open (as
     # Opentrons' simulator does from 2.14, also before any close_labware_latch()); the
     # error names the call's line, and nothing of the call reaches the module.
-    path = write(tmp_path, 'hs = ctx.load_module("heaterShakerModuleV1", 1)\n' + body, api)
+    path = protocol_file(tmp_path, 'hs = ctx.load_module("heaterShakerModuleV1", 1)\n' + body, api)
     run = simulate_file(path)
     result = summary(run)
     if error is None:
@@ -319,7 +312,7 @@ tm = ctx.load_module("temperature module gen2", 3)
 def test_module_deck_rules_and_waits_are_opentrons(tmp_path: Path, api: str, calls: str,
                                                    refused: str | None) -> None:
     setup = DECK_RULES_SETUP.strip()
-    path = write(tmp_path, setup + "\n" + calls, api)
+    path = protocol_file(tmp_path, setup + "\n" + calls, api)
     result = summary(simulate_file(path))
     if refused is None:
         assert result["status"] == "succeeded", result

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labrun_testing import simulate_file
+from labrun_testing import protocol_file, simulate_file
 
 from engine import commands as c
 from engine.run import Run
@@ -442,9 +442,7 @@ def test_no_liquid_to_or_from_a_tip_rack(tmp_path: Path, api: str, calls: str,
     setup = ('tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)\n'
              'plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)\n'
              'p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])')
-    body = "\n".join("    " + line for line in (setup + "\n" + calls).splitlines())
-    path = tmp_path / "protocol.py"
-    path.write_text(f'metadata = {{"apiLevel": "{api}"}}\n\n\ndef run(ctx):\n{body}\n')
+    path = protocol_file(tmp_path, setup + "\n" + calls, api)
     run = simulate_file(path)
     result = run.record.events[-1]
     if refused is None:

@@ -181,6 +181,15 @@ class ScriptedRun:
                 self._cond.notify_all()
 
 
+def protocol_file(directory: Path, body: str, api: str = "2.15") -> Path:
+    """``directory/protocol.py``: ``run(ctx)`` with the lines of ``body`` at ``api``; the
+    first line of ``body`` is line 5 of the file."""
+    path = directory / "protocol.py"
+    lines = "\n".join("    " + line for line in body.strip().splitlines())
+    path.write_text(f'metadata = {{"apiLevel": "{api}"}}\n\n\ndef run(ctx):\n{lines}\n')
+    return path
+
+
 def simulate_file(path: str | Path) -> Run:
     """Simulate a protocol file to its end (pauses continue by themselves); closed."""
     run = create_run(path, on_stalled=continue_when_stalled)

@@ -169,7 +169,7 @@ class HeaterShakerFirmware(ModuleFirmware):
         self.plate = Track(physics.HEATER_SHAKER, clock.now())
         self.shaker = Motion(clock, 0.0, physics.SHAKER_ACCEL_RPM_S)
         self.target_rpm = 0
-        self.motor = "homed"  # "turning" after M3, "homing" after G28 until stopped
+        self.motor = "homed"  # "turning" after M3, "homing" after G28 (homed once stopped)
         self.latch_closed = True
         self.latch_moving_until: float | None = None
 
@@ -223,9 +223,8 @@ class HeaterShakerFirmware(ModuleFirmware):
 
     def homed(self) -> bool:
         """Whether the plate is homed: at power-on, and once a G28 has stopped it."""
-        if self.motor == "homing" and self.shaker.value() <= 0.0:
-            self.motor = "homed"
-        return self.motor == "homed"
+        return self.motor == "homed" or (self.motor == "homing"
+                                         and self.shaker.value() <= 0.0)
 
     def _move_latch(self, *, closing: bool) -> None:
         if self.latch_closed == closing:  # already there (or on its way): nothing moves,
