@@ -42,10 +42,11 @@ class CommandBook:
     def set_status(self, entry: CommandEntry, status: str, **extra: Any) -> None:
         """Record a command's new status (and, once ``completed``, its ``result``)."""
         entry.status = status
+        now = self._now()
         if status == "started" and entry.started_at is None:
-            entry.started_at = self._now()
+            entry.started_at = now
         elif status == "completed":
-            entry.result, entry.completed_at = extra.pop("result", {}), self._now()
+            entry.result, entry.completed_at = extra.pop("result", {}), now
             if entry.result:
                 extra["result"] = entry.result
             if entry.origin == "protocol":
@@ -53,4 +54,4 @@ class CommandBook:
         if extra:
             self._record.add("command", id=entry.id, status=status, **extra)
         else:
-            self._record.command_status(entry.id, status)
+            self._record.command_status(entry.id, status, now)

@@ -74,12 +74,12 @@ class RunRecord:
             self._time = (now, round(now, 6))
         return self._append({"seq": self._seq, "t": self._time[1], "event": event, **fields})
 
-    def command_status(self, command_id: int, status: str) -> Event:
-        """``add("command", id=command_id, status=status)``: a command's new status with
-        nothing more to say, twice a command; its line is written from a template."""
+    def command_status(self, command_id: int, status: str, now: float) -> Event:
+        """``add("command", id=command_id, status=status)`` at the clock's reading ``now``
+        (the caller has just read it): a command's new status with nothing more to say,
+        twice a command; its line is written from a template."""
         if status not in _PLAIN_STATUSES:
             return self.add("command", id=command_id, status=status)
-        now = self._clock()
         if now != self._time[0]:
             self._time = (now, round(now, 6))
         t = self._time[1]

@@ -374,8 +374,8 @@ class InstrumentContext:
                 f"the {self.name} with this tip holds at most {self._capacity():g} µL")
         flow_rate = self._rate("aspirate", rate)
         self._refuse_tip_rack("aspirate", "from", location)
-        target = self._go("aspirate", location, self.well_bottom_clearance.aspirate)
-        self._steps.send(c.Aspirate(self._mount, amount, flow_rate, _location_ref(target),
+        target, ref = self._go("aspirate", location, self.well_bottom_clearance.aspirate)
+        self._steps.send(c.Aspirate(self._mount, amount, flow_rate, ref,
                                     self._other_wells(target, "aspirate")))
         self._volume += amount
         return self
@@ -394,8 +394,8 @@ class InstrumentContext:
                               f"{self._volume:g} µL")
         flow_rate = self._rate("dispense", rate)
         self._refuse_tip_rack("dispense", "into", location)
-        target = self._go("dispense", location, self.well_bottom_clearance.dispense)
-        self._steps.send(c.Dispense(self._mount, amount, flow_rate, _location_ref(target),
+        target, ref = self._go("dispense", location, self.well_bottom_clearance.dispense)
+        self._steps.send(c.Dispense(self._mount, amount, flow_rate, ref,
                                     self._other_wells(target, "dispense")))
         self._volume = max(self._volume - amount, 0.0)
         return self
@@ -406,8 +406,8 @@ class InstrumentContext:
         self._require_tip("blow_out")
         if isinstance(location, Well):
             location = location.top()
-        target = self._go("blow_out", location, None)
-        self._steps.send(c.BlowOut(self._mount, self.flow_rate.blow_out, _location_ref(target),
+        target, ref = self._go("blow_out", location, None)
+        self._steps.send(c.BlowOut(self._mount, self.flow_rate.blow_out, ref,
                                    self._other_wells(target, "blow_out")))
         self._volume = 0.0
         return self
@@ -501,9 +501,9 @@ class InstrumentContext:
         if height is not None and not is_number(height):
             raise ProtocolError(f"air_gap: height must be a number of mm, not {height!r}")
         target = last.labware.as_well().top(5.0 if height is None else float(height))
-        self._move(target)
+        ref = self._move(target)
         self._steps.send(c.Aspirate(self._mount, amount, self.flow_rate.aspirate,
-                                       _location_ref(target), self._other_wells(target, None),
+                                       ref, self._other_wells(target, None),
                                        air_gap=True))
         self._volume += amount
         return self
@@ -566,28 +566,31 @@ class InstrumentContext:
         return self
 
     def _go(self, op: str, location: Location | Well | None,
-            clearance: float | None) -> Location:
+            clearance: float | None) -> tuple[Location, str | None]:
+        """Move to ``location`` (a well: its bottom raised by ``clearance``, or its top
+        when None) unless it is None (stay); where the pipette is then, and its well."""
         if location is None:
             if self._location is None:
                 raise ProtocolError(f"{op}: no location given and the pipette has not "
                                     "moved anywhere yet")
-            return self._location
+            return self._location, _location_ref(self._location)
         if isinstance(location, Well):
             location = location.bottom(clearance) if clearance is not None else location.top()
         if not isinstance(location, Location):
             raise ProtocolError(f"{op}: expected a Location or a Well, not {location!r}")
-        self._move(location)
-        return location
+        return location, self._move(location)
 
     def _move(self, location: Location, force_direct: bool = False,
-              minimum_z_height: float | None = None, speed: float | None = None) -> None:
+              minimum_z_height: float | None = None, speed: float | None = None) -> str | None:
+        """Send the move to ``location``; the well it names (``slot/well``), if any."""
         point = self._primary_point(location)
         if speed is None:
             speed = self._default_speed
-        self._steps.send(c.MoveTo(self._mount, (point.x, point.y, point.z),
-                                     _location_ref(location), force_direct,
-                                     minimum_z_height, speed))
+        ref = _location_ref(location)
+        self._steps.send(c.MoveTo(self._mount, (point.x, point.y, point.z), ref,
+                                  force_direct, minimum_z_height, speed))
         self._location = location
+        return ref
 
     def _primary_point(self, location: Location) -> Point:
         """Where the first nozzle goes for ``location``: the location itself, but for a

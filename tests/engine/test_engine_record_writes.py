@@ -94,7 +94,7 @@ def test_a_commands_status_line_is_the_encoders_line(tmp_path: Path, now: float)
     fast = RunRecord(templated, clock=lambda: now)
     plain = RunRecord(encoded, clock=lambda: now)
     for status in ("started", "completed", "failed"):
-        fast.command_status(41, status)
+        fast.command_status(41, status, now)
         plain.add("command", id=41, status=status)
         fast.flush()  # a line at a time: none written with another's help
         plain.flush()
