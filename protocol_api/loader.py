@@ -217,7 +217,10 @@ def _api_level(name: str, metadata: Mapping[str, Any], meta_line: int,
 
 
 def _execute(tree: ast.Module, name: str) -> dict[str, Any]:
-    code = compile(tree, name, "exec")
+    try:
+        code = compile(tree, name, "exec")
+    except SyntaxError as exc:  # what the parser lets through: a keyword given twice...
+        raise LocatedLoadError(f"syntax error: {exc.msg}", f"{name}:{exc.lineno or 1}") from None
     scope_builtins = dict(vars(builtins))
     scope_builtins["__import__"] = _opentrons_import
     # __name__ is "builtins", as in Opentrons (it runs protocols in a bare namespace): a

@@ -210,6 +210,21 @@ def test_a_syntax_error_names_its_line(tmp_path: Path) -> None:
     assert error.location == f"{path}:3"
 
 
+@pytest.mark.parametrize(("statement", "message"), [
+    ("ctx.delay(seconds=1, seconds=2)", "keyword argument repeated: seconds"),
+    ("nonlocal ctx", "name 'ctx' is parameter and nonlocal"),
+    ("await ctx", "'await' outside async function"),
+])
+def test_a_syntax_error_the_compiler_finds_names_its_line(tmp_path: Path, statement: str,
+                                                           message: str) -> None:
+    """Python's parser accepts these; its compiler refuses them: still bad input."""
+    path = write(tmp_path, 'metadata = {"apiLevel": "2.15"}\n\ndef run(ctx):\n    '
+                 + statement + "\n")
+    error = load_error(path)
+    assert str(error) == f"syntax error: {message}"
+    assert error.location == f"{path}:4"
+
+
 def test_a_missing_run_is_a_load_error(tmp_path: Path) -> None:
     path = write(tmp_path, 'metadata = {"apiLevel": "2.15"}\n\ndef main(ctx):\n    pass\n')
     error = load_error(path)

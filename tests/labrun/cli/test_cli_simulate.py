@@ -257,6 +257,11 @@ def test_no_record_is_written_when_the_file_cannot_load(
 
 @pytest.mark.parametrize(("text", "line", "message"), [
     ('metadata = {"apiLevel": "2.15"}\ndef run(ctx)\n    pass\n', 2, "syntax error: "),
+    # errors Python's parser lets through and its compiler raises
+    ('metadata = {"apiLevel": "2.15"}\ndef run(ctx):\n    ctx.delay(seconds=1, seconds=2)\n',
+     3, "syntax error: keyword argument repeated: seconds"),
+    ('metadata = {"apiLevel": "2.15"}\ndef run(ctx):\n    pass\nbreak\n', 4,
+     "syntax error: 'break' outside loop"),
     ('metadata = {"apiLevel": "2.15"}\n', 1, "the protocol has no run(ctx) function"),
     ('metadata = {"apiLevel": "2.15"}\ndef run(a, b):\n    pass\n', 2,
      "run must take exactly one argument"),
