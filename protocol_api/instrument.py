@@ -470,17 +470,13 @@ class InstrumentContext:
         actions: Iterator[tuple[str, tuple[Any, ...]]] = plan(self, volume, source, dest, opts)
         for method, args in actions:
             if method == "pick_up_tip" and self.has_tip:
-                if opts.new_tip != "always":
-                    continue  # 'once' with a tip already on: use it
-                self._discard_tip(trash)
+                # As Opentrons, at every apiLevel: the tip on may have touched anything,
+                # and the call asked for a new one.
+                raise TipError(f"{name}: new_tip={opts.new_tip!r} picks up a new tip, but "
+                               f"the {self._mount} pipette already holds one; drop or return "
+                               "it first, or use new_tip='never' to go on with it")
             getattr(self, method)(*args)
         return self
-
-    def _discard_tip(self, trash: bool) -> None:
-        if trash:
-            self.drop_tip()
-        else:
-            self.return_tip()
 
     @api_step("air_gap")
     def air_gap(self, volume: float | None = None,

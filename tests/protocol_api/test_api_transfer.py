@@ -150,15 +150,32 @@ def test_split_gives_the_references_parts() -> None:
     assert [v for v, _ in split([23, 5], ["a", "b"], 10)] == [10, 6.5, 6.5, 5]
 
 
-def test_parts_fit_the_fresh_tips_not_the_tip_on_the_pipette() -> None:
+def test_parts_fit_the_fresh_tips_not_the_last_tip() -> None:
     with open_context() as ctx:
         bench = Bench(ctx, tips="opentrons_96_tiprack_20ul")
         big = ctx.load_labware(TIPS_300, 6)
-        bench.p300.pick_up_tip(big["A1"])  # a 300 µL tip, dropped by new_tip="always"
+        bench.p300.pick_up_tip(big["A1"])  # a 300 µL tip
+        bench.p300.drop_tip()
         bench.p300.transfer(50, bench.plate["A1"], bench.plate["B1"], new_tip="always")
         assert [v for kind, v, _ in bench.liquid() if kind == "aspirate"] == [20, 20, 10]
         assert bench.tip_events()[:3] == [("pickUpTip", "6/A1"), ("dropTip", "12/A1"),
                                           ("pickUpTip", "4/A1")]
+
+
+@pytest.mark.parametrize("mode", ["transfer", "distribute", "consolidate"])
+@pytest.mark.parametrize("new_tip", ["once", "always"])
+def test_a_call_that_picks_up_tips_refuses_a_tip_already_on(bench: Bench, mode: str,
+                                                            new_tip: str) -> None:
+    """As Opentrons at every apiLevel: the call asked for a new tip, and the one on may
+    have touched anything; refused before the pipette moves, the tip still on."""
+    bench.p300.pick_up_tip()
+    before = bench.commands()
+    with pytest.raises(TipError, match=(
+            rf"^{mode}: new_tip='{new_tip}' picks up a new tip, but the left pipette already "
+            r"holds one; drop or return it first, or use new_tip='never' to go on with it$")):
+        getattr(bench.p300, mode)(50, bench.plate["A1"], bench.plate["B1"], new_tip=new_tip)
+    assert bench.commands() == before
+    assert bench.p300.has_tip
 
 
 def test_a_reused_tip_holding_liquid_is_not_given_less(bench: Bench) -> None:
