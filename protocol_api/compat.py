@@ -10,44 +10,43 @@ naming it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from .errors import UnsupportedAPIError
-
-if TYPE_CHECKING:
-    from .context import ProtocolContext
 
 
 class HardwareManager:
     """``ctx._hw_manager``: only its ``hardware``."""
 
-    def __init__(self, ctx: ProtocolContext) -> None:
-        self.hardware = Hardware(ctx)
+    def __init__(self, simulating: bool, switch_lights: Callable[[bool], None],
+                 lights_on: Callable[[], bool]) -> None:
+        self.hardware = Hardware(simulating, switch_lights, lights_on)
 
     def __getattr__(self, name: str) -> Any:
         raise _unsupported(f"ctx._hw_manager.{name}")
 
 
 class Hardware:
-    """``ctx._hw_manager.hardware``: whether the run is simulated, and the lights."""
+    """``ctx._hw_manager.hardware``: whether the run is simulated, and the lights (at
+    every apiLevel: protocols of apiLevel 2.0 to 2.4, which have no
+    ``ctx.set_rail_lights``, switch them here)."""
 
-    def __init__(self, ctx: ProtocolContext) -> None:
-        self._ctx = ctx
-
-    @property
-    def is_simulator(self) -> bool:
-        """True when the run is a simulation (``ctx.is_simulating()``)."""
-        return self._ctx.is_simulating()
+    def __init__(self, simulating: bool, switch_lights: Callable[[bool], None],
+                 lights_on: Callable[[], bool]) -> None:
+        self.is_simulator = simulating
+        self._switch_lights = switch_lights
+        self._lights_on = lights_on
 
     def set_lights(self, button: bool | None = None, rails: bool | None = None) -> None:
-        """Switch the rail lights (``ctx.set_rail_lights``); the button light is the
+        """Switch the rail lights (as ``ctx.set_rail_lights``); the button light is the
         robot's own status light and is left alone."""
         if rails is not None:
-            self._ctx.set_rail_lights(bool(rails))
+            self._switch_lights(bool(rails))
 
     def get_lights(self) -> dict[str, bool]:
         """The lights as Opentrons reports them; the button light is always on."""
-        return {"button": True, "rails": self._ctx.rail_lights_on}
+        return {"button": True, "rails": self._lights_on()}
 
     def __getattr__(self, name: str) -> Any:
         raise _unsupported(f"ctx._hw_manager.hardware.{name}")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from engine import commands as c
 from engine.channel import CommandChannel
 
+from .api_level import since
 from .compat import HardwareManager
 from .deck import Deck
 from .errors import (
@@ -152,6 +153,7 @@ class ProtocolContext:
         return self._api_level
 
     @property
+    @since(2, 5)
     def rail_lights_on(self) -> bool:
         """Whether the rail lights are on."""
         return self._rail_lights
@@ -195,7 +197,7 @@ class ProtocolContext:
             if isinstance(item, Labware):
                 loaded[int(slot)] = item
             # a module: the labware on it, at its own slot
-            elif item is not None and item.parent == slot and item.labware is not None:
+            elif item is not None and item.slots[0] == slot and item.labware is not None:
                 loaded[int(slot)] = item.labware
         return loaded
 
@@ -213,7 +215,8 @@ class ProtocolContext:
     def _hw_manager(self) -> HardwareManager:
         """Opentrons' private hardware handle, as far as protocols use it: ``.hardware``
         with ``is_simulator`` and ``set_lights(rails=...)`` (see ``compat``)."""
-        return HardwareManager(self)
+        return HardwareManager(self._simulating, self._switch_rail_lights,
+                               lambda: self._rail_lights)
 
     def is_simulating(self) -> bool:
         """True when the run is a simulation."""
@@ -345,6 +348,7 @@ class ProtocolContext:
         self._instruments[mount_name] = instrument
         return instrument
 
+    @since(2, 14)
     def define_liquid(self, name: str, description: str | None = None,
                       display_color: str | None = None) -> Liquid:
         """Name a liquid, to load into wells with ``Well.load_liquid``."""
@@ -354,9 +358,13 @@ class ProtocolContext:
 
     # -- run control ----------------------------------------------------------------
 
-    @api_step("set_rail_lights")
+    @since(2, 5)
     def set_rail_lights(self, on: bool) -> None:
         """Switch the rail lights on or off."""
+        self._switch_rail_lights(on)
+
+    @api_step("set_rail_lights")
+    def _switch_rail_lights(self, on: bool) -> None:
         self._steps.send(c.SetRailLights(bool(on)))
         self._rail_lights = bool(on)
 

@@ -67,3 +67,8 @@ class TipError(ProtocolError):
 
 class UnsupportedAPIError(ProtocolError):
     """A part of the Opentrons API that labrun does not support."""
+
+
+class APIVersionError(UnsupportedAPIError):
+    """A part of the API that the protocol's apiLevel does not have yet (Opentrons'
+    ``APIVersionError``: the robot refuses it too)."""

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from engine import commands as c
 
+from .api_level import since
 from .errors import InstrumentError, ProtocolError, TipError, UnsupportedAPIError, VolumeError
 from .labware import Labware, OutOfTipsError, Well
 from .pipettes import PipetteSpec
 from .steps import api_step, is_number
 from .transfer import plan, transfer_options
-from .types import Location, Point, well_of
+from .types import APIVersion, Location, Point, well_of
 
 if TYPE_CHECKING:
     from .context import ProtocolContext
@@ -172,7 +173,7 @@ class InstrumentContext:
             "display_name": spec.display_name, "channels": spec.channels,
             "min_volume": spec.min_volume, "max_volume": spec.max_volume,
             "working_volume": self._capacity(), "current_volume": self._volume,
-            "has_tip": self.has_tip, "tip_length": self._tip_length,
+            "has_tip": self._holds_tip, "tip_length": self._tip_length,
             "aspirate_flow_rate": self.flow_rate.aspirate,
             "dispense_flow_rate": self.flow_rate.dispense,
             "blow_out_flow_rate": self.flow_rate.blow_out,
@@ -213,9 +214,19 @@ class InstrumentContext:
         return self._spec.max_volume
 
     @property
+    @since(2, 7)
     def has_tip(self) -> bool:
         """True while a tip is attached."""
         return self._tip_from is not None
+
+    @property
+    def _holds_tip(self) -> bool:
+        return self._tip_from is not None
+
+    @property
+    def api_version(self) -> APIVersion:
+        """The apiLevel the protocol asked for."""
+        return self._ctx.api_version
 
     @property
     def current_volume(self) -> float:
@@ -254,7 +265,7 @@ class InstrumentContext:
                     presses: int | None = None, increment: float | None = None,
                     prep_after: bool | None = None) -> InstrumentContext:
         """Pick up a tip: the next one from ``tip_racks``, or the one at ``location``."""
-        if self.has_tip:
+        if self._holds_tip:
             raise TipError(f"pick_up_tip: the {self._mount} pipette already holds a tip; "
                            "drop or return it first")
         well = self._tip_well(location)
@@ -466,10 +477,10 @@ class InstrumentContext:
 
     def _liquid_plan(self, name: str, volume: Any, source: Any, dest: Any, trash: bool,
                      kwargs: dict[str, Any]) -> InstrumentContext:
-        opts = transfer_options(self, name, trash, kwargs)
+        opts = transfer_options(self, name, trash, kwargs, holds_tip=self._holds_tip)
         actions: Iterator[tuple[str, tuple[Any, ...]]] = plan(self, volume, source, dest, opts)
         for method, args in actions:
-            if method == "pick_up_tip" and self.has_tip:
+            if method == "pick_up_tip" and self._holds_tip:
                 # As Opentrons, at every apiLevel: the tip on may have touched anything,
                 # and the call asked for a new one.
                 raise TipError(f"{name}: new_tip={opts.new_tip!r} picks up a new tip, but "
@@ -704,7 +715,7 @@ class InstrumentContext:
         return float(getattr(self.flow_rate, op)) * float(rate)
 
     def _require_tip(self, op: str) -> None:
-        if not self.has_tip:
+        if not self._holds_tip:
             raise TipError(f"{op}: the {self._mount} pipette ({self.name}) has no tip; "
                            "call pick_up_tip() first")
 

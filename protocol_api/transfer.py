@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from hardware.frozen import Frozen
 
-from .errors import ProtocolError, TipError, VolumeError
+from .errors import APIVersionError, ProtocolError, TipError, VolumeError
 from .labware import Labware, Well
 from .steps import is_number
 from .types import Location
@@ -32,6 +32,9 @@ _OPTIONS = {"new_tip", "trash", "touch_tip", "blow_out", "blowout_location", "mi
             "mix_after", "carryover", "gradient", "disposal_volume", "disposal_vol",
             "air_gap", "mode"}
 _BLOWOUT_LOCATIONS = ("trash", "source well", "destination well")
+_NO_SINGLE_WELL = {("consolidate", "source well"), ("distribute", "destination well")}
+BLOWOUT_LOCATION_API = (2, 8)
+"""The apiLevel from which transfer, distribute and consolidate take ``blowout_location``."""
 _MODES = ("transfer", "distribute", "consolidate")
 
 
@@ -68,8 +71,9 @@ class TransferOptions(Frozen):
 
 
 def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
-                     options: dict[str, Any]) -> TransferOptions:
-    """Check a liquid-handling call's keyword options, as ``transfer`` takes them."""
+                     options: dict[str, Any], *, holds_tip: bool) -> TransferOptions:
+    """Check a liquid-handling call's keyword options, as ``transfer`` takes them
+    (``holds_tip``: the pipette has a tip on now)."""
     for key in options:
         if key not in _OPTIONS:  # Opentrons ignores what it does not know; so do we, aloud
             pipette._steps.warn(f"{mode}: {key}={options[key]!r} is not an option of "
@@ -83,14 +87,21 @@ def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
                             f"not {new_tip!r}")
     new_tip = new_tip.lower()
     location = options.get("blowout_location")
+    if location and pipette.api_version < BLOWOUT_LOCATION_API:
+        raise APIVersionError(f"{mode}: blowout_location needs apiLevel 2.8 or later; this "
+                              f"protocol's apiLevel is {pipette.api_version}")
     if location is not None and location not in _BLOWOUT_LOCATIONS:
         raise ProtocolError(f"{mode}: blowout_location must be one of {_BLOWOUT_LOCATIONS}, "
                             f"not {location!r}")
+    if (mode, location) in _NO_SINGLE_WELL:  # as Opentrons
+        many = "sources" if mode == "consolidate" else "destinations"
+        raise ProtocolError(f"{mode}: blowout_location cannot be {location!r}; a {mode} "
+                            f"has several {many}")
     blow_out = None
     if options.get("blow_out"):
         # Without a location: the trash, or the source when the tip already holds liquid.
         blow_out = location or ("source well" if pipette.current_volume else "trash")
-    max_volume = _max_volume(pipette, mode, new_tip)
+    max_volume = _max_volume(pipette, mode, new_tip, holds_tip)
     air_gap = _number(mode, "air_gap", options.get("air_gap") or 0)
     if not 0 <= air_gap < max_volume:
         raise VolumeError(f"{mode}: air_gap must be from 0 µL to below the pipette's working "
@@ -109,13 +120,13 @@ def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
         max_volume=max_volume)
 
 
-def _max_volume(pipette: InstrumentContext, mode: str, new_tip: str) -> float:
+def _max_volume(pipette: InstrumentContext, mode: str, new_tip: str, holds_tip: bool) -> float:
     if new_tip != "never":
         if not pipette.tip_racks:
             raise TipError(f"{mode}: new_tip={new_tip!r} needs tip_racks; pass tip_racks to "
                            "load_instrument or pick up a tip and use new_tip='never'")
         return pipette._capacity(fresh_tip=True)
-    if not pipette.has_tip:
+    if not holds_tip:
         raise TipError(f"{mode} with new_tip='never': the {pipette.mount} pipette has no tip; "
                        "call pick_up_tip() first")
     return pipette._capacity()

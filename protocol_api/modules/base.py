@@ -17,6 +17,7 @@ from typing import Any
 
 from engine import commands as c
 
+from ..api_level import since
 from ..errors import ProtocolError, SlotOccupiedError, UnsupportedAPIError
 from ..labware import Labware
 from ..steps import StepTracker, api_step
@@ -59,11 +60,13 @@ class ModuleContext:
     # -- what it is -----------------------------------------------------------------
 
     @property
+    @since(2, 14)
     def model(self) -> str:
         """The module model, such as ``magneticModuleV2``."""
         return self._spec.model
 
     @property
+    @since(2, 14)
     def type(self) -> str:
         """The module type, such as ``magneticModuleType``."""
         return self._spec.module_type
@@ -78,6 +81,7 @@ class ModuleContext:
         return APIVersion(*self._api_version)
 
     @property
+    @since(2, 14)
     def parent(self) -> str:
         """The deck slot the module is in."""
         return self._slot
@@ -92,6 +96,7 @@ class ModuleContext:
         return self._spec.display_name
 
     @property
+    @since(2, 14)
     def serial_number(self) -> str:
         """A simulated module's serial number."""
         return f"labrun-{self.id}"

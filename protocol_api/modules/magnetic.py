@@ -46,7 +46,7 @@ class MagneticModuleContext(ModuleContext):
 
     @property
     def _gen1(self) -> bool:
-        return self.model == "magneticModuleV1"
+        return self._spec.model == "magneticModuleV1"
 
     @api_step("engage")
     def engage(self, height: float | None = None, offset: float | None = None,
@@ -56,7 +56,7 @@ class MagneticModuleContext(ModuleContext):
         (plus ``offset``)."""
         api = self._api_version
         from_base = api >= BASE_MEASURED_API
-        to_bottom = OFFSET_TO_LABWARE_BOTTOM[self.model]
+        to_bottom = OFFSET_TO_LABWARE_BOTTOM[self._spec.model]
         unit = "half-mm" if self._gen1 else "mm"
         if height is not None:
             if from_base:
@@ -75,7 +75,7 @@ class MagneticModuleContext(ModuleContext):
             else:
                 units = (2 * default if self._gen1 and api >= MM_DEFAULT_API
                          else default) + shift
-        low, high = RANGE[self.model]
+        low, high = RANGE[self._spec.model]
         if not low <= units <= high:
             raise ModuleError(f"engage: {units:g} {unit} is outside the {self.display_name}'s "
                               f"range of {low:g}-{high:g} {unit} above its home")

@@ -83,7 +83,7 @@ class ModuleRules:
 
     def _check_heater_shaker(self, module: HeaterShakerContext, command: Command,
                              slots: set[str], *, named: bool) -> None:
-        here = module.parent
+        here = module.slots[0]
         sides = neighbours(here, sideways_only=True)
         ends = neighbours(here) - sides  # in front and behind
         if module.shaking:

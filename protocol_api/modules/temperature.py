@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from engine import commands as c
 
+from ..api_level import since
 from ..steps import api_step
 from .base import ModuleContext, check_number, check_range
 
@@ -24,12 +25,14 @@ class TemperatureModuleContext(ModuleContext):
         self._call(c.SetTargetTemperature(self.id, target))
         self._call(c.WaitForTemperature(self.id))
 
+    @since(2, 3)
     @api_step("start_set_temperature")
     def start_set_temperature(self, celsius: float) -> None:
         """Set the target and return at once (``await_temperature`` waits)."""
         target = check_range("start_set_temperature: celsius", celsius, LOW_C, HIGH_C, "°C")
         self._call(c.SetTargetTemperature(self.id, target))
 
+    @since(2, 3)
     @api_step("await_temperature")
     def await_temperature(self, celsius: float) -> None:
         """Wait until the plate is at its target (``celsius``, a number, as Opentrons
@@ -54,6 +57,7 @@ class TemperatureModuleContext(ModuleContext):
         return None if target is None else float(target)
 
     @property
+    @since(2, 3)
     def status(self) -> str:
         """``idle``, ``heating``, ``cooling`` or ``holding at target``."""
         return str(self._reading("status", "idle"))

@@ -86,10 +86,10 @@ def test_commands_is_the_run_log() -> None:
 
 
 def test_loaded_modules_liquids_and_api_version() -> None:
-    with open_context(api_version=(2, 13)) as ctx:
+    with open_context(api_version=(2, 14)) as ctx:
         assert ctx.loaded_modules == {}
-        assert ctx.api_version == APIVersion(2, 13) and ctx.api_version >= (2, 13)
-        assert str(ctx.api_version) == "2.13"
+        assert ctx.api_version == APIVersion(2, 14) and ctx.api_version >= (2, 14)
+        assert str(ctx.api_version) == "2.14"
         water = ctx.define_liquid("water", description="H2O", display_color="#0000ff")
         plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
         plate["A1"].load_liquid(water, 200)

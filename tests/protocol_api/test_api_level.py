@@ -1,0 +1,121 @@
+"""What the protocol's apiLevel does not have yet is refused at the call, as Opentrons
+refuses it (``APIVersionError``, on its simulator and on the robot); at that level it works.
+The levels are Opentrons' (8.8.2), each checked there one below and at it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from labrun_testing import protocol_file, simulate_file
+
+from protocol_api import open_context
+from protocol_api.errors import APIVersionError, ProtocolError
+
+PLATE = "corning_96_wellplate_360ul_flat"
+TIPS = "opentrons_96_tiprack_300ul"
+
+Call = Callable[[Any], object]
+
+GATED: list[tuple[tuple[int, int], str, Call]] = [
+    ((2, 5), "ProtocolContext.set_rail_lights", lambda ctx: ctx.set_rail_lights(True)),
+    ((2, 5), "ProtocolContext.rail_lights_on", lambda ctx: ctx.rail_lights_on),
+    ((2, 14), "ProtocolContext.define_liquid", lambda ctx: ctx.define_liquid("water")),
+    ((2, 7), "InstrumentContext.has_tip",
+     lambda ctx: ctx.load_instrument("p300_single_gen2", "left").has_tip),
+    ((2, 3), "TemperatureModuleContext.start_set_temperature",
+     lambda ctx: ctx.load_module("temperature module", 1).start_set_temperature(20)),
+    ((2, 3), "TemperatureModuleContext.await_temperature",
+     lambda ctx: ctx.load_module("temperature module", 1).await_temperature(20)),
+    ((2, 3), "TemperatureModuleContext.status",
+     lambda ctx: ctx.load_module("temperature module", 1).status),
+    ((2, 14), "ModuleContext.model", lambda ctx: ctx.load_module("magnetic module", 1).model),
+    ((2, 14), "ModuleContext.type", lambda ctx: ctx.load_module("magnetic module", 1).type),
+    ((2, 14), "ModuleContext.parent", lambda ctx: ctx.load_module("magnetic module", 1).parent),
+    ((2, 14), "ModuleContext.serial_number",
+     lambda ctx: ctx.load_module("temperature module", 1).serial_number),
+]
+
+
+@pytest.mark.parametrize(("level", "name", "call"), GATED, ids=[g[1] for g in GATED])
+def test_a_part_newer_than_the_api_level_is_refused(level: tuple[int, int], name: str,
+                                                     call: Call) -> None:
+    before = (level[0], level[1] - 1)
+    refusal = (rf"^{name} needs apiLevel {level[0]}\.{level[1]} or later; this protocol's "
+               rf"apiLevel is {before[0]}\.{before[1]}$")
+    with open_context(api_version=before) as ctx, pytest.raises(APIVersionError,
+                                                                match=refusal):
+        call(ctx)
+    with open_context(api_version=level) as ctx:
+        call(ctx)
+
+
+def test_the_hardware_handle_switches_the_lights_before_set_rail_lights_exists() -> None:
+    # Protocols of apiLevel 2.0-2.4 blink the rails through Opentrons' hardware handle.
+    with open_context(api_version=(2, 4)) as ctx:
+        ctx._hw_manager.hardware.set_lights(rails=True)
+        assert ctx._hw_manager.hardware.get_lights() == {"button": True, "rails": True}
+
+
+@pytest.mark.parametrize("mode", ["transfer", "distribute", "consolidate"])
+def test_blowout_location_needs_2_8(mode: str) -> None:
+    for level, refused in (((2, 7), True), ((2, 8), False)):
+        with open_context(api_version=level) as ctx:
+            plate = ctx.load_labware(PLATE, 1)
+            p300 = ctx.load_instrument("p300_single_gen2", "left",
+                                       tip_racks=[ctx.load_labware(TIPS, 2)])
+            call = getattr(p300, mode)
+            if refused:
+                with pytest.raises(APIVersionError, match=(
+                        rf"^{mode}: blowout_location needs apiLevel 2\.8 or later; this "
+                        r"protocol's apiLevel is 2\.7$")):
+                    call(50, plate["A1"], plate["B1"], blow_out=True, blowout_location="trash")
+            else:
+                call(50, plate["A1"], plate["B1"], blow_out=True, blowout_location="trash")
+
+
+@pytest.mark.parametrize(("mode", "location", "many"), [
+    ("consolidate", "source well", "sources"),
+    ("distribute", "destination well", "destinations"),
+])
+def test_a_blowout_location_with_several_wells_is_refused(mode: str, location: str,
+                                                          many: str) -> None:
+    with open_context(api_version=(2, 15)) as ctx:
+        plate = ctx.load_labware(PLATE, 1)
+        p300 = ctx.load_instrument("p300_single_gen2", "left",
+                                   tip_racks=[ctx.load_labware(TIPS, 2)])
+        with pytest.raises(ProtocolError, match=(
+                rf"^{mode}: blowout_location cannot be '{location}'; a {mode} has several "
+                rf"{many}$")):
+            getattr(p300, mode)(50, plate["A1"], plate["B1"], blow_out=True,
+                                blowout_location=location)
+        assert not p300.has_tip  # refused before the first tip
+
+
+def test_the_refusal_names_the_protocol_line(tmp_path: Path) -> None:
+    path = protocol_file(tmp_path, "\n".join([
+        'tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)',
+        'p300 = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])',
+        "if not p300.has_tip:",
+        "    p300.pick_up_tip()",
+    ]), api="2.6")
+    summary = simulate_file(path).record.last
+    assert summary is not None and summary["status"] == "failed"
+    assert summary["location"] == f"{path}:7"
+    assert summary["error"] == ("InstrumentContext.has_tip needs apiLevel 2.7 or later; this "
+                                "protocol's apiLevel is 2.6")
+
+
+def test_labrun_reads_what_it_gates_for_itself_at_any_level() -> None:
+    """The gates are for protocols: labrun's own use of a module's slot, a pipette's tip
+    and the lights works at apiLevel 2.0 (the library caught loaded_labwares once)."""
+    with open_context(api_version=(2, 0)) as ctx:
+        plate = ctx.load_module("magnetic module", 1).load_labware(PLATE)
+        assert ctx.loaded_labwares[1] is plate
+        p300 = ctx.load_instrument("p300_single_gen2", "left",
+                                   tip_racks=[ctx.load_labware(TIPS, 2)])
+        p300.transfer(50, plate["A1"], plate["B1"])
+        p300.pick_up_tip()
+        p300.transfer(50, plate["A1"], plate["B1"], new_tip="never")
