@@ -195,7 +195,7 @@ class _Steps:
             while moved < part:
                 amount = min(per_tip, part - moved)
                 yield from self._aspirate(amount, src)
-                yield from self._dispense(amount, dst)
+                yield from self._dispense(amount, dst, src)
                 moved += amount
             yield from self._new_tip()
 
@@ -215,7 +215,8 @@ class _Steps:
             yield from self._aspirate(sum(v for v, _ in group) + o.disposal_volume,
                                       self.sources[0])
             for index, (amount, dst) in enumerate(group):
-                yield from self._dispense(amount, dst, more=index < len(group) - 1)
+                yield from self._dispense(amount, dst, self.sources[0],
+                                          more=index < len(group) - 1)
         yield from self._new_tip()
 
     def consolidate(self, volumes: list[float], dest: Target) -> Iterator[Action]:
@@ -234,7 +235,10 @@ class _Steps:
             for amount, src in group:
                 yield from self._aspirate(amount, src)
             # Each air gap goes out with the liquid: the dispense adds the last one back.
-            yield from self._dispense(sum(v + o.air_gap for v, _ in group) - o.air_gap, dest)
+            # No one source: a blow-out at the "source well" is where the tip is, as in
+            # Opentrons (the destination).
+            yield from self._dispense(sum(v + o.air_gap for v, _ in group) - o.air_gap, dest,
+                                      None)
         yield from self._new_tip()
 
     def _aspirate(self, amount: float, src: Target) -> Iterator[Action]:
@@ -247,7 +251,9 @@ class _Steps:
         if o.touch_tip:
             yield ("touch_tip", ())
 
-    def _dispense(self, amount: float, dst: Target, more: bool = False) -> Iterator[Action]:
+    def _dispense(self, amount: float, dst: Target, src: Target | None,
+                  more: bool = False) -> Iterator[Action]:
+        """Dispense into ``dst`` what came from ``src`` (None: several sources)."""
         o = self.o
         yield ("dispense", (amount + o.air_gap, dst))
         if more:  # distribute, between two dispenses of one aspirate
@@ -265,7 +271,7 @@ class _Steps:
         elif o.blow_out == "destination well":
             yield ("blow_out", (dst,))
         elif o.blow_out == "source well":
-            yield ("blow_out", (self.sources[0],))
+            yield ("blow_out", (src,))
 
     def _new_tip(self) -> Iterator[Action]:
         if self.o.new_tip == "always":

@@ -406,3 +406,19 @@ def test_well_volumes_and_tips_always_match_what_was_asked(
     # Every aspirate and dispense stays within what the pipette holds.
     amounts = [v for kind, v, _ in bench.liquid()]
     assert all(0 < v <= 300 for v in amounts)
+
+
+def test_a_blow_out_at_the_source_well_is_at_each_parts_own_source(bench: Bench) -> None:
+    """As Opentrons: a transfer blows out at the source of the pair it just moved, a
+    distribute at its one source, a consolidate (several sources) where the tip is."""
+    plate, p300 = bench.plate, bench.p300
+    p300.transfer(50, [plate["A1"], plate["B1"]], [plate["A2"], plate["B2"]], blow_out=True,
+                  blowout_location="source well")
+    p300.distribute(50, plate["C1"], [plate["A3"], plate["B3"]], blow_out=True,
+                    blowout_location="source well")
+    p300.pick_up_tip()
+    p300.aspirate(10, plate["H1"])  # liquid in the tip: blow_out=True means the source well
+    p300.consolidate(20, [plate["A4"], plate["B4"]], plate["A5"], blow_out=True,
+                     new_tip="never")
+    blow_outs = [cmd.well for cmd in bench.commands() if isinstance(cmd, c.BlowOut)]
+    assert blow_outs == ["1/A1", "1/B1", "1/C1", "1/A5"]
