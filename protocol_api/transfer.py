@@ -34,6 +34,8 @@ _OPTIONS = {"new_tip", "trash", "touch_tip", "blow_out", "blowout_location", "mi
 _BLOWOUT_LOCATIONS = ("trash", "source well", "destination well")
 _NO_SINGLE_WELL = {("consolidate", "source well"), ("distribute", "destination well")}
 BLOWOUT_LOCATION_API = (2, 8)
+ZERO_PARTS_SKIPPED_API = (2, 8)
+"""From this apiLevel, distribute and consolidate move no part of 0 µL."""
 """The apiLevel from which transfer, distribute and consolidate take ``blowout_location``."""
 _MODES = ("transfer", "distribute", "consolidate")
 
@@ -208,7 +210,9 @@ class _Steps:
             group: list[tuple[float, Target]] = []
             while parts and (sum(v for v, _ in group) + o.disposal_volume + o.air_gap
                              + parts[0][0]) <= o.max_volume + 1e-9:
-                group.append(parts.pop(0))
+                self._take(group, parts.pop(0))
+            if not group and not parts:
+                break  # nothing but parts of 0 µL
             if not group:
                 raise VolumeError(f"distribute: {parts[0][0]:g} µL with the disposal volume "
                                   f"and air gap does not fit in the tip ({o.max_volume:g} µL)")
@@ -228,7 +232,9 @@ class _Steps:
             group: list[tuple[float, Target]] = []
             while parts and (sum(v for v, _ in group) + o.disposal_volume
                              + o.air_gap * len(group) + parts[0][0]) <= o.max_volume + 1e-9:
-                group.append(parts.pop(0))
+                self._take(group, parts.pop(0))
+            if not group and not parts:
+                break  # nothing but parts of 0 µL
             if not group:
                 raise VolumeError(f"consolidate: {parts[0][0]:g} µL does not fit in the tip "
                                   f"({o.max_volume:g} µL)")
@@ -240,6 +246,12 @@ class _Steps:
             yield from self._dispense(sum(v + o.air_gap for v, _ in group) - o.air_gap, dest,
                                       None)
         yield from self._new_tip()
+
+    def _take(self, group: list[tuple[float, Target]], part: tuple[float, Target]) -> None:
+        """Add ``part`` to the group of one aspirate (distribute) or one dispense
+        (consolidate); from apiLevel 2.8, as in Opentrons, not a part of 0 µL."""
+        if part[0] > 0 or self.p.api_version < ZERO_PARTS_SKIPPED_API:
+            group.append(part)
 
     def _aspirate(self, amount: float, src: Target) -> Iterator[Action]:
         o = self.o

@@ -422,3 +422,29 @@ def test_a_blow_out_at_the_source_well_is_at_each_parts_own_source(bench: Bench)
                      new_tip="never")
     blow_outs = [cmd.well for cmd in bench.commands() if isinstance(cmd, c.BlowOut)]
     assert blow_outs == ["1/A1", "1/B1", "1/C1", "1/A5"]
+
+
+@pytest.mark.parametrize(("level", "expected"), [
+    ((2, 8), [("aspirate", 30.0, "1/A1"), ("dispense", 10.0, "1/B2")]),
+    # before 2.8 a part of 0 µL is dispensed like any other, and a dispense of 0 is
+    # "everything in the tip" (as Opentrons 8.8.2 logs it at 2.7, the same steps)
+    ((2, 7), [("aspirate", 30.0, "1/A1"), ("dispense", 30.0, "1/A2"),
+              ("dispense", 10.0, "1/B2")]),
+])
+def test_distribute_moves_no_part_of_nothing_from_2_8(level: tuple[int, int],
+                                                       expected: list[Any]) -> None:
+    with open_context(api_version=level) as ctx:
+        bench = Bench(ctx)
+        plate = bench.plate
+        bench.p300.distribute([0, 10], plate["A1"], [plate["A2"], plate["B2"]])
+        assert bench.liquid() == expected
+
+
+def test_consolidate_moves_no_part_of_nothing_from_2_8() -> None:
+    with open_context(api_version=(2, 8)) as ctx:
+        bench = Bench(ctx)
+        plate = bench.plate
+        bench.p300.consolidate([0, 10], [plate["A1"], plate["B1"]], plate["A2"])
+        bench.p300.consolidate(0, [plate["A1"], plate["B1"]], plate["A2"])
+        assert bench.liquid() == [("aspirate", 10.0, "1/B1"), ("dispense", 10.0, "1/A2")]
+        assert [kind for kind, _ in bench.tip_events()] == ["pickUpTip", "dropTip"] * 2
