@@ -114,6 +114,10 @@ class AxisMaxSpeeds(MutableMapping[str, float]):
         return f"AxisMaxSpeeds({self._caps!r})"
 
 
+TRASH_BIN_API = (2, 16)
+"""From this apiLevel Opentrons' fixed trash is a trash bin: not among the loaded labware."""
+
+
 class ProtocolContext:
     """The protocol's handle on the robot: load labware and pipettes, pause, delay, comment."""
 
@@ -191,9 +195,13 @@ class ProtocolContext:
 
     @property
     def loaded_labwares(self) -> dict[int, Labware]:
-        """Loaded labware by slot number (the fixed trash included), as in Opentrons."""
+        """Loaded labware by slot number, as in Opentrons: the fixed trash included
+        before apiLevel 2.16 (from 2.16 Opentrons makes it a trash bin, not labware)."""
         loaded: dict[int, Labware] = {}
+        trash = self._deck.trash if self._api_version >= TRASH_BIN_API else None
         for slot, item in self._deck.items():
+            if item is trash:
+                continue
             if isinstance(item, Labware):
                 loaded[int(slot)] = item
             # a module: the labware on it, at its own slot

@@ -97,3 +97,12 @@ def test_loaded_modules_liquids_and_api_version() -> None:
         assert water.name == "water" and water.display_color == "#0000ff"
         with pytest.raises(ProtocolError, match="load_liquid: volume"):
             plate["A2"].load_liquid(water, -1)
+
+
+@pytest.mark.parametrize(("level", "slots"), [((2, 15), [1, 12]), ((2, 16), [1])])
+def test_the_fixed_trash_is_loaded_labware_before_2_16(level: tuple[int, int],
+                                                        slots: list[int]) -> None:
+    # As Opentrons 8.8.2: from 2.16 its fixed trash is a trash bin, not labware.
+    with open_context(api_version=level) as ctx:
+        ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        assert sorted(ctx.loaded_labwares) == slots
