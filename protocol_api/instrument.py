@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 from engine import commands as c
 
 from .api_level import since
-from .errors import InstrumentError, ProtocolError, TipError, UnsupportedAPIError, VolumeError
+from .errors import (
+    APIVersionError,
+    InstrumentError,
+    ProtocolError,
+    TipError,
+    UnsupportedAPIError,
+    VolumeError,
+)
 from .labware import Labware, OutOfTipsError, Well
 from .pipettes import PipetteSpec
 from .steps import api_step, is_number
@@ -30,10 +37,13 @@ NAMED_TIP_API = (2, 2)
 """From this apiLevel a tip is picked up from a named well whether or not it is marked used
 (tip tracking only chooses tips); before, a used one is refused."""
 ENGINE_CORE_API = (2, 14)
-"""From this apiLevel Opentrons runs protocols on its engine core: ``speed`` is gone."""
+"""From this apiLevel Opentrons runs protocols on its engine core: ``speed`` is gone, and
+``pick_up_tip`` takes no ``presses`` or ``increment``."""
 DISPENSE_CHECK_API = (2, 17)
 """From this apiLevel a dispense of more than the tip holds is an error; before, the
 plunger stops at empty (Opentrons 8.8.2's simulator: fine at 2.16, an error at 2.17)."""
+PREP_AFTER_API = (2, 13)
+"""The apiLevel from which ``pick_up_tip`` takes ``prep_after``."""
 TIP_RACK_LIQUID_API = (2, 11)
 """From this apiLevel, as in Opentrons, no liquid goes to or from a tip rack."""
 DEFAULT_GANTRY_SPEED = 400.0  # mm/s, InstrumentContext.default_speed
@@ -265,6 +275,14 @@ class InstrumentContext:
                     presses: int | None = None, increment: float | None = None,
                     prep_after: bool | None = None) -> InstrumentContext:
         """Pick up a tip: the next one from ``tip_racks``, or the one at ``location``."""
+        level = self._ctx.api_version
+        for name, value in (("presses", presses), ("increment", increment)):
+            if value is not None and level >= ENGINE_CORE_API:  # as Opentrons
+                raise UnsupportedAPIError(f"pick_up_tip: {name} was removed in apiLevel 2.14; "
+                                          f"this protocol's apiLevel is {level}")
+        if prep_after is not None and level < PREP_AFTER_API:
+            raise APIVersionError(f"pick_up_tip: prep_after needs apiLevel 2.13 or later; "
+                                  f"this protocol's apiLevel is {level}")
         if self._holds_tip:
             raise TipError(f"pick_up_tip: the {self._mount} pipette already holds a tip; "
                            "drop or return it first")

@@ -119,3 +119,27 @@ def test_labrun_reads_what_it_gates_for_itself_at_any_level() -> None:
         p300.transfer(50, plate["A1"], plate["B1"])
         p300.pick_up_tip()
         p300.transfer(50, plate["A1"], plate["B1"], new_tip="never")
+
+
+@pytest.mark.parametrize(("level", "kwargs", "refusal"), [
+    ((2, 14), {"presses": 1}, r"^pick_up_tip: presses was removed in apiLevel 2\.14; this "
+                              r"protocol's apiLevel is 2\.14$"),
+    ((2, 14), {"increment": 0}, r"^pick_up_tip: increment was removed in apiLevel 2\.14; "
+                                r"this protocol's apiLevel is 2\.14$"),
+    ((2, 12), {"prep_after": True}, r"^pick_up_tip: prep_after needs apiLevel 2\.13 or "
+                                    r"later; this protocol's apiLevel is 2\.12$"),
+])
+def test_pick_up_tip_options_by_level(level: tuple[int, int], kwargs: dict[str, Any],
+                                      refusal: str) -> None:
+    """As Opentrons: presses and increment until 2.13, prep_after from 2.13."""
+    with open_context(api_version=level) as ctx:
+        p300 = ctx.load_instrument("p300_single_gen2", "left",
+                                   tip_racks=[ctx.load_labware(TIPS, 2)])
+        with pytest.raises(ProtocolError, match=refusal):
+            p300.pick_up_tip(**kwargs)
+        assert not p300.has_tip
+    with open_context(api_version=(2, 13)) as ctx:  # each is taken there
+        p300 = ctx.load_instrument("p300_single_gen2", "left",
+                                   tip_racks=[ctx.load_labware(TIPS, 2)])
+        p300.pick_up_tip(**kwargs)
+        assert p300.has_tip
