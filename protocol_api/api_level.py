@@ -22,6 +22,9 @@ class _Leveled(Protocol):
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+ADAPTER_API = APIVersion(2, 15)
+"""From this apiLevel labware loads onto adapters (on the deck or on a module)."""
+
 
 def since(major: int, minor: int) -> Callable[[F], F]:
     """The method (or a property's getter) exists from apiLevel ``major.minor``: called

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 from engine import commands as c
 from engine.channel import CommandChannel
 
-from .api_level import since
+from .api_level import ADAPTER_API, since
 from .compat import HardwareManager
 from .deck import Deck
 from .errors import (
+    APIVersionError,
     InstrumentError,
     LabwareDefinitionError,
     ProtocolError,
@@ -116,6 +117,13 @@ class AxisMaxSpeeds(MutableMapping[str, float]):
 
 TRASH_BIN_API = (2, 16)
 """From this apiLevel Opentrons' fixed trash is a trash bin: not among the loaded labware."""
+
+
+class _Omitted:
+    """The default of an argument that older apiLevels require."""
+
+
+OMITTED = _Omitted()
 
 
 class ProtocolContext:
@@ -238,10 +246,14 @@ class ProtocolContext:
                      adapter: str | None = None) -> Labware:
         """Load a labware by its load name into a deck slot (on ``adapter``, if named)."""
         if adapter is not None:
+            if self._api_version < ADAPTER_API:
+                raise APIVersionError("load_labware: adapter needs apiLevel 2.15 or later; "
+                                      f"this protocol's apiLevel is {self.api_version}")
             base = self._load(adapter, location, None, namespace, None, adapter=True)
             return self._load_on(base, load_name, label, namespace, version)
         return self._load(load_name, location, label, namespace, version)
 
+    @since(2, 15)
     @api_step("load_adapter")
     def load_adapter(self, load_name: str, location: int | str, namespace: str | None = None,
                      version: int | None = None) -> Labware:
@@ -284,6 +296,13 @@ class ProtocolContext:
         from .modules import CONTEXTS, ModuleError, ModuleRules, module_spec, resolve_model
         from .modules.definitions import THERMOCYCLER_SLOT
 
+        if configuration:  # the thermocycler's, as Opentrons: from 2.4 until 2.13
+            if self._api_version < (2, 4):
+                raise APIVersionError("load_module: configuration needs apiLevel 2.4 or later; "
+                                      f"this protocol's apiLevel is {self.api_version}")
+            if self._api_version >= (2, 14):
+                raise UnsupportedAPIError("load_module: configuration was removed in apiLevel "
+                                          f"2.14; this protocol's apiLevel is {self.api_version}")
         model = resolve_model(module_name)
         spec = module_spec(model)
         if self._api_version < spec.since:
@@ -357,10 +376,18 @@ class ProtocolContext:
         return instrument
 
     @since(2, 14)
-    def define_liquid(self, name: str, description: str | None = None,
-                      display_color: str | None = None) -> Liquid:
-        """Name a liquid, to load into wells with ``Well.load_liquid``."""
-        liquid = Liquid(str(name), description, display_color)
+    def define_liquid(self, name: str, description: str | _Omitted | None = OMITTED,
+                      display_color: str | _Omitted | None = OMITTED) -> Liquid:
+        """Name a liquid, to load into wells with ``Well.load_liquid``; before apiLevel
+        2.20, as in Opentrons, ``description`` and ``display_color`` must be given (None
+        will do)."""
+        for what, value in (("description", description), ("display_color", display_color)):
+            if value is OMITTED and self._api_version < (2, 20):
+                raise APIVersionError(f"define_liquid without a {what} needs apiLevel 2.20 "
+                                      f"or later; this protocol's apiLevel is "
+                                      f"{self.api_version} (give {what}=None)")
+        liquid = Liquid(str(name), None if isinstance(description, _Omitted) else description,
+                        None if isinstance(display_color, _Omitted) else display_color)
         self._liquids.append(liquid)
         return liquid
 

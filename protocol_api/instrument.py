@@ -42,6 +42,8 @@ ENGINE_CORE_API = (2, 14)
 DISPENSE_CHECK_API = (2, 17)
 """From this apiLevel a dispense of more than the tip holds is an error; before, the
 plunger stops at empty (Opentrons 8.8.2's simulator: fine at 2.16, an error at 2.17)."""
+PUSH_OUT_API = (2, 15)
+"""The apiLevel from which ``dispense`` takes ``push_out``."""
 PREP_AFTER_API = (2, 13)
 """The apiLevel from which ``pick_up_tip`` takes ``prep_after``."""
 TIP_RACK_LIQUID_API = (2, 11)
@@ -414,6 +416,9 @@ class InstrumentContext:
                  rate: float = 1.0, push_out: float | None = None) -> InstrumentContext:
         """Push out ``volume`` µL (everything when None) at ``location`` or where it is."""
         self._require_tip("dispense")
+        if push_out and self._ctx.api_version < PUSH_OUT_API:
+            raise APIVersionError("dispense: push_out needs apiLevel 2.15 or later; this "
+                                  f"protocol's apiLevel is {self._ctx.api_version}")
         volume = self._zero_means_all(volume)
         amount = self._volume if volume is None else _volume("dispense", volume)
         # Before 2.17 the plunger stops at empty: the command keeps the volume asked, as

@@ -17,7 +17,7 @@ from typing import Any
 
 from engine import commands as c
 
-from ..api_level import since
+from ..api_level import ADAPTER_API, since
 from ..errors import ProtocolError, SlotOccupiedError, UnsupportedAPIError
 from ..labware import Labware
 from ..steps import StepTracker, api_step
@@ -29,7 +29,6 @@ LabwarePlacer = Callable[[str | Mapping[str, Any], str, Point, str | None, str |
 """Loads a labware (a load name or a definition) in a slot at an origin, sending its
 ``loadLabware``: (name or definition, slot, origin, label, namespace, version, adapter)."""
 
-ADAPTER_API = (2, 15)
 SETTLED = {"temperature": "target", "block_temperature": "block_target",
            "lid_temperature": "lid_target", "rpm": "target_rpm"}
 """In a simulation, each reading that reads as its target once one is set."""

@@ -12,7 +12,7 @@ import pytest
 from labrun_testing import protocol_file, simulate_file
 
 from protocol_api import open_context
-from protocol_api.errors import APIVersionError, ProtocolError
+from protocol_api.errors import APIVersionError, ProtocolError, UnsupportedAPIError
 
 PLATE = "corning_96_wellplate_360ul_flat"
 TIPS = "opentrons_96_tiprack_300ul"
@@ -22,7 +22,10 @@ Call = Callable[[Any], object]
 GATED: list[tuple[tuple[int, int], str, Call]] = [
     ((2, 5), "ProtocolContext.set_rail_lights", lambda ctx: ctx.set_rail_lights(True)),
     ((2, 5), "ProtocolContext.rail_lights_on", lambda ctx: ctx.rail_lights_on),
-    ((2, 14), "ProtocolContext.define_liquid", lambda ctx: ctx.define_liquid("water")),
+    ((2, 14), "ProtocolContext.define_liquid",
+     lambda ctx: ctx.define_liquid("water", description=None, display_color=None)),
+    ((2, 15), "ProtocolContext.load_adapter",
+     lambda ctx: ctx.load_adapter("opentrons_96_pcr_adapter", 4)),
     ((2, 7), "InstrumentContext.has_tip",
      lambda ctx: ctx.load_instrument("p300_single_gen2", "left").has_tip),
     ((2, 3), "TemperatureModuleContext.start_set_temperature",
@@ -143,3 +146,47 @@ def test_pick_up_tip_options_by_level(level: tuple[int, int], kwargs: dict[str, 
                                    tip_racks=[ctx.load_labware(TIPS, 2)])
         p300.pick_up_tip(**kwargs)
         assert p300.has_tip
+
+
+PARAMETERS: list[tuple[tuple[int, int], str, Call]] = [
+    ((2, 20), "define_liquid without a description needs apiLevel 2.20",
+     lambda ctx: ctx.define_liquid("water", display_color=None)),
+    ((2, 20), "define_liquid without a display_color needs apiLevel 2.20",
+     lambda ctx: ctx.define_liquid("water", description=None)),
+    ((2, 15), "load_labware: adapter needs apiLevel 2.15",
+     lambda ctx: ctx.load_labware("opentrons_96_pcr_adapter_armadillo_wellplate_200ul", 4,
+                                  adapter="opentrons_96_pcr_adapter")),
+    ((2, 4), "load_module: configuration needs apiLevel 2.4",
+     lambda ctx: ctx.load_module("thermocycler", configuration="semi")),
+    ((2, 15), "dispense: push_out needs apiLevel 2.15", lambda ctx: _dispense_push_out(ctx)),
+]
+
+
+def _dispense_push_out(ctx: Any) -> None:
+    p300 = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[ctx.load_labware(TIPS, 1)])
+    plate = ctx.load_labware(PLATE, 2)
+    p300.pick_up_tip()
+    p300.aspirate(10, plate["A1"])
+    p300.dispense(10, plate["A2"], push_out=1)
+
+
+@pytest.mark.parametrize(("level", "refusal", "call"), PARAMETERS,
+                         ids=[p[1].split(" needs")[0] for p in PARAMETERS])
+def test_an_argument_newer_than_the_api_level_is_refused(level: tuple[int, int], refusal: str,
+                                                         call: Call) -> None:
+    before = (level[0], level[1] - 1)
+    with open_context(api_version=before) as ctx, pytest.raises(
+            APIVersionError, match=rf"^{refusal} or later; this protocol's apiLevel is "
+                                   rf"{before[0]}\.{before[1]}"):
+        call(ctx)
+    with open_context(api_version=level) as ctx:
+        call(ctx)
+
+
+def test_the_thermocyclers_configuration_ends_at_2_13() -> None:
+    with open_context(api_version=(2, 13)) as ctx:
+        ctx.load_module("thermocycler", configuration="semi")
+    with open_context(api_version=(2, 14)) as ctx, pytest.raises(
+            UnsupportedAPIError, match=r"^load_module: configuration was removed in apiLevel "
+                                       r"2\.14; this protocol's apiLevel is 2\.14$"):
+        ctx.load_module("thermocycler", configuration="semi")
