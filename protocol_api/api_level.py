@@ -11,7 +11,8 @@ import functools
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from protocol_api.errors import APIVersionError
+from protocol_api.errors import APIVersionError, UnsupportedAPIError
+from protocol_api.loader import MAX_API
 from protocol_api.types import APIVersion
 
 
@@ -22,6 +23,12 @@ class _Leveled(Protocol):
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+NEWEST = APIVersion(*MAX_API)
+"""The newest apiLevel labrun takes (what an object made outside a protocol answers to)."""
+ENGINE_CORE_API = APIVersion(2, 14)
+"""From this apiLevel Opentrons runs protocols on its engine core: ``InstrumentContext.speed``,
+``pick_up_tip``'s ``presses`` and ``increment``, a labware's tip bookkeeping
+(``use_tips``, ``previous_tip``, ``return_tips``) and ``Well.geometry`` are gone."""
 ADAPTER_API = APIVersion(2, 15)
 """From this apiLevel labware loads onto adapters (on the deck or on a module)."""
 
@@ -40,6 +47,28 @@ def since(major: int, minor: int) -> Callable[[F], F]:
             if current < level:
                 raise APIVersionError(f"{name} needs apiLevel {level} or later; this "
                                       f"protocol's apiLevel is {current}")
+            return function(self, *args, **kwargs)
+
+        return gated  # type: ignore[return-value]
+
+    return decorate
+
+
+def removed_in(major: int, minor: int, instead: str) -> Callable[[F], F]:
+    """The method (or a property's getter) is gone from apiLevel ``major.minor``: called
+    by a protocol of that level or later, it raises ``UnsupportedAPIError`` saying what to
+    use ``instead``."""
+    level = APIVersion(major, minor)
+
+    def decorate(function: F) -> F:
+        name = function.__qualname__
+
+        @functools.wraps(function)
+        def gated(self: _Leveled, *args: Any, **kwargs: Any) -> Any:
+            current = self.api_version
+            if current >= level:
+                raise UnsupportedAPIError(f"{name} was removed in apiLevel {level}; this "
+                                          f"protocol's apiLevel is {current}; {instead}")
             return function(self, *args, **kwargs)
 
         return gated  # type: ignore[return-value]

@@ -269,7 +269,7 @@ class ProtocolContext:
             raise LabwareDefinitionError(f"{load_name} is not an adapter; load it with "
                                          "load_labware")
         origin = self._deck.position_for(slot).point
-        labware = Labware(definition, slot, origin, label)
+        labware = Labware(definition, slot, origin, label, self._api_version)
         labware._stacker = self._load_on
         self._deck.assign(slot, labware)
         self._steps.send(c.LoadLabware(load_name, slot, labware.name, labware.highest_z))
@@ -283,7 +283,8 @@ class ProtocolContext:
             raise SlotOccupiedError(f"{base!r} already holds {base._stacked.display_name}")
         definition = get_definition(load_name, namespace, version, extra_dirs=self._labware_dirs,
                                     api_version=self._api_version)
-        labware = Labware(definition, base.slot, base.stacked_origin(definition), label)
+        labware = Labware(definition, base.slot, base.stacked_origin(definition), label,
+                          self._api_version)
         labware._on, labware._stacker = base, self._load_on
         base._stacked = labware
         self._steps.send(c.LoadLabware(load_name, base.slot, labware.name, labware.highest_z))
@@ -346,7 +347,7 @@ class ProtocolContext:
         if adapter and "adapter" not in (definition.get("allowedRoles") or ()):
             raise LabwareDefinitionError(f"{load_name} is not an adapter; load it with "
                                          "load_labware")
-        labware = Labware(definition, slot, origin, label)
+        labware = Labware(definition, slot, origin, label, self._api_version)
         labware._stacker = self._load_on
         self._steps.send(c.LoadLabware(load_name, slot, labware.name, labware.highest_z))
         return labware

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import commands as c
 
-from .api_level import since
+from .api_level import ENGINE_CORE_API, since
 from .errors import (
     APIVersionError,
     InstrumentError,
@@ -24,7 +24,7 @@ from .errors import (
     UnsupportedAPIError,
     VolumeError,
 )
-from .labware import Labware, OutOfTipsError, Well
+from .labware import Labware, OutOfTipsError, Well, mark_returned, mark_used
 from .pipettes import PipetteSpec
 from .steps import api_step, is_number
 from .transfer import plan, transfer_options
@@ -36,9 +36,6 @@ if TYPE_CHECKING:
 NAMED_TIP_API = (2, 2)
 """From this apiLevel a tip is picked up from a named well whether or not it is marked used
 (tip tracking only chooses tips); before, a used one is refused."""
-ENGINE_CORE_API = (2, 14)
-"""From this apiLevel Opentrons runs protocols on its engine core: ``speed`` is gone, and
-``pick_up_tip`` takes no ``presses`` or ``increment``."""
 DISPENSE_CHECK_API = (2, 17)
 """From this apiLevel a dispense of more than the tip holds is an error; before, the
 plunger stops at empty (Opentrons 8.8.2's simulator: fine at 2.16, an error at 2.17)."""
@@ -299,7 +296,7 @@ class InstrumentContext:
         taken = min(self._spec.channels, len(column) - column.index(well))
         self._steps.send(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
                                         tip_length, taken))
-        rack.use_tips(well, self._spec.channels)
+        mark_used(rack, well, self._spec.channels)
         self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0.0
         self._tip_length = tip_length
         self._location = well.top()
@@ -380,7 +377,7 @@ class InstrumentContext:
         well = self._tip_from
         assert well is not None
         if self._ctx.api_version < NAMED_TIP_API:
-            well.parent.return_tips(well, self._spec.channels)
+            mark_returned(well.parent, well, self._spec.channels)
         self.drop_tip(well)
         return self
 

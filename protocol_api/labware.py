@@ -16,9 +16,17 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from protocol_api.compat import WellCore
-from protocol_api.errors import ProtocolError, TipError, UnsupportedAPIError, WellNotFoundError
+from protocol_api.errors import (
+    APIVersionError,
+    ProtocolError,
+    TipError,
+    UnsupportedAPIError,
+    WellNotFoundError,
+)
 from protocol_api.steps import is_number
-from protocol_api.types import Location, Point
+from protocol_api.types import APIVersion, Location, Point
+
+from .api_level import ENGINE_CORE_API, NEWEST, removed_in
 
 __all__ = ["Labware", "OutOfTipsError", "Well", "WellGeometry"]
 
@@ -131,6 +139,12 @@ class Well:
         return f"{self._name} of {self._labware!r}"
 
     @property
+    def api_version(self) -> APIVersion:
+        """The apiLevel of the protocol that loaded the well's labware."""
+        return self._labware.api_version
+
+    @property
+    @removed_in(2, 14, "use the well's own depth, diameter, width and length")
     def geometry(self) -> WellGeometry:
         """The well's shape and size from the definition (Opentrons' ``Well.geometry``)."""
         return WellGeometry(self)
@@ -223,11 +237,17 @@ class WellGeometry:
         return f"WellGeometry({size}, depth={self._depth}, max_volume={self.max_volume})"
 
 
+SET_OFFSET_RESTORED_API = APIVersion(2, 18)
+"""Opentrons takes ``Labware.set_offset`` again from this apiLevel (not from 2.14 until it)."""
+
+
 class Labware:
     """A labware loaded in a deck slot, built from a schema-2 definition.
 
-    ``Labware(definition, parent_slot, slot_origin, label=None)``; ``slot_origin`` is the
-    slot's front-left corner in deck coordinates. The definition is shared, not copied.
+    ``Labware(definition, parent_slot, slot_origin, label=None, api_version=None)``;
+    ``slot_origin`` is the slot's front-left corner in deck coordinates; ``api_version``
+    the loading protocol's apiLevel (the newest when None). The definition is shared,
+    not copied.
     """
 
     def __init__(
@@ -236,7 +256,9 @@ class Labware:
         parent_slot: str,
         slot_origin: Sequence[float],
         label: str | None = None,
+        api_version: tuple[int, int] | None = None,
     ) -> None:
+        self._api_version = NEWEST if api_version is None else APIVersion(*api_version)
         self._definition = definition
         self._parameters: Mapping[str, Any] = definition["parameters"]
         self._load_name: str = self._parameters["loadName"]
@@ -273,6 +295,11 @@ class Labware:
         self._squares: _WellSquares | None = None  # built on first well_at
 
     # -- identity -----------------------------------------------------------------
+
+    @property
+    def api_version(self) -> APIVersion:
+        """The apiLevel of the protocol that loaded this labware."""
+        return self._api_version
 
     @property
     def load_name(self) -> str:
@@ -382,7 +409,13 @@ class Labware:
         return self._offset.z + float(self._definition["dimensions"]["zDimension"])
 
     def set_offset(self, x: float, y: float, z: float) -> None:
-        """Shift the labware (and every well) by this offset from its default position."""
+        """Shift the labware (and every well) by this offset from its default position;
+        as in Opentrons, not at apiLevel 2.14 to 2.17 (there the app's labware position
+        check sets offsets)."""
+        if ENGINE_CORE_API <= self._api_version < SET_OFFSET_RESTORED_API:
+            raise APIVersionError(f"Labware.set_offset needs apiLevel 2.18 or later (or "
+                                  f"before 2.14); this protocol's apiLevel is "
+                                  f"{self._api_version}")
         offset: Point | None = None
         if not any(isinstance(v, (str, bytes, bool)) for v in (x, y, z)):
             with contextlib.suppress(TypeError, ValueError):  # numbers of any kind (numpy's)
@@ -550,14 +583,19 @@ class Labware:
                 return self._all_wells()[i]
         return None
 
+    @removed_in(2, 14, "tip tracking marks the tips a pipette takes")
     def use_tips(self, start_well: Well, num_channels: int = 1) -> None:
         """Mark the tips a pipette with ``num_channels`` takes at ``start_well`` as used."""
+        mark_used(self, start_well, num_channels)
+
+    def _use_tips(self, start_well: Well, num_channels: int) -> None:
         num_channels = _count("num_channels", num_channels)
         index = self._index_of(start_well, "start_well")
         _, end = self._column_of(index)
         for i in range(index, min(index + num_channels, end)):
             self._has_tip[i] = False
 
+    @removed_in(2, 14, "use reset() to refill the rack")
     def previous_tip(self, num_tips: int = 1) -> Well | None:
         """The first well starting ``num_tips`` empty positions in one column, or None."""
         num_tips = _count("num_tips", num_tips)
@@ -573,8 +611,12 @@ class Labware:
                 return self._all_wells()[i]
         return None
 
+    @removed_in(2, 14, "use reset() instead")
     def return_tips(self, start_well: Well, num_channels: int = 1) -> None:
         """Mark tips as back in the rack; TipError if a target position already has one."""
+        mark_returned(self, start_well, num_channels)
+
+    def _return_tips(self, start_well: Well, num_channels: int) -> None:
         num_channels = _count("num_channels", num_channels)
         index = self._index_of(start_well, "start_well")
         _, end = self._column_of(index)
@@ -639,3 +681,14 @@ class _WellSquares:
                 found += squares.get((i, j), ())
         found.sort()
         return found
+
+
+def mark_used(rack: Labware, start_well: Well, num_channels: int = 1) -> None:
+    """Mark the tips a pipette with ``num_channels`` takes at ``start_well`` as used (tip
+    tracking's own bookkeeping, at every apiLevel)."""
+    rack._use_tips(start_well, num_channels)
+
+
+def mark_returned(rack: Labware, start_well: Well, num_channels: int = 1) -> None:
+    """Mark tips as back in ``rack``; TipError if a target position already has one."""
+    rack._return_tips(start_well, num_channels)

@@ -23,7 +23,7 @@ from hardware.frozen import replace
 from protocol_api.execute import continue_when_stalled, create_run, open_context
 from protocol_api.steps import FINITE
 
-HEADER = '''metadata = {"apiLevel": "2.15"}
+HEADER = '''metadata = {"apiLevel": "2.18"}
 
 
 def run(ctx):

@@ -13,6 +13,7 @@ from labrun_testing import protocol_file, simulate_file
 
 from protocol_api import open_context
 from protocol_api.errors import APIVersionError, ProtocolError, UnsupportedAPIError
+from protocol_api.types import Point
 
 PLATE = "corning_96_wellplate_360ul_flat"
 TIPS = "opentrons_96_tiprack_300ul"
@@ -190,3 +191,56 @@ def test_the_thermocyclers_configuration_ends_at_2_13() -> None:
             UnsupportedAPIError, match=r"^load_module: configuration was removed in apiLevel "
                                        r"2\.14; this protocol's apiLevel is 2\.14$"):
         ctx.load_module("thermocycler", configuration="semi")
+
+
+REMOVED: list[tuple[str, Call]] = [
+    ("Labware.use_tips", lambda ctx: ctx.load_labware(TIPS, 1).use_tips(ctx.deck["1"]["A1"])),
+    ("Labware.previous_tip", lambda ctx: ctx.load_labware(TIPS, 1).previous_tip()),
+    ("Labware.return_tips",
+     lambda ctx: ctx.load_labware(TIPS, 1).return_tips(ctx.deck["1"]["A1"])),
+    ("Well.geometry", lambda ctx: ctx.load_labware(PLATE, 1)["A1"].geometry),
+]
+
+
+@pytest.mark.parametrize(("name", "call"), REMOVED, ids=[r[0] for r in REMOVED])
+def test_what_opentrons_removed_at_2_14_is_refused_from_there(name: str, call: Call) -> None:
+    with open_context(api_version=(2, 14)) as ctx, pytest.raises(
+            UnsupportedAPIError, match=rf"^{name} was removed in apiLevel 2\.14; this "
+                                       r"protocol's apiLevel is 2\.14; "):
+        call(ctx)
+    with open_context(api_version=(2, 13)) as ctx:
+        try:
+            call(ctx)
+        except ProtocolError as exc:  # return_tips of a full rack: refused for that reason
+            assert "removed" not in str(exc)
+
+
+@pytest.mark.parametrize(("level", "refused"), [((2, 13), False), ((2, 14), True),
+                                                ((2, 17), True), ((2, 18), False)])
+def test_set_offset_is_refused_from_2_14_until_2_18(level: tuple[int, int],
+                                                    refused: bool) -> None:
+    """As Opentrons: labware offsets come from the app's position check there."""
+    with open_context(api_version=level) as ctx:
+        plate = ctx.load_labware(PLATE, 1)
+        if refused:
+            with pytest.raises(APIVersionError, match=r"^Labware\.set_offset needs apiLevel "
+                                                      r"2\.18 or later \(or before 2\.14\)"):
+                plate.set_offset(1, 2, 3)
+        else:
+            before = plate["A1"].top().point
+            plate.set_offset(1, 2, 3)
+            assert plate["A1"].top().point == before + Point(1, 2, 3)
+
+
+def test_tip_tracking_keeps_its_books_at_every_level() -> None:
+    for level in ((2, 13), (2, 14), (2, 20)):
+        with open_context(api_version=level) as ctx:
+            p300 = ctx.load_instrument("p300_single_gen2", "left",
+                                       tip_racks=[ctx.load_labware(TIPS, 1)])
+            p300.pick_up_tip()
+            p300.drop_tip()
+            p300.pick_up_tip()
+            assert p300.hw_pipette["has_tip"]
+            p300.return_tip()
+            p300.pick_up_tip()  # the third tip: the first two are marked used
+            assert ctx.deck["1"].next_tip() is ctx.deck["1"]["D1"]

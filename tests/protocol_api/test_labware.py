@@ -21,9 +21,11 @@ ORIGIN = Point()
 
 
 def load(
-    load_name: str, slot: str = "1", origin: Point = ORIGIN, label: str | None = None
+    load_name: str, slot: str = "1", origin: Point = ORIGIN, label: str | None = None,
+    api_version: tuple[int, int] | None = None,
 ) -> Labware:
-    return Labware(get_definition(load_name), slot, origin, label=label)
+    return Labware(get_definition(load_name), slot, origin, label=label,
+                   api_version=api_version)
 
 
 @pytest.fixture
@@ -33,7 +35,8 @@ def plate() -> Labware:
 
 @pytest.fixture
 def tips() -> Labware:
-    return load("opentrons_96_tiprack_300ul", "4", Point(0.0, 90.5, 0.0))
+    # apiLevel 2.13: the tip bookkeeping methods (use_tips, ...) are gone from 2.14
+    return load("opentrons_96_tiprack_300ul", "4", Point(0.0, 90.5, 0.0), api_version=(2, 13))
 
 
 def names(wells: list[Well]) -> list[str]:
@@ -341,7 +344,7 @@ def test_tip_arguments_are_checked(tips: Labware, plate: Labware) -> None:
 
 @given(st.integers(min_value=0, max_value=96))
 def test_after_k_single_tips_the_next_is_the_k_plus_first_well(k: int) -> None:
-    rack = load("opentrons_96_filtertiprack_200ul")
+    rack = load("opentrons_96_filtertiprack_200ul", api_version=(2, 13))
     for _ in range(k):
         tip = rack.next_tip()
         assert tip is not None
@@ -378,7 +381,7 @@ def test_well_takes_an_index_or_a_name(plate: Labware) -> None:
 
 
 def test_well_sizes_come_from_the_definition() -> None:
-    reservoir = load("nest_12_reservoir_15ml")
+    reservoir = load("nest_12_reservoir_15ml", api_version=(2, 13))  # geometry: until 2.13
     a1 = reservoir["A1"]
     # NEST 12 reservoir wells: 8.2 mm along x (length), 71.2 mm along y (width), 26.85 deep
     assert (a1.length, a1.width, a1.diameter) == (8.2, 71.2, None)
@@ -389,7 +392,8 @@ def test_well_sizes_come_from_the_definition() -> None:
     assert geometry._diameter is None and geometry.max_volume == 15000
 
 
-def test_circular_well_geometry(plate: Labware) -> None:
+def test_circular_well_geometry() -> None:
+    plate = load("corning_96_wellplate_360ul_flat", api_version=(2, 13))
     geometry = plate["C3"].geometry
     assert (geometry._diameter, geometry.diameter, geometry._depth) == (6.86, 6.86, 10.67)
     assert geometry._width is None and geometry.max_volume == 360
