@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from engine import commands as c
 from engine.channel import CommandChannel
 
-from .api_level import ADAPTER_API, since
+from .api_level import ADAPTER_API, ENGINE_CORE_API, since
 from .compat import HardwareManager
 from .deck import Deck
 from .errors import (
@@ -301,7 +301,7 @@ class ProtocolContext:
             if self._api_version < (2, 4):
                 raise APIVersionError("load_module: configuration needs apiLevel 2.4 or later; "
                                       f"this protocol's apiLevel is {self.api_version}")
-            if self._api_version >= (2, 14):
+            if self._api_version >= ENGINE_CORE_API:
                 raise UnsupportedAPIError("load_module: configuration was removed in apiLevel "
                                           f"2.14; this protocol's apiLevel is {self.api_version}")
         model = resolve_model(module_name)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from protocol_api.api_level import ENGINE_CORE_API, NEWEST, removed_in
 from protocol_api.compat import WellCore
 from protocol_api.errors import (
     APIVersionError,
@@ -25,8 +26,6 @@ from protocol_api.errors import (
 )
 from protocol_api.steps import is_number
 from protocol_api.types import APIVersion, Location, Point
-
-from .api_level import ENGINE_CORE_API, NEWEST, removed_in
 
 __all__ = ["Labware", "OutOfTipsError", "Well", "WellGeometry"]
 

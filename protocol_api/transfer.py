@@ -34,9 +34,9 @@ _OPTIONS = {"new_tip", "trash", "touch_tip", "blow_out", "blowout_location", "mi
 _BLOWOUT_LOCATIONS = ("trash", "source well", "destination well")
 _NO_SINGLE_WELL = {("consolidate", "source well"), ("distribute", "destination well")}
 BLOWOUT_LOCATION_API = (2, 8)
+"""The apiLevel from which transfer, distribute and consolidate take ``blowout_location``."""
 ZERO_PARTS_SKIPPED_API = (2, 8)
 """From this apiLevel, distribute and consolidate move no part of 0 µL."""
-"""The apiLevel from which transfer, distribute and consolidate take ``blowout_location``."""
 _MODES = ("transfer", "distribute", "consolidate")
 
 
