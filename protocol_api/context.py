@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from engine import commands as c
 from engine.channel import CommandChannel
 
-from .api_level import ADAPTER_API, ENGINE_CORE_API, since
+from .api_level import ADAPTER_API, ENGINE_CORE_API, removed_in, since
 from .compat import HardwareManager
 from .deck import Deck
 from .errors import (
@@ -171,6 +171,8 @@ class ProtocolContext:
         return self._rail_lights
 
     @property
+    @removed_in(2, 14, "set speeds with InstrumentContext.default_speed or the speed "
+                       "argument of move_to")
     def max_speeds(self) -> AxisMaxSpeeds:
         """Per-axis speed caps (mm/s) that every later move obeys."""
         return self._max_speeds

@@ -36,8 +36,11 @@ def test_rail_lights_are_an_instant_reversible_command() -> None:
         assert ctx.rail_lights_on is False
 
 
+MAX_SPEEDS_LEVEL = (2, 13)  # ctx.max_speeds is gone from apiLevel 2.14, as in Opentrons
+
+
 def move_time(cap: float | None) -> float:
-    with open_context() as ctx:
+    with open_context(api_version=MAX_SPEEDS_LEVEL) as ctx:
         p = ctx.load_instrument("p300_single_gen2", "left")
         plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
         if cap is not None:
@@ -54,7 +57,7 @@ def test_max_speeds_caps_an_axis_and_the_estimate_follows() -> None:
 
 
 def test_max_speeds_is_a_dict_of_axes() -> None:
-    with open_context() as ctx:
+    with open_context(api_version=MAX_SPEEDS_LEVEL) as ctx:
         speeds = ctx.max_speeds
         speeds["x"] = 100
         speeds["A"] = 50
@@ -67,6 +70,9 @@ def test_max_speeds_is_a_dict_of_axes() -> None:
             speeds["Q"] = 10
         with pytest.raises(ProtocolError, match="must be a positive speed"):
             speeds["X"] = -1
+        with pytest.raises(ProtocolError, match=r"^max_speeds\['X'\] must be a positive "
+                                                r"speed in mm/s, not nan"):
+            speeds["X"] = float("nan")
 
 
 def test_commands_is_the_run_log() -> None:

@@ -199,6 +199,7 @@ REMOVED: list[tuple[str, Call]] = [
     ("Labware.return_tips",
      lambda ctx: ctx.load_labware(TIPS, 1).return_tips(ctx.deck["1"]["A1"])),
     ("Well.geometry", lambda ctx: ctx.load_labware(PLATE, 1)["A1"].geometry),
+    ("ProtocolContext.max_speeds", lambda ctx: ctx.max_speeds),
 ]
 
 
