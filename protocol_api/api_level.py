@@ -33,42 +33,44 @@ ADAPTER_API = APIVersion(2, 15)
 """From this apiLevel labware loads onto adapters (on the deck or on a module)."""
 
 
+def require(what: str, level: tuple[int, int], current: APIVersion, hint: str = "") -> None:
+    """Raise ``APIVersionError`` unless ``current`` is ``level`` or later: ``what`` (a
+    method, or a call's argument) exists only from there."""
+    if current < level:
+        raise APIVersionError(f"{what} needs apiLevel {APIVersion(*level)} or later; this "
+                              f"protocol's apiLevel is {current}" + (f" {hint}" if hint else ""))
+
+
+def refuse_removed(what: str, level: tuple[int, int], current: APIVersion,
+                   instead: str = "") -> None:
+    """Raise ``UnsupportedAPIError`` if ``current`` is ``level`` or later: ``what`` is
+    gone from there (``instead``: what to use)."""
+    if current >= level:
+        raise UnsupportedAPIError(f"{what} was removed in apiLevel {APIVersion(*level)}; this "
+                                  f"protocol's apiLevel is {current}"
+                                  + (f"; {instead}" if instead else ""))
+
+
 def since(major: int, minor: int) -> Callable[[F], F]:
     """The method (or a property's getter) exists from apiLevel ``major.minor``: called
     by a protocol of an earlier apiLevel, it raises ``APIVersionError`` naming both."""
-    level = APIVersion(major, minor)
-
-    def decorate(function: F) -> F:
-        name = function.__qualname__
-
-        @functools.wraps(function)
-        def gated(self: _Leveled, *args: Any, **kwargs: Any) -> Any:
-            current = self.api_version
-            if current < level:
-                raise APIVersionError(f"{name} needs apiLevel {level} or later; this "
-                                      f"protocol's apiLevel is {current}")
-            return function(self, *args, **kwargs)
-
-        return gated  # type: ignore[return-value]
-
-    return decorate
+    return _gated(lambda name, current: require(name, (major, minor), current))
 
 
 def removed_in(major: int, minor: int, instead: str) -> Callable[[F], F]:
     """The method (or a property's getter) is gone from apiLevel ``major.minor``: called
     by a protocol of that level or later, it raises ``UnsupportedAPIError`` saying what to
     use ``instead``."""
-    level = APIVersion(major, minor)
+    return _gated(lambda name, current: refuse_removed(name, (major, minor), current, instead))
 
+
+def _gated(check: Callable[[str, APIVersion], None]) -> Callable[[F], F]:
     def decorate(function: F) -> F:
         name = function.__qualname__
 
         @functools.wraps(function)
         def gated(self: _Leveled, *args: Any, **kwargs: Any) -> Any:
-            current = self.api_version
-            if current >= level:
-                raise UnsupportedAPIError(f"{name} was removed in apiLevel {level}; this "
-                                          f"protocol's apiLevel is {current}; {instead}")
+            check(name, self.api_version)
             return function(self, *args, **kwargs)
 
         return gated  # type: ignore[return-value]

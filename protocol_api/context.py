@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Any
 from engine import commands as c
 from engine.channel import CommandChannel
 
-from .api_level import ADAPTER_API, ENGINE_CORE_API, removed_in, since
+from .api_level import ADAPTER_API, ENGINE_CORE_API, refuse_removed, removed_in, require, since
 from .compat import HardwareManager
 from .deck import Deck
 from .errors import (
-    APIVersionError,
     InstrumentError,
     LabwareDefinitionError,
     ProtocolError,
@@ -248,9 +247,7 @@ class ProtocolContext:
                      adapter: str | None = None) -> Labware:
         """Load a labware by its load name into a deck slot (on ``adapter``, if named)."""
         if adapter is not None:
-            if self._api_version < ADAPTER_API:
-                raise APIVersionError("load_labware: adapter needs apiLevel 2.15 or later; "
-                                      f"this protocol's apiLevel is {self.api_version}")
+            require("load_labware: adapter", ADAPTER_API, self.api_version)
             base = self._load(adapter, location, None, namespace, None, adapter=True)
             return self._load_on(base, load_name, label, namespace, version)
         return self._load(load_name, location, label, namespace, version)
@@ -300,12 +297,8 @@ class ProtocolContext:
         from .modules.definitions import THERMOCYCLER_SLOT
 
         if configuration:  # the thermocycler's, as Opentrons: from 2.4 until 2.13
-            if self._api_version < (2, 4):
-                raise APIVersionError("load_module: configuration needs apiLevel 2.4 or later; "
-                                      f"this protocol's apiLevel is {self.api_version}")
-            if self._api_version >= ENGINE_CORE_API:
-                raise UnsupportedAPIError("load_module: configuration was removed in apiLevel "
-                                          f"2.14; this protocol's apiLevel is {self.api_version}")
+            require("load_module: configuration", (2, 4), self.api_version)
+            refuse_removed("load_module: configuration", ENGINE_CORE_API, self.api_version)
         model = resolve_model(module_name)
         spec = module_spec(model)
         if self._api_version < spec.since:
@@ -385,10 +378,9 @@ class ProtocolContext:
         2.20, as in Opentrons, ``description`` and ``display_color`` must be given (None
         will do)."""
         for what, value in (("description", description), ("display_color", display_color)):
-            if value is OMITTED and self._api_version < (2, 20):
-                raise APIVersionError(f"define_liquid without a {what} needs apiLevel 2.20 "
-                                      f"or later; this protocol's apiLevel is "
-                                      f"{self.api_version} (give {what}=None)")
+            if value is OMITTED:
+                require(f"define_liquid without a {what}", (2, 20), self.api_version,
+                        f"(give {what}=None)")
         liquid = Liquid(str(name), None if isinstance(description, _Omitted) else description,
                         None if isinstance(display_color, _Omitted) else display_color)
         self._liquids.append(liquid)

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine import commands as c
 
-from .api_level import ENGINE_CORE_API, since
+from .api_level import ENGINE_CORE_API, refuse_removed, require, since
 from .errors import (
-    APIVersionError,
     InstrumentError,
     ProtocolError,
     TipError,
@@ -226,7 +225,7 @@ class InstrumentContext:
     @since(2, 7)
     def has_tip(self) -> bool:
         """True while a tip is attached."""
-        return self._tip_from is not None
+        return self._holds_tip
 
     @property
     def _holds_tip(self) -> bool:
@@ -276,12 +275,10 @@ class InstrumentContext:
         """Pick up a tip: the next one from ``tip_racks``, or the one at ``location``."""
         level = self._ctx.api_version
         for name, value in (("presses", presses), ("increment", increment)):
-            if value is not None and level >= ENGINE_CORE_API:  # as Opentrons
-                raise UnsupportedAPIError(f"pick_up_tip: {name} was removed in apiLevel 2.14; "
-                                          f"this protocol's apiLevel is {level}")
-        if prep_after is not None and level < PREP_AFTER_API:
-            raise APIVersionError(f"pick_up_tip: prep_after needs apiLevel 2.13 or later; "
-                                  f"this protocol's apiLevel is {level}")
+            if value is not None:  # as Opentrons
+                refuse_removed(f"pick_up_tip: {name}", ENGINE_CORE_API, level)
+        if prep_after is not None:
+            require("pick_up_tip: prep_after", PREP_AFTER_API, level)
         if self._holds_tip:
             raise TipError(f"pick_up_tip: the {self._mount} pipette already holds a tip; "
                            "drop or return it first")
@@ -413,9 +410,8 @@ class InstrumentContext:
                  rate: float = 1.0, push_out: float | None = None) -> InstrumentContext:
         """Push out ``volume`` µL (everything when None) at ``location`` or where it is."""
         self._require_tip("dispense")
-        if push_out and self._ctx.api_version < PUSH_OUT_API:
-            raise APIVersionError("dispense: push_out needs apiLevel 2.15 or later; this "
-                                  f"protocol's apiLevel is {self._ctx.api_version}")
+        if push_out:
+            require("dispense: push_out", PUSH_OUT_API, self._ctx.api_version)
         volume = self._zero_means_all(volume)
         amount = self._volume if volume is None else _volume("dispense", volume)
         # Before 2.17 the plunger stops at empty: the command keeps the volume asked, as

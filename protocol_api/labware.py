@@ -585,7 +585,7 @@ class Labware:
     @removed_in(2, 14, "tip tracking marks the tips a pipette takes")
     def use_tips(self, start_well: Well, num_channels: int = 1) -> None:
         """Mark the tips a pipette with ``num_channels`` takes at ``start_well`` as used."""
-        mark_used(self, start_well, num_channels)
+        self._use_tips(start_well, num_channels)
 
     def _use_tips(self, start_well: Well, num_channels: int) -> None:
         num_channels = _count("num_channels", num_channels)
@@ -613,7 +613,7 @@ class Labware:
     @removed_in(2, 14, "use reset() instead")
     def return_tips(self, start_well: Well, num_channels: int = 1) -> None:
         """Mark tips as back in the rack; TipError if a target position already has one."""
-        mark_returned(self, start_well, num_channels)
+        self._return_tips(start_well, num_channels)
 
     def _return_tips(self, start_well: Well, num_channels: int) -> None:
         num_channels = _count("num_channels", num_channels)

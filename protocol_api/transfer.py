@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from hardware.frozen import Frozen
 
-from .errors import APIVersionError, ProtocolError, TipError, VolumeError
+from .api_level import require
+from .errors import ProtocolError, TipError, VolumeError
 from .labware import Labware, Well
 from .steps import is_number
 from .types import Location
@@ -89,9 +90,8 @@ def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
                             f"not {new_tip!r}")
     new_tip = new_tip.lower()
     location = options.get("blowout_location")
-    if location and pipette.api_version < BLOWOUT_LOCATION_API:
-        raise APIVersionError(f"{mode}: blowout_location needs apiLevel 2.8 or later; this "
-                              f"protocol's apiLevel is {pipette.api_version}")
+    if location:
+        require(f"{mode}: blowout_location", BLOWOUT_LOCATION_API, pipette.api_version)
     if location is not None and location not in _BLOWOUT_LOCATIONS:
         raise ProtocolError(f"{mode}: blowout_location must be one of {_BLOWOUT_LOCATIONS}, "
                             f"not {location!r}")
