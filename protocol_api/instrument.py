@@ -115,6 +115,29 @@ BELOW_BOTTOM_MARGIN_MM = 1.0
 """How far below a well's bottom a tip may be without a warning (pressed against it)."""
 
 
+class LastMove:
+    """Where the last pipette move of the protocol went, and which mount made it.
+
+    The OT-2's pipettes share one gantry: once one pipette moves, the other is no longer
+    where it last went. A liquid step with no location acts where this says (see
+    ``InstrumentContext._here``); homing the robot forgets it.
+    """
+
+    __slots__ = ("location", "mount")
+
+    def __init__(self) -> None:
+        self.location: Location | None = None
+        self.mount: str | None = None
+
+    def moved(self, location: Location, mount: str) -> None:
+        """A pipette on ``mount`` went to ``location``."""
+        self.location, self.mount = location, mount
+
+    def forget(self) -> None:
+        """The robot homed: no pipette is anywhere a protocol named."""
+        self.location = self.mount = None
+
+
 class InstrumentContext:
     """A pipette on a mount."""
 
@@ -133,7 +156,7 @@ class InstrumentContext:
         self._tip_from: Well | None = None
         self._tip_capacity: float | None = None
         self._volume = 0.0
-        self._location: Location | None = None
+        self._last_move: LastMove = ctx._last_move  # shared by the pipettes
         self._default_speed: float | None = None  # None: the gantry's own limits
         self._tip_length = 0.0
         # (labware, x, y) -> the well under the first nozzle, the other nozzles' wells,
@@ -296,7 +319,7 @@ class InstrumentContext:
         mark_used(rack, well, self._spec.channels)
         self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0.0
         self._tip_length = tip_length
-        self._location = well.top()
+        self._last_move.moved(well.top(), self._mount)
         return self
 
     def _tip_well(self, location: Location | Well | Labware | None) -> Well:
@@ -359,7 +382,7 @@ class InstrumentContext:
                                       _location_ref(target) or "trash"))
         self._tip_from, self._tip_capacity, self._volume = None, None, 0.0
         self._tip_length = 0.0
-        self._location = target
+        self._last_move.moved(target, self._mount)
         return self
 
     @api_step("return_tip")
@@ -511,9 +534,9 @@ class InstrumentContext:
         """Draw ``volume`` µL of air (all the tip can still take when None) ``height`` mm
         (5 unless given) above the top of the well the pipette was last at."""
         self._require_tip("air_gap")
-        last = self._location
+        last = self._last_move.location  # whichever pipette went there, as Opentrons
         if last is None or not last.labware.is_well:
-            raise ProtocolError("air_gap: the pipette must have been at a well first, to "
+            raise ProtocolError("air_gap: a pipette must have been at a well first, to "
                                 "take the air gap above it")
         available = self._capacity() - self._volume
         volume = self._zero_means_all(volume)  # air_gap(0) before 2.16: all the tip takes
@@ -539,10 +562,10 @@ class InstrumentContext:
         (kept within 1-80 as Opentrons does)."""
         self._require_tip("touch_tip")
         if location is None:
-            last = self._location
+            last = self._last_move.location  # whichever pipette went there, as Opentrons
             if last is None or not last.labware.is_well:
-                raise ProtocolError("touch_tip: no location given and the pipette is not "
-                                    "at a well")
+                raise ProtocolError("touch_tip: no location given and the last move was not "
+                                    "to a well")
             location = last.labware.as_well()
         if isinstance(location, Location) and location.labware.is_well:
             location = location.labware.as_well()
@@ -559,7 +582,7 @@ class InstrumentContext:
             self._mount, (point.x, point.y, point.z), float(radius) * float(size_x or 0) / 2,
             float(radius) * float(size_y or 0) / 2, min(max(float(speed), 1.0), 80.0),
             _ref(location)))
-        self._location = target
+        self._last_move.moved(target, self._mount)
         return self
 
     # -- motion ---------------------------------------------------------------------
@@ -591,17 +614,38 @@ class InstrumentContext:
     def _go(self, op: str, location: Location | Well | None,
             clearance: float | None) -> tuple[Location, str | None]:
         """Move to ``location`` (a well: its bottom raised by ``clearance``, or its top
-        when None) unless it is None (stay); where the pipette is then, and its well."""
+        when None); when it is None, stay where the last move went (``_here``). Where the
+        pipette is then, and its well."""
         if location is None:
-            if self._location is None:
-                raise ProtocolError(f"{op}: no location given and the pipette has not "
-                                    "moved anywhere yet")
-            return self._location, _location_ref(self._location)
+            here = self._here(op)
+            if self._last_move.mount == self._mount:
+                return here, _location_ref(here)
+            location = here  # where another pipette went: this one goes there first
         if isinstance(location, Well):
             location = location.bottom(clearance) if clearance is not None else location.top()
         if not isinstance(location, Location):
             raise ProtocolError(f"{op}: expected a Location or a Well, not {location!r}")
         return location, self._move(location)
+
+    def _here(self, op: str) -> Location:
+        """Where a liquid step with no location acts: the last move's location.
+
+        Below apiLevel 2.14 that is wherever the last move of either pipette went (this
+        pipette goes there first when the other made it, as an OT-2 does for a first
+        aspirate); from 2.14 only where this pipette went last, as Opentrons refuses an
+        in-place step after the other pipette moved. After the robot homed there is
+        none: labrun refuses at every apiLevel rather than act at the home position.
+        """
+        last = self._last_move
+        if last.location is None:  # a pipette with a tip has moved: the robot homed since
+            raise ProtocolError(f"{op}: no location given and no pipette has moved "
+                                "anywhere since the robot homed; give a location")
+        if last.mount != self._mount and self._ctx.api_version >= ENGINE_CORE_API:
+            raise ProtocolError(
+                f"{op}: no location given and the {last.mount} pipette has moved since this "
+                f"one did (from apiLevel 2.14 a pipette acts in place only where it moved "
+                "last); give a location")
+        return last.location
 
     def _move(self, location: Location, force_direct: bool = False,
               minimum_z_height: float | None = None, speed: float | None = None) -> str | None:
@@ -612,7 +656,7 @@ class InstrumentContext:
         ref = _location_ref(location)
         self._steps.send(c.MoveTo(self._mount, (point.x, point.y, point.z), ref,
                                   force_direct, minimum_z_height, speed))
-        self._location = location
+        self._last_move.moved(location, self._mount)
         return ref
 
     def _primary_point(self, location: Location) -> Point:
@@ -705,14 +749,14 @@ class InstrumentContext:
         """Refuse liquid to or from a tip rack (where the pipette is after picking up a
         tip, when no location is given), before anything moves, as Opentrons does from
         apiLevel 2.11."""
-        target = self._location if location is None else location
+        target = self._here(op) if location is None else location
         if isinstance(target, Well):
             labware: object = target.parent
         elif isinstance(target, Location):
             well = well_of(target)
             labware = well.parent if well is not None else target.labware.object
         else:
-            return  # nowhere yet, or not a location: _go says so
+            return  # not a location: _go says so
         if (isinstance(labware, Labware) and labware.is_tiprack
                 and self._ctx.api_version >= TIP_RACK_LIQUID_API):
             raise ProtocolError(f"{op}: the location is in a tip rack ({labware}); give the "

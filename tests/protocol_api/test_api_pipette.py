@@ -6,6 +6,7 @@ commands the engine ran with the wells' own positions; a few run protocol files.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -290,6 +291,85 @@ def test_aspirating_in_place_uses_the_last_location(bench: Bench) -> None:
     assert [cmd.well for cmd in bench.commands(c.Aspirate)] == ["1/D4"]
     assert [cmd.well for cmd in bench.commands(c.Dispense)] == ["1/D4"]
     assert len(bench.commands(c.MoveTo)) == 1
+
+
+@contextlib.contextmanager
+def two_pipettes(api: tuple[int, int]) -> Iterator[tuple[EmbeddedContext, Any, Any, Labware]]:
+    """A context with a p20 on the left and a p300 on the right, each holding a tip and
+    liquid from the plate (left at B1, then right at A1: the right moved last)."""
+    with open_context(api_version=api) as ctx:
+        plate = ctx.load_labware(PLATE, 2)
+        left = ctx.load_instrument("p20_single_gen2", "left",
+                                   tip_racks=[ctx.load_labware(TIPS_20, 4)])
+        right = ctx.load_instrument("p300_single_gen2", "right",
+                                    tip_racks=[ctx.load_labware(TIPS_300, 1)])
+        left.pick_up_tip()
+        right.pick_up_tip()
+        left.aspirate(5, plate["B1"])
+        right.aspirate(50, plate["A1"])
+        yield ctx, left, right, plate
+
+
+def liquid_steps(ctx: EmbeddedContext) -> list[tuple[str, str, str | None]]:
+    """(command, mount, well) of every move and liquid step after the tips were taken."""
+    kinds = (c.MoveTo, c.Aspirate, c.Dispense, c.BlowOut, c.TouchTip)
+    return [(type(cmd).__name__, cmd.mount, cmd.well)
+            for e in ctx.run.engine.entries if isinstance(cmd := e.command, kinds)]
+
+
+@pytest.mark.parametrize("api", [(2, 8), (2, 13)])
+def test_below_2_14_in_place_means_where_either_pipette_last_went(
+        api: tuple[int, int]) -> None:
+    # The pipettes share the gantry: once the right one moved to A1, the left one is no
+    # longer at B1. As Opentrons before 2.14 (checked with opentrons_simulate 8.8.2 at 2.8
+    # and 2.13), the left one's in-place steps act at A1, and it goes there first.
+    for call in ("dispense", "blow_out"):
+        with two_pipettes(api) as (ctx, left, _, _):
+            getattr(left, call)()
+            kind = "Dispense" if call == "dispense" else "BlowOut"
+            assert liquid_steps(ctx)[-2:] == [("MoveTo", "left", "2/A1"), (kind, "left", "2/A1")]
+
+
+def test_from_2_14_in_place_after_the_other_pipette_moved_is_refused() -> None:
+    # As Opentrons from 2.14: a pipette acts in place only where it moved last.
+    with two_pipettes((2, 15)) as (ctx, left, right, _):
+        before = len(ctx.run.engine.entries)
+        for call in (left.dispense, left.blow_out, lambda: left.mix(1, 5)):
+            with pytest.raises(ProtocolError, match=r"the right pipette has moved since this "
+                                                     r"one did .* give a location"):
+                call()
+        assert len(ctx.run.engine.entries) == before  # refused before anything moved
+        right.dispense(10)  # the right one is where it moved last: in place at A1
+        assert liquid_steps(ctx)[-1] == ("Dispense", "right", "2/A1")
+
+
+@pytest.mark.parametrize("api", [(2, 8), (2, 15)])
+def test_touch_tip_and_air_gap_act_at_the_last_well_of_either_pipette(
+        api: tuple[int, int]) -> None:
+    # As Opentrons at every level: the last well any pipette went to.
+    with two_pipettes(api) as (ctx, left, _, _):
+        left.touch_tip()
+        left.dispense(5)  # the left pipette went to A1 for the touch: in place there now
+        left.air_gap(2)
+        assert liquid_steps(ctx)[-4:] == [
+            ("TouchTip", "left", "2/A1"), ("Dispense", "left", "2/A1"),
+            ("MoveTo", "left", "2/A1"), ("Aspirate", "left", "2/A1")]
+
+
+@pytest.mark.parametrize("api", [(2, 8), (2, 15)])
+def test_after_the_robot_homed_in_place_is_refused(api: tuple[int, int]) -> None:
+    # The pipettes are at the home position, over no well the protocol named. Opentrons
+    # refuses before 2.14; from 2.14 it would dispense at the home position: labrun
+    # refuses at every level.
+    with two_pipettes(api) as (ctx, _, right, plate):
+        ctx.home()
+        for call in (right.dispense, right.blow_out, lambda: right.aspirate(10)):
+            with pytest.raises(ProtocolError, match="no pipette has moved anywhere since "
+                                                     "the robot homed; give a location"):
+                call()
+        right.dispense(10, plate["C1"])
+        right.dispense(10)
+        assert liquid_steps(ctx)[-2:] == [("Dispense", "right", "2/C1")] * 2
 
 
 def test_flow_rates_and_rate_set_the_plunger_speed(bench: Bench) -> None:
