@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -319,7 +319,8 @@ class ProtocolContext:
                                      requested_as=str(module_name),
                                      api_version=self._api_version,
                                      placer=self._place_labware,
-                                     simulating=self._simulating)
+                                     simulating=self._simulating,
+                                     move_pipettes_away=self._move_pipettes_away)
         self._steps.send(c.LoadModule(module.id, spec.kind, model, slot,
                                          spec.highest_z(origin), spec.covers))
         for taken in module.slots:
@@ -428,6 +429,18 @@ class ProtocolContext:
     def home(self) -> None:
         """Home every axis."""
         self._steps.send(c.Home())
+        self._last_move.forget()
+
+    def _move_pipettes_away(self, module: str, near: Collection[str] | None, *,
+                            gantry: bool = False) -> None:
+        """Before ``module`` moves beside the pipettes, as an OT-2 does: lift them
+        (``liftPipettes``) when the last move went to one of the slots ``near`` (any slot
+        when None), or to no known slot. They are then over no well the protocol named:
+        a step with no location is refused until one moves."""
+        slot = self._last_move.slot()
+        if near is not None and slot is not None and slot not in near:
+            return
+        self._steps.send(c.LiftPipettes(module, gantry))
         self._last_move.forget()
 
     @contextmanager

@@ -34,6 +34,17 @@ _COORDINATE_SLOTS = {
 }
 
 
+def neighbours(slot: str, *, sideways_only: bool = False) -> set[str]:
+    """The OT-2 slots left and right of ``slot`` (and in front and behind it)."""
+    if not slot.isdigit() or not 1 <= int(slot) <= 12:
+        return set()
+    row, col = divmod(int(slot) - 1, 3)
+    places = [(row, col - 1), (row, col + 1)]
+    if not sideways_only:
+        places += [(row - 1, col), (row + 1, col)]
+    return {str(3 * r + c + 1) for r, c in places if 0 <= r < 4 and 0 <= c < 3}
+
+
 class OT2Deck:
     """What labrun reads from the OT-2 deck definition: slot origins and the fixed trash."""
 

@@ -137,6 +137,10 @@ class LastMove:
         """The robot homed: no pipette is anywhere a protocol named."""
         self.location = self.mount = None
 
+    def slot(self) -> str | None:
+        """The deck slot the last move went to; None if none or unknown."""
+        return None if self.location is None else self.location.labware.first_parent()
+
 
 class InstrumentContext:
     """A pipette on a mount."""
@@ -634,12 +638,14 @@ class InstrumentContext:
         pipette goes there first when the other made it, as an OT-2 does for a first
         aspirate); from 2.14 only where this pipette went last, as Opentrons refuses an
         in-place step after the other pipette moved. After the robot homed there is
-        none: labrun refuses at every apiLevel rather than act at the home position.
+        none (nor after the pipettes were lifted clear of a module): labrun refuses at
+        every apiLevel rather than act at the home position.
         """
         last = self._last_move
-        if last.location is None:  # a pipette with a tip has moved: the robot homed since
-            raise ProtocolError(f"{op}: no location given and no pipette has moved "
-                                "anywhere since the robot homed; give a location")
+        if last.location is None:  # a pipette with a tip has moved: they homed since
+            raise ProtocolError(f"{op}: no location given and the pipettes have homed since "
+                                "the last move (ctx.home(), or lifted clear of a module); "
+                                "give a location")
         if last.mount != self._mount and self._ctx.api_version >= ENGINE_CORE_API:
             raise ProtocolError(
                 f"{op}: no location given and the {last.mount} pipette has moved since this "

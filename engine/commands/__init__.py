@@ -22,6 +22,7 @@ from .heater_shaker import (
     WaitForShakerTemperature,
 )
 from .home import Home
+from .lift_pipettes import LiftPipettes
 from .liquid import Aspirate, Dispense, LiquidCommand
 from .load_instrument import LoadInstrument
 from .load_labware import LoadLabware
@@ -65,6 +66,7 @@ _COMMANDS: tuple[type[Command], ...] = (
     LoadInstrument,
     Comment,
     Home,
+    LiftPipettes,
     MoveTo,
     PickUpTip,
     DropTip,
@@ -107,6 +109,7 @@ __all__ = [
     "Engage",
     "Execution",
     "Home",
+    "LiftPipettes",
     "LiquidCommand",
     "LoadInstrument",
     "LoadLabware",

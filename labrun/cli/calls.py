@@ -99,6 +99,12 @@ def is_module_call(kind: str) -> bool:
     return "/" in kind or kind == "loadModule"
 
 
+def module_name(module: str) -> str:
+    """``heaterShakerModuleV1 in slot 1`` for the module id ``heaterShakerModuleV1@1``."""
+    model, _, slot = module.partition("@")
+    return f"the {model} in slot {slot}" if slot else module
+
+
 def module_sentence(kind: str, params: Params) -> str:
     """``Magnetic module: engage (height 12.5 mm)``."""
     if kind == "loadModule":
@@ -227,6 +233,9 @@ def sentence(name: str, commands: CallCommands, labels: Labels) -> str:
     """One protocol call, from its name and its commands."""
     first, kind = commands.first, commands.first_kind
     one = kind if commands.count == 1 else None  # the kind of its only command
+    if kind == "liftPipettes":  # a module call that first lifts the pipettes clear
+        kind = next((k for k in commands.firsts if is_module_call(k)), kind)
+        first = commands.firsts[kind]
     if kind is not None and is_module_call(kind):
         return module_sentence(kind, first)
     if name in LIQUID_VERBS:
@@ -292,6 +301,8 @@ def command_sentence(kind: str, params: Params, labels: Labels, *,
         text = f"Moving to {at}" if well else "Moving"
     elif kind == "home":
         text = "Homing"
+    elif kind == "liftPipettes":
+        text = f"Lifting the pipettes clear of {module_name(str(params.get('module')))}"
     elif is_module_call(kind):
         text = module_sentence(kind, params)
     elif kind == "setRailLights":

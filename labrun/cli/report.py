@@ -118,7 +118,8 @@ class TextLog:
                 return
             line = event.get("line")
             if self._header is not None:
-                if is_module_call(event["type"]):  # a module method: a call, not a group
+                if is_module_call(event["type"]) or event["type"] == "liftPipettes":
+                    # a module method (which may lift the pipettes first): a call
                     self._group = False
                 else:
                     if self._keep_words:

@@ -12,8 +12,8 @@ polls a temperature takes the branches it takes there and never loops for ever.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, Protocol
 
 from engine import commands as c
 
@@ -29,6 +29,17 @@ LabwarePlacer = Callable[[str | Mapping[str, Any], str, Point, str | None, str |
 """Loads a labware (a load name or a definition) in a slot at an origin, sending its
 ``loadLabware``: (name or definition, slot, origin, label, namespace, version, adapter)."""
 
+class PipettesMover(Protocol):
+    """Lifts the pipettes before ``module`` moves beside them, when the last move went to
+    one of the slots ``near`` (any, when None): ``ProtocolContext._move_pipettes_away``."""
+
+    def __call__(self, module: str, near: Collection[str] | None, *,
+                 gantry: bool = False) -> None: ...
+
+
+def _stay(module: str, near: Collection[str] | None, *, gantry: bool = False) -> None:
+    """No pipettes to move (a module context made without a protocol context)."""
+
 SETTLED = {"temperature": "target", "block_temperature": "block_target",
            "lid_temperature": "lid_target", "rpm": "target_rpm"}
 """In a simulation, each reading that reads as its target once one is set."""
@@ -43,8 +54,10 @@ class ModuleContext:
 
     def __init__(self, steps: StepTracker, spec: ModuleSpec, slot: str, origin: Point, *,
                  requested_as: str, api_version: tuple[int, int],
-                 placer: LabwarePlacer, simulating: bool = True) -> None:
+                 placer: LabwarePlacer, simulating: bool = True,
+                 move_pipettes_away: PipettesMover = _stay) -> None:
         self._steps = steps
+        self._move_pipettes_away = move_pipettes_away
         self._spec = spec
         self._slot = slot
         self._origin = origin  # where a labware on it has its slot origin

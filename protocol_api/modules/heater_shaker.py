@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from engine import commands as c
 
+from ..deck import neighbours
 from ..steps import api_step
 from .base import ModuleContext, ModuleError, check_range
 
@@ -68,6 +69,7 @@ class HeaterShakerContext(ModuleContext):
         if self._latch != "idle_closed":
             raise ModuleError("set_and_wait_for_shake_speed: the labware latch must be closed "
                               "with close_labware_latch() before the plate shakes")
+        self._move_pipettes_away(self.id, self._slots_around(sideways_only=False))
         self._call(c.SetAndWaitForShakeSpeed(self.id, speed))
         self._target_rpm = speed
 
@@ -92,8 +94,14 @@ class HeaterShakerContext(ModuleContext):
         if self.shaking:
             raise ModuleError("open_labware_latch: the plate is shaking; stop it with "
                               "deactivate_shaker() first")
+        self._move_pipettes_away(self.id, self._slots_around(sideways_only=True))
         self._call(c.OpenLabwareLatch(self.id))
         self._latch = "idle_open"
+
+    def _slots_around(self, *, sideways_only: bool) -> set[str]:
+        """Its slot and the slots beside it (and in front and behind it): a pipette there
+        is lifted before the plate shakes or the latch opens, as on an OT-2."""
+        return {self._slot} | neighbours(self._slot, sideways_only=sideways_only)
 
     @api_step("close_labware_latch")
     def close_labware_latch(self) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from engine.commands import Command
 
-from ..deck import Deck
+from ..deck import Deck, neighbours
 from .base import ModuleContext, ModuleError
 from .definitions import ModuleSpec
 from .heater_shaker import HeaterShakerContext
@@ -25,17 +25,6 @@ from .thermocycler import ThermocyclerContext
 
 SLOT_SIZE = (128.0, 86.0)
 """A labware footprint on an OT-2 slot, from its origin (mm)."""
-
-
-def neighbours(slot: str, *, sideways_only: bool = False) -> set[str]:
-    """The OT-2 slots left and right of ``slot`` (and in front and behind it)."""
-    if not slot.isdigit() or not 1 <= int(slot) <= 12:
-        return set()
-    row, col = divmod(int(slot) - 1, 3)
-    places = [(row, col - 1), (row, col + 1)]
-    if not sideways_only:
-        places += [(row - 1, col), (row + 1, col)]
-    return {str(3 * r + c + 1) for r, c in places if 0 <= r < 4 and 0 <= c < 3}
 
 
 class ModuleRules:

@@ -37,6 +37,7 @@ class ThermocyclerContext(ModuleContext):
     @api_step("open_lid")
     def open_lid(self) -> str:
         """Open the lid; returns its position."""
+        self._move_pipettes_away(self.id, None, gantry=True)  # out of the lid's way, as an OT-2
         self._call(c.OpenLid(self.id))
         self._lid = "open"
         return self._lid
@@ -44,6 +45,7 @@ class ThermocyclerContext(ModuleContext):
     @api_step("close_lid")
     def close_lid(self) -> str:
         """Close the lid; returns its position."""
+        self._move_pipettes_away(self.id, None, gantry=True)  # out of the lid's way, as an OT-2
         self._call(c.CloseLid(self.id))
         self._lid = "closed"
         return self._lid

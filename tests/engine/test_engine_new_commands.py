@@ -8,7 +8,7 @@ import pytest
 
 from engine import commands as c
 from engine.robot_model import CommandError, Pipette, PlungerSpec, RobotModel
-from engine.segments import Move
+from engine.segments import HomeAxes, Move
 from hardware.config import default_config
 
 
@@ -78,3 +78,15 @@ def test_a_multi_channel_gantry_carries_the_middle_of_its_nozzles() -> None:
     assert isinstance(move, Move) and move.target["Y"] == pytest.approx(200.0 - 31.5)
     with pytest.raises(CommandError, match=r"axis Y would go to -21\.5"):
         robot.arc("left", (100.0, 10.0, 50.0), force_direct=True)
+
+
+def test_lift_pipettes_homes_every_z_then_the_gantry_and_no_plunger() -> None:
+    robot = model()
+    config = robot.config
+    assert c.REGISTRY["liftPipettes"] is c.LiftPipettes and c.LiftPipettes.reversible
+    (lift,) = c.LiftPipettes("heaterShakerModuleV1@1").plan(robot)
+    assert isinstance(lift, HomeAxes) and set(lift.axes) == set(config.z_axes)
+    z_first, gantry = c.LiftPipettes("thermocyclerModuleV2@7", gantry=True).plan(robot)
+    assert isinstance(z_first, HomeAxes) and set(z_first.axes) == set(config.z_axes)
+    assert isinstance(gantry, HomeAxes) and set(gantry.axes) == {"X", "Y"}
+    assert not set(config.plunger_axes) & {*z_first.axes, *gantry.axes}  # a tip may hold liquid

@@ -321,3 +321,48 @@ def test_module_deck_rules_and_waits_are_opentrons(tmp_path: Path, api: str, cal
     assert result["status"] == "failed" and refused in result["error"], result
     assert result["location"] == f"{path}:{last_line}"
 
+
+
+@pytest.mark.parametrize(("calls", "lifted"), [
+    # As Opentrons 8.8.2 (its heater-shaker and thermocycler commands): the pipettes are
+    # lifted before the plate shakes when the last move went to the heater-shaker's slot
+    # or a slot beside, in front of or behind it (or nowhere known yet); before the latch
+    # opens only for its slot and the slots left and right; before a lid moves always.
+    ("p.move_to(beside['A1'].top())\nhs.set_and_wait_for_shake_speed(500)", [False]),
+    ("p.move_to(behind['A1'].top())\nhs.set_and_wait_for_shake_speed(500)", [False]),
+    ("p.move_to(rack_behind['A1'].top())\nhs.set_and_wait_for_shake_speed(500)", []),
+    ("hs.set_and_wait_for_shake_speed(500)", [False]),
+    ("p.move_to(beside['A1'].top())\nhs.open_labware_latch()", [False]),
+    ("p.move_to(behind['A1'].top())\nhs.open_labware_latch()", []),
+    ("p.move_to(rack_behind['A1'].top())\ntc.open_lid()\ntc.close_lid()", [True, True]),
+])
+def test_the_pipettes_are_lifted_before_a_module_moves_beside_them(
+        tmp_path: Path, calls: str, lifted: list[bool]) -> None:
+    setup = DECK_RULES_SETUP.strip() + "\nhs.close_labware_latch()"
+    run = simulate_file(protocol_file(tmp_path, setup + "\n" + calls, "2.15"))
+    assert summary(run)["status"] == "succeeded"
+    kinds = [(e["type"], e["params"]) for e in run.record.events if e["event"] == "command"
+             and e["status"] == "queued" and e.get("origin", "protocol") == "protocol"]
+    lifts = [params["gantry"] for kind, params in kinds if kind == "liftPipettes"]
+    assert lifts == lifted
+    if lifted:  # right before the module's command
+        index = next(i for i, (kind, _) in enumerate(kinds) if kind == "liftPipettes")
+        assert "/" in kinds[index + 1][0]
+
+
+@pytest.mark.parametrize("api", ["2.13", "2.15"])
+def test_after_the_pipettes_were_lifted_a_step_with_no_location_is_refused(
+        tmp_path: Path, api: str) -> None:
+    # They are over no well the protocol named (Opentrons refuses it below 2.14, and from
+    # 2.14 beside a shaking heater-shaker); a step with a location goes on.
+    setup = DECK_RULES_SETUP.strip() + "\nhs.close_labware_latch()\np.pick_up_tip()"
+    calls = ("p.aspirate(50, beside['A1'])\nhs.set_and_wait_for_shake_speed(500)\n"
+             "hs.deactivate_shaker()\np.dispense(50)")
+    path = protocol_file(tmp_path, setup + "\n" + calls, api)
+    result = summary(simulate_file(path))
+    assert result["status"] == "failed" and "the pipettes have homed since the last move" \
+        in result["error"], result
+    assert result["location"] == f"{path}:{4 + setup.count(chr(10)) + 1 + 4}"
+    given = calls.replace("p.dispense(50)", "p.dispense(50, beside['A1'])")
+    ok = protocol_file(tmp_path, setup + "\n" + given, api)
+    assert summary(simulate_file(ok))["status"] == "succeeded"

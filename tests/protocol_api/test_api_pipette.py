@@ -364,8 +364,8 @@ def test_after_the_robot_homed_in_place_is_refused(api: tuple[int, int]) -> None
     with two_pipettes(api) as (ctx, _, right, plate):
         ctx.home()
         for call in (right.dispense, right.blow_out, lambda: right.aspirate(10)):
-            with pytest.raises(ProtocolError, match="no pipette has moved anywhere since "
-                                                     "the robot homed; give a location"):
+            with pytest.raises(ProtocolError, match=r"the pipettes have homed since the last "
+                                                     r"move \(ctx.home\(\)"):
                 call()
         right.dispense(10, plate["C1"])
         right.dispense(10)

@@ -462,3 +462,27 @@ def test_the_log_lists_the_protocol_pause_and_its_automatic_resume(
     assert any(line.startswith("unparked back to X=") for line in log)
     assert any(line.startswith("  Moving to B1 of Corning 96 Well Plate 360 µL Flat "
                                "(slot 1) (") for line in log)
+
+
+def test_a_module_call_that_lifts_the_pipettes_first_is_one_call_in_the_log(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = write(tmp_path, '''
+        metadata = {"apiLevel": "2.15"}
+        def run(ctx):
+            hs = ctx.load_module("heaterShakerModuleV1", 1)
+            hs.load_labware("nest_96_wellplate_2ml_deep")
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+            p = ctx.load_instrument("p300_single_gen2", "right")
+            hs.close_labware_latch()
+            p.move_to(plate["A1"].top())
+            hs.set_and_wait_for_shake_speed(500)
+        ''')
+    status, out, _ = simulate(capsys, str(path))
+    assert status == 0
+    assert run_log(out)[-1] == "Heater shaker: set and wait for shake speed (rpm 500)"
+    status, out, _ = simulate(capsys, str(path), "-v")
+    log = [line.strip() for line in run_log(out)]
+    shake = log.index("Heater shaker: set and wait for shake speed (rpm 500)")
+    assert log[shake + 1:shake + 3] == [
+        "Lifting the pipettes clear of the heaterShakerModuleV1 in slot 1",
+        "Heater shaker: set and wait for shake speed (rpm 500)"]
