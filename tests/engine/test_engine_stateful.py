@@ -264,7 +264,9 @@ class RunMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.free())
     @rule(closed=st.booleans(), lid_celsius=st.one_of(st.none(), st.floats(37, 110)))
     def thermocycler_lid(self, closed: bool, lid_celsius: float | None) -> None:
-        commands: list[c.Command] = [c.CloseLid(TC) if closed else c.OpenLid(TC)]
+        # the pipettes lifted and the gantry homed out of the lid's way, as the API does
+        commands: list[c.Command] = [c.LiftPipettes(TC, gantry=True),
+                                     c.CloseLid(TC) if closed else c.OpenLid(TC)]
         if lid_celsius is not None:
             commands += [c.SetTargetLidTemperature(TC, round(lid_celsius, 1)),
                          c.WaitForLidTemperature(TC)]
@@ -290,12 +292,13 @@ class RunMachine(RuleBasedStateMachine):
         if rpm is None:  # the latch closed first, as the protocol API requires
             self._call(c.CloseLabwareLatch(HS), c.DeactivateShaker(HS))
         else:
-            self._call(c.CloseLabwareLatch(HS), c.SetAndWaitForShakeSpeed(HS, round(rpm)))
+            self._call(c.CloseLabwareLatch(HS), c.LiftPipettes(HS),
+                       c.SetAndWaitForShakeSpeed(HS, round(rpm)))
 
     @precondition(lambda self: self.free() and not self.shaking)
     @rule()
     def open_latch(self) -> None:
-        self._call(c.OpenLabwareLatch(HS))
+        self._call(c.LiftPipettes(HS), c.OpenLabwareLatch(HS))
 
     @precondition(lambda self: self.free())
     @rule()
