@@ -369,7 +369,8 @@ class ProtocolContext:
             plunger_bottom=PLUNGER_BOTTOM, plunger_blow_out=PLUNGER_BLOW_OUT,
             plunger_drop_tip=PLUNGER_DROP_TIP,
             nozzle_xy=(spec.nozzle_offset[0], spec.nozzle_offset[1])))
-        instrument = InstrumentContext(self, spec, mount_name, racks)
+        instrument = InstrumentContext(self, spec, mount_name, racks,
+                                       requested_as=str(instrument_name))
         self._instruments[mount_name] = instrument
         return instrument
 

@@ -34,6 +34,10 @@ _COORDINATE_SLOTS = {
 }
 
 
+SLOT_SIZE = (128.0, 86.0)
+"""A labware footprint on an OT-2 slot, from its origin (mm)."""
+
+
 def neighbours(slot: str, *, sideways_only: bool = False) -> set[str]:
     """The OT-2 slots left and right of ``slot`` (and in front and behind it)."""
     if not slot.isdigit() or not 1 <= int(slot) <= 12:
@@ -155,6 +159,28 @@ class Deck(Mapping[str, "DeckItem | None"]):
         """The slot's front-left corner, as a Location relative to the slot name."""
         name = self.check_slot(slot)
         return Location(self._origins[name], name)
+
+    def get_slot_center(self, slot: object) -> Point:
+        """The middle of the slot's footprint (at the slot's height)."""
+        origin = self.position_for(slot).point
+        return Point(origin.x + SLOT_SIZE[0] / 2, origin.y + SLOT_SIZE[1] / 2, origin.z)
+
+    def right_of(self, slot: object) -> DeckItem | None:
+        """What is loaded in the slot to the right of ``slot`` (None: nothing, or no slot
+        there)."""
+        return self._beside(slot, +1)
+
+    def left_of(self, slot: object) -> DeckItem | None:
+        """What is loaded in the slot to the left of ``slot`` (None: nothing, or no slot
+        there)."""
+        return self._beside(slot, -1)
+
+    def _beside(self, slot: object, step: int) -> DeckItem | None:
+        name = self.check_slot(slot)
+        for other in neighbours(name, sideways_only=True):
+            if int(other) - int(name) == step:
+                return self._items.get(other)
+        return None
 
     def load(self, labware: Labware) -> Labware:
         """Put ``labware`` in the slot it was built for (``labware.slot``)."""

@@ -146,8 +146,10 @@ class InstrumentContext:
     """A pipette on a mount."""
 
     def __init__(self, ctx: ProtocolContext, spec: PipetteSpec, mount: str,
-                 tip_racks: list[Labware]) -> None:
+                 tip_racks: list[Labware], requested_as: str | None = None) -> None:
         self._ctx = ctx
+        self.requested_as = spec.name if requested_as is None else requested_as
+        """The name the protocol loaded it by (``load_instrument``'s first argument)."""
         self._steps = ctx._steps
         self._spec = spec
         self._mount = mount
@@ -181,6 +183,13 @@ class InstrumentContext:
     def type(self) -> str:
         """``'single'`` or ``'multi'``."""
         return "multi" if self._spec.channels > 1 else "single"
+
+    @property
+    @since(2, 2)
+    def return_height(self) -> float:
+        """How far a returned tip goes into its rack before it is let go, as a fraction
+        of the tip's length (from the pipette's definition; 0.5 unless it says)."""
+        return self._spec.return_height
 
     @property
     def default_speed(self) -> float:

@@ -40,7 +40,8 @@ class PipetteSpec(Frozen):
 
     __slots__ = ("aspirate_flow_rate", "blow_out_flow_rate", "channels", "default_tip_length",
                  "default_tipracks", "dispense_flow_rate", "display_name", "max_volume",
-                 "min_volume", "model", "name", "nozzle_offset", "nozzles", "tip_overlaps")
+                 "min_volume", "model", "name", "nozzle_offset", "nozzles", "return_height",
+                 "tip_overlaps")
 
     name: str  # the load name, p300_multi_gen2
     model: str  # the versioned model, p300_multi_v2.1
@@ -56,13 +57,14 @@ class PipetteSpec(Frozen):
     nozzle_offset: Vector  # the primary nozzle (A1) from the mount, mm
     nozzles: tuple[tuple[str, Vector], ...]  # every nozzle, back to front (A1, B1, ...)
     default_tipracks: tuple[str, ...]  # tip rack URIs
+    return_height: float  # a returned tip is let go this many tip lengths into its rack
 
     def __init__(self, name: str, model: str, display_name: str, channels: int, min_volume: float,
                  max_volume: float, aspirate_flow_rate: float, dispense_flow_rate: float,
                  blow_out_flow_rate: float, default_tip_length: float,
                  tip_overlaps: Mapping[str, float], nozzle_offset: Vector,
                  nozzles: tuple[tuple[str, Vector], ...],
-                 default_tipracks: tuple[str, ...]) -> None:
+                 default_tipracks: tuple[str, ...], return_height: float = 0.5) -> None:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "display_name", display_name)
@@ -77,6 +79,7 @@ class PipetteSpec(Frozen):
         object.__setattr__(self, "nozzle_offset", nozzle_offset)
         object.__setattr__(self, "nozzles", nozzles)
         object.__setattr__(self, "default_tipracks", default_tipracks)
+        object.__setattr__(self, "return_height", return_height)
 
     @property
     def ul_per_mm(self) -> float:
@@ -141,6 +144,7 @@ def _spec(name: str, api_version: tuple[int, int]) -> PipetteSpec:
         nozzle_offset=_vector(geometry["nozzleOffset"]),
         nozzles=tuple((n, by_name[n]) for n in order),
         default_tipracks=tuple(liquid.get("defaultTipracks", ())),
+        return_height=float(tip.get("defaultReturnTipHeight", 0.5)),
     )
 
 

@@ -17,14 +17,11 @@ from collections.abc import Callable
 
 from engine.commands import Command
 
-from ..deck import Deck, neighbours
+from ..deck import SLOT_SIZE, Deck, neighbours
 from .base import ModuleContext, ModuleError
 from .definitions import ModuleSpec
 from .heater_shaker import HeaterShakerContext
 from .thermocycler import ThermocyclerContext
-
-SLOT_SIZE = (128.0, 86.0)
-"""A labware footprint on an OT-2 slot, from its origin (mm)."""
 
 
 class ModuleRules:

@@ -372,6 +372,18 @@ def test_after_the_robot_homed_in_place_is_refused(api: tuple[int, int]) -> None
         assert liquid_steps(ctx)[-2:] == [("Dispense", "right", "2/C1")] * 2
 
 
+@pytest.mark.parametrize(("name", "height"), [
+    ("p300_single_gen2", 0.5), ("p300_multi_gen2", 0.4), ("p1000_single_gen2", 0.83),
+    ("p10_single", 0.5)])
+def test_return_height_and_requested_as_are_the_definitions_and_the_load_name(
+        name: str, height: float) -> None:
+    # return_height as Opentrons 8.8.2 gives it at apiLevel 2.13 and 2.15
+    with open_context(api_version=(2, 15)) as ctx:
+        pipette = ctx.load_instrument(name, "left")
+        assert pipette.return_height == height
+        assert pipette.requested_as == name
+
+
 def test_flow_rates_and_rate_set_the_plunger_speed(bench: Bench) -> None:
     p, plate = bench.p300, bench.plate
     assert (p.flow_rate.aspirate, p.flow_rate.dispense, p.flow_rate.blow_out) == (

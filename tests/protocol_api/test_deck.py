@@ -123,3 +123,17 @@ def test_a_deck_without_slots_given_is_the_ot2_deck() -> None:
     assert deck.trash_slot == "12"
     assert deck.position_for(6).point == Point(265.0, 90.5, 0.0)
     assert deck.trash.highest_z == 82.0
+
+
+def test_slot_centres_and_what_is_left_and_right_of_a_slot(deck: Deck) -> None:
+    # The figures of Opentrons 8.8.2's Deck.get_slot_center on an OT-2.
+    assert deck.get_slot_center("1") == Point(64.0, 43.0, 0.0)
+    assert deck.get_slot_center(5) == Point(196.5, 133.5, 0.0)
+    assert deck.get_slot_center("12") == Point(329.0, 314.5, 0.0)
+    plate = deck.load(labware_for(deck, "corning_96_wellplate_360ul_flat", 5))
+    assert deck.left_of(6) is plate and deck.right_of("4") is plate
+    assert deck.right_of(5) is None  # slot 6 is empty
+    assert deck.right_of(6) is None and deck.left_of(4) is None  # the deck's edges
+    assert deck.right_of(11) is deck.fixed_trash
+    with pytest.raises(InvalidSlotError):
+        deck.left_of(13)
