@@ -34,7 +34,11 @@ if TYPE_CHECKING:
 
 NAMED_TIP_API = (2, 2)
 """From this apiLevel a tip is picked up from a named well whether or not it is marked used
-(tip tracking only chooses tips); before, a used one is refused."""
+(tip tracking only chooses tips); before, a used one is refused. Also from this level a
+tip dropped into a tip rack's well goes ``return_height`` tip lengths into it."""
+PRE_2_2_RETURN_MM = 10.0
+"""Before apiLevel 2.2 a tip dropped into a tip rack's well is let go this far above the
+well's bottom, as in Opentrons."""
 DISPENSE_CHECK_API = (2, 17)
 """From this apiLevel a dispense of more than the tip holds is an error; before, the
 plunger stops at empty (Opentrons 8.8.2's simulator: fine at 2.16, an error at 2.17)."""
@@ -384,6 +388,8 @@ class InstrumentContext:
         self._require_tip("drop_tip")
         if location is None:
             target = self.trash_container.wells()[0].top()
+        elif isinstance(location, Well) and location.parent.is_tiprack:
+            target = self._into_rack(location)
         elif isinstance(location, Well):
             target = location.top()
         elif isinstance(location, Location):
@@ -397,6 +403,14 @@ class InstrumentContext:
         self._tip_length = 0.0
         self._last_move.moved(target, self._mount)
         return self
+
+    def _into_rack(self, well: Well) -> Location:
+        """Where a tip is let go into a tip rack's ``well``, as on an OT-2: its end
+        ``return_height`` tip lengths below the top (before apiLevel 2.2, 10 mm above
+        the bottom), so the tip is seated back rather than dropped onto the rack."""
+        if self._ctx.api_version < NAMED_TIP_API:
+            return well.bottom(PRE_2_2_RETURN_MM)
+        return well.top(-self._spec.return_height * well.parent.tip_length)
 
     @api_step("return_tip")
     def return_tip(self, home_after: bool | None = None) -> InstrumentContext:

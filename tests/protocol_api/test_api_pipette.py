@@ -133,7 +133,10 @@ def test_return_tip_puts_it_back_and_it_can_be_picked_up_again_by_name(bench: Be
     bench.p300.pick_up_tip()
     bench.p300.return_tip()
     drop = bench.commands(c.DropTip)[0]
-    assert (drop.well, drop.point) == ("4/A1", tuple(bench.racks[0]["A1"].top().point))
+    # let go half a tip length into the rack (the p300's return height), as an OT-2
+    rack = bench.racks[0]
+    assert (drop.well, drop.point) == ("4/A1", tuple(rack["A1"].top(-0.5 * rack.tip_length)
+                                                     .point))
     assert not bench.p300.has_tip
     # As in Opentrons, tip tracking is not reset: the next automatic pick-up takes a
     # fresh tip, never the used one ...
@@ -146,6 +149,33 @@ def test_return_tip_puts_it_back_and_it_can_be_picked_up_again_by_name(bench: Be
     bench.p300.pick_up_tip(bench.racks[0]["A1"])
     assert picked(bench) == ["4/A1", "4/B1", "4/A1", "4/A1"]
     bench.p300.drop_tip()
+
+
+@pytest.mark.parametrize(("api", "name", "z"), [
+    # the tip end's height as opentrons_simulate 8.8.2 puts it (the mount's position less
+    # the tip's length on it), rack top at 64.69 mm, tips 59.3 mm long
+    ((2, 15), "p300_single_gen2", 64.69 - 0.5 * 59.3),
+    ((2, 15), "p1000_single_gen2", None),
+    ((2, 1), "p300_single_gen2", None),
+])
+def test_a_tip_dropped_into_a_rack_is_seated_in_it(api: tuple[int, int], name: str,
+                                                   z: float | None) -> None:
+    with open_context(api_version=api) as ctx:
+        rack = ctx.load_labware(TIPS_300 if "300" in name else "opentrons_96_tiprack_1000ul", 4)
+        pipette = ctx.load_instrument(name, "right", tip_racks=[rack])
+        pipette.pick_up_tip()
+        pipette.drop_tip(rack["B1"])
+        (drop,) = ctx_commands(ctx, c.DropTip)
+        if api < (2, 2):  # 10 mm above the well's bottom, as Opentrons before 2.2
+            expected = rack["B1"].bottom(10).point.z
+        else:
+            expected = rack["B1"].top(-pipette.return_height * rack.tip_length).point.z
+        assert drop.point[2] == pytest.approx(expected)
+        if z is not None:
+            assert drop.point[2] == pytest.approx(z)
+        pipette.pick_up_tip()
+        pipette.drop_tip(ctx.fixed_trash["A1"])  # the trash: at its top
+        assert ctx_commands(ctx, c.DropTip)[-1].point[2] == ctx.fixed_trash["A1"].top().point.z
 
 
 def test_a_named_tip_is_taken_as_it_is_from_api_2_2() -> None:
@@ -178,7 +208,8 @@ def test_a_tip_may_be_dropped_onto_any_rack_position(bench: Bench) -> None:
     bench.p300.pick_up_tip()
     bench.p300.drop_tip(bench.racks[0]["B1"])
     drop = bench.commands(c.DropTip)[0]
-    assert (drop.well, drop.point) == ("4/B1", tuple(bench.racks[0]["B1"].top().point))
+    seated = bench.racks[0]["B1"].top(-0.5 * bench.racks[0].tip_length)
+    assert (drop.well, drop.point) == ("4/B1", tuple(seated.point))
     assert not bench.p300.has_tip and bench.racks[0]["B1"].has_tip
 
 
