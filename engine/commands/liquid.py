@@ -17,6 +17,20 @@ def tip_pipette(robot: RobotModel, command: Command, mount: str) -> Pipette:
     return pipette
 
 
+def _ready_out_of_the_liquid(robot: RobotModel, mount: str, plunger: str,
+                             bottom: float) -> list[Segment]:
+    """Moves that bring an empty tip's plunger to the bottom, ready to draw, with the tip
+    lifted to the safe height and back: a plunger past the bottom (after a blow-out)
+    would draw liquid in on its way back, a homed one would blow bubbles. An OT-2 resets
+    it at the well's top before going down, for the same reason."""
+    z_axis = robot.z_axis(mount)
+    here = robot.position[z_axis]
+    lift = max(here, robot.safe_height())
+    if lift - here <= 1e-6:
+        return [Move({plunger: bottom})]
+    return [Move({z_axis: lift}), Move({plunger: bottom}), Move({z_axis: here})]
+
+
 class LiquidCommand(Command):
     """Moves ``volume`` µL through the tip where it is, at ``flow_rate`` µL/s.
 
@@ -57,7 +71,7 @@ class LiquidCommand(Command):
         segments: list[Segment] = []
         empty = self.sign > 0 and pipette.volume <= 1e-9
         if empty and abs(robot.position[axis] - spec.bottom) > 1e-6:
-            segments.append(Move({axis: spec.bottom}))  # ready to draw from the bottom
+            segments += _ready_out_of_the_liquid(robot, self.mount, axis, spec.bottom)
         segments.append(Move({axis: spec.bottom - after / spec.ul_per_mm},
                              self.flow_rate / spec.ul_per_mm))
         return segments

@@ -90,3 +90,18 @@ def test_lift_pipettes_homes_every_z_then_the_gantry_and_no_plunger() -> None:
     assert isinstance(z_first, HomeAxes) and set(z_first.axes) == set(config.z_axes)
     assert isinstance(gantry, HomeAxes) and set(gantry.axes) == {"X", "Y"}
     assert not set(config.plunger_axes) & {*z_first.axes, *gantry.axes}  # a tip may hold liquid
+
+
+@pytest.mark.parametrize("plunger_at", [19.0, 0.0])  # past the bottom (a blow-out), homed
+def test_an_empty_tips_plunger_is_made_ready_out_of_the_liquid(plunger_at: float) -> None:
+    robot = model()
+    robot.position.update({"Z": 60.0, "B": plunger_at})  # the tip down in a well
+    segments = c.Aspirate("left", 30.0, 50.0, "1/A1").plan(robot)
+    up, ready, down, draw = segments
+    assert isinstance(up, Move) and up.target == {"Z": robot.safe_height()}
+    assert isinstance(ready, Move) and ready.target == {"B": 18.0}
+    assert isinstance(down, Move) and down.target == {"Z": 60.0}
+    assert isinstance(draw, Move) and draw.target == {"B": pytest.approx(18 - 30 / (300 / 19))}
+    robot.position["B"] = 18.0  # ready: it draws where it is
+    (draw,) = c.Aspirate("left", 30.0, 50.0, "1/A1").plan(robot)
+    assert isinstance(draw, Move) and set(draw.target) == {"B"}
