@@ -685,7 +685,8 @@ class InstrumentContext:
         ref = _location_ref(location)
         self._steps.send(c.MoveTo(self._mount, (point.x, point.y, point.z), ref,
                                   force_direct, minimum_z_height, speed))
-        self._last_move.moved(location, self._mount)
+        last = self._last_move  # LastMove.moved, written out: once a move
+        last.location, last.mount = location, self._mount
         return ref
 
     def _primary_point(self, location: Location) -> Point:
