@@ -272,3 +272,36 @@ def _floor_at(point: Sequence[float], index: Mapping[tuple[int, int], list[Piece
             else:
                 floor = min(floor, z0 + t * (z1 - z0))
     return floor if floor < math.inf else travel_floor
+
+
+def plunger_strokes(config: RobotConfig, trace: Sequence[TraceItem], low_below: float
+                    ) -> list[tuple[dict[str, Any], list[float]]]:
+    """Each protocol command (its ``queued`` event) with the plunger strokes made while it
+    ran with its mount's tip down: the Z axis below ``low_below`` and still during the
+    stroke. A stroke is in mm, positive when the plunger draws (moves up)."""
+    commands: list[tuple[dict[str, Any], list[float]]] = []
+    queued: dict[int, dict[str, Any]] = {}
+    running: tuple[dict[str, Any], list[float]] | None = None
+    for kind, first, _second in trace:
+        if kind == "event":
+            event = first
+            if event["event"] != "command":
+                continue
+            if event["status"] == "queued":
+                queued[event["id"]] = event
+            elif event["status"] == "started":
+                running = (queued[event["id"]], [])
+                commands.append(running)
+            elif event["status"] in ("completed", "failed"):
+                running = None
+            continue
+        if running is None:
+            continue
+        mount = running[0].get("params", {}).get("mount")
+        if mount not in config.mounts:
+            continue
+        z, plunger = config.mounts[mount].z_axis, config.mounts[mount].plunger_axis
+        start, end = first, _second
+        if start[plunger] != end[plunger] and start[z] == end[z] < low_below:
+            running[1].append(round(start[plunger] - end[plunger], 6))
+    return commands

@@ -1,0 +1,79 @@
+"""The plunger moves with a tip down only for the protocol's liquid, by the volume the
+record says: traced on the simulated robot, for every example and for blow-outs, homes
+and air gaps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from labrun_testing import protocol_file
+from motion_trace import TraceItem, TracingController, follow_record, plunger_strokes
+
+from engine.run import Run
+from hardware.clock import VirtualClock
+from hardware.config import default_config
+from protocol_api.execute import continue_when_stalled, create_run
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.py"))
+BLOW_OUTS = """
+tips = ctx.load_labware('opentrons_96_tiprack_300ul', 1)
+plate = ctx.load_labware('corning_96_wellplate_360ul_flat', 2)
+p = ctx.load_instrument('p300_single_gen2', 'right', tip_racks=[tips])
+p.transfer(60, plate.wells()[:4], plate.wells()[8:12], blow_out=True, air_gap=10,
+           new_tip='once')
+p.distribute(20, plate['A1'], plate.columns()[3], disposal_volume=15)
+p.pick_up_tip()
+p.aspirate(40, plate['A2'])
+p.blow_out()
+p.home()
+p.aspirate(30, plate['A3'])
+p.air_gap(5)
+p.dispense(35, plate['A4'])
+p.drop_tip()
+"""
+# Commands that move the plunger with the tip down for another reason than liquid:
+# picking a tip up and ejecting one.
+TIP_HANDLING = {"pickUpTip", "dropTip"}
+
+
+def traced_strokes(path: Path) -> tuple[list[tuple[dict[str, Any], list[float]]], Run]:
+    config, clock, trace = default_config(), VirtualClock(), list[TraceItem]()
+    run = create_run(path, controller=TracingController(config, clock, trace=trace),
+                     config=config, clock=clock, on_stalled=continue_when_stalled)
+    try:
+        follow_record(run, trace)
+        run.control.play(source="test")
+        run.wait(timeout=120)
+    finally:
+        run.close()
+    assert run.record.events[-1]["status"] == "succeeded"
+    low = run.engine.model.safe_height() - 1.0
+    return plunger_strokes(config, trace, low), run
+
+
+@pytest.mark.parametrize("source", [*EXAMPLES, "blow-outs"],
+                         ids=[*(p.stem for p in EXAMPLES), "blow-outs"])
+def test_the_plunger_moves_in_a_well_only_by_the_recorded_volumes(
+        tmp_path: Path, source: Path | str) -> None:
+    path = protocol_file(tmp_path, BLOW_OUTS) if source == "blow-outs" else source
+    strokes, run = traced_strokes(path)
+    model = run.engine.model
+    checked = 0
+    for event, moved in strokes:
+        kind, params = event["type"], event.get("params", {})
+        if kind in TIP_HANDLING or not moved:
+            continue
+        ul_per_mm = model.pipette(params["mount"]).spec.ul_per_mm
+        microlitres = [round(stroke * ul_per_mm, 3) for stroke in moved]
+        if kind == "aspirate":
+            assert microlitres == [round(params["volume"], 3)], (event, microlitres)
+        elif kind == "dispense":
+            assert len(microlitres) == 1 and -microlitres[0] <= params["volume"] + 1e-3, event
+        elif kind == "blowOut":
+            assert len(microlitres) == 1 and microlitres[0] < 0, (event, microlitres)
+        else:
+            raise AssertionError(f"{kind} moved the plunger with the tip down: {microlitres}")
+        checked += 1
+    assert checked > 0
