@@ -124,7 +124,7 @@ class LastMove:
 
     The OT-2's pipettes share one gantry: once one pipette moves, the other is no longer
     where it last went. A liquid step with no location acts where this says (see
-    ``InstrumentContext._here``); homing the robot forgets it.
+    ``InstrumentContext._here``); homing the pipettes forgets it.
     """
 
     __slots__ = ("location", "mount")
@@ -138,7 +138,8 @@ class LastMove:
         self.location, self.mount = location, mount
 
     def forget(self) -> None:
-        """The robot homed: no pipette is anywhere a protocol named."""
+        """The pipettes homed (the robot did, or they were lifted clear of a module):
+        no pipette is anywhere the protocol named."""
         self.location = self.mount = None
 
     def slot(self) -> str | None:
@@ -152,8 +153,8 @@ class InstrumentContext:
     def __init__(self, ctx: ProtocolContext, spec: PipetteSpec, mount: str,
                  tip_racks: list[Labware], requested_as: str | None = None) -> None:
         self._ctx = ctx
+        # the name the protocol loaded it by (load_instrument's first argument)
         self.requested_as = spec.name if requested_as is None else requested_as
-        """The name the protocol loaded it by (``load_instrument``'s first argument)."""
         self._steps = ctx._steps
         self._spec = spec
         self._mount = mount

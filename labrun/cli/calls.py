@@ -100,7 +100,7 @@ def is_module_call(kind: str) -> bool:
 
 
 def module_name(module: str) -> str:
-    """``heaterShakerModuleV1 in slot 1`` for the module id ``heaterShakerModuleV1@1``."""
+    """``the heaterShakerModuleV1 in slot 1`` for the module id ``heaterShakerModuleV1@1``."""
     model, _, slot = module.partition("@")
     return f"the {model} in slot {slot}" if slot else module
 

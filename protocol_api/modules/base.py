@@ -29,6 +29,7 @@ LabwarePlacer = Callable[[str | Mapping[str, Any], str, Point, str | None, str |
 """Loads a labware (a load name or a definition) in a slot at an origin, sending its
 ``loadLabware``: (name or definition, slot, origin, label, namespace, version, adapter)."""
 
+
 class PipettesMover(Protocol):
     """Lifts the pipettes before ``module`` moves beside them, when the last move went to
     one of the slots ``near`` (any, when None): ``ProtocolContext._move_pipettes_away``."""
@@ -39,6 +40,7 @@ class PipettesMover(Protocol):
 
 def _stay(module: str, near: Collection[str] | None, *, gantry: bool = False) -> None:
     """No pipettes to move (a module context made without a protocol context)."""
+
 
 SETTLED = {"temperature": "target", "block_temperature": "block_target",
            "lid_temperature": "lid_target", "rpm": "target_rpm"}
