@@ -27,7 +27,7 @@ from hypothesis.stateful import (
     rule,
 )
 from labrun_testing import P300, TIP_TOP, ScriptedRun
-from motion_trace import PhysicalTrace, TraceItem
+from motion_trace import PhysicalTrace, TraceItem, plunger_strokes
 
 from engine import commands as c
 from engine.actions import Pause
@@ -147,6 +147,8 @@ class RunMachine(RuleBasedStateMachine):
                 self.asked[cmd.well] += cmd.volume
             elif isinstance(cmd, c.Dispense):
                 self.volume -= cmd.volume
+            elif isinstance(cmd, c.BlowOut):
+                self.volume = 0.0
             elif isinstance(cmd, (c.SetAndWaitForShakeSpeed, c.DeactivateShaker)):
                 self.shaking = isinstance(cmd, c.SetAndWaitForShakeSpeed)
 
@@ -222,6 +224,14 @@ class RunMachine(RuleBasedStateMachine):
         x, y, _ = well_point(well)
         self._call(c.MoveTo("left", (x, y, 19.0), well=well),
                    c.Aspirate("left", 10.0, 50.0, well, air_gap=True))
+
+    @precondition(lambda self: self.free() and self.has_tip)
+    @rule(well=st.sampled_from(WELLS))
+    def blow_out(self, well: str) -> None:
+        # at the well's top: the plunger ends past the bottom, to be made ready again
+        x, y, _ = well_point(well)
+        self._call(c.MoveTo("left", (x, y, 15.0), well=well),
+                   c.BlowOut("left", 50.0, well))
 
     @precondition(lambda self: self.free() and self.has_tip)
     @rule(well=st.sampled_from(WELLS))
@@ -555,6 +565,19 @@ class RunMachine(RuleBasedStateMachine):
                 assert last[:4] == same[:4]
                 assert abs(last[4]) <= abs(same[4]) + 1e-3 and last[4] * same[4] > 0
         assert paused.floor_violations(twin) == []
+        self.check_strokes()
+
+    def check_strokes(self) -> None:
+        """An aspirate that completed drew exactly its volume with the tip down, pauses
+        or not: the plunger is made ready out of the liquid, and one cut off by a pause
+        completes its stroke, not more."""
+        low = self.r.engine.model.safe_height() - 1.0
+        for event, moved in plunger_strokes(self.config, self.trace, low).values():
+            if event["type"] == "aspirate":
+                drawn = sum(stroke for stroke in moved if stroke > 0)
+                ul_per_mm = P300.ul_per_mm
+                assert abs(drawn * ul_per_mm - event["params"]["volume"]) < 1e-3, event
+                assert all(stroke > 0 for stroke in moved), (event, moved)
 
     def teardown(self) -> None:
         if self.run is not None:

@@ -38,7 +38,7 @@ p.drop_tip()
 TIP_HANDLING = {"pickUpTip", "dropTip"}
 
 
-def traced_strokes(path: Path) -> tuple[list[tuple[dict[str, Any], list[float]]], Run]:
+def traced_strokes(path: Path) -> tuple[dict[int, tuple[dict[str, Any], list[float]]], Run]:
     config, clock, trace = default_config(), VirtualClock(), list[TraceItem]()
     run = create_run(path, controller=TracingController(config, clock, trace=trace),
                      config=config, clock=clock, on_stalled=continue_when_stalled)
@@ -61,7 +61,7 @@ def test_the_plunger_moves_in_a_well_only_by_the_recorded_volumes(
     strokes, run = traced_strokes(path)
     model = run.engine.model
     checked = 0
-    for event, moved in strokes:
+    for event, moved in strokes.values():
         kind, params = event["type"], event.get("params", {})
         if kind in TIP_HANDLING or not moved:
             continue

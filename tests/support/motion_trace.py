@@ -275,33 +275,39 @@ def _floor_at(point: Sequence[float], index: Mapping[tuple[int, int], list[Piece
 
 
 def plunger_strokes(config: RobotConfig, trace: Sequence[TraceItem], low_below: float
-                    ) -> list[tuple[dict[str, Any], list[float]]]:
-    """Each protocol command (its ``queued`` event) with the plunger strokes made while it
-    ran with its mount's tip down: the Z axis below ``low_below`` and still during the
-    stroke. A stroke is in mm, positive when the plunger draws (moves up)."""
-    commands: list[tuple[dict[str, Any], list[float]]] = []
+                    ) -> dict[int, tuple[dict[str, Any], list[float]]]:
+    """Each protocol command that completed (by id: its ``queued`` event) with the plunger
+    strokes made while it ran with its mount's tip down: the Z axis below ``low_below``
+    and still during the stroke. A stroke is in mm, positive when the plunger draws
+    (moves up). A command interrupted by a pause and completed after it is one entry."""
     queued: dict[int, dict[str, Any]] = {}
-    running: tuple[dict[str, Any], list[float]] | None = None
-    for kind, first, _second in trace:
+    strokes: dict[int, list[float]] = {}
+    completed: set[int] = set()
+    running: int | None = None
+    for kind, first, second in trace:
         if kind == "event":
-            event = first
-            if event["event"] != "command":
+            if first["event"] != "command" or first.get("origin") == "cleanup":
                 continue
-            if event["status"] == "queued":
-                queued[event["id"]] = event
-            elif event["status"] == "started":
-                running = (queued[event["id"]], [])
-                commands.append(running)
-            elif event["status"] in ("completed", "failed"):
+            status, command_id = first["status"], first["id"]
+            if status == "queued":
+                queued[command_id] = first
+            elif command_id not in queued:  # a cleanup command (only its queued says so)
+                continue
+            elif status == "started":
+                running = command_id
+                strokes.setdefault(command_id, [])
+            elif status == "completed":
+                completed.add(command_id)
+                running = None
+            elif status == "failed":
                 running = None
             continue
         if running is None:
             continue
-        mount = running[0].get("params", {}).get("mount")
+        mount = queued[running].get("params", {}).get("mount")
         if mount not in config.mounts:
             continue
         z, plunger = config.mounts[mount].z_axis, config.mounts[mount].plunger_axis
-        start, end = first, _second
-        if start[plunger] != end[plunger] and start[z] == end[z] < low_below:
-            running[1].append(round(start[plunger] - end[plunger], 6))
-    return commands
+        if first[plunger] != second[plunger] and first[z] == second[z] < low_below:
+            strokes[running].append(round(first[plunger] - second[plunger], 6))
+    return {i: (queued[i], strokes[i]) for i in strokes if i in completed}
