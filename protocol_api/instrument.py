@@ -24,7 +24,7 @@ from .errors import (
     VolumeError,
 )
 from .labware import Labware, OutOfTipsError, Well, mark_returned, mark_used
-from .pipettes import PipetteSpec
+from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PipetteSpec
 from .steps import api_step, is_number
 from .transfer import plan, transfer_options
 from .types import APIVersion, Location, Point, well_of
@@ -471,12 +471,31 @@ class InstrumentContext:
             raise VolumeError(f"dispense: {amount:g} µL asked but the tip holds "
                               f"{self._volume:g} µL")
         flow_rate = self._rate("dispense", rate)
+        pushed = self._push_out(push_out, self._volume - amount)
         self._refuse_tip_rack("dispense", "into", location)
         target, ref = self._go("dispense", location, self.well_bottom_clearance.dispense)
         self._steps.send(c.Dispense(self._mount, amount, flow_rate, ref,
-                                    self._other_wells(target, "dispense")))
+                                    self._other_wells(target, "dispense"), pushed))
         self._volume = max(self._volume - amount, 0.0)
         return self
+
+    def _push_out(self, push_out: float | None, left: float) -> float:
+        """The µL of plunger travel past empty that ``dispense(push_out=)`` asks for,
+        refused as an OT-2's pipette refuses it: on a dispense that leaves liquid in the
+        tip (``left`` µL), or past the blow-out position."""
+        if push_out is None or push_out == 0:
+            return 0.0
+        if not is_number(push_out) or push_out < 0:
+            raise ProtocolError(f"dispense: push_out must be a number of µL >= 0, "
+                                f"not {push_out!r}")
+        if left > 1e-9:
+            raise ProtocolError(f"dispense: push_out needs a dispense that empties the tip; "
+                                f"{left:g} µL would stay in it")
+        most = (PLUNGER_BLOW_OUT - PLUNGER_BOTTOM) * self._spec.ul_per_mm
+        if push_out > most + 1e-9:
+            raise ProtocolError(f"dispense: push_out of {push_out:g} µL is more than the "
+                                f"{self.name} can push past empty ({most:g} µL)")
+        return float(push_out)
 
     @api_step("blow_out")
     def blow_out(self, location: Location | Well | None = None) -> InstrumentContext:

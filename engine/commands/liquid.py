@@ -110,16 +110,40 @@ class Aspirate(LiquidCommand):
 
 
 class Dispense(LiquidCommand):
-    """Push ``volume`` µL out of the tip; the plunger stops at empty.
+    """Push ``volume`` µL out of the tip; the plunger stops at empty, or ``push_out`` µL
+    of plunger travel past it (a dispense that empties the tip only).
 
     Protocols below apiLevel 2.17 may ask for more than the tip holds: the command keeps
     the volume asked (as the reference logs it) and its result says what left the tip.
     """
 
-    __slots__ = ()
+    __slots__ = ("push_out",)
 
     kind = "dispense"
     sign = -1.0
+    push_out: float
+
+    def __init__(self, mount: str, volume: float, flow_rate: float, well: str | None = None,
+                 wells: tuple[str, ...] = (), push_out: float = 0.0) -> None:
+        super().__init__(mount, volume, flow_rate, well, wells)
+        object.__setattr__(self, "push_out", push_out)
+
+    def plan(self, robot: RobotModel) -> list[Segment]:
+        segments = super().plan(robot)
+        if self.push_out > 0:
+            spec = robot.pipette(self.mount).spec
+            left = robot.pipette(self.mount).volume - self.volume
+            if left > 1e-6:
+                raise CommandError(f"a push-out needs a dispense that empties the tip; "
+                                   f"{left:g} µL would stay in it")
+            past = spec.bottom + self.push_out / spec.ul_per_mm
+            if past > spec.blow_out + 1e-6:
+                raise CommandError(
+                    f"a push-out of {self.push_out:g} µL goes past the blow-out position "
+                    f"(at most {(spec.blow_out - spec.bottom) * spec.ul_per_mm:g} µL)")
+            segments.append(Move({robot.plunger_axis(self.mount): past},
+                                 self.flow_rate / spec.ul_per_mm))
+        return segments
 
     def apply(self, robot: RobotModel) -> Result:
         pipette = robot.pipette(self.mount)

@@ -105,3 +105,17 @@ def test_an_empty_tips_plunger_is_made_ready_out_of_the_liquid(plunger_at: float
     robot.position["B"] = 18.0  # ready: it draws where it is
     (draw,) = c.Aspirate("left", 30.0, 50.0, "1/A1").plan(robot)
     assert isinstance(draw, Move) and set(draw.target) == {"B"}
+
+
+def test_a_push_out_goes_past_empty_on_a_dispense_that_empties_the_tip_only() -> None:
+    robot = model()
+    ul_per_mm = 300 / 19
+    robot.pipettes["left"].volume = 30.0
+    robot.position["B"] = 18 - 30 / ul_per_mm
+    *_, empty, past = c.Dispense("left", 30.0, 50.0, "1/A1", push_out=10.0).plan(robot)
+    assert isinstance(empty, Move) and empty.target == {"B": pytest.approx(18.0)}
+    assert isinstance(past, Move) and past.target == {"B": pytest.approx(18 + 10 / ul_per_mm)}
+    with pytest.raises(CommandError, match="empties the tip; 10 µL would stay"):
+        c.Dispense("left", 20.0, 50.0, "1/A1", push_out=5.0).plan(robot)
+    with pytest.raises(CommandError, match="past the blow-out position"):
+        c.Dispense("left", 30.0, 50.0, "1/A1", push_out=20.0).plan(robot)

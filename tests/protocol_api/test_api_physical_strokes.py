@@ -30,7 +30,9 @@ p.blow_out()
 p.home()
 p.aspirate(30, plate['A3'])
 p.air_gap(5)
-p.dispense(35, plate['A4'])
+p.dispense(35, plate['A4'], push_out=5)
+p.aspirate(20, plate['A5'])
+p.dispense(20, plate['A6'])
 p.drop_tip()
 """
 # Commands that move the plunger with the tip down for another reason than liquid:
@@ -60,7 +62,7 @@ def test_the_plunger_moves_in_a_well_only_by_the_recorded_volumes(
     path = protocol_file(tmp_path, BLOW_OUTS) if source == "blow-outs" else source
     strokes, run = traced_strokes(path)
     model = run.engine.model
-    checked = 0
+    checked = pushes = 0
     for event, moved in strokes.values():
         kind, params = event["type"], event.get("params", {})
         if kind in TIP_HANDLING or not moved:
@@ -69,11 +71,14 @@ def test_the_plunger_moves_in_a_well_only_by_the_recorded_volumes(
         microlitres = [round(stroke * ul_per_mm, 3) for stroke in moved]
         if kind == "aspirate":
             assert microlitres == [round(params["volume"], 3)], (event, microlitres)
-        elif kind == "dispense":
-            assert len(microlitres) == 1 and -microlitres[0] <= params["volume"] + 1e-3, event
+        elif kind == "dispense":  # and its push-out past empty, if any
+            assert all(ul < 0 for ul in microlitres), (event, microlitres)
+            assert -sum(microlitres) <= params["volume"] + params["push_out"] + 1e-3, event
+            pushes += params["push_out"] > 0 and microlitres[-1] == -params["push_out"]
         elif kind == "blowOut":
             assert len(microlitres) == 1 and microlitres[0] < 0, (event, microlitres)
         else:
             raise AssertionError(f"{kind} moved the plunger with the tip down: {microlitres}")
         checked += 1
     assert checked > 0
+    assert pushes == (source == "blow-outs")  # the push-out went 5 µL past empty

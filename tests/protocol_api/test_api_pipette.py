@@ -619,3 +619,33 @@ def test_no_liquid_to_or_from_a_tip_rack(tmp_path: Path, api: str, calls: str,
     queued = [e["type"] for e in run.record.events if e["event"] == "command"
               and e["status"] == "queued" and e.get("origin", "protocol") == "protocol"]
     assert queued[-1] == "pickUpTip"  # nothing moved after the tip was picked up
+
+
+@pytest.mark.parametrize(("call", "refused"), [
+    ("p.dispense(50, plate['B1'], push_out=5)",
+     "push_out needs a dispense that empties the tip; 50 µL would stay in it"),
+    ("p.dispense(100, plate['B1'], push_out=100)",
+     "push_out of 100 µL is more than the p300_single_gen2 can push past empty (18.75 µL)"),
+    ("p.dispense(100, plate['B1'], push_out=-1)", "push_out must be a number of µL >= 0"),
+    ("p.dispense(100, plate['B1'], push_out=5)", None),
+])
+def test_a_push_out_is_refused_as_an_ot2_pipette_refuses_it(
+        tmp_path: Path, call: str, refused: str | None) -> None:
+    # An OT-2's pipette pushes out only on a dispense that empties the tip, and no
+    # further than its blow-out position (Opentrons' hardware control refuses both).
+    body = ("tips = ctx.load_labware('opentrons_96_tiprack_300ul', 1)\n"
+            "plate = ctx.load_labware('corning_96_wellplate_360ul_flat', 2)\n"
+            "p = ctx.load_instrument('p300_single_gen2', 'right', tip_racks=[tips])\n"
+            "p.pick_up_tip()\np.aspirate(100, plate['A1'])\n" + call)
+    path = protocol_file(tmp_path, body, "2.15")
+    run = simulate_file(path)
+    result = run.record.events[-1]
+    dispenses = [e for e in run.record.events if e["event"] == "command"
+                 and e["status"] == "queued" and e["type"] == "dispense"
+                 and e.get("origin", "protocol") == "protocol"]
+    if refused is None:
+        assert result["status"] == "succeeded", result
+        assert [d["params"]["push_out"] for d in dispenses] == [5.0]
+        return
+    assert result["status"] == "failed" and refused in result["error"], result
+    assert result["location"] == f"{path}:10" and dispenses == []
