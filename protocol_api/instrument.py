@@ -497,6 +497,18 @@ class InstrumentContext:
                                 f"{self.name} can push past empty ({most:g} µL)")
         return float(push_out)
 
+    @api_step("prepare_to_aspirate")
+    @since(2, 16)
+    def prepare_to_aspirate(self) -> None:
+        """Bring the plunger to the bottom now, where the tip is, so that the next
+        aspirate draws in place (otherwise an aspirate into an empty tip whose plunger is
+        elsewhere, after a blow-out or a home, first lifts the tip out of the well)."""
+        self._require_tip("prepare_to_aspirate")
+        if self._volume > 1e-9:
+            raise ProtocolError(f"prepare_to_aspirate: the tip holds {self._volume:g} µL; "
+                                "it prepares only an empty tip")
+        self._steps.send(c.PrepareToAspirate(self._mount))
+
     @api_step("blow_out")
     def blow_out(self, location: Location | Well | None = None) -> InstrumentContext:
         """Expel what is left in the tip, at the top of ``location`` or where it is."""

@@ -32,6 +32,7 @@ from .max_speeds import SetMaxSpeeds
 from .module_call import ModuleCommand, ModuleWait, ReadModule
 from .move_to import MoveTo
 from .pick_up_tip import PickUpTip
+from .prepare_to_aspirate import PrepareToAspirate
 from .rail_lights import SetRailLights
 from .temperature_module import DeactivateTemperature, SetTargetTemperature, WaitForTemperature
 from .thermocycler import (
@@ -70,6 +71,7 @@ _COMMANDS: tuple[type[Command], ...] = (
     MoveTo,
     PickUpTip,
     DropTip,
+    PrepareToAspirate,
     Aspirate,
     Dispense,
     BlowOut,
@@ -120,6 +122,7 @@ __all__ = [
     "OpenLabwareLatch",
     "OpenLid",
     "PickUpTip",
+    "PrepareToAspirate",
     "ReadModule",
     "Result",
     "RunProfile",

@@ -21,7 +21,8 @@ LIQUID_VERBS = {"transfer": "Transferring", "distribute": "Distributing",
 CALL_NAMES = frozenset((*LIQUID_VERBS, "mix", "aspirate", "dispense", "pick_up_tip", "drop_tip",
                         "return_tip", "blow_out", "touch_tip", "air_gap", "move_to", "home",
                         "delay", "pause", "comment", "load_labware", "load_adapter",
-                        "load_instrument", "load_module", "set_rail_lights", "max_speeds"))
+                        "load_instrument", "load_module", "set_rail_lights", "max_speeds",
+                        "prepare_to_aspirate"))
 _CALL = re.compile(r"\.(\w+)\s*\(")
 MANY_WELLS = 4
 """From this many wells of one labware on, a sentence gives their count and range."""
@@ -271,7 +272,8 @@ def sentence(name: str, commands: CallCommands, labels: Labels) -> str:
 _KIND = {"pick_up_tip": "pickUpTip", "drop_tip": "dropTip", "return_tip": "dropTip",
          "blow_out": "blowOut", "touch_tip": "touchTip", "move_to": "moveTo", "home": "home",
          "aspirate": "aspirate", "dispense": "dispense", "air_gap": "airGap",
-         "set_rail_lights": "setRailLights", "max_speeds": "setMaxSpeeds"}
+         "set_rail_lights": "setRailLights", "max_speeds": "setMaxSpeeds",
+         "prepare_to_aspirate": "prepareToAspirate"}
 
 
 def command_sentence(kind: str, params: Params, labels: Labels, *,
@@ -301,6 +303,8 @@ def command_sentence(kind: str, params: Params, labels: Labels, *,
         text = f"Moving to {at}" if well else "Moving"
     elif kind == "home":
         text = "Homing"
+    elif kind == "prepareToAspirate":
+        text = "Preparing to aspirate"
     elif kind == "liftPipettes":
         text = f"Lifting the pipettes clear of {module_name(str(params.get('module')))}"
     elif is_module_call(kind):

@@ -82,3 +82,59 @@ def test_the_plunger_moves_in_a_well_only_by_the_recorded_volumes(
         checked += 1
     assert checked > 0
     assert pushes == (source == "blow-outs")  # the push-out went 5 µL past empty
+
+
+@pytest.mark.parametrize(("api", "extra", "refused"), [
+    ("2.16", "", None),
+    ("2.16", "p.aspirate(10, plate['A1'])\n", "the tip holds 10 µL"),
+    ("2.15", "", "prepare_to_aspirate"),
+])
+def test_prepare_to_aspirate_moves_the_plunger_where_the_tip_is(
+        tmp_path: Path, api: str, extra: str, refused: str | None) -> None:
+    # Opentrons' pre-wetting pattern: blow out above the well, prepare there, go down and
+    # aspirate without leaving the well.
+    body = ("tips = ctx.load_labware('opentrons_96_tiprack_300ul', 1)\n"
+            "plate = ctx.load_labware('corning_96_wellplate_360ul_flat', 2)\n"
+            "p = ctx.load_instrument('p300_single_gen2', 'right', tip_racks=[tips])\n"
+            "p.pick_up_tip()\np.aspirate(50, plate['A1'])\np.blow_out(plate['A1'])\n"
+            + extra + "p.prepare_to_aspirate()\np.move_to(plate['A1'].bottom(2))\n"
+            "p.aspirate(10, plate['A1'].bottom(2))")
+    path = protocol_file(tmp_path, body, api)
+    if refused is not None:
+        run = create_run(path, on_stalled=continue_when_stalled)
+        try:
+            run.control.play(source="test")
+            run.wait(timeout=30)
+        finally:
+            run.close()
+        result = run.record.events[-1]
+        assert result["status"] == "failed" and refused in result["error"], result
+        assert result["location"] == f"{path}:{11 + extra.count(chr(10))}"
+        return
+    config, clock, trace = default_config(), VirtualClock(), list[TraceItem]()
+    run = create_run(path, controller=TracingController(config, clock, trace=trace),
+                     config=config, clock=clock, on_stalled=continue_when_stalled)
+    try:
+        follow_record(run, trace)
+        run.control.play(source="test")
+        run.wait(timeout=30)
+    finally:
+        run.close()
+    assert run.record.events[-1]["status"] == "succeeded"
+    # the last aspirate: no move of its own (no lift out of the well), one stroke
+    kinds: dict[int, str] = {}
+    moves: list[dict[str, float]] = []
+    last: list[dict[str, float]] = []  # the moves of the last aspirate
+    for kind, first, second in trace:
+        if kind == "event" and first["event"] == "command":
+            if first["status"] == "queued":
+                kinds[first["id"]] = first["type"]
+            elif first["status"] == "started":
+                moves = []
+            elif first["status"] == "completed" and kinds[first["id"]] == "aspirate":
+                last = list(moves)
+        elif kind == "move":
+            moves.append({axis: second[axis] - first[axis] for axis in second
+                          if second[axis] != first[axis]})
+    stroke = -10 / run.engine.model.pipette("right").spec.ul_per_mm
+    assert last == [{"C": pytest.approx(stroke)}]
