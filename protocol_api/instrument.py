@@ -605,6 +605,11 @@ class InstrumentContext:
                               f"in the tip; it holds at most {self._capacity():g} µL")
         if height is not None and not is_number(height):
             raise ProtocolError(f"air_gap: height must be a number of mm, not {height!r}")
+        rack = last.labware.as_well().parent
+        if rack.is_tiprack and self._ctx.api_version >= TIP_RACK_LIQUID_API:
+            raise ProtocolError(f"air_gap: the last move was to a tip rack ({rack}); move to "
+                                "a well first (an air gap is an aspirate, and none is taken "
+                                "at a tip rack)")
         target = last.labware.as_well().top(5.0 if height is None else float(height))
         ref = self._move(target)
         self._steps.send(c.Aspirate(self._mount, amount, self.flow_rate.aspirate,

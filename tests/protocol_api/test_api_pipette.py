@@ -599,6 +599,8 @@ def test_labware_helpers_stay_usable(bench: Bench) -> None:
     ("2.11", "p.pick_up_tip()\np.aspirate(10, tips['B1'])", "give the well to aspirate from"),
     ("2.10", "p.pick_up_tip()\np.aspirate(10)", None),
     ("2.15", "p.pick_up_tip()\np.aspirate(10, plate['A1'])\np.dispense()", None),
+    ("2.16", "p.pick_up_tip()\np.air_gap(2)", "air_gap: the last move was to a tip rack"),
+    ("2.10", "p.pick_up_tip()\np.air_gap(2)", None),
 ])
 def test_no_liquid_to_or_from_a_tip_rack(tmp_path: Path, api: str, calls: str,
                                          refused: str | None) -> None:
