@@ -38,10 +38,6 @@ class PipettesMover(Protocol):
                  gantry: bool = False) -> None: ...
 
 
-def _stay(module: str, near: Collection[str] | None, *, gantry: bool = False) -> None:
-    """No pipettes to move (a module context made without a protocol context)."""
-
-
 SETTLED = {"temperature": "target", "block_temperature": "block_target",
            "lid_temperature": "lid_target", "rpm": "target_rpm"}
 """In a simulation, each reading that reads as its target once one is set."""
@@ -56,8 +52,8 @@ class ModuleContext:
 
     def __init__(self, steps: StepTracker, spec: ModuleSpec, slot: str, origin: Point, *,
                  requested_as: str, api_version: tuple[int, int],
-                 placer: LabwarePlacer, simulating: bool = True,
-                 move_pipettes_away: PipettesMover = _stay) -> None:
+                 placer: LabwarePlacer, move_pipettes_away: PipettesMover,
+                 simulating: bool = True) -> None:
         self._steps = steps
         self._move_pipettes_away = move_pipettes_away
         self._spec = spec

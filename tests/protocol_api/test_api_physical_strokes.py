@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labrun_testing import protocol_file
+from labrun_testing import protocol_file, simulate_file
 from motion_trace import TraceItem, TracingController, follow_record, plunger_strokes
 
 from engine.run import Run
@@ -40,7 +40,8 @@ p.drop_tip()
 TIP_HANDLING = {"pickUpTip", "dropTip"}
 
 
-def traced_strokes(path: Path) -> tuple[dict[int, tuple[dict[str, Any], list[float]]], Run]:
+def traced_run(path: Path) -> tuple[Run, list[TraceItem]]:
+    """Simulate ``path`` to its end, which must be success, keeping every motion."""
     config, clock, trace = default_config(), VirtualClock(), list[TraceItem]()
     run = create_run(path, controller=TracingController(config, clock, trace=trace),
                      config=config, clock=clock, on_stalled=continue_when_stalled)
@@ -51,8 +52,13 @@ def traced_strokes(path: Path) -> tuple[dict[int, tuple[dict[str, Any], list[flo
     finally:
         run.close()
     assert run.record.events[-1]["status"] == "succeeded"
+    return run, trace
+
+
+def traced_strokes(path: Path) -> tuple[dict[int, tuple[dict[str, Any], list[float]]], Run]:
+    run, trace = traced_run(path)
     low = run.engine.model.safe_height() - 1.0
-    return plunger_strokes(config, trace, low), run
+    return plunger_strokes(run.config, trace, low), run
 
 
 @pytest.mark.parametrize("source", [*EXAMPLES, "blow-outs"],
@@ -101,26 +107,11 @@ def test_prepare_to_aspirate_moves_the_plunger_where_the_tip_is(
             "p.aspirate(10, plate['A1'].bottom(2))")
     path = protocol_file(tmp_path, body, api)
     if refused is not None:
-        run = create_run(path, on_stalled=continue_when_stalled)
-        try:
-            run.control.play(source="test")
-            run.wait(timeout=30)
-        finally:
-            run.close()
-        result = run.record.events[-1]
+        result = simulate_file(path).record.events[-1]
         assert result["status"] == "failed" and refused in result["error"], result
         assert result["location"] == f"{path}:{11 + extra.count(chr(10))}"
         return
-    config, clock, trace = default_config(), VirtualClock(), list[TraceItem]()
-    run = create_run(path, controller=TracingController(config, clock, trace=trace),
-                     config=config, clock=clock, on_stalled=continue_when_stalled)
-    try:
-        follow_record(run, trace)
-        run.control.play(source="test")
-        run.wait(timeout=30)
-    finally:
-        run.close()
-    assert run.record.events[-1]["status"] == "succeeded"
+    run, trace = traced_run(path)
     # the last aspirate: no move of its own (no lift out of the well), one stroke
     kinds: dict[int, str] = {}
     moves: list[dict[str, float]] = []

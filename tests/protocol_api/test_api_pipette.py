@@ -13,16 +13,14 @@ from typing import Any
 
 import pytest
 from labrun_testing import protocol_file, simulate_file
-from motion_trace import TraceItem, TracingController
 
 from engine import commands as c
 from engine.run import Run
-from hardware.clock import VirtualClock
 from hardware.config import default_config
 from hardware.frozen import replace
 from protocol_api import Labware, Location, Point, open_context
 from protocol_api.errors import InstrumentError, ProtocolError, TipError, VolumeError
-from protocol_api.execute import EmbeddedContext, continue_when_stalled, create_run
+from protocol_api.execute import EmbeddedContext
 from protocol_api.instrument import InstrumentContext
 
 TIPS_300 = "opentrons_96_tiprack_300ul"
@@ -415,47 +413,6 @@ def test_return_height_and_requested_as_are_the_definitions_and_the_load_name(
         pipette = ctx.load_instrument(name, "left")
         assert pipette.return_height == height
         assert pipette.requested_as == name
-
-
-@pytest.mark.parametrize(("between", "pushed"), [
-    ("p.blow_out(plate['B1'])", [50.0 + 18.75, 40.0]),  # a blow-out goes 1 mm past empty
-    ("p.dispense(50)\np.home()", [50.0, 40.0]),
-])
-def test_the_plunger_moves_in_a_well_only_for_the_protocols_liquid(
-        tmp_path: Path, between: str, pushed: list[float]) -> None:
-    # After a blow-out the plunger is past the bottom, after a home at its top: made
-    # ready in the liquid, it would draw the blow-out's stroke in (18.75 µL for a p300),
-    # or blow 337.5 µL of air through the liquid.
-    body = ("tips = ctx.load_labware('opentrons_96_tiprack_300ul', 1)\n"
-            "plate = ctx.load_labware('corning_96_wellplate_360ul_flat', 2)\n"
-            "p = ctx.load_instrument('p300_single_gen2', 'right', tip_racks=[tips])\n"
-            "p.pick_up_tip()\np.aspirate(50, plate['A1'])\n" + between +
-            "\np.aspirate(40, plate['C1'])\np.dispense(40, plate['D1'])")
-    config, clock, trace = default_config(), VirtualClock(), list[TraceItem]()
-    run = create_run(protocol_file(tmp_path, body),
-                     controller=TracingController(config, clock, trace=trace),
-                     config=config, clock=clock, on_stalled=continue_when_stalled)
-    try:
-        run.control.play(source="test")
-        run.wait(timeout=30)
-    finally:
-        run.close()
-    assert run.record.events[-1]["status"] == "succeeded"
-    z, plunger = config.mount("right").z_axis, config.mount("right").plunger_axis
-    travel = run.engine.model.safe_height() - 1.0
-    x0, y0, _ = config.slots["2"]  # the plate's slot
-
-    def over_the_plate(position: dict[str, float]) -> bool:
-        return x0 <= position["X"] <= x0 + 128 and y0 <= position["Y"] <= y0 + 86
-
-    # strokes with the tip down over the plate (a home lifts Z before the plunger)
-    low_strokes = [round(start[plunger] - end[plunger], 6) for kind, start, end in trace
-                   if kind == "move" and start[plunger] != end[plunger]
-                   and start[z] == end[z] < travel and over_the_plate(start)]
-    drawn = [stroke for stroke in low_strokes if stroke > 0]
-    ul_per_mm = run.engine.model.pipette("right").spec.ul_per_mm
-    assert [round(stroke * ul_per_mm, 3) for stroke in drawn] == [50.0, 40.0]
-    assert [round(-stroke * ul_per_mm, 3) for stroke in low_strokes if stroke < 0] == pushed
 
 
 def test_flow_rates_and_rate_set_the_plunger_speed(bench: Bench) -> None:
