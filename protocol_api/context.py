@@ -19,7 +19,7 @@ from .errors import (
     SlotOccupiedError,
     UnsupportedAPIError,
 )
-from .instrument import InstrumentContext, LastMove, tip_rack_list
+from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
 from .labware import Labware
 from .labware_definitions import get_definition, validate_definition
 from .loader import MAX_API
@@ -142,6 +142,7 @@ class ProtocolContext:
         self._labware_dirs = tuple(labware_dirs)
         self._instruments: dict[str, InstrumentContext] = {}
         self._last_move = LastMove()
+        self._trash_drops = TrashDrops()
         # mount -> (Z axis, plunger axis); None: the OT-2's left and right, axes unknown
         self._mounts = dict(mounts) if mounts is not None else None
         self._rail_lights = False

@@ -48,6 +48,12 @@ PREP_AFTER_API = (2, 13)
 """The apiLevel from which ``pick_up_tip`` takes ``prep_after``."""
 TIP_RACK_LIQUID_API = (2, 11)
 """From this apiLevel, as in Opentrons, no liquid goes to or from a tip rack."""
+ALTERNATE_DROP_API = (2, 15)
+"""From this apiLevel a tip dropped into the fixed trash with no location named goes to
+either side of it in turn, as on an OT-2, so that tips do not pile up at one point."""
+TRASH_DROP_MARGIN_MM = 37.5
+"""How far from the fixed trash's left or right edge such a tip is let go: half the X
+span of an OT-2 pipette with its tips, a margin included (Opentrons' figure)."""
 DEFAULT_GANTRY_SPEED = 400.0  # mm/s, InstrumentContext.default_speed
 
 _UNSUPPORTED = frozenset({
@@ -147,6 +153,24 @@ class LastMove:
         return None if self.location is None else self.location.labware.first_parent()
 
 
+class TrashDrops:
+    """Which side of the fixed trash the next tip goes to: right of its centre first, then
+    left, in turn, whichever pipette drops it (from apiLevel 2.15, as on an OT-2)."""
+
+    __slots__ = ("_right_next",)
+
+    def __init__(self) -> None:
+        self._right_next = True
+
+    def next_drop(self, trash: Well) -> Location:
+        """Where the next tip dropped into ``trash`` (the fixed trash's well) is let go:
+        its top, ``TRASH_DROP_MARGIN_MM`` in from one edge (the centre if narrower)."""
+        half = (trash.length or 0.0) / 2
+        offset = max(half - TRASH_DROP_MARGIN_MM, 0.0)
+        side, self._right_next = (1 if self._right_next else -1), not self._right_next
+        return trash.top().move(Point(side * offset, 0.0, 0.0))
+
+
 class InstrumentContext:
     """A pipette on a mount."""
 
@@ -168,6 +192,7 @@ class InstrumentContext:
         self._tip_capacity: float | None = None
         self._volume = 0.0
         self._last_move: LastMove = ctx._last_move  # shared by the pipettes
+        self._trash_drops: TrashDrops = ctx._trash_drops  # likewise
         self._default_speed: float | None = None  # None: the gantry's own limits
         self._tip_length = 0.0
         # (labware, x, y) -> the well under the first nozzle, the other nozzles' wells,
@@ -385,10 +410,18 @@ class InstrumentContext:
     @api_step("drop_tip")
     def drop_tip(self, location: Location | Well | None = None,
                  home_after: bool | None = None) -> InstrumentContext:
-        """Drop the tip into the trash, or at ``location``."""
+        """Drop the tip into the trash, or at ``location``.
+
+        From apiLevel 2.15, tips dropped into the fixed trash with no location named go to
+        either side of it in turn (``TrashDrops``), as on an OT-2.
+        """
         self._require_tip("drop_tip")
         if location is None:
-            target = self.trash_container.wells()[0].top()
+            trash = self.trash_container
+            if trash is self._ctx.fixed_trash and self._ctx.api_version >= ALTERNATE_DROP_API:
+                target = self._trash_drops.next_drop(trash.wells()[0])
+            else:
+                target = trash.wells()[0].top()
         elif isinstance(location, Well) and location.parent.is_tiprack:
             target = self._into_rack(location)
         elif isinstance(location, Well):

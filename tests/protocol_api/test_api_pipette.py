@@ -125,7 +125,9 @@ def test_the_pick_up_goes_to_the_tips_top_and_the_drop_to_the_trash(bench: Bench
     # the rack's tipLength less the p300 GEN2's overlap on it (59.3 - 8.2 mm)
     assert pick.tip_length == pytest.approx(bench.racks[0].tip_length - 8.2)
     drop = bench.commands(c.DropTip)[0]
-    assert drop.point == tuple(bench.ctx.fixed_trash["A1"].top().point)
+    trash = bench.ctx.fixed_trash["A1"].top().point
+    # at the trash's top; at apiLevel 2.15, right of its centre first (sides alternate)
+    assert drop.point == pytest.approx((trash.x + 107.11 / 2 - 37.5, trash.y, trash.z))
     assert drop.well == "12/A1"
 
 
@@ -176,6 +178,38 @@ def test_a_tip_dropped_into_a_rack_is_seated_in_it(api: tuple[int, int], name: s
         pipette.pick_up_tip()
         pipette.drop_tip(ctx.fixed_trash["A1"])  # the trash: at its top
         assert ctx_commands(ctx, c.DropTip)[-1].point[2] == ctx.fixed_trash["A1"].top().point.z
+
+
+@pytest.mark.parametrize("api", [(2, 14), (2, 15), (2, 17)])
+def test_tips_dropped_into_the_fixed_trash_go_to_either_side_in_turn(
+        api: tuple[int, int]) -> None:
+    # From apiLevel 2.15, as an OT-2: right of the trash's centre, then left, whichever
+    # pipette drops; the X figures are opentrons_simulate 8.8.2's drop positions at 2.15
+    # and 2.17 (the trash's well 107.11 mm wide, let go 37.5 mm in from an edge).
+    with open_context(api_version=api) as ctx:
+        rack = ctx.load_labware(TIPS_300, 1)
+        right = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[rack])
+        left = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[rack])
+        for pipette in (right, right, left, right):
+            pipette.pick_up_tip()
+            pipette.drop_tip()
+        right.pick_up_tip()
+        right.drop_tip(ctx.fixed_trash["A1"])  # a named well: its centre
+        reservoir = ctx.load_labware("nest_12_reservoir_15ml", 3)
+        right.trash_container = reservoir  # another trash: its first well's centre
+        right.pick_up_tip()
+        right.drop_tip()
+        drops = ctx_commands(ctx, c.DropTip)
+        centre = ctx.fixed_trash["A1"].top().point
+        xs = [drop.point[0] for drop in drops[:4]]
+        if api < (2, 15):
+            assert xs == pytest.approx([centre.x] * 4)
+        else:
+            assert xs == pytest.approx([363.895, 331.785, 363.895, 331.785])
+        assert {drop.point[1:] for drop in drops[:5]} == {(centre.y, centre.z)}
+        assert {drop.well for drop in drops[:5]} == {"12/A1"}
+        assert drops[4].point == tuple(centre)
+        assert (drops[5].well, drops[5].point) == ("3/A1", tuple(reservoir["A1"].top().point))
 
 
 def test_a_named_tip_is_taken_as_it_is_from_api_2_2() -> None:
