@@ -885,7 +885,11 @@ class InstrumentContext:
         raise AttributeError(f"'InstrumentContext' object has no attribute {name!r}")
 
     def __repr__(self) -> str:
-        return f"<InstrumentContext {self.name} on {self._mount} mount>"
+        return f"<InstrumentContext: {self.model} in {self._mount.upper()}>"
+
+    def __str__(self) -> str:
+        """As Opentrons writes it: ``P300 Single-Channel GEN2 on right mount``."""
+        return f"{self._spec.display_name} on {self._mount} mount"
 
 
 def tip_rack_list(racks: object) -> list[Labware]:

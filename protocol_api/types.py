@@ -48,6 +48,10 @@ class Point(NamedTuple):
     y: float = 0.0
     z: float = 0.0
 
+    def __str__(self) -> str:
+        """As Opentrons writes it: ``(1, 2.5, 3)``; the repr names the axes."""
+        return f"({self.x}, {self.y}, {self.z})"
+
     def __add__(self, other: tuple[float, ...]) -> Point:  # type: ignore[override]
         """Vector sum (not tuple concatenation)."""
         if not isinstance(other, Point):

@@ -581,7 +581,17 @@ def test_checks_fail_before_any_command_is_sent(bench: Bench) -> None:
 
 def test_labware_helpers_stay_usable(bench: Bench) -> None:
     assert isinstance(bench.plate, Labware)
-    assert repr(bench.p300) == "<InstrumentContext p300_single_gen2 on right mount>"
+
+@pytest.mark.parametrize("api", [(2, 8), (2, 13), (2, 15)])
+def test_a_pipette_prints_as_in_opentrons(api: tuple[int, int]) -> None:
+    # opentrons_simulate 8.8.2's str and repr at 2.8, 2.13 and 2.15
+    with open_context(api_version=api) as ctx:
+        right = ctx.load_instrument("p300_single_gen2", "right")
+        left = ctx.load_instrument("p10_multi", "left")
+        assert str(right) == "P300 Single-Channel GEN2 on right mount"
+        assert repr(right) == "<InstrumentContext: p300_single_v2.1 in RIGHT>"
+        assert str(left) == "P10 8-Channel GEN1 on left mount"
+        assert repr(left) == "<InstrumentContext: p10_multi_v1.6 in LEFT>"
 
 
 @pytest.mark.parametrize(("api", "calls", "refused"), [

@@ -46,6 +46,7 @@ def test_point_does_not_concatenate_or_repeat_like_a_tuple() -> None:
 
 def test_point_repr_names_the_axes() -> None:
     assert repr(Point(1, 2.5, 3)) == "Point(x=1, y=2.5, z=3)"
+    assert str(Point(1, 2.5, 3)) == "(1, 2.5, 3)"  # as Opentrons prints it
 
 
 @given(points, points)
