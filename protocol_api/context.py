@@ -134,7 +134,7 @@ class ProtocolContext:
                  labware_dirs: Sequence[str] = (),
                  mounts: Mapping[str, tuple[str, str]] | None = None) -> None:
         self._steps = StepTracker(channel, protocol_file)
-        self._deck = Deck(slot_origins, trash_slot)
+        self._deck = Deck(slot_origins, trash_slot, api_version)
         self._modules: ModuleRules | None = None  # the deck rules, from the first module on
         self._api_version = api_version
         self._api_level = APIVersion(*api_version)  # read once a dispense
@@ -331,8 +331,9 @@ class ProtocolContext:
 
     def _place_labware(self, name: str | Mapping[str, Any], slot: str, origin: Point,
                        label: str | None, namespace: str | None, version: int | None,
-                       adapter: bool) -> Labware:
-        """A labware (by load name or definition) in ``slot`` at ``origin`` (on a module)."""
+                       adapter: bool, module: str) -> Labware:
+        """A labware (by load name or definition) in ``slot`` at ``origin``, on the module
+        whose display name is ``module``."""
         definition: Mapping[str, Any]
         if isinstance(name, str):
             definition = get_definition(name, namespace, version,
@@ -345,7 +346,7 @@ class ProtocolContext:
         if adapter and "adapter" not in (definition.get("allowedRoles") or ()):
             raise LabwareDefinitionError(f"{load_name} is not an adapter; load it with "
                                          "load_labware")
-        labware = Labware(definition, slot, origin, label, self._api_version)
+        labware = Labware(definition, slot, origin, label, self._api_version, module=module)
         labware._stacker = self._load_on
         self._steps.send(c.LoadLabware(load_name, slot, labware.name, labware.highest_z))
         return labware

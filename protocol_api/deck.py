@@ -82,8 +82,10 @@ class Deck(Mapping[str, "DeckItem | None"]):
     """Slot name -> loaded Labware or None; the fixed trash is loaded at construction."""
 
     def __init__(self, slot_origins: Mapping[str, Sequence[float]] | None = None,
-                 trash_slot: str | None = None) -> None:
-        """Slots at ``slot_origins`` (default: the OT-2's), the fixed trash in ``trash_slot``."""
+                 trash_slot: str | None = None,
+                 api_version: tuple[int, int] | None = None) -> None:
+        """Slots at ``slot_origins`` (default: the OT-2's), the fixed trash in ``trash_slot``,
+        for a protocol of ``api_version`` (the newest when None)."""
         standard = ot2_deck()
         if slot_origins is None:
             slot_origins = standard.slot_origins
@@ -111,7 +113,8 @@ class Deck(Mapping[str, "DeckItem | None"]):
             else f"the only slot is {trash_slot}, which holds the fixed trash"
         )
         trash_definition = get_definition(standard.trash_load_name)
-        trash = Labware(trash_definition, trash_slot, self._origins[trash_slot])
+        trash = Labware(trash_definition, trash_slot, self._origins[trash_slot],
+                        api_version=api_version)
         self._items[trash_slot] = trash
         self._trash = trash
 

@@ -899,13 +899,15 @@ def tip_rack_list(racks: object) -> list[Labware]:
         return []
     if isinstance(racks, Labware):
         raise InstrumentError(f"tip_racks must be a list: tip_racks=[rack], not the rack "
-                              f"itself ({racks!r})")
+                              f"itself ({racks.display_name} in slot {racks.slot})")
     if isinstance(racks, (str, bytes)) or not hasattr(racks, "__iter__"):
         raise InstrumentError(f"tip_racks must be a list of tip racks, not {racks!r}")
     listed = list(racks)
     for rack in listed:
         if not isinstance(rack, Labware) or not rack.is_tiprack:
-            raise InstrumentError(f"tip_racks must be tip racks; {rack!r} is not")
+            what = (f"the {rack.display_name} in slot {rack.slot}"
+                    if isinstance(rack, Labware) else repr(rack))
+            raise InstrumentError(f"tip_racks must be tip racks; {what} is not")
     return listed
 
 

@@ -134,8 +134,12 @@ class Well:
 
     @property
     def display_name(self) -> str:
-        """``"A1 of <labware display name> on <slot>"``."""
-        return f"{self._name} of {self._labware!r}"
+        """As Opentrons writes it: ``"A1 of <labware> on slot 5"`` (before apiLevel 2.14,
+        ``"A1 of <labware> on 5"``), naming any module and adapter it is on."""
+        labware = self._labware
+        if labware.api_version >= ENGINE_CORE_API:
+            return f"{self._name} of {labware.display_name} on {labware.whereabouts}"
+        return f"{self._name} of {labware!r}"
 
     @property
     def api_version(self) -> APIVersion:
@@ -243,7 +247,8 @@ SET_OFFSET_RESTORED_API = APIVersion(2, 18)
 class Labware:
     """A labware loaded in a deck slot, built from a schema-2 definition.
 
-    ``Labware(definition, parent_slot, slot_origin, label=None, api_version=None)``;
+    ``Labware(definition, parent_slot, slot_origin, label=None, api_version=None,
+    module=None)`` (``module``: the display name of the module it is on);
     ``slot_origin`` is the slot's front-left corner in deck coordinates; ``api_version``
     the loading protocol's apiLevel (the newest when None). The definition is shared,
     not copied.
@@ -256,6 +261,7 @@ class Labware:
         slot_origin: Sequence[float],
         label: str | None = None,
         api_version: tuple[int, int] | None = None,
+        module: str | None = None,
     ) -> None:
         self._api_version = NEWEST if api_version is None else APIVersion(*api_version)
         self._definition = definition
@@ -264,7 +270,12 @@ class Labware:
         self._label = label or None
         self._display = label or definition["metadata"]["displayName"]
         self._parent = str(parent_slot)
-        self._repr = f"{self._display} on {self._parent}"
+        self._module = module  # the display name of the module it is on, if any
+        if self._api_version >= ENGINE_CORE_API:  # as Opentrons: the name alone
+            self._repr = self._display
+        else:
+            on_module = "" if module is None else f"{module} on "
+            self._repr = f"{self._display} on {on_module}{self._parent}"
         self._slot_origin = Point(*(float(v) for v in slot_origin[:3]))
         self._on: Labware | None = None  # the labware (adapter) this one sits on
         self._stacked: Labware | None = None  # the labware loaded on this one
@@ -330,6 +341,15 @@ class Labware:
     def slot(self) -> str:
         """The deck slot the labware is in (through any adapter)."""
         return self._parent
+
+    @property
+    def whereabouts(self) -> str:
+        """Where the labware is, as Opentrons 2.14+ names it in a well's name: ``slot 5``,
+        ``Temperature Module GEN2 on slot 3``, or the adapter's name and its whereabouts."""
+        if self._on is not None:
+            return f"{self._on.display_name} on {self._on.whereabouts}"
+        slot = f"slot {self._parent}"
+        return slot if self._module is None else f"{self._module} on {slot}"
 
     def stacked_origin(self, child: Mapping[str, Any]) -> Point:
         """Where a labware of definition ``child`` placed on this one has its slot origin.

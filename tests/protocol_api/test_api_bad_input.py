@@ -177,17 +177,17 @@ CASES: list[tuple[str, str, str]] = [
     ("one tip rack, not a list", 'pass\nctx.load_instrument("p20_single_gen2", "right", '
      "tip_racks=small_tips)",
      "tip_racks must be a list: tip_racks=[rack], not the rack itself (Opentrons OT-2 96 Tip "
-     "Rack 20 µL on 5)"),
+     "Rack 20 µL in slot 5)"),
     ("tip racks set to a number", "pass\np300.tip_racks = 5",
      "tip_racks must be a list of tip racks, not 5"),
     ("tip racks set to a plate", "pass\np300.tip_racks = [plate]",
-     "tip_racks must be tip racks; Corning 96 Well Plate 360 µL Flat on 1 is not"),
+     "tip_racks must be tip racks; the Corning 96 Well Plate 360 µL Flat in slot 1 is not"),
     ("an air gap height in words", 'p300.pick_up_tip(); p300.aspirate(10, plate["A1"])\n'
      'p300.air_gap(10, "5")', "air_gap: height must be a number of mm, not '5'"),
     ("a well height in words", 'p300.pick_up_tip()\np300.aspirate(10, plate["A1"].bottom("2"))',
      "bottom: z must be a number of mm, not '2'"),
     ("a well as a height", 'pass\np300.move_to(plate["A1"].top(plate["B1"]))',
-     "top: z must be a number of mm, not B1 of Corning 96 Well Plate 360 µL Flat on 1"),
+     "top: z must be a number of mm, not B1 of Corning 96 Well Plate 360 µL Flat on slot 1"),
     ("a complex offset", "from opentrons.types import Point\n"
      'p300.move_to(plate["A1"].top().move(Point(1j, 0, 0)))',
      "move_to: the moveTo command's point would hold (14.38+1j), a complex number; "

@@ -35,7 +35,9 @@ def test_a_new_deck_has_twelve_slots_and_the_fixed_trash(deck: Deck) -> None:
 def test_the_fixed_trash_sits_where_the_ot2_trash_is(deck: Deck) -> None:
     # slot 12 at (265, 271.5) + the trash well's centre (82.84, 80), its top 82 mm up
     assert deck.trash["A1"].top().point == Point(347.84, 351.5, 82.0)
-    assert repr(deck.trash) == "Opentrons Fixed Trash on 12"
+    # as Opentrons prints it: the name alone from apiLevel 2.14, with the slot before
+    assert repr(deck.trash) == "Opentrons Fixed Trash"
+    assert repr(Deck(api_version=(2, 13)).trash) == "Opentrons Fixed Trash on 12"
 
 
 def test_position_for_is_the_slot_corner_relative_to_the_slot(deck: Deck) -> None:
@@ -69,7 +71,7 @@ def test_loading_puts_labware_in_its_slot(deck: Deck) -> None:
     assert deck.load(tips) is tips
     assert deck[1] is deck["1"] is tips
     assert dict(deck.items())["1"] is tips
-    assert "Opentrons OT-2 96 Tip Rack 300 µL on 1" in repr(deck)
+    assert "1: Opentrons OT-2 96 Tip Rack 300 µL" in repr(deck)
 
 
 def test_a_taken_slot_is_refused_naming_what_is_there(deck: Deck) -> None:

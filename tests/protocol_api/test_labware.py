@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from protocol_api import open_context
 from protocol_api.errors import TipError, WellNotFoundError
 from protocol_api.labware import Labware, OutOfTipsError, Well
 from protocol_api.labware_definitions import get_definition
@@ -198,14 +199,14 @@ def test_labware_attributes(plate: Labware) -> None:
     assert plate.quirks == []
     assert plate.parameters["format"] == "96Standard"
     assert plate.magdeck_engage_height is None
-    assert repr(plate) == "Corning 96 Well Plate 360 µL Flat on 1"
+    assert repr(plate) == str(plate) == "Corning 96 Well Plate 360 µL Flat"  # as Opentrons
 
 
 def test_a_label_replaces_the_display_name(plate: Labware) -> None:
     samples = load("nest_96_wellplate_100ul_pcr_full_skirt", "3", label="samples")
     assert samples.name == "samples"
-    assert repr(samples) == "samples on 3"
-    assert repr(samples["A1"]) == "A1 of samples on 3"
+    assert repr(samples) == "samples"
+    assert repr(samples["A1"]) == "A1 of samples on slot 3"
     assert samples.magdeck_engage_height == 20  # NEST 100 µL PCR plate, version 2
 
 
@@ -236,7 +237,7 @@ def test_well_attributes(plate: Labware) -> None:
         10.67, 6.86, None, None, 360.0,
     )
     assert a1.has_tip is False
-    assert a1.display_name == repr(a1) == "A1 of Corning 96 Well Plate 360 µL Flat on 1"
+    assert a1.display_name == repr(a1) == "A1 of Corning 96 Well Plate 360 µL Flat on slot 1"
 
 
 def test_rectangular_wells_have_length_and_width() -> None:
@@ -493,3 +494,37 @@ def test_where_openings_overlap_well_at_gives_the_first_well_in_order() -> None:
     point = labware["A1"].top().point
     assert labware.well_at(point.x - 1.5, point.y) is labware["A1"]
     assert labware.well_at(point.x - 4.0, point.y) is labware["B1"]
+
+
+@pytest.mark.parametrize("api", [(2, 13), (2, 14), (2, 15)])
+def test_labware_and_wells_print_as_in_opentrons(api: tuple[int, int]) -> None:
+    # opentrons_simulate 8.8.2's str() at 2.13, 2.14 and 2.15 (and 2.20, as 2.15):
+    # before 2.14 the parent follows "on"; from 2.14 a labware is its name alone and a
+    # well names the slot, and any module and adapter, it is on
+    with open_context(api_version=api) as ctx:
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 5)
+        module = ctx.load_module("temperature module gen2", 3)
+        block = module.load_labware("opentrons_96_aluminumblock_generic_pcr_strip_200ul")
+        named = ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 2, label="My Plate")
+        texts = [str(plate), str(plate["A1"]), str(block), str(block["A1"]), str(named),
+                 str(named["B2"]), str(ctx.fixed_trash)]
+        corning = "Corning 96 Well Plate 360 µL Flat"
+        strips = "Opentrons 96 Well Aluminum Block with Generic PCR Strip 200 µL"
+        if api < (2, 14):
+            assert texts == [
+                f"{corning} on 5", f"A1 of {corning} on 5",
+                f"{strips} on Temperature Module GEN2 on 3",
+                f"A1 of {strips} on Temperature Module GEN2 on 3",
+                "My Plate on 2", "B2 of My Plate on 2", "Opentrons Fixed Trash on 12"]
+            return
+        assert texts == [
+            corning, f"A1 of {corning} on slot 5", strips,
+            f"A1 of {strips} on Temperature Module GEN2 on slot 3",
+            "My Plate", "B2 of My Plate on slot 2", "Opentrons Fixed Trash"]
+        if api >= (2, 15):
+            shaker = ctx.load_module("heaterShakerModuleV1", 1)
+            adapter = shaker.load_adapter("opentrons_96_flat_bottom_adapter")
+            on_adapter = adapter.load_labware("nest_96_wellplate_200ul_flat")
+            assert str(on_adapter["A1"]) == (
+                "A1 of NEST 96 Well Plate 200 µL Flat on Opentrons 96 Flat Bottom "
+                "Heater-Shaker Adapter on Heater-Shaker Module GEN1 on slot 1")

@@ -131,7 +131,7 @@ def test_location_repr_shows_point_and_labware(plate: Labware) -> None:
     text = repr(plate["A1"].top())
     assert text == (
         "Location(point=Point(x=14.38, y=74.24, z=14.22), "
-        "labware=A1 of Corning 96 Well Plate 360 µL Flat on 1)"
+        "labware=A1 of Corning 96 Well Plate 360 µL Flat on slot 1)"
     )
 
 
