@@ -36,6 +36,14 @@ _UNSUPPORTED = {
     "load_waste_chute": "waste chutes",
     "move_labware": "moving labware",
     "load_instrument_from_definition": "custom instrument definitions",
+    # added in apiLevels 2.21 to 2.27
+    "define_liquid_class": "liquid classes",
+    "get_liquid_class": "liquid classes",
+    "wait_for_tasks": "tasks",
+    "create_timer": "tasks",
+    "load_lid_stack": "lid stacks",
+    "move_lid": "moving lids",
+    "robot": "robot contexts",
 }
 
 

@@ -59,10 +59,18 @@ DEFAULT_GANTRY_SPEED = 400.0  # mm/s, InstrumentContext.default_speed
 _UNSUPPORTED = frozenset({
     "configure_for_volume",
     "configure_nozzle_layout",
-    "prepare_to_aspirate",
     "detect_liquid_presence",
     "require_liquid_presence",
     "measure_liquid_height",
+    # added in apiLevels 2.21 to 2.27
+    "transfer_with_liquid_class",
+    "distribute_with_liquid_class",
+    "consolidate_with_liquid_class",
+    "dynamic_mix",
+    "resin_tip_seal",
+    "resin_tip_unseal",
+    "resin_tip_dispense",
+    "get_minimum_liquid_sense_height",
 })
 """Opentrons calls labrun refuses with a clear error (the Flex's, mostly)."""
 

@@ -26,8 +26,9 @@ from hardware.frozen import Frozen
 from .errors import ProtocolExit, ProtocolLoadError, exit_message
 
 MIN_API = (2, 0)
-MAX_API = (2, 20)
-SUPPORTED = f"{MIN_API[0]}.{MIN_API[1]} to {MAX_API[0]}.{MAX_API[1]}"
+MAX_API = (2, 27)
+NEWEST_LEVEL = f"{MAX_API[0]}.{MAX_API[1]}"
+SUPPORTED = f"{MIN_API[0]}.{MIN_API[1]} to {NEWEST_LEVEL}"
 
 
 class ProtocolSource(Frozen):
@@ -199,8 +200,8 @@ def _api_level(name: str, metadata: Mapping[str, Any], meta_line: int,
     level, line = (in_req, req_line) if in_req is not None else (in_meta, meta_line)
     if level is None:
         raise LocatedLoadError(
-            "no apiLevel: add metadata = {'apiLevel': '2.20'} (or requirements) to the "
-            f"protocol; labrun supports {SUPPORTED}", f"{name}:1")
+            f"no apiLevel: add metadata = {{'apiLevel': '{NEWEST_LEVEL}'}} (or requirements) "
+            f"to the protocol; labrun supports {SUPPORTED}", f"{name}:1")
     if not isinstance(level, str):
         # As in Opentrons: a number would read 2.20 as 2.2.
         raise LocatedLoadError(f"apiLevel must be a string like '2.15', not {level!r}; "

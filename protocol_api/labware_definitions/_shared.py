@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -77,20 +78,97 @@ def standard_definition(load_name: str, version: int) -> LabwareDefinition:
     return read_json(f"labware/definitions/2/{load_name}/{version}.json")  # type: ignore[no-any-return]
 
 
-# From apiLevel 2.14 on, Opentrons loads version 2 of these when no version is given (their
-# version 1 has a wrong zDimension); any other labware defaults to version 1. apiLevels
-# above 2.20, which change more defaults, are not accepted by labrun.
-_V2_FROM_2_14 = frozenset({
-    "armadillo_96_wellplate_200ul_pcr_full_skirt", "biorad_384_wellplate_50ul",
-    "biorad_96_wellplate_200ul_pcr", "corning_12_wellplate_6.9ml_flat",
-    "corning_24_wellplate_3.4ml_flat", "corning_384_wellplate_112ul_flat",
-    "corning_48_wellplate_1.6ml_flat", "corning_6_wellplate_16.8ml_flat",
-    "corning_96_wellplate_360ul_flat", "nest_1_reservoir_195ml",
-    "nest_96_wellplate_100ul_pcr_full_skirt", "nest_96_wellplate_200ul_flat",
-    "nest_96_wellplate_2ml_deep", "opentrons_24_aluminumblock_generic_2ml_screwcap",
-    "opentrons_96_aluminumblock_generic_pcr_strip_200ul",
-    "opentrons_96_wellplate_200ul_pcr_full_skirt",
-})
+# The versions Opentrons loads when no version is given, by apiLevel (Opentrons 8.8.2's
+# table): from each level on, the names listed load that version, until a later level
+# lists the name again; a name never listed loads version 1. The first (2.14) fixes the
+# zDimension of version 1 of its plates; later ones refine wells' shapes and sizes.
+_DEFAULT_VERSIONS: tuple[tuple[tuple[int, int], Mapping[str, int]], ...] = (
+    ((2, 14), {
+        "armadillo_96_wellplate_200ul_pcr_full_skirt": 2, "biorad_384_wellplate_50ul": 2,
+        "biorad_96_wellplate_200ul_pcr": 2, "corning_12_wellplate_6.9ml_flat": 2,
+        "corning_24_wellplate_3.4ml_flat": 2, "corning_384_wellplate_112ul_flat": 2,
+        "corning_48_wellplate_1.6ml_flat": 2, "corning_6_wellplate_16.8ml_flat": 2,
+        "corning_96_wellplate_360ul_flat": 2, "nest_1_reservoir_195ml": 2,
+        "nest_96_wellplate_100ul_pcr_full_skirt": 2, "nest_96_wellplate_200ul_flat": 2,
+        "nest_96_wellplate_2ml_deep": 2,
+        "opentrons_24_aluminumblock_generic_2ml_screwcap": 2,
+        "opentrons_96_aluminumblock_generic_pcr_strip_200ul": 2,
+        "opentrons_96_wellplate_200ul_pcr_full_skirt": 2,
+    }),
+    ((2, 23), {
+        "agilent_1_reservoir_290ml": 2, "appliedbiosystemsmicroamp_384_wellplate_40ul": 2,
+        "armadillo_96_wellplate_200ul_pcr_full_skirt": 3, "axygen_1_reservoir_90ml": 2,
+        "biorad_384_wellplate_50ul": 3, "biorad_96_wellplate_200ul_pcr": 3,
+        "corning_12_wellplate_6.9ml_flat": 3, "corning_24_wellplate_3.4ml_flat": 3,
+        "corning_384_wellplate_112ul_flat": 3, "corning_48_wellplate_1.6ml_flat": 3,
+        "corning_6_wellplate_16.8ml_flat": 3, "corning_96_wellplate_360ul_flat": 3,
+        "nest_12_reservoir_15ml": 2, "nest_1_reservoir_195ml": 3,
+        "nest_1_reservoir_290ml": 2, "nest_96_wellplate_100ul_pcr_full_skirt": 3,
+        "nest_96_wellplate_200ul_flat": 3, "nest_96_wellplate_2ml_deep": 3,
+        "opentrons_10_tuberack_falcon_4x50ml_6x15ml_conical": 2,
+        "opentrons_10_tuberack_nest_4x50ml_6x15ml_conical": 2,
+        "opentrons_15_tuberack_falcon_15ml_conical": 2,
+        "opentrons_15_tuberack_nest_15ml_conical": 2,
+        "opentrons_24_aluminumblock_generic_2ml_screwcap": 3,
+        "opentrons_24_aluminumblock_nest_0.5ml_screwcap": 2,
+        "opentrons_24_aluminumblock_nest_1.5ml_screwcap": 2,
+        "opentrons_24_aluminumblock_nest_1.5ml_snapcap": 2,
+        "opentrons_24_aluminumblock_nest_2ml_screwcap": 2,
+        "opentrons_24_aluminumblock_nest_2ml_snapcap": 2,
+        "opentrons_24_tuberack_eppendorf_1.5ml_safelock_snapcap": 2,
+        "opentrons_24_tuberack_eppendorf_2ml_safelock_snapcap": 2,
+        "opentrons_24_tuberack_generic_2ml_screwcap": 2,
+        "opentrons_24_tuberack_nest_0.5ml_screwcap": 2,
+        "opentrons_24_tuberack_nest_1.5ml_screwcap": 2,
+        "opentrons_24_tuberack_nest_1.5ml_snapcap": 2,
+        "opentrons_24_tuberack_nest_2ml_screwcap": 2,
+        "opentrons_24_tuberack_nest_2ml_snapcap": 2,
+        "opentrons_6_tuberack_falcon_50ml_conical": 2,
+        "opentrons_6_tuberack_nest_50ml_conical": 2,
+        "opentrons_96_aluminumblock_generic_pcr_strip_200ul": 3,
+        "opentrons_96_wellplate_200ul_pcr_full_skirt": 3,
+        "opentrons_tough_pcr_auto_sealing_lid": 2,
+        "thermoscientificnunc_96_wellplate_1300ul": 2,
+        "thermoscientificnunc_96_wellplate_2000ul": 2, "usascientific_12_reservoir_22ml": 2,
+        "usascientific_96_wellplate_2.4ml_deep": 2,
+    }),
+    ((2, 25), {
+        "appliedbiosystemsmicroamp_384_wellplate_40ul": 3, "axygen_96_wellplate_500ul": 2,
+        "biorad_384_wellplate_50ul": 4, "biorad_96_wellplate_200ul_pcr": 4,
+        "corning_12_wellplate_6.9ml_flat": 4, "corning_24_wellplate_3.4ml_flat": 4,
+        "corning_48_wellplate_1.6ml_flat": 5, "corning_6_wellplate_16.8ml_flat": 4,
+        "corning_96_wellplate_360ul_flat": 4, "ibidi_96_square_well_plate_300ul": 2,
+        "nest_96_wellplate_100ul_pcr_full_skirt": 4, "nest_96_wellplate_200ul_flat": 4,
+        "nest_96_wellplate_2ml_deep": 4, "opentrons_96_wellplate_200ul_pcr_full_skirt": 4,
+        "smc_384_read_plate": 2, "thermoscientificnunc_96_wellplate_1300ul": 3,
+        "thermoscientificnunc_96_wellplate_2000ul": 3,
+        "usascientific_96_wellplate_2.4ml_deep": 3,
+    }),
+    ((2, 27), {
+        "agilent_1_reservoir_290ml": 4, "axygen_1_reservoir_90ml": 3,
+        "biorad_96_wellplate_200ul_pcr": 5, "corning_12_wellplate_6.9ml_flat": 5,
+        "corning_24_wellplate_3.4ml_flat": 5, "corning_384_wellplate_112ul_flat": 5,
+        "corning_48_wellplate_1.6ml_flat": 6, "corning_6_wellplate_16.8ml_flat": 5,
+        "corning_96_wellplate_360ul_flat": 5, "nest_12_reservoir_15ml": 3,
+        "nest_1_reservoir_195ml": 4, "nest_1_reservoir_290ml": 4,
+        "nest_96_wellplate_100ul_pcr_full_skirt": 5, "nest_96_wellplate_200ul_flat": 5,
+        "nest_96_wellplate_2ml_deep": 5,
+        "opentrons_10_tuberack_falcon_4x50ml_6x15ml_conical": 3,
+        "opentrons_15_tuberack_falcon_15ml_conical": 3,
+        "opentrons_24_aluminumblock_nest_0.5ml_screwcap": 4,
+        "opentrons_24_aluminumblock_nest_1.5ml_screwcap": 3,
+        "opentrons_24_aluminumblock_nest_1.5ml_snapcap": 3,
+        "opentrons_24_aluminumblock_nest_2ml_screwcap": 3,
+        "opentrons_24_aluminumblock_nest_2ml_snapcap": 3,
+        "opentrons_24_tuberack_eppendorf_1.5ml_safelock_snapcap": 3,
+        "opentrons_24_tuberack_eppendorf_2ml_safelock_snapcap": 3,
+        "opentrons_24_tuberack_nest_0.5ml_screwcap": 4,
+        "opentrons_6_tuberack_nest_50ml_conical": 3,
+        "opentrons_96_aluminumblock_generic_pcr_strip_200ul": 4,
+        "opentrons_tough_universal_lid": 2, "usascientific_12_reservoir_22ml": 4,
+        "usascientific_96_wellplate_2.4ml_deep": 4,
+    }),
+)
 
 
 def default_version(load_name: str, api_version: tuple[int, int]) -> int:
@@ -99,7 +177,10 @@ def default_version(load_name: str, api_version: tuple[int, int]) -> int:
     Falls back to the newest published version if that one is missing from the package.
     """
     versions = standard_versions(load_name)
-    wanted = 2 if api_version >= (2, 14) and load_name in _V2_FROM_2_14 else 1
+    wanted = 1
+    for level, defaults in _DEFAULT_VERSIONS:
+        if api_version >= level and load_name in defaults:
+            wanted = defaults[load_name]
     if wanted in versions or not versions:
         return wanted
     return versions[-1]

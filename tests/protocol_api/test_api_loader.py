@@ -144,6 +144,7 @@ def test_other_opentrons_modules_give_a_clear_load_error(tmp_path: Path, stateme
 @pytest.mark.parametrize(("header", "version"), [
     ('metadata = {"apiLevel": "2.0"}', (2, 0)),
     ('metadata = {"apiLevel": "2.20", "protocolName": "x"}', (2, 20)),
+    ('requirements = {"robotType": "OT-2", "apiLevel": "2.27"}', (2, 27)),
     ('requirements = {"robotType": "OT-2", "apiLevel": "2.16"}', (2, 16)),
     ('metadata = {"apiLevel": "2.13"}\nrequirements = {"apiLevel": "2.13"}', (2, 13)),
     ('metadata = {"author": "me"}\nrequirements = {"apiLevel": "2.9"}', (2, 9)),
@@ -163,11 +164,11 @@ def test_the_context_gets_the_protocols_api_level(tmp_path: Path) -> None:
     assert simulate(path).record.events[-1]["status"] == "succeeded"
 
 
-SUPPORTED = "labrun supports 2.0 to 2.20"
+SUPPORTED = "labrun supports 2.0 to 2.27"
 
 
 @pytest.mark.parametrize(("header", "message", "line"), [
-    ('metadata = {"apiLevel": "2.21"}', f"apiLevel 2.21 is not supported; {SUPPORTED}", 1),
+    ('metadata = {"apiLevel": "2.28"}', f"apiLevel 2.28 is not supported; {SUPPORTED}", 1),
     ('metadata = {"apiLevel": "3.0"}', f"apiLevel 3.0 is not supported; {SUPPORTED}", 1),
     ('metadata = {"apiLevel": "1.9"}', f"apiLevel 1.9 is not supported; {SUPPORTED}", 1),
     ('# a comment\nmetadata = {"apiLevel": "two"}',
@@ -179,7 +180,7 @@ SUPPORTED = "labrun supports 2.0 to 2.20"
     ('metadata = {"apiLevel": 2.20}',
      f"apiLevel must be a string like '2.15', not 2.2; {SUPPORTED}", 1),
     ('metadata = {"protocolName": "x"}',
-     "no apiLevel: add metadata = {'apiLevel': '2.20'} (or requirements) to the protocol; "
+     "no apiLevel: add metadata = {'apiLevel': '2.27'} (or requirements) to the protocol; "
      f"{SUPPORTED}", 1),
     ('metadata = {"apiLevel": "2.15"}\nrequirements = {"apiLevel": "2.14"}',
      "apiLevel is '2.15' in metadata but '2.14' in requirements; give it once", 2),

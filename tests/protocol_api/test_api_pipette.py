@@ -180,7 +180,7 @@ def test_a_tip_dropped_into_a_rack_is_seated_in_it(api: tuple[int, int], name: s
         assert ctx_commands(ctx, c.DropTip)[-1].point[2] == ctx.fixed_trash["A1"].top().point.z
 
 
-@pytest.mark.parametrize("api", [(2, 14), (2, 15), (2, 17)])
+@pytest.mark.parametrize("api", [(2, 14), (2, 15), (2, 17), (2, 27)])
 def test_tips_dropped_into_the_fixed_trash_go_to_either_side_in_turn(
         api: tuple[int, int]) -> None:
     # From apiLevel 2.15, as an OT-2: right of the trash's centre, then left, whichever

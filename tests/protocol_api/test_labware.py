@@ -21,12 +21,17 @@ SLOT_2 = Point(132.5, 0.0, 0.0)
 ORIGIN = Point()
 
 
+CHECKED_AT = (2, 20)
+"""The apiLevel at which these tests' figures were checked against Opentrons (later levels
+load newer versions of some definitions)."""
+
+
 def load(
     load_name: str, slot: str = "1", origin: Point = ORIGIN, label: str | None = None,
-    api_version: tuple[int, int] | None = None,
+    api_version: tuple[int, int] = CHECKED_AT,
 ) -> Labware:
-    return Labware(get_definition(load_name), slot, origin, label=label,
-                   api_version=api_version)
+    return Labware(get_definition(load_name, api_version=api_version), slot, origin,
+                   label=label, api_version=api_version)
 
 
 @pytest.fixture
@@ -528,3 +533,33 @@ def test_labware_and_wells_print_as_in_opentrons(api: tuple[int, int]) -> None:
             assert str(on_adapter["A1"]) == (
                 "A1 of NEST 96 Well Plate 200 µL Flat on Opentrons 96 Flat Bottom "
                 "Heater-Shaker Adapter on Heater-Shaker Module GEN1 on slot 1")
+
+
+@pytest.mark.parametrize(("api", "versions", "a1s"), [
+    # opentrons_simulate 8.8.2: the versions it loads with none named, and the first
+    # well's top, depth and size at that level
+    ((2, 20), (2, 1, 1), [((14.38, 74.24, 14.22), 10.67, 6.86),
+                          ((146.88, 42.78, 31.4), 26.85, (8.2, 71.2)),
+                          ((283.21, 75.43, 85.2), 25.2, 8.69)]),
+    ((2, 23), (3, 2, 2), None),
+    ((2, 25), (4, 2, 2), None),
+    ((2, 27), (5, 3, 4), [((14.37, 74.24, 14.22), 10.668, 6.858),
+                          ((146.88, 42.74, 31.4), 26.85, (8.35, 71.25)),
+                          ((283.21, 75.43, 85.2), 25.2, 8.56)]),
+])
+def test_later_api_levels_load_the_labware_versions_opentrons_loads(
+        api: tuple[int, int], versions: tuple[int, ...],
+        a1s: list[tuple[tuple[float, ...], float, object]] | None) -> None:
+    names = ("corning_96_wellplate_360ul_flat", "nest_12_reservoir_15ml",
+             "opentrons_24_tuberack_nest_0.5ml_screwcap")
+    with open_context(api_version=api) as ctx:
+        loaded = [ctx.load_labware(name, slot) for slot, name in enumerate(names, start=1)]
+        assert [labware.uri for labware in loaded] == [
+            f"opentrons/{name}/{version}" for name, version in zip(names, versions, strict=True)]
+        if a1s is None:
+            return
+        for labware, (top, depth, size) in zip(loaded, a1s, strict=True):
+            a1 = labware.wells()[0]
+            assert tuple(a1.top().point) == pytest.approx(top)
+            assert a1.depth == depth
+            assert (a1.diameter if a1.diameter is not None else (a1.length, a1.width)) == size

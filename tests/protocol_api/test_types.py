@@ -19,7 +19,8 @@ points = st.builds(Point, coords, coords, coords)
 
 @pytest.fixture
 def plate() -> Labware:
-    return Labware(get_definition("corning_96_wellplate_360ul_flat"), "1", Point(0, 0, 0))
+    return Labware(get_definition("corning_96_wellplate_360ul_flat", api_version=(2, 20)), "1",
+                   Point(0, 0, 0), api_version=(2, 20))
 
 
 def test_point_defaults_to_origin_and_is_a_named_tuple() -> None:

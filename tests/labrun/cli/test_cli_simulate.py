@@ -191,7 +191,7 @@ def test_json_for_a_file_that_cannot_load_has_the_same_keys(
     good = json.loads(simulate(capsys, str(write(tmp_path, SMALL, "ok.py")), "--json")[1])
     assert set(document) == set(good)
     assert document["status"] == document["final_status"] == "failed"
-    assert document["error"] == "apiLevel 2.99 is not supported; labrun supports 2.0 to 2.20"
+    assert document["error"] == "apiLevel 2.99 is not supported; labrun supports 2.0 to 2.27"
     assert document["location"] == f"{path}:3"
     assert document["commands"] == [] and document["tips_used"] == 0
     assert err == f"error: {path}:3: {document['error']}\n"
@@ -266,7 +266,7 @@ def test_no_record_is_written_when_the_file_cannot_load(
     ('metadata = {"apiLevel": "2.15"}\ndef run(a, b):\n    pass\n', 2,
      "run must take exactly one argument"),
     ('metadata = {"apiLevel": "two"}\ndef run(ctx):\n    pass\n', 1,
-     "apiLevel 'two' is not a version like '2.15'; labrun supports 2.0 to 2.20"),
+     "apiLevel 'two' is not a version like '2.15'; labrun supports 2.0 to 2.27"),
     ('metadata = {"apiLevel": "2.15"}\nrequirements = {"apiLevel": "2.16"}\n'
      "def run(ctx):\n    pass\n", 2, "apiLevel is '2.15' in metadata but '2.16'"),
     ('import opentrons.hardware_control\nmetadata = {"apiLevel": "2.15"}\n'
