@@ -141,7 +141,9 @@ def open_context(*, config: RobotConfig | None = None,
     """Open a protocol context in the calling thread; the run ends when the block exits.
 
     The calling thread is the protocol thread. ``ctx.control`` may be used from other
-    threads to pause, resume, stop, abort or halt the run.
+    threads to pause, resume, stop, abort or halt the run. ``api_version`` is the apiLevel
+    the script is written for: 2.20 unless given, so that a script's labware keeps the
+    definitions it was written against when labrun learns newer levels.
     """
     run = Run(None, config=config, controller=controller, clock=clock,
               record_path=record_path).start()
