@@ -44,6 +44,10 @@ DISPENSE_CHECK_API = (2, 17)
 plunger stops at empty (Opentrons 8.8.2's simulator: fine at 2.16, an error at 2.17)."""
 PUSH_OUT_API = (2, 15)
 """The apiLevel from which ``dispense`` takes ``push_out``."""
+FLOW_RATE_API = (2, 24)
+"""The apiLevel from which, as in Opentrons, ``aspirate``, ``dispense`` and ``air_gap``
+take a ``flow_rate`` in µL/s (instead of a ``rate``), ``air_gap`` its ``rate`` and
+``in_place``, and ``mix`` its flow rates, delays and ``final_push_out``."""
 PREP_AFTER_API = (2, 13)
 """The apiLevel from which ``pick_up_tip`` takes ``prep_after``."""
 TIP_RACK_LIQUID_API = (2, 11)
@@ -479,8 +483,9 @@ class InstrumentContext:
 
     @api_step("aspirate")
     def aspirate(self, volume: float | None = None, location: Location | Well | None = None,
-                 rate: float = 1.0) -> InstrumentContext:
-        """Draw ``volume`` µL (all it can hold when None) from ``location`` or where it is."""
+                 rate: float = 1.0, flow_rate: float | None = None) -> InstrumentContext:
+        """Draw ``volume`` µL (all it can hold when None) from ``location`` or where it is,
+        at ``rate`` times the pipette's flow rate or at ``flow_rate`` µL/s (2.24 on)."""
         self._require_tip("aspirate")
         volume = self._zero_means_all(volume)
         available = self._capacity() - self._volume
@@ -489,7 +494,7 @@ class InstrumentContext:
             raise VolumeError(
                 f"aspirate: {amount:g} µL would put {self._volume + amount:g} µL in the tip; "
                 f"the {self.name} with this tip holds at most {self._capacity():g} µL")
-        flow_rate = self._rate("aspirate", rate)
+        flow_rate = self._rate("aspirate", rate, flow_rate)
         self._refuse_tip_rack("aspirate", "from", location)
         target, ref = self._go("aspirate", location, self.well_bottom_clearance.aspirate)
         self._steps.send(c.Aspirate(self._mount, amount, flow_rate, ref,
@@ -499,8 +504,10 @@ class InstrumentContext:
 
     @api_step("dispense")
     def dispense(self, volume: float | None = None, location: Location | Well | None = None,
-                 rate: float = 1.0, push_out: float | None = None) -> InstrumentContext:
-        """Push out ``volume`` µL (everything when None) at ``location`` or where it is."""
+                 rate: float = 1.0, push_out: float | None = None,
+                 flow_rate: float | None = None) -> InstrumentContext:
+        """Push out ``volume`` µL (everything when None) at ``location`` or where it is,
+        at ``rate`` times the pipette's flow rate or at ``flow_rate`` µL/s (2.24 on)."""
         self._require_tip("dispense")
         if push_out:
             require("dispense: push_out", PUSH_OUT_API, self._ctx.api_version)
@@ -511,7 +518,7 @@ class InstrumentContext:
         if amount > self._volume + 1e-9 and self._ctx.api_version >= DISPENSE_CHECK_API:
             raise VolumeError(f"dispense: {amount:g} µL asked but the tip holds "
                               f"{self._volume:g} µL")
-        flow_rate = self._rate("dispense", rate)
+        flow_rate = self._rate("dispense", rate, flow_rate)
         pushed = self._push_out(push_out, self._volume - amount)
         self._refuse_tip_rack("dispense", "into", location)
         target, ref = self._go("dispense", location, self.well_bottom_clearance.dispense)
@@ -564,9 +571,28 @@ class InstrumentContext:
 
     @api_step("mix")
     def mix(self, repetitions: float = 1, volume: float | None = None,
-            location: Location | Well | None = None, rate: float = 1.0) -> InstrumentContext:
-        """Aspirate and dispense ``volume`` µL ``repetitions`` times at ``location``."""
+            location: Location | Well | None = None, rate: float = 1.0,
+            aspirate_flow_rate: float | None = None, dispense_flow_rate: float | None = None,
+            aspirate_delay: float | None = None, dispense_delay: float | None = None,
+            final_push_out: float | None = None) -> InstrumentContext:
+        """Aspirate and dispense ``volume`` µL ``repetitions`` times at ``location``.
+
+        From apiLevel 2.24, as in Opentrons: flow rates in µL/s for the aspirates and the
+        dispenses, a delay in seconds after each, and a push-out on the last dispense.
+        """
         self._require_tip("mix")
+        for name, value in (("aspirate_flow_rate", aspirate_flow_rate),
+                            ("dispense_flow_rate", dispense_flow_rate),
+                            ("aspirate_delay", aspirate_delay),
+                            ("dispense_delay", dispense_delay),
+                            ("final_push_out", final_push_out)):
+            if value:  # as Opentrons: 0 or None is not given
+                require(f"mix: {name}", FLOW_RATE_API, self._ctx.api_version)
+            if value is not None and (not is_number(value) or value < 0):
+                raise ProtocolError(f"mix: {name} must be a number >= 0, not {value!r}")
+        if (aspirate_flow_rate or dispense_flow_rate) and rate != 1.0:
+            raise ProtocolError("mix: rate must not be set if aspirate_flow_rate or "
+                                "dispense_flow_rate is given")
         if not is_number(repetitions) or repetitions < 0:
             raise ProtocolError(
                 f"mix: repetitions must be a whole number >= 0, not {repetitions!r}")
@@ -579,8 +605,15 @@ class InstrumentContext:
         volume = self._zero_means_all(volume)
         amount = self._capacity() - self._volume if volume is None else volume
         for i in range(repetitions):
-            self.aspirate(amount, location if i == 0 else None, rate)
-            self.dispense(amount, None, rate)
+            self.aspirate(amount, location if i == 0 else None, rate,
+                          flow_rate=aspirate_flow_rate or None)
+            if aspirate_delay:
+                self._ctx.delay(seconds=aspirate_delay)
+            last = i == repetitions - 1
+            self.dispense(amount, None, rate, flow_rate=dispense_flow_rate or None,
+                          push_out=final_push_out if last else None)
+            if dispense_delay:
+                self._ctx.delay(seconds=dispense_delay)
         return self
 
     @api_step("transfer")
@@ -629,11 +662,21 @@ class InstrumentContext:
         return self
 
     @api_step("air_gap")
-    def air_gap(self, volume: float | None = None,
-                height: float | None = None) -> InstrumentContext:
+    def air_gap(self, volume: float | None = None, height: float | None = None,
+                in_place: bool | None = None, rate: float | None = None,
+                flow_rate: float | None = None) -> InstrumentContext:
         """Draw ``volume`` µL of air (all the tip can still take when None) ``height`` mm
-        (5 unless given) above the top of the well the pipette was last at."""
+        (5 unless given) above the top of the well the pipette was last at; from apiLevel
+        2.24 ``in_place`` where the tip is, at ``rate`` times the pipette's aspirate flow
+        rate or at ``flow_rate`` µL/s."""
         self._require_tip("air_gap")
+        for name, value in (("in_place", in_place), ("rate", rate), ("flow_rate", flow_rate)):
+            if value is not None:
+                require(f"air_gap: {name}", FLOW_RATE_API, self._ctx.api_version)
+        if rate is not None and flow_rate is not None:
+            raise ProtocolError("air_gap: give rate or flow_rate, not both")
+        if in_place and height is not None:
+            raise ProtocolError("air_gap: height must not be given with in_place=True")
         last = self._last_move.location  # whichever pipette went there, as Opentrons
         if last is None or not last.labware.is_well:
             raise ProtocolError("air_gap: a pipette must have been at a well first, to "
@@ -651,9 +694,13 @@ class InstrumentContext:
             raise ProtocolError(f"air_gap: the last move was to a tip rack ({rack}); move to "
                                 "a well first (an air gap is an aspirate, and none is taken "
                                 "at a tip rack)")
-        target = last.labware.as_well().top(5.0 if height is None else float(height))
-        ref = self._move(target)
-        self._steps.send(c.Aspirate(self._mount, amount, self.flow_rate.aspirate,
+        speed = self._rate("air_gap", 1.0 if rate is None else rate, flow_rate, kind="aspirate")
+        if in_place:  # where the last move went, no move
+            target, ref = last, _location_ref(last)
+        else:
+            target = last.labware.as_well().top(5.0 if height is None else float(height))
+            ref = self._move(target)
+        self._steps.send(c.Aspirate(self._mount, amount, speed,
                                        ref, self._other_wells(target, None),
                                        air_gap=True))
         self._volume += amount
@@ -877,10 +924,22 @@ class InstrumentContext:
             return None
         return volume
 
-    def _rate(self, op: str, rate: float) -> float:
+    def _rate(self, op: str, rate: float, flow_rate: float | None = None,
+              kind: str | None = None) -> float:
+        """The flow rate (µL/s) of ``op``, an aspirate or a dispense (``kind``, when ``op``
+        is another name): ``rate`` times the pipette's, or ``flow_rate`` itself (from
+        apiLevel 2.24; ``rate`` must then stay 1)."""
+        if flow_rate is not None:
+            require(f"{op}: flow_rate", FLOW_RATE_API, self._ctx.api_version)
+            if rate != 1.0:
+                raise ProtocolError(f"{op}: rate must not be set if flow_rate is given")
+            if not is_number(flow_rate) or flow_rate <= 0:
+                raise ProtocolError(f"{op}: flow_rate must be a positive number of µL/s, "
+                                    f"not {flow_rate!r}")
+            return float(flow_rate)
         if not is_number(rate) or rate <= 0:
             raise ProtocolError(f"{op}: rate must be a positive number, not {rate!r}")
-        return float(getattr(self.flow_rate, op)) * float(rate)
+        return float(getattr(self.flow_rate, kind or op)) * float(rate)
 
     def _require_tip(self, op: str) -> None:
         if not self._holds_tip:

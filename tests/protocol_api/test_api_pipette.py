@@ -652,3 +652,58 @@ def test_a_push_out_is_refused_as_an_ot2_pipette_refuses_it(
         return
     assert result["status"] == "failed" and refused in result["error"], result
     assert result["location"] == f"{path}:10" and dispenses == []
+
+
+def test_flow_rates_delays_and_a_final_push_out_from_api_2_24() -> None:
+    # The figures opentrons_simulate 8.8.2 logs for the same calls at 2.24 (µL/s, s).
+    with open_context(api_version=(2, 24)) as ctx:
+        rack = ctx.load_labware(TIPS_300, 1)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+        p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[rack])
+        p.pick_up_tip()
+        p.aspirate(50, plate["A1"], flow_rate=50)
+        p.air_gap(10, rate=0.5)
+        p.dispense(60, plate["A2"], flow_rate=60)
+        p.mix(2, 20, plate["A3"], aspirate_flow_rate=30, dispense_flow_rate=40,
+              aspirate_delay=1, dispense_delay=2, final_push_out=5)
+        p.aspirate(20, plate["A4"])
+        moves = len(ctx_commands(ctx, c.MoveTo))
+        p.air_gap(5, in_place=True, flow_rate=20)  # where the tip is: no move
+        assert len(ctx_commands(ctx, c.MoveTo)) == moves
+        steps = [(type(cmd).__name__, cmd.flow_rate) if isinstance(cmd, c.LiquidCommand)
+                 else ("Delay", cmd.seconds)
+                 for cmd in (e.command for e in ctx.run.engine.entries)
+                 if isinstance(cmd, (c.LiquidCommand, c.Delay))]
+        assert steps == [
+            ("Aspirate", 50.0), ("Aspirate", 46.43), ("Dispense", 60.0),
+            ("Aspirate", 30.0), ("Delay", 1.0), ("Dispense", 40.0), ("Delay", 2.0),
+            ("Aspirate", 30.0), ("Delay", 1.0), ("Dispense", 40.0), ("Delay", 2.0),
+            ("Aspirate", 92.86), ("Aspirate", 20.0)]
+        assert [d.push_out for d in ctx_commands(ctx, c.Dispense)] == [0.0, 0.0, 5.0]
+
+
+@pytest.mark.parametrize(("api", "call", "message"), [
+    ((2, 23), 'p.aspirate(10, plate["A1"], flow_rate=50)',
+     "aspirate: flow_rate needs apiLevel 2.24 or later"),
+    ((2, 23), 'p.mix(1, 10, plate["A1"], aspirate_delay=1)',
+     "mix: aspirate_delay needs apiLevel 2.24 or later"),
+    ((2, 23), 'p.air_gap(10, in_place=True)', "air_gap: in_place needs apiLevel 2.24"),
+    ((2, 24), 'p.aspirate(10, plate["A1"], rate=2, flow_rate=50)',
+     "aspirate: rate must not be set if flow_rate is given"),
+    ((2, 24), 'p.dispense(10, plate["A1"], flow_rate=0)',
+     "dispense: flow_rate must be a positive number of µL/s, not 0"),
+    ((2, 24), 'p.air_gap(10, rate=1, flow_rate=5)', "air_gap: give rate or flow_rate, not both"),
+])
+def test_flow_rate_arguments_are_checked_as_in_opentrons(api: tuple[int, int], call: str,
+                                                         message: str) -> None:
+    with open_context(api_version=api) as ctx:
+        rack = ctx.load_labware(TIPS_300, 1)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+        p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[rack])
+        p.pick_up_tip()
+        p.aspirate(20, plate["A1"])
+        before = len(ctx.run.engine.entries)
+        with pytest.raises(Exception, match=message):
+            exec(call, {"p": p, "plate": plate})
+        assert len(ctx.run.engine.entries) == before  # nothing sent
+        p.drop_tip()
