@@ -588,7 +588,12 @@ class InstrumentContext:
                             ("final_push_out", final_push_out)):
             if value:  # as Opentrons: 0 or None is not given
                 require(f"mix: {name}", FLOW_RATE_API, self._ctx.api_version)
-            if value is not None and (not is_number(value) or value < 0):
+            if value is None:
+                continue
+            if name.endswith("flow_rate") and (not is_number(value) or value <= 0):
+                raise ProtocolError(f"mix: {name} must be a positive number of µL/s, "
+                                    f"not {value!r}")
+            if not is_number(value) or value < 0:
                 raise ProtocolError(f"mix: {name} must be a number >= 0, not {value!r}")
         if (aspirate_flow_rate or dispense_flow_rate) and rate != 1.0:
             raise ProtocolError("mix: rate must not be set if aspirate_flow_rate or "
@@ -606,11 +611,11 @@ class InstrumentContext:
         amount = self._capacity() - self._volume if volume is None else volume
         for i in range(repetitions):
             self.aspirate(amount, location if i == 0 else None, rate,
-                          flow_rate=aspirate_flow_rate or None)
+                          flow_rate=aspirate_flow_rate)
             if aspirate_delay:
                 self._ctx.delay(seconds=aspirate_delay)
             last = i == repetitions - 1
-            self.dispense(amount, None, rate, flow_rate=dispense_flow_rate or None,
+            self.dispense(amount, None, rate, flow_rate=dispense_flow_rate,
                           push_out=final_push_out if last else None)
             if dispense_delay:
                 self._ctx.delay(seconds=dispense_delay)
