@@ -20,9 +20,11 @@ sheet gives a time for a span, the rate is that span over that time, rounded):
   above their home (GEN2) and 0-45 half-millimetres (GEN1, the same span); the travel
   speed is not published: modelled at 10 mm/s (so an engage from home takes about 2 s,
   as the module does).
-- Heater-Shaker (product specification and the API reference): 37-95 °C, heating only
-  (no active cooling: it cools passively), heats from room temperature to 95 °C in
-  under 10 minutes (0.12 °C/s), passive cooling 0.03 °C/s; shakes 200-3000 rpm,
+- Heater-Shaker (product specification and the API reference): 37-95 °C as specified
+  (the reference's API takes targets from 0 °C from apiLevel 2.25), heating only (no
+  active cooling: it cools passively, to room temperature at the lowest), heats from
+  room temperature to 95 °C in under 10 minutes (0.12 °C/s), passive cooling 0.03 °C/s;
+  shakes 200-3000 rpm,
   reaching speed and stopping "in a few seconds" (the API reference): modelled at
   1000 rpm/s; the labware latch opens or closes in about 2 s.
 
@@ -45,9 +47,11 @@ TOLERANCE_C = 0.5
 
 
 class Ramp(Frozen):
-    """How fast one heater heats and cools, and its range."""
+    """How fast one heater heats and cools, and its range; ``heats_only``: it has no
+    active cooling, so it gets no colder than the room whatever its target."""
 
-    __slots__ = ("cool_c_per_s", "heat_c_per_s", "high_c", "low_c", "passive_c_per_s")
+    __slots__ = ("cool_c_per_s", "heat_c_per_s", "heats_only", "high_c", "low_c",
+                 "passive_c_per_s")
 
     heat_c_per_s: float
     cool_c_per_s: float
@@ -55,14 +59,16 @@ class Ramp(Frozen):
     """How fast it drifts back to room temperature when switched off."""
     low_c: float
     high_c: float
+    heats_only: bool
 
     def __init__(self, heat_c_per_s: float, cool_c_per_s: float, passive_c_per_s: float,
-                 low_c: float, high_c: float) -> None:
+                 low_c: float, high_c: float, heats_only: bool = False) -> None:
         object.__setattr__(self, "heat_c_per_s", heat_c_per_s)
         object.__setattr__(self, "cool_c_per_s", cool_c_per_s)
         object.__setattr__(self, "passive_c_per_s", passive_c_per_s)
         object.__setattr__(self, "low_c", low_c)
         object.__setattr__(self, "high_c", high_c)
+        object.__setattr__(self, "heats_only", heats_only)
 
     def rate(self, start: float, target: float, *, limit: float | None = None) -> float:
         """The rate (°C/s, positive) from ``start`` toward ``target``, capped at ``limit``."""
@@ -81,7 +87,7 @@ THERMOCYCLER_LID = Ramp(heat_c_per_s=0.3, cool_c_per_s=0.1, passive_c_per_s=0.1,
 TEMPERATURE_MODULE = Ramp(heat_c_per_s=0.12, cool_c_per_s=0.035, passive_c_per_s=0.035,
                           low_c=0.0, high_c=99.0)
 HEATER_SHAKER = Ramp(heat_c_per_s=0.12, cool_c_per_s=0.03, passive_c_per_s=0.03,
-                     low_c=37.0, high_c=95.0)
+                     low_c=0.0, high_c=95.0, heats_only=True)
 
 LID_TRAVEL_S = 20.0
 """Thermocycler lid: open to closed or back."""
@@ -131,10 +137,18 @@ class Track:
         self.target = target
         self.limit = limit
 
+    def goal(self) -> float:
+        """Where it is heading: its target (room temperature when switched off, or when a
+        heater with no cooling is set below it)."""
+        if self.target is None or (self.ramp.heats_only and self.target < AMBIENT_C):
+            return AMBIENT_C
+        return self.target
+
     def _goal(self) -> tuple[float, float]:
+        goal = self.goal()
         if self.target is None:
-            return AMBIENT_C, self.ramp.passive_c_per_s
-        return self.target, self.ramp.rate(self.start, self.target, limit=self.limit)
+            return goal, self.ramp.passive_c_per_s
+        return goal, self.ramp.rate(self.start, goal, limit=self.limit)
 
     def reached_at(self) -> float:
         """The clock time at which it reaches its goal (target, or room temperature)."""
@@ -153,7 +167,7 @@ class Track:
         """``idle``, ``heating``, ``cooling`` or ``holding at target``."""
         if self.target is None:
             return "idle"
-        current = self.temperature(now)
-        if abs(current - self.target) <= TOLERANCE_C:
+        current, goal = self.temperature(now), self.goal()
+        if abs(current - goal) <= TOLERANCE_C:
             return "holding at target"
-        return "heating" if self.target > current else "cooling"
+        return "heating" if goal > current else "cooling"

@@ -9,12 +9,15 @@ latch not closed, is the deck rules' (``rules.ModuleRules``).
 from __future__ import annotations
 
 from engine import commands as c
+from hardware.modules.physics import AMBIENT_C
 
 from ..deck import neighbours
 from ..steps import api_step
 from .base import ModuleContext, ModuleError, check_range
 
 LOW_C, HIGH_C = 37.0, 95.0
+NO_MINIMUM_API = (2, 25)
+"""From this apiLevel, as in Opentrons, a target from 0 °C is accepted (before, from 37)."""
 LOW_RPM, HIGH_RPM = 200.0, 3000.0
 LATCH_CHECK_API = (2, 14)
 """From this apiLevel, as in Opentrons, ``deactivate_shaker`` needs the latch closed by
@@ -33,10 +36,21 @@ class HeaterShakerContext(ModuleContext):
         """Whether the plate shakes now (as the protocol set it)."""
         return self._target_rpm > 0
 
+    def _target(self, op: str, celsius: float) -> float:
+        """``celsius`` checked (37-95 °C; from apiLevel 2.25, 0-95 °C); below room
+        temperature, the run log warns that the plate gets no colder than the room."""
+        low = 0.0 if self._api_version >= NO_MINIMUM_API else LOW_C
+        target = check_range(f"{op}: celsius", celsius, low, HIGH_C, "°C")
+        if target < AMBIENT_C:
+            self._steps.warn(f"{op}: {target:g} °C is below room temperature; the "
+                             "heater-shaker only heats, so the plate stays at room "
+                             "temperature")
+        return target
+
     @api_step("set_target_temperature")
     def set_target_temperature(self, celsius: float) -> None:
         """Set the target and return at once (``wait_for_temperature`` waits)."""
-        target = check_range("set_target_temperature: celsius", celsius, LOW_C, HIGH_C, "°C")
+        target = self._target("set_target_temperature", celsius)
         self._call(c.SetTargetShakerTemperature(self.id, target))
         self._target_c = target
 
@@ -51,8 +65,7 @@ class HeaterShakerContext(ModuleContext):
     @api_step("set_and_wait_for_temperature")
     def set_and_wait_for_temperature(self, celsius: float) -> None:
         """Set the target and wait until the plate is there."""
-        target = check_range("set_and_wait_for_temperature: celsius", celsius, LOW_C,
-                             HIGH_C, "°C")
+        target = self._target("set_and_wait_for_temperature", celsius)
         self._call(c.SetTargetShakerTemperature(self.id, target))
         self._target_c = target
         self._call(c.WaitForShakerTemperature(self.id))

@@ -308,6 +308,10 @@ tm = ctx.load_module("temperature module gen2", 3)
     ("2.15", "tm.await_temperature(None)", "celsius must be a number"),
     ("2.13", "tc.set_lid_temperature(36)", None),
     ("2.15", "tc.set_lid_temperature(36)", "must be between 37 and 110 °C"),
+    # a heater-shaker below 37 °C: refused until 2.24, taken from 2.25, as in Opentrons
+    ("2.24", "hs.set_target_temperature(30)", "must be between 37 and 95 °C"),
+    ("2.25", "hs.set_target_temperature(30)\nhs.wait_for_temperature()", None),
+    ("2.25", "hs.set_and_wait_for_temperature(-1)", "must be between 0 and 95 °C"),
 ])
 def test_module_deck_rules_and_waits_are_opentrons(tmp_path: Path, api: str, calls: str,
                                                    refused: str | None) -> None:
@@ -366,3 +370,19 @@ def test_after_the_pipettes_were_lifted_a_step_with_no_location_is_refused(
     given = calls.replace("p.dispense(50)", "p.dispense(50, beside['A1'])")
     ok = protocol_file(tmp_path, setup + "\n" + given, api)
     assert summary(simulate_file(ok))["status"] == "succeeded"
+
+
+def test_a_heater_shaker_set_below_room_temperature_warns_and_holds_the_room(
+        tmp_path: Path) -> None:
+    # apiLevel 2.25 takes it, as Opentrons does; the module only heats, so the run log
+    # says the plate stays at room temperature, and the wait is over at once.
+    path = protocol_file(tmp_path, 'hs = ctx.load_module("heaterShakerModuleV1", 1)\n'
+                         "hs.set_and_wait_for_temperature(10)", "2.25")
+    run = simulate_file(path)
+    comments = [e["params"]["message"] for e in run.record.events
+                if e["event"] == "command" and e.get("type") == "comment"]
+    assert comments == [
+        f"warning: {path}:6: set_and_wait_for_temperature: 10 °C is below room temperature; "
+        "the heater-shaker only heats, so the plate stays at room temperature"]
+    assert summary(run)["status"] == "succeeded"
+    assert summary(run)["duration_s"] < 1

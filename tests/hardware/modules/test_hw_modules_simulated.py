@@ -150,6 +150,20 @@ def test_with_the_latch_open_the_shaker_is_not_homed_but_a_stop_still_ends_clean
     assert (status["rpm"], status["latch"], status["target"]) == (0, "open", None)
 
 
+def test_a_heater_with_no_cooling_gets_no_colder_than_the_room() -> None:
+    # A heater-shaker set below room temperature drifts down to the room and holds there.
+    for start_c in (23.0, 40.0):
+        track = physics.Track(physics.HEATER_SHAKER, 0.0, start=start_c)
+        track.set_target(0.0, 10.0)
+        end = track.reached_at()
+        assert end == (start_c - physics.AMBIENT_C) / physics.HEATER_SHAKER.cool_c_per_s
+        assert [track.temperature(t) for t in (end, end + 3600)] == [physics.AMBIENT_C] * 2
+        assert track.status(end) == "holding at target"
+    block = physics.Track(physics.TEMPERATURE_MODULE, 0.0)  # a Peltier does cool
+    block.set_target(0.0, 10.0)
+    assert block.temperature(block.reached_at()) == 10.0
+
+
 def test_a_heater_is_at_its_target_when_its_wait_ends() -> None:
     for start in INSTANTS:
         for ramp, target in ((physics.HEATER_SHAKER, 60.0), (physics.TEMPERATURE_MODULE, 4.0),
