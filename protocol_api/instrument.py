@@ -483,9 +483,14 @@ class InstrumentContext:
 
     @api_step("aspirate")
     def aspirate(self, volume: float | None = None, location: Location | Well | None = None,
-                 rate: float = 1.0, flow_rate: float | None = None) -> InstrumentContext:
+                 rate: float = 1.0, flow_rate: float | None = None,
+                 end_location: Location | None = None,
+                 movement_delay: float | None = None) -> InstrumentContext:
         """Draw ``volume`` µL (all it can hold when None) from ``location`` or where it is,
-        at ``rate`` times the pipette's flow rate or at ``flow_rate`` µL/s (2.24 on)."""
+        at ``rate`` times the pipette's flow rate or at ``flow_rate`` µL/s (2.24 on).
+        Aspirating while moving (``end_location``, ``movement_delay``) is refused."""
+        if end_location is not None or movement_delay is not None:
+            _refuse_moving_liquid("aspirate", end_location, movement_delay)
         self._require_tip("aspirate")
         volume = self._zero_means_all(volume)
         available = self._capacity() - self._volume
@@ -505,9 +510,13 @@ class InstrumentContext:
     @api_step("dispense")
     def dispense(self, volume: float | None = None, location: Location | Well | None = None,
                  rate: float = 1.0, push_out: float | None = None,
-                 flow_rate: float | None = None) -> InstrumentContext:
+                 flow_rate: float | None = None, end_location: Location | None = None,
+                 movement_delay: float | None = None) -> InstrumentContext:
         """Push out ``volume`` µL (everything when None) at ``location`` or where it is,
-        at ``rate`` times the pipette's flow rate or at ``flow_rate`` µL/s (2.24 on)."""
+        at ``rate`` times the pipette's flow rate or at ``flow_rate`` µL/s (2.24 on).
+        Dispensing while moving (``end_location``, ``movement_delay``) is refused."""
+        if end_location is not None or movement_delay is not None:
+            _refuse_moving_liquid("dispense", end_location, movement_delay)
         self._require_tip("dispense")
         if push_out:
             require("dispense: push_out", PUSH_OUT_API, self._ctx.api_version)
@@ -999,6 +1008,14 @@ def _volume(op: str, value: object) -> float:
 
 def _ref(well: Well) -> str:
     return f"{well.parent.slot}/{well.well_name}"
+
+
+def _refuse_moving_liquid(op: str, end_location: object, movement_delay: object) -> None:
+    """Opentrons 2.27's aspirating or dispensing while the tip moves is not in labrun."""
+    for name, value in (("end_location", end_location), ("movement_delay", movement_delay)):
+        if value is not None:
+            raise UnsupportedAPIError(f"{op}: {name} (apiLevel 2.27: pipetting while the "
+                                      "tip moves) is not supported by labrun")
 
 
 def _location_ref(location: Location) -> str | None:

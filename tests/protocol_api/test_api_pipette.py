@@ -695,6 +695,9 @@ def test_flow_rates_delays_and_a_final_push_out_from_api_2_24() -> None:
     ((2, 24), 'p.air_gap(10, rate=1, flow_rate=5)', "air_gap: give rate or flow_rate, not both"),
     ((2, 24), 'p.mix(1, 10, plate["A1"], aspirate_flow_rate=0)',  # Opentrons: an error
      "mix: aspirate_flow_rate must be a positive number of µL/s, not 0"),
+    ((2, 27), 'p.aspirate(10, plate["A1"], end_location=plate["A2"].bottom())',
+     r"aspirate: end_location \(apiLevel 2.27: pipetting while the tip moves\) is not"),
+    ((2, 27), 'p.dispense(10, plate["A1"], movement_delay=1)', "dispense: movement_delay"),
 ])
 def test_flow_rate_arguments_are_checked_as_in_opentrons(api: tuple[int, int], call: str,
                                                          message: str) -> None:
