@@ -18,7 +18,11 @@ if TYPE_CHECKING:
 
 
 class Tally:
-    """Running totals of a run's protocol commands, pauses and liquid per well."""
+    """Running totals of a run's protocol commands, pauses and liquid per well.
+
+    Air gaps move no liquid: a dispense pushes out the air in the tip before its liquid
+    (the air gap is what went in last), so only liquid is counted into the well.
+    """
 
     def __init__(self) -> None:
         self.commands = 0
@@ -26,6 +30,7 @@ class Tally:
         self.tips_used = 0
         self.pauses: list[dict[str, Any]] = []
         self.volumes: dict[str, float] = defaultdict(float)
+        self._air: dict[str, float] = {}  # mount -> µL of air gaps in its tip, not yet out
         self._last_step: int | None = None
 
     def queued(self, entry: CommandEntry) -> None:
@@ -40,13 +45,24 @@ class Tally:
         cmd = entry.command
         if isinstance(cmd, c.PickUpTip):
             self.tips_used += cmd.tips
+        elif isinstance(cmd, c.DropTip):
+            self._air.pop(cmd.mount, None)
         elif isinstance(cmd, c.LIQUID_COMMANDS) and cmd.well is not None:
+            air = self._air.get(cmd.mount, 0.0)
             if isinstance(cmd, c.BlowOut):  # what was left in the tip lands in the well
-                change = (entry.result or {}).get("volume_expelled", 0.0)
-                if not change:  # an empty tip blows out air
+                change = (entry.result or {}).get("volume_expelled", 0.0) - air
+                self._air.pop(cmd.mount, None)
+                if change <= 1e-9:  # an empty tip blows out air
                     return
-            else:  # aspirates and air gaps take from the well, dispenses give to it
-                change = -cmd.sign * cmd.moved(entry.result)
+            elif isinstance(cmd, c.Aspirate) and cmd.air_gap:  # air: no well loses liquid
+                self._air[cmd.mount] = air + cmd.moved(entry.result)
+                return
+            else:  # aspirates take from the well; dispenses give to it, the air gaps
+                moved = cmd.moved(entry.result)  # (the last drawn) going out first
+                if cmd.sign < 0 and air > 0:
+                    out = min(air, moved)
+                    self._air[cmd.mount], moved = air - out, moved - out
+                change = -cmd.sign * moved
             volumes = self.volumes
             volumes[cmd.well] += change
             for well in cmd.wells:  # the wells under the other nozzles, the same each

@@ -9,7 +9,8 @@ delays and pauses with the estimated duration. ``text(sheet)`` is the same for p
 A well's volume follows the liquid that moved, as the run's own totals do: an aspirate
 takes what it asks, a dispense gives what left the tip (its result's
 ``volume_dispensed``: less than asked when the tip held less), a blow-out gives what was
-left in the tip. Air gaps draw air, not liquid: a well need not hold them.
+left in the tip. Air gaps draw air, not liquid: a well need not hold them, and a dispense
+pushes a tip's air out before its liquid (it went in last), so only the liquid counts.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ LIQUID = ("aspirate", "dispense")
 _SHOWN = ("loadLabware", "loadModule", "loadInstrument", "delay", "waitForResume")
 """Commands whose fields the sheet shows (not only counts): taken as the record has them.
 (A tip pick-up, one a transfer, gives only its mount, well and tip count: plain values.)"""
-_MOVING = (*LIQUID, "blowOut")
-"""The commands that move liquid: read when queued, counted when completed."""
+_MOVING = (*LIQUID, "blowOut", "dropTip")
+"""The commands that move liquid (or, dropping a tip, its air): read when queued, counted
+when completed."""
 _READ = (*_MOVING, "pickUpTip")
 """The other commands the sheet reads (the liquid a well must hold, the tips a rack)."""
 LISTED_WELLS = 6
@@ -57,7 +59,9 @@ class SheetBuilder:
         self.pipettes: dict[str, dict[str, Any]] = {}
         self.running: dict[str, float] = {}
         self.lowest: dict[str, float] = {}
-        self.in_flight: dict[int, tuple[str, float, list[str]]] = {}  # liquid, until it ends
+        # liquid (or air) on its way: command, µL, wells, mount; until it ends
+        self.in_flight: dict[int, tuple[str, float, list[str], str]] = {}
+        self.air: dict[str, float] = {}  # mount -> µL of air gaps in its tip
         self.timeline: list[dict[str, Any]] = []
         self.steps = 0
         self.end = 0.0
@@ -145,28 +149,42 @@ class SheetBuilder:
     def _moving(self, event: Mapping[str, Any]) -> None:
         """A queued command that moves liquid: kept until it ends (``_ended``)."""
         params = event.get("params", {})
-        if params.get("air_gap") or event.get("origin") == "cleanup":
-            return  # an air gap draws air
-        wells = nozzle_wells(params)
-        if wells:
-            self.in_flight[event["id"]] = (event["type"], float(params.get("volume", 0.0)),
-                                           wells)
+        if event.get("origin") == "cleanup":
+            return
+        mount, command = str(params.get("mount")), event["type"]
+        if params.get("air_gap"):  # an air gap draws air: in the tip, in no well
+            command = "airGap"
+        wells = [] if command in ("airGap", "dropTip") else nozzle_wells(params)
+        if wells or command in ("airGap", "dropTip"):
+            self.in_flight[event["id"]] = (command, float(params.get("volume", 0.0)),
+                                           wells, mount)
 
     def _ended(self, event: Mapping[str, Any]) -> None:
         """A command ended: what it moved counts if it completed."""
         moved = self.in_flight.pop(event["id"], None)
         if moved is not None and event["status"] == "completed":
-            self._liquid(*moved, event.get("result") or {})
+            command, asked, wells, mount = moved
+            self._liquid(command, asked, wells, event.get("result") or {}, mount)
 
     def _liquid(self, command: str, asked: float, wells: list[str],
-                result: Mapping[str, Any]) -> None:
+                result: Mapping[str, Any], mount: str) -> None:
         """A liquid command completed: each of its wells gains or loses what moved."""
+        air = self.air.get(mount, 0.0)
+        if command == "airGap":
+            self.air[mount] = air + asked
+            return
+        if command == "dropTip":
+            self.air.pop(mount, None)
+            return
         if command == "aspirate":
             change = -asked
-        elif command == "dispense":
+        elif command == "dispense":  # the air first, then liquid
             change = float(result.get("volume_dispensed", asked))
-        else:  # a blow-out: what was left in the tip
-            change = float(result.get("volume_expelled", 0.0))
+            out = min(air, change)
+            self.air[mount], change = air - out, change - out
+        else:  # a blow-out: what was left in the tip, air and all
+            change = max(float(result.get("volume_expelled", 0.0)) - air, 0.0)
+            self.air.pop(mount, None)
         running, lowest = self.running, self.lowest
         for well in wells:
             now = running.get(well, 0.0) + change

@@ -74,14 +74,36 @@ def test_air_gap_draws_air_5_mm_above_the_last_well(bench: Bench) -> None:
     assert gap.volume == 20 and gap.well == "1/A1" and not gap.reversible
     assert p.current_volume == 70
     p.dispense(70, bench.plate["B1"])
-    # The air goes out with the liquid: the books balance as the reference keeps them.
-    assert bench.finish()["well_volumes_ul"] == {"1/A1": -70, "1/B1": 70}
+    # Air is not liquid: A1 gave 50 µL and B1 got them; the air went out first.
+    assert bench.finish()["well_volumes_ul"] == {"1/A1": -50, "1/B1": 50}
     # The record names it an aspirate, as the reference reports an air gap, marked as air.
     queued = [(e["type"], e["params"]["volume"], e["params"].get("air_gap"))
               for e in bench.ctx.run.record.events
               if e["event"] == "command" and e["status"] == "queued"
               and e["type"] in ("aspirate", "dispense")]
     assert queued == [("aspirate", 50, False), ("aspirate", 20, True), ("dispense", 70, None)]
+
+
+def test_the_air_of_an_air_gap_is_pushed_out_first_and_counted_in_no_well(
+        bench: Bench) -> None:
+    p = bench.p300
+    p.pick_up_tip()
+    p.aspirate(100, bench.plate["A1"])
+    p.air_gap(20)
+    p.dispense(60, bench.plate["B1"])  # the 20 µL of air, then 40 of liquid
+    p.dispense(40, bench.plate["C1"])
+    p.blow_out(bench.plate["D1"])  # the 20 µL left
+    p.aspirate(30, bench.plate["A1"])
+    p.air_gap(10)
+    p.blow_out(bench.plate["E1"])  # 30 µL of liquid and the air
+    p.aspirate(30, bench.plate["A1"])
+    p.air_gap(10)
+    p.drop_tip()  # the liquid left goes with the tip, into no well
+    p.pick_up_tip()
+    p.aspirate(30, bench.plate["A1"])
+    p.dispense(30, bench.plate["F1"])  # a new tip holds no air
+    assert bench.finish()["well_volumes_ul"] == {
+        "1/A1": -190, "1/B1": 40, "1/C1": 40, "1/D1": 20, "1/E1": 30, "1/F1": 30}
 
 
 def test_air_gap_without_volume_fills_the_tip_and_height_is_honoured(bench: Bench) -> None:

@@ -255,6 +255,43 @@ def test_the_sheet_counts_the_liquid_that_moved_not_the_volume_asked(
         "2/A1": -50.0, "2/A2": -10.0}
 
 
+AIR_GAPS = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.pick_up_tip()
+    p300.aspirate(20, plate["A1"])
+    p300.air_gap(10)
+    p300.dispense(30, plate["A2"])  # 10 µL of air, then the 20 µL of liquid
+    p300.aspirate(30, plate["A2"])  # so A2 must hold 10 µL at the start
+    p300.air_gap(10)
+    p300.blow_out(plate["A3"])  # the 30 µL of liquid, and the air
+    p300.aspirate(20, plate["A4"])
+    p300.air_gap(10)
+    p300.drop_tip()  # the air goes with the tip
+    p300.pick_up_tip()
+    p300.aspirate(40, plate["A5"])
+    p300.dispense(40, plate["A6"])
+    p300.aspirate(40, plate["A6"])  # A6 holds 40: nothing to load
+    p300.drop_tip()
+'''
+
+
+def test_the_sheet_and_the_totals_count_no_air_as_liquid(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """An air gap's air leaves the tip first and lands in no well's count: the sheet once
+    counted it into the well it was dispensed into, and said A2 needed nothing."""
+    document = json.loads(simulate(capsys, tmp_path, "--json", protocol=AIR_GAPS))
+    assert [(w["well"], w["volume_ul"]) for w in document["setup"]["liquids"]] == [
+        ("2/A1", 20.0), ("2/A2", 10.0), ("2/A4", 20.0), ("2/A5", 40.0)]
+    assert {w: v for w, v in document["well_volumes_ul"].items() if v} == {
+        "2/A1": -20.0, "2/A2": -10.0, "2/A3": 30.0, "2/A4": -20.0, "2/A5": -40.0}
+
+
 TIPS_AGAIN = '''
 metadata = {"apiLevel": "2.15"}
 
