@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 from engine import commands as c
 from engine.channel import CommandChannel
 
-from .api_level import ADAPTER_API, ENGINE_CORE_API, refuse_removed, removed_in, require, since
+from .api_level import (
+    ADAPTER_API,
+    ENGINE_CORE_API,
+    TRASH_BIN_API,
+    refuse_removed,
+    removed_in,
+    require,
+    since,
+)
 from .compat import HardwareManager
 from .deck import Deck
 from .errors import (
@@ -120,10 +128,6 @@ class AxisMaxSpeeds(MutableMapping[str, float]):
 
     def __repr__(self) -> str:
         return f"AxisMaxSpeeds({self._caps!r})"
-
-
-TRASH_BIN_API = (2, 16)
-"""From this apiLevel Opentrons' fixed trash is a trash bin: not among the loaded labware."""
 
 
 class _Omitted:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import commands as c
 
-from .api_level import ENGINE_CORE_API, refuse_removed, require, since
+from .api_level import ENGINE_CORE_API, TRASH_BIN_API, refuse_removed, require, since
 from .errors import (
     InstrumentError,
     ProtocolError,
@@ -52,6 +52,9 @@ PREP_AFTER_API = (2, 13)
 """The apiLevel from which ``pick_up_tip`` takes ``prep_after``."""
 TIP_RACK_LIQUID_API = (2, 11)
 """From this apiLevel, as in Opentrons, no liquid goes to or from a tip rack."""
+CENTRED_TRASH_DROP_API = (2, 18)
+"""From this apiLevel, as in Opentrons, ``drop_tip(ctx.fixed_trash)`` lets go at the
+trash's centre (from 2.16 until it, in turn to either side, as ``drop_tip()`` does)."""
 ALTERNATE_DROP_API = (2, 15)
 """From this apiLevel a tip dropped into the fixed trash with no location named goes to
 either side of it in turn, as on an OT-2, so that tips do not pile up at one point."""
@@ -420,7 +423,7 @@ class InstrumentContext:
                        "pipette's tip_racks")
 
     @api_step("drop_tip")
-    def drop_tip(self, location: Location | Well | None = None,
+    def drop_tip(self, location: Location | Well | Labware | None = None,
                  home_after: bool | None = None) -> InstrumentContext:
         """Drop the tip into the trash, or at ``location``.
 
@@ -440,6 +443,10 @@ class InstrumentContext:
             target = location.top()
         elif isinstance(location, Location):
             target = location
+        elif isinstance(location, Labware):
+            target = self._trash_bin_top("drop_tip", location)
+            if self._ctx.api_version < CENTRED_TRASH_DROP_API:  # either side, in turn
+                target = self._trash_drops.next_drop(self._ctx.fixed_trash.wells()[0])
         else:
             raise ProtocolError(f"drop_tip: cannot drop a tip at {location!r}")
         point = target.point
@@ -508,7 +515,8 @@ class InstrumentContext:
         return self
 
     @api_step("dispense")
-    def dispense(self, volume: float | None = None, location: Location | Well | None = None,
+    def dispense(self, volume: float | None = None,
+                 location: Location | Well | Labware | None = None,
                  rate: float = 1.0, push_out: float | None = None,
                  flow_rate: float | None = None, end_location: Location | None = None,
                  movement_delay: float | None = None) -> InstrumentContext:
@@ -529,6 +537,8 @@ class InstrumentContext:
                               f"{self._volume:g} µL")
         flow_rate = self._rate("dispense", rate, flow_rate)
         pushed = self._push_out(push_out, self._volume - amount)
+        if isinstance(location, Labware):
+            location = self._trash_bin_top("dispense", location)
         self._refuse_tip_rack("dispense", "into", location)
         target, ref = self._go("dispense", location, self.well_bottom_clearance.dispense)
         self._steps.send(c.Dispense(self._mount, amount, flow_rate, ref,
@@ -567,11 +577,14 @@ class InstrumentContext:
         self._steps.send(c.PrepareToAspirate(self._mount))
 
     @api_step("blow_out")
-    def blow_out(self, location: Location | Well | None = None) -> InstrumentContext:
+    def blow_out(self, location: Location | Well | Labware | None = None
+                 ) -> InstrumentContext:
         """Expel what is left in the tip, at the top of ``location`` or where it is."""
         self._require_tip("blow_out")
         if isinstance(location, Well):
             location = location.top()
+        elif isinstance(location, Labware):
+            location = self._trash_bin_top("blow_out", location)
         target, ref = self._go("blow_out", location, None)
         self._steps.send(c.BlowOut(self._mount, self.flow_rate.blow_out, ref,
                                    self._other_wells(target, "blow_out")))
@@ -754,12 +767,14 @@ class InstrumentContext:
     # -- motion ---------------------------------------------------------------------
 
     @api_step("move_to")
-    def move_to(self, location: Location | Well, force_direct: bool = False,
+    def move_to(self, location: Location | Well | Labware, force_direct: bool = False,
                 minimum_z_height: float | None = None, speed: float | None = None,
                 publish: bool = True) -> InstrumentContext:
         """Move the tip end (or nozzle) to ``location``."""
         if isinstance(location, Well):
             location = location.top()
+        elif isinstance(location, Labware):
+            location = self._trash_bin_top("move_to", location)
         if not isinstance(location, Location):
             raise ProtocolError(f"move_to: expected a Location or a Well, not {location!r}")
         if minimum_z_height is not None and not is_number(minimum_z_height):
@@ -776,6 +791,14 @@ class InstrumentContext:
         axes = mounts[self._mount] if mounts is not None and self._mount in mounts else None
         self._steps.send(c.Home(axes=axes))
         return self
+
+    def _trash_bin_top(self, op: str, labware: Labware) -> Location:
+        """The top of the fixed trash's centre, where ``op`` goes when given the fixed trash
+        itself: from apiLevel 2.16 Opentrons' trash bin, which ``drop_tip``, ``dispense``,
+        ``blow_out`` and ``move_to`` take; any other labware is refused."""
+        if labware is self._ctx.fixed_trash and self._ctx.api_version >= TRASH_BIN_API:
+            return labware.wells()[0].top()
+        raise ProtocolError(f"{op}: expected a Location or a Well, not {labware!r}")
 
     def _go(self, op: str, location: Location | Well | None,
             clearance: float | None) -> tuple[Location, str | None]:

@@ -712,3 +712,37 @@ def test_flow_rate_arguments_are_checked_as_in_opentrons(api: tuple[int, int], c
             exec(call, {"p": p, "plate": plate})
         assert len(ctx.run.engine.entries) == before  # nothing sent
         p.drop_tip()
+
+
+@pytest.mark.parametrize("api", [(2, 15), (2, 16), (2, 18)])
+def test_the_fixed_trash_is_a_trash_bin_from_api_2_16(api: tuple[int, int]) -> None:
+    # As opentrons_simulate 8.8.2 moves at 2.16 and 2.18: dispense, blow_out and move_to
+    # into ctx.fixed_trash go to the top of its centre; drop_tip(ctx.fixed_trash) goes to
+    # either side in turn at 2.16 and 2.17, to the centre from 2.18; drop_tip() alternates.
+    with open_context(api_version=api) as ctx:
+        rack = ctx.load_labware(TIPS_300, 1)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+        p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[rack])
+        p.pick_up_tip()
+        p.aspirate(50, plate["A1"])
+        if api < (2, 16):  # labware, which Opentrons takes nowhere here
+            with pytest.raises(ProtocolError, match="dispense: expected a Location or a Well"):
+                p.dispense(20, ctx.fixed_trash)
+            return
+        p.dispense(20, ctx.fixed_trash)
+        p.blow_out(ctx.fixed_trash)
+        p.move_to(ctx.fixed_trash)
+        p.drop_tip(ctx.fixed_trash)
+        for _ in range(2):
+            p.pick_up_tip()
+            p.drop_tip(ctx.fixed_trash if _ == 0 else None)
+        centre = (347.84, 351.5, 82.0)
+        moves = [cmd.point for cmd in ctx_commands(ctx, c.MoveTo)][1:]  # after the aspirate
+        assert moves == [centre, centre, centre]
+        assert {(cmd.well, cmd.volume) for cmd in ctx_commands(ctx, c.Dispense)} == {
+            ("12/A1", 20.0)}
+        drops = [cmd.point[0] for cmd in ctx_commands(ctx, c.DropTip)]
+        if api < (2, 18):
+            assert drops == pytest.approx([363.895, 331.785, 363.895])
+        else:
+            assert drops == pytest.approx([347.84, 347.84, 363.895])
