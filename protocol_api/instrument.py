@@ -428,7 +428,8 @@ class InstrumentContext:
         """Drop the tip into the trash, or at ``location``.
 
         From apiLevel 2.15, tips dropped into the fixed trash with no location named go to
-        either side of it in turn (``TrashDrops``), as on an OT-2.
+        either side of it in turn (``TrashDrops``), as on an OT-2; given ``ctx.fixed_trash``
+        itself (2.16 on, Opentrons' trash bin), the same until 2.17, its centre from 2.18.
         """
         self._require_tip("drop_tip")
         if location is None:
