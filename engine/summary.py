@@ -17,11 +17,48 @@ if TYPE_CHECKING:
     from .entries import CommandEntry
 
 
+class TipAir:
+    """The air of air gaps in each mount's tip, so that only liquid counts into a well.
+
+    A dispense pushes the tip's air out before its liquid (the air gap went in last); a
+    blow-out or a dropped tip empties it.
+    """
+
+    __slots__ = ("by_mount",)
+
+    def __init__(self) -> None:
+        self.by_mount: dict[str, float] = {}
+        """µL of air in each mount's tip (empty, the common case, when no tip holds air)."""
+
+    def drawn(self, mount: str, volume: float) -> None:
+        """An air gap of ``volume`` µL went into the tip on ``mount``."""
+        self.by_mount[mount] = self.by_mount.get(mount, 0.0) + volume
+
+    def liquid_dispensed(self, mount: str, volume: float) -> float:
+        """Of ``volume`` µL pushed out of the tip, the liquid (the air goes first)."""
+        air = self.by_mount.get(mount, 0.0)
+        if air <= 0:
+            return volume
+        out = min(air, volume)
+        if air - out > 1e-9:
+            self.by_mount[mount] = air - out
+        else:  # all out: no entry, so that a tip with no air costs nothing
+            del self.by_mount[mount]
+        return volume - out
+
+    def liquid_emptied(self, mount: str, volume: float) -> float:
+        """Of ``volume`` µL a blow-out expelled, the liquid; the tip holds no air after."""
+        return max(volume - self.by_mount.pop(mount, 0.0), 0.0)
+
+    def dropped(self, mount: str) -> None:
+        """The tip on ``mount`` went, and its air with it."""
+        self.by_mount.pop(mount, None)
+
+
 class Tally:
     """Running totals of a run's protocol commands, pauses and liquid per well.
 
-    Air gaps move no liquid: a dispense pushes out the air in the tip before its liquid
-    (the air gap is what went in last), so only liquid is counted into the well.
+    Air gaps move no liquid (``TipAir``): only liquid is counted into a well.
     """
 
     def __init__(self) -> None:
@@ -30,7 +67,7 @@ class Tally:
         self.tips_used = 0
         self.pauses: list[dict[str, Any]] = []
         self.volumes: dict[str, float] = defaultdict(float)
-        self._air: dict[str, float] = {}  # mount -> µL of air gaps in its tip, not yet out
+        self._air = TipAir()
         self._last_step: int | None = None
 
     def queued(self, entry: CommandEntry) -> None:
@@ -46,23 +83,22 @@ class Tally:
         if isinstance(cmd, c.PickUpTip):
             self.tips_used += cmd.tips
         elif isinstance(cmd, c.DropTip):
-            self._air.pop(cmd.mount, None)
+            self._air.dropped(cmd.mount)
         elif isinstance(cmd, c.LIQUID_COMMANDS) and cmd.well is not None:
-            air = self._air.get(cmd.mount, 0.0)
             if isinstance(cmd, c.BlowOut):  # what was left in the tip lands in the well
-                change = (entry.result or {}).get("volume_expelled", 0.0) - air
-                self._air.pop(cmd.mount, None)
+                change = self._air.liquid_emptied(
+                    cmd.mount, (entry.result or {}).get("volume_expelled", 0.0))
                 if change <= 1e-9:  # an empty tip blows out air
                     return
             elif isinstance(cmd, c.Aspirate) and cmd.air_gap:  # air: no well loses liquid
-                self._air[cmd.mount] = air + cmd.moved(entry.result)
+                self._air.drawn(cmd.mount, cmd.moved(entry.result))
                 return
-            else:  # aspirates take from the well; dispenses give to it, the air gaps
-                moved = cmd.moved(entry.result)  # (the last drawn) going out first
-                if cmd.sign < 0 and air > 0:
-                    out = min(air, moved)
-                    self._air[cmd.mount], moved = air - out, moved - out
-                change = -cmd.sign * moved
+            elif cmd.sign < 0:  # a dispense gives the well its liquid
+                change = cmd.moved(entry.result)
+                if self._air.by_mount:  # else nothing to take off
+                    change = self._air.liquid_dispensed(cmd.mount, change)
+            else:  # an aspirate takes from the well
+                change = -cmd.moved(entry.result)
             volumes = self.volumes
             volumes[cmd.well] += change
             for well in cmd.wells:  # the wells under the other nozzles, the same each

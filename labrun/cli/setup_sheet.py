@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.record import json_line
+from engine.summary import TipAir
 
 from .calls import Labels, display_name, duration, plural, standard_definition, volume
 from .report import clock
@@ -61,7 +62,7 @@ class SheetBuilder:
         self.lowest: dict[str, float] = {}
         # liquid (or air) on its way: command, µL, wells, mount; until it ends
         self.in_flight: dict[int, tuple[str, float, list[str], str]] = {}
-        self.air: dict[str, float] = {}  # mount -> µL of air gaps in its tip
+        self.air = TipAir()
         self.timeline: list[dict[str, Any]] = []
         self.steps = 0
         self.end = 0.0
@@ -169,22 +170,19 @@ class SheetBuilder:
     def _liquid(self, command: str, asked: float, wells: list[str],
                 result: Mapping[str, Any], mount: str) -> None:
         """A liquid command completed: each of its wells gains or loses what moved."""
-        air = self.air.get(mount, 0.0)
         if command == "airGap":
-            self.air[mount] = air + asked
+            self.air.drawn(mount, asked)
             return
         if command == "dropTip":
-            self.air.pop(mount, None)
+            self.air.dropped(mount)
             return
         if command == "aspirate":
             change = -asked
         elif command == "dispense":  # the air first, then liquid
-            change = float(result.get("volume_dispensed", asked))
-            out = min(air, change)
-            self.air[mount], change = air - out, change - out
+            change = self.air.liquid_dispensed(
+                mount, float(result.get("volume_dispensed", asked)))
         else:  # a blow-out: what was left in the tip, air and all
-            change = max(float(result.get("volume_expelled", 0.0)) - air, 0.0)
-            self.air.pop(mount, None)
+            change = self.air.liquid_emptied(mount, float(result.get("volume_expelled", 0.0)))
         running, lowest = self.running, self.lowest
         for well in wells:
             now = running.get(well, 0.0) + change
