@@ -61,6 +61,13 @@ def ctx_commands(ctx: EmbeddedContext, kind: type[c.Command]) -> list[Any]:
     return [e.command for e in ctx.run.engine.entries if isinstance(e.command, kind)]
 
 
+def plate_and_p300(ctx: EmbeddedContext) -> tuple[Labware, InstrumentContext]:
+    """A plate in slot 2 and a P300 GEN2 on the right, with a rack of tips in slot 1."""
+    rack = ctx.load_labware(TIPS_300, 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    return plate, ctx.load_instrument("p300_single_gen2", "right", tip_racks=[rack])
+
+
 def picked(bench: Bench) -> list[str]:
     return [cmd.well for cmd in bench.commands(c.PickUpTip)]
 
@@ -657,9 +664,7 @@ def test_a_push_out_is_refused_as_an_ot2_pipette_refuses_it(
 def test_flow_rates_delays_and_a_final_push_out_from_api_2_24() -> None:
     # The figures opentrons_simulate 8.8.2 logs for the same calls at 2.24 (µL/s, s).
     with open_context(api_version=(2, 24)) as ctx:
-        rack = ctx.load_labware(TIPS_300, 1)
-        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
-        p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[rack])
+        plate, p = plate_and_p300(ctx)
         p.pick_up_tip()
         p.aspirate(50, plate["A1"], flow_rate=50)
         p.air_gap(10, rate=0.5)
@@ -702,9 +707,7 @@ def test_flow_rates_delays_and_a_final_push_out_from_api_2_24() -> None:
 def test_flow_rate_arguments_are_checked_as_in_opentrons(api: tuple[int, int], call: str,
                                                          message: str) -> None:
     with open_context(api_version=api) as ctx:
-        rack = ctx.load_labware(TIPS_300, 1)
-        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
-        p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[rack])
+        plate, p = plate_and_p300(ctx)
         p.pick_up_tip()
         p.aspirate(20, plate["A1"])
         before = len(ctx.run.engine.entries)
@@ -720,9 +723,7 @@ def test_the_fixed_trash_is_a_trash_bin_from_api_2_16(api: tuple[int, int]) -> N
     # into ctx.fixed_trash go to the top of its centre; drop_tip(ctx.fixed_trash) goes to
     # either side in turn at 2.16 and 2.17, to the centre from 2.18; drop_tip() alternates.
     with open_context(api_version=api) as ctx:
-        rack = ctx.load_labware(TIPS_300, 1)
-        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
-        p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[rack])
+        plate, p = plate_and_p300(ctx)
         p.pick_up_tip()
         p.aspirate(50, plate["A1"])
         if api < (2, 16):  # labware, which Opentrons takes nowhere here
