@@ -30,6 +30,10 @@ class Faults:
     home_alarm: int = 8
     drop_ok_next: int = 0
     """Lose the next N ``ok`` answers (the line was carried out)."""
+    garble_status_next: int = 0
+    """Damage the next N status reports, as a noisy line or grbl-sim's interleaved output
+    does: the state runs into the next field, a coordinate loses its decimal point, a
+    field name loses a letter (in turn)."""
 
     def clear(self) -> None:
         """Back to a well-behaved controller."""
@@ -40,6 +44,7 @@ class Faults:
         self.resend_next = 0
         self.home_fails = 0
         self.drop_ok_next = 0
+        self.garble_status_next = 0
 
 
 @define
@@ -61,6 +66,8 @@ class Stats:
     checksum_failures: int = 0
     resends_requested: int = 0
     errors_injected: int = 0
+    status_garbled: int = 0
+    """Status reports sent damaged by the ``garble_status_next`` fault."""
     waits_sent: int = 0
     """Marlin: idle ``wait`` lines printed."""
 

@@ -1,7 +1,8 @@
 """What a line from the firmware means, independent of the dialect that said it.
 
 A dialect's ``parse`` turns one received line into a few of these events; the driver
-and the streamer act on them. Anything not understood becomes ``Info``.
+and the streamer act on them. Anything not understood becomes ``Info``; a line in a
+known shape that arrived damaged becomes ``Garbled``.
 """
 
 from __future__ import annotations
@@ -95,6 +96,15 @@ class InterlockChange:
 
 
 @frozen
+class Garbled:
+    """A status report that arrived damaged (a state, field name or number that does not
+    read, as line noise or an interleaved write leaves it): nothing in it is believed,
+    and the driver asks again."""
+
+    text: str
+
+
+@frozen
 class Info:
     """Anything else: ``[MSG:...]``, ``// ...``, ``echo:...``."""
 
@@ -102,4 +112,4 @@ class Info:
 
 
 Event = Ok | Error | Halted | Resend | Busy | Alarm | Restarted | Status | PositionReport \
-    | InterlockChange | Info
+    | InterlockChange | Garbled | Info

@@ -25,6 +25,7 @@ from .events import (
     Busy,
     Error,
     Event,
+    Garbled,
     Halted,
     Info,
     InterlockChange,
@@ -61,6 +62,8 @@ class Link:
         self.streamer = Streamer(dialect, self.write, timeout_s, on_fault=self._fail)
         self.status: Status | None = None
         self.status_seq = 0
+        self.garbled_reports = 0
+        """Status reports that arrived damaged and were ignored (a noisy line)."""
         self.work_offset: Axes | None = None
         """The latest ``WCO:`` (GRBL sends it only every so many reports)."""
         self.position: Axes | None = None
@@ -213,7 +216,7 @@ class Link:
         elif isinstance(event, Status):
             if event.state in WORKING_STATES:
                 self.streamer.touch()
-        elif not isinstance(event, Info):  # chatter and Marlin's idle "wait" prove nothing
+        elif not isinstance(event, (Info, Garbled)):  # chatter, Marlin's idle "wait"
             self.streamer.touch()
 
     async def _handle(self, event: Event) -> None:
@@ -252,6 +255,10 @@ class Link:
             self.streamer.reset_numbering()
             if event.extra_ok:
                 self.streamer.expect_extra_ok()
+        elif isinstance(event, Garbled):
+            self.garbled_reports += 1
+            self._poll_now.set()  # ask again now; a fresh_status() waiting asks anyway
+            log.warning("controller: ignored a damaged status report: %s", event.text)
         elif isinstance(event, Info):
             if "Door" in event.text:
                 self._poll_now.set()

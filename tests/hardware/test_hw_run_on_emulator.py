@@ -205,6 +205,34 @@ def test_immediate_pause_mid_move_parks_and_resume_returns_to_the_read_back_posi
         assert statuses[:4] == ["running", "pausing", "paused", "running"]
 
 
+@pytest.mark.parametrize("dialect", ["grbl", "smoothie"])  # the dialects of <...> reports
+def test_an_immediate_pause_among_damaged_status_reports_parks_from_the_true_position(
+        tmp_path: Path, dialect: str) -> None:
+    # A noisy line (or grbl-sim's interleaved output) damages status reports: the state
+    # runs into the next field, a coordinate loses its decimal point, a field name a
+    # letter. Nothing in them is believed; the driver asks again, and the pause reads
+    # back where the gantry really stopped.
+    with robot_run(tmp_path, dialect, LONG_MOVE_WITH_TIP) as robot:
+        robot.control.play()
+        robot.wait_until(lambda: robot.moving_x_below(200.0), "the long move")
+        robot.emulator.faults.garble_status_next = 12
+        assert robot.control.pause("immediate").accepted
+        paused = robot.control.wait_until_paused(WAIT_S)
+        assert paused.status is Status.PAUSED and paused.parked, paused
+        recorded = robot.events("park")[-1]["recorded"]
+        assert TARGET_X + 20 < recorded["X"] < 200.0
+        assert robot.config.out_of_travel(recorded) is None, recorded
+        assert robot.emulator.stats.status_garbled > 0
+        link = robot.inner.link
+        robot.wait_until(lambda: link.garbled_reports == robot.emulator.stats.status_garbled,
+                         "the damaged reports to be read")
+        # Resume goes back to that position, and the run ends as it would have.
+        assert robot.control.resume().accepted
+        final = robot.run.wait(WAIT_S)
+        assert final.status is Status.SUCCEEDED, final
+        assert close_to(robot.events("unpark")[-1]["position"], recorded, dialect)
+
+
 def test_a_pause_while_paused_is_refused_and_nothing_moves(
         tmp_path: Path, dialect: str) -> None:
     with robot_run(tmp_path, dialect, LONG_MOVE) as robot:

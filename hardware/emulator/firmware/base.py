@@ -249,6 +249,14 @@ class Firmware:
         with contextlib.suppress(LinkClosed):
             await self.link.send((text + "\n").encode("ascii"))
 
+    async def send_status(self, report: str) -> None:
+        """Print a status report, damaged while the ``garble_status_next`` fault is on."""
+        if self.faults.garble_status_next > 0:
+            self.faults.garble_status_next -= 1
+            report = garble(report, self.stats.status_garbled)
+            self.stats.status_garbled += 1
+        await self.send(report)
+
     async def answer(self, line: Line, text: str) -> None:
         """The final answer to ``line`` (``ok``, ``error:N``, ``!!``)."""
         if line.answered:
@@ -303,3 +311,18 @@ class Firmware:
 
     def position_words(self, position: dict[str, float], decimals: int) -> str:
         return " ".join(f"{a}:{position[a]:.{decimals}f}" for a in self.machine.config.axes)
+
+
+def garble(report: str, kind: int) -> str:
+    """``report`` damaged in one of three ways, by ``kind``, as grbl-sim's output was seen
+    damaged: ``<Run6MPos:...``, ``MPos:-85.620,-1590928,...``, ``<Run|M8os:...``."""
+    match kind % 3:
+        case 0:
+            return report.replace("|", "6", 1)
+        case 1:
+            start = report.index("Pos:")
+            second = report.find(",", start) + 1 or start  # one axis: its only number
+            point = report.index(".", second)
+            return report[:point] + report[point + 1:]
+        case _:
+            return report.replace("Pos:", "8os:", 1)

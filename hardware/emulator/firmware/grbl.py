@@ -98,7 +98,7 @@ class GrblFirmware(Firmware):
 
     async def on_realtime(self, byte: int) -> None:
         if byte == ord("?"):
-            await self.send(self.status_report())
+            await self.send_status(self.status_report())
         elif byte == ord("!"):
             if not self.locked and not self.door_suspended:
                 self.machine.hold()

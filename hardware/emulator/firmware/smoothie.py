@@ -46,7 +46,7 @@ class SmoothieFirmware(Firmware):
 
     async def on_realtime(self, byte: int) -> None:
         if byte == ord("?"):
-            await self.send(self.status_report())
+            await self.send_status(self.status_report())
         elif byte == ord("!"):
             if not self.halted:
                 self.machine.hold()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from ..events import Axes, Event, InterlockChange, Status
+from ..events import Axes, Event, Garbled, InterlockChange, Status
 
 INTERLOCK_PREFIX = "//action:interlock "
 """Marlin/Smoothieware interlock convention (labrun's own, spoken by the emulator):
@@ -113,27 +113,43 @@ def _num(value: float) -> str:
     return f"{value:.3f}"
 
 
-def parse_status(line: str) -> Status | None:
-    """Parse a GRBL-1.1-style ``<State:sub|MPos:x,y,z|WCO:...|Pn:XYZD>`` report."""
+def parse_status(line: str) -> Status | Garbled:
+    """Parse a GRBL-1.1-style ``<State:sub|MPos:x,y,z|WCO:...|Pn:XYZD>`` report.
+
+    A report that does not read whole is ``Garbled``: an unknown state, a field name
+    that is not a word, or a coordinate that is not a decimal number (``-1590928`` for
+    ``-159.928``, ``-7.,00``). GRBL and Smoothieware always print coordinates with
+    decimals; believing a damaged one would put the robot model metres away.
+    """
     if not (line.startswith("<") and line.endswith(">")):
-        return None
+        return Garbled(line)
     fields = line[1:-1].split("|")
-    state, _, sub = fields[0].partition(":")
-    substate = int(sub) if sub.isdigit() else None
+    state, colon, sub = fields[0].partition(":")
+    if state not in STATES or (colon and not sub.isdigit()):
+        return Garbled(line)
     values: dict[str, Axes] = {}
     pins: frozenset[str] = frozenset()
     for item in fields[1:]:
         key, _, data = item.partition(":")
+        if not _FIELD_NAME.fullmatch(key):
+            return Garbled(line)
         if key in ("MPos", "WPos", "WCO"):  # X Y Z A B C, as many as the firmware has
-            try:
-                numbers = [float(v) for v in data.split(",")]
-            except ValueError:
-                continue
-            values[key] = dict(zip("XYZABC", numbers, strict=False))
+            numbers = data.split(",")
+            if not all(_COORDINATE.fullmatch(n) for n in numbers):
+                return Garbled(line)
+            values[key] = dict(zip("XYZABC", map(float, numbers), strict=False))
         elif key == "Pn":
             pins = frozenset(data)
-    return Status(state=state, substate=substate, position=values.get("MPos"),
-                  work_offset=values.get("WCO"), work_position=values.get("WPos"), pins=pins)
+    return Status(state=state, substate=int(sub) if sub else None,
+                  position=values.get("MPos"), work_offset=values.get("WCO"),
+                  work_position=values.get("WPos"), pins=pins)
+
+
+STATES = frozenset({"Idle", "Run", "Hold", "Jog", "Alarm", "Door", "Check", "Home", "Sleep",
+                    "Tool"})
+"""The states a status report names: GRBL 1.1's, and grblHAL's ``Tool`` (tool change)."""
+_COORDINATE = re.compile(r"-?\d+\.\d+")
+_FIELD_NAME = re.compile(r"\$?[A-Za-z]+")  # grblHAL has ``$C`` (check mode)
 
 
 _AXIS_WORD = re.compile(r"([A-Z]):\s*(-?\d+(?:\.\d*)?)")

@@ -92,8 +92,7 @@ class Grbl(Dialect):
         if line.startswith("ALARM:"):
             return [Alarm(_describe(line, ALARMS))]
         if line.startswith("<"):
-            status = parse_status(line)
-            return [status] if status is not None else [Info(line)]
+            return [parse_status(line)]
         if _BANNER.match(line):
             return [Restarted(line)]
         return [Info(line)]

@@ -72,8 +72,7 @@ class Smoothie(Dialect):
         if line.startswith("ALARM"):
             return [Alarm(line)]
         if line.startswith("<"):
-            status = parse_status(line)
-            return [status] if status is not None else [Info(line)]
+            return [parse_status(line)]
         if line.startswith("Smoothie"):
             return [Restarted(line, extra_ok=True)]
         interlock = parse_interlock(line)

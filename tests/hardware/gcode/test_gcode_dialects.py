@@ -11,6 +11,7 @@ from hardware.gcode.events import (
     Alarm,
     Busy,
     Error,
+    Garbled,
     Halted,
     Info,
     InterlockChange,
@@ -70,6 +71,30 @@ def test_grbl_status_report() -> None:
     [door] = Grbl().parse("<Door:1|MPos:0.000,0.000,0.000|FS:0,0>")
     assert isinstance(door, Status)
     assert Grbl().interlocks_of(door) == {"door": True}
+
+
+@pytest.mark.parametrize("line", [
+    # Seen from grbl-sim, whose two threads interleave their output (a noisy serial line
+    # damages reports the same way): believed, the first three put the robot model
+    # kilometres away or left a report with no position.
+    "<Run|MPos:-85.620,-1590928,-7.000|FS:3000,0|Pn:PXYZRHS>",
+    "<Run|MPos:-184.620,-146.600,-7.,00|FS:3000,0|Pn:PXYZRHS>",
+    "<Run|M8os:-76.340,-76.340,0.000|FS:4243,0|Pn:PXYZRHS>",
+    "<Run6MPos:-184.620,-187.760,-4.956|FS:468,0|Pn:PXYZRHS>",
+    "<Hold:x|MPos:0.000,0.000,0.000|FS:0,0>",
+    "<Idle|MPos:0.000,0.000,0.000|FS:0,0",
+])
+def test_a_damaged_status_report_is_garbled_not_believed(line: str) -> None:
+    assert Grbl().parse(line) == [Garbled(line)]
+    assert Smoothie().parse(line) == [Garbled(line)]
+
+
+def test_grblhal_status_fields_and_states_are_read() -> None:
+    [check] = Grbl().parse("<Check|MPos:1.000,2.000,3.000|$C:1|FS:0,0|WCO:0.000,0.000,0.000>")
+    assert check == Status(state="Check", position={"X": 1.0, "Y": 2.0, "Z": 3.0},
+                           work_offset={"X": 0.0, "Y": 0.0, "Z": 0.0})
+    [tool] = Grbl().parse("<Tool|MPos:1.000,2.000,3.000|FS:0,0>")
+    assert isinstance(tool, Status) and tool.state == "Tool"
 
 
 @pytest.mark.parametrize(("line", "event"), [
