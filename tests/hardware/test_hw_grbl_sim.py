@@ -17,8 +17,9 @@ Both simulators run GRBL's main loop and its stepper interrupt as two busy threa
 real time. On a loaded machine (two cores, load 5 to 10) the interrupt thread catches up
 in bursts while the main loop waits for a core: the step segment buffer runs dry, the
 firmware reports ``Idle`` with a block still planned and never answers the ``G4 P0``
-after it (the driver then fails with "no answer ... no sign of progress"), and grbl-sim's
-output can come garbled (``MPos:-1.600,|1.080``). That is the simulator, not GRBL on a
+after it (the driver then fails with "no answer ... no sign of progress"). grbl-sim's
+output also comes garbled at times (``<Run6MPos:...``, ``MPos:-85.620,-1590928,...``):
+the driver ignores such reports and asks again. That is the simulator, not GRBL on a
 board; run them on a quiet machine or give them priority, e.g. a wrapper
 ``exec nice -n -15 .../grbl_sim.exe "$@"``. Both simulators have 3 axes and
 ``$22=0`` out of the box: a run uses the shipped 3-axis example robot with
