@@ -168,6 +168,16 @@ class TextLog:
     def _other(self, kind: str, event: dict[str, Any]) -> None:
         t = event["t"]
         verbose = self.verbosity >= 1
+        call = self._call
+        if call is not None:
+            if kind == "pause_effect" and event["effect"] == "interrupted":
+                call.cut = True  # an immediate pause cut it: it goes on after the resume
+            status = event.get("status") if kind == "status" else None
+            if status in CALLS_OVER or (not call.cut and (kind == "park" or status == "paused")):
+                # Said now: a live log shows the call the robot has just made before the
+                # robot parks or the run ends, not after. A call cut by an immediate pause
+                # goes on after the resume and is said when it ends.
+                self._close()
         if kind == "action":
             shown = event["source"] not in self.quiet_sources and event["action"] != "play"
             if verbose or (shown and event["accepted"]):
@@ -212,6 +222,9 @@ class TextLog:
                           + "  " * nest + text)
 
 
+CALLS_OVER = frozenset({"finishing", "stopping", "aborting", "failing", "halting",
+                        "succeeded", "stopped", "aborted", "halted", "failed"})
+"""Statuses after which the protocol makes no more calls (only a cleanup may follow)."""
 STAMP_WIDTH = 8
 HOLD = 4096
 """Lines under an open call kept in memory; past that many they go to a spool."""
@@ -230,7 +243,7 @@ SAID_BY_THE_CALL = frozenset(("loadLabware", "loadInstrument", "comment", "delay
 class _Call:
     """A protocol call being read: its name, line, start and commands."""
 
-    __slots__ = ("commands", "held", "index", "line", "name", "nested", "t")
+    __slots__ = ("commands", "cut", "held", "index", "line", "name", "nested", "t")
 
     def __init__(self, name: str, line: str | None, t: float, index: int, nested: bool) -> None:
         self.name = name
@@ -240,6 +253,7 @@ class _Call:
         self.nested = nested
         self.commands = CallCommands(name)
         self.held: Spool | None = None  # the first of its lines, past HOLD of them
+        self.cut = False  # an immediate pause interrupted one of its commands
 
 
 def _is_warning(kind: str, params: dict[str, Any], call: _Call | None) -> bool:

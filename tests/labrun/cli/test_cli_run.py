@@ -120,6 +120,18 @@ def test_emulate_runs_a_protocol_end_to_end(tmp_path: Path, dialect: str,
     assert events[-1]["tips_used"] == 1
 
 
+def test_the_last_call_is_said_before_the_run_ends(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # A call's line waits for its end (to name every well it touched); the protocol's last
+    # call ends with the protocol, so it is said at "finishing", not after "succeeded".
+    status, out, err = labrun(capsys, str(write(tmp_path, hops(2))), "--emulate",
+                              "--speed", SPEED)
+    assert status == 0, err
+    stamped = [line[8:] for line in out.splitlines() if line.startswith("[")]
+    assert stamped[-2:] == ["status finishing", "status succeeded"]
+    assert sum(line.startswith("Moving to") for line in stamped) == 8
+
+
 def test_robot_file_drives_a_separately_started_emulator(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``labrun emulator`` in its own process, ``labrun run --robot`` against it."""
@@ -332,19 +344,27 @@ def _read_until(process: subprocess.Popen[bytes], pattern: str, seen: list[bytes
 
 def test_without_a_terminal_ctrl_c_pauses_and_sigterm_aborts(tmp_path: Path) -> None:
     protocol = write(tmp_path, HOPS.replace("* 20", "* 500"))
+    record = tmp_path / "record.jsonl"
     process = subprocess.Popen(
         [sys.executable, "-m", "labrun.cli.main", "run", str(protocol), "--emulate",
-         "--speed", "10"],
+         "--speed", "10", "--record", str(record)],
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     seen: list[bytes] = []
     try:
         _read_until(process, r"stdin is not a terminal: no keys", seen)
         _read_until(process, r"status running", seen)
+        _read_until(process, r"Moving to", seen)
         process.send_signal(signal.SIGINT)
         _read_until(process, r"Ctrl-C: deferred pause requested", seen)
         # (A second Ctrl-C here raced the pause: once the run had paused it asked for a
         # stop. Twice within 3 s is tested on a terminal, during a slow move.)
-        _read_until(process, r"status paused by client", seen)
+        paused = _read_until(process, r"status paused by client", seen)
+        # Every move the robot made before it parked is said before "parked": the call
+        # the pause waited for too (its line waits for its end, which the pause is).
+        events = read_record(record)
+        before_park = events[:next(i for i, e in enumerate(events) if e["event"] == "park")]
+        moves = sum(e["event"] == "step" and e["name"] == "move_to" for e in before_park)
+        assert moves > 0 and paused.split("parked at")[0].count("Moving to") == moves
         process.send_signal(signal.SIGTERM)
         out = _read_until(process, r"status:\s+aborted", seen)
         assert process.wait(WAIT_S) == 1
