@@ -64,6 +64,7 @@ class Link:
         self.status_seq = 0
         self.garbled_reports = 0
         """Status reports that arrived damaged and were ignored (a noisy line)."""
+        self.last_garbled = ""
         self.work_offset: Axes | None = None
         """The latest ``WCO:`` (GRBL sends it only every so many reports)."""
         self.position: Axes | None = None
@@ -122,7 +123,7 @@ class Link:
         query = self.dialect.status_query
         if query is None:
             raise ControllerError(f"{self.dialect.name} has no realtime status query")
-        seq = self.status_seq
+        seq, garbled = self.status_seq, self.garbled_reports
         limit = self.timeout_s if timeout is None else timeout
         deadline = time.monotonic() + limit
         while self.status_seq == seq:
@@ -130,9 +131,14 @@ class Link:
             await self.write(query)  # GRBL may drop a '?' while busy: ask again
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise self._timeout(f"no status report within {limit:g} s")
-            with anyio.move_on_after(min(remaining, 0.05)):
-                await self.wait_changed()
+                damaged = self.garbled_reports - garbled
+                why = (f" that reads: {damaged} came damaged, the last {self.last_garbled!r}"
+                       if damaged else "")
+                raise self._timeout(f"no status report{why} within {limit:g} s")
+            with anyio.move_on_after(min(remaining, 0.05)):  # asked again every 50 ms,
+                while self.status_seq == seq:  # not at every line (a damaged report)
+                    await self.wait_changed()
+                    self._raise_fault()
         assert self.status is not None
         return self.status
 
@@ -257,8 +263,10 @@ class Link:
                 self.streamer.expect_extra_ok()
         elif isinstance(event, Garbled):
             self.garbled_reports += 1
-            self._poll_now.set()  # ask again now; a fresh_status() waiting asks anyway
-            log.warning("controller: ignored a damaged status report: %s", event.text)
+            self.last_garbled = event.text
+            if str(self.garbled_reports).strip("0") == "1":  # the 1st, 10th, 100th...
+                log.warning("controller: ignored a damaged status report (%d so far): %s",
+                            self.garbled_reports, event.text)
         elif isinstance(event, Info):
             if "Door" in event.text:
                 self._poll_now.set()

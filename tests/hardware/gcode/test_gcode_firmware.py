@@ -278,6 +278,35 @@ async def test_marlin_lost_ok_times_out_although_wait_lines_keep_coming(
 
 
 
+async def test_damaged_status_reports_are_asked_again_then_named_in_the_timeout(
+        config_for: ConfigFor, caplog: pytest.LogCaptureFixture) -> None:
+    with running_emulator("grbl", speed=SPEED) as emu:
+        async with open_controller(config_for("grbl", emu.address, 0.5),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 12.0, "Y": 34.0})
+            # A few damaged reports: read past, the position is the true one.
+            emu.faults.garble_status_next = 3
+            with anyio.fail_after(5):
+                position = await ctl.read_position()
+            assert (position["X"], position["Y"]) == pytest.approx((12.0, 34.0), abs=2e-3)
+            assert emu.stats.status_garbled == 3
+            # Nothing but damaged reports: a timeout that says so, and a warning at the
+            # 1st, 10th, 100th... damaged report, not at every one.
+            emu.faults.garble_status_next = 10**6
+            seen = ctl.link.garbled_reports
+            with anyio.fail_after(5):  # the good reports already on their way are read
+                while ctl.link.garbled_reports == seen:
+                    await anyio.sleep(POLL_S)
+            with anyio.fail_after(5), pytest.raises(
+                    ControllerTimeout, match=r"no status report that reads: \d+ came damaged, "
+                                             r"the last '<Idle.*>' within 0\.5 s"):
+                await ctl.read_position()
+            warned = [r.getMessage() for r in caplog.records
+                      if "damaged status report" in r.getMessage()]
+            assert 2 <= len(warned) <= 3 and "(10 so far)" in warned[1], warned
+
+
 async def test_a_reset_during_a_move_fails_it_with_the_alarm_that_explains_it(
         config_for: ConfigFor) -> None:
     with running_emulator("grbl", speed=SPEED) as emu:
