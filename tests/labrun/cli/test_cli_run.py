@@ -361,7 +361,12 @@ def test_without_a_terminal_ctrl_c_pauses_and_sigterm_aborts(tmp_path: Path) -> 
         paused = _read_until(process, r"status paused by client", seen)
         # Every move the robot made before it parked is said before "parked": the call
         # the pause waited for too (its line waits for its end, which the pause is).
+        deadline = time.monotonic() + WAIT_S  # on disk before the run waits to resume
         events = read_record(record)
+        while not any(e["event"] == "park" for e in events):
+            assert time.monotonic() < deadline, "no park in the record"
+            time.sleep(0.01)
+            events = read_record(record)
         before_park = events[:next(i for i, e in enumerate(events) if e["event"] == "park")]
         moves = sum(e["event"] == "step" and e["name"] == "move_to" for e in before_park)
         assert moves > 0 and paused.split("parked at")[0].count("Moving to") == moves
