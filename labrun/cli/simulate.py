@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import gc
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,8 @@ def run_simulate(args: argparse.Namespace) -> int:
         interventions = [rehearsal.parse(text) for text in args.at]
     except rehearsal.RehearsalError as exc:
         return _bad_input(args, str(exc), None)
+    if args.deck and (problem := _unwritable(args.deck)):  # said now, not after the run
+        return _bad_input(args, f"cannot write the deck picture {args.deck}: {problem}", None)
     if not args.watchdog >= 0:
         return _bad_input(args, f"--watchdog must be 0 (off) or more seconds, not "
                                 f"{args.watchdog:g}", None)
@@ -121,10 +124,14 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
         run.close()
     summary = run.record.last or {}
     sheet = builder.sheet()
+    deck_error = None
     if args.deck:
         from . import deck_svg  # only then: its escaping imports html
 
-        deck_svg.write(args.deck, sheet)
+        try:
+            deck_svg.write(args.deck, sheet)
+        except OSError as exc:  # the folder went away during the run: the log still prints
+            deck_error = f"cannot write the deck picture {args.deck}: {exc.strerror or exc}"
     if document is not None:
         document.write(sys.stdout, {"setup": sheet})
     elif log is not None:
@@ -146,7 +153,26 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
     if interrupted:
         print(f"error: {summary.get('reason')}", file=sys.stderr)
         return INTERRUPTED_EXIT
-    return 0 if Status(summary["status"]) in SUCCESS else FAILED_EXIT
+    if Status(summary["status"]) not in SUCCESS:
+        return FAILED_EXIT
+    if deck_error is not None:
+        print(f"error: {deck_error}", file=sys.stderr)
+        return BAD_INPUT_EXIT
+    return 0
+
+
+def _unwritable(path: str) -> str | None:
+    """Why a file cannot be written at ``path`` (a directory, no such or no writable
+    folder), or None; checked before the run, so that a long simulation is not lost."""
+    target = Path(path)
+    if target.is_dir():
+        return "it is a directory"
+    folder = target.parent
+    if not folder.is_dir():
+        return f"no folder {folder}"
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        return "permission denied"
+    return None
 
 
 def _bad_input(args: argparse.Namespace, message: str, location: str | None) -> int:

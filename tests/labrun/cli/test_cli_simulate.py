@@ -433,6 +433,19 @@ def test_an_unwritable_record_is_bad_input(capsys: pytest.CaptureFixture[str],
     assert err == f"error: cannot write the run record {record}: No such file or directory\n"
 
 
+def test_a_deck_picture_that_cannot_be_written_is_bad_input_before_the_run(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = str(write(tmp_path, SMALL))
+    folder = tmp_path / "no" / "such"
+    status, out, err = simulate(capsys, protocol, "--deck", str(folder / "deck.svg"))
+    assert (status, out) == (2, "")
+    assert err == (f"error: cannot write the deck picture {folder / 'deck.svg'}: "
+                   f"no folder {folder}\n")
+    status, out, err = simulate(capsys, protocol, "--deck", str(tmp_path))
+    assert (status, out) == (2, "")
+    assert err == f"error: cannot write the deck picture {tmp_path}: it is a directory\n"
+
+
 def test_the_log_lists_the_protocol_pause_and_its_automatic_resume(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     status, out, _ = simulate(capsys, str(write(tmp_path, SMALL)))
