@@ -311,8 +311,12 @@ def command_sentence(kind: str, params: Params, labels: Labels, *,
         text = module_sentence(kind, params)
     elif kind == "setRailLights":
         text = f"Turning the rail lights {'on' if params.get('on') else 'off'}"
+    elif kind in CALL_NAMES:  # a command that is a call of its own (delay): its words
+        alone = CallCommands(kind)
+        alone.add(kind, params)
+        text = sentence(kind, alone, labels)
     else:
-        text = sentence(kind, CallCommands(kind), labels) if kind in CALL_NAMES else _generic(kind)
+        text = _generic(kind)
     if kind in ("aspirate", "dispense", "blowOut") and params.get("flow_rate") and coordinates:
         text += f" at {params['flow_rate']:g} µL/s"
     point = params.get("point")

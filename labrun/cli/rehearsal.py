@@ -9,6 +9,7 @@ an interruption at that moment would do: where the robot parks, what is rewound.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -73,6 +74,8 @@ def parse(text: str) -> Intervention:
     except ValueError:
         raise RehearsalError(f"--at {text!r}: WHEN must be seconds (e.g. 125.5) or step=N") \
             from None
+    if not math.isfinite(seconds):
+        raise RehearsalError(f"--at {text!r}: time must be a finite number of seconds")
     if seconds < 0:
         raise RehearsalError(f"--at {text!r}: time cannot be negative")
     return Intervention(seconds, None, action)

@@ -73,6 +73,15 @@ def test_a_pause_during_the_delay_keeps_its_deadline(tmp_path, capsys) -> None: 
     assert paused["estimated_duration_s"] == pytest.approx(plain["estimated_duration_s"], abs=3)
 
 
+def test_a_pause_during_the_delay_names_the_delay_it_interrupted(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    _, plain = simulate(tmp_path, capsys)
+    end = plain["estimated_duration_s"]
+    assert main(["simulate", str(tmp_path / "protocol.py"), "-v",
+                 f"--at={end - 60}:pause", f"--at={end - 30}:resume"]) == 0
+    out = capsys.readouterr().out
+    assert "  interrupted: Delaying for 2 min: incubate\n" in out
+
+
 def test_door_open_then_stop(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     code, doc = simulate(tmp_path, capsys, "2:door-open", "30:stop")
     assert code == 0 and doc["final_status"] == "stopped"
@@ -85,7 +94,8 @@ def test_halt_ends_halted_with_a_failing_exit(tmp_path, capsys) -> None:  # type
     assert code == 1 and doc["final_status"] == "halted"
 
 
-@pytest.mark.parametrize("bad", ["pause", "x:pause", "-1:stop", "step=0:pause", "3:jump"])
+@pytest.mark.parametrize("bad", ["pause", "x:pause", "-1:stop", "step=0:pause", "3:jump",
+                                 "nan:pause", "inf:stop"])
 def test_bad_interventions_are_refused_before_running(tmp_path, capsys, bad) -> None:  # type: ignore[no-untyped-def]
     protocol = tmp_path / "protocol.py"
     protocol.write_text(PROTOCOL)
