@@ -32,8 +32,11 @@ class TextLog:
     """
 
     def __init__(self, verbosity: int = 0, *, quiet_sources: tuple[str, ...] = (),
-                 step_words: bool = True) -> None:
+                 step_words: bool = True, said_live: bool = False) -> None:
         self.verbosity = verbosity
+        self.said_live = said_live
+        """The caller prints status changes, parks, unparks and interlocks as they come (and
+        its own sources' actions): the log leaves them out, rather than say them twice."""
         self.quiet_sources = ("simulate", *quiet_sources)  # actions told elsewhere
         self.labels = Labels()
         self.lines: list[str] = []
@@ -178,6 +181,9 @@ class TextLog:
                 # robot parks or the run ends, not after. A call cut by an immediate pause
                 # goes on after the resume and is said when it ends.
                 self._close()
+        if self.said_live and (kind in SAID_LIVE or (
+                kind == "action" and event["source"] in self.quiet_sources)):
+            return
         if kind == "action":
             shown = event["source"] not in self.quiet_sources and event["action"] != "play"
             if verbose or (shown and event["accepted"]):
@@ -225,6 +231,8 @@ class TextLog:
 CALLS_OVER = frozenset({"finishing", "stopping", "aborting", "failing", "halting",
                         "succeeded", "stopped", "aborted", "halted", "failed"})
 """Statuses after which the protocol makes no more calls (only a cleanup may follow)."""
+SAID_LIVE = frozenset({"status", "park", "unpark", "interlock"})
+"""What ``labrun run`` prints as it happens, beside the log (``said_live``)."""
 STAMP_WIDTH = 8
 HOLD = 4096
 """Lines under an open call kept in memory; past that many they go to a spool."""

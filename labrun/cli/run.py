@@ -271,7 +271,7 @@ def _play(run: Run, inner: MotionController, progress: Progress | None,
     stdin_tty = is_terminal(sys.stdin)
     display = StatusLine(sys.stdout, live=stdin_tty and is_terminal(sys.stdout), keys=stdin_tty,
                          colour=use_colour(sys.stdout), progress=progress)
-    log = TextLog(verbosity, quiet_sources=("terminal",))
+    log = TextLog(verbosity, quiet_sources=("terminal",), said_live=True)
     controls = Controls(run.control, display)
     events: queue.SimpleQueue[Event] = queue.SimpleQueue()
     ended = threading.Event()

@@ -120,16 +120,20 @@ def test_emulate_runs_a_protocol_end_to_end(tmp_path: Path, dialect: str,
     assert events[-1]["tips_used"] == 1
 
 
-def test_the_last_call_is_said_before_the_run_ends(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("verbose", [[], ["-v"]])
+def test_the_last_call_is_said_before_the_run_ends_and_each_status_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], verbose: list[str]) -> None:
     # A call's line waits for its end (to name every well it touched); the protocol's last
     # call ends with the protocol, so it is said at "finishing", not after "succeeded".
     status, out, err = labrun(capsys, str(write(tmp_path, hops(2))), "--emulate",
-                              "--speed", SPEED)
+                              "--speed", SPEED, *verbose)
     assert status == 0, err
     stamped = [line[8:] for line in out.splitlines() if line.startswith("[")]
     assert stamped[-2:] == ["status finishing", "status succeeded"]
     assert sum(line.startswith("Moving to") for line in stamped) == 8
+    # With -v too, each status change is said once: live, not again in the log.
+    statuses = [line for line in stamped if line.startswith("status ")]
+    assert statuses == ["status running", "status finishing", "status succeeded"]
 
 
 def test_robot_file_drives_a_separately_started_emulator(
