@@ -48,7 +48,15 @@ from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 from . import setup_sheet
 from .report import TextLog, clock, is_terminal, summary_lines
 from .simulating import wait_for_simulation
-from .terminal import KEYS_HELP, PAUSED_HINT, Controls, KeyReader, Progress, StatusLine, use_colour
+from .terminal import (
+    KEYS_HELP,
+    Controls,
+    KeyReader,
+    Progress,
+    StatusLine,
+    paused_hint,
+    use_colour,
+)
 
 FAILED_EXIT = 1
 BAD_INPUT_EXIT = 2
@@ -295,7 +303,7 @@ def _play(run: Run, inner: MotionController, progress: Progress | None,
             display.log("keys: " + KEYS_HELP + "  (Ctrl-C pauses; twice within 3 s: at once)")
         else:
             display.log("stdin is not a terminal: no keys. Ctrl-C asks for a pause "
-                        "(twice within 3 s: at once).")
+                        "(twice within 3 s: at once); a paused run cannot be resumed here.")
         ui.enter_context(_signals(controls))
         playing = _play_or_wait(run, display)
         while True:
@@ -364,7 +372,7 @@ def _show_events(display: StatusLine, events: queue.SimpleQueue[Event], log: Tex
             display.log(text)
         if (event["event"] == "status" and event["status"] == Status.PAUSED.value
                 and event.get("pause_source") == "protocol"):
-            display.bell(f"{' ' * 8}the protocol paused the run: {PAUSED_HINT}")
+            display.bell(f"{' ' * 8}the protocol paused the run: {paused_hint(display.keys)}")
             continue
         line = _event_line(event)
         if line is not None:

@@ -45,6 +45,16 @@ def use_colour(stream: Any) -> bool:
 KEYS_HELP = "p pause  i pause now  r resume  s stop  a abort  h halt  d skip delay"
 KEYS_HINT = "keys p i r s a h d ?"
 PAUSED_HINT = "press r to resume, s to stop"
+
+
+def paused_hint(keys: bool) -> str:
+    """How a person goes on from a pause: keys on a terminal, else how to end the run."""
+    if keys:
+        return PAUSED_HINT
+    return (f"stdin is not a terminal, so it cannot be resumed here: Ctrl-C twice within "
+            f"{DOUBLE_CTRL_C_S:g} s stops it, SIGTERM aborts it")
+
+
 BAR_WIDTH = 10
 CONFIRM = ("s", "a", "h")
 """Keys that end the run: each asks for a second press (or y) before it acts."""
@@ -305,8 +315,9 @@ class Controls:
             self._last_ctrl_c = at
             if self.control.status().status is Status.PAUSED:  # nothing to pause: offer stop
                 if not second:
-                    self.display.log(f"Ctrl-C: the run is paused; {PAUSED_HINT} "
-                                     f"(Ctrl-C again within {DOUBLE_CTRL_C_S:g} s stops it)")
+                    hint = (f"{PAUSED_HINT} (Ctrl-C again within {DOUBLE_CTRL_C_S:g} s "
+                            "stops it)" if self.display.keys else paused_hint(False))
+                    self.display.log(f"Ctrl-C: the run is paused; {hint}")
                     return
                 self._last_ctrl_c = None
                 key = "s"

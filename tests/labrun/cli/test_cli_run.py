@@ -385,6 +385,33 @@ def test_without_a_terminal_ctrl_c_pauses_and_sigterm_aborts(tmp_path: Path) -> 
         process.wait(WAIT_S)
 
 
+def test_without_a_terminal_a_protocol_pause_says_how_to_end_the_run(tmp_path: Path) -> None:
+    protocol = write(tmp_path, """
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            ctx.pause("add the reagent")
+            ctx.comment("never reached")
+    """)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "labrun.cli.main", "run", str(protocol), "--emulate",
+         "--speed", SPEED],
+        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seen: list[bytes] = []
+    try:
+        # No keys, so no "press r": what does end the run, which SIGTERM then does.
+        out = _read_until(process, r"the protocol paused the run: .*\n", seen)
+        assert ("the protocol paused the run: stdin is not a terminal, so it cannot be "
+                "resumed here: Ctrl-C twice within 3 s stops it, SIGTERM aborts it") in out
+        assert "press r" not in out
+        process.send_signal(signal.SIGTERM)
+        _read_until(process, r"status:\s+aborted", seen)
+        assert process.wait(WAIT_S) == 1
+    finally:
+        process.kill()
+        process.wait(WAIT_S)
+
+
 def test_an_open_door_at_the_start_holds_the_run_until_it_is_closed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
