@@ -138,5 +138,6 @@ def _unknown(name: str, known: list[str]) -> str:
         f"labrun has Opentrons' {len(standard_names())} standard definitions "
         "(protocol_api.labware_definitions.builtin_load_names() lists them). "
         "To use custom labware, save its Opentrons labware JSON (schemaVersion 2) in a "
-        "custom labware directory and pass that directory as extra_dirs."
+        "folder and give that folder with --labware-dir (labrun simulate and run) or as "
+        "extra_dirs (from Python)."
     )
