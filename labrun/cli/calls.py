@@ -346,12 +346,18 @@ def duration(seconds: float) -> str:
 def _liquid(verb: str, per_source: bool, commands: CallCommands, labels: Labels) -> str:
     """A transfer, distribute or consolidate: the volume each well got, sources, targets."""
     taken, given = commands.liquid_moved()
+    # Many sources into one well (a consolidate, or a transfer written as one): the volume
+    # from each source, as the protocol gave it, rather than the sum the well got.
+    per_source = per_source or (len(taken) > 1 and len(given) == 1)
     amounts = list((taken if per_source else given).values())
     if not amounts:
         return f"{verb} nothing"
     low, high = min(amounts), max(amounts)
     each = volume(low) if abs(high - low) < 1e-6 else f"{volume(low)} to {volume(high)}"
-    return f"{verb} {each} from {labels.wells(taken)} to {labels.wells(given)}"
+    sources = labels.wells(taken)
+    if per_source and len(taken) > 1:
+        sources = f"each of {sources}"
+    return f"{verb} {each} from {sources} to {labels.wells(given)}"
 
 
 def _generic(kind: str) -> str:

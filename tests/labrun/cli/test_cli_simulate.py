@@ -499,3 +499,29 @@ def test_a_module_call_that_lifts_the_pipettes_first_is_one_call_in_the_log(
     assert log[shake + 1:shake + 3] == [
         "Lifting the pipettes clear of the heaterShakerModuleV1 in slot 1",
         "Heater shaker: set and wait for shake speed (rpm 500)"]
+
+
+def test_a_transfer_from_many_wells_into_one_says_the_volume_from_each(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = write(tmp_path, '''
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2, "plate")
+            res = ctx.load_labware("nest_12_reservoir_15ml", 3, "reservoir")
+            p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p.transfer(70, plate.columns()[0], res["A12"])
+            p.transfer(70, res["A1"], plate.columns()[0])
+            p.consolidate(30, plate.columns()[0], res["A11"])
+    ''')
+    status, out, _ = simulate(capsys, str(protocol))
+    assert status == 0
+    # As the protocol gave it (70 from each), not the 560 µL the reservoir well got.
+    assert [line for line in run_log(out) if line.startswith(("Transf", "Consol"))] == [
+        "Transferring 70.0 µL from each of 8 wells A1…H1 of plate (slot 2) to A12 of "
+        "reservoir (slot 3)",
+        "Transferring 70.0 µL from A1 of reservoir (slot 3) to 8 wells A1…H1 of plate (slot 2)",
+        "Consolidating 30.0 µL from each of 8 wells A1…H1 of plate (slot 2) to A11 of "
+        "reservoir (slot 3)",
+    ]
