@@ -81,8 +81,12 @@ def parse(text: str) -> Intervention:
     return Intervention(seconds, None, action)
 
 
-def schedule(run: Run, interventions: list[Intervention]) -> None:
-    """Arrange for each intervention to happen during ``run`` (before it is played)."""
+def schedule(run: Run, interventions: list[Intervention]) -> list[Intervention]:
+    """Arrange for each intervention to happen during ``run`` (before it is played).
+
+    Returns the interventions still to happen: each leaves the list as it happens, so what
+    is left once the run has ended never happened (the run ended first)."""
+    pending = list(interventions)
     clock = run.clock
     controller = run.controller
     if not isinstance(clock, VirtualClock) or not isinstance(controller, SimulatedController):
@@ -90,7 +94,7 @@ def schedule(run: Run, interventions: list[Intervention]) -> None:
     by_step: dict[int, list[Intervention]] = {}
     for item in interventions:
         if item.seconds is not None:
-            clock.call_at(item.seconds, _applier(run, item))
+            clock.call_at(item.seconds, _applier(run, item, pending))
         else:
             assert item.step is not None
             by_step.setdefault(item.step - 1, []).append(item)
@@ -98,13 +102,16 @@ def schedule(run: Run, interventions: list[Intervention]) -> None:
         def on_event(event: dict[str, Any]) -> None:
             if event["event"] == "step":
                 for item in by_step.pop(event["index"], ()):
-                    _applier(run, item)()
+                    _applier(run, item, pending)()
 
         run.record.subscribe(on_event)
+    return pending
 
 
-def _applier(run: Run, item: Intervention) -> Callable[[], None]:
+def _applier(run: Run, item: Intervention, pending: list[Intervention]
+             ) -> Callable[[], None]:
     def apply() -> None:
+        pending.remove(item)
         make = ACTIONS[item.action]
         if make is not None:
             run.engine.apply(make())

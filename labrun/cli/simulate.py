@@ -20,7 +20,7 @@ from protocol_api.loader import LoadInterrupted, LocatedLoadError
 from protocol_api.watchdog import DEFAULT_WATCHDOG_S, interrupt
 
 from . import history, rehearsal, setup_sheet
-from .report import TextLog, summary_lines
+from .report import TextLog, clock, summary_lines
 from .simulating import wait_for_simulation
 
 FAILED_EXIT = 1
@@ -111,7 +111,7 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
     else:
         log = history.SpooledLog(TextLog(args.verbose, step_words=False))
         run.record.subscribe(log.listen)
-    rehearsal.schedule(run, interventions)
+    unplayed = rehearsal.schedule(run, interventions)
     interrupted = False
     try:
         with protocol_output:
@@ -142,6 +142,11 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
         log.write(out)
         for line in summary_lines(summary):
             out.write(line + "\n")
+    sys.stdout.flush()
+    ended = clock(float(summary.get("duration_s") or 0.0))
+    for item in unplayed:  # a rehearsal that did not happen must not pass unnoticed
+        print(f"warning: the rehearsed {item.describe()} did not happen: the run ended "
+              f"first (at {ended}, after {summary.get('steps', 0)} steps)", file=sys.stderr)
     if summary["status"] == Status.FAILED.value:
         error = protocol_error(run)
         if args.debug and error is not None:

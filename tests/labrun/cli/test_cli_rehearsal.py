@@ -13,6 +13,7 @@ from hardware.clock import VirtualClock
 from hardware.config import default_config
 from labrun.cli.main import main
 from labrun.cli.rehearsal import parse, schedule
+from labrun.cli.report import clock
 from protocol_api.execute import continue_when_stalled, create_run
 
 PROTOCOL = '''
@@ -153,3 +154,18 @@ def test_an_immediate_pause_mid_pick_up_aspirate_or_move_with_a_tip_changes_no_c
     paused, pause_free = traced_rehearsal(protocol, at), traced_rehearsal(protocol, [])
     assert paused.rounded_contacts() == pause_free.rounded_contacts()
     assert paused.floor_violations(pause_free) == []
+
+
+def test_a_rehearsal_that_never_happens_is_said(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    _, doc = simulate(tmp_path, capsys)
+    ended = f"the run ended first (at {clock(doc['estimated_duration_s'])}, after " \
+            f"{doc['steps']} steps)"
+    protocol = str(tmp_path / "protocol.py")
+    assert main(["simulate", protocol, "--at=step=999:pause", "--at=1e9:stop"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: the rehearsed pause at step 999 did not happen: {ended}",
+        f"warning: the rehearsed stop at t=1e+09s did not happen: {ended}"]
+    # Those that happen are not named.
+    assert main(["simulate", protocol, "--at=1:pause", "--at=2:resume", "--at=step=3:pause",
+                 "--at=step=4:resume"]) == 0
+    assert capsys.readouterr().err == ""
