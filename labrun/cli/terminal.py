@@ -134,6 +134,7 @@ class StatusLine:
         self.colour = colour
         self.progress = progress
         self._step: tuple[int, float] | None = None  # the step shown, since when (monotonic)
+        self._paused_at: float | None = None  # when the pause shown began: time stands still
         self._lock = threading.Lock()
         self._shown = ""
         self._last_draw = 0.0
@@ -167,9 +168,15 @@ class StatusLine:
         in_step = 0.0
         if status.step is not None:
             if self._step is None or self._step[0] != status.step.index:
-                self._step = (status.step.index, now)
+                self._step, self._paused_at = (status.step.index, now), None
+            if status.status is Status.PAUSED:  # the bar and time left hold still
+                self._paused_at = self._paused_at if self._paused_at is not None else now
+            elif self._paused_at is not None:  # resumed: the pause is not the step's time
+                self._step = (self._step[0], self._step[1] + now - self._paused_at)
+                self._paused_at = None
             speed = self.progress.speed if self.progress is not None else 1.0
-            in_step = (now - self._step[1]) * speed
+            until = self._paused_at if self._paused_at is not None else now
+            in_step = (until - self._step[1]) * speed
         text = format_status(status, position, self.progress, in_step)
         hint = ""
         if self.keys and not status.status.is_terminal:

@@ -26,7 +26,14 @@ from labrun_protocols import LONG_MOVE, SLOW_STEPS, hops
 from engine.record import read_record
 from engine.state import Status, StepInfo
 from engine.status import DelayStatus, RunStatusReport
-from labrun.cli.terminal import KEYS_HINT, PAUSED_HINT, Controls, StatusLine, format_status
+from labrun.cli.terminal import (
+    KEYS_HINT,
+    PAUSED_HINT,
+    Controls,
+    Progress,
+    StatusLine,
+    format_status,
+)
 from protocol_api.execute import continue_when_stalled, create_run
 
 WAIT_S = 20.0
@@ -324,6 +331,32 @@ def test_the_status_line_says_what_matters() -> None:
         position={"X": 3.0})
     assert text == ("paused (by interlock) | interlock door | step 3: transfer | "
                     "pause pending | delay 12.3 s left (incubate) | X 3.0")
+
+
+def test_the_bar_and_time_left_hold_still_while_paused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from labrun.cli import terminal
+
+    now = [100.0]  # the wall clock the status line reads, moved by hand
+    monkeypatch.setattr(terminal.time, "monotonic", lambda: now[0])
+    out = io.StringIO()
+    # Step 3 of 4 runs from 20 s to 120 s of a 200 s run.
+    progress = Progress(4, [0.0, 10.0, 20.0, 120.0], 200.0, {})
+    display = StatusLine(out, live=True, keys=False, progress=progress)
+
+    def shown(status: Status, after_s: float) -> str:
+        now[0] += after_s
+        display.update(report(status=status, position={}), force=True)
+        return out.getvalue().rsplit("\r\x1b[K", 1)[-1]
+
+    assert "10 %, 3:00 left" in shown(Status.RUNNING, 0.0)
+    assert "20 %, 2:40 left" in shown(Status.RUNNING, 20.0)
+    assert "20 %, 2:40 left" in shown(Status.PAUSED, 0.0)
+    assert "20 %, 2:40 left" in shown(Status.PAUSED, 300.0)  # five minutes paused
+    assert "20 %, 2:40 left" in shown(Status.RUNNING, 0.0)  # resumed where it was
+    assert "25 %, 2:30 left" in shown(Status.RUNNING, 10.0)
 
 
 def test_controls_ask_before_ending_the_run(capsys: pytest.CaptureFixture[str],
