@@ -82,6 +82,7 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
                record_path: str | Path | None = None, simulating: bool = True,
                on_stalled: StalledPolicy | None = None,
                labware_dirs: Sequence[str] = (), watchdog_s: float = 0.0,
+               watchdog_hint: str = "",
                devices: dict[str, Device] | None = None, keep_history: bool = True) -> Run:
     """Load a protocol file and make its run (started, idle until played).
 
@@ -91,7 +92,8 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
     ``load_module`` calls are bound to; a simulated robot simulates any it lacks.
 
     ``watchdog_s`` > 0: fail the run if its protocol makes no call for that many seconds
-    of wall time (``Watchdog``; for simulations, where every call is answered at once).
+    of wall time (``Watchdog``; for simulations, where every call is answered at once);
+    ``watchdog_hint`` says, in the failure, how the caller's user sets that limit.
     """
     source = protocol if isinstance(protocol, ProtocolSource) else load_protocol(protocol)
     holder: list[Run] = []
@@ -117,7 +119,7 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
     holder.append(run)
     run.start()
     if watchdog_s > 0:
-        Watchdog(run, source.path, watchdog_s).start()
+        Watchdog(run, source.path, watchdog_s, hint=watchdog_hint).start()
     return run
 
 

@@ -58,8 +58,10 @@ class Watchdog:
     """
 
     def __init__(self, run: Run, protocol_file: str, limit_s: float, *,
-                 now: Callable[[], float] = time.monotonic, poll_s: float | None = None) -> None:
+                 now: Callable[[], float] = time.monotonic, poll_s: float | None = None,
+                 hint: str = "") -> None:
         self.run = run
+        self.hint = hint  # how the caller's user sets the limit, said with the failure
         self.protocol_file = protocol_file
         self.limit_s = limit_s
         self._now = now
@@ -101,9 +103,9 @@ class Watchdog:
     def _fire(self) -> None:
         line = protocol_line(self.run, self.protocol_file)
         self.fired = line
+        hint = f" ({self.hint})" if self.hint else ""
         self.run.channel.finish(
-            f"the protocol made no call for {self.limit_s:g} s and seems stuck (the watchdog "
-            "of simulate; --watchdog SECONDS sets the limit, 0 turns it off)", line)
+            f"the protocol made no call for {self.limit_s:g} s and seems stuck{hint}", line)
 
 
 def interrupt(run: Run, protocol_file: str | None) -> None:

@@ -86,7 +86,9 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
         with protocol_output:
             run = create_run(args.file, config=config, record_path=record_path,
                              on_stalled=continue_when_stalled, labware_dirs=args.labware_dir,
-                             watchdog_s=args.watchdog, keep_history=False)
+                             watchdog_s=args.watchdog, keep_history=False,
+                             watchdog_hint="the watchdog of simulate; --watchdog SECONDS "
+                                           "sets the limit, 0 turns it off")
     except LoadInterrupted as exc:
         print(f"error: {exc.location}: interrupted (Ctrl-C) while the protocol's top level "
               "ran", file=sys.stderr)

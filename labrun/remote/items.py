@@ -24,6 +24,7 @@ from protocol_api.errors import ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run
 from protocol_api.labware_definitions import read_definition_file
 from protocol_api.loader import LocatedLoadError, ProtocolSource
+from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 
 from .progress import write_plan
 from .worker import ProtocolInfo
@@ -119,16 +120,18 @@ def store_item(workdir: Path, upload: dict[str, Any], user: str | None) -> Queue
 
 def simulate_source(source: ProtocolSource, name: str, directory: Path,
                     labware_dir: Path | None, config: RobotConfig,
-                    timeout: float = SIMULATION_TIMEOUT) -> str | None:
+                    timeout: float = SIMULATION_TIMEOUT,
+                    watchdog_s: float = DEFAULT_WATCHDOG_S) -> str | None:
     """Simulate a loaded protocol to its end on a virtual clock, as ``labrun simulate``
-    does; why it cannot run (naming the uploaded file and line), or None.
+    does (with its watchdog: a ``run`` stuck in its own code fails with its line); why it
+    cannot run (naming the uploaded file and line), or None.
 
     Runs the protocol: only a worker process calls it (``worker.work``).
     """
     labware_dirs = [str(labware_dir)] if labware_dir else []
     try:
         run = create_run(source, config=config, on_stalled=continue_when_stalled,
-                         labware_dirs=labware_dirs)
+                         labware_dirs=labware_dirs, watchdog_s=watchdog_s)
     except ProtocolError as exc:
         return as_uploaded(directory, describe_load_error(exc))
     try:

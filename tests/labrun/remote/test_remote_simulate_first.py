@@ -166,3 +166,22 @@ def test_the_queue_changing_while_an_item_is_checked_is_checked_again(
     assert reply["msg"].startswith("the protocol cannot run: custom.py:7: ")
     [failed] = c.history_get()["items"]
     assert failed["name"] == "custom.py" and failed["record"] == []  # it never started
+
+
+def test_a_run_stuck_in_its_own_code_is_refused_with_its_line(tmp_path: Path) -> None:
+    # As labrun simulate's watchdog says it: not "does it wait for something?" after the
+    # whole simulation time limit. (The loop ends by itself soon after: a thread cannot
+    # be killed, and this one runs in the test's process.)
+    from hardware.config import default_config
+    from labrun.remote.items import simulate_source
+    from protocol_api.loader import load_protocol
+
+    path = tmp_path / "spins.py"
+    path.write_text('metadata = {"apiLevel": "2.15"}\n\nimport time\n\ndef run(ctx):\n'
+                    '    ctx.comment("start")\n    end = time.monotonic() + 2\n'
+                    '    while time.monotonic() < end:\n        time.sleep(0.01)\n')
+    reason = simulate_source(load_protocol(path), "spins.py", tmp_path, None,
+                             default_config(), watchdog_s=0.3)
+    assert reason is not None
+    assert reason.startswith("spins.py:9: ") or reason.startswith("spins.py:8: "), reason
+    assert reason.endswith(": the protocol made no call for 0.3 s and seems stuck"), reason
