@@ -300,6 +300,8 @@ def _wrong(name: str, expected: str, value: Any) -> BadRequest:
 
 
 def _json_type(value: Any) -> str:
+    if isinstance(value, str) and len(value) <= 40:  # named: 'middle', not "a string"
+        return repr(value)
     if value is None:
         return "null"
     if isinstance(value, bool):

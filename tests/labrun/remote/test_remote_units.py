@@ -63,6 +63,8 @@ def test_queue_positions() -> None:
     ("lock", b'{"environment": true}', 422, "missing parameter 'lock_key'"),
     ("lock", b'{"lock_key": "k", "queue": "yes"}', 422, "queue must be true or false"),
     ("queue_item_remove", b'{"pos": true}', 422, "pos must be an integer"),
+    ("queue_item_remove", b'{"pos": "middle"}', 422,
+     "pos must be an integer, 'front' or 'back', not 'middle'"),
     ("queue_item_add", b'{"item": {"name": "a.txt", "source": ""}}', 422, "ending in .py"),
     ("queue_item_add", b'{"item": {"name": "a.py", "source": "", "labware": {"x": "{}"}}}',
      422, "ending in .json"),
