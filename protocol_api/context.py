@@ -285,7 +285,7 @@ class ProtocolContext:
         labware = Labware(definition, slot, origin, label, self._api_version)
         labware._stacker = self._load_on
         self._deck.assign(slot, labware)
-        self._steps.send(c.LoadLabware(load_name, slot, labware.name, labware.highest_z))
+        self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name, labware.highest_z))
         return labware
 
     @api_step("load_labware")
@@ -300,7 +300,7 @@ class ProtocolContext:
                           self._api_version)
         labware._on, labware._stacker = base, self._load_on
         base._stacked = labware
-        self._steps.send(c.LoadLabware(load_name, base.slot, labware.name, labware.highest_z))
+        self._steps.send(c.LoadLabware(labware.load_name, base.slot, labware.name, labware.highest_z))
         return labware
 
     @api_step("load_module")
@@ -360,7 +360,7 @@ class ProtocolContext:
                                          "load_labware")
         labware = Labware(definition, slot, origin, label, self._api_version, module=module)
         labware._stacker = self._load_on
-        self._steps.send(c.LoadLabware(load_name, slot, labware.name, labware.highest_z))
+        self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name, labware.highest_z))
         return labware
 
     @api_step("load_instrument")

@@ -525,3 +525,19 @@ def test_a_transfer_from_many_wells_into_one_says_the_volume_from_each(
         "Consolidating 30.0 µL from each of 8 wells A1…H1 of plate (slot 2) to A11 of "
         "reservoir (slot 3)",
     ]
+
+
+def test_a_load_name_in_other_case_is_shown_by_its_labware_name_not_as_a_label(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Opentrons takes load names in any case; the log and setup sheet name the labware as
+    # for the lowercase name, rather than show the lowercased name as if it were a label.
+    protocol = write(tmp_path, '''
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            ctx.load_labware("opentrons_96_tiprack_300uL", 4)
+    ''')
+    status, out, _ = simulate(capsys, str(protocol))
+    assert status == 0
+    assert "Loading Opentrons OT-2 96 Tip Rack 300 µL (slot 4)" in run_log(out)
+    assert "slot 4   Opentrons OT-2 96 Tip Rack 300 µL\n" in out
