@@ -300,7 +300,8 @@ class ProtocolContext:
                           self._api_version)
         labware._on, labware._stacker = base, self._load_on
         base._stacked = labware
-        self._steps.send(c.LoadLabware(labware.load_name, base.slot, labware.name, labware.highest_z))
+        self._steps.send(c.LoadLabware(labware.load_name, base.slot, labware.name,
+                                       labware.highest_z))
         return labware
 
     @api_step("load_module")
