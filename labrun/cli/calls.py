@@ -344,7 +344,8 @@ def duration(seconds: float) -> str:
 
 
 def _liquid(verb: str, per_source: bool, commands: CallCommands, labels: Labels) -> str:
-    """A transfer, distribute or consolidate: the volume each well got, sources, targets."""
+    """A transfer, distribute or consolidate: the volume each target got (from each source,
+    when many sources go into one well), sources, targets."""
     taken, given = commands.liquid_moved()
     # Many sources into one well (a consolidate, or a transfer written as one): the volume
     # from each source, as the protocol gave it, rather than the sum the well got.

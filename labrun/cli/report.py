@@ -171,11 +171,11 @@ class TextLog:
     def _other(self, kind: str, event: dict[str, Any]) -> None:
         t = event["t"]
         verbose = self.verbosity >= 1
+        status = event["status"] if kind == "status" else None
         call = self._call
         if call is not None:
             if kind == "pause_effect" and event["effect"] == "interrupted":
                 call.cut = True  # an immediate pause cut it: it goes on after the resume
-            status = event.get("status") if kind == "status" else None
             if status in CALLS_OVER or (not call.cut and (kind == "park" or status == "paused")):
                 # Said now: a live log shows the call the robot has just made before the
                 # robot parks or the run ends, not after. A call cut by an immediate pause
@@ -192,7 +192,6 @@ class TextLog:
                 self._add(t, f"{event['action'].replace('_', ' ')}{option} from "
                              f"{event['source']}{verdict}")
         elif kind == "status":
-            status = event["status"]
             if verbose:
                 extra = f" by {event['pause_source']}" if event.get("pause_source") else ""
                 if event.get("reason"):

@@ -127,8 +127,10 @@ class StatusLine:
     """The live status line (``live``) or, without a terminal, status changes as lines."""
 
     def __init__(self, out: TextIO, *, live: bool, keys: bool, colour: bool = False,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None,
+                 now: Callable[[], float] = time.monotonic) -> None:
         self.out = out
+        self._now = now  # the wall clock the step's time is read from
         self.live = live
         self.keys = keys
         self.colour = colour
@@ -161,7 +163,7 @@ class StatusLine:
         """
         if not self.live:
             return
-        now = time.monotonic()
+        now = self._now()
         if not force and now - self._last_draw < REDRAW_S:
             return
         self._last_draw = now

@@ -300,7 +300,9 @@ def _wrong(name: str, expected: str, value: Any) -> BadRequest:
 
 
 def _json_type(value: Any) -> str:
-    if isinstance(value, str) and len(value) <= 40:  # named: 'middle', not "a string"
+    """What a bad value is, for its error: a short string itself ('middle'), else its
+    JSON type."""
+    if isinstance(value, str) and len(value) <= 40:
         return repr(value)
     if value is None:
         return "null"

@@ -333,18 +333,14 @@ def test_the_status_line_says_what_matters() -> None:
                     "pause pending | delay 12.3 s left (incubate) | X 3.0")
 
 
-def test_the_bar_and_time_left_hold_still_while_paused(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_bar_and_time_left_hold_still_while_paused() -> None:
     import io
 
-    from labrun.cli import terminal
-
     now = [100.0]  # the wall clock the status line reads, moved by hand
-    monkeypatch.setattr(terminal.time, "monotonic", lambda: now[0])
     out = io.StringIO()
     # Step 3 of 4 runs from 20 s to 120 s of a 200 s run.
     progress = Progress(4, [0.0, 10.0, 20.0, 120.0], 200.0, {})
-    display = StatusLine(out, live=True, keys=False, progress=progress)
+    display = StatusLine(out, live=True, keys=False, progress=progress, now=lambda: now[0])
 
     def shown(status: Status, after_s: float) -> str:
         now[0] += after_s
