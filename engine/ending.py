@@ -85,6 +85,11 @@ class RunEnding:
         unfinished = self._unfinished()
         if unfinished is not None and ending is not None:  # cut off by stop, abort or halt
             engine.book.set_status(unfinished, "interrupted", reason=ending.kind.value)
+        if ending is not None:  # what the protocol left, for the people who pick it up
+            last = engine.book.last_protocol
+            cut = last if last is not None and last.status in ("interrupted", "failed") else None
+            engine.book.tally.ended_early(cut, {mount: engine.model.pipettes[mount].volume
+                                                for mount in engine.model.tips_attached()})
         if ending is not None and ending.kind is EndKind.HALT:
             await self.emergency_stop()
             engine.dispatch(RunEnded(Outcome(Status.HALTED)))
@@ -172,4 +177,5 @@ class RunEnding:
                                   params=drop.params(), step=-1, origin="cleanup")
                 engine.book.set_status(entry, "started")
                 await engine.execute(entry)
+                engine.book.tally.tip_dropped_by_cleanup(mount)
         await engine.move(HomeAxes(tuple(engine.config.axes)))

@@ -69,6 +69,28 @@ class Tally:
         self.volumes: dict[str, float] = defaultdict(float)
         self._air = TipAir()
         self._last_step: int | None = None
+        self.ended_during: dict[str, Any] | None = None
+        """The protocol command a stop, abort, halt or failure cut off (or that failed)."""
+        self.tips_at_end: dict[str, dict[str, Any]] | None = None
+        """Once the run ends early: each tip the protocol left on a pipette, the liquid the
+        robot model counts in it, and whether the cleanup dropped it."""
+
+    def ended_early(self, entry: CommandEntry | None, tips: dict[str, float]) -> None:
+        """The run is ending before the protocol's end: ``entry`` is the protocol command
+        it cut off (or that failed), ``tips`` the µL in each mount's tip (an empty dict
+        when no tip is on)."""
+        if entry is not None:
+            cmd = entry.command
+            self.ended_during = {"id": entry.id, "type": cmd.kind, "params": cmd.params(),
+                                 "line": entry.line, "status": entry.status,
+                                 "touches_liquid_or_tips": not cmd.reversible}
+        self.tips_at_end = {mount: {"volume_ul": round(volume, 6), "dropped": False}
+                            for mount, volume in tips.items()}
+
+    def tip_dropped_by_cleanup(self, mount: str) -> None:
+        """The cleanup dropped the tip on ``mount`` into the trash."""
+        if self.tips_at_end is not None and mount in self.tips_at_end:
+            self.tips_at_end[mount]["dropped"] = True
 
     def queued(self, entry: CommandEntry) -> None:
         """A protocol command was taken (steps are numbered in order)."""
@@ -125,6 +147,10 @@ def summarize(engine: EngineCore) -> dict[str, Any]:
     }
     if engine.modules.loaded:
         summary["modules"] = engine.modules.report()
+    if tally.ended_during is not None:
+        summary["ended_during"] = tally.ended_during
+    if tally.tips_at_end is not None:
+        summary["tips_at_end"] = tally.tips_at_end
     if outcome is not None:
         for name in ("reason", "error", "location"):
             value = getattr(outcome, name)

@@ -34,6 +34,15 @@ class Labels:
     def __init__(self) -> None:
         self.slots: dict[str, str] = {}
 
+    @classmethod
+    def of_run(cls, events: Iterable[Mapping[str, Any]]) -> Labels:
+        """The labels of the labware a run's record events loaded."""
+        labels = cls()
+        for event in events:
+            if event.get("type") == "loadLabware" and event.get("status") == "queued":
+                labels.load(event["params"])
+        return labels
+
     def load(self, params: Params) -> None:
         """A ``loadLabware`` command: the slot now shows this labware (the top of a stack)."""
         load_name = str(params["load_name"])

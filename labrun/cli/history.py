@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from engine.record import Event, encoder, json_line
 
+from .calls import Labels
 from .report import TextLog
 from .spool import Spool
 
@@ -30,6 +31,11 @@ class SpooledLog:
     def __init__(self, log: TextLog) -> None:
         self._log = log
         self._spool = Spool()
+
+    @property
+    def labels(self) -> Labels:
+        """The labware the run loaded, by slot, as the log names it."""
+        return self._log.labels
 
     def listen(self, event: Event) -> None:
         """Take one event of the run, in order."""
@@ -126,6 +132,9 @@ class JsonDocument:
         for key in sorted(self._open):  # cut off without an ending (a halted cleanup)
             self._emit(self._open.pop(key))
         summary = self._summary
+        optional: dict[str, Any] = {name: summary[name] for name in
+                                    ("modules", "ended_during", "tips_at_end")
+                                    if name in summary}
         rest = {
             "status": summary.get("status"),
             "final_status": summary.get("status"),
@@ -142,7 +151,7 @@ class JsonDocument:
             "error": summary.get("error"),
             "location": summary.get("location"),
             "reason": summary.get("reason"),
-            **({"modules": summary["modules"]} if "modules" in summary else {}),
+            **optional,
             **(extra or {}),
         }
         out.write(f'{{\n  "schema_version": {JSON_SCHEMA_VERSION},\n  "commands": [')

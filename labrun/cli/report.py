@@ -299,8 +299,10 @@ def text_log(run: Run, verbosity: int = 0) -> list[str]:
 
 
 def summary_lines(summary: dict[str, Any], *, duration_label: str = "estimated duration",
-                  record: str | None = None) -> list[str]:
-    """The closing summary of the text output (simulate and run)."""
+                  record: str | None = None, labels: Labels | None = None) -> list[str]:
+    """The closing summary of the text output (simulate and run); for a run that ended
+    early, also what it left: the call it cut off, the tips and the wells it changed
+    (``labels`` names the labware, as the log does)."""
     rows = [
         ("status", summary["status"]),
         ("commands", summary["commands"]),
@@ -313,9 +315,69 @@ def summary_lines(summary: dict[str, Any], *, duration_label: str = "estimated d
         rows.append(("pause unresolved", "yes (requested during the last step)"))
     if summary.get("reason"):  # the error of a failed run is printed once, on stderr
         rows.append(("reason", summary["reason"]))
+    rows += ended_early_rows(summary, labels or Labels())
     if record:
         rows.append(("record", record))
     return [""] + [f"{label + ':':<21}{value}" for label, value in rows]
+
+
+def ended_early_rows(summary: dict[str, Any], labels: Labels) -> list[tuple[str, str]]:
+    """What a run that ended before the protocol's end left, for the person who picks up
+    the plate: the command it cut off, what was in each tip and where it went, and the
+    liquid each well gained or lost."""
+    if "tips_at_end" not in summary and "ended_during" not in summary:
+        return []
+    rows: list[tuple[str, str]] = []
+    during = summary.get("ended_during")
+    if during is not None:
+        words = command_sentence(during["type"], during.get("params", {}), labels)
+        where = f" ({during['line']})" if during.get("line") else ""
+        if during["status"] == "failed":
+            fate = "it failed"
+        elif during["touches_liquid_or_tips"]:
+            fate = "cut off: part of it may have been done"
+        else:
+            fate = "cut off"
+        rows.append(("ended during", f"{words}{where}, {fate}"))
+    for mount, tip in sorted(summary.get("tips_at_end", {}).items()):
+        low = high = tip["volume_ul"]
+        params = during.get("params", {}) if during is not None else {}
+        if during is not None and params.get("mount") == mount and during["status"] != "failed":
+            moved = float(params.get("volume") or 0.0)  # what the cut-off command moves
+            if during["type"] == "aspirate" and not params.get("air_gap"):
+                high += moved
+            elif during["type"] == "dispense":
+                low = max(low - moved, 0.0)
+            elif during["type"] == "blowOut":
+                low = 0.0
+        if high - low > 1e-9:
+            verb = {"aspirate": "aspirate", "dispense": "dispense"}.get(during["type"] if
+                                                                       during else "", "blow-out")
+            held = f"between {low:.1f} and {high:.1f} µL (the {verb} was cut off)"
+        else:
+            held = f"{low:.1f} µL" if low > 1e-9 else "no liquid"
+        fate = "dropped into the trash" if tip["dropped"] else "still on the pipette"
+        rows.append((f"tip on the {mount}", f"{held}, {fate}"))
+    volumes = summary.get("well_volumes_ul", {})
+    changed = {well: v for well, v in volumes.items() if abs(v) > 1e-9}
+    if changed:
+        shown = list(changed.items())[:MAX_WELLS_SHOWN]
+        by_slot: dict[str, list[str]] = {}
+        for well, change in shown:
+            slot, _, name = well.partition("/")
+            by_slot.setdefault(slot, []).append(f"{name} {change:+.1f} µL")
+        text = "; ".join(f"{', '.join(items)} in {labels.labware(slot)}"
+                         for slot, items in by_slot.items())
+        more = len(changed) - len(shown)
+        rows.append(("wells changed", f"{len(changed)}; {text}"
+                     + (f"; {more} more (--json lists them)" if more else "")))
+    else:
+        rows.append(("wells changed", "none"))
+    return rows
+
+
+MAX_WELLS_SHOWN = 12
+"""Wells an early end's summary names (the --json document lists every one)."""
 
 
 def _pos(position: dict[str, float]) -> str:

@@ -46,6 +46,7 @@ from protocol_api.loader import LocatedLoadError
 from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 
 from . import setup_sheet
+from .calls import Labels
 from .report import TextLog, clock, is_terminal, summary_lines
 from .simulating import wait_for_simulation
 from .terminal import (
@@ -241,7 +242,8 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             return FAILED_EXIT
         final = _play(run, robot.driver, progress, args.verbose)
         summary = run.record.events[-1]
-    _print_summary(summary, args.record)
+        labels = Labels.of_run(run.record.events)
+    _print_summary(summary, args.record, labels)
     if final.status is Status.FAILED:
         error = protocol_error(run)
         if args.debug and error is not None:
@@ -400,8 +402,8 @@ def _event_line(event: Event) -> str | None:
     return None
 
 
-def _print_summary(summary: dict[str, Any], record: str | None) -> None:
-    lines = summary_lines(summary, duration_label="duration", record=record)
+def _print_summary(summary: dict[str, Any], record: str | None, labels: Labels) -> None:
+    lines = summary_lines(summary, duration_label="duration", record=record, labels=labels)
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 

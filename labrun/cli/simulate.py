@@ -142,7 +142,7 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
             out.write(line + "\n")
         out.write("\nRun log\n")
         log.write(out)
-        for line in summary_lines(summary):
+        for line in summary_lines(summary, labels=log.labels):
             out.write(line + "\n")
     sys.stdout.flush()
     ended = clock(float(summary.get("duration_s") or 0.0))

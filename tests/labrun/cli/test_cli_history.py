@@ -82,7 +82,8 @@ def json_document(run: Run) -> dict[str, Any]:
         "error": summary.get("error"),
         "location": summary.get("location"),
         "reason": summary.get("reason"),
-        **({"modules": summary["modules"]} if "modules" in summary else {}),
+        **{name: summary[name] for name in ("modules", "ended_during", "tips_at_end")
+           if name in summary},
     }
 
 

@@ -1,0 +1,128 @@
+"""A run that ends before the protocol's end says what it left: the command it cut off,
+what each tip held and where it went, and the liquid each well gained or lost."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labrun.cli.main import main
+
+PROTOCOL = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])
+    p.pick_up_tip()
+    for i in range(4):
+        p.aspirate(100, plate.wells()[i])
+        p.dispense(100, plate.wells()[i + 8])
+    p.drop_tip()
+'''
+
+FAILING = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])
+    p.pick_up_tip()
+    p.aspirate(100, plate["A1"])
+    p.dispense(40, plate["A2"])
+    1 / 0
+'''
+
+
+def simulate(capsys: pytest.CaptureFixture[str], protocol: Path, *args: str
+             ) -> tuple[int, str]:
+    code = main(["simulate", str(protocol), *args])
+    return code, capsys.readouterr().out
+
+
+def fields(out: str) -> dict[str, str]:
+    tail = out.split("\n\n")[-1]
+    return {key.strip(): value.strip() for key, _, value in
+            (line.partition(":") for line in tail.strip().splitlines())}
+
+
+def midway(capsys: pytest.CaptureFixture[str], protocol: Path, kind: str, nth: int) -> float:
+    """A time in the middle of the ``nth`` (from 0) command of ``kind`` in a plain run."""
+    code, out = simulate(capsys, protocol, "--json")
+    assert code == 0
+    commands: list[dict[str, Any]] = [c for c in json.loads(out)["commands"]
+                                      if c["type"] == kind]
+    command = commands[nth]
+    assert command["completed_at"] > command["started_at"]
+    return (command["started_at"] + command["completed_at"]) / 2
+
+
+def test_an_abort_during_an_aspirate_says_what_the_tip_held_and_which_wells_changed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL)
+    at = midway(capsys, protocol, "aspirate", 2)  # from C1, after A1 -> A2 and B1 -> B2
+    code, out = simulate(capsys, protocol, "--at", f"{at}:abort")
+    assert code == 1
+    summary = fields(out)
+    assert summary["status"] == "aborted"
+    assert summary["ended during"] == (
+        f"Aspirating 100.0 µL from C1 of Corning 96 Well Plate 360 µL Flat (slot 2) "
+        f"({protocol}:10), cut off: part of it may have been done")
+    assert summary["tip on the left"] == ("between 0.0 and 100.0 µL (the aspirate was cut "
+                                          "off), dropped into the trash")
+    assert summary["wells changed"] == (
+        "4; A1 -100.0 µL, A2 +100.0 µL, B1 -100.0 µL, B2 +100.0 µL in Corning 96 Well "
+        "Plate 360 µL Flat (slot 2)")
+
+    code, out = simulate(capsys, protocol, "--at", f"{at}:abort", "--json")
+    document = json.loads(out)
+    assert document["ended_during"]["type"] == "aspirate"
+    assert document["ended_during"]["status"] == "interrupted"
+    assert document["ended_during"]["params"]["well"] == "2/C1"
+    assert document["ended_during"]["touches_liquid_or_tips"] is True
+    assert document["tips_at_end"] == {"left": {"volume_ul": 0.0, "dropped": True}}
+
+
+def test_a_halt_during_a_dispense_leaves_the_tip_on_and_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL)
+    at = midway(capsys, protocol, "dispense", 0)
+    code, out = simulate(capsys, protocol, "--at", f"{at}:halt")
+    assert code == 1
+    summary = fields(out)
+    assert summary["status"] == "halted"
+    assert summary["ended during"].startswith("Dispensing 100.0 µL into A2 of Corning")
+    assert summary["tip on the left"] == ("between 0.0 and 100.0 µL (the dispense was cut "
+                                          "off), still on the pipette")
+    assert summary["wells changed"].startswith("1; A1 -100.0 µL in Corning")
+
+
+def test_a_failed_protocol_says_what_its_tip_held_and_no_command_was_cut(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(FAILING)
+    code, out = simulate(capsys, protocol)
+    assert code == 1
+    summary = fields(out)
+    assert summary["status"] == "failed"
+    assert "ended during" not in summary
+    assert summary["tip on the left"] == "60.0 µL, dropped into the trash"
+    assert summary["wells changed"].startswith("2; A1 -100.0 µL, A2 +40.0 µL in")
+
+
+def test_a_run_that_reaches_its_end_says_none_of_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL)
+    code, out = simulate(capsys, protocol)
+    assert code == 0
+    assert not {"ended during", "tip on the left", "wells changed"} & set(fields(out))
+    code, out = simulate(capsys, protocol, "--json")
+    assert not {"ended_during", "tips_at_end"} & set(json.loads(out))
