@@ -88,8 +88,10 @@ class RunEnding:
         if ending is not None:  # what the protocol left, for the people who pick it up
             last = engine.book.last_protocol
             cut = last if last is not None and last.status in ("interrupted", "failed") else None
+            uncertain = self._tip_maybe_taken(cut)
             engine.book.tally.ended_early(cut, {mount: engine.model.pipettes[mount].volume
-                                                for mount in engine.model.tips_attached()})
+                                                for mount in engine.model.tips_attached()},
+                                          uncertain)
         if ending is not None and ending.kind is EndKind.HALT:
             await self.emergency_stop()
             engine.dispatch(RunEnded(Outcome(Status.HALTED)))
@@ -137,6 +139,17 @@ class RunEnding:
         if (last is not None and last.origin == "cleanup"
                 and last.status not in ("completed", "failed", "interrupted")):
             self.engine.book.set_status(last, status, **extra)
+
+    def _tip_maybe_taken(self, cut: CommandEntry | None) -> str | None:
+        """The mount of a pick-up cut off once its nozzle had pressed into the tip: the
+        robot model takes the tip as held, so that the cleanup lifts it clear of the deck
+        and drops it into the trash rather than leave it on the nozzle."""
+        if (cut is None or cut.status != "interrupted" or cut.plan is None
+                or not isinstance(cut.command, c.PickUpTip)
+                or not cut.command.may_hold_tip(cut.done, cut.plan)):
+            return None
+        cut.command.apply(self.engine.model)
+        return cut.command.mount
 
     def _unfinished(self) -> CommandEntry | None:
         """The protocol command left in progress, if any: every other one has finished."""

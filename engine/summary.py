@@ -75,10 +75,12 @@ class Tally:
         """Once the run ends early: each tip the protocol left on a pipette, the liquid the
         robot model counts in it, and whether the cleanup dropped it."""
 
-    def ended_early(self, entry: CommandEntry | None, tips: dict[str, float]) -> None:
+    def ended_early(self, entry: CommandEntry | None, tips: dict[str, float],
+                    uncertain: str | None = None) -> None:
         """The run is ending before the protocol's end: ``entry`` is the protocol command
         it cut off (or that failed), ``tips`` the µL in each mount's tip (an empty dict
-        when no tip is on)."""
+        when no tip is on); ``uncertain``, a mount whose cut-off pick-up may or may not
+        have taken its tip."""
         if entry is not None:
             cmd = entry.command
             self.ended_during = {"id": entry.id, "type": cmd.kind, "params": cmd.params(),
@@ -86,6 +88,8 @@ class Tally:
                                  "touches_liquid_or_tips": not cmd.reversible}
         self.tips_at_end = {mount: {"volume_ul": round(volume, 6), "dropped": False}
                             for mount, volume in tips.items()}
+        if uncertain in self.tips_at_end:
+            self.tips_at_end[uncertain]["uncertain"] = True
 
     def tip_dropped_by_cleanup(self, mount: str) -> None:
         """The cleanup dropped the tip on ``mount`` into the trash."""

@@ -44,6 +44,11 @@ class PickUpTip(Command):
         segments.append(Move({plunger: pipette.spec.bottom}))
         return segments
 
+    def may_hold_tip(self, done: int, plan: list[Segment]) -> bool:
+        """Cut off after ``done`` segments of ``plan``: had the nozzle begun pressing into
+        the tip (the last three segments: press, lift, plunger), so that it may hold it?"""
+        return done >= len(plan) - 3
+
     def apply(self, robot: RobotModel) -> Result:
         pipette = robot.pipette(self.mount)
         pipette.tip_length, pipette.volume = self.tip_length, 0.0

@@ -357,6 +357,9 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels) -> list[tuple[str,
         else:
             held = f"{low:.1f} µL" if low > 1e-9 else "no liquid"
         fate = "dropped into the trash" if tip["dropped"] else "still on the pipette"
+        if tip.get("uncertain"):  # a pick-up cut off while it pressed into the tip
+            held = "perhaps (its pick-up was cut off)"
+            fate += " if it was on"
         rows.append((f"tip on the {mount}", f"{held}, {fate}"))
     volumes = summary.get("well_volumes_ul", {})
     changed = {well: v for well, v in volumes.items() if abs(v) > 1e-9}

@@ -126,3 +126,36 @@ def test_a_run_that_reaches_its_end_says_none_of_it(
     assert not {"ended during", "tip on the left", "wells changed"} & set(fields(out))
     code, out = simulate(capsys, protocol, "--json")
     assert not {"ended_during", "tips_at_end"} & set(json.loads(out))
+
+
+def command_times(capsys: pytest.CaptureFixture[str], protocol: Path, kind: str
+                  ) -> tuple[float, float]:
+    code, out = simulate(capsys, protocol, "--json")
+    assert code == 0
+    command = next(c for c in json.loads(out)["commands"] if c["type"] == kind)
+    return command["started_at"], command["completed_at"]
+
+
+def test_a_pick_up_cut_off_after_it_pressed_into_the_tip_has_the_tip_dropped(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL)
+    started, completed = command_times(capsys, protocol, "pickUpTip")
+    code, out = simulate(capsys, protocol, "--at", f"{completed - 0.01}:stop", "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["ended_during"]["type"] == "pickUpTip"
+    assert document["tips_at_end"] == {
+        "left": {"volume_ul": 0.0, "dropped": True, "uncertain": True}}
+    cleanup = [c["type"] for c in document["commands"] if c["origin"] == "cleanup"]
+    assert cleanup == ["dropTip"]
+    code, out = simulate(capsys, protocol, "--at", f"{completed - 0.01}:stop")
+    assert fields(out)["tip on the left"] == ("perhaps (its pick-up was cut off), dropped "
+                                              "into the trash if it was on")
+
+    # Cut off on its way to the rack, it has taken no tip: nothing to drop.
+    code, out = simulate(capsys, protocol, "--at", f"{started + 0.01}:stop", "--json")
+    document = json.loads(out)
+    assert document["ended_during"]["type"] == "pickUpTip"
+    assert document["tips_at_end"] == {}
+    assert not [c for c in document["commands"] if c["origin"] == "cleanup"]
