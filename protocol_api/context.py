@@ -37,6 +37,7 @@ from .types import APIVersion, Mount, Point
 
 if TYPE_CHECKING:  # imported by the first load_module: most protocols load none
     from .modules import ModuleContext, ModuleRules
+    from .modules.definitions import ModuleSpec
 
 _UNSUPPORTED = {
     "load_labware_from_definition": "loading labware from a definition object",
@@ -329,7 +330,8 @@ class ProtocolContext:
             self._steps.guard = self._modules.check_motion  # no move into a closed module
         self._modules.check_load(spec, slot)
         origin = self._deck.position_for(slot).point
-        module = CONTEXTS[spec.kind](self._steps, spec, slot, spec.labware_origin(slot, origin),
+        module = CONTEXTS[spec.kind](self._steps, spec, slot,
+                                     spec.labware_origin(slot, origin, self._api_version),
                                      requested_as=str(module_name),
                                      api_version=self._api_version,
                                      placer=self._place_labware,
@@ -344,9 +346,9 @@ class ProtocolContext:
 
     def _place_labware(self, name: str | Mapping[str, Any], slot: str, origin: Point,
                        label: str | None, namespace: str | None, version: int | None,
-                       adapter: bool, module: str) -> Labware:
-        """A labware (by load name or definition) in ``slot`` at ``origin``, on the module
-        whose display name is ``module``."""
+                       adapter: bool, module: ModuleSpec) -> Labware:
+        """A labware (by load name or definition) on ``module`` in ``slot``, whose
+        labware origin is ``origin``: lowered by how far the labware sits into it."""
         definition: Mapping[str, Any]
         if isinstance(name, str):
             definition = get_definition(name, namespace, version,
@@ -359,7 +361,9 @@ class ProtocolContext:
         if adapter and "adapter" not in (definition.get("allowedRoles") or ()):
             raise LabwareDefinitionError(f"{load_name} is not an adapter; load it with "
                                          "load_labware")
-        labware = Labware(definition, slot, origin, label, self._api_version, module=module)
+        origin = origin - module.overlap(definition, self._api_version)
+        labware = Labware(definition, slot, origin, label, self._api_version,
+                          module=module.display_name)
         labware._stacker = self._load_on
         self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name, labware.highest_z))
         return labware

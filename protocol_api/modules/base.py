@@ -25,10 +25,10 @@ from ..types import APIVersion, Point
 from .definitions import ModuleSpec
 
 LabwarePlacer = Callable[[str | Mapping[str, Any], str, Point, str | None, str | None,
-                          int | None, bool, str], Labware]
+                          int | None, bool, ModuleSpec], Labware]
 """Loads a labware (a load name or a definition) on a module, sending its ``loadLabware``:
-(name or definition, slot, origin, label, namespace, version, adapter, the module's
-display name)."""
+(name or definition, slot, the module's labware origin, label, namespace, version,
+adapter, the module's spec)."""
 
 
 class PipettesMover(Protocol):
@@ -148,7 +148,7 @@ class ModuleContext:
         if self._labware is not None:
             raise SlotOccupiedError(f"{self} already holds {self._labware.display_name}")
         labware = self._placer(name, self._slot, self._origin, label, namespace, version,
-                               adapter, self._spec.display_name)
+                               adapter, self._spec)
         self._labware = labware
         self._labware_loaded(labware)
         return labware

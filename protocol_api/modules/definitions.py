@@ -60,6 +60,17 @@ THERMOCYCLER_COVERS = ("8", "10", "11")
 """The slots the thermocycler takes besides its own on the OT-2 deck."""
 
 
+ENGINE_GEOMETRY = (2, 14)
+"""From this apiLevel, Opentrons places labware on modules by the labware's overlap with
+the module (``stackingOffsetWithModule``); before it, by fixed module offsets."""
+LEGACY_TC_GEN2_LABWARE_OFFSET = {"x": 0.0, "y": 68.06, "z": 98.26}
+"""The GEN2 thermocycler's labware offset before apiLevel 2.14 (Opentrons' shared data
+keeps it as ``OLD_TC_GEN2_LABWARE_OFFSET``; the definition's is 68.8, 108.96)."""
+THERMOCYCLER_DEFAULT_OVERLAP_MM = 10.7
+"""How deep a plate whose definition names no overlap with an OT-2 thermocycler sits in
+its block (Opentrons' default from apiLevel 2.14)."""
+
+
 class ModuleSpec(Frozen):
     """One module model: its kind, its definition and what labrun reads from it."""
 
@@ -101,9 +112,13 @@ class ModuleSpec(Frozen):
             return (THERMOCYCLER_SLOT,)
         return tuple(slot for slot, kinds in _compatible().items() if self.module_type in kinds)
 
-    def labware_origin(self, slot: str, slot_origin: Sequence[float]) -> Point:
-        """The slot origin of a labware on the module in ``slot`` (deck coordinates)."""
+    def labware_origin(self, slot: str, slot_origin: Sequence[float],
+                       api_version: tuple[int, int] = ENGINE_GEOMETRY) -> Point:
+        """The slot origin of a labware on the module in ``slot`` (deck coordinates),
+        before the labware's own overlap with the module (``overlap``)."""
         offset = self.definition["labwareOffset"]
+        if api_version < ENGINE_GEOMETRY and self.model == "thermocyclerModuleV2":
+            offset = LEGACY_TC_GEN2_LABWARE_OFFSET
         vector = [float(offset["x"]), float(offset["y"]), float(offset["z"]), 1.0]
         transform = (((self.definition.get("slotTransforms") or {}).get("ot2_standard") or {})
                      .get(slot) or {}).get("labwareOffset")
@@ -111,6 +126,20 @@ class ModuleSpec(Frozen):
             vector = [sum(row[i] * vector[i] for i in range(4)) for row in transform]
         return Point(float(slot_origin[0]) + vector[0], float(slot_origin[1]) + vector[1],
                      float(slot_origin[2]) + vector[2])
+
+    def overlap(self, labware: Mapping[str, Any], api_version: tuple[int, int]) -> Point:
+        """How far ``labware`` (a definition) sits into the module, from its
+        ``stackingOffsetWithModule`` for this model; a thermocycler's plate without one
+        sits 10.7 mm into the block. Before apiLevel 2.14 no labware overlaps (the GEN2
+        thermocycler's legacy offset already has its plate in the block)."""
+        if api_version < ENGINE_GEOMETRY:
+            return Point(0.0, 0.0, 0.0)
+        own = (labware.get("stackingOffsetWithModule") or {}).get(self.model)
+        if own:
+            return Point(float(own.get("x", 0)), float(own.get("y", 0)), float(own.get("z", 0)))
+        if self.kind == "thermocycler":
+            return Point(0.0, 0.0, THERMOCYCLER_DEFAULT_OVERLAP_MM)
+        return Point(0.0, 0.0, 0.0)
 
     def highest_z(self, slot_origin: Sequence[float]) -> float:
         """The module's top in deck coordinates (a thermocycler's with its lid)."""

@@ -83,10 +83,28 @@ def test_the_thermocycler_takes_slots_7_8_10_and_11() -> None:
         tc = ctx.load_module("thermocycler module gen2")
         assert tc.parent == "7" and all(ctx.deck[s] is tc for s in ("7", "8", "10", "11"))
         assert list(ctx.loaded_modules) == [7]
-        plate = tc.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
-        # thermocyclerModuleV2's labwareOffset: (0, 68.8, 108.96) from slot 7
-        offset = plate.calibrated_offset - ctx.deck.position_for("7").point
-        assert offset == pytest.approx((0.0, 68.8, 108.96))
+
+
+@pytest.mark.parametrize(("api", "model", "load_name", "a1_bottom"), [
+    # A1.bottom() in Opentrons 8.8.2's simulator. From 2.14 a plate sits into the block by
+    # its definition's stackingOffsetWithModule (nest 10.8, biorad 10.75), else 10.7 mm;
+    # before 2.14 the GEN2's legacy labware offset (0, 68.06, 98.26) holds it.
+    ("2.16", "thermocycler module gen2", "nest_96_wellplate_100ul_pcr_full_skirt",
+     (14.38, 324.04, 99.08)),
+    ("2.16", "thermocycler module gen2", "biorad_96_wellplate_200ul_pcr", (14.38, 324.04, 99.46)),
+    ("2.16", "thermocycler module gen2", "opentrons_96_wellplate_200ul_pcr_full_skirt",
+     (14.38, 324.04, 99.31)),
+    ("2.16", "thermocycler module", "biorad_96_wellplate_200ul_pcr", (14.38, 337.8, 88.35)),
+    ("2.13", "thermocycler module gen2", "nest_96_wellplate_100ul_pcr_full_skirt",
+     (14.38, 323.3, 99.18)),
+    ("2.13", "thermocycler module", "biorad_96_wellplate_200ul_pcr", (14.38, 337.8, 99.05)),
+])
+def test_a_plate_in_the_thermocycler_sits_where_opentrons_puts_it(
+        api: str, model: str, load_name: str, a1_bottom: tuple[float, float, float]) -> None:
+    major, minor = (int(part) for part in api.split("."))
+    with open_context(api_version=(major, minor)) as ctx:
+        plate = ctx.load_module(model).load_labware(load_name)
+        assert tuple(plate["A1"].bottom().point) == pytest.approx(a1_bottom, abs=0.005)
 
 
 @pytest.mark.parametrize(("api", "model", "load_name", "heights"), [
