@@ -41,6 +41,14 @@ class LoadedModule:
         self.timeline: list[dict[str, Any]] = []
 
 
+def no_free_module(kind: str, model: str, slot: str, have: list[str]) -> str:
+    """Why a ``load_module`` of ``kind`` cannot be bound to the robot's modules ``have``
+    (each ``name (kind)``), and how to name one in the robot file."""
+    return (f"load_module: this robot has no free {kind} module for {model} in slot "
+            f"{slot}; its modules: {', '.join(have) or 'none'} (name them in the robot file "
+            f"as [modules.<name>] with kind = \"{kind}\" and its port)")
+
+
 class Modules:
     """The modules of one run and the robot's devices they are bound to."""
 
@@ -59,12 +67,9 @@ class Modules:
             if device.kind == command.module_kind and id(device) not in used:
                 return device
         if not self.simulate:
-            have = sorted(f"{d.name} ({d.kind})" for d in self.devices.values())
-            raise CommandError(
-                f"load_module: this robot has no free {command.module_kind} module for "
-                f"{command.model} in slot {command.slot}; its modules: "
-                f"{', '.join(have) or 'none'} (name them in the robot file as "
-                f"[modules.<name>] with kind = \"{command.module_kind}\" and its port)")
+            raise CommandError(no_free_module(
+                command.module_kind, command.model, command.slot,
+                sorted(f"{d.name} ({d.kind})" for d in self.devices.values())))
         # imported at the first simulated module: a run without one never needs it
         from hardware.modules.simulated import simulated_device
 

@@ -29,14 +29,16 @@ import traceback
 from collections.abc import Iterator
 from typing import Any
 
+from engine.modules import no_free_module
 from engine.record import Event
 from engine.run import Run
 from engine.state import Status
 from engine.status import RunStatusReport
 from hardware.clock import RealClock
-from hardware.config import ConfigError, RobotConfig, load_config
+from hardware.config import ConfigError, ModuleConfig, RobotConfig, load_config
 from hardware.controller import HardwareFault, MotionController
 from hardware.factory import EMULATOR_DIALECTS, emulator_config
+from hardware.frozen import replace
 from hardware.gcode import GcodeController
 from hardware.robot import Robot, open_robot
 from protocol_api.errors import ProtocolError
@@ -123,7 +125,12 @@ def run_run(args: argparse.Namespace) -> int:
             verdict = _simulate_first(args, config)
             if isinstance(verdict, int):
                 return verdict
-            progress = verdict
+            progress, needed = verdict
+            config, missing = _modules_for(config, needed, emulate is not None)
+            if missing is not None:
+                print(f"error: {missing}", file=sys.stderr)
+                print("nothing was connected or moved", file=sys.stderr)
+                return FAILED_EXIT
             if not args.yes and is_terminal(sys.stdin) and not _ready_to_start():
                 print("not started; nothing was connected or moved")
                 return 0
@@ -157,9 +164,42 @@ def _robot(args: argparse.Namespace) -> tuple[RobotConfig, str | None]:
     return config, dialect
 
 
-def _simulate_first(args: argparse.Namespace, config: RobotConfig) -> int | Progress:
+def _modules_for(config: RobotConfig, needed: list[Event], emulated: bool
+                 ) -> tuple[RobotConfig, str | None]:
+    """The robot's configuration for a protocol whose simulation loaded the modules
+    ``needed`` (its ``loadModule`` events): on the emulator, with an emulated twin of each
+    module the robot file does not name; on a robot, the same, and what it lacks (the
+    first ``load_module`` it cannot bind, with its line), so that the run fails before
+    anything is connected or moved."""
+    have: dict[str, int] = {}
+    for module in config.modules.values():
+        have[module.kind] = have.get(module.kind, 0) + 1
+    added = dict(config.modules)
+    for event in needed:
+        params = event["params"]
+        kind = str(params["module_kind"])
+        if have.get(kind, 0) > 0:
+            have[kind] -= 1
+            continue
+        if not emulated:
+            where = f"{event['line']}: " if event.get("line") else ""
+            return config, where + no_free_module(
+                kind, str(params["model"]), str(params["slot"]),
+                sorted(f"{name} ({m.kind})" for name, m in config.modules.items()))
+        name = kind
+        while name in added:
+            name += "_"
+        added[name] = ModuleConfig(kind)
+    if len(added) == len(config.modules):
+        return config, None
+    return replace(config, modules=added), None
+
+
+def _simulate_first(args: argparse.Namespace, config: RobotConfig
+                    ) -> int | tuple[Progress, list[Event]]:
     """Simulate the protocol and print its setup sheet; an exit status if it cannot run,
-    else where each step comes in the simulation (for the progress bar)."""
+    else where each step comes in the simulation (for the progress bar) and the
+    ``loadModule`` events of the modules it loaded."""
     printed = io.StringIO()  # what the protocol prints is shown only if it fails here
     try:
         with contextlib.redirect_stdout(printed):
@@ -196,7 +236,10 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig) -> int | Prog
             starts.append(float(event["t"]))
     log.finish()
     speed = (args.speed or 1.0) if args.emulate else 1.0
-    return Progress(len(starts), starts, float(summary["duration_s"]), log.step_words, speed)
+    modules = [event for event in sim.record.events if event["event"] == "command"
+               and event["status"] == "queued" and event["type"] == "loadModule"]
+    return (Progress(len(starts), starts, float(summary["duration_s"]), log.step_words, speed),
+            modules)
 
 
 def _ready_to_start() -> bool:
@@ -223,7 +266,7 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             clock = RealClock(args.speed) if emulate and args.speed else robot.clock
             run = create_run(args.file, config=robot.config, controller=robot.controller,
                              clock=clock, record_path=args.record, simulating=False,
-                             labware_dirs=args.labware_dir)
+                             labware_dirs=args.labware_dir, devices=robot.devices)
         except (LocatedLoadError, ProtocolError) as exc:
             if args.debug:
                 raise

@@ -180,6 +180,57 @@ def test_a_protocol_that_fails_in_simulation_exits_1_without_connecting(
     assert emulator.stats.connections == 0
 
 
+MODULES = '''
+metadata = {"apiLevel": "2.16"}
+
+def run(ctx):
+    mag = ctx.load_module("magnetic module gen2", 1)
+    plate = mag.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+    hs = ctx.load_module("heaterShakerModuleV1", 3)
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    hs.close_labware_latch()
+    mag.engage()
+    p.pick_up_tip()
+    p.aspirate(20, plate["A1"])
+    p.dispense(20, plate["A2"])
+    p.drop_tip()
+    mag.disengage()
+'''
+
+
+def test_emulate_gives_a_module_protocol_emulated_modules_on_their_own_ports(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    record = tmp_path / "record.jsonl"
+    status, out, err = labrun(capsys, str(write(tmp_path, MODULES)), "--emulate", "--speed",
+                              SPEED, "--record", str(record))
+    assert status == 0, err
+    assert re.search(r"emulated module: magnetic \(magnetic\) on ", out)
+    assert re.search(r"emulated module: heater_shaker \(heater_shaker\) on ", out)
+    events = read_record(record)
+    ids = {e["id"] for e in events if e["event"] == "command" and e["status"] == "queued"
+           and e["type"] == "loadModule"}
+    loads = [e for e in events if e["event"] == "command" and e["id"] in ids
+             and e["status"] == "completed"]
+    # bound to the emulated serial twins, not to modules simulated in the engine
+    assert sorted(e["result"]["device"] for e in loads) == ["heater_shaker", "magnetic"]
+    assert events[-1]["status"] == "succeeded"
+
+
+def test_a_robot_without_the_protocols_module_fails_before_connecting(
+        tmp_path: Path, emulator: EmulatorHandle, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = write(tmp_path, MODULES)
+    robot = robot_file(tmp_path, "grbl", emulator.address)
+    status, _, err = labrun(capsys, str(protocol), "--robot", str(robot))
+    assert status == 1
+    assert err.splitlines() == [
+        f"error: {protocol}:4: load_module: this robot has no free magnetic module for "
+        "magneticModuleV2 in slot 1; its modules: none (name them in the robot file as "
+        "[modules.<name>] with kind = \"magnetic\" and its port)",
+        "nothing was connected or moved"]
+    assert emulator.stats.connections == 0
+
+
 def test_no_simulate_skips_the_check_and_the_robot_run_fails_at_the_line(
         tmp_path: Path, emulator: EmulatorHandle, capsys: pytest.CaptureFixture[str]) -> None:
     protocol = write(tmp_path, BROKEN)
