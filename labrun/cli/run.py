@@ -422,6 +422,9 @@ def _show_events(display: StatusLine, events: queue.SimpleQueue[Event], log: Tex
         line = _event_line(event)
         if line is not None:
             display.log(f"[{clock(event['t']):>5}] {line}")
+        if (event["event"] == "status" and event["status"] == Status.PAUSED.value
+                and not display.keys):  # a pause from Ctrl-C, a client or the door
+            display.log(f"{' ' * 8}{paused_hint(False)}")
 
 
 def _event_line(event: Event) -> str | None:

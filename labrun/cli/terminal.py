@@ -274,6 +274,7 @@ class Controls:
         self.display = display
         self._queue: queue.SimpleQueue[tuple[str, float] | None] = queue.SimpleQueue()
         self._last_ctrl_c: float | None = None
+        self._ctrl_c_paused = False  # the last Ctrl-C was pressed while the run was paused
         self._confirming: str | None = None  # s, a or h pressed once, waiting for the second
         self._thread = threading.Thread(target=self._work, name="labrun-controls", daemon=True)
         self._thread.start()
@@ -321,9 +322,13 @@ class Controls:
             return
         if key == CTRL_C:
             second = self._last_ctrl_c is not None and at - self._last_ctrl_c <= DOUBLE_CTRL_C_S
+            pressed_paused, self._ctrl_c_paused = self._ctrl_c_paused, False
             self._last_ctrl_c = at
             if self.control.status().status is Status.PAUSED:  # nothing to pause: offer stop
-                if not second:
+                # Two presses while paused stop the run: not the press that asked for the
+                # pause (it may have landed at once, in a delay) and the next.
+                self._ctrl_c_paused = True
+                if not (second and pressed_paused):
                     hint = (f"{PAUSED_HINT} (Ctrl-C again within {DOUBLE_CTRL_C_S:g} s "
                             "stops it)" if self.display.keys else paused_hint(False))
                     self.display.log(f"Ctrl-C: the run is paused; {hint}")

@@ -411,9 +411,11 @@ def test_without_a_terminal_ctrl_c_pauses_and_sigterm_aborts(tmp_path: Path) -> 
         _read_until(process, r"Moving to", seen)
         process.send_signal(signal.SIGINT)
         _read_until(process, r"Ctrl-C: deferred pause requested", seen)
-        # (A second Ctrl-C here raced the pause: once the run had paused it asked for a
-        # stop. Twice within 3 s is tested on a terminal, during a slow move.)
+        # (Twice within 3 s is tested on a terminal, during a slow move.)
         paused = _read_until(process, r"status paused by client", seen)
+        # no keys here: the person is told how the paused run can end
+        _read_until(process, r"stdin is not a terminal, so it cannot be resumed here: "
+                             r"Ctrl-C twice within 3 s stops it, SIGTERM aborts it", seen)
         # Every move the robot made before it parked is said before "parked": the call
         # the pause waited for too (its line waits for its end, which the pause is).
         deadline = time.monotonic() + WAIT_S  # on disk before the run waits to resume

@@ -26,6 +26,7 @@ from labrun_protocols import LONG_MOVE, SLOW_STEPS, hops
 from engine.record import read_record
 from engine.state import Status, StepInfo
 from engine.status import DelayStatus, RunStatusReport
+from hardware.clock import RealClock
 from labrun.cli.terminal import (
     KEYS_HINT,
     PAUSED_HINT,
@@ -381,5 +382,41 @@ def test_controls_ask_before_ending_the_run(capsys: pytest.CaptureFixture[str],
             "stop: accepted (stopped)",
         ]
         assert run.control.status().status is Status.STOPPED
+    finally:
+        run.close()
+
+
+def test_the_ctrl_c_whose_pause_landed_at_once_is_not_half_of_a_stop(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # In a delay a pause lands at once: the next Ctrl-C, within 3 s of the first, finds
+    # the run paused. It must not count the press that asked for the pause as the first
+    # of the two that stop a paused run.
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(INCUBATE))
+    run = create_run(path, clock=RealClock(100.0), on_stalled=None)  # the delay: 6 s
+    try:
+        run.control.play()
+        deadline = time.monotonic() + 30
+        while run.control.status().delay is None:
+            assert time.monotonic() < deadline, "the run never reached its delay"
+            time.sleep(0.01)
+        display = StatusLine(sys.stdout, live=False, keys=False)
+        controls = Controls(run.control, display)
+        controls.interrupt()
+        while run.control.status().status is not Status.PAUSED:
+            assert time.monotonic() < deadline, "the pause never landed"
+            time.sleep(0.01)
+        controls.interrupt()  # within 3 s of the first
+        controls.close()
+        assert run.control.status().status is Status.PAUSED
+        out = capsys.readouterr().out.splitlines()
+        assert out[0] == ("Ctrl-C: deferred pause requested; Ctrl-C again within 3 s to "
+                          "pause at once")
+        assert out[1].startswith("Ctrl-C: the run is paused; stdin is not a terminal")
+        controls = Controls(run.control, display)
+        controls.interrupt()
+        controls.interrupt()  # two presses while paused: the stop
+        controls.close()
+        assert run.control.status().status in (Status.STOPPING, Status.STOPPED)
     finally:
         run.close()
