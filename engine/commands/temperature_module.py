@@ -20,12 +20,18 @@ class SetTargetTemperature(ModuleCommand):
 
 
 class WaitForTemperature(ModuleWait):
-    """Wait until the plate is at its target."""
+    """Wait until the plate is at its target, or (``celsius``) until it has passed that
+    temperature on its way to the target, whichever comes first."""
 
-    __slots__ = ()
+    __slots__ = ("celsius",)
 
     kind = "temperatureModule/waitForTemperature"
     method = "wait_for_temperature"
+    celsius: float | None
+
+    def __init__(self, module: str, celsius: float | None = None) -> None:
+        object.__setattr__(self, "module", module)
+        object.__setattr__(self, "celsius", celsius)
 
 
 class DeactivateTemperature(ModuleCommand):

@@ -155,6 +155,17 @@ class Track:
         goal, rate = self._goal()
         return self.since + abs(goal - self.start) / rate
 
+    def passes_at(self, temperature: float) -> float:
+        """The clock time at which, on its way to its goal, it is at ``temperature``:
+        ``since`` if it started there or beyond it, ``reached_at()`` if the goal falls
+        short of it."""
+        goal, rate = self._goal()
+        if (goal - self.start) * (temperature - self.start) <= 0:
+            return self.since
+        if abs(temperature - self.start) >= abs(goal - self.start):
+            return self.reached_at()
+        return self.since + abs(temperature - self.start) / rate
+
     def temperature(self, now: float) -> float:
         """Its temperature at ``now``."""
         goal, rate = self._goal()

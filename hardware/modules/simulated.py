@@ -143,7 +143,11 @@ class SimulatedTemperatureModule(SimulatedModule):
 
     async def _wait(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         if self.track.target is not None:
-            await self._until(self.track.reached_at())
+            deadline = self.track.reached_at()
+            awaited = params.get("celsius")
+            if awaited is not None:  # passed on the way to the target
+                deadline = min(deadline, self.track.passes_at(float(awaited)))
+            await self._until(deadline)
         return {"temperature": round(self.track.temperature(self.clock.now()), 3)}
 
     async def _deactivate(self, params: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -130,12 +130,16 @@ def module_sentence(kind: str, params: Params) -> str:
 def _label(key: str) -> str:
     if key == "celsius":
         return "to "
+    if key == "volume_ul":
+        return "block max volume "
     return key.removesuffix("_mm").removesuffix("_s").replace("_", " ") + " "
 
 
 def _value(key: str, value: Any) -> str:
     if key == "celsius":
         return f"{value:g} °C"
+    if key == "volume_ul":
+        return f"{value:g} µL"
     if key.endswith(("_mm", "_s")):
         return f"{value:g} {key.rsplit('_', 1)[1]}"
     return f"{value:g}" if isinstance(value, float) else str(value)

@@ -10,7 +10,7 @@ from engine import commands as c
 
 from ..api_level import since
 from ..steps import api_step
-from .base import ModuleContext, check_number, check_range
+from .base import ModuleContext, check_range
 
 LOW_C, HIGH_C = 0.0, 99.0
 
@@ -35,10 +35,11 @@ class TemperatureModuleContext(ModuleContext):
     @since(2, 3)
     @api_step("await_temperature")
     def await_temperature(self, celsius: float) -> None:
-        """Wait until the plate is at its target (``celsius``, a number, as Opentrons
-        requires)."""
-        check_number("await_temperature: celsius", celsius, "°C")
-        self._call(c.WaitForTemperature(self.id))
+        """Wait until the plate has reached ``celsius`` on its way to its target (heating:
+        at or above it; cooling: at or below it), or the target itself, whichever comes
+        first, as Opentrons' module does."""
+        awaited = check_range("await_temperature: celsius", celsius, LOW_C, HIGH_C, "°C")
+        self._call(c.WaitForTemperature(self.id, awaited))
 
     @api_step("deactivate")
     def deactivate(self) -> None:

@@ -404,3 +404,24 @@ def test_a_heater_shaker_set_below_room_temperature_warns_and_holds_the_room(
         "the heater-shaker only heats, so the plate stays at room temperature"]
     assert summary(run)["status"] == "succeeded"
     assert summary(run)["duration_s"] < 1
+
+
+def test_await_temperature_waits_for_its_celsius_on_the_way_to_the_target(
+        tmp_path: Path) -> None:
+    path = protocol_file(tmp_path, """
+t = ctx.load_module("temperature module gen2", 3)
+t.start_set_temperature(95)
+t.await_temperature(50)
+ctx.comment("at 50")
+t.await_temperature(95)
+ctx.comment("at 95")
+""", api="2.16")
+    run = simulate_file(path)
+    comments = {e["params"]["message"]: e["t"] for e in run.record.events
+                if e["event"] == "command" and e.get("type") == "comment"}
+    ramp = physics.TEMPERATURE_MODULE
+    assert comments["at 50"] == pytest.approx((50 - physics.AMBIENT_C) / ramp.heat_c_per_s)
+    assert comments["at 95"] == pytest.approx((95 - physics.AMBIENT_C) / ramp.heat_c_per_s)
+    waits = [e["params"]["celsius"] for e in run.record.events if e["event"] == "command"
+             and e.get("type") == "temperatureModule/waitForTemperature"]
+    assert waits == [50.0, 95.0]

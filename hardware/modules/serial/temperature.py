@@ -35,7 +35,22 @@ class SerialTemperatureModule(SerialModule):
         return {"target": self.target}
 
     async def wait_for_temperature(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        await self.poll_until(lambda: near(self.temperature, self.target))
+        if params.get("celsius") is None:
+            await self.poll_until(lambda: near(self.temperature, self.target))
+            return {"temperature": self.temperature}
+        awaited = celsius(params)
+        await self.refresh()  # which way the plate is heading, from where it is now
+        rising = (self.target is not None and self.temperature is not None
+                  and self.target > self.temperature)
+
+        def passed() -> bool:  # ``awaited`` on the way to the target, or the target
+            if near(self.temperature, self.target):
+                return True
+            if self.temperature is None:
+                return False
+            return self.temperature >= awaited if rising else self.temperature <= awaited
+
+        await self.poll_until(passed)
         return {"temperature": self.temperature}
 
     async def deactivate_call(self, params: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -41,6 +41,29 @@ def test_temperature_module_heats_and_cools_at_its_rates() -> None:
     assert cooled > heated  # the Peltier cools far slower than it heats
 
 
+def test_a_wait_for_a_temperature_short_of_the_target_ends_as_the_plate_passes_it() -> None:
+    async def scenario(clock: VirtualClock) -> list[float]:
+        module = simulated_device("temperature", "temp", clock)
+        await module.call("set_temperature", {"celsius": 95})
+        await module.call("wait_for_temperature", {"celsius": 50})  # on the way up
+        times = [clock.now()]
+        await module.call("wait_for_temperature", {"celsius": 40})  # passed already
+        times.append(clock.now())
+        await module.call("wait_for_temperature", {"celsius": 99})  # beyond: the target
+        times.append(clock.now())
+        await module.call("set_temperature", {"celsius": 4})
+        start = clock.now()
+        await module.call("wait_for_temperature", {"celsius": 60})  # on the way down
+        return [*times, clock.now() - start]
+
+    up, passed, target, down = run(scenario)
+    ramp = physics.TEMPERATURE_MODULE
+    assert up == pytest.approx((50 - physics.AMBIENT_C) / ramp.heat_c_per_s)
+    assert passed == up
+    assert target == pytest.approx((95 - physics.AMBIENT_C) / ramp.heat_c_per_s)
+    assert down == pytest.approx((95 - 60) / ramp.cool_c_per_s)
+
+
 def test_magnet_stops_where_a_pause_cuts_it_off_and_finishes_when_called_again() -> None:
     async def scenario(clock: VirtualClock) -> tuple[float, float, float]:
         module = simulated_device("magnetic", "mag", clock)

@@ -79,6 +79,19 @@ def test_temperature_set_and_wait(twins: ModuleTwins) -> None:
     assert sent == ["M104 S37", "M18"]
 
 
+def test_a_wait_for_a_temperature_short_of_the_target_ends_once_the_plate_passes_it(
+        twins: ModuleTwins) -> None:
+    async def script(device: SerialModule) -> None:
+        await device.call("set_temperature", {"celsius": 90})
+        await device.call("wait_for_temperature", {"celsius": 40})
+        status = device.status()
+        assert 40.0 <= status["temperature"] < 90.0 - TOLERANCE_C
+        assert status["status"] == "heating"
+        await device.call("deactivate", {})
+
+    drive(twins, "temp", script)
+
+
 def test_magnet_engage_and_disengage(twins: ModuleTwins) -> None:
     firmware = twins.firmware("mag")
     assert isinstance(firmware, MagneticModuleFirmware)
