@@ -305,7 +305,7 @@ class RunWorker:
         else:
             await anyio.to_thread.run_sync(lambda: run.close(protocol_grace_s=grace))
         self.run = self.watch = None
-        self._listen_interlocks()
+        self._listen_interlocks(tell_now=True)
         thread = run.protocol_thread
         return thread is None or not thread.is_alive()
 
@@ -318,6 +318,15 @@ class RunWorker:
     def _send_events(self, events: list[Event]) -> None:
         self.link.send("events", events)
 
-    def _listen_interlocks(self) -> None:
+    def _listen_interlocks(self, *, tell_now: bool = False) -> None:
+        """Tell the server of every interlock change between runs; ``tell_now`` (after a
+        run), of the interlocks now too: a change during the run, the server knew only
+        through that run."""
         robot = self.robot
-        robot.listen_interlocks(lambda: self.link.send("interlocks", list(robot.interlocks())))
+
+        def send() -> None:
+            self.link.send("interlocks", list(robot.interlocks()))
+
+        robot.listen_interlocks(send)
+        if tell_now:
+            send()

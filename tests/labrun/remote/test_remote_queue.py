@@ -294,6 +294,28 @@ p300.drop_tip()
     assert c.status()["interlocks"] == ["door"]
 
 
+def test_a_door_opened_during_a_run_that_was_stopped_still_holds_the_queue(
+        served: Served, gates: Gates) -> None:
+    c = served.client
+    c.queue_item_add(HELD)
+    c.queue_start()
+    gates.reached("held")
+    c.sim_interlock("door", True)
+    c.re_stop()
+    gates.open("held")
+    status = c.wait_for_idle(timeout=WAIT)
+    assert history(served)[0]["result"]["exit_status"] == "stopped"
+    assert status["interlocks"] == ["door"]  # still open: the robot says so after the run
+    c.queue_item_add(QUICK)
+    with pytest.raises(RequestFailedError, match="interlock door is active"):
+        c.queue_start()
+    c.sim_interlock("door", False)
+    assert c.status()["interlocks"] == []
+    c.queue_start()
+    c.wait_for_idle(timeout=WAIT)
+    assert history(served)[-1]["result"]["exit_status"] == "succeeded"
+
+
 def test_refused_actions_change_nothing(served: Served, gates: Gates) -> None:
     c = served.client
     for call in (c.re_pause, c.re_resume, c.re_stop, c.re_abort, c.re_halt, c.skip_delay):
