@@ -152,11 +152,17 @@ async def set_interlock(controller: MotionController, door: Callable[[bool], Non
     """Set interlock ``name`` of a simulated ``controller`` (in ``run``'s engine loop while
     ``run`` goes), or the emulator's ``door`` input; the reason if neither is there."""
     if not isinstance(controller, SimulatedController):
-        if door is not None and name == "door":
-            door(active)  # the emulator's door input: the firmware reports it
-            return None
-        return "only a simulated or emulated robot's interlocks can be set through the API"
+        if door is None:
+            return "only a simulated or emulated robot's interlocks can be set through the API"
+        if name != "door":
+            return f"this robot has no interlock {name[:40]!r}; its interlocks: door"
+        door(active)  # the emulator's door input: the firmware reports it
+        return None
     simulated = controller
+    known = sorted(simulated.config.interlocks)
+    if name not in known:
+        return (f"this robot has no interlock {name[:40]!r}; its interlocks: "
+                f"{', '.join(known) or 'none'}")
 
     def apply() -> bool:
         simulated.set_interlock(name, active)
