@@ -470,6 +470,8 @@ class RunManager:
     def _cannot_start(self, item: QueueItem, error: str) -> str:
         """``item`` failed before it started: history, and the queue stops; the error."""
         self.queue_error = error
+        if self.log is not None:
+            self.log(f"run {item.name}: could not start: {error}")
         self._to_history(item, [], {"status": Status.FAILED.value, "error": error},
                          time.time())
         self._stop_queue()
@@ -523,6 +525,7 @@ class RunManager:
             return
         self.active = None
         self._watch_robot()
+        self._changed()  # between runs: said before the next one is checked
         status = Status(summary["status"])
         if status not in SUCCESS or summary.get("pause_unresolved"):
             self._stop_queue()
@@ -552,6 +555,9 @@ class RunManager:
 
     async def _run_action(self, action: Action) -> Reply:
         active = self.active
+        if active is None and self.queue_running:
+            return refused("no run is executing: the queue is between two runs (queue_stop "
+                           "stops it before the next)")
         if active is None:
             return refused("no run is executing: the manager is idle")
         return self._action_reply(await active.apply(action))

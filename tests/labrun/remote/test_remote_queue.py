@@ -349,12 +349,17 @@ def test_a_run_that_cannot_start_goes_to_the_history_and_stops_the_queue(
         tmp_path: Any) -> None:
     robot = simulated_robot(default_config(), speed=50)
     missing = tmp_path / "gone"
-    with start_server(RunManager(robot, record_dir=missing)) as handle:
+    manager = RunManager(robot, record_dir=missing)
+    said: list[str] = []
+    manager.log = said.append  # the server's terminal
+    with start_server(manager) as handle:
         c = RunManagerAPI(handle.url, token=handle.token)
         c.queue_item_add(QUICK)
         c.queue_item_add(QUICK)
         with pytest.raises(RequestFailedError, match=r"the run could not start: .*gone"):
             c.queue_start()
+        assert len(said) == 1
+        assert said[0].startswith("run quick.py: could not start: the run could not start: ")
         status = c.status()
         assert status["manager_state"] == "idle" and status["items_in_queue"] == 1
         assert "could not start" in status["queue_error"]
@@ -365,4 +370,33 @@ def test_a_run_that_cannot_start_goes_to_the_history_and_stops_the_queue(
         c.wait_for_idle(timeout=WAIT)
         assert (missing / f"{c.history_get()['items'][1]['item_uid']}.jsonl").exists()
         assert c.status()["queue_error"] is None
+        c.close()
+
+
+def test_between_two_runs_a_pause_is_refused_saying_so(tmp_path: Any) -> None:
+    ready = tmp_path / "ready"
+    ready.touch()  # the check when it is added goes through at once
+    slow = {"name": "slow.py", "source": (
+        "import os, time\n"
+        f"_deadline = time.monotonic() + 30\n"
+        f"while not os.path.exists({str(ready)!r}) and time.monotonic() < _deadline:\n"
+        "    time.sleep(0.01)\n" + QUICK["source"])}
+    robot = simulated_robot(default_config(), speed=50)
+    with start_server(RunManager(robot)) as handle:
+        c = RunManagerAPI(handle.url, token=handle.token)
+        c.queue_item_add(QUICK)
+        c.queue_item_add(slow)
+        ready.unlink()  # its check before it starts waits for the file
+        c.queue_start()
+        status = c.wait_for(lambda s: s["items_in_history"] == 1
+                            and s["running_item_uid"] is None, timeout=WAIT)
+        assert status["manager_state"] == "executing_queue"
+        with pytest.raises(RequestFailedError, match=r"no run is executing: the queue is "
+                                                     r"between two runs \(queue_stop stops "
+                                                     r"it before the next\)"):
+            c.re_pause()
+        ready.touch()
+        c.wait_for_idle(timeout=WAIT)
+        assert [i["result"]["exit_status"] for i in c.history_get()["items"]] == \
+            ["succeeded", "succeeded"]
         c.close()
