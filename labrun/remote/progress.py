@@ -86,6 +86,16 @@ class Plan:
                    float(data["duration_s"]), {int(k): str(v) for k, v in data["words"].items()},
                    dict(data["sheet"]))
 
+    def waited(self, start: float, end: float) -> float:
+        """Planned protocol seconds between ``start`` and ``end`` spent in delays: they last
+        their own length on the robot's clock, whatever pace the moves go at."""
+        total = 0.0
+        for item in self.sheet.get("timeline", ()):
+            if item.get("kind") == "delay":
+                t = float(item["t"])
+                total += max(0.0, min(end, t + float(item["seconds"])) - max(start, t))
+        return total
+
     def planned_at(self, index: int, in_step_s: float) -> float:
         """Planned protocol seconds done when step ``index`` (0-based) has run
         ``in_step_s`` planned seconds (never past the step's end)."""
@@ -128,10 +138,12 @@ class RunProgress:
         self.plan = plan
         self._now = now
         self._log = log
-        self._rate = 1.0 / speed  # wall seconds per planned second, until the run says
+        self._clock_rate = 1.0 / speed  # wall seconds per planned second of a delay
+        self._rate = self._clock_rate  # the same for the rest, until the run says
         self.started: float | None = None
         self.ended: float | None = None
         self.status = "idle"
+        self.error: str | None = None  # why the run failed or was aborted, once it ended
         self.index: int | None = None  # the current step, 0-based
         self.step_name = ""
         self.line: str | None = None
@@ -166,6 +178,9 @@ class RunProgress:
                 self._command(event, out)
             elif kind == "summary":
                 self._status(str(event["status"]))
+                self.error = event.get("error") or event.get("reason")
+                if event.get("location"):  # where a failed run failed, not its last step
+                    self.line = str(event["location"]).rpartition("/")[2]
         if self._dirty:
             self._dirty = False
             out.append(("progress", {**self.fields(), "wells": self._new_wells}))
@@ -191,8 +206,14 @@ class RunProgress:
         index = int(event["index"])
         working = self._working()
         plan = self.plan
-        if plan is not None and index < len(plan.starts) and plan.starts[index] >= CORRECT_AFTER_S:
-            self._rate = working / plan.starts[index]
+        if plan is not None and index < len(plan.starts):
+            # The pace of the moves: the run's working time less its delays' (which
+            # take their own length), per planned second of moves.
+            delays = plan.waited(0.0, plan.starts[index])
+            moving = plan.starts[index] - delays
+            spent = working - delays * self._clock_rate
+            if moving >= CORRECT_AFTER_S and spent > 0:
+                self._rate = spent / moving
         self.index = index
         self.step_name = str(event["name"])
         self.line = None
@@ -265,6 +286,25 @@ class RunProgress:
         paused = self._paused_s + (now - self._paused_since if self._paused_since else 0.0)
         return max(0.0, now - self.started - paused)
 
+    def _planned_done(self, plan: Plan) -> float:
+        """Planned protocol seconds done: the current step's start, and the wall time
+        spent in it at the pace of what it is (a delay's, or the moves')."""
+        index = self.index
+        if index is None:
+            return 0.0
+        start, end = plan.planned_at(index, 0.0), plan.planned_at(index, float("inf"))
+        delay = 2 * plan.waited(start, end) > end - start
+        rate = self._clock_rate if delay else self._rate
+        return plan.planned_at(index, (self._working() - self._step_at) / rate if rate else 0.0)
+
+    def _wall_s(self, plan: Plan, start: float, end: float) -> float:
+        """Wall seconds the plan's ``start`` to ``end`` is expected to take: its delays at
+        the robot clock's speed, the rest at the run's pace."""
+        if end <= start:
+            return 0.0
+        delays = plan.waited(start, end)
+        return (end - start - delays) * self._rate + delays * self._clock_rate
+
     def fields(self) -> dict[str, Any]:
         """The status's ``progress``: the run and its status, its step (1-based) of steps,
         percent, seconds elapsed and left (of the whole run and of the step, which a page
@@ -282,14 +322,13 @@ class RunProgress:
         if self.ended is not None and self.status == "succeeded":
             percent, left = 100.0, 0.0
         elif plan is not None and plan.duration_s > 0:
-            in_step = (self._working() - self._step_at) / self._rate if self._rate else 0.0
-            done = plan.planned_at(index, in_step) if index is not None else 0.0
+            done = self._planned_done(plan)
             percent = round(min(100.0, 100.0 * done / plan.duration_s), 1)
             left = 0.0 if self.ended is not None else \
-                round(max(0.0, plan.duration_s - done) * self._rate, 1)
+                round(self._wall_s(plan, done, plan.duration_s), 1)
             if index is not None and self.ended is None:
                 step_end = plan.planned_at(index, float("inf"))
-                step_left = round(max(0.0, step_end - done) * self._rate, 1)
+                step_left = round(self._wall_s(plan, done, step_end), 1)
         steps = plan.steps if plan is not None else None
         return {
             "item_uid": self.item_uid,
@@ -305,6 +344,7 @@ class RunProgress:
             "estimated_s": round(plan.duration_s * self._rate, 1) if plan else None,
             "call": self.call if self.ended is None else None,
             "line": self.line,
+            "error": self.error,
             "comments": [c["message"] for c in self.comments],
             "wells_done": len(self.wells_done),
             "has_deck": plan is not None and bool(plan.sheet["deck"]),

@@ -138,8 +138,9 @@ class Robot:
             await self.controller.home()
 
     def describe(self) -> dict[str, Any]:
-        """Name and kind, for the status."""
-        return {"name": self.config.name, "kind": self.kind}
+        """Name, kind and speed (how much faster than real time its clock runs), for the
+        status."""
+        return {"name": self.config.name, "kind": self.kind, "speed": self.speed}
 
     def close(self) -> None:
         """Disconnect and release what the robot holds (the hardware thread, an emulator)."""

@@ -114,8 +114,9 @@ class SupervisedRobot:
         self._read_in_thread()
 
     def describe(self) -> dict[str, Any]:
-        """Name and kind, for the status."""
-        return {"name": self.config.name, "kind": self.kind}
+        """Name, kind and speed (how much faster than real time its clock runs), for the
+        status."""
+        return {"name": self.config.name, "kind": self.kind, "speed": self.speed}
 
     def interlocks(self) -> tuple[str, ...]:
         """The robot's active interlocks, as the worker last reported them."""

@@ -5,6 +5,7 @@ finish. Skipped only where chromium is not installed (``apt-get install chromium
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,8 +99,13 @@ def test_watch_pause_resume_and_finish_a_run_from_the_page(served: Served, gates
     page.fill("#lock-key", "bench-7")
     page.click("#b-pause")
     expect(page.locator("#msg")).to_have_text("")
-    gates.open("held")  # the pause is taken at the next step
     banner = page.locator("#banner")
+    # Pending until the step ends: the page says so, and Pause now can still hurry it.
+    expect(banner).to_be_visible(timeout=MS)
+    expect(page.locator("#banner-title")).to_have_text(re.compile("Pause requested|Pausing"))
+    expect(page.locator("#b-pause-now")).to_be_enabled()
+    expect(page.locator("#b-pause")).to_be_disabled()
+    gates.open("held")  # the pause is taken at the next step
     expect(banner).to_be_visible(timeout=MS)
     expect(page.locator("#banner-title")).to_have_text("Paused by a user (this page or a client)")
     expect(page.locator("#state")).to_have_text("paused")
@@ -119,3 +125,26 @@ def test_watch_pause_resume_and_finish_a_run_from_the_page(served: Served, gates
     result = served.client.history_get(records=False)["items"][-1]["result"]
     assert result["exit_status"] == "succeeded"
     assert errors == []
+
+
+def test_a_failed_run_shows_its_error_and_line(served: Served, gates: Gates, page: Any,
+                                              tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    flag = tmp_path / "fail-now"  # made once the run (not the server's checks) has begun
+    served.client.queue_item_add(item(f'''
+p300.pick_up_tip()
+p300.aspirate(50, plate["A1"])
+gates.wait("begun")
+import os
+if os.path.exists({str(flag)!r}):
+    raise RuntimeError("boom")
+''', "failing.py"))
+    page.goto(served.handle.token_url)
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    page.click("#b-start")
+    gates.reached("begun")
+    flag.touch()
+    gates.open("begun")
+    expect(page.locator("#outcome")).to_have_text(
+        re.compile(r"Last run failed: RuntimeError: boom \(failing\.py:\d+\)"), timeout=MS)

@@ -156,3 +156,49 @@ def test_a_multi_channel_marks_the_first_nozzle_s_well_done_too(tmp_path: Path) 
     progress = RunProgress("uid", "columns.py", None, now=lambda: 0.0)
     progress.feed(run.record.events)
     assert progress.snapshot()["wells"] == sorted(["1/A1", *(f"2/{row}2" for row in "ABCDEFGH")])
+
+
+DELAYED = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p.transfer(50, plate["A1"], [plate.wells()[i] for i in range(1, 9)])
+    ctx.delay(minutes=10, msg="incubate")
+    p.transfer(50, plate["A1"], [plate.wells()[i] for i in range(9, 17)])
+'''
+
+
+def test_a_delay_counts_its_own_length_in_time_left_whatever_the_pace_of_the_moves(
+        tmp_path: Path) -> None:
+    path = tmp_path / "delayed.py"
+    path.write_text(DELAYED)
+    run = create_run(path, on_stalled=continue_when_stalled)
+    run.control.play(source="simulate")
+    run.wait()
+    run.close()
+    events = list(run.record.events)
+    plan = Plan.from_events(events)
+    (delay,) = [i for i in plan.sheet["timeline"] if i["kind"] == "delay"]
+    moves_s = plan.duration_s - delay["seconds"]
+    clock = Clock()
+    progress = RunProgress("uid", "delayed.py", plan, speed=1.0, now=clock)
+    slowness = 3.0  # the moves go three times slower than planned; the delay is 600 s
+    in_delay: dict[str, Any] | None = None
+    for event in events:
+        t = event["t"]
+        clock.now = (t - plan.waited(0.0, t)) * slowness + plan.waited(0.0, t)
+        progress.feed([event])
+        if event["event"] == "step" and event["name"] == "delay":
+            in_delay = progress.fields()
+            clock.now += 100.0  # 100 s into the delay
+            later = progress.fields()
+    assert in_delay is not None
+    rest_moves = plan.duration_s - delay["t"] - delay["seconds"]
+    # The whole delay, and the moves after it at the run's pace.
+    assert in_delay["left_s"] == pytest.approx(600 + 3 * rest_moves, abs=0.5)
+    assert later["left_s"] == pytest.approx(500 + 3 * rest_moves, abs=0.5)
+    assert later["step_left_s"] == pytest.approx(500, abs=0.5)
+    assert moves_s > 30
