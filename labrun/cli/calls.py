@@ -115,10 +115,47 @@ def module_name(module: str) -> str:
     return f"the {model} in slot {slot}" if slot else module
 
 
+def module_display_name(model: str) -> str:
+    """``Thermocycler Module GEN2`` for ``thermocyclerModuleV2``: the name Opentrons'
+    definition gives it (the model itself, for one labrun does not know)."""
+    from protocol_api.modules.definitions import MODELS, module_spec
+
+    return module_spec(model).display_name if model in MODELS else model
+
+
+def module_state(status: Mapping[str, Any]) -> str:
+    """What a module is doing, from its ``status`` (the summary's ``modules[].status``):
+    ``holding at 40 °C``, ``shaking at 500 rpm, heater holding at 45 °C, latch closed``."""
+    def heat(prefix: str, now: Any, target: Any) -> str:
+        if target is None:
+            return f"{prefix}off ({now:g} °C)" if now is not None else f"{prefix}off"
+        state = "holding at" if now is not None and abs(now - target) <= 0.5 else "heading for"
+        return f"{prefix}{state} {target:g} °C"
+
+    kind = status.get("kind")
+    if kind == "magnetic":
+        return (f"magnets engaged at {status.get('height_mm', 0):g} mm"
+                if status.get("engaged") else "magnets disengaged")
+    if kind == "thermocycler":
+        return (f"{heat('block ', status.get('block_temperature'), status.get('block_target'))}"
+                f", {heat('lid heater ', status.get('lid_temperature'), status.get('lid_target'))}"
+                f", lid {status.get('lid', '?')}")
+    if kind == "heater_shaker":
+        rpm = status.get("target_rpm") or 0
+        shaking = f"shaking at {rpm:g} rpm" if rpm else "not shaking"
+        return (f"{shaking}, {heat('heater ', status.get('temperature'), status.get('target'))}"
+                f", latch {status.get('latch', '?')}")
+    return heat("", status.get("temperature"), status.get("target"))
+
+
 def module_sentence(kind: str, params: Params) -> str:
     """``Magnetic module: engage (height 12.5 mm)``."""
     if kind == "loadModule":
-        return f"Loading {params.get('model') or params.get('module')} in slot {params.get('slot')}"
+        model = params.get("model")
+        name = module_display_name(str(model)) if model else params.get("module")
+        covers = params.get("covers") or ()
+        also = f" (it covers slots {', '.join(covers)} too)" if covers else ""
+        return f"Loading {name} in slot {params.get('slot')}{also}"
     module, _, action = kind.partition("/")
     details = ", ".join(f"{_label(k)}{_value(k, v)}" for k, v in params.items()
                         if k != "module" and v is not None

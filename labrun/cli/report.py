@@ -16,6 +16,8 @@ from .calls import (
     call_name,
     command_sentence,
     is_module_call,
+    module_display_name,
+    module_state,
     sentence,
 )
 from .spool import Spool
@@ -376,6 +378,10 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels) -> list[tuple[str,
                      + (f"; {more} more (--json lists them)" if more else "")))
     else:
         rows.append(("wells changed", "none"))
+    for module in summary.get("modules", ()):  # heaters and magnets a stop leaves as they are
+        rows.append((f"module in slot {module['slot']}",
+                     f"{module_display_name(str(module['model']))}: "
+                     f"{module_state(module.get('status') or {})}"))
     return rows
 
 

@@ -22,7 +22,15 @@ from typing import Any
 from engine.record import json_line
 from engine.summary import TipAir
 
-from .calls import Labels, display_name, duration, plural, standard_definition, volume
+from .calls import (
+    Labels,
+    display_name,
+    duration,
+    module_display_name,
+    plural,
+    standard_definition,
+    volume,
+)
 from .report import clock
 
 Sheet = dict[str, Any]
@@ -124,8 +132,15 @@ class SheetBuilder:
                                      "name": self.labels.slots[slot]})
         elif command.startswith("loadModule") and params.get("slot") is not None:
             slot = str(params["slot"])
+            model = params.get("model")
+            name = module_display_name(str(model)) if model else str(params.get("name")
+                                                                     or "module")
             entry = deck.setdefault(slot, {"slot": slot, "labware": [], "modules": []})
-            entry["modules"].append(str(params.get("model") or params.get("name") or "module"))
+            entry["modules"].append(name)
+            for covered in params.get("covers") or ():  # a thermocycler's other slots
+                deck.setdefault(str(covered), {"slot": str(covered), "labware": [],
+                                               "modules": []})["modules"].append(
+                    f"{name} (of slot {slot})")
         elif command == "loadInstrument":
             pipettes[params["mount"]] = {"mount": params["mount"],
                                          "name": params["instrument_name"], "tips": {},

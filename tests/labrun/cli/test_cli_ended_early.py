@@ -159,3 +159,48 @@ def test_a_pick_up_cut_off_after_it_pressed_into_the_tip_has_the_tip_dropped(
     assert document["ended_during"]["type"] == "pickUpTip"
     assert document["tips_at_end"] == {}
     assert not [c for c in document["commands"] if c["origin"] == "cleanup"]
+
+
+MODULES = '''
+metadata = {"apiLevel": "2.16"}
+
+def run(ctx):
+    temp = ctx.load_module("temperature module gen2", 3)
+    hs = ctx.load_module("heaterShakerModuleV1", 1)
+    tc = ctx.load_module("thermocycler module gen2")
+    mag = ctx.load_module("magnetic module gen2", 6)
+    mag.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+    temp.set_temperature(40)
+    hs.close_labware_latch()
+    hs.set_target_temperature(45)
+    hs.set_and_wait_for_shake_speed(500)
+    mag.engage()
+    tc.close_lid()
+    tc.set_block_temperature(60)
+    ctx.delay(minutes=5)
+    hs.deactivate_shaker()
+'''
+
+
+def test_an_early_end_says_what_each_module_was_left_doing_by_its_name(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(MODULES)
+    at = midway(capsys, protocol, "delay", 0)
+    code, out = simulate(capsys, protocol, "--at", f"{at}:abort")
+    assert code == 1
+    summary = fields(out)
+    assert summary["ended during"].startswith("Delaying for 5 min (")
+    assert summary["ended during"].endswith("), cut off")  # a delay touches no liquid
+    assert summary["wells changed"] == "none"
+    assert summary["module in slot 3"] == "Temperature Module GEN2: holding at 40 °C"
+    assert summary["module in slot 1"] == ("Heater-Shaker Module GEN1: not shaking, heater "
+                                           "holding at 45 °C, latch closed")
+    assert summary["module in slot 7"] == ("Thermocycler Module GEN2: block holding at 60 °C, "
+                                           "lid heater off (23 °C), lid closed")
+    assert summary["module in slot 6"] == "Magnetic Module GEN2: magnets engaged at 22.5 mm"
+    # The setup sheet and the log name the modules as people do, and the slots they cover.
+    deck = out.split("  Deck\n", 1)[1].split("  Timeline", 1)[0].splitlines()
+    assert "    slot 7   Thermocycler Module GEN2" in deck
+    assert "    slot 10  Thermocycler Module GEN2 (of slot 7)" in deck
+    assert "Loading Thermocycler Module GEN2 in slot 7 (it covers slots 8, 10, 11 too)" in out
