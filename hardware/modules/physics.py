@@ -85,7 +85,7 @@ THERMOCYCLER_BLOCK = Ramp(heat_c_per_s=4.0, cool_c_per_s=2.0, passive_c_per_s=0.
 THERMOCYCLER_LID = Ramp(heat_c_per_s=0.3, cool_c_per_s=0.1, passive_c_per_s=0.1,
                         low_c=0.0, high_c=110.0)
 TEMPERATURE_MODULE = Ramp(heat_c_per_s=0.12, cool_c_per_s=0.035, passive_c_per_s=0.035,
-                          low_c=0.0, high_c=99.0)
+                          low_c=-9.0, high_c=99.0)
 HEATER_SHAKER = Ramp(heat_c_per_s=0.12, cool_c_per_s=0.03, passive_c_per_s=0.03,
                      low_c=0.0, high_c=95.0, heats_only=True)
 

@@ -78,7 +78,8 @@ class HeaterShakerContext(ModuleContext):
     @api_step("set_and_wait_for_shake_speed")
     def set_and_wait_for_shake_speed(self, rpm: int) -> None:
         """Shake at ``rpm`` (200-3000); returns once at speed. The latch must be closed."""
-        speed = check_range("set_and_wait_for_shake_speed: rpm", rpm, LOW_RPM, HIGH_RPM, "rpm")
+        speed = float(round(check_range("set_and_wait_for_shake_speed: rpm", rpm, LOW_RPM,
+                                        HIGH_RPM, "rpm")))  # whole rpm, as Opentrons sends
         if self._latch != "idle_closed":
             raise ModuleError("set_and_wait_for_shake_speed: the labware latch must be closed "
                               "with close_labware_latch() before the plate shakes")

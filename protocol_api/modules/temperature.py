@@ -1,7 +1,8 @@
 """``TemperatureModuleContext``: a plate held at a temperature.
 
-Targets from 0 to 99 °C are accepted, as the reference accepts them; the module's
-published working range is 4-95 °C.
+Targets from -9 to 99 °C are accepted and rounded to whole degrees (the modules' firmware
+takes whole degrees), as the reference does; the module's published working range is
+4-95 °C.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from ..api_level import since
 from ..steps import api_step
 from .base import ModuleContext, check_range
 
-LOW_C, HIGH_C = 0.0, 99.0
+LOW_C, HIGH_C = -9.0, 99.0
+
+
+def _whole(celsius: float) -> float:
+    """Rounded to whole degrees, as Opentrons rounds (half to even)."""
+    return float(round(celsius))
 
 
 class TemperatureModuleContext(ModuleContext):
@@ -21,7 +27,7 @@ class TemperatureModuleContext(ModuleContext):
     @api_step("set_temperature")
     def set_temperature(self, celsius: float) -> None:
         """Set the target and wait until the plate is there."""
-        target = check_range("set_temperature: celsius", celsius, LOW_C, HIGH_C, "°C")
+        target = _whole(check_range("set_temperature: celsius", celsius, LOW_C, HIGH_C, "°C"))
         self._call(c.SetTargetTemperature(self.id, target))
         self._call(c.WaitForTemperature(self.id))
 
@@ -29,7 +35,8 @@ class TemperatureModuleContext(ModuleContext):
     @api_step("start_set_temperature")
     def start_set_temperature(self, celsius: float) -> None:
         """Set the target and return at once (``await_temperature`` waits)."""
-        target = check_range("start_set_temperature: celsius", celsius, LOW_C, HIGH_C, "°C")
+        target = _whole(check_range("start_set_temperature: celsius", celsius, LOW_C, HIGH_C,
+                                    "°C"))
         self._call(c.SetTargetTemperature(self.id, target))
 
     @since(2, 3)
@@ -38,7 +45,8 @@ class TemperatureModuleContext(ModuleContext):
         """Wait until the plate has reached ``celsius`` on its way to its target (heating:
         at or above it; cooling: at or below it), or the target itself, whichever comes
         first, as Opentrons' module does."""
-        awaited = check_range("await_temperature: celsius", celsius, LOW_C, HIGH_C, "°C")
+        awaited = _whole(check_range("await_temperature: celsius", celsius, LOW_C, HIGH_C,
+                                     "°C"))
         self._call(c.WaitForTemperature(self.id, awaited))
 
     @api_step("deactivate")

@@ -425,3 +425,25 @@ ctx.comment("at 95")
     waits = [e["params"]["celsius"] for e in run.record.events if e["event"] == "command"
              and e.get("type") == "temperatureModule/waitForTemperature"]
     assert waits == [50.0, 95.0]
+
+
+def test_temperatures_and_speeds_are_whole_as_opentrons_sends_them(tmp_path: Path) -> None:
+    path = protocol_file(tmp_path, """
+t = ctx.load_module("temperature module gen2", 3)
+t.set_temperature(4.6)
+ctx.comment(f"target {t.target}")
+t.start_set_temperature(-9)
+hs = ctx.load_module("heaterShakerModuleV1", 1)
+hs.close_labware_latch()
+hs.set_and_wait_for_shake_speed(500.6)
+ctx.comment(f"rpm {hs.target_speed}")
+""", api="2.16")
+    run = simulate_file(path)
+    assert run.record.last is not None and run.record.last["status"] == "succeeded"
+    queued = [e for e in run.record.events if e["event"] == "command"
+              and e["status"] == "queued"]
+    targets = [e["params"]["celsius"] for e in queued
+               if e["type"] == "temperatureModule/setTargetTemperature"]
+    assert targets == [5.0, -9.0]  # Opentrons takes -9 to 99 °C, in whole degrees
+    comments = [e["params"]["message"] for e in queued if e["type"] == "comment"]
+    assert comments == ["target 5.0", "rpm 501"]
