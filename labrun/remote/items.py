@@ -34,7 +34,7 @@ SIMULATION_TIMEOUT = 60.0
 """Longest a check by simulation may take (a protocol simulates in milliseconds)."""
 
 
-NAMING_FIELDS = ("line", "location", "error")
+NAMING_FIELDS = ("line", "location", "error", "protocol")
 """The fields of run-record events that may name the protocol file's path."""
 
 

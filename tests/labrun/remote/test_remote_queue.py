@@ -153,6 +153,9 @@ def test_pause_resume_skip_delay_and_stop_then_the_queue_goes_on(served: Served,
     assert second["name"] == "quick.py" and second["result"]["exit_status"] == "succeeded"
     events = [e["event"] for e in first["record"]]
     assert events[0] == "run" and events[-1] == "summary" and "park" in events
+    # the record names the protocol as it was uploaded, not the server's copy of it
+    assert first["record"][0]["protocol"] == "held.py"
+    assert all(e["line"].startswith("held.py:") for e in first["record"] if e.get("line"))
     actions = [(e["action"], e["source"]) for e in first["record"] if e["event"] == "action"]
     assert ("pause", "remote") in actions and ("skip_delay", "remote") in actions
 
