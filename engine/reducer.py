@@ -223,4 +223,10 @@ def _interlock(state: RunState, event: InterlockChanged) -> RunState:
         request = PauseRequest(PauseSource.INTERLOCK, f"interlock {event.name} is active",
                                immediate=True)
         state = replace(state, pause=request, pending=None)
+    elif (not event.active and state.pause is not None
+          and state.pause.source is PauseSource.INTERLOCK):
+        # Say what holds the run now: the interlocks still active, or nothing but a resume.
+        message = (f"interlock {', '.join(sorted(interlocks))} is active" if interlocks
+                   else f"interlock {event.name} has cleared; resume to continue")
+        state = replace(state, pause=replace(state.pause, message=message))
     return state

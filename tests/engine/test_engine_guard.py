@@ -128,6 +128,17 @@ def test_an_interlock_pauses_a_running_run_but_not_an_idle_or_ending_one() -> No
     assert reduce(stopping, InterlockChanged("door", True)).pause is None
 
 
+def test_an_interlock_pause_says_what_holds_it_as_interlocks_clear() -> None:
+    state = reduce(RunState(started=True), InterlockChanged("door", True))
+    state = reduce(state, InterlockChanged("curtain", True))
+    assert state.pause is not None and state.pause.message == "interlock door is active"
+    state = reduce(state, InterlockChanged("door", False))
+    assert state.pause is not None and state.pause.message == "interlock curtain is active"
+    state = reduce(state, InterlockChanged("curtain", False))
+    assert state.pause is not None and state.pause.source is PauseSource.INTERLOCK
+    assert state.pause.message == "interlock curtain has cleared; resume to continue"
+
+
 def test_stop_abort_halt_from_idle_end_at_once() -> None:
     assert status_of(reduce(RunState(), Stop())) is Status.STOPPED
     aborted = reduce(RunState(), Abort(reason="why"))
