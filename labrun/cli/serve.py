@@ -63,7 +63,8 @@ def add_parser(commands: Any) -> None:
                         metavar="KEY", help="a key that unlocks any lock "
                                             f"(or ${EMERGENCY_KEY_ENV})")
     parser.add_argument("--record-dir", metavar="DIR",
-                        help="write each run's record to DIR/<item_uid>.jsonl")
+                        help="write each run's record to DIR/<item_uid>.jsonl (DIR is made "
+                             "if missing)")
     parser.add_argument("--max-body", type=int, default=MAX_BODY, metavar="BYTES",
                         help=f"largest request body accepted (default {MAX_BODY})")
     parser.set_defaults(handler=run_serve)
@@ -95,9 +96,16 @@ def log_run(line: str) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted; return the exit status."""
-    if args.record_dir and not os.path.isdir(args.record_dir):
-        print(f"error: --record-dir {args.record_dir}: not a directory", file=sys.stderr)
-        return BAD_INPUT_EXIT
+    if args.record_dir:
+        try:  # made if missing, as a folder for records is expected to be
+            os.makedirs(args.record_dir, exist_ok=True)
+        except FileExistsError:
+            print(f"error: --record-dir {args.record_dir}: not a directory", file=sys.stderr)
+            return BAD_INPUT_EXIT
+        except OSError as exc:
+            print(f"error: --record-dir {args.record_dir}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return BAD_INPUT_EXIT
     try:
         token = read_token_file(args.token_file) if args.token_file else args.token or None
     except (OSError, TokenFileError) as exc:

@@ -60,8 +60,13 @@ class Locks:
             return "nothing to lock: set environment and/or queue to true"
         if self._key is not None and not self._matches(key):
             return f"the manager is already locked{self._by()} with a different lock_key"
+        relock = self._key is not None
         self._key, self.environment, self.queue = key, environment, queue
-        self.user, self.note, self.time = user, note, time.time()
+        if not relock or user is not None:  # re-locked without them: they stand
+            self.user = user
+        if not relock or note is not None:
+            self.note = note
+        self.time = time.time()
         self.uid = uuid.uuid4().hex
         return None
 

@@ -284,6 +284,10 @@ class RunManager:
     async def _api_queue_item_remove(self, pos: Position, uid: str | None) -> Reply:
         if self._single is not None:
             return self._no_queue()
+        active = self.active
+        if uid is not None and active is not None and active.item.item_uid == uid:
+            return refused(f"item {uid!r} is running, not waiting in the queue; re_stop or "
+                           "re_abort ends it")
         removed = self.queue.remove(pos=pos, uid=uid)
         if isinstance(removed, str):
             return refused(removed)

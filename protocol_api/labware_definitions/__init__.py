@@ -138,6 +138,7 @@ def _unknown(name: str, known: list[str]) -> str:
         f"labrun has Opentrons' {len(standard_names())} standard definitions "
         "(protocol_api.labware_definitions.builtin_load_names() lists them). "
         "To use custom labware, save its Opentrons labware JSON (schemaVersion 2) in a "
-        "folder and give that folder with --labware-dir (labrun simulate and run) or as "
-        "extra_dirs (from Python)."
+        "folder and give that folder with --labware-dir (labrun simulate and run), as "
+        "labware= when the protocol is queued (labrun serve's client) or as extra_dirs "
+        "(from Python)."
     )

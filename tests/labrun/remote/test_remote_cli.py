@@ -76,7 +76,7 @@ def test_ctrl_c_in_the_terminal_ends_a_running_run_cleanly(tmp_path: Path) -> No
     process = subprocess.Popen(
         [sys.executable, "-c", "import sys; from labrun.cli.main import main; "
          "sys.exit(main(sys.argv[1:]))", "serve", "--simulate", "--speed", "50",
-         "--port", str(port), "--record-dir", str(tmp_path)],
+         "--port", str(port), "--record-dir", str(tmp_path / "records")],  # made
         cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert process.stderr is not None
@@ -95,7 +95,7 @@ def test_ctrl_c_in_the_terminal_ends_a_running_run_cleanly(tmp_path: Path) -> No
         os.killpg(process.pid, signal.SIGINT)  # as the terminal sends it
         assert process.wait(WAIT) == 0
         assert "Traceback" not in process.stderr.read()
-        record = read_record(tmp_path / f"{added['item']['item_uid']}.jsonl")
+        record = read_record(tmp_path / "records" / f"{added['item']['item_uid']}.jsonl")
         assert record[-1]["event"] == "summary" and record[-1]["status"] == "aborted"
         assert record[-1]["reason"] == "the run was closed"
     finally:
@@ -108,7 +108,7 @@ def test_ctrl_c_in_the_terminal_ends_a_running_run_cleanly(tmp_path: Path) -> No
     (["serve", "--config", "/no/such/robot.toml"], "robot.toml"),
     (["serve", "--speed", "0"], "--speed must be positive"),
     (["serve", "--simulate", "--dialect", "grbl"], "--dialect applies to --emulate only"),
-    (["serve", "--record-dir", "/no/such/dir"], "not a directory"),
+    (["serve", "--record-dir", __file__], "--record-dir " + __file__ + ": not a directory"),
 ])
 def test_bad_arguments_exit_2(argv: list[str], message: str,
                               capsys: pytest.CaptureFixture[str]) -> None:

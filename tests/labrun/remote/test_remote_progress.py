@@ -202,3 +202,16 @@ def test_a_delay_counts_its_own_length_in_time_left_whatever_the_pace_of_the_mov
     assert later["left_s"] == pytest.approx(500 + 3 * rest_moves, abs=0.5)
     assert later["step_left_s"] == pytest.approx(500, abs=0.5)
     assert moves_s > 30
+
+
+def test_the_terminal_says_why_a_run_that_succeeded_stops_the_queue() -> None:
+    clock = Clock()
+    lines: list[str] = []
+    progress = RunProgress("uid", "p.py", None, now=clock, log=lines.append)
+    progress.feed([{"event": "status", "status": "running", "t": 0.0}])
+    clock.now = 25.0
+    progress.feed([{"event": "summary", "status": "succeeded", "t": 25.0,
+                    "pause_unresolved": True}])
+    assert lines == ["run p.py: started",
+                     "run p.py: succeeded after 0:25: a pause asked for in its last step was "
+                     "not taken; the queue stops"]

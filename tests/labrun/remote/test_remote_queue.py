@@ -329,9 +329,12 @@ def test_refused_actions_change_nothing(served: Served, gates: Gates) -> None:
     for call in (c.re_pause, c.re_resume, c.re_stop, c.re_abort, c.re_halt, c.skip_delay):
         with pytest.raises(RequestFailedError, match="idle"):
             call()
-    c.queue_item_add(HELD)
+    held = c.queue_item_add(HELD)["item"]["item_uid"]
     c.queue_start()
     gates.reached("held")
+    with pytest.raises(RequestFailedError, match=r"is running, not waiting in the queue; "
+                                                 r"re_stop or re_abort ends it"):
+        c.queue_item_remove(uid=held)
     with pytest.raises(RequestFailedError, match="only a paused run resumes"):
         c.re_resume()
     with pytest.raises(RequestFailedError, match="no delay is active"):

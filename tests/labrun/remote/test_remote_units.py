@@ -29,6 +29,9 @@ def test_locks_follow_the_queue_server() -> None:
     assert "different" in (locks.lock("x", environment=True, queue=True, user=None,
                                       note=None) or "")
     assert locks.lock("k", environment=False, queue=True, user=None, note=None) is None
+    assert locks.user == "bo"  # re-locked with the same key and no user: still bo's
+    assert locks.lock("k", environment=False, queue=True, user="al", note="cal") is None
+    assert (locks.user, locks.note) == ("al", "cal")
     assert locks.check("environment", None) is None and locks.locked("queue")
     assert locks.unlock("x") is not None and locks.locked("queue")
     assert locks.unlock("E") is None and not locks.locked("queue")
