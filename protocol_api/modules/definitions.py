@@ -55,6 +55,8 @@ ALIASES: dict[str, str] = {
     **{model.lower(): model for model in MODELS},
 }
 
+MODELS_LOWER = {model.lower(): model for model in MODELS}
+
 THERMOCYCLER_SLOT = "7"
 THERMOCYCLER_COVERS = ("8", "10", "11")
 """The slots the thermocycler takes besides its own on the OT-2 deck."""
@@ -164,9 +166,16 @@ def resolve_model(name: object) -> str:
         model = ALIASES.get(name.strip().lower())
         if model is not None:
             return model
-    known = sorted({*ALIASES} - {m.lower() for m in MODELS} | set(MODELS))
-    raise ProtocolError(f"load_module: {name!r} is not a module labrun knows; use one of "
-                        f"{', '.join(repr(k) for k in known)}")
+    import difflib
+
+    close = difflib.get_close_matches(str(name).strip().lower(), list(ALIASES), n=2,
+                                      cutoff=0.6) if isinstance(name, str) else []
+    spelled = [MODELS_LOWER.get(alias, alias) for alias in close]  # a model as it is written
+    guess = f"; did you mean {' or '.join(repr(n) for n in spelled)}?" if close else "."
+    raise ProtocolError(
+        f"load_module: {name!r} is not a module labrun knows{guess} Use a model "
+        f"({', '.join(MODELS)}) or an alias Opentrons accepts, such as 'temperature module "
+        "gen2', 'magdeck' or 'thermocycler'")
 
 
 @cache

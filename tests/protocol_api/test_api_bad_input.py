@@ -84,7 +84,8 @@ CASES: list[tuple[str, str, str]] = [
      "pick_up_tip: out of tips; every tip in opentrons_96_tiprack_300ul in slot 4 has been "
      "used"),
     ("an unknown module", 'pass\nctx.load_module("magdek", 3)',
-     "load_module: 'magdek' is not a module labrun knows"),
+     "load_module: 'magdek' is not a module labrun knows; did you mean 'magdeck'? Use a "
+     "model (temperatureModuleV1, "),
     ("a module in a slot it cannot use", 'pass\nctx.load_module("thermocycler", 3)',
      "load_module: a Thermocycler Module GEN1 cannot go in slot 3; it fits in slot 7"),
     ("a module in an occupied slot", 'pass\nctx.load_module("magnetic module gen2", 1)',
