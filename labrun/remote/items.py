@@ -182,6 +182,16 @@ class Queue:
     def insert(self, item: QueueItem, *, pos: Position = None, before_uid: str | None = None,
                after_uid: str | None = None) -> str | None:
         """Insert ``item``; None on success, else the reason."""
+        at = self.place(pos=pos, before_uid=before_uid, after_uid=after_uid)
+        if isinstance(at, str):
+            return at
+        self.items.insert(at, item)
+        self._changed()
+        return None
+
+    def place(self, *, pos: Position = None, before_uid: str | None = None,
+              after_uid: str | None = None) -> int | str:
+        """Where an item inserted now would go (an index), else why it cannot be."""
         given = [name for name, v in (("pos", pos), ("before_uid", before_uid),
                                       ("after_uid", after_uid)) if v is not None]
         if len(given) > 1:
@@ -190,18 +200,14 @@ class Queue:
             index = self._index(before_uid or after_uid or "")
             if index is None:
                 return f"no item {before_uid or after_uid!r} in the queue"
-            at = index if before_uid is not None else index + 1
-        elif pos is None or pos == "back":
-            at = len(self.items)
-        elif pos == "front":
-            at = 0
-        else:
-            assert isinstance(pos, int)
-            at = pos if pos >= 0 else len(self.items) + pos + 1
-            at = min(max(at, 0), len(self.items))
-        self.items.insert(at, item)
-        self._changed()
-        return None
+            return index if before_uid is not None else index + 1
+        if pos is None or pos == "back":
+            return len(self.items)
+        if pos == "front":
+            return 0
+        assert isinstance(pos, int)
+        at = pos if pos >= 0 else len(self.items) + pos + 1
+        return min(max(at, 0), len(self.items))
 
     def remove(self, *, pos: Position = None, uid: str | None = None) -> QueueItem | str:
         """Remove and return an item (the last one when neither is given), or the reason."""

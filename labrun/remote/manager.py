@@ -262,6 +262,9 @@ class RunManager:
         if self._single is not None:
             return self._no_queue()
         assert self._workdir is not None and self.robot is not None
+        place = self.queue.place(pos=pos, before_uid=before_uid, after_uid=after_uid)
+        if isinstance(place, str):  # before the protocol is simulated, not after
+            return refused(place)
         try:
             queued = await anyio.to_thread.run_sync(store_item, self._workdir, item, user)
         except ItemRefused as exc:  # bad input: nothing is queued

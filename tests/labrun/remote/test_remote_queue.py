@@ -63,7 +63,7 @@ def test_idle_status_reports_everything(served: Served) -> None:
     assert status["robot"]["kind"].startswith("simulated")
 
 
-def test_queue_add_list_remove_clear(served: Served) -> None:
+def test_queue_add_list_remove_clear(served: Served, tmp_path: Any) -> None:
     c = served.client
     quick = c.queue_item_add(QUICK)
     assert quick["success"] and quick["qsize"] == 1
@@ -86,6 +86,12 @@ def test_queue_add_list_remove_clear(served: Served) -> None:
         c.queue_item_remove(pos=7)
     with pytest.raises(RequestFailedError, match="at most one"):
         c.queue_item_add(QUICK, pos=0, before_uid="x")
+    loaded = tmp_path / "loaded"  # made when the protocol's file is run (to be checked)
+    marking = {"name": "m.py", "source": f"open({str(loaded)!r}, 'w').close()\n"
+                                         + QUICK["source"]}
+    with pytest.raises(RequestFailedError, match="no item 'nope' in the queue"):
+        c.queue_item_add(marking, before_uid="nope")
+    assert not loaded.exists()  # refused before the protocol was simulated
     assert names(served) == ["c.py", "e.py"]
     assert c.queue_clear()["success"]
     assert names(served) == [] and c.status()["items_in_queue"] == 0
