@@ -148,3 +148,6 @@ if os.path.exists({str(flag)!r}):
     gates.open("begun")
     expect(page.locator("#outcome")).to_have_text(
         re.compile(r"Last run failed: RuntimeError: boom \(failing\.py:\d+\)"), timeout=MS)
+    figures = page.locator("#figures")
+    expect(figures).to_contain_text(" · failed")  # not "0:00 left": it ended early
+    expect(figures).not_to_contain_text("left")
