@@ -161,6 +161,11 @@ def module_sentence(kind: str, params: Params) -> str:
                         if k != "module" and v is not None
                         and not isinstance(v, (list, tuple, dict)))
     text = f"{_generic(module)}: {_generic(action).lower()}"
+    steps = params.get("steps")
+    if isinstance(steps, (list, tuple)) and steps:  # a thermocycler profile: its steps
+        text += " " + ", ".join(f"{float(step[0]):g} °C for {float(step[1]):g} s"
+                                for step in steps
+                                if isinstance(step, (list, tuple)) and len(step) == 2)
     return f"{text} ({details})" if details else text
 
 

@@ -27,6 +27,7 @@ from .calls import (
     display_name,
     duration,
     module_display_name,
+    module_sentence,
     plural,
     standard_definition,
     volume,
@@ -43,6 +44,8 @@ _MOVING = (*LIQUID, "blowOut", "dropTip")
 when completed."""
 _READ = (*_MOVING, "pickUpTip")
 """The other commands the sheet reads (the liquid a well must hold, the tips a rack)."""
+MODULE_WAIT_SHOWN_S = 60.0
+"""A module's call whose step takes this long is on the timeline (a ramp, a profile)."""
 LISTED_WELLS = 6
 """Wells of one labware that need different volumes: at most this many are listed."""
 
@@ -74,6 +77,16 @@ class SheetBuilder:
         self.timeline: list[dict[str, Any]] = []
         self.steps = 0
         self.end = 0.0
+        self._module_step: tuple[float, str, int] | None = None  # start, words, step
+
+    def _module_step_ended(self, t: float) -> None:
+        """The step of a module's call ended at ``t``: on the timeline if it took long."""
+        if self._module_step is not None:
+            start, words, step = self._module_step
+            self._module_step = None
+            if t - start >= MODULE_WAIT_SHOWN_S:
+                self.timeline.append({"t": start, "kind": "module", "call": words,
+                                      "seconds": round(t - start, 3), "step": step})
 
     def listen(self, event: Mapping[str, Any]) -> None:
         """``add`` for an event as the run adds it: the commands whose fields the sheet
@@ -92,7 +105,7 @@ class SheetBuilder:
             if command in _MOVING:  # the commonest: straight to its one use
                 self._moving(event)
                 return
-            if command.startswith(_SHOWN):
+            if command.startswith(_SHOWN) or "/" in command:  # "/": a module's call
                 event = json.loads(json_line(dict(event)))
             elif command not in _READ:  # a move, a comment: the summary has the end
                 return
@@ -105,10 +118,12 @@ class SheetBuilder:
         kind = event["event"]
         self.end = max(self.end, float(event.get("t", 0.0)))
         if kind == "step":
+            self._module_step_ended(float(event.get("t", 0.0)))
             self.steps = max(self.steps, int(event["index"]) + 1)
             return
         if kind == "summary":
             self.end = float(event.get("duration_s", self.end))
+            self._module_step_ended(self.end)
             return
         if kind != "command":
             return
@@ -154,6 +169,10 @@ class SheetBuilder:
             pipette["tips"][slot] = pipette["tips"].get(slot, 0) + tips
             pipette["positions"].setdefault(slot, set()).update(
                 _tip_positions(str(params["well"]), tips))
+        elif "/" in command and self._module_step is None and event.get("origin") != "cleanup":
+            # a module's call: on the timeline if its step lasts (a ramp, a hold, a profile)
+            self._module_step = (t, module_sentence(command, params),
+                                 int(event.get("step", 0)) + 1)
         elif command == "delay":
             self.timeline.append({"t": t, "kind": "delay", "seconds": float(params["seconds"]),
                                   "message": params.get("message"),
@@ -309,6 +328,8 @@ def text(sheet: Sheet) -> list[str]:
         message = f": {item['message']}" if item.get("message") else ""
         if item["kind"] == "delay":
             what = f"delay of {duration(item['seconds'])}{message}"
+        elif item["kind"] == "module":
+            what = f"{item['call']}, {duration(item['seconds'])}"
         else:
             what = f"PAUSE, the run waits for you{message}"
         lines.append(f"    {clock(item['t']):>7}  step {item['step']}: {what}")

@@ -87,11 +87,12 @@ class Plan:
                    dict(data["sheet"]))
 
     def waited(self, start: float, end: float) -> float:
-        """Planned protocol seconds between ``start`` and ``end`` spent in delays: they last
-        their own length on the robot's clock, whatever pace the moves go at."""
+        """Planned protocol seconds between ``start`` and ``end`` spent in delays and long
+        module waits: they last their own length on the robot's clock, whatever pace the
+        moves go at."""
         total = 0.0
         for item in self.sheet.get("timeline", ()):
-            if item.get("kind") == "delay":
+            if item.get("kind") in ("delay", "module"):
                 t = float(item["t"])
                 total += max(0.0, min(end, t + float(item["seconds"])) - max(start, t))
         return total

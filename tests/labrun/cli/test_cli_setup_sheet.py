@@ -324,3 +324,39 @@ def test_a_rack_whose_tips_are_picked_up_again_is_asked_for_each_tip_once(
     at = sheet.index("    left   p300_multi_gen2: 16 tips in slot 4 (32 picked up)")
     assert sheet[at + 1] == ("    (more tips picked up than a rack holds at the start: tips "
                              "returned to it, or the rack refilled at a pause)")
+
+
+PCR = '''
+metadata = {"apiLevel": "2.16"}
+
+
+def run(ctx):
+    tc = ctx.load_module("thermocycler module gen2")
+    tc.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+    tc.close_lid()
+    tc.set_lid_temperature(105)
+    tc.set_block_temperature(95, hold_time_seconds=180, block_max_volume=20)
+    tc.execute_profile(steps=[{"temperature": 95, "hold_time_seconds": 15},
+                              {"temperature": 60, "hold_time_seconds": 30}],
+                       repetitions=30, block_max_volume=20)
+    tc.set_block_temperature(4)
+    tc.open_lid()
+    ctx.pause("take the plate")
+'''
+
+
+def test_the_timeline_shows_the_module_calls_that_take_a_minute_or_more(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    document = json.loads(simulate(capsys, tmp_path, "--json", protocol=PCR))
+    timeline = document["setup"]["timeline"]
+    assert [(i["kind"], i["step"]) for i in timeline] == [
+        ("module", 5), ("module", 6), ("module", 7), ("pause", 10)]
+    lid, block, profile, _ = timeline
+    assert lid["call"] == "Thermocycler: set target lid temperature (to 105 °C)"
+    assert block["seconds"] > 180  # its ramp, then its hold
+    assert profile["call"] == ("Thermocycler: run profile 95 °C for 15 s, 60 °C for 30 s "
+                               "(repetitions 30, block max volume 20 µL)")
+    assert profile["seconds"] > 30 * 45  # 30 cycles of 45 s holds, and the ramps
+    assert profile["t"] == pytest.approx(block["t"] + block["seconds"])
+    out = simulate(capsys, tmp_path, protocol=PCR)
+    assert f"step 7: {profile['call']}, " in out.split("Run log")[0]
