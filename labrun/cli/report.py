@@ -50,6 +50,7 @@ class TextLog:
         self._header: float | None = None  # when the open group step began, not yet said
         self._said: tuple[int, str | None] | None = None  # a call written before its step ended
         self._spooled: tuple[int, Spool] | None = None  # a closed call's spooled lines
+        self._parked_modules: dict[str, float] = {}  # module id -> when the pause parked it
         self.step_words: dict[int, str] = {}
         """The first call of each step in words (a group: its name), for a status line
         (kept unless ``step_words`` is False: a log that is only printed needs none)."""
@@ -223,6 +224,18 @@ class TextLog:
         elif kind == "interlock":
             state = "active" if event["active"] else "cleared"
             self._add(t, f"interlock {event['name']} {state}")
+        elif kind == "module_park":
+            self._parked_modules[str(event["module"])] = t
+        elif kind == "module_unpark":
+            since = self._parked_modules.pop(str(event["module"]), None)
+            status = event.get("status") or {}
+            rpm = status.get("target_rpm") or 0
+            if since is not None and rpm and status.get("kind") == "heater_shaker":
+                # The time of a delay runs on through a pause: the shake was that much shorter.
+                model, _, slot = str(event["module"]).partition("@")
+                self._add(t, f"{module_display_name(model)} in slot {slot}: shaking again at "
+                             f"{rpm:g} rpm; it stood still for {clock(t - since)} while the run "
+                             "was paused")
 
     def _add(self, t: float | None, text: str, *, nest: int = 0) -> None:
         self.lines.append((_stamp(t) if t is not None else " " * STAMP_WIDTH)

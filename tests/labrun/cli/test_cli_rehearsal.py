@@ -169,3 +169,23 @@ def test_a_rehearsal_that_never_happens_is_said(tmp_path, capsys) -> None:  # ty
     assert main(["simulate", protocol, "--at=1:pause", "--at=2:resume", "--at=step=3:pause",
                  "--at=step=4:resume"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_the_log_says_how_long_a_shaker_stood_still_for_a_pause(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "shake.py"
+    protocol.write_text('metadata = {"apiLevel": "2.16"}\n\ndef run(ctx):\n'
+                        '    hs = ctx.load_module("heaterShakerModuleV1", 1)\n'
+                        '    hs.close_labware_latch()\n'
+                        '    hs.set_and_wait_for_shake_speed(500)\n'
+                        '    ctx.delay(minutes=5)\n'
+                        '    hs.deactivate_shaker()\n')
+    assert main(["simulate", str(protocol), "--at", "60:pause", "--at", "210:resume"]) == 0
+    log = capsys.readouterr().out.split("Run log\n")[1].split("\n\n")[0].splitlines()
+    said = [line for line in log if "stood still" in line]
+    assert len(said) == 1
+    assert said[0].endswith("Heater-Shaker Module GEN1 in slot 1: shaking again at 500 rpm; "
+                            "it stood still for 2:30 while the run was paused")
+    # Paused with nothing shaking: nothing to say.
+    assert main(["simulate", str(protocol), "--at", "step=3:pause", "--at", "100:resume"]) == 0
+    assert "stood still" not in capsys.readouterr().out
