@@ -134,7 +134,7 @@ class ThermocyclerContext(ModuleContext):
 
     @property
     def block_temperature(self) -> float | None:
-        return _number(self._reading("block_temperature"))
+        return _number(self._reading("block_temperature", 23.0))  # room, before any call
 
     @property
     def block_target_temperature(self) -> float | None:
@@ -147,7 +147,7 @@ class ThermocyclerContext(ModuleContext):
 
     @property
     def lid_temperature(self) -> float | None:
-        return _number(self._reading("lid_temperature"))
+        return _number(self._reading("lid_temperature", 23.0))
 
     @property
     def lid_target_temperature(self) -> float | None:

@@ -447,3 +447,11 @@ ctx.comment(f"rpm {hs.target_speed}")
     assert targets == [5.0, -9.0]  # Opentrons takes -9 to 99 °C, in whole degrees
     comments = [e["params"]["message"] for e in queued if e["type"] == "comment"]
     assert comments == ["target 5.0", "rpm 501"]
+
+
+def test_a_thermocycler_reads_room_temperature_before_any_call() -> None:
+    with open_context(api_version=(2, 16)) as ctx:
+        tc = ctx.load_module("thermocycler module gen2")
+        # Opentrons 8.8.2: 23 and 23, both idle
+        assert (tc.block_temperature, tc.lid_temperature) == (23.0, 23.0)
+        assert (tc.block_temperature_status, tc.lid_temperature_status) == ("idle", "idle")
