@@ -58,6 +58,8 @@ class Labels:
         """``A1 of replica (slot 2)`` for the record's ``2/A1``."""
         if not well:
             return "the current position"
+        if well == "trash":  # the cleanup's drop: the trash the robot file names
+            return "the trash"
         slot, _, name = well.partition("/")
         return f"{name} of {self.labware(slot)}" if name else self.labware(slot)
 

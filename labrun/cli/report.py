@@ -151,8 +151,10 @@ class TextLog:
                 self._close()  # said as soon as it is known: a comment or a delay, live
                 self._said = (self._step, line)
         elif status == "interrupted" and self.verbosity:
+            # The run ended with it unfinished (a pause that cut it said "interrupted").
             kind, params = self._queued.get(event["id"], ("?", {}))
-            self._add(event["t"], "interrupted: " + self._words(kind, params), nest=1)
+            by = f" by the {event['reason']}" if event.get("reason") else ""
+            self._add(event["t"], f"left unfinished{by}: " + self._words(kind, params), nest=1)
 
     def _close(self) -> None:
         call = self._call

@@ -189,3 +189,19 @@ def test_the_log_says_how_long_a_shaker_stood_still_for_a_pause(
     # Paused with nothing shaking: nothing to say.
     assert main(["simulate", str(protocol), "--at", "step=3:pause", "--at", "100:resume"]) == 0
     assert "stood still" not in capsys.readouterr().out
+
+
+def test_a_command_a_pause_cut_and_a_stop_ended_is_said_once_each_way(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL)
+    _, plain = simulate(tmp_path, capsys)
+    aspirate = next(c for c in plain["commands"] if c["type"] == "aspirate")
+    cut = (aspirate["started_at"] + aspirate["completed_at"]) / 2
+    assert main(["simulate", str(protocol), "-v", f"--at={cut}:pause-immediate",
+                 f"--at={cut + 30}:stop"]) == 0
+    log = capsys.readouterr().out.split("Run log\n")[1]
+    words = "Aspirating 100.0 µL from A1 of Corning 96 Well Plate 360 µL Flat (slot 2)"
+    assert log.count(f"  interrupted: {words}\n") == 1  # by the pause
+    assert log.count(f"  left unfinished by the stop: {words}\n") == 1  # by the stop
+    assert "  cleanup: Dropping tip into the trash\n" in log
