@@ -1,4 +1,5 @@
-"""Turning a finished run into the text log and the JSON document the CLI prints."""
+"""The run log as people read it, fed the record's events as they come (``labrun simulate``,
+``labrun run`` and the server's progress); the closing summary is ``closing``."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from .calls import (
     command_sentence,
     is_module_call,
     module_display_name,
-    module_state,
     sentence,
 )
 from .spool import Spool
@@ -315,104 +315,5 @@ def text_log(run: Run, verbosity: int = 0) -> list[str]:
     return [*lines, *log.finish()]
 
 
-def summary_lines(summary: dict[str, Any], *, duration_label: str = "estimated duration",
-                  record: str | None = None, labels: Labels | None = None) -> list[str]:
-    """The closing summary of the text output (simulate and run); for a run that ended
-    early, also what it left: the call it cut off, the tips and the wells it changed
-    (``labels`` names the labware, as the log does)."""
-    rows = [
-        ("status", summary["status"]),
-        ("commands", summary["commands"]),
-        ("steps", summary["steps"]),
-        ("tips used", summary["tips_used"]),
-        ("pauses", len(summary["pauses"])),
-        (duration_label, _duration(summary["duration_s"])),
-    ]
-    if summary.get("pause_unresolved"):
-        rows.append(("pause unresolved", "yes (requested during the last step)"))
-    if summary.get("reason"):  # the error of a failed run is printed once, on stderr
-        rows.append(("reason", summary["reason"]))
-    rows += ended_early_rows(summary, labels or Labels())
-    if record:
-        rows.append(("record", record))
-    return [""] + [f"{label + ':':<21}{value}" for label, value in rows]
-
-
-def ended_early_rows(summary: dict[str, Any], labels: Labels) -> list[tuple[str, str]]:
-    """What a run that ended before the protocol's end left, for the person who picks up
-    the plate: the command it cut off, what was in each tip and where it went, and the
-    liquid each well gained or lost."""
-    if "tips_at_end" not in summary and "ended_during" not in summary:
-        return []
-    rows: list[tuple[str, str]] = []
-    during = summary.get("ended_during")
-    if during is not None:
-        words = command_sentence(during["type"], during.get("params", {}), labels)
-        where = f" ({during['line']})" if during.get("line") else ""
-        if during["status"] == "failed":
-            fate = "it failed"
-        elif during["touches_liquid_or_tips"]:
-            fate = "cut off: part of it may have been done"
-        else:
-            fate = "cut off"
-        rows.append(("ended during", f"{words}{where}, {fate}"))
-    for mount, tip in sorted(summary.get("tips_at_end", {}).items()):
-        low = high = tip["volume_ul"]
-        params = during.get("params", {}) if during is not None else {}
-        if during is not None and params.get("mount") == mount and during["status"] != "failed":
-            moved = float(params.get("volume") or 0.0)  # what the cut-off command moves
-            if during["type"] == "aspirate" and not params.get("air_gap"):
-                high += moved
-            elif during["type"] == "dispense":
-                low = max(low - moved, 0.0)
-            elif during["type"] == "blowOut":
-                low = 0.0
-        if high - low > 1e-9:
-            verb = {"aspirate": "aspirate", "dispense": "dispense"}.get(during["type"] if
-                                                                       during else "", "blow-out")
-            held = f"between {low:.1f} and {high:.1f} µL (the {verb} was cut off)"
-        else:
-            held = f"{low:.1f} µL" if low > 1e-9 else "no liquid"
-        fate = "dropped into the trash" if tip["dropped"] else "still on the pipette"
-        if tip.get("uncertain"):  # a pick-up cut off while it pressed into the tip
-            held = "perhaps (its pick-up was cut off)"
-            fate += " if it was on"
-        rows.append((f"tip on the {mount}", f"{held}, {fate}"))
-    volumes = summary.get("well_volumes_ul", {})
-    changed = {well: v for well, v in volumes.items() if abs(v) > 1e-9}
-    if changed:
-        shown = list(changed.items())[:MAX_WELLS_SHOWN]
-        by_slot: dict[str, list[str]] = {}
-        for well, change in shown:
-            slot, _, name = well.partition("/")
-            by_slot.setdefault(slot, []).append(f"{name} {change:+.1f} µL")
-        text = "; ".join(f"{', '.join(items)} in {labels.labware(slot)}"
-                         for slot, items in by_slot.items())
-        more = len(changed) - len(shown)
-        rows.append(("wells changed", f"{len(changed)}; {text}"
-                     + (f"; {more} more (--json lists them)" if more else "")))
-    else:
-        rows.append(("wells changed", "none"))
-    for module in summary.get("modules", ()):  # heaters and magnets a stop leaves as they are
-        rows.append((f"module in slot {module['slot']}",
-                     f"{module_display_name(str(module['model']))}: "
-                     f"{module_state(module.get('status') or {})}"))
-    return rows
-
-
-MAX_WELLS_SHOWN = 12
-"""Wells an early end's summary names (the --json document lists every one)."""
-
-
 def _pos(position: dict[str, float]) -> str:
     return " ".join(f"{axis}={value:.2f}" for axis, value in position.items())
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    if hours:
-        return f"{hours} h {minutes} min {secs:.0f} s ({seconds:.1f} s)"
-    if minutes:
-        return f"{minutes} min {secs:.1f} s ({seconds:.1f} s)"
-    return f"{seconds:.2f} s"

@@ -49,7 +49,8 @@ from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 
 from . import setup_sheet
 from .calls import Labels
-from .report import TextLog, clock, is_terminal, summary_lines
+from .closing import summary_lines
+from .report import TextLog, clock, is_terminal
 from .simulating import wait_for_simulation
 from .terminal import (
     KEYS_HELP,

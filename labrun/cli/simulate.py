@@ -20,7 +20,8 @@ from protocol_api.loader import LoadInterrupted, LocatedLoadError
 from protocol_api.watchdog import DEFAULT_WATCHDOG_S, interrupt
 
 from . import history, rehearsal, setup_sheet
-from .report import TextLog, clock, summary_lines
+from .closing import summary_lines
+from .report import TextLog, clock
 from .simulating import wait_for_simulation
 
 FAILED_EXIT = 1
