@@ -17,7 +17,7 @@ def summary_lines(summary: dict[str, Any], *, duration_label: str = "estimated d
     (``labels`` names the labware, as the log does)."""
     rows = [
         ("status", summary["status"]),
-        ("commands", summary["commands"]),
+        ("commands", _commands(summary)),
         ("steps", summary["steps"]),
         ("tips used", summary["tips_used"]),
         ("pauses", len(summary["pauses"])),
@@ -107,3 +107,10 @@ def _duration(seconds: float) -> str:
     if minutes:
         return f"{minutes} min {secs:.1f} s ({seconds:.1f} s)"
     return f"{seconds:.2f} s"
+
+
+def _commands(summary: dict[str, Any]) -> str:
+    """The protocol's commands, and the cleanup's (its tip drops) beside them: the --json
+    document lists both."""
+    cleanup = sum(1 for tip in summary.get("tips_at_end", {}).values() if tip["dropped"])
+    return f"{summary['commands']}" + (f" (and {cleanup} of the cleanup)" if cleanup else "")

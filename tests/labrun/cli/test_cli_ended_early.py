@@ -71,6 +71,7 @@ def test_an_abort_during_an_aspirate_says_what_the_tip_held_and_which_wells_chan
     assert code == 1
     summary = fields(out)
     assert summary["status"] == "aborted"
+    assert summary["commands"].endswith(" (and 1 of the cleanup)")  # its tip drop
     assert summary["ended during"] == (
         f"Aspirating 100.0 µL from C1 of Corning 96 Well Plate 360 µL Flat (slot 2) "
         f"({protocol}:10), cut off: part of it may have been done")
