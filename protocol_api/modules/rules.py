@@ -1,14 +1,16 @@
 """The deck rules of modules on the OT-2, checked before anything moves.
 
 At load: a module goes only in a slot its kind may use, every slot it takes is free,
-and no module stands next to a heater-shaker. Before each move of a pipette, as in
-Opentrons: not to a thermocycler's labware while its lid is not (known to be) open; not
-to a shaking heater-shaker nor the slots beside, in front of and behind it; while a
-heater-shaker's latch is not closed, not to its labware nor the slots left and right of
-it; an 8-channel pipette never to the slots left and right of a heater-shaker, and in
-front of or behind it only to a tip rack (its nozzles would pass over the module). A
-refused call raises ``ModuleError``; the run fails with the protocol line of that call,
-before the robot moves.
+no module stands next to a heater-shaker, nothing taller than 53 mm (but a few short tip
+racks) stands left or right of one (its labware latch swings there), and none goes in
+front of the fixed trash (which covers the screw that locks it to the deck). Before each
+move of a pipette, as in Opentrons: not to a thermocycler's labware while its lid is not
+(known to be) open; not to a shaking heater-shaker nor the slots beside, in front of and
+behind it; while a heater-shaker's latch is not closed, not to its labware nor the slots
+left and right of it; an 8-channel pipette never to the slots left and right of a
+heater-shaker, and in front of or behind it only to a tip rack (its nozzles would pass
+over the module). A refused call raises ``ModuleError``; the run fails with the protocol
+line of that call, before the robot moves.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from engine.commands import Command
 
 from ..deck import SLOT_SIZE, Deck, neighbours
+from ..labware import Labware
 from .base import ModuleContext, ModuleError
 from .definitions import ModuleSpec
 from .heater_shaker import HeaterShakerContext
@@ -49,6 +52,32 @@ class ModuleRules:
                 raise ModuleError(f"load_module: a {spec.display_name} in slot {slot} would "
                                   f"stand next to {other}; on the OT-2 no module may stand "
                                   "next to a Heater-Shaker")
+        if spec.kind != "heater_shaker":
+            return
+        trash = self.deck.trash_slot
+        if trash.isdigit() and int(trash) > 3 and slot == str(int(trash) - 3):
+            raise ModuleError(f"load_module: a {spec.display_name} cannot go in slot {slot}, "
+                              f"in front of the fixed trash in slot {trash}: the trash covers "
+                              "the screw that locks it to the deck")
+        for side in sorted(neighbours(slot, sideways_only=True)):
+            labware = self.deck[side] if side in self.deck.slots else None
+            if isinstance(labware, Labware) and _too_tall(labware.load_name, labware.highest_z):
+                raise ModuleError(f"load_module: a {spec.display_name} in slot {slot} would "
+                                  f"stand beside {labware.display_name} in slot {side}, "
+                                  f"{labware.highest_z:g} mm tall; beside a Heater-Shaker "
+                                  f"nothing may be {HS_SIDE_MAX_HEIGHT_MM:g} mm tall or more")
+
+    def check_labware(self, slot: str, load_name: str, display_name: str,
+                      highest_z: float) -> None:
+        """Refuse a labware too tall for a slot left or right of a heater-shaker."""
+        for here, module in self.present().items():
+            if (isinstance(module, HeaterShakerContext)
+                    and slot in neighbours(here, sideways_only=True)
+                    and _too_tall(load_name, highest_z)):
+                raise ModuleError(f"load_labware: {display_name} in slot {slot} would stand "
+                                  f"beside {module}, {highest_z:g} mm tall; beside a "
+                                  f"Heater-Shaker nothing may be {HS_SIDE_MAX_HEIGHT_MM:g} mm "
+                                  "tall or more (its labware latch swings there)")
 
     def check_motion(self, command: Command) -> None:
         """Refuse a move to a closed thermocycler or a move a heater-shaker forbids."""
@@ -116,3 +145,16 @@ class ModuleRules:
                     and origin.y <= y <= origin.y + SLOT_SIZE[1]):
                 found.add(slot)
         return found
+
+
+HS_SIDE_MAX_HEIGHT_MM = 53.0
+"""Labware left or right of a heater-shaker must be lower than this (Opentrons' rule)."""
+HS_SIDE_TALL_ALLOWED = frozenset({
+    "opentrons_96_filtertiprack_10ul", "opentrons_96_filtertiprack_200ul",
+    "opentrons_96_filtertiprack_20ul", "opentrons_96_tiprack_10ul",
+    "opentrons_96_tiprack_20ul", "opentrons_96_tiprack_300ul"})
+"""Tip racks allowed beside a heater-shaker however tall: they leave the latch room."""
+
+
+def _too_tall(load_name: str, highest_z: float) -> bool:
+    return load_name not in HS_SIDE_TALL_ALLOWED and highest_z >= HS_SIDE_MAX_HEIGHT_MM

@@ -455,3 +455,32 @@ def test_a_thermocycler_reads_room_temperature_before_any_call() -> None:
         # Opentrons 8.8.2: 23 and 23, both idle
         assert (tc.block_temperature, tc.lid_temperature) == (23.0, 23.0)
         assert (tc.block_temperature_status, tc.lid_temperature_status) == ("idle", "idle")
+
+
+@pytest.mark.parametrize(("body", "refused"), [
+    # what Opentrons 8.8.2 refuses at load (DeckConflictError) and accepts
+    ('ctx.load_module("heaterShakerModuleV1", 4)\n'
+     'ctx.load_labware("opentrons_15_tuberack_falcon_15ml_conical", 5)',
+     "load_labware: Opentrons 15 Tube Rack with Falcon 15 mL Conical in slot 5 would stand "
+     "beside Heater-Shaker Module GEN1 on 4, 124.35 mm tall"),
+    ('ctx.load_labware("opentrons_15_tuberack_falcon_15ml_conical", 5)\n'
+     'ctx.load_module("heaterShakerModuleV1", 4)',
+     "load_module: a Heater-Shaker Module GEN1 in slot 4 would stand beside Opentrons 15 "
+     "Tube Rack with Falcon 15 mL Conical in slot 5"),
+    ('ctx.load_module("heaterShakerModuleV1", 9)', "cannot go in slot 9, in front of the "
+                                                   "fixed trash in slot 12"),
+    ('ctx.load_module("heaterShakerModuleV1", 11)', "beside Opentrons Fixed Trash in slot 12"),
+    ('ctx.load_module("heaterShakerModuleV1", 4)\n'
+     'ctx.load_labware("opentrons_96_tiprack_300ul", 5)\n'  # a tip rack that leaves room
+     'ctx.load_labware("corning_96_wellplate_360ul_flat", 6)\n'
+     'ctx.load_labware("opentrons_24_tuberack_eppendorf_1.5ml_safelock_snapcap", 7)', None),
+])
+def test_a_heater_shaker_has_room_for_its_latch_and_its_screw(
+        tmp_path: Path, body: str, refused: str | None) -> None:
+    run = simulate_file(protocol_file(tmp_path, body, api="2.16"))
+    summary = run.record.last
+    assert summary is not None
+    if refused is None:
+        assert summary["status"] == "succeeded", summary.get("error")
+    else:
+        assert summary["status"] == "failed" and refused in summary["error"], summary["error"]
