@@ -5,9 +5,12 @@ something is one step made of module commands (``engine.commands``); the engine 
 them out on the device it bound the module to. Every module command's result carries
 the module's status. On a robot, reading a temperature or a speed sends a
 ``module/read`` command for what the module does now. In a simulation nothing is sent
-and, as in the reference's simulator, a temperature or speed reads as its target once
-one is set (the run's timing still follows the physical model), so a protocol that
-polls a temperature takes the branches it takes there and never loops for ever.
+and a temperature or speed reads as its target once one is set, and a heater switched
+off reads room temperature (the run's timing still follows the physical model), as in
+the reference's legacy simulator, so a protocol that polls a temperature, heating or
+cooling down, takes the branches it takes there and never loops for ever. (From apiLevel
+2.14 Opentrons' own simulator leaves every reading where it started: labrun reports what
+was set, as a robot would.)
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class PipettesMover(Protocol):
 SETTLED = {"temperature": "target", "block_temperature": "block_target",
            "lid_temperature": "lid_target", "rpm": "target_rpm"}
 """In a simulation, each reading that reads as its target once one is set."""
+ROOM_C = 23.0
+"""What a heater switched off reads in a simulation (the reference's room temperature)."""
 
 
 class ModuleError(ProtocolError):
@@ -175,9 +180,12 @@ class ModuleContext:
         if not self._simulating:
             self._refresh()
             return self._readings.get(name, default)
-        target = self._readings.get(SETTLED.get(name, ""))
+        settled = SETTLED.get(name)
+        target = self._readings.get(settled) if settled is not None else None
         if target is not None:
             return target
+        if settled is not None and name != "rpm" and settled in self._readings:
+            return ROOM_C  # switched off: where it drifts back to
         status = self._readings.get(name, default)
         if name == "status" and status in ("heating", "cooling"):
             return "holding at target"

@@ -484,3 +484,31 @@ def test_a_heater_shaker_has_room_for_its_latch_and_its_screw(
         assert summary["status"] == "succeeded", summary.get("error")
     else:
         assert summary["status"] == "failed" and refused in summary["error"], summary["error"]
+
+
+def test_in_a_simulation_a_heater_switched_off_reads_room_temperature(tmp_path: Path) -> None:
+    # A poll for the cool-down ends at once, as in Opentrons' simulator (23, 23 23, 23),
+    # instead of reading the last target for ever.
+    path = protocol_file(tmp_path, """
+tm = ctx.load_module("temperature module gen2", 1)
+tm.set_temperature(4)
+tm.deactivate()
+n = 0
+while tm.temperature < 20 and n < 1000:
+    ctx.delay(seconds=60)
+    n += 1
+ctx.comment(f"polls {n} temp {tm.temperature}")
+tc = ctx.load_module("thermocycler module gen2")
+tc.set_block_temperature(95)
+tc.set_lid_temperature(100)
+tc.deactivate_block()
+tc.deactivate_lid()
+hs = ctx.load_module("heaterShakerModuleV1", 3)
+hs.set_and_wait_for_temperature(60)
+hs.deactivate_heater()
+ctx.comment(f"{tc.block_temperature} {tc.lid_temperature} {hs.current_temperature}")
+""", api="2.13")
+    run = simulate_file(path)
+    comments = [e["params"]["message"] for e in run.record.events if e["event"] == "command"
+                and e["status"] == "queued" and e["type"] == "comment"]
+    assert comments == ["polls 0 temp 23.0", "23.0 23.0 23.0"]
