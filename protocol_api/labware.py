@@ -278,6 +278,7 @@ class Labware:
             self._repr = f"{self._display} on {on_module}{self._parent}"
         self._slot_origin = Point(*(float(v) for v in slot_origin[:3]))
         self._on: Labware | None = None  # the labware (adapter) this one sits on
+        self._holder: object | None = None  # the module context it sits on, if any
         self._stacked: Labware | None = None  # the labware loaded on this one
         # Loads a labware on this one; set by the ProtocolContext that loaded this one.
         self._stacker: Callable[[Labware, str, str | None, str | None, int | None],
@@ -333,9 +334,16 @@ class Labware:
         return f"{d.get('namespace', 'opentrons')}/{self._load_name}/{d.get('version', 1)}"
 
     @property
-    def parent(self) -> Labware | str:
-        """What the labware sits on: the adapter it was loaded on, else its deck slot."""
-        return self._on if self._on is not None else self._parent
+    def parent(self) -> Labware | str | Any:
+        """What the labware sits on, as in Opentrons: the adapter it was loaded on, the
+        module context it was loaded on, else its deck slot."""
+        if self._on is not None:
+            return self._on
+        return self._holder if self._holder is not None else self._parent
+
+    def placed_on(self, module: object) -> None:
+        """The labware was loaded on ``module`` (its context): its ``parent`` from now on."""
+        self._holder = module
 
     @property
     def slot(self) -> str:

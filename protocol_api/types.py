@@ -134,10 +134,10 @@ class LocationLabware:
 
     @property
     def parent(self) -> LocationLabware:
-        """One level up: well -> labware -> slot name -> nothing."""
-        if isinstance(self._object, (labware_module.Well, labware_module.Labware)):
-            return LocationLabware(self._object.parent)
-        return LocationLabware(None)
+        """One level up: well -> labware -> (adapter, module) -> slot name -> nothing."""
+        if self._object is None or isinstance(self._object, str):
+            return LocationLabware(None)
+        return LocationLabware(getattr(self._object, "parent", None))
 
     def first_parent(self) -> str | None:
         """The deck slot name this object sits in, or None."""

@@ -154,6 +154,7 @@ class ModuleContext:
             raise SlotOccupiedError(f"{self} already holds {self._labware.display_name}")
         labware = self._placer(name, self._slot, self._origin, label, namespace, version,
                                adapter, self._spec)
+        labware.placed_on(self)
         self._labware = labware
         self._labware_loaded(labware)
         return labware

@@ -512,3 +512,17 @@ ctx.comment(f"{tc.block_temperature} {tc.lid_temperature} {hs.current_temperatur
     comments = [e["params"]["message"] for e in run.record.events if e["event"] == "command"
                 and e["status"] == "queued" and e["type"] == "comment"]
     assert comments == ["polls 0 temp 23.0", "23.0 23.0 23.0"]
+
+
+def test_the_parent_of_labware_on_a_module_is_the_module() -> None:
+    with open_context(api_version=(2, 16)) as ctx:
+        mag = ctx.load_module("magdeck", 6)
+        plate = mag.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+        assert plate.parent is mag  # Opentrons: plate.parent.engage() engages it
+        assert plate["A1"].top().labware.first_parent() == "6"
+        hs = ctx.load_module("heaterShakerModuleV1", 1)
+        adapter = hs.load_adapter("opentrons_96_pcr_adapter")
+        assert adapter.parent is hs
+        on_adapter = adapter.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+        assert on_adapter.parent is adapter
+        assert on_adapter["A1"].top().labware.first_parent() == "1"
