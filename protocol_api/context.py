@@ -329,7 +329,8 @@ class ProtocolContext:
             location = THERMOCYCLER_SLOT
         slot = self._deck.check_slot(location)
         if self._modules is None:
-            self._modules = ModuleRules(self._deck, channels=self._channels_on)
+            self._modules = ModuleRules(self._deck, channels=self._channels_on,
+                                        legacy=self._api_version < ENGINE_CORE_API)
             self._steps.guard = self._modules.check_motion  # no move into a closed module
         self._modules.check_load(spec, slot)
         origin = self._deck.position_for(slot).point

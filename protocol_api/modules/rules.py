@@ -31,10 +31,13 @@ class ModuleRules:
     """The modules loaded on one deck, and the rules they impose."""
 
     def __init__(self, deck: Deck, *, channels: Callable[[str], int] = lambda mount: 1,
-                 ) -> None:
+                 legacy: bool = False) -> None:
         self.deck = deck
         self.modules: dict[str, ModuleContext] = {}  # by the slot the module is in
         self._channels = channels  # of the pipette on a mount
+        # Before apiLevel 2.14 Opentrons keeps an 8-channel out of the slots in front of and
+        # behind a heater-shaker whatever its latch; from 2.14 only once it is closed.
+        self._legacy = legacy
 
     def check_load(self, spec: ModuleSpec, slot: str) -> None:
         """Refuse a module in a slot it cannot use, a taken slot, a heater-shaker's side."""
@@ -119,7 +122,8 @@ class ModuleRules:
                 raise ModuleError(f"the pipette cannot go to the slots left and right of "
                                   f"{module} while its labware latch {state}; close it with "
                                   "close_labware_latch()")
-            return
+            if not self._legacy:
+                return
         mount = getattr(command, "mount", None)
         if not isinstance(mount, str) or self._channels(mount) == 1:
             return

@@ -319,6 +319,8 @@ tm = ctx.load_module("temperature module gen2", 3)
     ("2.15", "hs.close_labware_latch()\nm.move_to(beside['A1'].top())",
      "an 8-channel pipette cannot go to the slots left and right"),
     ("2.13", "hs.close_labware_latch()\nm.move_to(behind['A1'].top())", "only to a tip rack"),
+    ("2.13", "m.move_to(behind['A1'].top())", "only to a tip rack"),  # whatever the latch
+    ("2.15", "m.move_to(behind['A1'].top())", None),  # from 2.14 only once it is closed
     ("2.15", "hs.close_labware_latch()\nm.move_to(rack_behind['A1'].top())", None),
     ("2.15", "hs.wait_for_temperature()", "no target temperature is set"),
     ("2.15", "hs.set_target_temperature(40)\nhs.wait_for_temperature()\n"
