@@ -408,8 +408,12 @@ def _liquid(verb: str, per_source: bool, commands: CallCommands, labels: Labels)
     # from each source, as the protocol gave it, rather than the sum the well got.
     per_source = per_source or (len(taken) > 1 and len(given) == 1)
     amounts = list((taken if per_source else given).values())
+    if not amounts and taken:  # cut off (a stop, a failure) after aspirating
+        drawn = list(taken.values())
+        return (f"{verb}: {volume(min(drawn))}{'' if len(drawn) == 1 else ' each'} from "
+                f"{labels.wells(taken)}, none dispensed yet")
     if not amounts:
-        return f"{verb} nothing"
+        return f"{verb}: no liquid moved"
     low, high = min(amounts), max(amounts)
     each = volume(low) if abs(high - low) < 1e-6 else f"{volume(low)} to {volume(high)}"
     sources = labels.wells(taken)

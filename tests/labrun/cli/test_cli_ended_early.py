@@ -205,3 +205,28 @@ def test_an_early_end_says_what_each_module_was_left_doing_by_its_name(
     assert "    slot 7   Thermocycler Module GEN2" in deck
     assert "    slot 10  Thermocycler Module GEN2 (of slot 7)" in deck
     assert "Loading Thermocycler Module GEN2 in slot 7 (it covers slots 8, 10, 11 too)" in out
+
+
+TRANSFER = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 3)
+    p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p.transfer(50, plate["A1"], [plate.wells()[i] for i in range(8, 16)])
+'''
+
+
+def test_a_transfer_cut_off_says_what_it_drew_not_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(TRANSFER)
+    at = midway(capsys, protocol, "aspirate", 0)
+    _, out = simulate(capsys, protocol, "--at", f"{at}:abort")
+    log = out.split("Run log\n")[1]
+    assert ("Transferring: 50.0 µL from A1 of Corning 96 Well Plate 360 µL Flat (slot 3), "
+            "none dispensed yet\n") in log
+    pick_up = midway(capsys, protocol, "pickUpTip", 0)
+    _, out = simulate(capsys, protocol, "--at", f"{pick_up}:abort")
+    assert "] Transferring: no liquid moved\n" in out.split("Run log\n")[1]
