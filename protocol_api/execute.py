@@ -139,16 +139,22 @@ def open_context(*, config: RobotConfig | None = None,
                  controller: MotionController | None = None, clock: Clock | None = None,
                  record_path: str | Path | None = None, simulating: bool = True,
                  api_version: tuple[int, int] = (2, 20),
-                 labware_dirs: Sequence[str] = ()) -> Iterator[EmbeddedContext]:
+                 labware_dirs: Sequence[str] = (),
+                 on_stalled: StalledPolicy | None = None) -> Iterator[EmbeddedContext]:
     """Open a protocol context in the calling thread; the run ends when the block exits.
 
     The calling thread is the protocol thread. ``ctx.control`` may be used from other
     threads to pause, resume, stop, abort or halt the run. ``api_version`` is the apiLevel
     the script is written for: 2.20 unless given, so that a script's labware keeps the
     definitions it was written against when labrun learns newer levels.
+
+    A pause waits for ``control.resume()`` from another thread. On the simulated robot,
+    ``on_stalled=continue_when_stalled`` has a pause with nothing scheduled go on by
+    itself, as ``labrun simulate`` does (else ``ctx.pause()`` with nobody to resume it
+    waits for ever).
     """
     run = Run(None, config=config, controller=controller, clock=clock,
-              record_path=record_path).start()
+              record_path=record_path, on_stalled=on_stalled).start()
     run.control.play()
     ctx = EmbeddedContext(run.channel, slot_origins=run.config.slots,
                           trash_slot=run.config.trash_slot, api_version=api_version,

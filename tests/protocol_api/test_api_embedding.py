@@ -13,6 +13,7 @@ from engine.run import RunControl
 from engine.state import Status
 from engine.status import RunStatusReport
 from protocol_api import ProtocolContext, open_context
+from protocol_api.execute import continue_when_stalled
 
 TIMEOUT = 30.0
 
@@ -64,6 +65,17 @@ def test_a_protocol_pause_waits_for_a_resume_from_another_thread() -> None:
     resumes = [e for e in ctx.run.record.events if e["event"] == "action"
                and e["action"] == "resume"]
     assert [(e["source"], e["accepted"]) for e in resumes] == [("operator", True)]
+
+
+def test_with_continue_when_stalled_a_pause_goes_on_by_itself() -> None:
+    with open_context(on_stalled=continue_when_stalled) as ctx:
+        ctx.pause("nobody is here to resume")  # returns: nothing else is scheduled
+        ctx.comment("after the pause")
+        control = ctx.control
+    status = control.status()
+    assert status.status is Status.SUCCEEDED
+    assert [a["source"] for a in ctx.run.record.events if a["event"] == "action"
+            and a["action"] == "resume"] == ["simulate"]
 
 
 def test_a_stop_from_another_thread_ends_the_block_cleanly() -> None:
