@@ -37,22 +37,25 @@ class HeaterShakerContext(ModuleContext):
         return self._target_rpm > 0
 
     def _target(self, op: str, celsius: float) -> float:
-        """``celsius`` checked (37-95 °C; from apiLevel 2.25, 0-95 °C); below room
-        temperature, the run log warns that the plate gets no colder than the room."""
+        """``celsius`` checked (37-95 °C; from apiLevel 2.25, 0-95 °C)."""
         low = 0.0 if self._api_version >= NO_MINIMUM_API else LOW_C
-        target = check_range(f"{op}: celsius", celsius, low, HIGH_C, "°C")
+        return check_range(f"{op}: celsius", celsius, low, HIGH_C, "°C")
+
+    def _set_target(self, op: str, target: float) -> None:
+        """Send the target; below room temperature, the run log warns (after the call's
+        own command, which names the call) that the plate gets no colder than the room."""
+        self._call(c.SetTargetShakerTemperature(self.id, target))
+        self._target_c = target
         if target < AMBIENT_C:
             self._steps.warn(f"{op}: {target:g} °C is below room temperature; the "
                              "heater-shaker only heats, so the plate stays at room "
                              "temperature")
-        return target
 
     @api_step("set_target_temperature")
     def set_target_temperature(self, celsius: float) -> None:
         """Set the target and return at once (``wait_for_temperature`` waits)."""
-        target = self._target("set_target_temperature", celsius)
-        self._call(c.SetTargetShakerTemperature(self.id, target))
-        self._target_c = target
+        self._set_target("set_target_temperature",
+                         self._target("set_target_temperature", celsius))
 
     @api_step("wait_for_temperature")
     def wait_for_temperature(self) -> None:
@@ -65,9 +68,8 @@ class HeaterShakerContext(ModuleContext):
     @api_step("set_and_wait_for_temperature")
     def set_and_wait_for_temperature(self, celsius: float) -> None:
         """Set the target and wait until the plate is there."""
-        target = self._target("set_and_wait_for_temperature", celsius)
-        self._call(c.SetTargetShakerTemperature(self.id, target))
-        self._target_c = target
+        self._set_target("set_and_wait_for_temperature",
+                         self._target("set_and_wait_for_temperature", celsius))
         self._call(c.WaitForShakerTemperature(self.id))
 
     @api_step("deactivate_heater")

@@ -116,3 +116,17 @@ def test_a_tip_below_the_bottom_of_its_well_is_warned_of_once_a_line(
         "3.0 mm below the well's bottom; on a robot it would press into the labware",
         f"warning: {path}:13: aspirate at C1 of corning_96_wellplate_360ul_flat: the tip goes "
         "2.0 mm below the well's bottom; on a robot it would press into the labware"]
+
+
+def test_a_module_call_that_warns_keeps_its_sentence(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "protocol.py"
+    path.write_text('metadata = {"apiLevel": "2.25"}\n\ndef run(ctx):\n'
+                    '    hs = ctx.load_module("heaterShakerModuleV1", 1)\n'
+                    '    hs.set_target_temperature(10)\n')
+    assert main(["simulate", str(path)]) == 0
+    log = capsys.readouterr().out.split("\nRun log\n", 1)[1].split("\n\n")[0].splitlines()
+    assert log[-2].endswith("] Heater shaker: set target temperature (to 10 °C)")
+    assert log[-1].strip() == (f"warning: {path}:5: set_target_temperature: 10 °C is below "
+                               "room temperature; the heater-shaker only heats, so the plate "
+                               "stays at room temperature")
