@@ -51,6 +51,7 @@ class TextLog:
         self._said: tuple[int, str | None] | None = None  # a call written before its step ended
         self._spooled: tuple[int, Spool] | None = None  # a closed call's spooled lines
         self._parked_modules: dict[str, float] = {}  # module id -> when the pause parked it
+        self._quiet = False  # in a step the log leaves out (a module reading, without -v)
         self.step_words: dict[int, str] = {}
         """The first call of each step in words (a group: its name), for a status line
         (kept unless ``step_words`` is False: a log that is only printed needs none)."""
@@ -65,6 +66,7 @@ class TextLog:
         elif kind == "step":
             self._close()
             self._queued.clear()  # what a pause effect names is of the step in progress
+            self._quiet = self._step_name_is_read(str(event["name"]))
             self._step_name = str(event["name"])
             self._step = int(event["index"])
             self._group = self._step_name not in CALL_NAMES
@@ -107,6 +109,8 @@ class TextLog:
 
     def _command(self, event: dict[str, Any]) -> None:
         status = event["status"]
+        if self._quiet and event.get("origin") != "cleanup":
+            return  # a module reading on a robot: not a call a person made
         if status == "queued":
             params = event.get("params", {})
             command = REGISTRY.get(event["type"])
@@ -155,6 +159,9 @@ class TextLog:
             kind, params = self._queued.get(event["id"], ("?", {}))
             by = f" by the {event['reason']}" if event.get("reason") else ""
             self._add(event["t"], f"left unfinished{by}: " + self._words(kind, params), nest=1)
+
+    def _step_name_is_read(self, name: str) -> bool:
+        return name == READ_STEP and not self.verbosity
 
     def _close(self) -> None:
         call = self._call
@@ -249,6 +256,9 @@ CALLS_OVER = frozenset({"finishing", "stopping", "aborting", "failing", "halting
 """Statuses after which the protocol makes no more calls (only a cleanup may follow)."""
 SAID_LIVE = frozenset({"status", "park", "unpark", "interlock"})
 """What ``labrun run`` prints as it happens, beside the log (``said_live``)."""
+READ_STEP = "read_module"
+"""The step a module reading makes on a robot (a simulation reads what was set): said only
+with -v, and not counted against the simulation's step numbers."""
 STAMP_WIDTH = 8
 HOLD = 4096
 """Lines under an open call kept in memory; past that many they go to a spool."""

@@ -414,6 +414,8 @@ def _show_events(display: StatusLine, events: queue.SimpleQueue[Event], log: Tex
             event = events.get_nowait()
         except queue.Empty:
             return
+        if event["event"] == "step" and display.progress is not None:
+            display.progress.read_step_seen(str(event["name"]))
         for text in log.feed(event):
             display.log(text)
         if (event["event"] == "status" and event["status"] == Status.PAUSED.value

@@ -30,7 +30,7 @@ from engine.run import RunControl
 from engine.state import Status
 from engine.status import RunStatusReport
 
-from .report import clock, is_terminal
+from .report import READ_STEP, clock, is_terminal
 
 COLOURS = {Status.RUNNING: "32", Status.PAUSING: "33", Status.PAUSED: "1;33",
            Status.SUCCEEDED: "1;32", Status.STOPPED: "1;32", Status.FAILED: "1;31",
@@ -78,6 +78,19 @@ class Progress:
         self.duration_s = duration_s
         self.words = words
         self.speed = speed
+        self.reads = 0
+        """Module readings the live run made as steps of their own (on a robot, reading a
+        temperature asks the module): the simulation has none, so its step numbers are
+        the live ones less these (``plan_index``)."""
+
+    def read_step_seen(self, name: str) -> None:
+        """A live step began (its name); a module reading is counted aside."""
+        if name == READ_STEP:
+            self.reads += 1
+
+    def plan_index(self, index: int) -> int:
+        """The simulation's step index of the live run's step ``index``."""
+        return max(index - self.reads, 0)
 
     def left_s(self, index: int, in_step_s: float) -> float:
         """Wall seconds left when step ``index`` (0-based) has run ``in_step_s``."""
@@ -106,8 +119,9 @@ def format_status(status: RunStatusReport, position: Mapping[str, float] | None 
     if status.interlocks:
         parts.append("interlock " + ", ".join(status.interlocks))
     if status.step is not None and progress is not None:
-        parts.append(progress.describe(status.step.index, in_step_s))
-        words = progress.words.get(status.step.index)
+        index = progress.plan_index(status.step.index)
+        parts.append(progress.describe(index, in_step_s))
+        words = progress.words.get(index)
         if words and not status.status.is_terminal:
             parts.append(words)
     elif status.step is not None:

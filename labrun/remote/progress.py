@@ -27,7 +27,7 @@ from typing import Any
 from attrs import frozen
 
 from labrun.cli import setup_sheet
-from labrun.cli.report import TextLog, clock
+from labrun.cli.report import READ_STEP, TextLog, clock
 
 COMMENTS_KEPT = 5
 """Comments the status and the page show (the latest)."""
@@ -156,6 +156,7 @@ class RunProgress:
         self._paused_since: float | None = None
         self._paused_s = 0.0
         self._dirty = False
+        self._reads = 0  # module readings the run made as steps: the plan has none
 
     # -- feeding --------------------------------------------------------------------------
 
@@ -204,7 +205,10 @@ class RunProgress:
         self.status = status
 
     def _step(self, event: Mapping[str, Any], out: list[Published]) -> None:
-        index = int(event["index"])
+        if event["name"] == READ_STEP:  # a module reading on a robot: not in the plan
+            self._reads += 1
+            return
+        index = int(event["index"]) - self._reads
         working = self._working()
         plan = self.plan
         if plan is not None and index < len(plan.starts):

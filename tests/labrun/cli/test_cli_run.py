@@ -196,6 +196,7 @@ def run(ctx):
     p.dispense(20, plate["A2"])
     p.drop_tip()
     mag.disengage()
+    ctx.comment(f"magnets {mag.status}")  # on a robot: asks the module, a step of its own
 '''
 
 
@@ -215,6 +216,9 @@ def test_emulate_gives_a_module_protocol_emulated_modules_on_their_own_ports(
     # bound to the emulated serial twins, not to modules simulated in the engine
     assert sorted(e["result"]["device"] for e in loads) == ["heater_shaker", "magnetic"]
     assert events[-1]["status"] == "succeeded"
+    assert "magnets disengaged" in out
+    assert any(e["event"] == "step" and e["name"] == "read_module" for e in events)
+    assert ": read" not in out  # the reading is not a call of the log
 
 
 def test_a_robot_without_the_protocols_module_fails_before_connecting(

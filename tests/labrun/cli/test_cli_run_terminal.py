@@ -420,3 +420,13 @@ def test_the_ctrl_c_whose_pause_landed_at_once_is_not_half_of_a_stop(
         assert run.control.status().status in (Status.STOPPING, Status.STOPPED)
     finally:
         run.close()
+
+
+def test_the_status_line_counts_steps_as_the_simulation_did_past_module_readings() -> None:
+    progress = Progress(4, [0.0, 10.0, 20.0, 120.0], 200.0, {2: "Transferring", 3: "Mixing"})
+    progress.read_step_seen("read_module")  # on a robot: a reading asked the module
+    line = format_status(report(step=StepInfo(3, "transfer"), position={}), None, progress)
+    assert "step 3 of 4" in line and "Transferring" in line
+    progress.read_step_seen("mix")
+    line = format_status(report(step=StepInfo(4, "mix"), position={}), None, progress)
+    assert "step 4 of 4" in line and "Mixing" in line

@@ -215,3 +215,28 @@ def test_the_terminal_says_why_a_run_that_succeeded_stops_the_queue() -> None:
     assert lines == ["run p.py: started",
                      "run p.py: succeeded after 0:25: a pause asked for in its last step was "
                      "not taken; the queue stops"]
+
+
+def test_a_module_reading_on_a_robot_is_not_counted_against_the_plans_steps(
+        events: list[dict[str, Any]]) -> None:
+    # On a robot, reading a temperature asks the module: a step the simulation lacks.
+    plan = Plan.from_events(events)
+    clock = Clock()
+    progress = RunProgress("uid", "p.py", plan, now=clock)
+    live: list[dict[str, Any]] = []
+    shift = 0
+    for event in events:
+        if event["event"] == "step" and event["index"] == 8:
+            live.append({"event": "step", "index": 8, "name": "read_module", "t": event["t"]})
+            shift = 1
+        if shift and "index" in event and event["event"] == "step":
+            event = {**event, "index": event["index"] + shift}
+        live.append(event)
+    seen: dict[int, dict[str, Any]] = {}
+    for event in replay(live, clock, slowness=1.0):
+        progress.feed([event])
+        if event["event"] == "step":
+            seen[event["index"]] = progress.fields()
+    assert seen[8]["step"] == 8 and seen[8]["call"] == plan.words[7]  # the read: no change
+    assert seen[9]["step"] == 9 and seen[9]["call"] == plan.words[8]
+    assert seen[33]["step"] == 33 and seen[33]["steps"] == 33
