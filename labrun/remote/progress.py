@@ -16,6 +16,7 @@ numbered from 1, as the terminal does (the status's ``step.index`` is the engine
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import time
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from attrs import frozen
+from attrs import Factory, field, frozen
 
 from labrun.cli import setup_sheet
 from labrun.cli.report import READ_STEP, TextLog, clock
@@ -55,6 +56,8 @@ class Plan:
     """Each step's protocol call in words, by 0-based index."""
     sheet: dict[str, Any]
     """The setup sheet (``labrun.cli.setup_sheet.build``): deck, liquids, timeline."""
+    _waits: _Waits = field(init=False, eq=False, repr=False,
+                           default=Factory(lambda plan: _Waits(plan), takes_self=True))
 
     @classmethod
     def from_events(cls, events: Iterable[Mapping[str, Any]]) -> Plan:
@@ -90,12 +93,7 @@ class Plan:
         """Planned protocol seconds between ``start`` and ``end`` spent in delays and long
         module waits: they last their own length on the robot's clock, whatever pace the
         moves go at."""
-        total = 0.0
-        for item in self.sheet.get("timeline", ()):
-            if item.get("kind") in ("delay", "module"):
-                t = float(item["t"])
-                total += max(0.0, min(end, t + float(item["seconds"])) - max(start, t))
-        return total
+        return max(0.0, self._waits.until(end) - self._waits.until(start))
 
     def planned_at(self, index: int, in_step_s: float) -> float:
         """Planned protocol seconds done when step ``index`` (0-based) has run
@@ -104,6 +102,31 @@ class Plan:
             return self.duration_s
         end = self.starts[index + 1] if index + 1 < len(self.starts) else self.duration_s
         return min(self.starts[index] + max(0.0, in_step_s), end)
+
+
+class _Waits:
+    """A plan's delays and long module waits, for ``Plan.waited`` in O(log n): their
+    intervals in order, and the waiting done by the start of each."""
+
+    def __init__(self, plan: Plan) -> None:
+        spans = sorted((float(item["t"]), float(item["t"]) + float(item["seconds"]))
+                       for item in plan.sheet.get("timeline", ())
+                       if item.get("kind") in ("delay", "module"))
+        self.starts = [start for start, _ in spans]
+        self.spans = spans
+        self.before: list[float] = []  # waiting done by each span's start
+        total = 0.0
+        for start, end in spans:
+            self.before.append(total)
+            total += end - start
+
+    def until(self, t: float) -> float:
+        """Planned seconds of waiting from the run's start up to ``t``."""
+        i = bisect.bisect_right(self.starts, t) - 1
+        if i < 0:
+            return 0.0
+        start, end = self.spans[i]
+        return self.before[i] + min(t, end) - start
 
 
 def write_plan(directory: Path, events: Iterable[Mapping[str, Any]]) -> None:
