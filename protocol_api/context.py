@@ -285,8 +285,7 @@ class ProtocolContext:
         origin = self._deck.position_for(slot).point
         labware = Labware(definition, slot, origin, label, self._api_version)
         if self._modules is not None:  # beside a heater-shaker: not too tall
-            self._modules.check_labware(slot, labware.load_name, labware.display_name,
-                                        labware.highest_z)
+            self._modules.check_labware(slot, labware)
         labware._stacker = self._load_on
         self._deck.assign(slot, labware)
         self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name, labware.highest_z))

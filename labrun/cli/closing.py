@@ -53,19 +53,18 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels) -> list[tuple[str,
         rows.append(("ended during", f"{words}{where}, {fate}"))
     for mount, tip in sorted(summary.get("tips_at_end", {}).items()):
         low = high = tip["volume_ul"]
+        cut = ""  # the liquid command cut off on this mount: it moved an unknown part
         params = during.get("params", {}) if during is not None else {}
         if during is not None and params.get("mount") == mount and during["status"] != "failed":
-            moved = float(params.get("volume") or 0.0)  # what the cut-off command moves
+            moved = float(params.get("volume") or 0.0)
             if during["type"] == "aspirate" and not params.get("air_gap"):
-                high += moved
+                high, cut = high + moved, "aspirate"
             elif during["type"] == "dispense":
-                low = max(low - moved, 0.0)
+                low, cut = max(low - moved, 0.0), "dispense"
             elif during["type"] == "blowOut":
-                low = 0.0
+                low, cut = 0.0, "blow-out"
         if high - low > 1e-9:
-            verb = {"aspirate": "aspirate", "dispense": "dispense"}.get(during["type"] if
-                                                                       during else "", "blow-out")
-            held = f"between {low:.1f} and {high:.1f} µL (the {verb} was cut off)"
+            held = f"between {low:.1f} and {high:.1f} µL (the {cut} was cut off)"
         else:
             held = f"{low:.1f} µL" if low > 1e-9 else "no liquid"
         fate = "dropped into the trash" if tip["dropped"] else "still on the pipette"

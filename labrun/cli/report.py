@@ -145,11 +145,12 @@ class TextLog:
                 self.lines.append("")
                 self._call = _Call(name, line, event["t"], len(self.lines) - 1, self._group)
             call = self._call
-            if call is not None and not _is_warning(event["type"], params, call):
-                call.commands.add(event["type"], params)  # a warning is not what it does
+            warning = _is_warning(event["type"], params, call)
+            if call is not None and not warning:  # a warning is not what the call does
+                call.commands.add(event["type"], params)
             if self.verbosity and event["type"] not in SAID_BY_THE_CALL:
                 self._add(None, self._words(event["type"], params), nest=2 if self._group else 1)
-            elif _is_warning(event["type"], params, call):  # what labrun ignored, always said
+            elif warning:  # what labrun ignored, always said
                 self._add(None, str(params["message"]), nest=2 if self._group else 1)
             if call is not None and FINAL_COMMAND.get(call.name) == event["type"]:
                 self._close()  # said as soon as it is known: a comment or a delay, live

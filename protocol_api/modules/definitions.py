@@ -16,6 +16,7 @@ from typing import Any
 
 from hardware.frozen import Frozen
 
+from ..api_level import ENGINE_CORE_API
 from ..errors import ProtocolError
 from ..labware_definitions import read_json
 from ..types import Point
@@ -35,6 +36,9 @@ MODELS: dict[str, tuple[str, tuple[int, int]]] = {
     "heaterShakerModuleV1": ("heater_shaker", (2, 13)),
 }
 
+MODELS_LOWER = {model.lower(): model for model in MODELS}
+"""Each model by its name in lower case (``load_module`` compares names so)."""
+
 # What ``load_module`` accepts besides the model names (compared in lower case), as the
 # Opentrons API does.
 ALIASES: dict[str, str] = {
@@ -52,19 +56,14 @@ ALIASES: dict[str, str] = {
     "thermocycler module gen2": "thermocyclerModuleV2",
     "heater-shaker module": "heaterShakerModuleV1",
     "heatershakermodulev1": "heaterShakerModuleV1",
-    **{model.lower(): model for model in MODELS},
+    **MODELS_LOWER,
 }
-
-MODELS_LOWER = {model.lower(): model for model in MODELS}
 
 THERMOCYCLER_SLOT = "7"
 THERMOCYCLER_COVERS = ("8", "10", "11")
 """The slots the thermocycler takes besides its own on the OT-2 deck."""
 
 
-ENGINE_GEOMETRY = (2, 14)
-"""From this apiLevel, Opentrons places labware on modules by the labware's overlap with
-the module (``stackingOffsetWithModule``); before it, by fixed module offsets."""
 LEGACY_TC_GEN2_LABWARE_OFFSET = {"x": 0.0, "y": 68.06, "z": 98.26}
 """The GEN2 thermocycler's labware offset before apiLevel 2.14 (Opentrons' shared data
 keeps it as ``OLD_TC_GEN2_LABWARE_OFFSET``; the definition's is 68.8, 108.96)."""
@@ -115,11 +114,11 @@ class ModuleSpec(Frozen):
         return tuple(slot for slot, kinds in _compatible().items() if self.module_type in kinds)
 
     def labware_origin(self, slot: str, slot_origin: Sequence[float],
-                       api_version: tuple[int, int] = ENGINE_GEOMETRY) -> Point:
+                       api_version: tuple[int, int] = ENGINE_CORE_API) -> Point:
         """The slot origin of a labware on the module in ``slot`` (deck coordinates),
         before the labware's own overlap with the module (``overlap``)."""
         offset = self.definition["labwareOffset"]
-        if api_version < ENGINE_GEOMETRY and self.model == "thermocyclerModuleV2":
+        if api_version < ENGINE_CORE_API and self.model == "thermocyclerModuleV2":
             offset = LEGACY_TC_GEN2_LABWARE_OFFSET
         vector = [float(offset["x"]), float(offset["y"]), float(offset["z"]), 1.0]
         transform = (((self.definition.get("slotTransforms") or {}).get("ot2_standard") or {})
@@ -134,7 +133,7 @@ class ModuleSpec(Frozen):
         ``stackingOffsetWithModule`` for this model; a thermocycler's plate without one
         sits 10.7 mm into the block. Before apiLevel 2.14 no labware overlaps (the GEN2
         thermocycler's legacy offset already has its plate in the block)."""
-        if api_version < ENGINE_GEOMETRY:
+        if api_version < ENGINE_CORE_API:
             return Point(0.0, 0.0, 0.0)
         own = (labware.get("stackingOffsetWithModule") or {}).get(self.model)
         if own:

@@ -70,17 +70,17 @@ class ModuleRules:
                                   f"{labware.highest_z:g} mm tall; beside a Heater-Shaker "
                                   f"nothing may be {HS_SIDE_MAX_HEIGHT_MM:g} mm tall or more")
 
-    def check_labware(self, slot: str, load_name: str, display_name: str,
-                      highest_z: float) -> None:
+    def check_labware(self, slot: str, labware: Labware) -> None:
         """Refuse a labware too tall for a slot left or right of a heater-shaker."""
         for here, module in self.present().items():
             if (isinstance(module, HeaterShakerContext)
                     and slot in neighbours(here, sideways_only=True)
-                    and _too_tall(load_name, highest_z)):
-                raise ModuleError(f"load_labware: {display_name} in slot {slot} would stand "
-                                  f"beside {module}, {highest_z:g} mm tall; beside a "
-                                  f"Heater-Shaker nothing may be {HS_SIDE_MAX_HEIGHT_MM:g} mm "
-                                  "tall or more (its labware latch swings there)")
+                    and _too_tall(labware.load_name, labware.highest_z)):
+                raise ModuleError(f"load_labware: {labware.display_name} in slot {slot} would "
+                                  f"stand beside {module}, {labware.highest_z:g} mm tall; "
+                                  f"beside a Heater-Shaker nothing may be "
+                                  f"{HS_SIDE_MAX_HEIGHT_MM:g} mm tall or more (its labware "
+                                  "latch swings there)")
 
     def check_motion(self, command: Command) -> None:
         """Refuse a move to a closed thermocycler or a move a heater-shaker forbids."""

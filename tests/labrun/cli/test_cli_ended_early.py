@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -51,15 +50,20 @@ def fields(out: str) -> dict[str, str]:
             (line.partition(":") for line in tail.strip().splitlines())}
 
 
-def midway(capsys: pytest.CaptureFixture[str], protocol: Path, kind: str, nth: int) -> float:
-    """A time in the middle of the ``nth`` (from 0) command of ``kind`` in a plain run."""
+def command_times(capsys: pytest.CaptureFixture[str], protocol: Path, kind: str,
+                  nth: int = 0) -> tuple[float, float]:
+    """When the ``nth`` (from 0) command of ``kind`` starts and ends in a plain run."""
     code, out = simulate(capsys, protocol, "--json")
     assert code == 0
-    commands: list[dict[str, Any]] = [c for c in json.loads(out)["commands"]
-                                      if c["type"] == kind]
-    command = commands[nth]
+    command = [c for c in json.loads(out)["commands"] if c["type"] == kind][nth]
     assert command["completed_at"] > command["started_at"]
-    return (command["started_at"] + command["completed_at"]) / 2
+    return command["started_at"], command["completed_at"]
+
+
+def midway(capsys: pytest.CaptureFixture[str], protocol: Path, kind: str, nth: int) -> float:
+    """A time in the middle of the ``nth`` (from 0) command of ``kind`` in a plain run."""
+    started, completed = command_times(capsys, protocol, kind, nth)
+    return (started + completed) / 2
 
 
 def test_an_abort_during_an_aspirate_says_what_the_tip_held_and_which_wells_changed(
@@ -127,14 +131,6 @@ def test_a_run_that_reaches_its_end_says_none_of_it(
     assert not {"ended during", "tip on the left", "wells changed"} & set(fields(out))
     code, out = simulate(capsys, protocol, "--json")
     assert not {"ended_during", "tips_at_end"} & set(json.loads(out))
-
-
-def command_times(capsys: pytest.CaptureFixture[str], protocol: Path, kind: str
-                  ) -> tuple[float, float]:
-    code, out = simulate(capsys, protocol, "--json")
-    assert code == 0
-    command = next(c for c in json.loads(out)["commands"] if c["type"] == kind)
-    return command["started_at"], command["completed_at"]
 
 
 def test_a_pick_up_cut_off_after_it_pressed_into_the_tip_has_the_tip_dropped(
