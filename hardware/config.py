@@ -9,6 +9,7 @@ built-in six axes.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -306,9 +307,7 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
         if axis not in axes:
             raise ConfigError(f"axes.{axis}: the gantry axis {axis} cannot be removed")
     for name, axis_config in axes.items():
-        if axis_config.homing not in HOMING_KINDS:
-            raise ConfigError(f"axes.{name}.homing: {axis_config.homing!r} is not one of "
-                              f"{', '.join(repr(k) for k in HOMING_KINDS)}")
+        _check_axis(name, axis_config)
     mounts = _tables(data, "mounts", MountConfig, base.mounts)
     if not mounts:
         raise ConfigError("mounts: a robot needs at least one mount")
@@ -318,6 +317,9 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
         if module.kind not in MODULE_KINDS:
             raise ConfigError(f"modules.{name}.kind: {module.kind!r} is not one of "
                               f"{', '.join(repr(k) for k in MODULE_KINDS)}")
+        if not module.baudrate > 0:
+            raise ConfigError(f"modules.{name}.baudrate: expected a positive number, "
+                              f"got {module.baudrate!r}")
         if not module.timeout_s > 0:
             raise ConfigError(f"modules.{name}.timeout_s: expected a positive number, "
                               f"got {module.timeout_s!r}")
@@ -342,6 +344,7 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
         interlocks=interlocks,
         modules=modules,
     )
+    _check_parking(config)
     if config.trash_slot not in config.slots:
         raise ConfigError(f"trash_slot: slot {config.trash_slot!r} is not defined under [slots]")
     if config.controller.kind not in ("simulated", "gcode"):
@@ -361,6 +364,59 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
 _DIALECTS = ("grbl", "marlin", "smoothie")
 
 
+def tcp_address(port: str) -> tuple[str, int] | None:
+    """The host and port number of ``tcp://host:port``; None for any other port (a serial
+    device or a pyserial URL). ``ValueError`` names what is wrong with a bad one."""
+    if not port.startswith("tcp://"):
+        return None
+    host, sep, number = port[len("tcp://"):].rpartition(":")
+    if not sep or not number.isdigit():
+        raise ValueError(f"bad TCP address {port!r}; expected tcp://host:port")
+    if not 0 < int(number) < 65536:
+        raise ValueError(f"bad TCP address {port!r}: the port number must be 1 to 65535")
+    return host.strip("[]") or "127.0.0.1", int(number)
+
+
+def _check_axis(name: str, axis: AxisConfig) -> None:
+    """An axis whose numbers a controller could use: a run never divides by zero or
+    sends ``Fnan`` because of a typo in the robot file."""
+    key = f"axes.{name}"
+    if axis.homing not in HOMING_KINDS:
+        raise ConfigError(f"{key}.homing: {axis.homing!r} is not one of "
+                          f"{', '.join(repr(k) for k in HOMING_KINDS)}")
+    for field, unit in (("max_speed", "mm/s"), ("acceleration", "mm/s^2"),
+                        ("steps_per_mm", "steps a mm")):
+        value = getattr(axis, field)
+        if not 0 < value < math.inf:
+            raise ConfigError(f"{key}.{field}: expected a positive number of {unit}, "
+                              f"got {value!r}")
+    for field in ("run_current", "idle_current"):
+        value = getattr(axis, field)
+        if not 0 <= value < math.inf:
+            raise ConfigError(f"{key}.{field}: expected a current in A, 0 or more, "
+                              f"got {value!r}")
+    if not (math.isfinite(axis.min) and math.isfinite(axis.max) and axis.min < axis.max):
+        raise ConfigError(f"{key}: the travel min = {axis.min!r} .. max = {axis.max!r} "
+                          "must be finite with min below max")
+    if not axis.min <= axis.home <= axis.max:
+        raise ConfigError(f"{key}.home: {axis.home:g} is outside the axis' travel "
+                          f"[{axis.min:g}, {axis.max:g}]")
+
+
+def _check_parking(config: RobotConfig) -> None:
+    """Where a pause parks the robot is reachable: found now, not at the first pause."""
+    for z in config.z_axes:
+        travel = config.axes[z]
+        if not travel.min <= config.safe_height <= travel.max:
+            raise ConfigError(f"safe_height: {config.safe_height:g} mm is outside the "
+                              f"travel of axis {z} [{travel.min:g}, {travel.max:g}]")
+    for axis, value in zip(config.gantry_axes, config.park_position, strict=True):
+        travel = config.axes[axis]
+        if not travel.min <= value <= travel.max:
+            raise ConfigError(f"park_position: {axis} {value:g} mm is outside the travel "
+                              f"of axis {axis} [{travel.min:g}, {travel.max:g}]")
+
+
 def _check_controller(config: RobotConfig) -> None:
     ctl = config.controller
     if ctl.dialect not in _DIALECTS:
@@ -370,6 +426,13 @@ def _check_controller(config: RobotConfig) -> None:
         if not getattr(ctl, name) > 0:
             raise ConfigError(f"controller.{name}: expected a positive number, "
                               f"got {getattr(ctl, name)!r}")
+    if not ctl.baudrate > 0:
+        raise ConfigError(f"controller.baudrate: expected a positive number, got {ctl.baudrate!r}")
+    if ctl.kind == "gcode":
+        try:
+            tcp_address(ctl.port)
+        except ValueError as exc:
+            raise ConfigError(f"controller.port: {exc}") from None
     for axis in ctl.axis_map:
         if axis not in config.axes:
             raise ConfigError(f"controller.axis_map.{axis}: axis {axis!r} is not defined "

@@ -22,6 +22,7 @@ import anyio.abc
 import serial  # type: ignore[import-untyped, unused-ignore]  # pyserial ships no types
 from anyio.abc import SocketAttribute
 
+from ..config import tcp_address
 from .errors import ConnectionLost
 
 
@@ -154,9 +155,10 @@ class SerialTransport:
 async def open_transport(port: str, *, baudrate: int = 115200,
                          timeout: float = 10.0) -> Transport:
     """Open ``tcp://host:port``, a serial device or a pyserial URL."""
-    if port.startswith("tcp://"):
-        host, sep, number = port[len("tcp://"):].rpartition(":")
-        if not sep or not number.isdigit():
-            raise ConnectionLost(f"bad TCP address {port!r}; expected tcp://host:port")
-        return await TcpTransport.connect(host.strip("[]") or "127.0.0.1", int(number), timeout)
+    try:
+        address = tcp_address(port)
+    except ValueError as exc:
+        raise ConnectionLost(str(exc)) from None
+    if address is not None:
+        return await TcpTransport.connect(*address, timeout)
     return await SerialTransport.open(port, baudrate, timeout)

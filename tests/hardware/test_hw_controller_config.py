@@ -71,6 +71,12 @@ def test_a_simulated_robot_runs_on_real_time() -> None:
     ({"feed_hold": "yes"}, "controller.feed_hold: expected bool, got 'yes'"),
     ({"realtime_status": 1}, "controller.realtime_status: expected bool, got 1"),
     ({"baudrate": 1.5}, "controller.baudrate: expected int, got 1.5"),
+    ({"baudrate": 0}, "controller.baudrate: expected a positive number, got 0"),
+    ({"kind": "gcode", "port": "tcp://127.0.0.1:70000"},
+     "controller.port: bad TCP address 'tcp://127.0.0.1:70000': the port number must be "
+     "1 to 65535"),
+    ({"kind": "gcode", "port": "tcp://127.0.0.1:abc"},
+     "controller.port: bad TCP address 'tcp://127.0.0.1:abc'; expected tcp://host:port"),
     ({"colour": "red"}, "controller.colour: unknown key"),
 ])
 def test_bad_controller_tables_name_the_key(table: dict[str, object], message: str) -> None:
@@ -117,6 +123,26 @@ def test_a_robot_file_removes_axes_mounts_and_interlocks(tmp_path: Path) -> None
     ({"mounts": {"left": False, "right": False}}, "mounts: a robot needs at least one mount"),
     ({"axes": {"X": {"homing": "optical"}}},
      "axes.X.homing: 'optical' is not one of 'switch', 'none'"),
+    # Numbers a controller would divide by, or send as a feed rate: refused when the
+    # file is read, not as an internal error blamed on the protocol's first move.
+    ({"axes": {"X": {"acceleration": 0}}},
+     "axes.X.acceleration: expected a positive number of mm/s^2, got 0.0"),
+    ({"axes": {"Y": {"max_speed": -600}}},
+     "axes.Y.max_speed: expected a positive number of mm/s, got -600.0"),
+    ({"axes": {"Y": {"max_speed": float("nan")}}},
+     "axes.Y.max_speed: expected a positive number of mm/s, got nan"),
+    ({"axes": {"B": {"steps_per_mm": 0}}},
+     "axes.B.steps_per_mm: expected a positive number of steps a mm, got 0.0"),
+    ({"axes": {"Z": {"run_current": -1}}},
+     "axes.Z.run_current: expected a current in A, 0 or more, got -1.0"),
+    ({"axes": {"X": {"min": 418, "max": 0}}},
+     "axes.X: the travel min = 418.0 .. max = 0.0 must be finite with min below max"),
+    ({"axes": {"X": {"max": 300}}}, "axes.X.home: 418 is outside the axis' travel [0, 300]"),
+    # Where a pause parks: found when the file is read, not at the first pause.
+    ({"park_position": [500, 330]},
+     "park_position: X 500 mm is outside the travel of axis X [0, 418]"),
+    ({"safe_height": 500}, "safe_height: 500 mm is outside the travel of axis Z [0, 218]"),
+    ({"safe_height": float("nan")}, "safe_height: nan mm is outside the travel of axis Z"),
 ])
 def test_bad_axes_and_mounts_name_the_key(data: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as raised:
