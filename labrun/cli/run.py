@@ -50,6 +50,7 @@ from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 from . import setup_sheet
 from .calls import Labels
 from .closing import summary_lines
+from .outputs import outputs_problem
 from .report import TextLog, clock, is_terminal
 from .simulating import wait_for_simulation
 from .terminal import (
@@ -113,6 +114,9 @@ def add_parser(commands: Any) -> None:
 def run_run(args: argparse.Namespace) -> int:
     """Run ``args.file`` on the robot; return the exit status."""
     try:
+        problem = outputs_problem(args.file, {"the run record": args.record})
+        if problem is not None:
+            raise BadInput(problem)
         config, emulate = _robot(args)
         for directory in args.labware_dir:  # a bad directory is bad input, not a failed run
             load_custom_definitions(directory)

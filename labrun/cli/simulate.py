@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import gc
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from protocol_api.watchdog import DEFAULT_WATCHDOG_S, interrupt
 
 from . import history, rehearsal, setup_sheet
 from .closing import summary_lines
+from .outputs import outputs_problem
 from .report import TextLog, clock
 from .simulating import wait_for_simulation
 
@@ -67,8 +67,11 @@ def run_simulate(args: argparse.Namespace) -> int:
         interventions = [rehearsal.parse(text) for text in args.at]
     except rehearsal.RehearsalError as exc:
         return _bad_input(args, str(exc), None)
-    if args.deck and (problem := _unwritable(args.deck)):  # said now, not after the run
-        return _bad_input(args, f"cannot write the deck picture {args.deck}: {problem}", None)
+    # Said now, not after the run; and an output never replaces the protocol.
+    problem = outputs_problem(args.file, {"the run record": args.record,
+                                          "the deck picture": args.deck})
+    if problem is not None:
+        return _bad_input(args, problem, None)
     if not args.watchdog >= 0:
         return _bad_input(args, f"--watchdog must be 0 (off) or more seconds, not "
                                 f"{args.watchdog:g}", None)
@@ -167,20 +170,6 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
         print(f"error: {deck_error}", file=sys.stderr)
         return BAD_INPUT_EXIT
     return 0
-
-
-def _unwritable(path: str) -> str | None:
-    """Why a file cannot be written at ``path`` (a directory, no such or no writable
-    folder), or None; checked before the run, so that a long simulation is not lost."""
-    target = Path(path)
-    if target.is_dir():
-        return "it is a directory"
-    folder = target.parent
-    if not folder.is_dir():
-        return f"no folder {folder}"
-    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        return "permission denied"
-    return None
 
 
 def _bad_input(args: argparse.Namespace, message: str, location: str | None) -> int:

@@ -34,7 +34,13 @@ def load_custom_definitions(directory: str | os.PathLike[str]) -> dict[str, Labw
     """
     root = os.fspath(directory)
     if not os.path.isdir(root):
-        raise LabwareDefinitionError(f"custom labware directory {root!r} does not exist")
+        raise LabwareDefinitionError(f"custom labware directory {root!r} " + (
+            "is not a directory" if os.path.exists(root) else "does not exist"))
+    try:
+        os.scandir(root).close()  # the folder itself unreadable is bad input, not "no such"
+    except PermissionError:
+        raise LabwareDefinitionError(
+            f"custom labware directory {root!r} cannot be read: permission denied") from None
     files = _json_files(root)
     key, signature = os.path.realpath(root), tuple(files)
     seen = _READ.get(key)

@@ -360,6 +360,21 @@ def test_two_different_files_with_the_same_load_name_are_refused(tmp_path: Path)
 def test_a_missing_directory_is_reported(tmp_path: Path) -> None:
     with pytest.raises(LabwareDefinitionError, match="does not exist"):
         load_custom_definitions(tmp_path / "nope")
+    write(tmp_path, "plate.json", custom("plate"))
+    with pytest.raises(LabwareDefinitionError, match=r"plate\.json' is not a directory"):
+        load_custom_definitions(tmp_path / "plate.json")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any folder")
+def test_an_unreadable_directory_is_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0)
+    try:
+        with pytest.raises(LabwareDefinitionError, match="cannot be read: permission denied"):
+            load_custom_definitions(folder)
+    finally:
+        folder.chmod(0o755)
 
 
 def test_validate_definition_names_the_source() -> None:

@@ -255,12 +255,22 @@ def test_no_simulate_skips_the_check_and_the_robot_run_fails_at_the_line(
     (["--emulate", "--speed", "0"], "--speed must be a positive number"),
     (["--robot", "/no/such/robot.toml"], "no such robot configuration file"),
     (["--emulate", "--labware-dir", "/no/such/dir"], "/no/such/dir"),
+    (["--emulate", "--record", "."], "cannot write the run record .: it is a directory"),
 ])
 def test_bad_arguments_exit_2(tmp_path: Path, args: list[str], message: str,
                               capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = labrun(capsys, str(write(tmp_path, SHORT)), *args)
     assert status == 2
     assert message in err
+
+
+def test_the_record_never_replaces_the_protocol(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = write(tmp_path, SHORT)
+    status, _, err = labrun(capsys, str(protocol), "--emulate", "-y", "--record", str(protocol))
+    assert status == 2 and protocol.read_text() == SHORT.lstrip()
+    assert err == (f"error: cannot write the run record {protocol}: it is the protocol file; "
+                   "writing there would replace it\n")
 
 
 def test_a_bad_robot_file_names_the_key(tmp_path: Path,

@@ -430,7 +430,28 @@ def test_an_unwritable_record_is_bad_input(capsys: pytest.CaptureFixture[str],
     record = tmp_path / "no" / "such" / "dir" / "run.jsonl"
     status, out, err = simulate(capsys, str(write(tmp_path, SMALL)), "--record", str(record))
     assert (status, out) == (2, "")
-    assert err == f"error: cannot write the run record {record}: No such file or directory\n"
+    assert err == f"error: cannot write the run record {record}: no folder {record.parent}\n"
+    status, out, err = simulate(capsys, str(write(tmp_path, SMALL)), "--record", ".")
+    assert (status, out, err) == (2, "", "error: cannot write the run record .: it is a "
+                                         "directory\n")
+
+
+def test_no_output_replaces_the_protocol_or_another_output(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = write(tmp_path, SMALL)
+    text = protocol.read_text()
+    for option in ("--record", "--deck"):
+        status, out, err = simulate(capsys, str(protocol), option, str(protocol))
+        what = "run record" if option == "--record" else "deck picture"
+        assert (status, out) == (2, "")
+        assert err == (f"error: cannot write the {what} {protocol}: it is the protocol file; "
+                       "writing there would replace it\n")
+        assert protocol.read_text() == text
+    both = tmp_path / "out"
+    status, out, err = simulate(capsys, str(protocol), "--record", str(both), "--deck", str(both))
+    assert (status, out) == (2, "") and not both.exists()
+    assert err == (f"error: cannot write the deck picture {both}: it is the file of the run "
+                   "record; writing there would replace it\n")
 
 
 def test_a_deck_picture_that_cannot_be_written_is_bad_input_before_the_run(

@@ -1,0 +1,51 @@
+"""The files a command writes (``--record``, ``--deck``), checked before the run starts:
+a long simulation or a robot run is not lost to a path that cannot be written at its end,
+and no output ever replaces the protocol it came from."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def unwritable(path: str) -> str | None:
+    """Why a file cannot be written at ``path`` (empty, a directory, no such or no
+    writable folder), or None."""
+    if not path:
+        return "the path is empty"
+    target = Path(path)
+    if target.is_dir():
+        return "it is a directory"
+    folder = target.parent
+    if not folder.is_dir():
+        return f"no folder {folder}"
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        return "permission denied"
+    return None
+
+
+def outputs_problem(protocol: str, outputs: dict[str, str | None]) -> str | None:
+    """Why the ``outputs`` (what each is, such as "the run record", with its path, or None
+    where not asked for) cannot be written beside ``protocol``, or None: a path that
+    cannot be written, or that is the protocol file or another output's."""
+    taken = {_identity(protocol): "the protocol file"}
+    for what, path in outputs.items():
+        if path is None:
+            continue
+        problem = unwritable(path)
+        if problem is None and (same := taken.get(_identity(path))) is not None:
+            problem = f"it is {same}; writing there would replace it"
+        if problem is not None:
+            return f"cannot write {what} {path}: {problem}"
+        taken[_identity(path)] = f"the file of {what}"
+    return None
+
+
+def _identity(path: str) -> tuple[int, int] | str:
+    """What makes two paths one file: its device and inode if it exists, else the
+    resolved path."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return str(Path(path).resolve())
+    return stat.st_dev, stat.st_ino
