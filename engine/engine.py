@@ -240,7 +240,11 @@ class Engine:
             self.dispatch(StepStarted(request.step))
             self.record.add("step", index=request.step.index, name=request.step.name)
         entry = self.book.add(request.command, request.step, request.line)
-        self.journal.add(entry)
+        journal = self.journal
+        if journal.rewindable and request.command.execution is c.Execution.MOTION:
+            journal.add(entry, tip_down=self.model.tip_down())
+        else:
+            journal.add(entry)
         self.record.add("command", id=entry.id, status="queued", type=entry.command.kind,
                         params=entry.command.params(), step=entry.step.index, line=entry.line)
         await self._run_entry(entry)

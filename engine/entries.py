@@ -55,11 +55,17 @@ class StepJournal:
         self.last: CommandEntry | None = None  # the newest command of the step
         self.rewindable = True  # no irreversible command of the step has started
 
-    def add(self, entry: CommandEntry) -> None:
-        """The step's next command, about to start."""
+    def add(self, entry: CommandEntry, *, tip_down: bool = False) -> None:
+        """The step's next command, about to start; ``tip_down``: it is a move, and a tip
+        may be in a well as it starts (``RobotModel.tip_down``).
+
+        A move that leaves a well ends the rewinding as an irreversible command does: a
+        rewind would return the tip to that well after it had been in the next one (the
+        previous call's source, entered again after the destination).
+        """
         self.last = entry
         if self.rewindable:
-            if entry.command.reversible:
+            if entry.command.reversible and not tip_down:
                 self.entries.append(entry)
             else:
                 self.rewindable = False

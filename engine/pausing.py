@@ -105,7 +105,12 @@ class Pausing:
         if self.parked_at is None:
             self.parked_at = dict(position)
         await engine.modules.park()  # a shaker stops; temperatures and magnets hold
-        keep_xy = engine.model.liquid_in_tips()
+        # A tip holds liquid, or may: a command that moves liquid was cut off (an aspirate
+        # into an empty tip has drawn part of its volume, which the model counts only
+        # once it completes). Either way it stays over its well rather than drip across.
+        cut = engine.journal.last
+        keep_xy = engine.model.liquid_in_tips() or (
+            cut is not None and cut.command.moves_liquid and cut.status == "started")
         parked = await parking.park(engine.controller, engine.model.clearing_config(),
                                     position, keep_xy=keep_xy)
         position.update(parked)

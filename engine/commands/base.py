@@ -40,6 +40,7 @@ class Command(Frozen):
 
     kind: ClassVar[str] = "command"
     reversible: ClassVar[bool] = True
+    moves_liquid: ClassVar[bool] = False  # its plunger draws or pushes what the tip holds
     execution: ClassVar[Execution] = Execution.INSTANT
 
     def params(self) -> dict[str, Any]:

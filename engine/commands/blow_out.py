@@ -15,6 +15,7 @@ class BlowOut(Command):
 
     kind = "blowOut"
     reversible = False
+    moves_liquid = True
     execution = Execution.MOTION
     mount: str
     flow_rate: float

@@ -41,6 +41,7 @@ class LiquidCommand(Command):
     __slots__ = ("flow_rate", "mount", "volume", "well", "wells")
 
     reversible = False
+    moves_liquid = True
     execution = Execution.MOTION
     sign: ClassVar[float] = 1.0  # +1 draws liquid in, -1 pushes it out
     mount: str

@@ -103,6 +103,32 @@ def test_immediate_pause_mid_move_stops_there_and_rewinds_a_step_of_moves(
     assert run.status().position["X"] == pytest.approx(350.0 + 34.0)
 
 
+def test_a_move_out_of_a_well_is_completed_not_rewound_into_that_well(run: ScriptedRun) -> None:
+    # A dispense into the next well: its move starts in the well the last call drew from.
+    run.call(c.LoadLabware("plate", "2", "a plate", 14.22), name="plate")
+    run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+    run.call(c.MoveTo("left", WELL, well="2/A1"), c.Aspirate("left", 100.0, 100.0, "2/A1"),
+             name="aspirate")
+    next_well = (WELL[0], WELL[1] - 9.0, WELL[2])
+    start = run.clock.now()
+    # Pause once the tip is on its way down into B1 (the arc's last segment).
+    run.clock.call_at(start + 0.45, lambda: run.engine.apply(Pause(option="immediate")))
+    outcome = run.call(c.MoveTo("left", next_well, well="2/B1"),
+                       c.Dispense("left", 100.0, 100.0, "2/B1"), name="dispense")
+    assert run.status().status is Status.PAUSED
+    stopped = run.controller.position
+    assert stopped["Y"] == pytest.approx(next_well[1], abs=0.01)  # over B1, on its way down
+    run.control.resume()
+    run.settle()
+    assert outcome.done.is_set()
+    unpark = [e for e in run.events() if e["event"] == "unpark"][-1]
+    assert not unpark.get("rewind")  # never back to the checkpoint down in A1
+    assert unpark["position"] == pytest.approx(unpark["recorded"], abs=0.01)
+    assert unpark["position"]["Y"] == pytest.approx(next_well[1], abs=0.01)  # over B1
+    effects = [e["effect"] for e in run.events() if e["event"] == "pause_effect"]
+    assert effects == ["interrupted", "completed after pause"]
+
+
 def test_interrupted_aspirate_completes_exactly_and_is_never_repeated(run: ScriptedRun) -> None:
     run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
     run.call(c.MoveTo("left", WELL, well="2/A1"))
@@ -112,6 +138,10 @@ def test_interrupted_aspirate_completes_exactly_and_is_never_repeated(run: Scrip
     outcome = run.call(c.MoveTo("left", WELL, well="2/A1"),
                        c.Aspirate("left", 100.0, 10.0, "2/A1"), name="aspirate")
     assert run.status().status is Status.PAUSED
+    # The tip was empty, but the cut-off aspirate has drawn 40 µL: it stays over its well.
+    park = [e for e in run.events() if e["event"] == "park"][-1]
+    assert park["kept_xy"] is True
+    assert park["parked"]["X"] == pytest.approx(park["recorded"]["X"])
     run.control.resume()
     run.settle()
     assert outcome.done.is_set() and outcome.result == {"volume_in_tip": 100.0}
