@@ -67,7 +67,8 @@ class RobotModel:
         self.config = config
         self.pipettes: dict[str, Pipette] = {}
         self.position: dict[str, float] = {a: cfg.home for a, cfg in config.axes.items()}
-        self.deck_highest = 0.0
+        self.deck_highest = 0.0  # the top of the tallest labware or module
+        self.labware_highest = 0.0  # the top of the tallest labware
         self.labware: dict[str, str] = {}  # slot -> the last labware loaded there (its name)
         self.trash_point: Point | None = None
         self.rail_lights = False
@@ -162,6 +163,8 @@ class RobotModel:
             lift: dict[str, float] = {}
             for name, other in self.config.mounts.items():
                 travel = self._travel_height(name, minimum_z)
+                if travel >= self.config.axes[other.z_axis].max:
+                    self._check_clears_labware(name)
                 if name == mount:
                     travel = max(travel, z)
                 lift[other.z_axis] = max(here[other.z_axis], travel)
@@ -200,6 +203,21 @@ class RobotModel:
         problem = self.config.out_of_travel(target)
         if problem is not None:
             raise CommandError(f"the {mount} mount cannot reach that point: {problem}")
+
+    def _check_clears_labware(self, mount: str) -> None:
+        """CommandError if the tip end of ``mount`` would be below the top of the tallest
+        labware even at the top of its Z travel: a move over the deck would drag the tip
+        through it. (Its 10 mm margin is given up first, as Opentrons does; a module's
+        height, such as an open thermocycler lid, is not labware a tip passes over.)"""
+        cfg = self._mount(mount)
+        need = self.labware_highest + self.tip_length(mount) - cfg.offset[2]
+        axis = self.config.axes[cfg.z_axis]
+        if need > axis.max + 1e-6:
+            held = " with its tip" if self.tip_length(mount) else ""
+            raise CommandError(
+                f"the {mount} mount{held} cannot travel over the tallest labware "
+                f"({self.labware_highest:.1f} mm high): it would need axis {cfg.z_axis} "
+                f"above {need:.1f} mm, outside its travel [{axis.min:g}, {axis.max:g}]")
 
     def _travel_height(self, mount: str, minimum_z: float | None) -> float:
         """The Z axis position at which ``mount`` travels: its tip end clear of the

@@ -28,6 +28,7 @@ class LoadLabware(Command):
 
     def apply(self, robot: RobotModel) -> Result:
         robot.deck_highest = max(robot.deck_highest, self.highest_z)
+        robot.labware_highest = max(robot.labware_highest, self.highest_z)
         robot.labware[self.slot] = self.display_name
         if self.drop_point is not None:
             robot.trash_point = self.drop_point

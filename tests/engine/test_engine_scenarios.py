@@ -11,7 +11,7 @@ from engine import commands as c
 from engine.actions import Abort, Pause
 from engine.bridge import LoopClosedError
 from engine.errors import RunAborted, RunHalted, RunStopped
-from engine.robot_model import RobotModel
+from engine.robot_model import CommandError, Pipette, PlungerSpec, RobotModel
 from engine.segments import Move
 from engine.state import Status, status_of
 from hardware.config import default_config
@@ -386,3 +386,23 @@ def test_travel_height_is_taken_in_the_z_axis_frame_of_a_mount_with_a_z_offset()
     lift, *_ = model.arc("left", (200.0, 200.0, 60.0))
     assert isinstance(lift, Move)
     assert lift.target["Z"] == pytest.approx(50.0 + 10.0 + 30.0)
+
+
+def test_labware_too_tall_to_travel_over_is_refused_not_scraped() -> None:
+    # The Z axes end at 218 mm: with a tip 51 mm long, the tip end cannot get above a
+    # labware 170 mm tall. The move is refused, naming the mount and the axis, rather than
+    # made at 218 with the tip end through the labware.
+    model = RobotModel(default_config())
+    model.deck_highest = model.labware_highest = 170.0
+    model.pipettes["left"] = Pipette(PlungerSpec(300.0, 18.75, 18.0, 19.0, 20.0), tip_length=51.0)
+    with pytest.raises(CommandError) as raised:
+        model.arc("left", (200.0, 200.0, 100.0))
+    assert str(raised.value) == (
+        "the left mount with its tip cannot travel over the tallest labware (170.0 mm "
+        "high): it would need axis Z above 221.0 mm, outside its travel [0, 218]")
+    assert model.safe_height() == 218.0  # parking and the cleanup still go as high as they can
+    # 160 mm: the tip end clears it at the top of the travel, 7 mm above rather than 10.
+    model.labware_highest = model.deck_highest = 160.0
+    model.position["Z"] = 20.0  # low, so the arc begins by lifting
+    lift, *_ = model.arc("left", (200.0, 200.0, 100.0))
+    assert isinstance(lift, Move) and lift.target["Z"] == 218.0
