@@ -159,12 +159,21 @@ class RunEnding:
         return None
 
     async def _lift(self) -> None:
-        """After success: Z axes up to the safe height."""
+        """After success: Z axes up to the safe height; axes without a homing switch back
+        to their home point, Z first."""
         engine = self.engine
         here, safe = engine.model.position, engine.model.safe_height()
         lift = {z: max(here[z], safe) for z in engine.config.z_axes}
         if any(abs(lift[z] - here[z]) > 1e-9 for z in lift):
             await engine.move(Move(lift))
+        # Such an axis takes wherever it stands as home when the robot is next connected:
+        # left where the run ended, the next run's coordinates would be off by that much
+        # and its moves would go past the ends of the axis.
+        free = [a for a, axis in engine.config.axes.items() if axis.homing == "none"]
+        for group in ([a for a in free if a in engine.config.z_axes],
+                      [a for a in free if a not in engine.config.z_axes]):
+            if group:
+                await engine.move(HomeAxes(tuple(group)))
 
     async def _cleanup(self) -> None:
         """After stop, abort or failure: lift Z, drop tips into the trash, home."""

@@ -81,3 +81,39 @@ def test_a_three_axis_gantry_runs_a_protocol_with_pauses_in_machine_coordinates(
             for axis in "XYZ":
                 assert unpark["position"][axis] == pytest.approx(unpark["recorded"][axis],
                                                                  abs=0.01)
+
+
+def test_a_robot_without_switches_ends_each_run_at_home_so_the_next_starts_there(
+        tmp_path: Path) -> None:
+    # No homing switches: each connection takes wherever the axes stand as home. A run
+    # left where it ended would make the next one's coordinates wrong by that much.
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(PROTOCOL).replace('    ctx.pause("look at the plate")\n',
+                                                      ""))
+    shipped = load_config(EXAMPLE)
+    with running_emulator("grbl", speed=20.0, config=shipped) as emu:
+        config = replace(shipped, controller=replace(
+            shipped.controller, port=emu.address, timeout_s=2.0), axes={
+                name: replace(axis, homing="none") for name, axis in shipped.axes.items()})
+        home = {name: axis.home for name, axis in config.axes.items()}
+        start = emu.position()
+        reached = []
+        for _ in range(2):
+            robot = open_robot(config)
+            robot.connect()
+            robot.home()
+            run = create_run(path, config=config, controller=robot.controller,
+                             clock=robot.clock, simulating=False)
+            try:
+                assert run.control.play().accepted
+                assert run.wait(WAIT_S).status is Status.SUCCEEDED
+            finally:
+                run.close()
+                robot.close()
+            moves = [e for e in run.record.events if e["event"] == "command"
+                     and e.get("type") == "moveTo"]
+            assert len(moves) == 5
+            reached.append(emu.position())
+        # Back where the first connection found the axes, both times: their home point.
+        for here in reached:
+            assert here == pytest.approx(start, abs=0.01), (reached, start, home)
