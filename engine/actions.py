@@ -12,7 +12,7 @@ from typing import Literal
 from hardware.frozen import Frozen
 
 from .compat import assert_never
-from .state import RunState, Status, status_of
+from .state import PauseSource, RunState, Status, status_of
 
 PauseOption = Literal["deferred", "immediate"]
 
@@ -121,6 +121,8 @@ def check_action(state: RunState, action: Action) -> str | None:
         case Pause():
             if status in (Status.RUNNING, Status.PAUSING):
                 return None
+            if state.pause is not None and state.pause.source is PauseSource.INTERLOCK:
+                return None  # it holds the run once the interlock clears
             return f"cannot pause while {status.value}"
         case Resume():
             if status is not Status.PAUSED:

@@ -172,7 +172,11 @@ def _reduce_action(state: RunState, action: Action) -> RunState:
 
 def _pause(state: RunState, request: PauseRequest) -> RunState:
     """A client pause: pending until a checkpoint, or now."""
-    if state.pause is not None:  # already pausing or paused: no change
+    if state.pause is not None:  # already pausing or paused
+        if state.pause.source is PauseSource.INTERLOCK and state.pending is None:
+            # Held for when the interlock clears: it is a person's pause then, which
+            # an interlock that resumes by itself does not end.
+            return replace(state, pending=request)
         return state
     if request.immediate or state.delay is not None:
         # Nothing moves during a delay, so even a deferred pause takes effect at once.
@@ -220,11 +224,15 @@ def _interlock(state: RunState, event: InterlockChanged) -> RunState:
     state = replace(state, interlocks=interlocks)
     if (event.active and state.pause is None and state.ending is None
             and state.started and not state.finishing and state.outcome is None):
+        # A deferred pause someone asked for stays pending: it holds the run once the
+        # interlock clears, so that an interlock that resumes by itself does not end it.
         request = PauseRequest(PauseSource.INTERLOCK, f"interlock {event.name} is active",
                                immediate=True)
-        state = replace(state, pause=request, pending=None)
+        state = replace(state, pause=request)
     elif (not event.active and state.pause is not None
           and state.pause.source is PauseSource.INTERLOCK):
+        if not interlocks and state.pending is not None:
+            return replace(state, pause=state.pending, pending=None)  # a person's pause now
         # Say what holds the run now: the interlocks still active, or nothing but a resume.
         message = (f"interlock {', '.join(sorted(interlocks))} is active" if interlocks
                    else f"interlock {event.name} has cleared; resume to continue")

@@ -117,3 +117,41 @@ def test_a_client_pause_is_not_resumed_by_a_door_closing() -> None:
         assert status.status is Status.PAUSED and status.pause_source == "client"
     finally:
         scripted.close()
+
+
+@pytest.mark.parametrize("asked", ["before the door", "while the door is open"])
+def test_a_person_pause_holds_the_run_after_a_door_that_resumes_by_itself(asked: str) -> None:
+    # The door's own pause ends when it closes; a pause someone asked for does not.
+    config = replace(default_config(), interlocks={"door": InterlockConfig(True)})
+    scripted = ScriptedRun(config)
+    try:
+        scripted.play()
+        scripted.call(P300)
+        if asked == "before the door":
+            scripted.clock.call_at(scripted.clock.now() + 0.2,
+                                   lambda: scripted.engine.apply(Pause(message="swap plate")))
+            scripted.clock.call_at(scripted.clock.now() + 0.3,
+                                   lambda: scripted.control.set_interlock("door", True))
+            outcome = scripted.call(c.MoveTo("left", (300.0, 300.0, 60.0)), name="move")
+        else:
+            scripted.control.set_interlock("door", True)
+            scripted.settle()
+            assert scripted.control.pause(message="swap plate").accepted
+        status = scripted.settle()
+        assert status.status is Status.PAUSED and status.pause_source == "interlock"
+        assert status.pause_pending
+        scripted.control.set_interlock("door", False)
+        status = scripted.settle()
+        assert status.status is Status.PAUSED, status
+        assert (status.pause_source, status.pause_message) == ("client", "swap plate")
+        assert not status.pause_pending
+        resumes = [e for e in scripted.events() if e["event"] == "action"
+                   and e["action"] == "resume"]
+        assert resumes == []
+        assert scripted.control.resume().accepted
+        status = scripted.settle()
+        assert status.status is Status.RUNNING and not status.pause_pending
+        if asked == "before the door":
+            assert outcome.done.is_set()
+    finally:
+        scripted.close()
