@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import os
 import sys
 import threading
@@ -224,9 +225,27 @@ _TEXT_PARAMS = frozenset({"msg", "message"})
 
 
 def is_number(value: object) -> TypeGuard[float]:
-    """A finite int or float, not a bool: what a volume, a speed or a height must be."""
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite real number, not a bool: what a volume, a speed or a height must be (an
+    int or float, or another real such as numpy's, which a protocol reading a CSV file
+    with numpy or pandas passes)."""
+    if value.__class__ is float or value.__class__ is int:
+        return math.isfinite(value)
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
             and math.isfinite(value))
+
+
+def plain_numbers(args: tuple[Any, ...], kwargs: dict[str, Any]
+                  ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``args`` and ``kwargs`` with every real number of another type than int and
+    float (numpy's ``int64``, ``float32``, a ``Fraction``) made an int or a float, so that
+    what reaches the commands and the run record is plain."""
+    def plain(value: Any) -> Any:
+        if (value.__class__ not in _PLAIN and value.__class__ is not float
+                and isinstance(value, numbers.Real)):
+            return int(value) if isinstance(value, numbers.Integral) else float(value)
+        return value
+
+    return tuple(map(plain, args)), {k: plain(v) for k, v in kwargs.items()}
 
 
 def _plainly_finite(fields: tuple[Any, ...]) -> bool:
@@ -279,8 +298,10 @@ def non_finite(value: object, depth: int = 0) -> float | None:
 
 
 def check_finite(name: str, method: Callable[..., Any], args: tuple[Any, ...],
-                 kwargs: dict[str, Any]) -> None:
-    """Refuse an API call given a non-finite number, naming its parameter."""
+                 kwargs: dict[str, Any]) -> bool:
+    """Refuse an API call given a non-finite number, naming its parameter; True when a
+    number of another type than int and float is among the values (``plain_numbers``)."""
+    foreign = False
     for value in (*args, *kwargs.values()):
         kind = value.__class__
         if kind in _PLAIN or (kind is float and math.isfinite(value)):
@@ -289,10 +310,15 @@ def check_finite(name: str, method: Callable[..., Any], args: tuple[Any, ...],
             point = value.point
             if set(map(type, point)) <= _NUMBERS and math.isfinite(sum(point)):
                 continue
+        if isinstance(value, numbers.Real) and kind is not float:
+            foreign = True
+            if math.isfinite(value):
+                continue
+            break
         if non_finite(value) is not None:
             break
     else:
-        return  # the common case: every value finite, most of them not even walked
+        return foreign  # the common case: every value finite, most of them not even walked
     import inspect  # only for a call given a non-finite number
 
     try:
@@ -306,6 +332,9 @@ def check_finite(name: str, method: Callable[..., Any], args: tuple[Any, ...],
         if bad is not None:
             verb = "is" if isinstance(value, float) else "holds"
             raise ProtocolError(f"{name}: {param} {verb} {bad}; {FINITE}")
+        if isinstance(value, numbers.Real) and not math.isfinite(value):
+            raise ProtocolError(f"{name}: {param} is {value}; {FINITE}")
+    return foreign
 
 
 _TEXT = {
@@ -364,7 +393,8 @@ def api_step(name: str) -> Callable[[F], F]:
         @functools.wraps(method)
         def wrapper(self: _HasSteps, *args: Any, **kwargs: Any) -> Any:
             steps = self._steps
-            check_finite(name, method, args, kwargs)
+            if check_finite(name, method, args, kwargs):
+                args, kwargs = plain_numbers(args, kwargs)
             steps.open(name)
             try:
                 return method(self, *args, **kwargs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -308,6 +309,33 @@ def test_aspirate_and_dispense_at_a_well_go_to_its_bottom_clearance(bench: Bench
     assert [(cmd.kind, cmd.volume, cmd.well) for cmd in liquid] == [
         ("aspirate", 100, "1/A1"), ("dispense", 60, "1/B2"), ("dispense", 40, "1/C3")]
     assert p.current_volume == 0
+
+
+def test_numbers_of_other_real_types_are_taken_as_plain_numbers(bench: Bench) -> None:
+    # Volumes read from a CSV file with numpy or pandas arrive as numpy's scalars: any
+    # real number is taken (a Fraction here; numpy's int64 and float32 below, if numpy
+    # is installed), and what reaches the commands and the run record is a plain float.
+    p, plate = bench.p300, bench.plate
+    numbers: list[Any] = [Fraction(101, 2), Fraction(50)]
+    with contextlib.suppress(ImportError):
+        import numpy
+        numbers += [numpy.int64(50), numpy.float32(50.5)]
+    p.pick_up_tip()
+    for volume in numbers:
+        p.aspirate(volume, plate["A1"])
+        p.dispense(volume, plate["B1"])
+    p.mix(Fraction(2), Fraction(20), plate["B1"])
+    p.transfer([Fraction(10), Fraction(20)], plate["A1"], [plate["B1"], plate["B2"]],
+               new_tip="never")
+    volumes = [cmd.volume for cmd in bench.commands(c.Aspirate)]
+    assert volumes == [float(v) for v in numbers] + [20.0, 20.0, 10.0, 20.0]
+    assert all(type(v) is float for v in volumes)
+    with pytest.raises(VolumeError, match="volume must be a number of µL, not 'x'"):
+        p.aspirate("x", plate["A1"])
+    with contextlib.suppress(ImportError):
+        import numpy
+        with pytest.raises(ProtocolError, match=r"aspirate: volume is nan; every number"):
+            p.aspirate(numpy.float32("nan"), plate["A1"])
 
 
 def test_volume_none_means_all_the_tip_holds_or_all_it_has(bench: Bench) -> None:
