@@ -85,7 +85,10 @@ class Tally:
             cmd = entry.command
             self.ended_during = {"id": entry.id, "type": cmd.kind, "params": cmd.params(),
                                  "line": entry.line, "status": entry.status,
-                                 "touches_liquid_or_tips": not cmd.reversible}
+                                 "touches_liquid_or_tips": not cmd.reversible,
+                                 # its motion had begun: a failure then (a lost robot)
+                                 # may have left part of it done, as a cut-off does
+                                 "moving": entry.plan is not None}
         self.tips_at_end = {mount: {"volume_ul": round(volume, 6), "dropped": False}
                             for mount, volume in tips.items()}
         if uncertain in self.tips_at_end:

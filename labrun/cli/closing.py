@@ -44,8 +44,9 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels) -> list[tuple[str,
     if during is not None:
         words = command_sentence(during["type"], during.get("params", {}), labels)
         where = f" ({during['line']})" if during.get("line") else ""
+        partly = during["touches_liquid_or_tips"] and during.get("moving", False)
         if during["status"] == "failed":
-            fate = "it failed"
+            fate = "it failed part-way: part of it may have been done" if partly else "it failed"
         elif during["touches_liquid_or_tips"]:
             fate = "cut off: part of it may have been done"
         else:
@@ -55,7 +56,8 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels) -> list[tuple[str,
         low = high = tip["volume_ul"]
         cut = ""  # the liquid command cut off on this mount: it moved an unknown part
         params = during.get("params", {}) if during is not None else {}
-        if during is not None and params.get("mount") == mount and during["status"] != "failed":
+        if during is not None and params.get("mount") == mount and (
+                during["status"] != "failed" or during.get("moving")):
             moved = float(params.get("volume") or 0.0)
             if during["type"] == "aspirate" and not params.get("air_gap"):
                 high, cut = high + moved, "aspirate"

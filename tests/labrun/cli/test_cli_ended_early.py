@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from labrun.cli.calls import Labels
+from labrun.cli.closing import ended_early_rows
 from labrun.cli.main import main
 
 PROTOCOL = '''
@@ -226,3 +228,30 @@ def test_a_transfer_cut_off_says_what_it_drew_not_nothing(
     pick_up = midway(capsys, protocol, "pickUpTip", 0)
     _, out = simulate(capsys, protocol, "--at", f"{pick_up}:abort")
     assert "] Transferring: no liquid moved\n" in out.split("Run log\n")[1]
+
+
+def test_a_liquid_command_that_failed_while_moving_may_have_been_partly_done(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A robot lost mid-aspirate (its connection dropped, it stopped answering) may have
+    # drawn part of the volume: the summary gives the tip a range, as for a cut-off.
+    during = {"id": 7, "type": "aspirate", "line": "p.py:8", "status": "failed",
+              "touches_liquid_or_tips": True, "moving": True,
+              "params": {"mount": "left", "volume": 50.0, "well": "2/C1"}}
+    summary = {"ended_during": during,
+               "tips_at_end": {"left": {"volume_ul": 0.0, "dropped": False}}}
+    rows = dict(ended_early_rows(summary, Labels()))
+    assert rows["ended during"].endswith("(p.py:8), it failed part-way: part of it may have "
+                                         "been done")
+    assert rows["tip on the left"] == ("between 0.0 and 50.0 µL (the aspirate was cut off), "
+                                       "still on the pipette")
+    # One refused before it moved (a point out of reach) did nothing.
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(FAILING.replace("    1 / 0\n",
+                                        "    p.aspirate(50, plate['A1'].top(500))\n"))
+    code, out = simulate(capsys, protocol, "--json")
+    document = json.loads(out)
+    assert code == 1 and document["ended_during"]["moving"] is False
+    assert document["tips_at_end"]["left"]["volume_ul"] == 60.0
+    code, out = simulate(capsys, protocol)
+    assert code == 1 and fields(out)["ended during"].endswith(", it failed")
+    assert fields(out)["tip on the left"] == "60.0 µL, dropped into the trash"
