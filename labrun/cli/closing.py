@@ -101,13 +101,17 @@ MAX_WELLS_SHOWN = 12
 
 
 def _duration(seconds: float) -> str:
-    minutes, secs = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    if hours:
-        return f"{hours} h {minutes} min {secs:.0f} s ({seconds:.1f} s)"
-    if minutes:
-        return f"{minutes} min {secs:.1f} s ({seconds:.1f} s)"
-    return f"{seconds:.2f} s"
+    """``12.34 s``, ``2 min 0.0 s (120.0 s)``, ``1 h 1 min 0 s (3660.0 s)``: rounded
+    before it is split, so that no part reads 60."""
+    if seconds < 59.995:
+        return f"{seconds:.2f} s"
+    tenths = round(seconds * 10)
+    if tenths < 36000:
+        minutes, rest = divmod(tenths, 600)
+        return f"{minutes} min {rest / 10:.1f} s ({seconds:.1f} s)"
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours} h {minutes} min {secs} s ({seconds:.1f} s)"
 
 
 def _commands(summary: dict[str, Any]) -> str:

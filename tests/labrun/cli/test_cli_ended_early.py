@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from labrun.cli.calls import Labels
-from labrun.cli.closing import ended_early_rows
+from labrun.cli.closing import ended_early_rows, summary_lines
 from labrun.cli.main import main
 
 PROTOCOL = '''
@@ -255,3 +255,17 @@ def test_a_liquid_command_that_failed_while_moving_may_have_been_partly_done(
     code, out = simulate(capsys, protocol)
     assert code == 1 and fields(out)["ended during"].endswith(", it failed")
     assert fields(out)["tip on the left"] == "60.0 µL, dropped into the trash"
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [
+    (12.345, "12.35 s"),
+    (119.99, "2 min 0.0 s (120.0 s)"),  # never "1 min 60.0 s"
+    (3659.7, "1 h 1 min 0 s (3659.7 s)"),
+    (86399.9, "24 h 0 min 0 s (86399.9 s)"),
+    (7322.4, "2 h 2 min 2 s (7322.4 s)"),
+])
+def test_the_summary_duration_is_rounded_before_it_is_split(seconds: float, shown: str) -> None:
+    lines = summary_lines({"status": "succeeded", "commands": 1, "steps": 1, "tips_used": 0,
+                           "pauses": [], "duration_s": seconds})
+    assert [line.split(":", 1)[1].strip() for line in lines
+            if line.startswith("estimated duration")] == [shown]
