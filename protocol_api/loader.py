@@ -78,8 +78,12 @@ def load_protocol(path: str | Path) -> ProtocolSource:
     text = _decode(data, name)
     try:
         tree = ast.parse(text, filename=name)
-    except SyntaxError as exc:
-        raise LocatedLoadError(f"syntax error: {exc.msg}", f"{name}:{exc.lineno}") from None
+    except (SyntaxError, ValueError) as exc:  # ValueError: a null byte, on Python 3.10
+        line = exc.lineno if isinstance(exc, SyntaxError) else None
+        if line is None:  # a null byte: Python does not say where
+            line = text.count("\n", 0, text.find("\0")) + 1 if "\0" in text else 1
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        raise LocatedLoadError(f"syntax error: {message}", f"{name}:{line}") from None
     literals = _literal_dicts(tree, name)
     metadata, meta_line = literals.get("metadata", ({}, 1))
     requirements, req_line = literals.get("requirements", ({}, 1))

@@ -211,6 +211,15 @@ def test_a_syntax_error_names_its_line(tmp_path: Path) -> None:
     assert error.location == f"{path}:3"
 
 
+def test_a_null_byte_names_its_line(tmp_path: Path) -> None:
+    # Python's own error gives no line for it ("nul.py:None" before).
+    path = tmp_path / "nul.py"
+    path.write_bytes(b'metadata = {"apiLevel": "2.15"}\ndef run(ctx):\n    x = 1\x00\n')
+    error = load_error(path)
+    assert str(error) == "syntax error: source code string cannot contain null bytes"
+    assert error.location == f"{path.resolve()}:3"
+
+
 @pytest.mark.parametrize(("statement", "message"), [
     ("ctx.delay(seconds=1, seconds=2)", "keyword argument repeated: seconds"),
     ("nonlocal ctx", "name 'ctx' is parameter and nonlocal"),
