@@ -212,6 +212,9 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"labrun emulator: --speed must be positive, got {args.speed:g}",
               file=sys.stderr)
         return 2
+    if not args.pty and not 0 <= args.port <= 65535:
+        print(f"labrun emulator: --port must be 0 to 65535, got {args.port}", file=sys.stderr)
+        return 2
     try:
         config = load_config(args.config) if args.config else None
     except ConfigError as exc:
@@ -237,8 +240,14 @@ def run_from_args(args: argparse.Namespace) -> int:
         anyio.run(serve)
     except KeyboardInterrupt:
         return 0
-    except (OSError, ValueError) as exc:
-        print(f"labrun emulator: {exc}", file=sys.stderr)
+    except Exception as exc:
+        cause = exc  # the task group hands an error over wrapped in an exception group
+        while isinstance(getattr(cause, "exceptions", None), tuple) and cause.exceptions:  # type: ignore[attr-defined]
+            cause = cause.exceptions[0]  # type: ignore[attr-defined]
+        if not isinstance(cause, (OSError, ValueError)):
+            raise
+        print(f"labrun emulator: cannot serve on {args.host}:{args.port}: "
+              f"{getattr(cause, 'strerror', None) or cause}", file=sys.stderr)
         return 1
     return 0
 

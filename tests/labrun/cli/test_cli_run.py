@@ -12,6 +12,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -390,6 +391,19 @@ def test_labrun_emulator_on_a_pseudo_terminal_ends_cleanly(stop: signal.Signals)
 def test_labrun_emulator_refuses_a_bad_speed(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["emulator", "--speed", "0"]) == 2
     assert "--speed must be positive" in capsys.readouterr().err
+
+
+def test_labrun_emulator_on_a_busy_or_bad_port_says_so_in_a_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["emulator", "--port", str(port)]) == 1
+    assert capsys.readouterr().err == (f"labrun emulator: cannot serve on 127.0.0.1:{port}: "
+                                       "Address already in use\n")
+    assert main(["emulator", "--port", "70000"]) == 2
+    assert capsys.readouterr().err == "labrun emulator: --port must be 0 to 65535, got 70000\n"
 
 
 # -- without a terminal: Ctrl-C and SIGTERM ---------------------------------------------------
