@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from engine.summary import TipAir
+
 Params = Mapping[str, Any]
 
 LIQUID_VERBS = {"transfer": "Transferring", "distribute": "Distributing",
@@ -215,8 +217,8 @@ class CallCommands:
     distribute or consolidate: ``name``) the liquid each well gave and got. A call of a
     million commands (a transfer of litres) keeps a few."""
 
-    __slots__ = ("_given", "_pending", "_previous", "_taken", "_tally", "aspirates", "count",
-                 "first", "first_kind", "firsts", "liquid")
+    __slots__ = ("_air", "_given", "_pending", "_previous", "_taken", "_tally", "aspirates",
+                 "count", "first", "first_kind", "firsts", "liquid")
 
     def __init__(self, name: str) -> None:
         self.count = 0
@@ -230,6 +232,7 @@ class CallCommands:
         self._given: dict[str, float] = {}
         self._previous: tuple[str, Params] | None = None  # the last command but a move
         self._pending: Params | None = None  # an aspirate: half of a mix, or not?
+        self._air = TipAir()  # air gaps: a dispense pushes them out before the liquid
 
     def add(self, kind: str, params: Params) -> None:
         """The call's next command."""
@@ -258,7 +261,15 @@ class CallCommands:
                 self._pending = params
             elif not (self._previous is not None and self._previous[0] == "aspirate"
                       and _same(self._previous[1], params)):
-                _add(self._given, params)
+                volume = float(params["volume"])
+                if self._air.by_mount:  # air is not liquid: what went in last goes first
+                    volume = self._air.liquid_dispensed(params["mount"], volume)
+                if volume > 1e-9:
+                    self._given[params["well"]] = self._given.get(params["well"], 0.0) + volume
+        elif kind == "aspirate" and params.get("air_gap"):
+            self._air.drawn(params["mount"], float(params["volume"]))
+        elif kind in ("blowOut", "dropTip") and "mount" in params:
+            self._air.dropped(params["mount"])  # the tip is empty, or gone
         self._previous = (kind, params)
 
     def liquid_moved(self) -> tuple[dict[str, float], dict[str, float]]:

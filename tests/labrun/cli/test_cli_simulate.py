@@ -548,6 +548,28 @@ def test_a_transfer_from_many_wells_into_one_says_the_volume_from_each(
     ]
 
 
+def test_a_transfer_with_air_gaps_says_the_liquid_not_the_air(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = write(tmp_path, '''
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2, "plate")
+            p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p.transfer(100, plate["A1"], plate["A2"], air_gap=20)
+            p.transfer(600, plate["A1"], plate["A3"], air_gap=50)
+            p.distribute(30, plate["A1"], [plate["B1"], plate["B2"]], air_gap=10)
+    ''')
+    status, out, _ = simulate(capsys, str(protocol))
+    assert status == 0
+    assert [line for line in run_log(out) if line.startswith(("Transf", "Distr"))] == [
+        "Transferring 100.0 µL from A1 of plate (slot 2) to A2 of plate (slot 2)",
+        "Transferring 600.0 µL from A1 of plate (slot 2) to A3 of plate (slot 2)",
+        "Distributing 30.0 µL from A1 of plate (slot 2) to B1, B2 of plate (slot 2)",
+    ]
+
+
 def test_a_load_name_in_other_case_is_shown_by_its_labware_name_not_as_a_label(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     # Opentrons takes load names in any case; the log and setup sheet name the labware as
