@@ -99,15 +99,18 @@ class Progress:
         done = min(start + max(0.0, in_step_s), end)
         return max(0.0, self.duration_s - done) / self.speed
 
-    def describe(self, index: int, in_step_s: float, width: int = BAR_WIDTH) -> str:
-        """``[#####.....] step 10 of 33, 30 %, 12:03 left``."""
+    def describe(self, index: int, in_step_s: float, width: int = BAR_WIDTH, *,
+                 finished: bool = False) -> str:
+        """``[#####.....] step 10 of 33, 30 %, 12:03 left``; a ``finished`` run (one that
+        reached its end, however much faster than the estimate) is ``100 %``."""
         total = max(self.steps, index + 1)
-        left = self.left_s(index, in_step_s)
+        left = 0.0 if finished else self.left_s(index, in_step_s)
         share = 1.0 - left * self.speed / self.duration_s if self.duration_s > 0 else 0.0
-        share = min(max(share, 0.0), 1.0)
+        share = 1.0 if finished else min(max(share, 0.0), 1.0)
         filled = round(share * width)
         bar = "[" + "#" * filled + "." * (width - filled) + "]"
-        return f"{bar} step {index + 1} of {total}, {share * 100:.0f} %, {clock(left)} left"
+        said = f"{bar} step {index + 1} of {total}, {share * 100:.0f} %"
+        return said if finished else f"{said}, {clock(left)} left"
 
 
 def format_status(status: RunStatusReport, position: Mapping[str, float] | None = None,
@@ -120,7 +123,8 @@ def format_status(status: RunStatusReport, position: Mapping[str, float] | None 
         parts.append("interlock " + ", ".join(status.interlocks))
     if status.step is not None and progress is not None:
         index = progress.plan_index(status.step.index)
-        parts.append(progress.describe(index, in_step_s))
+        parts.append(progress.describe(index, in_step_s,
+                                       finished=status.status is Status.SUCCEEDED))
         words = progress.words.get(index)
         if words and not status.status.is_terminal:
             parts.append(words)

@@ -354,6 +354,11 @@ def test_the_bar_and_time_left_hold_still_while_paused() -> None:
     assert "20 %, 2:40 left" in shown(Status.PAUSED, 300.0)  # five minutes paused
     assert "20 %, 2:40 left" in shown(Status.RUNNING, 0.0)  # resumed where it was
     assert "25 %, 2:30 left" in shown(Status.RUNNING, 10.0)
+    # A robot faster than the estimate ends in step 4 with time left on the clock: the
+    # run's last line says it is done, not "83 %, 0:34 left".
+    final = format_status(report(status=Status.SUCCEEDED, step=StepInfo(3, "mix"),
+                                 position={}), None, progress, in_step_s=40.0)
+    assert final == "succeeded | [##########] step 4 of 4, 100 %"
 
 
 def test_controls_ask_before_ending_the_run(capsys: pytest.CaptureFixture[str],
