@@ -88,6 +88,12 @@ def load_protocol(path: str | Path) -> ProtocolSource:
     metadata, meta_line = literals.get("metadata", ({}, 1))
     requirements, req_line = literals.get("requirements", ({}, 1))
     api_version = _api_level(name, metadata, meta_line, requirements, req_line)
+    robot_type = requirements.get("robotType", "OT-2")
+    if robot_type != "OT-2":
+        raise LocatedLoadError(
+            "labrun runs OT-2 protocols; robotType 'Flex' is not supported"
+            if robot_type == "Flex" else
+            f"robotType must be 'OT-2' or 'Flex', not {robot_type!r}", f"{name}:{req_line}")
     run_line = _last_binding(tree.body, "run")
     if run_line is None:
         raise LocatedLoadError("the protocol has no run(ctx) function", f"{name}:1")

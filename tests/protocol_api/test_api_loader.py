@@ -187,6 +187,10 @@ SUPPORTED = "labrun supports 2.0 to 2.27"
     ('metadata = dict(apiLevel="2.15")', "metadata must be a literal dict (no names or calls)",
      1),
     ('requirements = ["2.15"]', "requirements must be a dict", 1),
+    ('metadata = {"apiLevel": "2.15"}\nrequirements = {"robotType": "OT3000"}',
+     "robotType must be 'OT-2' or 'Flex', not 'OT3000'", 2),
+    ('requirements = {"robotType": "Flex", "apiLevel": "2.15"}',
+     "labrun runs OT-2 protocols; robotType 'Flex' is not supported", 1),
 ])
 def test_bad_api_levels_are_load_errors(tmp_path: Path, header: str, message: str,
                                         line: int) -> None:
