@@ -219,7 +219,7 @@ class Engine:
                 if step is not None and self.inbox.finished_step(self.channel) != step.index:
                     await self.pausing.resume_step(None)
                 else:
-                    await self.pausing.pause_here()
+                    await self.pausing.pause_here(checkpoint=True)
                 continue
             request = self.inbox.take()
             if request is not None:
@@ -234,7 +234,7 @@ class Engine:
             if not checkpoint and self.state.pending:
                 self.dispatch(CheckpointReached())
                 while self.state.pause is not None:
-                    await self.pausing.pause_here()
+                    await self.pausing.pause_here(checkpoint=True)
             self.journal = StepJournal()
             self.pausing.step_started()
             self.dispatch(StepStarted(request.step))
@@ -256,7 +256,7 @@ class Engine:
         match command.execution:
             case c.Execution.CHECKPOINT:
                 self.dispatch(ProtocolPaused(getattr(command, "message", None)))
-                await self.pausing.pause_here()
+                await self.pausing.pause_here(checkpoint=True)
                 self.book.set_status(entry, "completed")
             case c.Execution.INSTANT if self.state.pause is None:  # nothing to interrupt
                 self.book.set_status(entry, "completed", result=command.apply(self.model))
@@ -284,7 +284,7 @@ class Engine:
                                 position=rounded(self.model.position))
             if entry.command.execution is c.Execution.WAIT:
                 # Nothing moves during a wait: it just continues after the pause.
-                await self.pausing.pause_here()
+                await self.pausing.pause_here(checkpoint=True)
             else:
                 await self.pausing.resume_step(entry)
 
@@ -309,6 +309,11 @@ class Engine:
             self.book.set_status(entry, "completed")
             return
         if entry.plan is None:
+            lowering = self.pausing.lowering
+            if lowering is not None:  # a checkpoint's unpark left the tips up
+                if cmd.in_place:
+                    await self.move(Move(lowering))
+                self.pausing.lowering = None
             entry.plan, entry.done = cmd.plan(self.model), 0
         # else: resumed after a pause, on to the same absolute targets (or rewound: done=0)
         for segment in entry.plan[entry.done:]:

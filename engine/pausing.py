@@ -28,6 +28,10 @@ class Pausing:
         self.parked_at: Position | None = None  # where the robot stopped when it paused
         self.checkpoint: Position = {}  # where the robot was when the step began
         self.tripped: set[str] = set()  # interlocks tripped during this pause
+        self.lowering: Position | None = None
+        """The Z heights a checkpoint's unpark left the tips above: lowered to before a
+        command that acts where the pipette is (``Command.in_place``); forgotten when a
+        command moves it elsewhere first."""
 
     def step_started(self) -> None:
         """A new step begins here: its checkpoint, should it be rewound."""
@@ -40,18 +44,22 @@ class Pausing:
         if self.engine.state.pause is None:
             self.tripped = {n for n in self.tripped if n in self.engine.state.interlocks}
 
-    async def pause_here(self, *, back_to: Position | None = None) -> None:
+    async def pause_here(self, *, back_to: Position | None = None,
+                         checkpoint: bool = False) -> None:
         """Park, wait for resume, unpark; again if a pause comes during unparking.
 
         Unparking returns to where the robot stopped, or to ``back_to`` (a rewound step's
-        checkpoint).
+        checkpoint). At a ``checkpoint`` (between steps: a protocol pause, a deferred
+        one, one during a delay) the tips stay at the safe height over where they were
+        until a command acts there (``lowering``): a step that goes elsewhere first does
+        not dip the used tip into the last well, perhaps of a plate swapped meanwhile.
         """
         while self.engine.state.pause is not None:
             if self.engine.state.park is not Park.PARKED:
                 await self._park()
             await self._wait_resumed()
             self.tripped.clear()
-            await self._unpark(back_to)
+            await self._unpark(back_to, hold_z=checkpoint)
 
     async def resume_step(self, interrupted: CommandEntry | None) -> None:
         """Resume the current step after an immediate pause (DESIGN.md §4).
@@ -145,18 +153,25 @@ class Pausing:
         settings = self.engine.config.interlocks
         return all(name in settings and settings[name].auto_resume for name in self.tripped)
 
-    async def _unpark(self, back_to: Position | None) -> None:
+    async def _unpark(self, back_to: Position | None, *, hold_z: bool = False) -> None:
         engine = self.engine
         assert self.parked_at is not None
         target = back_to if back_to is not None else self.parked_at
+        clearing = engine.model.clearing_config()
+        going = target
+        if hold_z:
+            up = {z: max(target[z], clearing.safe_height) for z in clearing.z_axes}
+            going = {**target, **up}
+            lower = {z: target[z] for z in up if up[z] - target[z] > 1e-9}
+            if lower:  # else one still pending from before this pause stands
+                self.lowering = lower
         engine.dispatch(ParkChanged(Park.UNPARKING))
         engine.record.flush()
         with engine.interruptible() as scope:
             if engine.state.pause is not None:
                 scope.cancel()
             await aio.checkpoint()
-            position = await parking.unpark(engine.controller,
-                                            engine.model.clearing_config(), target)
+            position = await parking.unpark(engine.controller, clearing, going)
             engine.model.position.update(position)
             await engine.modules.unpark()  # a shaker back at speed before the run goes on
         if scope.cancelled_caught:
@@ -166,7 +181,10 @@ class Pausing:
             engine.dispatch(ParkChanged(Park.NONE))
             return
         engine.model.position.update(position)
+        extra: dict[str, object] = {"rewind": True} if back_to is not None else {}
+        if hold_z and self.lowering is not None:
+            extra["z_held"] = True  # up until a command acts where the tips are
         engine.record.add("unpark", recorded=rounded(target), position=rounded(position),
-                          **({"rewind": True} if back_to is not None else {}))
+                          **extra)
         self.parked_at = None
         engine.dispatch(ParkChanged(Park.NONE))

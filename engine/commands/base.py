@@ -41,6 +41,7 @@ class Command(Frozen):
     kind: ClassVar[str] = "command"
     reversible: ClassVar[bool] = True
     moves_liquid: ClassVar[bool] = False  # its plunger draws or pushes what the tip holds
+    in_place: ClassVar[bool] = False  # it acts where the pipette is, without moving there
     execution: ClassVar[Execution] = Execution.INSTANT
 
     def params(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ class BlowOut(Command):
     kind = "blowOut"
     reversible = False
     moves_liquid = True
+    in_place = True
     execution = Execution.MOTION
     mount: str
     flow_rate: float

@@ -42,6 +42,7 @@ class LiquidCommand(Command):
 
     reversible = False
     moves_liquid = True
+    in_place = True
     execution = Execution.MOTION
     sign: ClassVar[float] = 1.0  # +1 draws liquid in, -1 pushes it out
     mount: str

@@ -19,6 +19,7 @@ class PrepareToAspirate(Command):
 
     kind = "prepareToAspirate"
     execution = Execution.MOTION
+    in_place = True
     mount: str
 
     def __init__(self, mount: str) -> None:

@@ -227,6 +227,9 @@ class TextLog:
                 self._add(t, f"unpark interrupted{where}")
             elif event.get("rewind"):
                 self._add(t, f"unparked back to the step's start{where}")
+            elif event.get("z_held"):
+                self._add(t, f"unparked{where and ' back to' + where}; the tips stay up until a "
+                             "command acts where they were")
             else:
                 self._add(t, f"unparked{where and ' back to' + where}")
         elif kind == "delay" and verbose:

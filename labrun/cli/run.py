@@ -451,6 +451,9 @@ def _event_line(event: Event) -> str | None:
     if kind == "unpark":
         if event.get("interrupted"):
             return f"unparking interrupted at {_pos(event['position'])}"
+        if event.get("z_held"):  # a checkpoint: the tips go down only to act there
+            return (f"unparked back to {_pos(event['position'])}; the tips stay up until a "
+                    "command acts where they were")
         return f"unparked back to {_pos(event['position'])}"
     return None
 

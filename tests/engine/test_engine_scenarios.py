@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from labrun_testing import P300, TIP_TOP, WELL, ScriptedRun
+from motion_trace import TraceItem
 
 from engine import commands as c
 from engine.actions import Abort, Pause
@@ -45,8 +46,46 @@ def test_protocol_pause_parks_waits_and_continues_from_where_it_was(run: Scripte
     assert run.control.resume().accepted
     run.settle()
     assert outcome.done.is_set() and outcome.error is None
-    assert run.status().position == pytest.approx(before, abs=0.01)
+    # Back over where it was, the tips at the safe height until a command acts there.
+    after = run.status().position
+    assert {a: v for a, v in after.items() if a not in ("Z", "A")} == pytest.approx(
+        {a: v for a, v in before.items() if a not in ("Z", "A")}, abs=0.01)
+    assert after["Z"] == pytest.approx(run.config.safe_height)
+    unpark = [e for e in run.events() if e["event"] == "unpark"][-1]
+    assert unpark["z_held"] is True and unpark["recorded"]["Z"] == pytest.approx(before["Z"])
     assert statuses(run)[-3:] == ["pausing", "paused", "running"]
+
+
+def test_after_a_protocol_pause_the_tip_goes_down_again_only_to_act_where_it_was() -> None:
+    trace: list[TraceItem] = []
+    run = ScriptedRun(trace=trace)
+    try:
+        run.play()
+        run.call(P300, name="load")
+        run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+        run.call(c.MoveTo("left", WELL, well="2/A1"), c.Aspirate("left", 50.0, 50.0, "2/A1"))
+        low = run.controller.position["Z"]
+        # "Swap the plate", resumed: the next call aspirates where the tip is, so the tip
+        # goes back down first and draws from the well, not the air.
+        run.call(c.WaitForResume("swap the plate"), name="pause")
+        run.control.resume()
+        run.settle()
+        assert run.controller.position["Z"] == pytest.approx(run.config.safe_height)
+        run.call(c.Aspirate("left", 20.0, 50.0, "2/A1"), name="aspirate here")
+        assert run.controller.position["Z"] == pytest.approx(low)
+        # Paused again; the next call goes to another well: the used tip does not dip into
+        # A1 (perhaps a fresh plate's) on its way there.
+        run.call(c.WaitForResume("swap the plate again"), name="pause")
+        run.control.resume()
+        run.settle()
+        moves_from = len(trace)
+        other = (WELL[0] + 9.0, WELL[1], WELL[2])
+        run.call(c.MoveTo("left", other, well="2/A2"), name="move on")
+        moved = [item for item in trace[moves_from:] if item[0] == "move"]
+        assert moved and all(end["Z"] > low + 100 for _, _, end in moved[:-1])
+        assert moved[-1][2]["X"] == pytest.approx(other[0] + 34.0)  # then down into A2
+    finally:
+        run.close()
 
 
 def test_deferred_pause_waits_for_the_next_checkpoint(run: ScriptedRun) -> None:

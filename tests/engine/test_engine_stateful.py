@@ -32,7 +32,7 @@ from motion_trace import PhysicalTrace, TraceItem, plunger_strokes
 from engine import commands as c
 from engine.actions import Pause
 from engine.record import read_record
-from engine.state import Status
+from engine.state import PauseSource, Status
 from hardware.config import InterlockConfig, default_config
 from hardware.frozen import replace
 
@@ -158,6 +158,9 @@ class RunMachine(RuleBasedStateMachine):
         delay = before_state.delay
         result = getattr(self.r.control, name)(*args, **kwargs)
         expected = before in ALLOWED[name]
+        if (name == "pause" and before_state.pause is not None
+                and before_state.pause.source is PauseSource.INTERLOCK):
+            expected = True  # held for when the interlock clears
         if name == "resume" and before_state.interlocks:
             expected = False
         if name == "skip_delay" and (delay is None or delay.skipped):
@@ -354,9 +357,18 @@ class RunMachine(RuleBasedStateMachine):
 
     @rule(active=st.booleans())
     def door(self, active: bool) -> None:
+        state = self.r.engine.state
+        # A person's pause asked for before or during the door's pause holds the run once
+        # the door closes, even a door that resumes by itself.
+        held = (not active and state.pause is not None and state.pending is not None
+                and state.pause.source is PauseSource.INTERLOCK and state.interlocks == {"door"}
+                and state.ending is None)
         self.r.control.set_interlock("door", active)
         self.r.settle()
         self._collect()
+        if held:
+            report = self.r.status()
+            assert report.status is Status.PAUSED and report.pause_source == "client", report
 
     # -- interventions at exact virtual instants, usually mid-move --------------------
 
@@ -514,6 +526,10 @@ class RunMachine(RuleBasedStateMachine):
                 assert parks, "unpark without park"
                 back_to = event["recorded"] if event.get("rewind") else parks[-1]
                 for axis, value in back_to.items():
+                    if event.get("z_held") and axis in self.config.z_axes:
+                        # At a checkpoint the tips stay up until a command acts there.
+                        assert event["position"][axis] >= value - 0.01
+                        continue
                     assert event["position"][axis] == pytest.approx(value, abs=0.01)
             elif kind == "pause_effect" and event["effect"] == "rewound":
                 assert types[event["id"]] not in IRREVERSIBLE, "an irreversible command ran again"

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from labrun_testing import assert_unparked_where_recorded
 
 from engine.state import Status
 from hardware.config import RobotConfig, load_config
@@ -238,9 +239,7 @@ def test_a_protocol_with_pauses_on_real_grbl(sim: str, tmp_path: Path) -> None:
         unparks = [e for e in run.record.events if e["event"] == "unpark"]
         assert len(unparks) == 2
         for unpark in unparks:
-            for axis in "XYZ":
-                assert unpark["position"][axis] == pytest.approx(unpark["recorded"][axis],
-                                                                 abs=0.01)
+            assert_unparked_where_recorded(unpark, config.z_axes)
 
 
 def test_labrun_doctor_reads_stock_grbls_settings(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from labrun_testing import assert_unparked_where_recorded
 
 from engine.state import Status
 from hardware.config import RobotConfig, config_from_dict
@@ -203,9 +204,7 @@ def test_a_protocol_with_a_deferred_and_an_immediate_pause_on_octoprints_virtual
         unparks = [e for e in events if e["event"] == "unpark"]
         assert len(parks) == len(unparks) == 2
         for unpark in unparks:  # back where the run paused, or at the rewound checkpoint
-            for axis in ("X", "Y", "Z", "B"):
-                assert unpark["position"][axis] == pytest.approx(unpark["recorded"][axis],
-                                                                 abs=0.01)
+            assert_unparked_where_recorded(unpark, config.z_axes, ("X", "Y", "Z", "B"))
         # The real peer asked for resends (lines 100 and 115), with an Error: before each.
         assert resent >= 2
         commands = [e for e in events if e["event"] == "command"]

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from labrun_testing import assert_unparked_where_recorded
 
 from engine.state import Status
 from hardware.config import load_config
@@ -78,9 +79,7 @@ def test_a_three_axis_gantry_runs_a_protocol_with_pauses_in_machine_coordinates(
         unparks = [e for e in events if e["event"] == "unpark"]
         assert len(unparks) == 2
         for unpark in unparks:
-            for axis in "XYZ":
-                assert unpark["position"][axis] == pytest.approx(unpark["recorded"][axis],
-                                                                 abs=0.01)
+            assert_unparked_where_recorded(unpark, config.z_axes)
 
 
 def test_a_robot_without_switches_ends_each_run_at_home_so_the_next_starts_there(

@@ -13,9 +13,11 @@ import contextlib
 import queue
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from motion_trace import TraceItem, TracingController, follow_record
 
 from engine import commands as c
@@ -210,3 +212,18 @@ class SteppedClock(RealClock):
 
     def now(self) -> float:
         return self.t
+
+
+def assert_unparked_where_recorded(unpark: Mapping[str, Any], z_axes: Iterable[str],
+                                   axes: Iterable[str] = ("X", "Y", "Z"),
+                                   tolerance: float = 0.01) -> None:
+    """The run continued from the position it paused at: every axis back at the recorded
+    position; after a checkpoint's pause (``z_held``) the Z axes above it, at the safe
+    height, until a command acts there."""
+    held = set(z_axes) if unpark.get("z_held") else set()
+    for axis in axes:
+        here, recorded = unpark["position"][axis], unpark["recorded"][axis]
+        if axis in held:
+            assert here >= recorded - tolerance, (axis, unpark)
+        else:
+            assert here == pytest.approx(recorded, abs=tolerance), (axis, unpark)

@@ -487,7 +487,9 @@ def test_the_log_lists_the_protocol_pause_and_its_automatic_resume(
     log = run_log(verbose)
     paused = log.index("status paused by protocol")
     assert log[paused + 1:paused + 3] == ["resume from simulate", "status running"]
-    assert "parked" in log and "unparked" in log and "delay elapsed" in log
+    assert "parked" in log and "delay elapsed" in log
+    # A protocol pause is a checkpoint: the tip waits up until a command acts there.
+    assert "unparked; the tips stay up until a command acts where they were" in log
     assert "  Aspirating 120.0 µL from A1 of Corning 96 Well Plate 360 µL Flat (slot 1)" in log
     assert not any("(" in line and "," in line.split("(")[-1] for line in log)  # no points
     _, very, _ = simulate(capsys, str(write(tmp_path, SMALL)), "-vv")
