@@ -133,11 +133,12 @@ class RobotModel:
         return point_z - self._mount(mount).offset[2]
 
     def tip_down(self) -> bool:
-        """Whether a mount's tip end (or nozzle) is below the top of the tallest labware:
-        it may be in a well now, and a step rewound from here would return it there."""
+        """Whether a mount's tip end (or nozzle) is below the top of the tallest labware
+        (not module): it may be in a well now, and a step rewound from here would return
+        it there."""
         for name, cfg in self.config.mounts.items():
             end = self.position[cfg.z_axis] + cfg.offset[2] - self.tip_length(name)
-            if end < self.deck_highest - 1e-6:
+            if end < self.labware_highest - 1e-6:
                 return True
         return False
 

@@ -11,6 +11,7 @@ profile and the shaker, and §5's module rules are checked after every step too.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -72,6 +73,22 @@ def well_point(well: str) -> tuple[float, float, float]:
     return (146.88 + 9.0 * (col - 1), 74.24 - 9.0 * "ABCDEFGH".index(row), 3.0)
 
 
+PLATE_TOP = 14.22
+PLATE = c.LoadLabware("corning_96_wellplate_360ul_flat", "2", "plate", PLATE_TOP)
+
+
+def well_at(x: float, y: float, z: float) -> str | None:
+    """The well of the plate in slot 2 a tip end at (x, y, z) is in (below its top,
+    within 3 mm of its centre), or None."""
+    if z >= PLATE_TOP - 1e-6:
+        return None
+    col, row = round((x - 146.88) / 9.0), round((74.24 - y) / 9.0)
+    if not (0 <= col < 12 and 0 <= row < 8):
+        return None
+    cx, cy = 146.88 + 9.0 * col, 74.24 - 9.0 * row
+    return f"2/{'ABCDEFGH'[row]}{col + 1}" if math.hypot(x - cx, y - cy) <= 3.0 else None
+
+
 class RunMachine(RuleBasedStateMachine):
     """One run, driven at random."""
 
@@ -102,6 +119,7 @@ class RunMachine(RuleBasedStateMachine):
                                trace=self.trace)
         self.run.play()
         self._call(P300)
+        self._call(PLATE)
         self._call(*MODULES)
 
     # -- helpers ----------------------------------------------------------------------
@@ -565,12 +583,21 @@ class RunMachine(RuleBasedStateMachine):
             assert twin.status().status is Status.SUCCEEDED
         finally:
             twin.close()
-        return PhysicalTrace(self.config, trace)
+        return PhysicalTrace(self.config, trace, well_at=well_at)
 
     def check_against_twin(self, final: str) -> None:
         """DESIGN.md §4: the same contacts as without pauses, and never lower."""
-        paused, twin = PhysicalTrace(self.config, self.trace), self.pause_free_twin()
+        paused, twin = PhysicalTrace(self.config, self.trace, well_at=well_at), \
+            self.pause_free_twin()
         mine, theirs = paused.rounded_contacts(), twin.rounded_contacts()
+        # The wells each tip went into, in the same order: never back into an earlier
+        # one (what the tip carried from the later one would go with it).
+        for mount, visits in paused.visits.items():
+            expected = twin.visits.get(mount, [])
+            if final == "succeeded":
+                assert visits == expected, (mount, visits, expected)
+            else:
+                assert visits == expected[:len(visits)], (mount, visits, expected)
         if final == "succeeded":
             assert mine == theirs
         else:  # ended early: a prefix, the last stroke perhaps cut short

@@ -10,6 +10,8 @@ of, in deck coordinates of the nozzle:
 - ``contacts``: every plunger stroke as (mount, tip, x, y, stroke mm), consecutive strokes
   of the same sign at the same place with the same tip merged (an aspirate finished
   after a pause is one contact);
+- ``visits``: the wells each tip end went into, in order (given ``well_at``): a pause
+  may enter a well again at once, never go back to an earlier one;
 - ``floor_violations(twin)``: every place where a nozzle, or a tip end with a given tip,
   went lower at some (x, y) than in the twin run; where the twin never was at that
   (x, y) with that tip, lower than the lowest height at which the twin travelled. The
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from engine.run import Run
@@ -34,6 +36,8 @@ SAMPLE_MM = 0.5       # sampling step along a move
 CELL_MM = 5.0         # spatial index cell
 
 Position = dict[str, float]
+WellAt = Callable[[float, float, float], "str | None"]
+"""The well a tip end at (x, y, z) is in, or None."""
 TraceItem = tuple[str, Any, Any]
 
 
@@ -126,8 +130,13 @@ class PhysicalTrace:
     """Contacts and paths of one run, up to where its ending (stop, abort, ...) began."""
 
     def __init__(self, config: RobotConfig, trace: Sequence[TraceItem], *,
-                 xy_decimals: int = 2, z_tolerance: float = Z_TOLERANCE) -> None:
+                 xy_decimals: int = 2, z_tolerance: float = Z_TOLERANCE,
+                 well_at: WellAt | None = None) -> None:
         self.config = config
+        self.well_at = well_at
+        self.visits: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
+        """Each mount's (tip, well) in the order its tip end went into them (by
+        ``well_at``), a well entered again at once counted once."""
         self.xy_decimals = xy_decimals
         self.z_tolerance = z_tolerance
         self.contacts: list[tuple[str, str | None, float, float, float]] = []
@@ -175,6 +184,11 @@ class PhysicalTrace:
             self.safe[(name, tip_id)] = self.config.safe_height + oz - length
             self.tip_paths[(name, tip_id)].append(
                 ((a[0], a[1], a[2] - length), (b[0], b[1], b[2] - length)))
+            if self.well_at is not None:
+                well = self.well_at(b[0], b[1], b[2] - length)
+                visits = self.visits[name]
+                if well is not None and (not visits or visits[-1] != (tip_id, well)):
+                    visits.append((tip_id, well))
 
     def _add_contact(self, mount: str, tip: str | None, x: float, y: float,
                      stroke: float) -> None:
