@@ -630,6 +630,9 @@ class InstrumentContext:
                              f"mixing {rounded} times, as Opentrons does")
             repetitions = rounded
         repetitions = int(repetitions)
+        if repetitions == 0:  # Opentrons aspirates and dispenses before it counts
+            self._steps.warn("mix: repetitions=0 mixes once, as Opentrons does")
+            repetitions = 1
         volume = self._zero_means_all(volume)
         amount = self._capacity() - self._volume if volume is None else volume
         for i in range(repetitions):

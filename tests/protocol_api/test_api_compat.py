@@ -136,6 +136,27 @@ def test_a_fractional_mix_count_mixes_as_opentrons_does_and_says_so(
                                 "times, as Opentrons does")
 
 
+def test_a_mix_of_zero_repetitions_mixes_once_as_opentrons_does_and_says_so(
+        ctx: EmbeddedContext) -> None:
+    # Opentrons aspirates and dispenses before it counts: mix(0) and a transfer's
+    # mix_after=(0, v) each mix once (its simulator says "Mixing 0 times", then does).
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    pipette.pick_up_tip()
+    pipette.mix(0, 50, plate["A1"])
+    pipette.transfer(10, plate["A1"], plate["A2"], mix_after=(0, 10), new_tip="never")
+    commands = protocol_commands(ctx)
+    liquid = [(cmd.kind, cmd.volume, cmd.well) for cmd in commands
+              if isinstance(cmd, (c.Aspirate, c.Dispense))]
+    assert liquid == [("aspirate", 50.0, "2/A1"), ("dispense", 50.0, "2/A1"),
+                      ("aspirate", 10.0, "2/A1"), ("dispense", 10.0, "2/A2"),
+                      ("aspirate", 10.0, "2/A2"), ("dispense", 10.0, "2/A2")]
+    warnings = [cmd.message for cmd in commands if isinstance(cmd, c.Comment)]
+    assert len(warnings) == 2
+    assert all(w.endswith("mix: repetitions=0 mixes once, as Opentrons does") for w in warnings)
+
+
 def test_a_multi_channel_touches_the_walls_of_a_reservoir_well_around_its_centre(
         ctx: EmbeddedContext) -> None:
     reservoir = ctx.load_labware("nest_12_reservoir_15ml", 1)
