@@ -120,9 +120,14 @@ class GcodeController:
         return not self.dialect.interlock_blocks_motion
 
     async def connect(self) -> None:
-        """Open the port, start the reader and bring the firmware to mm/absolute mode."""
+        """Open the port, start the reader and bring the firmware to mm/absolute mode;
+        connected already, nothing, unless the connection was lost since (the cable
+        pulled, the controller reset): then it is opened again, and the robot must be
+        homed again."""
         if self._link is not None:
-            return
+            if self._link.fault is None:
+                return
+            await self.disconnect()
         transport = self._transport or await open_transport(
             self.port, baudrate=self.config.controller.baudrate, timeout=self.timeout_s)
         self._transport = None  # a given transport is used once

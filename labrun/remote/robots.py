@@ -133,7 +133,10 @@ class Robot:
         return served
 
     async def home_if_needed(self) -> None:
-        """Home the robot if it must be (just connected, or halted); HardwareFault if not."""
+        """Home the robot if it must be (just connected, or halted); HardwareFault if not.
+        A connection lost since the last run (between runs, nobody notices) is opened
+        again first, rather than fail every later run at once."""
+        await self.controller.connect()
         if self.controller.requires_homing:
             await self.controller.home()
 

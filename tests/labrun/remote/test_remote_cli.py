@@ -162,3 +162,34 @@ def test_emulated_robot_runs_the_queue_over_a_real_socket(run_worker: bool) -> N
             client.close()
     finally:
         robot.close()
+
+
+def test_a_robot_connection_lost_between_runs_is_opened_again_for_the_next(
+        tmp_path: Path) -> None:
+    # The cable pulled (or the board reset) while the server waited: nobody noticed, and
+    # every later run failed at once with "closed the connection". The next run opens the
+    # connection again, homes, and runs.
+    from hardware.emulator import running_emulator
+    from hardware.factory import emulator_config
+    from hardware.frozen import replace
+    from labrun.remote.robots import hardware_robot
+
+    base = emulator_config("grbl")
+    with running_emulator("grbl", speed=50.0, config=base) as emu:
+        config = replace(base, controller=replace(base.controller, port=emu.address,
+                                                  timeout_s=2.0))
+        robot = hardware_robot(config)
+        try:
+            with start_server(RunManager(robot)) as handle:
+                client = RunManagerAPI(handle.url, token=handle.token)
+                for _ in range(2):
+                    client.queue_item_add(QUICK)
+                    client.queue_start()
+                    client.wait_for_idle(timeout=WAIT)
+                    emu.drop_connection()  # between runs
+                results = [h["result"] for h in client.history_get()["items"]]
+                assert [r["exit_status"] for r in results] == ["succeeded", "succeeded"]
+                assert emu.stats.connections == 2
+                client.close()
+        finally:
+            robot.close()
