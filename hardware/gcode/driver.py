@@ -142,6 +142,13 @@ class GcodeController:
         self._needs_init = True
         try:
             await self._handshake()
+        except HardwareFault as exc:
+            with anyio.CancelScope(shield=True):
+                await self.disconnect()
+            other = other_firmware(link.heard, self.dialect.name)
+            if other is None:
+                raise
+            raise type(exc)(f"{exc}; {other}") from exc
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.disconnect()
@@ -631,3 +638,20 @@ async def open_controller(config: RobotConfig, **options: Any) -> AsyncIterator[
     finally:
         with anyio.CancelScope(shield=True):
             await controller.disconnect()
+
+
+FIRMWARE_MARKS = {"grbl": ("grbl",), "marlin": ("marlin",), "smoothie": ("smoothie",)}
+"""Words in a firmware's banner or version line that name it (grblHAL's says Grbl too)."""
+
+
+def other_firmware(lines: Iterable[str], dialect: str) -> str | None:
+    """What to say when a controller that did not answer as ``dialect`` said it is
+    another firmware (one of ``lines``, those the dialect did not know), or None."""
+    for line in lines:
+        low = line.lower()
+        for name, marks in FIRMWARE_MARKS.items():
+            if name != dialect and any(mark in low for mark in marks):
+                return (f"the controller said {line.strip()!r}: it looks like {name} "
+                        f"firmware, but the robot file says dialect = {dialect!r}")
+    return None
+

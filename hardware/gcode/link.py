@@ -48,6 +48,10 @@ an idle or alarmed controller that does not answer a line is timed out."""
 StatusHook = Callable[[Event], None]
 
 
+HEARD_LINES = 8
+"""How many of the lines a dialect does not know a link keeps (``Link.heard``)."""
+
+
 class Link:
     """One open connection to a firmware, with its background reader and poller."""
 
@@ -65,6 +69,9 @@ class Link:
         self.garbled_reports = 0
         """Status reports that arrived damaged and were ignored (a noisy line)."""
         self.last_garbled = ""
+        self.heard: list[str] = []
+        """The first lines the dialect did not take for its own (a banner of another
+        firmware, when the robot file names the wrong one)."""
         self.work_offset: Axes | None = None
         """The latest ``WCO:`` (GRBL sends it only every so many reports)."""
         self.position: Axes | None = None
@@ -268,6 +275,8 @@ class Link:
                 log.warning("controller: ignored a damaged status report (%d so far): %s",
                             self.garbled_reports, event.text)
         elif isinstance(event, Info):
+            if len(self.heard) < HEARD_LINES:
+                self.heard.append(event.text)
             if "Door" in event.text:
                 self._poll_now.set()
             log.debug("controller: %s", event.text)

@@ -10,6 +10,7 @@ import pytest
 from hardware.config import RobotConfig
 from hardware.controller import HardwareFault, MotionController, NotHomedError
 from hardware.emulator import EmulatorHandle, running_emulator
+from hardware.frozen import replace
 from hardware.gcode import (
     GcodeController,
     InterlockActive,
@@ -298,3 +299,20 @@ async def test_connect_and_disconnect_from_different_tasks(
         tg.start_soon(ctl.disconnect)
     with pytest.raises(HardwareFault, match="not connected"):
         await ctl.read_position()
+
+
+@pytest.mark.parametrize(("robot_file_says", "firmware"), [("marlin", "grbl"),
+                                                           ("grbl", "marlin")])
+async def test_the_wrong_dialect_is_named_from_the_banner_the_firmware_sent(
+        robot_file_says: str, firmware: str, config_for: ConfigFor) -> None:
+    # "No answer" alone sends someone hunting for a cable or a baud rate; the firmware
+    # did answer, with its own name.
+    with running_emulator(firmware, speed=SPEED) as emu:
+        config = config_for(robot_file_says, emu.address)
+        config = replace(config, controller=replace(config.controller, timeout_s=1.0))
+        with pytest.raises(HardwareFault) as raised:
+            async with open_controller(config, poll_interval=POLL_S):
+                pass
+    assert (f"it looks like {firmware} firmware, but the robot file says dialect = "
+            f"{robot_file_says!r}") in str(raised.value)
+    assert "the controller said" in str(raised.value)
