@@ -761,6 +761,7 @@ class InstrumentContext:
         size_y = location.diameter if location.diameter is not None else location.width
         target = location.top(float(v_offset))
         point = self._primary_point(target)  # a multi-channel centred on a reservoir
+        self._check_depth("touch_tip", target, point)
         self._steps.send(c.TouchTip(
             self._mount, (point.x, point.y, point.z), float(radius) * float(size_x or 0) / 2,
             float(radius) * float(size_y or 0) / 2, min(max(float(speed), 1.0), 80.0),
@@ -786,7 +787,25 @@ class InstrumentContext:
                                 f"{minimum_z_height!r}")
         self._move(location, force_direct, minimum_z_height,
                    None if speed is None else _speed("move_to: speed", speed))
+        self._check_depth("move_to", location, self._primary_point(location))
         return self
+
+    def _check_depth(self, verb: str, location: Location, point: Point) -> None:
+        """Warn when ``point`` (where ``location`` puts the tip) is more than
+        ``BELOW_BOTTOM_MARGIN_MM`` below the bottom of its well, or below the deck when it
+        is in none: the liquid steps are checked in ``_other_wells``."""
+        well = well_of(location)
+        if well is None:
+            if point.z < -BELOW_BOTTOM_MARGIN_MM and ("deck", self._steps.line) not in self._warned:
+                self._warned.add(("deck", self._steps.line))
+                tip = "the tips go" if self._spec.channels > 1 else "the tip goes"
+                self._steps.warn(f"{verb}: {tip} {-point.z:.1f} mm below the deck; on a robot "
+                                 "it would press into the deck or what stands on it")
+            return
+        under = well.parent.well_at(point.x, point.y)
+        bottom = (under or well).bottom().point.z
+        if point.z < bottom - BELOW_BOTTOM_MARGIN_MM:
+            self._warn_below(verb, well, bottom - point.z)
 
     @api_step("home")
     def home(self) -> InstrumentContext:

@@ -118,6 +118,36 @@ def test_a_tip_below_the_bottom_of_its_well_is_warned_of_once_a_line(
         "2.0 mm below the well's bottom; on a robot it would press into the labware"]
 
 
+def test_a_move_or_touch_tip_below_the_bottom_is_warned_of_too(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent('''
+        from opentrons import types
+        metadata = {"apiLevel": "2.15"}
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+            p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p.pick_up_tip()
+            p.touch_tip(plate["A1"], v_offset=-20)
+            p.move_to(plate["A2"].bottom(-5))
+            p.move_to(plate["A2"].bottom(-0.5))  # pressed against the bottom: no warning
+            p.move_to(plate["A3"].top())
+            p.move_to(types.Location(types.Point(200, 150, -4), None))
+            p.drop_tip()
+    ''').lstrip("\n"))
+    assert main(["simulate", str(path)]) == 0
+    lines = capsys.readouterr().out.split("\nRun log\n", 1)[1].splitlines()
+    warnings = [line.strip() for line in lines if line.strip().startswith("warning: ")]
+    assert warnings == [
+        f"warning: {path}:8: touch_tip at A1 of corning_96_wellplate_360ul_flat: the tip goes "
+        "9.3 mm below the well's bottom; on a robot it would press into the labware",
+        f"warning: {path}:9: move_to at A2 of corning_96_wellplate_360ul_flat: the tip goes "
+        "5.0 mm below the well's bottom; on a robot it would press into the labware",
+        f"warning: {path}:12: move_to: the tip goes 4.0 mm below the deck; on a robot it "
+        "would press into the deck or what stands on it"]
+
+
 def test_a_module_call_that_warns_keeps_its_sentence(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "protocol.py"
