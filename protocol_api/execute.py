@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from hardware.devices import Device
 
 from .context import ProtocolContext
 from .errors import ProtocolError, exit_message
-from .loader import LocatedLoadError, ProtocolSource, load_protocol
+from .loader import LoadInterrupted, LocatedLoadError, ProtocolSource, load_protocol
 from .steps import is_library
 from .watchdog import Watchdog
 
@@ -95,7 +96,8 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
     of wall time (``Watchdog``; for simulations, where every call is answered at once);
     ``watchdog_hint`` says, in the failure, how the caller's user sets that limit.
     """
-    source = protocol if isinstance(protocol, ProtocolSource) else load_protocol(protocol)
+    source = (protocol if isinstance(protocol, ProtocolSource)
+              else _load_watched(protocol, watchdog_s, watchdog_hint))
     holder: list[Run] = []
 
     def run_protocol(channel: CommandChannel) -> None:
@@ -177,3 +179,39 @@ def open_context(*, config: RobotConfig | None = None,
 
 __all__ = ["EmbeddedContext", "LocatedLoadError", "create_run", "open_context",
            "protocol_error"]
+
+
+def _load_watched(path: str | Path, limit_s: float, hint: str) -> ProtocolSource:
+    """``load_protocol``, failing a top level that runs ``limit_s`` seconds (a loop that
+    never ends before ``run`` is even defined) as the watchdog fails a stuck ``run``.
+    Only in the main thread, which Python can interrupt (as Ctrl-C does)."""
+    if limit_s <= 0 or threading.current_thread() is not threading.main_thread():
+        return load_protocol(path)
+    import _thread
+
+    lock = threading.Lock()
+    state = {"loading": True, "fired": False}
+
+    def watch() -> None:
+        if finished.wait(limit_s):
+            return
+        with lock:
+            if state["loading"]:
+                state["fired"] = True
+                _thread.interrupt_main()
+
+    finished = threading.Event()
+    threading.Thread(target=watch, name="labrun-load-watchdog", daemon=True).start()
+    try:
+        return load_protocol(path)
+    except LoadInterrupted as exc:
+        if not state["fired"]:
+            raise  # Ctrl-C
+        said = f" ({hint})" if hint else ""
+        raise LocatedLoadError(f"the protocol's top level ran for {limit_s:g} s without "
+                               f"finishing and seems stuck{said}", exc.location) from None
+    finally:
+        with lock:
+            state["loading"] = False
+        finished.set()
+

@@ -145,6 +145,21 @@ def test_the_watchdog_fails_a_stuck_simulation_at_its_line(tmp_path: Path) -> No
     assert "status:              failed" in done.stdout
 
 
+def test_the_watchdog_fails_a_top_level_that_never_ends(tmp_path: Path) -> None:
+    # A loop before run() is even defined: load errors are bad input, exit 2.
+    path = tmp_path / "protocol.py"
+    path.write_text('metadata = {"apiLevel": "2.15"}\nwhile True:\n    pass\n\n'
+                    'def run(ctx):\n    pass\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "labrun.cli.main", "simulate", str(path), "--watchdog", "0.5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=WAIT_S)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] in {
+        f"error: {path}:{line}: the protocol's top level ran for 0.5 s without finishing and "
+        "seems stuck (the watchdog of simulate; --watchdog SECONDS sets the limit, 0 turns "
+        "it off)" for line in (2, 3)}
+
+
 def test_ctrl_c_ends_a_stuck_simulation_with_its_summary_and_no_traceback(
         tmp_path: Path) -> None:
     path = write(tmp_path, STUCK)
