@@ -38,6 +38,7 @@ from .compat import assert_never
 from .core import StalledPolicy
 from .ending import RunEnding
 from .entries import ActionResult, CommandEntry, StepJournal
+from .errors import error_line
 from .inbox import Inbox
 from .modules import Modules
 from .pausing import Pausing
@@ -199,7 +200,7 @@ class Engine:
                 self.ending.fail(str(exc), request.line)  # the waiting call raises RunFailed
                 return
             except Exception as exc:  # a bug must still end the run, never strand it
-                self.ending.fail(f"internal error: {type(exc).__name__}: {exc}", request.line)
+                self.ending.fail(f"internal error: {error_line(exc)}", request.line)
                 return
             self.inbox.current = None
             if threading.get_ident() != request.sender:

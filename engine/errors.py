@@ -20,3 +20,10 @@ class RunHalted(RunStopped):
 
 class RunFailed(RunStopped):
     """The run failed (a hardware fault or a command the robot could not carry out)."""
+
+
+def error_line(error: BaseException) -> str:
+    """An exception as one line: ``Type: message``, or ``Type`` alone when it says
+    nothing (``raise RuntimeError()``), its lines joined."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -26,7 +26,7 @@ from .channel import CommandChannel
 from .core import StalledPolicy
 from .engine import Engine
 from .entries import ActionResult
-from .errors import RunStopped
+from .errors import RunStopped, error_line
 from .record import RunRecord
 from .state import RunState, Status
 from .status import RunStatusReport, report
@@ -42,7 +42,7 @@ def default_explain(error: BaseException) -> tuple[str, str | None]:
 
     frames = traceback.extract_tb(error.__traceback__)
     location = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
-    return f"{type(error).__name__}: {error}", location
+    return error_line(error), location
 
 
 class Run:

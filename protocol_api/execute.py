@@ -11,7 +11,7 @@ from pathlib import Path
 from engine.actions import Action, Resume, Stop
 from engine.channel import CommandChannel
 from engine.core import StalledPolicy
-from engine.errors import RunStopped
+from engine.errors import RunStopped, error_line
 from engine.run import ErrorExplainer, Run, RunControl
 from engine.state import RunState
 from hardware.clock import Clock
@@ -48,7 +48,7 @@ def explain_for(protocol_file: str | None) -> ErrorExplainer:
         elif isinstance(error, SystemExit):
             message = exit_message(error)
         else:
-            message = f"{type(error).__name__}: {error}"
+            message = error_line(error)
         return message, location
 
     return explain

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.errors import error_line
 from hardware.frozen import Frozen
 
 from .errors import ProtocolExit, ProtocolLoadError, exit_message
@@ -247,7 +248,7 @@ def _execute(tree: ast.Module, name: str) -> dict[str, Any]:
         raise LoadInterrupted(f"{name}:{_line_in(exc, name)}") from exc
     except Exception as exc:
         line = _line_in(exc, name)
-        raise LocatedLoadError(f"the protocol's top level raised {type(exc).__name__}: {exc}",
+        raise LocatedLoadError(f"the protocol's top level raised {error_line(exc)}",
                                f"{name}:{line}") from exc
     return namespace
 

@@ -44,6 +44,8 @@ LOAD_ERRORS = [
      "the protocol tried to exit (SystemExit)" + EXIT),
     ("run = 42", "\nrun = 42\n", 5,
      "run must be a function taking the protocol context, not int 42"),
+    ("a bare raise at the top level", "raise RuntimeError()\ndef run(ctx):\n    pass\n", 5,
+     "the protocol's top level raised RuntimeError"),
 ]
 RUN_ERRORS = [
     ("a nan delay", 'def run(ctx):\n    ctx.comment("a")\n    ctx.delay(seconds=float("nan"))\n',
@@ -56,6 +58,11 @@ RUN_ERRORS = [
      "the protocol tried to exit (os._exit(4))" + EXIT),
     ("raise SystemExit in run", "def run(ctx):\n    raise SystemExit(1)\n", 6,
      "the protocol tried to exit (SystemExit, code 1)" + EXIT),
+    # One line: no dangling colon for an error with no message, its lines joined.
+    ("an error with no message", "def run(ctx):\n    raise RuntimeError()\n", 6,
+     "RuntimeError"),
+    ("an error of two lines", 'def run(ctx):\n    raise ValueError("first\\nsecond")\n', 6,
+     "ValueError: first second"),
 ]
 
 
