@@ -475,7 +475,7 @@ class ProtocolContext:
     def __getattr__(self, name: str) -> Any:
         if name in _UNSUPPORTED:
             raise UnsupportedAPIError(
-                f"ProtocolContext.{name}: {_UNSUPPORTED[name]} are not supported by labrun")
+                f"ProtocolContext.{name}: labrun does not support {_UNSUPPORTED[name]}")
         raise AttributeError(f"'ProtocolContext' object has no attribute {name!r}")
 
     def __repr__(self) -> str:

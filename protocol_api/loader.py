@@ -72,10 +72,16 @@ def load_protocol(path: str | Path) -> ProtocolSource:
     """Read, check and execute a protocol file's top level; nothing runs on the robot."""
     path = Path(path).resolve()
     name = str(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # A device (/dev/zero) or a pipe would be read for ever.
+        raise LocatedLoadError("the protocol is not a regular file", name)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise LocatedLoadError(f"cannot read the protocol file: {exc.strerror}", name) from None
+    if path.suffix.lower() == ".json" and data.lstrip()[:1] == b"{":
+        raise LocatedLoadError("this is an Opentrons JSON protocol (from the Protocol "
+                               "Designer); labrun runs Python protocols", name)
     text = _decode(data, name)
     try:
         tree = ast.parse(text, filename=name)

@@ -215,6 +215,16 @@ def test_a_syntax_error_names_its_line(tmp_path: Path) -> None:
     assert error.location == f"{path}:3"
 
 
+def test_a_json_protocol_or_a_device_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "designer.json"
+    path.write_text('{"metadata": {"protocolName": "x"}, "commands": []}')
+    error = load_error(path)
+    assert str(error) == ("this is an Opentrons JSON protocol (from the Protocol Designer); "
+                          "labrun runs Python protocols")
+    error = load_error(Path("/dev/zero"))  # read for ever, before
+    assert (str(error), error.location) == ("the protocol is not a regular file", "/dev/zero")
+
+
 def test_a_null_byte_names_its_line(tmp_path: Path) -> None:
     # Python's own error gives no line for it ("nul.py:None" before).
     path = tmp_path / "nul.py"
