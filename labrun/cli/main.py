@@ -56,12 +56,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = next((a for a in arguments if not a.startswith("-")), None)
     parser = build_parser(chosen if chosen in COMMANDS else None)
     args = parser.parse_args(arguments)
+    if not getattr(args, "debug", False):
+        _quiet_protocol_threads()
     try:
         status: int = args.handler(args)
     except BrokenPipeError:  # `labrun simulate FILE | head`: the reader has had enough
         sys.stdout = None  # nothing more to flush at exit
         return 0
     return status
+
+
+def _quiet_protocol_threads() -> None:
+    """A protocol error raised in a thread the protocol started (a call from the wrong
+    thread) is the run's error, said in one line with its ``file:line``: Python's own
+    traceback of that thread is left out, unless ``--debug``."""
+    import threading
+
+    default = threading.excepthook
+
+    def hook(info: threading.ExceptHookArgs) -> None:
+        from protocol_api.errors import ProtocolError  # only when a thread fails
+
+        if not issubclass(info.exc_type, ProtocolError):
+            default(info)
+
+    threading.excepthook = hook
 
 
 class Parser(argparse.ArgumentParser):

@@ -193,3 +193,15 @@ def test_a_negative_watchdog_is_bad_input(tmp_path: Path,
     path = write(tmp_path, STUCK)
     status, _, err = labrun(capsys, "simulate", str(path), "--watchdog", "-1")
     assert (status, err) == (2, "error: --watchdog must be 0 (off) or more seconds, not -1\n")
+
+
+def test_a_call_from_another_thread_is_one_line_without_a_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, "import threading\n\ndef run(ctx):\n"
+                           "    helper = threading.Thread(target=lambda: ctx.comment('x'))\n"
+                           "    helper.start()\n    helper.join()\n")
+    done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate", str(path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=WAIT_S)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].endswith(
+        "protocol calls must come from the thread that runs run(ctx)")
