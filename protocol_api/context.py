@@ -43,7 +43,7 @@ _UNSUPPORTED = {
     "load_labware_from_definition": "loading labware from a definition object",
     "load_trash_bin": "trash bins (the OT-2 fixed trash is always loaded)",
     "load_waste_chute": "waste chutes",
-    "move_labware": "moving labware",
+    "move_labware": "moves of labware",
     "load_instrument_from_definition": "custom instrument definitions",
     # added in apiLevels 2.21 to 2.27
     "define_liquid_class": "liquid classes",
@@ -51,7 +51,7 @@ _UNSUPPORTED = {
     "wait_for_tasks": "tasks",
     "create_timer": "tasks",
     "load_lid_stack": "lid stacks",
-    "move_lid": "moving lids",
+    "move_lid": "moves of lids",
     "robot": "robot contexts",
 }
 
@@ -475,7 +475,7 @@ class ProtocolContext:
     def __getattr__(self, name: str) -> Any:
         if name in _UNSUPPORTED:
             raise UnsupportedAPIError(
-                f"ProtocolContext.{name}: labrun does not support {_UNSUPPORTED[name]}")
+                f"ProtocolContext.{name}: {_UNSUPPORTED[name]} are not supported by labrun")
         raise AttributeError(f"'ProtocolContext' object has no attribute {name!r}")
 
     def __repr__(self) -> str:

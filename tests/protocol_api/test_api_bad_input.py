@@ -134,7 +134,7 @@ CASES: list[tuple[str, str, str]] = [
      'pass\np300.transfer_with_liquid_class(None, 50, plate["A1"], plate["A2"])',
      "InstrumentContext.transfer_with_liquid_class is not supported by labrun"),
     ("tasks (apiLevel 2.27 on)", "pass\nctx.wait_for_tasks([])",
-     "ProtocolContext.wait_for_tasks: labrun does not support tasks"),
+     "ProtocolContext.wait_for_tasks: tasks are not supported by labrun"),
     ("pipette.air_gap over no well", "p300.pick_up_tip()\np300.air_gap(400)",
      "air_gap: 400 µL would put 400 µL in the tip"),
     ("transfer(air_gap=300)", 'pass\np300.transfer(50, plate["A1"], plate["A2"], air_gap=300)',
