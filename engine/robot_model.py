@@ -136,9 +136,12 @@ class RobotModel:
         """Whether a mount's tip end (or nozzle) is below the top of the tallest labware
         (not module): it may be in a well now, and a step rewound from here would return
         it there."""
-        for name, cfg in self.config.mounts.items():
-            end = self.position[cfg.z_axis] + cfg.offset[2] - self.tip_length(name)
-            if end < self.labware_highest - 1e-6:
+        highest = self.labware_highest - 1e-6
+        position, pipettes = self.position, self.pipettes
+        for name, cfg in self.config.mounts.items():  # once a step: no calls but these
+            pipette = pipettes.get(name)
+            tip = pipette.tip_length if pipette is not None else None
+            if position[cfg.z_axis] + cfg.offset[2] - (tip or 0.0) < highest:
                 return True
         return False
 
