@@ -802,8 +802,7 @@ class InstrumentContext:
                 self._steps.warn(f"{verb}: {tip} {-point.z:.1f} mm below the deck; on a robot "
                                  "it would press into the deck or what stands on it")
             return
-        under = well.parent.well_at(point.x, point.y)
-        bottom = (under or well).bottom().point.z
+        bottom = self._under(well, point)[2]
         if point.z < bottom - BELOW_BOTTOM_MARGIN_MM:
             self._warn_below(verb, well, bottom - point.z)
 
@@ -899,30 +898,36 @@ class InstrumentContext:
         well = well_of(target)
         if well is None:
             return ()
-        labware = well.parent
         point = self._primary_point(target)
-        key = (id(labware), point.x, point.y)
-        found = self._nozzle_cache.get(key)
-        if found is None:
-            wells = []
-            if self._spec.channels > 1:
-                (_, (x0, y0, _)), *nozzles = self._spec.nozzles
-                for _, (x, y, _) in nozzles:
-                    other = labware.well_at(point.x + x - x0, point.y + y - y0)
-                    if other is not None:
-                        wells.append(_ref(other))
-            if len(self._nozzle_cache) > 4096:  # a protocol of ever new offsets: flat memory
-                self._nozzle_cache.clear()
-            under = labware.well_at(point.x, point.y)
-            bottom = (under or well).bottom().point.z
-            found = self._nozzle_cache[key] = (under, tuple(wells), bottom)
-        under, wells_under, bottom = found
+        found = self._nozzle_cache.get((id(well.parent), point.x, point.y))
+        under, wells_under, bottom = found if found is not None else self._under(well, point)
         if verb is not None:
             if under is not well and (under is None or _ref(under) != _ref(well)):
                 self._warn_stray(verb, well, under, point)
             if point.z < bottom - BELOW_BOTTOM_MARGIN_MM:
                 self._warn_below(verb, well, bottom - point.z)
         return wells_under
+
+    def _under(self, well: Well, point: Point) -> tuple[Well | None, tuple[str, ...], float]:
+        """What the first nozzle at ``point`` (sent to ``well``) is over: the well of the
+        labware there (None: none), the wells under the other nozzles, and the bottom it
+        would press into; kept in ``_nozzle_cache`` by place (the liquid steps look there
+        first, without a call: most go to the same few places)."""
+        labware = well.parent
+        wells = []
+        if self._spec.channels > 1:
+            (_, (x0, y0, _)), *nozzles = self._spec.nozzles
+            for _, (x, y, _) in nozzles:
+                other = labware.well_at(point.x + x - x0, point.y + y - y0)
+                if other is not None:
+                    wells.append(_ref(other))
+        if len(self._nozzle_cache) > 4096:  # a protocol of ever new offsets: flat memory
+            self._nozzle_cache.clear()
+        under = labware.well_at(point.x, point.y)
+        bottom = (under or well).bottom().point.z
+        found = self._nozzle_cache[(id(labware), point.x, point.y)] = (
+            under, tuple(wells), bottom)
+        return found
 
     def _warn_stray(self, verb: str, well: Well, under: Well | None, point: Point) -> None:
         """The run log's warning that the tip is over another well than the one the command

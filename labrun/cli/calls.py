@@ -265,7 +265,7 @@ class CallCommands:
                 if self._air.by_mount:  # air is not liquid: what went in last goes first
                     volume = self._air.liquid_dispensed(params["mount"], volume)
                 if volume > 1e-9:
-                    self._given[params["well"]] = self._given.get(params["well"], 0.0) + volume
+                    _add(self._given, params, volume)
         elif kind == "aspirate" and params.get("air_gap"):
             self._air.drawn(params["mount"], float(params["volume"]))
         elif kind in ("blowOut", "dropTip") and "mount" in params:
@@ -293,9 +293,11 @@ def _same(one: Params, other: Params) -> bool:
     return one.get("well") == other.get("well") and one.get("volume") == other.get("volume")
 
 
-def _add(volumes: dict[str, float], params: Params) -> None:
+def _add(volumes: dict[str, float], params: Params, volume: float | None = None) -> None:
+    """Count ``volume`` (the command's own when None) to the command's well."""
     well = params["well"]
-    volumes[well] = volumes.get(well, 0.0) + float(params["volume"])
+    volumes[well] = volumes.get(well, 0.0) + (float(params["volume"]) if volume is None
+                                              else volume)
 
 
 def sentence(name: str, commands: CallCommands, labels: Labels) -> str:

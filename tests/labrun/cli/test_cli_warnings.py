@@ -23,6 +23,16 @@ def run(ctx):
 '''
 
 
+def simulated_warnings(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                       protocol: str) -> tuple[Path, list[str]]:
+    """Simulate ``protocol`` (it succeeds): its path and the warnings of its run log."""
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(protocol).lstrip("\n"))
+    assert main(["simulate", str(path)]) == 0
+    lines = capsys.readouterr().out.split("\nRun log\n", 1)[1].splitlines()
+    return path, [line.strip() for line in lines if line.strip().startswith("warning: ")]
+
+
 @pytest.mark.parametrize("verbosity", [[], ["-v"]])
 def test_warnings_are_in_the_run_log_under_their_call(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], verbosity: list[str]) -> None:
@@ -70,11 +80,7 @@ def test_a_tip_over_another_well_than_the_one_named_is_warned_of_once_a_line(
     the rim: the command names the well, as Opentrons reports it, and the run log says
     where the tip is, once a protocol line. A tip just past the rim, touching the side,
     is not warned of."""
-    path = tmp_path / "protocol.py"
-    path.write_text(textwrap.dedent(STRAY).lstrip("\n"))
-    assert main(["simulate", str(path)]) == 0
-    lines = capsys.readouterr().out.split("\nRun log\n", 1)[1].splitlines()
-    warnings = [line.strip() for line in lines if line.strip().startswith("warning: ")]
+    path, warnings = simulated_warnings(capsys, tmp_path, STRAY)
     assert warnings == [
         f"warning: {path}:14: aspirate at A1 of corning_96_wellplate_360ul_flat: the tip is "
         "9.0 mm from its centre, over A2; the command names A1, as Opentrons does",
@@ -106,11 +112,7 @@ def test_a_tip_below_the_bottom_of_its_well_is_warned_of_once_a_line(
     """A tip sent below a well's bottom would press into the labware on a robot: the run
     log says so once a protocol line. A tip up to 1 mm below it, pressed against the
     bottom, is not warned of."""
-    path = tmp_path / "protocol.py"
-    path.write_text(textwrap.dedent(BELOW).lstrip("\n"))
-    assert main(["simulate", str(path)]) == 0
-    lines = capsys.readouterr().out.split("\nRun log\n", 1)[1].splitlines()
-    warnings = [line.strip() for line in lines if line.strip().startswith("warning: ")]
+    path, warnings = simulated_warnings(capsys, tmp_path, BELOW)
     assert warnings == [
         f"warning: {path}:10: aspirate at A1 of corning_96_wellplate_360ul_flat: the tip goes "
         "3.0 mm below the well's bottom; on a robot it would press into the labware",
@@ -120,8 +122,7 @@ def test_a_tip_below_the_bottom_of_its_well_is_warned_of_once_a_line(
 
 def test_a_move_or_touch_tip_below_the_bottom_is_warned_of_too(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "protocol.py"
-    path.write_text(textwrap.dedent('''
+    path, warnings = simulated_warnings(capsys, tmp_path, '''
         from opentrons import types
         metadata = {"apiLevel": "2.15"}
         def run(ctx):
@@ -135,10 +136,7 @@ def test_a_move_or_touch_tip_below_the_bottom_is_warned_of_too(
             p.move_to(plate["A3"].top())
             p.move_to(types.Location(types.Point(200, 150, -4), None))
             p.drop_tip()
-    ''').lstrip("\n"))
-    assert main(["simulate", str(path)]) == 0
-    lines = capsys.readouterr().out.split("\nRun log\n", 1)[1].splitlines()
-    warnings = [line.strip() for line in lines if line.strip().startswith("warning: ")]
+    ''')
     assert warnings == [
         f"warning: {path}:8: touch_tip at A1 of corning_96_wellplate_360ul_flat: the tip goes "
         "9.3 mm below the well's bottom; on a robot it would press into the labware",
