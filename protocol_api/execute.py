@@ -84,8 +84,12 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
                on_stalled: StalledPolicy | None = None,
                labware_dirs: Sequence[str] = (), watchdog_s: float = 0.0,
                watchdog_hint: str = "",
-               devices: dict[str, Device] | None = None, keep_history: bool = True) -> Run:
+               devices: dict[str, Device] | None = None, keep_history: bool = True,
+               shown_as: str | None = None) -> Run:
     """Load a protocol file and make its run (started, idle until played).
+
+    ``shown_as``: the file's name in the run's record, steps and errors, for a copy of a
+    file its user knows by another name (``load_protocol``).
 
     ``keep_history=False``: the run keeps no list of its events and commands (see ``Run``).
 
@@ -97,7 +101,7 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
     ``watchdog_hint`` says, in the failure, how the caller's user sets that limit.
     """
     source = (protocol if isinstance(protocol, ProtocolSource)
-              else _load_watched(protocol, watchdog_s, watchdog_hint))
+              else _load_watched(protocol, watchdog_s, watchdog_hint, shown_as))
     holder: list[Run] = []
 
     def run_protocol(channel: CommandChannel) -> None:
@@ -181,12 +185,13 @@ __all__ = ["EmbeddedContext", "LocatedLoadError", "create_run", "open_context",
            "protocol_error"]
 
 
-def _load_watched(path: str | Path, limit_s: float, hint: str) -> ProtocolSource:
+def _load_watched(path: str | Path, limit_s: float, hint: str,
+                  shown_as: str | None = None) -> ProtocolSource:
     """``load_protocol``, failing a top level that runs ``limit_s`` seconds (a loop that
     never ends before ``run`` is even defined) as the watchdog fails a stuck ``run``.
     Only in the main thread, which Python can interrupt (as Ctrl-C does)."""
     if limit_s <= 0 or threading.current_thread() is not threading.main_thread():
-        return load_protocol(path)
+        return load_protocol(path, shown_as=shown_as)
     import _thread
 
     lock = threading.Lock()
@@ -203,7 +208,7 @@ def _load_watched(path: str | Path, limit_s: float, hint: str) -> ProtocolSource
     finished = threading.Event()
     threading.Thread(target=watch, name="labrun-load-watchdog", daemon=True).start()
     try:
-        return load_protocol(path)
+        return load_protocol(path, shown_as=shown_as)
     except LoadInterrupted as exc:
         if not state["fired"]:
             raise  # Ctrl-C

@@ -68,10 +68,15 @@ class LocatedLoadError(ProtocolLoadError):
         self.location = location
 
 
-def load_protocol(path: str | Path) -> ProtocolSource:
-    """Read, check and execute a protocol file's top level; nothing runs on the robot."""
+def load_protocol(path: str | Path, *, shown_as: str | None = None) -> ProtocolSource:
+    """Read, check and execute a protocol file's top level; nothing runs on the robot.
+
+    ``shown_as``: the name its errors, steps and record give the file (``file:line``), the
+    name its user knows when the file read is a copy (a server's upload); by default its
+    resolved path. ``__file__`` is the path read, whatever the name.
+    """
     path = Path(path).resolve()
-    name = str(path)
+    name = str(path) if shown_as is None else shown_as
     if path.exists() and not path.is_file() and not path.is_dir():
         # A device (/dev/zero) or a pipe would be read for ever.
         raise LocatedLoadError("the protocol is not a regular file", name)
@@ -104,7 +109,7 @@ def load_protocol(path: str | Path) -> ProtocolSource:
     run_line = _last_binding(tree.body, "run")
     if run_line is None:
         raise LocatedLoadError("the protocol has no run(ctx) function", f"{name}:1")
-    namespace = _execute(tree, name)
+    namespace = _execute(tree, name, str(path))
     run = namespace.get("run")
     if not callable(run) or isinstance(run, type):
         raise LocatedLoadError("run must be a function taking the protocol context, not "
@@ -234,7 +239,7 @@ def _api_level(name: str, metadata: Mapping[str, Any], meta_line: int,
     return version
 
 
-def _execute(tree: ast.Module, name: str) -> dict[str, Any]:
+def _execute(tree: ast.Module, name: str, file: str) -> dict[str, Any]:
     try:
         code = compile(tree, name, "exec")
     except SyntaxError as exc:  # what the parser lets through: a keyword given twice...
@@ -244,7 +249,7 @@ def _execute(tree: ast.Module, name: str) -> dict[str, Any]:
     # __name__ is "builtins", as in Opentrons (it runs protocols in a bare namespace): a
     # module that is in sys.modules, so @dataclass works, and `if __name__ == "__main__"`
     # blocks stay off.
-    namespace: dict[str, Any] = {"__name__": "builtins", "__file__": name,
+    namespace: dict[str, Any] = {"__name__": "builtins", "__file__": file,
                                  "__builtins__": scope_builtins}
     try:
         exec(code, namespace)

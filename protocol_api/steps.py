@@ -59,7 +59,7 @@ class StepTracker:
     def __init__(self, channel: CommandChannel, protocol_file: str | None = None) -> None:
         self.channel = channel
         self.thread = threading.get_ident()  # the protocol thread
-        self.protocol_file = os.path.abspath(protocol_file) if protocol_file else None
+        self.protocol_file = protocol_file or None  # its code's co_filename
         self.depth = 0
         self.calls = 0  # API calls open: a call's own commands keep the line that made it
         self.index = -1

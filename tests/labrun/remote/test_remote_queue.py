@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from remote_kit import QUICK, SPEED, WAIT, Gates, Served, item, serving
 
+from engine.record import read_record
 from hardware.config import default_config
 from labrun.remote import (
     HTTPClientError,
@@ -380,7 +381,9 @@ def test_a_run_that_cannot_start_goes_to_the_history_and_stops_the_queue(
         missing.mkdir()
         c.queue_start()
         c.wait_for_idle(timeout=WAIT)
-        assert (missing / f"{c.history_get()['items'][1]['item_uid']}.jsonl").exists()
+        on_disk = read_record(missing / f"{c.history_get()['items'][1]['item_uid']}.jsonl")
+        assert on_disk[0]["protocol"] == "quick.py"  # as uploaded, not the server's copy
+        assert {e["line"].split(":")[0] for e in on_disk if e.get("line")} == {"quick.py"}
         assert c.status()["queue_error"] is None
         c.close()
 

@@ -75,6 +75,9 @@ def test_a_run_whose_worker_dies_fails_with_the_reason_and_the_next_runs(
     assert on_disk[-1]["event"] == "summary" and on_disk[-1]["status"] == "failed"
     assert on_disk[-1]["error"] == failed["result"]["msg"]  # the server ended the file
     assert [e["seq"] for e in on_disk] == list(range(len(on_disk)))
+    assert on_disk[0]["protocol"] == "doomed.py"  # as uploaded, not the server's copy
+    lines = {e["line"].split(":")[0] for e in on_disk if e.get("line")}
+    assert lines == {"doomed.py"}
     c.queue_start()  # the next item runs in a new worker, on a robot homed again
     assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
     assert history(served)[1]["result"]["exit_status"] == "succeeded"
