@@ -256,11 +256,14 @@ def action_fields(action: object) -> dict[str, Any]:
 
 
 def status_fields(state: RunState) -> dict[str, Any]:
-    """What a status event says besides the status: the pause's source and message, the
-    outcome's reason, error and location."""
+    """What a status event says besides the status: the pause's source (and, for a
+    client's, where it was asked from) and message, the outcome's reason, error and
+    location."""
     extra: dict[str, Any] = {}
     if state.pause is not None:
         extra["pause_source"] = state.pause.source.value
+        if state.pause.requester:
+            extra["pause_from"] = state.pause.requester
         if state.pause.message:
             extra["pause_message"] = state.pause.message
     if state.outcome is not None:

@@ -150,7 +150,8 @@ def _reduce_action(state: RunState, action: Action) -> RunState:
             return replace(state, started=True)
         case Pause():
             return _pause(state, PauseRequest(PauseSource.CLIENT, action.message,
-                                              immediate=action.option == "immediate"))
+                                              immediate=action.option == "immediate",
+                                              requester=action.source))
         case Resume():
             return replace(state, pause=None)
         case Stop() | Abort() | Halt():

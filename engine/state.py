@@ -66,19 +66,22 @@ class EndKind(str, enum.Enum):
 
 
 class PauseRequest(Frozen):
-    """A pause asked for (pending) or in effect."""
+    """A pause asked for (pending) or in effect; ``requester``, for a client's pause, is
+    where it was asked from (the action's source: ``terminal``, ``remote``, ``rehearsal``)."""
 
-    __slots__ = ("immediate", "message", "source")
+    __slots__ = ("immediate", "message", "requester", "source")
 
     source: PauseSource
     message: str | None
     immediate: bool
+    requester: str | None
 
     def __init__(self, source: PauseSource, message: str | None = None,
-                 immediate: bool = False) -> None:
+                 immediate: bool = False, requester: str | None = None) -> None:
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "message", message)
         object.__setattr__(self, "immediate", immediate)
+        object.__setattr__(self, "requester", requester)
 
 
 class Ending(Frozen):

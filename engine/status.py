@@ -33,14 +33,15 @@ class DelayStatus(Frozen):
 class RunStatusReport(Frozen):
     """The status with everything reported alongside it."""
 
-    __slots__ = ("delay", "interlocks", "outcome", "parked", "pause_message", "pause_pending",
-                 "pause_source", "pause_unresolved", "position", "status", "step", "time",
-                 "unparking")
+    __slots__ = ("delay", "interlocks", "outcome", "parked", "pause_from", "pause_message",
+                 "pause_pending", "pause_source", "pause_unresolved", "position", "status",
+                 "step", "time", "unparking")
 
     status: Status
     pause_pending: bool
     pause_source: str | None
     pause_message: str | None
+    pause_from: str | None  # a client's pause: where it was asked from (the action's source)
     parked: bool
     unparking: bool
     interlocks: tuple[str, ...]
@@ -55,7 +56,7 @@ class RunStatusReport(Frozen):
                  pause_message: str | None, parked: bool, unparking: bool,
                  interlocks: tuple[str, ...], step: StepInfo | None, delay: DelayStatus | None,
                  position: dict[str, float], pause_unresolved: bool, outcome: Outcome | None,
-                 time: float) -> None:
+                 time: float, pause_from: str | None = None) -> None:
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "pause_pending", pause_pending)
         object.__setattr__(self, "pause_source", pause_source)
@@ -69,6 +70,7 @@ class RunStatusReport(Frozen):
         object.__setattr__(self, "pause_unresolved", pause_unresolved)
         object.__setattr__(self, "outcome", outcome)
         object.__setattr__(self, "time", time)
+        object.__setattr__(self, "pause_from", pause_from)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
@@ -104,4 +106,5 @@ def report(engine: EngineCore) -> RunStatusReport:
         pause_unresolved=state.pause_unresolved,
         outcome=state.outcome,
         time=round(now, 6),
+        pause_from=pause.requester if pause is not None else None,
     )

@@ -199,20 +199,27 @@ class TextLog:
             return
         if kind == "action":
             shown = event["source"] not in self.quiet_sources and event["action"] != "play"
-            if verbose or (shown and event["accepted"]):
+            if verbose or shown:  # refused too: someone asked for it and must know
                 option = f" ({event['option']})" if event.get("option") else ""
                 verdict = "" if event["accepted"] else f" refused: {event['refusal']}"
                 self._add(t, f"{event['action'].replace('_', ' ')}{option} from "
                              f"{event['source']}{verdict}")
         elif kind == "status":
             if verbose:
-                extra = f" by {event['pause_source']}" if event.get("pause_source") else ""
+                # A client's pause is named by where it came from (rehearsal, terminal...).
+                by = event.get("pause_from") or event.get("pause_source")
+                extra = f" by {by}" if by else ""
                 if event.get("reason"):
                     extra += f" ({event['reason']})"
                 self._add(t, f"status {status}{extra}")
             elif status in ("stopped", "aborted", "halted", "failed"):
                 reason = f": {event['reason']}" if event.get("reason") else ""
                 self._add(t, f"Run {status}{reason}")
+            elif status == "paused" and event.get("pause_source") != "protocol":
+                # Where a rehearsed, a person's or the door's pause took hold (the
+                # protocol's own is said by its "Pausing" line).
+                by = event.get("pause_from") or event.get("pause_source")
+                self._add(t, f"Paused by {by}")
         elif kind == "pause_effect" and verbose:
             queued = self._queued.get(event["id"], ("?", {}))
             effect = event["effect"]

@@ -438,8 +438,9 @@ def _event_line(event: Event) -> str | None:
     kind = event["event"]
     if kind == "status":  # the error is printed once, at the end, on stderr
         text = f"status {event['status']}"
-        if event.get("pause_source"):
-            text += f" by {event['pause_source']}"
+        by = event.get("pause_from") or event.get("pause_source")  # a client's: where from
+        if by:
+            text += f" by {by}"
         if event.get("reason"):
             text += f" ({event['reason']})"
         return text

@@ -118,7 +118,8 @@ def format_status(status: RunStatusReport, position: Mapping[str, float] | None 
     """The status line's text (without the key help)."""
     parts = [status.status.value]
     if status.pause_source is not None and status.status in (Status.PAUSING, Status.PAUSED):
-        parts[0] += f" (by {status.pause_source})"  # its message is in the log, once
+        by = status.pause_from or status.pause_source  # a client's: where it came from
+        parts[0] += f" (by {by})"  # its message is in the log, once
     if status.interlocks:
         parts.append("interlock " + ", ".join(status.interlocks))
     if status.step is not None and progress is not None:

@@ -284,7 +284,8 @@ class RunProgress:
         if kind == "status" and status == "paused":
             where = f" at step {self.index + 1}" if self.index is not None else ""
             message = f": {event['pause_message']}" if event.get("pause_message") else ""
-            return f"run {self.name}: paused by {event.get('pause_source')}{where}{message}"
+            by = event.get("pause_from") or event.get("pause_source")
+            return f"run {self.name}: paused by {by}{where}{message}"
         if kind == "summary":
             took = clock(self._now() - self.started if self.started is not None else 0.0)
             why = event.get("error") or event.get("reason")

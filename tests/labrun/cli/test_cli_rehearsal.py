@@ -9,6 +9,7 @@ import pytest
 from labrun_protocols import SLOW_TRANSFER
 from motion_trace import PhysicalTrace, TracingController, follow_record
 
+from engine.record import read_record
 from hardware.clock import VirtualClock
 from hardware.config import default_config
 from labrun.cli.main import main
@@ -81,6 +82,27 @@ def test_a_pause_during_the_delay_names_the_delay_it_interrupted(tmp_path, capsy
                  f"--at={end - 60}:pause", f"--at={end - 30}:resume"]) == 0
     out = capsys.readouterr().out
     assert "  interrupted: Delaying for 2 min: incubate\n" in out
+
+
+def test_the_log_says_where_a_rehearsed_pause_held_and_which_were_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    simulate(tmp_path, capsys)
+    protocol = str(tmp_path / "protocol.py")
+    assert main(["simulate", protocol, "--at=3:pause-immediate", "--at=30:resume",
+                 "--at=31:resume"]) == 0
+    log = [line[8:] for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert log[log.index("pause (immediate) from rehearsal") + 1:][:3] == [
+        "Paused by rehearsal",
+        "resume from rehearsal",
+        "resume from rehearsal refused: cannot resume while running; only a paused run resumes"]
+    assert main(["simulate", protocol, "-v", "--at=3:pause-immediate", "--at=60:resume"]) == 0
+    said = capsys.readouterr().out
+    assert "status pausing by rehearsal\n" in said and "status paused by rehearsal\n" in said
+    record = tmp_path / "record.jsonl"
+    assert main(["simulate", protocol, "--record", str(record), "--at=3:pause"]) == 0
+    paused = [e for e in read_record(record) if e.get("status") == "paused"]
+    assert paused and paused[0]["pause_source"] == "client"
+    assert paused[0]["pause_from"] == "rehearsal"
 
 
 def test_door_open_then_stop(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]

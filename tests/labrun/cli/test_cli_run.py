@@ -440,7 +440,7 @@ def test_without_a_terminal_ctrl_c_pauses_and_sigterm_aborts(tmp_path: Path) -> 
         process.send_signal(signal.SIGINT)
         _read_until(process, r"Ctrl-C: deferred pause requested", seen)
         # (Twice within 3 s is tested on a terminal, during a slow move.)
-        paused = _read_until(process, r"status paused by client", seen)
+        paused = _read_until(process, r"status paused by terminal", seen)
         # no keys here: the person is told how the paused run can end
         _read_until(process, r"stdin is not a terminal, so it cannot be resumed here: "
                              r"Ctrl-C twice within 3 s stops it, SIGTERM aborts it", seen)

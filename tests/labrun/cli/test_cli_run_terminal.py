@@ -163,8 +163,8 @@ def test_keys_pause_resume_and_stop(terminal: Any, dialect: str) -> None:
     assert "stdin is not a terminal" not in term.text()
     term.type(b"p")
     term.expect(r"pause: accepted")
-    term.expect(r"status paused by client")
-    term.expect(r"\r\x1b\[K\x1b\[1;33mpaused\x1b\[0m \(by client\) \| \[[#.]{10}\] step \d+ "
+    term.expect(r"status paused by terminal")
+    term.expect(r"\r\x1b\[K\x1b\[1;33mpaused\x1b\[0m \(by terminal\) \| \[[#.]{10}\] step \d+ "
                 r"of 403.*\| press r to resume, s to stop")
     term.type(b"p")  # already paused: refused, with the reason
     term.expect(r"pause refused: \S+")
@@ -191,7 +191,7 @@ def test_ctrl_c_twice_pauses_at_once_and_h_halts(terminal: Any) -> None:
     term.expect(r"Ctrl-C: deferred pause requested")
     term.type(b"\x03")  # within 3 s, still during the same move
     term.expect(r"Ctrl-C: immediate pause: accepted")
-    term.expect(r"status paused by client")
+    term.expect(r"status paused by terminal")
     assert "status:" not in term.text()  # paused mid-move, not at the end of the step
     term.type(b"\x03")  # Ctrl-C while paused: offers stop
     term.expect(r"Ctrl-C: the run is paused; press r to resume, s to stop")
@@ -289,7 +289,7 @@ def test_i_mid_pick_up_aspirate_or_move_with_a_tip_changes_no_liquid_step(
     # A group's name, or the call in words ("Aspirating ..." for the step named aspirate).
     term.expect(rf"running\x1b\[0m \| \[[#.]+\] step \d+ of \d+.* \| (?i:{step[:5]})")
     term.type(b"i")
-    term.expect(r"status paused by client")
+    term.expect(r"status paused by terminal")
     term.type(b"r")
     term.expect(r"status:\s+succeeded")
     assert term.wait() == 0
