@@ -75,6 +75,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     if not args.watchdog >= 0:
         return _bad_input(args, f"--watchdog must be 0 (off) or more seconds, not "
                                 f"{args.watchdog:g}", None)
+    if args.json and args.verbose:
+        print("warning: -v has no effect with --json: the document lists every command, "
+              "with its parameters", file=sys.stderr)
     # Flat memory: the run keeps no history; the setup sheet, the log and the --json
     # document are built from its events as they happen (the log and the document
     # spooled to temporary files), and the record is written only where --record asks.

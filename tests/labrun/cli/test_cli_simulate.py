@@ -123,6 +123,14 @@ def test_text_and_json_agree_on_an_example(capsys: pytest.CaptureFixture[str]) -
 # -- --json -----------------------------------------------------------------------------------
 
 
+def test_json_with_v_says_v_does_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    example = str(ROOT / "examples" / "plate_replication.py")
+    code, out, err = simulate(capsys, example, "--json", "-v")
+    assert code == 0 and json.loads(out)["final_status"] == "succeeded"
+    assert err.splitlines() == ["warning: -v has no effect with --json: the document lists "
+                                "every command, with its parameters"]
+
+
 def test_json_is_one_document_with_the_documented_values(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     status, out, err = simulate(capsys, str(write(tmp_path, SMALL)), "--json")
