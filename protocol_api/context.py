@@ -452,7 +452,7 @@ class ProtocolContext:
     def home(self) -> None:
         """Home every axis."""
         self._steps.send(c.Home())
-        self._last_move.forget()
+        self._last_move.forget(plungers=True)
 
     def _move_pipettes_away(self, module: str, near: Collection[str] | None, *,
                             gantry: bool = False) -> None:

@@ -145,23 +145,27 @@ class LastMove:
 
     The OT-2's pipettes share one gantry: once one pipette moves, the other is no longer
     where it last went. A liquid step with no location acts where this says (see
-    ``InstrumentContext._here``); homing the pipettes forgets it.
+    ``InstrumentContext._here``); homing the pipettes forgets it. ``homes`` counts the
+    times every axis was homed, the plungers with the rest (``ctx.home()``).
     """
 
-    __slots__ = ("location", "mount")
+    __slots__ = ("homes", "location", "mount")
 
     def __init__(self) -> None:
         self.location: Location | None = None
         self.mount: str | None = None
+        self.homes = 0
 
     def moved(self, location: Location, mount: str) -> None:
         """A pipette on ``mount`` went to ``location``."""
         self.location, self.mount = location, mount
 
-    def forget(self) -> None:
+    def forget(self, *, plungers: bool = False) -> None:
         """The pipettes homed (the robot did, or they were lifted clear of a module):
-        no pipette is anywhere the protocol named."""
+        no pipette is anywhere the protocol named; ``plungers``: they homed too."""
         self.location = self.mount = None
+        if plungers:
+            self.homes += 1
 
     def slot(self) -> str | None:
         """The deck slot the last move went to; None if none or unknown."""
@@ -207,6 +211,9 @@ class InstrumentContext:
         self._tip_capacity: float | None = None
         self._volume = 0.0
         self._last_move: LastMove = ctx._last_move  # shared by the pipettes
+        # The plunger is at the bottom, ready to draw, while this equals _last_move.homes;
+        # None after a blow-out, a push-out or a home (see _ready_above).
+        self._plunger_ready: int | None = None
         self._trash_drops: TrashDrops = ctx._trash_drops  # likewise
         self._default_speed: float | None = None  # None: the gantry's own limits
         self._tip_length = 0.0
@@ -376,6 +383,7 @@ class InstrumentContext:
                                         tip_length, taken))
         mark_used(rack, well, self._spec.channels)
         self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0.0
+        self._plunger_ready = self._last_move.homes  # the plunger goes down after a pick-up
         self._tip_length = tip_length
         self._last_move.moved(well.top(), self._mount)
         return self
@@ -454,6 +462,7 @@ class InstrumentContext:
         self._steps.send(c.DropTip(self._mount, (point.x, point.y, point.z),
                                       _location_ref(target) or "trash"))
         self._tip_from, self._tip_capacity, self._volume = None, None, 0.0
+        self._plunger_ready = self._last_move.homes  # and after a drop
         self._tip_length = 0.0
         self._last_move.moved(target, self._mount)
         return self
@@ -509,11 +518,34 @@ class InstrumentContext:
                 f"the {self.name} with this tip holds at most {self._capacity():g} µL")
         flow_rate = self._rate("aspirate", rate, flow_rate)
         self._refuse_tip_rack("aspirate", "from", location)
+        if self._plunger_ready != self._last_move.homes and self._volume <= 1e-9:
+            self._ready_above(location)
         target, ref = self._go("aspirate", location, self.well_bottom_clearance.aspirate)
         self._steps.send(c.Aspirate(self._mount, amount, flow_rate, ref,
                                     self._other_wells(target, "aspirate")))
         self._volume += amount
+        self._plunger_ready = self._last_move.homes
         return self
+
+    def _ready_above(self, location: Location | Well | None) -> None:
+        """Before an aspirate into an empty tip whose plunger is not at the bottom (after a
+        blow-out, a push-out or a home), bring it there at the top of the well the
+        aspirate draws from, out of the liquid, as an OT-2 does; the aspirate then goes
+        down. In place, or at a point in no well or above its top, the aspirate's own
+        reset lifts the tip clear first, if it must."""
+        if isinstance(location, Well):
+            well: Well | None = location
+        elif isinstance(location, Location):
+            well = well_of(location)
+        else:
+            return
+        if well is None:
+            return
+        top = well.top()
+        if isinstance(location, Location) and location.point.z >= top.point.z:
+            return
+        self._move(top)
+        self._steps.send(c.PrepareToAspirate(self._mount))
 
     @api_step("dispense")
     def dispense(self, volume: float | None = None,
@@ -545,6 +577,8 @@ class InstrumentContext:
         self._steps.send(c.Dispense(self._mount, amount, flow_rate, ref,
                                     self._other_wells(target, "dispense"), pushed))
         self._volume = max(self._volume - amount, 0.0)
+        if pushed:
+            self._plunger_ready = None  # past the bottom
         return self
 
     def _push_out(self, push_out: float | None, left: float) -> float:
@@ -576,6 +610,7 @@ class InstrumentContext:
             raise ProtocolError(f"prepare_to_aspirate: the tip holds {self._volume:g} µL; "
                                 "it prepares only an empty tip")
         self._steps.send(c.PrepareToAspirate(self._mount))
+        self._plunger_ready = self._last_move.homes
 
     @api_step("blow_out")
     def blow_out(self, location: Location | Well | Labware | None = None
@@ -590,6 +625,7 @@ class InstrumentContext:
         self._steps.send(c.BlowOut(self._mount, self.flow_rate.blow_out, ref,
                                    self._other_wells(target, "blow_out")))
         self._volume = 0.0
+        self._plunger_ready = None  # past the bottom
         return self
 
     @api_step("mix")
@@ -735,6 +771,7 @@ class InstrumentContext:
                                        ref, self._other_wells(target, None),
                                        air_gap=True))
         self._volume += amount
+        self._plunger_ready = self._last_move.homes
         return self
 
     @api_step("touch_tip")
@@ -812,6 +849,7 @@ class InstrumentContext:
         mounts = self._ctx._mounts
         axes = mounts[self._mount] if mounts is not None and self._mount in mounts else None
         self._steps.send(c.Home(axes=axes))
+        self._plunger_ready = None
         return self
 
     def _trash_bin_top(self, op: str, labware: Labware) -> Location:

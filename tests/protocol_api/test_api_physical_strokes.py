@@ -15,6 +15,7 @@ from engine.run import Run
 from hardware.clock import VirtualClock
 from hardware.config import default_config
 from protocol_api.execute import continue_when_stalled, create_run
+from protocol_api.labware_definitions import get_definition
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.py"))
 BLOW_OUTS = """
@@ -35,6 +36,7 @@ p.aspirate(20, plate['A5'])
 p.dispense(20, plate['A6'])
 p.drop_tip()
 """
+PLATE_TOP = get_definition("corning_96_wellplate_360ul_flat")["dimensions"]["zDimension"]
 # Commands that move the plunger with the tip down for another reason than liquid:
 # picking a tip up and ejecting one.
 TIP_HANDLING = {"pickUpTip", "dropTip"}
@@ -68,10 +70,17 @@ def test_the_plunger_moves_in_a_well_only_by_the_recorded_volumes(
     path = protocol_file(tmp_path, BLOW_OUTS) if source == "blow-outs" else source
     strokes, run = traced_strokes(path)
     model = run.engine.model
-    checked = pushes = 0
+    checked = pushes = prepared = 0
+    went: dict[str, Any] = {}  # the last move's params
     for event, moved in strokes.values():
         kind, params = event["type"], event.get("params", {})
+        if kind == "moveTo":
+            went = params
         if kind in TIP_HANDLING or not moved:
+            continue
+        if kind == "prepareToAspirate":  # out of the liquid: at the top of the well, as an OT-2
+            assert went["point"][2] == pytest.approx(PLATE_TOP), (event, went)
+            prepared += 1
             continue
         ul_per_mm = model.pipette(params["mount"]).spec.ul_per_mm
         microlitres = [round(stroke * ul_per_mm, 3) for stroke in moved]
@@ -88,6 +97,8 @@ def test_the_plunger_moves_in_a_well_only_by_the_recorded_volumes(
         checked += 1
     assert checked > 0
     assert pushes == (source == "blow-outs")  # the push-out went 5 µL past empty
+    if source == "blow-outs":
+        assert prepared == 5  # three in the transfer, after the home, after the push-out
 
 
 @pytest.mark.parametrize(("api", "extra", "refused"), [
