@@ -492,9 +492,11 @@ class InstrumentContext:
         return self
 
     def reset_tipracks(self) -> None:
-        """Mark every tip in ``tip_racks`` as available again."""
+        """Mark every tip in ``tip_racks`` as available again, and forget the
+        ``starting_tip`` (as Opentrons does: the next pick-up is the racks' first tip)."""
         for rack in self.tip_racks:
             rack.reset()
+        self.starting_tip = None
 
     # -- liquid ---------------------------------------------------------------------
 

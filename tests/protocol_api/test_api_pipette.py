@@ -262,6 +262,15 @@ def test_reset_tipracks_refills_them(bench: Bench) -> None:
     assert picked(bench) == ["4/A1", "4/B1", "4/A1"]
 
 
+def test_reset_tipracks_forgets_the_starting_tip(bench: Bench) -> None:
+    bench.p300.starting_tip = bench.racks[0]["C3"]
+    cycle(bench.p300, 1)
+    bench.p300.reset_tipracks()
+    assert bench.p300.starting_tip is None  # as Opentrons: the racks' first tip next
+    cycle(bench.p300, 1)
+    assert picked(bench) == ["4/C3", "4/A1"]
+
+
 def test_out_of_tips_names_the_racks() -> None:
     with open_context() as ctx:
         rack = ctx.load_labware(TIPS_20, 2)
