@@ -31,6 +31,8 @@ ENGINE_CORE_API = APIVersion(2, 14)
 (``use_tips``, ``previous_tip``, ``return_tips``) and ``Well.geometry`` are gone."""
 ADAPTER_API = APIVersion(2, 15)
 """From this apiLevel labware loads onto adapters (on the deck or on a module)."""
+COORDINATE_SLOT_API = APIVersion(2, 15)
+"""From this apiLevel an OT-2's slots may be named as a Flex's (``"D1"`` for 1)."""
 TRASH_BIN_API = APIVersion(2, 16)
 """From this apiLevel Opentrons makes the fixed trash a trash bin rather than labware:
 ``drop_tip``, ``dispense``, ``blow_out`` and ``move_to`` take it (at its top, centred)."""

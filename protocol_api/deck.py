@@ -13,10 +13,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, Union
 
+from protocol_api.api_level import COORDINATE_SLOT_API, NEWEST, require
 from protocol_api.errors import InvalidSlotError, SlotOccupiedError
 from protocol_api.labware import Labware
 from protocol_api.labware_definitions import get_definition, read_json
-from protocol_api.types import Location, Point
+from protocol_api.types import APIVersion, Location, Point
 
 if TYPE_CHECKING:
     from protocol_api.modules import ModuleContext
@@ -99,6 +100,7 @@ class Deck(Mapping[str, "DeckItem | None"]):
         }
         self._items: dict[str, DeckItem | None] = dict.fromkeys(names)
         self._numbered = set(names) >= set(_COORDINATE_SLOTS.values())
+        self._api_version = APIVersion(*api_version) if api_version else NEWEST
         trash_slot = str(trash_slot)
         if trash_slot not in self._items:
             raise InvalidSlotError(
@@ -145,6 +147,8 @@ class Deck(Mapping[str, "DeckItem | None"]):
             if name in self._items:
                 return name
             if self._numbered and name.upper() in _COORDINATE_SLOTS:
+                require(f"a deck slot named like a Flex's ({name!r})", COORDINATE_SLOT_API,
+                        self._api_version, hint=f"(use {_COORDINATE_SLOTS[name.upper()]})")
                 return _COORDINATE_SLOTS[name.upper()]
         elif isinstance(slot, int) and not isinstance(slot, bool) and str(slot) in self._items:
             return str(slot)

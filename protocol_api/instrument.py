@@ -513,7 +513,7 @@ class InstrumentContext:
         self._require_tip("aspirate")
         volume = self._zero_means_all(volume)
         available = self._capacity() - self._volume
-        amount = available if volume is None else _volume("aspirate", volume)
+        amount = self._all_it_takes("aspirate") if volume is None else _volume("aspirate", volume)
         if amount > available + 1e-9:
             raise VolumeError(
                 f"aspirate: {amount:g} µL would put {self._volume + amount:g} µL in the tip; "
@@ -672,7 +672,7 @@ class InstrumentContext:
             self._steps.warn("mix: repetitions=0 mixes once, as Opentrons does")
             repetitions = 1
         volume = self._zero_means_all(volume)
-        amount = self._capacity() - self._volume if volume is None else volume
+        amount = self._all_it_takes("mix") if volume is None else volume
         for i in range(repetitions):
             self.aspirate(amount, location if i == 0 else None, rate,
                           flow_rate=aspirate_flow_rate)
@@ -814,13 +814,17 @@ class InstrumentContext:
     def move_to(self, location: Location | Well | Labware, force_direct: bool = False,
                 minimum_z_height: float | None = None, speed: float | None = None,
                 publish: bool = True) -> InstrumentContext:
-        """Move the tip end (or nozzle) to ``location``."""
+        """Move the tip end (or nozzle) to ``location``: a point, as ``well.top()`` gives;
+        a well itself is refused, as Opentrons refuses it (which point of it is meant?)."""
         if isinstance(location, Well):
-            location = location.top()
-        elif isinstance(location, Labware):
+            raise ProtocolError(f"move_to: give a point of the well, such as {location.well_name}"
+                                f".top(), .bottom() or .center(), not the well {location} "
+                                "itself (Opentrons refuses it too)")
+        if isinstance(location, Labware):
             location = self._trash_bin_top("move_to", location)
         if not isinstance(location, Location):
-            raise ProtocolError(f"move_to: expected a Location or a Well, not {location!r}")
+            raise ProtocolError(f"move_to: expected a Location, such as well.top(), not "
+                                f"{location!r}")
         if minimum_z_height is not None and not is_number(minimum_z_height):
             raise ProtocolError("move_to: minimum_z_height must be a number of mm, not "
                                 f"{minimum_z_height!r}")
@@ -1021,6 +1025,20 @@ class InstrumentContext:
                 and self._ctx.api_version >= TIP_RACK_LIQUID_API):
             raise ProtocolError(f"{op}: the location is in a tip rack ({labware}); give the "
                                 f"well to {op} {way}")
+
+    def _all_it_takes(self, op: str) -> float:
+        """The µL that ``op`` with no volume (or 0, below apiLevel 2.16) draws: all the tip
+        takes, as Opentrons documents it. From 2.14 Opentrons' own software draws 0 µL
+        into an empty tip there instead: a protocol relying on it is warned, once a line."""
+        available = self._capacity() - self._volume
+        if (self._volume <= 1e-9 and self._ctx.api_version >= ENGINE_CORE_API
+                and (op, self._steps.line) not in self._warned):
+            self._warned.add((op, self._steps.line))
+            self._steps.warn(f"{op}: no volume given: labrun draws all the tip takes, "
+                             f"{available:g} µL, as Opentrons documents it, but Opentrons' own "
+                             "software draws 0 µL into an empty tip from apiLevel 2.14; give "
+                             "the volume")
+        return available
 
     def _zero_means_all(self, volume: float | None) -> float | None:
         """Below apiLevel 2.16 a volume of 0 means "as much as possible", as in Opentrons."""

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from protocol_api.api_level import ENGINE_CORE_API, NEWEST, removed_in
+from protocol_api.api_level import ENGINE_CORE_API, NEWEST, refuse_removed, removed_in
 from protocol_api.compat import WellCore
 from protocol_api.errors import (
     APIVersionError,
@@ -130,6 +130,9 @@ class Well:
 
     @has_tip.setter
     def has_tip(self, value: bool) -> None:
+        refuse_removed("setting Well.has_tip", ENGINE_CORE_API, self._labware.api_version,
+                       "tip tracking marks the tips a pipette takes; pick_up_tip(well) or "
+                       "starting_tip chooses one, Labware.reset() refills a rack")
         self._labware._has_tip[self._index] = bool(value)
 
     @property
@@ -655,9 +658,13 @@ class Labware:
             self._has_tip[i] = True
 
     def reset(self) -> None:
-        """Refill a tip rack: every position holds an unused tip again."""
+        """Refill a tip rack: every position holds an unused tip again. From apiLevel 2.14
+        any other labware is refused, as Opentrons refuses it (before, nothing happens)."""
         if self._is_tiprack:
             self._has_tip = [True] * len(self._names)
+        elif self.api_version >= ENGINE_CORE_API:
+            raise ProtocolError(f"reset: {self} is not a tip rack; only a tip rack is reset "
+                                "(its tips refilled)")
 
     def __repr__(self) -> str:
         return self._repr

@@ -216,9 +216,10 @@ def _literal_dicts(tree: ast.Module, name: str) -> dict[str, tuple[dict[str, Any
 def _api_level(name: str, metadata: Mapping[str, Any], meta_line: int,
                requirements: Mapping[str, Any], req_line: int) -> tuple[int, int]:
     in_meta, in_req = metadata.get("apiLevel"), requirements.get("apiLevel")
-    if in_meta is not None and in_req is not None and in_meta != in_req:
-        raise LocatedLoadError(f"apiLevel is {in_meta!r} in metadata but {in_req!r} in "
-                               "requirements; give it once", f"{name}:{req_line}")
+    if in_meta is not None and in_req is not None:  # even the same: Opentrons refuses it
+        said = (f"apiLevel is {in_meta!r} in metadata but {in_req!r} in requirements"
+                if in_meta != in_req else "apiLevel is in both metadata and requirements")
+        raise LocatedLoadError(f"{said}; give it once, in one of them", f"{name}:{req_line}")
     level, line = (in_req, req_line) if in_req is not None else (in_meta, meta_line)
     if level is None:
         raise LocatedLoadError(

@@ -80,7 +80,7 @@ CASES: list[tuple[str, str, str]] = [
     ("picking up a tip while holding one", "p300.pick_up_tip()\np300.pick_up_tip()",
      "pick_up_tip: the left pipette already holds a tip; drop or return it first"),
     ("empty tip rack",
-     "[setattr(w, 'has_tip', False) for w in tips.wells()]\np300.pick_up_tip()",
+     "[(p300.pick_up_tip(), p300.drop_tip()) for _ in range(96)]\np300.pick_up_tip()",
      "pick_up_tip: out of tips; every tip in opentrons_96_tiprack_300ul in slot 4 has been "
      "used"),
     ("an unknown module", 'pass\nctx.load_module("magdek", 3)',

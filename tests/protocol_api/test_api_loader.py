@@ -146,7 +146,6 @@ def test_other_opentrons_modules_give_a_clear_load_error(tmp_path: Path, stateme
     ('metadata = {"apiLevel": "2.20", "protocolName": "x"}', (2, 20)),
     ('requirements = {"robotType": "OT-2", "apiLevel": "2.27"}', (2, 27)),
     ('requirements = {"robotType": "OT-2", "apiLevel": "2.16"}', (2, 16)),
-    ('metadata = {"apiLevel": "2.13"}\nrequirements = {"apiLevel": "2.13"}', (2, 13)),
     ('metadata = {"author": "me"}\nrequirements = {"apiLevel": "2.9"}', (2, 9)),
 ])
 def test_accepted_api_levels(tmp_path: Path, header: str, version: tuple[int, int]) -> None:
@@ -183,7 +182,10 @@ SUPPORTED = "labrun supports 2.0 to 2.27"
      "no apiLevel: add metadata = {'apiLevel': '2.27'} (or requirements) to the protocol; "
      f"{SUPPORTED}", 1),
     ('metadata = {"apiLevel": "2.15"}\nrequirements = {"apiLevel": "2.14"}',
-     "apiLevel is '2.15' in metadata but '2.14' in requirements; give it once", 2),
+     "apiLevel is '2.15' in metadata but '2.14' in requirements; give it once, in one of "
+     "them", 2),
+    ('metadata = {"apiLevel": "2.15"}\nrequirements = {"apiLevel": "2.15"}',
+     "apiLevel is in both metadata and requirements; give it once, in one of them", 2),
     ('metadata = dict(apiLevel="2.15")', "metadata must be a literal dict (no names or calls)",
      1),
     ('requirements = ["2.15"]', "requirements must be a dict", 1),

@@ -23,6 +23,7 @@ from protocol_api import Labware, Location, Point, open_context
 from protocol_api.errors import InstrumentError, ProtocolError, TipError, VolumeError
 from protocol_api.execute import EmbeddedContext
 from protocol_api.instrument import InstrumentContext
+from protocol_api.labware import mark_used
 
 TIPS_300 = "opentrons_96_tiprack_300ul"
 TIPS_20 = "opentrons_96_tiprack_20ul"
@@ -86,7 +87,7 @@ def test_tips_are_taken_column_by_column_then_from_the_next_rack(bench: Bench) -
     cycle(bench.p300, 3)
     assert picked(bench) == ["4/A1", "4/B1", "4/C1"]
     for well in bench.racks[0].wells()[3:]:
-        well.has_tip = False
+        mark_used(bench.racks[0], well)
     cycle(bench.p300, 2)
     assert picked(bench)[3:] == ["5/A1", "5/B1"]
 
@@ -276,7 +277,7 @@ def test_out_of_tips_names_the_racks() -> None:
         rack = ctx.load_labware(TIPS_20, 2)
         p20 = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[rack])
         for well in rack.wells()[:-1]:
-            well.has_tip = False
+            mark_used(rack, well)
         cycle(p20, 1)
         with pytest.raises(TipError, match="out of tips; every tip in "
                                            "opentrons_96_tiprack_20ul in slot 2 has been used"):
@@ -544,9 +545,15 @@ def test_mix_repeats_aspirate_and_dispense_at_one_place(bench: Bench) -> None:
     assert p.current_volume == 0
 
 
-def test_move_to_a_well_goes_to_its_top_and_a_location_exactly(bench: Bench) -> None:
+def test_move_to_a_location_goes_there_exactly_and_a_well_itself_is_refused(
+        bench: Bench) -> None:
     p, plate = bench.p300, bench.plate
-    p.move_to(plate["H12"])
+    with pytest.raises(ProtocolError, match=r"^move_to: give a point of the well, such as "
+                                            r"H12\.top\(\), \.bottom\(\) or \.center\(\), not "
+                                            r"the well H12 of .* itself \(Opentrons refuses"):
+        p.move_to(plate["H12"])  # as Opentrons: which point of it?
+    assert bench.commands(c.MoveTo) == []
+    p.move_to(plate["H12"].top())
     p.move_to(Location(Point(100, 100, 50), None), force_direct=True, speed=40)
     p.move_to(plate["A1"].top(5), minimum_z_height=90)
     moves = bench.commands(c.MoveTo)
@@ -564,7 +571,7 @@ def test_move_to_a_well_goes_to_its_top_and_a_location_exactly(bench: Bench) -> 
 
 
 def test_a_pipettes_home_homes_its_z_and_plunger_only(bench: Bench) -> None:
-    bench.p300.move_to(bench.plate["A1"])
+    bench.p300.move_to(bench.plate["A1"].top())
     before = dict(bench.run.engine.model.position)
     bench.p300.home()
     mount = bench.run.config.mount("right")
@@ -577,7 +584,7 @@ def test_a_pipettes_home_homes_its_z_and_plunger_only(bench: Bench) -> None:
 
 
 def test_the_contexts_home_homes_every_axis(bench: Bench) -> None:
-    bench.p300.move_to(bench.plate["A1"])
+    bench.p300.move_to(bench.plate["A1"].top())
     bench.ctx.home()
     assert bench.commands()[-1] == c.Home()
     home = {a: cfg.home for a, cfg in bench.run.config.axes.items()}

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocol_api import open_context
-from protocol_api.errors import TipError, WellNotFoundError
+from protocol_api.errors import ProtocolError, TipError, UnsupportedAPIError, WellNotFoundError
 from protocol_api.labware import Labware, OutOfTipsError, Well
 from protocol_api.labware_definitions import get_definition
 from protocol_api.types import Location, Point
@@ -318,15 +318,23 @@ def test_reset_refills_the_rack(tips: Labware) -> None:
     assert tips.next_tip() is tips["A1"]
 
 
-def test_has_tip_can_be_set(tips: Labware) -> None:
+def test_has_tip_can_be_set_until_2_14(tips: Labware) -> None:
     tips["A1"].has_tip = False
     assert tips.next_tip() is tips["B1"]
+    newer = load("opentrons_96_tiprack_300ul", api_version=(2, 14))
+    with pytest.raises(UnsupportedAPIError, match=r"^setting Well.has_tip was removed in "
+                                                  r"apiLevel 2.14; .* Labware.reset\(\) refills"):
+        newer["A1"].has_tip = False  # as Opentrons
+    assert newer["A1"].has_tip
 
 
-def test_plates_hold_no_tips_and_reset_does_nothing(plate: Labware) -> None:
-    assert plate.next_tip() is None
-    plate.reset()
-    assert plate.next_tip() is None
+def test_plates_hold_no_tips_and_reset_them_only_until_2_14() -> None:
+    older = load("corning_96_wellplate_360ul_flat", api_version=(2, 13))
+    assert older.next_tip() is None
+    older.reset()  # nothing happens
+    assert older.next_tip() is None
+    with pytest.raises(ProtocolError, match=r"^reset: .* is not a tip rack; only a tip rack"):
+        load("corning_96_wellplate_360ul_flat", api_version=(2, 14)).reset()  # as Opentrons
 
 
 def test_tip_arguments_are_checked(tips: Labware, plate: Labware) -> None:

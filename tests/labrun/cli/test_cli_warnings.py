@@ -158,3 +158,32 @@ def test_a_module_call_that_warns_keeps_its_sentence(
     assert log[-1].strip() == (f"warning: {path}:5: set_target_temperature: 10 °C is below "
                                "room temperature; the heater-shaker only heats, so the plate "
                                "stays at room temperature")
+
+
+@pytest.mark.parametrize("level", ["2.13", "2.14", "2.20"])
+def test_a_volume_left_out_into_an_empty_tip_is_warned_of_from_2_14(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], level: str) -> None:
+    # Opentrons documents "all the tip takes"; its own software draws 0 µL there from 2.14.
+    path, warnings = simulated_warnings(capsys, tmp_path, f"""
+        metadata = {{"apiLevel": "{level}"}}
+
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+            p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p.pick_up_tip()
+            for well in plate.wells()[:2]:
+                p.mix(2, location=well)
+            p.aspirate(location=plate["A1"])
+            p.dispense(location=plate["A2"])
+            p.aspirate(10, plate["A1"])
+            p.mix(1)  # a tip with liquid: all it takes, in both
+            p.aspirate(50, plate["A1"])
+            p.drop_tip()
+        """)
+    said = ("no volume given: labrun draws all the tip takes, 300 µL, as Opentrons documents "
+            "it, but Opentrons' own software draws 0 µL into an empty tip from apiLevel 2.14; "
+            "give the volume")
+    expected = [f"warning: {path}:9: mix: {said}",  # once a line
+                f"warning: {path}:10: aspirate: {said}"]
+    assert warnings == ([] if level == "2.13" else expected)
