@@ -42,6 +42,7 @@ class RunRecord:
         self.path = Path(path) if path is not None else None
         self.keep = keep
         self.last: Event | None = None
+        self.first: Event | None = None  # the run event, when given
         self._clock = clock
         self._fd: int | None = None
         self._seq = 0
@@ -50,7 +51,7 @@ class RunRecord:
         self._listeners: list[Listener] = []
         if self.path is None:
             if first is not None:
-                self.add("run", **first)
+                self.first = self.add("run", **first)
             return
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
         if first is None:
@@ -59,7 +60,7 @@ class RunRecord:
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         self._fd = os.open(temporary, flags, 0o644)
         try:
-            self.add("run", **first)
+            self.first = self.add("run", **first)
             self.flush()
             os.replace(temporary, self.path)
         except BaseException:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from hardware.clock import Clock, VirtualClock
 from hardware.config import RobotConfig, default_config
@@ -50,6 +50,8 @@ class Run:
 
     ``keep_history=False`` keeps no list of the run's events and commands (flat memory
     for long runs): they go to the record file and the record's listeners as they happen.
+    ``params``: the protocol's runtime parameters and their values, for the record's
+    first line.
     """
 
     def __init__(self, protocol: ProtocolFunction | None = None, *,
@@ -60,7 +62,8 @@ class Run:
                  on_stalled: StalledPolicy | None = None,
                  explain: ErrorExplainer = default_explain,
                  protocol_name: str | None = None, keep_history: bool = True,
-                 devices: dict[str, Device] | None = None) -> None:
+                 devices: dict[str, Device] | None = None,
+                 params: Mapping[str, Any] | None = None) -> None:
         self.config = config or default_config()
         if controller is None:  # the simulated robot, on a virtual clock unless given one
             robot = open_robot(self.config, clock=clock or VirtualClock())
@@ -71,10 +74,13 @@ class Run:
         self.controller = controller
         self.clock: Clock = clock
         # The record's first line, on disk before anything happens (connecting, homing).
-        first = {"id": os.urandom(6).hex(), "protocol": protocol_name, "robot": self.config.name,
-                 "clock": "virtual" if clock.is_virtual else "real",
-                 "virtual_clock": clock.is_virtual, "coordinates": controller.coordinates,
-                 "status": Status.IDLE.value}
+        first: dict[str, Any] = {
+            "id": os.urandom(6).hex(), "protocol": protocol_name, "robot": self.config.name,
+            "clock": "virtual" if clock.is_virtual else "real",
+            "virtual_clock": clock.is_virtual, "coordinates": controller.coordinates,
+            "status": Status.IDLE.value}
+        if params is not None:  # the protocol's runtime parameters, as this run has them
+            first["params"] = dict(params)
         self.record = RunRecord(record_path, clock=clock.now, first=first, keep=keep_history)
         self._protocol = protocol
         self._explain = explain

@@ -38,6 +38,7 @@ from .types import APIVersion, Mount, Point
 if TYPE_CHECKING:  # imported by the first load_module: most protocols load none
     from .modules import ModuleContext, ModuleRules
     from .modules.definitions import ModuleSpec
+    from .parameters import Parameters
 
 _UNSUPPORTED = {
     "load_labware_from_definition": "loading labware from a definition object",
@@ -145,8 +146,10 @@ class ProtocolContext:
                  trash_slot: str = "12", api_version: tuple[int, int] = MAX_API,
                  simulating: bool = True, protocol_file: str | None = None,
                  labware_dirs: Sequence[str] = (),
-                 mounts: Mapping[str, tuple[str, str]] | None = None) -> None:
+                 mounts: Mapping[str, tuple[str, str]] | None = None,
+                 params: Parameters | None = None) -> None:
         self._steps = StepTracker(channel, protocol_file)
+        self._params = params
         self._deck = Deck(slot_origins, trash_slot, api_version)
         self._modules: ModuleRules | None = None  # the deck rules, from the first module on
         self._api_version = api_version
@@ -177,6 +180,16 @@ class ProtocolContext:
     def api_version(self) -> APIVersion:
         """The apiLevel the protocol asked for."""
         return self._api_level
+
+    @property
+    @since(2, 18)
+    def params(self) -> Parameters:
+        """The runtime parameters' values (what ``add_parameters`` defines), by name."""
+        if self._params is None:  # none defined: an empty set, as in Opentrons
+            from .parameters import Parameters
+
+            self._params = Parameters()
+        return self._params
 
     @property
     @since(2, 5)

@@ -72,3 +72,8 @@ class UnsupportedAPIError(ProtocolError):
 class APIVersionError(UnsupportedAPIError):
     """A part of the API that the protocol's apiLevel does not have yet (Opentrons'
     ``APIVersionError``: the robot refuses it too)."""
+
+
+class ParameterError(ProtocolError):
+    """A runtime parameter defined wrongly (``add_parameters``), or given a value it cannot
+    take."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -85,8 +85,12 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
                labware_dirs: Sequence[str] = (), watchdog_s: float = 0.0,
                watchdog_hint: str = "",
                devices: dict[str, Device] | None = None, keep_history: bool = True,
-               shown_as: str | None = None) -> Run:
+               shown_as: str | None = None, params: Mapping[str, str] | None = None) -> Run:
     """Load a protocol file and make its run (started, idle until played).
+
+    ``params``: values for its runtime parameters by name, as text (a command line's
+    ``NAME=VALUE``; a CSV file's path); the others keep their defaults. ``ParameterError``
+    (before anything runs) for a name it does not define or a value it cannot take.
 
     ``shown_as``: the file's name in the run's record, steps and errors, for a copy of a
     file its user knows by another name (``load_protocol``).
@@ -102,6 +106,11 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
     """
     source = (protocol if isinstance(protocol, ProtocolSource)
               else _load_watched(protocol, watchdog_s, watchdog_hint, shown_as))
+    values = None
+    if source.parameters or params:
+        from .parameters import resolve, shown
+
+        values = resolve(source.parameters, params or {})
     holder: list[Run] = []
 
     def run_protocol(channel: CommandChannel) -> None:
@@ -109,7 +118,8 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
         ctx = ProtocolContext(channel, slot_origins=run.config.slots,
                               trash_slot=run.config.trash_slot, api_version=source.api_version,
                               simulating=simulating, protocol_file=source.path,
-                              labware_dirs=labware_dirs, mounts=mount_axes(run.config))
+                              labware_dirs=labware_dirs, mounts=mount_axes(run.config),
+                              params=values)
         try:
             source.run(ctx)
         except RunStopped:
@@ -121,7 +131,9 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
     run = Run(run_protocol, config=config, controller=controller, clock=clock,
               record_path=record_path, on_stalled=on_stalled,
               explain=explain_for(source.path), protocol_name=source.path,
-              devices=devices, keep_history=keep_history)
+              devices=devices, keep_history=keep_history,
+              params=None if values is None else {name: shown(value) for name, value
+                                                  in values.get_all().items()})
     holder.append(run)
     run.start()
     if watchdog_s > 0:

@@ -19,12 +19,15 @@ import sys
 import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import error_line
 from hardware.frozen import Frozen
 
-from .errors import ProtocolExit, ProtocolLoadError, exit_message
+from .errors import ProtocolError, ProtocolExit, ProtocolLoadError, exit_message
+
+if TYPE_CHECKING:
+    from .parameters import Parameter
 
 MIN_API = (2, 0)
 MAX_API = (2, 27)
@@ -33,23 +36,27 @@ SUPPORTED = f"{MIN_API[0]}.{MIN_API[1]} to {NEWEST_LEVEL}"
 
 
 class ProtocolSource(Frozen):
-    """A loaded protocol file."""
+    """A loaded protocol file; ``parameters``, the runtime parameters its
+    ``add_parameters`` defines (none without one)."""
 
-    __slots__ = ("api_version", "metadata", "path", "requirements", "run")
+    __slots__ = ("api_version", "metadata", "parameters", "path", "requirements", "run")
 
     path: str
     api_version: tuple[int, int]
     metadata: Mapping[str, Any]
     requirements: Mapping[str, Any]
     run: Callable[[Any], None]
+    parameters: tuple[Parameter, ...]
 
     def __init__(self, path: str, api_version: tuple[int, int], metadata: Mapping[str, Any],
-                 requirements: Mapping[str, Any], run: Callable[[Any], None]) -> None:
+                 requirements: Mapping[str, Any], run: Callable[[Any], None],
+                 parameters: tuple[Parameter, ...] = ()) -> None:
         object.__setattr__(self, "path", path)
         object.__setattr__(self, "api_version", api_version)
         object.__setattr__(self, "metadata", metadata)
         object.__setattr__(self, "requirements", requirements)
         object.__setattr__(self, "run", run)
+        object.__setattr__(self, "parameters", parameters)
 
 
 class LoadInterrupted(KeyboardInterrupt):
@@ -121,7 +128,35 @@ def load_protocol(path: str | Path, *, shown_as: str | None = None) -> ProtocolS
         line = run.__code__.co_firstlineno if hasattr(run, "__code__") else 1
         raise LocatedLoadError("run must take exactly one argument, the protocol context",
                                f"{name}:{line}")
-    return ProtocolSource(name, api_version, metadata, requirements, run)
+    parameters = _parameters(namespace, name, api_version)
+    return ProtocolSource(name, api_version, metadata, requirements, run, parameters)
+
+
+def _parameters(namespace: Mapping[str, Any], name: str,
+                api_version: tuple[int, int]) -> tuple[Parameter, ...]:
+    """The runtime parameters ``add_parameters(parameters)`` defines, if the protocol has
+    it; a wrong definition fails the load at its line, as in Opentrons."""
+    define = namespace.get("add_parameters")
+    if define is None:
+        return ()
+    line = define.__code__.co_firstlineno if hasattr(define, "__code__") else 1
+    if not callable(define) or isinstance(define, type) or not _takes_one_argument(define):
+        raise LocatedLoadError("add_parameters must be a function taking one argument, the "
+                               "parameters to define", f"{name}:{line}")
+    from .parameters import ParameterContext  # only then: most protocols define none
+    from .types import APIVersion
+
+    context = ParameterContext(APIVersion(*api_version))
+    try:
+        define(context)
+    except ProtocolError as exc:
+        raise LocatedLoadError(str(exc), f"{name}:{_line_in(exc, name)}") from exc
+    except KeyboardInterrupt as exc:
+        raise LoadInterrupted(f"{name}:{_line_in(exc, name)}") from exc
+    except Exception as exc:
+        raise LocatedLoadError(f"add_parameters raised {error_line(exc)}",
+                               f"{name}:{_line_in(exc, name)}") from exc
+    return context.defined
 
 
 def _is_coroutine_function(run: Callable[..., Any]) -> bool:

@@ -41,7 +41,7 @@ from hardware.factory import EMULATOR_DIALECTS, emulator_config
 from hardware.frozen import replace
 from hardware.gcode import GcodeController
 from hardware.robot import Robot, open_robot
-from protocol_api.errors import ProtocolError
+from protocol_api.errors import ParameterError, ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run, protocol_error
 from protocol_api.labware_definitions import load_custom_definitions
 from protocol_api.loader import LocatedLoadError
@@ -51,6 +51,7 @@ from . import setup_sheet
 from .calls import Labels
 from .closing import summary_lines
 from .outputs import outputs_problem
+from .params import add_param_option
 from .report import TextLog, clock, is_terminal
 from .simulating import wait_for_simulation
 from .terminal import (
@@ -99,6 +100,7 @@ def add_parser(commands: Any) -> None:
                              "delays N times faster than real time (default 1)")
     parser.add_argument("--labware-dir", action="append", default=[], metavar="DIR",
                         help="a directory of custom labware definitions (JSON); repeatable")
+    add_param_option(parser)
     parser.add_argument("--record", metavar="PATH", help="write the run record (JSON Lines)")
     parser.add_argument("--no-simulate", action="store_true",
                         help="skip the simulation that checks the protocol before it runs")
@@ -209,7 +211,10 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
     try:
         with contextlib.redirect_stdout(printed):
             sim = create_run(args.file, config=config, on_stalled=continue_when_stalled,
-                             labware_dirs=args.labware_dir, watchdog_s=DEFAULT_WATCHDOG_S)
+                             labware_dirs=args.labware_dir, watchdog_s=DEFAULT_WATCHDOG_S,
+                             params=args.param)
+    except ParameterError as exc:  # a --param (the protocol's own are located load errors)
+        return _bad_input(f"--param: {exc}", None)
     except (LocatedLoadError, ProtocolError) as exc:
         if args.debug:
             raise
@@ -271,7 +276,10 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             clock = RealClock(args.speed) if emulate and args.speed else robot.clock
             run = create_run(args.file, config=robot.config, controller=robot.controller,
                              clock=clock, record_path=args.record, simulating=False,
-                             labware_dirs=args.labware_dir, devices=robot.devices)
+                             labware_dirs=args.labware_dir, devices=robot.devices,
+                             params=args.param)
+        except ParameterError as exc:
+            return _bad_input(f"--param: {exc}", None)
         except (LocatedLoadError, ProtocolError) as exc:
             if args.debug:
                 raise

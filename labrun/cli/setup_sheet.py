@@ -77,6 +77,7 @@ class SheetBuilder:
         self.timeline: list[dict[str, Any]] = []
         self.steps = 0
         self.end = 0.0
+        self.parameters: dict[str, Any] = {}  # the runtime parameters' values, by name
         self._module_step: tuple[float, str, int] | None = None  # start, words, step
 
     def _module_step_ended(self, t: float) -> None:
@@ -124,6 +125,9 @@ class SheetBuilder:
         if kind == "summary":
             self.end = float(event.get("duration_s", self.end))
             self._module_step_ended(self.end)
+            return
+        if kind == "run":  # the record's first line
+            self.parameters = dict(event.get("params") or {})
             return
         if kind != "command":
             return
@@ -238,6 +242,7 @@ class SheetBuilder:
             "destinations": sorted((w for w, v in running.items()
                                     if v > 1e-9 and lowest[w] >= -1e-9), key=_well_key),
             "timeline": list(self.timeline),
+            "parameters": dict(self.parameters),
             "steps": self.steps,
             "estimated_duration_s": round(self.end, 3),
         }
@@ -299,8 +304,14 @@ def _capacity(load_name: str, well: str) -> float | None:
 
 
 def text(sheet: Sheet) -> list[str]:
-    """The setup sheet for people: deck, pipettes and tips, liquids, pauses and delays."""
-    lines = ["Setup", "  Deck"]
+    """The setup sheet for people: the runtime parameters' values, deck, pipettes and tips,
+    liquids, pauses and delays."""
+    lines = ["Setup"]
+    if sheet.get("parameters"):
+        lines.append("  Parameters")
+        lines += [f"    {name} = {_parameter(value)}"
+                  for name, value in sheet["parameters"].items()]
+    lines.append("  Deck")
     for slot in sheet["deck"]:
         detail = " on ".join(
             f"{lw['name']} ({display_name(lw['load_name'])})"
@@ -335,6 +346,12 @@ def text(sheet: Sheet) -> list[str]:
         lines.append(f"    {clock(item['t']):>7}  step {item['step']}: {what}")
     lines.append(f"    {clock(total):>7}  end")
     return lines
+
+
+def _parameter(value: Any) -> str:
+    if value is None:  # a CSV file parameter given no file
+        return "no file given"
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _liquid_lines(liquids: list[dict[str, Any]]) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from engine.state import Status
 from hardware.config import ConfigError, default_config, load_config
-from protocol_api.errors import ProtocolError
+from protocol_api.errors import ParameterError, ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run, protocol_error
 from protocol_api.labware_definitions import load_custom_definitions
 from protocol_api.loader import LoadInterrupted, LocatedLoadError
@@ -21,6 +21,7 @@ from protocol_api.watchdog import DEFAULT_WATCHDOG_S, interrupt
 from . import history, rehearsal, setup_sheet
 from .closing import summary_lines
 from .outputs import outputs_problem
+from .params import add_param_option
 from .report import TextLog, clock
 from .simulating import wait_for_simulation
 
@@ -38,6 +39,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("file", help="the protocol file (def run(ctx): ...)")
     parser.add_argument("--labware-dir", action="append", default=[], metavar="DIR",
                         help="a directory of custom labware definitions (JSON); repeatable")
+    add_param_option(parser)
     parser.add_argument("--robot", metavar="ROBOT.toml", help="robot configuration to simulate")
     parser.add_argument("--record", metavar="PATH", help="write the run record (JSON Lines)")
     parser.add_argument("--json", action="store_true",
@@ -95,11 +97,13 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
                              on_stalled=continue_when_stalled, labware_dirs=args.labware_dir,
                              watchdog_s=args.watchdog, keep_history=False,
                              watchdog_hint="the watchdog of simulate; --watchdog SECONDS "
-                                           "sets the limit, 0 turns it off")
+                                           "sets the limit, 0 turns it off", params=args.param)
     except LoadInterrupted as exc:
         print(f"error: {exc.location}: interrupted (Ctrl-C) while the protocol's top level "
               "ran", file=sys.stderr)
         return INTERRUPTED_EXIT
+    except ParameterError as exc:  # a --param (the protocol's own are located load errors)
+        return _bad_input(args, f"--param: {exc}", None)
     except (LocatedLoadError, ConfigError, ProtocolError) as exc:
         if args.debug:
             raise
@@ -111,6 +115,8 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
                                 f"{exc.strerror or exc}", None)
     gc.freeze()  # what loading made (definitions, modules) lives as long as the run
     builder = setup_sheet.SheetBuilder()  # built as the run goes: no second reading
+    if run.record.first is not None:
+        builder.add(run.record.first)  # the runtime parameters' values
     run.record.subscribe(builder.listen)  # before play: the protocol has made no call yet
     document: history.JsonDocument | None = None  # likewise what is printed: the --json
     log: history.SpooledLog | None = None  # document or the text log

@@ -257,12 +257,24 @@ def test_no_simulate_skips_the_check_and_the_robot_run_fails_at_the_line(
     (["--robot", "/no/such/robot.toml"], "no such robot configuration file"),
     (["--emulate", "--labware-dir", "/no/such/dir"], "/no/such/dir"),
     (["--emulate", "--record", "."], "cannot write the run record .: it is a directory"),
+    (["--emulate", "--param", "count=3"], "error: --param: the protocol has no parameter "
+                                          "'count'; its parameters are none"),
 ])
 def test_bad_arguments_exit_2(tmp_path: Path, args: list[str], message: str,
                               capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = labrun(capsys, str(write(tmp_path, SHORT)), *args)
     assert status == 2
     assert message in err
+
+
+@pytest.mark.parametrize("given", ["count", "=3"])
+def test_a_param_not_written_as_name_equals_value_is_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str) -> None:
+    with pytest.raises(SystemExit) as exited:  # argparse's usage error, as for any option
+        labrun(capsys, str(write(tmp_path, SHORT)), "--emulate", "--param", given)
+    assert exited.value.code == 2
+    said = capsys.readouterr().err.splitlines()[-1]
+    assert said == f"labrun run: error: --param {given!r}: give it as NAME=VALUE"
 
 
 def test_the_record_never_replaces_the_protocol(tmp_path: Path,

@@ -594,3 +594,67 @@ def test_a_load_name_in_other_case_is_shown_by_its_labware_name_not_as_a_label(
     assert status == 0
     assert "Loading Opentrons OT-2 96 Tip Rack 300 µL (slot 4)" in run_log(out)
     assert "slot 4   Opentrons OT-2 96 Tip Rack 300 µL\n" in out
+
+
+# -- runtime parameters -----------------------------------------------------------------------
+
+PARAMETERS = '''metadata = {"apiLevel": "2.20"}
+
+def add_parameters(parameters):
+    parameters.add_int(variable_name="columns", display_name="Columns", default=2,
+                       minimum=1, maximum=12)
+    parameters.add_csv_file(variable_name="volumes", display_name="Volumes")
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    volume = float(ctx.params.volumes.parse_as_csv()[1][1])
+    for column in plate.columns()[:ctx.params.columns]:
+        p300.transfer(volume, plate["A12"], column[0])
+'''
+
+
+def test_param_sets_runtime_parameters_and_the_setup_says_their_values(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "parameters.py"
+    protocol.write_text(PARAMETERS)
+    volumes = tmp_path / "volumes.csv"
+    volumes.write_text("well,volume\nA1,25\n")
+    code, out, err = simulate(capsys, str(protocol), "--param", "columns=3",
+                              "--param", f"volumes={volumes}")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[:4] == ["Setup", "  Parameters", "    columns = 3",
+                                    f"    volumes = {str(volumes)!r}"]
+    assert run_log(out).count("Transferring 25.0 µL from A12 of Corning 96 Well Plate 360 µL "
+                              "Flat (slot 2) to A1 of Corning 96 Well Plate 360 µL Flat "
+                              "(slot 2)") == 1
+    assert sum("Transferring 25.0 µL" in line for line in run_log(out)) == 3
+    code, out, _ = simulate(capsys, str(protocol), "--json", "--param", f"volumes={volumes}")
+    assert json.loads(out)["setup"]["parameters"] == {"columns": 2, "volumes": str(volumes)}
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    (["--param", "columns=13"], "error: --param: columns must be between 1 and 12, not 13"),
+    (["--param", "rows=2"], "error: --param: the protocol has no parameter 'rows'; its "
+                            "parameters are columns, volumes"),
+    (["--param", "volumes=/nonexistent/v.csv"], "error: --param: volumes: cannot read the "
+                                                "CSV file /nonexistent/v.csv: No such file "
+                                                "or directory"),
+])
+def test_a_param_the_protocol_cannot_take_is_bad_input(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], given: list[str], said: str) -> None:
+    protocol = tmp_path / "parameters.py"
+    protocol.write_text(PARAMETERS)
+    code, out, err = simulate(capsys, str(protocol), *given)
+    assert (code, out, err.splitlines()) == (2, "", [said])
+
+
+def test_a_csv_parameter_not_given_fails_at_the_line_that_reads_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "parameters.py"
+    protocol.write_text(PARAMETERS)
+    code, _, err = simulate(capsys, str(protocol))
+    assert code == 1
+    assert err.splitlines()[-1] == (f"error: {protocol}:12: the CSV file parameter volumes was "
+                                    "given no file; give one with --param volumes=FILE.csv")

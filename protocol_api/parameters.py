@@ -1,0 +1,408 @@
+"""Runtime parameters (apiLevel 2.18 on): what ``add_parameters(parameters)`` defines, and
+the values a run's ``ctx.params`` holds.
+
+A protocol may define ``add_parameters(parameters)`` beside ``run(ctx)``: its calls
+(``add_int``, ``add_float``, ``add_bool``, ``add_str``, and from 2.20 ``add_csv_file``)
+define named values, each with a default and the values it may take (a range or a list
+of choices), checked as Opentrons checks them. A run uses the defaults unless it is given
+other values (``labrun simulate --param NAME=VALUE``); ``ctx.params.NAME`` reads them.
+"""
+
+from __future__ import annotations
+
+import csv
+import keyword
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from hardware.frozen import Frozen
+
+from .errors import ParameterError
+from .types import APIVersion
+
+__all__ = ["CSVParameter", "Parameter", "ParameterContext", "ParameterError", "Parameters",
+           "resolve"]
+
+DISPLAY_NAME_MAX = 30
+DESCRIPTION_MAX = 100
+UNIT_MAX = 10
+CSV_API = (2, 20)
+PARAMS_API = (2, 18)
+_KINDS = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+Value = int | float | bool | str
+
+
+class Parameter(Frozen):
+    """One runtime parameter as ``add_parameters`` defined it: ``kind`` is ``int``,
+    ``float``, ``bool``, ``str`` or ``csv``; ``choices`` are (display name, value) pairs."""
+
+    __slots__ = ("choices", "default", "description", "display_name", "kind", "maximum",
+                 "minimum", "name", "unit")
+
+    name: str
+    display_name: str
+    kind: str
+    default: Value | None  # None for a CSV file
+    minimum: float | None
+    maximum: float | None
+    choices: tuple[tuple[str, Value], ...]
+    description: str | None
+    unit: str | None
+
+    def __init__(self, name: str, display_name: str, kind: str, default: Value | None,
+                 minimum: float | None = None, maximum: float | None = None,
+                 choices: tuple[tuple[str, Value], ...] = (), description: str | None = None,
+                 unit: str | None = None) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "display_name", display_name)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "default", default)
+        object.__setattr__(self, "minimum", minimum)
+        object.__setattr__(self, "maximum", maximum)
+        object.__setattr__(self, "choices", choices)
+        object.__setattr__(self, "description", description)
+        object.__setattr__(self, "unit", unit)
+
+    def check(self, value: object) -> Value:
+        """``value`` if this parameter may take it (an int for a float is made a float);
+        ParameterError saying which values it takes if not."""
+        kind = _KINDS[self.kind]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ParameterError(f"{self.name} must be {_a(self.kind)}, not {value!r}")
+        if self.choices and value not in [v for _, v in self.choices]:
+            raise ParameterError(f"{self.name} must be one of {self.takes()}, not {value!r}")
+        if self.minimum is not None and self.maximum is not None:
+            assert isinstance(value, (int, float))
+            if not self.minimum <= value <= self.maximum:
+                raise ParameterError(f"{self.name} must be {self.takes()}, not {value!r}")
+        assert isinstance(value, (int, float, bool, str))
+        return value
+
+    def parse(self, text: str) -> Value:
+        """The value a command line's ``NAME=text`` gives this parameter, checked."""
+        value: object = text
+        if self.kind == "bool":
+            words = {"true": True, "on": True, "yes": True, "1": True,
+                     "false": False, "off": False, "no": False, "0": False}
+            value = words.get(text.strip().lower(), text)
+            if isinstance(value, str):
+                raise ParameterError(f"{self.name} must be true or false, not {text!r}")
+        elif self.kind in ("int", "float"):
+            try:
+                value = int(text) if self.kind == "int" else float(text)
+            except ValueError:
+                raise ParameterError(f"{self.name} must be {_a(self.kind)}, not {text!r}") from None
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ParameterError(f"{self.name} must be a finite number, not {text!r}")
+        return self.check(value)
+
+    def takes(self) -> str:
+        """The values it takes, in words."""
+        if self.kind == "csv":
+            return "a CSV file"
+        if self.kind == "bool":
+            return "true or false"
+        if self.choices:
+            return ", ".join(repr(v) for _, v in self.choices)
+        return f"between {self.minimum:g} and {self.maximum:g}"
+
+    def describe(self) -> dict[str, Any]:
+        """What it is, as plain data (for ``--json`` and the setup sheet)."""
+        data: dict[str, Any] = {"name": self.name, "display_name": self.display_name,
+                                "type": self.kind, "default": self.default}
+        if self.minimum is not None:
+            data["minimum"], data["maximum"] = self.minimum, self.maximum
+        if self.choices:
+            data["choices"] = [{"display_name": d, "value": v} for d, v in self.choices]
+        for name in ("description", "unit"):
+            if getattr(self, name) is not None:
+                data[name] = getattr(self, name)
+        return data
+
+
+def _a(kind: str) -> str:
+    return {"int": "an integer", "float": "a number", "bool": "True or False",
+            "str": "a string"}[kind]
+
+
+class ParameterContext:
+    """What ``add_parameters(parameters)`` is given: each ``add_*`` call defines one
+    runtime parameter, checked as Opentrons checks it."""
+
+    def __init__(self, api_version: APIVersion) -> None:
+        self._api_version = api_version
+        self._defined: dict[str, Parameter] = {}
+
+    @property
+    def defined(self) -> tuple[Parameter, ...]:
+        """The parameters defined so far, in order."""
+        return tuple(self._defined.values())
+
+    def add_int(self, display_name: str, variable_name: str, default: int,
+                minimum: int | None = None, maximum: int | None = None,
+                choices: Sequence[Mapping[str, Any]] | None = None,
+                description: str | None = None, unit: str | None = None) -> None:
+        """An integer: between ``minimum`` and ``maximum``, or one of ``choices``."""
+        self._add_number("int", display_name, variable_name, default, minimum, maximum,
+                         choices, description, unit)
+
+    def add_float(self, display_name: str, variable_name: str, default: float,
+                  minimum: float | None = None, maximum: float | None = None,
+                  choices: Sequence[Mapping[str, Any]] | None = None,
+                  description: str | None = None, unit: str | None = None) -> None:
+        """A number: between ``minimum`` and ``maximum``, or one of ``choices``."""
+        self._add_number("float", display_name, variable_name, default, minimum, maximum,
+                         choices, description, unit)
+
+    def add_bool(self, display_name: str, variable_name: str, default: bool,
+                 description: str | None = None) -> None:
+        """True or False (On or Off)."""
+        self._define(Parameter(self._name(variable_name), _display(display_name), "bool",
+                               _typed("bool", default, "default"),
+                               description=_text("description", description, DESCRIPTION_MAX)))
+
+    def add_str(self, display_name: str, variable_name: str, default: str,
+                choices: Sequence[Mapping[str, Any]] | None = None,
+                description: str | None = None) -> None:
+        """One of ``choices`` (which it must have)."""
+        name = self._name(variable_name)
+        if not choices:
+            raise ParameterError(f"add_str: {name} needs choices (a list of "
+                                 "{'display_name': ..., 'value': ...})")
+        self._define(Parameter(name, _display(display_name), "str",
+                               _typed("str", default, "default"),
+                               choices=_choices("str", choices),
+                               description=_text("description", description, DESCRIPTION_MAX)))
+
+    def add_csv_file(self, display_name: str, variable_name: str,
+                     description: str | None = None) -> None:
+        """A CSV file, given for each run (apiLevel 2.20 on; one a protocol)."""
+        from .api_level import require  # not at the top: api_level reads the loader's levels
+
+        require("add_csv_file", CSV_API, self._api_version)
+        if any(p.kind == "csv" for p in self._defined.values()):
+            raise ParameterError("add_csv_file: a protocol may define only one CSV file "
+                                 "parameter")
+        self._define(Parameter(self._name(variable_name), _display(display_name), "csv", None,
+                               description=_text("description", description, DESCRIPTION_MAX)))
+
+    def _add_number(self, kind: str, display_name: str, variable_name: str, default: object,
+                    minimum: object, maximum: object,
+                    choices: Sequence[Mapping[str, Any]] | None, description: str | None,
+                    unit: str | None) -> None:
+        name = self._name(variable_name)
+        display = _display(display_name)
+        default = _typed(kind, default, "default")
+        if choices is not None:
+            if minimum is not None or maximum is not None:
+                raise ParameterError(f"add_{kind}: {name} is given choices and a minimum or "
+                                     "maximum; give one or the other")
+            listed = _choices(kind, choices)
+            bounds: tuple[float | None, float | None] = (None, None)
+        elif minimum is None or maximum is None:
+            raise ParameterError(f"add_{kind}: {name} needs a minimum and a maximum, or "
+                                 "choices")
+        else:
+            low, high = _typed(kind, minimum, "minimum"), _typed(kind, maximum, "maximum")
+            assert isinstance(low, (int, float)) and isinstance(high, (int, float))
+            if high < low:
+                raise ParameterError(f"add_{kind}: {name}'s maximum {high:g} is less than its "
+                                     f"minimum {low:g}")
+            listed, bounds = (), (low, high)
+        parameter = Parameter(name, display, kind, None, bounds[0], bounds[1], listed,
+                              _text("description", description, DESCRIPTION_MAX),
+                              _text("unit", unit, UNIT_MAX))
+        try:
+            checked = parameter.check(default)
+        except ParameterError:
+            raise ParameterError(f"add_{kind}: the default of {name} must be "
+                                 f"{parameter.takes()}, not {default!r}") from None
+        self._define(Parameter(name, display, kind, checked, bounds[0], bounds[1], listed,
+                               parameter.description, parameter.unit))
+
+    def _name(self, variable_name: object) -> str:
+        if not isinstance(variable_name, str) or not variable_name.isidentifier():
+            raise ParameterError(f"variable_name {variable_name!r} must be a Python name "
+                                 "(letters, digits and _, not starting with a digit)")
+        if keyword.iskeyword(variable_name):
+            raise ParameterError(f"variable_name {variable_name!r} is a Python keyword")
+        if variable_name in self._defined or variable_name == "get_all":
+            raise ParameterError(f"variable_name {variable_name!r} is already used; each "
+                                 "parameter needs its own")
+        return variable_name
+
+    def _define(self, parameter: Parameter) -> None:
+        self._defined[parameter.name] = parameter
+
+
+def _display(display_name: object) -> str:
+    text = _text("display_name", display_name, DISPLAY_NAME_MAX)
+    if text is None:
+        raise ParameterError("display_name must be a string")
+    return text
+
+
+def _text(what: str, value: object, most: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ParameterError(f"{what} must be a string of at most {most} characters, not "
+                             f"{value!r}")
+    if len(value) > most:
+        raise ParameterError(f"{what} {value!r} is longer than {most} characters")
+    return value
+
+
+def _typed(kind: str, value: object, what: str) -> Value:
+    wanted = _KINDS[kind]
+    if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+        raise ParameterError(f"{what} must be {_a(kind)}, not {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParameterError(f"{what} must be a finite number, not {value!r}")
+    assert isinstance(value, (int, float, bool, str))
+    return value
+
+
+def _choices(kind: str, choices: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, Value], ...]:
+    listed = []
+    for choice in choices:
+        if not isinstance(choice, Mapping) or not {"display_name", "value"} <= set(choice):
+            raise ParameterError("each choice must be a dict with the keys 'display_name' and "
+                                 f"'value', not {choice!r}")
+        listed.append((_display(choice["display_name"]), _typed(kind, choice["value"],
+                                                                 "each choice's value")))
+    return tuple(listed)
+
+
+class CSVParameter:
+    """A CSV file given to a run: its ``contents``, a read-only ``file``, and its rows
+    (``parse_as_csv``)."""
+
+    def __init__(self, contents: bytes | None, name: str, source: str | None = None) -> None:
+        self._contents = contents
+        self._name = name
+        self.source = source  # the path it was read from
+        self._file: IO[str] | None = None
+
+    @property
+    def contents(self) -> str:
+        """The whole file as text (UTF-8)."""
+        if self._contents is None:
+            raise ParameterError(f"the CSV file parameter {self._name} was given no file; "
+                                 f"give one with --param {self._name}=FILE.csv")
+        try:
+            return self._contents.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ParameterError(f"the CSV file of {self._name} is not UTF-8 text: {exc}") from None
+
+    @property
+    def file(self) -> IO[str]:
+        """The file, open for reading as text."""
+        if self._file is None:
+            import io
+
+            self._file = io.StringIO(self.contents)
+        return self._file
+
+    @property
+    def file_opened(self) -> bool:
+        """Whether ``file`` has been opened."""
+        return self._file is not None
+
+    def parse_as_csv(self, detect_dialect: bool = True, **kwargs: Any) -> list[list[str]]:
+        """The rows, each a list of its cells as strings (the header, if any, first);
+        ``detect_dialect`` guesses the delimiter and quoting; ``kwargs`` go to
+        ``csv.reader``. Trailing empty rows are left out."""
+        text = self.contents
+        try:
+            if detect_dialect:
+                try:
+                    dialect = csv.Sniffer().sniff(text[:1024])
+                except csv.Error as exc:  # as in Opentrons, which guesses the same way
+                    raise ParameterError(
+                        f"cannot read the CSV file of {self._name}: {exc} (for a file of one "
+                        "column, parse_as_csv(detect_dialect=False))") from None
+                rows = list(csv.reader(text.split("\n"), dialect, **kwargs))
+            else:
+                rows = list(csv.reader(text.split("\n"), **kwargs))
+        except csv.Error as exc:
+            raise ParameterError(f"cannot read the CSV file of {self._name}: {exc}") from None
+        while rows and rows[-1] == []:
+            rows.pop()
+        return rows
+
+    def __repr__(self) -> str:
+        return f"<CSVParameter {self._name}>"
+
+
+class Parameters:
+    """``ctx.params``: each runtime parameter's value as an attribute, and ``get_all()``."""
+
+    def __init__(self, values: Mapping[str, Value | CSVParameter] | None = None) -> None:
+        object.__setattr__(self, "_values", dict(values or {}))
+        for name, value in self._values.items():
+            object.__setattr__(self, name, value)
+
+    def get_all(self) -> dict[str, Value | CSVParameter]:
+        """Every parameter's value, by name."""
+        return dict(self._values)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in self._values:
+            raise AttributeError(f"ctx.params.{name} is a runtime parameter; it cannot be "
+                                 "changed")
+        object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        known = ", ".join(self._values) or "none: the protocol defines no add_parameters"
+        raise AttributeError(f"ctx.params has no parameter {name!r}; its parameters are "
+                             f"{known}")
+
+    def __repr__(self) -> str:
+        return f"Parameters({self._values!r})"
+
+
+def resolve(defined: Sequence[Parameter], given: Mapping[str, str]) -> Parameters:
+    """The values of a run's parameters: the defaults, except those ``given`` by name (a
+    command line's text; a CSV file's path). ParameterError names an unknown name, or a
+    value a parameter cannot take."""
+    by_name = {p.name: p for p in defined}
+    values: dict[str, Value | CSVParameter] = {}
+    for name in given:
+        if name not in by_name:
+            known = ", ".join(by_name) or "none"
+            raise ParameterError(f"the protocol has no parameter {name!r}; its parameters "
+                                 f"are {known}")
+    for parameter in defined:
+        text: str | None = given.get(parameter.name)
+        if parameter.kind == "csv":
+            contents = None
+            if text is not None:
+                try:
+                    contents = Path(text).read_bytes()
+                except OSError as exc:
+                    raise ParameterError(f"{parameter.name}: cannot read the CSV file {text}: "
+                                         f"{exc.strerror or exc}") from None
+            values[parameter.name] = CSVParameter(contents, parameter.name, text)
+        elif text is None:
+            assert parameter.default is not None
+            values[parameter.name] = parameter.default
+        else:
+            values[parameter.name] = parameter.parse(text)
+    return Parameters(values)
+
+
+def shown(value: Value | CSVParameter) -> Value | None:
+    """A parameter's value as plain data (a CSV file: the path it was read from, or None)."""
+    return value.source if isinstance(value, CSVParameter) else value
+

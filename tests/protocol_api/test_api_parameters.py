@@ -1,0 +1,229 @@
+"""Runtime parameters: ``add_parameters`` defines them, ``ctx.params`` reads them, a run
+may be given other values (as Opentrons checks definitions and values)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from protocol_api.errors import ParameterError
+from protocol_api.execute import continue_when_stalled, create_run
+from protocol_api.loader import LocatedLoadError, load_protocol
+
+DEFINED = """
+    def add_parameters(parameters):
+        parameters.add_int(variable_name="count", display_name="Sample count", default=6,
+                           minimum=1, maximum=12, unit="samples")
+        parameters.add_float(variable_name="volume", display_name="Volume", default=20,
+                             choices=[{"display_name": "small", "value": 20},
+                                      {"display_name": "large", "value": 50.0}])
+        parameters.add_bool(variable_name="dry_run", display_name="Dry run", default=False)
+        parameters.add_str(variable_name="plate", display_name="Plate",
+                           default="corning_96_wellplate_360ul_flat",
+                           choices=[{"display_name": "Corning",
+                                     "value": "corning_96_wellplate_360ul_flat"},
+                                    {"display_name": "NEST",
+                                     "value": "nest_96_wellplate_200ul_flat"}])
+"""
+
+READ = """
+    def run(ctx):
+        p = ctx.params
+        ctx.comment(f"{p.count!r} {p.volume!r} {p.dry_run!r} {p.plate}")
+        plate = ctx.load_labware(p.plate, 1)
+        ctx.comment(plate.load_name)
+"""
+
+
+def write(tmp_path: Path, *parts: str, level: str = "2.18") -> Path:
+    path = tmp_path / "protocol.py"
+    text = f'metadata = {{"apiLevel": "{level}"}}\n' + "".join(
+        textwrap.dedent(part) for part in parts)
+    path.write_text(text)
+    return path
+
+
+def comments(path: Path, **params: str) -> list[str]:
+    """The run's comments; it must succeed."""
+    run = create_run(path, on_stalled=continue_when_stalled, params=params)
+    try:
+        run.control.play(source="test")
+        run.wait(timeout=30)
+    finally:
+        run.close()
+    events = run.record.events
+    assert events[-1]["status"] == "succeeded", events[-1]
+    return [e["params"]["message"] for e in events
+            if e["event"] == "command" and e["status"] == "queued" and e["type"] == "comment"]
+
+
+def test_a_run_reads_the_defaults_with_their_types(tmp_path: Path) -> None:
+    path = write(tmp_path, DEFINED, READ)
+    assert comments(path) == ["6 20.0 False corning_96_wellplate_360ul_flat",
+                              "corning_96_wellplate_360ul_flat"]
+
+
+def test_given_values_replace_the_defaults_and_the_record_says_which(tmp_path: Path) -> None:
+    path = write(tmp_path, DEFINED, READ)
+    assert comments(path, count="12", volume="50", dry_run="yes",
+                    plate="nest_96_wellplate_200ul_flat") == [
+        "12 50.0 True nest_96_wellplate_200ul_flat", "nest_96_wellplate_200ul_flat"]
+    run = create_run(path, params={"count": "3"})
+    run.close()
+    assert run.record.events[0]["params"] == {
+        "count": 3, "volume": 20.0, "dry_run": False,
+        "plate": "corning_96_wellplate_360ul_flat"}
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({"count": "13"}, "count must be between 1 and 12, not 13"),
+    ({"count": "2.5"}, "count must be an integer, not '2.5'"),
+    ({"volume": "30"}, "volume must be one of 20.0, 50.0, not 30.0"),
+    ({"volume": "nan"}, "volume must be a finite number, not 'nan'"),
+    ({"dry_run": "maybe"}, "dry_run must be true or false, not 'maybe'"),
+    ({"plate": "x"}, "plate must be one of 'corning_96_wellplate_360ul_flat', "
+                     "'nest_96_wellplate_200ul_flat', not 'x'"),
+    ({"cnt": "3"}, "the protocol has no parameter 'cnt'; its parameters are count, volume, "
+                   "dry_run, plate"),
+])
+def test_a_value_a_parameter_cannot_take_is_refused_before_the_run(
+        tmp_path: Path, given: dict[str, str], message: str) -> None:
+    path = write(tmp_path, DEFINED, READ)
+    with pytest.raises(ParameterError) as raised:
+        create_run(path, params=given)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    ('add_int(variable_name="n", display_name="N", default=20, minimum=1, maximum=3)',
+     "add_int: the default of n must be between 1 and 3, not 20"),
+    ('add_int(variable_name="n", display_name="N", default=2, minimum=1)',
+     "add_int: n needs a minimum and a maximum, or choices"),
+    ('add_int(variable_name="n", display_name="N", default=2, minimum=3, maximum=1)',
+     "add_int: n's maximum 1 is less than its minimum 3"),
+    ('add_int(variable_name="n", display_name="N", default=2, minimum=1, maximum=3, '
+     'choices=[{"display_name": "a", "value": 2}])',
+     "add_int: n is given choices and a minimum or maximum; give one or the other"),
+    ('add_int(variable_name="n", display_name="N", default=2.0, minimum=1, maximum=3)',
+     "default must be an integer, not 2.0"),
+    ('add_float(variable_name="v", display_name="V", default=1, '
+     'choices=[{"display_name": "a", "value": "1"}])',
+     "each choice's value must be a number, not '1'"),
+    ('add_float(variable_name="v", display_name="V", default=1, choices=[{"value": 1}])',
+     "each choice must be a dict with the keys 'display_name' and 'value', not {'value': 1}"),
+    ('add_str(variable_name="s", display_name="S", default="x")',
+     "add_str: s needs choices (a list of {'display_name': ..., 'value': ...})"),
+    ('add_bool(variable_name="b", display_name="B", default=1)',
+     "default must be True or False, not 1"),
+    ('add_bool(variable_name="2b", display_name="B", default=True)',
+     "variable_name '2b' must be a Python name (letters, digits and _, not starting with a "
+     "digit)"),
+    ('add_bool(variable_name="class", display_name="B", default=True)',
+     "variable_name 'class' is a Python keyword"),
+    ('add_bool(variable_name="b", display_name="B" * 31, default=True)',
+     f"display_name {'B' * 31!r} is longer than 30 characters"),
+    ('add_bool(variable_name="b", display_name="B", default=True)\n'
+     '    parameters.add_bool(variable_name="b", display_name="C", default=True)',
+     "variable_name 'b' is already used; each parameter needs its own"),
+    ('add_csv_file(variable_name="f", display_name="F")',
+     "add_csv_file needs apiLevel 2.20 or later; this protocol's apiLevel is 2.18"),
+    ('nonsense(1)', "add_parameters raised AttributeError: 'ParameterContext' object has no "
+                    "attribute 'nonsense'"),
+])
+def test_a_wrong_definition_fails_the_load_at_its_line(
+        tmp_path: Path, call: str, message: str) -> None:
+    path = write(tmp_path, f"def add_parameters(parameters):\n    parameters.{call}\n",
+                 "def run(ctx):\n    pass\n")
+    with pytest.raises(LocatedLoadError) as raised:
+        load_protocol(path)
+    assert str(raised.value).endswith(message), str(raised.value)
+    assert raised.value.location == f"{path}:{3 + call.count(chr(10))}"
+
+
+def test_params_needs_2_18_and_is_empty_without_add_parameters(tmp_path: Path) -> None:
+    path = write(tmp_path, "def run(ctx):\n    ctx.comment(repr(ctx.params.get_all()))\n"
+                 "    ctx.params.missing\n")
+    run = create_run(path, on_stalled=continue_when_stalled)
+    run.control.play(source="test")
+    run.wait(timeout=30)
+    run.close()
+    summary = run.record.events[-1]
+    assert summary["status"] == "failed" and summary["location"] == f"{path}:4"
+    assert summary["error"] == ("AttributeError: ctx.params has no parameter 'missing'; its "
+                                "parameters are none: the protocol defines no add_parameters")
+    assert comments(write(tmp_path, "def run(ctx):\n    ctx.comment(repr(ctx.params.get_all()))"
+                          "\n")) == ["{}"]
+    older = write(tmp_path, DEFINED, READ, level="2.17")  # defined, but not readable
+    run = create_run(older, on_stalled=continue_when_stalled)
+    run.control.play(source="test")
+    run.wait(timeout=30)
+    run.close()
+    assert run.record.events[-1]["error"] == (
+        "ProtocolContext.params needs apiLevel 2.18 or later; this protocol's apiLevel is 2.17")
+
+
+def test_a_parameter_cannot_be_changed_by_the_protocol(tmp_path: Path) -> None:
+    path = write(tmp_path, DEFINED, "def run(ctx):\n    ctx.params.count = 3\n")
+    run = create_run(path, on_stalled=continue_when_stalled)
+    run.control.play(source="test")
+    run.wait(timeout=30)
+    run.close()
+    assert run.record.events[-1]["error"] == (
+        "AttributeError: ctx.params.count is a runtime parameter; it cannot be changed")
+
+
+CSV = """
+    def add_parameters(parameters):
+        parameters.add_csv_file(variable_name="picks", display_name="Cherry picks")
+
+    def run(ctx):
+        rows = ctx.params.picks.parse_as_csv()
+        ctx.comment(repr(rows))
+        ctx.comment(ctx.params.picks.file.readline().strip())
+"""
+
+
+def test_a_csv_file_is_read_from_the_path_given(tmp_path: Path) -> None:
+    path = write(tmp_path, CSV, level="2.20")
+    picks = tmp_path / "picks.csv"
+    picks.write_text("well,volume\nA1,20\nB1,30\n\n")
+    assert comments(path, picks=str(picks)) == [
+        "[['well', 'volume'], ['A1', '20'], ['B1', '30']]", "well,volume"]
+    run = create_run(path, params={"picks": str(picks)})
+    run.close()
+    assert run.record.events[0]["params"] == {"picks": str(picks)}
+    with pytest.raises(ParameterError, match=r"^picks: cannot read the CSV file .*gone\.csv: "
+                                             r"No such file or directory$"):
+        create_run(path, params={"picks": str(tmp_path / "gone.csv")})
+
+
+def test_a_csv_file_not_given_fails_where_the_protocol_reads_it(tmp_path: Path) -> None:
+    path = write(tmp_path, CSV, level="2.20")
+    run = create_run(path, on_stalled=continue_when_stalled)
+    run.control.play(source="test")
+    run.wait(timeout=30)
+    run.close()
+    summary = run.record.events[-1]
+    assert (summary["status"], summary["location"]) == ("failed", f"{path}:7")
+    assert summary["error"] == ("the CSV file parameter picks was given no file; give one "
+                                "with --param picks=FILE.csv")
+    assert run.record.events[0]["params"] == {"picks": None}
+
+
+def test_a_csv_file_of_one_column_needs_detect_dialect_false(tmp_path: Path) -> None:
+    # As in Opentrons: the guess of the delimiter fails on one column.
+    path = write(tmp_path, CSV.replace("parse_as_csv()", "parse_as_csv(detect_dialect=False)"),
+                 level="2.20")
+    picks = tmp_path / "picks.csv"
+    picks.write_text("volume\n20\n")
+    assert comments(path, picks=str(picks))[0] == "[['volume'], ['20']]"
+    path = write(tmp_path, CSV, level="2.20")
+    run = create_run(path, on_stalled=continue_when_stalled, params={"picks": str(picks)})
+    run.control.play(source="test")
+    run.wait(timeout=30)
+    run.close()
+    assert run.record.events[-1]["error"] == (
+        "cannot read the CSV file of picks: Could not determine delimiter (for a file of one "
+        "column, parse_as_csv(detect_dialect=False))")
