@@ -471,8 +471,10 @@ class RunManager:
         return None
 
     def _next_is(self, item: QueueItem) -> bool:
-        """Whether the queue still runs and ``item`` is still the next to start."""
-        return self.queue_running and self.queue.items[:1] == [item]
+        """Whether the queue still runs, no one has asked it to stop, and ``item`` is still
+        the next to start (each await before a start may change any of them)."""
+        return (self.queue_running and not self.queue_stop_pending
+                and self.queue.items[:1] == [item])
 
     def _cannot_start(self, item: QueueItem, error: str) -> str:
         """``item`` failed before it started: history, and the queue stops; the error."""

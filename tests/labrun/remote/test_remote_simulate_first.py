@@ -185,3 +185,30 @@ def test_a_run_stuck_in_its_own_code_is_refused_with_its_line(tmp_path: Path) ->
     assert reason is not None
     assert reason.startswith("spins.py:9: ") or reason.startswith("spins.py:8: "), reason
     assert reason.endswith(": the protocol made no call for 0.3 s and seems stuck"), reason
+
+
+def test_a_queue_stop_while_the_next_item_is_checked_keeps_it_from_starting(
+        served: Served, gates: Gates) -> None:
+    """queue_stop between two runs (the next one is simulated again before it starts):
+    accepted, so nothing more starts; the item stays queued."""
+    c = served.client
+    held = item('if gates.is_set("hold"):\n    gates.wait("checking", simulation=True)\n'
+                'p300.pick_up_tip()', "next.py")
+    c.queue_item_add(held)
+    gates.set("hold")
+    starter = served.api(request_fail_exceptions=False)
+    started: list[dict[str, Any]] = []
+    thread = threading.Thread(target=lambda: started.append(starter.queue_start()))
+    thread.start()
+    try:
+        gates.reached("checking")  # next.py is being simulated before it starts
+        assert c.status()["manager_state"] == "executing_queue"
+        assert c.queue_stop()["success"]
+    finally:
+        gates.open("checking")
+        thread.join(WAIT)
+        starter.close()
+    status = c.wait_for_idle(timeout=WAIT)
+    assert (status["manager_state"], status["items_in_queue"]) == ("idle", 1)
+    assert not status["queue_stop_pending"] and c.history_get()["items"] == []
+    assert started and started[0]["success"]  # the queue started; it stopped before a run
