@@ -175,6 +175,10 @@ def _pause(state: RunState, request: PauseRequest) -> RunState:
     """A client pause: pending until a checkpoint, or now."""
     if state.pause is not None:  # already pausing or paused
         if state.pause.source is PauseSource.INTERLOCK and state.pending is None:
+            if not state.interlocks:
+                # Cleared already, and maybe about to resume by itself: the person's
+                # pause holds the run from now on (no resume, no motion in between).
+                return replace(state, pause=request)
             # Held for when the interlock clears: it is a person's pause then, which
             # an interlock that resumes by itself does not end.
             return replace(state, pending=request)

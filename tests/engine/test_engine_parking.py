@@ -12,6 +12,7 @@ from engine.actions import Pause
 from engine.state import Status
 from hardware.config import InterlockConfig, default_config
 from hardware.frozen import replace
+from hardware.simulated import SimulatedController
 
 
 @pytest.fixture
@@ -120,6 +121,37 @@ def test_a_client_pause_is_not_resumed_by_a_door_closing() -> None:
         scripted.control.set_interlock("door", False)
         status = scripted.settle()
         assert status.status is Status.PAUSED and status.pause_source == "client"
+    finally:
+        scripted.close()
+
+
+def test_a_person_pause_as_the_door_closes_is_not_ended_by_its_resume() -> None:
+    # The door closes and a person pauses in the same turn of the loop, before the
+    # door's own resume: the person's pause holds the run; nothing moves.
+    config = replace(default_config(), interlocks={"door": InterlockConfig(True)})
+    scripted = ScriptedRun(config)
+    try:
+        scripted.play()
+        scripted.call(P300)
+        scripted.control.set_interlock("door", True)
+        assert scripted.settle().status is Status.PAUSED
+        controller = scripted.run.controller
+        assert isinstance(controller, SimulatedController)
+        replies = []
+
+        def close_and_pause() -> None:
+            controller.set_interlock("door", False)
+            replies.append(scripted.engine.apply(Pause(source="remote", message="wait")))
+
+        scripted.run.call(close_and_pause)
+        status = scripted.settle()
+        assert replies[0].accepted
+        assert (status.status, status.pause_source, status.pause_from) == (
+            Status.PAUSED, "client", "remote")
+        assert not status.pause_pending and status.parked
+        events = [e.get("action") or e.get("status") for e in scripted.events()
+                  if e["event"] in ("action", "status")]
+        assert "resume" not in events and events[-2:] == ["paused", "pause"], events
     finally:
         scripted.close()
 
