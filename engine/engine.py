@@ -187,6 +187,10 @@ class Engine:
             except (HardwareFault, CommandError) as exc:  # parking or a rewind failed
                 self.ending.fail(str(exc), None)
                 return
+            if self.record.write_error is not None:  # the disk filled up meanwhile...
+                line = None if isinstance(request, ProtocolDone) else request.line
+                self.ending.fail(self.record.write_error, line)
+                return
             if isinstance(request, ProtocolDone):
                 if request.error is not None:
                     self.ending.fail(request.error, request.location)
@@ -208,6 +212,9 @@ class Engine:
             # else the protocol's thread runs this loop itself (a simulation): it goes on
             # only once the loop waits, which flushes first (``_next_request``), so a
             # call's commands are written together
+            if self.record.write_error is not None:  # a run whose record cannot be
+                self.ending.fail(self.record.write_error, request.line)  # written fails
+                return
             request.reply.set(result)
 
     async def _next_request(self) -> CommandRequest | ProtocolDone:

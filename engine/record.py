@@ -13,6 +13,7 @@ non-finite number is written as the string ``"nan"``, ``"inf"`` or ``"-inf"``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -49,20 +50,31 @@ class RunRecord:
         self._time = (math.nan, 0.0)  # the clock's last reading and its rounding
         self._unwritten = 0
         self._listeners: list[Listener] = []
+        self.write_error: str | None = None  # why the file could not be written, if so
         if self.path is None:
             if first is not None:
                 self.first = self.add("run", **first)
             return
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-        if first is None:
-            self._fd = os.open(self.path, flags, 0o644)
+        target = Path(os.path.realpath(self.path))  # a symbolic link: the file it names
+        if target.exists() and not target.is_file():
+            # A device or a pipe (/dev/stdout, a FIFO a reader follows): written to as it
+            # is, never replaced by a file. A pipe with no reader is an error, not a hang.
+            self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
+            os.set_blocking(self._fd, True)
+            if first is not None:
+                self.first = self.add("run", **first)
+                self.flush(strict=True)
             return
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        if first is None:
+            self._fd = os.open(target, flags, 0o644)
+            return
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         self._fd = os.open(temporary, flags, 0o644)
         try:
             self.first = self.add("run", **first)
-            self.flush()
-            os.replace(temporary, self.path)
+            self.flush(strict=True)
+            os.replace(temporary, target)
         except BaseException:
             os.close(self._fd)
             os.unlink(temporary)
@@ -104,8 +116,13 @@ class RunRecord:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def flush(self) -> None:
-        """Write the events not yet in the file, as whole lines, in one write."""
+    def flush(self, *, strict: bool = False) -> None:
+        """Write the events not yet in the file, as whole lines, in one write.
+
+        A write that fails (a full disk, a file system gone) raises only if ``strict``:
+        else the record stops writing, and ``write_error`` says why (the engine then
+        fails the run and cleans up; the events stay in memory only if ``keep``).
+        """
         if self._fd is None:
             return
         events = self.events
@@ -120,10 +137,21 @@ class RunRecord:
         except ValueError:  # a non-finite number somewhere
             text = "".join([json_line(e) for e in pending])
         data = text.encode()
-        written = os.write(self._fd, data)
-        while written < len(data):
-            data = data[written:]
+        try:
             written = os.write(self._fd, data)
+            while written < len(data):
+                data = data[written:]
+                written = os.write(self._fd, data)
+        except OSError as exc:
+            if strict:
+                raise
+            self.write_error = f"cannot write the run record {self.path}: {exc.strerror or exc}"
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+            if not self.keep:
+                events.clear()
+            return
         if self.keep:
             self._unwritten = len(events)
         else:

@@ -13,7 +13,7 @@ def unwritable(path: str) -> str | None:
     writable folder), or None."""
     if not path:
         return "the path is empty"
-    target = Path(path)
+    target = Path(os.path.realpath(path))  # a link: the file it names is written
     if target.is_dir():
         return "it is a directory"
     folder = target.parent

@@ -299,7 +299,10 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
         final = _play(run, robot.driver, progress, args.verbose)
         summary = run.record.events[-1]
         labels = Labels.of_run(run.record.events)
-    _print_summary(summary, args.record, labels)
+    record = args.record
+    if record and run.record.write_error:
+        record += " (cut short where it could no longer be written)"
+    _print_summary(summary, record, labels)
     if final.status is Status.FAILED:
         error = protocol_error(run)
         if args.debug and error is not None:

@@ -536,3 +536,48 @@ def test_an_open_door_at_the_start_holds_the_run_until_it_is_closed(
     assert "waiting for door to clear before starting" in out
     assert out.index("waiting for door") < out.index("status running")
     assert re.search(r"status:\s+succeeded", out)
+
+
+def _with_file_size_limit(limit: int) -> None:
+    """In the child: any file written past ``limit`` bytes fails (EFBIG), as a full disk."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs POSIX file size limits")
+def test_a_record_that_can_no_longer_be_written_fails_the_run_and_cleans_up(
+        tmp_path: Path) -> None:
+    # Past 12 kB the record cannot grow (as on a full disk), mid-run: the run fails with
+    # one line and the robot cleans up (the tip dropped), rather than hang with the tip
+    # in a well.
+    protocol = write(tmp_path, """
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+            p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p.pick_up_tip()
+            for well in plate.wells()[:40]:
+                p.aspirate(1, plate["A1"])
+                p.dispense(1, well)
+            p.drop_tip()
+    """)
+    record = tmp_path / "record.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "labrun.cli.main", "run", str(protocol), "--emulate", "-y",
+         "--speed", "100", "--record", str(record)],
+        cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        preexec_fn=lambda: _with_file_size_limit(12_000))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1].startswith(f"error: {protocol}:")
+    assert done.stderr.splitlines()[-1].endswith(
+        f": cannot write the run record {record}: File too large")
+    assert "status:              failed" in done.stdout
+    assert "dropped into the trash" in done.stdout  # the cleanup ran
+    assert f"record:              {record} (cut short where it could no longer be written)" \
+        in done.stdout
+    lines = read_record(record)  # whole lines, but for a cut last one
+    assert lines[0]["event"] == "run" and 11_000 < record.stat().st_size <= 12_000

@@ -5,8 +5,11 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -658,3 +661,65 @@ def test_a_csv_parameter_not_given_fails_at_the_line_that_reads_it(
     assert code == 1
     assert err.splitlines()[-1] == (f"error: {protocol}:12: the CSV file parameter volumes was "
                                     "given no file; give one with --param volumes=FILE.csv")
+
+
+# -- where the record goes ----------------------------------------------------------------------
+
+
+def test_a_record_path_that_is_a_link_writes_the_file_it_names(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target, link = tmp_path / "records" / "run.jsonl", tmp_path / "latest.jsonl"
+    target.parent.mkdir()
+    link.symlink_to(target)
+    example = str(ROOT / "examples" / "plate_replication.py")
+    code, _, _ = simulate(capsys, example, "--record", str(link))
+    assert code == 0 and link.is_symlink()  # the link stays a link
+    assert read_record(target)[-1]["status"] == "succeeded"
+
+
+def test_a_record_path_that_is_a_pipe_is_written_to_as_it_goes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = tmp_path / "record.fifo"
+    os.mkfifo(fifo)
+    example = str(ROOT / "examples" / "plate_replication.py")
+    # No reader: said at once (a write would wait for ever), and the pipe stays a pipe.
+    code, _, err = simulate(capsys, example, "--record", str(fifo))
+    assert code == 2 and stat.S_ISFIFO(fifo.stat().st_mode)
+    assert err == f"error: cannot write the run record {fifo}: No such device or address\n"
+    lines: list[bytes] = []
+
+    def read() -> None:
+        with open(fifo, "rb") as pipe:
+            lines.extend(pipe.read().splitlines())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        code, _, _ = simulate(capsys, example, "--record", str(fifo))
+    finally:
+        reader.join(30)
+    assert code == 0 and stat.S_ISFIFO(fifo.stat().st_mode)
+    events = [json.loads(line) for line in lines]
+    assert events[0]["event"] == "run" and events[-1]["status"] == "succeeded"
+
+
+def test_a_record_that_fills_the_disk_fails_the_simulation_in_one_line(tmp_path: Path) -> None:
+    import resource
+    import signal
+    import subprocess
+
+    def limited() -> None:  # in the child: past 20 kB a file cannot grow, as on a full disk
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    record = tmp_path / "record.jsonl"
+    example = str(ROOT / "examples" / "plate_replication.py")
+    done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate", example,
+                           "--record", str(record)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, preexec_fn=limited)
+    assert done.returncode == 1
+    [error] = done.stderr.splitlines()
+    assert error.startswith(f"error: {example}:")
+    assert error.endswith(f": cannot write the run record {record}: File too large")
+    assert "status:              failed" in done.stdout
+    assert read_record(record)[0]["event"] == "run"
