@@ -205,6 +205,12 @@ class GcodeController:
         try:
             for line in lines:
                 await link.streamer.request(line, extra_timeout=extra)
+        except anyio.get_cancelled_exc_class():
+            # The firmware's cycle runs on by itself once started: only a reset stops it
+            # (the axes are then unhomed, and the next home recovers first).
+            with anyio.CancelScope(shield=True), contextlib.suppress(HardwareFault):
+                await self.emergency_stop()
+            raise
         except ControllerError as exc:
             hint = (' (no homing cycle: give these axes homing = "none" in the robot file)'
                     if "error:5" in str(exc) else "")

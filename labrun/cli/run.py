@@ -290,7 +290,16 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             return _bad_input(f"cannot write the run record {args.record}: "
                               f"{exc.strerror or exc}", None)
         stack.callback(run.close)
-        problem = _prepare(robot)
+        try:
+            with _terminating_interrupts():
+                problem = _prepare(robot)
+        except KeyboardInterrupt:  # the homing cycle was stopped (its cancellation resets)
+            run.control.abort("interrupted while the robot connected or homed; its motion "
+                              "was stopped", source="terminal")
+            run.wait()
+            print("\nerror: interrupted while the robot connected or homed; its motion was "
+                  "stopped, and it homes again before it moves", file=sys.stderr)
+            return INTERRUPTED_EXIT
         if problem is not None:
             run.control.abort(f"the robot was not ready: {problem}", source="cli")
             run.wait()
@@ -397,6 +406,27 @@ def _play_or_wait(run: Run, display: StatusLine) -> bool:
         return False
     display.log(f"play refused: {result.reason}")
     return True
+
+
+@contextlib.contextmanager
+def _terminating_interrupts() -> Iterator[None]:
+    """SIGTERM and SIGHUP interrupt as Ctrl-C does, before the run plays (connecting,
+    homing): what is in progress stops, rather than the process dying with the robot
+    still moving."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {signum: signal.signal(signum, interrupt)
+                for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if signum}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextlib.contextmanager

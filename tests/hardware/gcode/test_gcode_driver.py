@@ -135,6 +135,23 @@ async def test_emergency_stop_requires_homing_and_homing_recovers(
         check_at(await homed.read_position(), {"X": 100.0})
 
 
+async def test_a_cancelled_homing_cycle_stops_the_axes_and_leaves_them_unhomed(
+        homed: GcodeController, emulator: EmulatorHandle, check_at: CheckAt) -> None:
+    # Ctrl-C while the robot homes: the firmware's cycle would run on by itself.
+    await homed.move({"X": 20.0, "Y": 20.0, "Z": 20.0})
+    with anyio.fail_after(5):
+        with anyio.move_on_after(0.05) as scope:
+            await homed.home()
+        assert scope.cancelled_caught
+    stopped = emulator.position()
+    await anyio.sleep(0.3)  # a cycle left running would have moved on by now
+    assert emulator.position() == stopped
+    assert stopped != {a: c.home for a, c in homed.config.axes.items()}
+    assert homed.requires_homing
+    with anyio.fail_after(5):
+        check_at(await homed.home(), {a: c.home for a, c in homed.config.axes.items()})
+
+
 async def test_emergency_stop_when_idle(homed: GcodeController, check_at: CheckAt) -> None:
     await homed.emergency_stop()
     assert homed.requires_homing

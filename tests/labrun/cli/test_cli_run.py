@@ -581,3 +581,36 @@ def test_a_record_that_can_no_longer_be_written_fails_the_run_and_cleans_up(
         in done.stdout
     lines = read_record(record)  # whole lines, but for a cut last one
     assert lines[0]["event"] == "run" and 11_000 < record.stat().st_size <= 12_000
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_while_homing_the_robot_stops_before_labrun_ends(
+        tmp_path: Path, stop: signal.Signals) -> None:
+    # The firmware's homing cycle goes on by itself: labrun must stop it, not just exit.
+    with running_emulator("grbl", speed=1.0) as emulator:
+        protocol = write(tmp_path, SHORT)
+        record = tmp_path / "record.jsonl"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "labrun.cli.main", "run", str(protocol), "--robot",
+             str(robot_file(tmp_path, "grbl", emulator.address)), "--no-simulate",
+             "--record", str(record)],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            _read_until(process, r"homing\n", [])
+            time.sleep(0.3)  # the axes are on their way from mid-travel
+            process.send_signal(stop)
+            assert process.wait(WAIT_S) == 130
+            assert process.stderr is not None
+            assert process.stderr.read().decode().splitlines()[-1] == (
+                "error: interrupted while the robot connected or homed; its motion was "
+                "stopped, and it homes again before it moves")
+            stopped = emulator.position()
+            time.sleep(0.5)
+            assert emulator.position() == stopped  # nothing moves on after labrun ended
+            assert stopped["X"] != emulator.emulator.machine.home_position["X"]
+        finally:
+            process.kill()
+            process.wait(WAIT_S)
+    aborted = [e for e in read_record(record) if e["event"] == "action"]
+    assert aborted[-1]["reason"] == ("interrupted while the robot connected or homed; its "
+                                     "motion was stopped")
