@@ -108,10 +108,12 @@ class Watchdog:
             f"the protocol made no call for {self.limit_s:g} s and seems stuck{hint}", line)
 
 
-def interrupt(run: Run, protocol_file: str | None) -> None:
-    """Ctrl-C: abort the run, naming the protocol line it was at, and wait for its end."""
+def interrupt(run: Run, protocol_file: str | None, cause: str | None = None) -> None:
+    """Ctrl-C (or ``cause``, such as "terminated (SIGTERM)"): abort the run, naming the
+    protocol line it was at, and wait for its end."""
     line = protocol_line(run, protocol_file)
-    reason = f"interrupted (Ctrl-C) at {line}" if line else "interrupted (Ctrl-C)"
+    cause = cause or "interrupted (Ctrl-C)"
+    reason = f"{cause} at {line}" if line else cause
     run.control.abort(reason, source="keyboard")
     while True:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import importlib
 import os
@@ -58,12 +59,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(arguments)
     if not getattr(args, "debug", False):
         _quiet_protocol_threads()
+    if sys.stdout is None:  # started with it closed (`>&-`): nowhere to say the results
+        print("error: standard output is closed; labrun prints its results there "
+              "(redirect it to a file, or to /dev/null)", file=sys.stderr)
+        return 2
     try:
         status: int = args.handler(args)
     except BrokenPipeError:  # `labrun simulate FILE | head`: the reader has had enough
         sys.stdout = None  # nothing more to flush at exit
         return 0
+    except OSError as exc:
+        if exc.errno not in _FULL or getattr(args, "debug", False):
+            raise
+        # The output (stdout, or the log spooled for it): the record and the deck
+        # picture say their own errors.
+        sys.stdout = None
+        print(f"error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        return 1
     return status
+
+
+_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO}
+"""A write that failed because the device is full, too large, or gone."""
 
 
 def _quiet_protocol_threads() -> None:

@@ -53,6 +53,7 @@ from .closing import summary_lines
 from .outputs import outputs_problem
 from .params import add_param_option
 from .report import TextLog, clock, is_terminal
+from .signals import terminations_interrupt
 from .simulating import wait_for_simulation
 from .terminal import (
     KEYS_HELP,
@@ -291,7 +292,7 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
                               f"{exc.strerror or exc}", None)
         stack.callback(run.close)
         try:
-            with _terminating_interrupts():
+            with terminations_interrupt():
                 problem = _prepare(robot)
         except KeyboardInterrupt:  # the homing cycle was stopped (its cancellation resets)
             run.control.abort("interrupted while the robot connected or homed; its motion "
@@ -406,27 +407,6 @@ def _play_or_wait(run: Run, display: StatusLine) -> bool:
         return False
     display.log(f"play refused: {result.reason}")
     return True
-
-
-@contextlib.contextmanager
-def _terminating_interrupts() -> Iterator[None]:
-    """SIGTERM and SIGHUP interrupt as Ctrl-C does, before the run plays (connecting,
-    homing): what is in progress stops, rather than the process dying with the robot
-    still moving."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = {signum: signal.signal(signum, interrupt)
-                for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if signum}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 @contextlib.contextmanager

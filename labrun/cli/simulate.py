@@ -23,6 +23,7 @@ from .closing import summary_lines
 from .outputs import outputs_problem
 from .params import add_param_option
 from .report import TextLog, clock
+from .signals import Terminated, interrupts_ignored, terminations_interrupt
 from .simulating import wait_for_simulation
 
 FAILED_EXIT = 1
@@ -129,14 +130,17 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
     unplayed = rehearsal.schedule(run, interventions)
     interrupted = False
     try:
-        with protocol_output:
+        with protocol_output, terminations_interrupt():
             run.control.play(source="simulate")
             wait_for_simulation(run, sys.stderr)  # a progress line on a terminal
-    except KeyboardInterrupt:  # abort, naming the protocol line; then the summary
+    except KeyboardInterrupt as exc:  # abort, naming the protocol line; then the summary
         interrupted = True
-        interrupt(run, str(Path(args.file).resolve()))
+        with interrupts_ignored():  # a second Ctrl-C must not lose the log
+            cause = f"terminated ({exc.name})" if isinstance(exc, Terminated) else None
+            interrupt(run, str(Path(args.file).resolve()), cause)
     finally:
-        run.close()
+        with interrupts_ignored():
+            run.close()
     summary = run.record.last or {}
     sheet = builder.sheet()
     deck_error = None

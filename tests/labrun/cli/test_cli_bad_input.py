@@ -5,10 +5,12 @@ by the protocol.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -188,6 +190,35 @@ def test_ctrl_c_ends_a_stuck_simulation_with_its_summary_and_no_traceback(
     assert "Traceback" not in out + err
 
 
+@pytest.mark.parametrize("signals", [[signal.SIGINT, signal.SIGINT], [signal.SIGTERM],
+                                     [signal.SIGHUP, signal.SIGINT]],
+                         ids=["ctrl-c twice", "sigterm", "sighup then ctrl-c"])
+def test_a_simulation_ended_from_outside_prints_its_log_and_one_line(
+        tmp_path: Path, signals: list[signal.Signals]) -> None:
+    # A second Ctrl-C while the first is handled lost the whole log to a traceback, and
+    # SIGTERM or SIGHUP killed the simulation without a word.
+    path = write(tmp_path, STUCK)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "labrun.cli.main", "simulate", str(path), "--watchdog", "0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "looping\n"
+        for number in signals:
+            process.send_signal(number)
+            time.sleep(0.2)
+        out, err = process.communicate(timeout=WAIT_S)
+    finally:
+        process.kill()
+        process.wait(WAIT_S)
+    cause = ("interrupted (Ctrl-C)" if signals[0] == signal.SIGINT
+             else f"terminated ({signals[0].name})")
+    assert process.returncode == 130
+    assert err.splitlines() in ([f"error: {cause} at {path}:{line}"] for line in (7, 8, 9))
+    assert "Run log" in out and "status:              aborted" in out
+    assert "Traceback" not in out + err
+
+
 def test_a_negative_watchdog_is_bad_input(tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, STUCK)
@@ -205,3 +236,20 @@ def test_a_call_from_another_thread_is_one_line_without_a_traceback(tmp_path: Pa
     assert "Traceback" not in done.stderr
     assert done.stderr.splitlines()[-1].endswith(
         "protocol calls must come from the thread that runs run(ctx)")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    example = str(ROOT / "examples" / "plate_replication.py")
+    with open("/dev/full", "w") as full:  # a full disk
+        done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate", example],
+                              cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True,
+                              timeout=WAIT_S)
+    assert (done.returncode, done.stderr) == (
+        1, "error: cannot write the output: No space left on device\n")
+    closed = subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate", example,
+                             "--json"], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            timeout=WAIT_S, preexec_fn=lambda: os.close(1))
+    assert (closed.returncode, closed.stderr) == (
+        2, "error: standard output is closed; labrun prints its results there (redirect it "
+           "to a file, or to /dev/null)\n")
