@@ -28,7 +28,7 @@ from .errors import (
     RequestFailedError,
     RequestTimeoutError,
 )
-from .spec import BY_NAME, STREAM_PATH, Endpoint
+from .spec import BY_NAME, CHECK_S, STREAM_PATH, Endpoint
 
 DEFAULT_URI = "http://127.0.0.1:8790"
 DEFAULT_TIMEOUT = 5.0
@@ -96,6 +96,8 @@ class ClientCore:
             arguments["params"] = {k: _query_value(v) for k, v in call.params.items()}
         else:
             arguments["json"] = call.params
+        if endpoint.checks:  # the server simulates a protocol first: wait for its answer
+            arguments["timeout"] = httpx.Timeout(self.timeout, read=self.timeout + CHECK_S)
         return arguments
 
     def stream_request(self, *, records: bool, heartbeat: float | None) -> dict[str, Any]:

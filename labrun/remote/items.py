@@ -27,10 +27,11 @@ from protocol_api.loader import LocatedLoadError, ProtocolSource
 from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 
 from .progress import write_plan
+from .spec import SIMULATION_LIMIT_S
 from .worker import ProtocolInfo
 
 Position = int | str | None
-SIMULATION_TIMEOUT = 60.0
+SIMULATION_TIMEOUT = SIMULATION_LIMIT_S
 """Longest a check by simulation may take (a protocol simulates in milliseconds)."""
 
 

@@ -29,6 +29,12 @@ LABWARE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,122}\.json$")
 """An uploaded labware file's name: a plain base name ending in ``.json``."""
 SHORT_TEXT = 1024
 """Longest accepted short string (a key, a user name, a note, a reason, a uid)."""
+SIMULATION_LIMIT_S = 60.0
+"""The longest the server simulates a protocol before it queues or starts it."""
+CHECK_S = SIMULATION_LIMIT_S + 15.0
+"""The longest the server may take to check a protocol: a worker started, the file
+loaded (a few seconds at most), the simulation; what a client waits beyond its timeout
+for an answer to a call that checks one."""
 
 
 @frozen
@@ -52,6 +58,7 @@ class Endpoint:
     summary: str
     params: tuple[Param, ...] = ()
     lock: LockGroup | None = None
+    checks: bool = False  # it simulates a protocol before it answers (up to CHECK_S)
 
     def param(self, name: str) -> Param | None:
         """The parameter called ``name``, if the endpoint has one."""
@@ -76,14 +83,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                     required=True), POS,
               Param("before_uid", "string", "insert before this item"),
               Param("after_uid", "string", "insert after this item"),
-              Param("user", "string", "who added it"), LOCK_KEY), lock="queue"),
+              Param("user", "string", "who added it"), LOCK_KEY), lock="queue", checks=True),
     Endpoint("queue_item_remove", "POST", "/api/queue/item/remove",
              "Remove an item (by uid or position; the last one by default).",
              (POS, UID, LOCK_KEY), lock="queue"),
     Endpoint("queue_clear", "POST", "/api/queue/clear", "Remove every queued item.",
              (LOCK_KEY,), lock="queue"),
-    Endpoint("queue_start", "POST", "/api/queue/start", "Start executing the queue.",
-             (LOCK_KEY,), lock="environment"),
+    Endpoint("queue_start", "POST", "/api/queue/start",
+             "Start executing the queue (the first item is simulated again before it starts).",
+             (LOCK_KEY,), lock="environment", checks=True),
     Endpoint("queue_stop", "POST", "/api/queue/stop",
              "Stop the queue once the running item has finished.",
              (LOCK_KEY,), lock="environment"),

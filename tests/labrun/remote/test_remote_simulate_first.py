@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,23 @@ def test_a_queue_stop_while_the_next_item_is_checked_keeps_it_from_starting(
     assert (status["manager_state"], status["items_in_queue"]) == ("idle", 1)
     assert not status["queue_stop_pending"] and c.history_get()["items"] == []
     assert started and started[0]["success"]  # the queue started; it stopped before a run
+
+
+def test_a_client_waits_for_the_check_beyond_its_timeout(served: Served, gates: Gates) -> None:
+    """Adding an item answers once it is simulated, which may take longer than a client's
+    timeout for other calls: the client waits for it rather than fail a call that the
+    server then carries out (a retry would queue it twice)."""
+    slow = item('gates.wait("simulating", simulation=True)\np300.pick_up_tip()', "slow.py")
+    impatient = served.api(timeout=0.5)
+    added: list[dict[str, Any]] = []
+    thread = threading.Thread(target=lambda: added.append(impatient.queue_item_add(slow)))
+    thread.start()
+    try:
+        gates.reached("simulating")
+        time.sleep(1.0)  # twice the client's timeout
+    finally:
+        gates.open("simulating")
+        thread.join(WAIT)
+        impatient.close()
+    assert added and added[0]["success"]
+    assert names(served) == ["slow.py"]
