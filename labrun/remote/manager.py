@@ -49,6 +49,7 @@ from engine.state import Status
 from hardware.controller import HardwareFault
 
 from .errors import BadRequest
+from .history_file import HistoryFile
 from .items import ItemRefused, Position, Queue, QueueItem, store_item
 from .locks import Locks
 from .progress import Plan, RunProgress, read_plan
@@ -100,6 +101,12 @@ class RunManager:
         self.changed_at = time.monotonic()
         self._single = run
         self._record_dir = Path(record_dir) if record_dir is not None else None
+        # The history lives on with the records: a restarted server still has it.
+        self._history_file: HistoryFile | None = None
+        if self._record_dir is not None:
+            self._history_file = HistoryFile(self._record_dir)
+            if self._record_dir.is_dir():
+                self.history = self._history_file.load()
         self._interval = progress_interval
         self._caller: LoopCaller | None = None
         self._tg: anyio.abc.TaskGroup | None = None
@@ -152,6 +159,9 @@ class RunManager:
             if self.robot is not None:
                 self.robot.listen_interlocks(None)
             return
+        if self._single is None:  # a queue's run: its record says why it ended
+            with contextlib.suppress(Exception):
+                await active.apply(Abort(source=SOURCE, reason="the server stopped"))
         await active.close(grace=SHUTDOWN_GRACE)  # a queue's run is aborted; a single not
 
     # -- the API ------------------------------------------------------------------------------
@@ -307,6 +317,8 @@ class RunManager:
         return ok()
 
     async def _api_history_clear(self) -> Reply:
+        if self._history_file is not None:
+            await anyio.to_thread.run_sync(self._history_file.clear)
         self.history.clear()
         self.history_uid = uuid.uuid4().hex
         self._changed()
@@ -557,8 +569,17 @@ class RunManager:
             "pause_unresolved": bool(summary.get("pause_unresolved")),
             "summary": {k: v for k, v in summary.items() if k not in ("seq", "event")},
         }
-        self.history.append({**item.to_dict(), "result": result, "record": record})
+        entry = {**item.to_dict(), "result": result, "record": record}
+        self.history.append(entry)
         self.history_uid = uuid.uuid4().hex
+        if self._history_file is not None:
+            try:
+                self._history_file.append(entry)
+            except OSError as exc:  # the run itself is done and in memory: said, not lost
+                # (a folder gone is said already: no run starts without its record)
+                if self.log is not None and self._history_file.directory.is_dir():
+                    self.log(f"cannot write the history to {self._history_file.path}: "
+                             f"{exc.strerror or exc}")
 
     # -- actions into a run's engine loop --------------------------------------------------
 

@@ -97,7 +97,7 @@ def test_ctrl_c_in_the_terminal_ends_a_running_run_cleanly(tmp_path: Path) -> No
         assert "Traceback" not in process.stderr.read()
         record = read_record(tmp_path / "records" / f"{added['item']['item_uid']}.jsonl")
         assert record[-1]["event"] == "summary" and record[-1]["status"] == "aborted"
-        assert record[-1]["reason"] == "the run was closed"
+        assert record[-1]["reason"] == "the server stopped"
     finally:
         if process.poll() is None:
             process.kill()

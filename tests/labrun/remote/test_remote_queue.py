@@ -415,3 +415,49 @@ def test_between_two_runs_a_pause_is_refused_saying_so(tmp_path: Any) -> None:
         assert [i["result"]["exit_status"] for i in c.history_get()["items"]] == \
             ["succeeded", "succeeded"]
         c.close()
+
+
+# -- a restarted server --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("worker", [False, True], ids=["in process", "run worker"])
+def test_the_history_outlives_the_server_with_its_records(
+        gates: Gates, tmp_path: Any, worker: bool) -> None:
+    with serving(gates, run_worker=worker, record_dir=str(tmp_path)) as first:
+        c = first.client
+        c.queue_item_add(QUICK)
+        c.queue_start()
+        c.wait_for_idle(timeout=WAIT)
+        c.queue_item_add(HELD)  # the server stops while it runs
+        c.queue_start()
+        gates.reached("held")
+        before = history(first)
+    assert [e["name"] for e in before] == ["quick.py"]
+    with serving(gates, run_worker=worker, record_dir=str(tmp_path)) as second:
+        after = history(second)
+        assert [e["name"] for e in after] == ["quick.py", "held.py"]
+        assert after[0] == before[0]  # the same entry, its record read back
+        ended = after[1]["result"]
+        assert (ended["exit_status"], ended["success"]) == ("aborted", False)
+        assert ended["msg"] == "the server stopped while the run went on"
+        assert ended["summary"]["reason"] == "the server stopped"
+        assert after[1]["record"][-1]["event"] == "summary"
+        assert second.client.history_clear()["success"]
+    with serving(gates, run_worker=worker, record_dir=str(tmp_path)) as third:
+        assert history(third) == []  # cleared stays cleared; the records stay on disk
+    assert (tmp_path / f"{before[0]['item_uid']}.jsonl").is_file()
+
+
+def test_a_run_killed_with_its_server_is_in_the_next_ones_history(
+        gates: Gates, tmp_path: Any) -> None:
+    # kill -9 of the server: the record ends where the run was, with no summary.
+    lines = [{"seq": 0, "t": 0.0, "event": "run", "id": "x", "protocol": "killed.py",
+              "status": "idle"},
+             {"seq": 1, "t": 1.5, "event": "command", "id": 4, "status": "started"}]
+    (tmp_path / "0123abcd.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines)
+                                             + '{"seq": 2, "t"')  # a cut last line
+    with serving(gates, record_dir=str(tmp_path)) as served:
+        [entry] = history(served)
+    assert (entry["item_uid"], entry["name"]) == ("0123abcd", "killed.py")
+    assert entry["result"]["exit_status"] == "aborted" and not entry["result"]["success"]
+    assert entry["record"] == lines

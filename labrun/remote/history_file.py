@@ -1,0 +1,116 @@
+"""The server's history on disk, beside the run records (``--record-dir``): what a
+restarted server still knows of the runs before it.
+
+``history.jsonl`` holds one line per finished run (the history's entry without its
+record, which is the run's own file ``<item_uid>.jsonl``) and one line per clearing of the
+history. A run whose record is in the folder but that never reached the history (the
+server was killed, or stopped, while it ran) is read back from its record and said to
+have ended with the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.record import json_line, read_record
+
+FILE_NAME = "history.jsonl"
+STOPPED_WITH_THE_SERVER = "the server stopped while the run went on"
+
+
+class HistoryFile:
+    """The history of the runs whose records are in ``directory``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path = directory / FILE_NAME
+
+    def load(self) -> list[dict[str, Any]]:
+        """The history as the server last knew it (oldest first), each entry with its
+        record read back; then the runs that ended with the server."""
+        entries: dict[str, dict[str, Any]] = {}
+        cleared_at = 0.0
+        for line in _lines(self.path):
+            if "cleared_at" in line:
+                entries.clear()
+                cleared_at = float(line["cleared_at"])
+            elif isinstance(line.get("item_uid"), str):
+                entries[line["item_uid"]] = line
+        known = set(entries)
+        for entry in entries.values():
+            entry["record"] = self._record(entry["item_uid"])
+        orphans = []
+        for path in self.directory.glob("*.jsonl"):
+            uid = path.stem
+            if path.name == FILE_NAME or uid in known or path.stat().st_mtime < cleared_at:
+                continue
+            orphan = _ended_with_the_server(uid, path)
+            if orphan is not None:
+                orphans.append(orphan)
+        orphans.sort(key=lambda e: e["result"]["time_start"])
+        return [*entries.values(), *orphans]
+
+    def append(self, entry: dict[str, Any]) -> None:
+        """Add a finished run (its record stays in its own file)."""
+        self._write({k: v for k, v in entry.items() if k != "record"})
+
+    def clear(self) -> None:
+        """Forget the runs so far (their records stay in the folder)."""
+        self._write({"cleared_at": time.time()})
+
+    def _record(self, uid: str) -> list[dict[str, Any]]:
+        path = self.directory / f"{uid}.jsonl"
+        try:
+            return read_record(path) if path.is_file() else []
+        except (OSError, ValueError):
+            return []
+
+    def _write(self, line: dict[str, Any]) -> None:
+        with open(self.path, "a", encoding="utf-8") as file:
+            file.write(json_line(line))
+            file.flush()
+            os.fsync(file.fileno())
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    """The lines of ``path`` that parse as objects (a cut last line is skipped)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    lines = []
+    for raw in text.splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(line, dict):
+            lines.append(line)
+    return lines
+
+
+def _ended_with_the_server(uid: str, path: Path) -> dict[str, Any] | None:
+    """The history entry of a run the server did not live to finish, from its record."""
+    try:
+        record = read_record(path)
+    except (OSError, ValueError):
+        return None
+    if not record or record[0].get("event") != "run":
+        return None
+    first, last = record[0], record[-1]
+    started = path.stat().st_mtime - float(last.get("t") or 0.0)
+    if last.get("event") == "summary":
+        status = str(last.get("status"))
+        summary = {k: v for k, v in last.items() if k not in ("seq", "event")}
+    else:  # killed at once: the record ends where the run was
+        status, summary = "aborted", {}
+    result = {"exit_status": status, "success": False, "msg": STOPPED_WITH_THE_SERVER,
+              "time_start": started, "time_stop": path.stat().st_mtime,
+              "pause_unresolved": False, "summary": summary}
+    return {"item_uid": uid, "item_type": "protocol", "name": str(first.get("protocol")),
+            "user": None, "labware": [], "added_at": started, "api_level": None,
+            "metadata": {}, "result": result, "record": record}
