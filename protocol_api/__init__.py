@@ -15,6 +15,17 @@ from .types import Location, Mount, Point
 
 MAX_SUPPORTED_VERSION = MAX_API
 
+
+def __getattr__(name: str) -> object:
+    """``protocol_api.OFF_DECK`` and the like: what labrun does not do, said as such."""
+    from .errors import UnsupportedNameError
+    from .loader import NOT_PROVIDED
+
+    if name in NOT_PROVIDED:
+        raise UnsupportedNameError(f"opentrons.protocol_api.{name}: {NOT_PROVIDED[name]} are "
+                                   "not supported by labrun")
+    raise AttributeError(f"module 'opentrons.protocol_api' has no attribute {name!r}")
+
 __all__ = [
     "MAX_SUPPORTED_VERSION",
     "InstrumentContext",

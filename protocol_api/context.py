@@ -26,6 +26,7 @@ from .errors import (
     ProtocolError,
     SlotOccupiedError,
     UnsupportedAPIError,
+    UnsupportedNameError,
 )
 from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
 from .labware import Labware
@@ -54,6 +55,7 @@ _UNSUPPORTED = {
     "load_lid_stack": "lid stacks",
     "move_lid": "moves of lids",
     "robot": "robot contexts",
+    "door_closed": "readings of the door (an open door pauses the run by itself)",
 }
 
 
@@ -487,7 +489,7 @@ class ProtocolContext:
 
     def __getattr__(self, name: str) -> Any:
         if name in _UNSUPPORTED:
-            raise UnsupportedAPIError(
+            raise UnsupportedNameError(
                 f"ProtocolContext.{name}: {_UNSUPPORTED[name]} are not supported by labrun")
         raise AttributeError(f"'ProtocolContext' object has no attribute {name!r}")
 

@@ -69,6 +69,11 @@ class UnsupportedAPIError(ProtocolError):
     """A part of the Opentrons API that labrun does not support."""
 
 
+class UnsupportedNameError(UnsupportedAPIError, AttributeError):
+    """A name of the Opentrons API (an attribute, a module's constant) for what labrun does
+    not do: an AttributeError too, so ``hasattr`` and ``getattr(x, name, default)`` work."""
+
+
 class APIVersionError(UnsupportedAPIError):
     """A part of the API that the protocol's apiLevel does not have yet (Opentrons'
     ``APIVersionError``: the robot refuses it too)."""

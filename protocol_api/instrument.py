@@ -21,6 +21,7 @@ from .errors import (
     ProtocolError,
     TipError,
     UnsupportedAPIError,
+    UnsupportedNameError,
     VolumeError,
 )
 from .labware import Labware, OutOfTipsError, Well, mark_returned, mark_used
@@ -62,6 +63,8 @@ TRASH_DROP_MARGIN_MM = 37.5
 """How far from the fixed trash's left or right edge such a tip is let go: half the X
 span of an OT-2 pipette with its tips, a margin included (Opentrons' figure)."""
 DEFAULT_GANTRY_SPEED = 400.0  # mm/s, InstrumentContext.default_speed
+OT2_PLUNGERS = {"left": "B", "right": "C"}
+"""The OT-2's plunger axes, for a context that was not told the robot's mounts."""
 
 _UNSUPPORTED = frozenset({
     "configure_for_volume",
@@ -858,6 +861,16 @@ class InstrumentContext:
         self._plunger_ready = None
         return self
 
+    @api_step("home_plunger")
+    def home_plunger(self) -> InstrumentContext:
+        """Home this pipette's plunger only (the tip stays where it is)."""
+        mounts = self._ctx._mounts
+        plunger = (mounts[self._mount][1] if mounts is not None and self._mount in mounts
+                   else OT2_PLUNGERS[self._mount])
+        self._steps.send(c.Home(axes=(plunger,)))
+        self._plunger_ready = None
+        return self
+
     def _trash_bin_top(self, op: str, labware: Labware) -> Location:
         """The top of the fixed trash's centre, where ``op`` goes when given the fixed trash
         itself: from apiLevel 2.16 Opentrons' trash bin, which ``drop_tip``, ``dispense``,
@@ -1071,7 +1084,7 @@ class InstrumentContext:
 
     def __getattr__(self, name: str) -> Any:
         if name in _UNSUPPORTED:
-            raise UnsupportedAPIError(f"InstrumentContext.{name} is not supported by labrun")
+            raise UnsupportedNameError(f"InstrumentContext.{name} is not supported by labrun")
         raise AttributeError(f"'InstrumentContext' object has no attribute {name!r}")
 
     def __repr__(self) -> str:

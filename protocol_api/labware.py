@@ -22,6 +22,7 @@ from protocol_api.errors import (
     ProtocolError,
     TipError,
     UnsupportedAPIError,
+    UnsupportedNameError,
     WellNotFoundError,
 )
 from protocol_api.steps import is_number
@@ -666,8 +667,22 @@ class Labware:
             raise ProtocolError(f"reset: {self} is not a tip rack; only a tip rack is reset "
                                 "(its tips refilled)")
 
+    def __getattr__(self, name: str) -> Any:
+        if name in _UNSUPPORTED:  # Opentrons' newer calls, said so rather than unknown
+            raise UnsupportedNameError(f"Labware.{name} is not supported by labrun; "
+                                      f"{_UNSUPPORTED[name]}")
+        raise AttributeError(f"'Labware' object has no attribute {name!r}")
+
     def __repr__(self) -> str:
         return self._repr
+
+
+_UNSUPPORTED = {  # added in apiLevels 2.22 and later
+    "load_liquid": "give each well its liquid with Well.load_liquid",
+    "load_liquid_by_well": "give each well its liquid with Well.load_liquid",
+    "load_empty": "a well given no liquid is empty",
+    "load_lid_stack": "lids are not supported",
+}
 
 
 def _count(what: str, value: object) -> int:

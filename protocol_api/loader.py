@@ -358,6 +358,14 @@ def _opentrons_modules() -> dict[str, types.ModuleType]:
 
 _MODULES: dict[str, types.ModuleType] = {}
 
+NOT_PROVIDED = {
+    **dict.fromkeys(("SINGLE", "COLUMN", "ROW", "PARTIAL_COLUMN", "ALL"),
+                    "nozzle layouts (partial tip pickup)"),
+    "OFF_DECK": "moves of labware (off the deck or anywhere)",
+}
+"""Names of ``opentrons.protocol_api`` for what labrun does not do: an import or a use of
+one says so, rather than that a module is missing."""
+
 
 def _opentrons_import(name: str, globals: Mapping[str, Any] | None = None,
                       locals: Mapping[str, Any] | None = None,
@@ -371,6 +379,9 @@ def _opentrons_import(name: str, globals: Mapping[str, Any] | None = None,
         module = _MODULES[name]
         for item in fromlist or ():
             if item != "*" and not hasattr(module, item):
+                if item in NOT_PROVIDED:
+                    raise ImportError(f"{name}.{item}: {NOT_PROVIDED[item]} are not supported "
+                                      "by labrun")
                 raise _unprovided(f"{name}.{item}")
         return module if fromlist else _MODULES["opentrons"]
     if level == 0 and (name == "os" or (name.startswith("os.") and not fromlist)):

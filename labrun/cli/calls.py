@@ -24,7 +24,7 @@ CALL_NAMES = frozenset((*LIQUID_VERBS, "mix", "aspirate", "dispense", "pick_up_t
                         "return_tip", "blow_out", "touch_tip", "air_gap", "move_to", "home",
                         "delay", "pause", "comment", "load_labware", "load_adapter",
                         "load_instrument", "load_module", "set_rail_lights", "max_speeds",
-                        "prepare_to_aspirate"))
+                        "prepare_to_aspirate", "home_plunger"))
 _CALL = re.compile(r"\.(\w+)\s*\(")
 MANY_WELLS = 4
 """From this many wells of one labware on, a sentence gives their count and range."""
@@ -343,7 +343,7 @@ _KIND = {"pick_up_tip": "pickUpTip", "drop_tip": "dropTip", "return_tip": "dropT
          "blow_out": "blowOut", "touch_tip": "touchTip", "move_to": "moveTo", "home": "home",
          "aspirate": "aspirate", "dispense": "dispense", "air_gap": "airGap",
          "set_rail_lights": "setRailLights", "max_speeds": "setMaxSpeeds",
-         "prepare_to_aspirate": "prepareToAspirate"}
+         "prepare_to_aspirate": "prepareToAspirate", "home_plunger": "home"}
 
 
 def command_sentence(kind: str, params: Params, labels: Labels, *,

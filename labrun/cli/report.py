@@ -278,7 +278,8 @@ FINAL_COMMAND = {"comment": "comment", "delay": "delay", "pause": "waitForResume
                  "load_instrument": "loadInstrument", "aspirate": "aspirate",
                  "dispense": "dispense", "pick_up_tip": "pickUpTip", "drop_tip": "dropTip",
                  "return_tip": "dropTip", "blow_out": "blowOut", "touch_tip": "touchTip",
-                 "air_gap": "airGap", "home": "home", "prepare_to_aspirate": "prepareToAspirate"}
+                 "air_gap": "airGap", "home": "home", "prepare_to_aspirate": "prepareToAspirate",
+                 "home_plunger": "home"}
 """The command that completes a call's sentence: the call is written when it is queued."""
 SAID_BY_THE_CALL = frozenset(("loadLabware", "loadInstrument", "comment", "delay",
                               "waitForResume"))

@@ -135,6 +135,15 @@ CASES: list[tuple[str, str, str]] = [
      "InstrumentContext.transfer_with_liquid_class is not supported by labrun"),
     ("tasks (apiLevel 2.27 on)", "pass\nctx.wait_for_tasks([])",
      "ProtocolContext.wait_for_tasks: tasks are not supported by labrun"),
+    ("the door's state", "pass\nctx.door_closed",
+     "ProtocolContext.door_closed: readings of the door (an open door pauses the run by "
+     "itself) are not supported by labrun"),
+    ("liquids by labware (apiLevel 2.22 on)", 'pass\nplate.load_empty([plate["A1"]])',
+     "Labware.load_empty is not supported by labrun; a well given no liquid is empty"),
+    ("labware off the deck", "from opentrons import protocol_api\n"
+                             "where = protocol_api.OFF_DECK",
+     "opentrons.protocol_api.OFF_DECK: moves of labware (off the deck or anywhere) are not "
+     "supported by labrun"),
     ("pipette.air_gap over no well", "p300.pick_up_tip()\np300.air_gap(400)",
      "air_gap: 400 µL would put 400 µL in the tip"),
     ("transfer(air_gap=300)", 'pass\np300.transfer(50, plate["A1"], plate["A2"], air_gap=300)',

@@ -583,6 +583,27 @@ def test_a_pipettes_home_homes_its_z_and_plunger_only(bench: Bench) -> None:
     assert (position["X"], position["Y"]) == (before["X"], before["Y"])
 
 
+def test_home_plunger_homes_the_plunger_only(bench: Bench) -> None:
+    bench.p300.move_to(bench.plate["A1"].top())
+    before = dict(bench.run.engine.model.position)
+    bench.p300.home_plunger()
+    plunger = bench.run.config.mount("right").plunger_axis
+    assert bench.commands()[-1] == c.Home(axes=(plunger,))
+    after = bench.run.engine.model.position
+    assert after[plunger] == bench.run.config.axes[plunger].home
+    assert {a: v for a, v in after.items() if a != plunger} == {
+        a: v for a, v in before.items() if a != plunger}
+
+
+def test_what_labrun_does_not_do_is_not_an_attribute(bench: Bench) -> None:
+    # hasattr() and getattr() with a default work; a use says why there is none.
+    assert not hasattr(bench.ctx, "door_closed") and not hasattr(bench.p300, "dynamic_mix")
+    assert getattr(bench.plate, "load_empty", None) is None
+    with pytest.raises(ProtocolError, match=r"^InstrumentContext.dynamic_mix is not supported "
+                                            r"by labrun$"):
+        bench.p300.dynamic_mix()
+
+
 def test_the_contexts_home_homes_every_axis(bench: Bench) -> None:
     bench.p300.move_to(bench.plate["A1"].top())
     bench.ctx.home()
