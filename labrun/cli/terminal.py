@@ -343,14 +343,16 @@ class Controls:
             second = self._last_ctrl_c is not None and at - self._last_ctrl_c <= DOUBLE_CTRL_C_S
             pressed_paused, self._ctrl_c_paused = self._ctrl_c_paused, False
             self._last_ctrl_c = at
-            if self.control.status().status is Status.PAUSED:  # nothing to pause: offer stop
-                # Two presses while paused stop the run: not the press that asked for the
-                # pause (it may have landed at once, in a delay) and the next.
+            status = self.control.status().status
+            if status in (Status.PAUSED, Status.PAUSING):  # nothing to pause: offer stop
+                # Two presses while paused (or parking for a pause) stop the run: not the
+                # press that asked for the pause (it may have landed at once, in a delay)
+                # and the next.
                 self._ctrl_c_paused = True
                 if not (second and pressed_paused):
                     hint = (f"{PAUSED_HINT} (Ctrl-C again within {DOUBLE_CTRL_C_S:g} s "
                             "stops it)" if self.display.keys else paused_hint(False))
-                    self.display.log(f"Ctrl-C: the run is paused; {hint}")
+                    self.display.log(f"Ctrl-C: the run is {status.value}; {hint}")
                     return
                 self._last_ctrl_c = None
                 key = "s"

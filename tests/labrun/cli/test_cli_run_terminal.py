@@ -422,6 +422,29 @@ def test_the_ctrl_c_whose_pause_landed_at_once_is_not_half_of_a_stop(
         run.close()
 
 
+def test_ctrl_c_while_the_robot_parks_for_a_pause_counts_toward_the_stop(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Not another pause request "accepted" that changes nothing: as while paused.
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(INCUBATE))
+    run = create_run(path, clock=RealClock(0.2), on_stalled=None)  # parking takes seconds
+    try:
+        run.control.play()
+        run.control.wait_for(lambda s: s.step is not None and s.step.index >= 3, WAIT_S)
+        assert run.control.pause("immediate").accepted
+        assert run.control.status().status is Status.PAUSING
+        display = StatusLine(sys.stdout, live=False, keys=False)
+        controls = Controls(run.control, display)
+        controls.interrupt()
+        controls.interrupt()
+        controls.close()
+        out = capsys.readouterr().out.splitlines()
+        assert out[0].startswith("Ctrl-C: the run is pausing; stdin is not a terminal")
+        assert out[1] == "stop: accepted (stopping)"
+    finally:
+        run.close()
+
+
 def test_the_status_line_counts_steps_as_the_simulation_did_past_module_readings() -> None:
     progress = Progress(4, [0.0, 10.0, 20.0, 120.0], 200.0, {2: "Transferring", 3: "Mixing"})
     progress.read_step_seen("read_module")  # on a robot: a reading asked the module
