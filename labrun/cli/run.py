@@ -27,6 +27,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from engine.modules import no_free_module
@@ -45,7 +46,7 @@ from protocol_api.errors import ParameterError, ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run, protocol_error
 from protocol_api.labware_definitions import load_custom_definitions
 from protocol_api.loader import LocatedLoadError
-from protocol_api.watchdog import DEFAULT_WATCHDOG_S
+from protocol_api.watchdog import DEFAULT_WATCHDOG_S, interrupt
 
 from . import setup_sheet
 from .calls import Labels
@@ -53,7 +54,7 @@ from .closing import summary_lines
 from .outputs import outputs_problem
 from .params import add_param_option
 from .report import TextLog, clock, is_terminal
-from .signals import terminations_interrupt
+from .signals import Terminated, interrupts_ignored, terminations_interrupt
 from .simulating import wait_for_simulation
 from .terminal import (
     KEYS_HELP,
@@ -221,11 +222,20 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
             raise
         return _bad_input(str(exc), getattr(exc, "location", None))
     try:
-        with contextlib.redirect_stdout(printed):
+        with contextlib.redirect_stdout(printed), terminations_interrupt():
             sim.control.play(source="simulate")
             wait_for_simulation(sim, sys.stderr)  # a progress line on a terminal
+    except KeyboardInterrupt as exc:  # as simulate says it: where the protocol was
+        with interrupts_ignored():
+            cause = f"terminated ({exc.name})" if isinstance(exc, Terminated) else None
+            interrupt(sim, str(Path(args.file).resolve()), cause)
+            sim.close()
+        print(f"\nerror: {sim.record.events[-1].get('reason')}", file=sys.stderr)
+        print("nothing was connected or moved", file=sys.stderr)
+        return INTERRUPTED_EXIT
     finally:
-        sim.close()
+        with interrupts_ignored():
+            sim.close()
     summary = sim.record.events[-1]
     if Status(summary["status"]) not in SUCCESS:
         sys.stdout.write(printed.getvalue())

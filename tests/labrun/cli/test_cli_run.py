@@ -614,3 +614,34 @@ def test_interrupted_while_homing_the_robot_stops_before_labrun_ends(
     aborted = [e for e in read_record(record) if e["event"] == "action"]
     assert aborted[-1]["reason"] == ("interrupted while the robot connected or homed; its "
                                      "motion was stopped")
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_while_it_simulates_first_names_the_line(
+        tmp_path: Path, stop: signal.Signals) -> None:
+    protocol = write(tmp_path, """
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            ctx.comment("a")
+            print("looping", flush=True)
+            while True:
+                pass
+    """)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "labrun.cli.main", "run", str(protocol), "--emulate", "-y"],
+        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        # What the protocol prints in the simulation is held back: wait for it to run.
+        time.sleep(1.5)
+        process.send_signal(stop)
+        _, err = process.communicate(timeout=WAIT_S)
+    finally:
+        process.kill()
+        process.wait(WAIT_S)
+    cause = "interrupted (Ctrl-C)" if stop == signal.SIGINT else "terminated (SIGTERM)"
+    assert process.returncode == 130
+    lines = err.strip().splitlines()
+    assert lines[-1] == "nothing was connected or moved"
+    assert lines[-2] in {f"error: {cause} at {protocol}:{n}" for n in (6, 7, 8)}
