@@ -83,11 +83,13 @@ class TcpTransport:
 
     def _lost(self, exc: BaseException) -> ConnectionLost:
         """The error for a broken connection, saying who broke it when that is known (a
-        reset by the peer carries no message of its own)."""
-        detail = str(exc) or type(exc).__name__
+        reset by the peer carries no message of its own: no class name is said instead)."""
+        detail = str(exc)
         if isinstance(exc, (anyio.BrokenResourceError, ConnectionResetError, BrokenPipeError)):
-            return ConnectionLost(f"{self.description} closed the connection ({detail})")
-        return ConnectionLost(f"lost the connection to {self.description}: {detail}")
+            said = f" ({detail})" if detail else ""
+            return ConnectionLost(f"{self.description} closed the connection{said}")
+        return ConnectionLost(f"lost the connection to {self.description}: "
+                              f"{detail or 'it was closed'}")
 
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):
