@@ -67,7 +67,6 @@ OT2_PLUNGERS = {"left": "B", "right": "C"}
 """The OT-2's plunger axes, for a context that was not told the robot's mounts."""
 
 _UNSUPPORTED = frozenset({
-    "configure_for_volume",
     "configure_nozzle_layout",
     "detect_liquid_presence",
     "require_liquid_presence",
@@ -860,6 +859,23 @@ class InstrumentContext:
         self._steps.send(c.Home(axes=axes))
         self._plunger_ready = None
         return self
+
+    @api_step("configure_for_volume")
+    @since(2, 15)
+    def configure_for_volume(self, volume: float) -> None:
+        """Choose the pipette's volume mode for ``volume`` µL. An OT-2 pipette has one mode,
+        so nothing about it changes; as in Opentrons the call is refused with liquid in the
+        tip or a negative volume, and the tip first goes up to the top of the well this
+        pipette was last in."""
+        if self._volume > 1e-9:
+            raise ProtocolError(f"configure_for_volume: the tip holds {self._volume:g} µL; "
+                                "a pipette changes its volume mode only when it is empty")
+        _volume("configure_for_volume", volume)
+        last = self._last_move
+        if last.mount == self._mount and last.location is not None:
+            well = well_of(last.location)
+            if well is not None:
+                self._move(well.top())
 
     @api_step("home_plunger")
     def home_plunger(self) -> InstrumentContext:

@@ -812,3 +812,20 @@ def test_the_fixed_trash_is_a_trash_bin_from_api_2_16(api: tuple[int, int]) -> N
             assert drops == pytest.approx([363.895, 331.785, 363.895])
         else:
             assert drops == pytest.approx([347.84, 347.84, 363.895])
+
+
+def test_configure_for_volume_changes_nothing_on_an_ot2_pipette_but_checks_as_opentrons(
+        bench: Bench) -> None:
+    p, plate = bench.p300, bench.plate
+    p.pick_up_tip()
+    p.aspirate(10, plate["A1"])
+    with pytest.raises(ProtocolError, match=r"^configure_for_volume: the tip holds 10 µL"):
+        p.configure_for_volume(20)
+    p.dispense(10, plate["A2"])
+    with pytest.raises(VolumeError, match=r"^configure_for_volume: volume -1 µL is negative"):
+        p.configure_for_volume(-1)
+    before = (p.min_volume, p.max_volume, p.flow_rate.aspirate)
+    p.configure_for_volume(1)
+    assert (p.min_volume, p.max_volume, p.flow_rate.aspirate) == before
+    assert bench.commands()[-1] == c.MoveTo(
+        "right", tuple(plate["A2"].top().point), "1/A2", False, None, None)  # out of the well
