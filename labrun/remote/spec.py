@@ -167,7 +167,7 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw, parse_constant=_no_constant)
+        value = json.loads(raw, parse_constant=_no_constant, object_pairs_hook=_no_twice)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BadRequest(400, f"the body is not valid JSON: {exc}") from None
     except ValueError as exc:
@@ -335,6 +335,16 @@ def _known(params: tuple[Param, ...]) -> str:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"the body is not valid JSON: {name} is not a JSON number")
+
+
+def _no_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused if it gives a key twice (which value was meant?)."""
+    value = dict(pairs)
+    if len(value) < len(pairs):
+        keys = [key for key, _ in pairs]
+        twice = next(key for i, key in enumerate(keys) if key in keys[:i])
+        raise ValueError(f"the body gives {twice!r} twice")
+    return value
 
 
 # -- OpenAPI --------------------------------------------------------------------------------

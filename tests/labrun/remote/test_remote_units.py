@@ -60,6 +60,10 @@ def test_queue_positions() -> None:
 @pytest.mark.parametrize(("name", "body", "status", "reason"), [
     ("re_pause", b"{", 400, "not valid JSON"),
     ("re_pause", b"[1]", 400, "must be a JSON object, not an array"),
+    ("re_pause", b'{"option": "deferred", "option": "immediate"}', 400,
+     "the body gives 'option' twice"),
+    ("queue_item_add", b'{"item": {"name": "a.py", "name": "b.py", "source": ""}}', 400,
+     "the body gives 'name' twice"),
     ("re_pause", b'{"option": "later"}', 422, "one of deferred, immediate"),
     ("re_pause", b'{"option": 1}', 422, "option must be a string"),
     ("re_pause", b'{"opt": "immediate"}', 422, "unknown parameter 'opt'"),
