@@ -384,7 +384,7 @@ class RunMachine(RuleBasedStateMachine):
         self.r.control.set_interlock("door", active)
         self.r.settle()
         self._collect()
-        if held:
+        if held and not self.r.controller.connection_lost:  # a robot lost meanwhile fails it
             report = self.r.status()
             assert report.status is Status.PAUSED and report.pause_source == "client", report
 
