@@ -9,6 +9,7 @@ bad request changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -93,7 +94,11 @@ def create_app(manager: RunManager, access: Access, *, max_body: int = MAX_BODY,
             else:
                 body = parse_json_body(await read_body(request))
                 params = check_params(endpoint.params, body)
-            response = JSONReply(await manager.call(endpoint.name, params))
+            try:
+                response = JSONReply(await manager.call(endpoint.name, params))
+            except asyncio.CancelledError:  # the server stops with the call unfinished
+                return JSONReply({"success": False, "msg": "the server is stopping; the call "
+                                  "did not finish"}, 503)
             access.keep(request, response)
             return response
 

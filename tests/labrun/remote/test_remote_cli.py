@@ -193,3 +193,51 @@ def test_a_robot_connection_lost_between_runs_is_opened_again_for_the_next(
                 client.close()
         finally:
             robot.close()
+
+
+def test_a_call_the_stopping_server_cuts_off_is_answered_503_without_a_traceback(
+        tmp_path: Path) -> None:
+    """SIGTERM while an added protocol is still being simulated: the client is told the
+    server is stopping (it was a 500 and a traceback on the server's terminal)."""
+    import threading
+
+    from labrun.remote import HTTPServerError
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from labrun.cli.main import main; "
+         "sys.exit(main(sys.argv[1:]))", "serve", "--simulate", "--port", str(port)],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    errors: list[Exception] = []
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "/?token=" in line:
+                token_url = line.strip()
+            if "Application startup complete" in line:
+                break
+        client = RunManagerAPI(token_url, timeout=60)
+        long = item("for _ in range(50000):\n    p300.move_to(plate['A1'].top())", "long.py")
+
+        def add() -> None:
+            try:
+                client.queue_item_add(long)
+            except Exception as exc:  # what the client is told
+                errors.append(exc)
+
+        adding = threading.Thread(target=add)
+        adding.start()
+        import time
+
+        time.sleep(1.5)  # the check of long.py runs (it takes seconds)
+        process.send_signal(signal.SIGTERM)
+        adding.join(WAIT)
+        process.wait(WAIT)  # (uvicorn ends by the signal it was sent, once it is done)
+        said = process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert len(errors) == 1 and isinstance(errors[0], HTTPServerError), errors
+    assert "503" in str(errors[0]) and "the server is stopping" in str(errors[0])
+    assert "Traceback" not in said
