@@ -29,7 +29,6 @@ DISPLAY_NAME_MAX = 30
 DESCRIPTION_MAX = 100
 UNIT_MAX = 10
 CSV_API = (2, 20)
-PARAMS_API = (2, 18)
 _KINDS = {"int": int, "float": float, "bool": bool, "str": str}
 
 
@@ -70,11 +69,7 @@ class Parameter(Frozen):
     def check(self, value: object) -> Value:
         """``value`` if this parameter may take it (an int for a float is made a float);
         ParameterError saying which values it takes if not."""
-        kind = _KINDS[self.kind]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ParameterError(f"{self.name} must be {_a(self.kind)}, not {value!r}")
+        value = _typed(self.kind, value, self.name)
         if self.choices and value not in [v for _, v in self.choices]:
             raise ParameterError(f"{self.name} must be one of {self.takes()}, not {value!r}")
         if self.minimum is not None and self.maximum is not None:
@@ -111,19 +106,6 @@ class Parameter(Frozen):
         if self.choices:
             return ", ".join(repr(v) for _, v in self.choices)
         return f"between {self.minimum:g} and {self.maximum:g}"
-
-    def describe(self) -> dict[str, Any]:
-        """What it is, as plain data (for ``--json`` and the setup sheet)."""
-        data: dict[str, Any] = {"name": self.name, "display_name": self.display_name,
-                                "type": self.kind, "default": self.default}
-        if self.minimum is not None:
-            data["minimum"], data["maximum"] = self.minimum, self.maximum
-        if self.choices:
-            data["choices"] = [{"display_name": d, "value": v} for d, v in self.choices]
-        for name in ("description", "unit"):
-            if getattr(self, name) is not None:
-                data[name] = getattr(self, name)
-        return data
 
 
 def _a(kind: str) -> str:
@@ -232,9 +214,10 @@ class ParameterContext:
                                  "(letters, digits and _, not starting with a digit)")
         if keyword.iskeyword(variable_name):
             raise ParameterError(f"variable_name {variable_name!r} is a Python keyword")
-        if variable_name in self._defined or variable_name == "get_all":
-            raise ParameterError(f"variable_name {variable_name!r} is already used; each "
-                                 "parameter needs its own")
+        if variable_name in self._defined or hasattr(Parameters(), variable_name):
+            # As in Opentrons: not another parameter's, nor a name ctx.params has itself.
+            raise ParameterError(f"variable_name {variable_name!r} is already used (by "
+                                 "another parameter or by ctx.params itself); give another")
         return variable_name
 
     def _define(self, parameter: Parameter) -> None:
@@ -388,6 +371,9 @@ def resolve(defined: Sequence[Parameter], given: Mapping[str, str]) -> Parameter
         if parameter.kind == "csv":
             contents = None
             if text is not None:
+                if Path(text).exists() and not Path(text).is_file():  # read for ever (a pipe)
+                    raise ParameterError(f"{parameter.name}: the CSV file {text} is not a "
+                                         "regular file")
                 try:
                     contents = Path(text).read_bytes()
                 except OSError as exc:

@@ -126,7 +126,17 @@ def test_a_value_a_parameter_cannot_take_is_refused_before_the_run(
      f"display_name {'B' * 31!r} is longer than 30 characters"),
     ('add_bool(variable_name="b", display_name="B", default=True)\n'
      '    parameters.add_bool(variable_name="b", display_name="C", default=True)',
-     "variable_name 'b' is already used; each parameter needs its own"),
+     "variable_name 'b' is already used (by another parameter or by ctx.params itself); "
+     "give another"),
+    ('add_bool(variable_name="_values", display_name="B", default=True)',
+     "variable_name '_values' is already used (by another parameter or by ctx.params "
+     "itself); give another"),
+    ('add_bool(variable_name="__class__", display_name="B", default=True)',
+     "variable_name '__class__' is already used (by another parameter or by ctx.params "
+     "itself); give another"),
+    ('add_int(variable_name="get_all", display_name="B", default=1, minimum=0, maximum=2)',
+     "variable_name 'get_all' is already used (by another parameter or by ctx.params "
+     "itself); give another"),
     ('add_csv_file(variable_name="f", display_name="F")',
      "add_csv_file needs apiLevel 2.20 or later; this protocol's apiLevel is 2.18"),
     ('nonsense(1)', "add_parameters raised AttributeError: 'ParameterContext' object has no "
@@ -197,6 +207,9 @@ def test_a_csv_file_is_read_from_the_path_given(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match=r"^picks: cannot read the CSV file .*gone\.csv: "
                                              r"No such file or directory$"):
         create_run(path, params={"picks": str(tmp_path / "gone.csv")})
+    with pytest.raises(ParameterError, match=r"^picks: the CSV file /dev/zero is not a regular "
+                                             r"file$"):
+        create_run(path, params={"picks": "/dev/zero"})  # it would be read for ever
 
 
 def test_a_csv_file_not_given_fails_where_the_protocol_reads_it(tmp_path: Path) -> None:
