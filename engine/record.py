@@ -61,10 +61,15 @@ class RunRecord:
             # A device or a pipe (/dev/stdout, a FIFO a reader follows): written to as it
             # is, never replaced by a file. A pipe with no reader is an error, not a hang.
             self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
-            os.set_blocking(self._fd, True)
-            if first is not None:
-                self.first = self.add("run", **first)
-                self.flush(strict=True)
+            try:
+                os.set_blocking(self._fd, True)
+                if first is not None:
+                    self.first = self.add("run", **first)
+                    self.flush(strict=True)
+            except BaseException:
+                os.close(self._fd)
+                self._fd = None
+                raise
             return
         if first is None:
             self._fd = os.open(target, flags, 0o644)

@@ -7,11 +7,12 @@ a loop in its own thread writes each command before answering it."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from engine.record import read_record
+from engine.record import RunRecord, read_record
 from protocol_api.execute import continue_when_stalled, create_run
 
 PROTOCOL = '''
@@ -105,3 +106,12 @@ def test_a_commands_status_line_is_the_encoders_line(tmp_path: Path, now: float)
     assert [json.loads(line)["status"] for line in lines] == ["started", "completed", "failed"]
     assert all(json_line(event) == line + "\n"
                for event, line in zip(read_record(templated), lines, strict=True))
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_device_that_cannot_take_the_first_line_is_an_error_and_keeps_no_descriptor() -> None:
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        with pytest.raises(OSError):
+            RunRecord("/dev/full", clock=lambda: 0.0, first={"protocol": "p.py"})
+    assert len(os.listdir("/proc/self/fd")) == before
