@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -76,6 +77,7 @@ class Run:
         # The record's first line, on disk before anything happens (connecting, homing).
         first: dict[str, Any] = {
             "id": os.urandom(6).hex(), "protocol": protocol_name, "robot": self.config.name,
+            "created_at": round(time.time(), 3),  # wall-clock seconds since the epoch
             "clock": "virtual" if clock.is_virtual else "real",
             "virtual_clock": clock.is_virtual, "coordinates": controller.coordinates,
             "status": Status.IDLE.value}

@@ -10,8 +10,8 @@ have ended with the server.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,9 @@ class HistoryFile:
         self.path = directory / FILE_NAME
 
     def load(self) -> list[dict[str, Any]]:
-        """The history as the server last knew it (oldest first), each entry with its
-        record read back; then the runs that ended with the server."""
+        """The history as the server last knew it, each entry with its record read back,
+        with the runs that ended with the server (written in the file from now on), in
+        the order they started."""
         entries: dict[str, dict[str, Any]] = {}
         cleared_at = 0.0
         for line in _lines(self.path):
@@ -43,16 +44,16 @@ class HistoryFile:
         known = set(entries)
         for entry in entries.values():
             entry["record"] = self._record(entry["item_uid"])
-        orphans = []
         for path in self.directory.glob("*.jsonl"):
             uid = path.stem
-            if path.name == FILE_NAME or uid in known or path.stat().st_mtime < cleared_at:
+            if path.name == FILE_NAME or uid in known:
                 continue
-            orphan = _ended_with_the_server(uid, path)
+            orphan = _ended_with_the_server(uid, path, cleared_at)
             if orphan is not None:
-                orphans.append(orphan)
-        orphans.sort(key=lambda e: e["result"]["time_start"])
-        return [*entries.values(), *orphans]
+                with contextlib.suppress(OSError):  # a folder that cannot be written
+                    self.append(orphan)  # said once: read from the file from now on
+                entries[uid] = orphan
+        return sorted(entries.values(), key=lambda e: float(e["result"]["time_start"]))
 
     def append(self, entry: dict[str, Any]) -> None:
         """Add a finished run (its record stays in its own file)."""
@@ -70,10 +71,8 @@ class HistoryFile:
             return []
 
     def _write(self, line: dict[str, Any]) -> None:
-        with open(self.path, "a", encoding="utf-8") as file:
+        with open(self.path, "a", encoding="utf-8") as file:  # one whole line a write
             file.write(json_line(line))
-            file.flush()
-            os.fsync(file.fileno())
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -93,23 +92,25 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return lines
 
 
-def _ended_with_the_server(uid: str, path: Path) -> dict[str, Any] | None:
-    """The history entry of a run the server did not live to finish, from its record."""
+def _ended_with_the_server(uid: str, path: Path, cleared_at: float) -> dict[str, Any] | None:
+    """The history entry of a run the server did not live to finish, from its record
+    (none for a file that is not a run record, or one older than the last clearing)."""
     try:
-        record = read_record(path)
+        ended = path.stat().st_mtime
+        record = read_record(path) if ended >= cleared_at else []
     except (OSError, ValueError):
         return None
     if not record or record[0].get("event") != "run":
         return None
     first, last = record[0], record[-1]
-    started = path.stat().st_mtime - float(last.get("t") or 0.0)
+    started = float(first.get("created_at") or ended)
     if last.get("event") == "summary":
         status = str(last.get("status"))
         summary = {k: v for k, v in last.items() if k not in ("seq", "event")}
     else:  # killed at once: the record ends where the run was
         status, summary = "aborted", {}
     result = {"exit_status": status, "success": False, "msg": STOPPED_WITH_THE_SERVER,
-              "time_start": started, "time_stop": path.stat().st_mtime,
+              "time_start": started, "time_stop": ended,
               "pause_unresolved": False, "summary": summary}
     return {"item_uid": uid, "item_type": "protocol", "name": str(first.get("protocol")),
             "user": None, "labware": [], "added_at": started, "api_level": None,

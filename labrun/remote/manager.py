@@ -318,7 +318,11 @@ class RunManager:
 
     async def _api_history_clear(self) -> Reply:
         if self._history_file is not None:
-            await anyio.to_thread.run_sync(self._history_file.clear)
+            try:
+                await anyio.to_thread.run_sync(self._history_file.clear)
+            except OSError as exc:  # kept as it was: a restart would bring it back
+                return refused(f"the history cannot be cleared: cannot write "
+                               f"{self._history_file.path}: {exc.strerror or exc}")
         self.history.clear()
         self.history_uid = uuid.uuid4().hex
         self._changed()

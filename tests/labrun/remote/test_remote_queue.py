@@ -458,6 +458,30 @@ def test_a_run_killed_with_its_server_is_in_the_next_ones_history(
                                              + '{"seq": 2, "t"')  # a cut last line
     with serving(gates, record_dir=str(tmp_path)) as served:
         [entry] = history(served)
+        served.client.queue_item_add(QUICK)
+        served.client.queue_start()
+        served.client.wait_for_idle(timeout=WAIT)
     assert (entry["item_uid"], entry["name"]) == ("0123abcd", "killed.py")
     assert entry["result"]["exit_status"] == "aborted" and not entry["result"]["success"]
     assert entry["record"] == lines
+    with serving(gates, record_dir=str(tmp_path)) as served:  # in the order they started
+        assert [e["name"] for e in history(served)] == ["killed.py", "quick.py"]
+        assert history(served)[0] == entry
+
+
+def test_a_history_that_cannot_be_cleared_on_disk_is_kept_and_said(
+        gates: Gates, tmp_path: Any) -> None:
+    import shutil
+
+    records = tmp_path / "records"
+    records.mkdir()
+    with serving(gates, record_dir=str(records)) as served:
+        c = served.client
+        c.queue_item_add(QUICK)
+        c.queue_start()
+        c.wait_for_idle(timeout=WAIT)
+        shutil.rmtree(records)  # the folder is gone
+        reply = served.api(request_fail_exceptions=False).history_clear()
+        assert reply["success"] is False
+        assert reply["msg"].startswith("the history cannot be cleared: cannot write ")
+        assert len(history(served)) == 1
