@@ -375,6 +375,11 @@ class Engine:
             if after is Status.PAUSED:
                 self.tally.paused(added["t"], fields.get("pause_source"),
                                   fields.get("pause_message"))
+        elif (after is Status.PAUSED and old.pause is not None and self.state.pause is not None
+              and old.pause.source is not self.state.pause.source):
+            # Paused still, but held by someone else now (a person's pause taking over
+            # from the door's): the record and the logs say who holds the run.
+            self.record.add("status", status=after.value, **status_fields(self.state))
         self._notify()
 
     def _react(self, action: Action | None) -> None:

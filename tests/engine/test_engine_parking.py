@@ -151,7 +151,9 @@ def test_a_person_pause_as_the_door_closes_is_not_ended_by_its_resume() -> None:
         assert not status.pause_pending and status.parked
         events = [e.get("action") or e.get("status") for e in scripted.events()
                   if e["event"] in ("action", "status")]
-        assert "resume" not in events and events[-2:] == ["paused", "pause"], events
+        assert "resume" not in events and events[-3:] == ["paused", "pause", "paused"], events
+        held = [e for e in scripted.events() if e["event"] == "status"][-1]
+        assert (held["pause_source"], held["pause_from"]) == ("client", "remote")
     finally:
         scripted.close()
 
