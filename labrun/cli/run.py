@@ -26,7 +26,6 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,7 @@ from protocol_api.errors import ParameterError, ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run, protocol_error
 from protocol_api.labware_definitions import load_custom_definitions
 from protocol_api.loader import LocatedLoadError
-from protocol_api.watchdog import DEFAULT_WATCHDOG_S, interrupt
+from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 
 from . import setup_sheet
 from .calls import Labels
@@ -54,7 +53,13 @@ from .closing import summary_lines
 from .outputs import outputs_problem
 from .params import add_param_option
 from .report import TextLog, clock, is_terminal
-from .signals import Terminated, interrupts_ignored, terminations_interrupt
+from .signals import (
+    TERMINATIONS,
+    abort_interrupted,
+    handling,
+    interrupts_ignored,
+    terminations_interrupt,
+)
 from .simulating import wait_for_simulation
 from .terminal import (
     KEYS_HELP,
@@ -226,10 +231,7 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
             sim.control.play(source="simulate")
             wait_for_simulation(sim, sys.stderr)  # a progress line on a terminal
     except KeyboardInterrupt as exc:  # as simulate says it: where the protocol was
-        with interrupts_ignored():
-            cause = f"terminated ({exc.name})" if isinstance(exc, Terminated) else None
-            interrupt(sim, str(Path(args.file).resolve()), cause)
-            sim.close()
+        abort_interrupted(sim, str(Path(args.file).resolve()), exc)
         print(f"\nerror: {sim.record.events[-1].get('reason')}", file=sys.stderr)
         print("nothing was connected or moved", file=sys.stderr)
         return INTERRUPTED_EXIT
@@ -305,9 +307,10 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             with terminations_interrupt():
                 problem = _prepare(robot)
         except KeyboardInterrupt:  # the homing cycle was stopped (its cancellation resets)
-            run.control.abort("interrupted while the robot connected or homed; its motion "
-                              "was stopped", source="terminal")
-            run.wait()
+            with interrupts_ignored():
+                run.control.abort("interrupted while the robot connected or homed; its "
+                                  "motion was stopped", source="terminal")
+                run.wait()
             print("\nerror: interrupted while the robot connected or homed; its motion was "
                   "stopped, and it homes again before it moves", file=sys.stderr)
             return INTERRUPTED_EXIT
@@ -419,28 +422,10 @@ def _play_or_wait(run: Run, display: StatusLine) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def _signals(controls: Controls) -> Iterator[None]:
+def _signals(controls: Controls) -> contextlib.AbstractContextManager[None]:
     """Ctrl-C asks for a pause; SIGTERM and SIGHUP abort the run (with its cleanup)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        controls.interrupt()
-
-    def terminate(signum: int, frame: object) -> None:
-        controls.terminate()
-
-    previous = {signal.SIGINT: signal.signal(signal.SIGINT, interrupt)}
-    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if signum is not None:
-            previous[signum] = signal.signal(signum, terminate)
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    return handling({signal.SIGINT: lambda signum, frame: controls.interrupt(),
+                     **dict.fromkeys(TERMINATIONS, lambda signum, frame: controls.terminate())})
 
 
 def _show_events(display: StatusLine, events: queue.SimpleQueue[Event], log: TextLog) -> None:

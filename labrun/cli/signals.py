@@ -1,11 +1,19 @@
-"""SIGTERM and SIGHUP as interrupts: what a command does when asked to end from outside."""
+"""What labrun's commands do when asked to end from outside: Ctrl-C, SIGTERM and SIGHUP."""
 
 from __future__ import annotations
 
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from engine.run import Run
+from protocol_api.watchdog import interrupt
+
+Handler = Callable[[int, Any], None] | int
+TERMINATIONS = tuple(s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s)
+"""The signals that ask a process to end (SIGHUP where the system has it)."""
 
 
 class Terminated(KeyboardInterrupt):
@@ -17,38 +25,41 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def terminations_interrupt() -> Iterator[None]:
+def handling(handlers: Mapping[int, Handler]) -> Iterator[None]:
+    """Within: each signal goes to its handler (``signal.SIG_IGN`` ignores it); the ones
+    before are put back after. Only the main thread can set them: elsewhere, nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signal.Signals(signum).name)
+
+
+def terminations_interrupt() -> contextlib.AbstractContextManager[None]:
     """Within: SIGTERM and SIGHUP raise ``Terminated`` in the main thread, as Ctrl-C
     raises ``KeyboardInterrupt``, so that what is in progress ends as for Ctrl-C (the
     robot stopped, the output printed) instead of the process dying at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def terminate(signum: int, frame: object) -> None:
-        raise Terminated(signal.Signals(signum).name)
-
-    previous = {signum: signal.signal(signum, terminate)
-                for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if signum}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    return handling(dict.fromkeys(TERMINATIONS, _terminate))
 
 
-@contextlib.contextmanager
-def interrupts_ignored() -> Iterator[None]:
+def interrupts_ignored() -> contextlib.AbstractContextManager[None]:
     """Within: Ctrl-C, SIGTERM and SIGHUP are ignored (the short wait for a run that was
     already told to end, so that a second Ctrl-C cannot lose its output)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {signum: signal.signal(signum, signal.SIG_IGN)
-                for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
-                if signum}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    return handling(dict.fromkeys((signal.SIGINT, *TERMINATIONS), signal.SIG_IGN))
+
+
+def abort_interrupted(run: Run, protocol_file: str, signalled: KeyboardInterrupt) -> None:
+    """Abort a simulation that Ctrl-C (or SIGTERM, SIGHUP: ``Terminated``) interrupted,
+    naming the protocol line it was at and the signal, and wait for its end, ignoring
+    more of them meanwhile (close it likewise)."""
+    cause = f"terminated ({signalled.name})" if isinstance(signalled, Terminated) else None
+    with interrupts_ignored():
+        interrupt(run, protocol_file, cause)

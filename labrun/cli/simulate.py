@@ -16,14 +16,14 @@ from protocol_api.errors import ParameterError, ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run, protocol_error
 from protocol_api.labware_definitions import load_custom_definitions
 from protocol_api.loader import LoadInterrupted, LocatedLoadError
-from protocol_api.watchdog import DEFAULT_WATCHDOG_S, interrupt
+from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 
 from . import history, rehearsal, setup_sheet
 from .closing import summary_lines
 from .outputs import outputs_problem
 from .params import add_param_option
 from .report import TextLog, clock
-from .signals import Terminated, interrupts_ignored, terminations_interrupt
+from .signals import abort_interrupted, interrupts_ignored, terminations_interrupt
 from .simulating import wait_for_simulation
 
 FAILED_EXIT = 1
@@ -93,7 +93,7 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
         config = load_config(args.robot) if args.robot else default_config()
         for directory in args.labware_dir:  # a bad directory is bad input, not a failed run
             load_custom_definitions(directory)
-        with protocol_output:
+        with protocol_output, terminations_interrupt():  # SIGTERM loading: as Ctrl-C
             run = create_run(args.file, config=config, record_path=record_path,
                              on_stalled=continue_when_stalled, labware_dirs=args.labware_dir,
                              watchdog_s=args.watchdog, keep_history=False,
@@ -135,11 +135,9 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
             wait_for_simulation(run, sys.stderr)  # a progress line on a terminal
     except KeyboardInterrupt as exc:  # abort, naming the protocol line; then the summary
         interrupted = True
-        with interrupts_ignored():  # a second Ctrl-C must not lose the log
-            cause = f"terminated ({exc.name})" if isinstance(exc, Terminated) else None
-            interrupt(run, str(Path(args.file).resolve()), cause)
+        abort_interrupted(run, str(Path(args.file).resolve()), exc)
     finally:
-        with interrupts_ignored():
+        with interrupts_ignored():  # a second Ctrl-C must not lose the log
             run.close()
     summary = run.record.last or {}
     sheet = builder.sheet()
