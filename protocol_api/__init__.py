@@ -19,11 +19,11 @@ MAX_SUPPORTED_VERSION = MAX_API
 def __getattr__(name: str) -> object:
     """``protocol_api.OFF_DECK`` and the like: what labrun does not do, said as such."""
     from .errors import UnsupportedNameError
-    from .loader import NOT_PROVIDED
+    from .loader import not_provided
 
-    if name in NOT_PROVIDED:
-        raise UnsupportedNameError(f"opentrons.protocol_api.{name}: {NOT_PROVIDED[name]} are "
-                                   "not supported by labrun")
+    said = not_provided(f"opentrons.protocol_api.{name}")
+    if said:
+        raise UnsupportedNameError(said)
     raise AttributeError(f"module 'opentrons.protocol_api' has no attribute {name!r}")
 
 __all__ = [

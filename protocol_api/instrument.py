@@ -536,7 +536,9 @@ class InstrumentContext:
         blow-out, a push-out or a home), bring it there at the top of the well the
         aspirate draws from, out of the liquid, as an OT-2 does; the aspirate then goes
         down. In place, or at a point in no well or above its top, the aspirate's own
-        reset lifts the tip clear first, if it must."""
+        reset lifts the tip clear first, if it must. ``_plunger_ready`` is this side's
+        account, which only chooses where the reset happens: the engine knows where the
+        plunger is, and still resets (lifting the tip) if the account was wrong."""
         if isinstance(location, Well):
             well: Well | None = location
         elif isinstance(location, Location):
@@ -841,8 +843,7 @@ class InstrumentContext:
         is in none: the liquid steps are checked in ``_other_wells``."""
         well = well_of(location)
         if well is None:
-            if point.z < -BELOW_BOTTOM_MARGIN_MM and ("deck", self._steps.line) not in self._warned:
-                self._warned.add(("deck", self._steps.line))
+            if point.z < -BELOW_BOTTOM_MARGIN_MM and self._first_time("deck"):
                 tip = "the tips go" if self._spec.channels > 1 else "the tip goes"
                 self._steps.warn(f"{verb}: {tip} {-point.z:.1f} mm below the deck; on a robot "
                                  "it would press into the deck or what stands on it")
@@ -854,9 +855,7 @@ class InstrumentContext:
     @api_step("home")
     def home(self) -> InstrumentContext:
         """Home this pipette's Z axis and plunger."""
-        mounts = self._ctx._mounts
-        axes = mounts[self._mount] if mounts is not None and self._mount in mounts else None
-        self._steps.send(c.Home(axes=axes))
+        self._steps.send(c.Home(axes=self._axes()))  # every axis, if the robot's are unknown
         self._plunger_ready = None
         return self
 
@@ -880,10 +879,8 @@ class InstrumentContext:
     @api_step("home_plunger")
     def home_plunger(self) -> InstrumentContext:
         """Home this pipette's plunger only (the tip stays where it is)."""
-        mounts = self._ctx._mounts
-        plunger = (mounts[self._mount][1] if mounts is not None and self._mount in mounts
-                   else OT2_PLUNGERS[self._mount])
-        self._steps.send(c.Home(axes=(plunger,)))
+        axes = self._axes()
+        self._steps.send(c.Home(axes=(axes[1] if axes else OT2_PLUNGERS[self._mount],)))
         self._plunger_ready = None
         return self
 
@@ -1006,8 +1003,7 @@ class InstrumentContext:
         """The run log's warning that the tip is over another well than the one the command
         names, or over none and more than ``STRAY_MARGIN_MM`` past its rim (a tip pressed
         against the wall, just past the rim, is what "touch the side" asks for)."""
-        told = ("stray", self._steps.line)
-        if told in self._warned:
+        if ("stray", self._steps.line) in self._warned:
             return
         centre = well.center().point
         dx, dy = abs(point.x - centre.x), abs(point.y - centre.y)
@@ -1018,7 +1014,7 @@ class InstrumentContext:
                 past = max(dx - (well.length or 0.0) / 2, dy - (well.width or 0.0) / 2)
             if past <= STRAY_MARGIN_MM:
                 return
-        self._warned.add(told)
+        self._first_time("stray")
         off = math.hypot(dx, dy)
         where = f"over {under.well_name}" if under is not None else "over no well"
         tip = "the first nozzle's tip" if self._spec.channels > 1 else "the tip"
@@ -1029,10 +1025,8 @@ class InstrumentContext:
     def _warn_below(self, verb: str, well: Well, depth: float) -> None:
         """The run log's warning that the tip goes below the bottom of the well: into the
         labware's plastic, on a robot."""
-        told = ("below", self._steps.line)
-        if told in self._warned:
+        if not self._first_time("below"):
             return
-        self._warned.add(told)
         tip, it = ("the tips go", "they") if self._spec.channels > 1 else ("the tip goes", "it")
         self._steps.warn(f"{verb} at {well.well_name} of {well.parent.name}: {tip} "
                          f"{depth:.1f} mm below the well's bottom; on a robot {it} would press "
@@ -1061,13 +1055,26 @@ class InstrumentContext:
         into an empty tip there instead: a protocol relying on it is warned, once a line."""
         available = self._capacity() - self._volume
         if (self._volume <= 1e-9 and self._ctx.api_version >= ENGINE_CORE_API
-                and (op, self._steps.line) not in self._warned):
-            self._warned.add((op, self._steps.line))
+                and self._first_time(op)):
             self._steps.warn(f"{op}: no volume given: labrun draws all the tip takes, "
                              f"{available:g} µL, as Opentrons documents it, but Opentrons' own "
                              "software draws 0 µL into an empty tip from apiLevel 2.14; give "
                              "the volume")
         return available
+
+    def _axes(self) -> tuple[str, str] | None:
+        """This mount's Z and plunger axes on the robot, when the context was told them."""
+        mounts = self._ctx._mounts
+        return mounts.get(self._mount) if mounts is not None else None
+
+    def _first_time(self, warning: str) -> bool:
+        """Whether ``warning`` is yet to be told for the protocol line in progress (it is
+        from now on): a warning is said once a line, however often the line runs."""
+        told = (warning, self._steps.line)
+        if told in self._warned:
+            return False
+        self._warned.add(told)
+        return True
 
     def _zero_means_all(self, volume: float | None) -> float | None:
         """Below apiLevel 2.16 a volume of 0 means "as much as possible", as in Opentrons."""

@@ -367,6 +367,13 @@ NOT_PROVIDED = {
 one says so, rather than that a module is missing."""
 
 
+def not_provided(qualified: str) -> str | None:
+    """What an import or a use of ``qualified`` (``opentrons.protocol_api.COLUMN``) is
+    told, if it names what labrun does not do."""
+    what = NOT_PROVIDED.get(qualified.rpartition(".")[2])
+    return f"{qualified}: {what} are not supported by labrun" if what else None
+
+
 def _opentrons_import(name: str, globals: Mapping[str, Any] | None = None,
                       locals: Mapping[str, Any] | None = None,
                       fromlist: tuple[str, ...] | list[str] | None = (), level: int = 0) -> Any:
@@ -379,10 +386,8 @@ def _opentrons_import(name: str, globals: Mapping[str, Any] | None = None,
         module = _MODULES[name]
         for item in fromlist or ():
             if item != "*" and not hasattr(module, item):
-                if item in NOT_PROVIDED:
-                    raise ImportError(f"{name}.{item}: {NOT_PROVIDED[item]} are not supported "
-                                      "by labrun")
-                raise _unprovided(f"{name}.{item}")
+                said = not_provided(f"{name}.{item}")
+                raise ImportError(said) if said else _unprovided(f"{name}.{item}")
         return module if fromlist else _MODULES["opentrons"]
     if level == 0 and (name == "os" or (name.startswith("os.") and not fromlist)):
         return _guarded_os()

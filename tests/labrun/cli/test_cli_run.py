@@ -619,12 +619,13 @@ def test_interrupted_while_homing_the_robot_stops_before_labrun_ends(
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupted_while_it_simulates_first_names_the_line(
         tmp_path: Path, stop: signal.Signals) -> None:
-    protocol = write(tmp_path, """
-        metadata = {"apiLevel": "2.15"}
+    looping = tmp_path / "looping"
+    protocol = write(tmp_path, f"""
+        metadata = {{"apiLevel": "2.15"}}
 
         def run(ctx):
             ctx.comment("a")
-            print("looping", flush=True)
+            open({str(looping)!r}, "w").close()
             while True:
                 pass
     """)
@@ -633,8 +634,10 @@ def test_interrupted_while_it_simulates_first_names_the_line(
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
     try:
-        # What the protocol prints in the simulation is held back: wait for it to run.
-        time.sleep(1.5)
+        # What the protocol prints in the simulation is held back: it leaves a file.
+        deadline = time.monotonic() + WAIT_S
+        while not looping.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         process.send_signal(stop)
         _, err = process.communicate(timeout=WAIT_S)
     finally:

@@ -687,12 +687,14 @@ def test_a_record_path_that_is_a_pipe_is_written_to_as_it_goes(
     assert code == 2 and stat.S_ISFIFO(fifo.stat().st_mode)
     assert err == f"error: cannot write the run record {fifo}: No such device or address\n"
     lines: list[bytes] = []
+    end = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader before labrun opens it
+    os.set_blocking(end, True)
 
     def read() -> None:
-        with open(fifo, "rb") as pipe:
+        with open(end, "rb") as pipe:
             lines.extend(pipe.read().splitlines())
 
-    reader = threading.Thread(target=read)
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
         code, _, _ = simulate(capsys, example, "--record", str(fifo))
