@@ -53,13 +53,7 @@ from .closing import summary_lines
 from .outputs import outputs_problem
 from .params import add_param_option
 from .report import TextLog, clock, is_terminal
-from .signals import (
-    TERMINATIONS,
-    abort_interrupted,
-    handling,
-    interrupts_ignored,
-    terminations_interrupt,
-)
+from .signals import TERMINATIONS, Interrupts, abort_interrupted, handling, interrupts_ignored
 from .simulating import wait_for_simulation
 from .terminal import (
     KEYS_HELP,
@@ -226,8 +220,9 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
         if args.debug:
             raise
         return _bad_input(str(exc), getattr(exc, "location", None))
+    interrupts = Interrupts()
     try:
-        with contextlib.redirect_stdout(printed), terminations_interrupt():
+        with contextlib.redirect_stdout(printed), interrupts:
             sim.control.play(source="simulate")
             wait_for_simulation(sim, sys.stderr)  # a progress line on a terminal
     except KeyboardInterrupt as exc:  # as simulate says it: where the protocol was
@@ -238,6 +233,7 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
     finally:
         with interrupts_ignored():
             sim.close()
+        interrupts.restore()
     summary = sim.record.events[-1]
     if Status(summary["status"]) not in SUCCESS:
         sys.stdout.write(printed.getvalue())
@@ -303,17 +299,19 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             return _bad_input(f"cannot write the run record {args.record}: "
                               f"{exc.strerror or exc}", None)
         stack.callback(run.close)
+        homing = Interrupts()
         try:
-            with terminations_interrupt():
+            with homing:
                 problem = _prepare(robot)
         except KeyboardInterrupt:  # the homing cycle was stopped (its cancellation resets)
-            with interrupts_ignored():
-                run.control.abort("interrupted while the robot connected or homed; its "
-                                  "motion was stopped", source="terminal")
-                run.wait()
+            run.control.abort("interrupted while the robot connected or homed; its motion "
+                              "was stopped", source="terminal")
+            run.wait()
             print("\nerror: interrupted while the robot connected or homed; its motion was "
                   "stopped, and it homes again before it moves", file=sys.stderr)
             return INTERRUPTED_EXIT
+        finally:
+            homing.restore()
         if problem is not None:
             run.control.abort(f"the robot was not ready: {problem}", source="cli")
             run.wait()

@@ -39,15 +39,46 @@ def handling(handlers: Mapping[int, Handler]) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise Terminated(signal.Signals(signum).name)
+class Interrupts:
+    """Within (``with``): Ctrl-C raises ``KeyboardInterrupt`` and SIGTERM or SIGHUP
+    ``Terminated`` in the main thread, so that what is in progress ends as for Ctrl-C
+    (the robot stopped, the output printed) instead of the process dying at once.
 
+    Only the first of them raises: the next ones are ignored by the same handler (a
+    second signal must not raise in the middle of the ending; in a lock it holds, it
+    would leave the run waiting for ever). The handler stays past the ``with`` then,
+    until ``restore()`` (once the ending is done); if none came, leaving restores them.
+    It never sets handlers itself: ``signal.signal`` runs the handlers of signals
+    pending, which would raise a second time from within the first.
+    """
 
-def terminations_interrupt() -> contextlib.AbstractContextManager[None]:
-    """Within: SIGTERM and SIGHUP raise ``Terminated`` in the main thread, as Ctrl-C
-    raises ``KeyboardInterrupt``, so that what is in progress ends as for Ctrl-C (the
-    robot stopped, the output printed) instead of the process dying at once."""
-    return handling(dict.fromkeys(TERMINATIONS, _terminate))
+    def __init__(self) -> None:
+        self._previous: dict[int, Any] = {}
+        self.received = False
+
+    def __enter__(self) -> Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._raise)
+                              for s in (signal.SIGINT, *TERMINATIONS)}
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self.received:
+            self.restore()
+
+    def _raise(self, signum: int, frame: object) -> None:
+        if self.received:
+            return  # already ending
+        self.received = True
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(signal.Signals(signum).name)
+
+    def restore(self) -> None:
+        """Put back the handlers there were before."""
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
 
 
 def interrupts_ignored() -> contextlib.AbstractContextManager[None]:

@@ -23,7 +23,7 @@ from .closing import summary_lines
 from .outputs import outputs_problem
 from .params import add_param_option
 from .report import TextLog, clock
-from .signals import abort_interrupted, interrupts_ignored, terminations_interrupt
+from .signals import Interrupts, abort_interrupted, interrupts_ignored
 from .simulating import wait_for_simulation
 
 FAILED_EXIT = 1
@@ -89,11 +89,12 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractContextManager[Any],
               interventions: list[rehearsal.Intervention], record_path: str | None) -> int:
+    loading = Interrupts()  # SIGTERM while the protocol loads: as Ctrl-C
     try:
         config = load_config(args.robot) if args.robot else default_config()
         for directory in args.labware_dir:  # a bad directory is bad input, not a failed run
             load_custom_definitions(directory)
-        with protocol_output, terminations_interrupt():  # SIGTERM loading: as Ctrl-C
+        with protocol_output, loading:
             run = create_run(args.file, config=config, record_path=record_path,
                              on_stalled=continue_when_stalled, labware_dirs=args.labware_dir,
                              watchdog_s=args.watchdog, keep_history=False,
@@ -114,6 +115,8 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
             raise
         return _bad_input(args, f"cannot write the run record {args.record}: "
                                 f"{exc.strerror or exc}", None)
+    finally:
+        loading.restore()
     gc.freeze()  # what loading made (definitions, modules) lives as long as the run
     builder = setup_sheet.SheetBuilder()  # built as the run goes: no second reading
     if run.record.first is not None:
@@ -129,8 +132,9 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
         run.record.subscribe(log.listen)
     unplayed = rehearsal.schedule(run, interventions)
     interrupted = False
+    interrupts = Interrupts()
     try:
-        with protocol_output, terminations_interrupt():
+        with protocol_output, interrupts:
             run.control.play(source="simulate")
             wait_for_simulation(run, sys.stderr)  # a progress line on a terminal
     except KeyboardInterrupt as exc:  # abort, naming the protocol line; then the summary
@@ -139,6 +143,7 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
     finally:
         with interrupts_ignored():  # a second Ctrl-C must not lose the log
             run.close()
+        interrupts.restore()
     summary = run.record.last or {}
     sheet = builder.sheet()
     deck_error = None

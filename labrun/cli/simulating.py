@@ -93,13 +93,23 @@ class ErasingStream(io.TextIOBase):
         return self._target.fileno()
 
 
+SIGNAL_SLICE_S = 0.25
+"""The longest the main thread waits at once: Python runs a signal's handler only once
+the main thread runs again, and the kernel may have given the signal to another thread."""
+
+
 def wait_for_simulation(run: Run, out: TextIO) -> None:
     """Wait for a simulation to end (raising what ``Run.wait`` raises), with its progress
     line on ``out`` when ``out`` is a terminal."""
     if is_terminal(out):
         wait_showing_progress(run, out, width=lambda: columns(out))
-    else:
-        run.wait()
+        return
+    while True:  # in slices: a signal another thread took is handled within one
+        try:
+            run.wait(timeout=SIGNAL_SLICE_S)
+            return
+        except TimeoutError:
+            continue
 
 
 def wait_showing_progress(run: Run, out: TextIO, *, now: Callable[[], float] = time.monotonic,

@@ -253,3 +253,34 @@ def test_an_output_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
     assert (closed.returncode, closed.stderr) == (
         2, "error: standard output is closed; labrun prints its results there (redirect it "
            "to a file, or to /dev/null)\n")
+
+
+def test_two_signals_at_once_end_a_simulation_as_one_does(tmp_path: Path) -> None:
+    # The kernel may hand a signal to any thread: the main thread, waiting for the run,
+    # must still wake to handle it (it waited for ever, 2 tries in 5).
+    path = write(tmp_path, """
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.pick_up_tip()
+    print("looping", flush=True)
+    while True:
+        p300.aspirate(10, plate["A1"])
+        p300.dispense(10, plate["A2"])
+""")
+    for _ in range(3):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "labrun.cli.main", "simulate", str(path), "--watchdog", "0"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline() == "looping\n"
+            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=WAIT_S)
+        finally:
+            process.kill()
+            process.wait(WAIT_S)
+        assert process.returncode == 130
+        assert err.splitlines()[-1].startswith("error: interrupted (Ctrl-C) at ")
