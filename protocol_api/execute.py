@@ -85,12 +85,14 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
                labware_dirs: Sequence[str] = (), watchdog_s: float = 0.0,
                watchdog_hint: str = "",
                devices: dict[str, Device] | None = None, keep_history: bool = True,
-               shown_as: str | None = None, params: Mapping[str, str] | None = None) -> Run:
+               shown_as: str | None = None, params: Mapping[str, str] | None = None,
+               param_files: dict[str, bytes] | None = None) -> Run:
     """Load a protocol file and make its run (started, idle until played).
 
     ``params``: values for its runtime parameters by name, as text (a command line's
     ``NAME=VALUE``; a CSV file's path); the others keep their defaults. ``ParameterError``
     (before anything runs) for a name it does not define or a value it cannot take.
+    ``param_files``: the CSV files read, kept by path (``parameters.resolve``).
 
     ``shown_as``: the file's name in the run's record, steps and errors, for a copy of a
     file its user knows by another name (``load_protocol``).
@@ -110,7 +112,7 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
     if source.parameters or params:
         from .parameters import resolve, shown
 
-        values = resolve(source.parameters, params or {})
+        values = resolve(source.parameters, params or {}, param_files)
     holder: list[Run] = []
 
     def run_protocol(channel: CommandChannel) -> None:

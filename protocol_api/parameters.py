@@ -355,10 +355,13 @@ class Parameters:
         return f"Parameters({self._values!r})"
 
 
-def resolve(defined: Sequence[Parameter], given: Mapping[str, str]) -> Parameters:
+def resolve(defined: Sequence[Parameter], given: Mapping[str, str],
+            files: dict[str, bytes] | None = None) -> Parameters:
     """The values of a run's parameters: the defaults, except those ``given`` by name (a
     command line's text; a CSV file's path). ParameterError names an unknown name, or a
-    value a parameter cannot take."""
+    value a parameter cannot take. ``files`` keeps the CSV files read, by path: a second
+    run given it (a robot's, after its simulation) takes the very contents the first one
+    read, whatever happened to the file since."""
     by_name = {p.name: p for p in defined}
     values: dict[str, Value | CSVParameter] = {}
     for name in given:
@@ -370,7 +373,9 @@ def resolve(defined: Sequence[Parameter], given: Mapping[str, str]) -> Parameter
         text: str | None = given.get(parameter.name)
         if parameter.kind == "csv":
             contents = None
-            if text is not None:
+            if text is not None and files is not None and text in files:
+                contents = files[text]
+            elif text is not None:
                 if Path(text).exists() and not Path(text).is_file():  # read for ever (a pipe)
                     raise ParameterError(f"{parameter.name}: the CSV file {text} is not a "
                                          "regular file")
@@ -379,6 +384,8 @@ def resolve(defined: Sequence[Parameter], given: Mapping[str, str]) -> Parameter
                 except OSError as exc:
                     raise ParameterError(f"{parameter.name}: cannot read the CSV file {text}: "
                                          f"{exc.strerror or exc}") from None
+                if files is not None:
+                    files[text] = contents
             values[parameter.name] = CSVParameter(contents, parameter.name, text)
         elif text is None:
             assert parameter.default is not None

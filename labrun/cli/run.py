@@ -116,6 +116,8 @@ def add_parser(commands: Any) -> None:
 
 def run_run(args: argparse.Namespace) -> int:
     """Run ``args.file`` on the robot; return the exit status."""
+    args.param_files = {}  # the CSV files of --param, read once: the robot runs what was
+    # simulated, whatever happens to the files meanwhile
     try:
         problem = outputs_problem(args.file, {"the run record": args.record})
         if problem is not None:
@@ -213,7 +215,7 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
         with contextlib.redirect_stdout(printed):
             sim = create_run(args.file, config=config, on_stalled=continue_when_stalled,
                              labware_dirs=args.labware_dir, watchdog_s=DEFAULT_WATCHDOG_S,
-                             params=args.param)
+                             params=args.param, param_files=args.param_files)
     except ParameterError as exc:  # a --param (the protocol's own are located load errors)
         return _bad_input(f"--param: {exc}", None)
     except (LocatedLoadError, ProtocolError) as exc:
@@ -286,7 +288,7 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             run = create_run(args.file, config=robot.config, controller=robot.controller,
                              clock=clock, record_path=args.record, simulating=False,
                              labware_dirs=args.labware_dir, devices=robot.devices,
-                             params=args.param)
+                             params=args.param, param_files=args.param_files)
         except ParameterError as exc:
             return _bad_input(f"--param: {exc}", None)
         except (LocatedLoadError, ProtocolError) as exc:

@@ -648,3 +648,28 @@ def test_interrupted_while_it_simulates_first_names_the_line(
     lines = err.strip().splitlines()
     assert lines[-1] == "nothing was connected or moved"
     assert lines[-2] in {f"error: {cause} at {protocol}:{n}" for n in (6, 7, 8)}
+
+
+def test_a_csv_parameter_is_read_once_the_robot_runs_what_was_simulated(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The file changes between the simulation and the robot's run (here the protocol
+    # itself appends to it while simulated): the robot must not run unchecked data.
+    csv_file = tmp_path / "picks.csv"
+    csv_file.write_text("well,volume\nA1,20\n")
+    protocol = write(tmp_path, f"""
+        metadata = {{"apiLevel": "2.20"}}
+
+        def add_parameters(parameters):
+            parameters.add_csv_file(variable_name="picks", display_name="Picks")
+
+        def run(ctx):
+            rows = ctx.params.picks.parse_as_csv()
+            ctx.comment(f"{{len(rows) - 1}} picks")
+            if ctx.is_simulating():
+                open({str(csv_file)!r}, "a").write("B1,30\\n")
+    """)
+    status, out, _ = labrun(capsys, str(protocol), "--emulate", "-y", "--speed", SPEED,
+                            "--param", f"picks={csv_file}")
+    assert status == 0
+    assert "1 picks" in out and "2 picks" not in out
+    assert csv_file.read_text().count("\n") == 3  # it did change
