@@ -57,10 +57,10 @@ class RunRecord:
             return
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
         target = Path(os.path.realpath(self.path))  # a symbolic link: the file it names
-        if target.exists() and not target.is_file():
+        if is_stream(self.path):
             # A device or a pipe (/dev/stdout, a FIFO a reader follows): written to as it
             # is, never replaced by a file. A pipe with no reader is an error, not a hang.
-            self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
             try:
                 os.set_blocking(self._fd, True)
                 if first is not None:
@@ -277,6 +277,16 @@ def _not_json(name: str) -> Any:
 
 _DECODER = json.JSONDecoder(parse_constant=_not_json)
 """One strict decoder for every line (``json.loads`` with an option makes one a line)."""
+
+
+def is_stream(path: str | Path) -> bool:
+    """Whether ``path`` is written to as it is rather than replaced by a new file: a
+    device or a named pipe, or any path under ``/dev`` or ``/proc`` (``/dev/stdout`` is a
+    link to what the process writes to, a pipe or a file, which only it may write)."""
+    if str(path).startswith(("/dev/", "/proc/")):
+        return True
+    target = Path(os.path.realpath(path))
+    return target.exists() and not target.is_file()
 
 
 def action_fields(action: object) -> dict[str, Any]:

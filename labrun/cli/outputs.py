@@ -7,12 +7,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from engine.record import is_stream
+
 
 def unwritable(path: str) -> str | None:
     """Why a file cannot be written at ``path`` (empty, a directory, no such or no
     writable folder), or None."""
     if not path:
         return "the path is empty"
+    if is_stream(path):  # written as it is (a device, a pipe, /dev/stdout): if it is there
+        return None if os.path.exists(path) else "no such device or pipe"
     target = Path(os.path.realpath(path))  # a link: the file it names is written
     if target.is_dir():
         return "it is a directory"

@@ -689,6 +689,7 @@ def test_a_record_path_that_is_a_pipe_is_written_to_as_it_goes(
     lines: list[bytes] = []
     end = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader before labrun opens it
     os.set_blocking(end, True)
+    held = os.open(fifo, os.O_WRONLY)  # so that the reader waits for labrun's lines
 
     def read() -> None:
         with open(end, "rb") as pipe:
@@ -699,6 +700,7 @@ def test_a_record_path_that_is_a_pipe_is_written_to_as_it_goes(
     try:
         code, _, _ = simulate(capsys, example, "--record", str(fifo))
     finally:
+        os.close(held)
         reader.join(30)
     assert code == 0 and stat.S_ISFIFO(fifo.stat().st_mode)
     events = [json.loads(line) for line in lines]
@@ -725,3 +727,16 @@ def test_a_record_that_fills_the_disk_fails_the_simulation_in_one_line(tmp_path:
     assert error.endswith(f": cannot write the run record {record}: File too large")
     assert "status:              failed" in done.stdout
     assert read_record(record)[0]["event"] == "run"
+
+
+def test_a_record_to_stdout_goes_beside_the_log(tmp_path: Path) -> None:
+    import subprocess
+
+    example = str(ROOT / "examples" / "plate_replication.py")
+    done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate", example,
+                           "--record", "/dev/stdout"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)  # stdout a pipe
+    assert (done.returncode, done.stderr) == (0, "")
+    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert records[0]["event"] == "run" and records[-1]["event"] == "summary"
+    assert "\nRun log\n" in done.stdout and "status:              succeeded" in done.stdout
