@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,8 @@ from typing import Any
 from engine.record import json_line, read_record
 
 FILE_NAME = "history.jsonl"
+SERVED_UID = re.compile(r"[0-9a-f]{32}")
+"""The name of a served run's record (its item's uid): other files are not the server's."""
 STOPPED_WITH_THE_SERVER = "the server stopped while the run went on"
 
 
@@ -46,7 +50,7 @@ class HistoryFile:
             entry["record"] = self._record(entry["item_uid"])
         for path in self.directory.glob("*.jsonl"):
             uid = path.stem
-            if path.name == FILE_NAME or uid in known:
+            if uid in known or not SERVED_UID.fullmatch(uid):  # a server's runs only
                 continue
             orphan = _ended_with_the_server(uid, path, cleared_at)
             if orphan is not None:
@@ -71,8 +75,13 @@ class HistoryFile:
             return []
 
     def _write(self, line: dict[str, Any]) -> None:
-        with open(self.path, "a", encoding="utf-8") as file:  # one whole line a write
-            file.write(json_line(line))
+        text = json_line(line)
+        with open(self.path, "a+b") as file:
+            if file.tell() > 0:  # a line cut short (a kill, a full disk): start a new one
+                file.seek(-1, os.SEEK_END)
+                if file.read(1) != b"\n":
+                    text = "\n" + text
+            file.write(text.encode())  # one whole line a write
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -104,12 +113,15 @@ def _ended_with_the_server(uid: str, path: Path, cleared_at: float) -> dict[str,
         return None
     first, last = record[0], record[-1]
     started = float(first.get("created_at") or ended)
-    if last.get("event") == "summary":
+    if last.get("event") == "summary":  # it ended, maybe before the server could say so
         status = str(last.get("status"))
         summary = {k: v for k, v in last.items() if k not in ("seq", "event")}
+        success = status in ("succeeded", "stopped")
+        said = (str(summary.get("error") or summary.get("reason") or "") if not success
+                else "") or (STOPPED_WITH_THE_SERVER if not success else "")
     else:  # killed at once: the record ends where the run was
-        status, summary = "aborted", {}
-    result = {"exit_status": status, "success": False, "msg": STOPPED_WITH_THE_SERVER,
+        status, summary, success, said = "aborted", {}, False, STOPPED_WITH_THE_SERVER
+    result = {"exit_status": status, "success": success, "msg": said,
               "time_start": started, "time_stop": ended,
               "pause_unresolved": False, "summary": summary}
     return {"item_uid": uid, "item_type": "protocol", "name": str(first.get("protocol")),
