@@ -279,8 +279,9 @@ class CSVParameter:
     def contents(self) -> str:
         """The whole file as text (UTF-8)."""
         if self._contents is None:
-            raise ParameterError(f"the CSV file parameter {self._name} was given no file; "
-                                 f"give one with --param {self._name}=FILE.csv")
+            raise ParameterError(f"the CSV file parameter {self._name} was given no file "
+                                 f"(labrun simulate and run take one as --param "
+                                 f"{self._name}=FILE.csv; a queued run has none)")
         try:
             return self._contents.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -220,8 +220,9 @@ def test_a_csv_file_not_given_fails_where_the_protocol_reads_it(tmp_path: Path) 
     run.close()
     summary = run.record.events[-1]
     assert (summary["status"], summary["location"]) == ("failed", f"{path}:7")
-    assert summary["error"] == ("the CSV file parameter picks was given no file; give one "
-                                "with --param picks=FILE.csv")
+    assert summary["error"] == ("the CSV file parameter picks was given no file (labrun "
+                                "simulate and run take one as --param picks=FILE.csv; a "
+                                "queued run has none)")
     assert run.record.events[0]["params"] == {"picks": None}
 
 

@@ -660,7 +660,8 @@ def test_a_csv_parameter_not_given_fails_at_the_line_that_reads_it(
     code, _, err = simulate(capsys, str(protocol))
     assert code == 1
     assert err.splitlines()[-1] == (f"error: {protocol}:12: the CSV file parameter volumes was "
-                                    "given no file; give one with --param volumes=FILE.csv")
+                                    "given no file (labrun simulate and run take one as "
+                                    "--param volumes=FILE.csv; a queued run has none)")
 
 
 # -- where the record goes ----------------------------------------------------------------------
