@@ -522,36 +522,41 @@ class InstrumentContext:
                 f"the {self.name} with this tip holds at most {self._capacity():g} µL")
         flow_rate = self._rate("aspirate", rate, flow_rate)
         self._refuse_tip_rack("aspirate", "from", location)
-        if self._plunger_ready != self._last_move.homes and self._volume <= 1e-9:
-            self._ready_above(location)
+        prepare = self._plunger_ready != self._last_move.homes and self._volume <= 1e-9
+        if prepare and self._ready_above(location):
+            prepare = False
         target, ref = self._go("aspirate", location, self.well_bottom_clearance.aspirate)
+        if prepare and location is not None:  # at or above a well's top, or in none:
+            self._steps.send(c.PrepareToAspirate(self._mount))  # out of the liquid, there
         self._steps.send(c.Aspirate(self._mount, amount, flow_rate, ref,
                                     self._other_wells(target, "aspirate")))
         self._volume += amount
         self._plunger_ready = self._last_move.homes
         return self
 
-    def _ready_above(self, location: Location | Well | None) -> None:
+    def _ready_above(self, location: Location | Well | None) -> bool:
         """Before an aspirate into an empty tip whose plunger is not at the bottom (after a
         blow-out, a push-out or a home), bring it there at the top of the well the
         aspirate draws from, out of the liquid, as an OT-2 does; the aspirate then goes
-        down. In place, or at a point in no well or above its top, the aspirate's own
-        reset lifts the tip clear first, if it must. ``_plunger_ready`` is this side's
-        account, which only chooses where the reset happens: the engine knows where the
-        plunger is, and still resets (lifting the tip) if the account was wrong."""
+        down; whether it did. At a point above a well's top or in no well, the reset is
+        made there once the tip is there (``aspirate``); in place (no location), the
+        aspirate's own reset lifts the tip clear first, if it must. ``_plunger_ready`` is
+        this side's account, which only chooses where the reset happens: the engine knows
+        where the plunger is, and still resets (lifting the tip) if the account was wrong."""
         if isinstance(location, Well):
             well: Well | None = location
         elif isinstance(location, Location):
             well = well_of(location)
         else:
-            return
+            return False
         if well is None:
-            return
+            return False
         top = well.top()
         if isinstance(location, Location) and location.point.z >= top.point.z:
-            return
+            return False
         self._move(top)
         self._steps.send(c.PrepareToAspirate(self._mount))
+        return True
 
     @api_step("dispense")
     def dispense(self, volume: float | None = None,

@@ -34,6 +34,9 @@ p.air_gap(5)
 p.dispense(35, plate['A4'], push_out=5)
 p.aspirate(20, plate['A5'])
 p.dispense(20, plate['A6'])
+p.blow_out()
+p.aspirate(20, plate['A7'].top(2))
+p.dispense(20, plate['A8'])
 p.drop_tip()
 """
 PLATE_TOP = get_definition("corning_96_wellplate_360ul_flat")["dimensions"]["zDimension"]
@@ -78,8 +81,8 @@ def test_the_plunger_moves_in_a_well_only_by_the_recorded_volumes(
             went = params
         if kind in TIP_HANDLING or not moved:
             continue
-        if kind == "prepareToAspirate":  # out of the liquid: at the top of the well, as an OT-2
-            assert went["point"][2] == pytest.approx(PLATE_TOP), (event, went)
+        if kind == "prepareToAspirate":  # out of the liquid: at the top of the well or above
+            assert went["point"][2] >= PLATE_TOP - 1e-6, (event, went)
             prepared += 1
             continue
         ul_per_mm = model.pipette(params["mount"]).spec.ul_per_mm
@@ -98,7 +101,8 @@ def test_the_plunger_moves_in_a_well_only_by_the_recorded_volumes(
     assert checked > 0
     assert pushes == (source == "blow-outs")  # the push-out went 5 µL past empty
     if source == "blow-outs":
-        assert prepared == 5  # three in the transfer, after the home, after the push-out
+        # three in the transfer, after the home, after the push-out, 2 mm above A7
+        assert prepared == 6
 
 
 @pytest.mark.parametrize(("api", "extra", "refused"), [
