@@ -286,7 +286,7 @@ def is_stream(path: str | Path) -> bool:
     if str(path).startswith(("/dev/", "/proc/")):
         return True
     target = Path(os.path.realpath(path))
-    return target.exists() and not target.is_file()
+    return target.exists() and not target.is_file() and not target.is_dir()
 
 
 def action_fields(action: object) -> dict[str, Any]:

@@ -217,7 +217,8 @@ def test_a_call_the_stopping_server_cuts_off_is_answered_503_without_a_traceback
             if "Application startup complete" in line:
                 break
         client = RunManagerAPI(token_url, timeout=60)
-        long = item("for _ in range(50000):\n    p300.move_to(plate['A1'].top())", "long.py")
+        long = item("while True:  # its check lasts until the server stops\n"
+                    "    p300.move_to(plate['A1'].top())", "long.py")
 
         def add() -> None:
             try:
