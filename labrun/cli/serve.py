@@ -6,11 +6,13 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from hardware.config import ConfigError, default_config, load_config
 from labrun.remote.app import MAX_BODY
 from labrun.remote.auth import TokenFileError, read_token_file
+from labrun.remote.history_file import FolderInUse, claim
 from labrun.remote.manager import RunManager
 from labrun.remote.robots import RobotUnavailable, emulator_setup
 from labrun.remote.runner import RobotSpec
@@ -105,6 +107,11 @@ def run_serve(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"error: --record-dir {args.record_dir}: {exc.strerror or exc}",
                   file=sys.stderr)
+            return BAD_INPUT_EXIT
+        try:
+            held = claim(Path(args.record_dir))  # noqa: F841 - held until the server ends
+        except (FolderInUse, OSError) as exc:
+            print(f"error: --record-dir {args.record_dir}: {exc}", file=sys.stderr)
             return BAD_INPUT_EXIT
     try:
         token = read_token_file(args.token_file) if args.token_file else args.token or None

@@ -16,7 +16,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from engine.record import json_line, read_record
 
@@ -24,6 +24,28 @@ FILE_NAME = "history.jsonl"
 SERVED_UID = re.compile(r"[0-9a-f]{32}")
 """The name of a served run's record (its item's uid): other files are not the server's."""
 STOPPED_WITH_THE_SERVER = "the server stopped while the run went on"
+
+
+LOCK_NAME = ".labrun-serve.lock"
+
+
+class FolderInUse(Exception):
+    """Another server keeps its history and records in the folder."""
+
+
+def claim(directory: Path) -> IO[bytes]:
+    """Hold ``directory`` for this server (keep the file returned open as long as it
+    serves): ``FolderInUse`` if another server holds it. Two servers on one folder would
+    each take the other's running run for one that ended with its server."""
+    import fcntl  # POSIX, as the robots' computers are
+
+    held = open(directory / LOCK_NAME, "ab")  # noqa: SIM115 - held for the server's life
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        held.close()
+        raise FolderInUse(f"another labrun serve keeps its records in {directory}") from None
+    return held
 
 
 class HistoryFile:

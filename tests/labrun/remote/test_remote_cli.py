@@ -242,3 +242,23 @@ def test_a_call_the_stopping_server_cuts_off_is_answered_503_without_a_traceback
     assert len(errors) == 1 and isinstance(errors[0], HTTPServerError), errors
     assert "503" in str(errors[0]) and "the server is stopping" in str(errors[0])
     assert "Traceback" not in said
+
+
+def test_one_server_at_a_time_keeps_its_records_in_a_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A second server on the folder would take the first's running run for one that
+    ended with its server: it is refused before it starts."""
+    from labrun.remote.history_file import FolderInUse, claim
+
+    held = claim(tmp_path)  # as a server serving there holds it
+    try:
+        with pytest.raises(FolderInUse):
+            claim(tmp_path)
+        assert main(["serve", "--simulate", "--port", str(free_port()),
+                     "--record-dir", str(tmp_path)]) == 2
+        assert capsys.readouterr().err == (
+            f"error: --record-dir {tmp_path}: another labrun serve keeps its records in "
+            f"{tmp_path}\n")
+    finally:
+        held.close()
+    claim(tmp_path).close()  # free again once that server has ended
