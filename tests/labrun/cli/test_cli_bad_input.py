@@ -169,21 +169,31 @@ def test_the_watchdog_fails_a_top_level_that_never_ends(tmp_path: Path) -> None:
         "it off)" for line in (2, 3)}
 
 
-def test_ctrl_c_ends_a_stuck_simulation_with_its_summary_and_no_traceback(
-        tmp_path: Path) -> None:
-    path = write(tmp_path, STUCK)
+def signalled(path: Path, signals: list[signal.Signals], gap_s: float = 0.0
+              ) -> tuple[int, str, str]:
+    """``labrun simulate`` of ``path`` (which prints "looping" once it loops) sent
+    ``signals``, ``gap_s`` apart: its exit status, stdout and stderr."""
     process = subprocess.Popen(
         [sys.executable, "-m", "labrun.cli.main", "simulate", str(path), "--watchdog", "0"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         assert process.stdout.readline() == "looping\n"
-        process.send_signal(signal.SIGINT)
+        for number in signals:
+            process.send_signal(number)
+            time.sleep(gap_s)
         out, err = process.communicate(timeout=WAIT_S)
     finally:
         process.kill()
         process.wait(WAIT_S)
-    assert process.returncode == 130
+    return process.returncode, out, err
+
+
+def test_ctrl_c_ends_a_stuck_simulation_with_its_summary_and_no_traceback(
+        tmp_path: Path) -> None:
+    path = write(tmp_path, STUCK)
+    code, out, err = signalled(path, [signal.SIGINT])
+    assert code == 130
     assert err.splitlines()[-1] in {f"error: interrupted (Ctrl-C) at {path}:{line}"
                                     for line in (7, 8, 9)}
     assert "status:              aborted" in out
@@ -198,22 +208,10 @@ def test_a_simulation_ended_from_outside_prints_its_log_and_one_line(
     # A second Ctrl-C while the first is handled lost the whole log to a traceback, and
     # SIGTERM or SIGHUP killed the simulation without a word.
     path = write(tmp_path, STUCK)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "labrun.cli.main", "simulate", str(path), "--watchdog", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline() == "looping\n"
-        for number in signals:
-            process.send_signal(number)
-            time.sleep(0.2)
-        out, err = process.communicate(timeout=WAIT_S)
-    finally:
-        process.kill()
-        process.wait(WAIT_S)
+    code, out, err = signalled(path, signals, gap_s=0.2)
     cause = ("interrupted (Ctrl-C)" if signals[0] == signal.SIGINT
              else f"terminated ({signals[0].name})")
-    assert process.returncode == 130
+    assert code == 130
     assert err.splitlines() in ([f"error: {cause} at {path}:{line}"] for line in (7, 8, 9))
     assert "Run log" in out and "status:              aborted" in out
     assert "Traceback" not in out + err
@@ -270,17 +268,6 @@ def run(ctx):
         p300.dispense(10, plate["A2"])
 """)
     for _ in range(3):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "labrun.cli.main", "simulate", str(path), "--watchdog", "0"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            assert process.stdout is not None
-            assert process.stdout.readline() == "looping\n"
-            process.send_signal(signal.SIGINT)
-            process.send_signal(signal.SIGTERM)
-            _, err = process.communicate(timeout=WAIT_S)
-        finally:
-            process.kill()
-            process.wait(WAIT_S)
-        assert process.returncode == 130
+        code, _, err = signalled(path, [signal.SIGINT, signal.SIGTERM])
+        assert code == 130
         assert err.splitlines()[-1].startswith("error: interrupted (Ctrl-C) at ")
