@@ -36,27 +36,19 @@ MODELS: dict[str, tuple[str, tuple[int, int]]] = {
     "heaterShakerModuleV1": ("heater_shaker", (2, 13)),
 }
 
-MODELS_LOWER = {model.lower(): model for model in MODELS}
-"""Each model by its name in lower case (``load_module`` compares names so)."""
-
-# What ``load_module`` accepts besides the model names (compared in lower case), as the
-# Opentrons API does.
+# What ``load_module`` accepts besides the model names, compared in lower case, as the
+# Opentrons API does; a model name is taken only as it is written, and the heater-shaker
+# has no alias (Opentrons refuses any other spelling, so labrun does too).
 ALIASES: dict[str, str] = {
     "tempdeck": "temperatureModuleV1",
     "temperature module": "temperatureModuleV1",
-    "temperature module gen1": "temperatureModuleV1",
     "temperature module gen2": "temperatureModuleV2",
     "magdeck": "magneticModuleV1",
     "magnetic module": "magneticModuleV1",
-    "magnetic module gen1": "magneticModuleV1",
     "magnetic module gen2": "magneticModuleV2",
     "thermocycler": "thermocyclerModuleV1",
     "thermocycler module": "thermocyclerModuleV1",
-    "thermocycler module gen1": "thermocyclerModuleV1",
     "thermocycler module gen2": "thermocyclerModuleV2",
-    "heater-shaker module": "heaterShakerModuleV1",
-    "heatershakermodulev1": "heaterShakerModuleV1",
-    **MODELS_LOWER,
 }
 
 THERMOCYCLER_SLOT = "7"
@@ -162,19 +154,19 @@ def _compatible() -> dict[str, tuple[str, ...]]:
 def resolve_model(name: object) -> str:
     """The module model ``name`` means; ProtocolError naming the accepted names if none."""
     if isinstance(name, str):
-        model = ALIASES.get(name.strip().lower())
+        model = ALIASES.get(name.lower()) or (name if name in MODELS else None)
         if model is not None:
             return model
     import difflib
 
-    close = difflib.get_close_matches(str(name).strip().lower(), list(ALIASES), n=2,
+    names = {**{model.lower(): model for model in MODELS}, **{a: a for a in ALIASES}}
+    close = difflib.get_close_matches(str(name).strip().lower(), list(names), n=2,
                                       cutoff=0.6) if isinstance(name, str) else []
-    spelled = [MODELS_LOWER.get(alias, alias) for alias in close]  # a model as it is written
-    guess = f"; did you mean {' or '.join(repr(n) for n in spelled)}?" if close else "."
+    guess = f"; did you mean {' or '.join(repr(names[n]) for n in close)}?" if close else "."
     raise ProtocolError(
-        f"load_module: {name!r} is not a module labrun knows{guess} Use a model "
-        f"({', '.join(MODELS)}) or an alias Opentrons accepts, such as 'temperature module "
-        "gen2', 'magdeck' or 'thermocycler'")
+        f"load_module: {name!r} is not a module labrun knows{guess} Use a model, as it is "
+        f"written ({', '.join(MODELS)}), or one of Opentrons' aliases, in any case "
+        f"({', '.join(ALIASES)})")
 
 
 @cache

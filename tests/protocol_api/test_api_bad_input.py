@@ -85,7 +85,18 @@ CASES: list[tuple[str, str, str]] = [
      "used"),
     ("an unknown module", 'pass\nctx.load_module("magdek", 3)',
      "load_module: 'magdek' is not a module labrun knows; did you mean 'magdeck'? Use a "
-     "model (temperatureModuleV1, "),
+     "model, as it is written (temperatureModuleV1, "),
+    ("a module name Opentrons refuses (no 'gen1' aliases)",
+     'pass\nctx.load_module("temperature module gen1", 3)',
+     "load_module: 'temperature module gen1' is not a module labrun knows; did you mean "
+     "'temperature module gen2' or 'temperature module'?"),
+    ("the heater-shaker by anything but its model",
+     'pass\nctx.load_module("heater shaker", 3)',
+     "load_module: 'heater shaker' is not a module labrun knows; did you mean "
+     "'heaterShakerModuleV1'? Use a model, as it is written"),
+    ("a model name in the wrong case", 'pass\nctx.load_module("temperaturemodulev2", 3)',
+     "load_module: 'temperaturemodulev2' is not a module labrun knows; did you mean "
+     "'temperatureModuleV2'"),
     ("a module in a slot it cannot use", 'pass\nctx.load_module("thermocycler", 3)',
      "load_module: a Thermocycler Module GEN1 cannot go in slot 3; it fits in slot 7"),
     ("a module in an occupied slot", 'pass\nctx.load_module("magnetic module gen2", 1)',
