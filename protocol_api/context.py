@@ -401,13 +401,15 @@ class ProtocolContext:
                 f"the {mount_name} mount already has a {self._instruments[mount_name].name}; "
                 "pass replace=True to replace it")
         racks = tip_rack_list(tip_racks)
+        instrument = InstrumentContext(self, spec, mount_name, racks,
+                                       requested_as=str(instrument_name))
+        for rack in racks:
+            instrument.check_tip_size(rack)  # its warning said under this call
         self._steps.send(c.LoadInstrument(
             instrument_name, mount_name, spec.max_volume, spec.ul_per_mm,
             plunger_bottom=PLUNGER_BOTTOM, plunger_blow_out=PLUNGER_BLOW_OUT,
             plunger_drop_tip=PLUNGER_DROP_TIP,
             nozzle_xy=(spec.nozzle_offset[0], spec.nozzle_offset[1])))
-        instrument = InstrumentContext(self, spec, mount_name, racks,
-                                       requested_as=str(instrument_name))
         self._instruments[mount_name] = instrument
         return instrument
 

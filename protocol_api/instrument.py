@@ -136,6 +136,12 @@ class Clearances:
         super().__setattr__(name, float(value))
 
 
+OT2_TIP_SIZES: dict[str, tuple[float, ...]] = {
+    "p10": (10, 20), "p20": (10, 20), "p50": (50, 200, 300), "p300": (200, 300),
+    "p1000": (1000,)}
+"""The tip sizes (µL) each OT-2 pipette (by its name's first part) takes, as Opentrons
+checks them; one of Opentrons' own tip racks of another size is warned of."""
+
 STRAY_MARGIN_MM = 1.0
 """How far past a well's rim a tip may be without a warning that it is over no well."""
 BELOW_BOTTOM_MARGIN_MM = 1.0
@@ -204,6 +210,7 @@ class InstrumentContext:
         self._spec = spec
         self._mount = mount
         self._racks = tip_rack_list(tip_racks)
+        self._racks_checked: set[int] = set()  # racks (by id) checked for the tip size
         self.starting_tip: Well | None = None
         self.trash_container: Labware = ctx.fixed_trash
         self.flow_rate = FlowRates(spec.aspirate_flow_rate, spec.dispense_flow_rate,
@@ -374,6 +381,7 @@ class InstrumentContext:
                            "drop or return it first")
         well = self._tip_well(location)
         rack = well.parent
+        self.check_tip_size(rack)
         # Tip tracking chooses tips; from apiLevel 2.2 a named well is taken as it is.
         if not well.has_tip and self._ctx.api_version < NAMED_TIP_API:
             raise TipError(f"pick_up_tip: there is no tip in {well.display_name}")
@@ -1071,6 +1079,22 @@ class InstrumentContext:
         """This mount's Z and plunger axes on the robot, when the context was told them."""
         mounts = self._ctx._mounts
         return mounts.get(self._mount) if mounts is not None else None
+
+    def check_tip_size(self, rack: Labware) -> None:
+        """Warn, once a rack, when one of Opentrons' own tip racks holds tips of a size
+        this pipette does not take (a p20 given 300 µL tips), as Opentrons does (when the
+        pipette is loaded with it, and when it picks a tip up from it)."""
+        if id(rack) in self._racks_checked:
+            return
+        self._racks_checked.add(id(rack))
+        sizes = OT2_TIP_SIZES.get(self._spec.name.split("_")[0])
+        if sizes is None or not rack.uri.startswith("opentrons/") or not rack.wells():
+            return
+        size = rack.wells()[0].max_volume
+        if size not in sizes:
+            self._steps.warn(f"the pipette {self._spec.name} and its tip rack "
+                             f"{rack.load_name} ({size:g} µL tips) appear to be mismatched; "
+                             f"it takes {' or '.join(f'{v:g}' for v in sizes)} µL tips")
 
     def _first_time(self, warning: str) -> bool:
         """Whether ``warning`` is yet to be told for the protocol line in progress (it is

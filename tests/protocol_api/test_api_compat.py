@@ -188,3 +188,25 @@ def test_an_air_gap_of_zero_before_2_16_fills_the_tip_as_an_aspirate_of_zero_doe
             if isinstance(cmd, c.Aspirate) and cmd.air_gap]
     assert gaps == [150]
     assert pipette.current_volume == 200
+
+
+def test_a_pipette_given_tips_of_a_size_it_does_not_take_is_warned_as_opentrons_warns(
+        ctx: EmbeddedContext) -> None:
+    big = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    small = ctx.load_labware("opentrons_96_tiprack_20ul", 3)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p20 = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[big, small])
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[big])
+    for _ in range(2):  # once a rack, however often it is used
+        p20.pick_up_tip(big["H12"] if p20.tip_racks else None)
+        p20.aspirate(10, plate["A1"])
+        p20.drop_tip()
+    p300.pick_up_tip(small["A1"])  # a rack it was not loaded with: warned when used
+    p300.drop_tip()
+    warnings = [cmd.message.split(": ", 2)[2] for cmd in protocol_commands(ctx)
+                if isinstance(cmd, c.Comment)]
+    assert warnings == [
+        "the pipette p20_single_gen2 and its tip rack opentrons_96_tiprack_300ul (300 µL "
+        "tips) appear to be mismatched; it takes 10 or 20 µL tips",
+        "the pipette p300_single_gen2 and its tip rack opentrons_96_tiprack_20ul (20 µL "
+        "tips) appear to be mismatched; it takes 200 or 300 µL tips"]

@@ -187,3 +187,24 @@ def test_a_volume_left_out_into_an_empty_tip_is_warned_of_from_2_14(
     expected = [f"warning: {path}:9: mix: {said}",  # once a line
                 f"warning: {path}:10: aspirate: {said}"]
     assert warnings == ([] if level == "2.13" else expected)
+
+
+def test_a_tip_rack_of_the_wrong_size_is_warned_of_under_the_pipettes_loading(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent('''
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+            p20 = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[tips])
+            p20.pick_up_tip()
+    ''').lstrip("\n"))
+    assert main(["simulate", str(path)]) == 0
+    lines = capsys.readouterr().out.split("\nRun log\n", 1)[1].splitlines()
+    loading = next(i for i, line in enumerate(lines) if "Loading p20_single_gen2" in line)
+    assert lines[loading + 1].strip() == (
+        f"warning: {path}:5: the pipette p20_single_gen2 and its tip rack "
+        "opentrons_96_tiprack_300ul (300 µL tips) appear to be mismatched; it takes 10 or "
+        "20 µL tips")
+    assert "Picking up tip" in lines[loading + 2]
