@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,10 @@ _UNSUPPORTED = {
 AXES = ("X", "Y", "Z", "A", "B", "C")
 """The OT-2's axes as ``max_speeds`` names them: gantry X and Y, the left and right Z
 (Z, A) and the left and right plungers (B, C)."""
+
+
+HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3,4}){1,2}")
+"""A liquid's display colour, as Opentrons takes it: #rgb, #rgba, #rrggbb or #rrggbbaa."""
 
 
 class Liquid:
@@ -423,8 +428,18 @@ class ProtocolContext:
             if value is OMITTED:
                 require(f"define_liquid without a {what}", (2, 20), self.api_version,
                         f"(give {what}=None)")
-        liquid = Liquid(str(name), None if isinstance(description, _Omitted) else description,
-                        None if isinstance(display_color, _Omitted) else display_color)
+        description = None if isinstance(description, _Omitted) else description
+        display_color = None if isinstance(display_color, _Omitted) else display_color
+        if not isinstance(name, str):
+            raise ProtocolError(f"define_liquid: name must be text, not {name!r}")
+        if description is not None and not isinstance(description, str):
+            raise ProtocolError(f"define_liquid: description must be text or None, not "
+                                f"{description!r}")
+        if display_color is not None and (not isinstance(display_color, str)
+                                          or not HEX_COLOR.fullmatch(display_color)):
+            raise ProtocolError(f"define_liquid: display_color must be a hex colour such as "
+                                f"'#1f77b4' (or None), not {display_color!r}")
+        liquid = Liquid(name, description, display_color)
         self._liquids.append(liquid)
         return liquid
 
@@ -462,7 +477,11 @@ class ProtocolContext:
 
     @api_step("comment")
     def comment(self, msg: str) -> None:
-        """Add a message to the run log."""
+        """Add a message to the run log (text: from apiLevel 2.14, as in Opentrons,
+        nothing else)."""
+        if not isinstance(msg, str) and self._api_version >= ENGINE_CORE_API:
+            raise ProtocolError(f"comment: the message must be text, not {msg!r}; "
+                                f"write ctx.comment(str(...))")
         self._steps.send(c.Comment(str(msg)))
 
     @api_step("home")

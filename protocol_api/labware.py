@@ -159,6 +159,11 @@ class Well:
     def load_liquid(self, liquid: Any, volume: float) -> None:
         """Note that the well starts with ``volume`` µL of ``liquid`` (from
         ``ctx.define_liquid``); it is for the records, nothing moves."""
+        from .context import Liquid  # the context module imports this one
+
+        if not isinstance(liquid, Liquid):
+            raise ProtocolError(f"load_liquid: the liquid must be one ctx.define_liquid "
+                                f"made, not {liquid!r}")
         if not is_number(volume) or volume < 0:
             raise ProtocolError(f"load_liquid: volume must be a number of µL >= 0, "
                                 f"not {volume!r}")

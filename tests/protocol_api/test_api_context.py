@@ -85,7 +85,7 @@ def test_commands_carry_the_protocol_line_and_the_implicit_trash_has_none(tmp_pa
 def test_comment_and_home_are_recorded_and_home_takes_time(tmp_path: Path) -> None:
     path = write_protocol(tmp_path, """
         ctx.comment("starting")
-        ctx.comment(42)
+        ctx.comment(str(42))
         ctx.home()
     """)
     run = simulate(path)

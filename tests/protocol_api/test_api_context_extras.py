@@ -105,6 +105,35 @@ def test_loaded_modules_liquids_and_api_version() -> None:
             plate["A2"].load_liquid(water, -1)
 
 
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda ctx, plate: plate["A1"].load_liquid("water", 50),
+     "load_liquid: the liquid must be one ctx.define_liquid made, not 'water'"),
+    (lambda ctx, plate: ctx.define_liquid("water", "H2O", display_color="blue"),
+     "define_liquid: display_color must be a hex colour such as '#1f77b4' (or None), not "
+     "'blue'"),
+    (lambda ctx, plate: ctx.define_liquid("water", "H2O", display_color="#12345"),
+     "define_liquid: display_color must be a hex colour"),
+    (lambda ctx, plate: ctx.define_liquid(7, "H2O", None), "define_liquid: name must be text"),
+    (lambda ctx, plate: ctx.define_liquid("water", 3, None),
+     "define_liquid: description must be text or None, not 3"),
+    (lambda ctx, plate: ctx.comment(5),
+     "comment: the message must be text, not 5; write ctx.comment(str(...))"),
+])
+def test_liquids_and_comments_are_checked_as_opentrons_checks_them(
+        call: Any, message: str) -> None:
+    with pytest.raises(ProtocolError) as info, open_context(api_version=(2, 14)) as ctx:
+        for colour in ("#abc", "#abcd", "#0000ff", "#0000ff80", None):  # all taken
+            ctx.define_liquid("ok", "fine", display_color=colour)
+        call(ctx, ctx.load_labware("corning_96_wellplate_360ul_flat", 1))
+    assert str(info.value).startswith(message)
+
+
+def test_a_comment_of_a_number_is_said_before_apilevel_2_14() -> None:
+    with open_context(api_version=(2, 13)) as ctx:
+        ctx.comment(5)
+        assert ctx.commands()[-1].endswith("5")
+
+
 @pytest.mark.parametrize(("level", "slots"), [((2, 15), [1, 12]), ((2, 16), [1])])
 def test_the_fixed_trash_is_loaded_labware_before_2_16(level: tuple[int, int],
                                                         slots: list[int]) -> None:
