@@ -178,7 +178,12 @@ class GcodeController:
         if self._halted or link.alarm is not None:
             await self.recover()
         await self._ready()
-        self._check_interlocks()
+        # A door opened and closed while nothing ran leaves GRBL waiting for cycle start
+        # (Door:0), where it refuses a homing cycle ('$' commands need Idle): its state
+        # read now (a rare call; a move trusts the last report), and the hold left.
+        if self.dialect.cycle_resume is not None and self.dialect.status_query is not None:
+            await link.fresh_status()
+        await self._leave_hold()
         switched = [a for a in names if self.config.axes[a].homing == "switch"]
         if switched:
             await self._home_cycle(switched)

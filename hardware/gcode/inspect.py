@@ -32,6 +32,15 @@ _BRACKET = re.compile(r"^\[([A-Z0-9]+):(.*)\]$")
 _WORDS = re.compile(r"([A-Z])(-?\d+(?:\.\d*)?)")
 
 
+_STATE_SAID = {
+    "Alarm": " (locked until homed; labrun homes before a run)",
+    "Door": " (the door is or was open: it holds until the door is closed and it is "
+            "resumed, which labrun does before it homes)",
+    "Hold": " (feed hold: labrun resumes it before it homes)",
+}
+"""What a controller's state means for a run, by the state's name."""
+
+
 @define
 class Inspection:
     """What the firmware said, as labelled lines, and the disagreements found."""
@@ -87,9 +96,7 @@ async def _grbl(driver: GcodeController) -> Inspection:
     status, _ = await driver.link.machine_status()
     reported = sorted((status.position or status.work_position or {}),
                       key=GRBL_AXES.index)
-    locked = " (locked until homed; labrun homes before a run)" if status.state == "Alarm" \
-        else ""
-    found.fact("state", status.state + locked)
+    found.fact("state", status.state + _STATE_SAID.get(status.state, ""))
     _firmware_axes(driver, reported, found)
     _grbl_settings(driver.config, driver.axis_map, settings, found)
     offsets = [f"{m[1]} {m[2]}" for line in await driver.query("$#")

@@ -16,6 +16,7 @@
   received; ``$I`` the version and buffers (``[OPT:V,<blocks>,128]``).
 - Door: opening it holds motion (``Door:2`` -> ``Door:1``); closed it waits in
   ``Door:0`` for ``~``; ``Pn:D`` while open; ``[MSG:Check Door]`` on each change.
+  ``$H`` in a hold or a door hold is ``error:8`` (``$`` commands need Idle or Alarm).
 """
 
 from __future__ import annotations
@@ -237,6 +238,9 @@ class GrblFirmware(Firmware):
                 return
             if not self.homing_enabled:
                 await self.answer(line, "error:5")
+                return
+            if not self.locked and (self.door_suspended or self.machine.holding):
+                await self.answer(line, "error:8")  # '$' commands need Idle or Alarm
                 return
             letters = text[2:].strip()
             axes = [a for a, c in self.machine.config.axes.items()

@@ -207,6 +207,27 @@ async def test_door_opened_mid_move_then_cancelled_like_an_immediate_pause(
         check_at(await homed.read_position(), {"X": stopped["X"], "Z": 100.0})
 
 
+async def test_homing_after_the_door_was_opened_and_closed_between_runs(
+        homed: GcodeController, emulator: EmulatorHandle, dialect: str) -> None:
+    # GRBL is left waiting for cycle start (Door:0), where it refuses '$H' (error:8): the
+    # driver resumes it first, rather than home into a refusal (or, before, wait forever).
+    with anyio.fail_after(5):
+        emulator.set_door(True)
+        while not homed.active_interlocks():
+            await anyio.sleep(POLL_S / 2)
+        emulator.set_door(False)
+        while homed.active_interlocks():
+            await anyio.sleep(POLL_S / 2)
+        if dialect == "grbl":
+            status, _ = await homed.link.machine_status()
+            assert (status.state, status.substate) == ("Door", 0)
+            with pytest.raises(HardwareFault, match="error:8"):
+                await homed.link.streamer.request("$H")
+        position = await homed.home()
+    assert position["Z"] == pytest.approx(218.0, abs=0.01)
+    assert not homed.requires_homing
+
+
 async def _cancel_on(event: anyio.Event, scope: anyio.CancelScope) -> None:
     await event.wait()
     scope.cancel()

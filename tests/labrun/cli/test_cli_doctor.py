@@ -84,6 +84,19 @@ def test_grbl_home_on_request(tmp_path: Path) -> None:
     assert "nothing was moved" not in text
 
 
+def test_grbl_held_by_a_door_opened_and_closed_is_said_and_homes(tmp_path: Path) -> None:
+    with running_emulator("grbl", speed=SPEED) as emu:
+        robot = robot_file(tmp_path, "grbl", emu.address)
+        assert run_doctor(robot, home=True)[0] == 0  # out of its power-up alarm
+        emu.set_door(True)
+        emu.set_door(False)  # GRBL now waits in Door:0 for a cycle start
+        status, text = run_doctor(robot, home=True)
+    assert status == 0, text
+    assert ("state: Door (the door is or was open: it holds until the door is closed and "
+            "it is resumed, which labrun does before it homes)") in text
+    assert "homed at: X 418, Y 353, Z 218, A 218, B 0, C 0" in text
+
+
 def test_marlin_capabilities_and_settings(tmp_path: Path) -> None:
     with running_emulator("marlin", speed=SPEED) as emu:
         path = robot_file(tmp_path, "marlin", emu.address, """\
