@@ -332,6 +332,11 @@ class Methods(Generic[R]):
         """End the run's active delay now."""
         return self._call("skip_delay", lock_key=lock_key)
 
+    def robot_tips_removed(self, *, lock_key: str | None = None) -> R:
+        """Say that the tips the last run left on the pipettes (``tips_left`` in the
+        status) have been taken off, so that the queue may start again."""
+        return self._call("robot_tips_removed", lock_key=lock_key)
+
     def sim_interlock(self, name: str, active: bool, *, lock_key: str | None = None) -> R:
         """Open (``active=True``) or close a simulated robot's interlock, such as ``door``."""
         return self._call("sim_interlock", name=name, active=active, lock_key=lock_key)

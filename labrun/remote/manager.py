@@ -97,6 +97,9 @@ class RunManager:
         self.queue_running = False
         self.queue_stop_pending = False
         self.queue_error: str | None = None
+        self.tips_left: dict[str, Any] | None = None
+        """Tips a run left on the pipettes (a halt, a worker lost, a stop told to keep
+        them): no run starts until someone says they are off (``robot_tips_removed``)."""
         self.active: ActiveRun | None = None
         self.changed_at = time.monotonic()
         self._single = run
@@ -107,6 +110,9 @@ class RunManager:
             self._history_file = HistoryFile(self._record_dir)
             if self._record_dir.is_dir():
                 self.history = self._history_file.load()
+                if self.history:  # tips the last run left are still on the robot
+                    last = self.history[-1]
+                    self.tips_left = tips_left(last["name"], last["result"]["summary"])
         self._interval = progress_interval
         self._caller: LoopCaller | None = None
         self._tg: anyio.abc.TaskGroup | None = None
@@ -203,6 +209,7 @@ class RunManager:
             "running_item": active.item.to_dict() if active else None,
             "queue_stop_pending": self.queue_stop_pending,
             "queue_error": self.queue_error,
+            "tips_left": self.tips_left,
             "plan_queue_uid": self.queue.uid,
             "plan_history_uid": self.history_uid,
             "lock": {"environment": self.locks.environment, "queue": self.locks.queue},
@@ -345,6 +352,8 @@ class RunManager:
         interlocks = self._robot_interlocks()
         if interlocks:
             return refused(f"interlock {', '.join(interlocks)} is active; clear it first")
+        if self.tips_left is not None:
+            return refused(tips_left_said(self.tips_left))
         self.queue_running = True
         self.queue_stop_pending = False
         self._changed()
@@ -386,6 +395,14 @@ class RunManager:
 
     async def _api_skip_delay(self) -> Reply:
         return await self._run_action(SkipDelay(source=SOURCE))
+
+    async def _api_robot_tips_removed(self) -> Reply:
+        if self.active is not None and not self.active.status.is_terminal:
+            return refused("a run is executing: its tips are its own")
+        self.tips_left = None
+        self.queue_error = None
+        self._changed()
+        return ok()
 
     async def _api_sim_interlock(self, name: str, active: bool) -> Reply:
         current = self.active
@@ -443,6 +460,10 @@ class RunManager:
             if not (self.queue_running and self.queue.items and not self.queue_stop_pending):
                 self._stop_queue()
                 return None
+            if self.tips_left is not None:
+                self.queue_error = tips_left_said(self.tips_left)
+                self._stop_queue()
+                return self.queue_error
             item = self.queue.items[0]
             reason = await self._check_again(item, robot)
             if not self._next_is(item):
@@ -549,6 +570,7 @@ class RunManager:
             self._changed()
             return
         self.active = None
+        self.tips_left = tips_left(active.item.name, summary)
         self._watch_robot()
         self._changed()  # between runs: said before the next one is checked
         status = Status(summary["status"])
@@ -637,3 +659,27 @@ class RunManager:
 
     def _no_queue(self) -> Reply:
         return refused("this server controls a single run; it has no queue")
+
+
+def tips_left(name: str, summary: dict[str, Any]) -> dict[str, Any] | None:
+    """The tips the run ``name`` (its ``summary``) left on the pipettes, if any: the run,
+    how it ended, and each mount's tip (``volume_ul``, ``uncertain`` where the run lost
+    track of it)."""
+    mounts = {mount: {k: v for k, v in tip.items() if k != "dropped"}
+              for mount, tip in (summary.get("tips_at_end") or {}).items()
+              if not tip.get("dropped")}
+    if not mounts:
+        return None
+    return {"run": name, "status": summary.get("status"), "mounts": mounts}
+
+
+def tips_left_said(tips: dict[str, Any]) -> str:
+    """Why no run may start while ``tips`` (``tips_left``) are on the pipettes."""
+    held = "; ".join(
+        f"the {mount} pipette holds a tip"
+        + (f" with about {tip['volume_ul']:g} µL" if tip.get("volume_ul") else "")
+        + (" (perhaps)" if tip.get("uncertain") else "")
+        for mount, tip in sorted(tips["mounts"].items()))
+    return (f"{held}, left by {tips['run']} ({tips['status']}): take it off the robot, "
+            "then say so with robot_tips_removed (the page's 'Tips removed' button), and "
+            "start the queue again")

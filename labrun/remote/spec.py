@@ -135,6 +135,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("lock_info", "POST", "/api/lock/info",
              "Who locked what; with lock_key, also whether that key is the one.",
              (LOCK_KEY,)),
+    Endpoint("robot_tips_removed", "POST", "/api/robot/tips_removed",
+             "Say that the tips the last run left on the pipettes (status tips_left) "
+             "have been taken off: the queue may start again.",
+             (LOCK_KEY,), lock="environment"),
     Endpoint("sim_interlock", "POST", "/api/robot/interlock",
              "Open or close a simulated robot's interlock (the door).",
              (Param("name", "string", "the interlock, such as 'door'", required=True),

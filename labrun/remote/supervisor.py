@@ -465,6 +465,10 @@ class SupervisedRun:
         summary: Event = {"seq": last["seq"] + 1 if last else 0,
                           "t": last["t"] if last else 0.0, "event": "summary",
                           "status": Status.FAILED.value, "error": reason}
+        held = tips_held(self._events)
+        if held:  # no cleanup ran: they are on the robot still, as far as anyone knows
+            summary["tips_at_end"] = {mount: {"dropped": False, "uncertain": True}
+                                      for mount in held}
         if self._record_path is not None:
             with contextlib.suppress(OSError), open(self._record_path, "a") as file:
                 file.write(json_line(summary))
@@ -474,6 +478,28 @@ class SupervisedRun:
                         "pause_pending": False, "parked": False, "unparking": False,
                         "delay": None, "outcome": outcome})
         self.on_events([summary])
+
+
+def tips_held(events: list[Event]) -> list[str]:
+    """The mounts whose pipette held a tip after the last of a record's ``events``: a
+    tip picked up (a ``pickUpTip`` started or done) and not dropped since."""
+    kinds: dict[int, tuple[str, str | None]] = {}
+    held: set[str] = set()
+    for event in events:
+        if event.get("event") != "command":
+            continue
+        if event["status"] == "queued":
+            kinds[event["id"]] = (event.get("type", ""),
+                                  (event.get("params") or {}).get("mount"))
+            continue
+        kind, mount = kinds.get(event["id"], ("", None))
+        if mount is None:
+            continue
+        if kind == "pickUpTip" and event["status"] in ("started", "completed"):
+            held.add(mount)
+        elif kind == "dropTip" and event["status"] == "completed":
+            held.discard(mount)
+    return sorted(held)
 
 
 def _drop_cut_line(path: Path) -> None:

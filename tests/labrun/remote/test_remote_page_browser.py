@@ -151,3 +151,39 @@ if os.path.exists({str(flag)!r}):
     figures = page.locator("#figures")
     expect(figures).to_contain_text(" · failed")  # not "0:00 left": it ended early
     expect(figures).not_to_contain_text("left")
+
+
+def test_the_door_and_a_halted_runs_tip_are_shown_with_what_to_do(
+        served: Served, gates: Gates, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    served.client.queue_item_add(item('''
+p300.pick_up_tip()
+p300.aspirate(50, plate["A1"])
+gates.wait("held")
+p300.drop_tip()
+''', "halted.py"))
+    served.client.queue_item_add(item("pass", "next.py"))
+    page.goto(served.handle.token_url)
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    page.click("#b-start")
+    gates.reached("held")
+    served.client.sim_interlock("door", True)  # paused behind the door: resume is no use
+    expect(page.locator("#banner-msg")).to_contain_text("close the door, then Resume",
+                                                        timeout=MS)
+    expect(page.locator("#b-resume")).to_be_disabled()
+    expect(page.locator("#banner-resume")).to_be_disabled()
+    assert served.client.re_halt()["success"]
+    gates.open("held")
+    tips = page.locator("#tips")
+    expect(tips).to_be_visible(timeout=MS)
+    expect(page.locator("#tips-msg")).to_have_text(
+        "the right pipette holds a tip with about 50 µL, left by halted.py (halted). Take it "
+        "off the robot, then press Tips removed: no run starts until then.")
+    served.client.sim_interlock("door", False)
+    expect(page.locator("#b-start")).to_be_disabled()  # next.py waits for the tip
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#tips-removed")
+    expect(tips).to_be_hidden(timeout=MS)
+    expect(page.locator("#b-start")).to_be_enabled()
+    assert served.client.status()["tips_left"] is None

@@ -216,6 +216,19 @@ if gates.is_set("upside down"):  # not in the server's simulation: it would be r
         assert lines and all(line.startswith("ends.py:") for line in lines)
     with pytest.raises(RequestFailedError, match="idle"):
         c.re_resume()  # a stopped queue restarts with queue_start
+    if ending == "halt":  # no cleanup: the tip is still on, and the next run waits for it
+        assert status["tips_left"] == {"run": "ends.py", "status": "halted",
+                                       "mounts": {"right": {"volume_ul": 0.0}}}
+        with pytest.raises(RequestFailedError) as refusal:
+            c.queue_start()
+        assert str(refusal.value).endswith(
+            "the right pipette holds a tip, left by ends.py (halted): take it off the "
+            "robot, then say so with robot_tips_removed (the page's 'Tips removed' "
+            "button), and start the queue again")
+        assert c.robot_tips_removed()["success"]
+        assert c.status()["tips_left"] is None
+    else:  # the cleanup dropped it
+        assert status["tips_left"] is None
     c.queue_start()  # after a halt, the robot is homed before the next run
     c.wait_for_idle(timeout=WAIT)
     assert history(served)[1]["result"]["exit_status"] == "succeeded"

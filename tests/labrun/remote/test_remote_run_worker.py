@@ -12,6 +12,7 @@ import pytest
 from remote_kit import QUICK, WAIT, Gates, Served, item, serving
 
 from engine.record import read_record
+from labrun.remote import RequestFailedError
 from labrun.remote.supervisor import SupervisedRobot
 
 
@@ -78,6 +79,13 @@ def test_a_run_whose_worker_dies_fails_with_the_reason_and_the_next_runs(
     assert on_disk[0]["protocol"] == "doomed.py"  # as uploaded, not the server's copy
     lines = {e["line"].split(":")[0] for e in on_disk if e.get("line")}
     assert lines == {"doomed.py"}
+    # No cleanup ran: the tip it picked up is on the robot, as far as anyone knows.
+    assert failed["result"]["summary"]["tips_at_end"] == {
+        "right": {"dropped": False, "uncertain": True}}
+    with pytest.raises(RequestFailedError, match="the right pipette holds a tip "
+                       r"\(perhaps\), left by doomed.py \(failed\): take it off"):
+        c.queue_start()
+    assert c.robot_tips_removed()["success"]
     c.queue_start()  # the next item runs in a new worker, on a robot homed again
     assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
     assert history(served)[1]["result"]["exit_status"] == "succeeded"
