@@ -10,6 +10,7 @@ where the server keeps them.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 import uuid
@@ -146,7 +147,9 @@ def simulate_source(source: ProtocolSource, name: str, directory: Path,
     summary = run.record.events[-1]
     status = Status(summary["status"])
     if status in (Status.SUCCEEDED, Status.STOPPED):
-        write_plan(directory, run.record.events)  # steps, estimate, deck: the live page's
+        # steps, estimate, deck: the live page's; unless the item was removed meanwhile
+        with contextlib.suppress(FileNotFoundError):
+            write_plan(directory, run.record.events)
         return None
     error = summary.get("error") or summary.get("reason") or f"the simulated run {status.value}"
     where = f"{summary['location']}: " if summary.get("location") else ""

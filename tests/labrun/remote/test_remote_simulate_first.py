@@ -188,6 +188,20 @@ def test_a_run_stuck_in_its_own_code_is_refused_with_its_line(tmp_path: Path) ->
     assert reason.endswith(": the protocol made no call for 0.3 s and seems stuck"), reason
 
 
+def test_an_item_removed_while_it_is_checked_ends_its_check_quietly(tmp_path: Path) -> None:
+    # Its folder goes with it while the check runs: the plan has nowhere to go, and that
+    # is no error (it printed a traceback in the server's terminal).
+    from hardware.config import default_config
+    from labrun.remote.items import simulate_source
+    from protocol_api.loader import load_protocol
+
+    path = tmp_path / "gone.py"
+    path.write_text('metadata = {"apiLevel": "2.15"}\n\ndef run(ctx):\n'
+                    '    ctx.comment("start")\n')
+    assert simulate_source(load_protocol(path), "gone.py", tmp_path / "removed", None,
+                           default_config()) is None
+
+
 def test_a_queue_stop_while_the_next_item_is_checked_keeps_it_from_starting(
         served: Served, gates: Gates) -> None:
     """queue_stop between two runs (the next one is simulated again before it starts):
