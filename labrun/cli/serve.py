@@ -98,6 +98,14 @@ def log_run(line: str) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted; return the exit status."""
+    if not 0 <= args.port <= 65535:
+        print(f"error: --port must be a port number, 0 to 65535, not {args.port}",
+              file=sys.stderr)
+        return BAD_INPUT_EXIT
+    if args.max_body < 1024:
+        print(f"error: --max-body must be at least 1024 bytes (a request's own JSON), not "
+              f"{args.max_body}", file=sys.stderr)
+        return BAD_INPUT_EXIT
     if args.record_dir:
         try:  # made if missing, as a folder for records is expected to be
             os.makedirs(args.record_dir, exist_ok=True)
