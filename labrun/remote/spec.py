@@ -23,10 +23,13 @@ Kind = Literal["string", "text", "boolean", "integer", "number", "option", "posi
                "item"]
 LockGroup = Literal["environment", "queue"]
 
-PROTOCOL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,124}\.py$")
-"""An uploaded protocol file's name: a plain base name ending in ``.py``, no directories."""
-LABWARE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,122}\.json$")
-"""An uploaded labware file's name: a plain base name ending in ``.json``."""
+PROTOCOL_NAME_RE = re.compile(r"^(?![.\s])[^/\\\x00-\x1f\x7f]{1,124}\.[pP][yY]$")
+"""An uploaded protocol file's name: a base name ending in ``.py`` in any case (any
+letters, spaces and punctuation, as people name files), with no folder (``/``, ``\\``),
+no control character, and not hidden (a leading dot) nor starting with a space."""
+LABWARE_NAME_RE = re.compile(r"^(?![.\s])[^/\\\x00-\x1f\x7f]{1,122}\.[jJ][sS][oO][nN]$")
+"""An uploaded labware file's name: the same, ending in ``.json``."""
+NAME_RULE = "with no folder or control character in it, not starting with a dot or a space"
 SHORT_TEXT = 1024
 """Longest accepted short string (a key, a user name, a note, a reason, a uid)."""
 SIMULATION_LIMIT_S = 60.0
@@ -291,8 +294,8 @@ def check_item(value: Any) -> dict[str, Any]:
     if not isinstance(name, str):
         raise _wrong("item.name", "a file name", name)
     if not PROTOCOL_NAME_RE.fullmatch(name):
-        raise BadRequest(422, f"item.name must be a plain file name ending in .py, not "
-                              f"{name[:80]!r}")
+        raise BadRequest(422, f"item.name must be a file name ending in .py, {NAME_RULE}, "
+                              f"not {name[:80]!r}")
     if not isinstance(source, str):
         raise _wrong("item.source", "the protocol file's text", source)
     labware = value.get("labware") or {}
@@ -300,8 +303,8 @@ def check_item(value: Any) -> dict[str, Any]:
         raise _wrong("item.labware", "an object of {file name: JSON text}", labware)
     for file_name, text in labware.items():
         if not LABWARE_NAME_RE.fullmatch(file_name):
-            raise BadRequest(422, f"item.labware: {file_name[:80]!r} is not a plain file "
-                                  "name ending in .json")
+            raise BadRequest(422, f"item.labware: {file_name[:80]!r} is not a file name "
+                                  f"ending in .json, {NAME_RULE}")
         if not isinstance(text, str):
             raise _wrong(f"item.labware[{file_name!r}]", "the file's JSON text", text)
     return {"item_type": "protocol", "name": name, "source": source, "labware": labware}

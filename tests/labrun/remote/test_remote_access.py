@@ -279,6 +279,16 @@ def test_openapi_and_unknown_routes(served: Served) -> None:
                       ["pattern"])
     assert name.fullmatch("dilution v2.py") and not name.fullmatch("dilution.txt")
     assert not name.fullmatch("../up.py") and not name.fullmatch(".py")
+    for usual in ("Verdünnung.py", "2024-05-01 run(1).py", "_draft.py", "P.PY"):
+        assert name.fullmatch(usual), usual
+        added = served.client.queue_item_add({"name": usual, "source": QUICK["source"]})
+        assert added["item"]["name"] == usual  # loaded and simulated under its own name
+    for refused in ("../up.py", "a\\b.py", ".hidden.py", " x.py", "x\x01.py"):
+        with pytest.raises(HTTPClientError) as info:
+            served.client.queue_item_add({"name": refused, "source": QUICK["source"]})
+        assert str(info.value).endswith(
+            "item.name must be a file name ending in .py, with no folder or control "
+            f"character in it, not starting with a dot or a space, not {refused!r}"), refused
     missing = httpx.post(served.url + "/api/re/dance", json={})
     assert missing.status_code == 404 and "no such endpoint" in missing.json()["msg"]
     wrong_method = httpx.get(served.url + "/api/re/pause")
