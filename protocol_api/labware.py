@@ -534,6 +534,12 @@ class Labware:
         """Column number (``"1"``) -> that column's wells, back to front."""
         return self._named(self._layout()[1])
 
+    # Opentrons' deprecated names of the three (it still runs them, with a warning in
+    # its log): old protocols call them.
+    wells_by_index = wells_by_name
+    rows_by_index = rows_by_name
+    columns_by_index = columns_by_name
+
     def _layout(self) -> tuple[dict[str, tuple[Well, ...]], dict[str, tuple[Well, ...]]]:
         """Row and column names -> their wells, from the well names (as Opentrons); worked
         out once (protocols ask for ``rows()`` and ``columns()`` in their loops)."""

@@ -147,6 +147,10 @@ def test_rows_and_columns_of_a_96_plate(plate: Labware) -> None:
     assert names(plate.rows(7)[0])[-1] == "H12"
     assert names(plate.columns("3")[0]) == [f"{r}3" for r in "ABCDEFGH"]
     assert plate.columns(0) == [plate.columns_by_name()["1"]]
+    # Opentrons' deprecated names, which old protocols still call
+    assert plate.wells_by_index() == plate.wells_by_name()
+    assert plate.rows_by_index() == plate.rows_by_name()
+    assert plate.columns_by_index() == plate.columns_by_name()
 
 
 @pytest.mark.parametrize(
