@@ -151,7 +151,7 @@ class ModuleContext:
     def _place(self, name: str | Mapping[str, Any], label: str | None, namespace: str | None,
                version: int | None, *, adapter: bool = False) -> Labware:
         if self._labware is not None:
-            raise SlotOccupiedError(f"{self} already holds {self._labware.display_name}")
+            raise SlotOccupiedError(f"{self.described} already holds {self._labware.display_name}")
         labware = self._placer(name, self._slot, self._origin, label, namespace, version,
                                adapter, self._spec)
         labware.placed_on(self)
@@ -192,8 +192,13 @@ class ModuleContext:
             return "holding at target"
         return status
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # as Opentrons prints a module
         return f"{self._spec.display_name} on {self._slot}"
+
+    @property
+    def described(self) -> str:
+        """The module as labrun's messages name it: ``Thermocycler Module GEN2 (slot 7)``."""
+        return f"{self._spec.display_name} (slot {self._slot})"
 
 
 def check_number(what: str, value: object, unit: str) -> float:

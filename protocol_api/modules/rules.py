@@ -53,7 +53,7 @@ class ModuleRules:
                       or isinstance(other, HeaterShakerContext))
             if shaker and other_slot in neighbours(slot):
                 raise ModuleError(f"load_module: a {spec.display_name} in slot {slot} would "
-                                  f"stand next to {other}; on the OT-2 no module may stand "
+                                  f"stand next to {other.described}; on the OT-2 no module may stand "
                                   "next to a Heater-Shaker")
         if spec.kind != "heater_shaker":
             return
@@ -77,7 +77,7 @@ class ModuleRules:
                     and slot in neighbours(here, sideways_only=True)
                     and _too_tall(labware.load_name, labware.highest_z)):
                 raise ModuleError(f"load_labware: {labware.display_name} in slot {slot} would "
-                                  f"stand beside {module}, {labware.highest_z:g} mm tall; "
+                                  f"stand beside {module.described}, {labware.highest_z:g} mm tall; "
                                   f"beside a Heater-Shaker nothing may be "
                                   f"{HS_SIDE_MAX_HEIGHT_MM:g} mm tall or more (its labware "
                                   "latch swings there)")
@@ -94,7 +94,7 @@ class ModuleRules:
             if (isinstance(module, ThermocyclerContext) and not module.lid_known_open
                     and slots & set(module.slots)):
                 state = "closed" if module.lid_position != "open" else "not known to be open"
-                raise ModuleError(f"the pipette cannot go to the labware in {module} while "
+                raise ModuleError(f"the pipette cannot go to the labware in {module.described} while "
                                   f"its lid is {state}; open it with open_lid()")
             if isinstance(module, HeaterShakerContext):
                 self._check_heater_shaker(module, command, slots, named=slot is not None)
@@ -106,7 +106,7 @@ class ModuleRules:
         ends = neighbours(here) - sides  # in front and behind
         if module.shaking:
             if slots & ({here} | sides | ends):
-                raise ModuleError(f"the pipette cannot go to or next to {module} while it "
+                raise ModuleError(f"the pipette cannot go to or next to {module.described} while it "
                                   "shakes; stop it with deactivate_shaker() first")
             return
         if not named:  # a bare point: Opentrons checks only moves to a labware
@@ -115,12 +115,12 @@ class ModuleRules:
         if latch != "idle_closed":
             state = "is open" if latch == "idle_open" else "has not been closed"
             if here in slots:
-                raise ModuleError(f"the pipette cannot go to the labware on {module} while "
+                raise ModuleError(f"the pipette cannot go to the labware on {module.described} while "
                                   f"its labware latch {state}; close it with "
                                   "close_labware_latch()")
             if slots & sides:
                 raise ModuleError(f"the pipette cannot go to the slots left and right of "
-                                  f"{module} while its labware latch {state}; close it with "
+                                  f"{module.described} while its labware latch {state}; close it with "
                                   "close_labware_latch()")
             if not self._legacy:
                 return
@@ -129,12 +129,12 @@ class ModuleRules:
             return
         if slots & sides:
             raise ModuleError(f"an 8-channel pipette cannot go to the slots left and right of "
-                              f"{module}: its nozzles would pass over the module")
+                              f"{module.described}: its nozzles would pass over the module")
         for slot in slots & ends:
             labware = self.deck[slot] if slot in self.deck.slots else None
             if not getattr(labware, "is_tiprack", False):
                 raise ModuleError(f"an 8-channel pipette can go in front of or behind "
-                                  f"{module} only to a tip rack, not to slot {slot}")
+                                  f"{module.described} only to a tip rack, not to slot {slot}")
 
     def present(self) -> dict[str, ModuleContext]:
         """The loaded modules still on the deck (``del ctx.deck[slot]`` removes one)."""

@@ -125,13 +125,13 @@ CASES: list[tuple[str, str, str]] = [
      'tc = ctx.load_module("thermocycler"); pcr = tc.load_labware('
      '"nest_96_wellplate_100ul_pcr_full_skirt"); tc.close_lid(); p300.pick_up_tip()\n'
      'p300.aspirate(10, pcr["A1"])',
-     "the pipette cannot go to the labware in Thermocycler Module GEN1 on 7 while its lid "
+     "the pipette cannot go to the labware in Thermocycler Module GEN1 (slot 7) while its lid "
      "is closed"),
     ("moving next to a shaking heater-shaker",
      'hs = ctx.load_module("heaterShakerModuleV1", 3); hs.close_labware_latch(); '
      'hs.set_and_wait_for_shake_speed(500); r = ctx.load_labware("nest_12_reservoir_15ml", 2); '
      'p300.pick_up_tip()\np300.aspirate(10, r["A1"])',
-     "the pipette cannot go to or next to Heater-Shaker Module GEN1 on 3 while it shakes"),
+     "the pipette cannot go to or next to Heater-Shaker Module GEN1 (slot 3) while it shakes"),
     ("opening the latch of a shaking heater-shaker",
      'hs = ctx.load_module("heaterShakerModuleV1", 3); hs.close_labware_latch(); '
      'hs.set_and_wait_for_shake_speed(500)\nhs.open_labware_latch()',

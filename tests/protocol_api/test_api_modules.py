@@ -464,7 +464,7 @@ def test_a_thermocycler_reads_room_temperature_before_any_call() -> None:
     ('ctx.load_module("heaterShakerModuleV1", 4)\n'
      'ctx.load_labware("opentrons_15_tuberack_falcon_15ml_conical", 5)',
      "load_labware: Opentrons 15 Tube Rack with Falcon 15 mL Conical in slot 5 would stand "
-     "beside Heater-Shaker Module GEN1 on 4, 124.35 mm tall"),
+     "beside Heater-Shaker Module GEN1 (slot 4), 124.35 mm tall"),
     ('ctx.load_labware("opentrons_15_tuberack_falcon_15ml_conical", 5)\n'
      'ctx.load_module("heaterShakerModuleV1", 4)',
      "load_module: a Heater-Shaker Module GEN1 in slot 4 would stand beside Opentrons 15 "
