@@ -13,12 +13,15 @@ from typing import Any
 from engine import commands as c
 
 from ..steps import api_step
-from .base import ModuleContext, ModuleError, check_range
+from .base import ModuleContext, ModuleError, check_number, check_range
 
 BLOCK_C = (0.0, 99.0)
 LID_C = (0.0, 110.0)  # before apiLevel 2.14 Opentrons takes a lid target below 37 °C
 LID_C_FROM_2_14 = (37.0, 110.0)  # from 2.14 it refuses one, as the lid heats from 37 °C
 MAX_VOLUME_UL = 100.0
+MAX_HEATING_RAMP = 4.25
+MAX_COOLING_RAMP = 2.0
+"""The fastest block ramps (°C/s) Opentrons takes from apiLevel 2.14, heating and cooling."""
 ENGINE_RULES_API = (2, 14)
 """From this apiLevel (Opentrons' protocol engine) the lid must be known open before the
 pipettes go in, and a lid target is 37-110 °C."""
@@ -31,6 +34,7 @@ class ThermocyclerContext(ModuleContext):
     _hold_s: float | None = None
     _ramp: float | None = None
     _profile: tuple[int, int] | None = None  # steps, repetitions of the last profile
+    _block_target: float | None = None  # as the protocol last set it
 
     # -- lid ----------------------------------------------------------------------------
 
@@ -91,9 +95,9 @@ class ThermocyclerContext(ModuleContext):
                      required=False)
         volume = _volume("set_block_temperature", block_max_volume)
         if ramp_rate is not None:
-            ramp_rate = check_range("set_block_temperature: ramp_rate", ramp_rate, 0.0, 1e3,
-                                    "°C/s")
-        self._hold_s, self._ramp = hold, ramp_rate
+            ramp_rate = self._check_ramp("set_block_temperature: ramp_rate", ramp_rate,
+                                         celsius)
+        self._hold_s, self._ramp, self._block_target = hold, ramp_rate, celsius
         self._call(c.SetTargetBlockTemperature(self.id, celsius, hold, volume, ramp_rate))
         self._call(c.WaitForBlockTemperature(self.id))
 
@@ -115,19 +119,46 @@ class ThermocyclerContext(ModuleContext):
                                   step["temperature"], *BLOCK_C, "°C")
             hold = _hold(f"execute_profile: step {index}", step.get("hold_time_seconds"),
                          step.get("hold_time_minutes"), required=True)
+            if step.get("ramp_rate") is not None:  # checked; the block ramps as it can
+                self._check_ramp(f"execute_profile: step {index}'s ramp_rate",
+                                 step["ramp_rate"], celsius)
             planned.append((celsius, hold or 0.0))
         volume = _volume("execute_profile", block_max_volume)
         self._profile = (len(planned), repetitions)
+        if planned:
+            self._block_target = planned[-1][0]
         self._call(c.RunProfile(self.id, tuple(planned), repetitions, volume))
+
+    def _check_ramp(self, what: str, rate: object, celsius: float) -> float:
+        """A block ramp rate: from apiLevel 2.14, as Opentrons, above 0 and at most what
+        the block does heating or cooling (from the target the protocol set last, else
+        from the block's temperature)."""
+        if self._api_version < ENGINE_RULES_API:
+            return check_range(what, rate, 0.0, 1e3, "°C/s")
+        value = check_number(what, rate, "°C/s")
+        start = self._block_target
+        if start is None:
+            start = self.block_temperature or 23.0
+        heating = celsius > start
+        limit = MAX_HEATING_RAMP if heating else MAX_COOLING_RAMP
+        if not 0 < value <= limit:
+            raise ModuleError(
+                f"{what} must be above 0 and at most {limit:g} °C/s "
+                f"{'heating' if heating else 'cooling'} (to {celsius:g} °C from "
+                f"{start:g} °C): the thermocycler ramps at most {MAX_HEATING_RAMP:g} °C/s "
+                f"heating and {MAX_COOLING_RAMP:g} °C/s cooling; not {value:g}")
+        return value
 
     @api_step("deactivate_block")
     def deactivate_block(self) -> None:
         """Switch the block's temperature control off."""
+        self._block_target = None
         self._call(c.DeactivateBlock(self.id))
 
     @api_step("deactivate")
     def deactivate(self) -> None:
         """Switch the block and the lid heater off."""
+        self._block_target = None
         self._call(c.DeactivateThermocycler(self.id))
 
     # -- readings ---------------------------------------------------------------------

@@ -22,6 +22,7 @@ from protocol_api.execute import continue_when_stalled, create_run, open_context
 from protocol_api.modules import (
     HeaterShakerContext,
     MagneticModuleContext,
+    ModuleError,
     TemperatureModuleContext,
     ThermocyclerContext,
 )
@@ -528,3 +529,22 @@ def test_the_parent_of_labware_on_a_module_is_the_module() -> None:
         on_adapter = adapter.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
         assert on_adapter.parent is adapter
         assert on_adapter["A1"].top().labware.first_parent() == "1"
+
+
+@pytest.mark.parametrize("level", [(2, 13), (2, 14)])
+def test_a_block_ramp_is_held_to_what_the_thermocycler_does_from_2_14(
+        level: tuple[int, int]) -> None:
+    # As Opentrons 8.8.2: heating at most 4.25 °C/s, cooling 2 °C/s, judged from the
+    # target set last; before 2.14 (its legacy core) any rate goes.
+    with open_context(api_version=level) as ctx:
+        tc = ctx.load_module("thermocycler")
+        tc.set_block_temperature(95, ramp_rate=4.25)
+        tc.set_block_temperature(60, ramp_rate=2)
+        if level < (2, 14):
+            tc.set_block_temperature(4, ramp_rate=3)
+            assert tc.ramp_rate == 3
+            return
+        with pytest.raises(ModuleError, match=r"at most 2 °C/s cooling \(to 4 °C from 60 °C\)"):
+            tc.set_block_temperature(4, ramp_rate=3)
+        tc.set_block_temperature(70, ramp_rate=3)  # heating from 60
+        assert tc.ramp_rate == 3
