@@ -591,6 +591,8 @@ class InstrumentContext:
         pushed = self._push_out(push_out, self._volume - amount)
         if isinstance(location, Labware):
             location = self._trash_bin_top("dispense", location)
+        elif isinstance(location, Well) and location.parent is self._ctx.fixed_trash:
+            location = location.top()  # as Opentrons: into the trash from its top
         self._refuse_tip_rack("dispense", "into", location)
         target, ref = self._go("dispense", location, self.well_bottom_clearance.dispense)
         self._steps.send(c.Dispense(self._mount, amount, flow_rate, ref,

@@ -210,3 +210,16 @@ def test_a_pipette_given_tips_of_a_size_it_does_not_take_is_warned_as_opentrons_
         "tips) appear to be mismatched; it takes 10 or 20 µL tips",
         "the pipette p300_single_gen2 and its tip rack opentrons_96_tiprack_20ul (20 µL "
         "tips) appear to be mismatched; it takes 200 or 300 µL tips"]
+
+
+def test_a_dispense_into_the_fixed_trash_goes_in_from_its_top_as_opentrons_does(
+        ctx: EmbeddedContext) -> None:
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    pipette.well_bottom_clearance.dispense = 20  # not into the trash's depth
+    trash = ctx.fixed_trash["A1"]
+    pipette.transfer(50, plate["A1"], trash)
+    moves = [cmd for cmd in protocol_commands(ctx) if isinstance(cmd, c.MoveTo)]
+    into_trash = [m for m in moves if m.well == "12/A1"]
+    assert into_trash[0].point[2] == pytest.approx(trash.top().point.z)  # 82 mm
