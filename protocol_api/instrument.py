@@ -56,6 +56,9 @@ TIP_RACK_LIQUID_API = (2, 11)
 CENTRED_TRASH_DROP_API = (2, 18)
 """From this apiLevel, as in Opentrons, ``drop_tip(ctx.fixed_trash)`` lets go at the
 trash's centre (from 2.16 until it, in turn to either side, as ``drop_tip()`` does)."""
+IN_BIN_API = APIVersion(2, 24)
+"""From this apiLevel, as in Opentrons, a step with no location may act in the trash bin
+the pipette last went to (from 2.16 until then it is refused)."""
 ALTERNATE_DROP_API = (2, 15)
 """From this apiLevel a tip dropped into the fixed trash with no location named goes to
 either side of it in turn, as on an OT-2, so that tips do not pile up at one point."""
@@ -938,11 +941,20 @@ class InstrumentContext:
             raise ProtocolError(f"{op}: no location given and the pipettes have homed since "
                                 "the last move (ctx.home(), or lifted clear of a module); "
                                 "give a location")
-        if last.mount != self._mount and self._ctx.api_version >= ENGINE_CORE_API:
+        level = self._ctx.api_version
+        if last.mount != self._mount and level >= ENGINE_CORE_API:
             raise ProtocolError(
                 f"{op}: no location given and the {last.mount} pipette has moved since this "
                 f"one did (from apiLevel 2.14 a pipette acts in place only where it moved "
                 "last); give a location")
+        if TRASH_BIN_API <= level < IN_BIN_API:
+            well = well_of(last.location)
+            if well is not None and well.parent is self._ctx.fixed_trash:
+                raise ProtocolError(
+                    f"{op}: no location given and the pipette last went into the trash bin; "
+                    f"from apiLevel 2.16 until 2.24, as in Opentrons, a step acts in place "
+                    f"only after a move to a well or a point: give a location "
+                    f"({op}(location=ctx.fixed_trash))")
         return last.location
 
     def _move(self, location: Location, force_direct: bool = False,

@@ -53,8 +53,8 @@ class ModuleRules:
                       or isinstance(other, HeaterShakerContext))
             if shaker and other_slot in neighbours(slot):
                 raise ModuleError(f"load_module: a {spec.display_name} in slot {slot} would "
-                                  f"stand next to {other.described}; on the OT-2 no module may stand "
-                                  "next to a Heater-Shaker")
+                                  f"stand next to {other.described}; on the OT-2 no module "
+                                  "may stand next to a Heater-Shaker")
         if spec.kind != "heater_shaker":
             return
         trash = self.deck.trash_slot
@@ -77,7 +77,8 @@ class ModuleRules:
                     and slot in neighbours(here, sideways_only=True)
                     and _too_tall(labware.load_name, labware.highest_z)):
                 raise ModuleError(f"load_labware: {labware.display_name} in slot {slot} would "
-                                  f"stand beside {module.described}, {labware.highest_z:g} mm tall; "
+                                  f"stand beside {module.described}, "
+                                  f"{labware.highest_z:g} mm tall; "
                                   f"beside a Heater-Shaker nothing may be "
                                   f"{HS_SIDE_MAX_HEIGHT_MM:g} mm tall or more (its labware "
                                   "latch swings there)")
@@ -94,8 +95,9 @@ class ModuleRules:
             if (isinstance(module, ThermocyclerContext) and not module.lid_known_open
                     and slots & set(module.slots)):
                 state = "closed" if module.lid_position != "open" else "not known to be open"
-                raise ModuleError(f"the pipette cannot go to the labware in {module.described} while "
-                                  f"its lid is {state}; open it with open_lid()")
+                raise ModuleError(f"the pipette cannot go to the labware in "
+                                  f"{module.described} while its lid is {state}; open it "
+                                  "with open_lid()")
             if isinstance(module, HeaterShakerContext):
                 self._check_heater_shaker(module, command, slots, named=slot is not None)
 
@@ -106,8 +108,8 @@ class ModuleRules:
         ends = neighbours(here) - sides  # in front and behind
         if module.shaking:
             if slots & ({here} | sides | ends):
-                raise ModuleError(f"the pipette cannot go to or next to {module.described} while it "
-                                  "shakes; stop it with deactivate_shaker() first")
+                raise ModuleError(f"the pipette cannot go to or next to {module.described} "
+                                  "while it shakes; stop it with deactivate_shaker() first")
             return
         if not named:  # a bare point: Opentrons checks only moves to a labware
             return
@@ -115,13 +117,14 @@ class ModuleRules:
         if latch != "idle_closed":
             state = "is open" if latch == "idle_open" else "has not been closed"
             if here in slots:
-                raise ModuleError(f"the pipette cannot go to the labware on {module.described} while "
-                                  f"its labware latch {state}; close it with "
+                raise ModuleError(f"the pipette cannot go to the labware on "
+                                  f"{module.described} while its labware latch {state}; "
+                                  f"close it with "
                                   "close_labware_latch()")
             if slots & sides:
                 raise ModuleError(f"the pipette cannot go to the slots left and right of "
-                                  f"{module.described} while its labware latch {state}; close it with "
-                                  "close_labware_latch()")
+                                  f"{module.described} while its labware latch {state}; "
+                                  "close it with close_labware_latch()")
             if not self._legacy:
                 return
         mount = getattr(command, "mount", None)

@@ -11,7 +11,7 @@ import pytest
 
 from engine import commands as c
 from protocol_api import open_context
-from protocol_api.errors import UnsupportedAPIError
+from protocol_api.errors import ProtocolError, UnsupportedAPIError
 from protocol_api.execute import EmbeddedContext
 from protocol_api.labware import Well
 from protocol_api.types import APIVersion
@@ -223,3 +223,24 @@ def test_a_dispense_into_the_fixed_trash_goes_in_from_its_top_as_opentrons_does(
     moves = [cmd for cmd in protocol_commands(ctx) if isinstance(cmd, c.MoveTo)]
     into_trash = [m for m in moves if m.well == "12/A1"]
     assert into_trash[0].point[2] == pytest.approx(trash.top().point.z)  # 82 mm
+
+
+@pytest.mark.parametrize("level", [(2, 18), (2, 24)])
+def test_a_step_in_place_after_the_trash_bin_is_refused_from_2_16_until_2_24(
+        level: tuple[int, int]) -> None:
+    # As Opentrons 8.8.2: its last location is then a trash bin, which these levels do
+    # not act in place at ("another method that moves to a location must ... be called").
+    with open_context(api_version=level) as ctx:
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+        pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+        pipette.pick_up_tip()
+        pipette.aspirate(100, plate["A1"])
+        pipette.dispense(100, ctx.fixed_trash)
+        if level >= (2, 24):
+            pipette.blow_out()  # in the trash bin, where it is
+            assert protocol_commands(ctx)[-1].well == "12/A1"
+            return
+        with pytest.raises(ProtocolError, match="blow_out: no location given and the "
+                           "pipette last went into the trash bin"):
+            pipette.blow_out()
