@@ -198,6 +198,7 @@ class RunManager:
             "pause_source": run["pause_source"] if run else None,
             "pause_message": run["pause_message"] if run else None,
             "parked": bool(run and run["parked"]),
+            "position": run["position"] if run else None,
             "interlocks": interlocks,
             "step": run["step"] if run else None,
             "delay": run["delay"] if run else None,

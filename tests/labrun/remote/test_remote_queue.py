@@ -56,6 +56,7 @@ def test_idle_status_reports_everything(served: Served) -> None:
     assert status["manager_state"] == "idle"
     for key, value in {"run_status": None, "re_state": None, "pause_pending": False,
                        "pause_source": None, "pause_message": None, "parked": False,
+                       "position": None,
                        "interlocks": [], "step": None, "delay": None, "items_in_queue": 0,
                        "items_in_history": 0, "running_item_uid": None,
                        "queue_stop_pending": False, "mode": "queue",
@@ -141,6 +142,9 @@ def test_pause_resume_skip_delay_and_stop_then_the_queue_goes_on(served: Served,
     assert status["manager_state"] == "paused" and status["run_status"] == "paused"
     assert status["parked"] and status["pause_source"] == "client"
     assert not status["pause_pending"] and status["step"]["name"] == "pick_up_tip"
+    # where the robot stands now, said: parked, its mounts raised to the top
+    assert set(status["position"]) >= {"X", "Y", "Z", "A"}
+    assert status["position"]["A"] > 150 and status["position"]["Z"] > 150
     with pytest.raises(RequestFailedError, match="continue it with re_resume"):
         c.queue_start()  # a paused run continues with re_resume, not queue_start
     assert c.re_resume()["run_status"] == "running"
