@@ -107,7 +107,7 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
     ``watchdog_hint`` says, in the failure, how the caller's user sets that limit.
     """
     source = (protocol if isinstance(protocol, ProtocolSource)
-              else _load_watched(protocol, watchdog_s, watchdog_hint, shown_as))
+              else load_watched(protocol, watchdog_s, watchdog_hint, shown_as))
     values = None
     if source.parameters or params:
         from .parameters import resolve, shown
@@ -195,12 +195,12 @@ def open_context(*, config: RobotConfig | None = None,
     run.wait()
 
 
-__all__ = ["EmbeddedContext", "LocatedLoadError", "create_run", "open_context",
-           "protocol_error"]
+__all__ = ["EmbeddedContext", "LocatedLoadError", "create_run", "load_watched",
+           "open_context", "protocol_error"]
 
 
-def _load_watched(path: str | Path, limit_s: float, hint: str,
-                  shown_as: str | None = None) -> ProtocolSource:
+def load_watched(path: str | Path, limit_s: float, hint: str,
+                 shown_as: str | None = None) -> ProtocolSource:
     """``load_protocol``, failing a top level that runs ``limit_s`` seconds (a loop that
     never ends before ``run`` is even defined) as the watchdog fails a stuck ``run``.
     Only in the main thread, which Python can interrupt (as Ctrl-C does)."""

@@ -46,6 +46,9 @@ from hardware.config import RobotConfig
 LOAD_TIMEOUT = 3.0
 """Longest a protocol's top level may take to load (they load in milliseconds); below
 the clients' request timeout, so an endless top level is refused, not a timeout."""
+LOAD_GRACE_S = 2.0
+"""How much longer than its top level's limit the server waits for a check worker's
+word before it stops the worker (its own watchdog says first where the top level was)."""
 CHECK_TIMEOUT = 60.0
 """Longest a check by simulation may take (a protocol simulates in milliseconds)."""
 MEMORY_LIMIT = 2 << 30
@@ -81,6 +84,7 @@ class CheckRequest:
     config: RobotConfig
     memory_limit: int | None
     simulation_timeout: float
+    load_timeout: float  # the top level's own watchdog: a stuck line is named
 
 
 def process_context() -> ForkServerContext | SpawnContext:
@@ -135,7 +139,7 @@ class Checker:
         if self._slots is None:
             self._slots = anyio.Semaphore(self._at_once)
         request = CheckRequest(path.parent, path.name, labware_dir, config,
-                               self.memory_limit, self.check_timeout)
+                               self.memory_limit, self.check_timeout, self.load_timeout)
         async with self._slots:
             return await anyio.to_thread.run_sync(self._check, request)
 
@@ -160,7 +164,10 @@ class Checker:
         sender.close()
         try:
             self._receive(receiver, process, request, START_TIMEOUT, "starting")
-            kind, value = self._receive(receiver, process, request, self.load_timeout,
+            # The worker's watchdog names the stuck line first; this is for a worker
+            # that cannot even say so (a loop in C code holding the interpreter).
+            kind, value = self._receive(receiver, process, request,
+                                        self.load_timeout + LOAD_GRACE_S,
                                         "loading its top level")
             if kind == "refused" and isinstance(value, str):
                 raise CheckFailed(value)
@@ -222,7 +229,7 @@ def work(sender: Connection, request: CheckRequest) -> None:
     """The worker: load and simulate one protocol, reporting to ``sender``."""
     # imported here: the server itself never needs them, the forkserver preloads them
     from protocol_api.errors import ProtocolError
-    from protocol_api.loader import load_protocol
+    from protocol_api.execute import load_watched
 
     from .items import as_uploaded, describe_load_error, simulate_source
 
@@ -231,7 +238,7 @@ def work(sender: Connection, request: CheckRequest) -> None:
     _send(sender, "started", None)  # the load's time limit counts from here
     directory = request.directory
     try:
-        source = load_protocol(directory / request.name)
+        source = load_watched(directory / request.name, request.load_timeout, "")
     except ProtocolError as exc:
         _send(sender, "refused", as_uploaded(directory, describe_load_error(exc)))
         return
