@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import multiprocessing.forkserver
+import os
 import resource
 import signal
 import threading
@@ -235,6 +236,12 @@ def work(sender: Connection, request: CheckRequest) -> None:
 
     if request.memory_limit is not None:
         resource.setrlimit(resource.RLIMIT_AS, (request.memory_limit, request.memory_limit))
+    # What the protocol prints while it is checked is no news in the server's terminal
+    # (it prints it again when it runs): only the check's answer goes back.
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+    os.close(quiet)
     _send(sender, "started", None)  # the load's time limit counts from here
     directory = request.directory
     try:

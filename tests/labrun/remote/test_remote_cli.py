@@ -69,6 +69,38 @@ def test_labrun_serve_runs_a_queue_and_stops_on_ctrl_c() -> None:
             process.wait()
 
 
+def test_what_a_protocol_prints_while_it_is_checked_stays_out_of_the_terminal() -> None:
+    # Each item is checked when added and again before it starts: its prints are said
+    # once, when it runs (they came three times, a flood for a chatty protocol).
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from labrun.cli.main import main; "
+         "sys.exit(main(sys.argv[1:]))", "serve", "--simulate", "--speed", "50",
+         "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        assert process.stderr is not None and process.stdout is not None
+        for line in process.stderr:
+            if "/?token=" in line:
+                token_url = line.strip()
+            if "Application startup complete" in line:
+                break
+        client = RunManagerAPI(token_url)
+        client.queue_item_add(item('print("NOISE out")\n'
+                                   'import sys; print("NOISE err", file=sys.stderr)', "noisy.py"))
+        client.queue_start()
+        client.wait_for_idle(timeout=WAIT)
+        client.close()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=WAIT)
+        assert out.count("NOISE out") == 1, out
+        assert err.count("NOISE err") == 1, err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def test_ctrl_c_in_the_terminal_ends_a_running_run_cleanly(tmp_path: Path) -> None:
     """Ctrl-C reaches the server and its run worker (one process group): the worker leaves
     it to the server, which aborts the run with its cleanup and ends its record."""

@@ -178,3 +178,4 @@ def test_checks_waiting_for_a_worker_hold_up_no_other_request(gates: Gates) -> N
         assert added == [True] * 6, added
         assert served.client.status()["items_in_queue"] == 6
         served.client.close()
+
