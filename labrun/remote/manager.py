@@ -575,6 +575,8 @@ class RunManager:
         self._watch_robot()
         self._changed()  # between runs: said before the next one is checked
         status = Status(summary["status"])
+        if summary.get("pause_unresolved"):  # said where the queue's stop is said
+            self.queue_error = UNRESOLVED
         if status not in SUCCESS or summary.get("pause_unresolved"):
             self._stop_queue()
         await self._advance()
@@ -586,8 +588,7 @@ class RunManager:
         if status not in SUCCESS:
             msg = summary.get("error") or summary.get("reason") or f"the run {status.value}"
         elif summary.get("pause_unresolved"):
-            msg = ("a pause was asked for during the last step and could not be taken; "
-                   "the queue stops")
+            msg = UNRESOLVED
         else:
             msg = ""
         result = {
@@ -660,6 +661,11 @@ class RunManager:
 
     def _no_queue(self) -> Reply:
         return refused("this server controls a single run; it has no queue")
+
+
+UNRESOLVED = ("a pause was asked for during the last step and could not be taken; the "
+              "queue stops")
+"""Why the queue stopped after a run whose last step a deferred pause could not hold."""
 
 
 def tips_left(name: str, summary: dict[str, Any]) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from remote_kit import WAIT, Gates, Served, item
+from remote_kit import QUICK, WAIT, Gates, Served, item, serving
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
@@ -187,3 +187,18 @@ p300.drop_tip()
     expect(tips).to_be_hidden(timeout=MS)
     expect(page.locator("#b-start")).to_be_enabled()
     assert served.client.status()["tips_left"] is None
+
+
+def test_after_a_restart_the_page_says_what_ran_last(gates: Gates, page: Any,
+                                                     tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    with serving(gates, record_dir=str(tmp_path)) as first:
+        first.client.queue_item_add(QUICK)
+        first.client.queue_start()
+        first.client.wait_for_idle(timeout=WAIT)
+    with serving(gates, record_dir=str(tmp_path)) as second:  # its history read back
+        page.goto(second.handle.token_url)
+        expect(page.locator("#outcome")).to_have_text("Last run quick.py succeeded",
+                                                      timeout=MS)
+        expect(page.locator("#run-name")).to_have_text("quick.py")

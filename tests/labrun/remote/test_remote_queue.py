@@ -259,6 +259,7 @@ with ctx.step("last"):
     result = history(served)[0]["result"]
     assert result["exit_status"] == "succeeded" and result["pause_unresolved"] is True
     assert result["summary"]["pause_unresolved"] is True and "pause" in result["msg"]
+    assert status["queue_error"] == result["msg"]  # why the queue stopped, where it is said
     with pytest.raises(RequestFailedError):
         c.re_resume()
     c.queue_start()
