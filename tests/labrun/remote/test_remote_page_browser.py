@@ -202,3 +202,24 @@ def test_after_a_restart_the_page_says_what_ran_last(gates: Gates, page: Any,
         expect(page.locator("#outcome")).to_have_text("Last run quick.py succeeded",
                                                       timeout=MS)
         expect(page.locator("#run-name")).to_have_text("quick.py")
+
+
+def test_the_queue_is_stopped_from_the_page_after_the_run_going_now(
+        served: Served, gates: Gates, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    served.client.queue_item_add(item('gates.wait("held")\np300.pick_up_tip()', "first.py"))
+    served.client.queue_item_add(QUICK)
+    page.goto(served.handle.token_url)
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    page.click("#b-start")
+    gates.reached("held")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#b-qstop")
+    expect(page.locator("#outcome")).to_have_text(
+        "The queue stops once this run has ended.", timeout=MS)
+    expect(page.locator("#b-qstop")).to_be_disabled()
+    gates.open("held")
+    expect(page.locator("#outcome")).to_have_text("Last run succeeded", timeout=MS)
+    status = served.client.status()
+    assert status["items_in_queue"] == 1 and status["manager_state"] == "idle"
