@@ -172,7 +172,7 @@ class ProtocolContext:
         self._max_speeds = AxisMaxSpeeds(self)
         self._liquids: list[Liquid] = []
         trash = self._deck.trash
-        drop = trash.wells()[0].top()
+        drop = trash.first_well().top()
         self._steps.open("load_labware", implicit=True)  # the fixed trash
         try:
             self._steps.send(c.LoadLabware(

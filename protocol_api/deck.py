@@ -13,9 +13,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, Union
 
-from protocol_api.api_level import COORDINATE_SLOT_API, NEWEST, require
+from protocol_api.api_level import COORDINATE_SLOT_API, NEWEST, TRASH_BIN_API, require
 from protocol_api.errors import InvalidSlotError, SlotOccupiedError
-from protocol_api.labware import Labware
+from protocol_api.labware import Labware, TrashBin
 from protocol_api.labware_definitions import get_definition, read_json
 from protocol_api.types import APIVersion, Location, Point
 
@@ -115,8 +115,9 @@ class Deck(Mapping[str, "DeckItem | None"]):
             else f"the only slot is {trash_slot}, which holds the fixed trash"
         )
         trash_definition = get_definition(standard.trash_load_name)
-        trash = Labware(trash_definition, trash_slot, self._origins[trash_slot],
-                        api_version=api_version)
+        kind = TrashBin if self._api_version >= TRASH_BIN_API else Labware
+        trash = kind(trash_definition, trash_slot, self._origins[trash_slot],
+                     api_version=api_version)
         self._items[trash_slot] = trash
         self._trash = trash
 

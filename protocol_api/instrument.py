@@ -456,9 +456,9 @@ class InstrumentContext:
         if location is None:
             trash = self.trash_container
             if trash is self._ctx.fixed_trash and self._ctx.api_version >= ALTERNATE_DROP_API:
-                target = self._trash_drops.next_drop(trash.wells()[0])
+                target = self._trash_drops.next_drop(trash.first_well())
             else:
-                target = trash.wells()[0].top()
+                target = trash.first_well().top()
         elif isinstance(location, Well) and location.parent.is_tiprack:
             target = self._into_rack(location)
         elif isinstance(location, Well):
@@ -468,7 +468,7 @@ class InstrumentContext:
         elif isinstance(location, Labware):
             target = self._trash_bin_top("drop_tip", location)
             if self._ctx.api_version < CENTRED_TRASH_DROP_API:  # either side, in turn
-                target = self._trash_drops.next_drop(self._ctx.fixed_trash.wells()[0])
+                target = self._trash_drops.next_drop(self._ctx.fixed_trash.first_well())
         else:
             raise ProtocolError(f"drop_tip: cannot drop a tip at {location!r}")
         point = target.point
@@ -907,7 +907,7 @@ class InstrumentContext:
         itself: from apiLevel 2.16 Opentrons' trash bin, which ``drop_tip``, ``dispense``,
         ``blow_out`` and ``move_to`` take; any other labware is refused."""
         if labware is self._ctx.fixed_trash and self._ctx.api_version >= TRASH_BIN_API:
-            return labware.wells()[0].top()
+            return labware.first_well().top()
         raise ProtocolError(f"{op}: expected a Location or a Well, not {labware!r}")
 
     def _go(self, op: str, location: Location | Well | None,

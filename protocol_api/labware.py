@@ -480,6 +480,11 @@ class Labware:
         except (KeyError, TypeError):
             raise WellNotFoundError(self._no_such("well", well_name, self._names)) from None
 
+    def first_well(self) -> Well:
+        """The first well (labrun's: where a step given the fixed trash goes, which from
+        apiLevel 2.16 has no wells a protocol can name)."""
+        return self._all_wells()[0]
+
     def well(self, idx: int | str) -> Well:
         """One well by index (in ``wells()`` order) or by name."""
         if isinstance(idx, str):
@@ -694,6 +699,34 @@ _UNSUPPORTED = {  # added in apiLevels 2.22 and later
     "load_empty": "a well given no liquid is empty",
     "load_lid_stack": "lids are not supported",
 }
+
+
+class TrashBin(Labware):
+    """The fixed trash from apiLevel 2.16, where Opentrons makes it a trash bin: steps
+    take it whole (``drop_tip``, ``dispense``, ``blow_out``, ``move_to``), and it has no
+    wells a protocol can name, as in Opentrons (a protocol written for 2.15 that names
+    ``ctx.fixed_trash['A1']`` fails there, so it fails here too)."""
+
+    def __getitem__(self, well_name: str) -> Well:
+        raise TypeError(f"ctx.fixed_trash[{well_name!r}]: {BIN_HAS_NO_WELLS}")
+
+    def _no_wells(self, name: str) -> Any:
+        def refuse(*args: object) -> Any:
+            raise AttributeError(f"ctx.fixed_trash.{name}(): {BIN_HAS_NO_WELLS}")
+        return refuse
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _WELL_ACCESSORS:
+            return object.__getattribute__(self, "_no_wells")(name)
+        return object.__getattribute__(self, name)
+
+
+BIN_HAS_NO_WELLS = ("from apiLevel 2.16 the fixed trash is a trash bin, as in Opentrons, "
+                    "with no wells to name; give ctx.fixed_trash itself (drop_tip, "
+                    "dispense, blow_out and move_to take it)")
+_WELL_ACCESSORS = frozenset({
+    "well", "wells", "wells_by_name", "wells_by_index", "rows", "rows_by_name",
+    "rows_by_index", "columns", "columns_by_name", "columns_by_index"})
 
 
 def _count(what: str, value: object) -> int:

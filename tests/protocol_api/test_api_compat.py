@@ -244,3 +244,25 @@ def test_a_step_in_place_after_the_trash_bin_is_refused_from_2_16_until_2_24(
         with pytest.raises(ProtocolError, match="blow_out: no location given and the "
                            "pipette last went into the trash bin"):
             pipette.blow_out()
+
+
+@pytest.mark.parametrize("level", [(2, 15), (2, 16)])
+def test_the_fixed_trash_has_no_wells_to_name_from_2_16(level: tuple[int, int]) -> None:
+    # As Opentrons 8.8.2: from 2.16 the fixed trash is a TrashBin ("'TrashBin' object is
+    # not subscriptable"); steps take it whole.
+    with open_context(api_version=level) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+        pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+        pipette.pick_up_tip()
+        if level < (2, 16):
+            pipette.drop_tip(ctx.fixed_trash["A1"])
+            assert len(ctx.fixed_trash.wells()) == 1
+            return
+        with pytest.raises(TypeError, match=r"ctx.fixed_trash\['A1'\]: from apiLevel 2.16 "
+                           "the fixed trash is a trash bin"):
+            ctx.fixed_trash["A1"]
+        for name in ("wells", "rows", "columns", "wells_by_name", "well"):
+            with pytest.raises(AttributeError, match=rf"ctx.fixed_trash.{name}\(\): from "):
+                getattr(ctx.fixed_trash, name)()
+        pipette.drop_tip(ctx.fixed_trash)
+        assert protocol_commands(ctx)[-1].well == "12/A1"

@@ -48,7 +48,7 @@ def test_a_protocol_pause_waits_for_a_resume_from_another_thread() -> None:
 
     with open_context() as ctx:
         p = ctx.load_instrument("p20_single_gen2", "right")
-        p.move_to(ctx.fixed_trash["A1"].top(10))
+        p.move_to(ctx.fixed_trash)  # the trash bin, at 2.20
         helper = threading.Thread(target=operator, args=(ctx.control,))
         helper.start()
         ctx.pause("add the reagent")  # returns once the operator resumes

@@ -98,7 +98,7 @@ def test_a_multi_reaches_the_trash_with_its_nozzles_centred_on_it() -> None:
         p = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
         p.pick_up_tip()
         p.aspirate(50, plate["A1"])
-        p.dispense(50, ctx.fixed_trash["A1"])
+        p.dispense(50, ctx.fixed_trash)  # the trash bin, at 2.20
         p.drop_tip()
         summary = finish(ctx)
         assert summary["status"] == "succeeded"

@@ -34,7 +34,7 @@ def test_a_new_deck_has_twelve_slots_and_the_fixed_trash(deck: Deck) -> None:
 
 def test_the_fixed_trash_sits_where_the_ot2_trash_is(deck: Deck) -> None:
     # slot 12 at (265, 271.5) + the trash well's centre (82.84, 80), its top 82 mm up
-    assert deck.trash["A1"].top().point == Point(347.84, 351.5, 82.0)
+    assert deck.trash.first_well().top().point == Point(347.84, 351.5, 82.0)
     # as Opentrons prints it: the name alone from apiLevel 2.14, with the slot before
     assert repr(deck.trash) == "Opentrons Fixed Trash"
     assert repr(Deck(api_version=(2, 13)).trash) == "Opentrons Fixed Trash on 12"
