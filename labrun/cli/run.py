@@ -63,6 +63,7 @@ from .terminal import (
     StatusLine,
     paused_hint,
     use_colour,
+    warnings_above,
 )
 
 FAILED_EXIT = 1
@@ -389,6 +390,7 @@ def _play(run: Run, inner: MotionController, progress: Progress | None,
             display.log("stdin is not a terminal: no keys. Ctrl-C asks for a pause "
                         "(twice within 3 s: at once); a paused run cannot be resumed here.")
         ui.enter_context(_signals(controls))
+        ui.enter_context(warnings_above(display))
         playing = _play_or_wait(run, display)
         while True:
             _show_events(display, events, log)

@@ -15,13 +15,14 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import queue
 import select
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TextIO
 
 from engine.actions import PauseOption
@@ -223,6 +224,34 @@ class StatusLine:
                 self.out.write("\n")
                 self.out.flush()
             self._shown = ""
+
+
+@contextlib.contextmanager
+def warnings_above(display: StatusLine) -> Iterator[None]:
+    """While a live status line is drawn, what labrun's layers log (a driver's warning)
+    is printed as a line above it, not onto it."""
+    if not display.live:
+        yield
+        return
+    handler = _StatusLineHandler(display)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
+class _StatusLineHandler(logging.Handler):
+    def __init__(self, display: StatusLine) -> None:
+        super().__init__(logging.WARNING)
+        self.display = display
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.display.log(self.format(record))
+        except Exception:
+            self.handleError(record)
 
 
 class KeyReader:

@@ -453,3 +453,23 @@ def test_the_status_line_counts_steps_as_the_simulation_did_past_module_readings
     progress.read_step_seen("mix")
     line = format_status(report(step=StepInfo(4, "mix"), position={}), None, progress)
     assert "step 4 of 4" in line and "Mixing" in line
+
+
+def test_a_drivers_warning_is_printed_above_the_live_status_line_not_onto_it() -> None:
+    import io
+    import logging
+
+    from labrun.cli.terminal import warnings_above
+
+    out = io.StringIO()
+    display = StatusLine(out, live=True, keys=False)
+    display.update(report(), force=True)
+    before = out.getvalue()
+    with warnings_above(display):
+        logging.getLogger("hardware.gcode.link").warning(
+            "controller: ignored a damaged status report (1 so far): <Idoe|MPos:...>")
+    logging.getLogger("hardware.gcode.link").warning("after the run: not the display's")
+    said = out.getvalue()[len(before):]
+    # the line erased, the warning on its own line, the status line drawn again
+    assert said == ("\r\x1b[Kcontroller: ignored a damaged status report (1 so far): "
+                    "<Idoe|MPos:...>\n" + before.rsplit("\r\x1b[K", 1)[-1])
