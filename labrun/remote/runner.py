@@ -174,6 +174,10 @@ class RunWorker:
                              daemon=True).start()
             await self._quit.wait()
             with anyio.CancelScope(shield=True):
+                run = self.run  # the server stopped (or died) with the run going: said so
+                if run is not None and not run.control.status().status.is_terminal:
+                    await anyio.to_thread.run_sync(
+                        lambda: run.control.abort("the server stopped"))
                 await self._close_run(grace=0.5)
             tg.cancel_scope.cancel()
         self._caller.close()

@@ -3,6 +3,7 @@ arguments exit 2; ``--emulate`` drives labrun's emulator over a real socket."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -99,6 +101,47 @@ def test_what_a_protocol_prints_while_it_is_checked_stays_out_of_the_terminal() 
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_server_killed_mid_run_leaves_its_run_aborted_by_its_worker(tmp_path: Path) -> None:
+    # kill -9 of the server alone: its run worker, which owns the robot, sees it gone,
+    # aborts the run with its cleanup and ends the record with why.
+    port = free_port()
+    records = tmp_path / "records"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from labrun.cli.main import main; "
+         "sys.exit(main(sys.argv[1:]))", "serve", "--simulate", "--speed", "50",
+         "--port", str(port), "--record-dir", str(records)],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "/?token=" in line:
+                token_url = line.strip()
+            if "Application startup complete" in line:
+                break
+        client = RunManagerAPI(token_url)
+        added = client.queue_item_add(item("p300.pick_up_tip()\nctx.delay(minutes=60)\n"
+                                           "p300.drop_tip()", "long.py"))
+        client.queue_start()
+        client.wait_for(lambda s: s["delay"] is not None, timeout=WAIT)
+        client.close()
+        process.kill()
+        process.wait(WAIT)
+        path = records / f"{added['item']['item_uid']}.jsonl"
+        deadline = time.monotonic() + WAIT
+        while read_record(path)[-1]["event"] != "summary" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        summary = read_record(path)[-1]
+        assert summary["event"] == "summary" and summary["status"] == "aborted"
+        assert summary["reason"] == "the server stopped"
+        assert summary["tips_at_end"]["right"]["dropped"] is True  # the cleanup ran
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the worker, should it linger
 
 
 def test_ctrl_c_in_the_terminal_ends_a_running_run_cleanly(tmp_path: Path) -> None:
