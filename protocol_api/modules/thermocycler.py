@@ -124,21 +124,22 @@ class ThermocyclerContext(ModuleContext):
                                  step["ramp_rate"], celsius)
             planned.append((celsius, hold or 0.0))
         volume = _volume("execute_profile", block_max_volume)
-        self._profile = (len(planned), repetitions)
-        if planned:
-            self._block_target = planned[-1][0]
+        self._profile = (len(planned), repetitions)  # the block's target stays as it was
         self._call(c.RunProfile(self.id, tuple(planned), repetitions, volume))
 
     def _check_ramp(self, what: str, rate: object, celsius: float) -> float:
         """A block ramp rate: from apiLevel 2.14, as Opentrons, above 0 and at most what
-        the block does heating or cooling (from the target the protocol set last, else
-        from the block's temperature)."""
+        the block does heating or cooling from the target ``set_block_temperature`` set
+        last (a profile leaves it); with no target set, none is taken."""
         if self._api_version < ENGINE_RULES_API:
             return check_range(what, rate, 0.0, 1e3, "°C/s")
         value = check_number(what, rate, "°C/s")
         start = self._block_target
         if start is None:
-            start = self.block_temperature or 23.0
+            raise ModuleError(f"{what}: the block has no target temperature yet (none set, or "
+                              "deactivated since), and from apiLevel 2.14 Opentrons takes a "
+                              "ramp rate only from one: set the temperature once without a "
+                              "ramp_rate first")
         heating = celsius > start
         limit = MAX_HEATING_RAMP if heating else MAX_COOLING_RAMP
         if not 0 < value <= limit:

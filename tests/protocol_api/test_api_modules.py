@@ -538,6 +538,7 @@ def test_a_block_ramp_is_held_to_what_the_thermocycler_does_from_2_14(
     # target set last; before 2.14 (its legacy core) any rate goes.
     with open_context(api_version=level) as ctx:
         tc = ctx.load_module("thermocycler")
+        tc.set_block_temperature(20)
         tc.set_block_temperature(95, ramp_rate=4.25)
         tc.set_block_temperature(60, ramp_rate=2)
         if level < (2, 14):
@@ -548,3 +549,13 @@ def test_a_block_ramp_is_held_to_what_the_thermocycler_does_from_2_14(
             tc.set_block_temperature(4, ramp_rate=3)
         tc.set_block_temperature(70, ramp_rate=3)  # heating from 60
         assert tc.ramp_rate == 3
+        # a profile leaves the block's target as it was (70): 50 °C is cooling from it
+        tc.execute_profile([{"temperature": 95, "hold_time_seconds": 1}], 1)
+        with pytest.raises(ModuleError, match=r"cooling \(to 50 °C from 70 °C\)"):
+            tc.set_block_temperature(50, ramp_rate=3)
+        with pytest.raises(ModuleError, match=r"execute_profile: step 1's ramp_rate must be "
+                           r"above 0 and at most 4.25 °C/s heating \(to 95 °C from 70 °C\)"):
+            tc.execute_profile([{"temperature": 95, "hold_time_seconds": 1, "ramp_rate": 9}], 1)
+        tc.deactivate_block()  # no target now: no ramp rate, as in Opentrons
+        with pytest.raises(ModuleError, match="the block has no target temperature yet"):
+            tc.set_block_temperature(50, ramp_rate=1)
