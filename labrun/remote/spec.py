@@ -27,8 +27,9 @@ PROTOCOL_NAME_RE = re.compile(r"^(?![.\s])[^/\\\x00-\x1f\x7f]{1,124}\.[pP][yY]$"
 """An uploaded protocol file's name: a base name ending in ``.py`` in any case (any
 letters, spaces and punctuation, as people name files), with no folder (``/``, ``\\``),
 no control character, and not hidden (a leading dot) nor starting with a space."""
-LABWARE_NAME_RE = re.compile(r"^(?![.\s])[^/\\\x00-\x1f\x7f]{1,122}\.[jJ][sS][oO][nN]$")
-"""An uploaded labware file's name: the same, ending in ``.json``."""
+LABWARE_NAME_RE = re.compile(r"^(?![.\s])[^/\\\x00-\x1f\x7f]{1,122}\.json$")
+"""An uploaded labware file's name: the same, ending in ``.json`` (in lower case, as
+``--labware-dir`` reads them)."""
 NAME_RULE = "with no folder or control character in it, not starting with a dot or a space"
 SHORT_TEXT = 1024
 """Longest accepted short string (a key, a user name, a note, a reason, a uid)."""

@@ -202,6 +202,9 @@ def test_after_a_restart_the_page_says_what_ran_last(gates: Gates, page: Any,
         expect(page.locator("#outcome")).to_have_text("Last run quick.py succeeded",
                                                       timeout=MS)
         expect(page.locator("#run-name")).to_have_text("quick.py")
+        assert second.client.history_clear()["success"]  # and forgotten when cleared
+        expect(page.locator("#outcome")).to_have_text("", timeout=MS)
+        expect(page.locator("#run-name")).to_have_text("No run yet")
 
 
 def test_the_queue_is_stopped_from_the_page_after_the_run_going_now(
