@@ -15,7 +15,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from protocol_api.api_level import ENGINE_CORE_API, NEWEST, refuse_removed, removed_in
+from protocol_api.api_level import (
+    ENGINE_CORE_API,
+    NEWEST,
+    refuse_removed,
+    removed_in,
+    since,
+)
 from protocol_api.compat import WellCore
 from protocol_api.errors import (
     APIVersionError,
@@ -709,6 +715,16 @@ class TrashBin(Labware):
 
     def __getitem__(self, well_name: str) -> Well:
         raise TypeError(f"ctx.fixed_trash[{well_name!r}]: {BIN_HAS_NO_WELLS}")
+
+    @since(2, 18)
+    def top(self, x: float = 0, y: float = 0, z: float = 0) -> Location:
+        """The top of the bin's centre, moved by ``x``, ``y`` and ``z`` mm: where
+        ``drop_tip``, ``dispense``, ``blow_out`` and ``move_to`` go when given it."""
+        for name, value in (("x", x), ("y", y), ("z", z)):
+            if not is_number(value):
+                raise ProtocolError(f"fixed_trash.top: {name} must be a number of mm, "
+                                    f"not {value!r}")
+        return self.first_well().top().move(Point(x, y, z))
 
     def _no_wells(self, name: str) -> Any:
         def refuse(*args: object) -> Any:

@@ -266,3 +266,16 @@ def test_the_fixed_trash_has_no_wells_to_name_from_2_16(level: tuple[int, int]) 
                 getattr(ctx.fixed_trash, name)()
         pipette.drop_tip(ctx.fixed_trash)
         assert protocol_commands(ctx)[-1].well == "12/A1"
+
+
+def test_the_trash_bins_top_takes_an_offset_from_2_18() -> None:
+    with open_context(api_version=(2, 18)) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+        pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+        pipette.pick_up_tip()
+        pipette.move_to(ctx.fixed_trash.top(x=10, z=5))
+        pipette.drop_tip(ctx.fixed_trash.top())
+        move, drop = protocol_commands(ctx)[-2:]
+        centre = ctx.fixed_trash.first_well().top().point
+        assert move.point == pytest.approx((centre.x + 10, centre.y, centre.z + 5))
+        assert drop.point == pytest.approx(tuple(centre)) and drop.well == "12/A1"
