@@ -54,6 +54,9 @@ class HistoryFile:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.path = directory / FILE_NAME
+        self.tips_removed_after: str | None = None
+        """The run (its item's uid) whose left tips someone said were taken off, as
+        ``load`` read it last."""
 
     def load(self) -> list[dict[str, Any]]:
         """The history as the server last knew it, each entry with its record read back,
@@ -65,6 +68,8 @@ class HistoryFile:
             if "cleared_at" in line:
                 entries.clear()
                 cleared_at = float(line["cleared_at"])
+            elif isinstance(line.get("tips_removed_after"), str):
+                self.tips_removed_after = line["tips_removed_after"]
             elif isinstance(line.get("item_uid"), str):
                 entries[line["item_uid"]] = line
         known = set(entries)
@@ -84,6 +89,11 @@ class HistoryFile:
     def append(self, entry: dict[str, Any]) -> None:
         """Add a finished run (its record stays in its own file)."""
         self._write({k: v for k, v in entry.items() if k != "record"})
+
+    def tips_removed(self, uid: str) -> None:
+        """Someone said the tips the run ``uid`` left on the pipettes are off."""
+        self._write({"tips_removed_after": uid})
+        self.tips_removed_after = uid
 
     def clear(self) -> None:
         """Forget the runs so far (their records stay in the folder)."""
@@ -143,9 +153,35 @@ def _ended_with_the_server(uid: str, path: Path, cleared_at: float) -> dict[str,
                 else "") or (STOPPED_WITH_THE_SERVER if not success else "")
     else:  # killed at once: the record ends where the run was
         status, summary, success, said = "aborted", {}, False, STOPPED_WITH_THE_SERVER
+        held = tips_held(record)
+        if held:  # no cleanup ran: on the robot still, as far as anyone knows
+            summary["tips_at_end"] = {mount: {"dropped": False, "uncertain": True}
+                                      for mount in held}
     result = {"exit_status": status, "success": success, "msg": said,
               "time_start": started, "time_stop": ended,
               "pause_unresolved": False, "summary": summary}
     return {"item_uid": uid, "item_type": "protocol", "name": str(first.get("protocol")),
             "user": None, "labware": [], "added_at": started, "api_level": None,
             "metadata": {}, "result": result, "record": record}
+
+
+def tips_held(events: list[dict[str, Any]]) -> list[str]:
+    """The mounts whose pipette held a tip after the last of a record's ``events``: a
+    tip picked up (a ``pickUpTip`` started or done) and not dropped since."""
+    kinds: dict[int, tuple[str, str | None]] = {}
+    held: set[str] = set()
+    for event in events:
+        if event.get("event") != "command":
+            continue
+        if event["status"] == "queued":
+            kinds[event["id"]] = (event.get("type", ""),
+                                  (event.get("params") or {}).get("mount"))
+            continue
+        kind, mount = kinds.get(event["id"], ("", None))
+        if mount is None:
+            continue
+        if kind == "pickUpTip" and event["status"] in ("started", "completed"):
+            held.add(mount)
+        elif kind == "dropTip" and event["status"] == "completed":
+            held.discard(mount)
+    return sorted(held)

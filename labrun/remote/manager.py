@@ -97,6 +97,7 @@ class RunManager:
         self.queue_running = False
         self.queue_stop_pending = False
         self.queue_error: str | None = None
+        self._tips_left_by: str | None = None  # the run (item uid) that left them
         self.tips_left: dict[str, Any] | None = None
         """Tips a run left on the pipettes (a halt, a worker lost, a stop told to keep
         them): no run starts until someone says they are off (``robot_tips_removed``)."""
@@ -112,7 +113,10 @@ class RunManager:
                 self.history = self._history_file.load()
                 if self.history:  # tips the last run left are still on the robot
                     last = self.history[-1]
-                    self.tips_left = tips_left(last["name"], last["result"]["summary"])
+                    if last["item_uid"] != self._history_file.tips_removed_after:
+                        self.tips_left = tips_left(last["name"], last["result"]["exit_status"],
+                                                   last["result"]["summary"])
+                        self._tips_left_by = last["item_uid"]
         self._interval = progress_interval
         self._caller: LoopCaller | None = None
         self._tg: anyio.abc.TaskGroup | None = None
@@ -400,6 +404,14 @@ class RunManager:
     async def _api_robot_tips_removed(self) -> Reply:
         if self.active is not None and not self.active.status.is_terminal:
             return refused("a run is executing: its tips are its own")
+        if self.tips_left is not None and self._history_file is not None \
+                and self._tips_left_by is not None:
+            try:  # a restarted server must not ask again
+                await anyio.to_thread.run_sync(self._history_file.tips_removed,
+                                               self._tips_left_by)
+            except OSError as exc:
+                return refused(f"cannot write {self._history_file.path}: "
+                               f"{exc.strerror or exc}; the tips are still said to be on")
         self.tips_left = None
         self.queue_error = None
         self._changed()
@@ -571,7 +583,8 @@ class RunManager:
             self._changed()
             return
         self.active = None
-        self.tips_left = tips_left(active.item.name, summary)
+        self.tips_left = tips_left(active.item.name, summary["status"], summary)
+        self._tips_left_by = active.item.item_uid
         self._watch_robot()
         self._changed()  # between runs: said before the next one is checked
         status = Status(summary["status"])
@@ -668,16 +681,16 @@ UNRESOLVED = ("a pause was asked for during the last step and could not be taken
 """Why the queue stopped after a run whose last step a deferred pause could not hold."""
 
 
-def tips_left(name: str, summary: dict[str, Any]) -> dict[str, Any] | None:
-    """The tips the run ``name`` (its ``summary``) left on the pipettes, if any: the run,
-    how it ended, and each mount's tip (``volume_ul``, ``uncertain`` where the run lost
-    track of it)."""
+def tips_left(name: str, status: str, summary: dict[str, Any]) -> dict[str, Any] | None:
+    """The tips the run ``name`` (it ended ``status``; its ``summary``) left on the
+    pipettes, if any: the run, how it ended, and each mount's tip (``volume_ul``,
+    ``uncertain`` where the run lost track of it)."""
     mounts = {mount: {k: v for k, v in tip.items() if k != "dropped"}
               for mount, tip in (summary.get("tips_at_end") or {}).items()
               if not tip.get("dropped")}
     if not mounts:
         return None
-    return {"run": name, "status": summary.get("status"), "mounts": mounts}
+    return {"run": name, "status": status, "mounts": mounts}
 
 
 def tips_left_said(tips: dict[str, Any]) -> str:

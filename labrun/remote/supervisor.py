@@ -40,6 +40,7 @@ from engine.state import Status
 from hardware.controller import HardwareFault
 
 from . import runner
+from .history_file import tips_held
 from .items import QueueItem
 from .robots import RobotUnavailable
 from .runner import ENGINE_ANSWER_TIMEOUT, Link, RobotSpec, action_to_json
@@ -478,28 +479,6 @@ class SupervisedRun:
                         "pause_pending": False, "parked": False, "unparking": False,
                         "delay": None, "outcome": outcome})
         self.on_events([summary])
-
-
-def tips_held(events: list[Event]) -> list[str]:
-    """The mounts whose pipette held a tip after the last of a record's ``events``: a
-    tip picked up (a ``pickUpTip`` started or done) and not dropped since."""
-    kinds: dict[int, tuple[str, str | None]] = {}
-    held: set[str] = set()
-    for event in events:
-        if event.get("event") != "command":
-            continue
-        if event["status"] == "queued":
-            kinds[event["id"]] = (event.get("type", ""),
-                                  (event.get("params") or {}).get("mount"))
-            continue
-        kind, mount = kinds.get(event["id"], ("", None))
-        if mount is None:
-            continue
-        if kind == "pickUpTip" and event["status"] in ("started", "completed"):
-            held.add(mount)
-        elif kind == "dropTip" and event["status"] == "completed":
-            held.discard(mount)
-    return sorted(held)
 
 
 def _drop_cut_line(path: Path) -> None:

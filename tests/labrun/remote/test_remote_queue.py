@@ -515,3 +515,33 @@ def test_a_history_that_cannot_be_cleared_on_disk_is_kept_and_said(
         assert reply["success"] is False
         assert reply["msg"].startswith("the history cannot be cleared: cannot write ")
         assert len(history(served)) == 1
+
+
+def test_tips_a_run_killed_with_its_server_left_are_asked_about_until_said_off(
+        gates: Gates, tmp_path: Any) -> None:
+    # kill -9 of the server and its run worker: no cleanup, no summary; the record says a
+    # tip was picked up and not dropped, so the next server asks before any run starts,
+    # and once told the tip is off, a server started later does not ask again.
+    lines = [{"seq": 0, "t": 0.0, "event": "run", "id": "x", "protocol": "killed.py",
+              "status": "idle"},
+             {"seq": 1, "t": 0.5, "event": "command", "id": 3, "status": "queued",
+              "type": "pickUpTip", "params": {"mount": "right", "well": "1/A1"}},
+             {"seq": 2, "t": 0.5, "event": "command", "id": 3, "status": "started"}]
+    killed = tmp_path / "0123456789abcdef0123456789abcdef.jsonl"
+    killed.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    with serving(gates, record_dir=str(tmp_path)) as served:
+        c = served.client
+        assert c.status()["tips_left"] == {"run": "killed.py", "status": "aborted",
+                                           "mounts": {"right": {"uncertain": True}}}
+        c.queue_item_add(QUICK)
+        with pytest.raises(RequestFailedError, match=r"the right pipette holds a tip "
+                           r"\(perhaps\), left by killed.py \(aborted\)"):
+            c.queue_start()
+    with serving(gates, record_dir=str(tmp_path)) as served:  # still asked
+        assert served.client.status()["tips_left"] is not None
+        assert served.client.robot_tips_removed()["success"]
+    with serving(gates, record_dir=str(tmp_path)) as served:  # told: not asked again
+        assert served.client.status()["tips_left"] is None
+        served.client.queue_item_add(QUICK)
+        served.client.queue_start()
+        assert served.client.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
