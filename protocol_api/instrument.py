@@ -216,6 +216,7 @@ class InstrumentContext:
         self._racks_checked: set[int] = set()  # racks (by id) checked for the tip size
         self.starting_tip: Well | None = None
         self.trash_container: Labware = ctx.fixed_trash
+        self._trash_well = ctx.fixed_trash.first_well()  # the fixed trash's one well
         self.flow_rate = FlowRates(spec.aspirate_flow_rate, spec.dispense_flow_rate,
                                    spec.blow_out_flow_rate)
         self.well_bottom_clearance = Clearances()
@@ -594,7 +595,7 @@ class InstrumentContext:
         pushed = self._push_out(push_out, self._volume - amount)
         if isinstance(location, Labware):
             location = self._trash_bin_top("dispense", location)
-        elif isinstance(location, Well) and location.parent is self._ctx.fixed_trash:
+        elif location is self._trash_well:
             location = location.top()  # as Opentrons: into the trash from its top
         self._refuse_tip_rack("dispense", "into", location)
         target, ref = self._go("dispense", location, self.well_bottom_clearance.dispense)
