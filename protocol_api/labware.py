@@ -726,23 +726,26 @@ class TrashBin(Labware):
                                     f"not {value!r}")
         return self.first_well().top().move(Point(x, y, z))
 
-    def _no_wells(self, name: str) -> Any:
-        def refuse(*args: object) -> Any:
-            raise AttributeError(f"ctx.fixed_trash.{name}(): {BIN_HAS_NO_WELLS}")
-        return refuse
-
-    def __getattribute__(self, name: str) -> Any:
-        if name in _WELL_ACCESSORS:
-            return object.__getattribute__(self, "_no_wells")(name)
-        return object.__getattribute__(self, name)
 
 
 BIN_HAS_NO_WELLS = ("from apiLevel 2.16 the fixed trash is a trash bin, as in Opentrons, "
                     "with no wells to name; give ctx.fixed_trash itself (drop_tip, "
                     "dispense, blow_out and move_to take it)")
-_WELL_ACCESSORS = frozenset({
-    "well", "wells", "wells_by_name", "wells_by_index", "rows", "rows_by_name",
-    "rows_by_index", "columns", "columns_by_name", "columns_by_index"})
+
+
+def _refused_on_the_bin(name: str) -> Callable[..., Any]:
+    def refuse(self: TrashBin, *args: object) -> Any:
+        raise AttributeError(f"ctx.fixed_trash.{name}(): {BIN_HAS_NO_WELLS}")
+    refuse.__name__ = name
+    return refuse
+
+
+# The accessors of wells a protocol may not call on the bin (labrun's own code reaches its
+# one well through ``first_well``).
+for _name in ("well", "wells", "wells_by_name", "wells_by_index", "rows", "rows_by_name",
+              "rows_by_index", "columns", "columns_by_name", "columns_by_index"):
+    setattr(TrashBin, _name, _refused_on_the_bin(_name))
+del _name
 
 
 def _count(what: str, value: object) -> int:
