@@ -33,21 +33,31 @@ def free_port() -> int:
         return port
 
 
-def test_labrun_serve_runs_a_queue_and_stops_on_ctrl_c() -> None:
-    port = free_port()
+def serve(*args: str, stdout: int | None = None,
+          new_session: bool = False) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """``labrun serve --simulate --speed 50 ARGS`` in a subprocess, once it listens: the
+    process, the token URL it printed, and the lines it printed until then."""
     process = subprocess.Popen(
         [sys.executable, "-c", "import sys; from labrun.cli.main import main; "
-         "sys.exit(main(sys.argv[1:]))", "serve", "--simulate", "--speed", "50",
-         "--port", str(port)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+         "sys.exit(main(sys.argv[1:]))", "serve", "--simulate", "--speed", "50", *args],
+        cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=True,
+        start_new_session=new_session)
+    assert process.stderr is not None
+    lines = []
+    for line in process.stderr:  # uvicorn says when it listens
+        lines.append(line)
+        if "Uvicorn running on" in line or "Application startup complete" in line:
+            break
+    token_url = next(line.strip() for line in lines if "/?token=" in line)
+    return process, token_url, lines
+
+
+def test_labrun_serve_runs_a_queue_and_stops_on_ctrl_c() -> None:
+    port = free_port()
+    process, token_url, lines = serve("--port", str(port))
     try:
         assert process.stderr is not None
-        lines = []
-        for line in process.stderr:  # uvicorn says when it listens
-            lines.append(line)
-            if "Uvicorn running on" in line or "Application startup complete" in line:
-                break
         assert any("simulated, real time x50" in line for line in lines), lines
-        token_url = next(line.strip() for line in lines if "/?token=" in line)
         assert token_url.startswith(f"http://127.0.0.1:{port}/?token=")
         with pytest.raises(HTTPClientError, match="401"):
             RunManagerAPI(f"http://127.0.0.1:{port}").queue_clear()
@@ -74,19 +84,8 @@ def test_labrun_serve_runs_a_queue_and_stops_on_ctrl_c() -> None:
 def test_what_a_protocol_prints_while_it_is_checked_stays_out_of_the_terminal() -> None:
     # Each item is checked when added and again before it starts: its prints are said
     # once, when it runs (they came three times, a flood for a chatty protocol).
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from labrun.cli.main import main; "
-         "sys.exit(main(sys.argv[1:]))", "serve", "--simulate", "--speed", "50",
-         "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+    process, token_url, _ = serve("--port", str(free_port()), stdout=subprocess.PIPE)
     try:
-        assert process.stderr is not None and process.stdout is not None
-        for line in process.stderr:
-            if "/?token=" in line:
-                token_url = line.strip()
-            if "Application startup complete" in line:
-                break
         client = RunManagerAPI(token_url)
         client.queue_item_add(item('print("NOISE out")\n'
                                    'import sys; print("NOISE err", file=sys.stderr)', "noisy.py"))
@@ -106,20 +105,10 @@ def test_what_a_protocol_prints_while_it_is_checked_stays_out_of_the_terminal() 
 def test_a_server_killed_mid_run_leaves_its_run_aborted_by_its_worker(tmp_path: Path) -> None:
     # kill -9 of the server alone: its run worker, which owns the robot, sees it gone,
     # aborts the run with its cleanup and ends the record with why.
-    port = free_port()
     records = tmp_path / "records"
-    process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from labrun.cli.main import main; "
-         "sys.exit(main(sys.argv[1:]))", "serve", "--simulate", "--speed", "50",
-         "--port", str(port), "--record-dir", str(records)],
-        cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process, token_url, _ = serve("--port", str(free_port()), "--record-dir", str(records),
+                                  new_session=True)
     try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if "/?token=" in line:
-                token_url = line.strip()
-            if "Application startup complete" in line:
-                break
         client = RunManagerAPI(token_url)
         added = client.queue_item_add(item("p300.pick_up_tip()\nctx.delay(minutes=60)\n"
                                            "p300.drop_tip()", "long.py"))
@@ -147,19 +136,11 @@ def test_a_server_killed_mid_run_leaves_its_run_aborted_by_its_worker(tmp_path: 
 def test_ctrl_c_in_the_terminal_ends_a_running_run_cleanly(tmp_path: Path) -> None:
     """Ctrl-C reaches the server and its run worker (one process group): the worker leaves
     it to the server, which aborts the run with its cleanup and ends its record."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from labrun.cli.main import main; "
-         "sys.exit(main(sys.argv[1:]))", "serve", "--simulate", "--speed", "50",
-         "--port", str(port), "--record-dir", str(tmp_path / "records")],  # made
-        cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process, token_url, _ = serve("--port", str(free_port()), "--record-dir",
+                                  str(tmp_path / "records"),  # made
+                                  new_session=True)
     try:
         assert process.stderr is not None
-        for line in process.stderr:
-            if "/?token=" in line:
-                token_url = line.strip()
-            if "Application startup complete" in line:
-                break
         client = RunManagerAPI(token_url)
         added = client.queue_item_add(item("p300.pick_up_tip()\n"
                                            "ctx.delay(minutes=60)\n"
@@ -281,19 +262,10 @@ def test_a_call_the_stopping_server_cuts_off_is_answered_503_without_a_traceback
 
     from labrun.remote import HTTPServerError
 
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from labrun.cli.main import main; "
-         "sys.exit(main(sys.argv[1:]))", "serve", "--simulate", "--port", str(port)],
-        cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process, token_url, _ = serve("--port", str(free_port()), new_session=True)
     errors: list[Exception] = []
     try:
         assert process.stderr is not None
-        for line in process.stderr:
-            if "/?token=" in line:
-                token_url = line.strip()
-            if "Application startup complete" in line:
-                break
         client = RunManagerAPI(token_url, timeout=60)
         long = item("while True:  # its check lasts until the server stops\n"
                     "    p300.move_to(plate['A1'].top())", "long.py")
