@@ -24,6 +24,10 @@ class RunFailed(RunStopped):
 
 def error_line(error: BaseException) -> str:
     """An exception as one line: ``Type: message``, or ``Type`` alone when it says
-    nothing (``raise RuntimeError()``), its lines joined."""
-    text = " ".join(str(error).split())
+    nothing (``raise RuntimeError()``), its lines joined. An exception whose message
+    cannot be made (its ``__str__`` raises) says so rather than raising in turn."""
+    try:
+        text = " ".join(str(error).split())
+    except Exception as exc:  # the protocol's own exception class may be broken
+        text = f"(its message could not be printed: {type(exc).__name__})"
     return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -217,7 +217,11 @@ class Run:
         except RunStopped:
             channel.finish()
         except BaseException as exc:
-            message, location = self._explain(exc)
+            try:
+                message, location = self._explain(exc)
+            except Exception as broken:  # never leave the engine waiting for an end
+                message, location = (f"{type(exc).__name__} (explaining it raised "
+                                     f"{type(broken).__name__})"), None
             channel.finish(message, location)
         else:
             channel.finish()

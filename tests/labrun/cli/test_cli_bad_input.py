@@ -36,6 +36,8 @@ def labrun(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, st
     return status, out, err
 
 
+# An exception class whose message cannot be made.
+BROKEN = "class Broken(Exception):\n    def __str__(self):\n        raise RuntimeError('no')\n"
 # Each protocol, the line its error names, and the message.
 LOAD_ERRORS = [
     ("sys.exit at the top level", "sys.exit(3)\ndef run(ctx):\n    pass\n", 5,
@@ -48,6 +50,10 @@ LOAD_ERRORS = [
      "run must be a function taking the protocol context, not int 42"),
     ("a bare raise at the top level", "raise RuntimeError()\ndef run(ctx):\n    pass\n", 5,
      "the protocol's top level raised RuntimeError"),
+    ("an error whose message raises, at the top level",
+     BROKEN + "raise Broken()\ndef run(ctx):\n    pass\n", 8,
+     "the protocol's top level raised Broken: (its message could not be printed: "
+     "RuntimeError)"),
 ]
 RUN_ERRORS = [
     ("a nan delay", 'def run(ctx):\n    ctx.comment("a")\n    ctx.delay(seconds=float("nan"))\n',
@@ -65,6 +71,9 @@ RUN_ERRORS = [
      "RuntimeError"),
     ("an error of two lines", 'def run(ctx):\n    raise ValueError("first\\nsecond")\n', 6,
      "ValueError: first second"),
+    # It hung the run (the protocol's thread died explaining it) with a traceback.
+    ("an error whose message raises", BROKEN + "def run(ctx):\n    raise Broken()\n", 9,
+     "Broken: (its message could not be printed: RuntimeError)"),
 ]
 
 
