@@ -19,6 +19,18 @@ from typing import Protocol
 from . import aio
 
 
+SPEEDS = (0.01, 10_000.0)
+"""The factors a clock may run faster than real time by (``--speed``), both included."""
+
+
+def speed_problem(speed: float) -> str | None:
+    """Why ``speed`` cannot be a clock's speed-up (``--speed``), or None."""
+    low, high = SPEEDS
+    if low <= speed <= high:
+        return None
+    return f"--speed must be a number from {low:g} to {high:g} (times real time), not {speed:g}"
+
+
 class Clock(Protocol):
     """What the engine needs to know about time."""
 

@@ -61,6 +61,8 @@ _UNSUPPORTED = {
 
 
 AXES = ("X", "Y", "Z", "A", "B", "C")
+MAX_DELAY_S = 86_400 * 999_999_999.0
+"""The longest delay: what Python's clock arithmetic counts (Opentrons' does no more)."""
 """The OT-2's axes as ``max_speeds`` names them: gantry X and Y, the left and right Z
 (Z, A) and the left and right plungers (B, C)."""
 
@@ -473,6 +475,9 @@ class ProtocolContext:
         total = float(seconds) + 60.0 * float(minutes)
         if total < 0:
             raise ProtocolError(f"delay: a delay cannot be negative ({total:g} s)")
+        if total > MAX_DELAY_S:
+            raise ProtocolError(f"delay: {total:g} s is longer than any delay can be "
+                                f"(at most {MAX_DELAY_S / 86400:,.0f} days)")
         self._steps.send(c.Delay(total, msg))
 
     @api_step("comment")

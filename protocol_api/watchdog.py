@@ -20,6 +20,9 @@ from engine.run import Run
 
 DEFAULT_WATCHDOG_S = 30.0
 """Wall-clock seconds a simulated protocol may go without a call (``--watchdog``)."""
+WATCHDOG_RANGE_S = (0.5, 86_400.0)
+"""The shortest and longest watchdog limits: a shorter one can fire before the protocol's
+first call, a longer one than a day is no limit (0 turns it off)."""
 
 _EXECUTE = CommandChannel.execute_all.__code__  # where a call waits for the engine
 

@@ -25,7 +25,7 @@ import anyio.abc
 import anyio.from_thread
 from anyio.abc import SocketAttribute
 
-from ..clock import RealClock
+from ..clock import RealClock, speed_problem
 from ..config import ConfigError, RobotConfig, default_config, load_config
 from .faults import Faults, Stats
 from .firmware import FIRMWARES
@@ -208,9 +208,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Serve the emulator ``args`` describe until interrupted; return the exit status."""
-    if args.speed <= 0:
-        print(f"labrun emulator: --speed must be positive, got {args.speed:g}",
-              file=sys.stderr)
+    problem = speed_problem(args.speed)
+    if problem is None and not 0 < args.busy_interval <= 3600:
+        problem = (f"--busy-interval must be more than 0 and at most 3600 seconds, "
+                   f"not {args.busy_interval:g}")
+    if problem is not None:
+        print(f"labrun emulator: {problem}", file=sys.stderr)
         return 2
     if not args.pty and not 0 <= args.port <= 65535:
         print(f"labrun emulator: --port must be 0 to 65535, got {args.port}", file=sys.stderr)

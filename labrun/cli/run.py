@@ -34,7 +34,7 @@ from engine.record import Event
 from engine.run import Run
 from engine.state import Status
 from engine.status import RunStatusReport
-from hardware.clock import RealClock
+from hardware.clock import RealClock, speed_problem
 from hardware.config import ConfigError, ModuleConfig, RobotConfig, load_config
 from hardware.controller import HardwareFault, MotionController
 from hardware.factory import EMULATOR_DIALECTS, emulator_config
@@ -163,8 +163,8 @@ def _robot(args: argparse.Namespace) -> tuple[RobotConfig, str | None]:
             raise BadInput("labrun run needs --robot ROBOT.toml (the robot to drive) or "
                            "--emulate (labrun's emulator)")
         return load_config(args.robot), None
-    if args.speed is not None and not args.speed > 0:
-        raise BadInput(f"--speed must be a positive number, got {args.speed:g}")
+    if args.speed is not None and speed_problem(args.speed) is not None:
+        raise BadInput(str(speed_problem(args.speed)))
     if args.robot:
         config = load_config(args.robot)
         dialect = args.dialect or (config.controller.dialect

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hardware.clock import speed_problem
 from hardware.config import ConfigError, default_config, load_config
 from labrun.remote.app import MAX_BODY
 from labrun.remote.auth import TokenFileError, read_token_file
@@ -75,8 +76,9 @@ def add_parser(commands: Any) -> None:
 def robot_spec(args: argparse.Namespace) -> RobotSpec:
     """How the run worker opens the robot the arguments name; ``ConfigError`` if they
     name none."""
-    if not args.speed > 0:
-        raise ConfigError(f"--speed must be positive, not {args.speed:g}")
+    problem = speed_problem(args.speed)
+    if problem is not None:
+        raise ConfigError(problem)
     if args.robot:
         if args.config or args.dialect or args.speed != 1.0:
             raise ConfigError("--config, --dialect and --speed apply to --simulate and "

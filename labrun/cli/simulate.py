@@ -16,7 +16,7 @@ from protocol_api.errors import ParameterError, ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run, protocol_error
 from protocol_api.labware_definitions import load_custom_definitions
 from protocol_api.loader import LoadInterrupted, LocatedLoadError
-from protocol_api.watchdog import DEFAULT_WATCHDOG_S
+from protocol_api.watchdog import DEFAULT_WATCHDOG_S, WATCHDOG_RANGE_S
 
 from . import history, rehearsal, setup_sheet
 from .closing import summary_lines
@@ -75,9 +75,10 @@ def run_simulate(args: argparse.Namespace) -> int:
                                           "the deck picture": args.deck})
     if problem is not None:
         return _bad_input(args, problem, None)
-    if not args.watchdog >= 0:
-        return _bad_input(args, f"--watchdog must be 0 (off) or more seconds, not "
-                                f"{args.watchdog:g}", None)
+    shortest, longest = WATCHDOG_RANGE_S
+    if not (args.watchdog == 0 or shortest <= args.watchdog <= longest):
+        return _bad_input(args, f"--watchdog must be 0 (off) or from {shortest:g} to "
+                                f"{longest:,.0f} seconds, not {args.watchdog:g}", None)
     if args.json and args.verbose:
         print("warning: -v has no effect with --json: the document lists every command, "
               "with its parameters", file=sys.stderr)

@@ -60,6 +60,9 @@ RUN_ERRORS = [
      7, "delay: seconds is nan; " + FINITE),
     ("an infinite delay", "def run(ctx):\n    ctx.delay(minutes=float('inf'))\n", 6,
      "delay: minutes is inf; " + FINITE),
+    # It "succeeded" with an estimated duration of 300 digits.
+    ("an endless delay", "def run(ctx):\n    ctx.delay(minutes=1e300)\n", 6,
+     "delay: 6e+301 s is longer than any delay can be (at most 999,999,999 days)"),
     ("sys.exit in run", "def run(ctx):\n    ctx.comment('a')\n    sys.exit(3)\n", 7,
      "the protocol tried to exit (SystemExit, code 3)" + EXIT),
     ("os._exit in run", "def run(ctx):\n    ctx.comment('a')\n    os._exit(4)\n", 7,
@@ -226,11 +229,15 @@ def test_a_simulation_ended_from_outside_prints_its_log_and_one_line(
     assert "Traceback" not in out + err
 
 
-def test_a_negative_watchdog_is_bad_input(tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("limit", ["-1", "inf", "nan", "0.001", "1e400"])
+def test_a_watchdog_out_of_range_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              limit: str) -> None:
+    # inf raised a traceback in the watchdog's thread; 0.001 failed at random, without
+    # the protocol's line (before its first call) or with a KeyboardInterrupt traceback.
     path = write(tmp_path, STUCK)
-    status, _, err = labrun(capsys, "simulate", str(path), "--watchdog", "-1")
-    assert (status, err) == (2, "error: --watchdog must be 0 (off) or more seconds, not -1\n")
+    status, _, err = labrun(capsys, "simulate", str(path), "--watchdog", limit)
+    assert (status, err) == (2, f"error: --watchdog must be 0 (off) or from 0.5 to 86,400 "
+                                f"seconds, not {float(limit):g}\n")
 
 
 def test_a_call_from_another_thread_is_one_line_without_a_traceback(tmp_path: Path) -> None:

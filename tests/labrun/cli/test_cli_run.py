@@ -253,7 +253,10 @@ def test_no_simulate_skips_the_check_and_the_robot_run_fails_at_the_line(
 @pytest.mark.parametrize(("args", "message"), [
     ([], "needs --robot ROBOT.toml"),
     (["--dialect", "grbl", "--robot", "x.toml"], "only with --emulate"),
-    (["--emulate", "--speed", "0"], "--speed must be a positive number"),
+    (["--emulate", "--speed", "0"], "--speed must be a number from 0.01 to 10000"),
+    # It homed the robot, then raised an OverflowError traceback.
+    (["--emulate", "--speed", "inf"], "--speed must be a number from 0.01 to 10000 (times "
+                                      "real time), not inf"),
     (["--robot", "/no/such/robot.toml"], "no such robot configuration file"),
     (["--emulate", "--labware-dir", "/no/such/dir"], "/no/such/dir"),
     (["--emulate", "--record", "."], "cannot write the run record .: it is a directory"),
@@ -402,7 +405,11 @@ def test_labrun_emulator_on_a_pseudo_terminal_ends_cleanly(stop: signal.Signals)
 
 def test_labrun_emulator_refuses_a_bad_speed(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["emulator", "--speed", "0"]) == 2
-    assert "--speed must be positive" in capsys.readouterr().err
+    assert "--speed must be a number from 0.01" in capsys.readouterr().err
+    assert main(["emulator", "--speed", "nan"]) == 2
+    assert "not nan" in capsys.readouterr().err
+    assert main(["emulator", "--busy-interval", "inf"]) == 2
+    assert "--busy-interval must be more than 0" in capsys.readouterr().err
 
 
 def test_labrun_emulator_on_a_busy_or_bad_port_says_so_in_a_line(

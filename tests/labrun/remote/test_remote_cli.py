@@ -162,7 +162,8 @@ def test_ctrl_c_in_the_terminal_ends_a_running_run_cleanly(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["serve", "--config", "/no/such/robot.toml"], "robot.toml"),
-    (["serve", "--speed", "0"], "--speed must be positive"),
+    (["serve", "--speed", "0"], "--speed must be a number from 0.01"),
+    (["serve", "--speed", "1e308"], "--speed must be a number from 0.01"),
     (["serve", "--simulate", "--dialect", "grbl"], "--dialect applies to --emulate only"),
     (["serve", "--record-dir", __file__], "--record-dir " + __file__ + ": not a directory"),
     (["serve", "--port", "70000"], "error: --port must be a port number, 0 to 65535, not "
