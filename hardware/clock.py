@@ -18,7 +18,6 @@ from typing import Protocol
 
 from . import aio
 
-
 SPEEDS = (0.01, 10_000.0)
 """The factors a clock may run faster than real time by (``--speed``), both included."""
 
