@@ -8,7 +8,7 @@ held, next step. ``run_profile`` does exactly that through a ``Device``'s
 thermocycler device (the serial driver) can run a profile in a task of its own while
 the run goes on or is paused. ``ProfileProgress`` says where it is.
 
-``plan_profile`` computes the same walk ahead of time from the physical model (a
+``ProfilePlan`` computes the same walk ahead of time from the physical model (a
 schedule of step boundaries on the clock): a simulated thermocycler answers its status
 and its waits from it without a task, which the virtual clock needs (it has one
 timeline: a background task cannot sleep on it).
@@ -16,6 +16,7 @@ timeline: a background task cannot sleep on it).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -64,27 +65,77 @@ class PlannedStep(Frozen):
         object.__setattr__(self, "end", end)
 
 
-def plan_profile(ramp: Ramp, start_celsius: float, steps: Sequence[ProfileStep],
-                 repetitions: int, start: float) -> list[PlannedStep]:
-    """Every step of every cycle, from ``start`` at ``start_celsius`` (the block ramps
-    at its full rate, then holds)."""
-    planned: list[PlannedStep] = []
-    now, temperature = start, start_celsius
-    for cycle in range(1, repetitions + 1):
-        for index, step in enumerate(steps, start=1):
-            reached = now + ramp.duration(temperature, step.celsius)
-            end = reached + step.hold_time_s
-            planned.append(PlannedStep(cycle, index, step.celsius, now, reached, end))
-            now, temperature = end, step.celsius
+class ProfilePlan:
+    """Every step of every cycle of a profile on the clock, from ``start`` at
+    ``start_celsius`` (the block ramps at its full rate, then holds).
+
+    The first cycle starts from the block's temperature, every later one from the last
+    step's, so the later cycles all take the same time: the plan keeps two cycles and
+    works out any other, and a profile of a hundred million cycles costs what one of two
+    does. An empty plan (no steps) is false.
+    """
+
+    def __init__(self, ramp: Ramp, start_celsius: float, steps: Sequence[ProfileStep],
+                 repetitions: int, start: float) -> None:
+        self.repetitions = repetitions if steps else 0
+        self.start_celsius = start_celsius
+        self._first = _cycle(ramp, start_celsius, steps, 1, start)
+        self._later: list[PlannedStep] = []
+        self._period = 0.0
+        if steps and repetitions > 1:
+            self._later = _cycle(ramp, steps[-1].celsius, steps, 2, self._first[-1].end)
+            self._period = self._later[-1].end - self._later[0].start
+
+    def __bool__(self) -> bool:
+        return self.repetitions > 0
+
+    @property
+    def last(self) -> PlannedStep:
+        """The last step of the last cycle (the plan must not be empty)."""
+        if self.repetitions == 1:
+            return self._first[-1]
+        return _shifted(self._later[-1], self.repetitions, self.repetitions - 2, self._period)
+
+    @property
+    def end(self) -> float:
+        """When the last step's hold ends."""
+        return self.last.end
+
+    def at(self, now: float) -> tuple[PlannedStep, float] | None:
+        """The step running at ``now`` and the block temperature it started from (None
+        before the start or after the end)."""
+        if not self or now < self._first[0].start or now >= self.end:
+            return None
+        if now < self._first[-1].end:
+            index = bisect.bisect_right([step.end for step in self._first], now)
+            before = self._first[index - 1].celsius if index else self.start_celsius
+            return self._first[index], before
+        later_start = self._later[0].start
+        cycles = min(int((now - later_start) // self._period), self.repetitions - 2)
+        shift = cycles * self._period
+        index = bisect.bisect_right([step.end + shift for step in self._later], now)
+        index = min(index, len(self._later) - 1)
+        before = self._later[index - 1].celsius if index else self._later[-1].celsius
+        return _shifted(self._later[index], cycles + 2, cycles, self._period), before
+
+
+def _cycle(ramp: Ramp, celsius: float, steps: Sequence[ProfileStep], cycle: int,
+           now: float) -> list[PlannedStep]:
+    planned = []
+    for index, step in enumerate(steps, start=1):
+        reached = now + ramp.duration(celsius, step.celsius)
+        end = reached + step.hold_time_s
+        planned.append(PlannedStep(cycle, index, step.celsius, now, reached, end))
+        now, celsius = end, step.celsius
     return planned
 
 
-def planned_at(plan: Sequence[PlannedStep], now: float) -> PlannedStep | None:
-    """The step running at ``now`` (None before the start or after the end)."""
-    for step in plan:
-        if step.start <= now < step.end:
-            return step
-    return None
+def _shifted(step: PlannedStep, cycle: int, periods: int, period: float) -> PlannedStep:
+    if periods == 0:
+        return step
+    shift = periods * period
+    return PlannedStep(cycle, step.step, step.celsius, step.start + shift,
+                       step.reached + shift, step.end + shift)
 
 
 class ProfileDevice(Protocol):

@@ -7,7 +7,7 @@ until then, so on the virtual clock a simulation reports how long the real run t
 A call cancelled by a pause stops where the module is at that instant (a magnet or a
 lid halfway, ``in_between``); the engine calls it again after the resume and it waits
 only for what remains. A thermocycler profile is planned ahead on the clock
-(``profile.plan_profile``): it runs on by itself through a pause.
+(``profile.ProfilePlan``): it runs on by itself through a pause.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..controller import HardwareFault
 from . import physics
 from .dispatch import Handler, call_handler
 from .physics import AMBIENT_C, Ramp, Track
-from .profile import PlannedStep, ProfileStep, plan_profile, planned_at
+from .profile import ProfilePlan, ProfileStep
 
 
 class Travel:
@@ -208,7 +208,7 @@ class SimulatedThermocycler(SimulatedModule):
         self.lid_heater = Track(physics.THERMOCYCLER_LID, now)
         self.lid = Travel(0.0, 1.0 / physics.LID_TRAVEL_S, now)  # 0 open, 1 closed
         self.hold_s: float | None = None
-        self.profile: list[PlannedStep] = []
+        self.profile: ProfilePlan | None = None
 
     def handlers(self) -> Mapping[str, Handler]:
         return {"open_lid": self._open, "close_lid": self._close,
@@ -255,15 +255,15 @@ class SimulatedThermocycler(SimulatedModule):
 
     def _settle_profile(self, now: float) -> None:
         """A finished profile leaves the block holding its last step."""
-        if self.profile and now >= self.profile[-1].end:
-            last = self.profile[-1]
+        if self.profile and now >= self.profile.end:
+            last = self.profile.last
             self.block = Track(self.block.ramp, last.end, last.celsius)
-            self.block.target, self.hold_s, self.profile = last.celsius, 0.0, []
+            self.block.target, self.hold_s, self.profile = last.celsius, 0.0, None
 
     def _stop_profile(self, now: float) -> None:
         if self.profile:
             self.block = Track(self.block.ramp, now, self._block_temperature(now))
-            self.profile = []
+            self.profile = None
 
     async def _set_block(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         now = self.clock.now()
@@ -279,7 +279,7 @@ class SimulatedThermocycler(SimulatedModule):
     async def _wait_block(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         self._settle_profile(self.clock.now())
         if self.profile:
-            await self._until(self.profile[-1].end)
+            await self._until(self.profile.end)
             self._settle_profile(self.clock.now())
         elif self.block.target is not None:
             await self._until(self.block.reached_at() + (self.hold_s or 0.0))
@@ -300,17 +300,18 @@ class SimulatedThermocycler(SimulatedModule):
             _celsius({"celsius": step.celsius}, self.block.ramp, "execute_profile")
         self._settle_profile(now)
         start = self._block_temperature(now)
-        self.profile = plan_profile(self.block.ramp, start, steps,
-                                    int(params["repetitions"]), now)
+        profile = ProfilePlan(self.block.ramp, start, steps, int(params["repetitions"]), now)
         self.block = Track(self.block.ramp, now, start)
-        if not self.profile:  # no steps: nothing to run
+        if not profile:  # no steps: nothing to run
+            self.profile = None
             return {}
-        self.block.target = self.profile[-1].celsius
-        return {"ends_at": round(self.profile[-1].end, 6)}
+        self.profile = profile
+        self.block.target = profile.last.celsius
+        return {"ends_at": round(profile.end, 6)}
 
     async def _wait_profile(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         if self.profile:
-            await self._until(self.profile[-1].end)
+            await self._until(self.profile.end)
             self._settle_profile(self.clock.now())
         return {}
 
@@ -320,25 +321,25 @@ class SimulatedThermocycler(SimulatedModule):
         return {}
 
     def _block_temperature(self, now: float) -> float:
-        step = planned_at(self.profile, now)
-        if step is None:
-            if self.profile and now >= self.profile[-1].end:
-                return self.profile[-1].celsius
+        running = self.profile.at(now) if self.profile else None
+        if running is None:
+            if self.profile and now >= self.profile.end:
+                return self.profile.last.celsius
             return self.block.temperature(now)
-        index = self.profile.index(step)
-        before = self.profile[index - 1].celsius if index else self.block.start
+        step, before = running
         ramp = Track(self.block.ramp, step.start, before)
         ramp.set_target(step.start, step.celsius)
         return ramp.temperature(now)
 
     def readings(self, now: float) -> dict[str, Any]:
-        step = planned_at(self.profile, now)
+        running = self.profile.at(now) if self.profile else None
+        step = running[0] if running else None
         block = self._block_temperature(now)
         if step is not None:
             target: float | None = step.celsius
             hold_left = step.end - max(now, step.reached)
         else:
-            target = self.profile[-1].celsius if self.profile else self.block.target
+            target = self.profile.last.celsius if self.profile else self.block.target
             hold_left = 0.0
             if self.block.target is not None and self.hold_s and not self.profile:
                 hold_left = max(0.0, self.block.reached_at() + self.hold_s - now)

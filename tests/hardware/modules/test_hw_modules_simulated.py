@@ -9,11 +9,13 @@ from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hardware.clock import VirtualClock
 from hardware.controller import HardwareFault
 from hardware.modules import physics
-from hardware.modules.profile import ProfileStep, plan_profile
+from hardware.modules.profile import PlannedStep, ProfilePlan, ProfileStep
 from hardware.modules.simulated import simulated_device
 
 
@@ -97,9 +99,9 @@ def test_profile_runs_on_through_a_pause_and_the_wait_takes_what_remains() -> No
         return clock.now() - start, during
 
     took, during = run(scenario)
-    plan = plan_profile(physics.THERMOCYCLER_BLOCK, physics.AMBIENT_C,
-                        [ProfileStep.from_mapping(s) for s in steps], 3, 0.0)
-    assert took == pytest.approx(plan[-1].end)
+    plan = ProfilePlan(physics.THERMOCYCLER_BLOCK, physics.AMBIENT_C,
+                       [ProfileStep.from_mapping(s) for s in steps], 3, 0.0)
+    assert took == pytest.approx(plan.end)
     # by hand: 23->95 at 4 °C/s, then per cycle 95->55 and 55->72 and (cycles 2, 3) 72->95
     by_hand = (72 / 4 + 10) + 40 / 2 + 30 + 17 / 4 + 30 + 2 * (23 / 4 + 10 + 20 + 30 + 4.25 + 30)
     assert took == pytest.approx(by_hand)
@@ -194,3 +196,54 @@ def test_a_heater_is_at_its_target_when_its_wait_ends() -> None:
             track = physics.Track(ramp, start)
             track.set_target(start, target)
             assert track.temperature(track.reached_at()) == target, (start, target)
+
+
+def _walk(steps: list[ProfileStep], repetitions: int) -> list[tuple[PlannedStep, float]]:
+    """Every step of every cycle, walked one by one: what a plan must agree with."""
+    walked, now, celsius = [], 0.0, physics.AMBIENT_C
+    ramp = physics.THERMOCYCLER_BLOCK
+    for cycle in range(1, repetitions + 1):
+        for index, step in enumerate(steps, start=1):
+            reached = now + ramp.duration(celsius, step.celsius)
+            end = reached + step.hold_time_s
+            walked.append((PlannedStep(cycle, index, step.celsius, now, reached, end), celsius))
+            now, celsius = end, step.celsius
+    return walked
+
+
+@given(st.lists(st.tuples(st.integers(4, 99), st.integers(0, 60)), min_size=1, max_size=4),
+       st.integers(1, 5), st.lists(st.floats(0, 1.0), min_size=1, max_size=20))
+def test_a_profile_plan_agrees_with_walking_every_step(
+        raw: list[tuple[int, int]], repetitions: int, fractions: list[float]) -> None:
+    steps = [ProfileStep(float(c), float(h)) for c, h in raw]
+    walked = _walk(steps, repetitions)
+    plan = ProfilePlan(physics.THERMOCYCLER_BLOCK, physics.AMBIENT_C, steps, repetitions, 0.0)
+    assert plan.end == pytest.approx(walked[-1][0].end)
+    assert plan.last.cycle == repetitions and plan.last.celsius == steps[-1].celsius
+    for fraction in fractions:
+        now = fraction * walked[-1][0].end
+        expected = next(((s, before) for s, before in walked if s.start <= now < s.end), None)
+        got = plan.at(now)
+        if expected is None or got is None:  # only at a boundary, to rounding
+            assert expected is None or expected[0].end - now < 1e-6
+            continue
+        (step, before), (want, want_before) = got, expected
+        if step.cycle != want.cycle or step.step != want.step:  # rounding at a boundary
+            assert min(abs(now - want.start), abs(now - want.end)) < 1e-6
+            continue
+        assert (step.celsius, before) == (want.celsius, want_before)
+        assert (step.start, step.reached, step.end) == pytest.approx(
+            (want.start, want.reached, want.end))
+
+
+def test_a_profile_of_a_hundred_million_cycles_is_planned_at_once() -> None:
+    # It was a list of every step of every cycle: 4 GB and minutes in the engine's loop,
+    # deaf to Ctrl-C, for ``repetitions=10**12``.
+    steps = [ProfileStep(95.0, 5.0), ProfileStep(55.0, 10.0)]
+    plan = ProfilePlan(physics.THERMOCYCLER_BLOCK, physics.AMBIENT_C, steps, 10**12, 0.0)
+    period = 40 / 4 + 5 + 40 / 2 + 10  # 55 -> 95 at 4 °C/s, hold, 95 -> 55 at 2 °C/s, hold
+    first = 72 / 4 + 5 + 40 / 2 + 10
+    assert plan.end == pytest.approx(first + (10**12 - 1) * period)
+    running = plan.at(plan.end - 1.0)
+    assert running is not None
+    assert (running[0].cycle, running[0].step, running[1]) == (10**12, 2, 95.0)
