@@ -137,13 +137,34 @@ def test_touch_tip_touches_the_four_sides_1_mm_below_the_top(bench: Bench) -> No
 def test_touch_tip_radius_offset_and_speed_limits(bench: Bench) -> None:
     p = bench.p300
     p.pick_up_tip()
-    trough = bench.reservoir["A1"]  # rectangular: length along x, width along y
+    # rectangular wells: length along x, width along y
+    trough = bench.ctx.load_labware("nest_96_wellplate_2ml_deep", 3)["A1"]
     p.touch_tip(trough, radius=0.5, v_offset=-3, speed=200)
     touch = bench.commands()[-1]
     assert touch.point == tuple(trough.top(-3).point)
     assert touch.reach_x == pytest.approx(trough.length / 4)
     assert touch.reach_y == pytest.approx(trough.width / 4)
     assert touch.speed == 80  # the most Opentrons allows
+
+
+def test_touch_tip_is_skipped_where_the_labware_disables_it(bench: Bench) -> None:
+    # As on an OT-2 (the touchTipDisabled quirk of reservoirs and the trash): nothing
+    # moves, the next step acts where the pipette was, and the log says why, once a line.
+    p = bench.p300
+    p.pick_up_tip()
+    p.aspirate(50, bench.plate["A1"])
+    for _ in range(2):
+        p.touch_tip(bench.reservoir["A12"])
+    p.air_gap(10)
+    commands = bench.commands()
+    assert not [cmd for cmd in commands if isinstance(cmd, c.TouchTip)]
+    warnings = [cmd.message for cmd in commands if isinstance(cmd, c.Comment)]
+    assert len(warnings) == 1 and "touch_tip skipped: the definition of NEST 12 Well " \
+        "Reservoir 15 mL on slot 2 disables touching its walls" in warnings[0]
+    assert bench.steps()[-1] == ("airGap", 10, "1/A1")
+    p.drop_tip()
+    bench.p300.transfer(20, bench.reservoir["A1"], bench.plate["B1"], touch_tip=True)
+    assert bench.kinds("touchTip") == ["touchTip"]  # in the plate, not the reservoir
 
 
 def test_touch_tip_needs_a_tip(bench: Bench) -> None:
