@@ -415,7 +415,7 @@ class InstrumentContext:
                 if well is not None:
                     return well
             names = ", ".join(f"{r.load_name} in slot {r.slot}" for r in racks)
-            after = f" from the starting_tip {start.display_name} on" if start else ""
+            after = f" from the starting_tip {start.well_name} on" if start else ""
             raise OutOfTipsError(
                 f"pick_up_tip: out of tips; every tip{after} in {names} has been used")
         if isinstance(location, Labware):
