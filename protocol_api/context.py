@@ -23,7 +23,6 @@ from .compat import HardwareManager
 from .deck import Deck
 from .errors import (
     InstrumentError,
-    LabwareDefinitionError,
     ProtocolError,
     SlotOccupiedError,
     UnsupportedAPIError,
@@ -31,7 +30,7 @@ from .errors import (
 )
 from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
 from .labware import Labware
-from .labware_definitions import get_definition, validate_definition
+from .labware_definitions import check_role, get_definition, validate_definition
 from .loader import MAX_API
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PLUNGER_DROP_TIP, get_pipette
 from .steps import StepTracker, api_step, is_number
@@ -301,9 +300,7 @@ class ProtocolContext:
         slot = self._deck.check_free(location)
         definition = get_definition(load_name, namespace, version, extra_dirs=self._labware_dirs,
                                     api_version=self._api_version)
-        if adapter and "adapter" not in (definition.get("allowedRoles") or ()):
-            raise LabwareDefinitionError(f"{load_name} is not an adapter; load it with "
-                                         "load_labware")
+        check_role(definition, adapter=adapter, api_version=self._api_version)
         origin = self._deck.position_for(slot).point
         labware = Labware(definition, slot, origin, label, self._api_version)
         if self._modules is not None:  # beside a heater-shaker: not too tall
@@ -321,6 +318,7 @@ class ProtocolContext:
             raise SlotOccupiedError(f"{base!r} already holds {base._stacked.display_name}")
         definition = get_definition(load_name, namespace, version, extra_dirs=self._labware_dirs,
                                     api_version=self._api_version)
+        check_role(definition, adapter=False, api_version=self._api_version)
         labware = Labware(definition, base.slot, base.stacked_origin(definition), label,
                           self._api_version)
         labware._on, labware._stacker = base, self._load_on
@@ -382,10 +380,7 @@ class ProtocolContext:
         else:
             validate_definition(name)
             definition = name
-        load_name = definition["parameters"]["loadName"]
-        if adapter and "adapter" not in (definition.get("allowedRoles") or ()):
-            raise LabwareDefinitionError(f"{load_name} is not an adapter; load it with "
-                                         "load_labware")
+        check_role(definition, adapter=adapter, api_version=self._api_version)
         origin = origin - module.overlap(definition, self._api_version)
         labware = Labware(definition, slot, origin, label, self._api_version,
                           module=module.display_name)
@@ -475,7 +470,7 @@ class ProtocolContext:
         total = float(seconds) + 60.0 * float(minutes)
         if total < 0:
             raise ProtocolError(f"delay: a delay cannot be negative ({total:g} s)")
-        if total > MAX_DELAY_S:
+        if MAX_DELAY_S < total < float("inf"):  # infinite: refused as every number is
             raise ProtocolError(f"delay: {total:g} s is longer than any delay can be "
                                 f"(at most {MAX_DELAY_S / 86400:,.0f} days)")
         self._steps.send(c.Delay(total, msg))

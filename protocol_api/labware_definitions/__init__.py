@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from protocol_api.errors import LabwareNotFoundError
+from protocol_api.errors import LabwareDefinitionError, LabwareNotFoundError
 from protocol_api.loader import MAX_API
 
 from ._custom import load_custom_definitions, read_definition_file, validate_definition
@@ -32,6 +33,7 @@ __all__ = [
     "LabwareDefinition",
     "SharedDataMissingError",
     "builtin_load_names",
+    "check_role",
     "data_root",
     "get_definition",
     "load_custom_definitions",
@@ -42,6 +44,21 @@ __all__ = [
 ]
 
 STANDARD_NAMESPACE = "opentrons"
+
+
+def check_role(definition: Mapping[str, Any], *, adapter: bool,
+               api_version: tuple[int, int]) -> None:
+    """Refuse a definition loaded in a role it does not allow (its ``allowedRoles``): an
+    adapter loaded as a labware (from apiLevel 2.14, as Opentrons), or a labware as an
+    adapter."""
+    roles = definition.get("allowedRoles") or ()
+    name = definition["parameters"]["loadName"]
+    if adapter and "adapter" not in roles:
+        raise LabwareDefinitionError(f"{name} is not an adapter; load it with load_labware")
+    if not adapter and roles and "labware" not in roles and api_version >= (2, 14):
+        how = ("load it with load_adapter" if "adapter" in roles
+               else f"its definition allows it only as {', '.join(roles)}")
+        raise LabwareDefinitionError(f"{name} is not defined as a normal labware; {how}")
 
 
 def builtin_load_names() -> list[str]:

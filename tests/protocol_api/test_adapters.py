@@ -62,3 +62,23 @@ def test_a_protocol_loads_and_pipettes_from_labware_on_adapters(tmp_path: Path) 
     wells = [e.command.params()["well"] for e in run.engine.entries
              if e.command.kind in ("aspirate", "dispense")]
     assert wells == ["1/A1", "2/B1"]
+
+
+@pytest.mark.parametrize(("level", "call", "message"), [
+    ("2.15", f'ctx.load_labware("{ADAPTER}", 1)',
+     f"{ADAPTER} is not defined as a normal labware; load it with load_adapter"),
+    ("2.15", f'ctx.load_adapter("{ADAPTER}", 1).load_labware("{ADAPTER}")',
+     f"{ADAPTER} is not defined as a normal labware; load it with load_adapter"),
+    ("2.15", f'ctx.load_module("temperature module gen2", 1).load_labware("{ADAPTER}")',
+     f"{ADAPTER} is not defined as a normal labware; load it with load_adapter"),
+    ("2.15", f'ctx.load_adapter("{PLATE}", 1)', f"{PLATE} is not an adapter; load it with "
+                                               "load_labware"),
+])
+def test_a_definition_loads_only_in_a_role_it_allows(tmp_path: Path, level: str, call: str,
+                                                      message: str) -> None:
+    # As Opentrons from apiLevel 2.14: an adapter loaded as a labware ran here.
+    path = tmp_path / "roles.py"
+    path.write_text(f'metadata = {{"apiLevel": "{level}"}}\n\ndef run(ctx):\n    {call}\n')
+    summary = simulate_file(path).record.events[-1]
+    assert (summary["status"], summary["error"], summary["location"]) == (
+        "failed", message, f"{path}:4")

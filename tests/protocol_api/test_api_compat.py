@@ -3,8 +3,11 @@ Opentrons behaviours it follows for loose input (a fractional mix count)."""
 
 from __future__ import annotations
 
+import copy
+import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +17,7 @@ from protocol_api import open_context
 from protocol_api.errors import ProtocolError, UnsupportedAPIError
 from protocol_api.execute import EmbeddedContext
 from protocol_api.labware import Well
+from protocol_api.labware_definitions import get_definition
 from protocol_api.types import APIVersion
 
 
@@ -158,8 +162,20 @@ def test_a_mix_of_zero_repetitions_mixes_once_as_opentrons_does_and_says_so(
 
 
 def test_a_multi_channel_touches_the_walls_of_a_reservoir_well_around_its_centre(
-        ctx: EmbeddedContext) -> None:
-    reservoir = ctx.load_labware("nest_12_reservoir_15ml", 1)
+        tmp_path: Path) -> None:
+    # A custom reservoir that centres a multi-channel and allows touching its walls
+    # (Opentrons' own reservoirs disable touch_tip).
+    definition = copy.deepcopy(get_definition("nest_12_reservoir_15ml"))
+    definition["parameters"]["quirks"] = ["centerMultichannelOnWells"]
+    definition["parameters"]["loadName"] = "touchable_12_reservoir"
+    definition["namespace"] = "custom_beta"
+    (tmp_path / "touchable_12_reservoir.json").write_text(json.dumps(definition))
+    with open_context(api_version=(2, 13), labware_dirs=[str(tmp_path)]) as ctx:
+        multi_channel_touch(ctx)
+
+
+def multi_channel_touch(ctx: EmbeddedContext) -> None:
+    reservoir = ctx.load_labware("touchable_12_reservoir", 1)
     tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
     m300 = ctx.load_instrument("p300_multi_gen2", "right", tip_racks=[tips])
     m300.pick_up_tip()
