@@ -47,6 +47,7 @@ from .reducer import (
     CheckpointReached,
     EngineEvent,
     InterlockChanged,
+    ModuleWaitChanged,
     ProtocolFinished,
     ProtocolPaused,
     StepStarted,
@@ -309,7 +310,14 @@ class Engine:
     async def execute(self, entry: CommandEntry) -> None:
         """Run a command's motion plan (from where it was cut off) and record its effect."""
         cmd = entry.command
-        if isinstance(cmd, (c.LoadModule, c.ModuleCommand)):  # a device call or its wait
+        if isinstance(cmd, c.ModuleWait):  # nothing moves: a pause takes effect at once
+            self.dispatch(ModuleWaitChanged(True))
+            try:
+                await self.modules.execute(entry)
+            finally:
+                self.dispatch(ModuleWaitChanged(False))
+            return
+        if isinstance(cmd, (c.LoadModule, c.ModuleCommand)):  # a device call
             await self.modules.execute(entry)
             return
         if cmd.execution is c.Execution.WAIT:

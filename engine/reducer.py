@@ -87,6 +87,17 @@ class DelayEnded(EngineEvent):
     __slots__ = ()
 
 
+class ModuleWaitChanged(EngineEvent):
+    """The run began (``waiting``) or ended waiting for a module."""
+
+    __slots__ = ("waiting",)
+
+    waiting: bool
+
+    def __init__(self, waiting: bool) -> None:
+        object.__setattr__(self, "waiting", waiting)
+
+
 class InterlockChanged(EngineEvent):
     """An interlock became active or cleared."""
 
@@ -183,8 +194,9 @@ def _pause(state: RunState, request: PauseRequest) -> RunState:
             # an interlock that resumes by itself does not end.
             return replace(state, pending=request)
         return state
-    if request.immediate or state.delay is not None:
-        # Nothing moves during a delay, so even a deferred pause takes effect at once.
+    if request.immediate or state.delay is not None or state.module_wait:
+        # Nothing moves during a delay or a module's wait (a temperature, a profile), so
+        # even a deferred pause takes effect at once.
         return replace(state, pause=request, pending=None)
     if state.pending is not None:
         return state
@@ -208,6 +220,8 @@ def _reduce_engine_event(state: RunState, event: EngineEvent) -> RunState:
         return replace(state, delay=event.delay)
     if isinstance(event, DelayEnded):
         return replace(state, delay=None)
+    if isinstance(event, ModuleWaitChanged):
+        return replace(state, module_wait=event.waiting)
     if isinstance(event, InterlockChanged):
         return _interlock(state, event)
     if isinstance(event, RunFailing):

@@ -212,6 +212,26 @@ def test_pause_during_delay_keeps_the_deadline(run: ScriptedRun) -> None:
     assert run.clock.now() == pytest.approx(t0 + 60.0)
 
 
+def test_a_deferred_pause_during_a_module_wait_takes_effect_at_once(run: ScriptedRun) -> None:
+    # Nothing moves while the run waits for a temperature, as in a delay: a deferred pause
+    # was held until the wait ended (minutes; a whole profile), and resume was refused.
+    run.call(c.LoadModule("temp", "temperature", "temperatureModuleV2", "3", 84.0),
+             name="load_module")
+    run.settle()
+    t0 = run.clock.now()
+    run.clock.call_at(t0 + 10, lambda: run.engine.apply(Pause()))
+    outcome = run.call(c.SetTargetTemperature("temp", 4.0), c.WaitForTemperature("temp"),
+                       name="set_temperature")
+    assert run.status().status is Status.PAUSED
+    assert t0 + 10 < run.clock.now() < t0 + 20  # paused and parked, the module cooling
+    run.control.resume()
+    run.settle()
+    assert outcome.done.is_set()
+    reached = t0 + (23 - 4) / 0.035  # the plate cools on through the pause
+    assert run.clock.now() == pytest.approx(reached, abs=0.5)
+    assert run.engine.state.module_wait is False
+
+
 def test_skip_delay_while_paused_ends_it_and_stays_paused(run: ScriptedRun) -> None:
     t0 = run.clock.now()
     run.clock.call_at(t0 + 5, lambda: run.engine.apply(Pause(option="immediate")))
