@@ -142,13 +142,23 @@ class SimulatedTemperatureModule(SimulatedModule):
         return {}
 
     async def _wait(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        if self.track.target is not None:
+        beyond = False
+        target = self.track.target
+        if target is not None:
             deadline = self.track.reached_at()
             awaited = params.get("celsius")
             if awaited is not None:  # passed on the way to the target
                 deadline = min(deadline, self.track.passes_at(float(awaited)))
+                # Still on its way to a target short of the awaited temperature: the wait
+                # ends at the target (an OT-2's waits for ever).
+                now = self.clock.now()
+                beyond = (now < self.track.reached_at() and (target - self.track.temperature(
+                    now)) * (float(awaited) - target) > 0)
             await self._until(deadline)
-        return {"temperature": round(self.track.temperature(self.clock.now()), 3)}
+        result: dict[str, Any] = {"temperature": round(self.track.temperature(self.clock.now()), 3)}
+        if beyond:
+            result["awaited_beyond_target"] = True
+        return result
 
     async def _deactivate(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         self.track.set_target(self.clock.now(), None)

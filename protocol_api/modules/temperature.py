@@ -47,7 +47,14 @@ class TemperatureModuleContext(ModuleContext):
         first, as Opentrons' module does."""
         awaited = _whole(check_range("await_temperature: celsius", celsius, LOW_C, HIGH_C,
                                      "°C"))
-        self._call(c.WaitForTemperature(self.id, awaited))
+        result = self._call(c.WaitForTemperature(self.id, awaited))
+        if result.get("awaited_beyond_target"):
+            target = self._readings.get("target")
+            self._steps.warn(
+                f"await_temperature({awaited:g}): the module was on its way to {target:g} °C "
+                f"only, so the plate never reaches {awaited:g} °C; an OT-2 waits here for "
+                f"ever, labrun went on at {target:g} °C (await the target, or set "
+                f"{awaited:g} °C first)")
 
     @api_step("deactivate")
     def deactivate(self) -> None:

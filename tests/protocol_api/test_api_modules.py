@@ -430,6 +430,28 @@ ctx.comment("at 95")
     assert waits == [50.0, 95.0]
 
 
+def test_await_temperature_beyond_the_target_warns_that_an_ot2_waits_for_ever(
+        tmp_path: Path) -> None:
+    # Opentrons' module waits while heating until the plate is at 35 °C: never. Once the
+    # plate holds at its target, the same call returns at once there, and here no warning.
+    path = protocol_file(tmp_path, """
+t = ctx.load_module("temperature module gen2", 3)
+t.start_set_temperature(30)
+t.await_temperature(35)
+t.await_temperature(35)
+""", api="2.15")
+    run = simulate_file(path)
+    comments = [e["params"]["message"] for e in run.record.events
+                if e["event"] == "command" and e.get("type") == "comment"]
+    assert comments == [
+        f"warning: {path}:7: await_temperature(35): the module was on its way to 30 °C only, "
+        "so the plate never reaches 35 °C; an OT-2 waits here for ever, labrun went on at "
+        "30 °C (await the target, or set 35 °C first)"]
+    ramp = physics.TEMPERATURE_MODULE
+    assert summary(run)["duration_s"] == pytest.approx(
+        (30 - physics.AMBIENT_C) / ramp.heat_c_per_s, abs=1e-3)
+
+
 def test_temperatures_and_speeds_are_whole_as_opentrons_sends_them(tmp_path: Path) -> None:
     path = protocol_file(tmp_path, """
 t = ctx.load_module("temperature module gen2", 3)
