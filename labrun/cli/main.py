@@ -79,8 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
-_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO}
-"""A write that failed because the device is full, too large, or gone."""
+_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EBADF}
+"""A write that failed because the device is full, too large, or gone (or the stream
+was closed under labrun, by the protocol)."""
 
 
 def _quiet_protocol_threads() -> None:

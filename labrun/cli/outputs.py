@@ -45,6 +45,16 @@ def outputs_problem(protocol: str, outputs: dict[str, str | None]) -> str | None
     return None
 
 
+def is_standard_output(path: str) -> bool:
+    """True when ``path`` names the file standard output writes to (``/dev/stdout``, or
+    the file stdout is redirected to)."""
+    try:
+        stdout = os.fstat(1)
+    except OSError:  # closed
+        return False
+    return _identity(path) == (stdout.st_dev, stdout.st_ino)
+
+
 def _identity(path: str) -> tuple[int, int] | str:
     """What makes two paths one file: its device and inode if it exists, else the
     resolved path."""

@@ -20,7 +20,7 @@ from protocol_api.watchdog import DEFAULT_WATCHDOG_S, WATCHDOG_RANGE_S
 
 from . import history, rehearsal, setup_sheet
 from .closing import summary_lines
-from .outputs import outputs_problem
+from .outputs import is_standard_output, outputs_problem
 from .params import add_param_option
 from .report import TextLog, clock
 from .signals import Interrupts, abort_interrupted, interrupts_ignored
@@ -73,6 +73,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     # Said now, not after the run; and an output never replaces the protocol.
     problem = outputs_problem(args.file, {"the run record": args.record,
                                           "the deck picture": args.deck})
+    if problem is None and args.json and args.record and is_standard_output(args.record):
+        problem = (f"cannot write the run record {args.record}: it is standard output, "
+                   "which --json keeps for its one document; write the record to a file")
     if problem is not None:
         return _bad_input(args, problem, None)
     shortest, longest = WATCHDOG_RANGE_S
@@ -90,6 +93,9 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractContextManager[Any],
               interventions: list[rehearsal.Intervention], record_path: str | None) -> int:
+    # The streams labrun prints to, kept before the protocol runs: it may replace or close
+    # sys.stdout and sys.stderr (its own business), never labrun's results.
+    stdout, stderr = sys.stdout, sys.stderr
     loading = Interrupts()  # SIGTERM while the protocol loads: as Ctrl-C
     try:
         config = load_config(args.robot) if args.robot else default_config()
@@ -155,17 +161,20 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
             deck_svg.write(args.deck, sheet)
         except OSError as exc:  # the folder went away during the run: the log still prints
             deck_error = f"cannot write the deck picture {args.deck}: {exc.strerror or exc}"
-    if document is not None:
-        document.write(sys.stdout, {"setup": sheet})
-    elif log is not None:
-        out = sys.stdout
-        for line in setup_sheet.text(sheet):
-            out.write(line + "\n")
-        out.write("\nRun log\n")
-        log.write(out)
-        for line in summary_lines(summary, labels=log.labels):
-            out.write(line + "\n")
-    sys.stdout.flush()
+    sys.stdout, sys.stderr = stdout, stderr
+    try:
+        if document is not None:
+            document.write(stdout, {"setup": sheet})
+        elif log is not None:
+            for line in setup_sheet.text(sheet):
+                stdout.write(line + "\n")
+            stdout.write("\nRun log\n")
+            log.write(stdout)
+            for line in summary_lines(summary, labels=log.labels):
+                stdout.write(line + "\n")
+        stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader has had enough; the status still counts
+        sys.stdout = None  # nothing more to flush at exit
     ended = clock(float(summary.get("duration_s") or 0.0))
     for item in unplayed:  # a rehearsal that did not happen must not pass unnoticed
         print(f"warning: the rehearsed {item.describe()} did not happen: the run ended "
@@ -183,9 +192,9 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
         return INTERRUPTED_EXIT
     if Status(summary["status"]) not in SUCCESS:
         return FAILED_EXIT
-    if deck_error is not None:
+    if deck_error is not None:  # an output that cannot be written, as a full stdout
         print(f"error: {deck_error}", file=sys.stderr)
-        return BAD_INPUT_EXIT
+        return FAILED_EXIT
     return 0
 
 

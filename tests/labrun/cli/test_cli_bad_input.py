@@ -5,6 +5,7 @@ by the protocol.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -287,3 +288,55 @@ def run(ctx):
         code, _, err = signalled(path, [signal.SIGINT, signal.SIGTERM])
         assert code == 130
         assert err.splitlines()[-1].startswith("error: interrupted (Ctrl-C) at ")
+
+
+def test_a_reader_that_goes_away_does_not_hide_how_the_run_ended(tmp_path: Path) -> None:
+    # `labrun simulate FILE | head -1`: the results stop, the run's status and error do
+    # not (it exited 0 with nothing said, for a run that failed).
+    path = write(tmp_path, "def run(ctx):\n    ctx.comment('a')\n    raise ValueError('bad')\n")
+    process = subprocess.Popen([sys.executable, "-m", "labrun.cli.main", "simulate", str(path)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before labrun writes a line
+    err = process.stderr.read()
+    assert process.wait(WAIT_S) == 1
+    assert err.splitlines() == [f"error: {path}:7: ValueError: bad"]
+
+
+@pytest.mark.parametrize("swap", [
+    "sys.stdout = sys.stderr = open(os.devnull, 'w')",
+    "sys.stdout = None",
+])
+def test_a_protocol_that_replaces_the_output_streams_does_not_silence_labrun(
+        tmp_path: Path, swap: str) -> None:
+    # It printed nothing at all, not even the error.
+    path = write(tmp_path, f"def run(ctx):\n    {swap}\n    raise ValueError('bad')\n")
+    done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate", str(path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=WAIT_S)
+    assert done.returncode == 1
+    assert "Run log" in done.stdout and "status:              failed" in done.stdout
+    assert done.stderr.splitlines() == [f"error: {path}:7: ValueError: bad"]
+
+
+def test_a_protocol_that_closes_standard_output_gets_one_line(tmp_path: Path) -> None:
+    # It ended in an OSError traceback.
+    path = write(tmp_path, "def run(ctx):\n    os.close(1)\n")
+    done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate", str(path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=WAIT_S)
+    assert (done.returncode, done.stderr) == (
+        1, "error: cannot write the output: Bad file descriptor\n")
+
+
+def test_json_and_a_record_on_standard_output_are_refused(tmp_path: Path) -> None:
+    # The record's lines went into the JSON document (or overwrote it, redirected).
+    path = write(tmp_path, "def run(ctx):\n    ctx.comment('a')\n")
+    out = tmp_path / "out.json"
+    with out.open("w") as stdout:
+        done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate", str(path),
+                               "--json", "--record", "/dev/stdout"], cwd=ROOT, stdout=stdout,
+                              stderr=subprocess.PIPE, text=True, timeout=WAIT_S)
+    assert (done.returncode, done.stderr) == (
+        2, "error: cannot write the run record /dev/stdout: it is standard output, which "
+           "--json keeps for its one document; write the record to a file\n")
+    assert json.loads(out.read_text())["status"] == "failed"
