@@ -394,6 +394,7 @@ class ProtocolContext:
                         replace: bool = False) -> InstrumentContext:
         """Attach a pipette to a mount."""
         spec = get_pipette(instrument_name, self._api_version)
+        instrument_name = instrument_name.lower()  # any case, as Opentrons
         mount_name = Mount.parse(mount).value
         if self._mounts is not None and mount_name not in self._mounts:
             have = " and ".join(repr(m) for m in sorted(self._mounts)) or "none"
@@ -404,7 +405,7 @@ class ProtocolContext:
                 "pass replace=True to replace it")
         racks = tip_rack_list(tip_racks)
         instrument = InstrumentContext(self, spec, mount_name, racks,
-                                       requested_as=str(instrument_name))
+                                       requested_as=instrument_name)
         for rack in racks:
             instrument.check_tip_size(rack)  # its warning said under this call
         self._steps.send(c.LoadInstrument(
@@ -458,7 +459,13 @@ class ProtocolContext:
 
     @api_step("pause")
     def pause(self, msg: str | None = None) -> None:
-        """Park the robot and wait until someone resumes the run."""
+        """Park the robot and wait until someone resumes the run (the message: text or
+        None from apiLevel 2.14, as in Opentrons)."""
+        if msg is not None and not isinstance(msg, str):
+            if self._api_version >= ENGINE_CORE_API:
+                raise ProtocolError(f"pause: the message must be text or None, not {msg!r}; "
+                                    f"write ctx.pause(str(...))")
+            msg = str(msg)
         self._steps.send(c.WaitForResume(msg))
 
     @api_step("delay")

@@ -8,6 +8,7 @@ properties, liquid properties and nozzle geometry) into a small frozen ``Pipette
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -103,9 +104,15 @@ def pipette_names() -> tuple[str, ...]:
 
 def get_pipette(name: str, api_version: tuple[int, int] = MAX_API) -> PipetteSpec:
     """The spec of the pipette called ``name`` at ``api_version``, or an InstrumentError."""
+    given = name
+    name = name.lower() if isinstance(name, str) else name  # as Opentrons: any case
     if name not in OT2_PIPETTE_NAMES:
         known = ", ".join(OT2_PIPETTE_NAMES)
-        raise InstrumentError(f"unknown instrument {name!r}; the OT-2 pipettes are {known}")
+        close = difflib.get_close_matches(name, OT2_PIPETTE_NAMES, n=1) if isinstance(
+            name, str) else []
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise InstrumentError(f"unknown instrument {given!r}; {hint}the OT-2 pipettes are "
+                              f"{known}")
     return _spec(name, api_version)
 
 

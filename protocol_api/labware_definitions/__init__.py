@@ -81,6 +81,8 @@ def get_definition(
     close matches.
     """
     name = load_name.strip().lower() if isinstance(load_name, str) else load_name
+    if isinstance(version, str) and version.strip().isdigit():  # "1": Opentrons takes it
+        version = int(version)
     if not isinstance(name, str) or not name:
         raise LabwareNotFoundError(
             f"a labware load name must be a non-empty string, not {load_name!r}"

@@ -51,7 +51,10 @@ CASES: list[tuple[str, str, str]] = [
      "no labware definition named 'corning_96_wellplate_360ul_fla'; did you mean "
      "'corning_96_wellplate_360ul_flat'?"),
     ("unknown instrument", 'pass\nctx.load_instrument("p300_single_gen3", "right")',
-     "unknown instrument 'p300_single_gen3'; the OT-2 pipettes are p10_single, p10_multi, "),
+     "unknown instrument 'p300_single_gen3'; did you mean 'p300_single_gen2'? the OT-2 "
+     "pipettes are p10_single, p10_multi, "),
+    ("a pause message that is not text", "pass\nctx.pause(5)",  # as Opentrons from 2.14
+     "pause: the message must be text or None, not 5; write ctx.pause(str(...))"),
     ("a Flex pipette", 'pass\nctx.load_instrument("flex_8channel_1000", "right")',
      "unknown instrument 'flex_8channel_1000'; the OT-2 pipettes are p10_single"),
     ("unknown mount", 'pass\nctx.load_instrument("p20_single_gen2", "middle")',

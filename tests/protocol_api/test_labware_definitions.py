@@ -165,6 +165,9 @@ def test_an_explicit_version_and_namespace_are_honoured() -> None:
     assert newest >= 3
     d = get_definition("corning_96_wellplate_360ul_flat", "opentrons", newest)
     assert d["version"] == newest
+    # A version written as text, as Opentrons takes it (its parameters are coerced).
+    text = get_definition("corning_96_wellplate_360ul_flat", None, str(newest))  # type: ignore[arg-type]
+    assert text is d
 
 
 def test_definitions_are_read_once_and_shared() -> None:

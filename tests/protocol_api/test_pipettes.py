@@ -106,3 +106,7 @@ def test_volumes_keep_the_definitions_number_type_for_load_names_built_from_them
     # Library protocols load f"opentrons_96_tiprack_{pipette.max_volume}ul".
     assert f"{get_pipette('p300_single').max_volume}" == "300"
     assert f"{get_pipette('p20_single_gen2').max_volume}" == "20"
+
+
+def test_a_pipette_name_in_any_case_is_the_pipette_as_opentrons_takes_it() -> None:
+    assert get_pipette("P300_Single_GEN2").name == "p300_single_gen2"
