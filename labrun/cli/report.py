@@ -172,7 +172,7 @@ class TextLog:
         words = sentence(call.name, call.commands, self.labels)
         if self._keep_words:
             self.step_words.setdefault(self._step, words)
-        self.lines[call.index] = _stamp(call.t) + ("  " if call.nested else "") + words
+        self.lines[call.index] = _stamp(call.t) + ("  " if call.nested else "") + printable(words)
         if call.held is not None:  # its first lines, spooled: they go right after it
             self._spooled = (call.index, call.held)
 
@@ -259,7 +259,7 @@ class TextLog:
 
     def _add(self, t: float | None, text: str, *, nest: int = 0) -> None:
         self.lines.append((_stamp(t) if t is not None else " " * STAMP_WIDTH)
-                          + "  " * nest + text)
+                          + "  " * nest + printable(text))
 
 
 CALLS_OVER = frozenset({"finishing", "stopping", "aborting", "failing", "halting",
@@ -306,6 +306,17 @@ def _is_warning(kind: str, params: dict[str, Any], call: _Call | None) -> bool:
     """A warning labrun adds inside a protocol call (an option it ignores)."""
     return (kind == "comment" and call is not None and call.name != "comment"
             and str(params.get("message", "")).startswith("warning: "))
+
+
+_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))
+             if chr(code) not in "\t\n"}
+"""Control characters a protocol's text may hold, written as escapes: raw, an escape
+sequence or a carriage return in a pause message would rewrite the user's terminal."""
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: its control characters as ``\\xNN``."""
+    return text.translate(_CONTROLS) if not text.isprintable() else text
 
 
 def is_terminal(stream: Any) -> bool:

@@ -32,7 +32,7 @@ from .calls import (
     standard_definition,
     volume,
 )
-from .report import clock
+from .report import clock, printable
 
 Sheet = dict[str, Any]
 LIQUID = ("aspirate", "dispense")
@@ -345,7 +345,7 @@ def text(sheet: Sheet) -> list[str]:
             what = f"PAUSE, the run waits for you{message}"
         lines.append(f"    {clock(item['t']):>7}  step {item['step']}: {what}")
     lines.append(f"    {clock(total):>7}  end")
-    return lines
+    return [printable(line) for line in lines]  # labels and messages are the protocol's
 
 
 def _parameter(value: Any) -> str:

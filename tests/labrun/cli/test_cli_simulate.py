@@ -741,3 +741,19 @@ def test_a_record_to_stdout_goes_beside_the_log(tmp_path: Path) -> None:
     records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert records[0]["event"] == "run" and records[-1]["event"] == "summary"
     assert "\nRun log\n" in done.stdout and "status:              succeeded" in done.stdout
+
+
+def test_control_characters_in_a_protocols_text_are_printed_as_escapes(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Raw, an escape sequence or a carriage return rewrote the user's terminal.
+    path = write(tmp_path, '''
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            ctx.comment("red\\x1b[31m alert\\rover")
+            ctx.pause("swap\\x07 plates")
+        ''')
+    status, out, _ = simulate(capsys, str(path))
+    assert status == 0
+    assert "\x1b" not in out and "\r" not in out and "\x07" not in out
+    assert run_log(out)[-2:] == ["red\\x1b[31m alert\\x0dover", "Pausing: swap\\x07 plates"]
