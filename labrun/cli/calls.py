@@ -114,9 +114,10 @@ def is_module_call(kind: str) -> bool:
 
 
 def module_name(module: str) -> str:
-    """``the heaterShakerModuleV1 in slot 1`` for the module id ``heaterShakerModuleV1@1``."""
+    """``the Heater-Shaker Module GEN1 in slot 1`` for the module id
+    ``heaterShakerModuleV1@1``."""
     model, _, slot = module.partition("@")
-    return f"the {model} in slot {slot}" if slot else module
+    return f"the {module_display_name(model)} in slot {slot}" if slot else module
 
 
 def module_display_name(model: str) -> str:

@@ -531,7 +531,7 @@ def test_a_module_call_that_lifts_the_pipettes_first_is_one_call_in_the_log(
     log = [line.strip() for line in run_log(out)]
     shake = log.index("Heater shaker: set and wait for shake speed (rpm 500)")
     assert log[shake + 1:shake + 3] == [
-        "Lifting the pipettes clear of the heaterShakerModuleV1 in slot 1",
+        "Lifting the pipettes clear of the Heater-Shaker Module GEN1 in slot 1",
         "Heater shaker: set and wait for shake speed (rpm 500)"]
 
 
