@@ -115,9 +115,11 @@ class Modules:
     async def park(self) -> None:
         """The run parks: each device stops what must stop (a shaker) and holds the rest."""
         for module in self.loaded.values():
+            before = module.device.status().get("rpm") or 0.0
             await module.device.park()
-            self.engine.record.add("module_park", module=module.id,
-                                   status=dict(module.device.status()))
+            status = dict(module.device.status())
+            stopped = {"stopped_rpm": before} if before and not status.get("rpm") else {}
+            self.engine.record.add("module_park", module=module.id, status=status, **stopped)
 
     async def unpark(self) -> None:
         """The run resumes: each device back to what was set before the run moves on."""

@@ -246,6 +246,11 @@ class TextLog:
             self._add(t, f"interlock {event['name']} {state}")
         elif kind == "module_park":
             self._parked_modules[str(event["module"])] = t
+            rpm = event.get("stopped_rpm")
+            if rpm:
+                model, _, slot = str(event["module"]).partition("@")
+                self._add(t, f"{module_display_name(model)} in slot {slot}: stopped shaking "
+                             f"(at {rpm:g} rpm) while the run is paused")
         elif kind == "module_unpark":
             since = self._parked_modules.pop(str(event["module"]), None)
             status = event.get("status") or {}

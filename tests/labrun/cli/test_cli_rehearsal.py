@@ -208,9 +208,16 @@ def test_the_log_says_how_long_a_shaker_stood_still_for_a_pause(
     assert len(said) == 1
     assert said[0].endswith("Heater-Shaker Module GEN1 in slot 1: shaking again at 500 rpm; "
                             "it stood still for 2:30 while the run was paused")
+    # The pause says so when it stops the shaker, not only the resume.
+    stopped = [line for line in log if "stopped shaking" in line]
+    assert len(stopped) == 1 and stopped[0].endswith(
+        "Heater-Shaker Module GEN1 in slot 1: stopped shaking (at 500 rpm) while the run "
+        "is paused")
+    assert log.index(stopped[0]) < log.index(said[0])
     # Paused with nothing shaking: nothing to say.
     assert main(["simulate", str(protocol), "--at", "step=3:pause", "--at", "100:resume"]) == 0
-    assert "stood still" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "stood still" not in out and "stopped shaking" not in out
 
 
 def test_a_command_a_pause_cut_and_a_stop_ended_is_said_once_each_way(
