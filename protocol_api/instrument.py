@@ -742,6 +742,11 @@ class InstrumentContext:
     def _liquid_plan(self, name: str, volume: Any, source: Any, dest: Any, trash: bool,
                      kwargs: dict[str, Any]) -> InstrumentContext:
         opts = transfer_options(self, name, trash, kwargs, holds_tip=self._holds_tip)
+        if isinstance(volume, tuple) and self._first_time("gradient"):
+            self._steps.warn(f"{name}: a (first, last) volume gradient fails on Opentrons "
+                             "8.8.2's robot software (its run log cannot print a tuple of "
+                             "volumes), although its documentation describes it; give a list "
+                             "of volumes, one per well, to run there")
         actions: Iterator[tuple[str, tuple[Any, ...]]] = plan(self, volume, source, dest, opts)
         for method, args in actions:
             if method == "pick_up_tip" and self._holds_tip:
