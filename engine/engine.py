@@ -311,8 +311,15 @@ class Engine:
         """Run a command's motion plan (from where it was cut off) and record its effect."""
         cmd = entry.command
         if isinstance(cmd, c.ModuleWait):  # nothing moves: a pause takes effect at once
+            if isinstance(cmd, c.RunProfile):
+                await self.modules.start_profile(entry)  # not a wait: once, never cut off
             self.dispatch(ModuleWaitChanged(True))
             try:
+                if self.state.pending is not None and self.state.pause is None:
+                    # A pause asked for earlier in the step (while the target was set).
+                    self.dispatch(CheckpointReached())
+                    self._react(None)
+                    await aio.checkpoint_if_cancelled()
                 await self.modules.execute(entry)
             finally:
                 self.dispatch(ModuleWaitChanged(False))

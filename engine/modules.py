@@ -103,19 +103,30 @@ class Modules:
         if isinstance(cmd, c.ReadModule):
             result: Mapping[str, Any] = {}
         elif isinstance(cmd, c.RunProfile):
-            if entry.id not in self._profiles:  # started once; after a pause, waited for
-                await device.call("execute_profile", cmd.device_params())
-                self._profiles.add(entry.id)
+            await self.start_profile(entry)
             result = await device.call("wait_for_profile", {})
         else:
             result = await device.call(cmd.method, cmd.device_params())
         engine.book.set_status(entry, "completed",
                           result={**result, "module": dict(device.status())})
 
+    async def start_profile(self, entry: CommandEntry) -> None:
+        """Start the profile of ``entry`` (a ``RunProfile``) on its thermocycler, once:
+        after a pause it is only waited for."""
+        cmd = entry.command
+        assert isinstance(cmd, c.RunProfile)
+        module = self.loaded.get(cmd.module)
+        if module is None:
+            raise CommandError(f"{cmd.kind}: no module {cmd.module!r} is loaded")
+        if entry.id not in self._profiles:
+            self.engine.record.flush()  # what the module is about to do is on disk first
+            await module.device.call("execute_profile", cmd.device_params())
+            self._profiles.add(entry.id)
+
     async def park(self) -> None:
         """The run parks: each device stops what must stop (a shaker) and holds the rest."""
         for module in self.loaded.values():
-            before = module.device.status().get("rpm") or 0.0
+            before = module.device.status().get("target_rpm") or 0.0  # what it was set to
             await module.device.park()
             status = dict(module.device.status())
             stopped = {"stopped_rpm": before} if before and not status.get("rpm") else {}

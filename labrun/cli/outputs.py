@@ -4,8 +4,12 @@ and no output ever replaces the protocol it came from."""
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 from pathlib import Path
+from types import TracebackType
+from typing import TextIO
 
 from engine.record import is_stream
 
@@ -63,3 +67,48 @@ def _identity(path: str) -> tuple[int, int] | str:
     except OSError:
         return str(Path(path).resolve())
     return stat.st_dev, stat.st_ino
+
+
+class _Borrowed(io.TextIOBase):
+    """A stream a protocol writes to: it writes through to labrun's, and closing it only
+    flushes, so a protocol that closes ``sys.stdout`` closes nothing of labrun's."""
+
+    def __init__(self, target: TextIO) -> None:
+        self._target = target
+
+    def write(self, text: str) -> int:
+        return self._target.write(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+    def isatty(self) -> bool:
+        return self._target.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._target.encoding
+
+
+class ProtocolStreams:
+    """While a protocol loads or runs: ``sys.stdout`` and ``sys.stderr`` are borrowed
+    views of labrun's own (stdout goes to stderr with ``stdout_to_stderr``, as ``--json``
+    keeps stdout for its document), and whatever the protocol did to them, labrun's are
+    back afterwards. Reusable."""
+
+    def __init__(self, *, stdout_to_stderr: bool = False) -> None:
+        self.stdout, self.stderr = sys.stdout, sys.stderr
+        self._to_stderr = stdout_to_stderr
+
+    def __enter__(self) -> ProtocolStreams:
+        out = self.stderr if self._to_stderr else self.stdout
+        sys.stdout = _Borrowed(out) if out is not None else out
+        sys.stderr = _Borrowed(self.stderr)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        sys.stdout, sys.stderr = self.stdout, self.stderr

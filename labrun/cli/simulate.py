@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import sys
@@ -20,7 +19,7 @@ from protocol_api.watchdog import DEFAULT_WATCHDOG_S, WATCHDOG_RANGE_S
 
 from . import history, rehearsal, setup_sheet
 from .closing import summary_lines
-from .outputs import is_standard_output, outputs_problem
+from .outputs import ProtocolStreams, is_standard_output, outputs_problem
 from .params import add_param_option
 from .report import TextLog, clock
 from .signals import Interrupts, abort_interrupted, interrupts_ignored
@@ -64,8 +63,7 @@ def add_parser(commands: Any) -> None:
 def run_simulate(args: argparse.Namespace) -> int:
     """Simulate ``args.file``; return the exit status."""
     # With --json, stdout carries one JSON document: what the protocol prints goes to stderr.
-    protocol_output = (contextlib.redirect_stdout(sys.stderr) if args.json
-                       else contextlib.nullcontext())
+    protocol_output = ProtocolStreams(stdout_to_stderr=args.json)
     try:
         interventions = [rehearsal.parse(text) for text in args.at]
     except rehearsal.RehearsalError as exc:
@@ -91,11 +89,11 @@ def run_simulate(args: argparse.Namespace) -> int:
     return _simulate(args, protocol_output, interventions, args.record)
 
 
-def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractContextManager[Any],
+def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
               interventions: list[rehearsal.Intervention], record_path: str | None) -> int:
-    # The streams labrun prints to, kept before the protocol runs: it may replace or close
-    # sys.stdout and sys.stderr (its own business), never labrun's results.
-    stdout, stderr = sys.stdout, sys.stderr
+    # The streams labrun prints to: the protocol may replace or close sys.stdout and
+    # sys.stderr (its own business), never labrun's results.
+    stdout = protocol_output.stdout
     loading = Interrupts()  # SIGTERM while the protocol loads: as Ctrl-C
     try:
         config = load_config(args.robot) if args.robot else default_config()
@@ -161,7 +159,6 @@ def _simulate(args: argparse.Namespace, protocol_output: contextlib.AbstractCont
             deck_svg.write(args.deck, sheet)
         except OSError as exc:  # the folder went away during the run: the log still prints
             deck_error = f"cannot write the deck picture {args.deck}: {exc.strerror or exc}"
-    sys.stdout, sys.stderr = stdout, stderr
     try:
         if document is not None:
             document.write(stdout, {"setup": sheet})

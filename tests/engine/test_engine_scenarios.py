@@ -232,6 +232,26 @@ def test_a_deferred_pause_during_a_module_wait_takes_effect_at_once(run: Scripte
     assert run.engine.state.module_wait is False
 
 
+def test_a_pause_pending_when_a_module_wait_begins_is_taken_then(run: ScriptedRun) -> None:
+    # Asked for during the step's move (deferred: pending), it was held through the whole
+    # wait that followed in the same step (on a robot: set the target, then wait).
+    run.call(c.LoadModule("temp", "temperature", "temperatureModuleV2", "3", 84.0),
+             name="load_module")
+    run.settle()
+    t0 = run.clock.now()
+    run.clock.call_at(t0 + 0.1, lambda: run.engine.apply(Pause()))
+    outcome = run.call(c.MoveTo("left", (100.0, 100.0, 50.0)),
+                       c.SetTargetTemperature("temp", 4.0), c.WaitForTemperature("temp"),
+                       name="move and cool")
+    assert run.status().status is Status.PAUSED
+    assert run.clock.now() < t0 + 60  # paused as the wait began, the plate still cooling
+    assert not outcome.done.is_set()
+    run.control.resume()
+    run.settle()
+    assert outcome.done.is_set()
+    assert run.clock.now() == pytest.approx(t0 + (23 - 4) / 0.035, abs=30)
+
+
 def test_skip_delay_while_paused_ends_it_and_stays_paused(run: ScriptedRun) -> None:
     t0 = run.clock.now()
     run.clock.call_at(t0 + 5, lambda: run.engine.apply(Pause(option="immediate")))

@@ -307,6 +307,7 @@ def test_a_reader_that_goes_away_does_not_hide_how_the_run_ended(tmp_path: Path)
 @pytest.mark.parametrize("swap", [
     "sys.stdout = sys.stderr = open(os.devnull, 'w')",
     "sys.stdout = None",
+    "sys.stdout.close(); sys.stderr.close()",
 ])
 def test_a_protocol_that_replaces_the_output_streams_does_not_silence_labrun(
         tmp_path: Path, swap: str) -> None:
@@ -340,3 +341,18 @@ def test_json_and_a_record_on_standard_output_are_refused(tmp_path: Path) -> Non
         2, "error: cannot write the run record /dev/stdout: it is standard output, which "
            "--json keeps for its one document; write the record to a file\n")
     assert json.loads(out.read_text())["status"] == "failed"
+
+
+@pytest.mark.parametrize("json_option", [[], ["--json"]])
+def test_streams_a_protocol_swaps_or_closes_at_its_top_level_are_labruns_again(
+        tmp_path: Path, json_option: list[str]) -> None:
+    path = tmp_path / "protocol.py"
+    path.write_text('import sys\nmetadata = {"apiLevel": "2.15"}\nsys.stdout.close()\n'
+                    'sys.stderr = None\nraise ValueError("bad")\n\ndef run(ctx):\n    pass\n')
+    done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate", str(path),
+                           *json_option], cwd=ROOT, capture_output=True, text=True,
+                          timeout=WAIT_S)
+    assert (done.returncode, done.stderr) == (
+        2, f"error: {path}:5: the protocol's top level raised ValueError: bad\n")
+    if json_option:
+        assert json.loads(done.stdout)["error"].endswith("ValueError: bad")
