@@ -60,10 +60,10 @@ _UNSUPPORTED = {
 
 
 AXES = ("X", "Y", "Z", "A", "B", "C")
-MAX_DELAY_S = 86_400 * 999_999_999.0
-"""The longest delay: what Python's clock arithmetic counts (Opentrons' does no more)."""
 """The OT-2's axes as ``max_speeds`` names them: gantry X and Y, the left and right Z
 (Z, A) and the left and right plungers (B, C)."""
+MAX_DELAY_S = 86_400 * 999_999_999.0
+"""The longest delay: what Python's clock arithmetic counts (Opentrons' does no more)."""
 
 
 HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3,4}){1,2}")

@@ -821,17 +821,17 @@ class InstrumentContext:
             location = location.labware.as_well()
         if not isinstance(location, Well):
             raise ProtocolError(f"touch_tip: expected a Well, not {location!r}")
-        labware = location.parent
-        if labware.has_quirk("touchTipDisabled"):  # reservoirs, the trash: as an OT-2 does
-            if self._first_time(f"touch tip disabled in {id(labware)}"):
-                self._steps.warn(f"touch_tip skipped: the definition of {labware} on "
-                                 f"{labware.whereabouts} disables touching its walls (quirk "
-                                 "touchTipDisabled), and an OT-2 skips it too; the pipette "
-                                 "does not move")
-            return self
         for name, value in (("radius", radius), ("v_offset", v_offset), ("speed", speed)):
             if not is_number(value):
                 raise ProtocolError(f"touch_tip: {name} must be a number, not {value!r}")
+        labware = location.parent
+        if labware.has_quirk("touchTipDisabled"):  # reservoirs, the trash: as an OT-2 does
+            if self._first_time(f"touch tip disabled in {id(labware)}"):
+                self._steps.warn(f"touch_tip skipped: the definition of {labware.display_name} "
+                                 f"on {labware.whereabouts} disables touching its walls (quirk "
+                                 "touchTipDisabled), and an OT-2 skips it too; the pipette "
+                                 "does not move")
+            return self
         size_x = location.diameter if location.diameter is not None else location.length
         size_y = location.diameter if location.diameter is not None else location.width
         target = location.top(float(v_offset))

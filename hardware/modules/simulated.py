@@ -131,6 +131,8 @@ class SimulatedTemperatureModule(SimulatedModule):
     def __init__(self, name: str, clock: Clock, **kwargs: Any) -> None:
         super().__init__(name, clock, **kwargs)
         self.track = Track(physics.TEMPERATURE_MODULE, clock.now())
+        # A wait beyond the target that a pause cut off: when called again, it still is.
+        self._cut_beyond: float | None = None
 
     def handlers(self) -> Mapping[str, Handler]:
         return {"set_temperature": self._set, "wait_for_temperature": self._wait,
@@ -139,6 +141,7 @@ class SimulatedTemperatureModule(SimulatedModule):
     async def _set(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         celsius = _celsius(params, self.track.ramp, "set_temperature")
         self.track.set_target(self.clock.now(), celsius)
+        self._cut_beyond = None
         return {}
 
     async def _wait(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -152,9 +155,12 @@ class SimulatedTemperatureModule(SimulatedModule):
                 # Still on its way to a target short of the awaited temperature: the wait
                 # ends at the target (an OT-2's waits for ever).
                 now = self.clock.now()
-                beyond = (now < self.track.reached_at() and (target - self.track.temperature(
-                    now)) * (float(awaited) - target) > 0)
+                beyond = self._cut_beyond == float(awaited) or (
+                    now < self.track.reached_at()
+                    and (target - self.track.temperature(now)) * (float(awaited) - target) > 0)
+            self._cut_beyond = float(awaited) if beyond and awaited is not None else None
             await self._until(deadline)
+        self._cut_beyond = None
         result: dict[str, Any] = {"temperature": round(self.track.temperature(self.clock.now()), 3)}
         if beyond:
             result["awaited_beyond_target"] = True

@@ -21,7 +21,7 @@ from . import history, rehearsal, setup_sheet
 from .closing import summary_lines
 from .outputs import ProtocolStreams, is_standard_output, outputs_problem
 from .params import add_param_option
-from .report import TextLog, clock
+from .report import TextLog, clock, printable
 from .signals import Interrupts, abort_interrupted, interrupts_ignored
 from .simulating import wait_for_simulation
 
@@ -168,7 +168,7 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
             stdout.write("\nRun log\n")
             log.write(stdout)
             for line in summary_lines(summary, labels=log.labels):
-                stdout.write(line + "\n")
+                stdout.write(printable(line) + "\n")
         stdout.flush()
     except BrokenPipeError:  # `| head`: the reader has had enough; the status still counts
         sys.stdout = None  # nothing more to flush at exit
@@ -183,7 +183,7 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
 
             traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
         where = f"{summary['location']}: " if summary.get("location") else ""
-        print(f"error: {where}{summary.get('error')}", file=sys.stderr)
+        print(printable(f"error: {where}{summary.get('error')}"), file=sys.stderr)
     if interrupted:
         print(f"error: {summary.get('reason')}", file=sys.stderr)
         return INTERRUPTED_EXIT
@@ -208,5 +208,6 @@ def _bad_input(args: argparse.Namespace, message: str, location: str | None) -> 
         }
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    print(f"error: {location}: {message}" if location else f"error: {message}", file=sys.stderr)
+    print(printable(f"error: {location}: {message}" if location else f"error: {message}"),
+          file=sys.stderr)
     return BAD_INPUT_EXIT

@@ -56,8 +56,11 @@ def check_role(definition: Mapping[str, Any], *, adapter: bool,
     if adapter and "adapter" not in roles:
         raise LabwareDefinitionError(f"{name} is not an adapter; load it with load_labware")
     if not adapter and roles and "labware" not in roles and api_version >= (2, 14):
-        how = ("load it with load_adapter" if "adapter" in roles
-               else f"its definition allows it only as {', '.join(roles)}")
+        if "adapter" in roles:
+            how = ("load it with load_adapter" if api_version >= (2, 15)
+                   else "load it with load_adapter, from apiLevel 2.15")
+        else:
+            how = f"its definition allows it only as {', '.join(roles)}"
         raise LabwareDefinitionError(f"{name} is not defined as a normal labware; {how}")
 
 
@@ -81,7 +84,7 @@ def get_definition(
     close matches.
     """
     name = load_name.strip().lower() if isinstance(load_name, str) else load_name
-    if isinstance(version, str) and version.strip().isdigit():  # "1": Opentrons takes it
+    if isinstance(version, str) and version.strip().isdecimal():  # "1": Opentrons takes it
         version = int(version)
     if not isinstance(name, str) or not name:
         raise LabwareNotFoundError(

@@ -43,8 +43,9 @@ class TemperatureModuleContext(ModuleContext):
     @api_step("await_temperature")
     def await_temperature(self, celsius: float) -> None:
         """Wait until the plate has reached ``celsius`` on its way to its target (heating:
-        at or above it; cooling: at or below it), or the target itself, whichever comes
-        first, as Opentrons' module does."""
+        at or above it; cooling: at or below it), as Opentrons' module does; a ``celsius``
+        beyond the target is never reached (an OT-2 waits for ever): that is warned of,
+        and the wait ends at the target."""
         awaited = _whole(check_range("await_temperature: celsius", celsius, LOW_C, HIGH_C,
                                      "°C"))
         result = self._call(c.WaitForTemperature(self.id, awaited))

@@ -73,6 +73,9 @@ def test_a_protocol_loads_and_pipettes_from_labware_on_adapters(tmp_path: Path) 
      f"{ADAPTER} is not defined as a normal labware; load it with load_adapter"),
     ("2.15", f'ctx.load_adapter("{PLATE}", 1)', f"{PLATE} is not an adapter; load it with "
                                                "load_labware"),
+    ("2.14", f'ctx.load_labware("{ADAPTER}", 1)',  # load_adapter comes with 2.15
+     f"{ADAPTER} is not defined as a normal labware; load it with load_adapter, from "
+     "apiLevel 2.15"),
 ])
 def test_a_definition_loads_only_in_a_role_it_allows(tmp_path: Path, level: str, call: str,
                                                       message: str) -> None:
@@ -82,3 +85,10 @@ def test_a_definition_loads_only_in_a_role_it_allows(tmp_path: Path, level: str,
     summary = simulate_file(path).record.events[-1]
     assert (summary["status"], summary["error"], summary["location"]) == (
         "failed", message, f"{path}:4")
+
+
+def test_before_2_14_an_adapter_loads_as_a_labware_as_in_opentrons(tmp_path: Path) -> None:
+    path = tmp_path / "roles.py"
+    path.write_text(f'metadata = {{"apiLevel": "2.13"}}\n\ndef run(ctx):\n'
+                    f'    ctx.load_labware("{ADAPTER}", 1)\n')
+    assert simulate_file(path).record.events[-1]["status"] == "succeeded"

@@ -359,3 +359,21 @@ def test_distribute_ignores_the_old_disposal_vol_spelling(bench: Bench) -> None:
     bench.p300.distribute(50, bench.reservoir["A1"], bench.plate.rows()[0][:6],
                           disposal_vol=0)
     assert [v for kind, v, _ in bench.steps() if kind == "aspirate"] == [270, 70]
+
+
+def test_a_skipped_touch_tip_names_its_labware_once_before_2_14() -> None:
+    with open_at("2.13") as ctx:
+        bench = Bench(ctx)
+        bench.p300.pick_up_tip()
+        bench.p300.touch_tip(bench.reservoir["A1"])
+        warnings = [cmd.message for cmd in bench.commands() if isinstance(cmd, c.Comment)]
+        assert len(warnings) == 1
+        assert ("the definition of NEST 12 Well Reservoir 15 mL on slot 2 disables"
+                in warnings[0]), warnings
+
+
+def test_touch_tip_checks_its_numbers_before_it_is_skipped(bench: Bench) -> None:
+    # As Opentrons: a bad speed fails even where the touch itself would be skipped.
+    bench.p300.pick_up_tip()
+    with pytest.raises(ProtocolError, match="touch_tip: speed must be a number"):
+        bench.p300.touch_tip(bench.reservoir["A1"], speed="fast")  # type: ignore[arg-type]

@@ -247,3 +247,18 @@ def test_a_profile_of_a_hundred_million_cycles_is_planned_at_once() -> None:
     running = plan.at(plan.end - 1.0)
     assert running is not None
     assert (running[0].cycle, running[0].step, running[1]) == (10**12, 2, 95.0)
+
+
+def test_a_wait_beyond_the_target_says_so_also_when_called_again_after_a_pause() -> None:
+    async def scenario(clock: VirtualClock) -> list[Any]:
+        module = simulated_device("temperature", "temp", clock)
+        await module.call("set_temperature", {"celsius": 30})
+        with anyio.CancelScope() as scope:  # a pause cuts the wait off while heating
+            clock.call_at(10.0, scope.cancel)
+            await module.call("wait_for_temperature", {"celsius": 35})
+        await clock.sleep_until(300.0)  # paused past the ramp: the plate holds at 30 °C
+        again = await module.call("wait_for_temperature", {"celsius": 35})
+        later = await module.call("wait_for_temperature", {"celsius": 35})  # a new call
+        return [again.get("awaited_beyond_target"), later.get("awaited_beyond_target")]
+
+    assert run(scenario) == [True, None]
