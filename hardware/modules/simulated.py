@@ -276,6 +276,18 @@ class SimulatedThermocycler(SimulatedModule):
             self.block = Track(self.block.ramp, last.end, last.celsius)
             self.block.target, self.hold_s, self.profile = last.celsius, 0.0, None
 
+    async def deactivate(self) -> None:
+        """Stop or abort: a running profile ends, the block holding the step it was at
+        (as the serial driver's does); the heaters go off only when configured so."""
+        now = self.clock.now()
+        self._settle_profile(now)
+        running = self.profile.at(now) if self.profile else None
+        self._stop_profile(now)
+        if running is not None:
+            self.block.set_target(now, running[0].celsius)
+            self.hold_s = None
+        await super().deactivate()
+
     def _stop_profile(self, now: float) -> None:
         if self.profile:
             self.block = Track(self.block.ramp, now, self._block_temperature(now))

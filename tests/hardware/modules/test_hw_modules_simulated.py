@@ -262,3 +262,20 @@ def test_a_wait_beyond_the_target_says_so_also_when_called_again_after_a_pause()
         return [again.get("awaited_beyond_target"), later.get("awaited_beyond_target")]
 
     assert run(scenario) == [True, None]
+
+
+def test_a_stop_ends_a_running_profile_and_the_block_holds_its_step() -> None:
+    # It ran on after the run had stopped ("running profile" in the summary).
+    async def scenario(clock: VirtualClock) -> dict[str, Any]:
+        tc = simulated_device("thermocycler", "tc", clock)
+        steps = [{"celsius": 95, "hold_time_s": 30}, {"celsius": 55, "hold_time_s": 30}]
+        await tc.call("execute_profile", {"steps": steps, "repetitions": 10, "volume_ul": 20})
+        await clock.sleep_until(100.0)
+        await tc.deactivate()  # the run stopped
+        await clock.sleep_until(400.0)  # the profile would be in its fourth cycle
+        return dict(tc.status())
+
+    status = run(scenario)
+    assert status["status"] != "running profile" and status["profile_cycle"] is None
+    assert status["block_target"] in (95, 55) and status["block_temperature"] == status[
+        "block_target"]
