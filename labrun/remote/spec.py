@@ -50,6 +50,9 @@ class Param:
     doc: str
     required: bool = False
     choices: tuple[str, ...] = ()
+    # Left out, it picks a default item (the last one): an explicit null is refused, so
+    # that a client's None never removes what it did not name.
+    names_an_item: bool = False
 
 
 @frozen
@@ -73,8 +76,9 @@ class Endpoint:
 
 
 LOCK_KEY = Param("lock_key", "string", "the key the group was locked with")
-POS = Param("pos", "position", "an index (negative counts from the back), 'front' or 'back'")
-UID = Param("uid", "string", "an item's item_uid")
+POS = Param("pos", "position", "an index (negative counts from the back), 'front' or 'back'",
+            names_an_item=True)
+UID = Param("uid", "string", "an item's item_uid", names_an_item=True)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("status", "GET", "/api/status", "The manager's and the current run's status."),
@@ -236,6 +240,9 @@ def check_params(params: tuple[Param, ...], body: Mapping[str, Any]) -> dict[str
     values: dict[str, Any] = {}
     for param in params:
         value = body.get(param.name)
+        if value is None and param.names_an_item and param.name in body:
+            raise BadRequest(422, f"{param.name} is null; leave it out for the default, or "
+                                  f"give {param.doc}")
         if value is None:
             if param.required:
                 raise BadRequest(422, f"missing parameter {param.name!r}: {param.doc}")

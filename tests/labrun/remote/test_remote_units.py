@@ -70,6 +70,9 @@ def test_queue_positions() -> None:
     ("lock", b'{"environment": true}', 422, "missing parameter 'lock_key'"),
     ("lock", b'{"lock_key": "k", "queue": "yes"}', 422, "queue must be true or false"),
     ("queue_item_remove", b'{"pos": true}', 422, "pos must be an integer"),
+    # A client's None removed the last item.
+    ("queue_item_remove", b'{"uid": null}', 422, "uid is null; leave it out for the default"),
+    ("queue_item_remove", b'{"pos": null}', 422, "pos is null; leave it out for the default"),
     ("queue_item_remove", b'{"pos": "middle"}', 422,
      "pos must be an integer, 'front' or 'back', not 'middle'"),
     ("queue_item_add", b'{"item": {"name": "a.txt", "source": ""}}', 422, "ending in .py"),
