@@ -13,11 +13,13 @@ them. Each module keeps a timeline of the targets it was given, for the summary.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from hardware.config import ModuleConfig, RobotConfig
 from hardware.controller import HardwareFault
 from hardware.devices import Device
+from hardware.frozen import replace
 
 from . import commands as c
 from .core import EngineCore
@@ -47,6 +49,38 @@ def no_free_module(kind: str, model: str, slot: str, have: list[str]) -> str:
     return (f"load_module: this robot has no free {kind} module for {model} in slot "
             f"{slot}; its modules: {', '.join(have) or 'none'} (name them in the robot file "
             f"as [modules.<name>] with kind = \"{kind}\" and its port)")
+
+
+def modules_for(config: RobotConfig, needed: Iterable[Mapping[str, Any]], *, emulated: bool
+                ) -> tuple[RobotConfig, str | None]:
+    """The robot's configuration for a protocol whose simulation loaded the modules
+    ``needed`` (its ``loadModule`` events): on the emulator, with an emulated twin of each
+    module the robot file does not name; on a robot, the same, and what it lacks (the
+    first ``load_module`` it cannot bind, with its line), so that the run fails before
+    anything is connected or moved."""
+    have: dict[str, int] = {}
+    for module in config.modules.values():
+        have[module.kind] = have.get(module.kind, 0) + 1
+    added = dict(config.modules)
+    for event in needed:
+        params = event["params"]
+        kind = str(params["module_kind"])
+        if have.get(kind, 0) > 0:
+            have[kind] -= 1
+            continue
+        if not emulated:
+            where = f"{event['line']}: " if event.get("line") else ""
+            return config, where + no_free_module(
+                kind, str(params["model"]), str(params["slot"]),
+                sorted(f"{name} ({m.kind})" for name, m in config.modules.items()))
+        name = kind
+        while name in added:
+            name += "_"
+        added[name] = ModuleConfig(kind)
+    if len(added) == len(config.modules):
+        return config, None
+    return replace(config, modules=added), None
+
 
 
 class Modules:

@@ -29,16 +29,15 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from engine.modules import no_free_module
+from engine.modules import modules_for
 from engine.record import Event
 from engine.run import Run
 from engine.state import Status
 from engine.status import RunStatusReport
 from hardware.clock import RealClock, speed_problem
-from hardware.config import ConfigError, ModuleConfig, RobotConfig, load_config
+from hardware.config import ConfigError, RobotConfig, load_config
 from hardware.controller import HardwareFault, MotionController
 from hardware.factory import EMULATOR_DIALECTS, emulator_config
-from hardware.frozen import replace
 from hardware.gcode import GcodeController
 from hardware.robot import Robot, open_robot
 from protocol_api.errors import ParameterError, ProtocolError
@@ -137,7 +136,7 @@ def run_run(args: argparse.Namespace) -> int:
             if isinstance(verdict, int):
                 return verdict
             progress, needed = verdict
-            config, missing = _modules_for(config, needed, emulate is not None)
+            config, missing = modules_for(config, needed, emulated=emulate is not None)
             if missing is not None:
                 print(f"error: {missing}", file=sys.stderr)
                 print("nothing was connected or moved", file=sys.stderr)
@@ -173,37 +172,6 @@ def _robot(args: argparse.Namespace) -> tuple[RobotConfig, str | None]:
         dialect = args.dialect or "grbl"
         config = emulator_config(dialect)
     return config, dialect
-
-
-def _modules_for(config: RobotConfig, needed: list[Event], emulated: bool
-                 ) -> tuple[RobotConfig, str | None]:
-    """The robot's configuration for a protocol whose simulation loaded the modules
-    ``needed`` (its ``loadModule`` events): on the emulator, with an emulated twin of each
-    module the robot file does not name; on a robot, the same, and what it lacks (the
-    first ``load_module`` it cannot bind, with its line), so that the run fails before
-    anything is connected or moved."""
-    have: dict[str, int] = {}
-    for module in config.modules.values():
-        have[module.kind] = have.get(module.kind, 0) + 1
-    added = dict(config.modules)
-    for event in needed:
-        params = event["params"]
-        kind = str(params["module_kind"])
-        if have.get(kind, 0) > 0:
-            have[kind] -= 1
-            continue
-        if not emulated:
-            where = f"{event['line']}: " if event.get("line") else ""
-            return config, where + no_free_module(
-                kind, str(params["model"]), str(params["slot"]),
-                sorted(f"{name} ({m.kind})" for name, m in config.modules.items()))
-        name = kind
-        while name in added:
-            name += "_"
-        added[name] = ModuleConfig(kind)
-    if len(added) == len(config.modules):
-        return config, None
-    return replace(config, modules=added), None
 
 
 def _simulate_first(args: argparse.Namespace, config: RobotConfig

@@ -19,6 +19,7 @@ from typing import Any
 
 from attrs import define
 
+from engine.modules import modules_for
 from engine.state import Status
 from hardware.config import RobotConfig
 from protocol_api.errors import ProtocolError
@@ -123,10 +124,13 @@ def store_item(workdir: Path, upload: dict[str, Any], user: str | None) -> Queue
 def simulate_source(source: ProtocolSource, name: str, directory: Path,
                     labware_dir: Path | None, config: RobotConfig,
                     timeout: float = SIMULATION_TIMEOUT,
-                    watchdog_s: float = DEFAULT_WATCHDOG_S) -> str | None:
+                    watchdog_s: float = DEFAULT_WATCHDOG_S, *,
+                    fixed_modules: bool = False) -> str | None:
     """Simulate a loaded protocol to its end on a virtual clock, as ``labrun simulate``
     does (with its watchdog: a ``run`` stuck in its own code fails with its line); why it
-    cannot run (naming the uploaded file and line), or None.
+    cannot run (naming the uploaded file and line), or None. With ``fixed_modules`` (a
+    robot or an emulator, not a simulation) a module the robot file does not name is a
+    reason too: the run would fail at that ``load_module``.
 
     Runs the protocol: only a worker process calls it (``worker.work``).
     """
@@ -146,6 +150,12 @@ def simulate_source(source: ProtocolSource, name: str, directory: Path,
         run.close()
     summary = run.record.events[-1]
     status = Status(summary["status"])
+    if status in (Status.SUCCEEDED, Status.STOPPED) and fixed_modules:
+        needed = [e for e in run.record.events if e["event"] == "command"
+                  and e.get("type") == "loadModule" and e.get("status") == "queued"]
+        missing = modules_for(config, needed, emulated=False)[1]
+        if missing is not None:
+            return as_uploaded(directory, missing)
     if status in (Status.SUCCEEDED, Status.STOPPED):
         # steps, estimate, deck: the live page's; unless the item was removed meanwhile
         with contextlib.suppress(FileNotFoundError):

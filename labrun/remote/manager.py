@@ -295,7 +295,8 @@ class RunManager:
             return refused(f"cannot store the protocol file: {exc}")
         try:  # loaded and simulated in a worker process, never here
             queued.info = await self.checker.check(queued.path, queued.labware_dir,
-                                                   self.robot.config)
+                                                   self.robot.config,
+                                                   fixed_modules=not self.robot.simulating)
         except CheckFailed as exc:
             queued.discard()
             raise BadRequest(422, f"the protocol cannot run: {exc}") from None
@@ -515,7 +516,8 @@ class RunManager:
                            robot: Robot | SupervisedRobot) -> str | None:
         """Why ``item`` can no longer run (its worker's words), or None."""
         try:
-            await self.checker.check(item.path, item.labware_dir, robot.config)
+            await self.checker.check(item.path, item.labware_dir, robot.config,
+                                     fixed_modules=not robot.simulating)
         except CheckFailed as exc:
             return str(exc)
         return None

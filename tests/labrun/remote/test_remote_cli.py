@@ -195,6 +195,11 @@ def test_a_port_in_use_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "cannot serve on 127.0.0.1" in capsys.readouterr().err
 
 
+TEMPERATURE = (
+    'metadata = {"apiLevel": "2.15"}\n\ndef run(ctx):\n'
+    '    ctx.load_module("temperature module gen2", 3).set_temperature(4)\n')
+
+
 @pytest.mark.skipif(importlib.util.find_spec("hardware.factory") is None
                     or importlib.util.find_spec("hardware.threaded") is None,
                     reason="this labrun has no hardware factory yet")
@@ -219,6 +224,13 @@ def test_emulated_robot_runs_the_queue_over_a_real_socket(run_worker: bool) -> N
             assert result["exit_status"] == "succeeded"
             client.sim_interlock("door", True)
             assert client.wait_for(lambda s: s["interlocks"] == ["door"], timeout=WAIT)
+            # A module the robot file does not name is refused when it is added (it was
+            # taken, then failed the run at its load_module, stopping the queue).
+            with pytest.raises(HTTPClientError, match="422") as refused:
+                client.queue_item_add(item={"name": "temp.py", "source": TEMPERATURE})
+            assert "temp.py:4: load_module: this robot has no free temperature module" in str(
+                refused.value)
+            assert client.queue_get()["items"] == []
             client.close()
     finally:
         robot.close()
