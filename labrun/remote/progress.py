@@ -278,8 +278,10 @@ class RunProgress:
         kind, status = event["event"], event.get("status")
         if kind == "status" and status == "running" and self.started is None:
             plan = self.plan
-            about = (f", {plan.steps} steps, about {clock(plan.duration_s * self._rate)}"
-                     if plan is not None else "")
+            about = ""
+            if plan is not None:
+                about = (f", {plan.steps} steps, about "
+                         f"{clock(self._wall_s(plan, 0.0, plan.duration_s))}")
             return f"run {self.name}: started{about}"
         if kind == "status" and status == "paused":
             where = f" at step {self.index + 1}" if self.index is not None else ""
@@ -372,7 +374,7 @@ class RunProgress:
             "elapsed_s": round(elapsed, 1),
             "left_s": left,
             "step_left_s": step_left,
-            "estimated_s": round(plan.duration_s * self._rate, 1) if plan else None,
+            "estimated_s": round(self._wall_s(plan, 0.0, plan.duration_s), 1) if plan else None,
             "call": self.call if self.ended is None else None,
             "line": self.line,
             "error": self.error,

@@ -202,6 +202,8 @@ def test_a_delay_counts_its_own_length_in_time_left_whatever_the_pace_of_the_mov
     assert later["left_s"] == pytest.approx(500 + 3 * rest_moves, abs=0.5)
     assert later["step_left_s"] == pytest.approx(500, abs=0.5)
     assert moves_s > 30
+    # The whole run's estimate likewise: the delay at its own length (it was scaled too).
+    assert later["estimated_s"] == pytest.approx(600 + 3 * moves_s, abs=1.0)
 
 
 def test_the_terminal_says_why_a_run_that_succeeded_stops_the_queue() -> None:
