@@ -313,11 +313,9 @@ class Engine:
         if isinstance(cmd, c.ModuleWait):  # nothing moves: a pause takes effect at once
             if isinstance(cmd, c.RunProfile):
                 await self.modules.start_profile(entry)  # not a wait: once, never cut off
-            self.dispatch(ModuleWaitChanged(True))
+            self.dispatch(ModuleWaitChanged(True))  # takes a pending pause (the reducer)
             try:
-                if self.state.pending is not None and self.state.pause is None:
-                    # A pause asked for earlier in the step (while the target was set).
-                    self.dispatch(CheckpointReached())
+                if self.state.pause is not None:
                     self._react(None)
                     await aio.checkpoint_if_cancelled()
                 await self.modules.execute(entry)

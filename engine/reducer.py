@@ -221,6 +221,10 @@ def _reduce_engine_event(state: RunState, event: EngineEvent) -> RunState:
     if isinstance(event, DelayEnded):
         return replace(state, delay=None)
     if isinstance(event, ModuleWaitChanged):
+        if event.waiting and state.pending is not None and state.pause is None:
+            # Nothing moves while it waits: a pause asked for earlier in the step (while
+            # the target was set) is taken now, as one asked for during the wait is.
+            return replace(state, module_wait=True, pause=state.pending, pending=None)
         return replace(state, module_wait=event.waiting)
     if isinstance(event, InterlockChanged):
         return _interlock(state, event)
