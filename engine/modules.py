@@ -82,7 +82,6 @@ def modules_for(config: RobotConfig, needed: Iterable[Mapping[str, Any]], *, emu
     return replace(config, modules=added), None
 
 
-
 class Modules:
     """The modules of one run and the robot's devices they are bound to."""
 

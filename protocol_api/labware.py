@@ -727,7 +727,6 @@ class TrashBin(Labware):
         return self.first_well().top().move(Point(x, y, z))
 
 
-
 BIN_HAS_NO_WELLS = ("from apiLevel 2.16 the fixed trash is a trash bin, as in Opentrons, "
                     "with no wells to name; give ctx.fixed_trash itself (drop_tip, "
                     "dispense, blow_out and move_to take it)")

@@ -85,6 +85,10 @@ class ProfilePlan:
         if steps and repetitions > 1:
             self._later = _cycle(ramp, steps[-1].celsius, steps, 2, self._first[-1].end)
             self._period = self._later[-1].end - self._later[0].start
+        # Where each step of the two cycles ends, for a bisection (the later cycle's as
+        # offsets into it, the same in every cycle).
+        self._first_ends = [step.end for step in self._first]
+        self._later_ends = [step.end - self._later[0].start for step in self._later]
 
     def __bool__(self) -> bool:
         return self.repetitions > 0
@@ -107,13 +111,13 @@ class ProfilePlan:
         if not self or now < self._first[0].start or now >= self.end:
             return None
         if now < self._first[-1].end:
-            index = bisect.bisect_right([step.end for step in self._first], now)
+            index = bisect.bisect_right(self._first_ends, now)
             before = self._first[index - 1].celsius if index else self.start_celsius
             return self._first[index], before
         later_start = self._later[0].start
         cycles = min(int((now - later_start) // self._period), self.repetitions - 2)
         shift = cycles * self._period
-        index = bisect.bisect_right([step.end + shift for step in self._later], now)
+        index = bisect.bisect_right(self._later_ends, now - later_start - shift)
         index = min(index, len(self._later) - 1)
         before = self._later[index - 1].celsius if index else self._later[-1].celsius
         return _shifted(self._later[index], cycles + 2, cycles, self._period), before

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from protocol_api.api_level import ADAPTER_API, ENGINE_CORE_API
 from protocol_api.errors import LabwareDefinitionError, LabwareNotFoundError
 from protocol_api.loader import MAX_API
 
@@ -55,9 +56,9 @@ def check_role(definition: Mapping[str, Any], *, adapter: bool,
     name = definition["parameters"]["loadName"]
     if adapter and "adapter" not in roles:
         raise LabwareDefinitionError(f"{name} is not an adapter; load it with load_labware")
-    if not adapter and roles and "labware" not in roles and api_version >= (2, 14):
+    if not adapter and roles and "labware" not in roles and api_version >= ENGINE_CORE_API:
         if "adapter" in roles:
-            how = ("load it with load_adapter" if api_version >= (2, 15)
+            how = ("load it with load_adapter" if api_version >= ADAPTER_API
                    else "load it with load_adapter, from apiLevel 2.15")
         else:
             how = f"its definition allows it only as {', '.join(roles)}"

@@ -212,13 +212,18 @@ def test_pause_during_delay_keeps_the_deadline(run: ScriptedRun) -> None:
     assert run.clock.now() == pytest.approx(t0 + 60.0)
 
 
-def test_a_deferred_pause_during_a_module_wait_takes_effect_at_once(run: ScriptedRun) -> None:
-    # Nothing moves while the run waits for a temperature, as in a delay: a deferred pause
-    # was held until the wait ended (minutes; a whole profile), and resume was refused.
+def load_temperature_module(run: ScriptedRun) -> float:
+    """Load a temperature module (id ``temp``); the clock's time after."""
     run.call(c.LoadModule("temp", "temperature", "temperatureModuleV2", "3", 84.0),
              name="load_module")
     run.settle()
-    t0 = run.clock.now()
+    return run.clock.now()
+
+
+def test_a_deferred_pause_during_a_module_wait_takes_effect_at_once(run: ScriptedRun) -> None:
+    # Nothing moves while the run waits for a temperature, as in a delay: a deferred pause
+    # was held until the wait ended (minutes; a whole profile), and resume was refused.
+    t0 = load_temperature_module(run)
     run.clock.call_at(t0 + 10, lambda: run.engine.apply(Pause()))
     outcome = run.call(c.SetTargetTemperature("temp", 4.0), c.WaitForTemperature("temp"),
                        name="set_temperature")
@@ -235,10 +240,7 @@ def test_a_deferred_pause_during_a_module_wait_takes_effect_at_once(run: Scripte
 def test_a_pause_pending_when_a_module_wait_begins_is_taken_then(run: ScriptedRun) -> None:
     # Asked for during the step's move (deferred: pending), it was held through the whole
     # wait that followed in the same step (on a robot: set the target, then wait).
-    run.call(c.LoadModule("temp", "temperature", "temperatureModuleV2", "3", 84.0),
-             name="load_module")
-    run.settle()
-    t0 = run.clock.now()
+    t0 = load_temperature_module(run)
     run.clock.call_at(t0 + 0.1, lambda: run.engine.apply(Pause()))
     outcome = run.call(c.MoveTo("left", (100.0, 100.0, 50.0)),
                        c.SetTargetTemperature("temp", 4.0), c.WaitForTemperature("temp"),

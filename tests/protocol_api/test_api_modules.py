@@ -30,6 +30,12 @@ from protocol_api.modules import (
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bead_cleanup.py"
 
 
+def comment_messages(run: Run) -> list[str]:
+    """The messages of the run's comments (its warnings among them), in order."""
+    return [e["params"]["message"] for e in run.record.events
+            if e["event"] == "command" and e.get("type") == "comment"]
+
+
 def summary(run: Run) -> dict[str, Any]:
     event = run.record.events[-1]
     assert event["event"] == "summary"
@@ -400,8 +406,7 @@ def test_a_heater_shaker_set_below_room_temperature_warns_and_holds_the_room(
     path = protocol_file(tmp_path, 'hs = ctx.load_module("heaterShakerModuleV1", 1)\n'
                          "hs.set_and_wait_for_temperature(10)", "2.25")
     run = simulate_file(path)
-    comments = [e["params"]["message"] for e in run.record.events
-                if e["event"] == "command" and e.get("type") == "comment"]
+    comments = comment_messages(run)
     assert comments == [
         f"warning: {path}:6: set_and_wait_for_temperature: 10 °C is below room temperature; "
         "the heater-shaker only heats, so the plate stays at room temperature"]
@@ -441,8 +446,7 @@ t.await_temperature(35)
 t.await_temperature(35)
 """, api="2.15")
     run = simulate_file(path)
-    comments = [e["params"]["message"] for e in run.record.events
-                if e["event"] == "command" and e.get("type") == "comment"]
+    comments = comment_messages(run)
     assert comments == [
         f"warning: {path}:7: await_temperature(35): the module was on its way to 30 °C only, "
         "so the plate never reaches 35 °C; an OT-2 waits here for ever, labrun went on at "
