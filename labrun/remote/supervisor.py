@@ -392,11 +392,11 @@ class SupervisedRun:
         """Nothing to do: the worker hands over every event."""
 
     def report(self) -> dict[str, Any]:
-        """The run's last status report, its delay counted down since, its outcome naming
-        the item's files as uploaded."""
+        """The run's last status report, its delay counted down since (paused too: time
+        keeps running in a pause), its outcome naming the item's files as uploaded."""
         data = dict(self._report)
         delay = data.get("delay")
-        if delay is not None and not delay.get("skipped") and data["status"] == "running":
+        if delay is not None and not delay.get("skipped"):
             elapsed = (time.monotonic() - self._received) * self._robot.speed
             data["delay"] = {**delay, "remaining_s": round(
                 max(0.0, float(delay["remaining_s"]) - elapsed), 6)}

@@ -168,11 +168,11 @@ class Served:
 
 
 @contextmanager
-def serving(gates: Gates, *, run_worker: bool = False,
-            record_dir: str | None = None) -> Iterator[Served]:
-    """A server on a loopback port over the simulated robot at ``SPEED``, its runs held
-    by ``gates``: in this process, or (``run_worker``) in a run worker process; each run's
-    record in ``record_dir``, if given."""
+def serving(gates: Gates, *, run_worker: bool = False, record_dir: str | None = None,
+            port: int = 0, token: str | None = None) -> Iterator[Served]:
+    """A server on a loopback port (any free one unless ``port``) over the simulated robot
+    at ``SPEED``, its runs held by ``gates``: in this process, or (``run_worker``) in a run
+    worker process; each run's record in ``record_dir``, if given."""
     robot: Robot | SupervisedRobot
     if run_worker:
         robot = SupervisedRobot.start(RobotSpec(default_config(), speed=SPEED))
@@ -181,7 +181,7 @@ def serving(gates: Gates, *, run_worker: bool = False,
     manager = RunManager(robot, emergency_lock_key="EMERGENCY", record_dir=record_dir)
     gates.watch(manager)
     try:
-        with start_server(manager) as handle:
+        with start_server(manager, port=port, token=token) as handle:
             server = Served(handle, robot)
             try:
                 yield server

@@ -226,3 +226,64 @@ def test_the_queue_is_stopped_from_the_page_after_the_run_going_now(
     expect(page.locator("#outcome")).to_have_text("Last run succeeded", timeout=MS)
     status = served.client.status()
     assert status["items_in_queue"] == 1 and status["manager_state"] == "idle"
+
+
+def _seconds(clock: str) -> int:
+    """``1:02:03`` or ``2:03`` as seconds."""
+    total = 0
+    for part in clock.split(":"):
+        total = total * 60 + int(part)
+    return total
+
+
+def test_a_delay_counts_down_on_the_page_between_events_paused_too(
+        served: Served, gates: Gates, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    served.client.queue_item_add(item('ctx.delay(minutes=1440, msg="soak")', "soak.py"))
+    page.clock.install()  # the page's timers and performance.now, moved on by the test
+    page.goto(served.handle.token_url)
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    page.click("#b-start")
+    delay = page.locator("#delay")
+    expect(delay).to_contain_text("left (soak)", timeout=MS)
+    figures = page.locator("#figures")
+    percent = re.compile(r"step 5 of 5 · (\d+) % · .*")
+    start = int(percent.fullmatch(figures.inner_text())[1])  # type: ignore[index]
+    page.clock.run_for(864_000)  # half the delay (at the robot speed: 14:24 of 28:48)
+    assert int(percent.fullmatch(figures.inner_text())[1]) >= start + 45  # type: ignore[index]
+    for paused in (False, True):
+        if paused:  # time keeps running in a pause: so does the delay
+            assert served.client.re_pause("immediate")["success"]
+            expect(page.locator("#state")).to_have_text("paused", timeout=MS)
+        left = re.compile(r"delay: ([\d:]+) left \(soak\)")
+        before = _seconds(left.fullmatch(delay.inner_text())[1])  # type: ignore[index]
+        page.clock.run_for(120_000)  # two minutes on the page's clock, no event between
+        after = _seconds(left.fullmatch(delay.inner_text())[1])  # type: ignore[index]
+        assert 118 <= before - after <= 122, (paused, before, after)
+
+
+def test_a_server_gone_is_said_and_offers_nothing_and_its_run_is_history_once_back(
+        gates: Gates, page: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    with serving(gates, record_dir=str(tmp_path)) as first:
+        first.client.queue_item_add(PLATE)
+        page.goto(first.handle.token_url)
+        expect(page.locator("#link")).to_have_text("live", timeout=MS)
+        page.click("#b-start")
+        gates.reached("held")
+        expect(page.locator("#call")).to_contain_text("Transferring", timeout=MS)
+        expect(page.locator("#b-pause")).to_be_enabled()
+        port, token = first.handle.port, first.handle.token
+    expect(page.locator("#state")).to_have_text("no answer from the server", timeout=MS)
+    expect(page.locator("#link")).to_have_text("reconnecting…")
+    expect(page.locator("button:enabled")).to_have_count(0)  # nothing it could carry out
+    with serving(gates, record_dir=str(tmp_path), port=port, token=token):
+        expect(page.locator("#link")).to_have_text("live", timeout=MS)
+        expect(page.locator("#state")).to_have_text("idle", timeout=MS)
+        expect(page.locator("#outcome")).to_contain_text("Last run plate.py ")
+        expect(page.locator("#call")).to_have_text("")  # not the old run's step
+        expect(page.locator("#figures")).to_have_text("")
+        expect(page.locator("#comments li")).to_have_count(0)
+        expect(page.locator("#deck .done")).to_have_count(0)

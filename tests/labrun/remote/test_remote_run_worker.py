@@ -222,3 +222,27 @@ def test_an_accepted_action_s_status_reaches_the_server_before_its_answer() -> N
         go_on.set()
         run.close()
         robot.close()
+
+
+@pytest.mark.parametrize("status", ["running", "pausing", "paused"])
+def test_a_delay_s_time_left_counts_down_between_reports_paused_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: str) -> None:
+    """Time keeps running in a pause: the worker reports a delay once, the server counts
+    it down at the robot clock's speed until the next report, whatever the status."""
+    from types import SimpleNamespace
+
+    from labrun.remote import supervisor
+
+    now = [100.0]
+    monkeypatch.setattr(supervisor, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    run, _, _ = _dead_worker_run(tmp_path, WRITTEN, sent=2)
+    run._robot = SimpleNamespace(speed=2.0)
+    delay = {"message": "soak", "seconds": 30.0, "remaining_s": 25.0, "skipped": False}
+    run.on_report({"status": status, "delay": delay})
+    now[0] += 4.0
+    assert run.report()["delay"]["remaining_s"] == 17.0
+    now[0] += 40.0
+    assert run.report()["delay"]["remaining_s"] == 0.0
+    run.on_report({"status": status, "delay": {**delay, "skipped": True}})
+    now[0] += 4.0
+    assert run.report()["delay"]["remaining_s"] == 25.0  # skipped: nothing to count
