@@ -25,7 +25,6 @@ from .errors import (
     InstrumentError,
     ProtocolError,
     SlotOccupiedError,
-    UnsupportedAPIError,
     UnsupportedNameError,
 )
 from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
@@ -42,7 +41,6 @@ if TYPE_CHECKING:  # imported by the first load_module: most protocols load none
     from .parameters import Parameters
 
 _UNSUPPORTED = {
-    "load_labware_from_definition": "loading labware from a definition object",
     "load_trash_bin": "trash bins (the OT-2 fixed trash is always loaded)",
     "load_waste_chute": "waste chutes",
     "move_labware": "moves of labware",
@@ -295,11 +293,21 @@ class ProtocolContext:
         """Load an adapter into a deck slot; load labware on it with its ``load_labware``."""
         return self._load(load_name, location, None, namespace, version, adapter=True)
 
-    def _load(self, load_name: str, location: int | str, label: str | None,
-              namespace: str | None, version: int | None, adapter: bool = False) -> Labware:
+    @api_step("load_labware")  # a load as any other, in the log and the record
+    def load_labware_from_definition(self, labware_def: Mapping[str, Any],
+                                     location: int | str, label: str | None = None) -> Labware:
+        """Load a labware from its definition (a dict, as a labware JSON file holds it)
+        into a deck slot."""
+        validate_definition(labware_def)
+        return self._load(labware_def, location, label, None, None)
+
+    def _load(self, load_name: str | Mapping[str, Any], location: int | str,
+              label: str | None, namespace: str | None, version: int | None,
+              adapter: bool = False) -> Labware:
         slot = self._deck.check_free(location)
-        definition = get_definition(load_name, namespace, version, extra_dirs=self._labware_dirs,
-                                    api_version=self._api_version)
+        definition = load_name if not isinstance(load_name, str) else get_definition(
+            load_name, namespace, version, extra_dirs=self._labware_dirs,
+            api_version=self._api_version)
         check_role(definition, adapter=adapter, api_version=self._api_version)
         origin = self._deck.position_for(slot).point
         labware = Labware(definition, slot, origin, label, self._api_version)
@@ -339,9 +347,6 @@ class ProtocolContext:
             refuse_removed("load_module: configuration", ENGINE_CORE_API, self.api_version)
         model = resolve_model(module_name)
         spec = module_spec(model)
-        if self._api_version < spec.since:
-            raise UnsupportedAPIError(f"load_module: the {spec.display_name} needs apiLevel "
-                                      f"{spec.since[0]}.{spec.since[1]} or later")
         if location is None:
             if spec.kind != "thermocycler":
                 raise ModuleError(f"load_module: the {spec.display_name} needs a location")
@@ -475,8 +480,10 @@ class ProtocolContext:
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ProtocolError(f"delay: {name} must be a number, not {value!r}")
         total = float(seconds) + 60.0 * float(minutes)
-        if total < 0:
-            raise ProtocolError(f"delay: a delay cannot be negative ({total:g} s)")
+        if total < 0:  # a computed wait gone past: Opentrons goes on at once
+            self._steps.warn(f"delay: {total:g} s is negative; nothing is waited, as "
+                             "Opentrons waits nothing")
+            total = 0.0
         if MAX_DELAY_S < total < float("inf"):  # infinite: refused as every number is
             raise ProtocolError(f"delay: {total:g} s is longer than any delay can be "
                                 f"(at most {MAX_DELAY_S / 86400:,.0f} days)")

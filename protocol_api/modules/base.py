@@ -192,8 +192,9 @@ class ModuleContext:
             return "holding at target"
         return status
 
-    def __repr__(self) -> str:  # as Opentrons prints a module
-        return f"{self._spec.display_name} on {self._slot}"
+    def __repr__(self) -> str:  # as Opentrons prints a module context
+        return (f"{type(self).__name__} at {self._spec.display_name} on {self._slot} "
+                f"lw {self.labware}")
 
     @property
     def described(self) -> str:

@@ -24,16 +24,16 @@ from ..types import Point
 MODULE_DEFINITIONS = "module/definitions/3/{model}.json"
 OT2_DECK = "deck/definitions/5/ot2_standard.json"
 
-# The device kind (hardware.devices) and the API level that introduced each model (the
-# reference loads the GEN2 temperature and magnetic modules at every apiLevel).
-MODELS: dict[str, tuple[str, tuple[int, int]]] = {
-    "temperatureModuleV1": ("temperature", (2, 0)),
-    "temperatureModuleV2": ("temperature", (2, 0)),
-    "magneticModuleV1": ("magnetic", (2, 0)),
-    "magneticModuleV2": ("magnetic", (2, 0)),
-    "thermocyclerModuleV1": ("thermocycler", (2, 0)),
-    "thermocyclerModuleV2": ("thermocycler", (2, 13)),
-    "heaterShakerModuleV1": ("heater_shaker", (2, 13)),
+# The device kind (hardware.devices) of each model. Every model loads at every apiLevel,
+# as the reference loads them (the heater-shaker's calls need 2.13: its context says so).
+MODELS: dict[str, str] = {
+    "temperatureModuleV1": "temperature",
+    "temperatureModuleV2": "temperature",
+    "magneticModuleV1": "magnetic",
+    "magneticModuleV2": "magnetic",
+    "thermocyclerModuleV1": "thermocycler",
+    "thermocyclerModuleV2": "thermocycler",
+    "heaterShakerModuleV1": "heater_shaker",
 }
 
 # What ``load_module`` accepts besides the model names, compared in lower case, as the
@@ -67,18 +67,15 @@ its block (Opentrons' default from apiLevel 2.14)."""
 class ModuleSpec(Frozen):
     """One module model: its kind, its definition and what labrun reads from it."""
 
-    __slots__ = ("definition", "kind", "model", "since")
+    __slots__ = ("definition", "kind", "model")
 
     model: str
     kind: str
-    since: tuple[int, int]
     definition: Mapping[str, Any]
 
-    def __init__(self, model: str, kind: str, since: tuple[int, int],
-                 definition: Mapping[str, Any]) -> None:
+    def __init__(self, model: str, kind: str, definition: Mapping[str, Any]) -> None:
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "kind", kind)
-        object.__setattr__(self, "since", since)
         object.__setattr__(self, "definition", definition)
 
     @property
@@ -172,5 +169,4 @@ def resolve_model(name: object) -> str:
 @cache
 def module_spec(model: str) -> ModuleSpec:
     """The spec of ``model`` (a name from ``MODELS``), its definition read once."""
-    kind, since = MODELS[model]
-    return ModuleSpec(model, kind, since, read_json(MODULE_DEFINITIONS.format(model=model)))
+    return ModuleSpec(model, MODELS[model], read_json(MODULE_DEFINITIONS.format(model=model)))

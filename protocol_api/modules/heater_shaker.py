@@ -11,6 +11,7 @@ from __future__ import annotations
 from engine import commands as c
 from hardware.modules.physics import AMBIENT_C
 
+from ..api_level import since
 from ..deck import neighbours
 from ..steps import api_step
 from .base import ModuleContext, ModuleError, check_range
@@ -25,7 +26,8 @@ the protocol (before it, only an open latch is refused, as the module refuses it
 
 
 class HeaterShakerContext(ModuleContext):
-    """A heater-shaker, as in the Opentrons API."""
+    """A heater-shaker, as in the Opentrons API: it loads at every apiLevel, its calls and
+    readings need 2.13."""
 
     _latch = "idle_unknown"
     _target_rpm = 0.0
@@ -51,12 +53,14 @@ class HeaterShakerContext(ModuleContext):
                              "heater-shaker only heats, so the plate stays at room "
                              "temperature")
 
+    @since(2, 13)
     @api_step("set_target_temperature")
     def set_target_temperature(self, celsius: float) -> None:
         """Set the target and return at once (``wait_for_temperature`` waits)."""
         self._set_target("set_target_temperature",
                          self._target("set_target_temperature", celsius))
 
+    @since(2, 13)
     @api_step("wait_for_temperature")
     def wait_for_temperature(self) -> None:
         """Wait until the plate is at its target (one must be set, as Opentrons requires)."""
@@ -65,6 +69,7 @@ class HeaterShakerContext(ModuleContext):
                               "set_target_temperature() first")
         self._call(c.WaitForShakerTemperature(self.id))
 
+    @since(2, 13)
     @api_step("set_and_wait_for_temperature")
     def set_and_wait_for_temperature(self, celsius: float) -> None:
         """Set the target and wait until the plate is there."""
@@ -72,11 +77,13 @@ class HeaterShakerContext(ModuleContext):
                          self._target("set_and_wait_for_temperature", celsius))
         self._call(c.WaitForShakerTemperature(self.id))
 
+    @since(2, 13)
     @api_step("deactivate_heater")
     def deactivate_heater(self) -> None:
         self._call(c.DeactivateHeater(self.id))
         self._target_c = None
 
+    @since(2, 13)
     @api_step("set_and_wait_for_shake_speed")
     def set_and_wait_for_shake_speed(self, rpm: int) -> None:
         """Shake at ``rpm`` (200-3000); returns once at speed. The latch must be closed."""
@@ -89,6 +96,7 @@ class HeaterShakerContext(ModuleContext):
         self._call(c.SetAndWaitForShakeSpeed(self.id, speed))
         self._target_rpm = speed
 
+    @since(2, 13)
     @api_step("deactivate_shaker")
     def deactivate_shaker(self) -> None:
         """Stop shaking (returns once stopped). The latch must be closed: the module stops
@@ -104,6 +112,7 @@ class HeaterShakerContext(ModuleContext):
         self._call(c.DeactivateShaker(self.id))
         self._target_rpm = 0.0
 
+    @since(2, 13)
     @api_step("open_labware_latch")
     def open_labware_latch(self) -> None:
         """Open the latch; refused while the plate shakes."""
@@ -119,11 +128,13 @@ class HeaterShakerContext(ModuleContext):
         is lifted before the plate shakes or the latch opens, as on an OT-2."""
         return {self._slot} | neighbours(self._slot, sideways_only=sideways_only)
 
+    @since(2, 13)
     @api_step("close_labware_latch")
     def close_labware_latch(self) -> None:
         self._call(c.CloseLabwareLatch(self.id))
         self._latch = "idle_closed"
 
+    @since(2, 13)
     @api_step("deactivate")
     def deactivate(self) -> None:
         """Stop shaking and heating (a plate whose latch is open does not shake: only the
@@ -135,31 +146,38 @@ class HeaterShakerContext(ModuleContext):
         self._target_c = None
 
     @property
+    @since(2, 13)
     def current_temperature(self) -> float:
         return float(self._reading("temperature", 23.0))
 
     @property
+    @since(2, 13)
     def target_temperature(self) -> float | None:
         target = self._reading("target")
         return None if target is None else float(target)
 
     @property
+    @since(2, 13)
     def temperature_status(self) -> str:
         return str(self._reading("status", "idle"))
 
     @property
+    @since(2, 13)
     def current_speed(self) -> int:
         return int(self._reading("rpm", 0))
 
     @property
+    @since(2, 13)
     def target_speed(self) -> int | None:
         return int(self._target_rpm) if self._target_rpm else None
 
     @property
+    @since(2, 13)
     def speed_status(self) -> str:
         return "holding at target" if self.shaking else "idle"
 
     @property
+    @since(2, 13)
     def labware_latch_status(self) -> str:
         """``idle_open``, ``idle_closed`` or ``idle_unknown`` (before any latch call)."""
         return self._latch

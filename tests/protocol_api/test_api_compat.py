@@ -14,7 +14,7 @@ import pytest
 
 from engine import commands as c
 from protocol_api import open_context
-from protocol_api.errors import ProtocolError, UnsupportedAPIError
+from protocol_api.errors import LabwareDefinitionError, ProtocolError, UnsupportedAPIError
 from protocol_api.execute import EmbeddedContext
 from protocol_api.labware import Well
 from protocol_api.labware_definitions import get_definition
@@ -295,3 +295,60 @@ def test_the_trash_bins_top_takes_an_offset_from_2_18() -> None:
         centre = ctx.fixed_trash.first_well().top().point
         assert move.point == pytest.approx((centre.x + 10, centre.y, centre.z + 5))
         assert drop.point == pytest.approx(tuple(centre)) and drop.well == "12/A1"
+
+
+def test_a_negative_delay_waits_nothing_as_opentrons_and_says_so(ctx: EmbeddedContext) -> None:
+    ctx.delay(seconds=30, minutes=-1, msg="computed")  # a wait computed past its time
+    ctx.delay(seconds=2)
+    commands = protocol_commands(ctx)
+    assert [(cmd.seconds, cmd.message) for cmd in commands if isinstance(cmd, c.Delay)] == [
+        (0.0, "computed"), (2.0, None)]
+    warnings = [cmd.message for cmd in commands if isinstance(cmd, c.Comment)]
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: {__file__}:")
+    assert warnings[0].endswith("delay: -30 s is negative; nothing is waited, as Opentrons "
+                                "waits nothing")
+
+
+def test_a_gen2_thermocycler_and_a_heater_shaker_load_at_any_level_its_calls_need_2_13(
+        ) -> None:
+    # As Opentrons 8.8.2: the modules load at 2.12; the heater-shaker's calls are refused.
+    with open_context(api_version=(2, 12)) as ctx:
+        tc = ctx.load_module("thermocycler module gen2")
+        hs = ctx.load_module("heaterShakerModuleV1", 1)
+        plate = tc.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+        tc.open_lid()
+        tc.set_block_temperature(4)
+        assert plate.parent is tc
+        assert repr(tc) == ("ThermocyclerContext at Thermocycler Module GEN2 on 7 lw NEST 96 "
+                            "Well Plate 100 µL PCR Full Skirt on Thermocycler Module GEN2 on 7")
+        assert str(hs) == "HeaterShakerContext at Heater-Shaker Module GEN1 on 1 lw None"
+        with pytest.raises(UnsupportedAPIError, match=r"HeaterShakerContext\.close_labware_"
+                           r"latch needs apiLevel 2\.13 or later"):
+            hs.close_labware_latch()
+        with pytest.raises(UnsupportedAPIError, match="current_temperature needs apiLevel"):
+            hs.current_temperature  # noqa: B018 - a reading refused as a call is
+
+
+def test_labware_loads_from_a_definition_object_into_a_slot_as_from_a_file(
+        ctx: EmbeddedContext) -> None:
+    definition = copy.deepcopy(get_definition("corning_96_wellplate_360ul_flat"))
+    definition["parameters"]["loadName"] = "lab_96_plate"
+    definition["namespace"] = "custom_beta"
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware_from_definition(definition, 3, label="samples")
+    version = definition["version"]
+    assert (plate.load_name, plate.uri, str(plate)) == (
+        "lab_96_plate", f"custom_beta/lab_96_plate/{version}", "samples on 3")
+    assert ctx.deck["3"] is plate
+    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    pipette.transfer(20, plate["A1"], plate["B2"])
+    commands = protocol_commands(ctx)
+    assert [(cmd.kind, cmd.well) for cmd in commands if isinstance(cmd, (
+        c.Aspirate, c.Dispense))] == [("aspirate", "3/A1"), ("dispense", "3/B2")]
+    assert [cmd.load_name for cmd in commands if isinstance(cmd, c.LoadLabware)][-1] == \
+        "lab_96_plate"
+    with pytest.raises(ProtocolError, match=r"slot 3 .*already"):
+        ctx.load_labware_from_definition(definition, 3)
+    del definition["wells"]
+    with pytest.raises(LabwareDefinitionError, match="labware definition: wells: missing"):
+        ctx.load_labware_from_definition(definition, 5)

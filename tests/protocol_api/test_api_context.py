@@ -220,13 +220,6 @@ def test_an_exception_inside_a_step_fails_the_run_at_its_line(tmp_path: Path) ->
     assert result["location"] == f"{path}:7"
 
 
-def test_a_negative_delay_fails_at_its_line(tmp_path: Path) -> None:
-    path = write_protocol(tmp_path, "ctx.delay(seconds=-1)\n")
-    result = summary(simulate(path))
-    assert result["status"] == "failed"
-    assert "negative" in result["error"] and result["location"] == f"{path}:5"
-
-
 def test_unsupported_context_calls_fail_naming_the_call(tmp_path: Path) -> None:
     path = write_protocol(tmp_path, """
         ctx.comment("fine so far")
