@@ -326,10 +326,21 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
     slots = dict(base.slots)
     for name, value in _section(data, "slots").items():
         slots[str(name)] = _point(f"slots.{name}", value, 3)  # type: ignore[assignment]
+    # Each axis has one job: a plunger on Z (or on the other mount's Z) would lower the
+    # tip as it aspirates.
+    jobs = {axis: "a gantry axis" for axis in base.gantry_axes}
     for mount_name, mount in mounts.items():
-        for axis in (mount.z_axis, *([mount.plunger_axis] if mount.plunger_axis else [])):
+        for key in ("z_axis", "plunger_axis"):
+            axis = getattr(mount, key)
+            if not axis:
+                continue
             if axis not in axes:
                 raise ConfigError(f"mounts.{mount_name}: axis {axis!r} is not defined under [axes]")
+            if axis in jobs:
+                raise ConfigError(f"mounts.{mount_name}.{key}: axis {axis!r} is already "
+                                  f"{jobs[axis]}; every mount needs a Z axis and a plunger "
+                                  "axis of its own")
+            jobs[axis] = f"mounts.{mount_name}.{key}"
     config = RobotConfig(
         name=_typed(data, "name", str, base.name),
         controller=controller,
