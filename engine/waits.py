@@ -21,6 +21,7 @@ class Waits:
     def __init__(self, engine: EngineCore) -> None:
         self.engine = engine
         self._scope: Scope | None = None
+        self._left_at_skip: float | None = None
 
     @property
     def active(self) -> bool:
@@ -28,7 +29,11 @@ class Waits:
         return self._scope is not None
 
     def skip(self) -> None:
-        """End the active wait now (``skip_delay``)."""
+        """End the active wait now (``skip_delay``); skipped while paused, it ends now too:
+        the time it had left is what the record says, however long the pause goes on."""
+        delay = self.engine.state.delay
+        if delay is not None:
+            self._left_at_skip = max(0.0, delay.deadline - self.engine.clock.now())
         if self._scope is not None:
             self._scope.cancel()
 
@@ -51,6 +56,10 @@ class Waits:
             self._scope = None
         state = engine.state
         skipped = state.delay is not None and state.delay.skipped
+        left = max(0.0, entry.deadline - engine.clock.now())
+        if skipped and self._left_at_skip is not None:
+            left = self._left_at_skip
+        self._left_at_skip = None
         engine.record.add("delay", id=entry.id, status="skipped" if skipped else "elapsed",
-                          remaining=round(max(0.0, entry.deadline - engine.clock.now()), 6))
+                          remaining=round(left, 6))
         engine.dispatch(DelayEnded())

@@ -136,7 +136,8 @@ def format_status(status: RunStatusReport, position: Mapping[str, float] | None 
         parts.append("pause pending")
     if status.delay is not None:
         what = f" ({status.delay.message})" if status.delay.message else ""
-        parts.append(f"delay {status.delay.remaining_s:.1f} s left{what}")
+        parts.append(f"delay skipped{what}" if status.delay.skipped
+                     else f"delay {status.delay.remaining_s:.1f} s left{what}")
     where = position if position is not None else status.position
     if where:
         parts.append(" ".join(f"{axis} {value:.1f}" for axis, value in where.items()))

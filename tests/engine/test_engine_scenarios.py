@@ -258,14 +258,20 @@ def test_skip_delay_while_paused_ends_it_and_stays_paused(run: ScriptedRun) -> N
     t0 = run.clock.now()
     run.clock.call_at(t0 + 5, lambda: run.engine.apply(Pause(option="immediate")))
     outcome = run.call(c.Delay(600.0), name="delay")
+    skipped_at = run.clock.now()
     assert run.control.skip_delay().accepted
     run.settle()
-    assert run.status().status is Status.PAUSED
+    status = run.status()
+    assert status.status is Status.PAUSED
+    assert status.delay is not None and status.delay.skipped
     run.control.resume()
     run.settle()
     assert outcome.done.is_set()
+    assert run.clock.now() > skipped_at + 0.1  # the unparking took its time
     assert run.clock.now() < t0 + 60
-    assert any(e["event"] == "delay" and e["status"] == "skipped" for e in run.events())
+    # ended when it was skipped: what it had left then, not after the unparking
+    delays = [(e["status"], e["remaining"]) for e in run.events() if e["event"] == "delay"]
+    assert delays == [("skipped", round(t0 + 600.0 - skipped_at, 6))]
 
 
 def test_stop_raises_in_the_protocol_and_cleans_up(run: ScriptedRun) -> None:

@@ -332,6 +332,10 @@ def test_the_status_line_says_what_matters() -> None:
         position={"X": 3.0})
     assert text == ("paused (by interlock) | interlock door | step 3: transfer | "
                     "pause pending | delay 12.3 s left (incubate) | X 3.0")
+    skipped = report(status=Status.PAUSED, pause_source="client",
+                     delay=DelayStatus("incubate", 60.0, 12.34, True))
+    assert format_status(skipped) == ("paused (by client) | step 3: transfer | "
+                                      "delay skipped (incubate) | X 1.0 Y 2.5")
 
 
 def test_the_bar_and_time_left_hold_still_while_paused() -> None:
