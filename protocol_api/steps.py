@@ -393,6 +393,9 @@ def api_step(name: str) -> Callable[[F], F]:
         @functools.wraps(method)
         def wrapper(self: _HasSteps, *args: Any, **kwargs: Any) -> Any:
             steps = self._steps
+            ended = steps.channel.closed_error
+            if ended is not None:  # said before what the call finds wrong: it never runs
+                raise ended
             if check_finite(name, method, args, kwargs):
                 args, kwargs = plain_numbers(args, kwargs)
             steps.open(name)

@@ -103,6 +103,11 @@ def test_a_stop_from_another_thread_ends_the_block_cleanly() -> None:
     # The cleanup dropped the attached tip into the trash.
     cleanup = [e.command.kind for e in ctx.run.engine.entries if e.origin == "cleanup"]
     assert cleanup == ["dropTip"]
-    # Any later call raises at once.
+    # Any later call raises at once, before anything it would find wrong: the pipette
+    # still seems to hold its tip, and -5 is no volume.
     with pytest.raises(RunStopped):
         p.drop_tip()
+    with pytest.raises(RunStopped, match="the run was stopped"):
+        p.pick_up_tip()
+    with pytest.raises(RunStopped, match="the run was stopped"):
+        p.aspirate(-5)
