@@ -429,7 +429,12 @@ def _liquid(verb: str, per_source: bool, commands: CallCommands, labels: Labels)
     if not amounts:
         return f"{verb}: no liquid moved"
     low, high = min(amounts), max(amounts)
-    each = volume(low) if abs(high - low) < 1e-6 else f"{volume(low)} to {volume(high)}"
+    if abs(high - low) < 1e-6:
+        each = volume(low)
+    elif len(amounts) <= 3:  # each said, in the order of the targets
+        each = " and ".join([", ".join(volume(v) for v in amounts[:-1]), volume(amounts[-1])])
+    else:  # a list or a gradient: its span
+        each = f"{len(amounts)} volumes between {volume(low)} and {volume(high)}"
     sources = labels.wells(taken)
     if per_source and len(taken) > 1:
         sources = f"each of {sources}"

@@ -561,6 +561,28 @@ def test_a_transfer_from_many_wells_into_one_says_the_volume_from_each(
     ]
 
 
+def test_a_transfer_of_a_list_of_volumes_says_each_or_their_span(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = write(tmp_path, '''
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2, "plate")
+            p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p.transfer([10, 250, 30], plate["A1"], plate.wells()[8:11])
+            p.transfer([10, 20, 30, 40], plate["A1"], plate.wells()[16:20])
+    ''')
+    status, out, _ = simulate(capsys, str(protocol))
+    assert status == 0
+    assert [line for line in run_log(out) if line.startswith("Transf")] == [
+        "Transferring 10.0 µL, 250.0 µL and 30.0 µL from A1 of plate (slot 2) to A2, B2, C2 "
+        "of plate (slot 2)",
+        "Transferring 4 volumes between 10.0 µL and 40.0 µL from A1 of plate (slot 2) to 4 "
+        "wells A3…D3 of plate (slot 2)",
+    ]
+
+
 def test_a_transfer_with_air_gaps_says_the_liquid_not_the_air(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     protocol = write(tmp_path, '''
