@@ -185,8 +185,11 @@ class RunEnding:
         if parking.holds_motion(engine.controller):
             # The controller refuses motion behind an open door (GRBL): leave the robot
             # where it stopped rather than fail the run's ending.
+            interlocks = sorted(engine.controller.active_interlocks())
             engine.record.add("cleanup", skipped=True, reason="an interlock holds motion",
-                              interlocks=sorted(engine.controller.active_interlocks()))
+                              interlocks=interlocks)
+            engine.book.tally.cleanup_skipped = (
+                f"the {', '.join(interlocks) or 'interlock'} held motion")
             return
         await parking.restore_currents(engine.controller, engine.config)
         here, safe = engine.model.position, engine.model.safe_height()

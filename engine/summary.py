@@ -74,6 +74,8 @@ class Tally:
         self.tips_at_end: dict[str, dict[str, Any]] | None = None
         """Once the run ends early: each tip the protocol left on a pipette, the liquid the
         robot model counts in it, and whether the cleanup dropped it."""
+        self.cleanup_skipped: str | None = None
+        """Why the cleanup left the robot where it stopped (an interlock held motion)."""
 
     def ended_early(self, entry: CommandEntry | None, tips: dict[str, float],
                     uncertain: str | None = None) -> None:
@@ -158,6 +160,8 @@ def summarize(engine: EngineCore) -> dict[str, Any]:
         summary["ended_during"] = tally.ended_during
     if tally.tips_at_end is not None:
         summary["tips_at_end"] = tally.tips_at_end
+    if tally.cleanup_skipped is not None:
+        summary["cleanup_skipped"] = tally.cleanup_skipped
     if outcome is not None:
         for name in ("reason", "error", "location"):
             value = getattr(outcome, name)

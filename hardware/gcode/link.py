@@ -107,6 +107,8 @@ class Link:
             async with anyio.create_task_group() as tg:
                 if self.dialect.status_query is not None:
                     tg.start_soon(self._poll)
+                else:
+                    tg.start_soon(self._heartbeat)
                 await self._read()
                 tg.cancel_scope.cancel()
         except Exception as exc:  # a bug here must fail the waiters, not strand them
@@ -292,9 +294,34 @@ class Link:
                 await self.write(query)
             except HardwareFault:
                 return
+            if time.monotonic() - self.last_line_at > self.timeout_s and not self._closing:
+                # asked every poll_interval, answered by nothing: a robot lost while the
+                # run waits (paused, in a delay) is known now, not at the next move
+                self._timeout(f"the controller stopped answering: nothing came for "
+                              f"{self.timeout_s:g} s, not even to its status query")
+                return
             with anyio.move_on_after(self.poll_interval):
                 await self._poll_now.wait()
             self._poll_now = anyio.Event()
+
+    async def _heartbeat(self) -> None:
+        """A firmware with no status query is asked for its position whenever nothing
+        has been in flight or heard for half the timeout: one that stops answering while
+        the run waits fails the run then (the streamer's timeout), not at the next move."""
+        line = self.dialect.position_line()
+        if line is None:
+            return
+        while True:
+            await anyio.sleep(self.timeout_s / 2)
+            if self.fault is not None or self._closing:
+                return
+            quiet = time.monotonic() - self.last_line_at
+            if quiet < self.timeout_s / 2 or self.streamer.in_flight:
+                continue
+            try:
+                await self.streamer.request(line)
+            except HardwareFault:
+                return  # the streamer failed the link: the listener knows
 
     # -- state ------------------------------------------------------------------------
 

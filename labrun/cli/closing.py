@@ -5,16 +5,19 @@ and what each module was left doing."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .calls import Labels, command_sentence, module_display_name, module_state
 
 
 def summary_lines(summary: dict[str, Any], *, duration_label: str = "estimated duration",
-                  record: str | None = None, labels: Labels | None = None) -> list[str]:
+                  record: str | None = None, labels: Labels | None = None,
+                  all_wells: str = "--json lists them") -> list[str]:
     """The closing summary of the text output (simulate and run); for a run that ended
-    early, also what it left: the call it cut off, the tips and the wells it changed
-    (``labels`` names the labware, as the log does)."""
+    early, also what it left: the call it cut off, the tips and the wells it changed, in
+    plate order (``labels`` names the labware, as the log does; ``all_wells`` says where
+    the wells past the first few are listed)."""
     rows = [
         ("status", summary["status"]),
         ("commands", _commands(summary)),
@@ -27,13 +30,14 @@ def summary_lines(summary: dict[str, Any], *, duration_label: str = "estimated d
         rows.append(("pause unresolved", "yes (requested during the last step)"))
     if summary.get("reason"):  # the error of a failed run is printed once, on stderr
         rows.append(("reason", summary["reason"]))
-    rows += ended_early_rows(summary, labels or Labels())
+    rows += ended_early_rows(summary, labels or Labels(), all_wells)
     if record:
         rows.append(("record", record))
     return [""] + [f"{label + ':':<21}{value}" for label, value in rows]
 
 
-def ended_early_rows(summary: dict[str, Any], labels: Labels) -> list[tuple[str, str]]:
+def ended_early_rows(summary: dict[str, Any], labels: Labels,
+                     all_wells: str = "--json lists them") -> list[tuple[str, str]]:
     """What a run that ended before the protocol's end left, for the person who picks up
     the plate: the command it cut off, what was in each tip and where it went, and the
     liquid each well gained or lost."""
@@ -74,10 +78,13 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels) -> list[tuple[str,
             held = "perhaps (its pick-up was cut off)"
             fate += " if it was on"
         rows.append((f"tip on the {mount}", f"{held}, {fate}"))
+    if summary.get("cleanup_skipped"):
+        rows.append(("cleanup", f"skipped: {summary['cleanup_skipped']}; the robot was left "
+                                "where it stopped, nothing was dropped or homed"))
     volumes = summary.get("well_volumes_ul", {})
     changed = {well: v for well, v in volumes.items() if abs(v) > 1e-9}
     if changed:
-        shown = list(changed.items())[:MAX_WELLS_SHOWN]
+        shown = sorted(changed.items(), key=_plate_order)[:MAX_WELLS_SHOWN]
         by_slot: dict[str, list[str]] = {}
         for well, change in shown:
             slot, _, name = well.partition("/")
@@ -86,7 +93,7 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels) -> list[tuple[str,
                          for slot, items in by_slot.items())
         more = len(changed) - len(shown)
         rows.append(("wells changed", f"{len(changed)}; {text}"
-                     + (f"; {more} more (--json lists them)" if more else "")))
+                     + (f"; {more} more ({all_wells})" if more else "")))
     else:
         rows.append(("wells changed", "none"))
     for module in summary.get("modules", ()):  # heaters and magnets a stop leaves as they are
@@ -98,6 +105,16 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels) -> list[tuple[str,
 
 MAX_WELLS_SHOWN = 12
 """Wells an early end's summary names (the --json document lists every one)."""
+
+
+def _plate_order(item: tuple[str, float]) -> tuple[tuple[int, str], int, str]:
+    """``slot/A10`` after ``slot/A2``: by slot, then column, then row, as on the deck."""
+    slot, _, name = item[0].partition("/")
+    match = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
+    slot_key = (int(slot), "") if slot.isdigit() else (1 << 30, slot)
+    if match is None:
+        return slot_key, 0, name
+    return slot_key, int(match[2]), match[1]
 
 
 def _duration(seconds: float) -> str:

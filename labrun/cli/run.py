@@ -446,7 +446,9 @@ def _event_line(event: Event) -> str | None:
 
 
 def _print_summary(summary: dict[str, Any], record: str | None, labels: Labels) -> None:
-    lines = summary_lines(summary, duration_label="duration", record=record, labels=labels)
+    lines = summary_lines(summary, duration_label="duration", record=record, labels=labels,
+                          all_wells="the record lists them" if record else
+                          "--record FILE keeps them all")
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 

@@ -283,6 +283,21 @@ def test_the_door_pauses_the_run_and_parking_respects_the_firmware(
         assert close_to(unpark["position"], unpark["recorded"], dialect)
 
 
+def test_an_abort_behind_grbl_s_open_door_leaves_the_robot_and_the_summary_says_so(
+        tmp_path: Path) -> None:
+    with robot_run(tmp_path, "grbl", LONG_MOVE) as robot:
+        robot.control.play()
+        robot.wait_until(lambda: robot.moving_x_below(300.0), "the long move")
+        robot.emulator.set_door(True)
+        robot.control.wait_until_paused(WAIT_S)
+        assert robot.control.abort("the plate tipped over").accepted
+        final = robot.run.wait(WAIT_S)
+        assert final.status is Status.ABORTED, final
+        summary = robot.events("summary")[-1]
+        assert summary["cleanup_skipped"] == "the door held motion"
+        assert robot.events("cleanup")[-1]["skipped"] is True
+
+
 # -- faults ---------------------------------------------------------------------------------
 
 
@@ -328,7 +343,8 @@ def test_a_silent_controller_ends_the_run_failed_after_its_timeout(
         robot.wait_until(lambda: robot.moving_x_below(400.0), "a move")
         started = time.monotonic()
         robot.emulator.faults.silent = True
-        assert_failed_with_complete_record(robot, r"no answer|no status report|timed out")
+        assert_failed_with_complete_record(
+            robot, r"no answer|no status report|timed out|stopped answering")
         # The timeout, plus the motion time the driver allows the move in flight.
         assert time.monotonic() - started < 3.0
 
@@ -353,6 +369,21 @@ def test_a_connection_dropped_while_paused_fails_the_run_at_once(
         assert not robot.control.resume().accepted
         failures = robot.events("failure")
         assert failures[0]["location"] is None
+
+
+def test_a_controller_gone_silent_while_paused_fails_the_run_within_its_timeout(
+        tmp_path: Path, dialect: str) -> None:
+    # Asked for its status (GRBL, Smoothieware) or, idle, for its position (Marlin):
+    # a robot that answers nothing is known lost while nobody resumes.
+    with robot_run(tmp_path, dialect, LONG_MOVE, timeout_s=0.5) as robot:
+        robot.pause_mid_long_move()
+        started = time.monotonic()
+        robot.emulator.faults.silent = True
+        error = assert_failed_with_complete_record(
+            robot, r"stopped answering|no answer|timed out")
+        assert time.monotonic() - started < 3.0
+        assert "while the run waited" in error
+        assert robot.events("failure")[0]["location"] is None
 
 
 # -- pause safety on the real driver path (DESIGN.md §4) ----------------------------------

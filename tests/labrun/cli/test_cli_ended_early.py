@@ -84,8 +84,8 @@ def test_an_abort_during_an_aspirate_says_what_the_tip_held_and_which_wells_chan
     assert summary["tip on the left"] == ("between 0.0 and 100.0 µL (the aspirate was cut "
                                           "off), dropped into the trash")
     assert summary["wells changed"] == (
-        "4; A1 -100.0 µL, A2 +100.0 µL, B1 -100.0 µL, B2 +100.0 µL in Corning 96 Well "
-        "Plate 360 µL Flat (slot 2)")
+        "4; A1 -100.0 µL, B1 -100.0 µL, A2 +100.0 µL, B2 +100.0 µL in Corning 96 Well "
+        "Plate 360 µL Flat (slot 2)")  # in the plate's order, column by column
 
     code, out = simulate(capsys, protocol, "--at", f"{at}:abort", "--json")
     document = json.loads(out)
@@ -269,3 +269,33 @@ def test_the_summary_duration_is_rounded_before_it_is_split(seconds: float, show
                            "pauses": [], "duration_s": seconds})
     assert [line.split(":", 1)[1].strip() for line in lines
             if line.startswith("estimated duration")] == [shown]
+
+
+def test_the_wells_changed_are_named_in_deck_and_plate_order_the_rest_counted() -> None:
+    from labrun.cli.calls import Labels
+    from labrun.cli.closing import ended_early_rows
+
+    volumes = {f"10/{row}{column}": 1.0 for column in (12, 11, 10, 2, 1) for row in "BA"}
+    volumes.update({"2/H12": -5.0, "2/A1": -5.0, "3/A1": 0.0})  # 3/A1: unchanged
+    rows = dict(ended_early_rows({"well_volumes_ul": volumes, "tips_at_end": {}}, Labels(),
+                                 "the record lists"))
+    assert rows["wells changed"] == (
+        "12; A1 -5.0 µL, H12 -5.0 µL in slot 2; A1 +1.0 µL, B1 +1.0 µL, A2 +1.0 µL, "
+        "B2 +1.0 µL, A10 +1.0 µL, B10 +1.0 µL, A11 +1.0 µL, B11 +1.0 µL, A12 +1.0 µL, "
+        "B12 +1.0 µL in slot 10")
+    volumes["10/C1"] = 2.0
+    rows = dict(ended_early_rows({"well_volumes_ul": volumes, "tips_at_end": {}}, Labels(),
+                                 "the record lists"))
+    assert rows["wells changed"].endswith("A12 +1.0 µL in slot 10; 1 more (the record lists)")
+
+
+def test_a_cleanup_an_interlock_held_back_is_said_with_what_it_left() -> None:
+    from labrun.cli.calls import Labels
+    from labrun.cli.closing import ended_early_rows
+
+    summary = {"tips_at_end": {"left": {"volume_ul": 0.0, "dropped": False}},
+               "cleanup_skipped": "the door held motion", "well_volumes_ul": {}}
+    rows = dict(ended_early_rows(summary, Labels()))
+    assert rows["cleanup"] == ("skipped: the door held motion; the robot was left where it "
+                               "stopped, nothing was dropped or homed")
+    assert rows["tip on the left"] == "no liquid, still on the pipette"
