@@ -126,8 +126,12 @@ class Access:
                                   f"{origin[:100]!r})")
         needed = request.method != "GET" or self.reads_need_token
         if needed and not self.authorized(request):
+            if request.headers.get("authorization") or TOKEN_COOKIE in request.cookies:
+                raise BadRequest(401, "the token given is not this server's: use the one "
+                                      "labrun serve printed (a restarted server prints a "
+                                      "new one unless given --token)")
             raise BadRequest(401, "the server's token is required: Authorization: "
-                                      "Bearer <token> (labrun serve prints it)")
+                                  "Bearer <token> (labrun serve prints it)")
 
     def authorized(self, request: Request) -> bool:
         """Whether ``request`` carries the token (header, cookie, or a GET's query)."""

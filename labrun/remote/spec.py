@@ -249,6 +249,9 @@ def check_params(params: tuple[Param, ...], body: Mapping[str, Any]) -> dict[str
             values[param.name] = None
             continue
         values[param.name] = _check_value(param, value)
+    naming = [p.name for p in params if p.names_an_item and values[p.name] is not None]
+    if len(naming) > 1:
+        raise BadRequest(422, f"give {' or '.join(naming)}, not both")
     return values
 
 
@@ -259,6 +262,8 @@ def _check_value(param: Param, value: Any) -> Any:
             raise _wrong(name, "a string", value)
         if kind == "string" and len(value) > SHORT_TEXT:
             raise BadRequest(422, f"{name} is longer than {SHORT_TEXT} characters")
+        if param.required and not value:
+            raise BadRequest(422, f"{name} must not be empty")
         if kind == "option" and value not in param.choices:
             raise BadRequest(422, f"{name} must be one of {', '.join(param.choices)}, "
                                   f"not {value!r}")
@@ -298,6 +303,10 @@ def check_item(value: Any) -> dict[str, Any]:
     item_type = value.get("item_type", "protocol")
     if item_type != "protocol":
         raise BadRequest(422, f"item.item_type must be 'protocol', not {item_type!r}")
+    for key, what in (("name", "the protocol's file name"),
+                      ("source", "the protocol file's text")):
+        if key not in value:
+            raise BadRequest(422, f"item.{key} is missing: {what}")
     name, source = value.get("name"), value.get("source")
     if not isinstance(name, str):
         raise _wrong("item.name", "a file name", name)

@@ -73,6 +73,12 @@ def test_queue_positions() -> None:
     # A client's None removed the last item.
     ("queue_item_remove", b'{"uid": null}', 422, "uid is null; leave it out for the default"),
     ("queue_item_remove", b'{"pos": null}', 422, "pos is null; leave it out for the default"),
+    ("queue_item_remove", b'{"pos": 0, "uid": "x"}', 422, "give pos or uid, not both"),
+    ("lock", b'{"lock_key": ""}', 422, "lock_key must not be empty"),
+    ("queue_item_add", b'{"item": {"name": "a.py"}}', 422,
+     "item.source is missing: the protocol file's text"),
+    ("queue_item_add", b'{"item": {"name": "a.py", "source": null}}', 422,
+     "item.source must be the protocol file's text, not null"),
     ("queue_item_remove", b'{"pos": "middle"}', 422,
      "pos must be an integer, 'front' or 'back', not 'middle'"),
     ("queue_item_add", b'{"item": {"name": "a.txt", "source": ""}}', 422, "ending in .py"),
