@@ -287,3 +287,20 @@ def test_a_server_gone_is_said_and_offers_nothing_and_its_run_is_history_once_ba
         expect(page.locator("#figures")).to_have_text("")
         expect(page.locator("#comments li")).to_have_count(0)
         expect(page.locator("#deck .done")).to_have_count(0)
+
+
+def test_a_pause_asked_for_in_the_last_step_says_the_run_ends_first(
+        served: Served, gates: Gates, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    served.client.queue_item_add(item('p300.transfer(50, plate.wells()[:48], '
+                                      'plate.wells()[48:])', "last.py"))
+    page.goto(served.handle.token_url)
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    page.click("#b-start")
+    expect(page.locator("#figures")).to_contain_text("step 5 of 5", timeout=MS)
+    page.click("#b-pause")
+    expect(page.locator("#banner-msg")).to_have_text(
+        "this is the last step: the run ends before it could pause, and the queue then "
+        "stops; Pause now pauses at once", timeout=MS)
+    assert served.client.re_abort("done looking")["success"]
