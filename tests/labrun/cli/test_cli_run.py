@@ -357,7 +357,8 @@ def test_a_fault_mid_run_ends_it_failed_with_a_clear_error_and_a_complete_record
     watcher.join(WAIT_S)
     assert status == 1
     assert time.monotonic() - started < WAIT_S
-    expected = r"closed the connection" if fault == "drop" else r"no answer|no status report"
+    expected = (r"closed the connection" if fault == "drop"
+                else r"no answer|no status report|stopped answering")
     assert re.search(rf"error: {re.escape(str(tmp_path))}/protocol\.py:\d+: .*({expected})",
                      err), err
     assert re.search(r"status:\s+failed", out)
