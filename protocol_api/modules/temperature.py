@@ -1,7 +1,8 @@
 """``TemperatureModuleContext``: a plate held at a temperature.
 
 Targets from -9 to 99 °C are accepted and rounded to whole degrees (the modules' firmware
-takes whole degrees), as the reference does; the module's published working range is
+takes whole degrees), as the reference does; before apiLevel 2.14 one beyond is held at
+the nearest limit, as the firmware clips it. The module's published working range is
 4-95 °C.
 """
 
@@ -9,9 +10,9 @@ from __future__ import annotations
 
 from engine import commands as c
 
-from ..api_level import since
+from ..api_level import ENGINE_CORE_API, since
 from ..steps import api_step
-from .base import ModuleContext, check_range
+from .base import ModuleContext, check_number, check_range
 
 LOW_C, HIGH_C = -9.0, 99.0
 
@@ -24,20 +25,32 @@ def _whole(celsius: float) -> float:
 class TemperatureModuleContext(ModuleContext):
     """A temperature module, as in the Opentrons API."""
 
+    def _set_target(self, op: str, celsius: float) -> None:
+        """Send the target (whole degrees, -9 to 99 °C). Before apiLevel 2.14 one outside
+        that range is held at the nearest limit, as the module's firmware clips what
+        Opentrons sends it then; the run log warns."""
+        value = check_number(f"{op}: celsius", celsius, "°C")
+        if self._api_version < ENGINE_CORE_API and not LOW_C <= value <= HIGH_C:
+            clipped = min(max(value, LOW_C), HIGH_C)
+            self._call(c.SetTargetTemperature(self.id, clipped))
+            self._steps.warn(f"{op}: {value:g} °C is outside the module's {LOW_C:g} to "
+                             f"{HIGH_C:g} °C; before apiLevel 2.14 the module holds the "
+                             f"nearest, {clipped:g} °C")
+            return
+        target = _whole(check_range(f"{op}: celsius", value, LOW_C, HIGH_C, "°C"))
+        self._call(c.SetTargetTemperature(self.id, target))
+
     @api_step("set_temperature")
     def set_temperature(self, celsius: float) -> None:
         """Set the target and wait until the plate is there."""
-        target = _whole(check_range("set_temperature: celsius", celsius, LOW_C, HIGH_C, "°C"))
-        self._call(c.SetTargetTemperature(self.id, target))
+        self._set_target("set_temperature", celsius)
         self._call(c.WaitForTemperature(self.id))
 
     @since(2, 3)
     @api_step("start_set_temperature")
     def start_set_temperature(self, celsius: float) -> None:
         """Set the target and return at once (``await_temperature`` waits)."""
-        target = _whole(check_range("start_set_temperature: celsius", celsius, LOW_C, HIGH_C,
-                                    "°C"))
-        self._call(c.SetTargetTemperature(self.id, target))
+        self._set_target("start_set_temperature", celsius)
 
     @since(2, 3)
     @api_step("await_temperature")

@@ -352,3 +352,21 @@ def test_labware_loads_from_a_definition_object_into_a_slot_as_from_a_file(
     del definition["wells"]
     with pytest.raises(LabwareDefinitionError, match="labware definition: wells: missing"):
         ctx.load_labware_from_definition(definition, 5)
+
+
+def test_before_2_14_a_temperature_beyond_the_module_s_range_is_held_at_its_limit(
+        ctx: EmbeddedContext) -> None:
+    # Opentrons sends it then, and the module's firmware clips it; from 2.14 it is refused.
+    temp = ctx.load_module("temperature module gen2", 3)
+    temp.set_temperature(100)
+    temp.start_set_temperature(-20)
+    commands = protocol_commands(ctx)
+    assert [cmd.celsius for cmd in commands if isinstance(cmd, c.SetTargetTemperature)] == [
+        99.0, -9.0]
+    warnings = [cmd.message for cmd in commands if isinstance(cmd, c.Comment)]
+    assert [w.partition(": ")[2].partition(": ")[2] for w in warnings] == [
+        "set_temperature: 100 °C is outside the module's -9 to 99 °C; before apiLevel 2.14 "
+        "the module holds the nearest, 99 °C",
+        "start_set_temperature: -20 °C is outside the module's -9 to 99 °C; before apiLevel "
+        "2.14 the module holds the nearest, -9 °C"]
+    assert temp.target == -9.0
