@@ -137,7 +137,8 @@ def _max_volume(pipette: InstrumentContext, mode: str, new_tip: str, holds_tip: 
 def plan(pipette: InstrumentContext, volume: Any, source: Any, dest: Any,
          opts: TransferOptions) -> Iterator[Action]:
     """The pipette calls that carry out the transfer, in order."""
-    sources, dests = _targets("source", source), _targets("dest", dest)
+    sources = _targets(f"{opts.mode}: source", source)
+    dests = _targets(f"{opts.mode}: dest", dest)
     if pipette.channels > 1:
         two_rows = pipette._ctx.api_version >= (2, 2)
         sources = _reachable("source", sources, two_rows)

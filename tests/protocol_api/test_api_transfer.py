@@ -321,7 +321,7 @@ def test_falsy_options_change_nothing(bench: Bench) -> None:
     ([10], ["A1", "A2"], ["B1", "B2"], VolumeError, "1 volumes given for 2 transfers"),
     (10, ["A1", "A2"], ["B1", "B2", "B3"], ProtocolError,
      "2 sources and 3 destinations cannot be paired"),
-    (10, [], ["B1"], ProtocolError, "source is an empty list"),
+    (10, [], ["B1"], ProtocolError, "transfer: source is an empty list"),
 ])
 def test_bad_volumes_and_pairings_are_refused_before_any_motion(
         bench: Bench, volume: Any, source: str | list[str], dest: str | list[str],
@@ -334,9 +334,13 @@ def test_bad_volumes_and_pairings_are_refused_before_any_motion(
     assert bench.tip_events() == []
 
 
-def test_a_non_well_target_is_refused(bench: Bench) -> None:
-    with pytest.raises(ProtocolError, match="dest must be a well, a location or a list"):
+def test_a_non_well_target_is_refused_naming_the_call(bench: Bench) -> None:
+    with pytest.raises(ProtocolError, match="transfer: dest must be a well, a location or a "
+                       "list"):
         bench.p300.transfer(10, bench.plate["A1"], "B1")
+    with pytest.raises(ProtocolError, match="distribute: dest must be wells or locations, "
+                       "not the labware"):
+        bench.p300.distribute(10, bench.plate["A1"], bench.plate)
 
 
 # -- properties -----------------------------------------------------------------------------
