@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from attrs import define, field
 
 from ..config import RobotConfig
-from .driver import GcodeController
+from .driver import GcodeController, other_firmware
 
 GRBL_AXES = "XYZABC"
 """Axis order of GRBL's per-axis settings ($100 X, $101 Y, ... $105 C)."""
@@ -81,12 +81,17 @@ def _firmware_axes(driver: GcodeController, reported: list[str], found: Inspecti
 
 async def _grbl(driver: GcodeController) -> Inspection:
     found = Inspection()
-    info = {m[1]: m[2] for line in await driver.query("$I") if (m := _BRACKET.match(line))}
+    lines = await driver.query("$I")
+    info = {m[1]: m[2] for line in lines if (m := _BRACKET.match(line))}
     options = info.get("OPT", "").split(",")
     firmware = "grblHAL" if info.get("FIRMWARE", "").lower() == "grblhal" else "Grbl"
     version, _, build = info.get("VER", "?").partition(":")  # build info: set by $I=
     found.firmware = f"{firmware} {version}" + (f" ({build})" if build else "")
     found.fact("firmware", found.firmware)
+    if "VER" not in info:  # every GRBL says its version to $I
+        found.disagreements.append(
+            other_firmware(lines, "grbl") or "the controller did not answer $I with its "
+            "version ([VER:...]) as GRBL does: is the robot file's dialect right?")
     if len(options) >= 3:
         found.fact("buffers", f"planner {options[1]} blocks, serial receive buffer "
                               f"{options[2]} bytes (labrun streams within "

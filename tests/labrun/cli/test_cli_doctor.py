@@ -129,6 +129,17 @@ def test_smoothieware_axes(tmp_path: Path) -> None:
     assert "axes: X Y Z A B C" in text  # the firmware has C; the robot file need not
 
 
+def test_a_grbl_robot_file_on_smoothieware_is_a_problem(tmp_path: Path) -> None:
+    # Smoothieware takes GRBL's realtime status query, so the link comes up; its answer
+    # to $I carries no GRBL version.
+    with running_emulator("smoothie", speed=SPEED) as emu:
+        status, text = run_doctor(robot_file(tmp_path, "grbl", emu.address))
+    assert status == 1, text
+    assert "DISAGREES: the controller did not answer $I with its version ([VER:...]) as " \
+           "GRBL does: is the robot file's dialect right?" in text
+    assert "the robot file agrees" not in text
+
+
 def test_modules_say_what_they_are(tmp_path: Path) -> None:
     kinds = {"temp": "temperature", "hs": "heater_shaker"}
     with running_module_twins(kinds, speed=SPEED) as twins:
