@@ -81,12 +81,22 @@ def parse(text: str) -> Intervention:
     return Intervention(seconds, None, action)
 
 
-def schedule(run: Run, interventions: list[Intervention]) -> list[Intervention]:
-    """Arrange for each intervention to happen during ``run`` (before it is played).
+class Schedule:
+    """The interventions of a rehearsal as the run goes: ``pending``, those still to
+    happen (each leaves the list as it happens, so what is left once the run has ended
+    never happened: the run ended first); ``unchanged``, those that happened and changed
+    nothing (a door closed that was not open), each with why."""
 
-    Returns the interventions still to happen: each leaves the list as it happens, so what
-    is left once the run has ended never happened (the run ended first)."""
-    pending = list(interventions)
+    __slots__ = ("pending", "unchanged")
+
+    def __init__(self, interventions: list[Intervention]) -> None:
+        self.pending = list(interventions)
+        self.unchanged: list[tuple[Intervention, str]] = []
+
+
+def schedule(run: Run, interventions: list[Intervention]) -> Schedule:
+    """Arrange for each intervention to happen during ``run`` (before it is played)."""
+    plan = Schedule(interventions)
     clock = run.clock
     controller = run.controller
     if not isinstance(clock, VirtualClock) or not isinstance(controller, SimulatedController):
@@ -94,7 +104,7 @@ def schedule(run: Run, interventions: list[Intervention]) -> list[Intervention]:
     by_step: dict[int, list[Intervention]] = {}
     for item in interventions:
         if item.seconds is not None:
-            clock.call_at(item.seconds, _applier(run, item, pending))
+            clock.call_at(item.seconds, _applier(run, item, plan))
         else:
             assert item.step is not None
             by_step.setdefault(item.step - 1, []).append(item)
@@ -102,22 +112,25 @@ def schedule(run: Run, interventions: list[Intervention]) -> list[Intervention]:
         def on_event(event: dict[str, Any]) -> None:
             if event["event"] == "step":
                 for item in by_step.pop(event["index"], ()):
-                    _applier(run, item, pending)()
+                    _applier(run, item, plan)()
 
         run.record.subscribe(on_event)
-    return pending
+    return plan
 
 
-def _applier(run: Run, item: Intervention, pending: list[Intervention]
-             ) -> Callable[[], None]:
+def _applier(run: Run, item: Intervention, plan: Schedule) -> Callable[[], None]:
     def apply() -> None:
-        pending.remove(item)
+        plan.pending.remove(item)
         make = ACTIONS[item.action]
         if make is not None:
-            run.engine.apply(make())
-        else:
-            controller = run.controller
-            assert isinstance(controller, SimulatedController)
-            controller.set_interlock("door", item.action == "door-open")
+            run.engine.apply(make())  # a refused action is in the record and the log
+            return
+        controller = run.controller
+        assert isinstance(controller, SimulatedController)
+        opening = item.action == "door-open"
+        if opening == ("door" in controller.active_interlocks()):
+            plan.unchanged.append((item, f"the door was {'open' if opening else 'closed'} "
+                                         "already"))
+        controller.set_interlock("door", opening)
 
     return apply

@@ -135,7 +135,7 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
     else:
         log = history.SpooledLog(TextLog(args.verbose, step_words=False))
         run.record.subscribe(log.listen)
-    unplayed = rehearsal.schedule(run, interventions)
+    rehearsed = rehearsal.schedule(run, interventions)
     interrupted = False
     interrupts = Interrupts()
     try:
@@ -173,9 +173,12 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
     except BrokenPipeError:  # `| head`: the reader has had enough; the status still counts
         sys.stdout = None  # nothing more to flush at exit
     ended = clock(float(summary.get("duration_s") or 0.0))
-    for item in unplayed:  # a rehearsal that did not happen must not pass unnoticed
+    for item in rehearsed.pending:  # a rehearsal that did not happen must not pass unnoticed
         print(f"warning: the rehearsed {item.describe()} did not happen: the run ended "
               f"first (at {ended}, after {summary.get('steps', 0)} steps)", file=sys.stderr)
+    for item, why in rehearsed.unchanged:
+        print(f"warning: the rehearsed {item.describe()} changed nothing: {why}",
+              file=sys.stderr)
     if summary["status"] == Status.FAILED.value:
         error = protocol_error(run)
         if args.debug and error is not None:

@@ -144,7 +144,7 @@ def traced_rehearsal(path: Path, at: list[str]) -> PhysicalTrace:
                      controller=TracingController(config, clock, trace=trace))
     try:
         follow_record(run, trace)
-        schedule(run, [parse(item) for item in at])
+        schedule(run, [parse(item) for item in at])  # what happened is in the trace
         run.control.play(source="test")
         run.wait(timeout=30)
     finally:
@@ -191,6 +191,15 @@ def test_a_rehearsal_that_never_happens_is_said(tmp_path, capsys) -> None:  # ty
     assert main(["simulate", protocol, "--at=1:pause", "--at=2:resume", "--at=step=3:pause",
                  "--at=step=4:resume"]) == 0
     assert capsys.readouterr().err == ""
+    # Nor is a door that opens and closes; one closed that was not open, or opened twice,
+    # changed nothing, and is said so.
+    assert main(["simulate", protocol, "--at=1:door-close", "--at=2:door-open",
+                 "--at=2.5:door-open", "--at=3:door-close"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: the rehearsed door-close at t=1s changed nothing: the door was closed "
+        "already",
+        "warning: the rehearsed door-open at t=2.5s changed nothing: the door was open "
+        "already"]
 
 
 def test_the_log_says_how_long_a_shaker_stood_still_for_a_pause(
