@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Iterable
 from typing import Any
 
-from engine.commands import REGISTRY
+from engine.commands import REGISTRY, Execution
 from engine.run import Run
 
 from .calls import (
@@ -153,8 +153,15 @@ class TextLog:
             elif warning:  # what labrun ignored, always said
                 self._add(None, str(params["message"]), nest=2 if self._group else 1)
             if call is not None and FINAL_COMMAND.get(call.name) == event["type"]:
-                self._close()  # said as soon as it is known: a comment or a delay, live
-                self._said = (self._step, line)
+                if command is not None and command.execution is Execution.MOTION:
+                    call.final = event["id"]  # said once it is done: the robot may yet
+                else:  # be cut off on its way (a pause; a stop ends the run before it)
+                    self._close()  # said as soon as it is known: a comment or a delay, live
+                    self._said = (self._step, line)
+        elif status == "completed" and self._call is not None and \
+                self._call.final == event["id"]:
+            self._said = (self._step, self._call.line)
+            self._close()
         elif status == "interrupted" and self.verbosity:
             # The run ended with it unfinished (a pause that cut it said "interrupted").
             kind, params = self._queued.get(event["id"], ("?", {}))
@@ -285,7 +292,8 @@ FINAL_COMMAND = {"comment": "comment", "delay": "delay", "pause": "waitForResume
                  "return_tip": "dropTip", "blow_out": "blowOut", "touch_tip": "touchTip",
                  "air_gap": "airGap", "home": "home", "prepare_to_aspirate": "prepareToAspirate",
                  "home_plunger": "home"}
-"""The command that completes a call's sentence: the call is written when it is queued."""
+"""The command that completes a call's sentence: the call is written when it is queued,
+or, if it moves, when it has completed."""
 SAID_BY_THE_CALL = frozenset(("loadLabware", "loadInstrument", "comment", "delay",
                               "waitForResume"))
 """Commands whose call's line already says all of them: not nested under it again."""
@@ -294,7 +302,7 @@ SAID_BY_THE_CALL = frozenset(("loadLabware", "loadInstrument", "comment", "delay
 class _Call:
     """A protocol call being read: its name, line, start and commands."""
 
-    __slots__ = ("commands", "cut", "held", "index", "line", "name", "nested", "t")
+    __slots__ = ("commands", "cut", "final", "held", "index", "line", "name", "nested", "t")
 
     def __init__(self, name: str, line: str | None, t: float, index: int, nested: bool) -> None:
         self.name = name
@@ -305,6 +313,7 @@ class _Call:
         self.commands = CallCommands(name)
         self.held: Spool | None = None  # the first of its lines, past HOLD of them
         self.cut = False  # an immediate pause interrupted one of its commands
+        self.final: int | None = None  # its last command, whose end ends the call
 
 
 def _is_warning(kind: str, params: dict[str, Any], call: _Call | None) -> bool:

@@ -299,3 +299,32 @@ def test_a_cleanup_an_interlock_held_back_is_said_with_what_it_left() -> None:
     assert rows["cleanup"] == ("skipped: the door held motion; the robot was left where it "
                                "stopped, nothing was dropped or homed")
     assert rows["tip on the left"] == "no liquid, still on the pipette"
+
+
+def test_a_moving_call_is_said_once_it_has_ended_and_one_a_pause_cut_after_the_resume(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A live log (labrun run) prints each line as the event that completes it comes: the
+    # drop is not said while the robot is still on its way to the trash.
+    from engine.record import read_record
+    from labrun.cli.report import TextLog
+
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL)
+    at = midway(capsys, protocol, "dropTip", 0)
+    for rehearsal in ([], ["--at", f"{at}:pause-immediate"]):
+        record = tmp_path / "record.jsonl"
+        code, _ = simulate(capsys, protocol, "--record", str(record), *rehearsal)
+        assert code == 0
+        events = read_record(record)
+        log = TextLog()
+        said_at = next(i for i, event in enumerate(events)
+                       if any("Dropping tip" in line for line in log.feed(event)))
+        drop = next(e["id"] for e in events if e.get("type") == "dropTip")
+        completed = next(i for i, e in enumerate(events) if e["event"] == "command"
+                         and e["id"] == drop and e["status"] == "completed")
+        assert said_at == completed, events[said_at]
+        if rehearsal:  # cut by the pause: the drop ended after the resume
+            resumed = next(i for i, e in enumerate(events) if e["event"] == "status"
+                           and e["status"] == "running" and i > 0 and any(
+                               p["event"] == "park" for p in events[:i]))
+            assert resumed < said_at
