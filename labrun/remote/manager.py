@@ -165,11 +165,18 @@ class RunManager:
 
     async def _shutdown(self) -> None:
         active = self.active
+        if self.log is not None and len(self.queue):  # the queue is not kept: said so
+            names = ", ".join(item.name for item in self.queue.items[:5])
+            more = f" and {len(self.queue) - 5} more" if len(self.queue) > 5 else ""
+            self.log(f"the queue is not kept: {len(self.queue)} item(s) not run "
+                     f"({names}{more})")
         if active is None:
             if self.robot is not None:
                 self.robot.listen_interlocks(None)
             return
         if self._single is None:  # a queue's run: its record says why it ended
+            if self.log is not None:
+                self.log(f"run {active.item.name}: aborted: the server stopped")
             with contextlib.suppress(Exception):
                 await active.apply(Abort(source=SOURCE, reason="the server stopped"))
         await active.close(grace=SHUTDOWN_GRACE)  # a queue's run is aborted; a single not

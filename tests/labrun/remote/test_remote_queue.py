@@ -545,3 +545,18 @@ def test_tips_a_run_killed_with_its_server_left_are_asked_about_until_said_off(
         served.client.queue_item_add(QUICK)
         served.client.queue_start()
         assert served.client.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
+
+
+def test_a_server_that_stops_says_which_run_it_aborted_and_which_items_it_drops(
+        gates: Gates) -> None:
+    said: list[str] = []
+    with serving(gates) as served:
+        served.manager.log = said.append
+        c = served.client
+        c.queue_item_add(HELD)
+        for name in ("b.py", "c.py"):
+            c.queue_item_add(item("pass", name))
+        c.queue_start()
+        gates.reached("held")
+    assert "the queue is not kept: 2 item(s) not run (b.py, c.py)" in said
+    assert "run held.py: aborted: the server stopped" in said
