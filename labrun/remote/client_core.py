@@ -282,6 +282,14 @@ class Methods(Generic[R]):
         """Remove an item by ``uid`` or ``pos`` (the last one by default)."""
         return self._call("queue_item_remove", pos=pos, uid=uid, lock_key=lock_key)
 
+    def queue_item_move(self, *, pos: int | str | None = None, uid: str | None = None,
+                        pos_dest: int | str | None = None, before_uid: str | None = None,
+                        after_uid: str | None = None, lock_key: str | None = None) -> R:
+        """Move an item (by ``uid`` or ``pos``) to ``pos_dest``, or before or after
+        another item (``before_uid``, ``after_uid``)."""
+        return self._call("queue_item_move", pos=pos, uid=uid, pos_dest=pos_dest,
+                          before_uid=before_uid, after_uid=after_uid, lock_key=lock_key)
+
     def queue_clear(self, *, lock_key: str | None = None) -> R:
         """Remove every queued item."""
         return self._call("queue_clear", lock_key=lock_key)

@@ -223,25 +223,56 @@ class Queue:
         at = pos if pos >= 0 else len(self.items) + pos + 1
         return min(max(at, 0), len(self.items))
 
-    def remove(self, *, pos: Position = None, uid: str | None = None) -> QueueItem | str:
-        """Remove and return an item (the last one when neither is given), or the reason."""
-        if pos is not None and uid is not None:
-            return "give pos or uid, not both"
+    def move(self, *, pos: Position = None, uid: str | None = None,
+             pos_dest: Position = None, before_uid: str | None = None,
+             after_uid: str | None = None) -> QueueItem | str:
+        """Move the item named by ``uid`` or ``pos`` to ``pos_dest`` (its position once
+        moved), or before or after another; the item, or why it cannot be moved."""
+        if pos is None and uid is None:
+            return "give pos or uid: the item to move"
+        given = [name for name, v in (("pos_dest", pos_dest), ("before_uid", before_uid),
+                                      ("after_uid", after_uid)) if v is not None]
+        if len(given) != 1:
+            return ("give one of pos_dest, before_uid and after_uid: where the item goes"
+                    + (f", not {', '.join(given)}" if given else ""))
+        if uid is not None and uid in (before_uid, after_uid):
+            return f"item {uid!r} cannot go before or after itself"
+        index = self._find(pos=pos, uid=uid)
+        if isinstance(index, str):
+            return index
+        item = self.items.pop(index)
+        at = self.place(pos=pos_dest, before_uid=before_uid, after_uid=after_uid)
+        if isinstance(at, str):
+            self.items.insert(index, item)  # as it was
+            return at
+        self.items.insert(at, item)
+        if at != index:
+            self._changed()
+        return item
+
+    def _find(self, *, pos: Position, uid: str | None) -> int | str:
+        """The index of the item named by ``uid`` or ``pos`` (the last when neither)."""
         if not self.items:
             return "the queue is empty"
         if uid is not None:
             index = self._index(uid)
-            if index is None:
-                return f"no item {uid!r} in the queue"
-        elif pos is None or pos == "back":
-            index = len(self.items) - 1
-        elif pos == "front":
-            index = 0
-        else:
-            assert isinstance(pos, int)
-            if not -len(self.items) <= pos < len(self.items):
-                return f"no item at position {pos}; the queue has {len(self.items)}"
-            index = pos % len(self.items)
+            return f"no item {uid!r} in the queue" if index is None else index
+        if pos is None or pos == "back":
+            return len(self.items) - 1
+        if pos == "front":
+            return 0
+        assert isinstance(pos, int)
+        if not -len(self.items) <= pos < len(self.items):
+            return f"no item at position {pos}; the queue has {len(self.items)}"
+        return pos % len(self.items)
+
+    def remove(self, *, pos: Position = None, uid: str | None = None) -> QueueItem | str:
+        """Remove and return an item (the last one when neither is given), or the reason."""
+        if pos is not None and uid is not None:
+            return "give pos or uid, not both"
+        index = self._find(pos=pos, uid=uid)
+        if isinstance(index, str):
+            return index
         item = self.items.pop(index)
         self._changed()
         return item

@@ -328,6 +328,21 @@ class RunManager:
         self._changed()
         return ok(qsize=len(self.queue), item=removed.to_dict())
 
+    async def _api_queue_item_move(self, pos: Position, uid: str | None, pos_dest: Position,
+                                   before_uid: str | None, after_uid: str | None) -> Reply:
+        if self._single is not None:
+            return self._no_queue()
+        active = self.active
+        for name in (uid, before_uid, after_uid):
+            if name is not None and active is not None and active.item.item_uid == name:
+                return refused(f"item {name!r} is running, not waiting in the queue")
+        moved = self.queue.move(pos=pos, uid=uid, pos_dest=pos_dest, before_uid=before_uid,
+                                after_uid=after_uid)
+        if isinstance(moved, str):
+            return refused(moved)
+        self._changed()
+        return ok(qsize=len(self.queue), item=moved.to_dict())
+
     async def _api_queue_clear(self) -> Reply:
         if self._single is not None:
             return self._no_queue()

@@ -65,6 +65,39 @@ def test_idle_status_reports_everything(served: Served) -> None:
     assert status["robot"]["kind"].startswith("simulated")
 
 
+def test_an_item_moves_to_a_position_or_beside_another_and_nothing_else_moves(
+        served: Served) -> None:
+    c = served.client
+    uids = {name: c.queue_item_add(item("pass", name))["item"]["item_uid"]
+            for name in ("a.py", "b.py", "c.py", "d.py")}
+    uid = c.queue_get()["plan_queue_uid"]
+    moved = c.queue_item_move(uid=uids["d.py"], pos_dest="front")
+    assert moved["item"]["name"] == "d.py" and moved["qsize"] == 4
+    assert names(served) == ["d.py", "a.py", "b.py", "c.py"]
+    assert c.queue_get()["plan_queue_uid"] != uid  # a client that watches sees it changed
+    c.queue_item_move(pos=0, pos_dest=-1)  # its position once moved: the last
+    assert names(served) == ["a.py", "b.py", "c.py", "d.py"]
+    c.queue_item_move(uid=uids["a.py"], after_uid=uids["c.py"])
+    assert names(served) == ["b.py", "c.py", "a.py", "d.py"]
+    c.queue_item_move(pos="back", before_uid=uids["b.py"])
+    assert names(served) == ["d.py", "b.py", "c.py", "a.py"]
+    c.queue_item_move(pos=1, pos_dest=2)
+    assert names(served) == ["d.py", "c.py", "b.py", "a.py"]
+    for bad, reason in (({"uid": "nope", "pos_dest": 0}, "no item 'nope' in the queue"),
+                        ({"pos": 9, "pos_dest": 0}, "no item at position 9"),
+                        ({"pos": 0}, "give one of pos_dest, before_uid and after_uid: "
+                                     "where the item goes$"),
+                        ({"pos_dest": 0}, "give pos or uid: the item to move"),
+                        ({"pos": 0, "pos_dest": 1, "after_uid": uids["a.py"]},
+                         "where the item goes, not pos_dest, after_uid"),
+                        ({"uid": uids["a.py"], "before_uid": uids["a.py"]},
+                         "cannot go before or after itself"),
+                        ({"pos": 0, "before_uid": "nope"}, "no item 'nope' in the queue")):
+        with pytest.raises(RequestFailedError, match=reason):
+            c.queue_item_move(**bad)
+        assert names(served) == ["d.py", "c.py", "b.py", "a.py"]  # refused: as it was
+
+
 def test_queue_add_list_remove_clear(served: Served, tmp_path: Any) -> None:
     c = served.client
     quick = c.queue_item_add(QUICK)
