@@ -29,7 +29,7 @@ from .errors import (
 )
 from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
 from .labware import Labware
-from .labware_definitions import check_role, get_definition, validate_definition
+from .labware_definitions import check_role, get_definition, own_definition
 from .loader import MAX_API
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PLUNGER_DROP_TIP, get_pipette
 from .steps import StepTracker, api_step, is_number
@@ -298,8 +298,7 @@ class ProtocolContext:
                                      location: int | str, label: str | None = None) -> Labware:
         """Load a labware from its definition (a dict, as a labware JSON file holds it)
         into a deck slot."""
-        validate_definition(labware_def)
-        return self._load(labware_def, location, label, None, None)
+        return self._load(own_definition(labware_def), location, label, None, None)
 
     def _load(self, load_name: str | Mapping[str, Any], location: int | str,
               label: str | None, namespace: str | None, version: int | None,
@@ -383,8 +382,7 @@ class ProtocolContext:
                                         extra_dirs=self._labware_dirs,
                                         api_version=self._api_version)
         else:
-            validate_definition(name)
-            definition = name
+            definition = own_definition(name)
         check_role(definition, adapter=adapter, api_version=self._api_version)
         origin = origin - module.overlap(definition, self._api_version)
         labware = Labware(definition, slot, origin, label, self._api_version,

@@ -506,6 +506,7 @@ class GcodeController:
         for line in self.dialect.init_lines():
             await link.streamer.request(line)
         self._needs_init = False
+        link.keep_alive = True  # set up: a line of its own between ours is harmless now
 
     async def _ready(self) -> None:
         link = self._live()
@@ -592,6 +593,7 @@ class GcodeController:
         link = self._live()
         restarts = link.restart_seq
         self._intentional_reset = True
+        link.keep_alive = False  # until it is set up again
         try:
             await link.write(reset)
             if self.dialect.unlock_after_flush:
@@ -618,6 +620,8 @@ class GcodeController:
         elif isinstance(event, Restarted):
             self._position_lost(f"the controller restarted: {event.banner}")
             self._needs_init = True
+            if self._link is not None:
+                self._link.keep_alive = False
 
     def _position_lost(self, why: str) -> None:
         """Homing is required again; switchless axes cannot find their origin by themselves."""

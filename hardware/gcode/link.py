@@ -82,6 +82,10 @@ class Link:
         self.interlocks: dict[str, bool] = {}
         self.fault: HardwareFault | None = None
         self.last_line_at = time.monotonic()
+        self.keep_alive = False
+        """Whether a firmware with no status query may be asked for its position when
+        idle (``_heartbeat``): set by the driver once it has set the firmware up (a line
+        of the link's own before that would upset a numbered handshake)."""
         self._on_event = on_event
         self._on_interlock = on_interlock
         self._on_fault = on_fault
@@ -289,14 +293,21 @@ class Link:
     async def _poll(self) -> None:
         query = self.dialect.status_query
         assert query is not None
+        asked_at = time.monotonic()  # the first query nothing has been heard since
         while True:
             try:
                 await self.write(query)
             except HardwareFault:
                 return
-            if time.monotonic() - self.last_line_at > self.timeout_s and not self._closing:
-                # asked every poll_interval, answered by nothing: a robot lost while the
-                # run waits (paused, in a delay) is known now, not at the next move
+            now = time.monotonic()
+            if asked_at < self.last_line_at:
+                asked_at = now
+            elif (now - asked_at > self.timeout_s and not self.streamer.in_flight
+                  and not self._closing):
+                # Asked and answered by nothing for the whole timeout, with no line in
+                # flight (a line's own timeout allows for what it does: GRBL is silent
+                # while it homes): a robot lost while the run waits (paused, in a delay)
+                # is known now, not at the next move.
                 self._timeout(f"the controller stopped answering: nothing came for "
                               f"{self.timeout_s:g} s, not even to its status query")
                 return
@@ -306,22 +317,25 @@ class Link:
 
     async def _heartbeat(self) -> None:
         """A firmware with no status query is asked for its position whenever nothing
-        has been in flight or heard for half the timeout: one that stops answering while
-        the run waits fails the run then (the streamer's timeout), not at the next move."""
+        has been in flight or heard for a quarter of the timeout: one that stops answering
+        while the run waits fails the run within one and a half timeouts (the streamer's
+        timeout fails the link), not at the next move."""
         line = self.dialect.position_line()
         if line is None:
             return
         while True:
-            await anyio.sleep(self.timeout_s / 2)
+            await anyio.sleep(self.timeout_s / 4)
             if self.fault is not None or self._closing:
                 return
             quiet = time.monotonic() - self.last_line_at
-            if quiet < self.timeout_s / 2 or self.streamer.in_flight:
+            if quiet < self.timeout_s / 4 or self.streamer.in_flight or not self.keep_alive:
                 continue
             try:
                 await self.streamer.request(line)
             except HardwareFault:
-                return  # the streamer failed the link: the listener knows
+                if self.fault is not None:
+                    return  # the link failed (a timeout): the listener knows
+                # else an error reply, or a restart that dropped it: ask again later
 
     # -- state ------------------------------------------------------------------------
 

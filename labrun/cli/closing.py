@@ -107,14 +107,15 @@ MAX_WELLS_SHOWN = 12
 """Wells an early end's summary names (the --json document lists every one)."""
 
 
-def _plate_order(item: tuple[str, float]) -> tuple[tuple[int, str], int, str]:
-    """``slot/A10`` after ``slot/A2``: by slot, then column, then row, as on the deck."""
+def _plate_order(item: tuple[str, float]) -> tuple[tuple[int, str], int, tuple[int, str]]:
+    """``slot/A10`` after ``slot/A2``, ``AA1`` after ``P1``: by slot, then column, then
+    row, as on the deck."""
     slot, _, name = item[0].partition("/")
     match = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
     slot_key = (int(slot), "") if slot.isdigit() else (1 << 30, slot)
     if match is None:
-        return slot_key, 0, name
-    return slot_key, int(match[2]), match[1]
+        return slot_key, 0, (0, name)
+    return slot_key, int(match[2]), (len(match[1]), match[1])
 
 
 def _duration(seconds: float) -> str:

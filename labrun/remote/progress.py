@@ -340,9 +340,9 @@ class RunProgress:
 
     def fields(self) -> dict[str, Any]:
         """The status's ``progress``: the run and its status, its step (1-based) of steps,
-        percent, seconds elapsed and left (of the whole run and of the step, which a page
-        may count down between events), the current call, its file line and the latest
-        comments."""
+        percent, seconds elapsed and left (of the whole run and of the step, and the
+        percent the step still adds, which a page may count on between events), the
+        current call, its file line and the latest comments."""
         plan = self.plan
         index = self.index
         elapsed = 0.0
@@ -352,6 +352,7 @@ class RunProgress:
         percent: float | None = None
         left: float | None = None
         step_left: float | None = None
+        step_percent: float | None = None
         if self.ended is not None and self.status == "succeeded":
             percent, left = 100.0, 0.0
         elif plan is not None and plan.duration_s > 0:
@@ -362,6 +363,8 @@ class RunProgress:
             if index is not None and self.ended is None:
                 step_end = plan.planned_at(index, float("inf"))
                 step_left = round(self._wall_s(plan, done, step_end), 1)
+                step_percent = round(max(0.0, min(100.0, 100.0 * step_end / plan.duration_s)
+                                         - percent), 1)
         steps = plan.steps if plan is not None else None
         return {
             "item_uid": self.item_uid,
@@ -374,6 +377,7 @@ class RunProgress:
             "elapsed_s": round(elapsed, 1),
             "left_s": left,
             "step_left_s": step_left,
+            "step_percent_left": step_percent,
             "estimated_s": round(self._wall_s(plan, 0.0, plan.duration_s), 1) if plan else None,
             "call": self.call if self.ended is None else None,
             "line": self.line,

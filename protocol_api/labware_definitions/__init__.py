@@ -17,7 +17,12 @@ from protocol_api.api_level import ADAPTER_API, ENGINE_CORE_API
 from protocol_api.errors import LabwareDefinitionError, LabwareNotFoundError
 from protocol_api.loader import MAX_API
 
-from ._custom import load_custom_definitions, read_definition_file, validate_definition
+from ._custom import (
+    load_custom_definitions,
+    own_definition,
+    read_definition_file,
+    validate_definition,
+)
 from ._shared import (
     LabwareDefinition,
     SharedDataMissingError,
@@ -38,6 +43,7 @@ __all__ = [
     "data_root",
     "get_definition",
     "load_custom_definitions",
+    "own_definition",
     "read_definition_file",
     "read_json",
     "standard_versions",

@@ -6,6 +6,7 @@ such as ``wells.A1.diameter``.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -21,6 +22,15 @@ from ._shared import LabwareDefinition
 def validate_definition(definition: object, source: str = "labware definition") -> None:
     """Check a definition has what labrun reads; LabwareDefinitionError naming the key if not."""
     _Checker(source).check(definition)
+
+
+def own_definition(definition: object) -> LabwareDefinition:
+    """A definition a protocol passed as an object, checked and copied: the protocol may
+    change its dict afterwards without changing the labware, as in Opentrons."""
+    validate_definition(definition)
+    assert isinstance(definition, Mapping)
+    copied: LabwareDefinition = copy.deepcopy(dict(definition))
+    return copied
 
 
 def load_custom_definitions(directory: str | os.PathLike[str]) -> dict[str, LabwareDefinition]:

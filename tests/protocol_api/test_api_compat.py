@@ -349,6 +349,8 @@ def test_labware_loads_from_a_definition_object_into_a_slot_as_from_a_file(
         "lab_96_plate"
     with pytest.raises(ProtocolError, match=r"slot 3 .*already"):
         ctx.load_labware_from_definition(definition, 3)
+    definition["wells"]["A1"]["depth"] = 1000.0  # the protocol's dict, not the labware's
+    assert plate["A1"].depth == 10.668
     del definition["wells"]
     with pytest.raises(LabwareDefinitionError, match="labware definition: wells: missing"):
         ctx.load_labware_from_definition(definition, 5)

@@ -4,7 +4,8 @@
   ``G4`` answers once the planner is empty; ``$H`` once homing is done. A failed homing
   cycle (the ``home_fails`` fault) prints ``ALARM:8``, ``ok``, then the banner (a reset).
 - RX buffer: bytes of unanswered lines are counted; more than 127 is an overflow.
-- Realtime: ``?`` status ``<State|MPos:...|FS:...|Pn:D>``, ``!`` hold, ``~`` resume,
+- Realtime: ``?`` status ``<State|MPos:...|FS:...|Pn:D>`` (none while homing: GRBL's
+  homing loop runs no realtime commands), ``!`` hold, ``~`` resume,
   0x18 soft reset (``ALARM:3`` if in motion; the welcome banner after it).
 - Coordinates: work offsets ``G10 L2/L20``, ``G54``..``G59``, ``G92``; ``G53`` moves in
   machine coordinates. ``$10=1`` (default) reports ``MPos``, ``$10=0`` ``WPos``; either
@@ -99,7 +100,8 @@ class GrblFirmware(Firmware):
 
     async def on_realtime(self, byte: int) -> None:
         if byte == ord("?"):
-            await self.send_status(self.status_report())
+            if not self.machine.homing:  # GRBL's homing loop runs no realtime commands:
+                await self.send_status(self.status_report())  # silent until it is done
         elif byte == ord("!"):
             if not self.locked and not self.door_suspended:
                 self.machine.hold()

@@ -104,6 +104,47 @@ async def test_silence_times_out_with_a_clear_fault(
         check_at(await ctl.read_position(), {"X": 100.0})
 
 
+async def test_a_grbl_silent_while_it_homes_is_not_taken_for_lost(
+        config_for: ConfigFor) -> None:
+    # GRBL answers no status query while it homes (longer than the timeout here): the
+    # homing line's own allowance holds, not the poller's silence.
+    with running_emulator("grbl", speed=1.0) as emu:
+        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
+                                   poll_interval=POLL_S) as ctl:
+            started = time.monotonic()
+            await ctl.home()
+            assert time.monotonic() - started > 2 * SHORT_TIMEOUT_S
+            assert (await ctl.read_position())["X"] == pytest.approx(418.0, abs=0.01)
+
+
+async def test_a_poll_interval_longer_than_the_timeout_is_no_silence(
+        emulator: EmulatorHandle, dialect: str, config_for: ConfigFor) -> None:
+    if dialect == "marlin":
+        pytest.skip("Marlin has no status query to poll")
+    async with open_controller(config_for(dialect, emulator.address, SHORT_TIMEOUT_S),
+                               poll_interval=3 * SHORT_TIMEOUT_S) as ctl:
+        await ctl.home()
+        await anyio.sleep(8 * SHORT_TIMEOUT_S)  # answered every poll: never silent
+        await ctl.move({"X": 100.0})
+
+
+async def test_marlin_idle_is_asked_again_after_an_error_and_its_silence_noticed(
+        config_for: ConfigFor) -> None:
+    with running_emulator("marlin", speed=SPEED) as emu:
+        async with open_controller(config_for("marlin", emu.address, SHORT_TIMEOUT_S),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            emu.faults.error_next = 1  # the heartbeat's own question is refused once
+            await anyio.sleep(2 * SHORT_TIMEOUT_S)
+            await ctl.read_position()  # the link is fine
+            link = ctl.link
+            emu.faults.silent = True
+            with anyio.fail_after(3):
+                while link.fault is None:  # nothing is asked of it but its heartbeat
+                    await anyio.sleep(0.05)
+            assert "no answer from the controller to 'M114 R'" in str(link.fault)
+
+
 async def test_cancelling_a_move_to_a_silent_controller_does_not_hang(
         emulator: EmulatorHandle, dialect: str, config_for: ConfigFor) -> None:
     config = config_for(dialect, emulator.address, SHORT_TIMEOUT_S)

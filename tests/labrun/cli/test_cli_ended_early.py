@@ -283,6 +283,9 @@ def test_the_wells_changed_are_named_in_deck_and_plate_order_the_rest_counted() 
         "12; A1 -5.0 µL, H12 -5.0 µL in slot 2; A1 +1.0 µL, B1 +1.0 µL, A2 +1.0 µL, "
         "B2 +1.0 µL, A10 +1.0 µL, B10 +1.0 µL, A11 +1.0 µL, B11 +1.0 µL, A12 +1.0 µL, "
         "B12 +1.0 µL in slot 10")
+    rows = dict(ended_early_rows({"well_volumes_ul": {"4/AA1": 1.0, "4/B1": 1.0, "4/P1": 1.0},
+                                  "tips_at_end": {}}, Labels()))
+    assert rows["wells changed"].startswith("3; B1 +1.0 µL, P1 +1.0 µL, AA1 +1.0 µL in")
     volumes["10/C1"] = 2.0
     rows = dict(ended_early_rows({"well_volumes_ul": volumes, "tips_at_end": {}}, Labels(),
                                  "the record lists"))

@@ -171,6 +171,11 @@ def run(ctx):
 '''
 
 
+def later_at_end(plan: Plan, delay: dict[str, Any]) -> float:
+    """The percent the run reaches at the end of ``delay`` (a timeline item)."""
+    return 100.0 * (delay["t"] + delay["seconds"]) / plan.duration_s
+
+
 def test_a_delay_counts_its_own_length_in_time_left_whatever_the_pace_of_the_moves(
         tmp_path: Path) -> None:
     path = tmp_path / "delayed.py"
@@ -201,6 +206,12 @@ def test_a_delay_counts_its_own_length_in_time_left_whatever_the_pace_of_the_mov
     assert in_delay["left_s"] == pytest.approx(600 + 3 * rest_moves, abs=0.5)
     assert later["left_s"] == pytest.approx(500 + 3 * rest_moves, abs=0.5)
     assert later["step_left_s"] == pytest.approx(500, abs=0.5)
+    # What the rest of the delay adds to the percent (a page counts it on between events):
+    # the delay's share of the planned time, less what has passed, up to the step's end.
+    assert later["step_percent_left"] == pytest.approx(
+        later_at_end(plan, delay) - later["percent"], abs=0.15)
+    assert in_delay["percent"] + in_delay["step_percent_left"] == pytest.approx(
+        later_at_end(plan, delay), abs=0.15)
     assert moves_s > 30
     # The whole run's estimate likewise: the delay at its own length (it was scaled too).
     assert later["estimated_s"] == pytest.approx(600 + 3 * moves_s, abs=1.0)
