@@ -372,10 +372,12 @@ def test_a_door_opened_during_a_run_that_was_stopped_still_holds_the_queue(
         c.queue_start()
     c.sim_interlock("door", False)
     assert c.status()["interlocks"] == []
-    for name in ("window", "", "x" * 1000):  # only the robot's own interlocks are set
+    for name in ("window", "x" * 1000):  # only the robot's own interlocks are set
         with pytest.raises(RequestFailedError, match=r"this robot has no interlock .*; its "
                                                      r"interlocks: door"):
             c.sim_interlock(name, True)
+    with pytest.raises(HTTPClientError, match=r"422 .*name must not be empty"):
+        c.sim_interlock("", True)  # no name at all: a malformed request
     assert c.status()["interlocks"] == []
     c.queue_start()
     c.wait_for_idle(timeout=WAIT)
