@@ -85,9 +85,24 @@ def _slot(slot: dict[str, Any], x: float, y: float, sources: set[str],
                              f'<title>{escape(name)}</title></circle>')
     labels = [*slot["modules"], *(lw["name"] for lw in slot["labware"][-1:])]
     for line, text in enumerate(labels):
+        shown = fitted(text)
+        title = f"<title>{escape(text)}</title>" if shown != text else ""
         parts.append(f'<text x="{x + SLOT_W / 2:g}" y="{y - 1.5 - 8 * (len(labels) - 1 - line):g}" '
-                     f'font-size="7" text-anchor="middle">{escape(text)}</text>')
+                     f'font-size="7" text-anchor="middle">{title}{escape(shown)}</text>')
     return parts
+
+
+LABEL_CHARS = int((SLOT_W + GAP - 6) / (7 * 0.56))
+"""How many characters of a 7-unit sans-serif label fit above a slot and its gap (a
+character is a little over half as wide as the font is high)."""
+
+
+def fitted(text: str) -> str:
+    """``text`` cut to what fits above a slot, ending in an ellipsis if it was cut (the
+    whole name is the label's title, shown on hovering)."""
+    if len(text) <= LABEL_CHARS:
+        return text
+    return text[:LABEL_CHARS - 1].rstrip() + "…"
 
 
 def _definition(load_name: str) -> dict[str, Any] | None:

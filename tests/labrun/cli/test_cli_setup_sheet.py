@@ -105,6 +105,26 @@ def test_the_deck_picture_colours_sources_and_destinations(
         assert y0 <= y and y + h <= y0 + deck_svg.SLOT_H + 0.1, well.get("data-well")
 
 
+def test_a_long_labware_name_is_cut_to_its_slot_and_whole_in_its_title() -> None:
+    import xml.etree.ElementTree as ET
+
+    from labrun.cli import deck_svg
+
+    long = "Opentrons 96 Flat Bottom Heater-Shaker Adapter with NEST 96 Well Plate 200 µL Flat"
+    sheet = {"liquids": [], "destinations": [], "deck": [
+        {"slot": "1", "modules": ["Heater-Shaker Module GEN1"],
+         "labware": [{"load_name": "a_custom_plate", "name": long}]}]}
+    root = ET.fromstring(deck_svg.svg(sheet))
+    labels = {"".join(e.itertext()): e for e in root.iter() if e.tag.endswith("text")}
+    assert "Heater-Shaker Module GEN1" in labels  # short: as it is
+    (cut,) = [text for text in labels if text.startswith(long[:20])]
+    title = next(t for t in labels[cut] if t.tag.endswith("title")).text
+    assert title == long and cut == title + deck_svg.fitted(long)  # the title, then shown
+    assert deck_svg.fitted(long).endswith("…") and len(deck_svg.fitted(long)) <= 36
+    width = deck_svg.SLOT_W + deck_svg.GAP  # 7-unit glyphs, a little over half as wide
+    assert len(deck_svg.fitted(long)) * 7 * 0.56 <= width
+
+
 def test_the_sheet_looks_each_labware_up_once_however_many_wells_it_lists(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A definition lookup a well made sheets of big runs cost minutes: an unknown (custom)
