@@ -108,8 +108,12 @@ class RunEnding:
             except Exception as exc:  # the controller failed too: the run still ends
                 self._end_cleanup_command("failed", error=str(exc))
                 engine.record.add("failure", error=str(exc), location="cleanup")
+                why = str(exc)
+                if outcome.error and why in outcome.error:  # a controller lost: said once
+                    why = ("the same reason, so the robot was left as it was (tips on; "
+                           "home it once it answers again)")
                 outcome = Outcome(Status.FAILED, error=f"{outcome.error or ''}; "
-                                  f"cleanup failed: {exc}".strip("; "), location=outcome.location)
+                                  f"cleanup failed: {why}".strip("; "), location=outcome.location)
         if self._cleanup_scope.cancelled_caught:  # cut off by a halt
             self._end_cleanup_command("interrupted", reason="halt")
         state = engine.state
