@@ -148,6 +148,11 @@ def run_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return INTERRUPTED_EXIT
+    except BrokenPipeError:  # `labrun run F | head`: its reader ended before the run began
+        sys.stdout = None  # nothing more to flush at exit
+        print("error: standard output was closed (its reader ended) before the run "
+              "started; the run did not start", file=sys.stderr)
+        return BAD_INPUT_EXIT
 
 
 # -- the robot ----------------------------------------------------------------------------
@@ -288,13 +293,19 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             run.wait()
             print(f"error: the robot was not ready: {problem}", file=sys.stderr)
             return FAILED_EXIT
-        final = _play(run, robot.driver, progress, args.verbose)
+        final, lost = _play(run, robot.driver, progress, args.verbose)
         summary = run.record.events[-1]
         labels = Labels.of_run(run.record.events)
     record = args.record
     if record and run.record.write_error:
         record += " (cut short where it could no longer be written)"
-    _print_summary(summary, record, labels)
+    if lost is None:
+        _print_summary(summary, record, labels)
+    else:  # the run went on without its output: said where it can be
+        sys.stdout = None
+        kept = f"the record {record} has it all" if record else "--record FILE keeps it"
+        print(f"warning: the output stopped ({lost.strerror or lost}); the run went on to "
+              f"its end: {final.status.value}; {kept}", file=sys.stderr)
     if final.status is Status.FAILED:
         error = protocol_error(run)
         if args.debug and error is not None:
@@ -328,7 +339,9 @@ def _prepare(robot: Robot) -> str | None:
 
 
 def _play(run: Run, inner: MotionController, progress: Progress | None,
-          verbosity: int) -> RunStatusReport:
+          verbosity: int) -> tuple[RunStatusReport, OSError | None]:
+    """Play the run with the live status line and the keys; its final status, and why
+    the output stopped if it did (the run does not stop with it)."""
     stdin_tty = is_terminal(sys.stdin)
     display = StatusLine(sys.stdout, live=stdin_tty and is_terminal(sys.stdout), keys=stdin_tty,
                          colour=use_colour(sys.stdout), progress=progress)
@@ -375,7 +388,7 @@ def _play(run: Run, inner: MotionController, progress: Progress | None,
             display.log(line)
         final = run.wait(5.0)
         display.update(final, force=True)
-    return final
+    return final, display.lost
 
 
 def _play_or_wait(run: Run, display: StatusLine) -> bool:

@@ -161,16 +161,26 @@ class StatusLine:
         self._lock = threading.Lock()
         self._shown = ""
         self._last_draw = 0.0
+        self.lost: OSError | None = None
+        """Why the output could no longer be written (its reader ended: a broken pipe),
+        if it could not: nothing more is written, and the run goes on."""
+
+    def _write(self, text: str) -> None:
+        """Write and flush ``text``; a failed write stops the output, never the run (the
+        record keeps everything). Under the lock."""
+        if self.lost is not None:
+            return
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except OSError as exc:  # BrokenPipeError, a full disk, a closed file...
+            self.lost = exc
 
     def log(self, text: str) -> None:
         """Print ``text`` as a line of its own (above the status line)."""
         with self._lock:
-            if self.live and self._shown:
-                self.out.write("\r\x1b[K")
-            self.out.write(text + "\n")
-            if self.live and self._shown:
-                self.out.write(self._shown)
-            self.out.flush()
+            clear = "\r\x1b[K" if self.live and self._shown else ""
+            self._write(clear + text + "\n" + (self._shown if self.live else ""))
 
     def bell(self, text: str) -> None:
         """Log ``text`` and ring the terminal's bell."""
@@ -214,16 +224,14 @@ class StatusLine:
             shown = text.replace(word, f"\x1b[{COLOURS[status.status]}m{word}\x1b[0m", 1)
         with self._lock:
             if shown != self._shown:
-                self.out.write("\r\x1b[K" + shown)
-                self.out.flush()
+                self._write("\r\x1b[K" + shown)
                 self._shown = shown
 
     def close(self) -> None:
         """Leave the status line as it is and move below it."""
         with self._lock:
             if self.live and self._shown:
-                self.out.write("\n")
-                self.out.flush()
+                self._write("\n")
             self._shown = ""
 
 

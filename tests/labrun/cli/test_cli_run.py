@@ -681,3 +681,47 @@ def test_a_csv_parameter_is_read_once_the_robot_runs_what_was_simulated(
     assert status == 0
     assert "1 picks" in out and "2 picks" not in out
     assert csv_file.read_text().count("\n") == 3  # it did change
+
+
+def test_an_output_whose_reader_ends_before_the_run_says_it_did_not_start(
+        tmp_path: Path) -> None:
+    # `labrun run F | head -3`: the setup sheet's reader is gone; exit 0 said nothing ran.
+    protocol = write(tmp_path, SHORT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "labrun.cli.main", "run", str(protocol), "--emulate", "-y",
+         "--speed", SPEED], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.readline()
+        process.stdout.close()  # as head does once it has its lines
+        err = process.stderr.read()
+        assert process.wait(WAIT_S) == 2
+    finally:
+        process.kill()
+        process.wait(WAIT_S)
+    assert err == ("error: standard output was closed (its reader ended) before the run "
+                   "started; the run did not start\n")
+
+
+def test_an_output_whose_reader_ends_mid_run_leaves_the_run_going_to_its_end(
+        tmp_path: Path) -> None:
+    protocol = write(tmp_path, HOPS.replace("* 20", "* 200"))
+    record = tmp_path / "record.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "labrun.cli.main", "run", str(protocol), "--emulate", "-y",
+         "--speed", "10", "--record", str(record)], cwd=ROOT, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen: list[bytes] = []
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        _read_until(process, r"status running", seen)
+        process.stdout.close()  # the reader ends while the robot moves
+        err = process.stderr.read().decode()
+        assert process.wait(WAIT_S * 4) == 0  # the run's own status: it succeeded
+    finally:
+        process.kill()
+        process.wait(WAIT_S)
+    assert err == (f"warning: the output stopped (Broken pipe); the run went on to its "
+                   f"end: succeeded; the record {record} has it all\n")
+    assert read_record(record)[-1]["status"] == "succeeded"
