@@ -171,6 +171,7 @@ class ProtocolContext:
         self._max_speeds = AxisMaxSpeeds(self)
         self._liquids: list[Liquid] = []
         trash = self._deck.trash
+        self._load_order: list[Labware] = [trash]  # loaded_labwares lists them so
         drop = trash.first_well().top()
         self._steps.open("load_labware", implicit=True)  # the fixed trash
         try:
@@ -238,7 +239,8 @@ class ProtocolContext:
 
     @property
     def loaded_labwares(self) -> dict[int, Labware]:
-        """Loaded labware by slot number, as in Opentrons: the fixed trash included
+        """Loaded labware by slot number, in the order it was loaded, as in Opentrons
+        (a protocol may pair them with volumes in that order): the fixed trash first,
         before apiLevel 2.16 (from 2.16 Opentrons makes it a trash bin, not labware)."""
         loaded: dict[int, Labware] = {}
         trash = self._deck.trash if self._api_version >= TRASH_BIN_API else None
@@ -250,7 +252,8 @@ class ProtocolContext:
             # a module: the labware on it, at its own slot
             elif item is not None and item.slots[0] == slot and item.labware is not None:
                 loaded[int(slot)] = item.labware
-        return loaded
+        order = {id(labware): index for index, labware in enumerate(self._load_order)}
+        return dict(sorted(loaded.items(), key=lambda kv: order.get(id(kv[1]), len(order))))
 
     def _channels_on(self, mount: str) -> int:
         """How many channels the pipette on ``mount`` has (1 with none loaded)."""
@@ -259,8 +262,9 @@ class ProtocolContext:
 
     @property
     def loaded_instruments(self) -> dict[str, InstrumentContext]:
-        """Loaded pipettes by mount name."""
-        return dict(self._instruments)
+        """Loaded pipettes by mount name, left before right (as Opentrons lists them,
+        whichever was loaded first)."""
+        return {mount: self._instruments[mount] for mount in sorted(self._instruments)}
 
     @property
     def _hw_manager(self) -> HardwareManager:
@@ -310,6 +314,7 @@ class ProtocolContext:
         check_role(definition, adapter=adapter, api_version=self._api_version)
         origin = self._deck.position_for(slot).point
         labware = Labware(definition, slot, origin, label, self._api_version)
+        self._load_order.append(labware)
         if self._modules is not None:  # beside a heater-shaker: not too tall
             self._modules.check_labware(slot, labware)
         labware._stacker = self._load_on
@@ -328,6 +333,7 @@ class ProtocolContext:
         check_role(definition, adapter=False, api_version=self._api_version)
         labware = Labware(definition, base.slot, base.stacked_origin(definition), label,
                           self._api_version)
+        self._load_order.append(labware)
         labware._on, labware._stacker = base, self._load_on
         base._stacked = labware
         self._steps.send(c.LoadLabware(labware.load_name, base.slot, labware.name,
@@ -387,6 +393,7 @@ class ProtocolContext:
         origin = origin - module.overlap(definition, self._api_version)
         labware = Labware(definition, slot, origin, label, self._api_version,
                           module=module.display_name)
+        self._load_order.append(labware)
         labware._stacker = self._load_on
         self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name, labware.highest_z))
         return labware

@@ -46,7 +46,9 @@ def test_loading_labware_and_instruments_is_visible_to_the_protocol(tmp_path: Pa
         p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
         p20 = ctx.load_instrument("p20_single_gen2", "left")
         assert ctx.loaded_labwares == {1: plate, 4: tips, 12: ctx.fixed_trash}
+        assert list(ctx.loaded_labwares) == [12, 4, 1]  # in load order, the trash first
         assert ctx.loaded_instruments == {"left": p20, "right": p300}
+        assert list(ctx.loaded_instruments) == ["left", "right"]  # whatever came first
         assert ctx.deck["4"] is tips and ctx.deck[1] is plate
         assert (p300.mount, p300.name, p300.max_volume, p300.min_volume) == (
             "right", "p300_single_gen2", 300, 20)
