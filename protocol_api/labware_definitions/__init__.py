@@ -93,6 +93,8 @@ def get_definition(
     name = load_name.strip().lower() if isinstance(load_name, str) else load_name
     if isinstance(version, str) and version.strip().isdecimal():  # "1": Opentrons takes it
         version = int(version)
+    if isinstance(namespace, str):  # "Opentrons": in lower case, as Opentrons looks it up
+        namespace = namespace.lower()
     if not isinstance(name, str) or not name:
         raise LabwareNotFoundError(
             f"a labware load name must be a non-empty string, not {load_name!r}"

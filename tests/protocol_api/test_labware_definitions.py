@@ -179,6 +179,9 @@ def test_load_names_are_matched_case_insensitively_like_opentrons() -> None:
     assert get_definition(" Corning_96_Wellplate_360ul_Flat ")["parameters"]["loadName"] == (
         "corning_96_wellplate_360ul_flat"
     )
+    # and a namespace, which Opentrons looks up in lower case too
+    assert get_definition("nest_12_reservoir_15ml", namespace="Opentrons")["namespace"] == \
+        "opentrons"
 
 
 def test_unknown_load_name_names_it_suggests_and_explains_custom_labware() -> None:
