@@ -132,9 +132,12 @@ def serve(connection: Connection, spec: RobotSpec) -> None:
     """The run worker's life: open the robot, serve the server's requests, close it."""
     global SERVING
     SERVING = True
-    # Ctrl-C in the server's terminal reaches the whole process group: the server decides
-    # (it aborts the run with its cleanup, then tells us to quit), not the signal.
+    # Ctrl-C in the server's terminal, and a SIGTERM sent to the process group (a service
+    # manager, `timeout`), reach us too: the server decides (it aborts the run with its
+    # cleanup, then tells us to quit; if it dies, its pipe closes and we quit), not the
+    # signal, which killed the run without its cleanup and had it blamed on the protocol.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if spec.memory_limit is not None:
         resource.setrlimit(resource.RLIMIT_AS, (spec.memory_limit, spec.memory_limit))
     link = Link(connection)

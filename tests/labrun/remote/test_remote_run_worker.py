@@ -246,3 +246,19 @@ def test_a_delay_s_time_left_counts_down_between_reports_paused_too(
     run.on_report({"status": status, "delay": {**delay, "skipped": True}})
     now[0] += 4.0
     assert run.report()["delay"]["remaining_s"] == 25.0  # skipped: nothing to count
+
+
+def test_a_sigterm_to_the_process_group_leaves_the_run_to_the_server(
+        served: Served, gates: Gates) -> None:
+    # `timeout labrun serve` or a service manager signals the whole group: the worker
+    # died with the run (without its cleanup) and the history blamed the protocol.
+    import os
+    import signal
+
+    pid = run_until_held(served, gates, "")
+    os.kill(pid, signal.SIGTERM)
+    gates.open("held")
+    c = served.client
+    c.wait_for_idle(timeout=WAIT)
+    assert [h["result"]["exit_status"] for h in history(served)] == ["succeeded", "succeeded"]
+    assert worker_pid(served) == pid
