@@ -101,9 +101,10 @@ class Progress:
         return max(0.0, self.duration_s - done) / self.speed
 
     def describe(self, index: int, in_step_s: float, width: int = BAR_WIDTH, *,
-                 finished: bool = False) -> str:
+                 finished: bool = False, ended: bool = False) -> str:
         """``[#####.....] step 10 of 33, 30 %, 12:03 left``; a ``finished`` run (one that
-        reached its end, however much faster than the estimate) is ``100 %``."""
+        reached its end, however much faster than the estimate) is ``100 %``; one that
+        ``ended`` before its end (stopped, failed...) has no time left to say."""
         total = max(self.steps, index + 1)
         left = 0.0 if finished else self.left_s(index, in_step_s)
         share = 1.0 - left * self.speed / self.duration_s if self.duration_s > 0 else 0.0
@@ -111,7 +112,7 @@ class Progress:
         filled = round(share * width)
         bar = "[" + "#" * filled + "." * (width - filled) + "]"
         said = f"{bar} step {index + 1} of {total}, {share * 100:.0f} %"
-        return said if finished else f"{said}, {clock(left)} left"
+        return said if finished or ended else f"{said}, {clock(left)} left"
 
 
 def format_status(status: RunStatusReport, position: Mapping[str, float] | None = None,
@@ -126,7 +127,8 @@ def format_status(status: RunStatusReport, position: Mapping[str, float] | None 
     if status.step is not None and progress is not None:
         index = progress.plan_index(status.step.index)
         parts.append(progress.describe(index, in_step_s,
-                                       finished=status.status is Status.SUCCEEDED))
+                                       finished=status.status is Status.SUCCEEDED,
+                                       ended=status.status.is_terminal))
         words = progress.words.get(index)
         if words and not status.status.is_terminal:
             parts.append(words)
@@ -136,8 +138,9 @@ def format_status(status: RunStatusReport, position: Mapping[str, float] | None 
         parts.append("pause pending")
     if status.delay is not None:
         what = f" ({status.delay.message})" if status.delay.message else ""
+        speed = progress.speed if progress is not None else 1.0  # wall time, as time left
         parts.append(f"delay skipped{what}" if status.delay.skipped
-                     else f"delay {status.delay.remaining_s:.1f} s left{what}")
+                     else f"delay {status.delay.remaining_s / speed:.1f} s left{what}")
     where = position if position is not None else status.position
     if where:
         parts.append(" ".join(f"{axis} {value:.1f}" for axis, value in where.items()))

@@ -363,6 +363,15 @@ def test_the_bar_and_time_left_hold_still_while_paused() -> None:
     final = format_status(report(status=Status.SUCCEEDED, step=StepInfo(3, "mix"),
                                  position={}), None, progress, in_step_s=40.0)
     assert final == "succeeded | [##########] step 4 of 4, 100 %"
+    # One that ended before its end has no time left to say.
+    aborted = format_status(report(status=Status.ABORTED, step=StepInfo(2, "transfer"),
+                                   position={}), None, progress, in_step_s=40.0)
+    assert aborted == "aborted | [###.......] step 3 of 4, 30 %"
+    # A delay's time left is wall time, as the run's is: at 5x, 100 s of robot time is 20.
+    fast = Progress(4, [0.0, 10.0, 20.0, 120.0], 200.0, {}, speed=5.0)
+    delay = DelayStatus("incubate", 150.0, 100.0, False)
+    text = format_status(report(delay=delay, position={}), None, fast, in_step_s=50.0)
+    assert text.endswith("delay 20.0 s left (incubate)"), text
 
 
 def test_controls_ask_before_ending_the_run(capsys: pytest.CaptureFixture[str],
