@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
 import functools
 import importlib
@@ -77,24 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = None
         print(f"error: cannot write the output: {exc.strerror}", file=sys.stderr)
         return 1
-    if argv is None:  # the labrun process itself, not a caller's
-        _leave_a_stuck_protocol(status)
     return status
-
-
-def _leave_a_stuck_protocol(status: int) -> None:
-    """End the process now if a protocol thread never returned (a loop that Ctrl-C or the
-    watchdog ended the run around): everything is said and written, and an interpreter
-    shutting down beside a thread still running Python code can crash at exit."""
-    import threading
-
-    if not any(t.name == "labrun-protocol" and t.is_alive() for t in threading.enumerate()):
-        return
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
-    os._exit(status)
 
 
 _FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EBADF}
