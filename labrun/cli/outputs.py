@@ -111,4 +111,15 @@ class ProtocolStreams:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
+        # A protocol thread still running (stuck in a loop the run was ended around) may
+        # be inside print(), which holds sys.stdout without a reference of its own: the
+        # lent streams must outlive the swap, or print() uses a freed object (a crash).
+        _RETIRED.append((sys.stdout, sys.stderr))
+        del _RETIRED[:-RETIRED_KEPT]
         sys.stdout, sys.stderr = self.stdout, self.stderr
+
+
+RETIRED_KEPT = 8
+"""How many runs' lent streams are kept alive after their run (a long-lived server's
+worker lends a pair a run)."""
+_RETIRED: list[tuple[object, object]] = []

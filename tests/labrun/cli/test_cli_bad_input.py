@@ -356,3 +356,23 @@ def test_streams_a_protocol_swaps_or_closes_at_its_top_level_are_labruns_again(
         2, f"error: {path}:5: the protocol's top level raised ValueError: bad\n")
     if json_option:
         assert json.loads(done.stdout)["error"].endswith("ValueError: bad")
+
+
+def test_the_streams_lent_to_a_protocol_outlive_their_run(capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    # A protocol thread still running once its run has ended (stuck in a loop Ctrl-C ended
+    # the run around) may be inside print(), which holds sys.stdout without a reference of
+    # its own: freed at the swap back, it crashed labrun (SIGSEGV, about 1 run in 30).
+    import gc
+    import weakref
+
+    from labrun.cli.outputs import ProtocolStreams
+
+    with ProtocolStreams():
+        lent = weakref.ref(sys.stdout)
+        print("in the run")
+    gc.collect()
+    still = lent()
+    assert still is not None and still is not sys.stdout
+    print("after the run", file=still)  # type: ignore[call-overload]
+    assert capsys.readouterr().out == "in the run\nafter the run\n"
