@@ -535,8 +535,10 @@ def test_a_module_call_that_lifts_the_pipettes_first_is_one_call_in_the_log(
         "Heater shaker: set and wait for shake speed (rpm 500)"]
 
 
-def test_a_transfer_from_many_wells_into_one_says_the_volume_from_each(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def liquid_calls(capsys: pytest.CaptureFixture[str], tmp_path: Path, calls: str,
+                 *verbs: str) -> list[str]:
+    """The run log's lines starting with ``verbs`` for ``calls`` made with a p300 ``p``,
+    its ``tips`` (slot 1), a ``plate`` (slot 2) and a ``res`` ervoir (slot 3)."""
     protocol = write(tmp_path, '''
         metadata = {"apiLevel": "2.15"}
 
@@ -545,14 +547,20 @@ def test_a_transfer_from_many_wells_into_one_says_the_volume_from_each(
             plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2, "plate")
             res = ctx.load_labware("nest_12_reservoir_15ml", 3, "reservoir")
             p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
-            p.transfer(70, plate.columns()[0], res["A12"])
-            p.transfer(70, res["A1"], plate.columns()[0])
-            p.consolidate(30, plate.columns()[0], res["A11"])
-    ''')
+    ''' + textwrap.indent(textwrap.dedent(calls), " " * 12))
     status, out, _ = simulate(capsys, str(protocol))
     assert status == 0
+    return [line for line in run_log(out) if line.startswith(verbs)]
+
+
+def test_a_transfer_from_many_wells_into_one_says_the_volume_from_each(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     # As the protocol gave it (70 from each), not the 560 µL the reservoir well got.
-    assert [line for line in run_log(out) if line.startswith(("Transf", "Consol"))] == [
+    assert liquid_calls(capsys, tmp_path, '''
+        p.transfer(70, plate.columns()[0], res["A12"])
+        p.transfer(70, res["A1"], plate.columns()[0])
+        p.consolidate(30, plate.columns()[0], res["A11"])
+    ''', "Transf", "Consol") == [
         "Transferring 70.0 µL from each of 8 wells A1…H1 of plate (slot 2) to A12 of "
         "reservoir (slot 3)",
         "Transferring 70.0 µL from A1 of reservoir (slot 3) to 8 wells A1…H1 of plate (slot 2)",
@@ -563,19 +571,10 @@ def test_a_transfer_from_many_wells_into_one_says_the_volume_from_each(
 
 def test_a_transfer_of_a_list_of_volumes_says_each_or_their_span(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    protocol = write(tmp_path, '''
-        metadata = {"apiLevel": "2.15"}
-
-        def run(ctx):
-            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
-            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2, "plate")
-            p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
-            p.transfer([10, 250, 30], plate["A1"], plate.wells()[8:11])
-            p.transfer([10, 20, 30, 40], plate["A1"], plate.wells()[16:20])
-    ''')
-    status, out, _ = simulate(capsys, str(protocol))
-    assert status == 0
-    assert [line for line in run_log(out) if line.startswith("Transf")] == [
+    assert liquid_calls(capsys, tmp_path, '''
+        p.transfer([10, 250, 30], plate["A1"], plate.wells()[8:11])
+        p.transfer([10, 20, 30, 40], plate["A1"], plate.wells()[16:20])
+    ''', "Transf") == [
         "Transferring 10.0 µL, 250.0 µL and 30.0 µL from A1 of plate (slot 2) to A2, B2, C2 "
         "of plate (slot 2)",
         "Transferring 4 volumes between 10.0 µL and 40.0 µL from A1 of plate (slot 2) to 4 "
@@ -585,20 +584,11 @@ def test_a_transfer_of_a_list_of_volumes_says_each_or_their_span(
 
 def test_a_transfer_with_air_gaps_says_the_liquid_not_the_air(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    protocol = write(tmp_path, '''
-        metadata = {"apiLevel": "2.15"}
-
-        def run(ctx):
-            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
-            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2, "plate")
-            p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
-            p.transfer(100, plate["A1"], plate["A2"], air_gap=20)
-            p.transfer(600, plate["A1"], plate["A3"], air_gap=50)
-            p.distribute(30, plate["A1"], [plate["B1"], plate["B2"]], air_gap=10)
-    ''')
-    status, out, _ = simulate(capsys, str(protocol))
-    assert status == 0
-    assert [line for line in run_log(out) if line.startswith(("Transf", "Distr"))] == [
+    assert liquid_calls(capsys, tmp_path, '''
+        p.transfer(100, plate["A1"], plate["A2"], air_gap=20)
+        p.transfer(600, plate["A1"], plate["A3"], air_gap=50)
+        p.distribute(30, plate["A1"], [plate["B1"], plate["B2"]], air_gap=10)
+    ''', "Transf", "Distr") == [
         "Transferring 100.0 µL from A1 of plate (slot 2) to A2 of plate (slot 2)",
         "Transferring 600.0 µL from A1 of plate (slot 2) to A3 of plate (slot 2)",
         "Distributing 30.0 µL from A1 of plate (slot 2) to B1, B2 of plate (slot 2)",
