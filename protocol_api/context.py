@@ -29,7 +29,7 @@ from .errors import (
 )
 from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
 from .labware import Labware
-from .labware_definitions import check_role, get_definition, own_definition
+from .labware_definitions import check_role, custom_wells, get_definition, own_definition
 from .loader import MAX_API
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PLUNGER_DROP_TIP, get_pipette
 from .steps import StepTracker, api_step, is_number
@@ -319,7 +319,7 @@ class ProtocolContext:
             self._modules.check_labware(slot, labware)
         labware._stacker = self._load_on
         self._deck.assign(slot, labware)
-        self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name, labware.highest_z))
+        self._send_load(labware, slot)
         return labware
 
     @api_step("load_labware")
@@ -336,9 +336,14 @@ class ProtocolContext:
         self._load_order.append(labware)
         labware._on, labware._stacker = base, self._load_on
         base._stacked = labware
-        self._steps.send(c.LoadLabware(labware.load_name, base.slot, labware.name,
-                                       labware.highest_z))
+        self._send_load(labware, base.slot)
         return labware
+
+    def _send_load(self, labware: Labware, slot: str) -> None:
+        """The loadLabware command of a labware just placed in ``slot``."""
+        self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name,
+                                       labware.highest_z,
+                                       wells=custom_wells(labware.definition)))
 
     @api_step("load_module")
     def load_module(self, module_name: str, location: int | str | None = None,
@@ -395,7 +400,7 @@ class ProtocolContext:
                           module=module.display_name)
         self._load_order.append(labware)
         labware._stacker = self._load_on
-        self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name, labware.highest_z))
+        self._send_load(labware, slot)
         return labware
 
     @api_step("load_instrument")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..robot_model import RobotModel
 from .base import XYZ, Command, Result
 
@@ -9,7 +11,7 @@ from .base import XYZ, Command, Result
 class LoadLabware(Command):
     """Place a labware on the deck; moves plan over its top from now on."""
 
-    __slots__ = ("display_name", "drop_point", "highest_z", "load_name", "slot")
+    __slots__ = ("display_name", "drop_point", "highest_z", "load_name", "slot", "wells")
 
     kind = "loadLabware"
     load_name: str
@@ -17,14 +19,20 @@ class LoadLabware(Command):
     display_name: str
     highest_z: float
     drop_point: XYZ | None  # where tips go, when this labware is a trash
+    # A custom labware's wells as its definition places them (name -> x, y, shape, size,
+    # capacity), so that a reader of the record can draw it; None for a standard one,
+    # which a reader looks up by its load name.
+    wells: dict[str, dict[str, Any]] | None
 
     def __init__(self, load_name: str, slot: str, display_name: str, highest_z: float,
-                 drop_point: XYZ | None = None) -> None:
+                 drop_point: XYZ | None = None,
+                 wells: dict[str, dict[str, Any]] | None = None) -> None:
         object.__setattr__(self, "load_name", load_name)
         object.__setattr__(self, "slot", slot)
         object.__setattr__(self, "display_name", display_name)
         object.__setattr__(self, "highest_z", highest_z)
         object.__setattr__(self, "drop_point", drop_point)
+        object.__setattr__(self, "wells", wells)
 
     def apply(self, robot: RobotModel) -> Result:
         robot.deck_highest = max(robot.deck_highest, self.highest_z)

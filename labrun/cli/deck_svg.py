@@ -12,6 +12,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from .setup_sheet import well_geometry
+
 SLOT_W, SLOT_H, GAP = 128.0, 86.0, 20.0  # a gap fits two lines: a module, its labware
 COLUMNS, ROWS = 3, 4
 SOURCE, DESTINATION, EMPTY = "#3b82f6", "#f59e0b", "#ffffff"
@@ -64,8 +66,7 @@ def _slot(slot: dict[str, Any], x: float, y: float, sources: set[str],
     parts: list[str] = []
     top = slot["labware"][-1] if slot["labware"] else None
     if top is not None:
-        definition = _definition(top["load_name"])
-        for name, well in (definition or {}).get("wells", {}).items():
+        for name, well in (well_geometry(top) or {}).items():
             key = f"{slot['slot']}/{name}"
             fill = SOURCE if key in sources else DESTINATION if key in destinations else EMPTY
             cx, cy = x + float(well["x"]), y + SLOT_H - float(well["y"])
@@ -103,13 +104,3 @@ def fitted(text: str) -> str:
     if len(text) <= LABEL_CHARS:
         return text
     return text[:LABEL_CHARS - 1].rstrip() + "…"
-
-
-def _definition(load_name: str) -> dict[str, Any] | None:
-    from protocol_api.labware_definitions import get_definition
-
-    try:
-        return dict(get_definition(load_name))
-    except Exception:  # a custom labware from a directory: its slot is drawn empty
-        return None
-

@@ -147,8 +147,10 @@ class SheetBuilder:
             self.labels.load(params)
             slot = str(params["slot"])
             entry = deck.setdefault(slot, {"slot": slot, "labware": [], "modules": []})
-            entry["labware"].append({"load_name": params["load_name"],
-                                     "name": self.labels.slots[slot]})
+            labware = {"load_name": params["load_name"], "name": self.labels.slots[slot]}
+            if params.get("wells"):  # a custom labware: its wells, to draw it
+                labware["wells"] = params["wells"]
+            entry["labware"].append(labware)
         elif command.startswith("loadModule") and params.get("slot") is not None:
             slot = str(params["slot"])
             model = params.get("model")
@@ -286,8 +288,7 @@ def _liquids(lowest: Mapping[str, float], deck: Mapping[str, Any]) -> list[dict[
             continue
         slot, _, name = well.partition("/")
         stack = deck.get(slot, {}).get("labware", [])
-        load_name = stack[-1]["load_name"] if stack else None
-        capacity = _capacity(load_name, name) if load_name else None
+        capacity = _capacity(stack[-1], name) if stack else None
         liquids.append({"well": well, "slot": slot, "name": name,
                         "labware": stack[-1]["name"] if stack else f"slot {slot}",
                         "volume_ul": round(need, 3), "capacity_ul": capacity,
@@ -295,12 +296,22 @@ def _liquids(lowest: Mapping[str, float], deck: Mapping[str, Any]) -> list[dict[
     return liquids
 
 
-def _capacity(load_name: str, well: str) -> float | None:
-    definition = standard_definition(load_name)  # None for custom labware: no capacity
+def _capacity(labware: Mapping[str, Any], well: str) -> float | None:
+    wells = well_geometry(labware)
     try:
-        return float(definition["wells"][well]["totalLiquidVolume"]) if definition else None
+        return float(wells[well]["totalLiquidVolume"]) if wells else None
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def well_geometry(labware: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The wells of a labware of the sheet's deck, as its definition places them: a
+    custom labware's from the record, a standard one's from its load name."""
+    wells = labware.get("wells")
+    if wells is not None:
+        return wells  # type: ignore[no-any-return]
+    definition = standard_definition(labware["load_name"])
+    return definition["wells"] if definition else None
 
 
 def text(sheet: Sheet) -> list[str]:

@@ -40,6 +40,7 @@ __all__ = [
     "SharedDataMissingError",
     "builtin_load_names",
     "check_role",
+    "custom_wells",
     "data_root",
     "get_definition",
     "load_custom_definitions",
@@ -69,6 +70,24 @@ def check_role(definition: Mapping[str, Any], *, adapter: bool,
         else:
             how = f"its definition allows it only as {', '.join(roles)}"
         raise LabwareDefinitionError(f"{name} is not defined as a normal labware; {how}")
+
+
+_DRAWN = ("shape", "x", "y", "diameter", "xDimension", "yDimension", "totalLiquidVolume")
+"""What a reader of the run record needs of a well to draw it and know its capacity."""
+
+
+def custom_wells(definition: Mapping[str, Any]) -> dict[str, dict[str, Any]] | None:
+    """The wells of a definition that is not one of Opentrons' standard ones (where the
+    definition places them, their shape, size and capacity), for the run record: a reader
+    draws a standard labware from its load name, a custom one only from these. None for
+    a standard definition."""
+    name, version = definition["parameters"]["loadName"], definition.get("version")
+    if (definition.get("namespace") == STANDARD_NAMESPACE
+            and version in standard_versions(name)
+            and definition == standard_definition(name, version)):
+        return None
+    return {well: {key: spec[key] for key in _DRAWN if key in spec}
+            for well, spec in definition["wells"].items()}
 
 
 def builtin_load_names() -> list[str]:

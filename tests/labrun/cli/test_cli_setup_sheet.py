@@ -125,6 +125,55 @@ def test_a_long_labware_name_is_cut_to_its_slot_and_whole_in_its_title() -> None
     assert len(deck_svg.fitted(long)) * 7 * 0.56 <= width
 
 
+CUSTOM = '''
+import json
+metadata = {"apiLevel": "2.15"}
+
+WELL = {"depth": 40, "totalLiquidVolume": 15000, "shape": "circular", "diameter": 28,
+        "z": 5}
+
+
+def run(ctx):
+    definition = json.loads(json.dumps(ctx.load_labware("nest_12_reservoir_15ml", 5).definition))
+    definition["parameters"]["loadName"] = "lab_6_tuberack_15ml"
+    definition["namespace"] = "lab"
+    definition["metadata"]["displayName"] = "Lab 6 Tube Rack"
+    definition["wells"] = {f"{r}{c}": {**WELL, "x": 20 + 40 * (c - 1), "y": 63 - 40 * i}
+                           for i, r in enumerate("AB") for c in (1, 2, 3)}
+    definition["ordering"] = [["A1", "B1"], ["A2", "B2"], ["A3", "B3"]]
+    tubes = ctx.load_labware_from_definition(definition, 1)
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.transfer(300, tubes["A1"], tubes["B3"])
+'''
+
+
+def test_a_custom_labware_is_drawn_and_its_capacity_known_from_its_definition(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A labware loaded from a definition of the protocol's own is drawn as that
+    definition places its wells (it was an empty slot), and its wells' capacity is known."""
+    import xml.etree.ElementTree as ET
+
+    from labrun.cli import deck_svg
+
+    picture = tmp_path / "deck.svg"
+    document = json.loads(simulate(capsys, tmp_path, "--json", "--deck", str(picture),
+                                   protocol=CUSTOM))
+    assert [(w["well"], w["volume_ul"], w["capacity_ul"])
+            for w in document["setup"]["liquids"]] == [("1/A1", 300.0, 15000.0)]
+    root = ET.parse(picture).getroot()
+    drawn = {e.get("data-well"): e for e in root.iter() if e.get("data-well")}
+    assert sorted(w for w in drawn if w.startswith("1/")) == [
+        "1/A1", "1/A2", "1/A3", "1/B1", "1/B2", "1/B3"]
+    x0, y0 = deck_svg.slot_origin(1)
+    a1, b3 = drawn["1/A1"], drawn["1/B3"]
+    assert (float(a1.get("cx", 0)) - x0, float(a1.get("cy", 0)) - y0) == (
+        20.0, deck_svg.SLOT_H - 63)
+    assert (float(b3.get("cx", 0)) - x0, float(b3.get("r", 0))) == (100.0, 4.2)
+    assert a1.get("fill") == deck_svg.SOURCE and b3.get("fill") == deck_svg.DESTINATION
+    assert len([w for w in drawn if w.startswith("5/")]) == 12  # a standard one as before
+
+
 def test_the_sheet_looks_each_labware_up_once_however_many_wells_it_lists(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A definition lookup a well made sheets of big runs cost minutes: an unknown (custom)
