@@ -229,6 +229,11 @@ def _reduce_engine_event(state: RunState, event: EngineEvent) -> RunState:
     if isinstance(event, InterlockChanged):
         return _interlock(state, event)
     if isinstance(event, RunFailing):
+        if state.outcome is not None:  # ended already: its outcome stands
+            return state
+        if not state.started:  # the robot could not be made ready: no cleanup to do
+            return replace(state, outcome=Outcome(Status.FAILED, error=event.reason,
+                                                  location=event.location))
         if state.ending is not None and state.ending.kind in (EndKind.HALT, EndKind.FAIL):
             return state  # a halt wins; the first failure is the one reported
         return replace(state, ending=Ending(EndKind.FAIL, event.reason, event.location),

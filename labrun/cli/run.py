@@ -289,7 +289,7 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
         finally:
             homing.restore()
         if problem is not None:
-            run.control.abort(f"the robot was not ready: {problem}", source="cli")
+            run.fail_unstarted(f"the robot was not ready: {problem}")
             run.wait()
             print(f"error: the robot was not ready: {problem}", file=sys.stderr)
             return FAILED_EXIT

@@ -19,6 +19,7 @@ from engine.reducer import (
     ParkChanged,
     ProtocolFinished,
     RunEnded,
+    RunFailing,
     reduce,
 )
 from engine.state import (
@@ -145,6 +146,15 @@ def test_stop_abort_halt_from_idle_end_at_once() -> None:
     assert status_of(aborted) is Status.ABORTED and aborted.outcome is not None
     assert aborted.outcome.reason == "why"
     assert status_of(reduce(RunState(), Halt())) is Status.HALTED
+
+
+def test_a_fault_before_play_fails_the_run_at_once_with_its_error() -> None:
+    """The robot could not be made ready (it cannot be reached, its homing failed): a
+    hardware fault, so ``failed`` with the error, not an abort nobody asked for."""
+    failed = reduce(RunState(), RunFailing("the robot was not ready: no answer"))
+    assert status_of(failed) is Status.FAILED and failed.outcome is not None
+    assert failed.outcome.error == "the robot was not ready: no answer"
+    assert reduce(reduce(RunState(), Stop()), RunFailing("late")) == reduce(RunState(), Stop())
 
 
 def engine_holding(state: RunState) -> tuple[Engine, SimulatedController, list[RunState]]:

@@ -312,8 +312,11 @@ def test_a_robot_that_cannot_be_reached_exits_1_with_a_complete_record(
     assert time.monotonic() - started < WAIT_S
     assert f"the robot was not ready: cannot connect to {port}" in err
     events = read_record(record)
-    assert events[-1]["event"] == "summary" and events[-1]["status"] == "aborted"
-    assert "cannot connect" in events[-1]["reason"]
+    # a hardware fault, not a person's abort: the run failed, with the error
+    assert events[-1]["event"] == "summary" and events[-1]["status"] == "failed"
+    assert "cannot connect" in events[-1]["error"]
+    assert [(e["status"], e.get("error", "")[:26]) for e in events if e["event"] == "status"
+            ] == [("failed", "the robot was not ready: c")]
 
 
 # -- faults during the run ------------------------------------------------------------------
