@@ -120,6 +120,9 @@ class RunEnding:
         if state.ending is not None and state.ending.kind is EndKind.HALT:
             await self.emergency_stop()
             outcome = Outcome(Status.HALTED)
+        elif (outcome.status is Status.STOPPED and state.ending is not None
+              and state.ending.kind is EndKind.ABORT):  # aborted while it stopped
+            outcome = Outcome(Status.ABORTED, reason=state.ending.reason)
         engine.dispatch(RunEnded(outcome))
 
     async def emergency_stop(self) -> None:

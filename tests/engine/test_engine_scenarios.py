@@ -464,6 +464,30 @@ def test_a_failure_is_an_ending_of_its_own_and_keeps_its_error_through_an_abort(
     assert final.outcome.reason is None
 
 
+def test_an_abort_while_the_run_stops_ends_it_aborted_with_its_reason(
+        run: ScriptedRun) -> None:
+    """DESIGN's table takes abort while stopping: the result is then ``aborted`` (not
+    a success a server's queue would go on from), after the same cleanup."""
+    aborts: list[bool] = []
+
+    def watch(event: dict[str, object]) -> None:
+        if event.get("origin") == "cleanup" and not aborts:  # while it cleans up
+            aborts.append(run.engine.apply(Abort(reason="spilled")).accepted)
+
+    run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+    run.run.call(lambda: run.engine.record.subscribe(watch))
+    outcome = run.call(c.WaitForResume("hold"), name="pause")
+    assert run.control.stop().accepted
+    final = run.run.wait(5)
+    assert outcome.done.wait(5) and isinstance(outcome.error, RunStopped)
+    assert aborts == [True] and statuses(run)[-3:] == ["stopping", "aborting", "aborted"]
+    assert final.status is Status.ABORTED and final.outcome is not None
+    assert final.outcome.reason == "spilled"
+    cleanup = [e["type"] for e in run.events() if e.get("origin") == "cleanup"]
+    assert cleanup[0] == "dropTip"  # the cleanup ran once, as for either
+    assert run.events()[-1]["status"] == "aborted"
+
+
 def test_travel_height_is_taken_in_the_z_axis_frame_of_a_mount_with_a_z_offset() -> None:
     # A mount whose nozzle sits 30 mm below its Z axis' zero (offset -30): to travel with
     # the nozzle 10 mm above the tallest labware (50 mm), its Z axis must be at 90.
