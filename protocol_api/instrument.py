@@ -695,14 +695,15 @@ class InstrumentContext:
             self._steps.warn("mix: repetitions=0 mixes once, as Opentrons does")
             repetitions = 1
         volume = self._zero_means_all(volume)
-        amount = self._all_it_takes("mix") if volume is None else volume
         for i in range(repetitions):
-            self.aspirate(amount, location if i == 0 else None, rate,
-                          flow_rate=aspirate_flow_rate)
+            # With no volume, as Opentrons: each aspirate draws all the tip takes then, and
+            # each dispense empties the tip (liquid it held before the mix goes too).
+            self.aspirate(self._all_it_takes("mix") if volume is None else volume,
+                          location if i == 0 else None, rate, flow_rate=aspirate_flow_rate)
             if aspirate_delay:
                 self._ctx.delay(seconds=aspirate_delay)
             last = i == repetitions - 1
-            self.dispense(amount, None, rate, flow_rate=dispense_flow_rate,
+            self.dispense(volume, None, rate, flow_rate=dispense_flow_rate,
                           push_out=final_push_out if last else None)
             if dispense_delay:
                 self._ctx.delay(seconds=dispense_delay)

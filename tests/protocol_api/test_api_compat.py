@@ -140,6 +140,25 @@ def test_a_fractional_mix_count_mixes_as_opentrons_does_and_says_so(
                                 "times, as Opentrons does")
 
 
+def test_a_mix_with_no_volume_empties_the_tip_into_its_well_as_opentrons_does(
+        ctx: EmbeddedContext) -> None:
+    """Opentrons' mix with no volume aspirates and dispenses with no volume: all the tip
+    takes, then all it holds. Liquid the tip held before the mix stays in the mix's well
+    (labrun dispensed only what the mix drew, and carried the rest on to the next well)."""
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    pipette.pick_up_tip()
+    pipette.aspirate(50, plate["A1"])
+    pipette.mix(2, location=plate["A2"])
+    assert pipette.current_volume == 0
+    liquid = [(cmd.kind, cmd.volume, cmd.well) for cmd in protocol_commands(ctx)
+              if isinstance(cmd, (c.Aspirate, c.Dispense))]
+    assert liquid == [("aspirate", 50.0, "2/A1"), ("aspirate", 250.0, "2/A2"),
+                      ("dispense", 300.0, "2/A2"), ("aspirate", 300.0, "2/A2"),
+                      ("dispense", 300.0, "2/A2")]
+
+
 def test_a_mix_of_zero_repetitions_mixes_once_as_opentrons_does_and_says_so(
         ctx: EmbeddedContext) -> None:
     # Opentrons aspirates and dispenses before it counts: mix(0) and a transfer's
