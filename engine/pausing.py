@@ -17,6 +17,7 @@ from .core import EngineCore
 from .entries import CommandEntry
 from .record import rounded
 from .reducer import ParkChanged
+from .segments import Move
 from .state import Park, PauseSource
 
 
@@ -115,15 +116,22 @@ class Pausing:
         await engine.modules.park()  # a shaker stops; temperatures and magnets hold
         # A tip holds liquid, or may: a command that moves liquid was cut off (an aspirate
         # into an empty tip has drawn part of its volume, which the model counts only
-        # once it completes). Either way it stays over its well rather than drip across.
+        # once it completes). Either way it stays over its well rather than drip across:
+        # caught between wells, over the one it last drew from or dispensed into.
         cut = engine.journal.last
         keep_xy = engine.model.liquid_in_tips() or (
             cut is not None and cut.command.moves_liquid and cut.status == "started")
+        over = engine.model.liquid_xy if keep_xy and not engine.model.tip_down() else None
+        if over is not None and (_above(over, position) or (
+                cut is not None and cut.status == "started"
+                and _above(_heading(cut), position))):
+            over = None  # over that well already, or over the one it is going down into
         parked = await parking.park(engine.controller, engine.model.clearing_config(),
-                                    position, keep_xy=keep_xy)
+                                    position, keep_xy=keep_xy, over=over)
         position.update(parked)
+        extra = {"over_last_well": True} if over is not None else {}
         engine.record.add("park", recorded=rounded(self.parked_at), parked=rounded(parked),
-                          kept_xy=keep_xy)
+                          kept_xy=keep_xy, **extra)
         engine.dispatch(ParkChanged(Park.PARKED))
 
     async def _wait_resumed(self) -> None:
@@ -188,3 +196,16 @@ class Pausing:
                           **extra)
         self.parked_at = None
         engine.dispatch(ParkChanged(Park.NONE))
+
+
+def _above(xy: tuple[float, float] | None, position: Position) -> bool:
+    """Whether the gantry is at ``xy``."""
+    return xy is not None and max(abs(xy[0] - position["X"]), abs(xy[1] - position["Y"])) <= 1e-6
+
+
+def _heading(entry: CommandEntry) -> tuple[float, float] | None:
+    """The X and Y the command's motion ends at (None: it does not move the gantry)."""
+    for segment in reversed(entry.plan or ()):
+        if isinstance(segment, Move) and "X" in segment.target and "Y" in segment.target:
+            return segment.target["X"], segment.target["Y"]
+    return None

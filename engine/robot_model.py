@@ -71,6 +71,9 @@ class RobotModel:
         self.labware_highest = 0.0  # the top of the tallest labware
         self.labware: dict[str, str] = {}  # slot -> the last labware loaded there (its name)
         self.trash_point: Point | None = None
+        # The gantry's X and Y at the last aspirate or dispense: the well a tip holding
+        # liquid waits over during a pause that caught it between wells.
+        self.liquid_xy: tuple[float, float] | None = None
         self.rail_lights = False
         self.max_speeds: dict[str, float] = {}  # axis -> speed cap (mm/s), ctx.max_speeds
 

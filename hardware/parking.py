@@ -38,16 +38,19 @@ def holds_motion(controller: MotionController) -> bool:
 
 
 async def park(controller: MotionController, config: RobotConfig, position: Mapping[str, float],
-               *, keep_xy: bool) -> Position:
-    """Park from ``position`` (where the axes stopped); return the parked position."""
+               *, keep_xy: bool, over: tuple[float, float] | None = None) -> Position:
+    """Park from ``position`` (where the axes stopped); return the parked position.
+
+    With ``keep_xy`` (a tip holds liquid) the gantry stays where it stopped, or goes to
+    ``over`` (X, Y: above the well the liquid came from or went to) at the safe height.
+    """
     lift = {z: max(position[z], config.safe_height) for z in config.z_axes}
     moving = True
     if any(abs(lift[z] - position[z]) > 1e-9 for z in lift):
         moving = await _park_move(controller, lift)
-    if moving and not keep_xy:
-        x, y = config.park_position
-        if abs(position["X"] - x) > 1e-9 or abs(position["Y"] - y) > 1e-9:
-            await _park_move(controller, {"X": x, "Y": y})
+    x, y = config.park_position if not keep_xy else over or (position["X"], position["Y"])
+    if moving and (abs(position["X"] - x) > 1e-9 or abs(position["Y"] - y) > 1e-9):
+        await _park_move(controller, {"X": x, "Y": y})
     if controller.supports_currents:
         await controller.set_currents(
             {axis: config.axes[axis].idle_current for axis in config.plunger_axes})

@@ -81,6 +81,8 @@ class LiquidCommand(Command):
     def apply(self, robot: RobotModel) -> Result:
         pipette = robot.pipette(self.mount)
         pipette.volume += self.sign * self.volume
+        position = robot.position
+        robot.liquid_xy = (position["X"], position["Y"])
         return {"volume_in_tip": round(pipette.volume, 6)}
 
     def moved(self, result: Result | None) -> float:
@@ -151,6 +153,8 @@ class Dispense(LiquidCommand):
         pipette = robot.pipette(self.mount)
         out = min(self.volume, pipette.volume)
         pipette.volume = max(pipette.volume - self.volume, 0.0)
+        position = robot.position
+        robot.liquid_xy = (position["X"], position["Y"])
         return {"volume_in_tip": round(pipette.volume, 6), "volume_dispensed": round(out, 6)}
 
     def moved(self, result: Result | None) -> float:

@@ -446,7 +446,9 @@ def _event_line(event: Event) -> str | None:
     if kind == "interlock":
         return f"interlock {event['name']} {'active' if event['active'] else 'cleared'}"
     if kind == "park":
-        kept = " (kept above the liquid)" if event.get("kept_xy") else ""
+        kept = (" (above the well the tip last used: it holds liquid)"
+                if event.get("over_last_well") else
+                " (kept above the liquid)" if event.get("kept_xy") else "")
         return f"parked at {_pos(event['parked'])}{kept}; recorded {_pos(event['recorded'])}"
     if kind == "unpark":
         if event.get("interrupted"):

@@ -53,6 +53,35 @@ def test_a_tip_holding_liquid_stays_above_where_it_was(run: ScriptedRun) -> None
     assert park["kept_xy"] is True
 
 
+def test_a_tip_holding_liquid_caught_between_wells_waits_over_the_well_it_left(
+        run: ScriptedRun) -> None:
+    """Cut off on its way to the next well, a tip holding liquid waits over the well it
+    drew from (a drop falls back where it came from), not over whatever well it was
+    passing, and the run continues from where it stopped."""
+    run.call(c.LoadLabware("corning_96_wellplate_360ul_flat", "2", "plate", 14.22))
+    run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+    run.call(c.MoveTo("left", WELL, well="2/A1"), c.Aspirate("left", 50.0, 50.0, "2/A1"))
+    over_source = (run.controller.position["X"], run.controller.position["Y"])
+    run.clock.call_at(run.clock.now() + 0.4,
+                      lambda: run.engine.apply(Pause(option="immediate")))
+    outcome = run.call(c.MoveTo("left", (WELL[0] + 200.0, WELL[1] + 150.0, WELL[2])))
+    status = run.settle()
+    assert status.status is Status.PAUSED and not outcome.done.is_set()
+    park = [e for e in run.events() if e["event"] == "park"][-1]
+    stopped = park["recorded"]
+    assert 200.0 < stopped["X"] < 346.88 + 34.0 - 10.0  # travelling, over neither well
+    parked = run.controller.position
+    assert (parked["X"], parked["Y"]) == pytest.approx(over_source)
+    assert parked["Z"] == pytest.approx(run.config.safe_height)
+    assert park["kept_xy"] is True and park["over_last_well"] is True
+    run.control.resume()
+    run.settle()
+    assert outcome.done.is_set() and outcome.error is None
+    unpark = [e for e in run.events() if e["event"] == "unpark"][-1]
+    assert unpark["position"] == pytest.approx(stopped)  # back where it stopped, then on
+    assert run.controller.position["X"] == pytest.approx(WELL[0] + 200.0 + 34.0, abs=0.01)
+
+
 def test_a_pause_during_unparking_parks_again_and_keeps_the_first_position(
         run: ScriptedRun) -> None:
     run.call(c.MoveTo("left", (100.0, 100.0, 60.0)))
