@@ -92,6 +92,10 @@ def create_app(manager: RunManager, access: Access, *, max_body: int = MAX_BODY,
             if endpoint.method == "GET":
                 params = parse_query(endpoint.params, _single_values(request))
             else:
+                query = _single_values(request)
+                if query:  # taken nowhere: a pause "?option=immediate" would be deferred
+                    raise BadRequest(422, f"unknown query parameter {next(iter(query))!r}: "
+                                     f"{endpoint.path} takes its parameters in the JSON body")
                 body = parse_json_body(await read_body(request))
                 params = check_params(endpoint.params, body)
             try:

@@ -168,6 +168,21 @@ def test_unknown_query_parameters_get_422(http: httpx.Client, endpoint: Endpoint
     assert answer.status_code == 422 and "unknown parameter" in answer.json()["msg"]
 
 
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(endpoint=st.sampled_from(POSTS),
+       query=st.dictionaries(st.text(min_size=1, max_size=8).filter(lambda k: k != "token"),
+                             st.text(max_size=8), min_size=1, max_size=2))
+def test_a_post_s_query_parameters_get_422_and_change_nothing(
+        http: httpx.Client, endpoint: Endpoint, query: dict[str, str]) -> None:
+    """A POST takes its parameters in its body: ``/api/re/pause?option=immediate`` was
+    answered 200 as a deferred pause (the robot went on moving)."""
+    before = snapshot(http)
+    answer = http.post(endpoint.path, params=query, json={})
+    assert answer.status_code == 422, answer.text
+    assert "unknown query parameter" in answer.json()["msg"]
+    assert snapshot(http) == before
+
+
 def test_oversized_bodies_and_wrong_content_types(server: ServerHandle) -> None:
     # its own client: a 413 may close the connection
     with httpx.Client(base_url=server.url, headers=auth(server)) as http:
