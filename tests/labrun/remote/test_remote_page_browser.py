@@ -289,6 +289,33 @@ def test_a_server_gone_is_said_and_offers_nothing_and_its_run_is_history_once_ba
         expect(page.locator("#deck .done")).to_have_count(0)
 
 
+def test_tips_removed_is_offered_again_once_a_gone_server_is_back(
+        gates: Gates, page: Any, tmp_path: Path) -> None:
+    """The page offers nothing while the server does not answer; back, it offers Tips
+    removed again (it stayed disabled: the one way on the page to release the queue)."""
+    from playwright.sync_api import expect
+
+    with serving(gates, record_dir=str(tmp_path)) as first:
+        first.client.queue_item_add(item('''
+p300.pick_up_tip()
+p300.aspirate(50, plate["A1"])
+gates.wait("held")
+''', "halted.py"))
+        first.client.queue_start()
+        gates.reached("held")
+        assert first.client.re_halt()["success"]
+        gates.open("held")
+        first.client.wait_for_idle(timeout=WAIT)
+        page.goto(first.handle.token_url)
+        expect(page.locator("#tips-removed")).to_be_enabled(timeout=MS)
+        port, token = first.handle.port, first.handle.token
+    expect(page.locator("#tips-removed")).to_be_disabled(timeout=MS)
+    with serving(gates, record_dir=str(tmp_path), port=port, token=token):
+        expect(page.locator("#link")).to_have_text("live", timeout=MS)
+        expect(page.locator("#tips")).to_be_visible()
+        expect(page.locator("#tips-removed")).to_be_enabled(timeout=MS)
+
+
 def test_a_pause_asked_for_in_the_last_step_says_the_run_ends_first(
         served: Served, gates: Gates, page: Any) -> None:
     from playwright.sync_api import expect
