@@ -132,7 +132,7 @@ class Pausing:
         extra = {"over_last_well": True} if over is not None else {}
         engine.record.add("park", recorded=rounded(self.parked_at), parked=rounded(parked),
                           kept_xy=keep_xy, **extra)
-        engine.dispatch(ParkChanged(Park.PARKED))
+        engine.dispatch(ParkChanged(Park.PARKED, over_well=keep_xy))
 
     async def _wait_resumed(self) -> None:
         engine = self.engine

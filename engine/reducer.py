@@ -51,12 +51,14 @@ class ProtocolPaused(EngineEvent):
 class ParkChanged(EngineEvent):
     """Parking progressed."""
 
-    __slots__ = ("park",)
+    __slots__ = ("over_well", "park")
 
     park: Park
+    over_well: bool  # parked: a tip holding liquid waits over its well, not clear of it
 
-    def __init__(self, park: Park) -> None:
+    def __init__(self, park: Park, over_well: bool = False) -> None:
         object.__setattr__(self, "park", park)
+        object.__setattr__(self, "over_well", over_well)
 
 
 class StepStarted(EngineEvent):
@@ -213,7 +215,9 @@ def _reduce_engine_event(state: RunState, event: EngineEvent) -> RunState:
         return replace(state, pause=PauseRequest(PauseSource.PROTOCOL, event.message),
                       pending=None)
     if isinstance(event, ParkChanged):
-        return replace(state, park=event.park)
+        held = (event.over_well if event.park is Park.PARKED
+                else state.held_over_well and event.park is Park.UNPARKING)
+        return replace(state, park=event.park, held_over_well=held)
     if isinstance(event, StepStarted):
         return replace(state, step=event.step)
     if isinstance(event, DelayStarted):

@@ -153,8 +153,8 @@ class DelayInfo(Frozen):
 class RunState(Frozen):
     """Everything the run status is computed from."""
 
-    __slots__ = ("delay", "ending", "finishing", "interlocks", "module_wait", "outcome", "park",
-                 "pause", "pause_unresolved", "pending", "started", "step")
+    __slots__ = ("delay", "ending", "finishing", "held_over_well", "interlocks", "module_wait",
+                 "outcome", "park", "pause", "pause_unresolved", "pending", "started", "step")
 
     started: bool
     pending: PauseRequest | None
@@ -168,13 +168,15 @@ class RunState(Frozen):
     delay: DelayInfo | None
     pause_unresolved: bool
     module_wait: bool  # the run waits for a module (a temperature, a profile): no motion
+    held_over_well: bool  # parked with a tip that holds liquid over its well, not clear
 
     def __init__(self, started: bool = False, pending: PauseRequest | None = None,
                  pause: PauseRequest | None = None, park: Park = Park.NONE,
                  ending: Ending | None = None, finishing: bool = False,
                  outcome: Outcome | None = None, interlocks: frozenset[str] = frozenset(),
                  step: StepInfo | None = None, delay: DelayInfo | None = None,
-                 pause_unresolved: bool = False, module_wait: bool = False) -> None:
+                 pause_unresolved: bool = False, module_wait: bool = False,
+                 held_over_well: bool = False) -> None:
         object.__setattr__(self, "started", started)
         object.__setattr__(self, "pending", pending)
         object.__setattr__(self, "pause", pause)
@@ -187,6 +189,7 @@ class RunState(Frozen):
         object.__setattr__(self, "delay", delay)
         object.__setattr__(self, "pause_unresolved", pause_unresolved)
         object.__setattr__(self, "module_wait", module_wait)
+        object.__setattr__(self, "held_over_well", held_over_well)
 
 
 _ENDING_STATUS = {EndKind.STOP: Status.STOPPING, EndKind.ABORT: Status.ABORTING,

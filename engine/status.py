@@ -33,9 +33,9 @@ class DelayStatus(Frozen):
 class RunStatusReport(Frozen):
     """The status with everything reported alongside it."""
 
-    __slots__ = ("delay", "interlocks", "outcome", "parked", "pause_from", "pause_message",
-                 "pause_pending", "pause_source", "pause_unresolved", "position", "status",
-                 "step", "time", "unparking")
+    __slots__ = ("delay", "held_over_well", "interlocks", "outcome", "parked", "pause_from",
+                 "pause_message", "pause_pending", "pause_source", "pause_unresolved",
+                 "position", "status", "step", "time", "unparking")
 
     status: Status
     pause_pending: bool
@@ -51,12 +51,14 @@ class RunStatusReport(Frozen):
     pause_unresolved: bool
     outcome: Outcome | None
     time: float
+    held_over_well: bool  # parked, but a tip holding liquid waits over its well (mind it)
 
     def __init__(self, status: Status, pause_pending: bool, pause_source: str | None,
                  pause_message: str | None, parked: bool, unparking: bool,
                  interlocks: tuple[str, ...], step: StepInfo | None, delay: DelayStatus | None,
                  position: dict[str, float], pause_unresolved: bool, outcome: Outcome | None,
-                 time: float, pause_from: str | None = None) -> None:
+                 time: float, pause_from: str | None = None,
+                 held_over_well: bool = False) -> None:
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "pause_pending", pause_pending)
         object.__setattr__(self, "pause_source", pause_source)
@@ -71,6 +73,7 @@ class RunStatusReport(Frozen):
         object.__setattr__(self, "outcome", outcome)
         object.__setattr__(self, "time", time)
         object.__setattr__(self, "pause_from", pause_from)
+        object.__setattr__(self, "held_over_well", held_over_well)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
@@ -107,4 +110,5 @@ def report(engine: EngineCore) -> RunStatusReport:
         outcome=state.outcome,
         time=round(now, 6),
         pause_from=pause.requester if pause is not None else None,
+        held_over_well=state.held_over_well,
     )

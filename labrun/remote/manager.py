@@ -209,6 +209,7 @@ class RunManager:
             "pause_source": run["pause_source"] if run else None,
             "pause_message": run["pause_message"] if run else None,
             "parked": bool(run and run["parked"]),
+            "held_over_well": bool(run and run.get("held_over_well")),
             "position": run["position"] if run else None,
             "interlocks": interlocks,
             "step": run["step"] if run else None,

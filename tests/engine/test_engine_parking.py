@@ -32,6 +32,7 @@ def test_parking_lifts_z_moves_to_park_and_lowers_plunger_current(run: ScriptedR
     assert position["Z"] == pytest.approx(run.config.safe_height)
     assert position["A"] >= run.config.safe_height
     assert (position["X"], position["Y"]) == run.config.park_position
+    assert run.status().parked and not run.status().held_over_well
     currents = run.controller.currents
     assert currents["B"] == run.config.axes["B"].idle_current  # lowered, never switched off
     assert currents["B"] > 0
@@ -51,6 +52,10 @@ def test_a_tip_holding_liquid_stays_above_where_it_was(run: ScriptedRun) -> None
     assert parked["Z"] == pytest.approx(run.config.safe_height)
     park = [e for e in run.events() if e["event"] == "park"][-1]
     assert park["kept_xy"] is True
+    assert run.status().held_over_well and run.status().parked  # not clear of the deck
+    run.control.resume()
+    run.settle()
+    assert not run.status().held_over_well
 
 
 def test_a_tip_holding_liquid_caught_between_wells_waits_over_the_well_it_left(
