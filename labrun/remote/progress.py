@@ -178,6 +178,7 @@ class RunProgress:
         self._step_at = 0.0  # working wall seconds when the current step began
         self._paused_since: float | None = None
         self._paused_s = 0.0
+        self._delay_runs = 0.0  # wall seconds of a pause a delay went on running through
         self._dirty = False
         self._reads = 0  # module readings the run made as steps: the plan has none
 
@@ -217,9 +218,10 @@ class RunProgress:
         if self.started is None and status == "running":
             self.started = now
         if status == "paused" and self._paused_since is None:
+            self._delay_runs = self._delay_left()  # a delay goes on in a pause: not paused
             self._paused_since = now
         elif status != "paused" and self._paused_since is not None:
-            self._paused_s += now - self._paused_since
+            self._paused_s += self._paused_now(now)
             self._paused_since = None
         if status in ("succeeded", "stopped", "failed", "aborted", "halted") \
                 and self.ended is None:
@@ -316,8 +318,27 @@ class RunProgress:
         if self.started is None:
             return 0.0
         now = self.ended if self.ended is not None else self._now()
-        paused = self._paused_s + (now - self._paused_since if self._paused_since else 0.0)
-        return max(0.0, now - self.started - paused)
+        return max(0.0, now - self.started - self._paused_s - self._paused_now(now))
+
+    def _paused_now(self, now: float) -> float:
+        """Wall seconds of the pause going on that the run is not working: less what a
+        delay it paused in went on running meanwhile (it keeps its deadline)."""
+        if self._paused_since is None:
+            return 0.0
+        return max(0.0, now - self._paused_since - self._delay_runs)
+
+    def _in_delay(self, plan: Plan, index: int) -> bool:
+        """Whether step ``index`` is a delay (or a long module wait), mostly."""
+        start, end = plan.planned_at(index, 0.0), plan.planned_at(index, float("inf"))
+        return 2 * plan.waited(start, end) > end - start
+
+    def _delay_left(self) -> float:
+        """Wall seconds the current step has left if it is a delay, else 0."""
+        plan, index = self.plan, self.index
+        if plan is None or index is None or not self._in_delay(plan, index):
+            return 0.0
+        left = plan.planned_at(index, float("inf")) - self._planned_done(plan)
+        return max(0.0, left * self._clock_rate)
 
     def _planned_done(self, plan: Plan) -> float:
         """Planned protocol seconds done: the current step's start, and the wall time
@@ -325,9 +346,7 @@ class RunProgress:
         index = self.index
         if index is None:
             return 0.0
-        start, end = plan.planned_at(index, 0.0), plan.planned_at(index, float("inf"))
-        delay = 2 * plan.waited(start, end) > end - start
-        rate = self._clock_rate if delay else self._rate
+        rate = self._clock_rate if self._in_delay(plan, index) else self._rate
         return plan.planned_at(index, (self._working() - self._step_at) / rate if rate else 0.0)
 
     def _wall_s(self, plan: Plan, start: float, end: float) -> float:

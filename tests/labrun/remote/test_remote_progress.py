@@ -217,6 +217,39 @@ def test_a_delay_counts_its_own_length_in_time_left_whatever_the_pace_of_the_mov
     assert later["estimated_s"] == pytest.approx(600 + 3 * moves_s, abs=1.0)
 
 
+def test_a_pause_in_a_delay_takes_nothing_off_time_left_the_delay_runs_on(
+        tmp_path: Path) -> None:
+    """Time keeps running in a pause, so a delay paused for 20 s has 20 s less left on
+    resume (time left was 20 s too high, and the page's two counts disagreed); a pause
+    that outlasts the delay counts only what the delay had left."""
+    path = tmp_path / "delayed.py"
+    path.write_text(DELAYED)
+    run = create_run(path, on_stalled=continue_when_stalled)
+    run.control.play(source="simulate")
+    run.wait()
+    run.close()
+    events = list(run.record.events)
+    plan = Plan.from_events(events)
+    (delay,) = [i for i in plan.sheet["timeline"] if i["kind"] == "delay"]
+    rest_moves = plan.duration_s - delay["t"] - delay["seconds"]
+    at_delay = next(i for i, e in enumerate(events)
+                    if e["event"] == "step" and e["name"] == "delay")
+    for pause_s, left_after in ((20.0, 480.0), (900.0, 0.0)):
+        clock = Clock()
+        progress = RunProgress("uid", "delayed.py", plan, speed=1.0, now=clock)
+        for event in events[:at_delay + 1]:
+            clock.now = event["t"]
+            progress.feed([event])
+        clock.now += 100.0  # 100 s into the delay, a pause of pause_s
+        progress.feed([{"event": "status", "status": "pausing"},
+                       {"event": "status", "status": "paused"}])
+        clock.now += pause_s
+        progress.feed([{"event": "status", "status": "running"}])
+        fields = progress.fields()
+        assert fields["step_left_s"] == pytest.approx(left_after, abs=0.5)
+        assert fields["left_s"] == pytest.approx(left_after + rest_moves, abs=0.5)
+
+
 def test_the_terminal_says_why_a_run_that_succeeded_stops_the_queue() -> None:
     clock = Clock()
     lines: list[str] = []
