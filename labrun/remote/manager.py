@@ -625,6 +625,8 @@ class RunManager:
         status = Status(summary["status"])
         if status not in SUCCESS:
             msg = summary.get("error") or summary.get("reason") or f"the run {status.value}"
+            if summary.get("error") and summary.get("location"):  # where it failed
+                msg = f"{summary['location']}: {msg}"
         elif summary.get("pause_unresolved"):
             msg = UNRESOLVED
         else:

@@ -293,6 +293,8 @@ class RunProgress:
         if kind == "summary":
             took = clock(self._now() - self.started if self.started is not None else 0.0)
             why = event.get("error") or event.get("reason")
+            if event.get("error") and event.get("location"):  # where it failed
+                why = f"{str(event['location']).rpartition('/')[2]}: {why}"
             if event.get("pause_unresolved"):
                 why = "a pause asked for in its last step was not taken; the queue stops"
             return f"run {self.name}: {status} after {took}" + (f": {why}" if why else "")

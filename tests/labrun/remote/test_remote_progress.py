@@ -263,6 +263,17 @@ def test_the_terminal_says_why_a_run_that_succeeded_stops_the_queue() -> None:
                      "not taken; the queue stops"]
 
 
+def test_the_terminal_says_where_a_failed_run_failed() -> None:
+    clock = Clock()
+    lines: list[str] = []
+    progress = RunProgress("uid", "p.py", None, now=clock, log=lines.append)
+    progress.feed([{"event": "status", "status": "running", "t": 0.0}])
+    clock.now = 2.0
+    progress.feed([{"event": "summary", "status": "failed", "t": 2.0,
+                    "error": "ValueError: reagent lot expired", "location": "/srv/q/p.py:11"}])
+    assert lines[-1] == "run p.py: failed after 0:02: p.py:11: ValueError: reagent lot expired"
+
+
 def test_a_module_reading_on_a_robot_is_not_counted_against_the_plans_steps(
         events: list[dict[str, Any]]) -> None:
     # On a robot, reading a temperature asks the module: a step the simulation lacks.

@@ -247,7 +247,7 @@ if gates.is_set("upside down"):  # not in the server's simulation: it would be r
     if ending == "abort":
         assert result["msg"] == "wrong plate"
     if ending == "fail":
-        assert result["msg"] == "ValueError: the plate is upside down"
+        assert result["msg"] == "ends.py:12: ValueError: the plate is upside down"  # where too
         assert result["summary"]["location"] == "ends.py:12"  # as uploaded
         lines = [e["line"] for e in history(served)[0]["record"] if e.get("line")]
         assert lines and all(line.startswith("ends.py:") for line in lines)
