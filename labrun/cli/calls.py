@@ -218,8 +218,8 @@ class CallCommands:
     distribute or consolidate: ``name``) the liquid each well gave and got. A call of a
     million commands (a transfer of litres) keeps a few."""
 
-    __slots__ = ("_air", "_given", "_pending", "_previous", "_taken", "_tally", "aspirates",
-                 "count", "first", "first_kind", "firsts", "liquid")
+    __slots__ = ("_air", "_given", "_mixing_after", "_pending", "_previous", "_taken", "_tally",
+                 "aspirates", "count", "first", "first_kind", "firsts", "liquid")
 
     def __init__(self, name: str) -> None:
         self.count = 0
@@ -233,6 +233,7 @@ class CallCommands:
         self._given: dict[str, float] = {}
         self._previous: tuple[str, Params] | None = None  # the last command but a move
         self._pending: Params | None = None  # an aspirate: half of a mix, or not?
+        self._mixing_after = False  # the pending aspirate is in the well just dispensed into
         self._air = TipAir()  # air gaps: a dispense pushes them out before the liquid
 
     def add(self, kind: str, params: Params) -> None:
@@ -260,6 +261,10 @@ class CallCommands:
         if _moves_liquid(kind, params):
             if kind == "aspirate":
                 self._pending = params
+                previous = self._previous
+                # back into the well it just dispensed into: a mix after, most likely
+                self._mixing_after = (previous is not None and previous[0] == "dispense"
+                                      and previous[1].get("well") == params.get("well"))
             elif not (self._previous is not None and self._previous[0] == "aspirate"
                       and _same(self._previous[1], params)):
                 volume = float(params["volume"])
@@ -276,7 +281,9 @@ class CallCommands:
     def liquid_moved(self) -> tuple[dict[str, float], dict[str, float]]:
         """The µL taken from each well and given to each, mixes left out, in order."""
         taken = self._taken
-        if self._pending is not None:  # the last aspirate: no dispense of a mix after it
+        # The last aspirate, cut off before its dispense: a source, unless it went back
+        # into the well just dispensed into (a mix after, not a source).
+        if self._pending is not None and not self._mixing_after:
             taken = dict(taken)
             _add(taken, self._pending)
         return taken, self._given

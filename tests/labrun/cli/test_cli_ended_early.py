@@ -230,6 +230,21 @@ def test_a_transfer_cut_off_says_what_it_drew_not_nothing(
     assert "] Transferring: no liquid moved\n" in out.split("Run log\n")[1]
 
 
+def test_a_transfer_cut_off_in_its_mix_after_says_its_destination_is_no_source(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The mix after a dispense begins with an aspirate from the destination: cut off
+    there, the sentence named the destination as a second source."""
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(TRANSFER.replace(
+        "p.transfer(50, plate[\"A1\"], [plate.wells()[i] for i in range(8, 16)])",
+        "p.transfer(50, plate[\"A1\"], plate[\"B2\"], mix_after=(2, 30))"))
+    at = midway(capsys, protocol, "aspirate", 1)  # the mix's first, in B2
+    _, out = simulate(capsys, protocol, "--at", f"{at}:abort")
+    plate = "of Corning 96 Well Plate 360 µL Flat (slot 3)"
+    assert f"] Transferring 50.0 µL from A1 {plate} to B2 {plate}\n" in out.split(
+        "Run log\n")[1]
+
+
 def test_a_liquid_command_that_failed_while_moving_may_have_been_partly_done(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # A robot lost mid-aspirate (its connection dropped, it stopped answering) may have
