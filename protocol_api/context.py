@@ -41,7 +41,6 @@ if TYPE_CHECKING:  # imported by the first load_module: most protocols load none
     from .parameters import Parameters
 
 _UNSUPPORTED = {
-    "load_trash_bin": "trash bins (the OT-2 fixed trash is always loaded)",
     "load_waste_chute": "waste chutes",
     "move_labware": "moves of labware",
     "load_instrument_from_definition": "custom instrument definitions",
@@ -533,6 +532,10 @@ class ProtocolContext:
             yield
 
     def __getattr__(self, name: str) -> Any:
+        if name == "load_trash_bin":  # an OT-2 rule, which Opentrons' simulator says too
+            raise UnsupportedNameError("ProtocolContext.load_trash_bin: an OT-2 cannot load a "
+                                       "trash bin; its fixed trash in slot 12 is always "
+                                       "loaded (ctx.fixed_trash)")
         if name in _UNSUPPORTED:
             raise UnsupportedNameError(
                 f"ProtocolContext.{name}: {_UNSUPPORTED[name]} are not supported by labrun")

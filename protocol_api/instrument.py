@@ -313,6 +313,26 @@ class InstrumentContext:
         return self._spec.channels
 
     @property
+    @since(2, 16)
+    def active_channels(self) -> int:
+        """The channels that pick up tips: all of them (labrun has no partial layouts)."""
+        return self._spec.channels
+
+    @property
+    @since(2, 20)
+    def liquid_presence_detection(self) -> bool:
+        """Whether each aspirate checks for liquid first: never on an OT-2."""
+        return False
+
+    @liquid_presence_detection.setter
+    @since(2, 20)
+    def liquid_presence_detection(self, enable: bool) -> None:
+        if enable:
+            raise InstrumentError(f"liquid_presence_detection: the {self._mount} pipette "
+                                  f"({self.name}) has no pressure sensor, as no OT-2 pipette "
+                                  "has; only False can be set")
+
+    @property
     def min_volume(self) -> float:
         """Smallest volume the pipette handles well (µL)."""
         return self._spec.min_volume

@@ -328,6 +328,12 @@ class Labware:
         return self._api_version
 
     @property
+    @since(2, 15)
+    def child(self) -> Labware | None:
+        """The labware loaded on this one (an adapter's plate), if any."""
+        return self._stacked
+
+    @property
     def load_name(self) -> str:
         """The load name the definition is known by."""
         return self._load_name

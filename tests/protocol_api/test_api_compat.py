@@ -391,3 +391,27 @@ def test_before_2_14_a_temperature_beyond_the_module_s_range_is_held_at_its_limi
         "start_set_temperature: -20 °C is outside the module's -9 to 99 °C; before apiLevel "
         "2.14 the module holds the nearest, -9 °C"]
     assert temp.target == -9.0
+
+
+def test_the_readings_opentrons_added_by_2_20_answer_as_on_an_ot_2() -> None:
+    """Opentrons' ``active_channels`` (2.16), ``liquid_presence_detection`` (2.20) and
+    ``Labware.child`` (2.15) were plain AttributeErrors; Opentrons' simulator answers
+    them, and refuses a trash bin on an OT-2 (labrun said it lacked trash bins)."""
+    with open_context(api_version=(2, 20)) as ctx:
+        single = ctx.load_instrument("p300_single_gen2", "right")
+        multi = ctx.load_instrument("p20_multi_gen2", "left")
+        assert (single.active_channels, multi.active_channels) == (1, 8)
+        assert single.liquid_presence_detection is False
+        single.liquid_presence_detection = False
+        with pytest.raises(ProtocolError, match="has no pressure sensor"):
+            single.liquid_presence_detection = True
+        adapter = ctx.load_adapter("opentrons_96_flat_bottom_adapter", 1)
+        assert adapter.child is None
+        plate = adapter.load_labware("nest_96_wellplate_200ul_flat")
+        assert adapter.child is plate and plate.child is None
+        with pytest.raises(UnsupportedAPIError, match="an OT-2 cannot load a trash bin"):
+            ctx.load_trash_bin("12")
+    with open_context(api_version=(2, 15)) as ctx:
+        pipette = ctx.load_instrument("p300_single_gen2", "right")
+        with pytest.raises(UnsupportedAPIError, match=r"active_channels needs apiLevel 2\.16"):
+            pipette.active_channels  # noqa: B018 - a reading refused as a call is
