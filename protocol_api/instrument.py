@@ -473,7 +473,9 @@ class InstrumentContext:
         either side of it in turn (``TrashDrops``), as on an OT-2; given ``ctx.fixed_trash``
         itself (2.16 on, Opentrons' trash bin), the same until 2.17, its centre from 2.18.
         """
-        self._require_tip("drop_tip")
+        no_tip = not self._holds_tip and self._ctx.api_version < ENGINE_CORE_API
+        if not no_tip:
+            self._require_tip("drop_tip")
         if location is None:
             trash = self.trash_container
             if trash is self._ctx.fixed_trash and self._ctx.api_version >= ALTERNATE_DROP_API:
@@ -483,7 +485,7 @@ class InstrumentContext:
         elif isinstance(location, Well) and location.parent.is_tiprack:
             target = self._into_rack(location)
         elif isinstance(location, Well):
-            target = location.top()
+            target = self._into_well(location)
         elif isinstance(location, Location):
             target = location
         elif isinstance(location, Labware):
@@ -492,6 +494,12 @@ class InstrumentContext:
                 target = self._trash_drops.next_drop(self._ctx.fixed_trash.first_well())
         else:
             raise ProtocolError(f"drop_tip: cannot drop a tip at {location!r}")
+        if no_tip:  # Opentrons goes there, warns and goes on
+            self._steps.warn(f"drop_tip: the {self._mount} pipette ({self.name}) has no tip; "
+                             "it goes where it would drop one and drops nothing, as "
+                             "Opentrons does before apiLevel 2.14 (from 2.14 it fails)")
+            self._move(target)
+            return self
         point = target.point
         self._steps.send(c.DropTip(self._mount, (point.x, point.y, point.z),
                                       _location_ref(target) or "trash"))
@@ -500,6 +508,20 @@ class InstrumentContext:
         self._tip_length = 0.0
         self._last_move.moved(target, self._mount)
         return self
+
+    def _into_well(self, well: Well) -> Location:
+        """Where a tip dropped into ``well`` (not a tip rack's) is let go, as Opentrons lets
+        it: the trash's top; another labware's top, from apiLevel 2.14; before 2.2, 10 mm
+        above its bottom; from 2.2 to 2.13 Opentrons refuses it (an assertion)."""
+        level = self._ctx.api_version
+        if well.parent.has_quirk("fixedTrash") or level >= ENGINE_CORE_API:
+            return well.top()
+        if level < NAMED_TIP_API:
+            return well.bottom(PRE_2_2_RETURN_MM)
+        raise ProtocolError(f"drop_tip: {well} is not in a tip rack: from apiLevel 2.2 to "
+                            "2.13 Opentrons drops a tip into a well only of a tip rack or the "
+                            "trash (it fails: 'Expected tip drop target to be a tip rack'); "
+                            "give a Location (well.top()) or use apiLevel 2.14 or later")
 
     def _into_rack(self, well: Well) -> Location:
         """Where a tip is let go into a tip rack's ``well``, as on an OT-2: its end

@@ -415,3 +415,48 @@ def test_the_readings_opentrons_added_by_2_20_answer_as_on_an_ot_2() -> None:
         pipette = ctx.load_instrument("p300_single_gen2", "right")
         with pytest.raises(UnsupportedAPIError, match=r"active_channels needs apiLevel 2\.16"):
             pipette.active_channels  # noqa: B018 - a reading refused as a call is
+
+
+@pytest.mark.parametrize(("level", "outcome"), [
+    ((2, 1), "10 mm above the bottom"), ((2, 2), "refused"), ((2, 13), "refused"),
+    ((2, 14), "at the top")])
+def test_a_tip_dropped_into_a_plate_well_as_opentrons_drops_it_at_each_level(
+        level: tuple[int, int], outcome: str) -> None:
+    """From 2.2 to 2.13 Opentrons fails on a tip dropped into a well of a labware that is
+    not a tip rack (an assertion); labrun dropped it, so the protocol failed on the OT-2
+    only. The trash's well is always taken."""
+    with open_context(api_version=level) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+        pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+        pipette.pick_up_tip()
+        pipette.drop_tip(ctx.fixed_trash["A1"])
+        pipette.pick_up_tip()
+        if outcome == "refused":
+            with pytest.raises(ProtocolError, match=r"is not in a tip rack: from apiLevel 2\.2 "
+                                                    r"to 2\.13 Opentrons"):
+                pipette.drop_tip(plate["A1"])
+            assert sum(isinstance(cmd, c.DropTip) for cmd in protocol_commands(ctx)) == 1
+            return
+        pipette.drop_tip(plate["A1"])
+        drops = [cmd for cmd in protocol_commands(ctx) if isinstance(cmd, c.DropTip)]
+        assert drops[0].well.startswith("12/")
+        expected = (plate["A1"].bottom(10) if outcome.startswith("10") else plate["A1"].top())
+        assert drops[1].point == pytest.approx(tuple(expected.point))
+
+
+def test_before_2_14_a_drop_tip_with_no_tip_goes_there_and_warns_as_opentrons_does() -> None:
+    with open_context(api_version=(2, 13)) as ctx:
+        pipette = ctx.load_instrument("p300_single_gen2", "left")
+        pipette.drop_tip()  # Opentrons: "detach tip called with no tip", and on
+        commands = protocol_commands(ctx)
+        assert not any(isinstance(cmd, c.DropTip) for cmd in commands)
+        assert [cmd.well for cmd in commands if isinstance(cmd, c.MoveTo)][-1].startswith("12/")
+        (warning,) = [cmd.message for cmd in commands if isinstance(cmd, c.Comment)]
+        assert warning.endswith("drop_tip: the left pipette (p300_single_gen2) has no tip; it "
+                                "goes where it would drop one and drops nothing, as Opentrons "
+                                "does before apiLevel 2.14 (from 2.14 it fails)")
+    with open_context(api_version=(2, 14)) as ctx:
+        pipette = ctx.load_instrument("p300_single_gen2", "left")
+        with pytest.raises(ProtocolError, match="has no tip"):
+            pipette.drop_tip()
