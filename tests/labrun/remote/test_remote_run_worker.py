@@ -115,7 +115,8 @@ def test_a_protocol_out_of_memory_fails_its_run_and_the_worker_goes_on(
     gates.open("held")
     c.wait_for_idle(timeout=WAIT)
     failed = history(served)[0]["result"]
-    assert failed["exit_status"] == "failed" and failed["msg"].startswith("doomed.py:13: MemoryError")
+    assert failed["exit_status"] == "failed"
+    assert failed["msg"].startswith("doomed.py:13: MemoryError")
     assert failed["summary"]["location"] == "doomed.py:13"
     c.queue_start()
     assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
