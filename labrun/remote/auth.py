@@ -126,7 +126,8 @@ class Access:
                                   f"{origin[:100]!r})")
         needed = request.method != "GET" or self.reads_need_token
         if needed and not self.authorized(request):
-            if request.headers.get("authorization") or TOKEN_COOKIE in request.cookies:
+            if (request.headers.get("authorization") or TOKEN_COOKIE in request.cookies
+                    or TOKEN_QUERY in request.query_params):
                 raise BadRequest(401, "the token given is not this server's: use the one "
                                       "labrun serve printed (a restarted server prints a "
                                       "new one unless given --token)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import re
 from collections.abc import Callable
 from importlib import resources
@@ -38,32 +39,48 @@ def page_html() -> str:
     return resources.files("labrun.remote").joinpath("page.html").read_text(encoding="utf-8")
 
 
-def _hashes(html: str, tag: str) -> str:
-    """The CSP sources allowing exactly the inline ``<tag>`` blocks of ``html``."""
-    blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", html, flags=re.S)
+def _hashes(page: str, tag: str) -> str:
+    """The CSP sources allowing exactly the inline ``<tag>`` blocks of ``page``."""
+    blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", page, flags=re.S)
     return " ".join("'sha256-" + base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()
                     + "'" for b in blocks)
 
 
-def security_headers(html: str) -> dict[str, str]:
+def security_headers(page: str) -> dict[str, str]:
     """Headers of the page: its own script and style only, this server only, no frames."""
-    policy = (f"default-src 'none'; script-src {_hashes(html, 'script')}; "
-              f"style-src {_hashes(html, 'style')}; connect-src 'self'; img-src 'self' data:; "
+    policy = (f"default-src 'none'; script-src {_hashes(page, 'script')}; "
+              f"style-src {_hashes(page, 'style')}; connect-src 'self'; img-src 'self' data:; "
               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
     return {"Content-Security-Policy": policy, "X-Frame-Options": "DENY",
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store"}
 
 
+def _refusal_html(refused: BadRequest) -> str:
+    """A page saying why ``/`` was refused and, without the token, how to open it."""
+    how = ("<p>Open the URL <code>labrun serve</code> printed when it started, the one "
+           "ending in <code>/?token=&hellip;</code>.</p>" if refused.status == 401 else "")
+    return ("<!doctype html><html lang=en><meta charset=utf-8><title>labrun</title>"
+            f"<h1>labrun: this page was refused</h1><p>{html.escape(refused.reason)}</p>"
+            f"{how}</html>")
+
+
 def routes(access: Access, sheet_of: Callable[[str | None], Sheet | None]) -> list[Route]:
     """The page's routes, behind ``access``; ``sheet_of(item_uid)`` is the setup sheet of
     a running, finished or queued run (None: the running one), or None."""
-    html = page_html()
-    headers = security_headers(html)
+    page_text = page_html()
+    headers = security_headers(page_text)
 
     async def page(request: Request) -> Response:
-        access.check(request)
-        response = Response(html, media_type="text/html; charset=utf-8", headers=headers)
+        try:
+            access.check(request)
+        except BadRequest as refused:  # a person at a browser: a page, not JSON
+            return Response(_refusal_html(refused), refused.status,
+                            media_type="text/html; charset=utf-8",
+                            headers={"Content-Security-Policy": "default-src 'none'",
+                                     "X-Content-Type-Options": "nosniff",
+                                     "Cache-Control": "no-store"})
+        response = Response(page_text, media_type="text/html; charset=utf-8", headers=headers)
         access.keep(request, response)  # opened with ?token=: the cookie its POSTs carry
         return response
 

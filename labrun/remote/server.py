@@ -34,10 +34,23 @@ def base_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def reachable_urls(host: str, port: int) -> list[str]:
+    """The base URLs to open: a wildcard address (``0.0.0.0``, ``::``) is no address to
+    open, so it is this machine's name (for others) and loopback (for this machine)."""
+    if host.strip("[]") in ("0.0.0.0", "::", ""):
+        loopback = "::1" if ":" in host else "127.0.0.1"
+        return [base_url(socket.gethostname(), port), base_url(loopback, port)]
+    return [base_url(host, port)]
+
+
 def announce_token(host: str, port: int, token: str) -> None:
     """Print where to reach the server and with which token, as Jupyter does."""
-    print(f"labrun: serving on {base_url(host, port)}; open (or give a client) this URL,\n"
-          f"  {token_url(base_url(host, port), token)}\n"
+    urls = reachable_urls(host, port)
+    where = (f"all addresses of this machine, port {port}" if len(urls) > 1
+             else urls[0])
+    lines = "".join(f"\n  {token_url(url, token)}" for url in urls)
+    print(f"labrun: serving on {where}; open (or give a client) "
+          f"{'one of these URLs' if len(urls) > 1 else 'this URL'},{lines}\n"
           f"  or send the header  Authorization: Bearer {token}", file=sys.stderr)
 
 

@@ -143,8 +143,17 @@ def test_a_server_always_has_a_token_and_beyond_loopback_reads_need_it(
         assert handle.token and len(handle.token) >= 24
         assert handle.token_url == f"{handle.url}/?token={handle.token}"
         assert handle.token_url in capsys.readouterr().err  # as labrun serve prints it
-    with start_server(RunManager(robot), host="0.0.0.0") as handle:
+    with start_server(RunManager(robot), host="0.0.0.0", announce=True) as handle:
         url = f"http://127.0.0.1:{handle.port}"
+        printed = capsys.readouterr().err  # 0.0.0.0 is no address to open: name and loopback
+        assert f"serving on all addresses of this machine, port {handle.port}" in printed
+        assert f"http://{socket.gethostname()}:{handle.port}/?token={handle.token}" in printed
+        assert f"{url}/?token={handle.token}" in printed and "0.0.0.0" not in printed
+        page = httpx.get(url + "/")  # a browser without the token: a page saying how
+        assert page.status_code == 401 and page.headers["content-type"].startswith("text/html")
+        assert "the server&#x27;s token is required" in page.text and "/?token=" in page.text
+        wrong = httpx.get(url + "/api/status", params={"token": "wrong"}).json()["msg"]
+        assert wrong.startswith("the token given is not this server's")
         with pytest.raises(HTTPClientError, match="401"):
             RunManagerAPI(url).status()
         assert RunManagerAPI(url, token=handle.token).status()["success"]
