@@ -122,6 +122,8 @@ def format_status(status: RunStatusReport, position: Mapping[str, float] | None 
     if status.pause_source is not None and status.status in (Status.PAUSING, Status.PAUSED):
         by = status.pause_from or status.pause_source  # a client's: where it came from
         parts[0] += f" (by {by})"  # its message is in the log, once
+    if status.pause_pending:  # early: a narrow terminal cuts the line's end
+        parts.append("pause pending")
     if status.interlocks:
         parts.append("interlock " + ", ".join(status.interlocks))
     if status.step is not None and progress is not None:
@@ -134,8 +136,6 @@ def format_status(status: RunStatusReport, position: Mapping[str, float] | None 
             parts.append(words)
     elif status.step is not None:
         parts.append(f"step {status.step.index + 1}: {status.step.name}")
-    if status.pause_pending:
-        parts.append("pause pending")
     if status.delay is not None:
         what = f" ({status.delay.message})" if status.delay.message else ""
         speed = progress.speed if progress is not None else 1.0  # wall time, as time left

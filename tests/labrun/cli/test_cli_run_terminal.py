@@ -330,8 +330,8 @@ def test_the_status_line_says_what_matters() -> None:
         status=Status.PAUSED, pause_source="interlock", interlocks=("door",),
         pause_pending=True, delay=DelayStatus("incubate", 60.0, 12.34, False)),
         position={"X": 3.0})
-    assert text == ("paused (by interlock) | interlock door | step 3: transfer | "
-                    "pause pending | delay 12.3 s left (incubate) | X 3.0")
+    assert text == ("paused (by interlock) | pause pending | interlock door | "
+                    "step 3: transfer | delay 12.3 s left (incubate) | X 3.0")
     skipped = report(status=Status.PAUSED, pause_source="client",
                      delay=DelayStatus("incubate", 60.0, 12.34, True))
     assert format_status(skipped) == ("paused (by client) | step 3: transfer | "
