@@ -76,6 +76,7 @@ class Tally:
         robot model counts in it, and whether the cleanup dropped it."""
         self.cleanup_skipped: str | None = None
         """Why the cleanup left the robot where it stopped (an interlock held motion)."""
+        self._tips_on: dict[str, int] = {}  # mount: the tips its last pick-up took
 
     def ended_early(self, entry: CommandEntry | None, tips: dict[str, float],
                     uncertain: str | None = None) -> None:
@@ -93,6 +94,11 @@ class Tally:
                                  "moving": entry.plan is not None}
         self.tips_at_end = {mount: {"volume_ul": round(volume, 6), "dropped": False}
                             for mount, volume in tips.items()}
+        if entry is not None and isinstance(entry.command, c.PickUpTip):
+            self._tips_on.setdefault(entry.command.mount, entry.command.tips)  # cut off
+        for mount, tip in self.tips_at_end.items():
+            if self._tips_on.get(mount, 1) > 1:  # a multi-channel's: as much in each
+                tip["tips"] = self._tips_on[mount]
         if uncertain in self.tips_at_end:
             self.tips_at_end[uncertain]["uncertain"] = True
 
@@ -113,8 +119,10 @@ class Tally:
         cmd = entry.command
         if isinstance(cmd, c.PickUpTip):
             self.tips_used += cmd.tips
+            self._tips_on[cmd.mount] = cmd.tips
         elif isinstance(cmd, c.DropTip):
             self._air.dropped(cmd.mount)
+            self._tips_on.pop(cmd.mount, None)
         elif isinstance(cmd, c.LIQUID_COMMANDS) and cmd.well is not None:
             if isinstance(cmd, c.BlowOut):  # what was left in the tip lands in the well
                 change = self._air.liquid_emptied(

@@ -69,15 +69,18 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels,
                 low, cut = max(low - moved, 0.0), "dispense"
             elif during["type"] == "blowOut":
                 low, cut = 0.0, "blow-out"
+        count = int(tip.get("tips", 1))  # a multi-channel's tips hold as much each
+        each = " each" if count > 1 else ""
         if high - low > 1e-9:
-            held = f"between {low:.1f} and {high:.1f} µL (the {cut} was cut off)"
+            held = f"between {low:.1f} and {high:.1f} µL{each} (the {cut} was cut off)"
         else:
-            held = f"{low:.1f} µL" if low > 1e-9 else "no liquid"
+            held = f"{low:.1f} µL{each}" if low > 1e-9 else "no liquid"
         fate = "dropped into the trash" if tip["dropped"] else "still on the pipette"
         if tip.get("uncertain"):  # a pick-up cut off while it pressed into the tip
             held = "perhaps (its pick-up was cut off)"
-            fate += " if it was on"
-        rows.append((f"tip on the {mount}", f"{held}, {fate}"))
+            fate += f" if {'they were' if count > 1 else 'it was'} on"
+        label = f"{count} tips on the {mount}" if count > 1 else f"tip on the {mount}"
+        rows.append((label, f"{held}, {fate}"))
     if summary.get("cleanup_skipped"):
         rows.append(("cleanup", f"skipped: {summary['cleanup_skipped']}; the robot was left "
                                 "where it stopped, nothing was dropped or homed"))

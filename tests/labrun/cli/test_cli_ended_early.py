@@ -96,6 +96,24 @@ def test_an_abort_during_an_aspirate_says_what_the_tip_held_and_which_wells_chan
     assert document["tips_at_end"] == {"left": {"volume_ul": 0.0, "dropped": True}}
 
 
+def test_a_multi_channel_says_how_many_tips_it_held_and_what_each_held(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL.replace("p300_single_gen2", "p300_multi_gen2")
+                        .replace("plate.wells()[i + 8]", "plate.wells()[i * 8 + 16]")
+                        .replace("plate.wells()[i]", "plate.wells()[i * 8]"))
+    at = midway(capsys, protocol, "dispense", 1)  # B column's liquid, cut off going to D
+    code, out = simulate(capsys, protocol, "--at", f"{at}:halt")
+    assert code == 1
+    summary = fields(out)
+    assert summary["8 tips on the left"] == ("between 0.0 and 100.0 µL each (the dispense "
+                                             "was cut off), still on the pipette")
+    assert summary["wells changed"].startswith("24; ")  # two columns drawn, one filled
+    code, out = simulate(capsys, protocol, "--at", f"{at}:halt", "--json")
+    assert json.loads(out)["tips_at_end"] == {
+        "left": {"volume_ul": 100.0, "dropped": False, "tips": 8}}
+
+
 def test_a_halt_during_a_dispense_leaves_the_tip_on_and_says_so(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     protocol = tmp_path / "protocol.py"
