@@ -257,7 +257,7 @@ class TextLog:
             if rpm:
                 model, _, slot = str(event["module"]).partition("@")
                 self._add(t, f"{module_display_name(model)} in slot {slot}: stopped shaking "
-                             f"(at {rpm:g} rpm) while the run is paused")
+                             f"(it was set to {rpm:g} rpm) while the run is paused")
         elif kind == "module_unpark":
             since = self._parked_modules.pop(str(event["module"]), None)
             status = event.get("status") or {}

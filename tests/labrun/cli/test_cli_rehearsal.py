@@ -220,8 +220,8 @@ def test_the_log_says_how_long_a_shaker_stood_still_for_a_pause(
     # The pause says so when it stops the shaker, not only the resume.
     stopped = [line for line in log if "stopped shaking" in line]
     assert len(stopped) == 1 and stopped[0].endswith(
-        "Heater-Shaker Module GEN1 in slot 1: stopped shaking (at 500 rpm) while the run "
-        "is paused")
+        "Heater-Shaker Module GEN1 in slot 1: stopped shaking (it was set to 500 rpm) while the "
+        "run is paused")
     assert log.index(stopped[0]) < log.index(said[0])
     # Paused with nothing shaking: nothing to say.
     assert main(["simulate", str(protocol), "--at", "step=3:pause", "--at", "100:resume"]) == 0
