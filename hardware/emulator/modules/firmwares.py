@@ -92,7 +92,7 @@ class ThermocyclerFirmware(ModuleFirmware):
         self.lid_heater = Track(physics.THERMOCYCLER_LID, clock.now())
         self.hold_s: float | None = None
         self.hold_from: float | None = None
-        self.lid = "closed"
+        self.lid = "open"  # as Opentrons' emulator and simulator start, and labrun's
 
     def info(self) -> str:
         return "FW:v1.1.0-emulated HW:Opentrons-thermocycler-gen2 SerialNo:TC2EMULATED"

@@ -82,6 +82,13 @@ def test_a_protocol_with_all_four_modules_runs_on_their_twins(tmp_path: Path) ->
         final = run.wait(WAIT_S)
         events = list(run.record.events)
     assert final.status is Status.SUCCEEDED, final
+    # The lid starts open, as in a simulation (and Opentrons' simulator and emulator): the
+    # first open_lid takes no time, the close its 20 s, so both estimate the run alike.
+    queued = {e["type"]: e["t"] for e in events
+              if e.get("event") == "command" and e.get("status") == "queued"}
+    assert queued["thermocycler/closeLid"] - queued["thermocycler/openLid"] < 5.0
+    assert queued["thermocycler/setTargetLidTemperature"] - queued[
+        "thermocycler/closeLid"] >= 19.0
     summary = events[-1]
     devices = {m["kind"]: m["device"] for m in summary["modules"]}
     assert devices == {"temperature": "temperature", "magnetic": "magnet",
