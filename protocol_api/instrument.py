@@ -106,23 +106,31 @@ class FlowRates:
 
 
 class PlungerSpeeds:
-    """Plunger speeds in mm/s (apiLevel < 2.14): a view of the flow rates in other units."""
+    """Plunger speeds in mm/s of an OT-2's plunger (apiLevel < 2.14): a view of the flow
+    rates in other units, µL/mm at full volume from the pipette's definition (aspirating;
+    dispensing for dispense and blow-out), so a protocol's speed is the flow it meant."""
 
-    def __init__(self, flow_rate: FlowRates, ul_per_mm: float) -> None:
+    _flow_rate: FlowRates
+    _ul_per_mm: tuple[float, float]
+
+    def __init__(self, flow_rate: FlowRates, ul_per_mm: tuple[float, float]) -> None:
         object.__setattr__(self, "_flow_rate", flow_rate)
         object.__setattr__(self, "_ul_per_mm", ul_per_mm)
 
-    def __getattr__(self, name: str) -> float:
+    def _per_mm(self, name: str) -> float:
         if name not in ("aspirate", "dispense", "blow_out"):
             raise AttributeError(f"'PlungerSpeeds' object has no attribute {name!r}")
-        return float(getattr(self._flow_rate, name)) / self._ul_per_mm
+        aspirating, dispensing = self._ul_per_mm
+        return aspirating if name == "aspirate" else dispensing
+
+    def __getattr__(self, name: str) -> float:
+        return round(float(getattr(self._flow_rate, name)) / self._per_mm(name), 6)
 
     def __setattr__(self, name: str, value: float) -> None:
-        if name not in ("aspirate", "dispense", "blow_out"):
-            raise AttributeError(f"'PlungerSpeeds' object has no attribute {name!r}")
+        per_mm = self._per_mm(name)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise ProtocolError(f"speed.{name} must be a positive number, not {value!r}")
-        setattr(self._flow_rate, name, float(value) * self._ul_per_mm)
+        setattr(self._flow_rate, name, round(float(value) * per_mm, 6))
 
 
 class Clearances:
@@ -271,7 +279,7 @@ class InstrumentContext:
         if self._ctx.api_version >= ENGINE_CORE_API:
             raise UnsupportedAPIError("InstrumentContext.speed was removed in apiLevel 2.14; "
                                       "use flow_rate")
-        return PlungerSpeeds(self.flow_rate, self._spec.ul_per_mm)
+        return PlungerSpeeds(self.flow_rate, self._spec.ot2_ul_per_mm)
 
     @property
     def hw_pipette(self) -> Mapping[str, Any]:

@@ -41,8 +41,8 @@ class PipetteSpec(Frozen):
 
     __slots__ = ("aspirate_flow_rate", "blow_out_flow_rate", "channels", "default_tip_length",
                  "default_tipracks", "dispense_flow_rate", "display_name", "max_volume",
-                 "min_volume", "model", "name", "nozzle_offset", "nozzles", "return_height",
-                 "tip_overlaps")
+                 "min_volume", "model", "name", "nozzle_offset", "nozzles", "ot2_ul_per_mm",
+                 "return_height", "tip_overlaps")
 
     name: str  # the load name, p300_multi_gen2
     model: str  # the versioned model, p300_multi_v2.1
@@ -59,13 +59,17 @@ class PipetteSpec(Frozen):
     nozzles: tuple[tuple[str, Vector], ...]  # every nozzle, back to front (A1, B1, ...)
     default_tipracks: tuple[str, ...]  # tip rack URIs
     return_height: float  # a returned tip is let go this many tip lengths into its rack
+    ot2_ul_per_mm: tuple[float, float]
+    """µL per mm of an OT-2's plunger at full volume (aspirating, dispensing), as its
+    definition gives them: the unit of ``pipette.speed`` (apiLevel < 2.14)."""
 
     def __init__(self, name: str, model: str, display_name: str, channels: int, min_volume: float,
                  max_volume: float, aspirate_flow_rate: float, dispense_flow_rate: float,
                  blow_out_flow_rate: float, default_tip_length: float,
                  tip_overlaps: Mapping[str, float], nozzle_offset: Vector,
                  nozzles: tuple[tuple[str, Vector], ...],
-                 default_tipracks: tuple[str, ...], return_height: float = 0.5) -> None:
+                 default_tipracks: tuple[str, ...], return_height: float = 0.5,
+                 ot2_ul_per_mm: tuple[float, float] | None = None) -> None:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "display_name", display_name)
@@ -81,6 +85,7 @@ class PipetteSpec(Frozen):
         object.__setattr__(self, "nozzles", nozzles)
         object.__setattr__(self, "default_tipracks", default_tipracks)
         object.__setattr__(self, "return_height", return_height)
+        object.__setattr__(self, "ot2_ul_per_mm", ot2_ul_per_mm or (max_volume / STROKE_MM,) * 2)
 
     @property
     def ul_per_mm(self) -> float:
@@ -152,7 +157,18 @@ def _spec(name: str, api_version: tuple[int, int]) -> PipetteSpec:
         nozzles=tuple((n, by_name[n]) for n in order),
         default_tipracks=tuple(liquid.get("defaultTipracks", ())),
         return_height=float(tip.get("defaultReturnTipHeight", 0.5)),
+        ot2_ul_per_mm=(_ul_per_mm(tip["aspirate"], max_volume),
+                       _ul_per_mm(tip["dispense"], max_volume)),
     )
+
+
+def _ul_per_mm(function: Mapping[str, Any], volume: float) -> float:
+    """µL/mm at ``volume`` from a definition's piecewise function, as Opentrons reads it:
+    the newest version given ("2", else "1"); the first piece whose top is not below
+    ``volume`` (``[top, slope, intercept]``), else the last."""
+    pieces = function["default"].get("2") or function["default"]["1"]
+    _top, slope, intercept = next((p for p in pieces if volume <= p[0]), pieces[-1])
+    return float(slope * volume + intercept)
 
 
 def _newest_minor(channels_dir: str, model: str, major: int) -> int:

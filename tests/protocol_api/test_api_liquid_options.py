@@ -315,10 +315,14 @@ def test_default_speed_slows_the_moves(bench: Bench) -> None:
 def test_plunger_speed_is_the_flow_rate_in_mm_per_s_before_2_14() -> None:
     with open_at("2.13") as ctx:
         p = ctx.load_instrument("p300_single_gen2", "left")
-        ul_per_mm = p.hw_pipette["ul_per_mm"]
-        assert p.speed.aspirate == pytest.approx(p.flow_rate.aspirate / ul_per_mm)
-        p.speed.dispense = 10
-        assert p.flow_rate.dispense == pytest.approx(10 * ul_per_mm)
+        # An OT-2's plunger: 9.3096 µL/mm at 300 µL, as Opentrons' simulator reads the
+        # definition (not labrun's own plunger's 300 µL over 16 mm).
+        assert p.speed.aspirate == 9.97465  # 92.86 µL/s
+        p.speed.dispense = 20
+        p.speed.aspirate = 10
+        assert (p.flow_rate.aspirate, p.flow_rate.dispense) == (93.096, 186.192)
+        g1 = ctx.load_instrument("p10_single", "right")  # aspirating and dispensing differ
+        assert (g1.speed.aspirate, g1.speed.dispense) == (6.485083, 12.586532)
     with open_at("2.14") as ctx:
         p = ctx.load_instrument("p300_single_gen2", "left")
         with pytest.raises(UnsupportedAPIError, match=r"speed was removed in apiLevel 2\.14"):
