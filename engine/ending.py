@@ -189,9 +189,11 @@ class RunEnding:
             engine.model.position.update(await engine.controller.stop_motion())
         finally:  # also when the controller is lost: the shaker stops (heaters as configured)
             await engine.modules.deactivate()
-        if parking.holds_motion(engine.controller):
-            # The controller refuses motion behind an open door (GRBL): leave the robot
-            # where it stopped rather than fail the run's ending.
+        if engine.controller.active_interlocks():
+            # Behind an open door nothing moves: a controller that refuses motion then
+            # (GRBL) would fail the run's ending, and one that does not (Marlin, the
+            # simulated robot) would sweep a tip to the trash past the hands that opened
+            # it. Leave the robot where it stopped; the summary says so.
             interlocks = sorted(engine.controller.active_interlocks())
             engine.record.add("cleanup", skipped=True, reason="an interlock holds motion",
                               interlocks=interlocks)

@@ -133,7 +133,8 @@ class JsonDocument:
             self._emit(self._open.pop(key))
         summary = self._summary
         optional: dict[str, Any] = {name: summary[name] for name in
-                                    ("modules", "ended_during", "tips_at_end")
+                                    ("modules", "ended_during", "tips_at_end",
+                                               "cleanup_skipped")
                                     if name in summary}
         rest = {
             "status": summary.get("status"),

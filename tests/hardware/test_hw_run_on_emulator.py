@@ -283,19 +283,22 @@ def test_the_door_pauses_the_run_and_parking_respects_the_firmware(
         assert close_to(unpark["position"], unpark["recorded"], dialect)
 
 
-def test_an_abort_behind_grbl_s_open_door_leaves_the_robot_and_the_summary_says_so(
-        tmp_path: Path) -> None:
-    with robot_run(tmp_path, "grbl", LONG_MOVE) as robot:
+def test_an_abort_behind_an_open_door_leaves_the_robot_and_the_summary_says_so(
+        tmp_path: Path, dialect: str) -> None:
+    # GRBL holds motion itself; Marlin and Smoothie would move: labrun moves none of them.
+    with robot_run(tmp_path, dialect, LONG_MOVE) as robot:
         robot.control.play()
         robot.wait_until(lambda: robot.moving_x_below(300.0), "the long move")
         robot.emulator.set_door(True)
         robot.control.wait_until_paused(WAIT_S)
+        parked = robot.emulator.position()
         assert robot.control.abort("the plate tipped over").accepted
         final = robot.run.wait(WAIT_S)
         assert final.status is Status.ABORTED, final
         summary = robot.events("summary")[-1]
         assert summary["cleanup_skipped"] == "the door held motion"
         assert robot.events("cleanup")[-1]["skipped"] is True
+        assert close_to(robot.emulator.position(), parked, dialect)
 
 
 # -- faults ---------------------------------------------------------------------------------

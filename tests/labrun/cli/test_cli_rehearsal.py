@@ -110,6 +110,15 @@ def test_door_open_then_stop(tmp_path, capsys) -> None:  # type: ignore[no-untyp
     assert code == 0 and doc["final_status"] == "stopped"
     paused = [s for s in doc["status_changes"] if s["status"] == "paused"]
     assert paused and doc["pauses"][0]["source"] == "interlock"
+    # Behind the open door nothing moves, even on a robot whose controller would: the
+    # tip stays on rather than being swept to the trash past the hands in the deck.
+    code, doc = simulate(tmp_path, capsys, "6:door-open", "30:stop")  # a tip on
+    assert doc["cleanup_skipped"] == "the door held motion"
+    assert doc["tips_at_end"] == {"left": {"volume_ul": 0.0, "dropped": False}}
+    assert not [c for c in doc["commands"] if c.get("origin") == "cleanup"]
+    code, doc = simulate(tmp_path, capsys, "6:door-open", "20:door-close", "30:stop")
+    assert doc["final_status"] == "stopped" and "cleanup_skipped" not in doc
+    assert doc["tips_at_end"] == {"left": {"volume_ul": 0.0, "dropped": True}}
 
 
 def test_halt_ends_halted_with_a_failing_exit(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
