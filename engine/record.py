@@ -310,6 +310,8 @@ def status_fields(state: RunState) -> dict[str, Any]:
             extra["pause_from"] = state.pause.requester
         if state.pause.message:
             extra["pause_message"] = state.pause.message
+        if state.pause.also_for:
+            extra["pause_also_for"] = state.pause.also_for
     if state.outcome is not None:
         for name in ("reason", "error", "location"):
             value = getattr(state.outcome, name)

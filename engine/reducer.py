@@ -211,9 +211,13 @@ def _reduce_engine_event(state: RunState, event: EngineEvent) -> RunState:
             return state
         return replace(state, pause=state.pending, pending=None)
     if isinstance(event, ProtocolPaused):
-        # A pending deferred pause is satisfied by this pause at the same checkpoint.
-        return replace(state, pause=PauseRequest(PauseSource.PROTOCOL, event.message),
-                      pending=None)
+        # A pending deferred pause is satisfied by this pause at the same checkpoint (as
+        # is a client's just taken there): the record says whom it answers too.
+        answered = state.pending or (state.pause if state.pause is not None and
+                                     state.pause.source is PauseSource.CLIENT else None)
+        also_for = (answered.requester or answered.source.value) if answered else None
+        return replace(state, pause=PauseRequest(PauseSource.PROTOCOL, event.message,
+                                                 also_for=also_for), pending=None)
     if isinstance(event, ParkChanged):
         held = (event.over_well if event.park is Park.PARKED
                 else state.held_over_well and event.park is Park.UNPARKING)

@@ -67,21 +67,26 @@ class EndKind(str, enum.Enum):
 
 class PauseRequest(Frozen):
     """A pause asked for (pending) or in effect; ``requester``, for a client's pause, is
-    where it was asked from (the action's source: ``terminal``, ``remote``, ``rehearsal``)."""
+    where it was asked from (the action's source: ``terminal``, ``remote``, ``rehearsal``);
+    ``also_for``, for the protocol's pause, who else it answers (a client's pause that
+    was to be taken at the same checkpoint: one pause holds the run for both)."""
 
-    __slots__ = ("immediate", "message", "requester", "source")
+    __slots__ = ("also_for", "immediate", "message", "requester", "source")
 
     source: PauseSource
     message: str | None
     immediate: bool
     requester: str | None
+    also_for: str | None
 
     def __init__(self, source: PauseSource, message: str | None = None,
-                 immediate: bool = False, requester: str | None = None) -> None:
+                 immediate: bool = False, requester: str | None = None,
+                 also_for: str | None = None) -> None:
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "message", message)
         object.__setattr__(self, "immediate", immediate)
         object.__setattr__(self, "requester", requester)
+        object.__setattr__(self, "also_for", also_for)
 
 
 class Ending(Frozen):

@@ -33,8 +33,8 @@ class DelayStatus(Frozen):
 class RunStatusReport(Frozen):
     """The status with everything reported alongside it."""
 
-    __slots__ = ("delay", "held_over_well", "interlocks", "outcome", "parked", "pause_from",
-                 "pause_message", "pause_pending", "pause_source", "pause_unresolved",
+    __slots__ = ("delay", "held_over_well", "interlocks", "outcome", "parked", "pause_also_for",
+                 "pause_from", "pause_message", "pause_pending", "pause_source", "pause_unresolved",
                  "position", "status", "step", "time", "unparking")
 
     status: Status
@@ -52,13 +52,14 @@ class RunStatusReport(Frozen):
     outcome: Outcome | None
     time: float
     held_over_well: bool  # parked, but a tip holding liquid waits over its well (mind it)
+    pause_also_for: str | None  # the protocol's pause answers a client's too (where from)
 
     def __init__(self, status: Status, pause_pending: bool, pause_source: str | None,
                  pause_message: str | None, parked: bool, unparking: bool,
                  interlocks: tuple[str, ...], step: StepInfo | None, delay: DelayStatus | None,
                  position: dict[str, float], pause_unresolved: bool, outcome: Outcome | None,
                  time: float, pause_from: str | None = None,
-                 held_over_well: bool = False) -> None:
+                 held_over_well: bool = False, pause_also_for: str | None = None) -> None:
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "pause_pending", pause_pending)
         object.__setattr__(self, "pause_source", pause_source)
@@ -74,6 +75,7 @@ class RunStatusReport(Frozen):
         object.__setattr__(self, "time", time)
         object.__setattr__(self, "pause_from", pause_from)
         object.__setattr__(self, "held_over_well", held_over_well)
+        object.__setattr__(self, "pause_also_for", pause_also_for)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
@@ -111,4 +113,5 @@ def report(engine: EngineCore) -> RunStatusReport:
         time=round(now, 6),
         pause_from=pause.requester if pause is not None else None,
         held_over_well=state.held_over_well,
+        pause_also_for=pause.also_for if pause is not None else None,
     )

@@ -143,9 +143,13 @@ class Tally:
             for well in cmd.wells:  # the wells under the other nozzles, the same each
                 volumes[well] += change
 
-    def paused(self, t: float, source: str | None, message: str | None) -> None:
-        """The run paused."""
-        self.pauses.append({"t": t, "source": source, "message": message})
+    def paused(self, t: float, source: str | None, message: str | None,
+               also_for: str | None = None) -> None:
+        """The run paused (``also_for``: a client's pause the protocol's also answers)."""
+        pause = {"t": t, "source": source, "message": message}
+        if also_for:
+            pause["also_for"] = also_for
+        self.pauses.append(pause)
 
 
 def summarize(engine: EngineCore) -> dict[str, Any]:

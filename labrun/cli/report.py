@@ -222,6 +222,9 @@ class TextLog:
             elif status in ("stopped", "aborted", "halted", "failed"):
                 reason = f": {event['reason']}" if event.get("reason") else ""
                 self._add(t, f"Run {status}{reason}")
+            elif status == "paused" and event.get("pause_also_for"):
+                self._add(t, f"Paused by the protocol, which also answers the pause "
+                             f"{event['pause_also_for']} asked for")
             elif status == "paused" and event.get("pause_source") != "protocol":
                 # Where a rehearsed, a person's or the door's pause took hold (the
                 # protocol's own is said by its "Pausing" line).

@@ -440,6 +440,8 @@ def _event_line(event: Event) -> str | None:
         by = event.get("pause_from") or event.get("pause_source")  # a client's: where from
         if by:
             text += f" by {by}"
+        if event.get("pause_also_for"):  # one pause for the protocol and a client
+            text += f" (also the pause {event['pause_also_for']} asked for)"
         if event.get("reason"):
             text += f" ({event['reason']})"
         return text

@@ -121,7 +121,8 @@ def format_status(status: RunStatusReport, position: Mapping[str, float] | None 
     parts = [status.status.value]
     if status.pause_source is not None and status.status in (Status.PAUSING, Status.PAUSED):
         by = status.pause_from or status.pause_source  # a client's: where it came from
-        parts[0] += f" (by {by})"  # its message is in the log, once
+        also = f", also for {status.pause_also_for}" if status.pause_also_for else ""
+        parts[0] += f" (by {by}{also})"  # its message is in the log, once
     if status.pause_pending:  # early: a narrow terminal cuts the line's end
         parts.append("pause pending")
     if status.interlocks:

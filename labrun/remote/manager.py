@@ -210,6 +210,7 @@ class RunManager:
             "pause_message": run["pause_message"] if run else None,
             "parked": bool(run and run["parked"]),
             "held_over_well": bool(run and run.get("held_over_well")),
+            "pause_also_for": run.get("pause_also_for") if run else None,
             "position": run["position"] if run else None,
             "interlocks": interlocks,
             "step": run["step"] if run else None,

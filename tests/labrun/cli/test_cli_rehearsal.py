@@ -252,3 +252,21 @@ def test_a_command_a_pause_cut_and_a_stop_ended_is_said_once_each_way(
     assert log.count(f"  interrupted: {words}\n") == 1  # by the pause
     assert log.count(f"  left unfinished by the stop: {words}\n") == 1  # by the stop
     assert "  cleanup: Dropping tip into the trash\n" in log
+
+
+def test_a_pause_asked_for_before_the_protocols_own_is_answered_by_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL.replace("    for i in range(4):",
+                                         "    p.pick_up_tip()\n    ctx.pause('swap the plate')\n"
+                                         "    p.drop_tip()\n    for i in range(4):"))
+    assert main(["simulate", str(protocol), "--at", "1:pause", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["pauses"] == [{"t": doc["pauses"][0]["t"], "source": "protocol",
+                              "message": "swap the plate", "also_for": "rehearsal"}]
+    assert main(["simulate", str(protocol), "--at", "1:pause"]) == 0
+    log = capsys.readouterr().out.splitlines()
+    assert any(line.endswith("Paused by the protocol, which also answers the pause "
+                             "rehearsal asked for") for line in log)
+    assert main(["simulate", str(protocol), "--json"]) == 0  # the protocol's alone
+    assert "also_for" not in json.loads(capsys.readouterr().out)["pauses"][0]
