@@ -118,10 +118,15 @@ class Pausing:
         # into an empty tip has drawn part of its volume, which the model counts only
         # once it completes). Either way it stays over its well rather than drip across:
         # caught between wells, over the one it last drew from or dispensed into.
+        # With liquid in the tips of both mounts, each from its own well, the gantry cannot
+        # be over both: it stays where it stopped.
         cut = engine.journal.last
-        keep_xy = engine.model.liquid_in_tips() or (
-            cut is not None and cut.command.moves_liquid and cut.status == "started")
-        over = engine.model.liquid_xy if keep_xy and not engine.model.tip_down() else None
+        holding = set(engine.model.mounts_holding_liquid())
+        if cut is not None and cut.command.moves_liquid and cut.status == "started":
+            holding.add(getattr(cut.command, "mount", ""))
+        keep_xy = bool(holding)
+        over = (engine.model.liquid_xy.get(next(iter(holding))) if len(holding) == 1
+                and not engine.model.tip_down() else None)
         if over is not None and (_above(over, position) or (
                 cut is not None and cut.status == "started"
                 and _above(_heading(cut), position))):

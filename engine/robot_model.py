@@ -71,17 +71,18 @@ class RobotModel:
         self.labware_highest = 0.0  # the top of the tallest labware
         self.labware: dict[str, str] = {}  # slot -> the last labware loaded there (its name)
         self.trash_point: Point | None = None
-        # The gantry's X and Y at the last aspirate or dispense: the well a tip holding
-        # liquid waits over during a pause that caught it between wells.
-        self.liquid_xy: tuple[float, float] | None = None
+        # Per mount, the gantry's X and Y at its last aspirate or dispense: the well its
+        # tip, holding liquid, waits over during a pause that caught it between wells.
+        self.liquid_xy: dict[str, tuple[float, float]] = {}
         self.rail_lights = False
         self.max_speeds: dict[str, float] = {}  # axis -> speed cap (mm/s), ctx.max_speeds
 
     # -- queries --------------------------------------------------------------------
 
-    def liquid_in_tips(self) -> bool:
-        """True if any attached tip holds liquid (parking then keeps the gantry still)."""
-        return any(p.tip_length is not None and p.volume > 1e-9 for p in self.pipettes.values())
+    def mounts_holding_liquid(self) -> list[str]:
+        """Mounts whose tip holds liquid."""
+        return [m for m, p in self.pipettes.items() if p.tip_length is not None
+                and p.volume > 1e-9]
 
     def tips_attached(self) -> list[str]:
         """Mounts holding a tip."""

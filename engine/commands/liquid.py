@@ -82,7 +82,7 @@ class LiquidCommand(Command):
         pipette = robot.pipette(self.mount)
         pipette.volume += self.sign * self.volume
         position = robot.position
-        robot.liquid_xy = (position["X"], position["Y"])
+        robot.liquid_xy[self.mount] = (position["X"], position["Y"])
         return {"volume_in_tip": round(pipette.volume, 6)}
 
     def moved(self, result: Result | None) -> float:
@@ -154,7 +154,7 @@ class Dispense(LiquidCommand):
         out = min(self.volume, pipette.volume)
         pipette.volume = max(pipette.volume - self.volume, 0.0)
         position = robot.position
-        robot.liquid_xy = (position["X"], position["Y"])
+        robot.liquid_xy[self.mount] = (position["X"], position["Y"])
         return {"volume_in_tip": round(pipette.volume, 6), "volume_dispensed": round(out, 6)}
 
     def moved(self, result: Result | None) -> float:

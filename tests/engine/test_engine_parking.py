@@ -87,6 +87,42 @@ def test_a_tip_holding_liquid_caught_between_wells_waits_over_the_well_it_left(
     assert run.controller.position["X"] == pytest.approx(WELL[0] + 200.0 + 34.0, abs=0.01)
 
 
+RIGHT = c.LoadInstrument("p300_single_gen2", "right", 300.0, 300.0 / 16, 18.0, 19.0, 20.0)
+
+
+@pytest.mark.parametrize("right_keeps", [False, True])
+def test_each_tip_waits_over_its_own_well_and_two_holding_liquid_stay_where_they_stopped(
+        run: ScriptedRun, right_keeps: bool) -> None:
+    """The left tip holds liquid from A1 when the right pipette works at H12 and is cut
+    off between wells: the gantry goes back over A1 for the left tip, not over H12 (the
+    right's last well, which the left never touched). With liquid in both tips, from
+    two wells, it cannot be over both: it stays where it stopped."""
+    run.call(RIGHT, name="load")
+    run.call(c.LoadLabware("corning_96_wellplate_360ul_flat", "2", "plate", 14.22))
+    run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+    run.call(c.MoveTo("left", WELL, well="2/A1"), c.Aspirate("left", 50.0, 50.0, "2/A1"))
+    left_source = (run.controller.position["X"], run.controller.position["Y"])
+    run.call(c.PickUpTip("right", (TIP_TOP[0] + 9, TIP_TOP[1], TIP_TOP[2]), "1/A2", 51.0))
+    far = (WELL[0] + 9 * 11, WELL[1] - 9 * 7, WELL[2])
+    run.call(c.MoveTo("right", far, well="2/H12"), c.Aspirate("right", 20.0, 50.0, "2/H12"))
+    if not right_keeps:
+        run.call(c.Dispense("right", 20.0, 50.0, "2/H12"))
+    run.clock.call_at(run.clock.now() + 0.4,
+                      lambda: run.engine.apply(Pause(option="immediate")))
+    run.call(c.MoveTo("right", (WELL[0] + 200.0, WELL[1] + 150.0, WELL[2])))
+    assert run.settle().status is Status.PAUSED
+    park = [e for e in run.events() if e["event"] == "park"][-1]
+    parked = run.controller.position
+    assert park["kept_xy"] is True
+    if right_keeps:
+        assert "over_last_well" not in park
+        assert (parked["X"], parked["Y"]) == pytest.approx(
+            (park["recorded"]["X"], park["recorded"]["Y"]))
+    else:
+        assert park["over_last_well"] is True
+        assert (parked["X"], parked["Y"]) == pytest.approx(left_source)
+
+
 def test_a_pause_during_unparking_parks_again_and_keeps_the_first_position(
         run: ScriptedRun) -> None:
     run.call(c.MoveTo("left", (100.0, 100.0, 60.0)))
