@@ -262,9 +262,14 @@ class CallCommands:
             if kind == "aspirate":
                 self._pending = params
                 previous = self._previous
-                # back into the well it just dispensed into: a mix after, most likely
+                # Back into the well it just dispensed into: a mix after when it draws
+                # another volume; the same volume is as likely the next source of a
+                # serial dilution, and is counted as one (a well too many, never one
+                # drawn from left out).
                 self._mixing_after = (previous is not None and previous[0] == "dispense"
-                                      and previous[1].get("well") == params.get("well"))
+                                      and previous[1].get("well") == params.get("well")
+                                      and abs(float(previous[1]["volume"])
+                                              - float(params["volume"])) > 1e-9)
             elif not (self._previous is not None and self._previous[0] == "aspirate"
                       and _same(self._previous[1], params)):
                 volume = float(params["volume"])

@@ -263,6 +263,21 @@ def test_a_transfer_cut_off_in_its_mix_after_says_its_destination_is_no_source(
         "Run log\n")[1]
 
 
+def test_a_serial_dilution_cut_off_drawing_from_its_last_destination_names_it_a_source(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The next source of a serial dilution is the well just dispensed into, the same
+    volume drawn: unlike a mix after, it is a source."""
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(TRANSFER.replace(
+        "p.transfer(50, plate[\"A1\"], [plate.wells()[i] for i in range(8, 16)])",
+        "p.transfer(50, plate.rows()[0][:3], plate.rows()[0][1:4], new_tip='once')"))
+    at = midway(capsys, protocol, "aspirate", 1)  # from A2, just filled
+    _, out = simulate(capsys, protocol, "--at", f"{at}:abort")
+    plate = "of Corning 96 Well Plate 360 µL Flat (slot 3)"
+    assert f"] Transferring 50.0 µL from each of A1, A2 {plate} to A2 {plate}\n" in out.split(
+        "Run log\n")[1]
+
+
 def test_a_liquid_command_that_failed_while_moving_may_have_been_partly_done(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # A robot lost mid-aspirate (its connection dropped, it stopped answering) may have
