@@ -488,8 +488,10 @@ class InstrumentContext:
             trash = self.trash_container
             if trash is self._ctx.fixed_trash and self._ctx.api_version >= ALTERNATE_DROP_API:
                 target = self._trash_drops.next_drop(trash.first_well())
+            elif trash.is_tiprack:  # another labware as the trash: as if it were named
+                target = self._into_rack(trash.first_well())
             else:
-                target = trash.first_well().top()
+                target = self._into_well(trash.first_well())
         elif isinstance(location, Well) and location.parent.is_tiprack:
             target = self._into_rack(location)
         elif isinstance(location, Well):

@@ -417,14 +417,16 @@ def test_the_readings_opentrons_added_by_2_20_answer_as_on_an_ot_2() -> None:
             pipette.active_channels  # noqa: B018 - a reading refused as a call is
 
 
+@pytest.mark.parametrize("as_trash", [False, True])
 @pytest.mark.parametrize(("level", "outcome"), [
     ((2, 1), "10 mm above the bottom"), ((2, 2), "refused"), ((2, 13), "refused"),
     ((2, 14), "at the top")])
 def test_a_tip_dropped_into_a_plate_well_as_opentrons_drops_it_at_each_level(
-        level: tuple[int, int], outcome: str) -> None:
+        level: tuple[int, int], outcome: str, as_trash: bool) -> None:
     """From 2.2 to 2.13 Opentrons fails on a tip dropped into a well of a labware that is
     not a tip rack (an assertion); labrun dropped it, so the protocol failed on the OT-2
-    only. The trash's well is always taken."""
+    only. The trash's well is always taken. A plate made the ``trash_container`` is the
+    same to ``drop_tip()`` as the plate's first well named."""
     with open_context(api_version=level) as ctx:
         tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
         plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
@@ -432,13 +434,19 @@ def test_a_tip_dropped_into_a_plate_well_as_opentrons_drops_it_at_each_level(
         pipette.pick_up_tip()
         pipette.drop_tip(ctx.fixed_trash["A1"])
         pipette.pick_up_tip()
+        if as_trash:
+            pipette.trash_container = plate
+
+        def drop() -> None:
+            pipette.drop_tip() if as_trash else pipette.drop_tip(plate["A1"])
+
         if outcome == "refused":
             with pytest.raises(ProtocolError, match=r"is not in a tip rack: from apiLevel 2\.2 "
                                                     r"to 2\.13 Opentrons"):
-                pipette.drop_tip(plate["A1"])
+                drop()
             assert sum(isinstance(cmd, c.DropTip) for cmd in protocol_commands(ctx)) == 1
             return
-        pipette.drop_tip(plate["A1"])
+        drop()
         drops = [cmd for cmd in protocol_commands(ctx) if isinstance(cmd, c.DropTip)]
         assert drops[0].well.startswith("12/")
         expected = (plate["A1"].bottom(10) if outcome.startswith("10") else plate["A1"].top())
