@@ -100,6 +100,10 @@ def _same(given: str, token: str) -> bool:
                                token.encode("utf-8", "surrogatepass"))
 
 
+WRONG_TOKEN = ("the token given is not this server's: use the one labrun serve printed (a "
+               "restarted server prints a new one unless given --token)")
+
+
 class Access:
     """The gate every request passes before the manager sees it."""
 
@@ -127,12 +131,19 @@ class Access:
         needed = request.method != "GET" or self.reads_need_token
         if needed and not self.authorized(request):
             if (request.headers.get("authorization") or TOKEN_COOKIE in request.cookies
-                    or TOKEN_QUERY in request.query_params):
-                raise BadRequest(401, "the token given is not this server's: use the one "
-                                      "labrun serve printed (a restarted server prints a "
-                                      "new one unless given --token)")
+                    or self.wrong_query_token(request)):
+                raise BadRequest(401, WRONG_TOKEN)
+            if TOKEN_QUERY in request.query_params:  # a POST's: not taken
+                raise BadRequest(401, "a token in the URL is taken for GETs only: send it as "
+                                      "Authorization: Bearer <token> (or the cookie a page "
+                                      "opened with the token URL keeps)")
             raise BadRequest(401, "the server's token is required: Authorization: "
                                   "Bearer <token> (labrun serve prints it)")
+
+    def wrong_query_token(self, request: Request) -> bool:
+        """Whether a GET carries a ``?token=`` that is not this server's (a stale URL)."""
+        query = request.query_params.get(TOKEN_QUERY)
+        return request.method == "GET" and query is not None and not _same(query, self.token)
 
     def authorized(self, request: Request) -> bool:
         """Whether ``request`` carries the token (header, cookie, or a GET's query)."""

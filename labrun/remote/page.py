@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from labrun.cli import deck_svg
 
-from .auth import Access
+from .auth import WRONG_TOKEN, Access
 from .errors import BadRequest
 
 PAGE_PATH = "/"
@@ -74,6 +74,8 @@ def routes(access: Access, sheet_of: Callable[[str | None], Sheet | None]) -> li
     async def page(request: Request) -> Response:
         try:
             access.check(request)
+            if access.wrong_query_token(request):  # a stale URL: its POSTs would all fail
+                raise BadRequest(401, WRONG_TOKEN)
         except BadRequest as refused:  # a person at a browser: a page, not JSON
             return Response(_refusal_html(refused), refused.status,
                             media_type="text/html; charset=utf-8",

@@ -196,6 +196,13 @@ def test_a_page_opened_with_the_token_url_keeps_it_in_a_cookie(served: Served) -
     with httpx.Client(base_url=served.url, cookies={"labrun_token": "stale"}) as stale:
         assert stale.post("/api/queue/clear", params={"token": token},
                           json={}).status_code == 401  # a query token is for GETs only
+    refused = httpx.post(served.url + "/api/queue/clear", params={"token": token}, json={})
+    assert refused.status_code == 401  # the right token, in the wrong place: said so
+    assert refused.json()["msg"].startswith("a token in the URL is taken for GETs only")
+    stale_url = httpx.get(served.url + "/", params={"token": "from-last-week"})
+    assert stale_url.status_code == 401  # loopback: reads need no token, but this one fails
+    assert "the token given is not this server" in stale_url.text
+    assert "labrun_token" not in stale_url.cookies
 
 
 def test_lone_surrogates_are_a_400_and_the_token_always_clears_a_lock(served: Served) -> None:
