@@ -8,12 +8,13 @@ lowered to the recorded heights. The position is read back after the gantry move
 after lowering: a robot more than ``RESUME_TOLERANCE_MM`` from the recorded position
 (its coordinates changed during the pause) is a ``HardwareFault`` before Z goes down.
 
-A controller that holds motion itself while an interlock is active (GRBL with its door
-open: ``moves_during_interlock`` is False) cannot be moved then. Parking such a robot
-behind an active interlock moves nothing: the axes stay where they stopped, the
-position is read back and the currents lowered; if the interlock trips during a parking
-move, that move is stopped and the rest skipped. Unparking, once the interlock has
-cleared, brings the robot back to the recorded position as usual.
+Nothing moves behind an active interlock (an open door): parking then leaves the axes
+where they stopped, reads the position back and lowers the currents, on every
+controller, whether it holds motion itself (GRBL with its door open:
+``moves_during_interlock`` is False) or would move (Marlin, Smoothie, the simulated
+robot). On a controller that holds motion, an interlock tripping during a parking move
+stops that move and skips the rest. Unparking, once the interlock has cleared, brings
+the robot back to the recorded position as usual.
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ async def park(controller: MotionController, config: RobotConfig, position: Mapp
 
 
 async def _park_move(controller: MotionController, target: Mapping[str, float]) -> bool:
-    """Make one parking move; False if an interlock holding the controller prevented it."""
+    """Make one parking move; False if an active interlock prevented it. Nothing moves
+    behind an active interlock (an open door), whether or not the controller would."""
+    if controller.active_interlocks():
+        return False
     if controller.moves_during_interlock:
         await controller.move(target)
         return True

@@ -99,11 +99,15 @@ async def test_a_door_opening_during_a_parking_move_stops_it_and_skips_the_rest(
 
 
 @pytest.mark.anyio
-async def test_a_controller_that_moves_during_an_interlock_parks_as_usual() -> None:
+async def test_a_controller_that_would_move_is_not_moved_behind_the_door_either() -> None:
     robot = SimulatedController(CONFIG, VirtualClock())
     await robot.move({"X": 100.0, "Y": 100.0, "Z": 50.0})
+    here = await robot.read_position()
     robot.set_interlock("door", True)
-    parked = await parking.park(robot, CONFIG, await robot.read_position(), keep_xy=False)
+    parked = await parking.park(robot, CONFIG, here, keep_xy=False)
+    assert parked == here  # the hands that opened it are in the deck
+    robot.set_interlock("door", False)
+    parked = await parking.park(robot, CONFIG, here, keep_xy=False)  # closed: as usual
     assert (parked["X"], parked["Y"]) == CONFIG.park_position
     assert parked["Z"] == CONFIG.safe_height
 
