@@ -379,6 +379,12 @@ def test_a_door_opened_during_a_run_that_was_stopped_still_holds_the_queue(
     with pytest.raises(HTTPClientError, match=r"422 .*name must not be empty"):
         c.sim_interlock("", True)  # no name at all: a malformed request
     assert c.status()["interlocks"] == []
+    # Stopped behind the open door, the robot was left where it stopped, its tip on:
+    # the queue waits for someone to take it off.
+    assert history(served)[0]["result"]["summary"]["cleanup_skipped"] == "the door held motion"
+    with pytest.raises(RequestFailedError, match=r"holds a tip, left by held\.py"):
+        c.queue_start()
+    assert c.robot_tips_removed()["success"]
     c.queue_start()
     c.wait_for_idle(timeout=WAIT)
     assert history(served)[-1]["result"]["exit_status"] == "succeeded"
