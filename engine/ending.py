@@ -189,16 +189,16 @@ class RunEnding:
             engine.model.position.update(await engine.controller.stop_motion())
         finally:  # also when the controller is lost: the shaker stops (heaters as configured)
             await engine.modules.deactivate()
-        if engine.controller.active_interlocks():
+        interlocks = sorted(engine.controller.active_interlocks())
+        if interlocks:
             # Behind an open door nothing moves: a controller that refuses motion then
             # (GRBL) would fail the run's ending, and one that does not (Marlin, the
             # simulated robot) would sweep a tip to the trash past the hands that opened
             # it. Leave the robot where it stopped; the summary says so.
-            interlocks = sorted(engine.controller.active_interlocks())
             engine.record.add("cleanup", skipped=True, reason="an interlock holds motion",
                               interlocks=interlocks)
             engine.book.tally.cleanup_skipped = (
-                f"the {', '.join(interlocks) or 'interlock'} held motion")
+                f"the {', '.join(interlocks)} held motion")
             return
         await parking.restore_currents(engine.controller, engine.config)
         here, safe = engine.model.position, engine.model.safe_height()

@@ -12,6 +12,7 @@ from hardware import aio, parking
 from hardware.clock import VirtualClock
 from hardware.controller import Position
 
+from . import commands as c
 from .actions import Resume
 from .core import EngineCore
 from .entries import CommandEntry
@@ -122,8 +123,9 @@ class Pausing:
         # be over both: it stays where it stopped.
         cut = engine.journal.last
         holding = set(engine.model.mounts_holding_liquid())
-        if cut is not None and cut.command.moves_liquid and cut.status == "started":
-            holding.add(getattr(cut.command, "mount", ""))
+        if cut is not None and isinstance(cut.command, c.LIQUID_COMMANDS) \
+                and cut.status == "started":
+            holding.add(cut.command.mount)
         keep_xy = bool(holding)
         over = (engine.model.liquid_xy.get(next(iter(holding))) if len(holding) == 1
                 and not engine.model.tip_down() else None)

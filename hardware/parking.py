@@ -66,8 +66,6 @@ async def _park_move(controller: MotionController, target: Mapping[str, float]) 
     if controller.moves_during_interlock:
         await controller.move(target)
         return True
-    if holds_motion(controller):
-        return False
     import anyio  # a controller that holds motion is a real one: its loop is anyio's
 
     tripped = False

@@ -488,14 +488,10 @@ class InstrumentContext:
             trash = self.trash_container
             if trash is self._ctx.fixed_trash and self._ctx.api_version >= ALTERNATE_DROP_API:
                 target = self._trash_drops.next_drop(trash.first_well())
-            elif trash.is_tiprack:  # another labware as the trash: as if it were named
-                target = self._into_rack(trash.first_well())
-            else:
-                target = self._into_well(trash.first_well())
-        elif isinstance(location, Well) and location.parent.is_tiprack:
-            target = self._into_rack(location)
+            else:  # another labware as the trash: as if its first well were named
+                target = self._drop_into(trash.first_well())
         elif isinstance(location, Well):
-            target = self._into_well(location)
+            target = self._drop_into(location)
         elif isinstance(location, Location):
             target = location
         elif isinstance(location, Labware):
@@ -518,6 +514,11 @@ class InstrumentContext:
         self._tip_length = 0.0
         self._last_move.moved(target, self._mount)
         return self
+
+    def _drop_into(self, well: Well) -> Location:
+        """Where a tip dropped into ``well`` is let go: seated back into a tip rack's,
+        else as ``_into_well`` says."""
+        return self._into_rack(well) if well.parent.is_tiprack else self._into_well(well)
 
     def _into_well(self, well: Well) -> Location:
         """Where a tip dropped into ``well`` (not a tip rack's) is let go, as Opentrons lets

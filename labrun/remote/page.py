@@ -33,6 +33,10 @@ DECK_PATH = "/api/deck.svg"
 
 Sheet = dict[str, Any]
 
+INERT_HEADERS = {"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'",
+                 "X-Content-Type-Options": "nosniff"}
+"""Headers of a document that runs nothing and loads nothing (the deck, a refusal)."""
+
 
 def page_html() -> str:
     """The page's HTML, as shipped with the package."""
@@ -78,10 +82,7 @@ def routes(access: Access, sheet_of: Callable[[str | None], Sheet | None]) -> li
                 raise BadRequest(401, WRONG_TOKEN)
         except BadRequest as refused:  # a person at a browser: a page, not JSON
             return Response(_refusal_html(refused), refused.status,
-                            media_type="text/html; charset=utf-8",
-                            headers={"Content-Security-Policy": "default-src 'none'",
-                                     "X-Content-Type-Options": "nosniff",
-                                     "Cache-Control": "no-store"})
+                            media_type="text/html; charset=utf-8", headers=INERT_HEADERS)
         response = Response(page_text, media_type="text/html; charset=utf-8", headers=headers)
         access.keep(request, response)  # opened with ?token=: the cookie its POSTs carry
         return response
@@ -93,8 +94,6 @@ def routes(access: Access, sheet_of: Callable[[str | None], Sheet | None]) -> li
         if sheet is None:
             raise BadRequest(404, f"no deck for item {uid!r}" if uid else "no run")
         return Response(deck_svg.svg(sheet), media_type="image/svg+xml",
-                        headers={"Cache-Control": "no-store",
-                                 "Content-Security-Policy": "default-src 'none'",
-                                 "X-Content-Type-Options": "nosniff"})
+                        headers=INERT_HEADERS)
 
     return [Route(PAGE_PATH, page, methods=["GET"]), Route(DECK_PATH, deck, methods=["GET"])]

@@ -18,7 +18,7 @@ import uvicorn
 from engine.run import Run
 
 from .app import MAX_BODY, create_app
-from .auth import Access, is_loopback, new_token, token_url
+from .auth import WILDCARDS, Access, is_loopback, new_token, token_url
 from .manager import RunManager
 
 DEFAULT_HOST = "127.0.0.1"
@@ -37,7 +37,7 @@ def base_url(host: str, port: int) -> str:
 def reachable_urls(host: str, port: int) -> list[str]:
     """The base URLs to open: a wildcard address (``0.0.0.0``, ``::``) is no address to
     open, so it is this machine's name (for others) and loopback (for this machine)."""
-    if host.strip("[]") in ("0.0.0.0", "::", ""):
+    if host.strip("[]") in WILDCARDS:
         loopback = "::1" if ":" in host else "127.0.0.1"
         return [base_url(socket.gethostname(), port), base_url(loopback, port)]
     return [base_url(host, port)]

@@ -248,34 +248,23 @@ def test_a_transfer_cut_off_says_what_it_drew_not_nothing(
     assert "] Transferring: no liquid moved\n" in out.split("Run log\n")[1]
 
 
-def test_a_transfer_cut_off_in_its_mix_after_says_its_destination_is_no_source(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The mix after a dispense begins with an aspirate from the destination: cut off
-    there, the sentence named the destination as a second source."""
+@pytest.mark.parametrize(("call", "said"), [
+    # The mix after a dispense begins with an aspirate from the destination (another
+    # volume): cut off there, the sentence named the destination as a second source.
+    ("p.transfer(50, plate['A1'], plate['B2'], mix_after=(2, 30))", "from A1 {p} to B2 {p}"),
+    # The next source of a serial dilution is the well just dispensed into, the same
+    # volume drawn: unlike a mix after, it is a source.
+    ("p.transfer(50, plate.rows()[0][:3], plate.rows()[0][1:4], new_tip='once')",
+     "from each of A1, A2 {p} to A2 {p}")])
+def test_an_aspirate_cut_off_in_the_well_just_filled_is_a_source_unless_a_mix(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], call: str, said: str) -> None:
     protocol = tmp_path / "protocol.py"
     protocol.write_text(TRANSFER.replace(
-        "p.transfer(50, plate[\"A1\"], [plate.wells()[i] for i in range(8, 16)])",
-        "p.transfer(50, plate[\"A1\"], plate[\"B2\"], mix_after=(2, 30))"))
-    at = midway(capsys, protocol, "aspirate", 1)  # the mix's first, in B2
+        "p.transfer(50, plate[\"A1\"], [plate.wells()[i] for i in range(8, 16)])", call))
+    at = midway(capsys, protocol, "aspirate", 1)  # in the well the first dispense filled
     _, out = simulate(capsys, protocol, "--at", f"{at}:abort")
     plate = "of Corning 96 Well Plate 360 µL Flat (slot 3)"
-    assert f"] Transferring 50.0 µL from A1 {plate} to B2 {plate}\n" in out.split(
-        "Run log\n")[1]
-
-
-def test_a_serial_dilution_cut_off_drawing_from_its_last_destination_names_it_a_source(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The next source of a serial dilution is the well just dispensed into, the same
-    volume drawn: unlike a mix after, it is a source."""
-    protocol = tmp_path / "protocol.py"
-    protocol.write_text(TRANSFER.replace(
-        "p.transfer(50, plate[\"A1\"], [plate.wells()[i] for i in range(8, 16)])",
-        "p.transfer(50, plate.rows()[0][:3], plate.rows()[0][1:4], new_tip='once')"))
-    at = midway(capsys, protocol, "aspirate", 1)  # from A2, just filled
-    _, out = simulate(capsys, protocol, "--at", f"{at}:abort")
-    plate = "of Corning 96 Well Plate 360 µL Flat (slot 3)"
-    assert f"] Transferring 50.0 µL from each of A1, A2 {plate} to A2 {plate}\n" in out.split(
-        "Run log\n")[1]
+    assert f"] Transferring 50.0 µL {said.format(p=plate)}\n" in out.split("Run log\n")[1]
 
 
 def test_a_liquid_command_that_failed_while_moving_may_have_been_partly_done(

@@ -176,8 +176,8 @@ def later_at_end(plan: Plan, delay: dict[str, Any]) -> float:
     return 100.0 * (delay["t"] + delay["seconds"]) / plan.duration_s
 
 
-def test_a_delay_counts_its_own_length_in_time_left_whatever_the_pace_of_the_moves(
-        tmp_path: Path) -> None:
+def simulated_delay(tmp_path: Path) -> tuple[list[dict[str, Any]], Plan, dict[str, Any]]:
+    """The record of ``DELAYED`` simulated, its plan, and its delay's timeline item."""
     path = tmp_path / "delayed.py"
     path.write_text(DELAYED)
     run = create_run(path, on_stalled=continue_when_stalled)
@@ -187,6 +187,12 @@ def test_a_delay_counts_its_own_length_in_time_left_whatever_the_pace_of_the_mov
     events = list(run.record.events)
     plan = Plan.from_events(events)
     (delay,) = [i for i in plan.sheet["timeline"] if i["kind"] == "delay"]
+    return events, plan, delay
+
+
+def test_a_delay_counts_its_own_length_in_time_left_whatever_the_pace_of_the_moves(
+        tmp_path: Path) -> None:
+    events, plan, delay = simulated_delay(tmp_path)
     moves_s = plan.duration_s - delay["seconds"]
     clock = Clock()
     progress = RunProgress("uid", "delayed.py", plan, speed=1.0, now=clock)
@@ -222,15 +228,7 @@ def test_a_pause_in_a_delay_takes_nothing_off_time_left_the_delay_runs_on(
     """Time keeps running in a pause, so a delay paused for 20 s has 20 s less left on
     resume (time left was 20 s too high, and the page's two counts disagreed); a pause
     that outlasts the delay counts only what the delay had left."""
-    path = tmp_path / "delayed.py"
-    path.write_text(DELAYED)
-    run = create_run(path, on_stalled=continue_when_stalled)
-    run.control.play(source="simulate")
-    run.wait()
-    run.close()
-    events = list(run.record.events)
-    plan = Plan.from_events(events)
-    (delay,) = [i for i in plan.sheet["timeline"] if i["kind"] == "delay"]
+    events, plan, delay = simulated_delay(tmp_path)
     rest_moves = plan.duration_s - delay["t"] - delay["seconds"]
     at_delay = next(i for i, e in enumerate(events)
                     if e["event"] == "step" and e["name"] == "delay")
