@@ -14,7 +14,9 @@ from __future__ import annotations
 import ast
 import builtins
 import io
+import opcode
 import os
+import re
 import sys
 import types
 from collections.abc import Callable, Mapping
@@ -95,15 +97,8 @@ def load_protocol(path: str | Path, *, shown_as: str | None = None) -> ProtocolS
         raise LocatedLoadError("this is an Opentrons JSON protocol (from the Protocol "
                                "Designer); labrun runs Python protocols", name)
     text = _decode(data, name)
-    try:
-        tree = ast.parse(text, filename=name)
-    except (SyntaxError, ValueError) as exc:  # ValueError: a null byte, on Python 3.10
-        line = exc.lineno if isinstance(exc, SyntaxError) else None
-        if line is None:  # a null byte: Python does not say where
-            line = text.count("\n", 0, text.find("\0")) + 1 if "\0" in text else 1
-        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
-        raise LocatedLoadError(f"syntax error: {message}", f"{name}:{line}") from None
-    literals = _literal_dicts(tree, name)
+    code = _compile(text, name)
+    literals = _literal_dicts(text, code, name)
     metadata, meta_line = literals.get("metadata", ({}, 1))
     requirements, req_line = literals.get("requirements", ({}, 1))
     api_version = _api_level(name, metadata, meta_line, requirements, req_line)
@@ -113,12 +108,14 @@ def load_protocol(path: str | Path, *, shown_as: str | None = None) -> ProtocolS
             "labrun runs OT-2 protocols; robotType 'Flex' is not supported"
             if robot_type == "Flex" else
             f"robotType must be 'OT-2' or 'Flex', not {robot_type!r}", f"{name}:{req_line}")
-    run_line = _last_binding(tree.body, "run")
-    if run_line is None:
+    if "run" not in code.co_names:  # the top level never names it: nothing binds it
         raise LocatedLoadError("the protocol has no run(ctx) function", f"{name}:1")
-    namespace = _execute(tree, name, str(path))
+    namespace = _execute(code, name, str(path))
     run = namespace.get("run")
     if not callable(run) or isinstance(run, type):
+        run_line = _last_binding(_parse(text, name).body, "run")
+        if run_line is None:
+            raise LocatedLoadError("the protocol has no run(ctx) function", f"{name}:1")
         raise LocatedLoadError("run must be a function taking the protocol context, not "
                                f"{type(run).__name__} {run!r}"[:200], f"{name}:{run_line}")
     if _is_coroutine_function(run):
@@ -229,12 +226,95 @@ def _last_binding(body: list[ast.stmt], target: str) -> int | None:
     return line
 
 
-def _literal_dicts(tree: ast.Module, name: str) -> dict[str, tuple[dict[str, Any], int]]:
+def _compile(text: str, name: str) -> types.CodeType:
+    """The file's code; a syntax error (the parser's or the compiler's) names its line."""
+    try:
+        return compile(text, name, "exec")
+    except (SyntaxError, ValueError) as exc:  # ValueError: a null byte, on Python 3.11
+        line = exc.lineno if isinstance(exc, SyntaxError) else None
+        if line is None:  # a null byte: Python does not say where
+            line = text.count("\n", 0, text.find("\0")) + 1 if "\0" in text else 1
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        raise LocatedLoadError(f"syntax error: {message}", f"{name}:{line}") from None
+
+
+def _parse(text: str, name: str) -> ast.Module:
+    """The file's syntax tree (it compiled: it parses)."""
+    return ast.parse(text, filename=name)
+
+
+_STORES = frozenset({opcode.opmap["STORE_NAME"], opcode.opmap["STORE_GLOBAL"]})
+_EXTENDED_ARG = opcode.opmap["EXTENDED_ARG"]
+_LITERAL_NAMES = ("metadata", "requirements")
+_AT_LINE_START = re.compile(r"^(?:metadata|requirements)\b", re.MULTILINE)
+
+
+def _literal_dicts(text: str, code: types.CodeType,
+                   name: str) -> dict[str, tuple[dict[str, Any], int]]:
+    """``metadata`` and ``requirements``, as the top-level statements ``metadata = {...}``
+    give them (the last of each), with their lines; nothing is run.
+
+    Only those statements are parsed, not the whole file (a protocol with its data written
+    into it took tens of milliseconds to parse): the lines where the module's code assigns
+    either name, when each starts with the name. Anything else there (``x = 1; metadata =
+    ...``, a one-line ``if``, a continued line) parses the whole file instead.
+    """
+    stored = _lines_storing(code, _LITERAL_NAMES)
+    if not stored:
+        return {}
+    if "\r" in text:  # lines as the compiler counts them
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    starts = {text.count("\n", 0, match.start()) + 1
+              for match in _AT_LINE_START.finditer(text)}
+    rows = text.split("\n")
+    body: list[ast.stmt] = []
+    for line in sorted(stored):
+        statement = _statement_at(rows, line) if line in starts else None
+        if statement is None:
+            return _literals_in(_parse(text, name).body, name)
+        body.extend(statement)
+    return _literals_in(body, name)
+
+
+def _lines_storing(code: types.CodeType, names: tuple[str, ...]) -> set[int]:
+    """The lines at which the module's own code assigns any of ``names``."""
+    wanted = {code.co_names.index(n) for n in names if n in code.co_names}
+    if not wanted:
+        return set()
+    raw, offsets, arg = code.co_code, [], 0
+    for offset in range(0, len(raw), 2):
+        op = raw[offset]
+        arg = arg << 8 | raw[offset + 1]
+        if op == _EXTENDED_ARG:
+            continue
+        if op in _STORES and arg in wanted:
+            offsets.append(offset)
+        arg = 0
+    return {line for start, end, line in code.co_lines()
+            if line is not None and any(start <= offset < end for offset in offsets)}
+
+
+def _statement_at(rows: list[str], line: int) -> list[ast.stmt] | None:
+    """The statement(s) that begin at ``line`` (1-based): the first run of lines from it
+    that parses, numbered as in the file; None for a line that continues the one before
+    it, or nothing that parses within 200 lines."""
+    if line > 1 and rows[line - 2].endswith("\\"):
+        return None
+    for end in range(line, min(line + 200, len(rows)) + 1):
+        try:
+            module = ast.parse("\n".join(rows[line - 1:end]))
+        except SyntaxError:
+            continue
+        return [ast.increment_lineno(node, line - 1) for node in module.body]
+    return None
+
+
+def _literals_in(body: list[ast.stmt], name: str) -> dict[str, tuple[dict[str, Any], int]]:
     found: dict[str, tuple[dict[str, Any], int]] = {}
-    for node in tree.body:
+    for node in body:
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1
                 and isinstance(node.targets[0], ast.Name)
-                and node.targets[0].id in ("metadata", "requirements")):
+                and node.targets[0].id in _LITERAL_NAMES):
             continue
         key = node.targets[0].id
         try:
@@ -275,11 +355,7 @@ def _api_level(name: str, metadata: Mapping[str, Any], meta_line: int,
     return version
 
 
-def _execute(tree: ast.Module, name: str, file: str) -> dict[str, Any]:
-    try:
-        code = compile(tree, name, "exec")
-    except SyntaxError as exc:  # what the parser lets through: a keyword given twice...
-        raise LocatedLoadError(f"syntax error: {exc.msg}", f"{name}:{exc.lineno or 1}") from None
+def _execute(code: types.CodeType, name: str, file: str) -> dict[str, Any]:
     scope_builtins = dict(vars(builtins))
     scope_builtins["__import__"] = _opentrons_import
     # __name__ is "builtins", as in Opentrons (it runs protocols in a bare namespace): a

@@ -153,6 +153,32 @@ def test_accepted_api_levels(tmp_path: Path, header: str, version: tuple[int, in
     assert load_protocol(path).api_version == version
 
 
+@pytest.mark.parametrize(("text", "version", "line"), [
+    # what looks like metadata but is not the top-level statement is not read as it
+    ('"""\nmetadata = {"apiLevel": "2.1"}\n"""\nmetadata = {"apiLevel": "2.13"}\n', (2, 13), 4),
+    ('x = dict(\nmetadata={"apiLevel": "2.1"},\n)\nmetadata = {"apiLevel": "2.13"}\n',
+     (2, 13), 4),
+    ('class C:\n    metadata = {"apiLevel": "2.1"}\nmetadata = {"apiLevel": "2.13"}\n', (2, 13), 3),
+    ('metadata = {\n  "apiLevel": "2.13",\n  "author": """a\nmetadata = 5\n"""}\n', (2, 13), 1),
+    # the statement is found wherever it starts, the last one counts
+    ('x = 1; metadata = {"apiLevel": "2.13"}\n', (2, 13), 1),
+    ('metadata = {"apiLevel": "2.1"}\nmetadata = {"apiLevel": "2.13"}\n', (2, 13), 2),
+    ('metadata = \\\n    {"apiLevel": "2.13"}\n', (2, 13), 1),
+    ('metadata = (\n    {"apiLevel": "2.13"}\n)\n', (2, 13), 1),
+    ('metadata = {"apiLevel": "2.1"}\rmetadata = {"apiLevel": "2.13"}\r', (2, 13), 2),
+    ('metadata = {"apiLevel": "2.1"}\r\nmetadata = {"apiLevel": "2.13"}\r\n', (2, 13), 2),
+])
+def test_metadata_is_the_top_level_statement_that_assigns_it(
+        tmp_path: Path, text: str, version: tuple[int, int], line: int) -> None:
+    """Only those statements are parsed (not the whole file, for speed), and they are the
+    ones Python's own syntax tree gives; the line is the statement's, as an error names it."""
+    path = tmp_path / "protocol.py"
+    path.write_bytes((text + "\ndef run(ctx):\n    pass\n").encode())
+    assert load_protocol(path).api_version == version
+    path.write_bytes(text.replace('"2.13"', '"9.9"').encode() + b"\ndef run(ctx):\n    pass\n")
+    assert load_error(path).location == f"{path}:{line}"
+
+
 def test_the_context_gets_the_protocols_api_level(tmp_path: Path) -> None:
     path = write(tmp_path, """
         requirements = {"apiLevel": "2.11"}
