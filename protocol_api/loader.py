@@ -255,21 +255,24 @@ def _literal_dicts(text: str, code: types.CodeType,
     give them (the last of each), with their lines; nothing is run.
 
     Only those statements are parsed, not the whole file (a protocol with its data written
-    into it took tens of milliseconds to parse): the lines where the module's code assigns
-    either name, when each starts with the name. Anything else there (``x = 1; metadata =
-    ...``, a one-line ``if``, a continued line) parses the whole file instead.
+    into it took tens of milliseconds to parse) when the lines where the module's code
+    assigns either name are the lines that start with one. Anything else (``x = 1; metadata
+    = ...``, a one-line ``if``, a continued line, such a line in a string, code after a
+    ``while True:`` that the compiler dropped) parses the whole file.
     """
-    stored = _lines_storing(code, _LITERAL_NAMES)
-    if not stored:
-        return {}
+    if not any(key in code.co_names for key in _LITERAL_NAMES):
+        return {}  # no statement names them
     if "\r" in text:  # lines as the compiler counts them
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     starts = {text.count("\n", 0, match.start()) + 1
               for match in _AT_LINE_START.finditer(text)}
+    stored = _lines_storing(code, _LITERAL_NAMES)
+    if not stored or stored != starts:  # or code the compiler dropped as unreachable
+        return _literals_in(_parse(text, name).body, name)
     rows = text.split("\n")
     body: list[ast.stmt] = []
     for line in sorted(stored):
-        statement = _statement_at(rows, line) if line in starts else None
+        statement = _statement_at(rows, line)
         if statement is None:
             return _literals_in(_parse(text, name).body, name)
         body.extend(statement)

@@ -179,6 +179,16 @@ def test_metadata_is_the_top_level_statement_that_assigns_it(
     assert load_error(path).location == f"{path}:{line}"
 
 
+def test_metadata_after_code_that_never_ends_is_read_all_the_same(tmp_path: Path) -> None:
+    """Python's compiler drops the statements after a top level that cannot go on; the
+    metadata is read from the file, so the error is the top level's own."""
+    path = write(tmp_path, 'raise ValueError("no")\nmetadata = {"apiLevel": "2.13"}\n\n'
+                           'def run(ctx):\n    pass\n')
+    error = load_error(path)
+    assert (str(error), error.location) == (
+        "the protocol's top level raised ValueError: no", f"{path}:1")
+
+
 def test_the_context_gets_the_protocols_api_level(tmp_path: Path) -> None:
     path = write(tmp_path, """
         requirements = {"apiLevel": "2.11"}
