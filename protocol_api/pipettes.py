@@ -8,7 +8,6 @@ properties, liquid properties and nozzle geometry) into a small frozen ``Pipette
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -112,6 +111,8 @@ def get_pipette(name: str, api_version: tuple[int, int] = MAX_API) -> PipetteSpe
     given = name
     name = name.lower() if isinstance(name, str) else name  # as Opentrons: any case
     if name not in OT2_PIPETTE_NAMES:
+        import difflib  # 2 ms of start-up, for a misspelt name only
+
         known = ", ".join(OT2_PIPETTE_NAMES)
         close = difflib.get_close_matches(name, OT2_PIPETTE_NAMES, n=1) if isinstance(
             name, str) else []

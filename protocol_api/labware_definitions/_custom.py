@@ -6,7 +6,6 @@ such as ``wells.A1.diameter``.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -27,6 +26,8 @@ def validate_definition(definition: object, source: str = "labware definition") 
 def own_definition(definition: object) -> LabwareDefinition:
     """A definition a protocol passed as an object, checked and copied: the protocol may
     change its dict afterwards without changing the labware, as in Opentrons."""
+    import copy  # a protocol's own definition only: not on every start-up
+
     validate_definition(definition)
     assert isinstance(definition, Mapping)
     copied: LabwareDefinition = copy.deepcopy(dict(definition))
