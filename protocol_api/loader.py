@@ -19,6 +19,7 @@ import os
 import re
 import sys
 import types
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -238,9 +239,12 @@ def _compile(text: str, name: str) -> types.CodeType:
         raise LocatedLoadError(f"syntax error: {message}", f"{name}:{line}") from None
 
 
-def _parse(text: str, name: str) -> ast.Module:
-    """The file's syntax tree (it compiled: it parses)."""
-    return ast.parse(text, filename=name)
+def _parse(text: str, name: str = "<protocol>") -> ast.Module:
+    """The syntax tree of ``text``, which compiled: its warnings (an invalid escape in a
+    string) were given then, with their lines, and are not given again."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text, filename=name)
 
 
 _STORES = frozenset({opcode.opmap["STORE_NAME"], opcode.opmap["STORE_GLOBAL"]})
@@ -305,7 +309,7 @@ def _statement_at(rows: list[str], line: int) -> list[ast.stmt] | None:
         return None
     for end in range(line, min(line + 200, len(rows)) + 1):
         try:
-            module = ast.parse("\n".join(rows[line - 1:end]))
+            module = _parse("\n".join(rows[line - 1:end]))
         except SyntaxError:
             continue
         return [ast.increment_lineno(node, line - 1) for node in module.body]

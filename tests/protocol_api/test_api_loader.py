@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import textwrap
 import types
+import warnings
 from pathlib import Path
 
 import pytest
@@ -177,6 +178,18 @@ def test_metadata_is_the_top_level_statement_that_assigns_it(
     assert load_protocol(path).api_version == version
     path.write_bytes(text.replace('"2.13"', '"9.9"').encode() + b"\ndef run(ctx):\n    pass\n")
     assert load_error(path).location == f"{path}:{line}"
+
+
+def test_a_warning_about_the_file_is_given_once_at_its_line(tmp_path: Path) -> None:
+    """Python warns of an invalid escape when it compiles the file; reading the metadata
+    again must not repeat it, nor name no file."""
+    path = write(tmp_path, 'metadata = {"apiLevel": "2.13",\n'
+                           '            "description": "C:\\path"}\n\ndef run(ctx):\n    pass\n')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert load_protocol(path).api_version == (2, 13)
+    assert [(str(w.message), w.filename, w.lineno) for w in caught] == [
+        ("invalid escape sequence '\\p'", str(path.resolve()), 2)]
 
 
 def test_metadata_after_code_that_never_ends_is_read_all_the_same(tmp_path: Path) -> None:
