@@ -81,6 +81,33 @@ def test_a_simulation_imports_neither_asyncio_nor_anyio() -> None:
     assert "STATUS 0 LOADED []" in result.stderr, result.stderr[-2000:]
 
 
+def test_importing_the_sub_command_sets_off_no_garbage_collection(tmp_path: Path) -> None:
+    """Imports make no garbage: the collections they would set off find nothing (they and
+    the later collections' passes over what importing made were 5 ms of a simulation's
+    start-up). Collection is on again for the command itself."""
+    protocol = tmp_path / "collecting.py"
+    protocol.write_text("import gc, sys\nprint('PROTOCOL', gc.isenabled(), file=sys.stderr)\n"
+                        "metadata = {'apiLevel': '2.15'}\n\ndef run(ctx):\n    pass\n")
+    probe = (
+        "import gc, sys\n"
+        "during = []\n"
+        "def seen(phase, info):\n"
+        "    frame = sys._getframe(1)\n"
+        "    while phase == 'start' and frame is not None:\n"
+        "        if frame.f_code.co_name == 'build_parser':\n"
+        "            during.append(info['generation'])\n"
+        "        frame = frame.f_back\n"
+        "gc.callbacks.append(seen)\n"
+        "from labrun.cli.main import main\n"
+        f"status = main(['simulate', {str(protocol)!r}])\n"
+        "print('STATUS', status, 'DURING', during, 'AFTER', gc.isenabled(), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True, cwd=str(ROOT))
+    assert "PROTOCOL True" in result.stderr, result.stderr[-2000:]
+    assert "STATUS 0 DURING [] AFTER True" in result.stderr, result.stderr[-2000:]
+
+
 def test_a_simulation_without_modules_imports_no_module_code() -> None:
     """The module contexts, their deck rules and the simulated modules (their physics and
     profiles) are imported by the first ``load_module``: a protocol without one does not
