@@ -84,7 +84,7 @@ class PipetteSpec(Frozen):
         object.__setattr__(self, "nozzles", nozzles)
         object.__setattr__(self, "default_tipracks", default_tipracks)
         object.__setattr__(self, "return_height", return_height)
-        object.__setattr__(self, "ot2_ul_per_mm", ot2_ul_per_mm or (max_volume / STROKE_MM,) * 2)
+        object.__setattr__(self, "ot2_ul_per_mm", ot2_ul_per_mm or (self.ul_per_mm,) * 2)
 
     @property
     def ul_per_mm(self) -> float:

@@ -58,6 +58,13 @@ def test_help_and_version_import_no_sub_command(argv: list[str]) -> None:
         assert all(name in result.stdout for name in COMMANDS)
 
 
+def probe_stderr(probe: str) -> str:
+    """What the Python code ``probe`` prints on standard error, run in a fresh process at
+    the repository's root (start-up is measured only in a process of its own)."""
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, cwd=str(ROOT)).stderr
+
+
 def test_a_simulation_imports_neither_asyncio_nor_anyio() -> None:
     """Together they are 60 ms of every start-up: a simulation runs on hardware.aio's own
     runtime, with a pause, a module, a delay and a rehearsed door opening. Nor does it
@@ -76,9 +83,8 @@ def test_a_simulation_imports_neither_asyncio_nor_anyio() -> None:
         f"loaded = sorted(m for m in {unwanted!r} if m in sys.modules and m not in started_with)\n"
         "print('STATUS', status, 'LOADED', loaded, file=sys.stderr)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            check=True, cwd=str(ROOT))
-    assert "STATUS 0 LOADED []" in result.stderr, result.stderr[-2000:]
+    stderr = probe_stderr(probe)
+    assert "STATUS 0 LOADED []" in stderr, stderr[-2000:]
 
 
 def test_importing_the_sub_command_sets_off_no_garbage_collection(tmp_path: Path) -> None:
@@ -102,10 +108,9 @@ def test_importing_the_sub_command_sets_off_no_garbage_collection(tmp_path: Path
         f"status = main(['simulate', {str(protocol)!r}])\n"
         "print('STATUS', status, 'DURING', during, 'AFTER', gc.isenabled(), file=sys.stderr)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            check=True, cwd=str(ROOT))
-    assert "PROTOCOL True" in result.stderr, result.stderr[-2000:]
-    assert "STATUS 0 DURING [] AFTER True" in result.stderr, result.stderr[-2000:]
+    stderr = probe_stderr(probe)
+    assert "PROTOCOL True" in stderr, stderr[-2000:]
+    assert "STATUS 0 DURING [] AFTER True" in stderr, stderr[-2000:]
 
 
 def test_a_simulation_without_modules_imports_no_module_code() -> None:
@@ -120,6 +125,5 @@ def test_a_simulation_without_modules_imports_no_module_code() -> None:
         "                if m.startswith(('hardware.modules', 'protocol_api.modules')))\n"
         "print('STATUS', status, 'LOADED', loaded, file=sys.stderr)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            check=True, cwd=str(ROOT))
-    assert "STATUS 0 LOADED []" in result.stderr, result.stderr[-2000:]
+    stderr = probe_stderr(probe)
+    assert "STATUS 0 LOADED []" in stderr, stderr[-2000:]
