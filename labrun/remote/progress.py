@@ -179,6 +179,8 @@ class RunProgress:
         self._paused_since: float | None = None
         self._paused_s = 0.0
         self._delay_runs = 0.0  # wall seconds of a pause a delay went on running through
+        self._skipped_s = 0.0  # wall seconds the delays skipped so far did not take
+        self._skipped_step: int | None = None  # the step whose delay was skipped
         self._dirty = False
         self._reads = 0  # module readings the run made as steps: the plan has none
 
@@ -202,6 +204,9 @@ class RunProgress:
                 self._step(event, out)
             elif kind == "command":
                 self._command(event, out)
+            elif kind == "action":
+                if event.get("action") == "skip_delay" and event.get("accepted"):
+                    self._delay_skipped()
             elif kind == "summary":
                 self._status(str(event["status"]))
                 self.error = event.get("error") or event.get("reason")
@@ -241,7 +246,7 @@ class RunProgress:
             # take their own length), per planned second of moves.
             delays = plan.waited(0.0, plan.starts[index])
             moving = plan.starts[index] - delays
-            spent = working - delays * self._clock_rate
+            spent = working - delays * self._clock_rate + self._skipped_s
             if moving >= CORRECT_AFTER_S and spent > 0:
                 self._rate = spent / moving
         self.index = index
@@ -329,6 +334,18 @@ class RunProgress:
             return 0.0
         return max(0.0, now - self._paused_since - self._delay_runs)
 
+    def _delay_skipped(self) -> None:
+        """The current delay was skipped: the time it had left is not taken, and in a
+        pause the rest of the pause is paused time (the delay no longer runs through it)."""
+        if self._paused_since is not None:
+            ran = self._now() - self._paused_since
+            self._skipped_s += max(0.0, self._delay_runs - ran)
+            self._delay_runs = min(self._delay_runs, ran)
+        else:
+            self._skipped_s += self._delay_left()
+        self._skipped_step = self.index
+        self._dirty = True
+
     def _in_delay(self, plan: Plan, index: int) -> bool:
         """Whether step ``index`` is a delay (or a long module wait), mostly."""
         start, end = plan.planned_at(index, 0.0), plan.planned_at(index, float("inf"))
@@ -348,6 +365,8 @@ class RunProgress:
         index = self.index
         if index is None:
             return 0.0
+        if index == self._skipped_step:  # done: what the delay had left is not waited
+            return plan.planned_at(index, float("inf"))
         rate = self._clock_rate if self._in_delay(plan, index) else self._rate
         return plan.planned_at(index, (self._working() - self._step_at) / rate if rate else 0.0)
 
