@@ -176,7 +176,8 @@ class ProtocolContext:
         try:
             self._steps.send(c.LoadLabware(
                 trash.load_name, trash.slot, trash.name, trash.highest_z,
-                drop_point=(drop.point.x, drop.point.y, drop.point.z)))
+                drop_point=(drop.point.x, drop.point.y, drop.point.z),
+                version=trash.definition.get("version")))
         finally:
             self._steps.close()
 
@@ -340,9 +341,11 @@ class ProtocolContext:
 
     def _send_load(self, labware: Labware, slot: str) -> None:
         """The loadLabware command of a labware just placed in ``slot``."""
+        wells = custom_wells(labware.definition)
         self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name,
-                                       labware.highest_z,
-                                       wells=custom_wells(labware.definition)))
+                                       labware.highest_z, wells=wells,
+                                       version=None if wells else
+                                       labware.definition.get("version")))
 
     @api_step("load_module")
     def load_module(self, module_name: str, location: int | str | None = None,

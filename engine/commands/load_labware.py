@@ -11,7 +11,8 @@ from .base import XYZ, Command, Result
 class LoadLabware(Command):
     """Place a labware on the deck; moves plan over its top from now on."""
 
-    __slots__ = ("display_name", "drop_point", "highest_z", "load_name", "slot", "wells")
+    __slots__ = ("display_name", "drop_point", "highest_z", "load_name", "slot", "version",
+                 "wells")
 
     kind = "loadLabware"
     load_name: str
@@ -23,16 +24,21 @@ class LoadLabware(Command):
     # capacity), so that a reader of the record can draw it; None for a standard one,
     # which a reader looks up by its load name.
     wells: dict[str, dict[str, Any]] | None
+    # A standard labware's definition version (which one of its load name was loaded: a
+    # reader draws that one); None for a custom one, and where it is not known.
+    version: int | None
 
     def __init__(self, load_name: str, slot: str, display_name: str, highest_z: float,
                  drop_point: XYZ | None = None,
-                 wells: dict[str, dict[str, Any]] | None = None) -> None:
+                 wells: dict[str, dict[str, Any]] | None = None,
+                 version: int | None = None) -> None:
         object.__setattr__(self, "load_name", load_name)
         object.__setattr__(self, "slot", slot)
         object.__setattr__(self, "display_name", display_name)
         object.__setattr__(self, "highest_z", highest_z)
         object.__setattr__(self, "drop_point", drop_point)
         object.__setattr__(self, "wells", wells)
+        object.__setattr__(self, "version", version)
 
     def apply(self, robot: RobotModel) -> Result:
         robot.deck_highest = max(robot.deck_highest, self.highest_z)

@@ -90,20 +90,26 @@ def display_name(load_name: str) -> str:
         return load_name
 
 
-@functools.lru_cache(maxsize=64)
-def standard_definition(load_name: str) -> Mapping[str, Any] | None:
-    """Opentrons' standard definition of ``load_name`` (read once a name), else None.
+def standard_definition(load_name: str, version: int | None = None) -> Mapping[str, Any] | None:
+    """Opentrons' standard definition of ``load_name`` at ``version`` (its newest default
+    when None or not one of its versions), read once a name and version, else None.
 
     None for custom labware, read from a directory: the report names it by its load name
     and knows no capacity. Only standard names are looked up, which spares an unknown
     name the "did you mean" search (tens of ms each time).
     """
+    return _standard_definition(load_name, version)
+
+
+@functools.lru_cache(maxsize=64)
+def _standard_definition(load_name: str, version: int | None) -> Mapping[str, Any] | None:
     from protocol_api.labware_definitions import get_definition, standard_versions
 
-    if not standard_versions(load_name.strip().lower()):
+    versions = standard_versions(load_name.strip().lower())
+    if not versions:
         return None
     try:
-        return get_definition(load_name)
+        return get_definition(load_name, version=version if version in versions else None)
     except Exception:  # a definition that cannot be read: as if custom
         return None
 

@@ -150,6 +150,8 @@ class SheetBuilder:
             labware = {"load_name": params["load_name"], "name": self.labels.slots[slot]}
             if params.get("wells"):  # a custom labware: its wells, to draw it
                 labware["wells"] = params["wells"]
+            elif isinstance(params.get("version"), int):  # a standard one: which version
+                labware["version"] = params["version"]
             entry["labware"].append(labware)
         elif command.startswith("loadModule") and params.get("slot") is not None:
             slot = str(params["slot"])
@@ -306,11 +308,11 @@ def _capacity(labware: Mapping[str, Any], well: str) -> float | None:
 
 def well_geometry(labware: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The wells of a labware of the sheet's deck, as its definition places them: a
-    custom labware's from the record, a standard one's from its load name."""
+    custom labware's from the record, a standard one's from its load name and version."""
     wells = labware.get("wells")
     if wells is not None:
         return wells  # type: ignore[no-any-return]
-    definition = standard_definition(labware["load_name"])
+    definition = standard_definition(labware["load_name"], labware.get("version"))
     return definition["wells"] if definition else None
 
 

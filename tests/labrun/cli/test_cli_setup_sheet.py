@@ -191,7 +191,7 @@ def test_the_sheet_looks_each_labware_up_once_however_many_wells_it_lists(
     monkeypatch.setattr(definitions, "get_definition", counting)
     from labrun.cli import calls
 
-    for cached in (getattr(calls, "standard_definition", None), calls.display_name):
+    for cached in (getattr(calls, "_standard_definition", None), calls.display_name):
         getattr(cached, "cache_clear", lambda: None)()
     rows, columns = "ABCDEFGHIJKLMNOP", range(1, 25)
     events: list[dict[str, object]] = [
@@ -429,3 +429,43 @@ def test_the_timeline_shows_the_module_calls_that_take_a_minute_or_more(
     assert profile["t"] == pytest.approx(block["t"] + block["seconds"])
     out = simulate(capsys, tmp_path, protocol=PCR)
     assert f"step 7: {profile['call']}, " in out.split("Run log")[0]
+
+
+VERSIONED = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    old = ctx.load_labware("corning_24_wellplate_3.4ml_flat", 1, version=1)
+    new = ctx.load_labware("corning_24_wellplate_3.4ml_flat", 2)
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.transfer(100, old["A1"], new["A1"])
+'''
+
+
+def test_a_standard_labware_is_drawn_as_the_version_the_protocol_loaded(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Version 1 of a plate whose wells later versions moved is drawn where version 1 has
+    them (it was drawn as the newest default), beside the default version of this level."""
+    import xml.etree.ElementTree as ET
+
+    from labrun.cli import deck_svg
+    from protocol_api.labware_definitions import get_definition
+
+    picture = tmp_path / "deck.svg"
+    document = json.loads(simulate(capsys, tmp_path, "--json", "--deck", str(picture),
+                                   protocol=VERSIONED))
+    versions = {d["slot"]: [lw.get("version") for lw in d["labware"]]
+                for d in document["setup"]["deck"]}
+    default = get_definition("corning_24_wellplate_3.4ml_flat", api_version=(2, 15))
+    assert versions["1"] == [1] and versions["2"] == [default["version"]] != [1]
+    root = ET.parse(picture).getroot()
+    drawn = {e.get("data-well"): e for e in root.iter() if e.get("data-well")}
+    for slot, definition in (
+            (1, get_definition("corning_24_wellplate_3.4ml_flat", version=1)), (2, default)):
+        x0, y0 = deck_svg.slot_origin(slot)
+        a1 = definition["wells"]["A1"]
+        assert (float(drawn[f"{slot}/A1"].get("cx", 0)), float(drawn[f"{slot}/A1"].get("cy", 0))
+                ) == (round(x0 + a1["x"], 1), round(y0 + deck_svg.SLOT_H - a1["y"], 1))
+    assert drawn["1/A1"].get("cx") != drawn["2/A1"].get("cx")
