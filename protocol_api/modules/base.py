@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 from engine import commands as c
 
-from ..api_level import ADAPTER_API, since
+from ..api_level import ADAPTER_API, ENGINE_CORE_API, removed_in, since
 from ..errors import ProtocolError, SlotOccupiedError, UnsupportedAPIError
 from ..labware import Labware
 from ..steps import StepTracker, api_step
-from ..types import APIVersion, Point
+from ..types import APIVersion, Location, Point
 from .definitions import ModuleSpec
 
 LabwarePlacer = Callable[[str | Mapping[str, Any], str, Point, str | None, str | None,
@@ -122,6 +122,12 @@ class ModuleContext:
         """The labware on the module, if any."""
         return self._labware
 
+    @property
+    @removed_in(*ENGINE_CORE_API, "use the module's model, type, parent and labware")
+    def geometry(self) -> ModuleGeometry:
+        """The module as an item on the deck (apiLevel below 2.14, as in Opentrons)."""
+        return ModuleGeometry(self)
+
     # -- loading labware --------------------------------------------------------------
 
     @api_step("load_labware")
@@ -200,6 +206,66 @@ class ModuleContext:
     def described(self) -> str:
         """The module as labrun's messages name it: ``Thermocycler Module GEN2 (slot 7)``."""
         return f"{self._spec.display_name} (slot {self._slot})"
+
+
+class ModuleGeometry:
+    """A module as an item on the deck, as Opentrons' ``ModuleContext.geometry`` gave it
+    before apiLevel 2.14: where a labware on it goes, and how high it reaches."""
+
+    __slots__ = ("_module",)
+
+    def __init__(self, module: ModuleContext) -> None:
+        self._module = module
+
+    @property
+    def model(self) -> str:
+        """The module model, such as ``magneticModuleV2``."""
+        return self._module._spec.model
+
+    @property
+    def load_name(self) -> str:
+        """The model (Opentrons' geometry named its model's value so)."""
+        return self._module._spec.model
+
+    @property
+    def module_type(self) -> str:
+        """The module type, such as ``magneticModuleType``."""
+        return self._module._spec.module_type
+
+    @property
+    def parent(self) -> str:
+        """The deck slot the module is in."""
+        return self._module._slot
+
+    @property
+    def labware(self) -> Labware | None:
+        """The labware on the module, if any."""
+        return self._module._labware
+
+    @property
+    def labware_offset(self) -> Point:
+        """From the slot's front-left corner to where a labware on the module goes."""
+        module = self._module
+        return module._spec.labware_origin(module._slot, (0.0, 0.0, 0.0), module._api_version)
+
+    @property
+    def location(self) -> Location:
+        """Where a labware on the module has its front-left corner, in its slot."""
+        return Location(self._module._origin, self._module._slot)
+
+    @property
+    def highest_z(self) -> float:
+        """The top of the labware on it and the module's height above that, else the
+        module's own top (deck coordinates)."""
+        module = self._module
+        dimensions = module._spec.definition["dimensions"]
+        if module._labware is not None:
+            return module._labware.highest_z + float(dimensions["overLabwareHeight"])
+        slot_z = module._origin.z - self.labware_offset.z
+        return slot_z + float(dimensions["bareOverallHeight"])
+
+    def __repr__(self) -> str:  # as Opentrons prints it
+        return f"{self._module._spec.display_name} on {self._module._slot}"
 
 
 def check_number(what: str, value: object, unit: str) -> float:

@@ -18,6 +18,7 @@ from hardware.clock import VirtualClock
 from hardware.config import default_config
 from hardware.modules import physics
 from labrun.cli.rehearsal import Intervention, schedule
+from protocol_api.errors import UnsupportedAPIError
 from protocol_api.execute import continue_when_stalled, create_run, open_context
 from protocol_api.modules import (
     HeaterShakerContext,
@@ -541,6 +542,31 @@ ctx.comment(f"{tc.block_temperature} {tc.lid_temperature} {hs.current_temperatur
     comments = [e["params"]["message"] for e in run.record.events if e["event"] == "command"
                 and e["status"] == "queued" and e["type"] == "comment"]
     assert comments == ["polls 0 temp 23.0", "23.0 23.0 23.0"]
+
+
+def test_below_2_14_a_module_s_geometry_says_where_its_labware_goes_and_how_high_it_is(
+) -> None:
+    """Opentrons' ``module.geometry`` before 2.14 (it was an AttributeError): the offset
+    to where a labware on it goes (the slot's transform turns it round on the right), the
+    module's top, then the labware's top and the module's height over it."""
+    with open_context(api_version=(2, 13)) as ctx:
+        left, right = ctx.load_module("magnetic module gen2", 1), ctx.load_module("magdeck", 3)
+        geometry = right.geometry
+        assert (geometry.model, geometry.load_name, geometry.module_type, geometry.parent) == (
+            "magneticModuleV1", "magneticModuleV1", "magneticModuleType", "3")
+        assert left.geometry.labware_offset == pytest.approx((-1.175, -0.125, 82.25))
+        assert geometry.labware is None and geometry.highest_z == pytest.approx(110.152)
+        assert geometry.location.point == ctx.deck.position_for("3").point + \
+            geometry.labware_offset
+        plate = right.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+        assert geometry.labware is plate  # the module's, as it is now
+        assert geometry.highest_z == pytest.approx(plate.highest_z + 4.052)
+        assert repr(geometry) == "Magnetic Module GEN1 on 3"
+    with open_context(api_version=(2, 14)) as ctx:
+        module = ctx.load_module("magdeck", 3)
+        with pytest.raises(UnsupportedAPIError, match=r"^ModuleContext.geometry was removed "
+                           r"in apiLevel 2.14; .*use the module's model, type, parent"):
+            module.geometry  # noqa: B018
 
 
 def test_the_parent_of_labware_on_a_module_is_the_module() -> None:
