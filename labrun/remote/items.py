@@ -240,6 +240,9 @@ class Queue:
         index = self._find(pos=pos, uid=uid)
         if isinstance(index, str):
             return index
+        if isinstance(pos_dest, int) and not -len(self.items) <= pos_dest < len(self.items):
+            return (f"no position {pos_dest} to move to; the queue has {len(self.items)} "
+                    f"(0 to {len(self.items) - 1}, or -{len(self.items)} to -1 from the back)")
         item = self.items.pop(index)
         at = self.place(pos=pos_dest, before_uid=before_uid, after_uid=after_uid)
         if isinstance(at, str):

@@ -293,6 +293,11 @@ class RunManager:
         if self._single is not None:
             return self._no_queue()
         assert self._workdir is not None and self.robot is not None
+        active = self.active
+        for name in (before_uid, after_uid):
+            if name is not None and active is not None and active.item.item_uid == name:
+                return refused(f"item {name!r} is running, not waiting in the queue: a new "
+                               "item goes before or after a waiting one, or at a position")
         place = self.queue.place(pos=pos, before_uid=before_uid, after_uid=after_uid)
         if isinstance(place, str):  # before the protocol is simulated, not after
             return refused(place)

@@ -98,8 +98,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("queue_item_move", "POST", "/api/queue/item/move",
              "Move an item (by uid or position) to another place in the queue.",
              (POS, UID,
-              Param("pos_dest", "position", "its position once moved: an index (negative "
-                    "counts from the back), 'front' or 'back'"),
+              Param("pos_dest", "position", "its position once moved: an index within the "
+                    "queue (negative counts from the back), 'front' or 'back'"),
               Param("before_uid", "string", "move it before this item"),
               Param("after_uid", "string", "move it after this item"), LOCK_KEY),
              lock="queue"),

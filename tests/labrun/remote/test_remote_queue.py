@@ -92,7 +92,10 @@ def test_an_item_moves_to_a_position_or_beside_another_and_nothing_else_moves(
                          "where the item goes, not pos_dest, after_uid"),
                         ({"uid": uids["a.py"], "before_uid": uids["a.py"]},
                          "cannot go before or after itself"),
-                        ({"pos": 0, "before_uid": "nope"}, "no item 'nope' in the queue")):
+                        ({"pos": 0, "before_uid": "nope"}, "no item 'nope' in the queue"),
+                        ({"pos": 0, "pos_dest": 4}, r"no position 4 to move to; the queue "
+                                                    r"has 4 \(0 to 3, or -4 to -1 from"),
+                        ({"pos": 0, "pos_dest": -5}, "no position -5 to move to")):
         with pytest.raises(RequestFailedError, match=reason):
             c.queue_item_move(**bad)
         assert names(served) == ["d.py", "c.py", "b.py", "a.py"]  # refused: as it was
@@ -401,6 +404,11 @@ def test_refused_actions_change_nothing(served: Served, gates: Gates) -> None:
     with pytest.raises(RequestFailedError, match=r"is running, not waiting in the queue; "
                                                  r"re_stop or re_abort ends it"):
         c.queue_item_remove(uid=held)
+    for where in ("before_uid", "after_uid"):
+        with pytest.raises(RequestFailedError, match=r"is running, not waiting in the queue: "
+                                                     r"a new item goes before or after a wait"):
+            c.queue_item_add(item("pass", "late.py"), **{where: held})
+    assert c.queue_get()["items"] == []
     with pytest.raises(RequestFailedError, match="only a paused run resumes"):
         c.re_resume()
     with pytest.raises(RequestFailedError, match="no delay is active"):
