@@ -14,7 +14,8 @@ printed beside a baseline measured in the same run:
   embedding script's run keeps every event and command; with the CPU per command of
   both threads beside the bare thread-handoff round trip, the time that encoding and
   writing the run record alone takes a command (what no design of the engine removes
-  while the record is written), and the Python calls per command (a count, unlike the
+  while the record is written), what the protocol API alone takes (every command
+  answered at once, with no engine behind it), and the Python calls per command (a count, unlike the
   times the same on a busy machine), in all and by layer;
 - the 96-transfer protocol as a whole process (target <= 0.15 s);
 - per-call cost (wall, in process, no history kept) at 1k, 10k, 100k and 1M calls, up to
@@ -30,6 +31,7 @@ Child processes run with bytecode caching on (as an installed labrun does), what
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import resource
 import statistics
@@ -38,8 +40,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import throughput
 from protocols import PROTOCOL_96
 
+from engine.channel import CommandChannel
 from engine.record import json_line, read_record
 from protocol_api.execute import continue_when_stalled, create_run
 
@@ -150,6 +155,7 @@ def commands(tmp: Path, repeats: int) -> list[Row]:
     rate_kept = statistics.median(kept)
     writing = statistics.median(record_writing(records[0], tmp / "copy.jsonl") / n
                                 for _ in range(repeats))
+    api = statistics.median(protocol_api_alone(protocol) / n for _ in range(repeats))
     return [(f"{n} commands, record written", f"{rate:,.0f} cmd/s",
              f"bare handoff {1 / floor:,.0f} /s", f"{rate * floor:.2f}"),
             ("  the same, every event and command also kept in memory", f"{rate_kept:,.0f} cmd/s",
@@ -158,7 +164,34 @@ def commands(tmp: Path, repeats: int) -> list[Row]:
              f"handoff round trip {floor * 1e6:.1f} us", f"{cpu / floor:.1f}x"),
             ("  writing the record alone, per command", f"{writing * 1e6:.1f} us",
              f"at most {1 / writing:,.0f} cmd/s", f"{writing / cpu:.0%} of the CPU"),
+            ("  the protocol API alone, per command", f"{api * 1e6:.1f} us",
+             f"with the record: at most {1 / (api + writing):,.0f} cmd/s",
+             f"{api / cpu:.0%} of the CPU"),
             *python_calls(protocol, tmp / "counted.jsonl")]
+
+
+def protocol_api_alone(protocol: Path) -> float:
+    """CPU seconds of the protocol's run with every command answered at once and empty,
+    with no engine behind the channel: what the protocol API costs (its checks, locations
+    and steps), which no engine design removes. The generated protocol reads no result."""
+    real = CommandChannel.execute_all
+
+    def answered(self: CommandChannel, batch: Sequence[object]) -> Iterator[dict[str, Any]]:
+        return iter([{} for _ in batch])
+
+    CommandChannel.execute_all = answered  # type: ignore[method-assign]
+    try:
+        run = create_run(protocol, on_stalled=continue_when_stalled, keep_history=False)
+        gc.freeze()
+        start = time.process_time()
+        run.control.play()
+        run.wait()
+        elapsed = time.process_time() - start
+        run.close()
+    finally:
+        CommandChannel.execute_all = real  # type: ignore[method-assign]
+        gc.unfreeze()
+    return elapsed
 
 
 def record_writing(record: Path, copy: Path) -> float:
