@@ -344,7 +344,7 @@ class ProtocolContext:
         wells = custom_wells(labware.definition)
         self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name,
                                        labware.highest_z, wells=wells,
-                                       version=None if wells else
+                                       version=None if wells is not None else
                                        labware.definition.get("version")))
 
     @api_step("load_module")

@@ -148,7 +148,7 @@ class SheetBuilder:
             slot = str(params["slot"])
             entry = deck.setdefault(slot, {"slot": slot, "labware": [], "modules": []})
             labware = {"load_name": params["load_name"], "name": self.labels.slots[slot]}
-            if params.get("wells"):  # a custom labware: its wells, to draw it
+            if params.get("wells") is not None:  # a custom labware: its wells, to draw it
                 labware["wells"] = params["wells"]
             elif isinstance(params.get("version"), int):  # a standard one: which version
                 labware["version"] = params["version"]

@@ -92,3 +92,29 @@ def test_before_2_14_an_adapter_loads_as_a_labware_as_in_opentrons(tmp_path: Pat
     path.write_text(f'metadata = {{"apiLevel": "2.13"}}\n\ndef run(ctx):\n'
                     f'    ctx.load_labware("{ADAPTER}", 1)\n')
     assert simulate_file(path).record.events[-1]["status"] == "succeeded"
+
+
+WELL_LESS = f"""
+import json
+metadata = {{"apiLevel": "2.13"}}
+
+def run(ctx):  # before 2.14 an adapter loads as a labware
+    definition = json.loads(json.dumps(ctx.load_labware("{ADAPTER}", 1).definition))
+    definition["parameters"]["loadName"] = "lab_riser"
+    definition["namespace"], definition["version"] = "lab", 7
+    ctx.load_labware_from_definition(definition, 2)
+"""
+
+
+def test_the_record_names_the_version_of_a_standard_labware_only(tmp_path: Path) -> None:
+    """A reader draws a standard labware from its load name and version; a custom one,
+    even with no wells to draw (an adapter), has its wells and no version."""
+    path = tmp_path / "riser.py"
+    path.write_text(textwrap.dedent(WELL_LESS), encoding="utf-8")
+    run = simulate_file(path)
+    assert run.record.events[-1]["status"] == "succeeded", run.record.events[-1]
+    loads = {e.command.params()["load_name"]: e.command.params() for e in run.engine.entries
+             if e.command.kind == "loadLabware"}
+    assert (loads[ADAPTER]["version"], loads[ADAPTER]["wells"]) == (
+        get_definition(ADAPTER)["version"], None)
+    assert (loads["lab_riser"]["version"], loads["lab_riser"]["wells"]) == (None, {})

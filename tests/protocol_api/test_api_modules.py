@@ -555,6 +555,8 @@ def test_below_2_14_a_module_s_geometry_says_where_its_labware_goes_and_how_high
         assert (geometry.model, geometry.load_name, geometry.module_type, geometry.parent) == (
             "magneticModuleV1", "magneticModuleV1", "magneticModuleType", "3")
         assert left.geometry.labware_offset == pytest.approx((-1.175, -0.125, 82.25))
+        turned = ctx.load_module("magnetic module gen2", 9).geometry  # the right: mirrored
+        assert turned.labware_offset == pytest.approx((1.425, -0.125, 82.25))
         assert geometry.labware is None and geometry.highest_z == pytest.approx(110.152)
         assert geometry.location.point == ctx.deck.position_for("3").point + \
             geometry.labware_offset

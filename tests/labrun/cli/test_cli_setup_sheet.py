@@ -436,8 +436,8 @@ metadata = {"apiLevel": "2.15"}
 
 
 def run(ctx):
-    old = ctx.load_labware("corning_24_wellplate_3.4ml_flat", 1, version=1)
-    new = ctx.load_labware("corning_24_wellplate_3.4ml_flat", 2)
+    old = ctx.load_labware("usascientific_12_reservoir_22ml", 1)
+    new = ctx.load_labware("usascientific_12_reservoir_22ml", 2, version=4)
     tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
     p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
     p300.transfer(100, old["A1"], new["A1"])
@@ -446,8 +446,9 @@ def run(ctx):
 
 def test_a_standard_labware_is_drawn_as_the_version_the_protocol_loaded(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    """Version 1 of a plate whose wells later versions moved is drawn where version 1 has
-    them (it was drawn as the newest default), beside the default version of this level."""
+    """A reservoir whose wells version 4 moved (by 0.4 to 0.7 mm): the version this
+    apiLevel loads (1) is drawn where it has them (it was drawn as the newest one), beside
+    version 4 loaded by name."""
     import xml.etree.ElementTree as ET
 
     from labrun.cli import deck_svg
@@ -458,14 +459,14 @@ def test_a_standard_labware_is_drawn_as_the_version_the_protocol_loaded(
                                    protocol=VERSIONED))
     versions = {d["slot"]: [lw.get("version") for lw in d["labware"]]
                 for d in document["setup"]["deck"]}
-    default = get_definition("corning_24_wellplate_3.4ml_flat", api_version=(2, 15))
-    assert versions["1"] == [1] and versions["2"] == [default["version"]] != [1]
+    default = get_definition("usascientific_12_reservoir_22ml", api_version=(2, 15))
+    assert versions["1"] == [default["version"]] == [1] and versions["2"] == [4]
     root = ET.parse(picture).getroot()
     drawn = {e.get("data-well"): e for e in root.iter() if e.get("data-well")}
-    for slot, definition in (
-            (1, get_definition("corning_24_wellplate_3.4ml_flat", version=1)), (2, default)):
-        x0, y0 = deck_svg.slot_origin(slot)
-        a1 = definition["wells"]["A1"]
-        assert (float(drawn[f"{slot}/A1"].get("cx", 0)), float(drawn[f"{slot}/A1"].get("cy", 0))
-                ) == (round(x0 + a1["x"], 1), round(y0 + deck_svg.SLOT_H - a1["y"], 1))
-    assert drawn["1/A1"].get("cx") != drawn["2/A1"].get("cx")
+    fourth = get_definition("usascientific_12_reservoir_22ml", version=4)
+    assert default["wells"]["A1"]["x"] != fourth["wells"]["A1"]["x"]
+    for slot, definition in ((1, default), (2, fourth)):
+        x0, _ = deck_svg.slot_origin(slot)
+        a1, shape = definition["wells"]["A1"], drawn[f"{slot}/A1"]  # a rectangle
+        assert (float(shape.get("x", 0)), float(shape.get("width", 0))) == (
+            round(x0 + a1["x"] - a1["xDimension"] / 2, 1), round(a1["xDimension"], 1))

@@ -306,6 +306,32 @@ def test_a_delay_skipped_while_running_leaves_the_pace_of_the_moves_as_it_was(
         2 * (plan.duration_s - after["t"]), abs=1.0)
 
 
+def test_a_delay_skipped_late_in_a_pause_leaves_the_pace_of_the_moves_as_it_was(
+        tmp_path: Path) -> None:
+    """The moves go at half the planned pace; a pause 540 s into the 600 s delay, the
+    delay skipped 10 s into it: the 50 s it never waited are not taken for moves done
+    faster than planned, nor is the rest of the pause."""
+    events, plan, _ = simulated_delay(tmp_path)
+    at_delay = next(i for i, e in enumerate(events)
+                    if e["event"] == "step" and e["name"] == "delay")
+    clock = Clock()
+    progress = RunProgress("uid", "delayed.py", plan, speed=1.0, now=clock)
+    for event in events[:at_delay + 1]:
+        clock.now = 2 * event["t"]
+        progress.feed([event])
+    clock.now += 540.0
+    progress.feed([{"event": "status", "status": "paused"}])
+    clock.now += 10.0
+    progress.feed([{"event": "action", "action": "skip_delay", "source": "page",
+                    "accepted": True, "refusal": None}])
+    clock.now += 300.0
+    progress.feed([{"event": "status", "status": "running"}])
+    after = next(e for e in events[at_delay + 1:] if e["event"] == "step")
+    progress.feed([after])
+    assert progress.fields()["left_s"] == pytest.approx(
+        2 * (plan.duration_s - after["t"]), abs=1.0)
+
+
 def test_a_refused_skip_changes_nothing(tmp_path: Path) -> None:
     events, plan, _ = simulated_delay(tmp_path)
     clock = Clock()
