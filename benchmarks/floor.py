@@ -185,12 +185,13 @@ def protocol_api_alone(protocol: Path) -> float:
         gc.freeze()
         start = time.process_time()
         run.control.play()
-        run.wait()
+        status = run.wait()
         elapsed = time.process_time() - start
         run.close()
     finally:
         CommandChannel.execute_all = real  # type: ignore[method-assign]
         gc.unfreeze()
+    assert status.status.value == "succeeded", status  # else the figure would be a part
     return elapsed
 
 

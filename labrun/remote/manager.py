@@ -293,11 +293,9 @@ class RunManager:
         if self._single is not None:
             return self._no_queue()
         assert self._workdir is not None and self.robot is not None
-        active = self.active
-        for name in (before_uid, after_uid):
-            if name is not None and active is not None and active.item.item_uid == name:
-                return refused(f"item {name!r} is running, not waiting in the queue: a new "
-                               "item goes before or after a waiting one, or at a position")
+        running = self._running_neighbour(before_uid, after_uid)
+        if running is not None:
+            return refused(running)
         place = self.queue.place(pos=pos, before_uid=before_uid, after_uid=after_uid)
         if isinstance(place, str):  # before the protocol is simulated, not after
             return refused(place)
@@ -315,11 +313,20 @@ class RunManager:
             queued.discard()
             raise BadRequest(422, f"the protocol cannot run: {exc}") from None
         reason = self.queue.insert(queued, pos=pos, before_uid=before_uid, after_uid=after_uid)
-        if reason is not None:
+        if reason is not None:  # the item named may have started during the check
             queued.discard()
-            return refused(reason)
+            return refused(self._running_neighbour(before_uid, after_uid) or reason)
         self._changed()
         return ok(qsize=len(self.queue), item=queued.to_dict())
+
+    def _running_neighbour(self, before_uid: str | None, after_uid: str | None) -> str | None:
+        """Why a new item cannot go before or after the item named, when it is running."""
+        active = self.active
+        for name in (before_uid, after_uid):
+            if name is not None and active is not None and active.item.item_uid == name:
+                return (f"item {name!r} is running, not waiting in the queue: a new item "
+                        "goes before or after a waiting one, or at a position")
+        return None
 
     async def _api_queue_item_remove(self, pos: Position, uid: str | None) -> Reply:
         if self._single is not None:
