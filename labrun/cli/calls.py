@@ -49,7 +49,9 @@ class Labels:
         """A ``loadLabware`` command: the slot now shows this labware (the top of a stack)."""
         load_name = str(params["load_name"])
         label = str(params.get("display_name") or load_name)
-        self.slots[str(params["slot"])] = label if label != load_name else display_name(load_name)
+        version = params.get("version")
+        self.slots[str(params["slot"])] = label if label != load_name else display_name(
+            load_name, version if isinstance(version, int) else None)
 
     def labware(self, slot: str) -> str:
         """``replica (slot 2)``."""
@@ -81,9 +83,10 @@ class Labels:
         return " and ".join(parts) if parts else "the current position"
 
 
-def display_name(load_name: str) -> str:
-    """The definition's display name (``Opentrons Fixed Trash``), else the load name."""
-    definition = standard_definition(load_name)
+def display_name(load_name: str, version: int | None = None) -> str:
+    """The definition's display name (``Opentrons Fixed Trash``) at ``version`` (a
+    standard labware's names differ between versions), else the load name."""
+    definition = standard_definition(load_name, version)
     try:
         return str(definition["metadata"]["displayName"]) if definition else load_name
     except (KeyError, TypeError):

@@ -327,8 +327,8 @@ def text(sheet: Sheet) -> list[str]:
     lines.append("  Deck")
     for slot in sheet["deck"]:
         detail = " on ".join(
-            f"{lw['name']} ({display_name(lw['load_name'])})"
-            if lw["name"] != display_name(lw["load_name"]) else lw["name"]
+            f"{lw['name']} ({display_name(lw['load_name'], lw.get('version'))})"
+            if lw["name"] != display_name(lw["load_name"], lw.get("version")) else lw["name"]
             for lw in reversed(slot["labware"]))  # the top of a stack first
         modules = " on ".join(slot["modules"])
         on = " on " if detail and modules else ""

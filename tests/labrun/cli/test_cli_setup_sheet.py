@@ -470,3 +470,15 @@ def test_a_standard_labware_is_drawn_as_the_version_the_protocol_loaded(
         a1, shape = definition["wells"]["A1"], drawn[f"{slot}/A1"]  # a rectangle
         assert (float(shape.get("x", 0)), float(shape.get("width", 0))) == (
             round(x0 + a1["x"] - a1["xDimension"] / 2, 1), round(a1["xDimension"], 1))
+
+
+def test_a_standard_labware_is_named_as_the_version_the_protocol_loaded(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Versions 1 to 3 of the NEST deep-well plate say "2mL", 4 and 5 "2 mL": apiLevel
+    2.15 loads version 2, and the sheet and the log name it so (they said "2 mL")."""
+    protocol = PROTOCOL.replace('"corning_96_wellplate_360ul_flat", 2',
+                                '"nest_96_wellplate_2ml_deep", 2')
+    out = simulate(capsys, tmp_path, protocol=protocol)
+    assert "slot 2   NEST 96 Deep Well Plate 2mL\n" in out
+    assert "A1 of NEST 96 Deep Well Plate 2mL (slot 2)" in out
+    assert "2 mL" not in out
