@@ -126,6 +126,10 @@ class ModuleContext:
     @removed_in(*ENGINE_CORE_API, "use the module's model, type, parent and labware")
     def geometry(self) -> ModuleGeometry:
         """The module as an item on the deck (apiLevel below 2.14, as in Opentrons)."""
+        return self._geometry()
+
+    def _geometry(self) -> ModuleGeometry:
+        """The geometry of this kind of module (a thermocycler's says more)."""
         return ModuleGeometry(self)
 
     # -- loading labware --------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 from engine import commands as c
 
 from ..steps import api_step
-from .base import ModuleContext, ModuleError, check_number, check_range
+from .base import ModuleContext, ModuleError, ModuleGeometry, check_number, check_range
 
 BLOCK_C = (0.0, 99.0)
 LID_C = (0.0, 110.0)  # before apiLevel 2.14 Opentrons takes a lid target below 37 °C
@@ -58,6 +58,9 @@ class ThermocyclerContext(ModuleContext):
     def lid_position(self) -> str:
         """``open``, ``closed`` or ``in_between`` (``open`` until the protocol moves it)."""
         return self._lid or "open"
+
+    def _geometry(self) -> ThermocyclerGeometry:
+        return ThermocyclerGeometry(self)
 
     @property
     def lid_known_open(self) -> bool:
@@ -247,3 +250,23 @@ def _volume(what: str, volume: object) -> float | None:
 
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
+
+
+class ThermocyclerGeometry(ModuleGeometry):
+    """A thermocycler's ``geometry`` (apiLevel below 2.14): also its lid and its slots."""
+
+    __slots__ = ("_thermocycler",)
+
+    def __init__(self, module: ThermocyclerContext) -> None:
+        super().__init__(module)
+        self._thermocycler = module
+
+    @property
+    def lid_status(self) -> str:
+        """``open`` or ``closed``, as the protocol last moved the lid."""
+        return self._thermocycler.lid_position
+
+    @property
+    def covered_slots(self) -> set[int]:
+        """The deck slots it takes: 7, 8, 10 and 11."""
+        return {int(slot) for slot in self._thermocycler.slots}

@@ -564,6 +564,10 @@ def test_below_2_14_a_module_s_geometry_says_where_its_labware_goes_and_how_high
         assert geometry.labware is plate  # the module's, as it is now
         assert geometry.highest_z == pytest.approx(plate.highest_z + 4.052)
         assert repr(geometry) == "Magnetic Module GEN1 on 3"
+        cycler = ctx.load_module("thermocycler").geometry
+        assert (cycler.covered_slots, cycler.lid_status) == ({7, 8, 10, 11}, "open")
+        ctx.loaded_modules[7].close_lid()
+        assert cycler.lid_status == "closed"
     with open_context(api_version=(2, 14)) as ctx:
         module = ctx.load_module("magdeck", 3)
         with pytest.raises(UnsupportedAPIError, match=r"^ModuleContext.geometry was removed "
