@@ -359,6 +359,12 @@ class ProtocolContext:
             refuse_removed("load_module: configuration", ENGINE_CORE_API, self.api_version)
         model = resolve_model(module_name)
         spec = module_spec(model)
+        if configuration and spec.kind == "thermocycler":
+            if str(configuration).lower() == "semi":
+                spec = spec.in_semi_configuration()
+            elif str(configuration).lower() != "full":
+                raise ModuleError(f"load_module: a thermocycler's configuration is 'full' or "
+                                  f"'semi', not {configuration!r}")
         if location is None:
             if spec.kind != "thermocycler":
                 raise ModuleError(f"load_module: the {spec.display_name} needs a location")
@@ -397,6 +403,7 @@ class ProtocolContext:
         else:
             definition = own_definition(name)
         check_role(definition, adapter=adapter, api_version=self._api_version)
+        definition = module.accessible(definition)
         origin = origin - module.overlap(definition, self._api_version)
         labware = Labware(definition, slot, origin, label, self._api_version,
                           module=module.display_name)

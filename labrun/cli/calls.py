@@ -168,7 +168,8 @@ def module_sentence(kind: str, params: Params) -> str:
         model = params.get("model")
         name = module_display_name(str(model)) if model else params.get("module")
         covers = params.get("covers") or ()
-        also = f" (it covers slots {', '.join(covers)} too)" if covers else ""
+        also = (f" (it covers slot{'s' if len(covers) > 1 else ''} {', '.join(covers)} too)"
+                if covers else "")
         return f"Loading {name} in slot {params.get('slot')}{also}"
     module, _, action = kind.partition("/")
     details = ", ".join(f"{_label(k)}{_value(k, v)}" for k, v in params.items()

@@ -25,7 +25,7 @@ from ..errors import ProtocolError, SlotOccupiedError, UnsupportedAPIError
 from ..labware import Labware
 from ..steps import StepTracker, api_step
 from ..types import APIVersion, Location, Point
-from .definitions import ModuleSpec
+from .definitions import SEMI_SHIFT_X, ModuleSpec
 
 LabwarePlacer = Callable[[str | Mapping[str, Any], str, Point, str | None, str | None,
                           int | None, bool, ModuleSpec], Labware]
@@ -250,11 +250,13 @@ class ModuleGeometry:
     def labware_offset(self) -> Point:
         """From the slot's front-left corner to where a labware on the module goes."""
         module = self._module
-        return module._spec.labware_origin(module._slot, (0.0, 0.0, 0.0), module._api_version)
+        offset = module._spec.labware_origin(module._slot, (0.0, 0.0, 0.0), module._api_version)
+        return offset + Point(SEMI_SHIFT_X, 0.0, 0.0) if module._spec.semi else offset
 
     @property
     def location(self) -> Location:
-        """Where a labware on the module has its front-left corner, in its slot."""
+        """Where a labware on the module has its front-left corner, in its slot (in the
+        semi configuration too, as Opentrons gives it)."""
         return Location(self._module._origin, self._module._slot)
 
     @property
@@ -265,7 +267,8 @@ class ModuleGeometry:
         dimensions = module._spec.definition["dimensions"]
         if module._labware is not None:
             return module._labware.highest_z + float(dimensions["overLabwareHeight"])
-        slot_z = module._origin.z - self.labware_offset.z
+        slot_z = module._origin.z - module._spec.labware_origin(
+            module._slot, (0.0, 0.0, 0.0), module._api_version).z
         return slot_z + float(dimensions["bareOverallHeight"])
 
     def __repr__(self) -> str:  # as Opentrons prints it

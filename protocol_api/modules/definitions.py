@@ -54,6 +54,11 @@ ALIASES: dict[str, str] = {
 THERMOCYCLER_SLOT = "7"
 THERMOCYCLER_COVERS = ("8", "10", "11")
 """The slots the thermocycler takes besides its own on the OT-2 deck."""
+SEMI_COVERS = ("10",)
+"""The slot a thermocycler in the semi configuration takes besides its own."""
+SEMI_SHIFT_X = -23.28
+"""How far Opentrons' geometry of a semi-configured thermocycler moves its labware offset
+in x (its report only: the wells stay where the full configuration has them)."""
 
 
 LEGACY_TC_GEN2_LABWARE_OFFSET = {"x": 0.0, "y": 68.06, "z": 98.26}
@@ -67,16 +72,25 @@ its block (Opentrons' default from apiLevel 2.14)."""
 class ModuleSpec(Frozen):
     """One module model: its kind, its definition and what labrun reads from it."""
 
-    __slots__ = ("definition", "kind", "model")
+    __slots__ = ("definition", "kind", "model", "semi")
 
     model: str
     kind: str
     definition: Mapping[str, Any]
+    semi: bool
+    """A thermocycler in the semi configuration (apiLevel 2.4 to 2.13): a labware on it
+    has no columns 1 and 2, and it takes slot 10 besides its own, not 8 and 11."""
 
-    def __init__(self, model: str, kind: str, definition: Mapping[str, Any]) -> None:
+    def __init__(self, model: str, kind: str, definition: Mapping[str, Any],
+                 semi: bool = False) -> None:
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "kind", kind)
         object.__setattr__(self, "definition", definition)
+        object.__setattr__(self, "semi", semi)
+
+    def in_semi_configuration(self) -> ModuleSpec:
+        """This thermocycler in the semi configuration."""
+        return ModuleSpec(self.model, self.kind, self.definition, semi=True)
 
     @property
     def display_name(self) -> str:
@@ -94,7 +108,19 @@ class ModuleSpec(Frozen):
     @property
     def covers(self) -> tuple[str, ...]:
         """The slots it takes beyond its own."""
-        return THERMOCYCLER_COVERS if self.kind == "thermocycler" else ()
+        if self.kind != "thermocycler":
+            return ()
+        return SEMI_COVERS if self.semi else THERMOCYCLER_COVERS
+
+    def accessible(self, labware: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``labware`` (a definition) as a protocol sees it on this module: in the semi
+        configuration without its first two columns, as Opentrons gives it."""
+        if not self.semi:
+            return labware
+        hidden = {well for column in labware["ordering"][:2] for well in column}
+        return {**labware, "ordering": labware["ordering"][2:],
+                "wells": {name: well for name, well in labware["wells"].items()
+                          if name not in hidden}}
 
     def compatible_slots(self) -> tuple[str, ...]:
         """The OT-2 slots this module may be loaded in."""

@@ -575,6 +575,45 @@ def test_below_2_14_a_module_s_geometry_says_where_its_labware_goes_and_how_high
             module.geometry  # noqa: B018
 
 
+SEMI = """
+tc = ctx.load_module("thermocycler", configuration="semi")
+plate = tc.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+beside = ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 8)
+tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+p300.transfer(10, plate.wells()[0], [plate.columns()[0][1], beside["A1"]])
+"""
+
+
+def test_a_semi_configured_thermocycler_hides_columns_1_and_2_and_frees_slots_8_and_11(
+        tmp_path: Path) -> None:
+    """As Opentrons (before 2.14): a plate on it starts at column 3 (its first well is A3,
+    where the full configuration has A3; A1 is no well of it), and slots 8 and 11 stay
+    free. The configuration was taken and ignored: the run pipetted A1 and B1."""
+    path = protocol_file(tmp_path, SEMI, api="2.13")
+    run = simulate_file(path)
+    assert summary(run)["status"] == "succeeded", summary(run)
+    wells = [(e.command.kind, e.command.params()["well"]) for e in run.engine.entries
+             if e.command.kind in ("aspirate", "dispense")]
+    assert wells == [("aspirate", "7/A3"), ("dispense", "7/B3"),
+                     ("aspirate", "7/A3"), ("dispense", "8/A1")]
+    with open_context(api_version=(2, 13)) as ctx:
+        full = ctx.load_module("thermocycler").load_labware(
+            "nest_96_wellplate_100ul_pcr_full_skirt")
+        a3 = full["A3"].top().point
+    with open_context(api_version=(2, 13)) as ctx:
+        tc = ctx.load_module("thermocycler", configuration="SEMI")
+        plate = tc.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+        assert (len(plate.wells()), plate.wells()[0].well_name) == (80, "A3")
+        assert plate["A3"].top().point == a3
+        with pytest.raises(KeyError, match="no well 'A1'"):
+            plate["A1"]
+        assert tc.slots == ("7", "10") and tc.geometry.covered_slots == {7, 10}
+        assert tc.geometry.labware_offset == pytest.approx((-23.28, 82.56, 97.8))
+        with pytest.raises(ModuleError, match=r"configuration is 'full' or 'semi', not 'half'"):
+            ctx.load_module("thermocycler", configuration="half")
+
+
 def test_the_parent_of_labware_on_a_module_is_the_module() -> None:
     with open_context(api_version=(2, 16)) as ctx:
         mag = ctx.load_module("magdeck", 6)
