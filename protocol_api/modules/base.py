@@ -136,8 +136,7 @@ class ModuleContext:
 
     @api_step("load_labware")
     def load_labware(self, name: str, label: str | None = None, namespace: str | None = None,
-                     version: int | None = None, adapter: str | None = None,
-                     **kwargs: Any) -> Labware:
+                     version: int | None = None, adapter: str | None = None) -> Labware:
         """Load a labware on the module (on ``adapter``, if named)."""
         if adapter is not None:
             base = self._place(adapter, None, namespace, None, adapter=True)

@@ -248,6 +248,10 @@ CASES: list[tuple[str, str, str]] = [
      "set_offset: the offset must be finite numbers of mm, not (0, nan, 0)"),
     ("a labware offset in words", 'pass\nplate.set_offset("1", 0, 0)',
      "set_offset: the offset must be finite numbers of mm, not ('1', 0, 0)"),
+    ("a keyword a module's load_labware does not take",  # it was taken and ignored
+     'mag = ctx.load_module("magnetic module gen2", 3)\n'
+     'mag.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", lable="beads")',
+     "TypeError: ModuleContext.load_labware() got an unexpected keyword argument 'lable'"),
     # Exits: the run fails, labrun carries on.
     ("sys.exit in run", "import sys\nsys.exit(3)",
      "the protocol tried to exit (SystemExit, code 3); a protocol ends by returning from "
