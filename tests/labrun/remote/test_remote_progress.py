@@ -248,27 +248,49 @@ def test_a_pause_in_a_delay_takes_nothing_off_time_left_the_delay_runs_on(
         assert fields["left_s"] == pytest.approx(left_after + rest_moves, abs=0.5)
 
 
+def into_delay(tmp_path: Path, pace: float
+               ) -> tuple[RunProgress, Clock, list[dict[str, Any]], Plan, dict[str, Any]]:
+    """``DELAYED``'s progress fed up to the start of its delay, the moves taking ``pace``
+    times their planned time: the progress, its clock, the events after the delay's
+    start, the plan and the delay's timeline item."""
+    events, plan, delay = simulated_delay(tmp_path)
+    at_delay = next(i for i, e in enumerate(events)
+                    if e["event"] == "step" and e["name"] == "delay")
+    clock = Clock()
+    progress = RunProgress("uid", "delayed.py", plan, speed=1.0, now=clock)
+    for event in events[:at_delay + 1]:
+        clock.now = pace * event["t"]
+        progress.feed([event])
+    return progress, clock, events[at_delay + 1:], plan, delay
+
+
+def skip_delay(progress: RunProgress, *, accepted: bool = True) -> list[Any]:
+    """Feed the record's event of a person's ``skip_delay``; what is published."""
+    return progress.feed([{"event": "action", "action": "skip_delay", "source": "page",
+                           "accepted": accepted,
+                           "refusal": None if accepted else "the delay is skipped already"}])
+
+
+def next_step(progress: RunProgress, rest: list[dict[str, Any]]) -> dict[str, Any]:
+    """Feed the first step event of ``rest``, at once; that event."""
+    after = next(e for e in rest if e["event"] == "step")
+    progress.feed([after])
+    return after
+
+
 def test_a_delay_skipped_in_a_pause_is_done_and_the_rest_of_the_pause_is_paused(
         tmp_path: Path) -> None:
     """Skipped 10 s into a pause, 100 s into a 600 s delay: the progress goes to the
     delay's end at once and stays there while the pause goes on (it went on counting
     the pause as the delay running, until the next step); the pace of the moves after it
     is not thrown off by the 490 s that were never waited."""
-    events, plan, delay = simulated_delay(tmp_path)
+    progress, clock, rest, plan, delay = into_delay(tmp_path, pace=1.0)
     rest_moves = plan.duration_s - delay["t"] - delay["seconds"]
-    at_delay = next(i for i, e in enumerate(events)
-                    if e["event"] == "step" and e["name"] == "delay")
-    clock = Clock()
-    progress = RunProgress("uid", "delayed.py", plan, speed=1.0, now=clock)
-    for event in events[:at_delay + 1]:
-        clock.now = event["t"]
-        progress.feed([event])
     clock.now += 100.0
     progress.feed([{"event": "status", "status": "pausing"},
                    {"event": "status", "status": "paused"}])
     clock.now += 10.0
-    published = progress.feed([{"event": "action", "action": "skip_delay", "source": "page",
-                                "accepted": True, "refusal": None}])
+    published = skip_delay(progress)
     skipped = progress.fields()
     assert [name for name, _ in published] == ["progress"]
     assert skipped["percent"] == pytest.approx(later_at_end(plan, delay), abs=0.15)
@@ -278,8 +300,7 @@ def test_a_delay_skipped_in_a_pause_is_done_and_the_rest_of_the_pause_is_paused(
     assert progress.fields()["percent"] == skipped["percent"]
     assert progress.fields()["left_s"] == skipped["left_s"]
     progress.feed([{"event": "status", "status": "running"}])
-    after = next(e for e in events[at_delay + 1:] if e["event"] == "step")
-    progress.feed([after])  # at once: the delay is over
+    next_step(progress, rest)
     assert progress.fields()["left_s"] == pytest.approx(rest_moves, abs=1.0)
 
 
@@ -287,21 +308,12 @@ def test_a_delay_skipped_while_running_leaves_the_pace_of_the_moves_as_it_was(
         tmp_path: Path) -> None:
     """The moves go at half the planned pace; the 600 s delay is skipped 550 s in. The
     50 s never waited are not taken for moves done faster than planned."""
-    events, plan, delay = simulated_delay(tmp_path)
+    progress, clock, rest, plan, delay = into_delay(tmp_path, pace=2.0)
     rest_moves = plan.duration_s - delay["t"] - delay["seconds"]
-    at_delay = next(i for i, e in enumerate(events)
-                    if e["event"] == "step" and e["name"] == "delay")
-    clock = Clock()
-    progress = RunProgress("uid", "delayed.py", plan, speed=1.0, now=clock)
-    for event in events[:at_delay + 1]:
-        clock.now = 2 * event["t"]
-        progress.feed([event])
     clock.now += 550.0
-    progress.feed([{"event": "action", "action": "skip_delay", "source": "page",
-                    "accepted": True, "refusal": None}])
+    skip_delay(progress)
     assert progress.fields()["left_s"] == pytest.approx(2 * rest_moves, abs=1.0)
-    after = next(e for e in events[at_delay + 1:] if e["event"] == "step")
-    progress.feed([after])
+    after = next_step(progress, rest)
     assert progress.fields()["left_s"] == pytest.approx(
         2 * (plan.duration_s - after["t"]), abs=1.0)
 
@@ -311,38 +323,27 @@ def test_a_delay_skipped_late_in_a_pause_leaves_the_pace_of_the_moves_as_it_was(
     """The moves go at half the planned pace; a pause 540 s into the 600 s delay, the
     delay skipped 10 s into it: the 50 s it never waited are not taken for moves done
     faster than planned, nor is the rest of the pause."""
-    events, plan, _ = simulated_delay(tmp_path)
-    at_delay = next(i for i, e in enumerate(events)
-                    if e["event"] == "step" and e["name"] == "delay")
-    clock = Clock()
-    progress = RunProgress("uid", "delayed.py", plan, speed=1.0, now=clock)
-    for event in events[:at_delay + 1]:
-        clock.now = 2 * event["t"]
-        progress.feed([event])
+    progress, clock, rest, plan, _ = into_delay(tmp_path, pace=2.0)
     clock.now += 540.0
     progress.feed([{"event": "status", "status": "paused"}])
     clock.now += 10.0
-    progress.feed([{"event": "action", "action": "skip_delay", "source": "page",
-                    "accepted": True, "refusal": None}])
+    skip_delay(progress)
     clock.now += 300.0
     progress.feed([{"event": "status", "status": "running"}])
-    after = next(e for e in events[at_delay + 1:] if e["event"] == "step")
-    progress.feed([after])
+    after = next_step(progress, rest)
     assert progress.fields()["left_s"] == pytest.approx(
         2 * (plan.duration_s - after["t"]), abs=1.0)
 
 
 def test_a_refused_skip_changes_nothing(tmp_path: Path) -> None:
-    events, plan, _ = simulated_delay(tmp_path)
-    clock = Clock()
-    progress = RunProgress("uid", "delayed.py", plan, speed=1.0, now=clock)
-    for event in events[:5]:
-        clock.now = event["t"]
-        progress.feed([event])
+    """A skip the engine refused (in the record with ``accepted`` false) leaves the
+    delay running in the progress: 100 s into it, 500 s are still to wait."""
+    progress, clock, _, _, _ = into_delay(tmp_path, pace=1.0)
+    clock.now += 100.0
     before = progress.fields()
-    progress.feed([{"event": "action", "action": "skip_delay", "source": "page",
-                    "accepted": False, "refusal": "there is no delay to skip"}])
+    assert skip_delay(progress, accepted=False) == []
     assert progress.fields() == before
+    assert before["step_left_s"] == pytest.approx(500.0, abs=0.5)
 
 
 def test_the_terminal_says_why_a_run_that_succeeded_stops_the_queue() -> None:
