@@ -31,7 +31,6 @@ Child processes run with bytecode caching on (as an installed labrun does), what
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import resource
 import statistics
@@ -171,9 +170,10 @@ def commands(tmp: Path, repeats: int) -> list[Row]:
 
 
 def protocol_api_alone(protocol: Path) -> float:
-    """CPU seconds of the protocol's run with every command answered at once and empty,
-    with no engine behind the channel: what the protocol API costs (its checks, locations
-    and steps), which no engine design removes. The generated protocol reads no result."""
+    """Seconds of the protocol's run (``throughput.engine_run``) with every command
+    answered at once and empty, no engine behind the channel: what the protocol API costs
+    (its checks, locations and steps), which no engine design removes. The generated
+    protocol reads no result."""
     real = CommandChannel.execute_all
 
     def answered(self: CommandChannel, batch: Sequence[object]) -> Iterator[dict[str, Any]]:
@@ -181,18 +181,9 @@ def protocol_api_alone(protocol: Path) -> float:
 
     CommandChannel.execute_all = answered  # type: ignore[method-assign]
     try:
-        run = create_run(protocol, on_stalled=continue_when_stalled, keep_history=False)
-        gc.freeze()
-        start = time.process_time()
-        run.control.play()
-        status = run.wait()
-        elapsed = time.process_time() - start
-        run.close()
+        return throughput.engine_run(protocol)[0]
     finally:
         CommandChannel.execute_all = real  # type: ignore[method-assign]
-        gc.unfreeze()
-    assert status.status.value == "succeeded", status  # else the figure would be a part
-    return elapsed
 
 
 def record_writing(record: Path, copy: Path) -> float:
