@@ -49,9 +49,8 @@ class Labels:
         """A ``loadLabware`` command: the slot now shows this labware (the top of a stack)."""
         load_name = str(params["load_name"])
         label = str(params.get("display_name") or load_name)
-        version = params.get("version")
         self.slots[str(params["slot"])] = label if label != load_name else display_name(
-            load_name, version if isinstance(version, int) else None)
+            load_name, params.get("version"))
 
     def labware(self, slot: str) -> str:
         """``replica (slot 2)``."""
@@ -83,7 +82,7 @@ class Labels:
         return " and ".join(parts) if parts else "the current position"
 
 
-def display_name(load_name: str, version: int | None = None) -> str:
+def display_name(load_name: str, version: object = None) -> str:
     """The definition's display name (``Opentrons Fixed Trash``) at ``version`` (a
     standard labware's names differ between versions), else the load name."""
     definition = standard_definition(load_name, version)
@@ -93,15 +92,16 @@ def display_name(load_name: str, version: int | None = None) -> str:
         return load_name
 
 
-def standard_definition(load_name: str, version: int | None = None) -> Mapping[str, Any] | None:
+def standard_definition(load_name: str, version: object = None) -> Mapping[str, Any] | None:
     """Opentrons' standard definition of ``load_name`` at ``version`` (its newest default
-    when None or not one of its versions), read once a name and version, else None.
+    when None or not one of its versions: a record's reader passes what the record says),
+    read once a name and version, else None.
 
     None for custom labware, read from a directory: the report names it by its load name
     and knows no capacity. Only standard names are looked up, which spares an unknown
     name the "did you mean" search (tens of ms each time).
     """
-    return _standard_definition(load_name, version)
+    return _standard_definition(load_name, version if isinstance(version, int) else None)
 
 
 @functools.lru_cache(maxsize=64)

@@ -150,7 +150,7 @@ class SheetBuilder:
             labware = {"load_name": params["load_name"], "name": self.labels.slots[slot]}
             if params.get("wells") is not None:  # a custom labware: its wells, to draw it
                 labware["wells"] = params["wells"]
-            elif isinstance(params.get("version"), int):  # a standard one: which version
+            elif params.get("version") is not None:  # a standard one: which version
                 labware["version"] = params["version"]
             entry["labware"].append(labware)
         elif command.startswith("loadModule") and params.get("slot") is not None:

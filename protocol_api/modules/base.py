@@ -247,10 +247,15 @@ class ModuleGeometry:
 
     @property
     def labware_offset(self) -> Point:
+        """From the slot's front-left corner to where a labware on the module goes (as
+        Opentrons reports it: a semi-configured thermocycler's 23.28 mm to the left)."""
+        offset = self._offset()
+        return offset + Point(SEMI_SHIFT_X, 0.0, 0.0) if self._module._spec.semi else offset
+
+    def _offset(self) -> Point:
         """From the slot's front-left corner to where a labware on the module goes."""
         module = self._module
-        offset = module._spec.labware_origin(module._slot, (0.0, 0.0, 0.0), module._api_version)
-        return offset + Point(SEMI_SHIFT_X, 0.0, 0.0) if module._spec.semi else offset
+        return module._spec.labware_origin(module._slot, (0.0, 0.0, 0.0), module._api_version)
 
     @property
     def location(self) -> Location:
@@ -266,9 +271,7 @@ class ModuleGeometry:
         dimensions = module._spec.definition["dimensions"]
         if module._labware is not None:
             return module._labware.highest_z + float(dimensions["overLabwareHeight"])
-        slot_z = module._origin.z - module._spec.labware_origin(
-            module._slot, (0.0, 0.0, 0.0), module._api_version).z
-        return slot_z + float(dimensions["bareOverallHeight"])
+        return module._origin.z - self._offset().z + float(dimensions["bareOverallHeight"])
 
     def __repr__(self) -> str:  # as Opentrons prints it
         return f"{self._module._spec.display_name} on {self._module._slot}"

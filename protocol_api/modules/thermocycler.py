@@ -268,5 +268,5 @@ class ThermocyclerGeometry(ModuleGeometry):
 
     @property
     def covered_slots(self) -> set[int]:
-        """The deck slots it takes: 7, 8, 10 and 11."""
+        """The deck slots it takes: 7, 8, 10 and 11 (7 and 10 in the semi configuration)."""
         return {int(slot) for slot in self._thermocycler.slots}
