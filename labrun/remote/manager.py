@@ -321,18 +321,22 @@ class RunManager:
 
     def _running_neighbour(self, before_uid: str | None, after_uid: str | None) -> str | None:
         """Why a new item cannot go before or after the item named, when it is running."""
+        running = self._running_one_of(before_uid, after_uid)
+        if running is None:
+            return None
+        return (f"item {running!r} is running, not waiting in the queue: a new item goes "
+                "before or after a waiting one, or at a position")
+
+    def _running_one_of(self, *uids: str | None) -> str | None:
+        """The uid of the running item, when it is one of ``uids``."""
         active = self.active
-        for name in (before_uid, after_uid):
-            if name is not None and active is not None and active.item.item_uid == name:
-                return (f"item {name!r} is running, not waiting in the queue: a new item "
-                        "goes before or after a waiting one, or at a position")
-        return None
+        running = active.item.item_uid if active is not None else None
+        return running if running is not None and running in uids else None
 
     async def _api_queue_item_remove(self, pos: Position, uid: str | None) -> Reply:
         if self._single is not None:
             return self._no_queue()
-        active = self.active
-        if uid is not None and active is not None and active.item.item_uid == uid:
+        if self._running_one_of(uid) is not None:
             return refused(f"item {uid!r} is running, not waiting in the queue; re_stop or "
                            "re_abort ends it")
         removed = self.queue.remove(pos=pos, uid=uid)
@@ -346,10 +350,9 @@ class RunManager:
                                    before_uid: str | None, after_uid: str | None) -> Reply:
         if self._single is not None:
             return self._no_queue()
-        active = self.active
-        for name in (uid, before_uid, after_uid):
-            if name is not None and active is not None and active.item.item_uid == name:
-                return refused(f"item {name!r} is running, not waiting in the queue")
+        running = self._running_one_of(uid, before_uid, after_uid)
+        if running is not None:
+            return refused(f"item {running!r} is running, not waiting in the queue")
         moved = self.queue.move(pos=pos, uid=uid, pos_dest=pos_dest, before_uid=before_uid,
                                 after_uid=after_uid)
         if isinstance(moved, str):
