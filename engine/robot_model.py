@@ -16,6 +16,9 @@ from hardware.frozen import Frozen, replace
 from .segments import Move, Segment
 
 TRAVEL_MARGIN_MM = 10.0
+MINIMUM_CLEARANCE_MM = 1.0
+"""The least a tip end may clear the tallest labware by when it travels over the deck,
+the 10 mm margin given up (Opentrons refuses the move below 1 mm too)."""
 Point = tuple[float, float, float]
 
 
@@ -214,18 +217,21 @@ class RobotModel:
 
     def _check_clears_labware(self, mount: str) -> None:
         """CommandError if the tip end of ``mount`` would be below the top of the tallest
-        labware even at the top of its Z travel: a move over the deck would drag the tip
-        through it. (Its 10 mm margin is given up first, as Opentrons does; a module's
-        height, such as an open thermocycler lid, is not labware a tip passes over.)"""
+        labware, with 1 mm to spare, even at the top of its Z travel: a move over the deck
+        would drag the tip through it or graze it. (Its 10 mm margin is given up first, as
+        Opentrons does; a module's height, such as an open thermocycler lid, is not
+        labware a tip passes over.)"""
         cfg = self._mount(mount)
-        need = self.labware_highest + self.tip_length(mount) - cfg.offset[2]
+        need = (self.labware_highest + MINIMUM_CLEARANCE_MM + self.tip_length(mount)
+                - cfg.offset[2])
         axis = self.config.axes[cfg.z_axis]
         if need > axis.max + 1e-6:
             held = " with its tip" if self.tip_length(mount) else ""
             raise CommandError(
                 f"the {mount} mount{held} cannot travel over the tallest labware "
                 f"({self.labware_highest:.1f} mm high): it would need axis {cfg.z_axis} "
-                f"above {need:.1f} mm, outside its travel [{axis.min:g}, {axis.max:g}]")
+                f"at {need:.1f} mm to clear it by {MINIMUM_CLEARANCE_MM:g} mm, outside its "
+                f"travel [{axis.min:g}, {axis.max:g}]")
 
     def _travel_height(self, mount: str, minimum_z: float | None) -> float:
         """The Z axis position at which ``mount`` travels: its tip end clear of the

@@ -505,7 +505,8 @@ def test_travel_height_is_taken_in_the_z_axis_frame_of_a_mount_with_a_z_offset()
 def test_labware_too_tall_to_travel_over_is_refused_not_scraped() -> None:
     # The Z axes end at 218 mm: with a tip 51 mm long, the tip end cannot get above a
     # labware 170 mm tall. The move is refused, naming the mount and the axis, rather than
-    # made at 218 with the tip end through the labware.
+    # made at 218 with the tip end through the labware. Nor may it pass less than 1 mm
+    # above one (as Opentrons refuses too): 166.5 mm would leave it 0.5 mm.
     model = RobotModel(default_config())
     model.deck_highest = model.labware_highest = 170.0
     model.pipettes["left"] = Pipette(PlungerSpec(300.0, 18.75, 18.0, 19.0, 20.0), tip_length=51.0)
@@ -513,7 +514,11 @@ def test_labware_too_tall_to_travel_over_is_refused_not_scraped() -> None:
         model.arc("left", (200.0, 200.0, 100.0))
     assert str(raised.value) == (
         "the left mount with its tip cannot travel over the tallest labware (170.0 mm "
-        "high): it would need axis Z above 221.0 mm, outside its travel [0, 218]")
+        "high): it would need axis Z at 222.0 mm to clear it by 1 mm, outside its travel "
+        "[0, 218]")
+    model.labware_highest = model.deck_highest = 166.5
+    with pytest.raises(CommandError, match=r"\(166.5 mm high\).* at 218.5 mm"):
+        model.arc("left", (200.0, 200.0, 100.0))
     assert model.safe_height() == 218.0  # parking and the cleanup still go as high as they can
     # 160 mm: the tip end clears it at the top of the travel, 7 mm above rather than 10.
     model.labware_highest = model.deck_highest = 160.0
