@@ -7,6 +7,7 @@ process that owns the robot, as ``labrun serve`` runs them."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -391,6 +392,39 @@ def test_a_door_opened_during_a_run_that_was_stopped_still_holds_the_queue(
     c.queue_start()
     c.wait_for_idle(timeout=WAIT)
     assert history(served)[-1]["result"]["exit_status"] == "succeeded"
+
+
+def test_an_item_added_next_to_one_that_starts_during_its_check_is_refused(
+        served: Served, gates: Gates) -> None:
+    """The item named by ``after_uid`` starts running while the new item is simulated: the
+    new item is refused, saying the other is running, and is not queued anywhere."""
+    c = served.client
+    held = c.queue_item_add(HELD)["item"]["item_uid"]
+    slow = item('gates.wait("checking", simulation=True)\np300.pick_up_tip()', "slow.py")
+    adder = served.api(request_fail_exceptions=False)
+    replies: list[dict[str, Any]] = []
+    thread = threading.Thread(target=lambda: replies.append(
+        adder.queue_item_add(slow, after_uid=held)))
+    thread.start()
+    try:
+        gates.reached("checking")  # slow.py is simulated; held.py still waits in the queue
+        assert names(served) == ["held.py"]
+        c.queue_start()
+        gates.reached("held")  # held.py is running now
+    finally:
+        gates.open("checking")
+        thread.join(WAIT)
+        adder.close()
+    assert replies and replies[0]["success"] is False
+    assert replies[0]["msg"] == (
+        f"item {held!r} is running, not waiting in the queue: a new item goes before or "
+        "after a waiting one, or at a position")
+    assert c.queue_get()["items"] == []
+    assert c.status()["run_status"] == "running"
+    gates.open("held")
+    c.re_abort()
+    c.wait_for_idle(timeout=WAIT)
+    assert [i["name"] for i in history(served)] == ["held.py"]
 
 
 def test_refused_actions_change_nothing(served: Served, gates: Gates) -> None:
