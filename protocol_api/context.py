@@ -304,6 +304,23 @@ class ProtocolContext:
         into a deck slot."""
         return self._load(own_definition(labware_def), location, label, None, None)
 
+    @since(2, 15)
+    @api_step("load_adapter")
+    def load_adapter_from_definition(self, adapter_def: Mapping[str, Any],
+                                     location: int | str) -> Labware:
+        """Load an adapter from its definition (a dict) into a deck slot."""
+        return self._load(own_definition(adapter_def), location, None, None, None,
+                          adapter=True)
+
+    @api_step("load_labware")
+    def load_labware_by_name(self, load_name: str, location: int | str,
+                             label: str | None = None, namespace: str | None = None,
+                             version: int = 1) -> Labware:
+        """Deprecated since apiLevel 2.0 (use ``load_labware``), and still answered: as in
+        Opentrons, it loads version 1 of the definition unless told another."""
+        self._steps.warn("load_labware_by_name is deprecated; use load_labware")
+        return self._load(load_name, location, label, namespace, version)
+
     def _load(self, load_name: str | Mapping[str, Any], location: int | str,
               label: str | None, namespace: str | None, version: int | None,
               adapter: bool = False) -> Labware:
@@ -323,14 +340,18 @@ class ProtocolContext:
         return labware
 
     @api_step("load_labware")
-    def _load_on(self, base: Labware, load_name: str, label: str | None = None,
-                 namespace: str | None = None, version: int | None = None) -> Labware:
-        """Load a labware on top of ``base`` (an adapter already on the deck)."""
+    def _load_on(self, base: Labware, load_name: str | Mapping[str, Any],
+                 label: str | None = None, namespace: str | None = None,
+                 version: int | None = None) -> Labware:
+        """Load a labware (by load name or definition) on top of ``base`` (an adapter or a
+        labware already on the deck)."""
         if base._stacked is not None:
             raise SlotOccupiedError(f"{base!r} already holds {base._stacked.display_name}")
-        definition = get_definition(load_name, namespace, version, extra_dirs=self._labware_dirs,
-                                    api_version=self._api_version)
+        definition = own_definition(load_name) if not isinstance(load_name, str) else \
+            get_definition(load_name, namespace, version, extra_dirs=self._labware_dirs,
+                           api_version=self._api_version)
         check_role(definition, adapter=False, api_version=self._api_version)
+        base.check_can_hold(definition)
         labware = Labware(definition, base.slot, base.stacked_origin(definition), label,
                           self._api_version)
         self._load_order.append(labware)
@@ -516,6 +537,19 @@ class ProtocolContext:
             raise ProtocolError(f"comment: the message must be text, not {msg!r}; "
                                 f"write ctx.comment(str(...))")
         self._steps.send(c.Comment(str(msg)))
+
+    @api_step("resume")
+    def resume(self) -> None:
+        """Deprecated: nothing to do, as a protocol runs only while its run is not paused
+        (before apiLevel 2.14; from 2.14 refused, as Opentrons refuses it)."""
+        refuse_removed("resume: a protocol resuming itself after a pause",
+                       ENGINE_CORE_API, self.api_version,
+                       "to wait for a time, use ProtocolContext.delay()")
+
+    @property
+    def bundled_data(self) -> dict[str, bytes]:
+        """The data files bundled with the protocol: none, as a protocol file is run."""
+        return {}
 
     @api_step("home")
     def home(self) -> None:

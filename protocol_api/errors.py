@@ -38,6 +38,10 @@ class LabwareDefinitionError(ProtocolError):
     """A custom labware definition is malformed."""
 
 
+class LabwareCannotBeStackedError(ProtocolError):
+    """A labware loaded on one it is not defined to sit on (Opentrons' error of that name)."""
+
+
 class InvalidSlotError(ProtocolError):
     """The deck has no such slot."""
 

@@ -1216,6 +1216,13 @@ class InstrumentContext:
             raise TipError(f"{op}: the {self._mount} pipette ({self.name}) has no tip; "
                            "call pick_up_tip() first")
 
+    def delay(self, *args: Any, **kwargs: Any) -> None:
+        """Deprecated since apiLevel 2.0, and does nothing, as in Opentrons; with arguments
+        (a wait was meant) refused, naming ``ProtocolContext.delay``."""
+        if args or kwargs:
+            raise UnsupportedAPIError("InstrumentContext.delay() is not supported in Python "
+                                      "Protocol API v2; use ProtocolContext.delay() instead")
+
     def __getattr__(self, name: str) -> Any:
         if name in _UNSUPPORTED:
             raise UnsupportedNameError(f"InstrumentContext.{name} is not supported by labrun")

@@ -25,6 +25,7 @@ from protocol_api.api_level import (
 from protocol_api.compat import WellCore
 from protocol_api.errors import (
     APIVersionError,
+    LabwareCannotBeStackedError,
     ProtocolError,
     TipError,
     UnsupportedAPIError,
@@ -296,8 +297,8 @@ class Labware:
         self._holder: object | None = None  # the module context it sits on, if any
         self._stacked: Labware | None = None  # the labware loaded on this one
         # Loads a labware on this one; set by the ProtocolContext that loaded this one.
-        self._stacker: Callable[[Labware, str, str | None, str | None, int | None],
-                                Labware] | None = None
+        self._stacker: Callable[[Labware, str | Mapping[str, Any], str | None, str | None,
+                                 int | None], Labware] | None = None
         corner = definition.get("cornerOffsetFromSlot") or {}
         self._base = Point(
             float(slot_origin[0]) + corner.get("x", 0.0),
@@ -393,6 +394,44 @@ class Labware:
                                          float(overlap.get("y", 0.0)),
                                          height - float(overlap.get("z", 0.0)))
 
+    def check_can_hold(self, child: Mapping[str, Any]) -> None:
+        """LabwareCannotBeStackedError unless a labware of definition ``child`` may sit on
+        this one, by Opentrons' rules: the child's ``stackingOffsetWithLabware`` names this
+        load name (or only ``default``, with no ``compatibleParentLabware``); a labware on a
+        module holds nothing unless it is an adapter; nothing goes on a labware that sits on
+        an adapter; and no stack grows past the child's ``stackLimit`` (1 unless given)."""
+        name = child["parameters"]["loadName"]
+        offsets = child.get("stackingOffsetWithLabware") or {}
+        if self._load_name not in offsets and not (
+                "default" in offsets and child.get("compatibleParentLabware") is None):
+            fits = sorted(set(offsets) - {"default"})
+            on = f"it sits only on {', '.join(fits)}" if fits else \
+                "its definition names nothing it sits on"
+            raise LabwareCannotBeStackedError(
+                f"{name} cannot be loaded onto {self._load_name}: {on} "
+                "(stackingOffsetWithLabware)")
+        if self._module is not None and not _is_adapter(self._definition):
+            raise LabwareCannotBeStackedError(
+                f"{name} cannot be loaded onto {self._load_name}, a labware on the "
+                f"{self._module}: only an adapter there holds a labware")
+        if self._on is not None:
+            stack = 0  # this labware and those under it, adapters aside
+            under: Labware | None = self
+            while under is not None:
+                stack += not _is_adapter(under._definition)
+                under = under._on
+            limit = child.get("stackLimit") or 1
+            if stack >= limit:
+                raise LabwareCannotBeStackedError(
+                    f"{name} cannot be loaded onto {self._load_name}, which is already "
+                    f"stacked on {self._on.load_name}: {stack} labware in the stack, adapters "
+                    f"aside, and its stackLimit is {limit}")
+            if _is_adapter(self._on._definition):
+                raise LabwareCannotBeStackedError(
+                    f"{name} cannot be loaded onto {self._load_name}, which sits on the "
+                    f"adapter {self._on.load_name}")
+
+    @since(2, 15)
     def load_labware(self, name: str, label: str | None = None, namespace: str | None = None,
                      version: int | None = None) -> Labware:
         """Load a labware on top of this one (an adapter), as ``ProtocolContext`` loads it."""
@@ -400,6 +439,22 @@ class Labware:
             raise UnsupportedAPIError(f"Labware.load_labware: {self!r} was not loaded by a "
                                       "protocol context, so nothing can be loaded on it")
         return self._stacker(self, name, label, namespace, version)
+
+    @since(2, 15)
+    def load_labware_from_definition(self, definition: Mapping[str, Any],
+                                     label: str | None = None) -> Labware:
+        """Load a labware from its definition (a dict) on top of this one."""
+        if self._stacker is None:
+            raise UnsupportedAPIError(f"Labware.load_labware_from_definition: {self!r} was not "
+                                      "loaded by a protocol context, so nothing can be loaded "
+                                      "on it")
+        return self._stacker(self, definition, label, None, None)
+
+    @property
+    @since(2, 15)
+    def is_adapter(self) -> bool:
+        """Whether the definition allows this labware the role of an adapter."""
+        return _is_adapter(self._definition)
 
     @property
     def definition(self) -> Mapping[str, Any]:
@@ -809,3 +864,8 @@ def mark_used(rack: Labware, start_well: Well, num_channels: int = 1) -> None:
 def mark_returned(rack: Labware, start_well: Well, num_channels: int = 1) -> None:
     """Mark tips as back in ``rack``; TipError if a target position already has one."""
     rack._return_tips(start_well, num_channels)
+
+
+def _is_adapter(definition: Mapping[str, Any]) -> bool:
+    """Whether a definition's ``allowedRoles`` include ``adapter``."""
+    return "adapter" in (definition.get("allowedRoles") or ())

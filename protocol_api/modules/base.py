@@ -149,6 +149,21 @@ class ModuleContext:
         """Load a labware on the module from a definition object."""
         return self._place(definition, label, None, None)
 
+    @since(2, 1)
+    @api_step("load_labware")
+    def load_labware_by_name(self, name: str, label: str | None = None,
+                             namespace: str | None = None,
+                             version: int | None = None) -> Labware:
+        """Deprecated since apiLevel 2.0 (use ``load_labware``), and still answered."""
+        self._steps.warn("load_labware_by_name is deprecated; use load_labware")
+        return self._place(name, label, namespace, version)
+
+    @since(2, 15)
+    @api_step("load_adapter")
+    def load_adapter_from_definition(self, definition: Mapping[str, Any]) -> Labware:
+        """Load an adapter on the module from its definition (a dict)."""
+        return self._place(definition, None, None, None, adapter=True)
+
     @api_step("load_adapter")
     def load_adapter(self, name: str, namespace: str | None = None,
                      version: int | None = None) -> Labware:

@@ -87,6 +87,55 @@ def test_a_definition_loads_only_in_a_role_it_allows(tmp_path: Path, level: str,
         "failed", message, f"{path}:4")
 
 
+PCR = "nest_96_wellplate_100ul_pcr_full_skirt"  # its version 4 sits on itself too
+CORNING = "corning_96_wellplate_360ul_flat"
+
+
+@pytest.mark.parametrize(("calls", "message"), [
+    ([f'ctx.load_adapter("{ADAPTER}", 1).load_labware("{CORNING}")'],
+     f"{CORNING} cannot be loaded onto {ADAPTER}: it sits only on "
+     "opentrons_aluminum_flat_bottom_plate, opentrons_universal_flat_adapter "
+     "(stackingOffsetWithLabware)"),
+    ([f'ctx.load_labware("{CORNING}", 1, adapter="opentrons_96_well_aluminum_block")'],
+     f"{CORNING} cannot be loaded onto opentrons_96_well_aluminum_block: it sits only on "),
+    ([f'ctx.load_labware("opentrons_96_tiprack_300ul", 1).load_labware("{CORNING}")'],
+     f"{CORNING} cannot be loaded onto opentrons_96_tiprack_300ul: "),
+    ([f'ctx.load_module("temperature module gen2", 1).load_labware("{PCR}", version=4)'
+      f'.load_labware("{PCR}", version=4)'],
+     f"{PCR} cannot be loaded onto {PCR}, a labware on the Temperature Module GEN2: only an "
+     "adapter there holds a labware"),
+    ([f'a = ctx.load_labware("{PCR}", 1, version=4)',
+      f'a.load_labware("{PCR}", version=4).load_labware("{PCR}", version=4)'],
+     f"{PCR} cannot be loaded onto {PCR}, which is already stacked on {PCR}: 2 labware in "
+     "the stack, adapters aside, and its stackLimit is 1"),
+])
+def test_a_labware_loads_only_onto_one_its_definition_sits_on(
+        tmp_path: Path, calls: list[str], message: str) -> None:
+    # As Opentrons: such a plate ran here, pipetted at heights no definition gives.
+    path = tmp_path / "stacked.py"
+    body = "".join(f"    {call}\n" for call in calls)
+    path.write_text(f'metadata = {{"apiLevel": "2.15"}}\n\ndef run(ctx):\n{body}')
+    summary = simulate_file(path).record.events[-1]
+    assert (summary["status"], summary["location"]) == ("failed", f"{path}:{3 + len(calls)}")
+    assert summary["error"].startswith(message), summary["error"]
+
+
+def test_a_labware_stacks_where_its_definition_allows(tmp_path: Path) -> None:
+    path = tmp_path / "stacked.py"
+    path.write_text(f"""metadata = {{"apiLevel": "2.15"}}
+
+def run(ctx):
+    block = ctx.load_module("temperature module gen2", 3).load_adapter(
+        "opentrons_96_well_aluminum_block")
+    on_block = block.load_labware("{PCR}", version=4)
+    on_plate = ctx.load_labware("{PCR}", 2, version=4).load_labware("{PCR}", version=4)
+    assert on_plate.wells()[0].top().point == (146.88, 74.24, 27.62)
+    assert round(on_block.wells()[0].top().point.z, 2) == 101.21
+""")
+    summary = simulate_file(path).record.events[-1]
+    assert summary["status"] == "succeeded", summary
+
+
 def test_before_2_14_an_adapter_loads_as_a_labware_as_in_opentrons(tmp_path: Path) -> None:
     path = tmp_path / "roles.py"
     path.write_text(f'metadata = {{"apiLevel": "2.13"}}\n\ndef run(ctx):\n'

@@ -468,3 +468,45 @@ def test_before_2_14_a_drop_tip_with_no_tip_goes_there_and_warns_as_opentrons_do
         pipette = ctx.load_instrument("p300_single_gen2", "left")
         with pytest.raises(ProtocolError, match="has no tip"):
             pipette.drop_tip()
+
+
+def test_the_deprecated_names_opentrons_still_answers_work_as_there(
+        ctx: EmbeddedContext) -> None:
+    # Each was an AttributeError here; older library protocols call load_labware_by_name.
+    plate = ctx.load_labware_by_name("nest_96_wellplate_100ul_pcr_full_skirt", 2)
+    assert plate.uri == "opentrons/nest_96_wellplate_100ul_pcr_full_skirt/1"  # as there
+    module = ctx.load_module("temperature module gen2", 3)
+    held = module.load_labware_by_name("opentrons_24_aluminumblock_nest_1.5ml_snapcap")
+    assert module.labware is held and held.parent is module
+    assert ctx.bundled_data == {}
+    ctx.resume()  # the protocol runs, so the run is not paused: nothing to do
+    pipette = ctx.load_instrument("p300_single_gen2", "right")
+    pipette.delay()  # as Opentrons: nothing
+    with pytest.raises(UnsupportedAPIError, match=r"^InstrumentContext\.delay\(\) is not "
+                       r"supported in Python Protocol API v2; use ProtocolContext\.delay\(\)"):
+        pipette.delay(seconds=5)
+    commands = protocol_commands(ctx)
+    warnings = [cmd.message for cmd in commands if isinstance(cmd, c.Comment)]
+    assert len(warnings) == 2
+    assert all(w.endswith("load_labware_by_name is deprecated; use load_labware")
+               for w in warnings)
+    assert [type(cmd).__name__ for cmd in commands if not isinstance(cmd, c.Comment)][1:] == [
+        "LoadLabware", "LoadModule", "LoadLabware", "LoadInstrument"]  # after the trash's
+
+
+def test_from_2_14_a_protocol_cannot_resume_itself_and_2_15_loads_from_definitions() -> None:
+    with open_context(api_version=(2, 15)) as ctx:
+        with pytest.raises(UnsupportedAPIError, match=r"resuming itself after a pause was "
+                           r"removed in apiLevel 2\.14.*use ProtocolContext\.delay\(\)"):
+            ctx.resume()
+        adapter = ctx.load_adapter_from_definition(get_definition("opentrons_96_pcr_adapter"), 1)
+        assert adapter.is_adapter and ctx.deck["1"] is adapter
+        plate = adapter.load_labware_from_definition(
+            get_definition("nest_96_wellplate_100ul_pcr_full_skirt", version=2), label="pcr")
+        assert not plate.is_adapter and plate.parent is adapter and adapter.child is plate
+        block = ctx.load_module("temperature module gen2", 3).load_adapter_from_definition(
+            get_definition("opentrons_96_well_aluminum_block"))
+        assert block.is_adapter
+        with pytest.raises(ProtocolError, match=r"corning_96_wellplate_360ul_flat cannot be "
+                           r"loaded onto opentrons_96_well_aluminum_block"):
+            block.load_labware_from_definition(get_definition("corning_96_wellplate_360ul_flat"))

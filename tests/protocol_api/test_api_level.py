@@ -13,6 +13,7 @@ from labrun_testing import protocol_file, simulate_file
 
 from protocol_api import open_context
 from protocol_api.errors import APIVersionError, ProtocolError, UnsupportedAPIError
+from protocol_api.labware_definitions import get_definition
 from protocol_api.types import Point
 
 PLATE = "corning_96_wellplate_360ul_flat"
@@ -27,6 +28,22 @@ GATED: list[tuple[tuple[int, int], str, Call]] = [
      lambda ctx: ctx.define_liquid("water", description=None, display_color=None)),
     ((2, 15), "ProtocolContext.load_adapter",
      lambda ctx: ctx.load_adapter("opentrons_96_pcr_adapter", 4)),
+    ((2, 15), "Labware.load_labware",  # stacking: it ran at any apiLevel here
+     lambda ctx: ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4, version=4)
+     .load_labware("nest_96_wellplate_100ul_pcr_full_skirt", version=4)),
+    ((2, 15), "Labware.load_labware_from_definition",
+     lambda ctx: ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4, version=4)
+     .load_labware_from_definition(get_definition("nest_96_wellplate_100ul_pcr_full_skirt",
+                                                  version=4))),
+    ((2, 15), "Labware.is_adapter", lambda ctx: ctx.load_labware(TIPS, 1).is_adapter),
+    ((2, 15), "ProtocolContext.load_adapter_from_definition",
+     lambda ctx: ctx.load_adapter_from_definition(get_definition("opentrons_96_pcr_adapter"),
+                                                  4)),
+    ((2, 15), "ModuleContext.load_adapter_from_definition",
+     lambda ctx: ctx.load_module("temperature module gen2", 1).load_adapter_from_definition(
+         get_definition("opentrons_96_pcr_adapter"))),
+    ((2, 1), "ModuleContext.load_labware_by_name",
+     lambda ctx: ctx.load_module("temperature module", 1).load_labware_by_name(PLATE)),
     ((2, 7), "InstrumentContext.has_tip",
      lambda ctx: ctx.load_instrument("p300_single_gen2", "left").has_tip),
     ((2, 3), "TemperatureModuleContext.start_set_temperature",
@@ -155,7 +172,7 @@ PARAMETERS: list[tuple[tuple[int, int], str, Call]] = [
     ((2, 20), "define_liquid without a display_color needs apiLevel 2.20",
      lambda ctx: ctx.define_liquid("water", description=None)),
     ((2, 15), "load_labware: adapter needs apiLevel 2.15",
-     lambda ctx: ctx.load_labware("opentrons_96_pcr_adapter_armadillo_wellplate_200ul", 4,
+     lambda ctx: ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4,
                                   adapter="opentrons_96_pcr_adapter")),
     ((2, 4), "load_module: configuration needs apiLevel 2.4",
      lambda ctx: ctx.load_module("thermocycler", configuration="semi")),
