@@ -886,6 +886,10 @@ class InstrumentContext:
                                  "touchTipDisabled), and an OT-2 skips it too; the pipette "
                                  "does not move")
             return self
+        if labware.is_tiprack and self._ctx.api_version >= ENGINE_CORE_API:
+            raise ProtocolError(f"touch_tip: {labware} is a tip rack; a tip touches the walls "
+                                "of a well with liquid, never a tip rack's (refused from "
+                                "apiLevel 2.14, as in Opentrons)")
         size_x = location.diameter if location.diameter is not None else location.length
         size_y = location.diameter if location.diameter is not None else location.width
         target = location.top(float(v_offset))

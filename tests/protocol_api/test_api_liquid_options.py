@@ -172,6 +172,23 @@ def test_touch_tip_needs_a_tip(bench: Bench) -> None:
         bench.p300.touch_tip(bench.plate["A1"])
 
 
+@pytest.mark.parametrize("level", ["2.13", "2.14", "2.15"])
+def test_touch_tip_in_a_tip_rack_is_refused_from_2_14(level: str) -> None:
+    # As Opentrons (LabwareIsTipRackError): it ran here, the tip rubbing among the tips.
+    with open_at(level) as ctx:
+        bench = Bench(ctx)
+        bench.p300.pick_up_tip()
+        for where in (bench.tips["B1"], None):  # a rack's well, or where the tip came from
+            if level == "2.13":
+                bench.p300.touch_tip(where)
+                continue
+            with pytest.raises(ProtocolError, match=r"^touch_tip: Opentrons OT-2 96 Tip Rack "
+                               r"300 µL is a tip rack; a tip touches the walls of a well "
+                               r"with liquid, never a tip rack's"):
+                bench.p300.touch_tip(where)
+        assert bench.kinds("touchTip") == (["touchTip"] * 2 if level == "2.13" else [])
+
+
 # -- transfer options ------------------------------------------------------------------
 
 
