@@ -128,8 +128,9 @@ class PlungerSpeeds:
 
     def __setattr__(self, name: str, value: float) -> None:
         per_mm = self._per_mm(name)
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise ProtocolError(f"speed.{name} must be a positive number, not {value!r}")
+        if not is_number(value) or value <= 0:  # said here, in speed's own terms
+            raise ProtocolError(f"speed.{name} must be a positive number of mm/s, not "
+                                f"{value!r}")
         setattr(self._flow_rate, name, round(float(value) * per_mm, 6))
 
 

@@ -340,6 +340,11 @@ def test_plunger_speed_is_the_flow_rate_in_mm_per_s_before_2_14() -> None:
         assert (p.flow_rate.aspirate, p.flow_rate.dispense) == (93.096, 186.192)
         g1 = ctx.load_instrument("p10_single", "right")  # aspirating and dispensing differ
         assert (g1.speed.aspirate, g1.speed.dispense) == (6.485083, 12.586532)
+        for bad in (0, -5, "fast"):  # named as the protocol wrote it, not as a flow rate
+            with pytest.raises(ProtocolError, match=rf"^speed\.aspirate must be a positive "
+                               rf"number of mm/s, not {bad!r}$"):
+                p.speed.aspirate = bad
+        assert p.flow_rate.aspirate == 93.096
     with open_at("2.14") as ctx:
         p = ctx.load_instrument("p300_single_gen2", "left")
         with pytest.raises(UnsupportedAPIError, match=r"speed was removed in apiLevel 2\.14"):
