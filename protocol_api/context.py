@@ -482,7 +482,7 @@ class ProtocolContext:
                                           or not HEX_COLOR.fullmatch(display_color)):
             raise ProtocolError(f"define_liquid: display_color must be a hex colour such as "
                                 f"'#1f77b4' (or None), not {display_color!r}")
-        liquid = Liquid(name, description, display_color)
+        liquid = Liquid(name, description or "", display_color)  # None: '', as Opentrons
         self._liquids.append(liquid)
         return liquid
 

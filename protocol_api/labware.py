@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from protocol_api.api_level import (
@@ -166,15 +166,11 @@ class Well:
     def load_liquid(self, liquid: Any, volume: float) -> None:
         """Note that the well starts with ``volume`` µL of ``liquid`` (from
         ``ctx.define_liquid``); it is for the records, nothing moves."""
-        from .context import Liquid  # the context module imports this one
+        self._liquid = _checked_liquid(self._labware, liquid, volume)
 
-        if not isinstance(liquid, Liquid):
-            raise ProtocolError(f"load_liquid: the liquid must be one ctx.define_liquid "
-                                f"made, not {liquid!r}")
-        if not is_number(volume) or volume < 0:
-            raise ProtocolError(f"load_liquid: volume must be a number of µL >= 0, "
-                                f"not {volume!r}")
-        self._liquid = (liquid, float(volume))
+    def empty(self) -> None:
+        """Note that the well starts empty (``Labware.load_empty``)."""
+        self._liquid = None
 
     @property
     def liquid(self) -> tuple[Any, float] | None:
@@ -741,6 +737,54 @@ class Labware:
         for i in targets:
             self._has_tip[i] = True
 
+    # -- liquids (apiLevel 2.22) ----------------------------------------------------------
+
+    @since(2, 22)
+    def load_liquid(self, wells: Sequence[Well | str], volume: float, liquid: Any) -> None:
+        """Note that each of ``wells`` (wells of this labware, or their names) starts with
+        ``volume`` µL of ``liquid``; it is for the records, nothing moves."""
+        chosen = self._own_wells("load_liquid", wells, "wells")
+        _checked_liquid(self, liquid, volume)  # before any well is noted
+        for well in chosen:
+            well.load_liquid(liquid, volume)
+
+    @since(2, 22)
+    def load_liquid_by_well(self, volumes: Mapping[Well | str, float], liquid: Any) -> None:
+        """Note that each well named in ``volumes`` starts with its volume of ``liquid``."""
+        if not isinstance(volumes, Mapping):
+            raise ProtocolError(f"load_liquid_by_well: volumes must map wells to µL, not "
+                                f"{volumes!r}")
+        chosen = self._own_wells("load_liquid_by_well", list(volumes), "keys of volumes")
+        for volume in volumes.values():  # before any well is noted
+            _checked_liquid(self, liquid, volume)
+        for well, volume in zip(chosen, volumes.values(), strict=True):
+            well.load_liquid(liquid, volume)
+
+    @since(2, 22)
+    def load_empty(self, wells: Sequence[Well | str]) -> None:
+        """Note that each of ``wells`` starts empty."""
+        for well in self._own_wells("load_empty", wells, "wells"):
+            well.empty()
+
+    def _own_wells(self, op: str, wells: Any, what: str) -> list[Well]:
+        """``wells`` as wells of this labware: each a Well of it or the name of one."""
+        if isinstance(wells, (str, Well)) or not isinstance(wells, Iterable):
+            raise ProtocolError(f"{op}: {what} must be a list of wells or well names, not "
+                                f"{wells!r}")
+        chosen = []
+        for well in wells:
+            if isinstance(well, Well):
+                if well.parent is not self:
+                    raise WellNotFoundError(f"{op}: {well} is not a well of {self}; the "
+                                            f"{what} must be wells of this labware")
+                chosen.append(well)
+            elif isinstance(well, str):
+                chosen.append(self[well])
+            else:
+                raise ProtocolError(f"{op}: {what} must be wells or well names, not "
+                                    f"{well!r}")
+        return chosen
+
     def reset(self) -> None:
         """Refill a tip rack: every position holds an unused tip again. From apiLevel 2.14
         any other labware is refused, as Opentrons refuses it (before, nothing happens)."""
@@ -761,9 +805,6 @@ class Labware:
 
 
 _UNSUPPORTED = {  # added in apiLevels 2.22 and later
-    "load_liquid": "give each well its liquid with Well.load_liquid",
-    "load_liquid_by_well": "give each well its liquid with Well.load_liquid",
-    "load_empty": "a well given no liquid is empty",
     "load_lid_stack": "lids are not supported",
 }
 
@@ -869,3 +910,20 @@ def mark_returned(rack: Labware, start_well: Well, num_channels: int = 1) -> Non
 def _is_adapter(definition: Mapping[str, Any]) -> bool:
     """Whether a definition's ``allowedRoles`` include ``adapter``."""
     return "adapter" in (definition.get("allowedRoles") or ())
+
+
+def _checked_liquid(labware: Labware, liquid: Any, volume: Any) -> tuple[Any, float]:
+    """``(liquid, volume)`` for a well of ``labware``, once both are what a well holds."""
+    from .context import Liquid  # the context module imports this one
+
+    if not isinstance(liquid, Liquid):
+        raise ProtocolError(f"load_liquid: the liquid must be one ctx.define_liquid "
+                            f"made, not {liquid!r}")
+    if not is_number(volume) or volume < 0:
+        raise ProtocolError(f"load_liquid: volume must be a number of µL >= 0, "
+                            f"not {volume!r}")
+    if labware.is_tiprack and labware.api_version >= ENGINE_CORE_API:
+        raise ProtocolError(f"load_liquid: {labware} is a tip rack; liquid is loaded into a "
+                            "labware that holds liquid (refused from apiLevel 2.14, as in "
+                            "Opentrons)")
+    return liquid, float(volume)

@@ -161,8 +161,8 @@ CASES: list[tuple[str, str, str]] = [
     ("the door's state", "pass\nctx.door_closed",
      "ProtocolContext.door_closed: readings of the door (an open door pauses the run by "
      "itself) are not supported by labrun"),
-    ("liquids by labware (apiLevel 2.22 on)", 'pass\nplate.load_empty([plate["A1"]])',
-     "Labware.load_empty is not supported by labrun; a well given no liquid is empty"),
+    ("lids (apiLevel 2.23 on)", 'pass\nplate.load_lid_stack("lid", 2)',
+     "Labware.load_lid_stack is not supported by labrun; lids are not supported"),
     ("labware off the deck", "from opentrons import protocol_api\n"
                              "where = protocol_api.OFF_DECK",
      "opentrons.protocol_api.OFF_DECK: moves of labware (off the deck or anywhere) are not "

@@ -510,3 +510,36 @@ def test_from_2_14_a_protocol_cannot_resume_itself_and_2_15_loads_from_definitio
         with pytest.raises(ProtocolError, match=r"corning_96_wellplate_360ul_flat cannot be "
                            r"loaded onto opentrons_96_well_aluminum_block"):
             block.load_labware_from_definition(get_definition("corning_96_wellplate_360ul_flat"))
+
+
+def test_from_2_22_a_labware_loads_liquid_into_many_wells_at_once() -> None:
+    # Each was refused here as unsupported; new protocols use them instead of the well's.
+    with open_context(api_version=(2, 22)) as ctx:
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        water = ctx.define_liquid("water", "", "#0000ff")
+        assert ctx.define_liquid("oil").description == ""  # as Opentrons: text, never None
+        plate.load_liquid(["A1", plate["A2"]], 100, water)
+        plate.load_liquid(plate.rows()[1][:2], 40, water)
+        plate.load_liquid_by_well({"D1": 10, plate["D2"]: 20.5}, water)
+        plate.load_empty(["A2"])
+        assert [(w.well_name, w.liquid) for w in plate.wells() if w.liquid is not None] == [
+            ("A1", (water, 100.0)), ("B1", (water, 40.0)), ("D1", (water, 10.0)),
+            ("B2", (water, 40.0)), ("D2", (water, 20.5))]
+        other = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+        with pytest.raises(KeyError, match=r"load_liquid: A1 of Corning 96 Well Plate 360 µL "
+                           r"Flat on slot 2 is not a well of Corning"):
+            plate.load_liquid([plate["C1"], other["A1"]], 5, water)
+        with pytest.raises(KeyError, match="Z9"):
+            plate.load_liquid_by_well({"C1": 5, "Z9": 5}, water)
+        with pytest.raises(ProtocolError, match=r"volume must be a number of µL >= 0, not -1"):
+            plate.load_liquid_by_well({"C1": 5, "C2": -1}, water)
+        with pytest.raises(ProtocolError, match="must be a list of wells or well names"):
+            plate.load_empty("A1")
+        assert plate["C1"].liquid is None and plate["C2"].liquid is None  # nothing half-done
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 3)
+        with pytest.raises(ProtocolError, match=r"is a tip rack; liquid is loaded into a "
+                           r"labware that holds liquid"):
+            tips["A1"].load_liquid(water, 10)
+    with open_context(api_version=(2, 21)) as ctx, pytest.raises(
+            ProtocolError, match=r"Labware\.load_liquid needs apiLevel 2\.22"):
+        ctx.load_labware("corning_96_wellplate_360ul_flat", 1).load_liquid([], 1, None)
