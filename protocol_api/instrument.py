@@ -833,6 +833,7 @@ class InstrumentContext:
         if last is None or not last.labware.is_well:
             raise ProtocolError("air_gap: a pipette must have been at a well first, to "
                                 "take the air gap above it")
+        self._refuse_after_bin("air_gap", last, "move to a well first")
         available = self._capacity() - self._volume
         volume = self._zero_means_all(volume)  # air_gap(0) before 2.16: all the tip takes
         amount = available if volume is None else _volume("air_gap", volume)
@@ -871,6 +872,7 @@ class InstrumentContext:
             if last is None or not last.labware.is_well:
                 raise ProtocolError("touch_tip: no location given and the last move was not "
                                     "to a well")
+            self._refuse_after_bin("touch_tip", last, "give the well")
             location = last.labware.as_well()
         if isinstance(location, Location) and location.labware.is_well:
             location = location.labware.as_well()
@@ -1020,15 +1022,20 @@ class InstrumentContext:
                 f"{op}: no location given and the {last.mount} pipette has moved since this "
                 f"one did (from apiLevel 2.14 a pipette acts in place only where it moved "
                 "last); give a location")
-        if TRASH_BIN_API <= level < IN_BIN_API:
-            well = well_of(last.location)
+        self._refuse_after_bin(op, last.location, f"give a location "
+                               f"({op}(location=ctx.fixed_trash))")
+        return last.location
+
+    def _refuse_after_bin(self, op: str, last: Location, instead: str) -> None:
+        """Refuse a step in place after the last move went into the trash bin, from
+        apiLevel 2.16 until 2.24, as Opentrons (which forgets the location there)."""
+        if TRASH_BIN_API <= self._ctx.api_version < IN_BIN_API:
+            well = well_of(last)
             if well is not None and well.parent is self._ctx.fixed_trash:
                 raise ProtocolError(
                     f"{op}: no location given and the pipette last went into the trash bin; "
                     f"from apiLevel 2.16 until 2.24, as in Opentrons, a step acts in place "
-                    f"only after a move to a well or a point: give a location "
-                    f"({op}(location=ctx.fixed_trash))")
-        return last.location
+                    f"only after a move to a well or a point: {instead}")
 
     def _move(self, location: Location, force_direct: bool = False,
               minimum_z_height: float | None = None, speed: float | None = None) -> str | None:

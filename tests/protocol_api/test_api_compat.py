@@ -275,10 +275,21 @@ def test_a_step_in_place_after_the_trash_bin_is_refused_from_2_16_until_2_24(
         if level >= (2, 24):
             pipette.blow_out()  # in the trash bin, where it is
             assert protocol_commands(ctx)[-1].well == "12/A1"
+            pipette.air_gap(10)
+            assert protocol_commands(ctx)[-1].well == "12/A1"
             return
         with pytest.raises(ProtocolError, match="blow_out: no location given and the "
                            "pipette last went into the trash bin"):
             pipette.blow_out()
+        # air_gap and touch_tip too, which ran here (Opentrons: "Cached location of None
+        # is not valid"); neither moved.
+        with pytest.raises(ProtocolError, match=r"^air_gap: no location given and the "
+                           r"pipette last went into the trash bin.*: move to a well first$"):
+            pipette.air_gap(10)
+        with pytest.raises(ProtocolError, match=r"^touch_tip: no location given and the "
+                           r"pipette last went into the trash bin.*: give the well$"):
+            pipette.touch_tip()
+        assert protocol_commands(ctx)[-1].kind == "dispense"
 
 
 @pytest.mark.parametrize("level", [(2, 15), (2, 16)])
