@@ -242,18 +242,21 @@ class ProtocolContext:
         """Loaded labware by slot number, in the order it was loaded, as in Opentrons
         (a protocol may pair them with volumes in that order): the fixed trash first,
         before apiLevel 2.16 (from 2.16 Opentrons makes it a trash bin, not labware)."""
-        loaded: dict[int, Labware] = {}
+        bottoms: dict[int, Labware] = {}  # in each slot, the labware loaded first
         trash = self._deck.trash if self._api_version >= TRASH_BIN_API else None
         for slot, item in self._deck.items():
             if item is trash:
                 continue
             if isinstance(item, Labware):
-                loaded[int(slot)] = item
+                bottoms[int(slot)] = item
             # a module: the labware on it, at its own slot
             elif item is not None and item.slots[0] == slot and item.labware is not None:
-                loaded[int(slot)] = item.labware
+                bottoms[int(slot)] = item.labware
         order = {id(labware): index for index, labware in enumerate(self._load_order)}
-        return dict(sorted(loaded.items(), key=lambda kv: order.get(id(kv[1]), len(order))))
+        # As Opentrons: a slot in the order its first labware was loaded, and the labware
+        # on top of a stack (a plate on its adapter) as the slot's.
+        return {slot: bottom.topmost() for slot, bottom in sorted(
+            bottoms.items(), key=lambda kv: order.get(id(kv[1]), len(order)))}
 
     def _channels_on(self, mount: str) -> int:
         """How many channels the pipette on ``mount`` has (1 with none loaded)."""

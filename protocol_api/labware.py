@@ -330,6 +330,13 @@ class Labware:
         """The labware loaded on this one (an adapter's plate), if any."""
         return self._stacked
 
+    def topmost(self) -> Labware:
+        """The labware at the top of what is stacked on this one (this one, if nothing)."""
+        top = self
+        while top._stacked is not None:
+            top = top._stacked
+        return top
+
     @property
     def load_name(self) -> str:
         """The load name the definition is known by."""

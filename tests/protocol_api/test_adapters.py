@@ -131,6 +131,8 @@ def run(ctx):
     on_plate = ctx.load_labware("{PCR}", 2, version=4).load_labware("{PCR}", version=4)
     assert on_plate.wells()[0].top().point == (146.88, 74.24, 27.62)
     assert round(on_block.wells()[0].top().point.z, 2) == 101.21
+    # As Opentrons: each slot once, where its first labware was loaded, with its top one.
+    assert list(ctx.loaded_labwares.items())[1:] == [(3, on_block), (2, on_plate)]
 """)
     summary = simulate_file(path).record.events[-1]
     assert summary["status"] == "succeeded", summary
