@@ -492,6 +492,10 @@ class Labware:
 
     @tip_length.setter
     def tip_length(self, length: float) -> None:
+        refuse_removed("setting Labware.tip_length", ENGINE_CORE_API, self._api_version,
+                       "give the tip length in the tip rack's definition")
+        if not is_number(length) or length <= 0:
+            raise ProtocolError(f"tip_length must be a positive number of mm, not {length!r}")
         self._tip_length = float(length)
 
     @property
@@ -522,12 +526,33 @@ class Labware:
             raise APIVersionError(f"Labware.set_offset needs apiLevel 2.18 or later (or "
                                   f"before 2.14); this protocol's apiLevel is "
                                   f"{self._api_version}")
+        self._shift("set_offset", x, y, z)
+
+    def set_calibration(self, delta: Point) -> None:
+        """Deprecated: shift the labware by ``delta`` from its default position, as
+        ``set_offset`` does (before apiLevel 2.14; from 2.14 refused, as in Opentrons)."""
+        refuse_removed("Labware.set_calibration()", ENGINE_CORE_API, self._api_version,
+                       "the app's labware position check sets offsets")
+        try:
+            x, y, z = delta
+        except (TypeError, ValueError):
+            raise ProtocolError(f"set_calibration: delta must be a Point of mm, not "
+                                f"{delta!r}") from None
+        self._shift("set_calibration", x, y, z)
+
+    @property
+    @removed_in(*ENGINE_CORE_API, "it no longer means anything")
+    def separate_calibration(self) -> bool:
+        """Deprecated, and always False (before apiLevel 2.14, as in Opentrons)."""
+        return False
+
+    def _shift(self, op: str, x: float, y: float, z: float) -> None:
         offset: Point | None = None
         if not any(isinstance(v, (str, bytes, bool)) for v in (x, y, z)):
             with contextlib.suppress(TypeError, ValueError):  # numbers of any kind (numpy's)
                 offset = Point(float(x), float(y), float(z))
         if offset is None or not all(math.isfinite(v) for v in offset):
-            raise ProtocolError(f"set_offset: the offset must be finite numbers of mm, not "
+            raise ProtocolError(f"{op}: the offset must be finite numbers of mm, not "
                                 f"({x!r}, {y!r}, {z!r})")
         self._offset = self._base + offset
         for well in self._wells or ():

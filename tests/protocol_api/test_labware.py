@@ -87,6 +87,25 @@ def test_set_offset_moves_every_well_and_keeps_them(plate: Labware) -> None:
     assert a1.top().point == Point(14.38, 74.24, 14.22)
 
 
+def test_set_calibration_and_separate_calibration_before_2_14_as_in_opentrons(
+        plate: Labware) -> None:
+    # Each was an AttributeError here; Opentrons answers them before 2.14 and refuses after.
+    old = Labware(get_definition("corning_96_wellplate_360ul_flat"), "1", (0, 0, 0),
+                  api_version=(2, 13))
+    before = old["A1"].top().point
+    old.set_calibration(Point(1, -2, 0.5))
+    assert tuple(old["A1"].top().point) == pytest.approx(tuple(before + Point(1, -2, 0.5)))
+    assert old.separate_calibration is False
+    with pytest.raises(ProtocolError, match="set_calibration: delta must be a Point of mm"):
+        old.set_calibration(5)  # type: ignore[arg-type]
+    with pytest.raises(UnsupportedAPIError, match=r"Labware\.set_calibration\(\) was removed "
+                       r"in apiLevel 2\.14"):
+        plate.set_calibration(Point(1, 0, 0))
+    with pytest.raises(UnsupportedAPIError, match="separate_calibration was removed"):
+        _ = plate.separate_calibration
+    assert plate["A1"].top().point == Point(14.38, 74.24, 14.22)
+
+
 def test_from_center_cartesian_scales_by_the_well_size(plate: Labware) -> None:
     a1 = plate["A1"]
     assert a1.from_center_cartesian(0, 0, 0) == a1.center().point
@@ -232,8 +251,14 @@ def test_parameters_and_quirks_are_copies(plate: Labware) -> None:
 
 def test_tip_length(tips: Labware, plate: Labware) -> None:
     assert tips.is_tiprack and tips.tip_length == 59.3
-    tips.tip_length = 60.0
+    tips.tip_length = 60.0  # apiLevel 2.13
     assert tips.tip_length == 60.0
+    with pytest.raises(ProtocolError, match="tip_length must be a positive number of mm"):
+        tips.tip_length = -1
+    new = load("opentrons_96_tiprack_300ul")
+    with pytest.raises(UnsupportedAPIError, match=r"setting Labware\.tip_length was removed "
+                       r"in apiLevel 2\.14"):  # as Opentrons: it was set here
+        new.tip_length = 60.0
     assert get_definition("opentrons_96_tiprack_300ul")["parameters"]["tipLength"] == 59.3
     with pytest.raises(TipError, match="not a tip rack"):
         _ = plate.tip_length
