@@ -518,6 +518,7 @@ class Labware:
         """The labware's top in deck coordinates."""
         return self._offset.z + float(self._definition["dimensions"]["zDimension"])
 
+    @since(2, 12)
     def set_offset(self, x: float, y: float, z: float) -> None:
         """Shift the labware (and every well) by this offset from its default position;
         as in Opentrons, not at apiLevel 2.14 to 2.17 (there the app's labware position

@@ -44,6 +44,7 @@ GATED: list[tuple[tuple[int, int], str, Call]] = [
          get_definition("opentrons_96_pcr_adapter"))),
     ((2, 1), "ModuleContext.load_labware_by_name",
      lambda ctx: ctx.load_module("temperature module", 1).load_labware_by_name(PLATE)),
+    ((2, 12), "Labware.set_offset", lambda ctx: ctx.load_labware(TIPS, 1).set_offset(1, 0, 0)),
     ((2, 7), "InstrumentContext.has_tip",
      lambda ctx: ctx.load_instrument("p300_single_gen2", "left").has_tip),
     ((2, 3), "TemperatureModuleContext.start_set_temperature",
