@@ -46,6 +46,10 @@ def require(what: str, level: tuple[int, int], current: APIVersion, hint: str = 
                               f"protocol's apiLevel is {current}" + (f" {hint}" if hint else ""))
 
 
+BY_NAME_DEPRECATED = "load_labware_by_name is deprecated; use load_labware"
+"""The warning of ``load_labware_by_name``, a context's or a module's."""
+
+
 def refuse_removed(what: str, level: tuple[int, int], current: APIVersion,
                    instead: str = "") -> None:
     """Raise ``UnsupportedAPIError`` if ``current`` is ``level`` or later: ``what`` is

@@ -12,6 +12,7 @@ from engine.channel import CommandChannel
 
 from .api_level import (
     ADAPTER_API,
+    BY_NAME_DEPRECATED,
     ENGINE_CORE_API,
     TRASH_BIN_API,
     refuse_removed,
@@ -321,7 +322,7 @@ class ProtocolContext:
                              version: int = 1) -> Labware:
         """Deprecated since apiLevel 2.0 (use ``load_labware``), and still answered: as in
         Opentrons, it loads version 1 of the definition unless told another."""
-        self._steps.warn("load_labware_by_name is deprecated; use load_labware")
+        self._steps.warn(BY_NAME_DEPRECATED)
         return self._load(load_name, location, label, namespace, version)
 
     def _load(self, load_name: str | Mapping[str, Any], location: int | str,

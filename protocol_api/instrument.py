@@ -872,7 +872,7 @@ class InstrumentContext:
             if last is None or not last.labware.is_well:
                 raise ProtocolError("touch_tip: no location given and the last move was not "
                                     "to a well")
-            self._refuse_after_bin("touch_tip", last, "give the well")
+            self._refuse_after_bin("touch_tip", last, "give the well", until=None)
             location = last.labware.as_well()
         if isinstance(location, Location) and location.labware.is_well:
             location = location.labware.as_well()
@@ -1026,16 +1026,21 @@ class InstrumentContext:
                                f"({op}(location=ctx.fixed_trash))")
         return last.location
 
-    def _refuse_after_bin(self, op: str, last: Location, instead: str) -> None:
+    def _refuse_after_bin(self, op: str, last: Location, instead: str, *,
+                          until: APIVersion | None = IN_BIN_API) -> None:
         """Refuse a step in place after the last move went into the trash bin, from
-        apiLevel 2.16 until 2.24, as Opentrons (which forgets the location there)."""
-        if TRASH_BIN_API <= self._ctx.api_version < IN_BIN_API:
-            well = well_of(last)
-            if well is not None and well.parent is self._ctx.fixed_trash:
-                raise ProtocolError(
-                    f"{op}: no location given and the pipette last went into the trash bin; "
-                    f"from apiLevel 2.16 until 2.24, as in Opentrons, a step acts in place "
-                    f"only after a move to a well or a point: {instead}")
+        apiLevel 2.16 until ``until`` (None: at every later level), as Opentrons refuses
+        it (a trash bin is not a location it acts in place at)."""
+        level = self._ctx.api_version
+        if level < TRASH_BIN_API or (until is not None and level >= until):
+            return
+        well = well_of(last)
+        if well is not None and well.parent is self._ctx.fixed_trash:
+            span = "from apiLevel 2.16" + ("" if until is None else f" until {until}")
+            raise ProtocolError(
+                f"{op}: no location given and the pipette last went into the trash bin; "
+                f"{span}, as in Opentrons, a step acts in place only after a move to a "
+                f"well or a point: {instead}")
 
     def _move(self, location: Location, force_direct: bool = False,
               minimum_z_height: float | None = None, speed: float | None = None) -> str | None:

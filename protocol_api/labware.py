@@ -168,7 +168,7 @@ class Well:
         ``ctx.define_liquid``); it is for the records, nothing moves."""
         self._liquid = _checked_liquid(self._labware, liquid, volume)
 
-    def empty(self) -> None:
+    def _note_empty(self) -> None:
         """Note that the well starts empty (``Labware.load_empty``)."""
         self._liquid = None
 
@@ -388,10 +388,11 @@ class Labware:
         """Where a labware of definition ``child`` placed on this one has its slot origin.
 
         On top of this labware, lowered by the child's ``stackingOffsetWithLabware`` for
-        this load name (how far it sinks in); this labware's own corner offset does not
-        carry over, as in Opentrons.
+        this load name, else its ``default`` (how far it sinks in); this labware's own
+        corner offset does not carry over, as in Opentrons.
         """
-        overlap = (child.get("stackingOffsetWithLabware") or {}).get(self._load_name) or {}
+        offsets = child.get("stackingOffsetWithLabware") or {}
+        overlap = offsets.get(self._load_name, offsets.get("default")) or {}
         height = float(self._definition["dimensions"]["zDimension"])
         return self._slot_origin + Point(float(overlap.get("x", 0.0)),
                                          float(overlap.get("y", 0.0)),
@@ -438,20 +439,21 @@ class Labware:
     def load_labware(self, name: str, label: str | None = None, namespace: str | None = None,
                      version: int | None = None) -> Labware:
         """Load a labware on top of this one (an adapter), as ``ProtocolContext`` loads it."""
-        if self._stacker is None:
-            raise UnsupportedAPIError(f"Labware.load_labware: {self!r} was not loaded by a "
-                                      "protocol context, so nothing can be loaded on it")
-        return self._stacker(self, name, label, namespace, version)
+        return self._load_on_this("load_labware", name, label, namespace, version)
 
     @since(2, 15)
     def load_labware_from_definition(self, definition: Mapping[str, Any],
                                      label: str | None = None) -> Labware:
         """Load a labware from its definition (a dict) on top of this one."""
+        return self._load_on_this("load_labware_from_definition", definition, label, None,
+                                  None)
+
+    def _load_on_this(self, op: str, name: str | Mapping[str, Any], label: str | None,
+                      namespace: str | None, version: int | None) -> Labware:
         if self._stacker is None:
-            raise UnsupportedAPIError(f"Labware.load_labware_from_definition: {self!r} was not "
-                                      "loaded by a protocol context, so nothing can be loaded "
-                                      "on it")
-        return self._stacker(self, definition, label, None, None)
+            raise UnsupportedAPIError(f"Labware.{op}: {self!r} was not loaded by a protocol "
+                                      "context, so nothing can be loaded on it")
+        return self._stacker(self, name, label, namespace, version)
 
     @property
     @since(2, 15)
@@ -521,11 +523,11 @@ class Labware:
     @since(2, 12)
     def set_offset(self, x: float, y: float, z: float) -> None:
         """Shift the labware (and every well) by this offset from its default position;
-        as in Opentrons, not at apiLevel 2.14 to 2.17 (there the app's labware position
-        check sets offsets)."""
+        as in Opentrons, from apiLevel 2.12 but not at 2.14 to 2.17 (there the app's
+        labware position check sets offsets)."""
         if ENGINE_CORE_API <= self._api_version < SET_OFFSET_RESTORED_API:
             raise APIVersionError(f"Labware.set_offset needs apiLevel 2.18 or later (or "
-                                  f"before 2.14); this protocol's apiLevel is "
+                                  f"2.12 to 2.13); this protocol's apiLevel is "
                                   f"{self._api_version}")
         self._shift("set_offset", x, y, z)
 
@@ -795,9 +797,13 @@ class Labware:
 
     @since(2, 22)
     def load_empty(self, wells: Sequence[Well | str]) -> None:
-        """Note that each of ``wells`` starts empty."""
-        for well in self._own_wells("load_empty", wells, "wells"):
-            well.empty()
+        """Note that each of ``wells`` starts empty (not a tip rack's, as in Opentrons)."""
+        chosen = self._own_wells("load_empty", wells, "wells")
+        if self._is_tiprack:
+            raise ProtocolError(f"load_empty: {self} is a tip rack; liquid, or its absence, is "
+                                "noted in a labware that holds liquid")
+        for well in chosen:
+            well._note_empty()
 
     def _own_wells(self, op: str, wells: Any, what: str) -> list[Well]:
         """``wells`` as wells of this labware: each a Well of it or the name of one."""

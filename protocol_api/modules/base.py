@@ -20,7 +20,14 @@ from typing import Any, Protocol
 
 from engine import commands as c
 
-from ..api_level import ADAPTER_API, ENGINE_CORE_API, removed_in, since
+from ..api_level import (
+    ADAPTER_API,
+    BY_NAME_DEPRECATED,
+    ENGINE_CORE_API,
+    removed_in,
+    require,
+    since,
+)
 from ..errors import ProtocolError, SlotOccupiedError, UnsupportedAPIError
 from ..labware import Labware
 from ..steps import StepTracker, api_step
@@ -138,7 +145,8 @@ class ModuleContext:
     def load_labware(self, name: str, label: str | None = None, namespace: str | None = None,
                      version: int | None = None, adapter: str | None = None) -> Labware:
         """Load a labware on the module (on ``adapter``, if named)."""
-        if adapter is not None:
+        if adapter is not None:  # the level checked before anything is placed
+            require("load_labware: adapter", ADAPTER_API, self.api_version)
             base = self._place(adapter, None, namespace, None, adapter=True)
             return base.load_labware(name, label, namespace, version)
         return self._place(name, label, namespace, version)
@@ -155,7 +163,7 @@ class ModuleContext:
                              namespace: str | None = None,
                              version: int | None = None) -> Labware:
         """Deprecated since apiLevel 2.0 (use ``load_labware``), and still answered."""
-        self._steps.warn("load_labware_by_name is deprecated; use load_labware")
+        self._steps.warn(BY_NAME_DEPRECATED)
         return self._place(name, label, namespace, version)
 
     @since(2, 15)

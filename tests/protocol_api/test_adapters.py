@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from labrun_testing import simulate_file
 
-from protocol_api.errors import UnsupportedAPIError
+from protocol_api import open_context
+from protocol_api.errors import LabwareCannotBeStackedError, UnsupportedAPIError
 from protocol_api.labware import Labware
 from protocol_api.labware_definitions import get_definition
 from protocol_api.types import Point
@@ -88,6 +91,7 @@ def test_a_definition_loads_only_in_a_role_it_allows(tmp_path: Path, level: str,
 
 
 PCR = "nest_96_wellplate_100ul_pcr_full_skirt"  # its version 4 sits on itself too
+PCR200 = "opentrons_96_wellplate_200ul_pcr_full_skirt"  # its version 4 too, 4 high
 CORNING = "corning_96_wellplate_360ul_flat"
 
 
@@ -108,6 +112,15 @@ CORNING = "corning_96_wellplate_360ul_flat"
       f'a.load_labware("{PCR}", version=4).load_labware("{PCR}", version=4)'],
      f"{PCR} cannot be loaded onto {PCR}, which is already stacked on {PCR}: 2 labware in "
      "the stack, adapters aside, and its stackLimit is 1"),
+    ([f'ctx.load_adapter("opentrons_96_pcr_adapter", 1).load_labware("{PCR200}", version=4)'
+      f'.load_labware("{PCR200}", version=4)'],  # a stack limit of 4 is not what stops it
+     f"{PCR200} cannot be loaded onto {PCR200}, which sits on the adapter "
+     "opentrons_96_pcr_adapter"),
+    ([f'a = ctx.load_labware("{PCR200}", 1, version=4)',
+      f'b = a.load_labware("{PCR200}", version=4).load_labware("{PCR200}", version=4)',
+      f'b.load_labware("{PCR200}", version=4).load_labware("{PCR200}", version=4)'],
+     f"{PCR200} cannot be loaded onto {PCR200}, which is already stacked on {PCR200}: 4 "
+     "labware in the stack, adapters aside, and its stackLimit is 4"),  # the fifth
 ])
 def test_a_labware_loads_only_onto_one_its_definition_sits_on(
         tmp_path: Path, calls: list[str], message: str) -> None:
@@ -169,3 +182,30 @@ def test_the_record_names_the_version_of_a_standard_labware_only(tmp_path: Path)
     assert (loads[ADAPTER]["version"], loads[ADAPTER]["wells"]) == (
         get_definition(ADAPTER)["version"], None)
     assert (loads["lab_riser"]["version"], loads["lab_riser"]["wells"]) == (None, {})
+
+
+@pytest.mark.parametrize(("offsets", "sits_on"), [
+    ({"default": {"x": 0, "y": 0, "z": 3}}, True),
+    ({"default": {"x": 0, "y": 0, "z": 3}, "other_adapter": {"x": 0, "y": 0, "z": 9}}, True),
+    ({"other_adapter": {"x": 0, "y": 0, "z": 3}}, False),
+])
+def test_a_default_stacking_offset_admits_any_labware_and_sinks_it_as_named_one_would(
+        offsets: dict[str, Any], sits_on: bool) -> None:
+    # As Opentrons: "default" stands for any labware below, and says how far it sinks in.
+    with open_context(api_version=(2, 15)) as ctx:
+        definition = copy.deepcopy(get_definition(PCR, version=2))
+        definition["parameters"]["loadName"] = "lab_pcr_plate"
+        definition["namespace"] = "custom_beta"
+        adapter = ctx.load_adapter("opentrons_96_pcr_adapter", 1)
+        named = dict(definition, stackingOffsetWithLabware={
+            "opentrons_96_pcr_adapter": {"x": 0, "y": 0, "z": 3}})
+        expected = adapter.stacked_origin(named)
+        definition["stackingOffsetWithLabware"] = offsets
+        if not sits_on:
+            with pytest.raises(LabwareCannotBeStackedError, match="it sits only on "
+                               "other_adapter"):
+                adapter.load_labware_from_definition(definition)
+            return
+        plate = adapter.load_labware_from_definition(definition)
+        assert adapter.stacked_origin(definition) == expected
+        assert plate["A1"].top().point == Labware(named, "1", expected)["A1"].top().point

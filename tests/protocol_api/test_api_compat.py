@@ -277,6 +277,12 @@ def test_a_step_in_place_after_the_trash_bin_is_refused_from_2_16_until_2_24(
             assert protocol_commands(ctx)[-1].well == "12/A1"
             pipette.air_gap(10)
             assert protocol_commands(ctx)[-1].well == "12/A1"
+            # touch_tip still not, at any level from 2.16 (it ran here, skipped as in a
+            # labware that disables it): Opentrons' "Cached location of TrashBin".
+            with pytest.raises(ProtocolError, match=r"^touch_tip: no location given and the "
+                               r"pipette last went into the trash bin; from apiLevel 2\.16, "
+                               r"as in Opentrons.*: give the well$"):
+                pipette.touch_tip()
             return
         with pytest.raises(ProtocolError, match="blow_out: no location given and the "
                            "pipette last went into the trash bin"):
@@ -284,7 +290,8 @@ def test_a_step_in_place_after_the_trash_bin_is_refused_from_2_16_until_2_24(
         # air_gap and touch_tip too, which ran here (Opentrons: "Cached location of None
         # is not valid"); neither moved.
         with pytest.raises(ProtocolError, match=r"^air_gap: no location given and the "
-                           r"pipette last went into the trash bin.*: move to a well first$"):
+                           r"pipette last went into the trash bin; from apiLevel 2\.16 until "
+                           r"2\.24, as in Opentrons.*: move to a well first$"):
             pipette.air_gap(10)
         with pytest.raises(ProtocolError, match=r"^touch_tip: no location given and the "
                            r"pipette last went into the trash bin.*: give the well$"):
@@ -515,6 +522,7 @@ def test_from_2_14_a_protocol_cannot_resume_itself_and_2_15_loads_from_definitio
         plate = adapter.load_labware_from_definition(
             get_definition("nest_96_wellplate_100ul_pcr_full_skirt", version=2), label="pcr")
         assert not plate.is_adapter and plate.parent is adapter and adapter.child is plate
+        assert plate.name == "pcr"
         block = ctx.load_module("temperature module gen2", 3).load_adapter_from_definition(
             get_definition("opentrons_96_well_aluminum_block"))
         assert block.is_adapter
@@ -551,6 +559,27 @@ def test_from_2_22_a_labware_loads_liquid_into_many_wells_at_once() -> None:
         with pytest.raises(ProtocolError, match=r"is a tip rack; liquid is loaded into a "
                            r"labware that holds liquid"):
             tips["A1"].load_liquid(water, 10)
+        with pytest.raises(ProtocolError, match=r"load_empty: Opentrons OT-2 96 Tip Rack 300 "
+                           r"µL is a tip rack"):
+            tips.load_empty(["A1"])
     with open_context(api_version=(2, 21)) as ctx, pytest.raises(
             ProtocolError, match=r"Labware\.load_liquid needs apiLevel 2\.22"):
         ctx.load_labware("corning_96_wellplate_360ul_flat", 1).load_liquid([], 1, None)
+
+
+def test_load_labware_by_name_loads_version_1_unless_told_at_any_level() -> None:
+    # As Opentrons: at 2.27 load_labware gives this plate version 5, by name version 1.
+    with open_context(api_version=(2, 27)) as ctx:
+        by_name = ctx.load_labware_by_name("corning_96_wellplate_360ul_flat", 1)
+        default = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+        told = ctx.load_labware_by_name("corning_96_wellplate_360ul_flat", 3, version=2)
+        assert [lw.uri.rsplit("/", 1)[1] for lw in (by_name, default, told)] == ["1", "5", "2"]
+
+
+def test_a_module_refuses_a_labware_on_an_adapter_below_2_15_before_placing_either() -> None:
+    with open_context(api_version=(2, 14)) as ctx:
+        module = ctx.load_module("temperature module gen2", 1)
+        with pytest.raises(ProtocolError, match=r"^load_labware: adapter needs apiLevel 2\.15"):
+            module.load_labware("nest_96_wellplate_100ul_pcr_full_skirt",
+                                adapter="opentrons_96_well_aluminum_block")
+        assert module.labware is None  # nothing half-loaded

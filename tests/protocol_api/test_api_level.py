@@ -243,7 +243,7 @@ def test_set_offset_is_refused_from_2_14_until_2_18(level: tuple[int, int],
         plate = ctx.load_labware(PLATE, 1)
         if refused:
             with pytest.raises(APIVersionError, match=r"^Labware\.set_offset needs apiLevel "
-                                                      r"2\.18 or later \(or before 2\.14\)"):
+                                                      r"2\.18 or later \(or 2\.12 to 2\.13\)"):
                 plate.set_offset(1, 2, 3)
         else:
             before = plate["A1"].top().point

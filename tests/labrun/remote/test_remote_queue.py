@@ -400,6 +400,9 @@ def test_an_item_added_next_to_one_that_starts_during_its_check_is_refused(
     new item is refused, saying the other is running, and is not queued anywhere."""
     c = served.client
     held = c.queue_item_add(HELD)["item"]["item_uid"]
+    directory = served.manager.queue.items[0].directory
+    assert directory is not None
+    workdir = directory.parent  # where the server keeps each item's files
     slow = item('gates.wait("checking", simulation=True)\np300.pick_up_tip()', "slow.py")
     adder = served.api(request_fail_exceptions=False)
     replies: list[dict[str, Any]] = []
@@ -420,6 +423,7 @@ def test_an_item_added_next_to_one_that_starts_during_its_check_is_refused(
         f"item {held!r} is running, not waiting in the queue: a new item goes before or "
         "after a waiting one, or at a position")
     assert c.queue_get()["items"] == []
+    assert not list(workdir.rglob("slow.py"))  # its stored file is gone too
     assert c.status()["run_status"] == "running"
     gates.open("held")
     c.re_abort()
