@@ -137,6 +137,9 @@ class LocationLabware:
         """One level up: well -> labware -> (adapter, module) -> slot name -> nothing."""
         if self._object is None or isinstance(self._object, str):
             return LocationLabware(None)
+        slots = getattr(self._object, "slots", None)
+        if slots:  # a module: its slot (its parent property is gated below apiLevel 2.14)
+            return LocationLabware(slots[0])
         return LocationLabware(getattr(self._object, "parent", None))
 
     def first_parent(self) -> str | None:

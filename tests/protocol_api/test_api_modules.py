@@ -382,6 +382,30 @@ def test_the_pipettes_are_lifted_before_a_module_moves_beside_them(
         assert "/" in kinds[index + 1][0]
 
 
+MODULE_MOVES_AFTER_A_MODULE_PLATE = [
+    "tc.open_lid()\np.aspirate(20, tc_plate['A1'])\ntc.close_lid()",
+    "p.aspirate(20, tm.labware['A1'])\ntc.open_lid()",  # last in a plate on another module
+    "p.aspirate(20, hs_plate['A1'])\nhs.open_labware_latch()",
+    "p.aspirate(20, hs_plate['A1'])\nhs.set_and_wait_for_shake_speed(500)",
+]
+
+
+@pytest.mark.parametrize(("api", "calls"), [
+    (api, calls) for api in ("2.0", "2.13", "2.15") for calls in MODULE_MOVES_AFTER_A_MODULE_PLATE
+    if api != "2.0" or "hs" not in calls])  # the heater-shaker's calls need 2.13
+def test_a_module_moves_after_the_pipette_was_in_a_plate_on_a_module_at_any_level(
+        tmp_path: Path, api: str, calls: str) -> None:
+    # The usual PCR protocol (fill the plate, close the lid): below 2.14 it failed here
+    # on "ModuleContext.parent needs apiLevel 2.14", looking up where the pipette was.
+    setup = DECK_RULES_SETUP.strip() + "\nhs.close_labware_latch()"
+    if api == "2.0":
+        setup = "\n".join(line for line in setup.splitlines() if "hs" not in line)
+    body = setup + "\ntm.load_labware('nest_96_wellplate_100ul_pcr_full_skirt')\n" \
+        "p.pick_up_tip()\n" + calls
+    result = summary(simulate_file(protocol_file(tmp_path, body, api)))
+    assert result["status"] == "succeeded", result
+
+
 @pytest.mark.parametrize("api", ["2.13", "2.15"])
 def test_after_the_pipettes_were_lifted_a_step_with_no_location_is_refused(
         tmp_path: Path, api: str) -> None:
