@@ -510,6 +510,8 @@ class InstrumentContext:
         point = target.point
         self._steps.send(c.DropTip(self._mount, (point.x, point.y, point.z),
                                       _location_ref(target) or "trash"))
+        if self._ctx.api_version < NAMED_TIP_API:
+            self._back_in_rack(well_of(target))
         self._tip_from, self._tip_capacity, self._volume = None, None, 0.0
         self._plunger_ready = self._last_move.homes  # and after a drop
         self._tip_length = 0.0
@@ -554,10 +556,19 @@ class InstrumentContext:
         self._require_tip("return_tip")
         well = self._tip_from
         assert well is not None
-        if self._ctx.api_version < NAMED_TIP_API:
-            mark_returned(well.parent, well, self._spec.channels)
         self.drop_tip(well)
         return self
+
+    def _back_in_rack(self, well: Well | None) -> None:
+        """Before apiLevel 2.2, as in Opentrons: a tip dropped into a tip rack's well (by
+        ``return_tip`` or ``drop_tip``) is marked there, to be picked up again; where a
+        tip already is, it is not, and the log says so."""
+        if well is None or not well.parent.is_tiprack:
+            return
+        try:
+            mark_returned(well.parent, well, self._spec.channels)
+        except TipError as exc:
+            self._steps.warn(f"drop_tip: the tip stays out of the tip tracking: {exc}")
 
     def reset_tipracks(self) -> None:
         """Mark every tip in ``tip_racks`` as available again, and forget the

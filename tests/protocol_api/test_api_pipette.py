@@ -248,6 +248,34 @@ def test_before_api_2_2_a_used_tip_is_refused_and_a_returned_one_is_unused_again
         assert [cmd.well for cmd in ctx_commands(ctx, c.PickUpTip)] == ["4/A1", "4/B1", "4/B1"]
 
 
+@pytest.mark.parametrize(("level", "picked"), [
+    ((2, 0), ["4/A1", "4/A1", "4/A1", "4/B1"]), ((2, 1), ["4/A1", "4/A1", "4/A1", "4/B1"]),
+    ((2, 2), ["4/A1", "4/B1", "4/C1", "4/D1"])])
+def test_before_api_2_2_a_tip_dropped_into_an_empty_rack_position_is_picked_up_again(
+        level: tuple[int, int], picked: list[str]) -> None:
+    # As Opentrons: below 2.2 drop_tip into a tip rack's well (a Well or a Location in
+    # one) puts the tip back in the tracking, as return_tip does; a position that still
+    # holds a tip takes it back nowhere, and the log says so.
+    with open_context(api_version=level) as ctx:
+        rack = ctx.load_labware(TIPS_300, 4)
+        p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[rack])
+        p300.pick_up_tip()
+        p300.drop_tip(rack["A1"])
+        p300.pick_up_tip()
+        p300.drop_tip(rack["A1"].top())
+        p300.pick_up_tip()
+        p300.drop_tip(rack["H12"])  # a position that holds a tip
+        p300.pick_up_tip()
+        assert [cmd.well for cmd in ctx_commands(ctx, c.PickUpTip)] == picked
+        warnings = [cmd.message for cmd in ctx_commands(ctx, c.Comment)]
+        if level < (2, 2):
+            assert len(warnings) == 1 and warnings[0].endswith(
+                "drop_tip: the tip stays out of the tip tracking: cannot return a tip to H12 "
+                "of Opentrons OT-2 96 Tip Rack 300 µL on 4: it has a tip"), warnings
+        else:
+            assert warnings == []
+
+
 def test_a_tip_may_be_dropped_onto_any_rack_position(bench: Bench) -> None:
     # Nothing is checked, as in Opentrons: a rack position that holds a tip is a place.
     bench.p300.pick_up_tip()
