@@ -5,7 +5,7 @@ no module stands next to a heater-shaker, nothing taller than 53 mm (but a few s
 racks) stands left or right of one (its labware latch swings there), and none goes in
 front of the fixed trash (which covers the screw that locks it to the deck). Before each
 move of a pipette, as in Opentrons: not to a thermocycler's labware while its lid is not
-(known to be) open; not to a shaking heater-shaker nor the slots beside, in front of and
+(known to be) open (a point above its closed lid is no labware); not to a shaking heater-shaker nor the slots beside, in front of and
 behind it; while a heater-shaker's latch is not closed, not to its labware nor the slots
 left and right of it; an 8-channel pipette never to the slots left and right of a
 heater-shaker, and in front of or behind it only to a tip rack (its nozzles would pass
@@ -38,9 +38,11 @@ class ModuleRules:
         # Before apiLevel 2.14 Opentrons keeps an 8-channel out of the slots in front of and
         # behind a heater-shaker whatever its latch; from 2.14 only once it is closed.
         self._legacy = legacy
+        self._tops: dict[str, float] = {}  # each module's top (a thermocycler's lid's)
 
     def check_load(self, spec: ModuleSpec, slot: str) -> None:
         """Refuse a module in a slot it cannot use, a taken slot, a heater-shaker's side."""
+        self._tops[slot] = spec.highest_z(self.deck.position_for(slot).point)
         allowed = spec.compatible_slots()
         if slot not in allowed:
             raise ModuleError(f"load_module: a {spec.display_name} cannot go in slot {slot}; "
@@ -91,9 +93,10 @@ class ModuleRules:
         well = getattr(command, "well", None)
         slot = well.split("/")[0] if isinstance(well, str) and "/" in well else None
         slots = {slot} if slot is not None else self._slots_at(point[0], point[1])
-        for module in self.present().values():
+        for here, module in self.present().items():
+            above = slot is None and point[2] >= self._tops.get(here, float("inf"))
             if (isinstance(module, ThermocyclerContext) and not module.lid_known_open
-                    and slots & set(module.slots)):
+                    and slots & set(module.slots) and not above):  # a point over the lid
                 state = "closed" if module.lid_position != "open" else "not known to be open"
                 raise ModuleError(f"the pipette cannot go to the labware in "
                                   f"{module.described} while its lid is {state}; open it "

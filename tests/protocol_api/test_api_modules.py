@@ -382,6 +382,29 @@ def test_the_pipettes_are_lifted_before_a_module_moves_beside_them(
         assert "/" in kinds[index + 1][0]
 
 
+@pytest.mark.parametrize(("above_lid_mm", "refused"), [(5.0, False), (-5.0, True)])
+def test_a_point_over_a_closed_thermocycler_is_refused_only_below_its_lid(
+        tmp_path: Path, above_lid_mm: float, refused: bool) -> None:
+    # As Opentrons, which checks only moves to the thermocycler's labware: a bare point
+    # above the closed lid (a GEN1's: 97.8 + 37.7 mm) was refused here as if in the plate.
+    body = (
+        "from opentrons import types\n"
+        "tips = ctx.load_labware('opentrons_96_tiprack_300ul', 1)\n"
+        "p = ctx.load_instrument('p300_single_gen2', 'right', tip_racks=[tips])\n"
+        "tc = ctx.load_module('thermocycler')\n"
+        "plate = tc.load_labware('nest_96_wellplate_100ul_pcr_full_skirt')\n"
+        "tc.close_lid()\np.pick_up_tip()\n"
+        "a1 = plate['A1'].top().point\n"
+        f"p.move_to(types.Location(types.Point(a1.x, a1.y, {97.8 + 37.7 + above_lid_mm}), "
+        "None))")
+    result = summary(simulate_file(protocol_file(tmp_path, body, "2.15")))
+    if refused:
+        assert result["status"] == "failed" and result["error"].startswith(
+            "the pipette cannot go to the labware in Thermocycler Module GEN1"), result
+    else:
+        assert result["status"] == "succeeded", result
+
+
 MODULE_MOVES_AFTER_A_MODULE_PLATE = [
     "tc.open_lid()\np.aspirate(20, tc_plate['A1'])\ntc.close_lid()",
     "p.aspirate(20, tm.labware['A1'])\ntc.open_lid()",  # last in a plate on another module
