@@ -5,12 +5,12 @@ no module stands next to a heater-shaker, nothing taller than 53 mm (but a few s
 racks) stands left or right of one (its labware latch swings there), and none goes in
 front of the fixed trash (which covers the screw that locks it to the deck). Before each
 move of a pipette, as in Opentrons: not to a thermocycler's labware while its lid is not
-(known to be) open (a point above its closed lid is no labware); not to a shaking heater-shaker nor the slots beside, in front of and
-behind it; while a heater-shaker's latch is not closed, not to its labware nor the slots
-left and right of it; an 8-channel pipette never to the slots left and right of a
-heater-shaker, and in front of or behind it only to a tip rack (its nozzles would pass
-over the module). A refused call raises ``ModuleError``; the run fails with the protocol
-line of that call, before the robot moves.
+(known to be) open (a point above its closed lid is no labware); not to a shaking
+heater-shaker nor the slots beside, in front of and behind it; while a heater-shaker's
+latch is not closed, not to its labware nor the slots left and right of it; an 8-channel
+pipette never to the slots left and right of a heater-shaker, and in front of or behind
+it only to a tip rack (its nozzles would pass over the module). A refused call raises
+``ModuleError``; the run fails with the protocol line of that call, before the robot moves.
 """
 
 from __future__ import annotations
