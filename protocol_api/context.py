@@ -328,10 +328,9 @@ class ProtocolContext:
     def _load(self, load_name: str | Mapping[str, Any], location: int | str,
               label: str | None, namespace: str | None, version: int | None,
               adapter: bool = False) -> Labware:
-        slot = self._deck.check_free(location)
-        definition = load_name if not isinstance(load_name, str) else get_definition(
-            load_name, namespace, version, extra_dirs=self._labware_dirs,
-            api_version=self._api_version)
+        slot = self._deck.check_free(location)  # a definition given is its caller's own
+        definition = load_name if not isinstance(load_name, str) else self._definition(
+            load_name, namespace, version)
         check_role(definition, adapter=adapter, api_version=self._api_version)
         origin = self._deck.position_for(slot).point
         labware = Labware(definition, slot, origin, label, self._api_version)
@@ -351,9 +350,7 @@ class ProtocolContext:
         labware already on the deck)."""
         if base._stacked is not None:
             raise SlotOccupiedError(f"{base!r} already holds {base._stacked.display_name}")
-        definition = own_definition(load_name) if not isinstance(load_name, str) else \
-            get_definition(load_name, namespace, version, extra_dirs=self._labware_dirs,
-                           api_version=self._api_version)
+        definition = self._definition(load_name, namespace, version)
         check_role(definition, adapter=False, api_version=self._api_version)
         base.check_can_hold(definition)
         labware = Labware(definition, base.slot, base.stacked_origin(definition), label,
@@ -363,6 +360,15 @@ class ProtocolContext:
         base._stacked = labware
         self._send_load(labware, base.slot)
         return labware
+
+    def _definition(self, name: str | Mapping[str, Any], namespace: str | None,
+                    version: int | None) -> Mapping[str, Any]:
+        """The definition of load name ``name`` (the protocol's labware directories first),
+        or a copy of the definition ``name`` is, checked."""
+        if not isinstance(name, str):
+            return own_definition(name)
+        return get_definition(name, namespace, version, extra_dirs=self._labware_dirs,
+                              api_version=self._api_version)
 
     def _send_load(self, labware: Labware, slot: str) -> None:
         """The loadLabware command of a labware just placed in ``slot``."""
@@ -420,13 +426,7 @@ class ProtocolContext:
                        adapter: bool, module: ModuleSpec) -> Labware:
         """A labware (by load name or definition) on ``module`` in ``slot``, whose
         labware origin is ``origin``: lowered by how far the labware sits into it."""
-        definition: Mapping[str, Any]
-        if isinstance(name, str):
-            definition = get_definition(name, namespace, version,
-                                        extra_dirs=self._labware_dirs,
-                                        api_version=self._api_version)
-        else:
-            definition = own_definition(name)
+        definition = self._definition(name, namespace, version)
         check_role(definition, adapter=adapter, api_version=self._api_version)
         definition = module.accessible(definition)
         origin = origin - module.overlap(definition, self._api_version)

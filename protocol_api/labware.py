@@ -166,11 +166,11 @@ class Well:
     def load_liquid(self, liquid: Any, volume: float) -> None:
         """Note that the well starts with ``volume`` µL of ``liquid`` (from
         ``ctx.define_liquid``); it is for the records, nothing moves."""
-        self._liquid = _checked_liquid(self._labware, liquid, volume)
+        self._note(_checked_liquid(self._labware, liquid, volume))
 
-    def _note_empty(self) -> None:
-        """Note that the well starts empty (``Labware.load_empty``)."""
-        self._liquid = None
+    def _note(self, liquid: tuple[Any, float] | None) -> None:
+        """Note the liquid and volume the well starts with (None: empty), checked."""
+        self._liquid = liquid
 
     @property
     def liquid(self) -> tuple[Any, float] | None:
@@ -779,9 +779,9 @@ class Labware:
         """Note that each of ``wells`` (wells of this labware, or their names) starts with
         ``volume`` µL of ``liquid``; it is for the records, nothing moves."""
         chosen = self._own_wells("load_liquid", wells, "wells")
-        _checked_liquid(self, liquid, volume)  # before any well is noted
+        noted = _checked_liquid(self, liquid, volume)  # before any well is noted
         for well in chosen:
-            well.load_liquid(liquid, volume)
+            well._note(noted)
 
     @since(2, 22)
     def load_liquid_by_well(self, volumes: Mapping[Well | str, float], liquid: Any) -> None:
@@ -790,10 +790,9 @@ class Labware:
             raise ProtocolError(f"load_liquid_by_well: volumes must map wells to µL, not "
                                 f"{volumes!r}")
         chosen = self._own_wells("load_liquid_by_well", list(volumes), "keys of volumes")
-        for volume in volumes.values():  # before any well is noted
-            _checked_liquid(self, liquid, volume)
-        for well, volume in zip(chosen, volumes.values(), strict=True):
-            well.load_liquid(liquid, volume)
+        noted = [_checked_liquid(self, liquid, v) for v in volumes.values()]  # all first
+        for well, each in zip(chosen, noted, strict=True):
+            well._note(each)
 
     @since(2, 22)
     def load_empty(self, wells: Sequence[Well | str]) -> None:
@@ -803,7 +802,7 @@ class Labware:
             raise ProtocolError(f"load_empty: {self} is a tip rack; liquid, or its absence, is "
                                 "noted in a labware that holds liquid")
         for well in chosen:
-            well._note_empty()
+            well._note(None)
 
     def _own_wells(self, op: str, wells: Any, what: str) -> list[Well]:
         """``wells`` as wells of this labware: each a Well of it or the name of one."""
