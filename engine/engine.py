@@ -266,7 +266,8 @@ class Engine:
             case c.Execution.CHECKPOINT:
                 self.dispatch(ProtocolPaused(getattr(command, "message", None)))
                 await self.pausing.pause_here(checkpoint=True)
-                self.book.set_status(entry, "completed")
+                # resumed: what a person did meanwhile (moved a labware) now holds
+                self.book.set_status(entry, "completed", result=command.apply(self.model))
             case c.Execution.INSTANT if self.state.pause is None:  # nothing to interrupt
                 self.book.set_status(entry, "completed", result=command.apply(self.model))
             case (c.Execution.INSTANT | c.Execution.MOTION | c.Execution.WAIT

@@ -123,6 +123,8 @@ class Tally:
         elif isinstance(cmd, c.DropTip):
             self._air.dropped(cmd.mount)
             self._tips_on.pop(cmd.mount, None)
+        elif isinstance(cmd, c.MoveLabware):
+            self._moved(cmd)
         elif isinstance(cmd, c.LIQUID_COMMANDS) and cmd.well is not None:
             if isinstance(cmd, c.BlowOut):  # what was left in the tip lands in the well
                 change = self._air.liquid_emptied(
@@ -142,6 +144,16 @@ class Tally:
             volumes[cmd.well] += change
             for well in cmd.wells:  # the wells under the other nozzles, the same each
                 volumes[well] += change
+
+    def _moved(self, cmd: c.MoveLabware) -> None:
+        """A labware was moved by hand: its wells' totals go with it, named where it now
+        is (``5/A1``; ``offDeck-N/A1`` off the deck, N its loadLabware's count from 0)."""
+        def place(slot: str) -> str:
+            return f"{c.OFF_DECK}-{cmd.labware}/" if slot == c.OFF_DECK else f"{slot}/"
+
+        old, new = place(cmd.from_slot), place(cmd.to_slot)
+        for well in [w for w in self.volumes if w.startswith(old)]:
+            self.volumes[new + well[len(old):]] += self.volumes.pop(well)
 
     def paused(self, t: float, source: str | None, message: str | None,
                also_for: str | None = None) -> None:

@@ -30,6 +30,7 @@ from .load_module import LoadModule
 from .magnetic_module import Disengage, Engage
 from .max_speeds import SetMaxSpeeds
 from .module_call import ModuleCommand, ModuleWait, ReadModule
+from .move_labware import OFF_DECK, MoveLabware
 from .move_to import MoveTo
 from .pick_up_tip import PickUpTip
 from .prepare_to_aspirate import PrepareToAspirate
@@ -77,6 +78,7 @@ _COMMANDS: tuple[type[Command], ...] = (
     BlowOut,
     Delay,
     WaitForResume,
+    MoveLabware,
     TouchTip,
     SetRailLights,
     SetMaxSpeeds,
@@ -90,6 +92,7 @@ LIQUID_COMMANDS = (Aspirate, Dispense, BlowOut)
 __all__ = [
     "LIQUID_COMMANDS",
     "MODULE_COMMANDS",
+    "OFF_DECK",
     "REGISTRY",
     "XYZ",
     "Aspirate",
@@ -118,6 +121,7 @@ __all__ = [
     "LoadModule",
     "ModuleCommand",
     "ModuleWait",
+    "MoveLabware",
     "MoveTo",
     "OpenLabwareLatch",
     "OpenLid",

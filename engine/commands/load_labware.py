@@ -6,6 +6,7 @@ from typing import Any
 
 from ..robot_model import RobotModel
 from .base import XYZ, Command, Result
+from .move_labware import OFF_DECK
 
 
 class LoadLabware(Command):
@@ -41,6 +42,8 @@ class LoadLabware(Command):
         object.__setattr__(self, "version", version)
 
     def apply(self, robot: RobotModel) -> Result:
+        if self.slot == OFF_DECK:  # nowhere a move goes over, until it is moved on
+            return {}
         robot.deck_highest = max(robot.deck_highest, self.highest_z)
         robot.labware_highest = max(robot.labware_highest, self.highest_z)
         robot.labware[self.slot] = self.display_name

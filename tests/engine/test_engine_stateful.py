@@ -75,6 +75,9 @@ def well_point(well: str) -> tuple[float, float, float]:
 
 PLATE_TOP = 14.22
 PLATE = c.LoadLabware("corning_96_wellplate_360ul_flat", "2", "plate", PLATE_TOP)
+SPARE_TOP = 10.0  # lower than the plate: a move of it changes no travel height
+SPARE = c.LoadLabware("nest_96_wellplate_100ul_pcr_full_skirt", c.OFF_DECK, "spare", SPARE_TOP)
+SPARE_INDEX = 1  # its loadLabware's count in the run, from 0
 
 
 def well_at(x: float, y: float, z: float) -> str | None:
@@ -110,6 +113,7 @@ class RunMachine(RuleBasedStateMachine):
         self.tips_taken = 0
         self.shaking = False  # the protocol's last shaker call left it shaking
         self.paused_modules: tuple[int, dict[str, Any]] | None = None
+        self.spare_at = c.OFF_DECK  # where the spare plate is, as the protocol knows it
 
     @initialize(auto_resume=st.booleans())
     def start(self, auto_resume: bool) -> None:
@@ -121,6 +125,7 @@ class RunMachine(RuleBasedStateMachine):
         self._call(P300)
         self._call(PLATE)
         self._call(*MODULES)
+        self._call(SPARE)
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -169,6 +174,8 @@ class RunMachine(RuleBasedStateMachine):
                 self.volume = 0.0
             elif isinstance(cmd, (c.SetAndWaitForShakeSpeed, c.DeactivateShaker)):
                 self.shaking = isinstance(cmd, c.SetAndWaitForShakeSpeed)
+            elif isinstance(cmd, c.MoveLabware):
+                self.spare_at = cmd.to_slot
 
     def _act(self, name: str, *args: Any, **kwargs: Any) -> None:
         before_state = self.r.engine.state
@@ -337,6 +344,13 @@ class RunMachine(RuleBasedStateMachine):
         self._call(c.WaitForResume("protocol pause"))
 
     @precondition(lambda self: self.free())
+    @rule(to=st.sampled_from(["5", "6", c.OFF_DECK]))
+    def move_labware_by_hand(self, to: str) -> None:
+        # A person moves the spare plate while the run waits (ctx.move_labware).
+        self._call(c.MoveLabware(SPARE_INDEX, SPARE.load_name, "spare", self.spare_at, to,
+                                 to, SPARE_TOP, f"move the spare plate to {to}"))
+
+    @precondition(lambda self: self.free())
     @rule()
     def finish_protocol(self) -> None:
         # The protocol returns; the run ends once nothing holds it (a pause may).
@@ -444,6 +458,18 @@ class RunMachine(RuleBasedStateMachine):
             assert status == "paused", f"protocol call blocked while {status}"
         if report.interlocks and status in ("running",):
             raise AssertionError("running with an active interlock")
+
+    @invariant()
+    def a_labware_moved_by_hand_is_moved_once_the_person_resumed(self) -> None:
+        # The deck the robot plans over changes when the move's call returns, not before
+        # (while the run waits for the person), and never if the run ended in it.
+        if self.run is None:
+            return
+        self._collect()
+        where = sorted(slot for slot, name in self.r.engine.model.labware.items()
+                       if name == "spare")
+        assert where == ([] if self.spare_at == c.OFF_DECK else [self.spare_at]), (
+            where, self.spare_at, self.status())
 
     @invariant()
     def nothing_moves_while_paused(self) -> None:
@@ -575,8 +601,8 @@ class RunMachine(RuleBasedStateMachine):
         try:
             twin.play()
             for commands in self.calls:
-                moving = [cmd for cmd in commands
-                          if not isinstance(cmd, (c.WaitForResume, c.Delay))]
+                moving = [cmd for cmd in commands if not isinstance(
+                    cmd, (c.WaitForResume, c.Delay, c.MoveLabware))]
                 if moving:
                     twin.call(*moving, name=moving[0].kind)
             twin.finish()

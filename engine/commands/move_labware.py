@@ -1,0 +1,52 @@
+"""``moveLabware``: a person moves a labware by hand while the run waits (an OT-2 has no
+gripper)."""
+
+from __future__ import annotations
+
+from ..robot_model import RobotModel
+from .base import Command, Execution, Result
+
+OFF_DECK = "offDeck"
+"""The slot of a labware that is not on the deck (loaded there, or moved there)."""
+
+
+class MoveLabware(Command):
+    """Park, pause with ``message`` until someone resumes, then take the labware as moved
+    from ``from_slot`` to ``to_slot`` (either may be ``OFF_DECK``): moves plan over its
+    top (``highest_z`` where it now is) from then on."""
+
+    __slots__ = ("destination", "display_name", "from_slot", "highest_z", "labware",
+                 "load_name", "message", "to_slot")
+
+    kind = "moveLabware"
+    execution = Execution.CHECKPOINT
+    reversible = False  # the deck has changed: never done twice
+    labware: int  # which: the run's loadLabware commands counted from 0 (the fixed trash)
+    load_name: str
+    display_name: str
+    from_slot: str
+    to_slot: str
+    destination: str  # where it goes, in words: ``slot 5``, ``Temperature Module GEN2 on
+    # slot 3``, ``off the deck``
+    highest_z: float
+    message: str  # what the pause asks of a person
+
+    def __init__(self, labware: int, load_name: str, display_name: str, from_slot: str,
+                 to_slot: str, destination: str, highest_z: float, message: str) -> None:
+        object.__setattr__(self, "labware", labware)
+        object.__setattr__(self, "load_name", load_name)
+        object.__setattr__(self, "display_name", display_name)
+        object.__setattr__(self, "from_slot", from_slot)
+        object.__setattr__(self, "to_slot", to_slot)
+        object.__setattr__(self, "destination", destination)
+        object.__setattr__(self, "highest_z", highest_z)
+        object.__setattr__(self, "message", message)
+
+    def apply(self, robot: RobotModel) -> Result:
+        if robot.labware.get(self.from_slot) == self.display_name:
+            del robot.labware[self.from_slot]
+        if self.to_slot != OFF_DECK:
+            robot.deck_highest = max(robot.deck_highest, self.highest_z)
+            robot.labware_highest = max(robot.labware_highest, self.highest_z)
+            robot.labware[self.to_slot] = self.display_name
+        return {}
