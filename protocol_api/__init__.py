@@ -11,13 +11,13 @@ from .execute import create_run, open_context
 from .instrument import InstrumentContext
 from .labware import Labware, Well
 from .loader import MAX_API, load_protocol
-from .types import Location, Mount, Point
+from .types import OFF_DECK, Location, Mount, OffDeckType, Point
 
 MAX_SUPPORTED_VERSION = MAX_API
 
 
 def __getattr__(name: str) -> object:
-    """``protocol_api.OFF_DECK`` and the like: what labrun does not do, said as such."""
+    """``protocol_api.COLUMN`` and the like: what labrun does not do, said as such."""
     from .errors import UnsupportedNameError
     from .loader import not_provided
 
@@ -28,10 +28,12 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "MAX_SUPPORTED_VERSION",
+    "OFF_DECK",
     "InstrumentContext",
     "Labware",
     "Location",
     "Mount",
+    "OffDeckType",
     "Point",
     "ProtocolContext",
     "ProtocolError",

@@ -32,9 +32,10 @@ from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
 from .labware import Labware
 from .labware_definitions import check_role, custom_wells, get_definition, own_definition
 from .loader import MAX_API
+from .moves import module_under, pause_message, plan_move
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PLUNGER_DROP_TIP, get_pipette
 from .steps import StepTracker, api_step, is_number
-from .types import APIVersion, Mount, Point
+from .types import APIVersion, Mount, OffDeckType, Point, well_of
 
 if TYPE_CHECKING:  # imported by the first load_module: most protocols load none
     from .modules import ModuleContext, ModuleRules
@@ -328,17 +329,22 @@ class ProtocolContext:
     def _load(self, load_name: str | Mapping[str, Any], location: int | str,
               label: str | None, namespace: str | None, version: int | None,
               adapter: bool = False) -> Labware:
-        slot = self._deck.check_free(location)  # a definition given is its caller's own
+        off_deck = isinstance(location, OffDeckType)  # there until move_labware moves it
+        if off_deck:
+            require("loading a labware OFF_DECK", ADAPTER_API, self.api_version)
+            slot = c.OFF_DECK
+        else:
+            slot = self._deck.check_free(location)
         definition = load_name if not isinstance(load_name, str) else self._definition(
-            load_name, namespace, version)
+            load_name, namespace, version)  # a definition given is its caller's own
         check_role(definition, adapter=adapter, api_version=self._api_version)
-        origin = self._deck.position_for(slot).point
+        origin = Point(0.0, 0.0, 0.0) if off_deck else self._deck.position_for(slot).point
         labware = Labware(definition, slot, origin, label, self._api_version)
-        self._load_order.append(labware)
-        if self._modules is not None:  # beside a heater-shaker: not too tall
+        if self._modules is not None and not off_deck:  # beside a heater-shaker: not too tall
             self._modules.check_labware(slot, labware)
         labware._stacker = self._load_on
-        self._deck.assign(slot, labware)
+        if not off_deck:
+            self._deck.assign(slot, labware)
         self._send_load(labware, slot)
         return labware
 
@@ -355,7 +361,6 @@ class ProtocolContext:
         base.check_can_hold(definition)
         labware = Labware(definition, base.slot, base.stacked_origin(definition), label,
                           self._api_version)
-        self._load_order.append(labware)
         labware._on, labware._stacker = base, self._load_on
         base._stacked = labware
         self._send_load(labware, base.slot)
@@ -372,6 +377,7 @@ class ProtocolContext:
 
     def _send_load(self, labware: Labware, slot: str) -> None:
         """The loadLabware command of a labware just placed in ``slot``."""
+        self._load_order.append(labware)  # the run's labware counted in the record's order
         wells = custom_wells(labware.definition)
         self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name,
                                        labware.highest_z, wells=wells,
@@ -432,7 +438,6 @@ class ProtocolContext:
         origin = origin - module.overlap(definition, self._api_version)
         labware = Labware(definition, slot, origin, label, self._api_version,
                           module=module.display_name)
-        self._load_order.append(labware)
         labware._stacker = self._load_on
         self._send_load(labware, slot)
         return labware
@@ -489,6 +494,46 @@ class ProtocolContext:
         liquid = Liquid(name, description or "", display_color)  # None: '', as Opentrons
         self._liquids.append(liquid)
         return liquid
+
+    @since(2, 15)
+    @api_step("move_labware")
+    def move_labware(self, labware: Labware, new_location: int | str | Labware | Any,
+                     use_gripper: bool = False, pick_up_offset: Mapping[str, float] | None = None,
+                     drop_offset: Mapping[str, float] | None = None) -> None:
+        """Have a person move ``labware`` to ``new_location``: a deck slot, a module, a
+        labware or adapter, or ``OFF_DECK``. The robot parks and the run pauses, saying
+        what to move where, until someone resumes it; the labware's wells are then at
+        their new place. An OT-2 has no gripper: ``use_gripper`` must stay False, and the
+        gripper's offsets are checked but unused."""
+        modules = self._modules.modules.values() if self._modules is not None else ()
+        move = plan_move(labware, new_location, deck=self._deck, modules=modules,
+                         use_gripper=use_gripper, pick_up_offset=pick_up_offset,
+                         drop_offset=drop_offset)
+        if self._modules is not None and move.origin is not None and move.on is None \
+                and move.holder is None:  # beside a heater-shaker: not too tall
+            self._modules.check_labware(move.slot, labware, "move_labware")
+        message = pause_message(labware, move)
+        from_slot = labware.slot
+        source = module_under(labware)
+        if from_slot in self._deck and self._deck[from_slot] is labware:
+            del self._deck[from_slot]
+        if source is not None and source.labware is labware:
+            source._hold(None)
+        labware._moved(move.slot, move.origin, module=move.module, on=move.on,
+                       holder=move.holder)
+        if move.origin is not None and move.on is None and move.holder is None:
+            self._deck.assign(move.slot, labware)
+        if move.holder is not None:
+            move.holder._hold(labware)
+        last = self._last_move.location
+        if last is not None:
+            well = well_of(last)
+            if (well.parent if well is not None else last.labware.object) is labware:
+                self._last_move.forget(why="the labware the pipettes last went to has been "
+                                           "moved by hand since (move_labware)")
+        self._steps.send(c.MoveLabware(self._load_order.index(labware), labware.load_name,
+                                       labware.name, from_slot, move.slot, move.destination,
+                                       labware.highest_z, message))
 
     # -- run control ----------------------------------------------------------------
 

@@ -42,6 +42,14 @@ class LabwareCannotBeStackedError(ProtocolError):
     """A labware loaded on one it is not defined to sit on (Opentrons' error of that name)."""
 
 
+class LabwareMovementNotAllowedError(ProtocolError):
+    """A ``move_labware`` that cannot be done (Opentrons' error of that name)."""
+
+
+class LabwareOffDeckError(ProtocolError):
+    """A well of a labware that is off the deck was used as a place to go."""
+
+
 class InvalidSlotError(ProtocolError):
     """The deck has no such slot."""
 

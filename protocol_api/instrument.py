@@ -169,21 +169,26 @@ class LastMove:
     times every axis was homed, the plungers with the rest (``ctx.home()``).
     """
 
-    __slots__ = ("homes", "location", "mount")
+    __slots__ = ("gone", "homes", "location", "mount")
+
+    HOMED = "the pipettes have homed since the last move (ctx.home(), or lifted clear of a module)"
 
     def __init__(self) -> None:
         self.location: Location | None = None
         self.mount: str | None = None
         self.homes = 0
+        self.gone = self.HOMED  # why no location is known, when none is
 
     def moved(self, location: Location, mount: str) -> None:
         """A pipette on ``mount`` went to ``location``."""
         self.location, self.mount = location, mount
 
-    def forget(self, *, plungers: bool = False) -> None:
-        """The pipettes homed (the robot did, or they were lifted clear of a module):
-        no pipette is anywhere the protocol named; ``plungers``: they homed too."""
+    def forget(self, *, plungers: bool = False, why: str = HOMED) -> None:
+        """The pipettes homed (the robot did, or they were lifted clear of a module), or
+        ``why`` else: no pipette is anywhere the protocol named; ``plungers``: they
+        homed too."""
         self.location = self.mount = None
+        self.gone = why
         if plungers:
             self.homes += 1
 
@@ -1024,9 +1029,7 @@ class InstrumentContext:
         """
         last = self._last_move
         if last.location is None:  # a pipette with a tip has moved: they homed since
-            raise ProtocolError(f"{op}: no location given and the pipettes have homed since "
-                                "the last move (ctx.home(), or lifted clear of a module); "
-                                "give a location")
+            raise ProtocolError(f"{op}: no location given and {last.gone}; give a location")
         level = self._ctx.api_version
         if last.mount != self._mount and level >= ENGINE_CORE_API:
             raise ProtocolError(

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from engine.commands import OFF_DECK as OFF_DECK_SLOT
 from protocol_api.api_level import (
     ENGINE_CORE_API,
     NEWEST,
@@ -26,6 +27,7 @@ from protocol_api.compat import WellCore
 from protocol_api.errors import (
     APIVersionError,
     LabwareCannotBeStackedError,
+    LabwareOffDeckError,
     ProtocolError,
     TipError,
     UnsupportedAPIError,
@@ -33,7 +35,7 @@ from protocol_api.errors import (
     WellNotFoundError,
 )
 from protocol_api.steps import is_number
-from protocol_api.types import APIVersion, Location, Point
+from protocol_api.types import OFF_DECK, APIVersion, Location, Point
 
 __all__ = ["Labware", "OutOfTipsError", "Well", "WellGeometry"]
 
@@ -179,6 +181,8 @@ class Well:
 
     def top(self, z: float = 0.0) -> Location:
         """The centre of the well's top, raised by ``z`` mm."""
+        if self._labware._parent is OFF_DECK_SLOT:
+            self._off_deck("top")
         try:
             return Location(Point(self._x, self._y, self._top + z if z else self._top), self)
         except TypeError:
@@ -186,6 +190,8 @@ class Well:
 
     def bottom(self, z: float = 0.0) -> Location:
         """The centre of the well's bottom, raised by ``z`` mm."""
+        if self._labware._parent is OFF_DECK_SLOT:
+            self._off_deck("bottom")
         try:
             return Location(Point(self._x, self._y, self._z + z if z else self._z), self)
         except TypeError:
@@ -193,6 +199,8 @@ class Well:
 
     def center(self) -> Location:
         """The centre of the well's volume."""
+        if self._labware._parent is OFF_DECK_SLOT:
+            self._off_deck("center")
         return Location(Point(self._x, self._y, round(self._z + self._depth / 2, 6)), self)
 
     def from_center_cartesian(self, x: float, y: float, z: float) -> Point:
@@ -204,6 +212,11 @@ class Well:
         return Point(
             centre.x + x * size_x / 2, centre.y + y * size_y / 2, centre.z + z * self._depth / 2
         )
+
+    def _off_deck(self, op: str) -> None:
+        raise LabwareOffDeckError(
+            f"{op}: {self._name} of {self._labware.display_name} has no place: the labware "
+            "is off the deck; move it onto the deck first (ctx.move_labware)")
 
     def __repr__(self) -> str:
         return self.display_name
@@ -364,7 +377,9 @@ class Labware:
         module context it was loaded on, else its deck slot."""
         if self._on is not None:
             return self._on
-        return self._holder if self._holder is not None else self._parent
+        if self._holder is not None:
+            return self._holder
+        return OFF_DECK if self._parent is OFF_DECK_SLOT else self._parent
 
     def placed_on(self, module: object) -> None:
         """The labware was loaded on ``module`` (its context): its ``parent`` from now on."""
@@ -372,15 +387,42 @@ class Labware:
 
     @property
     def slot(self) -> str:
-        """The deck slot the labware is in (through any adapter)."""
+        """The deck slot the labware is in (through any adapter); ``"offDeck"`` when it is
+        off the deck."""
         return self._parent
+
+    def _moved(self, slot: str, slot_origin: Point | None, *, module: str | None = None,
+               on: Labware | None = None, holder: object | None = None) -> None:
+        """A person moved the labware (``move_labware``) to ``slot``, its slot origin now
+        ``slot_origin`` (``OFF_DECK_SLOT`` and None: off the deck); on ``on`` (a labware)
+        or ``holder`` (a module's context), if given, on module ``module`` (its display
+        name). An offset set with ``set_offset`` was for where it stood, and is dropped,
+        as Opentrons finds none for the new place."""
+        if self._on is not None:
+            self._on._stacked = None
+        self._on, self._holder, self._module = on, holder, module
+        if on is not None:
+            on._stacked = self
+        self._parent = OFF_DECK_SLOT if slot_origin is None else slot
+        if slot_origin is not None:
+            self._slot_origin = slot_origin
+            corner = self._definition.get("cornerOffsetFromSlot") or {}
+            self._base = slot_origin + Point(corner.get("x", 0.0), corner.get("y", 0.0),
+                                             corner.get("z", 0.0))
+            self._offset = self._base
+            for well in self._wells or ():
+                well._place(self._offset)
+            self._squares = None
 
     @property
     def whereabouts(self) -> str:
         """Where the labware is, as Opentrons 2.14+ names it in a well's name: ``slot 5``,
-        ``Temperature Module GEN2 on slot 3``, or the adapter's name and its whereabouts."""
+        ``Temperature Module GEN2 on slot 3``, the adapter's name and its whereabouts, or
+        ``[off-deck]``."""
         if self._on is not None:
             return f"{self._on.display_name} on {self._on.whereabouts}"
+        if self._parent is OFF_DECK_SLOT:
+            return "[off-deck]"  # as Opentrons prints it
         slot = f"slot {self._parent}"
         return slot if self._module is None else f"{self._module} on {slot}"
 

@@ -444,7 +444,6 @@ _MODULES: dict[str, types.ModuleType] = {}
 NOT_PROVIDED = {
     **dict.fromkeys(("SINGLE", "COLUMN", "ROW", "PARTIAL_COLUMN", "ALL"),
                     "nozzle layouts (partial tip pickup)"),
-    "OFF_DECK": "moves of labware (off the deck or anywhere)",
 }
 """Names of ``opentrons.protocol_api`` for what labrun does not do: an import or a use of
 one says so, rather than that a module is missing."""

@@ -17,7 +17,8 @@ from protocol_api.errors import InstrumentError
 if TYPE_CHECKING:
     from protocol_api.labware import Labware, Well
 
-__all__ = ["APIVersion", "Location", "LocationLabware", "Mount", "Point"]
+__all__ = ["OFF_DECK", "APIVersion", "Location", "LocationLabware", "Mount", "OffDeckType",
+           "Point"]
 
 #: What a Location can be relative to: a well, a labware, a deck slot name, or nothing.
 LocationTarget = Union["Well", "Labware", str, None]
@@ -230,6 +231,17 @@ class Mount(enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+class OffDeckType(enum.Enum):
+    """Where a labware is when it is not on the deck (``OFF_DECK``): loaded there with
+    ``load_labware(..., OFF_DECK)``, or moved there with ``move_labware``."""
+
+    OFF_DECK = "off-deck"
+
+
+OFF_DECK = OffDeckType.OFF_DECK
+"""``protocol_api.OFF_DECK``: a place for a labware, away from the deck (apiLevel 2.15)."""
 
 
 def well_of(location: Location) -> Well | None:

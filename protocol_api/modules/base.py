@@ -194,6 +194,20 @@ class ModuleContext:
     def _labware_loaded(self, labware: Labware) -> None:
         """A labware was placed on the module (a subclass checks it)."""
 
+    def _labware_origin(self, definition: Mapping[str, Any]) -> Point:
+        """Where a labware of ``definition`` on the module has its slot origin."""
+        return self._origin - self._spec.overlap(definition, self._api_version)
+
+    def _check_hand_access(self) -> None:
+        """LabwareMovementNotAllowedError if a person cannot reach the labware place now
+        (a subclass: a closed lid, a closed latch)."""
+
+    def _hold(self, labware: Labware | None) -> None:
+        """A person put ``labware`` on the module (None: took it away)."""
+        self._labware = labware
+        if labware is not None:
+            self._labware_loaded(labware)
+
     # -- calls ------------------------------------------------------------------------
 
     def _call(self, command: c.ModuleCommand) -> dict[str, Any]:

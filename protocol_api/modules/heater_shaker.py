@@ -13,6 +13,7 @@ from hardware.modules.physics import AMBIENT_C
 
 from ..api_level import since
 from ..deck import neighbours
+from ..errors import LabwareMovementNotAllowedError
 from ..steps import api_step
 from .base import ModuleContext, ModuleError, check_range
 
@@ -122,6 +123,13 @@ class HeaterShakerContext(ModuleContext):
         self._move_pipettes_away(self.id, self._slots_around(sideways_only=True))
         self._call(c.OpenLabwareLatch(self.id))
         self._latch = "idle_open"
+
+    def _check_hand_access(self) -> None:
+        if self._latch != "idle_open":
+            state = "closed" if self._latch == "idle_closed" else "not known to be open"
+            raise LabwareMovementNotAllowedError(
+                f"move_labware: no labware goes onto or off {self.described} while its "
+                f"labware latch is {state}; open it with open_labware_latch() first")
 
     def _slots_around(self, *, sideways_only: bool) -> set[str]:
         """Its slot and the slots beside it (and in front and behind it): a pipette there

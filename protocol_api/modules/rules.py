@@ -72,13 +72,14 @@ class ModuleRules:
                                   f"{labware.highest_z:g} mm tall; beside a Heater-Shaker "
                                   f"nothing may be {HS_SIDE_MAX_HEIGHT_MM:g} mm tall or more")
 
-    def check_labware(self, slot: str, labware: Labware) -> None:
-        """Refuse a labware too tall for a slot left or right of a heater-shaker."""
+    def check_labware(self, slot: str, labware: Labware, op: str = "load_labware") -> None:
+        """Refuse a labware too tall for a slot left or right of a heater-shaker (``op``:
+        the call that puts it there)."""
         for here, module in self.present().items():
             if (isinstance(module, HeaterShakerContext)
                     and slot in neighbours(here, sideways_only=True)
                     and _too_tall(labware.load_name, labware.highest_z)):
-                raise ModuleError(f"load_labware: {labware.display_name} in slot {slot} would "
+                raise ModuleError(f"{op}: {labware.display_name} in slot {slot} would "
                                   f"stand beside {module.described}, "
                                   f"{labware.highest_z:g} mm tall; "
                                   f"beside a Heater-Shaker nothing may be "

@@ -12,6 +12,7 @@ from typing import Any
 
 from engine import commands as c
 
+from ..errors import LabwareMovementNotAllowedError
 from ..steps import api_step
 from .base import ModuleContext, ModuleError, ModuleGeometry, check_number, check_range
 
@@ -70,6 +71,13 @@ class ThermocyclerContext(ModuleContext):
         if self._lid is None:
             return self._api_version < ENGINE_RULES_API
         return self._lid == "open"
+
+    def _check_hand_access(self) -> None:
+        if self._lid != "open":
+            state = "closed" if self._lid == "closed" else "not known to be open"
+            raise LabwareMovementNotAllowedError(
+                f"move_labware: no labware goes onto or off {self.described} while its lid "
+                f"is {state}; open it with open_lid() first")
 
     @api_step("set_lid_temperature")
     def set_lid_temperature(self, temperature: float) -> None:

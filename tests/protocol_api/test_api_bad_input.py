@@ -163,9 +163,9 @@ CASES: list[tuple[str, str, str]] = [
      "itself) are not supported by labrun"),
     ("lids (apiLevel 2.23 on)", 'pass\nplate.load_lid_stack("lid", 2)',
      "Labware.load_lid_stack is not supported by labrun; lids are not supported"),
-    ("labware off the deck", "from opentrons import protocol_api\n"
-                             "where = protocol_api.OFF_DECK",
-     "opentrons.protocol_api.OFF_DECK: moves of labware (off the deck or anywhere) are not "
+    ("a partial tip pickup's layout", "from opentrons import protocol_api\n"
+                                      "layout = protocol_api.COLUMN",
+     "opentrons.protocol_api.COLUMN: nozzle layouts (partial tip pickup) are not "
      "supported by labrun"),
     ("pipette.air_gap over no well", "p300.pick_up_tip()\np300.air_gap(400)",
      "air_gap: 400 µL would put 400 µL in the tip"),

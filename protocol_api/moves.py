@@ -1,0 +1,138 @@
+"""Moves of labware by hand (``ctx.move_labware``): where a labware may go, and how.
+
+An OT-2 has no gripper: a labware moves when a person moves it. ``plan_move`` checks a
+move as Opentrons checks it and says where the labware lands; the context then sends a
+``moveLabware`` command, which parks the robot and pauses the run with a message saying
+what to move where, until someone resumes it. From then on the labware's wells are at
+their new place.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+from engine.commands import OFF_DECK as OFF_DECK_SLOT
+
+from .deck import Deck
+from .errors import LabwareMovementNotAllowedError, ProtocolError, SlotOccupiedError
+from .labware import Labware
+from .types import OffDeckType, Point
+
+if TYPE_CHECKING:
+    from .modules import ModuleContext
+
+
+class PlannedMove:
+    """Where a labware lands: its slot (``OFF_DECK_SLOT`` off the deck) and slot origin
+    (None off the deck), what it sits on, and the words for the place."""
+
+    __slots__ = ("destination", "holder", "module", "on", "origin", "slot")
+
+    def __init__(self, slot: str, origin: Point | None, destination: str, *,
+                 on: Labware | None = None, holder: ModuleContext | None = None,
+                 module: str | None = None) -> None:
+        self.slot = slot
+        self.origin = origin
+        self.destination = destination
+        self.on = on  # the labware (an adapter) it goes onto
+        self.holder = holder  # the module it goes onto directly
+        self.module = module  # the display name of the module under it, if any
+
+
+def module_under(labware: Labware) -> ModuleContext | None:
+    """The module a labware sits on, directly or through the labware under it."""
+    bottom = labware
+    while bottom._on is not None:
+        bottom = bottom._on
+    return cast("ModuleContext | None", bottom._holder)
+
+
+def plan_move(labware: object, new_location: object, *, deck: Deck,
+              modules: Iterable[ModuleContext], use_gripper: object = False,
+              pick_up_offset: object = None, drop_offset: object = None) -> PlannedMove:
+    """Check that a person may move ``labware`` to ``new_location`` (a deck slot, a module,
+    a labware or adapter, or ``OFF_DECK``) and say where it lands; refused as Opentrons
+    refuses it, with a closed lid or latch at either end too."""
+    if not isinstance(labware, Labware) or labware is deck.trash:
+        what = "the fixed trash, which stays in its slot" if labware is deck.trash else \
+            repr(labware)
+        raise ProtocolError(f"move_labware: expected a labware that load_labware loaded, "
+                            f"not {what}")
+    if use_gripper:
+        raise LabwareMovementNotAllowedError(
+            "move_labware: an OT-2 has no gripper (use_gripper=True is a Flex's); with "
+            "use_gripper=False, the default, the run pauses for a person to move it")
+    for name, offset in (("pick_up_offset", pick_up_offset), ("drop_offset", drop_offset)):
+        _check_offset(name, offset)
+    if labware._stacked is not None:
+        raise LabwareMovementNotAllowedError(
+            f"move_labware: {labware.display_name} holds {labware._stacked.display_name}; "
+            "move that one first")
+    source = module_under(labware)
+    if source is not None:
+        source._check_hand_access()
+    definition = labware.definition
+    if isinstance(new_location, OffDeckType):
+        return PlannedMove(OFF_DECK_SLOT, None, "off the deck")
+    if isinstance(new_location, Labware):
+        return _onto_labware(labware, new_location, definition)
+    module = next((m for m in modules if m is new_location), None)
+    if module is not None:
+        if module.labware is not None:
+            raise SlotOccupiedError(f"move_labware: {module.described} already holds "
+                                    f"{module.labware.display_name}")
+        module._check_hand_access()
+        return PlannedMove(module.slots[0], module._labware_origin(definition),
+                           f"{module.display_name} on slot {module.slots[0]}",
+                           holder=module, module=module.display_name)
+    if not isinstance(new_location, (int, str)) or isinstance(new_location, bool):
+        raise ProtocolError(f"move_labware: the new location must be a deck slot, a module, "
+                            f"a labware or OFF_DECK, not {new_location!r}")
+    try:
+        slot = deck.check_free(new_location)
+    except SlotOccupiedError as exc:
+        raise SlotOccupiedError(f"move_labware: {exc}") from None
+    return PlannedMove(slot, deck.position_for(slot).point, f"slot {slot}")
+
+
+def _onto_labware(labware: Labware, target: Labware,
+                  definition: Mapping[str, Any]) -> PlannedMove:
+    if target is labware:
+        raise LabwareMovementNotAllowedError(
+            f"move_labware: {labware.display_name} cannot go onto itself")
+    if target._stacked is not None:
+        raise SlotOccupiedError(f"move_labware: {target.display_name} already holds "
+                                f"{target._stacked.display_name}")
+    target.check_can_hold(definition)
+    holder = module_under(target)
+    if holder is not None:
+        holder._check_hand_access()
+    where = f"{target.display_name} on {target.whereabouts}"
+    if target.slot == OFF_DECK_SLOT:
+        return PlannedMove(OFF_DECK_SLOT, None, where, on=target)
+    return PlannedMove(target.slot, target.stacked_origin(definition), where, on=target,
+                       module=holder.display_name if holder is not None else None)
+
+
+def _check_offset(name: str, offset: object) -> None:
+    """A gripper's offset, checked as Opentrons checks it (and unused: a person moves)."""
+    if not offset:
+        return
+    if not (isinstance(offset, Mapping) and set(offset) == {"x", "y", "z"}
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                    and math.isfinite(v) for v in offset.values())):
+        raise ProtocolError(f"move_labware: {name} must be a dict of numbers for x, y and z "
+                            f"(such as {{'x': 1.1, 'y': 2.2, 'z': 3.3}}), not {offset!r}")
+
+
+def pause_message(labware: Labware, move: PlannedMove) -> str:
+    """What the run's pause asks a person to do."""
+    name = labware.display_name
+    if move.origin is None and move.on is None:
+        return f"Take {name} off the deck (from {labware.whereabouts}), then resume"
+    into = "in" if move.on is None and move.holder is None else "on"
+    if labware.slot == OFF_DECK_SLOT:
+        return f"Put {name} {into} {move.destination}, then resume"
+    return f"Move {name} from {labware.whereabouts} to {move.destination}, then resume"
