@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from engine.commands import OFF_DECK
 from engine.summary import TipAir
 
 Params = Mapping[str, Any]
@@ -24,7 +25,7 @@ CALL_NAMES = frozenset((*LIQUID_VERBS, "mix", "aspirate", "dispense", "pick_up_t
                         "return_tip", "blow_out", "touch_tip", "air_gap", "move_to", "home",
                         "delay", "pause", "comment", "load_labware", "load_adapter",
                         "load_instrument", "load_module", "set_rail_lights", "max_speeds",
-                        "prepare_to_aspirate", "home_plunger"))
+                        "prepare_to_aspirate", "home_plunger", "move_labware"))
 _CALL = re.compile(r"\.(\w+)\s*\(")
 MANY_WELLS = 4
 """From this many wells of one labware on, a sentence gives their count and range."""
@@ -34,28 +35,79 @@ class Labels:
     """Well names as people say them: ``A1 of replica (slot 2)``, from the loaded labware."""
 
     def __init__(self) -> None:
-        self.slots: dict[str, str] = {}
+        self.slots: dict[str, str] = {}  # slot -> the label of the labware on top there
+        # slot -> its stack, bottom first: (load name, the record's name, label, and where
+        # it was at the start: its slot, or ``offDeck1``, ``offDeck2``... if off the deck)
+        self._stacks: dict[str, list[tuple[str, str, str, str]]] = {}
+        self._loaded: list[tuple[str, tuple[str, str, str, str]]] = []  # (slot now, entry)
+        self._off_deck = 0  # labware loaded off the deck so far
+        self._at_start: dict[str, str] = {}  # where at the start -> label of the top one
 
     @classmethod
     def of_run(cls, events: Iterable[Mapping[str, Any]]) -> Labels:
-        """The labels of the labware a run's record events loaded."""
+        """The labels of the labware a run's record events loaded, where it ended up."""
         labels = cls()
         for event in events:
-            if event.get("type") == "loadLabware" and event.get("status") == "queued":
-                labels.load(event["params"])
+            if event.get("status") == "queued":
+                if event.get("type") == "loadLabware":
+                    labels.load(event["params"])
+                elif event.get("type") == "moveLabware":
+                    labels.move(event["params"])
         return labels
 
-    def load(self, params: Params) -> None:
-        """A ``loadLabware`` command: the slot now shows this labware (the top of a stack)."""
+    def load(self, params: Params) -> str:
+        """A ``loadLabware`` command: the slot now shows this labware (the top of a stack).
+        Returns where it is at the start (``start_of``)."""
         load_name = str(params["load_name"])
-        label = str(params.get("display_name") or load_name)
-        self.slots[str(params["slot"])] = label if label != load_name else display_name(
-            load_name, params.get("version"))
+        name = str(params.get("display_name") or load_name)
+        label = name if name != load_name else display_name(load_name, params.get("version"))
+        slot = start = str(params["slot"])
+        if slot == OFF_DECK:
+            self._off_deck += 1
+            start = f"{OFF_DECK}{self._off_deck}"
+        entry = (load_name, name, label, start)
+        self._put(slot, entry)
+        self._loaded.append((slot, entry))
+        self._at_start[start] = label
+        return start
+
+    def at_start(self, start: str) -> str | None:
+        """The label of the labware on top at ``start`` (a ``start_of`` place) at the start."""
+        return self._at_start.get(start)
+
+    def start_of(self, well: str) -> str:
+        """The record's ``5/A1`` (a well where its labware is now) as ``2/A1``: the same
+        well where its labware was at the start, before any move by hand."""
+        slot, _, name = well.partition("/")
+        stack = self._stacks.get(slot)
+        return f"{stack[-1][3]}/{name}" if stack and stack[-1][3] != slot else well
+
+    def move(self, params: Params) -> None:
+        """A ``moveLabware`` command: the labware leaves its slot for another (or the
+        deck), and the slot it left shows what was under it."""
+        index = params.get("labware")
+        if not isinstance(index, int) or not 0 <= index < len(self._loaded):
+            return  # a record cut short, or not labrun's
+        slot, entry = self._loaded[index]
+        stack = self._stacks.get(slot, [])
+        if entry in stack:
+            stack.remove(entry)
+        if stack:
+            self.slots[slot] = stack[-1][2]
+        else:
+            self.slots.pop(slot, None)
+        to = str(params.get("to_slot"))
+        self._put(to, entry)
+        self._loaded[index] = (to, entry)
+
+    def _put(self, slot: str, entry: tuple[str, str, str, str]) -> None:
+        self._stacks.setdefault(slot, []).append(entry)
+        self.slots[slot] = entry[2]
 
     def labware(self, slot: str) -> str:
         """``replica (slot 2)``."""
         name = self.slots.get(slot)
-        return f"{name} (slot {slot})" if name else f"slot {slot}"
+        return f"{name} ({place(slot)})" if name else place(slot)
 
     def well(self, well: str | None) -> str:
         """``A1 of replica (slot 2)`` for the record's ``2/A1``."""
@@ -80,6 +132,12 @@ class Labels:
                 shown = ", ".join(names)
             parts.append(f"{shown} of {self.labware(slot)}")
         return " and ".join(parts) if parts else "the current position"
+
+
+def place(slot: str) -> str:
+    """``slot 2``; ``off the deck`` for a labware that is not on it (``offDeck``, or
+    ``offDeck1`` for the first labware loaded there)."""
+    return "off the deck" if slot.startswith(OFF_DECK) else f"slot {slot}"
 
 
 def display_name(load_name: str, version: object = None) -> str:
@@ -344,6 +402,8 @@ def sentence(name: str, commands: CallCommands, labels: Labels) -> str:
     if name == "pause" or one == "waitForResume":
         message = first.get("message")
         return f"Pausing: {message}" if message else "Pausing"
+    if name == "move_labware" or one == "moveLabware":  # a person moves it, the run waits
+        return f"Pausing for a move by hand: {first.get('message')}"
     if name == "delay" or one == "delay":
         message = f": {first['message']}" if first.get("message") else ""
         return f"Delaying for {duration(float(first.get('seconds', 0)))}{message}"

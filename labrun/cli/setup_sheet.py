@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from engine.commands import OFF_DECK
 from engine.record import json_line
 from engine.summary import TipAir
 
@@ -28,6 +29,7 @@ from .calls import (
     duration,
     module_display_name,
     module_sentence,
+    place,
     plural,
     standard_definition,
     volume,
@@ -36,7 +38,8 @@ from .report import clock, printable
 
 Sheet = dict[str, Any]
 LIQUID = ("aspirate", "dispense")
-_SHOWN = ("loadLabware", "loadModule", "loadInstrument", "delay", "waitForResume")
+_SHOWN = ("loadLabware", "loadModule", "loadInstrument", "delay", "waitForResume",
+          "moveLabware")
 """Commands whose fields the sheet shows (not only counts): taken as the record has them.
 (A tip pick-up, one a transfer, gives only its mount, well and tip count: plain values.)"""
 _MOVING = (*LIQUID, "blowOut", "dropTip")
@@ -144,10 +147,10 @@ class SheetBuilder:
             return
         deck, pipettes = self.deck, self.pipettes
         if command == "loadLabware":
-            self.labels.load(params)
-            slot = str(params["slot"])
+            slot = self.labels.load(params)  # where it is at the start
             entry = deck.setdefault(slot, {"slot": slot, "labware": [], "modules": []})
-            labware = {"load_name": params["load_name"], "name": self.labels.slots[slot]}
+            labware = {"load_name": params["load_name"],
+                       "name": self.labels.slots[str(params["slot"])]}
             if params.get("wells") is not None:  # a custom labware: its wells, to draw it
                 labware["wells"] = params["wells"]
             elif params.get("version") is not None:  # a standard one: which version
@@ -169,7 +172,7 @@ class SheetBuilder:
                                          "name": params["instrument_name"], "tips": {},
                                          "positions": {}}
         elif command == "pickUpTip" and params.get("well"):
-            slot = str(params["well"]).partition("/")[0]
+            slot = self.labels.start_of(str(params["well"])).partition("/")[0]
             pipette = pipettes.setdefault(params["mount"], {"mount": params["mount"],
                                                             "name": "?", "tips": {},
                                                             "positions": {}})
@@ -188,6 +191,10 @@ class SheetBuilder:
         elif command == "waitForResume":
             self.timeline.append({"t": t, "kind": "pause", "message": params.get("message"),
                                   "step": int(event.get("step", 0)) + 1})
+        elif command == "moveLabware":  # a person moves it, while the run waits
+            self.labels.move(params)
+            self.timeline.append({"t": t, "kind": "move", "message": params.get("message"),
+                                  "step": int(event.get("step", 0)) + 1})
 
     def _moving(self, event: Mapping[str, Any]) -> None:
         """A queued command that moves liquid: kept until it ends (``_ended``)."""
@@ -197,7 +204,8 @@ class SheetBuilder:
         mount, command = str(params.get("mount")), event["type"]
         if params.get("air_gap"):  # an air gap draws air: in the tip, in no well
             command = "airGap"
-        wells = [] if command in ("airGap", "dropTip") else nozzle_wells(params)
+        wells = [] if command in ("airGap", "dropTip") else [
+            self.labels.start_of(well) for well in nozzle_wells(params)]
         if wells or command in ("airGap", "dropTip"):
             self.in_flight[event["id"]] = (command, float(params.get("volume", 0.0)),
                                            wells, mount)
@@ -237,7 +245,7 @@ class SheetBuilder:
         return {
             "deck": [deck[slot] for slot in sorted(deck, key=_slot_key)],
             "pipettes": [{"mount": p["mount"], "name": p["name"],
-                          "tip_racks": [{"slot": slot, "labware": labels.slots.get(slot, "?"),
+                          "tip_racks": [{"slot": slot, "labware": labels.at_start(slot) or "?",
                                          "tips": count,
                                          "tips_at_start": len(p["positions"][slot])}
                                         for slot, count in p["tips"].items()]}
@@ -273,9 +281,12 @@ def _tip_rack(rack: Mapping[str, Any]) -> str:
     """``96 tips from slot 6``; with more picked up over the run than the rack must hold
     at the start, both: ``96 tips in slot 6 (288 picked up)``."""
     at_start = rack.get("tips_at_start", rack["tips"])
+    where = place(rack["slot"])
+    if where == "off the deck":
+        where = "the rack off the deck at the start"
     if at_start >= rack["tips"]:
-        return f"{plural(rack['tips'], 'tip')} from slot {rack['slot']}"
-    return f"{plural(at_start, 'tip')} in slot {rack['slot']} ({rack['tips']} picked up)"
+        return f"{plural(rack['tips'], 'tip')} from {where}"
+    return f"{plural(at_start, 'tip')} in {where} ({rack['tips']} picked up)"
 
 
 _ROWS = "ABCDEFGHIJKLMNOP"
@@ -332,7 +343,8 @@ def text(sheet: Sheet) -> list[str]:
             for lw in reversed(slot["labware"]))  # the top of a stack first
         modules = " on ".join(slot["modules"])
         on = " on " if detail and modules else ""
-        lines.append(f"    slot {slot['slot']:<3} {detail}{on}{modules}")
+        where = "off deck" if slot["slot"].startswith(OFF_DECK) else f"slot {slot['slot']:<3}"
+        lines.append(f"    {where} {detail}{on}{modules}")
     if sheet["pipettes"]:
         lines.append("  Pipettes and tips")
     for pipette in sheet["pipettes"]:
@@ -354,6 +366,8 @@ def text(sheet: Sheet) -> list[str]:
             what = f"delay of {duration(item['seconds'])}{message}"
         elif item["kind"] == "module":
             what = f"{item['call']}, {duration(item['seconds'])}"
+        elif item["kind"] == "move":
+            what = f"MOVE BY HAND, the run waits for you{message}"
         else:
             what = f"PAUSE, the run waits for you{message}"
         lines.append(f"    {clock(item['t']):>7}  step {item['step']}: {what}")
@@ -376,7 +390,7 @@ def _liquid_lines(liquids: list[dict[str, Any]]) -> list[str]:
         volumes = {w["volume_ul"] for w in wells}
         capacity = wells[0]["capacity_ul"]
         cap = f" (capacity {volume(capacity)})" if capacity is not None else ""
-        where = f"    {name} (slot {slot}): "
+        where = f"    {name} ({place(slot)}): "
         if len(volumes) == 1:
             span = (f"{len(wells)} wells {wells[0]['name']}…{wells[-1]['name']}"
                     if len(wells) > 2 else ", ".join(w["name"] for w in wells))

@@ -28,6 +28,7 @@ from typing import Any
 from attrs import Factory, field, frozen
 
 from labrun.cli import setup_sheet
+from labrun.cli.calls import Labels
 from labrun.cli.report import READ_STEP, TextLog, clock
 
 COMMENTS_KEPT = 5
@@ -175,6 +176,7 @@ class RunProgress:
         self.wells_done: set[str] = set()
         self._new_wells: list[str] = []
         self._liquid: dict[int, list[str]] = {}  # queued liquid commands' wells, by id
+        self._labels = Labels()  # where each labware is now, and was at the start
         self._step_at = 0.0  # working wall seconds when the current step began
         self._paused_since: float | None = None
         self._paused_s = 0.0
@@ -267,9 +269,13 @@ class RunProgress:
                            "message": str(params.get("message", "")), "t": event.get("t")}
                 self.comments.append(comment)
                 out.append(("comment", comment))
-            elif kind in setup_sheet.LIQUID:
+            elif kind in setup_sheet.LIQUID:  # its wells where the deck's picture has them
                 wells = setup_sheet.nozzle_wells(params)
-                self._liquid[int(event["id"])] = [str(w) for w in wells]
+                self._liquid[int(event["id"])] = [self._labels.start_of(str(w)) for w in wells]
+            elif kind == "loadLabware":
+                self._labels.load(params)
+            elif kind == "moveLabware":
+                self._labels.move(params)
             if self.line is None and event.get("line"):
                 self.line = str(event["line"]).rpartition("/")[2]
         elif status in ("completed", "failed", "interrupted", "skipped"):

@@ -482,3 +482,55 @@ def test_a_standard_labware_is_named_as_the_version_the_protocol_loaded(
     assert "slot 2   NEST 96 Deep Well Plate 2mL\n" in out
     assert "A1 of NEST 96 Deep Well Plate 2mL (slot 2)" in out
     assert "2 mL" not in out
+
+
+MOVES = '''
+from opentrons.protocol_api import OFF_DECK
+metadata = {"apiLevel": "2.20"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    spare = ctx.load_labware("opentrons_96_tiprack_300ul", OFF_DECK, label="spare tips")
+    source = ctx.load_labware("nest_12_reservoir_15ml", 2)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 3)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.transfer(50, source["A1"], plate["A1"])
+    ctx.move_labware(tips, OFF_DECK)
+    ctx.move_labware(spare, 1)
+    p300.tip_racks = [spare]
+    ctx.move_labware(source, 5)
+    p300.transfer(20, source["A1"], plate["B1"])
+'''
+
+
+def test_labware_moved_by_hand_is_set_up_where_it_starts_and_its_moves_are_timed(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    document = json.loads(simulate(capsys, tmp_path, "--json", protocol=MOVES))
+    sheet = document["setup"]
+    # Each labware where it is at the start: the spare rack off the deck, slot 5 empty.
+    assert [(s["slot"], [lw["name"] for lw in s["labware"]]) for s in sheet["deck"]] == [
+        ("1", ["Opentrons OT-2 96 Tip Rack 300 µL"]), ("2", ["NEST 12 Well Reservoir 15 mL"]),
+        ("3", ["Corning 96 Well Plate 360 µL Flat"]), ("12", ["Opentrons Fixed Trash"]),
+        ("offDeck1", ["spare tips"])]
+    assert [(r["slot"], r["labware"], r["tips"]) for r in sheet["pipettes"][0]["tip_racks"]] \
+        == [("1", "Opentrons OT-2 96 Tip Rack 300 µL", 1), ("offDeck1", "spare tips", 1)]
+    # The reservoir's A1 gives 50 µL in slot 2 and 20 µL in slot 5: 70 µL at the start.
+    assert [(w["well"], w["volume_ul"]) for w in sheet["liquids"]] == [("2/A1", 70.0)]
+    assert sheet["destinations"] == ["3/A1", "3/B1"]
+    assert [(i["kind"], i["message"], i["step"]) for i in sheet["timeline"]] == [
+        ("move", "Take Opentrons OT-2 96 Tip Rack 300 µL off the deck (from slot 1), then "
+                 "resume", 8),
+        ("move", "Put spare tips in slot 1, then resume", 9),
+        ("move", "Move NEST 12 Well Reservoir 15 mL from slot 2 to slot 5, then resume", 10)]
+    out = simulate(capsys, tmp_path, protocol=MOVES)
+    assert "    off deck spare tips (Opentrons OT-2 96 Tip Rack 300 µL)\n" in out
+    assert "right  p300_single_gen2: 1 tip from slot 1, 1 tip from the rack off the deck " \
+           "at the start\n" in out
+    assert "NEST 12 Well Reservoir 15 mL (slot 2): A1, 70.0 µL" in out
+    assert ("step 9: MOVE BY HAND, the run waits for you: Put spare tips in slot 1, then "
+            "resume\n") in out
+    assert ("] Pausing for a move by hand: Move NEST 12 Well Reservoir 15 mL from slot 2 to "
+            "slot 5, then resume\n") in out
+    assert ("] Transferring 20.0 µL from A1 of NEST 12 Well Reservoir 15 mL (slot 5) to B1 "
+            "of Corning 96 Well Plate 360 µL Flat (slot 3)\n") in out

@@ -149,13 +149,35 @@ def test_a_multi_channel_marks_the_first_nozzle_s_well_done_too(tmp_path: Path) 
         '    p300.aspirate(100, reservoir["A1"])\n'
         '    p300.dispense(100, plate["A2"])\n'
         "    p300.drop_tip()\n")
+    assert wells_done(protocol) == sorted(["1/A1", *(f"2/{row}2" for row in "ABCDEFGH")])
+
+
+def wells_done(protocol: Path) -> list[str]:
+    """The wells the live page marks done once ``protocol`` has run (simulated)."""
     run = create_run(protocol, on_stalled=continue_when_stalled)
     run.control.play(source="simulate")
     run.wait()
     run.close()
-    progress = RunProgress("uid", "columns.py", None, now=lambda: 0.0)
+    progress = RunProgress("uid", protocol.name, None, now=lambda: 0.0)
     progress.feed(run.record.events)
-    assert progress.snapshot()["wells"] == sorted(["1/A1", *(f"2/{row}2" for row in "ABCDEFGH")])
+    return list(progress.snapshot()["wells"])
+
+
+def test_wells_of_a_labware_moved_by_hand_are_marked_where_the_deck_picture_has_them(
+        tmp_path: Path) -> None:
+    """The page's deck picture is the deck at the start: a plate moved from slot 2 to
+    slot 5 has its wells marked done in slot 2, where the picture draws it."""
+    protocol = tmp_path / "moved.py"
+    protocol.write_text(
+        'metadata = {"apiLevel": "2.20"}\n\n'
+        "def run(ctx):\n"
+        '    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)\n'
+        '    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)\n'
+        '    p300 = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])\n'
+        '    p300.transfer(50, plate["A1"], plate["B1"])\n'
+        "    ctx.move_labware(plate, 5)\n"
+        '    p300.transfer(50, plate["A1"], plate["C1"])\n')
+    assert wells_done(protocol) == ["2/A1", "2/B1", "2/C1"]
 
 
 DELAYED = '''
