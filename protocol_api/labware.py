@@ -181,7 +181,7 @@ class Well:
 
     def top(self, z: float = 0.0) -> Location:
         """The centre of the well's top, raised by ``z`` mm."""
-        if self._labware._parent is OFF_DECK_SLOT:
+        if self._labware._parent == OFF_DECK_SLOT:
             self._off_deck("top")
         try:
             return Location(Point(self._x, self._y, self._top + z if z else self._top), self)
@@ -190,7 +190,7 @@ class Well:
 
     def bottom(self, z: float = 0.0) -> Location:
         """The centre of the well's bottom, raised by ``z`` mm."""
-        if self._labware._parent is OFF_DECK_SLOT:
+        if self._labware._parent == OFF_DECK_SLOT:
             self._off_deck("bottom")
         try:
             return Location(Point(self._x, self._y, self._z + z if z else self._z), self)
@@ -199,7 +199,7 @@ class Well:
 
     def center(self) -> Location:
         """The centre of the well's volume."""
-        if self._labware._parent is OFF_DECK_SLOT:
+        if self._labware._parent == OFF_DECK_SLOT:
             self._off_deck("center")
         return Location(Point(self._x, self._y, round(self._z + self._depth / 2, 6)), self)
 
@@ -379,7 +379,7 @@ class Labware:
             return self._on
         if self._holder is not None:
             return self._holder
-        return OFF_DECK if self._parent is OFF_DECK_SLOT else self._parent
+        return OFF_DECK if self._parent == OFF_DECK_SLOT else self._parent
 
     def placed_on(self, module: object) -> None:
         """The labware was loaded on ``module`` (its context): its ``parent`` from now on."""
@@ -421,7 +421,7 @@ class Labware:
         ``[off-deck]``."""
         if self._on is not None:
             return f"{self._on.display_name} on {self._on.whereabouts}"
-        if self._parent is OFF_DECK_SLOT:
+        if self._parent == OFF_DECK_SLOT:
             return "[off-deck]"  # as Opentrons prints it
         slot = f"slot {self._parent}"
         return slot if self._module is None else f"{self._module} on {slot}"
