@@ -14,6 +14,7 @@ from hardware.config import ConfigError, MountConfig, RobotConfig
 from hardware.frozen import Frozen, replace
 
 from .segments import Move, Segment
+from .stacks import LabwareStacks
 
 TRAVEL_MARGIN_MM = 10.0
 MINIMUM_CLEARANCE_MM = 1.0
@@ -72,7 +73,7 @@ class RobotModel:
         self.position: dict[str, float] = {a: cfg.home for a, cfg in config.axes.items()}
         self.deck_highest = 0.0  # the top of the tallest labware or module
         self.labware_highest = 0.0  # the top of the tallest labware
-        self.labware: dict[str, str] = {}  # slot -> the last labware loaded there (its name)
+        self.stacks = LabwareStacks()  # where each labware is
         self.trash_point: Point | None = None
         # Per mount, the gantry's X and Y at its last aspirate or dispense: the well its
         # tip, holding liquid, waits over during a pause that caught it between wells.
@@ -81,6 +82,11 @@ class RobotModel:
         self.max_speeds: dict[str, float] = {}  # axis -> speed cap (mm/s), ctx.max_speeds
 
     # -- queries --------------------------------------------------------------------
+
+    @property
+    def labware(self) -> dict[str, str]:
+        """Each slot with labware -> the name of the one on top there."""
+        return self.stacks.tops()
 
     def mounts_holding_liquid(self) -> list[str]:
         """Mounts whose tip holds liquid."""

@@ -10,6 +10,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from . import commands as c
+from .stacks import LabwareStacks
 from .state import status_of
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class Tally:
         self.cleanup_skipped: str | None = None
         """Why the cleanup left the robot where it stopped (an interlock held motion)."""
         self._tips_on: dict[str, int] = {}  # mount: the tips its last pick-up took
+        self._stacks = LabwareStacks()  # which labware is on top where: whose wells a slot names
 
     def ended_early(self, entry: CommandEntry | None, tips: dict[str, float],
                     uncertain: str | None = None) -> None:
@@ -123,6 +125,10 @@ class Tally:
         elif isinstance(cmd, c.DropTip):
             self._air.dropped(cmd.mount)
             self._tips_on.pop(cmd.mount, None)
+        elif isinstance(cmd, c.LoadLabware):
+            covered = self._stacks.load(cmd.slot, cmd.display_name)
+            if covered is not None:  # its wells' totals wait aside until it is on top again
+                self._rename(f"{cmd.slot}/", f"{cmd.slot}-{covered}/")
         elif isinstance(cmd, c.MoveLabware):
             self._moved(cmd)
         elif isinstance(cmd, c.LIQUID_COMMANDS) and cmd.well is not None:
@@ -147,13 +153,32 @@ class Tally:
 
     def _moved(self, cmd: c.MoveLabware) -> None:
         """A labware was moved by hand: its wells' totals go with it, named where it now
-        is (``5/A1``; ``offDeck-N/A1`` off the deck, N its loadLabware's count from 0)."""
-        def place(slot: str) -> str:
-            return f"{c.OFF_DECK}-{cmd.labware}/" if slot == c.OFF_DECK else f"{slot}/"
+        is: ``5/A1``; ``offDeck-N/A1`` off the deck and ``5-N/A1`` under another labware,
+        N its loadLabware's count from 0 (a labware is named so once a move or a stack
+        has made its slot name another's)."""
+        index = cmd.labware
 
-        old, new = place(cmd.from_slot), place(cmd.to_slot)
-        for well in [w for w in self.volumes if w.startswith(old)]:
-            self.volumes[new + well[len(old):]] += self.volumes.pop(well)
+        def place(slot: str) -> str:
+            return f"{c.OFF_DECK}-{index}/" if slot == c.OFF_DECK else f"{slot}/"
+
+        was, uncovered, covered = self._stacks.move(index, cmd.to_slot)
+        moving = self._take(place(was))
+        if uncovered is not None:  # on top again: named by its slot
+            self._rename(f"{was}-{uncovered}/", f"{was}/")
+        if covered is not None:
+            self._rename(f"{cmd.to_slot}/", f"{cmd.to_slot}-{covered}/")
+        new = place(cmd.to_slot)
+        for well, volume in moving.items():
+            self.volumes[new + well] += volume
+
+    def _take(self, prefix: str) -> dict[str, float]:
+        """Remove the totals of the wells named ``prefix<well>``: well -> volume."""
+        return {well[len(prefix):]: self.volumes.pop(well)
+                for well in [w for w in self.volumes if w.startswith(prefix)]}
+
+    def _rename(self, old: str, new: str) -> None:
+        for well, volume in self._take(old).items():
+            self.volumes[new + well] += volume
 
     def paused(self, t: float, source: str | None, message: str | None,
                also_for: str | None = None) -> None:

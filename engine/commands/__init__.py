@@ -7,6 +7,7 @@ here.
 
 from __future__ import annotations
 
+from ..stacks import OFF_DECK
 from .base import XYZ, Command, Execution, Result
 from .blow_out import BlowOut
 from .comment import Comment
@@ -30,7 +31,7 @@ from .load_module import LoadModule
 from .magnetic_module import Disengage, Engage
 from .max_speeds import SetMaxSpeeds
 from .module_call import ModuleCommand, ModuleWait, ReadModule
-from .move_labware import OFF_DECK, MoveLabware
+from .move_labware import MoveLabware, RemoveLabware
 from .move_to import MoveTo
 from .pick_up_tip import PickUpTip
 from .prepare_to_aspirate import PrepareToAspirate
@@ -79,6 +80,7 @@ _COMMANDS: tuple[type[Command], ...] = (
     Delay,
     WaitForResume,
     MoveLabware,
+    RemoveLabware,
     TouchTip,
     SetRailLights,
     SetMaxSpeeds,
@@ -128,6 +130,7 @@ __all__ = [
     "PickUpTip",
     "PrepareToAspirate",
     "ReadModule",
+    "RemoveLabware",
     "Result",
     "RunProfile",
     "SetAndWaitForShakeSpeed",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..robot_model import RobotModel
+from ..stacks import OFF_DECK
 from .base import XYZ, Command, Result
-from .move_labware import OFF_DECK
 
 
 class LoadLabware(Command):
@@ -42,11 +42,11 @@ class LoadLabware(Command):
         object.__setattr__(self, "version", version)
 
     def apply(self, robot: RobotModel) -> Result:
+        robot.stacks.load(self.slot, self.display_name)
         if self.slot == OFF_DECK:  # nowhere a move goes over, until it is moved on
             return {}
         robot.deck_highest = max(robot.deck_highest, self.highest_z)
         robot.labware_highest = max(robot.labware_highest, self.highest_z)
-        robot.labware[self.slot] = self.display_name
         if self.drop_point is not None:
             robot.trash_point = self.drop_point
         return {}

@@ -4,10 +4,8 @@ gripper)."""
 from __future__ import annotations
 
 from ..robot_model import RobotModel
+from ..stacks import OFF_DECK
 from .base import Command, Execution, Result
-
-OFF_DECK = "offDeck"
-"""The slot of a labware that is not on the deck (loaded there, or moved there)."""
 
 
 class MoveLabware(Command):
@@ -43,10 +41,19 @@ class MoveLabware(Command):
         object.__setattr__(self, "message", message)
 
     def apply(self, robot: RobotModel) -> Result:
-        if robot.labware.get(self.from_slot) == self.display_name:
-            del robot.labware[self.from_slot]
+        robot.stacks.move(self.labware, self.to_slot)
         if self.to_slot != OFF_DECK:
             robot.deck_highest = max(robot.deck_highest, self.highest_z)
             robot.labware_highest = max(robot.labware_highest, self.highest_z)
-            robot.labware[self.to_slot] = self.display_name
         return {}
+
+
+class RemoveLabware(MoveLabware):
+    """``del ctx.deck[slot]`` (apiLevel 2.15 on): the labware is off the deck from now on,
+    with no pause, as in Opentrons (the protocol's bookkeeping; a person is told nothing).
+    ``to_slot`` is ``OFF_DECK``."""
+
+    __slots__ = ()
+
+    kind = "removeLabware"
+    execution = Execution.INSTANT
