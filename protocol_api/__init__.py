@@ -11,7 +11,8 @@ from .execute import create_run, open_context
 from .instrument import InstrumentContext
 from .labware import Labware, Well
 from .loader import MAX_API, load_protocol
-from .types import OFF_DECK, Location, Mount, OffDeckType, Point
+from .off_deck import OFF_DECK, OffDeckType
+from .types import Location, Mount, Point
 
 MAX_SUPPORTED_VERSION = MAX_API
 

@@ -32,10 +32,11 @@ from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
 from .labware import Labware
 from .labware_definitions import check_role, custom_wells, get_definition, own_definition
 from .loader import MAX_API
-from .moves import module_under, pause_message, plan_move
+from .moves import PlannedMove, module_under, pause_message, plan_move
+from .off_deck import OFF_DECK, OffDeckType
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PLUNGER_DROP_TIP, get_pipette
 from .steps import StepTracker, api_step, is_number
-from .types import APIVersion, Mount, OffDeckType, Point, well_of
+from .types import APIVersion, Mount, Point, well_of
 
 if TYPE_CHECKING:  # imported by the first load_module: most protocols load none
     from .modules import ModuleContext, ModuleRules
@@ -157,7 +158,7 @@ class ProtocolContext:
                  params: Parameters | None = None) -> None:
         self._steps = StepTracker(channel, protocol_file)
         self._params = params
-        self._deck = Deck(slot_origins, trash_slot, api_version)
+        self._deck = Deck(slot_origins, trash_slot, api_version, remover=self._remove_labware)
         self._modules: ModuleRules | None = None  # the deck rules, from the first module on
         self._api_version = api_version
         self._api_level = APIVersion(*api_version)  # read once a dispense
@@ -171,6 +172,8 @@ class ProtocolContext:
         self._rail_lights = False
         self._max_speeds = AxisMaxSpeeds(self)
         self._liquids: list[Liquid] = []
+        # set_offset's offsets by labware definition and place (apiLevel 2.18 on)
+        self._offsets: dict[tuple[str, str, str | None, str | None], Point] = {}
         trash = self._deck.trash
         self._load_order: list[Labware] = [trash]  # loaded_labwares lists them so
         drop = trash.first_well().top()
@@ -378,6 +381,7 @@ class ProtocolContext:
     def _send_load(self, labware: Labware, slot: str) -> None:
         """The loadLabware command of a labware just placed in ``slot``."""
         self._load_order.append(labware)  # the run's labware counted in the record's order
+        labware._use_offsets(self._offsets)
         wells = custom_wells(labware.definition)
         self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name,
                                        labware.highest_z, wells=wells,
@@ -505,18 +509,33 @@ class ProtocolContext:
         what to move where, until someone resumes it; the labware's wells are then at
         their new place. An OT-2 has no gripper: ``use_gripper`` must stay False, and the
         gripper's offsets are checked but unused."""
-        modules = self._modules.modules.values() if self._modules is not None else ()
-        move = plan_move(labware, new_location, deck=self._deck, modules=modules,
+        move = plan_move(labware, new_location, deck=self._deck, modules=self._module_list(),
                          use_gripper=use_gripper, pick_up_offset=pick_up_offset,
                          drop_offset=drop_offset)
         if self._modules is not None and move.origin is not None and move.on is None \
-                and move.holder is None:  # beside a heater-shaker: not too tall
-            self._modules.check_labware(move.slot, labware, "move_labware")
-        message = pause_message(labware, move)
+                and move.holder is None:  # beside a heater-shaker: not too tall, there
+            self._modules.check_labware(move.slot, labware, "move_labware",
+                                        height=labware.height_at(move.origin))
+        self._relocate(labware, move, pause_message(labware, move))
+
+    @api_step("del deck[slot]")
+    def _remove_labware(self, labware: Labware) -> None:
+        """``del ctx.deck[slot]`` from apiLevel 2.15: the labware is off the deck, with no
+        pause (the protocol's bookkeeping, as in Opentrons)."""
+        move = plan_move(labware, OFF_DECK, deck=self._deck, modules=self._module_list(),
+                         op="del deck[slot]")
+        self._relocate(labware, move, None)
+
+    def _module_list(self) -> Collection[ModuleContext]:
+        return self._modules.modules.values() if self._modules is not None else ()
+
+    def _relocate(self, labware: Labware, move: PlannedMove, message: str | None) -> None:
+        """Take ``labware`` where ``move`` says; a person is asked to (``message``), or
+        (None) the protocol only says it is no longer on the deck."""
         from_slot = labware.slot
         source = module_under(labware)
         if from_slot in self._deck and self._deck[from_slot] is labware:
-            del self._deck[from_slot]
+            self._deck.release(from_slot)
         if source is not None and source.labware is labware:
             source._hold(None)
         labware._moved(move.slot, move.origin, module=move.module, on=move.on,
@@ -528,12 +547,17 @@ class ProtocolContext:
         last = self._last_move.location
         if last is not None:
             well = well_of(last)
-            if (well.parent if well is not None else last.labware.object) is labware:
+            there = well.parent if well is not None else last.labware.object
+            if there is labware:
                 self._last_move.forget(why="the labware the pipettes last went to has been "
                                            "moved by hand since (move_labware)")
-        self._steps.send(c.MoveLabware(self._load_order.index(labware), labware.load_name,
-                                       labware.name, from_slot, move.slot, move.destination,
-                                       labware.highest_z, message))
+            elif there is not None and there is move.on:
+                self._last_move.forget(why="a labware has been stacked by hand on the one "
+                                           "the pipettes last went to (move_labware)")
+        command = c.MoveLabware if message is not None else c.RemoveLabware
+        self._steps.send(command(self._load_order.index(labware), labware.load_name,
+                                 labware.name, from_slot, move.slot, move.destination,
+                                 labware.highest_z, message or ""))
 
     # -- run control ----------------------------------------------------------------
 

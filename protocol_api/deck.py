@@ -9,12 +9,19 @@ its own slot positions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, Union
 
-from protocol_api.api_level import COORDINATE_SLOT_API, NEWEST, TRASH_BIN_API, require
-from protocol_api.errors import InvalidSlotError, SlotOccupiedError
+from protocol_api.api_level import (
+    ADAPTER_API,
+    COORDINATE_SLOT_API,
+    ENGINE_CORE_API,
+    NEWEST,
+    TRASH_BIN_API,
+    require,
+)
+from protocol_api.errors import InvalidSlotError, ProtocolError, SlotOccupiedError
 from protocol_api.labware import Labware, TrashBin
 from protocol_api.labware_definitions import get_definition, read_json
 from protocol_api.types import APIVersion, Location, Point
@@ -84,9 +91,12 @@ class Deck(Mapping[str, "DeckItem | None"]):
 
     def __init__(self, slot_origins: Mapping[str, Sequence[float]] | None = None,
                  trash_slot: str | None = None,
-                 api_version: tuple[int, int] | None = None) -> None:
+                 api_version: tuple[int, int] | None = None, *,
+                 remover: Callable[[Labware], None] | None = None) -> None:
         """Slots at ``slot_origins`` (default: the OT-2's), the fixed trash in ``trash_slot``,
-        for a protocol of ``api_version`` (the newest when None)."""
+        for a protocol of ``api_version`` (the newest when None); ``remover`` takes a
+        labware off the deck for ``del deck[slot]`` from apiLevel 2.15."""
+        self._remover = remover
         standard = ot2_deck()
         if slot_origins is None:
             slot_origins = standard.slot_origins
@@ -207,12 +217,32 @@ class Deck(Mapping[str, "DeckItem | None"]):
         self._items[self.check_free(slot)] = module
 
     def __delitem__(self, slot: object) -> None:
-        """Empty ``slot`` (``del ctx.deck["2"]``, as in Opentrons): what it held is gone
-        from the deck, a module from every slot it took."""
-        item = self._items[self.check_slot(slot)]
+        """Empty ``slot`` (``del ctx.deck["2"]``), as in Opentrons: before apiLevel 2.14 what
+        it held is gone from the deck, a module from every slot it took; from 2.15 a
+        labware is taken off the deck (as ``move_labware(labware, OFF_DECK)`` takes it,
+        with no pause) and a module stays; at 2.14 it is refused."""
+        name = self.check_slot(slot)
+        item = self._items[name]
+        if self._api_version >= ENGINE_CORE_API:
+            require("del deck[slot]", ADAPTER_API, self._api_version,
+                    hint="(or below 2.14)")
+            if item is None:
+                return  # nothing to take away, as Opentrons
+            if not isinstance(item, Labware):
+                raise ProtocolError(f"del deck[{slot!r}]: slot {name} holds "
+                                    f"{item.display_name}, a module; a module stays on the "
+                                    "deck (from apiLevel 2.15, as in Opentrons): only a "
+                                    "labware is taken off")
+            if self._remover is not None:
+                self._remover(item)
+                return
         for name, held in self._items.items():
             if held is not None and held is item:
                 self._items[name] = None
+
+    def release(self, slot: str) -> None:
+        """Empty ``slot``: what it held has been taken away (``move_labware``)."""
+        self._items[self.check_slot(slot)] = None
 
     def __getitem__(self, slot: object) -> DeckItem | None:
         return self._items[self.check_slot(slot)]

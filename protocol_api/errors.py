@@ -50,6 +50,11 @@ class LabwareOffDeckError(ProtocolError):
     """A well of a labware that is off the deck was used as a place to go."""
 
 
+class LabwareIsInStackError(ProtocolError):
+    """A well of a labware with another stacked on it was used as a place to go
+    (Opentrons' error of that name)."""
+
+
 class InvalidSlotError(ProtocolError):
     """The deck has no such slot."""
 

@@ -24,7 +24,14 @@ from .errors import (
     UnsupportedNameError,
     VolumeError,
 )
-from .labware import Labware, OutOfTipsError, Well, mark_returned, mark_used
+from .labware import (
+    Labware,
+    OutOfTipsError,
+    Well,
+    check_reachable,
+    mark_returned,
+    mark_used,
+)
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PipetteSpec
 from .steps import api_step, is_number
 from .transfer import plan, transfer_options
@@ -423,6 +430,7 @@ class InstrumentContext:
         # Tip tracking chooses tips; from apiLevel 2.2 a named well is taken as it is.
         if not well.has_tip and self._ctx.api_version < NAMED_TIP_API:
             raise TipError(f"pick_up_tip: there is no tip in {well.display_name}")
+        check_reachable("pick_up_tip", well.top())
         top = well.top().point
         tip_length = self._spec.effective_tip_length(rack.tip_length, rack.uri)  # less overlap
         column = next(col for col in rack.columns() if well in col)
@@ -512,6 +520,7 @@ class InstrumentContext:
                              "Opentrons does before apiLevel 2.14 (from 2.14 it fails)")
             self._move(target)
             return self
+        check_reachable("drop_tip", target)
         point = target.point
         self._steps.send(c.DropTip(self._mount, (point.x, point.y, point.z),
                                       _location_ref(target) or "trash"))
@@ -912,6 +921,7 @@ class InstrumentContext:
         size_x = location.diameter if location.diameter is not None else location.length
         size_y = location.diameter if location.diameter is not None else location.width
         target = location.top(float(v_offset))
+        check_reachable("touch_tip", target)
         point = self._primary_point(target)  # a multi-channel centred on a reservoir
         self._check_depth("touch_tip", target, point)
         self._steps.send(c.TouchTip(
@@ -1059,6 +1069,7 @@ class InstrumentContext:
     def _move(self, location: Location, force_direct: bool = False,
               minimum_z_height: float | None = None, speed: float | None = None) -> str | None:
         """Send the move to ``location``; the well it names (``slot/well``), if any."""
+        check_reachable(self._steps.step.name, location)
         point = self._primary_point(location)
         if speed is None:
             speed = self._default_speed

@@ -27,6 +27,7 @@ from protocol_api.compat import WellCore
 from protocol_api.errors import (
     APIVersionError,
     LabwareCannotBeStackedError,
+    LabwareIsInStackError,
     LabwareOffDeckError,
     ProtocolError,
     TipError,
@@ -34,8 +35,9 @@ from protocol_api.errors import (
     UnsupportedNameError,
     WellNotFoundError,
 )
+from protocol_api.off_deck import OFF_DECK
 from protocol_api.steps import is_number
-from protocol_api.types import OFF_DECK, APIVersion, Location, Point
+from protocol_api.types import APIVersion, Location, Point
 
 __all__ = ["Labware", "OutOfTipsError", "Well", "WellGeometry"]
 
@@ -218,6 +220,11 @@ class Well:
             f"{op}: {self._name} of {self._labware.display_name} has no place: the labware "
             "is off the deck; move it onto the deck first (ctx.move_labware)")
 
+    @property
+    def _placement(self) -> int:
+        """How many times its labware has been moved by hand (``Location`` notes it)."""
+        return self._labware._placement
+
     def __repr__(self) -> str:
         return self.display_name
 
@@ -302,6 +309,9 @@ class Labware:
             on_module = "" if module is None else f"{module} on "
             self._repr = f"{self._display} on {on_module}{self._parent}"
         self._slot_origin = Point(*(float(v) for v in slot_origin[:3]))
+        self._placement = 0  # moves by hand so far: a Location made before one is stale
+        # the protocol's offsets by definition and place (set_offset, apiLevel 2.18 on)
+        self._offsets: dict[tuple[str, str, str | None, str | None], Point] | None = None
         self._on: Labware | None = None  # the labware (adapter) this one sits on
         self._holder: object | None = None  # the module context it sits on, if any
         self._stacked: Labware | None = None  # the labware loaded on this one
@@ -391,13 +401,20 @@ class Labware:
         off the deck."""
         return self._parent
 
+    def height_at(self, slot_origin: Point) -> float:
+        """Where the labware's top would be with its slot origin at ``slot_origin``."""
+        corner = self._definition.get("cornerOffsetFromSlot") or {}
+        return (slot_origin.z + float(corner.get("z", 0.0))
+                + float(self._definition["dimensions"]["zDimension"]))
+
     def _moved(self, slot: str, slot_origin: Point | None, *, module: str | None = None,
                on: Labware | None = None, holder: object | None = None) -> None:
         """A person moved the labware (``move_labware``) to ``slot``, its slot origin now
         ``slot_origin`` (``OFF_DECK_SLOT`` and None: off the deck); on ``on`` (a labware)
         or ``holder`` (a module's context), if given, on module ``module`` (its display
-        name). An offset set with ``set_offset`` was for where it stood, and is dropped,
-        as Opentrons finds none for the new place."""
+        name). An offset set with ``set_offset`` is for a place: the labware takes the
+        one set for its new place, if any, as in Opentrons."""
+        self._placement += 1
         if self._on is not None:
             self._on._stacked = None
         self._on, self._holder, self._module = on, holder, module
@@ -409,9 +426,8 @@ class Labware:
             corner = self._definition.get("cornerOffsetFromSlot") or {}
             self._base = slot_origin + Point(corner.get("x", 0.0), corner.get("y", 0.0),
                                              corner.get("z", 0.0))
-            self._offset = self._base
-            for well in self._wells or ():
-                well._place(self._offset)
+            found = self._offsets.get(self._place_key()) if self._offsets else None
+            self._set_offset(found if found is not None else Point(0.0, 0.0, 0.0))
             self._squares = None
 
     @property
@@ -562,14 +578,15 @@ class Labware:
         """The labware's top in deck coordinates."""
         return self._offset.z + float(self._definition["dimensions"]["zDimension"])
 
-    @since(2, 12)
     def set_offset(self, x: float, y: float, z: float) -> None:
         """Shift the labware (and every well) by this offset from its default position;
-        as in Opentrons, from apiLevel 2.12 but not at 2.14 to 2.17 (there the app's
-        labware position check sets offsets)."""
+        as in Opentrons, not at apiLevel 2.14 to 2.17 (there the app's labware position
+        check sets offsets; below 2.12 Opentrons' own gate never closes: its labware
+        reports apiLevel 2.13 there). From 2.18 the offset is for the labware's place:
+        a labware of the same definition moved or loaded there later has it too."""
         if ENGINE_CORE_API <= self._api_version < SET_OFFSET_RESTORED_API:
             raise APIVersionError(f"Labware.set_offset needs apiLevel 2.18 or later (or "
-                                  f"2.12 to 2.13); this protocol's apiLevel is "
+                                  f"below 2.14); this protocol's apiLevel is "
                                   f"{self._api_version}")
         self._shift("set_offset", x, y, z)
 
@@ -599,9 +616,31 @@ class Labware:
         if offset is None or not all(math.isfinite(v) for v in offset):
             raise ProtocolError(f"{op}: the offset must be finite numbers of mm, not "
                                 f"({x!r}, {y!r}, {z!r})")
+        if self._parent == OFF_DECK_SLOT:
+            raise LabwareOffDeckError(f"{op}: {self.display_name} is off the deck; an offset "
+                                      "is for a place on the deck")
+        if self._offsets is not None and self._api_version >= SET_OFFSET_RESTORED_API:
+            self._offsets[self._place_key()] = offset  # for its place, as in Opentrons
+        self._set_offset(offset)
+
+    def _set_offset(self, offset: Point) -> None:
         self._offset = self._base + offset
         for well in self._wells or ():
             well._place(self._offset)
+
+    def _place_key(self) -> tuple[str, str, str | None, str | None]:
+        """The labware's definition and place, as an offset is kept for them."""
+        return (self.uri, self._parent, self._module,
+                self._on.uri if self._on is not None else None)
+
+    def _use_offsets(self, offsets: dict[tuple[str, str, str | None, str | None], Point],
+                     ) -> None:
+        """Keep offsets in ``offsets`` (the protocol's, by definition and place), and take
+        the one of this labware's place, if one was set there (apiLevel 2.18 on)."""
+        self._offsets = offsets
+        found = offsets.get(self._place_key())
+        if found is not None:
+            self._set_offset(found)
 
     # -- wells ------------------------------------------------------------------------
 
@@ -1007,3 +1046,25 @@ def _checked_liquid(labware: Labware, liquid: Any, volume: Any) -> tuple[Any, fl
                             "labware that holds liquid (refused from apiLevel 2.14, as in "
                             "Opentrons)")
     return liquid, float(volume)
+
+
+def check_reachable(op: str, location: Location) -> None:
+    """Refuse to go to ``location`` when its labware has another stacked on it (as
+    Opentrons refuses it), or when the labware was moved by hand after the location was
+    made: it points where the labware stood (Opentrons goes there)."""
+    target = location._labware
+    if isinstance(target, Well):
+        labware = target._labware
+    elif isinstance(target, Labware):
+        labware = target
+    else:
+        return
+    if labware._stacked is not None:
+        raise LabwareIsInStackError(
+            f"{op}: {labware.display_name} is out of reach: {labware._stacked.display_name} "
+            "is stacked on it; move that one first")
+    if location._placed != labware._placement:
+        raise ProtocolError(
+            f"{op}: the location {location.point} was made in {target} before the labware "
+            "was moved by hand, and points where it stood; make it again after the move "
+            "(such as well.bottom(1))")

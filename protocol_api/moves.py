@@ -18,7 +18,8 @@ from engine.commands import OFF_DECK as OFF_DECK_SLOT
 from .deck import Deck
 from .errors import LabwareMovementNotAllowedError, ProtocolError, SlotOccupiedError
 from .labware import Labware
-from .types import OffDeckType, Point
+from .off_deck import OffDeckType
+from .types import Point
 
 if TYPE_CHECKING:
     from .modules import ModuleContext
@@ -51,10 +52,23 @@ def module_under(labware: Labware) -> ModuleContext | None:
 
 def plan_move(labware: object, new_location: object, *, deck: Deck,
               modules: Iterable[ModuleContext], use_gripper: object = False,
-              pick_up_offset: object = None, drop_offset: object = None) -> PlannedMove:
+              pick_up_offset: object = None, drop_offset: object = None,
+              op: str = "move_labware") -> PlannedMove:
     """Check that a person may move ``labware`` to ``new_location`` (a deck slot, a module,
     a labware or adapter, or ``OFF_DECK``) and say where it lands; refused as Opentrons
-    refuses it, with a closed lid or latch at either end too."""
+    refuses it, with a closed lid or latch at either end too (``op``: the call, for its
+    messages)."""
+    try:
+        return _plan(labware, new_location, deck, modules, use_gripper, pick_up_offset,
+                     drop_offset)
+    except ProtocolError as exc:  # one prefix, whichever check refused it
+        message = str(exc).removeprefix("move_labware: ")
+        raise type(exc)(f"{op}: {message}") from None
+
+
+def _plan(labware: object, new_location: object, deck: Deck,
+          modules: Iterable[ModuleContext], use_gripper: object, pick_up_offset: object,
+          drop_offset: object) -> PlannedMove:
     if not isinstance(labware, Labware) or labware is deck.trash:
         what = "the fixed trash, which stays in its slot" if labware is deck.trash else \
             repr(labware)
@@ -76,6 +90,10 @@ def plan_move(labware: object, new_location: object, *, deck: Deck,
     definition = labware.definition
     if isinstance(new_location, OffDeckType):
         return PlannedMove(OFF_DECK_SLOT, None, "off the deck")
+    if isinstance(new_location, Labware) and new_location is deck.trash:
+        raise LabwareMovementNotAllowedError(
+            "move_labware: only tips (and lids) go into the trash; a labware moved away by "
+            "hand goes OFF_DECK")
     if isinstance(new_location, Labware):
         return _onto_labware(labware, new_location, definition)
     module = next((m for m in modules if m is new_location), None)
@@ -109,9 +127,10 @@ def _onto_labware(labware: Labware, target: Labware,
     holder = module_under(target)
     if holder is not None:
         holder._check_hand_access()
-    where = f"{target.display_name} on {target.whereabouts}"
     if target.slot == OFF_DECK_SLOT:
+        where = f"{target.display_name}, off the deck"
         return PlannedMove(OFF_DECK_SLOT, None, where, on=target)
+    where = f"{target.display_name} on {target.whereabouts}"
     return PlannedMove(target.slot, target.stacked_origin(definition), where, on=target,
                        module=holder.display_name if holder is not None else None)
 
@@ -120,9 +139,9 @@ def _check_offset(name: str, offset: object) -> None:
     """A gripper's offset, checked as Opentrons checks it (and unused: a person moves)."""
     if not offset:
         return
-    if not (isinstance(offset, Mapping) and set(offset) == {"x", "y", "z"}
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                    and math.isfinite(v) for v in offset.values())):
+    if not (isinstance(offset, Mapping) and {"x", "y", "z"} <= set(offset)
+            and all(isinstance(offset[k], (int, float)) and not isinstance(offset[k], bool)
+                    and math.isfinite(offset[k]) for k in "xyz")):
         raise ProtocolError(f"move_labware: {name} must be a dict of numbers for x, y and z "
                             f"(such as {{'x': 1.1, 'y': 2.2, 'z': 3.3}}), not {offset!r}")
 

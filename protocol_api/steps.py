@@ -350,6 +350,7 @@ _TEXT = {
     "delay": "Delaying for {seconds:g} seconds",
     "waitForResume": "Pausing robot operation: {message}",
     "moveLabware": "Moving {display_name} to {destination}",
+    "removeLabware": "Moving {display_name} to {destination}",
     "home": "Homing",
     "loadLabware": "Loading {load_name} in slot {slot}",
     "loadInstrument": "Loading {instrument_name} on the {mount} mount",

@@ -17,8 +17,7 @@ from protocol_api.errors import InstrumentError
 if TYPE_CHECKING:
     from protocol_api.labware import Labware, Well
 
-__all__ = ["OFF_DECK", "APIVersion", "Location", "LocationLabware", "Mount", "OffDeckType",
-           "Point"]
+__all__ = ["APIVersion", "Location", "LocationLabware", "Mount", "Point"]
 
 #: What a Location can be relative to: a well, a labware, a deck slot name, or nothing.
 LocationTarget = Union["Well", "Labware", str, None]
@@ -173,11 +172,15 @@ class Location:
     ``Location(point, labware)`` where labware is a Well, a Labware, a slot name or None.
     """
 
-    __slots__ = ("_labware", "_point")
+    __slots__ = ("_labware", "_placed", "_point")
 
     def __init__(self, point: Point, labware: LocationTarget | LocationLabware) -> None:
         self._point = point
-        self._labware = labware.object if isinstance(labware, LocationLabware) else labware
+        target = labware.object if isinstance(labware, LocationLabware) else labware
+        self._labware = target
+        # How many times its labware had been moved by hand when it was made: a point
+        # made before a move is where the labware stood, not where it is.
+        self._placed: int = getattr(target, "_placement", 0)
 
     @property
     def point(self) -> Point:
@@ -191,7 +194,9 @@ class Location:
 
     def move(self, point: Point) -> Location:
         """A new Location offset by ``point``, relative to the same labware."""
-        return Location(self._point + point, self._labware)
+        moved = Location(self._point + point, self._labware)
+        moved._placed = self._placed
+        return moved
 
     def __iter__(self) -> Iterator[Point | LocationLabware]:
         """Unpack like the old Opentrons named tuple: ``point, labware = loc``."""
@@ -231,17 +236,6 @@ class Mount(enum.Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-class OffDeckType(enum.Enum):
-    """Where a labware is when it is not on the deck (``OFF_DECK``): loaded there with
-    ``load_labware(..., OFF_DECK)``, or moved there with ``move_labware``."""
-
-    OFF_DECK = "off-deck"
-
-
-OFF_DECK = OffDeckType.OFF_DECK
-"""``protocol_api.OFF_DECK``: a place for a labware, away from the deck (apiLevel 2.15)."""
 
 
 def well_of(location: Location) -> Well | None:

@@ -72,16 +72,17 @@ class ModuleRules:
                                   f"{labware.highest_z:g} mm tall; beside a Heater-Shaker "
                                   f"nothing may be {HS_SIDE_MAX_HEIGHT_MM:g} mm tall or more")
 
-    def check_labware(self, slot: str, labware: Labware, op: str = "load_labware") -> None:
+    def check_labware(self, slot: str, labware: Labware, op: str = "load_labware", *,
+                      height: float | None = None) -> None:
         """Refuse a labware too tall for a slot left or right of a heater-shaker (``op``:
-        the call that puts it there)."""
+        the call that puts it there; ``height``: its top there, if not where it is)."""
+        top = labware.highest_z if height is None else height
         for here, module in self.present().items():
             if (isinstance(module, HeaterShakerContext)
                     and slot in neighbours(here, sideways_only=True)
-                    and _too_tall(labware.load_name, labware.highest_z)):
+                    and _too_tall(labware.load_name, top)):
                 raise ModuleError(f"{op}: {labware.display_name} in slot {slot} would "
-                                  f"stand beside {module.described}, "
-                                  f"{labware.highest_z:g} mm tall; "
+                                  f"stand beside {module.described}, {top:g} mm tall; "
                                   f"beside a Heater-Shaker nothing may be "
                                   f"{HS_SIDE_MAX_HEIGHT_MM:g} mm tall or more (its labware "
                                   "latch swings there)")

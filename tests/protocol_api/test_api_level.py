@@ -44,7 +44,6 @@ GATED: list[tuple[tuple[int, int], str, Call]] = [
          get_definition("opentrons_96_pcr_adapter"))),
     ((2, 1), "ModuleContext.load_labware_by_name",
      lambda ctx: ctx.load_module("temperature module", 1).load_labware_by_name(PLATE)),
-    ((2, 12), "Labware.set_offset", lambda ctx: ctx.load_labware(TIPS, 1).set_offset(1, 0, 0)),
     ((2, 7), "InstrumentContext.has_tip",
      lambda ctx: ctx.load_instrument("p300_single_gen2", "left").has_tip),
     ((2, 3), "TemperatureModuleContext.start_set_temperature",
@@ -234,7 +233,8 @@ def test_what_opentrons_removed_at_2_14_is_refused_from_there(name: str, call: C
             assert "removed" not in str(exc)
 
 
-@pytest.mark.parametrize(("level", "refused"), [((2, 13), False), ((2, 14), True),
+@pytest.mark.parametrize(("level", "refused"), [((2, 0), False), ((2, 11), False),
+                                                ((2, 13), False), ((2, 14), True),
                                                 ((2, 17), True), ((2, 18), False)])
 def test_set_offset_is_refused_from_2_14_until_2_18(level: tuple[int, int],
                                                     refused: bool) -> None:
@@ -243,7 +243,7 @@ def test_set_offset_is_refused_from_2_14_until_2_18(level: tuple[int, int],
         plate = ctx.load_labware(PLATE, 1)
         if refused:
             with pytest.raises(APIVersionError, match=r"^Labware\.set_offset needs apiLevel "
-                                                      r"2\.18 or later \(or 2\.12 to 2\.13\)"):
+                                                      r"2\.18 or later \(or below 2\.14\)"):
                 plate.set_offset(1, 2, 3)
         else:
             before = plate["A1"].top().point

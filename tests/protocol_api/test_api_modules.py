@@ -18,7 +18,8 @@ from hardware.clock import VirtualClock
 from hardware.config import default_config
 from hardware.modules import physics
 from labrun.cli.rehearsal import Intervention, schedule
-from protocol_api.errors import UnsupportedAPIError
+from protocol_api import OFF_DECK
+from protocol_api.errors import APIVersionError, ProtocolError, UnsupportedAPIError
 from protocol_api.execute import continue_when_stalled, create_run, open_context
 from protocol_api.modules import (
     HeaterShakerContext,
@@ -243,8 +244,8 @@ def test_pauses_during_the_magnet_and_the_delays_change_no_contact_and_move_no_m
         summary(twin_run)["duration_s"] + 60, abs=30)
 
 
-def test_deleting_a_slot_removes_what_it_held_a_module_from_all_its_slots() -> None:
-    with open_context(api_version=(2, 15)) as ctx:
+def test_below_2_14_deleting_a_slot_removes_what_it_held_a_module_from_all_its_slots() -> None:
+    with open_context(api_version=(2, 13)) as ctx:
         ctx.load_labware("nest_12_reservoir_15ml", 2)
         tc = ctx.load_module("thermocycler")
         del ctx.deck["2"]
@@ -253,6 +254,26 @@ def test_deleting_a_slot_removes_what_it_held_a_module_from_all_its_slots() -> N
         assert all(ctx.deck[s] is None for s in tc.slots)
         assert ctx.loaded_modules == {}
         ctx.load_module("temperature module gen2", 7)  # the slot is free again
+
+
+def test_from_2_15_deleting_a_slot_takes_its_labware_off_the_deck_and_keeps_a_module() -> None:
+    # As Opentrons 8.8.2: a move OFF_DECK with no pause; a module stays; refused at 2.14.
+    with open_context(api_version=(2, 15)) as ctx:
+        reservoir = ctx.load_labware("nest_12_reservoir_15ml", 2)
+        tc = ctx.load_module("thermocycler")
+        del ctx.deck["2"]
+        del ctx.deck["3"]  # nothing there: nothing to do
+        assert ctx.deck["2"] is None and reservoir.parent is OFF_DECK
+        with pytest.raises(ProtocolError, match=r"^del deck\['8'\]: slot 8 holds Thermocycler "
+                           "Module GEN1, a module; a module stays on the deck"):
+            del ctx.deck["8"]
+        assert ctx.deck["8"] is tc
+        assert not any(status == "paused" for status in (
+            e.get("status") for e in ctx.run.record.events if e["event"] == "status"))
+    with open_context(api_version=(2, 14)) as ctx:
+        ctx.load_labware("nest_12_reservoir_15ml", 2)
+        with pytest.raises(APIVersionError, match=r"^del deck\[slot\] needs apiLevel 2.15"):
+            del ctx.deck["2"]
 
 
 def test_on_a_robot_a_reading_asks_the_module_in_a_simulation_it_reads_the_target() -> None:

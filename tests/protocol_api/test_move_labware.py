@@ -86,7 +86,7 @@ def test_the_deck_changes_only_once_a_person_resumes_the_run() -> None:
     try:
         run.play()
         run.call(c.LoadLabware("tall", "2", "tall", 120.0))
-        tall_in_5 = c.MoveLabware(1, "tall", "tall", "2", "5", "slot 5", 135.0, "move it")
+        tall_in_5 = c.MoveLabware(0, "tall", "tall", "2", "5", "slot 5", 135.0, "move it")
         outcome = run.call(tall_in_5)
         report = run.status()
         assert (report.status, report.pause_message) == (Status.PAUSED, "move it")
@@ -98,7 +98,7 @@ def test_the_deck_changes_only_once_a_person_resumes_the_run() -> None:
         assert outcome.done.is_set() and outcome.error is None
         assert run.engine.model.labware == {"5": "tall"}
         assert run.engine.model.labware_highest == 135.0  # moves clear it where it now is
-        off = c.MoveLabware(1, "tall", "tall", "5", c.OFF_DECK, "off the deck", 135.0, "off")
+        off = c.MoveLabware(0, "tall", "tall", "5", c.OFF_DECK, "off the deck", 135.0, "off")
         run.call(off)
         assert run.control.resume().accepted
         run.settle()
@@ -178,7 +178,35 @@ LATCH = (f'hs = ctx.load_module("heaterShakerModuleV1", 10)\n'
     ("2.20", "ctx.move_labware('plate', 5)",
      "move_labware: expected a labware that load_labware loaded, not 'plate'"),
     ("2.20", f'ctx.move_labware(ctx.load_labware("{NEST}", 7), plate)',
-     f"{NEST} cannot be loaded onto {PLATE}: it sits only on "),
+     f"move_labware: {NEST} cannot be loaded onto {PLATE}: it sits only on "),
+    ("2.20", "ctx.move_labware(plate, ctx.fixed_trash)",
+     "move_labware: only tips (and lids) go into the trash; a labware moved away by hand "
+     "goes OFF_DECK"),
+    ("2.20", 'pcr = ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 3, version=4)\n'
+             'top = ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4, version=4)\n'
+             'below = pcr["A1"].bottom(1)\nctx.move_labware(top, pcr)\np300.pick_up_tip()\n'
+             'p300.aspirate(10, below)',  # as Opentrons: the location is made, not used
+     "aspirate: NEST 96 Well Plate 100 µL PCR Full Skirt is out of reach: NEST 96 Well Plate "
+     "100 µL PCR Full Skirt is stacked on it; move that one first"),
+    ("2.20", 'pcr = ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 3, version=4)\n'
+             'top = ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4, version=4)\n'
+             'p300.pick_up_tip()\np300.aspirate(10, pcr["A1"])\nctx.move_labware(top, pcr)\n'
+             'p300.dispense(10)',
+     "dispense: no location given and a labware has been stacked by hand on the one the "
+     "pipettes last went to (move_labware); give a location"),
+    ("2.20", 'tc = ctx.load_module("thermocyclerModuleV2")\ntc.open_lid()\n'
+             'ctx.move_labware(plate, tc)\nold = plate["A1"].bottom(1)\n'
+             'ctx.move_labware(plate, 5)\ntc.close_lid()\np300.pick_up_tip()\n'
+             'p300.aspirate(10, old.move(Point(0, 0, 1)))',  # Opentrons goes into the lid
+     "aspirate: the location (14.38, 324.04, 103.81) was made in A1 of Corning 96 Well Plate "
+     "360 µL Flat on slot 5 before the labware was moved by hand, and points where it "
+     "stood; make it again after the move"),
+    ("2.20", 'del ctx.deck["2"]\np300.pick_up_tip()\np300.aspirate(10, plate["A1"])',
+     "bottom: A1 of Corning 96 Well Plate 360 µL Flat has no place: the labware is off the "
+     "deck"),
+    ("2.20", 'ctx.move_labware(plate, OFF_DECK)\nplate.set_offset(1, 2, 3)',
+     "set_offset: Corning 96 Well Plate 360 µL Flat is off the deck; an offset is for a "
+     "place on the deck"),
     ("2.20", f'ad = ctx.load_adapter("{ADAPTER}", 6)\nad.load_labware("{NEST}")\n'
              'ctx.move_labware(ad, 8)',
      "move_labware: Opentrons 96 Flat Bottom Heater-Shaker Adapter holds NEST 96 Well Plate "
@@ -207,11 +235,10 @@ LATCH = (f'hs = ctx.load_module("heaterShakerModuleV1", 10)\n'
 def test_a_move_that_cannot_be_done_fails_at_its_line(tmp_path: Path, level: str, body: str,
                                                       message: str) -> None:
     # As Opentrons refuses them (the last: Opentrons dispenses where the plate was).
-    path = protocol_file(tmp_path, "from opentrons.protocol_api import OFF_DECK\n" + SET_UP
-                         + body, api=level)
+    head = "from opentrons.protocol_api import OFF_DECK\nfrom opentrons.types import Point\n"
+    path = protocol_file(tmp_path, head + SET_UP + body, api=level)
     summary = _events(path)[-1]
-    line = 4 + len(("from opentrons.protocol_api import OFF_DECK\n" + SET_UP + body)
-                   .strip().splitlines())
+    line = 4 + len((head + SET_UP + body).strip().splitlines())
     assert (summary["status"], summary["location"]) == ("failed", f"{path}:{line}")
     assert summary["error"].startswith(message), summary["error"]
 
@@ -226,3 +253,61 @@ def test_a_refused_move_changes_nothing() -> None:
         assert ctx.deck["2"] is plate and tc.labware is None and plate.parent == "2"
         assert plate["A1"].top() == before
         assert not any(line.startswith("Moving") for line in ctx.commands())
+
+
+def test_an_offset_is_for_a_place_and_a_labware_moved_there_takes_it() -> None:
+    # As Opentrons 8.8.2 from apiLevel 2.18: by definition and place, not by object.
+    with open_context(api_version=(2, 20), on_stalled=continue_when_stalled) as ctx:
+        plate = ctx.load_labware(PLATE, 1)
+        other = ctx.load_labware(PLATE, 3)
+        plate.set_offset(1, 2, 3)
+        assert plate["A1"].top().point == Point(15.38, 76.24, 17.22)
+        ctx.move_labware(plate, 2)
+        assert plate["A1"].top().point == Point(146.88, 74.24, 14.22)
+        ctx.move_labware(plate, 1)
+        assert plate["A1"].top().point == Point(15.38, 76.24, 17.22)
+        ctx.move_labware(plate, 5)
+        ctx.move_labware(other, 1)
+        assert other["A1"].top().point == Point(15.38, 76.24, 17.22)
+
+
+def test_a_plate_set_down_beside_a_heater_shaker_is_judged_by_its_height_there(
+        tmp_path: Path) -> None:
+    # On the heater-shaker's adapter its top is 83.8 mm high; beside it (slot 2), 14.3 mm.
+    set_up = SET_UP.replace('"opentrons_96_tiprack_300ul", 1', '"opentrons_96_tiprack_300ul", 6'
+                            ).replace(f'"{PLATE}", 2', f'"{PLATE}", 5')
+    path = protocol_file(tmp_path, set_up + f"""
+hs = ctx.load_module("heaterShakerModuleV1", 1)
+ad = hs.load_adapter("{ADAPTER}")
+nest = ad.load_labware("{NEST}")
+hs.open_labware_latch()
+ctx.move_labware(nest, 2)
+""", api="2.20")
+    assert _events(path)[-1]["status"] == "succeeded"
+
+
+def test_the_totals_of_stacked_plates_stay_with_each_plate(tmp_path: Path) -> None:
+    pcr = "nest_96_wellplate_100ul_pcr_full_skirt"
+    path = protocol_file(tmp_path, f"""
+from opentrons.protocol_api import OFF_DECK
+x = ctx.load_labware("{pcr}", 1, version=4, label="bottom")
+y = ctx.load_labware("{pcr}", 2, version=4, label="top")
+tips = ctx.load_labware("opentrons_96_tiprack_20ul", 3)
+p = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[tips])
+p.pick_up_tip()
+p.aspirate(10, x["A1"])
+p.dispense(10, x["B1"])
+p.aspirate(5, y["A1"])
+p.dispense(5, y["C1"])
+ctx.move_labware(y, x)
+p.aspirate(2, y["C1"])
+p.dispense(2, y["D1"])
+ctx.move_labware(y, OFF_DECK)
+p.aspirate(1, x["B1"])
+p.dispense(1, x["E1"])
+""", api="2.20")
+    summary = _events(path)[-1]
+    # y went onto x, then off the deck, uncovering x; y is the run's third labware
+    assert summary["well_volumes_ul"] == {
+        "1/A1": -10.0, "1/B1": 9.0, "1/E1": 1.0,
+        "offDeck-2/A1": -5.0, "offDeck-2/C1": 3.0, "offDeck-2/D1": 2.0}
