@@ -25,7 +25,8 @@ CALL_NAMES = frozenset((*LIQUID_VERBS, "mix", "aspirate", "dispense", "pick_up_t
                         "return_tip", "blow_out", "touch_tip", "air_gap", "move_to", "home",
                         "delay", "pause", "comment", "load_labware", "load_adapter",
                         "load_instrument", "load_module", "set_rail_lights", "max_speeds",
-                        "prepare_to_aspirate", "home_plunger", "move_labware"))
+                        "prepare_to_aspirate", "home_plunger", "move_labware",
+                        "del deck[slot]"))
 _CALL = re.compile(r"\.(\w+)\s*\(")
 MANY_WELLS = 4
 """From this many wells of one labware on, a sentence gives their count and range."""
@@ -51,7 +52,7 @@ class Labels:
             if event.get("status") == "queued":
                 if event.get("type") == "loadLabware":
                     labels.load(event["params"])
-                elif event.get("type") == "moveLabware":
+                elif event.get("type") in ("moveLabware", "removeLabware"):
                     labels.move(event["params"])
         return labels
 
@@ -70,6 +71,12 @@ class Labels:
         self._loaded.append((slot, entry))
         self._at_start[start] = label
         return start
+
+    def name_of(self, index: object) -> str:
+        """The label of the run's labware ``index`` (its loadLabware's count from 0)."""
+        if isinstance(index, int) and 0 <= index < len(self._loaded):
+            return self._loaded[index][1][2]
+        return "a labware"
 
     def at_start(self, start: str) -> str | None:
         """The label of the labware on top at ``start`` (a ``start_of`` place) at the start."""
@@ -105,8 +112,15 @@ class Labels:
         self.slots[slot] = entry[2]
 
     def labware(self, slot: str) -> str:
-        """``replica (slot 2)``."""
+        """``replica (slot 2)``; for the run's totals' ``offDeck-N`` and ``2-N`` (labware
+        N off the deck, or under another in slot 2), that labware by its own name."""
         name = self.slots.get(slot)
+        if name is None:
+            where, dash, number = slot.rpartition("-")
+            if dash and where and number.isdigit() and int(number) < len(self._loaded):
+                name = self.name_of(int(number))
+                return f"{name} ({place(where)})" if where.startswith(OFF_DECK) else \
+                    f"{name} (slot {where}, under another labware)"
         return f"{name} ({place(slot)})" if name else place(slot)
 
     def well(self, well: str | None) -> str:
@@ -404,6 +418,9 @@ def sentence(name: str, commands: CallCommands, labels: Labels) -> str:
         return f"Pausing: {message}" if message else "Pausing"
     if name == "move_labware" or one == "moveLabware":  # a person moves it, the run waits
         return f"Pausing for a move by hand: {first.get('message')}"
+    if one == "removeLabware":  # del ctx.deck[slot]
+        return (f"Taking {labels.name_of(first.get('labware'))} off the deck (del "
+                f"ctx.deck[{first.get('from_slot')!r}])")
     if name == "delay" or one == "delay":
         message = f": {first['message']}" if first.get("message") else ""
         return f"Delaying for {duration(float(first.get('seconds', 0)))}{message}"

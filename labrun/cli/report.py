@@ -121,7 +121,7 @@ class TextLog:
             self._queued[event["id"]] = (event["type"], params)
             if event["type"] == "loadLabware":
                 self.labels.load(params)
-            elif event["type"] == "moveLabware":
+            elif event["type"] in ("moveLabware", "removeLabware"):
                 self.labels.move(params)
             if event.get("origin") == "cleanup":
                 self._close()
@@ -296,11 +296,12 @@ FINAL_COMMAND = {"comment": "comment", "delay": "delay", "pause": "waitForResume
                  "dispense": "dispense", "pick_up_tip": "pickUpTip", "drop_tip": "dropTip",
                  "return_tip": "dropTip", "blow_out": "blowOut", "touch_tip": "touchTip",
                  "air_gap": "airGap", "home": "home", "prepare_to_aspirate": "prepareToAspirate",
-                 "home_plunger": "home", "move_labware": "moveLabware"}
+                 "home_plunger": "home", "move_labware": "moveLabware",
+                 "del deck[slot]": "removeLabware"}
 """The command that completes a call's sentence: the call is written when it is queued,
 or, if it moves, when it has completed."""
 SAID_BY_THE_CALL = frozenset(("loadLabware", "loadInstrument", "comment", "delay",
-                              "waitForResume", "moveLabware"))
+                              "waitForResume", "moveLabware", "removeLabware"))
 """Commands whose call's line already says all of them: not nested under it again."""
 
 

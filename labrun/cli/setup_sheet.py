@@ -39,7 +39,7 @@ from .report import clock, printable
 Sheet = dict[str, Any]
 LIQUID = ("aspirate", "dispense")
 _SHOWN = ("loadLabware", "loadModule", "loadInstrument", "delay", "waitForResume",
-          "moveLabware")
+          "moveLabware", "removeLabware")
 """Commands whose fields the sheet shows (not only counts): taken as the record has them.
 (A tip pick-up, one a transfer, gives only its mount, well and tip count: plain values.)"""
 _MOVING = (*LIQUID, "blowOut", "dropTip")
@@ -191,6 +191,8 @@ class SheetBuilder:
         elif command == "waitForResume":
             self.timeline.append({"t": t, "kind": "pause", "message": params.get("message"),
                                   "step": int(event.get("step", 0)) + 1})
+        elif command == "removeLabware":  # del ctx.deck[slot]: it is no longer there
+            self.labels.move(params)
         elif command == "moveLabware":  # a person moves it, while the run waits
             self.labels.move(params)
             self.timeline.append({"t": t, "kind": "move", "message": params.get("message"),

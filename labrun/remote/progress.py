@@ -274,7 +274,7 @@ class RunProgress:
                 self._liquid[int(event["id"])] = [self._labels.start_of(str(w)) for w in wells]
             elif kind == "loadLabware":
                 self._labels.load(params)
-            elif kind == "moveLabware":
+            elif kind in ("moveLabware", "removeLabware"):
                 self._labels.move(params)
             if self.line is None and event.get("line"):
                 self.line = str(event["line"]).rpartition("/")[2]

@@ -534,3 +534,29 @@ def test_labware_moved_by_hand_is_set_up_where_it_starts_and_its_moves_are_timed
             "slot 5, then resume\n") in out
     assert ("] Transferring 20.0 µL from A1 of NEST 12 Well Reservoir 15 mL (slot 5) to B1 "
             "of Corning 96 Well Plate 360 µL Flat (slot 3)\n") in out
+
+
+def test_the_log_says_what_del_deck_took_away_and_names_plates_off_the_deck(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = '''
+from opentrons.protocol_api import OFF_DECK
+metadata = {"apiLevel": "2.20"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    first = ctx.load_labware("corning_96_wellplate_360ul_flat", 2, label="first")
+    second = ctx.load_labware("corning_96_wellplate_360ul_flat", 3, label="second")
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.transfer(50, first["A1"], second["A1"])
+    del ctx.deck["2"]
+    ctx.move_labware(second, OFF_DECK)
+    p300.transfer(50, first["B1"], second["B1"])  # refused: off the deck
+'''
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(protocol))
+    assert main(["simulate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "] Taking first off the deck (del ctx.deck['2'])\n" in out
+    assert ("wells changed:       2; A1 -50.0 µL in first (off the deck); A1 +50.0 µL in "
+            "second (off the deck)\n") in out
