@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
@@ -219,6 +220,12 @@ def load_watched(path: str | Path, limit_s: float, hint: str,
                 state["fired"] = True
                 _thread.interrupt_main()
 
+    # The watchdog interrupts as Ctrl-C does, which does nothing while Ctrl-C is ignored
+    # (a job a shell put in the background, a service, labrun serve's check workers).
+    previous = signal.getsignal(signal.SIGINT)
+    ignored = previous in (signal.SIG_IGN, signal.SIG_DFL)
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     finished = threading.Event()
     threading.Thread(target=watch, name="labrun-load-watchdog", daemon=True).start()
     try:
@@ -233,4 +240,6 @@ def load_watched(path: str | Path, limit_s: float, hint: str,
         with lock:
             state["loading"] = False
         finished.set()
+        if ignored:
+            signal.signal(signal.SIGINT, previous)
 

@@ -5,6 +5,8 @@ how fast the host is.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -108,3 +110,29 @@ def test_ctrl_c_aborts_the_run_naming_the_line_the_protocol_is_at() -> None:
     summary = run.record.events[-1]
     assert summary["status"] == "aborted"
     assert summary["reason"] == f"interrupted (Ctrl-C) at {line_of('# stuck here')}"
+
+
+STUCK_AT_THE_TOP = '''
+import signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell starts a background job
+from protocol_api.execute import LocatedLoadError, load_watched
+try:
+    load_watched(sys.argv[1], 0.5, "")
+except LocatedLoadError as exc:
+    print(exc.location, exc)
+'''
+
+
+def test_a_top_level_that_never_ends_is_stopped_with_ctrl_c_ignored(tmp_path: Path) -> None:
+    # labrun serve's check workers inherit SIGINT ignored from a server started in the
+    # background (`labrun serve &`, a service): the watchdog's interruption then did
+    # nothing, and the server stopped the worker at its own limit, naming no line.
+    path = tmp_path / "stuck.py"
+    path.write_text('metadata = {"apiLevel": "2.15"}\nwhile True:\n    pass\n\n'
+                    "def run(ctx):\n    pass\n")
+    done = subprocess.run([sys.executable, "-c", STUCK_AT_THE_TOP, str(path)],
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                          text=True, timeout=30)
+    assert done.stdout.strip() in {
+        f"{path}:{line} the protocol's top level ran for 0.5 s without finishing and seems "
+        "stuck" for line in (2, 3)}, (done.stdout, done.stderr)
