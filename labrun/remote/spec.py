@@ -187,7 +187,8 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw, parse_constant=_no_constant, object_pairs_hook=_no_twice)
+        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite,
+                           object_pairs_hook=_no_twice)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BadRequest(400, f"the body is not valid JSON: {exc}") from None
     except ValueError as exc:
@@ -367,6 +368,16 @@ def _known(params: tuple[Param, ...]) -> str:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"the body is not valid JSON: {name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    """A JSON number with a fraction or exponent; one beyond any float (``1e999``, which
+    Python reads as infinity) is refused as the body's fault, as ``NaN`` is."""
+    value = float(text)
+    if value - value != 0:
+        raise ValueError(f"the body is not valid JSON: {text[:40]} is beyond any number "
+                         "labrun reads")
+    return value
 
 
 def _no_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

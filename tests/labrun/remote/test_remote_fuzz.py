@@ -208,6 +208,10 @@ def test_oversized_bodies_and_wrong_content_types(server: ServerHandle) -> None:
         answer = http.post("/api/re/pause", content=b'{"option": NaN}',
                            headers={"Content-Type": "application/json"})
         assert answer.status_code == 400 and "NaN" in answer.json()["msg"]
+        answer = http.post("/api/queue/item/remove", content=b'{"pos": -1e999}',
+                           headers={"Content-Type": "application/json"})
+        assert answer.status_code == 400 and "-1e999 is beyond any number" in (
+            answer.json()["msg"])
         assert snapshot(http) == before
 
 
