@@ -221,9 +221,9 @@ class Well:
             "is off the deck; move it onto the deck first (ctx.move_labware)")
 
     @property
-    def _placement(self) -> int:
-        """How many times its labware has been moved by hand (``Location`` notes it)."""
-        return self._labware._placement
+    def _placement(self) -> Point:
+        """Where its labware stands: its slot origin (``Location`` notes it)."""
+        return self._labware._slot_origin
 
     def __repr__(self) -> str:
         return self.display_name
@@ -309,7 +309,6 @@ class Labware:
             on_module = "" if module is None else f"{module} on "
             self._repr = f"{self._display} on {on_module}{self._parent}"
         self._slot_origin = Point(*(float(v) for v in slot_origin[:3]))
-        self._placement = 0  # moves by hand so far: a Location made before one is stale
         # the protocol's offsets by definition and place (set_offset, apiLevel 2.18 on)
         self._offsets: dict[tuple[str, str, str | None, str | None], Point] | None = None
         self._on: Labware | None = None  # the labware (adapter) this one sits on
@@ -401,6 +400,11 @@ class Labware:
         off the deck."""
         return self._parent
 
+    @property
+    def _placement(self) -> Point:
+        """Where the labware stands: its slot origin (``Location`` notes it)."""
+        return self._slot_origin
+
     def height_at(self, slot_origin: Point) -> float:
         """Where the labware's top would be with its slot origin at ``slot_origin``."""
         corner = self._definition.get("cornerOffsetFromSlot") or {}
@@ -414,7 +418,6 @@ class Labware:
         or ``holder`` (a module's context), if given, on module ``module`` (its display
         name). An offset set with ``set_offset`` is for a place: the labware takes the
         one set for its new place, if any, as in Opentrons."""
-        self._placement += 1
         if self._on is not None:
             self._on._stacked = None
         self._on, self._holder, self._module = on, holder, module
@@ -1063,7 +1066,10 @@ def check_reachable(op: str, location: Location) -> None:
         raise LabwareIsInStackError(
             f"{op}: {labware.display_name} is out of reach: {labware._stacked.display_name} "
             "is stacked on it; move that one first")
-    if location._placed != labware._placement:
+    if labware._parent == OFF_DECK_SLOT:
+        raise LabwareOffDeckError(f"{op}: {labware.display_name} is off the deck; move it "
+                                  "onto the deck first (ctx.move_labware)")
+    if location._placed is not None and location._placed != labware._slot_origin:
         raise ProtocolError(
             f"{op}: the location {location.point} was made in {target} before the labware "
             "was moved by hand, and points where it stood; make it again after the move "

@@ -178,9 +178,9 @@ class Location:
         self._point = point
         target = labware.object if isinstance(labware, LocationLabware) else labware
         self._labware = target
-        # How many times its labware had been moved by hand when it was made: a point
-        # made before a move is where the labware stood, not where it is.
-        self._placed: int = getattr(target, "_placement", 0)
+        # Where its labware stood when it was made (its slot origin): a point made before
+        # the labware was moved by hand is where it stood, not where it is.
+        self._placed: Point | None = getattr(target, "_placement", None)
 
     @property
     def point(self) -> Point:

@@ -311,3 +311,19 @@ p.dispense(1, x["E1"])
     assert summary["well_volumes_ul"] == {
         "1/A1": -10.0, "1/B1": 9.0, "1/E1": 1.0,
         "offDeck-2/A1": -5.0, "offDeck-2/C1": 3.0, "offDeck-2/D1": 2.0}
+
+
+def test_a_location_made_before_a_move_is_good_again_once_the_labware_is_back() -> None:
+    with open_context(api_version=(2, 20), on_stalled=continue_when_stalled) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+        plate = ctx.load_labware(PLATE, 2)
+        p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+        below = plate["A1"].bottom(1)
+        ctx.move_labware(plate, 5)
+        ctx.move_labware(plate, 2)  # back where it stood: the location is right again
+        p300.pick_up_tip()
+        p300.aspirate(10, below)
+        ctx.move_labware(plate, OFF_DECK)
+        with pytest.raises(LabwareOffDeckError, match=r"^aspirate: Corning 96 Well Plate 360 "
+                           r"µL Flat is off the deck; move it onto the deck first"):
+            p300.aspirate(10, below)
