@@ -36,7 +36,7 @@ from .moves import PlannedMove, module_under, pause_message, plan_move
 from .off_deck import OFF_DECK, OffDeckType
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PLUNGER_DROP_TIP, get_pipette
 from .steps import StepTracker, api_step, is_number
-from .types import APIVersion, Mount, Point, well_of
+from .types import APIVersion, Mount, Point
 
 if TYPE_CHECKING:  # imported by the first load_module: most protocols load none
     from .modules import ModuleContext, ModuleRules
@@ -519,9 +519,16 @@ class ProtocolContext:
         self._relocate(labware, move, pause_message(labware, move))
 
     @api_step("del deck[slot]")
-    def _remove_labware(self, labware: Labware) -> None:
-        """``del ctx.deck[slot]`` from apiLevel 2.15: the labware is off the deck, with no
-        pause (the protocol's bookkeeping, as in Opentrons)."""
+    def _remove_labware(self, labware: Labware, legacy: bool) -> None:
+        """``del ctx.deck[slot]``: from apiLevel 2.15 the labware is off the deck, with no
+        pause (the protocol's bookkeeping, as in Opentrons); before 2.14 (``legacy``) the
+        slot is free and the labware object stays as it was, as Opentrons leaves it: the
+        record says it left, so that readers know what is in the slot."""
+        if legacy:
+            self._steps.send(c.RemoveLabware(
+                self._load_order.index(labware), labware.load_name, labware.name,
+                labware.slot, c.OFF_DECK, "off the deck", labware.highest_z, ""))
+            return
         move = plan_move(labware, OFF_DECK, deck=self._deck, modules=self._module_list(),
                          op="del deck[slot]")
         self._relocate(labware, move, None)
@@ -544,16 +551,6 @@ class ProtocolContext:
             self._deck.assign(move.slot, labware)
         if move.holder is not None:
             move.holder._hold(labware)
-        last = self._last_move.location
-        if last is not None:
-            well = well_of(last)
-            there = well.parent if well is not None else last.labware.object
-            if there is labware:
-                self._last_move.forget(why="the labware the pipettes last went to has been "
-                                           "moved by hand since (move_labware)")
-            elif there is not None and there is move.on:
-                self._last_move.forget(why="a labware has been stacked by hand on the one "
-                                           "the pipettes last went to (move_labware)")
         command = c.MoveLabware if message is not None else c.RemoveLabware
         self._steps.send(command(self._load_order.index(labware), labware.load_name,
                                  labware.name, from_slot, move.slot, move.destination,

@@ -92,7 +92,7 @@ class Deck(Mapping[str, "DeckItem | None"]):
     def __init__(self, slot_origins: Mapping[str, Sequence[float]] | None = None,
                  trash_slot: str | None = None,
                  api_version: tuple[int, int] | None = None, *,
-                 remover: Callable[[Labware], None] | None = None) -> None:
+                 remover: Callable[[Labware, bool], None] | None = None) -> None:
         """Slots at ``slot_origins`` (default: the OT-2's), the fixed trash in ``trash_slot``,
         for a protocol of ``api_version`` (the newest when None); ``remover`` takes a
         labware off the deck for ``del deck[slot]`` from apiLevel 2.15."""
@@ -234,11 +234,13 @@ class Deck(Mapping[str, "DeckItem | None"]):
                                     "deck (from apiLevel 2.15, as in Opentrons): only a "
                                     "labware is taken off")
             if self._remover is not None:
-                self._remover(item)
+                self._remover(item, False)
                 return
         for name, held in self._items.items():
             if held is not None and held is item:
                 self._items[name] = None
+        if isinstance(item, Labware) and self._remover is not None:
+            self._remover(item, True)  # said in the record; the labware stays as it was
 
     def release(self, slot: str) -> None:
         """Empty ``slot``: what it held has been taken away (``move_labware``)."""

@@ -176,26 +176,21 @@ class LastMove:
     times every axis was homed, the plungers with the rest (``ctx.home()``).
     """
 
-    __slots__ = ("gone", "homes", "location", "mount")
-
-    HOMED = "the pipettes have homed since the last move (ctx.home(), or lifted clear of a module)"
+    __slots__ = ("homes", "location", "mount")
 
     def __init__(self) -> None:
         self.location: Location | None = None
         self.mount: str | None = None
         self.homes = 0
-        self.gone = self.HOMED  # why no location is known, when none is
 
     def moved(self, location: Location, mount: str) -> None:
         """A pipette on ``mount`` went to ``location``."""
         self.location, self.mount = location, mount
 
-    def forget(self, *, plungers: bool = False, why: str = HOMED) -> None:
-        """The pipettes homed (the robot did, or they were lifted clear of a module), or
-        ``why`` else: no pipette is anywhere the protocol named; ``plungers``: they
-        homed too."""
+    def forget(self, *, plungers: bool = False) -> None:
+        """The pipettes homed (the robot did, or they were lifted clear of a module):
+        no pipette is anywhere the protocol named; ``plungers``: they homed too."""
         self.location = self.mount = None
-        self.gone = why
         if plungers:
             self.homes += 1
 
@@ -1039,13 +1034,16 @@ class InstrumentContext:
         """
         last = self._last_move
         if last.location is None:  # a pipette with a tip has moved: they homed since
-            raise ProtocolError(f"{op}: no location given and {last.gone}; give a location")
+            raise ProtocolError(f"{op}: no location given and the pipettes have homed since "
+                                "the last move (ctx.home(), or lifted clear of a module); "
+                                "give a location")
         level = self._ctx.api_version
         if last.mount != self._mount and level >= ENGINE_CORE_API:
             raise ProtocolError(
                 f"{op}: no location given and the {last.mount} pipette has moved since this "
                 f"one did (from apiLevel 2.14 a pipette acts in place only where it moved "
                 "last); give a location")
+        check_reachable(op, last.location, in_place=True)
         self._refuse_after_bin(op, last.location, f"give a location "
                                f"({op}(location=ctx.fixed_trash))")
         return last.location

@@ -1051,26 +1051,31 @@ def _checked_liquid(labware: Labware, liquid: Any, volume: Any) -> tuple[Any, fl
     return liquid, float(volume)
 
 
-def check_reachable(op: str, location: Location) -> None:
-    """Refuse to go to ``location`` when its labware has another stacked on it (as
-    Opentrons refuses it), or when the labware was moved by hand after the location was
-    made: it points where the labware stood (Opentrons goes there)."""
-    target = location._labware
-    if isinstance(target, Well):
-        labware = target._labware
-    elif isinstance(target, Labware):
-        labware = target
-    else:
+def check_reachable(op: str, location: Location, *, in_place: bool = False) -> None:
+    """Refuse ``location`` in a well when its labware has another stacked on it (as
+    Opentrons refuses it), is off the deck, or was moved by hand after the location was
+    made and stands elsewhere (Opentrons goes where it stood). ``in_place``: the location
+    is where the pipette last went, for a step given none. A location relative to a
+    labware, not a well, is a free point: never refused."""
+    well = location._labware
+    if not isinstance(well, Well):
         return
+    labware = well._labware
+    name = (f"no location given, and {labware.display_name}, where the pipette last went,"
+            if in_place else labware.display_name)
     if labware._stacked is not None:
         raise LabwareIsInStackError(
-            f"{op}: {labware.display_name} is out of reach: {labware._stacked.display_name} "
-            "is stacked on it; move that one first")
+            f"{op}: {name} is out of reach: {labware._stacked.display_name} is stacked on "
+            f"it; {'give a location' if in_place else 'move that one first'}")
     if labware._parent == OFF_DECK_SLOT:
-        raise LabwareOffDeckError(f"{op}: {labware.display_name} is off the deck; move it "
-                                  "onto the deck first (ctx.move_labware)")
+        raise LabwareOffDeckError(
+            f"{op}: {name} is off the deck; "
+            f"{'give a location' if in_place else 'move it onto the deck first'}")
     if location._placed is not None and location._placed != labware._slot_origin:
+        if in_place:
+            raise ProtocolError(f"{op}: {name} has been moved by hand since; give a "
+                                "location")
         raise ProtocolError(
-            f"{op}: the location {location.point} was made in {target} before the labware "
-            "was moved by hand, and points where it stood; make it again after the move "
-            "(such as well.bottom(1))")
+            f"{op}: the location {location.point} in {well.well_name} of "
+            f"{labware.display_name} was made before the labware was moved by hand, and "
+            "points where it stood; make it again after the move (such as well.bottom(1))")

@@ -192,15 +192,16 @@ LATCH = (f'hs = ctx.load_module("heaterShakerModuleV1", 10)\n'
              'top = ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4, version=4)\n'
              'p300.pick_up_tip()\np300.aspirate(10, pcr["A1"])\nctx.move_labware(top, pcr)\n'
              'p300.dispense(10)',
-     "dispense: no location given and a labware has been stacked by hand on the one the "
-     "pipettes last went to (move_labware); give a location"),
+     "dispense: no location given, and NEST 96 Well Plate 100 µL PCR Full Skirt, where the "
+     "pipette last went, is out of reach: NEST 96 Well Plate 100 µL PCR Full Skirt is "
+     "stacked on it; give a location"),
     ("2.20", 'tc = ctx.load_module("thermocyclerModuleV2")\ntc.open_lid()\n'
              'ctx.move_labware(plate, tc)\nold = plate["A1"].bottom(1)\n'
              'ctx.move_labware(plate, 5)\ntc.close_lid()\np300.pick_up_tip()\n'
              'p300.aspirate(10, old.move(Point(0, 0, 1)))',  # Opentrons goes into the lid
-     "aspirate: the location (14.38, 324.04, 103.81) was made in A1 of Corning 96 Well Plate "
-     "360 µL Flat on slot 5 before the labware was moved by hand, and points where it "
-     "stood; make it again after the move"),
+     "aspirate: the location (14.38, 324.04, 103.81) in A1 of Corning 96 Well Plate 360 µL "
+     "Flat was made before the labware was moved by hand, and points where it stood; make "
+     "it again after the move"),
     ("2.20", 'del ctx.deck["2"]\np300.pick_up_tip()\np300.aspirate(10, plate["A1"])',
      "bottom: A1 of Corning 96 Well Plate 360 µL Flat has no place: the labware is off the "
      "deck"),
@@ -229,8 +230,8 @@ LATCH = (f'hs = ctx.load_module("heaterShakerModuleV1", 10)\n'
      "deck"),
     ("2.20", 'p300.pick_up_tip()\np300.aspirate(10, plate["A1"])\n'
              'ctx.move_labware(plate, 5)\np300.dispense(10)',
-     "dispense: no location given and the labware the pipettes last went to has been moved "
-     "by hand since (move_labware); give a location"),
+     "dispense: no location given, and Corning 96 Well Plate 360 µL Flat, where the pipette "
+     "last went, has been moved by hand since; give a location"),
 ])
 def test_a_move_that_cannot_be_done_fails_at_its_line(tmp_path: Path, level: str, body: str,
                                                       message: str) -> None:
@@ -327,3 +328,23 @@ def test_a_location_made_before_a_move_is_good_again_once_the_labware_is_back() 
         with pytest.raises(LabwareOffDeckError, match=r"^aspirate: Corning 96 Well Plate 360 "
                            r"µL Flat is off the deck; move it onto the deck first"):
             p300.aspirate(10, below)
+
+
+def test_labware_relative_points_are_free_and_a_plate_moved_back_is_a_place_again(
+        tmp_path: Path) -> None:
+    # As Opentrons: a point relative to a labware (not a well) is checked for nothing; a
+    # step with no location acts where the pipette last went once the plate is back.
+    path = protocol_file(tmp_path, SET_UP + f"""
+from opentrons.types import Location, Point
+ad = ctx.load_adapter("{ADAPTER}", 6)
+ad.load_labware("{NEST}")
+p300.pick_up_tip()
+p300.move_to(Location(Point(300, 200, 150), ad))
+p300.aspirate(20, plate["A1"])
+ctx.move_labware(plate, 4)
+ctx.move_labware(plate, 2)
+p300.dispense(20)
+""", api="2.20")
+    events = _events(path)
+    assert events[-1]["status"] == "succeeded", events[-1]
+    assert [e["params"]["well"] for e in events if e.get("type") == "dispense"] == ["2/A1"]
