@@ -63,7 +63,9 @@ class Labels:
         name = str(params.get("display_name") or load_name)
         label = name if name != load_name else display_name(load_name, params.get("version"))
         slot = start = str(params["slot"])
-        if slot == OFF_DECK:
+        if slot == OFF_DECK or (slot in self._stacks and not self._stacks[slot]):
+            # off the deck at the start; or loaded where a labware has left: not there at
+            # the start either, a person brings it in then
             self._off_deck += 1
             start = f"{OFF_DECK}{self._off_deck}"
         entry = (load_name, name, label, start)

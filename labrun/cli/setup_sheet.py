@@ -149,8 +149,13 @@ class SheetBuilder:
         if command == "loadLabware":
             slot = self.labels.load(params)  # where it is at the start
             entry = deck.setdefault(slot, {"slot": slot, "labware": [], "modules": []})
-            labware = {"load_name": params["load_name"],
-                       "name": self.labels.slots[str(params["slot"])]}
+            name = self.labels.slots[str(params["slot"])]
+            labware = {"load_name": params["load_name"], "name": name}
+            if slot.startswith(OFF_DECK) and params["slot"] != OFF_DECK:
+                # loaded where a labware has left: a person puts it there then
+                self.timeline.append({"t": t, "kind": "unpaused", "step": int(event.get(
+                    "step", 0)) + 1, "message": f"Put {name} in slot {params['slot']} (the "
+                    "protocol loads it where a labware has left)"})
             if params.get("wells") is not None:  # a custom labware: its wells, to draw it
                 labware["wells"] = params["wells"]
             elif params.get("version") is not None:  # a standard one: which version
@@ -192,6 +197,11 @@ class SheetBuilder:
             self.timeline.append({"t": t, "kind": "pause", "message": params.get("message"),
                                   "step": int(event.get("step", 0)) + 1})
         elif command == "removeLabware":  # del ctx.deck[slot]: it is no longer there
+            taken = self.labels.name_of(params.get("labware"))
+            self.timeline.append({"t": t, "kind": "unpaused", "step": int(event.get("step", 0))
+                                  + 1, "message": f"Take {taken} away from slot "
+                                  f"{params.get('from_slot')} (the protocol deletes it from "
+                                  "the deck)"})
             self.labels.move(params)
         elif command == "moveLabware":  # a person moves it, while the run waits
             self.labels.move(params)
@@ -370,6 +380,8 @@ def text(sheet: Sheet) -> list[str]:
             what = f"{item['call']}, {duration(item['seconds'])}"
         elif item["kind"] == "move":
             what = f"MOVE BY HAND, the run waits for you{message}"
+        elif item["kind"] == "unpaused":  # the protocol's own bookkeeping: no pause
+            what = f"BY HAND, but the run does not pause for it{message}"
         else:
             what = f"PAUSE, the run waits for you{message}"
         lines.append(f"    {clock(item['t']):>7}  step {item['step']}: {what}")

@@ -560,3 +560,36 @@ def run(ctx):
     assert "] Taking first off the deck (del ctx.deck['2'])\n" in out
     assert ("wells changed:       2; A1 -50.0 µL in first (off the deck); A1 +50.0 µL in "
             "second (off the deck)\n") in out
+
+
+@pytest.mark.parametrize("level", ["2.13", "2.15"])
+def test_a_plate_loaded_where_one_was_deleted_is_not_on_the_deck_at_the_start(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, level: str) -> None:
+    # The deck at the start holds the old plate; the new one comes when the protocol
+    # loads it, and nothing pauses for either change (it read "new plate on old plate",
+    # with both plates' liquid in one well).
+    protocol = f'''
+metadata = {{"apiLevel": "{level}"}}
+
+
+def run(ctx):
+    old = ctx.load_labware("corning_96_wellplate_360ul_flat", 1, label="old plate")
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 3)
+    dest = ctx.load_labware("corning_96_wellplate_360ul_flat", 2, label="dest")
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.transfer(20, old["A1"], dest["A1"])
+    del ctx.deck["1"]
+    new = ctx.load_labware("corning_96_wellplate_360ul_flat", 1, label="new plate")
+    p300.transfer(10, new["A1"], dest["A2"])
+'''
+    sheet = json.loads(simulate(capsys, tmp_path, "--json", protocol=protocol))["setup"]
+    assert [(s["slot"], [lw["name"] for lw in s["labware"]]) for s in sheet["deck"]] == [
+        ("1", ["old plate"]), ("2", ["dest"]), ("3", ["Opentrons OT-2 96 Tip Rack 300 µL"]),
+        ("12", ["Opentrons Fixed Trash"]), ("offDeck1", ["new plate"])]
+    assert [(w["labware"], w["well"], w["volume_ul"]) for w in sheet["liquids"]] == [
+        ("old plate", "1/A1", 20.0), ("new plate", "offDeck1/A1", 10.0)]
+    assert [(i["kind"], i["message"]) for i in sheet["timeline"]] == [
+        ("unpaused", "Take old plate away from slot 1 (the protocol deletes it from the deck)"),
+        ("unpaused", "Put new plate in slot 1 (the protocol loads it where a labware has left)")]
+    out = simulate(capsys, tmp_path, protocol=protocol)
+    assert ": BY HAND, but the run does not pause for it: Put new plate in slot 1" in out
