@@ -239,8 +239,14 @@ class Deck(Mapping[str, "DeckItem | None"]):
         for name, held in self._items.items():
             if held is not None and held is item:
                 self._items[name] = None
-        if isinstance(item, Labware) and self._remover is not None:
-            self._remover(item, True)  # said in the record; the labware stays as it was
+        if item is not None and self._remover is not None:
+            # said in the record, the top of a stack first (on a module: what it held);
+            # the labware objects stay as they were
+            bottom = item if isinstance(item, Labware) else item.labware
+            labware: object = bottom.topmost() if bottom is not None else None
+            while isinstance(labware, Labware):  # down to the slot, or the module
+                self._remover(labware, True)
+                labware = labware.parent
 
     def release(self, slot: str) -> None:
         """Empty ``slot``: what it held has been taken away (``move_labware``)."""

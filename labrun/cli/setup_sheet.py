@@ -167,7 +167,8 @@ class SheetBuilder:
             name = module_display_name(str(model)) if model else str(params.get("name")
                                                                      or "module")
             entry = deck.setdefault(slot, {"slot": slot, "labware": [], "modules": []})
-            entry["modules"].append(name)
+            if name not in entry["modules"]:  # loaded again after a del: the same module
+                entry["modules"].append(name)
             for covered in params.get("covers") or ():  # a thermocycler's other slots
                 deck.setdefault(str(covered), {"slot": str(covered), "labware": [],
                                                "modules": []})["modules"].append(

@@ -593,3 +593,28 @@ def run(ctx):
         ("unpaused", "Put new plate in slot 1 (the protocol loads it where a labware has left)")]
     out = simulate(capsys, tmp_path, protocol=protocol)
     assert ": BY HAND, but the run does not pause for it: Put new plate in slot 1" in out
+
+
+def test_a_module_deleted_and_loaded_again_is_one_module_and_its_plate_is_taken_away(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # A library protocol's swap of plates on a magnetic module (before apiLevel 2.14):
+    # del the module's slot, load the module again with the other plate on it.
+    protocol = '''
+metadata = {"apiLevel": "2.13"}
+
+
+def run(ctx):
+    mag = ctx.load_module("magnetic module gen2", 4)
+    deep = mag.load_labware("nest_96_wellplate_2ml_deep", label="deep")
+    del ctx.deck["4"]
+    mag = ctx.load_module("magnetic module gen2", 4)
+    pcr = mag.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", label="pcr")
+'''
+    sheet = json.loads(simulate(capsys, tmp_path, "--json", protocol=protocol))["setup"]
+    assert [(s["slot"], [lw["name"] for lw in s["labware"]], s["modules"])
+            for s in sheet["deck"]] == [
+        ("4", ["deep"], ["Magnetic Module GEN2"]),
+        ("12", ["Opentrons Fixed Trash"], []), ("offDeck1", ["pcr"], [])]
+    assert [(i["kind"], i["message"]) for i in sheet["timeline"]] == [
+        ("unpaused", "Take deep away from slot 4 (the protocol deletes it from the deck)"),
+        ("unpaused", "Put pcr in slot 4 (the protocol loads it where a labware has left)")]
