@@ -48,12 +48,15 @@ class Labels:
     def of_run(cls, events: Iterable[Mapping[str, Any]]) -> Labels:
         """The labels of the labware a run's record events loaded, where it ended up."""
         labels = cls()
+        moves: dict[Any, Params] = {}  # moves by hand, until done
         for event in events:
             if event.get("status") == "queued":
                 if event.get("type") == "loadLabware":
                     labels.load(event["params"])
                 elif event.get("type") in ("moveLabware", "removeLabware"):
-                    labels.move(event["params"])
+                    moves[event.get("id")] = event["params"]
+            elif event.get("status") == "completed" and event.get("id") in moves:
+                labels.move(moves.pop(event.get("id")))
         return labels
 
     def load(self, params: Params) -> str:
@@ -418,11 +421,8 @@ def sentence(name: str, commands: CallCommands, labels: Labels) -> str:
     if name == "pause" or one == "waitForResume":
         message = first.get("message")
         return f"Pausing: {message}" if message else "Pausing"
-    if name == "move_labware" or one == "moveLabware":  # a person moves it, the run waits
-        return f"Pausing for a move by hand: {first.get('message')}"
-    if one == "removeLabware":  # del ctx.deck[slot]
-        return (f"Taking {labels.name_of(first.get('labware'))} off the deck (del "
-                f"ctx.deck[{first.get('from_slot')!r}])")
+    if one in ("moveLabware", "removeLabware"):  # by hand, the run waiting or not
+        return command_sentence(one, first, labels)
     if name == "delay" or one == "delay":
         message = f": {first['message']}" if first.get("message") else ""
         return f"Delaying for {duration(float(first.get('seconds', 0)))}{message}"
@@ -483,6 +483,11 @@ def command_sentence(kind: str, params: Params, labels: Labels, *,
         text = module_sentence(kind, params)
     elif kind == "setRailLights":
         text = f"Turning the rail lights {'on' if params.get('on') else 'off'}"
+    elif kind == "moveLabware":
+        text = f"Pausing for a move by hand: {params.get('message')}"
+    elif kind == "removeLabware":
+        text = (f"Taking {labels.name_of(params.get('labware'))} off the deck (del "
+                f"ctx.deck[{params.get('from_slot')!r}])")
     elif kind in CALL_NAMES:  # a command that is a call of its own (delay): its words
         alone = CallCommands(kind)
         alone.add(kind, params)

@@ -51,6 +51,8 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels,
         partly = during["touches_liquid_or_tips"] and during.get("moving", False)
         if during["status"] == "failed":
             fate = "it failed part-way: part of it may have been done" if partly else "it failed"
+        elif during["type"] in ("moveLabware", "removeLabware"):
+            fate = "cut off: the labware may or may not have been moved; the run took it as not"
         elif during["touches_liquid_or_tips"]:
             fate = "cut off: part of it may have been done"
         else:

@@ -46,6 +46,8 @@ class TextLog:
         self._group = False
         self._call: _Call | None = None
         self._queued: dict[int, tuple[str, dict[str, Any]]] = {}
+        # moves of labware by hand, by command id, until done: the labels change then
+        self._labware_moves: dict[int, dict[str, Any]] = {}
         self._step = -1
         self._header: float | None = None  # when the open group step began, not yet said
         self._said: tuple[int, str | None] | None = None  # a call written before its step ended
@@ -111,6 +113,8 @@ class TextLog:
         status = event["status"]
         if self._quiet and event.get("origin") != "cleanup":
             return  # a module reading on a robot: not a call a person made
+        if status == "completed" and event["id"] in self._labware_moves:
+            self.labels.move(self._labware_moves.pop(event["id"]))  # moved: wells named so
         if status == "queued":
             params = event.get("params", {})
             command = REGISTRY.get(event["type"])
@@ -122,7 +126,7 @@ class TextLog:
             if event["type"] == "loadLabware":
                 self.labels.load(params)
             elif event["type"] in ("moveLabware", "removeLabware"):
-                self.labels.move(params)
+                self._labware_moves[event["id"]] = params
             if event.get("origin") == "cleanup":
                 self._close()
                 if self.verbosity:

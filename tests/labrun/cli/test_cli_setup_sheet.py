@@ -618,3 +618,28 @@ def run(ctx):
     assert [(i["kind"], i["message"]) for i in sheet["timeline"]] == [
         ("unpaused", "Take deep away from slot 4 (the protocol deletes it from the deck)"),
         ("unpaused", "Put pcr in slot 4 (the protocol loads it where a labware has left)")]
+
+
+def test_a_run_ended_in_a_move_by_hand_says_so_and_names_the_plate_where_it_stood(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = '''
+metadata = {"apiLevel": "2.20"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2, label="samples")
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.pick_up_tip()
+    p300.aspirate(10, plate["A1"])
+    ctx.move_labware(plate, 5)
+    p300.dispense(10, plate["A1"])
+'''
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(protocol))
+    assert main(["simulate", str(path), "--at", "8:abort"]) == 1  # in the move's pause
+    out = capsys.readouterr().out
+    assert (f"ended during:        Pausing for a move by hand: Move samples from slot 2 to "
+            f"slot 5, then resume ({path}:11), cut off: the labware may or may not have "
+            "been moved; the run took it as not\n") in out
+    assert "wells changed:       1; A1 -10.0 µL in samples (slot 2)\n" in out
