@@ -54,7 +54,7 @@ class Well:
     # __dict__: protocols attach their own attributes to wells (well.liq_vol = 1500).
     __slots__ = (
         "__dict__", "_depth", "_diameter", "_index", "_labware", "_length", "_liquid",
-        "_max_volume", "_name", "_rel", "_top", "_width", "_x", "_y", "_z",
+        "_max_volume", "_name", "_rel", "_slot_origin", "_top", "_width", "_x", "_y", "_z",
     )
 
     def __init__(self, labware: Labware, name: str | WellCore, index: Any = None,
@@ -95,6 +95,9 @@ class Well:
     def _place(self, offset: Point) -> None:
         """Fix the deck coordinates for the labware's offset (rounded to 1 nm, no float noise)."""
         x, y, z = self._rel
+        # where its labware stands (a Location notes it: a point made before a move by
+        # hand is where the labware stood)
+        self._slot_origin = self._labware._slot_origin
         self._x = round(offset.x + x, 6)  # centre
         self._y = round(offset.y + y, 6)
         self._z = round(offset.z + z, 6)  # bottom
@@ -219,11 +222,6 @@ class Well:
         raise LabwareOffDeckError(
             f"{op}: {self._name} of {self._labware.display_name} has no place: the labware "
             "is off the deck; move it onto the deck first (ctx.move_labware)")
-
-    @property
-    def _placement(self) -> Point:
-        """Where its labware stands: its slot origin (``Location`` notes it)."""
-        return self._labware._slot_origin
 
     def __repr__(self) -> str:
         return self.display_name
@@ -399,11 +397,6 @@ class Labware:
         """The deck slot the labware is in (through any adapter); ``"offDeck"`` when it is
         off the deck."""
         return self._parent
-
-    @property
-    def _placement(self) -> Point:
-        """Where the labware stands: its slot origin (``Location`` notes it)."""
-        return self._slot_origin
 
     def height_at(self, slot_origin: Point) -> float:
         """Where the labware's top would be with its slot origin at ``slot_origin``."""

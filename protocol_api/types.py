@@ -180,7 +180,7 @@ class Location:
         self._labware = target
         # Where its labware stood when it was made (its slot origin): a point made before
         # the labware was moved by hand is where it stood, not where it is.
-        self._placed: Point | None = getattr(target, "_placement", None)
+        self._placed: Point | None = getattr(target, "_slot_origin", None)
 
     @property
     def point(self) -> Point:
