@@ -28,7 +28,12 @@ from ..api_level import (
     require,
     since,
 )
-from ..errors import ProtocolError, SlotOccupiedError, UnsupportedAPIError
+from ..errors import (
+    LabwareMovementNotAllowedError,
+    ProtocolError,
+    SlotOccupiedError,
+    UnsupportedAPIError,
+)
 from ..labware import Labware
 from ..steps import StepTracker, api_step
 from ..types import APIVersion, Location, Point
@@ -200,7 +205,15 @@ class ModuleContext:
 
     def _check_hand_access(self) -> None:
         """LabwareMovementNotAllowedError if a person cannot reach the labware place now
-        (a subclass: a closed lid, a closed latch)."""
+        (a subclass: a closed lid, a closed latch; see ``_refuse_hands``)."""
+
+    def _refuse_hands(self, cover: str, closed: bool, opener: str) -> None:
+        """Refuse a move by hand onto or off the module while ``cover`` (its lid, its
+        labware latch) is not known to be open: ``closed`` if it is known closed."""
+        state = "closed" if closed else "not known to be open"
+        raise LabwareMovementNotAllowedError(
+            f"move_labware: no labware goes onto or off {self.described} while its {cover} "
+            f"is {state}; open it with {opener}() first")
 
     def _hold(self, labware: Labware | None) -> None:
         """A person put ``labware`` on the module (None: took it away)."""

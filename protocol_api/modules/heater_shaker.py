@@ -13,7 +13,6 @@ from hardware.modules.physics import AMBIENT_C
 
 from ..api_level import since
 from ..deck import neighbours
-from ..errors import LabwareMovementNotAllowedError
 from ..steps import api_step
 from .base import ModuleContext, ModuleError, check_range
 
@@ -126,10 +125,8 @@ class HeaterShakerContext(ModuleContext):
 
     def _check_hand_access(self) -> None:
         if self._latch != "idle_open":
-            state = "closed" if self._latch == "idle_closed" else "not known to be open"
-            raise LabwareMovementNotAllowedError(
-                f"move_labware: no labware goes onto or off {self.described} while its "
-                f"labware latch is {state}; open it with open_labware_latch() first")
+            self._refuse_hands("labware latch", self._latch == "idle_closed",
+                               "open_labware_latch")
 
     def _slots_around(self, *, sideways_only: bool) -> set[str]:
         """Its slot and the slots beside it (and in front and behind it): a pipette there

@@ -12,7 +12,6 @@ from typing import Any
 
 from engine import commands as c
 
-from ..errors import LabwareMovementNotAllowedError
 from ..steps import api_step
 from .base import ModuleContext, ModuleError, ModuleGeometry, check_number, check_range
 
@@ -74,10 +73,7 @@ class ThermocyclerContext(ModuleContext):
 
     def _check_hand_access(self) -> None:
         if self._lid != "open":
-            state = "closed" if self._lid == "closed" else "not known to be open"
-            raise LabwareMovementNotAllowedError(
-                f"move_labware: no labware goes onto or off {self.described} while its lid "
-                f"is {state}; open it with open_lid() first")
+            self._refuse_hands("lid", self._lid == "closed", "open_lid")
 
     @api_step("set_lid_temperature")
     def set_lid_temperature(self, temperature: float) -> None:
