@@ -41,6 +41,10 @@ class LabwareStacks:
         self.slots[index] = to
         return was, uncovered, self._put(index, to)
 
+    def emptied(self, slot: str) -> bool:
+        """Whether ``slot`` held labware that has all left it."""
+        return slot in self._stacks and not self._stacks[slot]
+
     def top(self, slot: str) -> int | None:
         """The labware on top in ``slot``, if any."""
         stack = self._stacks.get(slot)

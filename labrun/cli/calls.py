@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.commands import OFF_DECK
+from engine.stacks import LabwareStacks
 from engine.summary import TipAir
 
 Params = Mapping[str, Any]
@@ -33,31 +34,34 @@ MANY_WELLS = 4
 
 
 class Labels:
-    """Well names as people say them: ``A1 of replica (slot 2)``, from the loaded labware."""
+    """Well names as people say them: ``A1 of replica (slot 2)``, from the loaded labware,
+    where each is now (moves by hand included) and where it was at the start."""
 
     def __init__(self) -> None:
-        self.slots: dict[str, str] = {}  # slot -> the label of the labware on top there
-        # slot -> its stack, bottom first: (load name, the record's name, label, and where
-        # it was at the start: its slot, or ``offDeck1``, ``offDeck2``... if off the deck)
-        self._stacks: dict[str, list[tuple[str, str, str, str]]] = {}
-        self._loaded: list[tuple[str, tuple[str, str, str, str]]] = []  # (slot now, entry)
-        self._off_deck = 0  # labware loaded off the deck so far
-        self._at_start: dict[str, str] = {}  # where at the start -> label of the top one
+        self._where = LabwareStacks()  # each labware's slot, label and each slot's stack
+        self._starts: list[str] = []  # by count: its slot at the start, or offDeckN
+        self._moves: dict[Any, Params] = {}  # moves by hand asked for, by command id
 
     @classmethod
     def of_run(cls, events: Iterable[Mapping[str, Any]]) -> Labels:
         """The labels of the labware a run's record events loaded, where it ended up."""
         labels = cls()
-        moves: dict[Any, Params] = {}  # moves by hand, until done
         for event in events:
-            if event.get("status") == "queued":
-                if event.get("type") == "loadLabware":
-                    labels.load(event["params"])
-                elif event.get("type") in ("moveLabware", "removeLabware"):
-                    moves[event.get("id")] = event["params"]
-            elif event.get("status") == "completed" and event.get("id") in moves:
-                labels.move(moves.pop(event.get("id")))
+            labels.follow(event)
         return labels
+
+    def follow(self, event: Mapping[str, Any]) -> None:
+        """One record event, in order: a labware loaded when asked for, moved by hand (or
+        by ``del``) once the move completed (a run ended in its pause did not move it)."""
+        if event.get("event") not in (None, "command"):
+            return
+        kind, status = event.get("type"), event.get("status")
+        if status == "queued" and kind == "loadLabware":
+            self.load(event["params"])
+        elif status == "queued" and kind in ("moveLabware", "removeLabware"):
+            self._moves[event.get("id")] = event["params"]
+        elif status == "completed" and event.get("id") in self._moves:
+            self.move(self._moves.pop(event.get("id")))
 
     def load(self, params: Params) -> str:
         """A ``loadLabware`` command: the slot now shows this labware (the top of a stack).
@@ -66,63 +70,52 @@ class Labels:
         name = str(params.get("display_name") or load_name)
         label = name if name != load_name else display_name(load_name, params.get("version"))
         slot = start = str(params["slot"])
-        if slot == OFF_DECK or (slot in self._stacks and not self._stacks[slot]):
+        if slot == OFF_DECK or self._where.emptied(slot):
             # off the deck at the start; or loaded where a labware has left: not there at
             # the start either, a person brings it in then
-            self._off_deck += 1
-            start = f"{OFF_DECK}{self._off_deck}"
-        entry = (load_name, name, label, start)
-        self._put(slot, entry)
-        self._loaded.append((slot, entry))
-        self._at_start[start] = label
+            start = f"{OFF_DECK}{sum(s.startswith(OFF_DECK) for s in self._starts) + 1}"
+        self._where.load(slot, label)
+        self._starts.append(start)
         return start
 
     def name_of(self, index: object) -> str:
         """The label of the run's labware ``index`` (its loadLabware's count from 0)."""
-        if isinstance(index, int) and 0 <= index < len(self._loaded):
-            return self._loaded[index][1][2]
-        return "a labware"
+        names = self._where.names
+        return names[index] if isinstance(index, int) and 0 <= index < len(names) else \
+            "a labware"
 
     def at_start(self, start: str) -> str | None:
         """The label of the labware on top at ``start`` (a ``start_of`` place) at the start."""
-        return self._at_start.get(start)
+        here = [i for i, place in enumerate(self._starts) if place == start]
+        return self._where.names[here[-1]] if here else None
+
+    def on_top(self, slot: str) -> str | None:
+        """The label of the labware on top in ``slot`` now, if any."""
+        top = self._where.top(slot)
+        return None if top is None else self._where.names[top]
 
     def start_of(self, well: str) -> str:
         """The record's ``5/A1`` (a well where its labware is now) as ``2/A1``: the same
         well where its labware was at the start, before any move by hand."""
         slot, _, name = well.partition("/")
-        stack = self._stacks.get(slot)
-        return f"{stack[-1][3]}/{name}" if stack and stack[-1][3] != slot else well
+        top = self._where.top(slot)
+        return well if top is None or self._starts[top] == slot else \
+            f"{self._starts[top]}/{name}"
 
     def move(self, params: Params) -> None:
-        """A ``moveLabware`` command: the labware leaves its slot for another (or the
-        deck), and the slot it left shows what was under it."""
+        """A ``moveLabware`` (or ``removeLabware``) command: the labware leaves its slot
+        for another (or the deck), and the slot it left shows what was under it."""
         index = params.get("labware")
-        if not isinstance(index, int) or not 0 <= index < len(self._loaded):
-            return  # a record cut short, or not labrun's
-        slot, entry = self._loaded[index]
-        stack = self._stacks.get(slot, [])
-        if entry in stack:
-            stack.remove(entry)
-        if stack:
-            self.slots[slot] = stack[-1][2]
-        else:
-            self.slots.pop(slot, None)
-        to = str(params.get("to_slot"))
-        self._put(to, entry)
-        self._loaded[index] = (to, entry)
-
-    def _put(self, slot: str, entry: tuple[str, str, str, str]) -> None:
-        self._stacks.setdefault(slot, []).append(entry)
-        self.slots[slot] = entry[2]
+        if isinstance(index, int):  # else a record cut short, or not labrun's
+            self._where.move(index, str(params.get("to_slot")))
 
     def labware(self, slot: str) -> str:
         """``replica (slot 2)``; for the run's totals' ``offDeck-N`` and ``2-N`` (labware
         N off the deck, or under another in slot 2), that labware by its own name."""
-        name = self.slots.get(slot)
+        name = self.on_top(slot)
         if name is None:
             where, dash, number = slot.rpartition("-")
-            if dash and where and number.isdigit() and int(number) < len(self._loaded):
+            if dash and where and number.isdigit() and int(number) < len(self._starts):
                 name = self.name_of(int(number))
                 return f"{name} ({place(where)})" if where.startswith(OFF_DECK) else \
                     f"{name} (slot {where}, under another labware)"

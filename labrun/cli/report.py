@@ -46,8 +46,6 @@ class TextLog:
         self._group = False
         self._call: _Call | None = None
         self._queued: dict[int, tuple[str, dict[str, Any]]] = {}
-        # moves of labware by hand, by command id, until done: the labels change then
-        self._labware_moves: dict[int, dict[str, Any]] = {}
         self._step = -1
         self._header: float | None = None  # when the open group step began, not yet said
         self._said: tuple[int, str | None] | None = None  # a call written before its step ended
@@ -113,8 +111,7 @@ class TextLog:
         status = event["status"]
         if self._quiet and event.get("origin") != "cleanup":
             return  # a module reading on a robot: not a call a person made
-        if status == "completed" and event["id"] in self._labware_moves:
-            self.labels.move(self._labware_moves.pop(event["id"]))  # moved: wells named so
+        self.labels.follow(event)  # what was loaded, and moved by hand, where
         if status == "queued":
             params = event.get("params", {})
             command = REGISTRY.get(event["type"])
@@ -123,10 +120,6 @@ class TextLog:
                 # names only its newest command from now on (flat memory in a long step).
                 self._queued.clear()
             self._queued[event["id"]] = (event["type"], params)
-            if event["type"] == "loadLabware":
-                self.labels.load(params)
-            elif event["type"] in ("moveLabware", "removeLabware"):
-                self._labware_moves[event["id"]] = params
             if event.get("origin") == "cleanup":
                 self._close()
                 if self.verbosity:

@@ -149,7 +149,7 @@ class SheetBuilder:
         if command == "loadLabware":
             slot = self.labels.load(params)  # where it is at the start
             entry = deck.setdefault(slot, {"slot": slot, "labware": [], "modules": []})
-            name = self.labels.slots[str(params["slot"])]
+            name = self.labels.on_top(str(params["slot"])) or str(params["load_name"])
             labware = {"load_name": params["load_name"], "name": name}
             if slot.startswith(OFF_DECK) and params["slot"] != OFF_DECK:
                 # loaded where a labware has left: a person puts it there then

@@ -261,6 +261,7 @@ class RunProgress:
 
     def _command(self, event: Mapping[str, Any], out: list[Published]) -> None:
         status = event["status"]
+        self._labels.follow(event)  # what was loaded, and moved by hand, where
         if status == "queued":
             kind = event.get("type")
             params = event.get("params") or {}
@@ -272,10 +273,6 @@ class RunProgress:
             elif kind in setup_sheet.LIQUID:  # its wells where the deck's picture has them
                 wells = setup_sheet.nozzle_wells(params)
                 self._liquid[int(event["id"])] = [self._labels.start_of(str(w)) for w in wells]
-            elif kind == "loadLabware":
-                self._labels.load(params)
-            elif kind in ("moveLabware", "removeLabware"):
-                self._labels.move(params)
             if self.line is None and event.get("line"):
                 self.line = str(event["line"]).rpartition("/")[2]
         elif status in ("completed", "failed", "interrupted", "skipped"):
