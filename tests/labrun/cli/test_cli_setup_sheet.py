@@ -29,10 +29,12 @@ def run(ctx):
 
 
 def simulate(capsys: pytest.CaptureFixture[str], tmp_path: Path, *args: str,
-             protocol: str = PROTOCOL) -> str:
+             protocol: str = PROTOCOL, status: int = 0) -> str:
+    """What ``labrun simulate`` of ``protocol`` (as ``tmp_path/protocol.py``) prints; it
+    exits with ``status``."""
     path = tmp_path / "protocol.py"
     path.write_text(textwrap.dedent(protocol))
-    assert main(["simulate", str(path), *args]) == 0
+    assert main(["simulate", str(path), *args]) == status
     return capsys.readouterr().out
 
 
@@ -553,10 +555,7 @@ def run(ctx):
     ctx.move_labware(second, OFF_DECK)
     p300.transfer(50, first["B1"], second["B1"])  # refused: off the deck
 '''
-    path = tmp_path / "protocol.py"
-    path.write_text(textwrap.dedent(protocol))
-    assert main(["simulate", str(path)]) == 1
-    out = capsys.readouterr().out
+    out = simulate(capsys, tmp_path, protocol=protocol, status=1)
     assert "] Taking first off the deck (del ctx.deck['2'])\n" in out
     assert ("wells changed:       2; A1 -50.0 µL in first (off the deck); A1 +50.0 µL in "
             "second (off the deck)\n") in out
@@ -635,10 +634,8 @@ def run(ctx):
     ctx.move_labware(plate, 5)
     p300.dispense(10, plate["A1"])
 '''
-    path = tmp_path / "protocol.py"
-    path.write_text(textwrap.dedent(protocol))
-    assert main(["simulate", str(path), "--at", "8:abort"]) == 1  # in the move's pause
-    out = capsys.readouterr().out
+    out = simulate(capsys, tmp_path, "--at", "8:abort", protocol=protocol, status=1)
+    path = tmp_path / "protocol.py"  # aborted in the move's pause
     assert (f"ended during:        Pausing for a move by hand: Move samples from slot 2 to "
             f"slot 5, then resume ({path}:11), cut off: the labware may or may not have "
             "been moved; the run took it as not\n") in out
