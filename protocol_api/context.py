@@ -14,7 +14,6 @@ from .api_level import (
     ADAPTER_API,
     BY_NAME_DEPRECATED,
     ENGINE_CORE_API,
-    TRASH_BIN_API,
     refuse_removed,
     removed_in,
     require,
@@ -248,10 +247,8 @@ class ProtocolContext:
         (a protocol may pair them with volumes in that order): the fixed trash first,
         before apiLevel 2.16 (from 2.16 Opentrons makes it a trash bin, not labware)."""
         bottoms: dict[int, Labware] = {}  # in each slot, the labware loaded first
-        trash = self._deck.trash if self._api_version >= TRASH_BIN_API else None
-        for slot, item in self._deck.items():
-            if item is trash:
-                continue
+        for slot in self._deck.slots:  # the deck reads no trash bin (apiLevel 2.16 on)
+            item = self._deck[slot]
             if isinstance(item, Labware):
                 bottoms[int(slot)] = item
             # a module: the labware on it, at its own slot

@@ -222,7 +222,7 @@ class Deck(Mapping[str, "DeckItem | None"]):
         labware is taken off the deck (as ``move_labware(labware, OFF_DECK)`` takes it,
         with no pause) and a module stays; at 2.14 it is refused."""
         name = self.check_slot(slot)
-        item = self._items[name]
+        item = self[name]
         if self._api_version >= ENGINE_CORE_API:
             require("del deck[slot]", ADAPTER_API, self._api_version,
                     hint="(or below 2.14)")
@@ -252,8 +252,16 @@ class Deck(Mapping[str, "DeckItem | None"]):
         """Empty ``slot``: what it held has been taken away (``move_labware``)."""
         self._items[self.check_slot(slot)] = None
 
-    def __getitem__(self, slot: object) -> DeckItem | None:
+    def occupant(self, slot: object) -> DeckItem | None:
+        """What stands in ``slot``, the fixed trash at any apiLevel (labrun's own rules
+        read this; a protocol reads ``deck[slot]``)."""
         return self._items[self.check_slot(slot)]
+
+    def __getitem__(self, slot: object) -> DeckItem | None:
+        """What ``slot`` holds; None for the fixed trash from apiLevel 2.16, where Opentrons
+        makes it a trash bin that the deck does not list (its slot stays taken)."""
+        item = self._items[self.check_slot(slot)]
+        return None if item.__class__ is TrashBin else item
 
     def __contains__(self, slot: object) -> bool:
         try:
@@ -263,13 +271,18 @@ class Deck(Mapping[str, "DeckItem | None"]):
         return True
 
     def __iter__(self) -> Iterator[str]:
+        """The slot names; numbers below apiLevel 2.14, as Opentrons' deck gives them
+        there (``1`` rather than ``"1"``: either reads a slot)."""
+        if self._api_version < ENGINE_CORE_API:
+            return iter([int(name) if name.isdigit() else name  # type: ignore[misc]
+                         for name in self._items])
         return iter(self._items)
 
     def __len__(self) -> int:
         return len(self._items)
 
     def __repr__(self) -> str:
-        loaded = ", ".join(f"{k}: {v!r}" for k, v in self._items.items() if v is not None)
+        loaded = ", ".join(f"{k}: {v!r}" for k, v in self.items() if v is not None)
         return f"Deck({loaded})"
 
 

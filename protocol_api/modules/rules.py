@@ -65,7 +65,7 @@ class ModuleRules:
                               f"in front of the fixed trash in slot {trash}: the trash covers "
                               "the screw that locks it to the deck")
         for side in sorted(neighbours(slot, sideways_only=True)):
-            labware = self.deck[side] if side in self.deck.slots else None
+            labware = self.deck.occupant(side) if side in self.deck.slots else None
             if isinstance(labware, Labware) and _too_tall(labware.load_name, labware.highest_z):
                 raise ModuleError(f"load_module: a {spec.display_name} in slot {slot} would "
                                   f"stand beside {labware.display_name} in slot {side}, "
@@ -139,7 +139,7 @@ class ModuleRules:
             raise ModuleError(f"an 8-channel pipette cannot go to the slots left and right of "
                               f"{module.described}: its nozzles would pass over the module")
         for slot in slots & ends:
-            labware = self.deck[slot] if slot in self.deck.slots else None
+            labware = self.deck.occupant(slot) if slot in self.deck.slots else None
             if not getattr(labware, "is_tiprack", False):
                 raise ModuleError(f"an 8-channel pipette can go in front of or behind "
                                   f"{module.described} only to a tip rack, not to slot {slot}")
@@ -147,7 +147,7 @@ class ModuleRules:
     def present(self) -> dict[str, ModuleContext]:
         """The loaded modules still on the deck (``del ctx.deck[slot]`` removes one)."""
         return {slot: module for slot, module in self.modules.items()
-                if self.deck[slot] is module}
+                if self.deck.occupant(slot) is module}
 
     def _slots_at(self, x: float, y: float) -> set[str]:
         found = set()

@@ -27,9 +27,24 @@ def labware_for(deck: Deck, load_name: str, slot: object) -> Labware:
 def test_a_new_deck_has_twelve_slots_and_the_fixed_trash(deck: Deck) -> None:
     assert len(deck) == 12
     assert tuple(deck) == deck.slots == tuple(str(i) for i in range(1, 13))
-    assert deck.trash is deck.fixed_trash is deck["12"] is deck[12]
+    assert deck.trash is deck.fixed_trash is deck.occupant("12") is deck.occupant(12)
     assert deck.trash.load_name == "opentrons_1_trash_1100ml_fixed"
     assert [deck[s] for s in range(1, 12)] == [None] * 11
+
+
+@pytest.mark.parametrize("api", [(2, 13), (2, 14), (2, 15), (2, 16), (2, 20)])
+def test_the_deck_reads_as_opentrons_deck_at_each_level(api: tuple[int, int]) -> None:
+    """Below 2.14 the slots are numbers, from 2.14 names; from 2.16 the fixed trash is a
+    trash bin, which the deck does not list, as in Opentrons 8.8.2 (its slot stays taken)."""
+    deck = Deck(api_version=api)
+    assert list(deck) == ([*range(1, 13)] if api < (2, 14) else [str(s) for s in range(1, 13)])
+    shown = None if api >= (2, 16) else deck.trash
+    assert deck[12] is deck["12"] is shown
+    listed = [k for k, v in deck.items() if v is not None]
+    assert listed == ([] if shown is None else [list(deck)[-1]])
+    assert deck.occupant(12) is deck.trash
+    with pytest.raises(SlotOccupiedError, match="slot 12 already holds Opentrons Fixed Trash"):
+        deck.check_free(12)
 
 
 def test_the_fixed_trash_sits_where_the_ot2_trash_is(deck: Deck) -> None:

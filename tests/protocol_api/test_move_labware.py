@@ -348,3 +348,20 @@ p300.dispense(20)
     events = _events(path)
     assert events[-1]["status"] == "succeeded", events[-1]
     assert [e["params"]["well"] for e in events if e.get("type") == "dispense"] == ["2/A1"]
+
+
+def test_from_2_16_the_deck_lists_no_trash_bin_and_del_of_its_slot_does_nothing(
+        tmp_path: Path) -> None:
+    # As Opentrons 8.8.2: a protocol that walks the deck's labware reaches no trash bin
+    # (whose wells it could not name), and del ctx.deck[12] leaves the bin where it is.
+    body = ('plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)\n'
+            'wells = [w for lw in ctx.deck.values() if lw is not None for w in lw.wells()]\n'
+            'assert len(wells) == 96 and ctx.deck[12] is None\n'
+            'del ctx.deck[12]\n'
+            'rack = ctx.load_labware("opentrons_96_tiprack_300ul", 1)\n'
+            'p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[rack])\n'
+            'p300.pick_up_tip()\np300.drop_tip()\n')
+    events = _events(protocol_file(tmp_path, body, api="2.16"))
+    assert events[-1]["status"] == "succeeded", events[-1].get("error")
+    drops = [e for e in events if e.get("type") == "dropTip"]
+    assert drops and drops[0]["params"]["well"].startswith("12/")
