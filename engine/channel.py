@@ -55,9 +55,11 @@ class CommandChannel:
     """Hands protocol commands to the engine loop and waits for their results."""
 
     def __init__(self, caller: LoopCaller,
-                 deliver: Callable[[Sequence[Request]], None]) -> None:
+                 deliver: Callable[[Sequence[Request]], None],
+                 interlocks: Callable[[], frozenset[str]] = frozenset) -> None:
         self._caller = caller
         self._deliver = deliver
+        self._interlocks = interlocks
         self.closed_error: RunStopped | None = None
         self.finished_step = -1  # the last step the protocol has returned from
         self.requests_sent = 0
@@ -70,6 +72,12 @@ class CommandChannel:
         no wake-up of the engine's loop and nothing kept per step.
         """
         self.finished_step = index
+
+    @property
+    def interlocks(self) -> frozenset[str]:
+        """The interlocks (``door``, ...) active now, as the engine last heard: read from
+        its current state, which is never changed, only replaced; no wait for the loop."""
+        return self._interlocks()
 
     def execute(self, command: Command, step: StepInfo, line: str | None = None) -> dict[str, Any]:
         """Run ``command`` and return its result; raises ``RunStopped`` once the run ends."""

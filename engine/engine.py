@@ -148,7 +148,7 @@ class Engine:
     async def run(self, on_ready: Callable[[], None] | None = None) -> None:
         """Run to a terminal status; ``on_ready`` is called once actions can be taken."""
         self.caller = LoopCaller(self.driver)
-        self.channel = CommandChannel(self.caller, self.deliver)
+        self.channel = CommandChannel(self.caller, self.deliver, lambda: self.state.interlocks)
         # The runtime's cancel scope class, made directly: one is needed per command.
         self._new_scope = aio.scope_class()
         if on_ready is not None:

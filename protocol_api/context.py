@@ -44,7 +44,6 @@ if TYPE_CHECKING:  # imported by the first load_module: most protocols load none
 
 _UNSUPPORTED = {
     "load_waste_chute": "waste chutes",
-    "move_labware": "moves of labware",
     "load_instrument_from_definition": "custom instrument definitions",
     # added in apiLevels 2.21 to 2.27
     "define_liquid_class": "liquid classes",
@@ -54,7 +53,6 @@ _UNSUPPORTED = {
     "load_lid_stack": "lid stacks",
     "move_lid": "moves of lids",
     "robot": "robot contexts",
-    "door_closed": "readings of the door (an open door pauses the run by itself)",
 }
 
 
@@ -207,6 +205,13 @@ class ProtocolContext:
     def rail_lights_on(self) -> bool:
         """Whether the rail lights are on."""
         return self._rail_lights
+
+    @property
+    @since(2, 5)
+    def door_closed(self) -> bool:
+        """Whether the robot's door is closed now (True in a simulation unless a test
+        opens it). An open door pauses the run by itself: a protocol need not check."""
+        return "door" not in self._steps.channel.interlocks
 
     @property
     @removed_in(2, 14, "set speeds with InstrumentContext.default_speed or the speed "

@@ -158,9 +158,8 @@ CASES: list[tuple[str, str, str]] = [
      "InstrumentContext.transfer_with_liquid_class is not supported by labrun"),
     ("tasks (apiLevel 2.27 on)", "pass\nctx.wait_for_tasks([])",
      "ProtocolContext.wait_for_tasks: tasks are not supported by labrun"),
-    ("the door's state", "pass\nctx.door_closed",
-     "ProtocolContext.door_closed: readings of the door (an open door pauses the run by "
-     "itself) are not supported by labrun"),
+    ("a robot context (apiLevel 2.22 on)", "pass\nctx.robot",
+     "ProtocolContext.robot: robot contexts are not supported by labrun"),
     ("lids (apiLevel 2.23 on)", 'pass\nplate.load_lid_stack("lid", 2)',
      "Labware.load_lid_stack is not supported by labrun; lids are not supported"),
     ("a partial tip pickup's layout", "from opentrons import protocol_api\n"

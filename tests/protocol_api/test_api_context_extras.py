@@ -1,4 +1,5 @@
-"""ProtocolContext: rail lights, max_speeds, commands(), loaded_modules, liquids, api_version."""
+"""ProtocolContext: rail lights, the door, max_speeds, commands(), loaded_modules, liquids,
+api_version."""
 
 from __future__ import annotations
 
@@ -21,6 +22,22 @@ def finish(ctx: Any) -> dict[str, Any]:
     ctx.run.wait(timeout=30)
     summary: dict[str, Any] = ctx.run.record.events[-1]
     return summary
+
+
+def test_door_closed_reads_the_robot_s_door_as_it_is_now() -> None:
+    # The protocol thread may read it between two calls while the door opens.
+    with open_context(api_version=(2, 5)) as ctx:
+        assert ctx.door_closed is True
+        ctx.control.set_interlock("door", True)
+        assert ctx.door_closed is False
+        assert ctx.control.status().status.value == "paused"  # the open door paused it
+        ctx.control.set_interlock("door", False)
+        assert ctx.door_closed is True
+        assert ctx.control.resume().accepted
+        ctx.comment("on")
+    with open_context(api_version=(2, 4)) as ctx, pytest.raises(
+            ProtocolError, match=r"door_closed.*apiLevel 2\.5"):
+        ctx.door_closed  # noqa: B018
 
 
 def test_rail_lights_are_an_instant_reversible_command() -> None:

@@ -627,7 +627,7 @@ def test_home_plunger_homes_the_plunger_only(bench: Bench) -> None:
 
 def test_what_labrun_does_not_do_is_not_an_attribute(bench: Bench) -> None:
     # hasattr() and getattr() with a default work; a use says why there is none.
-    assert not hasattr(bench.ctx, "door_closed") and not hasattr(bench.p300, "dynamic_mix")
+    assert not hasattr(bench.ctx, "robot") and not hasattr(bench.p300, "dynamic_mix")
     assert getattr(bench.plate, "load_lid_stack", None) is None
     with pytest.raises(ProtocolError, match=r"^InstrumentContext.dynamic_mix is not supported "
                                             r"by labrun$"):
