@@ -11,6 +11,7 @@ from .execute import create_run, open_context
 from .instrument import InstrumentContext
 from .labware import Labware, Well
 from .loader import MAX_API, load_protocol
+from .nozzles import ALL, COLUMN, PARTIAL_COLUMN, ROW, SINGLE
 from .off_deck import OFF_DECK, OffDeckType
 from .types import Location, Mount, Point
 
@@ -28,8 +29,13 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'opentrons.protocol_api' has no attribute {name!r}")
 
 __all__ = [
+    "ALL",
+    "COLUMN",
     "MAX_SUPPORTED_VERSION",
     "OFF_DECK",
+    "PARTIAL_COLUMN",
+    "ROW",
+    "SINGLE",
     "InstrumentContext",
     "Labware",
     "Location",

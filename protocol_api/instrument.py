@@ -32,6 +32,7 @@ from .labware import (
     mark_returned,
     mark_used,
 )
+from .nozzles import Layout, NozzleLayout, check_motion, next_tip, plan_layout, tips_taken
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PipetteSpec
 from .steps import api_step, is_number
 from .transfer import plan, transfer_options
@@ -77,7 +78,6 @@ OT2_PLUNGERS = {"left": "B", "right": "C"}
 """The OT-2's plunger axes, for a context that was not told the robot's mounts."""
 
 _UNSUPPORTED = frozenset({
-    "configure_nozzle_layout",
     "detect_liquid_presence",
     "require_liquid_presence",
     "measure_liquid_height",
@@ -251,12 +251,20 @@ class InstrumentContext:
         self._nozzle_cache: dict[tuple[int, float, float],
                                  tuple[Well | None, tuple[str, ...], float]] = {}
         self._warned: set[tuple[str, str | None]] = set()  # (warning, protocol line) told
-        # The first nozzle and the middle of them all (x, y): a multi-channel centres its
-        # nozzles on a labware that asks for it (reservoirs).
-        nozzles = [v for _, v in spec.nozzles] or [(0.0, 0.0, 0.0)]
-        self._centring = (nozzles[0][0], nozzles[0][1],
-                          sum(v[0] for v in nozzles) / len(nozzles),
-                          sum(v[1] for v in nozzles) / len(nozzles))
+        # The nozzles that take tips (None: all of them), and from the primary one (the
+        # one a location names) to each of the others and to the middle of them all: a
+        # multi-channel centres its nozzles on a labware that asks for it (reservoirs).
+        self._layout: Layout | None = None
+        self._configured = False  # configure_nozzle_layout was called (it sets tip_racks)
+        self._use_nozzles([(x, y) for _, (x, y, _) in spec.nozzles] or [(0.0, 0.0)])
+
+    def _use_nozzles(self, nozzles: Sequence[tuple[float, float]]) -> None:
+        """Take tips with ``nozzles`` (x, y), the primary first."""
+        x0, y0 = nozzles[0]
+        self._others = tuple((x - x0, y - y0) for x, y in nozzles[1:])
+        self._centring = (sum(x for x, _ in nozzles) / len(nozzles) - x0,
+                          sum(y for _, y in nozzles) / len(nozzles) - y0)
+        self._nozzle_cache.clear()
 
     # -- properties -----------------------------------------------------------------
 
@@ -331,8 +339,42 @@ class InstrumentContext:
     @property
     @since(2, 16)
     def active_channels(self) -> int:
-        """The channels that pick up tips: all of them (labrun has no partial layouts)."""
-        return self._spec.channels
+        """The channels that pick up tips: all of them, unless ``configure_nozzle_layout``
+        chose fewer."""
+        return self._spec.channels if self._layout is None else self._layout.count
+
+    @property
+    def partial_layout(self) -> bool:
+        """labrun's own: whether only some nozzles take tips (``configure_nozzle_layout``);
+        a multi-channel's transfer then takes any well, not only the first row's."""
+        return self._layout is not None
+
+    @api_step("configure_nozzle_layout")
+    @since(2, 16)
+    def configure_nozzle_layout(self, style: NozzleLayout, start: str | None = None,
+                                end: str | None = None, front_right: str | None = None,
+                                back_left: str | None = None,
+                                tip_racks: list[Labware] | None = None) -> None:
+        """Take tips with some of the nozzles of an 8-channel pipette (apiLevel 2.20 on):
+        ``SINGLE`` with ``start`` ``"A1"`` (the back nozzle) or ``"H1"`` (the front one),
+        ``PARTIAL_COLUMN`` from ``"H1"`` back to ``end`` (``"B1"`` to ``"G1"``), or ``ALL``
+        again. ``start`` is the nozzle a location names from now on. As in Opentrons,
+        ``tip_racks`` replaces the pipette's tip racks (none, when not given)."""
+        layout = plan_layout(self._spec, style, start, end, front_right, back_left,
+                             api_version=self._ctx.api_version, holds_tip=self._holds_tip)
+        racks = tip_rack_list(tip_racks or [])
+        if layout is None and any(v is not None for v in (start, end, front_right, back_left)):
+            self._steps.warn("configure_nozzle_layout: start, end, front_right and back_left "
+                             "are ignored for the ALL layout, as in Opentrons")
+        self._layout, self._configured = layout, True
+        if layout is None:
+            self._use_nozzles([(x, y) for _, (x, y, _) in self._spec.nozzles])
+        else:
+            self._use_nozzles([(v.x, v.y) for _, v in layout.active])
+        self._racks = racks
+        self._steps.send(c.ConfigureNozzleLayout(
+            self._mount, "ALL" if layout is None else layout.style.value,
+            None if layout is None else layout.primary, self.active_channels))
 
     @property
     @since(2, 20)
@@ -428,11 +470,22 @@ class InstrumentContext:
         check_reachable("pick_up_tip", well.top())
         top = well.top().point
         tip_length = self._spec.effective_tip_length(rack.tip_length, rack.uri)  # less overlap
-        column = next(col for col in rack.columns() if well in col)
-        taken = min(self._spec.channels, len(column) - column.index(well))
+        layout = self._layout
+        if layout is None:
+            column = next(col for col in rack.columns() if well in col)
+            taken = min(self._spec.channels, len(column) - column.index(well))
+        else:
+            self._check_partial("pick_up_tip", well.top(), 0.0)
+            tips = tips_taken(layout, rack, well)
+            taken = len(tips)
+            top = top + layout.offset  # the first nozzle's place
         self._steps.send(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
                                         tip_length, taken))
-        mark_used(rack, well, self._spec.channels)
+        if layout is None:
+            mark_used(rack, well, self._spec.channels)
+        else:
+            for tip in tips:
+                mark_used(rack, tip, 1)
         self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0.0
         self._plunger_ready = self._last_move.homes  # the plunger goes down after a pick-up
         self._tip_length = tip_length
@@ -442,9 +495,13 @@ class InstrumentContext:
     def _tip_well(self, location: Location | Well | Labware | None) -> Well:
         if location is None:
             if not self.tip_racks:
+                where = ("configure_nozzle_layout (which replaces them, as in Opentrons)"
+                         if self._configured else "load_instrument")
                 raise TipError("pick_up_tip: no location given and this pipette has no "
-                               "tip_racks; pass tip_racks to load_instrument")
+                               f"tip_racks; pass tip_racks to {where}")
             racks, start = self._racks_from_starting_tip()
+            if self._layout is not None:
+                return self._partial_tip(racks, start)
             for rack in racks:
                 well = rack.next_tip(self._spec.channels,
                                      start if start is not None and start.parent is rack
@@ -458,6 +515,8 @@ class InstrumentContext:
         if isinstance(location, Labware):
             if not location.is_tiprack:
                 raise TipError(f"pick_up_tip: {location} is not a tip rack")
+            if self._layout is not None:
+                return self._partial_tip([location], None)
             well = location.next_tip(self._spec.channels)
             if well is None:
                 raise OutOfTipsError(f"pick_up_tip: out of tips in {location}")
@@ -469,6 +528,26 @@ class InstrumentContext:
         if not isinstance(location, Well) or not location.parent.is_tiprack:
             raise TipError(f"pick_up_tip: {location!r} is not a well of a tip rack")
         return location
+
+    def _partial_tip(self, racks: Sequence[Labware], start: Well | None) -> Well:
+        """The tip a partial layout picks up by itself (``nozzles.next_tip``)."""
+        layout = self._layout
+        assert layout is not None
+        if start is not None:
+            raise TipError("pick_up_tip: Automatic tip tracking is not available when using "
+                           "a partial pipette nozzle configuration and "
+                           "InstrumentContext.starting_tip. Switch to a full configuration "
+                           "or set starting_tip to None.")
+        well = next_tip(layout, self._spec.channels, racks)
+        if well is None:
+            names = ", ".join(f"{r.load_name} in slot {r.slot}" for r in racks) or "no rack"
+            hint = ("" if racks else " (configure_nozzle_layout replaces the tip racks: "
+                    "give it tip_racks=)")
+            raise OutOfTipsError(
+                f"pick_up_tip: out of tips for the {layout.style.value} layout from "
+                f"{layout.primary}: {names} has no place where its {layout.count} active "
+                f"nozzle(s) each find a tip and no other nozzle comes down onto one{hint}")
+        return well
 
     def _racks_from_starting_tip(self) -> tuple[list[Labware], Well | None]:
         """The tip racks to search, as Opentrons does: from the starting tip's rack on."""
@@ -509,6 +588,14 @@ class InstrumentContext:
                 target = self._trash_drops.next_drop(self._ctx.fixed_trash.first_well())
         else:
             raise ProtocolError(f"drop_tip: cannot drop a tip at {location!r}")
+        named = location is not None and not isinstance(location, Labware)  # not the trash
+        if self._layout is not None and named:
+            well = well_of(target)
+            if well is not None and well.parent.is_tiprack:
+                raise TipError("drop_tip: Cannot return tip to a tiprack while the pipette is "
+                               "configured for partial tip.")
+            if well is not None:
+                self._check_partial("drop_tip", target)
         if no_tip:  # Opentrons goes there, warns and goes on
             self._steps.warn(f"drop_tip: the {self._mount} pipette ({self.name}) has no tip; "
                              "it goes where it would drop one and drops nothing, as "
@@ -517,6 +604,8 @@ class InstrumentContext:
             return self
         check_reachable("drop_tip", target)
         point = target.point
+        if self._layout is not None and named:  # into the trash: as all nozzles drop
+            point = point + self._layout.offset
         self._steps.send(c.DropTip(self._mount, (point.x, point.y, point.z),
                                       _location_ref(target) or "trash"))
         if self._ctx.api_version < NAMED_TIP_API:
@@ -608,6 +697,9 @@ class InstrumentContext:
                 f"the {self.name} with this tip holds at most {self._capacity():g} µL")
         flow_rate = self._rate("aspirate", rate, flow_rate)
         self._refuse_tip_rack("aspirate", "from", location)
+        if self._layout is not None and isinstance(location, Well | Location):
+            self._check_partial("aspirate", location if isinstance(location, Location)
+                                else location.bottom(self.well_bottom_clearance.aspirate))
         prepare = self._plunger_ready != self._last_move.homes and self._volume <= 1e-9
         if prepare and self._ready_above(location):
             prepare = False
@@ -919,6 +1011,9 @@ class InstrumentContext:
         check_reachable("touch_tip", target)
         point = self._primary_point(target)  # a multi-channel centred on a reservoir
         self._check_depth("touch_tip", target, point)
+        if self._layout is not None:
+            self._check_partial("touch_tip", target)
+            point = point + self._layout.offset  # the first nozzle's place
         self._steps.send(c.TouchTip(
             self._mount, (point.x, point.y, point.z), float(radius) * float(size_x or 0) / 2,
             float(radius) * float(size_y or 0) / 2, min(max(float(speed), 1.0), 80.0),
@@ -946,6 +1041,8 @@ class InstrumentContext:
         if minimum_z_height is not None and not is_number(minimum_z_height):
             raise ProtocolError("move_to: minimum_z_height must be a number of mm, not "
                                 f"{minimum_z_height!r}")
+        if self._layout is not None:  # stricter than Opentrons, which lets move_to crash
+            self._check_partial("move_to", location)
         self._move(location, force_direct, minimum_z_height,
                    None if speed is None else _speed("move_to: speed", speed))
         self._check_depth("move_to", location, self._primary_point(location))
@@ -958,7 +1055,7 @@ class InstrumentContext:
         well = well_of(location)
         if well is None:
             if point.z < -BELOW_BOTTOM_MARGIN_MM and self._first_time("deck"):
-                tip = "the tips go" if self._spec.channels > 1 else "the tip goes"
+                tip = "the tips go" if self._others else "the tip goes"
                 self._steps.warn(f"{verb}: {tip} {-point.z:.1f} mm below the deck; on a robot "
                                  "it would press into the deck or what stands on it")
             return
@@ -1020,6 +1117,8 @@ class InstrumentContext:
             location = location.bottom(clearance) if clearance is not None else location.top()
         if not isinstance(location, Location):
             raise ProtocolError(f"{op}: expected a Location or a Well, not {location!r}")
+        if self._layout is not None:
+            self._check_partial(op, location)
         return location, self._move(location)
 
     def _here(self, op: str) -> Location:
@@ -1069,6 +1168,8 @@ class InstrumentContext:
         """Send the move to ``location``; the well it names (``slot/well``), if any."""
         check_reachable(self._steps.step.name, location)
         point = self._primary_point(location)
+        if self._layout is not None:
+            point = point + self._layout.offset  # the first nozzle's place
         if speed is None:
             speed = self._default_speed
         ref = _location_ref(location)
@@ -1088,8 +1189,21 @@ class InstrumentContext:
         well = well_of(location)
         if well is None or not well.parent.has_quirk("centerMultichannelOnWells"):
             return point
-        x0, y0, mid_x, mid_y = self._centring
-        return Point(point.x + x0 - mid_x, point.y + y0 - mid_y, point.z)
+        dx, dy = self._centring
+        return Point(point.x - dx, point.y - dy, point.z)
+
+    def _check_partial(self, op: str, location: Location, tip_length: float | None = None
+                       ) -> None:
+        """With a partial layout, refuse ``op`` taking the tips to ``location`` in a well
+        where the pipette would leave the deck's reach or come down onto a neighbouring
+        slot's labware or module (``nozzles.check_motion``; ``tip_length``: of the tip
+        on, when not the one it holds now)."""
+        well = well_of(location)
+        if self._layout is None or well is None:
+            return
+        check_motion(op, self._layout, self._spec, self._primary_point(location),
+                     self._tip_length if tip_length is None else tip_length, well.parent,
+                     self._ctx.deck)
 
     def _other_wells(self, target: Location, verb: str | None) -> tuple[str, ...]:
         """The wells under the nozzles after the first (none for a single channel): a
@@ -1120,12 +1234,10 @@ class InstrumentContext:
         first, without a call: most go to the same few places)."""
         labware = well.parent
         wells = []
-        if self._spec.channels > 1:
-            (_, (x0, y0, _)), *nozzles = self._spec.nozzles
-            for _, (x, y, _) in nozzles:
-                other = labware.well_at(point.x + x - x0, point.y + y - y0)
-                if other is not None:
-                    wells.append(_ref(other))
+        for dx, dy in self._others:
+            other = labware.well_at(point.x + dx, point.y + dy)
+            if other is not None:
+                wells.append(_ref(other))
         if len(self._nozzle_cache) > 4096:  # a protocol of ever new offsets: flat memory
             self._nozzle_cache.clear()
         under = labware.well_at(point.x, point.y)
@@ -1152,7 +1264,7 @@ class InstrumentContext:
         self._first_time("stray")
         off = math.hypot(dx, dy)
         where = f"over {under.well_name}" if under is not None else "over no well"
-        tip = "the first nozzle's tip" if self._spec.channels > 1 else "the tip"
+        tip = "the first nozzle's tip" if self._others else "the tip"
         self._steps.warn(f"{verb} at {well.well_name} of {well.parent.name}: {tip} is "
                          f"{off:.1f} mm from its centre, {where}; the command names "
                          f"{well.well_name}, as Opentrons does")
@@ -1162,7 +1274,7 @@ class InstrumentContext:
         labware's plastic, on a robot."""
         if not self._first_time("below"):
             return
-        tip, it = ("the tips go", "they") if self._spec.channels > 1 else ("the tip goes", "it")
+        tip, it = ("the tips go", "they") if self._others else ("the tip goes", "it")
         self._steps.warn(f"{verb} at {well.well_name} of {well.parent.name}: {tip} "
                          f"{depth:.1f} mm below the well's bottom; on a robot {it} would press "
                          "into the labware")

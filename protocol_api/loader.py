@@ -441,10 +441,7 @@ def _opentrons_modules() -> dict[str, types.ModuleType]:
 
 _MODULES: dict[str, types.ModuleType] = {}
 
-NOT_PROVIDED = {
-    **dict.fromkeys(("SINGLE", "COLUMN", "ROW", "PARTIAL_COLUMN", "ALL"),
-                    "nozzle layouts (partial tip pickup)"),
-}
+NOT_PROVIDED: dict[str, str] = {}
 """Names of ``opentrons.protocol_api`` for what labrun does not do: an import or a use of
 one says so, rather than that a module is missing."""
 

@@ -350,6 +350,8 @@ _TEXT = {
     "delay": "Delaying for {seconds:g} seconds",
     "waitForResume": "Pausing robot operation: {message}",
     "moveLabware": "Moving {display_name} to {destination}",
+    "configureNozzleLayout": "Configure pipette on {mount} mount to use NozzleLayout.{style} "
+                             "layout",
     "removeLabware": "Moving {display_name} to {destination}",
     "home": "Homing",
     "loadLabware": "Loading {load_name} in slot {slot}",

@@ -139,7 +139,7 @@ def plan(pipette: InstrumentContext, volume: Any, source: Any, dest: Any,
     """The pipette calls that carry out the transfer, in order."""
     sources = _targets(f"{opts.mode}: source", source)
     dests = _targets(f"{opts.mode}: dest", dest)
-    if pipette.channels > 1:
+    if pipette.channels > 1 and not pipette.partial_layout:  # as Opentrons
         two_rows = pipette._ctx.api_version >= (2, 2)
         sources = _reachable("source", sources, two_rows)
         dests = _reachable("dest", dests, two_rows)

@@ -33,6 +33,7 @@ from .max_speeds import SetMaxSpeeds
 from .module_call import ModuleCommand, ModuleWait, ReadModule
 from .move_labware import MoveLabware, RemoveLabware
 from .move_to import MoveTo
+from .nozzle_layout import ConfigureNozzleLayout
 from .pick_up_tip import PickUpTip
 from .prepare_to_aspirate import PrepareToAspirate
 from .rail_lights import SetRailLights
@@ -84,6 +85,7 @@ _COMMANDS: tuple[type[Command], ...] = (
     TouchTip,
     SetRailLights,
     SetMaxSpeeds,
+    ConfigureNozzleLayout,
     *MODULE_COMMANDS,
 )
 REGISTRY: dict[str, type[Command]] = {command.kind: command for command in _COMMANDS}
@@ -103,6 +105,7 @@ __all__ = [
     "CloseLid",
     "Command",
     "Comment",
+    "ConfigureNozzleLayout",
     "DeactivateBlock",
     "DeactivateHeater",
     "DeactivateLid",

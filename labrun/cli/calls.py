@@ -27,7 +27,7 @@ CALL_NAMES = frozenset((*LIQUID_VERBS, "mix", "aspirate", "dispense", "pick_up_t
                         "delay", "pause", "comment", "load_labware", "load_adapter",
                         "load_instrument", "load_module", "set_rail_lights", "max_speeds",
                         "prepare_to_aspirate", "home_plunger", "move_labware",
-                        "del deck[slot]"))
+                        "del deck[slot]", "configure_nozzle_layout"))
 _CALL = re.compile(r"\.(\w+)\s*\(")
 MANY_WELLS = 4
 """From this many wells of one labware on, a sentence gives their count and range."""
@@ -438,7 +438,18 @@ _KIND = {"pick_up_tip": "pickUpTip", "drop_tip": "dropTip", "return_tip": "dropT
          "blow_out": "blowOut", "touch_tip": "touchTip", "move_to": "moveTo", "home": "home",
          "aspirate": "aspirate", "dispense": "dispense", "air_gap": "airGap",
          "set_rail_lights": "setRailLights", "max_speeds": "setMaxSpeeds",
-         "prepare_to_aspirate": "prepareToAspirate", "home_plunger": "home"}
+         "prepare_to_aspirate": "prepareToAspirate", "home_plunger": "home",
+         "configure_nozzle_layout": "configureNozzleLayout"}
+
+
+def nozzle_sentence(params: Params) -> str:
+    """``configureNozzleLayout`` in words: how many tips the pipette takes from now on."""
+    mount, count = params.get("mount"), params.get("nozzles")
+    if params.get("style") == "ALL":
+        return f"The {mount} pipette takes tips with all its nozzles (ALL)"
+    tips = "1 tip" if count == 1 else f"{count} tips"
+    return (f"The {mount} pipette takes {tips} from now on ({params.get('style')}), "
+            f"{params.get('primary')} the nozzle that goes where a step says")
 
 
 def command_sentence(kind: str, params: Params, labels: Labels, *,
@@ -476,6 +487,8 @@ def command_sentence(kind: str, params: Params, labels: Labels, *,
         text = module_sentence(kind, params)
     elif kind == "setRailLights":
         text = f"Turning the rail lights {'on' if params.get('on') else 'off'}"
+    elif kind == "configureNozzleLayout":
+        text = nozzle_sentence(params)
     elif kind == "moveLabware":
         text = f"Pausing for a move by hand: {params.get('message')}"
     elif kind == "removeLabware":

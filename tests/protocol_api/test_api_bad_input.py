@@ -151,8 +151,13 @@ CASES: list[tuple[str, str, str]] = [
     ("a profile step with no hold time", 'tc = ctx.load_module("thermocycler")\n'
      'tc.execute_profile([{"temperature": 95}], 2)',
      "execute_profile: step 1 must give hold_time_seconds or hold_time_minutes"),
-    ("pipette.configure_nozzle_layout", "pass\np300.configure_nozzle_layout()",
-     "InstrumentContext.configure_nozzle_layout is not supported by labrun"),
+    ("a partial layout below apiLevel 2.20", "from opentrons import protocol_api\n"
+     'p300.configure_nozzle_layout(protocol_api.SINGLE, start="A1")',
+     "configure_nozzle_layout: the SINGLE layout needs apiLevel 2.20 or later; this "
+     "protocol's apiLevel is 2.18"),
+    ("a nozzle layout named by a string", 'pass\np300.configure_nozzle_layout("SINGLE")',
+     "configure_nozzle_layout: style must be one of opentrons.protocol_api's SINGLE, "
+     "PARTIAL_COLUMN or ALL, not 'SINGLE'"),
     ("a liquid-class transfer (apiLevel 2.23 on)",
      'pass\np300.transfer_with_liquid_class(None, 50, plate["A1"], plate["A2"])',
      "InstrumentContext.transfer_with_liquid_class is not supported by labrun"),
@@ -162,10 +167,10 @@ CASES: list[tuple[str, str, str]] = [
      "ProtocolContext.robot: robot contexts are not supported by labrun"),
     ("lids (apiLevel 2.23 on)", 'pass\nplate.load_lid_stack("lid", 2)',
      "Labware.load_lid_stack is not supported by labrun; lids are not supported"),
-    ("a partial tip pickup's layout", "from opentrons import protocol_api\n"
-                                      "layout = protocol_api.COLUMN",
-     "opentrons.protocol_api.COLUMN: nozzle layouts (partial tip pickup) are not "
-     "supported by labrun"),
+    ("a layout for a 96-channel", "from opentrons import protocol_api\n"
+     "p300.configure_nozzle_layout(protocol_api.COLUMN)",
+     "configure_nozzle_layout: COLUMN configuration is only supported on 96-Channel "
+     "pipettes."),
     ("pipette.air_gap over no well", "p300.pick_up_tip()\np300.air_gap(400)",
      "air_gap: 400 µL would put 400 µL in the tip"),
     ("transfer(air_gap=300)", 'pass\np300.transfer(50, plate["A1"], plate["A2"], air_gap=300)',

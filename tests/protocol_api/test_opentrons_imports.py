@@ -6,7 +6,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 from labrun_testing import simulate_file
 
 import protocol_api
@@ -14,7 +13,7 @@ from protocol_api import labware as labrun_labware
 from protocol_api.context import ProtocolContext
 from protocol_api.errors import TipError
 from protocol_api.instrument import InstrumentContext
-from protocol_api.loader import LocatedLoadError, load_protocol
+from protocol_api.loader import load_protocol
 from protocol_api.types import APIVersion
 
 PROTOCOL = """
@@ -97,14 +96,10 @@ def test_a_protocol_may_define_dataclasses_and_keeps_its_main_guard_off(tmp_path
     assert comments == ["Source(well='A1', volume=5)"]
 
 
-def test_an_import_of_what_labrun_does_not_do_says_so(tmp_path: Path) -> None:
-    # Not "labrun does not provide the module opentrons.protocol_api.SINGLE".
+def test_the_nozzle_layouts_import_as_opentrons_names_them(tmp_path: Path) -> None:
     path = tmp_path / "protocol.py"
-    path.write_text('from opentrons.protocol_api import COLUMN\n'
+    path.write_text('from opentrons.protocol_api import ALL, COLUMN, PARTIAL_COLUMN, ROW, SINGLE\n'
                     'metadata = {"apiLevel": "2.20"}\n\ndef run(ctx):\n    pass\n')
-    with pytest.raises(LocatedLoadError) as raised:
-        load_protocol(path)
-    assert str(raised.value) == (
-        "the protocol's top level raised ImportError: opentrons.protocol_api.COLUMN: nozzle "
-        "layouts (partial tip pickup) are not supported by labrun")
-    assert raised.value.location == f"{path}:1"
+    names = load_protocol(path).run.__globals__
+    assert [names[n].value for n in ("ALL", "COLUMN", "PARTIAL_COLUMN", "ROW", "SINGLE")] == [
+        "ALL", "COLUMN", "PARTIAL_COLUMN", "ROW", "SINGLE"]

@@ -1,0 +1,277 @@
+"""Partial tip pickup on an OT-2 8-channel pipette (``configure_nozzle_layout``).
+
+A layout picks up tips with some of the nozzles only: ``SINGLE`` with the back nozzle
+(``start="A1"``) or the front one (``"H1"``), or ``PARTIAL_COLUMN`` from the front nozzle
+back to ``end`` (``start="H1", end="E1"``: four tips). The *primary* nozzle (``start``)
+is the one a location names: it goes where the protocol says, and the others follow.
+What Opentrons 8.8.2 allows, refuses and chooses is followed here, with its words:
+
+- the tip a layout takes by itself: column by column from the left, top to bottom for a
+  front start and bottom to top for a back start, the first place where the active
+  nozzles find a tip each and no inactive nozzle would come down onto a tip;
+- a step that takes the tips to a well is refused where the pipette would leave the
+  deck's reach front or back, or come down onto something in a neighbouring slot at
+  least as high as the bottom of its nozzles (``check_motion``). A plain ``move_to`` and a
+  drop into the trash are not checked, as in Opentrons.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
+
+from hardware.frozen import Frozen
+
+from .errors import APIVersionError, InstrumentError, ProtocolError, UnsupportedAPIError
+from .types import APIVersion, Point
+
+if TYPE_CHECKING:
+    from .deck import Deck
+    from .labware import Labware, Well
+    from .pipettes import PipetteSpec
+
+
+class NozzleLayout(enum.Enum):
+    """The nozzle layouts of ``configure_nozzle_layout``, as Opentrons names them."""
+
+    COLUMN = "COLUMN"
+    PARTIAL_COLUMN = "PARTIAL_COLUMN"
+    SINGLE = "SINGLE"
+    ROW = "ROW"
+    QUADRANT = "QUADRANT"
+    ALL = "ALL"
+
+
+COLUMN: Final = NozzleLayout.COLUMN
+PARTIAL_COLUMN: Final = NozzleLayout.PARTIAL_COLUMN
+SINGLE: Final = NozzleLayout.SINGLE
+ROW: Final = NozzleLayout.ROW
+ALL: Final = NozzleLayout.ALL
+
+PARTIAL_API = APIVersion(2, 20)
+"""From this apiLevel ``SINGLE`` and ``PARTIAL_COLUMN`` (``ALL`` from 2.16)."""
+PRIMARY_NOZZLES = ("A1", "H1", "A12", "H12")
+"""The starting nozzles Opentrons names (a 96-channel's corners among them)."""
+
+BOX_HALF_X_MM = 16.0
+BOX_HALF_Y_MM = 43.15
+"""Half the footprint of an OT-2 8-channel pipette around its mount (Opentrons' figures)."""
+REACH_FRONT_Y_MM = 31.89
+REACH_BACK_Y_MM = 347.5 - 35.91
+"""The back of the pipette's footprint may not come in front of the first figure, nor its
+front behind the second: the front and back of what an OT-2's gantry reaches with a
+partial layout (Opentrons' figures)."""
+SLOT_SIZE_MM = (128.0, 86.0)
+
+
+class Layout(Frozen):
+    """The nozzles a partial layout uses: ``primary`` first, then the others in order
+    from it; ``offset`` is from the primary nozzle to the first (A1), which the robot's
+    commands name."""
+
+    __slots__ = ("active", "offset", "primary", "style")
+
+    style: NozzleLayout
+    primary: str
+    active: tuple[tuple[str, Point], ...]  # each active nozzle from the primary
+    offset: Point  # from the primary nozzle to A1 (x, y; z 0)
+
+    def __init__(self, style: NozzleLayout, primary: str,
+                 active: tuple[tuple[str, Point], ...], offset: Point) -> None:
+        object.__setattr__(self, "style", style)
+        object.__setattr__(self, "primary", primary)
+        object.__setattr__(self, "active", active)
+        object.__setattr__(self, "offset", offset)
+
+    @property
+    def count(self) -> int:
+        """How many nozzles pick up tips."""
+        return len(self.active)
+
+    @property
+    def backwards(self) -> bool:
+        """True when the active nozzles run from the primary toward the back (row A), as
+        from a front start (H1)."""
+        return self.primary.startswith("H")
+
+
+def plan_layout(spec: PipetteSpec, style: object, start: str | None, end: str | None,
+                front_right: str | None, back_left: str | None, *, api_version: APIVersion,
+                holds_tip: bool) -> Layout | None:
+    """The layout ``configure_nozzle_layout`` asks for (None: all nozzles), or the error
+    Opentrons gives, in its order of checks."""
+    if not isinstance(style, NozzleLayout):
+        # Opentrons quietly takes a string as ALL: eight tips where one was meant
+        raise ProtocolError(f"configure_nozzle_layout: style must be one of "
+                            f"opentrons.protocol_api's SINGLE, PARTIAL_COLUMN or ALL, not "
+                            f"{style!r}")
+    if style is NozzleLayout.QUADRANT:
+        raise UnsupportedAPIError("configure_nozzle_layout: Nozzle layout configuration of "
+                                  "style QUADRANT is currently unsupported.")
+    if style not in (NozzleLayout.COLUMN, NozzleLayout.ALL) and api_version < PARTIAL_API:
+        raise APIVersionError(f"configure_nozzle_layout: the {style.value} layout needs "
+                              f"apiLevel {PARTIAL_API} or later; this protocol's apiLevel is "
+                              f"{api_version}")
+    if style in (NozzleLayout.COLUMN, NozzleLayout.ROW):
+        raise InstrumentError(f"configure_nozzle_layout: {style.value} configuration is only "
+                              "supported on 96-Channel pipettes.")
+    if style is NozzleLayout.ALL:
+        _check_pipette(spec, holds_tip)
+        return None
+    if start is None:
+        raise ProtocolError(f"configure_nozzle_layout: Cannot configure a nozzle layout of "
+                            f"style {style.value} without a starting nozzle.")
+    if start not in PRIMARY_NOZZLES:
+        raise ProtocolError(f"configure_nozzle_layout: Starting nozzle specified is not one "
+                            f"of {list(PRIMARY_NOZZLES)}.")
+    if style is NozzleLayout.SINGLE:
+        if end is not None or front_right is not None or back_left is not None:
+            raise ProtocolError("configure_nozzle_layout: Parameters 'end', 'front_right' "
+                                "and 'back_left' cannot be used with the SINGLE nozzle "
+                                "configuration.")
+        _check_pipette(spec, holds_tip)
+        names = [start]
+    else:
+        if spec.channels != 8:
+            raise InstrumentError("configure_nozzle_layout: Partial column configuration is "
+                                  "only supported on 8-Channel pipettes.")
+        names = _partial_column(spec, start, end, front_right, back_left)
+        _check_pipette(spec, holds_tip)
+    nozzles = dict(spec.nozzles)
+    if start not in nozzles:
+        raise InstrumentError(f"configure_nozzle_layout: {spec.display_name} has no nozzle "
+                              f"{start}; an OT-2 8-channel starts at A1 (the back) or H1 "
+                              "(the front)")
+    here = nozzles[start]
+    first = spec.nozzles[0][1]
+    active = tuple((name, Point(nozzles[name][0] - here[0], nozzles[name][1] - here[1], 0.0))
+                   for name in names)
+    return Layout(style, start, active, Point(first[0] - here[0], first[1] - here[1], 0.0))
+
+
+def _check_pipette(spec: PipetteSpec, holds_tip: bool) -> None:
+    if holds_tip:
+        raise InstrumentError(f"configure_nozzle_layout: {spec.display_name} holds a tip; "
+                              "a layout is changed only with no tips on (drop them first)")
+    if spec.channels == 1:
+        raise InstrumentError("configure_nozzle_layout: Cannot configure nozzle layout with "
+                              "a single channel pipette.")
+
+
+def _partial_column(spec: PipetteSpec, start: str, end: str | None, front_right: str | None,
+                    back_left: str | None) -> list[str]:
+    """The nozzles from ``start`` (H1, the front) back to ``end``."""
+    if end is None:
+        raise ProtocolError("configure_nozzle_layout: Partial column configurations require "
+                            "the 'end' parameter.")
+    if start[0] in end:
+        raise ProtocolError("configure_nozzle_layout: The 'start' and 'end' parameters of a "
+                            "partial column configuration cannot be in the same row.")
+    last_row = "A" if start.startswith("H") else "H"
+    if last_row in end:
+        raise ProtocolError(f"configure_nozzle_layout: A partial column configuration with "
+                            f"'start'={start} cannot have its 'end' parameter be in row "
+                            f"{last_row}. Use `ALL` configuration to utilize all nozzles.")
+    if front_right is not None or back_left is not None:
+        raise ProtocolError("configure_nozzle_layout: Parameters 'front_right' and "
+                            "'back_left' cannot be used with the PARTIAL_COLUMN "
+                            "configuration.")
+    order = [name for name, _ in spec.nozzles]  # back to front
+    if start != "H1" or end not in order:
+        raise InstrumentError(f"configure_nozzle_layout: an OT-2 8-channel's partial column "
+                              f"runs from H1 (the front nozzle) back to one of B1-G1, not "
+                              f"from {start} to {end}")
+    return order[order.index(end):order.index(start) + 1][::-1]
+
+
+def tips_taken(layout: Layout, rack: Labware, well: Well) -> list[Well]:
+    """The tips the active nozzles take with the primary at ``well`` (those in the rack)."""
+    column = next(col for col in rack.columns() if well in col)
+    row = column.index(well)
+    rows = (range(row, row - layout.count, -1) if layout.backwards
+            else range(row, row + layout.count))
+    return [column[r] for r in rows if 0 <= r < len(column)]
+
+
+def next_tip(layout: Layout, channels: int, racks: Iterable[Labware]) -> Well | None:
+    """Where the primary nozzle picks up by itself, as Opentrons chooses: column by
+    column from the left, each from the back down for a front start (H1), from the front
+    up for a back start (A1); the first place where every active nozzle finds a tip and
+    no inactive nozzle comes down onto one. None when no rack has such a place."""
+    for rack in racks:
+        for column in rack.columns():
+            size = len(column)
+            rows = range(size) if layout.backwards else range(size - 1, -1, -1)
+            for row in rows:
+                step = -1 if layout.backwards else 1
+                active = [row + step * k for k in range(layout.count)]
+                if not all(0 <= r < size and column[r].has_tip for r in active):
+                    continue
+                idle = [row + step * k for k in range(layout.count, channels)]
+                if any(0 <= r < size and column[r].has_tip for r in idle):
+                    continue
+                return column[row]
+    return None
+
+
+def check_motion(op: str, layout: Layout, spec: PipetteSpec, primary: Point, tip_length: float,
+                 labware: Labware, deck: Deck) -> None:
+    """Refuse a step that takes the primary nozzle's tip end to ``primary`` in
+    ``labware`` where the pipette would leave the deck's reach front or back, or come
+    down onto something in a slot beside the labware's at least as high as the bottom of
+    its nozzles (``tip_length`` above ``primary``), as Opentrons refuses it."""
+    nozzle_y = dict(spec.nozzles)[layout.primary][1]
+    mount_y = primary.y - nozzle_y
+    back, front = mount_y + BOX_HALF_Y_MM, mount_y - BOX_HALF_Y_MM
+    if back < REACH_FRONT_Y_MM or front > REACH_BACK_Y_MM:
+        raise InstrumentError(f"{op}: Requested motion with the {layout.primary} nozzle "
+                              "partial configuration is outside of robot bounds for the "
+                              "pipette.")
+    bottom = primary.z + tip_length
+    left, right = primary.x - BOX_HALF_X_MM, primary.x + BOX_HALF_X_MM
+    for slot in neighbour_slots(labware.slot):
+        height = slot_top(deck, slot)
+        if height is None:
+            continue
+        origin = deck.position_for(slot).point
+        if (left < origin.x + SLOT_SIZE_MM[0] and origin.x < right
+                and front < origin.y + SLOT_SIZE_MM[1] and origin.y < back
+                and height >= bottom):
+            raise InstrumentError(
+                f"{op}: Moving to {labware.display_name} in slot {labware.slot} with "
+                f"{layout.primary} nozzle partial configuration will result in collision "
+                f"with items in deck slot {slot}.")
+
+
+def slot_top(deck: Deck, slot: str) -> float | None:
+    """The top of what stands in ``slot``: its labware stack, or a module and what it
+    holds (None: nothing there, or the fixed trash, which Opentrons counts as flat)."""
+    from .labware import Labware
+
+    item = deck.occupant(slot)
+    if item is None or item is deck.trash:
+        return None
+    if isinstance(item, Labware):
+        return item.topmost().highest_z
+    held = item.labware
+    top = item.geometry.highest_z
+    return top if held is None else max(top, held.topmost().highest_z)
+
+
+NEIGHBOURS = ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
+"""The slots around a slot (row, column steps), in the order Opentrons looks: right,
+left, behind, in front, then the corners behind and in front."""
+
+
+def neighbour_slots(slot: str) -> list[str]:
+    """The OT-2 slots around ``slot``, in Opentrons' order (none for a slot not 1-12)."""
+    if not slot.isdigit() or not 1 <= int(slot) <= 12:
+        return []
+    row, col = divmod(int(slot) - 1, 3)
+    return [str(3 * (row + dr) + col + dc + 1) for dr, dc in NEIGHBOURS
+            if 0 <= row + dr < 4 and 0 <= col + dc < 3]
+
+
+__all__ = ["ALL", "COLUMN", "PARTIAL_COLUMN", "ROW", "SINGLE", "Layout", "NozzleLayout",
+           "check_motion", "neighbour_slots", "next_tip", "plan_layout", "tips_taken"]
