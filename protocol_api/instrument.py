@@ -27,6 +27,7 @@ from .errors import (
 from .labware import (
     Labware,
     OutOfTipsError,
+    TrashBin,
     Well,
     check_reachable,
     mark_returned,
@@ -588,7 +589,8 @@ class InstrumentContext:
                 target = self._trash_drops.next_drop(self._ctx.fixed_trash.first_well())
         else:
             raise ProtocolError(f"drop_tip: cannot drop a tip at {location!r}")
-        named = location is not None and not isinstance(location, Labware)  # not the trash
+        named = (location is not None and not isinstance(location, Labware)
+                 and not _in_bin(target))  # not the trash
         if self._layout is not None and named:
             well = well_of(target)
             if well is not None and well.parent.is_tiprack:
@@ -604,8 +606,8 @@ class InstrumentContext:
             return self
         check_reachable("drop_tip", target)
         point = target.point
-        if self._layout is not None and named:  # into the trash: as all nozzles drop
-            point = point + self._layout.offset
+        if self._layout is not None and named:  # the first nozzle's place (into the
+            point = point + self._layout.offset  # trash the mount goes where all drop)
         self._steps.send(c.DropTip(self._mount, (point.x, point.y, point.z),
                                       _location_ref(target) or "trash"))
         if self._ctx.api_version < NAMED_TIP_API:
@@ -1168,7 +1170,7 @@ class InstrumentContext:
         """Send the move to ``location``; the well it names (``slot/well``), if any."""
         check_reachable(self._steps.step.name, location)
         point = self._primary_point(location)
-        if self._layout is not None:
+        if self._layout is not None and not _in_bin(location):
             point = point + self._layout.offset  # the first nozzle's place
         if speed is None:
             speed = self._default_speed
@@ -1199,8 +1201,8 @@ class InstrumentContext:
         slot's labware or module (``nozzles.check_motion``; ``tip_length``: of the tip
         on, when not the one it holds now)."""
         well = well_of(location)
-        if self._layout is None or well is None:
-            return
+        if self._layout is None or well is None or isinstance(well.parent, TrashBin):
+            return  # into the trash the pipette goes as with all its nozzles, unchecked
         check_motion(op, self._layout, self._spec, self._primary_point(location),
                      self._tip_length if tip_length is None else tip_length, well.parent,
                      self._ctx.deck)
@@ -1436,3 +1438,10 @@ def _refuse_moving_liquid(op: str, end_location: object, movement_delay: object)
 def _location_ref(location: Location) -> str | None:
     well = well_of(location)
     return None if well is None else _ref(well)
+
+
+def _in_bin(location: Location) -> bool:
+    """Whether ``location`` is in the fixed trash as a trash bin (apiLevel 2.16 on), where
+    a pipette goes as with all its nozzles whatever its layout, as in Opentrons."""
+    well = well_of(location)
+    return well is not None and isinstance(well.parent, TrashBin)

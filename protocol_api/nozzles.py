@@ -9,10 +9,11 @@ What Opentrons 8.8.2 allows, refuses and chooses is followed here, with its word
 - the tip a layout takes by itself: column by column from the left, top to bottom for a
   front start and bottom to top for a back start, the first place where the active
   nozzles find a tip each and no inactive nozzle would come down onto a tip;
-- a step that takes the tips to a well is refused where the pipette would leave the
-  deck's reach front or back, or come down onto something in a neighbouring slot at
-  least as high as the bottom of its nozzles (``check_motion``). A plain ``move_to`` and a
-  drop into the trash are not checked, as in Opentrons.
+- a step that takes the tips to a well is refused where the pipette (the footprint its
+  definition gives) would leave the deck's reach front or back, or come down onto
+  something in a neighbouring slot at least as high as the bottom of its nozzles
+  (``check_motion``). Into the trash the pipette goes as with all its nozzles, unchecked,
+  as in Opentrons; labrun checks a ``move_to`` into a well too, which Opentrons does not.
 """
 
 from __future__ import annotations
@@ -54,9 +55,6 @@ PARTIAL_API = APIVersion(2, 20)
 PRIMARY_NOZZLES = ("A1", "H1", "A12", "H12")
 """The starting nozzles Opentrons names (a 96-channel's corners among them)."""
 
-BOX_HALF_X_MM = 16.0
-BOX_HALF_Y_MM = 43.15
-"""Half the footprint of an OT-2 8-channel pipette around its mount (Opentrons' figures)."""
 REACH_FRONT_Y_MM = 31.89
 REACH_BACK_Y_MM = 347.5 - 35.91
 """The back of the pipette's footprint may not come in front of the first figure, nor its
@@ -221,15 +219,15 @@ def check_motion(op: str, layout: Layout, spec: PipetteSpec, primary: Point, tip
     ``labware`` where the pipette would leave the deck's reach front or back, or come
     down onto something in a slot beside the labware's at least as high as the bottom of
     its nozzles (``tip_length`` above ``primary``), as Opentrons refuses it."""
-    nozzle_y = dict(spec.nozzles)[layout.primary][1]
-    mount_y = primary.y - nozzle_y
-    back, front = mount_y + BOX_HALF_Y_MM, mount_y - BOX_HALF_Y_MM
+    nozzle = dict(spec.nozzles)[layout.primary]
+    mount_x, mount_y = primary.x - nozzle[0], primary.y - nozzle[1]
+    (left, back, _), (right, front, _) = spec.bounding_box
+    left, right, back, front = mount_x + left, mount_x + right, mount_y + back, mount_y + front
     if back < REACH_FRONT_Y_MM or front > REACH_BACK_Y_MM:
         raise InstrumentError(f"{op}: Requested motion with the {layout.primary} nozzle "
                               "partial configuration is outside of robot bounds for the "
                               "pipette.")
     bottom = primary.z + tip_length
-    left, right = primary.x - BOX_HALF_X_MM, primary.x + BOX_HALF_X_MM
     for slot in neighbour_slots(labware.slot):
         height = slot_top(deck, slot)
         if height is None:
@@ -252,11 +250,7 @@ def slot_top(deck: Deck, slot: str) -> float | None:
     item = deck.occupant(slot)
     if item is None or item is deck.trash:
         return None
-    if isinstance(item, Labware):
-        return item.topmost().highest_z
-    held = item.labware
-    top = item.geometry.highest_z
-    return top if held is None else max(top, held.topmost().highest_z)
+    return item.topmost().highest_z if isinstance(item, Labware) else item.stack_top
 
 
 NEIGHBOURS = ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))

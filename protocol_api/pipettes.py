@@ -38,10 +38,25 @@ _NAME = re.compile(r"(p\d+)_(single|multi)(_gen2)?")
 class PipetteSpec(Frozen):
     """One OT-2 pipette model at one apiLevel, as its definition gives it."""
 
-    __slots__ = ("aspirate_flow_rate", "blow_out_flow_rate", "channels", "default_tip_length",
-                 "default_tipracks", "dispense_flow_rate", "display_name", "max_volume",
-                 "min_volume", "model", "name", "nozzle_offset", "nozzles", "ot2_ul_per_mm",
-                 "return_height", "tip_overlaps")
+    __slots__ = (
+        "aspirate_flow_rate",
+        "blow_out_flow_rate",
+        "bounding_box",
+        "channels",
+        "default_tip_length",
+        "default_tipracks",
+        "dispense_flow_rate",
+        "display_name",
+        "max_volume",
+        "min_volume",
+        "model",
+        "name",
+        "nozzle_offset",
+        "nozzles",
+        "ot2_ul_per_mm",
+        "return_height",
+        "tip_overlaps",
+    )
 
     name: str  # the load name, p300_multi_gen2
     model: str  # the versioned model, p300_multi_v2.1
@@ -56,6 +71,7 @@ class PipetteSpec(Frozen):
     tip_overlaps: Mapping[str, float]  # tip rack URI (or "default") -> overlap, mm
     nozzle_offset: Vector  # the primary nozzle (A1) from the mount, mm
     nozzles: tuple[tuple[str, Vector], ...]  # every nozzle, back to front (A1, B1, ...)
+    bounding_box: tuple[Vector, Vector]  # its back-left and front-right corners from the mount
     default_tipracks: tuple[str, ...]  # tip rack URIs
     return_height: float  # a returned tip is let go this many tip lengths into its rack
     ot2_ul_per_mm: tuple[float, float]
@@ -68,7 +84,8 @@ class PipetteSpec(Frozen):
                  tip_overlaps: Mapping[str, float], nozzle_offset: Vector,
                  nozzles: tuple[tuple[str, Vector], ...],
                  default_tipracks: tuple[str, ...], return_height: float = 0.5,
-                 ot2_ul_per_mm: tuple[float, float] | None = None) -> None:
+                 ot2_ul_per_mm: tuple[float, float] | None = None,
+                 bounding_box: tuple[Vector, Vector] | None = None) -> None:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "display_name", display_name)
@@ -85,6 +102,8 @@ class PipetteSpec(Frozen):
         object.__setattr__(self, "default_tipracks", default_tipracks)
         object.__setattr__(self, "return_height", return_height)
         object.__setattr__(self, "ot2_ul_per_mm", ot2_ul_per_mm or (self.ul_per_mm,) * 2)
+        object.__setattr__(self, "bounding_box", bounding_box or (
+            (-16.0, 43.15, 0.0), (16.0, -43.15, 0.0)))  # an 8-channel GEN2's
 
     @property
     def ul_per_mm(self) -> float:
@@ -141,6 +160,7 @@ def _spec(name: str, api_version: tuple[int, int]) -> PipetteSpec:
     tips: Mapping[str, Any] = liquid["supportedTips"]
     tip = tips.get(f"t{int(max_volume)}") or next(iter(tips.values()))
     by_name = {n: _vector(v) for n, v in geometry["nozzleMap"].items()}
+    box = geometry["pipetteBoundingBoxOffsets"]
     order = [n for column in geometry["orderedColumns"] for n in column["orderedNozzles"]]
     return PipetteSpec(
         name=name,
@@ -156,6 +176,7 @@ def _spec(name: str, api_version: tuple[int, int]) -> PipetteSpec:
         tip_overlaps=_overlaps(general, int(general["channels"])),
         nozzle_offset=_vector(geometry["nozzleOffset"]),
         nozzles=tuple((n, by_name[n]) for n in order),
+        bounding_box=(_vector(box["backLeftCorner"]), _vector(box["frontRightCorner"])),
         default_tipracks=tuple(liquid.get("defaultTipracks", ())),
         return_height=float(tip.get("defaultReturnTipHeight", 0.5)),
         ot2_ul_per_mm=(_ul_per_mm(tip["aspirate"], max_volume),

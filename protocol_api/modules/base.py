@@ -135,6 +135,14 @@ class ModuleContext:
         return self._labware
 
     @property
+    def stack_top(self) -> float:
+        """labrun's own: the top of the module or of what stands on it, whichever is
+        higher (deck coordinates)."""
+        top = self._geometry().highest_z
+        held = self._labware
+        return top if held is None else max(top, held.topmost().highest_z)
+
+    @property
     @removed_in(*ENGINE_CORE_API, "use the module's model, type, parent and labware")
     def geometry(self) -> ModuleGeometry:
         """The module as an item on the deck (apiLevel below 2.14, as in Opentrons)."""

@@ -101,6 +101,21 @@ TALL_BEHIND = ('ctx.load_labware("opentrons_96_tiprack_300ul", 5)\n'
     # Opentrons lets move_to go, into the tip rack behind
     (TALL_BEHIND + "p.move_to(plate['D1'].bottom())",
      "move_to: Moving to Corning 96 Well Plate 360 µL Flat in slot 2 with H1 nozzle"),
+    # a module behind counts, with or without labware (the review found labrun failing on
+    # any module beside)
+    ('ctx.load_module("temperature module gen2", 5)\n'
+     "p.configure_nozzle_layout(PARTIAL_COLUMN, start='H1', end='G1', tip_racks=[rack])\n"
+     "p.pick_up_tip()\np.aspirate(10, plate['H1'])\np.aspirate(10, plate['F1'])",
+     "aspirate: Moving to Corning 96 Well Plate 360 µL Flat in slot 2 with H1 nozzle partial "
+     "configuration will result in collision with items in deck slot 5."),
+    # a GEN1 p50 multi is wider to its left than a GEN2: the rack to the right of the plate
+    # is reached from H12 (its definition's footprint, as Opentrons takes it)
+    ('ctx.load_labware("opentrons_96_tiprack_300ul", 3)\n'
+     'p50 = ctx.load_instrument("p50_multi", "right")\n'
+     "p50.configure_nozzle_layout(SINGLE, start='H1', tip_racks=[rack])\np50.pick_up_tip()\n"
+     "p50.aspirate(10, plate['H11'])\np50.aspirate(10, plate['H12'])",
+     "aspirate: Moving to Corning 96 Well Plate 360 µL Flat in slot 2 with H1 nozzle partial "
+     "configuration will result in collision with items in deck slot 3."),
     ("p.configure_nozzle_layout(SINGLE, start='A1')\np.pick_up_tip(rack['D12'])\n"
      "p.drop_tip()\nfront = ctx.load_labware('opentrons_96_tiprack_300ul', 1)\n"
      "p.pick_up_tip(front['H12'])",
@@ -160,3 +175,17 @@ def test_the_layout_is_in_the_record_and_the_run_log(tmp_path: Path) -> None:
         ("PARTIAL_COLUMN", "H1", 4), ("ALL", None, 8)]
     assert [e["message"] for e in _queued(events, "comment")] == [
         "4 Configure pipette on left mount to use NozzleLayout.PARTIAL_COLUMN layout", "8"]
+
+
+def test_into_the_trash_the_pipette_goes_as_with_all_nozzles_unchecked(tmp_path: Path) -> None:
+    # As Opentrons: a front start's blow-out or dispense into the trash bin is not held to
+    # the deck's reach (the review found labrun refusing them), and the mount goes where
+    # it goes with all nozzles.
+    events = _run(tmp_path, "p.configure_nozzle_layout(SINGLE, start='H1', tip_racks=[rack])\n"
+                            "p.pick_up_tip()\np.aspirate(20, plate['H1'])\n"
+                            "p.dispense(10, ctx.fixed_trash)\np.blow_out(ctx.fixed_trash)\n"
+                            "p.distribute(5, plate['H2'], [plate['H3'], plate['H4']], "
+                            "new_tip='never')\n")
+    assert events[-1]["status"] == "succeeded", events[-1].get("error")
+    into_bin = [m["point"] for m in _queued(events, "moveTo") if m["well"] == "12/A1"]
+    assert into_bin and all(point[1] == pytest.approx(351.5) for point in into_bin)
