@@ -375,7 +375,9 @@ class InstrumentContext:
         self._racks = racks
         self._steps.send(c.ConfigureNozzleLayout(
             self._mount, "ALL" if layout is None else layout.style.value,
-            None if layout is None else layout.primary, self.active_channels))
+            None if layout is None else layout.primary,
+            layout.active[-1][0] if layout is not None and layout.count > 1 else None,
+            self.active_channels))
 
     @property
     @since(2, 20)

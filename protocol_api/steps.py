@@ -350,8 +350,6 @@ _TEXT = {
     "delay": "Delaying for {seconds:g} seconds",
     "waitForResume": "Pausing robot operation: {message}",
     "moveLabware": "Moving {display_name} to {destination}",
-    "configureNozzleLayout": "Configure pipette on {mount} mount to use NozzleLayout.{style} "
-                             "layout",
     "removeLabware": "Moving {display_name} to {destination}",
     "home": "Homing",
     "loadLabware": "Loading {load_name} in slot {slot}",
@@ -375,6 +373,12 @@ _TEXT = {
 def describe(command: Command) -> str:
     """A line of text for the run log (``ctx.commands()``)."""
     params = command.params()
+    if command.kind == "configureNozzleLayout":  # as Opentrons words it
+        start, end = params.get("primary"), params.get("end")
+        return (f"Configure pipette on {params.get('mount')} mount to use "
+                f"NozzleLayout.{params.get('style')} layout"
+                + (f" starting at nozzle {start}" if start else "")
+                + (f" ending at nozzle {end}" if end else "") + ".")
     text = _TEXT.get("airGap" if params.get("air_gap") else command.kind)
     if text is not None:
         try:

@@ -8,23 +8,26 @@ from .base import Command, Result
 
 class ConfigureNozzleLayout(Command):
     """From now on the pipette on ``mount`` takes tips with ``nozzles`` of its nozzles,
-    ``primary`` first (the one a location names): ``SINGLE``, ``PARTIAL_COLUMN`` or
-    ``ALL``. Nothing moves; the positions and wells of later commands already say where
+    from ``primary`` (the one a location names) to ``end``: ``SINGLE``, ``PARTIAL_COLUMN``
+    or ``ALL``. Nothing moves; the positions and wells of later commands already say where
     each nozzle goes, so the model keeps only the count, for the record and the summary.
     Safe to set again on a rewind."""
 
-    __slots__ = ("mount", "nozzles", "primary", "style")
+    __slots__ = ("end", "mount", "nozzles", "primary", "style")
 
     kind = "configureNozzleLayout"
     mount: str
     style: str
     primary: str | None
+    end: str | None
     nozzles: int
 
-    def __init__(self, mount: str, style: str, primary: str | None, nozzles: int) -> None:
+    def __init__(self, mount: str, style: str, primary: str | None, end: str | None,
+                 nozzles: int) -> None:
         object.__setattr__(self, "mount", mount)
         object.__setattr__(self, "style", style)
         object.__setattr__(self, "primary", primary)
+        object.__setattr__(self, "end", end)
         object.__setattr__(self, "nozzles", nozzles)
 
     def apply(self, robot: RobotModel) -> Result:

@@ -170,11 +170,12 @@ def test_the_layout_is_in_the_record_and_the_run_log(tmp_path: Path) -> None:
                             "ctx.comment(str(p.active_channels) + ' ' + ctx.commands()[-1])\n"
                             "p.configure_nozzle_layout(ALL)\n"
                             "ctx.comment(str(p.active_channels))\n")
-    assert [(e["style"], e["primary"], e["nozzles"])
+    assert [(e["style"], e["primary"], e["end"], e["nozzles"])
             for e in _queued(events, "configureNozzleLayout")] == [
-        ("PARTIAL_COLUMN", "H1", 4), ("ALL", None, 8)]
-    assert [e["message"] for e in _queued(events, "comment")] == [
-        "4 Configure pipette on left mount to use NozzleLayout.PARTIAL_COLUMN layout", "8"]
+        ("PARTIAL_COLUMN", "H1", "E1", 4), ("ALL", None, None, 8)]
+    assert [e["message"] for e in _queued(events, "comment")] == [  # as Opentrons logs it
+        "4 Configure pipette on left mount to use NozzleLayout.PARTIAL_COLUMN layout starting "
+        "at nozzle H1 ending at nozzle E1.", "8"]
 
 
 def test_into_the_trash_the_pipette_goes_as_with_all_nozzles_unchecked(tmp_path: Path) -> None:
