@@ -1021,7 +1021,7 @@ class InstrumentContext:
         self._steps.send(c.TouchTip(
             self._mount, (point.x, point.y, point.z), float(radius) * float(size_x or 0) / 2,
             float(radius) * float(size_y or 0) / 2, min(max(float(speed), 1.0), 80.0),
-            _ref(location)))
+            _ref(location), self._other_wells(target, None)))
         self._last_move.moved(target, self._mount)
         return self
 

@@ -10,12 +10,13 @@ from .liquid import tip_pipette
 
 class TouchTip(Command):
     """Go to ``point`` (the well's centre at touch height), then touch +x, -x, +y, -y
-    at ``reach_x``/``reach_y`` mm from it, at ``speed`` mm/s, and come back to the centre.
+    at ``reach_x``/``reach_y`` mm from it, at ``speed`` mm/s, and come back to the centre;
+    ``wells``: those the other nozzles of a multi-channel pipette touch the same way.
 
     Irreversible: the tip touches the well's walls and leaves droplets there.
     """
 
-    __slots__ = ("mount", "point", "reach_x", "reach_y", "speed", "well")
+    __slots__ = ("mount", "point", "reach_x", "reach_y", "speed", "well", "wells")
 
     kind = "touchTip"
     reversible = False
@@ -26,15 +27,17 @@ class TouchTip(Command):
     reach_y: float
     speed: float
     well: str | None
+    wells: tuple[str, ...]
 
     def __init__(self, mount: str, point: XYZ, reach_x: float, reach_y: float, speed: float,
-                 well: str | None = None) -> None:
+                 well: str | None = None, wells: tuple[str, ...] = ()) -> None:
         object.__setattr__(self, "mount", mount)
         object.__setattr__(self, "point", point)
         object.__setattr__(self, "reach_x", reach_x)
         object.__setattr__(self, "reach_y", reach_y)
         object.__setattr__(self, "speed", speed)
         object.__setattr__(self, "well", well)
+        object.__setattr__(self, "wells", wells)
 
     def plan(self, robot: RobotModel) -> list[Segment]:
         tip_pipette(robot, self, self.mount)

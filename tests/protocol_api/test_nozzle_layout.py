@@ -190,3 +190,17 @@ def test_into_the_trash_the_pipette_goes_as_with_all_nozzles_unchecked(tmp_path:
     assert events[-1]["status"] == "succeeded", events[-1].get("error")
     into_bin = [m["point"] for m in _queued(events, "moveTo") if m["well"] == "12/A1"]
     assert into_bin and all(point[1] == pytest.approx(351.5) for point in into_bin)
+
+
+@pytest.mark.parametrize(("layout", "well", "others"), [
+    ("ALL", "A1", ["2/B1", "2/C1", "2/D1", "2/E1", "2/F1", "2/G1", "2/H1"]),
+    ("PARTIAL_COLUMN, start='H1', end='E1'", "H1", ["2/G1", "2/F1", "2/E1"]),
+])
+def test_a_touch_tip_names_the_wells_every_tip_touches(tmp_path: Path, layout: str, well: str,
+                                                        others: list[str]) -> None:
+    # The other tips touch their wells' walls too: the record says which.
+    events = _run(tmp_path, f"p.configure_nozzle_layout({layout}, tip_racks=[rack])\n"
+                            f"p.pick_up_tip()\np.touch_tip(plate['{well}'])\n")
+    assert events[-1]["status"] == "succeeded", events[-1].get("error")
+    [touch] = _queued(events, "touchTip")
+    assert (touch["well"], list(touch["wells"])) == (f"2/{well}", others)
