@@ -86,7 +86,7 @@ def ot2_deck() -> OT2Deck:
     return OT2Deck(read_json(OT2_DECK_DEFINITION))
 
 
-class Deck(Mapping[str, "DeckItem | None"]):
+class Deck(Mapping[str | int, "DeckItem | None"]):
     """Slot name -> loaded Labware or None; the fixed trash is loaded at construction."""
 
     def __init__(self, slot_origins: Mapping[str, Sequence[float]] | None = None,
@@ -261,7 +261,7 @@ class Deck(Mapping[str, "DeckItem | None"]):
         """What ``slot`` holds; None for the fixed trash from apiLevel 2.16, where Opentrons
         makes it a trash bin that the deck does not list (its slot stays taken)."""
         item = self._items[self.check_slot(slot)]
-        return None if item.__class__ is TrashBin else item
+        return None if isinstance(item, TrashBin) else item
 
     def __contains__(self, slot: object) -> bool:
         try:
@@ -270,12 +270,12 @@ class Deck(Mapping[str, "DeckItem | None"]):
             return False
         return True
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[str | int]:
         """The slot names; numbers below apiLevel 2.14, as Opentrons' deck gives them
-        there (``1`` rather than ``"1"``: either reads a slot)."""
+        there (``1`` rather than ``"1"``: either reads a slot; labrun's own code reads
+        ``slots``)."""
         if self._api_version < ENGINE_CORE_API:
-            return iter([int(name) if name.isdigit() else name  # type: ignore[misc]
-                         for name in self._items])
+            return iter([int(name) if name.isdigit() else name for name in self._items])
         return iter(self._items)
 
     def __len__(self) -> int:

@@ -33,7 +33,15 @@ from .labware import (
     mark_returned,
     mark_used,
 )
-from .nozzles import Layout, NozzleLayout, check_motion, next_tip, plan_layout, tips_taken
+from .nozzles import (
+    Layout,
+    NozzleLayout,
+    check_motion,
+    idle_tips,
+    next_tip,
+    plan_layout,
+    tips_taken,
+)
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PipetteSpec
 from .steps import api_step, is_number
 from .transfer import plan, transfer_options
@@ -258,6 +266,7 @@ class InstrumentContext:
         self._layout: Layout | None = None
         self._configured = False  # configure_nozzle_layout was called (it sets tip_racks)
         self._use_nozzles([(x, y) for _, (x, y, _) in spec.nozzles] or [(0.0, 0.0)])
+        self._full_centring = self._centring  # all nozzles: into the trash bin, any layout
 
     def _use_nozzles(self, nozzles: Sequence[tuple[float, float]]) -> None:
         """Take tips with ``nozzles`` (x, y), the primary first."""
@@ -481,7 +490,8 @@ class InstrumentContext:
             self._check_partial("pick_up_tip", well.top(), 0.0)
             tips = tips_taken(layout, rack, well)
             taken = len(tips)
-            top = top + layout.offset  # the first nozzle's place
+            top = self._command_point(well.top())
+            self._warn_partial_pick(layout, rack, well, taken)
         self._steps.send(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
                                         tip_length, taken))
         if layout is None:
@@ -531,6 +541,21 @@ class InstrumentContext:
         if not isinstance(location, Well) or not location.parent.is_tiprack:
             raise TipError(f"pick_up_tip: {location!r} is not a well of a tip rack")
         return location
+
+    def _warn_partial_pick(self, layout: Layout, rack: Labware, well: Well, taken: int) -> None:
+        """Warn of a named tip where the layout's nozzles find fewer tips than they are,
+        or where a nozzle that takes none comes down onto a tip (it would take it too on a
+        robot; Opentrons neither refuses nor tracks it)."""
+        if taken < layout.count:
+            self._steps.warn(f"pick_up_tip: at {well.well_name} only {taken} of the layout's "
+                             f"{layout.count} nozzles find a place in {rack.load_name}; "
+                             f"the pipette takes {taken} tip(s)")
+        idle = idle_tips(layout, self._spec.channels, rack, well)
+        if idle:
+            names = ", ".join(tip.well_name for tip in idle)
+            self._steps.warn(f"pick_up_tip: at {well.well_name} nozzles that take no tip come "
+                             f"down onto the tips in {names}; on a robot they would be "
+                             "picked up too (tip tracking marks only the layout's)")
 
     def _partial_tip(self, racks: Sequence[Labware], start: Well | None) -> Well:
         """The tip a partial layout picks up by itself (``nozzles.next_tip``)."""
@@ -591,8 +616,7 @@ class InstrumentContext:
                 target = self._trash_drops.next_drop(self._ctx.fixed_trash.first_well())
         else:
             raise ProtocolError(f"drop_tip: cannot drop a tip at {location!r}")
-        named = (location is not None and not isinstance(location, Labware)
-                 and not _in_bin(target))  # not the trash
+        named = not _in_bin(target)  # a place of the protocol's, not the trash bin
         if self._layout is not None and named:
             well = well_of(target)
             if well is not None and well.parent.is_tiprack:
@@ -609,7 +633,7 @@ class InstrumentContext:
         check_reachable("drop_tip", target)
         point = target.point
         if self._layout is not None and named:  # the first nozzle's place (into the
-            point = point + self._layout.offset  # trash the mount goes where all drop)
+            point = point + self._layout.offset  # trash bin, where it goes with all)
         self._steps.send(c.DropTip(self._mount, (point.x, point.y, point.z),
                                       _location_ref(target) or "trash"))
         if self._ctx.api_version < NAMED_TIP_API:
@@ -1013,11 +1037,10 @@ class InstrumentContext:
         size_y = location.diameter if location.diameter is not None else location.width
         target = location.top(float(v_offset))
         check_reachable("touch_tip", target)
-        point = self._primary_point(target)  # a multi-channel centred on a reservoir
-        self._check_depth("touch_tip", target, point)
+        self._check_depth("touch_tip", target, self._primary_point(target))
         if self._layout is not None:
             self._check_partial("touch_tip", target)
-            point = point + self._layout.offset  # the first nozzle's place
+        point = self._command_point(target)  # a multi-channel centred on a reservoir
         self._steps.send(c.TouchTip(
             self._mount, (point.x, point.y, point.z), float(radius) * float(size_x or 0) / 2,
             float(radius) * float(size_y or 0) / 2, min(max(float(speed), 1.0), 80.0),
@@ -1171,9 +1194,7 @@ class InstrumentContext:
               minimum_z_height: float | None = None, speed: float | None = None) -> str | None:
         """Send the move to ``location``; the well it names (``slot/well``), if any."""
         check_reachable(self._steps.step.name, location)
-        point = self._primary_point(location)
-        if self._layout is not None and not _in_bin(location):
-            point = point + self._layout.offset  # the first nozzle's place
+        point = self._command_point(location)
         if speed is None:
             speed = self._default_speed
         ref = _location_ref(location)
@@ -1183,18 +1204,31 @@ class InstrumentContext:
         last.location, last.mount = location, self._mount
         return ref
 
-    def _primary_point(self, location: Location) -> Point:
-        """Where the first nozzle goes for ``location``: the location itself, but for a
-        multi-channel pipette at a labware that centres it (reservoirs), as the OT-2
-        does, the point that puts the middle of its nozzles there."""
+    def _primary_point(self, location: Location,
+                       centring: tuple[float, float] | None = None) -> Point:
+        """Where the primary nozzle (the first, A1, without a partial layout) goes for
+        ``location``: the location itself, but for a multi-channel pipette at a labware
+        that centres it (reservoirs, the trash), as the OT-2 does, the point that puts
+        the middle of its nozzles that take tips there (``centring``: of other nozzles)."""
         point = location.point
         if self._spec.channels == 1:
             return point
         well = well_of(location)
         if well is None or not well.parent.has_quirk("centerMultichannelOnWells"):
             return point
-        dx, dy = self._centring
+        dx, dy = self._centring if centring is None else centring
         return Point(point.x - dx, point.y - dy, point.z)
+
+    def _command_point(self, location: Location) -> Point:
+        """The point a command names for ``location``: where the first nozzle (A1) goes
+        when the primary one goes there. Into the trash bin a pipette goes as it does
+        with all its nozzles, whatever its layout, as in Opentrons."""
+        layout = self._layout
+        if layout is None:
+            return self._primary_point(location)
+        if _in_bin(location):
+            return self._primary_point(location, self._full_centring)
+        return self._primary_point(location) + layout.offset
 
     def _check_partial(self, op: str, location: Location, tip_length: float | None = None
                        ) -> None:
@@ -1203,17 +1237,17 @@ class InstrumentContext:
         slot's labware or module (``nozzles.check_motion``; ``tip_length``: of the tip
         on, when not the one it holds now)."""
         well = well_of(location)
-        if self._layout is None or well is None or isinstance(well.parent, TrashBin):
+        if self._layout is None or well is None or _in_bin(location):
             return  # into the trash the pipette goes as with all its nozzles, unchecked
         check_motion(op, self._layout, self._spec, self._primary_point(location),
                      self._tip_length if tip_length is None else tip_length, well.parent,
                      self._ctx.deck)
 
     def _other_wells(self, target: Location, verb: str | None) -> tuple[str, ...]:
-        """The wells under the nozzles after the first (none for a single channel): a
+        """The wells under the other nozzles that take tips (none for a single channel): a
         nozzle over no well of the labware touches none.
 
-        When the first nozzle is not over the well ``target`` names (an offset wider than
+        When the primary nozzle is not over the well ``target`` names (an offset wider than
         the well), the command still names that well, as Opentrons reports it, and the run
         log warns of ``verb`` once a protocol line: the tip goes into another well. So it
         does when the tip goes below the bottom of the well.
@@ -1232,8 +1266,8 @@ class InstrumentContext:
         return wells_under
 
     def _under(self, well: Well, point: Point) -> tuple[Well | None, tuple[str, ...], float]:
-        """What the first nozzle at ``point`` (sent to ``well``) is over: the well of the
-        labware there (None: none), the wells under the other nozzles, and the bottom it
+        """What the primary nozzle at ``point`` (sent to ``well``) is over: the well of
+        the labware there (None: none), the wells under the other nozzles, and the bottom it
         would press into; kept in ``_nozzle_cache`` by place (the liquid steps look there
         first, without a call: most go to the same few places)."""
         labware = well.parent

@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Final
 from hardware.frozen import Frozen
 
 from .errors import APIVersionError, InstrumentError, ProtocolError, UnsupportedAPIError
+from .labware import Labware
 from .types import APIVersion, Point
 
 if TYPE_CHECKING:
     from .deck import Deck
-    from .labware import Labware, Well
+    from .labware import Well
     from .pipettes import PipetteSpec
 
 
@@ -192,6 +193,14 @@ def tips_taken(layout: Layout, rack: Labware, well: Well) -> list[Well]:
     return [column[r] for r in rows if 0 <= r < len(column)]
 
 
+def idle_tips(layout: Layout, channels: int, rack: Labware, well: Well) -> list[Well]:
+    """The tips under the nozzles that take none, with the primary at ``well``."""
+    column = next(col for col in rack.columns() if well in col)
+    row, step = column.index(well), (-1 if layout.backwards else 1)
+    rows = [row + step * k for k in range(layout.count, channels)]
+    return [column[r] for r in rows if 0 <= r < len(column) and column[r].has_tip]
+
+
 def next_tip(layout: Layout, channels: int, racks: Iterable[Labware]) -> Well | None:
     """Where the primary nozzle picks up by itself, as Opentrons chooses: column by
     column from the left, each from the back down for a front start (H1), from the front
@@ -228,6 +237,8 @@ def check_motion(op: str, layout: Layout, spec: PipetteSpec, primary: Point, tip
                               "partial configuration is outside of robot bounds for the "
                               "pipette.")
     bottom = primary.z + tip_length
+    # A thermocycler's body behind its plate (slots 10 and 11) counts too, as Opentrons
+    # counts it: it stands as high as the module's top.
     for slot in neighbour_slots(labware.slot):
         height = slot_top(deck, slot)
         if height is None:
@@ -245,8 +256,6 @@ def check_motion(op: str, layout: Layout, spec: PipetteSpec, primary: Point, tip
 def slot_top(deck: Deck, slot: str) -> float | None:
     """The top of what stands in ``slot``: its labware stack, or a module and what it
     holds (None: nothing there, or the fixed trash, which Opentrons counts as flat)."""
-    from .labware import Labware
-
     item = deck.occupant(slot)
     if item is None or item is deck.trash:
         return None

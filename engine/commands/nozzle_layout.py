@@ -9,8 +9,8 @@ from .base import Command, Result
 class ConfigureNozzleLayout(Command):
     """From now on the pipette on ``mount`` takes tips with ``nozzles`` of its nozzles,
     from ``primary`` (the one a location names) to ``end``: ``SINGLE``, ``PARTIAL_COLUMN``
-    or ``ALL``. Nothing moves; the positions and wells of later commands already say where
-    each nozzle goes, so the model keeps only the count, for the record and the summary.
+    or ``ALL``. Nothing moves, and the model keeps nothing: the positions and wells of
+    later commands already say where each nozzle goes; this says why, in the record.
     Safe to set again on a rewind."""
 
     __slots__ = ("end", "mount", "nozzles", "primary", "style")

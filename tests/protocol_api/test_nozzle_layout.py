@@ -180,16 +180,49 @@ def test_the_layout_is_in_the_record_and_the_run_log(tmp_path: Path) -> None:
 
 def test_into_the_trash_the_pipette_goes_as_with_all_nozzles_unchecked(tmp_path: Path) -> None:
     # As Opentrons: a front start's blow-out or dispense into the trash bin is not held to
-    # the deck's reach (the review found labrun refusing them), and the mount goes where
-    # it goes with all nozzles.
+    # the deck's reach (the review found labrun refusing them), and the pipette goes where
+    # it goes with all its nozzles.
+    body = ("p.pick_up_tip()\np.aspirate(20, plate['A1'])\n"
+            "p.dispense(10, ctx.fixed_trash)\np.blow_out(ctx.fixed_trash)\np.drop_tip()\n")
+    points = {}
+    for layout in ("ALL", "SINGLE, start='H1'"):
+        events = _run(tmp_path, f"p.configure_nozzle_layout({layout}, tip_racks=[rack])\n"
+                      + body)
+        assert events[-1]["status"] == "succeeded", events[-1].get("error")
+        points[layout] = [m["point"] for m in _queued(events, "moveTo") + _queued(events, "dropTip")
+                          if m["well"] == "12/A1"]
+    assert len(points["ALL"]) == 3 and points["SINGLE, start='H1'"] == points["ALL"]
+
+
+def test_a_tip_dropped_into_a_well_goes_with_the_primary_nozzle(tmp_path: Path) -> None:
     events = _run(tmp_path, "p.configure_nozzle_layout(SINGLE, start='H1', tip_racks=[rack])\n"
-                            "p.pick_up_tip()\np.aspirate(20, plate['H1'])\n"
-                            "p.dispense(10, ctx.fixed_trash)\np.blow_out(ctx.fixed_trash)\n"
-                            "p.distribute(5, plate['H2'], [plate['H3'], plate['H4']], "
-                            "new_tip='never')\n")
+                            "p.pick_up_tip()\np.drop_tip(plate['D6'])\n")
+    [drop] = _queued(events, "dropTip")
+    assert drop["well"] == "2/D6"
+    assert drop["point"] == pytest.approx([191.88, 47.24 + 63, 14.22])  # H1 at D6's top
+
+
+def test_a_new_layout_at_the_same_well_touches_only_its_own_wells(tmp_path: Path) -> None:
+    events = _run(tmp_path, "p.configure_nozzle_layout(ALL, tip_racks=[rack])\n"
+                            "p.pick_up_tip()\np.aspirate(10, plate['A1'])\np.drop_tip()\n"
+                            "p.configure_nozzle_layout(SINGLE, start='A1', tip_racks=[rack])\n"
+                            "p.pick_up_tip()\np.aspirate(10, plate['A1'])\n")
+    assert [len(a["wells"]) for a in _queued(events, "aspirate")] == [7, 0]
+
+
+def test_a_named_tip_that_brings_idle_nozzles_onto_tips_is_warned_of(tmp_path: Path) -> None:
+    # Opentrons takes it as asked; on a robot the nozzles above D1 would take A1-C1 too.
+    events = _run(tmp_path, "p.configure_nozzle_layout(SINGLE, start='H1')\n"
+                            "p.pick_up_tip(rack['D1'])\np.drop_tip()\n"
+                            "p.configure_nozzle_layout(PARTIAL_COLUMN, start='H1', end='E1')\n"
+                            "p.pick_up_tip(rack['B2'])\n")
     assert events[-1]["status"] == "succeeded", events[-1].get("error")
-    into_bin = [m["point"] for m in _queued(events, "moveTo") if m["well"] == "12/A1"]
-    assert into_bin and all(point[1] == pytest.approx(351.5) for point in into_bin)
+    warnings = [c["message"].split(": ", 2)[2] for c in _queued(events, "comment")]
+    assert warnings == [
+        "pick_up_tip: at D1 nozzles that take no tip come down onto the tips in C1, B1, A1; "
+        "on a robot they would be picked up too (tip tracking marks only the layout's)",
+        "pick_up_tip: at B2 only 2 of the layout's 4 nozzles find a place in "
+        "opentrons_96_tiprack_300ul; the pipette takes 2 tip(s)"]
 
 
 @pytest.mark.parametrize(("layout", "well", "others"), [
