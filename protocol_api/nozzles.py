@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Final
 
 from hardware.frozen import Frozen
 
+from .deck import SLOT_SIZE
 from .errors import APIVersionError, InstrumentError, ProtocolError, UnsupportedAPIError
 from .labware import Labware
 from .types import APIVersion, Point
@@ -61,7 +62,6 @@ REACH_BACK_Y_MM = 347.5 - 35.91
 """The back of the pipette's footprint may not come in front of the first figure, nor its
 front behind the second: the front and back of what an OT-2's gantry reaches with a
 partial layout (Opentrons' figures)."""
-SLOT_SIZE_MM = (128.0, 86.0)
 
 
 class Layout(Frozen):
@@ -244,8 +244,8 @@ def check_motion(op: str, layout: Layout, spec: PipetteSpec, primary: Point, tip
         if height is None:
             continue
         origin = deck.position_for(slot).point
-        if (left < origin.x + SLOT_SIZE_MM[0] and origin.x < right
-                and front < origin.y + SLOT_SIZE_MM[1] and origin.y < back
+        if (left < origin.x + SLOT_SIZE[0] and origin.x < right
+                and front < origin.y + SLOT_SIZE[1] and origin.y < back
                 and height >= bottom):
             raise InstrumentError(
                 f"{op}: Moving to {labware.display_name} in slot {labware.slot} with "
