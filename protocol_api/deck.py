@@ -46,15 +46,24 @@ SLOT_SIZE = (128.0, 86.0)
 """A labware footprint on an OT-2 slot, from its origin (mm)."""
 
 
+AROUND = ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
+"""The steps (rows back, columns right) from an OT-2 slot to those around it, in the order
+Opentrons looks at them: right, left, behind, in front, the corners behind, in front."""
+
+
 def neighbours(slot: str, *, sideways_only: bool = False) -> set[str]:
     """The OT-2 slots left and right of ``slot`` (and in front and behind it)."""
+    return set(around(slot, AROUND[:2] if sideways_only else AROUND[:4]))
+
+
+def around(slot: str, steps: Sequence[tuple[int, int]] = AROUND) -> list[str]:
+    """The OT-2 slots ``steps`` away from ``slot`` that are on the deck, in that order (by
+    default all those around it, corners too); none for a slot not numbered 1-12."""
     if not slot.isdigit() or not 1 <= int(slot) <= 12:
-        return set()
+        return []
     row, col = divmod(int(slot) - 1, 3)
-    places = [(row, col - 1), (row, col + 1)]
-    if not sideways_only:
-        places += [(row - 1, col), (row + 1, col)]
-    return {str(3 * r + c + 1) for r, c in places if 0 <= r < 4 and 0 <= c < 3}
+    return [str(3 * (row + dr) + col + dc + 1) for dr, dc in steps
+            if 0 <= row + dr < 4 and 0 <= col + dc < 3]
 
 
 class OT2Deck:

@@ -616,8 +616,11 @@ class InstrumentContext:
                 target = self._trash_drops.next_drop(self._ctx.fixed_trash.first_well())
         else:
             raise ProtocolError(f"drop_tip: cannot drop a tip at {location!r}")
-        named = not _in_bin(target)  # a place of the protocol's, not the trash bin
-        if self._layout is not None and named:
+        # a partial layout's tip goes to a place of the protocol's with its primary nozzle
+        # (to the first nozzle's place, ``shift`` from it); into the trash bin as with all
+        layout = self._layout
+        shift = layout.offset if layout is not None and not _in_bin(target) else None
+        if shift is not None:
             well = well_of(target)
             if well is not None and well.parent.is_tiprack:
                 raise TipError("drop_tip: Cannot return tip to a tiprack while the pipette is "
@@ -632,8 +635,8 @@ class InstrumentContext:
             return self
         check_reachable("drop_tip", target)
         point = target.point
-        if self._layout is not None and named:  # the first nozzle's place (into the
-            point = point + self._layout.offset  # trash bin, where it goes with all)
+        if shift is not None:
+            point = point + shift
         self._steps.send(c.DropTip(self._mount, (point.x, point.y, point.z),
                                       _location_ref(target) or "trash"))
         if self._ctx.api_version < NAMED_TIP_API:

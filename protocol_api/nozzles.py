@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Final
 
 from hardware.frozen import Frozen
 
-from .deck import SLOT_SIZE
+from .deck import SLOT_SIZE, around
 from .errors import APIVersionError, InstrumentError, ProtocolError, UnsupportedAPIError
 from .labware import Labware
 from .types import APIVersion, Point
@@ -89,10 +89,16 @@ class Layout(Frozen):
         return len(self.active)
 
     @property
-    def backwards(self) -> bool:
-        """True when the active nozzles run from the primary toward the back (row A), as
-        from a front start (H1)."""
-        return self.primary.startswith("H")
+    def step(self) -> int:
+        """From the primary nozzle's rack row to the next nozzle's: -1, toward the back
+        (row A), from a front start (H1); +1 from a back start."""
+        return -1 if self.primary.startswith("H") else 1
+
+    def rows(self, row: int, channels: int) -> tuple[list[int], list[int]]:
+        """The rack rows under the nozzles that take tips and under the others, with the
+        primary at ``row`` (rows off the rack included)."""
+        under = [row + self.step * k for k in range(channels)]
+        return under[:self.count], under[self.count:]
 
 
 def plan_layout(spec: PipetteSpec, style: object, start: str | None, end: str | None,
@@ -187,18 +193,15 @@ def _partial_column(spec: PipetteSpec, start: str, end: str | None, front_right:
 def tips_taken(layout: Layout, rack: Labware, well: Well) -> list[Well]:
     """The tips the active nozzles take with the primary at ``well`` (those in the rack)."""
     column = next(col for col in rack.columns() if well in col)
-    row = column.index(well)
-    rows = (range(row, row - layout.count, -1) if layout.backwards
-            else range(row, row + layout.count))
-    return [column[r] for r in rows if 0 <= r < len(column)]
+    active, _ = layout.rows(column.index(well), layout.count)
+    return [column[r] for r in active if 0 <= r < len(column)]
 
 
 def idle_tips(layout: Layout, channels: int, rack: Labware, well: Well) -> list[Well]:
     """The tips under the nozzles that take none, with the primary at ``well``."""
     column = next(col for col in rack.columns() if well in col)
-    row, step = column.index(well), (-1 if layout.backwards else 1)
-    rows = [row + step * k for k in range(layout.count, channels)]
-    return [column[r] for r in rows if 0 <= r < len(column) and column[r].has_tip]
+    _, idle = layout.rows(column.index(well), channels)
+    return [column[r] for r in idle if 0 <= r < len(column) and column[r].has_tip]
 
 
 def next_tip(layout: Layout, channels: int, racks: Iterable[Labware]) -> Well | None:
@@ -209,16 +212,11 @@ def next_tip(layout: Layout, channels: int, racks: Iterable[Labware]) -> Well | 
     for rack in racks:
         for column in rack.columns():
             size = len(column)
-            rows = range(size) if layout.backwards else range(size - 1, -1, -1)
-            for row in rows:
-                step = -1 if layout.backwards else 1
-                active = [row + step * k for k in range(layout.count)]
-                if not all(0 <= r < size and column[r].has_tip for r in active):
-                    continue
-                idle = [row + step * k for k in range(layout.count, channels)]
-                if any(0 <= r < size and column[r].has_tip for r in idle):
-                    continue
-                return column[row]
+            for row in (range(size) if layout.step < 0 else range(size - 1, -1, -1)):
+                active, idle = layout.rows(row, channels)
+                if (all(0 <= r < size and column[r].has_tip for r in active)
+                        and not any(0 <= r < size and column[r].has_tip for r in idle)):
+                    return column[row]
     return None
 
 
@@ -239,7 +237,7 @@ def check_motion(op: str, layout: Layout, spec: PipetteSpec, primary: Point, tip
     bottom = primary.z + tip_length
     # A thermocycler's body behind its plate (slots 10 and 11) counts too, as Opentrons
     # counts it: it stands as high as the module's top.
-    for slot in neighbour_slots(labware.slot):
+    for slot in around(labware.slot):
         height = slot_top(deck, slot)
         if height is None:
             continue
@@ -262,19 +260,5 @@ def slot_top(deck: Deck, slot: str) -> float | None:
     return item.topmost().highest_z if isinstance(item, Labware) else item.stack_top
 
 
-NEIGHBOURS = ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
-"""The slots around a slot (row, column steps), in the order Opentrons looks: right,
-left, behind, in front, then the corners behind and in front."""
-
-
-def neighbour_slots(slot: str) -> list[str]:
-    """The OT-2 slots around ``slot``, in Opentrons' order (none for a slot not 1-12)."""
-    if not slot.isdigit() or not 1 <= int(slot) <= 12:
-        return []
-    row, col = divmod(int(slot) - 1, 3)
-    return [str(3 * (row + dr) + col + dc + 1) for dr, dc in NEIGHBOURS
-            if 0 <= row + dr < 4 and 0 <= col + dc < 3]
-
-
 __all__ = ["ALL", "COLUMN", "PARTIAL_COLUMN", "ROW", "SINGLE", "Layout", "NozzleLayout",
-           "check_motion", "neighbour_slots", "next_tip", "plan_layout", "tips_taken"]
+           "check_motion", "next_tip", "plan_layout", "tips_taken"]
