@@ -132,3 +132,27 @@ def test_a_multi_transfer_from_no_reachable_well() -> None:
         p = ctx.load_instrument("p20_multi_gen2", "left", tip_racks=[tips])
         with pytest.raises(ProtocolError, match="reaches none of these wells"):
             p.transfer(5, plate["B1"], plate["A2"])
+
+
+@pytest.mark.parametrize("api", [(2, 13), (2, 18)])
+def test_a_multi_finds_the_wells_where_the_labware_is_after_an_offset(
+        api: tuple[int, int]) -> None:
+    # The plate moves by exactly one column: A2 is now where A3 was. The 8-channel over
+    # A2 touches column 2, and nothing tells of a tip over another well.
+    with open_context(api_version=api) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        p = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+        p.pick_up_tip()
+        p.aspirate(100, plate["A1"])
+        p.dispense(50, plate["A3"])
+        plate.set_offset(x=9.0, y=0.0, z=0.0)
+        p.dispense(50, plate["A2"])
+        first, second = [cmd for cmd in liquid(ctx) if isinstance(cmd, c.Dispense)]
+        assert first.wells == tuple(f"1/{r}3" for r in "BCDEFGH")
+        assert (second.well, second.wells) == ("1/A2", tuple(f"1/{r}2" for r in "BCDEFGH"))
+        comments = [e.command.message for e in ctx.run.engine.entries
+                    if isinstance(e.command, c.Comment)]
+        assert not [m for m in comments if m.startswith("warning")], comments
+        volumes = finish(ctx)["well_volumes_ul"]
+        assert volumes["1/H2"] == 50 and volumes["1/H3"] == 50
