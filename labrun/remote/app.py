@@ -2,9 +2,11 @@
 
 Every request goes through the same gate: ``Host`` and ``Origin`` and the token
 (``auth.Access``), the content type (a POST is ``application/json``), the body size
-limit, JSON parsing (no lone surrogates) and the parameter check. Whatever fails there is
-answered 4xx with ``{"success": false, "msg": reason}`` before the manager sees it, so a
-bad request changes nothing.
+limit, JSON parsing (no lone surrogates) and the parameter check (each parameter, then
+how they go together: ``spec.check_request``). Whatever fails there is answered 4xx with
+``{"success": false, "msg": reason}`` before the manager sees it, so a bad request changes
+nothing; what the manager refuses (the request is well-formed, the queue or the run as
+they are now do not allow it) is answered 200 with ``success`` false.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .spec import (
     STREAM_PATH,
     Endpoint,
     check_params,
+    check_request,
     openapi,
     parse_json_body,
     parse_query,
@@ -98,6 +101,7 @@ def create_app(manager: RunManager, access: Access, *, max_body: int = MAX_BODY,
                                      f"{endpoint.path} takes its parameters in the JSON body")
                 body = parse_json_body(await read_body(request))
                 params = check_params(endpoint.params, body)
+            params = check_request(endpoint, params)
             try:
                 response = JSONReply(await manager.call(endpoint.name, params))
             except asyncio.CancelledError:  # the server stops with the call unfinished

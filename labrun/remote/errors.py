@@ -1,8 +1,16 @@
 """The client's exceptions, named as in bluesky-queueserver-api, and the server's bad request.
 
-``RequestError`` is the base of every failure of a call. A request the server carried
-out but refused (``success`` false: a locked group, a run that cannot pause now) raises
-``RequestFailedError`` unless the client was made with ``request_fail_exceptions=False``.
+``RequestError`` is the base of every failure of a call. The split is the server's, the
+same for every endpoint:
+
+- a request wrong in itself, whatever the queue holds (an unknown or missing parameter,
+  a wrong type, parameters that contradict each other, a protocol that cannot run) is
+  answered 4xx and raises ``HTTPClientError`` (``status_code`` 422 for its parameters),
+  whatever ``request_fail_exceptions`` says;
+- a well-formed request the server refused as things are now (``success`` false: a locked
+  group, an item not in the queue, a position outside it, a run that cannot pause now)
+  raises ``RequestFailedError`` unless the client was made with
+  ``request_fail_exceptions=False``, which returns the reply instead.
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ class HTTPRequestError(RequestError):
 
 
 class HTTPClientError(HTTPRequestError):
-    """The server answered 4xx: a bad request, a missing token, an unknown endpoint."""
+    """The server answered 4xx: a bad request (422: its parameters), a missing token, an
+    unknown endpoint; ``response`` is its answer."""
 
     def __init__(self, message: str, status_code: int, response: dict[str, Any]) -> None:
         self.status_code = status_code

@@ -28,8 +28,9 @@ from protocol_api.labware_definitions import read_definition_file
 from protocol_api.loader import LocatedLoadError, ProtocolSource
 from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 
+from .errors import BadRequest
 from .progress import write_plan
-from .spec import SIMULATION_LIMIT_S
+from .spec import BY_NAME, SIMULATION_LIMIT_S, check_request
 from .worker import ProtocolInfo
 
 Position = int | str | None
@@ -205,11 +206,11 @@ class Queue:
 
     def place(self, *, pos: Position = None, before_uid: str | None = None,
               after_uid: str | None = None) -> int | str:
-        """Where an item inserted now would go (an index), else why it cannot be."""
-        given = [name for name, v in (("pos", pos), ("before_uid", before_uid),
-                                      ("after_uid", after_uid)) if v is not None]
-        if len(given) > 1:
-            return f"give at most one of pos, before_uid and after_uid, not {', '.join(given)}"
+        """Where an item inserted now would go (an index), else why it cannot be.
+        ``ValueError`` for arguments that contradict each other (the API refuses them,
+        422, before it asks)."""
+        _check_arguments("queue_item_add", pos=pos, before_uid=before_uid,
+                         after_uid=after_uid)
         if before_uid is not None or after_uid is not None:
             index = self._index(before_uid or after_uid or "")
             if index is None:
@@ -227,16 +228,11 @@ class Queue:
              pos_dest: Position = None, before_uid: str | None = None,
              after_uid: str | None = None) -> QueueItem | str:
         """Move the item named by ``uid`` or ``pos`` to ``pos_dest`` (its position once
-        moved), or before or after another; the item, or why it cannot be moved."""
-        if pos is None and uid is None:
-            return "give pos or uid: the item to move"
-        given = [name for name, v in (("pos_dest", pos_dest), ("before_uid", before_uid),
-                                      ("after_uid", after_uid)) if v is not None]
-        if len(given) != 1:
-            return ("give one of pos_dest, before_uid and after_uid: where the item goes"
-                    + (f", not {', '.join(given)}" if given else ""))
-        if uid is not None and uid in (before_uid, after_uid):
-            return f"item {uid!r} cannot go before or after itself"
+        moved), or before or after another; the item, or why it cannot be moved with the
+        queue as it is. ``ValueError`` for arguments that contradict each other or leave
+        out what to move or where (the API refuses them, 422, before it asks)."""
+        _check_arguments("queue_item_move", pos=pos, uid=uid, pos_dest=pos_dest,
+                         before_uid=before_uid, after_uid=after_uid)
         index = self._find(pos=pos, uid=uid)
         if isinstance(index, str):
             return index
@@ -270,9 +266,9 @@ class Queue:
         return pos % len(self.items)
 
     def remove(self, *, pos: Position = None, uid: str | None = None) -> QueueItem | str:
-        """Remove and return an item (the last one when neither is given), or the reason."""
-        if pos is not None and uid is not None:
-            return "give pos or uid, not both"
+        """Remove and return an item (the last one when neither is given), or the reason;
+        ``ValueError`` for both (the API refuses them, 422, before it asks)."""
+        _check_arguments("queue_item_remove", pos=pos, uid=uid)
         index = self._find(pos=pos, uid=uid)
         if isinstance(index, str):
             return index
@@ -297,3 +293,12 @@ class Queue:
 
     def _changed(self) -> None:
         self.uid = uuid.uuid4().hex
+
+
+def _check_arguments(endpoint: str, **values: Any) -> None:
+    """``ValueError`` with the API's reason if ``values`` break the rules of ``endpoint``
+    (the server answers such a request 422 before it touches the queue)."""
+    try:
+        check_request(BY_NAME[endpoint], values)
+    except BadRequest as exc:
+        raise ValueError(exc.reason) from None

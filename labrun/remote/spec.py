@@ -3,8 +3,13 @@
 One table serves three readers: the server validates requests against it, the OpenAPI
 document is generated from it, and the client builds its requests from it. A request
 that does not match (malformed JSON, an unknown or missing parameter, a wrong type, a
-value outside its choices) is a ``BadRequest`` with a 4xx status and a reason, and
-changes nothing.
+value outside its choices, parameters that contradict each other) is a ``BadRequest``
+with a 4xx status and a reason, and changes nothing.
+
+The rule a client relies on: whatever can be told wrong from the request alone, whatever
+the queue holds, is a 4xx (422 for its parameters); a well-formed request that cannot be
+carried out with the queue and the run as they are now (an item not in the queue, a
+position outside it, a run that cannot pause) is answered 200 with ``success`` false.
 """
 
 from __future__ import annotations
@@ -56,6 +61,55 @@ class Param:
 
 
 @frozen
+class OneOf:
+    """Parameters of which a request gives at most one (exactly one if ``required``):
+    ``what`` they say, as its reason says it."""
+
+    names: tuple[str, ...]
+    what: str
+    required: bool = False
+
+    def reason(self, given: list[str]) -> str | None:
+        """Why a request giving ``given`` of these parameters is refused, or None."""
+        if len(given) == 1 or (not given and not self.required):
+            return None
+        if len(self.names) == 2:
+            alternatives = " or ".join(self.names)
+            return (f"give {alternatives}, not both" if given
+                    else f"give {alternatives}: {self.what}")
+        alternatives = f"{', '.join(self.names[:-1])} and {self.names[-1]}"
+        one = "one" if self.required else "at most one"
+        return (f"give {one} of {alternatives}: {self.what}"
+                + (f", not {', '.join(given[:-1])} and {given[-1]}" if given else ""))
+
+    def doc(self) -> str:
+        """The rule, for the OpenAPI document."""
+        return (f"Give {'one' if self.required else 'at most one'} of "
+                f"{', '.join(self.names)} ({self.what}).")
+
+
+@frozen
+class Apart:
+    """Two parameters that must not name the same item (``first`` before or after
+    itself)."""
+
+    first: str
+    second: str
+
+    def reason(self, values: Mapping[str, Any]) -> str | None:
+        """Why a request whose ``values`` break the rule is refused, or None."""
+        value = values.get(self.first)
+        if value is None or value != values.get(self.second):
+            return None
+        return (f"{self.first} and {self.second} name the same item {value!r}: an item "
+                "cannot go before or after itself")
+
+    def doc(self) -> str:
+        """The rule, for the OpenAPI document."""
+        return f"{self.first} and {self.second} name different items."
+
+
+@frozen
 class Endpoint:
     """One API call: the client method of the same name, its route and its lock group."""
 
@@ -66,6 +120,8 @@ class Endpoint:
     params: tuple[Param, ...] = ()
     lock: LockGroup | None = None
     checks: bool = False  # it simulates a protocol before it answers (up to CHECK_S)
+    rules: tuple[OneOf | Apart, ...] = ()
+    """How the parameters go together; a request that breaks a rule is a 422."""
 
     def param(self, name: str) -> Param | None:
         """The parameter called ``name``, if the endpoint has one."""
@@ -79,6 +135,9 @@ LOCK_KEY = Param("lock_key", "string", "the key the group was locked with")
 POS = Param("pos", "position", "an index (negative counts from the back), 'front' or 'back'",
             names_an_item=True)
 UID = Param("uid", "string", "an item's item_uid", names_an_item=True)
+WHERE_NEW = OneOf(("pos", "before_uid", "after_uid"), "where the item goes")
+WHERE_MOVED = OneOf(("pos_dest", "before_uid", "after_uid"), "where the item goes",
+                    required=True)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("status", "GET", "/api/status", "The manager's and the current run's status."),
@@ -91,10 +150,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                     required=True), POS,
               Param("before_uid", "string", "insert before this item"),
               Param("after_uid", "string", "insert after this item"),
-              Param("user", "string", "who added it"), LOCK_KEY), lock="queue", checks=True),
+              Param("user", "string", "who added it"), LOCK_KEY), lock="queue", checks=True,
+             rules=(WHERE_NEW,)),
     Endpoint("queue_item_remove", "POST", "/api/queue/item/remove",
              "Remove an item (by uid or position; the last one by default).",
-             (POS, UID, LOCK_KEY), lock="queue"),
+             (POS, UID, LOCK_KEY), lock="queue",
+             rules=(OneOf(("pos", "uid"), "the item to remove"),)),
     Endpoint("queue_item_move", "POST", "/api/queue/item/move",
              "Move an item (by uid or position) to another place in the queue.",
              (POS, UID,
@@ -102,7 +163,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                     "queue (negative counts from the back), 'front' or 'back'"),
               Param("before_uid", "string", "move it before this item"),
               Param("after_uid", "string", "move it after this item"), LOCK_KEY),
-             lock="queue"),
+             lock="queue",
+             rules=(OneOf(("pos", "uid"), "the item to move", required=True), WHERE_MOVED,
+                    Apart("uid", "before_uid"), Apart("uid", "after_uid"))),
     Endpoint("queue_clear", "POST", "/api/queue/clear", "Remove every queued item.",
              (LOCK_KEY,), lock="queue"),
     Endpoint("queue_start", "POST", "/api/queue/start",
@@ -258,10 +321,21 @@ def check_params(params: tuple[Param, ...], body: Mapping[str, Any]) -> dict[str
             values[param.name] = None
             continue
         values[param.name] = _check_value(param, value)
-    naming = [p.name for p in params if p.names_an_item and values[p.name] is not None]
-    if len(naming) > 1:
-        raise BadRequest(422, f"give {' or '.join(naming)}, not both")
     return values
+
+
+def check_request(endpoint: Endpoint, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` (``check_params``' or ``parse_query``'s) checked against the endpoint's
+    rules: parameters that contradict each other, or a required one of several missing, are
+    the request's fault, whatever the queue holds (422)."""
+    for rule in endpoint.rules:
+        if isinstance(rule, OneOf):
+            reason = rule.reason([name for name in rule.names if values.get(name) is not None])
+        else:
+            reason = rule.reason(values)
+        if reason is not None:
+            raise BadRequest(422, reason)
+    return dict(values)
 
 
 def _check_value(param: Param, value: Any) -> Any:
@@ -421,7 +495,9 @@ def openapi(version: str, *, reads_need_token: bool) -> dict[str, Any]:
     needs the token; a GET needs it only when ``reads_need_token`` (beyond loopback)."""
     token: list[dict[str, list[str]]] = [{scheme: []} for scheme in TOKEN_SCHEMES]
     read_token = [*token, {"query": []}] if reads_need_token else []
-    reply = {"description": "success false with msg when refused", "content": {
+    reply = {"description": "success false with msg when the request is well-formed but "
+                            "cannot be carried out now (an item not in the queue, a "
+                            "position outside it, a run that cannot do it)", "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/Reply"}}}}
     errors = {str(code): {"description": text, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -432,7 +508,8 @@ def openapi(version: str, *, reads_need_token: bool) -> dict[str, Any]:
                                  "Origin"),
                            (413, "body larger than the server's limit"),
                            (415, "body is not application/json"),
-                           (422, "unknown parameter, missing parameter or wrong type"))}
+                           (422, "unknown parameter, missing parameter, wrong type, or "
+                                 "parameters that contradict each other"))}
     read_errors = {code: errors[code] for code in ("400", "403", "422")}
     if reads_need_token:
         read_errors["401"] = errors["401"]
@@ -443,9 +520,12 @@ def openapi(version: str, *, reads_need_token: bool) -> dict[str, Any]:
             "responses": {"200": reply, **(errors if endpoint.method == "POST"
                                            else read_errors)},
             "security": token if endpoint.method == "POST" else read_token}
+        notes = [rule.doc() for rule in endpoint.rules]
         if endpoint.lock is not None:
-            operation["description"] = (f"Refused while the {endpoint.lock} is locked, "
-                                        "unless lock_key is the key it was locked with.")
+            notes.append(f"Refused while the {endpoint.lock} is locked, unless lock_key is "
+                         "the key it was locked with.")
+        if notes:
+            operation["description"] = " ".join(notes)
         if endpoint.method == "GET":
             operation["parameters"] = [
                 {"name": p.name, "in": "query", "required": p.required, "schema": _schema(p)}

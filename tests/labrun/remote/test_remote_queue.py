@@ -86,20 +86,24 @@ def test_an_item_moves_to_a_position_or_beside_another_and_nothing_else_moves(
     assert names(served) == ["d.py", "c.py", "b.py", "a.py"]
     for bad, reason in (({"uid": "nope", "pos_dest": 0}, "no item 'nope' in the queue"),
                         ({"pos": 9, "pos_dest": 0}, "no item at position 9"),
-                        ({"pos": 0}, "give one of pos_dest, before_uid and after_uid: "
-                                     "where the item goes$"),
-                        ({"pos_dest": 0}, "give pos or uid: the item to move"),
-                        ({"pos": 0, "pos_dest": 1, "after_uid": uids["a.py"]},
-                         "where the item goes, not pos_dest, after_uid"),
-                        ({"uid": uids["a.py"], "before_uid": uids["a.py"]},
-                         "cannot go before or after itself"),
                         ({"pos": 0, "before_uid": "nope"}, "no item 'nope' in the queue"),
                         ({"pos": 0, "pos_dest": 4}, r"no position 4 to move to; the queue "
                                                     r"has 4 \(0 to 3, or -4 to -1 from"),
                         ({"pos": 0, "pos_dest": -5}, "no position -5 to move to")):
-        with pytest.raises(RequestFailedError, match=reason):
+        with pytest.raises(RequestFailedError, match=reason):  # the queue as it is: 200
             c.queue_item_move(**bad)
         assert names(served) == ["d.py", "c.py", "b.py", "a.py"]  # refused: as it was
+    for bad, reason in (({"pos": 0}, "give one of pos_dest, before_uid and after_uid: "
+                                     "where the item goes$"),
+                        ({"pos_dest": 0}, "give pos or uid: the item to move"),
+                        ({"pos": 0, "pos_dest": 1, "after_uid": uids["a.py"]},
+                         "where the item goes, not pos_dest and after_uid"),
+                        ({"uid": uids["a.py"], "before_uid": uids["a.py"]},
+                         "cannot go before or after itself")):
+        with pytest.raises(HTTPClientError, match=reason) as wrong:  # the request itself
+            c.queue_item_move(**bad)
+        assert wrong.value.status_code == 422
+        assert names(served) == ["d.py", "c.py", "b.py", "a.py"]
 
 
 def test_queue_add_list_remove_clear(served: Served, tmp_path: Any) -> None:
@@ -123,7 +127,7 @@ def test_queue_add_list_remove_clear(served: Served, tmp_path: Any) -> None:
         c.queue_item_remove(uid="nope")
     with pytest.raises(RequestFailedError, match="no item at position 7"):
         c.queue_item_remove(pos=7)
-    with pytest.raises(RequestFailedError, match="at most one"):
+    with pytest.raises(HTTPClientError, match=r"422 .*at most one"):
         c.queue_item_add(QUICK, pos=0, before_uid="x")
     loaded = tmp_path / "loaded"  # made when the protocol's file is run (to be checked)
     marking = {"name": "m.py", "source": f"open({str(loaded)!r}, 'w').close()\n"

@@ -14,7 +14,13 @@ from labrun.remote.client_core import ClientCore, read_item
 from labrun.remote.errors import BadRequest, HTTPServerError, RequestFailedError
 from labrun.remote.items import Queue, QueueItem
 from labrun.remote.locks import Locks
-from labrun.remote.spec import BY_NAME, check_params, parse_json_body, parse_query
+from labrun.remote.spec import (
+    BY_NAME,
+    check_params,
+    check_request,
+    parse_json_body,
+    parse_query,
+)
 
 
 def test_locks_follow_the_queue_server() -> None:
@@ -52,7 +58,10 @@ def test_queue_positions() -> None:
     assert queue.insert(_item("z"), before_uid="nope") == "no item 'nope' in the queue"
     removed = queue.remove(pos=-2)
     assert isinstance(removed, QueueItem) and removed.item_uid == "e"
-    assert queue.remove(pos=1, uid="a") == "give pos or uid, not both"
+    with pytest.raises(ValueError, match="give pos or uid, not both"):  # the API's 422
+        queue.remove(pos=1, uid="a")
+    with pytest.raises(ValueError, match="give one of pos_dest, before_uid and after_uid"):
+        queue.move(pos=0)
     assert [i.item_uid for i in queue.clear()] == ["h", "g", "b", "c", "a", "d", "f"]
     assert queue.remove() == "the queue is empty"
 
@@ -74,6 +83,11 @@ def test_queue_positions() -> None:
     ("queue_item_remove", b'{"uid": null}', 422, "uid is null; leave it out for the default"),
     ("queue_item_remove", b'{"pos": null}', 422, "pos is null; leave it out for the default"),
     ("queue_item_remove", b'{"pos": 0, "uid": "x"}', 422, "give pos or uid, not both"),
+    ("queue_item_add", b'{"item": {"name": "a.py", "source": ""}, "pos": 0, "after_uid": "x"}',
+     422, "give at most one of pos, before_uid and after_uid: where the item goes, not pos "
+          "and after_uid"),
+    ("queue_item_move", b'{"uid": "x"}', 422,
+     "give one of pos_dest, before_uid and after_uid: where the item goes"),
     ("lock", b'{"lock_key": ""}', 422, "lock_key must not be empty"),
     ("queue_item_add", b'{"item": {"name": "a.py"}}', 422,
      "item.source is missing: the protocol file's text"),
@@ -88,7 +102,7 @@ def test_queue_positions() -> None:
 ])
 def test_bad_bodies_are_named(name: str, body: bytes, status: int, reason: str) -> None:
     with pytest.raises(BadRequest) as err:
-        check_params(BY_NAME[name].params, parse_json_body(body))
+        check_request(BY_NAME[name], check_params(BY_NAME[name].params, parse_json_body(body)))
     assert err.value.status == status and reason in err.value.reason
 
 

@@ -1,0 +1,115 @@
+"""What a client of the queue can rely on, against a real server (its runs in process).
+
+- A request wrong in itself, whatever the queue holds (parameters that contradict each
+  other, or what to move or where left out), is answered 422 with its reason on every
+  queue endpoint, as a wrong type is; the clients raise ``HTTPClientError`` for it, with
+  ``request_fail_exceptions`` or without. A well-formed request that the queue as it is
+  cannot carry out (an item not in it, a position outside it) is answered 200 with
+  ``success`` false; the clients raise ``RequestFailedError`` (or return the reply).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from remote_kit import WAIT, Served, item
+
+from labrun.remote import (
+    AsyncRunManagerAPI,
+    HTTPClientError,
+    RequestFailedError,
+    RunManagerAPI,
+)
+from labrun.remote.spec import BY_NAME
+
+
+def names(served: Served) -> list[str]:
+    return [i["name"] for i in served.client.queue_get()["items"]]
+
+
+def post(served: Served, name: str, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(served.url + BY_NAME[name].path, json=body,
+                      headers={"Authorization": f"Bearer {served.handle.token}"},
+                      timeout=WAIT)
+
+
+def call(client: RunManagerAPI, name: str, body: dict[str, Any]) -> Any:
+    return getattr(client, name)(**body)
+
+
+def test_queue_arguments_wrong_in_themselves_are_422_and_refusals_of_the_queue_200(
+        served: Served) -> None:
+    c = served.client
+    a, b, _ = (c.queue_item_add(item("pass", f"{n}.py"))["item"]["item_uid"] for n in "abc")
+    queue_uid = c.queue_get()["plan_queue_uid"]
+    new = item("pass", "new.py")
+    wrong = [  # whatever the queue holds
+        ("queue_item_add", {"item": new, "pos": 0, "before_uid": a},
+         "give at most one of pos, before_uid and after_uid: where the item goes, not pos "
+         "and before_uid"),
+        ("queue_item_add", {"item": new, "before_uid": "nope", "after_uid": b},
+         "give at most one of pos, before_uid and after_uid: where the item goes, not "
+         "before_uid and after_uid"),
+        ("queue_item_remove", {"pos": 0, "uid": a}, "give pos or uid, not both"),
+        ("queue_item_move", {"pos": 0, "uid": a, "pos_dest": 1}, "give pos or uid, not both"),
+        ("queue_item_move", {"pos_dest": 1}, "give pos or uid: the item to move"),
+        ("queue_item_move", {"pos": 0},
+         "give one of pos_dest, before_uid and after_uid: where the item goes"),
+        ("queue_item_move", {"pos": 0, "pos_dest": 1, "after_uid": b},
+         "give one of pos_dest, before_uid and after_uid: where the item goes, not "
+         "pos_dest and after_uid"),
+        ("queue_item_move", {"uid": a, "before_uid": a},
+         f"uid and before_uid name the same item {a!r}: an item cannot go before or after "
+         "itself"),
+        ("queue_item_move", {"uid": "nope", "after_uid": "nope"},
+         "uid and after_uid name the same item 'nope': an item cannot go before or after "
+         "itself"),
+    ]
+    refused = [  # well-formed; the queue as it is cannot do it
+        ("queue_item_add", {"item": new, "before_uid": "nope"}, "no item 'nope' in the queue"),
+        ("queue_item_remove", {"uid": "nope"}, "no item 'nope' in the queue"),
+        ("queue_item_remove", {"pos": 7}, "no item at position 7; the queue has 3"),
+        ("queue_item_move", {"pos": 9, "pos_dest": 0}, "no item at position 9; the queue has 3"),
+        ("queue_item_move", {"pos": 0, "pos_dest": 7},
+         "no position 7 to move to; the queue has 3 (0 to 2, or -3 to -1 from the back)"),
+        ("queue_item_move", {"uid": a, "before_uid": "nope"}, "no item 'nope' in the queue"),
+    ]
+    lenient = served.api(request_fail_exceptions=False)
+    try:
+        for name, body, reason in wrong:
+            answer = post(served, name, body)
+            assert (answer.status_code, answer.json()) == (
+                422, {"success": False, "msg": reason}), (name, body)
+            for client in (c, lenient):
+                with pytest.raises(HTTPClientError) as raised:
+                    call(client, name, body)
+                assert raised.value.status_code == 422
+                assert raised.value.response == {"success": False, "msg": reason}
+        for name, body, reason in refused:
+            answer = post(served, name, body)
+            assert (answer.status_code, answer.json()) == (
+                200, {"success": False, "msg": reason}), (name, body)
+            with pytest.raises(RequestFailedError) as failed:
+                call(c, name, body)
+            assert failed.value.response == {"success": False, "msg": reason}
+            assert call(lenient, name, body) == {"success": False, "msg": reason}
+    finally:
+        lenient.close()
+
+    async def through_the_async_client() -> None:
+        async with AsyncRunManagerAPI(served.url, token=served.handle.token) as ac:
+            for name, body, reason in wrong:
+                with pytest.raises(HTTPClientError) as raised:
+                    await getattr(ac, name)(**body)
+                assert raised.value.status_code == 422 and raised.value.response["msg"] == reason
+            for name, body, reason in refused:
+                with pytest.raises(RequestFailedError) as failed:
+                    await getattr(ac, name)(**body)
+                assert failed.value.response["msg"] == reason
+
+    anyio.run(through_the_async_client)
+    assert names(served) == ["a.py", "b.py", "c.py"]  # nothing changed
+    assert c.queue_get()["plan_queue_uid"] == queue_uid
