@@ -319,13 +319,20 @@ class RunManager:
         self._changed()
         return ok(qsize=len(self.queue), item=queued.to_dict())
 
-    def _running_neighbour(self, before_uid: str | None, after_uid: str | None) -> str | None:
-        """Why a new item cannot go before or after the item named, when it is running."""
+    def _running_neighbour(self, before_uid: str | None, after_uid: str | None, *,
+                           moved: bool = False) -> str | None:
+        """Why a new item (or one ``moved``) cannot go before or after the item named,
+        when that one is running."""
         running = self._running_one_of(before_uid, after_uid)
         if running is None:
             return None
-        return (f"item {running!r} is running, not waiting in the queue: a new item goes "
-                "before or after a waiting one, or at a position")
+        where = ("an item moves before or after a waiting one, or to a position (pos_dest "
+                 "'front' runs it next)" if moved else
+                 "a new item goes before or after a waiting one, or at a position")
+        if running == before_uid:
+            return (f"item {running!r} is running: nothing can go before it, as it has "
+                    f"started; {where}")
+        return f"item {running!r} is running, not waiting in the queue: {where}"
 
     def _running_one_of(self, *uids: str | None) -> str | None:
         """The uid of the running item, when it is one of ``uids``."""
@@ -350,9 +357,12 @@ class RunManager:
                                    before_uid: str | None, after_uid: str | None) -> Reply:
         if self._single is not None:
             return self._no_queue()
-        running = self._running_one_of(uid, before_uid, after_uid)
+        if self._running_one_of(uid) is not None:
+            return refused(f"item {uid!r} is running, not waiting in the queue: only a "
+                           "waiting item moves (re_stop or re_abort ends a running one)")
+        running = self._running_neighbour(before_uid, after_uid, moved=True)
         if running is not None:
-            return refused(f"item {running!r} is running, not waiting in the queue")
+            return refused(running)
         moved = self.queue.move(pos=pos, uid=uid, pos_dest=pos_dest, before_uid=before_uid,
                                 after_uid=after_uid)
         if isinstance(moved, str):

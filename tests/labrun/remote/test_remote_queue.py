@@ -446,9 +446,11 @@ def test_refused_actions_change_nothing(served: Served, gates: Gates) -> None:
     with pytest.raises(RequestFailedError, match=r"is running, not waiting in the queue; "
                                                  r"re_stop or re_abort ends it"):
         c.queue_item_remove(uid=held)
-    for where in ("before_uid", "after_uid"):
-        with pytest.raises(RequestFailedError, match=r"is running, not waiting in the queue: "
-                                                     r"a new item goes before or after a wait"):
+    for where, said in (("before_uid", "is running: nothing can go before it, as it has "
+                                       "started; a new item goes before or after a wait"),
+                        ("after_uid", "is running, not waiting in the queue: a new item "
+                                      "goes before or after a wait")):
+        with pytest.raises(RequestFailedError, match=said):
             c.queue_item_add(item("pass", "late.py"), **{where: held})
     assert c.queue_get()["items"] == []
     with pytest.raises(RequestFailedError, match="only a paused run resumes"):

@@ -6,6 +6,7 @@
   ``request_fail_exceptions`` or without. A well-formed request that the queue as it is
   cannot carry out (an item not in it, a position outside it) is answered 200 with
   ``success`` false; the clients raise ``RequestFailedError`` (or return the reply).
+- A move or an add beside the running item is told what is wrong with it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from remote_kit import WAIT, Served, item
+from remote_kit import WAIT, Gates, Served, item
 
 from labrun.remote import (
     AsyncRunManagerAPI,
@@ -24,6 +25,8 @@ from labrun.remote import (
     RunManagerAPI,
 )
 from labrun.remote.spec import BY_NAME
+
+HELD = item('gates.wait("held")', "held.py")
 
 
 def names(served: Served) -> list[str]:
@@ -113,3 +116,40 @@ def test_queue_arguments_wrong_in_themselves_are_422_and_refusals_of_the_queue_2
     anyio.run(through_the_async_client)
     assert names(served) == ["a.py", "b.py", "c.py"]  # nothing changed
     assert c.queue_get()["plan_queue_uid"] == queue_uid
+
+
+def test_a_move_or_add_beside_the_running_item_says_what_is_wrong(served: Served,
+                                                                  gates: Gates) -> None:
+    c = served.client
+    held = c.queue_item_add(HELD)["item"]["item_uid"]
+    for name in ("a.py", "b.py"):
+        c.queue_item_add(item("pass", name))
+    c.queue_start()
+    gates.reached("held")
+    moves = "an item moves before or after a waiting one, or to a position (pos_dest " \
+            "'front' runs it next)"
+    adds = "a new item goes before or after a waiting one, or at a position"
+    for do, reason in (
+            (lambda: c.queue_item_move(pos=0, before_uid=held),
+             f"item {held!r} is running: nothing can go before it, as it has started; "
+             f"{moves}"),
+            (lambda: c.queue_item_move(pos="back", after_uid=held),
+             f"item {held!r} is running, not waiting in the queue: {moves}"),
+            (lambda: c.queue_item_move(uid=held, pos_dest=0),
+             f"item {held!r} is running, not waiting in the queue: only a waiting item "
+             "moves (re_stop or re_abort ends a running one)"),
+            (lambda: c.queue_item_add(item("pass", "late.py"), before_uid=held),
+             f"item {held!r} is running: nothing can go before it, as it has started; "
+             f"{adds}"),
+            (lambda: c.queue_item_add(item("pass", "late.py"), after_uid=held),
+             f"item {held!r} is running, not waiting in the queue: {adds}")):
+        with pytest.raises(RequestFailedError) as failed:
+            do()
+        assert failed.value.response["msg"] == reason
+    assert names(served) == ["a.py", "b.py"]
+    assert c.queue_item_move(pos="back", pos_dest="front")["item"]["name"] == "b.py"
+    assert names(served) == ["b.py", "a.py"]
+    c.queue_clear()
+    c.re_abort()
+    gates.open("held")
+    c.wait_for_idle(timeout=WAIT)
