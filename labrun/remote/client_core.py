@@ -310,6 +310,12 @@ class Methods(Generic[R]):
         """Finished runs with their results (and run records, unless ``records=False``)."""
         return self._call("history_get", records=records)
 
+    def history_item_get(self, uid: str, *, records: bool = True) -> R:
+        """One finished run, by its ``item_uid``, with its result (and run record, unless
+        ``records=False``) as ``reply["item"]``; refused (``success`` false) if the history
+        has no such run."""
+        return self._call("history_item_get", uid=uid, records=records)
+
     def history_clear(self, *, lock_key: str | None = None) -> R:
         """Forget the finished runs."""
         return self._call("history_clear", lock_key=lock_key)

@@ -285,6 +285,22 @@ class RunManager:
                  for entry in self.history]
         return ok(items=items, plan_history_uid=self.history_uid)
 
+    async def _api_history_item_get(self, uid: str, records: bool | None) -> Reply:
+        entry = next((e for e in reversed(self.history) if e["item_uid"] == uid), None)
+        if entry is None:
+            return refused(self._not_in_history(uid))
+        if records is False:
+            entry = {k: v for k, v in entry.items() if k != "record"}
+        return ok(item=entry, plan_history_uid=self.history_uid)
+
+    def _not_in_history(self, uid: str) -> str:
+        """Why the history has no run ``uid``: it is running, waiting, or unknown."""
+        if self._running_one_of(uid) is not None:
+            return f"item {uid!r} is running: it is in the history once it has ended"
+        if any(item.item_uid == uid for item in self.queue.items):
+            return f"item {uid!r} has not run: it waits in the queue"
+        return f"no run {uid!r} in the history"
+
     # -- the queue --
 
     async def _api_queue_item_add(self, item: dict[str, Any], pos: Position,

@@ -179,6 +179,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("history_get", "GET", "/api/history/get",
              "Finished runs, each with its result and (unless records=false) its run record.",
              (Param("records", "boolean", "include each run's record (default true)"),)),
+    Endpoint("history_item_get", "GET", "/api/history/item/get",
+             "One finished run, by its item_uid, with its result and (unless records=false) "
+             "its run record; success false if the history has no such run.",
+             (Param("uid", "string", "the run's item_uid", required=True),
+              Param("records", "boolean", "include the run's record (default true)"))),
     Endpoint("history_clear", "POST", "/api/history/clear", "Forget the finished runs.",
              (LOCK_KEY,), lock="queue"),
     Endpoint("re_pause", "POST", "/api/re/pause",

@@ -7,6 +7,7 @@
   cannot carry out (an item not in it, a position outside it) is answered 200 with
   ``success`` false; the clients raise ``RequestFailedError`` (or return the reply).
 - A move or an add beside the running item is told what is wrong with it.
+- One run is fetched from the history by its id (``history_item_get``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from remote_kit import WAIT, Gates, Served, item
+from remote_kit import QUICK, WAIT, Gates, Served, item
 
 from labrun.remote import (
     AsyncRunManagerAPI,
@@ -153,3 +154,63 @@ def test_a_move_or_add_beside_the_running_item_says_what_is_wrong(served: Served
     c.re_abort()
     gates.open("held")
     c.wait_for_idle(timeout=WAIT)
+
+
+def test_one_run_is_fetched_from_the_history_by_its_id(served: Served, gates: Gates) -> None:
+    c = served.client
+    quick = c.queue_item_add(QUICK)["item"]["item_uid"]
+    held = c.queue_item_add(item('gates.wait("held")', "held.py"))["item"]["item_uid"]
+    waiting = c.queue_item_add(item("pass", "waiting.py"))["item"]["item_uid"]
+    c.queue_start()
+    gates.reached("held")
+    lenient = served.api(request_fail_exceptions=False)
+    try:
+        assert lenient.history_item_get(held) == {
+            "success": False, "msg": f"item {held!r} is running: it is in the history once "
+                                     "it has ended"}
+        assert lenient.history_item_get(waiting) == {
+            "success": False, "msg": f"item {waiting!r} has not run: it waits in the queue"}
+        c.queue_stop()
+        gates.open("held")
+        c.wait_for_idle(timeout=WAIT)
+
+        url = served.url + "/api/history/item/get"
+        answer = httpx.get(url, params={"uid": quick})
+        assert answer.status_code == 200
+        whole = c.history_get()
+        assert [entry["item_uid"] for entry in whole["items"]] == [quick, held]
+        assert answer.json() == {"success": True, "msg": "", "item": whole["items"][0],
+                                 "plan_history_uid": whole["plan_history_uid"]}
+        run = c.history_item_get(held)["item"]
+        assert run["name"] == "held.py" and run["result"]["exit_status"] == "succeeded"
+        assert run["record"][-1]["event"] == "summary"
+        lean = c.history_item_get(quick, records=False)["item"]
+        assert "record" not in lean and lean["result"]["exit_status"] == "succeeded"
+
+        answer = httpx.get(url, params={"uid": "nope"})
+        assert (answer.status_code, answer.json()) == (
+            200, {"success": False, "msg": "no run 'nope' in the history"})
+        with pytest.raises(RequestFailedError, match="no run 'nope' in the history"):
+            c.history_item_get("nope")
+        assert lenient.history_item_get("nope")["success"] is False
+        answer = httpx.get(url)
+        assert (answer.status_code, answer.json()) == (
+            422, {"success": False, "msg": "missing parameter 'uid': the run's item_uid"})
+    finally:
+        lenient.close()
+
+    async def through_the_async_client() -> None:
+        async with AsyncRunManagerAPI(served.url, token=served.handle.token) as ac:
+            got = await ac.history_item_get(quick, records=False)
+            assert got["item"]["name"] == "quick.py"
+            with pytest.raises(RequestFailedError, match="no run 'nope'"):
+                await ac.history_item_get("nope")
+
+    anyio.run(through_the_async_client)
+    operation = httpx.get(served.url + "/openapi.json").json()["paths"][
+        "/api/history/item/get"]["get"]
+    assert operation["operationId"] == "history_item_get"
+    assert [p["name"] for p in operation["parameters"]] == ["uid", "records"]
+    assert c.history_clear()["success"]
+    with pytest.raises(RequestFailedError, match=f"no run {quick!r} in the history"):
+        c.history_item_get(quick)

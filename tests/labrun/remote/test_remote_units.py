@@ -88,6 +88,7 @@ def test_queue_positions() -> None:
           "and after_uid"),
     ("queue_item_move", b'{"uid": "x"}', 422,
      "give one of pos_dest, before_uid and after_uid: where the item goes"),
+    ("history_item_get", b'{}', 422, "missing parameter 'uid'"),
     ("lock", b'{"lock_key": ""}', 422, "lock_key must not be empty"),
     ("queue_item_add", b'{"item": {"name": "a.py"}}', 422,
      "item.source is missing: the protocol file's text"),
