@@ -383,7 +383,7 @@ class ProtocolContext:
     def _send_load(self, labware: Labware, slot: str) -> None:
         """The loadLabware command of a labware just placed in ``slot``."""
         self._load_order.append(labware)  # the run's labware counted in the record's order
-        labware._use_offsets(self._offsets)
+        labware._use_offsets(self._offsets, self._offset_set)
         wells = custom_wells(labware.definition)
         self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name,
                                        labware.highest_z, wells=wells,
@@ -534,6 +534,14 @@ class ProtocolContext:
         move = plan_move(labware, OFF_DECK, deck=self._deck, modules=self._module_list(),
                          op="del deck[slot]")
         self._relocate(labware, move, None)
+
+    @api_step("set_offset")
+    def _offset_set(self, labware: Labware, offset: Point) -> None:
+        """A labware's offset was set (``set_offset``, ``set_calibration``): the record
+        says so, and the pipettes travel clear of its top from now on."""
+        self._steps.send(c.SetLabwareOffset(self._load_order.index(labware), labware.name,
+                                            labware.slot, (offset.x, offset.y, offset.z),
+                                            labware.highest_z))
 
     def _module_list(self) -> Collection[ModuleContext]:
         return self._modules.modules.values() if self._modules is not None else ()

@@ -309,6 +309,7 @@ class Labware:
         self._slot_origin = Point(*(float(v) for v in slot_origin[:3]))
         # the protocol's offsets by definition and place (set_offset, apiLevel 2.18 on)
         self._offsets: dict[tuple[str, str, str | None, str | None], Point] | None = None
+        self._on_offset: Callable[[Labware, Point], None] | None = None  # told of set_offset
         self._on: Labware | None = None  # the labware (adapter) this one sits on
         self._holder: object | None = None  # the module context it sits on, if any
         self._stacked: Labware | None = None  # the labware loaded on this one
@@ -618,6 +619,8 @@ class Labware:
         if self._offsets is not None and self._api_version >= SET_OFFSET_RESTORED_API:
             self._offsets[self._place_key()] = offset  # for its place, as in Opentrons
         self._set_offset(offset)
+        if self._on_offset is not None:
+            self._on_offset(self, offset)
 
     def _set_offset(self, offset: Point) -> None:
         self._offset = self._base + offset
@@ -630,10 +633,12 @@ class Labware:
                 self._on.uri if self._on is not None else None)
 
     def _use_offsets(self, offsets: dict[tuple[str, str, str | None, str | None], Point],
-                     ) -> None:
+                     told: Callable[[Labware, Point], None]) -> None:
         """Keep offsets in ``offsets`` (the protocol's, by definition and place), and take
-        the one of this labware's place, if one was set there (apiLevel 2.18 on)."""
+        the one of this labware's place, if one was set there (apiLevel 2.18 on); tell
+        ``told`` of every offset the protocol sets from now on."""
         self._offsets = offsets
+        self._on_offset = told
         found = offsets.get(self._place_key())
         if found is not None:
             self._set_offset(found)

@@ -351,6 +351,7 @@ _TEXT = {
     "waitForResume": "Pausing robot operation: {message}",
     "moveLabware": "Moving {display_name} to {destination}",
     "removeLabware": "Moving {display_name} to {destination}",
+    "setLabwareOffset": "Shifting {display_name} by {offset} mm",
     "home": "Homing",
     "loadLabware": "Loading {load_name} in slot {slot}",
     "loadInstrument": "Loading {instrument_name} on the {mount} mount",

@@ -23,6 +23,7 @@ from .heater_shaker import (
     WaitForShakerTemperature,
 )
 from .home import Home
+from .labware_offset import SetLabwareOffset
 from .lift_pipettes import LiftPipettes
 from .liquid import Aspirate, Dispense, LiquidCommand
 from .load_instrument import LoadInstrument
@@ -82,6 +83,7 @@ _COMMANDS: tuple[type[Command], ...] = (
     WaitForResume,
     MoveLabware,
     RemoveLabware,
+    SetLabwareOffset,
     TouchTip,
     SetRailLights,
     SetMaxSpeeds,
@@ -137,6 +139,7 @@ __all__ = [
     "Result",
     "RunProfile",
     "SetAndWaitForShakeSpeed",
+    "SetLabwareOffset",
     "SetMaxSpeeds",
     "SetRailLights",
     "SetTargetBlockTemperature",

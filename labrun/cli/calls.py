@@ -439,7 +439,7 @@ _KIND = {"pick_up_tip": "pickUpTip", "drop_tip": "dropTip", "return_tip": "dropT
          "aspirate": "aspirate", "dispense": "dispense", "air_gap": "airGap",
          "set_rail_lights": "setRailLights", "max_speeds": "setMaxSpeeds",
          "prepare_to_aspirate": "prepareToAspirate", "home_plunger": "home",
-         "configure_nozzle_layout": "configureNozzleLayout"}
+         "configure_nozzle_layout": "configureNozzleLayout", "set_offset": "setLabwareOffset"}
 
 
 def nozzle_sentence(params: Params) -> str:
@@ -491,6 +491,10 @@ def command_sentence(kind: str, params: Params, labels: Labels, *,
         text = nozzle_sentence(params)
     elif kind == "moveLabware":
         text = f"Pausing for a move by hand: {params.get('message')}"
+    elif kind == "setLabwareOffset":
+        x, y, z = params.get("offset") or (0.0, 0.0, 0.0)
+        text = (f"Shifting {labels.name_of(params.get('labware'))} by ({x:g}, {y:g}, {z:g}) "
+                "mm from where its definition places it")
     elif kind == "removeLabware":
         text = (f"Taking {labels.name_of(params.get('labware'))} off the deck (del "
                 f"ctx.deck[{params.get('from_slot')!r}])")
