@@ -176,8 +176,12 @@ class TextLog:
             return
         self._call = None
         words = sentence(call.name, call.commands, self.labels)
-        if self._keep_words:
+        if self._keep_words:  # whole: the plan's words are what the API serves
             self.step_words.setdefault(self._step, words)
+        paused = call.commands.firsts.get("waitForResume")
+        message = str(paused.get("message") or "") if paused is not None else ""
+        if len(message) > MESSAGE_SHOWN:  # a person reads its start; the record keeps it
+            words = "Pausing: " + shortened(message)
         self.lines[call.index] = _stamp(call.t) + ("  " if call.nested else "") + printable(words)
         if call.held is not None:  # its first lines, spooled: they go right after it
             self._spooled = (call.index, call.held)
@@ -329,6 +333,28 @@ _CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80
              if chr(code) not in "\t\n"}
 """Control characters a protocol's text may hold, written as escapes: raw, an escape
 sequence or a carriage return in a pause message would rewrite the user's terminal."""
+
+
+MESSAGE_SHOWN = 200
+"""Characters of a protocol's pause message shown to a person (the run log, the server's
+terminal, the live page's banner); the record and the API keep the whole message."""
+
+
+def shortened(message: str, limit: int = MESSAGE_SHOWN) -> str:
+    """``message`` as a person is shown it: whole up to ``limit`` characters; a longer one
+    by its first line, cut at ``limit`` characters, and how long it was in all."""
+    if len(message) <= limit:
+        return message
+    head = message.partition("\n")[0][:limit].rstrip()
+    return f"{head}… ({len(message):,} characters in all; the run record has the whole message)"
+
+
+def shortened_sheet(sheet: dict[str, Any]) -> dict[str, Any]:
+    """The setup sheet as a person is shown it: its timeline's messages ``shortened``
+    (the ``--json`` document and the record keep them whole)."""
+    timeline = [{**item, "message": shortened(str(item["message"]))}
+                if item.get("message") else item for item in sheet.get("timeline", ())]
+    return {**sheet, "timeline": timeline}
 
 
 def printable(text: str) -> str:

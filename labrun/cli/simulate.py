@@ -21,7 +21,7 @@ from . import history, rehearsal, setup_sheet
 from .closing import summary_lines
 from .outputs import ProtocolStreams, is_standard_output, outputs_problem
 from .params import add_param_option
-from .report import TextLog, clock, printable
+from .report import TextLog, clock, printable, shortened_sheet
 from .signals import Interrupts, abort_interrupted, interrupts_ignored
 from .simulating import wait_for_simulation
 
@@ -163,7 +163,7 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
         if document is not None:
             document.write(stdout, {"setup": sheet})
         elif log is not None:
-            for line in setup_sheet.text(sheet):
+            for line in setup_sheet.text(shortened_sheet(sheet)):
                 stdout.write(line + "\n")
             stdout.write("\nRun log\n")
             log.write(stdout)

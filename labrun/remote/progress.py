@@ -29,7 +29,7 @@ from attrs import Factory, field, frozen
 
 from labrun.cli import setup_sheet
 from labrun.cli.calls import Labels
-from labrun.cli.report import READ_STEP, TextLog, clock
+from labrun.cli.report import READ_STEP, TextLog, clock, shortened
 
 COMMENTS_KEPT = 5
 """Comments the status and the page show (the latest)."""
@@ -295,7 +295,8 @@ class RunProgress:
             return f"run {self.name}: started{about}"
         if kind == "status" and status == "paused":
             where = f" at step {self.index + 1}" if self.index is not None else ""
-            message = f": {event['pause_message']}" if event.get("pause_message") else ""
+            message = f": {shortened(str(event['pause_message']))}" \
+                if event.get("pause_message") else ""
             by = event.get("pause_from") or event.get("pause_source")
             return f"run {self.name}: paused by {by}{where}{message}"
         if kind == "summary":
