@@ -162,6 +162,11 @@ class StatusLine:
         self.progress = progress
         self._step: tuple[int, float] | None = None  # the step shown, since when (monotonic)
         self._paused_at: float | None = None  # when the pause shown began: time stands still
+        self._delay_runs = 0.0  # wall s of the pause a delay runs on through (its deadline)
+        self._ahead = 0.0  # protocol s skipped delays had left: the step is that much on
+        self._skipping: float | None = None  # what a skip the status shows had left
+        self._skip_recorded = False  # the record said the skip the status still shows
+        self._recorded_step: int | None = None  # the step the record's events are in
         self._lock = threading.Lock()
         self._shown = ""
         self._last_draw = 0.0
@@ -204,16 +209,7 @@ class StatusLine:
         self._last_draw = now
         in_step = 0.0
         if status.step is not None:
-            if self._step is None or self._step[0] != status.step.index:
-                self._step, self._paused_at = (status.step.index, now), None
-            if status.status is Status.PAUSED:  # the bar and time left hold still
-                self._paused_at = self._paused_at if self._paused_at is not None else now
-            elif self._paused_at is not None:  # resumed: the pause is not the step's time
-                self._step = (self._step[0], self._step[1] + now - self._paused_at)
-                self._paused_at = None
-            speed = self.progress.speed if self.progress is not None else 1.0
-            until = self._paused_at if self._paused_at is not None else now
-            in_step = (until - self._step[1]) * speed
+            in_step = self._in_step(status, now)
         text = format_status(status, position, self.progress, in_step)
         hint = ""
         if self.keys and not status.status.is_terminal:
@@ -230,6 +226,55 @@ class StatusLine:
             if shown != self._shown:
                 self._write("\r\x1b[K" + shown)
                 self._shown = shown
+
+    def step_recorded(self, index: int) -> None:
+        """The record's ``step`` event: a step began (engine index)."""
+        self._recorded_step = index
+
+    def delay_skipped(self, remaining_s: float) -> None:
+        """The record's ``delay`` event of a skipped delay (the protocol seconds it had
+        left): the step it was in is that much further on."""
+        if self._step is None or self._step[0] != self._recorded_step:
+            return  # a step that is over
+        self._ahead += remaining_s
+        self._skipping = None
+        self._skip_recorded = True
+
+    def _in_step(self, status: RunStatusReport, now: float) -> float:
+        """Protocol seconds the current step has run at wall time ``now``.
+
+        A pause holds the bar and time left still, except while a delay runs on through
+        it (its deadline stands): a pause that outlasts the delay leaves the step past
+        the delay on the resume. A skipped delay puts the step forward by what it had
+        left, paused or not (as soon as the status shows it; the record's time left
+        once it says it), and runs no more through the pause."""
+        assert status.step is not None
+        speed = self.progress.speed if self.progress is not None else 1.0
+        delay = status.delay
+        if self._step is None or self._step[0] != status.step.index:
+            self._step, self._paused_at = (status.step.index, now), None
+            self._delay_runs = self._ahead = 0.0
+            self._skipping, self._skip_recorded = None, False
+        if delay is None or not delay.skipped:
+            self._skip_recorded = False
+        elif self._skipping is None and not self._skip_recorded:
+            self._skipping = delay.remaining_s  # what it had left (within a redraw)
+            if self._paused_at is not None:  # it ran through the pause until now only
+                self._delay_runs = min(self._delay_runs, now - self._paused_at)
+        if status.status is Status.PAUSED:  # the bar and time left hold still
+            if self._paused_at is None:
+                self._paused_at = now
+                running = delay is not None and not delay.skipped
+                self._delay_runs = delay.remaining_s / speed if running and delay else 0.0
+        elif self._paused_at is not None:  # resumed: the pause is not the step's time
+            held = max(0.0, now - self._paused_at - self._delay_runs)
+            self._step = (self._step[0], self._step[1] + held)
+            self._paused_at = None
+            self._delay_runs = 0.0
+        until = now
+        if self._paused_at is not None:
+            until = self._paused_at + min(now - self._paused_at, self._delay_runs)
+        return (until - self._step[1]) * speed + self._ahead + (self._skipping or 0.0)
 
     def close(self) -> None:
         """Leave the status line as it is and move below it."""
