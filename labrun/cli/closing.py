@@ -11,20 +11,64 @@ from typing import Any
 from .calls import Labels, command_sentence, module_display_name, module_state
 
 
+class RunTimes:
+    """A live run's time on its clock and its time paused, kept apart.
+
+    The record gives every time on the run's clock, which ``--speed`` speeds up as a
+    whole: a person's 10-second pause at ``--speed 10`` is 100 s on it. Fed the record's
+    events, this keeps the clock's seconds spent ``paused`` (from the status ``paused``
+    to the next status), which are people's time: ``paused_wall_s`` is what they took
+    on the wall clock, and the run's own (robot) time is the rest of the clock's."""
+
+    def __init__(self, speed: float = 1.0) -> None:
+        self.speed = speed
+        self.paused_clock_s = 0.0
+        self._since: float | None = None  # the clock's time the pause going on began
+
+    def feed(self, event: dict[str, Any]) -> None:
+        """Take one record event (every event may be given)."""
+        if event["event"] != "status":
+            return
+        t = float(event["t"])
+        if event["status"] == "paused":
+            if self._since is None:
+                self._since = t
+        elif self._since is not None:  # resumed (unparking), or ended from the pause
+            self.paused_clock_s += max(0.0, t - self._since)
+            self._since = None
+
+    @property
+    def paused_wall_s(self) -> float:
+        """Wall seconds the run spent paused."""
+        return self.paused_clock_s / self.speed
+
+
 def summary_lines(summary: dict[str, Any], *, duration_label: str = "estimated duration",
                   record: str | None = None, labels: Labels | None = None,
-                  all_wells: str = "--json lists them") -> list[str]:
+                  all_wells: str = "--json lists them",
+                  times: RunTimes | None = None) -> list[str]:
     """The closing summary of the text output (simulate and run); for a run that ended
     early, also what it left: the call it cut off, the tips and the wells it changed, in
     plate order (``labels`` names the labware, as the log does; ``all_wells`` says where
-    the wells past the first few are listed)."""
+    the wells past the first few are listed). With ``times`` (a live run's), the duration
+    is the robot's time, pauses left out, and the pauses say how long people took, in
+    wall time, never scaled by ``--speed``."""
+    pauses: object = len(summary["pauses"])
+    duration = _duration(summary["duration_s"])
+    if times is not None:
+        robot_s = max(0.0, float(summary["duration_s"]) - times.paused_clock_s)
+        duration = f"{_duration(robot_s)} of robot time, pauses left out"
+        if times.speed != 1.0:  # what it took here, sped up
+            duration += f" ({_duration(robot_s / times.speed)} at --speed {times.speed:g})"
+        if times.paused_clock_s > 0:
+            pauses = f"{pauses}, {_duration(times.paused_wall_s)} paused in all (wall time)"
     rows = [
         ("status", summary["status"]),
         ("commands", _commands(summary)),
         ("steps", summary["steps"]),
         ("tips used", summary["tips_used"]),
-        ("pauses", len(summary["pauses"])),
-        (duration_label, _duration(summary["duration_s"])),
+        ("pauses", pauses),
+        (duration_label, duration),
     ]
     if summary.get("pause_unresolved"):
         rows.append(("pause unresolved", "yes (requested during the last step)"))

@@ -48,10 +48,10 @@ from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 
 from . import setup_sheet
 from .calls import Labels
-from .closing import summary_lines
+from .closing import RunTimes, summary_lines
 from .outputs import outputs_problem
 from .params import add_param_option
-from .report import TextLog, clock, is_terminal
+from .report import TextLog, clock, is_terminal, shortened_sheet
 from .signals import TERMINATIONS, Interrupts, abort_interrupted, handling, interrupts_ignored
 from .simulating import wait_for_simulation
 from .terminal import (
@@ -222,7 +222,7 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
               file=sys.stderr)
         return FAILED_EXIT
     sheet = setup_sheet.build(sim.record.events)
-    print("\n".join(setup_sheet.text(sheet)), flush=True)
+    print("\n".join(setup_sheet.text(shortened_sheet(sheet))), flush=True)
     log = TextLog()
     starts = []
     for event in sim.record.events:
@@ -296,11 +296,14 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
         final, lost = _play(run, robot.driver, progress, args.verbose)
         summary = run.record.events[-1]
         labels = Labels.of_run(run.record.events)
+        times = RunTimes(float(getattr(clock, "speed", 1.0)))
+        for event in run.record.events:
+            times.feed(event)
     record = args.record
     if record and run.record.write_error:
         record += " (cut short where it could no longer be written)"
     if lost is None:
-        _print_summary(summary, record, labels)
+        _print_summary(summary, record, labels, times)
     else:  # the run went on without its output: said where it can be
         sys.stdout = None
         kept = f"the record {record} has it all" if record else "--record FILE keeps it"
@@ -417,8 +420,12 @@ def _show_events(display: StatusLine, events: queue.SimpleQueue[Event], log: Tex
             event = events.get_nowait()
         except queue.Empty:
             return
-        if event["event"] == "step" and display.progress is not None:
-            display.progress.read_step_seen(str(event["name"]))
+        if event["event"] == "step":
+            display.step_recorded(int(event["index"]))
+            if display.progress is not None:
+                display.progress.read_step_seen(str(event["name"]))
+        elif event["event"] == "delay" and event["status"] == "skipped":
+            display.delay_skipped(float(event["remaining"]))
         for text in log.feed(event):
             display.log(text)
         if (event["event"] == "status" and event["status"] == Status.PAUSED.value
@@ -462,10 +469,11 @@ def _event_line(event: Event) -> str | None:
     return None
 
 
-def _print_summary(summary: dict[str, Any], record: str | None, labels: Labels) -> None:
+def _print_summary(summary: dict[str, Any], record: str | None, labels: Labels,
+                   times: RunTimes) -> None:
     lines = summary_lines(summary, duration_label="duration", record=record, labels=labels,
                           all_wells="the record lists them" if record else
-                          "--record FILE keeps them all")
+                          "--record FILE keeps them all", times=times)
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 
