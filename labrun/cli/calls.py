@@ -27,7 +27,7 @@ CALL_NAMES = frozenset((*LIQUID_VERBS, "mix", "aspirate", "dispense", "pick_up_t
                         "delay", "pause", "comment", "load_labware", "load_adapter",
                         "load_instrument", "load_module", "set_rail_lights", "max_speeds",
                         "prepare_to_aspirate", "home_plunger", "move_labware",
-                        "del deck[slot]", "configure_nozzle_layout"))
+                        "del deck[slot]", "configure_nozzle_layout", "set_offset"))
 _CALL = re.compile(r"\.(\w+)\s*\(")
 MANY_WELLS = 4
 """From this many wells of one labware on, a sentence gives their count and range."""
@@ -493,8 +493,8 @@ def command_sentence(kind: str, params: Params, labels: Labels, *,
         text = f"Pausing for a move by hand: {params.get('message')}"
     elif kind == "setLabwareOffset":
         x, y, z = params.get("offset") or (0.0, 0.0, 0.0)
-        text = (f"Shifting {labels.name_of(params.get('labware'))} by ({x:g}, {y:g}, {z:g}) "
-                "mm from where its definition places it")
+        text = (f"Shifting {labels.name_of(params.get('labware'))} (slot {params.get('slot')}) "
+                f"by ({x:g}, {y:g}, {z:g}) mm from where its definition places it")
     elif kind == "removeLabware":
         text = (f"Taking {labels.name_of(params.get('labware'))} off the deck (del "
                 f"ctx.deck[{params.get('from_slot')!r}])")

@@ -64,3 +64,4 @@ p.move_to(left["H1"].top())
     offsets = [e for e in events if e.get("type") == "setLabwareOffset"]
     assert [(o["params"]["slot"], list(o["params"]["offset"]), o["params"]["highest_z"])
             for o in offsets] == [("2", [0.0, 0.0, RAISED], pytest.approx(top))]
+
