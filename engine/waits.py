@@ -49,11 +49,13 @@ class Waits:
                                                skipped)))
         if not skipped:
             engine.take_fault()
-            with CancelScope() as self._scope:
-                if not engine.clock.is_virtual:
-                    engine.record.flush()
-                await engine.clock.sleep_until(entry.deadline)
-            self._scope = None
+            try:
+                with CancelScope() as self._scope:
+                    if not engine.clock.is_virtual:
+                        engine.record.flush()
+                    await engine.clock.sleep_until(entry.deadline)
+            finally:  # a pause cancels the wait from outside: it is no longer active
+                self._scope = None
         state = engine.state
         skipped = state.delay is not None and state.delay.skipped
         left = max(0.0, entry.deadline - engine.clock.now())

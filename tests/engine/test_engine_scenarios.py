@@ -205,6 +205,7 @@ def test_pause_during_delay_keeps_the_deadline(run: ScriptedRun) -> None:
     assert status.delay is not None
     assert status.delay.remaining_s == pytest.approx(t0 + 60.0 - run.clock.now(), abs=1e-5)
     assert 49.0 < status.delay.remaining_s < 50.0
+    assert not run.engine.waits.active  # the run waits for a resume now, not the clock
     run.control.resume()
     run.settle()
     assert outcome.done.is_set()
