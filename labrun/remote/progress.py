@@ -96,6 +96,11 @@ class Plan:
         moves go at."""
         return max(0.0, self._waits.until(end) - self._waits.until(start))
 
+    def wait_end(self, t: float, before: float) -> float | None:
+        """The end of the delay (or long module wait) going on at planned ``t``, else of
+        the next one if it starts before ``before``; None if there is none."""
+        return self._waits.end_after(t, before)
+
     def planned_at(self, index: int, in_step_s: float) -> float:
         """Planned protocol seconds done when step ``index`` (0-based) has run
         ``in_step_s`` planned seconds (never past the step's end)."""
@@ -120,6 +125,15 @@ class _Waits:
         for start, end in spans:
             self.before.append(total)
             total += end - start
+
+    def end_after(self, t: float, before: float) -> float | None:
+        """``Plan.wait_end``."""
+        i = bisect.bisect_right(self.starts, t) - 1
+        if i >= 0 and self.spans[i][1] > t:
+            return self.spans[i][1]
+        if i + 1 < len(self.spans) and self.spans[i + 1][0] < before:
+            return self.spans[i + 1][1]
+        return None
 
     def until(self, t: float) -> float:
         """Planned seconds of waiting from the run's start up to ``t``."""
@@ -182,7 +196,7 @@ class RunProgress:
         self._paused_s = 0.0
         self._delay_runs = 0.0  # wall seconds of a pause a delay went on running through
         self._skipped_s = 0.0  # wall seconds the delays skipped so far did not take
-        self._skipped_step: int | None = None  # the step whose delay was skipped
+        self._ahead = 0.0  # planned seconds of the current step its skipped delays had left
         self._dirty = False
         self._reads = 0  # module readings the run made as steps: the plan has none
 
@@ -255,6 +269,7 @@ class RunProgress:
         self.step_name = str(event["name"])
         self.line = None
         self._step_at = working
+        self._ahead = 0.0
         self._dirty = True
         out.append(("command", {"item_uid": self.item_uid, "step": index + 1,
                                 "steps": self.steps, "call": self.call, "name": self.step_name}))
@@ -339,15 +354,19 @@ class RunProgress:
         return max(0.0, now - self._paused_since - self._delay_runs)
 
     def _delay_skipped(self) -> None:
-        """The current delay was skipped: the time it had left is not taken, and in a
+        """The current delay was skipped: the time it had left is not taken (the step goes
+        on to what follows the delay: another delay of the step still runs), and in a
         pause the rest of the pause is paused time (the delay no longer runs through it)."""
+        plan = self.plan
+        left = self._delay_left()
         if self._paused_since is not None:
             ran = self._now() - self._paused_since
             self._skipped_s += max(0.0, self._delay_runs - ran)
             self._delay_runs = min(self._delay_runs, ran)
         else:
-            self._skipped_s += self._delay_left()
-        self._skipped_step = self.index
+            self._skipped_s += left
+        if plan is not None and self._clock_rate > 0:
+            self._ahead += left / self._clock_rate
         self._dirty = True
 
     def _in_delay(self, plan: Plan, index: int) -> bool:
@@ -356,12 +375,14 @@ class RunProgress:
         return 2 * plan.waited(start, end) > end - start
 
     def _delay_left(self) -> float:
-        """Wall seconds the current step has left if it is a delay, else 0."""
+        """Wall seconds the delay going on in the current step (or its next one) has left, if
+        the step is a delay, else 0."""
         plan, index = self.plan, self.index
         if plan is None or index is None or not self._in_delay(plan, index):
             return 0.0
-        left = plan.planned_at(index, float("inf")) - self._planned_done(plan)
-        return max(0.0, left * self._clock_rate)
+        done = self._planned_done(plan)
+        end = plan.wait_end(done, plan.planned_at(index, float("inf")))
+        return 0.0 if end is None else max(0.0, (end - done) * self._clock_rate)
 
     def _planned_done(self, plan: Plan) -> float:
         """Planned protocol seconds done: the current step's start, and the wall time
@@ -369,10 +390,9 @@ class RunProgress:
         index = self.index
         if index is None:
             return 0.0
-        if index == self._skipped_step:  # done: what the delay had left is not waited
-            return plan.planned_at(index, float("inf"))
         rate = self._clock_rate if self._in_delay(plan, index) else self._rate
-        return plan.planned_at(index, (self._working() - self._step_at) / rate if rate else 0.0)
+        in_step = (self._working() - self._step_at) / rate if rate else 0.0
+        return plan.planned_at(index, in_step + self._ahead)  # less what was skipped
 
     def _wall_s(self, plan: Plan, start: float, end: float) -> float:
         """Wall seconds the plan's ``start`` to ``end`` is expected to take: its delays at

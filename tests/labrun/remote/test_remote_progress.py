@@ -415,3 +415,56 @@ def test_a_module_reading_on_a_robot_is_not_counted_against_the_plans_steps(
     assert seen[8]["step"] == 8 and seen[8]["call"] == plan.words[7]  # the read: no change
     assert seen[9]["step"] == 9 and seen[9]["call"] == plan.words[8]
     assert seen[33]["step"] == 33 and seen[33]["steps"] == 33
+
+
+TWO_DELAYS = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p.transfer(50, plate["A1"], [plate.wells()[i] for i in range(1, 9)])
+    with ctx.step("incubate"):
+        ctx.delay(minutes=5, msg="warm")
+        ctx.delay(minutes=10, msg="cool")
+    p.transfer(50, plate["A1"], [plate.wells()[i] for i in range(9, 17)])
+'''
+
+
+@pytest.mark.parametrize("paused", [False, True])
+def test_a_skipped_delay_of_a_step_of_two_leaves_the_second_to_wait(
+        tmp_path: Path, paused: bool) -> None:
+    """A step of a 300 s and a 600 s delay; the first is skipped 100 s in (while running,
+    or 10 s into a pause): the step has the second delay's 600 s left, not nothing (the
+    skip took the whole step for done)."""
+    path = tmp_path / "two.py"
+    path.write_text(TWO_DELAYS)
+    run = create_run(path, on_stalled=continue_when_stalled)
+    run.control.play(source="simulate")
+    run.wait()
+    run.close()
+    events = list(run.record.events)
+    plan = Plan.from_events(events)
+    at_step = next(i for i, e in enumerate(events)
+                   if e["event"] == "step" and e["name"] == "incubate")
+    rest_moves = plan.duration_s - events[at_step]["t"] - 900.0
+    clock = Clock()
+    progress = RunProgress("uid", "two.py", plan, speed=1.0, now=clock)
+    for event in events[:at_step + 1]:
+        clock.now = event["t"]
+        progress.feed([event])
+    clock.now += 100.0
+    if paused:
+        progress.feed([{"event": "status", "status": "paused"}])
+        clock.now += 10.0
+    skip_delay(progress)
+    fields = progress.fields()
+    assert fields["step_left_s"] == pytest.approx(600.0, abs=0.5)
+    assert fields["left_s"] == pytest.approx(600.0 + rest_moves, abs=0.5)
+    if paused:
+        clock.now += 300.0  # the pause goes on: nothing runs
+        assert progress.fields()["step_left_s"] == pytest.approx(600.0, abs=0.5)
+        progress.feed([{"event": "status", "status": "running"}])
+    clock.now += 200.0  # into the second delay
+    assert progress.fields()["step_left_s"] == pytest.approx(400.0, abs=0.5)
