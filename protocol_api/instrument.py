@@ -174,6 +174,9 @@ STRAY_MARGIN_MM = 1.0
 """How far past a well's rim a tip may be without a warning that it is over no well."""
 BELOW_BOTTOM_MARGIN_MM = 1.0
 """How far below a well's bottom a tip may be without a warning (pressed against it)."""
+NozzlePlace = tuple["Well | None", tuple[str, ...], float, Point]
+"""Where a nozzle is: the well under it, the other nozzles' wells, the bottom it would
+press into, and the corner of the labware when this was found."""
 
 
 class LastMove:
@@ -255,11 +258,9 @@ class InstrumentContext:
         self._trash_drops: TrashDrops = ctx._trash_drops  # likewise
         self._default_speed: float | None = None  # None: the gantry's own limits
         self._tip_length = 0.0
-        # (labware, x, y from its corner) -> the well under the first nozzle, the other
-        # nozzles' wells, and the height of the bottom of the well under the first above
-        # the labware's corner
-        self._nozzle_cache: dict[tuple[int, float, float],
-                                 tuple[Well | None, tuple[str, ...], float]] = {}
+        # (labware, x, y) -> the well under the first nozzle, the other nozzles' wells,
+        # the bottom of the well under the first, and where the labware stood then
+        self._nozzle_cache: dict[tuple[int, float, float], NozzlePlace] = {}
         self._warned: set[tuple[str, str | None]] = set()  # (warning, protocol line) told
         # The nozzles that take tips (None: all of them), and from the primary one (the
         # one a location names) to each of the others and to the middle of them all: a
@@ -1090,8 +1091,7 @@ class InstrumentContext:
                 self._steps.warn(f"{verb}: {tip} {-point.z:.1f} mm below the deck; on a robot "
                                  "it would press into the deck or what stands on it")
             return
-        corner = well.parent.calibrated_offset
-        bottom = corner.z + self._under(well, point, corner)[2]
+        bottom = self._under(well, point)[2]
         if point.z < bottom - BELOW_BOTTOM_MARGIN_MM:
             self._warn_below(verb, well, bottom - point.z)
 
@@ -1261,13 +1261,10 @@ class InstrumentContext:
         if well is None:
             return ()
         point = self._primary_point(target)
-        labware = well.parent
-        corner = labware.calibrated_offset  # a new value once the labware moved or shifted
-        found = self._nozzle_cache.get((id(labware), point.x - corner.x, point.y - corner.y))
-        if found is None:
-            found = self._under(well, point, corner)
-        under, wells_under, depth = found
-        bottom = corner.z + depth
+        found = self._nozzle_cache.get((id(well.parent), point.x, point.y))
+        if found is None or found[3] is not well.parent.calibrated_offset:
+            found = self._under(well, point)  # new, or the labware moved since
+        under, wells_under, bottom, _ = found
         if verb is not None:
             if under is not well and (under is None or _ref(under) != _ref(well)):
                 self._warn_stray(verb, well, under, point)
@@ -1275,14 +1272,13 @@ class InstrumentContext:
                 self._warn_below(verb, well, bottom - point.z)
         return wells_under
 
-    def _under(self, well: Well, point: Point, corner: Point,
-               ) -> tuple[Well | None, tuple[str, ...], float]:
+    def _under(self, well: Well, point: Point) -> NozzlePlace:
         """What the primary nozzle at ``point`` (sent to ``well``) is over: the well of
-        the labware there (None: none), the wells under the other nozzles, and the height
-        of the bottom it would press into above the labware's ``corner``; kept in
-        ``_nozzle_cache`` by the place on the labware (the liquid steps look there first,
-        without a call: most go to the same few places; a labware moved or given an
-        offset is found at its new place)."""
+        the labware there (None: none), the wells under the other nozzles, the bottom it
+        would press into, and the labware's corner then; kept in ``_nozzle_cache`` by
+        place (the liquid steps look there first: most go to the same few places). The
+        labware's corner is a new value once it is moved or given an offset: what was
+        kept for it before is then out of date."""
         labware = well.parent
         wells = []
         for dx, dy in self._others:
@@ -1292,9 +1288,9 @@ class InstrumentContext:
         if len(self._nozzle_cache) > 4096:  # a protocol of ever new offsets: flat memory
             self._nozzle_cache.clear()
         under = labware.well_at(point.x, point.y)
-        depth = (under or well).bottom().point.z - corner.z
-        found = self._nozzle_cache[(id(labware), point.x - corner.x, point.y - corner.y)] = (
-            under, tuple(wells), depth)
+        bottom = (under or well).bottom().point.z
+        found = self._nozzle_cache[(id(labware), point.x, point.y)] = (
+            under, tuple(wells), bottom, labware.calibrated_offset)
         return found
 
     def _warn_stray(self, verb: str, well: Well, under: Well | None, point: Point) -> None:

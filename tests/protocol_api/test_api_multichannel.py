@@ -9,6 +9,7 @@ import pytest
 from engine import commands as c
 from protocol_api import open_context
 from protocol_api.errors import ProtocolError
+from protocol_api.execute import continue_when_stalled
 
 
 def finish(ctx: Any) -> dict[str, Any]:
@@ -156,3 +157,24 @@ def test_a_multi_finds_the_wells_where_the_labware_is_after_an_offset(
         assert not [m for m in comments if m.startswith("warning")], comments
         volumes = finish(ctx)["well_volumes_ul"]
         assert volumes["1/H2"] == 50 and volumes["1/H3"] == 50
+
+
+def test_a_multi_finds_the_wells_where_the_labware_is_after_a_move_by_hand() -> None:
+    # The plate goes from slot 2 to slot 3 and another takes slot 2: the second dispense
+    # into the moved plate fills its column, not the new plate's.
+    with open_context(api_version=(2, 20), on_stalled=continue_when_stalled) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        reservoir = ctx.load_labware("nest_12_reservoir_15ml", 5)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+        p = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+        p.pick_up_tip()
+        p.aspirate(100, reservoir["A1"])
+        p.dispense(50, plate["A1"])
+        ctx.move_labware(plate, 3)
+        ctx.load_labware("corning_96_wellplate_360ul_flat", 2, "other plate")
+        p.dispense(50, plate["A1"])
+        moved = [cmd for cmd in liquid(ctx) if isinstance(cmd, c.Dispense)][-1]
+        assert (moved.well, moved.wells) == ("3/A1", tuple(f"3/{r}1" for r in "BCDEFGH"))
+        volumes = finish(ctx)["well_volumes_ul"]
+        assert {w: v for w, v in volumes.items() if w.startswith(("2/", "3/"))} == {
+            f"3/{r}1": 100 for r in "ABCDEFGH"}
