@@ -71,8 +71,10 @@ class RobotModel:
         self.config = config
         self.pipettes: dict[str, Pipette] = {}
         self.position: dict[str, float] = {a: cfg.home for a, cfg in config.axes.items()}
-        self.deck_highest = 0.0  # the top of the tallest labware or module
-        self.labware_highest = 0.0  # the top of the tallest labware
+        self.deck_highest = 0.0  # the top of the tallest labware or module on the deck
+        self.labware_highest = 0.0  # the top of the tallest labware on the deck
+        self._labware_tops: dict[int, float] = {}  # labware count -> its top, on the deck
+        self._module_tops: dict[str, float] = {}  # module -> its top
         self.stacks = LabwareStacks()  # where each labware is
         self.trash_point: Point | None = None
         # Per mount, the gantry's X and Y at its last aspirate or dispense: the well its
@@ -80,6 +82,27 @@ class RobotModel:
         self.liquid_xy: dict[str, tuple[float, float]] = {}
         self.rail_lights = False
         self.max_speeds: dict[str, float] = {}  # axis -> speed cap (mm/s), ctx.max_speeds
+
+    # -- what stands on the deck ------------------------------------------------------
+
+    def labware_top(self, index: int, top: float | None) -> None:
+        """Labware ``index`` (its count among the run's loads) has its top at ``top``
+        now, or (None) is off the deck: moves travel clear of what is there now."""
+        if top is None:
+            self._labware_tops.pop(index, None)
+        else:
+            self._labware_tops[index] = top
+        self._tallest()
+
+    def module_top(self, module: str, top: float) -> None:
+        """Module ``module`` stands on the deck, its top at ``top``."""
+        self._module_tops[module] = top
+        self._tallest()
+
+    def _tallest(self) -> None:
+        self.labware_highest = max(self._labware_tops.values(), default=0.0)
+        self.deck_highest = max(self.labware_highest,
+                                max(self._module_tops.values(), default=0.0))
 
     # -- queries --------------------------------------------------------------------
 

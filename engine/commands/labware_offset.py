@@ -9,7 +9,8 @@ from .base import XYZ, Command, Result
 
 class SetLabwareOffset(Command):
     """Labware ``labware`` in ``slot`` now stands ``offset`` mm from its default place,
-    its top at ``highest_z``: the pipettes travel clear of that top from then on."""
+    its top at ``highest_z``: the pipettes travel clear of that top from then on (a
+    lowered labware lets them travel lower, if it was the tallest)."""
 
     __slots__ = ("display_name", "highest_z", "labware", "offset", "slot")
 
@@ -29,6 +30,5 @@ class SetLabwareOffset(Command):
         object.__setattr__(self, "highest_z", highest_z)
 
     def apply(self, robot: RobotModel) -> Result:
-        robot.deck_highest = max(robot.deck_highest, self.highest_z)
-        robot.labware_highest = max(robot.labware_highest, self.highest_z)
+        robot.labware_top(self.labware, self.highest_z)
         return {}

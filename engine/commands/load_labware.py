@@ -45,8 +45,7 @@ class LoadLabware(Command):
         robot.stacks.load(self.slot, self.display_name)
         if self.slot == OFF_DECK:  # nowhere a move goes over, until it is moved on
             return {}
-        robot.deck_highest = max(robot.deck_highest, self.highest_z)
-        robot.labware_highest = max(robot.labware_highest, self.highest_z)
+        robot.labware_top(len(robot.stacks.slots) - 1, self.highest_z)
         if self.drop_point is not None:
             robot.trash_point = self.drop_point
         return {}

@@ -31,5 +31,5 @@ class LoadModule(Command):
         object.__setattr__(self, "covers", covers)
 
     def apply(self, robot: RobotModel) -> Result:
-        robot.deck_highest = max(robot.deck_highest, self.highest_z)
+        robot.module_top(self.module, self.highest_z)
         return {}

@@ -42,9 +42,7 @@ class MoveLabware(Command):
 
     def apply(self, robot: RobotModel) -> Result:
         robot.stacks.move(self.labware, self.to_slot)
-        if self.to_slot != OFF_DECK:
-            robot.deck_highest = max(robot.deck_highest, self.highest_z)
-            robot.labware_highest = max(robot.labware_highest, self.highest_z)
+        robot.labware_top(self.labware, None if self.to_slot == OFF_DECK else self.highest_z)
         return {}
 
 

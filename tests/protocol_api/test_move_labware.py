@@ -16,6 +16,7 @@ from engine.state import Status
 from protocol_api import OFF_DECK, open_context
 from protocol_api.errors import LabwareMovementNotAllowedError, LabwareOffDeckError
 from protocol_api.execute import continue_when_stalled
+from protocol_api.labware_definitions import get_definition
 from protocol_api.types import Point
 
 PLATE = "corning_96_wellplate_360ul_flat"
@@ -103,8 +104,34 @@ def test_the_deck_changes_only_once_a_person_resumes_the_run() -> None:
         assert run.control.resume().accepted
         run.settle()
         assert run.engine.model.labware == {}
+        assert run.engine.model.labware_highest == 0.0  # gone: nothing to travel over
     finally:
         run.close()
+
+
+def test_a_tall_labware_taken_off_the_deck_is_no_longer_travelled_over(
+        tmp_path: Path) -> None:
+    # A 150 mm box leaves the deck; the p1000 with a 1000 µL tip then works: with the box
+    # there its tip cannot pass over it, and the run was refused as if it still stood.
+    box = {**get_definition(PLATE), "parameters": {
+        **get_definition(PLATE)["parameters"], "loadName": "tall_box"}}
+    box["dimensions"] = {**box["dimensions"], "zDimension": 150.0}
+    box["metadata"] = {**box["metadata"], "displayName": "Tall box"}
+    box["namespace"] = "custom_beta"
+    path = protocol_file(tmp_path, f"""
+from opentrons.protocol_api import OFF_DECK
+box = ctx.load_labware_from_definition({box!r}, 3)
+tips = ctx.load_labware("opentrons_96_tiprack_1000ul", 1)
+plate = ctx.load_labware("{PLATE}", 2)
+p = ctx.load_instrument("p1000_single_gen2", "right", tip_racks=[tips])
+ctx.move_labware(box, OFF_DECK)
+p.pick_up_tip()
+p.aspirate(100, plate["A1"])
+p.dispense(100, plate["A2"])
+p.drop_tip()
+""", api="2.20")
+    events = _events(path)
+    assert events[-1]["status"] == "succeeded", events[-1].get("error")
 
 
 @pytest.mark.parametrize(("body", "point"), [
