@@ -49,9 +49,14 @@ class MoveLabware(Command):
 class RemoveLabware(MoveLabware):
     """``del ctx.deck[slot]`` (apiLevel 2.15 on): the labware is off the deck from now on,
     with no pause, as in Opentrons (the protocol's bookkeeping; a person is told nothing).
-    ``to_slot`` is ``OFF_DECK``."""
+    ``to_slot`` is ``OFF_DECK``. As no one was asked to take it away, it may still stand
+    there: the pipettes go on travelling clear of its top (Opentrons forgets it)."""
 
     __slots__ = ()
 
     kind = "removeLabware"
     execution = Execution.INSTANT
+
+    def apply(self, robot: RobotModel) -> Result:
+        robot.stacks.move(self.labware, self.to_slot)
+        return {}

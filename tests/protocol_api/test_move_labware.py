@@ -105,6 +105,13 @@ def test_the_deck_changes_only_once_a_person_resumes_the_run() -> None:
         run.settle()
         assert run.engine.model.labware == {}
         assert run.engine.model.labware_highest == 0.0  # gone: nothing to travel over
+        run.call(c.LoadLabware("tall", "2", "tall", 120.0))
+        run.call(c.RemoveLabware(1, "tall", "tall", "2", c.OFF_DECK, "off the deck", 120.0,
+                                 ""))
+        run.settle()
+        assert run.engine.model.labware == {}
+        # del ctx.deck[slot] asks no one to take it away: it may stand there still
+        assert run.engine.model.labware_highest == 120.0
     finally:
         run.close()
 
