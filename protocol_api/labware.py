@@ -414,7 +414,9 @@ class Labware:
         one set for its new place, if any, as in Opentrons."""
         if self._on is not None:
             self._on._stacked = None
-        self._on, self._holder, self._module = on, holder, module
+        # as when loaded: the module is named by the labware directly on it (an adapter)
+        self._on, self._holder = on, holder
+        self._module = module if on is None else None
         if on is not None:
             on._stacked = self
         self._parent = OFF_DECK_SLOT if slot_origin is None else slot
@@ -629,8 +631,9 @@ class Labware:
 
     def _place_key(self) -> tuple[str, str, str | None, str | None]:
         """The labware's definition and place, as an offset is kept for them."""
-        return (self.uri, self._parent, self._module,
-                self._on.uri if self._on is not None else None)
+        on = self._on
+        return (self.uri, self._parent, self._module if on is None else on._module,
+                on.uri if on is not None else None)
 
     def _use_offsets(self, offsets: dict[tuple[str, str, str | None, str | None], Point],
                      told: Callable[[Labware, Point], None]) -> None:

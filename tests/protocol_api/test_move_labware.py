@@ -306,6 +306,26 @@ def test_an_offset_is_for_a_place_and_a_labware_moved_there_takes_it() -> None:
         assert other["A1"].top().point == Point(15.38, 76.24, 17.22)
 
 
+def test_an_offset_on_an_adapter_on_a_module_is_for_that_place_however_the_plate_came(
+        ) -> None:
+    # Opentrons 8.8.2: the offset set for the plate on the block is found again when the
+    # plate is moved back there, and one set after a move there holds for a plate loaded
+    # there later (labrun lost both: a loaded plate and a moved one were not at one place).
+    with open_context(api_version=(2, 20), on_stalled=continue_when_stalled) as ctx:
+        temp = ctx.load_module("temperature module gen2", 3)
+        block = temp.load_adapter("opentrons_96_well_aluminum_block")
+        plate = block.load_labware("opentrons_96_wellplate_200ul_pcr_full_skirt")
+        plate.set_offset(x=1.0, y=2.0, z=3.0)
+        assert plate["A1"].top().point == Point(281.53, 76.09, 105.34)
+        ctx.move_labware(plate, OFF_DECK)
+        ctx.move_labware(plate, block)
+        assert plate["A1"].top().point == Point(281.53, 76.09, 105.34)
+        plate.set_offset(x=0.0, y=0.0, z=1.0)
+        ctx.move_labware(plate, OFF_DECK)
+        fresh = block.load_labware("opentrons_96_wellplate_200ul_pcr_full_skirt")
+        assert fresh["A1"].top().point == Point(280.53, 74.09, 103.34)
+
+
 def test_a_plate_set_down_beside_a_heater_shaker_is_judged_by_its_height_there(
         tmp_path: Path) -> None:
     # On the heater-shaker's adapter its top is 83.8 mm high; beside it (slot 2), 14.3 mm.
