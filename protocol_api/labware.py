@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -53,8 +54,9 @@ class Well:
 
     # __dict__: protocols attach their own attributes to wells (well.liq_vol = 1500).
     __slots__ = (
-        "__dict__", "_depth", "_diameter", "_index", "_labware", "_length", "_liquid",
-        "_max_volume", "_name", "_rel", "_slot_origin", "_top", "_width", "_x", "_y", "_z",
+        "__dict__", "__weakref__", "_depth", "_diameter", "_index", "_labware", "_length",
+        "_liquid", "_max_volume", "_name", "_origin", "_rel", "_slot_origin", "_top",
+        "_width", "_x", "_y", "_z",
     )
 
     def __init__(self, labware: Labware, name: str | WellCore, index: Any = None,
@@ -66,6 +68,7 @@ class Well:
         self._labware = labware
         self._name = name
         self._index = index
+        self._origin: Well | None = None  # the labware's own well, for a protocol's copy
         self._liquid: tuple[Any, float] | None = None
         self._rel = (float(props["x"]), float(props["y"]), float(props["z"]))
         # Sizes keep their JSON type (360, not 360.0), as Opentrons returns them.
@@ -82,9 +85,14 @@ class Well:
         self._place(labware._offset)
 
     def _copy(self, well: Well) -> None:
+        """Stand for ``well`` (a protocol's subclass of Well): where it is now, and from
+        now on where its labware puts it (moved, or given an offset); its liquid is the
+        well's."""
         for slot in Well.__slots__:
-            if slot != "__dict__":
+            if slot not in ("__dict__", "__weakref__"):
                 object.__setattr__(self, slot, getattr(well, slot))
+        self._origin = well._origin or well
+        self._labware._follow(self)
 
     @property
     def _core(self) -> WellCore:
@@ -177,12 +185,14 @@ class Well:
 
     def _note(self, liquid: tuple[Any, float] | None) -> None:
         """Note the liquid and volume the well starts with (None: empty), checked."""
+        if self._origin is not None:  # a copy: the labware's own well has it
+            self._origin._note(liquid)
         self._liquid = liquid
 
     @property
     def liquid(self) -> tuple[Any, float] | None:
         """The liquid and volume ``load_liquid`` put in the well, if any."""
-        return self._liquid
+        return self._liquid if self._origin is None else self._origin._liquid
 
     def top(self, z: float = 0.0) -> Location:
         """The centre of the well's top, raised by ``z`` mm."""
@@ -337,6 +347,7 @@ class Labware:
         self._by_name: dict[str, Well] = {}
         self._grid: tuple[dict[str, tuple[Well, ...]], dict[str, tuple[Well, ...]]] | None = None
         self._squares: _WellSquares | None = None  # built on first well_at
+        self._copies: weakref.WeakSet[Well] | None = None  # protocols' copies of wells
 
     # -- identity -----------------------------------------------------------------
 
@@ -628,6 +639,15 @@ class Labware:
         self._offset = self._base + offset
         for well in self._wells or ():
             well._place(self._offset)
+        for copy in self._copies or ():
+            copy._place(self._offset)
+
+    def _follow(self, copy: Well) -> None:
+        """Place ``copy`` (a protocol's ``Well`` subclass of one of these wells) with
+        them from now on, for as long as the protocol keeps it."""
+        if self._copies is None:
+            self._copies = weakref.WeakSet()
+        self._copies.add(copy)
 
     def _place_key(self) -> tuple[str, str, str | None, str | None]:
         """The labware's definition and place, as an offset is kept for them."""

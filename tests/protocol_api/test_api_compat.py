@@ -15,10 +15,10 @@ import pytest
 from engine import commands as c
 from protocol_api import open_context
 from protocol_api.errors import LabwareDefinitionError, ProtocolError, UnsupportedAPIError
-from protocol_api.execute import EmbeddedContext
+from protocol_api.execute import EmbeddedContext, continue_when_stalled
 from protocol_api.labware import Well
 from protocol_api.labware_definitions import get_definition
-from protocol_api.types import APIVersion
+from protocol_api.types import APIVersion, Point
 
 
 def protocol_commands(ctx: EmbeddedContext) -> list[Any]:
@@ -120,6 +120,32 @@ def test_a_well_subclass_built_from_well_core_is_the_same_well(ctx: EmbeddedCont
     pipette.aspirate(20, tracked.bottom(1))
     assert [cmd.well for cmd in protocol_commands(ctx) if isinstance(cmd, c.Aspirate)] == [
         "2/C4"]
+
+
+def test_a_well_subclass_goes_where_its_well_goes_and_shares_its_liquid() -> None:
+    # As in Opentrons 8.8.2: after an offset and a move by hand the subclass is where the
+    # well is (it stayed where the well was made), and its liquid is the well's.
+    with open_context(api_version=(2, 20), on_stalled=continue_when_stalled) as ctx:
+        reservoir = ctx.load_labware("nest_12_reservoir_15ml", 2)
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+        pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+
+        class TrackedWell(Well):
+            def __init__(self, well: Well) -> None:
+                super().__init__(well.parent, well._core, APIVersion(2, 20))
+
+        tracked = TrackedWell(reservoir["A1"])
+        reservoir.set_offset(x=0.5, y=0.5, z=4.0)
+        assert tracked.top().point == reservoir["A1"].top().point == Point(147.38, 43.28, 35.4)
+        ctx.move_labware(reservoir, 3)
+        assert tracked.top().point == reservoir["A1"].top().point == Point(279.38, 42.78, 31.4)
+        water = ctx.define_liquid("water", "", "#0000ff")
+        tracked.load_liquid(water, 5000)
+        assert reservoir["A1"].liquid == tracked.liquid == (water, 5000)
+        pipette.pick_up_tip()
+        pipette.aspirate(50, tracked.bottom(5))
+        (aspirate,) = [cmd for cmd in protocol_commands(ctx) if isinstance(cmd, c.Aspirate)]
+        assert aspirate.well == "3/A1"
 
 
 def test_a_fractional_mix_count_mixes_as_opentrons_does_and_says_so(
