@@ -1261,8 +1261,9 @@ class InstrumentContext:
         if well is None:
             return ()
         point = self._primary_point(target)
-        found = self._nozzle_cache.get((id(well.parent), point.x, point.y))
-        if found is None or found[3] is not well.parent.calibrated_offset:
+        labware = well.parent
+        found = self._nozzle_cache.get((id(labware), point.x, point.y))
+        if found is None or found[3] is not labware.calibrated_offset:
             found = self._under(well, point)  # new, or the labware moved since
         under, wells_under, bottom, _ = found
         if verb is not None:
