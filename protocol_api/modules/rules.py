@@ -41,8 +41,12 @@ class ModuleRules:
         self._tops: dict[str, float] = {}  # each module's top (a thermocycler's lid's)
 
     def check_load(self, spec: ModuleSpec, slot: str) -> None:
-        """Refuse a module in a slot it cannot use, a taken slot, a heater-shaker's side."""
+        """Refuse a module in a slot it cannot use, a taken slot, a heater-shaker's side;
+        else keep its top (a refused module changes nothing: the one there keeps its)."""
+        self._check_load(spec, slot)
         self._tops[slot] = spec.highest_z(self.deck.position_for(slot).point)
+
+    def _check_load(self, spec: ModuleSpec, slot: str) -> None:
         allowed = spec.compatible_slots()
         if slot not in allowed:
             raise ModuleError(f"load_module: a {spec.display_name} cannot go in slot {slot}; "

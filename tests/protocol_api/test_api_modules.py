@@ -28,6 +28,7 @@ from protocol_api.modules import (
     TemperatureModuleContext,
     ThermocyclerContext,
 )
+from protocol_api.types import Location, Point
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bead_cleanup.py"
 
@@ -724,3 +725,17 @@ def test_a_block_ramp_is_held_to_what_the_thermocycler_does_from_2_14(
         tc.deactivate_block()  # no target now: no ramp rate, as in Opentrons
         with pytest.raises(ModuleError, match="the block has no target temperature yet"):
             tc.set_block_temperature(50, ramp_rate=1)
+
+
+def test_a_refused_module_in_a_thermocyclers_slot_leaves_its_closed_lid_guarded() -> None:
+    # The refused load kept its own (lower) top for slot 7: a move into the closed lid
+    # was then let through.
+    with open_context(api_version=(2, 20)) as ctx:
+        tc = ctx.load_module("thermocycler module gen2")
+        p = ctx.load_instrument("p300_single_gen2", "right")
+        tc.close_lid()
+        with pytest.raises(ProtocolError, match="slot 7 already holds Thermocycler"):
+            ctx.load_module("temperature module gen2", 7)
+        origin = ctx.deck.position_for(7).point
+        with pytest.raises(ProtocolError, match="while its lid is closed"):
+            p.move_to(Location(Point(origin.x + 64, origin.y + 43, 100.0), None))
