@@ -730,6 +730,8 @@ class InstrumentContext:
                 f"the {self.name} with this tip holds at most {self._capacity():g} µL")
         flow_rate = self._rate("aspirate", rate, flow_rate)
         self._refuse_tip_rack("aspirate", "from", location)
+        if isinstance(location, Location):  # refused before the plunger's reset moves
+            check_reachable("aspirate", location)
         if self._layout is not None and isinstance(location, Well | Location):
             self._check_partial("aspirate", location if isinstance(location, Location)
                                 else location.bottom(self.well_bottom_clearance.aspirate))

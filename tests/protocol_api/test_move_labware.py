@@ -14,7 +14,11 @@ from labrun_testing import ScriptedRun, protocol_file, simulate_file
 from engine import commands as c
 from engine.state import Status
 from protocol_api import OFF_DECK, open_context
-from protocol_api.errors import LabwareMovementNotAllowedError, LabwareOffDeckError
+from protocol_api.errors import (
+    LabwareMovementNotAllowedError,
+    LabwareOffDeckError,
+    ProtocolError,
+)
 from protocol_api.execute import continue_when_stalled
 from protocol_api.labware_definitions import get_definition
 from protocol_api.types import Point
@@ -419,3 +423,24 @@ def test_from_2_16_the_deck_lists_no_trash_bin_and_del_of_its_slot_does_nothing(
     assert events[-1]["status"] == "succeeded", events[-1].get("error")
     drops = [e for e in events if e.get("type") == "dropTip"]
     assert drops and drops[0]["params"]["well"].startswith("12/")
+
+
+def test_an_aspirate_refused_for_a_stale_location_moves_nothing() -> None:
+    # After a blow-out the plunger is reset at the well's top before an aspirate: the
+    # refused aspirate went there and reset it first, so the pipette "was" at the moved
+    # plate and a next aspirate in place drew air there.
+    with open_context(api_version=(2, 20), on_stalled=continue_when_stalled) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+        plate = ctx.load_labware(PLATE, 2)
+        p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+        p.pick_up_tip()
+        p.aspirate(50, plate["A1"])
+        p.blow_out(plate["A1"])
+        stale = plate["A1"].bottom(1)
+        ctx.move_labware(plate, 3)
+        sent = len(ctx.commands())
+        with pytest.raises(ProtocolError, match="made before the labware was moved by hand"):
+            p.aspirate(50, stale)
+        assert ctx.commands()[sent:] == []
+        with pytest.raises(ProtocolError, match="has been moved by hand since"):
+            p.aspirate(50)
