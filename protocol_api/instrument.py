@@ -245,9 +245,9 @@ class InstrumentContext:
         self.starting_tip: Well | None = None
         self.trash_container: Labware = ctx.fixed_trash
         self._trash_well = ctx.fixed_trash.first_well()  # the fixed trash's one well
-        self.flow_rate = FlowRates(spec.aspirate_flow_rate, spec.dispense_flow_rate,
-                                   spec.blow_out_flow_rate)
-        self.well_bottom_clearance = Clearances()
+        self._flow_rate = FlowRates(spec.aspirate_flow_rate, spec.dispense_flow_rate,
+                                    spec.blow_out_flow_rate)
+        self._clearance = Clearances()
         self._tip_from: Well | None = None
         self._tip_capacity: float | None = None
         self._volume = 0.0
@@ -281,6 +281,28 @@ class InstrumentContext:
     # -- properties -----------------------------------------------------------------
 
     @property
+    def flow_rate(self) -> FlowRates:
+        """The flow rates in µL/s, set one at a time (``flow_rate.aspirate = 50``)."""
+        return self._flow_rate
+
+    @flow_rate.setter
+    def flow_rate(self, value: object) -> None:
+        raise ProtocolError(f"flow_rate cannot be replaced (by {value!r}); set its parts: "
+                            "flow_rate.aspirate, flow_rate.dispense, flow_rate.blow_out")
+
+    @property
+    def well_bottom_clearance(self) -> Clearances:
+        """Heights above a well's bottom (mm) where aspirate and dispense given a well go,
+        set one at a time (``well_bottom_clearance.aspirate = 2``)."""
+        return self._clearance
+
+    @well_bottom_clearance.setter
+    def well_bottom_clearance(self, value: object) -> None:
+        raise ProtocolError(f"well_bottom_clearance cannot be replaced (by {value!r}); set "
+                            "its parts: well_bottom_clearance.aspirate, "
+                            "well_bottom_clearance.dispense")
+
+    @property
     def type(self) -> str:
         """``'single'`` or ``'multi'``."""
         return "multi" if self._spec.channels > 1 else "single"
@@ -307,7 +329,7 @@ class InstrumentContext:
         if self._ctx.api_version >= ENGINE_CORE_API:
             raise UnsupportedAPIError("InstrumentContext.speed was removed in apiLevel 2.14; "
                                       "use flow_rate")
-        return PlungerSpeeds(self.flow_rate, self._spec.ot2_ul_per_mm)
+        return PlungerSpeeds(self._flow_rate, self._spec.ot2_ul_per_mm)
 
     @property
     def hw_pipette(self) -> Mapping[str, Any]:
@@ -319,9 +341,9 @@ class InstrumentContext:
             "min_volume": spec.min_volume, "max_volume": spec.max_volume,
             "working_volume": self._capacity(), "current_volume": self._volume,
             "has_tip": self._holds_tip, "tip_length": self._tip_length,
-            "aspirate_flow_rate": self.flow_rate.aspirate,
-            "dispense_flow_rate": self.flow_rate.dispense,
-            "blow_out_flow_rate": self.flow_rate.blow_out,
+            "aspirate_flow_rate": self._flow_rate.aspirate,
+            "dispense_flow_rate": self._flow_rate.dispense,
+            "blow_out_flow_rate": self._flow_rate.blow_out,
             "default_aspirate_flow_rates": {"2.0": spec.aspirate_flow_rate},
             "default_dispense_flow_rates": {"2.0": spec.dispense_flow_rate},
             "default_blow_out_flow_rates": {"2.0": spec.blow_out_flow_rate},
@@ -734,11 +756,11 @@ class InstrumentContext:
             check_reachable("aspirate", location)
         if self._layout is not None and isinstance(location, Well | Location):
             self._check_partial("aspirate", location if isinstance(location, Location)
-                                else location.bottom(self.well_bottom_clearance.aspirate))
+                                else location.bottom(self._clearance.aspirate))
         prepare = self._plunger_ready != self._last_move.homes and self._volume <= 1e-9
         if prepare and self._ready_above(location):
             prepare = False
-        target, ref = self._go("aspirate", location, self.well_bottom_clearance.aspirate)
+        target, ref = self._go("aspirate", location, self._clearance.aspirate)
         if prepare and location is not None:  # at or above a well's top, or in none:
             self._steps.send(c.PrepareToAspirate(self._mount))  # out of the liquid, there
         self._steps.send(c.Aspirate(self._mount, amount, flow_rate, ref,
@@ -799,7 +821,7 @@ class InstrumentContext:
         elif location is self._trash_well:
             location = location.top()  # as Opentrons: into the trash from its top
         self._refuse_tip_rack("dispense", "into", location)
-        target, ref = self._go("dispense", location, self.well_bottom_clearance.dispense)
+        target, ref = self._go("dispense", location, self._clearance.dispense)
         self._steps.send(c.Dispense(self._mount, amount, flow_rate, ref,
                                     self._other_wells(target, "dispense"), pushed))
         self._volume = max(self._volume - amount, 0.0)
@@ -848,7 +870,7 @@ class InstrumentContext:
         elif isinstance(location, Labware):
             location = self._trash_bin_top("blow_out", location)
         target, ref = self._go("blow_out", location, None)
-        self._steps.send(c.BlowOut(self._mount, self.flow_rate.blow_out, ref,
+        self._steps.send(c.BlowOut(self._mount, self._flow_rate.blow_out, ref,
                                    self._other_wells(target, "blow_out")))
         self._volume = 0.0
         self._plunger_ready = None  # past the bottom
@@ -1411,7 +1433,7 @@ class InstrumentContext:
             return float(flow_rate)
         if not is_number(rate) or rate <= 0:
             raise ProtocolError(f"{op}: rate must be a positive number, not {rate!r}")
-        return float(getattr(self.flow_rate, kind or op)) * float(rate)
+        return float(getattr(self._flow_rate, kind or op)) * float(rate)
 
     def _require_tip(self, op: str) -> None:
         if not self._holds_tip:

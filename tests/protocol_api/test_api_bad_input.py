@@ -246,6 +246,12 @@ CASES: list[tuple[str, str, str]] = [
      "flow_rate.aspirate must be a positive number, not nan"),
     ("a nan clearance", 'pass\np300.well_bottom_clearance.dispense = float("nan")',
      "well_bottom_clearance.dispense must be a number of mm, not nan"),
+    ("flow rates replaced by a number", "pass\np300.flow_rate = 100",
+     "flow_rate cannot be replaced (by 100); set its parts: flow_rate.aspirate, "
+     "flow_rate.dispense, flow_rate.blow_out"),
+    ("clearances replaced by a number", "pass\np300.well_bottom_clearance = 2",
+     "well_bottom_clearance cannot be replaced (by 2); set its parts: "
+     "well_bottom_clearance.aspirate, well_bottom_clearance.dispense"),
     ("an infinite default speed", 'pass\np300.default_speed = float("inf")',
      "default_speed must be a positive number of mm/s, not inf"),
     ("a nan labware offset", 'pass\nplate.set_offset(0, float("nan"), 0)',
