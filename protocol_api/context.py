@@ -28,7 +28,7 @@ from .errors import (
     UnsupportedNameError,
 )
 from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
-from .labware import Labware
+from .labware import Labware, check_sits_on
 from .labware_definitions import check_role, custom_wells, get_definition, own_definition
 from .loader import MAX_API
 from .moves import PlannedMove, module_under, pause_message, plan_move
@@ -296,9 +296,20 @@ class ProtocolContext:
         """Load a labware by its load name into a deck slot (on ``adapter``, if named)."""
         if adapter is not None:
             require("load_labware: adapter", ADAPTER_API, self.api_version)
+            self._check_for_adapter(load_name, namespace, version, adapter)
             base = self._load(adapter, location, None, namespace, None, adapter=True)
             return self._load_on(base, load_name, label, namespace, version)
         return self._load(load_name, location, label, namespace, version)
+
+    def _check_for_adapter(self, name: str, namespace: str | None, version: int | None,
+                           adapter: str) -> None:
+        """Refuse a labware that cannot be loaded on ``adapter`` before the adapter is
+        loaded for it (``load_labware(..., adapter=)``): a refused call loads neither."""
+        definition = self._definition(name, namespace, version)
+        check_role(definition, adapter=False, api_version=self._api_version)
+        base = self._definition(adapter, namespace, None)
+        check_role(base, adapter=True, api_version=self._api_version)
+        check_sits_on(definition, base["parameters"]["loadName"])
 
     @since(2, 15)
     @api_step("load_adapter")
@@ -435,9 +446,14 @@ class ProtocolContext:
 
     def _place_labware(self, name: str | Mapping[str, Any], slot: str, origin: Point,
                        label: str | None, namespace: str | None, version: int | None,
-                       adapter: bool, module: ModuleSpec) -> Labware:
+                       adapter: bool, module: ModuleSpec,
+                       then: tuple[str, str | None, int | None] | None = None) -> Labware:
         """A labware (by load name or definition) on ``module`` in ``slot``, whose
-        labware origin is ``origin``: lowered by how far the labware sits into it."""
+        labware origin is ``origin``: lowered by how far the labware sits into it. An
+        adapter loaded for a labware (``then``: its load name, namespace and version) is
+        loaded only if that labware can go on it."""
+        if then is not None and isinstance(name, str):
+            self._check_for_adapter(*then, name)
         definition = self._definition(name, namespace, version)
         check_role(definition, adapter=adapter, api_version=self._api_version)
         definition = module.accessible(definition)

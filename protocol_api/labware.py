@@ -473,15 +473,7 @@ class Labware:
         module holds nothing unless it is an adapter; nothing goes on a labware that sits on
         an adapter; and no stack grows past the child's ``stackLimit`` (1 unless given)."""
         name = child["parameters"]["loadName"]
-        offsets = child.get("stackingOffsetWithLabware") or {}
-        if self._load_name not in offsets and not (
-                "default" in offsets and child.get("compatibleParentLabware") is None):
-            fits = sorted(set(offsets) - {"default"})
-            on = f"it sits only on {', '.join(fits)}" if fits else \
-                "its definition names nothing it sits on"
-            raise LabwareCannotBeStackedError(
-                f"{name} cannot be loaded onto {self._load_name}: {on} "
-                "(stackingOffsetWithLabware)")
+        check_sits_on(child, self._load_name)
         if self._module is not None and not _is_adapter(self._definition):
             raise LabwareCannotBeStackedError(
                 f"{name} cannot be loaded onto {self._load_name}, a labware on the "
@@ -1070,6 +1062,21 @@ def _checked_liquid(labware: Labware, liquid: Any, volume: Any) -> tuple[Any, fl
                             "labware that holds liquid (refused from apiLevel 2.14, as in "
                             "Opentrons)")
     return liquid, float(volume)
+
+
+def check_sits_on(child: Mapping[str, Any], parent: str) -> None:
+    """LabwareCannotBeStackedError unless a labware of definition ``child`` may sit on one
+    of load name ``parent``: the child's ``stackingOffsetWithLabware`` names it (or only
+    ``default``, with no ``compatibleParentLabware``)."""
+    offsets = child.get("stackingOffsetWithLabware") or {}
+    if parent not in offsets and not (
+            "default" in offsets and child.get("compatibleParentLabware") is None):
+        fits = sorted(set(offsets) - {"default"})
+        on = f"it sits only on {', '.join(fits)}" if fits else \
+            "its definition names nothing it sits on"
+        raise LabwareCannotBeStackedError(
+            f"{child['parameters']['loadName']} cannot be loaded onto {parent}: {on} "
+            "(stackingOffsetWithLabware)")
 
 
 def check_reachable(op: str, location: Location, *, in_place: bool = False) -> None:

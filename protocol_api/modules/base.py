@@ -40,10 +40,12 @@ from ..types import APIVersion, Location, Point
 from .definitions import SEMI_SHIFT_X, ModuleSpec
 
 LabwarePlacer = Callable[[str | Mapping[str, Any], str, Point, str | None, str | None,
-                          int | None, bool, ModuleSpec], Labware]
+                          int | None, bool, ModuleSpec,
+                          tuple[str, str | None, int | None] | None], Labware]
 """Loads a labware (a load name or a definition) on a module, sending its ``loadLabware``:
 (name or definition, slot, the module's labware origin, label, namespace, version,
-adapter, the module's spec)."""
+adapter, the module's spec, and for an adapter the labware to go on it, checked first:
+its load name, namespace and version)."""
 
 
 class PipettesMover(Protocol):
@@ -160,7 +162,8 @@ class ModuleContext:
         """Load a labware on the module (on ``adapter``, if named)."""
         if adapter is not None:  # the level checked before anything is placed
             require("load_labware: adapter", ADAPTER_API, self.api_version)
-            base = self._place(adapter, None, namespace, None, adapter=True)
+            base = self._place(adapter, None, namespace, None, adapter=True,
+                               then=(name, namespace, version))
             return base.load_labware(name, label, namespace, version)
         return self._place(name, label, namespace, version)
 
@@ -194,11 +197,12 @@ class ModuleContext:
         return self._place(name, None, namespace, version, adapter=True)
 
     def _place(self, name: str | Mapping[str, Any], label: str | None, namespace: str | None,
-               version: int | None, *, adapter: bool = False) -> Labware:
+               version: int | None, *, adapter: bool = False,
+               then: tuple[str, str | None, int | None] | None = None) -> Labware:
         if self._labware is not None:
             raise SlotOccupiedError(f"{self.described} already holds {self._labware.display_name}")
         labware = self._placer(name, self._slot, self._origin, label, namespace, version,
-                               adapter, self._spec)
+                               adapter, self._spec, then)
         labware.placed_on(self)
         self._labware = labware
         self._labware_loaded(labware)

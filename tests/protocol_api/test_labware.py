@@ -600,3 +600,24 @@ def test_later_api_levels_load_the_labware_versions_opentrons_loads(
             assert tuple(a1.top().point) == pytest.approx(top)
             assert a1.depth == depth
             assert (a1.diameter if a1.diameter is not None else (a1.length, a1.width)) == size
+
+
+@pytest.mark.parametrize("on_module", [False, True])
+@pytest.mark.parametrize("plate, error", [
+    ("opentrons_96_wellplate_200ul_pcr_ful_skirt", "no labware definition named"),
+    ("corning_96_wellplate_360ul_flat", "cannot be loaded onto opentrons_96_well_aluminum_block"),
+])
+def test_a_labware_refused_on_its_adapter_loads_neither(on_module: bool, plate: str,
+                                                        error: str) -> None:
+    # The adapter was loaded first: a typo left it in the slot, and the corrected call
+    # was refused, the slot taken (as in Opentrons).
+    with open_context(api_version=(2, 20)) as ctx:
+        place = ctx.load_module("temperature module gen2", 3) if on_module else ctx
+        at = () if on_module else (3,)
+        with pytest.raises(ProtocolError, match=error):
+            place.load_labware(plate, *at, adapter="opentrons_96_well_aluminum_block")
+        # only the fixed trash is loaded
+        assert [e.command.kind for e in ctx.run.engine.entries].count("loadLabware") == 1
+        loaded = place.load_labware("opentrons_96_wellplate_200ul_pcr_full_skirt", *at,
+                                    adapter="opentrons_96_well_aluminum_block")
+        assert loaded.parent.load_name == "opentrons_96_well_aluminum_block"
