@@ -829,21 +829,22 @@ class InstrumentContext:
             self._plunger_ready = None  # past the bottom
         return self
 
-    def _push_out(self, push_out: float | None, left: float) -> float:
+    def _push_out(self, push_out: float | None, left: float,
+                  what: str = "dispense: push_out") -> float:
         """The µL of plunger travel past empty that ``dispense(push_out=)`` asks for,
         refused as an OT-2's pipette refuses it: on a dispense that leaves liquid in the
-        tip (``left`` µL), or past the blow-out position."""
+        tip (``left`` µL), or past the blow-out position (``what``: the call's argument,
+        for the message)."""
         if push_out is None or push_out == 0:
             return 0.0
         if not is_number(push_out) or push_out < 0:
-            raise ProtocolError(f"dispense: push_out must be a number of µL >= 0, "
-                                f"not {push_out!r}")
+            raise ProtocolError(f"{what} must be a number of µL >= 0, not {push_out!r}")
         if left > 1e-9:
-            raise ProtocolError(f"dispense: push_out needs a dispense that empties the tip; "
+            raise ProtocolError(f"{what} needs a dispense that empties the tip; "
                                 f"{left:g} µL would stay in it")
         most = (PLUNGER_BLOW_OUT - PLUNGER_BOTTOM) * self._spec.ul_per_mm
         if push_out > most + 1e-9:
-            raise ProtocolError(f"dispense: push_out of {push_out:g} µL is more than the "
+            raise ProtocolError(f"{what} of {push_out:g} µL is more than the "
                                 f"{self.name} can push past empty ({most:g} µL)")
         return float(push_out)
 
@@ -918,6 +919,10 @@ class InstrumentContext:
             self._steps.warn("mix: repetitions=0 mixes once, as Opentrons does")
             repetitions = 1
         volume = self._zero_means_all(volume)
+        # The last dispense leaves what the tip held before (all of it with no volume):
+        # a push-out it cannot make is refused before the first aspirate, not at the end.
+        self._push_out(final_push_out, 0.0 if volume is None else self._volume,
+                       "mix: final_push_out")
         for i in range(repetitions):
             # With no volume, as Opentrons: each aspirate draws all the tip takes then, and
             # each dispense empties the tip (liquid it held before the mix goes too).

@@ -782,6 +782,26 @@ def test_flow_rates_delays_and_a_final_push_out_from_api_2_24() -> None:
         assert [d.push_out for d in ctx_commands(ctx, c.Dispense)] == [0.0, 0.0, 5.0]
 
 
+@pytest.mark.parametrize(("held", "push_out", "message"), [
+    (20, 5, "mix: final_push_out needs a dispense that empties the tip; 20 µL would stay "
+     "in it"),
+    (0, 1000, r"mix: final_push_out of 1000 µL is more than the p300_single_gen2 can push "
+     r"past empty \(18.75 µL\)"),
+])
+def test_a_mix_whose_last_push_out_cannot_be_made_is_refused_before_it_starts(
+        held: float, push_out: float, message: str) -> None:
+    # It mixed, and was refused at its last dispense, the tip holding the mix's volume.
+    with open_context(api_version=(2, 24)) as ctx:
+        plate, p = plate_and_p300(ctx)
+        p.pick_up_tip()
+        if held:
+            p.aspirate(held, plate["A1"])
+        sent = len(ctx.commands())
+        with pytest.raises(ProtocolError, match=message):
+            p.mix(3, 100, plate["A2"], final_push_out=push_out)
+        assert ctx.commands()[sent:] == [] and p.current_volume == held
+
+
 @pytest.mark.parametrize(("api", "call", "message"), [
     ((2, 23), 'p.aspirate(10, plate["A1"], flow_rate=50)',
      "aspirate: flow_rate needs apiLevel 2.24 or later"),
