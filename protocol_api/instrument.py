@@ -499,7 +499,6 @@ class InstrumentContext:
                            "drop or return it first")
         well = self._tip_well(location)
         rack = well.parent
-        self.check_tip_size(rack)
         # Tip tracking chooses tips; from apiLevel 2.2 a named well is taken as it is.
         if not well.has_tip and self._ctx.api_version < NAMED_TIP_API:
             raise TipError(f"pick_up_tip: there is no tip in {well.display_name}")
@@ -516,6 +515,7 @@ class InstrumentContext:
             taken = len(tips)
             top = self._command_point(well.top())
             self._warn_partial_pick(layout, rack, well, taken)
+        self.check_tip_size(rack)  # warned of once it is checked: a refused pick-up is not
         self._steps.send(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
                                         tip_length, taken))
         if layout is None:

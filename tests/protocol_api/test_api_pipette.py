@@ -19,9 +19,9 @@ from engine import commands as c
 from engine.run import Run
 from hardware.config import default_config
 from hardware.frozen import replace
-from protocol_api import Labware, Location, Point, open_context
+from protocol_api import OFF_DECK, Labware, Location, Point, open_context
 from protocol_api.errors import InstrumentError, ProtocolError, TipError, VolumeError
-from protocol_api.execute import EmbeddedContext
+from protocol_api.execute import EmbeddedContext, continue_when_stalled
 from protocol_api.instrument import InstrumentContext
 from protocol_api.labware import mark_used
 
@@ -879,3 +879,18 @@ def test_configure_for_volume_changes_nothing_on_an_ot2_pipette_but_checks_as_op
     assert (p.min_volume, p.max_volume, p.flow_rate.aspirate) == before
     assert bench.commands()[-1] == c.MoveTo(
         "right", tuple(plate["A2"].top().point), "1/A2", False, None, None)  # out of the well
+
+
+def test_a_refused_pick_up_gives_no_tip_size_warning_and_the_pick_up_made_does() -> None:
+    with open_context(api_version=(2, 20), on_stalled=continue_when_stalled) as ctx:
+        rack = ctx.load_labware("opentrons_96_tiprack_300ul", OFF_DECK)
+        p = ctx.load_instrument("p20_single_gen2", "right")  # takes 10 or 20 µL tips
+        sent = len(ctx.commands())
+        with pytest.raises(ProtocolError, match="off the deck"):
+            p.pick_up_tip(rack["A1"])
+        assert ctx.commands()[sent:] == []
+        ctx.move_labware(rack, 1)
+        sent = len(ctx.commands())
+        p.pick_up_tip(rack["A1"])
+        warning, picked = ctx.commands()[sent:]
+        assert "appear to be mismatched" in warning and picked == "Picking up tip from 1/A1"
