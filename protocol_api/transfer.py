@@ -178,6 +178,18 @@ def split(volumes: Sequence[float], targets: Sequence[Any],
         yield volume, target
 
 
+def _pieces(part: tuple[float, Any], most: float) -> Iterator[tuple[float, Any]]:
+    """``part`` in aspirates of at most ``most`` µL, whole ones first (as a transfer moves
+    a part bigger than its tip): a distribute's part that fits the pipette but not, with
+    the disposal volume and air gap, its smaller tip. The parts stay whole if nothing fits:
+    the distribute then refuses the first one."""
+    volume, target = part
+    while most > 0 and volume > most + 1e-9:
+        yield most, target
+        volume -= most
+    yield volume, target
+
+
 class _Steps:
     """The three plans over one pipette and its options."""
 
@@ -204,7 +216,10 @@ class _Steps:
 
     def distribute(self, volumes: list[float], dests: list[Target]) -> Iterator[Action]:
         o = self.o
-        parts = list(split(volumes, dests, self.p.max_volume - o.disposal_volume - o.air_gap))
+        per_tip = o.max_volume - o.disposal_volume - o.air_gap
+        parts = [piece for part in split(volumes, dests,
+                                         self.p.max_volume - o.disposal_volume - o.air_gap)
+                 for piece in _pieces(part, per_tip)]
         if o.new_tip == "always":
             yield ("pick_up_tip", ())
         while parts:

@@ -454,3 +454,17 @@ def test_consolidate_moves_no_part_of_nothing_from_2_8() -> None:
         bench.p300.consolidate(0, [plate["A1"], plate["B1"]], plate["A2"])
         assert bench.liquid() == [("aspirate", 10.0, "1/B1"), ("dispense", 10.0, "1/A2")]
         assert [kind for kind, _ in bench.tip_events()] == ["pickUpTip", "dropTip"] * 2
+
+
+def test_a_distribute_part_that_fits_the_pipette_but_not_its_tip_goes_in_pieces() -> None:
+    # 190 µL fits a p300 but not, with its 20 µL disposal volume, a 200 µL filter tip: it
+    # goes as 180 + 10, as a transfer moves a part bigger than its tip (labrun refused it
+    # half-way through; Opentrons 8.8.2 picks up a tip and moves nothing).
+    with open_context(api_version=(2, 20)) as ctx:
+        bench = Bench(ctx, tips="opentrons_96_filtertiprack_200ul")
+        plate, p = bench.plate, bench.p300
+        p.distribute([50, 190], plate["A1"], [plate["B1"], plate["B2"]])
+        aspirated = [v for kind, v, _ in bench.liquid() if kind == "aspirate"]
+        assert max(aspirated) <= 200
+        volumes = bench.finish()["well_volumes_ul"]
+        assert (volumes["1/B1"], volumes["1/B2"]) == (50, 190)
