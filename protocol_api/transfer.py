@@ -181,8 +181,8 @@ def split(volumes: Sequence[float], targets: Sequence[Any],
 def _pieces(part: tuple[float, Any], most: float) -> Iterator[tuple[float, Any]]:
     """``part`` in aspirates of at most ``most`` µL, whole ones first (as a transfer moves
     a part bigger than its tip): a distribute's part that fits the pipette but not, with
-    the disposal volume and air gap, its smaller tip. The parts stay whole if nothing fits:
-    the distribute then refuses the first one."""
+    the disposal volume and air gap, its smaller tip (a consolidate's likewise). The parts
+    stay whole if nothing fits: the call then refuses the first one."""
     volume, target = part
     while most > 0 and volume > most + 1e-9:
         yield most, target
@@ -241,7 +241,9 @@ class _Steps:
 
     def consolidate(self, volumes: list[float], dest: Target) -> Iterator[Action]:
         o = self.o
-        parts = list(split(volumes, self.sources, self.p.max_volume))
+        per_tip = o.max_volume - o.disposal_volume - o.air_gap
+        parts = [piece for part in split(volumes, self.sources, self.p.max_volume)
+                 for piece in _pieces(part, per_tip)]
         if o.new_tip == "always":
             yield ("pick_up_tip", ())
         while parts:
