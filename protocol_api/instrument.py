@@ -753,7 +753,7 @@ class InstrumentContext:
         flow_rate = self._rate("aspirate", rate, flow_rate)
         self._refuse_tip_rack("aspirate", "from", location)
         if isinstance(location, Location):  # refused before the plunger's reset moves
-            check_reachable("aspirate", location)
+            check_reachable(self._steps.step.name, location)
         if self._layout is not None and isinstance(location, Well | Location):
             self._check_partial("aspirate", location if isinstance(location, Location)
                                 else location.bottom(self._clearance.aspirate))
