@@ -216,7 +216,8 @@ class Engine:
             if self.record.write_error is not None:  # a run whose record cannot be
                 self.ending.fail(self.record.write_error, request.line)  # written fails
                 return
-            request.reply.set(result)
+            if not request.reply.done:  # else the run ended meanwhile: the call raises
+                request.reply.set(result)
 
     async def _next_request(self) -> CommandRequest | ProtocolDone:
         while True:
@@ -248,6 +249,8 @@ class Engine:
             self.pausing.step_started()
             self.dispatch(StepStarted(request.step))
             self.record.add("step", index=request.step.index, name=request.step.name)
+            if self.state.ending is not None:  # ended as the step began (a record listener
+                return {}  # stopped it): the step's first command is never carried out
         entry = self.book.add(request.command, request.step, request.line)
         journal = self.journal
         if journal.rewindable and request.command.execution is c.Execution.MOTION:

@@ -67,6 +67,21 @@ def test_a_deferred_pause_during_the_last_step_is_unresolved(tmp_path, capsys) -
     assert doc["steps"] == 22
 
 
+@pytest.mark.parametrize("action, status, exit_code", [
+    ("stop", "stopped", 0), ("abort", "aborted", 1), ("halt", "halted", 1)])
+@pytest.mark.parametrize("step", [4, 5, 22])  # the pipette's load, a pick-up, the comment
+def test_an_ending_as_a_step_begins_carries_out_none_of_it(  # type: ignore[no-untyped-def]
+        tmp_path, capsys, action: str, status: str, exit_code: int, step: int) -> None:
+    # It crashed ("a reply can be answered only once"): the step's first command ran after
+    # the ending had answered the protocol's call.
+    code, doc = simulate(tmp_path, capsys, f"step={step}:{action}")
+    assert (code, doc["final_status"]) == (exit_code, status)
+    assert doc["steps"] == step - 1  # the steps carried out: none of the one it ended at
+    assert doc["tips_used"] == (0 if step < 22 else 4)
+    record = [e for e in doc["actions"] if e["source"] == "rehearsal"]
+    assert [a["action"] for a in record] == [action]
+
+
 def test_a_pause_during_the_delay_keeps_its_deadline(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     _, plain = simulate(tmp_path, capsys)
     _, paused = simulate(tmp_path, capsys, f"{plain['estimated_duration_s'] - 60}:pause",
