@@ -274,6 +274,7 @@ class InstrumentContext:
         """Take tips with ``nozzles`` (x, y), the primary first."""
         x0, y0 = nozzles[0]
         self._others = tuple((x - x0, y - y0) for x, y in nozzles[1:])
+        self._wet = self._others  # the other nozzles that hold a tip (see pick_up_tip)
         self._centring = (sum(x for x, _ in nozzles) / len(nozzles) - x0,
                           sum(y for _, y in nozzles) / len(nozzles) - y0)
         self._nozzle_cache.clear()
@@ -518,6 +519,10 @@ class InstrumentContext:
         self.check_tip_size(rack)  # warned of once it is checked: a refused pick-up is not
         self._steps.send(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
                                         tip_length, taken))
+        wet = self._others[:taken - 1]  # the nozzles past the rack's end take none: bare,
+        if wet != self._wet:  # a tip length above the liquid, they move only air
+            self._wet = wet
+            self._nozzle_cache.clear()
         if layout is None:
             mark_used(rack, well, self._spec.channels)
         else:
@@ -1311,7 +1316,7 @@ class InstrumentContext:
         kept for it before is then out of date."""
         labware = well.parent
         wells = []
-        for dx, dy in self._others:
+        for dx, dy in self._wet:
             other = labware.well_at(point.x + dx, point.y + dy)
             if other is not None:
                 wells.append(_ref(other))

@@ -178,3 +178,28 @@ def test_a_multi_finds_the_wells_where_the_labware_is_after_a_move_by_hand() -> 
         volumes = finish(ctx)["well_volumes_ul"]
         assert {w: v for w, v in volumes.items() if w.startswith(("2/", "3/"))} == {
             f"3/{r}1": 100 for r in "ABCDEFGH"}
+
+
+def test_a_multi_holding_fewer_tips_than_nozzles_moves_liquid_with_those_only() -> None:
+    # Picked up at B1, the 8-channel holds 7 tips: its last nozzle is bare, a tip length
+    # above the liquid. The reservoir gives 7 x 100 µL (the record said 8), and row I of
+    # the plate is past its end: each of A1..G1 gets 100 µL.
+    with open_context() as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        reservoir = ctx.load_labware("nest_12_reservoir_15ml", 2)
+        p = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+        p.pick_up_tip(tips["B1"])
+        p.aspirate(100, reservoir["A1"])
+        p.dispense(100, plate["B2"])
+        aspirate, dispense = liquid(ctx)
+        assert aspirate.wells == ("2/A1",) * 6
+        assert dispense.wells == tuple(f"1/{r}2" for r in "CDEFGH")
+        p.drop_tip()
+        p.pick_up_tip()  # a whole column: all eight again
+        p.aspirate(100, reservoir["A1"])
+        assert liquid(ctx)[-1].wells == ("2/A1",) * 7
+        volumes = finish(ctx)["well_volumes_ul"]
+        assert volumes["2/A1"] == -1500
+        assert {w: v for w, v in volumes.items() if w.startswith("1/")} == {
+            f"1/{r}2": 100 for r in "BCDEFGH"}
