@@ -45,8 +45,9 @@ _SHOWN = ("loadLabware", "loadModule", "loadInstrument", "delay", "waitForResume
 _MOVING = (*LIQUID, "blowOut", "dropTip")
 """The commands that move liquid (or, dropping a tip, its air): read when queued, counted
 when completed."""
-_READ = (*_MOVING, "pickUpTip")
-"""The other commands the sheet reads (the liquid a well must hold, the tips a rack)."""
+_READ = (*_MOVING, "pickUpTip", "configureNozzleLayout")
+"""The other commands the sheet reads (the liquid a well must hold, the tips a rack, and
+the nozzle a layout starts at, which the tips of a pick-up go from)."""
 MODULE_WAIT_SHOWN_S = 60.0
 """A module's call whose step takes this long is on the timeline (a ramp, a profile)."""
 LISTED_WELLS = 6
@@ -82,6 +83,7 @@ class SheetBuilder:
         self.end = 0.0
         self.parameters: dict[str, Any] = {}  # the runtime parameters' values, by name
         self._module_step: tuple[float, str, int] | None = None  # start, words, step
+        self._front_start: set[str] = set()  # mounts whose layout starts at the front (H1)
 
     def _module_step_ended(self, t: float) -> None:
         """The step of a module's call ended at ``t``: on the timeline if it took long."""
@@ -184,8 +186,13 @@ class SheetBuilder:
                                                             "positions": {}})
             tips = int(params.get("tips", 1))
             pipette["tips"][slot] = pipette["tips"].get(slot, 0) + tips
-            pipette["positions"].setdefault(slot, set()).update(
-                _tip_positions(str(params["well"]), tips))
+            pipette["positions"].setdefault(slot, set()).update(_tip_positions(
+                str(params["well"]), tips, backward=params["mount"] in self._front_start))
+        elif command == "configureNozzleLayout":  # a front start takes the rows behind
+            if str(params.get("primary") or "A1").startswith("H"):
+                self._front_start.add(str(params["mount"]))
+            else:
+                self._front_start.discard(str(params["mount"]))
         elif "/" in command and self._module_step is None and event.get("origin") != "cleanup":
             # a module's call: on the timeline if its step lasts (a ramp, a hold, a profile)
             self._module_step = (t, module_sentence(command, params),
@@ -279,15 +286,17 @@ def nozzle_wells(params: Mapping[str, Any]) -> list[str]:
     return [w for w in (params.get("well"), *(params.get("wells") or ())) if w]
 
 
-def _tip_positions(well: str, tips: int) -> list[str]:
-    """The rack positions a pick-up of ``tips`` tips at ``well`` (the first nozzle's, as
-    ``"<slot>/<row><column>"``) takes: the rows from its own down, in its column."""
+def _tip_positions(well: str, tips: int, *, backward: bool = False) -> list[str]:
+    """The rack positions a pick-up of ``tips`` tips at ``well`` (the primary nozzle's, as
+    ``"<slot>/<row><column>"``) takes: the rows from its own down, in its column; or up
+    (``backward``: a partial layout that starts at the front nozzle, H1)."""
     name = well.rpartition("/")[2]
     row, column = name[:1], name[1:]
     start = _ROWS.find(row)
     if tips <= 1 or start < 0 or not column.isdigit():
         return [name]
-    return [f"{r}{column}" for r in _ROWS[start:start + tips]]
+    rows = _ROWS[max(0, start - tips + 1):start + 1] if backward else _ROWS[start:start + tips]
+    return [f"{r}{column}" for r in rows]
 
 
 def _tip_rack(rack: Mapping[str, Any]) -> str:

@@ -397,6 +397,35 @@ def test_a_rack_whose_tips_are_picked_up_again_is_asked_for_each_tip_once(
                              "returned to it, or the rack refilled at a pause)")
 
 
+FRONT_START = '''
+from opentrons.protocol_api import PARTIAL_COLUMN, SINGLE
+metadata = {"apiLevel": "2.20"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 5)
+    p = ctx.load_instrument("p300_multi_gen2", "left")
+    p.configure_nozzle_layout(PARTIAL_COLUMN, start="H1", end="E1", tip_racks=[tips])
+    p.pick_up_tip()  # the front nozzle at D1: A1 to D1
+    p.drop_tip()
+    p.configure_nozzle_layout(SINGLE, start="H1", tip_racks=[tips])
+    p.transfer(20, plate["D6"], plate["H12"])  # E1
+    p.transfer(20, plate["C6"], plate["G12"])  # F1
+'''
+
+
+def test_a_partial_layout_from_the_front_nozzle_is_asked_for_the_tips_it_takes(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A front start takes the rows behind the well its nozzle goes to: A1 to F1 are six
+    tips. The sheet counted forward from D1 (D1 to G1), found four, and said tips had been
+    returned."""
+    document = json.loads(simulate(capsys, tmp_path, "--json", protocol=FRONT_START))
+    assert document["setup"]["pipettes"][0]["tip_racks"] == [
+        {"slot": "1", "labware": "Opentrons OT-2 96 Tip Rack 300 µL", "tips": 6,
+         "tips_at_start": 6}]
+
+
 PCR = '''
 metadata = {"apiLevel": "2.16"}
 
