@@ -412,10 +412,18 @@ def _liquid_lines(liquids: list[dict[str, Any]]) -> list[str]:
     lines = []
     for (slot, name), wells in by_labware.items():
         volumes = {w["volume_ul"] for w in wells}
-        capacity = wells[0]["capacity_ul"]
+        capacities = {w["capacity_ul"] for w in wells}
+        capacity = wells[0]["capacity_ul"] if len(capacities) == 1 else None
         cap = f" (capacity {volume(capacity)})" if capacity is not None else ""
         where = f"    {name} ({place(slot)}): "
-        if len(volumes) == 1:
+        if len(capacities) > 1:  # a rack of tubes of two sizes: each well's own
+            shown = ", ".join(f"{w['name']} {volume(w['volume_ul'])}"
+                              + (f" (capacity {volume(w['capacity_ul'])})"
+                                 if w["capacity_ul"] is not None else "")
+                              for w in wells[:LISTED_WELLS])
+            more = f" and {len(wells) - LISTED_WELLS} more" if len(wells) > LISTED_WELLS else ""
+            lines.append(f"{where}{shown}{more}")
+        elif len(volumes) == 1:
             span = (f"{len(wells)} wells {wells[0]['name']}…{wells[-1]['name']}"
                     if len(wells) > 2 else ", ".join(w["name"] for w in wells))
             each = " each" if len(wells) > 1 else ""

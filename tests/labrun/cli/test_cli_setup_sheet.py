@@ -426,6 +426,31 @@ def test_a_partial_layout_from_the_front_nozzle_is_asked_for_the_tips_it_takes(
          "tips_at_start": 6}]
 
 
+TUBES = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_1000ul", 4)
+    tubes = ctx.load_labware("opentrons_10_tuberack_falcon_4x50ml_6x15ml_conical", 2,
+                             label="tubes")
+    big = ctx.load_labware("nest_1_reservoir_195ml", 3)
+    p = ctx.load_instrument("p1000_single_gen2", "right", tip_racks=[tips])
+    p.transfer(5000, tubes["A1"], big["A1"])
+    p.transfer(20000, tubes["A3"], big["A1"])
+'''
+
+
+def test_a_rack_of_tubes_of_two_sizes_gives_each_tube_its_own_capacity(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A3 is a 50 mL tube: the sheet gave the rack its first tube's 15 mL, so 20 mL read
+    as more than A3 holds (with no warning)."""
+    sheet = simulate(capsys, tmp_path, protocol=TUBES).split("\nRun log\n")[0]
+    assert ("    tubes (slot 2): A1 5000.0 µL (capacity 15000.0 µL), A3 20000.0 µL "
+            "(capacity 50000.0 µL)\n") in sheet
+    assert "WARNING" not in sheet
+
+
 PCR = '''
 metadata = {"apiLevel": "2.16"}
 
