@@ -41,6 +41,7 @@ class Labels:
         self._where = LabwareStacks()  # each labware's slot, label and each slot's stack
         self._starts: list[str] = []  # by count: its slot at the start, or offDeckN
         self._moves: dict[Any, Params] = {}  # moves by hand asked for, by command id
+        self._left: set[str] = set()  # slots a labware has left (moved, or del)
 
     @classmethod
     def of_run(cls, events: Iterable[Mapping[str, Any]]) -> Labels:
@@ -70,9 +71,12 @@ class Labels:
         name = str(params.get("display_name") or load_name)
         label = name if name != load_name else display_name(load_name, params.get("version"))
         slot = start = str(params["slot"])
-        if slot == OFF_DECK or self._where.emptied(slot):
-            # off the deck at the start; or loaded where a labware has left: not there at
-            # the start either, a person brings it in then
+        under = self._where.top(slot) if slot != OFF_DECK else None
+        if slot == OFF_DECK or slot in self._left or (
+                under is not None and self._starts[under] != slot):
+            # off the deck at the start; or loaded where a labware has left, or onto one
+            # that was not there at the start: not there at the start either, a person
+            # brings it in then
             start = f"{OFF_DECK}{sum(s.startswith(OFF_DECK) for s in self._starts) + 1}"
         self._where.load(slot, label)
         self._starts.append(start)
@@ -107,7 +111,8 @@ class Labels:
         for another (or the deck), and the slot it left shows what was under it."""
         index = params.get("labware")
         if isinstance(index, int):  # else a record cut short, or not labrun's
-            self._where.move(index, str(params.get("to_slot")))
+            was, _, _ = self._where.move(index, str(params.get("to_slot")))
+            self._left.add(was)
 
     def labware(self, slot: str) -> str:
         """``replica (slot 2)``; for the run's totals' ``offDeck-N`` and ``2-N`` (labware

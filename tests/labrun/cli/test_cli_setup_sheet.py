@@ -451,6 +451,41 @@ def test_a_rack_of_tubes_of_two_sizes_gives_each_tube_its_own_capacity(
     assert "WARNING" not in sheet
 
 
+SWAPPED_ON_THE_BLOCK = '''
+from opentrons.protocol_api import OFF_DECK
+metadata = {"apiLevel": "2.16"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    block = ctx.load_adapter("opentrons_96_well_aluminum_block", 2)
+    a = block.load_labware("opentrons_96_wellplate_200ul_pcr_full_skirt", label="pcrA")
+    res = ctx.load_labware("nest_12_reservoir_15ml", 3, label="res")
+    p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p.transfer(30, a["A1"], res["A1"])
+    ctx.move_labware(a, 5)
+    b = block.load_labware("biorad_96_wellplate_200ul_pcr", label="pcrB")
+    p.transfer(60, b["H12"], res["A2"])
+    ctx.move_labware(b, OFF_DECK)
+    ctx.move_labware(a, block)
+    p.transfer(10, a["A2"], res["A3"])
+'''
+
+
+def test_a_plate_loaded_on_an_adapter_another_has_left_is_brought_in_later(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """pcrA leaves the block, pcrB is loaded on it: pcrB is not there at the start (the
+    sheet stacked pcrB on pcrA in slot 2 and asked pcrB for pcrA's liquid)."""
+    sheet = simulate(capsys, tmp_path, protocol=SWAPPED_ON_THE_BLOCK).split("\nRun log\n")[0]
+    lines = sheet.splitlines()
+    assert ("    slot 2   pcrA (Opentrons Tough 96 Well Plate 200 µL PCR Full Skirt) on "
+            "Opentrons 96 Well Aluminum Block") in lines
+    assert "    off deck pcrB (Bio-Rad 96 Well Plate 200 µL PCR)" in lines
+    assert "    pcrA (slot 2): A1 30.0 µL, A2 10.0 µL (capacity 200.0 µL)" in lines
+    assert "    pcrB (off the deck): H12, 60.0 µL (capacity 200.0 µL)" in lines
+    assert any("step 9: BY HAND" in line and "Put pcrB in slot 2" in line for line in lines)
+
+
 PCR = '''
 metadata = {"apiLevel": "2.16"}
 
