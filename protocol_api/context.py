@@ -28,7 +28,7 @@ from .errors import (
     UnsupportedNameError,
 )
 from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
-from .labware import Labware, check_sits_on
+from .labware import Labware, Well, check_sits_on
 from .labware_definitions import check_role, custom_wells, get_definition, own_definition
 from .loader import MAX_API
 from .moves import PlannedMove, module_under, pause_message, plan_move
@@ -394,7 +394,7 @@ class ProtocolContext:
     def _send_load(self, labware: Labware, slot: str) -> None:
         """The loadLabware command of a labware just placed in ``slot``."""
         self._load_order.append(labware)  # the run's labware counted in the record's order
-        labware._use_offsets(self._offsets, self._offset_set)
+        labware._use_offsets(self._offsets, self._offset_set, self._liquid_loaded)
         wells = custom_wells(labware.definition)
         self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name,
                                        labware.highest_z, wells=wells,
@@ -558,6 +558,17 @@ class ProtocolContext:
         self._steps.send(c.SetLabwareOffset(self._load_order.index(labware), labware.name,
                                             labware.slot, (offset.x, offset.y, offset.z),
                                             labware.highest_z))
+
+    @api_step("load_liquid")
+    def _liquid_loaded(self, labware: Labware, wells: Sequence[Well], liquid: Liquid | None,
+                       volumes: Sequence[float]) -> None:
+        """The protocol says ``wells`` of ``labware`` start with ``volumes`` of ``liquid``
+        (None: empty; ``load_liquid``, ``load_liquid_by_well``, ``load_empty``): for the
+        record, the run log and the setup sheet."""
+        self._steps.send(c.LoadLiquid(
+            self._load_order.index(labware), tuple(w.well_name for w in wells),
+            tuple(float(v) for v in volumes), None if liquid is None else liquid.name,
+            None if liquid is None else liquid.display_color))
 
     def _module_list(self) -> Collection[ModuleContext]:
         return self._modules.modules.values() if self._modules is not None else ()

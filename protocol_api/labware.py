@@ -181,7 +181,9 @@ class Well:
     def load_liquid(self, liquid: Any, volume: float) -> None:
         """Note that the well starts with ``volume`` µL of ``liquid`` (from
         ``ctx.define_liquid``); it is for the records, nothing moves."""
-        self._note(_checked_liquid(self._labware, liquid, volume))
+        noted = _checked_liquid(self._labware, liquid, volume)
+        self._note(noted)
+        self._labware._noted([self], noted[0], [noted[1]])
 
     def _note(self, liquid: tuple[Any, float] | None) -> None:
         """Note the liquid and volume the well starts with (None: empty), checked."""
@@ -320,6 +322,9 @@ class Labware:
         # the protocol's offsets by definition and place (set_offset, apiLevel 2.18 on)
         self._offsets: dict[tuple[str, str, str | None, str | None], Point] | None = None
         self._on_offset: Callable[[Labware, Point], None] | None = None  # told of set_offset
+        # told of the liquid the protocol says wells hold (load_liquid), for the records
+        self._on_liquid: Callable[[Labware, Sequence[Well], Any, Sequence[float]],
+                                  None] | None = None
         self._on: Labware | None = None  # the labware (adapter) this one sits on
         self._holder: object | None = None  # the module context it sits on, if any
         self._stacked: Labware | None = None  # the labware loaded on this one
@@ -634,6 +639,12 @@ class Labware:
         for copy in self._copies or ():
             copy._place(self._offset)
 
+    def _noted(self, wells: Sequence[Well], liquid: Any, volumes: Sequence[float]) -> None:
+        """Wells of this labware start with ``volumes`` of ``liquid`` (None: empty): the
+        protocol's context records it."""
+        if self._on_liquid is not None and wells:
+            self._on_liquid(self, wells, liquid, volumes)
+
     def _follow(self, copy: Well) -> None:
         """Place ``copy`` (a protocol's ``Well`` subclass of one of these wells) with
         them from now on, for as long as the protocol keeps it."""
@@ -648,12 +659,16 @@ class Labware:
                 on.uri if on is not None else None)
 
     def _use_offsets(self, offsets: dict[tuple[str, str, str | None, str | None], Point],
-                     told: Callable[[Labware, Point], None]) -> None:
+                     told: Callable[[Labware, Point], None],
+                     liquids: Callable[[Labware, Sequence[Well], Any, Sequence[float]], None],
+                     ) -> None:
         """Keep offsets in ``offsets`` (the protocol's, by definition and place), and take
         the one of this labware's place, if one was set there (apiLevel 2.18 on); tell
-        ``told`` of every offset the protocol sets from now on."""
+        ``told`` of every offset the protocol sets from now on, and ``liquids`` of the
+        liquid it says wells hold at the start."""
         self._offsets = offsets
         self._on_offset = told
+        self._on_liquid = liquids
         found = offsets.get(self._place_key())
         if found is not None:
             self._set_offset(found)
@@ -879,6 +894,7 @@ class Labware:
         noted = _checked_liquid(self, liquid, volume)  # before any well is noted
         for well in chosen:
             well._note(noted)
+        self._noted(chosen, noted[0], [noted[1]] * len(chosen))
 
     @since(2, 22)
     def load_liquid_by_well(self, volumes: Mapping[Well | str, float], liquid: Any) -> None:
@@ -890,6 +906,7 @@ class Labware:
         noted = [_checked_liquid(self, liquid, v) for v in volumes.values()]  # all first
         for well, each in zip(chosen, noted, strict=True):
             well._note(each)
+        self._noted(chosen, liquid, [volume for _, volume in noted])
 
     @since(2, 22)
     def load_empty(self, wells: Sequence[Well | str]) -> None:
@@ -900,6 +917,7 @@ class Labware:
                                 "noted in a labware that holds liquid")
         for well in chosen:
             well._note(None)
+        self._noted(chosen, None, [0.0] * len(chosen))
 
     def _own_wells(self, op: str, wells: Any, what: str) -> list[Well]:
         """``wells`` as wells of this labware: each a Well of it or the name of one."""

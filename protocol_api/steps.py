@@ -352,6 +352,7 @@ _TEXT = {
     "moveLabware": "Moving {display_name} to {destination}",
     "removeLabware": "Moving {display_name} to {destination}",
     "setLabwareOffset": "Shifting {display_name} by {offset} mm",
+    "loadLiquid": "Loading {liquid} into {wells}",
     "home": "Homing",
     "loadLabware": "Loading {load_name} in slot {slot}",
     "loadInstrument": "Loading {instrument_name} on the {mount} mount",

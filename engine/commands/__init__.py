@@ -28,6 +28,7 @@ from .lift_pipettes import LiftPipettes
 from .liquid import Aspirate, Dispense, LiquidCommand
 from .load_instrument import LoadInstrument
 from .load_labware import LoadLabware
+from .load_liquid import LoadLiquid
 from .load_module import LoadModule
 from .magnetic_module import Disengage, Engage
 from .max_speeds import SetMaxSpeeds
@@ -84,6 +85,7 @@ _COMMANDS: tuple[type[Command], ...] = (
     MoveLabware,
     RemoveLabware,
     SetLabwareOffset,
+    LoadLiquid,
     TouchTip,
     SetRailLights,
     SetMaxSpeeds,
@@ -125,6 +127,7 @@ __all__ = [
     "LiquidCommand",
     "LoadInstrument",
     "LoadLabware",
+    "LoadLiquid",
     "LoadModule",
     "ModuleCommand",
     "ModuleWait",

@@ -27,7 +27,8 @@ CALL_NAMES = frozenset((*LIQUID_VERBS, "mix", "aspirate", "dispense", "pick_up_t
                         "delay", "pause", "comment", "load_labware", "load_adapter",
                         "load_instrument", "load_module", "set_rail_lights", "max_speeds",
                         "prepare_to_aspirate", "home_plunger", "move_labware",
-                        "del deck[slot]", "configure_nozzle_layout", "set_offset"))
+                        "del deck[slot]", "configure_nozzle_layout", "set_offset",
+                        "load_liquid"))
 _CALL = re.compile(r"\.(\w+)\s*\(")
 MANY_WELLS = 4
 """From this many wells of one labware on, a sentence gives their count and range."""
@@ -81,6 +82,12 @@ class Labels:
         self._where.load(slot, label)
         self._starts.append(start)
         return start
+
+    def start_place(self, index: object) -> str | None:
+        """Where the run's labware ``index`` (its loadLabware's count from 0) was at the
+        start: its slot, or ``offDeckN``."""
+        return self._starts[index] if isinstance(index, int) and 0 <= index < len(
+            self._starts) else None
 
     def name_of(self, index: object) -> str:
         """The label of the run's labware ``index`` (its loadLabware's count from 0)."""
@@ -444,7 +451,8 @@ _KIND = {"pick_up_tip": "pickUpTip", "drop_tip": "dropTip", "return_tip": "dropT
          "aspirate": "aspirate", "dispense": "dispense", "air_gap": "airGap",
          "set_rail_lights": "setRailLights", "max_speeds": "setMaxSpeeds",
          "prepare_to_aspirate": "prepareToAspirate", "home_plunger": "home",
-         "configure_nozzle_layout": "configureNozzleLayout", "set_offset": "setLabwareOffset"}
+         "configure_nozzle_layout": "configureNozzleLayout", "set_offset": "setLabwareOffset",
+         "load_liquid": "loadLiquid"}
 
 
 def nozzle_sentence(params: Params) -> str:
@@ -455,6 +463,24 @@ def nozzle_sentence(params: Params) -> str:
     tips = "1 tip" if count == 1 else f"{count} tips"
     return (f"The {mount} pipette takes {tips} from now on ({params.get('style')}), "
             f"{params.get('primary')} the nozzle that goes where a step says")
+
+
+def liquid_sentence(params: Params, labels: Labels) -> str:
+    """``loadLiquid`` in words: what the protocol says wells hold at the start."""
+    wells = [str(w) for w in params.get("wells") or ()]
+    volumes = [float(v) for v in params.get("volumes") or ()]
+    of = labels.name_of(params.get("labware"))
+    named = (f"{len(wells)} wells {wells[0]}…{wells[-1]}" if len(wells) > MANY_WELLS
+             else ", ".join(wells))
+    s = "s" if len(wells) == 1 else ""
+    if params.get("liquid") is None:
+        return f"{named} of {of} start{s} empty"
+    if len(set(volumes)) == 1:
+        each = " each" if len(wells) > 1 else ""
+        return (f"{named} of {of} start{s} with {volume(volumes[0])}{each} of "
+                f"{params['liquid']}")
+    listed = ", ".join(f"{w} {volume(v)}" for w, v in zip(wells, volumes, strict=False))
+    return f"{of} starts with {params['liquid']}: {listed}"
 
 
 def command_sentence(kind: str, params: Params, labels: Labels, *,
@@ -496,6 +522,8 @@ def command_sentence(kind: str, params: Params, labels: Labels, *,
         text = nozzle_sentence(params)
     elif kind == "moveLabware":
         text = f"Pausing for a move by hand: {params.get('message')}"
+    elif kind == "loadLiquid":
+        text = liquid_sentence(params, labels)
     elif kind == "setLabwareOffset":
         x, y, z = params.get("offset") or (0.0, 0.0, 0.0)
         text = (f"Shifting {labels.name_of(params.get('labware'))} (slot {params.get('slot')}) "

@@ -298,12 +298,13 @@ FINAL_COMMAND = {"comment": "comment", "delay": "delay", "pause": "waitForResume
                  "return_tip": "dropTip", "blow_out": "blowOut", "touch_tip": "touchTip",
                  "air_gap": "airGap", "home": "home", "prepare_to_aspirate": "prepareToAspirate",
                  "home_plunger": "home", "move_labware": "moveLabware",
-                 "del deck[slot]": "removeLabware", "set_offset": "setLabwareOffset"}
+                 "del deck[slot]": "removeLabware", "set_offset": "setLabwareOffset",
+                 "load_liquid": "loadLiquid"}
 """The command that completes a call's sentence: the call is written when it is queued,
 or, if it moves, when it has completed."""
 SAID_BY_THE_CALL = frozenset(("loadLabware", "loadInstrument", "comment", "delay",
                               "waitForResume", "moveLabware", "removeLabware",
-                              "setLabwareOffset"))
+                              "setLabwareOffset", "loadLiquid"))
 """Commands whose call's line already says all of them: not nested under it again."""
 
 

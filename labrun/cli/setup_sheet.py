@@ -45,7 +45,7 @@ _SHOWN = ("loadLabware", "loadModule", "loadInstrument", "delay", "waitForResume
 _MOVING = (*LIQUID, "blowOut", "dropTip")
 """The commands that move liquid (or, dropping a tip, its air): read when queued, counted
 when completed."""
-_READ = (*_MOVING, "pickUpTip", "configureNozzleLayout")
+_READ = (*_MOVING, "pickUpTip", "configureNozzleLayout", "loadLiquid")
 """The other commands the sheet reads (the liquid a well must hold, the tips a rack, and
 the nozzle a layout starts at, which the tips of a pick-up go from)."""
 MODULE_WAIT_SHOWN_S = 60.0
@@ -84,6 +84,8 @@ class SheetBuilder:
         self.parameters: dict[str, Any] = {}  # the runtime parameters' values, by name
         self._module_step: tuple[float, str, int] | None = None  # start, words, step
         self._front_start: set[str] = set()  # mounts whose layout starts at the front (H1)
+        # what the protocol says wells hold at the start (load_liquid): µL and liquid name
+        self.declared: dict[str, tuple[float, str | None]] = {}
 
     def _module_step_ended(self, t: float) -> None:
         """The step of a module's call ended at ``t``: on the timeline if it took long."""
@@ -188,6 +190,12 @@ class SheetBuilder:
             pipette["tips"][slot] = pipette["tips"].get(slot, 0) + tips
             pipette["positions"].setdefault(slot, set()).update(_tip_positions(
                 str(params["well"]), tips, backward=params["mount"] in self._front_start))
+        elif command == "loadLiquid":
+            start = self.labels.start_place(params.get("labware"))
+            if start is not None:
+                for name, each in zip(params.get("wells") or (), params.get("volumes") or (),
+                                      strict=False):
+                    self.declared[f"{start}/{name}"] = (float(each), params.get("liquid"))
         elif command == "configureNozzleLayout":  # a front start takes the rows behind
             if str(params.get("primary") or "A1").startswith("H"):
                 self._front_start.add(str(params["mount"]))
@@ -270,7 +278,7 @@ class SheetBuilder:
                                          "tips_at_start": len(p["positions"][slot])}
                                         for slot, count in p["tips"].items()]}
                          for p in self.pipettes.values()],
-            "liquids": _liquids(lowest, deck),
+            "liquids": _liquids(lowest, deck, self.declared),
             "destinations": sorted((w for w, v in running.items()
                                     if v > 1e-9 and lowest[w] >= -1e-9), key=_well_key),
             "timeline": list(self.timeline),
@@ -314,20 +322,30 @@ def _tip_rack(rack: Mapping[str, Any]) -> str:
 _ROWS = "ABCDEFGHIJKLMNOP"
 
 
-def _liquids(lowest: Mapping[str, float], deck: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Each well whose simulated volume went below zero: what it must hold at the start."""
+def _liquids(lowest: Mapping[str, float], deck: Mapping[str, Any],
+             declared: Mapping[str, tuple[float, str | None]] | None = None,
+             ) -> list[dict[str, Any]]:
+    """Each well whose simulated volume went below zero: what it must hold at the start;
+    and each well the protocol says holds liquid at the start (``load_liquid``): the more
+    of the two, with the liquid's name, and ``short`` when the run needs more than that."""
+    declared = declared or {}
     liquids = []
-    for well in sorted(lowest, key=_well_key):
-        need = -lowest[well]
-        if need <= 1e-9:
+    for well in sorted({*lowest, *declared}, key=_well_key):
+        need = max(0.0, -lowest.get(well, 0.0))
+        said, liquid = declared.get(well, (0.0, None))
+        if need <= 1e-9 and (said <= 1e-9 or liquid is None):
             continue
         slot, _, name = well.partition("/")
         stack = deck.get(slot, {}).get("labware", [])
         capacity = _capacity(stack[-1], name) if stack else None
+        held = max(need, said)
         liquids.append({"well": well, "slot": slot, "name": name,
                         "labware": stack[-1]["name"] if stack else f"slot {slot}",
-                        "volume_ul": round(need, 3), "capacity_ul": capacity,
-                        "over_capacity": capacity is not None and need > capacity + 1e-6})
+                        "volume_ul": round(held, 3), "capacity_ul": capacity,
+                        "over_capacity": capacity is not None and held > capacity + 1e-6,
+                        "liquid": liquid,
+                        "declared_ul": round(said, 3) if well in declared else None,
+                        "short": well in declared and need > said + 1e-6})
     return liquids
 
 
@@ -411,13 +429,13 @@ def _liquid_lines(liquids: list[dict[str, Any]]) -> list[str]:
         by_labware.setdefault((liquid["slot"], liquid["labware"]), []).append(liquid)
     lines = []
     for (slot, name), wells in by_labware.items():
-        volumes = {w["volume_ul"] for w in wells}
+        volumes = {_held(w) for w in wells}
         capacities = {w["capacity_ul"] for w in wells}
         capacity = wells[0]["capacity_ul"] if len(capacities) == 1 else None
         cap = f" (capacity {volume(capacity)})" if capacity is not None else ""
         where = f"    {name} ({place(slot)}): "
         if len(capacities) > 1:  # a rack of tubes of two sizes: each well's own
-            shown = ", ".join(f"{w['name']} {volume(w['volume_ul'])}"
+            shown = ", ".join(f"{w['name']} {_held(w)}"
                               + (f" (capacity {volume(w['capacity_ul'])})"
                                  if w["capacity_ul"] is not None else "")
                               for w in wells[:LISTED_WELLS])
@@ -427,17 +445,26 @@ def _liquid_lines(liquids: list[dict[str, Any]]) -> list[str]:
             span = (f"{len(wells)} wells {wells[0]['name']}…{wells[-1]['name']}"
                     if len(wells) > 2 else ", ".join(w["name"] for w in wells))
             each = " each" if len(wells) > 1 else ""
-            lines.append(f"{where}{span}, {volume(wells[0]['volume_ul'])}{each}{cap}")
+            lines.append(f"{where}{span}, {_held(wells[0])}{each}{cap}")
         else:
-            shown = ", ".join(f"{w['name']} {volume(w['volume_ul'])}"
-                              for w in wells[:LISTED_WELLS])
+            shown = ", ".join(f"{w['name']} {_held(w)}" for w in wells[:LISTED_WELLS])
             more = f" and {len(wells) - LISTED_WELLS} more" if len(wells) > LISTED_WELLS else ""
             lines.append(f"{where}{shown}{more}{cap}")
         for well in wells:
+            if well.get("short"):
+                lines.append(f"      WARNING: {well['name']} needs {volume(well['volume_ul'])}, "
+                             f"more than the {volume(well['declared_ul'])} of "
+                             f"{well['liquid'] or 'liquid'} the protocol loads there")
             if well["over_capacity"]:
                 lines.append(f"      WARNING: {well['name']} needs {volume(well['volume_ul'])}, "
                              f"more than it holds ({volume(well['capacity_ul'])})")
     return lines
+
+
+def _held(well: Mapping[str, Any]) -> str:
+    """A well's volume to load, and its liquid's name when the protocol gives one."""
+    liquid = f" of {well['liquid']}" if well.get("liquid") else ""
+    return f"{volume(well['volume_ul'])}{liquid}"
 
 
 def _slot_key(slot: str) -> tuple[int, str]:

@@ -486,6 +486,57 @@ def test_a_plate_loaded_on_an_adapter_another_has_left_is_brought_in_later(
     assert any("step 9: BY HAND" in line and "Put pcrB in slot 2" in line for line in lines)
 
 
+DECLARED = '''
+metadata = {"apiLevel": "2.22"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    res = ctx.load_labware("nest_12_reservoir_15ml", 3, label="res")
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2, label="plate")
+    p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    buffer = ctx.define_liquid("buffer", "PBS", "#0000ff")
+    sample = ctx.define_liquid("sample", "", "#ff0000")
+    res["A1"].load_liquid(buffer, 5000)
+    plate.load_liquid(["A1", "B1"], 100, sample)
+    plate.load_empty(["C1"])
+    plate.load_liquid_by_well({"E1": 20, "F1": 30}, sample)
+    p.transfer(150, plate["A1"], plate["D1"])
+    p.transfer(50, res["A1"], plate["C1"])
+'''
+
+
+def test_the_liquids_a_protocol_loads_are_named_and_a_shortfall_is_warned_of(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """load_liquid was kept on the wells and shown nowhere: B1 (100 µL of sample that the
+    run never draws) was not asked for, and A1 was asked for 150 µL with no word that the
+    protocol loads only 100 µL there."""
+    out = simulate(capsys, tmp_path, "--deck", str(tmp_path / "deck.svg"), protocol=DECLARED)
+    sheet, log = out.split("\nRun log\n")
+    assert ("    plate (slot 2): A1 150.0 µL of sample, B1 100.0 µL of sample, E1 20.0 µL of "
+            "sample, F1 30.0 µL of sample (capacity 360.0 µL)\n      WARNING: A1 needs "
+            "150.0 µL, more than the 100.0 µL of sample the protocol loads there\n"
+            "    res (slot 3): A1, 5000.0 µL of buffer (capacity 15000.0 µL)\n") in sheet
+    assert [line[8:] for line in log.splitlines()[5:9]] == [
+        "A1 of res starts with 5000.0 µL of buffer",
+        "A1, B1 of plate start with 100.0 µL each of sample",
+        "C1 of plate starts empty",
+        "plate starts with sample: E1 20.0 µL, F1 30.0 µL"]
+    picture = (tmp_path / "deck.svg").read_text()
+    assert 'data-well="2/B1"' in picture
+    b1 = picture[picture.index('data-well="2/B1"') - 200:picture.index('data-well="2/B1"') + 200]
+    assert "#3b82f6" in b1  # drawn as holding liquid at the start
+    events = [e for e in read_record_of(capsys, tmp_path) if e.get("type") == "loadLiquid"]
+    assert [e["params"]["liquid"] for e in events] == ["buffer", "sample", None, "sample"]
+
+
+def read_record_of(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> list[dict]:
+    """The run record of ``DECLARED`` simulated with ``--record``."""
+    record = tmp_path / "run.jsonl"
+    simulate(capsys, tmp_path, "--record", str(record), protocol=DECLARED)
+    return [json.loads(line) for line in record.read_text().splitlines()]
+
+
 PCR = '''
 metadata = {"apiLevel": "2.16"}
 
