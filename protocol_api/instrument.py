@@ -174,9 +174,10 @@ STRAY_MARGIN_MM = 1.0
 """How far past a well's rim a tip may be without a warning that it is over no well."""
 BELOW_BOTTOM_MARGIN_MM = 1.0
 """How far below a well's bottom a tip may be without a warning (pressed against it)."""
-NozzlePlace = tuple["Well | None", tuple[str, ...], float, Point]
+NozzlePlace = tuple["Well | None", tuple[str, ...], float, Point, int]
 """Where a nozzle is: the well under it, the other nozzles' wells, the bottom it would
-press into, and the corner of the labware when this was found."""
+press into, the corner of the labware when this was found, and how many of the other
+nozzles with a tip are over no well of the labware."""
 
 
 class LastMove:
@@ -1299,12 +1300,18 @@ class InstrumentContext:
         found = self._nozzle_cache.get((id(labware), point.x, point.y))
         if found is None or found[3] is not labware.calibrated_offset:
             found = self._under(well, point)  # new, or the labware moved since
-        under, wells_under, bottom, _ = found
+        under, wells_under, bottom, _, missed = found
         if verb is not None:
             if under is not well and (under is None or _ref(under) != _ref(well)):
                 self._warn_stray(verb, well, under, point)
             if point.z < bottom - BELOW_BOTTOM_MARGIN_MM:
                 self._warn_below(verb, well, bottom - point.z)
+            if missed and self._first_time("past the labware"):
+                self._steps.warn(
+                    f"{verb} at {well.well_name} of {well.parent.name}: {missed} of the "
+                    f"{len(self._wet) + 1} tips are over no well of it (past its edge, or "
+                    "between its wells); on a robot they would "
+                    f"{'draw air' if verb == 'aspirate' else 'let liquid fall'} there")
         return wells_under
 
     def _under(self, well: Well, point: Point) -> NozzlePlace:
@@ -1316,16 +1323,19 @@ class InstrumentContext:
         kept for it before is then out of date."""
         labware = well.parent
         wells = []
+        missed = 0
         for dx, dy in self._wet:
             other = labware.well_at(point.x + dx, point.y + dy)
             if other is not None:
                 wells.append(_ref(other))
+            else:
+                missed += 1
         if len(self._nozzle_cache) > 4096:  # a protocol of ever new offsets: flat memory
             self._nozzle_cache.clear()
         under = labware.well_at(point.x, point.y)
         bottom = (under or well).bottom().point.z
         found = self._nozzle_cache[(id(labware), point.x, point.y)] = (
-            under, tuple(wells), bottom, labware.calibrated_offset)
+            under, tuple(wells), bottom, labware.calibrated_offset, missed)
         return found
 
     def _warn_stray(self, verb: str, well: Well, under: Well | None, point: Point) -> None:

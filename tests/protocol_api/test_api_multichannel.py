@@ -203,3 +203,25 @@ def test_a_multi_holding_fewer_tips_than_nozzles_moves_liquid_with_those_only() 
         assert volumes["2/A1"] == -1500
         assert {w: v for w, v in volumes.items() if w.startswith("1/")} == {
             f"1/{r}2": 100 for r in "BCDEFGH"}
+
+
+def test_a_multi_whose_tips_go_past_the_labware_is_warned_of() -> None:
+    # At C1 the last two tips of an 8-channel are past row H: on a robot their liquid
+    # falls on whatever is in front of the plate. Nothing said so (nor does Opentrons).
+    with open_context() as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 6)
+        reservoir = ctx.load_labware("nest_12_reservoir_15ml", 2)
+        p = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+        p.pick_up_tip()
+        p.aspirate(100, reservoir["A1"])
+        p.dispense(50, plate["A1"])
+        p.dispense(50, plate["C1"])
+        warnings = [e.command.message for e in ctx.run.engine.entries
+                    if isinstance(e.command, c.Comment) and e.command.message.startswith(
+                        "warning")]
+        assert len(warnings) == 1
+        assert warnings[0].endswith(
+            "dispense at C1 of corning_96_wellplate_360ul_flat: 2 of the 8 tips "
+            "are over no well of it (past its edge, or between its wells); on a robot they "
+            "would let liquid fall there")
