@@ -96,10 +96,10 @@ class Plan:
         moves go at."""
         return max(0.0, self._waits.until(end) - self._waits.until(start))
 
-    def wait_end(self, t: float, before: float) -> float | None:
-        """The end of the delay (or long module wait) going on at planned ``t``, else of
-        the next one if it starts before ``before``; None if there is none."""
-        return self._waits.end_after(t, before)
+    def wait_end(self, t: float) -> float | None:
+        """The end of the delay (or long module wait) going on at planned ``t``; None if
+        none is."""
+        return self._waits.end_at(t)
 
     def planned_at(self, index: int, in_step_s: float) -> float:
         """Planned protocol seconds done when step ``index`` (0-based) has run
@@ -126,14 +126,10 @@ class _Waits:
             self.before.append(total)
             total += end - start
 
-    def end_after(self, t: float, before: float) -> float | None:
+    def end_at(self, t: float) -> float | None:
         """``Plan.wait_end``."""
         i = bisect.bisect_right(self.starts, t) - 1
-        if i >= 0 and self.spans[i][1] > t:
-            return self.spans[i][1]
-        if i + 1 < len(self.spans) and self.spans[i + 1][0] < before:
-            return self.spans[i + 1][1]
-        return None
+        return self.spans[i][1] if i >= 0 and self.spans[i][1] > t else None
 
     def until(self, t: float) -> float:
         """Planned seconds of waiting from the run's start up to ``t``."""
@@ -375,13 +371,13 @@ class RunProgress:
         return 2 * plan.waited(start, end) > end - start
 
     def _delay_left(self) -> float:
-        """Wall seconds the delay going on in the current step (or its next one) has left, if
-        the step is a delay, else 0."""
+        """Wall seconds the delay going on in the current step has left, if the step is a
+        delay and one is going on (not the step's moves between two delays), else 0."""
         plan, index = self.plan, self.index
         if plan is None or index is None or not self._in_delay(plan, index):
             return 0.0
         done = self._planned_done(plan)
-        end = plan.wait_end(done, plan.planned_at(index, float("inf")))
+        end = plan.wait_end(done)
         return 0.0 if end is None else max(0.0, (end - done) * self._clock_rate)
 
     def _planned_done(self, plan: Plan) -> float:

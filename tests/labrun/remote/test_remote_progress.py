@@ -468,3 +468,45 @@ def test_a_skipped_delay_of_a_step_of_two_leaves_the_second_to_wait(
         progress.feed([{"event": "status", "status": "running"}])
     clock.now += 200.0  # into the second delay
     assert progress.fields()["step_left_s"] == pytest.approx(400.0, abs=0.5)
+
+
+DELAYS_AROUND_MOVES = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    with ctx.step("incubate"):
+        ctx.delay(minutes=5, msg="warm")
+        p.transfer(50, plate["A1"], [plate.wells()[i] for i in range(1, 9)])
+        ctx.delay(minutes=10, msg="cool")
+    p.transfer(50, plate["A1"], [plate.wells()[i] for i in range(9, 17)])
+'''
+
+
+def test_a_pause_between_two_delays_of_a_step_holds_time_left_still(tmp_path: Path) -> None:
+    """Paused during the moves between the step's two delays, no delay runs on through
+    the pause: time left stands still (it ran down as if the next delay had begun)."""
+    path = tmp_path / "around.py"
+    path.write_text(DELAYS_AROUND_MOVES)
+    run = create_run(path, on_stalled=continue_when_stalled)
+    run.control.play(source="simulate")
+    run.wait()
+    run.close()
+    events = list(run.record.events)
+    plan = Plan.from_events(events)
+    at = next(i for i, e in enumerate(events)
+              if e["event"] == "step" and e["name"] == "incubate")
+    clock = Clock()
+    progress = RunProgress("uid", "around.py", plan, speed=1.0, now=clock)
+    for event in events[:at + 1]:
+        clock.now = event["t"]
+        progress.feed([event])
+    clock.now += 310.0  # 10 s into the moves after the first delay
+    before = progress.fields()
+    progress.feed([{"event": "status", "status": "paused"}])
+    clock.now += 300.0
+    after = progress.fields()
+    assert (after["step_left_s"], after["left_s"]) == pytest.approx(
+        (before["step_left_s"], before["left_s"]), abs=0.5)
