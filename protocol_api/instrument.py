@@ -32,6 +32,7 @@ from .labware import (
     check_reachable,
     mark_returned,
     mark_used,
+    own_well,
 )
 from .nozzles import (
     Layout,
@@ -570,7 +571,7 @@ class InstrumentContext:
             location = location.labware.as_well()
         if not isinstance(location, Well) or not location.parent.is_tiprack:
             raise TipError(f"pick_up_tip: {location!r} is not a well of a tip rack")
-        return location
+        return own_well(location)  # a protocol's Well subclass: the rack's own position
 
     def _warn_partial_pick(self, layout: Layout, rack: Labware, well: Well, taken: int) -> None:
         """Warn of a named tip where the layout's nozzles find fewer tips than they are,

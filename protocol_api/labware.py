@@ -1082,6 +1082,12 @@ def _checked_liquid(labware: Labware, liquid: Any, volume: Any) -> tuple[Any, fl
     return liquid, float(volume)
 
 
+def own_well(well: Well) -> Well:
+    """The labware's own well that ``well`` is, or stands for (a protocol's subclass of
+    Well made from ``well._core``): the one its labware tracks tips and liquid by."""
+    return well._origin or well
+
+
 def check_sits_on(child: Mapping[str, Any], parent: str) -> None:
     """LabwareCannotBeStackedError unless a labware of definition ``child`` may sit on one
     of load name ``parent``: the child's ``stackingOffsetWithLabware`` names it (or only

@@ -142,10 +142,11 @@ def test_a_well_subclass_goes_where_its_well_goes_and_shares_its_liquid() -> Non
         water = ctx.define_liquid("water", "", "#0000ff")
         tracked.load_liquid(water, 5000)
         assert reservoir["A1"].liquid == tracked.liquid == (water, 5000)
-        pipette.pick_up_tip()
+        pipette.pick_up_tip(TrackedWell(tips["A1"]))  # the rack's A1: its tip is used
         pipette.aspirate(50, tracked.bottom(5))
         (aspirate,) = [cmd for cmd in protocol_commands(ctx) if isinstance(cmd, c.Aspirate)]
         assert aspirate.well == "3/A1"
+        assert tips.next_tip() is tips["B1"]
 
 
 def test_a_fractional_mix_count_mixes_as_opentrons_does_and_says_so(
