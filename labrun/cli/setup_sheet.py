@@ -451,10 +451,13 @@ def _liquid_lines(liquids: list[dict[str, Any]]) -> list[str]:
             more = f" and {len(wells) - LISTED_WELLS} more" if len(wells) > LISTED_WELLS else ""
             lines.append(f"{where}{shown}{more}{cap}")
         for well in wells:
-            if well.get("short"):
+            if well.get("short") and well["liquid"] is None:  # load_empty
+                lines.append(f"      WARNING: {well['name']} needs {volume(well['volume_ul'])}, "
+                             "but the protocol says it starts empty")
+            elif well.get("short"):
                 lines.append(f"      WARNING: {well['name']} needs {volume(well['volume_ul'])}, "
                              f"more than the {volume(well['declared_ul'])} of "
-                             f"{well['liquid'] or 'liquid'} the protocol loads there")
+                             f"{well['liquid']} the protocol loads there")
             if well["over_capacity"]:
                 lines.append(f"      WARNING: {well['name']} needs {volume(well['volume_ul'])}, "
                              f"more than it holds ({volume(well['capacity_ul'])})")

@@ -530,6 +530,16 @@ def test_the_liquids_a_protocol_loads_are_named_and_a_shortfall_is_warned_of(
     assert [e["params"]["liquid"] for e in events] == ["buffer", "sample", None, "sample"]
 
 
+def test_a_well_the_protocol_says_starts_empty_but_the_run_draws_from_is_warned_of(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = DECLARED.replace('p.transfer(50, res["A1"], plate["C1"])',
+                                'p.transfer(50, plate["C1"], res["A1"])')
+    sheet = simulate(capsys, tmp_path, protocol=protocol).split("\nRun log\n")[0]
+    assert ("    plate (slot 2): A1 150.0 µL of sample, B1 100.0 µL of sample, C1 50.0 µL, "
+            "E1 20.0 µL of sample, F1 30.0 µL of sample (capacity 360.0 µL)") in sheet
+    assert "      WARNING: C1 needs 50.0 µL, but the protocol says it starts empty" in sheet
+
+
 def read_record_of(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> list[dict]:
     """The run record of ``DECLARED`` simulated with ``--record``."""
     record = tmp_path / "run.jsonl"
