@@ -179,15 +179,15 @@ def split(volumes: Sequence[float], targets: Sequence[Any],
 
 
 def _pieces(part: tuple[float, Any], most: float) -> Iterator[tuple[float, Any]]:
-    """``part`` in aspirates of at most ``most`` µL, whole ones first (as a transfer moves
-    a part bigger than its tip): a distribute's part that fits the pipette but not, with
-    the disposal volume and air gap, its smaller tip (a consolidate's likewise). The parts
-    stay whole if nothing fits: the call then refuses the first one."""
-    volume, target = part
-    while most > 0 and volume > most + 1e-9:
-        yield most, target
-        volume -= most
-    yield volume, target
+    """``part`` in aspirates of at most ``most`` µL: a distribute's part that fits the
+    pipette but not, with the disposal volume and air gap, its smaller tip (a
+    consolidate's likewise); split as ``split`` splits (whole ones while more than two are
+    needed, then two equal halves), so that no piece is a sliver below what the pipette
+    measures well. The parts stay whole if nothing fits: the call then refuses the first."""
+    if most <= 0:
+        yield part
+        return
+    yield from split([part[0]], [part[1]], most)
 
 
 class _Steps:
