@@ -8,13 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labrun_testing import protocol_file, simulate_file
-from motion_trace import TraceItem, TracingController, follow_record, plunger_strokes
+from labrun_testing import protocol_file, simulate_file, traced_run
+from motion_trace import plunger_strokes
 
 from engine.run import Run
-from hardware.clock import VirtualClock
-from hardware.config import default_config
-from protocol_api.execute import continue_when_stalled, create_run
 from protocol_api.labware_definitions import get_definition
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.py"))
@@ -43,21 +40,6 @@ PLATE_TOP = get_definition("corning_96_wellplate_360ul_flat")["dimensions"]["zDi
 # Commands that move the plunger with the tip down for another reason than liquid:
 # picking a tip up and ejecting one.
 TIP_HANDLING = {"pickUpTip", "dropTip"}
-
-
-def traced_run(path: Path) -> tuple[Run, list[TraceItem]]:
-    """Simulate ``path`` to its end, which must be success, keeping every motion."""
-    config, clock, trace = default_config(), VirtualClock(), list[TraceItem]()
-    run = create_run(path, controller=TracingController(config, clock, trace=trace),
-                     config=config, clock=clock, on_stalled=continue_when_stalled)
-    try:
-        follow_record(run, trace)
-        run.control.play(source="test")
-        run.wait(timeout=120)
-    finally:
-        run.close()
-    assert run.record.events[-1]["status"] == "succeeded"
-    return run, trace
 
 
 def traced_strokes(path: Path) -> tuple[dict[int, tuple[dict[str, Any], list[float]]], Run]:

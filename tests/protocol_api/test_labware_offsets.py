@@ -8,12 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labrun_testing import protocol_file
-from motion_trace import TraceItem, TracingController, follow_record
+from labrun_testing import protocol_file, traced_run
 
-from hardware.clock import VirtualClock
-from hardware.config import default_config
-from protocol_api.execute import continue_when_stalled, create_run
 from protocol_api.labware_definitions import get_definition
 
 PLATE = "corning_96_wellplate_360ul_flat"
@@ -24,22 +20,12 @@ RAISED = 90.0  # a plate on a stand the definitions do not know: above the fixed
 def lowest_travel(path: Path) -> tuple[float, list[dict[str, Any]]]:
     """The lowest height (deck z) the right nozzle was at during a move that went across
     the deck (X or Y changing), and the run record."""
-    config, clock, trace = default_config(), VirtualClock(), list[TraceItem]()
-    run = create_run(path, controller=TracingController(config, clock, trace=trace),
-                     config=config, clock=clock, on_stalled=continue_when_stalled)
-    try:
-        follow_record(run, trace)
-        run.control.play(source="test")
-        run.wait(timeout=60)
-    finally:
-        run.close()
-    events = list(run.record.events)
-    assert events[-1]["status"] == "succeeded", events[-1]
-    mount = config.mount("right")
+    run, trace = traced_run(path)
+    mount = run.config.mount("right")
     lowest = min(min(start[mount.z_axis], end[mount.z_axis]) + mount.offset[2]
                  for kind, start, end in trace if kind == "move"
                  and (abs(start["X"] - end["X"]) > 1e-6 or abs(start["Y"] - end["Y"]) > 1e-6))
-    return lowest, events
+    return lowest, list(run.record.events)
 
 
 @pytest.mark.parametrize("api, call", [("2.13", "plate.set_offset(0, 0, {z})"),

@@ -203,6 +203,22 @@ def simulate_file(path: str | Path) -> Run:
     return run
 
 
+def traced_run(path: str | Path) -> tuple[Run, list[TraceItem]]:
+    """Simulate a protocol file to its end, which must be success, keeping every motion
+    of the robot (``motion_trace``); closed."""
+    config, clock, trace = default_config(), VirtualClock(), list[TraceItem]()
+    run = create_run(path, controller=TracingController(config, clock, trace=trace),
+                     config=config, clock=clock, on_stalled=continue_when_stalled)
+    try:
+        follow_record(run, trace)
+        run.control.play(source="test")
+        run.wait(timeout=120)
+    finally:
+        run.close()
+    assert run.record.events[-1]["status"] == "succeeded", run.record.events[-1]
+    return run, trace
+
+
 class SteppedClock(RealClock):
     """Emulated time that only the test moves: nothing depends on how busy the host is."""
 

@@ -198,16 +198,35 @@ def later_at_end(plan: Plan, delay: dict[str, Any]) -> float:
     return 100.0 * (delay["t"] + delay["seconds"]) / plan.duration_s
 
 
-def simulated_delay(tmp_path: Path) -> tuple[list[dict[str, Any]], Plan, dict[str, Any]]:
-    """The record of ``DELAYED`` simulated, its plan, and its delay's timeline item."""
-    path = tmp_path / "delayed.py"
-    path.write_text(DELAYED)
+def simulated(tmp_path: Path, source: str) -> tuple[list[dict[str, Any]], Plan]:
+    """The record of protocol ``source`` simulated, and its plan."""
+    path = tmp_path / "protocol.py"
+    path.write_text(source)
     run = create_run(path, on_stalled=continue_when_stalled)
     run.control.play(source="simulate")
     run.wait()
     run.close()
     events = list(run.record.events)
-    plan = Plan.from_events(events)
+    return events, Plan.from_events(events)
+
+
+def fed_to_step(events: list[dict[str, Any]], plan: Plan, name: str, pace: float = 1.0
+                ) -> tuple[RunProgress, Clock, list[dict[str, Any]]]:
+    """A run's progress fed its ``events`` up to the start of the step called ``name``,
+    the moves taking ``pace`` times their planned time: the progress, its clock and the
+    events after the step's start."""
+    at = next(i for i, e in enumerate(events) if e["event"] == "step" and e["name"] == name)
+    clock = Clock()
+    progress = RunProgress("uid", "protocol.py", plan, speed=1.0, now=clock)
+    for event in events[:at + 1]:
+        clock.now = pace * event["t"]
+        progress.feed([event])
+    return progress, clock, events[at + 1:]
+
+
+def simulated_delay(tmp_path: Path) -> tuple[list[dict[str, Any]], Plan, dict[str, Any]]:
+    """The record of ``DELAYED`` simulated, its plan, and its delay's timeline item."""
+    events, plan = simulated(tmp_path, DELAYED)
     (delay,) = [i for i in plan.sheet["timeline"] if i["kind"] == "delay"]
     return events, plan, delay
 
@@ -252,14 +271,8 @@ def test_a_pause_in_a_delay_takes_nothing_off_time_left_the_delay_runs_on(
     that outlasts the delay counts only what the delay had left."""
     events, plan, delay = simulated_delay(tmp_path)
     rest_moves = plan.duration_s - delay["t"] - delay["seconds"]
-    at_delay = next(i for i, e in enumerate(events)
-                    if e["event"] == "step" and e["name"] == "delay")
     for pause_s, left_after in ((20.0, 480.0), (900.0, 0.0)):
-        clock = Clock()
-        progress = RunProgress("uid", "delayed.py", plan, speed=1.0, now=clock)
-        for event in events[:at_delay + 1]:
-            clock.now = event["t"]
-            progress.feed([event])
+        progress, clock, _ = fed_to_step(events, plan, "delay")
         clock.now += 100.0  # 100 s into the delay, a pause of pause_s
         progress.feed([{"event": "status", "status": "pausing"},
                        {"event": "status", "status": "paused"}])
@@ -276,14 +289,8 @@ def into_delay(tmp_path: Path, pace: float
     times their planned time: the progress, its clock, the events after the delay's
     start, the plan and the delay's timeline item."""
     events, plan, delay = simulated_delay(tmp_path)
-    at_delay = next(i for i, e in enumerate(events)
-                    if e["event"] == "step" and e["name"] == "delay")
-    clock = Clock()
-    progress = RunProgress("uid", "delayed.py", plan, speed=1.0, now=clock)
-    for event in events[:at_delay + 1]:
-        clock.now = pace * event["t"]
-        progress.feed([event])
-    return progress, clock, events[at_delay + 1:], plan, delay
+    progress, clock, rest = fed_to_step(events, plan, "delay", pace)
+    return progress, clock, rest, plan, delay
 
 
 def skip_delay(progress: RunProgress, *, accepted: bool = True) -> list[Any]:
@@ -438,22 +445,9 @@ def test_a_skipped_delay_of_a_step_of_two_leaves_the_second_to_wait(
     """A step of a 300 s and a 600 s delay; the first is skipped 100 s in (while running,
     or 10 s into a pause): the step has the second delay's 600 s left, not nothing (the
     skip took the whole step for done)."""
-    path = tmp_path / "two.py"
-    path.write_text(TWO_DELAYS)
-    run = create_run(path, on_stalled=continue_when_stalled)
-    run.control.play(source="simulate")
-    run.wait()
-    run.close()
-    events = list(run.record.events)
-    plan = Plan.from_events(events)
-    at_step = next(i for i, e in enumerate(events)
-                   if e["event"] == "step" and e["name"] == "incubate")
-    rest_moves = plan.duration_s - events[at_step]["t"] - 900.0
-    clock = Clock()
-    progress = RunProgress("uid", "two.py", plan, speed=1.0, now=clock)
-    for event in events[:at_step + 1]:
-        clock.now = event["t"]
-        progress.feed([event])
+    events, plan = simulated(tmp_path, TWO_DELAYS)
+    progress, clock, _ = fed_to_step(events, plan, "incubate")
+    rest_moves = plan.duration_s - clock.now - 900.0
     clock.now += 100.0
     if paused:
         progress.feed([{"event": "status", "status": "paused"}])
@@ -488,21 +482,8 @@ def run(ctx):
 def test_a_pause_between_two_delays_of_a_step_holds_time_left_still(tmp_path: Path) -> None:
     """Paused during the moves between the step's two delays, no delay runs on through
     the pause: time left stands still (it ran down as if the next delay had begun)."""
-    path = tmp_path / "around.py"
-    path.write_text(DELAYS_AROUND_MOVES)
-    run = create_run(path, on_stalled=continue_when_stalled)
-    run.control.play(source="simulate")
-    run.wait()
-    run.close()
-    events = list(run.record.events)
-    plan = Plan.from_events(events)
-    at = next(i for i, e in enumerate(events)
-              if e["event"] == "step" and e["name"] == "incubate")
-    clock = Clock()
-    progress = RunProgress("uid", "around.py", plan, speed=1.0, now=clock)
-    for event in events[:at + 1]:
-        clock.now = event["t"]
-        progress.feed([event])
+    events, plan = simulated(tmp_path, DELAYS_AROUND_MOVES)
+    progress, clock, _ = fed_to_step(events, plan, "incubate")
     clock.now += 310.0  # 10 s into the moves after the first delay
     before = progress.fields()
     progress.feed([{"event": "status", "status": "paused"}])
