@@ -394,7 +394,7 @@ class ProtocolContext:
     def _send_load(self, labware: Labware, slot: str) -> None:
         """The loadLabware command of a labware just placed in ``slot``."""
         self._load_order.append(labware)  # the run's labware counted in the record's order
-        labware._use_offsets(self._offsets, self._offset_set, self._liquid_loaded)
+        labware._join_protocol(self._offsets, self._offset_set, self._liquid_loaded)
         wells = custom_wells(labware.definition)
         self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name,
                                        labware.highest_z, wells=wells,

@@ -658,14 +658,14 @@ class Labware:
         return (self.uri, self._parent, self._module if on is None else on._module,
                 on.uri if on is not None else None)
 
-    def _use_offsets(self, offsets: dict[tuple[str, str, str | None, str | None], Point],
-                     told: Callable[[Labware, Point], None],
-                     liquids: Callable[[Labware, Sequence[Well], Any, Sequence[float]], None],
-                     ) -> None:
-        """Keep offsets in ``offsets`` (the protocol's, by definition and place), and take
-        the one of this labware's place, if one was set there (apiLevel 2.18 on); tell
-        ``told`` of every offset the protocol sets from now on, and ``liquids`` of the
-        liquid it says wells hold at the start."""
+    def _join_protocol(self, offsets: dict[tuple[str, str, str | None, str | None], Point],
+                       told: Callable[[Labware, Point], None],
+                       liquids: Callable[[Labware, Sequence[Well], Any, Sequence[float]],
+                                         None]) -> None:
+        """Become one of the protocol's labware: keep offsets in ``offsets`` (the
+        protocol's, by definition and place), and take the one of this labware's place, if
+        one was set there (apiLevel 2.18 on); tell ``told`` of every offset the protocol
+        sets from now on, and ``liquids`` of the liquid it says wells hold at the start."""
         self._offsets = offsets
         self._on_offset = told
         self._on_liquid = liquids
