@@ -46,6 +46,11 @@ def default_explain(error: BaseException) -> tuple[str, str | None]:
     return error_line(error), location
 
 
+ENDING_BY_ITSELF = frozenset({Status.STOPPING, Status.ABORTING, Status.FAILING,
+                              Status.HALTING, Status.FINISHING})
+"""Statuses from which a run reaches its end with no one's help: ``close`` waits."""
+
+
 class Run:
     """One protocol run on one robot.
 
@@ -166,14 +171,15 @@ class Run:
         return status
 
     def close(self, protocol_grace_s: float = 2.0) -> None:
-        """Abort the run if still going, wait for it, close the record.
+        """Abort the run if still going (not already ending), wait for it, close the
+        record.
 
         The protocol thread has been told to stop (its calls raise ``RunStopped``); it
         is given ``protocol_grace_s`` to finish its ``finally`` blocks.
         """
         if self._thread is not None and self._thread.is_alive():
             status = self.control.status().status
-            if not status.is_terminal:
+            if not status.is_terminal and status not in ENDING_BY_ITSELF:
                 self.control.abort("the run was closed")
             self._thread.join()
         if self.protocol_thread is not None:
