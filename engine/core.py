@@ -59,6 +59,9 @@ class EngineCore(Protocol):
     def interruptible(self) -> AbstractContextManager[Scope]:
         """A scope that an immediate pause cancels (motion, unparking, a rewind)."""
 
+    def stopped_by_interlocks(self) -> AbstractContextManager[Scope]:
+        """A scope that an interlock tripping cancels (parking, the cleanup)."""
+
     async def move(self, segment: Segment) -> None:
         """Make one motion; the position is read back if it is cut off."""
 

@@ -7,6 +7,8 @@ the controller still answers. Whatever happens, the run reaches one terminal sta
 
 from __future__ import annotations
 
+import contextlib
+
 from hardware import aio, parking
 from hardware.aio import CancelScope
 from hardware.controller import HardwareFault
@@ -104,7 +106,15 @@ class RunEnding:
             outcome = Outcome(END_STATUS[ending.kind], reason=ending.reason)
         with CancelScope() as self._cleanup_scope:
             try:
-                await (self._lift() if ending is None else self._cleanup())
+                if ending is None:
+                    await self._lift()
+                    ending = engine.state.ending
+                    if ending is not None and ending.kind is EndKind.ABORT:
+                        # aborted while it finished: ended as an abort ends, cleanup too
+                        outcome = Outcome(Status.ABORTED, reason=ending.reason)
+                        await self._cleanup()
+                else:
+                    await self._cleanup()
             except Exception as exc:  # the controller failed too: the run still ends
                 self._end_cleanup_command("failed", error=str(exc))
                 engine.record.add("failure", error=str(exc), location="cleanup")
@@ -169,6 +179,15 @@ class RunEnding:
         """After success: Z axes up to the safe height; axes without a homing switch back
         to their home point, Z first."""
         engine = self.engine
+        if self._held("an interlock holds motion"):
+            return
+        with engine.stopped_by_interlocks() as door:
+            await self._lift_and_home()
+        if door.cancelled_caught:
+            await self._cut_by_interlock()
+
+    async def _lift_and_home(self) -> None:
+        engine = self.engine
         here, safe = engine.model.position, engine.model.safe_height()
         lift = {z: max(here[z], safe) for z in engine.config.z_axes}
         if any(abs(lift[z] - here[z]) > 1e-9 for z in lift):
@@ -189,17 +208,41 @@ class RunEnding:
             engine.model.position.update(await engine.controller.stop_motion())
         finally:  # also when the controller is lost: the shaker stops (heaters as configured)
             await engine.modules.deactivate()
-        interlocks = sorted(engine.controller.active_interlocks())
-        if interlocks:
-            # Behind an open door nothing moves: a controller that refuses motion then
-            # (GRBL) would fail the run's ending, and one that does not (Marlin, the
-            # simulated robot) would sweep a tip to the trash past the hands that opened
-            # it. Leave the robot where it stopped; the summary says so.
-            engine.record.add("cleanup", skipped=True, reason="an interlock holds motion",
-                              interlocks=interlocks)
-            engine.book.tally.cleanup_skipped = (
-                f"the {', '.join(interlocks)} held motion")
+        # Behind an open door nothing moves: a controller that refuses motion then (GRBL)
+        # would fail the run's ending, and one that does not (Marlin, the simulated
+        # robot) would sweep a tip to the trash past the hands that opened it. Leave the
+        # robot where it stopped, also when the door opens during the cleanup.
+        if self._held("an interlock holds motion"):
             return
+        with engine.stopped_by_interlocks() as door:
+            await self._clean_up_moves()
+        if door.cancelled_caught:
+            await self._cut_by_interlock()
+
+    def _held(self, reason: str) -> bool:
+        """Whether an interlock is active: then the cleanup is skipped (recorded, and the
+        summary says so) and the robot stays where it stopped."""
+        interlocks = sorted(self.engine.controller.active_interlocks())
+        if not interlocks:
+            return False
+        self.engine.record.add("cleanup", skipped=True, reason=reason, interlocks=interlocks)
+        self.engine.book.tally.cleanup_skipped = f"the {', '.join(interlocks)} held motion"
+        return True
+
+    async def _cut_by_interlock(self) -> None:
+        """An interlock tripped during the cleanup's (or the closing lift's) motion: it
+        stops where it is, and the rest is skipped."""
+        engine = self.engine
+        with contextlib.suppress(HardwareFault):
+            engine.model.position.update(await engine.controller.stop_motion())
+        self._end_cleanup_command("interrupted", reason="interlock")
+        if not self._held("an interlock tripped during the cleanup"):
+            engine.record.add("cleanup", skipped=True,
+                              reason="an interlock tripped during the cleanup", interlocks=[])
+            engine.book.tally.cleanup_skipped = "an interlock held motion"
+
+    async def _clean_up_moves(self) -> None:
+        engine = self.engine
         await parking.restore_currents(engine.controller, engine.config)
         here, safe = engine.model.position, engine.model.safe_height()
         await engine.move(Move({z: max(here[z], safe) for z in engine.config.z_axes}))

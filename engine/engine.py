@@ -92,6 +92,7 @@ class Engine:
         self._new_scope: Callable[[], Scope] = CancelScope
         self.journal = StepJournal()  # the commands of the step in progress
         self._interruptible: Scope | None = None
+        self._guarded: Scope | None = None  # motion that an interlock tripping stops
         self._protocol_scope: Scope | None = None
         self._tg: TaskGroupLike | None = None
         self._listeners: list[Callable[[RunState], None]] = []
@@ -126,6 +127,8 @@ class Engine:
         self.record.add("interlock", name=name, active=active)
         self.dispatch(InterlockChanged(name, active))
         self.pausing.interlock_changed(name, active)
+        if active and self._guarded is not None:
+            self._guarded.cancel()
         self._react(None)
 
     def on_fault(self, fault: HardwareFault) -> None:
@@ -268,9 +271,13 @@ class Engine:
         match command.execution:
             case c.Execution.CHECKPOINT:
                 self.dispatch(ProtocolPaused(getattr(command, "message", None)))
-                await self.pausing.pause_here(checkpoint=True)
-                # resumed: what a person did meanwhile (moved a labware) now holds
-                self.book.set_status(entry, "completed", result=command.apply(self.model))
+                # what a person did meanwhile (moved a labware) holds once someone resumes,
+                # for the unparking too: it clears the labware where it now stands
+                results: list[dict[str, Any]] = []
+                await self.pausing.pause_here(
+                    checkpoint=True, resumed=lambda: results.append(command.apply(self.model)))
+                result = results[0] if results else command.apply(self.model)
+                self.book.set_status(entry, "completed", result=result)
             case c.Execution.INSTANT if self.state.pause is None:  # nothing to interrupt
                 self.book.set_status(entry, "completed", result=command.apply(self.model))
             case (c.Execution.INSTANT | c.Execution.MOTION | c.Execution.WAIT
@@ -295,6 +302,11 @@ class Engine:
                 entry.interruptions += 1
                 self.record.add("pause_effect", effect="interrupted", id=entry.id,
                                 position=rounded(self.model.position))
+            elif entry.command.execution is not c.Execution.INSTANT:
+                # caught by the pause before it began (as its step began): said as well
+                entry.interruptions += 1
+                self.record.add("pause_effect", effect="interrupted", id=entry.id,
+                                position=rounded(self.model.position), before_start=True)
             if entry.command.execution is c.Execution.WAIT:
                 # Nothing moves during a wait: it just continues after the pause.
                 await self.pausing.pause_here(checkpoint=True)
@@ -310,6 +322,17 @@ class Engine:
                 yield scope
             finally:
                 self._interruptible = None
+
+    @contextlib.contextmanager
+    def stopped_by_interlocks(self) -> Iterator[Scope]:
+        """A scope that an interlock tripping cancels: the motion no pause can cut off
+        (parking, the cleanup, the closing lift), for nothing moves behind an open door."""
+        with self._new_scope() as scope:
+            outer, self._guarded = self._guarded, scope
+            try:
+                yield scope
+            finally:
+                self._guarded = outer
 
     async def execute(self, entry: CommandEntry) -> None:
         """Run a command's motion plan (from where it was cut off) and record its effect."""
@@ -369,6 +392,8 @@ class Engine:
             raise
         finally:
             self.position_seen = dict(self.model.position)
+            if self.state.ending is not None:  # the cleanup: no step tells of its moves
+                self._notify()
 
     async def read_back(self) -> None:
         """Read the controller's position into the robot model (a fault is ignored)."""

@@ -61,11 +61,13 @@ class StepJournal:
 
         A move that leaves a well ends the rewinding as an irreversible command does: a
         rewind would return the tip to that well after it had been in the next one (the
-        previous call's source, entered again after the destination).
+        previous call's source, entered again after the destination). So does a command
+        that made way for a module (``Command.rewind_barrier``).
         """
         self.last = entry
         if self.rewindable:
-            if entry.command.reversible and not tip_down:
+            command = entry.command
+            if command.reversible and not tip_down and not command.rewind_barrier:
                 self.entries.append(entry)
             else:
                 self.rewindable = False

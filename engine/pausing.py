@@ -8,8 +8,11 @@ step).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hardware import aio, parking
 from hardware.clock import VirtualClock
+from hardware.config import RobotConfig
 from hardware.controller import Position
 
 from . import commands as c
@@ -46,8 +49,8 @@ class Pausing:
         if self.engine.state.pause is None:
             self.tripped = {n for n in self.tripped if n in self.engine.state.interlocks}
 
-    async def pause_here(self, *, back_to: Position | None = None,
-                         checkpoint: bool = False) -> None:
+    async def pause_here(self, *, back_to: Position | None = None, checkpoint: bool = False,
+                         resumed: Callable[[], object] | None = None) -> None:
         """Park, wait for resume, unpark; again if a pause comes during unparking.
 
         Unparking returns to where the robot stopped, or to ``back_to`` (a rewound step's
@@ -55,12 +58,17 @@ class Pausing:
         one, one during a delay) the tips stay at the safe height over where they were
         until a command acts there (``lowering``): a step that goes elsewhere first does
         not dip the used tip into the last well, perhaps of a plate swapped meanwhile.
+        ``resumed`` is called once, when someone first resumes, before the robot unparks:
+        what a person did meanwhile (moved a labware by hand) holds for the unparking.
         """
         while self.engine.state.pause is not None:
             if self.engine.state.park is not Park.PARKED:
                 await self._park()
             await self._wait_resumed()
             self.tripped.clear()
+            if resumed is not None:
+                resumed()
+                resumed = None
             await self._unpark(back_to, hold_z=checkpoint)
 
     async def resume_step(self, interrupted: CommandEntry | None) -> None:
@@ -133,13 +141,30 @@ class Pausing:
                 cut is not None and cut.status == "started"
                 and _above(_heading(cut), position))):
             over = None  # over that well already, or over the one it is going down into
-        parked = await parking.park(engine.controller, engine.model.clearing_config(),
-                                    position, keep_xy=keep_xy, over=over)
+        with engine.stopped_by_interlocks() as door:
+            parked = await parking.park(engine.controller, self._clearing(), position,
+                                        keep_xy=keep_xy, over=over)
+        extra: dict[str, object] = {"over_last_well": True} if over is not None else {}
+        if door.cancelled_caught:  # an interlock tripped: the axes stay where they stopped
+            position.update(await engine.controller.stop_motion())
+            parked = await parking.hold(engine.controller, engine.config)
+            extra = {"stopped_by": sorted(engine.controller.active_interlocks())}
         position.update(parked)
-        extra = {"over_last_well": True} if over is not None else {}
         engine.record.add("park", recorded=rounded(self.parked_at), parked=rounded(parked),
                           kept_xy=keep_xy, **extra)
         engine.dispatch(ParkChanged(Park.PARKED, over_well=keep_xy))
+
+    def _clearing(self) -> RobotConfig:
+        """What parking and unparking clear: the deck, counting the tip that a pick-up cut
+        off once its nozzle had pressed into it may already hold (the model counts it
+        only once the pick-up completes)."""
+        engine = self.engine
+        cut = engine.journal.last
+        if (cut is not None and cut.status == "started" and cut.plan is not None
+                and isinstance(cut.command, c.PickUpTip)
+                and cut.command.may_hold_tip(cut.done, cut.plan)):
+            return engine.model.clearing_config({cut.command.mount: cut.command.tip_length})
+        return engine.model.clearing_config()
 
     async def _wait_resumed(self) -> None:
         engine = self.engine
@@ -172,7 +197,7 @@ class Pausing:
         engine = self.engine
         assert self.parked_at is not None
         target = back_to if back_to is not None else self.parked_at
-        clearing = engine.model.clearing_config()
+        clearing = self._clearing()
         going = target
         if hold_z:
             up = {z: max(target[z], clearing.safe_height) for z in clearing.z_axes}

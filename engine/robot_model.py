@@ -120,16 +120,21 @@ class RobotModel:
         """Mounts holding a tip."""
         return [m for m, p in self.pipettes.items() if p.tip_length is not None]
 
-    def safe_height(self) -> float:
+    def safe_height(self, tips: Mapping[str, float] | None = None) -> float:
         """The Z axis position at which every mount's tip end clears the tallest labware
-        and module on the deck (never below the robot's configured safe height)."""
-        return max([self.config.safe_height,
-                    *(self._travel_height(mount, None) for mount in self.config.mounts)])
+        and module on the deck (never below the robot's configured safe height).
 
-    def clearing_config(self) -> RobotConfig:
+        ``tips``: tip lengths to count on mounts the model takes as bare, which may hold
+        one all the same (a pick-up cut off once the nozzle had pressed into its tip).
+        """
+        return max([self.config.safe_height,
+                    *(self._travel_height(mount, None, (tips or {}).get(mount))
+                      for mount in self.config.mounts)])
+
+    def clearing_config(self, tips: Mapping[str, float] | None = None) -> RobotConfig:
         """The robot configuration with ``safe_height`` raised to clear the deck: what
-        parking, unparking and the cleanup lift to."""
-        height = self.safe_height()
+        parking, unparking and the cleanup lift to (``tips``: as for ``safe_height``)."""
+        height = self.safe_height(tips)
         if height <= self.config.safe_height:
             return self.config
         return replace(self.config, safe_height=height)
@@ -262,14 +267,19 @@ class RobotModel:
                 f"at {need:.1f} mm to clear it by {MINIMUM_CLEARANCE_MM:g} mm, outside its "
                 f"travel [{axis.min:g}, {axis.max:g}]")
 
-    def _travel_height(self, mount: str, minimum_z: float | None) -> float:
+    def _travel_height(self, mount: str, minimum_z: float | None,
+                       tip_length: float | None = None) -> float:
         """The Z axis position at which ``mount`` travels: its tip end clear of the
-        tallest labware (deck heights, turned into the axis' frame by the mount's offset)."""
+        tallest labware (deck heights, turned into the axis' frame by the mount's offset);
+        ``tip_length``: the tip to count, when longer than the one the model knows of."""
         cfg = self._mount(mount)
         height = self.deck_highest + TRAVEL_MARGIN_MM
         if minimum_z is not None:
             height = max(height, minimum_z)
-        return min(height + self.tip_length(mount) - cfg.offset[2],
+        tip = self.tip_length(mount)
+        if tip_length is not None and tip_length > tip:
+            tip = tip_length
+        return min(height + tip - cfg.offset[2],
                    self.config.axes[cfg.z_axis].max)
 
     def _mount(self, mount: str) -> MountConfig:

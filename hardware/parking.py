@@ -52,6 +52,12 @@ async def park(controller: MotionController, config: RobotConfig, position: Mapp
     x, y = config.park_position if not keep_xy else over or (position["X"], position["Y"])
     if moving and (abs(position["X"] - x) > 1e-9 or abs(position["Y"] - y) > 1e-9):
         await _park_move(controller, {"X": x, "Y": y})
+    return await hold(controller, config)
+
+
+async def hold(controller: MotionController, config: RobotConfig) -> Position:
+    """The end of parking, wherever the axes stand: plunger motors to their low holding
+    current; returns the position read back. For a park an interlock cut off, too."""
     if controller.supports_currents:
         await controller.set_currents(
             {axis: config.axes[axis].idle_current for axis in config.plunger_axes})

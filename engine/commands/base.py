@@ -40,6 +40,10 @@ class Command(Frozen):
 
     kind: ClassVar[str] = "command"
     reversible: ClassVar[bool] = True
+    # A rewind never goes back past it, reversible or not: its motion made way for a
+    # module (the pipettes lifted out of a lid's or a shaker's way), and going back to
+    # before it would put them back in the way while the module moves.
+    rewind_barrier: ClassVar[bool] = False
     moves_liquid: ClassVar[bool] = False  # its plunger draws or pushes what the tip holds
     in_place: ClassVar[bool] = False  # it acts where the pipette is, without moving there
     execution: ClassVar[Execution] = Execution.INSTANT

@@ -19,6 +19,7 @@ class LiftPipettes(Command):
 
     kind = "liftPipettes"
     execution = Execution.MOTION
+    rewind_barrier = True  # an immediate pause after it returns the pipettes up here
     module: str
     gantry: bool
 

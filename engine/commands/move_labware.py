@@ -43,6 +43,9 @@ class MoveLabware(Command):
     def apply(self, robot: RobotModel) -> Result:
         robot.stacks.move(self.labware, self.to_slot)
         robot.labware_top(self.labware, None if self.to_slot == OFF_DECK else self.highest_z)
+        # The wells the tips last drew from or dispensed into may have left, or another
+        # labware stand there now: a tip caught between wells waits where it stopped.
+        robot.liquid_xy.clear()
         return {}
 
 
