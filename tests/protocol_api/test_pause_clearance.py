@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from motion_trace import TraceItem, TracingController, follow_record
 
-from hardware.clock import VirtualClock
+from hardware.clock import RealClock, VirtualClock
 from hardware.config import default_config
 from labrun.cli.rehearsal import parse, schedule
 from protocol_api.execute import continue_when_stalled, create_run
@@ -279,3 +279,44 @@ def test_an_immediate_pause_as_a_step_begins_says_what_it_caught(tmp_path: Path)
                  and e["status"] == "queued" and e["step"] == step["index"])
     assert [(e["effect"], e["id"]) for e in effects][:1] == [("interrupted", first["id"])]
     assert effects[0]["before_start"] is True
+
+
+def test_the_position_others_see_follows_the_cleanup(tmp_path: Path) -> None:
+    # It froze where the stop found the robot while the cleanup took the tip to the trash
+    # and homed: a client's status showed a robot standing still.
+    started, _ = command_times(tmp_path, TRANSFER, "dropTip")
+    path = tmp_path / "protocol.py"
+    run = create_run(path, on_stalled=continue_when_stalled)
+    seen: list[dict[str, float]] = []
+
+    def listen(state: Any) -> None:
+        if state.ending is not None:
+            seen.append(dict(run.engine.position_seen))
+
+    try:
+        run.call(lambda: run.engine.subscribe(listen))
+        schedule(run, [parse(f"{started - 1}:stop")])
+        run.control.play(source="test")
+        run.wait(timeout=60)
+    finally:
+        run.close()
+    assert run.record.events[-1]["tips_at_end"]["right"]["dropped"] is True
+    trash_x = run.engine.model.trash_drop_point()[0]
+    assert any(abs(p["X"] - trash_x) < 0.01 for p in seen), seen
+
+
+def test_closing_a_run_that_is_already_ending_adds_no_abort(tmp_path: Path) -> None:
+    # ``close`` aborted every run not yet ended: a run the server had aborted got a second
+    # abort in its record, from a "client" that never sent one.
+    path = tmp_path / "protocol.py"
+    path.write_text(TRANSFER)
+    run = create_run(path, clock=RealClock(5.0), on_stalled=None)  # a cleanup of a second or two
+    try:
+        run.control.play()
+        run.control.wait_for(lambda s: s.step is not None and s.step.index >= 7, 30)
+        assert run.control.stop().accepted
+    finally:
+        run.close()
+    actions = [(e["action"], e["source"]) for e in run.record.events if e["event"] == "action"]
+    assert actions == [("play", "client"), ("stop", "client")]
+    assert run.record.events[-1]["status"] == "stopped"
