@@ -309,11 +309,12 @@ def test_closing_a_run_that_is_already_ending_adds_no_abort(tmp_path: Path) -> N
     # ``close`` aborted every run not yet ended: a run the server had aborted got a second
     # abort in its record, from a "client" that never sent one.
     path = tmp_path / "protocol.py"
-    path.write_text(TRANSFER)
+    path.write_text(TRANSFER.replace('p.aspirate(200, res["A1"])',
+                                     'p.aspirate(200, res["A1"])\n    ctx.delay(seconds=600)'))
     run = create_run(path, clock=RealClock(5.0), on_stalled=None)  # a cleanup of a second or two
     try:
         run.control.play()
-        run.control.wait_for(lambda s: s.step is not None and s.step.index >= 7, 30)
+        run.control.wait_for(lambda s: s.delay is not None, 30)
         assert run.control.stop().accepted
     finally:
         run.close()
