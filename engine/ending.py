@@ -34,6 +34,7 @@ class RunEnding:
     def __init__(self, engine: EngineCore) -> None:
         self.engine = engine
         self._estop_done: aio.EventLike | None = None
+        self._estop_failed: str | None = None  # why the emergency stop was not confirmed
         self._cleanup_scope: aio.Scope | None = None
         self._fault: HardwareFault | None = None  # reported while the engine waited
 
@@ -96,7 +97,7 @@ class RunEnding:
                                           uncertain)
         if ending is not None and ending.kind is EndKind.HALT:
             await self.emergency_stop()
-            engine.dispatch(RunEnded(Outcome(Status.HALTED)))
+            engine.dispatch(RunEnded(self._halted()))
             return
         if ending is None:
             outcome = Outcome(Status.SUCCEEDED)
@@ -124,12 +125,15 @@ class RunEnding:
                            "home it once it answers again)")
                 outcome = Outcome(Status.FAILED, error=f"{outcome.error or ''}; "
                                   f"cleanup failed: {why}".strip("; "), location=outcome.location)
+                # Moves the controller took before it stopped answering may still run:
+                # its emergency stop goes out, if the link can still carry it.
+                await self.emergency_stop()
         if self._cleanup_scope.cancelled_caught:  # cut off by a halt
             self._end_cleanup_command("interrupted", reason="halt")
         state = engine.state
         if state.ending is not None and state.ending.kind is EndKind.HALT:
             await self.emergency_stop()
-            outcome = Outcome(Status.HALTED)
+            outcome = self._halted()
         elif (outcome.status is Status.STOPPED and state.ending is not None
               and state.ending.kind is EndKind.ABORT):  # aborted while it stopped
             outcome = Outcome(Status.ABORTED, reason=state.ending.reason)
@@ -143,12 +147,21 @@ class RunEnding:
             try:
                 await engine.controller.emergency_stop()
             except HardwareFault as exc:
+                self._estop_failed = str(exc)
                 engine.record.add("failure", error=str(exc), location="emergency stop")
             engine.record.add("emergency_stop")
             self._estop_done.set()
         await self._estop_done.wait()
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _halted(self) -> Outcome:
+        """A halt's outcome: the reason says so when the controller did not confirm its
+        emergency stop (the robot may still be moving: cut its power)."""
+        if self._estop_failed is None:
+            return Outcome(Status.HALTED)
+        return Outcome(Status.HALTED, reason="the controller did not confirm the emergency "
+                       f"stop ({self._estop_failed}): it may still be moving; cut its power")
 
     def _end_cleanup_command(self, status: str, **extra: object) -> None:
         """Give a cleanup command that did not finish its ending in the record."""

@@ -16,6 +16,7 @@ from engine.robot_model import CommandError, Pipette, PlungerSpec, RobotModel
 from engine.segments import Move
 from engine.state import Status, status_of
 from hardware.config import default_config
+from hardware.controller import HardwareFault
 from hardware.frozen import replace
 
 
@@ -420,6 +421,33 @@ def test_a_robot_lost_while_parked_fails_the_run_without_waiting_for_resume(
     assert failure["location"] is None and failure["failed"] == [pause_id]
     assert outcome.done.wait(5) and isinstance(outcome.error, RunStopped)
     assert not run.control.resume().accepted
+
+
+def test_a_cleanup_that_cannot_reach_the_robot_still_sends_its_emergency_stop(
+        run: ScriptedRun) -> None:
+    # A link that timed out mid-move left the firmware running its buffered moves, and
+    # nothing was sent after the fault: the gantry went on moving after labrun exited.
+    run.clock.call_at(run.clock.now() + 0.05, run.controller.lose_connection)
+    run.call(c.MoveTo("left", (300.0, 300.0, 100.0)))
+    failure_of(run)
+    kinds = [(e["event"], e.get("location")) for e in run.events()]
+    assert kinds.index(("failure", "cleanup")) < kinds.index(("emergency_stop", None))
+
+
+def test_a_halt_whose_emergency_stop_is_not_confirmed_says_so(run: ScriptedRun) -> None:
+    async def unconfirmed() -> None:
+        raise HardwareFault("timed out after 5 s waiting for the controller to confirm the "
+                            "emergency stop")
+
+    run.controller.emergency_stop = unconfirmed  # type: ignore[method-assign]
+    run.call(c.MoveTo("left", (100.0, 100.0, 50.0)))
+    assert run.control.halt().accepted
+    final = run.run.wait(5)
+    assert final.status is Status.HALTED
+    summary = run.events()[-1]
+    assert summary["reason"] == (
+        "the controller did not confirm the emergency stop (timed out after 5 s waiting for "
+        "the controller to confirm the emergency stop): it may still be moving; cut its power")
 
 
 def test_a_robot_lost_during_a_delay_fails_the_run_then_not_at_the_deadline(
