@@ -271,13 +271,12 @@ class Engine:
         match command.execution:
             case c.Execution.CHECKPOINT:
                 self.dispatch(ProtocolPaused(getattr(command, "message", None)))
-                # what a person did meanwhile (moved a labware) holds once someone resumes,
-                # for the unparking too: it clears the labware where it now stands
-                results: list[dict[str, Any]] = []
-                await self.pausing.pause_here(
-                    checkpoint=True, resumed=lambda: results.append(command.apply(self.model)))
-                result = results[0] if results else command.apply(self.model)
-                self.book.set_status(entry, "completed", result=result)
+                # a labware someone moves by hand may stand at its new place by the resume:
+                # the unparking clears it there too
+                arriving = getattr(command, "highest_z", None)
+                await self.pausing.pause_here(checkpoint=True, arriving_top=arriving)
+                # resumed: what a person did meanwhile (moved a labware) now holds
+                self.book.set_status(entry, "completed", result=command.apply(self.model))
             case c.Execution.INSTANT if self.state.pause is None:  # nothing to interrupt
                 self.book.set_status(entry, "completed", result=command.apply(self.model))
             case (c.Execution.INSTANT | c.Execution.MOTION | c.Execution.WAIT

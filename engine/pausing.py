@@ -8,8 +8,6 @@ step).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from hardware import aio, parking
 from hardware.clock import VirtualClock
 from hardware.config import RobotConfig
@@ -50,7 +48,7 @@ class Pausing:
             self.tripped = {n for n in self.tripped if n in self.engine.state.interlocks}
 
     async def pause_here(self, *, back_to: Position | None = None, checkpoint: bool = False,
-                         resumed: Callable[[], object] | None = None) -> None:
+                         arriving_top: float | None = None) -> None:
         """Park, wait for resume, unpark; again if a pause comes during unparking.
 
         Unparking returns to where the robot stopped, or to ``back_to`` (a rewound step's
@@ -58,18 +56,16 @@ class Pausing:
         one, one during a delay) the tips stay at the safe height over where they were
         until a command acts there (``lowering``): a step that goes elsewhere first does
         not dip the used tip into the last well, perhaps of a plate swapped meanwhile.
-        ``resumed`` is called once, when someone first resumes, before the robot unparks:
-        what a person did meanwhile (moved a labware by hand) holds for the unparking.
+        ``arriving_top``: the top of a labware a person was asked to move, in deck z: it
+        may stand at its new place from the resume on (before the move completes and the
+        deck changes), so parking again and unparking clear it too.
         """
         while self.engine.state.pause is not None:
             if self.engine.state.park is not Park.PARKED:
-                await self._park()
+                await self._park(arriving_top)
             await self._wait_resumed()
             self.tripped.clear()
-            if resumed is not None:
-                resumed()
-                resumed = None
-            await self._unpark(back_to, hold_z=checkpoint)
+            await self._unpark(back_to, hold_z=checkpoint, arriving_top=arriving_top)
 
     async def resume_step(self, interrupted: CommandEntry | None) -> None:
         """Resume the current step after an immediate pause (DESIGN.md §4).
@@ -113,7 +109,7 @@ class Pausing:
 
     # -- the parts of a pause -----------------------------------------------------------
 
-    async def _park(self) -> None:
+    async def _park(self, arriving_top: float | None = None) -> None:
         engine = self.engine
         engine.dispatch(ParkChanged(Park.PARKING))
         engine.record.flush()  # the pause is on disk before the robot parks
@@ -142,7 +138,7 @@ class Pausing:
                 and _above(_heading(cut), position))):
             over = None  # over that well already, or over the one it is going down into
         with engine.stopped_by_interlocks() as door:
-            parked = await parking.park(engine.controller, self._clearing(), position,
+            parked = await parking.park(engine.controller, self._clearing(arriving_top), position,
                                         keep_xy=keep_xy, over=over)
         extra: dict[str, object] = {"over_last_well": True} if over is not None else {}
         if door.cancelled_caught:  # an interlock tripped: the axes stay where they stopped
@@ -154,17 +150,18 @@ class Pausing:
                           kept_xy=keep_xy, **extra)
         engine.dispatch(ParkChanged(Park.PARKED, over_well=keep_xy))
 
-    def _clearing(self) -> RobotConfig:
-        """What parking and unparking clear: the deck, counting the tip that a pick-up cut
-        off once its nozzle had pressed into it may already hold (the model counts it
-        only once the pick-up completes)."""
+    def _clearing(self, arriving_top: float | None = None) -> RobotConfig:
+        """What parking and unparking clear: the deck (and ``arriving_top``), counting the
+        tip that a pick-up cut off once its nozzle had pressed into it may already hold
+        (the model counts it only once the pick-up completes)."""
         engine = self.engine
         cut = engine.journal.last
         if (cut is not None and cut.status == "started" and cut.plan is not None
                 and isinstance(cut.command, c.PickUpTip)
                 and cut.command.may_hold_tip(cut.done, cut.plan)):
-            return engine.model.clearing_config({cut.command.mount: cut.command.tip_length})
-        return engine.model.clearing_config()
+            return engine.model.clearing_config({cut.command.mount: cut.command.tip_length},
+                                                arriving_top)
+        return engine.model.clearing_config(top=arriving_top)
 
     async def _wait_resumed(self) -> None:
         engine = self.engine
@@ -193,11 +190,12 @@ class Pausing:
         settings = self.engine.config.interlocks
         return all(name in settings and settings[name].auto_resume for name in self.tripped)
 
-    async def _unpark(self, back_to: Position | None, *, hold_z: bool = False) -> None:
+    async def _unpark(self, back_to: Position | None, *, hold_z: bool = False,
+                      arriving_top: float | None = None) -> None:
         engine = self.engine
         assert self.parked_at is not None
         target = back_to if back_to is not None else self.parked_at
-        clearing = self._clearing()
+        clearing = self._clearing(arriving_top)
         going = target
         if hold_z:
             up = {z: max(target[z], clearing.safe_height) for z in clearing.z_axes}

@@ -120,21 +120,26 @@ class RobotModel:
         """Mounts holding a tip."""
         return [m for m, p in self.pipettes.items() if p.tip_length is not None]
 
-    def safe_height(self, tips: Mapping[str, float] | None = None) -> float:
+    def safe_height(self, tips: Mapping[str, float] | None = None,
+                    top: float | None = None) -> float:
         """The Z axis position at which every mount's tip end clears the tallest labware
         and module on the deck (never below the robot's configured safe height).
 
         ``tips``: tip lengths to count on mounts the model takes as bare, which may hold
-        one all the same (a pick-up cut off once the nozzle had pressed into its tip).
+        one all the same (a pick-up cut off once the nozzle had pressed into its tip);
+        ``top``: a height in deck z to clear as well (a labware on its way onto the deck).
         """
+        above = None if top is None else top + TRAVEL_MARGIN_MM
         return max([self.config.safe_height,
-                    *(self._travel_height(mount, None, (tips or {}).get(mount))
+                    *(self._travel_height(mount, above, (tips or {}).get(mount))
                       for mount in self.config.mounts)])
 
-    def clearing_config(self, tips: Mapping[str, float] | None = None) -> RobotConfig:
+    def clearing_config(self, tips: Mapping[str, float] | None = None,
+                        top: float | None = None) -> RobotConfig:
         """The robot configuration with ``safe_height`` raised to clear the deck: what
-        parking, unparking and the cleanup lift to (``tips``: as for ``safe_height``)."""
-        height = self.safe_height(tips)
+        parking, unparking and the cleanup lift to (``tips``, ``top``: as for
+        ``safe_height``)."""
+        height = self.safe_height(tips, top)
         if height <= self.config.safe_height:
             return self.config
         return replace(self.config, safe_height=height)
