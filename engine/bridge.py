@@ -13,6 +13,7 @@ raise ``LoopClosedError`` instead of waiting for an answer that will never come.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
@@ -127,7 +128,18 @@ class LoopDriver:
                 self._closed = True
 
     def submit(self, callback: Callable[[], object]) -> bool:
-        """Run ``callback`` and everything it sets going in this thread; False if closed."""
+        """Run ``callback`` and everything it sets going in this thread; False if closed.
+
+        A thread whose stack is nearly as deep as Python allows (a protocol that recurses)
+        hands the work to the loop's own thread instead, which has room for it: run
+        here, the engine itself would run out of stack part-way through a command.
+        """
+        if _deep():
+            with self._baton:
+                if self._closed:
+                    return False
+                self.runtime.call_soon_threadsafe(callback)
+            return True
         with self._baton:
             if self._closed:
                 return False
@@ -140,6 +152,20 @@ class LoopDriver:
             self.runtime.run_ready(first)
         finally:
             self.driving = None
+
+
+LOOP_STACK_FRAMES = 300
+"""The stack the engine's work on one command may take, in frames (a command, the record
+and its listeners: well under half of it), kept free below Python's recursion limit."""
+
+
+def _deep() -> bool:
+    """Whether this thread's stack leaves less than ``LOOP_STACK_FRAMES`` before the limit."""
+    try:
+        sys._getframe(sys.getrecursionlimit() - LOOP_STACK_FRAMES)
+    except ValueError:  # not that deep: the usual case, about 0.3 µs
+        return False
+    return True
 
 
 def call_in_loop(caller: LoopCaller, function: Callable[[], T],

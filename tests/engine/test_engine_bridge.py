@@ -153,3 +153,26 @@ def test_a_reply_answers_its_waiter_whichever_comes_first() -> None:
         answering.join()
         sys.setswitchinterval(interval)
     assert got == list(range(2000))
+
+
+@pytest.mark.parametrize("every", [1, 7, 11])
+def test_a_protocol_that_recurses_without_end_fails_at_its_line(
+        tmp_path, every: int) -> None:  # type: ignore[no-untyped-def]
+    # In a simulation the engine runs on the protocol's own stack: near the recursion
+    # limit it ran out part-way through a command, and the run hung for good (the
+    # request dropped), ended with a traceback, or blamed labrun ("internal error").
+    from labrun_testing import simulate_file
+
+    path = tmp_path / "protocol.py"
+    path.write_text('metadata = {"apiLevel": "2.15"}\n'
+                    "def run(ctx):\n"
+                    "    def deeper(n):\n"
+                    f"        if n % {every} == 0:\n"
+                    '            ctx.comment("level %d" % n)\n'
+                    "        deeper(n + 1)\n"
+                    "    deeper(0)\n")
+    run = simulate_file(path)
+    summary = run.record.events[-1]
+    assert summary["status"] == "failed"
+    assert summary["error"].startswith("RecursionError: maximum recursion depth exceeded")
+    assert summary["location"] in (f"{path}:5", f"{path}:6")
