@@ -205,6 +205,12 @@ class RobotModel:
         x, y = point[0] - cfg.offset[0] - dx, point[1] - cfg.offset[1] - dy
         z = point[2] + tip - cfg.offset[2]
         self.check_reach(mount, {"X": x, "Y": y, cfg.z_axis: z})
+        if minimum_z is not None:  # else travel would go lower than asked, silently
+            top = self.config.axes[cfg.z_axis].max - tip + cfg.offset[2]
+            if minimum_z > top + 1e-6:
+                raise CommandError(
+                    f"minimum_z_height {minimum_z:g} mm is out of reach: the {mount} "
+                    f"mount's {'tip end' if tip else 'nozzle'} goes up to {top:g} mm")
         here = self.position
         if force_direct:
             return self.capped([Move({"X": x, "Y": y, cfg.z_axis: z}, speed)])

@@ -531,6 +531,20 @@ def test_travel_height_is_taken_in_the_z_axis_frame_of_a_mount_with_a_z_offset()
     assert lift.target["Z"] == pytest.approx(50.0 + 10.0 + 30.0)
 
 
+def test_a_minimum_z_height_out_of_reach_is_refused_not_lowered() -> None:
+    # It was capped at the top of the travel: the tip end went lower than the protocol
+    # asked, silently (Opentrons: "Arc out of bounds in the Z-axis").
+    model = RobotModel(default_config())
+    model.pipettes["left"] = Pipette(PlungerSpec(300.0, 18.75, 18.0, 19.0, 20.0), tip_length=51.0)
+    with pytest.raises(CommandError) as raised:
+        model.arc("left", (200.0, 200.0, 100.0), minimum_z=1000.0)
+    assert str(raised.value) == ("minimum_z_height 1000 mm is out of reach: the left mount's "
+                                 "tip end goes up to 167 mm")
+    model.position["Z"] = 20.0  # low, so the arc begins by lifting, to the very top
+    lift, *_ = model.arc("left", (200.0, 200.0, 100.0), minimum_z=167.0)
+    assert isinstance(lift, Move) and lift.target["Z"] == pytest.approx(218.0)
+
+
 def test_labware_too_tall_to_travel_over_is_refused_not_scraped() -> None:
     # The Z axes end at 218 mm: with a tip 51 mm long, the tip end cannot get above a
     # labware 170 mm tall. The move is refused, naming the mount and the axis, rather than
