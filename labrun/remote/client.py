@@ -111,7 +111,8 @@ class RunManagerAPI(Methods[Reply]):
                 if time.monotonic() >= deadline:
                     break
             else:
-                raise HTTPRequestError("the server closed the event stream")
+                raise HTTPRequestError(f"the server at {self._core.server} closed the "
+                                       "event stream")
         raise WaitTimeoutError(f"the manager was not {what} within {timeout:g} s")
 
     def close(self) -> None:
@@ -188,7 +189,8 @@ class AsyncRunManagerAPI(Methods[Awaitable[Reply]]):
                 async for event in events:
                     if event.event == "status" and predicate(event.data):
                         return event.data
-                raise HTTPRequestError("the server closed the event stream")
+                raise HTTPRequestError(f"the server at {self._core.server} closed the "
+                                       "event stream")
         raise WaitTimeoutError(f"the manager was not {what} within {timeout:g} s")
 
     async def close(self) -> None:

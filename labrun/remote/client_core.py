@@ -19,6 +19,9 @@ from typing import Any, Generic, TypeVar
 import httpx
 from attrs import frozen
 
+from protocol_api.loader import LocatedLoadError
+from protocol_api.loader import _decode as protocol_text  # labrun simulate's reading rule
+
 from .auth import TOKEN_QUERY, read_token_file
 from .errors import (
     HTTPClientError,
@@ -65,6 +68,9 @@ class ClientCore:
                  token_file: str | os.PathLike[str] | None = None) -> None:
         url = httpx.URL(uri or DEFAULT_URI)
         self.base_url = str(url.copy_with(query=None, fragment=None)).rstrip("/")
+        self.server = str(url.copy_with(query=None, fragment=None, username=None,
+                                        password=None)).rstrip("/")
+        """The server's address as errors name it: never a token or a password."""
         self.token = find_token(token, url.params.get(TOKEN_QUERY), token_file)
         self.lock_key = lock_key
         self.timeout = timeout
@@ -138,10 +144,34 @@ class ClientCore:
             self.reply(refusal)
 
     def error(self, exc: httpx.HTTPError) -> RequestError:
-        """The client exception for a transport failure."""
+        """The client exception for a transport failure: one line naming the server."""
+        kind = type(exc).__name__
         if isinstance(exc, httpx.TimeoutException):
-            return RequestTimeoutError(f"Request timeout: {type(exc).__name__}: {exc}")
-        return HTTPRequestError(f"{type(exc).__name__}: {exc}")
+            return RequestTimeoutError(f"Request timeout: the server at {self.server} did "
+                                       f"not answer in time ({kind})")
+        if isinstance(exc, httpx.ConnectError):
+            return HTTPRequestError(f"cannot reach the server at {self.server}: "
+                                    f"{_cause(exc)} ({kind})")
+        return HTTPRequestError(f"the request to the server at {self.server} failed: "
+                                f"{_cause(exc)} ({kind})")
+
+
+def _cause(exc: BaseException) -> str:
+    """What went wrong under a transport error, in a few words: the system's reason
+    (``Connection refused``, also under the async client's "All connection attempts
+    failed"), else the error's own text, on one line."""
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno is not None:
+            return os.strerror(current.errno) if current.errno > 0 else str(current.strerror)
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+        pending += list(getattr(current, "exceptions", ()))
+    return " ".join(str(exc).split()) or "no reason given"
 
 
 def find_token(token: str | None, in_url: str | None,
@@ -204,15 +234,27 @@ def is_idle_or_paused(status: Reply) -> bool:
 
 def read_item(path: str | os.PathLike[str],
               labware: Iterable[str | os.PathLike[str]] | None) -> dict[str, Any]:
-    """A queue item from a protocol file and custom labware files or directories."""
+    """A queue item from a protocol file and custom labware files or directories.
+
+    The protocol's text is read as ``labrun simulate`` reads it: UTF-8, or the encoding
+    its coding comment names; ``RequestError`` with its ``file:line`` for a byte that
+    cannot be read, as for a labware file that is not UTF-8."""
     protocol = Path(path)
     files: dict[str, str] = {}
     for entry in labware or ():
         entry = Path(entry)
         for json_file in sorted(entry.rglob("*.json")) if entry.is_dir() else [entry]:
-            files[json_file.name] = json_file.read_text(encoding="utf-8")
-    item: dict[str, Any] = {"item_type": "protocol", "name": protocol.name,
-                            "source": protocol.read_text(encoding="utf-8")}
+            try:
+                files[json_file.name] = json_file.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise RequestError(f"{json_file}: the labware file is not UTF-8 text: "
+                                   f"byte 0x{exc.object[exc.start]:02x} cannot be read") \
+                    from None
+    try:
+        source = protocol_text(protocol.read_bytes(), str(path))
+    except LocatedLoadError as exc:
+        raise RequestError(f"{exc.location}: {exc}") from None
+    item: dict[str, Any] = {"item_type": "protocol", "name": protocol.name, "source": source}
     if files:
         item["labware"] = files
     return item
@@ -306,14 +348,16 @@ class Methods(Generic[R]):
         """Withdraw a pending ``queue_stop``."""
         return self._call("queue_stop_cancel", lock_key=lock_key)
 
-    def history_get(self, *, records: bool = True) -> R:
-        """Finished runs with their results (and run records, unless ``records=False``)."""
+    def history_get(self, *, records: bool = False) -> R:
+        """Finished runs with their results (and, with ``records=True``, their run
+        records, read from the server's files: null where it no longer keeps one)."""
         return self._call("history_get", records=records)
 
     def history_item_get(self, uid: str, *, records: bool = True) -> R:
-        """One finished run, by its ``item_uid``, with its result (and run record, unless
-        ``records=False``) as ``reply["item"]``; refused (``success`` false) if the history
-        has no such run."""
+        """One run, by its ``item_uid``, with its result (and run record, unless
+        ``records=False``) as ``reply["item"]``: a finished run, or the running one
+        (``reply["running"]``; its record so far, its result None); refused (``success``
+        false) for any other uid."""
         return self._call("history_item_get", uid=uid, records=records)
 
     def history_clear(self, *, lock_key: str | None = None) -> R:

@@ -1,11 +1,11 @@
 """The server's history on disk, beside the run records (``--record-dir``): what a
 restarted server still knows of the runs before it.
 
-``history.jsonl`` holds one line per finished run (the history's entry without its
-record, which is the run's own file ``<item_uid>.jsonl``) and one line per clearing of the
-history. A run whose record is in the folder but that never reached the history (the
-server was killed, or stopped, while it ran) is read back from its record and said to
-have ended with the server.
+``history.jsonl`` holds one line per finished run (the history's entry; its record is the
+run's own file ``<item_uid>.jsonl``, read only when asked for: ``records``) and one line
+per clearing of the history. A run whose record is in the folder but that never reached
+the history (the server was killed, or stopped, while it ran) is read back from its record
+and said to have ended with the server.
 """
 
 from __future__ import annotations
@@ -59,9 +59,9 @@ class HistoryFile:
         ``load`` read it last."""
 
     def load(self) -> list[dict[str, Any]]:
-        """The history as the server last knew it, each entry with its record read back,
-        with the runs that ended with the server (written in the file from now on), in
-        the order they started."""
+        """The history as the server last knew it (the entries, not their records), with
+        the runs that ended with the server (written in the file from now on), in the
+        order they started."""
         entries: dict[str, dict[str, Any]] = {}
         cleared_at = 0.0
         for line in _lines(self.path):
@@ -73,8 +73,6 @@ class HistoryFile:
             elif isinstance(line.get("item_uid"), str):
                 entries[line["item_uid"]] = line
         known = set(entries)
-        for entry in entries.values():
-            entry["record"] = self._record(entry["item_uid"])
         for path in self.directory.glob("*.jsonl"):
             uid = path.stem
             if uid in known or not SERVED_UID.fullmatch(uid):  # a server's runs only
@@ -88,7 +86,7 @@ class HistoryFile:
 
     def append(self, entry: dict[str, Any]) -> None:
         """Add a finished run (its record stays in its own file)."""
-        self._write({k: v for k, v in entry.items() if k != "record"})
+        self._write(entry)
 
     def tips_removed(self, uid: str) -> None:
         """Someone said the tips the run ``uid`` left on the pipettes are off."""
@@ -98,13 +96,6 @@ class HistoryFile:
     def clear(self) -> None:
         """Forget the runs so far (their records stay in the folder)."""
         self._write({"cleared_at": time.time()})
-
-    def _record(self, uid: str) -> list[dict[str, Any]]:
-        path = self.directory / f"{uid}.jsonl"
-        try:
-            return read_record(path) if path.is_file() else []
-        except (OSError, ValueError):
-            return []
 
     def _write(self, line: dict[str, Any]) -> None:
         text = json_line(line)
@@ -135,7 +126,8 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 
 def _ended_with_the_server(uid: str, path: Path, cleared_at: float) -> dict[str, Any] | None:
     """The history entry of a run the server did not live to finish, from its record
-    (none for a file that is not a run record, or one older than the last clearing)."""
+    (none for a file that is not a run record, or one older than the last clearing); the
+    record itself stays in its file."""
     try:
         ended = path.stat().st_mtime
         record = read_record(path) if ended >= cleared_at else []
@@ -162,7 +154,7 @@ def _ended_with_the_server(uid: str, path: Path, cleared_at: float) -> dict[str,
               "pause_unresolved": False, "summary": summary}
     return {"item_uid": uid, "item_type": "protocol", "name": str(first.get("protocol")),
             "user": None, "labware": [], "added_at": started, "api_level": None,
-            "metadata": {}, "result": result, "record": record}
+            "metadata": {}, "result": result}
 
 
 def tips_held(events: list[dict[str, Any]]) -> list[str]:

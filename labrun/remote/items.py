@@ -11,8 +11,10 @@ where the server keeps them.
 from __future__ import annotations
 
 import contextlib
+import io
 import shutil
 import time
+import tokenize
 import uuid
 from pathlib import Path
 from typing import Any
@@ -70,10 +72,7 @@ class QueueItem:
     def as_uploaded_event(self, event: dict[str, Any]) -> dict[str, Any]:
         """A run-record event (or outcome) whose ``file:line`` and error fields name the
         item's files as uploaded; a copy when it has such fields."""
-        if self.directory is None or not any(key in event for key in NAMING_FIELDS):
-            return event
-        return {key: self.as_uploaded(value) if key in NAMING_FIELDS and isinstance(value, str)
-                else value for key, value in event.items()}
+        return as_uploaded_event(self.directory, event)
 
     def to_dict(self) -> dict[str, Any]:
         """The item as the API shows it."""
@@ -99,8 +98,9 @@ class QueueItem:
 
 def store_item(workdir: Path, upload: dict[str, Any], user: str | None) -> QueueItem:
     """Write an uploaded item's files under ``workdir`` and read its labware definitions;
-    ``ItemRefused`` if one is not a definition. Runs none of its code: a worker loads and
-    simulates it (``worker.Checker``) before it is queued."""
+    ``ItemRefused`` if one is not a definition, or if the protocol's text cannot be
+    written in the encoding its coding comment names. Runs none of its code: a worker
+    loads and simulates it (``worker.Checker``) before it is queued."""
     uid = uuid.uuid4().hex
     directory = workdir / uid
     directory.mkdir(parents=True)
@@ -112,7 +112,8 @@ def store_item(workdir: Path, upload: dict[str, Any], user: str | None) -> Queue
                 path = directory / "labware" / file_name
                 path.write_text(text, encoding="utf-8")
                 read_definition_file(path)  # LabwareDefinitionError names file and key
-        (directory / upload["name"]).write_text(upload["source"], encoding="utf-8")
+        (directory / upload["name"]).write_bytes(protocol_bytes(upload["name"],
+                                                                upload["source"]))
     except BaseException as exc:
         shutil.rmtree(directory, ignore_errors=True)
         if isinstance(exc, ProtocolError):
@@ -120,6 +121,29 @@ def store_item(workdir: Path, upload: dict[str, Any], user: str | None) -> Queue
         raise
     return QueueItem(uid, upload["name"], user, directory, None, tuple(sorted(labware)),
                      time.time())
+
+
+def protocol_bytes(name: str, source: str) -> bytes:
+    """An uploaded protocol's text as the file the loader reads back as that same text:
+    in the encoding its coding comment names (PEP 263), else UTF-8. A ``# -*- coding:
+    latin-1 -*-`` file sent as text is written in latin-1 again, not as UTF-8 under a
+    comment that would have it read as latin-1. ``ItemRefused`` (with its line) for text
+    that encoding cannot hold; an unknown encoding is left for the loader to name."""
+    data = source.encode("utf-8")
+    if b"coding" not in b"".join(data.split(b"\n", 2)[:2]):
+        return data
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:  # an unknown encoding: the check says so, at its line
+        return data
+    if encoding.startswith("utf-8"):
+        return data
+    try:
+        return source.encode(encoding)
+    except UnicodeEncodeError as exc:
+        line = source.count("\n", 0, exc.start) + 1
+        raise ItemRefused(f"{name}:{line}: {source[exc.start]!r} cannot be written in "
+                          f"{encoding}, the encoding the file's coding comment names") from None
 
 
 def simulate_source(source: ProtocolSource, name: str, directory: Path,
@@ -173,6 +197,15 @@ def describe_load_error(error: ProtocolError) -> str:
     if isinstance(error, LocatedLoadError) and location:
         return f"{location}: {error}"
     return str(error)
+
+
+def as_uploaded_event(directory: Path | None, event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` (a run-record event, an outcome) with its ``file:line`` and error fields
+    naming the files under ``directory`` as uploaded; a copy when it has such fields."""
+    if directory is None or not any(key in event for key in NAMING_FIELDS):
+        return event
+    return {key: as_uploaded(directory, value) if key in NAMING_FIELDS and isinstance(value, str)
+            else value for key, value in event.items()}
 
 
 def as_uploaded(directory: Path | None, text: str) -> str:

@@ -4,8 +4,10 @@ The environment (run actions, queue start and stop, the simulated door) and the 
 (adding, removing, clearing, the history) can each be locked with a key. A call in a
 locked group is refused unless it carries that key. ``lock`` again with the same key
 changes what is locked; with another key it is refused. ``unlock`` needs the key, or
-the server's emergency key, or the server's token: each unlocks without the lock key
-(and opens nothing else), so whoever holds the token can always clear a lock.
+the server's emergency key, or the server's token: each unlocks without the lock key, so
+whoever holds the token can always clear a lock. Besides unlocking, the emergency key opens
+an abort (``re_abort``) and nothing else. An emergency stop (``re_halt``) is in no group:
+no lock ever holds it up.
 """
 
 from __future__ import annotations
@@ -40,9 +42,14 @@ class Locks:
         """Whether ``group`` is locked."""
         return self.environment if group == "environment" else self.queue
 
-    def check(self, group: LockGroup | None, key: str | None) -> str | None:
-        """None if a call in ``group`` carrying ``key`` may go ahead, else the reason."""
+    def check(self, group: LockGroup | None, key: str | None, *,
+              emergency: bool = False) -> str | None:
+        """None if a call in ``group`` carrying ``key`` may go ahead, else the reason; with
+        ``emergency`` (an abort), the server's emergency key opens it too."""
         if group is None or not self.locked(group):
+            return None
+        if emergency and key is not None and self._emergency_key is not None \
+                and _same(key, self._emergency_key):
             return None
         if key is None:
             return (f"the {group} is locked{self._by()}; pass the lock_key it was locked "

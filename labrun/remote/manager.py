@@ -3,7 +3,8 @@
 It lives in the server's event loop; nothing else touches its state. The manager is the
 queue: items, history, locks, the status document and the API calls. The run being
 served is a ``served.ActiveRun``, which owns what concerns that run alone (its actions,
-its status, its record, its end). Protocol code is loaded and checked in worker processes
+its status, its record, its end). Records stay in their files (``records``): the history
+holds each run's listing only. Protocol code is loaded and checked in worker processes
 (``worker``) and, under ``labrun serve``, run in the run worker process that owns the
 robot (``supervisor``), never here.
 
@@ -12,7 +13,8 @@ Queue semantics follow bluesky-queueserver:
 - ``queue_start`` runs the items one after another until the queue is empty;
 - a run that ends ``stopped`` counts as a success: it goes to the history and the
   queue goes on; one that ends ``aborted``, ``halted`` or ``failed`` goes to the history
-  and the queue stops;
+  and the queue stops, and ``queue_error`` says which item ended how, and why (as for
+  every other reason the queue stops, until the next run starts);
 - a deferred pause asked for during a run's last step cannot be taken: the run
   finishes (its summary says ``pause_unresolved``) and the queue stops, manager idle;
 - ``queue_stop`` lets the running item finish and then stops; a stopped queue restarts
@@ -50,9 +52,10 @@ from hardware.controller import HardwareFault
 
 from .errors import BadRequest
 from .history_file import HistoryFile
-from .items import ItemRefused, Position, Queue, QueueItem, store_item
+from .items import ItemRefused, Position, Queue, QueueItem, as_uploaded_event, store_item
 from .locks import Locks
 from .progress import Plan, RunProgress, read_plan
+from .records import RecordFiles
 from .robots import Robot, set_interlock
 from .served import SHUTDOWN_GRACE, ActiveRun, RunHooks, ServedRun
 from .spec import BY_NAME
@@ -102,9 +105,11 @@ class RunManager:
         """Tips a run left on the pipettes (a halt, a worker lost, a stop told to keep
         them): no run starts until someone says they are off (``robot_tips_removed``)."""
         self.active: ActiveRun | None = None
-        self.changed_at = time.monotonic()
+        self.changed_at = time.time()
+        self._last_pause_unresolved = False  # the last run's, until the next starts
         self._single = run
         self._record_dir = Path(record_dir) if record_dir is not None else None
+        self._records = RecordFiles(self._record_dir)
         # The history lives on with the records: a restarted server still has it.
         self._history_file: HistoryFile | None = None
         if self._record_dir is not None:
@@ -140,6 +145,7 @@ class RunManager:
         self._caller = LoopCaller()
         with tempfile.TemporaryDirectory(prefix="labrun-queue-") as workdir:
             self._workdir = Path(workdir)
+            self._records.spool_in(self._workdir)
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 if self._single is not None:
@@ -187,7 +193,8 @@ class RunManager:
         """Carry out the API call ``name`` with checked ``params``."""
         endpoint = BY_NAME[name]
         if endpoint.lock is not None:
-            reason = self.locks.check(endpoint.lock, params.pop("lock_key", None))
+            reason = self.locks.check(endpoint.lock, params.pop("lock_key", None),
+                                      emergency=endpoint.emergency_key)
             if reason is not None:
                 return refused(reason)
         handler: Callable[..., Any] = getattr(self, f"_api_{name}")
@@ -215,7 +222,8 @@ class RunManager:
             "interlocks": interlocks,
             "step": run["step"] if run else None,
             "delay": run["delay"] if run else None,
-            "pause_unresolved": bool(run and run["pause_unresolved"]),
+            "pause_unresolved": bool(run["pause_unresolved"]) if run
+            else self._last_pause_unresolved,
             "outcome": run["outcome"] if run else None,
             "items_in_queue": len(self.queue),
             "items_in_history": len(self.history),
@@ -280,23 +288,47 @@ class RunManager:
                   plan_queue_uid=self.queue.uid)
 
     async def _api_history_get(self, records: bool | None) -> Reply:
-        keep = records is not False
-        items = [entry if keep else {k: v for k, v in entry.items() if k != "record"}
-                 for entry in self.history]
-        return ok(items=items, plan_history_uid=self.history_uid)
+        entries = list(self.history)
+        if records:  # read from their files, away from the event loop
+            entries = await anyio.to_thread.run_sync(self._with_records, entries)
+        return ok(items=entries, plan_history_uid=self.history_uid)
 
     async def _api_history_item_get(self, uid: str, records: bool | None) -> Reply:
+        active = self.active
+        if active is not None and active.item.item_uid == uid and not active.done:
+            running = {**active.item.to_dict(), "result": None}  # its record so far
+            if records is not False:
+                running["record"] = await self._running_record(active)
+            return ok(item=running, running=True, plan_history_uid=self.history_uid)
         entry = next((e for e in reversed(self.history) if e["item_uid"] == uid), None)
         if entry is None:
             return refused(self._not_in_history(uid))
-        if records is False:
-            entry = {k: v for k, v in entry.items() if k != "record"}
-        return ok(item=entry, plan_history_uid=self.history_uid)
+        if records is not False:
+            entry = {**entry, "record": await anyio.to_thread.run_sync(self._record_of, uid)}
+        return ok(item=entry, running=False, plan_history_uid=self.history_uid)
+
+    def _with_records(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """History ``entries``, each with its record (``_record_of``)."""
+        return [{**entry, "record": self._record_of(entry["item_uid"])} for entry in entries]
+
+    def _record_of(self, uid: str) -> list[Event] | None:
+        """Run ``uid``'s record, naming its files as uploaded; None if none is kept. Reads
+        its file: call it from a worker thread."""
+        record = self._records.read(uid)
+        directory = self._workdir / uid if self._workdir is not None else None
+        return None if record is None else [as_uploaded_event(directory, e) for e in record]
+
+    async def _running_record(self, active: ActiveRun) -> list[Event]:
+        """The running run's record so far: from its file, or (a run of this process with
+        none) from the run itself."""
+        path = self._records.path(active.item.item_uid) if self._single is None else None
+        if path is None or not path.is_file():
+            return active.record()
+        record = await anyio.to_thread.run_sync(self._record_of, active.item.item_uid)
+        return record if record is not None else active.record()
 
     def _not_in_history(self, uid: str) -> str:
-        """Why the history has no run ``uid``: it is running, waiting, or unknown."""
-        if self._running_one_of(uid) is not None:
-            return f"item {uid!r} is running: it is in the history once it has ended"
+        """Why the history has no run ``uid``: it is waiting, or unknown."""
         if any(item.item_uid == uid for item in self.queue.items):
             return f"item {uid!r} has not run: it waits in the queue"
         return f"no run {uid!r} in the history"
@@ -401,6 +433,7 @@ class RunManager:
             except OSError as exc:  # kept as it was: a restart would bring it back
                 return refused(f"the history cannot be cleared: cannot write "
                                f"{self._history_file.path}: {exc.strerror or exc}")
+        self._records.forget(entry["item_uid"] for entry in self.history)
         self.history.clear()
         self.history_uid = uuid.uuid4().hex
         self._changed()
@@ -428,7 +461,7 @@ class RunManager:
         self.queue_running = True
         self.queue_stop_pending = False
         self._changed()
-        failure = await self._advance()  # the first run has started (or failed to) by now
+        failure = await self._advance()  # the first run has started (or not) by now
         return ok() if failure is None else refused(failure)
 
     async def _api_queue_stop(self) -> Reply:
@@ -461,7 +494,8 @@ class RunManager:
     async def _api_re_abort(self, reason: str | None) -> Reply:
         return await self._run_action(Abort(source=SOURCE, reason=reason))
 
-    async def _api_re_halt(self) -> Reply:
+    async def _api_re_halt(self, lock_key: str | None) -> Reply:
+        del lock_key  # an emergency stop needs no key: no lock holds it up
         return await self._run_action(Halt(source=SOURCE))
 
     async def _api_skip_delay(self) -> Reply:
@@ -528,7 +562,8 @@ class RunManager:
 
     async def _advance(self) -> str | None:
         """Start the next item if the queue is running and may go on, else stop it;
-        why the next item could not start, if it could not.
+        None once a run has started, else why none did (the queue ended, was emptied or
+        stopped meanwhile, or the next item could not start).
 
         Before anything moves the item is simulated again (its files or the robot may
         have changed since it was added): one that no longer runs fails here.
@@ -537,13 +572,12 @@ class RunManager:
         assert robot is not None
         while True:
             if not (self.queue_running and self.queue.items and not self.queue_stop_pending):
+                why = self._why_none_starts()
                 self._stop_queue()
-                return None
-            if self.tips_left is not None:
-                self.queue_error = tips_left_said(self.tips_left)
-                self._stop_queue()
-                return self.queue_error
+                return why
             item = self.queue.items[0]
+            if self.tips_left is not None:
+                return self._queue_stops(item, tips_left_said(self.tips_left))
             reason = await self._check_again(item, robot)
             if not self._next_is(item):
                 continue  # the queue changed meanwhile: look again
@@ -553,14 +587,11 @@ class RunManager:
             try:
                 await robot.home_if_needed()  # after a halt, or a robot just connected
             except HardwareFault as exc:
-                self.queue_error = f"the robot could not be homed: {exc}"
-                self._stop_queue()
-                return self.queue_error
+                return self._queue_stops(item, f"the robot could not be homed: {exc}")
             if self._next_is(item):
                 break
         item = self.queue.pop_front()
-        record_path = (self._record_dir / f"{item.item_uid}.jsonl"
-                       if self._record_dir is not None else None)
+        record_path = self._records.path(item.item_uid)
         labware_dirs = [str(item.labware_dir)] if item.labware_dir else []
         started_at = time.time()
         try:
@@ -587,6 +618,20 @@ class RunManager:
             return str(exc)
         return None
 
+    def _why_none_starts(self) -> str:
+        """Why the queue starts no run now (it is stopped, stopping, or empty)."""
+        if not self.queue_running:
+            return "the queue was stopped before its next run could start"
+        if self.queue_stop_pending:
+            return "queue_stop was asked for before the next run could start"
+        return "the queue was emptied before its next run could start"
+
+    def _queue_stops(self, item: QueueItem, why: str) -> str:
+        """The queue stops before ``item`` could start (it stays queued); the reason."""
+        self.queue_error = f"{item.name} could not start: {why}"
+        self._stop_queue()
+        return self.queue_error
+
     def _next_is(self, item: QueueItem) -> bool:
         """Whether the queue still runs, no one has asked it to stop, and ``item`` is still
         the next to start (each await before a start may change any of them)."""
@@ -594,14 +639,13 @@ class RunManager:
                 and self.queue.items[:1] == [item])
 
     def _cannot_start(self, item: QueueItem, error: str) -> str:
-        """``item`` failed before it started: history, and the queue stops; the error."""
-        self.queue_error = error
+        """``item`` failed before it started: history (an empty record), and the queue
+        stops; why."""
         if self.log is not None:
             self.log(f"run {item.name}: could not start: {error}")
-        self._to_history(item, [], {"status": Status.FAILED.value, "error": error},
-                         time.time())
-        self._stop_queue()
-        return error
+        self._records.hold(item.item_uid, [])
+        self._to_history(item, {"status": Status.FAILED.value, "error": error}, time.time())
+        return self._queue_stops(item, error)
 
     def _watch_robot(self) -> None:
         """Between runs, the robot's interlock changes come to us (a run's engine takes
@@ -631,6 +675,7 @@ class RunManager:
         self.progress = RunProgress(item.item_uid, item.name, self._plan(item),
                                     speed=self.robot.speed if self.robot else 1.0,
                                     log=self.log)
+        self._last_pause_unresolved = False
         self.active = active
         self._want_records()
 
@@ -644,42 +689,44 @@ class RunManager:
     async def _finish(self, active: ActiveRun, summary: Event) -> None:
         """The run has ended: history, then the next item or a stopped queue."""
         await active.close()
-        self._to_history(active.item, active.record(), summary, active.started_at)
+        item = active.item
+        if self._single is not None:  # the owner's run: no file of ours holds its record
+            self._records.hold(item.item_uid, active.record())
+        self._to_history(item, summary, active.started_at)
+        self._records.ended(item.item_uid)
         active.done = True
         if self._single is not None:
             self._changed()
             return
         self.active = None
-        self.tips_left = tips_left(active.item.name, summary["status"], summary)
-        self._tips_left_by = active.item.item_uid
+        self._last_pause_unresolved = bool(summary.get("pause_unresolved"))
+        self.tips_left = tips_left(item.name, summary["status"], summary)
+        self._tips_left_by = item.item_uid
         self._watch_robot()
-        self._changed()  # between runs: said before the next one is checked
         status = Status(summary["status"])
-        if summary.get("pause_unresolved"):  # said where the queue's stop is said
-            self.queue_error = UNRESOLVED
         if status not in SUCCESS or summary.get("pause_unresolved"):
-            self._stop_queue()
+            why = ended_said(item.as_uploaded_event(summary))
+            self.queue_error = f"{item.name} {status.value}" + (f": {why}" if why else "")
+            self._stop_queue()  # said with why
+        else:
+            self._changed()  # between runs: said before the next one is checked
         await self._advance()
 
-    def _to_history(self, item: QueueItem, record: list[Event], summary: Event,
-                    started_at: float) -> None:
+    def _to_history(self, item: QueueItem, summary: Event, started_at: float) -> None:
+        """``item``'s run goes to the history: its listing (its record stays in its
+        file)."""
         summary = item.as_uploaded_event(summary)
         status = Status(summary["status"])
-        if status not in SUCCESS:
-            msg = summary.get("error") or summary.get("reason") or f"the run {status.value}"
-            if summary.get("error") and summary.get("location"):  # where it failed
-                msg = f"{summary['location']}: {msg}"
-        elif summary.get("pause_unresolved"):
-            msg = UNRESOLVED
-        else:
-            msg = ""
+        msg = ended_said(summary)
+        if status not in SUCCESS and not msg:
+            msg = f"the run {status.value}"
         result = {
             "exit_status": status.value, "success": status in SUCCESS, "msg": msg,
             "time_start": started_at, "time_stop": time.time(),
             "pause_unresolved": bool(summary.get("pause_unresolved")),
             "summary": {k: v for k, v in summary.items() if k not in ("seq", "event")},
         }
-        entry = {**item.to_dict(), "result": result, "record": record}
+        entry = {**item.to_dict(), "result": result}
         self.history.append(entry)
         self.history_uid = uuid.uuid4().hex
         if self._history_file is not None:
@@ -710,7 +757,7 @@ class RunManager:
 
     def _changed(self) -> None:
         """Something the status shows has changed: push it."""
-        self.changed_at = time.monotonic()
+        self.changed_at = time.time()
         self._publish()
 
     def _publish(self) -> None:
@@ -748,6 +795,18 @@ class RunManager:
 UNRESOLVED = ("a pause was asked for during the last step and could not be taken; the "
               "queue stops")
 """Why the queue stopped after a run whose last step a deferred pause could not hold."""
+
+
+def ended_said(summary: Event) -> str:
+    """Why a run ended as its ``summary`` says, in one line: its error (with the
+    protocol's ``file:line``), its abort reason, the pause it could not take; or ""."""
+    status = Status(summary["status"])
+    if status not in SUCCESS:
+        why = str(summary.get("error") or summary.get("reason") or "")
+        if summary.get("error") and summary.get("location"):  # where it failed
+            why = f"{summary['location']}: {why}"
+        return why
+    return UNRESOLVED if summary.get("pause_unresolved") else ""
 
 
 def tips_left(name: str, status: str, summary: dict[str, Any]) -> dict[str, Any] | None:

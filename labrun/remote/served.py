@@ -62,7 +62,7 @@ class ActiveRun(Protocol):
 
     @property
     def changed_at(self) -> float:
-        """When the run last changed what the status shows (monotonic seconds)."""
+        """When the run last changed what the status shows (seconds since the epoch)."""
 
     def want_records(self) -> None:
         """Hand over every record event from now on (the progress reads them)."""
@@ -128,7 +128,7 @@ class ServedRun:
 
     @property
     def changed_at(self) -> float:
-        """When the run last changed what the status shows (monotonic seconds)."""
+        """When the run last changed what the status shows (seconds since the epoch)."""
         return self.watch.changed_at
 
     def want_records(self) -> None:

@@ -119,6 +119,8 @@ class Endpoint:
     summary: str
     params: tuple[Param, ...] = ()
     lock: LockGroup | None = None
+    emergency_key: bool = False
+    """The server's emergency lock key opens it as the lock's own key does."""
     checks: bool = False  # it simulates a protocol before it answers (up to CHECK_S)
     rules: tuple[OneOf | Apart, ...] = ()
     """How the parameters go together; a request that breaks a rule is a 422."""
@@ -177,11 +179,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("queue_stop_cancel", "POST", "/api/queue/stop/cancel",
              "Withdraw a pending queue_stop.", (LOCK_KEY,), lock="environment"),
     Endpoint("history_get", "GET", "/api/history/get",
-             "Finished runs, each with its result and (unless records=false) its run record.",
-             (Param("records", "boolean", "include each run's record (default true)"),)),
+             "Finished runs, each with its result; with records=true, also its run record "
+             "(null where the server no longer keeps it).",
+             (Param("records", "boolean", "include each run's record (default false)"),)),
     Endpoint("history_item_get", "GET", "/api/history/item/get",
-             "One finished run, by its item_uid, with its result and (unless records=false) "
-             "its run record; success false if the history has no such run.",
+             "One run, by its item_uid, with its result and (unless records=false) its run "
+             "record: a finished run (running false), or the running one with its record so "
+             "far and result null (running true); success false for any other uid.",
              (Param("uid", "string", "the run's item_uid", required=True),
               Param("records", "boolean", "include the run's record (default true)"))),
     Endpoint("history_clear", "POST", "/api/history/clear", "Forget the finished runs.",
@@ -198,10 +202,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("re_abort", "POST", "/api/re/abort",
              "End the run with cleanup; the queue stops.",
              (Param("reason", "string", "why, for the run record"), LOCK_KEY),
-             lock="environment"),
+             lock="environment", emergency_key=True),
     Endpoint("re_halt", "POST", "/api/re/halt",
-             "Emergency stop, no cleanup motion; the queue stops.",
-             (LOCK_KEY,), lock="environment"),
+             "Emergency stop, no cleanup motion; the queue stops. Never refused for a lock: "
+             "an emergency stop takes one request (with the token, as every change does).",
+             (Param("lock_key", "string", "accepted and not needed"),)),
     Endpoint("skip_delay", "POST", "/api/re/skip_delay", "End the active delay now.",
              (LOCK_KEY,), lock="environment"),
     Endpoint("lock", "POST", "/api/lock",
@@ -251,13 +256,20 @@ ITEM_FIELDS = {
 # -- validation ---------------------------------------------------------------------------
 
 def parse_json_body(raw: bytes) -> dict[str, Any]:
-    """The request body as a JSON object; an empty body is an empty object."""
+    """The request body as a JSON object; an empty body is an empty object. JSON between
+    systems is UTF-8 (RFC 8259): a body in UTF-16 or UTF-32 is refused, not guessed at."""
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite,
-                           object_pairs_hook=_no_twice)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadRequest(400, "the body is not UTF-8 JSON") from None
+    if "\0" in text:  # UTF-16 or UTF-32 text: JSON has no raw NUL anywhere
+        raise BadRequest(400, "the body is not UTF-8 JSON")
+    try:
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite,
+                           parse_int=_integer, object_pairs_hook=_no_twice)
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise BadRequest(400, f"the body is not valid JSON: {exc}") from None
     except ValueError as exc:
         raise BadRequest(400, str(exc)) from None
@@ -403,7 +415,7 @@ def check_item(value: Any) -> dict[str, Any]:
                               f"not {name[:80]!r}")
     if not isinstance(source, str):
         raise _wrong("item.source", "the protocol file's text", source)
-    labware = value.get("labware") or {}
+    labware = value.get("labware", {})
     if not isinstance(labware, dict):
         raise _wrong("item.labware", "an object of {file name: JSON text}", labware)
     for file_name, text in labware.items():
@@ -459,6 +471,17 @@ def _finite(text: str) -> float:
     return value
 
 
+MAX_DIGITS = 4300
+"""Longest integer a body may hold, in digits (Python's own limit on converting one)."""
+
+
+def _integer(text: str) -> int:
+    """A JSON integer; one of more than ``MAX_DIGITS`` digits is the body's fault."""
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise ValueError("a number in the body is too long")
+    return int(text)
+
+
 def _no_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object, refused if it gives a key twice (which value was meant?)."""
     value = dict(pairs)
@@ -506,8 +529,8 @@ def openapi(version: str, *, reads_need_token: bool) -> dict[str, Any]:
         "application/json": {"schema": {"$ref": "#/components/schemas/Reply"}}}}
     errors = {str(code): {"description": text, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Error"}}}}
-        for code, text in ((400, "malformed JSON, not an object, or a lone surrogate "
-                                 "in a text field"),
+        for code, text in ((400, "malformed JSON, not UTF-8, not an object, a lone "
+                                 "surrogate in a text field, or a number too long"),
                            (401, "missing or wrong token"),
                            (403, "a Host this server is not bound to, or a cross-origin "
                                  "Origin"),
@@ -528,7 +551,9 @@ def openapi(version: str, *, reads_need_token: bool) -> dict[str, Any]:
         notes = [rule.doc() for rule in endpoint.rules]
         if endpoint.lock is not None:
             notes.append(f"Refused while the {endpoint.lock} is locked, unless lock_key is "
-                         "the key it was locked with.")
+                         "the key it was locked with"
+                         + (" or the server's emergency lock key." if endpoint.emergency_key
+                            else "."))
         if notes:
             operation["description"] = " ".join(notes)
         if endpoint.method == "GET":

@@ -4,8 +4,9 @@ supervises, and the runs it serves from there.
 ``labrun serve`` drives the robot through a ``SupervisedRobot``. The run worker
 (``runner``) opens the robot and runs every queued protocol; the server keeps only what
 it is told: the robot's kind and interlocks, and for the running item its latest status
-report and its record so far (``SupervisedRun``). A pipe reader thread hands each message
-to the server's event loop in order.
+report (``SupervisedRun``); the run's record is the file the worker writes, which the
+server reads when asked, and keeps no copy of. A pipe reader thread hands each message to
+the server's event loop in order.
 
 When the worker dies (``os._exit`` or a crash in a protocol, memory, a killed process)
 the run it was running fails with the reason, as its summary and the history say, and a
@@ -35,7 +36,7 @@ import anyio
 from engine.actions import Action
 from engine.bridge import LoopCaller, LoopClosedError
 from engine.entries import ActionResult
-from engine.record import Event, iter_record, json_line
+from engine.record import Event, iter_record, json_line, read_record
 from engine.state import Status
 from hardware.controller import HardwareFault
 
@@ -364,7 +365,8 @@ def _signature(report: dict[str, Any]) -> tuple[Any, ...]:
 
 
 class SupervisedRun:
-    """The run going in the worker, as the server sees it: its last report and record."""
+    """The run going in the worker, as the server sees it: its last report, and its record
+    (in its file, which the worker writes; in memory only for a run without one)."""
 
     def __init__(self, robot: SupervisedRobot, item: QueueItem, report: dict[str, Any],
                  hooks: RunHooks, started_at: float, *, record: list[Event],
@@ -373,13 +375,14 @@ class SupervisedRun:
         self.owned = True
         self.started_at = started_at
         self.done = False
-        self.changed_at = time.monotonic()
+        self.changed_at = time.time()
         self._robot = robot
         self._hooks = hooks
         self._report = report
         self._received = time.monotonic()
         self._signature = _signature(report)
-        self._events: list[Event] = list(record)
+        self._events: list[Event] | None = list(record) if record_path is None else None
+        self._last: Event | None = record[-1] if record else None
         self._finishing = False
         self._record_path = record_path
 
@@ -405,8 +408,18 @@ class SupervisedRun:
         return data
 
     def record(self) -> list[Event]:
-        """The run's record so far, naming the item's files as uploaded."""
-        return [self.item.as_uploaded_event(e) for e in self._events]
+        """The run's record so far, naming the item's files as uploaded (read from its
+        file, when it has one)."""
+        return [self.item.as_uploaded_event(e) for e in self._all_events()]
+
+    def _all_events(self) -> list[Event]:
+        if self._events is not None:
+            return self._events
+        assert self._record_path is not None
+        try:
+            return read_record(self._record_path)
+        except (OSError, ValueError):
+            return []
 
     async def apply(self, action: Action) -> ActionResult:
         """Carry out ``action`` in the worker's engine; its result."""
@@ -430,12 +443,15 @@ class SupervisedRun:
         signature = _signature(report)
         if signature != self._signature:
             self._signature = signature
-            self.changed_at = time.monotonic()
+            self.changed_at = time.time()
         self._hooks.on_status()
 
     def on_events(self, events: list[Event]) -> None:
         """Record events, in order; the summary ends the run."""
-        self._events.extend(events)
+        if self._events is not None:
+            self._events.extend(events)
+        if events:
+            self._last = events[-1]
         self._hooks.on_events(self, events)
         summary = next((e for e in events if e.get("event") == "summary"), None)
         if summary is not None and not self._finishing:
@@ -455,18 +471,18 @@ class SupervisedRun:
             # The worker writes each event before the protocol goes on, but hands events
             # over in batches: what it wrote and had not sent yet is taken from the file.
             _drop_cut_line(self._record_path)
-            sent = self._events[-1]["seq"] if self._events else -1
+            sent = self._last["seq"] if self._last else -1
             with contextlib.suppress(OSError, ValueError):
                 unsent = [e for e in iter_record(self._record_path) if e["seq"] > sent]
                 if unsent:
                     self.on_events(unsent)
             if self._finishing:  # the run had ended: its summary was among them
                 return
-        last = self._events[-1] if self._events else None
+        last = self._last
         summary: Event = {"seq": last["seq"] + 1 if last else 0,
                           "t": last["t"] if last else 0.0, "event": "summary",
                           "status": Status.FAILED.value, "error": reason}
-        held = tips_held(self._events)
+        held = tips_held(self._all_events())
         if held:  # no cleanup ran: they are on the robot still, as far as anyone knows
             summary["tips_at_end"] = {mount: {"dropped": False, "uncertain": True}
                                       for mount in held}

@@ -49,7 +49,7 @@ class RunWatch:
                  progress_interval: float = PROGRESS_INTERVAL) -> None:
         self.run = run
         self.wants_records = False
-        self.changed_at = time.monotonic()
+        self.changed_at = time.time()
         self._server = server
         self._on_status = on_status
         self._on_events = on_events
@@ -85,7 +85,7 @@ class RunWatch:
         sig = _signature(state)
         if sig != self._sig:
             self._sig = sig
-            self.changed_at = time.monotonic()
+            self.changed_at = time.time()
             self._urgent = True
             self._kick()
         elif not self._progress:

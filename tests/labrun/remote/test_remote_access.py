@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from remote_kit import QUICK, SPEED, WAIT, Gates, Served, item, protocol
@@ -21,6 +22,7 @@ from hardware.clock import RealClock
 from hardware.config import default_config
 from hardware.simulated import SimulatedController
 from labrun.remote import (
+    AsyncRunManagerAPI,
     HTTPClientError,
     HTTPRequestError,
     RequestFailedError,
@@ -100,6 +102,42 @@ def test_the_emergency_key_unlocks_without_the_lock_key(served: Served) -> None:
         c.queue_clear(lock_key="EMERGENCY")  # it unlocks; it does not open calls
     assert c.unlock("EMERGENCY")["success"]
     assert c.status()["lock"] == {"environment": False, "queue": False}
+
+
+def test_an_emergency_halt_is_never_held_up_by_a_lock(served: Served, gates: Gates) -> None:
+    """A halt takes one request whatever is locked, with no key; the token is still
+    needed. An abort stays locked, but the server's emergency key opens it."""
+    c = served.client
+    c.queue_item_add(item('p300.pick_up_tip()\ngates.wait("aborted")', "aborted.py"))
+    c.queue_item_add(item('p300.pick_up_tip()\ngates.wait("halted")', "halted.py"))
+    c.queue_start()
+    gates.reached("aborted")
+    c.lock("K1", environment=True, queue=True, user="ana")
+    with pytest.raises(RequestFailedError, match="environment is locked by ana; pass"):
+        c.re_abort("enough")
+    with pytest.raises(RequestFailedError, match="with a different lock_key"):
+        c.re_abort("enough", lock_key="guess")
+    assert c.re_abort("enough", lock_key="EMERGENCY")["success"]
+    gates.open("aborted")
+    assert c.wait_for_idle(timeout=WAIT)["lock"] == {"environment": True, "queue": True}
+    c.queue_start(lock_key="K1")
+    gates.reached("halted")
+    halt = served.url + "/api/re/halt"
+    anonymous = httpx.post(halt, json={})
+    assert anonymous.status_code == 401  # a credential still goes with every change
+    assert c.status()["run_status"] == "running"
+    token = {"Authorization": f"Bearer {served.handle.token}"}
+    answer = httpx.post(halt, json={}, headers=token)  # no lock_key at all
+    assert (answer.status_code, answer.json()["success"]) == (200, True)
+    gates.open("halted")
+    status = c.wait_for_idle(timeout=WAIT)
+    assert [h["result"]["exit_status"] for h in c.history_get()["items"]] == \
+        ["aborted", "halted"]
+    assert status["lock"] == {"environment": True, "queue": True}  # the lock stands
+    documented = httpx.get(served.url + "/openapi.json").json()["paths"]
+    assert "description" not in documented["/api/re/halt"]["post"]  # no lock refuses it
+    assert "or the server's emergency lock key" in (
+        documented["/api/re/abort"]["post"]["description"])
 
 
 def test_request_fail_exceptions_off_returns_the_refusal(served: Served) -> None:
@@ -268,14 +306,31 @@ def silent_server() -> Iterator[str]:
     listener.close()
 
 
-def test_transport_failures(silent_server: str) -> None:
-    with pytest.raises(RequestTimeoutError, match="timeout"):
-        RunManagerAPI(silent_server, timeout=0.2).status()
+def test_transport_failures_name_the_server_never_the_token(silent_server: str) -> None:
+    with pytest.raises(RequestTimeoutError) as late:
+        RunManagerAPI(silent_server + "/?token=s3cret", timeout=0.2).status()
+    assert str(late.value) == (f"Request timeout: the server at {silent_server} did not "
+                               "answer in time (ReadTimeout)")
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    with pytest.raises(HTTPRequestError, match="ConnectError"):
-        RunManagerAPI(f"http://127.0.0.1:{port}").status()
+    said = (f"cannot reach the server at http://127.0.0.1:{port}: Connection refused "
+            "(ConnectError)")
+    with pytest.raises(HTTPRequestError) as refused:
+        RunManagerAPI(f"http://127.0.0.1:{port}/?token=s3cret").status()
+    assert str(refused.value) == said
+
+    async def through_the_async_client() -> None:
+        async with AsyncRunManagerAPI(f"http://127.0.0.1:{port}", token="s3cret") as c:
+            with pytest.raises(HTTPRequestError) as refused:
+                await c.status()
+            assert str(refused.value) == said
+            with pytest.raises(HTTPRequestError) as refused:
+                async with c.stream():
+                    pass
+            assert str(refused.value) == said
+
+    anyio.run(through_the_async_client)
 
 
 def test_openapi_and_unknown_routes(served: Served) -> None:
@@ -401,6 +456,6 @@ def test_closing_the_server_ends_streams_and_aborts_the_running_run(gates: Gates
     handle.close()  # the protocol is held at its gate: it cannot finish by itself
     listener.join(WAIT)
     assert time.monotonic() - started < 3  # the protocol thread's grace is 0.5 s
-    assert ended == ["the server closed the event stream"]
+    assert ended == [f"the server at {handle.url} closed the event stream"]
     assert active.run.control.status().status.value == "aborted"
     client.close()

@@ -45,7 +45,7 @@ p300.drop_tip()
         assert (await c.skip_delay())["success"]
         await c.lock_environment("k")
         with pytest.raises(RequestFailedError, match="locked"):
-            await c.re_halt()
+            await c.re_stop()
         c.lock_key = "k"
         assert (await c.re_abort("enough"))["success"]
         await c.unlock()

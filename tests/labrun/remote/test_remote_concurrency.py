@@ -62,7 +62,7 @@ def hammered(served: Served, gates: Gates) -> None:
     status = c.wait_for_idle(timeout=WAIT)
     assert status["manager_state"] == "idle" and not status["pause_pending"]
     assert status["running_item_uid"] is None and status["items_in_history"] == 1
-    entry = c.history_get()["items"][0]
+    entry = c.history_get(records=True)["items"][0]
     assert entry["result"]["exit_status"] in ("stopped", "succeeded")
     for reply in replies[0] + replies[1]:
         assert isinstance(reply["success"], bool) and isinstance(reply["msg"], str)

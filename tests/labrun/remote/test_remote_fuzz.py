@@ -212,6 +212,12 @@ def test_oversized_bodies_and_wrong_content_types(server: ServerHandle) -> None:
                            headers={"Content-Type": "application/json"})
         assert answer.status_code == 400 and "-1e999 is beyond any number" in (
             answer.json()["msg"])
+        answer = http.post("/api/queue/item/remove", content=b'{"pos": 1%s}' % (b"0" * 5000),
+                           headers={"Content-Type": "application/json"})
+        assert answer.json() == {"success": False, "msg": "a number in the body is too long"}
+        answer = http.post("/api/re/pause", content='{"option": "immediate"}'.encode("utf-16"),
+                           headers={"Content-Type": "application/json"})
+        assert (answer.status_code, answer.json()["msg"]) == (400, "the body is not UTF-8 JSON")
         assert snapshot(http) == before
 
 

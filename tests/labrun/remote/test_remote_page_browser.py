@@ -147,7 +147,8 @@ if os.path.exists({str(flag)!r}):
     flag.touch()
     gates.open("begun")
     expect(page.locator("#outcome")).to_have_text(
-        re.compile(r"Last run failed: RuntimeError: boom \(failing\.py:\d+\)"), timeout=MS)
+        re.compile(r"Queue stopped: failing\.py failed: failing\.py:\d+: RuntimeError: boom"),
+        timeout=MS)
     figures = page.locator("#figures")
     expect(figures).to_contain_text(" · failed")  # not "0:00 left": it ended early
     expect(figures).not_to_contain_text("left")

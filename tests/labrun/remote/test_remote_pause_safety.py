@@ -52,7 +52,7 @@ def run_item(client: RunManagerAPI, *, pause_in: str | None) -> dict[str, Any]:
         assert client.wait_for(lambda s: s["run_status"] == "paused", timeout=WAIT)
         assert client.re_resume()["success"]
     client.wait_for_idle(timeout=WAIT)
-    entry: dict[str, Any] = client.history_get()["items"][-1]
+    entry: dict[str, Any] = client.history_get(records=True)["items"][-1]
     assert entry["result"]["exit_status"] == "succeeded", entry["result"]
     return entry
 

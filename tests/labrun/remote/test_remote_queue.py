@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from remote_kit import QUICK, SPEED, WAIT, Gates, Served, item, serving
 
@@ -21,6 +24,7 @@ from labrun.remote import (
     RequestFailedError,
     RunManager,
     RunManagerAPI,
+    records,
     simulated_robot,
     start_server,
 )
@@ -47,7 +51,7 @@ def names(served: Served) -> list[str]:
 
 
 def history(served: Served) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = served.client.history_get()["items"]
+    items: list[dict[str, Any]] = served.client.history_get(records=True)["items"]
     return items
 
 
@@ -212,6 +216,87 @@ def test_pause_resume_skip_delay_and_stop_then_the_queue_goes_on(served: Served,
     assert ("pause", "remote") in actions and ("skip_delay", "remote") in actions
 
 
+def test_the_status_says_when_it_changed_in_seconds_since_the_epoch(served: Served,
+                                                                  gates: Gates) -> None:
+    """As every other time the API gives (added_at, time_start, created_at)."""
+    c = served.client
+    before = time.time()
+    added = c.queue_item_add(HELD)["item"]
+    idle = c.status()
+    assert before <= added["added_at"] <= idle["changed_at"] <= time.time()
+    c.queue_start()
+    gates.reached("held")
+    running = c.status()
+    assert idle["changed_at"] <= running["changed_at"] <= time.time()
+    assert c.re_stop()["success"]
+    gates.open("held")
+    ended = c.wait_for_idle(timeout=WAIT)
+    [entry] = c.history_get(records=True)["items"]
+    assert entry["result"]["time_stop"] <= ended["changed_at"] <= time.time()
+    assert before <= entry["record"][0]["created_at"] <= entry["result"]["time_stop"]
+
+
+def test_the_running_run_s_record_so_far_is_fetched_by_its_uid(served: Served,
+                                                               gates: Gates) -> None:
+    c = served.client
+    uid = c.queue_item_add(item('ctx.comment("before the gate")\ngates.wait("held")\n'
+                                'ctx.comment("after it")', "held.py"))["item"]["item_uid"]
+    c.queue_start()
+    gates.reached("held")
+    reply = c.history_item_get(uid)
+    assert (reply["running"], reply["item"]["name"], reply["item"]["result"]) == (
+        True, "held.py", None)
+    so_far = reply["item"]["record"]
+    assert so_far[0]["event"] == "run" and so_far[0]["protocol"] == "held.py"
+    said = [e["params"]["message"] for e in so_far if e.get("type") == "comment"]
+    assert said == ["before the gate"] and so_far[-1]["event"] != "summary"
+    assert all(e["line"].startswith("held.py:") for e in so_far if e.get("line"))
+    lean = c.history_item_get(uid, records=False)
+    assert lean["running"] is True and "record" not in lean["item"]
+    gates.open("held")
+    c.wait_for_idle(timeout=WAIT)
+    ended = c.history_item_get(uid)
+    assert ended["running"] is False and ended["item"]["result"]["exit_status"] == "succeeded"
+    assert ended["item"]["record"][:len(so_far)] == so_far  # the same record, to its end
+    assert ended["item"]["record"][-1]["event"] == "summary"
+
+
+def test_the_history_lists_runs_and_gives_records_only_when_asked(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records are read from their files, not kept in memory: without --record-dir the
+    server keeps the last SPOOL_KEPT runs' records (here one)."""
+    monkeypatch.setattr(records, "SPOOL_KEPT", 1)
+    c = served.client
+    first = c.queue_item_add(QUICK)["item"]["item_uid"]
+    second = c.queue_item_add(QUICK)["item"]["item_uid"]
+    c.queue_start()
+    assert c.wait_for_idle(timeout=WAIT)["items_in_history"] == 2
+    listing = c.history_get()["items"]
+    assert [e["item_uid"] for e in listing] == [first, second]
+    assert all("record" not in e and e["result"]["success"] for e in listing)
+    full = c.history_get(records=True)["items"]
+    assert full[0]["record"] is None  # no longer kept
+    assert full[1]["record"][-1]["event"] == "summary"
+    assert c.history_item_get(first)["item"]["record"] is None
+    assert c.history_item_get(second)["item"]["record"] == full[1]["record"]
+    raw = httpx.get(served.url + "/api/history/get").json()["items"]
+    assert raw == listing  # records=false is the default of the API too
+
+
+def test_a_record_is_read_from_its_file_in_the_record_folder(gates: Gates,
+                                                            tmp_path: Path) -> None:
+    with serving(gates, record_dir=str(tmp_path)) as served:
+        c = served.client
+        uid = c.queue_item_add(QUICK)["item"]["item_uid"]
+        c.queue_start()
+        c.wait_for_idle(timeout=WAIT)
+        on_disk = read_record(tmp_path / f"{uid}.jsonl")
+        assert c.history_item_get(uid)["item"]["record"] == on_disk
+        (tmp_path / f"{uid}.jsonl").unlink()  # the server keeps no copy
+        assert c.history_item_get(uid)["item"]["record"] is None
+        assert c.history_item_get(uid)["item"]["result"]["exit_status"] == "succeeded"
+
+
 def test_a_run_summary_and_record_keep_the_runs_own_time(served: Served) -> None:
     """Not the server's: each run's clock starts at zero, whatever ran before it."""
     c = served.client
@@ -254,6 +339,9 @@ if gates.is_set("upside down"):  # not in the server's simulation: it would be r
     assert result["exit_status"] == expected and result["success"] is False
     if ending == "abort":
         assert result["msg"] == "wrong plate"
+    assert status["queue_error"] == {  # which item ended how, and why: the queue's stop
+        "abort": "ends.py aborted: wrong plate", "halt": "ends.py halted",
+        "fail": "ends.py failed: ends.py:12: ValueError: the plate is upside down"}[ending]
     if ending == "fail":
         assert result["msg"] == "ends.py:12: ValueError: the plate is upside down"  # where too
         assert result["summary"]["location"] == "ends.py:12"  # as uploaded
@@ -275,7 +363,7 @@ if gates.is_set("upside down"):  # not in the server's simulation: it would be r
     else:  # the cleanup dropped it
         assert status["tips_left"] is None
     c.queue_start()  # after a halt, the robot is homed before the next run
-    c.wait_for_idle(timeout=WAIT)
+    assert c.wait_for_idle(timeout=WAIT)["queue_error"] is None  # said until a run starts
     assert history(served)[1]["result"]["exit_status"] == "succeeded"
     assert [e["event"] for e in history(served)[1]["record"]][-1] == "summary"
 
@@ -300,12 +388,14 @@ with ctx.step("last"):
     result = history(served)[0]["result"]
     assert result["exit_status"] == "succeeded" and result["pause_unresolved"] is True
     assert result["summary"]["pause_unresolved"] is True and "pause" in result["msg"]
-    assert status["queue_error"] == result["msg"]  # why the queue stopped, where it is said
+    assert status["queue_error"] == f"last.py succeeded: {result['msg']}"  # why it stopped
+    assert status["pause_unresolved"] is True  # the last run's, as in its history entry
     with pytest.raises(RequestFailedError):
         c.re_resume()
     c.queue_start()
-    c.wait_for_idle(timeout=WAIT)
+    status = c.wait_for_idle(timeout=WAIT)
     assert [h["result"]["exit_status"] for h in history(served)] == ["succeeded"] * 2
+    assert status["pause_unresolved"] is False and status["queue_error"] is None
 
 
 def test_queue_stop_lets_the_run_finish_and_can_be_cancelled(served: Served,

@@ -165,9 +165,10 @@ def test_one_run_is_fetched_from_the_history_by_its_id(served: Served, gates: Ga
     gates.reached("held")
     lenient = served.api(request_fail_exceptions=False)
     try:
-        assert lenient.history_item_get(held) == {
-            "success": False, "msg": f"item {held!r} is running: it is in the history once "
-                                     "it has ended"}
+        running = lenient.history_item_get(held)
+        assert (running["success"], running["running"]) == (True, True)
+        assert running["item"]["name"] == "held.py" and running["item"]["result"] is None
+        assert running["item"]["record"][0]["event"] == "run"  # its record so far
         assert lenient.history_item_get(waiting) == {
             "success": False, "msg": f"item {waiting!r} has not run: it waits in the queue"}
         c.queue_stop()
@@ -177,9 +178,10 @@ def test_one_run_is_fetched_from_the_history_by_its_id(served: Served, gates: Ga
         url = served.url + "/api/history/item/get"
         answer = httpx.get(url, params={"uid": quick})
         assert answer.status_code == 200
-        whole = c.history_get()
+        whole = c.history_get(records=True)
         assert [entry["item_uid"] for entry in whole["items"]] == [quick, held]
         assert answer.json() == {"success": True, "msg": "", "item": whole["items"][0],
+                                 "running": False,
                                  "plan_history_uid": whole["plan_history_uid"]}
         run = c.history_item_get(held)["item"]
         assert run["name"] == "held.py" and run["result"]["exit_status"] == "succeeded"

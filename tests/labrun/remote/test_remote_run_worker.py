@@ -17,7 +17,7 @@ from labrun.remote.supervisor import SupervisedRobot
 
 
 def history(served: Served) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = served.client.history_get()["items"]
+    items: list[dict[str, Any]] = served.client.history_get(records=True)["items"]
     return items
 
 
@@ -65,6 +65,7 @@ def test_a_run_whose_worker_dies_fails_with_the_reason_and_the_next_runs(
     failed = history(served)[0]
     assert failed["name"] == "doomed.py" and failed["result"]["exit_status"] == "failed"
     assert failed["result"]["msg"].startswith(f"the run worker process ended ({how})")
+    assert status["queue_error"] == f"doomed.py failed: {failed['result']['msg']}"
     record = failed["record"]
     assert record[0]["event"] == "run" and record[-1]["event"] == "summary"
     assert record[-1]["status"] == "failed"
@@ -235,7 +236,8 @@ def test_a_delay_s_time_left_counts_down_between_reports_paused_too(
     from labrun.remote import supervisor
 
     now = [100.0]
-    monkeypatch.setattr(supervisor, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(supervisor, "time", SimpleNamespace(monotonic=lambda: now[0],
+                                                            time=lambda: now[0]))
     run, _, _ = _dead_worker_run(tmp_path, WRITTEN, sent=2)
     run._robot = SimpleNamespace(speed=2.0)
     delay = {"message": "soak", "seconds": 30.0, "remaining_s": 25.0, "skipped": False}

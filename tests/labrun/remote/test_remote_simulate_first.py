@@ -84,11 +84,13 @@ def test_an_item_that_no_longer_simulates_fails_before_anything_moves(
     with pytest.raises(RequestFailedError, match=reason + ".*lab_custom_plate"):
         c.queue_start()
     status = c.status()
-    assert status["manager_state"] == "idle" and status["queue_error"].startswith(reason)
+    assert status["manager_state"] == "idle"
+    assert status["queue_error"].startswith("custom.py could not start: " + reason)
     assert names(served) == ["quick.py"]
-    [failed] = c.history_get()["items"]
+    [failed] = c.history_get(records=True)["items"]
     assert failed["name"] == "custom.py" and failed["result"]["exit_status"] == "failed"
-    assert failed["result"]["msg"] == status["queue_error"] and failed["record"] == []
+    assert status["queue_error"] == f"custom.py could not start: {failed['result']['msg']}"
+    assert failed["record"] == []
     assert robot.position == where  # nothing moved, not even homing
 
 
@@ -105,8 +107,8 @@ def test_the_next_item_is_simulated_again_when_its_turn_comes(served: Served,
     c.queue_start()
     status = c.wait_for_idle(timeout=WAIT)
     assert status["items_in_queue"] == 1
-    assert status["queue_error"].startswith(
-        "the protocol cannot run: custom.py:4: plate.json: schemaVersion")
+    assert status["queue_error"].startswith(  # what exactly is said is the loader's
+        "custom.py could not start: the protocol cannot run: custom.py:")
     ran, failed = c.history_get()["items"]
     assert ran["result"]["exit_status"] == "succeeded"
     assert failed["name"] == "custom.py" and failed["result"]["exit_status"] == "failed"
@@ -164,8 +166,9 @@ def test_the_queue_changing_while_an_item_is_checked_is_checked_again(
         starter.close()
     [reply] = started
     assert reply["success"] is False
-    assert reply["msg"].startswith("the protocol cannot run: custom.py:7: ")
-    [failed] = c.history_get()["items"]
+    assert reply["msg"].startswith("custom.py could not start: the protocol cannot run: "
+                                   "custom.py:7: ")
+    [failed] = c.history_get(records=True)["items"]
     assert failed["name"] == "custom.py" and failed["record"] == []  # it never started
 
 
@@ -205,7 +208,8 @@ def test_an_item_removed_while_it_is_checked_ends_its_check_quietly(tmp_path: Pa
 def test_a_queue_stop_while_the_next_item_is_checked_keeps_it_from_starting(
         served: Served, gates: Gates) -> None:
     """queue_stop between two runs (the next one is simulated again before it starts):
-    accepted, so nothing more starts; the item stays queued."""
+    accepted, so nothing more starts; the item stays queued, and the start says why
+    nothing started."""
     c = served.client
     held = item('if gates.is_set("hold"):\n    gates.wait("checking", simulation=True)\n'
                 'p300.pick_up_tip()', "next.py")
@@ -226,7 +230,35 @@ def test_a_queue_stop_while_the_next_item_is_checked_keeps_it_from_starting(
     status = c.wait_for_idle(timeout=WAIT)
     assert (status["manager_state"], status["items_in_queue"]) == ("idle", 1)
     assert not status["queue_stop_pending"] and c.history_get()["items"] == []
-    assert started and started[0]["success"]  # the queue started; it stopped before a run
+    assert started == [{"success": False, "msg": "queue_stop was asked for before the next "
+                                                 "run could start"}]
+
+
+def test_a_queue_emptied_while_its_first_item_is_checked_starts_nothing_and_says_so(
+        served: Served, gates: Gates) -> None:
+    """queue_clear while queue_start checks the first item again: nothing starts, and the
+    start says so (it answered success with the manager idle and nothing running)."""
+    c = served.client
+    c.queue_item_add(item('if gates.is_set("hold"):\n    gates.wait("checking", '
+                          'simulation=True)\np300.pick_up_tip()', "first.py"))
+    gates.set("hold")
+    starter = served.api(request_fail_exceptions=False)
+    started: list[dict[str, Any]] = []
+    thread = threading.Thread(target=lambda: started.append(starter.queue_start()))
+    thread.start()
+    try:
+        gates.reached("checking")  # first.py is being simulated before it starts
+        assert c.queue_clear()["success"]
+    finally:
+        gates.open("checking")
+        thread.join(WAIT)
+        starter.close()
+    assert started == [{"success": False, "msg": "the queue was emptied before its next run "
+                                                 "could start"}]
+    status = c.wait_for_idle(timeout=WAIT)
+    assert (status["run_status"], status["items_in_queue"], status["queue_error"]) == (
+        None, 0, None)
+    assert c.history_get()["items"] == []
 
 
 def test_a_client_waits_for_the_check_beyond_its_timeout(served: Served, gates: Gates) -> None:

@@ -44,6 +44,21 @@ def test_locks_follow_the_queue_server() -> None:
     assert locks.lock("", environment=True, queue=False, user=None, note=None)
 
 
+def test_the_emergency_key_opens_an_abort_and_nothing_else() -> None:
+    locks = Locks(emergency_key="E")
+    locks.also_unlocked_by("token")
+    assert locks.lock("k", environment=True, queue=True, user=None, note=None) is None
+    assert locks.check("environment", "E", emergency=True) is None  # an abort
+    assert locks.check("environment", "k", emergency=True) is None
+    for key in ("token", "x", None):
+        assert locks.check("environment", key, emergency=True) is not None
+    assert locks.check("environment", "E") is not None  # any other call in the group
+    assert locks.check("queue", "E") is not None
+    assert BY_NAME["re_halt"].lock is None  # an emergency stop: in no group
+    assert BY_NAME["re_abort"].emergency_key
+    assert [e.name for e in BY_NAME.values() if e.emergency_key] == ["re_abort"]
+
+
 def _item(name: str) -> QueueItem:
     return QueueItem(name, name, None, None, None, (), 0.0)
 
@@ -100,6 +115,19 @@ def test_queue_positions() -> None:
     ("queue_item_add", b'{"item": {"name": "a.py", "source": "", "labware": {"x": "{}"}}}',
      422, "ending in .json"),
     ("re_abort", ('{"reason": "%s"}' % ("x" * 2000)).encode(), 422, "longer than 1024"),
+    ("queue_item_add", b'{"item": {"name": "a.py", "source": "", "labware": []}}', 422,
+     "item.labware must be an object of {file name: JSON text}, not an array"),
+    ("queue_item_add", b'{"item": {"name": "a.py", "source": "", "labware": null}}', 422,
+     "item.labware must be an object of {file name: JSON text}, not null"),
+    ("re_pause", '{"option": "immediate"}'.encode("utf-16"), 400,
+     "the body is not UTF-8 JSON"),
+    ("re_pause", '{"option": "immediate"}'.encode("utf-32-le"), 400,
+     "the body is not UTF-8 JSON"),
+    ("re_pause", b'{"option": "\xe9"}', 400, "the body is not UTF-8 JSON"),
+    ("queue_item_remove", b'{"pos": ' + b"1" * 5000 + b"}", 400,
+     "a number in the body is too long"),
+    ("queue_item_remove", b'{"pos": -' + b"9" * 4301 + b"}", 400,
+     "a number in the body is too long"),
 ])
 def test_bad_bodies_are_named(name: str, body: bytes, status: int, reason: str) -> None:
     with pytest.raises(BadRequest) as err:
@@ -110,6 +138,10 @@ def test_bad_bodies_are_named(name: str, body: bytes, status: int, reason: str) 
 def test_good_bodies_and_queries() -> None:
     params = check_params(BY_NAME["re_pause"].params, parse_json_body(b""))
     assert params == {"option": None, "lock_key": None}
+    assert parse_json_body(b'\xef\xbb\xbf{"pos": -' + b"9" * 4300 + b"}")["pos"] < 0
+    item = check_params(BY_NAME["queue_item_add"].params, parse_json_body(
+        b'{"item": {"name": "a.py", "source": "# \xc2\xb0C"}}'))["item"]
+    assert item["labware"] == {} and item["source"] == "# °C"
     assert parse_query(BY_NAME["history_get"].params, {"records": "false"}) == {"records": False}
     with pytest.raises(BadRequest, match="true or false"):
         parse_query(BY_NAME["history_get"].params, {"records": "maybe"})

@@ -131,8 +131,9 @@ def test_a_check_before_the_run_that_kills_its_worker_fails_the_run_not_the_serv
         c.queue_start()
     status = c.wait_for_idle(timeout=WAIT)
     assert status["items_in_queue"] == 1 and status["queue_error"].startswith(
-        "the protocol cannot run: later.py: the protocol's worker process ended")
-    failed = c.history_get()["items"][0]
+        "later.py could not start: the protocol cannot run: later.py: the protocol's worker "
+        "process ended")
+    failed = c.history_get(records=True)["items"][0]
     assert failed["name"] == "later.py" and failed["result"]["exit_status"] == "failed"
     assert failed["record"] == []  # it never started: nothing moved
     c.queue_start()
