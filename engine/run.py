@@ -156,10 +156,11 @@ class Run:
             raise RuntimeError("the run has not been started")
         return self.engine.caller
 
-    def fail_unstarted(self, error: str) -> None:
-        """End a run that was never played ``failed`` with ``error``: its robot could not
-        be made ready (a hardware fault before the protocol began). Nothing moves."""
-        self.call(lambda: self.engine.ending.fail(error, None))
+    def fail_unstarted(self, error: str, location: str | None = None) -> None:
+        """End a run that was never played ``failed`` with ``error`` (at the protocol's
+        ``location``): its robot could not be made ready (a hardware fault before the
+        protocol began), or its protocol could not start. Nothing moves."""
+        self.call(lambda: self.engine.ending.fail(error, location))
 
     def wait(self, timeout: float | None = None) -> RunStatusReport:
         """Block until the run has ended; return its final status."""

@@ -316,7 +316,8 @@ class ProtocolContext:
     def load_adapter(self, load_name: str, location: int | str, namespace: str | None = None,
                      version: int | None = None) -> Labware:
         """Load an adapter into a deck slot; load labware on it with its ``load_labware``."""
-        return self._load(load_name, location, None, namespace, version, adapter=True)
+        return self._load(load_name, location, None, namespace, version, adapter=True,
+                          call="load_adapter")
 
     @api_step("load_labware")  # a load as any other, in the log and the record
     def load_labware_from_definition(self, labware_def: Mapping[str, Any],
@@ -340,19 +341,19 @@ class ProtocolContext:
         """Deprecated since apiLevel 2.0 (use ``load_labware``), and still answered: as in
         Opentrons, it loads version 1 of the definition unless told another."""
         self._steps.warn(BY_NAME_DEPRECATED)
-        return self._load(load_name, location, label, namespace, version)
+        return self._load(load_name, location, label, namespace, version,
+                          call="load_labware_by_name")
 
     def _load(self, load_name: str | Mapping[str, Any], location: int | str,
               label: str | None, namespace: str | None, version: int | None,
-              adapter: bool = False) -> Labware:
+              adapter: bool = False, call: str = "load_labware") -> Labware:
         off_deck = isinstance(location, OffDeckType)  # there until move_labware moves it
         if off_deck:
             require("loading a labware OFF_DECK", ADAPTER_API, self.api_version)
             slot = c.OFF_DECK
         else:
             slot = self._deck.check_free(location)
-        definition = load_name if not isinstance(load_name, str) else self._definition(
-            load_name, namespace, version)  # a definition given is its caller's own
+        definition = self._definition(load_name, namespace, version, call)
         check_role(definition, adapter=adapter, api_version=self._api_version)
         origin = Point(0.0, 0.0, 0.0) if off_deck else self._deck.position_for(slot).point
         labware = Labware(definition, slot, origin, label, self._api_version)
@@ -383,11 +384,14 @@ class ProtocolContext:
         return labware
 
     def _definition(self, name: str | Mapping[str, Any], namespace: str | None,
-                    version: int | None) -> Mapping[str, Any]:
+                    version: int | None, call: str = "load_labware") -> Mapping[str, Any]:
         """The definition of load name ``name`` (the protocol's labware directories first),
-        or a copy of the definition ``name`` is, checked."""
-        if not isinstance(name, str):
+        or a copy of the definition ``name`` is, checked; ``call`` names the call that
+        asked, in the refusal of a name that is neither."""
+        if isinstance(name, Mapping):
             return own_definition(name)
+        if not isinstance(name, str):
+            raise ProtocolError(f"{call}: the load name must be text, not {name!r}"[:300])
         return get_definition(name, namespace, version, extra_dirs=self._labware_dirs,
                               api_version=self._api_version)
 
@@ -454,7 +458,8 @@ class ProtocolContext:
         loaded only if that labware can go on it."""
         if then is not None and isinstance(name, str):
             self._check_for_adapter(*then, name)
-        definition = self._definition(name, namespace, version)
+        definition = self._definition(name, namespace, version,
+                                      "load_adapter" if adapter else "load_labware")
         check_role(definition, adapter=adapter, api_version=self._api_version)
         definition = module.accessible(definition)
         origin = origin - module.overlap(definition, self._api_version)

@@ -161,15 +161,15 @@ class Deck(Mapping[str | int, "DeckItem | None"]):
         return self._trash_slot
 
     def check_slot(self, slot: object) -> str:
-        """The canonical name of ``slot`` (``1`` -> ``"1"``); InvalidSlotError if none."""
+        """The canonical name of ``slot`` (``1`` -> ``"1"``); InvalidSlotError if none
+        (``" 2"`` too: Opentrons reads a slot's name as it is written)."""
         if isinstance(slot, str):
-            name = slot.strip()
-            if name in self._items:
-                return name
-            if self._numbered and name.upper() in _COORDINATE_SLOTS:
-                require(f"a deck slot named like a Flex's ({name!r})", COORDINATE_SLOT_API,
-                        self._api_version, hint=f"(use {_COORDINATE_SLOTS[name.upper()]})")
-                return _COORDINATE_SLOTS[name.upper()]
+            if slot in self._items:
+                return slot
+            if self._numbered and slot.upper() in _COORDINATE_SLOTS:
+                require(f"a deck slot named like a Flex's ({slot!r})", COORDINATE_SLOT_API,
+                        self._api_version, hint=f"(use {_COORDINATE_SLOTS[slot.upper()]})")
+                return _COORDINATE_SLOTS[slot.upper()]
         elif isinstance(slot, int) and not isinstance(slot, bool) and str(slot) in self._items:
             return str(slot)
         raise InvalidSlotError(f"no slot {str(slot)!r} on this deck; {self._slot_text}")
@@ -224,6 +224,11 @@ class Deck(Mapping[str | int, "DeckItem | None"]):
     def assign_module(self, slot: object, module: ModuleContext) -> None:
         """Put ``module`` in ``slot`` (each slot it takes); SlotOccupiedError if taken."""
         self._items[self.check_free(slot)] = module
+
+    def __setitem__(self, slot: object, item: object) -> None:
+        """Refused: what the deck holds changes only by loading or moving labware."""
+        raise ProtocolError("ctx.deck cannot be assigned to; use load_labware or "
+                            "move_labware")
 
     def __delitem__(self, slot: object) -> None:
         """Empty ``slot`` (``del ctx.deck["2"]``), as in Opentrons: before apiLevel 2.14 what

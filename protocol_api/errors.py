@@ -82,6 +82,11 @@ class TipError(ProtocolError):
     """A tip operation that cannot be done: no tip attached, tip already attached, out of tips."""
 
 
+class ThreadCallError(ProtocolError):
+    """A protocol call from a thread other than the one that runs ``run(ctx)``: refused,
+    and the run fails, saying so."""
+
+
 class UnsupportedAPIError(ProtocolError):
     """A part of the Opentrons API that labrun does not support."""
 

@@ -24,6 +24,7 @@ from .context import ProtocolContext
 from .errors import ProtocolError, exit_message
 from .loader import LoadInterrupted, LocatedLoadError, ProtocolSource, load_protocol
 from .steps import is_library
+from .stray_errors import watch_stray_errors
 from .watchdog import Watchdog
 
 
@@ -35,17 +36,19 @@ def explain_for(protocol_file: str | None) -> ErrorExplainer:
         import traceback  # an error to explain: not on every start-up
 
         frames = traceback.extract_tb(error.__traceback__)
-        if protocol_file:
-            mine = [f for f in frames if f.filename == protocol_file]
-        else:  # an embedding script: its own innermost frame, not labrun's or the stdlib's
+        # The protocol file's innermost frame; else (an embedding script, or a ``run``
+        # imported from the user's own module) the innermost that is not labrun's or the
+        # standard library's.
+        mine = [f for f in frames if f.filename == protocol_file] if protocol_file else []
+        if not mine:
             mine = [f for f in frames if not is_library(f.filename)]
         if location is None:
             if mine:
                 location = f"{mine[-1].filename}:{mine[-1].lineno}"
             elif frames:
                 location = f"{frames[-1].filename}:{frames[-1].lineno}"
-        if isinstance(error, ProtocolError):
-            message = str(error)
+        if isinstance(error, ProtocolError):  # one line: a label may hold a newline
+            message = _without_type(error_line(error), error)
         elif isinstance(error, SystemExit):
             message = exit_message(error)
         else:
@@ -53,6 +56,13 @@ def explain_for(protocol_file: str | None) -> ErrorExplainer:
         return message, location
 
     return explain
+
+
+def _without_type(line: str, error: BaseException) -> str:
+    """``error_line``'s ``Type: message`` as the message alone: labrun's own errors say
+    what is wrong without their class."""
+    prefix = f"{type(error).__name__}: "
+    return line[len(prefix):] if line.startswith(prefix) else line
 
 
 _PROTOCOL_ERRORS: weakref.WeakKeyDictionary[Run, BaseException] = weakref.WeakKeyDictionary()
@@ -123,6 +133,7 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
                               simulating=simulating, protocol_file=source.path,
                               labware_dirs=labware_dirs, mounts=mount_axes(run.config),
                               params=values)
+        unwatch = watch_stray_errors(source.path)  # its threads' errors: a line each
         try:
             source.run(ctx)
         except RunStopped:
@@ -130,6 +141,8 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
         except BaseException as exc:
             _PROTOCOL_ERRORS[run] = exc
             raise
+        finally:
+            unwatch()
 
     run = Run(run_protocol, config=config, controller=controller, clock=clock,
               record_path=record_path, on_stalled=on_stalled,
@@ -142,6 +155,22 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
     if watchdog_s > 0:
         Watchdog(run, source.path, watchdog_s, hint=watchdog_hint).start()
     return run
+
+
+def record_unstarted(protocol: str | Path, record_path: str | Path, error: str,
+                     location: str | None, *, config: RobotConfig | None = None) -> None:
+    """Write the run record of a protocol run that could not start (its file did not
+    load, or it failed in the simulation before a robot run): the record's first line,
+    then the failure (``error`` at ``location``), status ``failed`` and the summary, as
+    the engine writes them. A record an earlier run left at ``record_path`` is replaced,
+    so it cannot be taken for this run's. Nothing moves. OSError if it cannot be written."""
+    run = Run(None, config=config, record_path=record_path,
+              protocol_name=str(Path(protocol).resolve()), keep_history=False).start()
+    try:
+        run.fail_unstarted(error, location)
+        run.wait()
+    finally:
+        run.close()
 
 
 class EmbeddedContext(ProtocolContext):
@@ -197,7 +226,7 @@ def open_context(*, config: RobotConfig | None = None,
 
 
 __all__ = ["EmbeddedContext", "LocatedLoadError", "create_run", "load_watched",
-           "open_context", "protocol_error"]
+           "open_context", "protocol_error", "record_unstarted"]
 
 
 def load_watched(path: str | Path, limit_s: float, hint: str,

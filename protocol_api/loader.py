@@ -119,13 +119,12 @@ def load_protocol(path: str | Path, *, shown_as: str | None = None) -> ProtocolS
             raise LocatedLoadError("the protocol has no run(ctx) function", f"{name}:1")
         raise LocatedLoadError("run must be a function taking the protocol context, not "
                                f"{type(run).__name__} {run!r}"[:200], f"{name}:{run_line}")
-    if _is_coroutine_function(run):
-        raise LocatedLoadError("run must be a plain def, not async def",
-                               f"{name}:{run.__code__.co_firstlineno}")
+    kind = _not_plain(run)
+    if kind is not None:  # it would return at once, having run nothing
+        raise LocatedLoadError(f"run must be a plain def, not {kind}", _def_line(run, name))
     if not _takes_one_argument(run):
-        line = run.__code__.co_firstlineno if hasattr(run, "__code__") else 1
         raise LocatedLoadError("run must take exactly one argument, the protocol context",
-                               f"{name}:{line}")
+                               _def_line(run, name))
     parameters = _parameters(namespace, name, api_version)
     return ProtocolSource(name, api_version, metadata, requirements, run, parameters)
 
@@ -157,12 +156,33 @@ def _parameters(namespace: Mapping[str, Any], name: str,
     return context.defined
 
 
-def _is_coroutine_function(run: Callable[..., Any]) -> bool:
-    if type(run) is types.FunctionType:  # the common case, without importing inspect
-        return bool(run.__code__.co_flags & _CO_COROUTINE)
-    import inspect
+def _def_line(function: Callable[..., Any], name: str) -> str:
+    """``file:line`` of ``function``'s ``def``: in the protocol file, or in the user's
+    module it was imported from; the file's first line if it has no code of its own."""
+    code = getattr(function, "__code__", None)
+    if not isinstance(code, types.CodeType):
+        return f"{name}:1"
+    return f"{code.co_filename}:{code.co_firstlineno}"
 
-    return inspect.iscoroutinefunction(run)
+
+def _not_plain(run: Callable[..., Any]) -> str | None:
+    """What makes ``run`` not a plain function, if anything: ``async def``, or a
+    ``yield`` in it (a generator function)."""
+    if type(run) is types.FunctionType:  # the common case, without importing inspect
+        flags = run.__code__.co_flags
+    else:
+        import inspect
+
+        if inspect.iscoroutinefunction(run):
+            return "async def"
+        if inspect.isgeneratorfunction(run) or inspect.isasyncgenfunction(run):
+            return "a generator function (it has yield)"
+        return None
+    if flags & (_CO_COROUTINE | _CO_ASYNC_GENERATOR):
+        return "async def"
+    if flags & _CO_GENERATOR:
+        return "a generator function (it has yield)"
+    return None
 
 
 def _takes_one_argument(run: Callable[..., Any]) -> bool:
@@ -180,7 +200,9 @@ def _takes_one_argument(run: Callable[..., Any]) -> bool:
     return True
 
 
+_CO_GENERATOR = 0x20  # inspect.CO_GENERATOR
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE
+_CO_ASYNC_GENERATOR = 0x200  # inspect.CO_ASYNC_GENERATOR
 
 
 def _decode(data: bytes, name: str) -> str:

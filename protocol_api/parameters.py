@@ -157,10 +157,11 @@ class ParameterContext:
         if not choices:
             raise ParameterError(f"add_str: {name} needs choices (a list of "
                                  "{'display_name': ..., 'value': ...})")
-        self._define(Parameter(name, _display(display_name), "str",
-                               _typed("str", default, "default"),
-                               choices=_choices("str", choices),
-                               description=_text("description", description, DESCRIPTION_MAX)))
+        display = _display(display_name)
+        typed = _typed("str", default, "default")
+        self._define(_with_default(Parameter(
+            name, display, "str", None, choices=_choices("str", choices),
+            description=_text("description", description, DESCRIPTION_MAX)), typed))
 
     def add_csv_file(self, display_name: str, variable_name: str,
                      description: str | None = None) -> None:
@@ -197,16 +198,10 @@ class ParameterContext:
                 raise ParameterError(f"add_{kind}: {name}'s maximum {high:g} is less than its "
                                      f"minimum {low:g}")
             listed, bounds = (), (low, high)
-        parameter = Parameter(name, display, kind, None, bounds[0], bounds[1], listed,
-                              _text("description", description, DESCRIPTION_MAX),
-                              _text("unit", unit, UNIT_MAX))
-        try:
-            checked = parameter.check(default)
-        except ParameterError:
-            raise ParameterError(f"add_{kind}: the default of {name} must be "
-                                 f"{parameter.takes()}, not {default!r}") from None
-        self._define(Parameter(name, display, kind, checked, bounds[0], bounds[1], listed,
-                               parameter.description, parameter.unit))
+        self._define(_with_default(Parameter(
+            name, display, kind, None, bounds[0], bounds[1], listed,
+            _text("description", description, DESCRIPTION_MAX), _text("unit", unit, UNIT_MAX)),
+            default))
 
     def _name(self, variable_name: object) -> str:
         if not isinstance(variable_name, str) or not variable_name.isidentifier():
@@ -222,6 +217,20 @@ class ParameterContext:
 
     def _define(self, parameter: Parameter) -> None:
         self._defined[parameter.name] = parameter
+
+
+def _with_default(parameter: Parameter, default: object) -> Parameter:
+    """``parameter`` with its default, which must be one of the values it takes (as in
+    Opentrons: "Parameter must be set to one of the allowed values")."""
+    try:
+        checked = parameter.check(default)
+    except ParameterError:
+        one_of = "one of " if parameter.choices else ""
+        raise ParameterError(f"add_{parameter.kind}: the default of {parameter.name} must be "
+                             f"{one_of}{parameter.takes()}, not {default!r}") from None
+    return Parameter(parameter.name, parameter.display_name, parameter.kind, checked,
+                     parameter.minimum, parameter.maximum, parameter.choices,
+                     parameter.description, parameter.unit)
 
 
 def _display(display_name: object) -> str:

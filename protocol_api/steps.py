@@ -25,14 +25,19 @@ from engine.state import StepInfo
 from hardware.frozen import values
 
 from .command_log import CommandLog
-from .errors import ProtocolError
+from .errors import ProtocolError, ThreadCallError
 from .types import Location
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_PACKAGE_DIRS = tuple(
-    os.path.dirname(os.path.abspath(m.__file__ or "")) + os.sep
-    for m in (sys.modules["engine"], sys.modules[__name__.rsplit(".", 1)[0]])
+# labrun's own packages: protocol_api, engine and hardware, and the labrun package beside
+# them (the command line, the server), imported or not.
+_PACKAGE_DIRS = (
+    *(os.path.dirname(os.path.abspath(m.__file__ or "")) + os.sep
+      for m in (sys.modules["engine"], sys.modules["hardware"],
+                sys.modules[__name__.rsplit(".", 1)[0]])),
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "labrun")
+    + os.sep,
 )
 # The standard library (contextlib, threading) is never the caller a user means; code
 # installed in its site-packages may be.
@@ -178,7 +183,7 @@ class StepTracker:
         message = (f"{name} was called from thread {thread!r}; protocol calls must come "
                    "from the thread that runs run(ctx)")
         self.channel.finish(message, self._caller_line(3))
-        raise ProtocolError(message)
+        raise ThreadCallError(message)
 
     def _caller_line(self, depth: int = 2) -> str | None:
         frame = sys._getframe(depth)

@@ -108,7 +108,11 @@ def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
     if not 0 <= air_gap < max_volume:
         raise VolumeError(f"{mode}: air_gap must be from 0 µL to below the pipette's working "
                           f"volume, {max_volume:g} µL; not {air_gap:g}")
-    disposal = options.get("disposal_volume")
+    disposal = _number(mode, "disposal_volume", options.get("disposal_volume") or 0)
+    if disposal and disposal + air_gap >= max_volume:  # said before a tip is picked up
+        what = (f"disposal_volume {disposal:g} µL and air_gap {air_gap:g} µL leave"
+                if air_gap else f"disposal_volume {disposal:g} µL leaves")
+        raise VolumeError(f"{mode}: {what} no room in the {max_volume:g} µL tip")
     mixes = {name: _mix(mode, name, options.get(name)) for name in ("mix_before", "mix_after")}
     for name, mix in mixes.items():
         if mix is not None and mix[1] > max_volume + 1e-9:
@@ -116,7 +120,7 @@ def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
                               f"can take ({max_volume:g} µL)")
     return TransferOptions(
         mode=mode, new_tip=new_tip, trash=bool(trash), air_gap=air_gap,
-        disposal_volume=_number(mode, "disposal_volume", disposal or 0),
+        disposal_volume=disposal,
         touch_tip=bool(options.get("touch_tip")), blow_out=blow_out,
         mix_before=mixes["mix_before"], mix_after=mixes["mix_after"],
         max_volume=max_volume)
@@ -367,13 +371,14 @@ def _volumes(mode: str, volume: Any, count: int) -> list[float]:
         if len(volume) != count:
             raise VolumeError(f"{mode}: {len(volume)} volumes given for {count} transfers")
         return [_number(mode, "volume", v) for v in volume]
-    return [_number(mode, "volume", volume)] * count
+    return [_number(mode, "volume", volume, lists=True)] * count
 
 
-def _number(mode: str, name: str, value: Any) -> float:
+def _number(mode: str, name: str, value: Any, *, lists: bool = False) -> float:
+    """``value`` µL, checked; ``lists``: the option takes a list too (said if refused)."""
     if not is_number(value):
-        raise VolumeError(f"{mode}: {name} must be a number of µL (or a list of them), "
-                          f"not {value!r}")
+        raise VolumeError(f"{mode}: {name} must be a number of µL"
+                          f"{' (or a list of them)' if lists else ''}, not {value!r}")
     if value < 0:
         raise VolumeError(f"{mode}: {name} {value:g} µL is negative")
     return float(value)

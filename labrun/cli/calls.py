@@ -69,7 +69,7 @@ class Labels:
         """A ``loadLabware`` command: the slot now shows this labware (the top of a stack).
         Returns where it is at the start (``start_of``)."""
         load_name = str(params["load_name"])
-        name = str(params.get("display_name") or load_name)
+        name = " ".join(str(params.get("display_name") or load_name).split())  # one line
         label = name if name != load_name else display_name(load_name, params.get("version"))
         slot = start = str(params["slot"])
         under = self._where.top(slot) if slot != OFF_DECK else None

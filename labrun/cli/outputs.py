@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import TextIO
 
 from engine.record import is_stream
+from hardware.config import RobotConfig
 
 
 def unwritable(path: str) -> str | None:
@@ -47,6 +48,22 @@ def outputs_problem(protocol: str, outputs: dict[str, str | None]) -> str | None
             return f"cannot write {what} {path}: {problem}"
         taken[_identity(path)] = f"the file of {what}"
     return None
+
+
+def record_not_started(protocol: str, record: str | None, error: str,
+                       location: str | None, config: RobotConfig) -> None:
+    """``--record`` of a run that never started (its protocol did not load, or failed in
+    the simulation before a robot run): a record that says so, in place of any older one
+    that could be taken for this run's; a line on stderr if it cannot be written."""
+    if not record:
+        return
+    from protocol_api.execute import record_unstarted  # only then: it loads the engine
+
+    try:
+        record_unstarted(protocol, record, error, location, config=config)
+    except OSError as exc:
+        print(f"error: cannot write the run record {record}: {exc.strerror or exc}",
+              file=sys.stderr)
 
 
 def is_standard_output(path: str) -> bool:

@@ -42,14 +42,15 @@ from hardware.gcode import GcodeController
 from hardware.robot import Robot, open_robot
 from protocol_api.errors import ParameterError, ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run, protocol_error
-from protocol_api.labware_definitions import load_custom_definitions
 from protocol_api.loader import LocatedLoadError
+from protocol_api.stray_errors import watch_stray_errors
 from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 
 from . import setup_sheet
 from .calls import Labels
 from .closing import RunTimes, summary_lines
-from .outputs import outputs_problem
+from .labware_dirs import read_labware_dirs
+from .outputs import outputs_problem, record_not_started
 from .params import add_param_option
 from .report import TextLog, clock, is_terminal, shortened_sheet
 from .signals import TERMINATIONS, Interrupts, abort_interrupted, handling, interrupts_ignored
@@ -118,13 +119,14 @@ def run_run(args: argparse.Namespace) -> int:
     """Run ``args.file`` on the robot; return the exit status."""
     args.param_files = {}  # the CSV files of --param, read once: the robot runs what was
     # simulated, whatever happens to the files meanwhile
+    # Till labrun exits: the protocol's atexit callbacks run after its run.
+    watch_stray_errors(str(Path(args.file).resolve()))
     try:
         problem = outputs_problem(args.file, {"the run record": args.record})
         if problem is not None:
             raise BadInput(problem)
         config, emulate = _robot(args)
-        for directory in args.labware_dir:  # a bad directory is bad input, not a failed run
-            load_custom_definitions(directory)
+        read_labware_dirs(args.labware_dir, sys.stderr)  # a bad directory is bad input
     except (BadInput, ConfigError, ProtocolError) as exc:
         if args.debug:
             raise
@@ -191,11 +193,14 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
                              labware_dirs=args.labware_dir, watchdog_s=DEFAULT_WATCHDOG_S,
                              params=args.param, param_files=args.param_files)
     except ParameterError as exc:  # a --param (the protocol's own are located load errors)
+        record_not_started(args.file, args.record, f"--param: {exc}", None, config)
         return _bad_input(f"--param: {exc}", None)
     except (LocatedLoadError, ProtocolError) as exc:
         if args.debug:
             raise
-        return _bad_input(str(exc), getattr(exc, "location", None))
+        location = getattr(exc, "location", None)
+        record_not_started(args.file, args.record, str(exc), location, config)
+        return _bad_input(str(exc), location)
     interrupts = Interrupts()
     try:
         with contextlib.redirect_stdout(printed), interrupts:
@@ -217,7 +222,10 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
         if args.debug and error is not None:
             traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
         where = f"{summary['location']}: " if summary.get("location") else ""
-        print(f"error: {where}{summary.get('error') or summary['status']}", file=sys.stderr)
+        said = summary.get("error") or summary["status"]
+        record_not_started(args.file, args.record, f"the protocol failed in simulation: "
+                           f"{said}", summary.get("location"), config)
+        print(f"error: {where}{said}", file=sys.stderr)
         print("the protocol failed in simulation; nothing was connected or moved",
               file=sys.stderr)
         return FAILED_EXIT
@@ -264,11 +272,14 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
                              labware_dirs=args.labware_dir, devices=robot.devices,
                              params=args.param, param_files=args.param_files)
         except ParameterError as exc:
+            record_not_started(args.file, args.record, f"--param: {exc}", None, config)
             return _bad_input(f"--param: {exc}", None)
         except (LocatedLoadError, ProtocolError) as exc:
             if args.debug:
                 raise
-            return _bad_input(str(exc), getattr(exc, "location", None))
+            location = getattr(exc, "location", None)
+            record_not_started(args.file, args.record, str(exc), location, config)
+            return _bad_input(str(exc), location)
         except OSError as exc:  # the protocol was read: only the run record can be at fault
             if args.debug or not args.record:
                 raise

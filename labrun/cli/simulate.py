@@ -10,16 +10,22 @@ from pathlib import Path
 from typing import Any
 
 from engine.state import Status
-from hardware.config import ConfigError, default_config, load_config
+from hardware.config import ConfigError, RobotConfig, default_config, load_config
 from protocol_api.errors import ParameterError, ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run, protocol_error
-from protocol_api.labware_definitions import load_custom_definitions
 from protocol_api.loader import LoadInterrupted, LocatedLoadError
+from protocol_api.stray_errors import watch_stray_errors
 from protocol_api.watchdog import DEFAULT_WATCHDOG_S, WATCHDOG_RANGE_S
 
 from . import history, rehearsal, setup_sheet
 from .closing import summary_lines
-from .outputs import ProtocolStreams, is_standard_output, outputs_problem
+from .labware_dirs import read_labware_dirs
+from .outputs import (
+    ProtocolStreams,
+    is_standard_output,
+    outputs_problem,
+    record_not_started,
+)
 from .params import add_param_option
 from .report import TextLog, clock, printable, shortened_sheet
 from .signals import Interrupts, abort_interrupted, interrupts_ignored
@@ -94,11 +100,13 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
     # The streams labrun prints to: the protocol may replace or close sys.stdout and
     # sys.stderr (its own business), never labrun's results.
     stdout = protocol_output.stdout
+    # Till labrun exits: the protocol's atexit callbacks run after its run.
+    watch_stray_errors(str(Path(args.file).resolve()))
     loading = Interrupts()  # SIGTERM while the protocol loads: as Ctrl-C
+    config = None  # the robot's, once read: a run that cannot start says so in its record
     try:
         config = load_config(args.robot) if args.robot else default_config()
-        for directory in args.labware_dir:  # a bad directory is bad input, not a failed run
-            load_custom_definitions(directory)
+        read_labware_dirs(args.labware_dir, sys.stderr)  # a bad directory is bad input
         with protocol_output, loading:
             run = create_run(args.file, config=config, record_path=record_path,
                              on_stalled=continue_when_stalled, labware_dirs=args.labware_dir,
@@ -106,15 +114,17 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
                              watchdog_hint="the watchdog of simulate; --watchdog SECONDS "
                                            "sets the limit, 0 turns it off", params=args.param)
     except LoadInterrupted as exc:
-        print(f"error: {exc.location}: interrupted (Ctrl-C) while the protocol's top level "
-              "ran", file=sys.stderr)
+        message = "interrupted (Ctrl-C) while the protocol's top level ran"
+        if config is not None:
+            record_not_started(args.file, record_path, message, exc.location, config)
+        print(f"error: {exc.location}: {message}", file=sys.stderr)
         return INTERRUPTED_EXIT
     except ParameterError as exc:  # a --param (the protocol's own are located load errors)
-        return _bad_input(args, f"--param: {exc}", None)
+        return _bad_input(args, f"--param: {exc}", None, config)
     except (LocatedLoadError, ConfigError, ProtocolError) as exc:
         if args.debug:
             raise
-        return _bad_input(args, str(exc), getattr(exc, "location", None))
+        return _bad_input(args, str(exc), getattr(exc, "location", None), config)
     except OSError as exc:  # the protocol was read: only the run record can be at fault
         if args.debug or not args.record:
             raise
@@ -198,7 +208,12 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
     return 0
 
 
-def _bad_input(args: argparse.Namespace, message: str, location: str | None) -> int:
+def _bad_input(args: argparse.Namespace, message: str, location: str | None,
+               config: RobotConfig | None = None) -> int:
+    """Exit status 2, said in one line (and, with ``--json``, a document); with the
+    robot's ``config`` (a protocol that could not start), a record that says so."""
+    if config is not None:
+        record_not_started(args.file, args.record, message, location, config)
     if args.json:
         # The documented document, for a run that never started.
         document = {

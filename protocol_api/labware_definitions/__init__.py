@@ -18,9 +18,11 @@ from protocol_api.errors import LabwareDefinitionError, LabwareNotFoundError
 from protocol_api.loader import MAX_API
 
 from ._custom import (
+    SkippedFile,
     load_custom_definitions,
     own_definition,
     read_definition_file,
+    skipped_files,
     validate_definition,
 )
 from ._shared import (
@@ -38,6 +40,7 @@ __all__ = [
     "STANDARD_NAMESPACE",
     "LabwareDefinition",
     "SharedDataMissingError",
+    "SkippedFile",
     "builtin_load_names",
     "check_role",
     "custom_wells",
@@ -47,6 +50,7 @@ __all__ = [
     "own_definition",
     "read_definition_file",
     "read_json",
+    "skipped_files",
     "standard_versions",
     "validate_definition",
 ]
@@ -142,6 +146,13 @@ def get_definition(
         found = [f"{d['namespace']}/{name}/{d['version']}" for d in customs]
         found += [f"{STANDARD_NAMESPACE}/{name}/{v}" for v in versions]
         raise LabwareNotFoundError(_mismatch(name, namespace, version, found))
+    for directory in extra_dirs:  # a file passed over that would have been this labware
+        for skipped in skipped_files(directory):
+            if name in (skipped.load_name, os.path.splitext(
+                    os.path.basename(skipped.path))[0].lower()):
+                raise LabwareDefinitionError(
+                    f"labware {name!r} is only in {skipped.path}, which is not a labware "
+                    f"definition labrun can read: {skipped.problem}")
     raise LabwareNotFoundError(_unknown(name, [*custom_names, *standard_names()]))
 
 

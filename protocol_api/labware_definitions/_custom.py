@@ -11,7 +11,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from protocol_api.errors import LabwareDefinitionError
 
@@ -34,9 +34,22 @@ def own_definition(definition: object) -> LabwareDefinition:
     return copied
 
 
+class SkippedFile(NamedTuple):
+    """A ``*.json`` file of a labware directory that is not a definition labrun can read
+    (a user's ``settings.json``, a file cut short): passed over, as Opentrons passes over
+    "invalid labware"."""
+
+    path: str
+    problem: str
+    """Why, without the file's name: ``not valid JSON (line 1, ...)``, ``wells: missing``."""
+    load_name: str | None
+    """The load name it gives, if it gives one."""
+
+
 def load_custom_definitions(directory: str | os.PathLike[str]) -> dict[str, LabwareDefinition]:
     """Read and check every ``*.json`` under ``directory``; keyed by ``parameters.loadName``
-    (two files with the same definition are one labware; different ones are an error).
+    (two files with the same definition are one labware; different ones are an error). A
+    file that is not a labware definition is passed over (``skipped_files`` says which).
 
     A directory is read again only when its files have changed (their names, sizes and
     modification times): every ``load_labware`` looks here first, and reading and checking
@@ -52,14 +65,30 @@ def load_custom_definitions(directory: str | os.PathLike[str]) -> dict[str, Labw
     except PermissionError:
         raise LabwareDefinitionError(
             f"custom labware directory {root!r} cannot be read: permission denied") from None
+    return dict(_directory(root).definitions)
+
+
+def skipped_files(directory: str | os.PathLike[str]) -> tuple[SkippedFile, ...]:
+    """The files of ``directory`` that ``load_custom_definitions`` passes over."""
+    load_custom_definitions(directory)  # the directory's problems, if it has any
+    return _directory(os.fspath(directory)).skipped
+
+
+class _Directory(NamedTuple):
+    signature: tuple[tuple[str, int, int], ...]  # its files, as they were when read
+    definitions: dict[str, LabwareDefinition]
+    skipped: tuple[SkippedFile, ...]
+
+
+def _directory(root: str) -> _Directory:
     files = _json_files(root)
     key, signature = os.path.realpath(root), tuple(files)
     seen = _READ.get(key)
-    if seen is not None and seen[0] == signature:
-        return dict(seen[1])
-    found = _read_directory([Path(name) for name, _, _ in files])
-    _READ[key] = (signature, found)
-    return dict(found)
+    if seen is not None and seen.signature == signature:
+        return seen
+    found, skipped = _read_directory([Path(name) for name, _, _ in files])
+    read = _READ[key] = _Directory(signature, found, skipped)
+    return read
 
 
 def _json_files(root: str) -> list[tuple[str, int, int]]:
@@ -89,15 +118,22 @@ def _json_files(root: str) -> list[tuple[str, int, int]]:
     return files
 
 
-_READ: dict[str, tuple[tuple[tuple[str, int, int], ...], dict[str, LabwareDefinition]]] = {}
+_READ: dict[str, _Directory] = {}
 """Directories read, with the files they had then."""
 
 
-def _read_directory(paths: list[Path]) -> dict[str, LabwareDefinition]:
+def _read_directory(paths: list[Path]) -> tuple[dict[str, LabwareDefinition],
+                                                tuple[SkippedFile, ...]]:
     found: dict[str, LabwareDefinition] = {}
     sources: dict[str, Path] = {}
+    skipped: list[SkippedFile] = []
     for path in paths:
-        definition = read_definition_file(path)
+        try:
+            definition = read_definition_file(path)
+        except LabwareDefinitionError as exc:
+            problem = str(exc).removeprefix(f"{path}: ")
+            skipped.append(SkippedFile(str(path), problem, _load_name_in(path)))
+            continue
         load_name = definition["parameters"]["loadName"]
         if load_name in found:
             if definition == found[load_name]:
@@ -108,7 +144,18 @@ def _read_directory(paths: list[Path]) -> dict[str, LabwareDefinition]:
             )
         found[load_name] = definition
         sources[load_name] = path
-    return found
+    return found, tuple(skipped)
+
+
+def _load_name_in(path: Path) -> str | None:
+    """The ``parameters.loadName`` a file that is no definition labrun reads gives, if any."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    params = data.get("parameters") if isinstance(data, dict) else None
+    name = params.get("loadName") if isinstance(params, dict) else None
+    return name.strip().lower() if isinstance(name, str) else None
 
 
 def read_definition_file(path: str | os.PathLike[str]) -> LabwareDefinition:

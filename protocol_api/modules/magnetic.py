@@ -58,27 +58,39 @@ class MagneticModuleContext(ModuleContext):
         from_base = api >= BASE_MEASURED_API
         to_bottom = OFFSET_TO_LABWARE_BOTTOM[self._spec.model]
         unit = "half-mm" if self._gen1 else "mm"
+        # units = start + per * the user's number: a refusal says the range in their terms
         if height is not None:
             if from_base:
                 raise UnsupportedAPIError("engage: the height parameter was removed in "
                                           "apiLevel 2.14; use height_from_base or offset")
-            units = check_number("engage: height", height, unit)
+            given = check_number("engage: height", height, unit)
+            start, per, said, their_unit = 0.0, 1.0, f"height {given:g} {unit} is", unit
         elif height_from_base is not None and api >= HEIGHT_FROM_BASE_API:
-            mm = check_number("engage: height_from_base", height_from_base, "mm")
-            units = to_bottom + (2 * mm if self._gen1 and from_base else mm)
+            given = check_number("engage: height_from_base", height_from_base, "mm")
+            start, per = to_bottom, 2.0 if self._gen1 and from_base else 1.0
+            said, their_unit = f"height_from_base {given:g} mm is", "mm"
         else:
-            shift = 0.0 if offset is None else check_number(
-                "engage: offset", offset, "mm" if from_base else unit)
+            their_unit = "mm" if from_base else unit
+            shift = 0.0 if offset is None else check_number("engage: offset", offset,
+                                                             their_unit)
             default = self._default_height(halve=api >= MM_DEFAULT_API)
             if from_base:
-                units = to_bottom + (2 * (default + shift) if self._gen1 else default + shift)
+                start, per = to_bottom, 2.0 if self._gen1 else 1.0
             else:
-                units = (2 * default if self._gen1 and api >= MM_DEFAULT_API
-                         else default) + shift
+                start, per = 0.0, 1.0
+                default = 2 * default if self._gen1 and api >= MM_DEFAULT_API else default
+            given = default + shift
+            said = (f"offset {shift:g} {their_unit} brings the magnets to {given:g} "
+                    f"{their_unit} (the labware's default engage height plus the offset),"
+                    if offset is not None else
+                    f"the labware's default engage height, {default:g} {their_unit}, is")
+        units = start + per * given
         low, high = RANGE[self._spec.model]
         if not low <= units <= high:
-            raise ModuleError(f"engage: {units:g} {unit} is outside the {self.display_name}'s "
-                              f"range of {low:g}-{high:g} {unit} above its home")
+            above = "above the labware's base" if start else "above its home"
+            raise ModuleError(f"engage: {said} outside the {self.display_name}'s range of "
+                              f"{(low - start) / per:g} to {(high - start) / per:g} "
+                              f"{their_unit} {above}")
         self._call(c.Engage(self.id, round(units / 2 if self._gen1 else units, 4)))
 
     def _default_height(self, *, halve: bool) -> float:

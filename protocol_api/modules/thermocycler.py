@@ -120,8 +120,13 @@ class ThermocyclerContext(ModuleContext):
             raise ModuleError("execute_profile: steps must be a list of steps")
         planned: list[tuple[float, float]] = []
         for index, step in enumerate(steps, start=1):
-            if not isinstance(step, Mapping) or "temperature" not in step:
-                raise ModuleError(f"execute_profile: step {index} must give a temperature")
+            if not isinstance(step, Mapping):
+                raise ModuleError(f"execute_profile: step {index} must be a dict like "
+                                  '{"temperature": 95, "hold_time_seconds": 10}, not '
+                                  f"{step!r}"[:300])
+            if "temperature" not in step:
+                raise ModuleError(f"execute_profile: step {index} must give a temperature, "
+                                  'as in {"temperature": 95, "hold_time_seconds": 10}')
             celsius = check_range(f"execute_profile: step {index}'s temperature",
                                   step["temperature"], *BLOCK_C, "°C")
             hold = _hold(f"execute_profile: step {index}", step.get("hold_time_seconds"),

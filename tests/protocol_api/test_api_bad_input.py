@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,8 @@ CASES: list[tuple[str, str, str]] = [
      "set_and_wait_for_shake_speed: the labware latch must be closed"),
     ("a magnet height out of range", 'mag = ctx.load_module("magnetic module gen2", 3)\n'
      'mag.engage(height_from_base=30)',
-     "engage: 32.5 mm is outside the Magnetic Module GEN2's range of 0-25 mm above its home"),
+     "engage: height_from_base 30 mm is outside the Magnetic Module GEN2's range of -2.5 to "
+     "22.5 mm above the labware's base"),
     ("a magnet height from home after apiLevel 2.13", 'mag = ctx.load_module("magnetic module '
      'gen2", 3)\nmag.engage(height=10)', "engage: the height parameter was removed in apiLevel "
      "2.14; use height_from_base or offset"),
@@ -262,6 +264,34 @@ CASES: list[tuple[str, str, str]] = [
      'mag = ctx.load_module("magnetic module gen2", 3)\n'
      'mag.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", lable="beads")',
      "TypeError: ModuleContext.load_labware() got an unexpected keyword argument 'lable'"),
+    ("a load name that is not text", "pass\nctx.load_labware(None, 2)",
+     "load_labware: the load name must be text, not None"),  # an AttributeError was
+    ("a load name in a list", 'pass\nctx.load_labware(["nest_12_reservoir_15ml"], 2)',
+     "load_labware: the load name must be text, not ['nest_12_reservoir_15ml']"),
+    ("an adapter's load name that is not text", "pass\nctx.load_adapter(7, 2)",
+     "load_adapter: the load name must be text, not 7"),
+    ("a slot written with a space",  # as Opentrons: "' 2' is not a valid deck slot"
+     'pass\nctx.load_labware("nest_12_reservoir_15ml", " 2")',
+     "no slot ' 2' on this deck; slots are 1-11 and the fixed trash in 12"),
+    ("a labware put into the deck by assignment", "pass\nctx.deck[2] = plate",
+     "ctx.deck cannot be assigned to; use load_labware or move_labware"),
+    ("a label of two lines in an error", 'ctx.load_labware("nest_12_reservoir_15ml", 2, '
+     'label="Sample plate\\n(from fridge)")\nctx.load_labware("nest_12_reservoir_15ml", 2)',
+     "slot 2 already holds Sample plate (from fridge)"),  # one line, not two
+    ("a disposal volume bigger than the tip",  # refused before the tip was picked up
+     'pass\np300.distribute(50, plate["A1"], plate.wells()[1:5], disposal_volume=1000)',
+     "distribute: disposal_volume 1000 µL leaves no room in the 300 µL tip"),
+    ("a disposal volume and air gap that fill the tip",
+     'pass\np300.distribute(50, plate["A1"], plate.wells()[1:5], disposal_volume=200, '
+     "air_gap=100)",
+     "distribute: disposal_volume 200 µL and air_gap 100 µL leave no room in the 300 µL tip"),
+    ("a list of air gaps",  # no "(or a list of them)": only a volume may be a list
+     'pass\np300.transfer(10, plate["A1"], plate["A2"], air_gap=[5, 5])',
+     "transfer: air_gap must be a number of µL, not [5, 5]"),
+    ("a profile step that is not a dict", 'tc = ctx.load_module("thermocycler")\n'
+     "tc.execute_profile(steps=[(95, 10)], repetitions=1)",
+     'execute_profile: step 1 must be a dict like {"temperature": 95, "hold_time_seconds": '
+     '10}, not (95, 10)'),
     # Exits: the run fails, labrun carries on.
     ("sys.exit in run", "import sys\nsys.exit(3)",
      "the protocol tried to exit (SystemExit, code 3); a protocol ends by returning from "
@@ -360,6 +390,34 @@ def test_an_exception_in_a_helper_function_names_the_innermost_protocol_line(
     assert summary["status"] == "failed"
     assert summary["error"].startswith("no labware definition named 'no_such_labware'")
     assert summary["location"] == f"{path}:4"
+
+
+def test_a_run_imported_from_the_users_module_is_located_in_that_module(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No frame is in the protocol file: the error is where the user's own code called
+    labrun, not inside labrun (``protocol_api/instrument.py``)."""
+    library = tmp_path / "lib"
+    library.mkdir()
+    module = library / "labrun_test_steps_b.py"
+    module.write_text(textwrap.dedent('''
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+            p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p.pick_up_tip()
+            p.aspirate(-5, plate["A1"])
+    ''').lstrip("\n"))
+    monkeypatch.syspath_prepend(str(library))
+    monkeypatch.delitem(sys.modules, "labrun_test_steps_b", raising=False)
+    path = tmp_path / "protocol.py"
+    path.write_text('from labrun_test_steps_b import run\nmetadata = {"apiLevel": "2.15"}\n')
+    try:
+        summary = simulate_file(path).record.events[-1]
+    finally:
+        sys.modules.pop("labrun_test_steps_b", None)
+    assert summary["status"] == "failed"
+    assert summary["error"] == "aspirate: volume -5 µL is negative"
+    assert summary["location"] == f"{module}:6"
 
 
 def test_an_embedded_context_reports_the_scripts_line_and_reraises() -> None:

@@ -404,6 +404,10 @@ def test_a_declared_coding_is_honoured(tmp_path: Path) -> None:
      "run must be a function taking the protocol context, not NoneType None"),
     ("class run:\n    pass", 3, "run must be a function taking the protocol context"),
     ("async def run(ctx):\n    pass", 3, "run must be a plain def, not async def"),
+    # a generator function's call runs none of its body: the run would do nothing
+    ("def run(ctx):\n    ctx.comment('x')\n    yield 1", 3,
+     "run must be a plain def, not a generator function (it has yield)"),
+    ("async def run(ctx):\n    yield 1", 3, "run must be a plain def, not async def"),
 ])
 def test_a_run_that_is_not_a_function_is_reported_at_its_own_line(
         tmp_path: Path, body: str, line: int, message: str) -> None:

@@ -115,6 +115,9 @@ def test_a_value_a_parameter_cannot_take_is_refused_before_the_run(
      "each choice must be a dict with the keys 'display_name' and 'value', not {'value': 1}"),
     ('add_str(variable_name="s", display_name="S", default="x")',
      "add_str: s needs choices (a list of {'display_name': ..., 'value': ...})"),
+    ('add_str(variable_name="s", display_name="S", default="x", '  # as add_int, Opentrons
+     'choices=[{"display_name": "A", "value": "a"}, {"display_name": "B", "value": "b"}])',
+     "add_str: the default of s must be one of 'a', 'b', not 'x'"),
     ('add_bool(variable_name="b", display_name="B", default=1)',
      "default must be True or False, not 1"),
     ('add_bool(variable_name="2b", display_name="B", default=True)',

@@ -15,6 +15,8 @@ from protocol_api.labware_definitions import (
     builtin_load_names,
     get_definition,
     load_custom_definitions,
+    read_definition_file,
+    skipped_files,
     standard_versions,
     validate_definition,
 )
@@ -305,7 +307,7 @@ def broken(key_path: str) -> dict[str, Any]:
 def test_a_missing_field_is_reported_with_file_and_key(tmp_path: Path, key_path: str) -> None:
     path = write(tmp_path, "bad.json", broken(key_path))
     with pytest.raises(LabwareDefinitionError) as info:
-        load_custom_definitions(tmp_path)
+        read_definition_file(path)
     message = str(info.value)
     assert str(path) in message
     assert key_path in message
@@ -327,9 +329,9 @@ def test_a_missing_field_is_reported_with_file_and_key(tmp_path: Path, key_path:
 def test_a_wrong_field_is_reported_with_file_key_and_problem(
     tmp_path: Path, change: dict[str, Any], key: str, problem: str
 ) -> None:
-    write(tmp_path, "bad.json", custom(**change))
+    path = write(tmp_path, "bad.json", custom(**change))
     with pytest.raises(LabwareDefinitionError) as info:
-        load_custom_definitions(tmp_path)
+        read_definition_file(path)
     assert "bad.json" in str(info.value)
     assert key in str(info.value) and problem in str(info.value)
 
@@ -337,15 +339,45 @@ def test_a_wrong_field_is_reported_with_file_key_and_problem(
 def test_a_bad_well_shape_is_reported(tmp_path: Path) -> None:
     d = custom()
     d["wells"]["D7"]["shape"] = "hexagonal"
-    write(tmp_path, "shape.json", d)
+    path = write(tmp_path, "shape.json", d)
     with pytest.raises(LabwareDefinitionError, match=r"shape\.json: wells\.D7\.shape: must be"):
-        load_custom_definitions(tmp_path)
+        read_definition_file(path)
 
 
 def test_invalid_json_names_the_file_and_line(tmp_path: Path) -> None:
-    write(tmp_path, "broken.json", '{\n  "ordering": [\n  oops\n}')
+    path = write(tmp_path, "broken.json", '{\n  "ordering": [\n  oops\n}')
     with pytest.raises(LabwareDefinitionError, match=r"broken\.json: not valid JSON \(line 3"):
-        load_custom_definitions(tmp_path)
+        read_definition_file(path)
+
+
+def test_a_file_of_a_directory_that_is_not_a_definition_is_skipped(tmp_path: Path) -> None:
+    """As Opentrons' ``labware_from_paths`` ("invalid labware, ignoring"): a user's own
+    JSON file, or one cut short, beside the definitions stops nothing; it is named with
+    why, and only a load that it alone could have answered is refused, saying so."""
+    write(tmp_path, "plate.json", custom("plate_a"))
+    settings = write(tmp_path, "settings.json", {"theme": "dark"})
+    cut = write(tmp_path, "cut_plate.json", json.dumps(custom("cut_plate"))[:200])
+    named = write(tmp_path, "other_name.json", custom("named_plate", schemaVersion=3))
+    assert sorted(load_custom_definitions(tmp_path)) == ["plate_a"]
+    assert [(s.path, s.problem, s.load_name) for s in skipped_files(tmp_path)] == [
+        (str(cut), "not valid JSON (line 1, column 201: Expecting value)", None),
+        (str(named), "schemaVersion: labrun reads Opentrons labware schema 2, found 3",
+         "named_plate"),
+        (str(settings), "schemaVersion: labrun reads Opentrons labware schema 2, found "
+                        "'missing'", None)]
+    assert get_definition("plate_a", extra_dirs=[tmp_path])["namespace"] == "custom_beta"
+    assert get_definition("corning_96_wellplate_360ul_flat", extra_dirs=[tmp_path])[
+        "namespace"] == "opentrons"
+    with pytest.raises(LabwareDefinitionError) as info:  # by its file's name
+        get_definition("Cut_Plate", extra_dirs=[tmp_path])
+    assert str(info.value) == (
+        f"labware 'cut_plate' is only in {cut}, which is not a labware definition labrun "
+        "can read: not valid JSON (line 1, column 201: Expecting value)")
+    with pytest.raises(LabwareDefinitionError, match=r"^labware 'named_plate' is only in "
+                                                     r".*other_name\.json, which"):
+        get_definition("named_plate", extra_dirs=[tmp_path])  # by the load name it gives
+    with pytest.raises(LabwareNotFoundError, match="no labware definition named 'setting'"):
+        get_definition("setting", extra_dirs=[tmp_path])
 
 
 def test_two_copies_of_one_definition_are_one_labware(tmp_path: Path) -> None:
@@ -419,10 +451,11 @@ def test_a_directory_is_read_again_only_when_its_files_change(
     (tmp_path / "b.json").unlink()
     assert sorted(load_custom_definitions(tmp_path)) == ["plate_a", "plate_c"]
     write(tmp_path, "d.json", "{not json")
-    with pytest.raises(LabwareDefinitionError, match=r"d\.json: not valid JSON"):
-        load_custom_definitions(tmp_path)
-    with pytest.raises(LabwareDefinitionError, match=r"d\.json: not valid JSON"):
-        load_custom_definitions(tmp_path)  # a bad directory is not remembered as good
+    assert sorted(load_custom_definitions(tmp_path)) == ["plate_a", "plate_c"]
+    read = len(reads)
+    assert [Path(s.path).name for s in skipped_files(tmp_path)] == ["d.json"]
+    assert sorted(load_custom_definitions(tmp_path)) == ["plate_a", "plate_c"]
+    assert len(reads) == read  # the file skipped is remembered too, not read again
 
 
 def test_a_directory_lists_its_json_files_as_rglob_does(tmp_path: Path) -> None:

@@ -376,3 +376,105 @@ def test_the_streams_lent_to_a_protocol_outlive_their_run(capsys: pytest.Capture
     assert still is not None and still is not sys.stdout
     print("after the run", file=still)  # type: ignore[call-overload]
     assert capsys.readouterr().out == "in the run\nafter the run\n"
+
+
+# -- the run record of a protocol that cannot start -------------------------------------
+
+RECORD_LOAD_ERRORS = [
+    *LOAD_ERRORS[:1],
+    ("a syntax error", "def run(ctx):\n    ctx.comment('a'\n", 6,
+     "syntax error: '(' was never closed"),
+    ("no run", "x = 1\n", 1, "the protocol has no run(ctx) function"),
+    ("a wrong runtime parameter", "def add_parameters(p):\n    p.add_str(variable_name='s', "
+     "display_name='S', default='x', choices=[{'display_name': 'A', 'value': 'a'}])\n"
+     "def run(ctx):\n    pass\n", 6, "add_str: the default of s must be one of 'a', not 'x'"),
+]
+
+
+def succeeded_record(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Path:
+    """A record of a run that succeeded, as an earlier run leaves it."""
+    record = tmp_path / "run.jsonl"
+    good = tmp_path / "good.py"
+    good.write_text(HEADER + "def run(ctx):\n    ctx.comment('a')\n")
+    assert labrun(capsys, "simulate", str(good), "--record", str(record))[0] == 0
+    assert json.loads(record.read_text().splitlines()[-1])["status"] == "succeeded"
+    return record
+
+
+def unstarted_events(record: Path, path: Path, error: str, location: str | None) -> None:
+    """``record`` is the record of a run of ``path`` that failed before it started."""
+    events = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [e["event"] for e in events] == ["run", "failure", "status", "summary"]
+    assert events[0]["protocol"] == str(path) and events[0]["status"] == "idle"
+    assert (events[1]["error"], events[1]["location"]) == (error, location)
+    assert events[2]["status"] == events[3]["status"] == "failed"
+    assert (events[3]["error"], events[3].get("location"), events[3]["commands"]) == (
+        error, location, 0)
+
+
+@_cases(RECORD_LOAD_ERRORS)
+def test_simulate_a_load_error_replaces_an_older_record_with_one_that_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, line: int,
+        message: str) -> None:
+    # The record of the run before said "succeeded", as if of this run.
+    record = succeeded_record(capsys, tmp_path)
+    path = write(tmp_path, body)
+    status, _, err = labrun(capsys, "simulate", str(path), "--record", str(record))
+    assert (status, err) == (2, f"error: {path}:{line}: {message}\n")
+    unstarted_events(record, path, message, f"{path}:{line}")
+
+
+def test_simulate_a_wrong_param_value_leaves_a_record_that_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    record = succeeded_record(capsys, tmp_path)
+    path = write(tmp_path, "def run(ctx):\n    pass\n")
+    status, _, err = labrun(capsys, "simulate", str(path), "--record", str(record),
+                            "--param", "n=1")
+    assert status == 2
+    message = err.removeprefix("error: ").rstrip("\n")
+    unstarted_events(record, path, message, None)
+
+
+def test_run_leaves_a_record_of_a_protocol_that_could_not_start(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing is connected, and the robot run's record says why it never began: a load
+    error, or a failure in the simulation before it."""
+    record = succeeded_record(capsys, tmp_path)
+    path = write(tmp_path, RECORD_LOAD_ERRORS[1][1])
+    status, out, _ = labrun(capsys, "run", str(path), "--emulate", "--record", str(record))
+    assert status == 2 and "connecting" not in out
+    unstarted_events(record, path, "syntax error: '(' was never closed", f"{path}:6")
+    path = write(tmp_path, RUN_ERRORS[0][1])
+    status, out, _ = labrun(capsys, "run", str(path), "--emulate", "--record", str(record))
+    assert status == 1 and "connecting" not in out
+    unstarted_events(record, path, "the protocol failed in simulation: delay: seconds is "
+                                   "nan; " + FINITE, f"{path}:7")
+
+
+# -- errors Python only prints: one line each, the run goes on, as in Opentrons ---------
+
+STRAY_ERRORS = [
+    ("a thread of the protocol", "import threading\n\ndef run(ctx):\n"
+     "    def work():\n        raise ValueError('in thread')\n"
+     "    worker = threading.Thread(target=work)\n    worker.start()\n    worker.join()\n"
+     "    ctx.comment('after')\n",
+     9, "a thread of the protocol raised ValueError: in thread"),
+    ("an atexit callback after the run", "import atexit\n\ndef run(ctx):\n"
+     "    atexit.register(lambda: ctx.comment('bye'))\n    ctx.comment('hi')\n",
+     8, "an atexit callback of the protocol raised RunStopped: the run has ended; Python "
+        "ignored it"),
+    ("a __del__", "class Held:\n    def __del__(self):\n        raise RuntimeError('in del')\n"
+     "\ndef run(ctx):\n    held = Held()\n    del held\n    ctx.comment('after')\n",
+     7, "the protocol's Held.__del__ raised RuntimeError: in del; Python ignored it"),
+]
+
+
+@_cases(STRAY_ERRORS)
+def test_an_error_python_only_prints_is_one_warning_line(
+        tmp_path: Path, body: str, line: int, message: str) -> None:
+    path = write(tmp_path, body)
+    done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate", str(path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=WAIT_S)
+    assert done.returncode == 0
+    assert "status:              succeeded" in done.stdout
+    assert done.stderr == f"warning: {path}:{line}: {message}\n"

@@ -253,14 +253,17 @@ def test_record_of_a_failed_run_ends_with_the_failure(
     assert "Traceback" not in err
 
 
-def test_no_record_is_written_when_the_file_cannot_load(
+def test_a_file_that_cannot_load_leaves_a_record_that_says_so(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     protocol = write(tmp_path, "def run(ctx):\n    ctx.home()\n")
     record = tmp_path / "run.jsonl"
     status, out, err = simulate(capsys, str(protocol), "--record", str(record))
     assert status == 2 and out == ""
     assert err.startswith(f"error: {protocol}:1: no apiLevel")
-    assert not record.exists()
+    events = read_record(record)
+    assert [e["event"] for e in events] == ["run", "failure", "status", "summary"]
+    assert events[-1]["status"] == "failed" and events[-1]["location"] == f"{protocol}:1"
+    assert events[-1]["error"].startswith("no apiLevel")
 
 
 # -- errors and exit statuses -----------------------------------------------------------------
@@ -403,12 +406,33 @@ def test_a_bad_labware_dir_is_bad_input(capsys: pytest.CaptureFixture[str],
     status, out, err = simulate(capsys, protocol, "--labware-dir", str(tmp_path / "nope"))
     assert (status, out) == (2, "")
     assert err == f"error: custom labware directory '{tmp_path / 'nope'}' does not exist\n"
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    (broken / "bad.json").write_text("{not json")
-    status, out, err = simulate(capsys, protocol, "--labware-dir", str(broken))
-    assert (status, out) == (2, "")
-    assert err.startswith(f"error: {broken / 'bad.json'}: not valid JSON")
+
+
+def test_a_json_file_of_a_labware_dir_that_is_not_labware_is_skipped_with_a_warning(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """As Opentrons passes over "invalid labware": the user's settings.json beside the
+    definitions, or a file cut short that the protocol does not use, stops nothing."""
+    folder = tmp_path / "labware"
+    custom_plate(folder)
+    (folder / "settings.json").write_text('{"theme": "dark"}')
+    (folder / "old_plate.json").write_text('{"schemaVersion": 2, "parame')
+    protocol = write(tmp_path, SMALL.replace("corning_96_wellplate_360ul_flat",
+                                             "lab_custom_96_plate"))
+    status, out, err = simulate(capsys, str(protocol), "--labware-dir", str(folder))
+    assert status == 0 and "status:              succeeded" in out
+    assert err == (
+        f"warning: {folder / 'old_plate.json'}: skipped, not a labware definition labrun "
+        "can read: not valid JSON (line 1, column 22: Unterminated string starting at)\n"
+        f"warning: {folder / 'settings.json'}: skipped, not a labware definition labrun can "
+        "read: schemaVersion: labrun reads Opentrons labware schema 2, found 'missing'\n")
+    # a labware only that file could have been: refused at its line, naming the file
+    protocol = write(tmp_path, SMALL.replace("corning_96_wellplate_360ul_flat", "old_plate"))
+    status, out, err = simulate(capsys, str(protocol), "--labware-dir", str(folder))
+    assert status == 1
+    assert err.splitlines()[-1] == (
+        f"error: {protocol}:8: labware 'old_plate' is only in {folder / 'old_plate.json'}, "
+        "which is not a labware definition labrun can read: not valid JSON (line 1, column "
+        "22: Unterminated string starting at)")
 
 
 # -- packaging --------------------------------------------------------------------------------
@@ -509,6 +533,21 @@ def test_the_log_lists_the_protocol_pause_and_its_automatic_resume(
     assert any(line.startswith("unparked back to X=") for line in log)
     assert any(line.startswith("  Moving to B1 of Corning 96 Well Plate 360 µL Flat "
                                "(slot 1) (") for line in log)
+
+
+def test_a_label_of_two_lines_is_shown_on_one_line(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The setup sheet, the run log and the summary keep a line each: the label's lines
+    are joined (the record keeps the label as it was given)."""
+    text = SMALL.replace('"corning_96_wellplate_360ul_flat", 1)',
+                         '"corning_96_wellplate_360ul_flat", 1,\n'
+                         '                             label="Sample plate\\n(from fridge)")')
+    status, out, _ = simulate(capsys, str(write(tmp_path, text)), "-v")
+    assert status == 0
+    assert "    slot 1   Sample plate (from fridge) (Corning 96 Well Plate 360 µL Flat)" in (
+        out.splitlines())
+    assert "Loading Sample plate (from fridge) (slot 1)" in run_log(out)
+    assert "\n(from fridge)" not in out
 
 
 def test_a_module_call_that_lifts_the_pipettes_first_is_one_call_in_the_log(
