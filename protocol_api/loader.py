@@ -97,7 +97,7 @@ def load_protocol(path: str | Path, *, shown_as: str | None = None) -> ProtocolS
     if path.suffix.lower() == ".json" and data.lstrip()[:1] == b"{":
         raise LocatedLoadError("this is an Opentrons JSON protocol (from the Protocol "
                                "Designer); labrun runs Python protocols", name)
-    text = _decode(data, name)
+    text = protocol_text(data, name)
     code = _compile(text, name)
     literals = _literal_dicts(text, code, name)
     metadata, meta_line = literals.get("metadata", ({}, 1))
@@ -205,7 +205,7 @@ _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE
 _CO_ASYNC_GENERATOR = 0x200  # inspect.CO_ASYNC_GENERATOR
 
 
-def _decode(data: bytes, name: str) -> str:
+def protocol_text(data: bytes, name: str) -> str:
     """The file's text: UTF-8, or the encoding its coding comment declares (PEP 263)."""
     try:
         head = data.split(b"\n", 2)[:2]

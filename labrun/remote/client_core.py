@@ -19,8 +19,10 @@ from typing import Any, Generic, TypeVar
 import httpx
 from attrs import frozen
 
-from protocol_api.loader import LocatedLoadError
-from protocol_api.loader import _decode as protocol_text  # labrun simulate's reading rule
+from protocol_api.loader import (
+    LocatedLoadError,
+    protocol_text,  # labrun simulate's reading rule
+)
 
 from .auth import TOKEN_QUERY, read_token_file
 from .errors import (
