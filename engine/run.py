@@ -57,7 +57,7 @@ class Run:
     ``keep_history=False`` keeps no list of the run's events and commands (flat memory
     for long runs): they go to the record file and the record's listeners as they happen.
     ``params``: the protocol's runtime parameters and their values, for the record's
-    first line.
+    first line; ``run_id``: the record's ``id`` (a queue item's uid; else a random one).
     """
 
     def __init__(self, protocol: ProtocolFunction | None = None, *,
@@ -69,7 +69,7 @@ class Run:
                  explain: ErrorExplainer = default_explain,
                  protocol_name: str | None = None, keep_history: bool = True,
                  devices: dict[str, Device] | None = None,
-                 params: Mapping[str, Any] | None = None) -> None:
+                 params: Mapping[str, Any] | None = None, run_id: str | None = None) -> None:
         self.config = config or default_config()
         if controller is None:  # the simulated robot, on a virtual clock unless given one
             robot = open_robot(self.config, clock=clock or VirtualClock())
@@ -81,7 +81,8 @@ class Run:
         self.clock: Clock = clock
         # The record's first line, on disk before anything happens (connecting, homing).
         first: dict[str, Any] = {
-            "id": os.urandom(6).hex(), "protocol": protocol_name, "robot": self.config.name,
+            "id": run_id or os.urandom(6).hex(), "protocol": protocol_name,
+            "robot": self.config.name,
             "created_at": round(time.time(), 3),  # wall-clock seconds since the epoch
             "clock": "virtual" if clock.is_virtual else "real",
             "virtual_clock": clock.is_virtual, "coordinates": controller.coordinates,

@@ -97,7 +97,7 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
                watchdog_hint: str = "",
                devices: dict[str, Device] | None = None, keep_history: bool = True,
                shown_as: str | None = None, params: Mapping[str, str] | None = None,
-               param_files: dict[str, bytes] | None = None) -> Run:
+               param_files: dict[str, bytes] | None = None, run_id: str | None = None) -> Run:
     """Load a protocol file and make its run (started, idle until played).
 
     ``params``: values for its runtime parameters by name, as text (a command line's
@@ -109,6 +109,7 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
     file its user knows by another name (``load_protocol``).
 
     ``keep_history=False``: the run keeps no list of its events and commands (see ``Run``).
+    ``run_id``: the record's ``id`` (see ``Run``).
 
     ``devices``: the robot's hardware modules (``Robot.devices``), which the protocol's
     ``load_module`` calls are bound to; a simulated robot simulates any it lacks.
@@ -147,7 +148,7 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
     run = Run(run_protocol, config=config, controller=controller, clock=clock,
               record_path=record_path, on_stalled=on_stalled,
               explain=explain_for(source.path), protocol_name=source.path,
-              devices=devices, keep_history=keep_history,
+              devices=devices, keep_history=keep_history, run_id=run_id,
               params=None if values is None else {name: shown(value) for name, value
                                                   in values.get_all().items()})
     holder.append(run)

@@ -126,7 +126,7 @@ class Robot:
         run = create_run(item.path, config=self.config, controller=self.controller,
                          clock=self.run_clock(), record_path=record_path,
                          simulating=self.simulating, labware_dirs=labware_dirs,
-                         devices=self.devices, shown_as=item.name)
+                         devices=self.devices, shown_as=item.name, run_id=item.item_uid)
         served = ServedRun(item, run, hooks=hooks, owned=True, started_at=started_at)
         served.want_records()  # the progress reads every event
         served.attach()

@@ -251,7 +251,8 @@ class RunWorker:
                          record_path=Path(record_path) if record_path else None,
                          simulating=self.robot.simulating,
                          labware_dirs=list(params.get("labware_dirs", [])),
-                         devices=self.robot.devices, shown_as=params.get("name"))
+                         devices=self.robot.devices, shown_as=params.get("name"),
+                         run_id=params.get("uid"))
         assert self._caller is not None
         watch = RunWatch(run, self._caller, on_status=self._send_status,
                          on_events=self._send_events, start_soon=self._spawn,

@@ -154,7 +154,8 @@ class SupervisedRobot:
                         labware_dirs: list[str], started_at: float,
                         hooks: RunHooks) -> ActiveRun:
         """Make ``item``'s run in the worker, served through ``hooks``; not yet played."""
-        params = {"path": str(item.path), "name": item.name, "labware_dirs": labware_dirs,
+        params = {"path": str(item.path), "name": item.name, "uid": item.item_uid,
+                  "labware_dirs": labware_dirs,
                   "record_path": str(record_path) if record_path is not None else None}
         self._early = []
         try:

@@ -248,6 +248,7 @@ def test_the_running_run_s_record_so_far_is_fetched_by_its_uid(served: Served,
         True, "held.py", None)
     so_far = reply["item"]["record"]
     assert so_far[0]["event"] == "run" and so_far[0]["protocol"] == "held.py"
+    assert so_far[0]["id"] == uid  # the record names the item it is the run of
     said = [e["params"]["message"] for e in so_far if e.get("type") == "comment"]
     assert said == ["before the gate"] and so_far[-1]["event"] != "summary"
     assert all(e["line"].startswith("held.py:") for e in so_far if e.get("line"))
