@@ -34,6 +34,13 @@ class Faults:
     """Damage the next N status reports, as a noisy line or grbl-sim's interleaved output
     does: the state runs into the next field, a coordinate loses its decimal point, a
     field name loses a letter (in turn)."""
+    noisy_ok_next: int = 0
+    """Send the next N ``ok`` answers with a stray byte, as a noisy line does: a NUL
+    before the ``ok``, then a 0xFF after it (in turn)."""
+    limit_next: int = 0
+    """A limit switch trips half-way through each of the next N moves: GRBL ``ALARM:1``
+    (it then reads no line until a reset), Smoothieware ``ALARM: Hard limit +X`` (halted),
+    Marlin with endstops always on ``echo:endstops hit:  X:..`` (the move cut short)."""
 
     def clear(self) -> None:
         """Back to a well-behaved controller."""
@@ -45,6 +52,8 @@ class Faults:
         self.home_fails = 0
         self.drop_ok_next = 0
         self.garble_status_next = 0
+        self.noisy_ok_next = 0
+        self.limit_next = 0
 
 
 @define
@@ -68,6 +77,10 @@ class Stats:
     errors_injected: int = 0
     status_garbled: int = 0
     """Status reports sent damaged by the ``garble_status_next`` fault."""
+    noisy_oks: int = 0
+    """``ok`` answers sent with a stray byte (``noisy_ok_next``)."""
+    limits_tripped: int = 0
+    """Limit switches tripped by the ``limit_next`` fault."""
     waits_sent: int = 0
     """Marlin: idle ``wait`` lines printed."""
 

@@ -12,8 +12,10 @@ axes before the cancellation propagates, shielded:
 
 and then reads back where the axes really stopped. ``emergency_stop`` sends 0x18 or
 ``M112`` and leaves the robot needing ``home()`` (which unlocks with ``$X``/``M999``
-first). The robot is also considered unhomed after ``connect()``, after an alarm and
-after an unexpected firmware restart.
+first); no line is written in between, so a stop already under way cannot undo it. The
+robot is also considered unhomed after ``connect()``, after an alarm and after an
+unexpected firmware restart; those, and an endstop hit, reach the fault listener when
+the firmware has them on its own.
 
 Axis letters: labrun's axes map to firmware letters through ``axis_map`` (default: the
 same letter, which GRBL 6-axis forks, Marlin with ``AXIS4..6_NAME 'A'..'C'`` and
@@ -30,6 +32,7 @@ it stands at the first ``home()`` after connecting (the driver keeps that origin
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -48,11 +51,20 @@ from ..controller import (
 )
 from ..kinematics import plan_move
 from .dialects import Dialect, get_dialect
-from .errors import ControllerAlarm, ControllerError, InterlockActive, MotionInterrupted
-from .events import Alarm, Axes, Event, Info, Restarted
+from .errors import (
+    ConnectionLost,
+    ControllerAlarm,
+    ControllerError,
+    ControllerTimeout,
+    InterlockActive,
+    MotionInterrupted,
+)
+from .events import Alarm, Axes, EndstopHit, Event, Info, Restarted
 from .link import Link
 from .planning import default_axis_map, feed_for, homing_time, is_still
 from .transport import Transport, open_transport
+
+log = logging.getLogger(__name__)
 
 _OFFSET_WORDS = re.compile(r"G\s*(?:10|92|5[4-9])(?!\d)|\$RST", re.IGNORECASE)
 """Lines that may change the work offset (G10, G92, G54..G59, settings reset)."""
@@ -99,6 +111,12 @@ class GcodeController:
         self._commanded: Position = {}
         self._needs_init = True
         self._halted = False
+        """An emergency stop was sent: nothing unlocks or sets up the firmware again
+        until ``home()`` (or a new connection)."""
+        self._connected = False
+        """Set up: alarms and restarts from now on are news for the fault listener."""
+        self._endstops_raised = 0
+        """The link's ``endstop_seq`` up to which endstop hits have been raised."""
         self._intentional_reset = False
         self._motion_until = 0.0
         self._interruptions = 0
@@ -138,10 +156,12 @@ class GcodeController:
         self._link = link
         self._unhomed = set(self.config.axes)
         self._origin, self._lost = {}, None
-        self._halted = False
+        self._halted = self._connected = False
+        self._endstops_raised = 0
         self._needs_init = True
         try:
             await self._handshake()
+            self._connected = True
         except HardwareFault as exc:
             with anyio.CancelScope(shield=True):
                 await self.disconnect()
@@ -221,15 +241,22 @@ class GcodeController:
                     if "error:5" in str(exc) else "")
             raise ControllerError(f"homing {', '.join(axes)} failed: {exc}{hint}") from exc
         except HardwareFault as exc:
+            if link.alarm_seq > alarms or link.restart_seq > restarts:
+                await self._homing_alarmed(axes, restarts)
             raise type(exc)(f"homing {', '.join(axes)} failed: {exc}") from exc
         if link.alarm_seq > alarms or link.restart_seq > restarts:
-            if self.dialect.alarm_resets and link.restart_seq == restarts:
-                with anyio.move_on_after(self.timeout_s):  # the banner follows the ok
-                    await link.wait_for(lambda: link.restart_seq > restarts, "the banner")
-            raise ControllerAlarm(f"homing {', '.join(axes)} failed: "
-                                  f"{link.alarm or 'the controller restarted'}; "
-                                  "the axes are not homed")
+            await self._homing_alarmed(axes, restarts)
         link.alarm = None
+
+    async def _homing_alarmed(self, axes: list[str], restarts: int) -> None:
+        """The homing cycle alarmed: raise that, once the reset it causes has come (GRBL:
+        the banner follows the ``ok``), so that the next ``home()`` starts afresh."""
+        link = self._live()
+        if self.dialect.alarm_resets:
+            await link.wait_until(lambda: link.restart_seq > restarts, self.timeout_s)
+        raise ControllerAlarm(f"homing {', '.join(axes)} failed: "
+                              f"{link.alarm or 'the controller restarted'}; "
+                              "the axes are not homed")
 
     def _check_home(self, axes: list[str], position: Position) -> None:
         """The firmware must have left every homed axis at its configured ``home``."""
@@ -288,9 +315,13 @@ class GcodeController:
                                       feed_for(self.config, start, target, speed) * 60.0)
         sent_before = link.streamer.lines_sent
         interruptions = self._interruptions
+        await self._check_endstops()  # a hit Marlin printed after the last move's ok
+        alarms = link.alarm_seq
         try:
             await link.streamer.request(line)
             self._motion_until = time.monotonic() + duration
+            if link.alarm_seq > alarms:  # came after the move's ok: no wait line for it
+                raise link.alarm_fault()
             await link.streamer.request(self.dialect.wait_line(), extra_timeout=duration + 0.5)
         except anyio.get_cancelled_exc_class():
             if link.streamer.lines_sent > sent_before:
@@ -302,6 +333,30 @@ class GcodeController:
             raise
         self._raise_if_interrupted(interruptions)
         self._commanded.update(target)
+        await self._check_endstops()
+
+    async def _check_endstops(self) -> None:
+        """Raise an endstop hit not raised yet (Marlin prints it during the move, or just
+        after its ``ok``)."""
+        link = self._live()
+        if link.endstop_seq == self._endstops_raised or link.endstop_hit is None:
+            return
+        self._endstops_raised = link.endstop_seq
+        with contextlib.suppress(HardwareFault):  # where it stopped, for the next move
+            self._commanded = await self.read_position()
+        raise HardwareFault(self._endstop_said(link.endstop_hit))
+
+    def _endstop_said(self, hit: EndstopHit) -> str:
+        """An endstop hit in labrun's axes and coordinates."""
+        axis_of = {fw: axis for axis, fw in self.axis_map.items()}
+        where = []
+        for letter, value in hit.position.items():
+            axis = axis_of.get(letter, letter)
+            where.append(f"{axis} at {value + self._origin.get(axis, 0.0):.2f} mm")
+        stopped = (f"axis {where[0]}" if len(where) == 1 else
+                   f"axes {', '.join(where)}" if where else f"an axis ({hit.text})")
+        return (f"an endstop stopped {stopped} during a move: the robot is not where it "
+                "was sent")
 
     async def stop_motion(self) -> Position:
         self._live()
@@ -311,25 +366,48 @@ class GcodeController:
         return dict(self._commanded)
 
     async def emergency_stop(self) -> None:
-        """Send the dialect's emergency stop now; wait for the firmware to confirm it.
+        """Send the dialect's emergency stop now; wait, at most ``timeout_s``, for the
+        firmware to confirm it (an alarm, a halt, a restart). No line is written after it
+        until ``home()`` recovers the robot.
 
-        Even on a link already faulted (a timeout), the stop is still put on the wire.
+        Even on a link already failed (a timeout, a resend limit) the stop is written, and
+        its confirmation still awaited. ``ConnectionLost`` when it cannot be written,
+        ``ControllerTimeout`` when it is not confirmed.
         """
         link = self._link
         if link is None:
-            raise HardwareFault(f"not connected to the controller at {self.port or '?'}")
+            raise ConnectionLost(f"the emergency stop was not sent: not connected to the "
+                                 f"controller at {self.port or '?'}")
         self._position_lost("an emergency stop")
         self._halted = True
         self._interrupt("an emergency stop")
+        # Before the write, with no await between: a line written after the stop would
+        # undo it (Smoothieware's M999, a move).
+        link.streamer.lock_out(ControllerAlarm(
+            "the controller was emergency-stopped; home the robot to recover"))
         alarms, restarts = link.alarm_seq, link.restart_seq
+        failed = link.fault
+
+        def confirmed() -> bool:
+            return link.alarm_seq > alarms or link.restart_seq > restarts
+
+        if isinstance(failed, ConnectionLost):  # closed: nothing can be written to it
+            raise ConnectionLost(f"the emergency stop was not sent: {failed}")
         with anyio.CancelScope(shield=True):
-            if link.fault is not None:
-                with contextlib.suppress(HardwareFault):
+            try:
+                if failed is None:
+                    await link.write(self.dialect.emergency_stop)
+                else:
                     await link.transport.send(self.dialect.emergency_stop)
-                raise link.fault
-            await link.write(self.dialect.emergency_stop)
-            await link.wait_for(lambda: link.alarm_seq > alarms or link.restart_seq > restarts,
-                                "the controller to confirm the emergency stop")
+            except HardwareFault as exc:
+                raise ConnectionLost(f"the emergency stop was not sent: {exc}") from exc
+            if failed is None:
+                await link.wait_for(confirmed, "the controller to confirm the emergency stop")
+            elif not await link.wait_until(confirmed, self.timeout_s):
+                raise ControllerTimeout(
+                    f"{link.transport.description}: the emergency stop was sent but not "
+                    f"confirmed within {self.timeout_s:g} s (the connection had already "
+                    f"failed: {failed})")
 
     async def read_position(self) -> Position:
         link = self._live()
@@ -386,8 +464,19 @@ class GcodeController:
     # -- beyond the interface ---------------------------------------------------------
 
     async def recover(self) -> None:
-        """Clear an alarm or halt (``$X``, ``M999``); the robot still needs homing."""
+        """Clear an alarm or halt (``$X``, ``M999``; after GRBL's hard limit a reset
+        first); the robot still needs homing."""
         link = self._live()
+        link.streamer.unlock()
+        if link.reset_required:
+            restarts = link.restart_seq
+            self._intentional_reset = True
+            try:
+                await link.write(self.dialect.emergency_stop)  # GRBL: its soft reset
+                await link.wait_for(lambda: link.restart_seq > restarts,
+                                    "the controller to restart after the reset")
+            finally:
+                self._intentional_reset = False
         for line in self.dialect.unlock_lines():
             await link.streamer.request(line, numbered=False)
         link.alarm = None
@@ -510,9 +599,11 @@ class GcodeController:
 
     async def _ready(self) -> None:
         link = self._live()
-        if self._halted or link.alarm is not None:
-            raise ControllerAlarm(f"the controller is in alarm ({link.alarm or 'halted'}); "
-                                  "home the robot to recover")
+        if link.alarm is not None:
+            raise ControllerAlarm(f"{link.alarm_fault()}; home the robot to recover")
+        if self._halted:
+            raise ControllerAlarm("the controller was emergency-stopped; home the robot to "
+                                  "recover")
         if self._needs_init:
             await self._initialize()
 
@@ -554,6 +645,8 @@ class GcodeController:
         """Stop with a controlled deceleration, discard queued motion, read the position."""
         link = self._live()
         dialect = self.dialect
+        if self._halted or link.alarm is not None:
+            return  # an emergency stop or an alarm stopped it; that stays until home()
         if (dialect.feed_hold is not None and link.streamer.in_flight == 0
                 and (await link.fresh_status()).state == "Idle"):
             pass  # nothing is moving or queued: a hold and a reset would only cost time
@@ -591,13 +684,20 @@ class GcodeController:
     async def _flush(self, reset: bytes) -> None:
         """Discard held motion with a reset; the axes are still, so the position is kept."""
         link = self._live()
-        restarts = link.restart_seq
+        if self._halted:
+            return  # an emergency stop came while the axes stopped: it discarded the motion
+        restarts, alarms = link.restart_seq, link.alarm_seq
         self._intentional_reset = True
         link.keep_alive = False  # until it is set up again
         try:
             await link.write(reset)
             if self.dialect.unlock_after_flush:
+                # Its halt message first: one that came after the unlock would mark it.
+                await link.wait_for(lambda: link.alarm_seq > alarms,
+                                    "the controller to confirm the halt")
                 await link.streamer.drain()
+                if self._halted:  # an emergency stop came meanwhile: it stays halted
+                    return
                 for line in self.dialect.unlock_lines():
                     await link.streamer.request(line, numbered=False)
                 link.alarm = None
@@ -606,7 +706,7 @@ class GcodeController:
                                     "the controller to restart after the reset")
         finally:
             self._intentional_reset = False
-        if link.alarm is None:
+        if link.alarm is None and not self._halted:
             await self._initialize()
 
     def _on_event(self, event: Event) -> None:
@@ -615,13 +715,32 @@ class GcodeController:
                 printed.append(event.text)
         if self._intentional_reset:
             return
+        link = self._link
         if isinstance(event, Alarm):
             self._position_lost(event.message)
+            if link is not None:
+                self._report(link.alarm_fault())
         elif isinstance(event, Restarted):
             self._position_lost(f"the controller restarted: {event.banner}")
             self._needs_init = True
-            if self._link is not None:
-                self._link.keep_alive = False
+            if link is not None:
+                link.keep_alive = False
+            after = f" after {link.alarm}" if link is not None and link.alarm else ""
+            self._report(ControllerError(f"the controller restarted ({event.banner}){after}: "
+                                         "the robot's position is lost"))
+        elif isinstance(event, EndstopHit):  # a move in progress raises it too
+            self._report(HardwareFault(self._endstop_said(event)))
+
+    def _report(self, fault: HardwareFault) -> None:
+        """Tell the fault listener of an alarm or restart the firmware had on its own
+        (a run waiting in a delay fails now, naming it); a call in progress raises it
+        too. Not after an emergency stop, whose alarm is expected."""
+        if self._halted or not self._connected:
+            return
+        try:
+            self._on_fault(fault)
+        except Exception:  # a listener's bug must not kill the reader
+            log.exception("fault listener failed for %s", fault)
 
     def _position_lost(self, why: str) -> None:
         """Homing is required again; switchless axes cannot find their origin by themselves."""

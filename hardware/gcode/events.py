@@ -60,6 +60,15 @@ class Alarm:
 
 
 @frozen
+class EndstopHit:
+    """An endstop stopped axes during a move that was not homing (Marlin's ``echo:endstops
+    hit:  A:100.00``, with endstops always on): the robot is not where it was sent."""
+
+    text: str
+    position: Axes
+
+
+@frozen
 class Restarted:
     """The firmware (re)started: lines sent before are lost. ``extra_ok``: the banner is
     followed by an unsolicited ``ok`` (Smoothieware)."""
@@ -111,5 +120,5 @@ class Info:
     text: str
 
 
-Event = Ok | Error | Halted | Resend | Busy | Alarm | Restarted | Status | PositionReport \
-    | InterlockChange | Garbled | Info
+Event = Ok | Error | Halted | Resend | Busy | Alarm | EndstopHit | Restarted | Status \
+    | PositionReport | InterlockChange | Garbled | Info

@@ -6,6 +6,11 @@ restarts and interlock changes update this object's state and wake whoever waits
 it. Interlock changes are reported to a listener in the event loop. A lost connection
 fails every waiter at once with ``ConnectionLost`` and is reported to a fault listener,
 so a robot that drops off while nothing is sent (a paused run) is noticed at once.
+
+Received bytes become lines only when they are text: NUL and other bytes that are not
+text around a line are dropped (``\x00ok`` is an ``ok``); a line that is still not text,
+or a run of bytes with no line end (a wrong baud rate), is counted and named in the
+timeouts that follow, never taken for an answer.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from .events import (
     Alarm,
     Axes,
     Busy,
+    EndstopHit,
     Error,
     Event,
     Garbled,
@@ -50,6 +56,26 @@ StatusHook = Callable[[Event], None]
 
 HEARD_LINES = 8
 """How many of the lines a dialect does not know a link keeps (``Link.heard``)."""
+MAX_LINE_BYTES = 4096
+"""Bytes without a line end beyond this are not a line (a wrong baud rate): dropped."""
+_EDGE_NOISE = bytes(b for b in range(256) if not 0x21 <= b <= 0x7E)
+"""Stripped from both ends of a received line: whitespace, NUL, other control bytes and
+bytes that are not ASCII (one damaged byte next to an ``ok``)."""
+
+
+def line_text(raw: bytes) -> str | None:
+    """The text of one received line without its ends' noise; None if it is not text
+    (nothing but noise counts as not text; a blank line is empty text)."""
+    stripped = raw.strip(_EDGE_NOISE)
+    if not stripped:
+        return None if raw.strip() else ""
+    try:
+        text = stripped.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if any((ord(c) < 0x20 and c != "\t") or c == "\x7f" for c in text):
+        return None
+    return text
 
 
 class Link:
@@ -63,7 +89,9 @@ class Link:
         self.transport = transport
         self.timeout_s = timeout_s
         self.poll_interval = poll_interval
-        self.streamer = Streamer(dialect, self.write, timeout_s, on_fault=self._fail)
+        self.streamer = Streamer(dialect, self.write, timeout_s, on_fault=self._fail,
+                                 explain=lambda entry: self._context(entry.sent_at),
+                                 in_alarm=self.in_alarm)
         self.status: Status | None = None
         self.status_seq = 0
         self.garbled_reports = 0
@@ -77,8 +105,23 @@ class Link:
         self.position: Axes | None = None
         self.position_seq = 0
         self.alarm: str | None = None
+        self.alarm_halts = False
+        """The latest alarm halted the firmware (Marlin's ``kill()``): ``alarm`` says so."""
         self.alarm_seq = 0
         self.restart_seq = 0
+        self.reset_required = False
+        """GRBL said ``[MSG:Reset to continue]`` (a hard limit): it reads no line until a
+        soft reset."""
+        self.endstop_hit: EndstopHit | None = None
+        self.endstop_seq = 0
+        self.unreadable = 0
+        """Lines (or runs of bytes without a line end) that were not text."""
+        self.last_unreadable = b""
+        self.last_unreadable_was = ""
+        self.unreadable_at = 0.0
+        self._cause: str | None = None
+        """The latest error or alarm not yet followed by an answer: what a ``kill()``
+        that comes next was about."""
         self.interlocks: dict[str, bool] = {}
         self.fault: HardwareFault | None = None
         self.last_line_at = time.monotonic()
@@ -147,7 +190,8 @@ class Link:
                 damaged = self.garbled_reports - garbled
                 why = (f" that reads: {damaged} came damaged, the last {self.last_garbled!r}"
                        if damaged else "")
-                raise self._timeout(f"no status report{why} within {limit:g} s")
+                raise self._timeout(f"no status report{why} within {limit:g} s"
+                                    + self._context(deadline - limit))
             with anyio.move_on_after(min(remaining, 0.05)):  # asked again every 50 ms,
                 while self.status_seq == seq:  # not at every line (a damaged report)
                     await self.wait_changed()
@@ -196,12 +240,22 @@ class Link:
                        timeout: float | None = None) -> None:
         """Wait until ``predicate()`` holds; raise ``ControllerTimeout`` naming ``what``."""
         limit = self.timeout_s if timeout is None else timeout
+        started = time.monotonic()
         with anyio.move_on_after(limit):
             while not predicate():
                 self._raise_fault()
                 await self.wait_changed()
             return
-        raise self._timeout(f"timed out after {limit:g} s waiting for {what}")
+        raise self._timeout(f"timed out after {limit:g} s waiting for {what}"
+                            + self._context(started))
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait at most ``timeout`` for ``predicate()``, even on a failed link (its reader
+        may still hear the firmware); whether it holds. Raises nothing."""
+        with anyio.move_on_after(timeout):
+            while not predicate():
+                await self.wait_changed()
+        return predicate()
 
     async def wait_changed(self) -> None:
         """Return after the next received line has been handled."""
@@ -219,14 +273,37 @@ class Link:
                 return
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
+            if len(buffer) > MAX_LINE_BYTES:
+                self._note_unreadable(buffer, f"{len(buffer)} bytes without a line end")
+                buffer = b""
             for raw in lines:
-                text = raw.decode("ascii", "replace").strip()
-                if text:
+                text = line_text(raw)
+                if text is None:
+                    self._note_unreadable(raw, "a line that is not text")
+                elif text:
                     self.last_line_at = time.monotonic()
                     for event in self.dialect.parse(text):
                         self._note_progress(event)
                         await self._handle(event)
             self._notify()
+
+    def _note_unreadable(self, raw: bytes, what: str) -> None:
+        self.unreadable += 1
+        self.last_unreadable, self.last_unreadable_was = raw[:40], what
+        self.unreadable_at = time.monotonic()
+        if str(self.unreadable).strip("0") == "1":  # the 1st, 10th, 100th...
+            log.warning("controller: %s (%d so far): %r", what, self.unreadable, raw[:40])
+
+    def _context(self, since: float) -> str:
+        """What else came since ``since`` that explains silence: data that was not text,
+        an alarm state."""
+        said = ""
+        if self.unreadable_at > since:
+            said += (f"; the controller sent data that is not text (wrong baud rate?): "
+                     f"{self.last_unreadable_was}, {self.last_unreadable!r}")
+        if self.status is not None and self.status.state == "Alarm":
+            said += "; its status reports say Alarm"
+        return said
 
     def _note_progress(self, event: Event) -> None:
         """Tell the streamer what this line says about the firmware working on lines."""
@@ -240,10 +317,14 @@ class Link:
 
     async def _handle(self, event: Event) -> None:
         if isinstance(event, Ok):
+            self._cause = None
             self.streamer.on_ok(event)
         elif isinstance(event, (Error, Halted)):
+            if isinstance(event, Error):
+                self._cause = event.message.removeprefix("Error:").strip()
             self.streamer.on_error(event)
         elif isinstance(event, Resend):
+            self._cause = None
             await self.streamer.on_resend(event)
         elif isinstance(event, Status):
             if event.work_offset is not None:
@@ -252,6 +333,8 @@ class Link:
             self.status_seq += 1
             if event.state != "Alarm":
                 self.alarm = None
+            else:  # lines sent before the alarm came will not be answered
+                self.streamer.fail_alarmed(self.alarm)
             implied = self.dialect.interlocks_of(event)
             for name, active in (implied or {}).items():
                 self._set_interlock(name, active)
@@ -261,11 +344,21 @@ class Link:
         elif isinstance(event, InterlockChange):
             self._set_interlock(event.name, event.active)
         elif isinstance(event, Alarm):
-            self.alarm = event.message
             self.alarm_seq += 1
+            self.alarm_halts = event.flushes
             if event.flushes:
-                self.streamer.drop_all(ControllerAlarm(f"controller halted: {event.message}"))
+                self.alarm = self._halted(event.message)
+                self.streamer.drop_all(ControllerAlarm(self.alarm))
+            else:
+                self.alarm = event.message
+                self._cause = event.message.removeprefix("Error:").strip()
+                self.streamer.alarm_raised(event.message)
+        elif isinstance(event, EndstopHit):
+            self.endstop_hit = event
+            self.endstop_seq += 1
         elif isinstance(event, Restarted):
+            self._cause = None
+            self.reset_required = False
             self.restart_seq += 1
             self.work_offset = None  # a reset clears G92; the next report says anew
             cause = f" after {self.alarm}" if self.alarm else ""
@@ -285,6 +378,8 @@ class Link:
                 self.heard.append(event.text)
             if "Door" in event.text:
                 self._poll_now.set()
+            if "Reset to continue" in event.text:
+                self.reset_required = True
             log.debug("controller: %s", event.text)
         elif isinstance(event, Busy):
             pass
@@ -309,7 +404,8 @@ class Link:
                 # while it homes): a robot lost while the run waits (paused, in a delay)
                 # is known now, not at the next move.
                 self._timeout(f"the controller stopped answering: nothing came for "
-                              f"{self.timeout_s:g} s, not even to its status query")
+                              f"{self.timeout_s:g} s, not even to its status query"
+                              + self._context(asked_at))
                 return
             with anyio.move_on_after(self.poll_interval):
                 await self._poll_now.wait()
@@ -349,6 +445,12 @@ class Link:
         except Exception:  # a listener's bug must not kill the reader
             log.exception("interlock listener failed for %s=%s", name, active)
 
+    def _halted(self, message: str) -> str:
+        """A halt (Marlin's ``kill()``) in words, with the error that came before it."""
+        what = "kill() called" if "kill()" in message else message.removeprefix("Error:")
+        said = f"controller halted ({what.strip()})"
+        return f"{said} after: {self._cause}" if self._cause else said
+
     def _notify(self) -> None:
         self._changed.set()
         self._changed = anyio.Event()
@@ -363,6 +465,16 @@ class Link:
                 except Exception:  # a listener's bug must not kill the reader
                     log.exception("fault listener failed for %s", fault)
         self._notify()
+
+    def alarm_fault(self) -> ControllerAlarm:
+        """The latest alarm as a fault."""
+        alarm = self.alarm or "the controller is in alarm"
+        return ControllerAlarm(alarm if self.alarm_halts else f"controller alarm: {alarm}")
+
+    def in_alarm(self) -> bool:
+        """Whether the controller is in alarm, as far as the link has heard."""
+        return self.alarm is not None or (self.status is not None
+                                          and self.status.state == "Alarm")
 
     def _raise_fault(self) -> None:
         if self.fault is not None:

@@ -19,6 +19,14 @@ resend request, a position or a status report showing motion or a hold. Busy lin
 ``BUSY_FACTOR`` times the line's own allowance; Marlin's idle ``wait`` lines, idle status
 reports and chatter (``echo:``, temperatures) do not, so a lost ``ok`` always times out.
 An ``Error:`` before a ``Resend:`` explains the resend, not the line sent again.
+
+An alarm that does not flush (GRBL ``ALARM:1``, Smoothieware's ``ALARM: Hard limit``)
+marks the lines in flight: whatever answers them, they fail with it. A status report in
+the alarm state fails at once every line sent while the controller was not in alarm (the
+alarm's own line may have come just before it was sent; a banner that comes first says
+the restart instead); lines sent in the alarm (``$X``, ``$H``, queries) wait for their
+answers. After an emergency stop no line is written (``lock_out``) until the robot is
+recovered.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from attrs import define, field
 
 from ..controller import HardwareFault
 from .dialects import Dialect
-from .errors import ControllerError, ControllerTimeout
+from .errors import ControllerAlarm, ControllerError, ControllerTimeout
 from .events import Error, Halted, Ok, Resend
 
 MAX_RESENDS = 5
@@ -57,6 +65,10 @@ class Pending:
     reply: Ok | None = None
     error: HardwareFault | None = None
     error_text: str | None = None
+    alarm: str | None = None
+    """An alarm that came while the line was in flight (it fails with it)."""
+    sent_in_alarm: bool = False
+    """Submitted while the controller was in alarm (answered there: ``$X``, queries)."""
     resends: int = 0
 
     def finish(self, reply: Ok | None, error: HardwareFault | None) -> None:
@@ -70,9 +82,16 @@ class Streamer:
 
     def __init__(self, dialect: Dialect, write: Callable[[bytes], Awaitable[None]],
                  timeout_s: float,
-                 on_fault: Callable[[HardwareFault], None] | None = None) -> None:
+                 on_fault: Callable[[HardwareFault], None] | None = None,
+                 explain: Callable[[Pending], str] | None = None,
+                 in_alarm: Callable[[], bool] | None = None) -> None:
+        """``explain(entry)``: what else the link saw while ``entry`` waited, appended to
+        its timeout (data that was not text, an alarm state); ``in_alarm()``: whether the
+        controller is in alarm now."""
         self.dialect = dialect
         self._on_fault = on_fault
+        self._explain = explain
+        self._in_alarm = in_alarm or (lambda: False)
         self.timeout_s = timeout_s
         self._write = write
         self._fifo: deque[Pending] = deque()
@@ -82,6 +101,7 @@ class Streamer:
         self._next_number = 1
         self._history: dict[int, Pending] = {}
         self._fault: HardwareFault | None = None
+        self._locked_out: HardwareFault | None = None
         self.last_rx = time.monotonic()
         self.last_busy = 0.0
         self.stray_replies = 0
@@ -134,14 +154,16 @@ class Streamer:
         later answers still match their lines.
         """
         self._raise_fault()
+        in_alarm = self._in_alarm()  # now: an alarm while it waits for its turn is news
         if out_of_band:
             entry = self._make(text, numbered=False, extra_timeout=extra_timeout)
-            entry.in_window = False
+            entry.in_window, entry.sent_in_alarm = False, in_alarm
             await self._send(entry)
             return entry
         async with self._order:
             entry = self._make(text, numbered=numbered and self.dialect.numbered_lines,
                                extra_timeout=extra_timeout)
+            entry.sent_in_alarm = in_alarm
             capacity = self.dialect.rx_buffer_bytes
             if capacity is not None and entry.cost > capacity:
                 raise ControllerError(f"line too long for the {capacity}-byte buffer: {text!r}")
@@ -167,14 +189,14 @@ class Streamer:
             allowance = self.timeout_s + entry.extra_timeout
             progress = max(entry.sent_at, self.last_rx)
             deadline = progress + allowance
-            if self.last_busy > progress:
-                deadline = max(deadline, min(self.last_busy + self.timeout_s,
-                                             entry.sent_at + BUSY_FACTOR * allowance))
+            busy_limit = entry.sent_at + BUSY_FACTOR * allowance
+            busy = self.last_busy > progress
+            if busy:
+                deadline = max(deadline, min(self.last_busy + self.timeout_s, busy_limit))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                fault = ControllerTimeout(
-                    f"no answer from the controller to {entry.text!r} and no sign of "
-                    f"progress for {self.timeout_s:g} s")
+                kept_busy = busy and self.last_busy + self.timeout_s > busy_limit
+                fault = ControllerTimeout(self._timed_out(entry, kept_busy))
                 self.fail_all(fault, poison=True)
                 raise fault
             with anyio.move_on_after(remaining):
@@ -184,10 +206,28 @@ class Streamer:
         assert entry.reply is not None
         return entry.reply
 
+    def _timed_out(self, entry: Pending, kept_busy: bool) -> str:
+        """Why ``entry`` timed out: busy for too long, or nothing at all."""
+        if kept_busy:
+            extra = entry.extra_timeout
+            limit = (f"{BUSY_FACTOR:g} times timeout_s" if extra <= 0 else
+                     f"{BUSY_FACTOR:g} times {self.timeout_s:g} s timeout_s plus the "
+                     f"{extra:.3g} s of motion it waits for")
+            said = (f"the controller stayed busy with {entry.text!r} for "
+                    f"{time.monotonic() - entry.sent_at:.3g} s without answering, longer "
+                    f"than it may ({limit}): the motion is much slower than planned (is the "
+                    "firmware's maximum feed rate or acceleration below the robot file's?)")
+        else:
+            said = (f"no answer from the controller to {entry.text!r} and no sign of "
+                    f"progress for {self.timeout_s:g} s")
+        if entry.alarm is not None:
+            said += f", after it reported {entry.alarm}"
+        return said + (self._explain(entry) if self._explain is not None else "")
+
     async def drain(self) -> None:
-        """Wait until every line sent so far has been answered (errors ignored)."""
+        """Wait until every line sent so far has been answered (errors and alarms ignored)."""
         for entry in list(self._fifo):
-            with contextlib.suppress(ControllerError):
+            with contextlib.suppress(ControllerError, ControllerAlarm):
                 await self.wait(entry)
 
     def _make(self, text: str, *, numbered: bool, extra_timeout: float) -> Pending:
@@ -205,6 +245,10 @@ class Streamer:
         return in_window < self.dialect.max_lines_in_flight
 
     async def _send(self, entry: Pending) -> None:
+        # Checked with no await before the write: a line that passes is on the wire
+        # before an emergency stop that locks the streamer out after it.
+        if self._locked_out is not None:
+            raise self._locked_out
         self.lines_sent += 1
         entry.sent_at = time.monotonic()
         self._fifo.append(entry)
@@ -226,7 +270,9 @@ class Streamer:
         entry = self._pop()
         if entry is None:
             return
-        if entry.error_text is not None:
+        if entry.alarm is not None:
+            entry.finish(None, _alarm_fault(entry, entry.alarm))
+        elif entry.error_text is not None:
             entry.finish(None, ControllerError(
                 f"controller rejected {entry.text!r}: {entry.error_text}"))
         else:
@@ -238,7 +284,9 @@ class Streamer:
                 self._fifo[0].error_text = event.message
             return
         entry = self._pop()
-        if entry is not None:
+        if entry is not None and entry.alarm is not None:
+            entry.finish(None, _alarm_fault(entry, entry.alarm))
+        elif entry is not None:
             entry.finish(None, ControllerError(
                 f"controller rejected {entry.text!r}: {event.message}"))
 
@@ -250,6 +298,9 @@ class Streamer:
         OctoPrint's virtual printer follow with ``Resend: 1``) asks for nothing we sent:
         the ``ok`` after it is that line's own, and numbering restarts with ``M110``."""
         if self._fifo and self._fifo[0].number is None and self._fifo[0].in_window:
+            return
+        if self._locked_out is not None:  # after an emergency stop nothing is sent again
+            self.drop_all(self._locked_out)
             return
         self._swallow_ok += 1
         again = [p for p in self._fifo if p.number is not None and p.number >= event.line]
@@ -292,6 +343,31 @@ class Streamer:
 
     # -- faults -----------------------------------------------------------------------
 
+    def alarm_raised(self, message: str) -> None:
+        """An alarm came (that does not flush by itself): mark every line in flight."""
+        for entry in self._fifo:
+            entry.alarm = entry.alarm or message
+
+    def fail_alarmed(self, alarm: str | None) -> None:
+        """A status report shows the alarm state: the lines sent while there was none will
+        not be answered; fail them, naming the alarm (``alarm``, the latest one)."""
+        alarmed = [entry for entry in self._fifo if not entry.sent_in_alarm]
+        for entry in alarmed:
+            self._fifo.remove(entry)
+            entry.finish(None, _alarm_fault(
+                entry, entry.alarm or alarm or "its status reports say Alarm"))
+        if alarmed:
+            self._space.set()
+
+    def lock_out(self, fault: HardwareFault) -> None:
+        """Write no line from now on (after an emergency stop); each raises ``fault``."""
+        self._locked_out = fault
+        self._space.set()
+
+    def unlock(self) -> None:
+        """Lines may be written again (the robot is being recovered)."""
+        self._locked_out = None
+
     def drop_all(self, reason: HardwareFault) -> None:
         """The firmware will never answer what is in flight (reset, kill): forget it."""
         while self._fifo:
@@ -313,3 +389,9 @@ class Streamer:
     def _raise_fault(self) -> None:
         if self._fault is not None:
             raise self._fault
+        if self._locked_out is not None:
+            raise self._locked_out
+
+
+def _alarm_fault(entry: Pending, alarm: str) -> ControllerAlarm:
+    return ControllerAlarm(f"controller alarm while {entry.text!r} waited: {alarm}")

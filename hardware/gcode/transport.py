@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import socket
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
@@ -59,7 +60,7 @@ class TcpTransport:
             with anyio.fail_after(timeout):
                 stream = await anyio.connect_tcp(host, port)
         except (OSError, TimeoutError) as exc:
-            raise ConnectionLost(f"cannot connect to {description}: {exc or 'timed out'}") \
+            raise ConnectionLost(f"cannot connect to {description}: {connect_failure(exc)}") \
                 from None
         sock = stream.extra(SocketAttribute.raw_socket)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -112,11 +113,14 @@ class SerialTransport:
             return serial.serial_for_url(url, baudrate=baudrate, timeout=cls.READ_TIMEOUT,
                                          write_timeout=timeout)
 
+        problem = url_problem(url)
+        if problem is not None:
+            raise ConnectionLost(f"cannot open {url}: {problem}")
         try:
             with anyio.fail_after(timeout):
                 port = await anyio.to_thread.run_sync(_open)
         except (OSError, ValueError, TimeoutError) as exc:
-            raise ConnectionLost(f"cannot open {url}: {exc or 'timed out'}") from None
+            raise ConnectionLost(f"cannot open {url}: {open_failure(url, exc)}") from None
         return cls(port, url)
 
     async def send(self, data: bytes) -> None:
@@ -152,6 +156,54 @@ class SerialTransport:
                 anyio.CancelScope(shield=True):
             # In a thread: pyserial's socket:// close sleeps a while.
             await anyio.to_thread.run_sync(self._port.close)
+
+
+NETWORK_SCHEMES = ("socket", "rfc2217")
+"""pyserial URLs that name a network address (``scheme://host:port``)."""
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a pyserial network URL (``socket://``, ``rfc2217://``), or None.
+
+    pyserial itself answers a missing port with a Python ``TypeError`` text."""
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme.lower() not in NETWORK_SCHEMES:
+        return None
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None or not 0 < port < 65536:
+        return (f"it is not a valid {scheme} address: expected {scheme}://host:port, with a "
+                "port number from 1 to 65535")
+    return None
+
+
+def connect_failure(exc: BaseException) -> str:
+    """Why a connection could not be made, in words (not anyio's or Python's)."""
+    causes = [exc, exc.__cause__, *getattr(exc.__cause__, "exceptions", ())]
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return "connection refused (nothing listens on that port)"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host ({exc.strerror})"
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def open_failure(url: str, exc: BaseException) -> str:
+    """Why a serial port or pyserial URL could not be opened, in words."""
+    cause = exc.__context__ or exc.__cause__
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused (nothing listens on that port)"
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    if isinstance(cause, (TypeError, KeyError)):  # pyserial's own parsing gave up
+        return "it is not a valid serial port or pyserial URL"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return str(exc).removeprefix(f"Could not open port {url}: ") or type(exc).__name__
 
 
 async def open_transport(port: str, *, baudrate: int = 115200,

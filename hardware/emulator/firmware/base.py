@@ -141,6 +141,9 @@ class Firmware:
     async def on_door(self, open_: bool) -> None:
         """The door input changed."""
 
+    async def trip_limit(self, axis: str, positive: bool) -> None:
+        """A limit switch of ``axis`` tripped while it moved (``positive``: towards +)."""
+
     # -- connection -------------------------------------------------------------------
 
     async def serve(self, link: Link, *,
@@ -266,7 +269,19 @@ class Firmware:
             self.faults.drop_ok_next -= 1  # the fault: carried out, never acknowledged
             return
         with anyio.CancelScope(shield=True):  # once decided, an answer goes out
+            if text == "ok" and self.faults.noisy_ok_next > 0:
+                self.faults.noisy_ok_next -= 1
+                self.stats.noisy_oks += 1
+                await self.send_bytes(b"\x00ok\n" if self.stats.noisy_oks % 2 else b"ok\xff\n")
+                return
             await self.send(text)
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Put raw bytes on the wire (nothing while the ``silent`` fault is on)."""
+        if self.faults.silent or self.link is None:
+            return
+        with contextlib.suppress(LinkClosed):
+            await self.link.send(data)
 
     def take_injected_error(self) -> str | None:
         """The injected error for this line, if the ``error_next`` fault is armed."""
@@ -284,6 +299,29 @@ class Firmware:
                 return
             assert busy is not None
             await self.send(busy)
+
+    # -- limit switches ---------------------------------------------------------------
+
+    def arm_limit(self, target: dict[str, float]) -> None:
+        """The ``limit_next`` fault: the move to ``target`` (about to be queued) trips a
+        limit switch of its first moving axis half-way."""
+        if self.faults.limit_next <= 0 or self._tasks is None:
+            return
+        planned = self.machine.planned
+        axis = next((a for a, v in target.items() if v != planned[a]), None)
+        if axis is None:
+            return
+        self.faults.limit_next -= 1
+        self._tasks.start_soon(self._trip_halfway, axis, target[axis] > planned[axis])
+
+    async def _trip_halfway(self, axis: str, positive: bool) -> None:
+        machine = self.machine
+        await machine.wait_until(lambda: machine.moving)
+        end = machine.next_deadline()
+        if end is not None:
+            await machine.clock.sleep((end - machine.clock.now()) / 2)
+        self.stats.limits_tripped += 1
+        await self.trip_limit(axis, positive)
 
     # -- motion words -----------------------------------------------------------------
 

@@ -12,6 +12,9 @@
   way ``WCO:`` comes only in every 10th report (30th while busy) and after a change.
 - ``banner``: ``Grbl 1.1h ['$' for help]`` or grblHAL's ``GrblHAL 1.1f ...``.
 - Power-up in ``Alarm`` (homing lock): ``$H`` or ``$X``; G-code meanwhile is ``error:9``.
+- A hard limit (the ``limit_next`` fault) stops the axes at once: ``ALARM:1`` and
+  ``[MSG:Reset to continue]``; no line is read (or answered) until a soft reset, after
+  which it is locked in ``Alarm``.
 - ``$$`` prints the robot's axes as settings (``$100+`` steps/mm, ``$110+`` max rate,
   ``$120+`` acceleration, ``$130+`` max travel, ``$22`` homing) with any ``$n=v``
   received; ``$I`` the version and buffers (``[OPT:V,<blocks>,128]``).
@@ -51,6 +54,8 @@ class GrblFirmware(Firmware):
         # $22: a homing cycle exists when some axis has a switch; then it locks at power-up.
         self.homing_enabled = any(c.homing == "switch" for c in machine.config.axes.values())
         self.locked = self.homing_enabled
+        self.critical = False
+        """A hard limit tripped: nothing but a soft reset is acted on."""
         self.door_open = False
         self.door_suspended = False
         self.report_mpos = True  # $10=1
@@ -120,6 +125,7 @@ class GrblFirmware(Firmware):
         return max(0, self._wco_countdown)
 
     async def soft_reset(self) -> None:
+        self.critical = False
         was_moving = self.machine.stop()
         self.interrupt(discard_queued=True)  # lines in the RX buffer are lost, unanswered
         self.stats.rx_in_flight = 0
@@ -134,6 +140,14 @@ class GrblFirmware(Firmware):
         self.absolute = True
         self._wco_countdown = 0
         await self.greet()
+
+    async def trip_limit(self, axis: str, positive: bool) -> None:
+        self.machine.stop()
+        self.machine.homed.clear()
+        self.locked = self.critical = True
+        self.interrupt(discard_queued=True)  # lost with the RX buffer at the reset
+        await self.send("ALARM:1")
+        await self.send("[MSG:Reset to continue]")
 
     async def on_door(self, open_: bool) -> None:
         self.door_open = open_
@@ -179,6 +193,9 @@ class GrblFirmware(Firmware):
 
     async def execute(self, line: Line) -> None:
         text = line.text.strip()
+        if self.critical:  # waits for a reset, which discards the line
+            self.forget(line)
+            return
         if text.startswith("$"):
             await self.system_command(line, text.upper())
             return
@@ -201,6 +218,7 @@ class GrblFirmware(Firmware):
                 await self.answer(line, "error:22")
                 return
             await self.machine.wait_until(lambda: self.machine.free_blocks > 0)
+            self.arm_limit(target)
             self.machine.add_move(target, None if command == "G0" or feed is None else feed / 60)
         elif command == "G4":
             seconds = next((v for k, v in items if k == "P" and v is not None), None)

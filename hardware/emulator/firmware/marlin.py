@@ -15,7 +15,10 @@
   shift); with ``position_on_ok`` on the ``ok`` line (``ok X:.. Y:..``).
 - ``wait_interval``: print ``wait`` after that many idle seconds (0: never), as
   OctoPrint's virtual printer does. ``resend_format``: ``"Resend: {n}"`` by default.
-- A failed homing (``home_fails``): ``Error:Homing Failed`` and then kill().
+- A failed homing (``home_fails``): ``Error:Homing Failed`` and then kill();
+  ``kill(reason)`` prints its reason first (``Error:Thermal Runaway, system stopped!``).
+- Endstops always on: a limit (the ``limit_next`` fault) cuts the move short and prints
+  ``echo:endstops hit:  X:12.34``; the lines go on being answered.
 - Currents ``M906`` (mA), motors ``M17``/``M18``/``M84``.
 - ``M115``: name, ``AXIS_COUNT``, ``Cap:`` lines; ``M503``: the robot's axes as
   ``M92``/``M203``/``M201`` and ``M211 S0`` (``echo:`` lines).
@@ -92,12 +95,20 @@ class MarlinFirmware(Firmware):
         if line.text.strip():
             self.enqueue(line)
 
-    async def kill(self) -> None:
+    async def kill(self, reason: str | None = None) -> None:
+        """``kill()``: after ``reason`` (an ``Error:`` line), if given."""
         self.machine.stop()
         self.machine.homed.clear()
         self.killed = True
         self.interrupt(discard_queued=True)  # a killed Marlin answers nothing
+        if reason is not None:
+            await self.send(reason)
         await self.send(KILLED)
+
+    async def trip_limit(self, axis: str, positive: bool) -> None:
+        self.machine.stop()  # the block that hit is discarded
+        position = self.work_position(self.machine.current_position())
+        await self.send(f"echo:endstops hit:  {axis}:{position[axis]:.2f}")
 
     async def on_door(self, open_: bool) -> None:
         self.door_open = open_
@@ -163,6 +174,7 @@ class MarlinFirmware(Firmware):
             target = self.motion_target(items)
             feed = self.feed_of(items)
             await self.wait_busy(lambda: m.free_blocks > 0, BUSY)
+            self.arm_limit(target)
             m.add_move(target, feed / 60 if feed else None)
         elif command == "G28":
             await self.wait_busy(lambda: m.idle, BUSY)

@@ -9,6 +9,8 @@
   during motion loses the homing; one while still keeps it.
 - Coordinates: ``G53`` moves in machine coordinates; work offsets ``G10 L2/L20``,
   ``G54``..``G59`` and ``G92``; ``M114`` reports work coordinates, ``M114.2`` machine.
+- A hard limit (the ``limit_next`` fault) halts it: ``ALARM: Hard limit +X``; the line in
+  progress gets no answer, later ones ``!!``.
 - Currents ``M907`` (A); motors ``M17``/``M18``/``M84``.
 - Interlocks (labrun convention): ``//action:interlock door active|clear``.
 """
@@ -66,6 +68,13 @@ class SmoothieFirmware(Firmware):
         if interrupted is not None:
             await self.send("!!")
 
+    async def trip_limit(self, axis: str, positive: bool) -> None:
+        self.machine.stop()
+        self.machine.homed.clear()
+        self.halted = True
+        self.interrupt(discard_queued=False)  # the line in progress is never answered
+        await self.send(f"ALARM: Hard limit {'+' if positive else '-'}{axis}")
+
     async def on_door(self, open_: bool) -> None:
         self.door_open = open_
         await self.send(self.interlock_line())
@@ -112,6 +121,7 @@ class SmoothieFirmware(Firmware):
             target = self.motion_target(items)
             feed = self.feed_of(items)
             await m.wait_until(lambda: m.free_blocks > 0)
+            self.arm_limit(target)
             m.add_move(target, feed / 60 if feed else None)
         elif command == "G28.2":
             await m.wait_until(lambda: m.idle)

@@ -6,6 +6,9 @@ line from ``n`` on is sent again. ``ok`` means the line was processed (a move pl
 ``Error:`` lines precede their ``ok`` (or the ``Resend:`` they explain, ``Resend: 5`` or
 ``Resend:N5``). ``echo:busy: processing`` keeps a long command alive; ``wait`` is what
 an idle Marlin prints while it waits for a line, so it explains no missing answer.
+``echo:endstops hit:  A:100.00`` (endstops always on) says an endstop cut a move short.
+``kill()`` prints ``Error:Printer halted. kill() called!`` after the error that caused it
+(``Error:Homing Failed``, ``Error:Thermal Runaway, system stopped! ...``).
 ``M114`` answers with the position on its own line or on the ``ok`` line
 (``ok X:1.00 Y:2.00 ...``, as OctoPrint's virtual printer and some builds do).
 Coordinates: Marlin moves and reports in the same logical frame (``G92``/``M206`` shift
@@ -22,13 +25,25 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import reduce
 
-from ..events import Alarm, Busy, Error, Event, Info, Ok, PositionReport, Resend, Restarted
+from ..events import (
+    Alarm,
+    Busy,
+    EndstopHit,
+    Error,
+    Event,
+    Info,
+    Ok,
+    PositionReport,
+    Resend,
+    Restarted,
+)
 from .base import Dialect, parse_axis_words, parse_interlock
 
 _RESEND_PRECURSORS = ("checksum mismatch", "Line Number", "No Checksum", "Missing checksum",
                       "Wrong checksum", "expected line")
 _RESEND = re.compile(r"^(?:Resend:|rs)\s*N?(\d+)\s*$", re.IGNORECASE)
 _POSITION_ON_OK = re.compile(r"(?:^|\s)X:\s*-?\d")
+_ENDSTOPS_HIT = "echo:endstops hit:"
 
 
 def checksum(text: str) -> int:
@@ -87,6 +102,9 @@ class Marlin(Dialect):
             return [Info(line)]
         if line.startswith(("echo:busy:", "busy:")):
             return [Busy(line)]
+        if line.startswith(_ENDSTOPS_HIT):
+            return [EndstopHit(line, parse_axis_words(line[len(_ENDSTOPS_HIT):],
+                                                      self.axis_letters))]
         if line == "wait":
             return [Info(line)]
         if line.startswith(("Error:", "Error ")):

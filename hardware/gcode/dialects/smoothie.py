@@ -2,7 +2,8 @@
 
 Streaming: one line at a time, answered by ``ok`` (``M114`` answers
 ``ok C: X:.. Y:.. Z:..`` on the same line). In the halt state (kill button, ``M112``,
-ctrl-X, limit) every line is answered ``!!`` until ``M999`` or ``$X``. ``?`` returns a
+ctrl-X, limit) every line is answered ``!!`` until ``M999`` or ``$X``; entering it prints
+``ALARM: ...`` (``HALTED, M999 or $X to exit HALT state`` outside ``grbl_mode``). ``?`` returns a
 GRBL-like status report and ``!``/``~`` feed hold/resume when enabled in the firmware's
 configuration; this dialect assumes both and can be told otherwise. To discard held
 motion the driver sends ctrl-X (halt, which flushes the queue) and then ``M999``; since
@@ -69,7 +70,7 @@ class Smoothie(Dialect):
             return [Halted("controller is halted: " + (line[3:] or "send M999"))]
         if line.lower().startswith("error:"):
             return [Error(line, final=True)]
-        if line.startswith("ALARM"):
+        if line.startswith(("ALARM", "HALTED")):  # grbl_mode or not
             return [Alarm(line)]
         if line.startswith("<"):
             return [parse_status(line)]

@@ -10,6 +10,7 @@ import pytest
 from hardware.config import RobotConfig
 from hardware.controller import HardwareFault, MotionController, NotHomedError
 from hardware.emulator import EmulatorHandle, running_emulator
+from hardware.emulator.firmware.smoothie import SmoothieFirmware
 from hardware.frozen import replace
 from hardware.gcode import (
     GcodeController,
@@ -133,6 +134,47 @@ async def test_emergency_stop_requires_homing_and_homing_recovers(
         assert not homed.requires_homing
         await homed.move({"X": 100.0})
         check_at(await homed.read_position(), {"X": 100.0})
+
+
+async def test_a_halt_while_a_cancelled_move_stops_is_not_undone(
+        config_for: ConfigFor) -> None:
+    # A halt as the engine makes it: the move in flight is cancelled (its stop sends a
+    # feed hold) and the emergency stop goes out while the axes brake. The stop must not
+    # go on to unlock (M999) or set up (G21, G90) the halted board: it stays halted until
+    # home(). At a tenth of real time the brake lasts about 0.3 s.
+    with running_emulator("smoothie", speed=0.1, start_position={"X": 10.0}) as emu:
+        emu.emulator.machine.homed.update(emu.emulator.config.axes)
+        firmware = emu.emulator.firmware
+        assert isinstance(firmware, SmoothieFirmware)
+        async with open_controller(config_for("smoothie", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            ctl._unhomed.clear()  # the emulator was started homed
+            moving = anyio.CancelScope()
+
+            async def move() -> None:
+                with moving:
+                    await ctl.move({"X": 20.0}, speed=100.0)
+
+            with anyio.fail_after(5):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(move)
+                    while emu.position()["X"] < 12.0:  # at full speed
+                        await anyio.sleep(0.005)
+                    held = len(emu.stats.realtime)
+                    moving.cancel()
+                    while b"!" not in [data for data, _ in emu.stats.realtime[held:]]:
+                        await anyio.sleep(0.005)  # the cancelled move's stop is under way
+                    await ctl.emergency_stop()
+                await ctl.link.fresh_status()  # a round trip: whatever was sent has arrived
+            halted_at = max(t for data, t in emu.stats.realtime if data == b"\x18")
+            undone = [line for line, t in zip(emu.stats.lines, emu.stats.line_times,
+                                              strict=True)
+                      if t > halted_at and line.split()[0] in ("M999", "$X", "G21", "G90")]
+            assert undone == []
+            assert emu.call(lambda: firmware.halted)
+            assert ctl.requires_homing
+            with pytest.raises(HardwareFault, match="home the robot"):
+                await ctl.wait_until_idle()  # nothing is sent to the halted board
 
 
 async def test_a_cancelled_homing_cycle_stops_the_axes_and_leaves_them_unhomed(

@@ -283,3 +283,35 @@ async def test_a_cancelled_move_sends_its_stop_while_the_axes_still_move(
         stopped = (await homed.read_position())["X"]
         assert 10.0 < stopped < 300.0, stopped  # cut short mid-move, not run to its end
         assert not emulator.call(lambda: emulator.emulator.machine.moving)
+
+
+async def test_a_controller_busy_for_too_long_says_so_and_still_takes_the_emergency_stop(
+        config_for: ConfigFor) -> None:
+    # Marlin says "busy: processing" while a move runs far slower than planned (its max
+    # feed rate below the robot file's): the limit that runs out is the busy one.
+    with running_emulator("marlin", speed=SPEED, busy_interval=0.05) as emu:
+        async with open_controller(config_for("marlin", emu.address, 0.4),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            emu.call(emu.emulator.machine.hold)  # the next move never ends: busy for ever
+            with anyio.fail_after(10), pytest.raises(
+                    ControllerTimeout, match=r"stayed busy with 'M400' for [\d.]+ s without "
+                                             r"answering, longer than it may \(3 times 0\.4 s "
+                                             r"timeout_s plus the [\d.]+ s of motion"):
+                await ctl.move({"X": 417.0})
+            with pytest.raises(ControllerTimeout):
+                await ctl.stop_motion()  # the link is not trusted: nothing more is sent...
+            stops = len(emu.stats.realtime)
+            with anyio.fail_after(5):
+                await ctl.emergency_stop()  # ...but the emergency stop, and it is confirmed
+            assert [data for data, _ in emu.stats.realtime[stops:]] == [b"M112"]
+            assert ctl.requires_homing
+
+
+async def test_an_emergency_stop_that_cannot_be_written_says_so(
+        homed: GcodeController, emulator: EmulatorHandle) -> None:
+    emulator.drop_connection()
+    with anyio.fail_after(5), pytest.raises(ConnectionLost):
+        await homed.read_position()  # the reader sees the end of the connection
+    with pytest.raises(ConnectionLost, match=r"^the emergency stop was not sent: .*closed"):
+        await homed.emergency_stop()

@@ -153,7 +153,7 @@ async def test_with_g53_the_same_resume_lands_on_the_recorded_position(
 
 @pytest.mark.parametrize(("dialect", "cause"), [
     ("grbl", r"ALARM:8 \(homing failed: could not clear the limit switch"),
-    ("marlin", r"Printer halted"),
+    ("marlin", r"controller halted \(kill\(\) called\) after: Homing Failed"),  # why it died
 ])
 async def test_a_failed_homing_cycle_is_a_fault_with_its_cause(
         dialect: str, cause: str, config_for: ConfigFor, check_at: CheckAt) -> None:

@@ -1,4 +1,5 @@
-"""The TCP transport over a real socket: a connection the peer breaks is said in words."""
+"""Transports over real sockets: a connection the peer breaks or refuses, and an address
+that is not one, are said in words (not Python's or anyio's)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import anyio
 import pytest
 
 from hardware.controller import HardwareFault
-from hardware.gcode.transport import TcpTransport
+from hardware.gcode import ConnectionLost
+from hardware.gcode.transport import TcpTransport, open_transport
 
 pytestmark = pytest.mark.anyio
 
@@ -40,3 +42,30 @@ async def test_a_connection_reset_by_the_controller_is_said_without_class_names(
     said = str(raised.value)
     assert said.startswith(f"tcp://127.0.0.1:{port} closed the connection"), said
     assert "Error" not in said, said
+
+
+def free_port() -> int:
+    """A local port nothing listens on (taken and given back)."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("scheme", ["tcp", "socket", "rfc2217"])
+async def test_a_refused_connection_says_so(scheme: str) -> None:
+    address = f"{scheme}://127.0.0.1:{free_port()}"
+    with anyio.fail_after(5), pytest.raises(ConnectionLost) as raised:
+        await open_transport(address, timeout=2.0)
+    assert str(raised.value).endswith(f"{address}: connection refused (nothing listens on "
+                                      "that port)"), raised.value
+
+
+@pytest.mark.parametrize("address", ["rfc2217://x", "socket://x", "socket://x:port",
+                                     "rfc2217://x:99999"])
+async def test_a_network_url_that_is_no_address_says_so(address: str) -> None:
+    scheme = address.partition(":")[0]
+    with pytest.raises(ConnectionLost) as raised:
+        await open_transport(address, timeout=2.0)
+    assert str(raised.value) == (
+        f"cannot open {address}: it is not a valid {scheme} address: expected "
+        f"{scheme}://host:port, with a port number from 1 to 65535")

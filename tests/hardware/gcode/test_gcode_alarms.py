@@ -1,0 +1,147 @@
+"""Alarms, limit switches, endstops and kills: each fails what it cuts short at once and
+says what it was, during a move or while the run waits (the fault listener)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import pytest
+
+from hardware.config import RobotConfig
+from hardware.controller import HardwareFault
+from hardware.emulator import EmulatorHandle, running_emulator
+from hardware.emulator.firmware.grbl import GrblFirmware
+from hardware.emulator.firmware.marlin import MarlinFirmware
+from hardware.gcode import ControllerAlarm, GcodeController, open_controller
+
+pytestmark = pytest.mark.anyio
+
+SPEED = 20.0
+POLL_S = 0.05
+ConfigFor = Callable[..., RobotConfig]
+CheckAt = Callable[[dict[str, float], dict[str, float]], None]
+
+
+@pytest.mark.parametrize(("dialect", "alarm"), [
+    ("grbl", r"ALARM:1 \(hard limit triggered; position lost, re-home\)"),
+    ("smoothie", r"ALARM: Hard limit -X"),
+])
+async def test_a_limit_switch_during_a_move_fails_it_with_the_alarm(
+        dialect: str, alarm: str, config_for: ConfigFor, check_at: CheckAt) -> None:
+    # GRBL then reads no line until a reset, Smoothieware answers none: the wait line
+    # would otherwise only time out, hiding the alarm.
+    with running_emulator(dialect, speed=SPEED) as emu:
+        async with open_controller(config_for(dialect, emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            emu.faults.limit_next = 1
+            with anyio.fail_after(5), pytest.raises(
+                    ControllerAlarm, match=rf"^controller alarm( while '.+' waited)?: {alarm}"):
+                await ctl.move({"X": 18.0})
+            assert emu.stats.limits_tripped == 1
+            assert ctl.requires_homing
+            with anyio.fail_after(5):
+                await ctl.home()  # GRBL needs its reset first ([MSG:Reset to continue])
+                await ctl.move({"X": 100.0})
+            check_at(await ctl.read_position(), {"X": 100.0})
+
+
+async def wait_for_fault(ctl: GcodeController, act: Callable[[], object]) -> HardwareFault:
+    """What the fault listener is told after ``act()``, with no call in progress."""
+    reported: list[HardwareFault] = []
+    told = anyio.Event()
+
+    def listener(fault: HardwareFault) -> None:
+        reported.append(fault)
+        told.set()
+
+    ctl.set_fault_listener(listener)
+    act()
+    with anyio.fail_after(5):
+        await told.wait()
+    return reported[0]
+
+
+async def test_an_alarm_while_the_run_waits_is_reported_at_once(
+        config_for: ConfigFor) -> None:
+    with running_emulator("grbl", speed=SPEED) as emu:
+        async with open_controller(config_for("grbl", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            firmware = emu.emulator.firmware
+            assert isinstance(firmware, GrblFirmware)
+            fault = await wait_for_fault(ctl, lambda: emu.run(firmware.trip_limit, "Y", False))
+            assert isinstance(fault, ControllerAlarm)
+            assert "ALARM:1 (hard limit triggered; position lost, re-home)" in str(fault)
+            assert ctl.requires_homing
+
+
+async def test_a_restart_while_the_run_waits_is_reported_at_once(
+        config_for: ConfigFor) -> None:
+    with running_emulator("grbl", speed=SPEED) as emu:
+        async with open_controller(config_for("grbl", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            firmware = emu.emulator.firmware
+            assert isinstance(firmware, GrblFirmware)
+            fault = await wait_for_fault(ctl, lambda: emu.run(firmware.soft_reset))
+            assert "the controller restarted (Grbl 1.1h ['$' for help])" in str(fault)
+            assert ctl.requires_homing
+            # The restart an emergency stop causes is no news.
+            await ctl.home()
+            reported: list[HardwareFault] = []
+            ctl.set_fault_listener(reported.append)
+            await ctl.emergency_stop()  # confirmed by the banner after the reset
+            assert reported == []
+
+
+@pytest.mark.parametrize("dialect", ["marlin"])
+async def test_a_marlin_endstop_hit_during_a_move_fails_it(
+        config_for: ConfigFor, check_at: CheckAt) -> None:
+    # With endstops always on, Marlin stops the axis, says so and answers on: taken for
+    # a finished move, the run would go on with the tip elsewhere than it was sent.
+    with running_emulator("marlin", speed=SPEED) as emu:
+        async with open_controller(config_for("marlin", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            emu.faults.limit_next = 1
+            with anyio.fail_after(5), pytest.raises(HardwareFault) as raised:
+                await ctl.move({"X": 18.0})
+            stopped = emu.position()["X"]
+            assert 18.0 < stopped < 418.0
+            assert str(raised.value) == (
+                f"an endstop stopped axis X at {stopped:.2f} mm during a move: the robot is "
+                "not where it was sent")
+            check_at(await ctl.read_position(), {"X": stopped})
+            await ctl.move({"X": 100.0})  # Marlin knows where it is: the robot carries on
+            check_at(await ctl.read_position(), {"X": 100.0})
+
+
+KILL_REASON = "Error:Thermal Runaway, system stopped! Heater_ID: 0"
+
+
+async def test_a_marlin_that_kills_itself_mid_move_says_why(config_for: ConfigFor) -> None:
+    with running_emulator("marlin", speed=SPEED) as emu:
+        async with open_controller(config_for("marlin", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            firmware = emu.emulator.firmware
+            assert isinstance(firmware, MarlinFirmware)
+            with anyio.fail_after(5):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(kill_once_moving, emu, firmware)
+                    with pytest.raises(ControllerAlarm, match=(
+                            r"^controller halted \(kill\(\) called\) after: Thermal Runaway, "
+                            r"system stopped! Heater_ID: 0$")):
+                        await ctl.move({"X": 18.0}, speed=100.0)
+            # While nothing is sent, the listener hears it with its reason.
+            await ctl.home()
+            fault = await wait_for_fault(ctl, lambda: emu.run(firmware.kill, KILL_REASON))
+            assert "Thermal Runaway, system stopped! Heater_ID: 0" in str(fault)
+
+
+async def kill_once_moving(emu: EmulatorHandle, firmware: MarlinFirmware) -> None:
+    while not emu.call(lambda: emu.emulator.machine.moving):
+        await anyio.sleep(0.005)
+    emu.run(firmware.kill, KILL_REASON)
