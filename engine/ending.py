@@ -49,7 +49,7 @@ class RunEnding:
             return
         self._fault = None
         if state.ending is None:
-            self.fail(f"the robot stopped answering while the run waited: {fault}", None)
+            self.fail(f"the robot failed while the run waited: {fault}", None)
 
     def fail(self, error: str, location: str | None) -> None:
         """A protocol error or a fault: the command in progress failed; clean up as for

@@ -415,7 +415,7 @@ def test_a_robot_lost_while_parked_fails_the_run_without_waiting_for_resume(
     failure = failure_of(run)
     # The cleanup could not move it either: said once, with what that leaves.
     assert failure["error"] == (
-        f"the robot stopped answering while the run waited: {LOST}; cleanup failed: the "
+        f"the robot failed while the run waited: {LOST}; cleanup failed: the "
         "same reason, so the robot was left as it was (tips on; home it once it answers "
         "again)")
     assert failure["location"] is None and failure["failed"] == [pause_id]
