@@ -287,15 +287,19 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
                               f"{exc.strerror or exc}", None)
         stack.callback(run.close)
         homing = Interrupts()
+        stage = ["connecting"]
         try:
             with homing:
-                problem = _prepare(robot)
+                problem = _prepare(robot, stage)
         except KeyboardInterrupt:  # the homing cycle was stopped (its cancellation resets)
-            run.control.abort("interrupted while the robot connected or homed; its motion "
-                              "was stopped", source="terminal")
+            if stage[0] == "homing":
+                why = "interrupted while the robot connected or homed; its motion was stopped"
+                after = ", and it homes again before it moves"
+            else:  # nothing had been sent that moves it
+                why, after = "interrupted while the robot connected; nothing had moved", ""
+            run.control.abort(why, source="terminal")
             run.wait()
-            print("\nerror: interrupted while the robot connected or homed; its motion was "
-                  "stopped, and it homes again before it moves", file=sys.stderr)
+            print(f"\nerror: {why}{after}", file=sys.stderr)
             return INTERRUPTED_EXIT
         finally:
             homing.restore()
@@ -329,8 +333,9 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
     return 0 if final.status in SUCCESS else FAILED_EXIT
 
 
-def _prepare(robot: Robot) -> str | None:
-    """Connect and home; the reason if the robot cannot be made ready."""
+def _prepare(robot: Robot, stage: list[str]) -> str | None:
+    """Connect and home; the reason if the robot cannot be made ready. ``stage[0]`` says
+    how far it got: ``connecting``, then ``homing``."""
     config = robot.config
     where = config.controller.port or config.name
     print(f"connecting to {where} ({config.controller.kind}"
@@ -342,6 +347,7 @@ def _prepare(robot: Robot) -> str | None:
             print(f"interlock active: {', '.join(sorted(robot.controller.active_interlocks()))}",
                   flush=True)
         print("homing", flush=True)
+        stage[0] = "homing"
         position = robot.home()
     except HardwareFault as exc:
         return str(exc)

@@ -594,6 +594,31 @@ def test_a_record_that_can_no_longer_be_written_fails_the_run_and_cleans_up(
     assert lines[0]["event"] == "run" and 11_000 < record.stat().st_size <= 12_000
 
 
+def test_interrupted_while_connecting_says_nothing_moved(tmp_path: Path) -> None:
+    # It said "its motion was stopped" of a robot that had not been sent a line.
+    import socket
+
+    with socket.socket() as silent:  # a controller that accepts and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        protocol = write(tmp_path, SHORT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "labrun.cli.main", "run", str(protocol), "--robot",
+             str(robot_file(tmp_path, "grbl", port, timeout_s=60.0)), "--no-simulate"],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            _read_until(process, r"connecting to", [])
+            process.send_signal(signal.SIGINT)
+            assert process.wait(WAIT_S) == 130
+            assert process.stderr is not None
+            assert process.stderr.read().decode().splitlines()[-1] == (
+                "error: interrupted while the robot connected; nothing had moved")
+        finally:
+            process.kill()
+            process.wait(WAIT_S)
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupted_while_homing_the_robot_stops_before_labrun_ends(
         tmp_path: Path, stop: signal.Signals) -> None:
