@@ -605,7 +605,7 @@ def test_interrupted_while_connecting_says_nothing_moved(tmp_path: Path) -> None
         protocol = write(tmp_path, SHORT)
         process = subprocess.Popen(
             [sys.executable, "-m", "labrun.cli.main", "run", str(protocol), "--robot",
-             str(robot_file(tmp_path, "grbl", port, timeout_s=60.0)), "--no-simulate"],
+             str(robot_file(tmp_path, "grbl", port, timeout_s=3.0)), "--no-simulate"],
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             _read_until(process, r"connecting to", [])
