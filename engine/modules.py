@@ -1,20 +1,28 @@
 """The run's hardware modules inside the engine loop (DESIGN.md §5 and §7).
 
 ``load_module`` binds each module a protocol loads to one of the robot's devices of
-the same kind (the first one not yet in use); a simulated robot with none of that kind
-gets a simulated module, a real robot fails the run with a clear reason. Module
-commands are device calls through ``hardware.devices.Device``, whether simulated or
-over serial. At a pause every device is parked (a shaker stops; temperatures, magnets
-and a running profile hold or run on) and unparked before the run continues; stop and
-abort deactivate them (the shaker stops, heaters only when so configured); halt leaves
-them. Each module keeps a timeline of the targets it was given, for the summary.
+the same kind (the first one not yet in use) that is the model it asks for or one
+Opentrons takes in its place (``hardware.modules.models``: a Temperature Module GEN1 for
+a GEN2 and back; the attached model is the module's from then on); a device of another
+model is refused at the ``load_module`` line, as Opentrons refuses it. A simulated robot
+with none of that kind gets a simulated module of the model asked for (its heaters off
+at a stop when the robot file's module of that kind says so), a real robot fails the run
+with a clear reason. Module commands are device calls through ``hardware.devices.Device``,
+whether simulated or over serial. At a pause every device is parked (a shaker stops;
+temperatures, magnets and a running profile hold or run on) and unparked before the run
+continues; stop and abort deactivate them (the shaker stops, heaters only when so
+configured); halt leaves their heaters as the emergency stop leaves them, but a profile
+labrun steps through is abandoned at once. A fault a bound module meets while the run
+asks nothing of it (its cable pulled, an error its firmware reports on its own) goes to
+the engine's fault path, as the controller's lost connection does. Each module keeps a
+timeline of the targets it was given, for the summary.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 from hardware.config import ModuleConfig, RobotConfig
 from hardware.controller import HardwareFault
@@ -25,6 +33,14 @@ from . import commands as c
 from .core import EngineCore
 from .entries import CommandEntry
 from .robot_model import CommandError
+from .state import Status
+
+
+@runtime_checkable
+class TakesFaults(Protocol):
+    """The engine's fault path (``Engine.on_fault``): a run that waits fails at once."""
+
+    def on_fault(self, fault: HardwareFault) -> None: ...
 
 
 class LoadedModule:
@@ -49,6 +65,20 @@ def no_free_module(kind: str, model: str, slot: str, have: list[str]) -> str:
     return (f"load_module: this robot has no free {kind} module for {model} in slot "
             f"{slot}; its modules: {', '.join(have) or 'none'} (name them in the robot file "
             f"as [modules.<name>] with kind = \"{kind}\" and its port)")
+
+
+def wrong_model(model: str, slot: str, kind: str, found: list[tuple[str, str]]) -> str:
+    """Why a ``load_module`` of ``model`` cannot be bound to the robot's free modules of
+    its kind, ``found`` (each its name and the model it says it is)."""
+    from hardware.modules.models import display_name
+
+    theirs = ", ".join(f"[modules.{name}] is a {display_name(attached)} ({attached})"
+                       for name, attached in found)
+    other = found[0][1]
+    return (f"load_module: the protocol asks for a {display_name(model)} ({model}) in slot "
+            f"{slot}, but the robot's {kind.replace('_', '-')} module {theirs}, whose "
+            f"geometry and behaviour differ, and Opentrons refuses it in its place: load "
+            f"it as {other!r}, or attach a {display_name(model)}")
 
 
 def modules_for(config: RobotConfig, needed: Iterable[Mapping[str, Any]], *, emulated: bool
@@ -93,12 +123,27 @@ class Modules:
         self.loaded: dict[str, LoadedModule] = {}
         self._profiles: set[int] = set()  # entries whose profile has been started
         self._timed: set[int] = set()  # entries already on a module's timeline
+        self._watching_halt = False
+        self._configs_used: set[str] = set()  # robot-file modules a simulated one stands for
 
-    def _bind(self, command: c.LoadModule) -> Device:
+    def _bind(self, command: c.LoadModule) -> tuple[Device, str]:
+        """A free device for ``command`` and the model it is (the one asked for when it
+        does not say)."""
+        # imported at the first load: a run without modules never needs module code
+        from hardware.modules.models import takes
+
         used = {id(module.device) for module in self.loaded.values()}
+        refused: list[tuple[str, str]] = []
         for device in self.devices.values():
-            if device.kind == command.module_kind and id(device) not in used:
-                return device
+            if device.kind != command.module_kind or id(device) in used:
+                continue
+            attached = device.status().get("model")
+            if attached is None or takes(command.model, str(attached)):
+                return device, str(attached or command.model)
+            refused.append((device.name, str(attached)))
+        if refused:
+            raise CommandError(wrong_model(command.model, command.slot, command.module_kind,
+                                           refused))
         if not self.simulate:
             raise CommandError(no_free_module(
                 command.module_kind, command.model, command.slot,
@@ -107,9 +152,55 @@ class Modules:
         from hardware.modules.simulated import simulated_device
 
         name = f"{command.module_kind}-{command.slot}"
-        device = simulated_device(command.module_kind, name, self.engine.clock)
+        device = simulated_device(command.module_kind, name, self.engine.clock,
+                                  heaters_off_on_stop=self._heaters_off(command.module_kind),
+                                  model=command.model)
         self.devices[name] = device
-        return device
+        return device, command.model
+
+    def _heaters_off(self, kind: str) -> bool:
+        """Whether the robot file's next module of ``kind`` (the one a robot would bind)
+        switches its heaters off at a stop."""
+        for name, module in self.engine.config.modules.items():
+            if module.kind == kind and name not in self._configs_used:
+                self._configs_used.add(name)
+                return module.heaters_off_on_stop
+        return False
+
+    def _watch(self, module: LoadedModule) -> None:
+        """Hear what ``module``'s driver meets on its own: its faults fail a waiting run
+        at once (the engine's fault path), and a halt abandons what it runs by itself."""
+        from hardware.modules.unattended import ReportsFaults, RunsOnItsOwn, driver_of
+
+        driver = driver_of(module.device)
+        engine = self.engine
+        if isinstance(driver, ReportsFaults) and isinstance(engine, TakesFaults):
+            driver.set_fault_listener(self._fault_reporter(module, engine))
+        if isinstance(driver, RunsOnItsOwn) and not self._watching_halt:
+            self._watching_halt = True
+            engine.record.subscribe(self._on_event)
+
+    @staticmethod
+    def _fault_reporter(module: LoadedModule, engine: TakesFaults
+                        ) -> Callable[[HardwareFault], None]:
+        def report(fault: HardwareFault) -> None:
+            engine.on_fault(HardwareFault(f"{fault} (the module loaded in slot "
+                                          f"{module.slot})"))
+        return report
+
+    def _on_event(self, event: Mapping[str, Any]) -> None:
+        if event.get("event") == "status" and event.get("status") == Status.HALTING.value:
+            self.halt()
+
+    def halt(self) -> None:
+        """The run halts: every profile labrun steps through stops now (the heaters stay
+        as they are, as the emergency stop leaves them)."""
+        from hardware.modules.unattended import RunsOnItsOwn, driver_of
+
+        for module in self.loaded.values():
+            driver = driver_of(module.device)
+            if isinstance(driver, RunsOnItsOwn) and driver.abandon():
+                self.engine.record.add("module_halt", module=module.id, abandoned="profile")
 
     async def execute(self, entry: CommandEntry) -> None:
         """Carry out a module command (a load or a device call) and record its result."""
@@ -117,11 +208,13 @@ class Modules:
         if isinstance(cmd, c.LoadModule):
             module = self.loaded.get(cmd.module)
             if module is None:
-                device = self._bind(cmd)
+                device, model = self._bind(cmd)
                 module = self.loaded[cmd.module] = LoadedModule(
-                    cmd.module, cmd.module_kind, cmd.model, cmd.slot, cmd.covers, device)
+                    cmd.module, cmd.module_kind, model, cmd.slot, cmd.covers, device)
+                self._watch(module)
             engine.book.set_status(entry, "completed",
-                              result={**cmd.apply(engine.model), "device": module.device.name})
+                                   result={**cmd.apply(engine.model), "model": module.model,
+                                           "device": module.device.name})
             return
         assert isinstance(cmd, c.ModuleCommand)
         module = self.loaded.get(cmd.module)

@@ -4,15 +4,18 @@ Each module keeps its state as tracks on the clock (a temperature heading for it
 target, magnets or a lid travelling, a shaker spinning up), using the rates of
 ``hardware.modules.physics``: a wait computes when the module gets there and sleeps
 until then, so on the virtual clock a simulation reports how long the real run takes.
-A call cancelled by a pause stops where the module is at that instant (a magnet or a
-lid halfway, ``in_between``); the engine calls it again after the resume and it waits
-only for what remains. A thermocycler profile is planned ahead on the clock
-(``profile.ProfilePlan``): it runs on by itself through a pause.
+What a module does once told carries on whatever the run does, as on a robot: a magnet,
+lid or latch move is seen through before a pause (or a door) takes effect; a shaker and
+a heater go on toward their goal while a wait for them is cut off, and the engine's call
+after the resume waits only for what remains. A thermocycler profile is planned ahead on
+the clock (``profile.ProfilePlan``): it runs on by itself through a pause; a halt
+abandons it (``abandon``). Each module is the model the protocol asked for (``model``);
+a Thermocycler Module GEN1 takes no ramp rate, as Opentrons' driver sends it none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from .. import aio
@@ -46,10 +49,6 @@ class Travel:
         """Head for ``target`` from where it is now."""
         self.start, self.since, self.target = self.value(now), now, target
 
-    def stop(self, now: float) -> None:
-        """Stay where it is now."""
-        self.go(now, self.value(now))
-
     def arrives(self) -> float:
         """When it reaches its target."""
         return self.since + abs(self.target - self.start) / self.rate
@@ -60,10 +59,12 @@ class SimulatedModule:
 
     kind: ClassVar[str]
 
-    def __init__(self, name: str, clock: Clock, *, heaters_off_on_stop: bool = False) -> None:
+    def __init__(self, name: str, clock: Clock, *, heaters_off_on_stop: bool = False,
+                 model: str | None = None) -> None:
         self._name = name
         self.clock = clock
         self.heaters_off_on_stop = heaters_off_on_stop
+        self.model = model
 
     @property
     def name(self) -> str:
@@ -94,20 +95,22 @@ class SimulatedModule:
             await self.call("deactivate", {})
 
     def status(self) -> Mapping[str, Any]:
-        return {"kind": self.kind, "name": self.name, **self.readings(self.clock.now())}
+        model = {"model": self.model} if self.model is not None else {}
+        return {"kind": self.kind, "name": self.name, **model,
+                **self.readings(self.clock.now())}
 
     def readings(self, now: float) -> dict[str, Any]:
         raise NotImplementedError
 
-    async def _until(self, deadline: float, on_cancel: Callable[[float], None] | None = None,
-                     ) -> None:
-        """Sleep to ``deadline``; a cancellation first calls ``on_cancel(now)`` (stop there)."""
-        try:
+    async def _until(self, deadline: float) -> None:
+        """Sleep to ``deadline`` (a cancellation cuts the wait off, not the module)."""
+        await self.clock.sleep_until(deadline)
+
+    async def _through(self, deadline: float) -> None:
+        """Sleep to ``deadline`` whatever happens meanwhile: a move the firmware answers
+        only once done (a pause, a stop or a door takes effect after it)."""
+        with aio.CancelScope(shield=True):
             await self.clock.sleep_until(deadline)
-        except aio.cancelled_class():
-            if on_cancel is not None:
-                on_cancel(self.clock.now())
-            raise
 
 
 def _celsius(params: Mapping[str, Any], ramp: Ramp, what: str) -> float:
@@ -189,7 +192,7 @@ class SimulatedMagneticModule(SimulatedModule):
 
     async def _move(self, height: float) -> Mapping[str, Any]:
         self.magnet.go(self.clock.now(), height)
-        await self._until(self.magnet.arrives(), self.magnet.stop)
+        await self._through(self.magnet.arrives())
         return {"height_mm": height}
 
     async def _engage(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -240,7 +243,7 @@ class SimulatedThermocycler(SimulatedModule):
 
     async def _lid_to(self, closed: float) -> Mapping[str, Any]:
         self.lid.go(self.clock.now(), closed)
-        await self._until(self.lid.arrives(), self.lid.stop)
+        await self._through(self.lid.arrives())
         return {"lid": self._lid_position(self.clock.now())}
 
     async def _open(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -279,14 +282,27 @@ class SimulatedThermocycler(SimulatedModule):
     async def deactivate(self) -> None:
         """Stop or abort: a running profile ends, the block holding the step it was at
         (as the serial driver's does); the heaters go off only when configured so."""
+        self.abandon()
+        await super().deactivate()
+
+    def abandon(self) -> bool:
+        """A halt (and a stop): a running profile ends, the block holding the step it was
+        at, its ramp rate kept; whether one was running."""
         now = self.clock.now()
         self._settle_profile(now)
         running = self.profile.at(now) if self.profile else None
         self._stop_profile(now)
-        if running is not None:
-            self.block.set_target(now, running[0].celsius)
-            self.hold_s = None
-        await super().deactivate()
+        if running is None:
+            return False
+        self.block.set_target(now, running[0].celsius, limit=running[0].ramp_rate)
+        self.hold_s = None
+        return True
+
+    def _ramp_limit(self, rate: float | None) -> float | None:
+        """The block's rate cap for ``rate``: none for a GEN1, which Opentrons sends none."""
+        if not rate or self.model == "thermocyclerModuleV1":
+            return None
+        return float(rate)
 
     def _stop_profile(self, now: float) -> None:
         if self.profile:
@@ -298,8 +314,7 @@ class SimulatedThermocycler(SimulatedModule):
         self._settle_profile(now)
         self._stop_profile(now)
         celsius = _celsius(params, self.block.ramp, "set_block_temperature")
-        ramp_rate = params.get("ramp_rate")
-        self.block.set_target(now, celsius, limit=float(ramp_rate) if ramp_rate else None)
+        self.block.set_target(now, celsius, limit=self._ramp_limit(params.get("ramp_rate")))
         hold = params.get("hold_time_s")
         self.hold_s = float(hold) if hold else None
         return {}
@@ -328,7 +343,8 @@ class SimulatedThermocycler(SimulatedModule):
             _celsius({"celsius": step.celsius}, self.block.ramp, "execute_profile")
         self._settle_profile(now)
         start = self._block_temperature(now)
-        profile = ProfilePlan(self.block.ramp, start, steps, int(params["repetitions"]), now)
+        profile = ProfilePlan(self.block.ramp, start, steps, int(params["repetitions"]), now,
+                              ramp_rates=self.model != "thermocyclerModuleV1")
         self.block = Track(self.block.ramp, now, start)
         if not profile:  # no steps: nothing to run
             self.profile = None
@@ -356,7 +372,7 @@ class SimulatedThermocycler(SimulatedModule):
             return self.block.temperature(now)
         step, before = running
         ramp = Track(self.block.ramp, step.start, before)
-        ramp.set_target(step.start, step.celsius)
+        ramp.set_target(step.start, step.celsius, limit=step.ramp_rate)
         return ramp.temperature(now)
 
     def readings(self, now: float) -> dict[str, Any]:
@@ -452,7 +468,7 @@ class SimulatedHeaterShaker(SimulatedModule):
         if closed < 1.0 and self.shaker.value(self.clock.now()) > 0.0:
             raise HardwareFault("open_latch: the plate is shaking")
         self.latch.go(self.clock.now(), closed)
-        await self._until(self.latch.arrives(), self.latch.stop)
+        await self._through(self.latch.arrives())
         return {}
 
     async def _open_latch(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -501,14 +517,15 @@ SIMULATED: dict[str, type[SimulatedModule]] = {
 
 
 def simulated_device(kind: str, name: str, clock: Clock, *,
-                     heaters_off_on_stop: bool = False) -> SimulatedModule:
-    """A simulated module of ``kind`` on ``clock``."""
+                     heaters_off_on_stop: bool = False,
+                     model: str | None = None) -> SimulatedModule:
+    """A simulated module of ``kind`` (the ``model`` a protocol loads) on ``clock``."""
     try:
         module = SIMULATED[kind]
     except KeyError:
         raise ValueError(f"no simulated module of kind {kind!r}; kinds: "
                          f"{', '.join(sorted(SIMULATED))}") from None
-    return module(name, clock, heaters_off_on_stop=heaters_off_on_stop)
+    return module(name, clock, heaters_off_on_stop=heaters_off_on_stop, model=model)
 
 
 __all__ = ["AMBIENT_C", "SIMULATED", "SimulatedModule", "Travel", "simulated_device"]

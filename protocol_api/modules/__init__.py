@@ -7,7 +7,7 @@ Opentrons' module definitions (``definitions``), their deck rules from ``rules``
 
 from __future__ import annotations
 
-from .base import LabwarePlacer, ModuleContext, ModuleError
+from .base import LabwarePlacer, ModuleContext, ModuleError, NoSuchCallError
 from .definitions import ModuleSpec, module_spec, resolve_model
 from .heater_shaker import HeaterShakerContext
 from .magnetic import MagneticModuleContext
@@ -32,6 +32,7 @@ __all__ = [
     "ModuleError",
     "ModuleRules",
     "ModuleSpec",
+    "NoSuchCallError",
     "TemperatureModuleContext",
     "ThermocyclerContext",
     "module_spec",

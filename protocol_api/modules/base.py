@@ -11,6 +11,13 @@ the reference's legacy simulator, so a protocol that polls a temperature, heatin
 cooling down, takes the branches it takes there and never loops for ever. (From apiLevel
 2.14 Opentrons' own simulator leaves every reading where it started: labrun reports what
 was set, as a robot would.)
+
+On a robot the module bound may be another model that Opentrons takes in place of the one
+asked for (a Temperature Module GEN2 for a GEN1, and back: its definition's
+``compatibleWith``): as in Opentrons, the module is the attached model from then on, its
+labware placed by that model's definition. The context learns which from the module's
+status (a reading of its own, before a labware is loaded on it, or its model is asked
+for), unless a module call has told it already.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from ..errors import (
 from ..labware import Labware
 from ..steps import StepTracker, api_step
 from ..types import APIVersion, Location, Point
-from .definitions import SEMI_SHIFT_X, ModuleSpec
+from .definitions import MODELS, SEMI_SHIFT_X, ModuleSpec, module_spec
 
 LabwarePlacer = Callable[[str | Mapping[str, Any], str, Point, str | None, str | None,
                           int | None, bool, ModuleSpec,
@@ -67,6 +74,11 @@ class ModuleError(ProtocolError):
     """A module call the module cannot do now or at all (bad value, lid closed, shaking)."""
 
 
+class NoSuchCallError(ModuleError, AttributeError):
+    """A module call Opentrons' API does not have (an AttributeError too, as it would be
+    there): refused, so that a protocol written here runs on an OT-2."""
+
+
 class ModuleContext:
     """A module loaded on the deck: the labware on it and its calls."""
 
@@ -85,6 +97,10 @@ class ModuleContext:
         self._labware: Labware | None = None
         self._readings: dict[str, Any] = {}
         self._simulating = simulating
+        # A simulation simulates the model asked for; a robot binds no other model than
+        # that one or one its definition names as compatible.
+        others = set(spec.definition.get("compatibleWith") or ()) - {spec.model}
+        self._attached_known = simulating or not others
         self.id = f"{spec.model}@{slot}"
 
     # -- what it is -----------------------------------------------------------------
@@ -92,7 +108,8 @@ class ModuleContext:
     @property
     @since(2, 14)
     def model(self) -> str:
-        """The module model, such as ``magneticModuleV2``."""
+        """The module model, such as ``magneticModuleV2`` (on a robot, the one attached)."""
+        self._learn_attached()
         return self._spec.model
 
     @property
@@ -123,7 +140,14 @@ class ModuleContext:
 
     @property
     def display_name(self) -> str:
+        self._learn_attached()
         return self._spec.display_name
+
+    @property
+    def height_over_labware(self) -> float:
+        """How far the module reaches above the base of the labware on it (a magnetic
+        module's 4.052 mm; its definition's ``overLabwareHeight``)."""
+        return float(self._spec.definition["dimensions"]["overLabwareHeight"])
 
     @property
     @since(2, 14)
@@ -148,18 +172,44 @@ class ModuleContext:
     @removed_in(*ENGINE_CORE_API, "use the module's model, type, parent and labware")
     def geometry(self) -> ModuleGeometry:
         """The module as an item on the deck (apiLevel below 2.14, as in Opentrons)."""
+        self._learn_attached()
         return self._geometry()
 
     def _geometry(self) -> ModuleGeometry:
         """The geometry of this kind of module (a thermocycler's says more)."""
         return ModuleGeometry(self)
 
+    def _learn_attached(self) -> None:
+        """On a robot, once: become the model bound to this module when it is another one
+        Opentrons takes in its place (its definition places the labware from now on)."""
+        if self._attached_known:
+            return
+        if "model" not in self._readings:
+            self._refresh()  # outside another call: a step of its own
+        self._attached_known = True
+        attached = self._readings.get("model")
+        if attached == self._spec.model or attached not in MODELS:
+            return
+        spec = module_spec(str(attached))
+        if spec.kind != self._spec.kind:
+            return
+        here = (0.0, 0.0, 0.0)
+        self._origin = (self._origin - self._spec.labware_origin(self._slot, here,
+                                                                  self._api_version)
+                        + spec.labware_origin(self._slot, here, self._api_version))
+        self._spec = spec
+
     # -- loading labware --------------------------------------------------------------
 
-    @api_step("load_labware")
     def load_labware(self, name: str, label: str | None = None, namespace: str | None = None,
                      version: int | None = None, adapter: str | None = None) -> Labware:
         """Load a labware on the module (on ``adapter``, if named)."""
+        self._learn_attached()
+        return self._load_labware(name, label, namespace, version, adapter)
+
+    @api_step("load_labware")
+    def _load_labware(self, name: str, label: str | None, namespace: str | None,
+                      version: int | None, adapter: str | None) -> Labware:
         if adapter is not None:  # the level checked before anything is placed
             require("load_labware: adapter", ADAPTER_API, self.api_version)
             base = self._place(adapter, None, namespace, None, adapter=True,
@@ -167,33 +217,51 @@ class ModuleContext:
             return base.load_labware(name, label, namespace, version)
         return self._place(name, label, namespace, version)
 
-    @api_step("load_labware")
     def load_labware_from_definition(self, definition: Mapping[str, Any],
                                      label: str | None = None) -> Labware:
         """Load a labware on the module from a definition object."""
+        self._learn_attached()
+        return self._load_labware_from_definition(definition, label)
+
+    @api_step("load_labware")
+    def _load_labware_from_definition(self, definition: Mapping[str, Any],
+                                      label: str | None) -> Labware:
         return self._place(definition, label, None, None)
 
     @since(2, 1)
-    @api_step("load_labware")
     def load_labware_by_name(self, name: str, label: str | None = None,
                              namespace: str | None = None,
                              version: int | None = None) -> Labware:
         """Deprecated since apiLevel 2.0 (use ``load_labware``), and still answered."""
+        self._learn_attached()
+        return self._load_labware_by_name(name, label, namespace, version)
+
+    @api_step("load_labware")
+    def _load_labware_by_name(self, name: str, label: str | None, namespace: str | None,
+                              version: int | None) -> Labware:
         self._steps.warn(BY_NAME_DEPRECATED)
         return self._place(name, label, namespace, version)
 
     @since(2, 15)
-    @api_step("load_adapter")
     def load_adapter_from_definition(self, definition: Mapping[str, Any]) -> Labware:
         """Load an adapter on the module from its definition (a dict)."""
-        return self._place(definition, None, None, None, adapter=True)
+        self._learn_attached()
+        return self._load_adapter_from_definition(definition)
 
     @api_step("load_adapter")
+    def _load_adapter_from_definition(self, definition: Mapping[str, Any]) -> Labware:
+        return self._place(definition, None, None, None, adapter=True)
+
     def load_adapter(self, name: str, namespace: str | None = None,
                      version: int | None = None) -> Labware:
         """Load an adapter on the module (apiLevel 2.15 and later)."""
         if self._api_version < ADAPTER_API:
             raise UnsupportedAPIError("load_adapter on a module needs apiLevel 2.15 or later")
+        self._learn_attached()
+        return self._load_adapter(name, namespace, version)
+
+    @api_step("load_adapter")
+    def _load_adapter(self, name: str, namespace: str | None, version: int | None) -> Labware:
         return self._place(name, None, namespace, version, adapter=True)
 
     def _place(self, name: str | Mapping[str, Any], label: str | None, namespace: str | None,
@@ -201,6 +269,7 @@ class ModuleContext:
                then: tuple[str, str | None, int | None] | None = None) -> Labware:
         if self._labware is not None:
             raise SlotOccupiedError(f"{self.described} already holds {self._labware.display_name}")
+        self._learn_attached()  # known already, unless placed from within another call
         labware = self._placer(name, self._slot, self._origin, label, namespace, version,
                                adapter, self._spec, then)
         labware.placed_on(self)
@@ -213,6 +282,7 @@ class ModuleContext:
 
     def _labware_origin(self, definition: Mapping[str, Any]) -> Point:
         """Where a labware of ``definition`` on the module has its slot origin."""
+        self._learn_attached()
         return self._origin - self._spec.overlap(definition, self._api_version)
 
     def _check_hand_access(self) -> None:
@@ -330,9 +400,9 @@ class ModuleGeometry:
         """The top of the labware on it and the module's height above that, else the
         module's own top (deck coordinates)."""
         module = self._module
-        dimensions = module._spec.definition["dimensions"]
         if module._labware is not None:
-            return module._labware.highest_z + float(dimensions["overLabwareHeight"])
+            return module._labware.highest_z + module.height_over_labware
+        dimensions = module._spec.definition["dimensions"]
         return module._origin.z - self._offset().z + float(dimensions["bareOverallHeight"])
 
     def __repr__(self) -> str:  # as Opentrons prints it

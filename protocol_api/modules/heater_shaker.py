@@ -3,10 +3,14 @@
 As on the OT-2: it shakes only once its latch has been closed by the protocol; its
 latch does not open while it shakes; it stops shaking only with its latch closed (the
 module stops the plate by homing it). Where pipettes may go near it, shaking or with its
-latch not closed, is the deck rules' (``rules.ModuleRules``).
+latch not closed, is the deck rules' (``rules.ModuleRules``). It heats only: a wait for a
+target below room temperature never ends on an OT-2, which labrun warns of and goes on.
+Opentrons' heater-shaker has no ``deactivate``: it is refused, naming the two calls.
 """
 
 from __future__ import annotations
+
+from typing import NoReturn
 
 from engine import commands as c
 from hardware.modules.physics import AMBIENT_C
@@ -14,9 +18,10 @@ from hardware.modules.physics import AMBIENT_C
 from ..api_level import since
 from ..deck import neighbours
 from ..steps import api_step
-from .base import ModuleContext, ModuleError, check_range
+from .base import ModuleContext, ModuleError, NoSuchCallError, check_range
 
 LOW_C, HIGH_C = 37.0, 95.0
+FOR_EVER = "an OT-2 waits here for ever, labrun went on with the plate at room temperature"
 NO_MINIMUM_API = (2, 25)
 """From this apiLevel, as in Opentrons, a target from 0 °C is accepted (before, from 37)."""
 LOW_RPM, HIGH_RPM = 200.0, 3000.0
@@ -43,15 +48,25 @@ class HeaterShakerContext(ModuleContext):
         low = 0.0 if self._api_version >= NO_MINIMUM_API else LOW_C
         return check_range(f"{op}: celsius", celsius, low, HIGH_C, "°C")
 
-    def _set_target(self, op: str, target: float) -> None:
+    def _set_target(self, op: str, target: float, *, waits: bool = False) -> None:
         """Send the target; below room temperature, the run log warns (after the call's
-        own command, which names the call) that the plate gets no colder than the room."""
+        own command, which names the call) that the plate gets no colder than the room,
+        and, when the call ``waits`` for it, that an OT-2 waits there for ever."""
         self._call(c.SetTargetShakerTemperature(self.id, target))
         self._target_c = target
         if target < AMBIENT_C:
             self._steps.warn(f"{op}: {target:g} °C is below room temperature; the "
                              "heater-shaker only heats, so the plate stays at room "
-                             "temperature")
+                             "temperature" + (f"; {FOR_EVER}" if waits else ""))
+
+    def _wait(self, op: str) -> None:
+        """Wait for the target; one below room temperature is warned of, as never reached
+        on an OT-2 (Opentrons' module waits while the plate is warmer than it)."""
+        self._call(c.WaitForShakerTemperature(self.id))
+        if self._target_c is not None and self._target_c < AMBIENT_C:
+            self._steps.warn(f"{op}: the plate never cools to {self._target_c:g} °C, below "
+                             f"room temperature, as the heater-shaker only heats; "
+                             f"{FOR_EVER}")
 
     @since(2, 13)
     @api_step("set_target_temperature")
@@ -67,14 +82,14 @@ class HeaterShakerContext(ModuleContext):
         if self._target_c is None:
             raise ModuleError("wait_for_temperature: no target temperature is set; call "
                               "set_target_temperature() first")
-        self._call(c.WaitForShakerTemperature(self.id))
+        self._wait("wait_for_temperature")
 
     @since(2, 13)
     @api_step("set_and_wait_for_temperature")
     def set_and_wait_for_temperature(self, celsius: float) -> None:
         """Set the target and wait until the plate is there."""
         self._set_target("set_and_wait_for_temperature",
-                         self._target("set_and_wait_for_temperature", celsius))
+                         self._target("set_and_wait_for_temperature", celsius), waits=True)
         self._call(c.WaitForShakerTemperature(self.id))
 
     @since(2, 13)
@@ -139,16 +154,13 @@ class HeaterShakerContext(ModuleContext):
         self._call(c.CloseLabwareLatch(self.id))
         self._latch = "idle_closed"
 
-    @since(2, 13)
-    @api_step("deactivate")
-    def deactivate(self) -> None:
-        """Stop shaking and heating (a plate whose latch is open does not shake: only the
-        heater is turned off)."""
-        if self._latch != "idle_open":
-            self._call(c.DeactivateShaker(self.id))
-        self._target_rpm = 0.0
-        self._call(c.DeactivateHeater(self.id))
-        self._target_c = None
+    @property
+    def deactivate(self) -> NoReturn:
+        """Not Opentrons': its heater-shaker has ``deactivate_shaker`` and
+        ``deactivate_heater`` only, so a protocol calling this would fail on an OT-2."""
+        raise NoSuchCallError("HeaterShakerContext.deactivate: Opentrons' heater-shaker has "
+                              "no deactivate(), so this protocol would fail on an OT-2; call "
+                              "deactivate_shaker() and deactivate_heater()")
 
     @property
     @since(2, 13)

@@ -3,7 +3,9 @@
 Targets from -9 to 99 °C are accepted and rounded to whole degrees (the modules' firmware
 takes whole degrees), as the reference does; before apiLevel 2.14 one beyond is held at
 the nearest limit, as the firmware clips it. The module's published working range is
-4-95 °C.
+4-95 °C: a target outside it (and within -9 to 99 °C) is warned of, as the plate may
+never get there and an OT-2 then waits for it for ever (the simulation has it there at
+the module's rates).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from ..steps import api_step
 from .base import ModuleContext, check_number, check_range
 
 LOW_C, HIGH_C = -9.0, 99.0
+RATED_C = (4.0, 95.0)
+"""The module's published working range (Opentrons' documentation)."""
 
 
 def _whole(celsius: float) -> float:
@@ -39,6 +43,16 @@ class TemperatureModuleContext(ModuleContext):
             return
         target = _whole(check_range(f"{op}: celsius", value, LOW_C, HIGH_C, "°C"))
         self._call(c.SetTargetTemperature(self.id, target))
+        self._warn_unrated(op, target)
+
+    def _warn_unrated(self, op: str, target: float) -> None:
+        low, high = RATED_C
+        if not low <= target <= high:
+            self._steps.warn(
+                f"{op}: {target:g} °C is outside the {self._spec.display_name}'s working "
+                f"range of {low:g} to {high:g} °C: the plate may never get there, and an "
+                "OT-2 then waits for it for ever; labrun's estimate has it there at the "
+                "module's rates")
 
     @api_step("set_temperature")
     def set_temperature(self, celsius: float) -> None:

@@ -2,7 +2,10 @@
 
 On the OT-2 the thermocycler sits in slot 7 and covers 8, 10 and 11. While its lid is
 not open the pipettes may not go to its labware (the run fails before that move); from
-apiLevel 2.14, as in Opentrons, nor before the protocol has opened it.
+apiLevel 2.14, as in Opentrons, nor before the protocol has opened it. A block ramp rate
+goes to a GEN2 (``M104 ... R``); Opentrons' GEN1 driver drops it, so a GEN1's block ramps
+at its full rate, which the run log warns of. A profile step's ramp rate is checked, but
+the profile command carries none yet: the run log says so.
 """
 
 from __future__ import annotations
@@ -106,6 +109,8 @@ class ThermocyclerContext(ModuleContext):
                                          celsius)
         self._hold_s, self._ramp, self._block_target = hold, ramp_rate, celsius
         self._call(c.SetTargetBlockTemperature(self.id, celsius, hold, volume, ramp_rate))
+        if ramp_rate is not None:
+            self._warn_gen1_ramp("set_block_temperature")
         self._call(c.WaitForBlockTemperature(self.id))
 
     @api_step("execute_profile")
@@ -119,6 +124,7 @@ class ThermocyclerContext(ModuleContext):
         if not isinstance(steps, Sequence) or isinstance(steps, str):
             raise ModuleError("execute_profile: steps must be a list of steps")
         planned: list[tuple[float, float]] = []
+        ramps = False
         for index, step in enumerate(steps, start=1):
             if not isinstance(step, Mapping):
                 raise ModuleError(f"execute_profile: step {index} must be a dict like "
@@ -134,10 +140,23 @@ class ThermocyclerContext(ModuleContext):
             if step.get("ramp_rate") is not None:  # checked; the block ramps as it can
                 self._check_ramp(f"execute_profile: step {index}'s ramp_rate",
                                  step["ramp_rate"], celsius)
+                ramps = True
             planned.append((celsius, hold or 0.0))
         volume = _volume("execute_profile", block_max_volume)
+        if ramps and self._spec.model == "thermocyclerModuleV1":
+            self._warn_gen1_ramp("execute_profile")
+        elif ramps:  # the profile command carries temperatures and holds only
+            self._steps.warn("execute_profile: a step's ramp_rate is checked but not sent: "
+                             "the block ramps at its full rate (Opentrons sends it to a "
+                             "GEN2)")
         self._profile = (len(planned), repetitions)  # the block's target stays as it was
         self._call(c.RunProfile(self.id, tuple(planned), repetitions, volume))
+
+    def _warn_gen1_ramp(self, op: str) -> None:
+        if self._spec.model == "thermocyclerModuleV1":
+            self._steps.warn(f"{op}: a Thermocycler Module GEN1 takes no ramp rate "
+                             "(Opentrons' driver sends it none): the block ramps at its "
+                             "full rate")
 
     def _check_ramp(self, what: str, rate: object, celsius: float) -> float:
         """A block ramp rate: from apiLevel 2.14, as Opentrons, above 0 and at most what

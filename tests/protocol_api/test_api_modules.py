@@ -15,7 +15,7 @@ from motion_trace import PhysicalTrace, TraceItem, TracingController, follow_rec
 
 from engine.run import Run
 from hardware.clock import VirtualClock
-from hardware.config import default_config
+from hardware.config import config_from_dict, default_config
 from hardware.modules import physics
 from labrun.cli.rehearsal import Intervention, schedule
 from protocol_api import OFF_DECK
@@ -236,9 +236,9 @@ def test_pauses_during_the_magnet_and_the_delays_change_no_contact_and_move_no_m
     magnet_parks = [e["status"]["height_mm"] for e in parks if e["module"].startswith("magnetic")]
     magnet_unparks = [e["status"]["height_mm"] for e in unparks
                       if e["module"].startswith("magnetic")]
-    # Cut off halfway, the magnets stayed there through the pause; then they went up.
-    assert magnet_parks[0] == pytest.approx(0.5 * physics.MAGNET_SPEED_MM_S)
-    assert magnet_unparks[0] == magnet_parks[0]
+    # The pause waited for the magnets to arrive (the module finishes a move it was sent),
+    # and they stayed there through the pause.
+    assert magnet_parks[0] == magnet_unparks[0] == 22.5
     assert magnet_parks[1] == magnet_unparks[1] == 22.5  # engaged during the delay
     # The pauses add their length, no more: chemistry (the delays) ran on.
     assert result["duration_s"] == pytest.approx(
@@ -301,7 +301,6 @@ def test_on_a_robot_a_reading_asks_the_module_in_a_simulation_it_reads_the_targe
     ("2.15", "hs.deactivate_shaker()", "the labware latch has not been closed"),
     ("2.13", "hs.deactivate_shaker()", None),
     ("2.15", "hs.close_labware_latch()\nhs.deactivate_shaker()", None),
-    ("2.15", "hs.open_labware_latch()\nhs.deactivate()", None),
 ])
 def test_the_shaker_stops_only_with_its_latch_closed(tmp_path: Path, api: str, body: str,
                                                      error: str | None) -> None:
@@ -479,7 +478,8 @@ def test_a_heater_shaker_set_below_room_temperature_warns_and_holds_the_room(
     comments = comment_messages(run)
     assert comments == [
         f"warning: {path}:6: set_and_wait_for_temperature: 10 °C is below room temperature; "
-        "the heater-shaker only heats, so the plate stays at room temperature"]
+        "the heater-shaker only heats, so the plate stays at room temperature; an OT-2 "
+        "waits here for ever, labrun went on with the plate at room temperature"]
     assert summary(run)["status"] == "succeeded"
     assert summary(run)["duration_s"] < 1
 
@@ -545,7 +545,8 @@ ctx.comment(f"rpm {hs.target_speed}")
                if e["type"] == "temperatureModule/setTargetTemperature"]
     assert targets == [5.0, -9.0]  # Opentrons takes -9 to 99 °C, in whole degrees
     comments = [e["params"]["message"] for e in queued if e["type"] == "comment"]
-    assert comments == ["target 5.0", "rpm 501"]
+    assert comments[0] == "target 5.0" and comments[-1] == "rpm 501"
+    assert "-9 °C is outside the Temperature Module GEN2's working range" in comments[1]
 
 
 def test_a_thermocycler_reads_room_temperature_before_any_call() -> None:
@@ -739,3 +740,154 @@ def test_a_refused_module_in_a_thermocyclers_slot_leaves_its_closed_lid_guarded(
         origin = ctx.deck.position_for(7).point
         with pytest.raises(ProtocolError, match="while its lid is closed"):
             p.move_to(Location(Point(origin.x + 64, origin.y + 43, 100.0), None))
+
+
+def test_a_heater_shaker_has_no_deactivate_as_in_opentrons(tmp_path: Path) -> None:
+    # Opentrons 8.8.2 has deactivate_shaker and deactivate_heater only: a protocol that
+    # calls deactivate() fails on an OT-2, so it fails here, at its line, naming both.
+    path = protocol_file(tmp_path, 'hs = ctx.load_module("heaterShakerModuleV1", 1)\n'
+                         "hs.close_labware_latch()\nhs.deactivate()")
+    run = simulate_file(path)
+    result = summary(run)
+    assert result["status"] == "failed" and result["location"] == f"{path}:7"
+    assert result["error"] == (
+        "HeaterShakerContext.deactivate: Opentrons' heater-shaker has no deactivate(), so "
+        "this protocol would fail on an OT-2; call deactivate_shaker() and "
+        "deactivate_heater()")
+    with open_context(api_version=(2, 15)) as ctx:
+        hs = ctx.load_module("heaterShakerModuleV1", 1)
+        assert not hasattr(hs, "deactivate")  # an AttributeError, as in Opentrons
+        with pytest.raises(ModuleError):
+            hs.deactivate()
+
+
+def test_a_heater_shaker_wait_below_room_temperature_warns_that_an_ot2_waits_for_ever(
+        tmp_path: Path) -> None:
+    # Opentrons' module waits while the plate is warmer than its target: for ever, as it
+    # only heats; labrun says so at the wait and goes on with the plate at the room's.
+    path = protocol_file(tmp_path, 'hs = ctx.load_module("heaterShakerModuleV1", 1)\n'
+                         "hs.set_target_temperature(15)\nhs.wait_for_temperature()", "2.25")
+    run = simulate_file(path)
+    assert comment_messages(run)[-1] == (
+        f"warning: {path}:7: wait_for_temperature: the plate never cools to 15 °C, below "
+        "room temperature, as the heater-shaker only heats; an OT-2 waits here for ever, "
+        "labrun went on with the plate at room temperature")
+    assert summary(run)["status"] == "succeeded"
+
+
+@pytest.mark.parametrize(("api", "celsius"), [("2.15", 0), ("2.15", 99), ("2.13", 0)])
+def test_a_temperature_module_target_outside_its_working_range_is_warned_of(
+        tmp_path: Path, api: str, celsius: float) -> None:
+    # Opentrons takes -9 to 99 °C (before 2.14 the firmware clips to them); the module
+    # works from 4 to 95 °C, so an OT-2 may wait for ever for a target beyond.
+    path = protocol_file(tmp_path, 't = ctx.load_module("temperature module gen2", 3)\n'
+                         f"t.set_temperature({celsius})\nt.set_temperature(4)\n"
+                         "t.set_temperature(95)", api)
+    run = simulate_file(path)
+    assert summary(run)["status"] == "succeeded"
+    assert [c["celsius"] for c in module_calls(run, "temperatureModule/setTargetTemperature")
+            ] == [celsius, 4.0, 95.0]
+    assert comment_messages(run) == [
+        f"warning: {path}:6: set_temperature: {celsius:g} °C is outside the Temperature "
+        "Module GEN2's working range of 4 to 95 °C: the plate may never get there, and an "
+        "OT-2 then waits for it for ever; labrun's estimate has it there at the module's "
+        "rates"]
+
+
+def test_a_gen1_block_ramps_at_its_full_rate_as_opentrons_sends_it_no_ramp_rate(
+        tmp_path: Path) -> None:
+    # Opentrons' GEN1 driver drops the ramp rate (a GEN2's gets it: M104 ... R).
+    path = protocol_file(tmp_path, "tc = ctx.load_module('thermocycler')\n"
+                         "tc.set_block_temperature(43)\n"
+                         'ctx.comment("ramping")\n'
+                         "tc.set_block_temperature(63, ramp_rate=0.5)\n"
+                         'ctx.comment("there")')
+    run = simulate_file(path)
+    times = {e["params"]["message"]: e["t"] for e in run.record.events
+             if e["event"] == "command" and e.get("type") == "comment"}
+    assert times["there"] - times["ramping"] == pytest.approx(
+        20 / physics.THERMOCYCLER_BLOCK.heat_c_per_s)
+    assert [m for m in comment_messages(run) if m.startswith("warning")] == [
+        f"warning: {path}:8: set_block_temperature: a Thermocycler Module GEN1 takes no ramp "
+        "rate (Opentrons' driver sends it none): the block ramps at its full rate"]
+
+
+def test_a_halt_abandons_the_simulated_profile_as_on_a_robot(tmp_path: Path) -> None:
+    path = protocol_file(tmp_path, """
+tc = ctx.load_module("thermocycler module gen2")
+tc.close_lid()
+tc.execute_profile([{"temperature": 95, "hold_time_seconds": 30},
+                    {"temperature": 55, "hold_time_seconds": 30}], repetitions=20)
+""")
+    config, clock = default_config(), VirtualClock()
+    run = create_run(path, config=config, clock=clock, on_stalled=continue_when_stalled)
+    try:
+        schedule(run, [Intervention(200.0, None, "halt")])
+        run.control.play(source="test")
+        run.wait(timeout=30)
+    finally:
+        run.close()
+    result = summary(run)
+    assert result["status"] == "halted"
+    halts = [e for e in run.record.events if e["event"] == "module_halt"]
+    assert [(e["module"], e["abandoned"]) for e in halts] == [
+        ("thermocyclerModuleV2@7", "profile")]
+    status = result["modules"][0]["status"]
+    assert status["status"] != "running profile" and status["block_target"] in (95, 55)
+
+
+def test_a_simulation_with_a_robot_file_switches_heaters_off_at_a_stop_as_it_says(
+        tmp_path: Path) -> None:
+    # `labrun simulate --robot FILE`: the simulated module ends a stopped run as the
+    # robot file's module of its kind would, heaters off only where it says so.
+    path = protocol_file(tmp_path, """
+tc = ctx.load_module("thermocycler module gen2")
+t = ctx.load_module("temperature module gen2", 3)
+t.set_temperature(30)
+tc.set_block_temperature(60)
+ctx.delay(minutes=10)
+""")
+    config = config_from_dict({"modules": {
+        "cold": {"kind": "temperature", "port": "/dev/ttyACM0"},
+        "cycler": {"kind": "thermocycler", "port": "/dev/ttyACM1",
+                   "heaters_off_on_stop": True}}})
+    run = create_run(path, config=config, clock=VirtualClock(),
+                     on_stalled=continue_when_stalled)
+    try:
+        schedule(run, [Intervention(300.0, None, "stop")])
+        run.control.play(source="test")
+        run.wait(timeout=30)
+    finally:
+        run.close()
+    result = summary(run)
+    assert result["status"] == "stopped"
+    targets = {m["kind"]: m["status"].get("target", m["status"].get("block_target"))
+               for m in result["modules"]}
+    assert targets == {"thermocycler": None, "temperature": 30.0}
+
+
+def test_the_module_models_the_robot_binds_by_are_opentrons_definitions() -> None:
+    # The engine binds a load_module by hardware.modules.models, which cannot read the
+    # protocol API's definitions: it must say what they say.
+    from hardware.modules.models import MODELS
+    from protocol_api.modules import module_spec
+    from protocol_api.modules.definitions import MODELS as KINDS
+
+    assert sorted(MODELS) == sorted(KINDS)
+    for name, model in MODELS.items():
+        definition = module_spec(name).definition
+        assert (model.kind, model.display_name, sorted(model.compatible_with)) == (
+            KINDS[name], definition["displayName"], sorted(definition["compatibleWith"]))
+
+
+def test_a_profile_step_s_ramp_rate_is_checked_and_said_not_to_be_sent(
+        tmp_path: Path) -> None:
+    path = protocol_file(tmp_path, 'tc = ctx.load_module("thermocycler module gen2")\n'
+                         "tc.set_block_temperature(60)\n"
+                         'tc.execute_profile([{"temperature": 70, "hold_time_seconds": 1, '
+                         '"ramp_rate": 1}], 1)')
+    run = simulate_file(path)
+    assert summary(run)["status"] == "succeeded"
+    assert comment_messages(run) == [
+        f"warning: {path}:7: execute_profile: a step's ramp_rate is checked but not sent: "
+        "the block ramps at its full rate (Opentrons sends it to a GEN2)"]

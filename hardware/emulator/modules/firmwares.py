@@ -81,10 +81,12 @@ class MagneticModuleFirmware(ModuleFirmware):
 
 
 class ThermocyclerFirmware(ModuleFirmware):
-    """Thermocycler GEN2 (STM32 firmware): lid, lid heater, block with hold time."""
+    """Thermocycler GEN2 (STM32 firmware): lid, lid heater, block with hold time and ramp
+    rate (``M104 ... R<°C/s>``, from firmware v1.0.8; ``version`` says which it is)."""
 
     family = "stm32"
     model = "thermocycler gen2"
+    version = "v1.1.0-emulated"
 
     def __init__(self, clock: RealClock) -> None:
         super().__init__(clock)
@@ -95,7 +97,7 @@ class ThermocyclerFirmware(ModuleFirmware):
         self.lid = "open"  # as Opentrons' emulator and simulator start, and labrun's
 
     def info(self) -> str:
-        return "FW:v1.1.0-emulated HW:Opentrons-thermocycler-gen2 SerialNo:TC2EMULATED"
+        return f"FW:{self.version} HW:Opentrons-thermocycler-gen2 SerialNo:TC2EMULATED"
 
     async def execute(self, line: str) -> str:
         code, now = code_of(line), self.clock.now()
@@ -117,7 +119,8 @@ class ThermocyclerFirmware(ModuleFirmware):
             self.lid_heater.set_target(now, None)
         elif code == "M104":
             self.block.set_target(now, _in_range(argument(line, "S"),
-                                                 physics.THERMOCYCLER_BLOCK))
+                                                 physics.THERMOCYCLER_BLOCK),
+                                  limit=argument(line, "R"))
             self.hold_s, self.hold_from = argument(line, "H"), None
         elif code == "M105":
             return self._block_report(now)

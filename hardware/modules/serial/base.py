@@ -4,18 +4,26 @@ A ``SerialModule`` is a ``Device`` (``hardware.devices``): ``call(method, params
 the kind's handler in ``handlers()``; waits poll the firmware every ``poll_interval``
 seconds of the run's clock until the module says it is there, so a wait cancelled by a
 pause is simply called again and waits only for what remains. ``status()`` is what the
-last answers said.
+last answers said, and the ``model`` the module said it is (``M115``, read as Opentrons
+reads it: ``hardware.modules.models``).
+
+What goes wrong while nothing is asked of the module (its connection lost, an error the
+firmware reports on its own, no answer to the wire's keep-alive) goes at once to the
+listener ``set_fault_listener`` names, in that listener's loop, naming the module.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from ...clock import Clock
-from ...controller import HardwareFault
+from ...controller import FaultListener, HardwareFault
 from ...gcode.errors import ControllerTimeout
+from ...wakeup import loop_waker
 from ..dispatch import Handler, call_handler
+from ..models import model_from_identity
 from ..physics import TOLERANCE_C
 from .wire import Family, ModuleWire
 
@@ -46,9 +54,13 @@ class SerialModule:
         self.clock = clock
         self.poll_interval = poll_interval
         self.heaters_off_on_stop = heaters_off_on_stop
-        self.wire = ModuleWire(self.family, port, baudrate=baudrate, timeout_s=timeout_s)
+        self.wire = ModuleWire(self.family, port, baudrate=baudrate, timeout_s=timeout_s,
+                               on_fault=self._wire_fault)
         self.firmware: str = ""
         """What the module said it is (``M115``)."""
+        self.model: str | None = None
+        """Its model (``temperatureModuleV2``...), from ``M115``; None before it answered."""
+        self._fault_listener: FaultListener | None = None
 
     @property
     def name(self) -> str:
@@ -67,8 +79,10 @@ class SerialModule:
             try:
                 self.firmware = await self.wire.request("M115")
                 self._check_identity(self.firmware)
+                self.model = model_from_identity(self.kind, self.firmware)
                 self.identify(self.firmware)
                 await self.refresh()
+                self.wire.keep_alive = True
                 return
             except ControllerTimeout:
                 await self.wire.close()
@@ -96,7 +110,28 @@ class SerialModule:
 
     def status(self) -> Mapping[str, Any]:
         return {"kind": self.kind, "name": self.name, "port": self.port,
-                "status": self.state(), **self.readings()}
+                "model": self.model, "status": self.state(), **self.readings()}
+
+    def set_fault_listener(self, listener: FaultListener | None) -> None:
+        """Tell ``listener`` (in the loop this is called from) of every fault the module's
+        wire meets, also while nothing is asked of it; None: nobody."""
+        if listener is None:
+            self._fault_listener = None
+            return
+        schedule = loop_waker()
+
+        def forward(fault: HardwareFault) -> None:
+            with contextlib.suppress(RuntimeError):  # that loop has ended: nobody listens
+                schedule(lambda: listener(fault))
+
+        self._fault_listener = forward
+
+    def _wire_fault(self, fault: HardwareFault) -> None:
+        listener = self._fault_listener
+        if listener is not None:
+            said = str(fault).removeprefix(f"{self.port}: ")
+            listener(HardwareFault(f"the {self.kind.replace('_', '-')} module "
+                                   f"[modules.{self.name}] on {self.port}: {said}"))
 
     # -- for the kinds ----------------------------------------------------------------
 

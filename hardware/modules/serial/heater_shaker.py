@@ -2,7 +2,9 @@
 ``M123``/``G28`` (shaker), ``M242``/``M243``/``M241`` (labware latch).
 
 ``M3`` and the latch commands are answered at once; the waits poll ``M123``
-(``C:<rpm> T:<target>``) and ``M241`` (``STATUS:IDLE_OPEN``...). Stopping the shaker is
+(``C:<rpm> T:<target>``) and ``M241`` (``STATUS:IDLE_OPEN``...). A latch move, once
+sent, is seen through (the module finishes it whatever the host does: a pause or a door
+waits the two seconds it takes, at most ``LATCH_TIMEOUT_S``). Stopping the shaker is
 ``G28``: the plate homes, as Opentrons' ``deactivate_shaker`` does. The firmware refuses
 to shake or home with the latch open (``ERR126``) and to open the latch unless the plate
 is homed (``ERR123``: at power-on, or after ``G28``); those errors reach the run with
@@ -19,6 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
+
+from ...controller import HardwareFault
 from ..dispatch import Handler
 from .base import SerialModule, celsius, near, state_of
 from .wire import fields, number
@@ -27,6 +32,8 @@ RPM_TOLERANCE = 25.0
 """A shaker within this many rpm of its target is at speed."""
 LATCH_STATES = {"IDLE_OPEN": "open", "IDLE_CLOSED": "closed", "OPENING": "opening",
                 "CLOSING": "closing"}
+LATCH_TIMEOUT_S = 10.0
+"""The longest a latch move may take (it takes about 2 s) before it is a fault."""
 
 
 class SerialHeaterShaker(SerialModule):
@@ -83,13 +90,23 @@ class SerialHeaterShaker(SerialModule):
         await self.poll_until(lambda: self.rpm == 0.0)
 
     async def open_latch(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        await self.wire.request("M242")
-        await self.poll_until(lambda: self.latch == "open")
-        return {"latch": self.latch}
+        return await self._move_latch("M242", "open")
 
     async def close_latch(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        await self.wire.request("M243")
-        await self.poll_until(lambda: self.latch == "closed")
+        return await self._move_latch("M243", "closed")
+
+    async def _move_latch(self, command: str, where: str) -> Mapping[str, Any]:
+        with anyio.CancelScope(shield=True):  # the latch gets there whatever we do
+            await self.wire.request(command)
+            deadline = self.clock.now() + LATCH_TIMEOUT_S
+            await self.refresh()
+            while self.latch != where:
+                if self.clock.now() >= deadline:
+                    raise HardwareFault(f"the heater-shaker [modules.{self.name}]'s labware "
+                                        f"latch is {self.latch}, not {where}, "
+                                        f"{LATCH_TIMEOUT_S:g} s after {command}")
+                await self.clock.sleep_until(self.clock.now() + self.poll_interval)
+                await self.refresh()
         return {"latch": self.latch}
 
     async def deactivate_all(self, params: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -4,12 +4,17 @@ The firmware answers ``G0`` and ``G28.2`` once the magnets have arrived, so ``en
 and ``disengage`` return when the move is done; ``M114.2`` reads ``Z:<h>`` above home.
 GEN2 (``model:mag_deck_v20``) counts ``h`` in mm, GEN1 (``model:mag_deck_v1.1``) in half
 millimetres; the driver reads which from ``M115`` and speaks mm to the run either way.
+
+A move, once sent, is seen through (a pause or a door waits for it: the module finishes
+it whatever the host does), so the call returns with the magnets where it sent them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+import anyio
 
 from ..dispatch import Handler
 from .base import SerialModule
@@ -30,7 +35,7 @@ class SerialMagneticModule(SerialModule):
     height_mm: float = 0.0
 
     def identify(self, info: str) -> None:
-        self.units_per_mm = 2.0 if "model:mag_deck_v1" in info else 1.0
+        self.units_per_mm = 2.0 if self.model == "magneticModuleV1" else 1.0
 
     def handlers(self) -> dict[str, Handler]:
         return {"engage": self.engage, "disengage": self.disengage,
@@ -38,14 +43,15 @@ class SerialMagneticModule(SerialModule):
 
     async def engage(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         height = float(params["height_mm"])
-        await self.wire.request(f"G0 Z{height * self.units_per_mm:.3f}",
-                                timeout=MOVE_TIMEOUT_S)
-        await self.refresh()
-        return {"height_mm": self.height_mm}
+        return await self._move(f"G0 Z{height * self.units_per_mm:.3f}")
 
     async def disengage(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        await self.wire.request("G28.2", timeout=MOVE_TIMEOUT_S)
-        await self.refresh()
+        return await self._move("G28.2")
+
+    async def _move(self, command: str) -> Mapping[str, Any]:
+        with anyio.CancelScope(shield=True):  # the module finishes it whatever we do
+            await self.wire.request(command, timeout=MOVE_TIMEOUT_S)
+            await self.refresh()
         return {"height_mm": self.height_mm}
 
     async def deactivate(self) -> None:

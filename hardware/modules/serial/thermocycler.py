@@ -1,11 +1,15 @@
 """The thermocycler (GEN2) over serial: lid ``M126``/``M127``/``M119``, lid heater
-``M140``/``M141``/``M108``, block ``M104 S H V``/``M105``/``M14``, everything off ``M18``.
+``M140``/``M141``/``M108``, block ``M104 S H V R``/``M105``/``M14``, everything off ``M18``.
 
-The firmware answers ``M126``/``M127`` when the lid has arrived. ``M104``'s ``H`` is a
-hold time in seconds that the firmware counts down once the block is at target;
-``M105`` answers ``T:<target> C:<block> H:<hold left> Total_H:<hold> At_target?:<0|1>``.
-A profile runs on the host, step by step, as Opentrons' own host software does: a task
-of this module's, so it goes on while the run is paused.
+The firmware answers ``M126``/``M127`` when the lid has arrived, and a lid move once
+sent is seen through (a pause or a door waits for it: the lid goes on to its end
+whatever the host does). ``M104``'s ``H`` is a hold time in seconds that the firmware
+counts down once the block is at target, ``R`` a ramp rate in °C/s (firmware v1.0.8 on,
+as Opentrons' driver sends it); ``M105`` answers ``T:<target> C:<block> H:<hold left>
+Total_H:<hold> At_target?:<0|1>``. A profile runs on the host, step by step, as
+Opentrons' own host software does: a task of this module's, so it goes on while the run
+is paused. A new block setpoint ends it, as does any ``deactivate``; a halt abandons it
+(``abandon``), the block holding the step it was at.
 """
 
 from __future__ import annotations
@@ -14,15 +18,21 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
+
 from ...controller import HardwareFault
 from ...gcode.service import Service
+from ...wakeup import Waker, loop_waker
 from ..dispatch import Handler
+from ..models import firmware_version
 from ..profile import ProfileProgress, ProfileStep, run_profile
 from .base import SerialModule, celsius, near, state_of
 from .wire import fields, number
 
 LID_TIMEOUT_S = 40.0
 """Opentrons' own timeout for a lid move."""
+RAMP_RATE_FIRMWARE = (1, 0, 8)
+"""The first firmware that takes ``M104``'s ``R`` (Opentrons refuses a ramp rate before)."""
 
 
 class SerialThermocycler(SerialModule):
@@ -40,6 +50,8 @@ class SerialThermocycler(SerialModule):
     hold_time_left_s: float | None = None
     _profile: Service | None = None
     _progress: ProfileProgress | None = None
+    _profile_scope: anyio.CancelScope | None = None
+    _profile_loop: Waker | None = None  # schedules in the loop the profile runs in
 
     def handlers(self) -> dict[str, Handler]:
         return {"open_lid": self.open_lid, "close_lid": self.close_lid,
@@ -62,8 +74,9 @@ class SerialThermocycler(SerialModule):
         return await self._move_lid("M127", "closed")
 
     async def _move_lid(self, command: str, where: str) -> Mapping[str, Any]:
-        await self.wire.request(command, timeout=LID_TIMEOUT_S)
-        await self.refresh()
+        with anyio.CancelScope(shield=True):  # the lid goes on to its end whatever we do
+            await self.wire.request(command, timeout=LID_TIMEOUT_S)
+            await self.refresh()
         if self.lid != where:
             raise HardwareFault(f"the thermocycler {self.name!r} answered {command} but its "
                                 f"lid is {self.lid}, not {where}")
@@ -87,21 +100,39 @@ class SerialThermocycler(SerialModule):
     # -- block ------------------------------------------------------------------------
 
     async def set_block_temperature(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        # ramp_rate: the GEN2 firmware has no ramp-rate command (M566 is GEN1's), and
-        # Opentrons' GEN2 driver ignores it too.
+        """A new setpoint: a running profile ends first (its next step would override it)."""
+        await self._stop_profile()
+        return await self._set_block(params)
+
+    async def _set_block(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         words = [f"M104 S{celsius(params):.2f}"]
         if params.get("hold_time_s") is not None:
             words.append(f"H{float(params['hold_time_s']):.2f}")
         if params.get("volume_ul") is not None:
             words.append(f"V{float(params['volume_ul']):.2f}")
+        if params.get("ramp_rate"):
+            self._check_ramp_firmware()
+            words.append(f"R{float(params['ramp_rate']):.2f}")
         await self.wire.request(" ".join(words))
         await self.refresh()
         return {"block_target": self.block_target}
 
+    def _check_ramp_firmware(self) -> None:
+        version = firmware_version(self.firmware)
+        if version is None or version < RAMP_RATE_FIRMWARE:
+            said = ".".join(map(str, version)) if version else "unknown"
+            raise HardwareFault(
+                f"the thermocycler [modules.{self.name}] has firmware v{said}, which takes no "
+                f"ramp rate (from v{'.'.join(map(str, RAMP_RATE_FIRMWARE))}, as Opentrons "
+                "sends it): update its firmware, or leave the ramp rate out")
+
     async def wait_for_block_temperature(self, params: Mapping[str, Any]
                                          ) -> Mapping[str, Any]:
-        await self.poll_until(self._block_done)
+        await self._wait_block()
         return {"block_temperature": self.block_temperature}
+
+    async def _wait_block(self) -> None:
+        await self.poll_until(self._block_done)
 
     def _block_done(self) -> bool:
         return self.block_target is None or (
@@ -118,12 +149,17 @@ class SerialThermocycler(SerialModule):
     async def execute_profile(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         await self._stop_profile()
         steps = [ProfileStep.from_mapping(step) for step in params["steps"]]
+        if any(step.ramp_rate for step in steps):
+            self._check_ramp_firmware()
         progress = self._progress = ProfileProgress(steps, int(params["repetitions"]))
         volume = params.get("volume_ul")
+        scope = self._profile_scope = anyio.CancelScope()
+        self._profile_loop = loop_waker()
 
         async def run() -> None:
-            with contextlib.suppress(Exception):  # kept in progress.error for the waiter
-                await run_profile(self, progress, volume_ul=volume)
+            with scope, contextlib.suppress(Exception):  # in progress.error for the waiter
+                await run_profile(self._set_block, self._wait_block, progress,
+                                  volume_ul=volume)
 
         self._profile = Service(f"labrun-profile-{self.name}")
         await self._profile.start(run)
@@ -143,6 +179,15 @@ class SerialThermocycler(SerialModule):
             profile, self._profile = self._profile, None
             await profile.stop()
         self._progress = None
+
+    def abandon(self) -> bool:
+        """A halt: no further step is sent, from any thread; the block holds its setpoint."""
+        progress, scope, loop = self._progress, self._profile_scope, self._profile_loop
+        if progress is None or not progress.running or scope is None or loop is None:
+            return False
+        with contextlib.suppress(RuntimeError):  # that loop has ended: nothing runs there
+            loop(scope.cancel)
+        return True
 
     # -- stop -------------------------------------------------------------------------
 

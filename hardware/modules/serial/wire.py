@@ -15,25 +15,38 @@ the module dialect hands every line to this wire as ``Info``, which assembles an
 One request at a time; a request runs to its answer even when its caller is cancelled,
 so a late answer is never taken for the next command's. No answer within the timeout,
 or a lost connection, is a fault that poisons the wire.
+
+What the wire meets while nothing is asked of it goes to ``on_fault`` at once, as the
+motion controller's reader reports its own: a lost connection, and an ``async`` error.
+Once ``keep_alive`` is set, a wire quiet for a quarter of its timeout asks the module
+``M115`` (every firmware answers it), so that one that stops answering while the run
+waits fails within one and a half timeouts, not at its next command.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import time
 from typing import Literal
 
 import anyio
 
-from ...controller import HardwareFault
+from ...controller import FaultListener, HardwareFault
 from ...gcode.dialects.base import Dialect
 from ...gcode.errors import ControllerError
 from ...gcode.events import Event, Info
 from ...gcode.link import Link
+from ...gcode.service import Service
 from ...gcode.transport import open_transport
 
 Family = Literal["arduino", "stm32"]
 
+log = logging.getLogger(__name__)
+
 TERMINATORS: dict[Family, str] = {"arduino": "\r\n\r\n", "stm32": "\n"}
+KEEP_ALIVE_LINE = "M115"
+"""What a quiet wire asks the module: every module firmware answers it, and it changes
+nothing."""
 
 
 class FirmwareError(ControllerError):
@@ -61,8 +74,7 @@ class ModuleWire:
     """Requests and answers over one module's serial port (or a pyserial URL)."""
 
     def __init__(self, family: Family, port: str, *, baudrate: int = 115200,
-                 timeout_s: float = 10.0,
-                 on_fault: Callable[[HardwareFault], None] | None = None) -> None:
+                 timeout_s: float = 10.0, on_fault: FaultListener | None = None) -> None:
         self.family = family
         self.port = port
         self.baudrate = baudrate
@@ -71,12 +83,18 @@ class ModuleWire:
         self.async_error: str | None = None
         self.sent: list[str] = []
         """Every command written, in order (what went out on the wire)."""
-        self._on_fault = on_fault
+        self.on_fault = on_fault
+        """Told (in the wire's loop) of a lost connection, a timeout and an ``async``
+        error, whether or not a request is waiting."""
+        self.keep_alive = False
+        """Ask a quiet module ``M115`` (set once it has answered as the module it is)."""
         self._link: Link | None = None
+        self._keeper: Service | None = None
         self._lock = anyio.Lock()
         self._lines: list[str] = []
         self._oks = 0
         self._waiting = False
+        self._last_traffic = time.monotonic()
 
     @property
     def connected(self) -> bool:
@@ -87,13 +105,18 @@ class ModuleWire:
                                          timeout=self.timeout_s)
         self._link = Link(self.dialect, transport, timeout_s=self.timeout_s,
                           poll_interval=1.0, on_event=self._on_line,
-                          on_interlock=lambda name, active: None, on_fault=self._on_fault)
+                          on_interlock=lambda name, active: None, on_fault=self._report)
         await self._link.start()
+        self._keeper = Service(f"labrun-module-keep-alive-{self.port}")
+        await self._keeper.start(self._keep_alive)
 
     async def close(self) -> None:
-        if self._link is not None:
+        if self._link is not None:  # first: a keep-alive request then fails at once
             link, self._link = self._link, None
             await link.close()
+        if self._keeper is not None:
+            keeper, self._keeper = self._keeper, None
+            await keeper.stop()
 
     async def request(self, command: str, *, timeout: float | None = None) -> str:
         """Send ``command``; its answer without the acknowledgement (data lines joined by
@@ -110,6 +133,7 @@ class ModuleWire:
                 self._lines, self._oks, self._waiting = [], 0, True
                 try:
                     self.sent.append(command)
+                    self._last_traffic = time.monotonic()
                     await link.write(self.dialect.frame(command))
                     await link.wait_for(self._answered, f"the answer to {command!r}",
                                         timeout)
@@ -131,12 +155,39 @@ class ModuleWire:
                 raise FirmwareError(f"{self.port}: the module refused {command!r}: {line}")
         return "\n".join(line for line in lines if line)
 
+    async def _keep_alive(self) -> None:
+        """Ask a quiet module ``M115`` while ``keep_alive`` (see the module docstring)."""
+        quiet = self.timeout_s / 4
+        while True:
+            await anyio.sleep(quiet)
+            link = self._link
+            if link is None or link.fault is not None:
+                return  # failed: the listener knows
+            if (not self.keep_alive or self._lock.locked() or self.async_error is not None
+                    or time.monotonic() - self._last_traffic < quiet):
+                continue
+            try:
+                await self.request(KEEP_ALIVE_LINE)
+            except HardwareFault:
+                if link.fault is not None:
+                    return
+
+    def _report(self, fault: HardwareFault) -> None:
+        if self.on_fault is not None:
+            try:
+                self.on_fault(fault)
+            except Exception:  # a listener's bug must not kill the reader
+                log.exception("module fault listener failed for %s", fault)
+
     def _on_line(self, event: Event) -> None:
         if not isinstance(event, Info):
             return
+        self._last_traffic = time.monotonic()
         text = event.text
         if text.lower().startswith("async"):
             self.async_error = text.removesuffix("OK").strip()
+            self._report(FirmwareError(f"{self.port}: the module reported "
+                                       f"{self.async_error!r}"))
             return
         if not self._waiting:
             return  # chatter between requests (a start-up banner, a warning)

@@ -29,7 +29,7 @@ metadata = {"apiLevel": "2.15"}
 def run(ctx):
     temperature = ctx.load_module("temperature module gen2", 9)
     magnet = ctx.load_module("magnetic module gen2", 1)
-    cycler = ctx.load_module("thermocycler")
+    cycler = ctx.load_module("thermocycler module gen2")
     shaker = ctx.load_module("heaterShakerModuleV1", 3)
     magnet.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
     temperature.set_temperature(30)

@@ -66,22 +66,29 @@ def test_a_wait_for_a_temperature_short_of_the_target_ends_as_the_plate_passes_i
     assert down == pytest.approx((95 - 60) / ramp.cool_c_per_s)
 
 
-def test_magnet_stops_where_a_pause_cuts_it_off_and_finishes_when_called_again() -> None:
-    async def scenario(clock: VirtualClock) -> tuple[float, float, float]:
-        module = simulated_device("magnetic", "mag", clock)
+@pytest.mark.parametrize(("kind", "call", "params", "travel_s", "reading", "arrived"), [
+    ("magnetic", "engage", {"height_mm": 20}, 20 / physics.MAGNET_SPEED_MM_S, "height_mm", 20),
+    ("thermocycler", "close_lid", {}, physics.LID_TRAVEL_S, "lid", "closed"),
+    ("heater_shaker", "open_latch", {}, physics.LATCH_TRAVEL_S, "latch", "open"),
+])
+def test_a_move_the_module_was_sent_is_seen_through_before_a_pause_takes_effect(
+        kind: str, call: str, params: dict[str, Any], travel_s: float, reading: str,
+        arrived: object) -> None:
+    # As on a robot: the firmware answers a magnet or lid move once done and the module
+    # finishes a latch move whatever the host does, so an immediate pause (or a door)
+    # cut in 1 s after the call waits for it; nothing moves once the call has returned.
+    async def scenario(clock: VirtualClock) -> tuple[float, object, object]:
+        module = simulated_device(kind, kind, clock)
         with anyio.CancelScope() as scope:
             clock.call_at(1.0, scope.cancel)
-            await module.call("engage", {"height_mm": 20})
-        halfway = module.status()["height_mm"]
-        await clock.sleep_until(100.0)  # a long pause: the magnet does not move
-        assert module.status()["height_mm"] == halfway
-        await module.call("engage", {"height_mm": 20})
-        return halfway, clock.now(), module.status()["height_mm"]
+            await module.call(call, params)
+        returned, there = clock.now(), module.status()[reading]
+        await clock.sleep_until(returned + 100.0)  # a long pause
+        return returned, there, module.status()[reading]
 
-    halfway, done, height = run(scenario)
-    assert halfway == pytest.approx(physics.MAGNET_SPEED_MM_S * 1.0)
-    assert height == 20
-    assert done == pytest.approx(100.0 + (20 - halfway) / physics.MAGNET_SPEED_MM_S)
+    returned, there, after_the_pause = run(scenario)
+    assert returned == pytest.approx(travel_s)
+    assert there == after_the_pause == arrived
 
 
 def test_profile_runs_on_through_a_pause_and_the_wait_takes_what_remains() -> None:
@@ -279,3 +286,56 @@ def test_a_stop_ends_a_running_profile_and_the_block_holds_its_step() -> None:
     assert status["status"] != "running profile" and status["profile_cycle"] is None
     assert status["block_target"] in (95, 55) and status["block_temperature"] == status[
         "block_target"]
+
+
+@pytest.mark.parametrize(("model", "rate"), [("thermocyclerModuleV2", 0.5),
+                                             ("thermocyclerModuleV1", 4.0)])
+def test_a_gen2_block_ramps_at_its_ramp_rate_a_gen1_at_its_full_rate(model: str,
+                                                                      rate: float) -> None:
+    # Opentrons' GEN2 driver sends the ramp rate (M104 ... R), its GEN1 driver drops it;
+    # a profile step's ramp rate likewise.
+    async def scenario(clock: VirtualClock) -> tuple[float, float]:
+        tc = simulated_device("thermocycler", "tc", clock, model=model)
+        await tc.call("set_block_temperature", {"celsius": 43, "ramp_rate": 0.5})
+        await tc.call("wait_for_block_temperature", {})
+        block = clock.now()
+        await tc.call("execute_profile", {"steps": [
+            {"celsius": 63, "hold_time_s": 0, "ramp_rate": 0.5}], "repetitions": 1})
+        await tc.call("wait_for_profile", {})
+        return block, clock.now() - block
+
+    assert run(scenario) == (pytest.approx(20 / rate), pytest.approx(20 / rate))
+
+
+def test_a_profile_step_s_ramp_rate_paces_the_block_and_its_readings() -> None:
+    steps = [ProfileStep(95, 0), ProfileStep(55, 10, ramp_rate=1.0)]
+    plan = ProfilePlan(physics.THERMOCYCLER_BLOCK, 95.0, steps, 2, 0.0)
+    assert plan.end == pytest.approx(2 * (40 / 1.0 + 10) + 40 / 4)
+
+    async def scenario(clock: VirtualClock) -> float:
+        tc = simulated_device("thermocycler", "tc", clock)
+        await tc.call("set_block_temperature", {"celsius": 95})
+        await tc.call("wait_for_block_temperature", {})
+        await tc.call("execute_profile", {"steps": [
+            {"celsius": 55, "hold_time_s": 10, "ramp_rate": 1.0}], "repetitions": 1})
+        await clock.sleep_until(clock.now() + 10.0)
+        return float(tc.status()["block_temperature"])
+
+    assert run(scenario) == pytest.approx(85.0)  # 10 s at 1 °C/s, not 20 s worth at 2
+
+
+def test_a_halt_abandons_a_running_profile_and_the_block_holds_its_step() -> None:
+    async def scenario(clock: VirtualClock) -> tuple[bool, bool, dict[str, Any]]:
+        tc = simulated_device("thermocycler", "tc", clock, heaters_off_on_stop=True)
+        idle = tc.abandon()
+        steps = [{"celsius": 95, "hold_time_s": 30}, {"celsius": 55, "hold_time_s": 30}]
+        await tc.call("execute_profile", {"steps": steps, "repetitions": 10, "volume_ul": 20})
+        await clock.sleep_until(100.0)  # cycle 2 heads for 95 °C (cycle 1 ended at 98 s)
+        abandoned = tc.abandon()
+        await clock.sleep_until(400.0)  # the profile would be in its fourth cycle
+        return idle, abandoned, dict(tc.status())
+
+    idle, abandoned, status = run(scenario)
+    assert (idle, abandoned) == (False, True)
+    assert status["status"] == "holding at target" and status["profile_cycle"] is None
+    assert status["block_target"] == status["block_temperature"] == 95  # heaters left on

@@ -24,7 +24,12 @@ from hardware.emulator.modules import (
 )
 from hardware.gcode import ConnectionLost, ControllerTimeout
 from hardware.modules.physics import TOLERANCE_C
-from hardware.modules.serial import FirmwareError, SerialModule, serial_module
+from hardware.modules.serial import (
+    FirmwareError,
+    SerialModule,
+    SerialThermocycler,
+    serial_module,
+)
 
 SPEED = 200.0
 KINDS = {"temp": "temperature", "mag": "magnetic", "tc": "thermocycler",
@@ -103,8 +108,8 @@ def test_magnet_engage_and_disengage(twins: ModuleTwins) -> None:
         heights.append(twins.call(firmware.magnet.value))  # answered once there
         await device.call("disengage", {})
         assert device.status() | {"port": ""} == {
-            "kind": "magnetic", "name": "mag", "port": "", "status": "disengaged",
-            "height_mm": 0.0, "engaged": False}
+            "kind": "magnetic", "name": "mag", "port": "", "model": "magneticModuleV2",
+            "status": "disengaged", "height_mm": 0.0, "engaged": False}
 
     drive(twins, "mag", script)
     assert heights == [12.5]
@@ -325,3 +330,181 @@ def test_an_error_the_firmware_meets_on_its_own_fails_the_next_call() -> None:
                 await device.disconnect()
 
         anyio.run(main)
+
+
+@pytest.mark.parametrize(("kind", "identity", "model"), [
+    ("temperature", "temp_deck_v20", "temperatureModuleV2"),
+    ("temperature", "temp_deck_v1.1", "temperatureModuleV1"),
+    ("magnetic", "mag_deck_v20", "magneticModuleV2"),
+    ("magnetic", "mag_deck_v1.1", "magneticModuleV1"),
+    ("thermocycler", None, "thermocyclerModuleV2"),
+    ("heater_shaker", None, "heaterShakerModuleV1"),
+])
+def test_a_module_says_which_model_it_is(kind: str, identity: str | None, model: str) -> None:
+    # Read from M115 as Opentrons reads it: GEN2 from revision 20 (model:temp_deck_v20);
+    # a thermocycler that echoes M115 (STM32 firmware) is the GEN2.
+    with running_module_twins({"m": kind}, speed=SPEED) as twins:
+        firmware = twins.firmware("m")
+        if identity is not None:
+            twins.call(lambda: setattr(firmware, "model", identity))
+        seen: list[object] = []
+
+        async def main() -> None:
+            device = serial_module(kind, "m", twins.address("m"), RealClock(SPEED),
+                                   timeout_s=5.0)
+            with anyio.fail_after(LIMIT_S):
+                await device.connect()
+                seen.append(device.status()["model"])
+                await device.disconnect()
+
+        anyio.run(main)
+    assert seen == [model]
+
+
+def test_a_block_ramp_rate_goes_to_the_thermocycler(twins: ModuleTwins) -> None:
+    # As Opentrons' GEN2 driver: M104 ... R<°C/s>; the block then ramps that fast.
+    firmware = twins.firmware("tc")
+    assert isinstance(firmware, ThermocyclerFirmware)
+    limits: list[float | None] = []
+
+    async def script(device: SerialModule) -> None:
+        await device.call("set_block_temperature", {"celsius": 40, "hold_time_s": None,
+                                                    "volume_ul": None, "ramp_rate": 0.5})
+        limits.append(twins.call(lambda: firmware.block.limit))
+        await device.call("execute_profile", {
+            "steps": [{"celsius": 45, "hold_time_s": 0, "ramp_rate": 2.0}],
+            "repetitions": 1, "volume_ul": None})
+        await device.call("wait_for_profile", {})
+        await device.call("deactivate_block", {})
+
+    drive(twins, "tc", script)
+    blocks = [line for line in received(twins, "tc") if line.startswith("M104")]
+    assert blocks[-2:] == ["M104 S40.00 R0.50", "M104 S45.00 H0.00 R2.00"]
+    assert limits == [0.5]
+
+
+def test_a_ramp_rate_is_refused_by_a_thermocycler_whose_firmware_takes_none() -> None:
+    # Opentrons refuses a ramp rate before firmware v1.0.8 (nothing is sent).
+    with running_module_twins({"tc": "thermocycler"}, speed=SPEED) as twins:
+        firmware = twins.firmware("tc")
+        assert isinstance(firmware, ThermocyclerFirmware)
+        twins.call(lambda: setattr(firmware, "version", "v1.0.4"))
+
+        async def script(device: SerialModule) -> None:
+            with pytest.raises(HardwareFault, match=r"firmware v1\.0\.4, which takes no ramp "
+                                                    r"rate \(from v1\.0\.8"):
+                await device.call("set_block_temperature", {"celsius": 40, "ramp_rate": 1})
+
+        drive(twins, "tc", script)
+        assert not [line for line in received(twins, "tc") if line.startswith("M104")]
+
+
+PROFILE = {"steps": [{"celsius": 94, "hold_time_s": 2}, {"celsius": 55, "hold_time_s": 2}],
+           "repetitions": 50, "volume_ul": 20}
+
+
+def test_a_new_block_setpoint_ends_a_running_profile(twins: ModuleTwins) -> None:
+    # A profile left running (a halted run in `labrun serve`) must not override the next
+    # setpoint with its next step, as the simulated thermocycler's does not.
+    firmware = twins.firmware("tc")
+    assert isinstance(firmware, ThermocyclerFirmware)
+
+    async def script(device: SerialModule) -> None:
+        await device.call("execute_profile", PROFILE)
+        await device.call("set_block_temperature", {"celsius": 4})
+        assert device.status()["status"] != "running profile"
+        start = len(received(twins, "tc"))
+        await RealClock(SPEED).sleep(40.0)  # the profile would have stepped on by now
+        assert not [line for line in received(twins, "tc")[start:]
+                    if line.startswith("M104")]
+        assert twins.call(lambda: firmware.block.target) == 4.0
+
+    drive(twins, "tc", script)
+
+
+def test_a_halt_abandons_a_profile_from_another_thread_and_the_block_holds(
+        twins: ModuleTwins) -> None:
+    # A halt leaves the heaters as they are, but labrun stops sending the profile's steps.
+    firmware = twins.firmware("tc")
+    assert isinstance(firmware, ThermocyclerFirmware)
+
+    async def script(device: SerialModule) -> None:
+        assert isinstance(device, SerialThermocycler)
+        assert device.abandon() is False  # nothing running
+        start = len(received(twins, "tc"))
+        await device.call("execute_profile", PROFILE)
+        while "M104 S94.00 H2.00 V20.00" not in received(twins, "tc")[start:]:
+            await anyio.sleep(0.001)  # its first step is on the wire
+        abandoned = await anyio.to_thread.run_sync(device.abandon)  # the engine's thread
+        assert abandoned
+        await device.call("wait_for_profile", {})  # over at once
+        held = twins.call(lambda: firmware.block.target)
+        start = len(received(twins, "tc"))
+        await RealClock(SPEED).sleep(40.0)  # the profile would have stepped on by now
+        assert not [line for line in received(twins, "tc")[start:]
+                    if line.startswith("M104")]
+        assert held in (94.0, 55.0) and twins.call(lambda: firmware.block.target) == held
+        assert device.status()["status"] != "running profile"
+        await device.call("deactivate_block", {})
+
+    drive(twins, "tc", script)
+
+
+@pytest.mark.parametrize(("name", "call", "reading", "arrived"), [
+    ("tc", "close_lid", "lid", "closed"),
+    ("mag", "engage", "height_mm", 20.0),
+    ("hs", "open_latch", "latch", "open"),
+])
+def test_a_move_sent_to_the_module_is_seen_through_when_the_caller_is_cut_off(
+        twins: ModuleTwins, name: str, call: str, reading: str, arrived: object) -> None:
+    # The module finishes it whatever the host does: a pause (or a door) takes effect once
+    # it has arrived, and the call says where it is, as the simulated module predicts.
+    params = {"height_mm": 20.0} if call == "engage" else {}
+
+    async def script(device: SerialModule) -> None:
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            result = await device.call(call, params)
+        assert not scope.cancelled_caught
+        assert result[reading] == device.status()[reading] == arrived
+        await device.call({"close_lid": "open_lid", "engage": "disengage",
+                           "open_latch": "close_latch"}[call], {})
+
+    drive(twins, name, script)
+
+
+def test_a_module_that_fails_while_nothing_is_asked_of_it_is_reported_at_once() -> None:
+    # A pulled cable, an error the firmware reports on its own and a module that stops
+    # answering go to the fault listener without waiting for the next command.
+    with running_module_twins({"hs": "heater_shaker", "temp": "temperature",
+                               "mag": "magnetic"}, speed=SPEED) as twins:
+        heard: list[str] = []
+
+        async def main() -> None:
+            devices = {name: serial_module(kind, name, twins.address(name),
+                                           RealClock(SPEED), timeout_s=0.4)
+                       for name, kind in (("hs", "heater_shaker"), ("temp", "temperature"),
+                                          ("mag", "magnetic"))}
+            with anyio.fail_after(LIMIT_S):
+                for device in devices.values():
+                    await device.connect()
+                    device.set_fault_listener(lambda fault: heard.append(str(fault)))
+                await anyio.to_thread.run_sync(
+                    twins.report_error, "hs", "ERR401:motor:whatever went wrong")
+                await anyio.to_thread.run_sync(twins.drop, "temp")
+                await anyio.to_thread.run_sync(
+                    twins.call, lambda: setattr(twins.firmware("mag"), "ignore_lines", 10**6))
+                while len(heard) < 3:
+                    await anyio.sleep(0.005)
+                for device in devices.values():
+                    await device.disconnect()
+
+        anyio.run(main)
+    assert len(heard) == 3
+    hs, = (said for said in heard if "[modules.hs]" in said)
+    assert hs.startswith("the heater-shaker module [modules.hs] on ")
+    assert hs.endswith("the module reported 'async ERR401:motor:whatever went wrong'")
+    temp, = (said for said in heard if "[modules.temp]" in said)
+    assert temp.startswith("the temperature module [modules.temp] on ")
+    mag, = (said for said in heard if "[modules.mag]" in said)
+    assert "the answer to 'M115'" in mag  # asked while quiet, never answered

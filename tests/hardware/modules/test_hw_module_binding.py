@@ -1,0 +1,182 @@
+"""The engine and the robot's modules, as ``labrun run --emulate`` drives them (the emulated
+G-code robot, the modules' twins on pseudo-terminals, the serial drivers): a
+``load_module`` is bound only to the model it asks for or one Opentrons takes in its
+place; a halt abandons a running profile; a module that fails while the run waits fails
+the run at once."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.run import Run
+from engine.state import Status
+from hardware.clock import RealClock
+from hardware.config import load_config
+from hardware.emulator.modules import ModuleTwins
+from hardware.robot import Robot, open_robot
+from protocol_api.execute import create_run, open_context
+
+EXAMPLE = Path(__file__).parents[3] / "hardware" / "robots" / "modules_example.toml"
+SPEED = 50.0
+WAIT_S = 60.0
+
+
+@contextmanager
+def robot_run(tmp_path: Path, body: str, api: str = "2.15") -> Iterator[tuple[Robot, Run]]:
+    """A run of ``run(ctx)`` made of ``body`` (its first line is line 5) on the robot."""
+    path = tmp_path / "protocol.py"
+    lines = textwrap.indent(textwrap.dedent(body).strip(), "    ")
+    path.write_text(f'metadata = {{"apiLevel": "{api}"}}\n\n\ndef run(ctx):\n{lines}\n')
+    robot = open_robot(load_config(EXAMPLE), emulate="grbl", speed=SPEED)
+    try:
+        robot.connect()
+        robot.home()
+        run = create_run(path, config=robot.config, controller=robot.controller,
+                         clock=RealClock(SPEED), record_path=tmp_path / "record.jsonl",
+                         simulating=False, devices=robot.devices)
+        try:
+            yield robot, run
+        finally:
+            run.close()
+    finally:
+        robot.close()
+
+
+def wait_until(predicate: Callable[[], bool], what: str, limit: float = WAIT_S) -> None:
+    deadline = time.monotonic() + limit
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def played(tmp_path: Path, body: str, api: str = "2.15") -> tuple[Any, list[dict[str, Any]]]:
+    with robot_run(tmp_path, body, api) as (_robot, run):
+        run.control.play()
+        final = run.wait(WAIT_S)
+        return final, list(run.record.events)
+
+
+def failure(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(e for e in events if e["event"] == "failure")
+
+
+@pytest.mark.parametrize(("name", "asked", "attached"), [
+    ("thermocycler", "Thermocycler Module GEN1 (thermocyclerModuleV1) in slot 7",
+     "thermocycler module [modules.thermocycler] is a Thermocycler Module GEN2 "
+     "(thermocyclerModuleV2)"),
+    ("magnetic module", "Magnetic Module GEN1 (magneticModuleV1) in slot 1",
+     "magnetic module [modules.magnet] is a Magnetic Module GEN2 (magneticModuleV2)"),
+])
+def test_a_module_of_a_model_opentrons_does_not_take_in_its_place_is_refused(
+        tmp_path: Path, name: str, asked: str, attached: str) -> None:
+    # A GEN1 thermocycler's geometry on a GEN2 put the tip 13.8 mm behind A1 and 10 mm
+    # below the well bottom; Opentrons refuses the load (ModuleNotAttachedError).
+    slot = "" if name == "thermocycler" else ", 1"
+    final, events = played(tmp_path, f"""
+        m = ctx.load_module({name!r}{slot})
+        m.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+    """)
+    assert final.status is Status.FAILED
+    failed = failure(events)
+    assert failed["location"] == f"{tmp_path / 'protocol.py'}:5"
+    assert failed["error"].startswith(f"load_module: the protocol asks for a {asked}, but "
+                                      f"the robot's {attached}, ")
+    model = attached.rsplit("(", 1)[1].rstrip(")")
+    assert failed["error"].endswith(f"load it as {model!r}, or attach a "
+                                    f"{asked.split(' (')[0]}")
+
+
+def test_a_model_opentrons_takes_in_its_place_is_bound_with_its_own_geometry(
+        tmp_path: Path) -> None:
+    # A Temperature Module GEN1 asked for, a GEN2 attached: as Opentrons, the module is
+    # the GEN2, its labware where the GEN2's definition puts it.
+    final, events = played(tmp_path, """
+        t = ctx.load_module("temperature module", 9)
+        plate = t.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+        ctx.comment(f"{t.model} {tuple(plate['A1'].top().point)}")
+    """)
+    assert final.status is Status.SUCCEEDED, final
+    with open_context(api_version=(2, 15)) as ctx:
+        gen2 = ctx.load_module("temperature module gen2", 9)
+        a1 = tuple(gen2.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")["A1"].top().point)
+    said = [e["params"]["message"] for e in events
+            if e["event"] == "command" and e.get("type") == "comment"]
+    assert said == [f"temperatureModuleV2 {a1}"]
+    assert [m["model"] for m in events[-1]["modules"]] == ["temperatureModuleV2"]
+
+
+PROFILE = """
+    tc = ctx.load_module("thermocycler module gen2")
+    tc.close_lid()
+    tc.execute_profile([{"temperature": 94, "hold_time_seconds": 2},
+                        {"temperature": 55, "hold_time_seconds": 2}], repetitions=100)
+"""
+
+
+def block_lines(twins: ModuleTwins) -> list[str]:
+    firmware = twins.firmware("thermocycler")
+    return twins.call(lambda: [line for line in firmware.received if line.startswith("M104")])
+
+
+@pytest.mark.parametrize("paused_first", [False, True])
+def test_a_halt_abandons_a_running_profile_on_the_wire(tmp_path: Path,
+                                                       paused_first: bool) -> None:
+    # The profile used to run on after a halt (and in `labrun serve` override the next
+    # run's setpoint): labrun stops sending its steps; the block holds the last one.
+    with robot_run(tmp_path, PROFILE) as (robot, run):
+        assert robot.twins is not None
+        twins = robot.twins
+        run.control.play()
+        wait_until(lambda: len(block_lines(twins)) >= 2, "the profile's second step")
+        if paused_first:  # a profile runs on through a pause
+            assert run.control.pause("immediate").accepted
+            run.control.wait_until_paused(WAIT_S)
+        assert run.control.halt().accepted
+        final = run.wait(WAIT_S)
+        sent = len(block_lines(twins))
+        time.sleep(30.0 / SPEED)  # 30 s of the robot's: a step would have gone out by now
+        events = list(run.record.events)
+        assert len(block_lines(twins)) == sent
+    assert final.status is Status.HALTED
+    assert [e["abandoned"] for e in events if e["event"] == "module_halt"] == ["profile"]
+
+
+@pytest.mark.parametrize("fault", ["drop", "async error"])
+def test_a_module_that_fails_during_a_delay_fails_the_run_at_once(tmp_path: Path,
+                                                                   fault: str) -> None:
+    # Noticed only at its next command, it was blamed on that line 5 minutes later.
+    with robot_run(tmp_path, """
+        hs = ctx.load_module("heaterShakerModuleV1", 3)
+        hs.close_labware_latch()
+        hs.set_and_wait_for_shake_speed(1000)
+        ctx.delay(seconds=300)
+        hs.deactivate_shaker()
+    """) as (robot, run):
+        assert robot.twins is not None
+        run.control.play()
+
+        def in_the_delay() -> bool:
+            step = run.control.status().step
+            return step is not None and step.name == "delay"
+
+        wait_until(in_the_delay, "the delay")
+        if fault == "drop":
+            robot.twins.drop("heater_shaker")
+        else:
+            robot.twins.report_error("heater_shaker", "ERR401:heater:thermistor error")
+        final = run.wait(60.0 / SPEED)  # well within the delay's 300 s
+        events = list(run.record.events)
+    assert final.status is Status.FAILED
+    failed = failure(events)
+    assert failed["location"] is None
+    assert "the heater-shaker module [modules.heater_shaker] on " in failed["error"]
+    assert failed["error"].endswith("(the module loaded in slot 3)")
+    if fault != "drop":
+        assert "'async ERR401:heater:thermistor error'" in failed["error"]
