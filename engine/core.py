@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from hardware.aio import Scope
 from hardware.clock import Clock
 from hardware.config import RobotConfig
-from hardware.controller import MotionController
+from hardware.controller import HardwareFault, MotionController
 
 from .actions import Action
 from .entries import ActionResult, CommandEntry, StepJournal
@@ -70,6 +70,9 @@ class EngineCore(Protocol):
 
     async def execute(self, entry: CommandEntry) -> None:
         """Run a command's motion plan to its end and record its effect."""
+
+    def on_fault(self, fault: HardwareFault) -> None:
+        """A fault the hardware met on its own: a run that waits fails at once."""
 
     def take_fault(self) -> None:
         """Fail the run on a fault the controller reported while the engine waited."""

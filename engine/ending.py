@@ -74,7 +74,9 @@ class RunEnding:
         return END_ERRORS[ending.kind](f"the run was {END_STATUS[ending.kind].value}")
 
     def halt_requested(self, tasks: aio.TaskGroupLike | None) -> None:
-        """A halt: cut the cleanup off and send the emergency stop now, in ``tasks``."""
+        """A halt: cut the cleanup off, abandon what the modules run by themselves, and
+        send the emergency stop now, in ``tasks``."""
+        self.engine.modules.halt()
         if self._cleanup_scope is not None:
             self._cleanup_scope.cancel()
         if tasks is not None and self._estop_done is None:

@@ -21,8 +21,8 @@ timeline of the targets it was given, for the summary.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from hardware.config import ModuleConfig, RobotConfig
 from hardware.controller import HardwareFault
@@ -33,14 +33,6 @@ from . import commands as c
 from .core import EngineCore
 from .entries import CommandEntry
 from .robot_model import CommandError
-from .state import Status
-
-
-@runtime_checkable
-class TakesFaults(Protocol):
-    """The engine's fault path (``Engine.on_fault``): a run that waits fails at once."""
-
-    def on_fault(self, fault: HardwareFault) -> None: ...
 
 
 class LoadedModule:
@@ -123,7 +115,6 @@ class Modules:
         self.loaded: dict[str, LoadedModule] = {}
         self._profiles: set[int] = set()  # entries whose profile has been started
         self._timed: set[int] = set()  # entries already on a module's timeline
-        self._watching_halt = False
         self._configs_used: set[str] = set()  # robot-file modules a simulated one stands for
 
     def _bind(self, command: c.LoadModule) -> tuple[Device, str]:
@@ -168,38 +159,21 @@ class Modules:
         return False
 
     def _watch(self, module: LoadedModule) -> None:
-        """Hear what ``module``'s driver meets on its own: its faults fail a waiting run
-        at once (the engine's fault path), and a halt abandons what it runs by itself."""
-        from hardware.modules.unattended import ReportsFaults, RunsOnItsOwn, driver_of
-
-        driver = driver_of(module.device)
+        """Hear the faults ``module`` meets on its own: they fail a waiting run at once
+        (the engine's fault path), named by the slot the protocol loaded it in."""
         engine = self.engine
-        if isinstance(driver, ReportsFaults) and isinstance(engine, TakesFaults):
-            driver.set_fault_listener(self._fault_reporter(module, engine))
-        if isinstance(driver, RunsOnItsOwn) and not self._watching_halt:
-            self._watching_halt = True
-            engine.record.subscribe(self._on_event)
 
-    @staticmethod
-    def _fault_reporter(module: LoadedModule, engine: TakesFaults
-                        ) -> Callable[[HardwareFault], None]:
         def report(fault: HardwareFault) -> None:
             engine.on_fault(HardwareFault(f"{fault} (the module loaded in slot "
                                           f"{module.slot})"))
-        return report
 
-    def _on_event(self, event: Mapping[str, Any]) -> None:
-        if event.get("event") == "status" and event.get("status") == Status.HALTING.value:
-            self.halt()
+        module.device.set_fault_listener(report)
 
     def halt(self) -> None:
         """The run halts: every profile labrun steps through stops now (the heaters stay
         as they are, as the emergency stop leaves them)."""
-        from hardware.modules.unattended import RunsOnItsOwn, driver_of
-
         for module in self.loaded.values():
-            driver = driver_of(module.device)
-            if isinstance(driver, RunsOnItsOwn) and driver.abandon():
+            if module.device.abandon():
                 self.engine.record.add("module_halt", module=module.id, abandoned="profile")
 
     async def execute(self, entry: CommandEntry) -> None:

@@ -11,6 +11,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from .controller import FaultListener
+
 
 class Device(Protocol):
     """One hardware module."""
@@ -51,6 +53,18 @@ class Device(Protocol):
 
     def status(self) -> Mapping[str, Any]:
         """What it is doing now, for the status and the record."""
+        ...
+
+    def set_fault_listener(self, listener: FaultListener | None) -> None:
+        """Tell ``listener``, in the loop this is called from, of every fault the module
+        meets while nothing is asked of it (its cable pulled, an error its firmware
+        reports by itself); None: nobody. A module that meets none ignores it."""
+        ...
+
+    def abandon(self) -> bool:
+        """A halt: stop, now and from any thread, what the module runs by itself (a
+        thermocycler's profile: the block holds the step it was at, heaters as they are);
+        whether anything was running."""
         ...
 
 

@@ -250,5 +250,12 @@ class ThreadedDevice:
     def status(self) -> Mapping[str, Any]:
         return self.inner.status()
 
+    def set_fault_listener(self, listener: FaultListener | None) -> None:
+        # the module's own forwarding brings the fault to the loop this is called from
+        self.inner.set_fault_listener(listener)
+
+    def abandon(self) -> bool:
+        return self.inner.abandon()  # safe from any thread
+
     def __repr__(self) -> str:
         return f"ThreadedDevice({self.inner!r})"

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from .. import aio
 from ..clock import Clock
-from ..controller import HardwareFault
+from ..controller import FaultListener, HardwareFault
 from . import physics
 from .dispatch import Handler, call_handler
 from .physics import AMBIENT_C, Ramp, Track
@@ -93,6 +93,13 @@ class SimulatedModule:
         """Stop or abort: heaters off only when configured so."""
         if self.heaters_off_on_stop:
             await self.call("deactivate", {})
+
+    def set_fault_listener(self, listener: FaultListener | None) -> None:
+        """A simulated module meets no fault of its own."""
+
+    def abandon(self) -> bool:
+        """Nothing runs by itself (the thermocycler's profile does)."""
+        return False
 
     def status(self) -> Mapping[str, Any]:
         model = {"model": self.model} if self.model is not None else {}

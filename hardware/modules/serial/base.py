@@ -126,6 +126,10 @@ class SerialModule:
 
         self._fault_listener = forward
 
+    def abandon(self) -> bool:
+        """Nothing runs by itself (the thermocycler's profile does)."""
+        return False
+
     def _wire_fault(self, fault: HardwareFault) -> None:
         listener = self._fault_listener
         if listener is not None:
