@@ -270,11 +270,11 @@ class Engine:
         command = entry.command
         match command.execution:
             case c.Execution.CHECKPOINT:
-                self.dispatch(ProtocolPaused(getattr(command, "message", None)))
+                self.dispatch(ProtocolPaused(command.pause_message()))
                 # a labware someone moves by hand may stand at its new place by the resume:
                 # the unparking clears it there too
-                arriving = getattr(command, "highest_z", None)
-                await self.pausing.pause_here(checkpoint=True, arriving_top=arriving)
+                await self.pausing.pause_here(checkpoint=True,
+                                              arriving_top=command.arriving_top())
                 # resumed: what a person did meanwhile (moved a labware) now holds
                 self.book.set_status(entry, "completed", result=command.apply(self.model))
             case c.Execution.INSTANT if self.state.pause is None:  # nothing to interrupt

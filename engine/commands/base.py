@@ -60,3 +60,12 @@ class Command(Frozen):
         """Record the completed command's effect on the model; its result."""
         return {}
 
+    def pause_message(self) -> str | None:
+        """A CHECKPOINT command: what its pause says to the people at the robot."""
+        return None
+
+    def arriving_top(self) -> float | None:
+        """A CHECKPOINT command: the top (deck z, mm) of a labware a person may place
+        during its pause, which the park and the unpark must clear as well."""
+        return None
+

@@ -40,6 +40,12 @@ class MoveLabware(Command):
         object.__setattr__(self, "highest_z", highest_z)
         object.__setattr__(self, "message", message)
 
+    def pause_message(self) -> str | None:
+        return self.message
+
+    def arriving_top(self) -> float | None:
+        return self.highest_z
+
     def apply(self, robot: RobotModel) -> Result:
         robot.stacks.move(self.labware, self.to_slot)
         robot.labware_top(self.labware, None if self.to_slot == OFF_DECK else self.highest_z)

@@ -16,3 +16,6 @@ class WaitForResume(Command):
 
     def __init__(self, message: str | None = None) -> None:
         object.__setattr__(self, "message", message)
+
+    def pause_message(self) -> str | None:
+        return self.message
