@@ -77,9 +77,10 @@ def modules_for(config: RobotConfig, needed: Iterable[Mapping[str, Any]], *, emu
                 ) -> tuple[RobotConfig, str | None]:
     """The robot's configuration for a protocol whose simulation loaded the modules
     ``needed`` (its ``loadModule`` events): on the emulator, with an emulated twin of each
-    module the robot file does not name; on a robot, the same, and what it lacks (the
-    first ``load_module`` it cannot bind, with its line), so that the run fails before
-    anything is connected or moved."""
+    module the robot file does not name, of the model the protocol asks for (a GEN1 is
+    bound as a GEN1); on a robot, the same, and what it lacks (the first ``load_module``
+    it cannot bind, with its line), so that the run fails before anything is connected
+    or moved."""
     have: dict[str, int] = {}
     for module in config.modules.values():
         have[module.kind] = have.get(module.kind, 0) + 1
@@ -98,7 +99,7 @@ def modules_for(config: RobotConfig, needed: Iterable[Mapping[str, Any]], *, emu
         name = kind
         while name in added:
             name += "_"
-        added[name] = ModuleConfig(kind)
+        added[name] = ModuleConfig(kind, model=str(params["model"]))
     if len(added) == len(config.modules):
         return config, None
     return replace(config, modules=added), None

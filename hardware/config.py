@@ -130,24 +130,30 @@ class ModuleConfig(Frozen):
     ``kind`` is one of ``MODULE_KINDS``; ``port`` its serial device or pyserial URL
     (``labrun run --emulate`` replaces it with an emulated twin's). With
     ``heaters_off_on_stop`` a stopped or aborted run switches its heaters off; otherwise
-    they keep their temperature (a shaker always stops).
+    they keep their temperature (a shaker always stops). ``model``, one of the kind's
+    (``hardware.modules.models``: ``magneticModuleV1``...), is the model attached: its
+    emulated twin is that model, and a ``thermocyclerModuleV1`` is spoken to in the GEN1's
+    framing; None: a twin is the kind's newest. A module's own ``M115`` says which model
+    it is, and a ``load_module`` is bound by that.
     """
 
-    __slots__ = ("baudrate", "heaters_off_on_stop", "kind", "port", "timeout_s")
+    __slots__ = ("baudrate", "heaters_off_on_stop", "kind", "model", "port", "timeout_s")
 
     kind: str
     port: str
     baudrate: int
     timeout_s: float
     heaters_off_on_stop: bool
+    model: str | None
 
     def __init__(self, kind: str, port: str = "", baudrate: int = 115200, timeout_s: float = 10.0,
-                 heaters_off_on_stop: bool = False) -> None:
+                 heaters_off_on_stop: bool = False, model: str | None = None) -> None:
         object.__setattr__(self, "kind", kind)
         object.__setattr__(self, "port", port)
         object.__setattr__(self, "baudrate", baudrate)
         object.__setattr__(self, "timeout_s", timeout_s)
         object.__setattr__(self, "heaters_off_on_stop", heaters_off_on_stop)
+        object.__setattr__(self, "model", model)
 
 
 class InterlockConfig(Frozen):
@@ -323,6 +329,8 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
         if not module.timeout_s > 0:
             raise ConfigError(f"modules.{name}.timeout_s: expected a positive number, "
                               f"got {module.timeout_s!r}")
+        if module.model is not None:
+            _check_model(f"modules.{name}.model", module.kind, module.model)
     slots = dict(base.slots)
     for name, value in _section(data, "slots").items():
         slots[str(name)] = _point(f"slots.{name}", value, 3)  # type: ignore[assignment]
@@ -459,6 +467,16 @@ def _check_controller(config: RobotConfig) -> None:
             raise ConfigError(f"controller.axis_map: {exc}") from None
 
 
+def _check_model(key: str, kind: str, model: str) -> None:
+    """ConfigError unless ``model`` is a model of module ``kind``."""
+    from hardware.modules.models import models_of  # only a robot file that names one
+
+    known = models_of(kind)
+    if model not in known:
+        raise ConfigError(f"{key}: {model!r} is not a model of a {kind.replace('_', '-')} "
+                          f"module; expected one of {', '.join(repr(m) for m in known)}")
+
+
 def _tables(data: Mapping[str, Any], key: str, cls: type,
             base: Mapping[str, Any]) -> dict[str, Any]:
     """``base`` with the sub-tables of ``data[key]`` overriding it; ``false`` removes one."""
@@ -528,7 +546,7 @@ def _table_value(key: str, table: Any, cls: type, default: Any) -> Any:
             value = _typed(full, f"{key}.{name}", float, None)
         elif expected in ("int", int):
             value = _typed(full, f"{key}.{name}", int, None)
-        elif expected in ("str", str):
+        elif expected in ("str", str, "str | None"):
             value = _typed(full, f"{key}.{name}", str, None)
         elif expected in ("bool", bool):
             value = _typed(full, f"{key}.{name}", bool, None)

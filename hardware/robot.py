@@ -152,7 +152,8 @@ def open_robot(config: RobotConfig, *, emulate: str | None = None, speed: float 
         stack.callback(threaded.close)
         modules = {name: serial_module(m.kind, name, m.port, real_clock, baudrate=m.baudrate,
                                        timeout_s=m.timeout_s,
-                                       heaters_off_on_stop=m.heaters_off_on_stop)
+                                       heaters_off_on_stop=m.heaters_off_on_stop,
+                                       model=m.model)
                    for name, m in config.modules.items()}
         devices: dict[str, Device] = {name: ThreadedDevice(module, threaded)
                                       for name, module in modules.items()}
@@ -181,7 +182,8 @@ def _with_twins(config: RobotConfig, stack: contextlib.ExitStack, speed: float,
     from .emulator.modules import running_module_twins
 
     twins = stack.enter_context(running_module_twins(
-        {name: module.kind for name, module in config.modules.items()}, speed=speed))
+        {name: module.kind for name, module in config.modules.items()}, speed=speed,
+        models={name: module.model for name, module in config.modules.items()}))
     if announce is not None:
         for name, module in config.modules.items():
             announce(f"emulated module: {name} ({module.kind}) on {twins.address(name)}")

@@ -401,7 +401,7 @@ class ProtocolContext:
         labware._join_protocol(self._offsets, self._offset_set, self._liquid_loaded)
         wells = custom_wells(labware.definition)
         self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name,
-                                       labware.highest_z, wells=wells,
+                                       labware.clearance_top, wells=wells,
                                        version=None if wells is not None else
                                        labware.definition.get("version")))
 
@@ -464,7 +464,7 @@ class ProtocolContext:
         definition = module.accessible(definition)
         origin = origin - module.overlap(definition, self._api_version)
         labware = Labware(definition, slot, origin, label, self._api_version,
-                          module=module.display_name)
+                          module=module.display_name, over_labware=module.over_labware)
         labware._stacker = self._load_on
         self._send_load(labware, slot)
         return labware
@@ -550,7 +550,7 @@ class ProtocolContext:
         if legacy:
             self._steps.send(c.RemoveLabware(
                 self._load_order.index(labware), labware.load_name, labware.name,
-                labware.slot, c.OFF_DECK, "off the deck", labware.highest_z, ""))
+                labware.slot, c.OFF_DECK, "off the deck", labware.clearance_top, ""))
             return
         move = plan_move(labware, OFF_DECK, deck=self._deck, modules=self._module_list(),
                          op="del deck[slot]")
@@ -562,7 +562,7 @@ class ProtocolContext:
         says so, and the pipettes travel clear of its top from now on."""
         self._steps.send(c.SetLabwareOffset(self._load_order.index(labware), labware.name,
                                             labware.slot, (offset.x, offset.y, offset.z),
-                                            labware.highest_z))
+                                            labware.clearance_top))
 
     @api_step("load_liquid")
     def _liquid_loaded(self, labware: Labware, wells: Sequence[Well], liquid: Liquid | None,
@@ -596,7 +596,7 @@ class ProtocolContext:
         command = c.MoveLabware if message is not None else c.RemoveLabware
         self._steps.send(command(self._load_order.index(labware), labware.load_name,
                                  labware.name, from_slot, move.slot, move.destination,
-                                 labware.highest_z, message or ""))
+                                 labware.clearance_top, message or ""))
 
     # -- run control ----------------------------------------------------------------
 

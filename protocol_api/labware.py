@@ -14,7 +14,7 @@ import math
 import re
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from engine.commands import OFF_DECK as OFF_DECK_SLOT
 from protocol_api.api_level import (
@@ -41,6 +41,13 @@ from protocol_api.steps import is_number
 from protocol_api.types import APIVersion, Location, Point
 
 __all__ = ["Labware", "OutOfTipsError", "Well", "WellGeometry"]
+
+
+class ModuleHolder(Protocol):
+    """The module context a labware sits on (``Labware.placed_on``)."""
+
+    @property
+    def height_over_labware(self) -> float: ...
 
 
 class OutOfTipsError(TipError):
@@ -290,7 +297,8 @@ class Labware:
     """A labware loaded in a deck slot, built from a schema-2 definition.
 
     ``Labware(definition, parent_slot, slot_origin, label=None, api_version=None,
-    module=None)`` (``module``: the display name of the module it is on);
+    module=None, over_labware=0.0)`` (``module``: the display name of the module it is on;
+    ``over_labware``: how far that module reaches above its top, see ``clearance_top``);
     ``slot_origin`` is the slot's front-left corner in deck coordinates; ``api_version``
     the loading protocol's apiLevel (the newest when None). The definition is shared,
     not copied.
@@ -304,6 +312,7 @@ class Labware:
         label: str | None = None,
         api_version: tuple[int, int] | None = None,
         module: str | None = None,
+        over_labware: float = 0.0,
     ) -> None:
         self._api_version = NEWEST if api_version is None else APIVersion(*api_version)
         self._definition = definition
@@ -313,6 +322,7 @@ class Labware:
         self._display = label or definition["metadata"]["displayName"]
         self._parent = str(parent_slot)
         self._module = module  # the display name of the module it is on, if any
+        self._over = float(over_labware)  # the module's height above it, sat on directly
         if self._api_version >= ENGINE_CORE_API:  # as Opentrons: the name alone
             self._repr = self._display
         else:
@@ -326,7 +336,7 @@ class Labware:
         self._on_liquid: Callable[[Labware, Sequence[Well], Any, Sequence[float]],
                                   None] | None = None
         self._on: Labware | None = None  # the labware (adapter) this one sits on
-        self._holder: object | None = None  # the module context it sits on, if any
+        self._holder: ModuleHolder | None = None  # the module context it sits on, if any
         self._stacked: Labware | None = None  # the labware loaded on this one
         # Loads a labware on this one; set by the ProtocolContext that loaded this one.
         self._stacker: Callable[[Labware, str | Mapping[str, Any], str | None, str | None,
@@ -405,7 +415,7 @@ class Labware:
             return self._holder
         return OFF_DECK if self._parent == OFF_DECK_SLOT else self._parent
 
-    def placed_on(self, module: object) -> None:
+    def placed_on(self, module: ModuleHolder) -> None:
         """The labware was loaded on ``module`` (its context): its ``parent`` from now on."""
         self._holder = module
 
@@ -422,7 +432,7 @@ class Labware:
                 + float(self._definition["dimensions"]["zDimension"]))
 
     def _moved(self, slot: str, slot_origin: Point | None, *, module: str | None = None,
-               on: Labware | None = None, holder: object | None = None) -> None:
+               on: Labware | None = None, holder: ModuleHolder | None = None) -> None:
         """A person moved the labware (``move_labware``) to ``slot``, its slot origin now
         ``slot_origin`` (``OFF_DECK_SLOT`` and None: off the deck); on ``on`` (a labware)
         or ``holder`` (a module's context), if given, on module ``module`` (its display
@@ -433,6 +443,7 @@ class Labware:
         # as when loaded: the module is named by the labware directly on it (an adapter)
         self._on, self._holder = on, holder
         self._module = module if on is None else None
+        self._over = holder.height_over_labware if holder is not None else 0.0
         if on is not None:
             on._stacked = self
         self._parent = OFF_DECK_SLOT if slot_origin is None else slot
@@ -582,8 +593,23 @@ class Labware:
 
     @property
     def highest_z(self) -> float:
-        """The labware's top in deck coordinates."""
+        """The labware's top in deck coordinates; from apiLevel 2.14, as in Opentrons, with
+        the height of the module it sits on directly above it (``clearance_top``)."""
+        if self._api_version >= ENGINE_CORE_API:
+            return self.clearance_top
         return self._offset.z + float(self._definition["dimensions"]["zDimension"])
+
+    @property
+    def clearance_top(self) -> float:
+        """labrun's own: the top the pipettes travel clear of over this labware (deck
+        coordinates), at every apiLevel as Opentrons plans its arcs: the labware's top,
+        plus its module definition's ``overLabwareHeight`` when it sits directly on a
+        module (a magnetic module's 4.052 mm; 0 for the other OT-2 modules; nothing for a
+        labware on an adapter). Opentrons 8: ``GeometryView._get_highest_z_from_labware_data``;
+        before apiLevel 2.14 its deck's ``highest_z``, through ``ModuleGeometry.highest_z``.
+        The module's own top counts as well (``loadModule``): travel clears the higher."""
+        top = self._offset.z + float(self._definition["dimensions"]["zDimension"])
+        return round(top + self._over, 6) if self._over else top  # no float noise
 
     def set_offset(self, x: float, y: float, z: float) -> None:
         """Shift the labware (and every well) by this offset from its default position;

@@ -57,6 +57,11 @@ FIRST_GEN2_REVISION = 20.0
 _REVISION = re.compile(r"model:\S*?v(\d+(?:\.\d+)?)")
 
 
+def models_of(kind: str) -> tuple[str, ...]:
+    """The models of the device kind ``kind`` (``magnetic``...), oldest first."""
+    return tuple(name for name, model in MODELS.items() if model.kind == kind)
+
+
 def display_name(model: str) -> str:
     """``Thermocycler Module GEN2`` for ``thermocyclerModuleV2`` (the name if unknown)."""
     known = MODELS.get(model)

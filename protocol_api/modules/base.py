@@ -145,9 +145,9 @@ class ModuleContext:
 
     @property
     def height_over_labware(self) -> float:
-        """How far the module reaches above the base of the labware on it (a magnetic
-        module's 4.052 mm; its definition's ``overLabwareHeight``)."""
-        return float(self._spec.definition["dimensions"]["overLabwareHeight"])
+        """How far the module reaches above the top of a labware sitting on it directly
+        (a magnetic module's 4.052 mm; its definition's ``overLabwareHeight``)."""
+        return self._spec.over_labware
 
     @property
     @since(2, 14)
@@ -166,7 +166,7 @@ class ModuleContext:
         higher (deck coordinates)."""
         top = self._geometry().highest_z
         held = self._labware
-        return top if held is None else max(top, held.topmost().highest_z)
+        return top if held is None else max(top, held.topmost().clearance_top)
 
     @property
     @removed_in(*ENGINE_CORE_API, "use the module's model, type, parent and labware")
@@ -401,7 +401,7 @@ class ModuleGeometry:
         module's own top (deck coordinates)."""
         module = self._module
         if module._labware is not None:
-            return module._labware.highest_z + module.height_over_labware
+            return module._labware.clearance_top
         dimensions = module._spec.definition["dimensions"]
         return module._origin.z - self._offset().z + float(dimensions["bareOverallHeight"])
 

@@ -106,6 +106,13 @@ class ModuleSpec(Frozen):
         return self.definition.get("config") or {}
 
     @property
+    def over_labware(self) -> float:
+        """How far the module reaches above the top of a labware sitting on it directly
+        (its definition's ``overLabwareHeight``: a magnetic module's 4.052 mm, 0 for the
+        other OT-2 modules); see ``Labware.clearance_top``."""
+        return float(self.definition["dimensions"].get("overLabwareHeight") or 0.0)
+
+    @property
     def covers(self) -> tuple[str, ...]:
         """The slots it takes beyond its own."""
         if self.kind != "thermocycler":

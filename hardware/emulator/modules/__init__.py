@@ -1,7 +1,8 @@
 """Emulated twins of the Opentrons modules, each behind a pseudo-terminal of its own.
 
 ``running_module_twins({"mag": "magnetic", ...}, speed=20)`` starts one firmware per
-module in a background thread; ``twins.address(name)`` is the pty to give the serial
+module in a background thread (``models={"mag": "magneticModuleV1"}``: of that model, not
+the kind's newest); ``twins.address(name)`` is the pty to give the serial
 driver as its port, ``twins.firmware(name)`` the twin itself (its state, the lines it
 received), ``twins.call(fn)`` runs ``fn`` in the twins' loop, ``twins.drop(name)`` pulls
 the cable, ``twins.report_error(name, text)`` has the firmware report an error of its own.
@@ -25,6 +26,8 @@ from .firmwares import (
     MagneticModuleFirmware,
     TemperatureModuleFirmware,
     ThermocyclerFirmware,
+    ThermocyclerGen1Firmware,
+    twin_firmware,
 )
 
 T = TypeVar("T")
@@ -66,18 +69,18 @@ class ModuleTwins:
 
 @contextmanager
 def running_module_twins(kinds: Mapping[str, str], *, speed: float = 1.0,
+                         models: Mapping[str, str | None] | None = None,
                          ) -> Iterator[ModuleTwins]:
-    """Twins of the modules ``kinds`` names (name -> kind) on the emulator's clock sped up
-    ``speed`` times, for the duration of the ``with`` block."""
-    unknown = sorted(set(kinds.values()) - set(FIRMWARES))
-    if unknown:
-        raise ValueError(f"no emulated module of kind {unknown[0]!r}; expected one of "
-                         f"{', '.join(repr(k) for k in FIRMWARES)}")
+    """Twins of the modules ``kinds`` names (name -> kind), each of the model ``models``
+    gives it (else the kind's newest), on the emulator's clock sped up ``speed`` times,
+    for the duration of the ``with`` block."""
+    chosen = models or {}
     with anyio.from_thread.start_blocking_portal() as portal:
         clock = RealClock(speed)
 
         async def create() -> tuple[dict[str, ModuleFirmware], dict[str, PtyLink]]:
-            firmwares = {name: FIRMWARES[kind](clock) for name, kind in kinds.items()}
+            firmwares = {name: twin_firmware(kind, chosen.get(name), clock)
+                         for name, kind in kinds.items()}
             return firmwares, {name: PtyLink() for name in kinds}
 
         firmwares, links = portal.call(create)
@@ -100,5 +103,7 @@ __all__ = [
     "Refused",
     "TemperatureModuleFirmware",
     "ThermocyclerFirmware",
+    "ThermocyclerGen1Firmware",
     "running_module_twins",
+    "twin_firmware",
 ]

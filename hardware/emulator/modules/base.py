@@ -75,9 +75,12 @@ class ModuleFirmware:
 
     family = "stm32"
     model = "module"
+    """The model its ``M115`` answer names, where it names one (``mag_deck_v20``)."""
 
-    def __init__(self, clock: RealClock) -> None:
+    def __init__(self, clock: RealClock, model: str | None = None) -> None:
         self.clock = clock
+        if model is not None:
+            self.model = model
         self.received: list[str] = []
         """Every command line received, in order (the wire traffic tests assert on)."""
         self.link: Link | None = None

@@ -3,6 +3,9 @@
 Each moves at the rates of the shared physical model (``hardware.modules.physics``:
 temperatures as ``Track``s, magnets and shakers as ``Motion``s) on the emulator's clock,
 and answers as the published firmware does (``hardware/modules/serial/README.md``).
+``twin_firmware(kind, model, clock)`` is the twin of one module model: a temperature or
+magnetic module GEN1 is the GEN2's firmware naming its GEN1 revision in ``M115`` (as
+Opentrons' simulators name them), a thermocycler GEN1 its own, Arduino-framed firmware.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import math
 
 from ...clock import RealClock
 from ...modules import physics
+from ...modules.models import MODELS
 from ...modules.physics import Track
 from .base import ModuleFirmware, Motion, Refused, argument, code_of, unknown
 
@@ -25,8 +29,8 @@ class TemperatureModuleFirmware(ModuleFirmware):
     family = "arduino"
     model = "temp_deck_v20"
 
-    def __init__(self, clock: RealClock) -> None:
-        super().__init__(clock)
+    def __init__(self, clock: RealClock, model: str | None = None) -> None:
+        super().__init__(clock, model)
         self.plate = Track(physics.TEMPERATURE_MODULE, clock.now())
 
     def info(self) -> str:
@@ -54,8 +58,8 @@ class MagneticModuleFirmware(ModuleFirmware):
     family = "arduino"
     model = "mag_deck_v20"
 
-    def __init__(self, clock: RealClock) -> None:
-        super().__init__(clock)
+    def __init__(self, clock: RealClock, model: str | None = None) -> None:
+        super().__init__(clock, model)
         self.magnet = Motion(clock, 0.0, physics.MAGNET_SPEED_MM_S)
         """Magnet height above home, mm."""
 
@@ -88,8 +92,8 @@ class ThermocyclerFirmware(ModuleFirmware):
     model = "thermocycler gen2"
     version = "v1.1.0-emulated"
 
-    def __init__(self, clock: RealClock) -> None:
-        super().__init__(clock)
+    def __init__(self, clock: RealClock, model: str | None = None) -> None:
+        super().__init__(clock, model)
         self.block = Track(physics.THERMOCYCLER_BLOCK, clock.now())
         self.lid_heater = Track(physics.THERMOCYCLER_LID, clock.now())
         self.hold_s: float | None = None
@@ -147,6 +151,45 @@ class ThermocyclerFirmware(ModuleFirmware):
                 f"Total_H:{hold:.2f} At_target?:{int(at_target)}")
 
 
+class ThermocyclerGen1Firmware(ThermocyclerFirmware):
+    """Thermocycler GEN1 (Arduino-framed firmware): the GEN2's lines without ``R`` (its
+    ramp rate is ``M566``, which Opentrons never sends), answered as the Arduino modules
+    answer (data, then ``ok`` twice; no error replies: a target out of range is clamped,
+    as Opentrons' GEN1 driver clamps it, an unknown code acknowledged); ``M115`` does not
+    echo its code, and ``M105`` has no ``At_target?``, as Opentrons' own emulator of it
+    answers (``hardware_control/emulation/thermocycler.py``)."""
+
+    family = "arduino"
+    model = "v02"
+
+    def info(self) -> str:
+        return f"serial:TC1EMULATED model:{self.model} version:{self.version}"
+
+    async def execute(self, line: str) -> str:
+        code, now = code_of(line), self.clock.now()
+        if code == "M104":
+            self.block.set_target(now, _clamped(argument(line, "S"),
+                                                physics.THERMOCYCLER_BLOCK))
+            self.hold_s, self.hold_from = argument(line, "H"), None
+        elif code == "M140":
+            self.lid_heater.set_target(now, _clamped(argument(line, "S"),
+                                                     physics.THERMOCYCLER_LID))
+        elif code == "M105":
+            return self._block_report(now).split(" At_target?:")[0]
+        elif code == "M119":
+            return f"Lid:{self.lid}"
+        else:
+            try:
+                return await super().execute(line)
+            except Refused:
+                return ""  # an unknown code: acknowledged
+        return ""
+
+
+def _clamped(value: float | None, ramp: physics.Ramp) -> float | None:
+    return None if value is None else max(ramp.low_c, min(ramp.high_c, value))
+
+
 def _in_range(value: float | None, ramp: physics.Ramp) -> float:
     if value is None or not ramp.low_c <= value <= ramp.high_c:
         raise Refused("ERR407:thermal:Invalid target temperature")
@@ -167,8 +210,8 @@ class HeaterShakerFirmware(ModuleFirmware):
     family = "stm32"
     model = "heater-shaker"
 
-    def __init__(self, clock: RealClock) -> None:
-        super().__init__(clock)
+    def __init__(self, clock: RealClock, model: str | None = None) -> None:
+        super().__init__(clock, model)
         self.plate = Track(physics.HEATER_SHAKER, clock.now())
         self.shaker = Motion(clock, 0.0, physics.SHAKER_ACCEL_RPM_S)
         self.target_rpm = 0
@@ -251,4 +294,31 @@ FIRMWARES: dict[str, type[ModuleFirmware]] = {
     "thermocycler": ThermocyclerFirmware,
     "heater_shaker": HeaterShakerFirmware,
 }
-"""Module kind -> its emulated firmware."""
+"""Module kind -> its emulated firmware (of the kind's newest model)."""
+
+MODEL_TWINS: dict[str, tuple[type[ModuleFirmware], str | None]] = {
+    "temperatureModuleV1": (TemperatureModuleFirmware, "temp_deck_v1.1"),
+    "temperatureModuleV2": (TemperatureModuleFirmware, "temp_deck_v20"),
+    "magneticModuleV1": (MagneticModuleFirmware, "mag_deck_v1.1"),
+    "magneticModuleV2": (MagneticModuleFirmware, "mag_deck_v20"),
+    "thermocyclerModuleV1": (ThermocyclerGen1Firmware, None),
+    "thermocyclerModuleV2": (ThermocyclerFirmware, None),
+    "heaterShakerModuleV1": (HeaterShakerFirmware, None),
+}
+"""Module model -> its emulated firmware and the model its ``M115`` names (None: the
+firmware's own)."""
+
+
+def twin_firmware(kind: str, model: str | None, clock: RealClock) -> ModuleFirmware:
+    """The emulated firmware of a module of ``kind``, of ``model`` (None: the kind's
+    newest); ValueError for a kind or a model it has no twin of."""
+    if kind not in FIRMWARES:
+        raise ValueError(f"no emulated module of kind {kind!r}; expected one of "
+                         f"{', '.join(repr(k) for k in FIRMWARES)}")
+    if model is None:
+        return FIRMWARES[kind](clock)
+    known = MODELS.get(model)
+    if known is None or known.kind != kind:
+        raise ValueError(f"no emulated {kind} module of model {model!r}")
+    firmware, identity = MODEL_TWINS[model]
+    return firmware(clock, identity)

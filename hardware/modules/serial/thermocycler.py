@@ -1,5 +1,7 @@
-"""The thermocycler (GEN2) over serial: lid ``M126``/``M127``/``M119``, lid heater
+"""The thermocycler over serial: lid ``M126``/``M127``/``M119``, lid heater
 ``M140``/``M141``/``M108``, block ``M104 S H V R``/``M105``/``M14``, everything off ``M18``.
+The GEN2 speaks the STM32 framing; the GEN1 (``SerialThermocyclerGen1``, chosen by the
+robot file's ``model``) the Arduino framing, as Opentrons' GEN1 driver speaks to it.
 
 The firmware answers ``M126``/``M127`` when the lid has arrived, and a lid move once
 sent is seen through (a pause or a door waits for it: the lid goes on to its end
@@ -16,10 +18,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 
+from ...clock import Clock
 from ...controller import HardwareFault
 from ...gcode.service import Service
 from ...wakeup import Waker, loop_waker
@@ -27,7 +30,7 @@ from ..dispatch import Handler
 from ..models import firmware_version
 from ..profile import ProfileProgress, ProfileStep, run_profile
 from .base import SerialModule, celsius, near, state_of
-from .wire import fields, number
+from .wire import Family, fields, number
 
 LID_TIMEOUT_S = 40.0
 """Opentrons' own timeout for a lid move."""
@@ -39,7 +42,7 @@ class SerialThermocycler(SerialModule):
     """A thermocycler on its serial port."""
 
     kind = "thermocycler"
-    family = "stm32"
+    family: ClassVar[Family] = "stm32"
 
     lid: str = "unknown"
     lid_temperature: float | None = None
@@ -231,3 +234,32 @@ class SerialThermocycler(SerialModule):
         if self._progress is not None and self._progress.running:
             return "running profile"
         return state_of(self.block_temperature, self.block_target)
+
+
+GEN1_TERMINATOR = "\r\n"
+"""What ends a line to a GEN1 (Opentrons' ``TC_COMMAND_TERMINATOR``)."""
+
+
+class SerialThermocyclerGen1(SerialThermocycler):
+    """A Thermocycler GEN1 on its serial port, as Opentrons' ``ThermocyclerDriver``
+    speaks to it: the GEN2's lines, framed as the Arduino modules' answers (``ok`` twice,
+    no error replies), no ramp rate (Opentrons never sends its ``M566``: the block ramps
+    at its full rate), and a block at its target when within tolerance of it (its
+    ``M105`` has no ``At_target?``), as Opentrons' host decides it."""
+
+    family: ClassVar[Family] = "arduino"
+
+    def __init__(self, name: str, port: str, clock: Clock, **options: Any) -> None:
+        super().__init__(name, port, clock, **options)
+        self.wire.dialect.terminator = GEN1_TERMINATOR
+
+    async def _set_block(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        return await super()._set_block({**params, "ramp_rate": None})
+
+    def _check_ramp_firmware(self) -> None:
+        """A GEN1 is sent no ramp rate, so none is refused."""
+
+    async def refresh(self) -> None:
+        await super().refresh()
+        self.block_at_target = (self.block_target is not None
+                                and near(self.block_temperature, self.block_target))
