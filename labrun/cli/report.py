@@ -219,6 +219,8 @@ class TextLog:
                 # A client's pause is named by where it came from (rehearsal, terminal...).
                 by = event.get("pause_from") or event.get("pause_source")
                 extra = f" by {by}" if by else ""
+                if event.get("pause_also_for"):  # one pause answers the protocol and them
+                    extra += f", which also answers the pause {event['pause_also_for']} asked for"
                 if event.get("reason"):
                     extra += f" ({event['reason']})"
                 self._add(t, f"status {status}{extra}")
