@@ -92,13 +92,15 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels,
     if during is not None:
         words = command_sentence(during["type"], during.get("params", {}), labels)
         where = f" ({during['line']})" if during.get("line") else ""
-        partly = during["touches_liquid_or_tips"] and during.get("moving", False)
         if during["status"] == "failed":
+            partly = during["touches_liquid_or_tips"] and during.get("moving", False)
             fate = "it failed part-way: part of it may have been done" if partly else "it failed"
         elif during["type"] in ("moveLabware", "removeLabware"):
             fate = "cut off: the labware may or may not have been moved; the run took it as not"
-        elif during["touches_liquid_or_tips"]:
+        elif during["touches_liquid_or_tips"] and during.get("moving", True):
             fate = "cut off: part of it may have been done"
+        elif during["touches_liquid_or_tips"]:  # cut off before its motion began
+            fate = "cut off before it began: nothing of it was done"
         else:
             fate = "cut off"
         rows.append(("ended during", f"{words}{where}, {fate}"))
@@ -106,8 +108,8 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels,
         low = high = tip["volume_ul"]
         cut = ""  # the liquid command cut off on this mount: it moved an unknown part
         params = during.get("params", {}) if during is not None else {}
-        if during is not None and params.get("mount") == mount and (
-                during["status"] != "failed" or during.get("moving")):
+        if during is not None and params.get("mount") == mount and during.get(
+                "moving", during["status"] != "failed"):  # its motion had begun
             moved = float(params.get("volume") or 0.0)
             if during["type"] == "aspirate" and not params.get("air_gap"):
                 high, cut = high + moved, "aspirate"

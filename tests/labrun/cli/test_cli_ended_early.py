@@ -368,3 +368,21 @@ def test_a_moving_call_is_said_once_it_has_ended_and_one_a_pause_cut_after_the_r
                            and e["status"] == "running" and i > 0 and any(
                                p["event"] == "park" for p in events[:i]))
             assert resumed < said_at
+
+
+def test_a_tip_command_cut_off_before_it_began_is_said_to_have_done_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL)
+    code, out = simulate(capsys, protocol, "--json")
+    assert code == 0
+    step = next(c["step"] for c in json.loads(out)["commands"] if c["type"] == "pickUpTip")
+    # the door opens as the pick-up's step (counted from 1) begins: it never starts
+    _, out = simulate(capsys, protocol, "--at", f"step={step + 1}:door-open")
+    assert fields(out)["ended during"] == (
+        f"Picking up tip from A1 of Opentrons OT-2 96 Tip Rack 300 µL (slot 1) "
+        f"({protocol}:8), cut off before it began: nothing of it was done")
+    _, out = simulate(capsys, protocol, "--at", f"step={step + 1}:door-open", "--json")
+    during = json.loads(out)["ended_during"]
+    assert (during["type"], during["status"], during["moving"]) == (
+        "pickUpTip", "interrupted", False)
