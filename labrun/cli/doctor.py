@@ -106,14 +106,17 @@ def _homed(config: RobotConfig, position: dict[str, float], found: Inspection) -
 
 async def _module(config: RobotConfig, name: str, out: TextIO) -> int:
     module = config.modules[name]
-    print(f"module {name}: {module.kind} on {module.port}", file=out)
+    model = f" ({module.model})" if module.model else ""
+    print(f"module {name}: {module.kind}{model} on {module.port}", file=out)
     device = serial_module(module.kind, name, module.port, RealClock(),
-                           baudrate=module.baudrate, timeout_s=module.timeout_s)
+                           baudrate=module.baudrate, timeout_s=module.timeout_s,
+                           model=module.model)
     try:
         with anyio.fail_after(module.timeout_s * 2):
             await device.connect()
     except (HardwareFault, TimeoutError) as exc:
-        print(f"  FAILED: {exc or f'no answer within {module.timeout_s * 2:g} s'}", file=out)
+        print(f"  FAILED: {str(exc) or f'no answer within {module.timeout_s * 2:g} s'}",
+              file=out)
         return 1
     try:
         print(f"  firmware: {device.firmware}", file=out)

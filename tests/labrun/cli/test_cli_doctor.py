@@ -157,6 +157,18 @@ def test_modules_say_what_they_are(tmp_path: Path) -> None:
     assert not [line for line in received if line.startswith(("M3", "G28", "M242", "M243"))]
 
 
+def test_a_gen1_thermocycler_the_robot_file_names_is_spoken_to_as_one(tmp_path: Path) -> None:
+    model = {"tc": "thermocyclerModuleV1"}
+    with running_module_twins({"tc": "thermocycler"}, speed=SPEED, models=model) as twins:
+        path = tmp_path / "robot.toml"
+        path.write_text(f'[modules.tc]\nkind = "thermocycler"\nmodel = "thermocyclerModuleV1"\n'
+                        f'port = "{twins.address("tc")}"\ntimeout_s = 2.0\n')
+        status, text = run_doctor(path)
+    assert status == 0, text
+    assert "module tc: thermocycler (thermocyclerModuleV1) on /dev/" in text
+    assert "model thermocyclerModuleV1" in text
+
+
 def test_a_module_on_the_wrong_port_is_named(tmp_path: Path) -> None:
     with running_module_twins({"mag": "magnetic"}, speed=SPEED) as twins:
         path = tmp_path / "robot.toml"
