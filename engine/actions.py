@@ -1,6 +1,6 @@
 """Actions from outside the run, and the one guard that decides whether each is allowed.
 
-``check_action`` is the table of DESIGN.md §3 in code: it returns None when the action
+``check_action`` is the table of docs/design.md §3 in code: it returns None when the action
 is allowed in the current state, or the reason it is refused. A refused action changes
 nothing.
 """

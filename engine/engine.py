@@ -12,7 +12,7 @@ exceptions thrown into another thread:
 
 After an immediate pause, ``Pausing.resume_step`` rewinds the step when none of its
 irreversible commands has started, and otherwise completes the interrupted command from
-its remaining segments (their targets are absolute) and carries on (DESIGN.md §4).
+its remaining segments (their targets are absolute) and carries on (docs/design.md §4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The run's hardware modules inside the engine loop (DESIGN.md §5 and §7).
+"""The run's hardware modules inside the engine loop (docs/design.md §5 and §7).
 
 ``load_module`` binds each module a protocol loads to one of the robot's devices of
 the same kind (the first one not yet in use) that is the model it asks for or one

@@ -1,6 +1,6 @@
 """Pausing inside the engine loop: park, wait for resume, unpark, resume the step.
 
-Every pause parks, whatever its source (DESIGN.md §5). A pause that lands during
+Every pause parks, whatever its source (docs/design.md §5). A pause that lands during
 unparking parks again, keeping the position recorded when the run first paused, so
 the run always continues from where it paused (or from the checkpoint of a rewound
 step).
@@ -68,7 +68,7 @@ class Pausing:
             await self._unpark(back_to, hold_z=checkpoint, arriving_top=arriving_top)
 
     async def resume_step(self, interrupted: CommandEntry | None) -> None:
-        """Resume the current step after an immediate pause (DESIGN.md §4).
+        """Resume the current step after an immediate pause (docs/design.md §4).
 
         ``interrupted`` is the command the pause cut off (None: the pause came between
         two commands of the step). If no irreversible command of the step has started,

@@ -1,4 +1,4 @@
-"""The run record: every event of a run, appended as JSON Lines as it happens (DESIGN.md §9).
+"""The run record: every event of a run, appended as JSON Lines as it happens (docs/design.md §9).
 
 Events are kept in memory and, when a path is given, written to the file in whole
 lines. The first line (``run``: the run's id, protocol, robot and clock) is on disk as

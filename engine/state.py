@@ -12,7 +12,7 @@ from hardware.frozen import Frozen
 
 
 class Status(str, enum.Enum):
-    """The run statuses of DESIGN.md §3."""
+    """The run statuses of docs/design.md §3."""
 
     IDLE = "idle"
     RUNNING = "running"

@@ -1,4 +1,4 @@
-"""A snapshot of the run's status, as every control surface reports it (DESIGN.md §3)."""
+"""A snapshot of the run's status, as every control surface reports it (docs/design.md §3)."""
 
 from __future__ import annotations
 

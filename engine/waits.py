@@ -1,4 +1,4 @@
-"""Timed waits inside the engine loop: ``ctx.delay`` (DESIGN.md §4).
+"""Timed waits inside the engine loop: ``ctx.delay`` (docs/design.md §4).
 
 A wait fixes its deadline when it starts; time runs on during a pause, so after a resume
 the run waits only what remains. ``skip_delay`` ends it early; both are recorded.

@@ -2,7 +2,7 @@
 
 The elution buffer waits on a temperature module at 4 °C; the protocol pauses for a
 person to add it once the beads are drying. During any pause the magnet stays up and
-the buffer stays cold (DESIGN.md §5).
+the buffer stays cold (docs/design.md §5).
 """
 
 from opentrons import protocol_api

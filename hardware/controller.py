@@ -1,4 +1,4 @@
-"""The one narrow interface every motion controller implements (DESIGN.md §7).
+"""The one narrow interface every motion controller implements (docs/design.md §7).
 
 The engine drives the robot only through ``MotionController``. The hardware layer
 knows nothing about protocols: it homes, moves axes, stops, reports positions,

@@ -1,4 +1,4 @@
-"""The device interface: hardware modules beside the motion controller (DESIGN.md §7).
+"""The device interface: hardware modules beside the motion controller (docs/design.md §7).
 
 A device is one module on the deck (temperature, magnetic, thermocycler, heater-shaker),
 simulated on the run's clock or driven over its own serial port. The engine drives

@@ -1,4 +1,4 @@
-"""Parking and unparking (DESIGN.md §5), on any ``MotionController``.
+"""Parking and unparking (docs/design.md §5), on any ``MotionController``.
 
 Park: every Z axis up to the safe height, the gantry to the park position unless told
 to keep it where it is (a tip holds liquid), plunger motors to their low holding

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 class ProtocolError(Exception):
-    """A protocol asked for something labrun cannot do (bad input, DESIGN.md §10)."""
+    """A protocol asked for something labrun cannot do (bad input, docs/design.md §10)."""
 
 
 class ProtocolExit(SystemExit):

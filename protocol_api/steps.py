@@ -1,4 +1,4 @@
-"""Steps: one top-level protocol call, or a ``with ctx.step(name):`` group (DESIGN.md §4).
+"""Steps: one top-level protocol call, or a ``with ctx.step(name):`` group (docs/design.md §4).
 
 ``StepTracker`` numbers the steps, knows the protocol line that opened the current
 one, and hands commands to the engine through the channel. The ``api_step`` decorator

@@ -1,4 +1,4 @@
-"""Hardware module contexts: what ``ctx.load_module`` returns (DESIGN.md §1, §7).
+"""Hardware module contexts: what ``ctx.load_module`` returns (docs/design.md §1, §7).
 
 ``TemperatureModuleContext``, ``MagneticModuleContext``, ``ThermocyclerContext`` and
 ``HeaterShakerContext`` are shaped like the Opentrons API's; their geometry comes from

@@ -1,4 +1,4 @@
-"""The guard and the reducer: DESIGN.md §3's table, checked cell by cell."""
+"""The guard and the reducer: docs/design.md §3's table, checked cell by cell."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ ACTIONS: dict[str, Action] = {
     "play": Play(), "pause deferred": Pause(), "pause immediate": Pause(option="immediate"),
     "resume": Resume(), "stop": Stop(), "abort": Abort(reason="r"), "halt": Halt(),
 }
-# DESIGN.md §3, written out as a user reads it (+ finishing, halting and failing as the
+# docs/design.md §3, written out as a user reads it (+ finishing, halting and failing as the
 # README decides).
 ALLOWED = {
     "play": {"idle"},

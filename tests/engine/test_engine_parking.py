@@ -1,4 +1,4 @@
-"""Parking in full (DESIGN.md §5) on the simulated robot."""
+"""Parking in full (docs/design.md §5) on the simulated robot."""
 
 from __future__ import annotations
 

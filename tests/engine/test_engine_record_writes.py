@@ -1,5 +1,5 @@
 """When the run record reaches the disk: every command of a protocol call is written, with
-its completion, before the call returns to the protocol (DESIGN.md §9: the record lags
+its completion, before the call returns to the protocol (docs/design.md §9: the record lags
 the protocol by at most the call in progress). A simulation whose protocol thread drives
 the engine loop itself writes a call's commands together, as the loop goes back to wait;
 a loop in its own thread writes each command before answering it."""

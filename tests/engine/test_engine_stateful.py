@@ -3,7 +3,7 @@
 A hypothesis state machine drives a simulated run: protocol calls go through the
 protocol thread, actions come from the test thread (another thread, as a person or a
 client would), and timers on the virtual clock land pauses and door openings at exact
-instants mid-move. After every step the invariants of DESIGN.md §3-§6 and §9 are
+instants mid-move. After every step the invariants of docs/design.md §3-§6 and §9 are
 checked against the status, the simulated motors and the run record. The run has four
 simulated hardware modules; random module calls set temperatures, magnets, the lid, a
 profile and the shaker, and §5's module rules are checked after every step too.
@@ -37,7 +37,7 @@ from engine.state import PauseSource, Status
 from hardware.config import InterlockConfig, default_config
 from hardware.frozen import replace
 
-# The table of DESIGN.md §3, written out again independently of engine/actions.py.
+# The table of docs/design.md §3, written out again independently of engine/actions.py.
 ALLOWED = {
     "play": {"idle"},
     "pause": {"running", "pausing"},
@@ -491,7 +491,7 @@ class RunMachine(RuleBasedStateMachine):
 
     @invariant()
     def modules_hold_and_the_shaker_stops_while_paused(self) -> None:
-        # DESIGN.md §5: a shaker stops when the run parks; temperatures, magnets, the
+        # docs/design.md §5: a shaker stops when the run parks; temperatures, magnets, the
         # lid and the latch hold, and nothing of theirs moves while the run stays paused.
         if self.run is None or self.status() != "paused" or HS not in self.module_status():
             self.paused_modules = None
@@ -612,7 +612,7 @@ class RunMachine(RuleBasedStateMachine):
         return PhysicalTrace(self.config, trace, well_at=well_at)
 
     def check_against_twin(self, final: str) -> None:
-        """DESIGN.md §4: the same contacts as without pauses, and never lower."""
+        """docs/design.md §4: the same contacts as without pauses, and never lower."""
         paused, twin = PhysicalTrace(self.config, self.trace, well_at=well_at), \
             self.pause_free_twin()
         mine, theirs = paused.rounded_contacts(), twin.rounded_contacts()

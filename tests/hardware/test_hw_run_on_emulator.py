@@ -385,7 +385,7 @@ def test_a_controller_gone_silent_while_paused_fails_the_run_within_its_timeout(
         assert robot.events("failure")[0]["location"] is None
 
 
-# -- pause safety on the real driver path (DESIGN.md §4) ----------------------------------
+# -- pause safety on the real driver path (docs/design.md §4) -----------------------------
 
 _TWINS: dict[str, PhysicalTrace] = {}
 

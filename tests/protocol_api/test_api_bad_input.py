@@ -1,4 +1,4 @@
-"""Bad input at run time (DESIGN.md §10): each mistake fails the run with a message that
+"""Bad input at run time (docs/design.md §10): each mistake fails the run with a message that
 names the problem and the protocol ``file:line`` of the offending call, and that call
 sends nothing to the robot.
 """

@@ -1,4 +1,4 @@
-"""Pauses never change what touches liquid (DESIGN.md §4, §5), on the example protocols.
+"""Pauses never change what touches liquid (docs/design.md §4, §5), on the example protocols.
 
 Each example runs once without pauses (the twin) and then with pauses of every kind
 at random instants of the virtual clock, including during parking and unparking. The

@@ -4,7 +4,7 @@
 (start and end of each move, an interrupted move ending where it stopped), interleaved
 with the run record's events, so the tip on each pipette is known at every motion.
 
-``PhysicalTrace`` turns that into what the pause-safety invariant of DESIGN.md §4 speaks
+``PhysicalTrace`` turns that into what the pause-safety invariant of docs/design.md §4 speaks
 of, in deck coordinates of the nozzle:
 
 - ``contacts``: every plunger stroke as (mount, tip, x, y, stroke mm), consecutive strokes

@@ -1,5 +1,5 @@
 """A run killed at any instant leaves a record that parses and says where the run was
-(DESIGN.md §9): ``labrun simulate``, and ``labrun run`` on the emulator, are each killed
+(docs/design.md §9): ``labrun simulate``, and ``labrun run`` on the emulator, are each killed
 with SIGKILL at 50 instants spread over their whole life, from start-up to the summary.
 
 Whatever the instant, the record is absent (killed before the run existed) or it begins
