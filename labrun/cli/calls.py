@@ -105,6 +105,12 @@ class Labels:
         top = self._where.top(slot)
         return None if top is None else self._where.names[top]
 
+    def on_deck(self) -> dict[str, int]:
+        """Each deck slot holding labware now -> the count of the labware on top there."""
+        tops = {slot: self._where.top(slot) for slot in self._where.slots
+                if not slot.startswith(OFF_DECK)}
+        return {slot: top for slot, top in tops.items() if top is not None}
+
     def start_of(self, well: str) -> str:
         """The record's ``5/A1`` (a well where its labware is now) as ``2/A1``: the same
         well where its labware was at the start, before any move by hand."""

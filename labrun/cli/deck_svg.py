@@ -3,8 +3,18 @@
 The OT-2's twelve slots (1 at the front left, 12 at the back right), each with its
 labware's name and wells drawn where its definition puts them: wells that must hold
 liquid at the start in blue, wells that receive liquid in orange, modules named above
-their labware. Plain SVG, no library; each well carries ``data-well="slot/name"`` so
+their labware. Plain SVG, no library; each well carries ``data-well="place/name"`` so
 the live page of ``labrun serve`` can mark the wells done.
+
+It is the deck as the protocol sets it up over the run. A run that keeps its deck as it
+is at the start is one deck. A run that changes it (a labware moved by hand or taken
+away, one loaded where another has left, which a person brings in then) is the deck at
+the start, then the deck after each change (the sheet's ``deck_changes``; changes with
+no liquid moved between them are one), each titled with its steps, the slots that
+changed outlined dashed: every labware the run puts on the deck is drawn where it stands
+then. Its wells keep the names of where it was at the start (``2/A1`` for a plate loaded
+in slot 2 wherever it moved, ``offDeck1/A1`` for the first one brought in later), as the
+sheet's liquids and the live page's wells done name them.
 """
 
 from __future__ import annotations
@@ -16,28 +26,46 @@ from .setup_sheet import well_geometry
 
 SLOT_W, SLOT_H, GAP = 128.0, 86.0, 20.0  # a gap fits two lines: a module, its labware
 COLUMNS, ROWS = 3, 4
+DECK_W, DECK_H = COLUMNS * (SLOT_W + GAP) + GAP, ROWS * (SLOT_H + GAP) + GAP
+TITLE_H = 16.0
+"""Room above each deck for its title, when there are several."""
+PER_ROW = 3
+"""Decks side by side."""
+LEGEND_H = 24.0
 SOURCE, DESTINATION, EMPTY = "#3b82f6", "#f59e0b", "#ffffff"
+Slots = dict[str, dict[str, Any]]
+"""A deck: slot -> what it holds (``labware``, bottom first, and ``modules``)."""
 
 
 def svg(sheet: dict[str, Any]) -> str:
-    """The deck of ``sheet`` (``setup_sheet.build``) as an SVG document."""
-    width = COLUMNS * (SLOT_W + GAP) + GAP
-    height = ROWS * (SLOT_H + GAP) + GAP + 24
+    """The deck of ``sheet`` (``setup_sheet.build``) as an SVG document: at the start, and
+    after each change the run makes to it."""
+    decks = _decks(sheet)
+    title_h = TITLE_H if len(decks) > 1 else 0.0
+    width = min(len(decks), PER_ROW) * DECK_W
+    height = -(-len(decks) // PER_ROW) * (DECK_H + title_h) + LEGEND_H
     sources = {w["well"] for w in sheet["liquids"]}
     destinations = set(sheet.get("destinations", ()))
-    slots = {s["slot"]: s for s in sheet["deck"]}
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:g} {height:g}" '
              f'width="{width * 2:g}" height="{height * 2:g}" font-family="sans-serif">',
              f'<rect width="{width:g}" height="{height:g}" fill="#e5e7eb"/>']
-    for number in range(1, COLUMNS * ROWS + 1):
-        x, y = slot_origin(number)
-        parts.append(f'<rect x="{x:g}" y="{y:g}" width="{SLOT_W:g}" height="{SLOT_H:g}" '
-                     f'rx="3" fill="#f9fafb" stroke="#9ca3af"/>')
-        parts.append(f'<text x="{x + 3:g}" y="{y + SLOT_H - 3:g}" font-size="9" '
-                     f'fill="#6b7280">{number}</text>')
-        slot = slots.get(str(number))
-        if slot is not None:
-            parts += _slot(slot, x, y, sources, destinations)
+    for index, (title, slots, changed) in enumerate(decks):
+        left = index % PER_ROW * DECK_W
+        top = index // PER_ROW * (DECK_H + title_h) + title_h
+        if title_h:
+            parts.append(f'<text x="{left + GAP:g}" y="{top - 2:g}" font-size="11" '
+                         f'font-weight="bold">{title}</text>')
+        for number in range(1, COLUMNS * ROWS + 1):
+            x, y = slot_origin(number, left, top)
+            outline = ('stroke="#111827" stroke-width="1.5" stroke-dasharray="5 3"'
+                       if str(number) in changed else 'stroke="#9ca3af"')
+            parts.append(f'<rect x="{x:g}" y="{y:g}" width="{SLOT_W:g}" height="{SLOT_H:g}" '
+                         f'rx="3" fill="#f9fafb" {outline}/>')
+            parts.append(f'<text x="{x + 3:g}" y="{y + SLOT_H - 3:g}" font-size="9" '
+                         f'fill="#6b7280">{number}</text>')
+            slot = slots.get(str(number))
+            if slot is not None:
+                parts += _slot(slot, x, y, sources, destinations)
     legend_y = height - 10
     parts.append(f'<circle cx="{GAP + 4:g}" cy="{legend_y - 3:g}" r="3.5" fill="{SOURCE}"/>'
                  f'<text x="{GAP + 10:g}" y="{legend_y:g}" font-size="8">holds liquid at '
@@ -45,8 +73,31 @@ def svg(sheet: dict[str, Any]) -> str:
                  f'<circle cx="{GAP + 104:g}" cy="{legend_y - 3:g}" r="3.5" '
                  f'fill="{DESTINATION}"/><text x="{GAP + 110:g}" y="{legend_y:g}" '
                  f'font-size="8">receives liquid</text>')
+    if title_h:
+        parts.append(f'<rect x="{GAP + 180:g}" y="{legend_y - 7:g}" width="14" height="8" '
+                     f'fill="none" stroke="#111827" stroke-dasharray="5 3"/><text '
+                     f'x="{GAP + 198:g}" y="{legend_y:g}" font-size="8">changed since the '
+                     f'deck before</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
+
+
+def _decks(sheet: dict[str, Any]) -> list[tuple[str, Slots, set[str]]]:
+    """Each deck to draw: its title, its slots and the slots changed since the one
+    before; the deck at the start first."""
+    start: Slots = {s["slot"]: s for s in sheet["deck"]}
+    decks = [("At the start", start, set[str]())]
+    for change in sheet.get("deck_changes") or ():
+        first, last = change["steps"]
+        title = f"After step {last}" if first == last else f"After steps {first}\N{EN DASH}{last}"
+        slots: Slots = {slot: {"slot": slot, "labware": [], "modules": entry["modules"]}
+                        for slot, entry in start.items() if entry["modules"]}
+        for entry in change["deck"]:  # the labware on top in each slot, then
+            modules = start.get(entry["slot"], {}).get("modules", [])
+            slots[entry["slot"]] = {"slot": entry["slot"], "labware": [entry["labware"]],
+                                    "modules": modules}
+        decks.append((title, slots, set(change["changed"])))
+    return decks
 
 
 def write(path: str, sheet: dict[str, Any]) -> None:
@@ -55,10 +106,11 @@ def write(path: str, sheet: dict[str, Any]) -> None:
         out.write(svg(sheet))
 
 
-def slot_origin(slot: int) -> tuple[float, float]:
-    """The top-left corner of a slot in the picture (slot 1 at the front left)."""
+def slot_origin(slot: int, left: float = 0.0, top: float = 0.0) -> tuple[float, float]:
+    """The top-left corner of a slot in the picture (slot 1 at the front left), in the
+    deck whose corner is at ``left``, ``top``."""
     row, column = divmod(slot - 1, COLUMNS)
-    return GAP + column * (SLOT_W + GAP), GAP + (ROWS - 1 - row) * (SLOT_H + GAP)
+    return left + GAP + column * (SLOT_W + GAP), top + GAP + (ROWS - 1 - row) * (SLOT_H + GAP)
 
 
 def _slot(slot: dict[str, Any], x: float, y: float, sources: set[str],
@@ -66,8 +118,9 @@ def _slot(slot: dict[str, Any], x: float, y: float, sources: set[str],
     parts: list[str] = []
     top = slot["labware"][-1] if slot["labware"] else None
     if top is not None:
+        place = top.get("start", slot["slot"])  # where it was at the start
         for name, well in (well_geometry(top) or {}).items():
-            key = f"{slot['slot']}/{name}"
+            key = f"{place}/{name}"
             fill = SOURCE if key in sources else DESTINATION if key in destinations else EMPTY
             cx, cy = x + float(well["x"]), y + SLOT_H - float(well["y"])
             if well.get("shape") == "rectangular":

@@ -51,11 +51,14 @@ def outputs_problem(protocol: str, outputs: dict[str, str | None]) -> str | None
 
 
 def record_not_started(protocol: str, record: str | None, error: str,
-                       location: str | None, config: RobotConfig) -> None:
-    """``--record`` of a run that never started (its protocol did not load, or failed in
-    the simulation before a robot run): a record that says so, in place of any older one
-    that could be taken for this run's; a line on stderr if it cannot be written."""
-    if not record:
+                       location: str | None, config: RobotConfig | None) -> None:
+    """``--record`` of a run that never started (bad arguments or robot file, its
+    protocol did not load, or failed in the simulation before a robot run): a record that
+    says so, in place of any older one that could be taken for this run's; a line on
+    stderr if it cannot be written. ``config``: the robot's (None: it could not be read,
+    and the record names the built-in robot). A path that cannot be written, or is the
+    protocol's, is left alone: that is the error said."""
+    if not record or outputs_problem(protocol, {"the run record": record}) is not None:
         return
     from protocol_api.execute import record_unstarted  # only then: it loads the engine
 
@@ -64,6 +67,11 @@ def record_not_started(protocol: str, record: str | None, error: str,
     except OSError as exc:
         print(f"error: cannot write the run record {record}: {exc.strerror or exc}",
               file=sys.stderr)
+
+
+def same_file(path: str, other: str) -> bool:
+    """Whether ``path`` and ``other`` name one file."""
+    return _identity(path) == _identity(other)
 
 
 def is_standard_output(path: str) -> bool:

@@ -121,6 +121,7 @@ def run_run(args: argparse.Namespace) -> int:
     # simulated, whatever happens to the files meanwhile
     # Till labrun exits: the protocol's atexit callbacks run after its run.
     watch_stray_errors(str(Path(args.file).resolve()))
+    config: RobotConfig | None = None  # until read: a record of the built-in robot
     try:
         problem = outputs_problem(args.file, {"the run record": args.record})
         if problem is not None:
@@ -130,7 +131,9 @@ def run_run(args: argparse.Namespace) -> int:
     except (BadInput, ConfigError, ProtocolError) as exc:
         if args.debug:
             raise
-        return _bad_input(str(exc), getattr(exc, "location", None))
+        location = getattr(exc, "location", None)
+        record_not_started(args.file, args.record, str(exc), location, config)
+        return _bad_input(str(exc), location)
     try:
         progress = None
         if not args.no_simulate:
@@ -140,6 +143,7 @@ def run_run(args: argparse.Namespace) -> int:
             progress, needed = verdict
             config, missing = modules_for(config, needed, emulated=emulate is not None)
             if missing is not None:
+                record_not_started(args.file, args.record, missing, None, config)
                 print(f"error: {missing}", file=sys.stderr)
                 print("nothing was connected or moved", file=sys.stderr)
                 return FAILED_EXIT
@@ -208,7 +212,9 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
             wait_for_simulation(sim, sys.stderr)  # a progress line on a terminal
     except KeyboardInterrupt as exc:  # as simulate says it: where the protocol was
         abort_interrupted(sim, str(Path(args.file).resolve()), exc)
-        print(f"\nerror: {sim.record.events[-1].get('reason')}", file=sys.stderr)
+        reason = str(sim.record.events[-1].get("reason"))
+        record_not_started(args.file, args.record, reason, None, config)
+        print(f"\nerror: {reason}", file=sys.stderr)
         print("nothing was connected or moved", file=sys.stderr)
         return INTERRUPTED_EXIT
     finally:
@@ -262,6 +268,7 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             robot = open_robot(config, emulate=emulate, speed=args.speed or 1.0,
                                announce=lambda line: print(line, flush=True))
         except ConfigError as exc:
+            record_not_started(args.file, args.record, str(exc), None, config)
             return _bad_input(str(exc), None)
         stack.callback(robot.close)
         try:

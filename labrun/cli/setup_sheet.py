@@ -4,7 +4,9 @@
 object of ``simulate --json``): the deck slot by slot, the pipettes and the tips each
 rack must hold, the liquid each source well must hold at the start (the deepest its
 simulated volume went below zero, beside the well's capacity), and a timeline of the
-delays and pauses with the estimated duration. ``text(sheet)`` is the same for people.
+delays and pauses with the estimated duration; and, for the deck picture, the deck after
+each change the run makes to it (``deck_changes``). ``text(sheet)`` is the same for
+people (the changes are on its timeline).
 
 A well's volume follows the liquid that moved, as the run's own totals do: an aspirate
 takes what it asks, a dispense gives what left the tip (its result's
@@ -34,6 +36,7 @@ from .calls import (
     standard_definition,
     volume,
 )
+from .deck_changes import DeckChanges
 from .report import clock, printable
 
 Sheet = dict[str, Any]
@@ -71,6 +74,7 @@ class SheetBuilder:
 
     def __init__(self) -> None:
         self.labels = Labels()
+        self.changes = DeckChanges(self.labels)  # the deck after each change, to draw
         self.deck: dict[str, dict[str, Any]] = {}
         self.pipettes: dict[str, dict[str, Any]] = {}
         self.running: dict[str, float] = {}
@@ -165,6 +169,8 @@ class SheetBuilder:
             elif params.get("version") is not None:  # a standard one: which version
                 labware["version"] = params["version"]
             entry["labware"].append(labware)
+            self.changes.loaded(labware, slot, str(params["slot"]),
+                                int(event.get("step", 0)) + 1)
         elif command.startswith("loadModule") and params.get("slot") is not None:
             slot = str(params["slot"])
             model = params.get("model")
@@ -219,8 +225,10 @@ class SheetBuilder:
                                   f"{params.get('from_slot')} (the protocol deletes it from "
                                   "the deck)"})
             self.labels.move(params)
+            self.changes.moved(params, int(event.get("step", 0)) + 1)
         elif command == "moveLabware":  # a person moves it, while the run waits
             self.labels.move(params)
+            self.changes.moved(params, int(event.get("step", 0)) + 1)
             self.timeline.append({"t": t, "kind": "move", "message": params.get("message"),
                                   "step": int(event.get("step", 0)) + 1})
 
@@ -237,6 +245,8 @@ class SheetBuilder:
         if wells or command in ("airGap", "dropTip"):
             self.in_flight[event["id"]] = (command, float(params.get("volume", 0.0)),
                                            wells, mount)
+        if wells:
+            self.changes.liquid_moved()
 
     def _ended(self, event: Mapping[str, Any]) -> None:
         """A command ended: what it moved counts if it completed."""
@@ -272,6 +282,7 @@ class SheetBuilder:
         labels, deck, running, lowest = self.labels, self.deck, self.running, self.lowest
         return {
             "deck": [deck[slot] for slot in sorted(deck, key=_slot_key)],
+            "deck_changes": list(self.changes.entries),
             "pipettes": [{"mount": p["mount"], "name": p["name"],
                           "tip_racks": [{"slot": slot, "labware": labels.at_start(slot) or "?",
                                          "tips": count,

@@ -25,6 +25,7 @@ from .outputs import (
     is_standard_output,
     outputs_problem,
     record_not_started,
+    same_file,
 )
 from .params import add_param_option
 from .report import TextLog, clock, printable, shortened_sheet
@@ -80,8 +81,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     if problem is None and args.json and args.record and is_standard_output(args.record):
         problem = (f"cannot write the run record {args.record}: it is standard output, "
                    "which --json keeps for its one document; write the record to a file")
-    if problem is not None:
-        return _bad_input(args, problem, None)
+    if problem is not None:  # a record still, where its path is not the problem
+        clash = bool(args.record and args.deck and same_file(args.record, args.deck))
+        return _bad_input(args, problem, None, record=not clash)
     shortest, longest = WATCHDOG_RANGE_S
     if not (args.watchdog == 0 or shortest <= args.watchdog <= longest):
         return _bad_input(args, f"--watchdog must be 0 (off) or from {shortest:g} to "
@@ -115,8 +117,7 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
                                            "sets the limit, 0 turns it off", params=args.param)
     except LoadInterrupted as exc:
         message = "interrupted (Ctrl-C) while the protocol's top level ran"
-        if config is not None:
-            record_not_started(args.file, record_path, message, exc.location, config)
+        record_not_started(args.file, record_path, message, exc.location, config)
         print(f"error: {exc.location}: {message}", file=sys.stderr)
         return INTERRUPTED_EXIT
     except ParameterError as exc:  # a --param (the protocol's own are located load errors)
@@ -129,7 +130,7 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
         if args.debug or not args.record:
             raise
         return _bad_input(args, f"cannot write the run record {args.record}: "
-                                f"{exc.strerror or exc}", None)
+                                f"{exc.strerror or exc}", None, record=False)
     finally:
         loading.restore()
     gc.freeze()  # what loading made (definitions, modules) lives as long as the run
@@ -209,10 +210,11 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
 
 
 def _bad_input(args: argparse.Namespace, message: str, location: str | None,
-               config: RobotConfig | None = None) -> int:
-    """Exit status 2, said in one line (and, with ``--json``, a document); with the
-    robot's ``config`` (a protocol that could not start), a record that says so."""
-    if config is not None:
+               config: RobotConfig | None = None, *, record: bool = True) -> int:
+    """Exit status 2, said in one line (and, with ``--json``, a document); unless not
+    ``record``, a ``--record`` that says the run could not start (on the robot of
+    ``config``, None where it was not read), where that path can take it."""
+    if record and not (args.json and args.record and is_standard_output(args.record)):
         record_not_started(args.file, args.record, message, location, config)
     if args.json:
         # The documented document, for a run that never started.

@@ -6,7 +6,8 @@ limit, JSON parsing (no lone surrogates) and the parameter check (each parameter
 how they go together: ``spec.check_request``). Whatever fails there is answered 4xx with
 ``{"success": false, "msg": reason}`` before the manager sees it, so a bad request changes
 nothing; what the manager refuses (the request is well-formed, the queue or the run as
-they are now do not allow it) is answered 200 with ``success`` false.
+they are now do not allow it) is answered 200 with ``success`` false. A reply holding run
+records is written as its records are read (``streamed``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .spec import (
     parse_json_body,
     parse_query,
 )
+from .streamed import StreamedReply, chunks
 
 API_VERSION = "1.0"
 MAX_BODY = 4 * 1024 * 1024
@@ -103,10 +105,12 @@ def create_app(manager: RunManager, access: Access, *, max_body: int = MAX_BODY,
                 params = check_params(endpoint.params, body)
             params = check_request(endpoint, params)
             try:
-                response = JSONReply(await manager.call(endpoint.name, params))
+                reply = await manager.call(endpoint.name, params)
             except asyncio.CancelledError:  # the server stops with the call unfinished
                 return JSONReply({"success": False, "msg": "the server is stopping; the call "
                                   "did not finish"}, 503)
+            response = StreamingResponse(chunks(reply), media_type=JSONReply.media_type) \
+                if isinstance(reply, StreamedReply) else JSONReply(reply)
             access.keep(request, response)
             return response
 

@@ -34,7 +34,7 @@ import contextlib
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,7 @@ from .robots import Robot, set_interlock
 from .served import SHUTDOWN_GRACE, ActiveRun, RunHooks, ServedRun
 from .spec import BY_NAME
 from .stream import EventHub, Subscriber
+from .streamed import Lazy, StreamedReply
 from .supervisor import SupervisedRobot
 from .watch import PROGRESS_INTERVAL
 from .worker import Checker, CheckFailed
@@ -288,10 +289,12 @@ class RunManager:
                   plan_queue_uid=self.queue.uid)
 
     async def _api_history_get(self, records: bool | None) -> Reply:
-        entries = list(self.history)
-        if records:  # read from their files, away from the event loop
-            entries = await anyio.to_thread.run_sync(self._with_records, entries)
-        return ok(items=entries, plan_history_uid=self.history_uid)
+        if not records:
+            return ok(items=list(self.history), plan_history_uid=self.history_uid)
+        # each record is read from its file as the reply is written (``streamed``)
+        entries = [{**entry, "record": self._record_stream(entry["item_uid"])}
+                   for entry in self.history]
+        return StreamedReply(ok(items=entries, plan_history_uid=self.history_uid))
 
     async def _api_history_item_get(self, uid: str, records: bool | None) -> Reply:
         active = self.active
@@ -303,13 +306,21 @@ class RunManager:
         entry = next((e for e in reversed(self.history) if e["item_uid"] == uid), None)
         if entry is None:
             return refused(self._not_in_history(uid))
-        if records is not False:
-            entry = {**entry, "record": await anyio.to_thread.run_sync(self._record_of, uid)}
-        return ok(item=entry, running=False, plan_history_uid=self.history_uid)
+        if records is False:
+            return ok(item=entry, running=False, plan_history_uid=self.history_uid)
+        return StreamedReply(ok(item={**entry, "record": self._record_stream(uid)},
+                                running=False, plan_history_uid=self.history_uid))
 
-    def _with_records(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """History ``entries``, each with its record (``_record_of``)."""
-        return [{**entry, "record": self._record_of(entry["item_uid"])} for entry in entries]
+    def _record_stream(self, uid: str) -> Lazy:
+        """Run ``uid``'s record as ``_record_of`` gives it, read as the reply is written."""
+        directory = self._workdir / uid if self._workdir is not None else None
+
+        def events() -> Iterable[Event] | None:
+            record = self._records.events(uid)
+            return None if record is None else (as_uploaded_event(directory, e)
+                                                for e in record)
+
+        return Lazy(events)
 
     def _record_of(self, uid: str) -> list[Event] | None:
         """Run ``uid``'s record, naming its files as uploaded; None if none is kept. Reads

@@ -5,7 +5,8 @@ A queue's run writes its record as it goes (``engine.record``): to ``--record-di
 temporary folder, which the server removes when it stops. The server keeps no record in
 memory, so that a server that runs for months does not grow with every run: the history
 keeps each run's listing, and a record is read back from its file when a client asks for
-it (``history_get(records=true)``, ``history_item_get``, the running run's so far).
+it (``history_get(records=true)``, ``history_item_get``, the running run's so far): a
+finished run's as the reply is written, an event at a time (``events``, ``streamed``).
 
 Of the spooled records only the last ``SPOOL_KEPT`` runs' are kept; an older run's record
 is no longer there (null). A record folder's files are never deleted. A run that never
@@ -16,11 +17,12 @@ memory as its owner's ``Run`` does: neither has a file of the server's.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from engine.record import Event, read_record
+from engine.record import Event, iter_record, read_record
 
 SPOOL_KEPT = 20
 """Spooled records kept (without ``--record-dir``): the last runs' ones."""
@@ -84,7 +86,34 @@ class RecordFiles:
         except (OSError, ValueError):  # gone, or not a record
             return None
 
+    def events(self, uid: str) -> Iterable[Event] | None:
+        """Run ``uid``'s record as ``read`` gives it, read from its file as it is iterated:
+        the file is read through once first, so that a file that is not a record is None
+        before any of it is written out. Reads a file: call it from a worker thread."""
+        if uid in self._held:
+            return self._held[uid]
+        path = self.path(uid)
+        if path is None:
+            return None
+        try:
+            count = sum(1 for _ in iter_record(path))
+            events = iter_record(path)
+            first = next(events, None)  # the file is open: a spooled one may now go
+        except (OSError, ValueError):  # gone, or not a record
+            return None
+        return _first(first, events, count)
+
     def _delete(self, uid: str) -> None:
         if self._spool is not None:
             with contextlib.suppress(OSError):
                 (self._spool / f"{uid}.jsonl").unlink()
+
+
+def _first(first: Event | None, events: Iterator[Event], count: int) -> Iterator[Event]:
+    """``first`` and the rest of ``events``, ``count`` in all (what the file held when it
+    was checked); a file that changed since then ends there. The file closes with
+    ``events``, when this is done with."""
+    if first is not None:
+        yield first
+        with contextlib.suppress(OSError, ValueError):
+            yield from itertools.islice(events, count - 1)

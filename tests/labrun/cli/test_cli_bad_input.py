@@ -451,6 +451,67 @@ def test_run_leaves_a_record_of_a_protocol_that_could_not_start(
                                    "nan; " + FINITE, f"{path}:7")
 
 
+BAD_ROBOT_FILES = [
+    ("unparsable TOML", "name = [\n", "not valid TOML: Invalid value (at end of document)"),
+    ("an unknown key", "bogus = 1\n", "unknown key 'bogus'; expected one of ['axes', "
+     "'controller', 'drop_tips_on_stop', 'interlocks', 'modules', 'mounts', 'name', "
+     "'park_position', 'safe_height', 'slots', 'trash_slot']"),
+]
+
+
+@pytest.mark.parametrize("command", ["simulate", "run"])
+@pytest.mark.parametrize(("text", "message"), [c[1:] for c in BAD_ROBOT_FILES],
+                         ids=[c[0] for c in BAD_ROBOT_FILES])
+def test_a_bad_robot_file_replaces_an_older_record_with_one_that_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, text: str,
+        message: str) -> None:
+    record = succeeded_record(capsys, tmp_path)
+    robot = tmp_path / "robot.toml"
+    robot.write_text(text)
+    path = write(tmp_path, "def run(ctx):\n    ctx.comment('a')\n")
+    status, out, err = labrun(capsys, command, str(path), "--robot", str(robot),
+                              "--record", str(record))
+    assert (status, err) == (2, f"error: {robot}: {message}\n")
+    assert "connecting" not in out
+    unstarted_events(record, path, f"{robot}: {message}", None)
+
+
+ARGUMENT_ERRORS = [
+    ("simulate", ["--watchdog", "-3"],
+     "--watchdog must be 0 (off) or from 0.5 to 86,400 seconds, not -3"),
+    ("simulate", ["--at", "soon:pause"],
+     "--at 'soon:pause': WHEN must be seconds (e.g. 125.5) or step=N"),
+    ("simulate", ["--deck", "/no/such/folder/deck.svg"],
+     "cannot write the deck picture /no/such/folder/deck.svg: no folder /no/such/folder"),
+    ("run", [], "labrun run needs --robot ROBOT.toml (the robot to drive) or --emulate "
+                "(labrun's emulator)"),
+    ("run", ["--emulate", "--speed", "0"],
+     "--speed must be a number from 0.01 to 10000 (times real time), not 0"),
+]
+
+
+@pytest.mark.parametrize(("command", "options", "message"), ARGUMENT_ERRORS)
+def test_an_argument_error_replaces_an_older_record_with_one_that_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str,
+        options: list[str], message: str) -> None:
+    record = succeeded_record(capsys, tmp_path)
+    path = write(tmp_path, "def run(ctx):\n    ctx.comment('a')\n")
+    status, _, err = labrun(capsys, command, str(path), *options, "--record", str(record))
+    assert (status, err) == (2, f"error: {message}\n")
+    unstarted_events(record, path, message, None)
+
+
+def test_a_record_path_that_is_the_protocol_is_left_alone(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "def run(ctx):\n    ctx.comment('a')\n")
+    before = path.read_text()
+    for command, options in (("simulate", ["--watchdog", "-3"]), ("run", [])):
+        status, _, err = labrun(capsys, command, str(path), *options, "--record", str(path))
+        assert (status, err) == (2, f"error: cannot write the run record {path}: it is the "
+                                    "protocol file; writing there would replace it\n")
+        assert path.read_text() == before
+
+
 # -- errors Python only prints: one line each, the run goes on, as in Opentrons ---------
 
 STRAY_ERRORS = [

@@ -790,3 +790,79 @@ def run(ctx):
             f"slot 5, then resume ({path}:11), cut off: the labware may or may not have "
             "been moved; the run took it as not\n") in out
     assert "wells changed:       1; A1 -10.0 µL in samples (slot 2)\n" in out
+
+
+LOADED_LATE = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2, label="samples")
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.transfer(50, plate["A1"], plate["B1"])
+    ctx.move_labware(plate, 5)
+    buffer = ctx.load_labware("nest_12_reservoir_15ml", 2, label="buffer")
+    p300.transfer(100, buffer["A1"], plate["C1"])
+    del ctx.deck["2"]
+    p300.transfer(20, plate["C1"], plate["D1"])
+'''
+
+
+def test_the_deck_picture_shows_labware_loaded_late_and_where_labware_moved(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The deck at the start, then after each change: the plate in slot 5, the buffer
+    loaded after liquid moved where the plate had left (it was drawn nowhere), then
+    taken away. Wells keep their names from the start, as the liquids name them."""
+    import xml.etree.ElementTree as ET
+
+    from labrun.cli import deck_svg
+
+    picture = tmp_path / "deck.svg"
+    sheet = json.loads(simulate(capsys, tmp_path, "--json", "--deck", str(picture),
+                                protocol=LOADED_LATE))["setup"]
+    assert [(w["labware"], w["well"]) for w in sheet["liquids"]] == [
+        ("samples", "2/A1"), ("buffer", "offDeck1/A1")]
+    root = ET.parse(picture).getroot()
+    texts = ["".join(e.itertext()) for e in root.iter() if e.tag.endswith("text")]
+    assert [t for t in texts if t.startswith(("At ", "After "))] == [
+        "At the start", "After steps 6\N{EN DASH}7", "After step 9"]
+    assert [t for t in texts if t in ("samples", "buffer")] == [
+        "samples", "buffer", "samples", "samples"]  # deck by deck, slot by slot
+    shapes = {}  # each deck's wells: data-well -> (its fill, the slot it is drawn in)
+    for element in root.iter():
+        if element.get("data-well"):
+            x = float(element.get("cx") or element.get("x") or 0)
+            y = float(element.get("cy") or element.get("y") or 0)
+            deck = int(x // deck_svg.DECK_W)
+            slot = next(n for n in range(1, 13) if _inside(deck_svg.slot_origin(
+                n, deck * deck_svg.DECK_W, deck_svg.TITLE_H), x, y))
+            shapes.setdefault(deck, {})[element.get("data-well")] = (element.get("fill"), slot)
+    assert shapes[0]["2/A1"] == (deck_svg.SOURCE, 2) and "offDeck1/A1" not in shapes[0]
+    assert shapes[1]["2/A1"] == (deck_svg.SOURCE, 5)  # the plate moved to slot 5
+    assert shapes[1]["2/C1"] == (deck_svg.DESTINATION, 5)
+    assert shapes[1]["offDeck1/A1"] == (deck_svg.SOURCE, 2)  # the buffer, brought in
+    assert "offDeck1/A1" not in shapes[2] and shapes[2]["2/D1"][1] == 5
+    dashed = [(int(float(e.get("x", 0)) // deck_svg.DECK_W), e.get("x")) for e in root.iter()
+              if e.tag.endswith("rect") and e.get("stroke-dasharray") and e.get("width") ==
+              f"{deck_svg.SLOT_W:g}"]
+    assert [deck for deck, _ in dashed] == [1, 1, 2]  # slots 2 and 5, then slot 2
+
+
+def test_a_deck_that_does_not_change_is_one_deck(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from labrun.cli import deck_svg
+
+    picture = tmp_path / "deck.svg"
+    assert json.loads(simulate(capsys, tmp_path, "--json", "--deck", str(picture)))[
+        "setup"]["deck_changes"] == []
+    text = picture.read_text()
+    assert "At the start" not in text and "stroke-dasharray" not in text
+    assert f'viewBox="0 0 {deck_svg.DECK_W:g} {deck_svg.DECK_H + deck_svg.LEGEND_H:g}"' in text
+
+
+def _inside(origin: tuple[float, float], x: float, y: float) -> bool:
+    from labrun.cli import deck_svg
+
+    return origin[0] <= x <= origin[0] + deck_svg.SLOT_W and \
+        origin[1] <= y <= origin[1] + deck_svg.SLOT_H
