@@ -10,7 +10,7 @@ at a stop when the robot file's module of that kind says so), a real robot fails
 with a clear reason. Module commands are device calls through ``hardware.devices.Device``,
 whether simulated or over serial. At a pause every device is parked (a shaker stops;
 temperatures, magnets and a running profile hold or run on) and unparked before the run
-continues; stop and abort deactivate them (the shaker stops, heaters only when so
+continues; stop, abort and a failure deactivate them (the shaker stops, heaters only when so
 configured); halt leaves their heaters as the emergency stop leaves them, but a profile
 labrun steps through is abandoned at once. A fault a bound module meets while the run
 asks nothing of it (its cable pulled, an error its firmware reports on its own) goes to
