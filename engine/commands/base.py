@@ -4,9 +4,9 @@ A command's fields are its params. ``execution`` tells the engine loop how to ca
 out; ``reversible`` says whether it may run again when a step is rewound after an
 immediate pause (moves, homing, comments) or must never be repeated (anything that
 touches tips or liquid, a touch-tip included, and a labware moved by hand): a step in
-which an irreversible command has started is never rewound. ``plan`` and ``apply`` are its implementation against the robot model.
-Positions are deck coordinates in mm; ``well`` names a well as ``"<slot>/<well>"`` for
-the run record and the liquid accounting.
+which an irreversible command has started is never rewound. ``plan`` and ``apply`` are
+its implementation against the robot model. Positions are deck coordinates in mm;
+``well`` names a well as ``"<slot>/<well>"`` for the run record and the liquid accounting.
 """
 
 from __future__ import annotations
