@@ -287,7 +287,11 @@ def run(ctx):
     for _ in range(3):
         code, _, err = signalled(path, [signal.SIGINT, signal.SIGTERM])
         assert code == 130
-        assert err.splitlines()[-1].startswith("error: interrupted (Ctrl-C) at ")
+        # Sent together, either may be handled first (the kernel hands each to any
+        # thread): the one handled first names the ending, the other is ignored.
+        assert err.splitlines()[-1].startswith(("error: interrupted (Ctrl-C) at ",
+                                                "error: terminated (SIGTERM) at "))
+        assert err.count("error: ") == 1
 
 
 def test_a_reader_that_goes_away_does_not_hide_how_the_run_ended(tmp_path: Path) -> None:
