@@ -300,9 +300,15 @@ class RunManager:
         active = self.active
         if active is not None and active.item.item_uid == uid and not active.done:
             running = {**active.item.to_dict(), "result": None}  # its record so far
-            if records is not False:
-                running["record"] = await self._running_record(active)
-            return ok(item=running, running=True, plan_history_uid=self.history_uid)
+            if records is False:
+                return ok(item=running, running=True, plan_history_uid=self.history_uid)
+            path = self._records.path(uid) if self._single is None else None
+            if path is None or not path.is_file():  # a run of this process with no file
+                running["record"] = active.record()
+                return ok(item=running, running=True, plan_history_uid=self.history_uid)
+            # read from its file as the reply is written, as a finished run's is
+            return StreamedReply(ok(item={**running, "record": self._record_stream(uid)},
+                                    running=True, plan_history_uid=self.history_uid))
         entry = next((e for e in reversed(self.history) if e["item_uid"] == uid), None)
         if entry is None:
             return refused(self._not_in_history(uid))
@@ -312,7 +318,8 @@ class RunManager:
                                 running=False, plan_history_uid=self.history_uid))
 
     def _record_stream(self, uid: str) -> Lazy:
-        """Run ``uid``'s record as ``_record_of`` gives it, read as the reply is written."""
+        """Run ``uid``'s record, naming its files as uploaded, read from its file as the
+        reply is written (None: none is kept); a running run's, as far as it has got."""
         directory = self._workdir / uid if self._workdir is not None else None
 
         def events() -> Iterable[Event] | None:
@@ -321,22 +328,6 @@ class RunManager:
                                                 for e in record)
 
         return Lazy(events)
-
-    def _record_of(self, uid: str) -> list[Event] | None:
-        """Run ``uid``'s record, naming its files as uploaded; None if none is kept. Reads
-        its file: call it from a worker thread."""
-        record = self._records.read(uid)
-        directory = self._workdir / uid if self._workdir is not None else None
-        return None if record is None else [as_uploaded_event(directory, e) for e in record]
-
-    async def _running_record(self, active: ActiveRun) -> list[Event]:
-        """The running run's record so far: from its file, or (a run of this process with
-        none) from the run itself."""
-        path = self._records.path(active.item.item_uid) if self._single is None else None
-        if path is None or not path.is_file():
-            return active.record()
-        record = await anyio.to_thread.run_sync(self._record_of, active.item.item_uid)
-        return record if record is not None else active.record()
 
     def _not_in_history(self, uid: str) -> str:
         """Why the history has no run ``uid``: it is waiting, or unknown."""

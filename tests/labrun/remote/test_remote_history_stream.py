@@ -64,3 +64,40 @@ def test_a_streamed_reply_is_the_json_of_the_whole_reply() -> None:
         pieces = list(chunks(reply, size))
         assert b"".join(pieces) == expected
         assert all(len(p) < size + 200 for p in pieces)
+
+
+def test_the_running_run_s_record_is_answered_in_flat_memory(gates: Gates,
+                                                             tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    records.mkdir()
+    held = item("for i in range(3000):\n    ctx.comment(f'comment {i}')\ngates.wait('held')",
+                "held.py")
+    with serving(gates, record_dir=str(records)) as served:
+        c = served.client
+        uid = c.queue_item_add(held)["item"]["item_uid"]
+        c.queue_start()
+        gates.reached("held")
+        on_disk = (records / f"{uid}.jsonl").stat().st_size
+        reply = tmp_path / "reply.json"
+        tracemalloc.start()  # the server answers in this process: its allocations count
+        try:
+            with reply.open("wb") as out, httpx.stream(
+                    "GET", served.url + "/api/history/item/get",
+                    params={"uid": uid, "records": "true"},
+                    headers={"Authorization": f"Bearer {served.handle.token}"},
+                    timeout=WAIT) as response:
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        body = json.loads(reply.read_text())
+        so_far = read_record(records / f"{uid}.jsonl")
+        gates.open("held")
+        c.wait_for_idle(timeout=WAIT)
+    assert on_disk > 500_000
+    assert peak < on_disk, (peak, on_disk)  # read whole: several times on_disk
+    assert body["running"] is True and body["item"]["result"] is None
+    assert body["item"]["record"] == so_far[:len(body["item"]["record"])]
+    said = [e["params"]["message"] for e in body["item"]["record"] if e.get("type") == "comment"]
+    assert said == [f"comment {i}" for i in range(3000)]
