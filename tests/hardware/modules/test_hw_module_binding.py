@@ -8,24 +8,21 @@ from __future__ import annotations
 
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from emulated_runs import WAIT_S, emulated_run, wait_until
 
 from engine.run import Run
 from engine.state import Status
-from hardware.clock import RealClock
-from hardware.config import load_config
 from hardware.emulator.modules import ModuleTwins
-from hardware.robot import Robot, open_robot
-from protocol_api.execute import create_run, open_context
+from hardware.robot import Robot
+from protocol_api.execute import open_context
 
-EXAMPLE = Path(__file__).parents[3] / "hardware" / "robots" / "modules_example.toml"
 SPEED = 50.0
-WAIT_S = 60.0
 
 
 @contextmanager
@@ -34,26 +31,8 @@ def robot_run(tmp_path: Path, body: str, api: str = "2.15") -> Iterator[tuple[Ro
     path = tmp_path / "protocol.py"
     lines = textwrap.indent(textwrap.dedent(body).strip(), "    ")
     path.write_text(f'metadata = {{"apiLevel": "{api}"}}\n\n\ndef run(ctx):\n{lines}\n')
-    robot = open_robot(load_config(EXAMPLE), emulate="grbl", speed=SPEED)
-    try:
-        robot.connect()
-        robot.home()
-        run = create_run(path, config=robot.config, controller=robot.controller,
-                         clock=RealClock(SPEED), record_path=tmp_path / "record.jsonl",
-                         simulating=False, devices=robot.devices)
-        try:
-            yield robot, run
-        finally:
-            run.close()
-    finally:
-        robot.close()
-
-
-def wait_until(predicate: Callable[[], bool], what: str, limit: float = WAIT_S) -> None:
-    deadline = time.monotonic() + limit
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
+    with emulated_run(path, speed=SPEED) as robot_and_run:
+        yield robot_and_run
 
 
 def played(tmp_path: Path, body: str, api: str = "2.15") -> tuple[Any, list[dict[str, Any]]]:

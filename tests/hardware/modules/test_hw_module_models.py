@@ -13,9 +13,9 @@ from typing import Any
 
 import anyio
 import pytest
+from emulated_runs import emulated_run
 
 from engine.modules import modules_for
-from engine.run import Run
 from engine.state import Status
 from hardware.clock import RealClock
 from hardware.config import RobotConfig, load_config
@@ -26,7 +26,6 @@ from hardware.emulator.modules import (
 )
 from hardware.factory import emulator_config, emulator_config_path
 from hardware.modules.serial import SerialModule, serial_module
-from hardware.robot import open_robot
 from protocol_api.execute import continue_when_stalled, create_run
 
 EXAMPLE = Path(__file__).parents[3] / "hardware" / "robots" / "modules_example.toml"
@@ -66,8 +65,8 @@ def simulated(path: Path, config: RobotConfig) -> list[dict[str, Any]]:
     return list(sim.record.events)
 
 
-def emulated_run(path: Path, config: RobotConfig
-                 ) -> tuple[Status, list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+def simulated_then_run(path: Path, config: RobotConfig
+                       ) -> tuple[Status, list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     """Simulate, then run on the emulated robot as ``labrun run --emulate`` does: the
     run's status and record, the simulation's record, and the magnets' twin's lines."""
     sim = simulated(path, config)
@@ -75,26 +74,15 @@ def emulated_run(path: Path, config: RobotConfig
               and e["type"] == "loadModule"]
     config, missing = modules_for(config, needed, emulated=True)
     assert missing is None
-    robot = open_robot(config, emulate="grbl", speed=SPEED)
-    try:
-        robot.connect()
-        robot.home()
-        run: Run = create_run(path, config=robot.config, controller=robot.controller,
-                              clock=RealClock(SPEED), simulating=False,
-                              devices=robot.devices)
-        try:
-            run.control.play()
-            status = run.wait(WAIT_S).status
-            events = list(run.record.events)
-        finally:
-            run.close()
+    with emulated_run(path, config=config, speed=SPEED) as (robot, run):
+        run.control.play()
+        status = run.wait(WAIT_S).status
+        events = list(run.record.events)
         twins = robot.twins
         assert twins is not None
         magnets = next(twins.firmware(name) for name in twins.names
                        if isinstance(twins.firmware(name), MagneticModuleFirmware))
         lines = twins.call(lambda: list(magnets.received))
-    finally:
-        robot.close()
     return status, events, sim, lines
 
 
@@ -121,7 +109,7 @@ def test_a_protocol_loading_gen1_modules_runs_on_gen1_twins(tmp_path: Path,
         robot_file(tmp_path, {"magnetic": "magneticModuleV1",
                               "temperature": "temperatureModuleV1",
                               "thermocycler": "thermocyclerModuleV1"})))
-    status, events, sim, lines = emulated_run(path, config)
+    status, events, sim, lines = simulated_then_run(path, config)
     assert status is Status.SUCCEEDED, events[-1].get("error")
     # Each module is the model asked for and said so itself (M115), the plate where the
     # GEN1's definition puts it, as in the simulation.
@@ -149,20 +137,10 @@ def test_a_robot_file_of_gen2_modules_still_refuses_a_gen1_protocol(tmp_path: Pa
     sim = simulated(path, config)
     needed = [e for e in sim if e.get("type") == "loadModule" and e["status"] == "queued"]
     assert modules_for(config, needed, emulated=True) == (config, None)
-    robot = open_robot(config, emulate="grbl", speed=SPEED)
-    try:
-        robot.connect()
-        robot.home()
-        run = create_run(path, config=robot.config, controller=robot.controller,
-                         clock=RealClock(SPEED), simulating=False, devices=robot.devices)
-        try:
-            run.control.play()
-            final = run.wait(WAIT_S)
-            events = list(run.record.events)
-        finally:
-            run.close()
-    finally:
-        robot.close()
+    with emulated_run(path, speed=SPEED) as (_robot, run):
+        run.control.play()
+        final = run.wait(WAIT_S)
+        events = list(run.record.events)
     assert final.status is Status.FAILED
     failure = next(e for e in events if e["event"] == "failure")
     assert failure["location"] == f"{path}:5"

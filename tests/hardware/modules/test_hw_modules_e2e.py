@@ -6,22 +6,18 @@ on the wire, and the resumed run waits until it is back at speed."""
 from __future__ import annotations
 
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from emulated_runs import WAIT_S, emulated_run, wait_until
+
 from engine.run import Run
 from engine.state import Status
-from hardware.clock import RealClock
-from hardware.config import load_config
 from hardware.emulator.modules import HeaterShakerFirmware
-from hardware.robot import Robot, open_robot
-from protocol_api.execute import create_run
+from hardware.robot import Robot
 
-EXAMPLE = Path(__file__).parents[3] / "hardware" / "robots" / "modules_example.toml"
 SPEED = 50.0
-WAIT_S = 60.0
 
 PROTOCOL = '''
 metadata = {"apiLevel": "2.15"}
@@ -53,27 +49,8 @@ def run(ctx):
 def modules_run(tmp_path: Path) -> Iterator[tuple[Robot, Run]]:
     path = tmp_path / "protocol.py"
     path.write_text(textwrap.dedent(PROTOCOL))
-    robot = open_robot(load_config(EXAMPLE), emulate="grbl", speed=SPEED)
-    try:
-        robot.connect()
-        robot.home()
-        # As labrun run makes it: the robot's controller, clock and devices.
-        run = create_run(path, config=robot.config, controller=robot.controller,
-                         clock=RealClock(SPEED), record_path=tmp_path / "record.jsonl",
-                         simulating=False, devices=robot.devices)
-        try:
-            yield robot, run
-        finally:
-            run.close()
-    finally:
-        robot.close()
-
-
-def wait_until(predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
+    with emulated_run(path, speed=SPEED) as robot_and_run:
+        yield robot_and_run
 
 
 def test_a_protocol_with_all_four_modules_runs_on_their_twins(tmp_path: Path) -> None:
