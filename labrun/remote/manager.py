@@ -110,6 +110,8 @@ class RunManager:
         self._last_pause_unresolved = False  # the last run's, until the next starts
         self._single = run
         self._record_dir = Path(record_dir) if record_dir is not None else None
+        if self._record_dir is not None:  # made if need be, as ``labrun serve`` makes it
+            self._record_dir.mkdir(parents=True, exist_ok=True)
         self._records = RecordFiles(self._record_dir)
         # The history lives on with the records: a restarted server still has it.
         self._history_file: HistoryFile | None = None

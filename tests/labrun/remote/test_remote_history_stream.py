@@ -101,3 +101,15 @@ def test_the_running_run_s_record_is_answered_in_flat_memory(gates: Gates,
     assert body["item"]["record"] == so_far[:len(body["item"]["record"])]
     said = [e["params"]["message"] for e in body["item"]["record"] if e.get("type") == "comment"]
     assert said == [f"comment {i}" for i in range(3000)]
+
+
+def test_a_record_folder_that_does_not_exist_yet_is_made(gates: Gates, tmp_path: Path) -> None:
+    records = tmp_path / "not" / "yet"
+    with serving(gates, record_dir=str(records)) as served:
+        c = served.client
+        uid = c.queue_item_add(item("ctx.comment('hello')", "hello.py"))["item"]["item_uid"]
+        c.queue_start()
+        c.wait_for_idle(timeout=WAIT)
+        entry = c.history_item_get(uid)["item"]
+    assert entry["result"]["exit_status"] == "succeeded"
+    assert entry["record"] == read_record(records / f"{uid}.jsonl")
