@@ -564,7 +564,8 @@ def test_a_run_that_cannot_start_goes_to_the_history_and_stops_the_queue(
         tmp_path: Any) -> None:
     robot = simulated_robot(default_config(), speed=50)
     missing = tmp_path / "gone"
-    manager = RunManager(robot, record_dir=missing)
+    manager = RunManager(robot, record_dir=missing)  # made here,
+    missing.rmdir()  # then gone, as a disk unmounted while the server runs
     said: list[str] = []
     manager.log = said.append  # the server's terminal
     with start_server(manager) as handle:
