@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from engine.record import Event, iter_record, read_record
+from engine.record import Event, iter_record
 
 SPOOL_KEPT = 20
 """Spooled records kept (without ``--record-dir``): the last runs' ones."""
@@ -73,23 +73,11 @@ class RecordFiles:
                 self._delete(uid)
         self._spooled = deque(uid for uid in self._spooled if uid not in gone)
 
-    def read(self, uid: str) -> list[Event] | None:
-        """Run ``uid``'s record as far as it is written (a line being written is left
-        out), or None if none is kept; reads a file: call it from a worker thread."""
-        if uid in self._held:
-            return self._held[uid]
-        path = self.path(uid)
-        if path is None:
-            return None
-        try:
-            return read_record(path)
-        except (OSError, ValueError):  # gone, or not a record
-            return None
-
     def events(self, uid: str) -> Iterable[Event] | None:
-        """Run ``uid``'s record as ``read`` gives it, read from its file as it is iterated:
-        the file is read through once first, so that a file that is not a record is None
-        before any of it is written out. Reads a file: call it from a worker thread."""
+        """Run ``uid``'s record as far as it is written (a line being written is left out),
+        or None if none is kept, read from its file as it is iterated: the file is read
+        through once first, so that a file that is not a record is None before any of it
+        is written out. Reads a file: call it from a worker thread."""
         if uid in self._held:
             return self._held[uid]
         path = self.path(uid)

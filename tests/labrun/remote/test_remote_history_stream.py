@@ -8,12 +8,28 @@ import tracemalloc
 from pathlib import Path
 
 import httpx
-from remote_kit import WAIT, Gates, item, serving
+from remote_kit import WAIT, Gates, Served, item, serving
 
 from engine.record import read_record
 from labrun.remote.streamed import Lazy, chunks
 
 COMMENTS = item("for i in range(3000):\n    ctx.comment(f'comment {i}')", "comments.py")
+
+
+def fetched(served: Served, path: str, params: dict[str, str], reply: Path) -> int:
+    """GET ``path`` into the file ``reply`` as it streams in; the peak bytes allocated
+    meanwhile (the server answers in this process: its allocations count)."""
+    tracemalloc.start()
+    try:
+        with reply.open("wb") as out, httpx.stream(
+                "GET", served.url + path, params=params,
+                headers={"Authorization": f"Bearer {served.handle.token}"},
+                timeout=WAIT) as response:
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def test_the_history_with_records_is_answered_in_flat_memory(gates: Gates,
@@ -27,17 +43,7 @@ def test_the_history_with_records_is_answered_in_flat_memory(gates: Gates,
         assert c.wait_for_idle(timeout=WAIT)["items_in_history"] == 2
         on_disk = sum((records / f"{uid}.jsonl").stat().st_size for uid in uids)
         reply = tmp_path / "reply.json"
-        tracemalloc.start()  # the server answers in this process: its allocations count
-        try:
-            with reply.open("wb") as out, httpx.stream(
-                    "GET", served.url + "/api/history/get", params={"records": "true"},
-                    headers={"Authorization": f"Bearer {served.handle.token}"},
-                    timeout=WAIT) as response:
-                for chunk in response.iter_bytes():
-                    out.write(chunk)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        peak = fetched(served, "/api/history/get", {"records": "true"}, reply)
         assert on_disk > 1_000_000
         assert peak < on_disk / 2, (peak, on_disk)  # read whole: ten times on_disk
         body = json.loads(reply.read_text())
@@ -79,18 +85,7 @@ def test_the_running_run_s_record_is_answered_in_flat_memory(gates: Gates,
         gates.reached("held")
         on_disk = (records / f"{uid}.jsonl").stat().st_size
         reply = tmp_path / "reply.json"
-        tracemalloc.start()  # the server answers in this process: its allocations count
-        try:
-            with reply.open("wb") as out, httpx.stream(
-                    "GET", served.url + "/api/history/item/get",
-                    params={"uid": uid, "records": "true"},
-                    headers={"Authorization": f"Bearer {served.handle.token}"},
-                    timeout=WAIT) as response:
-                for chunk in response.iter_bytes():
-                    out.write(chunk)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        peak = fetched(served, "/api/history/item/get", {"uid": uid, "records": "true"}, reply)
         body = json.loads(reply.read_text())
         so_far = read_record(records / f"{uid}.jsonl")
         gates.open("held")
