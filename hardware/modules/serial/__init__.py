@@ -39,7 +39,7 @@ def serial_module(kind: str, name: str, port: str, clock: Clock, *, baudrate: in
     if own is not None and own.kind == kind:
         cls = own
     return cls(name, port, clock, baudrate=baudrate, timeout_s=timeout_s,
-               heaters_off_on_stop=heaters_off_on_stop)
+               heaters_off_on_stop=heaters_off_on_stop, model=model)
 
 
 __all__ = [

@@ -20,10 +20,10 @@ from typing import Any, ClassVar
 
 from ...clock import Clock
 from ...controller import FaultListener, HardwareFault
-from ...gcode.errors import ControllerTimeout
+from ...gcode.errors import ControllerError, ControllerTimeout
 from ...wakeup import loop_waker
 from ..dispatch import Handler, call_handler
-from ..models import model_from_identity
+from ..models import display_name, model_from_identity, models_of
 from ..physics import TOLERANCE_C
 from .wire import Family, ModuleWire
 
@@ -36,6 +36,9 @@ IDENTITIES = {"temperature": ("temp_deck", "tempdeck"), "magnetic": ("mag_deck",
 Heater-Shaker``)."""
 
 
+OTHER_FRAMING_TIMEOUT_S = 2.0
+"""Seconds to wait for ``M115`` asked in another model's framing."""
+
 POLL_INTERVAL_S = 0.2
 """Seconds of the run's clock between two queries while waiting (Opentrons polls its
 modules every 0.1-1 s)."""
@@ -46,11 +49,16 @@ class SerialModule:
 
     kind: ClassVar[str]
     family: ClassVar[Family]
+    other_family: ClassVar[Family | None] = None
+    """The framing another model of the kind speaks (a thermocycler's GEN1 and GEN2): a
+    module that does not answer is asked in it once, to say what it is."""
 
     def __init__(self, name: str, port: str, clock: Clock, *, baudrate: int = 115200,
                  timeout_s: float = 10.0, poll_interval: float = POLL_INTERVAL_S,
-                 heaters_off_on_stop: bool = False) -> None:
+                 heaters_off_on_stop: bool = False, model: str | None = None) -> None:
         self._name = name
+        self.expected_model = model
+        """The model the robot file names (None: any of the kind), checked at connect."""
         self.clock = clock
         self.poll_interval = poll_interval
         self.heaters_off_on_stop = heaters_off_on_stop
@@ -80,12 +88,15 @@ class SerialModule:
                 self.firmware = await self.wire.request("M115")
                 self._check_identity(self.firmware)
                 self.model = model_from_identity(self.kind, self.firmware)
+                self._check_model(self.model)
                 self.identify(self.firmware)
                 await self.refresh()
                 self.wire.keep_alive = True
                 return
             except ControllerTimeout:
                 await self.wire.close()
+                if attempt == 1 and self.other_family is not None:
+                    self._check_model(await self._model_in_other_framing(self.other_family))
                 if attempt == CONNECT_TRIES:
                     raise
             except BaseException:
@@ -148,6 +159,37 @@ class SerialModule:
                     f"the module on {self.port} says it is a {kind.replace('_', '-')} "
                     f"module ({info}), not a {self.kind.replace('_', '-')} module: check "
                     f"the port of [modules.{self.name}]")
+
+    def _check_model(self, said: str | None) -> None:
+        """Refuse a module that says it is another model than the robot file names (a
+        GEN1 thermocycler frames its lines otherwise, a GEN1 magnet counts half-mm)."""
+        expected = self.expected_model
+        # Without a model named, a thermocycler is spoken to as the kind's newest; the
+        # other kinds' drivers adapt to whichever model answers.
+        speaks = expected or (models_of(self.kind)[-1] if self.other_family else None)
+        if said is None or speaks is None or said == speaks:
+            return
+        what = (f"the {self.kind.replace('_', '-')} module on {self.port} says it is a "
+                f"{display_name(said)} ({said})")
+        if expected is None:
+            raise HardwareFault(f"{what}, which is spoken to otherwise: add model = "
+                                f"{said!r} to [modules.{self.name}] in the robot file")
+        raise HardwareFault(f"{what}, but [modules.{self.name}] says model = {expected!r}: "
+                            f"correct the model in the robot file, or attach a "
+                            f"{display_name(expected)}")
+
+    async def _model_in_other_framing(self, family: Family) -> str | None:
+        """The model a module that did not answer ``M115`` says it is when asked in the
+        other ``family``'s framing (None: no answer that way either)."""
+        wire = ModuleWire(family, self.port, baudrate=self.wire.baudrate,
+                          timeout_s=min(self.wire.timeout_s, OTHER_FRAMING_TIMEOUT_S))
+        try:
+            await wire.open()
+            return model_from_identity(self.kind, await wire.request("M115"))
+        except ControllerError:
+            return None
+        finally:
+            await wire.close()
 
     def identify(self, info: str) -> None:
         """Adapt to what ``M115`` said the module is (a GEN1 magnet counts half-mm)."""

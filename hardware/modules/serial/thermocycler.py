@@ -43,6 +43,7 @@ class SerialThermocycler(SerialModule):
 
     kind = "thermocycler"
     family: ClassVar[Family] = "stm32"
+    other_family: ClassVar[Family | None] = "arduino"
 
     lid: str = "unknown"
     lid_temperature: float | None = None
@@ -248,6 +249,7 @@ class SerialThermocyclerGen1(SerialThermocycler):
     ``M105`` has no ``At_target?``), as Opentrons' host decides it."""
 
     family: ClassVar[Family] = "arduino"
+    other_family: ClassVar[Family | None] = "stm32"
 
     def __init__(self, name: str, port: str, clock: Clock, **options: Any) -> None:
         super().__init__(name, port, clock, **options)

@@ -16,6 +16,7 @@ from hardware.config import load_config
 from hardware.emulator import running_emulator
 from hardware.emulator.firmware.grbl import GrblFirmware
 from hardware.emulator.modules import running_module_twins
+from hardware.modules.models import display_name
 from labrun.cli import doctor
 
 SPEED = 50.0
@@ -191,3 +192,41 @@ def test_a_bad_robot_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFix
     path.write_text('[modules.m]\nkind = "centrifuge"\n')
     assert doctor.run_doctor(argparse.Namespace(robot=str(path), home=False)) == 2
     assert "modules.m.kind: 'centrifuge'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("kind", "said", "named"), [
+    ("magnetic", "magneticModuleV2", "magneticModuleV1"),
+    ("temperature", "temperatureModuleV1", "temperatureModuleV2"),
+    ("thermocycler", "thermocyclerModuleV2", "thermocyclerModuleV1"),
+    ("thermocycler", "thermocyclerModuleV1", "thermocyclerModuleV2"),
+])
+def test_a_module_of_another_model_than_the_robot_file_names_is_a_problem(
+        tmp_path: Path, kind: str, said: str, named: str) -> None:
+    # The robot file's model decides how the module is spoken to (a GEN1 magnet counts
+    # half-mm, a GEN1 thermocycler frames its lines otherwise) and what a simulation
+    # with that file times: a module that says it is another model is refused at once.
+    with running_module_twins({"m": kind}, speed=SPEED, models={"m": said}) as twins:
+        path = tmp_path / "robot.toml"
+        path.write_text(f'[modules.m]\nkind = "{kind}"\nmodel = "{named}"\n'
+                        f'port = "{twins.address("m")}"\ntimeout_s = 2.0\n')
+        status, text = run_doctor(path)
+    assert status == 1, text
+    [failed] = [line for line in text.splitlines() if "FAILED" in line]
+    assert failed.endswith(f"says it is a {display_name(said)} ({said}), but [modules.m] says "
+                           f"model = {named!r}: correct the model in the robot file, or "
+                           f"attach a {display_name(named)}"), failed
+
+
+def test_a_gen1_thermocycler_the_robot_file_names_no_model_for_is_named(tmp_path: Path) -> None:
+    with running_module_twins({"tc": "thermocycler"}, speed=SPEED,
+                              models={"tc": "thermocyclerModuleV1"}) as twins:
+        path = tmp_path / "robot.toml"
+        path.write_text(f'[modules.tc]\nkind = "thermocycler"\nport = "{twins.address("tc")}"\n'
+                        'timeout_s = 2.0\n')
+        status, text = run_doctor(path)
+    assert status == 1, text
+    [failed] = [line for line in text.splitlines() if "FAILED" in line]
+    assert failed == (
+        f"  FAILED: the thermocycler module on {twins.address('tc')} says it is a "
+        "Thermocycler Module GEN1 (thermocyclerModuleV1), which is spoken to otherwise: add "
+        "model = 'thermocyclerModuleV1' to [modules.tc] in the robot file")
