@@ -174,6 +174,21 @@ def record_unstarted(protocol: str | Path, record_path: str | Path, error: str,
         run.close()
 
 
+def record_declined(protocol: str | Path, record_path: str | Path, *,
+                    config: RobotConfig | None = None) -> None:
+    """Write the run record of a protocol run the user chose not to start (declined at
+    the start prompt): the record's first line, then a stop from ``idle`` by the
+    terminal, status ``stopped`` and the summary. A record an earlier run left at
+    ``record_path`` is replaced. Nothing moves. OSError if it cannot be written."""
+    run = Run(None, config=config, record_path=record_path,
+              protocol_name=str(Path(protocol).resolve()), keep_history=False).start()
+    try:
+        run.control.stop(source="terminal")
+        run.wait()
+    finally:
+        run.close()
+
+
 class EmbeddedContext(ProtocolContext):
     """A ``ProtocolContext`` opened from a script, with the run's ``control`` beside it."""
 

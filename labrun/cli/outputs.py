@@ -69,6 +69,21 @@ def record_not_started(protocol: str, record: str | None, error: str,
               file=sys.stderr)
 
 
+def record_declined(protocol: str, record: str | None, config: RobotConfig) -> None:
+    """``--record`` of a run the user declined to start at the prompt: a record that says
+    it was stopped before it began, in place of any older one; a line on stderr if it
+    cannot be written."""
+    if not record or outputs_problem(protocol, {"the run record": record}) is not None:
+        return
+    from protocol_api.execute import record_declined as write  # it loads the engine
+
+    try:
+        write(protocol, record, config=config)
+    except OSError as exc:
+        print(f"error: cannot write the run record {record}: {exc.strerror or exc}",
+              file=sys.stderr)
+
+
 def same_file(path: str, other: str) -> bool:
     """Whether ``path`` and ``other`` name one file."""
     return _identity(path) == _identity(other)

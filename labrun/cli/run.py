@@ -50,7 +50,7 @@ from . import setup_sheet
 from .calls import Labels
 from .closing import RunTimes, summary_lines
 from .labware_dirs import read_labware_dirs
-from .outputs import outputs_problem, record_not_started
+from .outputs import outputs_problem, record_declined, record_not_started
 from .params import add_param_option
 from .report import TextLog, clock, is_terminal, shortened_sheet
 from .signals import TERMINATIONS, Interrupts, abort_interrupted, handling, interrupts_ignored
@@ -148,6 +148,7 @@ def run_run(args: argparse.Namespace) -> int:
                 print("nothing was connected or moved", file=sys.stderr)
                 return FAILED_EXIT
             if not args.yes and is_terminal(sys.stdin) and not _ready_to_start():
+                record_declined(args.file, args.record, config)
                 print("not started; nothing was connected or moved")
                 return 0
         return _run_on_robot(args, config, emulate, progress)

@@ -486,3 +486,28 @@ def test_a_drivers_warning_is_printed_above_the_live_status_line_not_onto_it() -
     # the line erased, the warning on its own line, the status line drawn again
     assert said == ("\r\x1b[Kcontroller: ignored a damaged status report (1 so far): "
                     "<Idoe|MPos:...>\n" + before.rsplit("\r\x1b[K", 1)[-1])
+
+
+def test_a_run_declined_at_the_start_prompt_leaves_a_record_that_says_so(
+        tmp_path: Path) -> None:
+    # An older record at the path must not be taken for this run's: the new one says the
+    # run was stopped from idle, by the terminal, before anything was connected.
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(INCUBATE))
+    record = tmp_path / "run.jsonl"
+    record.write_text('{"seq":0,"t":0.0,"event":"run"}\n{"seq":1,"event":"summary",'
+                      '"status":"succeeded"}\n')
+    term = Terminal("run", str(path), "--emulate", "--record", str(record))
+    try:
+        term.expect(r"press Enter to start")
+        term.type(b"q\n")
+        term.expect(r"not started; nothing was connected or moved")
+        assert term.wait() == 0
+    finally:
+        term.close()
+    events = read_record(record)
+    assert [e["event"] for e in events] == ["run", "action", "status", "summary"]
+    assert events[0]["protocol"] == str(path.resolve())
+    assert (events[1]["action"], events[1]["source"], events[1]["accepted"]) == (
+        "stop", "terminal", True)
+    assert events[-1]["status"] == "stopped" and events[-1]["commands"] == 0
