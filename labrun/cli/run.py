@@ -129,10 +129,10 @@ def run_run(args: argparse.Namespace) -> int:
         config, emulate = _robot(args)
         read_labware_dirs(args.labware_dir, sys.stderr)  # a bad directory is bad input
     except (BadInput, ConfigError, ProtocolError) as exc:
-        if args.debug:
-            raise
         location = getattr(exc, "location", None)
         record_not_started(args.file, args.record, str(exc), location, config)
+        if args.debug:
+            raise
         return _bad_input(str(exc), location)
     try:
         progress = None
@@ -201,10 +201,10 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
         record_not_started(args.file, args.record, f"--param: {exc}", None, config)
         return _bad_input(f"--param: {exc}", None)
     except (LocatedLoadError, ProtocolError) as exc:
-        if args.debug:
-            raise
         location = getattr(exc, "location", None)
         record_not_started(args.file, args.record, str(exc), location, config)
+        if args.debug:
+            raise
         return _bad_input(str(exc), location)
     interrupts = Interrupts()
     try:
@@ -283,10 +283,10 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             record_not_started(args.file, args.record, f"--param: {exc}", None, config)
             return _bad_input(f"--param: {exc}", None)
         except (LocatedLoadError, ProtocolError) as exc:
-            if args.debug:
-                raise
             location = getattr(exc, "location", None)
             record_not_started(args.file, args.record, str(exc), location, config)
+            if args.debug:
+                raise
             return _bad_input(str(exc), location)
         except OSError as exc:  # the protocol was read: only the run record can be at fault
             if args.debug or not args.record:

@@ -123,7 +123,9 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
     except ParameterError as exc:  # a --param (the protocol's own are located load errors)
         return _bad_input(args, f"--param: {exc}", None, config)
     except (LocatedLoadError, ConfigError, ProtocolError) as exc:
-        if args.debug:
+        if args.debug:  # the traceback, and the record all the same
+            record_not_started(args.file, args.record, str(exc),
+                               getattr(exc, "location", None), config)
             raise
         return _bad_input(args, str(exc), getattr(exc, "location", None), config)
     except OSError as exc:  # the protocol was read: only the run record can be at fault

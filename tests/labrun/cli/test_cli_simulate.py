@@ -298,11 +298,19 @@ def test_load_errors_exit_2_with_the_line_and_no_traceback(
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_load_errors_raise_with_debug(capsys: pytest.CaptureFixture[str],
-                                      tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["simulate", "run"])
+def test_load_errors_raise_with_debug_and_still_leave_a_record(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str) -> None:
     path = write(tmp_path, 'metadata = {"apiLevel": "2.15"}\n')
+    record = tmp_path / "run.jsonl"
+    record.write_text('{"seq":0,"t":0.0,"event":"run"}\n')  # an older run's
+    robot = ["--emulate", "--no-simulate"] if command == "run" else []
     with pytest.raises(LocatedLoadError, match=r"no run\(ctx\) function"):
-        main(["simulate", str(path), "--debug"])
+        main([command, str(path), *robot, "--debug", "--record", str(record)])
+    events = read_record(record)
+    assert events[0]["protocol"] == str(path.resolve())
+    assert events[-1]["status"] == "failed"
+    assert "no run(ctx) function" in events[-1]["error"]
 
 
 RUNTIME_ERRORS = [
