@@ -2,9 +2,10 @@
 
 The OT-2's twelve slots (1 at the front left, 12 at the back right), each with its
 labware's name and wells drawn where its definition puts them: wells that must hold
-liquid at the start in blue, wells that receive liquid in orange, modules named above
-their labware. Plain SVG, no library; each well carries ``data-well="place/name"`` so
-the live page of ``labrun serve`` can mark the wells done.
+liquid at the start in blue, wells that receive liquid in orange, the tips the run picks
+up in grey (a rack's other positions may be empty), modules named above their labware.
+Plain SVG, no library; each well carries ``data-well="place/name"`` so the live page of
+``labrun serve`` can mark the wells done and the tips taken.
 
 It is the deck as the protocol sets it up over the run. A run that keeps its deck as it
 is at the start is one deck. A run that changes it (a labware moved by hand or taken
@@ -32,7 +33,7 @@ TITLE_H = 16.0
 PER_ROW = 3
 """Decks side by side."""
 LEGEND_H = 24.0
-SOURCE, DESTINATION, EMPTY = "#3b82f6", "#f59e0b", "#ffffff"
+SOURCE, DESTINATION, TIP, EMPTY = "#3b82f6", "#f59e0b", "#94a3b8", "#ffffff"
 Slots = dict[str, dict[str, Any]]
 """A deck: slot -> what it holds (``labware``, bottom first, and ``modules``)."""
 
@@ -46,6 +47,8 @@ def svg(sheet: dict[str, Any]) -> str:
     height = -(-len(decks) // PER_ROW) * (DECK_H + title_h) + LEGEND_H
     sources = {w["well"] for w in sheet["liquids"]}
     destinations = set(sheet.get("destinations", ()))
+    tips = {f"{rack['slot']}/{name}" for pipette in sheet.get("pipettes", ())
+            for rack in pipette["tip_racks"] for name in rack.get("positions", ())}
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:g} {height:g}" '
              f'width="{width * 2:g}" height="{height * 2:g}" font-family="sans-serif">',
              f'<rect width="{width:g}" height="{height:g}" fill="#e5e7eb"/>']
@@ -65,18 +68,21 @@ def svg(sheet: dict[str, Any]) -> str:
                          f'fill="#6b7280">{number}</text>')
             slot = slots.get(str(number))
             if slot is not None:
-                parts += _slot(slot, x, y, sources, destinations)
+                parts += _slot(slot, x, y, sources, destinations, tips)
     legend_y = height - 10
     parts.append(f'<circle cx="{GAP + 4:g}" cy="{legend_y - 3:g}" r="3.5" fill="{SOURCE}"/>'
                  f'<text x="{GAP + 10:g}" y="{legend_y:g}" font-size="8">holds liquid at '
                  f'the start</text>'
                  f'<circle cx="{GAP + 104:g}" cy="{legend_y - 3:g}" r="3.5" '
                  f'fill="{DESTINATION}"/><text x="{GAP + 110:g}" y="{legend_y:g}" '
-                 f'font-size="8">receives liquid</text>')
+                 f'font-size="8">receives liquid</text>'
+                 f'<circle cx="{GAP + 180:g}" cy="{legend_y - 3:g}" r="3.5" fill="{TIP}"/>'
+                 f'<text x="{GAP + 186:g}" y="{legend_y:g}" font-size="8">a tip the run '
+                 f'picks up</text>')
     if title_h:
-        parts.append(f'<rect x="{GAP + 180:g}" y="{legend_y - 7:g}" width="14" height="8" '
+        parts.append(f'<rect x="{GAP + 270:g}" y="{legend_y - 7:g}" width="14" height="8" '
                      f'fill="none" stroke="#111827" stroke-dasharray="5 3"/><text '
-                     f'x="{GAP + 198:g}" y="{legend_y:g}" font-size="8">changed since the '
+                     f'x="{GAP + 288:g}" y="{legend_y:g}" font-size="8">changed since the '
                      f'deck before</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
@@ -114,14 +120,15 @@ def slot_origin(slot: int, left: float = 0.0, top: float = 0.0) -> tuple[float, 
 
 
 def _slot(slot: dict[str, Any], x: float, y: float, sources: set[str],
-          destinations: set[str]) -> list[str]:
+          destinations: set[str], tips: set[str]) -> list[str]:
     parts: list[str] = []
     top = slot["labware"][-1] if slot["labware"] else None
     if top is not None:
         place = top.get("start", slot["slot"])  # where it was at the start
         for name, well in (well_geometry(top) or {}).items():
             key = f"{place}/{name}"
-            fill = SOURCE if key in sources else DESTINATION if key in destinations else EMPTY
+            fill = (SOURCE if key in sources else DESTINATION if key in destinations
+                    else TIP if key in tips else EMPTY)
             cx, cy = x + float(well["x"]), y + SLOT_H - float(well["y"])
             if well.get("shape") == "rectangular":
                 w, h = float(well["xDimension"]), float(well["yDimension"])

@@ -18,7 +18,7 @@ pushes a tip's air out before its liquid (it went in last), so only the liquid c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from engine.commands import OFF_DECK
@@ -87,7 +87,7 @@ class SheetBuilder:
         self.end = 0.0
         self.parameters: dict[str, Any] = {}  # the runtime parameters' values, by name
         self._module_step: tuple[float, str, int] | None = None  # start, words, step
-        self._front_start: set[str] = set()  # mounts whose layout starts at the front (H1)
+        self.pickups = TipPickups()  # the rack positions each pick-up takes
         # what the protocol says wells hold at the start (load_liquid): µL and liquid name
         self.declared: dict[str, tuple[float, str | None]] = {}
 
@@ -194,8 +194,7 @@ class SheetBuilder:
                                                             "positions": {}})
             tips = int(params.get("tips", 1))
             pipette["tips"][slot] = pipette["tips"].get(slot, 0) + tips
-            pipette["positions"].setdefault(slot, set()).update(_tip_positions(
-                str(params["well"]), tips, backward=params["mount"] in self._front_start))
+            pipette["positions"].setdefault(slot, set()).update(self.pickups.taken(params))
         elif command == "loadLiquid":
             start = self.labels.start_place(params.get("labware"))
             if start is not None:
@@ -203,10 +202,7 @@ class SheetBuilder:
                                       strict=False):
                     self.declared[f"{start}/{name}"] = (float(each), params.get("liquid"))
         elif command == "configureNozzleLayout":  # a front start takes the rows behind
-            if str(params.get("primary") or "A1").startswith("H"):
-                self._front_start.add(str(params["mount"]))
-            else:
-                self._front_start.discard(str(params["mount"]))
+            self.pickups.layout(params)
         elif "/" in command and self._module_step is None and event.get("origin") != "cleanup":
             # a module's call: on the timeline if its step lasts (a ramp, a hold, a profile)
             self._module_step = (t, module_sentence(command, params),
@@ -286,7 +282,9 @@ class SheetBuilder:
             "pipettes": [{"mount": p["mount"], "name": p["name"],
                           "tip_racks": [{"slot": slot, "labware": labels.at_start(slot) or "?",
                                          "tips": count,
-                                         "tips_at_start": len(p["positions"][slot])}
+                                         "tips_at_start": len(p["positions"][slot]),
+                                         "positions": sorted(p["positions"][slot],
+                                                             key=_position_key)}
                                         for slot, count in p["tips"].items()]}
                          for p in self.pipettes.values()],
             "liquids": _liquids(lowest, deck, self.declared),
@@ -303,6 +301,27 @@ def nozzle_wells(params: Mapping[str, Any]) -> list[str]:
     """The wells under every nozzle of a liquid command, from its params: ``well`` is the
     first nozzle's, ``wells`` those of the others."""
     return [w for w in (params.get("well"), *(params.get("wells") or ())) if w]
+
+
+class TipPickups:
+    """Which rack positions each tip pick-up takes, following each mount's nozzle layout
+    (``configureNozzleLayout``): a partial layout that starts at the front nozzle (H1)
+    takes the rows behind the one it is sent to."""
+
+    def __init__(self) -> None:
+        self._front_start: set[str] = set()  # mounts whose layout starts at the front
+
+    def layout(self, params: Mapping[str, Any]) -> None:
+        """A ``configureNozzleLayout``'s params."""
+        if str(params.get("primary") or "A1").startswith("H"):
+            self._front_start.add(str(params["mount"]))
+        else:
+            self._front_start.discard(str(params["mount"]))
+
+    def taken(self, params: Mapping[str, Any]) -> list[str]:
+        """The positions (``A1``...) a ``pickUpTip`` with these params takes from its rack."""
+        return _tip_positions(str(params["well"]), int(params.get("tips", 1)),
+                              backward=params["mount"] in self._front_start)
 
 
 def _tip_positions(well: str, tips: int, *, backward: bool = False) -> list[str]:
@@ -325,9 +344,42 @@ def _tip_rack(rack: Mapping[str, Any]) -> str:
     where = place(rack["slot"])
     if where == "off the deck":
         where = "the rack off the deck at the start"
+    positions = _position_runs(rack.get("positions", ()))
     if at_start >= rack["tips"]:
-        return f"{plural(rack['tips'], 'tip')} from {where}"
-    return f"{plural(at_start, 'tip')} in {where} ({rack['tips']} picked up)"
+        return f"{plural(rack['tips'], 'tip')} from {where}{positions}"
+    return f"{plural(at_start, 'tip')} in {where}{positions} ({rack['tips']} picked up)"
+
+
+SHOWN_RUNS = 3
+"""A rack's positions in at most this many runs are named on the sheet."""
+
+
+def _position_runs(positions: Sequence[str]) -> str:
+    """`` at C3 to E5``: where in its rack the tips the run picks up stand, when not
+    from A1 on, column by column, as a full rack gives them (the deck picture draws them)."""
+    indexes = sorted(_position_index(name) for name in positions)
+    if not indexes or indexes == list(range(len(indexes))) or min(indexes) < 0:
+        return ""
+    runs: list[tuple[int, int]] = []
+    for index in indexes:
+        if runs and index == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], index)
+        else:
+            runs.append((index, index))
+    if len(runs) > SHOWN_RUNS:
+        return f" at {len(runs)} places in the rack (the deck picture, --deck, draws them)"
+    names = {_position_index(name): name for name in positions}
+    return " at " + ", ".join(names[first] if first == last else f"{names[first]} to "
+                              f"{names[last]}" for first, last in runs)
+
+
+def _position_index(name: str) -> int:
+    """A1 -> 0, H1 -> 7, A2 -> 8: a 96-tip rack's position in the order tips are taken
+    (-1: not a rack position)."""
+    row, column = _ROWS.find(name[:1]), name[1:]
+    if not 0 <= row < 8 or not column.isdigit():
+        return -1
+    return (int(column) - 1) * 8 + row
 
 
 _ROWS = "ABCDEFGHIJKLMNOP"
@@ -483,6 +535,13 @@ def _held(well: Mapping[str, Any]) -> str:
 
 def _slot_key(slot: str) -> tuple[int, str]:
     return (int(slot), "") if slot.isdigit() else (99, slot)
+
+
+def _position_key(name: str) -> tuple[int, str]:
+    """``A1``, ``B1``, ... ``H1``, ``A2``: a rack's positions column by column, as tips
+    are taken."""
+    row, column = name[:1], name[1:]
+    return int(column) if column.isdigit() else 0, row
 
 
 def _well_key(well: str) -> tuple[tuple[int, str], int, str]:

@@ -1,5 +1,6 @@
 """Where a served run is: step k of n, percent, time elapsed and left, the current call,
-the comments and the wells done so far; and the line the server's terminal prints.
+the comments, the wells done and the tips taken so far; and the line the server's
+terminal prints.
 
 ``Plan.from_events`` reads the simulation every queued protocol goes through (its step
 starts, its estimated duration, each protocol call in words, the setup sheet with the
@@ -186,6 +187,12 @@ class RunProgress:
         self.wells_done: set[str] = set()
         self._new_wells: list[str] = []
         self._liquid: dict[int, list[str]] = {}  # queued liquid commands' wells, by id
+        self.tips_taken: set[str] = set()  # rack positions picked from and not returned
+        self._tips_changed: dict[str, bool] = {}  # since last published: taken or back
+        self._pickups = setup_sheet.TipPickups()
+        self._tip_calls: dict[int, tuple[str, str, list[str]]] = {}  # queued: mount, well,
+        # the positions a pick-up takes (none for a drop), by id
+        self._held: dict[str, tuple[str, list[str]]] = {}  # mount: where its tips came from
         self._labels = Labels()  # where each labware is now, and was at the start
         self._step_at = 0.0  # working wall seconds when the current step began
         self._paused_since: float | None = None
@@ -200,7 +207,8 @@ class RunProgress:
 
     def feed(self, events: Iterable[Mapping[str, Any]]) -> list[Published]:
         """Take record events; the ``command`` and ``comment`` events to publish, then a
-        ``progress`` event if the step or the wells done changed."""
+        ``progress`` event if the step, the wells done or the tips taken changed (``tips``
+        newly taken, ``tips_back`` put back by ``return_tip``)."""
         out: list[Published] = []
         for event in events:
             kind = event["event"]
@@ -226,8 +234,12 @@ class RunProgress:
                     self.line = str(event["location"]).rpartition("/")[2]
         if self._dirty:
             self._dirty = False
-            out.append(("progress", {**self.fields(), "wells": self._new_wells}))
-            self._new_wells = []
+            changed = self._tips_changed
+            out.append(("progress", {**self.fields(), "wells": self._new_wells,
+                                     "tips": [t for t, taken in changed.items() if taken],
+                                     "tips_back": [t for t, taken in changed.items()
+                                                   if not taken]}))
+            self._new_wells, self._tips_changed = [], {}
         return out
 
     def _status(self, status: str) -> None:
@@ -284,15 +296,51 @@ class RunProgress:
             elif kind in setup_sheet.LIQUID:  # its wells where the deck's picture has them
                 wells = setup_sheet.nozzle_wells(params)
                 self._liquid[int(event["id"])] = [self._labels.start_of(str(w)) for w in wells]
+            elif kind in ("pickUpTip", "dropTip") and params.get("well"):
+                self._queued_tips(int(event["id"]), kind, params)
+            elif kind == "configureNozzleLayout":
+                self._pickups.layout(params)
             if self.line is None and event.get("line"):
                 self.line = str(event["line"]).rpartition("/")[2]
         elif status in ("completed", "failed", "interrupted", "skipped"):
+            tips = self._tip_calls.pop(int(event["id"]), None)
+            if tips is not None and status == "completed":
+                self._tips_moved(*tips)
             wells = self._liquid.pop(int(event["id"]), [])
             if wells and status == "completed":
                 fresh = [w for w in wells if w not in self.wells_done]
                 self.wells_done.update(fresh)
                 self._new_wells += fresh
                 self._dirty = self._dirty or bool(fresh)
+
+    def _queued_tips(self, command_id: int, kind: str, params: Mapping[str, Any]) -> None:
+        """A tip pick-up or drop queued: the rack positions a pick-up takes, as the deck's
+        picture names them (where the rack was at the start)."""
+        well = str(params["well"])
+        taken: list[str] = []
+        if kind == "pickUpTip":
+            rack = self._labels.start_of(well).partition("/")[0]
+            taken = [f"{rack}/{name}" for name in self._pickups.taken(params)]
+        self._tip_calls[command_id] = (str(params["mount"]), well, taken)
+
+    def _tips_moved(self, mount: str, well: str, taken: list[str]) -> None:
+        """A pick-up took ``taken``; a drop where its tips came from (``return_tip``)
+        puts them back."""
+        if taken:
+            self._held[mount] = (well, taken)
+            back = False
+        else:
+            came_from, taken = self._held.pop(mount, ("", []))
+            if came_from != well:
+                return
+            back = True
+        for tip in taken:
+            if back:
+                self.tips_taken.discard(tip)
+            else:
+                self.tips_taken.add(tip)
+            self._tips_changed[tip] = not back
+        self._dirty = True
 
     def _log_line(self, event: Mapping[str, Any]) -> str | None:
         """The server terminal's line for the run's start, a pause or its end, or None."""
@@ -448,7 +496,8 @@ class RunProgress:
         }
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything a page that just connected needs: the fields, every well done so far
-        and the comments with their steps."""
+        """Everything a page that just connected needs: the fields, every well done so far,
+        every tip taken (``tips``) and the comments with their steps."""
         return {**self.fields(), "wells": sorted(self.wells_done),
+                "tips": sorted(self.tips_taken), "tips_back": [],
                 "comment_log": list(self.comments)}

@@ -240,8 +240,8 @@ STREAM_PATH = "/api/stream"
 STREAM_PARAMS = (
     Param("records", "boolean", "also send the running run's record events"),
     Param("progress", "boolean", "also send progress (step k of n, percent, time left, "
-                                 "wells done), command (each protocol call in words) and "
-                                 "comment events, as the live page does"),
+                                 "wells done, tips taken), command (each protocol call in "
+                                 "words) and comment events, as the live page does"),
     Param("heartbeat", "number", "seconds between keep-alive comments (0.05 to 60)"),
 )
 

@@ -47,7 +47,7 @@ def test_the_json_setup_sheet_says_what_to_put_on_the_deck(
         ("4", ["Opentrons OT-2 96 Tip Rack 300 µL"]), ("12", ["Opentrons Fixed Trash"])]
     assert sheet["pipettes"] == [{"mount": "right", "name": "p300_single_gen2", "tip_racks": [
         {"slot": "4", "labware": "Opentrons OT-2 96 Tip Rack 300 µL", "tips": 4,
-         "tips_at_start": 4}]}]
+         "tips_at_start": 4, "positions": ["A1", "B1", "C1", "D1"]}]}]
     assert sum(r["tips"] for p in sheet["pipettes"] for r in p["tip_racks"]) == (
         document["tips_used"])
     # A1 of the PCR plate gives 3 x 100 µL, more than its 200 µL; the plate's A1 receives
@@ -105,6 +105,43 @@ def test_the_deck_picture_colours_sources_and_destinations(
         w, h = float(well.get("width", 0)), float(well.get("height", 0))
         assert x0 <= x and x + w <= x0 + deck_svg.SLOT_W + 0.1, well.get("data-well")
         assert y0 <= y and y + h <= y0 + deck_svg.SLOT_H + 0.1, well.get("data-well")
+
+
+STARTING_TIP = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+    p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p.starting_tip = tips["C3"]
+    p.transfer(50, plate["A1"], plate.wells()[1:20], new_tip="always")
+    p.pick_up_tip(tips["A12"])
+    p.drop_tip()
+'''
+
+
+def test_the_sheet_and_the_picture_say_which_tips_a_part_used_rack_must_hold(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A rack the run starts part way into (a ``starting_tip``, a tip picked by name): the
+    sheet names the positions, the picture draws them grey, the others empty."""
+    import xml.etree.ElementTree as ET
+
+    from labrun.cli import deck_svg
+
+    picture = tmp_path / "deck.svg"
+    text = simulate(capsys, tmp_path, "--deck", str(picture), protocol=STARTING_TIP)
+    assert "    right  p300_single_gen2: 20 tips from slot 4 at C3 to E5, A12\n" in text
+    root = ET.parse(picture).getroot()
+    grey = sorted((e.get("data-well") or "" for e in root.iter()
+                   if e.get("fill") == deck_svg.TIP and e.get("data-well")),
+                  key=lambda w: (int(w[3:]), w[2]))
+    column = "ABCDEFGH"
+    assert grey == [*(f"4/{r}3" for r in column[2:]), *(f"4/{r}4" for r in column),
+                    *(f"4/{r}5" for r in column[:5]), "4/A12"]
+    texts = [e.text for e in root.iter() if e.tag.endswith("text")]
+    assert "a tip the run picks up" in texts
 
 
 def test_a_long_labware_name_is_cut_to_its_slot_and_whole_in_its_title() -> None:
@@ -389,7 +426,8 @@ def test_a_rack_whose_tips_are_picked_up_again_is_asked_for_each_tip_once(
     document = json.loads(simulate(capsys, tmp_path, "--json", protocol=TIPS_AGAIN))
     assert document["setup"]["pipettes"][0]["tip_racks"] == [
         {"slot": "4", "labware": "Opentrons OT-2 96 Tip Rack 300 µL", "tips": 32,
-         "tips_at_start": 16}]
+         "tips_at_start": 16, "positions": [f"{row}{column}" for column in (1, 2)
+                                            for row in "ABCDEFGH"]}]
     assert document["tips_used"] == 32
     sheet = simulate(capsys, tmp_path, protocol=TIPS_AGAIN).split("\nRun log\n")[0].splitlines()
     at = sheet.index("    left   p300_multi_gen2: 16 tips in slot 4 (32 picked up)")
@@ -423,7 +461,7 @@ def test_a_partial_layout_from_the_front_nozzle_is_asked_for_the_tips_it_takes(
     document = json.loads(simulate(capsys, tmp_path, "--json", protocol=FRONT_START))
     assert document["setup"]["pipettes"][0]["tip_racks"] == [
         {"slot": "1", "labware": "Opentrons OT-2 96 Tip Rack 300 µL", "tips": 6,
-         "tips_at_start": 6}]
+         "tips_at_start": 6, "positions": ["A1", "B1", "C1", "D1", "E1", "F1"]}]
 
 
 TUBES = '''

@@ -75,6 +75,14 @@ def test_watch_pause_resume_and_finish_a_run_from_the_page(served: Served, gates
     expect(done).to_have_count(6, timeout=MS)  # A1..C1 and A2..C2
     assert sorted(done.evaluate_all("els => els.map(e => e.dataset.well)")) == \
         ["2/A1", "2/A2", "2/B1", "2/B2", "2/C1", "2/C2"]
+    # The rack's six tips the run picks up are drawn grey; each taken so far is emptied.
+    needed = page.locator('#deck [data-well][fill="#94a3b8"]')
+    expect(needed).to_have_count(6)
+    taken = page.locator("#deck .taken")
+    expect(taken).to_have_count(3, timeout=MS)  # one tip a transfer
+    assert sorted(taken.evaluate_all("els => els.map(e => e.dataset.well)")) == \
+        ["1/A1", "1/B1", "1/C1"]
+    assert taken.first.evaluate("e => getComputedStyle(e).fill") == "rgb(255, 255, 255)"
 
     asked: list[str] = []
 
@@ -121,6 +129,7 @@ def test_watch_pause_resume_and_finish_a_run_from_the_page(served: Served, gates
     expect(page.locator("#comments li")).to_have_text(
         ["copying the first column", "second half"])
     expect(done).to_have_count(12)
+    expect(taken).to_have_count(6)
     expect(page.locator("#queue-empty")).to_be_visible()
     result = served.client.history_get(records=False)["items"][-1]["result"]
     assert result["exit_status"] == "succeeded"

@@ -163,6 +163,54 @@ def wells_done(protocol: Path) -> list[str]:
     return list(progress.snapshot()["wells"])
 
 
+def simulated_progress(protocol: Path, source: str) -> tuple[RunProgress, list[dict[str, Any]]]:
+    """``source`` simulated, fed to a ``RunProgress`` an event at a time: it, and what it
+    published."""
+    protocol.write_text(source)
+    run = create_run(protocol, on_stalled=continue_when_stalled)
+    run.control.play(source="simulate")
+    run.wait()
+    run.close()
+    progress = RunProgress("uid", protocol.name, None, now=lambda: 0.0)
+    published = [data for event in run.record.events
+                 for name, data in progress.feed([event]) if name == "progress"]
+    return progress, published
+
+
+def test_the_tips_taken_are_those_the_deck_picture_draws_and_a_returned_tip_goes_back(
+        tmp_path: Path) -> None:
+    """The live page empties each tip position as the run takes it, in the rack where the
+    setup's picture draws it, and fills it again when ``return_tip`` puts it back: an
+    8-channel's pick-up is the column, a partial layout from the front nozzle the rows
+    behind the one it goes to, a rack moved by hand still where it stood at the start."""
+    progress, published = simulated_progress(tmp_path / "tips.py", '''
+from opentrons.protocol_api import PARTIAL_COLUMN
+metadata = {"apiLevel": "2.20"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    more = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    p = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+    p.pick_up_tip()  # A1-H1
+    p.return_tip()  # back
+    p.pick_up_tip(tips["A2"])
+    p.drop_tip()
+    ctx.move_labware(more, 6)
+    p.configure_nozzle_layout(PARTIAL_COLUMN, start="H1", end="F1", tip_racks=[more])
+    p.pick_up_tip()  # three tips: A1-C1 of the rack that was in slot 4
+    p.drop_tip()
+''')
+    column = [f"{row}2" for row in "ABCDEFGH"]
+    assert sorted(progress.snapshot()["tips"]) == sorted(
+        [*(f"1/{name}" for name in column), "4/A1", "4/B1", "4/C1"])
+    changes = [(sorted(p["tips"]), sorted(p["tips_back"])) for p in published
+               if p["tips"] or p["tips_back"]]
+    first = sorted(f"1/{row}1" for row in "ABCDEFGH")
+    assert changes == [(first, []), ([], first), (sorted(f"1/{name}" for name in column), []),
+                       (["4/A1", "4/B1", "4/C1"], [])]
+
+
 def test_wells_of_a_labware_moved_by_hand_are_marked_where_the_deck_picture_has_them(
         tmp_path: Path) -> None:
     """The page's deck picture is the deck at the start: a plate moved from slot 2 to
