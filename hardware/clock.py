@@ -79,14 +79,19 @@ class RealClock:
 
 
 class Timer:
-    """A callback scheduled on a ``VirtualClock``; ``cancel()`` withdraws it."""
+    """A callback scheduled on a ``VirtualClock``; ``cancel()`` withdraws it.
 
-    __slots__ = ("callback", "cancelled", "deadline")
+    ``holds_pause``: a paused run waits for it (the clock jumps to it) rather than
+    continuing by itself; False for what a paused run cannot take (another pause)."""
 
-    def __init__(self, deadline: float, callback: Callable[[], None]) -> None:
+    __slots__ = ("callback", "cancelled", "deadline", "holds_pause")
+
+    def __init__(self, deadline: float, callback: Callable[[], None], *,
+                 holds_pause: bool = True) -> None:
         self.deadline = deadline
         self.callback = callback
         self.cancelled = False
+        self.holds_pause = holds_pause
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -105,9 +110,11 @@ class VirtualClock:
     def now(self) -> float:
         return self._now
 
-    def call_at(self, deadline: float, callback: Callable[[], None]) -> Timer:
-        """Run ``callback`` in the event loop when the clock reaches ``deadline``."""
-        timer = Timer(deadline, callback)
+    def call_at(self, deadline: float, callback: Callable[[], None], *,
+                holds_pause: bool = True) -> Timer:
+        """Run ``callback`` in the event loop when the clock reaches ``deadline``
+        (``holds_pause``: see ``Timer``)."""
+        timer = Timer(deadline, callback, holds_pause=holds_pause)
         heapq.heappush(self._timers, (deadline, next(self._order), timer))
         return timer
 
@@ -132,13 +139,14 @@ class VirtualClock:
             self._now = deadline
 
     async def advance_to_next_timer(self) -> bool:
-        """Jump to the earliest timer and fire it; False if none is pending.
+        """Jump to the earliest timer and fire it; False if none that holds a pause
+        (``Timer.holds_pause``) is pending.
 
         Used while nothing consumes time (a paused run) so that scripted
         interventions still happen at their instants.
         """
         self._drop_cancelled()
-        if not self._timers:
+        if not any(timer.holds_pause and not timer.cancelled for _, _, timer in self._timers):
             return False
         await self._fire_next()
         return True

@@ -4,7 +4,9 @@ WHEN is seconds of virtual time (``125.5``) or ``step=N`` (when the N-th step of
 log begins). ACTION is one of ``pause``, ``pause-immediate``, ``resume``, ``stop``,
 ``abort``, ``halt``, ``skip-delay``, ``door-open``, ``door-close``. Each intervention is
 applied inside the engine loop at exactly that instant, so a user sees in advance what
-an interruption at that moment would do: where the robot parks, what is rewound.
+an interruption at that moment would do: where the robot parks, what is rewound. A paused
+run waits for the next intervention on the clock, except a pause, which it could not
+take: with nothing else to come it continues by itself, as every simulated pause does.
 """
 
 from __future__ import annotations
@@ -104,7 +106,9 @@ def schedule(run: Run, interventions: list[Intervention]) -> Schedule:
     by_step: dict[int, list[Intervention]] = {}
     for item in interventions:
         if item.seconds is not None:
-            clock.call_at(item.seconds, _applier(run, item, plan))
+            # A pause cannot act on a paused run: the run does not wait for it then.
+            clock.call_at(item.seconds, _applier(run, item, plan),
+                          holds_pause=item.action not in ("pause", "pause-immediate"))
         else:
             assert item.step is not None
             by_step.setdefault(item.step - 1, []).append(item)

@@ -289,3 +289,37 @@ def test_a_pause_asked_for_before_the_protocols_own_is_answered_by_it(
                              "rehearsal asked for") for line in verbose)
     assert main(["simulate", str(protocol), "--json"]) == 0  # the protocol's alone
     assert "also_for" not in json.loads(capsys.readouterr().out)["pauses"][0]
+
+
+def test_the_protocols_pause_does_not_wait_for_a_rehearsed_pause_it_cannot_take(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A simulated pause continues by itself unless an intervention that acts on a paused
+    run is still to come (a resume, a stop, a door...). A rehearsed pause after the end
+    once held the protocol's own pause until its instant, stretching the run, and was then
+    refused instead of said to be past the end."""
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL.replace("    for i in range(4):",
+                                         "    p.pick_up_tip()\n    ctx.pause('swap the plate')\n"
+                                         "    p.drop_tip()\n    for i in range(4):"))
+    assert main(["simulate", str(protocol), "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    end = plain["estimated_duration_s"]
+    late = f"--at={end + 1000:g}:pause"
+    assert main(["simulate", str(protocol), "--json", late, "--at=1e6:pause-immediate"]) == 0
+    captured = capsys.readouterr()
+    rehearsed = json.loads(captured.out)
+    assert rehearsed["estimated_duration_s"] == end
+    assert [p["source"] for p in rehearsed["pauses"]] == ["protocol"]
+    ended = f"the run ended first (at {clock(end)}, after {plain['steps']} steps)"
+    assert captured.err.splitlines() == [
+        f"warning: the rehearsed pause at t={end + 1000:g}s did not happen: {ended}",
+        f"warning: the rehearsed pause-immediate at t=1e+06s did not happen: {ended}"]
+    # A resume still to come holds the pause until it; a pause before it meets the run
+    # paused, and is refused then.
+    paused_at = plain["pauses"][0]["t"]
+    assert main(["simulate", str(protocol), "--json", f"--at={paused_at + 5:g}:pause",
+                 f"--at={paused_at + 60:g}:resume"]) == 0
+    held = json.loads(capsys.readouterr().out)
+    assert held["estimated_duration_s"] == pytest.approx(end + 60, abs=1e-3)
+    assert [(a["action"], a["accepted"]) for a in held["actions"]
+            if a["source"] == "rehearsal"] == [("pause", False), ("resume", True)]

@@ -1,0 +1,1 @@
+/dev/fd/3: line 56: labrun: command not found
