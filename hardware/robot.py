@@ -113,8 +113,9 @@ def open_robot(config: RobotConfig, *, emulate: str | None = None, speed: float 
     emulator of that firmware is started here and driven over a real socket.
 
     A simulated robot runs on ``clock`` if given, else on a virtual clock when
-    ``virtual``, else on real time sped up ``speed`` times. ``announce`` is told what was
-    started (the emulator's address).
+    ``virtual``, else on real time sped up ``speed`` times; an emulated one's clock (the
+    runs') is real time sped up ``speed`` times too, as its emulator moves. ``announce``
+    is told what was started (the emulator's address).
     """
     if (config.controller.kind == "simulated" and emulate is None) or clock is not None:
         if clock is None:
@@ -171,7 +172,10 @@ def open_robot(config: RobotConfig, *, emulate: str | None = None, speed: float 
         raise
     kind = (f"emulated {emulate} (x{speed:g})" if emulate
             else f"{config.controller.kind} {config.controller.dialect}")
-    return Robot(config, threaded, real_clock, devices=devices, kind=kind, door=door,
+    # On the emulator the run's clock (its delays, the record's times) keeps pace with
+    # the emulated robot; the driver and the modules' polling keep real time.
+    clock = RealClock(speed) if emulate is not None and speed != 1.0 else real_clock
+    return Robot(config, threaded, clock, devices=devices, kind=kind, door=door,
                  connection=(inner, portal), resources=stack, twins=twins)
 
 

@@ -34,7 +34,7 @@ from engine.record import Event
 from engine.run import Run
 from engine.state import Status
 from engine.status import RunStatusReport
-from hardware.clock import RealClock, speed_problem
+from hardware.clock import speed_problem
 from hardware.config import ConfigError, RobotConfig, load_config
 from hardware.controller import HardwareFault, MotionController
 from hardware.factory import EMULATOR_DIALECTS, emulator_config
@@ -273,8 +273,7 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             return _bad_input(str(exc), None)
         stack.callback(robot.close)
         try:
-            # On the emulator, --speed speeds the protocol's delays as well as the motion.
-            clock = RealClock(args.speed) if emulate and args.speed else robot.clock
+            clock = robot.clock  # on the emulator, sped up as its motion is (--speed)
             run = create_run(args.file, config=robot.config, controller=robot.controller,
                              clock=clock, record_path=args.record, simulating=False,
                              labware_dirs=args.labware_dir, devices=robot.devices,

@@ -44,9 +44,8 @@ def add_parser(commands: Any) -> None:
                         help="with --emulate: the emulated firmware (default: the robot's, "
                              "or grbl)")
     parser.add_argument("--speed", type=float, default=1.0, metavar="X",
-                        help="--simulate: the robot's clock runs X times faster (moves and "
-                             "delays); --emulate: the emulator moves X times faster "
-                             "(default 1)")
+                        help="with --simulate or --emulate: the robot's clock runs X times "
+                             "faster (moves and delays) (default 1)")
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help=f"address to bind (default {DEFAULT_HOST}; beyond loopback, "
                              "reads need the token too)")

@@ -216,12 +216,17 @@ def test_emulated_robot_runs_the_queue_over_a_real_socket(run_worker: bool) -> N
     try:
         with start_server(RunManager(robot)) as handle:
             client = RunManagerAPI(handle.url, token=handle.token)
-            assert client.status()["robot"]["kind"].startswith("emulated grbl")
+            robot_status = client.status()["robot"]
+            assert robot_status["kind"].startswith("emulated grbl")
+            # --speed speeds the run's clock, its delays too, as labrun run --emulate does:
+            # this delay takes 4 s of wall time at x50, well within WAIT, not 200 s.
+            assert robot_status["speed"] == 50
+            client.queue_item_add(item("ctx.delay(seconds=200)", "delay.py"))
             client.queue_item_add(QUICK)
             client.queue_start()  # homes the freshly connected robot first
             client.wait_for_idle(timeout=WAIT)
-            result = client.history_get()["items"][0]["result"]
-            assert result["exit_status"] == "succeeded"
+            results = [entry["result"] for entry in client.history_get()["items"]]
+            assert [r["exit_status"] for r in results] == ["succeeded", "succeeded"]
             client.sim_interlock("door", True)
             assert client.wait_for(lambda s: s["interlocks"] == ["door"], timeout=WAIT)
             # A module the robot file does not name is refused when it is added (it was
