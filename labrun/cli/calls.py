@@ -384,12 +384,21 @@ class CallCommands:
     def liquid_moved(self) -> tuple[dict[str, float], dict[str, float]]:
         """The µL taken from each well and given to each, mixes left out, in order."""
         taken = self._taken
-        # The last aspirate, cut off before its dispense: a source, unless it went back
-        # into the well just dispensed into (a mix after, not a source).
-        if self._pending is not None and not self._mixing_after:
+        cut = self.cut_off()
+        if cut is not None:
             taken = dict(taken)
-            _add(taken, self._pending)
+            _add(taken, cut)
         return taken, self._given
+
+    def cut_off(self) -> Params | None:
+        """The call's last aspirate, when no dispense followed it (the call was cut off:
+        a stop, a failure): a source whose liquid went nowhere yet. None when it went back
+        into the well just dispensed into (a mix after, not a source)."""
+        return None if self._mixing_after else self._pending
+
+    def sources_dispensed(self) -> int:
+        """How many wells the call drew liquid from that it then dispensed."""
+        return len(self._taken)
 
 
 _LIQUID_KINDS = frozenset(("aspirate", "dispense", "airGap"))
@@ -574,8 +583,9 @@ def _liquid(verb: str, per_source: bool, commands: CallCommands, labels: Labels)
     when many sources go into one well), sources, targets."""
     taken, given = commands.liquid_moved()
     # Many sources into one well (a consolidate, or a transfer written as one): the volume
-    # from each source, as the protocol gave it, rather than the sum the well got.
-    per_source = per_source or (len(taken) > 1 and len(given) == 1)
+    # from each source, as the protocol gave it, rather than the sum the well got. A
+    # source whose dispense was cut off is not one of them: it was going elsewhere.
+    per_source = per_source or (commands.sources_dispensed() > 1 and len(given) == 1)
     amounts = list((taken if per_source else given).values())
     if not amounts and taken:  # cut off (a stop, a failure) after aspirating
         drawn = list(taken.values())
@@ -590,10 +600,22 @@ def _liquid(verb: str, per_source: bool, commands: CallCommands, labels: Labels)
         each = " and ".join([", ".join(volume(v) for v in amounts[:-1]), volume(amounts[-1])])
     else:  # a list or a gradient: its span
         each = f"{len(amounts)} volumes between {volume(low)} and {volume(high)}"
+    cut = commands.cut_off()
+    if cut is not None:  # said apart: "then drew 50.0 µL from B7, not dispensed"
+        taken = dict(taken)
+        left = taken[cut["well"]] - float(cut["volume"])
+        if left > 1e-9:
+            taken[cut["well"]] = left
+        else:
+            del taken[cut["well"]]
     sources = labels.wells(taken)
     if per_source and len(taken) > 1:
         sources = f"each of {sources}"
-    return f"{verb} {each} from {sources} to {labels.wells(given)}"
+    text = f"{verb} {each} from {sources} to {labels.wells(given)}"
+    if cut is not None:
+        text += (f"; then drew {volume(float(cut['volume']))} from "
+                 f"{labels.wells({cut['well']: 0.0})}, cut off before dispensing it")
+    return text
 
 
 def _generic(kind: str) -> str:

@@ -253,9 +253,10 @@ def test_a_transfer_cut_off_says_what_it_drew_not_nothing(
     # volume): cut off there, the sentence named the destination as a second source.
     ("p.transfer(50, plate['A1'], plate['B2'], mix_after=(2, 30))", "from A1 {p} to B2 {p}"),
     # The next source of a serial dilution is the well just dispensed into, the same
-    # volume drawn: unlike a mix after, it is a source.
+    # volume drawn: unlike a mix after, it is a source, said apart from the pairs done
+    # (it once read "from each of A1, A2 to A2", as a consolidate would).
     ("p.transfer(50, plate.rows()[0][:3], plate.rows()[0][1:4], new_tip='once')",
-     "from each of A1, A2 {p} to A2 {p}")])
+     "from A1 {p} to A2 {p}; then drew 50.0 µL from A2 {p}, cut off before dispensing it")])
 def test_an_aspirate_cut_off_in_the_well_just_filled_is_a_source_unless_a_mix(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], call: str, said: str) -> None:
     protocol = tmp_path / "protocol.py"
