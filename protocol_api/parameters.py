@@ -87,7 +87,8 @@ class Parameter(Frozen):
                      "false": False, "off": False, "no": False, "0": False}
             value = words.get(text.strip().lower(), text)
             if isinstance(value, str):
-                raise ParameterError(f"{self.name} must be true or false, not {text!r}")
+                raise ParameterError(f"{self.name} must be true or false (or yes/no, on/off, "
+                                     f"1/0), not {text!r}")
         elif self.kind in ("int", "float"):
             try:
                 value = int(text) if self.kind == "int" else float(text)

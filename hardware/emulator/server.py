@@ -213,15 +213,15 @@ def run_from_args(args: argparse.Namespace) -> int:
         problem = (f"--busy-interval must be more than 0 and at most 3600 seconds, "
                    f"not {args.busy_interval:g}")
     if problem is not None:
-        print(f"labrun emulator: {problem}", file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     if not args.pty and not 0 <= args.port <= 65535:
-        print(f"labrun emulator: --port must be 0 to 65535, got {args.port}", file=sys.stderr)
+        print(f"error: --port must be 0 to 65535, got {args.port}", file=sys.stderr)
         return 2
     try:
         config = load_config(args.config) if args.config else None
     except ConfigError as exc:
-        print(f"labrun emulator: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
     async def serve() -> None:
@@ -249,7 +249,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             cause = cause.exceptions[0]  # type: ignore[attr-defined]
         if not isinstance(cause, (OSError, ValueError)):
             raise
-        print(f"labrun emulator: cannot serve on {args.host}:{args.port}: "
+        print(f"error: cannot serve on {args.host}:{args.port}: "
               f"{getattr(cause, 'strerror', None) or cause}", file=sys.stderr)
         return 1
     return 0

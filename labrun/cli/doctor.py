@@ -44,10 +44,10 @@ def run_doctor(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.robot)
     except ConfigError as exc:
-        print(f"labrun doctor: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     if config.controller.kind != "gcode" and not config.modules:
-        print(f"labrun doctor: {args.robot} describes a simulated robot with no modules: "
+        print(f"error: {args.robot} describes a simulated robot with no modules: "
               "nothing to connect to", file=sys.stderr)
         return 2
     return anyio.run(doctor, config, args.home, sys.stdout)

@@ -43,7 +43,7 @@ def use_colour(stream: Any) -> bool:
     """Colour on a terminal, unless ``NO_COLOR`` is set (https://no-color.org)."""
     return is_terminal(stream) and not os.environ.get("NO_COLOR")
 
-KEYS_HELP = "p pause  i pause now  r resume  s stop  a abort  h halt  d skip delay"
+KEYS_HELP = "p pause  i pause now  r resume  s stop  a abort  h halt  d skip delay  ? this list"
 KEYS_HINT = "keys p i r s a h d ?"
 PAUSED_HINT = "press r to resume, s to stop"
 

@@ -249,7 +249,8 @@ ITEM_FIELDS = {
     "item_type": "'protocol' (the default)",
     "name": "the protocol file's name, such as 'dilution.py'",
     "source": "the protocol file's text",
-    "labware": "custom labware: {file name: the definition's JSON text}",
+    "labware": "custom labware: {file name: the definition's JSON text} (the items the "
+               "server lists give only the file names)",
 }
 
 

@@ -82,7 +82,8 @@ def test_given_values_replace_the_defaults_and_the_record_says_which(tmp_path: P
     ({"count": "2.5"}, "count must be an integer, not '2.5'"),
     ({"volume": "30"}, "volume must be one of 20.0, 50.0, not 30.0"),
     ({"volume": "nan"}, "volume must be a finite number, not 'nan'"),
-    ({"dry_run": "maybe"}, "dry_run must be true or false, not 'maybe'"),
+    ({"dry_run": "maybe"}, "dry_run must be true or false (or yes/no, on/off, 1/0), not "
+                           "'maybe'"),
     ({"plate": "x"}, "plate must be one of 'corning_96_wellplate_360ul_flat', "
                      "'nest_96_wellplate_200ul_flat', not 'x'"),
     ({"cnt": "3"}, "the protocol has no parameter 'cnt'; its parameters are count, volume, "

@@ -191,7 +191,9 @@ def test_a_bad_robot_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFix
     path = tmp_path / "robot.toml"
     path.write_text('[modules.m]\nkind = "centrifuge"\n')
     assert doctor.run_doctor(argparse.Namespace(robot=str(path), home=False)) == 2
-    assert "modules.m.kind: 'centrifuge'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: ") and err.count("\n") == 1
+    assert "modules.m.kind: 'centrifuge'" in err
 
 
 @pytest.mark.parametrize(("kind", "said", "named"), [

@@ -409,7 +409,8 @@ def test_labrun_emulator_on_a_pseudo_terminal_ends_cleanly(stop: signal.Signals)
 
 def test_labrun_emulator_refuses_a_bad_speed(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["emulator", "--speed", "0"]) == 2
-    assert "--speed must be a number from 0.01" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith(  # one line, as every command says it
+        "error: --speed must be a number from 0.01")
     assert main(["emulator", "--speed", "nan"]) == 2
     assert "not nan" in capsys.readouterr().err
     assert main(["emulator", "--busy-interval", "inf"]) == 2
@@ -423,10 +424,10 @@ def test_labrun_emulator_on_a_busy_or_bad_port_says_so_in_a_line(
         taken.listen()
         port = taken.getsockname()[1]
         assert main(["emulator", "--port", str(port)]) == 1
-    assert capsys.readouterr().err == (f"labrun emulator: cannot serve on 127.0.0.1:{port}: "
+    assert capsys.readouterr().err == (f"error: cannot serve on 127.0.0.1:{port}: "
                                        "Address already in use\n")
     assert main(["emulator", "--port", "70000"]) == 2
-    assert capsys.readouterr().err == "labrun emulator: --port must be 0 to 65535, got 70000\n"
+    assert capsys.readouterr().err == "error: --port must be 0 to 65535, got 70000\n"
 
 
 # -- without a terminal: Ctrl-C and SIGTERM ---------------------------------------------------
