@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from .calls import Labels, command_sentence, module_display_name, module_state
+from .report import READ_STEP
 
 
 class RunTimes:
@@ -18,15 +19,20 @@ class RunTimes:
     whole: a person's 10-second pause at ``--speed 10`` is 100 s on it. Fed the record's
     events, this keeps the clock's seconds spent ``paused`` (from the status ``paused``
     to the next status), which are people's time: ``paused_wall_s`` is what they took
-    on the wall clock, and the run's own (robot) time is the rest of the clock's."""
+    on the wall clock, and the run's own (robot) time is the rest of the clock's. It
+    counts the ``module_reads`` too: steps only a robot makes (reading a temperature asks
+    the module), which its simulation's step count does not have."""
 
     def __init__(self, speed: float = 1.0) -> None:
         self.speed = speed
         self.paused_clock_s = 0.0
+        self.module_reads = 0
         self._since: float | None = None  # the clock's time the pause going on began
 
     def feed(self, event: dict[str, Any]) -> None:
         """Take one record event (every event may be given)."""
+        if event["event"] == "step" and event.get("name") == READ_STEP:
+            self.module_reads += 1
         if event["event"] != "status":
             return
         t = float(event["t"])
@@ -55,6 +61,11 @@ def summary_lines(summary: dict[str, Any], *, duration_label: str = "estimated d
     wall time, never scaled by ``--speed``."""
     pauses: object = len(summary["pauses"])
     duration = _duration(summary["duration_s"])
+    steps: object = summary["steps"]
+    if times is not None and times.module_reads:  # counted as its simulation counts them
+        reads = times.module_reads
+        steps = (f"{int(summary['steps']) - reads} (and {reads} module reading"
+                 f"{'' if reads == 1 else 's'}, a step only a robot makes)")
     if times is not None:
         robot_s = max(0.0, float(summary["duration_s"]) - times.paused_clock_s)
         duration = f"{_duration(robot_s)} of robot time, pauses left out"
@@ -65,7 +76,7 @@ def summary_lines(summary: dict[str, Any], *, duration_label: str = "estimated d
     rows = [
         ("status", summary["status"]),
         ("commands", _commands(summary)),
-        ("steps", summary["steps"]),
+        ("steps", steps),
         ("tips used", summary["tips_used"]),
         ("pauses", pauses),
         (duration_label, duration),

@@ -111,3 +111,34 @@ def test_at_real_speed_and_without_a_pause_the_duration_reads_as_before(tmp_path
     assert said["duration"].endswith("of robot time, pauses left out")
 
 
+
+
+READING = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    temp = ctx.load_module("temperature module gen2", 3)
+    temp.set_temperature(30)
+    ctx.comment(f"at {temp.temperature} C")
+'''
+
+
+def test_a_module_reading_is_counted_apart_from_the_steps_the_simulation_has(
+        tmp_path: Path) -> None:
+    """On a robot, reading a temperature asks the module, a step of its own that the
+    simulation does not make: the closing lines count the steps as the simulation did,
+    and say the reading apart (the run once ended with one step more than its sheet)."""
+    path = tmp_path / "protocol.py"
+    path.write_text(READING)
+    counts = []
+    for simulating in (True, False):
+        run = create_run(path, on_stalled=continue_when_stalled, simulating=simulating)
+        try:
+            run.control.play(source="test")
+            run.wait(timeout=30)
+        finally:
+            run.close()
+        counts.append(closing(list(run.record.events), 1.0)["steps"])
+    simulated, on_robot = counts
+    assert simulated.isdigit()
+    assert on_robot == f"{simulated} (and 1 module reading, a step only a robot makes)"
