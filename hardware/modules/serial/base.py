@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from ...clock import Clock
 from ...controller import FaultListener, HardwareFault
-from ...gcode.errors import ControllerError, ControllerTimeout
+from ...gcode.errors import ControllerTimeout
 from ...wakeup import loop_waker
 from ..dispatch import Handler, call_handler
 from ..models import display_name, model_from_identity, models_of
@@ -185,11 +185,13 @@ class SerialModule:
                           timeout_s=min(self.wire.timeout_s, OTHER_FRAMING_TIMEOUT_S))
         try:
             await wire.open()
-            return model_from_identity(self.kind, await wire.request("M115"))
-        except ControllerError:
-            return None
+            answer = await wire.request("M115")
+        except HardwareFault:  # no answer that way either (or a module still booting):
+            return None  # the connect's own tries go on
         finally:
             await wire.close()
+        self._check_identity(answer)  # another kind of module on this port
+        return model_from_identity(self.kind, answer)
 
     def identify(self, info: str) -> None:
         """Adapt to what ``M115`` said the module is (a GEN1 magnet counts half-mm)."""

@@ -295,6 +295,43 @@ def test_connect_tries_again_when_a_booting_module_misses_its_first_line() -> No
         assert twins.call(lambda: firmware.received[:2]) == ["M115", "M115"]
 
 
+@pytest.mark.parametrize("model", ["thermocyclerModuleV2", "thermocyclerModuleV1"])
+def test_a_booting_thermocycler_is_tried_again_after_its_other_framing(model: str) -> None:
+    # Asked in the other generation's framing after the first silence, as a module of
+    # the wrong model would be; the connect's own tries still go on (a GEN1 resets when
+    # its port opens).
+    with running_module_twins({"tc": "thermocycler"}, speed=SPEED,
+                              models={"tc": model}) as twins:
+        firmware = twins.firmware("tc")
+        twins.call(lambda: setattr(firmware, "ignore_lines", 1))
+
+        async def main() -> None:
+            device = serial_module("thermocycler", "tc", twins.address("tc"),
+                                   RealClock(SPEED), timeout_s=0.5, model=model)
+            with anyio.fail_after(LIMIT_S):
+                await device.connect()
+                assert device.status()["model"] == model
+                await device.disconnect()
+
+        anyio.run(main)
+
+
+@pytest.mark.parametrize("kind", ["temperature", "magnetic"])
+def test_another_kind_on_a_thermocyclers_port_is_named_as_that_kind(kind: str) -> None:
+    with running_module_twins({"x": kind}, speed=SPEED) as twins:
+
+        async def main() -> None:
+            device = serial_module("thermocycler", "tc", twins.address("x"),
+                                   RealClock(SPEED), timeout_s=0.5)
+            with anyio.fail_after(LIMIT_S), pytest.raises(
+                    HardwareFault, match=f"says it is a {kind} module .*, not a "
+                                         r"thermocycler module: check the port of "
+                                         r"\[modules.tc\]"):
+                await device.connect()
+
+        anyio.run(main)
+
+
 def test_a_module_that_never_answers_times_out() -> None:
     with running_module_twins({"temp": "temperature"}, speed=SPEED) as twins:
         firmware = twins.firmware("temp")

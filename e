@@ -1,1 +1,0 @@
-/dev/fd/3: line 56: labrun: command not found
