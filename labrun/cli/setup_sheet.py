@@ -337,14 +337,19 @@ def _tip_positions(well: str, tips: int, *, backward: bool = False) -> list[str]
     return [f"{r}{column}" for r in rows]
 
 
-def _tip_rack(rack: Mapping[str, Any]) -> str:
+_ROWS = "ABCDEFGHIJKLMNOP"
+
+
+def _tip_rack(rack: Mapping[str, Any], order: Sequence[str] | None = None) -> str:
     """``96 tips from slot 6``; with more picked up over the run than the rack must hold
-    at the start, both: ``96 tips in slot 6 (288 picked up)``."""
+    at the start, both: ``96 tips in slot 6 (288 picked up)``; with tips not taken from
+    the rack's first position on (``order``: its positions as tips are taken), where
+    they stand: ``19 tips from slot 4: C3 to E5``."""
     at_start = rack.get("tips_at_start", rack["tips"])
     where = place(rack["slot"])
     if where == "off the deck":
         where = "the rack off the deck at the start"
-    positions = _position_runs(rack.get("positions", ()))
+    positions = _position_runs(rack.get("positions", ()), order) if order else ""
     if at_start >= rack["tips"]:
         return f"{plural(rack['tips'], 'tip')} from {where}{positions}"
     return f"{plural(at_start, 'tip')} in {where}{positions} ({rack['tips']} picked up)"
@@ -354,35 +359,34 @@ SHOWN_RUNS = 3
 """A rack's positions in at most this many runs are named on the sheet."""
 
 
-def _position_runs(positions: Sequence[str]) -> str:
-    """`` at C3 to E5``: where in its rack the tips the run picks up stand, when not
-    from A1 on, column by column, as a full rack gives them (the deck picture draws them)."""
-    indexes = sorted(_position_index(name) for name in positions)
-    if not indexes or indexes == list(range(len(indexes))) or min(indexes) < 0:
+def _position_runs(positions: Sequence[str], order: Sequence[str]) -> str:
+    """``: C3 to E5``: where in its rack the tips the run picks up stand, when not its
+    first positions in ``order`` (the rack's, as tips are taken); "" when they are."""
+    index = {name: i for i, name in enumerate(order)}
+    indexes = sorted(index[name] for name in positions if name in index)
+    if len(indexes) < len(positions) or indexes == list(range(len(indexes))):
         return ""
     runs: list[tuple[int, int]] = []
-    for index in indexes:
-        if runs and index == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], index)
+    for i in indexes:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], i)
         else:
-            runs.append((index, index))
+            runs.append((i, i))
     if len(runs) > SHOWN_RUNS:
-        return f" at {len(runs)} places in the rack (the deck picture, --deck, draws them)"
-    names = {_position_index(name): name for name in positions}
-    return " at " + ", ".join(names[first] if first == last else f"{names[first]} to "
-                              f"{names[last]}" for first, last in runs)
+        return f", from {len(runs)} places in the rack (labrun simulate --deck draws them)"
+    return ": " + ", ".join(order[first] if first == last else f"{order[first]} to "
+                            f"{order[last]}" for first, last in runs)
 
 
-def _position_index(name: str) -> int:
-    """A1 -> 0, H1 -> 7, A2 -> 8: a 96-tip rack's position in the order tips are taken
-    (-1: not a rack position)."""
-    row, column = _ROWS.find(name[:1]), name[1:]
-    if not 0 <= row < 8 or not column.isdigit():
-        return -1
-    return (int(column) - 1) * 8 + row
-
-
-_ROWS = "ABCDEFGHIJKLMNOP"
+def _rack_order(sheet: Sheet, slot: str, positions: Sequence[str]) -> list[str] | None:
+    """The positions of the tip rack in ``slot`` (where it was at the start) in the order
+    tips are taken, column by column, from its definition; None if it is not known."""
+    entry = next((e for e in sheet["deck"] if e["slot"] == slot), None)
+    for labware in reversed(entry["labware"] if entry else ()):
+        wells = well_geometry(labware)
+        if wells and set(positions) <= set(wells):
+            return sorted(wells, key=_position_key)
+    return None
 
 
 def _liquids(lowest: Mapping[str, float], deck: Mapping[str, Any],
@@ -451,7 +455,8 @@ def text(sheet: Sheet) -> list[str]:
     if sheet["pipettes"]:
         lines.append("  Pipettes and tips")
     for pipette in sheet["pipettes"]:
-        racks = ", ".join(_tip_rack(r) for r in pipette["tip_racks"]) or "no tips"
+        racks = ", ".join(_tip_rack(r, _rack_order(sheet, r["slot"], r.get("positions", ())))
+                          for r in pipette["tip_racks"]) or "no tips"
         lines.append(f"    {pipette['mount']:<6} {pipette['name']}: {racks}")
     if any(r.get("tips_at_start", r["tips"]) < r["tips"]
            for pipette in sheet["pipettes"] for r in pipette["tip_racks"]):
@@ -537,14 +542,13 @@ def _slot_key(slot: str) -> tuple[int, str]:
     return (int(slot), "") if slot.isdigit() else (99, slot)
 
 
-def _position_key(name: str) -> tuple[int, str]:
-    """``A1``, ``B1``, ... ``H1``, ``A2``: a rack's positions column by column, as tips
-    are taken."""
+def _position_key(name: str) -> tuple[int, str, str]:
+    """``A1``, ``B1``, ... ``H1``, ``A2``: a labware's wells column by column, as tips are
+    taken (a name without a column number first; the name itself breaks ties)."""
     row, column = name[:1], name[1:]
-    return int(column) if column.isdigit() else 0, row
+    return int(column) if column.isdigit() else 0, row, name
 
 
-def _well_key(well: str) -> tuple[tuple[int, str], int, str]:
+def _well_key(well: str) -> tuple[tuple[int, str], tuple[int, str, str]]:
     slot, _, name = well.partition("/")
-    row, column = name[:1], name[1:]
-    return _slot_key(slot), int(column) if column.isdigit() else 0, row
+    return _slot_key(slot), _position_key(name)

@@ -132,7 +132,7 @@ def test_the_sheet_and_the_picture_say_which_tips_a_part_used_rack_must_hold(
 
     picture = tmp_path / "deck.svg"
     text = simulate(capsys, tmp_path, "--deck", str(picture), protocol=STARTING_TIP)
-    assert "    right  p300_single_gen2: 20 tips from slot 4 at C3 to E5, A12\n" in text
+    assert "    right  p300_single_gen2: 20 tips from slot 4: C3 to E5, A12\n" in text
     root = ET.parse(picture).getroot()
     grey = sorted((e.get("data-well") or "" for e in root.iter()
                    if e.get("fill") == deck_svg.TIP and e.get("data-well")),
@@ -142,6 +142,40 @@ def test_the_sheet_and_the_picture_say_which_tips_a_part_used_rack_must_hold(
                     *(f"4/{r}5" for r in column[:5]), "4/A12"]
     texts = [e.text for e in root.iter() if e.tag.endswith("text")]
     assert "a tip the run picks up" in texts
+
+
+def test_a_custom_racks_positions_go_by_its_own_rows(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A 4-row rack of 24 tips: from A1 on is its first positions (nothing more said),
+    and C2 on is C2 to B3, column by column as its definition orders them."""
+    from labrun.cli.calls import standard_definition
+
+    base = json.loads(json.dumps(standard_definition("opentrons_96_tiprack_300ul")))
+    names = [f"{row}{column}" for column in range(1, 7) for row in "ABCD"]
+    base["wells"] = {name: base["wells"][name] for name in names}
+    base["ordering"] = [[f"{row}{column}" for row in "ABCD"] for column in range(1, 7)]
+    base["groups"] = [{"metadata": {}, "wells": names}]
+    base["parameters"]["loadName"] = "custom_24_tiprack"
+    base["namespace"] = "custom_beta"
+    labware = tmp_path / "labware"
+    labware.mkdir()
+    (labware / "custom_24_tiprack.json").write_text(json.dumps(base))
+    said = []
+    for start in ("A1", "C2"):
+        text = simulate(capsys, tmp_path, "--labware-dir", str(labware), protocol=f'''
+metadata = {{"apiLevel": "2.15"}}
+
+
+def run(ctx):
+    tips = ctx.load_labware("custom_24_tiprack", 4, namespace="custom_beta")
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+    p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p.starting_tip = tips["{start}"]
+    p.transfer(50, plate["A1"], plate.wells()[1:5], new_tip="always")
+''')
+        said += [line.strip() for line in text.splitlines() if "p300_single_gen2:" in line]
+    assert said == ["right  p300_single_gen2: 4 tips from slot 4",
+                    "right  p300_single_gen2: 4 tips from slot 4: C2 to B3"]
 
 
 def test_a_long_labware_name_is_cut_to_its_slot_and_whole_in_its_title() -> None:
