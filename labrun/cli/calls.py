@@ -316,8 +316,9 @@ class CallCommands:
     distribute or consolidate: ``name``) the liquid each well gave and got. A call of a
     million commands (a transfer of litres) keeps a few."""
 
-    __slots__ = ("_air", "_given", "_mixing_after", "_pending", "_previous", "_taken", "_tally",
-                 "aspirates", "count", "first", "first_kind", "firsts", "liquid")
+    __slots__ = ("_air", "_dispensed_from", "_drawn", "_given", "_mixing_after", "_pending",
+                 "_previous", "_taken", "_tally", "aspirates", "count", "first", "first_kind",
+                 "firsts", "liquid")
 
     def __init__(self, name: str) -> None:
         self.count = 0
@@ -329,6 +330,8 @@ class CallCommands:
         self._tally = name in LIQUID_VERBS
         self._taken: dict[str, float] = {}
         self._given: dict[str, float] = {}
+        self._drawn: dict[str, float] = {}  # taken since the last dispense: in the tip
+        self._dispensed_from: dict[str, float] = {}  # taken, then dispensed
         self._previous: tuple[str, Params] | None = None  # the last command but a move
         self._pending: Params | None = None  # an aspirate: half of a mix, or not?
         self._mixing_after = False  # the pending aspirate is in the well just dispensed into
@@ -356,6 +359,7 @@ class CallCommands:
         pending, self._pending = self._pending, None
         if pending is not None and not (kind == "dispense" and _same(pending, params)):
             _add(self._taken, pending)
+            _add(self._drawn, pending)
         if _moves_liquid(kind, params):
             if kind == "aspirate":
                 self._pending = params
@@ -375,6 +379,9 @@ class CallCommands:
                     volume = self._air.liquid_dispensed(params["mount"], volume)
                 if volume > 1e-9:
                     _add(self._given, params, volume)
+                for well, drawn in self._drawn.items():  # what the tip held went out
+                    self._dispensed_from[well] = self._dispensed_from.get(well, 0.0) + drawn
+                self._drawn.clear()
         elif kind == "aspirate" and params.get("air_gap"):
             self._air.drawn(params["mount"], float(params["volume"]))
         elif kind in ("blowOut", "dropTip") and "mount" in params:
@@ -384,21 +391,24 @@ class CallCommands:
     def liquid_moved(self) -> tuple[dict[str, float], dict[str, float]]:
         """The µL taken from each well and given to each, mixes left out, in order."""
         taken = self._taken
-        cut = self.cut_off()
-        if cut is not None:
+        # The last aspirate, cut off before its dispense: a source, unless it went back
+        # into the well just dispensed into (a mix after, not a source).
+        if self._pending is not None and not self._mixing_after:
             taken = dict(taken)
-            _add(taken, cut)
+            _add(taken, self._pending)
         return taken, self._given
 
-    def cut_off(self) -> Params | None:
-        """The call's last aspirate, when no dispense followed it (the call was cut off:
-        a stop, a failure): a source whose liquid went nowhere yet. None when it went back
-        into the well just dispensed into (a mix after, not a source)."""
-        return None if self._mixing_after else self._pending
+    def dispensed_from(self) -> dict[str, float]:
+        """The µL taken from each well that a dispense then gave out, in order."""
+        return self._dispensed_from
 
-    def sources_dispensed(self) -> int:
-        """How many wells the call drew liquid from that it then dispensed."""
-        return len(self._taken)
+    def cut_off(self) -> dict[str, float]:
+        """The µL taken from each well since the last dispense: a call cut off (a stop, a
+        failure) with liquid in its tip that was going elsewhere; empty when none."""
+        drawn = dict(self._drawn)
+        if self._pending is not None and not self._mixing_after:
+            _add(drawn, self._pending)
+        return drawn
 
 
 _LIQUID_KINDS = frozenset(("aspirate", "dispense", "airGap"))
@@ -582,17 +592,16 @@ def _liquid(verb: str, per_source: bool, commands: CallCommands, labels: Labels)
     """A transfer, distribute or consolidate: the volume each target got (from each source,
     when many sources go into one well), sources, targets."""
     taken, given = commands.liquid_moved()
+    if not given:  # cut off (a stop, a failure) before its first dispense
+        if not taken:
+            return f"{verb}: no liquid moved"
+        return f"{verb}: {_drawn(taken)} from {labels.wells(taken)}, none dispensed yet"
+    done, cut = commands.dispensed_from(), commands.cut_off()
     # Many sources into one well (a consolidate, or a transfer written as one): the volume
-    # from each source, as the protocol gave it, rather than the sum the well got. A
-    # source whose dispense was cut off is not one of them: it was going elsewhere.
-    per_source = per_source or (commands.sources_dispensed() > 1 and len(given) == 1)
-    amounts = list((taken if per_source else given).values())
-    if not amounts and taken:  # cut off (a stop, a failure) after aspirating
-        drawn = list(taken.values())
-        return (f"{verb}: {volume(min(drawn))}{'' if len(drawn) == 1 else ' each'} from "
-                f"{labels.wells(taken)}, none dispensed yet")
-    if not amounts:
-        return f"{verb}: no liquid moved"
+    # from each source, as the protocol gave it, rather than the sum the well got. What
+    # was drawn and never dispensed is said apart: it was on its way elsewhere.
+    per_source = per_source or (len(done) > 1 and len(given) == 1)
+    amounts = list((done if per_source else given).values())
     low, high = min(amounts), max(amounts)
     if abs(high - low) < 1e-6:
         each = volume(low)
@@ -600,22 +609,22 @@ def _liquid(verb: str, per_source: bool, commands: CallCommands, labels: Labels)
         each = " and ".join([", ".join(volume(v) for v in amounts[:-1]), volume(amounts[-1])])
     else:  # a list or a gradient: its span
         each = f"{len(amounts)} volumes between {volume(low)} and {volume(high)}"
-    cut = commands.cut_off()
-    if cut is not None:  # said apart: "then drew 50.0 µL from B7, not dispensed"
-        taken = dict(taken)
-        left = taken[cut["well"]] - float(cut["volume"])
-        if left > 1e-9:
-            taken[cut["well"]] = left
-        else:
-            del taken[cut["well"]]
-    sources = labels.wells(taken)
-    if per_source and len(taken) > 1:
+    sources = labels.wells(done)
+    if per_source and len(done) > 1:
         sources = f"each of {sources}"
     text = f"{verb} {each} from {sources} to {labels.wells(given)}"
-    if cut is not None:
-        text += (f"; then drew {volume(float(cut['volume']))} from "
-                 f"{labels.wells({cut['well']: 0.0})}, cut off before dispensing it")
+    if cut:
+        text += (f"; then drew {_drawn(cut)} from {labels.wells(cut)}, cut off before "
+                 "dispensing it")
     return text
+
+
+def _drawn(wells: dict[str, float]) -> str:
+    """``50.0 µL``, ``50.0 µL each`` or ``120.0 µL in all``: what was drawn from ``wells``."""
+    amounts = list(wells.values())
+    if max(amounts) - min(amounts) < 1e-6:
+        return volume(amounts[0]) + ("" if len(amounts) == 1 else " each")
+    return f"{volume(sum(amounts))} in all"
 
 
 def _generic(kind: str) -> str:

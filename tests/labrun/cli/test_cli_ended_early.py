@@ -268,6 +268,27 @@ def test_an_aspirate_cut_off_in_the_well_just_filled_is_a_source_unless_a_mix(
     assert f"] Transferring 50.0 µL {said.format(p=plate)}\n" in out.split("Run log\n")[1]
 
 
+@pytest.mark.parametrize(("nth", "said"), [
+    # Gathering its first tipful: nothing dispensed yet, both draws said as such (A1's
+    # liquid once read as moved "to the current position").
+    (1, ": 30.0 µL each from A1, A2 {p}, none dispensed yet"),
+    # Its second tipful (ten draws fill the first): the first went into B12; what the
+    # tip held then is said apart.
+    (11, " 30.0 µL from each of 10 wells A1…A10 {p} to B12 {p}; then drew 30.0 µL each "
+         "from A11, A12 {p}, cut off before dispensing it"),
+])
+def test_a_consolidate_cut_off_while_gathering_says_what_its_tip_held(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], nth: int, said: str) -> None:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(TRANSFER.replace(
+        "p.transfer(50, plate[\"A1\"], [plate.wells()[i] for i in range(8, 16)])",
+        "p.consolidate(30, [plate.wells()[i * 8] for i in range(12)], plate['B12'])"))
+    at = midway(capsys, protocol, "aspirate", nth)
+    _, out = simulate(capsys, protocol, "--at", f"{at}:abort")
+    plate = "of Corning 96 Well Plate 360 µL Flat (slot 3)"
+    assert f"] Consolidating{said.format(p=plate)}\n" in out.split("Run log\n")[1]
+
+
 def test_a_liquid_command_that_failed_while_moving_may_have_been_partly_done(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # A robot lost mid-aspirate (its connection dropped, it stopped answering) may have
