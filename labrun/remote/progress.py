@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from attrs import Factory, field, frozen
 
@@ -163,6 +163,15 @@ def read_plan(directory: Path) -> Plan | None:
         return None
 
 
+class _TipCall(NamedTuple):
+    """A tip pick-up (the rack ``positions`` it takes) or drop, by a mount at a well."""
+
+    pick_up: bool
+    mount: str
+    well: str
+    positions: tuple[str, ...]
+
+
 class RunProgress:
     """One served run's progress, fed its record events in order (server loop only)."""
 
@@ -190,9 +199,8 @@ class RunProgress:
         self.tips_taken: set[str] = set()  # rack positions picked from and not returned
         self._tips_changed: dict[str, bool] = {}  # since last published: taken or back
         self._pickups = setup_sheet.TipPickups()
-        self._tip_calls: dict[int, tuple[str, str, list[str]]] = {}  # queued: mount, well,
-        # the positions a pick-up takes (none for a drop), by id
-        self._held: dict[str, tuple[str, list[str]]] = {}  # mount: where its tips came from
+        self._tip_calls: dict[int, _TipCall] = {}  # queued pick-ups and drops, by id
+        self._held: dict[str, _TipCall] = {}  # each mount's last pick-up: where from
         self._labels = Labels()  # where each labware is now, and was at the start
         self._step_at = 0.0  # working wall seconds when the current step began
         self._paused_since: float | None = None
@@ -305,7 +313,7 @@ class RunProgress:
         elif status in ("completed", "failed", "interrupted", "skipped"):
             tips = self._tip_calls.pop(int(event["id"]), None)
             if tips is not None and status == "completed":
-                self._tips_moved(*tips)
+                self._tips_moved(tips)
             wells = self._liquid.pop(int(event["id"]), [])
             if wells and status == "completed":
                 fresh = [w for w in wells if w not in self.wells_done]
@@ -317,24 +325,25 @@ class RunProgress:
         """A tip pick-up or drop queued: the rack positions a pick-up takes, as the deck's
         picture names them (where the rack was at the start)."""
         well = str(params["well"])
-        taken: list[str] = []
+        positions: tuple[str, ...] = ()
         if kind == "pickUpTip":
             rack = self._labels.start_of(well).partition("/")[0]
-            taken = [f"{rack}/{name}" for name in self._pickups.taken(params)]
-        self._tip_calls[command_id] = (str(params["mount"]), well, taken)
+            positions = tuple(f"{rack}/{name}" for name in self._pickups.taken(params))
+        self._tip_calls[command_id] = _TipCall(kind == "pickUpTip", str(params["mount"]),
+                                               well, positions)
 
-    def _tips_moved(self, mount: str, well: str, taken: list[str]) -> None:
-        """A pick-up took ``taken``; a drop where its tips came from (``return_tip``)
-        puts them back."""
-        if taken:
-            self._held[mount] = (well, taken)
-            back = False
+    def _tips_moved(self, call: _TipCall) -> None:
+        """A pick-up took its positions; a drop where the mount's tips came from
+        (``return_tip``) puts them back."""
+        if call.pick_up:
+            self._held[call.mount] = call
+            positions, back = call.positions, False
         else:
-            came_from, taken = self._held.pop(mount, ("", []))
-            if came_from != well:
+            held = self._held.pop(call.mount, None)
+            if held is None or held.well != call.well:
                 return
-            back = True
-        for tip in taken:
+            positions, back = held.positions, True
+        for tip in positions:
             if back:
                 self.tips_taken.discard(tip)
             else:
@@ -497,7 +506,8 @@ class RunProgress:
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a page that just connected needs: the fields, every well done so far,
-        every tip taken (``tips``) and the comments with their steps."""
-        return {**self.fields(), "wells": sorted(self.wells_done),
+        every tip taken (``tips``: all of them, ``snapshot``, where a page had others) and
+        the comments with their steps."""
+        return {**self.fields(), "snapshot": True, "wells": sorted(self.wells_done),
                 "tips": sorted(self.tips_taken), "tips_back": [],
                 "comment_log": list(self.comments)}

@@ -4,8 +4,8 @@ Events: ``status`` (the whole status document, sent on subscribing and on every
 change), to every subscriber; ``record`` (the running run's record events) to
 subscribers that asked for them (``records``); and to those that asked for progress
 (``progress``, as the live page does): ``progress`` (on subscribing with every well done
-and tip taken so far, then whenever the step, the wells done or the tips taken change,
-with the wells newly done, the tips newly taken and those put back),
+and tip taken so far, marked ``snapshot``; then whenever the step, the wells done or the
+tips taken change, with the wells newly done, the tips newly taken and those put back),
 ``command`` (each protocol call as it starts, in words) and ``comment`` (each
 ``ctx.comment``).
 

@@ -202,6 +202,10 @@ def run(ctx):
     p.drop_tip()
 ''')
     column = [f"{row}2" for row in "ABCDEFGH"]
+    # A page that connects gets every tip taken, marked as all of them (it forgets one
+    # put back while it was away); the changes as they come are not so marked.
+    assert progress.snapshot()["snapshot"] is True
+    assert not any("snapshot" in p for p in published)
     assert sorted(progress.snapshot()["tips"]) == sorted(
         [*(f"1/{name}" for name in column), "4/A1", "4/B1", "4/C1"])
     changes = [(sorted(p["tips"]), sorted(p["tips_back"])) for p in published
