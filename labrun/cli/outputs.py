@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
@@ -58,27 +59,32 @@ def record_not_started(protocol: str, record: str | None, error: str,
     stderr if it cannot be written. ``config``: the robot's (None: it could not be read,
     and the record names the built-in robot). A path that cannot be written, or is the
     protocol's, is left alone: that is the error said."""
-    if not record or outputs_problem(protocol, {"the run record": record}) is not None:
-        return
-    from protocol_api.execute import record_unstarted  # only then: it loads the engine
+    def write(path: str) -> None:
+        from protocol_api.execute import record_unstarted  # only then: it loads the engine
 
-    try:
-        record_unstarted(protocol, record, error, location, config=config)
-    except OSError as exc:
-        print(f"error: cannot write the run record {record}: {exc.strerror or exc}",
-              file=sys.stderr)
+        record_unstarted(protocol, path, error, location, config=config)
+
+    _record_instead(protocol, record, write)
 
 
 def record_declined(protocol: str, record: str | None, config: RobotConfig) -> None:
     """``--record`` of a run the user declined to start at the prompt: a record that says
-    it was stopped before it began, in place of any older one; a line on stderr if it
-    cannot be written."""
+    it was stopped before it began, in place of any older one (as ``record_not_started``)."""
+    def write(path: str) -> None:
+        from protocol_api.execute import record_declined as declined  # it loads the engine
+
+        declined(protocol, path, config=config)
+
+    _record_instead(protocol, record, write)
+
+
+def _record_instead(protocol: str, record: str | None, write: Callable[[str], None]) -> None:
+    """``write(record)``: the record of a run that did not start, where that path can take
+    it; a line on stderr if it cannot be written."""
     if not record or outputs_problem(protocol, {"the run record": record}) is not None:
         return
-    from protocol_api.execute import record_declined as write  # it loads the engine
-
     try:
-        write(protocol, record, config=config)
+        write(record)
     except OSError as exc:
         print(f"error: cannot write the run record {record}: {exc.strerror or exc}",
               file=sys.stderr)

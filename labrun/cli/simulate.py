@@ -124,8 +124,7 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
         return _bad_input(args, f"--param: {exc}", None, config)
     except (LocatedLoadError, ConfigError, ProtocolError) as exc:
         if args.debug:  # the traceback, and the record all the same
-            record_not_started(args.file, args.record, str(exc),
-                               getattr(exc, "location", None), config)
+            _record_not_started(args, str(exc), getattr(exc, "location", None), config)
             raise
         return _bad_input(args, str(exc), getattr(exc, "location", None), config)
     except OSError as exc:  # the protocol was read: only the run record can be at fault
@@ -211,13 +210,21 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
     return 0
 
 
+def _record_not_started(args: argparse.Namespace, message: str, location: str | None,
+                        config: RobotConfig | None) -> None:
+    """A ``--record`` that says the run could not start, unless it is standard output
+    that ``--json`` writes its document to."""
+    if not (args.json and args.record and is_standard_output(args.record)):
+        record_not_started(args.file, args.record, message, location, config)
+
+
 def _bad_input(args: argparse.Namespace, message: str, location: str | None,
                config: RobotConfig | None = None, *, record: bool = True) -> int:
     """Exit status 2, said in one line (and, with ``--json``, a document); unless not
     ``record``, a ``--record`` that says the run could not start (on the robot of
     ``config``, None where it was not read), where that path can take it."""
-    if record and not (args.json and args.record and is_standard_output(args.record)):
-        record_not_started(args.file, args.record, message, location, config)
+    if record:
+        _record_not_started(args, message, location, config)
     if args.json:
         # The documented document, for a run that never started.
         document = {
