@@ -80,9 +80,9 @@ def svg(sheet: dict[str, Any]) -> str:
                  f'<text x="{GAP + 186:g}" y="{legend_y:g}" font-size="8">a tip the run '
                  f'picks up</text>')
     if title_h:
-        parts.append(f'<rect x="{GAP + 270:g}" y="{legend_y - 7:g}" width="14" height="8" '
+        parts.append(f'<rect x="{GAP + 300:g}" y="{legend_y - 7:g}" width="14" height="8" '
                      f'fill="none" stroke="#111827" stroke-dasharray="5 3"/><text '
-                     f'x="{GAP + 288:g}" y="{legend_y:g}" font-size="8">changed since the '
+                     f'x="{GAP + 318:g}" y="{legend_y:g}" font-size="8">changed since the '
                      f'deck before</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
