@@ -317,8 +317,8 @@ class CallCommands:
     million commands (a transfer of litres) keeps a few."""
 
     __slots__ = ("_air", "_dispensed_from", "_drawn", "_given", "_mixing_after", "_pending",
-                 "_previous", "_taken", "_tally", "aspirates", "count", "first", "first_kind",
-                 "firsts", "liquid")
+                 "_previous", "_tally", "aspirates", "count", "first", "first_kind", "firsts",
+                 "liquid")
 
     def __init__(self, name: str) -> None:
         self.count = 0
@@ -328,10 +328,10 @@ class CallCommands:
         self.aspirates = 0  # commands of kind aspirate (air gaps too)
         self.liquid: list[tuple[str, Params]] = []  # the first two liquid commands
         self._tally = name in LIQUID_VERBS
-        self._taken: dict[str, float] = {}
         self._given: dict[str, float] = {}
-        self._drawn: dict[str, float] = {}  # taken since the last dispense: in the tip
-        self._dispensed_from: dict[str, float] = {}  # taken, then dispensed
+        # What each well gave: drawn since the last dispense (in the tip), or dispensed.
+        self._drawn: dict[str, float] = {}
+        self._dispensed_from: dict[str, float] = {}
         self._previous: tuple[str, Params] | None = None  # the last command but a move
         self._pending: Params | None = None  # an aspirate: half of a mix, or not?
         self._mixing_after = False  # the pending aspirate is in the well just dispensed into
@@ -358,7 +358,6 @@ class CallCommands:
         # of the same volume into the same well, that dispense.
         pending, self._pending = self._pending, None
         if pending is not None and not (kind == "dispense" and _same(pending, params)):
-            _add(self._taken, pending)
             _add(self._drawn, pending)
         if _moves_liquid(kind, params):
             if kind == "aspirate":
@@ -390,12 +389,9 @@ class CallCommands:
 
     def liquid_moved(self) -> tuple[dict[str, float], dict[str, float]]:
         """The µL taken from each well and given to each, mixes left out, in order."""
-        taken = self._taken
-        # The last aspirate, cut off before its dispense: a source, unless it went back
-        # into the well just dispensed into (a mix after, not a source).
-        if self._pending is not None and not self._mixing_after:
-            taken = dict(taken)
-            _add(taken, self._pending)
+        taken = dict(self._dispensed_from)
+        for well, drawn in self.cut_off().items():  # still in the tip, or cut off
+            taken[well] = taken.get(well, 0.0) + drawn
         return taken, self._given
 
     def dispensed_from(self) -> dict[str, float]:
