@@ -192,9 +192,10 @@ def protocol_file(directory: Path, body: str, api: str = "2.15") -> Path:
     return path
 
 
-def simulate_file(path: str | Path) -> Run:
-    """Simulate a protocol file to its end (pauses continue by themselves); closed."""
-    run = create_run(path, on_stalled=continue_when_stalled)
+def simulate_file(path: str | Path, *, simulating: bool = True) -> Run:
+    """Simulate a protocol file to its end (pauses continue by themselves); closed.
+    ``simulating=False``: run it as on a robot (module readings ask the module)."""
+    run = create_run(path, on_stalled=continue_when_stalled, simulating=simulating)
     try:
         run.control.play(source="test")
         run.wait(timeout=30)

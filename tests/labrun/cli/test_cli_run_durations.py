@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from labrun_testing import simulate_file
 
 from hardware.clock import VirtualClock
 from labrun.cli import rehearsal
@@ -130,15 +131,8 @@ def test_a_module_reading_is_counted_apart_from_the_steps_the_simulation_has(
     and say the reading apart (the run once ended with one step more than its sheet)."""
     path = tmp_path / "protocol.py"
     path.write_text(READING)
-    counts = []
-    for simulating in (True, False):
-        run = create_run(path, on_stalled=continue_when_stalled, simulating=simulating)
-        try:
-            run.control.play(source="test")
-            run.wait(timeout=30)
-        finally:
-            run.close()
-        counts.append(closing(list(run.record.events), 1.0)["steps"])
-    simulated, on_robot = counts
+    simulated, on_robot = (
+        closing(list(simulate_file(path, simulating=simulating).record.events), 1.0)["steps"]
+        for simulating in (True, False))
     assert simulated.isdigit()
     assert on_robot == f"{simulated} (and 1 module reading, a step only a robot makes)"

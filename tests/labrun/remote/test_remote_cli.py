@@ -219,9 +219,9 @@ def test_emulated_robot_runs_the_queue_over_a_real_socket(run_worker: bool) -> N
             robot_status = client.status()["robot"]
             assert robot_status["kind"].startswith("emulated grbl")
             # --speed speeds the run's clock, its delays too, as labrun run --emulate does:
-            # this delay takes 4 s of wall time at x50, well within WAIT, not 200 s.
+            # this delay takes 2 s of wall time at x50, well within WAIT, not 100 s.
             assert robot_status["speed"] == 50
-            client.queue_item_add(item("ctx.delay(seconds=200)", "delay.py"))
+            client.queue_item_add(item("ctx.delay(seconds=100)", "delay.py"))
             client.queue_item_add(QUICK)
             client.queue_start()  # homes the freshly connected robot first
             client.wait_for_idle(timeout=WAIT)
