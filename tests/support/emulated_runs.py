@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engine.run import Run
-from hardware.clock import RealClock
 from hardware.config import RobotConfig, load_config
 from hardware.robot import Robot, open_robot
 from protocol_api.execute import create_run
@@ -32,7 +31,7 @@ def emulated_run(protocol: Path, *, config: RobotConfig | None = None, speed: fl
         robot.connect()
         robot.home()
         run = create_run(protocol, config=robot.config, controller=robot.controller,
-                         clock=RealClock(speed),
+                         clock=robot.clock,  # sped up as the emulator is
                          record_path=record or protocol.with_name("record.jsonl"),
                          simulating=False, devices=robot.devices)
         try:
