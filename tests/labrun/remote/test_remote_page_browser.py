@@ -1,12 +1,16 @@
 """The live page in a real headless browser (Debian's chromium, driven by Playwright):
 opened with the token URL, it starts the queue, shows the run's progress, its comments
 and the wells done, pauses from its button, shows the banner, resumes, and sees the run
-finish. Skipped only where chromium is not installed (``apt-get install chromium``)."""
+finish; a page that joins late, or whose connection drops and comes back, shows the
+run as it is. Skipped only where chromium is not installed (``apt-get install chromium``)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -345,3 +349,113 @@ def test_a_pause_asked_for_in_the_last_step_says_the_run_ends_first(
         "this is the last step: the run ends before it could pause, and the queue then "
         "stops; Pause now pauses at once", timeout=MS)
     assert served.client.re_abort("done looking")["success"]
+
+
+
+class DroppingProxy:
+    """A TCP relay on a loopback port to ``port``: what a page reaches the server through,
+    with a network between them that ``drop()`` cuts (every connection reset, new ones
+    refused) and ``mend()`` restores."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.address = self._listener.getsockname()[1]
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._down = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if self._down:
+                client.close()
+                continue
+            server = socket.create_connection(("127.0.0.1", self.port))
+            with self._lock:
+                self._open |= {client, server}
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._relay, args=(source, sink), daemon=True).start()
+
+    def _relay(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def drop(self) -> None:
+        self._down = True
+        with self._lock:
+            for end in self._open:
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+            self._open.clear()
+
+    def mend(self) -> None:
+        self._down = False
+
+    def close(self) -> None:
+        self.drop()
+        self._listener.close()
+
+
+def test_a_page_opened_mid_run_and_one_that_lost_the_stream_show_the_run_as_it_is(
+        served: Served, gates: Gates, page: Any) -> None:
+    """A page that joins a run late is given everything so far (wells done, tips taken,
+    the comments and the current call); one whose connection drops while the run goes on
+    is given the same on reconnecting, so a tip put back meanwhile is drawn full again."""
+
+    served.client.queue_item_add(item('''
+ctx.comment("column one")
+p300.pick_up_tip()
+p300.aspirate(50, plate["A1"])
+p300.dispense(50, plate["A2"])
+gates.wait("held")
+p300.return_tip()
+ctx.comment("tip back")
+gates.wait("again")
+''', "late.py"))
+    served.client.queue_start()
+    gates.reached("held")
+    proxy = DroppingProxy(served.handle.port)
+    try:
+        _joined_then_reconnected(page, gates, served.handle.token_url.replace(
+            f":{served.handle.port}/", f":{proxy.address}/"), proxy)
+    finally:
+        proxy.close()
+
+
+def _joined_then_reconnected(page: Any, gates: Gates, url: str, proxy: DroppingProxy) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(url)  # the run is three steps in
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    expect(page.locator("#comments li")).to_have_text(["column one"], timeout=MS)
+    expect(page.locator("#call")).to_contain_text("Dispensing 50.0 µL into A2")
+    done = page.locator("#deck .done")
+    expect(done).to_have_count(2, timeout=MS)
+    assert sorted(done.evaluate_all("els => els.map(e => e.dataset.well)")) == ["2/A1", "2/A2"]
+    taken = page.locator("#deck .taken")
+    expect(taken).to_have_count(1)
+    assert taken.first.get_attribute("data-well") == "1/A1"
+
+    proxy.drop()  # the connection drops; the run goes on without it
+    expect(page.locator("#link")).to_have_text("reconnecting…", timeout=MS)
+    gates.open("held")
+    gates.reached("again")  # the tip is back in its rack, unseen by the page
+    proxy.mend()  # EventSource reconnects by itself, every few seconds
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    expect(page.locator("#comments li")).to_have_text(["column one", "tip back"], timeout=MS)
+    expect(taken).to_have_count(0)
+    expect(done).to_have_count(2)
+    gates.open("again")
+    expect(page.locator("#outcome")).to_have_text("Last run succeeded", timeout=MS)
