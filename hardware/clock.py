@@ -82,12 +82,13 @@ class Timer:
     """A callback scheduled on a ``VirtualClock``; ``cancel()`` withdraws it.
 
     ``holds_pause``: a paused run waits for it (the clock jumps to it) rather than
-    continuing by itself; False for what a paused run cannot take (another pause)."""
+    continuing by itself; False for what a paused run cannot take (another pause), or a
+    function that says so when the run pauses (a skip of a delay: only while one is on)."""
 
     __slots__ = ("callback", "cancelled", "deadline", "holds_pause")
 
     def __init__(self, deadline: float, callback: Callable[[], None], *,
-                 holds_pause: bool = True) -> None:
+                 holds_pause: bool | Callable[[], bool] = True) -> None:
         self.deadline = deadline
         self.callback = callback
         self.cancelled = False
@@ -95,6 +96,12 @@ class Timer:
 
     def cancel(self) -> None:
         self.cancelled = True
+
+    def holds(self) -> bool:
+        """Whether a paused run waits for this timer now."""
+        if self.cancelled:
+            return False
+        return self.holds_pause() if callable(self.holds_pause) else self.holds_pause
 
 
 class VirtualClock:
@@ -111,7 +118,7 @@ class VirtualClock:
         return self._now
 
     def call_at(self, deadline: float, callback: Callable[[], None], *,
-                holds_pause: bool = True) -> Timer:
+                holds_pause: bool | Callable[[], bool] = True) -> Timer:
         """Run ``callback`` in the event loop when the clock reaches ``deadline``
         (``holds_pause``: see ``Timer``)."""
         timer = Timer(deadline, callback, holds_pause=holds_pause)
@@ -146,7 +153,7 @@ class VirtualClock:
         interventions still happen at their instants.
         """
         self._drop_cancelled()
-        if not any(timer.holds_pause and not timer.cancelled for _, _, timer in self._timers):
+        if not any(timer.holds() for _, _, timer in self._timers):
             return False
         await self._fire_next()
         return True

@@ -1,12 +1,14 @@
 """Rehearsals: ``labrun simulate --at WHEN:ACTION`` scripts interventions on the virtual clock.
 
 WHEN is seconds of virtual time (``125.5``) or ``step=N`` (when the N-th step of the run
-log begins). ACTION is one of ``pause``, ``pause-immediate``, ``resume``, ``stop``,
-``abort``, ``halt``, ``skip-delay``, ``door-open``, ``door-close``. Each intervention is
+log begins; for ``skip-delay``, once that step's delay has begun). ACTION is one of
+``pause``, ``pause-immediate``, ``resume``, ``stop``, ``abort``, ``halt``, ``skip-delay``,
+``door-open``, ``door-close``. Each intervention is
 applied inside the engine loop at exactly that instant, so a user sees in advance what
 an interruption at that moment would do: where the robot parks, what is rewound. A paused
-run waits for the next intervention on the clock, except a pause, which it could not
-take: with nothing else to come it continues by itself, as every simulated pause does.
+run waits for the next intervention on the clock, except one it could not take (a pause;
+a skip of a delay when no delay is on): with nothing else to come it continues by
+itself, as every simulated pause does.
 """
 
 from __future__ import annotations
@@ -106,20 +108,61 @@ def schedule(run: Run, interventions: list[Intervention]) -> Schedule:
     by_step: dict[int, list[Intervention]] = {}
     for item in interventions:
         if item.seconds is not None:
-            # A pause cannot act on a paused run: the run does not wait for it then.
             clock.call_at(item.seconds, _applier(run, item, plan),
-                          holds_pause=item.action not in ("pause", "pause-immediate"))
+                          holds_pause=_holds_pause(run, item.action))
         else:
             assert item.step is not None
             by_step.setdefault(item.step - 1, []).append(item)
     if by_step:
-        def on_event(event: dict[str, Any]) -> None:
-            if event["event"] == "step":
-                for item in by_step.pop(event["index"], ()):
-                    _applier(run, item, plan)()
-
-        run.record.subscribe(on_event)
+        run.record.subscribe(_StepTrigger(run, clock, by_step, plan).on_event)
     return plan
+
+
+def _holds_pause(run: Run, action: str) -> bool | Callable[[], bool]:
+    """Whether a paused run waits for ``action``'s instant: not for a pause, which it
+    could not take, nor for a skip while no delay is on (a protocol's own pause)."""
+    if action in ("pause", "pause-immediate"):
+        return False
+    if action == "skip-delay":
+        def delay_on() -> bool:
+            delay = run.engine.state.delay
+            return delay is not None and not delay.skipped
+
+        return delay_on
+    return True
+
+
+class _StepTrigger:
+    """Applies the ``step=N`` interventions as their steps begin; a skip of a delay once
+    the step's delay has begun (or, if the step has none, as the next step begins, where
+    it is refused: no delay is active)."""
+
+    def __init__(self, run: Run, clock: VirtualClock, by_step: dict[int, list[Intervention]],
+                 plan: Schedule) -> None:
+        self.run, self.clock, self.by_step, self.plan = run, clock, by_step, plan
+        self.skips: list[Intervention] = []  # waiting for a delay of the current step
+        self.delays: set[int] = set()  # the ids of the current step's delays
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "step":
+            self._apply(self.skips)
+            self.skips, self.delays = [], set()
+            items = self.by_step.pop(event["index"], [])
+            self.skips = [item for item in items if item.action == "skip-delay"]
+            self._apply([item for item in items if item.action != "skip-delay"])
+        elif kind == "command" and self.skips:
+            if event["status"] == "queued" and event.get("type") == "delay":
+                self.delays.add(event["id"])
+            elif event["status"] == "started" and event["id"] in self.delays:
+                skips, self.skips = self.skips, []
+                # At this instant of the clock, once the delay is on (the wait fires it).
+                for item in skips:
+                    self.clock.call_at(self.clock.now(), _applier(self.run, item, self.plan))
+
+    def _apply(self, items: list[Intervention]) -> None:
+        for item in items:
+            _applier(self.run, item, self.plan)()
 
 
 def _applier(run: Run, item: Intervention, plan: Schedule) -> Callable[[], None]:

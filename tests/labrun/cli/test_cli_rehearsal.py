@@ -323,3 +323,39 @@ def test_the_protocols_pause_does_not_wait_for_a_rehearsed_pause_it_cannot_take(
     assert held["estimated_duration_s"] == pytest.approx(end + 60, abs=1e-3)
     assert [(a["action"], a["accepted"]) for a in held["actions"]
             if a["source"] == "rehearsal"] == [("pause", False), ("resume", True)]
+
+
+def test_a_skip_of_the_delay_waits_for_the_delay_past_the_protocols_own_pause(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--at T:skip-delay`` skips the delay that is on at T, even when the protocol pauses
+    before it (the pause does not wait for a skip it could not take, which stretched the
+    run by T and ran the whole delay); ``--at step=N:skip-delay`` skips step N's delay,
+    once it has begun, not as the step begins (where no delay is on yet)."""
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL.replace("    ctx.delay(seconds=120",
+                                         "    ctx.pause('add the buffer')\n"
+                                         "    ctx.delay(seconds=120"))
+    assert main(["simulate", str(protocol), "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    delay = next(c for c in plain["commands"] if c["type"] == "delay")
+    begins, end = delay["started_at"], plain["estimated_duration_s"]
+    assert end == pytest.approx(begins + 120, abs=0.1)
+
+    def skipped(*at: str) -> tuple[float, list[tuple[float, bool]]]:
+        assert main(["simulate", str(protocol), "--json", *(f"--at={a}" for a in at)]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        return doc["estimated_duration_s"], [(a["t"], a["accepted"]) for a in doc["actions"]
+                                             if a["action"] == "skip_delay"]
+
+    duration, skips = skipped(f"{begins + 30:g}:skip-delay")
+    assert duration == pytest.approx(begins + 30, abs=0.1)
+    assert skips == [(pytest.approx(begins + 30, abs=1e-3), True)]
+    step = delay["step"] + 1  # as the run log numbers steps
+    duration, skips = skipped(f"step={step}:skip-delay")
+    assert duration == pytest.approx(begins, abs=0.1)
+    assert skips == [(pytest.approx(begins, abs=1e-3), True)]
+    # A step with no delay: the skip is refused (as its step ends), nothing is skipped.
+    duration, skips = skipped(f"step={step - 1}:skip-delay")
+    assert duration == pytest.approx(end, abs=1e-3)
+    assert [accepted for _, accepted in skips] == [False]
+
