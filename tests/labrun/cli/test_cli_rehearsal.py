@@ -359,3 +359,20 @@ def test_a_skip_of_the_delay_waits_for_the_delay_past_the_protocols_own_pause(
     assert duration == pytest.approx(end, abs=1e-3)
     assert [accepted for _, accepted in skips] == [False]
 
+
+def test_a_run_stopped_because_nothing_closes_the_door_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL)
+    assert main(["simulate", str(protocol), "--at", "2:door-open"]) == 0
+    log = capsys.readouterr().out.splitlines()
+    assert any(line.endswith("] Run stopped: the door stayed open, with nothing left to "
+                             "close it") for line in log), log
+    assert main(["simulate", str(protocol), "--at", "2:door-open", "-v"]) == 0
+    assert any(line.endswith("] stop from simulate: the door stayed open, with nothing left "
+                             "to close it") for line in capsys.readouterr().out.splitlines())
+    # Closed, then stopped by a person: no such words.
+    assert main(["simulate", str(protocol), "--at", "2:door-open", "--at", "5:door-close",
+                 "--at", "9:stop"]) == 0
+    log = capsys.readouterr().out.splitlines()
+    assert [line.split("] ", 1)[1] for line in log if "Run stopped" in line] == ["Run stopped"]
