@@ -236,7 +236,7 @@ def module_state(status: Mapping[str, Any]) -> str:
 
     kind = status.get("kind")
     if kind == "magnetic":
-        return (f"magnets engaged at {status.get('height_mm', 0):g} mm"
+        return (f"magnets engaged {magnet_height(status.get('height_mm', 0))}"
                 if status.get("engaged") else "magnets disengaged")
     if kind == "thermocycler":
         return (f"{heat('block ', status.get('block_temperature'), status.get('block_target'))}"
@@ -250,8 +250,22 @@ def module_state(status: Mapping[str, Any]) -> str:
     return heat("", status.get("temperature"), status.get("target"))
 
 
+def magnet_height(mm: float) -> str:
+    """``12.5 mm above their home, 10 mm above the labware's base``: the height of the
+    magnets as the command has it (from their home) and as protocols from apiLevel 2.14
+    give it (``height_from_base``)."""
+    from protocol_api.modules.magnetic import LABWARE_BOTTOM_MM
+
+    above_base = round(mm - LABWARE_BOTTOM_MM, 4)
+    base = f", {above_base:g} mm above the labware's base" if above_base >= 0 else ""
+    return f"{mm:g} mm above their home{base}"
+
+
 def module_sentence(kind: str, params: Params) -> str:
-    """``Magnetic module: engage (height 12.5 mm)``."""
+    """``Temperature module: set temperature (to 4 °C)``; ``Magnetic module: engage
+    (magnets 12.5 mm above their home, 10 mm above the labware's base)``."""
+    if kind == "magneticModule/engage" and params.get("height_mm") is not None:
+        return f"Magnetic module: engage (magnets {magnet_height(params['height_mm'])})"
     if kind == "loadModule":
         model = params.get("model")
         name = module_display_name(str(model)) if model else params.get("module")

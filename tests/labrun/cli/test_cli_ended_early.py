@@ -215,7 +215,8 @@ def test_an_early_end_says_what_each_module_was_left_doing_by_its_name(
                                            "holding at 45 °C, latch closed")
     assert summary["module in slot 7"] == ("Thermocycler Module GEN2: block holding at 60 °C, "
                                            "lid heater off (23 °C), lid closed")
-    assert summary["module in slot 6"] == "Magnetic Module GEN2: magnets engaged at 22.5 mm"
+    assert summary["module in slot 6"] == ("Magnetic Module GEN2: magnets engaged 22.5 mm above "
+                                           "their home, 20 mm above the labware's base")
     # The setup sheet and the log name the modules as people do, and the slots they cover.
     deck = out.split("  Deck\n", 1)[1].split("  Timeline", 1)[0].splitlines()
     assert "    slot 7   Thermocycler Module GEN2" in deck

@@ -816,3 +816,28 @@ def test_control_characters_in_a_protocols_text_are_printed_as_escapes(
     assert status == 0
     assert "\x1b" not in out and "\r" not in out and "\x07" not in out
     assert run_log(out)[-2:] == ["red\\x1b[31m alert\\x0dover", "Pausing: swap\\x07 plates"]
+
+
+@pytest.mark.parametrize(("level", "call", "said"), [
+    ("2.15", "height_from_base=5", "7.5 mm above their home, 5 mm above the labware's base"),
+    ("2.13", "height=10", "10 mm above their home, 7.5 mm above the labware's base"),
+    ("2.13", "height=1", "1 mm above their home"),
+])
+def test_the_log_gives_the_magnet_height_from_the_labware_base_as_well_as_from_home(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], level: str, call: str,
+        said: str) -> None:
+    """From apiLevel 2.14 a protocol gives the height above the labware's base; the log
+    said only the height above the magnets' home, which read as a misread number."""
+    protocol = tmp_path / "magnet.py"
+    protocol.write_text(f'''
+metadata = {{"apiLevel": "{level}"}}
+
+def run(ctx):
+    mag = ctx.load_module("magnetic module gen2", 6)
+    mag.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+    mag.engage({call})
+''')
+    assert main(["simulate", str(protocol)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "engage" in line]
+    assert [line.split("] ", 1)[1] for line in lines] == [
+        f"Magnetic module: engage (magnets {said})"]
