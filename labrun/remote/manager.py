@@ -243,8 +243,20 @@ class RunManager:
             "mode": "single_run" if self._single is not None else "queue",
             "robot": self.robot.describe() if self.robot else None,
             "changed_at": max(self.changed_at, watch_time),
-            "progress": self.progress.fields() if self.progress is not None else None,
+            "progress": self._progress_fields(run),
         }
+
+    def _progress_fields(self, run: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The status's ``progress``, its ``status`` the run's own now: the progress reads
+        the status from record events, which reach it just after the status is pushed."""
+        progress = self.progress
+        if progress is None:
+            return None
+        fields = progress.fields()
+        if run is not None and self.active is not None \
+                and self.active.item.item_uid == progress.item_uid:
+            fields["status"] = run["status"]
+        return fields
 
     @property
     def manager_state(self) -> str:
@@ -682,6 +694,8 @@ class RunManager:
         self._last_pause_unresolved = False
         self.active = active
         self._want_records()
+        if self.hub.record_subscribers:  # what it wrote before we listened: its run line
+            self.hub.publish_records(item.item_uid, active.record())
 
     def _on_events(self, active: ActiveRun, events: list[Event]) -> None:
         if self.progress is not None and self.progress.item_uid == active.item.item_uid:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
 from remote_kit import QUICK, WAIT, Gates, Served, item
@@ -88,3 +90,29 @@ async def test_async_stream_pushes_status_and_records(served: Served, gates: Gat
                         if event.data["event"] == "summary":
                             break
         assert "command" in seen and seen[-1] == "summary"
+
+
+@pytest.mark.parametrize("where", ["served", "served_by_worker"])
+async def test_the_record_stream_gives_the_whole_record_from_its_first_line(
+        where: str, request: pytest.FixtureRequest) -> None:
+    """A client that follows the stream from before the run starts rebuilds the record the
+    history keeps, line for line: the ``run`` line (the run's id, protocol, robot and
+    clock) was written before the server listened, and never sent."""
+    served: Served = request.getfixturevalue(where)
+    async with AsyncRunManagerAPI(served.url, token=served.handle.token) as c:
+        await c.queue_item_add(QUICK)
+        streamed: list[dict[str, Any]] = []
+        async with c.stream(records=True) as events:
+            await events.__anext__()  # the status
+            await c.queue_start()
+            with anyio.fail_after(WAIT):
+                async for event in events:
+                    if event.event == "record":
+                        streamed.append(event.data)
+                        if event.data["event"] == "summary":
+                            break
+        await c.wait_for_idle(timeout=WAIT)
+        kept = (await c.history_get(records=True))["items"][-1]["record"]
+    assert streamed[0]["event"] == "run" and streamed[0]["seq"] == 0
+    assert [e["seq"] for e in streamed] == [e["seq"] for e in kept]
+    assert [{k: v for k, v in e.items() if k != "item_uid"} for e in streamed] == kept

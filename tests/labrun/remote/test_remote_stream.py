@@ -146,3 +146,43 @@ def test_event_parser() -> None:
              "data: {}", ""]
     events = [e for e in map(parser.line, lines) if e is not None]
     assert events == [KEEPALIVE, StreamEvent("status", {"a": 1}), StreamEvent("message", {})]
+
+
+@pytest.mark.parametrize("where", ["served", "served_by_worker"])
+def test_the_progress_in_a_pushed_status_says_the_runs_status_of_that_moment(
+        where: str, gates: Gates, request: pytest.FixtureRequest) -> None:
+    """The status's ``progress.status`` once lagged a change behind ``run_status``: it is
+    read from record events, which reached the server just after the status was pushed,
+    so a stream said ``pausing`` through a whole pause, and ``paused`` once running."""
+    served: Served = request.getfixturevalue(where)
+    served.client.queue_item_add(HELD)
+    pushed: list[tuple[str | None, str | None]] = []
+    listening = threading.Event()
+
+    def listen() -> None:
+        client = served.api()
+        with client.stream() as events:
+            for event in events:
+                listening.set()
+                progress = event.data["progress"]
+                pushed.append((event.data["run_status"],
+                               progress["status"] if progress else None))
+                if progress and progress["status"] == "succeeded":
+                    break
+        client.close()
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    assert listening.wait(WAIT)
+    served.client.queue_start()
+    gates.reached("held")
+    gates.open("held")
+    for _ in range(3):
+        served.client.re_pause("immediate")
+        served.client.wait_for_idle_or_paused(timeout=WAIT)
+        assert served.client.status()["progress"]["status"] == "paused"
+        served.client.re_resume()
+    listener.join(WAIT)
+    during = [(run, progress) for run, progress in pushed if run is not None]
+    assert [run for run, _ in during].count("paused") == 3
+    assert all(run == progress for run, progress in during), during
