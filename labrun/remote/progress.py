@@ -366,6 +366,10 @@ class RunProgress:
             message = f": {shortened(str(event['pause_message']))}" \
                 if event.get("pause_message") else ""
             by = event.get("pause_from") or event.get("pause_source")
+            if event.get("pause_also_for"):  # one pause answers the protocol and a client
+                asker = event["pause_also_for"]
+                asker = "a client" if asker == "remote" else asker
+                by = f"{by}, which also answers the pause {asker} asked for,"
             return f"run {self.name}: paused by {by}{where}{message}"
         if kind == "summary":
             took = clock(self._now() - self.started if self.started is not None else 0.0)

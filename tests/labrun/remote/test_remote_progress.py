@@ -543,3 +543,16 @@ def test_a_pause_between_two_delays_of_a_step_holds_time_left_still(tmp_path: Pa
     after = progress.fields()
     assert (after["step_left_s"], after["left_s"]) == pytest.approx(
         (before["step_left_s"], before["left_s"]), abs=0.5)
+
+
+def test_the_servers_line_for_a_pause_that_answers_a_client_too_says_so() -> None:
+    """The protocol's pause taken for a client's deferred pause as well: the terminal of
+    ``labrun serve`` says so, as ``labrun run``'s log does."""
+    lines: list[str] = []
+    progress = RunProgress("uid", "both.py", None, now=lambda: 0.0, log=lines.append)
+    progress.feed([{"event": "step", "index": 6, "name": "pause", "t": 0.0},
+                   {"event": "status", "status": "paused", "t": 0.0,
+                    "pause_source": "protocol", "pause_message": "swap plate",
+                    "pause_also_for": "remote"}])
+    assert lines[-1] == ("run both.py: paused by protocol, which also answers the pause "
+                         "a client asked for, at step 7: swap plate")
