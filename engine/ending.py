@@ -123,8 +123,12 @@ class RunEnding:
                 engine.record.add("failure", error=str(exc), location="cleanup")
                 why = str(exc)
                 if outcome.error and why in outcome.error:  # a controller lost: said once
-                    why = ("the same reason, so the robot was left as it was (tips on; "
-                           "home it once it answers again)")
+                    held = engine.model.tips_attached()
+                    tips = (f"{'tips' if len(held) > 1 else 'a tip'} still on the "
+                            f"{' and '.join(held)} pipette{'s' if len(held) > 1 else ''}; "
+                            if held else "")
+                    why = ("the same reason, so the robot was left as it was "
+                           f"({tips}home it once it answers again)")
                 outcome = Outcome(Status.FAILED, error=f"{outcome.error or ''}; "
                                   f"cleanup failed: {why}".strip("; "), location=outcome.location)
                 # Moves the controller took before it stopped answering may still run:

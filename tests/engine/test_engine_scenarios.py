@@ -416,11 +416,21 @@ def test_a_robot_lost_while_parked_fails_the_run_without_waiting_for_resume(
     # The cleanup could not move it either: said once, with what that leaves.
     assert failure["error"] == (
         f"the robot failed while the run waited: {LOST}; cleanup failed: the "
-        "same reason, so the robot was left as it was (tips on; home it once it answers "
-        "again)")
+        "same reason, so the robot was left as it was (home it once it answers again)")
     assert failure["location"] is None and failure["failed"] == [pause_id]
     assert outcome.done.wait(5) and isinstance(outcome.error, RunStopped)
     assert not run.control.resume().accepted
+
+
+def test_a_robot_lost_with_a_tip_on_says_the_tip_is_still_on(run: ScriptedRun) -> None:
+    """The words for a robot left as it was name the tip it holds, and only then: a run
+    that had picked up no tip was once told "tips on"."""
+    run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+    run.call(c.WaitForResume("check the plate"), name="pause")
+    run.run.call(run.controller.lose_connection)
+    assert str(failure_of(run)["error"]).endswith(
+        "cleanup failed: the same reason, so the robot was left as it was (a tip still on "
+        "the left pipette; home it once it answers again)")
 
 
 def test_a_cleanup_that_cannot_reach_the_robot_still_sends_its_emergency_stop(
