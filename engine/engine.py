@@ -415,7 +415,8 @@ class Engine:
             added = self.record.add("status", status=after.value, **fields)
             if after is Status.PAUSED:
                 self.tally.paused(added["t"], fields.get("pause_source"),
-                                  fields.get("pause_message"), fields.get("pause_also_for"))
+                                  fields.get("pause_message"), fields.get("pause_also_for"),
+                                  fields.get("pause_from"))
         elif (after is Status.PAUSED and old.pause is not None and self.state.pause is not None
               and old.pause.source is not self.state.pause.source):
             # Paused still, but held by someone else now (a person's pause taking over

@@ -181,9 +181,12 @@ class Tally:
             self.volumes[new + well] += volume
 
     def paused(self, t: float, source: str | None, message: str | None,
-               also_for: str | None = None) -> None:
-        """The run paused (``also_for``: a client's pause the protocol's also answers)."""
+               also_for: str | None = None, asked_from: str | None = None) -> None:
+        """The run paused (``also_for``: a client's pause the protocol's also answers;
+        ``asked_from``: where a client's pause was asked from, its action's source)."""
         pause = {"t": t, "source": source, "message": message}
+        if asked_from:
+            pause["from"] = asked_from
         if also_for:
             pause["also_for"] = also_for
         self.pauses.append(pause)

@@ -51,6 +51,8 @@ def test_an_immediate_pause_mid_run_resumes_the_step(tmp_path, capsys) -> None: 
     assert statuses[:4] == ["running", "pausing", "paused", "running"]
     assert [a["action"] for a in doc["actions"] if a["source"] == "rehearsal"] == \
         ["pause", "resume"]
+    # A client's pause (the status's pause_source), asked for by the rehearsal.
+    assert [(p["source"], p["from"]) for p in doc["pauses"]] == [("client", "rehearsal")]
     kinds = {r["effect"] for r in doc["pause_effects"]}
     assert "interrupted" in kinds and kinds & {"rewound", "completed after pause"}
     park, unpark = doc["parks"][0], doc["parks"][1]
