@@ -33,7 +33,7 @@ from .errors import (
     RequestFailedError,
     RequestTimeoutError,
 )
-from .spec import BY_NAME, CHECK_S, STREAM_PATH, Endpoint
+from .spec import BY_NAME, CHECK_S, PROTOCOL_NAME_RE, STREAM_PATH, Endpoint
 
 DEFAULT_URI = "http://127.0.0.1:8790"
 DEFAULT_TIMEOUT = 5.0
@@ -234,17 +234,33 @@ def is_idle_or_paused(status: Reply) -> bool:
     return status.get("manager_state") in ("idle", "paused")
 
 
-def read_item(path: str | os.PathLike[str],
-              labware: Iterable[str | os.PathLike[str]] | None) -> dict[str, Any]:
+LabwarePaths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+"""Custom labware: one folder or file, or several."""
+
+
+def read_item(path: str | os.PathLike[str], labware: LabwarePaths | None) -> dict[str, Any]:
     """A queue item from a protocol file and custom labware files or directories.
 
     The protocol's text is read as ``labrun simulate`` reads it: UTF-8, or the encoding
     its coding comment names; ``RequestError`` with its ``file:line`` for a byte that
-    cannot be read, as for a labware file that is not UTF-8."""
+    cannot be read, as for a labware file that is not UTF-8, and ``RequestError`` naming
+    what was given for a protocol file not named ``*.py`` (it is not read) and a labware
+    folder or file that does not exist."""
     protocol = Path(path)
+    if not PROTOCOL_NAME_RE.fullmatch(protocol.name):  # the server's rule, said of path
+        shown = str(path)[:200]
+        if not protocol.name.lower().endswith(".py"):
+            raise RequestError(f"path must be a protocol file ending in .py, not {shown!r}")
+        raise RequestError(f"path {shown!r}: a protocol file's name must not start with a "
+                           "dot or a space, hold a control character or be longer than 127 "
+                           "characters")
+    entries = [labware] if isinstance(labware, (str, os.PathLike)) else list(labware or ())
     files: dict[str, str] = {}
-    for entry in labware or ():
-        entry = Path(entry)
+    for given in entries:
+        entry = Path(given)
+        if not entry.exists():  # a name ending in .json is meant as a file, else a folder
+            what = "file" if entry.suffix.lower() == ".json" else "folder"
+            raise RequestError(f"labware {what} {os.fspath(given)[:200]!r} does not exist")
         for json_file in sorted(entry.rglob("*.json")) if entry.is_dir() else [entry]:
             try:
                 files[json_file.name] = json_file.read_text(encoding="utf-8")
@@ -309,12 +325,12 @@ class Methods(Generic[R]):
 
     def queue_item_add(self, item: Mapping[str, Any] | None = None, *,
                        path: str | os.PathLike[str] | None = None,
-                       labware: Iterable[str | os.PathLike[str]] | None = None,
+                       labware: LabwarePaths | None = None,
                        pos: int | str | None = None, before_uid: str | None = None,
                        after_uid: str | None = None, user: str | None = None,
                        lock_key: str | None = None) -> R:
-        """Add a protocol: a protocol file's ``path`` (with custom ``labware`` files or
-        directories), or an ``item`` ``{name, source, labware}``."""
+        """Add a protocol: a protocol file's ``path`` (with custom ``labware``: a folder or
+        file, or several), or an ``item`` ``{name, source, labware}``."""
         if (item is None) == (path is None):
             raise TypeError("give an item or a path to a protocol file")
         body = dict(item) if item is not None else read_item(path or "", labware)
@@ -347,7 +363,7 @@ class Methods(Generic[R]):
         return self._call("queue_stop", lock_key=lock_key)
 
     def queue_stop_cancel(self, *, lock_key: str | None = None) -> R:
-        """Withdraw a pending ``queue_stop``."""
+        """Withdraw a pending ``queue_stop``; refused when none is pending."""
         return self._call("queue_stop_cancel", lock_key=lock_key)
 
     def history_get(self, *, records: bool = False) -> R:
@@ -359,7 +375,7 @@ class Methods(Generic[R]):
         """One run, by its ``item_uid``, with its result (and run record, unless
         ``records=False``) as ``reply["item"]``: a finished run, or the running one
         (``reply["running"]``; its record so far, its result None); refused (``success``
-        false) for any other uid."""
+        false) for any other uid, saying whether it is queued, was cleared or is unknown."""
         return self._call("history_item_get", uid=uid, records=records)
 
     def history_clear(self, *, lock_key: str | None = None) -> R:
@@ -394,7 +410,8 @@ class Methods(Generic[R]):
 
     def robot_tips_removed(self, *, lock_key: str | None = None) -> R:
         """Say that the tips the last run left on the pipettes (``tips_left`` in the
-        status) have been taken off, so that the queue may start again."""
+        status) have been taken off, so that the queue may start again; with none
+        recorded it succeeds all the same, its ``msg`` saying so."""
         return self._call("robot_tips_removed", lock_key=lock_key)
 
     def sim_interlock(self, name: str, active: bool, *, lock_key: str | None = None) -> R:

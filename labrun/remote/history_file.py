@@ -11,10 +11,12 @@ and said to have ended with the server.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,6 +29,31 @@ STOPPED_WITH_THE_SERVER = "the server stopped while the run went on"
 
 
 LOCK_NAME = ".labrun-serve.lock"
+CLEARED_KEPT = 1000
+"""Uids of cleared runs remembered, the last ones: enough to tell a run cleared lately
+from a made-up uid, in some 140 kB at most, however often a server running for months
+is cleared; of older ones only their count is kept."""
+
+
+class ClearedRuns:
+    """The runs cleared from the history: the last ``CLEARED_KEPT`` uids, and how many
+    cleared before them (``older``) are no longer told apart from unknown ones."""
+
+    def __init__(self) -> None:
+        self.uids: dict[str, None] = {}  # in the order cleared: the oldest go first
+        self.older = 0
+
+    def __contains__(self, uid: str) -> bool:
+        return uid in self.uids
+
+    def add(self, uids: Iterable[str]) -> None:
+        """These runs were cleared."""
+        self.uids.update(dict.fromkeys(uids))
+        excess = len(self.uids) - CLEARED_KEPT
+        if excess > 0:
+            for uid in list(itertools.islice(self.uids, excess)):
+                del self.uids[uid]
+            self.older += excess
 
 
 class FolderInUse(Exception):
@@ -57,15 +84,19 @@ class HistoryFile:
         self.tips_removed_after: str | None = None
         """The run (its item's uid) whose left tips someone said were taken off, as
         ``load`` read it last."""
+        self.cleared = ClearedRuns()
+        """The runs cleared from the history before, as ``load`` read them."""
 
     def load(self) -> list[dict[str, Any]]:
         """The history as the server last knew it (the entries, not their records), with
         the runs that ended with the server (written in the file from now on), in the
         order they started."""
         entries: dict[str, dict[str, Any]] = {}
+        self.cleared = ClearedRuns()
         cleared_at = 0.0
         for line in _lines(self.path):
             if "cleared_at" in line:
+                self.cleared.add(entries)
                 entries.clear()
                 cleared_at = float(line["cleared_at"])
             elif isinstance(line.get("tips_removed_after"), str):

@@ -51,7 +51,7 @@ from engine.state import Status
 from hardware.controller import HardwareFault
 
 from .errors import BadRequest
-from .history_file import HistoryFile
+from .history_file import CLEARED_KEPT, ClearedRuns, HistoryFile
 from .items import ItemRefused, Position, Queue, QueueItem, as_uploaded_event, store_item
 from .locks import Locks
 from .progress import Plan, RunProgress, read_plan
@@ -98,6 +98,8 @@ class RunManager:
         self.queue = Queue()
         self.history: list[dict[str, Any]] = []
         self.history_uid = uuid.uuid4().hex
+        self.cleared = ClearedRuns()
+        """Runs cleared from the history (the last ones): their uids are told as cleared."""
         self.queue_running = False
         self.queue_stop_pending = False
         self.queue_error: str | None = None
@@ -119,6 +121,7 @@ class RunManager:
             self._history_file = HistoryFile(self._record_dir)
             if self._record_dir.is_dir():
                 self.history = self._history_file.load()
+                self.cleared = self._history_file.cleared
                 if self.history:  # tips the last run left are still on the robot
                     last = self.history[-1]
                     if last["item_uid"] != self._history_file.tips_removed_after:
@@ -344,9 +347,14 @@ class RunManager:
         return Lazy(events)
 
     def _not_in_history(self, uid: str) -> str:
-        """Why the history has no run ``uid``: it is waiting, or unknown."""
+        """Why the history has no run ``uid``: it is waiting, was cleared, or is unknown."""
         if any(item.item_uid == uid for item in self.queue.items):
             return f"item {uid!r} has not run: it waits in the queue"
+        if uid in self.cleared:
+            return f"run {uid!r} was cleared from the history"
+        if self.cleared.older:
+            return (f"no run {uid!r} in the history: unknown, or cleared from it before the "
+                    f"last {CLEARED_KEPT} runs cleared, which are all the server remembers")
         return f"no run {uid!r} in the history"
 
     # -- the queue --
@@ -450,6 +458,7 @@ class RunManager:
                 return refused(f"the history cannot be cleared: cannot write "
                                f"{self._history_file.path}: {exc.strerror or exc}")
         self._records.forget(entry["item_uid"] for entry in self.history)
+        self.cleared.add(entry["item_uid"] for entry in self.history)
         self.history.clear()
         self.history_uid = uuid.uuid4().hex
         self._changed()
@@ -492,6 +501,10 @@ class RunManager:
     async def _api_queue_stop_cancel(self) -> Reply:
         if self._single is not None:
             return self._no_queue()
+        if not self.queue_running:  # as queue_stop: refused when there is nothing to do
+            return refused("the queue is not running: there is no queue_stop to cancel")
+        if not self.queue_stop_pending:
+            return refused("no queue_stop is pending: there is nothing to cancel")
         self.queue_stop_pending = False
         self._changed()
         return ok()
@@ -528,10 +541,11 @@ class RunManager:
             except OSError as exc:
                 return refused(f"cannot write {self._history_file.path}: "
                                f"{exc.strerror or exc}; the tips are still said to be on")
+        msg = "" if self.tips_left is not None else "no tips were recorded on the pipettes"
         self.tips_left = None
         self.queue_error = None
         self._changed()
-        return ok()
+        return ok(msg)  # idempotent: said so when there was nothing to clear
 
     async def _api_sim_interlock(self, name: str, active: bool) -> Reply:
         current = self.active

@@ -177,7 +177,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Stop the queue once the running item has finished.",
              (LOCK_KEY,), lock="environment"),
     Endpoint("queue_stop_cancel", "POST", "/api/queue/stop/cancel",
-             "Withdraw a pending queue_stop.", (LOCK_KEY,), lock="environment"),
+             "Withdraw a pending queue_stop (success false when none is pending).",
+             (LOCK_KEY,), lock="environment"),
     Endpoint("history_get", "GET", "/api/history/get",
              "Finished runs, each with its result; with records=true, also its run record "
              "(null where the server no longer keeps it).",
@@ -185,7 +186,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("history_item_get", "GET", "/api/history/item/get",
              "One run, by its item_uid, with its result and (unless records=false) its run "
              "record: a finished run (running false), or the running one with its record so "
-             "far and result null (running true); success false for any other uid.",
+             "far and result null (running true); success false for any other uid, saying "
+             "whether it is queued, was cleared or is unknown.",
              (Param("uid", "string", "the run's item_uid", required=True),
               Param("records", "boolean", "include the run's record (default true)"))),
     Endpoint("history_clear", "POST", "/api/history/clear", "Forget the finished runs.",
@@ -226,7 +228,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              (LOCK_KEY,)),
     Endpoint("robot_tips_removed", "POST", "/api/robot/tips_removed",
              "Say that the tips the last run left on the pipettes (status tips_left) "
-             "have been taken off: the queue may start again.",
+             "have been taken off: the queue may start again (msg says so when none were "
+             "recorded).",
              (LOCK_KEY,), lock="environment"),
     Endpoint("sim_interlock", "POST", "/api/robot/interlock",
              "Open or close a simulated robot's interlock (the door).",

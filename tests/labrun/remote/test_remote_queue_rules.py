@@ -214,5 +214,6 @@ def test_one_run_is_fetched_from_the_history_by_its_id(served: Served, gates: Ga
     assert operation["operationId"] == "history_item_get"
     assert [p["name"] for p in operation["parameters"]] == ["uid", "records"]
     assert c.history_clear()["success"]
-    with pytest.raises(RequestFailedError, match=f"no run {quick!r} in the history"):
+    with pytest.raises(RequestFailedError,
+                       match=f"run {quick!r} was cleared from the history"):
         c.history_item_get(quick)
