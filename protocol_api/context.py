@@ -400,10 +400,13 @@ class ProtocolContext:
         self._load_order.append(labware)  # the run's labware counted in the record's order
         labware._join_protocol(self._offsets, self._offset_set, self._liquid_loaded)
         wells = custom_wells(labware.definition)
+        custom = wells is not None  # a reader knows a standard one by its load name
         self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name,
                                        labware.clearance_top, wells=wells,
-                                       version=None if wells is not None else
-                                       labware.definition.get("version")))
+                                       version=None if custom else
+                                       labware.definition.get("version"),
+                                       definition_name=_definition_name(labware.definition)
+                                       if custom else None))
 
     @api_step("load_module")
     def load_module(self, module_name: str, location: int | str | None = None,
@@ -702,3 +705,10 @@ class ProtocolContext:
 
 
 __all__ = ["ProtocolContext"]
+
+
+def _definition_name(definition: Mapping[str, Any]) -> str | None:
+    """A labware definition's own name (``metadata.displayName``), if it gives one."""
+    metadata = definition.get("metadata")
+    name = metadata.get("displayName") if isinstance(metadata, Mapping) else None
+    return str(name) if name else None

@@ -750,9 +750,10 @@ class InstrumentContext:
         if end_location is not None or movement_delay is not None:
             _refuse_moving_liquid("aspirate", end_location, movement_delay)
         self._require_tip("aspirate")
-        volume = self._zero_means_all(volume)
+        asked, volume = volume, self._zero_means_all(volume)
         available = self._capacity() - self._volume
-        amount = self._all_it_takes("aspirate") if volume is None else _volume("aspirate", volume)
+        amount = (self._all_it_takes("aspirate", asked) if volume is None
+                  else _volume("aspirate", volume))
         if amount > available + 1e-9:
             raise VolumeError(
                 f"aspirate: {amount:g} µL would put {self._volume + amount:g} µL in the tip; "
@@ -925,15 +926,18 @@ class InstrumentContext:
         if repetitions == 0:  # Opentrons aspirates and dispenses before it counts
             self._steps.warn("mix: repetitions=0 mixes once, as Opentrons does")
             repetitions = 1
-        volume = self._zero_means_all(volume)
+        asked, volume = volume, self._zero_means_all(volume)
         # The last dispense leaves what the tip held before (all of it with no volume):
         # a push-out it cannot make is refused before the first aspirate, not at the end.
         self._push_out(final_push_out, 0.0 if volume is None else self._volume,
                        "mix: final_push_out")
+        if volume is None:
+            self._warn_mix_draws(repetitions, asked)
         for i in range(repetitions):
-            # With no volume, as Opentrons: each aspirate draws all the tip takes then, and
-            # each dispense empties the tip (liquid it held before the mix goes too).
-            self.aspirate(self._all_it_takes("mix") if volume is None else volume,
+            # With no volume, as Opentrons documents it: each aspirate draws all the tip
+            # takes then, and each dispense empties the tip (liquid it held before the mix
+            # goes too), so the draws after the first fill the emptied tip.
+            self.aspirate(self._capacity() - self._volume if volume is None else volume,
                           location if i == 0 else None, rate, flow_rate=aspirate_flow_rate)
             if aspirate_delay:
                 self._ctx.delay(seconds=aspirate_delay)
@@ -1389,18 +1393,41 @@ class InstrumentContext:
             raise ProtocolError(f"{op}: the location is in a tip rack ({labware}); give the "
                                 f"well to {op} {way}")
 
-    def _all_it_takes(self, op: str) -> float:
+    def _all_it_takes(self, op: str, asked: float | None) -> float:
         """The µL that ``op`` with no volume (or 0, below apiLevel 2.16) draws: all the tip
         takes, as Opentrons documents it. From 2.14 Opentrons' own software draws 0 µL
         into an empty tip there instead: a protocol relying on it is warned, once a line."""
         available = self._capacity() - self._volume
         if (self._volume <= 1e-9 and self._ctx.api_version >= ENGINE_CORE_API
                 and self._first_time(op)):
-            self._steps.warn(f"{op}: no volume given: labrun draws all the tip takes, "
+            self._steps.warn(f"{op}: {_no_volume(asked)}: labrun draws all the tip takes, "
                              f"{available:g} µL, as Opentrons documents it, but Opentrons' own "
                              "software draws 0 µL into an empty tip from apiLevel 2.14; give "
                              "the volume")
         return available
+
+    def _warn_mix_draws(self, repetitions: int, asked: float | None) -> None:
+        """Warn, once a line, of a mix with no volume whose draws differ from Opentrons'
+        own from apiLevel 2.14, naming both: labrun draws all the tip takes each time, as
+        Opentrons documents it (after the first dispense, the whole emptied tip); Opentrons'
+        software draws 0 µL into an empty tip. A tip holding liquid, mixed once, draws the
+        same in both, and is not warned of."""
+        held = self._volume > 1e-9
+        if (self._ctx.api_version < ENGINE_CORE_API or (held and repetitions == 1)
+                or not self._first_time("mix")):
+            return
+        capacity = self._capacity()
+        first = capacity - self._volume
+        each = " each time" if repetitions > 1 else ""
+        if not held:
+            ours, theirs = f"{capacity:g} µL{each}", f"0 µL{each}: no liquid moves"
+        else:
+            each = " each time" if repetitions > 2 else ""
+            ours = f"{first:g} µL, then {capacity:g} µL{each} into the emptied tip"
+            theirs = f"{first:g} µL, then 0 µL{each}" if first > 1e-9 else "0 µL each time"
+        self._steps.warn(f"mix: {_no_volume(asked)}: labrun draws all the tip takes, as Opentrons "
+                         f"documents it ({ours}), but Opentrons' own software draws 0 µL into "
+                         f"an empty tip from apiLevel 2.14 ({theirs}); give the volume")
 
     def _axes(self) -> tuple[str, str] | None:
         """This mount's Z and plunger axes on the robot, when the context was told them."""
@@ -1512,6 +1539,12 @@ def _volume(op: str, value: object) -> float:
     if value < 0:
         raise VolumeError(f"{op}: volume {value:g} µL is negative")
     return float(value)
+
+
+def _no_volume(asked: float | None) -> str:
+    """How a warning says a volume was left to the pipette: none, or 0 (below apiLevel
+    2.16, "all it takes", as in Opentrons)."""
+    return "no volume given" if asked is None else "volume 0 (none, below apiLevel 2.16)"
 
 
 def _ref(well: Well) -> str:

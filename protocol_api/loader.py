@@ -102,6 +102,8 @@ def load_protocol(path: str | Path, *, shown_as: str | None = None) -> ProtocolS
     literals = _literal_dicts(text, code, name)
     metadata, meta_line = literals.get("metadata", ({}, 1))
     requirements, req_line = literals.get("requirements", ({}, 1))
+    if metadata.get("apiLevel") is None and requirements.get("apiLevel") is None:
+        _refuse_api_v1(text, name)
     api_version = _api_level(name, metadata, meta_line, requirements, req_line)
     robot_type = requirements.get("robotType", "OT-2")
     if robot_type != "OT-2":
@@ -366,22 +368,69 @@ def _api_level(name: str, metadata: Mapping[str, Any], meta_line: int,
         raise LocatedLoadError(f"{said}; give it once, in one of them", f"{name}:{req_line}")
     level, line = (in_req, req_line) if in_req is not None else (in_meta, meta_line)
     if level is None:
+        # The newest level, as a protocol written now follows Opentrons' documentation,
+        # which describes the newest (Opentrons' own error gives '2.0' for an instance); an
+        # older protocol keeps the behaviour it was written for only at its own level.
         raise LocatedLoadError(
             f"no apiLevel: add metadata = {{'apiLevel': '{NEWEST_LEVEL}'}} (or requirements) "
-            f"to the protocol; labrun supports {SUPPORTED}", f"{name}:1")
+            "to the protocol, or the level an older protocol was written for; labrun "
+            f"supports {SUPPORTED}", f"{name}:1")
     if not isinstance(level, str):
         # As in Opentrons: a number would read 2.20 as 2.2.
         raise LocatedLoadError(f"apiLevel must be a string like '2.15', not {level!r}; "
                                f"labrun supports {SUPPORTED}", f"{name}:{line}")
+    if level.strip() == "1":  # as APIv1 protocols could declare it
+        raise LocatedLoadError(_api_v1("apiLevel '1'"), f"{name}:{line}")
     parts = level.split(".")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
         raise LocatedLoadError(f"apiLevel {level!r} is not a version like '2.15'; "
                                f"labrun supports {SUPPORTED}", f"{name}:{line}")
     version = (int(parts[0]), int(parts[1]))
+    if version[0] == 1:  # Opentrons' software before 4.0 took '1.0' for API version 1
+        raise LocatedLoadError(_api_v1(f"apiLevel {level}"), f"{name}:{line}")
     if not MIN_API <= version <= MAX_API:
         raise LocatedLoadError(f"apiLevel {level} is not supported; labrun supports "
                                f"{SUPPORTED}", f"{name}:{line}")
     return version
+
+
+_V1_MODULES = frozenset({"robot", "instruments", "modules", "containers", "labware"})
+"""What an API version 1 protocol imports from ``opentrons`` (Opentrons' own test, with
+``labware``, which API v2 has only as ``opentrons.protocol_api.labware``)."""
+_V2_MODULES = frozenset({"protocol_api", "types", "protocols", "APIVersion"})
+
+
+def _api_v1(why: str) -> str:
+    return (f"the protocol is written for Opentrons' Python API version 1 ({why}), which "
+            "labrun, like Opentrons' current software, does not run; port it to API v2: "
+            f"def run(protocol) and an apiLevel in metadata (the newest is '{NEWEST_LEVEL}')")
+
+
+def _refuse_api_v1(text: str, name: str) -> None:
+    """Refuse, at its first ``opentrons`` import, a protocol with no apiLevel that is
+    written for API version 1: it imports ``robot``, ``instruments``... from ``opentrons``,
+    or imports only such names and has no ``run`` function (its code is at the top level)."""
+    if "opentrons" not in text:
+        return
+    body = _parse(text, name).body
+    imported: list[tuple[int, str]] = []  # top level only, as Opentrons looks
+    for node in body:
+        if isinstance(node, ast.ImportFrom) and node.module == "opentrons" and not node.level:
+            imported += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("opentrons."):
+            imported.append((node.lineno, (node.module or "").split(".")[1]))
+        elif isinstance(node, ast.Import):
+            imported += [(node.lineno, alias.name.partition(".")[2].split(".")[0])
+                         for alias in node.names if alias.name.split(".")[0] == "opentrons"]
+    v1 = [(line, module) for line, module in imported if module in _V1_MODULES]
+    if v1:
+        names = ", ".join(dict.fromkeys(module for _, module in v1))
+        raise LocatedLoadError(_api_v1(f"it imports {names} from opentrons"),
+                               f"{name}:{v1[0][0]}")
+    if (imported and not any(module in _V2_MODULES for _, module in imported)
+            and _last_binding(body, "run") is None):
+        raise LocatedLoadError(_api_v1("it has no run function: its code is at the top "
+                                       "level"), f"{name}:{imported[0][0]}")
 
 
 def _execute(code: types.CodeType, name: str, file: str) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from .base import XYZ, Command, Result
 class LoadLabware(Command):
     """Place a labware on the deck; moves plan over its top from now on."""
 
-    __slots__ = ("display_name", "drop_point", "highest_z", "load_name", "slot", "version",
-                 "wells")
+    __slots__ = ("definition_name", "display_name", "drop_point", "highest_z", "load_name",
+                 "slot", "version", "wells")
 
     kind = "loadLabware"
     load_name: str
@@ -28,11 +28,14 @@ class LoadLabware(Command):
     # A standard labware's definition version (which one of its load name was loaded: a
     # reader draws that one); None for a custom one, and where it is not known.
     version: int | None
+    # A custom labware's name in its definition (``metadata.displayName``), which a reader
+    # shows it by, as it shows a standard one by its own; None for a standard one.
+    definition_name: str | None
 
     def __init__(self, load_name: str, slot: str, display_name: str, highest_z: float,
                  drop_point: XYZ | None = None,
                  wells: dict[str, dict[str, Any]] | None = None,
-                 version: int | None = None) -> None:
+                 version: int | None = None, definition_name: str | None = None) -> None:
         object.__setattr__(self, "load_name", load_name)
         object.__setattr__(self, "slot", slot)
         object.__setattr__(self, "display_name", display_name)
@@ -40,6 +43,7 @@ class LoadLabware(Command):
         object.__setattr__(self, "drop_point", drop_point)
         object.__setattr__(self, "wells", wells)
         object.__setattr__(self, "version", version)
+        object.__setattr__(self, "definition_name", definition_name)
 
     def apply(self, robot: RobotModel) -> Result:
         robot.stacks.load(self.slot, self.display_name)

@@ -70,7 +70,7 @@ class Labels:
         Returns where it is at the start (``start_of``)."""
         load_name = str(params["load_name"])
         name = " ".join(str(params.get("display_name") or load_name).split())  # one line
-        label = name if name != load_name else display_name(load_name, params.get("version"))
+        label = name if name != load_name else labware_display_name(params)
         slot = start = str(params["slot"])
         under = self._where.top(slot) if slot != OFF_DECK else None
         if slot == OFF_DECK or slot in self._left or (
@@ -178,6 +178,16 @@ def display_name(load_name: str, version: object = None) -> str:
         return str(definition["metadata"]["displayName"]) if definition else load_name
     except (KeyError, TypeError):
         return load_name
+
+
+def labware_display_name(params: Params) -> str:
+    """The display name of the labware a ``loadLabware`` command (or the setup sheet's
+    entry of it) loaded: a custom one's from its definition, as the record carries it; a
+    standard one's looked up (its load name, for one loaded from an older record)."""
+    custom = params.get("definition_name")
+    if custom:
+        return " ".join(str(custom).split())  # one line
+    return display_name(str(params["load_name"]), params.get("version"))
 
 
 def standard_definition(load_name: str, version: object = None) -> Mapping[str, Any] | None:

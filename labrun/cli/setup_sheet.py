@@ -27,8 +27,8 @@ from engine.summary import TipAir
 
 from .calls import (
     Labels,
-    display_name,
     duration,
+    labware_display_name,
     module_display_name,
     module_sentence,
     place,
@@ -166,6 +166,8 @@ class SheetBuilder:
                     "protocol loads it where a labware has left)"})
             if params.get("wells") is not None:  # a custom labware: its wells, to draw it
                 labware["wells"] = params["wells"]
+                if params.get("definition_name"):  # and its name, to show it by
+                    labware["definition_name"] = params["definition_name"]
             elif params.get("version") is not None:  # a standard one: which version
                 labware["version"] = params["version"]
             entry["labware"].append(labware)
@@ -445,8 +447,8 @@ def text(sheet: Sheet) -> list[str]:
     lines.append("  Deck")
     for slot in sheet["deck"]:
         detail = " on ".join(
-            f"{lw['name']} ({display_name(lw['load_name'], lw.get('version'))})"
-            if lw["name"] != display_name(lw["load_name"], lw.get("version")) else lw["name"]
+            f"{lw['name']} ({labware_display_name(lw)})"
+            if lw["name"] != labware_display_name(lw) else lw["name"]
             for lw in reversed(slot["labware"]))  # the top of a stack first
         modules = " on ".join(slot["modules"])
         on = " on " if detail and modules else ""

@@ -213,12 +213,16 @@ def test_the_context_gets_the_protocols_api_level(tmp_path: Path) -> None:
 
 
 SUPPORTED = "labrun supports 2.0 to 2.27"
+API_V1 = ("the protocol is written for Opentrons' Python API version 1 ({}), which labrun, "
+          "like Opentrons' current software, does not run; port it to API v2: def "
+          "run(protocol) and an apiLevel in metadata (the newest is '2.27')")
 
 
 @pytest.mark.parametrize(("header", "message", "line"), [
     ('metadata = {"apiLevel": "2.28"}', f"apiLevel 2.28 is not supported; {SUPPORTED}", 1),
     ('metadata = {"apiLevel": "3.0"}', f"apiLevel 3.0 is not supported; {SUPPORTED}", 1),
-    ('metadata = {"apiLevel": "1.9"}', f"apiLevel 1.9 is not supported; {SUPPORTED}", 1),
+    ('metadata = {"apiLevel": "1.9"}', API_V1.format("apiLevel 1.9"), 1),
+    ('metadata = {"apiLevel": "1"}', API_V1.format("apiLevel '1'"), 1),
     ('# a comment\nmetadata = {"apiLevel": "two"}',
      f"apiLevel 'two' is not a version like '2.15'; {SUPPORTED}", 2),
     ('metadata = {"apiLevel": "2"}', f"apiLevel '2' is not a version like '2.15'; {SUPPORTED}",
@@ -228,8 +232,8 @@ SUPPORTED = "labrun supports 2.0 to 2.27"
     ('metadata = {"apiLevel": 2.20}',
      f"apiLevel must be a string like '2.15', not 2.2; {SUPPORTED}", 1),
     ('metadata = {"protocolName": "x"}',
-     "no apiLevel: add metadata = {'apiLevel': '2.27'} (or requirements) to the protocol; "
-     f"{SUPPORTED}", 1),
+     "no apiLevel: add metadata = {'apiLevel': '2.27'} (or requirements) to the protocol, "
+     f"or the level an older protocol was written for; {SUPPORTED}", 1),
     ('metadata = {"apiLevel": "2.15"}\nrequirements = {"apiLevel": "2.14"}',
      "apiLevel is '2.15' in metadata but '2.14' in requirements; give it once, in one of "
      "them", 2),
@@ -249,6 +253,44 @@ def test_bad_api_levels_are_load_errors(tmp_path: Path, header: str, message: st
     error = load_error(path)
     assert str(error) == message
     assert error.location == f"{path}:{line}"
+
+
+@pytest.mark.parametrize(("text", "why", "line"), [
+    ("""
+     # an OT-2 protocol of 2019
+     from opentrons import labware, instruments, robot
+
+     metadata = {"protocolName": "old"}
+     plate = labware.load("96-flat", "1")
+     p300 = instruments.P300_Single(mount="right")
+     """, "it imports labware, instruments, robot from opentrons", 2),
+    ("""
+     import json
+     import opentrons.robot as robot
+     from opentrons import instruments
+
+     def run(ctx):
+         pass
+     """, "it imports robot, instruments from opentrons", 2),
+    ("""
+     from opentrons import *
+     plate = labware.load("96-flat", "1")
+     """, "it has no run function: its code is at the top level", 1),
+])
+def test_an_api_v1_protocol_is_refused_as_one(tmp_path: Path, text: str, why: str,
+                                              line: int) -> None:
+    # Not "no apiLevel": adding one would only lead to the next failure.
+    error = load_error(write(tmp_path, text))
+    assert (str(error), error.location) == (API_V1.format(why), f"{tmp_path}/protocol.py:{line}")
+
+
+@pytest.mark.parametrize("text", [
+    "from opentrons import protocol_api\n\nx = 1\n",  # API v2's import, no run
+    "import json\n\nx = 1\n",  # no opentrons
+])
+def test_a_file_with_no_api_level_nor_api_v1_imports_is_told_to_give_one(
+        tmp_path: Path, text: str) -> None:
+    assert str(load_error(write(tmp_path, text))).startswith("no apiLevel: add metadata")
 
 
 # -- the file and run() ---------------------------------------------------------------------

@@ -575,6 +575,40 @@ def test_mix_repeats_aspirate_and_dispense_at_one_place(bench: Bench) -> None:
     assert p.current_volume == 0
 
 
+MIX_SAYS = ("mix: no volume given: labrun draws all the tip takes, as Opentrons documents "
+            "it ({}), but Opentrons' own software draws 0 µL into an empty tip from apiLevel "
+            "2.14 ({}); give the volume")
+
+
+@pytest.mark.parametrize(("api", "held", "times", "warned"), [
+    ((2, 13), 100, 2, None),  # Opentrons' legacy software draws all the tip takes too
+    ((2, 16), 100, 1, None),  # one draw into a tip holding liquid: the same in both
+    ((2, 16), 100, 2, MIX_SAYS.format("200 µL, then 300 µL into the emptied tip",
+                                      "200 µL, then 0 µL")),
+    ((2, 16), 100, 3, MIX_SAYS.format("200 µL, then 300 µL each time into the emptied tip",
+                                      "200 µL, then 0 µL each time")),
+    ((2, 14), 0, 1, MIX_SAYS.format("300 µL", "0 µL: no liquid moves")),
+    ((2, 20), 0, 2, MIX_SAYS.format("300 µL each time", "0 µL each time: no liquid moves")),
+    ((2, 15), 0, 2, MIX_SAYS.replace("no volume given", "volume 0 (none, below apiLevel 2.16)")
+     .format("300 µL each time", "0 µL each time: no liquid moves")),
+])
+def test_a_mix_with_no_volume_is_warned_of_with_the_draws_of_both(
+        api: tuple[int, int], held: float, times: int, warned: str | None) -> None:
+    # Opentrons 8.8.2 at 2.16, 100 µL in the tip, mix(2): aspirates 200 µL, dispenses 300,
+    # then aspirates 0 µL and dispenses 0 (it draws 0 µL into an empty tip from 2.14).
+    with open_context(api_version=api) as ctx:
+        plate, p = plate_and_p300(ctx)
+        p.pick_up_tip()
+        if held:
+            p.aspirate(held, plate["A1"])
+        p.mix(times, 0 if warned and "volume 0" in warned else None, plate["A4"])
+        draws = [cmd.volume for cmd in ctx_commands(ctx, c.Aspirate)][1 if held else 0:]
+        assert draws == [300 - held] + [300] * (times - 1)
+        assert [cmd.volume for cmd in ctx_commands(ctx, c.Dispense)] == [300] * times
+        warnings = [cmd.message for cmd in ctx_commands(ctx, c.Comment)]
+        assert [w.split(": ", 2)[2] for w in warnings] == ([] if warned is None else [warned])
+
+
 def test_move_to_a_location_goes_there_exactly_and_a_well_itself_is_refused(
         bench: Bench) -> None:
     p, plate = bench.p300, bench.plate

@@ -247,6 +247,48 @@ def test_a_custom_labware_is_drawn_and_its_capacity_known_from_its_definition(
     assert len([w for w in drawn if w.startswith("5/")]) == 12  # a standard one as before
 
 
+def test_a_custom_labware_is_named_by_its_definitions_display_name(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """As a standard labware is, and as str(labware) names it: in the deck, the log and the
+    record; one that replaces a standard load name by the custom definition's name."""
+    from labrun.cli.calls import standard_definition
+
+    labware = tmp_path / "labware"
+    labware.mkdir()
+    for load_name, title in (("lab_24_wellplate_3400ul", "Lab 24 Well Plate"),
+                             ("corning_96_wellplate_360ul_flat", "Our Corning Plate")):
+        definition = json.loads(json.dumps(standard_definition(
+            "corning_96_wellplate_360ul_flat")))
+        definition["parameters"]["loadName"] = load_name
+        definition["namespace"] = "custom_beta"
+        definition["metadata"]["displayName"] = title
+        (labware / f"{load_name}.json").write_text(json.dumps(definition))
+    record = tmp_path / "run.jsonl"
+    text = simulate(capsys, tmp_path, "--labware-dir", str(labware), "--record", str(record),
+                    protocol='''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    ctx.load_labware("lab_24_wellplate_3400ul", 1, label="samples")
+    plate = ctx.load_labware("lab_24_wellplate_3400ul", 2)
+    ctx.load_labware("corning_96_wellplate_360ul_flat", 3)
+    ctx.comment(str(plate))
+''')
+    deck = text.split("  Deck\n", 1)[1].splitlines()
+    assert [line.strip() for line in deck[:3]] == [
+        "slot 1   samples (Lab 24 Well Plate)", "slot 2   Lab 24 Well Plate",
+        "slot 3   Our Corning Plate"]
+    log = [line.split("] ", 1)[1] for line in text.split("\nRun log\n", 1)[1].splitlines()
+           if line.startswith("[")]
+    assert log[1:5] == ["Loading samples (slot 1)", "Loading Lab 24 Well Plate (slot 2)",
+                        "Loading Our Corning Plate (slot 3)", "Lab 24 Well Plate"]
+    loads = [json.loads(line)["params"] for line in record.read_text().splitlines()
+             if '"loadLabware"' in line and '"queued"' in line]
+    assert [p["definition_name"] for p in loads] == [
+        None, "Lab 24 Well Plate", "Lab 24 Well Plate", "Our Corning Plate"]
+
+
 def test_the_sheet_looks_each_labware_up_once_however_many_wells_it_lists(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A definition lookup a well made sheets of big runs cost minutes: an unknown (custom)

@@ -39,7 +39,7 @@ def names(served: Served) -> list[str]:
       "source": 'metadata = {"apiLevel": "2.15"}\n\ndef run(ctx):\n    x = (\n'},
      "broken.py:4: syntax error"),
     ({"name": "old.py", "source": 'metadata = {"apiLevel": "1.0"}\ndef run(ctx): pass\n'},
-     "old.py:1: apiLevel 1.0"),
+     "old.py:1: the protocol is written for Opentrons' Python API version 1 "),
 ])
 def test_a_protocol_that_cannot_run_is_refused_when_added(served: Served,
                                                           upload: dict[str, Any],
