@@ -123,12 +123,8 @@ class RunEnding:
                 engine.record.add("failure", error=str(exc), location="cleanup")
                 why = str(exc)
                 if outcome.error and why in outcome.error:  # a controller lost: said once
-                    held = engine.model.tips_attached()
-                    tips = (f"{'tips' if len(held) > 1 else 'a tip'} still on the "
-                            f"{' and '.join(held)} pipette{'s' if len(held) > 1 else ''}; "
-                            if held else "")
                     why = ("the same reason, so the robot was left as it was "
-                           f"({tips}home it once it answers again)")
+                           f"({self._tips_left_words()}home it once it answers again)")
                 outcome = Outcome(Status.FAILED, error=f"{outcome.error or ''}; "
                                   f"cleanup failed: {why}".strip("; "), location=outcome.location)
                 # Moves the controller took before it stopped answering may still run:
@@ -176,11 +172,25 @@ class RunEnding:
                 and last.status not in ("completed", "failed", "interrupted")):
             self.engine.book.set_status(last, status, **extra)
 
+    def _tips_left_words(self) -> str:
+        """``8 tips still on the left pipette; ``: the tips the run left on (as its summary
+        counts them), for a robot the cleanup could not reach; empty with none."""
+        words = []
+        for mount, tip in (self.engine.book.tally.tips_at_end or {}).items():
+            if tip["dropped"]:
+                continue
+            count = int(tip.get("tips", 1))
+            what = f"{count} tips" if count > 1 else "a tip"
+            perhaps = "perhaps " if tip.get("uncertain") else ""
+            words.append(f"{what} {perhaps}still on the {mount} pipette")
+        return " and ".join(words) + "; " if words else ""
+
     def _tip_maybe_taken(self, cut: CommandEntry | None) -> str | None:
-        """The mount of a pick-up cut off once its nozzle had pressed into the tip: the
-        robot model takes the tip as held, so that the cleanup lifts it clear of the deck
-        and drops it into the trash rather than leave it on the nozzle."""
-        if (cut is None or cut.status != "interrupted" or cut.plan is None
+        """The mount of a pick-up cut off (or failed: a robot lost) once its nozzle had
+        pressed into the tip: the robot model takes the tip as held, so that the cleanup
+        lifts it clear of the deck and drops it into the trash rather than leave it on the
+        nozzle."""
+        if (cut is None or cut.status not in ("interrupted", "failed") or cut.plan is None
                 or not isinstance(cut.command, c.PickUpTip)
                 or not cut.command.may_hold_tip(cut.done, cut.plan)):
             return None

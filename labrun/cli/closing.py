@@ -135,8 +135,9 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels,
         else:
             held = f"{low:.1f} µL{each}" if low > 1e-9 else "no liquid"
         fate = "dropped into the trash" if tip["dropped"] else "still on the pipette"
-        if tip.get("uncertain"):  # a pick-up cut off while it pressed into the tip
-            held = "perhaps (its pick-up was cut off)"
+        if tip.get("uncertain"):  # a pick-up cut off (or failed) as it pressed into the tip
+            how = "failed" if during is not None and during["status"] == "failed" else "was cut off"
+            held = f"perhaps (its pick-up {how})"
             fate += f" if {'they were' if count > 1 else 'it was'} on"
         label = f"{count} tips on the {mount}" if count > 1 else f"tip on the {mount}"
         rows.append((label, f"{held}, {fate}"))

@@ -578,3 +578,20 @@ def test_labware_too_tall_to_travel_over_is_refused_not_scraped() -> None:
     model.position["Z"] = 20.0  # low, so the arc begins by lifting
     lift, *_ = model.arc("left", (200.0, 200.0, 100.0))
     assert isinstance(lift, Move) and lift.target["Z"] == 218.0
+
+
+def test_a_robot_lost_once_a_pick_up_has_pressed_into_its_tip_says_the_tip_may_be_on(
+        run: ScriptedRun) -> None:
+    """Lost mid pick-up, the failed pick-up may hold its tip: the words and the summary say
+    so, as for a pick-up a stop cut off (they once said no tip was on)."""
+    pick_up = c.PickUpTip("left", TIP_TOP, "1/A1", 51.0)
+    run.clock.call_at(run.clock.now() + 2.0, run.controller.lose_connection)
+    run.call(pick_up)  # fails: the robot is lost
+    entry = run.engine.book.last_protocol
+    assert entry is not None and entry.plan is not None
+    assert pick_up.may_hold_tip(entry.done, entry.plan)  # the nozzle had pressed in
+    assert str(failure_of(run)["error"]).endswith(
+        "cleanup failed: the same reason, so the robot was left as it was (a tip perhaps "
+        "still on the left pipette; home it once it answers again)")
+    summary = run.events()[-1]
+    assert summary["tips_at_end"]["left"]["uncertain"] is True

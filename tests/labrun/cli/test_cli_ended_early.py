@@ -409,3 +409,15 @@ def test_a_tip_command_cut_off_before_it_began_is_said_to_have_done_nothing(
     during = json.loads(out)["ended_during"]
     assert (during["type"], during["status"], during["moving"]) == (
         "pickUpTip", "interrupted", False)
+
+
+def test_a_pick_up_that_failed_as_it_pressed_into_the_tip_may_have_left_it_on() -> None:
+    # A robot lost mid pick-up: the tip may be on, and the words say the pick-up failed.
+    during = {"id": 3, "type": "pickUpTip", "line": "p.py:6", "status": "failed",
+              "touches_liquid_or_tips": True, "moving": True,
+              "params": {"mount": "left", "well": "1/A1"}}
+    summary = {"ended_during": during, "tips_at_end": {
+        "left": {"volume_ul": 0.0, "dropped": False, "uncertain": True}}}
+    rows = dict(ended_early_rows(summary, Labels()))
+    assert rows["tip on the left"] == ("perhaps (its pick-up failed), still on the pipette if "
+                                       "it was on")
