@@ -397,7 +397,10 @@ def _api_level(name: str, metadata: Mapping[str, Any], meta_line: int,
 _V1_MODULES = frozenset({"robot", "instruments", "modules", "containers", "labware"})
 """What an API version 1 protocol imports from ``opentrons`` (Opentrons' own test, with
 ``labware``, which API v2 has only as ``opentrons.protocol_api.labware``)."""
-_V2_MODULES = frozenset({"protocol_api", "types", "protocols", "APIVersion"})
+_V2_MODULES = frozenset({"protocol_api", "types", "protocols", "APIVersion", "execute",
+                         "simulate"})
+"""What API v2 code imports from ``opentrons`` (a script at the top level too:
+``simulate.get_protocol_api("2.15")``)."""
 
 
 def _api_v1(why: str) -> str:

@@ -286,6 +286,9 @@ def test_an_api_v1_protocol_is_refused_as_one(tmp_path: Path, text: str, why: st
 
 @pytest.mark.parametrize("text", [
     "from opentrons import protocol_api\n\nx = 1\n",  # API v2's import, no run
+    # API v2 scripts of Opentrons' own, at the top level
+    "from opentrons import simulate\n\nctx = simulate.get_protocol_api('2.15')\n",
+    "import opentrons.execute\n\nctx = opentrons.execute.get_protocol_api('2.15')\n",
     "import json\n\nx = 1\n",  # no opentrons
 ])
 def test_a_file_with_no_api_level_nor_api_v1_imports_is_told_to_give_one(
