@@ -83,7 +83,8 @@ class Timer:
 
     ``holds_pause``: a paused run waits for it (the clock jumps to it) rather than
     continuing by itself; False for what a paused run cannot take (another pause), or a
-    function that says so when the run pauses (a skip of a delay: only while one is on)."""
+    function asked whenever a paused run looks for what to wait for (a skip of a delay:
+    only while one is on)."""
 
     __slots__ = ("callback", "cancelled", "deadline", "holds_pause")
 

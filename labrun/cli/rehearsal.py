@@ -134,8 +134,8 @@ def _holds_pause(run: Run, action: str) -> bool | Callable[[], bool]:
 
 class _StepTrigger:
     """Applies the ``step=N`` interventions as their steps begin; a skip of a delay once
-    the step's delay has begun (or, if the step has none, as the next step begins, where
-    it is refused: no delay is active)."""
+    the step's delay has begun (or, if the step has none, as the next step begins or the
+    run finishes, where it is refused: no delay is active)."""
 
     def __init__(self, run: Run, clock: VirtualClock, by_step: dict[int, list[Intervention]],
                  plan: Schedule) -> None:
@@ -145,7 +145,10 @@ class _StepTrigger:
 
     def on_event(self, event: dict[str, Any]) -> None:
         kind = event["event"]
-        if kind == "step":
+        if kind == "status" and event["status"] == "finishing":  # the last step had none
+            skips, self.skips = self.skips, []
+            self._apply(skips)
+        elif kind == "step":
             self._apply(self.skips)
             self.skips, self.delays = [], set()
             items = self.by_step.pop(event["index"], [])

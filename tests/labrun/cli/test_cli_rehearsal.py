@@ -360,6 +360,13 @@ def test_a_skip_of_the_delay_waits_for_the_delay_past_the_protocols_own_pause(
     duration, skips = skipped(f"step={step - 1}:skip-delay")
     assert duration == pytest.approx(end, abs=1e-3)
     assert [accepted for _, accepted in skips] == [False]
+    # The last step has none either: refused as the run finishes, not said never reached.
+    last = plain["steps"]
+    assert main(["simulate", str(protocol), "--json", f"--at=step={last}:skip-delay"]) == 0
+    captured = capsys.readouterr()
+    assert [a["accepted"] for a in json.loads(captured.out)["actions"]
+            if a["action"] == "skip_delay"] == [False]
+    assert "did not happen" not in captured.err
 
 
 def test_a_run_stopped_because_nothing_closes_the_door_says_so(
