@@ -61,9 +61,16 @@ class Resume(BaseAction):
 
 
 class Stop(BaseAction):
-    """End the run cleanly; its result is ``stopped``, a success."""
+    """End the run cleanly; its result is ``stopped``, a success (with the reason, when
+    one is given: a simulation's, for a run an interlock holds that nothing will clear)."""
 
-    __slots__ = ()
+    __slots__ = ("reason",)
+
+    reason: str | None
+
+    def __init__(self, source: str = "client", reason: str | None = None) -> None:
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "reason", reason)
 
 
 class Abort(BaseAction):

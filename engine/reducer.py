@@ -169,7 +169,7 @@ def _reduce_action(state: RunState, action: Action) -> RunState:
             return replace(state, pause=None)
         case Stop() | Abort() | Halt():
             kind = _END_KIND[type(action)]
-            reason = action.reason if isinstance(action, Abort) else None
+            reason = action.reason if isinstance(action, (Abort, Stop)) else None
             if not state.started:
                 return replace(state, outcome=Outcome(_IDLE_OUTCOME[kind], reason=reason))
             if state.ending is not None and (

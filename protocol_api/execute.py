@@ -85,7 +85,9 @@ def continue_when_stalled(state: RunState) -> Action | None:
     simulation never hangs.
     """
     if state.interlocks:
-        return Stop(source="simulate")
+        names = " and ".join(sorted(state.interlocks))
+        return Stop(source="simulate", reason=f"the {names} stayed open, with nothing left "
+                                              "to close it")
     return Resume(source="simulate")
 
 

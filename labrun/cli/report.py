@@ -52,8 +52,6 @@ class TextLog:
         self._spooled: tuple[int, Spool] | None = None  # a closed call's spooled lines
         self._parked_modules: dict[str, float] = {}  # module id -> when the pause parked it
         self._quiet = False  # in a step the log leaves out (a module reading, without -v)
-        self._interlocks: set[str] = set()  # active now
-        self._stop_why = ""  # why the simulation itself stopped the run, if it did
         self.step_words: dict[int, str] = {}
         """The first call of each step in words (a group: its name), for a status line
         (kept unless ``step_words`` is False: a log that is only printed needs none)."""
@@ -210,17 +208,12 @@ class TextLog:
                 kind == "action" and event["source"] in self.quiet_sources)):
             return
         if kind == "action":
-            if (event["source"] == "simulate" and event["action"] == "stop"
-                    and event["accepted"] and self._interlocks):
-                # A simulation stops a run held by an interlock that nothing will clear.
-                names = " and ".join(sorted(self._interlocks))
-                self._stop_why = f"the {names} stayed open, with nothing left to close it"
             shown = event["source"] not in self.quiet_sources and event["action"] != "play"
             if verbose or shown:  # refused too: someone asked for it and must know
                 option = f" ({event['option']})" if event.get("option") else ""
                 verdict = "" if event["accepted"] else f" refused: {event['refusal']}"
-                if event["source"] == "simulate" and self._stop_why:
-                    verdict = f": {self._stop_why}"
+                if event["accepted"] and event.get("reason"):  # a stop's or an abort's
+                    verdict = f": {event['reason']}"
                 self._add(t, f"{event['action'].replace('_', ' ')}{option} from "
                              f"{event['source']}{verdict}")
         elif kind == "status":
@@ -234,8 +227,7 @@ class TextLog:
                     extra += f" ({event['reason']})"
                 self._add(t, f"status {status}{extra}")
             elif status in ("stopped", "aborted", "halted", "failed"):
-                why = event.get("reason") or (self._stop_why if status == "stopped" else "")
-                reason = f": {why}" if why else ""
+                reason = f": {event['reason']}" if event.get("reason") else ""
                 self._add(t, f"Run {status}{reason}")
             elif status == "paused" and event.get("pause_also_for"):
                 self._add(t, f"Paused by the protocol, which also answers the pause "
@@ -268,10 +260,6 @@ class TextLog:
             self._add(t, f"delay {event['status']}")
         elif kind == "interlock":
             state = "active" if event["active"] else "cleared"
-            if event["active"]:
-                self._interlocks.add(str(event["name"]))
-            else:
-                self._interlocks.discard(str(event["name"]))
             self._add(t, f"interlock {event['name']} {state}")
         elif kind == "module_park":
             self._parked_modules[str(event["module"])] = t

@@ -380,6 +380,10 @@ def test_a_run_stopped_because_nothing_closes_the_door_says_so(
     assert main(["simulate", str(protocol), "--at", "2:door-open", "-v"]) == 0
     assert any(line.endswith("] stop from simulate: the door stayed open, with nothing left "
                              "to close it") for line in capsys.readouterr().out.splitlines())
+    assert main(["simulate", str(protocol), "--at", "2:door-open", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["final_status"], doc["reason"]) == (
+        "stopped", "the door stayed open, with nothing left to close it")
     # Closed, then stopped by a person: no such words.
     assert main(["simulate", str(protocol), "--at", "2:door-open", "--at", "5:door-close",
                  "--at", "9:stop"]) == 0
