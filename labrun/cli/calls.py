@@ -235,8 +235,9 @@ def module_display_name(model: str) -> str:
     return module_spec(model).display_name if model in MODELS else model
 
 
-def module_state(status: Mapping[str, Any]) -> str:
-    """What a module is doing, from its ``status`` (the summary's ``modules[].status``):
+def module_state(status: Mapping[str, Any], model: str = "") -> str:
+    """What a module (of ``model``) is doing, from its ``status`` (the summary's
+    ``modules[].status``):
     ``holding at 40 °C``, ``shaking at 500 rpm, heater holding at 45 °C, latch closed``."""
     def heat(prefix: str, now: Any, target: Any) -> str:
         if target is None:
@@ -246,7 +247,7 @@ def module_state(status: Mapping[str, Any]) -> str:
 
     kind = status.get("kind")
     if kind == "magnetic":
-        return (f"magnets engaged {magnet_height(status.get('height_mm', 0))}"
+        return (f"magnets engaged {magnet_height(status.get('height_mm', 0), model)}"
                 if status.get("engaged") else "magnets disengaged")
     if kind == "thermocycler":
         return (f"{heat('block ', status.get('block_temperature'), status.get('block_target'))}"
@@ -260,22 +261,26 @@ def module_state(status: Mapping[str, Any]) -> str:
     return heat("", status.get("temperature"), status.get("target"))
 
 
-def magnet_height(mm: float) -> str:
+def magnet_height(mm: float, model: str = "") -> str:
     """``12.5 mm above their home, 10 mm above the labware's base``: the height of the
-    magnets as the command has it (from their home) and as protocols from apiLevel 2.14
-    give it (``height_from_base``)."""
-    from protocol_api.modules.magnetic import LABWARE_BOTTOM_MM
+    magnets as the command has it (from their home; a GEN1's in its half-millimetres
+    too, the unit its protocols gave it in before apiLevel 2.14) and as protocols from
+    2.14 give it (``height_from_base``)."""
+    from protocol_api.modules.magnetic import OFFSET_TO_LABWARE_BOTTOM
 
-    above_base = round(mm - LABWARE_BOTTOM_MM, 4)
+    gen1 = model.startswith("magneticModuleV1")
+    above_base = round(mm - OFFSET_TO_LABWARE_BOTTOM["magneticModuleV2"], 4)  # in mm
+    units = f" ({2 * mm:g} half-mm)" if gen1 else ""
     base = f", {above_base:g} mm above the labware's base" if above_base >= 0 else ""
-    return f"{mm:g} mm above their home{base}"
+    return f"{mm:g} mm{units} above their home{base}"
 
 
 def module_sentence(kind: str, params: Params) -> str:
     """``Temperature module: set temperature (to 4 °C)``; ``Magnetic module: engage
     (magnets 12.5 mm above their home, 10 mm above the labware's base)``."""
     if kind == "magneticModule/engage" and params.get("height_mm") is not None:
-        return f"Magnetic module: engage (magnets {magnet_height(params['height_mm'])})"
+        height = magnet_height(params["height_mm"], str(params.get("module", "")))
+        return f"Magnetic module: engage (magnets {height})"
     if kind == "loadModule":
         model = params.get("model")
         name = module_display_name(str(model)) if model else params.get("module")

@@ -162,7 +162,7 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels,
     for module in summary.get("modules", ()):  # heaters and magnets a stop leaves as they are
         rows.append((f"module in slot {module['slot']}",
                      f"{module_display_name(str(module['model']))}: "
-                     f"{module_state(module.get('status') or {})}"))
+                     f"{module_state(module.get('status') or {}, str(module['model']))}"))
     return rows
 
 

@@ -28,8 +28,6 @@ from .base import ModuleContext, ModuleError, check_number
 
 OFFSET_TO_LABWARE_BOTTOM = {"magneticModuleV1": 5.0, "magneticModuleV2": 2.5}
 """From the magnets' home to the labware's bottom, in the model's own units."""
-LABWARE_BOTTOM_MM = 2.5
-"""The same in millimetres, for both models."""
 RANGE = {"magneticModuleV1": (0.0, 45.0), "magneticModuleV2": (0.0, 25.0)}
 """How far above their home the magnets reach, in the model's own units."""
 HALF_MM_DEFINITIONS = frozenset({

@@ -818,14 +818,19 @@ def test_control_characters_in_a_protocols_text_are_printed_as_escapes(
     assert run_log(out)[-2:] == ["red\\x1b[31m alert\\x0dover", "Pausing: swap\\x07 plates"]
 
 
-@pytest.mark.parametrize(("level", "call", "said"), [
-    ("2.15", "height_from_base=5", "7.5 mm above their home, 5 mm above the labware's base"),
-    ("2.13", "height=10", "10 mm above their home, 7.5 mm above the labware's base"),
-    ("2.13", "height=1", "1 mm above their home"),
+@pytest.mark.parametrize(("level", "call", "said", "model"), [
+    ("2.15", "height_from_base=5", "7.5 mm above their home, 5 mm above the labware's base",
+     "magnetic module gen2"),
+    ("2.13", "height=10", "10 mm above their home, 7.5 mm above the labware's base",
+     "magnetic module gen2"),
+    ("2.13", "height=1", "1 mm above their home", "magnetic module gen2"),
+    # A GEN1's height is in half-millimetres before 2.14: said in those too.
+    ("2.13", "height=10", "5 mm (10 half-mm) above their home, 2.5 mm above the labware's "
+                          "base", "magnetic module"),
 ])
 def test_the_log_gives_the_magnet_height_from_the_labware_base_as_well_as_from_home(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], level: str, call: str,
-        said: str) -> None:
+        said: str, model: str) -> None:
     """From apiLevel 2.14 a protocol gives the height above the labware's base; the log
     said only the height above the magnets' home, which read as a misread number."""
     protocol = tmp_path / "magnet.py"
@@ -833,7 +838,7 @@ def test_the_log_gives_the_magnet_height_from_the_labware_base_as_well_as_from_h
 metadata = {{"apiLevel": "{level}"}}
 
 def run(ctx):
-    mag = ctx.load_module("magnetic module gen2", 6)
+    mag = ctx.load_module("{model}", 6)
     mag.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
     mag.engage({call})
 ''')
