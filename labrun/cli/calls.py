@@ -215,6 +215,14 @@ def _standard_definition(load_name: str, version: int | None) -> Mapping[str, An
         return None
 
 
+ASKERS = {"remote": "a client", "rehearsal": "the rehearsal", "terminal": "the terminal"}
+
+
+def asker(source: str) -> str:
+    """Who asked for a pause, from its action's source: ``a client``, ``the rehearsal``."""
+    return ASKERS.get(source, source)
+
+
 def is_module_call(kind: str) -> bool:
     """A module's command (``magneticModule/engage``) or its loading."""
     return "/" in kind or kind == "loadModule"

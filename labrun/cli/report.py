@@ -14,6 +14,7 @@ from .calls import (
     CALL_NAMES,
     CallCommands,
     Labels,
+    asker,
     call_name,
     command_sentence,
     is_module_call,
@@ -222,7 +223,8 @@ class TextLog:
                 by = event.get("pause_from") or event.get("pause_source")
                 extra = f" by {by}" if by else ""
                 if event.get("pause_also_for"):  # one pause answers the protocol and them
-                    extra += f", which also answers the pause {event['pause_also_for']} asked for"
+                    extra += (f", which also answers the pause "
+                              f"{asker(event['pause_also_for'])} asked for")
                 if event.get("reason"):
                     extra += f" ({event['reason']})"
                 self._add(t, f"status {status}{extra}")
@@ -231,7 +233,7 @@ class TextLog:
                 self._add(t, f"Run {status}{reason}")
             elif status == "paused" and event.get("pause_also_for"):
                 self._add(t, f"Paused by the protocol, which also answers the pause "
-                             f"{event['pause_also_for']} asked for")
+                             f"{asker(event['pause_also_for'])} asked for")
             elif status == "paused" and event.get("pause_source") != "protocol":
                 # Where a rehearsed, a person's or the door's pause took hold (the
                 # protocol's own is said by its "Pausing" line).

@@ -47,7 +47,7 @@ from protocol_api.stray_errors import watch_stray_errors
 from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 
 from . import setup_sheet
-from .calls import Labels
+from .calls import Labels, asker
 from .closing import RunTimes, summary_lines
 from .labware_dirs import read_labware_dirs
 from .outputs import outputs_problem, record_declined, record_not_started
@@ -472,7 +472,7 @@ def _event_line(event: Event) -> str | None:
         if by:
             text += f" by {by}"
         if event.get("pause_also_for"):  # one pause for the protocol and a client
-            text += f" (also the pause {event['pause_also_for']} asked for)"
+            text += f" (also the pause {asker(event['pause_also_for'])} asked for)"
         if event.get("reason"):
             text += f" ({event['reason']})"
         return text

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 from attrs import Factory, field, frozen
 
 from labrun.cli import setup_sheet
-from labrun.cli.calls import Labels
+from labrun.cli.calls import Labels, asker
 from labrun.cli.report import READ_STEP, TextLog, clock, shortened
 
 COMMENTS_KEPT = 5
@@ -367,9 +367,8 @@ class RunProgress:
                 if event.get("pause_message") else ""
             by = event.get("pause_from") or event.get("pause_source")
             if event.get("pause_also_for"):  # one pause answers the protocol and a client
-                asker = event["pause_also_for"]
-                asker = "a client" if asker == "remote" else asker
-                by = f"{by}, which also answers the pause {asker} asked for,"
+                by = f"{by}, which also answers the pause {asker(event['pause_also_for'])} " \
+                     "asked for,"
             return f"run {self.name}: paused by {by}{where}{message}"
         if kind == "summary":
             took = clock(self._now() - self.started if self.started is not None else 0.0)

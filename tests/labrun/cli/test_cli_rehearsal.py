@@ -284,11 +284,11 @@ def test_a_pause_asked_for_before_the_protocols_own_is_answered_by_it(
     assert main(["simulate", str(protocol), "--at", "1:pause"]) == 0
     log = capsys.readouterr().out.splitlines()
     assert any(line.endswith("Paused by the protocol, which also answers the pause "
-                             "rehearsal asked for") for line in log)
+                             "the rehearsal asked for") for line in log)
     assert main(["simulate", str(protocol), "--at", "1:pause", "-v"]) == 0  # -v says it too
     verbose = capsys.readouterr().out.splitlines()
     assert any(line.endswith("status paused by protocol, which also answers the pause "
-                             "rehearsal asked for") for line in verbose)
+                             "the rehearsal asked for") for line in verbose)
     assert main(["simulate", str(protocol), "--json"]) == 0  # the protocol's alone
     assert "also_for" not in json.loads(capsys.readouterr().out)["pauses"][0]
 
