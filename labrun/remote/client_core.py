@@ -244,8 +244,8 @@ def read_item(path: str | os.PathLike[str], labware: LabwarePaths | None) -> dic
     The protocol's text is read as ``labrun simulate`` reads it: UTF-8, or the encoding
     its coding comment names; ``RequestError`` with its ``file:line`` for a byte that
     cannot be read, as for a labware file that is not UTF-8, and ``RequestError`` naming
-    what was given for a protocol file not named ``*.py`` (it is not read) and a labware
-    folder or file that does not exist."""
+    what was given for a protocol file not named ``*.py`` (it is not read) or that cannot
+    be read, and a labware folder or file that does not exist."""
     protocol = Path(path)
     if not PROTOCOL_NAME_RE.fullmatch(protocol.name):  # the server's rule, said of path
         shown = str(path)[:200]
@@ -272,6 +272,9 @@ def read_item(path: str | os.PathLike[str], labware: LabwarePaths | None) -> dic
         source = protocol_text(protocol.read_bytes(), str(path))
     except LocatedLoadError as exc:
         raise RequestError(f"{exc.location}: {exc}") from None
+    except OSError as exc:  # missing, a folder, unreadable: said as the other mistakes
+        raise RequestError(f"protocol file {str(path)[:200]!r} cannot be read: "
+                           f"{exc.strerror or exc}") from None
     item: dict[str, Any] = {"item_type": "protocol", "name": protocol.name, "source": source}
     if files:
         item["labware"] = files

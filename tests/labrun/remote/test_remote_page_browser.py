@@ -351,7 +351,6 @@ def test_a_pause_asked_for_in_the_last_step_says_the_run_ends_first(
     assert served.client.re_abort("done looking")["success"]
 
 
-
 class DroppingProxy:
     """A TCP relay on a loopback port to ``port``: what a page reaches the server through,
     with a network between them that ``drop()`` cuts (every connection reset, new ones
@@ -372,11 +371,11 @@ class DroppingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            if self._down:
-                client.close()
-                continue
-            server = socket.create_connection(("127.0.0.1", self.port))
-            with self._lock:
+            with self._lock:  # one lock with drop(): none slips through a cut
+                if self._down:
+                    client.close()
+                    continue
+                server = socket.create_connection(("127.0.0.1", self.port))
                 self._open |= {client, server}
             for source, sink in ((client, server), (server, client)):
                 threading.Thread(target=self._relay, args=(source, sink), daemon=True).start()
@@ -393,15 +392,16 @@ class DroppingProxy:
                     end.shutdown(socket.SHUT_RDWR)
 
     def drop(self) -> None:
-        self._down = True
         with self._lock:
+            self._down = True
             for end in self._open:
                 with contextlib.suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
             self._open.clear()
 
     def mend(self) -> None:
-        self._down = False
+        with self._lock:
+            self._down = False
 
     def close(self) -> None:
         self.drop()

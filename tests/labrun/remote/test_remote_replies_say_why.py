@@ -80,6 +80,11 @@ def test_a_path_that_is_not_a_protocol_file_is_named_as_the_path(
     assert str(caught.value) == (
         f"path {str(hidden)!r}: a protocol file's name must not start with a dot or a "
         "space, hold a control character or be longer than 127 characters")
+    missing = tmp_path / "gone.py"
+    with pytest.raises(RequestError) as caught:
+        read_item(missing, None)
+    assert str(caught.value) == (f"protocol file {str(missing)!r} cannot be read: No such "
+                                 "file or directory")
     assert served.client.status()["items_in_queue"] == 0
     # The API names its own parameter, which is what its caller gave.
     answer = post(served, "queue_item_add", {"item": {"name": "/etc/passwd", "source": ""}})
