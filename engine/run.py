@@ -46,6 +46,9 @@ def default_explain(error: BaseException) -> tuple[str, str | None]:
     return error_line(error), location
 
 
+RECHECK_S = 0.05
+"""How often ``wait_for`` checks its predicate between changes of the run's state."""
+
 ENDING_BY_ITSELF = frozenset({Status.STOPPING, Status.ABORTING, Status.FAILING,
                               Status.HALTING, Status.FINISHING})
 """Statuses from which a run reaches its end with no one's help: ``close`` waits."""
@@ -110,6 +113,7 @@ class Run:
         self._ready = threading.Event()
         self._changed = threading.Condition()
         self._signature: tuple[object, ...] = ()
+        self._waiting = 0  # threads in ``RunControl.wait_for``: woken on every change
         self._thread: threading.Thread | None = None
         self.protocol_thread: threading.Thread | None = None
         self.error: BaseException | None = None
@@ -210,10 +214,11 @@ class Run:
         await self.engine.run(on_ready=self._ready.set)
 
     def _on_state(self, state: RunState) -> None:
-        # Wake waiting threads on what they wait for; not on every new step.
+        # Wake waiting threads on what they wait for; on every change (a new step too)
+        # only while a thread waits on a predicate of its own.
         signature = (state.started, state.pending, state.pause, state.park, state.ending,
                      state.finishing, state.outcome, state.interlocks, state.delay)
-        if signature != self._signature:
+        if signature != self._signature or self._waiting:
             self._signature = signature
             with self._changed:
                 self._changed.notify_all()
@@ -299,15 +304,30 @@ class RunControl:
 
     def wait_for(self, predicate: Callable[[RunStatusReport], bool],
                  timeout: float | None = None) -> RunStatusReport:
-        """Block until ``predicate(status)`` holds; TimeoutError after ``timeout`` s."""
+        """Block until ``predicate(status)`` holds; TimeoutError after ``timeout`` s, or
+        once the run has ended without it. The predicate is checked at every change of the
+        run's state (its status, step, pause, delay...) and, for what changes between
+        them (the position), every ``RECHECK_S`` s."""
         run = self._run
+        deadline = None if timeout is None else time.monotonic() + timeout
         with run._changed:
-            ok = run._changed.wait_for(
-                lambda: predicate(self.status()) or not _alive(run), timeout)
+            run._waiting += 1
+            try:
+                while not (held := predicate(self.status())) and _alive(run):
+                    left = RECHECK_S if deadline is None else min(
+                        RECHECK_S, deadline - time.monotonic())
+                    if left <= 0:
+                        break
+                    run._changed.wait(left)
+            finally:
+                run._waiting -= 1
         status = self.status()
-        if not ok or not predicate(status):
+        if not held and not predicate(status):
             if run.error is not None:
                 raise run.error
+            if status.status.is_terminal:
+                raise TimeoutError(f"the run ended ({status.status.value}) before what was "
+                                   "waited for held")
             raise TimeoutError(f"run still {status.status.value} after waiting")
         return status
 

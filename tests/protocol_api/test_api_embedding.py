@@ -111,3 +111,37 @@ def test_a_stop_from_another_thread_ends_the_block_cleanly() -> None:
         p.pick_up_tip()
     with pytest.raises(RunStopped, match="the run was stopped"):
         p.aspirate(-5)
+
+
+def test_wait_for_wakes_when_a_step_of_its_own_predicate_begins() -> None:
+    """``wait_for`` on a step's name returns once the step begins: waiting threads were
+    woken only on changes of the status, pause or delay, so it went on waiting while the
+    step ran, and said the run was "still succeeded" once it had ended."""
+    seen: list[str] = []
+    waiting, entered, leave = threading.Event(), threading.Event(), threading.Event()
+
+    def in_transfer(status: RunStatusReport) -> bool:
+        waiting.set()  # checked once before it waits: the step has not begun yet
+        return status.step is not None and status.step.name == "transfer"
+
+    def operator(control: RunControl) -> None:
+        status = control.wait_for(in_transfer, timeout=60)  # far past the 10 s below
+        seen.append(status.step.name if status.step else "")
+        leave.set()
+
+    with open_context() as ctx:
+        helper = threading.Thread(target=operator, args=(ctx.control,))
+        helper.start()
+        with ctx.step("first"):
+            ctx.comment("a")
+        assert waiting.wait(TIMEOUT)
+        with ctx.step("transfer"):
+            ctx.comment("b")  # the step has begun: the operator wakes
+            entered.set()
+            assert leave.wait(10)  # held here until it has seen the step
+        helper.join(TIMEOUT)
+        control = ctx.control
+    assert seen == ["transfer"] and entered.is_set()
+    with pytest.raises(TimeoutError, match=r"^the run ended \(succeeded\) before what was "
+                                           "waited for held$"):
+        control.wait_for(lambda s: False, timeout=5)
