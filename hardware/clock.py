@@ -22,12 +22,18 @@ SPEEDS = (0.01, 10_000.0)
 """The factors a clock may run faster than real time by (``--speed``), both included."""
 
 
-def speed_problem(speed: float) -> str | None:
-    """Why ``speed`` cannot be a clock's speed-up (``--speed``), or None."""
+def speed_problem(speed: float | str) -> str | None:
+    """Why ``speed`` (a number, or the text given on a command line) cannot be a clock's
+    speed-up (``--speed``), or None."""
     low, high = SPEEDS
-    if low <= speed <= high:
+    said = f"--speed must be a number from {low:g} to {high:g} (times real time), not"
+    try:
+        value = float(speed)
+    except ValueError:
+        return f"{said} {str(speed)[:100]!r}"
+    if low <= value <= high:
         return None
-    return f"--speed must be a number from {low:g} to {high:g} (times real time), not {speed:g}"
+    return f"{said} {value:g}"
 
 
 class Clock(Protocol):

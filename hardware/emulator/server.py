@@ -199,7 +199,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=7800)
     parser.add_argument("--pty", action="store_true",
                         help="serve on a pseudo-terminal instead of TCP (prints its path)")
-    parser.add_argument("--speed", type=float, default=1.0,
+    parser.add_argument("--speed", default=1.0,
                         help="run the motion clock this many times faster than real time")
     parser.add_argument("--config", help="robot configuration (TOML); default: built-in OT-2")
     parser.add_argument("--busy-interval", type=float, default=2.0,
@@ -215,6 +215,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    args.speed = float(args.speed)  # given as text: a non-number is said in one line
     if not args.pty and not 0 <= args.port <= 65535:
         print(f"error: --port must be 0 to 65535, got {args.port}", file=sys.stderr)
         return 2

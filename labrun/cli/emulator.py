@@ -24,7 +24,7 @@ def add_parser(commands: Any) -> None:
                         help="the TCP port to listen on (default: 7800)")
     parser.add_argument("--pty", action="store_true",
                         help="serve on a pseudo-terminal instead of TCP (prints its path)")
-    parser.add_argument("--speed", type=float, default=1.0, metavar="N",
+    parser.add_argument("--speed", default=1.0, metavar="N",
                         help="run the motion clock N times faster than real time (default: 1)")
     parser.add_argument("--config", metavar="ROBOT.toml",
                         help="the robot to emulate (default: the built-in OT-2-like robot)")

@@ -97,7 +97,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--dialect", choices=EMULATOR_DIALECTS,
                         help="with --emulate: the emulated firmware (default: the robot's "
                              "dialect, or grbl)")
-    parser.add_argument("--speed", type=float, metavar="N",
+    parser.add_argument("--speed", metavar="N",
                         help="with --emulate: run the emulator's motion and the protocol's "
                              "delays N times faster than real time (default 1)")
     parser.add_argument("--labware-dir", action="append", default=[], metavar="DIR",
@@ -168,14 +168,24 @@ def run_run(args: argparse.Namespace) -> int:
 def _robot(args: argparse.Namespace) -> tuple[RobotConfig, str | None]:
     """The robot configuration, and the dialect to emulate (None: a real robot)."""
     if not args.emulate:
-        if args.dialect is not None or args.speed is not None:
-            raise BadInput("--dialect and --speed apply only with --emulate")
+        given = [name for name, value in (("--dialect", args.dialect), ("--speed", args.speed))
+                 if value is not None]
+        if given:
+            # A robot's time is real time, an emulator's too as labrun run sees it: a
+            # sped-up clock against a robot would cut its delays short.
+            raise BadInput(f"{' and '.join(given)} apply only with --emulate"
+                           if len(given) > 1 else f"{given[0]} applies only with --emulate"
+                           + ("; a robot's time is real time (to watch a whole run sped "
+                              "up, use --emulate --speed)" if given[0] == "--speed" else ""))
         if not args.robot:
             raise BadInput("labrun run needs --robot ROBOT.toml (the robot to drive) or "
                            "--emulate (labrun's emulator)")
         return load_config(args.robot), None
-    if args.speed is not None and speed_problem(args.speed) is not None:
-        raise BadInput(str(speed_problem(args.speed)))
+    if args.speed is not None:
+        problem = speed_problem(args.speed)
+        if problem is not None:
+            raise BadInput(problem)
+        args.speed = float(args.speed)  # given as text: a non-number is said in one line
     if args.robot:
         config = load_config(args.robot)
         dialect = args.dialect or (config.controller.dialect

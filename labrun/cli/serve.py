@@ -43,7 +43,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--dialect", choices=("grbl", "marlin", "smoothie"),
                         help="with --emulate: the emulated firmware (default: the robot's, "
                              "or grbl)")
-    parser.add_argument("--speed", type=float, default=1.0, metavar="X",
+    parser.add_argument("--speed", default=1.0, metavar="X",
                         help="with --simulate or --emulate: the robot's clock runs X times "
                              "faster (moves and delays) (default 1)")
     parser.add_argument("--host", default=DEFAULT_HOST,
@@ -78,6 +78,7 @@ def robot_spec(args: argparse.Namespace) -> RobotSpec:
     problem = speed_problem(args.speed)
     if problem is not None:
         raise ConfigError(problem)
+    args.speed = float(args.speed)  # given as text: a non-number is said in one line
     if args.robot:
         if args.config or args.dialect or args.speed != 1.0:
             raise ConfigError("--config, --dialect and --speed apply to --simulate and "

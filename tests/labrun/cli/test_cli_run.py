@@ -254,6 +254,11 @@ def test_no_simulate_skips_the_check_and_the_robot_run_fails_at_the_line(
     ([], "needs --robot ROBOT.toml"),
     (["--dialect", "grbl", "--robot", "x.toml"], "only with --emulate"),
     (["--emulate", "--speed", "0"], "--speed must be a number from 0.01 to 10000"),
+    # argparse's own error: its usage and a float's words, and no record.
+    (["--emulate", "--speed", "abc"], "error: --speed must be a number from 0.01 to 10000 "
+                                      "(times real time), not 'abc'"),
+    (["--speed", "5", "--robot", "x.toml"], "--speed applies only with --emulate; a robot's "
+                                            "time is real time"),
     # It homed the robot, then raised an OverflowError traceback.
     (["--emulate", "--speed", "inf"], "--speed must be a number from 0.01 to 10000 (times "
                                       "real time), not inf"),
