@@ -104,9 +104,14 @@ class HeaterShakerContext(ModuleContext):
         """Shake at ``rpm`` (200-3000); returns once at speed. The latch must be closed."""
         speed = float(round(check_range("set_and_wait_for_shake_speed: rpm", rpm, LOW_RPM,
                                         HIGH_RPM, "rpm")))  # whole rpm, as Opentrons sends
-        if self._latch != "idle_closed":
+        if self._latch == "idle_open":
             raise ModuleError("set_and_wait_for_shake_speed: the labware latch must be closed "
                               "with close_labware_latch() before the plate shakes")
+        if self._latch != "idle_closed":  # however the latch stands: as Opentrons refuses
+            raise ModuleError("set_and_wait_for_shake_speed: the labware latch must be closed "
+                              "with close_labware_latch() before the plate shakes: the "
+                              "protocol has not closed it (the module may show it closed; "
+                              "until the protocol closes it, its state is unknown)")
         self._move_pipettes_away(self.id, self._slots_around(sideways_only=False))
         self._call(c.SetAndWaitForShakeSpeed(self.id, speed))
         self._target_rpm = speed

@@ -115,9 +115,12 @@ CASES: list[tuple[str, str, str]] = [
     ("a module next to a heater-shaker", 'ctx.load_module("heaterShakerModuleV1", 3)\n'
      'ctx.load_module("temperature module gen2", 6)',
      "load_module: a Temperature Module GEN2 in slot 6 would stand next to Heater-Shaker"),
+    # The simulated module starts with its latch shut, which the closing lines show: the
+    # refusal says it is the protocol that has not closed it.
     ("shaking with the latch not closed", 'hs = ctx.load_module("heaterShakerModuleV1", 3)\n'
      'hs.set_and_wait_for_shake_speed(500)',
-     "set_and_wait_for_shake_speed: the labware latch must be closed"),
+     "set_and_wait_for_shake_speed: the labware latch must be closed with "
+     "close_labware_latch() before the plate shakes: the protocol has not closed it"),
     ("a magnet height out of range", 'mag = ctx.load_module("magnetic module gen2", 3)\n'
      'mag.engage(height_from_base=30)',
      "engage: height_from_base 30 mm is outside the Magnetic Module GEN2's range of -2.5 to "
