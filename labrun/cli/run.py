@@ -147,10 +147,18 @@ def run_run(args: argparse.Namespace) -> int:
                 print(f"error: {missing}", file=sys.stderr)
                 print("nothing was connected or moved", file=sys.stderr)
                 return FAILED_EXIT
-            if not args.yes and is_terminal(sys.stdin) and not _ready_to_start():
-                record_declined(args.file, args.record, config)
-                print("not started; nothing was connected or moved")
-                return 0
+            if not args.yes and is_terminal(sys.stdin):
+                try:
+                    ready = _ready_to_start()
+                except KeyboardInterrupt:  # Ctrl-C at the prompt: declined, as q is
+                    record_declined(args.file, args.record, config)
+                    print("\ninterrupted: not started; nothing was connected or moved",
+                          file=sys.stderr)
+                    return INTERRUPTED_EXIT
+                if not ready:
+                    record_declined(args.file, args.record, config)
+                    print("not started; nothing was connected or moved")
+                    return 0
         return _run_on_robot(args, config, emulate, progress)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

@@ -511,3 +511,21 @@ def test_a_run_declined_at_the_start_prompt_leaves_a_record_that_says_so(
     assert (events[1]["action"], events[1]["source"], events[1]["accepted"]) == (
         "stop", "terminal", True)
     assert events[-1]["status"] == "stopped" and events[-1]["commands"] == 0
+
+
+def test_ctrl_c_at_the_start_prompt_declines_too_and_leaves_its_record(tmp_path: Path) -> None:
+    # Ctrl-C at the prompt said "interrupted" and left no record, where q leaves one.
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(INCUBATE))
+    record = tmp_path / "run.jsonl"
+    term = Terminal("run", str(path), "--emulate", "--record", str(record))
+    try:
+        term.expect(r"press Enter to start")
+        term.type(b"\x03")
+        term.expect(r"interrupted: not started; nothing was connected or moved")
+        assert term.wait() == 130
+    finally:
+        term.close()
+    events = read_record(record)
+    assert [e["event"] for e in events] == ["run", "action", "status", "summary"]
+    assert events[-1]["status"] == "stopped" and events[-1]["commands"] == 0
