@@ -140,8 +140,10 @@ def format_status(status: RunStatusReport, position: Mapping[str, float] | None 
     if status.delay is not None:
         what = f" ({status.delay.message})" if status.delay.message else ""
         speed = progress.speed if progress is not None else 1.0  # wall time, as time left
+        left = status.delay.remaining_s / speed
+        said = f"{left:.1f} s" if left < 60 else clock(left)  # a long one as 4:59
         parts.append(f"delay skipped{what}" if status.delay.skipped
-                     else f"delay {status.delay.remaining_s / speed:.1f} s left{what}")
+                     else f"delay {said} left{what}")
     where = position if position is not None else status.position
     if where:
         parts.append(" ".join(f"{axis} {value:.1f}" for axis, value in where.items()))

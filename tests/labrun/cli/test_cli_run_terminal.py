@@ -332,6 +332,9 @@ def test_the_status_line_says_what_matters() -> None:
         position={"X": 3.0})
     assert text == ("paused (by interlock) | pause pending | interlock door | "
                     "step 3: transfer | delay 12.3 s left (incubate) | X 3.0")
+    # A long delay as a clock: "delay 299.0…" read as a number with no unit.
+    assert format_status(report(delay=DelayStatus("incubate", 600.0, 299.4, False))) == (
+        "running | step 3: transfer | delay 4:59 left (incubate) | X 1.0 Y 2.5")
     skipped = report(status=Status.PAUSED, pause_source="client",
                      delay=DelayStatus("incubate", 60.0, 12.34, True))
     assert format_status(skipped) == ("paused (by client) | step 3: transfer | "
