@@ -312,8 +312,11 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
     for axis in base.gantry_axes:
         if axis not in axes:
             raise ConfigError(f"axes.{axis}: the gantry axis {axis} cannot be removed")
+    written = data.get("axes")
+    given_axes: Mapping[str, Any] = written if isinstance(written, Mapping) else {}
     for name, axis_config in axes.items():
-        _check_axis(name, axis_config)
+        given = given_axes.get(name)
+        _check_axis(name, axis_config, set(given) if isinstance(given, Mapping) else set())
     mounts = _tables(data, "mounts", MountConfig, base.mounts)
     if not mounts:
         raise ConfigError("mounts: a robot needs at least one mount")
@@ -396,9 +399,10 @@ def tcp_address(port: str) -> tuple[str, int] | None:
     return host.strip("[]") or "127.0.0.1", int(number)
 
 
-def _check_axis(name: str, axis: AxisConfig) -> None:
+def _check_axis(name: str, axis: AxisConfig, given: set[str] | None = None) -> None:
     """An axis whose numbers a controller could use: a run never divides by zero or
-    sends ``Fnan`` because of a typo in the robot file."""
+    sends ``Fnan`` because of a typo in the robot file (``given``: the keys the file
+    wrote for it, so that a default is named as one)."""
     key = f"axes.{name}"
     if axis.homing not in HOMING_KINDS:
         raise ConfigError(f"{key}.homing: {axis.homing!r} is not one of "
@@ -418,8 +422,14 @@ def _check_axis(name: str, axis: AxisConfig) -> None:
         raise ConfigError(f"{key}: the travel min = {axis.min!r} .. max = {axis.max!r} "
                           "must be finite with min below max")
     if not axis.min <= axis.home <= axis.max:
-        raise ConfigError(f"{key}.home: {axis.home:g} is outside the axis' travel "
-                          f"[{axis.min:g}, {axis.max:g}]")
+        if given is None or "home" in given:
+            raise ConfigError(f"{key}.home: {axis.home:g} is outside the axis' travel "
+                              f"[{axis.min:g}, {axis.max:g}]")
+        wrote = " and ".join(f"{bound} = {getattr(axis, bound):g}"
+                             for bound in ("min", "max") if bound in given)
+        raise ConfigError(f"{key}: {wrote or 'its travel'} leaves its home, {axis.home:g} "
+                          f"(the default), outside the travel [{axis.min:g}, {axis.max:g}]; "
+                          f"set {key}.home too")
 
 
 def _check_parking(config: RobotConfig) -> None:

@@ -145,7 +145,11 @@ def test_a_robot_file_removes_axes_mounts_and_interlocks(tmp_path: Path) -> None
      "axes.Z.run_current: expected a current in A, 0 or more, got -1.0"),
     ({"axes": {"X": {"min": 418, "max": 0}}},
      "axes.X: the travel min = 418.0 .. max = 0.0 must be finite with min below max"),
-    ({"axes": {"X": {"max": 300}}}, "axes.X.home: 418 is outside the axis' travel [0, 300]"),
+    # The home the file did not write is named as the default it is.
+    ({"axes": {"X": {"max": 300}}}, "axes.X: max = 300 leaves its home, 418 (the default), "
+                                    "outside the travel [0, 300]; set axes.X.home too"),
+    ({"axes": {"X": {"max": 300, "home": 350}}},
+     "axes.X.home: 350 is outside the axis' travel [0, 300]"),
     # Where a pause parks: found when the file is read, not at the first pause.
     ({"park_position": [500, 330]},
      "park_position: X 500 mm is outside the travel of axis X [0, 418]"),
