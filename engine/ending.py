@@ -122,9 +122,8 @@ class RunEnding:
                 self._end_cleanup_command("failed", error=str(exc))
                 engine.record.add("failure", error=str(exc), location="cleanup")
                 why = str(exc)
-                if outcome.error and why in outcome.error:  # a controller lost: said once
-                    why = ("the same reason, so the robot was left as it was "
-                           f"({self._tips_left_words()}home it once it answers again)")
+                if outcome.error and why in outcome.error:  # said once
+                    why = self._left_as_it_was(lost=isinstance(exc, HardwareFault))
                 outcome = Outcome(Status.FAILED, error=f"{outcome.error or ''}; "
                                   f"cleanup failed: {why}".strip("; "), location=outcome.location)
                 # Moves the controller took before it stopped answering may still run:
@@ -172,18 +171,27 @@ class RunEnding:
                 and last.status not in ("completed", "failed", "interrupted")):
             self.engine.book.set_status(last, status, **extra)
 
-    def _tips_left_words(self) -> str:
-        """``8 tips still on the left pipette; ``: the tips the run left on (as its summary
-        counts them), for a robot the cleanup could not reach; empty with none."""
-        words = []
+    def _left_as_it_was(self, *, lost: bool) -> str:
+        """Why the cleanup failed when it failed as the run did: the robot left as it was,
+        the tips the run left on (as its summary counts them), and what to do: a lost
+        controller (``lost``) is homed once it answers; a tip the robot cannot carry clear
+        (out of reach) is taken off by hand."""
+        tips, count = [], 0
         for mount, tip in (self.engine.book.tally.tips_at_end or {}).items():
             if tip["dropped"]:
                 continue
-            count = int(tip.get("tips", 1))
-            what = f"{count} tips" if count > 1 else "a tip"
+            on = int(tip.get("tips", 1))
+            count += on
             perhaps = "perhaps " if tip.get("uncertain") else ""
-            words.append(f"{what} {perhaps}still on the {mount} pipette")
-        return " and ".join(words) + "; " if words else ""
+            tips.append(f"{f'{on} tips' if on > 1 else 'a tip'} {perhaps}still on the "
+                        f"{mount} pipette")
+        held = " and ".join(tips)
+        if lost:
+            todo = "; ".join([*([held] if held else []), "home it once it answers again"])
+        else:
+            todo = f"{held}: take {'them' if count > 1 else 'it'} off by hand" if held else ""
+        left = "the same reason, so the robot was left as it was"
+        return f"{left} ({todo})" if todo else left
 
     def _tip_maybe_taken(self, cut: CommandEntry | None) -> str | None:
         """The mount of a pick-up cut off (or failed: a robot lost) once its nozzle had

@@ -595,3 +595,16 @@ def test_a_robot_lost_once_a_pick_up_has_pressed_into_its_tip_says_the_tip_may_b
         "still on the left pipette; home it once it answers again)")
     summary = run.events()[-1]
     assert summary["tips_at_end"]["left"]["uncertain"] is True
+
+
+def test_a_cleanup_that_cannot_carry_the_tip_clear_says_to_take_it_off_by_hand(
+        run: ScriptedRun) -> None:
+    """The cleanup fails as the run did, on a reach limit, not on a lost robot: the words
+    say to take the tip off, not to home a robot "once it answers again"."""
+    run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+    run.call(c.LoadLabware("tall_rack", "5", "a tall rack", 205.0))
+    run.call(c.MoveTo("left", (100.0, 100.0, 100.0)))  # refused: the tip cannot clear it
+    error = str(failure_of(run)["error"])
+    assert "cannot travel over the tallest labware" in error
+    assert error.endswith("cleanup failed: the same reason, so the robot was left as it was "
+                          "(a tip still on the left pipette: take it off by hand)"), error
