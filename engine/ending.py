@@ -123,7 +123,7 @@ class RunEnding:
                 engine.record.add("failure", error=str(exc), location="cleanup")
                 why = str(exc)
                 if outcome.error and why in outcome.error:  # said once
-                    why = self._left_as_it_was(lost=isinstance(exc, HardwareFault))
+                    why = self._left_as_it_was(controller=isinstance(exc, HardwareFault))
                 outcome = Outcome(Status.FAILED, error=f"{outcome.error or ''}; "
                                   f"cleanup failed: {why}".strip("; "), location=outcome.location)
                 # Moves the controller took before it stopped answering may still run:
@@ -171,11 +171,12 @@ class RunEnding:
                 and last.status not in ("completed", "failed", "interrupted")):
             self.engine.book.set_status(last, status, **extra)
 
-    def _left_as_it_was(self, *, lost: bool) -> str:
+    def _left_as_it_was(self, *, controller: bool) -> str:
         """Why the cleanup failed when it failed as the run did: the robot left as it was,
-        the tips the run left on (as its summary counts them), and what to do: a lost
-        controller (``lost``) is homed once it answers; a tip the robot cannot carry clear
-        (out of reach) is taken off by hand."""
+        the tips the run left on (as its summary counts them), and what to do: a robot
+        whose controller failed (``controller``: it stopped answering, hit a switch...) is
+        checked and homed before the next run; a tip the robot cannot carry clear (out of
+        reach) is taken off by hand."""
         tips, count = [], 0
         for mount, tip in (self.engine.book.tally.tips_at_end or {}).items():
             if tip["dropped"]:
@@ -186,8 +187,9 @@ class RunEnding:
             tips.append(f"{f'{on} tips' if on > 1 else 'a tip'} {perhaps}still on the "
                         f"{mount} pipette")
         held = " and ".join(tips)
-        if lost:
-            todo = "; ".join([*([held] if held else []), "home it once it answers again"])
+        if controller:
+            todo = "; ".join([*([held] if held else []),
+                              "check the robot and home it before the next run"])
         else:
             todo = f"{held}: take {'them' if count > 1 else 'it'} off by hand" if held else ""
         left = "the same reason, so the robot was left as it was"

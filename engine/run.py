@@ -310,21 +310,27 @@ class RunControl:
         them (the position), every ``RECHECK_S`` s."""
         run = self._run
         deadline = None if timeout is None else time.monotonic() + timeout
-        with run._changed:
-            run._waiting += 1
-            try:
-                while not (held := predicate(self.status())) and _alive(run):
-                    left = RECHECK_S if deadline is None else min(
-                        RECHECK_S, deadline - time.monotonic())
-                    if left <= 0:
-                        break
+        run._waiting += 1  # from now on every change wakes it
+        try:
+            # The predicate runs outside the lock: a slow one never holds up the engine,
+            # and one that acts on the run cannot deadlock; a wake-up between its check
+            # and the wait is caught by the next recheck.
+            while not (held := predicate(status := self.status())) and _alive(run):
+                left = RECHECK_S if deadline is None else min(
+                    RECHECK_S, deadline - time.monotonic())
+                if left <= 0:
+                    break
+                with run._changed:
                     run._changed.wait(left)
-            finally:
-                run._waiting -= 1
-        status = self.status()
-        if not held and not predicate(status):
+        finally:
+            run._waiting -= 1
+        if not held:  # once more: the run may have got there as it ended
+            held = predicate(status := self.status())
+        if not held:
             if run.error is not None:
                 raise run.error
+            if run._thread is None:
+                raise TimeoutError("the run has not been started: start() it first")
             if status.status.is_terminal:
                 raise TimeoutError(f"the run ended ({status.status.value}) before what was "
                                    "waited for held")

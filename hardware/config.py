@@ -425,9 +425,11 @@ def _check_axis(name: str, axis: AxisConfig, given: set[str] | None = None) -> N
         if given is None or "home" in given:
             raise ConfigError(f"{key}.home: {axis.home:g} is outside the axis' travel "
                               f"[{axis.min:g}, {axis.max:g}]")
-        wrote = " and ".join(f"{bound} = {getattr(axis, bound):g}"
-                             for bound in ("min", "max") if bound in given)
-        raise ConfigError(f"{key}: {wrote or 'its travel'} leaves its home, {axis.home:g} "
+        bounds = [f"{bound} = {getattr(axis, bound):g}" for bound in ("min", "max")
+                  if bound in given]
+        wrote = f"{' and '.join(bounds)} leave" if len(bounds) > 1 else \
+            f"{bounds[0] if bounds else 'its travel'} leaves"
+        raise ConfigError(f"{key}: {wrote} its home, {axis.home:g} "
                           f"(the default), outside the travel [{axis.min:g}, {axis.max:g}]; "
                           f"set {key}.home too")
 

@@ -215,12 +215,14 @@ def _standard_definition(load_name: str, version: int | None) -> Mapping[str, An
         return None
 
 
-ASKERS = {"remote": "a client", "rehearsal": "the rehearsal", "terminal": "the terminal"}
+CLIENTS = frozenset({"remote", "client"})
+"""Sources that are some client: the server's page or API, an embedding script's default."""
 
 
 def asker(source: str) -> str:
-    """Who asked for a pause, from its action's source: ``a client``, ``the rehearsal``."""
-    return ASKERS.get(source, source)
+    """Who asked for a pause, from its action's source: ``a client``, ``the rehearsal``,
+    ``the operator``."""
+    return "a client" if source in CLIENTS else f"the {source}"
 
 
 def is_module_call(kind: str) -> bool:

@@ -38,7 +38,7 @@ import anyio
 import anyio.abc
 from attrs import frozen
 
-from engine.actions import BY_NAME, Abort, Action, Pause
+from engine.actions import BY_NAME, Abort, Action, Pause, Stop
 from engine.bridge import LoopCaller, LoopClosedError
 from engine.entries import ActionResult
 from engine.record import Event
@@ -87,7 +87,7 @@ def action_to_json(action: Action) -> dict[str, Any]:
     match action:
         case Pause():
             data.update(option=action.option, message=action.message)
-        case Abort():
+        case Abort() | Stop():
             data.update(reason=action.reason)
     return data
 

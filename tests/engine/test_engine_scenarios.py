@@ -416,7 +416,8 @@ def test_a_robot_lost_while_parked_fails_the_run_without_waiting_for_resume(
     # The cleanup could not move it either: said once, with what that leaves.
     assert failure["error"] == (
         f"the robot failed while the run waited: {LOST}; cleanup failed: the "
-        "same reason, so the robot was left as it was (home it once it answers again)")
+        "same reason, so the robot was left as it was (check the robot and home it before "
+        "the next run)")
     assert failure["location"] is None and failure["failed"] == [pause_id]
     assert outcome.done.wait(5) and isinstance(outcome.error, RunStopped)
     assert not run.control.resume().accepted
@@ -430,7 +431,7 @@ def test_a_robot_lost_with_a_tip_on_says_the_tip_is_still_on(run: ScriptedRun) -
     run.run.call(run.controller.lose_connection)
     assert str(failure_of(run)["error"]).endswith(
         "cleanup failed: the same reason, so the robot was left as it was (a tip still on "
-        "the left pipette; home it once it answers again)")
+        "the left pipette; check the robot and home it before the next run)")
 
 
 def test_a_cleanup_that_cannot_reach_the_robot_still_sends_its_emergency_stop(
@@ -592,7 +593,7 @@ def test_a_robot_lost_once_a_pick_up_has_pressed_into_its_tip_says_the_tip_may_b
     assert pick_up.may_hold_tip(entry.done, entry.plan)  # the nozzle had pressed in
     assert str(failure_of(run)["error"]).endswith(
         "cleanup failed: the same reason, so the robot was left as it was (a tip perhaps "
-        "still on the left pipette; home it once it answers again)")
+        "still on the left pipette; check the robot and home it before the next run)")
     summary = run.events()[-1]
     assert summary["tips_at_end"]["left"]["uncertain"] is True
 
@@ -600,7 +601,7 @@ def test_a_robot_lost_once_a_pick_up_has_pressed_into_its_tip_says_the_tip_may_b
 def test_a_cleanup_that_cannot_carry_the_tip_clear_says_to_take_it_off_by_hand(
         run: ScriptedRun) -> None:
     """The cleanup fails as the run did, on a reach limit, not on a lost robot: the words
-    say to take the tip off, not to home a robot "once it answers again"."""
+    say to take the tip off, not to check and home the robot."""
     run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
     run.call(c.LoadLabware("tall_rack", "5", "a tall rack", 205.0))
     run.call(c.MoveTo("left", (100.0, 100.0, 100.0)))  # refused: the tip cannot clear it

@@ -145,3 +145,29 @@ def test_wait_for_wakes_when_a_step_of_its_own_predicate_begins() -> None:
     with pytest.raises(TimeoutError, match=r"^the run ended \(succeeded\) before what was "
                                            "waited for held$"):
         control.wait_for(lambda s: False, timeout=5)
+
+
+def test_a_pause_a_script_asked_for_that_the_protocols_answers_is_said_in_words() -> None:
+    """An embedding script's pause comes from the "client" source: the log says "a client",
+    not "the pause client asked for"."""
+    from labrun.cli.calls import asker
+    from labrun.cli.report import text_log
+
+    with open_context(on_stalled=continue_when_stalled) as ctx:  # the pause goes on
+        p = ctx.load_instrument("p20_single_gen2", "right")
+        p.move_to(ctx.fixed_trash)
+        assert ctx.control.pause().accepted  # deferred: the protocol's own pause answers it
+        ctx.pause("swap the plate")
+    assert [asker(s) for s in ("client", "remote", "rehearsal", "operator")] == [
+        "a client", "a client", "the rehearsal", "the operator"]
+    log = text_log(ctx.run, verbosity=1)
+    assert any(line.endswith("status paused by protocol, which also answers the pause a "
+                             "client asked for") for line in log), log
+
+
+def test_wait_for_on_a_run_never_started_says_so() -> None:
+    from engine.run import Run
+
+    run = Run(None)  # made, never started
+    with pytest.raises(TimeoutError, match=r"^the run has not been started: start"):
+        run.control.wait_for(lambda s: False, timeout=1)

@@ -265,3 +265,17 @@ def test_a_sigterm_to_the_process_group_leaves_the_run_to_the_server(
     c.wait_for_idle(timeout=WAIT)
     assert [h["result"]["exit_status"] for h in history(served)] == ["succeeded", "succeeded"]
     assert worker_pid(served) == pid
+
+
+def test_every_action_crosses_to_the_worker_whole() -> None:
+    """What the server sends the run worker is the action it meant, every field of it: a
+    stop's reason was dropped on the way."""
+    from engine.actions import Abort, Halt, Pause, Play, Resume, SkipDelay, Stop
+    from labrun.remote.runner import action_from_json, action_to_json
+
+    actions = [Play(source="remote"), Pause(source="remote", option="immediate"),
+               Pause(source="remote", message="swap the plate"), Resume(source="remote"),
+               Stop(source="remote"), Stop(source="remote", reason="the door stayed open"),
+               Abort(source="remote", reason="wrong plate"), Halt(source="remote"),
+               SkipDelay(source="remote")]
+    assert [action_from_json(action_to_json(a)) for a in actions] == actions
