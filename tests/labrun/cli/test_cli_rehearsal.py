@@ -34,6 +34,22 @@ def run(ctx):
 '''
 
 
+SWAPPING = PROTOCOL.replace("    for i in range(4):",
+                            "    p.pick_up_tip()\n    ctx.pause('swap the plate')\n"
+                            "    p.drop_tip()\n    for i in range(4):")
+"""The protocol with its own pause, a tip on, before the transfers."""
+
+
+def simulated(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+              text: str) -> tuple[Path, dict]:
+    """``text`` written as a protocol and simulated with no rehearsal: its path and the
+    ``--json`` document."""
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(text)
+    assert main(["simulate", str(protocol), "--json"]) == 0
+    return protocol, json.loads(capsys.readouterr().out)
+
+
 def simulate(tmp_path: Path, capsys: pytest.CaptureFixture[str], *at: str) -> tuple[int, dict]:
     protocol = tmp_path / "protocol.py"
     protocol.write_text(PROTOCOL)
@@ -274,9 +290,7 @@ def test_a_command_a_pause_cut_and_a_stop_ended_is_said_once_each_way(
 def test_a_pause_asked_for_before_the_protocols_own_is_answered_by_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     protocol = tmp_path / "protocol.py"
-    protocol.write_text(PROTOCOL.replace("    for i in range(4):",
-                                         "    p.pick_up_tip()\n    ctx.pause('swap the plate')\n"
-                                         "    p.drop_tip()\n    for i in range(4):"))
+    protocol.write_text(SWAPPING)
     assert main(["simulate", str(protocol), "--at", "1:pause", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["pauses"] == [{"t": doc["pauses"][0]["t"], "source": "protocol",
@@ -300,11 +314,7 @@ def test_the_protocols_pause_does_not_wait_for_a_rehearsed_pause_it_cannot_take(
     once held the protocol's own pause until its instant, stretching the run, and was then
     refused instead of said to be past the end."""
     protocol = tmp_path / "protocol.py"
-    protocol.write_text(PROTOCOL.replace("    for i in range(4):",
-                                         "    p.pick_up_tip()\n    ctx.pause('swap the plate')\n"
-                                         "    p.drop_tip()\n    for i in range(4):"))
-    assert main(["simulate", str(protocol), "--json"]) == 0
-    plain = json.loads(capsys.readouterr().out)
+    protocol, plain = simulated(tmp_path, capsys, SWAPPING)
     end = plain["estimated_duration_s"]
     late = f"--at={end + 1000:g}:pause"
     assert main(["simulate", str(protocol), "--json", late, "--at=1e6:pause-immediate"]) == 0
@@ -333,12 +343,8 @@ def test_a_skip_of_the_delay_waits_for_the_delay_past_the_protocols_own_pause(
     before it (the pause does not wait for a skip it could not take, which stretched the
     run by T and ran the whole delay); ``--at step=N:skip-delay`` skips step N's delay,
     once it has begun, not as the step begins (where no delay is on yet)."""
-    protocol = tmp_path / "protocol.py"
-    protocol.write_text(PROTOCOL.replace("    ctx.delay(seconds=120",
-                                         "    ctx.pause('add the buffer')\n"
-                                         "    ctx.delay(seconds=120"))
-    assert main(["simulate", str(protocol), "--json"]) == 0
-    plain = json.loads(capsys.readouterr().out)
+    protocol, plain = simulated(tmp_path, capsys, PROTOCOL.replace(
+        "    ctx.delay(seconds=120", "    ctx.pause('add the buffer')\n    ctx.delay(seconds=120"))
     delay = next(c for c in plain["commands"] if c["type"] == "delay")
     begins, end = delay["started_at"], plain["estimated_duration_s"]
     assert end == pytest.approx(begins + 120, abs=0.1)

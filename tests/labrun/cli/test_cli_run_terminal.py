@@ -491,8 +491,13 @@ def test_a_drivers_warning_is_printed_above_the_live_status_line_not_onto_it() -
                     "<Idoe|MPos:...>\n" + before.rsplit("\r\x1b[K", 1)[-1])
 
 
+@pytest.mark.parametrize(("keys", "said", "status"), [
+    (b"q\n", "not started; nothing was connected or moved", 0),
+    # Ctrl-C at the prompt said "interrupted" and left no record, where q leaves one.
+    (b"\x03", "interrupted: not started; nothing was connected or moved", 130),
+])
 def test_a_run_declined_at_the_start_prompt_leaves_a_record_that_says_so(
-        tmp_path: Path) -> None:
+        tmp_path: Path, keys: bytes, said: str, status: int) -> None:
     # An older record at the path must not be taken for this run's: the new one says the
     # run was stopped from idle, by the terminal, before anything was connected.
     path = tmp_path / "protocol.py"
@@ -503,9 +508,9 @@ def test_a_run_declined_at_the_start_prompt_leaves_a_record_that_says_so(
     term = Terminal("run", str(path), "--emulate", "--record", str(record))
     try:
         term.expect(r"press Enter to start")
-        term.type(b"q\n")
-        term.expect(r"not started; nothing was connected or moved")
-        assert term.wait() == 0
+        term.type(keys)
+        term.expect(said)
+        assert term.wait() == status
     finally:
         term.close()
     events = read_record(record)
@@ -513,22 +518,4 @@ def test_a_run_declined_at_the_start_prompt_leaves_a_record_that_says_so(
     assert events[0]["protocol"] == str(path.resolve())
     assert (events[1]["action"], events[1]["source"], events[1]["accepted"]) == (
         "stop", "terminal", True)
-    assert events[-1]["status"] == "stopped" and events[-1]["commands"] == 0
-
-
-def test_ctrl_c_at_the_start_prompt_declines_too_and_leaves_its_record(tmp_path: Path) -> None:
-    # Ctrl-C at the prompt said "interrupted" and left no record, where q leaves one.
-    path = tmp_path / "protocol.py"
-    path.write_text(textwrap.dedent(INCUBATE))
-    record = tmp_path / "run.jsonl"
-    term = Terminal("run", str(path), "--emulate", "--record", str(record))
-    try:
-        term.expect(r"press Enter to start")
-        term.type(b"\x03")
-        term.expect(r"interrupted: not started; nothing was connected or moved")
-        assert term.wait() == 130
-    finally:
-        term.close()
-    events = read_record(record)
-    assert [e["event"] for e in events] == ["run", "action", "status", "summary"]
     assert events[-1]["status"] == "stopped" and events[-1]["commands"] == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -32,6 +33,26 @@ def running_run(served: Served, gates: Gates) -> Run:
     active = served.manager.active
     assert isinstance(active, ServedRun)  # a run of the test's process
     return active.run
+
+
+def listening(served: Served, each: Callable[[dict[str, Any]], bool]) -> threading.Thread:
+    """A thread following the pushed status, already subscribed: ``each`` is given every
+    status document until it returns True."""
+    subscribed = threading.Event()
+
+    def listen() -> None:
+        client = served.api()
+        with client.stream() as events:
+            for event in events:
+                subscribed.set()
+                if each(event.data):
+                    break
+        client.close()
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    assert subscribed.wait(WAIT)
+    return listener
 
 
 def status_times(run: Run) -> list[tuple[str, float]]:
@@ -86,21 +107,12 @@ def test_a_subscriber_sees_every_status_change_in_order(served: Served, gates: G
     run = running_run(served, gates)
     changes = status_times(run)
     received: list[tuple[str, float]] = []
-    listening = threading.Event()
 
-    def listen() -> None:
-        client = served.api()
-        with client.stream() as events:
-            for event in events:
-                listening.set()
-                received.append((event.data["run_status"], time.perf_counter()))
-                if event.data["manager_state"] == "idle":
-                    break
-        client.close()
+    def each(data: dict[str, Any]) -> bool:
+        received.append((data["run_status"], time.perf_counter()))
+        return bool(data["manager_state"] == "idle")
 
-    listener = threading.Thread(target=listen)
-    listener.start()
-    assert listening.wait(WAIT)
+    listener = listening(served, each)
     gates.open("held")
     for _ in range(5):
         served.client.re_pause("immediate")
@@ -157,23 +169,13 @@ def test_the_progress_in_a_pushed_status_says_the_runs_status_of_that_moment(
     served: Served = request.getfixturevalue(where)
     served.client.queue_item_add(HELD)
     pushed: list[tuple[str | None, str | None]] = []
-    listening = threading.Event()
 
-    def listen() -> None:
-        client = served.api()
-        with client.stream() as events:
-            for event in events:
-                listening.set()
-                progress = event.data["progress"]
-                pushed.append((event.data["run_status"],
-                               progress["status"] if progress else None))
-                if progress and progress["status"] == "succeeded":
-                    break
-        client.close()
+    def each(data: dict[str, Any]) -> bool:
+        progress = data["progress"]
+        pushed.append((data["run_status"], progress["status"] if progress else None))
+        return bool(progress and progress["status"] == "succeeded")
 
-    listener = threading.Thread(target=listen)
-    listener.start()
-    assert listening.wait(WAIT)
+    listener = listening(served, each)
     served.client.queue_start()
     gates.reached("held")
     gates.open("held")
