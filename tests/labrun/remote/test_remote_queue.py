@@ -60,8 +60,8 @@ def test_idle_status_reports_everything(served: Served) -> None:
     assert status["success"] is True
     assert status["manager_state"] == "idle"
     for key, value in {"run_status": None, "re_state": None, "pause_pending": False,
-                       "pause_source": None, "pause_message": None, "parked": False,
-                       "position": None,
+                       "pause_source": None, "pause_from": None, "pause_message": None,
+                       "parked": False, "unparking": False, "position": None,
                        "interlocks": [], "step": None, "delay": None, "items_in_queue": 0,
                        "items_in_history": 0, "running_item_uid": None,
                        "queue_stop_pending": False, "mode": "queue",
@@ -186,6 +186,7 @@ def test_pause_resume_skip_delay_and_stop_then_the_queue_goes_on(served: Served,
     status = c.wait_for_idle_or_paused(timeout=WAIT)
     assert status["manager_state"] == "paused" and status["run_status"] == "paused"
     assert status["parked"] and status["pause_source"] == "client"
+    assert status["pause_from"] == "remote" and not status["unparking"]
     assert not status["pause_pending"] and status["step"]["name"] == "pick_up_tip"
     # where the robot stands now, said: parked, its mounts raised to the top
     assert set(status["position"]) >= {"X", "Y", "Z", "A"}
