@@ -189,7 +189,19 @@ class GcodeController:
 
     async def home(self, axes: Sequence[str] | None = None) -> Position:
         """Home ``axes`` (all when None): the firmware's cycle for axes with a switch, then
-        the position read back and checked; switchless axes get their origin or go home."""
+        the position read back and checked; switchless axes get their origin or go home.
+        A line the firmware rejects as another firmware would says so (the robot file's
+        dialect is wrong: the first line a run sends after connecting may be here)."""
+        link = self._live()
+        try:
+            return await self._home(axes)
+        except ControllerError as exc:
+            other = other_firmware([str(exc), *link.heard], self.dialect.name)
+            if other is None:
+                raise
+            raise ControllerError(f"{exc}; {other}") from exc
+
+    async def _home(self, axes: Sequence[str] | None) -> Position:
         link = self._live()
         names = list(axes) if axes is not None else list(self.config.axes)
         self._check_axes(names)
@@ -776,16 +788,31 @@ async def open_controller(config: RobotConfig, **options: Any) -> AsyncIterator[
 
 FIRMWARE_MARKS = {"grbl": ("grbl",), "marlin": ("marlin",), "smoothie": ("smoothie",)}
 """Words in a firmware's banner or version line that name it (grblHAL's says Grbl too)."""
+FIRMWARE_SHAPES = {
+    "grbl": re.compile(r"(?<![A-Za-z])(?:error|ALARM):\d+\b"),
+    "marlin": re.compile(r"echo:Unknown command:"),
+}
+"""Answers only one firmware gives, for a controller whose banner went by before the port
+was opened (a board that does not reset then): GRBL's numbered ``error:9`` and
+``ALARM:1`` (Marlin says ``Error:`` and words, Smoothieware ``error:`` and words), Marlin's
+``echo:Unknown command:``."""
 
 
 def other_firmware(lines: Iterable[str], dialect: str) -> str | None:
     """What to say when a controller that did not answer as ``dialect`` said it is
-    another firmware (one of ``lines``, those the dialect did not know), or None."""
+    another firmware (one of ``lines``, those the dialect did not know, or an error it
+    answered with), or None."""
+    lines = list(lines)
     for line in lines:
         low = line.lower()
         for name, marks in FIRMWARE_MARKS.items():
             if name != dialect and any(mark in low for mark in marks):
                 return (f"the controller said {line.strip()!r}: it looks like {name} "
                         f"firmware, but the robot file says dialect = {dialect!r}")
+    for line in lines:
+        for name, shape in FIRMWARE_SHAPES.items():
+            if name != dialect and (found := shape.search(line)) is not None:
+                return (f"the controller answered {found[0]!r} as {name} firmware does, "
+                        f"but the robot file says dialect = {dialect!r}")
     return None
 

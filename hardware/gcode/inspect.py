@@ -23,6 +23,7 @@ from attrs import define, field
 
 from ..config import RobotConfig
 from .driver import GcodeController, other_firmware
+from .errors import ControllerError
 
 GRBL_AXES = "XYZABC"
 """Axis order of GRBL's per-axis settings ($100 X, $101 Y, ... $105 C)."""
@@ -86,12 +87,15 @@ async def _grbl(driver: GcodeController) -> Inspection:
     options = info.get("OPT", "").split(",")
     firmware = "grblHAL" if info.get("FIRMWARE", "").lower() == "grblhal" else "Grbl"
     version, _, build = info.get("VER", "?").partition(":")  # build info: set by $I=
-    found.firmware = f"{firmware} {version}" + (f" ({build})" if build else "")
+    found.firmware = (f"{firmware} {version}" + (f" ({build})" if build else "")
+                      if "VER" in info else "unknown (no version, [VER:...], in its answer "
+                                             "to $I)")
     found.fact("firmware", found.firmware)
     if "VER" not in info:  # every GRBL says its version to $I
+        other = other_firmware([*lines, *driver.link.heard], "grbl")
         found.disagreements.append(
-            other_firmware(lines, "grbl") or "the controller did not answer $I with its "
-            "version ([VER:...]) as GRBL does: is the robot file's dialect right?")
+            "the controller did not answer $I with its version ([VER:...]) as GRBL does: "
+            "is the robot file's dialect right?" + (f" ({other})" if other else ""))
     if len(options) >= 3:
         found.fact("buffers", f"planner {options[1]} blocks, serial receive buffer "
                               f"{options[2]} bytes (labrun streams within "
@@ -174,8 +178,14 @@ async def _marlin(driver: GcodeController) -> Inspection:
     lines = await driver.query("M115")
     name = next((line for line in lines if "FIRMWARE_NAME:" in line), "")
     found.firmware = (name.split("FIRMWARE_NAME:", 1)[1].split(" SOURCE_CODE_URL")[0]
-                      .split(" PROTOCOL_VERSION")[0].strip() if name else "unknown")
+                      .split(" PROTOCOL_VERSION")[0].strip() if name
+                      else "unknown (no FIRMWARE_NAME in its answer to M115)")
     found.fact("firmware", found.firmware)
+    other = other_firmware([name] if name else [*lines, *driver.link.heard], "marlin")
+    if not name or other:  # every Marlin names itself to M115
+        found.disagreements.append(
+            "the controller did not answer M115 with its name (FIRMWARE_NAME:Marlin ...) as "
+            "Marlin does: is the robot file's dialect right?" + (f" ({other})" if other else ""))
     count = re.search(r"AXIS_COUNT:(\d+)", name)
     if count:
         found.fact("axis count", count[1])
@@ -231,10 +241,23 @@ def _marlin_settings(driver: GcodeController, lines: list[str], found: Inspectio
 
 async def _generic(driver: GcodeController) -> Inspection:
     found = Inspection()
-    lines = await driver.query("version")
+    name = driver.dialect.name
+    try:
+        lines = await driver.query("version")
+    except ControllerError as exc:  # Smoothieware answers it; GRBL says error:9 or 20
+        other = other_firmware([str(exc), *driver.link.heard], name)
+        found.firmware = "unknown (it rejected 'version')"
+        found.fact("firmware", found.firmware)
+        found.disagreements.append(
+            "the controller rejected 'version', which Smoothieware answers: is the robot "
+            "file's dialect right?" + (f" ({other})" if other else ""))
+        return found  # what it would answer next is no more Smoothieware's
     found.firmware = next((line for line in lines if line.strip()),
-                          f"{driver.dialect.name} (no answer to 'version')")
+                          f"{name} (no answer to 'version')")
     found.fact("firmware", found.firmware)
+    other = other_firmware([*lines, *driver.link.heard], name)
+    if other is not None:
+        found.disagreements.append(other)
     await driver.query("M114")
     _firmware_axes(driver, list(driver.link.position or {}), found)
     return found

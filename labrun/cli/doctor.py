@@ -79,20 +79,24 @@ async def _controller(config: RobotConfig, home: bool, out: TextIO) -> int:
     except HardwareFault as exc:
         print(f"  no answer: {exc}", file=out)
         return 1
+    found: Inspection | None = None
+    failure: HardwareFault | None = None
     try:
         found = await inspect_controller(driver)
         if home:
             _homed(config, await driver.home(), found)
     except HardwareFault as exc:
-        print(f"  failed: {exc}", file=out)
-        return 1
+        failure = exc  # what was found before it (a homing cycle that failed) is said too
     finally:
         await driver.disconnect()
-    for label, text in found.facts:
-        print(f"  {label}: {text}", file=out)
-    for disagreement in found.disagreements:
-        print(f"  DISAGREES: {disagreement}", file=out)
-    return len(found.disagreements)
+    if found is not None:
+        for label, text in found.facts:
+            print(f"  {label}: {text}", file=out)
+        for disagreement in found.disagreements:
+            print(f"  DISAGREES: {disagreement}", file=out)
+    if failure is not None:
+        print(f"  failed: {failure}", file=out)
+    return (len(found.disagreements) if found is not None else 0) + (failure is not None)
 
 
 def _homed(config: RobotConfig, position: dict[str, float], found: Inspection) -> None:

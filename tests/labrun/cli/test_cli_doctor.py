@@ -137,8 +137,56 @@ def test_a_grbl_robot_file_on_smoothieware_is_a_problem(tmp_path: Path) -> None:
         status, text = run_doctor(robot_file(tmp_path, "grbl", emu.address))
     assert status == 1, text
     assert "DISAGREES: the controller did not answer $I with its version ([VER:...]) as " \
-           "GRBL does: is the robot file's dialect right?" in text
+           "GRBL does: is the robot file's dialect right? (the controller said 'Smoothie': " \
+           "it looks like smoothie firmware, but the robot file says dialect = 'grbl')" in text
+    assert "firmware: unknown (no version, [VER:...], in its answer to $I)" in text
+    assert "Grbl ?" not in text  # it is not GRBL of an unknown version
     assert "the robot file agrees" not in text
+
+
+def test_a_marlin_robot_file_on_smoothieware_is_a_problem(tmp_path: Path) -> None:
+    # Smoothieware answers M114 and M503 with an ok, so everything "answered"; but no
+    # Marlin leaves out its FIRMWARE_NAME.
+    with running_emulator("smoothie", speed=SPEED) as emu:
+        status, text = run_doctor(robot_file(tmp_path, "marlin", emu.address))
+    assert status == 1, text
+    assert "firmware: unknown (no FIRMWARE_NAME in its answer to M115)" in text
+    assert ("DISAGREES: the controller did not answer M115 with its name "
+            "(FIRMWARE_NAME:Marlin ...) as Marlin does: is the robot file's dialect right? "
+            "(the controller said 'Smoothie': it looks like smoothie firmware, but the robot "
+            "file says dialect = 'marlin')") in text
+    assert "the robot file agrees" not in text
+
+
+def test_a_smoothieware_robot_file_on_grbl_behind_a_serial_port_is_a_problem(
+        tmp_path: Path) -> None:
+    # On a port opened after the banner went by, only GRBL's numbered error says what
+    # answered; a bare "failed: controller rejected 'version': error:9" said nothing.
+    with running_emulator("grbl", link="pty", speed=SPEED) as emu:
+        status, text = run_doctor(robot_file(tmp_path, "smoothie", emu.address))
+    assert status == 1, text
+    assert "firmware: unknown (it rejected 'version')" in text
+    assert ("DISAGREES: the controller rejected 'version', which Smoothieware answers: is "
+            "the robot file's dialect right? (the controller answered 'error:9' as grbl "
+            "firmware does, but the robot file says dialect = 'smoothie')") in text
+    assert "failed:" not in text
+
+
+def test_a_homing_that_fails_still_says_what_answered(tmp_path: Path) -> None:
+    # X and Y swapped: the settings already disagree, and the homing cycle ends with each
+    # at the other's home. The failure comes with what was found before it.
+    with running_emulator("grbl", speed=SPEED) as emu:
+        status, text = run_doctor(robot_file(tmp_path, "grbl", emu.address, """\
+            axis_map = { X = "Y", Y = "X" }
+            """), home=True)
+    assert status == 1, text
+    assert "firmware: Grbl 1.1h.20190825 (labrun emulator)" in text
+    assert ("DISAGREES: axis X: the firmware's max travel mm $131=353 is below the robot "
+            "file's 418") in text
+    assert ("failed: after homing, the controller reports X at 353.000, Y at 418.000 mm "
+            "(machine coordinates) but the robot file says [axes.X] home = 418, "
+            "[axes.Y] home = 353") in text
+    assert "4 problems found" in text
 
 
 def test_modules_say_what_they_are(tmp_path: Path) -> None:
