@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -376,8 +377,24 @@ def _prepare(robot: Robot, stage: list[str]) -> str | None:
         position = robot.home()
     except HardwareFault as exc:
         return str(exc)
-    print("homed at " + " ".join(f"{a} {v:.1f}" for a, v in position.items()), flush=True)
+    print(_homed_line(config, position), flush=True)
     return None
+
+
+def _homed_line(config: RobotConfig, position: Mapping[str, float]) -> str:
+    """Where the axes are after homing; axes without a switch were not homed but taken
+    to stand at their home (``homing = "none"``), and are said apart."""
+    free = {a for a, axis in config.axes.items() if axis.homing == "none"}
+
+    def at(axes: list[str]) -> str:
+        return " ".join(f"{a} {position[a]:.1f}" for a in axes)
+
+    homed = [a for a in position if a not in free]
+    taken = [a for a in position if a in free]
+    said = [f"homed at {at(homed)}"] if homed else []
+    if taken:
+        said.append(f'no switch (homing = "none"), taken as home where they stand: {at(taken)}')
+    return "; ".join(said)
 
 
 # -- playing, with the status line and keys -------------------------------------------
