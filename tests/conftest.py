@@ -2,6 +2,7 @@
 
 import os
 import signal
+import tempfile
 
 from hypothesis import HealthCheck, settings
 
@@ -17,3 +18,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 # the same however it is launched.
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# What labrun keeps between runs (the tips a run left on a robot) goes to a folder of the
+# suite's own, never to the user's: each test's robots are its own.
+os.environ["LABRUN_STATE_DIR"] = tempfile.mkdtemp(prefix="labrun-state-")

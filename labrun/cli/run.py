@@ -21,7 +21,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import queue
+import select
 import signal
 import sys
 import threading
@@ -66,11 +68,14 @@ from .terminal import (
     use_colour,
     warnings_above,
 )
+from .tips_left import left_on, remember, robot_key, tips_left, tips_left_said
 
 FAILED_EXIT = 1
 BAD_INPUT_EXIT = 2
 INTERRUPTED_EXIT = 130
 SUCCESS = (Status.SUCCEEDED, Status.STOPPED)
+DECLINE = ("q", "quit", "n", "no")
+"""Answers to a prompt that decline to start the run."""
 
 
 class BadInput(Exception):
@@ -109,6 +114,9 @@ def add_parser(commands: Any) -> None:
                         help="skip the simulation that checks the protocol before it runs")
     parser.add_argument("-y", "--yes", action="store_true",
                         help="start without asking for Enter after the setup sheet")
+    parser.add_argument("--tips-removed", action="store_true",
+                        help="the tips the last run on this robot left on its pipettes "
+                             "have been taken off (asked for at a terminal)")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="-v: also the commands each protocol call became; -vv: also "
                              "coordinates")
@@ -136,6 +144,10 @@ def run_run(args: argparse.Namespace) -> int:
             raise
         return _bad_input(str(exc), location)
     try:
+        if emulate is None:
+            refused = _tips_taken_off(args, config)
+            if refused is not None:
+                return refused
         progress = None
         if not args.no_simulate:
             verdict = _simulate_first(args, config)
@@ -271,14 +283,72 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
             modules)
 
 
+def _tips_taken_off(args: argparse.Namespace, config: RobotConfig) -> int | None:
+    """None once no tip the last run on this robot left is known to be on it (someone
+    said so: ``--tips-removed``, or Enter at a terminal); else the exit status of a run
+    that must not start, which presses a fresh tip onto a used one."""
+    robot = robot_key(args.robot)
+    tips = left_on(robot)
+    if tips is None:
+        return None
+    if args.tips_removed:
+        print("the tips the last run left are taken as off the robot (--tips-removed)")
+    elif not args.yes and is_terminal(sys.stdin):
+        said = tips_left_said(tips, "press Enter (q and Enter to quit): ")
+        try:
+            answer = _ask(said[0].upper() + said[1:])
+        except KeyboardInterrupt:
+            record_declined(args.file, args.record, config)
+            print("\ninterrupted: not started; nothing was connected or moved", file=sys.stderr)
+            return INTERRUPTED_EXIT
+        if answer is None or answer.strip().lower() in DECLINE:
+            record_declined(args.file, args.record, config)
+            print("not started; nothing was connected or moved")
+            return 0
+    else:
+        reason = tips_left_said(tips, "run again with --tips-removed")
+        record_not_started(args.file, args.record, reason, None, config)
+        print(f"error: {reason}", file=sys.stderr)
+        print("nothing was connected or moved", file=sys.stderr)
+        return FAILED_EXIT
+    problem = remember(robot, None)
+    if problem is not None:
+        print(f"warning: {problem}; the next run will ask again", file=sys.stderr)
+    return None
+
+
 def _ready_to_start() -> bool:
     """Ask for Enter before anything is connected or moved; False if the user declines."""
+    answer = _ask("\nSet up the deck as above, then press Enter to start "
+                  "(q and Enter to quit): ")
+    return answer is not None and answer.strip().lower() not in DECLINE
+
+
+def _ask(prompt: str) -> str | None:
+    """The line typed at the terminal after ``prompt`` (None at the end of input).
+
+    Ctrl-C raises ``KeyboardInterrupt`` whenever it comes: the wait for the line is a
+    ``select`` that the signal's wake-up byte ends. A read (``input()``'s) that begins
+    after a Ctrl-C typed as soon as the prompt showed would wait for Enter first.
+    """
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    wake_read, wake_write = os.pipe()
+    for end in (wake_read, wake_write):
+        os.set_blocking(end, False)
+    previous = signal.set_wakeup_fd(wake_write)
     try:
-        answer = input("\nSet up the deck as above, then press Enter to start "
-                       "(q and Enter to quit): ")
-    except EOFError:
-        return False
-    return answer.strip().lower() not in ("q", "quit", "n", "no")
+        while True:
+            ready, _, _ = select.select([sys.stdin, wake_read], [], [])
+            if sys.stdin in ready:
+                line = sys.stdin.readline()
+                return line or None
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake_read, 64)  # another signal (a resized window): wait on
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(wake_read)
+        os.close(wake_write)
 
 
 def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | None,
@@ -336,6 +406,12 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             return FAILED_EXIT
         final, lost = _play(run, robot.driver, progress, args.verbose)
         summary = run.record.events[-1]
+        if emulate is None:  # a tip it left is on the robot for the next run to know
+            problem = remember(robot_key(args.robot), tips_left(
+                Path(args.file).name, summary["status"], summary))
+            if problem is not None:
+                print(f"warning: {problem}: the next run will not know the tips left on",
+                      file=sys.stderr)
         labels = Labels.of_run(run.record.events)
         times = RunTimes(float(getattr(clock, "speed", 1.0)))
         for event in run.record.events:

@@ -49,6 +49,7 @@ from engine.record import Event
 from engine.run import Run
 from engine.state import Status
 from hardware.controller import HardwareFault
+from labrun.cli.tips_left import tips_left, tips_left_said
 
 from .errors import BadRequest
 from .history_file import CLEARED_KEPT, ClearedRuns, HistoryFile
@@ -68,6 +69,9 @@ from .worker import Checker, CheckFailed
 Reply = dict[str, Any]
 
 SOURCE = "remote"
+SERVER_TIPS_REMOVED = ("say so with robot_tips_removed (the page's 'Tips removed' button), "
+                       "and start the queue again")
+"""How a person tells the server the tips a run left are off the robot."""
 """The ``source`` of actions taken through the API, as the run record shows it."""
 SUCCESS = (Status.SUCCEEDED, Status.STOPPED)
 
@@ -484,7 +488,7 @@ class RunManager:
         if interlocks:
             return refused(f"interlock {', '.join(interlocks)} is active; clear it first")
         if self.tips_left is not None:
-            return refused(tips_left_said(self.tips_left))
+            return refused(tips_left_said(self.tips_left, SERVER_TIPS_REMOVED))
         self.queue_running = True
         self.queue_stop_pending = False
         self._changed()
@@ -609,7 +613,8 @@ class RunManager:
                 return why
             item = self.queue.items[0]
             if self.tips_left is not None:
-                return self._queue_stops(item, tips_left_said(self.tips_left))
+                return self._queue_stops(item,
+                                         tips_left_said(self.tips_left, SERVER_TIPS_REMOVED))
             reason = await self._check_again(item, robot)
             if not self._next_is(item):
                 continue  # the queue changed meanwhile: look again
@@ -841,27 +846,3 @@ def ended_said(summary: Event) -> str:
             why = f"{summary['location']}: {why}"
         return why
     return UNRESOLVED if summary.get("pause_unresolved") else ""
-
-
-def tips_left(name: str, status: str, summary: dict[str, Any]) -> dict[str, Any] | None:
-    """The tips the run ``name`` (it ended ``status``; its ``summary``) left on the
-    pipettes, if any: the run, how it ended, and each mount's tip (``volume_ul``,
-    ``uncertain`` where the run lost track of it)."""
-    mounts = {mount: {k: v for k, v in tip.items() if k != "dropped"}
-              for mount, tip in (summary.get("tips_at_end") or {}).items()
-              if not tip.get("dropped")}
-    if not mounts:
-        return None
-    return {"run": name, "status": status, "mounts": mounts}
-
-
-def tips_left_said(tips: dict[str, Any]) -> str:
-    """Why no run may start while ``tips`` (``tips_left``) are on the pipettes."""
-    held = "; ".join(
-        f"the {mount} pipette holds a tip"
-        + (f" with about {tip['volume_ul']:g} µL" if tip.get("volume_ul") else "")
-        + (" (perhaps)" if tip.get("uncertain") else "")
-        for mount, tip in sorted(tips["mounts"].items()))
-    return (f"{held}, left by {tips['run']} ({tips['status']}): take it off the robot, "
-            "then say so with robot_tips_removed (the page's 'Tips removed' button), and "
-            "start the queue again")
