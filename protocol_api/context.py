@@ -28,7 +28,7 @@ from .errors import (
     UnsupportedNameError,
 )
 from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
-from .labware import Labware, Well, check_sits_on
+from .labware import Labware, TrashBin, Well, check_sits_on
 from .labware_definitions import check_role, custom_wells, get_definition, own_definition
 from .loader import MAX_API
 from .moves import PlannedMove, module_under, pause_message, plan_move
@@ -179,7 +179,7 @@ class ProtocolContext:
             self._steps.send(c.LoadLabware(
                 trash.load_name, trash.slot, trash.name, trash.highest_z,
                 drop_point=(drop.point.x, drop.point.y, drop.point.z),
-                version=trash.definition.get("version")))
+                version=trash.definition.get("version"), trash_bin=isinstance(trash, TrashBin)))
         finally:
             self._steps.close()
 

@@ -13,7 +13,7 @@ class LoadLabware(Command):
     """Place a labware on the deck; moves plan over its top from now on."""
 
     __slots__ = ("definition_name", "display_name", "drop_point", "highest_z", "load_name",
-                 "slot", "version", "wells")
+                 "slot", "trash_bin", "version", "wells")
 
     kind = "loadLabware"
     load_name: str
@@ -31,11 +31,14 @@ class LoadLabware(Command):
     # A custom labware's name in its definition (``metadata.displayName``), which a reader
     # shows it by, as it shows a standard one by its own; None for a standard one.
     definition_name: str | None
+    # The fixed trash as a bin (apiLevel 2.16 on), with no wells for a reader to name.
+    trash_bin: bool
 
     def __init__(self, load_name: str, slot: str, display_name: str, highest_z: float,
                  drop_point: XYZ | None = None,
                  wells: dict[str, dict[str, Any]] | None = None,
-                 version: int | None = None, definition_name: str | None = None) -> None:
+                 version: int | None = None, definition_name: str | None = None,
+                 trash_bin: bool = False) -> None:
         object.__setattr__(self, "load_name", load_name)
         object.__setattr__(self, "slot", slot)
         object.__setattr__(self, "display_name", display_name)
@@ -44,6 +47,7 @@ class LoadLabware(Command):
         object.__setattr__(self, "wells", wells)
         object.__setattr__(self, "version", version)
         object.__setattr__(self, "definition_name", definition_name)
+        object.__setattr__(self, "trash_bin", trash_bin)
 
     def apply(self, robot: RobotModel) -> Result:
         robot.stacks.load(self.slot, self.display_name)

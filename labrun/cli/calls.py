@@ -43,6 +43,8 @@ class Labels:
         self._starts: list[str] = []  # by count: its slot at the start, or offDeckN
         self._moves: dict[Any, Params] = {}  # moves by hand asked for, by command id
         self._left: set[str] = set()  # slots a labware has left (moved, or del)
+        self._bins: set[int] = set()  # the trash bins (apiLevel 2.16 on), by count
+        self._front_start: set[str] = set()  # mounts whose nozzle layout starts at H1
 
     @classmethod
     def of_run(cls, events: Iterable[Mapping[str, Any]]) -> Labels:
@@ -62,6 +64,12 @@ class Labels:
             self.load(event["params"])
         elif status == "queued" and kind in ("moveLabware", "removeLabware"):
             self._moves[event.get("id")] = event["params"]
+        elif status == "queued" and kind == "configureNozzleLayout":
+            params = event.get("params") or {}
+            if str(params.get("primary") or "A1").startswith("H"):
+                self._front_start.add(str(params.get("mount")))
+            else:
+                self._front_start.discard(str(params.get("mount")))
         elif status == "completed" and event.get("id") in self._moves:
             self.move(self._moves.pop(event.get("id")))
 
@@ -71,6 +79,9 @@ class Labels:
         load_name = str(params["load_name"])
         name = " ".join(str(params.get("display_name") or load_name).split())  # one line
         label = name if name != load_name else labware_display_name(params)
+        if params.get(TRASH_BIN):  # a bin, with no wells to name: as Opentrons names it
+            label = TRASH_BIN_NAME
+            self._bins.add(len(self._starts))
         slot = start = str(params["slot"])
         under = self._where.top(slot) if slot != OFF_DECK else None
         if slot == OFF_DECK or slot in self._left or (
@@ -104,6 +115,25 @@ class Labels:
         """The label of the labware on top in ``slot`` now, if any."""
         top = self._where.top(slot)
         return None if top is None else self._where.names[top]
+
+    def is_bin(self, slot: str) -> bool:
+        """Whether the labware on top in ``slot`` now is a trash bin (apiLevel 2.16 on):
+        a place with no wells, named whole (``Trash Bin (slot 12)``)."""
+        return self._where.top(slot) in self._bins
+
+    def tips_taken(self, params: Params) -> str:
+        """Where a ``pickUpTip`` took its tips: ``A1 of ...``, the well its first nozzle
+        went to; for tips taken with a layout that starts at the front nozzle (H1), whose
+        other nozzles take the tips behind that well, the range (D1 to G1, with an en
+        dash) of them."""
+        well, tips = str(params.get("well") or ""), int(params.get("tips", 1))
+        slot, _, name = well.partition("/")
+        row, column = name[:1], name[1:]
+        if (tips > 1 and str(params.get("mount")) in self._front_start and row.isalpha()
+                and column.isdigit() and ord(row.upper()) - tips + 1 >= ord("A")):
+            first = chr(ord(row.upper()) - tips + 1)
+            return f"{first}{column}\N{EN DASH}{name} of {self.labware(slot)}"
+        return self.well(well)
 
     def on_deck(self) -> dict[str, int]:
         """Each deck slot holding labware now -> the count of the labware on top there."""
@@ -146,7 +176,8 @@ class Labels:
         if well == "trash":  # the cleanup's drop: the trash the robot file names
             return "the trash"
         slot, _, name = well.partition("/")
-        return f"{name} of {self.labware(slot)}" if name else self.labware(slot)
+        return f"{name} of {self.labware(slot)}" if name and not self.is_bin(slot) else \
+            self.labware(slot)
 
     def wells(self, wells: Iterable[str]) -> str:
         """Several wells, grouped by labware; long runs as a count and a range."""
@@ -156,12 +187,23 @@ class Labels:
             by_slot.setdefault(slot, []).append(name)
         parts = []
         for slot, names in by_slot.items():
+            if self.is_bin(slot):
+                parts.append(self.labware(slot))
+                continue
             if len(names) >= MANY_WELLS:
                 shown = f"{len(names)} wells {names[0]}…{names[-1]}"
             else:
                 shown = ", ".join(names)
             parts.append(f"{shown} of {self.labware(slot)}")
         return " and ".join(parts) if parts else "the current position"
+
+
+TRASH_BIN = "trash_bin"
+"""The key of the fixed trash's ``loadLabware`` params that says it is a trash bin (true
+from apiLevel 2.16, where Opentrons' fixed trash is a bin with no wells to name)."""
+TRASH_BIN_NAME = "Trash Bin"
+"""A trash bin's name, as Opentrons' run log has it (``Dropping tip into Trash Bin on slot
+12``)."""
 
 
 def place(slot: str) -> str:
@@ -302,7 +344,7 @@ def module_sentence(kind: str, params: Params) -> str:
     details = ", ".join(f"{_label(k)}{_value(k, v)}" for k, v in params.items()
                         if k != "module" and v is not None
                         and not isinstance(v, (list, tuple, dict)))
-    text = f"{_generic(module)}: {_generic(action).lower()}"
+    text = f"{MODULE_KINDS.get(module) or _generic(module)}: {_generic(action).lower()}"
     steps = params.get("steps")
     if isinstance(steps, (list, tuple)) and steps:  # a thermocycler profile: its steps
         text += " " + ", ".join(f"{float(step[0]):g} °C for {float(step[1]):g} s"
@@ -311,9 +353,16 @@ def module_sentence(kind: str, params: Params) -> str:
     return f"{text} ({details})" if details else text
 
 
+MODULE_KINDS = {"heaterShaker": "Heater-Shaker"}
+"""A module kind's name where its command's (``heaterShaker``) does not read as Opentrons
+names it."""
+
+
 def _label(key: str) -> str:
     if key == "celsius":
         return "to "
+    if key == "rpm":  # after the number, as people say it: 500 rpm
+        return ""
     if key == "volume_ul":
         return "block max volume "
     return key.removesuffix("_mm").removesuffix("_s").replace("_", " ") + " "
@@ -324,6 +373,8 @@ def _value(key: str, value: Any) -> str:
         return f"{value:g} °C"
     if key == "volume_ul":
         return f"{value:g} µL"
+    if key == "rpm":
+        return f"{value:g} rpm"
     if key.endswith(("_mm", "_s")):
         return f"{value:g} {key.rsplit('_', 1)[1]}"
     return f"{value:g}" if isinstance(value, float) else str(value)
@@ -558,12 +609,14 @@ def command_sentence(kind: str, params: Params, labels: Labels, *,
     elif kind == "airGap":
         text = f"Air gap of {volume(params['volume'])} above {at}"
     elif kind == "blowOut":
-        text = f"Blowing out at {at}"
+        into = well and labels.is_bin(str(well).partition("/")[0])
+        text = f"Blowing out {'into' if into else 'at'} {at}"
     elif kind == "touchTip":
         text = f"Touching tip at {at}"
     elif kind == "pickUpTip":
         tips = int(params.get("tips", 1))
-        text = f"Picking up {'tip' if tips == 1 else plural(tips, 'tip')} from {at}"
+        text = (f"Picking up {'tip' if tips == 1 else plural(tips, 'tip')} from "
+                f"{labels.tips_taken(params)}")
     elif kind == "dropTip":
         text = f"Dropping tip into {at}"
     elif kind == "moveTo":

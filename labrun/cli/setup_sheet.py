@@ -26,6 +26,7 @@ from engine.record import json_line
 from engine.summary import TipAir
 
 from .calls import (
+    TRASH_BIN,
     Labels,
     duration,
     labware_display_name,
@@ -159,6 +160,8 @@ class SheetBuilder:
             entry = deck.setdefault(slot, {"slot": slot, "labware": [], "modules": []})
             name = self.labels.on_top(str(params["slot"])) or str(params["load_name"])
             labware = {"load_name": params["load_name"], "name": name}
+            if params.get(TRASH_BIN):  # apiLevel 2.16 on: named as the bin it is
+                labware[TRASH_BIN] = True
             if slot.startswith(OFF_DECK) and params["slot"] != OFF_DECK:
                 # loaded where a labware has left: a person puts it there then
                 self.timeline.append({"t": t, "kind": "unpaused", "step": int(event.get(
@@ -448,7 +451,7 @@ def text(sheet: Sheet) -> list[str]:
     for slot in sheet["deck"]:
         detail = " on ".join(
             f"{lw['name']} ({labware_display_name(lw)})"
-            if lw["name"] != labware_display_name(lw) else lw["name"]
+            if lw["name"] != labware_display_name(lw) and not lw.get(TRASH_BIN) else lw["name"]
             for lw in reversed(slot["labware"]))  # the top of a stack first
         modules = " on ".join(slot["modules"])
         on = " on " if detail and modules else ""

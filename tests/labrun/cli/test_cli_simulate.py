@@ -99,7 +99,9 @@ def test_every_example_simulates_and_prints_its_summary(
     # The setup sheet comes first, then the run log: a line per protocol call.
     assert out.startswith("Setup\n  Deck\n")
     log = run_log(out)
-    assert log[0] == "Loading Opentrons Fixed Trash (slot 12)"
+    # from apiLevel 2.16 the fixed trash is a bin, named as Opentrons names it
+    assert log[0] == ("Loading Trash Bin (slot 12)" if example.name == "incubation.py"
+                      else "Loading Opentrons Fixed Trash (slot 12)")
     assert len(log) < int(fields["commands"]) / 3
 
 
@@ -573,13 +575,13 @@ def test_a_module_call_that_lifts_the_pipettes_first_is_one_call_in_the_log(
         ''')
     status, out, _ = simulate(capsys, str(path))
     assert status == 0
-    assert run_log(out)[-1] == "Heater shaker: set and wait for shake speed (rpm 500)"
+    assert run_log(out)[-1] == "Heater-Shaker: set and wait for shake speed (500 rpm)"
     status, out, _ = simulate(capsys, str(path), "-v")
     log = [line.strip() for line in run_log(out)]
-    shake = log.index("Heater shaker: set and wait for shake speed (rpm 500)")
+    shake = log.index("Heater-Shaker: set and wait for shake speed (500 rpm)")
     assert log[shake + 1:shake + 3] == [
         "Lifting the pipettes clear of the Heater-Shaker Module GEN1 in slot 1",
-        "Heater shaker: set and wait for shake speed (rpm 500)"]
+        "Heater-Shaker: set and wait for shake speed (500 rpm)"]
 
 
 def liquid_calls(capsys: pytest.CaptureFixture[str], tmp_path: Path, calls: str,

@@ -154,7 +154,7 @@ def test_a_module_call_that_warns_keeps_its_sentence(
                     '    hs.set_target_temperature(10)\n')
     assert main(["simulate", str(path)]) == 0
     log = capsys.readouterr().out.split("\nRun log\n", 1)[1].split("\n\n")[0].splitlines()
-    assert log[-2].endswith("] Heater shaker: set target temperature (to 10 °C)")
+    assert log[-2].endswith("] Heater-Shaker: set target temperature (to 10 °C)")
     assert log[-1].strip() == (f"warning: {path}:5: set_target_temperature: 10 °C is below "
                                "room temperature; the heater-shaker only heats, so the plate "
                                "stays at room temperature")
