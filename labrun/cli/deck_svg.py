@@ -38,13 +38,15 @@ Slots = dict[str, dict[str, Any]]
 """A deck: slot -> what it holds (``labware``, bottom first, and ``modules``)."""
 
 
-def svg(sheet: dict[str, Any]) -> str:
+def svg(sheet: dict[str, Any], *, per_row: int = PER_ROW) -> str:
     """The deck of ``sheet`` (``setup_sheet.build``) as an SVG document: at the start, and
-    after each change the run makes to it."""
+    after each change the run makes to it, ``per_row`` decks side by side (the live page,
+    in a column half a screen wide, draws one a row, so that their names stay readable)."""
     decks = _decks(sheet)
+    per_row = max(1, per_row)
     title_h = TITLE_H if len(decks) > 1 else 0.0
-    width = min(len(decks), PER_ROW) * DECK_W
-    height = -(-len(decks) // PER_ROW) * (DECK_H + title_h) + LEGEND_H
+    width = min(len(decks), per_row) * DECK_W
+    height = -(-len(decks) // per_row) * (DECK_H + title_h) + LEGEND_H
     sources = {w["well"] for w in sheet["liquids"]}
     destinations = set(sheet.get("destinations", ()))
     tips = {f"{rack['slot']}/{name}" for pipette in sheet.get("pipettes", ())
@@ -53,8 +55,8 @@ def svg(sheet: dict[str, Any]) -> str:
              f'width="{width * 2:g}" height="{height * 2:g}" font-family="sans-serif">',
              f'<rect width="{width:g}" height="{height:g}" fill="#e5e7eb"/>']
     for index, (title, slots, changed) in enumerate(decks):
-        left = index % PER_ROW * DECK_W
-        top = index // PER_ROW * (DECK_H + title_h) + title_h
+        left = index % per_row * DECK_W
+        top = index // per_row * (DECK_H + title_h) + title_h
         if title_h:
             parts.append(f'<text x="{left + GAP:g}" y="{top - 2:g}" font-size="11" '
                          f'font-weight="bold">{title}</text>')
@@ -148,19 +150,53 @@ def _slot(slot: dict[str, Any], x: float, y: float, sources: set[str],
     for line, text in enumerate(labels):
         shown = fitted(text)
         title = f"<title>{escape(text)}</title>" if shown != text else ""
-        parts.append(f'<text x="{x + SLOT_W / 2:g}" y="{y - 1.5 - 8 * (len(labels) - 1 - line):g}" '
-                     f'font-size="7" text-anchor="middle">{title}{escape(shown)}</text>')
+        # the last line's descenders clear the slot's outline (a changed slot's is thick)
+        parts.append(f'<text x="{x + SLOT_W / 2:g}" y="{y - 2.5 - 8 * (len(labels) - 1 - line):g}" '
+                     f'font-size="{label_size(shown):g}" text-anchor="middle">{title}'
+                     f'{escape(shown)}</text>')
     return parts
 
 
-LABEL_CHARS = int((SLOT_W + GAP - 6) / (7 * 0.56))
-"""How many characters of a 7-unit sans-serif label fit above a slot and its gap (a
-character is a little over half as wide as the font is high)."""
+LABEL_SIZE, SMALLEST_LABEL = 7.0, 5.6
+"""A label's font size, and the smallest it shrinks to so that a long name fits whole."""
+LABEL_ROOM = SLOT_W + GAP - 6
+"""How wide a label may be: above its slot and the gap beside it."""
+GLYPH = 0.56
+"""A sans-serif character is a little over half as wide as the font is high."""
+LABEL_CHARS = int(LABEL_ROOM / (SMALLEST_LABEL * GLYPH))
+"""How many characters of a label fit above a slot, at the smallest size."""
+
+
+def label_size(text: str) -> float:
+    """The font size at which ``text`` fits above its slot: 7, or smaller for a long name
+    (``Opentrons OT-2 96 Filter Tip Rack 200 µL``), down to 5.6."""
+    size = LABEL_ROOM / (max(len(text), 1) * GLYPH)
+    return round(max(SMALLEST_LABEL, min(LABEL_SIZE, size)), 2)
 
 
 def fitted(text: str) -> str:
-    """``text`` cut to what fits above a slot, ending in an ellipsis if it was cut (the
-    whole name is the label's title, shown on hovering)."""
+    """``text`` as it fits above a slot: whole when it can be; else its first and last
+    words with an ellipsis between them, so that what sets a labware apart from its kin
+    (a tip rack's or a plate's volume, at the end of its name) stays in sight (the whole
+    name is the label's title, shown on hovering)."""
     if len(text) <= LABEL_CHARS:
         return text
-    return text[:LABEL_CHARS - 1].rstrip() + "…"
+    words = text.split()
+    head: list[str] = []
+    tail: list[str] = []
+    first, last = 0, len(words) - 1
+    while first <= last:
+        take_head = 2 * len(" ".join(head)) <= len(" ".join(tail))  # the end weighs more
+        word = words[first] if take_head else words[last]
+        size = len(" ".join(head)) + len(" ".join(tail)) + len(word) + 4  # " … ", a space
+        if size > LABEL_CHARS:
+            break
+        if take_head:
+            head.append(word)
+            first += 1
+        else:
+            tail.insert(0, word)
+            last -= 1
+    if not head or not tail:  # a word too long to keep: cut it
+        return text[:LABEL_CHARS - 1].rstrip() + "…"
+    return f"{' '.join(head)} … {' '.join(tail)}"

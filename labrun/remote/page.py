@@ -30,6 +30,8 @@ from .errors import BadRequest
 
 PAGE_PATH = "/"
 DECK_PATH = "/api/deck.svg"
+PAGE_DECKS_PER_ROW = 1
+"""Decks side by side in ``/api/deck.svg`` (``labrun simulate --deck`` draws three)."""
 
 Sheet = dict[str, Any]
 
@@ -93,7 +95,10 @@ def routes(access: Access, sheet_of: Callable[[str | None], Sheet | None]) -> li
         sheet = sheet_of(uid)
         if sheet is None:
             raise BadRequest(404, f"no deck for item {uid!r}" if uid else "no run")
-        return Response(deck_svg.svg(sheet), media_type="image/svg+xml",
+        # one deck a row: side by side, the decks of a run that changes its deck (a
+        # move by hand) shrink in the page's column until their names cannot be read
+        return Response(deck_svg.svg(sheet, per_row=PAGE_DECKS_PER_ROW),
+                        media_type="image/svg+xml",
                         headers=INERT_HEADERS)
 
     return [Route(PAGE_PATH, page, methods=["GET"]), Route(DECK_PATH, deck, methods=["GET"])]

@@ -193,9 +193,34 @@ def test_a_long_labware_name_is_cut_to_its_slot_and_whole_in_its_title() -> None
     (cut,) = [text for text in labels if text.startswith(long[:20])]
     title = next(t for t in labels[cut] if t.tag.endswith("title")).text
     assert title == long and cut == title + deck_svg.fitted(long)  # the title, then shown
-    assert deck_svg.fitted(long).endswith("…") and len(deck_svg.fitted(long)) <= 36
-    width = deck_svg.SLOT_W + deck_svg.GAP  # 7-unit glyphs, a little over half as wide
-    assert len(deck_svg.fitted(long)) * 7 * 0.56 <= width
+    shown = deck_svg.fitted(long)  # its first words and its last, which tell it apart
+    assert shown.startswith("Opentrons 96 ") and shown.endswith(" 200 µL Flat") and "…" in shown
+    width = deck_svg.SLOT_W + deck_svg.GAP  # glyphs a little over half as wide as high
+    size = float(labels[cut].get("font-size", 0))
+    assert 5.5 <= size <= 7 and len(shown) * size * 0.56 <= width
+
+
+def test_the_deck_picture_names_tip_racks_whole_so_their_volumes_tell_them_apart() -> None:
+    """Two filter tip racks, 20 and 200 µL, were both drawn as "Opentrons OT-2 96 Filter
+    Tip Rack 2…": a name a little too long for its slot is drawn whole, a little smaller."""
+    import xml.etree.ElementTree as ET
+
+    from labrun.cli import deck_svg
+
+    names = ["Opentrons OT-2 96 Filter Tip Rack 20 µL", "Opentrons OT-2 96 Filter Tip Rack 200 µL",
+             "Opentrons OT-2 96 Filter Tip Rack 1000 µL"]
+    sheet = {"liquids": [], "destinations": [], "deck": [
+        {"slot": str(slot), "modules": [], "labware": [{"load_name": f"rack{slot}", "name": name}]}
+        for slot, name in enumerate(names, 4)]}
+    root = ET.fromstring(deck_svg.svg(sheet))
+    texts = {"".join(e.itertext()): e for e in root.iter() if e.tag.endswith("text")}
+    width = deck_svg.SLOT_W + deck_svg.GAP
+    for slot, name in enumerate(names, 4):
+        assert name in texts, f"{name!r} is not drawn whole"
+        size = float(texts[name].get("font-size", 0))
+        assert 5.5 <= size <= 7 and len(name) * size * 0.56 <= width
+        # its baseline leaves room for the descenders ("y", "µ") above the slot's outline
+        assert float(texts[name].get("y", 0)) <= deck_svg.slot_origin(slot)[1] - 2.5
 
 
 CUSTOM = '''

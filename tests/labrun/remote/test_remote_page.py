@@ -139,3 +139,26 @@ def test_a_run_on_the_stream_and_in_the_server_log(served: Served, gates: Gates)
     assert sorted(snapshot["wells"]) == sorted(wells) and snapshot["has_deck"]
     assert [c["message"] for c in snapshot["comment_log"]] == ["filling the plate", "done"]
     assert json.dumps(snapshot)  # plain data
+
+
+def test_the_page_s_deck_draws_a_changed_deck_one_a_row(served: Served) -> None:
+    """A run that moves a plate by hand is two decks; side by side in the page's column,
+    half a screen wide, their names were a few pixels high: the page has them one a row,
+    each as wide as a deck alone (``labrun simulate --deck`` still draws three a row)."""
+    import re
+
+    from labrun.cli import deck_svg
+
+    moved = item('''
+p300.transfer(50, plate["A1"], plate["B1"])
+ctx.move_labware(plate, 5)
+p300.transfer(50, plate["B1"], plate["C1"])
+''', "moved.py")
+    added = served.client.queue_item_add(moved)["item"]
+    deck = httpx.get(served.url + "/api/deck.svg", params={"item_uid": added["item_uid"]})
+    assert deck.status_code == 200 and ">After step 6<" in deck.text
+    view = re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', deck.text)
+    assert view is not None
+    width, height = float(view[1]), float(view[2])
+    assert width == deck_svg.DECK_W  # one deck wide, the two of them one above the other
+    assert height > 2 * deck_svg.DECK_H
