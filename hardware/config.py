@@ -10,6 +10,7 @@ built-in six axes.
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -285,7 +286,8 @@ def load_config(path: str | Path) -> RobotConfig:
         import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        text = path.read_text()
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such robot configuration file") from None
     except tomllib.TOMLDecodeError as exc:
@@ -293,7 +295,46 @@ def load_config(path: str | Path) -> RobotConfig:
     try:
         return config_from_dict(data)
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        line = line_of_key(text, key_of_error(str(exc)))
+        raise ConfigError(f"{path}{'' if line is None else f':{line}'}: {exc}") from None
+
+
+def key_of_error(message: str) -> str | None:
+    """The dotted key a configuration error names (``axes.X.max``), if any."""
+    named = re.match(r"unknown key '([^']+)'", message) or re.match(r"([\w.-]+): ", message)
+    return named[1] if named else None
+
+
+def line_of_key(text: str, key: str | None) -> int | None:
+    """The line of the TOML ``text`` that writes ``key`` (``axes.X.max``): its own line,
+    else that of the nearest table or key above it that the file writes (``[axes.X]``);
+    None when the file writes none of them (a default's fault)."""
+    if not key:
+        return None
+    written: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    open_brackets = 0  # inside a value written over several lines (an array)
+    for number, line in enumerate(text.splitlines(), 1):
+        header = re.match(r"\s*\[\[?([^\]]+)\]\]?\s*(#.*)?$", line)
+        assignment = re.match(r"\s*([\w\-.\"' ]+?)\s*=", line)
+        if open_brackets == 0 and header:
+            table = _key_parts(header[1])
+            written.setdefault(table, number)
+            continue
+        if open_brackets == 0 and assignment:
+            written.setdefault(table + _key_parts(assignment[1]), number)
+        open_brackets = max(0, open_brackets + line.count("[") - line.count("]"))
+    parts = _key_parts(key)
+    for end in range(len(parts), 0, -1):
+        if parts[:end] in written:
+            return written[parts[:end]]
+    below = [number for written_key, number in written.items()
+             if written_key[:len(parts)] == parts]  # a table the file writes only parts of
+    return min(below, default=None)
+
+
+def _key_parts(dotted: str) -> tuple[str, ...]:
+    return tuple(part.strip().strip("\"'") for part in dotted.split("."))
 
 
 _TOP_KEYS = {"name", "controller", "axes", "mounts", "slots", "safe_height", "park_position",
@@ -346,7 +387,8 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
             if not axis:
                 continue
             if axis not in axes:
-                raise ConfigError(f"mounts.{mount_name}: axis {axis!r} is not defined under [axes]")
+                raise ConfigError(f"mounts.{mount_name}.{key}: axis {axis!r} is not defined "
+                                  "under [axes]")
             if axis in jobs:
                 raise ConfigError(f"mounts.{mount_name}.{key}: axis {axis!r} is already "
                                   f"{jobs[axis]}; every mount needs a Z axis and a plunger "

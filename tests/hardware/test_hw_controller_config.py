@@ -119,7 +119,7 @@ def test_a_robot_file_removes_axes_mounts_and_interlocks(tmp_path: Path) -> None
 @pytest.mark.parametrize(("data", "message"), [
     ({"axes": {"X": False}}, "axes.X: the gantry axis X cannot be removed"),
     ({"axes": {"Q": False}}, "axes.Q: cannot remove 'Q': it is not defined"),
-    ({"axes": {"B": False}}, "mounts.left: axis 'B' is not defined under [axes]"),
+    ({"axes": {"B": False}}, "mounts.left.plunger_axis: axis 'B' is not defined under [axes]"),
     ({"mounts": {"left": {"plunger_axis": "Z"}}}, "mounts.left.plunger_axis: axis 'Z' is "
      "already mounts.left.z_axis; every mount needs a Z axis and a plunger axis of its own"),
     ({"mounts": {"left": {"plunger_axis": "X"}}},
@@ -160,3 +160,23 @@ def test_bad_axes_and_mounts_name_the_key(data: dict[str, object], message: str)
     with pytest.raises(ConfigError) as raised:
         config_from_dict(data)
     assert message in str(raised.value)
+
+
+def test_a_robot_file_error_names_the_line_that_wrote_the_key(tmp_path: Path) -> None:
+    """The line of the key (an array written over several lines counted whole), or of
+    the nearest table above it that the file writes."""
+    path = tmp_path / "robot.toml"
+    path.write_text('name = "bench"\npark_position = [\n  10,\n  20,\n]\n\n'
+                    '[controller]\nkind = "gcode"\n')
+    with pytest.raises(ConfigError) as caught:  # a key it does not write: its table's line
+        load_config(path)
+    assert str(caught.value).startswith(f"{path}:7: controller.port: a G-code controller")
+    path.write_text(path.read_text() + 'port = "/dev/ttyACM0"\ndialect = "reprap"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"{path}:10: controller.dialect: 'reprap'")
+    path.write_text('[mounts.left]\nz_axis = "Q"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (f"{path}:2: mounts.left.z_axis: axis 'Q' is not defined "
+                                 "under [axes]")

@@ -36,4 +36,4 @@ def test_a_model_not_of_the_modules_kind_is_refused_naming_the_file_and_key(
     path = robot_file(tmp_path, f"model = {value}")
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    assert str(caught.value) == f"{path}: modules.mag.model: {said}"
+    assert str(caught.value) == f"{path}:4: modules.mag.model: {said}"  # its line

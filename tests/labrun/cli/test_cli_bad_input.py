@@ -456,28 +456,36 @@ def test_run_leaves_a_record_of_a_protocol_that_could_not_start(
 
 
 BAD_ROBOT_FILES = [
-    ("unparsable TOML", "name = [\n", "not valid TOML: Invalid value (at end of document)"),
-    ("an unknown key", "bogus = 1\n", "unknown key 'bogus'; expected one of ['axes', "
-     "'controller', 'drop_tips_on_stop', 'interlocks', 'modules', 'mounts', 'name', "
-     "'park_position', 'safe_height', 'slots', 'trash_slot']"),
+    ("unparsable TOML", "name = [\n", "", "not valid TOML: Invalid value (at end of document)"),
+    ("an unknown key", 'name = "bench"\nbogus = 1\n', ":2", "unknown key 'bogus'; expected "
+     "one of ['axes', 'controller', 'drop_tips_on_stop', 'interlocks', 'modules', 'mounts', "
+     "'name', 'park_position', 'safe_height', 'slots', 'trash_slot']"),
+    ("a misspelt key in a table", '[axes.X]\nmax = 400\nstesp_per_mm = 80\n', ":3",
+     "axes.X.stesp_per_mm: unknown key; expected one of ['acceleration', 'home', 'homing', "
+     "'idle_current', 'max', 'max_speed', 'min', 'run_current', 'steps_per_mm']"),
+    ("a bad value in an inline table", '[axes]\nY = { min = 9, max = 2 }\n', ":2",
+     "axes.Y: the travel min = 9.0 .. max = 2.0 must be finite with min below max"),
+    ("a slot the file does not have", 'name = "bench"\ntrash_slot = "13"\n', ":2",
+     "trash_slot: slot '13' is not defined under [slots]"),
 ]
+"""Each bad robot file, what it writes, the line (``:N``) the error names, the error."""
 
 
 @pytest.mark.parametrize("command", ["simulate", "run"])
-@pytest.mark.parametrize(("text", "message"), [c[1:] for c in BAD_ROBOT_FILES],
+@pytest.mark.parametrize(("text", "where", "message"), [c[1:] for c in BAD_ROBOT_FILES],
                          ids=[c[0] for c in BAD_ROBOT_FILES])
 def test_a_bad_robot_file_replaces_an_older_record_with_one_that_says_so(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, text: str,
-        message: str) -> None:
+        where: str, message: str) -> None:
     record = succeeded_record(capsys, tmp_path)
     robot = tmp_path / "robot.toml"
     robot.write_text(text)
     path = write(tmp_path, "def run(ctx):\n    ctx.comment('a')\n")
     status, out, err = labrun(capsys, command, str(path), "--robot", str(robot),
                               "--record", str(record))
-    assert (status, err) == (2, f"error: {robot}: {message}\n")
+    assert (status, err) == (2, f"error: {robot}{where}: {message}\n")
     assert "connecting" not in out
-    unstarted_events(record, path, f"{robot}: {message}", None)
+    unstarted_events(record, path, f"{robot}{where}: {message}", None)
 
 
 ARGUMENT_ERRORS = [

@@ -240,7 +240,7 @@ def test_a_bad_robot_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFix
     path.write_text('[modules.m]\nkind = "centrifuge"\n')
     assert doctor.run_doctor(argparse.Namespace(robot=str(path), home=False)) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {path}: ") and err.count("\n") == 1
+    assert err.startswith(f"error: {path}:2: ") and err.count("\n") == 1  # its line
     assert "modules.m.kind: 'centrifuge'" in err
 
 
