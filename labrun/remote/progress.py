@@ -238,8 +238,10 @@ class RunProgress:
             elif kind == "summary":
                 self._status(str(event["status"]))
                 self.error = event.get("error") or event.get("reason")
-                if event.get("location"):  # where a failed run failed, not its last step
-                    self.line = str(event["location"]).rpartition("/")[2]
+                # where a failed run failed; a run that ended otherwise is on no line (its
+                # last call is over: a bare line would read as one going on)
+                location = event.get("location")
+                self.line = str(location).rpartition("/")[2] if location else None
         if self._dirty:
             self._dirty = False
             changed = self._tips_changed

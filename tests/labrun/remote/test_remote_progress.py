@@ -556,3 +556,20 @@ def test_the_servers_line_for_a_pause_that_answers_a_client_too_says_so() -> Non
                     "pause_also_for": "remote"}])
     assert lines[-1] == ("run both.py: paused by protocol, which also answers the pause "
                          "a client asked for, at step 7: swap plate")
+
+
+def test_a_run_that_ended_is_on_no_line_unless_it_failed_at_one(
+        events: list[dict[str, Any]]) -> None:
+    """The page's "Now" showed the last step's bare line once a run had succeeded, as if a
+    call were going on there; a failed run keeps the line it failed at."""
+    progress = RunProgress("uid", "replication.py", Plan.from_events(events), now=Clock())
+    *running, summary = events
+    progress.feed(running)
+    assert str(progress.fields()["line"]).startswith("plate_replication.py:")
+    progress.feed([summary])
+    assert (progress.fields()["call"], progress.fields()["line"]) == (None, None)
+    failed = RunProgress("uid", "p.py", None, now=Clock())
+    failed.feed([{"event": "status", "status": "running", "t": 0.0},
+                 {"event": "summary", "status": "failed", "t": 2.0, "error": "ValueError: x",
+                  "location": "/srv/q/p.py:11"}])
+    assert failed.fields()["line"] == "p.py:11"
