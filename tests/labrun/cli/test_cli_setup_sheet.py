@@ -802,7 +802,7 @@ def test_labware_moved_by_hand_is_set_up_where_it_starts_and_its_moves_are_timed
     # Each labware where it is at the start: the spare rack off the deck, slot 5 empty.
     assert [(s["slot"], [lw["name"] for lw in s["labware"]]) for s in sheet["deck"]] == [
         ("1", ["Opentrons OT-2 96 Tip Rack 300 µL"]), ("2", ["NEST 12 Well Reservoir 15 mL"]),
-        ("3", ["Corning 96 Well Plate 360 µL Flat"]), ("12", ["Opentrons Fixed Trash"]),
+        ("3", ["Corning 96 Well Plate 360 µL Flat"]), ("12", ["Trash Bin"]),
         ("offDeck1", ["spare tips"])]
     assert [(r["slot"], r["labware"], r["tips"]) for r in sheet["pipettes"][0]["tip_racks"]] \
         == [("1", "Opentrons OT-2 96 Tip Rack 300 µL", 1), ("offDeck1", "spare tips", 1)]
