@@ -45,6 +45,8 @@ class Labels:
         self._left: set[str] = set()  # slots a labware has left (moved, or del)
         self._bins: set[int] = set()  # the trash bins (apiLevel 2.16 on), by count
         self._front_start: set[str] = set()  # mounts whose nozzle layout starts at H1
+        self._modules: dict[str, str] = {}  # slot -> the module loaded there (its model)
+        self._on_module: set[int] = set()  # labware (by count) loaded right onto a module
 
     @classmethod
     def of_run(cls, events: Iterable[Mapping[str, Any]]) -> Labels:
@@ -64,6 +66,9 @@ class Labels:
             self.load(event["params"])
         elif status == "queued" and kind in ("moveLabware", "removeLabware"):
             self._moves[event.get("id")] = event["params"]
+        elif status == "queued" and kind == "loadModule":
+            params = event.get("params") or {}
+            self._modules[str(params.get("slot"))] = str(params.get("model"))
         elif status == "queued" and kind == "configureNozzleLayout":
             params = event.get("params") or {}
             if str(params.get("primary") or "A1").startswith("H"):
@@ -90,9 +95,20 @@ class Labels:
             # that was not there at the start: not there at the start either, a person
             # brings it in then
             start = f"{OFF_DECK}{sum(s.startswith(OFF_DECK) for s in self._starts) + 1}"
+        if under is None and slot in self._modules:
+            self._on_module.add(len(self._starts))
         self._where.load(slot, label)
         self._starts.append(start)
         return start
+
+    def loaded(self, slot: str) -> str:
+        """The labware just loaded in ``slot`` in words: ``samples (slot 1)``; one loaded
+        right onto a module says on which (``samples on Temperature Module GEN2 (slot 1)``)."""
+        top = self._where.top(slot)
+        model = self._modules.get(slot)
+        if top in self._on_module and model is not None:
+            return f"{self._where.names[top]} on {module_display_name(model)} ({place(slot)})"
+        return self.labware(slot)
 
     def start_place(self, index: object) -> str | None:
         """Where the run's labware ``index`` (its loadLabware's count from 0) was at the
@@ -375,8 +391,10 @@ def _value(key: str, value: Any) -> str:
         return f"{value:g} µL"
     if key == "rpm":
         return f"{value:g} rpm"
-    if key.endswith(("_mm", "_s")):
-        return f"{value:g} {key.rsplit('_', 1)[1]}"
+    if key.endswith("_s") and isinstance(value, (int, float)):
+        return duration(float(value))  # 30 s, 5 min, 1 h 2 min
+    if key.endswith("_mm"):
+        return f"{value:g} mm"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -543,7 +561,7 @@ def sentence(name: str, commands: CallCommands, labels: Labels) -> str:
         message = f": {first['message']}" if first.get("message") else ""
         return f"Delaying for {duration(float(first.get('seconds', 0)))}{message}"
     if name in ("load_labware", "load_adapter") and one == "loadLabware":
-        return f"Loading {labels.labware(str(first.get('slot')))}"
+        return f"Loading {labels.loaded(str(first.get('slot')))}"
     if name == "load_instrument" and one == "loadInstrument":
         return f"Loading {first.get('instrument_name')} on the {first.get('mount')} mount"
     if ((name in ("aspirate", "dispense", "air_gap") or name in ("step", ""))

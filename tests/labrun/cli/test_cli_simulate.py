@@ -848,3 +848,32 @@ def run(ctx):
     lines = [line for line in capsys.readouterr().out.splitlines() if "engage" in line]
     assert [line.split("] ", 1)[1] for line in lines] == [
         f"Magnetic module: engage (magnets {said})"]
+
+
+MODULE_LOADS = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    temp = ctx.load_module("temperature module gen2", 1)
+    temp.load_labware("opentrons_96_aluminumblock_generic_pcr_strip_200ul", label="samples")
+    ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    tc = ctx.load_module("thermocycler")
+    tc.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+    tc.set_block_temperature(95, hold_time_seconds=300)
+    tc.set_block_temperature(4, hold_time_seconds=45)
+'''
+
+
+def test_the_log_says_which_module_a_labware_sits_on_and_holds_in_minutes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "modules.py"
+    path.write_text(MODULE_LOADS)
+    status, out, _ = simulate(capsys, str(path))
+    assert status == 0
+    log = run_log(out)
+    assert "Loading samples on Temperature Module GEN2 (slot 1)" in log
+    assert "Loading Corning 96 Well Plate 360 µL Flat (slot 2)" in log  # on the deck itself
+    assert ("Loading NEST 96 Well Plate 100 µL PCR Full Skirt on Thermocycler Module GEN1 "
+            "(slot 7)") in log
+    assert ("Thermocycler: set target block temperature (to 95 °C, hold time 5 min)") in log
+    assert ("Thermocycler: set target block temperature (to 4 °C, hold time 45 s)") in log
