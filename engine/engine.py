@@ -357,11 +357,15 @@ class Engine:
             return
         if entry.plan is None:
             lowering = self.pausing.lowering
+            first: list[Segment] = []
             if lowering is not None:  # a checkpoint's unpark left the tips up
                 if cmd.in_place:
-                    await self.move(Move(lowering))
+                    first.append(Move(lowering))
+                    await self.move(first[0])
                 self.pausing.lowering = None
-            entry.plan, entry.done = cmd.plan(self.model), 0
+            # The lowering is the plan's first segment, done: a rewound step (which goes
+            # back to its checkpoint, above) lowers the tips again before acting there.
+            entry.plan, entry.done = first + cmd.plan(self.model), len(first)
         # else: resumed after a pause, on to the same absolute targets (or rewound: done=0)
         for segment in entry.plan[entry.done:]:
             await self.move(segment)

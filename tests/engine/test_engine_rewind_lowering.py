@@ -1,0 +1,91 @@
+"""A rewound step lowers the tips again where a checkpoint's unpark had left them up.
+
+After a protocol pause the unpark keeps the tips at the safe height over where they were
+(docs/design.md §4, ``z_held``); the first command acting in place lowers them. When that
+command is reversible (``prepare_to_aspirate``) and an immediate pause cuts it off, the
+step is rewound to its checkpoint, which is up there: the lowering must run again with
+it, or the next in-place aspirate draws air above the well instead of the liquid in it.
+"""
+
+from __future__ import annotations
+
+from labrun_testing import P300, TIP_TOP, ScriptedRun
+from motion_trace import TraceItem
+
+from engine import commands as c
+from engine.actions import Pause
+from engine.state import Status
+from hardware.config import default_config
+
+PLATE = c.LoadLabware("corning_96_wellplate_360ul_flat", "2", "plate", 14.22)
+WELL = (146.88, 74.24, 3.0)  # A1's bottom
+TIP_LENGTH = 51.0
+
+
+def run(pause_in_prepare: bool) -> tuple[list[tuple[float, float]], list[dict[str, object]]]:
+    """Tip into A1, blow out there, protocol pause, ``prepare_to_aspirate`` (cut off in
+    its plunger move when ``pause_in_prepare``), then an aspirate in place. Returns each
+    plunger stroke (nozzle Z, mm of plunger travel) after the pick-up, and the record."""
+    trace: list[TraceItem] = []
+    scripted = ScriptedRun(default_config(), trace=trace)
+    try:
+        scripted.play()
+        scripted.call(P300)
+        scripted.call(PLATE)
+        scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", TIP_LENGTH))
+        picked = len(trace)
+        scripted.call(c.MoveTo("left", WELL, well="2/A1"))
+        scripted.call(c.BlowOut("left", 50.0, "2/A1"))  # the plunger past the bottom
+        scripted.call(c.WaitForResume("look"))
+        assert scripted.status().status is Status.PAUSED
+        assert scripted.control.resume().accepted
+        scripted.settle()
+        if pause_in_prepare:
+            # the lowering ends, then the 1 mm plunger move: cut it off 10 ms before its end
+            ends = scripted.clock.now() + prepare_duration()
+            scripted.clock.call_at(
+                ends - 0.01, lambda: scripted.engine.apply(Pause(option="immediate")))
+        prepared = scripted.call(c.PrepareToAspirate("left"))
+        while not prepared.done.is_set():
+            assert scripted.status().status is Status.PAUSED
+            assert scripted.control.resume().accepted
+            scripted.settle()
+        assert prepared.error is None
+        scripted.call(c.Aspirate("left", 50.0, 50.0, "2/A1"))
+        scripted.finish()
+        assert scripted.status().status is Status.SUCCEEDED
+        events = scripted.events()
+    finally:
+        scripted.close()
+    strokes = [(round(end["Z"], 3), round(end["B"] - start_["B"], 3))
+               for kind, start_, end in trace[picked:]
+               if kind == "move" and abs(end["B"] - start_["B"]) > 1e-6]
+    return strokes, events
+
+
+def prepare_duration() -> float:
+    """How long the prepare takes, lowering and plunger move (measured on a free run)."""
+    global _END
+    if _END is None:
+        _, events = run(False)
+        step = next(e for e in events if e["event"] == "command" and e["status"] == "queued"
+                    and e["type"] == "prepareToAspirate")
+        times = [float(e["t"]) for e in events if e["event"] == "command"  # type: ignore[arg-type]
+                 and e["id"] == step["id"] and e["status"] in ("started", "completed")]
+        _END = times[1] - times[0]
+    return _END
+
+
+_END: float | None = None
+
+
+def test_a_rewound_prepare_to_aspirate_lowers_the_tip_again() -> None:
+    free, _ = run(False)
+    paused, events = run(True)
+    assert any(e["event"] == "pause_effect" and e["effect"] == "rewound" for e in events)
+    in_well = WELL[2] + TIP_LENGTH  # the nozzle's Z with the tip end at A1's bottom
+    assert {z for z, _ in free} == {in_well}
+    # every stroke, the aspirate's included, with the tip in the well as without the pause
+    assert {z for z, _ in paused} == {in_well}, paused
+    drawn = sum(stroke for _, stroke in paused)
+    assert abs(drawn - sum(stroke for _, stroke in free)) < 1e-3
