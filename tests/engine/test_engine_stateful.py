@@ -7,6 +7,10 @@ instants mid-move. After every step the invariants of docs/design.md §3-§6 and
 checked against the status, the simulated motors and the run record. The run has four
 simulated hardware modules; random module calls set temperatures, magnets, the lid, a
 profile and the shaker, and §5's module rules are checked after every step too.
+Liquid rules also come as two steps (``move_to``, then the command in place), with a
+pause between them; ``interrupt_in_a_move`` lands a pause or a door inside a chosen
+motion to come (a plunger stroke lasts milliseconds); each contact is compared with the
+pause-free twin's by the tip end's height too, and parks and unparks alternate.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from engine.record import read_record
 from engine.state import PauseSource, Status
 from hardware.config import InterlockConfig, default_config
 from hardware.frozen import replace
+from hardware.kinematics import limiting_axis
 
 # The table of docs/design.md §3, written out again independently of engine/actions.py.
 ALLOWED = {
@@ -92,6 +97,35 @@ def well_at(x: float, y: float, z: float) -> str | None:
     return f"2/{'ABCDEFGH'[row]}{col + 1}" if math.hypot(x - cx, y - cy) <= 3.0 else None
 
 
+SPLITS = ["", "move", "move, paused"]  # how a liquid rule makes its calls (``_steps``)
+
+
+class DepthTrace(PhysicalTrace):
+    """A ``PhysicalTrace`` that also keeps, for each contact, the height of the tip end
+    at its first stroke and the lowest and highest of all its strokes: an aspirate
+    drawing air above the well it should draw from makes the same (x, y) contact, at
+    another height."""
+
+    def __init__(self, config: Any, trace: list[TraceItem], **kwargs: Any) -> None:
+        self.depths: list[tuple[float, float, float]] = []
+        super().__init__(config, trace, **kwargs)
+
+    def _add_move(self, start: Any, end: Any, tips: Any) -> None:
+        before = len(self.contacts)
+        super()._add_move(start, end, tips)
+        for mount, spec in self.config.mounts.items():
+            if abs(end[spec.plunger_axis] - start[spec.plunger_axis]) <= 1e-6:
+                continue
+            length = tips[mount][1] if tips[mount] is not None else 0.0
+            z = start[spec.z_axis] + spec.offset[2] - length
+            if len(self.contacts) > before:  # a new contact
+                self.depths.append((z, z, z))
+            else:  # a stroke added to the last contact
+                first, low, high = self.depths[-1]
+                self.depths[-1] = (first, min(low, z), max(high, z))
+        assert len(self.depths) == len(self.contacts)
+
+
 class RunMachine(RuleBasedStateMachine):
     """One run, driven at random."""
 
@@ -114,20 +148,45 @@ class RunMachine(RuleBasedStateMachine):
         self.shaking = False  # the protocol's last shaker call left it shaking
         self.paused_modules: tuple[int, dict[str, Any]] | None = None
         self.spare_at = c.OFF_DECK  # where the spare plate is, as the protocol knows it
+        self.at: str | None = None  # the well the last returned call left the tip in
+        # (moves still to start before it, fraction of that move, what then happens)
+        self.armed: list[tuple[int, float, Any]] = []
 
-    @initialize(auto_resume=st.booleans())
-    def start(self, auto_resume: bool) -> None:
+    @initialize(auto_resume=st.booleans(), tip=st.booleans())
+    def start(self, auto_resume: bool, tip: bool) -> None:
         self.config = replace(default_config(),
                                    interlocks={"door": InterlockConfig(auto_resume)})
         self.run = ScriptedRun(self.config, record_path=str(Path(self.tmp.name) / "run.jsonl"),
                                trace=self.trace)
+        self._hook_moves()
         self.run.play()
         self._call(P300)
         self._call(PLATE)
         self._call(*MODULES)
         self._call(SPARE)
+        if tip:  # a tip on from the start: the liquid rules need one, swarms may lack it
+            self._call(self._new_tip())
 
     # -- helpers ----------------------------------------------------------------------
+
+    def _hook_moves(self) -> None:
+        """Let ``interrupt_in_a_move`` land its pause or door at a fraction of a given
+        motion to come (a plunger stroke lasts some ms: timers on the clock seldom hit)."""
+        controller, clock, axes = self.r.controller, self.r.clock, self.config.axes
+        inner = controller.move
+
+        async def move(target: Any, speed: float | None = None) -> None:
+            duration = limiting_axis(controller.position, target, axes, speed)[0]
+            if duration > 0 and self.armed:
+                armed, self.armed = self.armed, []
+                for count, fraction, act in armed:
+                    if count > 1:
+                        self.armed.append((count - 1, fraction, act))
+                    else:
+                        clock.call_at(clock.now() + fraction * duration, act)
+            await inner(target, speed)
+
+        controller.move = move  # type: ignore[method-assign]
 
     @property
     def r(self) -> ScriptedRun:
@@ -144,6 +203,23 @@ class RunMachine(RuleBasedStateMachine):
         self.calls.append(commands)
         self.pending = (self.r.call(*commands, name=commands[0].kind), commands)
         self._collect()
+
+    def _steps(self, calls: list[tuple[c.Command, ...]], split: str) -> None:
+        """``calls`` as one step, or (``split``) as a step each, as ``move_to`` then an
+        ``aspirate`` in place make, each made once the one before returned; with "paused"
+        in ``split``, a deferred pause is asked for before each later one and the run
+        resumed: between the steps it parks, and the unpark holds the tips up (§4)."""
+        if not split:
+            self._call(*(cmd for call in calls for cmd in call))
+            return
+        for index, call in enumerate(calls):
+            if not self.free():
+                return
+            if index and "paused" in split:
+                self._act("pause", "deferred")
+            self._call(*call)
+            if index and "paused" in split and self.status() == "paused":
+                self._act("resume")
 
     def _collect(self) -> None:
         """Account for the pending call if it has returned."""
@@ -176,6 +252,10 @@ class RunMachine(RuleBasedStateMachine):
                 self.shaking = isinstance(cmd, c.SetAndWaitForShakeSpeed)
             elif isinstance(cmd, c.MoveLabware):
                 self.spare_at = cmd.to_slot
+            if isinstance(cmd, (c.MoveTo, c.TouchTip)):
+                self.at = cmd.well
+            elif cmd.execution is c.Execution.MOTION and not cmd.in_place:
+                self.at = None  # a pick-up, a drop, a lift or a home went elsewhere
 
     def _act(self, name: str, *args: Any, **kwargs: Any) -> None:
         before_state = self.r.engine.state
@@ -233,18 +313,25 @@ class RunMachine(RuleBasedStateMachine):
         self._call(*commands)
 
     @precondition(lambda self: self.free() and self.has_tip and self.volume < 290)
-    @rule(well=st.sampled_from(WELLS), fraction=st.floats(0.05, 1.0))
-    def aspirate(self, well: str, fraction: float) -> None:
+    @rule(well=st.sampled_from(WELLS), fraction=st.floats(0.05, 1.0),
+          split=st.sampled_from([*SPLITS, "prepare", "prepare, paused"]))
+    def aspirate(self, well: str, fraction: float, split: str) -> None:
+        # "prepare": ``prepare_to_aspirate`` a step between them (see ``_steps``)
         volume = round((300 - self.volume) * fraction, 3)
-        self._call(c.MoveTo("left", well_point(well), well=well),
-                   c.Aspirate("left", volume, 50.0, well))
+        calls: list[tuple[c.Command, ...]] = [
+            (c.MoveTo("left", well_point(well), well=well),),
+            (c.Aspirate("left", volume, 50.0, well),)]
+        if split.startswith("prepare") and self.volume <= 0:
+            calls.insert(1, (c.PrepareToAspirate("left"),))
+        self._steps(calls, split)
 
     @precondition(lambda self: self.free() and self.has_tip and self.volume > 0)
-    @rule(well=st.sampled_from(WELLS), fraction=st.floats(0.1, 1.0))
-    def dispense(self, well: str, fraction: float) -> None:
+    @rule(well=st.sampled_from(WELLS), fraction=st.floats(0.1, 1.0),
+          split=st.sampled_from(SPLITS))
+    def dispense(self, well: str, fraction: float, split: str) -> None:
         volume = round(self.volume * fraction, 3) if fraction < 1 else self.volume
-        self._call(c.MoveTo("left", well_point(well), well=well),
-                   c.Dispense("left", volume, 50.0, well))
+        self._steps([(c.MoveTo("left", well_point(well), well=well),),
+                     (c.Dispense("left", volume, 50.0, well),)], split)
 
     @precondition(lambda self: self.free() and self.has_tip and self.volume < 280)
     @rule(well=st.sampled_from(WELLS))
@@ -254,18 +341,45 @@ class RunMachine(RuleBasedStateMachine):
                    c.Aspirate("left", 10.0, 50.0, well, air_gap=True))
 
     @precondition(lambda self: self.free() and self.has_tip)
-    @rule(well=st.sampled_from(WELLS))
-    def blow_out(self, well: str) -> None:
+    @rule(well=st.sampled_from(WELLS), split=st.sampled_from(SPLITS))
+    def blow_out(self, well: str, split: str) -> None:
         # at the well's top: the plunger ends past the bottom, to be made ready again
         x, y, _ = well_point(well)
-        self._call(c.MoveTo("left", (x, y, 15.0), well=well),
-                   c.BlowOut("left", 50.0, well))
+        self._steps([(c.MoveTo("left", (x, y, 15.0), well=well),),
+                     (c.BlowOut("left", 50.0, well),)], split)
 
     @precondition(lambda self: self.free() and self.has_tip)
     @rule(well=st.sampled_from(WELLS))
     def touch_tip(self, well: str) -> None:
         x, y, _ = well_point(well)
         self._call(c.TouchTip("left", (x, y, 13.0), 3.0, 3.0, 60.0, well))
+
+    # In place (no location): where the last call left the tip, lowered first after a
+    # checkpoint's unpark held it up (docs/design.md §4).
+
+    @precondition(lambda self: self.free() and self.has_tip and self.volume <= 0)
+    @rule()
+    def prepare_to_aspirate(self) -> None:
+        self._call(c.PrepareToAspirate("left"))
+
+    @precondition(lambda self: self.free() and self.has_tip and self.at is not None
+                  and self.volume < 290)
+    @rule(fraction=st.floats(0.05, 1.0))
+    def aspirate_here(self, fraction: float) -> None:
+        volume = round((300 - self.volume) * fraction, 3)
+        self._call(c.Aspirate("left", volume, 50.0, self.at))
+
+    @precondition(lambda self: self.free() and self.has_tip and self.at is not None
+                  and self.volume > 0)
+    @rule(fraction=st.floats(0.1, 1.0))
+    def dispense_here(self, fraction: float) -> None:
+        volume = round(self.volume * fraction, 3) if fraction < 1 else self.volume
+        self._call(c.Dispense("left", volume, 50.0, self.at))
+
+    @precondition(lambda self: self.free() and self.has_tip and self.at is not None)
+    @rule()
+    def blow_out_here(self) -> None:
+        self._call(c.BlowOut("left", 50.0, self.at))
 
     @precondition(lambda self: self.free())
     @rule(on=st.booleans())
@@ -419,6 +533,22 @@ class RunMachine(RuleBasedStateMachine):
         clock.call_at(clock.now() + after + open_for,
                       lambda: controller.set_interlock("door", False))
 
+    @rule(nth=st.integers(1, 12), fraction=st.floats(0.0, 1.0),
+          what=st.sampled_from(["immediate", "deferred", "door"]), open_for=st.floats(0.0, 5.0))
+    def interrupt_in_a_move(self, nth: int, fraction: float, what: str,
+                            open_for: float) -> None:
+        engine, controller, clock = self.r.engine, self.r.controller, self.r.clock
+
+        def act() -> None:
+            if what == "door":
+                controller.set_interlock("door", True)
+                clock.call_at(clock.now() + open_for,
+                              lambda: controller.set_interlock("door", False))
+            else:
+                engine.apply(Pause(option=what))  # type: ignore[arg-type]
+
+        self.armed.append((nth, fraction, act))
+
     @rule(after=st.floats(0.0, 30.0), chance=st.integers(0, 3))
     def robot_lost_later(self, after: float, chance: int) -> None:
         # One pick in four: a lost robot ends the run, and the other rules need runs.
@@ -548,6 +678,8 @@ class RunMachine(RuleBasedStateMachine):
         types: dict[int, str] = {}
         aspirated: dict[str, float] = defaultdict(float)
         parks: list[dict[str, float]] = []
+        parked = False  # by the record: parks and unparks alternate, a park first
+        plungers = {mount.plunger_axis for mount in self.config.mounts.values()}
         terminal_events = 0
         for event in events:
             kind = event["event"]
@@ -563,13 +695,22 @@ class RunMachine(RuleBasedStateMachine):
                                       and e["status"] == "queued")
                         aspirated[params["well"]] += params["volume"]
             elif kind == "park":
+                assert not parked, "parked twice without an unpark between"
+                parked = True
                 parks.append(event["recorded"])
-            elif kind == "unpark" and not event.get("interrupted"):
+            elif kind == "unpark":
+                assert parked, "an unpark without its park"
+                parked = False
+            if kind == "unpark" and not event.get("interrupted"):
                 # The run continues from the position it paused at, or from the
                 # checkpoint of a rewound step.
                 assert parks, "unpark without park"
                 back_to = event["recorded"] if event.get("rewind") else parks[-1]
                 for axis, value in back_to.items():
+                    if axis in plungers and event.get("rewind"):
+                        # Unparking moves the gantry and Z (§5), not the plungers: a
+                        # rewound step's plunger moves go to absolute targets again.
+                        continue
                     if event.get("z_held") and axis in self.config.z_axes:
                         # At a checkpoint the tips stay up until a command acts there.
                         assert event["position"][axis] >= value - 0.01
@@ -580,6 +721,10 @@ class RunMachine(RuleBasedStateMachine):
             elif kind == "status" and Status(event["status"]).is_terminal:
                 terminal_events += 1
         assert terminal_events <= 1
+        if self.status() == "paused":
+            assert parked, "paused, and the record's last park was unparked"
+        elif self.status() == "running":
+            assert not parked, "running, and the record says parked"
         for command_id, statuses in lifecycle.items():
             assert statuses[0] == "queued"
             assert completed[command_id] <= 1, "a command completed twice"
@@ -594,7 +739,7 @@ class RunMachine(RuleBasedStateMachine):
             assert self.asked[well] - 1e-6 <= aspirated[well], well
             assert aspirated[well] <= self.asked[well] + pending[well] + 1e-6, well
 
-    def pause_free_twin(self) -> PhysicalTrace:
+    def pause_free_twin(self) -> DepthTrace:
         """The same protocol calls, run without any pause, delay or intervention."""
         trace: list[TraceItem] = []
         twin = ScriptedRun(self.config, trace=trace)
@@ -609,11 +754,11 @@ class RunMachine(RuleBasedStateMachine):
             assert twin.status().status is Status.SUCCEEDED
         finally:
             twin.close()
-        return PhysicalTrace(self.config, trace, well_at=well_at)
+        return DepthTrace(self.config, trace, well_at=well_at)
 
     def check_against_twin(self, final: str) -> None:
         """docs/design.md §4: the same contacts as without pauses, and never lower."""
-        paused, twin = PhysicalTrace(self.config, self.trace, well_at=well_at), \
+        paused, twin = DepthTrace(self.config, self.trace, well_at=well_at), \
             self.pause_free_twin()
         mine, theirs = paused.rounded_contacts(), twin.rounded_contacts()
         # The wells each tip went into, in the same order: never back into an earlier
@@ -633,6 +778,15 @@ class RunMachine(RuleBasedStateMachine):
                 last, same = mine[-1], theirs[len(mine) - 1]
                 assert last[:4] == same[:4]
                 assert abs(last[4]) <= abs(same[4]) + 1e-3 and last[4] * same[4] > 0
+        # Each contact made at the height the twin made it at (a tip never draws or
+        # pushes above or below where it would have without pauses).
+        assert len(paused.depths) <= len(twin.depths)
+        depths = zip(paused.depths, twin.depths[:len(paused.depths)], strict=True)
+        for index, (mine_z, their_z) in enumerate(depths):
+            if final != "succeeded" and index == len(paused.depths) - 1:
+                mine_z, their_z = mine_z[:1], their_z[:1]  # perhaps cut short
+            assert max(abs(a - b) for a, b in zip(mine_z, their_z, strict=True)) <= 0.05, (
+                index, mine[index], mine_z, their_z)
         assert paused.floor_violations(twin) == []
         self.check_strokes()
 
