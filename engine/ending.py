@@ -150,7 +150,8 @@ class RunEnding:
             except HardwareFault as exc:
                 self._estop_failed = str(exc)
                 engine.record.add("failure", error=str(exc), location="emergency stop")
-            engine.record.add("emergency_stop")
+            # sent and confirmed, or not (the failure before it says why)
+            engine.record.add("emergency_stop", confirmed=self._estop_failed is None)
             self._estop_done.set()
         await self._estop_done.wait()
 

@@ -443,6 +443,9 @@ def test_a_cleanup_that_cannot_reach_the_robot_still_sends_its_emergency_stop(
     failure_of(run)
     kinds = [(e["event"], e.get("location")) for e in run.events()]
     assert kinds.index(("failure", "cleanup")) < kinds.index(("emergency_stop", None))
+    # sent, though a lost link cannot confirm it: the record says so
+    assert [e["confirmed"] for e in run.events() if e["event"] == "emergency_stop"] == [False]
+    assert ("failure", "emergency stop") in kinds
 
 
 def test_a_halt_whose_emergency_stop_is_not_confirmed_says_so(run: ScriptedRun) -> None:
@@ -459,6 +462,9 @@ def test_a_halt_whose_emergency_stop_is_not_confirmed_says_so(run: ScriptedRun) 
     assert summary["reason"] == (
         "the controller did not confirm the emergency stop (timed out after 5 s waiting for "
         "the controller to confirm the emergency stop): it may still be moving; cut its power")
+    # the record does not say it stopped: its emergency_stop was not confirmed
+    (stop,) = [e for e in run.events() if e["event"] == "emergency_stop"]
+    assert stop["confirmed"] is False
 
 
 def test_a_robot_lost_during_a_delay_fails_the_run_then_not_at_the_deadline(
@@ -609,3 +615,11 @@ def test_a_cleanup_that_cannot_carry_the_tip_clear_says_to_take_it_off_by_hand(
     assert "cannot travel over the tallest labware" in error
     assert error.endswith("cleanup failed: the same reason, so the robot was left as it was "
                           "(a tip still on the left pipette: take it off by hand)"), error
+
+
+def test_a_halt_whose_emergency_stop_is_confirmed_records_it_so(run: ScriptedRun) -> None:
+    run.call(c.MoveTo("left", (100.0, 100.0, 50.0)))
+    assert run.control.halt().accepted
+    assert run.run.wait(5).status is Status.HALTED
+    assert [e["confirmed"] for e in run.events() if e["event"] == "emergency_stop"] == [True]
+    assert "reason" not in run.events()[-1] or run.events()[-1]["reason"] is None
