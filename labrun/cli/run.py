@@ -68,7 +68,15 @@ from .terminal import (
     use_colour,
     warnings_above,
 )
-from .tips_left import left_on, remember, robot_key, tips_left, tips_left_said
+from .tips_left import (
+    TipsStateError,
+    left_on,
+    remember,
+    robot_key,
+    tips_left,
+    tips_left_said,
+    unfinished,
+)
 
 FAILED_EXIT = 1
 BAD_INPUT_EXIT = 2
@@ -144,8 +152,9 @@ def run_run(args: argparse.Namespace) -> int:
             raise
         return _bad_input(str(exc), location)
     try:
-        if emulate is None:
-            refused = _tips_taken_off(args, config)
+        robot = _tips_robot(args, config, emulate)
+        if robot is not None:
+            refused = _tips_taken_off(args, config, robot)
             if refused is not None:
                 return refused
         progress = None
@@ -283,12 +292,24 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
             modules)
 
 
-def _tips_taken_off(args: argparse.Namespace, config: RobotConfig) -> int | None:
-    """None once no tip the last run on this robot left is known to be on it (someone
-    said so: ``--tips-removed``, or Enter at a terminal); else the exit status of a run
-    that must not start, which presses a fresh tip onto a used one."""
-    robot = robot_key(args.robot)
-    tips = left_on(robot)
+def _tips_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | None
+                ) -> str | None:
+    """The name the tips left on this robot are kept under (``tips_left``); None for one
+    that starts afresh each run, with nothing on it (labrun's emulator, the simulated
+    robot)."""
+    if emulate is not None or config.controller.kind == "simulated":
+        return None
+    return robot_key(args.robot)
+
+
+def _tips_taken_off(args: argparse.Namespace, config: RobotConfig, robot: str) -> int | None:
+    """None once no tip the last run on ``robot`` left is known to be on it (someone said
+    so: ``--tips-removed``, or Enter at a terminal); else the exit status of a run that
+    must not start, which would press a fresh tip onto a used one."""
+    try:
+        tips = left_on(robot)
+    except TipsStateError as exc:  # nothing is known: no run may take it as nothing on
+        return _not_started(args, config, str(exc))
     if tips is None:
         return None
     if args.tips_removed:
@@ -306,15 +327,28 @@ def _tips_taken_off(args: argparse.Namespace, config: RobotConfig) -> int | None
             print("not started; nothing was connected or moved")
             return 0
     else:
-        reason = tips_left_said(tips, "run again with --tips-removed")
-        record_not_started(args.file, args.record, reason, None, config)
-        print(f"error: {reason}", file=sys.stderr)
-        print("nothing was connected or moved", file=sys.stderr)
-        return FAILED_EXIT
-    problem = remember(robot, None)
-    if problem is not None:
-        print(f"warning: {problem}; the next run will ask again", file=sys.stderr)
+        return _not_started(args, config, tips_left_said(tips, "run again with --tips-removed"))
+    _keep_tips(robot, None, "the next run will ask again")
     return None
+
+
+def _not_started(args: argparse.Namespace, config: RobotConfig, reason: str) -> int:
+    """A run refused before anything was connected: its record and its error line."""
+    record_not_started(args.file, args.record, reason, None, config)
+    print(f"error: {reason}", file=sys.stderr)
+    print("nothing was connected or moved", file=sys.stderr)
+    return FAILED_EXIT
+
+
+def _keep_tips(robot: str | None, tips: dict[str, Any] | None, otherwise: str) -> None:
+    """Keep ``tips`` as on ``robot`` (None: nothing is on it); a warning saying
+    ``otherwise`` if that cannot be written."""
+    if robot is None:
+        return
+    try:
+        remember(robot, tips)
+    except TipsStateError as exc:
+        print(f"warning: {exc}; {otherwise}", file=sys.stderr)
 
 
 def _ready_to_start() -> bool:
@@ -333,11 +367,13 @@ def _ask(prompt: str) -> str | None:
     """
     sys.stdout.write(prompt)
     sys.stdout.flush()
-    wake_read, wake_write = os.pipe()
-    for end in (wake_read, wake_write):
-        os.set_blocking(end, False)
-    previous = signal.set_wakeup_fd(wake_write)
-    try:
+    with contextlib.ExitStack() as undo:
+        wake_read, wake_write = os.pipe()
+        undo.callback(os.close, wake_read)
+        undo.callback(os.close, wake_write)
+        for end in (wake_read, wake_write):
+            os.set_blocking(end, False)
+        undo.callback(signal.set_wakeup_fd, signal.set_wakeup_fd(wake_write))
         while True:
             ready, _, _ = select.select([sys.stdin, wake_read], [], [])
             if sys.stdin in ready:
@@ -345,10 +381,6 @@ def _ask(prompt: str) -> str | None:
                 return line or None
             with contextlib.suppress(BlockingIOError):
                 os.read(wake_read, 64)  # another signal (a resized window): wait on
-    finally:
-        signal.set_wakeup_fd(previous)
-        os.close(wake_read)
-        os.close(wake_write)
 
 
 def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | None,
@@ -404,14 +436,15 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             run.wait()
             print(f"error: the robot was not ready: {problem}", file=sys.stderr)
             return FAILED_EXIT
+        # Until it ends, the run is kept as one that may leave a tip on: if labrun is
+        # killed (or the computer goes off), the next run on this robot asks first.
+        tips_robot = _tips_robot(args, config, emulate)
+        unknown = "the next run on this robot will not know what this one leaves on its pipettes"
+        name = Path(args.file).name
+        _keep_tips(tips_robot, unfinished(name), unknown)
         final, lost = _play(run, robot.driver, progress, args.verbose)
         summary = run.record.events[-1]
-        if emulate is None:  # a tip it left is on the robot for the next run to know
-            problem = remember(robot_key(args.robot), tips_left(
-                Path(args.file).name, summary["status"], summary))
-            if problem is not None:
-                print(f"warning: {problem}: the next run will not know the tips left on",
-                      file=sys.stderr)
+        _keep_tips(tips_robot, tips_left(name, summary["status"], summary), unknown)
         labels = Labels.of_run(run.record.events)
         times = RunTimes(float(getattr(clock, "speed", 1.0)))
         for event in run.record.events:

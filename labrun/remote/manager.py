@@ -69,10 +69,10 @@ from .worker import Checker, CheckFailed
 Reply = dict[str, Any]
 
 SOURCE = "remote"
+"""The ``source`` of actions taken through the API, as the run record shows it."""
 SERVER_TIPS_REMOVED = ("say so with robot_tips_removed (the page's 'Tips removed' button), "
                        "and start the queue again")
 """How a person tells the server the tips a run left are off the robot."""
-"""The ``source`` of actions taken through the API, as the run record shows it."""
 SUCCESS = (Status.SUCCEEDED, Status.STOPPED)
 
 
