@@ -308,22 +308,26 @@ def key_of_error(message: str) -> str | None:
 def line_of_key(text: str, key: str | None) -> int | None:
     """The line of the TOML ``text`` that writes ``key`` (``axes.X.max``): its own line,
     else that of the nearest table or key above it that the file writes (``[axes.X]``);
-    None when the file writes none of them (a default's fault)."""
+    None when the file writes none of them (a default's fault). Strings and comments are
+    read past: a ``[`` or ``=`` inside them is no table or key."""
     if not key:
         return None
     written: dict[tuple[str, ...], int] = {}
     table: tuple[str, ...] = ()
     open_brackets = 0  # inside a value written over several lines (an array)
+    string: str | None = None  # the delimiter of a string written over several lines
     for number, line in enumerate(text.splitlines(), 1):
-        header = re.match(r"\s*\[\[?([^\]]+)\]\]?\s*(#.*)?$", line)
-        assignment = re.match(r"\s*([\w\-.\"' ]+?)\s*=", line)
-        if open_brackets == 0 and header:
+        at_start = open_brackets == 0 and string is None
+        code, string = _code_of(line, string)
+        header = re.match(r"\s*\[\[?([^\]]+)\]\]?\s*$", code)
+        assignment = re.match(r"\s*([\w\-.\"' ]+?)\s*=", code)
+        if at_start and header:
             table = _key_parts(header[1])
             written.setdefault(table, number)
             continue
-        if open_brackets == 0 and assignment:
+        if at_start and assignment:
             written.setdefault(table + _key_parts(assignment[1]), number)
-        open_brackets = max(0, open_brackets + line.count("[") - line.count("]"))
+        open_brackets = max(0, open_brackets + code.count("[") - code.count("]"))
     parts = _key_parts(key)
     for end in range(len(parts), 0, -1):
         if parts[:end] in written:
@@ -331,6 +335,38 @@ def line_of_key(text: str, key: str | None) -> int | None:
     below = [number for written_key, number in written.items()
              if written_key[:len(parts)] == parts]  # a table the file writes only parts of
     return min(below, default=None)
+
+
+def _code_of(line: str, string: str | None) -> tuple[str, str | None]:
+    """``line`` without its comment, brackets and ``#`` inside its strings left out, and
+    the multi-line string delimiter still open at its end (``string``: open at its
+    start, so the line's text up to the closing one is the string's)."""
+    code: list[str] = []
+    at = 0
+    while at < len(line):
+        if string is not None:  # inside a multi-line string
+            end = line.find(string, at)
+            if end < 0:
+                return "".join(code), string
+            at, string = end + len(string), None
+            code.append('""')
+            continue
+        char = line[at]
+        if char == "#":
+            break
+        if line.startswith(('"""', "'''"), at):
+            string, at = line[at:at + 3], at + 3
+            continue
+        if char in "\"'":
+            end = at + 1
+            while end < len(line) and line[end] != char:
+                end += 2 if char == '"' and line[end] == "\\" else 1
+            code.append(char + re.sub(r"[\[\]#=]", "", line[at + 1:end]) + char)
+            at = end + 1
+            continue
+        code.append(char)
+        at += 1
+    return "".join(code), string
 
 
 def _key_parts(dotted: str) -> tuple[str, ...]:

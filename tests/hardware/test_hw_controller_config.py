@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hardware.clock import RealClock
-from hardware.config import ConfigError, config_from_dict, load_config
+from hardware.config import ConfigError, config_from_dict, line_of_key, load_config
 from hardware.factory import (
     EMULATOR_DIALECTS,
     create_controller,
@@ -180,3 +180,20 @@ def test_a_robot_file_error_names_the_line_that_wrote_the_key(tmp_path: Path) ->
         load_config(path)
     assert str(caught.value) == (f"{path}:2: mounts.left.z_axis: axis 'Q' is not defined "
                                  "under [axes]")
+
+
+def test_strings_and_comments_hide_no_table_and_make_none() -> None:
+    """A bracket or a key inside a string or a comment is no table or key: a wrong line is
+    worse than none."""
+    text = ('name = "bench [old"\n'
+            '# travel [0, 300)\n'
+            'notes = """\n'
+            'stesp_per_mm = 1\n'
+            '[axes.Y]\n'
+            '"""\n'
+            '[axes.X]  # the gantry\n'
+            'max = 400  # mm [really]\n'
+            'stesp_per_mm = 80\n')
+    assert [line_of_key(text, key) for key in (
+        "axes.X.stesp_per_mm", "axes.X.max", "axes.X", "axes.Y", "notes", "name")] == [
+        9, 8, 7, None, 3, 1]
