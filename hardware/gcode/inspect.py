@@ -181,8 +181,11 @@ async def _marlin(driver: GcodeController) -> Inspection:
                       .split(" PROTOCOL_VERSION")[0].strip() if name
                       else "unknown (no FIRMWARE_NAME in its answer to M115)")
     found.fact("firmware", found.firmware)
-    other = other_firmware([name] if name else [*lines, *driver.link.heard], "marlin")
-    if not name or other:  # every Marlin names itself to M115
+    # Every Marlin names itself to M115 (its machine's name, e.g. a board's, may name
+    # another firmware: a line that names Marlin is taken at its word)
+    other = None if "marlin" in name.lower() else other_firmware(
+        [name] if name else [*lines, *driver.link.heard], "marlin")
+    if not name or other:
         found.disagreements.append(
             "the controller did not answer M115 with its name (FIRMWARE_NAME:Marlin ...) as "
             "Marlin does: is the robot file's dialect right?" + (f" ({other})" if other else ""))

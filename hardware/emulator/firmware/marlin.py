@@ -63,6 +63,9 @@ class MarlinFirmware(Firmware):
         self.last_line = 0
         self.killed = False
         self.door_open = False
+        self.name = "Marlin 2.1.2 (labrun emulator)"
+        """What it answers M115 with after ``FIRMWARE_NAME:`` (a build may add its board's
+        ``MACHINE_TYPE``)."""
 
     async def idle_waits(self) -> None:
         """Print ``wait`` whenever nothing has arrived for ``wait_interval`` seconds."""
@@ -231,8 +234,7 @@ class MarlinFirmware(Firmware):
             if not any(letter == "S" for letter, _ in items):
                 await self.send(f"Resend: {self.last_line + 1}")
         elif command == "M115":
-            await self.send("FIRMWARE_NAME:Marlin 2.1.2 (labrun emulator) AXIS_COUNT:"
-                            f"{len(m.config.axes)}")
+            await self.send(f"FIRMWARE_NAME:{self.name} AXIS_COUNT:{len(m.config.axes)}")
             await self.send("Cap:EEPROM:0")
             await self.send("Cap:EMERGENCY_PARSER:1")
         elif command == "M503":

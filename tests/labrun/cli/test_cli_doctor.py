@@ -15,6 +15,7 @@ import pytest
 from hardware.config import load_config
 from hardware.emulator import running_emulator
 from hardware.emulator.firmware.grbl import GrblFirmware
+from hardware.emulator.firmware.marlin import MarlinFirmware
 from hardware.emulator.modules import running_module_twins
 from hardware.modules.models import display_name
 from labrun.cli import doctor
@@ -56,6 +57,18 @@ def test_grbl_settings_and_a_robot_file_that_agrees(tmp_path: Path) -> None:
     assert "work offsets: all zero" in text
     assert "the robot file agrees with what answered" in text
     assert "nothing was moved" in text
+
+
+def test_a_marlin_built_for_a_board_named_after_another_firmware_is_marlin(
+        tmp_path: Path) -> None:
+    """Marlin runs on Smoothieboards too: its name line says so, and says Marlin first."""
+    with running_emulator("marlin", speed=SPEED) as emu:
+        firmware = emu.emulator.firmware
+        assert isinstance(firmware, MarlinFirmware)
+        firmware.name = "Marlin 2.1.2 (Github) MACHINE_TYPE:Smoothieboard"
+        status, text = run_doctor(robot_file(tmp_path, "marlin", emu.address))
+    assert "firmware: Marlin 2.1.2 (Github) MACHINE_TYPE:Smoothieboard" in text
+    assert "DISAGREES" not in text and status == 0, text
 
 
 def test_grbl_disagreements_are_named(tmp_path: Path) -> None:
