@@ -28,7 +28,6 @@ import argparse
 import ast
 import concurrent.futures
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -130,7 +129,7 @@ def misspelt_method(source: str, tree: ast.Module) -> Mistake | None:
     if lines[line - 1].count(".aspirate(") != 1:
         return None
     lines[line - 1] = lines[line - 1].replace(".aspirate(", ".aspirat(")
-    return "".join(lines), line, line, "aspirat"
+    return "".join(lines), *_statement_lines(tree, call), "aspirat"
 
 
 def syntax_error(source: str, tree: ast.Module) -> Mistake | None:
@@ -188,20 +187,23 @@ def check(protocol: Path, labware: Path | None) -> dict[str, str | None] | None:
     source = protocol.read_text()
     tree = ast.parse(source)
     verdicts: dict[str, str | None] = {}
-    with tempfile.TemporaryDirectory() as scratch:
+    # beside the protocol, so that the files it reads by their relative paths are there
+    mistaken = protocol.with_name(f".mistaken-{protocol.name}")
+    try:
         for name, make in MISTAKES.items():
             mistake = make(source, tree)
             if mistake is None:
                 verdicts[name] = "not made"
                 continue
             text, first, last, word = mistake
-            mistaken = Path(scratch) / "protocol.py"
             mistaken.write_text(text)
             document, err = simulate(mistaken, labware, [])
             if document is not None and document.get("status") == "succeeded":
                 verdicts[name] = "not reached"
                 continue
             verdicts[name] = judge(err, document, mistaken, first, last, word)
+    finally:
+        mistaken.unlink(missing_ok=True)
     return verdicts
 
 

@@ -1,6 +1,8 @@
 """Test settings shared by every layer's tests."""
 
+import atexit
 import os
+import shutil
 import signal
 import tempfile
 
@@ -22,3 +24,4 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 # What labrun keeps between runs (the tips a run left on a robot) goes to a folder of the
 # suite's own, never to the user's: each test's robots are its own.
 os.environ["LABRUN_STATE_DIR"] = tempfile.mkdtemp(prefix="labrun-state-")
+atexit.register(shutil.rmtree, os.environ["LABRUN_STATE_DIR"], True)
