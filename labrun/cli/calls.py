@@ -360,16 +360,16 @@ def module_sentence(kind: str, params: Params) -> str:
     details = ", ".join(f"{_label(k)}{_value(k, v)}" for k, v in params.items()
                         if k != "module" and v is not None
                         and not isinstance(v, (list, tuple, dict)))
-    text = f"{MODULE_KINDS.get(module) or _generic(module)}: {_generic(action).lower()}"
+    text = f"{MODULE_NAMES.get(module) or _generic(module)}: {_generic(action).lower()}"
     steps = params.get("steps")
     if isinstance(steps, (list, tuple)) and steps:  # a thermocycler profile: its steps
-        text += " " + ", ".join(f"{float(step[0]):g} °C for {float(step[1]):g} s"
+        text += " " + ", ".join(f"{float(step[0]):g} °C for {duration(float(step[1]))}"
                                 for step in steps
                                 if isinstance(step, (list, tuple)) and len(step) == 2)
     return f"{text} ({details})" if details else text
 
 
-MODULE_KINDS = {"heaterShaker": "Heater-Shaker"}
+MODULE_NAMES = {"heaterShaker": "Heater-Shaker"}
 """A module kind's name where its command's (``heaterShaker``) does not read as Opentrons
 names it."""
 

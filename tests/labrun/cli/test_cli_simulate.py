@@ -861,6 +861,8 @@ def run(ctx):
     tc.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
     tc.set_block_temperature(95, hold_time_seconds=300)
     tc.set_block_temperature(4, hold_time_seconds=45)
+    tc.execute_profile([{"temperature": 95, "hold_time_seconds": 300},
+                        {"temperature": 4, "hold_time_seconds": 30}], repetitions=2)
 '''
 
 
@@ -877,3 +879,4 @@ def test_the_log_says_which_module_a_labware_sits_on_and_holds_in_minutes(
             "(slot 7)") in log
     assert ("Thermocycler: set target block temperature (to 95 °C, hold time 5 min)") in log
     assert ("Thermocycler: set target block temperature (to 4 °C, hold time 45 s)") in log
+    assert "Thermocycler: run profile 95 °C for 5 min, 4 °C for 30 s (repetitions 2)" in log
