@@ -357,15 +357,18 @@ class Engine:
             return
         if entry.plan is None:
             lowering = self.pausing.lowering
-            first: list[Segment] = []
-            if lowering is not None:  # a checkpoint's unpark left the tips up
-                if cmd.in_place:
-                    first.append(Move(lowering))
-                    await self.move(first[0])
+            if lowering is None:
+                entry.plan, entry.done = cmd.plan(self.model), 0
+            elif cmd.in_place:  # a checkpoint's unpark left the tips up: down first
+                lower = Move(lowering)
+                await self.move(lower)
                 self.pausing.lowering = None
-            # The lowering is the plan's first segment, done: a rewound step (which goes
-            # back to its checkpoint, above) lowers the tips again before acting there.
-            entry.plan, entry.done = first + cmd.plan(self.model), len(first)
+                # The lowering is the plan's first segment, done: a rewound step (which
+                # goes back to its checkpoint, above) lowers the tips again there.
+                entry.plan, entry.done = [lower, *cmd.plan(self.model)], 1
+            else:
+                self.pausing.lowering = None
+                entry.plan, entry.done = cmd.plan(self.model), 0
         # else: resumed after a pause, on to the same absolute targets (or rewound: done=0)
         for segment in entry.plan[entry.done:]:
             await self.move(segment)
