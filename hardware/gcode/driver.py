@@ -805,6 +805,8 @@ def other_firmware(lines: Iterable[str], dialect: str) -> str | None:
     lines = list(lines)
     for line in lines:
         low = line.lower()
+        if "firmware_name:" in low:  # its name, not the rest (Smoothieware's X-GRBL_MODE)
+            low = low.split("firmware_name:", 1)[1].split(",")[0]
         for name, marks in FIRMWARE_MARKS.items():
             if name != dialect and any(mark in low for mark in marks):
                 return (f"the controller said {line.strip()!r}: it looks like {name} "

@@ -178,7 +178,7 @@ async def _marlin(driver: GcodeController) -> Inspection:
     lines = await driver.query("M115")
     name = next((line for line in lines if "FIRMWARE_NAME:" in line), "")
     found.firmware = (name.split("FIRMWARE_NAME:", 1)[1].split(" SOURCE_CODE_URL")[0]
-                      .split(" PROTOCOL_VERSION")[0].strip() if name
+                      .split(" PROTOCOL_VERSION")[0].split(",")[0].strip() if name
                       else "unknown (no FIRMWARE_NAME in its answer to M115)")
     found.fact("firmware", found.firmware)
     # Every Marlin names itself to M115 (its machine's name, e.g. a board's, may name
@@ -243,24 +243,33 @@ def _marlin_settings(driver: GcodeController, lines: list[str], found: Inspectio
 
 
 async def _generic(driver: GcodeController) -> Inspection:
+    """Smoothieware: its name and version from M115 (a G-code it acknowledges, where its
+    shell's ``version`` prints a line with no ``ok`` after it), its axes from M114."""
     found = Inspection()
     name = driver.dialect.name
     try:
-        lines = await driver.query("version")
-    except ControllerError as exc:  # Smoothieware answers it; GRBL says error:9 or 20
+        lines = await driver.query("M115")
+    except ControllerError as exc:  # Smoothieware answers it; GRBL says error:20
         other = other_firmware([str(exc), *driver.link.heard], name)
-        found.firmware = "unknown (it rejected 'version')"
+        found.firmware = "unknown (it rejected M115)"
         found.fact("firmware", found.firmware)
         found.disagreements.append(
-            "the controller rejected 'version', which Smoothieware answers: is the robot "
+            "the controller rejected M115, which Smoothieware answers: is the robot "
             "file's dialect right?" + (f" ({other})" if other else ""))
         return found  # what it would answer next is no more Smoothieware's
-    found.firmware = next((line for line in lines if line.strip()),
-                          f"{name} (no answer to 'version')")
+    fields = dict(field.strip().partition(":")[::2] for line in lines
+                  for field in line.split(",") if ":" in field)
+    firmware = fields.get("FIRMWARE_NAME")
+    found.firmware = (f"{firmware} {fields.get('FIRMWARE_VERSION', '')}".strip() if firmware
+                      else "unknown (no FIRMWARE_NAME in its answer to M115)")
     found.fact("firmware", found.firmware)
-    other = other_firmware([*lines, *driver.link.heard], name)
-    if other is not None:
-        found.disagreements.append(other)
+    other = None if firmware and "smoothie" in firmware.lower() else other_firmware(
+        [*lines, *driver.link.heard], name)
+    if not firmware or other is not None:
+        found.disagreements.append(
+            "the controller did not answer M115 with its name (FIRMWARE_NAME:Smoothieware, "
+            "...) as Smoothieware does: is the robot file's dialect right?"
+            + (f" ({other})" if other else ""))
     await driver.query("M114")
     _firmware_axes(driver, list(driver.link.position or {}), found)
     return found

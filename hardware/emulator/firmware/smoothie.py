@@ -148,6 +148,11 @@ class SmoothieFirmware(Firmware):
         elif command in ("M17", "M18", "M84"):
             for axis in axes or list(m.config.axes):
                 m.motors_enabled[axis] = command == "M17"
+        elif command == "M115":  # GcodeDispatch's answer, comma-separated fields
+            await self.send("FIRMWARE_NAME:Smoothieware, FIRMWARE_URL:http%3A//smoothieware.org"
+                            ", X-SOURCE_CODE_URL:https://github.com/Smoothieware/Smoothieware"
+                            ", FIRMWARE_VERSION:edge-labrun-emulator, PROTOCOL_VERSION:1.0"
+                            f", X-AXES:{len(m.config.axes)}, X-GRBL_MODE:0")
         elif command == "M119":
             await self.send(" ".join(f"{a}_min:0" for a in m.config.axes))
             await self.send(self.interlock_line())

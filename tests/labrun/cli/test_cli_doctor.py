@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import textwrap
 from pathlib import Path
 
@@ -139,7 +140,7 @@ def test_smoothieware_axes(tmp_path: Path) -> None:
             plunger_axis = ""
             """))
     assert status == 0, text
-    assert "firmware: smoothie (no answer to 'version')" in text
+    assert "firmware: Smoothieware edge-labrun-emulator" in text  # from its M115
     assert "axes: X Y Z A B C" in text  # the firmware has C; the robot file need not
 
 
@@ -158,30 +159,32 @@ def test_a_grbl_robot_file_on_smoothieware_is_a_problem(tmp_path: Path) -> None:
 
 
 def test_a_marlin_robot_file_on_smoothieware_is_a_problem(tmp_path: Path) -> None:
-    # Smoothieware answers M114 and M503 with an ok, so everything "answered"; but no
-    # Marlin leaves out its FIRMWARE_NAME.
+    # Smoothieware answers M114 and M503 with an ok, so everything "answered"; but its
+    # M115 names Smoothieware.
     with running_emulator("smoothie", speed=SPEED) as emu:
         status, text = run_doctor(robot_file(tmp_path, "marlin", emu.address))
     assert status == 1, text
-    assert "firmware: unknown (no FIRMWARE_NAME in its answer to M115)" in text
+    assert "firmware: Smoothieware\n" in text
     assert ("DISAGREES: the controller did not answer M115 with its name "
             "(FIRMWARE_NAME:Marlin ...) as Marlin does: is the robot file's dialect right? "
-            "(the controller said 'Smoothie': it looks like smoothie firmware, but the robot "
-            "file says dialect = 'marlin')") in text
+            "(the controller said 'FIRMWARE_NAME:Smoothieware, ") in text
+    assert "X-GRBL_MODE:0': it looks like smoothie firmware, but the robot file says " \
+           "dialect = 'marlin')" in text  # its name says so, not its GRBL_MODE field
     assert "the robot file agrees" not in text
 
 
 def test_a_smoothieware_robot_file_on_grbl_behind_a_serial_port_is_a_problem(
         tmp_path: Path) -> None:
     # On a port opened after the banner went by, only GRBL's numbered error says what
-    # answered; a bare "failed: controller rejected 'version': error:9" said nothing.
+    # answered; a bare "failed: controller rejected ...: error:20" said nothing.
     with running_emulator("grbl", link="pty", speed=SPEED) as emu:
         status, text = run_doctor(robot_file(tmp_path, "smoothie", emu.address))
     assert status == 1, text
-    assert "firmware: unknown (it rejected 'version')" in text
-    assert ("DISAGREES: the controller rejected 'version', which Smoothieware answers: is "
-            "the robot file's dialect right? (the controller answered 'error:9' as grbl "
-            "firmware does, but the robot file says dialect = 'smoothie')") in text
+    assert "firmware: unknown (it rejected M115)" in text
+    assert re.search(r"DISAGREES: the controller rejected M115, which Smoothieware answers: "
+                     r"is the robot file's dialect right\? \(the controller answered "
+                     r"'error:\d+' as grbl firmware does, but the robot file says dialect = "
+                     r"'smoothie'\)", text), text
     assert "failed:" not in text
 
 
