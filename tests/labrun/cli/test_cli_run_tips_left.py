@@ -21,6 +21,8 @@ from hardware.emulator import running_emulator
 from labrun.cli.main import main
 from labrun.cli.tips_left import left_on, remember, robot_key, state_file
 
+WAIT_S = 30.0
+
 TIP_THEN_WAIT = '''
 metadata = {"apiLevel": "2.15"}
 
@@ -45,20 +47,24 @@ LEFT = (r"the right pipette holds a tip with about 40 µL, left by halted\.py \(
         r"take it off the robot, then ")
 
 
+def robot_file(path: Path, controller: str) -> Path:
+    """A robot that leaves its tips on when a run fails (``drop_tips_on_stop = false``)."""
+    path.write_text(f'name = "bench"\ndrop_tips_on_stop = false\n[controller]\n{controller}')
+    return path
+
+
+def grbl_at(address: str) -> str:
+    """A ``[controller]`` table's keys for the GRBL emulator at ``address``."""
+    return f'kind = "gcode"\ndialect = "grbl"\nport = "{address}"\n'
+
+
 def test_a_tip_left_by_a_halted_run_holds_the_next_until_someone_says_it_is_off(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     halted, quick = tmp_path / "halted.py", tmp_path / "quick.py"
     halted.write_text(textwrap.dedent(TIP_THEN_WAIT))
     quick.write_text(textwrap.dedent(NO_TIP))
     with running_emulator("grbl", speed=50.0) as emulator:
-        robot = tmp_path / "robot.toml"
-        robot.write_text(textwrap.dedent(f'''
-            name = "bench"
-            [controller]
-            kind = "gcode"
-            dialect = "grbl"
-            port = "{emulator.address}"
-        '''))
+        robot = robot_file(tmp_path / "robot.toml", grbl_at(emulator.address))
         # Halted in the delay, a tip with liquid on: no cleanup drops it.
         term = Terminal("run", str(halted), "--robot", str(robot))
         try:
@@ -119,20 +125,13 @@ def run(ctx):
 '''
 
 
-def robot_file(path: Path, controller: str) -> Path:
-    """A robot that leaves its tips on when a run fails (``drop_tips_on_stop = false``)."""
-    path.write_text(f'name = "bench"\ndrop_tips_on_stop = false\n[controller]\n{controller}')
-    return path
-
-
 def test_a_multi_channel_s_tips_left_by_a_failed_run_are_named_and_counted(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     failing, quick = tmp_path / "failing.py", tmp_path / "quick.py"
     failing.write_text(FAILS_WITH_A_TIP)
     quick.write_text(textwrap.dedent(NO_TIP))
     with running_emulator("grbl", speed=50.0) as emulator:
-        robot = robot_file(tmp_path / "robot.toml",
-                           f'kind = "gcode"\ndialect = "grbl"\nport = "{emulator.address}"\n')
+        robot = robot_file(tmp_path / "robot.toml", grbl_at(emulator.address))
         assert main(["run", str(failing), "--robot", str(robot), "--no-simulate"]) == 1
         capsys.readouterr()
         assert main(["run", str(quick), "--robot", str(robot)]) == 1
@@ -161,19 +160,21 @@ def test_a_run_killed_midway_leaves_word_that_a_tip_may_be_on(
         "    ctx.delay", "    ctx.comment('tip on, soaking')\n    ctx.delay"))
     quick.write_text(textwrap.dedent(NO_TIP))
     with running_emulator("grbl", speed=50.0) as emulator:
-        robot = robot_file(tmp_path / "robot.toml",
-                           f'kind = "gcode"\ndialect = "grbl"\nport = "{emulator.address}"\n')
+        robot = robot_file(tmp_path / "robot.toml", grbl_at(emulator.address))
         process = subprocess.Popen(
             [sys.executable, "-m", "labrun.cli.main", "run", str(halted), "--robot",
              str(robot)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True)
+        guard = threading.Timer(WAIT_S, process.kill)  # however the run goes, not longer
+        guard.start()
         try:
             assert process.stdout is not None
-            for line in process.stdout:  # bounded: the run reaches its delay of 10 minutes
+            for line in process.stdout:
                 if "tip on, soaking" in line:  # said as the run comes to it
                     break
             process.kill()  # as a power cut would: no ending of its own
         finally:
+            guard.cancel()
             process.kill()
             process.wait()
         status = main(["run", str(quick), "--robot", str(robot)])
