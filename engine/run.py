@@ -310,7 +310,8 @@ class RunControl:
         them (the position), every ``RECHECK_S`` s."""
         run = self._run
         deadline = None if timeout is None else time.monotonic() + timeout
-        run._waiting += 1  # from now on every change wakes it
+        with run._changed:  # from now on every change wakes it (counted under the lock:
+            run._waiting += 1  # two threads may start waiting at once)
         try:
             # The predicate runs outside the lock: a slow one never holds up the engine,
             # and one that acts on the run cannot deadlock; a wake-up between its check
@@ -323,7 +324,8 @@ class RunControl:
                 with run._changed:
                     run._changed.wait(left)
         finally:
-            run._waiting -= 1
+            with run._changed:
+                run._waiting -= 1
         if not held:  # once more: the run may have got there as it ended
             held = predicate(status := self.status())
         if not held:
