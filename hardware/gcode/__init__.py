@@ -14,6 +14,7 @@ from .errors import (
     ControllerTimeout,
     InterlockActive,
     MotionInterrupted,
+    SettingsMismatch,
 )
 from .planning import default_axis_map
 from .transport import SerialTransport, TcpTransport, Transport, open_transport
@@ -32,6 +33,7 @@ __all__ = [
     "Marlin",
     "MotionInterrupted",
     "SerialTransport",
+    "SettingsMismatch",
     "Smoothie",
     "TcpTransport",
     "Transport",

@@ -58,10 +58,12 @@ from .errors import (
     ControllerTimeout,
     InterlockActive,
     MotionInterrupted,
+    SettingsMismatch,
 )
 from .events import Alarm, Axes, EndstopHit, Event, Info, Restarted
 from .link import Link
 from .planning import default_axis_map, feed_for, homing_time, is_still
+from .settings import grbl_settings, grbl_unsafe, marlin_settings, marlin_unsafe, refusal
 from .transport import Transport, open_transport
 
 log = logging.getLogger(__name__)
@@ -82,10 +84,14 @@ class GcodeController:
     def __init__(self, config: RobotConfig, *, dialect: Dialect | str | None = None,
                  port: str | None = None, axis_map: Mapping[str, str] | None = None,
                  timeout_s: float | None = None, poll_interval: float | None = None,
-                 transport: Transport | None = None) -> None:
+                 transport: Transport | None = None, check_settings: bool = True) -> None:
         """Options left out come from ``config.controller`` (its dialect, with Smoothieware's
-        ``feed_hold``/``realtime_status``, port, axis map, timeout and poll interval)."""
+        ``feed_hold``/``realtime_status``, port, axis map, timeout and poll interval).
+        ``check_settings=False`` connects to a controller whose steps/mm disagree with the
+        robot file (``labrun doctor``, which reads and lists them); otherwise ``connect``
+        refuses it (``settings``)."""
         self.config = config
+        self.check_settings = check_settings
         ctl = config.controller
         if isinstance(dialect, Dialect):
             self.dialect = dialect
@@ -122,6 +128,7 @@ class GcodeController:
         self._interruptions = 0
         self._interrupted_by = ""
         self._printed: list[list[str]] = []  # collectors of ``query``
+        self._settings_checked = not check_settings
 
     # -- MotionController -------------------------------------------------------------
 
@@ -159,8 +166,14 @@ class GcodeController:
         self._halted = self._connected = False
         self._endstops_raised = 0
         self._needs_init = True
+        self._settings_checked = not self.check_settings
         try:
             await self._handshake()
+            # GRBL reads its settings in an alarm; the others are asked once home() has
+            # brought them back
+            locked = self._halted or (link.alarm is not None and self.dialect.name != "grbl")
+            if not (self._settings_checked or locked):
+                await self._check_settings()
             self._connected = True
         except HardwareFault as exc:
             with anyio.CancelScope(shield=True):
@@ -210,6 +223,8 @@ class GcodeController:
         if self._halted or link.alarm is not None:
             await self.recover()
         await self._ready()
+        if not self._settings_checked:  # a controller halted or in an alarm at connect
+            await self._check_settings()
         # A door opened and closed while nothing ran leaves GRBL waiting for cycle start
         # (Door:0), where it refuses a homing cycle ('$' commands need Idle): its state
         # read now (a rare call; a move trusts the last report), and the hold left.
@@ -598,6 +613,22 @@ class GcodeController:
         query = self.dialect.interlock_query_line()
         if query is not None and not self._halted and link.alarm is None:
             await link.streamer.request(query)
+
+    async def _check_settings(self) -> None:
+        """SettingsMismatch if the firmware's steps/mm or units would put every move or
+        read off (GRBL's ``$$``, Marlin's ``M503``; see ``settings``)."""
+        name = self.dialect.name
+        if name == "grbl":
+            problems = grbl_unsafe(self.config, self.axis_map,
+                                   grbl_settings(await self.query("$$")))
+        elif name == "marlin":
+            problems = marlin_unsafe(self.config, self.axis_map,
+                                     marlin_settings(await self.query("M503")))
+        else:
+            problems = []
+        if problems:
+            raise SettingsMismatch(refusal(problems))
+        self._settings_checked = True
 
     async def _initialize(self) -> None:
         link = self._live()

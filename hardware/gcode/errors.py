@@ -27,3 +27,8 @@ class MotionInterrupted(HardwareFault):
 
 class InterlockActive(HardwareFault):
     """Motion was refused because an interlock (the door) is active."""
+
+
+class SettingsMismatch(HardwareFault):
+    """The firmware's settings (steps/mm, units) disagree with the robot file: every move
+    or read would be off, so the controller is not used."""

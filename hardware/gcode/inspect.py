@@ -9,7 +9,10 @@
 - Marlin: ``M115`` (firmware name, axis count, capabilities), ``M503`` (steps/mm
   ``M92``, max feed rates ``M203``, accelerations ``M201``, soft endstops ``M211``,
   home offsets ``M206``) and ``M114`` (the axes it reports);
-- Smoothieware: ``version`` and ``M114`` (the axes it reports).
+- Smoothieware: ``M115`` (its name and version) and ``M114`` (the axes it reports).
+
+The steps/mm and units that would put every move off are compared by ``settings``,
+which the driver also applies as it connects.
 
 Each disagreement with the robot file is a sentence naming both values.
 """
@@ -24,13 +27,16 @@ from attrs import define, field
 from ..config import RobotConfig
 from .driver import GcodeController, other_firmware
 from .errors import ControllerError
+from .settings import (
+    GRBL_AXES,
+    TOLERANCE,
+    grbl_settings,
+    grbl_unsafe,
+    marlin_settings,
+    marlin_unsafe,
+)
 
-GRBL_AXES = "XYZABC"
-"""Axis order of GRBL's per-axis settings ($100 X, $101 Y, ... $105 C)."""
-TOLERANCE = 0.01
-_SETTING = re.compile(r"^\$(\d+)=([-+\d.]+)")
 _BRACKET = re.compile(r"^\[([A-Z0-9]+):(.*)\]$")
-_WORDS = re.compile(r"([A-Z])(-?\d+(?:\.\d*)?)")
 
 
 _STATE_SAID = {
@@ -100,8 +106,7 @@ async def _grbl(driver: GcodeController) -> Inspection:
         found.fact("buffers", f"planner {options[1]} blocks, serial receive buffer "
                               f"{options[2]} bytes (labrun streams within "
                               f"{driver.dialect.rx_buffer_bytes})")
-    settings = {int(m[1]): float(m[2]) for line in await driver.query("$$")
-                if (m := _SETTING.match(line))}
+    settings = grbl_settings(await driver.query("$$"))
     status, _ = await driver.link.machine_status()
     reported = sorted((status.position or status.work_position or {}),
                       key=GRBL_AXES.index)
@@ -138,9 +143,7 @@ def _grbl_settings(config: RobotConfig, axis_map: Mapping[str, str],
         found.disagreements.append(
             "homing is enabled ($22=1) but the robot file has no axis with a switch: "
             "GRBL will stay locked until $X")
-    if units:
-        found.disagreements.append(f"the firmware reports in inches ($13={_n(units)}); "
-                                   "labrun reads positions in mm: set $13=0")
+    found.disagreements.extend(grbl_unsafe(config, axis_map, settings))  # steps/mm, units
     if soft and not (homing and int(homing) & 1):
         found.disagreements.append("soft limits ($20=1) need homing ($22=1) on GRBL")
     per_axis: dict[str, list[str]] = {"steps/mm": [], "max rate mm/min": [],
@@ -150,21 +153,19 @@ def _grbl_settings(config: RobotConfig, axis_map: Mapping[str, str],
             continue
         index = GRBL_AXES.index(letter)
         cfg = config.axes[axis]
-        for label, base, expected, mismatch in (
-                ("steps/mm", 100, cfg.steps_per_mm, "differ"),
-                ("max rate mm/min", 110, cfg.max_speed * 60, "below"),
-                ("acceleration mm/s²", 120, cfg.acceleration, "below"),
-                ("max travel mm", 130, cfg.max - cfg.min, "below")):
+        for label, base, least in (
+                ("steps/mm", 100, None),  # grbl_unsafe compares them
+                ("max rate mm/min", 110, cfg.max_speed * 60),
+                ("acceleration mm/s²", 120, cfg.acceleration),
+                ("max travel mm", 130, cfg.max - cfg.min)):
             value = get(base + index)
             if value is None:
                 continue
             per_axis[label].append(f"{letter} {_n(value)}")
-            if (abs(value - expected) > TOLERANCE if mismatch == "differ"
-                    else value < expected - TOLERANCE):
-                relation = "," if mismatch == "differ" else " is below"
+            if least is not None and value < least - TOLERANCE:
                 found.disagreements.append(
                     f"axis {axis}: the firmware's {label} ${base + index}={_n(value)}"
-                    f"{relation} the robot file's {_n(expected)}")
+                    f" is below the robot file's {_n(least)}")
     for label, values in per_axis.items():
         if values:
             found.fact(label, ", ".join(values))
@@ -204,12 +205,7 @@ async def _marlin(driver: GcodeController) -> Inspection:
 
 
 def _marlin_settings(driver: GcodeController, lines: list[str], found: Inspection) -> None:
-    codes: dict[str, dict[str, float]] = {}
-    for line in lines:
-        text = line.removeprefix("echo:").strip()
-        code, _, rest = text.partition(" ")
-        if code in ("M92", "M203", "M201", "M211", "M206"):
-            codes[code] = {m[1]: float(m[2]) for m in _WORDS.finditer(rest)}
+    codes = marlin_settings(lines)
     if not codes:
         found.fact("settings", "M503 reported none (EEPROM_SETTINGS or "
                                "the M503 report may be disabled)")
@@ -221,13 +217,9 @@ def _marlin_settings(driver: GcodeController, lines: list[str], found: Inspectio
             found.fact(label, ", ".join(f"{k} {_n(v)}" for k, v in codes[code].items()))
     if "M211" in codes:
         found.fact("soft endstops", "on" if codes["M211"].get("S") else "off")
+    found.disagreements.extend(marlin_unsafe(driver.config, driver.axis_map, codes))
     for axis, letter in driver.axis_map.items():
         cfg = driver.config.axes[axis]
-        steps = codes.get("M92", {}).get(letter)
-        if steps is not None and abs(steps - cfg.steps_per_mm) > TOLERANCE:
-            found.disagreements.append(f"axis {axis}: the firmware's steps/mm M92 "
-                                       f"{letter}{_n(steps)}, the robot file's "
-                                       f"{_n(cfg.steps_per_mm)}")
         feed = codes.get("M203", {}).get(letter)
         if feed is not None and feed < cfg.max_speed - TOLERANCE:
             found.disagreements.append(f"axis {axis}: the firmware's max feed rate M203 "

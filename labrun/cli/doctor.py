@@ -73,7 +73,7 @@ async def doctor(config: RobotConfig, home: bool, out: TextIO) -> int:
 async def _controller(config: RobotConfig, home: bool, out: TextIO) -> int:
     ctl = config.controller
     print(f"controller: {ctl.dialect} on {ctl.port}", file=out)
-    driver = GcodeController(config)
+    driver = GcodeController(config, check_settings=False)  # it lists them
     try:
         await driver.connect()
     except HardwareFault as exc:

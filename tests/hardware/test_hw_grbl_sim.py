@@ -260,8 +260,8 @@ def test_labrun_doctor_reads_stock_grbls_settings(tmp_path: Path) -> None:
     assert "buffers: planner 15 blocks, serial receive buffer 128 bytes" in text
     assert "axes: X Y Z" in text
     assert "homing $22=0, soft limits $20=0, units $13=0 (mm), report mask $10=1" in text
-    # GRBL's defaults are not this robot's: each is named with both values.
-    assert "axis X: the firmware's steps/mm $100=250, the robot file's 80" in text
+    # The shipped example's steps/mm are stock GRBL's; its max rates are not: named.
+    assert "steps/mm: X 250, Y 250, Z 250" in text and "steps/mm $" not in text
     assert "axis Z: the firmware's max rate mm/min $112=500 is below the robot file's 3000" \
         in text
     assert status == 1

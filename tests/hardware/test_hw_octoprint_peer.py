@@ -27,7 +27,7 @@ from labrun_testing import assert_unparked_where_recorded
 
 from engine.state import Status
 from hardware.config import RobotConfig, config_from_dict
-from hardware.gcode import GcodeController
+from hardware.gcode import GcodeController, SettingsMismatch
 from hardware.robot import open_robot
 from protocol_api.execute import create_run
 
@@ -139,14 +139,22 @@ def virtual_printer_on_a_pty(folder: Path) -> Iterator[str]:
         os.close(master)
 
 
-def printer_robot(port: str) -> RobotConfig:
-    """The built-in deck on a printer's X, Y, Z, with the plunger as its extruder."""
+PRINTER_STEPS = {"X": 80.0, "Y": 80.0, "Z": 800.0, "B": 90.0}
+"""The steps/mm in the virtual printer's EEPROM (a 3D printer's), B being its extruder."""
+
+
+def printer_robot(port: str, steps: dict[str, float] | None = None) -> RobotConfig:
+    """The built-in deck on a printer's X, Y, Z, with the plunger as its extruder; the
+    axes' steps/mm are ``steps``, or the built-in robot's."""
+    steps = steps or {}
+    axes: dict[str, Any] = {a: {"home": 0} for a in "XYZ"}
+    for axis, value in steps.items():
+        axes.setdefault(axis, {})["steps_per_mm"] = value
     return config_from_dict({
         "name": "octoprint-virtual-printer",
         "controller": {"kind": "gcode", "dialect": "marlin", "port": port,
                        "timeout_s": 5.0, "axis_map": {"B": "E"}},
-        "axes": {"A": False, "C": False, "X": {"home": 0}, "Y": {"home": 0},
-                 "Z": {"home": 0}},
+        "axes": {"A": False, "C": False, **axes},
         "mounts": {"right": False, "left": {"offset": [0.0, 0.0, 0.0]}},
         "interlocks": {"door": False},
     })
@@ -166,7 +174,7 @@ def test_a_protocol_with_a_deferred_and_an_immediate_pause_on_octoprints_virtual
     path = tmp_path / "protocol.py"
     path.write_text(textwrap.dedent(PROTOCOL))
     with virtual_printer_on_a_pty(tmp_path) as port:
-        config = printer_robot(port)
+        config = printer_robot(port, PRINTER_STEPS)
         robot = open_robot(config)
         inner = robot.driver
         assert isinstance(inner, GcodeController)
@@ -231,7 +239,24 @@ def test_labrun_doctor_reads_the_virtual_printers_firmware_and_settings(
     assert "axes: X Y Z E" in text
     # Its EEPROM's steps/mm are a 3D printer's, not the robot file's defaults.
     assert "steps/mm: X 80, Y 80, Z 800, E 90" in text
-    assert "axis Z: the firmware's steps/mm M92 Z800, the robot file's 80" in text
-    assert "axis B: the firmware's steps/mm M92 E90, the robot file's 768" in text
+    assert ("axis Z: the firmware's steps/mm M92 Z800, the robot file's axes.Z.steps_per_mm "
+            "80 (a move would go 10 times as far as asked)") in text
+    assert "axis B: the firmware's steps/mm M92 E90, the robot file's axes.B.steps_per_mm 768" \
+        in text
     assert status == 1
     assert "nothing was moved" in text
+
+
+def test_the_printer_is_not_moved_with_the_built_in_robots_steps(tmp_path: Path) -> None:
+    """Its EEPROM's Z and extruder steps/mm are not the robot file's: connecting refuses it
+    (every Z move would go ten times as far as asked), naming both values."""
+    with virtual_printer_on_a_pty(tmp_path) as port:
+        robot = open_robot(printer_robot(port))
+        try:
+            with pytest.raises(SettingsMismatch) as caught:
+                robot.connect()
+        finally:
+            robot.close()
+    assert ("axis Z: the firmware's steps/mm M92 Z800, the robot file's axes.Z.steps_per_mm "
+            "80 (a move would go 10 times as far as asked); axis B: the firmware's steps/mm "
+            "M92 E90, the robot file's axes.B.steps_per_mm 768") in str(caught.value)

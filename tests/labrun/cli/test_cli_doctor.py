@@ -83,7 +83,8 @@ def test_grbl_disagreements_are_named(tmp_path: Path) -> None:
             """)
         status, text = run_doctor(path)
     assert status == 1
-    assert "axis X: the firmware's steps/mm $100=80, the robot file's 100" in text
+    assert ("axis X: the firmware's steps/mm $100=80, the robot file's axes.X.steps_per_mm 100 "
+            "(a move would go 0.8 times as far as asked)") in text
     assert "reports in inches ($13=1)" in text
     assert "homing is disabled ($22=0) but the robot file homes X, Y, Z, A, B, C" in text
     assert "axis A: the firmware's max travel mm $133=200 is below the robot file's 218" in text
