@@ -11,6 +11,13 @@ Liquid rules also come as two steps (``move_to``, then the command in place), wi
 pause between them; ``interrupt_in_a_move`` lands a pause or a door inside a chosen
 motion to come (a plunger stroke lasts milliseconds); each contact is compared with the
 pause-free twin's by the tip end's height too, and parks and unparks alternate.
+A delay or a profile may have a pause, a door or a skip land inside it (and end after
+a while): a delay must end at its deadline, or as the run resumes if the pause outlasted
+it, or when skipped, and the next step start then; a profile is started once, runs on
+through the pause and is waited for to its planned end; each module is told what the
+twin's was. The run summary's status, pauses, counts, liquid per well, module timelines,
+what the end cut off and its duration are checked against the record, the calls that
+returned and the twin.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -35,7 +43,7 @@ from labrun_testing import P300, TIP_TOP, ScriptedRun
 from motion_trace import PhysicalTrace, TraceItem, plunger_strokes
 
 from engine import commands as c
-from engine.actions import Pause
+from engine.actions import Pause, Resume, SkipDelay
 from engine.record import read_record
 from engine.state import PauseSource, Status
 from hardware.config import InterlockConfig, default_config
@@ -126,6 +134,126 @@ class DepthTrace(PhysicalTrace):
         assert len(self.depths) == len(self.contacts)
 
 
+def log_device_calls(engine: Any, log: list[dict[str, Any]]) -> None:
+    """Append to ``log`` every call the run's loaded module devices see from now on: the
+    module, method and params, the command it serves (by id), the clock when it began
+    and (None if a pause cut it off) when it returned, whether the run was ending (its
+    cleanup), and for
+    ``execute_profile`` the plan the thermocycler walks (``profile.ProfilePlan``)."""
+    for module in engine.modules.loaded.values():
+        device, inner = module.device, module.device.call
+
+        async def call(method: str, params: Any, *, _inner: Any = inner, _device: Any = device,
+                       _id: str = module.id) -> Any:
+            last = engine.book.last  # the command being carried out
+            item: dict[str, Any] = {"module": _id, "method": method, "params": dict(params),
+                                    "t0": engine.clock.now(), "t1": None,
+                                    "ending": engine.state.ending is not None,
+                                    "command": None if last is None else last.id}
+            log.append(item)
+            result = await _inner(method, params)
+            item["t1"] = engine.clock.now()
+            if method == "execute_profile":
+                item["plan"] = getattr(_device, "profile", None)
+            return result
+
+        device.call = call
+
+
+def targets(log: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
+    """The module calls of a protocol that set something, in order: not its waits, nor
+    the cleanup's, and each command's call once (a module wait is called again after a
+    pause, ``set_shake_speed`` of ``set_and_wait_for_shake_speed`` too: the same target
+    again), but every ``execute_profile``, which must never be sent twice."""
+    told: list[tuple[str, str, Any]] = []
+    seen: set[tuple[Any, str]] = set()
+    for item in log:
+        key = (item["command"], item["method"])
+        if item["ending"] or item["method"].startswith("wait_for") or (
+                key in seen and item["method"] != "execute_profile"):
+            continue
+        seen.add(key)
+        told.append((item["module"], item["method"], repr(item["params"])))
+    return told
+
+
+event_ = hypothesis.event  # the cases a run reached, in its statistics
+
+
+def check_delays(events: list[dict[str, Any]]) -> None:
+    """docs/design.md §3, §4 and the README on delays: a delay's deadline is fixed when
+    its wait begins, and its time runs on through a pause, so it ends at its deadline or,
+    if a pause outlasted that, as the run resumes (the unpark's end); a skip ends it at
+    once (skipped while paused: as the run resumes) and the record says the time it had
+    left then. The step after it starts when it ends, unless the run paused between."""
+    queued = [(index, event["id"], event["params"]["seconds"])
+              for index, event in enumerate(events)
+              if event["event"] == "command" and event["status"] == "queued"
+              and event["type"] == "delay"]
+    for start, delay_id, seconds in queued:
+        begun: float | None = None
+        waiting_from_unpark = False  # a pause caught it before its wait began
+        skipped_at: float | None = None
+        unparked: float | None = None  # the last unpark during it that completed
+        said: dict[str, Any] | None = None  # its ``delay`` event
+        end: tuple[int, float] | None = None
+        for index in range(start + 1, len(events)):
+            event = events[index]
+            kind = event["event"]
+            if kind == "command" and event["id"] == delay_id:
+                if event["status"] == "started" and begun is None and not waiting_from_unpark:
+                    begun = event["t"]
+                elif event["status"] == "completed":
+                    end = index, event["t"]
+                    break
+                elif event["status"] in ("interrupted", "failed"):
+                    break
+            elif (kind == "pause_effect" and event.get("id") == delay_id
+                  and event.get("before_start") and begun is None):
+                waiting_from_unpark = True
+            elif kind == "unpark" and not event.get("interrupted"):
+                unparked = event["t"]
+                if waiting_from_unpark and begun is None:
+                    begun = event["t"]
+            elif (kind == "action" and event["action"] == "skip_delay" and event["accepted"]
+                  and skipped_at is None):
+                skipped_at = event["t"]
+            elif kind == "delay" and event["id"] == delay_id:
+                said = event
+        if end is None:
+            continue  # still on, or the run ended in it
+        assert begun is not None and said is not None, (delay_id, begun, said)
+        deadline = begun + seconds
+        ended = end[1]
+        resumed = -math.inf if unparked is None else unparked
+        if said["status"] == "skipped":
+            assert skipped_at is not None, f"delay {delay_id} skipped without a skip_delay"
+            expected = max(skipped_at, resumed)
+            left = max(0.0, deadline - skipped_at)
+        else:
+            assert skipped_at is None, f"delay {delay_id} ran on after a skip at {skipped_at}"
+            expected = max(deadline, resumed)
+            left = 0.0
+        assert abs(ended - expected) <= 1e-5, (
+            f"delay {delay_id} of {seconds} s begun at {begun} (deadline {deadline}), "
+            f"skipped at {skipped_at}, last resumed at {unparked}: ended at {ended}, "
+            f"expected {expected}")
+        assert abs(said["remaining"] - left) <= 1e-5, (
+            f"delay {delay_id} {said['status']}: the record says {said['remaining']} s "
+            f"left, expected {left}")
+        if unparked is not None or skipped_at is not None:
+            event_(f"delay {said['status']}" + (", paused" if unparked is not None else "")
+                   + (", past its deadline" if resumed > deadline else ""))
+        for event in events[end[0] + 1:]:
+            if event["event"] == "park":
+                break  # paused before the next step: it starts later
+            if event["event"] == "step":
+                assert abs(event["t"] - ended) <= 1e-9, (
+                    f"the step after delay {delay_id} started at {event['t']}, the delay "
+                    f"ended at {ended}")
+                break
+
+
 class RunMachine(RuleBasedStateMachine):
     """One run, driven at random."""
 
@@ -151,6 +279,12 @@ class RunMachine(RuleBasedStateMachine):
         self.at: str | None = None  # the well the last returned call left the tip in
         # (moves still to start before it, fraction of that move, what then happens)
         self.armed: list[tuple[int, float, Any]] = []
+        self.device_calls: list[dict[str, Any]] = []  # every call a module device saw
+        self.pauses_seen: set[int] = set()  # the parks (by count) the test saw paused
+        # Steps, commands and tips of the calls that returned, and the call the run's end
+        # cut short (if any), for the summary's counts.
+        self.returned = {"steps": 0, "commands": 0, "tips": 0}
+        self.cut_call: tuple[c.Command, ...] | None = None
 
     @initialize(auto_resume=st.booleans(), tip=st.booleans())
     def start(self, auto_resume: bool, tip: bool) -> None:
@@ -163,6 +297,7 @@ class RunMachine(RuleBasedStateMachine):
         self._call(P300)
         self._call(PLATE)
         self._call(*MODULES)
+        log_device_calls(self.r.engine, self.device_calls)
         self._call(SPARE)
         if tip:  # a tip on from the start: the liquid rules need one, swarms may lack it
             self._call(self._new_tip())
@@ -231,10 +366,14 @@ class RunMachine(RuleBasedStateMachine):
         self.pending = None
         if outcome.error is not None:
             # The run ended inside this call: any prefix of its commands may have run.
+            self.cut_call = commands
             for cmd in commands:
                 if isinstance(cmd, c.Aspirate) and cmd.well is not None:
                     self.cut_short[cmd.well] += cmd.volume
             return
+        self.returned["steps"] += 1
+        self.returned["commands"] += len(commands)
+        self.returned["tips"] += sum(isinstance(cmd, c.PickUpTip) for cmd in commands)
         for cmd in commands:
             if isinstance(cmd, c.PickUpTip):
                 self.has_tip, self.volume = True, 0.0
@@ -396,9 +535,39 @@ class RunMachine(RuleBasedStateMachine):
     def drop_tip(self) -> None:
         self._call(c.DropTip("left", (347.84, 325.06, 82.0), "12/A1"))
 
+    # What happens inside a delay or a profile, at an instant after it begins: a pause
+    # (deferred or immediate: either takes effect at once), a door, or a skip; a pause
+    # or a door then lasts ``linger`` seconds (the person resumes, the door closes), if
+    # given, with the delay skipped while paused for "skip paused".
+    INSIDE = st.one_of(st.none(), st.tuples(
+        st.floats(0.0, 1.0), st.sampled_from(["deferred", "immediate", "door", "skip",
+                                              "skip paused"]),
+        st.one_of(st.none(), st.floats(0.0, 200.0))))
+
+    def _inside(self, after: float, what: str, linger: float | None) -> None:
+        engine, controller, clock = self.r.engine, self.r.controller, self.r.clock
+        at = clock.now() + after
+        if what == "skip":
+            clock.call_at(at, lambda: engine.apply(SkipDelay()))
+            return
+        if what == "door":
+            clock.call_at(at, lambda: controller.set_interlock("door", True))
+        else:
+            clock.call_at(at, lambda: engine.apply(Pause(option="deferred")))
+        if linger is None:
+            return  # the test's own rules resume it, or not
+        if what == "skip paused":
+            clock.call_at(at + linger / 2, lambda: engine.apply(SkipDelay()))
+        if what == "door":  # auto_resume or a person (the test) resumes
+            clock.call_at(at + linger, lambda: controller.set_interlock("door", False))
+        else:
+            clock.call_at(at + linger, lambda: engine.apply(Resume()))
+
     @precondition(lambda self: self.free())
-    @rule(seconds=st.floats(0.5, 120))
-    def delay(self, seconds: float) -> None:
+    @rule(seconds=st.floats(0.5, 120), inside=INSIDE)
+    def delay(self, seconds: float, inside: tuple[float, str, float | None] | None) -> None:
+        if inside is not None:
+            self._inside(inside[0] * seconds, *inside[1:])
         self._call(c.Delay(seconds, "wait"))
 
     # -- module calls -------------------------------------------------------------------
@@ -433,9 +602,12 @@ class RunMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.free())
     @rule(steps=st.lists(st.tuples(st.floats(4, 99), st.floats(0, 30)), min_size=1,
                          max_size=3),
-          repetitions=st.integers(1, 3))
-    def profile(self, steps: list[tuple[float, float]], repetitions: int) -> None:
+          repetitions=st.integers(1, 3), inside=INSIDE)
+    def profile(self, steps: list[tuple[float, float]], repetitions: int,
+                inside: tuple[float, str, float | None] | None) -> None:
         planned = tuple((round(t, 1), round(h, 1)) for t, h in steps)
+        if inside is not None:  # at a fraction of 10 minutes: a profile takes minutes
+            self._inside(inside[0] * 600.0, *inside[1:])
         self._call(c.RunProfile(TC, planned, repetitions, 20.0))
 
     @precondition(lambda self: self.free())
@@ -525,6 +697,15 @@ class RunMachine(RuleBasedStateMachine):
         self.r.clock.call_at(self.r.clock.now() + after,
                              lambda: engine.apply(Pause(option=option)))  # type: ignore[arg-type]
 
+    @rule(after=st.floats(0.0, 60.0), what=st.sampled_from(["resume", "skip_delay"]))
+    def act_later(self, after: float, what: str) -> None:
+        # A person resumes, or skips the delay, at an instant: a pause inside a delay or
+        # a profile then lasts a chosen while (a paused run's clock jumps to the timer),
+        # and a delay is skipped while it runs, not only while paused.
+        engine = self.r.engine
+        action = Resume() if what == "resume" else SkipDelay()
+        self.r.clock.call_at(self.r.clock.now() + after, lambda: engine.apply(action))
+
     @rule(after=st.one_of(st.floats(0.0, 3.0), st.floats(0.0, 40.0)),
           open_for=st.floats(0.0, 5.0))
     def door_later(self, after: float, open_for: float) -> None:
@@ -609,6 +790,7 @@ class RunMachine(RuleBasedStateMachine):
             assert not self.r.controller.moving
             here = self.r.controller.position
             parks = sum(1 for e in self.r.run.record.events if e["event"] == "park")
+            self.pauses_seen.add(parks)
             if self.paused_at is not None and self.paused_at[0] == parks:
                 assert here == self.paused_at[1], "moved while paused"
             self.paused_at = (parks, here)
@@ -657,6 +839,74 @@ class RunMachine(RuleBasedStateMachine):
             assert self.module_status()[HS]["rpm"] == 0, "the shaker shakes after the end"
         if status == "halted":
             assert not deactivated, "a halt deactivated the modules"
+
+    @invariant()
+    def a_delay_ends_when_its_deadline_says(self) -> None:
+        if self.run is not None:
+            check_delays(self.r.run.record.events)
+
+    @invariant()
+    def a_profile_runs_on_through_a_pause_exactly_once(self) -> None:
+        # docs/design.md §4, §5: a thermocycler profile started once carries on during a
+        # pause; the resumed run waits only for what is left of it: it is never started
+        # again (no step repeated) nor cut short (none skipped), its steps and cycles
+        # go only forward across parks, and its wait ends as the profile does, or as the
+        # run resumes if the pause outlasted it.
+        if self.run is None:
+            return
+        events = self.r.run.record.events
+        calls: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for item in self.device_calls:
+            if item["module"] == TC and not item["ending"] and item["command"] is not None:
+                calls[item["command"]].append(item)
+        profile: int | None = None  # the profile command under way, by id
+        begun: float | None = None
+        unparked: float | None = None
+        walk: list[tuple[int, int] | None] = []  # (cycle, step) at its parks and unparks
+        for event in events:
+            kind = event["event"]
+            if kind == "command" and event["status"] == "queued":
+                profile = event["id"] if event["type"] == "thermocycler/runProfile" else None
+                begun = unparked = None
+                walk = []
+            elif profile is None:
+                continue
+            elif kind == "command" and event["id"] == profile and event["status"] == "started":
+                begun = event["t"] if begun is None else begun
+            elif kind == "unpark" and not event.get("interrupted"):
+                unparked = event["t"]
+            elif kind in ("module_park", "module_unpark") and event["module"] == TC:
+                status = event["status"]
+                walk.append(None if status["profile_step"] is None
+                            else (status["profile_cycle"], status["profile_step"]))
+                going = [w for w in walk if w is not None]
+                assert going == sorted(going), (
+                    f"profile {profile} went back or restarted across a pause: {walk}")
+            elif kind == "command" and event["id"] == profile and event["status"] in (
+                    "completed", "failed", "interrupted"):
+                mine = calls[profile]
+                started = [i for i in mine if i["method"] == "execute_profile"]
+                assert len(started) <= 1, f"profile {profile} started {len(started)} times"
+                assert all(i["method"] in ("execute_profile", "wait_for_profile")
+                           for i in mine), (profile, [i["method"] for i in mine])
+                if event["status"] == "completed":
+                    assert len(started) == 1 and started[0]["t1"] is not None, started
+                    plan = started[0]["plan"]
+                    assert mine[0] is started[0], "waited for a profile before starting it"
+                    ends = plan.end if plan else started[0]["t1"]
+                    resumed = -math.inf if unparked is None else unparked
+                    expected = max(ends, resumed)
+                    assert abs(event["t"] - expected) <= 1e-5, (
+                        f"profile {profile} began at {begun}, planned to end at {ends}, "
+                        f"last resumed at {unparked}: its wait ended at {event['t']}, "
+                        f"expected {expected}")
+                    if unparked is not None:
+                        event_("profile paused" + (", past its end" if resumed > ends else ""))
+                    module = event["result"]["module"]
+                    last_celsius = started[0]["params"]["steps"][-1]["celsius"]
+                    assert module["profile_step"] is None and module["block_target"] == \
+                        last_celsius, (profile, module)
+                profile = None
 
     @invariant()
     def exactly_one_terminal_state(self) -> None:
@@ -743,6 +993,7 @@ class RunMachine(RuleBasedStateMachine):
         """The same protocol calls, run without any pause, delay or intervention."""
         trace: list[TraceItem] = []
         twin = ScriptedRun(self.config, trace=trace)
+        self.twin_calls: list[dict[str, Any]] = []  # the calls its module devices saw
         try:
             twin.play()
             for commands in self.calls:
@@ -750,8 +1001,12 @@ class RunMachine(RuleBasedStateMachine):
                     cmd, (c.WaitForResume, c.Delay, c.MoveLabware))]
                 if moving:
                     twin.call(*moving, name=moving[0].kind)
+                if any(isinstance(cmd, c.LoadModule) for cmd in moving):
+                    log_device_calls(twin.engine, self.twin_calls)
             twin.finish()
             assert twin.status().status is Status.SUCCEEDED
+            self.twin_summary: dict[str, Any] = dict(twin.run.record.last or {})
+            assert self.twin_summary["event"] == "summary"
         finally:
             twin.close()
         return DepthTrace(self.config, trace, well_at=well_at)
@@ -789,6 +1044,14 @@ class RunMachine(RuleBasedStateMachine):
                 index, mine[index], mine_z, their_z)
         assert paused.floor_violations(twin) == []
         self.check_strokes()
+        # docs/design.md §4, §5: each module was told the same things in the same order as
+        # without pauses (a profile started once, never again after a pause), all of them
+        # if the run succeeded.
+        told, twin_told = targets(self.device_calls), targets(self.twin_calls)
+        if final == "succeeded":
+            assert told == twin_told, (told, twin_told)
+        else:
+            assert told == twin_told[:len(told)], (told, twin_told)
 
     def check_strokes(self) -> None:
         """An aspirate that completed drew exactly its volume with the tip down, pauses
@@ -805,6 +1068,9 @@ class RunMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         if self.run is not None:
             self.run.close()
+            self._collect()  # the call the closing abort ended, if one was waiting
+            if self.pending is not None:
+                self.cut_call = self.pending[1]
             events = read_record(Path(self.tmp.name) / "run.jsonl")
             assert events[0]["event"] == "run"
             assert events[-1]["event"] == "summary"
@@ -821,7 +1087,112 @@ class RunMachine(RuleBasedStateMachine):
                     assert final != "succeeded", (command_id, statuses)
                     assert statuses[-1] in ("interrupted", "failed"), (command_id, statuses)
             self.check_against_twin(final)
+            self.check_summary(events, final)
         self.tmp.cleanup()
+
+    def check_summary(self, events: list[dict[str, Any]], final: str) -> None:
+        """The run summary (docs/design.md §9, ``engine/summary.py``) says what the run
+        did: its status, one pause per time the run parked (when, whose, why), the steps,
+        commands and tips of the calls that were carried out (the twin's, and every call,
+        when it succeeded), the liquid per well and the module targets of the twin when it
+        succeeded, what the end cut off and left on the pipette, and a duration that
+        holds every delay and profile that ran in full."""
+        summary = events[-1]
+        event_(f"summary: {final}, {'no' if not summary['pauses'] else 'some'} pauses")
+        statuses = [e for e in events if e["event"] == "status"]
+        assert summary["status"] == statuses[-1]["status"] == final
+        if self.terminal is not None:
+            assert final == self.terminal, (final, self.terminal)
+        # Pauses: each time the status became paused, which happens once a park is done.
+        took: list[tuple[float, Any, Any]] = []
+        before = None
+        for event in statuses:
+            if event["status"] == "paused" and before != "paused":
+                took.append((event["t"], event.get("pause_source"), event.get("pause_message")))
+            before = event["status"]
+        said = [(p["t"], p["source"], p["message"]) for p in summary["pauses"]]
+        assert said == took, ("summary pauses", said, "status events", took)
+        parks = [e["t"] for e in events if e["event"] == "park"]
+        assert [t for t, _, _ in said] == parks, (said, parks)
+        assert len(self.pauses_seen) <= len(said), (self.pauses_seen, said)
+        # Steps, commands and tips.
+        queued = [e for e in events if e["event"] == "command" and e["status"] == "queued"
+                  and e.get("origin") != "cleanup"]
+        picked = {e["id"] for e in queued if e["type"] == "pickUpTip"}
+        tips = sum(1 for e in events if e["event"] == "command" and e["id"] in picked
+                   and e["status"] == "completed")
+        counts = {"steps": len({e["step"] for e in queued}), "commands": len(queued),
+                  "tips": tips}
+        told = {"steps": summary["steps"], "commands": summary["commands"],
+                "tips": summary["tips_used"]}
+        assert told == counts, ("summary", told, "record", counts)
+        cut = self.cut_call or ()
+        most = {"steps": self.returned["steps"] + bool(cut),
+                "commands": self.returned["commands"] + len(cut),
+                "tips": self.returned["tips"] + sum(isinstance(c_, c.PickUpTip) for c_ in cut)}
+        for name, count in told.items():
+            assert self.returned[name] <= count <= most[name], (
+                name, count, self.returned, most)
+        twin = self.twin_summary
+        if final == "succeeded":
+            assert not cut and told == self.returned, (told, self.returned)
+            dropped = [[cmd for cmd in call if isinstance(
+                cmd, (c.WaitForResume, c.Delay, c.MoveLabware))] for call in self.calls]
+            assert summary["tips_used"] == twin["tips_used"]
+            assert summary["commands"] == twin["commands"] + sum(map(len, dropped))
+            assert summary["steps"] == twin["steps"] + sum(
+                len(d) == len(call) for d, call in zip(dropped, self.calls, strict=True))
+            assert summary["well_volumes_ul"].keys() == twin["well_volumes_ul"].keys(), (
+                summary["well_volumes_ul"], twin["well_volumes_ul"])
+            for well, volume in summary["well_volumes_ul"].items():
+                assert volume == pytest.approx(twin["well_volumes_ul"][well], abs=1e-5), well
+            timelines = {m["id"]: [{k: v for k, v in step.items() if k != "t"}
+                                   for step in m["timeline"]] for m in summary["modules"]}
+            theirs = {m["id"]: [{k: v for k, v in step.items() if k != "t"}
+                                for step in m["timeline"]] for m in twin["modules"]}
+            assert timelines == theirs, (timelines, theirs)
+            assert "ended_during" not in summary and "tips_at_end" not in summary
+        # What the end cut off, and the tips it left: with no call under way when the
+        # run ended, none cut off, and the tip the protocol last had on, with its liquid.
+        protocol = [e for e in events if e["event"] == "command" and e["id"] in
+                    {q["id"] for q in queued}]
+        last_status = protocol[-1]["status"] if protocol else None
+        if final != "succeeded":
+            assert ("ended_during" in summary) == (last_status in ("interrupted", "failed")), (
+                summary.get("ended_during"), last_status)
+            if "ended_during" in summary:
+                assert summary["ended_during"]["id"] == queued[-1]["id"]
+            if not cut:
+                assert "ended_during" not in summary, summary["ended_during"]
+                at_end = summary["tips_at_end"]
+                assert set(at_end) == ({"left"} if self.has_tip else set()), (
+                    at_end, self.has_tip)
+                if self.has_tip:
+                    assert at_end["left"]["volume_ul"] == pytest.approx(self.volume, abs=1e-5)
+        # pause_unresolved: a deferred pause still asked for when the protocol returned.
+        if summary["pause_unresolved"]:
+            assert any(e["status"] == "finishing" for e in statuses), summary
+        if final == "succeeded":
+            unresolved = False
+            for event in events:
+                if (event["event"] == "action" and event["action"] == "pause"
+                        and event["accepted"]):
+                    unresolved = True
+                elif event["event"] == "status" and event["status"] == "paused":
+                    unresolved = False
+            assert summary["pause_unresolved"] == unresolved, summary
+        # Duration: the clock at the end, which holds every delay and profile that ran to
+        # its end (each from its start, time running on through pauses; never overlapping).
+        assert summary["duration_s"] == pytest.approx(summary["t"], abs=6e-4)
+        full = sum(e["params"]["seconds"] for e in queued if e["type"] == "delay" and any(
+            d["event"] == "delay" and d["id"] == e["id"] and d["status"] == "elapsed"
+            for d in events))
+        for item in self.device_calls:
+            if item["method"] == "execute_profile" and item.get("plan") and any(
+                    e["event"] == "command" and e["id"] == item["command"]
+                    and e["status"] == "completed" for e in events):
+                full += item["plan"].end - item["t0"]
+        assert summary["duration_s"] >= full - 1e-3, (summary["duration_s"], full)
 
 
 RunMachine.TestCase.settings = settings(
