@@ -55,6 +55,7 @@ from .errors import BadRequest
 from .history_file import CLEARED_KEPT, ClearedRuns, HistoryFile
 from .items import ItemRefused, Position, Queue, QueueItem, as_uploaded_event, store_item
 from .locks import Locks
+from .modules import ModuleBoard, Reading
 from .progress import Plan, RunProgress, read_plan
 from .records import RecordFiles
 from .robots import Robot, set_interlock
@@ -138,6 +139,8 @@ class RunManager:
         self._workdir: Path | None = None
         self.progress: RunProgress | None = None
         """The running run's progress (the last run's, once it has ended)."""
+        self.modules: ModuleBoard | None = None
+        """What the running run's modules are doing (the last run's, once it has ended)."""
         self.log: Callable[[str], None] | None = None
         """Where each run's start, pauses and end are told, one line each."""
         self.checker = checker or Checker()
@@ -253,6 +256,7 @@ class RunManager:
             "robot": self.robot.describe() if self.robot else None,
             "changed_at": max(self.changed_at, watch_time),
             "progress": self._progress_fields(run),
+            "modules": self.modules.fields() if self.modules is not None else [],
         }
 
     def _progress_fields(self, run: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -704,7 +708,7 @@ class RunManager:
             tg.start_soon(function)
 
         return RunHooks(self._caller, start_soon, self._publish, self._on_events,
-                        self._finish, self._interval)
+                        self._finish, self._interval, self._on_modules)
 
     def _adopt(self, active: ActiveRun) -> None:
         """``active`` becomes the served run; its progress starts."""
@@ -712,6 +716,7 @@ class RunManager:
         self.progress = RunProgress(item.item_uid, item.name, self._plan(item),
                                     speed=self.robot.speed if self.robot else 1.0,
                                     log=self.log)
+        self.modules = ModuleBoard(item.item_uid)
         self._last_pause_unresolved = False
         self.active = active
         self._want_records()
@@ -721,9 +726,20 @@ class RunManager:
     def _on_events(self, active: ActiveRun, events: list[Event]) -> None:
         if self.progress is not None and self.progress.item_uid == active.item.item_uid:
             self.hub.publish_progress(self.progress.feed(events))
+        modules = self.modules
+        if modules is not None and modules.item_uid == active.item.item_uid \
+                and modules.feed(events) and not modules.ended:
+            self._publish()  # a module call's end (the summary's is pushed with the end)
         if self.hub.record_subscribers:
             self.hub.publish_records(active.item.item_uid,
                                      [active.item.as_uploaded_event(e) for e in events])
+
+    def _on_modules(self, active: ActiveRun, readings: list[Reading]) -> None:
+        """The running run's modules as read now: pushed if they changed."""
+        modules = self.modules
+        if modules is not None and modules.item_uid == active.item.item_uid \
+                and modules.update(readings):
+            self._publish()
 
     async def _finish(self, active: ActiveRun, summary: Event) -> None:
         """The run has ended: history, then the next item or a stopped queue."""

@@ -15,6 +15,8 @@ Messages are JSON both ways, one list per message: ``[kind, ...]``.
   for requests; ``["status", report]`` when what the run's status shows changes (progress
   only at most ten times a second), and before the answer to an accepted action;
   ``["events", [event, ...]]``, the run's record as it is written, in batches;
+  ``["modules", [reading, ...]]``, the run's modules as read every
+  ``modules.MODULE_INTERVAL`` while it has any, when they changed;
   ``["interlocks", [name, ...]]`` between runs.
 - From the server: ``["home", id]``, ``["interlock", id, name, active]``, ``["start",
   id, {path, record_path, labware_dirs}]``, ``["apply", id, action]`` (carried out from the
@@ -48,6 +50,7 @@ from hardware.config import RobotConfig
 from hardware.controller import HardwareFault
 from protocol_api.execute import create_run
 
+from .modules import follow_modules
 from .robots import Robot, hardware_robot, set_interlock, simulated_robot
 from .watch import PROGRESS_INTERVAL, RunWatch
 
@@ -260,6 +263,9 @@ class RunWorker:
         watch.wants_records = True  # the server's progress reads every event
         self.run, self.watch = run, watch
         before = watch.attach()
+        self._spawn(lambda: follow_modules(
+            run, lambda readings: self.link.send("modules", readings),
+            going=lambda: self.run is run))
         return {"report": report(run.engine).to_dict(), "record": before}
 
     def apply_now(self, request: Any, data: Any) -> None:

@@ -8,6 +8,8 @@ what concerns that run alone, and reports to the manager through its ``RunHooks`
 ``ServedRun`` has:
 
 - the watch that carries its changes from its engine loop to the server's (``RunWatch``);
+- the reading of its modules while it goes (``modules.follow_modules``), handed to the
+  manager when they changed (``RunHooks.on_modules``);
 - actions into its engine loop, answered without blocking either loop (``apply``);
 - its status as the API shows it, naming the item's files as uploaded (``report``);
 - its end: the summary is handed to the queue once (``on_summary``), and ``close``
@@ -35,6 +37,7 @@ from engine.state import Status, status_of
 from engine.status import report
 
 from .items import QueueItem
+from .modules import Reading, follow_modules
 from .watch import RunWatch
 
 T = TypeVar("T")
@@ -91,6 +94,8 @@ class RunHooks:
     on_events: Callable[[ActiveRun, list[Event]], None]
     on_summary: Callable[[ActiveRun, Event], Awaitable[None]]
     progress_interval: float
+    on_modules: Callable[[ActiveRun, list[Reading]], None] | None = None
+    """The run's modules as read now (``modules.follow_modules``), when they changed."""
 
 
 class ServedRun:
@@ -110,6 +115,8 @@ class ServedRun:
         self._start_soon = hooks.start_soon
         self._on_events = hooks.on_events
         self._on_summary = hooks.on_summary
+        self._on_modules = hooks.on_modules
+        self._following = False  # its modules are read while it goes
         self.watch = RunWatch(run, hooks.server, on_status=hooks.on_status,
                               on_events=self._events, start_soon=hooks.start_soon,
                               progress_interval=hooks.progress_interval)
@@ -120,6 +127,13 @@ class ServedRun:
             self.watch.attach()
         except LoopClosedError:  # already over (a single run served after it ended)
             self._events([self.run.record.events[-1]] if self.run.record.events else [])
+            return
+        on_modules = self._on_modules
+        if on_modules is not None:
+            self._following = True
+            self._start_soon(lambda: follow_modules(
+                self.run, lambda readings: on_modules(self, readings),
+                going=lambda: self._following))
 
     @property
     def status(self) -> Status:
@@ -166,6 +180,7 @@ class ServedRun:
         """Stop listening; a run the server made is closed (aborted if still going, its
         protocol thread given ``grace`` seconds: the server is stopping, so nobody listens
         to its last changes)."""
+        self._following = False
         if grace is not None:
             self.watch.close()
         if self.owned:

@@ -43,6 +43,7 @@ from hardware.controller import HardwareFault
 from . import runner
 from .history_file import tips_held
 from .items import QueueItem
+from .modules import Reading
 from .robots import RobotUnavailable
 from .runner import ENGINE_ANSWER_TIMEOUT, Link, RobotSpec, action_to_json
 from .served import ActiveRun, RunHooks, StartSoon
@@ -304,12 +305,14 @@ class SupervisedRobot:
                 else:
                     pending.error = RuntimeError(str(args[1]))
                 pending.event.set()
-        elif kind in ("status", "events") and run is None:
+        elif kind in ("status", "events", "modules") and run is None:
             self._early.append(message)  # the run's start is being answered
         elif kind == "status" and args and isinstance(args[0], dict) and run is not None:
             run.on_report(args[0])
         elif kind == "events" and args and isinstance(args[0], list) and run is not None:
             run.on_events(args[0])
+        elif kind == "modules" and args and isinstance(args[0], list) and run is not None:
+            run.on_modules(args[0])
         elif kind == "interlocks" and args and isinstance(args[0], list):
             self._interlocks = tuple(str(name) for name in args[0])
             if self._on_interlocks is not None:
@@ -463,6 +466,11 @@ class SupervisedRun:
                 await on_summary(self, summary)
 
             self._hooks.start_soon(finish)
+
+    def on_modules(self, readings: list[Reading]) -> None:
+        """The run's modules as the worker read them."""
+        if self._hooks.on_modules is not None:
+            self._hooks.on_modules(self, readings)
 
     def on_worker_end(self, reason: str) -> None:
         """The worker died: unless the run had ended, it failed, for ``reason``."""

@@ -148,6 +148,18 @@ def item(body: str, name: str = "protocol.py") -> dict[str, Any]:
 
 
 QUICK = item('p300.transfer(50, plate["A1"], plate["B1"])', "quick.py")
+MODULES = item('''
+temp = ctx.load_module("temperature module gen2", 3)
+magnet = ctx.load_module("magnetic module gen2", 6)
+magnet.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+temp.start_set_temperature(95)
+magnet.engage(height_from_base=5)
+gates.wait("heating")
+temp.deactivate()
+magnet.disengage()
+''', "modules.py")
+"""A run with two modules, held at gate ``heating`` while its plate heats (at ``SPEED``
+it takes some 12 s to reach 95 °C: the test sees it on its way)."""
 
 
 class Served:

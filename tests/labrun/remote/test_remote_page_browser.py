@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from remote_kit import QUICK, WAIT, Gates, Served, item, serving
+from remote_kit import MODULES, QUICK, WAIT, Gates, Served, item, serving
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
@@ -137,6 +137,49 @@ def test_watch_pause_resume_and_finish_a_run_from_the_page(served: Served, gates
     expect(page.locator("#queue-empty")).to_be_visible()
     result = served.client.history_get(records=False)["items"][-1]["result"]
     assert result["exit_status"] == "succeeded"
+    assert errors == []
+
+
+def test_each_module_is_shown_with_what_it_is_doing_and_no_panel_without_modules(
+        served: Served, gates: Gates, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    served.client.queue_item_add(MODULES)
+    page.goto(served.handle.token_url)
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    panel = page.locator("#modules-box")
+    expect(panel).to_be_hidden()  # no run yet: no modules
+    page.click("#b-start")
+    gates.reached("heating")
+    cards = page.locator("#modules .module")
+    expect(cards).to_have_count(2, timeout=MS)
+    temp, magnet = cards.nth(0), cards.nth(1)
+    expect(temp.locator(".module-head")).to_have_text(
+        "Temperature Module GEN2slot 3heating", timeout=MS)
+    expect(magnet.locator(".module-head")).to_have_text("Magnetic Module GEN2slot 6engaged")
+    expect(magnet.locator(".module-line")).to_have_text(
+        ["magnets engaged, 7.5 mm above their home, 5 mm above the labware's base"])
+    # The plate heats while the protocol waits: the page follows it, reading after reading.
+    line = temp.locator(".module-line")
+    expect(line).to_have_text(re.compile(r"\d+\.\d °C → 95 °C, heating"), timeout=MS)
+    first = float(line.inner_text().split(" ")[0])
+    expect(line).not_to_have_text(f"{first:.1f} °C → 95 °C, heating", timeout=MS)
+    assert float(line.inner_text().split(" ")[0]) > first
+    expect(page.locator("#modules-title")).to_have_text("Modules")
+    gates.open("heating")
+    # Once the run has ended: what it left them doing, said so.
+    expect(page.locator("#modules-title")).to_have_text("Modules (as the last run left them)",
+                                                        timeout=MS)
+    expect(temp.locator(".module-state")).to_have_text("idle")
+    expect(magnet.locator(".module-line")).to_have_text(["magnets disengaged"])
+    # The next run loads none: no panel.
+    served.client.queue_item_add(QUICK)
+    expect(page.locator("#b-start")).to_be_enabled(timeout=MS)
+    page.click("#b-start")
+    expect(page.locator("#run-name")).to_have_text("quick.py", timeout=MS)
+    expect(panel).to_be_hidden(timeout=MS)
     assert errors == []
 
 
