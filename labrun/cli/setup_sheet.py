@@ -3,7 +3,8 @@
 ``build(events)`` reads a simulated run's record and returns plain data (the ``setup``
 object of ``simulate --json``): the deck slot by slot, the pipettes and the tips each
 rack must hold, the liquid each source well must hold at the start (the deepest its
-simulated volume went below zero, beside the well's capacity), and a timeline of the
+simulated volume went below zero, beside the well's capacity), the wells the run fills
+past their capacity (with the protocol's line that first did), and a timeline of the
 delays and pauses with the estimated duration; and, for the deck picture, the deck after
 each change the run makes to it (``deck_changes``). ``text(sheet)`` is the same for
 people (the changes are on its timeline).
@@ -80,8 +81,11 @@ class SheetBuilder:
         self.pipettes: dict[str, dict[str, Any]] = {}
         self.running: dict[str, float] = {}
         self.lowest: dict[str, float] = {}
-        # liquid (or air) on its way: command, µL, wells, mount; until it ends
-        self.in_flight: dict[int, tuple[str, float, list[str], str]] = {}
+        # liquid (or air) on its way: command, µL, wells, mount, line; until it ends
+        self.in_flight: dict[int, tuple[str, float, list[str], str, str | None]] = {}
+        self.highest: dict[str, float] = {}  # the most each well's volume rose by
+        self.overfilled_at: dict[str, str | None] = {}  # the line that first filled it past
+        self._capacities: dict[str, float | None] = {}
         self.air = TipAir()
         self.timeline: list[dict[str, Any]] = []
         self.steps = 0
@@ -245,7 +249,7 @@ class SheetBuilder:
             self.labels.start_of(well) for well in nozzle_wells(params)]
         if wells or command in ("airGap", "dropTip"):
             self.in_flight[event["id"]] = (command, float(params.get("volume", 0.0)),
-                                           wells, mount)
+                                           wells, mount, event.get("line"))
         if wells:
             self.changes.liquid_moved()
 
@@ -253,12 +257,13 @@ class SheetBuilder:
         """A command ended: what it moved counts if it completed."""
         moved = self.in_flight.pop(event["id"], None)
         if moved is not None and event["status"] == "completed":
-            command, asked, wells, mount = moved
-            self._liquid(command, asked, wells, event.get("result") or {}, mount)
+            command, asked, wells, mount, line = moved
+            self._liquid(command, asked, wells, event.get("result") or {}, mount, line)
 
     def _liquid(self, command: str, asked: float, wells: list[str],
-                result: Mapping[str, Any], mount: str) -> None:
-        """A liquid command completed: each of its wells gains or loses what moved."""
+                result: Mapping[str, Any], mount: str, line: str | None = None) -> None:
+        """A liquid command completed: each of its wells gains or loses what moved (and
+        one that gains more than it holds is noted, with the protocol's line)."""
         if command == "airGap":
             self.air.drawn(mount, asked)
             return
@@ -272,11 +277,48 @@ class SheetBuilder:
                 mount, float(result.get("volume_dispensed", asked)))
         else:  # a blow-out: what was left in the tip, air and all
             change = self.air.liquid_emptied(mount, float(result.get("volume_expelled", 0.0)))
-        running, lowest = self.running, self.lowest
+        running, lowest, highest = self.running, self.lowest, self.highest
         for well in wells:
             now = running.get(well, 0.0) + change
             running[well] = now
             lowest[well] = min(lowest.get(well, 0.0), now)
+            if change > 0 and now > highest.get(well, 0.0):
+                highest[well] = now
+                if well not in self.overfilled_at:
+                    self._check_capacity(well, now, line)
+
+    def _check_capacity(self, well: str, risen: float, line: str | None) -> None:
+        """Note ``line`` if ``well``, its volume ``risen`` above its start, holds more than
+        its capacity (the start as known so far: a later aspirate may raise it)."""
+        if well not in self._capacities:
+            slot, _, name = well.partition("/")
+            stack = self.deck.get(slot, {}).get("labware", [])
+            self._capacities[well] = _capacity(stack[-1], name) if stack else None
+        capacity = self._capacities[well]
+        if capacity is not None and risen + self._start(well) > capacity + 1e-6:
+            self.overfilled_at[well] = line
+
+    def _start(self, well: str) -> float:
+        """What ``well`` holds at the start, as far as the run so far says."""
+        return max(-self.lowest.get(well, 0.0), self.declared.get(well, (0.0, None))[0])
+
+    def _overfilled(self) -> list[dict[str, Any]]:
+        """Each well that held more than its capacity at some point of the run."""
+        found = []
+        for well in sorted(self.highest, key=_well_key):
+            start = self._start(well)
+            if well not in self.overfilled_at:  # its start grew later: checked again
+                self._check_capacity(well, self.highest[well], None)
+            if well not in self.overfilled_at:
+                continue
+            slot, _, name = well.partition("/")
+            stack = self.deck.get(slot, {}).get("labware", [])
+            found.append({"well": well, "slot": slot, "name": name,
+                          "labware": stack[-1]["name"] if stack else f"slot {slot}",
+                          "most_ul": round(start + self.highest[well], 3),
+                          "capacity_ul": self._capacities[well],
+                          "line": self.overfilled_at[well]})
+        return found
 
     def sheet(self) -> Sheet:
         """The sheet of the events added so far."""
@@ -293,6 +335,7 @@ class SheetBuilder:
                                         for slot, count in p["tips"].items()]}
                          for p in self.pipettes.values()],
             "liquids": _liquids(lowest, deck, self.declared),
+            "overfilled": self._overfilled(),
             "destinations": sorted((w for w, v in running.items()
                                     if v > 1e-9 and lowest[w] >= -1e-9), key=_well_key),
             "timeline": list(self.timeline),
@@ -470,6 +513,7 @@ def text(sheet: Sheet) -> list[str]:
     if sheet["liquids"]:
         lines.append("  Liquids to load (the least each well must hold at the start)")
     lines += _liquid_lines(sheet["liquids"])
+    lines += _overfilled_lines(sheet.get("overfilled", []))
     total = sheet["estimated_duration_s"]
     lines.append(f"  Timeline (about {duration(total)}, {plural(sheet['steps'], 'step')})")
     lines.append(f"    {clock(0):>7}  start")
@@ -534,6 +578,28 @@ def _liquid_lines(liquids: list[dict[str, Any]]) -> list[str]:
             if well["over_capacity"]:
                 lines.append(f"      WARNING: {well['name']} needs {volume(well['volume_ul'])}, "
                              f"more than it holds ({volume(well['capacity_ul'])})")
+    return lines
+
+
+def _overfilled_lines(wells: list[dict[str, Any]]) -> list[str]:
+    """The wells the run fills past their capacity, by labware: liquid may spill."""
+    if not wells:
+        return []
+    lines = ["  WARNING: wells filled past their capacity (liquid may spill)"]
+    by_labware: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for well in wells:
+        by_labware.setdefault((well["slot"], well["labware"]), []).append(well)
+    for (slot, name), listed in by_labware.items():
+        one_size = len({w["capacity_ul"] for w in listed}) == 1  # else a rack of two sizes
+        shown = ", ".join(f"{w['name']} up to {volume(w['most_ul'])}"
+                          + ("" if one_size else f" (capacity {volume(w['capacity_ul'])})")
+                          for w in listed[:LISTED_WELLS])
+        more = f" and {len(listed) - LISTED_WELLS} more" if len(listed) > LISTED_WELLS else ""
+        first = next((w["line"] for w in listed if w["line"]), None)
+        said = [f"capacity {volume(listed[0]['capacity_ul'])}"] if one_size else []
+        said += [f"first at {first}"] if first else []
+        lines.append(f"    {name} ({place(slot)}): {shown}{more}"
+                     + (f" ({', '.join(said)})" if said else ""))
     return lines
 
 

@@ -1005,3 +1005,48 @@ def _inside(origin: tuple[float, float], x: float, y: float) -> bool:
 
     return origin[0] <= x <= origin[0] + deck_svg.SLOT_W and \
         origin[1] <= y <= origin[1] + deck_svg.SLOT_H
+
+
+OVERFILLING = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 2)
+    res = ctx.load_labware("nest_12_reservoir_15ml", 3)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    buffer = ctx.define_liquid("buffer", "wash buffer", "#1f77b4")
+    plate["B1"].load_liquid(buffer, 80)
+    p300.transfer(60, res["A1"], plate["A1"])
+    p300.transfer(60, res["A1"], plate["A1"])
+    p300.transfer(100, res["A1"], plate["A2"])
+    p300.transfer(30, res["A1"], plate["B1"])
+    p300.transfer(90, plate["A1"], plate["A3"])
+    p300.transfer(90, plate["A3"], plate["A1"])
+'''
+
+
+def test_wells_filled_past_their_capacity_are_named_with_the_line_that_did_it(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A1 gets 2 x 60 µL (the second transfer fills it past 100 µL), A2 exactly its 100 µL
+    (not past), B1 30 µL on the 80 µL the protocol loads there; A3 gets 90 µL and gives
+    it back, so A1 holds at most 120 µL."""
+    sheet = json.loads(simulate(capsys, tmp_path, "--json", protocol=OVERFILLING))["setup"]
+    path = tmp_path / "protocol.py"
+    assert [(w["well"], w["most_ul"], w["capacity_ul"], w["line"])
+            for w in sheet["overfilled"]] == [
+        ("2/A1", 120.0, 100.0, f"{path}:13"), ("2/B1", 110.0, 100.0, f"{path}:15")]
+    out = simulate(capsys, tmp_path, protocol=OVERFILLING)
+    sheet_lines = out.split("\nRun log\n")[0].splitlines()
+    assert sheet_lines[-5:-3] == [
+        "  WARNING: wells filled past their capacity (liquid may spill)",
+        "    NEST 96 Well Plate 100 µL PCR Full Skirt (slot 2): A1 up to 120.0 µL, B1 up to "
+        f"110.0 µL (capacity 100.0 µL, first at {path}:13)"]
+
+
+def test_a_sheet_with_no_well_filled_past_its_capacity_warns_of_none(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    document = json.loads(simulate(capsys, tmp_path, "--json"))
+    assert document["setup"]["overfilled"] == []
+    assert "may spill" not in simulate(capsys, tmp_path)
