@@ -91,6 +91,7 @@ class SerialModule:
                 self._check_model(self.model)
                 self.identify(self.firmware)
                 await self.refresh()
+                self.wire.keep_alive_query = self.refresh  # its state, read while quiet
                 self.wire.keep_alive = True
                 return
             except ControllerTimeout:

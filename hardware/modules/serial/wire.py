@@ -19,14 +19,17 @@ or a lost connection, is a fault that poisons the wire.
 What the wire meets while nothing is asked of it goes to ``on_fault`` at once, as the
 motion controller's reader reports its own: a lost connection, and an ``async`` error.
 Once ``keep_alive`` is set, a wire quiet for a quarter of its timeout asks the module
-``M115`` (every firmware answers it), so that one that stops answering while the run
-waits fails within one and a half timeouts, not at its next command.
+something, so that one that stops answering while the run waits fails within one and a
+half timeouts, not at its next command: its ``keep_alive_query`` (the module reads its
+state: a plate heating while nothing is asked of it is seen as it heats), or ``M115``
+(every firmware answers it).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import anyio
@@ -87,7 +90,9 @@ class ModuleWire:
         """Told (in the wire's loop) of a lost connection, a timeout and an ``async``
         error, whether or not a request is waiting."""
         self.keep_alive = False
-        """Ask a quiet module ``M115`` (set once it has answered as the module it is)."""
+        """Ask a quiet module something (set once it has answered as the module it is)."""
+        self.keep_alive_query: Callable[[], Awaitable[None]] | None = None
+        """What a quiet wire asks instead of ``M115``: its module's reading of its state."""
         self._link: Link | None = None
         self._keeper: Service | None = None
         self._lock = anyio.Lock()
@@ -156,7 +161,8 @@ class ModuleWire:
         return "\n".join(line for line in lines if line)
 
     async def _keep_alive(self) -> None:
-        """Ask a quiet module ``M115`` while ``keep_alive`` (see the module docstring)."""
+        """Ask a quiet module its state (or ``M115``) while ``keep_alive`` (see the module
+        docstring)."""
         quiet = self.timeout_s / 4
         while True:
             await anyio.sleep(quiet)
@@ -166,11 +172,17 @@ class ModuleWire:
             if (not self.keep_alive or self._lock.locked() or self.async_error is not None
                     or time.monotonic() - self._last_traffic < quiet):
                 continue
+            query = self.keep_alive_query
             try:
-                await self.request(KEEP_ALIVE_LINE)
+                if query is None:
+                    await self.request(KEEP_ALIVE_LINE)
+                else:
+                    await query()
             except HardwareFault:
                 if link.fault is not None:
                     return
+            except Exception:  # an answer it could not read: the next command says so
+                log.exception("reading the module on %s while quiet failed", self.port)
 
     def _report(self, fault: HardwareFault) -> None:
         if self.on_fault is not None:

@@ -544,4 +544,32 @@ def test_a_module_that_fails_while_nothing_is_asked_of_it_is_reported_at_once() 
     temp, = (said for said in heard if "[modules.temp]" in said)
     assert temp.startswith("the temperature module [modules.temp] on ")
     mag, = (said for said in heard if "[modules.mag]" in said)
-    assert "the answer to 'M115'" in mag  # asked while quiet, never answered
+    assert "the answer to 'M114.2'" in mag  # its state asked while quiet, never answered
+
+
+def test_a_quiet_modules_state_is_read_while_nothing_is_asked_of_it(twins: ModuleTwins) -> None:
+    """A plate heating while the run asks the module nothing (a delay, a pause): the
+    quiet wire reads its state, so what the driver reports (the live page's module
+    panel) rises with it rather than standing at the last command's answer."""
+
+    async def main() -> None:
+        device = serial_module("temperature", "temp", twins.address("temp"), RealClock(SPEED),
+                               timeout_s=0.2)
+        with anyio.fail_after(LIMIT_S):
+            await device.connect()
+            try:
+                await device.call("set_temperature", {"celsius": 90})
+                start = device.status()["temperature"]
+                seen = [start]
+                while seen[-1] < start + 5.0:  # the plate ramps some degrees a second
+                    await anyio.sleep(0.02)
+                    seen.append(device.status()["temperature"])
+                assert device.status()["status"] == "heating"
+                await device.call("deactivate", {})
+            finally:
+                await device.disconnect()
+
+    anyio.run(main)
+    asked = received(twins, "temp")
+    asked = asked[len(asked) - asked[::-1].index("M104 S90"):]  # this test's, after M104
+    assert len(asked) > 2 and set(asked[:asked.index("M18")]) == {"M105"}  # readings only
