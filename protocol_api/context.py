@@ -25,6 +25,7 @@ from .errors import (
     InstrumentError,
     ProtocolError,
     SlotOccupiedError,
+    UnknownAttributeError,
     UnsupportedNameError,
 )
 from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
@@ -698,7 +699,7 @@ class ProtocolContext:
         if name in _UNSUPPORTED:
             raise UnsupportedNameError(
                 f"ProtocolContext.{name}: {_UNSUPPORTED[name]} are not supported by labrun")
-        raise AttributeError(f"'ProtocolContext' object has no attribute {name!r}")
+        raise UnknownAttributeError(self, name, "ProtocolContext")
 
     def __repr__(self) -> str:
         return f"<ProtocolContext apiLevel {self._api_version[0]}.{self._api_version[1]}>"

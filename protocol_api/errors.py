@@ -96,6 +96,33 @@ class UnsupportedNameError(UnsupportedAPIError, AttributeError):
     not do: an AttributeError too, so ``hasattr`` and ``getattr(x, name, default)`` work."""
 
 
+class UnknownAttributeError(AttributeError):
+    """A name a protocol object does not have (a misspelt method): Python's own message,
+    and the object's closest public name when one is close (``did you mean
+    'pick_up_tip'?``), found only when the message is read, so ``hasattr`` stays cheap."""
+
+    def __init__(self, owner: object, name: str, kind: str) -> None:
+        super().__init__(name=name, obj=owner)
+        self.kind = kind  # the API's name of the owner's class (ProtocolContext...)
+
+    def __reduce__(self) -> tuple[type[AttributeError], tuple[str]]:
+        return AttributeError, (str(self),)  # unpickled as the plain error it says
+
+    def __str__(self) -> str:
+        owner, name = self.obj, str(self.name)
+        said = f"{self.kind!r} object has no attribute {name!r}"
+        if name.startswith("_"):
+            return said
+        import difflib  # only for an error's message
+
+        public = [n for n in dir(type(owner)) if not n.startswith("_")]
+        close = difflib.get_close_matches(name, public, n=1)
+        return f"{said}; did you mean {close[0]!r}?" if close else said
+
+
+UnknownAttributeError.__name__ = "AttributeError"  # the error line reads as Python's own
+
+
 class APIVersionError(UnsupportedAPIError):
     """A part of the API that the protocol's apiLevel does not have yet (Opentrons'
     ``APIVersionError``: the robot refuses it too)."""

@@ -20,6 +20,7 @@ from .errors import (
     InstrumentError,
     ProtocolError,
     TipError,
+    UnknownAttributeError,
     UnsupportedAPIError,
     UnsupportedNameError,
     VolumeError,
@@ -1498,7 +1499,7 @@ class InstrumentContext:
     def __getattr__(self, name: str) -> Any:
         if name in _UNSUPPORTED:
             raise UnsupportedNameError(f"InstrumentContext.{name} is not supported by labrun")
-        raise AttributeError(f"'InstrumentContext' object has no attribute {name!r}")
+        raise UnknownAttributeError(self, name, "InstrumentContext")
 
     def __repr__(self) -> str:
         return f"<InstrumentContext: {self.model} in {self._mount.upper()}>"

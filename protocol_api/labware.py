@@ -32,6 +32,7 @@ from protocol_api.errors import (
     LabwareOffDeckError,
     ProtocolError,
     TipError,
+    UnknownAttributeError,
     UnsupportedAPIError,
     UnsupportedNameError,
     WellNotFoundError,
@@ -977,7 +978,7 @@ class Labware:
         if name in _UNSUPPORTED:  # Opentrons' newer calls, said so rather than unknown
             raise UnsupportedNameError(f"Labware.{name} is not supported by labrun; "
                                       f"{_UNSUPPORTED[name]}")
-        raise AttributeError(f"'Labware' object has no attribute {name!r}")
+        raise UnknownAttributeError(self, name, "Labware")
 
     def __repr__(self) -> str:
         return self._repr
