@@ -95,6 +95,7 @@ class SheetBuilder:
         self.pickups = TipPickups()  # the rack positions each pick-up takes
         # what the protocol says wells hold at the start (load_liquid): µL and liquid name
         self.declared: dict[str, tuple[float, str | None]] = {}
+        self.colors: dict[str, str | None] = {}  # and its display colour, for the picture
 
     def _module_step_ended(self, t: float) -> None:
         """The step of a module's call ended at ``t``: on the timeline if it took long."""
@@ -210,6 +211,7 @@ class SheetBuilder:
                 for name, each in zip(params.get("wells") or (), params.get("volumes") or (),
                                       strict=False):
                     self.declared[f"{start}/{name}"] = (float(each), params.get("liquid"))
+                    self.colors[f"{start}/{name}"] = params.get("color")
         elif command == "configureNozzleLayout":  # a front start takes the rows behind
             self.pickups.layout(params)
         elif "/" in command and self._module_step is None and event.get("origin") != "cleanup":
@@ -334,7 +336,7 @@ class SheetBuilder:
                                                              key=_position_key)}
                                         for slot, count in p["tips"].items()]}
                          for p in self.pipettes.values()],
-            "liquids": _liquids(lowest, deck, self.declared),
+            "liquids": _liquids(lowest, deck, self.declared, self.colors),
             "overfilled": self._overfilled(),
             "destinations": sorted((w for w, v in running.items()
                                     if v > 1e-9 and lowest[w] >= -1e-9), key=_well_key),
@@ -439,7 +441,7 @@ def _rack_order(sheet: Sheet, slot: str, positions: Sequence[str]) -> list[str] 
 
 def _liquids(lowest: Mapping[str, float], deck: Mapping[str, Any],
              declared: Mapping[str, tuple[float, str | None]] | None = None,
-             ) -> list[dict[str, Any]]:
+             colors: Mapping[str, str | None] | None = None) -> list[dict[str, Any]]:
     """Each well whose simulated volume went below zero: what it must hold at the start;
     and each well the protocol says holds liquid at the start (``load_liquid``): the more
     of the two, with the liquid's name, and ``short`` when the run needs more than that."""
@@ -458,7 +460,7 @@ def _liquids(lowest: Mapping[str, float], deck: Mapping[str, Any],
                         "labware": stack[-1]["name"] if stack else f"slot {slot}",
                         "volume_ul": round(held, 3), "capacity_ul": capacity,
                         "over_capacity": capacity is not None and held > capacity + 1e-6,
-                        "liquid": liquid,
+                        "liquid": liquid, "color": (colors or {}).get(well) if liquid else None,
                         "declared_ul": round(said, 3) if well in declared else None,
                         "short": well in declared and need > said + 1e-6})
     return liquids

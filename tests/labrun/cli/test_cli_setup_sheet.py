@@ -664,7 +664,7 @@ def test_the_liquids_a_protocol_loads_are_named_and_a_shortfall_is_warned_of(
     picture = (tmp_path / "deck.svg").read_text()
     assert 'data-well="2/B1"' in picture
     b1 = picture[picture.index('data-well="2/B1"') - 200:picture.index('data-well="2/B1"') + 200]
-    assert "#3b82f6" in b1  # drawn as holding liquid at the start
+    assert "#ff0000" in b1  # drawn in its liquid's display colour
     events = [e for e in read_record_of(capsys, tmp_path) if e.get("type") == "loadLiquid"]
     assert [e["params"]["liquid"] for e in events] == ["buffer", "sample", None, "sample"]
 
