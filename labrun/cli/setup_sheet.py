@@ -55,6 +55,8 @@ _READ = (*_MOVING, "pickUpTip", "configureNozzleLayout", "loadLiquid")
 the nozzle a layout starts at, which the tips of a pick-up go from)."""
 MODULE_WAIT_SHOWN_S = 60.0
 """A module's call whose step takes this long is on the timeline (a ramp, a profile)."""
+REPEATS_ON_ONE_LINE = 3
+"""From this many of the same pause or delay in a row on, the timeline says them in a line."""
 LISTED_WELLS = 6
 """Wells of one labware that need different volumes: at most this many are listed."""
 
@@ -519,21 +521,38 @@ def text(sheet: Sheet) -> list[str]:
     total = sheet["estimated_duration_s"]
     lines.append(f"  Timeline (about {duration(total)}, {plural(sheet['steps'], 'step')})")
     lines.append(f"    {clock(0):>7}  start")
-    for item in sheet["timeline"]:
-        message = f": {item['message']}" if item.get("message") else ""
-        if item["kind"] == "delay":
-            what = f"delay of {duration(item['seconds'])}{message}"
-        elif item["kind"] == "module":
-            what = f"{item['call']}, {duration(item['seconds'])}"
-        elif item["kind"] == "move":
-            what = f"MOVE BY HAND, the run waits for you{message}"
-        elif item["kind"] == "unpaused":  # the protocol's own bookkeeping: no pause
-            what = f"BY HAND, but the run does not pause for it{message}"
+    said = [(item, _timeline_words(item)) for item in sheet["timeline"]]
+    start = 0
+    while start < len(said):  # the same pause or delay again and again (a loop's): a line
+        end = start + 1
+        while end < len(said) and said[end][1] == said[start][1]:
+            end += 1
+        first, what = said[start]
+        if end - start >= REPEATS_ON_ONE_LINE:
+            last = said[end - 1][0]
+            lines.append(f"    {clock(first['t']):>7}  steps {first['step']}, "
+                         f"{said[start + 1][0]['step']} … {last['step']} ({end - start} times, "
+                         f"the last at {clock(last['t'])}): {what}")
         else:
-            what = f"PAUSE, the run waits for you{message}"
-        lines.append(f"    {clock(item['t']):>7}  step {item['step']}: {what}")
+            lines += [f"    {clock(item['t']):>7}  step {item['step']}: {what}"
+                      for item, what in said[start:end]]
+        start = end
     lines.append(f"    {clock(total):>7}  end")
     return [printable(line) for line in lines]  # labels and messages are the protocol's
+
+
+def _timeline_words(item: Mapping[str, Any]) -> str:
+    """What happens at a point of the timeline, in words."""
+    message = f": {item['message']}" if item.get("message") else ""
+    if item["kind"] == "delay":
+        return f"delay of {duration(item['seconds'])}{message}"
+    if item["kind"] == "module":
+        return f"{item['call']}, {duration(item['seconds'])}"
+    if item["kind"] == "move":
+        return f"MOVE BY HAND, the run waits for you{message}"
+    if item["kind"] == "unpaused":  # the protocol's own bookkeeping: no pause
+        return f"BY HAND, but the run does not pause for it{message}"
+    return f"PAUSE, the run waits for you{message}"
 
 
 def _parameter(value: Any) -> str:

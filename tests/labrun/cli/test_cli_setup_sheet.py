@@ -1050,3 +1050,39 @@ def test_a_sheet_with_no_well_filled_past_its_capacity_warns_of_none(
     document = json.loads(simulate(capsys, tmp_path, "--json"))
     assert document["setup"]["overfilled"] == []
     assert "may spill" not in simulate(capsys, tmp_path)
+
+
+PAUSING_IN_A_LOOP = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    ctx.pause("load the plate")
+    for col in plate.columns()[:5]:
+        p300.transfer(50, plate["A1"], col[1], new_tip="always")
+        ctx.pause("add the reagent")
+    ctx.delay(minutes=1)
+    ctx.delay(minutes=1)
+'''
+
+
+def test_the_same_pause_again_and_again_is_one_line_of_the_timeline(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A pause in a loop is said once, with its steps (for --at step=N), how many times
+    and when the last comes; two delays in a row stay two lines; --json keeps each."""
+    out = simulate(capsys, tmp_path, protocol=PAUSING_IN_A_LOOP)
+    sheet = out.split("\nRun log\n")[0].splitlines()
+    timeline = sheet[sheet.index(next(s for s in sheet if s.startswith("  Timeline"))) + 1:]
+    assert timeline == [
+        "       0:00  start",
+        "       0:00  step 5: PAUSE, the run waits for you: load the plate",
+        "       0:11  steps 7, 9 … 15 (5 times, the last at 0:53): PAUSE, the run waits for "
+        "you: add the reagent",
+        "       0:54  step 16: delay of 1 min",
+        "       1:54  step 17: delay of 1 min",
+        "       2:54  end"]
+    document = json.loads(simulate(capsys, tmp_path, "--json", protocol=PAUSING_IN_A_LOOP))
+    assert [i["step"] for i in document["setup"]["timeline"]] == [5, 7, 9, 11, 13, 15, 16, 17]
