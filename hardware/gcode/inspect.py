@@ -154,10 +154,11 @@ def _grbl_settings(config: RobotConfig, axis_map: Mapping[str, str],
         index = GRBL_AXES.index(letter)
         cfg = config.axes[axis]
         for label, base, least in (
-                ("steps/mm", 100, None),  # grbl_unsafe compares them
+                ("steps/mm", 100, None),  # grbl_unsafe compares them (and travel, if
+                # soft limits are on)
                 ("max rate mm/min", 110, cfg.max_speed * 60),
                 ("acceleration mm/s²", 120, cfg.acceleration),
-                ("max travel mm", 130, cfg.max - cfg.min)):
+                ("max travel mm", 130, None if soft else cfg.max - cfg.min)):
             value = get(base + index)
             if value is None:
                 continue

@@ -4,7 +4,9 @@ A G-code controller is sent millimetres and turns them into motor steps with its
 steps/mm. If those differ from the robot file's ``steps_per_mm`` (a board whose settings
 went back to the firmware's defaults, a robot file written for another machine), every
 move lands that many times too far or too short, and a well becomes a crash. A GRBL that
-reports in inches (``$13=1``) makes every position labrun reads 25.4 times off. So the
+reports in inches (``$13=1``) makes every position labrun reads 25.4 times off; one with
+soft limits on (``$20=1``) and a travel (``$130+``) shorter than the robot file's stops a
+run with an alarm at the first move past it, tips full perhaps. So the
 driver reads GRBL's ``$$`` or Marlin's ``M503`` as it connects and refuses a controller
 that disagrees (``labrun doctor`` lists every setting it reads, and passes them).
 Smoothieware is not asked: its steps/mm live in its config file on the SD card.
@@ -63,6 +65,16 @@ def grbl_unsafe(config: RobotConfig, axis_map: Mapping[str, str],
     if settings.get(13):
         found.append(f"the firmware reports in inches ($13={settings[13]:g}); labrun reads "
                      "positions in mm: set $13=0")
+    if settings.get(20):  # soft limits: GRBL alarms at a target past its travel, mid-run
+        for axis, letter in axis_map.items():
+            number = 130 + GRBL_AXES.index(letter) if letter in GRBL_AXES else None
+            travel = settings.get(number) if number is not None else None
+            cfg = config.axes[axis]
+            if travel is not None and travel < cfg.max - cfg.min - TOLERANCE:
+                found.append(f"axis {axis}: soft limits are on ($20=1) and the firmware's "
+                             f"max travel ${number}={travel:g} mm is shorter than the robot "
+                             f"file's axes.{axis} min..max, {cfg.max - cfg.min:g} mm (a move "
+                             "beyond it would stop the run with an alarm)")
     return [sentence for sentence in found if sentence]
 
 

@@ -113,3 +113,21 @@ async def test_doctors_connection_skips_the_check() -> None:
         driver = GcodeController(robot("grbl", emu.address, X=100.0), check_settings=False)
         await driver.connect()
         await driver.disconnect()
+
+
+async def test_a_grbl_whose_soft_limits_fall_short_of_the_travel_is_refused() -> None:
+    """With soft limits on, GRBL alarms at a target past its $13x travel: a run would stop
+    at the first such move; with them off, the shorter travel is only doctor's remark."""
+    with running_emulator("grbl", speed=SPEED) as emu:
+        firmware = emu.emulator.firmware
+        assert isinstance(firmware, GrblFirmware)
+        emu.call(lambda: firmware.stored.update({130: 200.0}))
+        driver = GcodeController(robot("grbl", emu.address))
+        await driver.connect()  # soft limits off: it connects
+        await driver.disconnect()
+        emu.call(lambda: firmware.stored.update({20: 1.0}))
+        with pytest.raises(SettingsMismatch) as caught:
+            await GcodeController(robot("grbl", emu.address)).connect()
+    assert ("axis X: soft limits are on ($20=1) and the firmware's max travel $130=200 mm is "
+            "shorter than the robot file's axes.X min..max, 418 mm (a move beyond it would "
+            "stop the run with an alarm)") in str(caught.value)
