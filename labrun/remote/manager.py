@@ -716,7 +716,9 @@ class RunManager:
         self.progress = RunProgress(item.item_uid, item.name, self._plan(item),
                                     speed=self.robot.speed if self.robot else 1.0,
                                     log=self.log)
-        self.modules = ModuleBoard(item.item_uid)
+        earlier, self.modules = self.modules, ModuleBoard(item.item_uid, item.name)
+        if earlier is not None and self.robot is not None and not self.robot.simulating:
+            self.modules.carry(earlier)  # its modules stay connected, and as they were left
         self._last_pause_unresolved = False
         self.active = active
         self._want_records()

@@ -42,6 +42,8 @@ Reading = dict[str, Any]
 """One module as read in the engine loop: ``id``, ``kind``, ``model``, ``slot``,
 ``covers``, ``t`` (the run's clock) and ``status`` (the device's ``status()``)."""
 
+RESTING = frozenset(("idle", "disengaged", "unknown"))
+"""The states of a module that is doing nothing a person must know of before the next run."""
 _DEVICE_FIELDS = ("kind", "name", "model")
 """Fields of a device's status that the module's own fields already say."""
 
@@ -98,9 +100,11 @@ class ModuleBoard:
     """The modules of one served run (server loop only), fed its record events in order
     and the readings ``follow_modules`` sends."""
 
-    def __init__(self, item_uid: str) -> None:
+    def __init__(self, item_uid: str, name: str = "") -> None:
         self.item_uid = item_uid
+        self.name = name  # the run's protocol, as the queue names it
         self.ended = False
+        self._carried: list[dict[str, Any]] = []  # left doing something by earlier runs
         self._modules: dict[str, _Module] = {}  # in the order they were loaded
         self._loads: dict[int, Mapping[str, Any]] = {}  # queued loadModule params, by id
         self._calls: dict[int, str] = {}  # queued module calls' module, by command id
@@ -206,15 +210,34 @@ class ModuleBoard:
         module.status = dict(status)
         return True
 
+    def carry(self, earlier: ModuleBoard) -> None:
+        """Keep showing the modules ``earlier`` (the run before, on a robot whose modules
+        stay connected) left doing something: heating or holding, shaking, engaged, in a
+        profile. A run aborted with a block at 90 °C leaves it so; until this run loads a
+        module in that slot, the status says so, as that run left it (``left_by``)."""
+        kept = []
+        for module in earlier.fields():
+            if module["state"] in RESTING:
+                continue
+            if "left_by" not in module:
+                module = {**module, "left_by": earlier.name,
+                          "lines": [*module["lines"], f"as {earlier.name} left it (not read "
+                                                      "since)"]}
+            kept.append(module)
+        self._carried = kept
+        self._fields = None
+
     # -- reading -----------------------------------------------------------------------
 
     def fields(self) -> list[dict[str, Any]]:
         """The status's ``modules``: each module the run loaded, in the order it loaded
-        them; none, ``[]``."""
+        them, then those an earlier run left doing something in other slots (``carry``);
+        none, ``[]``."""
         if self._fields is None:
-            self._fields = [view(m.id, m.kind, m.model, m.slot, m.status, t=m.t,
-                                 covers=m.covers, profile=m.profile)
-                            for m in self._modules.values()]
+            own = [view(m.id, m.kind, m.model, m.slot, m.status, t=m.t,
+                        covers=m.covers, profile=m.profile) for m in self._modules.values()]
+            slots = {m.slot for m in self._modules.values()}
+            self._fields = own + [m for m in self._carried if m["slot"] not in slots]
         return self._fields
 
 

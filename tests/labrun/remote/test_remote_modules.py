@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from remote_kit import MODULES, QUICK, WAIT, Gates, Served, serving
+from remote_kit import MODULES, QUICK, SPEED, WAIT, Gates, Served, item, serving
 
+from hardware.config import load_config
+from labrun.remote import RunManager, start_server
 from labrun.remote.modules import ModuleBoard, lines_of, state_of
+from labrun.remote.robots import hardware_robot
 from protocol_api.execute import continue_when_stalled, create_run
 
 PCR = '''metadata = {"apiLevel": "2.15"}
@@ -191,3 +195,55 @@ def test_a_run_without_modules_has_none_in_its_status(served: Served) -> None:
     c.wait_for_idle(timeout=WAIT)
     status = c.status()
     assert status["progress"]["status"] == "succeeded" and status["modules"] == []
+
+
+HOT = item('''
+temp = ctx.load_module("temperature module gen2", 3)
+temp.start_set_temperature(90)
+ctx.delay(minutes=30)
+''', "hot.py")
+COLD = item('''
+temp = ctx.load_module("temperature module gen2", 3)
+temp.deactivate()
+''', "cold.py")
+
+
+def test_a_module_an_aborted_run_left_heating_stays_in_the_status(tmp_path: Path) -> None:
+    """On a robot whose modules stay connected (emulated here), a run aborted with its
+    plate heating to 90 °C leaves it so: the next run, which loads no module, still shows
+    it, as that run left it, until a run loads a module in its slot."""
+    config = load_config(Path(__file__).parents[3] / "hardware" / "robots"
+                         / "modules_example.toml")
+    robot = hardware_robot(config, emulate="grbl", speed=SPEED)
+    manager = RunManager(robot, emergency_lock_key="EMERGENCY")
+    try:
+        with start_server(manager) as handle:
+            c = Served(handle, robot).client
+            c.queue_item_add(HOT)
+            c.queue_start()
+            c.wait_for(lambda s: [m["state"] for m in s["modules"]] == ["heating"],
+                       timeout=WAIT)
+            c.re_abort("testing a hot abort")
+            c.wait_for_idle(timeout=WAIT)
+            c.queue_item_add(QUICK)
+            c.queue_start()
+            running = c.wait_for(lambda s: s["progress"] is not None
+                                 and s["progress"]["name"] == "quick.py", timeout=WAIT)
+            [left] = running["modules"]
+            assert (left["name"], left["slot"], left["left_by"]) == (
+                "Temperature Module GEN2", "3", "hot.py")
+            assert left["state"] in ("heating", "holding") and left["reading"]["target"] == 90
+            assert left["lines"][-1] == "as hot.py left it (not read since)"
+            c.wait_for_idle(timeout=WAIT)
+            assert [m["left_by"] for m in c.status()["modules"]] == ["hot.py"]
+            c.queue_item_add(COLD)  # loads the module in slot 3: its own, no longer hot.py's
+            c.queue_start()
+            c.wait_for_idle(timeout=WAIT)
+            [own] = c.status()["modules"]
+            assert "left_by" not in own and own["state"] == "idle"
+            c.queue_item_add(QUICK)  # nothing left doing anything: nothing carried
+            c.queue_start()
+            c.wait_for_idle(timeout=WAIT)
+            assert c.status()["modules"] == []
+    finally:
+        robot.close()
