@@ -360,8 +360,9 @@ class RunProgress:
             plan = self.plan
             about = ""
             if plan is not None:
-                about = (f", {plan.steps} steps, about "
-                         f"{clock(self._wall_s(plan, 0.0, plan.duration_s))}")
+                wall = self._wall_s(plan, 0.0, plan.duration_s)  # a fast robot's: < 1 s
+                about = (f", {plan.steps} steps, "
+                         + (f"about {clock(wall)}" if wall >= 0.5 else "under a second"))
             return f"run {self.name}: started{about}"
         if kind == "status" and status == "paused":
             where = f" at step {self.index + 1}" if self.index is not None else ""

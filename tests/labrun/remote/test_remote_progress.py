@@ -573,3 +573,16 @@ def test_a_run_that_ended_is_on_no_line_unless_it_failed_at_one(
                  {"event": "summary", "status": "failed", "t": 2.0, "error": "ValueError: x",
                   "location": "/srv/q/p.py:11"}])
     assert failed.fields()["line"] == "p.py:11"
+
+
+def test_a_run_planned_under_a_second_of_wall_time_says_so(
+        events: list[dict[str, Any]]) -> None:
+    """At a high speed the plan's wall time rounds to 0:00: the log says "under a second"
+    rather than "about 0:00"."""
+    plan = Plan.from_events(events)
+    lines: list[str] = []
+    progress = RunProgress("uid", "plates.py", plan, speed=1e6, now=lambda: 0.0,
+                           log=lines.append)
+    progress.feed(events[:next(i for i, e in enumerate(events)
+                               if e["event"] == "status" and e["status"] == "running") + 1])
+    assert lines == ["run plates.py: started, 33 steps, under a second"]
