@@ -516,6 +516,8 @@ class RunManager:
             return self._no_queue()
         if not self.queue_running:
             return refused("the queue is not running")
+        if self.queue_stop_pending:  # asked again: still done, and said so
+            return ok("the queue was already to stop after the current run")
         self.queue_stop_pending = True
         self._changed()
         return ok()

@@ -409,8 +409,11 @@ def test_queue_stop_lets_the_run_finish_and_can_be_cancelled(served: Served,
     c.queue_item_add(QUICK)
     c.queue_start()
     gates.reached("held")
-    c.queue_stop()
+    assert c.queue_stop()["msg"] == ""
     assert c.status()["queue_stop_pending"] is True
+    again = c.queue_stop()  # asked twice: still so, and said so
+    assert again["success"] and again["msg"] == ("the queue was already to stop after the "
+                                                 "current run")
     c.queue_stop_cancel()
     assert c.status()["queue_stop_pending"] is False
     c.queue_stop()
