@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from engine.commands import OFF_DECK
@@ -47,6 +47,9 @@ class Labels:
         self._front_start: set[str] = set()  # mounts whose nozzle layout starts at H1
         self._modules: dict[str, str] = {}  # slot -> the module loaded there (its model)
         self._on_module: set[int] = set()  # labware (by count) loaded right onto a module
+        self._loaded_on: dict[int, int] = {}  # labware (by count) -> the one it was loaded on
+        self._held: dict[str, int] = {}  # mount -> the tips its last pick-up took
+        self._dropped: dict[str, int] = {}  # mount -> the tips its last drop let go
 
     @classmethod
     def of_run(cls, events: Iterable[Mapping[str, Any]]) -> Labels:
@@ -62,20 +65,27 @@ class Labels:
         if event.get("event") not in (None, "command"):
             return
         kind, status = event.get("type"), event.get("status")
-        if status == "queued" and kind == "loadLabware":
-            self.load(event["params"])
-        elif status == "queued" and kind in ("moveLabware", "removeLabware"):
-            self._moves[event.get("id")] = event["params"]
-        elif status == "queued" and kind == "loadModule":
-            params = event.get("params") or {}
-            self._modules[str(params.get("slot"))] = str(params.get("model"))
-        elif status == "queued" and kind == "configureNozzleLayout":
-            params = event.get("params") or {}
-            if str(params.get("primary") or "A1").startswith("H"):
-                self._front_start.add(str(params.get("mount")))
-            else:
-                self._front_start.discard(str(params.get("mount")))
-        elif status == "completed" and event.get("id") in self._moves:
+        if status == "queued":
+            if kind == "pickUpTip":
+                params = event.get("params") or {}
+                self._held[str(params.get("mount"))] = int(params.get("tips", 1))
+            elif kind == "dropTip":
+                mount = str((event.get("params") or {}).get("mount"))
+                self._dropped[mount] = self._held.pop(mount, 1)
+            elif kind == "loadLabware":
+                self.load(event["params"])
+            elif kind in ("moveLabware", "removeLabware"):
+                self._moves[event.get("id")] = event["params"]
+            elif kind == "loadModule":
+                params = event.get("params") or {}
+                self._modules[str(params.get("slot"))] = str(params.get("model"))
+            elif kind == "configureNozzleLayout":
+                params = event.get("params") or {}
+                if str(params.get("primary") or "A1").startswith("H"):
+                    self._front_start.add(str(params.get("mount")))
+                else:
+                    self._front_start.discard(str(params.get("mount")))
+        elif status == "completed" and self._moves and event.get("id") in self._moves:
             self.move(self._moves.pop(event.get("id")))
 
     def load(self, params: Params) -> str:
@@ -97,18 +107,35 @@ class Labels:
             start = f"{OFF_DECK}{sum(s.startswith(OFF_DECK) for s in self._starts) + 1}"
         if under is None and slot in self._modules:
             self._on_module.add(len(self._starts))
+        elif under is not None:  # an adapter's plate: said on what (and on which module)
+            self._loaded_on[len(self._starts)] = under
         self._where.load(slot, label)
         self._starts.append(start)
         return start
 
     def loaded(self, slot: str) -> str:
         """The labware just loaded in ``slot`` in words: ``samples (slot 1)``; one loaded
-        right onto a module says on which (``samples on Temperature Module GEN2 (slot 1)``)."""
+        right onto a module says on which (``samples on Temperature Module GEN2 (slot 1)``),
+        and one loaded onto another (an adapter) on what, down to the deck or the module
+        (``samples on Opentrons 96 Flat Bottom Heater-Shaker Adapter on Heater-Shaker
+        Module GEN1 (slot 1)``)."""
         top = self._where.top(slot)
+        if top is None or slot.startswith(OFF_DECK):
+            return self.labware(slot)
+        names = self._where.names
+        words = [names[top]]
+        while top in self._loaded_on:
+            top = self._loaded_on[top]
+            words.append(names[top])
         model = self._modules.get(slot)
         if top in self._on_module and model is not None:
-            return f"{self._where.names[top]} on {module_display_name(model)} ({place(slot)})"
-        return self.labware(slot)
+            words.append(module_display_name(model))
+        return f"{' on '.join(words)} ({place(slot)})"
+
+    def tips_dropped(self, mount: object) -> int:
+        """How many tips the last ``dropTip`` of ``mount`` let go: those its last pick-up
+        took (1 when none is known)."""
+        return self._dropped.get(str(mount), 1)
 
     def start_place(self, index: object) -> str | None:
         """Where the run's labware ``index`` (its loadLabware's count from 0) was at the
@@ -194,6 +221,44 @@ class Labels:
         slot, _, name = well.partition("/")
         return f"{name} of {self.labware(slot)}" if name and not self.is_bin(slot) else \
             self.labware(slot)
+
+    def nozzle_wells(self, wells: Iterable[str], nozzles: Mapping[str, Sequence[str]],
+                     told: bool = False) -> tuple[str, bool]:
+        """Wells a multi-channel pipette went to, ``wells`` those under its first nozzle
+        and ``nozzles`` those under its other nozzles, by the first's (the record's
+        ``well`` and ``wells``): grouped by labware as ``wells`` says them, where the tips
+        reached as many wells: ``11 columns A2…A12 of plate (slot 2) (8 tips: 88 wells)``
+        (``8 tips, every other row`` in a 384-well plate). Where every tip went into the
+        same well (a reservoir's), that well as ``wells`` says it. The tips are said once:
+        not again when ``told`` (``(8 wells)``). Also whether they are said by then."""
+        by_slot: dict[str, list[str]] = {}
+        for well in wells:
+            by_slot.setdefault(well.partition("/")[0], []).append(well)
+        parts = []
+        for slot, heads in by_slot.items():
+            others = [nozzles.get(head, ()) for head in heads]
+            reached = set(heads).union(*others)
+            if self.is_bin(slot) or len(reached) == len(heads):  # each time one well
+                parts.append(self.wells(heads))
+                continue
+            names = [head.partition("/")[2] for head in heads]
+            if len(names) >= MANY_WELLS:
+                shown = f"{len(names)} columns {names[0]}…{names[-1]}"
+            elif len(names) > 1:
+                shown = "columns " + ", ".join(names)
+            else:
+                shown = names[0]
+            tips = 1 + max(map(len, others))
+            # the rows between neighbouring nozzles: 2 in a 384-well plate's
+            head, other = next((h, o) for h, o in zip(names, others, strict=True) if o)
+            pitch = abs(ord(other[0].partition("/")[2][:1]) - ord(head[:1]))
+            spacing = [] if told else [plural(tips, "tip")]
+            spacing += ["every other row"] if pitch == 2 else []
+            parts.append(f"{shown} of {self.labware(slot)} ("
+                         + (f"{', '.join(spacing)}: " if spacing else "")
+                         + f"{plural(len(reached), 'well')})")
+            told = True
+        return " and ".join(parts) if parts else "the current position", told
 
     def wells(self, wells: Iterable[str]) -> str:
         """Several wells, grouped by labware; long runs as a count and a range."""
@@ -425,8 +490,8 @@ class CallCommands:
     million commands (a transfer of litres) keeps a few."""
 
     __slots__ = ("_air", "_dispensed_from", "_drawn", "_given", "_mixing_after", "_pending",
-                 "_previous", "_tally", "aspirates", "count", "first", "first_kind", "firsts",
-                 "liquid")
+                 "_previous", "_tally", "aspirates", "count", "dispenses", "ended", "first",
+                 "first_kind", "firsts", "liquid", "nozzles")
 
     def __init__(self, name: str) -> None:
         self.count = 0
@@ -434,6 +499,13 @@ class CallCommands:
         self.first: Params = {}
         self.firsts: dict[str, Params] = {}  # the first command of each kind
         self.aspirates = 0  # commands of kind aspirate (air gaps too)
+        self.dispenses = 0  # commands of kind dispense
+        self.ended: tuple[str, str | None] | None = None
+        """Set when the run ended with the call unfinished: how (``stopped``, ``failed``)
+        and the kind of its command cut off (None: the call stood between two commands)."""
+        # A multi-channel's wells under its other nozzles, by the first nozzle's well
+        # (a transfer, distribute or consolidate): the record's ``wells``.
+        self.nozzles: dict[str, Sequence[str]] = {}
         self.liquid: list[tuple[str, Params]] = []  # the first two liquid commands
         self._tally = name in LIQUID_VERBS
         self._given: dict[str, float] = {}
@@ -458,6 +530,8 @@ class CallCommands:
                 self.liquid.append((kind, params))
             if kind == "aspirate":
                 self.aspirates += 1
+            elif kind == "dispense":
+                self.dispenses += 1
         if self._tally and kind != "moveTo":
             self._follow(kind, params)
 
@@ -468,6 +542,9 @@ class CallCommands:
         if pending is not None and not (kind == "dispense" and _same(pending, params)):
             _add(self._drawn, pending)
         if _moves_liquid(kind, params):
+            others = params.get("wells")
+            if others and params["well"] not in self.nozzles:
+                self.nozzles[params["well"]] = others
             if kind == "aspirate":
                 self._pending = params
                 previous = self._previous
@@ -547,9 +624,12 @@ def sentence(name: str, commands: CallCommands, labels: Labels) -> str:
         return _liquid(LIQUID_VERBS[name], name == "consolidate", commands, labels)
     if name == "mix" and commands.aspirates:
         aspirate = commands.firsts["aspirate"]
+        where = (f"with a volume of {volume(aspirate['volume'])} in "
+                 f"{labels.well(aspirate.get('well'))}")
+        if commands.ended is not None:  # the repetitions asked for are not recorded
+            return f"Mixing {where} ({_mixes_done(commands, *commands.ended)})"
         times = "once" if commands.aspirates == 1 else f"{commands.aspirates} times"
-        return (f"Mixing {times} with a volume of {volume(aspirate['volume'])} "
-                f"in {labels.well(aspirate.get('well'))}")
+        return f"Mixing {times} {where}"
     if name == "comment" or one == "comment":
         return str(first.get("message", ""))
     if name == "pause" or one == "waitForResume":
@@ -560,7 +640,8 @@ def sentence(name: str, commands: CallCommands, labels: Labels) -> str:
     if name == "delay" or one == "delay":
         message = f": {first['message']}" if first.get("message") else ""
         return f"Delaying for {duration(float(first.get('seconds', 0)))}{message}"
-    if name in ("load_labware", "load_adapter") and one == "loadLabware":
+    if name in ("load_labware", "load_adapter") and kind == "loadLabware" and len(
+            commands.firsts) == 1:  # a labware, or (adapter=) an adapter and the one on it
         return f"Loading {labels.loaded(str(first.get('slot')))}"
     if name == "load_instrument" and one == "loadInstrument":
         return f"Loading {first.get('instrument_name')} on the {first.get('mount')} mount"
@@ -582,6 +663,25 @@ _KIND = {"pick_up_tip": "pickUpTip", "drop_tip": "dropTip", "return_tip": "dropT
          "prepare_to_aspirate": "prepareToAspirate", "home_plunger": "home",
          "configure_nozzle_layout": "configureNozzleLayout", "set_offset": "setLabwareOffset",
          "load_liquid": "loadLiquid"}
+
+
+def _mixes_done(commands: CallCommands, ended: str, cut: str | None) -> str:
+    """How far a mix the run ended in got: ``stopped after 3 mixes and part of the 4th``
+    (a mix is an aspirate and its dispense; ``cut`` the kind of the command cut off)."""
+    done = commands.dispenses - (cut == "dispense")
+    mixes = "1 mix" if done == 1 else f"{done} mixes"
+    if commands.aspirates <= done:  # between two mixes (a delay after a dispense)
+        return f"{ended} after {mixes}"
+    if not done:
+        return f"{ended} during the 1st mix"
+    return f"{ended} after {mixes} and part of the {ordinal(done + 1)}"
+
+
+def ordinal(number: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``21st``."""
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(
+        number % 10, "th")
+    return f"{number}{suffix}"
 
 
 def nozzle_sentence(params: Params) -> str:
@@ -636,7 +736,8 @@ def command_sentence(kind: str, params: Params, labels: Labels, *,
         text = (f"Picking up {'tip' if tips == 1 else plural(tips, 'tip')} from "
                 f"{labels.tips_taken(params)}")
     elif kind == "dropTip":
-        text = f"Dropping tip into {at}"
+        tips = labels.tips_dropped(params.get("mount"))
+        text = f"Dropping {'tip' if tips == 1 else plural(tips, 'tip')} into {at}"
     elif kind == "moveTo":
         text = f"Moving to {at}" if well else "Moving"
     elif kind == "home":
@@ -698,10 +799,24 @@ def _liquid(verb: str, per_source: bool, commands: CallCommands, labels: Labels)
     """A transfer, distribute or consolidate: the volume each target got (from each source,
     when many sources go into one well), sources, targets."""
     taken, given = commands.liquid_moved()
+    nozzles = commands.nozzles
+    told = not nozzles  # a multi-channel's tips: said where they reached many wells
+
+    def named(wells: Iterable[str]) -> str:
+        nonlocal told
+        if not nozzles:
+            return labels.wells(wells)
+        text, told = labels.nozzle_wells(wells, nozzles, told)
+        return text
+
+    def tips() -> str:  # every tip into one well each time: how many, once
+        return "" if told else f" with {1 + max(map(len, nozzles.values()))} tips"
+
     if not given:  # cut off (a stop, a failure) before its first dispense
         if not taken:
             return f"{verb}: no liquid moved"
-        return f"{verb}: {_drawn(taken)} from {labels.wells(taken)}, none dispensed yet"
+        sources = named(taken)
+        return f"{verb}: {_drawn(taken)} from {sources}{tips()}, none dispensed yet"
     done, cut = commands.dispensed_from(), commands.cut_off()
     # Many sources into one well (a consolidate, or a transfer written as one): the volume
     # from each source, as the protocol gave it, rather than the sum the well got. What
@@ -715,12 +830,13 @@ def _liquid(verb: str, per_source: bool, commands: CallCommands, labels: Labels)
         each = " and ".join([", ".join(volume(v) for v in amounts[:-1]), volume(amounts[-1])])
     else:  # a list or a gradient: its span
         each = f"{len(amounts)} volumes between {volume(low)} and {volume(high)}"
-    sources = labels.wells(done)
+    sources = named(done)
     if per_source and len(done) > 1:
         sources = f"each of {sources}"
-    text = f"{verb} {each} from {sources} to {labels.wells(given)}"
+    text = f"{verb} {each} from {sources} to {named(given)}"
+    text += tips()
     if cut:
-        text += (f"; then drew {_drawn(cut)} from {labels.wells(cut)}, cut off before "
+        text += (f"; then drew {_drawn(cut)} from {named(cut)}, cut off before "
                  "dispensing it")
     return text
 

@@ -53,6 +53,9 @@ class TextLog:
         self._spooled: tuple[int, Spool] | None = None  # a closed call's spooled lines
         self._parked_modules: dict[str, float] = {}  # module id -> when the pause parked it
         self._quiet = False  # in a step the log leaves out (a module reading, without -v)
+        self._last: Any = None  # the id of the last command queued
+        self._last_done = False  # ...which has completed
+        self._between: Any = None  # the command an immediate pause came right after
         self.step_words: dict[int, str] = {}
         """The first call of each step in words (a group: its name), for a status line
         (kept unless ``step_words`` is False: a log that is only printed needs none)."""
@@ -114,6 +117,7 @@ class TextLog:
             return  # a module reading on a robot: not a call a person made
         self.labels.follow(event)  # what was loaded, and moved by hand, where
         if status == "queued":
+            self._last, self._last_done = event["id"], False
             params = event.get("params", {})
             command = REGISTRY.get(event["type"])
             if command is not None and not command.reversible:
@@ -148,7 +152,8 @@ class TextLog:
             warning = _is_warning(event["type"], params, call)
             if call is not None and not warning:  # a warning is not what the call does
                 call.commands.add(event["type"], params)
-            if self.verbosity and event["type"] not in SAID_BY_THE_CALL:
+            if self.verbosity and event["type"] not in SAID_BY_THE_CALL and not (
+                    call is not None and _said_by_the_call(event["type"], params, call)):
                 self._add(None, self._words(event["type"], params), nest=2 if self._group else 1)
             elif warning:  # what labrun ignored, always said
                 self._add(None, str(params["message"]), nest=2 if self._group else 1)
@@ -158,10 +163,12 @@ class TextLog:
                 else:  # be cut off on its way (a pause; a stop ends the run before it)
                     self._close()  # said as soon as it is known: a comment or a delay, live
                     self._said = (self._step, line)
-        elif status == "completed" and self._call is not None and \
-                self._call.final == event["id"]:
-            self._said = (self._step, self._call.line)
-            self._close()
+        elif status == "completed":
+            if event["id"] == self._last:
+                self._last_done = True
+            if self._call is not None and self._call.final == event["id"]:
+                self._said = (self._step, self._call.line)
+                self._close()
         elif status == "interrupted" and self.verbosity:
             # The run ended with it unfinished (a pause that cut it said "interrupted").
             kind, params = self._queued.get(event["id"], ("?", {}))
@@ -200,6 +207,13 @@ class TextLog:
         if call is not None:
             if kind == "pause_effect" and event["effect"] == "interrupted":
                 call.cut = True  # an immediate pause cut it: it goes on after the resume
+            elif kind == "pause_effect" and event["effect"] == "continued":
+                self._between = event["id"]  # the call goes on after it, once resumed
+            if status in CALLS_ENDED and (not self._last_done or self._between == self._last):
+                # The run ends with the call unfinished: cut off in a command, or paused
+                # between two of them
+                queued = None if self._last_done else self._queued.get(self._last)
+                call.commands.ended = (CALLS_ENDED[status], queued[0] if queued else None)
             if status in CALLS_OVER or (not call.cut and (kind == "park" or status == "paused")):
                 # Said now: a live log shows the call the robot has just made before the
                 # robot parks or the run ends, not after. A call cut by an immediate pause
@@ -289,6 +303,10 @@ class TextLog:
 CALLS_OVER = frozenset({"finishing", "stopping", "aborting", "failing", "halting",
                         "succeeded", "stopped", "aborted", "halted", "failed"})
 """Statuses after which the protocol makes no more calls (only a cleanup may follow)."""
+CALLS_ENDED = {"stopping": "stopped", "aborting": "aborted", "failing": "failed",
+               "halting": "halted", "stopped": "stopped", "aborted": "aborted",
+               "halted": "halted", "failed": "failed"}
+"""The statuses of a run that ends before the protocol's end, and how it ended."""
 SAID_LIVE = frozenset({"status", "park", "unpark", "interlock"})
 """What ``labrun run`` prints as it happens, beside the log (``said_live``)."""
 READ_STEP = "read_module"
@@ -298,7 +316,7 @@ STAMP_WIDTH = 8
 HOLD = 4096
 """Lines under an open call kept in memory; past that many they go to a spool."""
 FINAL_COMMAND = {"comment": "comment", "delay": "delay", "pause": "waitForResume",
-                 "load_labware": "loadLabware", "load_adapter": "loadLabware",
+                 "load_adapter": "loadLabware",
                  "load_instrument": "loadInstrument", "aspirate": "aspirate",
                  "dispense": "dispense", "pick_up_tip": "pickUpTip", "drop_tip": "dropTip",
                  "return_tip": "dropTip", "blow_out": "blowOut", "touch_tip": "touchTip",
@@ -307,7 +325,8 @@ FINAL_COMMAND = {"comment": "comment", "delay": "delay", "pause": "waitForResume
                  "del deck[slot]": "removeLabware", "set_offset": "setLabwareOffset",
                  "load_liquid": "loadLiquid"}
 """The command that completes a call's sentence: the call is written when it is queued,
-or, if it moves, when it has completed."""
+or, if it moves, when it has completed. (A ``load_labware`` may load an adapter first, then
+the labware on it: it is written when the next step begins.)"""
 SAID_BY_THE_CALL = frozenset(("loadLabware", "loadInstrument", "comment", "delay",
                               "waitForResume", "moveLabware", "removeLabware",
                               "setLabwareOffset", "loadLiquid"))
@@ -329,6 +348,18 @@ class _Call:
         self.held: Spool | None = None  # the first of its lines, past HOLD of them
         self.cut = False  # an immediate pause interrupted one of its commands
         self.final: int | None = None  # its last command, whose end ends the call
+
+
+def _said_by_the_call(kind: str, params: dict[str, Any], call: _Call) -> bool:
+    """A module's command that its call's line says already (``-v``): the first module
+    command of a module call (which may first lift the pipettes), loading one included."""
+    if not is_module_call(kind):
+        return False
+    commands = call.commands
+    if commands.firsts.get(kind) is not params or commands.first_kind not in (
+            kind, "liftPipettes"):
+        return False
+    return next(k for k in commands.firsts if is_module_call(k)) == kind
 
 
 def _is_warning(kind: str, params: dict[str, Any], call: _Call | None) -> bool:

@@ -1,0 +1,180 @@
+"""The run log says what the robot did, as a scientist reads it: a multi-channel's
+transfer says how many wells its tips reached (not only those under its first nozzle),
+a drop says how many tips went, a mix the run cut short says how far it got, a labware
+on an adapter on a Heater-Shaker says on what it stands, and ``-v`` says a module call
+once."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from labrun.cli.main import main
+
+PLATE = "Corning 96 Well Plate 360 µL Flat (slot 2)"
+PLATE_384 = "Corning 384 Well Plate 112 µL Flat (slot 3)"
+RESERVOIR = "NEST 12 Well Reservoir 15 mL (slot 5)"
+RACK = "Opentrons OT-2 96 Tip Rack 300 µL (slot 4)"
+
+MULTI = '''
+from opentrons.protocol_api import ALL, PARTIAL_COLUMN
+
+metadata = {"apiLevel": "2.20"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    reservoir = ctx.load_labware("nest_12_reservoir_15ml", 5)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    plate384 = ctx.load_labware("corning_384_wellplate_112ul_flat", 3)
+    p300m = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300m.transfer(100, reservoir["A1"], plate.rows()[0][1:12])
+    p300m.transfer(20, reservoir["A2"], [plate384["A1"], plate384["B2"], plate384["A3"],
+                                         plate384["B4"], plate384["A5"]])
+    p300m.transfer(100, reservoir["A1"], reservoir["A3"])
+    p300m.transfer(50, plate["A1"], plate["A12"])
+    p300m.configure_nozzle_layout(PARTIAL_COLUMN, start="H1", end="E1", tip_racks=[tips])
+    p300m.transfer(30, reservoir["A4"], [plate["H1"], plate["H2"]])
+    p300m.configure_nozzle_layout(ALL, tip_racks=[tips])
+    p300.transfer(50, reservoir["A1"], plate.rows()[0][:5])
+    p300m.pick_up_tip()
+    p300m.drop_tip()
+    p300.pick_up_tip()
+    p300.drop_tip()
+'''
+
+
+def simulate(capsys: pytest.CaptureFixture[str], tmp_path: Path, protocol: str,
+             *args: str) -> list[str]:
+    """The run log's lines, without their ``[m:ss]`` stamps."""
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(protocol).lstrip("\n"))
+    main(["simulate", str(path), *args])
+    out = capsys.readouterr().out
+    log = out.split("\nRun log\n", 1)[1].split("\n\n")[0]
+    return [line.split("] ", 1)[1] if line.startswith("[") else line.strip()
+            for line in log.splitlines()]
+
+
+def test_a_multi_channel_transfer_says_the_wells_all_its_tips_reached(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    log = simulate(capsys, tmp_path, MULTI)
+    transfers = [line for line in log if line.startswith("Transferring")]
+    assert transfers == [
+        # eight tips in each of 11 columns of a 96-well plate
+        f"Transferring 100.0 µL from A1 of {RESERVOIR} to 11 columns A2…A12 of {PLATE} "
+        "(8 tips: 88 wells)",
+        # in a 384-well plate the tips go to every other row
+        f"Transferring 20.0 µL from A2 of {RESERVOIR} to 5 columns A1…A5 of {PLATE_384} "
+        "(8 tips, every other row: 40 wells)",
+        # all eight tips in one reservoir well, each time
+        f"Transferring 100.0 µL from A1 of {RESERVOIR} to A3 of {RESERVOIR} with 8 tips",
+        # a column to a column: the tips said once
+        f"Transferring 50.0 µL from A1 of {PLATE} (8 tips: 8 wells) to A12 of {PLATE} "
+        "(8 wells)",
+        # a partial layout: only the four nozzles in use count
+        f"Transferring 30.0 µL from A4 of {RESERVOIR} to columns H1, H2 of {PLATE} "
+        "(4 tips: 8 wells)",
+        # a single-channel's line as it always was
+        f"Transferring 50.0 µL from A1 of {RESERVOIR} to 5 wells A1…A5 of {PLATE}",
+    ]
+
+
+def test_a_drop_says_how_many_tips_went(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    log = simulate(capsys, tmp_path, MULTI)
+    assert log[-4:] == [f"Picking up 8 tips from A6 of {RACK}",
+                        "Dropping 8 tips into Trash Bin (slot 12)",
+                        f"Picking up tip from F5 of {RACK}",
+                        "Dropping tip into Trash Bin (slot 12)"]
+    log = simulate(capsys, tmp_path, MULTI, "-v")
+    drops = [line for line in log if line.startswith("Dropping")]
+    assert drops[:2] == ["Dropping 8 tips into Trash Bin (slot 12)"] * 2  # a transfer's
+
+
+MIX = '''
+metadata = {"apiLevel": "2.20"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    plate = ctx.load_labware("nest_96_wellplate_200ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.pick_up_tip()
+    p300.aspirate(150, plate["A2"])
+    p300.dispense(150, plate["A1"])
+    ctx.delay(seconds=10)
+    p300.mix(5, 150, plate["A1"])
+    p300.drop_tip()
+'''
+MIXED = "with a volume of 150.0 µL in A1 of NEST 96 Well Plate 200 µL Flat (slot 2)"
+
+
+def test_a_mix_the_run_cut_short_says_how_far_it_got(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    log = simulate(capsys, tmp_path, MIX)
+    assert f"Mixing 5 times {MIXED}" in log  # a completed mix: as it always was
+    # The mix runs from 0:20 to about 0:37, a mix every 3.3 s: the third one under way
+    # when the immediate pause comes, and the run stopped while paused.
+    log = simulate(capsys, tmp_path, MIX, "--at", "10:resume", "--at", "27.3:pause-immediate",
+                   "--at", "60:stop")
+    assert f"Mixing {MIXED} (stopped after 2 mixes and part of the 3rd)" in log
+    log = simulate(capsys, tmp_path, MIX, "--at", "21:stop")
+    assert f"Mixing {MIXED} (stopped during the 1st mix)" in log
+    log = simulate(capsys, tmp_path, MIX, "--at", "25:abort")
+    assert f"Mixing {MIXED} (aborted after 1 mix and part of the 2nd)" in log
+
+
+MODULES = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    hs = ctx.load_module("heaterShakerModuleV1", 1)
+    adapter = hs.load_adapter("opentrons_96_flat_bottom_adapter")
+    adapter.load_labware("nest_96_wellplate_200ul_flat")
+    other = ctx.load_module("heaterShakerModuleV1", 3)
+    other.load_labware("nest_96_wellplate_200ul_flat", adapter="opentrons_96_flat_bottom_adapter")
+    mag = ctx.load_module("magnetic module gen2", 9)
+    mag.load_labware("nest_96_wellplate_200ul_flat")
+    hs.close_labware_latch()
+    hs.set_and_wait_for_shake_speed(500)
+    mag.engage(height_from_base=10)
+'''
+ADAPTER = "Opentrons 96 Flat Bottom Heater-Shaker Adapter"
+
+
+def test_a_labware_on_a_heater_shaker_adapter_says_on_what_it_stands(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    log = simulate(capsys, tmp_path, MODULES)
+    assert [line for line in log if line.startswith("Loading")] == [
+        "Loading Opentrons Fixed Trash (slot 12)",
+        "Loading Heater-Shaker Module GEN1 in slot 1",
+        f"Loading {ADAPTER} on Heater-Shaker Module GEN1 (slot 1)",
+        f"Loading NEST 96 Well Plate 200 µL Flat on {ADAPTER} on Heater-Shaker Module GEN1 "
+        "(slot 1)",
+        "Loading Heater-Shaker Module GEN1 in slot 3",
+        # load_labware(adapter=...): one call, the labware and what it stands on
+        f"Loading NEST 96 Well Plate 200 µL Flat on {ADAPTER} on Heater-Shaker Module GEN1 "
+        "(slot 3)",
+        "Loading Magnetic Module GEN2 in slot 9",
+        "Loading NEST 96 Well Plate 200 µL Flat on Magnetic Module GEN2 (slot 9)"]
+
+
+def test_verbose_says_each_module_call_once(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    log = simulate(capsys, tmp_path, MODULES, "-v")
+    start = log.index("Loading Magnetic Module GEN2 in slot 9")
+    assert log[start:] == [
+        "Loading Magnetic Module GEN2 in slot 9",
+        "Loading NEST 96 Well Plate 200 µL Flat on Magnetic Module GEN2 (slot 9)",
+        "Heater-Shaker: close labware latch",
+        "Heater-Shaker: set and wait for shake speed (500 rpm)",
+        "Lifting the pipettes clear of the Heater-Shaker Module GEN1 in slot 1",
+        "Magnetic module: engage (magnets 12.5 mm above their home, 10 mm above the "
+        "labware's base)",
+        "status finishing",
+        "status succeeded"]
