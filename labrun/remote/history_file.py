@@ -4,8 +4,15 @@ restarted server still knows of the runs before it.
 ``history.jsonl`` holds one line per finished run (the history's entry; its record is the
 run's own file ``<item_uid>.jsonl``, read only when asked for: ``records``) and one line
 per clearing of the history. A run whose record is in the folder but that never reached
-the history (the server was killed, or stopped, while it ran) is read back from its record
-and said to have ended with the server.
+the history (the server was killed while it ran; one stopped writes its entry itself)
+is read back from its record and said to have ended with the server; a record left
+without its end (the server and its run worker killed at once) is ended then, once, by a
+``status`` and a ``summary`` line.
+
+A run cleared from the history stays cleared: what was cleared is told by the runs' uids
+the file lists before each clearing, never by the record files' times (a copy of the
+folder gives every file a new one). Only the records of runs the file never listed are
+read at a start.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from engine.record import json_line, read_record
+from engine.record import Event, json_line, read_record
 
 FILE_NAME = "history.jsonl"
 SERVED_UID = re.compile(r"[0-9a-f]{32}")
@@ -86,6 +93,9 @@ class HistoryFile:
         ``load`` read it last."""
         self.cleared = ClearedRuns()
         """The runs cleared from the history before, as ``load`` read them."""
+        self._unlisted: dict[str, None] = {}
+        """Runs of the history whose entry could not be written to the file: a clearing
+        names them, so that they do not come back as runs that ended with the server."""
 
     def load(self) -> list[dict[str, Any]]:
         """The history as the server last knew it (the entries, not their records), with
@@ -93,22 +103,25 @@ class HistoryFile:
         order they started."""
         entries: dict[str, dict[str, Any]] = {}
         self.cleared = ClearedRuns()
-        cleared_at = 0.0
+        listed: set[str] = set()  # every run the file names, cleared since or not
         for line in _lines(self.path):
             if "cleared_at" in line:
-                self.cleared.add(entries)
+                unlisted = [uid for uid in line.get("unlisted") or () if isinstance(uid, str)]
+                listed.update(unlisted)
+                self.cleared.add([*entries, *unlisted])
                 entries.clear()
-                cleared_at = float(line["cleared_at"])
             elif isinstance(line.get("tips_removed_after"), str):
                 self.tips_removed_after = line["tips_removed_after"]
             elif isinstance(line.get("item_uid"), str):
                 entries[line["item_uid"]] = line
-        known = set(entries)
+                listed.add(line["item_uid"])
         for path in self.directory.glob("*.jsonl"):
             uid = path.stem
-            if uid in known or not SERVED_UID.fullmatch(uid):  # a server's runs only
+            # In the history, or cleared from it (whatever the file's times say: a copy
+            # of the folder makes them all new): only a run never listed is read.
+            if uid in listed or not SERVED_UID.fullmatch(uid):  # a server's runs only
                 continue
-            orphan = _ended_with_the_server(uid, path, cleared_at)
+            orphan = _ended_with_the_server(uid, path)
             if orphan is not None:
                 with contextlib.suppress(OSError):  # a folder that cannot be written
                     self.append(orphan)  # said once: read from the file from now on
@@ -117,7 +130,11 @@ class HistoryFile:
 
     def append(self, entry: dict[str, Any]) -> None:
         """Add a finished run (its record stays in its own file)."""
-        self._write(entry)
+        try:
+            self._write(entry)
+        except OSError:  # in the history all the same (in memory): a clearing names it
+            self._unlisted[str(entry["item_uid"])] = None
+            raise
 
     def tips_removed(self, uid: str) -> None:
         """Someone said the tips the run ``uid`` left on the pipettes are off."""
@@ -126,7 +143,11 @@ class HistoryFile:
 
     def clear(self) -> None:
         """Forget the runs so far (their records stay in the folder)."""
-        self._write({"cleared_at": time.time()})
+        line: dict[str, Any] = {"cleared_at": time.time()}
+        if self._unlisted:  # runs the file does not list: cleared all the same
+            line["unlisted"] = list(self._unlisted)
+        self._write(line)
+        self._unlisted.clear()
 
     def _write(self, line: dict[str, Any]) -> None:
         text = json_line(line)
@@ -155,37 +176,108 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return lines
 
 
-def _ended_with_the_server(uid: str, path: Path, cleared_at: float) -> dict[str, Any] | None:
+def _ended_with_the_server(uid: str, path: Path) -> dict[str, Any] | None:
     """The history entry of a run the server did not live to finish, from its record
-    (none for a file that is not a run record, or one older than the last clearing); the
-    record itself stays in its file."""
+    (none for a file that is not a run record). A record left without its end is ended
+    here, in its file: ``closing_events``, after its last whole line."""
     try:
-        ended = path.stat().st_mtime
-        record = read_record(path) if ended >= cleared_at else []
+        record = read_record(path)
     except (OSError, ValueError):
         return None
-    if not record or record[0].get("event") != "run":
+    if not record or not all(isinstance(event, dict) for event in record) \
+            or record[0].get("event") != "run":
         return None
     first, last = record[0], record[-1]
-    started = float(first.get("created_at") or ended)
-    if last.get("event") == "summary":  # it ended, maybe before the server could say so
-        status = str(last.get("status"))
-        summary = {k: v for k, v in last.items() if k not in ("seq", "event")}
-        success = status in ("succeeded", "stopped")
-        said = (str(summary.get("error") or summary.get("reason") or "") if not success
-                else "") or (STOPPED_WITH_THE_SERVER if not success else "")
-    else:  # killed at once: the record ends where the run was
-        status, summary, success, said = "aborted", {}, False, STOPPED_WITH_THE_SERVER
-        held = tips_held(record)
-        if held:  # no cleanup ran: on the robot still, as far as anyone knows
-            summary["tips_at_end"] = {mount: {"dropped": False, "uncertain": True}
-                                      for mount in held}
+    if last.get("event") != "summary":  # killed at once: the record ends where the run was
+        closing = closing_events(record)
+        with contextlib.suppress(OSError):  # a folder that cannot be written: said next time
+            append_closing(path, closing)
+        last = closing[-1]
+    created = _seconds(first.get("created_at"))
+    if created is None:  # not a served run's record: the file's time is all there is
+        try:
+            created = path.stat().st_mtime
+        except OSError:
+            return None
+    started = created
+    stopped = started + (_seconds(last.get("t")) or 0.0)  # the run's clock from its start
+    status = str(last.get("status"))
+    summary = {k: v for k, v in last.items() if k not in ("seq", "event")}
+    success = status in ("succeeded", "stopped")
+    said = "" if success else (str(summary.get("error") or summary.get("reason") or "")
+                               or STOPPED_WITH_THE_SERVER)
     result = {"exit_status": status, "success": success, "msg": said,
-              "time_start": started, "time_stop": ended,
+              "time_start": started, "time_stop": stopped,
               "pause_unresolved": False, "summary": summary}
     return {"item_uid": uid, "item_type": "protocol", "name": str(first.get("protocol")),
             "user": None, "labware": [], "added_at": started, "api_level": None,
             "metadata": {}, "result": result}
+
+
+def closing_events(record: list[Event]) -> list[Event]:
+    """The lines that end a ``record`` left without its end (no ``summary``: the server
+    and its run worker were killed at once): the run ``aborted``, as a ``status`` line
+    and a ``summary`` saying ``STOPPED_WITH_THE_SERVER``, numbered on from its last line,
+    at its time; the tips it held are on the robot still, as far as anyone knows."""
+    last = record[-1] if record else None
+    seq = int(last["seq"]) + 1 if last and isinstance(last.get("seq"), int) else len(record)
+    t = last.get("t", 0.0) if last else 0.0
+    ended = {"status": "aborted", "reason": STOPPED_WITH_THE_SERVER}
+    status: Event = {"seq": seq, "t": t, "event": "status", **ended}
+    summary: Event = {"seq": seq + 1, "t": t, "event": "summary", **ended}
+    held = tips_held(record)
+    if held:  # no cleanup ran
+        summary["tips_at_end"] = {mount: {"dropped": False, "uncertain": True}
+                                  for mount in held}
+    return [status, summary]
+
+
+def append_closing(path: Path, events: list[Event]) -> None:
+    """Append ``events`` to the record at ``path`` as whole lines, in one write. A last
+    line cut mid-write (which ``read_record`` skips) is cut off first; a whole last line
+    that only lacks its newline (which ``read_record`` reads) is kept and ended."""
+    with open(path, "rb+") as file:
+        size = file.seek(0, os.SEEK_END)
+        end = size
+        while end > 0:  # back to the last newline, a block at a time
+            start = max(0, end - 65536)
+            file.seek(start)
+            newline = file.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                end = start + newline + 1
+                break
+            end = start
+        text = "".join(json_line(event) for event in events)
+        if end < size:  # a last line without its newline: whole, or cut
+            file.seek(end)
+            tail = file.read(size - end)
+            if _whole(tail):
+                text = "\n" + text
+            else:
+                file.truncate(end)
+        file.seek(0, os.SEEK_END)
+        file.write(text.encode())
+
+
+def _whole(line: bytes) -> bool:
+    """Whether a record's last ``line`` is a whole event, as ``read_record`` reads it
+    (strict JSON: no ``NaN``)."""
+    try:
+        return isinstance(json.loads(line, parse_constant=_not_json), dict)
+    except ValueError:  # cut mid-write, or not text
+        return False
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _seconds(value: Any) -> float | None:
+    """A time in a record (a number of seconds), or None if it is not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    seconds = float(value)
+    return seconds if seconds - seconds == 0 else None  # finite
 
 
 def tips_held(events: list[dict[str, Any]]) -> list[str]:

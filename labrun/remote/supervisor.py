@@ -488,8 +488,12 @@ class SupervisedRun:
             if self._finishing:  # the run had ended: its summary was among them
                 return
         last = self._last
-        summary: Event = {"seq": last["seq"] + 1 if last else 0,
-                          "t": last["t"] if last else 0.0, "event": "summary",
+        seq, t = (last["seq"] + 1, last["t"]) if last else (0, 0.0)
+        # As every ended record: its status, then its summary (a restarted server ends a
+        # record both left without an end the same way, history_file.closing_events).
+        status: Event = {"seq": seq, "t": t, "event": "status",
+                         "status": Status.FAILED.value, "error": reason}
+        summary: Event = {"seq": seq + 1, "t": t, "event": "summary",
                           "status": Status.FAILED.value, "error": reason}
         held = tips_held(self._all_events())
         if held:  # no cleanup ran: they are on the robot still, as far as anyone knows
@@ -497,13 +501,13 @@ class SupervisedRun:
                                       for mount in held}
         if self._record_path is not None:
             with contextlib.suppress(OSError), open(self._record_path, "a") as file:
-                file.write(json_line(summary))
+                file.write(json_line(status) + json_line(summary))
         outcome = {"status": Status.FAILED.value, "reason": None, "error": reason,
                    "location": None}
         self.on_report({**self._report, "status": Status.FAILED.value,
                         "pause_pending": False, "parked": False, "unparking": False,
                         "delay": None, "outcome": outcome})
-        self.on_events([summary])
+        self.on_events([status, summary])
 
 
 def _drop_cut_line(path: Path) -> None:

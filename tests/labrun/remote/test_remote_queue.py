@@ -656,7 +656,8 @@ def test_the_history_outlives_the_server_with_its_records(
 
 def test_a_run_killed_with_its_server_is_in_the_next_ones_history(
         gates: Gates, tmp_path: Any) -> None:
-    # kill -9 of the server: the record ends where the run was, with no summary.
+    # kill -9 of the server: the record ends where the run was, with no summary (the
+    # next server ends it, as the run ended: aborted, with the server).
     lines = [{"seq": 0, "t": 0.0, "event": "run", "id": "x", "protocol": "killed.py",
               "status": "idle"},
              {"seq": 1, "t": 1.5, "event": "command", "id": 4, "status": "started"}]
@@ -670,7 +671,9 @@ def test_a_run_killed_with_its_server_is_in_the_next_ones_history(
         served.client.wait_for_idle(timeout=WAIT)
     assert (entry["item_uid"], entry["name"]) == ("0123456789abcdef0123456789abcdef", "killed.py")
     assert entry["result"]["exit_status"] == "aborted" and not entry["result"]["success"]
-    assert entry["record"] == lines
+    ended = {"status": "aborted", "reason": "the server stopped while the run went on"}
+    assert entry["record"] == [*lines, {"seq": 2, "t": 1.5, "event": "status", **ended},
+                               {"seq": 3, "t": 1.5, "event": "summary", **ended}]
     with serving(gates, record_dir=str(tmp_path)) as served:  # in the order they started
         assert [e["name"] for e in history(served)] == ["killed.py", "quick.py"]
         assert history(served)[0] == entry

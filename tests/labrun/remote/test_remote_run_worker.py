@@ -164,10 +164,13 @@ def test_a_dead_worker_s_record_keeps_what_it_wrote_but_had_not_handed_over(
     run, handed, finishing = _dead_worker_run(tmp_path, WRITTEN, sent=2)
     run.on_worker_end("the run worker process ended (killed by SIGKILL)")
     record = run.record()
-    assert [e["seq"] for e in record] == [0, 1, 2, 3, 4, 5]
-    assert record[4]["status"] == "completed" and record[5]["event"] == "summary"
-    assert record[5]["status"] == "failed" and record[5]["t"] == 1.5
-    assert [e["seq"] for e in handed] == [2, 3, 4, 5]  # the server heard them too
+    assert [e["seq"] for e in record] == [0, 1, 2, 3, 4, 5, 6]
+    # ended as every record: its status, then its summary
+    assert record[4]["status"] == "completed" and record[5]["event"] == "status"
+    assert record[5]["status"] == record[6]["status"] == "failed"
+    assert record[6]["event"] == "summary" and record[6]["t"] == 1.5
+    assert record[5]["error"] == "the run worker process ended (killed by SIGKILL)"
+    assert [e["seq"] for e in handed] == [2, 3, 4, 5, 6]  # the server heard them too
     assert read_record(tmp_path / "record.jsonl") == record  # the file says the same
     assert len(finishing) == 1
 

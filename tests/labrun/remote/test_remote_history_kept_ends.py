@@ -1,0 +1,231 @@
+"""The history a restarted server reads back from its ``--record-dir``: a cleared run
+stays cleared whatever its files' times (a folder copied with ``cp -r`` gives every file
+a new one), and a record the server and its run worker left without its end (both killed
+at once) is ended, once, by the next server, as a record the server ends always is: a
+``status`` line and a ``summary``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from remote_kit import QUICK, WAIT, Gates, Served, item, serving
+from test_remote_cli import free_port, serve
+
+from engine.record import read_record
+from labrun.remote import RequestFailedError, RunManagerAPI
+from labrun.remote.history_file import STOPPED_WITH_THE_SERVER, HistoryFile
+
+KILLED_UID = "0123456789abcdef0123456789abcdef"
+CREATED_AT = 1_700_000_000.0
+HELD_TIP = [  # kill -9 of the server and its run worker while a tip was picked up
+    {"seq": 0, "t": 0.0, "event": "run", "id": KILLED_UID, "protocol": "killed.py",
+     "created_at": CREATED_AT, "status": "idle"},
+    {"seq": 1, "t": 0.5, "event": "command", "id": 3, "status": "queued",
+     "type": "pickUpTip", "params": {"mount": "right", "well": "1/A1"}},
+    {"seq": 2, "t": 0.75, "event": "command", "id": 3, "status": "started"}]
+ENDED = {"status": "aborted", "reason": STOPPED_WITH_THE_SERVER}
+
+
+def history(served: Served) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = served.client.history_get(records=True)["items"]
+    return items
+
+
+def lines_of(events: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(e) + "\n" for e in events)
+
+
+def newer(folder: Path, seconds: float = 3600.0) -> None:
+    """Give every file in ``folder`` a modification time ``seconds`` from now."""
+    later = time.time() + seconds
+    for path in folder.iterdir():
+        os.utime(path, (later, later))
+
+
+def valid_lines(path: Path) -> list[dict[str, Any]]:
+    """Every line of ``path`` as JSON: the file ends with a newline, no line is cut."""
+    text = path.read_text()
+    assert text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_a_cleared_run_stays_cleared_whatever_its_files_times(gates: Gates,
+                                                             tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / f"{KILLED_UID}.jsonl").write_text(lines_of(HELD_TIP))  # ended with a server
+    with serving(gates, record_dir=str(records)) as served:
+        c = served.client
+        assert c.robot_tips_removed()["success"]  # the killed run's
+        c.queue_item_add(QUICK)
+        c.queue_start()
+        c.wait_for_idle(timeout=WAIT)
+        uids = [e["item_uid"] for e in history(served)]
+        assert uids[0] == KILLED_UID and len(uids) == 2
+        assert c.history_clear()["success"]
+    newer(records)  # touched, or copied back: the files are newer than the clearing
+    with serving(gates, record_dir=str(records)) as served:
+        assert history(served) == []
+        with pytest.raises(RequestFailedError, match="was cleared from the history"):
+            served.client.history_item_get(uids[1])
+        assert served.client.status()["tips_left"] is None
+    copied = tmp_path / "copied"  # cp -r, not -p: every file is new
+    shutil.copytree(records, copied, copy_function=shutil.copy)
+    newer(copied, 60.0)  # should the file system's clock be coarse
+    with serving(gates, record_dir=str(copied)) as served:
+        assert history(served) == []
+        c = served.client
+        c.queue_item_add(QUICK)
+        c.queue_start()
+        c.wait_for_idle(timeout=WAIT)
+        assert len(history(served)) == 1
+    for uid in uids:  # the records stay, and were not written to
+        assert (copied / f"{uid}.jsonl").read_bytes() == (records / f"{uid}.jsonl").read_bytes()
+
+
+def test_a_run_whose_entry_could_not_be_written_stays_cleared(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The run went to the history in memory, but its line could not be written (a full
+    # disk for a moment); the clearing that followed was: the run is cleared all the same.
+    kept = HistoryFile(tmp_path)
+    assert kept.load() == []  # a server starts on an empty folder; the run is written
+    (tmp_path / f"{KILLED_UID}.jsonl").write_text(
+        lines_of([*HELD_TIP, {"seq": 3, "t": 1.0, "event": "summary", "status": "failed",
+                              "error": "x"}]))
+    entry = {"item_uid": KILLED_UID, "name": "killed.py", "result": {"time_start": 0.0}}
+    real_write = HistoryFile._write
+
+    def full_disk(self: HistoryFile, line: dict[str, Any]) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(HistoryFile, "_write", full_disk)
+    with pytest.raises(OSError):
+        kept.append(entry)
+    monkeypatch.setattr(HistoryFile, "_write", real_write)
+    kept.clear()
+    newer(tmp_path)
+    again = HistoryFile(tmp_path)
+    assert again.load() == []
+    assert KILLED_UID in again.cleared
+
+
+def test_a_record_left_without_its_end_is_ended_once_on_the_next_start(
+        gates: Gates, tmp_path: Path) -> None:
+    killed = tmp_path / f"{KILLED_UID}.jsonl"
+    killed.write_text(lines_of(HELD_TIP) + '{"seq": 3, "t": 0.8, "event": "comm')  # cut
+    status = {"seq": 3, "t": 0.75, "event": "status", **ENDED}
+    summary = {"seq": 4, "t": 0.75, "event": "summary", **ENDED,
+               "tips_at_end": {"right": {"dropped": False, "uncertain": True}}}
+    with serving(gates, record_dir=str(tmp_path)) as served:
+        [entry] = history(served)
+        assert served.client.status()["tips_left"] == {
+            "run": "killed.py", "status": "aborted", "mounts": {"right": {"uncertain": True}}}
+        fetched = served.client.history_item_get(KILLED_UID)["item"]
+    assert valid_lines(killed) == [*HELD_TIP, status, summary]  # the cut line is gone
+    assert read_record(killed) == [*HELD_TIP, status, summary]
+    assert entry["record"] == fetched["record"] == read_record(killed)
+    result = entry["result"]
+    assert (result["exit_status"], result["success"], result["msg"]) == \
+        ("aborted", False, STOPPED_WITH_THE_SERVER)
+    assert result["summary"] == {k: v for k, v in summary.items() if k not in ("seq", "event")}
+    # the run's own times, not its file's: its start, and its clock at its last line
+    assert (result["time_start"], result["time_stop"]) == (CREATED_AT, CREATED_AT + 0.75)
+    ended = killed.read_bytes()
+    newer(tmp_path)
+    for _ in range(2):  # started again, and again: ended once
+        with serving(gates, record_dir=str(tmp_path)) as served:
+            assert history(served) == [entry]
+        assert killed.read_bytes() == ended
+    assert [e["event"] for e in read_record(killed)].count("summary") == 1
+
+
+def test_a_whole_last_line_without_its_newline_is_kept_before_the_end(
+        gates: Gates, tmp_path: Path) -> None:
+    killed = tmp_path / f"{KILLED_UID}.jsonl"
+    killed.write_text(lines_of(HELD_TIP[:2]) + json.dumps(HELD_TIP[2]))  # no newline
+    with serving(gates, record_dir=str(tmp_path)) as served:
+        [entry] = history(served)
+    events = valid_lines(killed)
+    assert events[:3] == HELD_TIP
+    assert [e["seq"] for e in events] == list(range(5))  # numbered on, no gap
+    assert [(e["event"], e["status"]) for e in events[3:]] == [("status", "aborted"),
+                                                                ("summary", "aborted")]
+    assert entry["record"] == read_record(killed) == events
+
+
+def test_a_server_killed_with_its_run_worker_leaves_a_record_the_next_one_ends(
+        tmp_path: Path) -> None:
+    # kill -9 of the server and its run worker at once (the process group): nobody is
+    # left to end the record. The next server does, once; its clearing is for good,
+    # in a copy of the folder too.
+    records = tmp_path / "records"
+    process, token_url, _ = serve("--port", str(free_port()), "--record-dir", str(records),
+                                  new_session=True)
+    try:
+        client = RunManagerAPI(token_url)
+        added = client.queue_item_add(item("p300.pick_up_tip()\nctx.delay(minutes=60)\n"
+                                           "p300.drop_tip()", "long.py"))
+        client.queue_start()
+        client.wait_for(lambda s: s["delay"] is not None, timeout=WAIT)
+        client.close()
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(WAIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    uid = added["item"]["item_uid"]
+    path = records / f"{uid}.jsonl"
+    left = read_record(path)
+    assert left[-1]["event"] != "summary"
+    process, token_url, _ = serve("--port", str(free_port()), "--record-dir", str(records),
+                                  new_session=True)
+    try:
+        client = RunManagerAPI(token_url)
+        [entry] = client.history_get()["items"]
+        assert entry["result"]["exit_status"] == "aborted"
+        assert entry["result"]["msg"] == STOPPED_WITH_THE_SERVER
+        events = valid_lines(path)
+        assert events[:len(left)] == left
+        assert [e["seq"] for e in events] == list(range(len(events)))
+        assert [(e["event"], e["status"]) for e in events[len(left):]] == \
+            [("status", "aborted"), ("summary", "aborted")]
+        assert events[-1]["tips_at_end"] == {"right": {"dropped": False, "uncertain": True}}
+        client.robot_tips_removed()
+        assert client.history_clear()["success"]
+        client.close()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(WAIT) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    copied = tmp_path / "copied"  # cp -r, not -p
+    shutil.copytree(records, copied, copy_function=shutil.copy)
+    newer(copied, 60.0)
+    process, token_url, _ = serve("--port", str(free_port()), "--record-dir", str(copied),
+                                  new_session=True)
+    try:
+        client = RunManagerAPI(token_url)
+        assert client.history_get()["items"] == []
+        assert client.status()["tips_left"] is None
+        client.close()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(WAIT) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert read_record(copied / f"{uid}.jsonl") == events  # ended once
