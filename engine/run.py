@@ -90,6 +90,9 @@ class Run:
             "clock": "virtual" if clock.is_virtual else "real",
             "virtual_clock": clock.is_virtual, "coordinates": controller.coordinates,
             "status": Status.IDLE.value}
+        speed = float(getattr(clock, "speed", 1.0))
+        if not clock.is_virtual and speed != 1.0:  # the run's clock, sped up (--speed)
+            first["clock_speed"] = speed
         if params is not None:  # the protocol's runtime parameters, as this run has them
             first["params"] = dict(params)
         self.record = RunRecord(record_path, clock=clock.now, first=first, keep=keep_history)

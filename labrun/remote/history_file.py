@@ -200,7 +200,8 @@ def _ended_with_the_server(uid: str, path: Path) -> dict[str, Any] | None:
         except OSError:
             return None
     started = created
-    stopped = started + (_seconds(last.get("t")) or 0.0)  # the run's clock from its start
+    speed = _seconds(first.get("clock_speed")) or 1.0  # a sped-up clock's seconds are shorter
+    stopped = started + (_seconds(last.get("t")) or 0.0) / speed  # its clock from its start
     status = str(last.get("status"))
     summary = {k: v for k, v in last.items() if k not in ("seq", "event")}
     success = status in ("succeeded", "stopped")

@@ -229,3 +229,30 @@ def test_a_server_killed_with_its_run_worker_leaves_a_record_the_next_one_ends(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
     assert read_record(copied / f"{uid}.jsonl") == events  # ended once
+
+
+def test_a_sped_up_runs_times_are_wall_times(gates: Gates, tmp_path: Path) -> None:
+    """A run on a clock 50 times faster than real time (``--speed 50``), killed at 100 s of
+    its clock, ended 2 s after it began: its record says the speed (``clock_speed``)."""
+    fast = [{**HELD_TIP[0], "clock_speed": 50.0},
+            {**HELD_TIP[1], "t": 60.0}, {**HELD_TIP[2], "t": 100.0}]
+    (tmp_path / f"{KILLED_UID}.jsonl").write_text(lines_of(fast))
+    with serving(gates, record_dir=str(tmp_path)) as served:
+        [entry] = history(served)
+    result = entry["result"]
+    assert (result["time_start"], result["time_stop"]) == (CREATED_AT, CREATED_AT + 2.0)
+
+
+def test_a_sped_up_run_s_record_says_its_clock_speed(tmp_path: Path) -> None:
+    from hardware.clock import RealClock
+    from hardware.config import default_config
+    from hardware.simulated import SimulatedController
+    from protocol_api.execute import create_run
+
+    path = tmp_path / "p.py"
+    path.write_text('metadata = {"apiLevel": "2.15"}\n\ndef run(ctx):\n    ctx.comment("x")\n')
+    clock = RealClock(50.0)
+    run = create_run(path, config=default_config(), clock=clock,
+                     controller=SimulatedController(default_config(), clock))
+    run.close()
+    assert run.record.events[0]["clock_speed"] == 50.0
