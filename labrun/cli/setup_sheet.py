@@ -95,9 +95,9 @@ class SheetBuilder:
         self.parameters: dict[str, Any] = {}  # the runtime parameters' values, by name
         self._module_step: tuple[float, str, int] | None = None  # start, words, step
         self.pickups = TipPickups()  # the rack positions each pick-up takes
-        # what the protocol says wells hold at the start (load_liquid): µL and liquid name
-        self.declared: dict[str, tuple[float, str | None]] = {}
-        self.colors: dict[str, str | None] = {}  # and its display colour, for the picture
+        # what the protocol says wells hold at the start (load_liquid): µL, the liquid's
+        # name and its display colour (for the picture)
+        self.declared: dict[str, Declared] = {}
 
     def _module_step_ended(self, t: float) -> None:
         """The step of a module's call ended at ``t``: on the timeline if it took long."""
@@ -212,8 +212,8 @@ class SheetBuilder:
             if start is not None:
                 for name, each in zip(params.get("wells") or (), params.get("volumes") or (),
                                       strict=False):
-                    self.declared[f"{start}/{name}"] = (float(each), params.get("liquid"))
-                    self.colors[f"{start}/{name}"] = params.get("color")
+                    self.declared[f"{start}/{name}"] = (float(each), params.get("liquid"),
+                                                        params.get("color"))
         elif command == "configureNozzleLayout":  # a front start takes the rows behind
             self.pickups.layout(params)
         elif "/" in command and self._module_step is None and event.get("origin") != "cleanup":
@@ -294,34 +294,34 @@ class SheetBuilder:
     def _check_capacity(self, well: str, risen: float, line: str | None) -> None:
         """Note ``line`` if ``well``, its volume ``risen`` above its start, holds more than
         its capacity (the start as known so far: a later aspirate may raise it)."""
-        if well not in self._capacities:
-            slot, _, name = well.partition("/")
-            stack = self.deck.get(slot, {}).get("labware", [])
-            self._capacities[well] = _capacity(stack[-1], name) if stack else None
-        capacity = self._capacities[well]
-        if capacity is not None and risen + self._start(well) > capacity + 1e-6:
+        if self._over(well, risen):
             self.overfilled_at[well] = line
+
+    def _over(self, well: str, risen: float) -> bool:
+        """Whether ``well``, ``risen`` above its start, holds more than its capacity."""
+        if well not in self._capacities:
+            _, name, top = _top_labware(self.deck, well)
+            self._capacities[well] = _capacity(top, name) if top is not None else None
+        capacity = self._capacities[well]
+        return capacity is not None and risen + self._start(well) > capacity + 1e-6
 
     def _start(self, well: str) -> float:
         """What ``well`` holds at the start, as far as the run so far says."""
-        return max(-self.lowest.get(well, 0.0), self.declared.get(well, (0.0, None))[0])
+        return max(-self.lowest.get(well, 0.0), self.declared.get(well, NOT_DECLARED)[0])
 
     def _overfilled(self) -> list[dict[str, Any]]:
-        """Each well that held more than its capacity at some point of the run."""
+        """Each well that held more than its capacity at some point of the run, with the
+        line that first filled it past (None: only its start, known at the end, does)."""
         found = []
         for well in sorted(self.highest, key=_well_key):
-            start = self._start(well)
-            if well not in self.overfilled_at:  # its start grew later: checked again
-                self._check_capacity(well, self.highest[well], None)
-            if well not in self.overfilled_at:
+            if not self._over(well, self.highest[well]):
                 continue
-            slot, _, name = well.partition("/")
-            stack = self.deck.get(slot, {}).get("labware", [])
+            slot, name, top = _top_labware(self.deck, well)
             found.append({"well": well, "slot": slot, "name": name,
-                          "labware": stack[-1]["name"] if stack else f"slot {slot}",
-                          "most_ul": round(start + self.highest[well], 3),
+                          "labware": top["name"] if top is not None else f"slot {slot}",
+                          "most_ul": round(self._start(well) + self.highest[well], 3),
                           "capacity_ul": self._capacities[well],
-                          "line": self.overfilled_at[well]})
+                          "line": self.overfilled_at.get(well)})
         return found
 
     def sheet(self) -> Sheet:
@@ -338,7 +338,7 @@ class SheetBuilder:
                                                              key=_position_key)}
                                         for slot, count in p["tips"].items()]}
                          for p in self.pipettes.values()],
-            "liquids": _liquids(lowest, deck, self.declared, self.colors),
+            "liquids": _liquids(lowest, deck, self.declared),
             "overfilled": self._overfilled(),
             "destinations": sorted((w for w, v in running.items()
                                     if v > 1e-9 and lowest[w] >= -1e-9), key=_well_key),
@@ -441,9 +441,22 @@ def _rack_order(sheet: Sheet, slot: str, positions: Sequence[str]) -> list[str] 
     return None
 
 
+Declared = tuple[float, str | None, str | None]
+"""What the protocol says a well holds at the start: µL, the liquid's name, its colour."""
+NOT_DECLARED: Declared = (0.0, None, None)
+
+
+def _top_labware(deck: Mapping[str, Any], well: str
+                 ) -> tuple[str, str, Mapping[str, Any] | None]:
+    """``place/name``'s slot, name and the labware on top in that slot of the ``deck``
+    at the start (None: none there)."""
+    slot, _, name = well.partition("/")
+    stack = deck.get(slot, {}).get("labware", [])
+    return slot, name, stack[-1] if stack else None
+
+
 def _liquids(lowest: Mapping[str, float], deck: Mapping[str, Any],
-             declared: Mapping[str, tuple[float, str | None]] | None = None,
-             colors: Mapping[str, str | None] | None = None) -> list[dict[str, Any]]:
+             declared: Mapping[str, Declared] | None = None) -> list[dict[str, Any]]:
     """Each well whose simulated volume went below zero: what it must hold at the start;
     and each well the protocol says holds liquid at the start (``load_liquid``): the more
     of the two, with the liquid's name, and ``short`` when the run needs more than that."""
@@ -451,18 +464,17 @@ def _liquids(lowest: Mapping[str, float], deck: Mapping[str, Any],
     liquids = []
     for well in sorted({*lowest, *declared}, key=_well_key):
         need = max(0.0, -lowest.get(well, 0.0))
-        said, liquid = declared.get(well, (0.0, None))
+        said, liquid, color = declared.get(well, NOT_DECLARED)
         if need <= 1e-9 and (said <= 1e-9 or liquid is None):
             continue
-        slot, _, name = well.partition("/")
-        stack = deck.get(slot, {}).get("labware", [])
-        capacity = _capacity(stack[-1], name) if stack else None
+        slot, name, top = _top_labware(deck, well)
+        capacity = _capacity(top, name) if top is not None else None
         held = max(need, said)
         liquids.append({"well": well, "slot": slot, "name": name,
-                        "labware": stack[-1]["name"] if stack else f"slot {slot}",
+                        "labware": top["name"] if top is not None else f"slot {slot}",
                         "volume_ul": round(held, 3), "capacity_ul": capacity,
                         "over_capacity": capacity is not None and held > capacity + 1e-6,
-                        "liquid": liquid, "color": (colors or {}).get(well) if liquid else None,
+                        "liquid": liquid, "color": color if liquid else None,
                         "declared_ul": round(said, 3) if well in declared else None,
                         "short": well in declared and need > said + 1e-6})
     return liquids
