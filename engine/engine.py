@@ -357,16 +357,14 @@ class Engine:
             return
         if entry.plan is None:
             lowering = self.pausing.lowering
-            if lowering is None:
-                entry.plan, entry.done = cmd.plan(self.model), 0
-            elif cmd.in_place:  # a checkpoint's unpark left the tips up: down first
-                lower = Move(lowering)
+            if lowering is not None and cmd.in_place:  # a checkpoint's unpark left the
+                lower = Move(lowering)  # tips up: down first
                 await self.move(lower)
                 self.pausing.lowering = None
                 # The lowering is the plan's first segment, done: a rewound step (which
                 # goes back to its checkpoint, above) lowers the tips again there.
                 entry.plan, entry.done = [lower, *cmd.plan(self.model)], 1
-            else:
+            else:  # a command that goes elsewhere first: no lowering any more
                 self.pausing.lowering = None
                 entry.plan, entry.done = cmd.plan(self.model), 0
         # else: resumed after a pause, on to the same absolute targets (or rewound: done=0)
