@@ -147,12 +147,12 @@ def _locked(*, create: bool) -> Iterator[None]:
     except ImportError:  # pragma: no cover - not on POSIX: one run at a time is assumed
         yield
         return
-    try:
+    if not create and not path.parent.is_dir():
+        yield
+        return
+    try:  # (what the block raises is its own, never taken for this)
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
-        elif not path.parent.is_dir():
-            yield
-            return
         descriptor = os.open(path.parent / ".tips_left.lock", os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
         raise TipsStateError(f"cannot use {path.parent}: {exc.strerror or exc}") from None
