@@ -234,9 +234,18 @@ def closing_events(record: list[Event]) -> list[Event]:
 
 
 def append_closing(path: Path, events: list[Event]) -> None:
-    """Append ``events`` to the record at ``path`` as whole lines, in one write. A last
-    line cut mid-write (which ``read_record`` skips) is cut off first; a whole last line
-    that only lacks its newline (which ``read_record`` reads) is kept and ended."""
+    """Append ``events`` to the record at ``path`` as whole lines, in one write, after its
+    last whole line (``end_whole``)."""
+    end_whole(path)
+    with open(path, "ab") as file:
+        file.write("".join(json_line(event) for event in events).encode())
+
+
+def end_whole(path: Path) -> None:
+    """Have the record at ``path`` end with a whole line, so that what is written after it
+    starts a line of its own: a last line cut mid-write (which ``read_record`` skips) is
+    cut off; a whole last line that only lacks its newline (which ``read_record`` reads)
+    is kept and ended."""
     with open(path, "rb+") as file:
         size = file.seek(0, os.SEEK_END)
         end = size
@@ -248,16 +257,12 @@ def append_closing(path: Path, events: list[Event]) -> None:
                 end = start + newline + 1
                 break
             end = start
-        text = "".join(json_line(event) for event in events)
         if end < size:  # a last line without its newline: whole, or cut
             file.seek(end)
-            tail = file.read(size - end)
-            if _whole(tail):
-                text = "\n" + text
+            if _whole(file.read(size - end)):
+                file.write(b"\n")
             else:
                 file.truncate(end)
-        file.seek(0, os.SEEK_END)
-        file.write(text.encode())
 
 
 def _whole(line: bytes) -> bool:

@@ -41,7 +41,7 @@ from engine.state import Status
 from hardware.controller import HardwareFault
 
 from . import runner
-from .history_file import tips_held
+from .history_file import end_whole, tips_held
 from .items import QueueItem
 from .modules import Reading
 from .robots import RobotUnavailable
@@ -479,7 +479,8 @@ class SupervisedRun:
         if self._record_path is not None:
             # The worker writes each event before the protocol goes on, but hands events
             # over in batches: what it wrote and had not sent yet is taken from the file.
-            _drop_cut_line(self._record_path)
+            with contextlib.suppress(OSError):
+                end_whole(self._record_path)
             sent = self._last["seq"] if self._last else -1
             with contextlib.suppress(OSError, ValueError):
                 unsent = [e for e in iter_record(self._record_path) if e["seq"] > sent]
@@ -508,20 +509,3 @@ class SupervisedRun:
                         "pause_pending": False, "parked": False, "unparking": False,
                         "delay": None, "outcome": outcome})
         self.on_events([status, summary])
-
-
-def _drop_cut_line(path: Path) -> None:
-    """Remove the last line of the record a dead worker left at ``path`` if it was cut
-    mid-write, so that what is written after it starts a line of its own."""
-    with contextlib.suppress(OSError), open(path, "rb+") as file:
-        size = end = file.seek(0, 2)
-        while end > 0:  # back to the last newline, a block at a time
-            start = max(0, end - 65536)
-            file.seek(start)
-            newline = file.read(end - start).rfind(b"\n")
-            if newline >= 0:
-                end = start + newline + 1
-                break
-            end = start
-        if end < size:
-            file.truncate(end)
