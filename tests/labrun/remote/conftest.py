@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # remote_kit, for the tests
 
+from browser_kit import open_page
 from remote_kit import GATE_MODULE, Gates, Served, serving
 
 
@@ -34,3 +36,10 @@ def served_by_worker(gates: Gates) -> Iterator[Served]:
     """A server whose runs go in a run worker process, as ``labrun serve`` runs them."""
     with serving(gates, run_worker=True) as server:
         yield server
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Any]:
+    """A page of a fresh headless chromium with an empty profile (the browser tests)."""
+    with open_page(tmp_path / "profile") as opened:
+        yield opened

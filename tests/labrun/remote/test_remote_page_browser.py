@@ -8,22 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
+from browser_kit import MS, needs_chromium
 from remote_kit import MODULES, QUICK, WAIT, Gates, Served, item, serving
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
-                                "(apt-get install chromium); the page's browser test needs it")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-MS = WAIT * 1000
+pytestmark = needs_chromium
 
 PLATE = item('''
 ctx.comment("copying the first column")
@@ -34,22 +27,6 @@ ctx.comment("second half")
 for row in "ABC":
     p300.transfer(50, plate[row + "3"], plate[row + "4"])
 ''', "plate.py")
-
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[Any]:
-    """A page of a fresh chromium with an empty profile."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("chromium is here but Playwright is not: pip install -e '.[browser]'")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield context.pages[0] if context.pages else context.new_page()
-        finally:
-            context.close()
 
 
 def test_watch_pause_resume_and_finish_a_run_from_the_page(served: Served, gates: Gates,

@@ -11,32 +11,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
+from browser_kit import MS, needs_chromium
 from remote_kit import QUICK, Gates, Served, item
-from test_remote_page_browser import ARGS, CHROMIUM, MS
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
-                                "(apt-get install chromium); the page's browser test needs it")
+pytestmark = needs_chromium
 
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[Any]:
-    """A page of a fresh chromium with an empty profile (as test_remote_page_browser's)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("chromium is here but Playwright is not: pip install -e '.[browser]'")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield context.pages[0] if context.pages else context.new_page()
-        finally:
-            context.close()
 
 STYLE = ("e => { const s = getComputedStyle(e); "
          "return [s.fill, s.stroke, s.strokeDasharray, s.strokeWidth]; }")
