@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,27 @@ def test_a_whole_last_line_without_its_newline_is_kept_before_the_end(
     assert entry["record"] == read_record(killed) == events
 
 
+@contextlib.contextmanager
+def served_from(records: Path) -> Iterator[RunManagerAPI]:
+    """``labrun serve --record-dir records`` in a process group of its own, and a client of
+    it; stopped with Ctrl-C after the block (it must exit 0), killed with its group if the
+    block failed."""
+    process, token_url, _ = serve("--port", str(free_port()), "--record-dir", str(records),
+                                  new_session=True)
+    try:
+        client = RunManagerAPI(token_url)
+        yield client
+        client.close()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(WAIT) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
 def test_a_server_killed_with_its_run_worker_leaves_a_record_the_next_one_ends(
         tmp_path: Path) -> None:
     # kill -9 of the server and its run worker at once (the process group): nobody is
@@ -186,10 +208,7 @@ def test_a_server_killed_with_its_run_worker_leaves_a_record_the_next_one_ends(
     path = records / f"{uid}.jsonl"
     left = read_record(path)
     assert left[-1]["event"] != "summary"
-    process, token_url, _ = serve("--port", str(free_port()), "--record-dir", str(records),
-                                  new_session=True)
-    try:
-        client = RunManagerAPI(token_url)
+    with served_from(records) as client:
         [entry] = client.history_get()["items"]
         assert entry["result"]["exit_status"] == "aborted"
         assert entry["result"]["msg"] == STOPPED_WITH_THE_SERVER
@@ -201,33 +220,12 @@ def test_a_server_killed_with_its_run_worker_leaves_a_record_the_next_one_ends(
         assert events[-1]["tips_at_end"] == {"right": {"dropped": False, "uncertain": True}}
         client.robot_tips_removed()
         assert client.history_clear()["success"]
-        client.close()
-        process.send_signal(signal.SIGINT)
-        assert process.wait(WAIT) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
     copied = tmp_path / "copied"  # cp -r, not -p
     shutil.copytree(records, copied, copy_function=shutil.copy)
     newer(copied, 60.0)
-    process, token_url, _ = serve("--port", str(free_port()), "--record-dir", str(copied),
-                                  new_session=True)
-    try:
-        client = RunManagerAPI(token_url)
+    with served_from(copied) as client:
         assert client.history_get()["items"] == []
         assert client.status()["tips_left"] is None
-        client.close()
-        process.send_signal(signal.SIGINT)
-        assert process.wait(WAIT) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
     assert read_record(copied / f"{uid}.jsonl") == events  # ended once
 
 
