@@ -115,7 +115,6 @@ class RunManager:
         self.active: ActiveRun | None = None
         self.changed_at = time.time()
         self._last_pause_unresolved = False  # the last run's, until the next starts
-        self._summaries: dict[str, Event] = {}  # a run's summary, once its record has it
         self._single = run
         self._record_dir = Path(record_dir) if record_dir is not None else None
         if self._record_dir is not None:  # made if need be, as ``labrun serve`` makes it
@@ -200,12 +199,12 @@ class RunManager:
             with contextlib.suppress(Exception):
                 await active.apply(Abort(source=SOURCE, reason="the server stopped"))
         await active.close(grace=SHUTDOWN_GRACE)  # a queue's run is aborted; a single not
-        summary = self._summaries.get(active.item.item_uid)
-        if summary is None and self._single is None:  # it ended as the watch closed
+        summary = None
+        if self._single is None and not active.done:  # how it ended, as its record says
             with contextlib.suppress(Exception):  # a record that cannot be read: a restart's
                 last = active.record()[-1:]
                 summary = last[0] if last and last[0].get("event") == "summary" else None
-        if self._single is None and summary is not None and not active.done:
+        if summary is not None:
             # Its end would go to the history in _finish, which the stop cuts short: it
             # goes now, whole (a restart would rebuild it from the record, less its item).
             active.done = True
@@ -749,8 +748,6 @@ class RunManager:
         if self.hub.record_subscribers:
             self.hub.publish_records(active.item.item_uid,
                                      [active.item.as_uploaded_event(e) for e in events])
-        if events and events[-1].get("event") == "summary":
-            self._summaries[active.item.item_uid] = events[-1]
 
     def _on_modules(self, active: ActiveRun, readings: list[Reading]) -> None:
         """The running run's modules as read now: pushed if they changed."""
@@ -762,7 +759,6 @@ class RunManager:
     async def _finish(self, active: ActiveRun, summary: Event) -> None:
         """The run has ended: history, then the next item or a stopped queue."""
         await active.close()
-        self._summaries.pop(active.item.item_uid, None)
         if active.done and self._single is None:  # the server's stop put it in the history
             return
         item = active.item
