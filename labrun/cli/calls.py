@@ -260,6 +260,28 @@ class Labels:
             told = True
         return " and ".join(parts) if parts else "the current position", told
 
+    def under_tips(self, params: Params) -> tuple[str, int]:
+        """Where a liquid command's tips were, and how many tips shared that well: ``A1 of
+        plate (slot 2)`` and 1 for one tip; a multi-channel's wells first to last, ``A1…H1
+        of plate (slot 2)`` (``A1…O1 of … (every other row)`` in a 384-well plate), and 1;
+        ``A1 of reservoir (slot 3)`` and 8 when all 8 tips went into that one well."""
+        well = params.get("well")
+        others = params.get("wells")
+        if not well or not others or not isinstance(others, list | tuple):
+            return self.well(well if well is None else str(well)), 1
+        well = str(well)
+        if all(other == well for other in others):
+            return self.well(well), 1 + len(others)
+        slot = well.partition("/")[0]
+        names = sorted({w.partition("/")[2] for w in (well, *others)
+                        if w.partition("/")[0] == slot}, key=_well_order)
+        if len(names) < 2:
+            return self.well(well), 1
+        shown = ", ".join(names) if len(names) == 2 else f"{names[0]}…{names[-1]}"
+        rows = [ord(name[:1]) for name in names]
+        spaced = " (every other row)" if len(names) > 1 and rows[1] - rows[0] == 2 else ""
+        return f"{shown} of {self.labware(slot)}{spaced}", 1
+
     def wells(self, wells: Iterable[str]) -> str:
         """Several wells, grouped by labware; long runs as a count and a range."""
         by_slot: dict[str, list[str]] = {}
@@ -285,6 +307,12 @@ from apiLevel 2.16, where Opentrons' fixed trash is a bin with no wells to name)
 TRASH_BIN_NAME = "Trash Bin"
 """A trash bin's name, as Opentrons' run log has it (``Dropping tip into Trash Bin on slot
 12``)."""
+
+
+def _well_order(name: str) -> tuple[int, str, int]:
+    row = name.rstrip("0123456789")
+    column = name[len(row):]
+    return len(row), row, int(column) if column else 0
 
 
 def place(slot: str) -> str:
@@ -624,8 +652,10 @@ def sentence(name: str, commands: CallCommands, labels: Labels) -> str:
         return _liquid(LIQUID_VERBS[name], name == "consolidate", commands, labels)
     if name == "mix" and commands.aspirates:
         aspirate = commands.firsts["aspirate"]
-        where = (f"with a volume of {volume(aspirate['volume'])} in "
-                 f"{labels.well(aspirate.get('well'))}")
+        at, shared = labels.under_tips(aspirate)
+        each = "each of " if aspirate.get("wells") and shared == 1 else ""
+        tips = f" with {shared} tips" if shared > 1 else ""
+        where = f"with a volume of {volume(aspirate['volume'])} in {each}{at}{tips}"
         if commands.ended is not None:  # the repetitions asked for are not recorded
             return f"Mixing {where} ({_mixes_done(commands, *commands.ended)})"
         times = "once" if commands.aspirates == 1 else f"{commands.aspirates} times"
@@ -721,16 +751,23 @@ def command_sentence(kind: str, params: Params, labels: Labels, *,
     if kind == "aspirate" and params.get("air_gap"):  # recorded as Opentrons logs it
         text = f"Air gap of {volume(params['volume'])} above {at}"
     elif kind == "aspirate":
-        text = f"Aspirating {volume(params['volume'])} from {at}"
+        at, shared = labels.under_tips(params)
+        each = "each of " if params.get("wells") and shared == 1 else ""
+        into = f" into each of {shared} tips" if shared > 1 else ""
+        text = f"Aspirating {volume(params['volume'])}{into} from {each}{at}"
     elif kind == "dispense":
-        text = f"Dispensing {volume(params['volume'])} into {at}"
+        at, shared = labels.under_tips(params)
+        each = "each of " if params.get("wells") and shared == 1 else ""
+        out = f" from each of {shared} tips" if shared > 1 else ""
+        text = f"Dispensing {volume(params['volume'])}{out} into {each}{at}"
     elif kind == "airGap":
         text = f"Air gap of {volume(params['volume'])} above {at}"
     elif kind == "blowOut":
         into = well and labels.is_bin(str(well).partition("/")[0])
-        text = f"Blowing out {'into' if into else 'at'} {at}"
+        text = f"Blowing out {'into' if into else 'at'} {labels.under_tips(params)[0]}"
     elif kind == "touchTip":
-        text = f"Touching tip at {at}"
+        tips = "tips" if params.get("wells") else "tip"
+        text = f"Touching {tips} at {labels.under_tips(params)[0]}"
     elif kind == "pickUpTip":
         tips = int(params.get("tips", 1))
         text = (f"Picking up {'tip' if tips == 1 else plural(tips, 'tip')} from "

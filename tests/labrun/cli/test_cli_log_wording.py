@@ -1,5 +1,6 @@
 """The run log says what the robot did, as a scientist reads it: a multi-channel's
-transfer says how many wells its tips reached (not only those under its first nozzle),
+transfer says how many wells its tips reached and its aspirate, dispense, mix, blow-out
+and touch-tip the wells under all its tips (not only those under its first nozzle),
 a drop says how many tips went, a mix the run cut short says how far it got, a labware
 on an adapter on a Heater-Shaker says on what it stands, and ``-v`` says a module call
 once."""
@@ -93,6 +94,67 @@ def test_a_drop_says_how_many_tips_went(
     log = simulate(capsys, tmp_path, MULTI, "-v")
     drops = [line for line in log if line.startswith("Dropping")]
     assert drops[:2] == ["Dropping 8 tips into Trash Bin (slot 12)"] * 2  # a transfer's
+
+
+PLAIN_CALLS = '''
+from opentrons.protocol_api import PARTIAL_COLUMN
+
+metadata = {"apiLevel": "2.20"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    reservoir = ctx.load_labware("nest_12_reservoir_15ml", 5)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    plate384 = ctx.load_labware("corning_384_wellplate_112ul_flat", 3)
+    p300m = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300m.pick_up_tip()
+    p300m.aspirate(100, reservoir["A1"])
+    p300m.dispense(50, plate["A1"])
+    p300m.mix(2, 40, plate["A1"])
+    p300m.dispense(50, reservoir["A2"])
+    p300m.aspirate(20, plate384["B1"])
+    p300m.dispense(20, plate384["A2"])
+    p300m.blow_out(plate["A3"])
+    p300m.touch_tip(plate["A3"])
+    p300m.drop_tip()
+    p300m.configure_nozzle_layout(PARTIAL_COLUMN, start="H1", end="G1", tip_racks=[tips])
+    p300m.pick_up_tip()
+    p300m.aspirate(30, plate["H4"])
+    p300m.drop_tip()
+    p300.pick_up_tip()
+    p300.aspirate(30, plate["A5"])
+    p300.touch_tip()
+    p300.drop_tip()
+'''
+
+
+def test_a_multi_channel_call_says_the_wells_under_all_its_tips(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    log = simulate(capsys, tmp_path, PLAIN_CALLS)
+    liquid = [line for line in log if line.startswith(
+        ("Aspirating", "Dispensing", "Mixing", "Blowing", "Touching"))]
+    assert liquid == [
+        # eight tips in one reservoir well: each takes the volume
+        f"Aspirating 100.0 µL into each of 8 tips from A1 of {RESERVOIR}",
+        # a column: every well of it gets the volume, not only the first nozzle's
+        f"Dispensing 50.0 µL into each of A1…H1 of {PLATE}",
+        f"Mixing 2 times with a volume of 40.0 µL in each of A1…H1 of {PLATE}",
+        f"Dispensing 50.0 µL from each of 8 tips into A2 of {RESERVOIR}",
+        # in a 384-well plate the nozzles reach every other row
+        f"Aspirating 20.0 µL from each of B1…P1 of {PLATE_384} (every other row)",
+        f"Dispensing 20.0 µL into each of A2…O2 of {PLATE_384} (every other row)",
+        f"Blowing out at A3…H3 of {PLATE}",
+        f"Touching tips at A3…H3 of {PLATE}",
+        # a partial layout of two nozzles: the two wells
+        f"Aspirating 30.0 µL from each of G4, H4 of {PLATE}",
+        # a single channel's lines as they always were
+        f"Aspirating 30.0 µL from A5 of {PLATE}",
+        f"Touching tip at A5 of {PLATE}",
+    ]
+    verbose = simulate(capsys, tmp_path, PLAIN_CALLS, "-v")
+    assert f"Aspirating 40.0 µL from each of A1…H1 of {PLATE}" in verbose
 
 
 MIX = '''
