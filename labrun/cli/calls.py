@@ -753,21 +753,21 @@ def command_sentence(kind: str, params: Params, labels: Labels, *,
     elif kind == "aspirate":
         at, shared = labels.under_tips(params)
         each = "each of " if params.get("wells") and shared == 1 else ""
-        into = f" into each of {shared} tips" if shared > 1 else ""
-        text = f"Aspirating {volume(params['volume'])}{into} from {each}{at}"
+        taken = f" into each of {shared} tips" if shared > 1 else ""
+        text = f"Aspirating {volume(params['volume'])}{taken} from {each}{at}"
     elif kind == "dispense":
         at, shared = labels.under_tips(params)
         each = "each of " if params.get("wells") and shared == 1 else ""
-        out = f" from each of {shared} tips" if shared > 1 else ""
-        text = f"Dispensing {volume(params['volume'])}{out} into {each}{at}"
+        given = f" from each of {shared} tips" if shared > 1 else ""
+        text = f"Dispensing {volume(params['volume'])}{given} into {each}{at}"
     elif kind == "airGap":
         text = f"Air gap of {volume(params['volume'])} above {at}"
     elif kind == "blowOut":
         into = well and labels.is_bin(str(well).partition("/")[0])
         text = f"Blowing out {'into' if into else 'at'} {labels.under_tips(params)[0]}"
     elif kind == "touchTip":
-        tips = "tips" if params.get("wells") else "tip"
-        text = f"Touching {tips} at {labels.under_tips(params)[0]}"
+        noun = "tips" if params.get("wells") else "tip"
+        text = f"Touching {noun} at {labels.under_tips(params)[0]}"
     elif kind == "pickUpTip":
         tips = int(params.get("tips", 1))
         text = (f"Picking up {'tip' if tips == 1 else plural(tips, 'tip')} from "

@@ -63,6 +63,8 @@ ALLOWED = {
     "skip_delay": {"running", "paused"},
 }
 SETTLED = {"idle", "running", "paused", "succeeded", "stopped", "aborted", "halted", "failed"}
+ENDINGS = {"finishing", "stopping", "aborting", "failing", "halting", "succeeded", "stopped",
+           "aborted", "halted", "failed"}  # the run's ending has begun
 WELLS = [f"2/{row}{col}" for row in "AB" for col in (1, 2)]
 IRREVERSIBLE = {"pickUpTip", "dropTip", "aspirate", "dispense", "blowOut", "touchTip"}
 TEMP, MAG, TC, HS = ("temperatureModuleV2@3", "magneticModuleV2@6", "thermocyclerModuleV1@7",
@@ -254,6 +256,349 @@ def check_delays(events: list[dict[str, Any]]) -> None:
                 break
 
 
+# The heaters' ramps as the README's "Hardware modules" gives them (°C/s: heating,
+# cooling; switched off it drifts to room temperature at the third, the rate
+# hardware/modules/physics.py models, as it does the heater-shaker's cooling), written
+# out again; the heater-shaker only heats, so it gets no colder than the room.
+AMBIENT_C = 23.0
+RAMPS = {"temperature": (0.12, 0.035, 0.035, False), "block": (4.0, 2.0, 0.1, False),
+         "lid": (0.3, 0.1, 0.1, False), "shaker": (0.12, 0.03, 0.03, True)}
+SETS = {"temperatureModule/setTargetTemperature": ("temperature",),
+        "thermocycler/setTargetBlockTemperature": ("block",),
+        "thermocycler/setTargetLidTemperature": ("lid",),
+        "heaterShaker/setTargetTemperature": ("shaker",)}
+SWITCH_OFFS = {"temperatureModule/deactivate": ("temperature",),
+               "thermocycler/deactivateBlock": ("block",),
+               "thermocycler/deactivateLid": ("lid",),
+               "thermocycler/deactivate": ("block", "lid"),
+               "heaterShaker/deactivateHeater": ("shaker",)}
+WAITS = {"temperatureModule/waitForTemperature": "temperature",
+         "thermocycler/waitForBlockTemperature": "block",
+         "thermocycler/waitForLidTemperature": "lid",
+         "heaterShaker/waitForTemperature": "shaker"}
+READING = {"temperature": "temperature", "block": "block_temperature",
+           "lid": "lid_temperature", "shaker": "temperature"}  # in a module's status
+
+
+class Heater:
+    """One heater on the run's clock: from ``start`` at ``since``, linear at its rate
+    toward its goal (the target; room temperature when switched off, or when a heater
+    with no cooling is set below it), then there; ``hold``: the seconds a thermocycler
+    block holds its target before its wait ends."""
+
+    def __init__(self, heater: str, since: float = 0.0, start: float = AMBIENT_C,
+                 target: float | None = None, hold: float = 0.0) -> None:
+        self.heater, self.since, self.start = heater, since, start
+        self.target, self.hold = target, hold
+
+    def goal(self) -> float:
+        heats_only = RAMPS[self.heater][3]
+        if self.target is None or (heats_only and self.target < AMBIENT_C):
+            return AMBIENT_C
+        return self.target
+
+    def rate(self) -> float:
+        heat, cool, passive, _ = RAMPS[self.heater]
+        if self.target is None:
+            return passive
+        return heat if self.goal() >= self.start else cool
+
+    def reached_at(self) -> float:
+        return self.since + abs(self.goal() - self.start) / self.rate()
+
+    def temperature(self, t: float) -> float:
+        if t >= self.reached_at():
+            return self.goal()
+        step = self.rate() * (t - self.since)
+        return self.start + step if self.goal() > self.start else self.start - step
+
+    def set(self, t: float, target: float | None, hold: float = 0.0) -> None:
+        self.start, self.since = self.temperature(t), t
+        self.target, self.hold = target, hold
+
+
+def follow_heaters(events: list[dict[str, Any]]
+                   ) -> tuple[dict[int, bool], dict[int, tuple[float, float, Heater]]]:
+    """Each module's heaters along the record, as the README's rates model them (a
+    command's effect at its ``completed``): for each command that set one, whether it
+    had reached its goal by then (``settled``: where it starts from then is the goal of
+    the call before, whenever the call comes); for each module wait that completed, its
+    deadline (reached, plus a block's hold), the goal it waits for, and the heater. A
+    set's result says the module's temperature then: it must be the modelled one. A
+    heater is not followed through a thermocycler profile until it completes (it then
+    holds the profile's last step), nor after the run's ending began."""
+    heaters: dict[tuple[str, str], Heater | None] = {}
+    queued: dict[int, dict[str, Any]] = {}
+    settled: dict[int, bool] = {}
+    deadlines: dict[int, tuple[float, float, Heater]] = {}
+    for event in events:
+        if event["event"] == "status" and event["status"] in ENDINGS:
+            break
+        if event["event"] != "command" or event.get("origin") == "cleanup":
+            continue
+        if event["status"] == "queued":
+            queued[event["id"]] = event
+            continue
+        command = queued[event["id"]]  # (the cleanup's come after the ending began)
+        kind, params, t = command["type"], command["params"], event["t"]
+        module = params.get("module")
+        if kind == "thermocycler/runProfile" and event["status"] == "started":
+            heaters[module, "block"] = None  # stepped through by the profile's plan
+        if event["status"] != "completed":
+            continue
+        if kind == "thermocycler/runProfile":
+            last = params["steps"][-1][0]
+            heaters[module, "block"] = Heater("block", t, last, last)
+        for heater in SETS.get(kind, ()):
+            model = heaters.setdefault((module, heater), Heater(heater))
+            if model is None:
+                continue
+            reading = event["result"]["module"][READING[heater]]
+            assert abs(reading - model.temperature(t)) <= 1e-3, (
+                f"{kind} {event['id']} at {t}: the module reads {reading} °C, its ramp "
+                f"({RAMPS[heater]} °C/s from {model.start} °C at {model.since} toward "
+                f"{model.goal()} °C) says {model.temperature(t)} °C")
+            settled[event["id"]] = model.reached_at() <= t + 1e-9
+            model.set(t, params["celsius"], params.get("hold_time_s") or 0.0)
+        for heater in SWITCH_OFFS.get(kind, ()):
+            model = heaters.setdefault((module, heater), Heater(heater))
+            if model is not None:
+                model.set(t, None)
+        if kind in WAITS and params.get("celsius") is None:  # not a wait for a passing
+            model = heaters.setdefault((module, WAITS[kind]), Heater(WAITS[kind]))
+            if model is not None:
+                deadlines[event["id"]] = (model.reached_at() + model.hold, model.goal(),
+                                          Heater(model.heater, model.since, model.start,
+                                                 model.target, model.hold))
+    return settled, deadlines
+
+
+def check_temperature_waits(events: list[dict[str, Any]]) -> None:
+    """docs/design.md §4, §5 and the README's "Decisions" on a pause in a module's wait:
+    a wait for a temperature (a temperature module's, a thermocycler's block, with its
+    hold time, or lid, a heater-shaker's) has the deadline its module's ramp gives it
+    when the target was set: the module heats or cools on through a pause, and a block's
+    hold runs on through it too (it is neither restarted nor shortened), so the wait ends
+    at that deadline or, if a pause outlasted it, as the run resumes (the unpark's end),
+    never before the target is reached (and held), and the module's reading then says
+    it is there."""
+    _, deadlines = follow_heaters(events)
+    queued_at: dict[int, int] = {}
+    for index, event in enumerate(events):
+        if event["event"] != "command":
+            continue
+        if event["status"] == "queued":
+            queued_at[event["id"]] = index
+        elif event["status"] == "completed" and event["id"] in deadlines:
+            deadline, goal, model = deadlines[event["id"]]
+            start = queued_at[event["id"]]
+            begun = next(e["t"] for e in events[start:index]
+                         if e["event"] == "command" and e["id"] == event["id"]
+                         and e["status"] == "started")
+            unparks = [e["t"] for e in events[start:index]
+                       if e["event"] == "unpark" and not e.get("interrupted")]
+            resumed = unparks[-1] if unparks else -math.inf
+            expected = max(deadline, begun, resumed)
+            kind = events[start]["type"]
+            assert abs(event["t"] - expected) <= 1e-5, (
+                f"{kind} {event['id']} (began at {begun}): its ramp from {model.start} °C "
+                f"at {model.since} to {goal} °C and hold {model.hold} s end at {deadline}, "
+                f"last resumed at {resumed}: the wait ended at {event['t']}, expected "
+                f"{expected}")
+            status = event["result"]["module"]
+            reading = status[READING[WAITS[kind]]]
+            assert abs(reading - goal) <= 1e-3, (
+                f"{kind} {event['id']} ended at {event['t']} with the module at {reading} "
+                f"°C, short of {goal} °C")
+            assert status.get("hold_time_left_s", 0.0) <= 1e-3, (kind, event["id"], status)
+            if unparks:
+                event_(f"{WAITS[kind]} wait paused" + (", hold" if model.hold else "")
+                       + (", past its end" if resumed > deadline else ""))
+
+
+RUN_ONLY = (c.WaitForResume, c.Delay, c.MoveLabware)  # what the pause-free twin leaves out
+
+
+def not_running(events: list[dict[str, Any]]) -> tuple[list[tuple[float, float]], float]:
+    """The spans the run spent pausing, paused or unparking (from the status that left
+    ``running`` to the end of the unpark that came back to it), and when its ending
+    began (its first ``finishing``, ``stopping``, ... status)."""
+    spans: list[tuple[float, float]] = []
+    since: float | None = None
+    for event in events:
+        if event["event"] == "status":
+            if event["status"] in ENDINGS:
+                if since is not None:
+                    spans.append((since, event["t"]))
+                return spans, event["t"]
+            if event["status"] in ("pausing", "paused") and since is None:
+                since = event["t"]
+        elif event["event"] == "unpark" and not event.get("interrupted") and since is not None:
+            spans.append((since, event["t"]))
+            since = None
+    end = events[-1]["t"]
+    return spans + ([] if since is None else [(since, end)]), end
+
+
+def within(spans: list[tuple[float, float]], t0: float, t1: float) -> float:
+    """How much of ``t0``..``t1`` the ``spans`` cover."""
+    return sum(max(0.0, min(b, t1) - max(a, t0)) for a, b in spans)
+
+
+def command_times(events: list[dict[str, Any]]
+                  ) -> list[tuple[int, str, float | None, float | None]]:
+    """The protocol's commands in order: id, type, when each started and ended (None:
+    not yet)."""
+    times: dict[int, list[Any]] = {}
+    for event in events:
+        if event["event"] != "command" or event.get("origin") == "cleanup":
+            continue
+        if event["status"] == "queued":
+            times[event["id"]] = [event["id"], event["type"], None, None]
+        elif event["id"] not in times:  # a command of the cleanup (only its queued
+            continue  # event says so)
+        elif event["status"] == "started" and times[event["id"]][2] is None:
+            times[event["id"]][2] = event["t"]
+        elif event["status"] in ("completed", "failed", "interrupted"):
+            times[event["id"]][3] = event["t"]
+    return [tuple(entry) for entry in times.values()]  # type: ignore[misc]
+
+
+def start_positions(trace: list[TraceItem], home: dict[str, float]
+                    ) -> dict[int, dict[str, float]]:
+    """Where the axes were as each command started (by id), by a traced run's moves."""
+    here, starts = dict(home), {}
+    for kind, item, end in trace:
+        if kind == "move":
+            here = dict(end)
+        elif (item["event"] == "command" and item["status"] == "started"
+              and item["id"] not in starts):
+            starts[item["id"]] = here
+    return starts
+
+
+def check_duration_against_twin(events: list[dict[str, Any]],
+                                twin_events: list[dict[str, Any]],
+                                calls: list[tuple[c.Command, ...]], config: Any,
+                                trace: list[TraceItem], twin_trace: list[TraceItem]) -> None:
+    """docs/design.md §4, §5: pausing costs the run the time it is paused and no more,
+    and skips nothing, as the run's clock says against the pause-free twin's.
+
+    Up to its ending (``finishing`` for a run that succeeded), the run's time minus the
+    time it spent pausing, paused or unparking (``P``) is time spent in commands: none
+    passes between them (and the same holds for the twin, which never pauses). So
+
+        run's time - P - its delays, protocol pauses and moves by hand (which the twin
+        leaves out) = twin's time (over the same commands) + sum over commands (a - w)
+
+    with ``a`` a command's time in the run outside its pauses and ``w`` the twin's time
+    for it, and each command's ``a - w`` is, exactly:
+
+    - 0 for a command no pause touched that started where the twin's started (a module
+      call, which moves nothing, starts anywhere): the same moves take the same time;
+      a wait for a temperature also needs its target set in the same call, with the
+      module at its previous goal in both runs (a heater-shaker's ramp set earlier runs
+      on through the pauses before the wait; ``check_temperature_waits`` checks that
+      wait against its deadline instead);
+    - >= 0 for a motion command a pause cut off: its rest starts from a standstill,
+      never faster than the twin's unbroken trapezoid, and a rewound step repeats its
+      moves (time added);
+    - <= 0, and no more than the pause, for a module call or wait a pause came in: the
+      module goes on while the run is paused (a temperature ramp, a hold, a profile, a
+      delay's deadline), finishes a lid, latch or magnet move before the pause takes
+      effect, and the shaker is back at speed before the unpark ends, so the pause
+      absorbs some of its time (``a <= w <= a + its pauses``);
+    - >= 0 for a command that acts in place after a checkpoint's unpark held the tips
+      up (it lowers them first); of either sign for one that goes elsewhere from up
+      there (it skips the twin's lift, and comes down from higher): the only commands
+      that start elsewhere than the twin's, and only higher, in Z.
+
+    So the run's time minus ``P`` equals the twin's exactly when nothing paused (and
+    that is checked too); with pauses it differs by exactly those terms, each checked
+    with its sign."""
+    spans, end = not_running(events)
+    twin_spans, twin_end = not_running(twin_events)
+    assert not twin_spans, twin_spans
+    mine, theirs = command_times(events), command_times(twin_events)
+    flat = [(index, cmd) for index, call in enumerate(calls) for cmd in call]
+    twin_flat = [(index, cmd) for index, cmd in flat if not isinstance(cmd, RUN_ONLY)]
+    assert [kind for _, kind, _, _ in mine] == [cmd.kind for _, cmd in flat[:len(mine)]]
+    assert [kind for _, kind, _, _ in theirs] == [cmd.kind for _, cmd in twin_flat]
+    start = events[0]["t"]
+    # No time passes outside commands but the pauses (and the twin has none).
+    outside = (end - start) - within(spans, start, end) - sum(
+        min(ended if ended is not None else end, end) - began
+        - within(spans, began, min(ended if ended is not None else end, end))
+        for _, _, began, ended in mine if began is not None and began <= end)
+    assert abs(outside) <= 1e-5 * (1 + len(mine)), (
+        f"the run spent {outside} s running outside its commands and pauses")
+    twin_outside = (twin_end - twin_events[0]["t"]) - sum(
+        ended - began for _, _, began, ended in theirs)
+    assert abs(twin_outside) <= 1e-5 * (1 + len(theirs)), twin_outside
+    settled, twin_settled = follow_heaters(events)[0], follow_heaters(twin_events)[0]
+    completed = {e["id"] for e in events if e["event"] == "command"
+                 and e["status"] == "completed"}
+    twin_ids = iter(theirs)
+    twin_of: dict[int, tuple[int, float, float]] = {}  # run's id -> the twin's id and times
+    run_only = 0.0  # the run's time in commands the twin leaves out
+    for (command_id, _, began, ended), (_, cmd) in zip(mine, flat, strict=False):
+        if isinstance(cmd, RUN_ONLY):
+            if began is not None and began <= end:
+                stop = min(ended if ended is not None else end, end)
+                run_only += stop - began - within(spans, began, stop)
+            continue
+        twin_id, _, twin_began, twin_ended = next(twin_ids)
+        assert twin_began is not None and twin_ended is not None
+        twin_of[command_id] = (twin_id, twin_began, twin_ended)
+    home = {axis: axis_config.home for axis, axis_config in config.axes.items()}
+    here, there = start_positions(trace, home), start_positions(twin_trace, home)
+    ids = [command_id for command_id, _, _, _ in mine]
+    for position, ((command_id, kind, began, ended), (call, cmd)) in enumerate(
+            zip(mine, flat, strict=False)):
+        if (command_id not in twin_of or command_id not in completed or began is None
+                or ended is None or ended > end):
+            continue
+        twin_id, twin_began, twin_ended = twin_of[command_id]
+        span, w = ended - began, twin_ended - twin_began
+        a = span - within(spans, began, ended)
+        paused = span - a > 1e-9
+        moves = cmd.execution is c.Execution.MOTION
+        said = (f"{kind} {command_id} (call {call}): {a} s outside pauses ({span} s in "
+                f"all), the twin's took {w} s")
+        moved = {axis for axis in here[command_id]
+                 if abs(here[command_id][axis] - there[twin_id][axis]) > 1e-6}
+        if moves and moved:
+            assert moved <= set(config.z_axes) and all(
+                here[command_id][axis] > there[twin_id][axis] for axis in moved), (
+                f"{said}; it started at {here[command_id]}, the twin's at {there[twin_id]}")
+            if cmd.in_place:
+                assert a >= w - 1e-5, said + ", though it only had the tips to lower first"
+            event_("duration: a command began with the tips held up"
+                   + (" and lowered them" if cmd.in_place else ""))
+            continue
+        if isinstance(cmd, c.ModuleWait) and not isinstance(cmd, c.RunProfile):
+            before = position - 1
+            same_call = (before >= 0 and flat[before][0] == call
+                         and flat[before][1].kind in SETS and ids[before] in settled
+                         and settled[ids[before]]
+                         and twin_settled.get(twin_of[ids[before]][0], False))
+            if not same_call:
+                event_("duration: a module wait whose ramp ran on before it")
+                continue
+        if not paused:
+            assert abs(a - w) <= 1e-5, said + ", and no pause came in it"
+        elif moves:
+            assert a >= w - 1e-5, said + ": a pause made a motion command shorter"
+            event_("duration: a motion command paused")
+        else:
+            assert a <= w + 1e-5 <= span + 2e-5, (
+                said + ": a pause in a module call may only absorb some of its time")
+            event_("duration: a module call paused" + (", shorter" if a < w - 1e-5 else ""))
+    if not spans and events[-1]["status"] == "succeeded":
+        assert abs((end - start - run_only) - (twin_end - twin_events[0]["t"])) <= 1e-5 * (
+            1 + len(mine)), (end - start, run_only, twin_end)
+
+
 class RunMachine(RuleBasedStateMachine):
     """One run, driven at random."""
 
@@ -274,6 +619,7 @@ class RunMachine(RuleBasedStateMachine):
         self.calls: list[tuple[c.Command, ...]] = []  # every protocol call, for the twin
         self.tips_taken = 0
         self.shaking = False  # the protocol's last shaker call left it shaking
+        self.shaker_target: float | None = None  # the heater-shaker's, once one is set
         self.paused_modules: tuple[int, dict[str, Any]] | None = None
         self.spare_at = c.OFF_DECK  # where the spare plate is, as the protocol knows it
         self.at: str | None = None  # the well the last returned call left the tip in
@@ -572,10 +918,32 @@ class RunMachine(RuleBasedStateMachine):
 
     # -- module calls -------------------------------------------------------------------
 
+    # Inside a module's wait for a temperature: a pause or a door (a skip is a delay's),
+    # at a fraction of the time its ramp (and hold) takes from where the module is now.
+    WAIT_INSIDE = st.one_of(st.none(), st.tuples(
+        st.floats(0.0, 1.0), st.sampled_from(["deferred", "immediate", "door"]),
+        st.one_of(st.none(), st.floats(0.0, 200.0))))
+
+    def _ramp_s(self, module: str, heater: str, celsius: float) -> float:
+        """About how long ``module``'s ``heater`` takes from where it reads now to
+        ``celsius``."""
+        now = self.module_status()[module][READING[heater]]
+        heat, cool, _, heats_only = RAMPS[heater]
+        goal = max(celsius, AMBIENT_C) if heats_only else celsius
+        return abs(goal - now) / (heat if goal >= now else cool)
+
+    def _inside_wait(self, seconds: float, inside: tuple[float, str, float | None] | None
+                     ) -> None:
+        if inside is not None:
+            self._inside(inside[0] * seconds, *inside[1:])
+
     @precondition(lambda self: self.free())
-    @rule(celsius=st.floats(4, 95))
-    def set_temperature(self, celsius: float) -> None:
-        self._call(c.SetTargetTemperature(TEMP, round(celsius, 1)), c.WaitForTemperature(TEMP))
+    @rule(celsius=st.floats(4, 95), inside=WAIT_INSIDE)
+    def set_temperature(self, celsius: float,
+                        inside: tuple[float, str, float | None] | None) -> None:
+        celsius = round(celsius, 1)
+        self._inside_wait(self._ramp_s(TEMP, "temperature", celsius), inside)
+        self._call(c.SetTargetTemperature(TEMP, celsius), c.WaitForTemperature(TEMP))
 
     @precondition(lambda self: self.free())
     @rule(height=st.one_of(st.none(), st.floats(0, 25)))
@@ -594,10 +962,36 @@ class RunMachine(RuleBasedStateMachine):
         self._call(*commands)
 
     @precondition(lambda self: self.free())
-    @rule(celsius=st.floats(4, 99), hold=st.one_of(st.none(), st.floats(0, 60)))
-    def block_temperature(self, celsius: float, hold: float | None) -> None:
-        self._call(c.SetTargetBlockTemperature(TC, round(celsius, 1), hold),
+    @rule(celsius=st.floats(4, 99), hold=st.one_of(st.none(), st.floats(0, 60)),
+          inside=WAIT_INSIDE)
+    def block_temperature(self, celsius: float, hold: float | None,
+                          inside: tuple[float, str, float | None] | None) -> None:
+        celsius = round(celsius, 1)
+        self._inside_wait(self._ramp_s(TC, "block", celsius) + (hold or 0.0), inside)
+        self._call(c.SetTargetBlockTemperature(TC, celsius, hold),
                    c.WaitForBlockTemperature(TC))
+
+    @precondition(lambda self: self.free())
+    @rule(celsius=st.floats(0, 95), wait=st.booleans(), inside=WAIT_INSIDE)
+    def shaker_temperature(self, celsius: float, wait: bool,
+                           inside: tuple[float, str, float | None] | None) -> None:
+        # set_and_wait_for_temperature, or set_target_temperature (waited for later, by
+        # ``shaker_wait``: the plate heats or cools meanwhile, pauses or not); below room
+        # temperature the plate stays at room temperature (it only heats)
+        celsius = round(celsius, 1)
+        self.shaker_target = celsius
+        if not wait:
+            self._call(c.SetTargetShakerTemperature(HS, celsius))
+            return
+        self._inside_wait(self._ramp_s(HS, "shaker", celsius), inside)
+        self._call(c.SetTargetShakerTemperature(HS, celsius), c.WaitForShakerTemperature(HS))
+
+    @precondition(lambda self: self.free() and self.shaker_target is not None)
+    @rule(inside=WAIT_INSIDE)
+    def shaker_wait(self, inside: tuple[float, str, float | None] | None) -> None:
+        assert self.shaker_target is not None
+        self._inside_wait(self._ramp_s(HS, "shaker", self.shaker_target), inside)
+        self._call(c.WaitForShakerTemperature(HS))
 
     @precondition(lambda self: self.free())
     @rule(steps=st.lists(st.tuples(st.floats(4, 99), st.floats(0, 30)), min_size=1,
@@ -846,6 +1240,11 @@ class RunMachine(RuleBasedStateMachine):
             check_delays(self.r.run.record.events)
 
     @invariant()
+    def a_temperature_wait_ends_when_its_ramp_says(self) -> None:
+        if self.run is not None:
+            check_temperature_waits(self.r.run.record.events)
+
+    @invariant()
     def a_profile_runs_on_through_a_pause_exactly_once(self) -> None:
         # docs/design.md §4, §5: a thermocycler profile started once carries on during a
         # pause; the resumed run waits only for what is left of it: it is never started
@@ -1007,6 +1406,8 @@ class RunMachine(RuleBasedStateMachine):
             assert twin.status().status is Status.SUCCEEDED
             self.twin_summary: dict[str, Any] = dict(twin.run.record.last or {})
             assert self.twin_summary["event"] == "summary"
+            self.twin_events = list(twin.run.record.events)
+            self.twin_trace = trace
         finally:
             twin.close()
         return DepthTrace(self.config, trace, well_at=well_at)
@@ -1088,6 +1489,8 @@ class RunMachine(RuleBasedStateMachine):
                     assert statuses[-1] in ("interrupted", "failed"), (command_id, statuses)
             self.check_against_twin(final)
             self.check_summary(events, final)
+            check_duration_against_twin(events, self.twin_events, self.calls, self.config,
+                                        self.trace, self.twin_trace)
         self.tmp.cleanup()
 
     def check_summary(self, events: list[dict[str, Any]], final: str) -> None:
