@@ -73,9 +73,11 @@ class RunRecord:
             return
         if first is None:
             self._fd = os.open(target, flags, 0o644)
+            _hold(self._fd)
             return
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         self._fd = os.open(temporary, flags, 0o644)
+        _hold(self._fd)
         try:
             self.first = self.add("run", **first)
             self.flush(strict=True)
@@ -174,6 +176,40 @@ class RunRecord:
 
     def __len__(self) -> int:
         return self._seq
+
+
+def _hold(fd: int) -> None:
+    """Lock a record's file for as long as this process has it open (the lock goes with
+    the process, however it ends): ``being_written`` tells a run that is still going on
+    in another process from one whose process died with it unended."""
+    try:
+        import fcntl  # POSIX; elsewhere a record is not locked
+    except ImportError:  # pragma: no cover - not on the robots' computers
+        return
+    with contextlib.suppress(OSError):  # a file system without locks: not locked
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def being_written(path: str | Path) -> bool:
+    """Whether a living process has the record at ``path`` open to write it now (a run
+    going on, or ending, in a process that outlived the one that started it)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # and with it the shared lock taken to ask
+    return False
 
 
 class _CommandStatus(dict[str, Any]):

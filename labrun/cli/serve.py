@@ -13,7 +13,7 @@ from hardware.clock import speed_problem
 from hardware.config import ConfigError, default_config, load_config
 from labrun.remote.app import MAX_BODY
 from labrun.remote.auth import TokenFileError, read_token_file
-from labrun.remote.history_file import FolderInUse, claim
+from labrun.remote.history_file import FolderInUse, HistoryFile, claim
 from labrun.remote.manager import RunManager
 from labrun.remote.robots import RobotUnavailable, emulator_setup
 from labrun.remote.runner import RobotSpec
@@ -123,6 +123,7 @@ def run_serve(args: argparse.Namespace) -> int:
         except (FolderInUse, OSError) as exc:
             print(f"error: --record-dir {args.record_dir}: {exc}", file=sys.stderr)
             return BAD_INPUT_EXIT
+        HistoryFile(Path(args.record_dir)).wait(log_run)  # a worker that outlived its server
     try:
         token = read_token_file(args.token_file) if args.token_file else args.token or None
     except (OSError, TokenFileError) as exc:

@@ -2,7 +2,8 @@
 stays cleared whatever its files' times (a folder copied with ``cp -r`` gives every file
 a new one), and a record the server and its run worker left without its end (both killed
 at once) is ended, once, by the next server, as a record the server ends always is: a
-``status`` line and a ``summary``."""
+``status`` line and a ``summary``; one that a run worker which outlived its server still
+writes is waited for, and its own end listed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -254,3 +258,83 @@ def test_a_sped_up_run_s_record_says_its_clock_speed(tmp_path: Path) -> None:
                      controller=SimulatedController(default_config(), clock))
     run.close()
     assert run.record.events[0]["clock_speed"] == 50.0
+
+
+WRITER = '''
+import sys
+from engine.record import RunRecord
+
+record = RunRecord(sys.argv[1], clock=lambda: 0.75, first={"id": sys.argv[2],
+                   "protocol": "outlived.py", "created_at": 1700000000.0}, keep=False)
+record.add("command", id=3, status="started")
+record.flush()
+print("writing", flush=True)
+sys.stdin.readline()  # the run worker aborts its run when told
+record.add("status", status="aborted", reason="the server stopped")
+record.add("summary", status="aborted", reason="the server stopped")
+record.close()
+'''
+
+
+@contextlib.contextmanager
+def record_writer(path: Path) -> Iterator[subprocess.Popen[str]]:
+    """A process writing the record at ``path`` (as a run worker that outlived its server
+    does), its first lines written; it ends the run when a line is sent to it."""
+    process = subprocess.Popen([sys.executable, "-c", WRITER, str(path), KILLED_UID],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                               cwd=Path(__file__).resolve().parents[3])
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "writing\n"
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def test_a_run_another_process_still_writes_is_waited_for_not_ended(tmp_path: Path) -> None:
+    # The server was killed alone: its run worker aborts the run and writes its end. A
+    # server started meanwhile neither ends that record itself (two summaries) nor lists
+    # it; it waits for the worker (before it opens the robot), then lists the worker's end.
+    path = tmp_path / f"{KILLED_UID}.jsonl"
+    with record_writer(path) as writer:
+        left = path.read_bytes()
+        assert HistoryFile(tmp_path).load() == []
+        assert path.read_bytes() == left  # not ended here
+        said: list[str] = []
+        waiting = threading.Event()
+
+        def say(line: str) -> None:
+            said.append(line)
+            waiting.set()
+
+        waiter = threading.Thread(target=HistoryFile(tmp_path).wait, args=(say, WAIT))
+        waiter.start()
+        assert waiting.wait(WAIT)
+        assert writer.stdin is not None
+        writer.stdin.write("end\n")
+        writer.stdin.flush()
+        waiter.join(WAIT)
+        assert not waiter.is_alive()
+    assert said == [f"waiting for the run worker of the server before to end its run "
+                    f"({path.name}), up to {WAIT:g} s", "the earlier run worker has ended"]
+    [entry] = HistoryFile(tmp_path).load()
+    assert (entry["result"]["exit_status"], entry["result"]["msg"]) == \
+        ("aborted", "the server stopped")
+    assert [e["event"] for e in read_record(path)].count("summary") == 1
+
+
+def test_a_writer_that_does_not_end_is_left_out_and_one_killed_is_ended(
+        tmp_path: Path) -> None:
+    path = tmp_path / f"{KILLED_UID}.jsonl"
+    with record_writer(path) as writer:
+        said: list[str] = []
+        HistoryFile(tmp_path).wait(said.append, 0.2)
+        assert said[-1] == (f"{path.name}: still written by another process; left out of "
+                            "the history until the server starts again")
+        writer.kill()  # the kernel lets go of its lock with it
+        writer.wait()
+        [entry] = HistoryFile(tmp_path).load()
+    assert entry["result"]["msg"] == STOPPED_WITH_THE_SERVER
+    assert [e["event"] for e in read_record(path)][-2:] == ["status", "summary"]
