@@ -64,7 +64,7 @@ def svg(sheet: dict[str, Any], *, per_row: int = PER_ROW) -> str:
     colors, liquids = liquid_colors(sheet)
     rows = _legend_rows(liquids, width - 2 * GAP)
     height = -(-len(decks) // per_row) * (DECK_H + title_h) + LEGEND_H + len(rows) * LIQUID_ROW_H
-    sources = {w["well"] for w in sheet["liquids"]}
+    sources = {str(w["well"]): held_text(w) for w in sheet["liquids"]}
     destinations = set(sheet.get("destinations", ()))
     tips = {f"{rack['slot']}/{name}" for pipette in sheet.get("pipettes", ())
             for rack in pipette["tip_racks"] for name in rack.get("positions", ())}
@@ -218,7 +218,20 @@ def slot_origin(slot: int, left: float = 0.0, top: float = 0.0) -> tuple[float, 
     return left + GAP + column * (SLOT_W + GAP), top + GAP + (ROWS - 1 - row) * (SLOT_H + GAP)
 
 
-def _slot(slot: dict[str, Any], x: float, y: float, sources: set[str],
+def held_text(entry: Mapping[str, Any]) -> str:
+    """What a source well of the sheet holds at the start, for its hover text: ``Buffer,
+    200 µL at the start`` as the protocol loads it, else what the run needs, ``at least
+    800 µL at the start`` (with the liquid's name when it has one)."""
+    named = str(entry["liquid"]) if entry.get("liquid") else ""
+    held = entry.get("volume_ul")
+    if not isinstance(held, int | float):
+        return named or "holds liquid at the start"
+    least = "" if entry.get("declared_ul") is not None and not entry.get("short") else \
+        "at least "
+    return f"{named}{', ' if named else ''}{least}{held:g} µL at the start"
+
+
+def _slot(slot: dict[str, Any], x: float, y: float, sources: Mapping[str, str],
           destinations: set[str], tips: set[str], colors: Mapping[str, str]) -> list[str]:
     parts: list[str] = []
     top = slot["labware"][-1] if slot["labware"] else None
@@ -232,6 +245,7 @@ def _slot(slot: dict[str, Any], x: float, y: float, sources: set[str],
             stroke = (f'stroke="{LIQUID_OUTLINE}" stroke-width="0.6"' if key in colors
                       else 'stroke="#9ca3af" stroke-width="0.4"')
             cx, cy = x + float(well["x"]), y + SLOT_H - float(well["y"])
+            hover = escape(f"{name}: {sources[key]}" if key in sources else name)
             if well.get("shape") == "rectangular":
                 w, h = float(well["xDimension"]), float(well["yDimension"])
                 # within the slot: the fixed trash's one well is wider than slot 12
@@ -240,12 +254,12 @@ def _slot(slot: dict[str, Any], x: float, y: float, sources: set[str],
                 parts.append(f'<rect x="{left:.1f}" y="{top_:.1f}" width="{right - left:.1f}" '
                              f'height="{bottom - top_:.1f}" fill="{fill}" {stroke} '
                              f'data-well="{escape(key)}">'
-                             f'<title>{escape(name)}</title></rect>')
+                             f'<title>{hover}</title></rect>')
             else:
                 r = min(float(well.get("diameter", 6.0)) / 2, 4.2)
                 parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" fill="{fill}" '
                              f'{stroke} data-well="{escape(key)}">'
-                             f'<title>{escape(name)}</title></circle>')
+                             f'<title>{hover}</title></circle>')
     labels = slot_labels(slot)
     stacked = len(labels) > 2  # a module, an adapter, a labware: three lines in the gap
     smallest = STACKED_LABEL if stacked else SMALLEST_LABEL

@@ -1,6 +1,7 @@
 """The deck picture (``labrun simulate --deck``) as a scientist reads it: each liquid the
 protocol defines (``define_liquid``, ``load_liquid``) drawn in its display colour and
-named in the legend, a light one outlined; and a labware on an adapter named with the
+named in the legend, a light one outlined, and a source well's hover text saying what it
+holds; and a labware on an adapter named with the
 adapter (a module, the adapter, the labware: one a line above the slot), at the start and
 after a move by hand."""
 
@@ -150,6 +151,22 @@ def test_the_simulations_deck_picture_colours_its_liquids(tmp_path: Path) -> Non
     root = ET.parse(picture).getroot()
     assert wells(root)["2/A1"].get("fill") == "#e377c2"
     assert legend(root) == [("Lysis buffer", "#e377c2"), ("Water", "#ffff00")]
+
+
+def test_a_source_wells_hover_text_says_what_it_holds_at_the_start(tmp_path: Path) -> None:
+    root = ET.parse(_picture(tmp_path, LIQUIDS)).getroot()
+    hover = {key: "".join(next(e for e in well if e.tag.endswith("title")).itertext())
+             for key, well in wells(root).items()}
+    assert hover["2/A1"] == "A1: Lysis buffer, 10000 µL at the start"  # as loaded
+    assert hover["2/A3"] == "A3: at least 50 µL at the start"  # what the run takes
+    assert hover["1/A1"] == "A1"  # a destination, a tip, an empty well: its name
+    assert hover["4/A1"] == "A1"
+
+
+def _picture(tmp_path: Path, protocol: str) -> Path:
+    picture = tmp_path / "deck.svg"
+    record(tmp_path, protocol, "--deck", str(picture))
+    return picture
 
 
 def test_a_liquid_with_no_colour_a_bad_one_and_a_long_name() -> None:

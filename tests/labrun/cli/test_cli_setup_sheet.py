@@ -88,7 +88,8 @@ def test_the_deck_picture_colours_sources_and_destinations(
     document = json.loads(simulate(capsys, tmp_path, "--json", "--deck", str(picture)))
     root = ET.parse(picture).getroot()
     shapes = [e for e in root.iter() if e.tag.endswith(("circle", "rect"))]
-    title = {e: "".join(t.text or "" for t in e if t.tag.endswith("title")) for e in shapes}
+    title = {e: "".join(t.text or "" for t in e if t.tag.endswith("title")).split(":")[0]
+             for e in shapes}  # a well's name (a source's says what it holds after it)
     sources = [title[e] for e in shapes if e.get("fill") == deck_svg.SOURCE and title[e]]
     destinations = [title[e] for e in shapes if e.get("fill") == deck_svg.DESTINATION
                     and title[e]]
