@@ -87,9 +87,10 @@ class Pausing:
                 if last is not None:
                     engine.record.add("pause_effect", effect="continued", id=last.id,
                                       step=last.step.index)
-            elif interrupted.plan is not None:
+            else:  # no plan yet: cut off in the lowering before it (or before it began)
                 engine.record.add("pause_effect", effect="completed after pause",
-                                  id=interrupted.id, from_segment=interrupted.done)
+                                  id=interrupted.id, from_segment=interrupted.done
+                                  if interrupted.plan is not None else 0)
             return
         done = journal.entries
         upto = done.index(interrupted) if interrupted is not None else len(done)

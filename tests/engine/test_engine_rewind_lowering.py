@@ -89,3 +89,39 @@ def test_a_rewound_prepare_to_aspirate_lowers_the_tip_again() -> None:
     assert {z for z, _ in paused} == {in_well}, paused
     drawn = sum(stroke for _, stroke in paused)
     assert abs(drawn - sum(stroke for _, stroke in free)) < 1e-3
+
+
+def test_an_aspirate_cut_off_in_its_lowering_is_recorded_as_completed_after_the_pause(
+        ) -> None:
+    # After a protocol pause the tips wait up at the safe height; the aspirate in place
+    # lowers them first. An immediate pause in that lowering cuts off an irreversible
+    # command (the step is not rewound): the record says it was completed after the
+    # pause, as it says of any command the pause cut off and the resume completed.
+    scripted = ScriptedRun(default_config())
+    try:
+        scripted.play()
+        scripted.call(P300)
+        scripted.call(PLATE)
+        scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", TIP_LENGTH))
+        scripted.call(c.MoveTo("left", WELL, well="2/A1"))
+        scripted.call(c.WaitForResume("look"))
+        assert scripted.control.resume().accepted
+        scripted.settle()
+        scripted.clock.call_at(scripted.clock.now() + 0.05,
+                               lambda: scripted.engine.apply(Pause(option="immediate")))
+        aspirated = scripted.call(c.Aspirate("left", 50.0, 50.0, "2/A1"))
+        while not aspirated.done.is_set():
+            assert scripted.status().status is Status.PAUSED
+            assert scripted.control.resume().accepted
+            scripted.settle()
+        assert aspirated.error is None
+        scripted.finish()
+        assert scripted.status().status is Status.SUCCEEDED
+        events = scripted.events()
+    finally:
+        scripted.close()
+    aspirate = next(e["id"] for e in events if e["event"] == "command"
+                    and e["status"] == "queued" and e["type"] == "aspirate")
+    effects = [(e["effect"], e.get("from_segment")) for e in events
+               if e["event"] == "pause_effect" and e["id"] == aspirate]
+    assert effects == [("interrupted", None), ("completed after pause", 0)]
