@@ -928,3 +928,28 @@ def test_a_refused_pick_up_gives_no_tip_size_warning_and_the_pick_up_made_does()
         p.pick_up_tip(rack["A1"])
         warning, picked = ctx.commands()[sent:]
         assert "appear to be mismatched" in warning and picked == "Picking up tip from 1/A1"
+
+
+@pytest.mark.parametrize(("api", "volume", "warned"), [
+    ((2, 13), None, False),  # Opentrons' legacy software draws all the tip takes too
+    ((2, 16), None, True),
+    ((2, 15), 0, True),  # 0 below 2.16: none given
+    ((2, 16), 0, False),  # 0 from 2.16 is 0 µL, as asked
+])
+def test_an_air_gap_with_no_volume_is_warned_of_as_an_aspirate_is(
+        api: tuple[int, int], volume: float | None, warned: bool) -> None:
+    # Opentrons 8.8.2 at 2.16: air_gap() into an empty tip draws 0 µL; labrun draws all the
+    # tip takes (as documented), and says so, as it does for aspirate().
+    with open_context(api_version=api) as ctx:
+        plate, p = plate_and_p300(ctx)
+        p.pick_up_tip()
+        p.move_to(plate["A1"].top())
+        p.air_gap(volume)
+        [gap] = ctx_commands(ctx, c.Aspirate)
+        assert gap.air_gap and gap.volume == (0 if api >= (2, 16) and volume == 0 else 300)
+        warnings = [cmd.message.split(": ", 2)[2] for cmd in ctx_commands(ctx, c.Comment)]
+        none = "no volume given" if volume is None else "volume 0 (none, below apiLevel 2.16)"
+        assert warnings == ([f"air_gap: {none}: labrun draws all the tip takes, 300 µL, as "
+                             "Opentrons documents it, but Opentrons' own software draws 0 µL "
+                             "into an empty tip from apiLevel 2.14; give the volume"]
+                            if warned else [])

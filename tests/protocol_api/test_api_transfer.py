@@ -483,3 +483,21 @@ def test_a_consolidate_part_bigger_than_its_tip_goes_in_pieces() -> None:
             ("aspirate", 125, "1/A1"), ("aspirate", 125, "1/A1"),
             ("aspirate", 125, "1/A2"), ("aspirate", 125, "1/A2")]
         assert bench.finish()["well_volumes_ul"]["1/B1"] == 500
+
+
+@pytest.mark.parametrize(("api", "mixed_again"), [((2, 13), False), ((2, 14), True)])
+def test_a_tip_emptied_but_for_the_last_digits_of_a_float_is_empty_from_2_14(
+        api: tuple[int, int], mixed_again: bool) -> None:
+    # Three dispenses of 84.2 µL out of 252.6 µL leave 3e-14 µL. Opentrons' engine (2.14
+    # on) counts the tip empty, so the distribute mixes again before its next aspirate
+    # (into an empty tip only); its legacy software (2.13) does not, nor labrun there.
+    with open_context(api_version=api) as ctx:
+        bench = Bench(ctx)
+        bench.p300.distribute(84.2, bench.plate["A1"], wells(bench, "B1", "C1", "D1", "E1"),
+                              disposal_volume=0, mix_before=(1, 100))
+        mix = [("aspirate", 100, "1/A1"), ("dispense", 100, "1/A1")]
+        assert bench.liquid() == [
+            *mix, ("aspirate", 252.6, "1/A1"), ("dispense", 84.2, "1/B1"),
+            ("dispense", 84.2, "1/C1"), ("dispense", 84.2, "1/D1"),
+            *(mix if mixed_again else []), ("aspirate", 84.2, "1/A1"),
+            ("dispense", 84.2, "1/E1")]
