@@ -11,7 +11,7 @@ and the rest (200 + 100, ..., 200 + 10).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hardware.frozen import Frozen
@@ -221,9 +221,8 @@ class _Steps:
     def distribute(self, volumes: list[float], dests: list[Target]) -> Iterator[Action]:
         o = self.o
         per_tip = o.max_volume - o.disposal_volume - o.air_gap
-        parts = [piece for part in split(volumes, dests,
-                                         self.p.max_volume - o.disposal_volume - o.air_gap)
-                 for piece in _pieces(part, per_tip)]
+        parts = self._in_pieces("distribute", split(
+            volumes, dests, self.p.max_volume - o.disposal_volume - o.air_gap), per_tip)
         if o.new_tip == "always":
             yield ("pick_up_tip", ())
         while parts:
@@ -246,8 +245,8 @@ class _Steps:
     def consolidate(self, volumes: list[float], dest: Target) -> Iterator[Action]:
         o = self.o
         per_tip = o.max_volume - o.disposal_volume - o.air_gap
-        parts = [piece for part in split(volumes, self.sources, self.p.max_volume)
-                 for piece in _pieces(part, per_tip)]
+        parts = self._in_pieces("consolidate", split(volumes, self.sources,
+                                                     self.p.max_volume), per_tip)
         if o.new_tip == "always":
             yield ("pick_up_tip", ())
         while parts:
@@ -268,6 +267,31 @@ class _Steps:
             yield from self._dispense(sum(v + o.air_gap for v, _ in group) - o.air_gap, dest,
                                       None)
         yield from self._new_tip()
+
+    def _in_pieces(self, mode: str, split_parts: Iterable[tuple[float, Target]],
+                   per_tip: float) -> list[tuple[float, Target]]:
+        """``parts`` (each fits the pipette) in aspirates that fit the tip with the disposal
+        volume and air gap (``_pieces``). Where a part did not, the call is warned of
+        (once): Opentrons' own software does not take it in pieces, but moves nothing (a
+        tip smaller than the pipette) or, counting no air gap, fails after the first
+        aspirate."""
+        parts = list(split_parts)
+        pieces = [piece for part in parts for piece in _pieces(part, per_tip)]
+        if len(pieces) > len(parts):
+            o = self.o
+            big = max(volume for volume, _ in parts)
+            smaller = o.max_volume < self.p.max_volume - 1e-9
+            theirs = ("picks up a tip and moves nothing" if smaller else
+                      "leaves the air gap out of that count and fails on the OT-2 after the "
+                      "first aspirate")
+            kept = " and ".join(what for what, amount in (
+                (f"a disposal volume of {o.disposal_volume:g} µL", o.disposal_volume),
+                (f"an air gap of {o.air_gap:g} µL", o.air_gap)) if amount)
+            self.p._steps.warn(
+                f"{mode}: {big:g} µL{' with ' + kept if kept else ''} does not fit the "
+                f"{o.max_volume:g} µL tip, so labrun takes it in pieces that do; Opentrons' "
+                f"own software {theirs}")
+        return pieces
 
     def _take(self, group: list[tuple[float, Target]], part: tuple[float, Target]) -> None:
         """Add ``part`` to the group of one aspirate (distribute) or one dispense

@@ -501,3 +501,32 @@ def test_a_tip_emptied_but_for_the_last_digits_of_a_float_is_empty_from_2_14(
             ("dispense", 84.2, "1/C1"), ("dispense", 84.2, "1/D1"),
             *(mix if mixed_again else []), ("aspirate", 84.2, "1/A1"),
             ("dispense", 84.2, "1/E1")]
+
+
+@pytest.mark.parametrize(("call", "warned"), [
+    ("p.consolidate(290, [plate['A1']], plate['B1'], air_gap=20)",
+     "consolidate: 290 µL with an air gap of 20 µL does not fit the 300 µL tip, so labrun "
+     "takes it in pieces that do; Opentrons' own software leaves the air gap out of that "
+     "count and fails on the OT-2 after the first aspirate"),
+    ("small.consolidate(250, [plate['A1']], plate['B1'])",
+     "consolidate: 250 µL does not fit the 200 µL tip, so labrun takes it in pieces that "
+     "do; Opentrons' own software picks up a tip and moves nothing"),
+    ("small.distribute(190, plate['A1'], [plate['B1'], plate['B2']])",
+     "distribute: 190 µL with a disposal volume of 20 µL does not fit the 200 µL tip, so "
+     "labrun takes it in pieces that do; Opentrons' own software picks up a tip and moves "
+     "nothing"),
+    ("p.consolidate(280, [plate['A1']], plate['B1'], air_gap=20)", None),  # it fits
+    ("p.distribute(290, plate['A1'], [plate['B1']], air_gap=20)", None),  # as Opentrons
+])
+def test_a_part_split_to_fit_the_tip_is_warned_of_where_opentrons_does_otherwise(
+        call: str, warned: str | None) -> None:
+    with open_context(api_version=(2, 15)) as ctx:
+        plate = ctx.load_labware(PLATE, 1)
+        p = ctx.load_instrument("p300_single_gen2", "left",
+                                tip_racks=[ctx.load_labware(TIPS_300, 4)])
+        small = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[
+            ctx.load_labware("opentrons_96_filtertiprack_200ul", 5)])
+        eval(call, {"p": p, "small": small, "plate": plate})  # the call, as written above
+        warnings = [e.command.message.split(": ", 2)[2] for e in ctx.run.engine.entries
+                    if isinstance(e.command, c.Comment)]
+        assert warnings == ([] if warned is None else [warned])
