@@ -358,7 +358,8 @@ class Engine:
         if entry.plan is None:
             lowering = self.pausing.lowering
             if lowering is not None and cmd.in_place:  # a checkpoint's unpark left the
-                lower = Move(lowering)  # tips up: down first
+                [lower] = self.model.capped([Move(lowering)])  # tips up: down first, within
+                # the protocol's max_speeds, as the command's own moves
                 await self.move(lower)
                 self.pausing.lowering = None
                 # The lowering is the plan's first segment, done: a rewound step (which

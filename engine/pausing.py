@@ -210,7 +210,8 @@ class Pausing:
             if engine.state.pause is not None:
                 scope.cancel()
             await aio.checkpoint()
-            position = await parking.unpark(engine.controller, clearing, going)
+            position = await parking.unpark(engine.controller, clearing, going,
+                                            engine.model.max_speeds)
             engine.model.position.update(position)
             await engine.modules.unpark()  # a shaker back at speed before the run goes on
         if scope.cancelled_caught:

@@ -7,11 +7,11 @@ engine loop owns it. Positions are axis positions in mm; points are deck coordin
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from hardware.config import ConfigError, MountConfig, RobotConfig
 from hardware.frozen import Frozen, replace
+from hardware.kinematics import capped_speed
 
 from .segments import Move, Segment
 from .stacks import LabwareStacks
@@ -243,13 +243,7 @@ class RobotModel:
             if not isinstance(segment, Move):
                 out.append(segment)
                 continue
-            deltas = {a: abs(v - here.get(a, v)) for a, v in segment.target.items()}
-            path = math.hypot(*deltas.values())
-            speed = segment.speed
-            for axis, cap in self.max_speeds.items():
-                if deltas.get(axis, 0.0) > 1e-9:
-                    limit = cap * path / deltas[axis]
-                    speed = limit if speed is None else min(speed, limit)
+            speed = capped_speed(here, segment.target, segment.speed, self.max_speeds)
             out.append(segment if speed == segment.speed else Move(segment.target, speed))
             here.update(segment.target)
         return out

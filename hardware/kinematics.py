@@ -13,6 +13,20 @@ from collections.abc import Mapping
 from .config import AxisConfig
 
 
+def capped_speed(start: Mapping[str, float], target: Mapping[str, float],
+                 speed: float | None, caps: Mapping[str, float]) -> float | None:
+    """The path speed of a straight move from ``start`` to ``target``, asked at ``speed``
+    (None: as fast as the axes go), lowered so that no axis goes faster than its cap in
+    ``caps`` (mm/s, by axis: a protocol's ``max_speeds``)."""
+    deltas = {axis: abs(value - start.get(axis, value)) for axis, value in target.items()}
+    path = math.hypot(*deltas.values())
+    for axis, cap in caps.items():
+        if deltas.get(axis, 0.0) > 1e-9:
+            limit = cap * path / deltas[axis]
+            speed = limit if speed is None else min(speed, limit)
+    return speed
+
+
 def profile_time(distance: float, max_speed: float, acceleration: float) -> float:
     """Seconds to travel ``distance`` mm starting and ending at rest."""
     if distance <= 0:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 
 from .config import RobotConfig
 from .controller import HardwareFault, MotionController, Position
+from .kinematics import capped_speed
 
 RESUME_TOLERANCE_MM = 0.01
 """How far unparking may land from the recorded position."""
@@ -107,16 +108,23 @@ async def restore_currents(controller: MotionController, config: RobotConfig) ->
 
 
 async def unpark(controller: MotionController, config: RobotConfig,
-                 recorded: Mapping[str, float]) -> Position:
-    """Return to ``recorded`` (the position when the run paused), Z last."""
+                 recorded: Mapping[str, float],
+                 caps: Mapping[str, float] | None = None) -> Position:
+    """Return to ``recorded`` (the position when the run paused), Z last; no axis faster
+    than its cap in ``caps`` (the protocol's ``max_speeds``: the tips go back to work)."""
+    caps = caps or {}
     await restore_currents(controller, config)
     here = await controller.read_position()
     lift = {z: max(here[z], config.safe_height) for z in config.z_axes}
     if any(abs(lift[z] - here[z]) > 1e-9 for z in lift):
-        await _unpark_move(controller, lift)
-    await _unpark_move(controller, {"X": recorded["X"], "Y": recorded["Y"]})
-    _check_landed(await controller.read_position(), recorded, ("X", "Y"))
-    await _unpark_move(controller, {z: recorded[z] for z in config.z_axes})
+        await _unpark_move(controller, lift, capped_speed(here, lift, None, caps))
+        here = {**here, **lift}
+    across = {"X": recorded["X"], "Y": recorded["Y"]}
+    await _unpark_move(controller, across, capped_speed(here, across, None, caps))
+    landed = await controller.read_position()
+    _check_landed(landed, recorded, ("X", "Y"))
+    lower = {z: recorded[z] for z in config.z_axes}
+    await _unpark_move(controller, lower, capped_speed(landed, lower, None, caps))
     position = await controller.read_position()
     _check_landed(position, recorded, ("X", "Y", *config.z_axes))
     return position
@@ -134,9 +142,10 @@ def _check_landed(position: Mapping[str, float], recorded: Mapping[str, float],
             "changed during the pause, so the run cannot continue safely")
 
 
-async def _unpark_move(controller: MotionController, target: Mapping[str, float]) -> None:
+async def _unpark_move(controller: MotionController, target: Mapping[str, float],
+                       speed: float | None) -> None:
     try:
-        await controller.move(target)
+        await controller.move(target, speed)
     except HardwareFault:
         if not holds_motion(controller):
             raise

@@ -264,3 +264,44 @@ def test_a_person_pause_holds_the_run_after_a_door_that_resumes_by_itself(asked:
             assert outcome.done.is_set()
     finally:
         scripted.close()
+
+
+def unparking(cap: float | None) -> tuple[float, float]:
+    """A move down into A1 cut off by an immediate pause 2 mm above its end, then resumed,
+    with ``max_speeds`` capping Z at ``cap`` mm/s (None: no cap): the seconds the unparking
+    took, and how far it lowered Z back (from the safe height to where it stopped)."""
+    scripted = ScriptedRun()
+    try:
+        scripted.play()
+        scripted.call(P300)
+        scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+        if cap is not None:
+            scripted.call(c.SetMaxSpeeds((("Z", cap),)))
+        above = (WELL[0], WELL[1], WELL[2] + 60.0)
+        scripted.call(c.MoveTo("left", above, well="2/A1"))
+        scripted.call(c.MoveTo("left", WELL, well="2/A1"), wait=False)
+        descent = 60.0 / (cap or scripted.config.axes["Z"].max_speed)
+        scripted.clock.call_at(scripted.clock.now() + descent * (58 / 60),
+                               lambda: scripted.engine.apply(Pause(option="immediate")))
+        scripted.settle()
+        assert scripted.status().status is Status.PAUSED
+        stopped = scripted.controller.position["Z"]
+        assert scripted.control.resume().accepted
+        scripted.settle()
+        events = scripted.events()
+    finally:
+        scripted.close()
+    resumed = [e for e in events if e["event"] == "status" and e["status"] == "running"][-1]
+    unpark = next(e for e in events if e["event"] == "unpark")
+    recorded = float(unpark["recorded"]["Z"])  # type: ignore[index]
+    assert stopped == pytest.approx(scripted.config.safe_height)  # parked up there
+    return float(unpark["t"]) - float(resumed["t"]), stopped - recorded  # type: ignore[arg-type]
+
+
+def test_unparking_keeps_to_the_protocols_max_speeds() -> None:
+    # The unparking takes the tips back to work, into the well: as every move of the run
+    # after a max_speeds, no faster than its caps (the parking, getting clear, is not).
+    took, lowered = unparking(5.0)
+    assert lowered > 50  # back down from the safe height
+    assert took >= lowered / 5.0
+    assert unparking(None)[0] < lowered / 5.0 / 4

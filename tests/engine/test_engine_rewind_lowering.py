@@ -125,3 +125,43 @@ def test_an_aspirate_cut_off_in_its_lowering_is_recorded_as_completed_after_the_
     effects = [(e["effect"], e.get("from_segment")) for e in events
                if e["event"] == "pause_effect" and e["id"] == aspirate]
     assert effects == [("interrupted", None), ("completed after pause", 0)]
+
+
+def lowering_time(cap: float | None) -> float:
+    """Seconds an aspirate in place takes after a protocol pause held the tips up, with
+    ``max_speeds`` capping Z at ``cap`` mm/s (None: no cap)."""
+    scripted = ScriptedRun(default_config())
+    try:
+        scripted.play()
+        scripted.call(P300)
+        scripted.call(PLATE)
+        scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", TIP_LENGTH))
+        if cap is not None:
+            scripted.call(c.SetMaxSpeeds((("Z", cap),)))
+        scripted.call(c.MoveTo("left", WELL, well="2/A1"))
+        scripted.call(c.WaitForResume("look"))
+        assert scripted.control.resume().accepted
+        scripted.settle()
+        events = scripted.events()
+        unpark = next(e for e in events if e["event"] == "unpark")
+        assert unpark["z_held"]
+        held = float(unpark["position"]["Z"])  # type: ignore[index]
+        scripted.call(c.Aspirate("left", 50.0, 50.0, "2/A1"))
+        scripted.finish()
+        events = scripted.events()
+    finally:
+        scripted.close()
+    aspirate = next(e["id"] for e in events if e["event"] == "command"
+                    and e["status"] == "queued" and e["type"] == "aspirate")
+    times = {e["status"]: float(e["t"]) for e in events  # type: ignore[arg-type]
+             if e["event"] == "command" and e["id"] == aspirate}
+    drop = held - (WELL[2] + TIP_LENGTH)
+    if cap is not None:  # the lowering alone, at the cap, takes at least this
+        assert times["completed"] - times["started"] >= drop / cap
+    return times["completed"] - times["started"]
+
+
+def test_the_lowering_after_a_checkpoint_keeps_to_the_protocols_max_speeds() -> None:
+    # max_speeds is obeyed by every later move: the lowering an in-place command makes
+    # first (the unpark held the tips up) is that command's move too.
+    assert lowering_time(5.0) > lowering_time(None) + 10
