@@ -15,9 +15,13 @@ A delay or a profile may have a pause, a door or a skip land inside it (and end 
 a while): a delay must end at its deadline, or as the run resumes if the pause outlasted
 it, or when skipped, and the next step start then; a profile is started once, runs on
 through the pause and is waited for to its planned end; each module is told what the
-twin's was. The run summary's status, pauses, counts, liquid per well, module timelines,
-what the end cut off and its duration are checked against the record, the calls that
-returned and the twin.
+twin's was. A wait for a temperature (which a pause or a door may land inside too) ends
+when its module's ramp, at the README's rates, and a block's hold say, or as the run
+resumes, never before (``check_temperature_waits``). The run summary's status, pauses,
+counts, liquid per well, module timelines, what the end cut off and its duration are
+checked against the record, the calls that returned and the twin, and the run's clock
+outside its pauses against the twin's, command by command
+(``check_duration_against_twin``).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from engine.record import read_record
 from engine.state import PauseSource, Status
 from hardware.config import InterlockConfig, default_config
 from hardware.frozen import replace
-from hardware.kinematics import limiting_axis
+from hardware.kinematics import limiting_axis, profile_time
 
 # The table of docs/design.md §3, written out again independently of engine/actions.py.
 ALLOWED = {
@@ -461,7 +465,7 @@ def command_times(events: list[dict[str, Any]]
             times[event["id"]][2] = event["t"]
         elif event["status"] in ("completed", "failed", "interrupted"):
             times[event["id"]][3] = event["t"]
-    return [tuple(entry) for entry in times.values()]  # type: ignore[misc]
+    return [(entry[0], entry[1], entry[2], entry[3]) for entry in times.values()]
 
 
 def start_positions(trace: list[TraceItem], home: dict[str, float]
@@ -481,41 +485,45 @@ def check_duration_against_twin(events: list[dict[str, Any]],
                                 twin_events: list[dict[str, Any]],
                                 calls: list[tuple[c.Command, ...]], config: Any,
                                 trace: list[TraceItem], twin_trace: list[TraceItem]) -> None:
-    """docs/design.md §4, §5: pausing costs the run the time it is paused and no more,
-    and skips nothing, as the run's clock says against the pause-free twin's.
+    """docs/design.md §4, §5 against the clock: a pause costs the run the time it is
+    paused and no more, and skips nothing, as the pause-free twin's clock shows.
 
-    Up to its ending (``finishing`` for a run that succeeded), the run's time minus the
-    time it spent pausing, paused or unparking (``P``) is time spent in commands: none
-    passes between them (and the same holds for the twin, which never pauses). So
+    Up to its ending (``finishing`` for a run that succeeded), the run's clock minus the
+    time it spent pausing, paused or unparking (``P``, from the status that left
+    ``running`` to the end of the unpark that came back to it) is time spent inside
+    commands: none passes between them (checked; likewise in the twin). So
 
-        run's time - P - its delays, protocol pauses and moves by hand (which the twin
-        leaves out) = twin's time (over the same commands) + sum over commands (a - w)
+        run's time - P - its delays, protocol pauses and moves by hand (the twin has
+        none) = the twin's time for the same commands + sum over them of (a - w)
 
-    with ``a`` a command's time in the run outside its pauses and ``w`` the twin's time
-    for it, and each command's ``a - w`` is, exactly:
+    with ``a`` a command's time in the run outside pauses and ``w`` the twin's time for
+    it. The twin's time is not the run's minus ``P`` in general, for these reasons, and
+    each command's ``a - w`` is checked to be, with ``n`` the pauses in it:
 
-    - 0 for a command no pause touched that started where the twin's started (a module
-      call, which moves nothing, starts anywhere): the same moves take the same time;
-      a wait for a temperature also needs its target set in the same call, with the
-      module at its previous goal in both runs (a heater-shaker's ramp set earlier runs
-      on through the pauses before the wait; ``check_temperature_waits`` checks that
-      wait against its deadline instead);
-    - >= 0 for a motion command a pause cut off: its rest starts from a standstill,
-      never faster than the twin's unbroken trapezoid, and a rewound step repeats its
-      moves (time added);
-    - <= 0, and no more than the pause, for a module call or wait a pause came in: the
-      module goes on while the run is paused (a temperature ramp, a hold, a profile, a
-      delay's deadline), finishes a lid, latch or magnet move before the pause takes
-      effect, and the shaker is back at speed before the unpark ends, so the pause
-      absorbs some of its time (``a <= w <= a + its pauses``);
-    - >= 0 for a command that acts in place after a checkpoint's unpark held the tips
-      up (it lowers them first); of either sign for one that goes elsewhere from up
-      there (it skips the twin's lift, and comes down from higher): the only commands
-      that start elsewhere than the twin's, and only higher, in Z.
+    - exactly 0 for a command no pause came in that started where the twin's started (a
+      module call moves nothing and may start anywhere): the same moves, the same module
+      ramps, the same time. A wait for a temperature needs its target set in the same
+      call with the heater at its previous goal in both runs (``follow_heaters``): a
+      target set earlier ramps on through pauses before the wait, which then has less
+      left (``check_temperature_waits`` holds it to its deadline instead);
+    - between 0 and ``n * (w + the twin's time of the moves before it in its call)``
+      for a motion command a pause cut off: a cut move goes on from a standstill, never
+      faster than the twin's unbroken trapezoid, and at most starts over; a rewound
+      step repeats the moves before it (§4);
+    - between ``-(the pauses' time)`` and 0 for a module call or wait a pause came in:
+      the module goes on while the run is paused (a ramp, a hold, a profile), finishes
+      a lid, latch or magnet move before the pause takes effect, and has the shaker back
+      at speed before the unpark ends, so the pause absorbs part of the call's time
+      (``a <= w <= a + its pauses``; ``check_temperature_waits`` and the profile's check
+      say exactly when such a wait ends);
+    - exactly the time to lower the tips first, for a command that acts in place after
+      a checkpoint's unpark held them up (§4; at least 0 if it was paused too);
+    - at most the time a Z axis takes over the height it was held up, either way, for a
+      motion command that goes elsewhere from up there: it skips the twin's lift and
+      comes down farther. These are the only commands that start elsewhere than the
+      twin's, and only higher, on Z axes.
 
-    So the run's time minus ``P`` equals the twin's exactly when nothing paused (and
-    that is checked too); with pauses it differs by exactly those terms, each checked
-    with its sign."""
+    With no pause at all, the run's time minus its delays is the twin's, exactly."""
     spans, end = not_running(events)
     twin_spans, twin_end = not_running(twin_events)
     assert not twin_spans, twin_spans
@@ -533,11 +541,14 @@ def check_duration_against_twin(events: list[dict[str, Any]],
     assert abs(outside) <= 1e-5 * (1 + len(mine)), (
         f"the run spent {outside} s running outside its commands and pauses")
     twin_outside = (twin_end - twin_events[0]["t"]) - sum(
-        ended - began for _, _, began, ended in theirs)
+        ended - began for _, _, began, ended in theirs
+        if began is not None and ended is not None)
     assert abs(twin_outside) <= 1e-5 * (1 + len(theirs)), twin_outside
     settled, twin_settled = follow_heaters(events)[0], follow_heaters(twin_events)[0]
     completed = {e["id"] for e in events if e["event"] == "command"
                  and e["status"] == "completed"}
+    cut = {e["id"] for e in events if e["event"] == "pause_effect"  # (a pause may last
+           and e["effect"] == "interrupted"}  # no time: a door open for none)
     twin_ids = iter(theirs)
     twin_of: dict[int, tuple[int, float, float]] = {}  # run's id -> the twin's id and times
     run_only = 0.0  # the run's time in commands the twin leaves out
@@ -553,47 +564,77 @@ def check_duration_against_twin(events: list[dict[str, Any]],
     home = {axis: axis_config.home for axis, axis_config in config.axes.items()}
     here, there = start_positions(trace, home), start_positions(twin_trace, home)
     ids = [command_id for command_id, _, _, _ in mine]
+    caps: dict[str, float] = {}  # the max_speeds in force
+    earlier = (-1, 0.0)  # the call, and its motion commands' time so far in the twin
     for position, ((command_id, kind, began, ended), (call, cmd)) in enumerate(
             zip(mine, flat, strict=False)):
+        if isinstance(cmd, c.SetMaxSpeeds):
+            caps = dict(cmd.speeds)
+        if earlier[0] != call:
+            earlier = (call, 0.0)
         if (command_id not in twin_of or command_id not in completed or began is None
                 or ended is None or ended > end):
             continue
         twin_id, twin_began, twin_ended = twin_of[command_id]
         span, w = ended - began, twin_ended - twin_began
         a = span - within(spans, began, ended)
-        paused = span - a > 1e-9
+        pauses = sum(1 for a_, b_ in spans if a_ <= ended and b_ >= began)
+        paused = span - a > 1e-9 or command_id in cut
         moves = cmd.execution is c.Execution.MOTION
         said = (f"{kind} {command_id} (call {call}): {a} s outside pauses ({span} s in "
                 f"all), the twin's took {w} s")
-        moved = {axis for axis in here[command_id]
-                 if abs(here[command_id][axis] - there[twin_id][axis]) > 1e-6}
+        mine_at, twin_at = here[command_id], there[twin_id]
+        moved = {axis for axis in mine_at if abs(mine_at[axis] - twin_at[axis]) > 1e-6}
         if moves and moved:
             assert moved <= set(config.z_axes) and all(
-                here[command_id][axis] > there[twin_id][axis] for axis in moved), (
-                f"{said}; it started at {here[command_id]}, the twin's at {there[twin_id]}")
-            if cmd.in_place:
-                assert a >= w - 1e-5, said + ", though it only had the tips to lower first"
+                mine_at[axis] > twin_at[axis] for axis in moved), (
+                f"{said}; it started at {mine_at}, the twin's at {twin_at}")
+            if cmd.in_place:  # lowered first, then what the twin did
+                down = {z: twin_at[z] for z in moved}
+                # The engine lowers them at full speed today, whatever max_speeds says
+                # (the README has max_speeds obeyed by every later move): either passes.
+                lower = limiting_axis(mine_at, down, config.axes)[0]
+                path = math.hypot(*(mine_at[z] - twin_at[z] for z in moved))
+                limits = [caps[z] * path / (mine_at[z] - twin_at[z]) for z in moved
+                          if z in caps]
+                capped = (limiting_axis(mine_at, down, config.axes, min(limits))[0]
+                          if limits else lower)
+                if paused:
+                    assert a >= w - 1e-5, said + ", though it had the tips to lower first"
+                else:
+                    assert min(abs(a - (w + lower)), abs(a - (w + capped))) <= 1e-5, (
+                        f"{said}, and {lower} s ({capped} s at the max_speeds) to lower the "
+                        "tips the checkpoint's unpark held up")
+            elif not paused:  # from up there: no lift, a longer way down
+                most = max(profile_time(mine_at[z] - twin_at[z],
+                                        min(config.axes[z].max_speed, caps.get(z, math.inf)),
+                                        config.axes[z].acceleration) for z in moved)
+                assert abs(a - w) <= most + 1e-5, (
+                    f"{said}, starting {moved} higher (at {mine_at}, the twin's at "
+                    f"{twin_at}), which saves or costs at most {most} s")
             event_("duration: a command began with the tips held up"
                    + (" and lowered them" if cmd.in_place else ""))
-            continue
-        if isinstance(cmd, c.ModuleWait) and not isinstance(cmd, c.RunProfile):
-            before = position - 1
-            same_call = (before >= 0 and flat[before][0] == call
-                         and flat[before][1].kind in SETS and ids[before] in settled
-                         and settled[ids[before]]
-                         and twin_settled.get(twin_of[ids[before]][0], False))
-            if not same_call:
-                event_("duration: a module wait whose ramp ran on before it")
-                continue
-        if not paused:
+        elif isinstance(cmd, c.ModuleWait) and not isinstance(cmd, c.RunProfile) and not (
+                position >= 1 and flat[position - 1][0] == call
+                and flat[position - 1][1].kind in SETS
+                and settled.get(ids[position - 1], False)
+                and twin_settled.get(twin_of[ids[position - 1]][0], False)):
+            event_("duration: a module wait whose ramp ran on before it")
+        elif not paused:
             assert abs(a - w) <= 1e-5, said + ", and no pause came in it"
         elif moves:
-            assert a >= w - 1e-5, said + ": a pause made a motion command shorter"
+            most = w + pauses * (w + earlier[1])
+            assert w - 1e-5 <= a <= most + 1e-5, (
+                f"{said}: a motion command a pause cut off takes at least the twin's "
+                f"time, and at most {most} s (once more per pause, with the moves before "
+                "it in its step)")
             event_("duration: a motion command paused")
         else:
             assert a <= w + 1e-5 <= span + 2e-5, (
                 said + ": a pause in a module call may only absorb some of its time")
             event_("duration: a module call paused" + (", shorter" if a < w - 1e-5 else ""))
+        if moves:
+            earlier = (call, earlier[1] + w)
     if not spans and events[-1]["status"] == "succeeded":
         assert abs((end - start - run_only) - (twin_end - twin_events[0]["t"])) <= 1e-5 * (
             1 + len(mine)), (end - start, run_only, twin_end)
@@ -620,6 +661,7 @@ class RunMachine(RuleBasedStateMachine):
         self.tips_taken = 0
         self.shaking = False  # the protocol's last shaker call left it shaking
         self.shaker_target: float | None = None  # the heater-shaker's, once one is set
+        self.resumes: list[float] = []  # when the timers set so far resume the run
         self.paused_modules: tuple[int, dict[str, Any]] | None = None
         self.spare_at = c.OFF_DECK  # where the spare plate is, as the protocol knows it
         self.at: str | None = None  # the well the last returned call left the tip in
@@ -908,6 +950,7 @@ class RunMachine(RuleBasedStateMachine):
             clock.call_at(at + linger, lambda: controller.set_interlock("door", False))
         else:
             clock.call_at(at + linger, lambda: engine.apply(Resume()))
+            self.resumes.append(at + linger)
 
     @precondition(lambda self: self.free())
     @rule(seconds=st.floats(0.5, 120), inside=INSIDE)
@@ -930,7 +973,7 @@ class RunMachine(RuleBasedStateMachine):
         now = self.module_status()[module][READING[heater]]
         heat, cool, _, heats_only = RAMPS[heater]
         goal = max(celsius, AMBIENT_C) if heats_only else celsius
-        return abs(goal - now) / (heat if goal >= now else cool)
+        return float(abs(goal - now) / (heat if goal >= now else cool))
 
     def _inside_wait(self, seconds: float, inside: tuple[float, str, float | None] | None
                      ) -> None:
@@ -1075,10 +1118,14 @@ class RunMachine(RuleBasedStateMachine):
         held = (not active and state.pause is not None and state.pending is not None
                 and state.pause.source is PauseSource.INTERLOCK and state.interlocks == {"door"}
                 and state.ending is None)
+        # ... unless a person resumes it: a paused run's clock runs on to its next timer,
+        # which may be a resume (``act_later``) due now or later
+        resumed = any(t >= self.r.clock.now() - 1e-9 for t in self.resumes)
         self.r.control.set_interlock("door", active)
         self.r.settle()
         self._collect()
-        if held and not self.r.controller.connection_lost:  # a robot lost meanwhile fails it
+        lost = self.r.controller.connection_lost  # a robot lost meanwhile fails the run
+        if held and not resumed and not lost:
             report = self.r.status()
             assert report.status is Status.PAUSED and report.pause_source == "client", report
 
@@ -1098,6 +1145,8 @@ class RunMachine(RuleBasedStateMachine):
         # and a delay is skipped while it runs, not only while paused.
         engine = self.r.engine
         action = Resume() if what == "resume" else SkipDelay()
+        if what == "resume":
+            self.resumes.append(self.r.clock.now() + after)
         self.r.clock.call_at(self.r.clock.now() + after, lambda: engine.apply(action))
 
     @rule(after=st.one_of(st.floats(0.0, 3.0), st.floats(0.0, 40.0)),
