@@ -673,6 +673,8 @@ class InstrumentContext:
                                       _location_ref(target) or "trash"))
         if self._ctx.api_version < NAMED_TIP_API:
             self._back_in_rack(well_of(target))
+        elif self._ctx.api_version >= ENGINE_CORE_API:
+            self._used_in_rack(well_of(target))
         self._tip_from, self._tip_capacity, self._volume = None, None, 0.0
         self._plunger_ready = self._last_move.homes  # and after a drop
         self._tip_length = 0.0
@@ -730,6 +732,14 @@ class InstrumentContext:
             mark_returned(well.parent, well, self._spec.channels)
         except TipError as exc:
             self._steps.warn(f"drop_tip: the tip stays out of the tip tracking: {exc}")
+
+    def _used_in_rack(self, well: Well | None) -> None:
+        """From apiLevel 2.14, as Opentrons' engine counts them: the tip-rack positions
+        under the nozzles of a tip dropped into a rack's well (``return_tip``, ``drop_tip``)
+        are used, whatever they held, so that no later ``pick_up_tip()`` takes a tip put
+        back (after ``reset_tipracks()`` too): a used tip is taken only by name."""
+        if well is not None and well.parent.is_tiprack:
+            mark_used(well.parent, well, self._spec.channels)
 
     def reset_tipracks(self) -> None:
         """Mark every tip in ``tip_racks`` as available again, and forget the

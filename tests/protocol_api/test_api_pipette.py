@@ -162,6 +162,48 @@ def test_return_tip_puts_it_back_and_it_can_be_picked_up_again_by_name(bench: Be
     bench.p300.drop_tip()
 
 
+@pytest.mark.parametrize(("api", "after_reset"), [((2, 13), "1/A1"), ((2, 14), "1/B1"),
+                                                  ((2, 20), "1/B1")])
+def test_a_tip_put_back_is_never_picked_up_again_by_itself_from_2_14(
+        api: tuple[int, int], after_reset: str) -> None:
+    # Opentrons 8.8.2: from 2.14 its engine marks the rack positions a tip is dropped into
+    # as used, so even after reset_tipracks() the next pick-up takes a fresh tip; before,
+    # the used tip (2.13: a tip that touched liquid, picked up again).
+    with open_context(api_version=api) as ctx:
+        plate, p = plate_and_p300(ctx)
+        rack = p.tip_racks[0]
+        p.pick_up_tip()
+        p.aspirate(100, plate["A1"])
+        p.dispense(100, plate["A2"])
+        p.reset_tipracks()
+        p.return_tip()
+        p.pick_up_tip()
+        p.drop_tip(rack["D1"])  # into another position: used from 2.14 too
+        p.pick_up_tip()
+        picks = [cmd.well for cmd in ctx_commands(ctx, c.PickUpTip)]
+        assert picks[:2] == ["1/A1", after_reset]
+        assert picks[2] == ("1/B1" if api < (2, 14) else "1/C1")
+        p.drop_tip()
+        if api >= (2, 14):
+            assert rack.next_tip() == rack["E1"]  # D1 was dropped into
+
+
+def test_an_8_channel_dropping_into_a_column_uses_all_its_positions() -> None:
+    # Opentrons 8.8.2 at 2.20: a single channel took A1, an 8-channel A2..H2 and dropped
+    # them into column 1: the single channel's next tip is A3, not B1.
+    with open_context(api_version=(2, 20)) as ctx:
+        rack = ctx.load_labware("opentrons_96_tiprack_20ul", 1)
+        single = ctx.load_instrument("p20_single_gen2", "right", tip_racks=[rack])
+        multi = ctx.load_instrument("p20_multi_gen2", "left", tip_racks=[rack])
+        single.pick_up_tip()
+        single.drop_tip()
+        multi.pick_up_tip()
+        multi.drop_tip(rack["A1"])
+        single.pick_up_tip()
+        assert [cmd.well for cmd in ctx_commands(ctx, c.PickUpTip)] == ["1/A1", "1/A2", "1/A3"]
+        single.drop_tip()
+
+
 @pytest.mark.parametrize(("api", "name", "z"), [
     # the tip end's height as opentrons_simulate 8.8.2 puts it (the mount's position less
     # the tip's length on it), rack top at 64.69 mm, tips 59.3 mm long
@@ -283,7 +325,8 @@ def test_a_tip_may_be_dropped_onto_any_rack_position(bench: Bench) -> None:
     drop = bench.commands(c.DropTip)[0]
     seated = bench.racks[0]["B1"].top(-0.5 * bench.racks[0].tip_length)
     assert (drop.well, drop.point) == ("4/B1", tuple(seated.point))
-    assert not bench.p300.has_tip and bench.racks[0]["B1"].has_tip
+    # a tip is there, but from apiLevel 2.14 it counts as used, as in Opentrons' engine
+    assert not bench.p300.has_tip and not bench.racks[0]["B1"].has_tip
 
 
 def test_reset_tipracks_refills_them(bench: Bench) -> None:
