@@ -1000,6 +1000,10 @@ class InstrumentContext:
                              "of volumes, one per well, to run there")
         actions: Iterator[tuple[str, tuple[Any, ...]]] = plan(self, volume, source, dest, opts)
         for method, args in actions:
+            if method == "warn":  # the plan's own warning (kind, text): once a line
+                if self._first_time(args[0]):
+                    self._steps.warn(args[1])
+                continue
             if method == "pick_up_tip" and self._holds_tip:
                 # As Opentrons, at every apiLevel: the tip on may have touched anything,
                 # and the call asked for a new one.

@@ -188,7 +188,7 @@ def _pieces(part: tuple[float, Any], most: float) -> Iterator[tuple[float, Any]]
     consolidate's likewise); split as ``split`` splits (whole ones while more than two are
     needed, then two equal halves), so that no piece is a sliver below what the pipette
     measures well. The parts stay whole if nothing fits: the call then refuses the first."""
-    if most <= 0:
+    if most <= 0 or part[0] <= most + 1e-9:  # fits, within the tolerance volumes have
         yield part
         return
     yield from split([part[0]], [part[1]], most)
@@ -221,8 +221,9 @@ class _Steps:
     def distribute(self, volumes: list[float], dests: list[Target]) -> Iterator[Action]:
         o = self.o
         per_tip = o.max_volume - o.disposal_volume - o.air_gap
-        parts = self._in_pieces("distribute", split(
+        parts, warned = self._in_pieces("distribute", split(
             volumes, dests, self.p.max_volume - o.disposal_volume - o.air_gap), per_tip)
+        yield from warned
         if o.new_tip == "always":
             yield ("pick_up_tip", ())
         while parts:
@@ -245,8 +246,9 @@ class _Steps:
     def consolidate(self, volumes: list[float], dest: Target) -> Iterator[Action]:
         o = self.o
         per_tip = o.max_volume - o.disposal_volume - o.air_gap
-        parts = self._in_pieces("consolidate", split(volumes, self.sources,
-                                                     self.p.max_volume), per_tip)
+        parts, warned = self._in_pieces("consolidate", split(volumes, self.sources,
+                                                             self.p.max_volume), per_tip)
+        yield from warned
         if o.new_tip == "always":
             yield ("pick_up_tip", ())
         while parts:
@@ -269,29 +271,28 @@ class _Steps:
         yield from self._new_tip()
 
     def _in_pieces(self, mode: str, split_parts: Iterable[tuple[float, Target]],
-                   per_tip: float) -> list[tuple[float, Target]]:
+                   per_tip: float) -> tuple[list[tuple[float, Target]], list[Action]]:
         """``parts`` (each fits the pipette) in aspirates that fit the tip with the disposal
-        volume and air gap (``_pieces``). Where a part did not, the call is warned of
-        (once): Opentrons' own software does not take it in pieces, but moves nothing (a
-        tip smaller than the pipette) or, counting no air gap, fails after the first
-        aspirate."""
+        volume and air gap (``_pieces``); and, where a part did not, the warning to give
+        (a ``warn`` action): Opentrons' own software does not take it in pieces, but moves
+        nothing from that part on (it does not fit a tip smaller than the pipette), or, for
+        a consolidate's air gap, which it leaves out of its count, fails on it."""
         parts = list(split_parts)
         pieces = [piece for part in parts for piece in _pieces(part, per_tip)]
-        if len(pieces) > len(parts):
-            o = self.o
-            big = max(volume for volume, _ in parts)
-            smaller = o.max_volume < self.p.max_volume - 1e-9
-            theirs = ("picks up a tip and moves nothing" if smaller else
-                      "leaves the air gap out of that count and fails on the OT-2 after the "
-                      "first aspirate")
-            kept = " and ".join(what for what, amount in (
-                (f"a disposal volume of {o.disposal_volume:g} µL", o.disposal_volume),
-                (f"an air gap of {o.air_gap:g} µL", o.air_gap)) if amount)
-            self.p._steps.warn(
-                f"{mode}: {big:g} µL{' with ' + kept if kept else ''} does not fit the "
-                f"{o.max_volume:g} µL tip, so labrun takes it in pieces that do; Opentrons' "
-                f"own software {theirs}")
-        return pieces
+        if len(pieces) == len(parts):
+            return pieces, []
+        o = self.o
+        big = max(volume for volume, _ in parts)
+        air_gap_only = mode == "consolidate" and big + o.disposal_volume <= o.max_volume + 1e-9
+        theirs = ("leaves the air gap out of that count and fails on the OT-2 when it takes "
+                  "the air gap" if air_gap_only else "moves nothing from that part on")
+        kept = " and ".join(what for what, amount in (
+            (f"a disposal volume of {o.disposal_volume:g} µL", o.disposal_volume),
+            (f"an air gap of {o.air_gap:g} µL", o.air_gap)) if amount)
+        said = (f"{mode}: {big:g} µL{' with ' + kept if kept else ''} does not fit the "
+                f"{o.max_volume:g} µL tip, so labrun takes it in pieces that do; "
+                f"Opentrons' own software {theirs}")
+        return pieces, [("warn", ("split", said))]
 
     def _take(self, group: list[tuple[float, Target]], part: tuple[float, Target]) -> None:
         """Add ``part`` to the group of one aspirate (distribute) or one dispense
