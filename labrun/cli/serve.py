@@ -9,14 +9,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from hardware.clock import speed_problem
 from hardware.config import ConfigError, default_config, load_config
 from labrun.remote.app import MAX_BODY
 from labrun.remote.auth import TokenFileError, read_token_file
-from labrun.remote.history_file import FolderInUse, HistoryFile, claim
+from labrun.remote.history_file import FolderInUse, claim
 from labrun.remote.manager import RunManager
 from labrun.remote.robots import RobotUnavailable, emulator_setup
-from labrun.remote.runner import RobotSpec
+from labrun.remote.runner import ROBOT_LOCK_NAME, RobotSpec
 from labrun.remote.server import DEFAULT_HOST, DEFAULT_PORT, serve
 from labrun.remote.supervisor import SupervisedRobot
 
@@ -123,14 +125,16 @@ def run_serve(args: argparse.Namespace) -> int:
         except (FolderInUse, OSError) as exc:
             print(f"error: --record-dir {args.record_dir}: {exc}", file=sys.stderr)
             return BAD_INPUT_EXIT
-        HistoryFile(Path(args.record_dir)).wait(log_run)  # a worker that outlived its server
     try:
         token = read_token_file(args.token_file) if args.token_file else args.token or None
     except (OSError, TokenFileError) as exc:
         print(f"error: --token-file: {exc}", file=sys.stderr)
         return BAD_INPUT_EXIT
     try:  # the run worker process opens (connects) the robot and runs the protocols
-        robot = SupervisedRobot.start(robot_spec(args))
+        spec = robot_spec(args)
+        if args.record_dir:  # one worker at a time drives the robot of this folder's runs
+            spec = attrs.evolve(spec, lock=os.path.join(args.record_dir, ROBOT_LOCK_NAME))
+        robot = SupervisedRobot.start(spec)
     except (ConfigError, RobotUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT_EXIT

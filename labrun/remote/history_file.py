@@ -23,7 +23,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,9 +35,6 @@ SERVED_UID = re.compile(r"[0-9a-f]{32}")
 STOPPED_WITH_THE_SERVER = "the server stopped while the run went on"
 
 
-WRITER_WAIT_S = 30.0
-"""Longest a starting server waits for a run that an earlier server's run worker, which
-outlived it, is still ending (it aborts the run and closes the robot in seconds)."""
 LOCK_NAME = ".labrun-serve.lock"
 CLEARED_KEPT = 1000
 """Uids of cleared runs remembered, the last ones: enough to tell a run cleared lately
@@ -103,8 +100,8 @@ class HistoryFile:
     def load(self) -> list[dict[str, Any]]:
         """The history as the server last knew it (the entries, not their records), with
         the runs that ended with the server (written in the file from now on), in the
-        order they started. A run whose record another process still writes (``wait``)
-        is left out this time: it has not ended."""
+        order they started. A run whose record another process still writes (the run
+        worker of a server killed alone) is left out this time: it has not ended."""
         entries: dict[str, dict[str, Any]] = {}
         self.cleared = ClearedRuns()
         listed: set[str] = set()  # every run the file names, cleared since or not
@@ -133,28 +130,6 @@ class HistoryFile:
                     self.append(orphan)  # said once: read from the file from now on
                 entries[uid] = orphan
         return sorted(entries.values(), key=lambda e: float(e["result"]["time_start"]))
-
-    def wait(self, say: Callable[[str], None], wait_s: float = WRITER_WAIT_S) -> None:
-        """Before the server opens the robot: wait, up to ``wait_s`` seconds, for any run
-        another process still writes here (the run worker of a server killed alone, which
-        aborts its run and closes the robot), saying so (``say``). Its own end, not one
-        made up from a record cut short, then goes in the history, and the robot is not
-        opened by two processes at once."""
-        going = [path for path in sorted(self.directory.glob("*.jsonl"))
-                 if SERVED_UID.fullmatch(path.stem) and being_written(path)]
-        if not going:
-            return
-        names = ", ".join(path.name for path in going)
-        say(f"waiting for the run worker of the server before to end its run ({names}), "
-            f"up to {wait_s:g} s")
-        deadline = time.monotonic() + wait_s
-        while any(being_written(path) for path in going):
-            if time.monotonic() >= deadline:
-                say(f"{names}: still written by another process; left out of the history "
-                    "until the server starts again")
-                return
-            time.sleep(0.1)
-        say("the earlier run worker has ended")
 
     def append(self, entry: dict[str, Any]) -> None:
         """Add a finished run (its record stays in its own file)."""

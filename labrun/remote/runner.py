@@ -34,7 +34,7 @@ from collections.abc import Callable, Coroutine
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import anyio
 import anyio.abc
@@ -51,7 +51,7 @@ from hardware.controller import HardwareFault
 from protocol_api.execute import create_run
 
 from .modules import follow_modules
-from .robots import Robot, hardware_robot, set_interlock, simulated_robot
+from .robots import Robot, RobotUnavailable, hardware_robot, set_interlock, simulated_robot
 from .watch import PROGRESS_INTERVAL, RunWatch
 
 MAX_MESSAGE = 64 << 20
@@ -76,6 +76,10 @@ class RobotSpec:
     """A simulated robot on the virtual clock (benchmarks)."""
     memory_limit: int | None = 2 << 30
     """The worker's address space, in bytes."""
+    lock: str | None = None
+    """A file the worker holds locked for as long as it has the robot open (``labrun
+    serve --record-dir``: in that folder): a worker of a server killed alone, still
+    closing the robot, keeps the next one from opening it too (``hold_robot``)."""
 
     def open(self) -> Robot:
         """The robot, connected; ``RobotUnavailable`` if it cannot be."""
@@ -145,6 +149,7 @@ def serve(connection: Connection, spec: RobotSpec) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (spec.memory_limit, spec.memory_limit))
     link = Link(connection)
     try:
+        held = hold_robot(spec.lock)  # noqa: F841 - held (the lock) until the process ends
         robot = spec.open()
     except Exception as exc:  # RobotUnavailable, a configuration the machine refuses
         link.send("unavailable", str(exc))
@@ -153,6 +158,51 @@ def serve(connection: Connection, spec: RobotSpec) -> None:
         anyio.run(RunWorker(link, robot, spec).main)
     finally:
         robot.close()
+
+
+ROBOT_LOCK_NAME = ".labrun-robot.lock"
+"""The file in ``labrun serve --record-dir`` that the run worker holds (``RobotSpec.lock``)."""
+ROBOT_LOCK_WAIT_S = 30.0
+"""Longest a run worker waits for an earlier one to let go of the robot."""
+
+
+def hold_robot(path: str | None, wait_s: float = ROBOT_LOCK_WAIT_S, *,
+               say: Callable[[str], None] | None = None,
+               sleep: Callable[[float], None] | None = None) -> IO[bytes] | None:
+    """Lock ``path`` for this process's life (the kernel lets go when it ends, however it
+    ends). A process that holds it (the run worker of a server killed alone, aborting its
+    run and closing the robot) is waited for, up to ``wait_s`` seconds, and said
+    (``say``; the terminal by default); ``RobotUnavailable`` if it still holds it. None
+    without a path."""
+    if path is None:
+        return None
+    import fcntl  # POSIX, as the robots' computers are
+    import sys
+    import time
+
+    held = open(path, "ab")  # noqa: SIM115 - held for the process's life
+    deadline = time.monotonic() + wait_s
+    waited = False
+    while True:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return held
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                held.close()
+                raise RobotUnavailable(
+                    f"the robot is still in use by the run worker of an earlier server "
+                    f"(it holds {path}) after {wait_s:g} s; stop that process, then start "
+                    "again") from None
+            if not waited:
+                waited = True
+                message = (f"waiting for the run worker of an earlier server to end its run "
+                           f"and let go of the robot, up to {wait_s:g} s")
+                if say is not None:
+                    say(message)
+                else:
+                    print(f"labrun: {message}", file=sys.stderr, flush=True)
+            (sleep or time.sleep)(0.1)
 
 
 class RunWorker:

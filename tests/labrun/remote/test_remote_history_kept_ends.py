@@ -3,7 +3,8 @@ stays cleared whatever its files' times (a folder copied with ``cp -r`` gives ev
 a new one), and a record the server and its run worker left without its end (both killed
 at once) is ended, once, by the next server, as a record the server ends always is: a
 ``status`` line and a ``summary``; one that a run worker which outlived its server still
-writes is waited for, and its own end listed."""
+writes is left alone until its own end is there; and a run worker waits for an earlier
+one to let go of the robot."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +27,8 @@ from test_remote_cli import free_port, serve
 from engine.record import read_record
 from labrun.remote import RequestFailedError, RunManagerAPI
 from labrun.remote.history_file import STOPPED_WITH_THE_SERVER, HistoryFile
+from labrun.remote.robots import RobotUnavailable
+from labrun.remote.runner import ROBOT_LOCK_NAME, hold_robot
 
 KILLED_UID = "0123456789abcdef0123456789abcdef"
 CREATED_AT = 1_700_000_000.0
@@ -293,48 +295,89 @@ def record_writer(path: Path) -> Iterator[subprocess.Popen[str]]:
         process.wait()
 
 
-def test_a_run_another_process_still_writes_is_waited_for_not_ended(tmp_path: Path) -> None:
+def test_a_run_another_process_still_writes_is_left_alone_until_it_ends(
+        tmp_path: Path) -> None:
     # The server was killed alone: its run worker aborts the run and writes its end. A
     # server started meanwhile neither ends that record itself (two summaries) nor lists
-    # it; it waits for the worker (before it opens the robot), then lists the worker's end.
+    # it; once the worker has ended, its own end is listed.
     path = tmp_path / f"{KILLED_UID}.jsonl"
     with record_writer(path) as writer:
         left = path.read_bytes()
         assert HistoryFile(tmp_path).load() == []
         assert path.read_bytes() == left  # not ended here
-        said: list[str] = []
-        waiting = threading.Event()
-
-        def say(line: str) -> None:
-            said.append(line)
-            waiting.set()
-
-        waiter = threading.Thread(target=HistoryFile(tmp_path).wait, args=(say, WAIT))
-        waiter.start()
-        assert waiting.wait(WAIT)
         assert writer.stdin is not None
         writer.stdin.write("end\n")
         writer.stdin.flush()
-        waiter.join(WAIT)
-        assert not waiter.is_alive()
-    assert said == [f"waiting for the run worker of the server before to end its run "
-                    f"({path.name}), up to {WAIT:g} s", "the earlier run worker has ended"]
+        assert writer.wait() == 0
     [entry] = HistoryFile(tmp_path).load()
     assert (entry["result"]["exit_status"], entry["result"]["msg"]) == \
         ("aborted", "the server stopped")
     assert [e["event"] for e in read_record(path)].count("summary") == 1
 
 
-def test_a_writer_that_does_not_end_is_left_out_and_one_killed_is_ended(
-        tmp_path: Path) -> None:
+def test_a_writer_killed_leaves_a_record_the_next_load_ends(tmp_path: Path) -> None:
     path = tmp_path / f"{KILLED_UID}.jsonl"
     with record_writer(path) as writer:
-        said: list[str] = []
-        HistoryFile(tmp_path).wait(said.append, 0.2)
-        assert said[-1] == (f"{path.name}: still written by another process; left out of "
-                            "the history until the server starts again")
         writer.kill()  # the kernel lets go of its lock with it
         writer.wait()
         [entry] = HistoryFile(tmp_path).load()
     assert entry["result"]["msg"] == STOPPED_WITH_THE_SERVER
     assert [e["event"] for e in read_record(path)][-2:] == ["status", "summary"]
+
+
+HOLDER = '''
+import sys
+from labrun.remote.runner import hold_robot
+
+held = hold_robot(sys.argv[1])
+print("holding", flush=True)
+sys.stdin.readline()  # closing the robot, until told
+'''
+WAITING = ("waiting for the run worker of an earlier server to end its run and let go of "
+           "the robot, up to {:g} s")
+
+
+@contextlib.contextmanager
+def robot_holder(path: Path) -> Iterator[subprocess.Popen[str]]:
+    """A process holding the robot's lock at ``path``, as the run worker of a server killed
+    alone does while it closes the robot; it ends when a line is sent to it."""
+    process = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                               cwd=Path(__file__).resolve().parents[3])
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "holding\n"
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def test_a_new_run_worker_waits_for_the_one_that_still_holds_the_robot(
+        tmp_path: Path) -> None:
+    lock = tmp_path / ROBOT_LOCK_NAME
+    said: list[str] = []
+    with robot_holder(lock) as holder:
+
+        def sleep(_: float) -> None:  # the earlier worker lets go while this one waits
+            assert holder.stdin is not None
+            holder.stdin.write("closed\n")
+            holder.stdin.flush()
+            holder.wait()
+
+        held = hold_robot(str(lock), WAIT, say=said.append, sleep=sleep)
+        assert held is not None
+        held.close()
+    assert said == [WAITING.format(WAIT)]
+
+
+def test_a_robot_still_held_after_the_wait_is_not_opened(tmp_path: Path) -> None:
+    lock = tmp_path / ROBOT_LOCK_NAME
+    said: list[str] = []
+    with robot_holder(lock), pytest.raises(RobotUnavailable) as refused:
+        hold_robot(str(lock), 0.2, say=said.append)
+    assert said == [WAITING.format(0.2)]
+    assert str(refused.value) == (
+        f"the robot is still in use by the run worker of an earlier server (it holds "
+        f"{lock}) after 0.2 s; stop that process, then start again")
