@@ -197,8 +197,8 @@ def being_written(path: str | Path) -> bool:
         import fcntl
     except ImportError:  # pragma: no cover
         return False
-    try:
-        fd = os.open(path, os.O_RDONLY)
+    try:  # not blocking on a FIFO with no writer
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return False
     try:

@@ -279,7 +279,7 @@ class Labels:
             return self.well(well), 1
         shown = ", ".join(names) if len(names) == 2 else f"{names[0]}…{names[-1]}"
         rows = [ord(name[:1]) for name in names]
-        spaced = " (every other row)" if len(names) > 1 and rows[1] - rows[0] == 2 else ""
+        spaced = " (every other row)" if rows[1] - rows[0] == 2 else ""
         return f"{shown} of {self.labware(slot)}{spaced}", 1
 
     def wells(self, wells: Iterable[str]) -> str:
