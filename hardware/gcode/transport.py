@@ -110,8 +110,10 @@ class SerialTransport:
     @classmethod
     async def open(cls, url: str, baudrate: int, timeout: float) -> SerialTransport:
         def _open() -> Any:
+            # exclusive: a port another process has open (another labrun driving the same
+            # robot or module) is refused, not shared; the lock goes with the process
             return serial.serial_for_url(url, baudrate=baudrate, timeout=cls.READ_TIMEOUT,
-                                         write_timeout=timeout)
+                                         write_timeout=timeout, exclusive=True)
 
         problem = url_problem(url)
         if problem is not None:
@@ -195,6 +197,9 @@ def connect_failure(exc: BaseException) -> str:
 def open_failure(url: str, exc: BaseException) -> str:
     """Why a serial port or pyserial URL could not be opened, in words."""
     cause = exc.__context__ or exc.__cause__
+    if "exclusively lock" in str(exc):  # pyserial's exclusive=True, refused
+        return ("another program has it open (another labrun driving this robot or "
+                "module?); close that first")
     if isinstance(cause, ConnectionRefusedError):
         return "connection refused (nothing listens on that port)"
     if isinstance(cause, OSError) and cause.strerror:

@@ -69,3 +69,43 @@ async def test_a_network_url_that_is_no_address_says_so(address: str) -> None:
     assert str(raised.value) == (
         f"cannot open {address}: it is not a valid {scheme} address: expected "
         f"{scheme}://host:port, with a port number from 1 to 65535")
+
+
+async def test_a_port_another_process_has_open_is_refused_not_shared() -> None:
+    # Two programs writing G-code to one robot (a server's worker and a `labrun run`, or
+    # doctor while a run goes) would interleave their moves: the second is refused, in
+    # words, and the port opens again once the first has let go of it.
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    name = os.ttyname(slave)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, anyio\n"
+         "from hardware.gcode.transport import open_transport\n"
+         "async def hold():\n"
+         f"    await open_transport({name!r})\n"
+         "    print('open', flush=True)\n"
+         "    sys.stdin.readline()\n"
+         "anyio.run(hold)\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))))
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        with pytest.raises(ConnectionLost) as refused:
+            await open_transport(name)
+        assert str(refused.value) == (
+            f"cannot open {name}: another program has it open (another labrun driving "
+            "this robot or module?); close that first")
+        holder.communicate("done\n", timeout=30)
+        transport = await open_transport(name)  # let go with its process
+        await transport.aclose()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        os.close(master)
+        os.close(slave)
