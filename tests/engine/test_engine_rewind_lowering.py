@@ -91,6 +91,21 @@ def test_a_rewound_prepare_to_aspirate_lowers_the_tip_again() -> None:
     assert abs(drawn - sum(stroke for _, stroke in free)) < 1e-3
 
 
+def held_up(scripted: ScriptedRun, cap: float | None = None) -> None:
+    """A tip into A1, a protocol pause and its resume: the unpark holds the tip up at the
+    safe height over A1 (with ``max_speeds`` capping Z at ``cap`` mm/s, if given)."""
+    scripted.play()
+    scripted.call(P300)
+    scripted.call(PLATE)
+    scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", TIP_LENGTH))
+    if cap is not None:
+        scripted.call(c.SetMaxSpeeds((("Z", cap),)))
+    scripted.call(c.MoveTo("left", WELL, well="2/A1"))
+    scripted.call(c.WaitForResume("look"))
+    assert scripted.control.resume().accepted
+    scripted.settle()
+
+
 def test_an_aspirate_cut_off_in_its_lowering_is_recorded_as_completed_after_the_pause(
         ) -> None:
     # After a protocol pause the tips wait up at the safe height; the aspirate in place
@@ -99,14 +114,7 @@ def test_an_aspirate_cut_off_in_its_lowering_is_recorded_as_completed_after_the_
     # pause, as it says of any command the pause cut off and the resume completed.
     scripted = ScriptedRun(default_config())
     try:
-        scripted.play()
-        scripted.call(P300)
-        scripted.call(PLATE)
-        scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", TIP_LENGTH))
-        scripted.call(c.MoveTo("left", WELL, well="2/A1"))
-        scripted.call(c.WaitForResume("look"))
-        assert scripted.control.resume().accepted
-        scripted.settle()
+        held_up(scripted)
         scripted.clock.call_at(scripted.clock.now() + 0.05,
                                lambda: scripted.engine.apply(Pause(option="immediate")))
         aspirated = scripted.call(c.Aspirate("left", 50.0, 50.0, "2/A1"))
@@ -132,16 +140,7 @@ def lowering_time(cap: float | None) -> float:
     ``max_speeds`` capping Z at ``cap`` mm/s (None: no cap)."""
     scripted = ScriptedRun(default_config())
     try:
-        scripted.play()
-        scripted.call(P300)
-        scripted.call(PLATE)
-        scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", TIP_LENGTH))
-        if cap is not None:
-            scripted.call(c.SetMaxSpeeds((("Z", cap),)))
-        scripted.call(c.MoveTo("left", WELL, well="2/A1"))
-        scripted.call(c.WaitForResume("look"))
-        assert scripted.control.resume().accepted
-        scripted.settle()
+        held_up(scripted, cap)
         events = scripted.events()
         unpark = next(e for e in events if e["event"] == "unpark")
         assert unpark["z_held"]

@@ -102,10 +102,10 @@ def test_what_a_protocol_prints_while_it_is_checked_stays_out_of_the_terminal() 
             process.wait()
 
 
-def test_a_server_killed_mid_run_leaves_its_run_aborted_by_its_worker(tmp_path: Path) -> None:
-    # kill -9 of the server alone: its run worker, which owns the robot, sees it gone,
-    # aborts the run with its cleanup and ends the record with why.
-    records = tmp_path / "records"
+def serve_a_long_run(records: Path) -> tuple[subprocess.Popen[str], Path]:
+    """``labrun serve --record-dir records`` in a process group of its own, running a
+    protocol that holds a tip through an hour's delay, once it is in that delay: the
+    server's process and the run's record (the group is killed if it gets no further)."""
     process, token_url, _ = serve("--port", str(free_port()), "--record-dir", str(records),
                                   new_session=True)
     try:
@@ -115,9 +115,22 @@ def test_a_server_killed_mid_run_leaves_its_run_aborted_by_its_worker(tmp_path: 
         client.queue_start()
         client.wait_for(lambda s: s["delay"] is not None, timeout=WAIT)
         client.close()
+    except BaseException:
+        process.kill()
+        process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        raise
+    return process, records / f"{added['item']['item_uid']}.jsonl"
+
+
+def test_a_server_killed_mid_run_leaves_its_run_aborted_by_its_worker(tmp_path: Path) -> None:
+    # kill -9 of the server alone: its run worker, which owns the robot, sees it gone,
+    # aborts the run with its cleanup and ends the record with why.
+    process, path = serve_a_long_run(tmp_path / "records")
+    try:
         process.kill()
         process.wait(WAIT)
-        path = records / f"{added['item']['item_uid']}.jsonl"
         deadline = time.monotonic() + WAIT
         while read_record(path)[-1]["event"] != "summary" and time.monotonic() < deadline:
             time.sleep(0.05)
