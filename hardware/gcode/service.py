@@ -42,6 +42,10 @@ class Service:
                 with scope:
                     started.set()
                     await fn()
+            except anyio.get_cancelled_exc_class():
+                # The loop shut down first (a connection cut off by Ctrl-C): the task
+                # ends quietly, not as an error asyncio reports at shutdown.
+                return
             finally:
                 finished.set()
 
