@@ -23,6 +23,8 @@ from hardware.gcode import GcodeController
 from hardware.gcode.inspect import Inspection, inspect_controller
 from hardware.modules.serial import serial_module
 
+from .robot_lock import RobotInUse, hold_robot, robot_lock_file
+
 
 def add_parser(commands: Any) -> None:
     """Register the ``doctor`` sub-command."""
@@ -50,6 +52,13 @@ def run_doctor(args: argparse.Namespace) -> int:
         print(f"error: {args.robot} describes a simulated robot with no modules: "
               "nothing to connect to", file=sys.stderr)
         return 2
+    try:  # asking the controller while another labrun drives it would confuse both
+        held = hold_robot(  # noqa: F841 - held until labrun exits
+            robot_lock_file(config), "labrun doctor",
+            robot=f"the robot at {config.controller.port}")
+    except RobotInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return anyio.run(doctor, config, args.home, sys.stdout)
 
 

@@ -56,6 +56,7 @@ from .labware_dirs import read_labware_dirs
 from .outputs import outputs_problem, record_declined, record_not_started
 from .params import add_param_option
 from .report import TextLog, clock, is_terminal, shortened_sheet
+from .robot_lock import RobotInUse, hold_robot, robot_lock_file
 from .signals import TERMINATIONS, Interrupts, abort_interrupted, handling, interrupts_ignored
 from .simulating import wait_for_simulation
 from .terminal import (
@@ -152,6 +153,14 @@ def run_run(args: argparse.Namespace) -> int:
             raise
         return _bad_input(str(exc), location)
     try:
+        try:  # no other labrun drives this robot meanwhile (checked before the tips, which
+            # a run going on now has marked as those of a run that never ended)
+            held = hold_robot(  # noqa: F841 - held until labrun exits
+                None if emulate is not None else robot_lock_file(config),
+                f"labrun run {Path(args.file).name}",
+                robot=f"the robot at {config.controller.port}")
+        except RobotInUse as exc:
+            return _not_started(args, config, str(exc))
         robot = _tips_robot(args, config, emulate)
         if robot is not None:
             refused = _tips_taken_off(args, config, robot)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-STATE_DIR_ENV = "LABRUN_STATE_DIR"
+from .state import state_folder
 
 
 class TipsStateError(OSError):
@@ -65,11 +65,7 @@ def tips_left_said(tips: dict[str, Any], then: str) -> str:
 
 def state_file() -> Path:
     """Where ``labrun run`` keeps the tips left on each robot."""
-    folder = os.environ.get(STATE_DIR_ENV)
-    if not folder:
-        base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-        folder = str(Path(base) / "labrun")
-    return Path(folder) / "tips_left.json"
+    return state_folder() / "tips_left.json"
 
 
 def robot_key(robot_file: str) -> str:

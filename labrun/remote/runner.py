@@ -27,6 +27,7 @@ Messages are JSON both ways, one list per message: ``[kind, ...]``.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 import threading
@@ -34,7 +35,7 @@ from collections.abc import Callable, Coroutine
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -48,10 +49,11 @@ from engine.run import Run
 from engine.status import report
 from hardware.config import RobotConfig
 from hardware.controller import HardwareFault
+from labrun.cli.robot_lock import ROBOT_LOCK_WAIT_S, RobotInUse, hold_robot
 from protocol_api.execute import create_run
 
 from .modules import follow_modules
-from .robots import Robot, RobotUnavailable, hardware_robot, set_interlock, simulated_robot
+from .robots import Robot, hardware_robot, set_interlock, simulated_robot
 from .watch import PROGRESS_INTERVAL, RunWatch
 
 MAX_MESSAGE = 64 << 20
@@ -77,9 +79,17 @@ class RobotSpec:
     memory_limit: int | None = 2 << 30
     """The worker's address space, in bytes."""
     lock: str | None = None
-    """A file the worker holds locked for as long as it has the robot open (``labrun
-    serve --record-dir``: in that folder): a worker of a server killed alone, still
-    closing the robot, keeps the next one from opening it too (``hold_robot``)."""
+    """A file the worker holds locked for as long as it has the robot open
+    (``labrun.cli.robot_lock``): no other labrun drives the robot meanwhile, and a worker
+    of a server killed alone, still closing the robot, keeps the next one from opening it
+    too."""
+
+    def described(self) -> str:
+        """The robot, as a message names it."""
+        controller = self.config.controller
+        if self.emulate is None and controller.kind != "simulated" and controller.port:
+            return f"the robot at {controller.port}"
+        return "the robot"
 
     def open(self) -> Robot:
         """The robot, connected; ``RobotUnavailable`` if it cannot be."""
@@ -149,7 +159,10 @@ def serve(connection: Connection, spec: RobotSpec) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (spec.memory_limit, spec.memory_limit))
     link = Link(connection)
     try:
-        held = hold_robot(spec.lock)  # noqa: F841 - held (the lock) until the process ends
+        held = hold_robot(  # noqa: F841 - held (the lock) until the process ends
+            spec.lock, f"the run worker of labrun serve (pid {os.getppid()})",
+            wait_s=ROBOT_LOCK_WAIT_S, robot=spec.described(),
+            sleep=partial(_wait_unless_told, connection))
         robot = spec.open()
     except Exception as exc:  # RobotUnavailable, a configuration the machine refuses
         link.send("unavailable", str(exc))
@@ -160,49 +173,11 @@ def serve(connection: Connection, spec: RobotSpec) -> None:
         robot.close()
 
 
-ROBOT_LOCK_NAME = ".labrun-robot.lock"
-"""The file in ``labrun serve --record-dir`` that the run worker holds (``RobotSpec.lock``)."""
-ROBOT_LOCK_WAIT_S = 30.0
-"""Longest a run worker waits for an earlier one to let go of the robot."""
-
-
-def hold_robot(path: str | None, wait_s: float = ROBOT_LOCK_WAIT_S, *,
-               say: Callable[[str], None] | None = None,
-               sleep: Callable[[float], None] | None = None) -> IO[bytes] | None:
-    """Lock ``path`` for this process's life (the kernel lets go when it ends, however it
-    ends). A process that holds it (the run worker of a server killed alone, aborting its
-    run and closing the robot) is waited for, up to ``wait_s`` seconds, and said
-    (``say``; the terminal by default); ``RobotUnavailable`` if it still holds it. None
-    without a path."""
-    if path is None:
-        return None
-    import fcntl  # POSIX, as the robots' computers are
-    import sys
-    import time
-
-    held = open(path, "ab")  # noqa: SIM115 - held for the process's life
-    deadline = time.monotonic() + wait_s
-    waited = False
-    while True:
-        try:
-            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return held
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                held.close()
-                raise RobotUnavailable(
-                    f"the robot is still in use by the run worker of an earlier server "
-                    f"(it holds {path}) after {wait_s:g} s; stop that process, then start "
-                    "again") from None
-            if not waited:
-                waited = True
-                message = (f"waiting for the run worker of an earlier server to end its run "
-                           f"and let go of the robot, up to {wait_s:g} s")
-                if say is not None:
-                    say(message)
-                else:
-                    print(f"labrun: {message}", file=sys.stderr, flush=True)
-            (sleep or time.sleep)(0.1)
+def _wait_unless_told(connection: Connection, seconds: float) -> None:
+    """Sleep ``seconds`` while the worker waits for the robot, unless the server speaks or
+    goes away (Ctrl-C in its terminal) meanwhile: then it waits no longer."""
+    if connection.poll(seconds):
+        raise RobotInUse("the server stopped while waiting for the robot")
 
 
 class RunWorker:

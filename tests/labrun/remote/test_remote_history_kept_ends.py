@@ -25,10 +25,9 @@ from remote_kit import QUICK, WAIT, Gates, Served, serving
 from test_remote_cli import free_port, serve, serve_a_long_run
 
 from engine.record import read_record
+from labrun.cli.robot_lock import ROBOT_LOCK_NAME, RobotInUse, hold_robot
 from labrun.remote import RequestFailedError, RunManagerAPI
 from labrun.remote.history_file import STOPPED_WITH_THE_SERVER, HistoryFile
-from labrun.remote.robots import RobotUnavailable
-from labrun.remote.runner import ROBOT_LOCK_NAME, hold_robot
 
 KILLED_UID = "0123456789abcdef0123456789abcdef"
 CREATED_AT = 1_700_000_000.0
@@ -319,14 +318,14 @@ def test_a_writer_killed_leaves_a_record_the_next_load_ends(tmp_path: Path) -> N
 
 HOLDER = '''
 import sys
-from labrun.remote.runner import hold_robot
+from labrun.cli.robot_lock import hold_robot
 
-held = hold_robot(sys.argv[1])
+held = hold_robot(sys.argv[1], "the run worker of labrun serve (pid 1)")
 print("holding", flush=True)
 sys.stdin.readline()  # closing the robot, until told
 '''
-WAITING = ("waiting for the run worker of an earlier server to end its run and let go of "
-           "the robot, up to {:g} s")
+WAITING = ("waiting for another process (pid {}: the run worker of labrun serve (pid 1)) to "
+           "let go of the robot, up to {:g} s")
 
 
 @contextlib.contextmanager
@@ -358,18 +357,20 @@ def test_a_new_run_worker_waits_for_the_one_that_still_holds_the_robot(
             holder.stdin.flush()
             holder.wait()
 
-        held = hold_robot(str(lock), WAIT, say=said.append, sleep=sleep)
+        held = hold_robot(str(lock), "labrun serve", wait_s=WAIT, say=said.append,
+                          sleep=sleep)
         assert held is not None
         held.close()
-    assert said == [WAITING.format(WAIT)]
+    assert said == [WAITING.format(holder.pid, WAIT)]
 
 
 def test_a_robot_still_held_after_the_wait_is_not_opened(tmp_path: Path) -> None:
     lock = tmp_path / ROBOT_LOCK_NAME
     said: list[str] = []
-    with robot_holder(lock), pytest.raises(RobotUnavailable) as refused:
-        hold_robot(str(lock), 0.0, say=said.append)  # no wait left: refused at once
+    with robot_holder(lock) as holder, pytest.raises(RobotInUse) as refused:
+        hold_robot(str(lock), "labrun serve", say=said.append)  # no wait: refused at once
     assert said == []
     assert str(refused.value) == (
-        f"the robot is still in use by the run worker of an earlier server (it holds "
-        f"{lock}) after 0 s; stop that process, then start again")
+        f"the robot is in use by another process (pid {holder.pid}: the run worker of labrun "
+        f"serve (pid 1)) (it holds {lock}); stop that process or let its run end, then start "
+        "again")
