@@ -13,16 +13,18 @@ import attrs
 
 from hardware.clock import speed_problem
 from hardware.config import ConfigError, default_config, load_config
+from labrun.cli.robot_lock import ROBOT_LOCK_NAME, robot_lock_file
 from labrun.remote.app import MAX_BODY
 from labrun.remote.auth import TokenFileError, read_token_file
 from labrun.remote.history_file import FolderInUse, claim
 from labrun.remote.manager import RunManager
 from labrun.remote.robots import RobotUnavailable, emulator_setup
-from labrun.remote.runner import ROBOT_LOCK_NAME, RobotSpec
+from labrun.remote.runner import RobotSpec
 from labrun.remote.server import DEFAULT_HOST, DEFAULT_PORT, serve
 from labrun.remote.supervisor import SupervisedRobot
 
 BAD_INPUT_EXIT = 2
+INTERRUPTED_EXIT = 130
 TOKEN_ENV = "LABRUN_TOKEN"
 EMERGENCY_KEY_ENV = "LABRUN_EMERGENCY_LOCK_KEY"
 
@@ -132,22 +134,31 @@ def run_serve(args: argparse.Namespace) -> int:
         return BAD_INPUT_EXIT
     try:  # the run worker process opens (connects) the robot and runs the protocols
         spec = robot_spec(args)
-        if args.record_dir:  # one worker at a time drives the robot of this folder's runs
-            spec = attrs.evolve(spec, lock=os.path.join(args.record_dir, ROBOT_LOCK_NAME))
+        # One process at a time drives a robot: a real one's lock is in the state folder
+        # (any labrun on this computer); the simulated robot's, in the record folder (one
+        # worker at a time plays this folder's runs)
+        lock = robot_lock_file(spec.config) if spec.emulate is None else None
+        if lock is None and args.record_dir:
+            lock = Path(args.record_dir) / ROBOT_LOCK_NAME
+        if lock is not None:
+            spec = attrs.evolve(spec, lock=str(lock))
         robot = SupervisedRobot.start(spec)
     except (ConfigError, RobotUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT_EXIT
-    manager = RunManager(robot, emergency_lock_key=args.emergency_lock_key,
-                         record_dir=args.record_dir)
-    manager.log = log_run  # each run's start, pauses and end, one line each
-    print(f"labrun: robot {robot.config.name!r} ({robot.kind}); OpenAPI at /openapi.json",
-          file=sys.stderr)
+    except KeyboardInterrupt:  # while the worker waited for the robot or opened it
+        print("\nlabrun: interrupted before the server started", file=sys.stderr)
+        return INTERRUPTED_EXIT
     try:
+        manager = RunManager(robot, emergency_lock_key=args.emergency_lock_key,
+                             record_dir=args.record_dir)
+        manager.log = log_run  # each run's start, pauses and end, one line each
+        print(f"labrun: robot {robot.config.name!r} ({robot.kind}); OpenAPI at "
+              "/openapi.json", file=sys.stderr)
         serve(manager, host=args.host, port=args.port, token=token,
               allowed_hosts=args.allow_host, max_body=args.max_body)
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down on: a normal stop
-        pass
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down on (or it came
+        pass  # before uvicorn started): a normal stop
     except OSError as exc:
         print(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}",
               file=sys.stderr)

@@ -245,6 +245,13 @@ class SupervisedRobot:
             process.join(QUIT_TIMEOUT)
             raise RobotUnavailable(f"the run worker ended while opening the robot "
                                    f"({describe_exit(process.exitcode)})") from None
+        except BaseException:  # Ctrl-C while it opens the robot: it is told (its pipe
+            mine.close()  # closes) and ends; it ignores the signals that would end it
+            process.join(QUIT_TIMEOUT)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            raise
         if message is None or message[0] != "ready" or len(message) != 2 \
                 or not isinstance(message[1], dict):
             process.kill()
