@@ -611,6 +611,9 @@ class ProtocolContext:
 
     @api_step("set_rail_lights")
     def _switch_rail_lights(self, on: bool) -> None:
+        if on not in (True, False) and self._api_version >= ENGINE_CORE_API:
+            # None, 'off': Opentrons' engine refuses what is not True or False (or 1, 0)
+            raise ProtocolError(f"set_rail_lights: on must be True or False, not {on!r}")
         self._steps.send(c.SetRailLights(bool(on)))
         self._rail_lights = bool(on)
 

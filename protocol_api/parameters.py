@@ -188,6 +188,9 @@ class ParameterContext:
                 raise ParameterError(f"add_{kind}: {name} is given choices and a minimum or "
                                      "maximum; give one or the other")
             listed = _choices(kind, choices)
+            if not listed:  # as Opentrons: no value is allowed, the default included
+                raise ParameterError(f"add_{kind}: {name} is given no choices (an empty "
+                                     "list); give some, or a minimum and a maximum")
             bounds: tuple[float | None, float | None] = (None, None)
         elif minimum is None or maximum is None:
             raise ParameterError(f"add_{kind}: {name} needs a minimum and a maximum, or "

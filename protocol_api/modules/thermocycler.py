@@ -252,10 +252,6 @@ class ThermocyclerContext(ModuleContext):
         cycle = self._reading("profile_cycle")
         return int(cycle) if cycle is not None else None
 
-    @property
-    def status(self) -> str:
-        return self.block_temperature_status
-
 
 def _hold(what: str, seconds: object, minutes: object, *, required: bool) -> float | None:
     if seconds is None and minutes is None:

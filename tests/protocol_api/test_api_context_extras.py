@@ -53,6 +53,16 @@ def test_rail_lights_are_an_instant_reversible_command() -> None:
         assert ctx.rail_lights_on is False
 
 
+def test_rail_lights_switched_to_neither_on_nor_off_are_refused_from_2_14() -> None:
+    # As Opentrons' engine: None was taken for off, where Opentrons fails at the line.
+    with open_context(api_version=(2, 15)) as ctx, pytest.raises(
+            ProtocolError, match=r"^set_rail_lights: on must be True or False, not None$"):
+        ctx.set_rail_lights(None)
+    with open_context(api_version=(2, 13)) as ctx:  # Opentrons' legacy core: bool(on)
+        ctx.set_rail_lights(None)
+        assert ctx.rail_lights_on is False
+
+
 MAX_SPEEDS_LEVEL = (2, 13)  # ctx.max_speeds is gone from apiLevel 2.14, as in Opentrons
 
 

@@ -93,6 +93,11 @@ def test_the_thermocycler_takes_slots_7_8_10_and_11() -> None:
         tc = ctx.load_module("thermocycler module gen2")
         assert tc.parent == "7" and all(ctx.deck[s] is tc for s in ("7", "8", "10", "11"))
         assert list(ctx.loaded_modules) == [7]
+        # As in Opentrons, whose thermocycler has no ``status`` (its block and lid have
+        # one each): a protocol that read it ran here and failed on an OT-2
+        assert tc.block_temperature_status == "idle"
+        with pytest.raises(AttributeError, match="has no attribute 'status'"):
+            tc.status  # noqa: B018
 
 
 @pytest.mark.parametrize(("api", "model", "load_name", "a1_bottom"), [

@@ -102,6 +102,9 @@ def test_a_value_a_parameter_cannot_take_is_refused_before_the_run(
      "add_int: the default of n must be between 1 and 3, not 20"),
     ('add_int(variable_name="n", display_name="N", default=2, minimum=1)',
      "add_int: n needs a minimum and a maximum, or choices"),
+    ('add_float(variable_name="v", display_name="V", default=0.8, choices=[])',
+     "add_float: v is given no choices (an empty list); give some, or a minimum and a "
+     "maximum"),
     ('add_int(variable_name="n", display_name="N", default=2, minimum=3, maximum=1)',
      "add_int: n's maximum 1 is less than its minimum 3"),
     ('add_int(variable_name="n", display_name="N", default=2, minimum=1, maximum=3, '
