@@ -36,7 +36,7 @@ from .moves import PlannedMove, module_under, pause_message, plan_move
 from .off_deck import OFF_DECK, OffDeckType
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PLUNGER_DROP_TIP, get_pipette
 from .steps import StepTracker, api_step, is_number
-from .types import APIVersion, Mount, Point
+from .types import APIVersion, Location, Mount, Point
 
 if TYPE_CHECKING:  # imported by the first load_module: most protocols load none
     from .modules import ModuleContext, ModuleRules
@@ -54,6 +54,7 @@ _UNSUPPORTED = {
     "load_lid_stack": "lid stacks",
     "move_lid": "moves of lids",
     "robot": "robot contexts",
+    "capture_image": "camera images",
 }
 
 
@@ -200,6 +201,18 @@ class ProtocolContext:
 
             self._params = Parameters()
         return self._params
+
+    @property
+    def location_cache(self) -> Location | None:
+        """Where the last pipette move went (a step with no location acts there); None
+        after the pipettes homed. Read only here: labrun keeps it itself."""
+        return self._last_move.location
+
+    @location_cache.setter
+    def location_cache(self, location: Location | None) -> None:
+        raise UnsupportedNameError("ProtocolContext.location_cache: setting it is not "
+                                   "supported by labrun (a step with no location acts where "
+                                   "the last move went; give the location instead)")
 
     @property
     @since(2, 5)

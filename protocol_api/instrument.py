@@ -65,6 +65,11 @@ plunger stops at empty (Opentrons 8.8.2's simulator: fine at 2.16, an error at 2
 PUSH_OUT_API = (2, 15)
 """The apiLevel from which ``dispense`` takes ``push_out``."""
 FLOW_RATE_API = (2, 24)
+MM_FROM_EDGE_API = (2, 24)
+CURRENT_TIP_SOURCE_API = (2, 25)
+AIR_GAP_API = (2, 22)
+"""From here an air gap is one of its own, not an aspirate: taken above a tip rack too."""
+"""``touch_tip(mm_from_edge=)``: how far inside the edge, from apiLevel 2.24."""
 """The apiLevel from which, as in Opentrons, ``aspirate``, ``dispense`` and ``air_gap``
 take a ``flow_rate`` in µL/s (instead of a ``rate``), ``air_gap`` its ``rate`` and
 ``in_place``, and ``mix`` its flow rates, delays and ``final_push_out``."""
@@ -445,6 +450,12 @@ class InstrumentContext:
     def has_tip(self) -> bool:
         """True while a tip is attached."""
         return self._holds_tip
+
+    def current_tip_source_well(self) -> Well | None:
+        """The tip rack well the attached tip came from; None without a tip (apiLevel
+        2.25)."""
+        require("current_tip_source_well", CURRENT_TIP_SOURCE_API, self._ctx.api_version)
+        return self._tip_from
 
     @property
     def _holds_tip(self) -> bool:
@@ -1022,7 +1033,9 @@ class InstrumentContext:
         2.24 ``in_place`` where the tip is, at ``rate`` times the pipette's aspirate flow
         rate or at ``flow_rate`` µL/s."""
         self._require_tip("air_gap")
-        for name, value in (("in_place", in_place), ("rate", rate), ("flow_rate", flow_rate)):
+        # in_place=False is taken at every level, as Opentrons takes it
+        for name, value in (("in_place", in_place or None), ("rate", rate),
+                            ("flow_rate", flow_rate)):
             if value is not None:
                 require(f"air_gap: {name}", FLOW_RATE_API, self._ctx.api_version)
         if rate is not None and flow_rate is not None:
@@ -1044,10 +1057,10 @@ class InstrumentContext:
         if height is not None and not is_number(height):
             raise ProtocolError(f"air_gap: height must be a number of mm, not {height!r}")
         rack = last.labware.as_well().parent
-        if rack.is_tiprack and self._ctx.api_version >= TIP_RACK_LIQUID_API:
+        if rack.is_tiprack and TIP_RACK_LIQUID_API <= self._ctx.api_version < AIR_GAP_API:
             raise ProtocolError(f"air_gap: the last move was to a tip rack ({rack}); move to "
-                                "a well first (an air gap is an aspirate, and none is taken "
-                                "at a tip rack)")
+                                "a well first (below apiLevel 2.22, as in Opentrons, an air "
+                                "gap is an aspirate, and none is taken at a tip rack)")
         speed = self._rate("air_gap", 1.0 if rate is None else rate, flow_rate, kind="aspirate")
         if in_place:  # where the last move went, no move
             target, ref = last, _location_ref(last)
@@ -1063,10 +1076,20 @@ class InstrumentContext:
 
     @api_step("touch_tip")
     def touch_tip(self, location: Well | None = None, radius: float = 1.0,
-                  v_offset: float = -1.0, speed: float = 60.0) -> InstrumentContext:
+                  v_offset: float = -1.0, speed: float = 60.0,
+                  mm_from_edge: float | None = None) -> InstrumentContext:
         """Touch the tip to the four sides of ``location`` (the last well when None),
-        ``v_offset`` mm from its top, at ``radius`` of its half-size, at ``speed`` mm/s
-        (kept within 1-80 as Opentrons does)."""
+        ``v_offset`` mm from its top, at ``radius`` of its half-size or (apiLevel 2.24)
+        ``mm_from_edge`` mm inside its edge, at ``speed`` mm/s (kept within 1-80 as
+        Opentrons does)."""
+        if mm_from_edge is not None:
+            require("touch_tip: mm_from_edge", MM_FROM_EDGE_API, self._ctx.api_version)
+            if not is_number(mm_from_edge):
+                raise ProtocolError(f"touch_tip: mm_from_edge must be a number, not "
+                                    f"{mm_from_edge!r}")
+            if radius != 1.0:  # as Opentrons: two ways to say how far in; one at a time
+                raise ProtocolError("touch_tip: radius must be left at 1.0 when mm_from_edge "
+                                    "is given")
         self._require_tip("touch_tip")
         if location is None:
             last = self._last_move.location  # whichever pipette went there, as Opentrons
@@ -1102,9 +1125,11 @@ class InstrumentContext:
         if self._layout is not None:
             self._check_partial("touch_tip", target)
         point = self._command_point(target)  # a multi-channel centred on a reservoir
+        inside = float(mm_from_edge) if mm_from_edge is not None else 0.0
         self._steps.send(c.TouchTip(
-            self._mount, (point.x, point.y, point.z), float(radius) * float(size_x or 0) / 2,
-            float(radius) * float(size_y or 0) / 2, min(max(float(speed), 1.0), 80.0),
+            self._mount, (point.x, point.y, point.z),
+            float(radius) * float(size_x or 0) / 2 - inside,
+            float(radius) * float(size_y or 0) / 2 - inside, min(max(float(speed), 1.0), 80.0),
             _ref(location), self._other_wells(target, None)))
         self._last_move.moved(target, self._mount)
         return self
@@ -1231,8 +1256,14 @@ class InstrumentContext:
                 f"one did (from apiLevel 2.14 a pipette acts in place only where it moved "
                 "last); give a location")
         check_reachable(op, last.location, in_place=True)
-        self._refuse_after_bin(op, last.location, f"give a location "
-                               f"({op}(location=ctx.fixed_trash))")
+        # from 2.24 Opentrons dispenses, blows out and takes an air gap in a trash bin in
+        # place, never aspirates (a mix included) there
+        draws = op in ("aspirate", "mix")
+        self._refuse_after_bin(op, last.location,
+                               "give the well to draw from (nothing is drawn from a trash "
+                               "bin)" if draws else
+                               f"give a location ({op}(location=ctx.fixed_trash))",
+                               until=None if draws else IN_BIN_API)
         return last.location
 
     def _refuse_after_bin(self, op: str, last: Location, instead: str, *,

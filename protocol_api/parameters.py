@@ -302,11 +302,19 @@ class CSVParameter:
 
     @property
     def file(self) -> IO[str]:
-        """The file, open for reading as text."""
+        """The file, open for reading as text, as Opentrons opens it: read-only, line ends
+        read as ``\n`` (a file saved with ``\r\n`` too), ``name`` its path, ``mode``
+        ``'r'``."""
         if self._file is None:
             import io
 
-            self._file = io.StringIO(self.contents)
+            self.contents  # noqa: B018 - given, and text: refused here, at this line
+            assert self._contents is not None
+            raw = io.BytesIO(self._contents)
+            raw.name = self.source or self._name
+            text = io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8", newline=None)
+            text.mode = "r"  # type: ignore[misc]
+            self._file = text
         return self._file
 
     @property
@@ -319,6 +327,10 @@ class CSVParameter:
         ``detect_dialect`` guesses the delimiter and quoting; ``kwargs`` go to
         ``csv.reader``. Trailing empty rows are left out."""
         text = self.contents
+        if "\0" in text:  # as Python's csv module up to 3.10 (Opentrons' robots) says
+            line = text.count("\n", 0, text.index("\0")) + 1
+            raise ParameterError(f"cannot read the CSV file of {self._name}: line {line} "
+                                 "contains NUL")
         try:
             if detect_dialect:
                 try:

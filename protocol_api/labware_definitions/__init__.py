@@ -58,6 +58,10 @@ __all__ = [
 STANDARD_NAMESPACE = "opentrons"
 
 
+LID_API = (2, 23)
+"""From here a definition whose roles include ``lid`` is refused by ``load_labware``."""
+
+
 def check_role(definition: Mapping[str, Any], *, adapter: bool,
                api_version: tuple[int, int]) -> None:
     """Refuse a definition loaded in a role it does not allow (its ``allowedRoles``): an
@@ -67,6 +71,11 @@ def check_role(definition: Mapping[str, Any], *, adapter: bool,
     name = definition["parameters"]["loadName"]
     if adapter and "adapter" not in roles:
         raise LabwareDefinitionError(f"{name} is not an adapter; load it with load_labware")
+    if not adapter and "lid" in roles and api_version >= LID_API:
+        # as Opentrons: a lid goes on a labware (load_labware(..., lid=)), not on the deck
+        raise LabwareDefinitionError(
+            f"{name} is a lid: from apiLevel 2.23, as in Opentrons, a lid is not loaded as "
+            "a labware (and labrun does not load lids on labware)")
     if not adapter and roles and "labware" not in roles and api_version >= ENGINE_CORE_API:
         if "adapter" in roles:
             how = ("load it with load_adapter" if api_version >= ADAPTER_API

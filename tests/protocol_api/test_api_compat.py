@@ -310,6 +310,15 @@ def test_a_step_in_place_after_the_trash_bin_is_refused_from_2_16_until_2_24(
                                r"pipette last went into the trash bin; from apiLevel 2\.16, "
                                r"as in Opentrons.*: give the well$"):
                 pipette.touch_tip()
+            # nor an aspirate, a mix's included: Opentrons' "Trash Bin and Waste Chute are
+            # not acceptable location parameters for Aspirate commands"
+            for step in (lambda: pipette.aspirate(10), lambda: pipette.mix(2, 10)):
+                with pytest.raises(ProtocolError, match=r"^aspirate: no location given and "
+                                   r"the pipette last went into the trash bin; from apiLevel "
+                                   r"2\.16, as in Opentrons.*: give the well to draw from "
+                                   r"\(nothing is drawn from a trash bin\)$"):
+                    step()
+            assert protocol_commands(ctx)[-1].kind == "aspirate"  # the air gap
             return
         with pytest.raises(ProtocolError, match="blow_out: no location given and the "
                            "pipette last went into the trash bin"):

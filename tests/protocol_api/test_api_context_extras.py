@@ -168,3 +168,31 @@ def test_the_fixed_trash_is_loaded_labware_before_2_16(level: tuple[int, int],
     with open_context(api_version=level) as ctx:
         ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
         assert sorted(ctx.loaded_labwares) == slots
+
+
+def test_newer_names_answer_as_opentrons_or_say_they_are_not_supported() -> None:
+    # From a fourth differential round: each raised a bare AttributeError or TypeError.
+    with open_context(api_version=(2, 25)) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+        p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+        assert p.current_tip_source_well() is None and ctx.location_cache is None
+        p.pick_up_tip(tips["B2"])
+        assert p.current_tip_source_well() is tips["B2"]
+        p.aspirate(10, plate["A1"])
+        cached = ctx.location_cache
+        assert cached is not None and cached.labware.as_well() is plate["A1"]
+        with pytest.raises(ProtocolError, match="location_cache: setting it is not supported"):
+            ctx.location_cache = None
+        with pytest.raises(ProtocolError, match=r"^ProtocolContext.capture_image: camera "
+                           r"images are not supported by labrun$"):
+            ctx.capture_image()
+        # as Opentrons from 2.23: a lid goes on a labware, never on the deck by itself
+        with pytest.raises(ProtocolError, match=r"^corning_96_wellplate_360ul_lid is a lid: "
+                           r"from apiLevel 2.23"):
+            ctx.load_labware("corning_96_wellplate_360ul_lid", 3)
+    with open_context(api_version=(2, 22)) as ctx:
+        ctx.load_labware("corning_96_wellplate_360ul_lid", 3)  # still a labware there
+        p = ctx.load_instrument("p300_single_gen2", "right")
+        with pytest.raises(ProtocolError, match=r"current_tip_source_well needs apiLevel 2.25"):
+            p.current_tip_source_well()

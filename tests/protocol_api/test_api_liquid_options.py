@@ -147,6 +147,25 @@ def test_touch_tip_radius_offset_and_speed_limits(bench: Bench) -> None:
     assert touch.speed == 80  # the most Opentrons allows
 
 
+def test_touch_tip_mm_from_edge_touches_that_far_inside_the_walls_from_2_24() -> None:
+    # As Opentrons' engine: each touch at the half-size less mm_from_edge (1 mm inside)
+    with open_at("2.24") as ctx:
+        bench = Bench(ctx)
+        p = bench.p300
+        p.pick_up_tip()
+        trough = ctx.load_labware("nest_96_wellplate_2ml_deep", 3)["A1"]
+        p.touch_tip(trough, mm_from_edge=1)
+        touch = bench.commands()[-1]
+        assert touch.reach_x == pytest.approx(trough.length / 2 - 1)
+        assert touch.reach_y == pytest.approx(trough.width / 2 - 1)
+        with pytest.raises(ProtocolError, match=r"^touch_tip: radius must be left at 1.0 "
+                           r"when mm_from_edge is given$"):
+            p.touch_tip(trough, radius=0.5, mm_from_edge=1)
+    with open_at("2.23") as ctx, pytest.raises(ProtocolError, match=r"^touch_tip: "
+                                               r"mm_from_edge needs apiLevel 2.24 or later"):
+        Bench(ctx).p300.touch_tip(mm_from_edge=1)
+
+
 def test_touch_tip_is_skipped_where_the_labware_disables_it(bench: Bench) -> None:
     # As on an OT-2 (the touchTipDisabled quirk of reservoirs and the trash): nothing
     # moves, the next step acts where the pipette was, and the log says why, once a line.

@@ -219,6 +219,41 @@ def test_a_csv_file_is_read_from_the_path_given(tmp_path: Path) -> None:
         create_run(path, params={"picks": "/dev/zero"})  # it would be read for ever
 
 
+CSV_FILE = """
+    def add_parameters(parameters):
+        parameters.add_csv_file(variable_name="picks", display_name="Cherry picks")
+
+    def run(ctx):
+        f = ctx.params.picks.file
+        ctx.comment(f"{f.name} {f.mode} {f.writable()}")
+        for line in f:
+            ctx.comment(repr(line.rstrip("\\n").split(",")))
+"""
+
+
+def test_a_csv_file_saved_with_crlf_reads_as_opentrons_opens_it(tmp_path: Path) -> None:
+    # Opentrons opens the file in text mode: '\r\n' reads as '\n'. As a StringIO of the
+    # bytes, a protocol splitting its lines by hand got 'mix\r' and skipped its mixes.
+    path = write(tmp_path, CSV_FILE, level="2.20")
+    picks = tmp_path / "picks.csv"
+    picks.write_bytes(b"well,action\r\nA1,mix\r\n")
+    assert comments(path, picks=str(picks)) == [
+        f"{picks} r False", "['well', 'action']", "['A1', 'mix']"]
+
+
+def test_a_csv_file_with_a_nul_byte_is_refused_at_every_python(tmp_path: Path) -> None:
+    # As Opentrons' robots' Python (3.10) refuses it; 3.11's csv module reads it.
+    path = write(tmp_path, CSV, level="2.20")
+    picks = tmp_path / "picks.csv"
+    picks.write_bytes(b"well,volume\nA1,2\x000\n")
+    run = create_run(path, on_stalled=continue_when_stalled, params={"picks": str(picks)})
+    run.control.play(source="test")
+    run.wait(timeout=30)
+    run.close()
+    assert run.record.events[-1]["error"] == "cannot read the CSV file of picks: line 2 " \
+                                            "contains NUL"
+
+
 def test_a_csv_file_not_given_fails_where_the_protocol_reads_it(tmp_path: Path) -> None:
     path = write(tmp_path, CSV, level="2.20")
     run = create_run(path, on_stalled=continue_when_stalled)

@@ -781,6 +781,9 @@ def test_a_pipette_prints_as_in_opentrons(api: tuple[int, int]) -> None:
     ("2.15", "p.pick_up_tip()\np.aspirate(10, plate['A1'])\np.dispense()", None),
     ("2.16", "p.pick_up_tip()\np.air_gap(2)", "air_gap: the last move was to a tip rack"),
     ("2.10", "p.pick_up_tip()\np.air_gap(2)", None),
+    ("2.21", "p.pick_up_tip()\np.air_gap(2)", "air_gap: the last move was to a tip rack"),
+    # from 2.22 an air gap is no aspirate in Opentrons: taken 5 mm above the rack
+    ("2.22", "p.pick_up_tip()\np.air_gap(2, in_place=False)", None),
 ])
 def test_no_liquid_to_or_from_a_tip_rack(tmp_path: Path, api: str, calls: str,
                                          refused: str | None) -> None:
