@@ -30,7 +30,13 @@ from .errors import (
 )
 from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
 from .labware import Labware, TrashBin, Well, check_sits_on
-from .labware_definitions import check_role, custom_wells, get_definition, own_definition
+from .labware_definitions import (
+    check_deck_slot,
+    check_role,
+    custom_wells,
+    get_definition,
+    own_definition,
+)
 from .loader import MAX_API
 from .moves import PlannedMove, module_under, pause_message, plan_move
 from .off_deck import OFF_DECK, OffDeckType
@@ -369,6 +375,8 @@ class ProtocolContext:
             slot = self._deck.check_free(location)
         definition = self._definition(load_name, namespace, version, call)
         check_role(definition, adapter=adapter, api_version=self._api_version)
+        if not off_deck and self._api_version >= ENGINE_CORE_API:
+            check_deck_slot(definition, slot)
         origin = Point(0.0, 0.0, 0.0) if off_deck else self._deck.position_for(slot).point
         labware = Labware(definition, slot, origin, label, self._api_version)
         if self._modules is not None and not off_deck:  # beside a heater-shaker: not too tall

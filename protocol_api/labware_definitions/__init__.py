@@ -85,6 +85,20 @@ def check_role(definition: Mapping[str, Any], *, adapter: bool,
         raise LabwareDefinitionError(f"{name} is not defined as a normal labware; {how}")
 
 
+def check_deck_slot(definition: Mapping[str, Any], slot: str) -> None:
+    """Refuse a definition Opentrons' engine (apiLevel 2.14 on) does not let sit in deck
+    ``slot``: one that only stacks (quirk ``stackingOnly``: resin tips' labware), or the
+    Flex's large trash outside the deck's right-hand column."""
+    name = definition["parameters"]["loadName"]
+    if "stackingOnly" in (definition["parameters"].get("quirks") or ()):
+        raise LabwareDefinitionError(f"{name} cannot sit in a slot by itself: its definition "
+                                     "says it only stacks on a labware or an adapter")
+    if name == "opentrons_1_trash_3200ml_fixed" and slot.isdigit() and int(slot) % 3:
+        raise LabwareDefinitionError(f"{name} is not allowed in slot {slot}, as in "
+                                     "Opentrons: it goes only in the right-hand column "
+                                     "(slot 3, 6 or 9)")
+
+
 _DRAWN = ("shape", "x", "y", "diameter", "xDimension", "yDimension", "totalLiquidVolume")
 """What a reader of the run record needs of a well to draw it and know its capacity."""
 

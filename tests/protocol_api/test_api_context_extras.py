@@ -196,3 +196,14 @@ def test_newer_names_answer_as_opentrons_or_say_they_are_not_supported() -> None
         p = ctx.load_instrument("p300_single_gen2", "right")
         with pytest.raises(ProtocolError, match=r"current_tip_source_well needs apiLevel 2.25"):
             p.current_tip_source_well()
+
+
+def test_flex_labware_that_cannot_sit_in_an_ot2_slot_is_refused_as_opentrons_does() -> None:
+    with open_context(api_version=(2, 20)) as ctx:
+        with pytest.raises(ProtocolError, match=r"^ev_resin_tips_flex_96_labware cannot sit in "
+                           r"a slot by itself"):
+            ctx.load_labware("ev_resin_tips_flex_96_labware", 2)
+        with pytest.raises(ProtocolError, match=r"^opentrons_1_trash_3200ml_fixed is not "
+                           r"allowed in slot 2"):
+            ctx.load_labware("opentrons_1_trash_3200ml_fixed", 2)
+        ctx.load_labware("opentrons_1_trash_3200ml_fixed", 3)  # the right-hand column
