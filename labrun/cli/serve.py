@@ -14,6 +14,7 @@ import attrs
 from hardware.clock import speed_problem
 from hardware.config import ConfigError, default_config, load_config
 from labrun.cli.robot_lock import ROBOT_LOCK_NAME, robot_lock_file
+from labrun.cli.tips_left import TipsStateError, robot_key
 from labrun.remote.app import MAX_BODY
 from labrun.remote.auth import TokenFileError, read_token_file
 from labrun.remote.history_file import FolderInUse, claim
@@ -150,8 +151,11 @@ def run_serve(args: argparse.Namespace) -> int:
         print("\nlabrun: interrupted before the server started", file=sys.stderr)
         return INTERRUPTED_EXIT
     try:
+        # a real robot's tips left are shared with labrun run, by its robot file
+        shared = args.robot and spec.emulate is None and spec.config.controller.kind != "simulated"
         manager = RunManager(robot, emergency_lock_key=args.emergency_lock_key,
-                             record_dir=args.record_dir)
+                             record_dir=args.record_dir,
+                             robot_tips=robot_key(args.robot) if shared else None)
         manager.log = log_run  # each run's start, pauses and end, one line each
         print(f"labrun: robot {robot.config.name!r} ({robot.kind}); OpenAPI at "
               "/openapi.json", file=sys.stderr)
@@ -159,6 +163,9 @@ def run_serve(args: argparse.Namespace) -> int:
               allowed_hosts=args.allow_host, max_body=args.max_body)
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down on (or it came
         pass  # before uvicorn started): a normal stop
+    except TipsStateError as exc:  # nothing is known of the tips on the robot
+        print(f"error: {exc}", file=sys.stderr)
+        return BAD_INPUT_EXIT
     except OSError as exc:
         print(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}",
               file=sys.stderr)

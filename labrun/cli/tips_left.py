@@ -4,7 +4,8 @@ A run that ends with a tip still on (halted, or its cleanup could not run) leave
 the robot, and nothing on the robot tells the next run: it would press a fresh tip onto
 the used one. ``labrun serve`` keeps them with its history; ``labrun run --robot`` keeps
 them here, in ``tips_left.json`` of labrun's state folder (``$LABRUN_STATE_DIR``, else
-``$XDG_STATE_HOME/labrun``, else ``~/.local/state/labrun``), by the robot file's path.
+``$XDG_STATE_HOME/labrun``, else ``~/.local/state/labrun``), by the robot file's path, and
+so does ``labrun serve --robot`` (beside its history): a lab drives one robot both ways.
 A run is written there as it starts playing too (``unfinished``), and replaced by what it
 left when it ends: a run that never ended (labrun killed, the computer off) leaves a word
 that a tip may be on.
@@ -83,13 +84,20 @@ def left_on(robot: str) -> dict[str, Any] | None:
     return None
 
 
+def said_of(robot: str) -> dict[str, Any] | None:
+    """What the state folder last heard of ``robot``: tips left, a run that never ended, or
+    (no ``mounts``) that nothing is on it; None if it has heard nothing. Raises
+    ``TipsStateError``."""
+    with _locked(create=False):
+        tips = _read().get(robot)
+    return tips if isinstance(tips, dict) else None
+
+
 def remember(robot: str, tips: dict[str, Any] | None) -> None:
-    """Keep ``tips`` as left on ``robot`` (None: none are). Raises ``TipsStateError``."""
+    """Keep ``tips`` as left on ``robot`` (None: none are, which is kept too, so that
+    ``said_of`` tells it from a robot never heard of). Raises ``TipsStateError``."""
     def change(kept: dict[str, Any]) -> None:
-        if tips is None:
-            kept.pop(robot, None)
-        else:
-            kept[robot] = tips
+        kept[robot] = tips if tips is not None else {"mounts": {}}
     _update(change)
 
 

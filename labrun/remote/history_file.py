@@ -231,8 +231,7 @@ def closing_events(record: list[Event]) -> list[Event]:
     summary: Event = {"seq": seq + 1, "t": t, "event": "summary", **ended}
     held = tips_held(record)
     if held:  # no cleanup ran
-        summary["tips_at_end"] = {mount: {"dropped": False, "uncertain": True}
-                                  for mount in held}
+        summary["tips_at_end"] = held
     return [status, summary]
 
 
@@ -289,23 +288,35 @@ def _seconds(value: Any) -> float | None:
     return seconds if seconds - seconds == 0 else None  # finite
 
 
-def tips_held(events: list[dict[str, Any]]) -> list[str]:
-    """The mounts whose pipette held a tip after the last of a record's ``events``: a
-    tip picked up (a ``pickUpTip`` started or done) and not dropped since."""
-    kinds: dict[int, tuple[str, str | None]] = {}
-    held: set[str] = set()
+def tips_held(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The tips on the pipettes after the last of a record's ``events``, by mount, as a
+    summary's ``tips_at_end`` gives them when no cleanup ran: a tip picked up (a
+    ``pickUpTip`` started or done) and not dropped since, ``uncertain`` (nobody knows
+    what happened after the record's end), with the µL its completed commands left in it
+    (``volume_ul``) and how many a multi-channel took (``tips``)."""
+    kinds: dict[int, tuple[str, str | None, dict[str, Any]]] = {}
+    held: dict[str, dict[str, Any]] = {}
     for event in events:
         if event.get("event") != "command":
             continue
         if event["status"] == "queued":
-            kinds[event["id"]] = (event.get("type", ""),
-                                  (event.get("params") or {}).get("mount"))
+            params = event.get("params") or {}
+            kinds[event["id"]] = (event.get("type", ""), params.get("mount"), params)
             continue
-        kind, mount = kinds.get(event["id"], ("", None))
+        kind, mount, params = kinds.get(event["id"], ("", None, {}))
         if mount is None:
             continue
         if kind == "pickUpTip" and event["status"] in ("started", "completed"):
-            held.add(mount)
+            tips = params.get("tips", 1)
+            held[mount] = {"dropped": False, "uncertain": True,
+                           **({"tips": tips} if isinstance(tips, int) and tips > 1 else {})}
         elif kind == "dropTip" and event["status"] == "completed":
-            held.discard(mount)
-    return sorted(held)
+            held.pop(mount, None)
+        elif mount in held and event["status"] == "completed":
+            volume = (event.get("result") or {}).get("volume_in_tip")
+            if isinstance(volume, (int, float)):
+                if volume > 0:
+                    held[mount]["volume_ul"] = round(float(volume), 6)
+                else:
+                    held[mount].pop("volume_ul", None)
+    return dict(sorted(held.items()))

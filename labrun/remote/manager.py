@@ -49,7 +49,14 @@ from engine.record import Event
 from engine.run import Run
 from engine.state import Status
 from hardware.controller import HardwareFault
-from labrun.cli.tips_left import tips_left, tips_left_said
+from labrun.cli.tips_left import (
+    TipsStateError,
+    remember,
+    said_of,
+    tips_left,
+    tips_left_said,
+    unfinished,
+)
 
 from .errors import BadRequest
 from .history_file import CLEARED_KEPT, ClearedRuns, HistoryFile
@@ -94,7 +101,7 @@ class RunManager:
                  run: Run | None = None,
                  emergency_lock_key: str | None = None, record_dir: str | Path | None = None,
                  progress_interval: float = PROGRESS_INTERVAL,
-                 checker: Checker | None = None) -> None:
+                 checker: Checker | None = None, robot_tips: str | None = None) -> None:
         if (robot is None) == (run is None):
             raise ValueError("give a robot (a queue of runs) or one run, not both")
         self.robot = robot
@@ -133,6 +140,12 @@ class RunManager:
                         self.tips_left = tips_left(last["name"], last["result"]["exit_status"],
                                                    last["result"]["summary"])
                         self._tips_left_by = last["item_uid"]
+        self._robot_tips = robot_tips
+        """The robot's name in the state folder's tips left (``tips_left.said_of``), which
+        ``labrun run`` on the same robot reads and writes too; None for a robot that starts
+        afresh each run (the simulated robot, the emulator)."""
+        if robot_tips is not None:
+            self._take_shared_tips(robot_tips)
         self._interval = progress_interval
         self._caller: LoopCaller | None = None
         self._tg: anyio.abc.TaskGroup | None = None
@@ -210,6 +223,45 @@ class RunManager:
             active.done = True
             self._to_history(active.item, summary, active.started_at)
             self._records.ended(active.item.item_uid)
+            await self._share_tips(tips_left(active.item.name, summary["status"], summary),
+                                   active.item.item_uid)
+
+    # -- the tips left on the robot, shared with labrun run -----------------------------
+
+    def _take_shared_tips(self, robot: str) -> None:
+        """At start: what the state folder says is on the robot's pipettes holds, unless
+        it is the word that a run of ours never ended and the history has its end (a
+        server killed alone: its worker ended the run). ``TipsStateError`` if it cannot be
+        read: nothing is known."""
+        kept = said_of(robot)
+        last = self.history[-1] if self.history else None
+        if kept is None or (kept.get("unfinished") and last is not None
+                            and kept.get("uid") == last["item_uid"]):
+            # the history is the latest word (or the only one, from an older labrun): the
+            # state folder has it too (if it cannot be written, the first run says so)
+            with contextlib.suppress(TipsStateError):
+                remember(robot, None if self.tips_left is None
+                         else {**self.tips_left, "uid": self._tips_left_by})
+            return
+        if kept.get("mounts") or kept.get("unfinished"):
+            self.tips_left = {k: v for k, v in kept.items() if k != "uid"}
+            self._tips_left_by = kept.get("uid") if isinstance(kept.get("uid"), str) else None
+        else:  # nothing on them: said by the last run here (ours or labrun run's), or a person
+            self.tips_left = None
+
+    async def _share_tips(self, tips: dict[str, Any] | None, uid: str | None) -> None:
+        """Tell the state folder what is on the robot's pipettes now (a run playing:
+        ``tips_left.unfinished``), for the next ``labrun run`` or server on it."""
+        robot = self._robot_tips
+        if robot is None:
+            return
+        kept = None if tips is None else {**tips, "uid": uid}
+        try:
+            await anyio.to_thread.run_sync(remember, robot, kept)
+        except TipsStateError as exc:
+            if self.log is not None:
+                self.log(f"warning: {exc}; the next labrun run on this robot will not know "
+                         "what is on its pipettes")
 
     # -- the API ------------------------------------------------------------------------------
 
@@ -566,6 +618,7 @@ class RunManager:
                                f"{exc.strerror or exc}; the tips are still said to be on")
         msg = "" if self.tips_left is not None else "no tips were recorded on the pipettes"
         self.tips_left = None
+        await self._share_tips(None, None)
         self.queue_error = None
         self._changed()
         return ok(msg)  # idempotent: said so when there was nothing to clear
@@ -656,6 +709,8 @@ class RunManager:
             return self._cannot_start(item, f"the run could not start: {exc}")
         self.queue_error = None
         self._adopt(active)
+        # until it ends, a tip may be on: a server killed now leaves that word
+        await self._share_tips(unfinished(item.name), item.item_uid)
         played = await active.apply(Play(source=SOURCE))
         if not played.accepted:
             await active.apply(Abort(source=SOURCE, reason=f"could not start: {played.reason}"))
@@ -774,6 +829,7 @@ class RunManager:
         self._last_pause_unresolved = bool(summary.get("pause_unresolved"))
         self.tips_left = tips_left(item.name, summary["status"], summary)
         self._tips_left_by = item.item_uid
+        await self._share_tips(self.tips_left, item.item_uid)
         self._watch_robot()
         status = Status(summary["status"])
         if status not in SUCCESS or summary.get("pause_unresolved"):

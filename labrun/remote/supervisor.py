@@ -505,8 +505,7 @@ class SupervisedRun:
                           "status": Status.FAILED.value, "error": reason}
         held = tips_held(self._all_events())
         if held:  # no cleanup ran: they are on the robot still, as far as anyone knows
-            summary["tips_at_end"] = {mount: {"dropped": False, "uncertain": True}
-                                      for mount in held}
+            summary["tips_at_end"] = held
         if self._record_path is not None:
             with contextlib.suppress(OSError), open(self._record_path, "a") as file:
                 file.write(json_line(status) + json_line(summary))

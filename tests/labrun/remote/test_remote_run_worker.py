@@ -80,11 +80,12 @@ def test_a_run_whose_worker_dies_fails_with_the_reason_and_the_next_runs(
     assert on_disk[0]["protocol"] == "doomed.py"  # as uploaded, not the server's copy
     lines = {e["line"].split(":")[0] for e in on_disk if e.get("line")}
     assert lines == {"doomed.py"}
-    # No cleanup ran: the tip it picked up is on the robot, as far as anyone knows.
+    # No cleanup ran: the tip it picked up is on the robot, as far as anyone knows, with
+    # the 20 µL its record says it drew (the person taking it off minds the liquid)
     assert failed["result"]["summary"]["tips_at_end"] == {
-        "right": {"dropped": False, "uncertain": True}}
-    with pytest.raises(RequestFailedError, match="the right pipette holds a tip "
-                       r"\(perhaps\), left by doomed.py \(failed\): take it off"):
+        "right": {"dropped": False, "uncertain": True, "volume_ul": 20.0}}
+    with pytest.raises(RequestFailedError, match="the right pipette holds a tip with "
+                       r"about 20 µL \(perhaps\), left by doomed.py \(failed\): take it off"):
         c.queue_start()
     assert c.robot_tips_removed()["success"]
     c.queue_start()  # the next item runs in a new worker, on a robot homed again
