@@ -387,29 +387,36 @@ class Methods(Generic[R]):
 
     # -- the run --
 
-    def re_pause(self, option: str | None = None, *, lock_key: str | None = None) -> R:
-        """Pause the run: ``deferred`` (the default, at the next checkpoint) or ``immediate``."""
-        return self._call("re_pause", option=option, lock_key=lock_key)
+    def re_pause(self, option: str | None = None, *, item_uid: str | None = None,
+                 lock_key: str | None = None) -> R:
+        """Pause the run: ``deferred`` (the default, at the next checkpoint) or ``immediate``.
 
-    def re_resume(self, *, lock_key: str | None = None) -> R:
+        With ``item_uid`` (as ``status()['running_item_uid']`` gives it), this and every
+        other run action is refused, and nothing done, unless that run is the one
+        executing: a client acting on a status it read just before that run ended never
+        acts on the next."""
+        return self._call("re_pause", option=option, item_uid=item_uid, lock_key=lock_key)
+
+    def re_resume(self, *, item_uid: str | None = None, lock_key: str | None = None) -> R:
         """Continue the paused run."""
-        return self._call("re_resume", lock_key=lock_key)
+        return self._call("re_resume", item_uid=item_uid, lock_key=lock_key)
 
-    def re_stop(self, *, lock_key: str | None = None) -> R:
+    def re_stop(self, *, item_uid: str | None = None, lock_key: str | None = None) -> R:
         """End the run cleanly (a success: the queue goes on)."""
-        return self._call("re_stop", lock_key=lock_key)
+        return self._call("re_stop", item_uid=item_uid, lock_key=lock_key)
 
-    def re_abort(self, reason: str | None = None, *, lock_key: str | None = None) -> R:
+    def re_abort(self, reason: str | None = None, *, item_uid: str | None = None,
+                 lock_key: str | None = None) -> R:
         """End the run with cleanup (the queue stops)."""
-        return self._call("re_abort", reason=reason, lock_key=lock_key)
+        return self._call("re_abort", reason=reason, item_uid=item_uid, lock_key=lock_key)
 
     def re_halt(self, *, lock_key: str | None = None) -> R:
         """Emergency stop without cleanup (the queue stops)."""
         return self._call("re_halt", lock_key=lock_key)
 
-    def skip_delay(self, *, lock_key: str | None = None) -> R:
+    def skip_delay(self, *, item_uid: str | None = None, lock_key: str | None = None) -> R:
         """End the run's active delay now."""
-        return self._call("skip_delay", lock_key=lock_key)
+        return self._call("skip_delay", item_uid=item_uid, lock_key=lock_key)
 
     def robot_tips_removed(self, *, lock_key: str | None = None) -> R:
         """Say that the tips the last run left on the pipettes (``tips_left`` in the

@@ -586,24 +586,25 @@ class RunManager:
 
     # -- the run --
 
-    async def _api_re_pause(self, option: PauseOption | None) -> Reply:
-        return await self._run_action(Pause(source=SOURCE, option=option or "deferred"))
+    async def _api_re_pause(self, option: PauseOption | None, item_uid: str | None) -> Reply:
+        return await self._run_action(Pause(source=SOURCE, option=option or "deferred"),
+                                      item_uid)
 
-    async def _api_re_resume(self) -> Reply:
-        return await self._run_action(Resume(source=SOURCE))
+    async def _api_re_resume(self, item_uid: str | None) -> Reply:
+        return await self._run_action(Resume(source=SOURCE), item_uid)
 
-    async def _api_re_stop(self) -> Reply:
-        return await self._run_action(Stop(source=SOURCE))
+    async def _api_re_stop(self, item_uid: str | None) -> Reply:
+        return await self._run_action(Stop(source=SOURCE), item_uid)
 
-    async def _api_re_abort(self, reason: str | None) -> Reply:
-        return await self._run_action(Abort(source=SOURCE, reason=reason))
+    async def _api_re_abort(self, reason: str | None, item_uid: str | None) -> Reply:
+        return await self._run_action(Abort(source=SOURCE, reason=reason), item_uid)
 
     async def _api_re_halt(self, lock_key: str | None) -> Reply:
         del lock_key  # an emergency stop needs no key: no lock holds it up
         return await self._run_action(Halt(source=SOURCE))
 
-    async def _api_skip_delay(self) -> Reply:
-        return await self._run_action(SkipDelay(source=SOURCE))
+    async def _api_skip_delay(self, item_uid: str | None) -> Reply:
+        return await self._run_action(SkipDelay(source=SOURCE), item_uid)
 
     async def _api_robot_tips_removed(self) -> Reply:
         if self.active is not None and not self.active.status.is_terminal:
@@ -868,14 +869,27 @@ class RunManager:
 
     # -- actions into a run's engine loop --------------------------------------------------
 
-    async def _run_action(self, action: Action) -> Reply:
+    async def _run_action(self, action: Action, item_uid: str | None = None) -> Reply:
         active = self.active
+        if item_uid is not None and (active is None or active.item.item_uid != item_uid):
+            return refused(self._not_the_run(item_uid, active))
         if active is None and self.queue_running:
             return refused("no run is executing: the queue is between two runs (queue_stop "
                            "stops it before the next)")
         if active is None:
             return refused("no run is executing: the manager is idle")
         return self._action_reply(await active.apply(action))
+
+    def _not_the_run(self, item_uid: str, active: ActiveRun | None) -> str:
+        """Why an action meant for the run ``item_uid`` is not carried out: that run is
+        not the one executing (a client acting on a status read as it ended)."""
+        ended = next((e for e in reversed(self.history) if e["item_uid"] == item_uid), None)
+        meant = (f"{ended['name']}, which it was meant for, has ended "
+                 f"({ended['result']['exit_status']})" if ended is not None
+                 else f"the run it was meant for ({item_uid[:40]}) is not executing")
+        now = (f"{active.item.name} is executing now" if active is not None
+               else "no run is executing now")
+        return f"not done: {meant}; {now}"
 
     def _action_reply(self, result: ActionResult) -> Reply:
         return {"success": result.accepted, "msg": result.reason or "",

@@ -134,6 +134,9 @@ class Endpoint:
 
 
 LOCK_KEY = Param("lock_key", "string", "the key the group was locked with")
+FOR_RUN = Param("item_uid", "string", "the run it is meant for (its item_uid, as the status "
+                "gives it as running_item_uid): refused, and nothing done, if that run is no "
+                "longer the one executing (it ended, and the next began)")
 POS = Param("pos", "position", "an index (negative counts from the back), 'front' or 'back'",
             names_an_item=True)
 UID = Param("uid", "string", "an item's item_uid", names_an_item=True)
@@ -195,22 +198,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("re_pause", "POST", "/api/re/pause",
              "Pause the run: at the next checkpoint (deferred, the default) or now.",
              (Param("option", "option", "deferred (default) or immediate",
-                    choices=("deferred", "immediate")), LOCK_KEY), lock="environment"),
+                    choices=("deferred", "immediate")), FOR_RUN, LOCK_KEY),
+             lock="environment"),
     Endpoint("re_resume", "POST", "/api/re/resume", "Continue a paused run.",
-             (LOCK_KEY,), lock="environment"),
+             (FOR_RUN, LOCK_KEY), lock="environment"),
     Endpoint("re_stop", "POST", "/api/re/stop",
              "End the run cleanly; it counts as a success and the queue goes on.",
-             (LOCK_KEY,), lock="environment"),
+             (FOR_RUN, LOCK_KEY), lock="environment"),
     Endpoint("re_abort", "POST", "/api/re/abort",
              "End the run with cleanup; the queue stops.",
-             (Param("reason", "string", "why, for the run record"), LOCK_KEY),
+             (Param("reason", "string", "why, for the run record"), FOR_RUN, LOCK_KEY),
              lock="environment", emergency_key=True),
     Endpoint("re_halt", "POST", "/api/re/halt",
              "Emergency stop, no cleanup motion; the queue stops. Never refused for a lock: "
              "an emergency stop takes one request (with the token, as every change does).",
              (Param("lock_key", "string", "accepted and not needed"),)),
     Endpoint("skip_delay", "POST", "/api/re/skip_delay", "End the active delay now.",
-             (LOCK_KEY,), lock="environment"),
+             (FOR_RUN, LOCK_KEY), lock="environment"),
     Endpoint("lock", "POST", "/api/lock",
              "Lock the environment and/or the queue with a key.",
              (Param("lock_key", "string", "the key; calls in a locked group need it",

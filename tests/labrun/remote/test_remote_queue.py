@@ -752,3 +752,40 @@ def test_a_server_that_stops_says_which_run_it_aborted_and_which_items_it_drops(
         gates.reached("held")
     assert "the queue is not kept: 2 item(s) not run (b.py, c.py)" in said
     assert "run held.py: aborted: the server stopped" in said
+
+
+def test_an_action_meant_for_a_run_that_ended_is_not_carried_out_on_the_next(
+        served: Served, gates: Gates) -> None:
+    # A client read the status, the run ended, the next began: its abort, meant for the
+    # first, stopped the second.
+    c = served.client
+    first = c.queue_item_add(item('gates.wait("first")', "first.py"))["item"]["item_uid"]
+    second = c.queue_item_add(item('gates.wait("second")\nctx.delay(seconds=3600)',
+                                    "second.py"))["item"]["item_uid"]
+    c.queue_start()
+    gates.reached("first")
+    assert c.status()["running_item_uid"] == first  # what the client read
+    gates.open("first")
+    gates.reached("second")
+    for act in (lambda: c.re_abort("meant for first", item_uid=first),
+                lambda: c.re_pause("immediate", item_uid=first),
+                lambda: c.re_stop(item_uid=first), lambda: c.skip_delay(item_uid=first)):
+        with pytest.raises(RequestFailedError) as refused:
+            act()
+        assert refused.value.response["msg"] == (
+            "not done: first.py, which it was meant for, has ended (succeeded); second.py "
+            "is executing now")
+    with pytest.raises(RequestFailedError, match=r"not done: the run it was meant for "
+                       r"\(no-such-run\) is not executing; second.py is executing now"):
+        c.re_resume(item_uid="no-such-run")
+    status = c.status()
+    assert status["running_item_uid"] == second and status["run_status"] == "running"
+    assert not status["pause_pending"]
+    c.re_abort("meant for second", item_uid=second)  # the run it names: carried out
+    gates.open("second")
+    c.wait_for_idle(timeout=WAIT)
+    assert [(h["name"], h["result"]["exit_status"]) for h in history(served)] == [
+        ("first.py", "succeeded"), ("second.py", "aborted")]
+    with pytest.raises(RequestFailedError, match=r"not done: second.py, which it was meant "
+                       r"for, has ended \(aborted\); no run is executing now"):
+        c.re_stop(item_uid=second)

@@ -137,7 +137,7 @@ def test_bad_bodies_are_named(name: str, body: bytes, status: int, reason: str) 
 
 def test_good_bodies_and_queries() -> None:
     params = check_params(BY_NAME["re_pause"].params, parse_json_body(b""))
-    assert params == {"option": None, "lock_key": None}
+    assert params == {"option": None, "item_uid": None, "lock_key": None}
     assert parse_json_body(b'\xef\xbb\xbf{"pos": -' + b"9" * 4300 + b"}")["pos"] < 0
     item = check_params(BY_NAME["queue_item_add"].params, parse_json_body(
         b'{"item": {"name": "a.py", "source": "# \xc2\xb0C"}}'))["item"]
