@@ -238,9 +238,14 @@ class RunProgress:
             elif kind == "summary":
                 self._status(str(event["status"]))
                 self.error = event.get("error") or event.get("reason")
-                # where a failed run failed; a run that ended otherwise is on no line (its
-                # last call is over: a bare line would read as one going on)
+                # where a failed run failed, or the call an abort or halt cut off; a run
+                # that ended otherwise is on no line (its last call is over: a bare line
+                # would read as one going on)
                 location = event.get("location")
+                during = event.get("ended_during")
+                if not location and isinstance(during, Mapping) \
+                        and event["status"] in ("aborted", "halted"):
+                    location = during.get("line")
                 self.line = str(location).rpartition("/")[2] if location else None
         if self._dirty:
             self._dirty = False

@@ -295,10 +295,24 @@ def test_a_delay_counts_down_on_the_page_between_events_paused_too(
             assert served.client.re_pause("immediate")["success"]
             expect(page.locator("#state")).to_have_text("paused", timeout=MS)
         left = re.compile(r"delay: ([\d:]+) left \(soak\)")
+        # the run's figures too: elapsed runs on, and time left with the delay (they stood
+        # still through a pause, then jumped at its end)
+        times = re.compile(r"step 5 of 5 · \d+ % · ([\d:]+) elapsed · ([\d:]+) left")
         before = _seconds(left.fullmatch(delay.inner_text())[1])  # type: ignore[index]
+        shown = times.fullmatch(figures.inner_text())
+        assert shown is not None, figures.inner_text()
         page.clock.run_for(120_000)  # two minutes on the page's clock, no event between
         after = _seconds(left.fullmatch(delay.inner_text())[1])  # type: ignore[index]
         assert 118 <= before - after <= 122, (paused, before, after)
+        now = times.fullmatch(figures.inner_text())
+        assert now is not None, figures.inner_text()
+        assert 118 <= _seconds(now[1]) - _seconds(shown[1]) <= 122, (paused, shown, now)
+        assert 118 <= _seconds(shown[2]) - _seconds(now[2]) <= 122, (paused, shown, now)
+    # aborted in the delay: the page says at which line, as it does for a failure
+    assert served.client.re_abort("soaked enough")["success"]
+    expect(page.locator("#failed-title")).to_have_text(
+        "soak.py was aborted at soak.py:7: the queue is stopped", timeout=MS)
+    expect(page.locator("#line")).to_have_text("at soak.py:7")
 
 
 def test_a_server_gone_is_said_and_offers_nothing_and_its_run_is_history_once_back(

@@ -207,7 +207,7 @@ def test_a_run_that_could_not_start_stops_the_queue_with_a_banner_too(
     served.client.queue_item_add(item(f'''
 import os
 if os.path.exists({str(broken)!r}):
-    raise RuntimeError("the protocol file changed its mind")
+    raise RuntimeError("the protocol file changed its mind" + ", at length" * 20)
 p300.transfer(50, plate["A1"], plate["B1"])
 ''', "broken.py"))
     live(served, page)
@@ -220,6 +220,11 @@ p300.transfer(50, plate["A1"], plate["B1"])
     expect(message).to_contain_text("No run starts until the queue is started again")
     expect(page.locator("#state")).to_have_text("queue stopped")
     shot(page, "6-could-not-start")
+    # a long reason is cut in the banner and said whole under Progress: no record has it
+    why = served.client.status()["queue_error"]
+    assert len(why) > 200
+    expect(message).to_contain_text("characters in all; it is whole under Progress)")
+    expect(page.locator("#outcome")).to_have_text("Queue stopped: " + why)
     broken.unlink()  # it is in the history, as failed: cleared, it is forgotten
     assert served.client.history_clear()["success"]
     expect(page.locator("#failed")).to_be_hidden(timeout=MS)

@@ -573,6 +573,15 @@ def test_a_run_that_ended_is_on_no_line_unless_it_failed_at_one(
                  {"event": "summary", "status": "failed", "t": 2.0, "error": "ValueError: x",
                   "location": "/srv/q/p.py:11"}])
     assert failed.fields()["line"] == "p.py:11"
+    # An abort or halt says the line of the call it cut off (the page: "aborted at"); a
+    # stop, a success, is on no line.
+    for status, line in (("aborted", "p.py:10"), ("halted", "p.py:10"), ("stopped", None)):
+        ended = RunProgress("uid", "p.py", None, now=Clock())
+        ended.feed([{"event": "status", "status": "running", "t": 0.0},
+                    {"event": "summary", "status": status, "t": 2.0, "reason": "why",
+                     "ended_during": {"id": 7, "type": "delay", "line": "/srv/q/p.py:10",
+                                      "status": "interrupted"}}])
+        assert ended.fields()["line"] == line, status
 
 
 def test_a_run_planned_under_a_second_of_wall_time_says_so(
