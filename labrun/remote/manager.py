@@ -249,6 +249,18 @@ class RunManager:
         else:  # nothing on them: said by the last run here (ours or labrun run's), or a person
             self.tips_left = None
 
+    async def _reread_shared_tips(self) -> str | None:
+        """Take the state folder's word of the robot's tips again (as at start); why no
+        run may start if it cannot be read."""
+        robot = self._robot_tips
+        if robot is None:
+            return None
+        try:
+            await anyio.to_thread.run_sync(self._take_shared_tips, robot)
+        except TipsStateError as exc:
+            return f"{exc}; nothing is known of the tips on the robot"
+        return None
+
     async def _share_tips(self, tips: dict[str, Any] | None, uid: str | None) -> None:
         """Tell the state folder what is on the robot's pipettes now (a run playing:
         ``tips_left.unfinished``), for the next ``labrun run`` or server on it."""
@@ -554,7 +566,11 @@ class RunManager:
         interlocks = self._robot_interlocks()
         if interlocks:
             return refused(f"interlock {', '.join(interlocks)} is active; clear it first")
+        reread = await self._reread_shared_tips()  # a labrun run since may have left one
+        if reread is not None:
+            return refused(reread)
         if self.tips_left is not None:
+            self._changed()  # the status says them too
             return refused(tips_left_said(self.tips_left, SERVER_TIPS_REMOVED))
         self.queue_running = True
         self.queue_stop_pending = False
@@ -698,6 +714,13 @@ class RunManager:
                 return self._queue_stops(item, f"the robot could not be homed: {exc}")
             if self._next_is(item):
                 break
+        # Read again now that the run worker holds the robot (it may be a new one): a
+        # labrun run on the robot since the last read (while no worker held it) may have
+        # left a tip
+        reread = await self._reread_shared_tips()
+        if reread is not None or self.tips_left is not None:
+            return self._queue_stops(item, reread or tips_left_said(
+                self.tips_left or {}, SERVER_TIPS_REMOVED))
         item = self.queue.pop_front()
         record_path = self._records.path(item.item_uid)
         labware_dirs = [str(item.labware_dir)] if item.labware_dir else []

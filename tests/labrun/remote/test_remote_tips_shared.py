@@ -141,3 +141,19 @@ def test_a_served_run_the_server_never_saw_end_is_held_by_the_next_labrun_run(
         client.re_stop()  # its cleanup drops the tip
         client.wait_for_idle(timeout=WAIT)
         assert said_of(robot_key(str(robot))) == {"mounts": {}}
+
+
+def test_a_tip_left_while_the_server_ran_holds_its_next_run(
+        tmp_path: Path, robot: Path) -> None:
+    # The server read the word once, at its start: a labrun run on the robot while its
+    # run worker was gone (lost, not yet restarted: no lock held) left a tip, and the
+    # server's next run pressed a fresh one onto it and wrote the word away.
+    with serving(robot, tmp_path / "records") as client:
+        assert client.status()["tips_left"] is None
+        remember(robot_key(str(robot)), HALTED)  # as that labrun run kept it
+        client.queue_item_add(item('p300.transfer(50, plate["A1"], plate["B1"])', "next.py"))
+        with pytest.raises(RequestFailedError, match=r"the right pipette holds a tip with about "
+                           r"100 µL, left by held.py \(halted\): take it off"):
+            client.queue_start()
+        assert client.status()["tips_left"] == HALTED
+        assert said_of(robot_key(str(robot))) == HALTED  # not written away
