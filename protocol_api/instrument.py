@@ -65,14 +65,15 @@ plunger stops at empty (Opentrons 8.8.2's simulator: fine at 2.16, an error at 2
 PUSH_OUT_API = (2, 15)
 """The apiLevel from which ``dispense`` takes ``push_out``."""
 FLOW_RATE_API = (2, 24)
-MM_FROM_EDGE_API = (2, 24)
-CURRENT_TIP_SOURCE_API = (2, 25)
-AIR_GAP_API = (2, 22)
-"""From here an air gap is one of its own, not an aspirate: taken above a tip rack too."""
-"""``touch_tip(mm_from_edge=)``: how far inside the edge, from apiLevel 2.24."""
 """The apiLevel from which, as in Opentrons, ``aspirate``, ``dispense`` and ``air_gap``
 take a ``flow_rate`` in µL/s (instead of a ``rate``), ``air_gap`` its ``rate`` and
 ``in_place``, and ``mix`` its flow rates, delays and ``final_push_out``."""
+MM_FROM_EDGE_API = (2, 24)
+"""``touch_tip(mm_from_edge=)``: how far inside the edge, from apiLevel 2.24."""
+CURRENT_TIP_SOURCE_API = (2, 25)
+"""``current_tip_source_well()``, from apiLevel 2.25."""
+AIR_GAP_API = (2, 22)
+"""From here an air gap is one of its own, not an aspirate: taken above a tip rack too."""
 PREP_AFTER_API = (2, 13)
 """The apiLevel from which ``pick_up_tip`` takes ``prep_after``."""
 TIP_RACK_LIQUID_API = (2, 11)

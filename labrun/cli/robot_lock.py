@@ -6,7 +6,8 @@ does that), but a controller on ``tcp://`` or a pyserial URL takes a second conn
 So every process that drives a robot (``labrun run``, ``labrun doctor``, a server's run
 worker) first locks a file named for the controller's address, in ``robots/`` of labrun's
 state folder; the kernel lets go of the lock when the process ends, however it ends. The
-holder writes who it is into the file, so that a process refused can name it.
+holder writes who it is into the file, so that a process refused can name it. The
+state folder is the user's: another user's labrun is not seen (one user drives a robot).
 
 ``labrun serve --record-dir`` without a real controller (the simulated robot) locks a file
 in its record folder instead (``ROBOT_LOCK_NAME``): that keeps a restarted server's worker
@@ -56,9 +57,11 @@ def robot_lock_file(config: RobotConfig) -> Path | None:
 
 def hold_robot(path: str | Path | None, what: str, *, wait_s: float = 0.0,
                robot: str = "the robot", say: Callable[[str], None] | None = None,
-               sleep: Callable[[float], None] = time.sleep) -> IO[bytes] | None:
+               sleep: Callable[[float], None] = time.sleep,
+               pid: int | None = None) -> IO[bytes] | None:
     """Lock ``path`` for as long as the file returned stays open (at the latest, until
-    this process ends), and write ``what`` this process is into it.
+    this process ends), and write ``what`` this process is into it, with ``pid``: the
+    process to stop to free the robot (this one unless given: a server for its worker).
 
     Another process holding it is waited for up to ``wait_s`` seconds (said once through
     ``say``, else on standard error); ``RobotInUse`` if it still holds it, naming that
@@ -99,7 +102,7 @@ def hold_robot(path: str | Path | None, what: str, *, wait_s: float = 0.0,
             sleep(0.1)
     with contextlib.suppress(OSError):  # who holds it: for the next process's message
         held.truncate(0)
-        held.write(f"{os.getpid()} {what}".encode())
+        held.write(f"{pid or os.getpid()} {what}".encode())
         held.flush()
     return held
 

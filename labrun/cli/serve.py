@@ -142,7 +142,7 @@ def run_serve(args: argparse.Namespace) -> int:
         if lock is None and args.record_dir:
             lock = Path(args.record_dir) / ROBOT_LOCK_NAME
         if lock is not None:
-            spec = attrs.evolve(spec, lock=str(lock))
+            spec = attrs.evolve(spec, lock=str(lock), server_pid=os.getpid())
         robot = SupervisedRobot.start(spec)
     except (ConfigError, RobotUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)

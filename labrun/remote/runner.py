@@ -27,7 +27,6 @@ Messages are JSON both ways, one list per message: ``[kind, ...]``.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import signal
 import threading
@@ -83,6 +82,10 @@ class RobotSpec:
     (``labrun.cli.robot_lock``): no other labrun drives the robot meanwhile, and a worker
     of a server killed alone, still closing the robot, keeps the next one from opening it
     too."""
+
+    server_pid: int | None = None
+    """The server's process, named in the lock as the one to stop (its worker ignores
+    the signals that would end it)."""
 
     def described(self) -> str:
         """The robot, as a message names it."""
@@ -160,7 +163,7 @@ def serve(connection: Connection, spec: RobotSpec) -> None:
     link = Link(connection)
     try:
         held = hold_robot(  # noqa: F841 - held (the lock) until the process ends
-            spec.lock, f"the run worker of labrun serve (pid {os.getppid()})",
+            spec.lock, "labrun serve, whose run worker drives it", pid=spec.server_pid,
             wait_s=ROBOT_LOCK_WAIT_S, robot=spec.described(),
             sleep=partial(_wait_unless_told, connection))
         robot = spec.open()

@@ -128,7 +128,7 @@ def test_doctor_does_not_talk_to_a_robot_a_run_drives(
 
 
 def test_a_server_waits_for_the_run_that_drives_its_robot_and_then_serves(
-        tmp_path: Path, emulator: EmulatorHandle) -> None:
+        tmp_path: Path, emulator: EmulatorHandle, capsys: pytest.CaptureFixture[str]) -> None:
     robot = robot_file(tmp_path, emulator.address)
     first = tmp_path / "first.py"
     first.write_text(LONG)
@@ -153,6 +153,11 @@ def test_a_server_waits_for_the_run_that_drives_its_robot_and_then_serves(
                     break
             else:
                 pytest.fail("the server never started")
+            # now the server's worker holds it: a run is refused, naming the server (the
+            # process to stop; its worker ignores the signals that would end it)
+            assert main(["run", str(first), "--robot", str(robot), "-y"]) == 1
+            assert f"error: {in_use(robot, server, 'labrun serve, whose run worker drives it')}" \
+                in capsys.readouterr().err
             server.send_signal(signal.SIGINT)
             assert server.wait(WAIT_S) == 0
         finally:
