@@ -663,7 +663,7 @@ def sentence(name: str, commands: CallCommands, labels: Labels) -> str:
     if name == "comment" or one == "comment":
         return str(first.get("message", ""))
     if name == "pause" or one == "waitForResume":
-        message = first.get("message")
+        message = str(first.get("message") or "").strip()  # from its first words
         return f"Pausing: {message}" if message else "Pausing"
     if one in ("moveLabware", "removeLabware"):  # by hand, the run waiting or not
         return command_sentence(one, first, labels)

@@ -374,17 +374,20 @@ _CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80
 sequence or a carriage return in a pause message would rewrite the user's terminal."""
 
 
-MESSAGE_SHOWN = 200
+MESSAGE_SHOWN = 600
 """Characters of a protocol's pause message shown to a person (the run log, the server's
 terminal, the live page's banner); the record and the API keep the whole message."""
 
 
 def shortened(message: str, limit: int = MESSAGE_SHOWN) -> str:
-    """``message`` as a person is shown it: whole up to ``limit`` characters; a longer one
-    by its first line, cut at ``limit`` characters, and how long it was in all."""
-    if len(message) <= limit:
-        return message
-    head = message.partition("\n")[0][:limit].rstrip()
+    """``message`` as a person is shown it, without the blank lines and spaces around it
+    (a message that starts on a new line, after its opening quotes): whole up to ``limit``
+    characters; a longer one by its start, its lines run together, cut at ``limit``
+    characters, and how long it was in all."""
+    text = message.strip()
+    if len(text) <= limit:
+        return text
+    head = " ".join(text.split())[:limit].rstrip()
     return f"{head}… ({len(message):,} characters in all; the run record has the whole message)"
 
 

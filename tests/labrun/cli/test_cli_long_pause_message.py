@@ -13,7 +13,7 @@ import pytest
 from engine.record import read_record
 from labrun.cli.main import main
 
-SHOWN = 200  # characters of a message shown
+SHOWN = 600  # characters of a message shown
 
 LONG = "Replace the plate in slot 2. " + "x" * 99_971  # 100,000 characters
 
@@ -55,4 +55,19 @@ def test_a_short_pause_message_is_shown_whole(tmp_path: Path,
     assert main(["simulate", str(path)]) == 0
     out = capsys.readouterr().out
     assert "Pausing: " + message in out
+    assert "characters in all" not in out
+
+
+def test_a_pause_message_that_starts_on_a_blank_line_is_shown_from_its_first_words(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Written as """\n Take out ...""" and 420 characters long, it was shown as its first
+    # line, which is empty: "Pausing: … (420 characters in all; ...)", no instruction.
+    message = "\n    Take out the PIXUL plate.\n    Place the new plate on slot 8." + \
+        " Then resume." * 25
+    path = tmp_path / "protocol.py"
+    path.write_text(f'metadata = {{"apiLevel": "2.15"}}\n\ndef run(ctx):\n'
+                    f'    ctx.pause({message!r})\n')
+    assert main(["simulate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Pausing: Take out the PIXUL plate.\n    Place the new plate on slot 8." in out
     assert "characters in all" not in out
