@@ -595,9 +595,14 @@ class ProtocolContext:
         """The protocol says ``wells`` of ``labware`` start with ``volumes`` of ``liquid``
         (None: empty; ``load_liquid``, ``load_liquid_by_well``, ``load_empty``): for the
         record, the run log and the setup sheet."""
+        name = None
+        if liquid is not None:  # one defined with no name is named for people by its order
+            name = liquid.name or next((f"liquid {n}" for n, defined in
+                                        enumerate(self._liquids, 1) if defined is liquid),
+                                       "a liquid with no name")
         self._steps.send(c.LoadLiquid(
             self._load_order.index(labware), tuple(w.well_name for w in wells),
-            tuple(float(v) for v in volumes), None if liquid is None else liquid.name,
+            tuple(float(v) for v in volumes), name,
             None if liquid is None else liquid.display_color))
 
     def _module_list(self) -> Collection[ModuleContext]:

@@ -268,3 +268,16 @@ def test_the_legends_liquids_take_a_row_below_its_key_only_when_there_are_some()
     named = {"well": "2/A2", "liquid": "Water", "color": "#ffff00"}
     assert height([unnamed]) == deck_svg.DECK_H + deck_svg.LEGEND_H  # as it was
     assert height([unnamed, named]) == deck_svg.DECK_H + deck_svg.LEGEND_H + 12
+
+
+def test_liquids_defined_with_no_name_keep_their_colours_and_are_named_by_their_order(
+        tmp_path: Path) -> None:
+    # Four reagents defined with name='' were drawn in one default blue with no legend,
+    # and the sheet said "the 98.0 µL of  the protocol loads there".
+    unnamed = LIQUIDS.replace('"Lysis buffer", "lysis"', '"", ""').replace(
+        '"Water", "nuclease-free"', '"", ""')
+    events = record(tmp_path, unnamed)
+    root = ET.fromstring(deck_svg.svg(sheet_with_colours(events)))
+    drawn = wells(root)
+    assert (drawn["2/A1"].get("fill"), drawn["2/A2"].get("fill")) == ("#e377c2", "#ffff00")
+    assert legend(root) == [("liquid 1", "#e377c2"), ("liquid 2", "#ffff00")]
