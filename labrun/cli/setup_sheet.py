@@ -19,6 +19,7 @@ pushes a tip's air out before its liquid (it went in last), so only the liquid c
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -57,9 +58,6 @@ MODULE_WAIT_SHOWN_S = 60.0
 """A module's call whose step takes this long is on the timeline (a ramp, a profile)."""
 REPEATS_ON_ONE_LINE = 3
 """From this many of the same pause or delay in a row on, the timeline says them in a line."""
-LISTED_WELLS = 6
-"""Wells of one labware that need different volumes: at most this many are listed."""
-
 
 def build(events: Iterable[Mapping[str, Any]]) -> Sheet:
     """The setup sheet of a simulated run, from its record's events."""
@@ -579,27 +577,22 @@ def _liquid_lines(liquids: list[dict[str, Any]]) -> list[str]:
         by_labware.setdefault((liquid["slot"], liquid["labware"]), []).append(liquid)
     lines = []
     for (slot, name), wells in by_labware.items():
-        volumes = {_held(w) for w in wells}
         capacities = {w["capacity_ul"] for w in wells}
         capacity = wells[0]["capacity_ul"] if len(capacities) == 1 else None
         cap = f" (capacity {volume(capacity)})" if capacity is not None else ""
         where = f"    {name} ({place(slot)}): "
         if len(capacities) > 1:  # a rack of tubes of two sizes: each well's own
-            shown = ", ".join(f"{w['name']} {_held(w)}"
-                              + (f" (capacity {volume(w['capacity_ul'])})"
-                                 if w["capacity_ul"] is not None else "")
-                              for w in wells[:LISTED_WELLS])
-            more = f" and {len(wells) - LISTED_WELLS} more" if len(wells) > LISTED_WELLS else ""
-            lines.append(f"{where}{shown}{more}")
-        elif len(volumes) == 1:
-            span = (f"{len(wells)} wells {wells[0]['name']}…{wells[-1]['name']}"
-                    if len(wells) > 2 else ", ".join(w["name"] for w in wells))
-            each = " each" if len(wells) > 1 else ""
-            lines.append(f"{where}{span}, {_held(wells[0])}{each}{cap}")
-        else:
-            shown = ", ".join(f"{w['name']} {_held(w)}" for w in wells[:LISTED_WELLS])
-            more = f" and {len(wells) - LISTED_WELLS} more" if len(wells) > LISTED_WELLS else ""
-            lines.append(f"{where}{shown}{more}{cap}")
+            lines += _wrapped(where, [f"{w['name']}: {_held(w)}"
+                                      + (f" (capacity {volume(w['capacity_ul'])})"
+                                         if w["capacity_ul"] is not None else "")
+                                      for w in wells], "")
+        else:  # every well, those of one volume together, by the columns they run down
+            groups: dict[str, list[str]] = {}
+            for well in wells:
+                groups.setdefault(_held(well), []).append(str(well["name"]))
+            listed = [f"{well_ranges(names)}: {held}" + (" each" if len(names) > 1 else "")
+                      for held, names in groups.items()]
+            lines += _wrapped(where, listed, cap)
         for well in wells:
             if well.get("short") and well["liquid"] is None:  # load_empty
                 lines.append(f"      WARNING: {well['name']} needs {volume(well['volume_ul'])}, "
@@ -614,6 +607,78 @@ def _liquid_lines(liquids: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+SHEET_WIDTH = 120
+"""Characters of a setup sheet's line a long list of wells is wrapped at."""
+
+
+def _wrapped(head: str, items: list[str], tail: str) -> list[str]:
+    """``head`` and ``items`` (joined by commas) and ``tail``, on as many lines as it
+    takes, the next ones indented under the first's text."""
+    lines, line = [], head
+    for n, item in enumerate(items):
+        text = item + ("," if n < len(items) - 1 else tail)
+        if line.strip() and len(line) + 1 + len(text) > SHEET_WIDTH and line != head:
+            lines.append(line)
+            line = "      " + text
+        else:
+            line += ("" if line == head else " ") + text
+    lines.append(line)
+    return lines
+
+
+def well_ranges(names: Sequence[str]) -> str:
+    """Wells such as ``A1 B1 C1 A3 B3 C3`` as a person finds them on a plate: runs down a
+    column (``A1…C1``), columns with the same run together (``rows A to C of columns 1 to
+    3``), joined by "and"; a name of no row and column as it is."""
+    cells: dict[int, list[str]] = {}
+    others: list[str] = []
+    for name in names:
+        match = _WELL_NAME.fullmatch(name)
+        if match is None:
+            others.append(name)
+        else:
+            cells.setdefault(int(match[2]), []).append(match[1])
+    runs: list[tuple[int, int, str, str]] = []  # columns from, to; rows from, to
+    for column in sorted(cells):
+        rows = sorted(set(cells[column]), key=lambda r: (len(r), r))
+        start = previous = rows[0]
+        for row in [*rows[1:], ""]:
+            if row and _row_number(row) == _row_number(previous) + 1:
+                previous = row
+                continue
+            last = runs[-1] if runs else None
+            if last is not None and last[1] == column - 1 and last[2:] == (start, previous):
+                runs[-1] = (last[0], column, start, previous)  # the column before, alike
+            else:
+                runs.append((column, column, start, previous))
+            start = previous = row
+    said = []
+    for first, last_column, top, bottom in runs:
+        if first != last_column and top == bottom and last_column == first + 1:
+            said += [f"{top}{first}", f"{top}{last_column}"]
+        elif first != last_column:
+            said.append(f"columns {first} to {last_column} (rows {top} to {bottom})"
+                        if top != bottom else f"{top}{first}…{top}{last_column}")
+        elif top == bottom:
+            said.append(f"{top}{first}")
+        elif _row_number(bottom) == _row_number(top) + 1:
+            said += [f"{top}{first}", f"{bottom}{first}"]
+        else:
+            said.append(f"{top}{first}…{bottom}{first}")
+    said += others
+    return " and ".join(said) if len(said) < 3 else ", ".join(said[:-1]) + " and " + said[-1]
+
+
+_WELL_NAME = re.compile(r"([A-Z]+)(\d+)")
+
+
+def _row_number(row: str) -> int:
+    number = 0
+    for letter in row:
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number
+
+
 def _overfilled_lines(wells: list[dict[str, Any]]) -> list[str]:
     """The wells the run fills past their capacity, by labware: liquid may spill."""
     if not wells:
@@ -624,15 +689,13 @@ def _overfilled_lines(wells: list[dict[str, Any]]) -> list[str]:
         by_labware.setdefault((well["slot"], well["labware"]), []).append(well)
     for (slot, name), listed in by_labware.items():
         one_size = len({w["capacity_ul"] for w in listed}) == 1  # else a rack of two sizes
-        shown = ", ".join(f"{w['name']} up to {volume(w['most_ul'])}"
-                          + ("" if one_size else f" (capacity {volume(w['capacity_ul'])})")
-                          for w in listed[:LISTED_WELLS])
-        more = f" and {len(listed) - LISTED_WELLS} more" if len(listed) > LISTED_WELLS else ""
         first = next((w["line"] for w in listed if w["line"]), None)
         said = [f"capacity {volume(listed[0]['capacity_ul'])}"] if one_size else []
         said += [f"first at {first}"] if first else []
-        lines.append(f"    {name} ({place(slot)}): {shown}{more}"
-                     + (f" ({', '.join(said)})" if said else ""))
+        lines += _wrapped(f"    {name} ({place(slot)}): ",
+                          [f"{w['name']} up to {volume(w['most_ul'])}"
+                           + ("" if one_size else f" (capacity {volume(w['capacity_ul'])})")
+                           for w in listed], f" ({', '.join(said)})" if said else "")
     return lines
 
 

@@ -3,13 +3,16 @@ per rack, the liquid each source well must hold, the timeline of delays and paus
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from labrun.cli import setup_sheet
 from labrun.cli.main import main
 
 PROTOCOL = '''
@@ -70,7 +73,7 @@ def test_the_text_sheet_comes_first_and_warns_of_an_overfull_well(
         "    slot 2   Corning 96 Well Plate 360 µL Flat",
         "    slot 4   Opentrons OT-2 96 Tip Rack 300 µL", "    slot 12  Opentrons Fixed Trash"]
     assert "    right  p300_single_gen2: 4 tips from slot 4" in sheet
-    assert "    samples (slot 1): A1, 300.0 µL (capacity 200.0 µL)" in sheet
+    assert "    samples (slot 1): A1: 300.0 µL (capacity 200.0 µL)" in sheet
     assert "      WARNING: A1 needs 300.0 µL, more than it holds (200.0 µL)" in sheet
     timeline = sheet[sheet.index(next(s for s in sheet if s.startswith("  Timeline"))):]
     assert [line.strip().split("  ", 1)[-1] for line in timeline[1:]] == [
@@ -586,7 +589,7 @@ def test_a_rack_of_tubes_of_two_sizes_gives_each_tube_its_own_capacity(
     """A3 is a 50 mL tube: the sheet gave the rack its first tube's 15 mL, so 20 mL read
     as more than A3 holds (with no warning)."""
     sheet = simulate(capsys, tmp_path, protocol=TUBES).split("\nRun log\n")[0]
-    assert ("    tubes (slot 2): A1 5000.0 µL (capacity 15000.0 µL), A3 20000.0 µL "
+    assert ("    tubes (slot 2): A1: 5000.0 µL (capacity 15000.0 µL), A3: 20000.0 µL "
             "(capacity 50000.0 µL)\n") in sheet
     assert "WARNING" not in sheet
 
@@ -621,8 +624,8 @@ def test_a_plate_loaded_on_an_adapter_another_has_left_is_brought_in_later(
     assert ("    slot 2   pcrA (Opentrons Tough 96 Well Plate 200 µL PCR Full Skirt) on "
             "Opentrons 96 Well Aluminum Block") in lines
     assert "    off deck pcrB (Bio-Rad 96 Well Plate 200 µL PCR)" in lines
-    assert "    pcrA (slot 2): A1 30.0 µL, A2 10.0 µL (capacity 200.0 µL)" in lines
-    assert "    pcrB (off the deck): H12, 60.0 µL (capacity 200.0 µL)" in lines
+    assert "    pcrA (slot 2): A1: 30.0 µL, A2: 10.0 µL (capacity 200.0 µL)" in lines
+    assert "    pcrB (off the deck): H12: 60.0 µL (capacity 200.0 µL)" in lines
     assert any("step 9: BY HAND" in line and "Put pcrB in slot 2" in line for line in lines)
 
 
@@ -653,10 +656,10 @@ def test_the_liquids_a_protocol_loads_are_named_and_a_shortfall_is_warned_of(
     protocol loads only 100 µL there."""
     out = simulate(capsys, tmp_path, "--deck", str(tmp_path / "deck.svg"), protocol=DECLARED)
     sheet, log = out.split("\nRun log\n")
-    assert ("    plate (slot 2): A1 150.0 µL of sample, B1 100.0 µL of sample, E1 20.0 µL of "
-            "sample, F1 30.0 µL of sample (capacity 360.0 µL)\n      WARNING: A1 needs "
-            "150.0 µL, more than the 100.0 µL of sample the protocol loads there\n"
-            "    res (slot 3): A1, 5000.0 µL of buffer (capacity 15000.0 µL)\n") in sheet
+    assert ("    plate (slot 2): A1: 150.0 µL of sample, B1: 100.0 µL of sample, E1: 20.0 µL "
+            "of sample,\n      F1: 30.0 µL of sample (capacity 360.0 µL)\n      WARNING: A1 "
+            "needs 150.0 µL, more than the 100.0 µL of sample the protocol loads there\n"
+            "    res (slot 3): A1: 5000.0 µL of buffer (capacity 15000.0 µL)\n") in sheet
     assert [line[8:] for line in log.splitlines()[5:9]] == [
         "A1 of res starts with 5000.0 µL of buffer",
         "A1, B1 of plate start with 100.0 µL each of sample",
@@ -675,8 +678,8 @@ def test_a_well_the_protocol_says_starts_empty_but_the_run_draws_from_is_warned_
     protocol = DECLARED.replace('p.transfer(50, res["A1"], plate["C1"])',
                                 'p.transfer(50, plate["C1"], res["A1"])')
     sheet = simulate(capsys, tmp_path, protocol=protocol).split("\nRun log\n")[0]
-    assert ("    plate (slot 2): A1 150.0 µL of sample, B1 100.0 µL of sample, C1 50.0 µL, "
-            "E1 20.0 µL of sample, F1 30.0 µL of sample (capacity 360.0 µL)") in sheet
+    assert ("    plate (slot 2): A1: 150.0 µL of sample, B1: 100.0 µL of sample, C1: 50.0 µL, "
+            "E1: 20.0 µL of sample,\n      F1: 30.0 µL of sample (capacity 360.0 µL)") in sheet
     assert "      WARNING: C1 needs 50.0 µL, but the protocol says it starts empty" in sheet
 
 
@@ -819,7 +822,7 @@ def test_labware_moved_by_hand_is_set_up_where_it_starts_and_its_moves_are_timed
     assert "    off deck spare tips (Opentrons OT-2 96 Tip Rack 300 µL)\n" in out
     assert "right  p300_single_gen2: 1 tip from slot 1, 1 tip from the rack off the deck " \
            "at the start\n" in out
-    assert "NEST 12 Well Reservoir 15 mL (slot 2): A1, 70.0 µL" in out
+    assert "NEST 12 Well Reservoir 15 mL (slot 2): A1: 70.0 µL" in out
     assert ("step 9: MOVE BY HAND, the run waits for you: Put spare tips in slot 1, then "
             "resume\n") in out
     assert ("] Pausing for a move by hand: Move NEST 12 Well Reservoir 15 mL from slot 2 to "
@@ -1040,10 +1043,10 @@ def test_wells_filled_past_their_capacity_are_named_with_the_line_that_did_it(
         ("2/A1", 120.0, 100.0, f"{path}:13"), ("2/B1", 110.0, 100.0, f"{path}:15")]
     out = simulate(capsys, tmp_path, protocol=OVERFILLING)
     sheet_lines = out.split("\nRun log\n")[0].splitlines()
-    assert sheet_lines[-5:-3] == [
+    assert sheet_lines[-6:-3] == [
         "  WARNING: wells filled past their capacity (liquid may spill)",
-        "    NEST 96 Well Plate 100 µL PCR Full Skirt (slot 2): A1 up to 120.0 µL, B1 up to "
-        f"110.0 µL (capacity 100.0 µL, first at {path}:13)"]
+        "    NEST 96 Well Plate 100 µL PCR Full Skirt (slot 2): A1 up to 120.0 µL,",
+        f"      B1 up to 110.0 µL (capacity 100.0 µL, first at {path}:13)"]
 
 
 def test_a_sheet_with_no_well_filled_past_its_capacity_warns_of_none(
@@ -1087,3 +1090,34 @@ def test_the_same_pause_again_and_again_is_one_line_of_the_timeline(
         "       2:54  end"]
     document = json.loads(simulate(capsys, tmp_path, "--json", protocol=PAUSING_IN_A_LOOP))
     assert [i["step"] for i in document["setup"]["timeline"]] == [5, 7, 9, 11, 13, 15, 16, 17]
+
+
+def test_the_wells_to_fill_are_all_listed_by_volume_as_they_run_down_the_columns() -> None:
+    # "A1 2.0 µL, ..., B2 5.0 µL and 6 more" hid six wells a person had to fill, and
+    # "6 wells A1…C3" read as nine, column 2 included.
+    assert setup_sheet.well_ranges(["A1", "B1", "C1", "A3", "B3", "C3"]) == "A1…C1 and A3…C3"
+    assert setup_sheet.well_ranges([f"{r}{c}" for c in range(1, 13) for r in "ABCDEFGH"]) \
+        == "columns 1 to 12 (rows A to H)"
+    assert setup_sheet.well_ranges(["A1", "C1", "E1", "A5", "A6"]) == "A1, C1, E1, A5 and A6"
+    assert setup_sheet.well_ranges(["A1", "A2", "A3", "A4"]) == "A1…A4"
+    volumes = {"A1": 2, "B1": 3, "C1": 4, "D1": 6, "A2": 5, "B2": 5, "C2": 5, "D2": 5,
+               "A3": 3, "B3": 12, "C3": 4, "D3": 3}
+    protocol = textwrap.dedent(f"""
+        metadata = {{"apiLevel": "2.15"}}
+
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_20ul", 1)
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2, "plate")
+            out = ctx.load_labware("corning_96_wellplate_360ul_flat", 3, "out")
+            p = ctx.load_instrument("p20_single_gen2", "right", tip_racks=[tips])
+            for well, ul in {volumes!r}.items():
+                p.transfer(ul, plate[well], out[well])
+        """)
+    path = Path(tempfile.mkdtemp()) / "protocol.py"
+    path.write_text(protocol)
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        assert main(["simulate", str(path)]) == 0
+    sheet = output.getvalue().split("\nRun log\n")[0]
+    assert ("    plate (slot 2): A1: 2.0 µL, B1, A3 and D3: 3.0 µL each, C1 and C3: 4.0 µL each, "
+            "D1: 6.0 µL, A2…D2: 5.0 µL each,\n      B3: 12.0 µL (capacity 360.0 µL)\n") in sheet
