@@ -218,6 +218,13 @@ class SheetBuilder:
             # a module's call: on the timeline if its step lasts (a ramp, a hold, a profile)
             self._module_step = (t, module_sentence(command, params),
                                  int(event.get("step", 0)) + 1)
+        elif (self._module_step is not None and command.partition("/")[2].startswith("waitFor")
+              and self._module_step[2] == int(event.get("step", 0)) + 1
+              and not self._module_step[1].endswith(" and wait for it")):
+            # set and waited for in one call (set_and_wait_for_temperature): said so, apart
+            # from a set that does not wait
+            began, said, at_step = self._module_step
+            self._module_step = (began, f"{said} and wait for it", at_step)
         elif command == "delay":
             self.timeline.append({"t": t, "kind": "delay", "seconds": float(params["seconds"]),
                                   "message": params.get("message"),

@@ -716,7 +716,8 @@ def test_the_timeline_shows_the_module_calls_that_take_a_minute_or_more(
     assert [(i["kind"], i["step"]) for i in timeline] == [
         ("module", 5), ("module", 6), ("module", 7), ("pause", 10)]
     lid, block, profile, _ = timeline
-    assert lid["call"] == "Thermocycler: set target lid temperature (to 105 °C)"
+    assert lid["call"] == ("Thermocycler: set target lid temperature (to 105 °C) and wait "
+                           "for it")
     assert block["seconds"] > 180  # its ramp, then its hold
     assert profile["call"] == ("Thermocycler: run profile 95 °C for 15 s, 60 °C for 30 s "
                                "(repetitions 30, block max volume 20 µL)")
@@ -1121,3 +1122,24 @@ def test_the_wells_to_fill_are_all_listed_by_volume_as_they_run_down_the_columns
     sheet = output.getvalue().split("\nRun log\n")[0]
     assert ("    plate (slot 2): A1: 2.0 µL, B1, A3 and D3: 3.0 µL each, C1 and C3: 4.0 µL each, "
             "D1: 6.0 µL, A2…D2: 5.0 µL each,\n      B3: 12.0 µL (capacity 360.0 µL)\n") in sheet
+
+
+def test_a_module_call_that_sets_and_waits_says_it_waits(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # set_and_wait_for_temperature read "set target temperature (to 37 °C)", as the
+    # set_target_temperature that does not wait: which steps block was not told.
+    protocol = textwrap.dedent("""
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            hs = ctx.load_module("heaterShakerModuleV1", 1)
+            hs.set_and_wait_for_temperature(37)
+            hs.set_target_temperature(45)
+            hs.wait_for_temperature()
+        """)
+    path = tmp_path / "protocol.py"
+    path.write_text(protocol)
+    assert main(["simulate", str(path)]) == 0
+    sheet = capsys.readouterr().out.split("\nRun log\n")[0]
+    assert "step 3: Heater-Shaker: set target temperature (to 37 °C) and wait for it, " in sheet
+    assert "step 5: Heater-Shaker: wait for temperature, " in sheet
