@@ -795,7 +795,8 @@ class InstrumentContext:
         if prepare and location is not None:  # at or above a well's top, or in none:
             self._steps.send(c.PrepareToAspirate(self._mount))  # out of the liquid, there
         self._steps.send(c.Aspirate(self._mount, amount, flow_rate, ref,
-                                    self._other_wells(target, "aspirate")))
+                                    self._other_wells(target, "aspirate"),
+                                    air_gap=_above_the_well(target)))
         self._volume += amount
         self._plunger_ready = self._last_move.homes
         return self
@@ -1607,6 +1608,15 @@ def _no_volume(asked: float | None) -> str:
 
 def _ref(well: Well) -> str:
     return f"{well.parent.slot}/{well.well_name}"
+
+
+def _above_the_well(location: Location) -> bool:
+    """Whether ``location`` is at or above the top of the well it names: an aspirate there
+    draws air (a protocol's own air gap, ``aspirate(20, well.top())``), which the record
+    keeps as an air gap, so no well is counted as giving liquid for it."""
+    if not location.labware.is_well:
+        return False
+    return location.point.z >= location.labware.as_well().top().point.z - 1e-6
 
 
 def _refuse_moving_liquid(op: str, end_location: object, movement_delay: object) -> None:

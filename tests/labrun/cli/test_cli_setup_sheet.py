@@ -1143,3 +1143,29 @@ def test_a_module_call_that_sets_and_waits_says_it_waits(
     sheet = capsys.readouterr().out.split("\nRun log\n")[0]
     assert "step 3: Heater-Shaker: set target temperature (to 37 °C) and wait for it, " in sheet
     assert "step 5: Heater-Shaker: wait for temperature, " in sheet
+
+
+def test_an_aspirate_at_a_wells_top_draws_air_not_the_wells_liquid(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # A protocol's own air gap, aspirate(20, well.top()), was counted as 20 µL the well
+    # gave: the sheet asked for more than the run takes and warned of a false shortfall.
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent("""
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+            res = ctx.load_labware("nest_12_reservoir_15ml", 2)
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 3)
+            p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p.pick_up_tip()
+            for well in plate.wells()[:4]:
+                p.aspirate(20, res["A2"].top())  # air first
+                p.aspirate(50, res["A2"])
+                p.dispense(70, well)
+            p.drop_tip()
+        """))
+    assert main(["simulate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "    NEST 12 Well Reservoir 15 mL (slot 2): A2: 200.0 µL (capacity 15000.0 µL)" in out
+    assert "] Air gap of 20.0 µL above A2 of NEST 12 Well Reservoir 15 mL (slot 2)" in out
