@@ -796,7 +796,9 @@ class InstrumentContext:
             self._steps.send(c.PrepareToAspirate(self._mount))  # out of the liquid, there
         self._steps.send(c.Aspirate(self._mount, amount, flow_rate, ref,
                                     self._other_wells(target, "aspirate"),
-                                    air_gap=_above_the_well(target)))
+                                    # a well given is aspirated from near its bottom
+                                    air_gap=not isinstance(location, Well)
+                                    and _above_the_well(target)))
         self._volume += amount
         self._plunger_ready = self._last_move.homes
         return self

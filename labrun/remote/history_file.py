@@ -294,20 +294,20 @@ def tips_held(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     ``pickUpTip`` started or done) and not dropped since, ``uncertain`` (nobody knows
     what happened after the record's end), with the µL its completed commands left in it
     (``volume_ul``) and how many a multi-channel took (``tips``)."""
-    kinds: dict[int, tuple[str, str | None, dict[str, Any]]] = {}
+    kinds: dict[int, tuple[str, str | None, object]] = {}  # kind, mount, tips a pick-up took
     held: dict[str, dict[str, Any]] = {}
     for event in events:
         if event.get("event") != "command":
             continue
         if event["status"] == "queued":
             params = event.get("params") or {}
-            kinds[event["id"]] = (event.get("type", ""), params.get("mount"), params)
+            kinds[event["id"]] = (event.get("type", ""), params.get("mount"),
+                                  params.get("tips"))
             continue
-        kind, mount, params = kinds.get(event["id"], ("", None, {}))
+        kind, mount, tips = kinds.get(event["id"], ("", None, None))
         if mount is None:
             continue
         if kind == "pickUpTip" and event["status"] in ("started", "completed"):
-            tips = params.get("tips", 1)
             held[mount] = {"dropped": False, "uncertain": True,
                            **({"tips": tips} if isinstance(tips, int) and tips > 1 else {})}
         elif kind == "dropTip" and event["status"] == "completed":
