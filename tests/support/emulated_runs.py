@@ -48,3 +48,12 @@ def wait_until(predicate: Callable[[], bool], what: str, limit: float = WAIT_S) 
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.005)
+
+
+def grbl_robot_file(directory: Path, address: str) -> Path:
+    """``directory/robot.toml``: a GRBL controller at ``address`` (labrun's emulator on a
+    socket or a pseudo-terminal), with short timeouts for tests."""
+    path = directory / "robot.toml"
+    path.write_text(f'name = "bench"\n[controller]\nkind = "gcode"\ndialect = "grbl"\n'
+                    f'port = "{address}"\ntimeout_s = 2.0\npoll_interval = 0.05\n')
+    return path

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -244,3 +245,11 @@ def assert_unparked_where_recorded(unpark: Mapping[str, Any], z_axes: Iterable[s
             assert here >= recorded - tolerance, (axis, unpark)
         else:
             assert here == pytest.approx(recorded, abs=tolerance), (axis, unpark)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -9,14 +9,14 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from emulated_runs import grbl_robot_file
+from labrun_testing import free_port
 
 from engine.record import read_record
 from hardware.config import load_config
@@ -33,20 +33,6 @@ metadata = {"apiLevel": "2.15"}
 def run(ctx):
     ctx.delay(minutes=10)
 '''
-
-
-def robot_file(tmp_path: Path, port: str) -> Path:
-    path = tmp_path / "robot.toml"
-    path.write_text(textwrap.dedent(f'''
-        name = "bench"
-        [controller]
-        kind = "gcode"
-        dialect = "grbl"
-        port = "{port}"
-        timeout_s = 2.0
-        poll_interval = 0.05
-    '''))
-    return path
 
 
 @pytest.fixture
@@ -93,7 +79,7 @@ def in_use(robot: Path, holder: subprocess.Popen[str], what: str) -> str:
 
 def test_a_second_run_on_a_robot_another_run_drives_is_refused_before_it_connects(
         tmp_path: Path, emulator: EmulatorHandle, capsys: pytest.CaptureFixture[str]) -> None:
-    robot = robot_file(tmp_path, emulator.address)
+    robot = grbl_robot_file(tmp_path, emulator.address)
     first = tmp_path / "first.py"
     first.write_text(LONG)
     second = tmp_path / "second.py"
@@ -116,7 +102,7 @@ def test_a_second_run_on_a_robot_another_run_drives_is_refused_before_it_connect
 
 def test_doctor_does_not_talk_to_a_robot_a_run_drives(
         tmp_path: Path, emulator: EmulatorHandle, capsys: pytest.CaptureFixture[str]) -> None:
-    robot = robot_file(tmp_path, emulator.address)
+    robot = grbl_robot_file(tmp_path, emulator.address)
     first = tmp_path / "first.py"
     first.write_text(LONG)
     with running(robot, first) as holder:
@@ -129,12 +115,10 @@ def test_doctor_does_not_talk_to_a_robot_a_run_drives(
 
 def test_a_server_waits_for_the_run_that_drives_its_robot_and_then_serves(
         tmp_path: Path, emulator: EmulatorHandle, capsys: pytest.CaptureFixture[str]) -> None:
-    robot = robot_file(tmp_path, emulator.address)
+    robot = grbl_robot_file(tmp_path, emulator.address)
     first = tmp_path / "first.py"
     first.write_text(LONG)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     with running(robot, first) as holder:
         server = labrun("serve", "--robot", str(robot), "--port", str(port),
                         stdout=subprocess.DEVNULL)
@@ -172,7 +156,7 @@ def test_two_names_of_one_serial_port_share_a_lock_and_the_simulated_robot_has_n
     device.touch()
     alias = tmp_path / "usb-Arduino-if00"
     os.symlink(device, alias)
-    configs = [robot_file(tmp_path / name, str(port))
+    configs = [grbl_robot_file(tmp_path / name, str(port))
                for name, port in (("a", device), ("b", alias), ("c", "tcp://127.0.0.1:7800"))
                if (tmp_path / name).mkdir() is None]
     locks = [robot_lock_file(load_config(path)) for path in configs]
@@ -185,12 +169,10 @@ def test_two_names_of_one_serial_port_share_a_lock_and_the_simulated_robot_has_n
 
 def test_ctrl_c_while_a_server_waits_for_its_robot_ends_it_at_once(
         tmp_path: Path, emulator: EmulatorHandle) -> None:
-    robot = robot_file(tmp_path, emulator.address)
+    robot = grbl_robot_file(tmp_path, emulator.address)
     first = tmp_path / "first.py"
     first.write_text(LONG)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     with running(robot, first):
         server = labrun("serve", "--robot", str(robot), "--port", str(port),
                         stdout=subprocess.DEVNULL)

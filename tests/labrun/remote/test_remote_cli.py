@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from labrun_testing import free_port
 from remote_kit import QUICK, WAIT, item
 
 from engine.record import read_record
@@ -26,20 +27,15 @@ from labrun.remote.supervisor import SupervisedRobot
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def serve(*args: str, stdout: int | None = None,
-          new_session: bool = False) -> tuple[subprocess.Popen[str], str, list[str]]:
-    """``labrun serve --simulate --speed 50 ARGS`` in a subprocess, once it listens: the
-    process, the token URL it printed, and the lines it printed until then."""
+def serve(*args: str, stdout: int | None = None, new_session: bool = False,
+          robot: Path | None = None) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """``labrun serve --simulate --speed 50 ARGS`` (``--robot robot`` instead, given one)
+    in a subprocess, once it listens: the process, the token URL it printed, and the
+    lines it printed until then."""
+    driven = ["--robot", str(robot)] if robot is not None else ["--simulate", "--speed", "50"]
     process = subprocess.Popen(
         [sys.executable, "-c", "import sys; from labrun.cli.main import main; "
-         "sys.exit(main(sys.argv[1:]))", "serve", "--simulate", "--speed", "50", *args],
+         "sys.exit(main(sys.argv[1:]))", "serve", *driven, *args],
         cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=True,
         start_new_session=new_session)
     assert process.stderr is not None

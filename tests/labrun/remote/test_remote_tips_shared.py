@@ -7,22 +7,20 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import socket
 import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from emulated_runs import grbl_robot_file
 from remote_kit import WAIT, item, protocol
+from test_remote_cli import free_port, serve
 
 from hardware.emulator import EmulatorHandle, running_emulator
 from labrun.cli.main import main
 from labrun.cli.tips_left import remember, robot_key, said_of
 from labrun.remote import RequestFailedError, RunManagerAPI
 
-ROOT = Path(__file__).resolve().parents[3]
 HALTED = {"run": "held.py", "status": "halted",
           "mounts": {"right": {"volume_ul": 100.0}}}
 
@@ -35,16 +33,7 @@ def emulator() -> Iterator[EmulatorHandle]:
 
 @pytest.fixture
 def robot(tmp_path: Path, emulator: EmulatorHandle) -> Iterator[Path]:
-    path = tmp_path / "robot.toml"
-    path.write_text(textwrap.dedent(f'''
-        name = "bench"
-        [controller]
-        kind = "gcode"
-        dialect = "grbl"
-        port = "{emulator.address}"
-        timeout_s = 2.0
-        poll_interval = 0.05
-    '''))
+    path = grbl_robot_file(tmp_path, emulator.address)
     yield path
     with contextlib.suppress(Exception):  # the next test's robot starts with nothing on
         remember(robot_key(str(path)), None)
@@ -54,23 +43,10 @@ def robot(tmp_path: Path, emulator: EmulatorHandle) -> Iterator[Path]:
 def serving(robot: Path, records: Path) -> Iterator[RunManagerAPI]:
     """``labrun serve --robot robot --record-dir records`` in a process, once it listens;
     stopped with Ctrl-C on the way out."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "labrun.cli.main", "serve", "--robot", str(robot), "--port",
-         str(port), "--record-dir", str(records)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process, token_url, _ = serve("--port", str(free_port()), "--record-dir", str(records),
+                                  robot=robot, stdout=subprocess.DEVNULL)
     try:
-        assert process.stderr is not None
-        lines = []
-        for line in process.stderr:  # bounded: uvicorn says when it listens
-            lines.append(line)
-            if "Application startup complete" in line:
-                break
-        else:
-            pytest.fail("".join(lines))
-        client = RunManagerAPI(next(line.strip() for line in lines if "/?token=" in line))
+        client = RunManagerAPI(token_url)
         try:
             yield client
         finally:
