@@ -217,8 +217,9 @@ class RobotConfig(Frozen):
             if cfg is None:
                 return f"unknown axis {axis!r}"
             if not cfg.min - 1e-6 <= value <= cfg.max + 1e-6:
-                return (f"axis {axis} would go to {value:.2f} mm, outside its travel "
-                        f"[{cfg.min:g}, {cfg.max:g}]")
+                by = value - cfg.max if value > cfg.max else cfg.min - value
+                return (f"axis {axis} would go to {value:.2f} mm, {by:.2f} mm outside its "
+                        f"travel [{cfg.min:g}, {cfg.max:g}]")
         return None
 
     def mount(self, name: str) -> MountConfig:

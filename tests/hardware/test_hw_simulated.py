@@ -92,8 +92,11 @@ def test_moves_outside_the_travel_and_before_homing_are_refused() -> None:
     config = default_config()
 
     async def main() -> None:
-        with pytest.raises(Exception, match="outside its travel"):
+        with pytest.raises(Exception, match=r"X would go to 999\.00 mm, 581\.00 mm "
+                           r"outside its travel \[0, 418\]"):
             await SimulatedController(config).move({"X": 999.0})
+        with pytest.raises(Exception, match=r"Y would go to -2\.25 mm, 2\.25 mm outside"):
+            await SimulatedController(config).move({"Y": -2.25})
         with pytest.raises(Exception, match="homed"):
             await SimulatedController(config, homed=False).move({"X": 10.0})
 
