@@ -1364,7 +1364,7 @@ class InstrumentContext:
                 self._warn_below(verb, well, bottom - point.z)
             if missed and self._first_time("past the labware"):
                 self._steps.warn(
-                    f"{verb} at {well.well_name} of {well.parent.name}: {missed} of the "
+                    f"{verb} at {well.display_name}: {missed} of the "
                     f"{len(self._wet) + 1} tips are over no well of it (past its edge, or "
                     "between its wells); on a robot they would "
                     f"{'draw air' if verb == 'aspirate' else 'let liquid fall'} there")
@@ -1413,7 +1413,7 @@ class InstrumentContext:
         off = math.hypot(dx, dy)
         where = f"over {under.well_name}" if under is not None else "over no well"
         tip = "the first nozzle's tip" if self._others else "the tip"
-        self._steps.warn(f"{verb} at {well.well_name} of {well.parent.name}: {tip} is "
+        self._steps.warn(f"{verb} at {well.display_name}: {tip} is "
                          f"{off:.1f} mm from its centre, {where}; the command names "
                          f"{well.well_name}, as Opentrons does")
 
@@ -1423,7 +1423,7 @@ class InstrumentContext:
         if not self._first_time("below"):
             return
         tip, it = ("the tips go", "they") if self._others else ("the tip goes", "it")
-        self._steps.warn(f"{verb} at {well.well_name} of {well.parent.name}: {tip} "
+        self._steps.warn(f"{verb} at {well.display_name}: {tip} "
                          f"{depth:.1f} mm below the well's bottom; on a robot {it} would press "
                          "into the labware")
 

@@ -222,6 +222,6 @@ def test_a_multi_whose_tips_go_past_the_labware_is_warned_of() -> None:
                         "warning")]
         assert len(warnings) == 1
         assert warnings[0].endswith(
-            "dispense at C1 of corning_96_wellplate_360ul_flat: 2 of the 8 tips "
+            "dispense at C1 of Corning 96 Well Plate 360 µL Flat on slot 6: 2 of the 8 tips "
             "are over no well of it (past its edge, or between its wells); on a robot they "
             "would let liquid fall there")

@@ -82,11 +82,12 @@ def test_a_tip_over_another_well_than_the_one_named_is_warned_of_once_a_line(
     is not warned of."""
     path, warnings = simulated_warnings(capsys, tmp_path, STRAY)
     assert warnings == [
-        f"warning: {path}:14: aspirate at A1 of corning_96_wellplate_360ul_flat: the tip is "
-        "9.0 mm from its centre, over A2; the command names A1, as Opentrons does",
-        f"warning: {path}:18: aspirate at A1 of nest_12_reservoir_15ml: the first nozzle's "
-        "tip is 38.5 mm from its centre, over no well; the command names A1, as Opentrons "
-        "does"]
+        f"warning: {path}:14: aspirate at A1 of Corning 96 Well Plate 360 µL Flat on "
+        "slot 1: the tip is 9.0 mm from its centre, over A2; the command names A1, as "
+        "Opentrons does",
+        f"warning: {path}:18: aspirate at A1 of NEST 12 Well Reservoir 15 mL on slot 2: "
+        "the first nozzle's tip is 38.5 mm from its centre, over no well; the command "
+        "names A1, as Opentrons does"]
 
 
 BELOW = '''
@@ -114,10 +115,10 @@ def test_a_tip_below_the_bottom_of_its_well_is_warned_of_once_a_line(
     bottom, is not warned of."""
     path, warnings = simulated_warnings(capsys, tmp_path, BELOW)
     assert warnings == [
-        f"warning: {path}:10: aspirate at A1 of corning_96_wellplate_360ul_flat: the tip goes "
-        "3.0 mm below the well's bottom; on a robot it would press into the labware",
-        f"warning: {path}:13: aspirate at C1 of corning_96_wellplate_360ul_flat: the tip goes "
-        "2.0 mm below the well's bottom; on a robot it would press into the labware"]
+        f"warning: {path}:10: aspirate at A1 of Corning 96 Well Plate 360 µL Flat on slot 1: "
+        "the tip goes 3.0 mm below the well's bottom; on a robot it would press into the labware",
+        f"warning: {path}:13: aspirate at C1 of Corning 96 Well Plate 360 µL Flat on slot 1: "
+        "the tip goes 2.0 mm below the well's bottom; on a robot it would press into the labware"]
 
 
 def test_a_move_or_touch_tip_below_the_bottom_is_warned_of_too(
@@ -138,10 +139,10 @@ def test_a_move_or_touch_tip_below_the_bottom_is_warned_of_too(
             p.drop_tip()
     ''')
     assert warnings == [
-        f"warning: {path}:8: touch_tip at A1 of corning_96_wellplate_360ul_flat: the tip goes "
-        "9.3 mm below the well's bottom; on a robot it would press into the labware",
-        f"warning: {path}:9: move_to at A2 of corning_96_wellplate_360ul_flat: the tip goes "
-        "5.0 mm below the well's bottom; on a robot it would press into the labware",
+        f"warning: {path}:8: touch_tip at A1 of Corning 96 Well Plate 360 µL Flat on slot 1: "
+        "the tip goes 9.3 mm below the well's bottom; on a robot it would press into the labware",
+        f"warning: {path}:9: move_to at A2 of Corning 96 Well Plate 360 µL Flat on slot 1: "
+        "the tip goes 5.0 mm below the well's bottom; on a robot it would press into the labware",
         f"warning: {path}:12: move_to: the tip goes 4.0 mm below the deck; on a robot it "
         "would press into the deck or what stands on it"]
 
