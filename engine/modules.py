@@ -51,12 +51,19 @@ class LoadedModule:
         self.timeline: list[dict[str, Any]] = []
 
 
-def no_free_module(kind: str, model: str, slot: str, have: list[str]) -> str:
+def no_free_module(kind: str, model: str, slot: str, have: list[str], *,
+                   served_emulator: bool = False) -> str:
     """Why a ``load_module`` of ``kind`` cannot be bound to the robot's modules ``have``
-    (each ``name (kind)``), and how to name one in the robot file."""
+    (each ``name (kind)``), and how to name one in the robot file; ``served_emulator``: the
+    robot is the emulator ``labrun serve --emulate`` started, which plays the modules of
+    the robot file given with ``--config`` (none without one)."""
+    how = (f"labrun serve --emulate plays the modules of the robot file given with --config: "
+           f"name one there as [modules.<name>] with kind = \"{kind}\" and start the server "
+           "again" if served_emulator else
+           f"name them in the robot file as [modules.<name>] with kind = \"{kind}\" and its "
+           "port")
     return (f"load_module: this robot has no free {kind} module for {model} in slot "
-            f"{slot}; its modules: {', '.join(have) or 'none'} (name them in the robot file "
-            f"as [modules.<name>] with kind = \"{kind}\" and its port)")
+            f"{slot}; its modules: {', '.join(have) or 'none'} ({how})")
 
 
 def wrong_model(model: str, slot: str, kind: str, found: list[tuple[str, str]]) -> str:
@@ -73,14 +80,15 @@ def wrong_model(model: str, slot: str, kind: str, found: list[tuple[str, str]]) 
             f"it as {other!r}, or attach a {display_name(model)}")
 
 
-def modules_for(config: RobotConfig, needed: Iterable[Mapping[str, Any]], *, emulated: bool
-                ) -> tuple[RobotConfig, str | None]:
+def modules_for(config: RobotConfig, needed: Iterable[Mapping[str, Any]], *, emulated: bool,
+                served_emulator: bool = False) -> tuple[RobotConfig, str | None]:
     """The robot's configuration for a protocol whose simulation loaded the modules
     ``needed`` (its ``loadModule`` events): on the emulator, with an emulated twin of each
     module the robot file does not name, of the model the protocol asks for (a GEN1 is
     bound as a GEN1); on a robot, the same, and what it lacks (the first ``load_module``
     it cannot bind, with its line), so that the run fails before anything is connected
-    or moved."""
+    or moved. ``served_emulator``: the robot is an emulator already started (by ``labrun
+    serve --emulate``), whose modules are fixed like a robot's; said in what it lacks."""
     have: dict[str, int] = {}
     for module in config.modules.values():
         have[module.kind] = have.get(module.kind, 0) + 1
@@ -95,7 +103,8 @@ def modules_for(config: RobotConfig, needed: Iterable[Mapping[str, Any]], *, emu
             where = f"{event['line']}: " if event.get("line") else ""
             return config, where + no_free_module(
                 kind, str(params["model"]), str(params["slot"]),
-                sorted(f"{name} ({m.kind})" for name, m in config.modules.items()))
+                sorted(f"{name} ({m.kind})" for name, m in config.modules.items()),
+                served_emulator=served_emulator)
         name = kind
         while name in added:
             name += "_"

@@ -150,12 +150,13 @@ def simulate_source(source: ProtocolSource, name: str, directory: Path,
                     labware_dir: Path | None, config: RobotConfig,
                     timeout: float = SIMULATION_TIMEOUT,
                     watchdog_s: float = DEFAULT_WATCHDOG_S, *,
-                    fixed_modules: bool = False) -> str | None:
+                    fixed_modules: bool = False, emulated: bool = False) -> str | None:
     """Simulate a loaded protocol to its end on a virtual clock, as ``labrun simulate``
     does (with its watchdog: a ``run`` stuck in its own code fails with its line); why it
     cannot run (naming the uploaded file and line), or None. With ``fixed_modules`` (a
     robot or an emulator, not a simulation) a module the robot file does not name is a
-    reason too: the run would fail at that ``load_module``.
+    reason too: the run would fail at that ``load_module`` (``emulated``: the robot is the
+    emulator ``labrun serve --emulate`` started, and the reason says how to give it one).
 
     Runs the protocol: only a worker process calls it (``worker.work``).
     """
@@ -178,7 +179,7 @@ def simulate_source(source: ProtocolSource, name: str, directory: Path,
     if status in (Status.SUCCEEDED, Status.STOPPED) and fixed_modules:
         needed = [e for e in run.record.events if e["event"] == "command"
                   and e.get("type") == "loadModule" and e.get("status") == "queued"]
-        missing = modules_for(config, needed, emulated=False)[1]
+        missing = modules_for(config, needed, emulated=False, served_emulator=emulated)[1]
         if missing is not None:
             return as_uploaded(directory, missing)
     if status in (Status.SUCCEEDED, Status.STOPPED):

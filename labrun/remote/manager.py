@@ -465,7 +465,8 @@ class RunManager:
         try:  # loaded and simulated in a worker process, never here
             queued.info = await self.checker.check(queued.path, queued.labware_dir,
                                                    self.robot.config,
-                                                   fixed_modules=not self.robot.simulating)
+                                                   fixed_modules=not self.robot.simulating,
+                                                   emulated=self.robot.emulated)
         except CheckFailed as exc:
             queued.discard()
             raise BadRequest(422, f"the protocol cannot run: {exc}") from None
@@ -746,7 +747,8 @@ class RunManager:
         """Why ``item`` can no longer run (its worker's words), or None."""
         try:
             await self.checker.check(item.path, item.labware_dir, robot.config,
-                                     fixed_modules=not robot.simulating)
+                                     fixed_modules=not robot.simulating,
+                                     emulated=robot.emulated)
         except CheckFailed as exc:
             return str(exc)
         return None

@@ -68,20 +68,22 @@ class Robot:
 
     def __init__(self, config: RobotConfig, controller: MotionController, clock: Clock, *,
                  kind: str, simulating: bool, door: Callable[[bool], None] | None = None,
-                 hardware: HardwareRobot | None = None) -> None:
+                 hardware: HardwareRobot | None = None, emulated: bool = False) -> None:
         self.config = config
         self.controller = controller
         self.clock = clock
         self.kind = kind
         self.simulating = simulating
+        self.emulated = emulated  # labrun's emulator, started here with the server
         self.door = door
         self._hardware = hardware
 
     @classmethod
-    def serving(cls, robot: HardwareRobot, *, simulating: bool) -> Robot:
+    def serving(cls, robot: HardwareRobot, *, simulating: bool,
+                emulated: bool = False) -> Robot:
         """The robot ``open_robot`` built, as the run manager drives it."""
         return cls(robot.config, robot.controller, robot.clock, kind=robot.kind,
-                   simulating=simulating, door=robot.door, hardware=robot)
+                   simulating=simulating, door=robot.door, hardware=robot, emulated=emulated)
 
     @property
     def simulated(self) -> SimulatedController | None:
@@ -222,4 +224,4 @@ def hardware_robot(config: RobotConfig, *, emulate: str | None = None,
     except BaseException:
         robot.close()
         raise
-    return Robot.serving(robot, simulating=False)
+    return Robot.serving(robot, simulating=False, emulated=emulate is not None)

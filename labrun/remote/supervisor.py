@@ -75,6 +75,7 @@ class SupervisedRobot:
         self.spec = spec
         self.config = spec.config
         self.simulating = spec.emulate is None and spec.config.controller.kind == "simulated"
+        self.emulated = spec.emulate is not None
         self.kind = "unknown"
         self.speed = spec.speed
         self.start_timeout = start_timeout

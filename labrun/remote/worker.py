@@ -87,6 +87,7 @@ class CheckRequest:
     simulation_timeout: float
     load_timeout: float  # the top level's own watchdog: a stuck line is named
     fixed_modules: bool = False  # the robot has only its robot file's modules
+    emulated: bool = False  # ... and it is labrun's emulator, started with the server
 
 
 def process_context() -> ForkServerContext | SpawnContext:
@@ -134,15 +135,17 @@ class Checker:
             await anyio.to_thread.run_sync(multiprocessing.forkserver.ensure_running)
 
     async def check(self, path: Path, labware_dir: Path | None,
-                    config: RobotConfig, *, fixed_modules: bool = False) -> ProtocolInfo:
+                    config: RobotConfig, *, fixed_modules: bool = False,
+                    emulated: bool = False) -> ProtocolInfo:
         """Load and simulate the protocol file ``path`` in a worker; its info, or
         ``CheckFailed`` naming the uploaded file and why (its line, its worker's death, a
-        time limit, or with ``fixed_modules`` a module the robot file does not name)."""
+        time limit, or with ``fixed_modules`` a module the robot file does not name;
+        ``emulated``: the robot is labrun's emulator, and that is said in how to add one)."""
         if self._slots is None:
             self._slots = anyio.Semaphore(self._at_once)
         request = CheckRequest(path.parent, path.name, labware_dir, config,
                                self.memory_limit, self.check_timeout, self.load_timeout,
-                               fixed_modules)
+                               fixed_modules, emulated)
         async with self._slots:
             return await anyio.to_thread.run_sync(self._check, request)
 
@@ -260,7 +263,8 @@ def work(sender: Connection, request: CheckRequest) -> None:
     try:
         reason = simulate_source(source, request.name, directory, request.labware_dir,
                                  request.config, request.simulation_timeout,
-                                 fixed_modules=request.fixed_modules)
+                                 fixed_modules=request.fixed_modules,
+                                 emulated=request.emulated)
     except MemoryError:
         reason = f"{request.name}: the simulation ran out of memory"
     _send(sender, "checked", reason)

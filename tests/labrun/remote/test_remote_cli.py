@@ -242,8 +242,12 @@ def test_emulated_robot_runs_the_queue_over_a_real_socket(run_worker: bool) -> N
             # taken, then failed the run at its load_module, stopping the queue).
             with pytest.raises(HTTPClientError, match="422") as refused:
                 client.queue_item_add(item={"name": "temp.py", "source": TEMPERATURE})
-            assert "temp.py:4: load_module: this robot has no free temperature module" in str(
-                refused.value)
+            # ... with what to do: the emulator plays the modules of a --config file
+            assert ("temp.py:4: load_module: this robot has no free temperature module for "
+                    "temperatureModuleV2 in slot 3; its modules: none (labrun serve --emulate "
+                    "plays the modules of the robot file given with --config: name one there "
+                    "as [modules.<name>] with kind = \"temperature\" and start the "
+                    "server again)") in str(refused.value)
             assert client.queue_get()["items"] == []
             client.close()
     finally:
