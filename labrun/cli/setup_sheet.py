@@ -93,6 +93,10 @@ class SheetBuilder:
         self.parameters: dict[str, Any] = {}  # the runtime parameters' values, by name
         self._module_step: tuple[float, str, int] | None = None  # start, words, step
         self.pickups = TipPickups()  # the rack positions each pick-up takes
+        # each tip rack's positions picked from (by its slot at the start): True once a
+        # tip is put back there, False while its tip is gone
+        self.rack_tips: dict[str, dict[str, bool]] = {}
+        self.held: dict[str, int] = {}  # mount -> the tips its last pick-up took
         # what the protocol says wells hold at the start (load_liquid): µL, the liquid's
         # name and its display colour (for the picture)
         self.declared: dict[str, Declared] = {}
@@ -204,7 +208,17 @@ class SheetBuilder:
                                                             "positions": {}})
             tips = int(params.get("tips", 1))
             pipette["tips"][slot] = pipette["tips"].get(slot, 0) + tips
-            pipette["positions"].setdefault(slot, set()).update(self.pickups.taken(params))
+            positions = self.pickups.taken(params)
+            pipette["positions"].setdefault(slot, set()).update(positions)
+            # a position picked from again: its tip was put back, or the rack refilled
+            again = pipette.setdefault("again", {}).setdefault(slot, [0, 0])
+            rack = self.rack_tips.setdefault(slot, {})
+            for position in positions:
+                returned = rack.get(position)
+                if returned is not None:
+                    again[0 if returned else 1] += 1
+                rack[position] = False
+            self.held[str(params["mount"])] = tips
         elif command == "loadLiquid":
             start = self.labels.start_place(params.get("labware"))
             if start is not None:
@@ -252,6 +266,8 @@ class SheetBuilder:
         if event.get("origin") == "cleanup":
             return
         mount, command = str(params.get("mount")), event["type"]
+        if command == "dropTip" and params.get("well"):
+            self._put_back(mount, str(params["well"]))
         if params.get("air_gap"):  # an air gap draws air: in the tip, in no well
             command = "airGap"
         wells = [] if command in ("airGap", "dropTip") else [
@@ -261,6 +277,16 @@ class SheetBuilder:
                                            wells, mount, event.get("line"))
         if wells:
             self.changes.liquid_moved()
+
+    def _put_back(self, mount: str, well: str) -> None:
+        """A drop of ``mount``'s tips at ``well``: into a tip rack picked from (a
+        ``return_tip``), its tips are back there, to be picked up again."""
+        start = self.labels.start_of(well)
+        rack = self.rack_tips.get(start.partition("/")[0])
+        if rack is not None:
+            for position in self.pickups.taken({"well": start, "mount": mount,
+                                                "tips": self.held.get(mount, 1)}):
+                rack[position] = True
 
     def _ended(self, event: Mapping[str, Any]) -> None:
         """A command ended: what it moved counts if it completed."""
@@ -339,6 +365,10 @@ class SheetBuilder:
                           "tip_racks": [{"slot": slot, "labware": labels.at_start(slot) or "?",
                                          "tips": count,
                                          "tips_at_start": len(p["positions"][slot]),
+                                         "tips_returned": p.get("again", {}).get(slot,
+                                                                                 [0, 0])[0],
+                                         "tips_refilled": p.get("again", {}).get(slot,
+                                                                                 [0, 0])[1],
                                          "positions": sorted(p["positions"][slot],
                                                              key=_position_key)}
                                         for slot, count in p["tips"].items()]}
@@ -399,7 +429,8 @@ _ROWS = "ABCDEFGHIJKLMNOP"
 
 def _tip_rack(rack: Mapping[str, Any], order: Sequence[str] | None = None) -> str:
     """``96 tips from slot 6``; with more picked up over the run than the rack must hold
-    at the start, both: ``96 tips in slot 6 (288 picked up)``; with tips not taken from
+    at the start, both, and why: ``96 tips in slot 6 (288 picked up: 192 after the rack is
+    refilled)``, ``(... 16 put back and picked up again)``; with tips not taken from
     the rack's first position on (``order``: its positions as tips are taken), where
     they stand: ``19 tips from slot 4: C3 to E5``."""
     at_start = rack.get("tips_at_start", rack["tips"])
@@ -409,7 +440,13 @@ def _tip_rack(rack: Mapping[str, Any], order: Sequence[str] | None = None) -> st
     positions = _position_runs(rack.get("positions", ()), order) if order else ""
     if at_start >= rack["tips"]:
         return f"{plural(rack['tips'], 'tip')} from {where}{positions}"
-    return f"{plural(at_start, 'tip')} in {where}{positions} ({rack['tips']} picked up)"
+    why = [f"{rack['tips_refilled']} after the rack is refilled"] if rack.get(
+        "tips_refilled") else []
+    if rack.get("tips_returned"):
+        why.append(f"{rack['tips_returned']} put back and picked up again")
+    said = f": {' and '.join(why)}" if why else ""
+    return (f"{plural(at_start, 'tip')} in {where}{positions} ({rack['tips']} picked "
+            f"up{said})")
 
 
 SHOWN_RUNS = 3
@@ -527,10 +564,6 @@ def text(sheet: Sheet) -> list[str]:
         racks = ", ".join(_tip_rack(r, _rack_order(sheet, r["slot"], r.get("positions", ())))
                           for r in pipette["tip_racks"]) or "no tips"
         lines.append(f"    {pipette['mount']:<6} {pipette['name']}: {racks}")
-    if any(r.get("tips_at_start", r["tips"]) < r["tips"]
-           for pipette in sheet["pipettes"] for r in pipette["tip_racks"]):
-        lines.append("    (more tips picked up than a rack holds at the start: tips returned "
-                     "to it, or the rack refilled at a pause)")
     if sheet["liquids"]:
         lines.append("  Liquids to load (the least each well must hold at the start)")
     lines += _liquid_lines(sheet["liquids"])

@@ -50,7 +50,8 @@ def test_the_json_setup_sheet_says_what_to_put_on_the_deck(
         ("4", ["Opentrons OT-2 96 Tip Rack 300 µL"]), ("12", ["Opentrons Fixed Trash"])]
     assert sheet["pipettes"] == [{"mount": "right", "name": "p300_single_gen2", "tip_racks": [
         {"slot": "4", "labware": "Opentrons OT-2 96 Tip Rack 300 µL", "tips": 4,
-         "tips_at_start": 4, "positions": ["A1", "B1", "C1", "D1"]}]}]
+         "tips_at_start": 4, "tips_returned": 0, "tips_refilled": 0,
+         "positions": ["A1", "B1", "C1", "D1"]}]}]
     assert sum(r["tips"] for p in sheet["pipettes"] for r in p["tip_racks"]) == (
         document["tips_used"])
     # A1 of the PCR plate gives 3 x 100 µL, more than its 200 µL; the plate's A1 receives
@@ -520,6 +521,10 @@ def run(ctx):
         p300.return_tip()
     p300.pick_up_tip(tips["A2"])
     p300.drop_tip()
+    ctx.pause("Put a fresh column of tips in column 2")
+    p300.reset_tipracks()
+    p300.pick_up_tip(tips["A2"])
+    p300.drop_tip()
 '''
 
 
@@ -527,17 +532,17 @@ def test_a_rack_whose_tips_are_picked_up_again_is_asked_for_each_tip_once(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """What a rack must hold at the start is every position the run picks from; the tips
     picked up over the run can be more (tips returned and used again, or a rack refilled
-    at a pause). The sheet once asked for "32 tips from slot 4" of this run."""
+    at a pause). The sheet once asked for "32 tips from slot 4" of this run; it says
+    which: put back, or picked up after a refill (a tip dropped in the trash is gone)."""
     document = json.loads(simulate(capsys, tmp_path, "--json", protocol=TIPS_AGAIN))
     assert document["setup"]["pipettes"][0]["tip_racks"] == [
-        {"slot": "4", "labware": "Opentrons OT-2 96 Tip Rack 300 µL", "tips": 32,
-         "tips_at_start": 16, "positions": [f"{row}{column}" for column in (1, 2)
-                                            for row in "ABCDEFGH"]}]
-    assert document["tips_used"] == 32
+        {"slot": "4", "labware": "Opentrons OT-2 96 Tip Rack 300 µL", "tips": 40,
+         "tips_at_start": 16, "tips_returned": 16, "tips_refilled": 8,
+         "positions": [f"{row}{column}" for column in (1, 2) for row in "ABCDEFGH"]}]
+    assert document["tips_used"] == 40
     sheet = simulate(capsys, tmp_path, protocol=TIPS_AGAIN).split("\nRun log\n")[0].splitlines()
-    at = sheet.index("    left   p300_multi_gen2: 16 tips in slot 4 (32 picked up)")
-    assert sheet[at + 1] == ("    (more tips picked up than a rack holds at the start: tips "
-                             "returned to it, or the rack refilled at a pause)")
+    assert "    left   p300_multi_gen2: 16 tips in slot 4 (40 picked up: 8 after the rack is " \
+        "refilled and 16 put back and picked up again)" in sheet
 
 
 FRONT_START = '''
@@ -566,7 +571,8 @@ def test_a_partial_layout_from_the_front_nozzle_is_asked_for_the_tips_it_takes(
     document = json.loads(simulate(capsys, tmp_path, "--json", protocol=FRONT_START))
     assert document["setup"]["pipettes"][0]["tip_racks"] == [
         {"slot": "1", "labware": "Opentrons OT-2 96 Tip Rack 300 µL", "tips": 6,
-         "tips_at_start": 6, "positions": ["A1", "B1", "C1", "D1", "E1", "F1"]}]
+         "tips_at_start": 6, "tips_returned": 0, "tips_refilled": 0,
+         "positions": ["A1", "B1", "C1", "D1", "E1", "F1"]}]
 
 
 TUBES = '''
