@@ -58,6 +58,10 @@ MODULE_WAIT_SHOWN_S = 60.0
 """A module's call whose step takes this long is on the timeline (a ramp, a profile)."""
 REPEATS_ON_ONE_LINE = 3
 """From this many of the same pause or delay in a row on, the timeline says them in a line."""
+SHORT_DELAY_S = 60.0
+"""A delay shorter than this with no message is part of a liquid step (a wait for the
+liquid to settle): from ``REPEATS_ON_ONE_LINE`` of them on, the text timeline counts them
+in one line instead of listing each."""
 
 def build(events: Iterable[Mapping[str, Any]]) -> Sheet:
     """The setup sheet of a simulated run, from its record's events."""
@@ -571,7 +575,15 @@ def text(sheet: Sheet) -> list[str]:
     total = sheet["estimated_duration_s"]
     lines.append(f"  Timeline (about {duration(total)}, {plural(sheet['steps'], 'step')})")
     lines.append(f"    {clock(0):>7}  start")
-    said = [(item, _timeline_words(item)) for item in sheet["timeline"]]
+    timeline = sheet["timeline"]
+    short = [item for item in timeline if item["kind"] == "delay"
+             and item["seconds"] < SHORT_DELAY_S and not item.get("message")]
+    if len(short) >= REPEATS_ON_ONE_LINE:
+        folded = {id(item) for item in short}
+        timeline = [item for item in timeline if id(item) not in folded]
+    else:
+        short = []
+    said = [(item, _timeline_words(item)) for item in timeline]
     start = 0
     while start < len(said):  # the same pause or delay again and again (a loop's): a line
         end = start + 1
@@ -588,6 +600,12 @@ def text(sheet: Sheet) -> list[str]:
                       for item, what in said[start:end]]
         start = end
     lines.append(f"    {clock(total):>7}  end")
+    if short:
+        least, most = min(s["seconds"] for s in short), max(s["seconds"] for s in short)
+        each = duration(least) if least == most else f"{duration(least)} to {duration(most)}"
+        lines.append(f"    {'':>7}  and {len(short)} short delays between steps "
+                     f"{short[0]['step']} and {short[-1]['step']}, not listed: {each} each, "
+                     f"{duration(sum(s['seconds'] for s in short))} in all")
     return [printable(line) for line in lines]  # labels and messages are the protocol's
 
 

@@ -1099,6 +1099,46 @@ def test_the_same_pause_again_and_again_is_one_line_of_the_timeline(
     assert [i["step"] for i in document["setup"]["timeline"]] == [5, 7, 9, 11, 13, 15, 16, 17]
 
 
+SETTLING = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.pick_up_tip()
+    for well in plate.wells()[1:%d]:
+        p300.aspirate(50, plate["A1"])
+        ctx.delay(seconds=2)  # let the liquid settle
+        p300.dispense(50, well)
+        ctx.delay(1)
+    ctx.delay(seconds=20, msg="let the beads settle")
+    ctx.delay(minutes=5)
+    p300.drop_tip()
+'''
+
+
+def test_short_delays_are_counted_in_one_line_not_listed(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Delays of seconds inside liquid steps crowded out the pauses and incubations a
+    person reads the timeline for: from three on, those under a minute with no message
+    are counted in one line. One with a message is listed, as are fewer than three."""
+    out = simulate(capsys, tmp_path, protocol=SETTLING % 5)
+    sheet = out.split("\nRun log\n")[0].splitlines()
+    timeline = sheet[sheet.index(next(s for s in sheet if s.startswith("  Timeline"))) + 1:]
+    assert timeline[0] == "       0:00  start"
+    assert [line[13:] for line in timeline[1:3]] == [
+        "step 22: delay of 20 s: let the beads settle", "step 23: delay of 5 min"]
+    assert timeline[3].endswith("  end")
+    assert timeline[4:] == ["             and 8 short delays between steps 7 and 21, not "
+                            "listed: 1 s to 2 s each, 12 s in all"]
+    document = json.loads(simulate(capsys, tmp_path, "--json", protocol=SETTLING % 5))
+    assert len(document["setup"]["timeline"]) == 10  # the JSON keeps each
+    out = simulate(capsys, tmp_path, protocol=SETTLING % 2)
+    assert "delay of 2 s" in out and "delay of 1 s" in out and "short delays" not in out
+
+
 def test_the_wells_to_fill_are_all_listed_by_volume_as_they_run_down_the_columns() -> None:
     # "A1 2.0 µL, ..., B2 5.0 µL and 6 more" hid six wells a person had to fill, and
     # "6 wells A1…C3" read as nine, column 2 included.
