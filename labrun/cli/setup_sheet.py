@@ -89,6 +89,8 @@ class SheetBuilder:
         self.in_flight: dict[int, tuple[str, float, list[str], str, str | None]] = {}
         self.highest: dict[str, float] = {}  # the most each well's volume rose by
         self.overfilled_at: dict[str, str | None] = {}  # the line that first filled it past
+        # a well the run filled before it first drew it below empty: that line
+        self.short_after_filled: dict[str, str | None] = {}
         self._capacities: dict[str, float | None] = {}
         self.air = TipAir()
         self.timeline: list[dict[str, Any]] = []
@@ -320,7 +322,10 @@ class SheetBuilder:
         for well in wells:
             now = running.get(well, 0.0) + change
             running[well] = now
-            lowest[well] = min(lowest.get(well, 0.0), now)
+            before = lowest.get(well, 0.0)
+            lowest[well] = now if now < before else before
+            if now < -1e-9 <= before and highest.get(well, 0.0) > 1e-9:
+                self.short_after_filled[well] = line  # drawn past what the run gave it
             if change > 0 and now > highest.get(well, 0.0):
                 highest[well] = now
                 if well not in self.overfilled_at:
@@ -377,7 +382,7 @@ class SheetBuilder:
                                                              key=_position_key)}
                                         for slot, count in p["tips"].items()]}
                          for p in self.pipettes.values()],
-            "liquids": _liquids(lowest, deck, self.declared),
+            "liquids": _liquids(lowest, deck, self.declared, self.short_after_filled),
             "overfilled": self._overfilled(),
             "destinations": sorted((w for w, v in running.items()
                                     if v > 1e-9 and lowest[w] >= -1e-9), key=_well_key),
@@ -502,11 +507,14 @@ def _top_labware(deck: Mapping[str, Any], well: str
 
 
 def _liquids(lowest: Mapping[str, float], deck: Mapping[str, Any],
-             declared: Mapping[str, Declared] | None = None) -> list[dict[str, Any]]:
+             declared: Mapping[str, Declared] | None = None,
+             after_filled: Mapping[str, str | None] | None = None) -> list[dict[str, Any]]:
     """Each well whose simulated volume went below zero: what it must hold at the start;
     and each well the protocol says holds liquid at the start (``load_liquid``): the more
-    of the two, with the liquid's name, and ``short`` when the run needs more than that."""
-    declared = declared or {}
+    of the two, with the liquid's name, and ``short`` when the run needs more than that.
+    ``after_filled``: the wells the run filled before it drew more from them than it gave
+    (by the line that did), each with ``drawn_past_filled_at``, that line."""
+    declared, after_filled = declared or {}, after_filled or {}
     liquids = []
     for well in sorted({*lowest, *declared}, key=_well_key):
         need = max(0.0, -lowest.get(well, 0.0))
@@ -522,7 +530,9 @@ def _liquids(lowest: Mapping[str, float], deck: Mapping[str, Any],
                         "over_capacity": capacity is not None and held > capacity + 1e-6,
                         "liquid": liquid, "color": color if liquid else None,
                         "declared_ul": round(said, 3) if well in declared else None,
-                        "short": well in declared and need > said + 1e-6})
+                        "short": well in declared and need > said + 1e-6,
+                        "drawn_past_filled_at": after_filled.get(well, "")
+                        if well in after_filled and need > said + 1e-6 else None})
     return liquids
 
 
@@ -659,6 +669,12 @@ def _liquid_lines(liquids: list[dict[str, Any]]) -> list[str]:
                 lines.append(f"      WARNING: {well['name']} needs {volume(well['volume_ul'])}, "
                              f"more than the {volume(well['declared_ul'])} of "
                              f"{well['liquid']} the protocol loads there")
+            if well.get("drawn_past_filled_at") is not None:
+                at = well["drawn_past_filled_at"]
+                lines.append(f"      WARNING: the run fills {well['name']}, then draws "
+                             f"{volume(well['volume_ul'])} more from it than it put there"
+                             f"{f' ({at})' if at else ''}: load that much at the start, or "
+                             "check the protocol's volumes")
             if well["over_capacity"]:
                 lines.append(f"      WARNING: {well['name']} needs {volume(well['volume_ul'])}, "
                              f"more than it holds ({volume(well['capacity_ul'])})")

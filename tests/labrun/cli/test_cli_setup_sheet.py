@@ -1139,6 +1139,38 @@ def test_short_delays_are_counted_in_one_line_not_listed(
     assert "delay of 2 s" in out and "delay of 1 s" in out and "short delays" not in out
 
 
+OVERDRAWN = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 3)
+    p = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])
+    p.pick_up_tip()
+    p.transfer(100, plate["A1"], plate["A9"], new_tip="never")
+    p.transfer(101.03, plate["A9"], plate["B9"], new_tip="never")
+    p.transfer(30, plate["A2"], plate["A9"], new_tip="never")
+    p.transfer(20, plate["A9"], plate["A3"], new_tip="never")
+    p.drop_tip()
+'''
+
+
+def test_a_well_the_run_fills_then_overdraws_is_said_to_be(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A9 is filled by the run and then drawn 1.03 µL past empty: it was listed as a well
+    to load, as if it were a source, with no word of why."""
+    sheet = simulate(capsys, tmp_path, protocol=OVERDRAWN).split("\nRun log\n")[0]
+    path = tmp_path / "protocol.py"
+    assert ("A1: 100.0 µL, A2: 30.0 µL, A9: 1.03 µL (capacity 360.0 µL)\n"
+            "      WARNING: the run fills A9, then draws 1.03 µL more from it than it put "
+            f"there ({path}:11): load that much at the start, or check the protocol's "
+            "volumes\n") in sheet
+    document = json.loads(simulate(capsys, tmp_path, "--json", protocol=OVERDRAWN))
+    assert [(w["name"], w["drawn_past_filled_at"]) for w in document["setup"]["liquids"]] \
+        == [("A1", None), ("A2", None), ("A9", f"{path}:11")]
+
+
 def test_the_wells_to_fill_are_all_listed_by_volume_as_they_run_down_the_columns() -> None:
     # "A1 2.0 µL, ..., B2 5.0 µL and 6 more" hid six wells a person had to fill, and
     # "6 wells A1…C3" read as nine, column 2 included.
