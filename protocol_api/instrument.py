@@ -503,7 +503,9 @@ class InstrumentContext:
     def pick_up_tip(self, location: Location | Well | Labware | None = None,
                     presses: int | None = None, increment: float | None = None,
                     prep_after: bool | None = None) -> InstrumentContext:
-        """Pick up a tip: the next one from ``tip_racks``, or the one at ``location``."""
+        """Pick up a tip: the next one from ``tip_racks``, or the one at ``location`` (a
+        ``Location`` in a tip's well: the nozzle goes to its point, offset and all, as in
+        Opentrons; in a rack: its next tip)."""
         level = self._ctx.api_version
         for name, value in (("presses", presses), ("increment", increment)):
             if value is not None:  # as Opentrons
@@ -518,18 +520,20 @@ class InstrumentContext:
         # Tip tracking chooses tips; from apiLevel 2.2 a named well is taken as it is.
         if not well.has_tip and self._ctx.api_version < NAMED_TIP_API:
             raise TipError(f"pick_up_tip: there is no tip in {well.display_name}")
-        check_reachable("pick_up_tip", well.top())
-        top = well.top().point
+        at = location if isinstance(location, Location) and location.labware.is_well \
+            else well.top()
+        check_reachable("pick_up_tip", at)
+        top = at.point
         tip_length = self._spec.effective_tip_length(rack.tip_length, rack.uri)  # less overlap
         layout = self._layout
         if layout is None:
             column = next(col for col in rack.columns() if well in col)
             taken = min(self._spec.channels, len(column) - column.index(well))
         else:
-            self._check_partial("pick_up_tip", well.top(), 0.0)
+            self._check_partial("pick_up_tip", at, 0.0)
             tips = tips_taken(layout, rack, well)
             taken = len(tips)
-            top = self._command_point(well.top())
+            top = self._command_point(at)
             self._warn_partial_pick(layout, rack, well, taken)
         self.check_tip_size(rack)  # warned of once it is checked: a refused pick-up is not
         self._steps.send(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
@@ -546,7 +550,7 @@ class InstrumentContext:
         self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0.0
         self._plunger_ready = self._last_move.homes  # the plunger goes down after a pick-up
         self._tip_length = tip_length
-        self._last_move.moved(well.top(), self._mount)
+        self._last_move.moved(at, self._mount)
         return self
 
     def _tip_well(self, location: Location | Well | Labware | None) -> Well:
@@ -579,6 +583,8 @@ class InstrumentContext:
                 raise OutOfTipsError(f"pick_up_tip: out of tips in {location}")
             return well
         if isinstance(location, Location):
+            if location.labware.is_labware:  # a rack's point: its next tip, as in Opentrons
+                return self._tip_well(location.labware.as_labware())
             if not location.labware.is_well:
                 raise TipError("pick_up_tip: the location must be a well of a tip rack")
             location = location.labware.as_well()

@@ -125,6 +125,22 @@ def test_pick_up_tip_at_a_named_well_or_rack(bench: Bench) -> None:
     assert not bench.racks[1]["H12"].has_tip and not bench.racks[0]["B2"].has_tip
 
 
+def test_a_pick_up_at_a_location_goes_to_its_point_offset_and_all(bench: Bench) -> None:
+    # As Opentrons: top(-1) presses 1 mm lower, a move() shifts the nozzle; a location
+    # in the rack itself takes its next tip. labrun went to the tip's top whatever it was.
+    rack = bench.racks[0]
+    bench.p300.pick_up_tip(rack["B1"].top(-1))
+    bench.p300.drop_tip()
+    bench.p300.pick_up_tip(rack["C1"].top().move(Point(1, 0, 2)))
+    bench.p300.drop_tip()
+    bench.p300.pick_up_tip(Location(rack["H12"].top().point, rack))
+    bench.p300.drop_tip()
+    b1, c1 = rack["B1"].top().point, rack["C1"].top().point
+    assert [pick.point for pick in bench.commands(c.PickUpTip)] == [
+        (b1.x, b1.y, b1.z - 1), (c1.x + 1, c1.y, c1.z + 2), tuple(rack["A1"].top().point)]
+    assert picked(bench) == ["4/B1", "4/C1", "4/A1"]
+
+
 def test_the_pick_up_goes_to_the_tips_top_and_the_drop_to_the_trash(bench: Bench) -> None:
     bench.p300.pick_up_tip()
     bench.p300.drop_tip()
