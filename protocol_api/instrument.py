@@ -194,24 +194,28 @@ class LastMove:
     The OT-2's pipettes share one gantry: once one pipette moves, the other is no longer
     where it last went. A liquid step with no location acts where this says (see
     ``InstrumentContext._here``); homing the pipettes forgets it. ``homes`` counts the
-    times every axis was homed, the plungers with the rest (``ctx.home()``).
+    times every axis was homed, the plungers with the rest (``ctx.home()``). ``lifted``:
+    the pipette that made it has homed its own Z since (``pipette.home()``): a step in
+    place goes back down there first, as in Opentrons.
     """
 
-    __slots__ = ("homes", "location", "mount")
+    __slots__ = ("homes", "lifted", "location", "mount")
 
     def __init__(self) -> None:
         self.location: Location | None = None
         self.mount: str | None = None
         self.homes = 0
+        self.lifted = False
 
     def moved(self, location: Location, mount: str) -> None:
         """A pipette on ``mount`` went to ``location``."""
-        self.location, self.mount = location, mount
+        self.location, self.mount, self.lifted = location, mount, False
 
     def forget(self, *, plungers: bool = False) -> None:
         """The pipettes homed (the robot did, or they were lifted clear of a module):
         no pipette is anywhere the protocol named; ``plungers``: they homed too."""
         self.location = self.mount = None
+        self.lifted = False
         if plungers:
             self.homes += 1
 
@@ -910,7 +914,7 @@ class InstrumentContext:
             location = location.top()
         elif isinstance(location, Labware):
             location = self._trash_bin_top("blow_out", location)
-        target, ref = self._go("blow_out", location, None)
+        target, ref = self._go("blow_out", location, None, back=False)
         self._steps.send(c.BlowOut(self._mount, self._flow_rate.blow_out, ref,
                                    self._other_wells(target, "blow_out")))
         self._volume = 0.0
@@ -1191,6 +1195,8 @@ class InstrumentContext:
         """Home this pipette's Z axis and plunger."""
         self._steps.send(c.Home(axes=self._axes()))  # every axis, if the robot's are unknown
         self._plunger_ready = None
+        if self._last_move.mount == self._mount:  # up from where it went: it goes back
+            self._last_move.lifted = True
         return self
 
     @api_step("configure_for_volume")
@@ -1227,15 +1233,18 @@ class InstrumentContext:
         raise ProtocolError(f"{op}: expected a Location or a Well, not {labware!r}")
 
     def _go(self, op: str, location: Location | Well | None,
-            clearance: float | None) -> tuple[Location, str | None]:
+            clearance: float | None, *, back: bool = True) -> tuple[Location, str | None]:
         """Move to ``location`` (a well: its bottom raised by ``clearance``, or its top
-        when None); when it is None, stay where the last move went (``_here``). Where the
-        pipette is then, and its well."""
+        when None); when it is None, stay where the last move went (``_here``), but go
+        back down there first if this pipette homed since (``back``: as Opentrons moves an
+        aspirate or a dispense to the well it names; a blow-out it does where it is). Where
+        the pipette is then, and its well."""
         if location is None:
             here = self._here(op)
-            if self._last_move.mount == self._mount:
+            if self._last_move.mount == self._mount and not (back and self._last_move.lifted):
                 return here, _location_ref(here)
-            location = here  # where another pipette went: this one goes there first
+            location = here  # where another pipette went, or this one before it homed:
+            # it goes there first
         if isinstance(location, Well):
             location = location.bottom(clearance) if clearance is not None else location.top()
         if not isinstance(location, Location):
@@ -1303,7 +1312,7 @@ class InstrumentContext:
         self._steps.send(c.MoveTo(self._mount, (point.x, point.y, point.z), ref,
                                   force_direct, minimum_z_height, speed))
         last = self._last_move  # LastMove.moved, written out: once a move
-        last.location, last.mount = location, self._mount
+        last.location, last.mount, last.lifted = location, self._mount, False
         return ref
 
     def _primary_point(self, location: Location,

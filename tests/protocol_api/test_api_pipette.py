@@ -141,6 +141,31 @@ def test_a_pick_up_at_a_location_goes_to_its_point_offset_and_all(bench: Bench) 
     assert picked(bench) == ["4/B1", "4/C1", "4/A1"]
 
 
+@pytest.mark.parametrize("level", [(2, 12), (2, 15)])
+def test_a_step_in_place_after_the_pipette_homed_goes_back_down_first(
+        level: tuple[int, int]) -> None:
+    # pipette.home() lifts its Z; an aspirate with no location then drew air ~190 mm above
+    # A2 while the record said "aspirate from 2/A2". As Opentrons, the aspirate and the
+    # dispense go back down to where the pipette was; a blow-out is done where it is.
+    with open_context(api_version=level) as ctx:
+        plate, p300 = plate_and_p300(ctx)
+        p300.pick_up_tip()
+        p300.aspirate(50, plate["A1"])
+        p300.dispense(20, plate["A2"])
+        p300.home()
+        p300.aspirate(10)
+        p300.home()
+        p300.dispense(10)
+        p300.home()
+        p300.blow_out()
+        kinds = [type(e.command).__name__ for e in ctx.run.engine.entries
+                 if e.origin == "protocol"]
+        assert kinds[-8:] == ["Home", "MoveTo", "Aspirate", "Home", "MoveTo", "Dispense",
+                              "Home", "BlowOut"]
+        a2 = plate["A2"].bottom(1).point
+        assert [m.point for m in ctx_commands(ctx, c.MoveTo)][-2:] == [tuple(a2)] * 2
+
+
 def test_the_pick_up_goes_to_the_tips_top_and_the_drop_to_the_trash(bench: Bench) -> None:
     bench.p300.pick_up_tip()
     bench.p300.drop_tip()
