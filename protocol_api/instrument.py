@@ -68,6 +68,9 @@ FLOW_RATE_API = (2, 24)
 """The apiLevel from which, as in Opentrons, ``aspirate``, ``dispense`` and ``air_gap``
 take a ``flow_rate`` in µL/s (instead of a ``rate``), ``air_gap`` its ``rate`` and
 ``in_place``, and ``mix`` its flow rates, delays and ``final_push_out``."""
+TOUCH_TIP_SLOW_API = (2, 4)
+"""From this apiLevel a touch_tip may go as slow as 1 mm/s (20 mm/s before), as in
+Opentrons."""
 MM_FROM_EDGE_API = (2, 24)
 """``touch_tip(mm_from_edge=)``: how far inside the edge, from apiLevel 2.24."""
 CURRENT_TIP_SOURCE_API = (2, 25)
@@ -1095,7 +1098,8 @@ class InstrumentContext:
         """Touch the tip to the four sides of ``location`` (the last well when None),
         ``v_offset`` mm from its top, at ``radius`` of its half-size or (apiLevel 2.24)
         ``mm_from_edge`` mm inside its edge, at ``speed`` mm/s (kept within 1-80 as
-        Opentrons does)."""
+        Opentrons does; 20-80 below apiLevel 2.4). A ``Location`` is refused, as Opentrons
+        refuses it: the height is ``v_offset``'s."""
         if mm_from_edge is not None:
             require("touch_tip: mm_from_edge", MM_FROM_EDGE_API, self._ctx.api_version)
             if not is_number(mm_from_edge):
@@ -1112,8 +1116,11 @@ class InstrumentContext:
                                     "to a well")
             self._refuse_after_bin("touch_tip", last, "give the well", until=None)
             location = last.labware.as_well()
-        if isinstance(location, Location) and location.labware.is_well:
-            location = location.labware.as_well()
+        if isinstance(location, Location):
+            well = well_of(location)
+            which = f"the well itself ({well.well_name})" if well is not None else "a well"
+            raise ProtocolError(f"touch_tip: give {which}, not a location; v_offset= sets "
+                                "the height from its top (Opentrons refuses a location too)")
         if not isinstance(location, Well):
             raise ProtocolError(f"touch_tip: expected a Well, not {location!r}")
         for name, value in (("radius", radius), ("v_offset", v_offset), ("speed", speed)):
@@ -1143,7 +1150,9 @@ class InstrumentContext:
         self._steps.send(c.TouchTip(
             self._mount, (point.x, point.y, point.z),
             float(radius) * float(size_x or 0) / 2 - inside,
-            float(radius) * float(size_y or 0) / 2 - inside, min(max(float(speed), 1.0), 80.0),
+            float(radius) * float(size_y or 0) / 2 - inside,
+            min(max(float(speed), 1.0 if self._ctx.api_version >= TOUCH_TIP_SLOW_API else 20.0),
+                80.0),
             _ref(location), self._other_wells(target, None)))
         self._last_move.moved(target, self._mount)
         return self

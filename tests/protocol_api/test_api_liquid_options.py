@@ -147,6 +147,25 @@ def test_touch_tip_radius_offset_and_speed_limits(bench: Bench) -> None:
     assert touch.speed == 80  # the most Opentrons allows
 
 
+def test_touch_tip_is_no_slower_than_20_mm_s_before_2_4_and_1_after() -> None:
+    # As Opentrons' _determine_speed: clamped to 20-80 mm/s below apiLevel 2.4
+    for level, slowest in (("2.3", 20.0), ("2.4", 5.0)):
+        with open_at(level) as ctx:
+            bench = Bench(ctx)
+            bench.p300.pick_up_tip()
+            bench.p300.touch_tip(bench.plate["A1"], speed=5)
+            assert bench.commands()[-1].speed == slowest, level
+
+
+def test_touch_tip_at_a_location_is_refused_as_opentrons_refuses_it(bench: Bench) -> None:
+    # labrun took the location's well and touched at v_offset, dropping the height given
+    bench.p300.pick_up_tip()
+    with pytest.raises(ProtocolError, match=r"^touch_tip: give the well itself \(F12\), not a "
+                       r"location; v_offset= sets the height from its top"):
+        bench.p300.touch_tip(bench.plate["F12"].top())
+    assert not any(isinstance(cmd, c.TouchTip) for cmd in bench.commands())
+
+
 def test_touch_tip_mm_from_edge_touches_that_far_inside_the_walls_from_2_24() -> None:
     # As Opentrons' engine: each touch at the half-size less mm_from_edge (1 mm inside)
     with open_at("2.24") as ctx:
