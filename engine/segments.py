@@ -6,7 +6,7 @@ it again. Plain slotted classes: several are made per command, on the hot path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 
 class Move:
@@ -36,3 +36,13 @@ class HomeAxes:
 
 
 Segment = Move | HomeAxes
+
+
+def moves_any(plan: Iterable[Segment], axes: Iterable[str]) -> bool:
+    """Whether any segment of ``plan`` moves (or homes) one of ``axes``."""
+    wanted = set(axes)
+    for segment in plan:
+        moved = segment.target if isinstance(segment, Move) else segment.axes
+        if any(axis in wanted for axis in moved):
+            return True
+    return False

@@ -164,3 +164,42 @@ def test_the_lowering_after_a_checkpoint_keeps_to_the_protocols_max_speeds() -> 
     # max_speeds is obeyed by every later move: the lowering an in-place command makes
     # first (the unpark held the tips up) is that command's move too.
     assert lowering_time(5.0) > lowering_time(None) + 10
+
+
+def test_a_home_that_moves_neither_the_gantry_nor_the_held_tip_keeps_the_lowering() -> None:
+    # Found by a red-team run: after a protocol pause held the left tip up over A1, a home
+    # of the right mount (or of a plunger) dropped the lowering, as if it went elsewhere,
+    # and the next aspirate in place drew air ~130 mm above the liquid it was recorded
+    # drawing from. A home of the gantry still ends it: the tip is no longer over A1.
+    def aspirate_height(home: tuple[str, ...], pause: bool = True) -> float:
+        trace: list[TraceItem] = []
+        scripted = ScriptedRun(default_config(), trace=trace)
+        try:
+            scripted.play()
+            scripted.call(P300)
+            scripted.call(PLATE)
+            scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", TIP_LENGTH))
+            scripted.call(c.MoveTo("left", WELL, well="2/A1"))
+            scripted.call(c.PrepareToAspirate("left"))
+            if pause:
+                scripted.call(c.WaitForResume("look"))
+                assert scripted.control.resume().accepted
+                scripted.settle()
+            scripted.call(c.Home(axes=home))
+            if "X" in home:
+                scripted.call(c.MoveTo("left", WELL, well="2/A1"))
+            before = len(trace)
+            scripted.call(c.Aspirate("left", 50.0, 50.0, "2/A1"))
+            aspirate = trace[before:]
+            scripted.finish()
+            assert scripted.status().status is Status.SUCCEEDED
+        finally:
+            scripted.close()
+        strokes = [end["Z"] for kind, start_, end in aspirate  # (after a plunger's home,
+                   if kind == "move" and abs(end["B"] - start_["B"]) > 1e-6]  # readied first)
+        return float(strokes[-1])
+
+    in_a1 = aspirate_height(("C",), pause=False)
+    assert aspirate_height(("X", "Y")) == in_a1  # homed away, sent back to A1 by the protocol
+    for home in (("A", "C"), ("C",), ("B",)):
+        assert aspirate_height(home) == in_a1, home
