@@ -1480,7 +1480,10 @@ class RunMachine(RuleBasedStateMachine):
                 assert mine[:-1] == theirs[:len(mine) - 1]
                 last, same = mine[-1], theirs[len(mine) - 1]
                 assert last[:4] == same[:4]
-                assert abs(last[4]) <= abs(same[4]) + 1e-3 and last[4] * same[4] > 0
+                assert abs(last[4]) <= abs(same[4]) + 1e-3
+                # the same way, unless the twin's stroke rounds to nothing (a dispense of
+                # the last hundredths of a µL)
+                assert last[4] * same[4] > 0 or abs(same[4]) < 1e-3, (last, same)
         # Each contact made at the height the twin made it at (a tip never draws or
         # pushes above or below where it would have without pauses).
         assert len(paused.depths) <= len(twin.depths)
