@@ -779,7 +779,9 @@ class RunMachine(RuleBasedStateMachine):
                 self.spare_at = cmd.to_slot
             if isinstance(cmd, (c.MoveTo, c.TouchTip)):
                 self.at = cmd.well
-            elif cmd.execution is c.Execution.MOTION and not cmd.in_place:
+            elif cmd.execution is c.Execution.MOTION and not cmd.in_place and not (
+                    isinstance(cmd, c.Home) and cmd.axes is not None
+                    and not {"X", "Y", "Z"} & set(cmd.axes)):
                 self.at = None  # a pick-up, a drop, a lift or a home went elsewhere
 
     def _act(self, name: str, *args: Any, **kwargs: Any) -> None:
@@ -905,6 +907,13 @@ class RunMachine(RuleBasedStateMachine):
     @rule()
     def blow_out_here(self) -> None:
         self._call(c.BlowOut("left", 50.0, self.at))
+
+    @precondition(lambda self: self.free())
+    @rule(axes=st.sampled_from([("A", "C"), ("C",)]))
+    def home_other_mount(self, axes: tuple[str, ...]) -> None:
+        # the right mount's Z and plunger, or its plunger: the left tip stays where it is,
+        # and a step in place after it acts there (lowered first after a checkpoint)
+        self._call(c.Home(axes=axes))
 
     @precondition(lambda self: self.free())
     @rule(on=st.booleans())
