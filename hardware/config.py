@@ -525,6 +525,12 @@ def _check_parking(config: RobotConfig) -> None:
         if not travel.min <= value <= travel.max:
             raise ConfigError(f"park_position: {axis} {value:g} mm is outside the travel "
                               f"of axis {axis} [{travel.min:g}, {travel.max:g}]")
+    for plunger in config.plunger_axes:  # held, never switched off, while parked
+        if config.axes[plunger].idle_current <= 0:
+            raise ConfigError(f"axes.{plunger}.idle_current: 0 A would switch plunger {plunger}'s "
+                              "motor off while the robot is paused, and the plunger of a tip "
+                              "holding liquid could slip; give it a holding current (an "
+                              "OT-2's is 0.05 A)")
 
 
 def _check_controller(config: RobotConfig) -> None:

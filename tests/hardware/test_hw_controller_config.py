@@ -155,6 +155,11 @@ def test_a_robot_file_removes_axes_mounts_and_interlocks(tmp_path: Path) -> None
      "park_position: X 500 mm is outside the travel of axis X [0, 418]"),
     ({"safe_height": 500}, "safe_height: 500 mm is outside the travel of axis Z [0, 218]"),
     ({"safe_height": float("nan")}, "safe_height: nan mm is outside the travel of axis Z"),
+    # A plunger is held while parked, never switched off (an X axis may idle at 0 A)
+    ({"axes": {"C": {"idle_current": 0}, "X": {"idle_current": 0}}},
+     "axes.C.idle_current: 0 A would switch plunger C's motor off while the robot is "
+     "paused, and the plunger of a tip holding liquid could slip; give it a holding current "
+     "(an OT-2's is 0.05 A)"),
 ])
 def test_bad_axes_and_mounts_name_the_key(data: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as raised:
