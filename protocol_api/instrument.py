@@ -666,6 +666,11 @@ class InstrumentContext:
         elif isinstance(location, Well):
             target = self._drop_into(location)
         elif isinstance(location, Location):
+            if well_of(location) is None:  # as Opentrons refuses it: where would it go?
+                raise ProtocolError(
+                    f"drop_tip: the location {location.point} is in no well; a tip is "
+                    "dropped into a well (of the trash, or of a tip rack), so give one, "
+                    "or a location relative to one (such as well.top())")
             target = location
         elif isinstance(location, Labware):
             target = self._trash_bin_top("drop_tip", location)

@@ -229,6 +229,17 @@ def test_a_tip_put_back_is_never_picked_up_again_by_itself_from_2_14(
             assert rack.next_tip() == rack["E1"]  # D1 was dropped into
 
 
+def test_a_drop_at_a_point_in_no_well_is_refused_as_opentrons_refuses_it(bench: Bench) -> None:
+    # labrun dropped the tip over the plate and recorded it as dropped in the "trash"
+    bench.p300.pick_up_tip()
+    with pytest.raises(ProtocolError, match=r"^drop_tip: the location \(.*\) is in no well; a "
+                       r"tip is dropped into a well"):
+        bench.p300.drop_tip(Location(Point(185.3, 121.4, 53.4), bench.plate))
+    assert bench.commands(c.DropTip) == []
+    bench.p300.drop_tip(bench.racks[0]["A1"].top(-10))  # relative to a well: taken
+    assert [cmd.well for cmd in bench.commands(c.DropTip)] == ["4/A1"]
+
+
 def test_an_8_channel_dropping_into_a_column_uses_all_its_positions() -> None:
     # Opentrons 8.8.2 at 2.20: a single channel took A1, an 8-channel A2..H2 and dropped
     # them into column 1: the single channel's next tip is A3, not B1.
