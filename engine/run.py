@@ -172,7 +172,7 @@ class Run:
 
     def wait(self, timeout: float | None = None) -> RunStatusReport:
         """Block until the run has ended; return its final status."""
-        status = self.control.wait_for(lambda s: s.status.is_terminal, timeout)
+        status = self.control.wait_until_ended(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
         if self.error is not None:
@@ -306,15 +306,19 @@ class RunControl:
         return report(self._run.engine)
 
     def wait_for(self, predicate: Callable[[RunStatusReport], bool],
-                 timeout: float | None = None) -> RunStatusReport:
+                 timeout: float | None = None, *, every_change: bool = True
+                 ) -> RunStatusReport:
         """Block until ``predicate(status)`` holds; TimeoutError after ``timeout`` s, or
         once the run has ended without it. The predicate is checked at every change of the
         run's state (its status, step, pause, delay...) and, for what changes between
-        them (the position), every ``RECHECK_S`` s."""
+        them (the position), every ``RECHECK_S`` s; with ``every_change=False``, only when
+        its status may have changed (a pause, a park, a delay, an interlock, its ending;
+        and every ``RECHECK_S`` s): enough for a predicate of the status, and the run is
+        not slowed by waking this thread at every step."""
         run = self._run
         deadline = None if timeout is None else time.monotonic() + timeout
         with run._changed:  # from now on every change wakes it (counted under the lock:
-            run._waiting += 1  # two threads may start waiting at once)
+            run._waiting += every_change  # two threads may start waiting at once)
         try:
             # The predicate runs outside the lock: a slow one never holds up the engine,
             # and one that acts on the run cannot deadlock; a wake-up between its check
@@ -328,7 +332,7 @@ class RunControl:
                     run._changed.wait(left)
         finally:
             with run._changed:
-                run._waiting -= 1
+                run._waiting -= every_change
         if not held:  # once more: the run may have got there as it ended
             held = predicate(status := self.status())
         if not held:
@@ -342,10 +346,14 @@ class RunControl:
             raise TimeoutError(f"run still {status.status.value} after waiting")
         return status
 
+    def wait_until_ended(self, timeout: float | None = None) -> RunStatusReport:
+        """Block until the run has ended (TimeoutError after ``timeout`` s); its status."""
+        return self.wait_for(lambda s: s.status.is_terminal, timeout, every_change=False)
+
     def wait_until_paused(self, timeout: float | None = None) -> RunStatusReport:
         """Block until the run is paused (parked) or has ended."""
         return self.wait_for(lambda s: s.status is Status.PAUSED or s.status.is_terminal,
-                             timeout)
+                             timeout, every_change=False)
 
 
 def _alive(run: Run) -> bool:

@@ -124,7 +124,7 @@ def wait_showing_progress(run: Run, out: TextIO, *, now: Callable[[], float] = t
         with contextlib.redirect_stdout(line.erasing(sys.stdout)):
             while True:
                 try:
-                    run.control.wait_for(lambda s: s.status.is_terminal, every_s)
+                    run.control.wait_until_ended(every_s)
                     break
                 except TimeoutError:
                     pass
