@@ -54,7 +54,7 @@ from .reducer import (
     reduce,
 )
 from .robot_model import CommandError, RobotModel
-from .segments import HomeAxes, Move, Segment, moves_any
+from .segments import HomeAxes, Move, Segment, still_held
 from .state import EndKind, RunState, Status, status_of
 from .summary import summarize
 from .waits import Waits
@@ -367,10 +367,8 @@ class Engine:
                 entry.plan, entry.done = [lower, *cmd.plan(self.model)], 1
             else:
                 entry.plan, entry.done = cmd.plan(self.model), 0
-                if lowering is not None and moves_any(entry.plan, ("X", "Y", *lowering)):
-                    self.pausing.lowering = None  # it goes elsewhere first: no lowering
-                # any more; one that moves neither the gantry nor the tips held up (a
-                # plunger's or the other mount's home, a load) leaves it for the next
+                if lowering is not None:
+                    self.pausing.lowering = still_held(lowering, entry.plan)
         # else: resumed after a pause, on to the same absolute targets (or rewound: done=0)
         for segment in entry.plan[entry.done:]:
             await self.move(segment)

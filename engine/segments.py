@@ -38,11 +38,16 @@ class HomeAxes:
 Segment = Move | HomeAxes
 
 
-def moves_any(plan: Iterable[Segment], axes: Iterable[str]) -> bool:
-    """Whether any segment of ``plan`` moves (or homes) one of ``axes``."""
-    wanted = set(axes)
+def still_held(lowering: Mapping[str, float], plan: Iterable[Segment]) -> dict[str, float] | None:
+    """What is left of ``lowering`` (the Z axes a checkpoint's unpark held up, to lower
+    when a command acts where the tips were) once ``plan`` has run: nothing if it moves
+    the gantry (the tips go elsewhere); else all but the axes it moves (the other mount's
+    home, or a plunger's, leaves the held tips waiting). None when nothing is left."""
+    left = dict(lowering)
     for segment in plan:
         moved = segment.target if isinstance(segment, Move) else segment.axes
-        if any(axis in wanted for axis in moved):
-            return True
-    return False
+        if "X" in moved or "Y" in moved:
+            return None
+        for axis in moved:
+            left.pop(axis, None)
+    return left or None

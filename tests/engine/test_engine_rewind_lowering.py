@@ -9,6 +9,7 @@ it, or the next in-place aspirate draws air above the well instead of the liquid
 
 from __future__ import annotations
 
+import pytest
 from labrun_testing import P300, TIP_TOP, ScriptedRun
 from motion_trace import TraceItem
 
@@ -166,11 +167,18 @@ def test_the_lowering_after_a_checkpoint_keeps_to_the_protocols_max_speeds() -> 
     assert lowering_time(5.0) > lowering_time(None) + 10
 
 
-def test_a_home_that_moves_neither_the_gantry_nor_the_held_tip_keeps_the_lowering() -> None:
+P300_RIGHT = c.LoadInstrument("p300_single_gen2", "right", 300.0, 300.0 / 16, 18.0, 19.0, 20.0)
+
+
+@pytest.mark.parametrize("right_used", [False, True], ids=["right idle", "right used before"])
+def test_a_home_that_moves_neither_the_gantry_nor_the_held_tip_keeps_the_lowering(
+        right_used: bool) -> None:
     # Found by a red-team run: after a protocol pause held the left tip up over A1, a home
     # of the right mount (or of a plunger) dropped the lowering, as if it went elsewhere,
     # and the next aspirate in place drew air ~130 mm above the liquid it was recorded
-    # drawing from. A home of the gantry still ends it: the tip is no longer over A1.
+    # drawing from. A right pipette used before stands at its travel height, which the
+    # unpark lifted too: its home takes its own axis out of the lowering, not the left's.
+    # A home of the gantry still ends it: the tip is no longer over A1.
     def aspirate_height(home: tuple[str, ...], pause: bool = True) -> float:
         trace: list[TraceItem] = []
         scripted = ScriptedRun(default_config(), trace=trace)
@@ -178,6 +186,10 @@ def test_a_home_that_moves_neither_the_gantry_nor_the_held_tip_keeps_the_lowerin
             scripted.play()
             scripted.call(P300)
             scripted.call(PLATE)
+            if right_used:
+                scripted.call(P300_RIGHT)
+                scripted.call(c.PickUpTip("right", (14.38, 65.24, 64.69), "1/B1", TIP_LENGTH))
+                scripted.call(c.MoveTo("right", (155.88, 74.24, 3.0), well="2/A2"))
             scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", TIP_LENGTH))
             scripted.call(c.MoveTo("left", WELL, well="2/A1"))
             scripted.call(c.PrepareToAspirate("left"))
