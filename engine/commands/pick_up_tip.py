@@ -37,6 +37,7 @@ class PickUpTip(Command):
             raise CommandError(f"the {self.mount} pipette already holds a tip")
         z_axis, plunger = robot.z_axis(self.mount), robot.plunger_axis(self.mount)
         top = robot.nozzle_z(self.mount, self.point[2])
+        robot.check_reach(self.mount, {z_axis: top - PICK_UP_PRESS_MM})  # before it goes
         segments = robot.arc(self.mount, self.point, tip_length=0.0)
         segments.append(Move({z_axis: top - PICK_UP_PRESS_MM}, PICK_UP_SPEED))
         segments.append(Move({z_axis: min(top + self.tip_length + TRAVEL_MARGIN_MM,

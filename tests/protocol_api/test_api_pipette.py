@@ -141,6 +141,19 @@ def test_a_pick_up_at_a_location_goes_to_its_point_offset_and_all(bench: Bench) 
     assert picked(bench) == ["4/B1", "4/C1", "4/A1"]
 
 
+def test_a_pick_up_pressing_past_the_z_travel_fails_before_the_pipette_moves() -> None:
+    # At a tip's bottom the nozzle's press would go below the Z travel: it went down into
+    # the rack and failed there, "perhaps holding a tip"; now it fails before moving.
+    with open_context(api_version=(2, 15)) as ctx:
+        _, p300 = plate_and_p300(ctx)
+        rack = p300.tip_racks[0]
+        with pytest.raises(Exception, match=r"cannot reach that point: axis A would go to "
+                           r"-\d+\.\d+ mm"):
+            p300.pick_up_tip(rack["G12"].bottom())
+        [pick] = [e for e in ctx.run.engine.entries if isinstance(e.command, c.PickUpTip)]
+        assert pick.done == 0  # not one of its moves made
+
+
 @pytest.mark.parametrize("level", [(2, 12), (2, 15)])
 def test_a_step_in_place_after_the_pipette_homed_goes_back_down_first(
         level: tuple[int, int]) -> None:
