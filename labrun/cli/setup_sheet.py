@@ -59,9 +59,9 @@ MODULE_WAIT_SHOWN_S = 60.0
 REPEATS_ON_ONE_LINE = 3
 """From this many of the same pause or delay in a row on, the timeline says them in a line."""
 SHORT_DELAY_S = 60.0
-"""A delay shorter than this with no message is part of a liquid step (a wait for the
-liquid to settle): from ``REPEATS_ON_ONE_LINE`` of them on, the text timeline counts them
-in one line instead of listing each."""
+"""Delays shorter than this with no message (seconds for liquid to settle, beads to
+gather: nothing a person plans around): from ``REPEATS_ON_ONE_LINE`` of them on, the text
+timeline counts them in one line instead of listing each; the JSON keeps each."""
 
 def build(events: Iterable[Mapping[str, Any]]) -> Sheet:
     """The setup sheet of a simulated run, from its record's events."""
@@ -438,8 +438,10 @@ _ROWS = "ABCDEFGHIJKLMNOP"
 
 def _tip_rack(rack: Mapping[str, Any], order: Sequence[str] | None = None) -> str:
     """``96 tips from slot 6``; with more picked up over the run than the rack must hold
-    at the start, both, and why: ``96 tips in slot 6 (288 picked up: 192 after the rack is
-    refilled)``, ``(... 16 put back and picked up again)``; with tips not taken from
+    at the start, both, and why: ``96 tips in slot 6 (288 picked up: 192 from places
+    emptied earlier, to refill)`` (the run took their tips away before: a person puts
+    new ones there at a pause, or the robot finds none), ``(... 16 put back and picked
+    up again)``; with tips not taken from
     the rack's first position on (``order``: its positions as tips are taken), where
     they stand: ``19 tips from slot 4: C3 to E5``."""
     at_start = rack.get("tips_at_start", rack["tips"])
@@ -449,11 +451,11 @@ def _tip_rack(rack: Mapping[str, Any], order: Sequence[str] | None = None) -> st
     positions = _position_runs(rack.get("positions", ()), order) if order else ""
     if at_start >= rack["tips"]:
         return f"{plural(rack['tips'], 'tip')} from {where}{positions}"
-    why = [f"{rack['tips_refilled']} after the rack is refilled"] if rack.get(
+    why = [f"{rack['tips_refilled']} from places emptied earlier, to refill"] if rack.get(
         "tips_refilled") else []
     if rack.get("tips_returned"):
         why.append(f"{rack['tips_returned']} put back and picked up again")
-    said = f": {' and '.join(why)}" if why else ""
+    said = f": {'; '.join(why)}" if why else ""
     return (f"{plural(at_start, 'tip')} in {where}{positions} ({rack['tips']} picked "
             f"up{said})")
 
@@ -531,7 +533,7 @@ def _liquids(lowest: Mapping[str, float], deck: Mapping[str, Any],
                         "liquid": liquid, "color": color if liquid else None,
                         "declared_ul": round(said, 3) if well in declared else None,
                         "short": well in declared and need > said + 1e-6,
-                        "drawn_past_filled_at": after_filled.get(well, "")
+                        "drawn_past_filled_at": after_filled[well] or ""
                         if well in after_filled and need > said + 1e-6 else None})
     return liquids
 
@@ -661,6 +663,18 @@ def _liquid_lines(liquids: list[dict[str, Any]]) -> list[str]:
             listed = [f"{well_ranges(names)}: {held}" + (" each" if len(names) > 1 else "")
                       for held, names in groups.items()]
             lines += _wrapped(where, listed, cap)
+        overdrawn: dict[str, list[Mapping[str, Any]]] = {}  # by the line that overdraws
+        for well in wells:
+            if well.get("drawn_past_filled_at") is not None:
+                overdrawn.setdefault(well["drawn_past_filled_at"], []).append(well)
+        for at, those in overdrawn.items():  # one line each, however many wells
+            most = max(w["volume_ul"] for w in those)
+            each = (f"{volume(most)} more from it" if len(those) == 1 else
+                    f"up to {volume(most)} more from each")
+            names = well_ranges([str(w["name"]) for w in those])
+            lines.append(f"      WARNING: the run fills {names}, then draws {each} than it put "
+                         f"there{f' ({at})' if at else ''}: load that much at the start, or "
+                         "check the protocol's volumes")
         for well in wells:
             if well.get("short") and well["liquid"] is None:  # load_empty
                 lines.append(f"      WARNING: {well['name']} needs {volume(well['volume_ul'])}, "
@@ -669,12 +683,6 @@ def _liquid_lines(liquids: list[dict[str, Any]]) -> list[str]:
                 lines.append(f"      WARNING: {well['name']} needs {volume(well['volume_ul'])}, "
                              f"more than the {volume(well['declared_ul'])} of "
                              f"{well['liquid']} the protocol loads there")
-            if well.get("drawn_past_filled_at") is not None:
-                at = well["drawn_past_filled_at"]
-                lines.append(f"      WARNING: the run fills {well['name']}, then draws "
-                             f"{volume(well['volume_ul'])} more from it than it put there"
-                             f"{f' ({at})' if at else ''}: load that much at the start, or "
-                             "check the protocol's volumes")
             if well["over_capacity"]:
                 lines.append(f"      WARNING: {well['name']} needs {volume(well['volume_ul'])}, "
                              f"more than it holds ({volume(well['capacity_ul'])})")

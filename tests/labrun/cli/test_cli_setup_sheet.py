@@ -541,8 +541,8 @@ def test_a_rack_whose_tips_are_picked_up_again_is_asked_for_each_tip_once(
          "positions": [f"{row}{column}" for column in (1, 2) for row in "ABCDEFGH"]}]
     assert document["tips_used"] == 40
     sheet = simulate(capsys, tmp_path, protocol=TIPS_AGAIN).split("\nRun log\n")[0].splitlines()
-    assert "    left   p300_multi_gen2: 16 tips in slot 4 (40 picked up: 8 after the rack is " \
-        "refilled and 16 put back and picked up again)" in sheet
+    assert "    left   p300_multi_gen2: 16 tips in slot 4 (40 picked up: 8 from places " \
+        "emptied earlier, to refill; 16 put back and picked up again)" in sheet
 
 
 FRONT_START = '''
@@ -1121,7 +1121,7 @@ def run(ctx):
 
 def test_short_delays_are_counted_in_one_line_not_listed(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    """Delays of seconds inside liquid steps crowded out the pauses and incubations a
+    """Delays of seconds (for liquid to settle) crowded out the pauses and incubations a
     person reads the timeline for: from three on, those under a minute with no message
     are counted in one line. One with a message is listed, as are fewer than three."""
     out = simulate(capsys, tmp_path, protocol=SETTLING % 5)
