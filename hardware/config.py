@@ -218,7 +218,8 @@ class RobotConfig(Frozen):
                 return f"unknown axis {axis!r}"
             if not cfg.min - 1e-6 <= value <= cfg.max + 1e-6:
                 by = value - cfg.max if value > cfg.max else cfg.min - value
-                return (f"axis {axis} would go to {value:.2f} mm, {by:.2f} mm outside its "
+                past = f"{by:.2f} mm" if by >= 0.005 else "less than 0.01 mm"
+                return (f"axis {axis} would go to {value:.2f} mm, {past} outside its "
                         f"travel [{cfg.min:g}, {cfg.max:g}]")
         return None
 

@@ -667,10 +667,12 @@ class InstrumentContext:
             target = self._drop_into(location)
         elif isinstance(location, Location):
             if well_of(location) is None:  # as Opentrons refuses it: where would it go?
+                base = location.labware.object
                 raise ProtocolError(
-                    f"drop_tip: the location {location.point} is in no well; a tip is "
-                    "dropped into a well (of the trash, or of a tip rack), so give one, "
-                    "or a location relative to one (such as well.top())")
+                    f"drop_tip: the location {location.point} is relative to "
+                    f"{'nothing' if base is None else base}, not to a well; a tip is dropped "
+                    "into a well (of the trash, or of a tip rack): give one, or a location "
+                    "relative to one (such as well.top())")
             target = location
         elif isinstance(location, Labware):
             target = self._trash_bin_top("drop_tip", location)

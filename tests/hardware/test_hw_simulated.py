@@ -97,6 +97,9 @@ def test_moves_outside_the_travel_and_before_homing_are_refused() -> None:
             await SimulatedController(config).move({"X": 999.0})
         with pytest.raises(Exception, match=r"Y would go to -2\.25 mm, 2\.25 mm outside"):
             await SimulatedController(config).move({"Y": -2.25})
+        with pytest.raises(Exception, match=r"X would go to 418\.00 mm, less than 0\.01 mm "
+                           r"outside"):
+            await SimulatedController(config).move({"X": 418.003})
         with pytest.raises(Exception, match="homed"):
             await SimulatedController(config, homed=False).move({"X": 10.0})
 

@@ -245,8 +245,9 @@ def test_a_tip_put_back_is_never_picked_up_again_by_itself_from_2_14(
 def test_a_drop_at_a_point_in_no_well_is_refused_as_opentrons_refuses_it(bench: Bench) -> None:
     # labrun dropped the tip over the plate and recorded it as dropped in the "trash"
     bench.p300.pick_up_tip()
-    with pytest.raises(ProtocolError, match=r"^drop_tip: the location \(.*\) is in no well; a "
-                       r"tip is dropped into a well"):
+    with pytest.raises(ProtocolError, match=r"^drop_tip: the location \(.*\) is relative to "
+                       r"Corning 96 Well Plate 360 µL Flat, not to a well; a tip is "
+                       r"dropped into a well"):
         bench.p300.drop_tip(Location(Point(185.3, 121.4, 53.4), bench.plate))
     assert bench.commands(c.DropTip) == []
     bench.p300.drop_tip(bench.racks[0]["A1"].top(-10))  # relative to a well: taken
