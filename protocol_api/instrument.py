@@ -811,6 +811,10 @@ class InstrumentContext:
         prepare = self._plunger_ready != self._last_move.homes and self._volume <= 1e-9
         if prepare and self._ready_above(location):
             prepare = False
+        elif prepare and location is None and self._last_move.lifted \
+                and self._last_move.mount == self._mount:  # up where its home left it:
+            self._steps.send(c.PrepareToAspirate(self._mount))  # ready there, out of the
+            prepare = False  # liquid, then back down to where it was
         target, ref = self._go("aspirate", location, self._clearance.aspirate)
         if prepare and location is not None:  # at or above a well's top, or in none:
             self._steps.send(c.PrepareToAspirate(self._mount))  # out of the liquid, there

@@ -171,12 +171,16 @@ def test_a_step_in_place_after_the_pipette_homed_goes_back_down_first(
         p300.dispense(10)
         p300.home()
         p300.blow_out()
+        # an empty tip: its plunger is readied up there, out of the liquid, not in A2
+        p300.home()
+        p300.aspirate(10)
         kinds = [type(e.command).__name__ for e in ctx.run.engine.entries
                  if e.origin == "protocol"]
-        assert kinds[-8:] == ["Home", "MoveTo", "Aspirate", "Home", "MoveTo", "Dispense",
-                              "Home", "BlowOut"]
+        assert kinds[-12:] == ["Home", "MoveTo", "Aspirate", "Home", "MoveTo", "Dispense",
+                               "Home", "BlowOut", "Home", "PrepareToAspirate", "MoveTo",
+                               "Aspirate"]
         a2 = plate["A2"].bottom(1).point
-        assert [m.point for m in ctx_commands(ctx, c.MoveTo)][-2:] == [tuple(a2)] * 2
+        assert [m.point for m in ctx_commands(ctx, c.MoveTo)][-3:] == [tuple(a2)] * 3
 
 
 def test_the_pick_up_goes_to_the_tips_top_and_the_drop_to_the_trash(bench: Bench) -> None:
