@@ -357,13 +357,15 @@ class Engine:
             return
         if entry.plan is None:
             lowering = self.pausing.lowering
-            if lowering is not None and cmd.in_place:  # a checkpoint's unpark left the
-                [lower] = self.model.capped([Move(lowering)])  # tips up: down first, within
-                # the protocol's max_speeds, as the command's own moves
+            z = self.model.z_axis(getattr(cmd, "mount", "")) if cmd.in_place else None
+            if lowering is not None and z in lowering:  # a checkpoint's unpark left the tip
+                # up: down first (this mount's only: the other's may have a labware moved in
+                # under it since), within the protocol's max_speeds, as the command's moves
+                [lower] = self.model.capped([Move({z: lowering[z]})])
                 await self.move(lower)
-                self.pausing.lowering = None
+                self.pausing.lowering = {a: h for a, h in lowering.items() if a != z} or None
                 # The lowering is the plan's first segment, done: a rewound step (which
-                # goes back to its checkpoint, above) lowers the tips again there.
+                # goes back to its checkpoint, above) lowers the tip again there.
                 entry.plan, entry.done = [lower, *cmd.plan(self.model)], 1
             else:
                 entry.plan, entry.done = cmd.plan(self.model), 0

@@ -107,3 +107,56 @@ def test_random_pauses_never_change_contacts_or_go_lower(name: str) -> None:
         assert_same_contacts_and_floor(name, items)
 
     check()
+
+
+MOVED_IN_UNDER_THE_OTHER_TIP = '''
+from opentrons.protocol_api import OFF_DECK
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    tips20 = ctx.load_labware("opentrons_96_tiprack_20ul", 7)
+    res = ctx.load_labware("nest_12_reservoir_15ml", 5)
+    rack = ctx.load_labware("opentrons_15_tuberack_falcon_15ml_conical", OFF_DECK)
+    right = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    left = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[tips20])
+    left.pick_up_tip()
+    left.aspirate(5, res["A2"])
+    right.pick_up_tip()
+    right.aspirate(100, res["A1"])  # the left nozzle hangs over slot 4, at travel height
+    ctx.move_labware(rack, 4)  # by hand: a 124 mm tube rack now stands in slot 4
+    right.dispense(50)  # in place: the right tip goes back down; the left stays up
+    right.drop_tip()
+    left.drop_tip()
+'''
+
+
+def test_the_lowering_after_a_move_by_hand_lowers_only_the_pipette_that_acts(
+        tmp_path: Path) -> None:
+    # Found by a red-team run: the in-place dispense lowered both mounts to their heights
+    # from before the move, and the left's used tip went 32 mm into a tube of the rack
+    # just placed under it. Only the right, which acts, goes back down.
+    protocol = tmp_path / "moved_in.py"
+    protocol.write_text(MOVED_IN_UNDER_THE_OTHER_TIP)
+    config = default_config()
+    clock = VirtualClock()
+    trace: list[TraceItem] = []
+    run = create_run(protocol, config=config, controller=TracingController(
+        config, clock, trace=trace), clock=clock, on_stalled=continue_when_stalled)
+    try:
+        follow_record(run, trace)
+        run.control.play(source="test")  # the move's pause resumed as a person would
+        assert run.wait(timeout=30).status.value == "succeeded"
+    finally:
+        run.close()
+    moved = next(i for i, (kind, event, _) in enumerate(trace) if kind == "event"
+                 and event["event"] == "command" and event.get("type") == "moveLabware")
+    after = [(start, end) for kind, start, end in trace[moved:] if kind == "move"]
+    until_the_gantry_moves = []
+    for start, end in after:
+        if abs(end["X"] - start["X"]) > 1e-6 or abs(end["Y"] - start["Y"]) > 1e-6:
+            break
+        until_the_gantry_moves.append(end)
+    assert until_the_gantry_moves, "the dispense made no move"
+    assert min(end["Z"] for end in until_the_gantry_moves) >= config.safe_height - 1e-6
+    assert min(end["A"] for end in until_the_gantry_moves) < 60  # the right went down
