@@ -356,21 +356,21 @@ class Engine:
             self.book.set_status(entry, "completed")
             return
         if entry.plan is None:
-            lowering = self.pausing.lowering
-            z = self.model.z_axis(getattr(cmd, "mount", "")) if cmd.in_place else None
-            if lowering is not None and z in lowering:  # a checkpoint's unpark left the tip
-                # up: down first (this mount's only: the other's may have a labware moved in
-                # under it since), within the protocol's max_speeds, as the command's moves
-                [lower] = self.model.capped([Move({z: lowering[z]})])
+            pausing = self.pausing
+            target = pausing.lower_for(getattr(cmd, "mount", "")) \
+                if pausing.lowering is not None and cmd.in_place else None
+            if target is not None:  # a checkpoint's unpark left the tip up: down first
+                # (this mount's only), within the protocol's max_speeds, as its own moves
+                [lower] = self.model.capped([Move(target)])
                 await self.move(lower)
-                self.pausing.lowering = {a: h for a, h in lowering.items() if a != z} or None
                 # The lowering is the plan's first segment, done: a rewound step (which
                 # goes back to its checkpoint, above) lowers the tip again there.
                 entry.plan, entry.done = [lower, *cmd.plan(self.model)], 1
             else:
-                entry.plan, entry.done = cmd.plan(self.model), 0
-                if lowering is not None:
-                    self.pausing.lowering = still_held(lowering, entry.plan)
+                plan = cmd.plan(self.model)
+                if pausing.lowering is not None:  # what the plan leaves of it, from here
+                    pausing.lowering = still_held(pausing.lowering, plan, self.model.position)
+                entry.plan, entry.done = plan, 0
         # else: resumed after a pause, on to the same absolute targets (or rewound: done=0)
         for segment in entry.plan[entry.done:]:
             await self.move(segment)

@@ -32,9 +32,12 @@ class Pausing:
         self.checkpoint: Position = {}  # where the robot was when the step began
         self.tripped: set[str] = set()  # interlocks tripped during this pause
         self.lowering: Position | None = None
-        """The Z heights a checkpoint's unpark left the tips above: lowered to before a
-        command that acts where the pipette is (``Command.in_place``); forgotten when a
-        command moves it elsewhere first."""
+        """The Z heights a checkpoint's unpark left the tips above: each lowered to before
+        a command of its mount that acts where the pipette is (``Command.in_place``,
+        ``lower_for``); forgotten when a command moves it elsewhere first."""
+        self._clear_then: dict[str, float] = {}
+        """Of ``lowering``'s axes, those whose tip was clear of every labware when the run
+        paused, each with the top of the tallest labware then."""
 
     def step_started(self) -> None:
         """A new step begins here: its checkpoint, should it be rewound."""
@@ -66,6 +69,27 @@ class Pausing:
             await self._wait_resumed()
             self.tripped.clear()
             await self._unpark(back_to, hold_z=checkpoint, arriving_top=arriving_top)
+
+    def lower_for(self, mount: str) -> Position | None:
+        """The move that lowers ``mount``'s tip, held up by a checkpoint's unpark, before a
+        command of it acts in place (None: not held); it is no longer held after it. Its
+        recorded height, but a tip that was clear of every labware stays as far above the
+        tallest as it was: a labware moved in by hand meanwhile may stand under it now.
+        The other mount's tip stays up until a command of its own acts in place."""
+        model = self.engine.model
+        z = model.z_axis(mount)
+        lowering = self.lowering
+        if lowering is None or z not in lowering:
+            return None
+        height = lowering[z]
+        then = self._clear_then.pop(z, None)
+        if then is not None and model.labware_highest > then:
+            height += model.labware_highest - then
+        self.lowering = {a: h for a, h in lowering.items() if a != z} or None
+        height = min(height, model.config.axes[z].max)
+        if height >= model.position[z] - 1e-9:
+            return None  # no lower than it is: nothing to do
+        return {z: height}
 
     async def resume_step(self, interrupted: CommandEntry | None) -> None:
         """Resume the current step after an immediate pause (docs/design.md §4).
@@ -202,8 +226,16 @@ class Pausing:
             up = {z: max(target[z], clearing.safe_height) for z in clearing.z_axes}
             going = {**target, **up}
             lower = {z: target[z] for z in up if up[z] - target[z] > 1e-9}
-            if lower:  # else one still pending from before this pause stands
-                self.lowering = lower
+            if lower:  # with one still pending from before this pause, for the other mount
+                self.lowering = {**(self.lowering or {}), **lower}
+                model = engine.model
+                for name, mount in model.config.mounts.items():
+                    if mount.z_axis in lower:  # was its tip end above every labware?
+                        end = target[mount.z_axis] + mount.offset[2] - model.tip_length(name)
+                        if end >= model.labware_highest - 1e-6:
+                            self._clear_then[mount.z_axis] = model.labware_highest
+                        else:
+                            self._clear_then.pop(mount.z_axis, None)
         engine.dispatch(ParkChanged(Park.UNPARKING))
         engine.record.flush()
         with engine.interruptible() as scope:

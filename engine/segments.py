@@ -38,14 +38,21 @@ class HomeAxes:
 Segment = Move | HomeAxes
 
 
-def still_held(lowering: Mapping[str, float], plan: Iterable[Segment]) -> dict[str, float] | None:
+def still_held(lowering: Mapping[str, float], plan: Iterable[Segment],
+               position: Mapping[str, float]) -> dict[str, float] | None:
     """What is left of ``lowering`` (the Z axes a checkpoint's unpark held up, to lower
-    when a command acts where the tips were) once ``plan`` has run: nothing if it moves
-    the gantry (the tips go elsewhere); else all but the axes it moves (the other mount's
-    home, or a plunger's, leaves the held tips waiting). None when nothing is left."""
-    left = dict(lowering)
+    when a command acts where the tips were) once ``plan`` has run from ``position``:
+    nothing if it moves the gantry (the tips go elsewhere); else all but the axes it
+    moves (the other mount's home, or a plunger's, or a straight move of the other mount
+    up or down, leaves the held tips waiting). None when nothing is left. An axis named
+    but sent where it already is does not move."""
+    left, here = dict(lowering), dict(position)
     for segment in plan:
-        moved = segment.target if isinstance(segment, Move) else segment.axes
+        if isinstance(segment, Move):
+            moved = [a for a, v in segment.target.items() if abs(v - here.get(a, v)) > 1e-6]
+            here.update(segment.target)
+        else:
+            moved = list(segment.axes)
         if "X" in moved or "Y" in moved:
             return None
         for axis in moved:

@@ -160,3 +160,102 @@ def test_the_lowering_after_a_move_by_hand_lowers_only_the_pipette_that_acts(
     assert until_the_gantry_moves, "the dispense made no move"
     assert min(end["Z"] for end in until_the_gantry_moves) >= config.safe_height - 1e-6
     assert min(end["A"] for end in until_the_gantry_moves) < 60  # the right went down
+
+
+def traced_file(tmp_path: Path, name: str, source: str) -> list[TraceItem]:
+    """Run ``source`` (its pauses resumed as a person would) on a traced robot: the
+    motions interleaved with the record's events."""
+    protocol = tmp_path / name
+    protocol.write_text(source)
+    config = default_config()
+    clock = VirtualClock()
+    trace: list[TraceItem] = []
+    run = create_run(protocol, config=config, controller=TracingController(
+        config, clock, trace=trace), clock=clock, on_stalled=continue_when_stalled)
+    try:
+        follow_record(run, trace)
+        run.control.play(source="test")
+        assert run.wait(timeout=30).status.value == "succeeded"
+    finally:
+        run.close()
+    return trace
+
+
+def stroke_heights(trace: list[TraceItem]) -> list[tuple[str, float]]:
+    """Each plunger stroke's mount and the height of that mount's Z axis during it."""
+    config = default_config()
+    strokes = []
+    for kind, start, end in trace:
+        if kind != "move":
+            continue
+        for name, mount in config.mounts.items():
+            if abs(end[mount.plunger_axis] - start[mount.plunger_axis]) > 1e-6:
+                strokes.append((name, round(end[mount.z_axis], 3)))
+    return strokes
+
+
+BOTH_TIPS_DOWN = '''
+from opentrons.types import Point
+metadata = {"apiLevel": "%s"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    tips20 = ctx.load_labware("opentrons_96_tiprack_20ul", 4)
+    res = ctx.load_labware("nest_12_reservoir_15ml", 5)
+    right = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    left = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[tips20])
+    right.pick_up_tip()
+    left.pick_up_tip()
+    under_right = res["A5"].bottom(2).move(Point(x=-2))  # the gantry X/Y of left in A1
+    right.aspirate(50, under_right)
+    right.dispense(50)
+    left.aspirate(10, res["A1"].bottom(2))  # both tips down at one gantry X/Y
+%s
+    right.drop_tip()
+    left.drop_tip()
+'''
+SECOND_PAUSE = '''    if PAUSES: ctx.pause("one")  # both held up
+    right.prepare_to_aspirate()  # the right goes back down; the left still held
+    if PAUSES: ctx.pause("two")  # the right held up again: the left's must stay pending
+    left.dispense(5)'''
+STRAIGHT_MOVE = '''    if PAUSES: ctx.pause("one")  # both held up
+    right.move_to(under_right.move(Point(z=3)), force_direct=True)  # Z only: X/Y stay
+    left.air_gap(2, in_place=True)'''
+
+
+@pytest.mark.parametrize(("level", "steps"), [("2.16", SECOND_PAUSE), ("2.24", STRAIGHT_MOVE)],
+                         ids=["a second pause", "the other's straight move"])
+def test_a_held_tip_keeps_its_lowering_until_its_own_step_in_place(
+        tmp_path: Path, level: str, steps: str) -> None:
+    # Found by a third red-team: a second checkpoint pause replaced the left's pending
+    # lowering with the right's, and a force_direct move of the right at the same X/Y
+    # (X and Y named in its move, unchanged) dropped it: the left then acted 152 mm up.
+    source = BOTH_TIPS_DOWN % (level, steps)
+    paused = stroke_heights(traced_file(tmp_path, "paused.py", "PAUSES = True\n" + source))
+    twin = stroke_heights(traced_file(tmp_path, "twin.py", "PAUSES = False\n" + source))
+    assert paused == twin
+
+
+def test_a_held_tip_clear_of_labware_stays_clear_of_one_moved_in_by_hand(
+        tmp_path: Path) -> None:
+    # The left's used tip rode at travel height over slot 4 when a 124 mm rack was moved
+    # in there by hand; its own prepare_to_aspirate in place lowered it to that height,
+    # 32 mm into a tube. A tip that was clear of every labware stays as far above the
+    # tallest as it was.
+    source = MOVED_IN_UNDER_THE_OTHER_TIP.replace('"2.15"', '"2.16"').replace(
+        "    right.drop_tip()\n", "    left.prepare_to_aspirate()\n    right.drop_tip()\n").replace(
+        '    left.aspirate(5, res["A2"])\n',
+        '    left.aspirate(5, res["A2"])\n    left.dispense(5)  # a used, empty tip\n')
+    trace = traced_file(tmp_path, "moved_in.py", source)
+    moved = next(i for i, (kind, event, _) in enumerate(trace) if kind == "event"
+                 and event["event"] == "command" and event.get("type") == "moveLabware")
+    config = default_config()
+    left = config.mounts["left"]
+    lowest_end = min(end[left.z_axis] + left.offset[2] for kind, start, end in trace[moved:]
+                     if kind == "move" and abs(end["X"] - 146.88) < 1e-6
+                     and abs(end["Y"] - 133.28) < 1e-6)
+    tip_length = next(event["params"]["tip_length"] for kind, event, _ in trace
+                      if kind == "event" and event["event"] == "command"
+                      and event.get("type") == "pickUpTip"
+                      and event["params"]["mount"] == "left")
+    assert lowest_end - tip_length > 124.35  # the tube rack's top
