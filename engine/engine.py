@@ -357,12 +357,14 @@ class Engine:
             return
         if entry.plan is None:
             pausing = self.pausing
-            target = pausing.lower_for(getattr(cmd, "mount", "")) \
+            mount = getattr(cmd, "mount", "")
+            target = pausing.lower_for(mount) \
                 if pausing.lowering is not None and cmd.in_place else None
             if target is not None:  # a checkpoint's unpark left the tip up: down first
                 # (this mount's only), within the protocol's max_speeds, as its own moves
                 [lower] = self.model.capped([Move(target)])
-                await self.move(lower)
+                await self.move(lower)  # cut off by a pause: still held, lowered again
+                pausing.lowered(mount)
                 # The lowering is the plan's first segment, done: a rewound step (which
                 # goes back to its checkpoint, above) lowers the tip again there.
                 entry.plan, entry.done = [lower, *cmd.plan(self.model)], 1

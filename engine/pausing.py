@@ -72,24 +72,31 @@ class Pausing:
 
     def lower_for(self, mount: str) -> Position | None:
         """The move that lowers ``mount``'s tip, held up by a checkpoint's unpark, before a
-        command of it acts in place (None: not held); it is no longer held after it. Its
-        recorded height, but a tip that was clear of every labware stays as far above the
-        tallest as it was: a labware moved in by hand meanwhile may stand under it now.
-        The other mount's tip stays up until a command of its own acts in place."""
+        command of it acts in place (None: not held, or no lower than it is). Its recorded
+        height, but a tip that was clear of every labware stays as far above the tallest
+        as it was: a labware moved in by hand meanwhile may stand under it now. The tip is
+        held until ``lowered`` says the move is done (a pause may cut it off); the other
+        mount's stays up until a command of its own acts in place."""
         model = self.engine.model
         z = model.z_axis(mount)
         lowering = self.lowering
         if lowering is None or z not in lowering:
             return None
         height = lowering[z]
-        then = self._clear_then.pop(z, None)
+        then = self._clear_then.get(z)
         if then is not None and model.labware_highest > then:
             height += model.labware_highest - then
-        self.lowering = {a: h for a, h in lowering.items() if a != z} or None
         height = min(height, model.config.axes[z].max)
         if height >= model.position[z] - 1e-9:
             return None  # no lower than it is: nothing to do
         return {z: height}
+
+    def lowered(self, mount: str) -> None:
+        """``lower_for(mount)``'s move is done: that tip is no longer held."""
+        z = self.engine.model.z_axis(mount)
+        self._clear_then.pop(z, None)
+        if self.lowering is not None:
+            self.lowering = {a: h for a, h in self.lowering.items() if a != z} or None
 
     async def resume_step(self, interrupted: CommandEntry | None) -> None:
         """Resume the current step after an immediate pause (docs/design.md §4).

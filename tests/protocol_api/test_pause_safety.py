@@ -259,3 +259,56 @@ def test_a_held_tip_clear_of_labware_stays_clear_of_one_moved_in_by_hand(
                       and event.get("type") == "pickUpTip"
                       and event["params"]["mount"] == "left")
     assert lowest_end - tip_length > 124.35  # the tube rack's top
+
+
+CUT_IN_THE_LOWERING = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    res = ctx.load_labware("nest_12_reservoir_15ml", 5)
+    right = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    right.pick_up_tip()
+    right.aspirate(100, res["A1"].bottom(2))
+    ctx.pause("look")  # the unpark holds the tip up
+    right.dispense(50)  # in place: its first move is the lowering
+    right.drop_tip()
+'''
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.2, 0.5])
+def test_an_immediate_pause_cutting_the_lowering_lowers_the_tip_again(
+        tmp_path: Path, fraction: float) -> None:
+    # Found by a fourth red-team, after the lowering was made per mount: the tip was no
+    # longer held once its lowering began, so a pause cutting it off left the dispense
+    # to be made where the cut left the tip, up to 130 mm above the well.
+    protocol = tmp_path / "cut.py"
+    protocol.write_text(CUT_IN_THE_LOWERING)
+
+    def strokes(interventions: list[Intervention]) -> tuple[list[tuple[str, float]],
+                                                              list[dict[str, object]]]:
+        config, clock = default_config(), VirtualClock()
+        trace: list[TraceItem] = []
+        run = create_run(protocol, config=config, controller=TracingController(
+            config, clock, trace=trace), clock=clock, on_stalled=continue_when_stalled)
+        try:
+            follow_record(run, trace)
+            schedule(run, interventions)
+            run.control.play(source="test")
+            assert run.wait(timeout=30).status.value == "succeeded"
+        finally:
+            run.close()
+        return stroke_heights(trace), list(run.record.events)
+
+    uncut, events = strokes([])
+    queued = {e["id"]: e for e in events if e["event"] == "command" and e["status"] == "queued"}
+    times = {e["status"]: float(e["t"]) for e in events if e["event"] == "command"  # type: ignore[arg-type]
+             and queued[e["id"]]["type"] == "dispense"}
+    at = times["started"] + fraction * (times["completed"] - times["started"])
+    looked = next(float(e["t"]) for e in events  # type: ignore[arg-type]
+                  if e["event"] == "status" and e["status"] == "paused")
+    cut, cut_events = strokes([Intervention(looked, None, "resume"),  # the protocol's pause
+                               Intervention(at, None, "pause-immediate"),
+                               Intervention(at + 5.0, None, "resume")])
+    assert any(e["event"] == "pause_effect" for e in cut_events)  # it was cut off
+    assert cut == uncut
