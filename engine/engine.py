@@ -273,8 +273,10 @@ class Engine:
                 self.dispatch(ProtocolPaused(command.pause_message()))
                 # a labware someone moves by hand may stand at its new place by the resume:
                 # the unparking clears it there too
-                await self.pausing.pause_here(checkpoint=True,
-                                              arriving_top=command.arriving_top())
+                top = command.arriving_top()
+                await self.pausing.pause_here(checkpoint=True, arriving_top=top)
+                if top is not None and isinstance(command, c.MoveLabware):
+                    self.pausing.labware_arrived(command.to_slot, top)
                 # resumed: what a person did meanwhile (moved a labware) now holds
                 self.book.set_status(entry, "completed", result=command.apply(self.model))
             case c.Execution.INSTANT if self.state.pause is None:  # nothing to interrupt

@@ -22,6 +22,9 @@ from .reducer import ParkChanged
 from .segments import Move
 from .state import Park, PauseSource
 
+SLOT_FOOTPRINT_MM = (128.0, 86.0)
+"""What a labware in a slot covers, from the slot's origin: the standard footprint."""
+
 
 class Pausing:
     """Parks and unparks the robot for one run; owns where the run paused."""
@@ -38,6 +41,9 @@ class Pausing:
         self._clear_then: dict[str, float] = {}
         """Of ``lowering``'s axes, those whose tip was clear of every labware when the run
         paused, each with the top of the tallest labware then."""
+        self._floors: dict[str, float] = {}
+        """Of ``lowering``'s axes, those whose tip a labware was moved in under by hand,
+        each with the lowest it may go: just above that labware's top."""
 
     def step_started(self) -> None:
         """A new step begins here: its checkpoint, should it be rewound."""
@@ -86,15 +92,36 @@ class Pausing:
         then = self._clear_then.get(z)
         if then is not None and model.labware_highest > then:
             height += model.labware_highest - then
+        height = max(height, self._floors.get(z, height))
         height = min(height, model.config.axes[z].max)
         if height >= model.position[z] - 1e-9:
             return None  # no lower than it is: nothing to do
         return {z: height}
 
+    def labware_arrived(self, slot: str, top: float) -> None:
+        """A person has put a labware in ``slot`` (a move by hand), its top at ``top``: a
+        held tip over that slot, which was not in it when the run paused, is lowered no
+        further than 1 mm above that top."""
+        model = self.engine.model
+        origin = model.config.slots.get(slot)
+        if origin is None or self.lowering is None:
+            return
+        for name, mount in model.config.mounts.items():
+            z = mount.z_axis
+            if z not in self.lowering:
+                continue
+            x = model.position["X"] + mount.offset[0]
+            y = model.position["Y"] + mount.offset[1]
+            if (origin[0] <= x <= origin[0] + SLOT_FOOTPRINT_MM[0]
+                    and origin[1] <= y <= origin[1] + SLOT_FOOTPRINT_MM[1]):
+                floor = top + 1.0 + model.tip_length(name) - mount.offset[2]
+                self._floors[z] = max(self._floors.get(z, floor), floor)
+
     def lowered(self, mount: str) -> None:
         """``lower_for(mount)``'s move is done: that tip is no longer held."""
         z = self.engine.model.z_axis(mount)
         self._clear_then.pop(z, None)
+        self._floors.pop(z, None)
         if self.lowering is not None:
             self.lowering = {a: h for a, h in self.lowering.items() if a != z} or None
 
@@ -238,6 +265,7 @@ class Pausing:
                 model = engine.model
                 for name, mount in model.config.mounts.items():
                     if mount.z_axis in lower:  # was its tip end above every labware?
+                        self._floors.pop(mount.z_axis, None)
                         end = target[mount.z_axis] + mount.offset[2] - model.tip_length(name)
                         if end >= model.labware_highest - 1e-6:
                             self._clear_then[mount.z_axis] = model.labware_highest

@@ -312,3 +312,47 @@ def test_an_immediate_pause_cutting_the_lowering_lowers_the_tip_again(
                                Intervention(at + 5.0, None, "resume")])
     assert any(e["event"] == "pause_effect" for e in cut_events)  # it was cut off
     assert cut == uncut
+
+
+LOW_OVER_AN_EMPTY_SLOT = '''
+from opentrons.protocol_api import OFF_DECK
+from opentrons.types import Point
+metadata = {"apiLevel": "2.16"}
+
+def run(ctx):
+    tips20 = ctx.load_labware("opentrons_96_tiprack_20ul", 7)
+    res = ctx.load_labware("nest_12_reservoir_15ml", 5)
+    rack = ctx.load_labware("opentrons_15_tuberack_falcon_15ml_conical", OFF_DECK)
+    left = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[tips20])
+    left.pick_up_tip()
+    left.aspirate(5, res["A2"])
+    left.dispense(5)
+    left.move_to(ctx.deck.position_for(4).move(Point(113.88, 43.24, 30)))  # low, over slot 4
+    ctx.move_labware(rack, 4)  # by hand: the park lifts the tip, a 124 mm rack goes under it
+    left.prepare_to_aspirate()  # in place
+    left.drop_tip()
+'''
+
+
+def test_a_held_tip_is_not_lowered_into_a_labware_moved_in_under_it(tmp_path: Path) -> None:
+    # Found by a fourth red-team: a tip held 30 mm over an empty slot (below the tallest
+    # labware elsewhere) was lowered back there, 94 mm into the rack a person had put in
+    # that slot meanwhile. It goes no lower than 1 mm above that rack's top.
+    trace = traced_file(tmp_path, "low.py", LOW_OVER_AN_EMPTY_SLOT)
+    move_id = next(event["id"] for kind, event, _ in trace if kind == "event"
+                   and event["event"] == "command" and event.get("type") == "moveLabware")
+    moved = next(i for i, (kind, event, _) in enumerate(trace) if kind == "event"
+                 and event["event"] == "command" and event["id"] == move_id
+                 and event["status"] == "completed")
+    left = default_config().mounts["left"]
+    tip_length = next(event["params"]["tip_length"] for kind, event, _ in trace
+                      if kind == "event" and event["event"] == "command"
+                      and event.get("type") == "pickUpTip")
+    ends = []
+    for kind, start, end in trace[moved:]:
+        if kind != "move":
+            continue
+        if abs(end["X"] - start["X"]) > 1e-6 or abs(end["Y"] - start["Y"]) > 1e-6:
+            break  # the gantry goes to the trash
+        ends.append(end[left.z_axis] + left.offset[2] - tip_length)
+    assert ends and min(ends) >= 124.35 + 1.0 - 1e-6  # the tube rack's top, and 1 mm
