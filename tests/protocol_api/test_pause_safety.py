@@ -9,7 +9,9 @@ tip end may go lower at any (x, y) than in the twin.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,28 +27,37 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NAMES = ["incubation.py", "plate_replication.py", "serial_dilution.py"]
 
 
-def traced(name: str, interventions: list[Intervention]) -> tuple[PhysicalTrace, dict[str, object]]:
-    """Simulate an example with scripted interventions; its trace and summary."""
+def trace_run(protocol: Path, interventions: Sequence[Intervention] = ()
+              ) -> tuple[list[TraceItem], dict[str, Any]]:
+    """Simulate ``protocol`` on a traced robot with scripted interventions (its own pauses
+    resumed as a person would): the motions interleaved with the record's events, and
+    its summary."""
     config = default_config()
     clock = VirtualClock()
     trace: list[TraceItem] = []
     controller = TracingController(config, clock, trace=trace)
-    run = create_run(EXAMPLES / name, config=config, controller=controller, clock=clock,
+    run = create_run(protocol, config=config, controller=controller, clock=clock,
                      on_stalled=continue_when_stalled)
     try:
         follow_record(run, trace)
-        schedule(run, interventions)
+        schedule(run, list(interventions))
         run.control.play(source="test")
         run.wait(timeout=60)
     finally:
         run.close()
     summary = run.record.events[-1]
     assert summary["event"] == "summary"
-    return PhysicalTrace(config, trace), summary
+    return trace, summary
+
+
+def traced(name: str, interventions: list[Intervention]) -> tuple[PhysicalTrace, dict[str, Any]]:
+    """Simulate an example with scripted interventions; its trace and summary."""
+    trace, summary = trace_run(EXAMPLES / name, interventions)
+    return PhysicalTrace(default_config(), trace), summary
 
 
 @functools.cache
-def twin(name: str) -> tuple[PhysicalTrace, dict[str, object]]:
+def twin(name: str) -> tuple[PhysicalTrace, dict[str, Any]]:
     return traced(name, [])
 
 
@@ -98,7 +109,7 @@ def interventions(draw: st.DrawFn, duration: float) -> list[Intervention]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_random_pauses_never_change_contacts_or_go_lower(name: str) -> None:
-    duration = float(twin(name)[1]["duration_s"])  # type: ignore[arg-type]
+    duration = float(twin(name)[1]["duration_s"])
 
     @settings(max_examples=15, deadline=None,
               suppress_health_check=[HealthCheck.too_slow])
@@ -107,6 +118,48 @@ def test_random_pauses_never_change_contacts_or_go_lower(name: str) -> None:
         assert_same_contacts_and_floor(name, items)
 
     check()
+
+
+def traced_file(tmp_path: Path, name: str, source: str,
+                interventions: Sequence[Intervention] = ()) -> list[TraceItem]:
+    """``trace_run`` of ``source``, written to ``tmp_path / name``; it must succeed."""
+    protocol = tmp_path / name
+    protocol.write_text(source)
+    trace, summary = trace_run(protocol, interventions)
+    assert summary["status"] == "succeeded", summary
+    return trace
+
+
+def events(trace: list[TraceItem]) -> list[dict[str, Any]]:
+    """The record's events in a trace."""
+    return [event for kind, event, _ in trace if kind == "event"]
+
+
+def after_the_move_by_hand(trace: list[TraceItem]) -> list[tuple[Any, Any]]:
+    """The motions once the labware moved by hand is in place (its ``moveLabware``
+    completed), up to the first that moves the gantry: (start, end) of each."""
+    move_id = next(event["id"] for event in events(trace) if event["event"] == "command"
+                   and event.get("type") == "moveLabware")
+    done = next(i for i, (kind, event, _) in enumerate(trace) if kind == "event"
+                and event["event"] == "command" and event["id"] == move_id
+                and event["status"] == "completed")
+    moves = []
+    for kind, start, end in trace[done:]:
+        if kind != "move":
+            continue
+        if abs(end["X"] - start["X"]) > 1e-6 or abs(end["Y"] - start["Y"]) > 1e-6:
+            break
+        moves.append((start, end))
+    return moves
+
+
+def left_tip_ends(trace: list[TraceItem], moves: list[tuple[Any, Any]]) -> list[float]:
+    """Where the end of the left pipette's tip was at the end of each of ``moves``."""
+    left = default_config().mounts["left"]
+    tip_length = next(event["params"]["tip_length"] for event in events(trace)
+                      if event["event"] == "command" and event.get("type") == "pickUpTip"
+                      and event["params"]["mount"] == "left")
+    return [end[left.z_axis] + left.offset[2] - tip_length for _, end in moves]
 
 
 MOVED_IN_UNDER_THE_OTHER_TIP = '''
@@ -136,49 +189,11 @@ def test_the_lowering_after_a_move_by_hand_lowers_only_the_pipette_that_acts(
     # Found by a red-team run: the in-place dispense lowered both mounts to their heights
     # from before the move, and the left's used tip went 32 mm into a tube of the rack
     # just placed under it. Only the right, which acts, goes back down.
-    protocol = tmp_path / "moved_in.py"
-    protocol.write_text(MOVED_IN_UNDER_THE_OTHER_TIP)
-    config = default_config()
-    clock = VirtualClock()
-    trace: list[TraceItem] = []
-    run = create_run(protocol, config=config, controller=TracingController(
-        config, clock, trace=trace), clock=clock, on_stalled=continue_when_stalled)
-    try:
-        follow_record(run, trace)
-        run.control.play(source="test")  # the move's pause resumed as a person would
-        assert run.wait(timeout=30).status.value == "succeeded"
-    finally:
-        run.close()
-    moved = next(i for i, (kind, event, _) in enumerate(trace) if kind == "event"
-                 and event["event"] == "command" and event.get("type") == "moveLabware")
-    after = [(start, end) for kind, start, end in trace[moved:] if kind == "move"]
-    until_the_gantry_moves = []
-    for start, end in after:
-        if abs(end["X"] - start["X"]) > 1e-6 or abs(end["Y"] - start["Y"]) > 1e-6:
-            break
-        until_the_gantry_moves.append(end)
-    assert until_the_gantry_moves, "the dispense made no move"
-    assert min(end["Z"] for end in until_the_gantry_moves) >= config.safe_height - 1e-6
-    assert min(end["A"] for end in until_the_gantry_moves) < 60  # the right went down
-
-
-def traced_file(tmp_path: Path, name: str, source: str) -> list[TraceItem]:
-    """Run ``source`` (its pauses resumed as a person would) on a traced robot: the
-    motions interleaved with the record's events."""
-    protocol = tmp_path / name
-    protocol.write_text(source)
-    config = default_config()
-    clock = VirtualClock()
-    trace: list[TraceItem] = []
-    run = create_run(protocol, config=config, controller=TracingController(
-        config, clock, trace=trace), clock=clock, on_stalled=continue_when_stalled)
-    try:
-        follow_record(run, trace)
-        run.control.play(source="test")
-        assert run.wait(timeout=30).status.value == "succeeded"
-    finally:
-        run.close()
-    return trace
+    moves = after_the_move_by_hand(traced_file(tmp_path, "moved_in.py",
+                                               MOVED_IN_UNDER_THE_OTHER_TIP))
+    assert moves, "the dispense made no move"
+    assert min(end["Z"] for _, end in moves) >= default_config().safe_height - 1e-6
+    assert min(end["A"] for _, end in moves) < 60  # the right went down
 
 
 def stroke_heights(trace: list[TraceItem]) -> list[tuple[str, float]]:
@@ -247,18 +262,8 @@ def test_a_held_tip_clear_of_labware_stays_clear_of_one_moved_in_by_hand(
         '    left.aspirate(5, res["A2"])\n',
         '    left.aspirate(5, res["A2"])\n    left.dispense(5)  # a used, empty tip\n')
     trace = traced_file(tmp_path, "moved_in.py", source)
-    moved = next(i for i, (kind, event, _) in enumerate(trace) if kind == "event"
-                 and event["event"] == "command" and event.get("type") == "moveLabware")
-    config = default_config()
-    left = config.mounts["left"]
-    lowest_end = min(end[left.z_axis] + left.offset[2] for kind, start, end in trace[moved:]
-                     if kind == "move" and abs(end["X"] - 146.88) < 1e-6
-                     and abs(end["Y"] - 133.28) < 1e-6)
-    tip_length = next(event["params"]["tip_length"] for kind, event, _ in trace
-                      if kind == "event" and event["event"] == "command"
-                      and event.get("type") == "pickUpTip"
-                      and event["params"]["mount"] == "left")
-    assert lowest_end - tip_length > 124.35  # the tube rack's top
+    ends = left_tip_ends(trace, after_the_move_by_hand(trace))
+    assert ends and min(ends) > 124.35  # the tube rack's top
 
 
 CUT_IN_THE_LOWERING = '''
@@ -282,36 +287,19 @@ def test_an_immediate_pause_cutting_the_lowering_lowers_the_tip_again(
     # Found by a fourth red-team, after the lowering was made per mount: the tip was no
     # longer held once its lowering began, so a pause cutting it off left the dispense
     # to be made where the cut left the tip, up to 130 mm above the well.
-    protocol = tmp_path / "cut.py"
-    protocol.write_text(CUT_IN_THE_LOWERING)
-
-    def strokes(interventions: list[Intervention]) -> tuple[list[tuple[str, float]],
-                                                              list[dict[str, object]]]:
-        config, clock = default_config(), VirtualClock()
-        trace: list[TraceItem] = []
-        run = create_run(protocol, config=config, controller=TracingController(
-            config, clock, trace=trace), clock=clock, on_stalled=continue_when_stalled)
-        try:
-            follow_record(run, trace)
-            schedule(run, interventions)
-            run.control.play(source="test")
-            assert run.wait(timeout=30).status.value == "succeeded"
-        finally:
-            run.close()
-        return stroke_heights(trace), list(run.record.events)
-
-    uncut, events = strokes([])
-    queued = {e["id"]: e for e in events if e["event"] == "command" and e["status"] == "queued"}
-    times = {e["status"]: float(e["t"]) for e in events if e["event"] == "command"  # type: ignore[arg-type]
+    uncut = traced_file(tmp_path, "cut.py", CUT_IN_THE_LOWERING)
+    record = events(uncut)
+    queued = {e["id"]: e for e in record if e["event"] == "command" and e["status"] == "queued"}
+    times = {e["status"]: float(e["t"]) for e in record if e["event"] == "command"
              and queued[e["id"]]["type"] == "dispense"}
     at = times["started"] + fraction * (times["completed"] - times["started"])
-    looked = next(float(e["t"]) for e in events  # type: ignore[arg-type]
+    looked = next(float(e["t"]) for e in record
                   if e["event"] == "status" and e["status"] == "paused")
-    cut, cut_events = strokes([Intervention(looked, None, "resume"),  # the protocol's pause
-                               Intervention(at, None, "pause-immediate"),
-                               Intervention(at + 5.0, None, "resume")])
-    assert any(e["event"] == "pause_effect" for e in cut_events)  # it was cut off
-    assert cut == uncut
+    cut = traced_file(tmp_path, "cut.py", CUT_IN_THE_LOWERING, [
+        Intervention(looked, None, "resume"),  # the protocol's pause
+        Intervention(at, None, "pause-immediate"), Intervention(at + 5.0, None, "resume")])
+    assert any(e["event"] == "pause_effect" for e in events(cut))  # it was cut off
+    assert stroke_heights(cut) == stroke_heights(uncut)
 
 
 LOW_OVER_AN_EMPTY_SLOT = '''
@@ -339,20 +327,5 @@ def test_a_held_tip_is_not_lowered_into_a_labware_moved_in_under_it(tmp_path: Pa
     # labware elsewhere) was lowered back there, 94 mm into the rack a person had put in
     # that slot meanwhile. It goes no lower than 1 mm above that rack's top.
     trace = traced_file(tmp_path, "low.py", LOW_OVER_AN_EMPTY_SLOT)
-    move_id = next(event["id"] for kind, event, _ in trace if kind == "event"
-                   and event["event"] == "command" and event.get("type") == "moveLabware")
-    moved = next(i for i, (kind, event, _) in enumerate(trace) if kind == "event"
-                 and event["event"] == "command" and event["id"] == move_id
-                 and event["status"] == "completed")
-    left = default_config().mounts["left"]
-    tip_length = next(event["params"]["tip_length"] for kind, event, _ in trace
-                      if kind == "event" and event["event"] == "command"
-                      and event.get("type") == "pickUpTip")
-    ends = []
-    for kind, start, end in trace[moved:]:
-        if kind != "move":
-            continue
-        if abs(end["X"] - start["X"]) > 1e-6 or abs(end["Y"] - start["Y"]) > 1e-6:
-            break  # the gantry goes to the trash
-        ends.append(end[left.z_axis] + left.offset[2] - tip_length)
+    ends = left_tip_ends(trace, after_the_move_by_hand(trace))
     assert ends and min(ends) >= 124.35 + 1.0 - 1e-6  # the tube rack's top, and 1 mm
