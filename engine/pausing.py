@@ -100,7 +100,8 @@ class Pausing:
 
     def labware_arrived(self, slot: str, top: float) -> None:
         """A person has put a labware in ``slot`` (a move by hand), its top at ``top``: a
-        held tip over that slot, which was not in it when the run paused, is lowered no
+        held pipette with any nozzle over that slot (a multi-channel's column reaches 63 mm
+        in front of its first), which was not in it when the run paused, is lowered no
         further than 1 mm above that top."""
         model = self.engine.model
         origin = model.config.slots.get(slot)
@@ -110,10 +111,14 @@ class Pausing:
             z = mount.z_axis
             if z not in self.lowering:
                 continue
-            x = model.position["X"] + mount.offset[0]
-            y = model.position["Y"] + mount.offset[1]
+            pipette = model.pipettes.get(name)
+            dx, dy = pipette.nozzle_xy if pipette is not None else (0.0, 0.0)
+            span = pipette.nozzle_span_y() if pipette is not None else 0.0
+            x = model.position["X"] + mount.offset[0] + dx
+            back = model.position["Y"] + mount.offset[1] + dy  # the first nozzle
             if (origin[0] <= x <= origin[0] + SLOT_FOOTPRINT_MM[0]
-                    and origin[1] <= y <= origin[1] + SLOT_FOOTPRINT_MM[1]):
+                    and back - span <= origin[1] + SLOT_FOOTPRINT_MM[1]
+                    and back >= origin[1]):
                 floor = top + 1.0 + model.tip_length(name) - mount.offset[2]
                 self._floors[z] = max(self._floors.get(z, floor), floor)
 

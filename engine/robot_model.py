@@ -47,21 +47,31 @@ class PlungerSpec(Frozen):
         object.__setattr__(self, "drop_tip", drop_tip)
 
 
+NOZZLE_PITCH_MM = 9.0
+"""A multi-channel's nozzles: a column from the first, this far apart toward the front."""
+
+
 class Pipette:
     """A loaded pipette: its plunger, the tip it holds (its length) and the liquid in it."""
 
-    __slots__ = ("nozzle_xy", "spec", "tip_length", "volume")
+    __slots__ = ("channels", "nozzle_xy", "spec", "tip_length", "volume")
 
     def __init__(self, spec: PlungerSpec, tip_length: float | None = None, volume: float = 0.0,
-                 nozzle_xy: tuple[float, float] = (0.0, 0.0)) -> None:
+                 nozzle_xy: tuple[float, float] = (0.0, 0.0), channels: int = 1) -> None:
         self.spec = spec
         self.tip_length = tip_length
         self.volume = volume
         self.nozzle_xy = nozzle_xy  # first nozzle from the mount (a multi's)
+        self.channels = channels
 
     def __repr__(self) -> str:
         return (f"Pipette(spec={self.spec!r}, tip_length={self.tip_length!r}, "
-                f"volume={self.volume!r}, nozzle_xy={self.nozzle_xy!r})")
+                f"volume={self.volume!r}, nozzle_xy={self.nozzle_xy!r}, "
+                f"channels={self.channels!r})")
+
+    def nozzle_span_y(self) -> float:
+        """How far the last nozzle is in front of the first (0 for a single channel)."""
+        return (self.channels - 1) * NOZZLE_PITCH_MM
 
 
 class RobotModel:

@@ -518,7 +518,7 @@ class ProtocolContext:
             instrument_name, mount_name, spec.max_volume, spec.ul_per_mm,
             plunger_bottom=PLUNGER_BOTTOM, plunger_blow_out=PLUNGER_BLOW_OUT,
             plunger_drop_tip=PLUNGER_DROP_TIP,
-            nozzle_xy=(spec.nozzle_offset[0], spec.nozzle_offset[1])))
+            nozzle_xy=(spec.nozzle_offset[0], spec.nozzle_offset[1]), channels=spec.channels))
         self._instruments[mount_name] = instrument
         return instrument
 

@@ -329,3 +329,36 @@ def test_a_held_tip_is_not_lowered_into_a_labware_moved_in_under_it(tmp_path: Pa
     trace = traced_file(tmp_path, "low.py", LOW_OVER_AN_EMPTY_SLOT)
     ends = left_tip_ends(trace, after_the_move_by_hand(trace))
     assert ends and min(ends) >= 124.35 + 1.0 - 1e-6  # the tube rack's top, and 1 mm
+
+
+MULTI_ACROSS_TWO_SLOTS = '''
+from opentrons.protocol_api import OFF_DECK
+from opentrons.types import Point
+metadata = {"apiLevel": "2.16"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    res = ctx.load_labware("nest_12_reservoir_15ml", 5)
+    rack = ctx.load_labware("opentrons_15_tuberack_falcon_15ml_conical", OFF_DECK)
+    left = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+    left.pick_up_tip()
+    left.aspirate(50, res["A2"])
+    left.dispense(50)
+    # Low over the front of the empty slot 7: the first nozzle 40 mm into it, the mount's
+    # centre 8.5 mm in front of that edge, the last three nozzles over slot 4.
+    left.move_to(ctx.deck.position_for(7).move(Point(60, 40, 30)))
+    ctx.move_labware(rack, 4)  # by hand: the park lifts the tips, a 124 mm rack goes in
+    left.prepare_to_aspirate()  # in place
+    left.drop_tip()
+'''
+
+
+def test_a_multi_channel_is_not_lowered_into_a_labware_moved_in_under_its_last_nozzles(
+        tmp_path: Path) -> None:
+    # Left alone at the last stop, then found to be reachable: only the mount's centre was
+    # checked against the slot a person filled, and an 8-channel reaches 31.5 mm either
+    # side of it. Held over slot 7 with its last three tips over slot 4, the in-place
+    # prepare_to_aspirate lowered it back to 30 mm: 94 mm into the tube rack put there.
+    trace = traced_file(tmp_path, "multi.py", MULTI_ACROSS_TWO_SLOTS)
+    ends = left_tip_ends(trace, after_the_move_by_hand(trace))
+    assert ends and min(ends) >= 124.35 + 1.0 - 1e-6  # the tube rack's top, and 1 mm
