@@ -14,7 +14,9 @@ printed beside a baseline measured in the same run:
   embedding script's run keeps every event and command; with the CPU per command of
   both threads beside the bare thread-handoff round trip, the time that encoding and
   writing the run record alone takes a command (what no design of the engine removes
-  while the record is written), what the protocol API alone takes (every command
+  while the record is written), the time the run's own writes of the record take (one
+  a protocol call, so that a killed run's record says where it was; each several times
+  dearer in the run than in a loop), what the protocol API alone takes (every command
   answered at once, with no engine behind it), and the Python calls per command (a count, unlike the
   times the same on a busy machine), in all and by layer;
 - the 96-transfer protocol as a whole process (target <= 0.15 s);
@@ -155,6 +157,10 @@ def commands(tmp: Path, repeats: int) -> list[Row]:
     writing = statistics.median(record_writing(records[0], tmp / "copy.jsonl") / n
                                 for _ in range(repeats))
     api = statistics.median(protocol_api_alone(protocol) / n for _ in range(repeats))
+    in_run = [writes_in_the_run(protocol, tmp / "timed.jsonl") for _ in range(repeats)]
+    writes = statistics.median(seconds for seconds, _ in in_run) / n
+    syscall = statistics.median(each for _, each in in_run)
+    looped = statistics.median(write_in_a_loop(tmp / "looped.bin") for _ in range(repeats))
     return [(f"{n} commands, record written", f"{rate:,.0f} cmd/s",
              f"bare handoff {1 / floor:,.0f} /s", f"{rate * floor:.2f}"),
             ("  the same, every event and command also kept in memory", f"{rate_kept:,.0f} cmd/s",
@@ -166,6 +172,12 @@ def commands(tmp: Path, repeats: int) -> list[Row]:
             ("  the protocol API alone, per command", f"{api * 1e6:.1f} us",
              f"with the record: at most {1 / (api + writing):,.0f} cmd/s",
              f"{api / cpu:.0%} of the CPU"),
+            ("  the record's writes in the run (one a protocol call), per command",
+             f"{writes * 1e6:.1f} us",
+             f"with them: at most {1 / (api + writing + writes):,.0f} cmd/s",
+             f"{writes / cpu:.0%} of the CPU"),
+            ("  one write of the record in the run (mean)", f"{syscall * 1e6:.1f} us",
+             f"the same write in a loop {looped * 1e6:.1f} us", f"{syscall / looped:.1f}x"),
             *python_calls(protocol, tmp / "counted.jsonl")]
 
 
@@ -195,6 +207,44 @@ def record_writing(record: Path, copy: Path) -> float:
     with copy.open("w") as out:
         out.write("".join([json_line(event) for event in events]))
     return time.perf_counter() - start
+
+
+def writes_in_the_run(protocol: Path, record: Path) -> tuple[float, float]:
+    """Seconds spent in ``os.write`` during ``throughput.engine_run`` with the record
+    written (the run's only writes: one a protocol call, which a record that says where a
+    killed run was requires), and the mean of one. Between writes the engine's work
+    has pushed the kernel's write path out of the caches, so a write costs several times
+    what the same write costs in a loop (``write_in_a_loop``)."""
+    real = os.write
+    each: list[float] = []
+
+    def timed(fd: int, data: Any) -> int:
+        start = time.perf_counter()
+        try:
+            return real(fd, data)
+        finally:
+            each.append(time.perf_counter() - start)
+
+    os.write = timed
+    try:
+        throughput.engine_run(protocol, record)
+    finally:
+        os.write = real
+    return sum(each), sum(each) / len(each)
+
+
+def write_in_a_loop(path: Path, size: int = 925, count: int = 5000) -> float:
+    """Seconds one append of ``size`` bytes (a protocol call's record lines) takes when
+    nothing else runs between the writes."""
+    data = b"x" * size
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+    try:
+        start = time.perf_counter()
+        for _ in range(count):
+            os.write(fd, data)
+        return (time.perf_counter() - start) / count
+    finally:
+        os.close(fd)
 
 
 LAYERS = (
