@@ -264,7 +264,11 @@ class Pausing:
         if hold_z:
             up = {z: max(target[z], clearing.safe_height) for z in clearing.z_axes}
             going = {**target, **up}
-            lower = {z: target[z] for z in up if up[z] - target[z] > 1e-9}
+            # A tip still held from an earlier pause keeps the height it is to go back down
+            # to (and its bounds): where it paused this time is where it was held, perhaps
+            # below a safe height a labware brought in meanwhile has raised.
+            held = self.lowering or {}
+            lower = {z: target[z] for z in up if up[z] - target[z] > 1e-9 and z not in held}
             if lower:  # with one still pending from before this pause, for the other mount
                 self.lowering = {**(self.lowering or {}), **lower}
                 model = engine.model

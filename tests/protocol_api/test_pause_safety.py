@@ -362,3 +362,69 @@ def test_a_multi_channel_is_not_lowered_into_a_labware_moved_in_under_its_last_n
     trace = traced_file(tmp_path, "multi.py", MULTI_ACROSS_TWO_SLOTS)
     ends = left_tip_ends(trace, after_the_move_by_hand(trace))
     assert ends and min(ends) >= 124.35 + 1.0 - 1e-6  # the tube rack's top, and 1 mm
+
+
+HELD_THROUGH_TWO_MOVES_BY_HAND = '''
+from opentrons.protocol_api import OFF_DECK
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    tips1k = ctx.load_labware("opentrons_96_tiprack_1000ul", 3)
+    plate = ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 2)
+    plate2 = ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", OFF_DECK)
+    rack = ctx.load_labware("opentrons_15_tuberack_falcon_15ml_conical", OFF_DECK)
+    m = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+    s = ctx.load_instrument("p1000_single_gen2", "right", tip_racks=[tips1k])
+    s.pick_up_tip()
+    m.pick_up_tip()
+    m.aspirate(50, plate["A1"].bottom(1))
+    ctx.move_labware(plate2, 6)  # by hand: the tips are held up over column 1
+    ctx.move_labware(rack, 9)  # by hand, away from the tips: the long tip's safe height rises
+    m.dispense(50)  # in place: back down into column 1
+    m.drop_tip()
+    s.drop_tip()
+'''
+
+
+def test_a_tip_held_through_two_pauses_goes_back_to_its_own_height(tmp_path: Path) -> None:
+    # Found by a red-team of multi-channels: the second pause took the height the tips
+    # were held at (the safe height before a 124 mm rack raised it) for the height to go
+    # back down to, so the dispense in place was made 158 mm above the wells it names.
+    trace = traced_file(tmp_path, "held.py", HELD_THROUGH_TWO_MOVES_BY_HAND)
+    left = [z for mount, z in stroke_heights(trace) if mount == "left"]
+    aspirate, dispense = left[-4], left[-3]  # then the drop's two strokes, in the trash
+    assert dispense == aspirate < 60
+
+
+DEFERRED_PAUSE_AFTER_A_TALL_LOAD = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    tips1k = ctx.load_labware("opentrons_96_tiprack_1000ul", 3)
+    plate = ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 2)
+    m = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+    s = ctx.load_instrument("p1000_single_gen2", "right", tip_racks=[tips1k])
+    s.pick_up_tip()
+    m.pick_up_tip()
+    m.aspirate(50, plate["A1"].bottom(1))
+    ctx.pause("check the plate")  # the tips are held up over column 1
+    ctx.load_labware("opentrons_15_tuberack_falcon_15ml_conical", 9)  # 124 mm
+    ctx.comment("next: dispense")
+    m.dispense(50)  # in place: back down into column 1
+    m.drop_tip()
+    s.drop_tip()
+'''
+
+
+def test_a_deferred_pause_keeps_the_height_a_protocol_pause_held_the_tips_over(
+        tmp_path: Path) -> None:
+    # The same, found by the same red-team with a person's pause taken as the dispense's
+    # step began: the dispense was made at Z 190 (tip ends 139 mm up) instead of 53.
+    twin = traced_file(tmp_path, "deferred.py", DEFERRED_PAUSE_AFTER_A_TALL_LOAD)
+    paused = traced_file(tmp_path, "deferred.py", DEFERRED_PAUSE_AFTER_A_TALL_LOAD,
+                         [Intervention(None, 12, "pause")])
+    assert any(e["event"] == "status" and e.get("pause_source") == "client"
+               for e in events(paused))  # the person's pause was taken
+    assert stroke_heights(paused) == stroke_heights(twin)
