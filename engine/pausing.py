@@ -22,8 +22,9 @@ from .reducer import ParkChanged
 from .segments import Move
 from .state import Park, PauseSource
 
-SLOT_FOOTPRINT_MM = (128.0, 86.0)
-"""What a labware in a slot covers, from the slot's origin: the standard footprint."""
+TIP_CLEARANCE_MM = 3.0
+"""How near a labware put in by hand a nozzle may be, sideways, and still count as over
+it: a tip end's width, and the play of a labware placed by hand."""
 
 
 class Pausing:
@@ -98,15 +99,18 @@ class Pausing:
             return None  # no lower than it is: nothing to do
         return {z: height}
 
-    def labware_arrived(self, slot: str, top: float) -> None:
-        """A person has put a labware in ``slot`` (a move by hand), its top at ``top``: a
-        held pipette with any nozzle over that slot (a multi-channel's column reaches 63 mm
-        in front of its first), which was not in it when the run paused, is lowered no
-        further than 1 mm above that top."""
+    def labware_arrived(self, footprint: tuple[float, float, float, float],
+                        top: float) -> None:
+        """A person has put a labware where it covers ``footprint`` (its front-left and
+        back-right corners, x and y) with its top at ``top`` (a move by hand): a held
+        pipette with any nozzle over it (a multi-channel's column reaches 63 mm in front
+        of its first), which was not there when the run paused, is lowered no further
+        than 1 mm above that top."""
         model = self.engine.model
-        origin = model.config.slots.get(slot)
-        if origin is None or self.lowering is None:
+        if self.lowering is None:
             return
+        x0, y0, x1, y1 = footprint
+        margin = TIP_CLEARANCE_MM
         for name, mount in model.config.mounts.items():
             z = mount.z_axis
             if z not in self.lowering:
@@ -116,9 +120,8 @@ class Pausing:
             span = pipette.nozzle_span_y() if pipette is not None else 0.0
             x = model.position["X"] + mount.offset[0] + dx
             back = model.position["Y"] + mount.offset[1] + dy  # the first nozzle
-            if (origin[0] <= x <= origin[0] + SLOT_FOOTPRINT_MM[0]
-                    and back - span <= origin[1] + SLOT_FOOTPRINT_MM[1]
-                    and back >= origin[1]):
+            if (x0 - margin <= x <= x1 + margin
+                    and back - span <= y1 + margin and back >= y0 - margin):
                 floor = top + 1.0 + model.tip_length(name) - mount.offset[2]
                 self._floors[z] = max(self._floors.get(z, floor), floor)
 

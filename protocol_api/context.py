@@ -626,7 +626,8 @@ class ProtocolContext:
         command = c.MoveLabware if message is not None else c.RemoveLabware
         self._steps.send(command(self._load_order.index(labware), labware.load_name,
                                  labware.name, from_slot, move.slot, move.destination,
-                                 labware.clearance_top, message or ""))
+                                 labware.clearance_top, message or "",
+                                 None if move.origin is None else labware.footprint))
 
     # -- run control ----------------------------------------------------------------
 

@@ -593,6 +593,14 @@ class Labware:
         return self._offset
 
     @property
+    def footprint(self) -> tuple[float, float, float, float]:
+        """labrun's own: what the labware covers of the deck where it stands, in deck
+        coordinates: (x, y) of its front-left corner, then of its back-right one."""
+        dimensions = self._definition["dimensions"]
+        x, y = self._offset.x, self._offset.y
+        return (x, y, x + float(dimensions["xDimension"]), y + float(dimensions["yDimension"]))
+
+    @property
     def highest_z(self) -> float:
         """The labware's top in deck coordinates; from apiLevel 2.14, as in Opentrons, with
         the height of the module it sits on directly above it (``clearance_top``)."""

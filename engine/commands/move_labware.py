@@ -13,8 +13,8 @@ class MoveLabware(Command):
     from ``from_slot`` to ``to_slot`` (either may be ``OFF_DECK``): moves plan over its
     top (``highest_z`` where it now is) from then on."""
 
-    __slots__ = ("destination", "display_name", "from_slot", "highest_z", "labware",
-                 "load_name", "message", "to_slot")
+    __slots__ = ("destination", "display_name", "footprint", "from_slot", "highest_z",
+                 "labware", "load_name", "message", "to_slot")
 
     kind = "moveLabware"
     execution = Execution.CHECKPOINT
@@ -28,9 +28,12 @@ class MoveLabware(Command):
     # slot 3``, ``off the deck``
     highest_z: float
     message: str  # what the pause asks of a person
+    footprint: tuple[float, float, float, float] | None  # what it covers where it goes:
+    # its front-left and back-right corners (x, y), in deck coordinates; None off the deck
 
     def __init__(self, labware: int, load_name: str, display_name: str, from_slot: str,
-                 to_slot: str, destination: str, highest_z: float, message: str) -> None:
+                 to_slot: str, destination: str, highest_z: float, message: str,
+                 footprint: tuple[float, float, float, float] | None = None) -> None:
         object.__setattr__(self, "labware", labware)
         object.__setattr__(self, "load_name", load_name)
         object.__setattr__(self, "display_name", display_name)
@@ -39,6 +42,7 @@ class MoveLabware(Command):
         object.__setattr__(self, "destination", destination)
         object.__setattr__(self, "highest_z", highest_z)
         object.__setattr__(self, "message", message)
+        object.__setattr__(self, "footprint", footprint)
 
     def pause_message(self) -> str | None:
         return self.message

@@ -82,7 +82,8 @@ def test_the_run_pauses_for_a_person_saying_what_to_move_where(tmp_path: Path) -
     move = next(e for e in events if e.get("type") == "moveLabware")
     assert move["params"] == {
         "labware": 2, "load_name": PLATE, "display_name": PLATE, "from_slot": "2",
-        "to_slot": "5", "destination": "slot 5", "highest_z": 14.22, "message": message}
+        "to_slot": "5", "destination": "slot 5", "highest_z": 14.22, "message": message,
+        "footprint": (132.5, 90.5, 260.26, 175.97)}  # where it covers the deck in slot 5
     assert events[-1]["pauses"][0]["message"] == message
 
 

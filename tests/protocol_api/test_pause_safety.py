@@ -428,3 +428,35 @@ def test_a_deferred_pause_keeps_the_height_a_protocol_pause_held_the_tips_over(
     assert any(e["event"] == "status" and e.get("pause_source") == "client"
                for e in events(paused))  # the person's pause was taken
     assert stroke_heights(paused) == stroke_heights(twin)
+
+
+PLATE_ONTO_A_THERMOCYCLER = '''
+from opentrons.protocol_api import OFF_DECK
+from opentrons.types import Point
+metadata = {"apiLevel": "2.16"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    ctx.load_labware("opentrons_15_tuberack_falcon_15ml_conical", 3)  # 124 mm
+    tc = ctx.load_module("thermocycler", 7)
+    tc.open_lid()
+    plate = ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", OFF_DECK)
+    m = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+    m.pick_up_tip()
+    # the 8 tip ends 95 mm up over the empty block, between where the plate's columns 1
+    # and 2 will stand: its first nozzle at y 340, its last at 277, past slot 7's back edge
+    m.move_to(ctx.deck.position_for(7).move(Point(18.88, 159, 95)))
+    ctx.move_labware(plate, tc)  # by hand: the plate's top is at 102.8 mm
+    m.prepare_to_aspirate()  # in place
+    m.drop_tip()
+'''
+
+
+def test_a_multi_channel_is_not_lowered_onto_a_plate_put_on_a_module_by_hand(
+        tmp_path: Path) -> None:
+    # Found by the red-team of multi-channels: the nozzles were checked against slot 7's
+    # square, but a plate on the thermocycler stands 68 mm further back, mostly over slot
+    # 10's; the 8 tips went 7.8 mm below the top of the plate put under them.
+    trace = traced_file(tmp_path, "tc.py", PLATE_ONTO_A_THERMOCYCLER)
+    ends = left_tip_ends(trace, after_the_move_by_hand(trace))
+    assert ends and min(ends) >= 102.8 + 1.0 - 1e-6  # the plate's top, and 1 mm
