@@ -50,31 +50,38 @@ def trace_run(protocol: Path, interventions: Sequence[Intervention] = ()
     return trace, summary
 
 
-def traced(name: str, interventions: list[Intervention]) -> tuple[PhysicalTrace, dict[str, Any]]:
-    """Simulate an example with scripted interventions; its trace and summary."""
+Traced = tuple[PhysicalTrace, dict[str, Any], list[tuple[str, float]]]
+
+
+def traced(name: str, interventions: list[Intervention]) -> Traced:
+    """Simulate an example with scripted interventions; its trace, summary and plunger
+    strokes (``merged_strokes``)."""
     trace, summary = trace_run(EXAMPLES / name, interventions)
-    return PhysicalTrace(default_config(), trace), summary
+    return PhysicalTrace(default_config(), trace), summary, merged_strokes(trace)
 
 
 @functools.cache
-def twin(name: str) -> tuple[PhysicalTrace, dict[str, Any]]:
+def twin(name: str) -> Traced:
     return traced(name, [])
 
 
 def assert_same_contacts_and_floor(name: str, interventions: list[Intervention]) -> None:
-    baseline, base_summary = twin(name)
-    paused, summary = traced(name, interventions)
+    baseline, base_summary, base_strokes = twin(name)
+    paused, summary, strokes = traced(name, interventions)
     assert summary["status"] == "succeeded", summary
     assert paused.rounded_contacts() == baseline.rounded_contacts()
     assert paused.floor_violations(baseline) == []
+    # Nor higher: every plunger stroke at the twin's height (the contacts are in x and
+    # y; a step in place made up in the air would draw air where the record says liquid).
+    assert strokes == base_strokes
     # The summary counts each command once, by what it did.
     for key in ("commands", "tips_used", "well_volumes_ul"):
         assert summary[key] == base_summary[key], key
 
 
 def test_the_twin_has_contacts() -> None:
-    trace, summary = twin("plate_replication.py")
-    assert len(trace.contacts) > 100 and summary["tips_used"] > 0
+    trace, summary, strokes = twin("plate_replication.py")
+    assert len(trace.contacts) > 100 and summary["tips_used"] > 0 and len(strokes) > 100
 
 
 def test_incubation_pause_mid_step_never_revisits_finished_wells_with_a_fresh_tip() -> None:
@@ -194,6 +201,16 @@ def test_the_lowering_after_a_move_by_hand_lowers_only_the_pipette_that_acts(
     assert moves, "the dispense made no move"
     assert min(end["Z"] for _, end in moves) >= default_config().safe_height - 1e-6
     assert min(end["A"] for _, end in moves) < 60  # the right went down
+
+
+def merged_strokes(trace: list[TraceItem]) -> list[tuple[str, float]]:
+    """``stroke_heights``, with strokes in a row at one height as one (a stroke a pause
+    cut off, finished on resume where it was cut)."""
+    merged: list[tuple[str, float]] = []
+    for stroke in stroke_heights(trace):
+        if not merged or merged[-1] != stroke:
+            merged.append(stroke)
+    return merged
 
 
 def stroke_heights(trace: list[TraceItem]) -> list[tuple[str, float]]:
