@@ -275,9 +275,8 @@ class Engine:
                 # the unparking clears it there too
                 top = command.arriving_top()
                 await self.pausing.pause_here(checkpoint=True, arriving_top=top)
-                if (top is not None and isinstance(command, c.MoveLabware)
-                        and command.footprint is not None):
-                    self.pausing.labware_arrived(command.footprint, top)
+                if top is not None and isinstance(command, c.MoveLabware):
+                    self.pausing.labware_moved(command.labware, command.footprint, top)
                 # resumed: what a person did meanwhile (moved a labware) now holds
                 self.book.set_status(entry, "completed", result=command.apply(self.model))
             case c.Execution.INSTANT if self.state.pause is None:  # nothing to interrupt

@@ -42,9 +42,10 @@ class Pausing:
         self._clear_then: dict[str, float] = {}
         """Of ``lowering``'s axes, those whose tip was clear of every labware when the run
         paused, each with the top of the tallest labware then."""
-        self._floors: dict[str, float] = {}
+        self._floors: dict[str, dict[int, float]] = {}
         """Of ``lowering``'s axes, those whose tip a labware was moved in under by hand,
-        each with the lowest it may go: just above that labware's top."""
+        each with the lowest it may go for each such labware (by its ``loadLabware``
+        count): just above that labware's top, for as long as it stays there."""
 
     def step_started(self) -> None:
         """A new step begins here: its checkpoint, should it be rewound."""
@@ -93,21 +94,24 @@ class Pausing:
         then = self._clear_then.get(z)
         if then is not None and model.labware_highest > then:
             height += model.labware_highest - then
-        height = max(height, self._floors.get(z, height))
+        height = max([height, *self._floors.get(z, {}).values()])
         height = min(height, model.config.axes[z].max)
         if height >= model.position[z] - 1e-9:
             return None  # no lower than it is: nothing to do
         return {z: height}
 
-    def labware_arrived(self, footprint: tuple[float, float, float, float],
-                        top: float) -> None:
-        """A person has put a labware where it covers ``footprint`` (its front-left and
-        back-right corners, x and y) with its top at ``top`` (a move by hand): a held
-        pipette with any nozzle over it (a multi-channel's column reaches 63 mm in front
-        of its first), which was not there when the run paused, is lowered no further
-        than 1 mm above that top."""
+    def labware_moved(self, labware: int, footprint: tuple[float, float, float, float] | None,
+                      top: float) -> None:
+        """A person has moved ``labware`` by hand (its ``loadLabware`` count) to where it
+        covers ``footprint`` (its front-left and back-right corners, x and y; None: off the
+        deck) with its top at ``top``. A held pipette with any nozzle over it (a
+        multi-channel's column reaches 63 mm in front of its first), which was not there
+        when the run paused, is lowered no further than 1 mm above that top; one it stood
+        under before, where it no longer is, may go back down."""
+        for floors in self._floors.values():
+            floors.pop(labware, None)
         model = self.engine.model
-        if self.lowering is None:
+        if self.lowering is None or footprint is None:
             return
         x0, y0, x1, y1 = footprint
         margin = TIP_CLEARANCE_MM
@@ -122,8 +126,9 @@ class Pausing:
             back = model.position["Y"] + mount.offset[1] + dy  # the first nozzle
             if (x0 - margin <= x <= x1 + margin
                     and back - span <= y1 + margin and back >= y0 - margin):
+                # every nozzle counted as holding a tip (a partial layout's bare ones too)
                 floor = top + 1.0 + model.tip_length(name) - mount.offset[2]
-                self._floors[z] = max(self._floors.get(z, floor), floor)
+                self._floors.setdefault(z, {})[labware] = floor
 
     def lowered(self, mount: str) -> None:
         """``lower_for(mount)``'s move is done: that tip is no longer held."""

@@ -598,7 +598,8 @@ class Labware:
         coordinates: (x, y) of its front-left corner, then of its back-right one."""
         dimensions = self._definition["dimensions"]
         x, y = self._offset.x, self._offset.y
-        return (x, y, x + float(dimensions["xDimension"]), y + float(dimensions["yDimension"]))
+        return (round(x, 6), round(y, 6), round(x + float(dimensions["xDimension"]), 6),
+                round(y + float(dimensions["yDimension"]), 6))  # no float noise
 
     @property
     def highest_z(self) -> float:

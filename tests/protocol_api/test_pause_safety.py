@@ -362,7 +362,7 @@ def run(ctx):
     left.aspirate(50, res["A2"])
     left.dispense(50)
     # Low over the front of the empty slot 7: the first nozzle 40 mm into it, the mount's
-    # centre 8.5 mm in front of that edge, the last three nozzles over slot 4.
+    # centre 8.5 mm behind its front edge, the last three nozzles over slot 4.
     left.move_to(ctx.deck.position_for(7).move(Point(60, 40, 30)))
     ctx.move_labware(rack, 4)  # by hand: the park lifts the tips, a 124 mm rack goes in
     left.prepare_to_aspirate()  # in place
@@ -477,3 +477,37 @@ def test_a_multi_channel_is_not_lowered_onto_a_plate_put_on_a_module_by_hand(
     trace = traced_file(tmp_path, "tc.py", PLATE_ONTO_A_THERMOCYCLER)
     ends = left_tip_ends(trace, after_the_move_by_hand(trace))
     assert ends and min(ends) >= 102.8 + 1.0 - 1e-6  # the plate's top, and 1 mm
+
+
+MOVED_IN_THEN_AWAY = '''
+from opentrons.protocol_api import OFF_DECK
+from opentrons.types import Point
+metadata = {"apiLevel": "2.16"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    res = ctx.load_labware("nest_12_reservoir_15ml", 5)
+    rack = ctx.load_labware("opentrons_15_tuberack_falcon_15ml_conical", OFF_DECK)
+    left = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])
+    left.pick_up_tip()
+    left.aspirate(50, res["A2"])
+    left.dispense(50)
+    left.move_to(ctx.deck.position_for(4).move(Point(60, 40, 30)))  # low over empty slot 4
+    %s
+    left.prepare_to_aspirate()  # in place
+    left.aspirate(10)
+    left.drop_tip()
+'''
+
+
+@pytest.mark.parametrize("away", ["6", "OFF_DECK"])
+def test_a_tip_goes_back_down_once_the_labware_moved_in_under_it_is_moved_away(
+        tmp_path: Path, away: str) -> None:
+    # Found by a review: the floor a rack moved in under the held tip set stayed after a
+    # second move by hand took the rack away, and the aspirate in place was made 95 mm
+    # above where the tip was, over an empty slot again. It is made where a plain pause
+    # leaves it, as if the rack had never come.
+    moved = traced_file(tmp_path, "away.py", MOVED_IN_THEN_AWAY % (
+        f"ctx.move_labware(rack, 4)\n    ctx.move_labware(rack, {away})"))
+    paused = traced_file(tmp_path, "paused.py", MOVED_IN_THEN_AWAY % 'ctx.pause("look")')
+    assert stroke_heights(moved) == stroke_heights(paused)
