@@ -119,15 +119,11 @@ class Pausing:
             z = mount.z_axis
             if z not in self.lowering:
                 continue
-            pipette = model.pipettes.get(name)
-            dx, dy = pipette.nozzle_xy if pipette is not None else (0.0, 0.0)
-            span = pipette.nozzle_span_y() if pipette is not None else 0.0
-            x = model.position["X"] + mount.offset[0] + dx
-            back = model.position["Y"] + mount.offset[1] + dy  # the first nozzle
+            x, front, back = model.nozzle_column(name)
             if (x0 - margin <= x <= x1 + margin
-                    and back - span <= y1 + margin and back >= y0 - margin):
+                    and front <= y1 + margin and back >= y0 - margin):
                 # every nozzle counted as holding a tip (a partial layout's bare ones too)
-                floor = top + 1.0 + model.tip_length(name) - mount.offset[2]
+                floor = model.nozzle_z(name, top + 1.0 + model.tip_length(name))
                 self._floors.setdefault(z, {})[labware] = floor
 
     def lowered(self, mount: str) -> None:

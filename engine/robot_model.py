@@ -184,6 +184,17 @@ class RobotModel:
             raise CommandError(f"the tool on the {mount} mount has no plunger")
         return axis
 
+    def nozzle_column(self, mount: str) -> tuple[float, float, float]:
+        """Where the nozzles of ``mount`` are over the deck now: their x, the y of the
+        last (the front one: a multi-channel's column reaches 63 mm in front of its first)
+        and the y of the first."""
+        cfg = self._mount(mount)
+        pipette = self.pipettes.get(mount)
+        dx, dy = pipette.nozzle_xy if pipette is not None else (0.0, 0.0)
+        span = pipette.nozzle_span_y() if pipette is not None else 0.0
+        back = self.position["Y"] + cfg.offset[1] + dy
+        return self.position["X"] + cfg.offset[0] + dx, back - span, back
+
     def nozzle_z(self, mount: str, point_z: float) -> float:
         """The Z axis position that puts the nozzle of ``mount`` at ``point_z``."""
         return point_z - self._mount(mount).offset[2]
