@@ -333,17 +333,20 @@ def run(ctx):
     left.aspirate(5, res["A2"])
     left.dispense(5)
     left.move_to(ctx.deck.position_for(4).move(Point(113.88, 43.24, 30)))  # low, over slot 4
-    ctx.move_labware(rack, 4)  # by hand: the park lifts the tip, a 124 mm rack goes under it
+    %s
     left.prepare_to_aspirate()  # in place
+    left.aspirate(10)
     left.drop_tip()
 '''
+"""A tip held low over an empty slot 4, then ``%s`` (what happens in the pause: a move of
+a 124 mm tube rack in there by hand, the park lifting the tip), then steps in place."""
 
 
 def test_a_held_tip_is_not_lowered_into_a_labware_moved_in_under_it(tmp_path: Path) -> None:
     # Found by a fourth red-team: a tip held 30 mm over an empty slot (below the tallest
     # labware elsewhere) was lowered back there, 94 mm into the rack a person had put in
     # that slot meanwhile. It goes no lower than 1 mm above that rack's top.
-    trace = traced_file(tmp_path, "low.py", LOW_OVER_AN_EMPTY_SLOT)
+    trace = traced_file(tmp_path, "low.py", LOW_OVER_AN_EMPTY_SLOT % "ctx.move_labware(rack, 4)")
     ends = left_tip_ends(trace, after_the_move_by_hand(trace))
     assert ends and min(ends) >= 124.35 + 1.0 - 1e-6  # the tube rack's top, and 1 mm
 
@@ -479,27 +482,6 @@ def test_a_multi_channel_is_not_lowered_onto_a_plate_put_on_a_module_by_hand(
     assert ends and min(ends) >= 102.8 + 1.0 - 1e-6  # the plate's top, and 1 mm
 
 
-MOVED_IN_THEN_AWAY = '''
-from opentrons.protocol_api import OFF_DECK
-from opentrons.types import Point
-metadata = {"apiLevel": "2.16"}
-
-def run(ctx):
-    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
-    res = ctx.load_labware("nest_12_reservoir_15ml", 5)
-    rack = ctx.load_labware("opentrons_15_tuberack_falcon_15ml_conical", OFF_DECK)
-    left = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])
-    left.pick_up_tip()
-    left.aspirate(50, res["A2"])
-    left.dispense(50)
-    left.move_to(ctx.deck.position_for(4).move(Point(60, 40, 30)))  # low over empty slot 4
-    %s
-    left.prepare_to_aspirate()  # in place
-    left.aspirate(10)
-    left.drop_tip()
-'''
-
-
 @pytest.mark.parametrize("away", ["6", "OFF_DECK"])
 def test_a_tip_goes_back_down_once_the_labware_moved_in_under_it_is_moved_away(
         tmp_path: Path, away: str) -> None:
@@ -507,7 +489,7 @@ def test_a_tip_goes_back_down_once_the_labware_moved_in_under_it_is_moved_away(
     # second move by hand took the rack away, and the aspirate in place was made 95 mm
     # above where the tip was, over an empty slot again. It is made where a plain pause
     # leaves it, as if the rack had never come.
-    moved = traced_file(tmp_path, "away.py", MOVED_IN_THEN_AWAY % (
+    moved = traced_file(tmp_path, "away.py", LOW_OVER_AN_EMPTY_SLOT % (
         f"ctx.move_labware(rack, 4)\n    ctx.move_labware(rack, {away})"))
-    paused = traced_file(tmp_path, "paused.py", MOVED_IN_THEN_AWAY % 'ctx.pause("look")')
+    paused = traced_file(tmp_path, "paused.py", LOW_OVER_AN_EMPTY_SLOT % 'ctx.pause("look")')
     assert stroke_heights(moved) == stroke_heights(paused)
