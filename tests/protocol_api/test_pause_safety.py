@@ -24,7 +24,7 @@ from labrun.cli.rehearsal import Intervention, schedule
 from protocol_api.execute import continue_when_stalled, create_run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-NAMES = ["incubation.py", "plate_replication.py", "serial_dilution.py"]
+NAMES = ["incubation.py", "pcr_setup.py", "plate_replication.py", "serial_dilution.py"]
 
 
 def trace_run(protocol: Path, interventions: Sequence[Intervention] = ()

@@ -30,6 +30,7 @@ EXAMPLE_FACTS = {
     "serial_dilution.py": {"tips": 1 + 8 * 2, "pauses": 0},
     "incubation.py": {"tips": 8 + 1 + 8, "pauses": 0},
     "bead_cleanup.py": {"tips": 50, "pauses": 1},
+    "pcr_setup.py": {"tips": 8 + 24, "pauses": 2},  # two moves by hand
 }
 
 SMALL = '''
