@@ -54,13 +54,13 @@ class TransferOptions(Frozen):
     disposal_volume: float
     touch_tip: bool
     blow_out: str | None  # trash, source well, destination well; None: no blow-out
-    mix_before: tuple[int, float] | None
-    mix_after: tuple[int, float] | None
+    mix_before: tuple[float, float] | None
+    mix_after: tuple[float, float] | None
     max_volume: float     # what one aspirate may take: the pipette with its (next) tip
 
     def __init__(self, mode: str, new_tip: str, trash: bool, air_gap: float, disposal_volume: float,
-                 touch_tip: bool, blow_out: str | None, mix_before: tuple[int, float] | None,
-                 mix_after: tuple[int, float] | None, max_volume: float) -> None:
+                 touch_tip: bool, blow_out: str | None, mix_before: tuple[float, float] | None,
+                 mix_after: tuple[float, float] | None, max_volume: float) -> None:
         object.__setattr__(self, "mode", mode)
         object.__setattr__(self, "new_tip", new_tip)
         object.__setattr__(self, "trash", trash)
@@ -409,12 +409,16 @@ def _number(mode: str, name: str, value: Any, *, lists: bool = False) -> float:
     return float(value)
 
 
-def _mix(mode: str, name: str, value: Any) -> tuple[int, float] | None:
+def _mix(mode: str, name: str, value: Any) -> tuple[float, float] | None:
+    """``mix_before`` or ``mix_after``: (repetitions, volume), each any real number (a
+    count that is not whole is ``mix``'s to round, as it says), or None for none."""
     if value is None or value == (0, 0) or value == [0, 0]:
         return None
     if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not isinstance(value[0], int) or isinstance(value[0], bool) or value[0] < 0):
+            or not is_number(value[0]) or value[0] < 0):
         raise ProtocolError(f"{mode}: {name} must be (repetitions, volume), not {value!r}")
-    return value[0], _number(mode, name, value[1])
+    repetitions = value[0]
+    repetitions = int(repetitions) if repetitions == int(repetitions) else float(repetitions)
+    return repetitions, _number(mode, name, value[1])
 
 

@@ -42,7 +42,7 @@ from ..errors import (
     UnsupportedAPIError,
 )
 from ..labware import Labware
-from ..steps import StepTracker, api_step
+from ..steps import StepTracker, api_step, is_number
 from ..types import APIVersion, Location, Point
 from .definitions import MODELS, SEMI_SHIFT_X, ModuleSpec, module_spec
 
@@ -411,7 +411,7 @@ class ModuleGeometry:
 
 def check_number(what: str, value: object, unit: str) -> float:
     """``value`` as a float; ModuleError naming ``what`` if it is not a number."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
+    if not is_number(value):  # numpy's numbers too
         raise ModuleError(f"{what} must be a number of {unit}, not {value!r}")
     return float(value)
 

@@ -6,6 +6,7 @@ clock; what the modules did is read back from the run record and its summary.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from labrun_testing import protocol_file, simulate_file
 from motion_trace import PhysicalTrace, TraceItem, TracingController, follow_record
 
+from engine import commands as c
 from engine.run import Run
 from hardware.clock import VirtualClock
 from hardware.config import config_from_dict, default_config
@@ -896,3 +898,24 @@ def test_a_profile_step_s_ramp_rate_is_checked_and_said_not_to_be_sent(
     assert comment_messages(run) == [
         f"warning: {path}:7: execute_profile: a step's ramp_rate is checked but not sent: "
         "the block ramps at its full rate (Opentrons sends it to a GEN2)"]
+
+
+def test_module_numbers_of_other_real_types_are_taken_inside_a_profile() -> None:
+    # A profile's temperatures and holds read from a CSV file with numpy arrive as
+    # numpy's scalars inside the step dicts: any real number is taken (a Fraction here),
+    # and the command holds plain floats.
+    with open_context(api_version=(2, 15)) as ctx:
+        tc = ctx.load_module("thermocycler")
+        tc.set_block_temperature(Fraction(4))
+        tc.execute_profile([{"temperature": Fraction(95), "hold_time_seconds": Fraction(30)},
+                            {"temperature": Fraction(115, 2), "hold_time_seconds": 30}],
+                           repetitions=2, block_max_volume=Fraction(20))
+        [profile] = [e.command for e in ctx.run.engine.entries
+                     if isinstance(e.command, c.RunProfile)]
+        params = profile.params()
+        assert params["steps"] == ((95.0, 30.0), (57.5, 30.0))
+        assert params["repetitions"] == 2 and params["volume_ul"] == 20.0
+        assert {type(number) for step in params["steps"] for number in step} == {float}
+        with pytest.raises(ModuleError, match=r"execute_profile: step 1's temperature must "
+                           r"be a number of °C, not '95'"):
+            tc.execute_profile([{"temperature": "95", "hold_time_seconds": 1}], 1)

@@ -491,6 +491,24 @@ def test_numbers_of_other_real_types_are_taken_as_plain_numbers(bench: Bench) ->
             p.aspirate(numpy.float32("nan"), plate["A1"])
 
 
+def test_a_transfers_mix_counts_are_any_real_number_as_mix_takes_them(bench: Bench) -> None:
+    # (repetitions, volume) inside a transfer's options: a count read with numpy (a
+    # Fraction here) is a count, and one that is not whole mixes ceil(r) times, as mix()
+    # itself does, with its warning; a count that is not a number is refused.
+    p, plate = bench.p300, bench.plate
+    p.transfer(20, plate["A1"], plate["B1"], mix_after=(Fraction(2), Fraction(30)))
+    p.transfer(20, plate["A1"], plate["B2"], mix_before=(2.5, 40))
+    strokes = [(cmd.kind, cmd.volume, cmd.well) for cmd in bench.commands()
+               if isinstance(cmd, (c.Aspirate, c.Dispense))]
+    assert strokes == [("aspirate", 20.0, "1/A1"), ("dispense", 20.0, "1/B1"),
+                       *[("aspirate", 30.0, "1/B1"), ("dispense", 30.0, "1/B1")] * 2,
+                       *[("aspirate", 40.0, "1/A1"), ("dispense", 40.0, "1/A1")] * 3,
+                       ("aspirate", 20.0, "1/A1"), ("dispense", 20.0, "1/B2")]
+    with pytest.raises(ProtocolError, match=r"transfer: mix_after must be \(repetitions, "
+                       r"volume\), not \('2', 30\)"):
+        p.transfer(20, plate["A1"], plate["B1"], mix_after=("2", 30))
+
+
 def test_volume_none_means_all_the_tip_holds_or_all_it_has(bench: Bench) -> None:
     p, plate = bench.p300, bench.plate
     p.pick_up_tip()
