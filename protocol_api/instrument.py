@@ -1094,6 +1094,12 @@ class InstrumentContext:
             target, ref = last, _location_ref(last)
         else:
             target = last.labware.as_well().top(5.0 if height is None else float(height))
+            if height is not None and height < 0:  # in the well: it may draw liquid
+                self._steps.warn(f"air_gap: height={height:g} takes the air gap "
+                                 f"{-height:g} mm below the top of "
+                                 f"{last.labware.as_well().display_name}, where the tip "
+                                 "may draw liquid; the run counts it as air")
+                self._check_depth("air_gap", target, self._primary_point(target))
             ref = self._move(target)
         self._steps.send(c.Aspirate(self._mount, amount, speed,
                                        ref, self._other_wells(target, None),

@@ -147,6 +147,34 @@ def test_a_move_or_touch_tip_below_the_bottom_is_warned_of_too(
         "would press into the deck or what stands on it"]
 
 
+def test_an_air_gap_taken_inside_the_well_is_warned_of_and_below_its_bottom_too(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A negative height takes the air gap inside the well, where the tip may draw
+    liquid (the run counts air): said; deep enough, the tip presses into the plastic,
+    said as for every other move below a well's bottom."""
+    path, warnings = simulated_warnings(capsys, tmp_path, '''
+        metadata = {"apiLevel": "2.15"}
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+            p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p.pick_up_tip()
+            p.aspirate(10, plate["A1"])
+            p.air_gap(10, height=-20)
+            p.air_gap(10, height=-5)
+            p.air_gap(10, height=0)
+            p.drop_tip()
+    ''')
+    well = "A1 of Corning 96 Well Plate 360 µL Flat on slot 1"
+    assert warnings == [
+        f"warning: {path}:8: air_gap: height=-20 takes the air gap 20 mm below the top of "
+        f"{well}, where the tip may draw liquid; the run counts it as air",
+        f"warning: {path}:8: air_gap at {well}: the tip goes 9.3 mm below the well's bottom; "
+        "on a robot it would press into the labware",
+        f"warning: {path}:9: air_gap: height=-5 takes the air gap 5 mm below the top of "
+        f"{well}, where the tip may draw liquid; the run counts it as air"]
+
+
 def test_a_module_call_that_warns_keeps_its_sentence(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "protocol.py"
