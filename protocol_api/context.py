@@ -509,6 +509,11 @@ class ProtocolContext:
             raise InstrumentError(
                 f"the {mount_name} mount already has a {self._instruments[mount_name].name}; "
                 "pass replace=True to replace it")
+        replaced = self._instruments.get(mount_name)
+        if replaced is not None and replaced.has_tip:
+            raise InstrumentError(
+                f"the {replaced.name} on the {mount_name} mount holds a tip; drop it "
+                "(drop_tip() or return_tip()) before replacing the pipette")
         racks = tip_rack_list(tip_racks)
         instrument = InstrumentContext(self, spec, mount_name, racks,
                                        requested_as=instrument_name)
@@ -519,6 +524,8 @@ class ProtocolContext:
             plunger_bottom=PLUNGER_BOTTOM, plunger_blow_out=PLUNGER_BLOW_OUT,
             plunger_drop_tip=PLUNGER_DROP_TIP,
             nozzle_xy=(spec.nozzle_offset[0], spec.nozzle_offset[1]), channels=spec.channels))
+        if replaced is not None:
+            replaced.mark_replaced(instrument_name)
         self._instruments[mount_name] = instrument
         return instrument
 

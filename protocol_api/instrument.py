@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from engine import commands as c
 
@@ -51,6 +51,7 @@ from .types import APIVersion, Location, Point, well_of
 
 if TYPE_CHECKING:
     from .context import ProtocolContext
+    from .steps import StepTracker
 
 NAMED_TIP_API = (2, 2)
 """From this apiLevel a tip is picked up from a named well whether or not it is marked used
@@ -243,6 +244,19 @@ class TrashDrops:
         offset = max(half - TRASH_DROP_MARGIN_MM, 0.0)
         side, self._right_next = (1 if self._right_next else -1), not self._right_next
         return trash.top().move(Point(side * offset, 0.0, 0.0))
+
+
+class _ReplacedPipette:
+    """A replaced pipette's step tracker: every API call reaches it first (``api_step``),
+    and raises there, saying what happened."""
+
+    __slots__ = ("_message",)
+
+    def __init__(self, message: str) -> None:
+        self._message = message
+
+    def __getattr__(self, name: str) -> Any:
+        raise InstrumentError(self._message)
 
 
 class InstrumentContext:
@@ -1535,6 +1549,14 @@ class InstrumentContext:
         """This mount's Z and plunger axes on the robot, when the context was told them."""
         mounts = self._ctx._mounts
         return mounts.get(self._mount) if mounts is not None else None
+
+    def mark_replaced(self, by: str) -> None:
+        """``load_instrument(..., replace=True)`` has put the pipette ``by`` on this mount:
+        every later call of this one raises, before anything is sent (its commands would
+        name the mount, and move the new pipette)."""
+        self._steps = cast("StepTracker", _ReplacedPipette(
+            f"this {self._spec.name} on the {self._mount} mount was replaced by the {by} "
+            "(load_instrument(..., replace=True)); call the pipette that call returned"))
 
     def check_tip_size(self, rack: Labware) -> None:
         """Warn, once a rack, when one of Opentrons' own tip racks holds tips of a size

@@ -62,6 +62,14 @@ CASES: list[tuple[str, str, str]] = [
      "no mount 'middle'; mounts are 'left' and 'right'"),
     ("mount already used", 'pass\nctx.load_instrument("p20_single_gen2", "left")',
      "the left mount already has a p300_single_gen2; pass replace=True to replace it"),
+    ("replacing a pipette that holds a tip",
+     'p300.pick_up_tip()\nctx.load_instrument("p20_single_gen2", "left", replace=True)',
+     "the p300_single_gen2 on the left mount holds a tip; drop it (drop_tip() or "
+     "return_tip()) before replacing the pipette"),
+    ("a call of a replaced pipette",  # its commands would move the new one
+     'ctx.load_instrument("p20_single_gen2", "left", replace=True)\np300.pick_up_tip()',
+     "this p300_single_gen2 on the left mount was replaced by the p20_single_gen2 "
+     "(load_instrument(..., replace=True)); call the pipette that call returned"),
     ("occupied slot", 'pass\nctx.load_labware("corning_96_wellplate_360ul_flat", 1)',
      "slot 1 already holds Corning 96 Well Plate 360 µL Flat"),
     ("invalid slot", 'pass\nctx.load_labware("corning_96_wellplate_360ul_flat", 13)',
