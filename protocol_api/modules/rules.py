@@ -103,7 +103,9 @@ class ModuleRules:
             above = slot is None and point[2] >= self._tops.get(here, float("inf"))
             if (isinstance(module, ThermocyclerContext) and not module.lid_known_open
                     and slots & set(module.slots) and not above):  # a point over the lid
-                state = "closed" if module.lid_position != "open" else "not known to be open"
+                state = "closed" if module.lid_position != "open" else (
+                    "not known to be open (the protocol has not called open_lid(), though "
+                    "the lid may stand open)")
                 raise ModuleError(f"the pipette cannot go to the labware in "
                                   f"{module.described} while its lid is {state}; open it "
                                   "with open_lid()")

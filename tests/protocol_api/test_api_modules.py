@@ -343,7 +343,8 @@ tm = ctx.load_module("temperature module gen2", 3)
 @pytest.mark.parametrize(("api", "calls", "refused"), [
     # what Opentrons 8.8.2 refuses (the call's line) and accepts, at 2.13 and from 2.14
     ("2.13", "p.move_to(tc_plate['A1'].top())", None),
-    ("2.15", "p.move_to(tc_plate['A1'].top())", "its lid is not known to be open"),
+    ("2.15", "p.move_to(tc_plate['A1'].top())", "its lid is not known to be open (the "
+     "protocol has not called open_lid(), though the lid may stand open); open it"),
     ("2.15", "tc.open_lid()\np.move_to(tc_plate['A1'].top())", None),
     ("2.15", "p.move_to(hs_plate['A1'].top())", "its labware latch has not been closed"),
     ("2.13", "hs.open_labware_latch()\np.move_to(beside['A1'].top())", "latch is open"),
