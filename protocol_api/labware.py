@@ -319,8 +319,10 @@ class Labware:
         module: str | None = None,
         over_labware: float = 0.0,
     ) -> None:
-        if label is not None and not isinstance(label, str):  # as Opentrons refuses it
-            raise ProtocolError(f"label must be text or None, not {label!r}")
+        if label is not None and not isinstance(label, str):
+            if not is_number(label):  # would be said in the log, and fail a print
+                raise ProtocolError(f"label must be text or None, not {label!r}")
+            label = str(label)  # a number: its text, as Opentrons takes it
         self._api_version = NEWEST if api_version is None else APIVersion(*api_version)
         self._definition = definition
         self._parameters: Mapping[str, Any] = definition["parameters"]

@@ -210,6 +210,10 @@ class ModuleContext:
     @api_step("load_labware")
     def _load_labware(self, name: str, label: str | None, namespace: str | None,
                       version: int | None, adapter: str | None) -> Labware:
+        if is_number(label):  # as ctx.load_labware(name, slot) is written
+            self._steps.warn(f"load_labware: label={label!r} is a number (a slot?); a "
+                             "module's labware goes on the module, so it is taken as the "
+                             f"labware's name, '{label}'")
         if adapter is not None:  # the level checked before anything is placed
             require("load_labware: adapter", ADAPTER_API, self.api_version)
             base = self._place(adapter, None, namespace, None, adapter=True,

@@ -175,6 +175,23 @@ def test_an_air_gap_taken_inside_the_well_is_warned_of_and_below_its_bottom_too(
         f"{well}, where the tip may draw liquid; the run counts it as air"]
 
 
+def test_a_number_as_a_labware_label_is_its_name_and_on_a_module_is_warned_of(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A number given as a label is taken as its text, as Opentrons takes it; given to a
+    module's load_labware it is most likely a slot, written as for the deck: said."""
+    path, warnings = simulated_warnings(capsys, tmp_path, '''
+        metadata = {"apiLevel": "2.15"}
+        def run(ctx):
+            cold = ctx.load_module("temperature module gen2", 3)
+            plate = cold.load_labware("opentrons_96_aluminumblock_nest_wellplate_100ul", 3)
+            other = ctx.load_labware("corning_96_wellplate_360ul_flat", 2, 7)
+            assert (plate.name, other.name) == ("3", "7"), (plate.name, other.name)
+    ''')
+    assert warnings == [
+        f"warning: {path}:4: load_labware: label=3 is a number (a slot?); a module's labware "
+        "goes on the module, so it is taken as the labware's name, '3'"]
+
+
 def test_a_module_call_that_warns_keeps_its_sentence(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "protocol.py"
