@@ -288,10 +288,18 @@ def load_config(path: str | Path) -> RobotConfig:
         import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")  # TOML is UTF-8, whatever the locale
         data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such robot configuration file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: a directory, not a robot configuration file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:  # an editor that saved Latin-1
+        line = text_line_of(path.read_bytes(), exc.start)
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte {exc.object[exc.start]:#04x}), "
+                          "as TOML must be; save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     try:
@@ -299,6 +307,11 @@ def load_config(path: str | Path) -> RobotConfig:
     except ConfigError as exc:
         line = line_of_key(text, key_of_error(str(exc)))
         raise ConfigError(f"{path}{'' if line is None else f':{line}'}: {exc}") from None
+
+
+def text_line_of(data: bytes, offset: int) -> int:
+    """The line (from 1) of ``data`` that byte ``offset`` is on."""
+    return data.count(b"\n", 0, offset) + 1
 
 
 def key_of_error(message: str) -> str | None:
@@ -408,8 +421,8 @@ def config_from_dict(data: Mapping[str, Any], base: RobotConfig | None = None) -
         if not module.baudrate > 0:
             raise ConfigError(f"modules.{name}.baudrate: expected a positive number, "
                               f"got {module.baudrate!r}")
-        if not module.timeout_s > 0:
-            raise ConfigError(f"modules.{name}.timeout_s: expected a positive number, "
+        if not 0 < module.timeout_s < math.inf:
+            raise ConfigError(f"modules.{name}.timeout_s: expected a positive number of seconds, "
                               f"got {module.timeout_s!r}")
         if module.model is not None:
             _check_model(f"modules.{name}.model", module.kind, module.model)
@@ -539,10 +552,14 @@ def _check_controller(config: RobotConfig) -> None:
     if ctl.dialect not in _DIALECTS:
         raise ConfigError(f"controller.dialect: {ctl.dialect!r} is not one of "
                           f"{', '.join(repr(d) for d in _DIALECTS)}")
-    for name in ("timeout_s", "poll_interval"):
-        if not getattr(ctl, name) > 0:
-            raise ConfigError(f"controller.{name}: expected a positive number, "
+    for name in ("timeout_s", "poll_interval"):  # inf: a silent controller never noticed
+        if not 0 < getattr(ctl, name) < math.inf:
+            raise ConfigError(f"controller.{name}: expected a positive number of seconds, "
                               f"got {getattr(ctl, name)!r}")
+    if ctl.poll_interval >= ctl.timeout_s:  # milliseconds meant, most likely
+        raise ConfigError(f"controller.poll_interval: {ctl.poll_interval:g} s is not below "
+                          f"timeout_s ({ctl.timeout_s:g} s): a controller that falls silent "
+                          "would not be noticed in time; both are in seconds")
     if not ctl.baudrate > 0:
         raise ConfigError(f"controller.baudrate: expected a positive number, got {ctl.baudrate!r}")
     if ctl.kind == "gcode":

@@ -467,19 +467,34 @@ BAD_ROBOT_FILES = [
      "axes.Y: the travel min = 9.0 .. max = 2.0 must be finite with min below max"),
     ("a slot the file does not have", 'name = "bench"\ntrash_slot = "13"\n', ":2",
      "trash_slot: slot '13' is not defined under [slots]"),
+    ("a comment an editor saved as Latin-1",
+     'name = "bench"\n# M\xfcller lab\n'.encode("latin-1"), ":2",
+     "not UTF-8 text (byte 0xfc), as TOML must be; save it as UTF-8"),
+    ("a directory", None, "", "a directory, not a robot configuration file"),
+    ("a controller never timed out", "[controller]\ntimeout_s = inf\n", ":2",
+     "controller.timeout_s: expected a positive number of seconds, got inf"),
+    ("a poll interval in milliseconds", "[controller]\ntimeout_s = 2\npoll_interval = 50\n",
+     ":3", "controller.poll_interval: 50 s is not below timeout_s (2 s): a controller that "
+     "falls silent would not be noticed in time; both are in seconds"),
 ]
-"""Each bad robot file, what it writes, the line (``:N``) the error names, the error."""
+"""Each bad robot file, what it writes (bytes as they are; None: a directory there), the
+line (``:N``) the error names, the error."""
 
 
 @pytest.mark.parametrize("command", ["simulate", "run"])
 @pytest.mark.parametrize(("text", "where", "message"), [c[1:] for c in BAD_ROBOT_FILES],
                          ids=[c[0] for c in BAD_ROBOT_FILES])
 def test_a_bad_robot_file_replaces_an_older_record_with_one_that_says_so(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, text: str,
-        where: str, message: str) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str,
+        text: str | bytes | None, where: str, message: str) -> None:
     record = succeeded_record(capsys, tmp_path)
     robot = tmp_path / "robot.toml"
-    robot.write_text(text)
+    if text is None:
+        robot.mkdir()
+    elif isinstance(text, bytes):
+        robot.write_bytes(text)
+    else:
+        robot.write_text(text)
     path = write(tmp_path, "def run(ctx):\n    ctx.comment('a')\n")
     status, out, err = labrun(capsys, command, str(path), "--robot", str(robot),
                               "--record", str(record))
