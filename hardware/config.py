@@ -297,8 +297,8 @@ def load_config(path: str | Path) -> RobotConfig:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:  # an editor that saved Latin-1
-        line = text_line_of(path.read_bytes(), exc.start)
-        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte {exc.object[exc.start]:#04x}), "
+        number = text_line_of(path.read_bytes(), exc.start)
+        raise ConfigError(f"{path}:{number}: not UTF-8 text (byte {exc.object[exc.start]:#04x}), "
                           "as TOML must be; save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
