@@ -87,6 +87,33 @@ def test_a_tip_holding_liquid_caught_between_wells_waits_over_the_well_it_left(
     assert run.controller.position["X"] == pytest.approx(WELL[0] + 200.0 + 34.0, abs=0.01)
 
 
+def test_a_tip_holding_liquid_caught_between_wells_by_the_door_is_not_said_over_its_well(
+        ) -> None:
+    """The door opens while a tip holding liquid travels to the next well: nothing moves
+    behind it, so the tip stays where it stopped, between the wells, and the record (and
+    with it the terminal) must not say it waits over the well it drew from."""
+    config = replace(default_config(), interlocks={"door": InterlockConfig(False)})
+    scripted = ScriptedRun(config)
+    try:
+        scripted.play()
+        scripted.call(P300, name="load")
+        scripted.call(c.LoadLabware("corning_96_wellplate_360ul_flat", "2", "plate", 14.22))
+        scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+        scripted.call(c.MoveTo("left", WELL, well="2/A1"),
+                      c.Aspirate("left", 50.0, 50.0, "2/A1"))
+        scripted.clock.call_at(scripted.clock.now() + 0.4,
+                               lambda: scripted.control.set_interlock("door", True))
+        scripted.call(c.MoveTo("left", (WELL[0] + 200.0, WELL[1] + 150.0, WELL[2])))
+        status = scripted.settle()
+        assert status.status is Status.PAUSED and status.pause_source == "interlock"
+        park = [e for e in scripted.events() if e["event"] == "park"][-1]
+        assert park["kept_xy"] is True and "over_last_well" not in park
+        assert park["parked"] == pytest.approx(park["recorded"])  # nothing moved
+        assert 200.0 < park["recorded"]["X"] < 346.88 + 34.0 - 10.0  # between the wells
+    finally:
+        scripted.close()
+
+
 RIGHT = c.LoadInstrument("p300_single_gen2", "right", 300.0, 300.0 / 16, 18.0, 19.0, 20.0)
 
 
