@@ -722,6 +722,11 @@ class RunManager:
         if reread is not None or self.tips_left is not None:
             return self._queue_stops(item, reread or tips_left_said(
                 self.tips_left or {}, SERVER_TIPS_REMOVED))
+        interlocks = self._robot_interlocks()  # someone reaching in between two runs
+        if interlocks:  # the item stays queued, as queue_start keeps it with the door open
+            return self._queue_stops(
+                item, f"interlock {', '.join(interlocks)} is active; clear it, then "
+                      "queue_start")
         item = self.queue.pop_front()
         record_path = self._records.path(item.item_uid)
         labware_dirs = [str(item.labware_dir)] if item.labware_dir else []
@@ -737,8 +742,11 @@ class RunManager:
         # until it ends, a tip may be on: a server killed now leaves that word
         await self._share_tips(unfinished(item.name), item.item_uid)
         played = await active.apply(Play(source=SOURCE))
-        if not played.accepted:
-            await active.apply(Abort(source=SOURCE, reason=f"could not start: {played.reason}"))
+        if not played.accepted:  # (the door opened as it started): ended, and said so
+            why = f"could not start: {played.reason}"
+            await active.apply(Abort(source=SOURCE, reason=why))
+            self._changed()
+            return f"{item.name} {why}"
         self._changed()
         return None
 

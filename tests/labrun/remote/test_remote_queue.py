@@ -624,6 +624,41 @@ def test_between_two_runs_a_pause_is_refused_saying_so(tmp_path: Any) -> None:
         c.close()
 
 
+def test_a_door_opened_between_two_runs_keeps_the_next_item_queued(tmp_path: Any) -> None:
+    """Someone opens the door as the queue moves on to the next item (while it is checked
+    again): that item stays queued, unplayed and not in the history, and the queue stops
+    saying why, as queue_start refuses with the door open; closed, the queue goes on."""
+    ready = tmp_path / "ready"
+    ready.touch()  # the check when it is added goes through at once
+    slow = {"name": "slow.py", "source": (
+        "import os, time\n"
+        f"_deadline = time.monotonic() + 30\n"
+        f"while not os.path.exists({str(ready)!r}) and time.monotonic() < _deadline:\n"
+        "    time.sleep(0.01)\n" + QUICK["source"])}
+    robot = simulated_robot(default_config(), speed=50)
+    with start_server(RunManager(robot)) as handle:
+        c = RunManagerAPI(handle.url, token=handle.token)
+        c.queue_item_add(QUICK)
+        second = c.queue_item_add(slow)["item"]["item_uid"]
+        ready.unlink()  # its check before it starts waits for the file
+        c.queue_start()
+        c.wait_for(lambda s: s["items_in_history"] == 1 and s["running_item_uid"] is None,
+                   timeout=WAIT)
+        assert c.sim_interlock("door", True)["success"]  # reaching in between the runs
+        ready.touch()
+        status = c.wait_for(lambda s: s["manager_state"] == "idle", timeout=WAIT)
+        assert status["queue_error"] == ("slow.py could not start: interlock door is "
+                                         "active; clear it, then queue_start")
+        assert [i["item_uid"] for i in c.queue_get()["items"]] == [second]
+        assert [i["result"]["exit_status"] for i in c.history_get()["items"]] == ["succeeded"]
+        c.sim_interlock("door", False)
+        c.queue_start()
+        c.wait_for_idle(timeout=WAIT)
+        assert [i["result"]["exit_status"] for i in c.history_get()["items"]] == \
+            ["succeeded", "succeeded"]
+        c.close()
+
+
 # -- a restarted server --------------------------------------------------------------------------
 
 
