@@ -220,6 +220,11 @@ def protocol_text(data: bytes, name: str) -> str:
         return data.decode(encoding)
     except SyntaxError as exc:  # an unknown encoding in the coding comment
         raise LocatedLoadError(f"syntax error: {exc.msg}", f"{name}:{exc.lineno or 1}") from None
+    except LookupError:  # a codec that is no text encoding (rot13, base64), as Python says
+        line = 1 if b"coding" in data.split(b"\n", 1)[0] else 2
+        raise LocatedLoadError(f"syntax error: the coding comment names {encoding!r}, which "
+                               "is not a text encoding; save the file as UTF-8",
+                               f"{name}:{line}") from None
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         encoding = "UTF-8" if exc.encoding.startswith("utf-8") else exc.encoding

@@ -441,6 +441,18 @@ def test_a_declared_coding_is_honoured(tmp_path: Path) -> None:
             if e.command.kind == "comment"] == ["café"]
 
 
+@pytest.mark.parametrize("codec", ["rot13", "base64"])
+def test_a_coding_comment_naming_no_text_encoding_is_a_syntax_error_at_its_line(
+        tmp_path: Path, codec: str) -> None:
+    path = tmp_path / "protocol.py"
+    path.write_bytes(f'#!/usr/bin/env python\n# coding: {codec}\ndef run(ctx):\n    pass\n'
+                     .encode())
+    error = load_error(path)
+    assert str(error) == (f"syntax error: the coding comment names '{codec}', which is not "
+                          "a text encoding; save the file as UTF-8")
+    assert error.location == f"{path}:2"
+
+
 @pytest.mark.parametrize(("body", "line", "message"), [
     ("run = 42", 3, "run must be a function taking the protocol context, not int 42"),
     ("def run(ctx):\n    pass\nrun = 'x'", 5,

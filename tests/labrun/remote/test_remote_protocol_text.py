@@ -60,6 +60,23 @@ def test_text_its_coding_comment_cannot_hold_is_refused_with_its_line(served: Se
     assert served.client.queue_get()["items"] == []
 
 
+def test_a_coding_comment_naming_no_text_encoding_is_refused_with_its_line(
+        served: Served, tmp_path: Path) -> None:
+    source = "# coding: rot13\n" + protocol('ctx.comment("x")')
+    said = ("rot13.py:1: syntax error: the coding comment names 'rot13', which is not a "
+            "text encoding; save the file as UTF-8")
+    with pytest.raises(HTTPClientError) as refused:  # sent as text: the server says it
+        served.client.queue_item_add({"name": "rot13.py", "source": source})
+    assert refused.value.status_code == 422
+    assert refused.value.response["msg"] == "the protocol cannot run: " + said
+    path = tmp_path / "rot13.py"
+    path.write_text(source)
+    with pytest.raises(RequestError) as unread:  # sent by path: the client reads it
+        served.client.queue_item_add(path=path)
+    assert str(unread.value) == f"{tmp_path}/{said}"
+    assert served.client.queue_get()["items"] == []
+
+
 def test_a_byte_the_client_cannot_read_is_said_with_its_file_and_line(
         served: Served, tmp_path: Path) -> None:
     path = tmp_path / "bad.py"
