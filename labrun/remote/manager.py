@@ -460,8 +460,8 @@ class RunManager:
             queued = await anyio.to_thread.run_sync(store_item, self._workdir, item, user)
         except ItemRefused as exc:  # bad input: nothing is queued
             raise BadRequest(422, f"the protocol cannot run: {exc}") from None
-        except OSError as exc:
-            return refused(f"cannot store the protocol file: {exc}")
+        except OSError as exc:  # (the server's own folders are not the client's to see)
+            return refused(f"cannot store the protocol file: {exc.strerror or exc}")
         try:  # loaded and simulated in a worker process, never here
             queued.info = await self.checker.check(queued.path, queued.labware_dir,
                                                    self.robot.config,

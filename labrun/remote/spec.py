@@ -36,6 +36,9 @@ LABWARE_NAME_RE = re.compile(r"^(?![.\s])[^/\\\x00-\x1f\x7f]{1,122}\.json$")
 """An uploaded labware file's name: the same, ending in ``.json`` (in lower case, as
 ``--labware-dir`` reads them)."""
 NAME_RULE = "with no folder or control character in it, not starting with a dot or a space"
+NAME_BYTES = 255
+"""The longest file name a file system holds, in bytes of UTF-8 (Linux's NAME_MAX): the
+name patterns count characters, and a character may take four bytes."""
 SHORT_TEXT = 1024
 """Longest accepted short string (a key, a user name, a note, a reason, a uid)."""
 SIMULATION_LIMIT_S = 60.0
@@ -421,6 +424,7 @@ def check_item(value: Any) -> dict[str, Any]:
     if not PROTOCOL_NAME_RE.fullmatch(name):
         raise BadRequest(422, f"item.name must be a file name ending in .py, {NAME_RULE}, "
                               f"not {name[:80]!r}")
+    _check_bytes("item.name", name)
     if not isinstance(source, str):
         raise _wrong("item.source", "the protocol file's text", source)
     labware = value.get("labware", {})
@@ -430,9 +434,18 @@ def check_item(value: Any) -> dict[str, Any]:
         if not LABWARE_NAME_RE.fullmatch(file_name):
             raise BadRequest(422, f"item.labware: {file_name[:80]!r} is not a file name "
                                   f"ending in .json, {NAME_RULE}")
+        _check_bytes("item.labware", file_name)
         if not isinstance(text, str):
             raise _wrong(f"item.labware[{file_name!r}]", "the file's JSON text", text)
     return {"item_type": "protocol", "name": name, "source": source, "labware": labware}
+
+
+def _check_bytes(field: str, name: str) -> None:
+    """Refuse a file name longer than a file system holds (``NAME_BYTES``)."""
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > NAME_BYTES:
+        raise BadRequest(422, f"{field}: {name[:40]!r}... is {size} bytes in UTF-8; a file "
+                              f"name holds at most {NAME_BYTES}")
 
 
 def _wrong(name: str, expected: str, value: Any) -> BadRequest:

@@ -360,6 +360,19 @@ def test_openapi_and_unknown_routes(served: Served) -> None:
         assert str(info.value).endswith(
             "item.name must be a file name ending in .py, with no folder or control "
             f"character in it, not starting with a dot or a space, not {refused!r}"), refused
+    # As long as a file system holds, counted in bytes: 124 emoji are 499 bytes of UTF-8.
+    longest = "é" * 124 + ".py"  # 251 bytes
+    assert served.client.queue_item_add({"name": longest, "source": QUICK["source"]})
+    for field, added in (("item.name", {"name": "\U0001f600" * 124 + ".py"}),
+                         ("item.labware", {"name": "x.py", "labware": {
+                             "\U0001f600" * 118 + ".json": "{}"}})):
+        with pytest.raises(HTTPClientError) as info:
+            served.client.queue_item_add({"source": QUICK["source"], **added})
+        assert info.value.status_code == 422
+        assert str(info.value).endswith(
+            f"{field}: {chr(0x1f600) * 40!r}... is "
+            f"{499 if field == 'item.name' else 477} bytes in UTF-8; a file name holds at "
+            "most 255"), str(info.value)
     missing = httpx.post(served.url + "/api/re/dance", json={})
     assert missing.status_code == 404 and "no such endpoint" in missing.json()["msg"]
     wrong_method = httpx.get(served.url + "/api/re/pause")
