@@ -275,6 +275,10 @@ class Queue:
         if isinstance(pos_dest, int) and not -len(self.items) <= pos_dest < len(self.items):
             return (f"no position {pos_dest} to move to; the queue has {len(self.items)} "
                     f"(0 to {len(self.items) - 1}, or -{len(self.items)} to -1 from the back)")
+        beside = before_uid if before_uid is not None else after_uid
+        if beside is not None and beside == self.items[index].item_uid:  # named by pos
+            return (f"the item at position {index} is {beside!r}: an item cannot go before "
+                    "or after itself")
         item = self.items.pop(index)
         at = self.place(pos=pos_dest, before_uid=before_uid, after_uid=after_uid)
         if isinstance(at, str):

@@ -93,7 +93,12 @@ def test_an_item_moves_to_a_position_or_beside_another_and_nothing_else_moves(
                         ({"pos": 0, "before_uid": "nope"}, "no item 'nope' in the queue"),
                         ({"pos": 0, "pos_dest": 4}, r"no position 4 to move to; the queue "
                                                     r"has 4 \(0 to 3, or -4 to -1 from"),
-                        ({"pos": 0, "pos_dest": -5}, "no position -5 to move to")):
+                        ({"pos": 0, "pos_dest": -5}, "no position -5 to move to"),
+                        ({"pos": 0, "after_uid": uids["d.py"]},  # pos names d.py itself
+                         f"the item at position 0 is {uids['d.py']!r}: an item cannot go "
+                         "before or after itself"),
+                        ({"pos": "back", "before_uid": uids["a.py"]},
+                         f"the item at position 3 is {uids['a.py']!r}: an item cannot go")):
         with pytest.raises(RequestFailedError, match=reason):  # the queue as it is: 200
             c.queue_item_move(**bad)
         assert names(served) == ["d.py", "c.py", "b.py", "a.py"]  # refused: as it was
