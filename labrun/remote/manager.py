@@ -709,6 +709,9 @@ class RunManager:
             if reason is not None:
                 self.queue.pop_front()
                 return self._cannot_start(item, f"the protocol cannot run: {reason}")
+            held = self._held_by_interlocks(item)  # homing moves: not behind an open door
+            if held is not None:
+                return held
             try:
                 await robot.home_if_needed()  # after a halt, or a robot just connected
             except HardwareFault as exc:
@@ -722,11 +725,9 @@ class RunManager:
         if reread is not None or self.tips_left is not None:
             return self._queue_stops(item, reread or tips_left_said(
                 self.tips_left or {}, SERVER_TIPS_REMOVED))
-        interlocks = self._robot_interlocks()  # someone reaching in between two runs
-        if interlocks:  # the item stays queued, as queue_start keeps it with the door open
-            return self._queue_stops(
-                item, f"interlock {', '.join(interlocks)} is active; clear it, then "
-                      "queue_start")
+        held = self._held_by_interlocks(item)  # opened while the robot homed or was read
+        if held is not None:
+            return held
         item = self.queue.pop_front()
         record_path = self._records.path(item.item_uid)
         labware_dirs = [str(item.labware_dir)] if item.labware_dir else []
@@ -774,6 +775,16 @@ class RunManager:
         self.queue_error = f"{item.name} could not start: {why}"
         self._stop_queue()
         return self.queue_error
+
+    def _held_by_interlocks(self, item: QueueItem) -> str | None:
+        """With an interlock active (someone reaching in between two runs), the queue
+        stops before ``item``, which stays queued, as ``queue_start`` keeps it with the
+        door open; why. None when none is active."""
+        interlocks = self._robot_interlocks()
+        if not interlocks:
+            return None
+        return self._queue_stops(item, f"interlock {', '.join(interlocks)} is active; clear "
+                                       "it, then queue_start")
 
     def _next_is(self, item: QueueItem) -> bool:
         """Whether the queue still runs, no one has asked it to stop, and ``item`` is still

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from remote_kit import QUICK, SPEED, WAIT, Gates, Served, item, serving
@@ -641,6 +642,15 @@ def test_a_door_opened_between_two_runs_keeps_the_next_item_queued(tmp_path: Any
         f"while not os.path.exists({str(ready)!r}) and time.monotonic() < _deadline:\n"
         "    time.sleep(0.01)\n" + QUICK["source"])}
     robot = simulated_robot(default_config(), speed=50)
+    controller = robot.controller
+    homed_behind: list[list[str]] = []  # the interlocks active at each homing
+    home = controller.home
+
+    async def watched_home(axes: Any = None) -> Any:
+        homed_behind.append(sorted(controller.active_interlocks()))
+        return await home(axes)
+
+    controller.home = watched_home  # type: ignore[method-assign]
     with start_server(RunManager(robot)) as handle:
         c = RunManagerAPI(handle.url, token=handle.token)
         c.queue_item_add(QUICK)
@@ -649,6 +659,8 @@ def test_a_door_opened_between_two_runs_keeps_the_next_item_queued(tmp_path: Any
         c.queue_start()
         c.wait_for(lambda s: s["items_in_history"] == 1 and s["running_item_uid"] is None,
                    timeout=WAIT)
+        # a robot that must home before the next run (as one halted or reconnected)
+        anyio.run(controller.emergency_stop)
         assert c.sim_interlock("door", True)["success"]  # reaching in between the runs
         ready.touch()
         status = c.wait_for(lambda s: s["manager_state"] == "idle", timeout=WAIT)
@@ -656,11 +668,13 @@ def test_a_door_opened_between_two_runs_keeps_the_next_item_queued(tmp_path: Any
                                          "active; clear it, then queue_start")
         assert [i["item_uid"] for i in c.queue_get()["items"]] == [second]
         assert [i["result"]["exit_status"] for i in c.history_get()["items"]] == ["succeeded"]
+        assert ["door"] not in homed_behind  # nothing moves behind the open door
         c.sim_interlock("door", False)
         c.queue_start()
         c.wait_for_idle(timeout=WAIT)
         assert [i["result"]["exit_status"] for i in c.history_get()["items"]] == \
             ["succeeded", "succeeded"]
+        assert homed_behind[-1] == []  # homed once the door closed, then ran
         c.close()
 
 
