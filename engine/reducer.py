@@ -54,7 +54,7 @@ class ParkChanged(EngineEvent):
     __slots__ = ("over_well", "park")
 
     park: Park
-    over_well: bool  # parked: a tip holding liquid waits over its well, not clear of it
+    over_well: bool  # parked: a tip holding liquid waits over the deck, not clear of it
 
     def __init__(self, park: Park, over_well: bool = False) -> None:
         object.__setattr__(self, "park", park)

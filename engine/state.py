@@ -173,7 +173,7 @@ class RunState(Frozen):
     delay: DelayInfo | None
     pause_unresolved: bool
     module_wait: bool  # the run waits for a module (a temperature, a profile): no motion
-    held_over_well: bool  # parked with a tip that holds liquid over its well, not clear
+    held_over_well: bool  # parked with a tip that holds liquid over the deck, not clear
 
     def __init__(self, started: bool = False, pending: PauseRequest | None = None,
                  pause: PauseRequest | None = None, park: Park = Park.NONE,

@@ -51,7 +51,7 @@ class RunStatusReport(Frozen):
     pause_unresolved: bool
     outcome: Outcome | None
     time: float
-    held_over_well: bool  # parked, but a tip holding liquid waits over its well (mind it)
+    held_over_well: bool  # parked, but a tip holding liquid waits over the deck (mind it)
     pause_also_for: str | None  # the protocol's pause answers a client's too (where from)
 
     def __init__(self, status: Status, pause_pending: bool, pause_source: str | None,

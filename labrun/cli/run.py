@@ -634,7 +634,7 @@ def _event_line(event: Event) -> str | None:
     if kind == "park":
         kept = (" (above the well the tip last used: it holds liquid)"
                 if event.get("over_last_well") else
-                " (kept above the liquid)" if event.get("kept_xy") else "")
+                " (kept where it stopped: a tip holds liquid)" if event.get("kept_xy") else "")
         return f"parked at {_pos(event['parked'])}{kept}; recorded {_pos(event['recorded'])}"
     if kind == "unpark":
         if event.get("interrupted"):

@@ -205,9 +205,9 @@ p300.drop_tip()
     served.client.sim_interlock("door", True)  # paused behind the door: resume is no use
     expect(page.locator("#banner-msg")).to_contain_text("close the door, then Resume",
                                                         timeout=MS)
-    # 50 µL in the tip: it waits over its well, which someone reaching in must mind
+    # 50 µL in the tip: it waits over the deck, which someone reaching in must mind
     expect(page.locator("#banner-msg")).to_contain_text(
-        "a tip holding liquid waits over its well, not clear of the deck", timeout=MS)
+        "a tip holding liquid waits over the deck, not parked clear of it", timeout=MS)
     assert served.client.status()["held_over_well"] is True
     expect(page.locator("#b-resume")).to_be_disabled()
     expect(page.locator("#banner-resume")).to_be_disabled()
