@@ -51,6 +51,8 @@ def explain_for(protocol_file: str | None) -> ErrorExplainer:
             message = _without_type(error_line(error), error)
         elif isinstance(error, SystemExit):
             message = exit_message(error)
+        elif isinstance(error, OverflowError):  # an int beyond any float (10**400), given
+            message = f"a number is too large to compute with ({error})"  # to a setter
         else:
             message = error_line(error)
         return message, location

@@ -70,6 +70,8 @@ CASES: list[tuple[str, str, str]] = [
      'ctx.load_instrument("p20_single_gen2", "left", replace=True)\np300.pick_up_tip()',
      "this p300_single_gen2 on the left mount was replaced by the p20_single_gen2 "
      "(load_instrument(..., replace=True)); call the pipette that call returned"),
+    ("an int beyond any float, set as a flow rate", "pass\np300.flow_rate.aspirate = 10**400",
+     "a number is too large to compute with (int too large to convert to float)"),
     ("a label that is not text",  # it would be said in the log, and fail a later print
      'pass\nctx.load_labware("corning_96_wellplate_360ul_flat", 2, label=["a"])',
      "label must be text or None, not ['a']"),
