@@ -296,7 +296,8 @@ class ModuleContext:
     def _refuse_hands(self, cover: str, closed: bool, opener: str) -> None:
         """Refuse a move by hand onto or off the module while ``cover`` (its lid, its
         labware latch) is not known to be open: ``closed`` if it is known closed."""
-        state = "closed" if closed else "not known to be open"
+        state = "closed" if closed else (f"not known to be open (the protocol has not "
+                                         f"called {opener}(), though it may stand open)")
         raise LabwareMovementNotAllowedError(
             f"move_labware: no labware goes onto or off {self.described} while its {cover} "
             f"is {state}; open it with {opener}() first")

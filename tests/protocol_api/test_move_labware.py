@@ -253,10 +253,13 @@ LATCH = (f'hs = ctx.load_module("heaterShakerModuleV1", 10)\n'
      "200 µL Flat; move that one first"),
     ("2.20", 'tc = ctx.load_module("thermocyclerModuleV2")\nctx.move_labware(plate, tc)',
      "move_labware: no labware goes onto or off Thermocycler Module GEN2 (slot 7) while its "
-     "lid is not known to be open; open it with open_lid() first"),
+     "lid is not known to be open (the protocol has not called open_lid(), though it may "
+     "stand open); open it with open_lid() first"),
     ("2.20", LATCH + f'ctx.move_labware(ctx.load_labware("{NEST}", 7), ad)',
      "move_labware: no labware goes onto or off Heater-Shaker Module GEN1 (slot 10) while its "
-     "labware latch is not known to be open; open it with open_labware_latch() first"),
+     "labware latch is not known to be open (the protocol has not called "
+     "open_labware_latch(), though it may stand open); open it with open_labware_latch() "
+     "first"),
     ("2.20", LATCH + f'nest = ad.load_labware("{NEST}")\nhs.close_labware_latch()\n'
                      'ctx.move_labware(nest, 7)',  # off the heater-shaker, through the adapter
      "move_labware: no labware goes onto or off Heater-Shaker Module GEN1 (slot 10) while its "
