@@ -268,6 +268,7 @@ class InstrumentContext:
         # the name the protocol loaded it by (load_instrument's first argument)
         self.requested_as = spec.name if requested_as is None else requested_as
         self._steps = ctx._steps
+        self._replaced: str | None = None  # why this pipette is done with, once replaced
         self._spec = spec
         self._mount = mount
         self._racks = tip_rack_list(tip_racks)
@@ -790,6 +791,8 @@ class InstrumentContext:
     def reset_tipracks(self) -> None:
         """Mark every tip in ``tip_racks`` as available again, and forget the
         ``starting_tip`` (as Opentrons does: the next pick-up is the racks' first tip)."""
+        if self._replaced is not None:  # the racks may be the new pipette's
+            raise InstrumentError(self._replaced)
         for rack in self.tip_racks:
             rack.reset()
         self.starting_tip = None
@@ -1553,10 +1556,13 @@ class InstrumentContext:
     def mark_replaced(self, by: str) -> None:
         """``load_instrument(..., replace=True)`` has put the pipette ``by`` on this mount:
         every later call of this one raises, before anything is sent (its commands would
-        name the mount, and move the new pipette)."""
-        self._steps = cast("StepTracker", _ReplacedPipette(
-            f"this {self._spec.name} on the {self._mount} mount was replaced by the {by} "
-            "(load_instrument(..., replace=True)); call the pipette that call returned"))
+        name the mount, and move the new pipette; its tip racks may be the new one's)."""
+        other = "another" if by == self._spec.name else "the"
+        self._replaced = (f"this {self._spec.name} on the {self._mount} mount was replaced "
+                          f"by {other} {by} (load_instrument(..., replace=True)); call the "
+                          "pipette that call returned")
+        # Every API call reaches its step tracker first (api_step): refused there.
+        self._steps = cast("StepTracker", _ReplacedPipette(self._replaced))
 
     def check_tip_size(self, rack: Labware) -> None:
         """Warn, once a rack, when one of Opentrons' own tip racks holds tips of a size

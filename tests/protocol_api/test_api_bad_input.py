@@ -75,6 +75,10 @@ CASES: list[tuple[str, str, str]] = [
     ("a label that is not text",  # it would be said in the log, and fail a later print
      'pass\nctx.load_labware("corning_96_wellplate_360ul_flat", 2, label=["a"])',
      "label must be text or None, not ['a']"),
+    ("a replaced pipette's tip racks reset",  # they may be the new pipette's
+     'ctx.load_instrument("p300_single_gen2", "left", replace=True)\np300.reset_tipracks()',
+     "this p300_single_gen2 on the left mount was replaced by another p300_single_gen2 "
+     "(load_instrument(..., replace=True)); call the pipette that call returned"),
     ("occupied slot", 'pass\nctx.load_labware("corning_96_wellplate_360ul_flat", 1)',
      "slot 1 already holds Corning 96 Well Plate 360 µL Flat"),
     ("invalid slot", 'pass\nctx.load_labware("corning_96_wellplate_360ul_flat", 13)',
