@@ -207,6 +207,10 @@ _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE
 _CO_ASYNC_GENERATOR = 0x200  # inspect.CO_ASYNC_GENERATOR
 
 
+_CODING = re.compile(rb"[ \t\f]*#.*?coding[:=]")
+"""A PEP 263 coding comment (on line 1 or 2 of a file)."""
+
+
 def protocol_text(data: bytes, name: str) -> str:
     """The file's text: UTF-8, or the encoding its coding comment declares (PEP 263)."""
     try:
@@ -221,7 +225,7 @@ def protocol_text(data: bytes, name: str) -> str:
     except SyntaxError as exc:  # an unknown encoding in the coding comment
         raise LocatedLoadError(f"syntax error: {exc.msg}", f"{name}:{exc.lineno or 1}") from None
     except LookupError:  # a codec that is no text encoding (rot13, base64), as Python says
-        line = 1 if b"coding" in data.split(b"\n", 1)[0] else 2
+        line = 1 if _CODING.match(data.split(b"\n", 1)[0]) else 2
         raise LocatedLoadError(f"syntax error: the coding comment names {encoding!r}, which "
                                "is not a text encoding; save the file as UTF-8",
                                f"{name}:{line}") from None

@@ -445,7 +445,8 @@ def test_a_declared_coding_is_honoured(tmp_path: Path) -> None:
 def test_a_coding_comment_naming_no_text_encoding_is_a_syntax_error_at_its_line(
         tmp_path: Path, codec: str) -> None:
     path = tmp_path / "protocol.py"
-    path.write_bytes(f'#!/usr/bin/env python\n# coding: {codec}\ndef run(ctx):\n    pass\n'
+    # (line 1 says "coding" too, in a word: the comment is on line 2)
+    path.write_bytes(f'# Barcoding samples\n# coding: {codec}\ndef run(ctx):\n    pass\n'
                      .encode())
     error = load_error(path)
     assert str(error) == (f"syntax error: the coding comment names '{codec}', which is not "
