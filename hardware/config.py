@@ -297,7 +297,7 @@ def load_config(path: str | Path) -> RobotConfig:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:  # an editor that saved Latin-1
-        number = text_line_of(path.read_bytes(), exc.start)
+        number = text_line_of(exc.object, exc.start)
         raise ConfigError(f"{path}:{number}: not UTF-8 text (byte {exc.object[exc.start]:#04x}), "
                           "as TOML must be; save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
@@ -556,10 +556,6 @@ def _check_controller(config: RobotConfig) -> None:
         if not 0 < getattr(ctl, name) < math.inf:
             raise ConfigError(f"controller.{name}: expected a positive number of seconds, "
                               f"got {getattr(ctl, name)!r}")
-    if ctl.poll_interval >= ctl.timeout_s:  # milliseconds meant, most likely
-        raise ConfigError(f"controller.poll_interval: {ctl.poll_interval:g} s is not below "
-                          f"timeout_s ({ctl.timeout_s:g} s): a controller that falls silent "
-                          "would not be noticed in time; both are in seconds")
     if not ctl.baudrate > 0:
         raise ConfigError(f"controller.baudrate: expected a positive number, got {ctl.baudrate!r}")
     if ctl.kind == "gcode":
@@ -577,9 +573,19 @@ def _check_controller(config: RobotConfig) -> None:
         from .gcode.planning import default_axis_map
 
         try:
-            default_axis_map(config, get_dialect(ctl.dialect), ctl.axis_map)
+            dialect = get_dialect(ctl.dialect, **(  # a Smoothie board may not answer "?"
+                {"feed_hold": ctl.feed_hold, "realtime_status": ctl.realtime_status}
+                if ctl.dialect.lower() == "smoothie" else {}))
+            default_axis_map(config, dialect, ctl.axis_map)
         except ValueError as exc:
             raise ConfigError(f"controller.axis_map: {exc}") from None
+        if dialect.status_query is not None and ctl.poll_interval >= ctl.timeout_s:
+            # asked for its status every poll_interval: one that falls silent is noticed
+            # only at the next ask (milliseconds meant, most likely)
+            raise ConfigError(
+                f"controller: poll_interval ({ctl.poll_interval:g} s) must be below "
+                f"timeout_s ({ctl.timeout_s:g} s), else a controller that falls silent is "
+                "noticed only a poll_interval later; both are in seconds")
 
 
 def _check_model(key: str, kind: str, model: str) -> None:

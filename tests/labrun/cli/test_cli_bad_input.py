@@ -473,9 +473,10 @@ BAD_ROBOT_FILES = [
     ("a directory", None, "", "a directory, not a robot configuration file"),
     ("a controller never timed out", "[controller]\ntimeout_s = inf\n", ":2",
      "controller.timeout_s: expected a positive number of seconds, got inf"),
-    ("a poll interval in milliseconds", "[controller]\ntimeout_s = 2\npoll_interval = 50\n",
-     ":3", "controller.poll_interval: 50 s is not below timeout_s (2 s): a controller that "
-     "falls silent would not be noticed in time; both are in seconds"),
+    ("a poll interval in milliseconds", '[controller]\nkind = "gcode"\ndialect = "grbl"\n'
+     'port = "/dev/ttyACM0"\ntimeout_s = 2\npoll_interval = 50\n', ":1",
+     "controller: poll_interval (50 s) must be below timeout_s (2 s), else a controller that "
+     "falls silent is noticed only a poll_interval later; both are in seconds"),
 ]
 """Each bad robot file, what it writes (bytes as they are; None: a directory there), the
 line (``:N``) the error names, the error."""
