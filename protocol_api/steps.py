@@ -67,8 +67,12 @@ class StepTracker:
         self.protocol_file = protocol_file or None  # its code's co_filename
         self.depth = 0
         self.calls = 0  # API calls open: a call's own commands keep the line that made it
-        self.index = -1
+        self.index = -1  # the last step that sent a command
         self.step = StepInfo(-1, "")
+        # The step open now has sent a command (and so has its index): a call that sends
+        # none (a comment-free group, configure_for_volume with nothing to say) is no step
+        # of the run: the run log, the record, --at step=N and the timeline all skip it.
+        self._indexed = True
         self.line: str | None = None
         self.log = CommandLog(describe)  # a line per command sent, for ctx.commands()
         # Checks each command before it is sent (the deck rules of modules); may raise.
@@ -86,9 +90,9 @@ class StepTracker:
         """
         if threading.get_ident() != self.thread:
             self._refuse_thread(name)
-        if self.depth == 0:
-            self.index += 1
-            self.step = StepInfo(self.index, name)
+        if self.depth == 0:  # numbered once it sends a command (``_admit``)
+            self.step = StepInfo(self.index + 1, name)
+            self._indexed = False
         if self.calls == 0 and (call or self.depth == 0):
             self.line = None if implicit else self._caller_line()
         self.depth += 1
@@ -104,7 +108,7 @@ class StepTracker:
         self.calls -= int(call)
         if self.calls == 0 and self._batch:
             self.flush()
-        if self.depth == 0:
+        if self.depth == 0 and self._indexed:  # (one that sent nothing: no step to end)
             self.channel.step_finished(self.index)
 
     @contextmanager
@@ -144,6 +148,9 @@ class StepTracker:
             self._refuse_non_finite(command)
         if self.guard is not None:
             self.guard(command)
+        if not self._indexed:  # the step's first command: the step is one of the run's
+            self.index = self.step.index
+            self._indexed = True
         self._batch.append((command, self.step, self.line))
 
     def _refuse_non_finite(self, command: Command) -> None:

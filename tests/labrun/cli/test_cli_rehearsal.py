@@ -220,6 +220,36 @@ def test_an_immediate_pause_mid_pick_up_aspirate_or_move_with_a_tip_changes_no_c
     assert paused.floor_violations(pause_free) == []
 
 
+EMPTY_STEPS = """
+metadata = {"apiLevel": "2.15"}
+def run(ctx):
+    with ctx.step("nothing here"):
+        pass
+    ctx.comment("A")
+    with ctx.step("also nothing"):
+        x = 1
+    ctx.delay(seconds=70)
+    ctx.comment("B")
+    ctx.pause("P")
+"""
+
+
+def test_a_step_that_sends_nothing_is_no_step_of_the_run(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A group or call that sends no command has no run-log line, so it has no number
+    either: the summary's steps, the setup sheet's timeline, the record's step events and
+    --at step=N (the run log's N-th step) count the same steps."""
+    protocol, doc = simulated(tmp_path, capsys, EMPTY_STEPS)
+    assert doc["steps"] == doc["setup"]["steps"] == 5  # the trash, A, the delay, B, P
+    record = tmp_path / "run.jsonl"
+    assert main(["simulate", str(protocol), "--record", str(record),
+                 "--at", "step=3:skip-delay"]) == 0
+    out = capsys.readouterr().out
+    assert ", 5 steps)" in out and "step 5: PAUSE" in out
+    assert [e["index"] for e in read_record(record) if e["event"] == "step"] == [0, 1, 2, 3, 4]
+    # the third line of the run log is the delay: skipped at once
+    assert [e["t"] for e in read_record(record) if e["event"] == "step"][3] == 0.0
+
+
 def test_a_rehearsal_that_never_happens_is_said(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     _, doc = simulate(tmp_path, capsys)
     ended = f"the run ended first (at {clock(doc['estimated_duration_s'])}, after " \
