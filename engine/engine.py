@@ -423,18 +423,18 @@ class Engine:
             self._notify()
             return
         before, after = status_of(old), status_of(self.state)
-        if before is not after:
+        if before is not after or (
+                after is Status.PAUSED and old.pause is not None and self.state.pause is not None
+                and old.pause.source is not self.state.pause.source):
+            # (paused still, but held by someone else now, a person's pause taking over
+            # from the door's: a pause of its own, which the record, the logs and the
+            # summary's pauses say)
             fields = status_fields(self.state)
             added = self.record.add("status", status=after.value, **fields)
             if after is Status.PAUSED:
                 self.tally.paused(added["t"], fields.get("pause_source"),
                                   fields.get("pause_message"), fields.get("pause_also_for"),
                                   fields.get("pause_from"))
-        elif (after is Status.PAUSED and old.pause is not None and self.state.pause is not None
-              and old.pause.source is not self.state.pause.source):
-            # Paused still, but held by someone else now (a person's pause taking over
-            # from the door's): the record and the logs say who holds the run.
-            self.record.add("status", status=after.value, **status_fields(self.state))
         self._notify()
 
     def _react(self, action: Action | None) -> None:

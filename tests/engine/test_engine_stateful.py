@@ -1565,17 +1565,27 @@ class RunMachine(RuleBasedStateMachine):
         assert summary["status"] == statuses[-1]["status"] == final
         if self.terminal is not None:
             assert final == self.terminal, (final, self.terminal)
-        # Pauses: each time the status became paused, which happens once a park is done.
+        # Pauses: each time the status became paused, which happens once a park is done,
+        # and each time another pause took over holding the run (a person's, as the door
+        # that paused it closed), which parks nothing more.
         took: list[tuple[float, Any, Any]] = []
-        before = None
+        fresh: list[float] = []  # those that parked
+        before, held_by = None, None
         for event in statuses:
-            if event["status"] == "paused" and before != "paused":
+            if event["status"] == "paused" and (before != "paused"
+                                                or event.get("pause_source") != held_by):
                 took.append((event["t"], event.get("pause_source"), event.get("pause_message")))
+                if before != "paused":
+                    fresh.append(event["t"])
+                else:
+                    event_("summary: a pause took over from another")
+            if event["status"] == "paused":
+                held_by = event.get("pause_source")
             before = event["status"]
         said = [(p["t"], p["source"], p["message"]) for p in summary["pauses"]]
         assert said == took, ("summary pauses", said, "status events", took)
         parks = [e["t"] for e in events if e["event"] == "park"]
-        assert [t for t, _, _ in said] == parks, (said, parks)
+        assert fresh == parks, (fresh, parks)
         assert len(self.pauses_seen) <= len(said), (self.pauses_seen, said)
         # Steps, commands and tips.
         queued = [e for e in events if e["event"] == "command" and e["status"] == "queued"

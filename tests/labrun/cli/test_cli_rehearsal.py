@@ -250,6 +250,20 @@ def test_a_step_that_sends_nothing_is_no_step_of_the_run(tmp_path, capsys) -> No
     assert [e["t"] for e in read_record(record) if e["event"] == "step"][3] == 0.0
 
 
+def test_a_pause_that_holds_the_run_once_the_door_closes_is_one_of_its_pauses(
+        tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A pause asked for while the door held the run takes over as the door closes and
+    holds the run until the resume: a pause taken, in the summary's pauses too."""
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL)
+    assert main(["simulate", str(protocol), "--json", "--at", "1:door-open", "--at", "1.5:pause",
+                 "--at", "2:door-close", "--at", "9:resume"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    held = [(p["t"], p["source"], p.get("from")) for p in doc["pauses"]
+            if p["source"] != "protocol"]
+    assert held == [(1.0, "interlock", None), (2.0, "client", "rehearsal")]
+
+
 def test_a_rehearsal_that_never_happens_is_said(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     _, doc = simulate(tmp_path, capsys)
     ended = f"the run ended first (at {clock(doc['estimated_duration_s'])}, after " \
