@@ -97,7 +97,7 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels,
     the plate: the command it cut off, what was in each tip and where it went, and the
     liquid each well gained or lost."""
     if "tips_at_end" not in summary and "ended_during" not in summary:
-        return []
+        return _skipped_cleanup(summary)  # a run that succeeded: its closing lift, if so
     rows: list[tuple[str, str]] = []
     during = summary.get("ended_during")
     if during is not None:
@@ -141,9 +141,7 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels,
             fate += f" if {'they were' if count > 1 else 'it was'} on"
         label = f"{count} tips on the {mount}" if count > 1 else f"tip on the {mount}"
         rows.append((label, f"{held}, {fate}"))
-    if summary.get("cleanup_skipped"):
-        rows.append(("cleanup", f"skipped: {summary['cleanup_skipped']}; the robot was left "
-                                "where it stopped, nothing was dropped or homed"))
+    rows += _skipped_cleanup(summary)
     volumes = summary.get("well_volumes_ul", {})
     changed = {well: v for well, v in volumes.items() if abs(v) > 1e-9}
     if changed:
@@ -164,6 +162,19 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels,
                      f"{module_display_name(str(module['model']))}: "
                      f"{module_state(module.get('status') or {}, str(module['model']))}"))
     return rows
+
+
+def _skipped_cleanup(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """The row that says the run's cleanup (or, for a run that succeeded, its closing
+    lift) was skipped, and where that left the robot; none if it was not."""
+    why = summary.get("cleanup_skipped")
+    if not why:
+        return []
+    if summary.get("status") == "succeeded":
+        return [("cleanup", f"skipped: {why}; the pipettes were not lifted at the end: "
+                            "they stand where they stopped")]
+    return [("cleanup", f"skipped: {why}; the robot was left where it stopped, nothing "
+                        "was dropped or homed")]
 
 
 MAX_WELLS_SHOWN = 12

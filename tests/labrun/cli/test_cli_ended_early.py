@@ -364,6 +364,30 @@ def test_a_cleanup_an_interlock_held_back_is_said_with_what_it_left() -> None:
     assert rows["tip on the left"] == "no liquid, still on the pipette"
 
 
+def test_a_run_that_succeeded_says_a_closing_lift_the_door_held_back(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The door opens during the run's last moves: the run succeeds, but the pipettes
+    are not lifted at its end; the text summary says so, as --json does."""
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(
+        'metadata = {"apiLevel": "2.15"}\n'
+        "def run(ctx):\n"
+        '    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)\n'
+        '    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 3)\n'
+        '    p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])\n'
+        "    p.pick_up_tip()\n"
+        '    p.mix(5, 50, plate["A1"])\n'
+        "    p.drop_tip()\n")
+    assert main(["simulate", str(protocol), "--json", "--at", "13.5:door-open"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["status"] == "succeeded" and doc["cleanup_skipped"] == "the door held motion"
+    assert main(["simulate", str(protocol), "--at", "13.5:door-open"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith(
+        "cleanup:             skipped: the door held motion; the pipettes were not lifted at "
+        "the end: they stand where they stopped")
+
+
 def test_a_moving_call_is_said_once_it_has_ended_and_one_a_pause_cut_after_the_resume(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # A live log (labrun run) prints each line as the event that completes it comes: the
