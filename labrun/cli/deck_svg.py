@@ -23,13 +23,22 @@ sheet's liquids and the live page's wells done name them.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
 
 from .calls import standard_definition
+from .report import printable
 from .setup_sheet import well_geometry
+
+
+def escape(text: str) -> str:
+    """``text`` as SVG text or an attribute's value: its control characters (which XML
+    does not allow: a label with one made the whole picture unreadable) as ``\\xNN``, as
+    the terminal shows them, and ``<``, ``&`` and quotes escaped."""
+    return html.escape(printable(text))
+
 
 SLOT_W, SLOT_H, GAP = 128.0, 86.0, 20.0  # a gap fits two lines: a module, its labware
 COLUMNS, ROWS = 3, 4

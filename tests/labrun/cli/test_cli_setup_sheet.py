@@ -205,6 +205,25 @@ def test_a_long_labware_name_is_cut_to_its_slot_and_whole_in_its_title() -> None
     assert 5.5 <= size <= 7 and len(shown) * size * 0.56 <= width
 
 
+def test_a_label_with_a_control_character_leaves_the_deck_picture_readable(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """XML allows no control character: one in a label made the whole picture one that
+    a browser refuses. It is shown as \\x01, as the terminal shows it."""
+    import xml.etree.ElementTree as ET
+
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text('metadata = {"apiLevel": "2.15"}\n'
+                        "def run(ctx):\n"
+                        '    ctx.load_labware("opentrons_96_tiprack_300ul", 1, '
+                        "'Tips <A&B> \\x01')\n")
+    picture = tmp_path / "deck.svg"
+    assert main(["simulate", str(protocol), "--deck", str(picture)]) == 0
+    capsys.readouterr()
+    root = ET.parse(picture).getroot()  # parses
+    texts = ["".join(e.itertext()) for e in root.iter() if e.tag.endswith("text")]
+    assert any(text.startswith("Tips <A&B> \\x01") for text in texts), texts
+
+
 def test_the_deck_picture_names_tip_racks_whole_so_their_volumes_tell_them_apart() -> None:
     """Two filter tip racks, 20 and 200 µL, were both drawn as "Opentrons OT-2 96 Filter
     Tip Rack 2…": a name a little too long for its slot is drawn whole, a little smaller."""
