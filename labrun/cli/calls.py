@@ -681,10 +681,21 @@ def sentence(name: str, commands: CallCommands, labels: Labels) -> str:
     wanted = _KIND.get(name)
     if wanted is not None and wanted in commands.firsts:
         return command_sentence(wanted, commands.firsts[wanted], labels)
+    if commands.ended is not None and one == "moveTo" and name in _ON_ITS_WAY:
+        # ended on its way there: the call, not the move, which the call never asked for
+        where = labels.well(first.get("well")) if first.get("well") else "its place"
+        return f"{_ON_ITS_WAY[name]} {where} ({commands.ended[0]} on the way, before it began)"
     if kind is not None and commands.count == 1:
         return command_sentence(kind, first, labels)
     return name.replace("_", " ").capitalize()
 
+
+_ON_ITS_WAY = {"aspirate": "Aspirating from", "dispense": "Dispensing into",
+               "mix": "Mixing in", "air_gap": "Taking an air gap above",
+               "blow_out": "Blowing out at", "touch_tip": "Touching the tip at",
+               "pick_up_tip": "Picking up a tip from", "drop_tip": "Dropping the tip into",
+               "return_tip": "Returning the tip to"}
+"""The calls that move to their place first, as said when the run ended on the way."""
 
 _KIND = {"pick_up_tip": "pickUpTip", "drop_tip": "dropTip", "return_tip": "dropTip",
          "blow_out": "blowOut", "touch_tip": "touchTip", "move_to": "moveTo", "home": "home",

@@ -364,6 +364,31 @@ def test_a_cleanup_an_interlock_held_back_is_said_with_what_it_left() -> None:
     assert rows["tip on the left"] == "no liquid, still on the pipette"
 
 
+@pytest.mark.parametrize(("call", "said"), [
+    ('p.dispense(50, plate["H12"])', "Dispensing into H12 of Corning 96 Well Plate 360 µL "
+                                     "Flat (slot 3) (aborted on the way, before it began)"),
+    ('p.mix(3, 50, plate["H12"])', "Mixing in H12 of Corning 96 Well Plate 360 µL Flat "
+                                   "(slot 3) (aborted on the way, before it began)"),
+])
+def test_a_call_the_run_ended_on_its_way_to_its_well_is_said_as_the_call(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], call: str, said: str) -> None:
+    """Aborted while moving to the well, the call never sent its liquid command: the run
+    log names the call (a dispense, a mix) that did not begin, not a move to the well."""
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(
+        'metadata = {"apiLevel": "2.15"}\n'
+        "def run(ctx):\n"
+        '    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)\n'
+        '    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 3)\n'
+        '    p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])\n'
+        "    p.pick_up_tip()\n"
+        '    p.aspirate(50, plate["A1"])\n'
+        f"    {call}\n")
+    assert main(["simulate", str(protocol), "--at", "6.5:abort"]) == 1
+    log = capsys.readouterr().out.split("\nRun log\n", 1)[1].split("\n\n")[0].splitlines()
+    assert log[-3] == f"[ 0:06] {said}", log
+
+
 def test_a_run_that_succeeded_says_a_closing_lift_the_door_held_back(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The door opens during the run's last moves: the run succeeds, but the pipettes
