@@ -834,7 +834,7 @@ def duration(seconds: float) -> str:
     """``5 min``, ``1 h 2 min``, ``30 s``, ``1 min 30 s``."""
     whole = round(seconds)
     if whole < 60:
-        return f"{seconds:g} s" if seconds < 10 else f"{whole} s"
+        return f"{round(seconds, 2):g} s" if seconds < 10 else f"{whole} s"
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     parts = [f"{hours} h"] if hours else []

@@ -513,6 +513,19 @@ def test_a_deck_picture_that_cannot_be_written_is_bad_input_before_the_run(
     assert err == f"error: cannot write the deck picture {tmp_path}: it is a directory\n"
 
 
+def test_a_short_delay_is_said_to_the_hundredth_of_a_second(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = write(tmp_path, 'metadata = {"apiLevel": "2.15"}\n'
+                               "def run(ctx):\n"
+                               "    ctx.delay(seconds=1 / 3)\n"
+                               "    ctx.delay(seconds=25 / 3)\n"
+                               "    ctx.delay(seconds=0.5)\n")
+    status, out, _ = simulate(capsys, str(protocol))
+    assert status == 0
+    assert run_log(out)[1:] == ["Delaying for 0.33 s", "Delaying for 8.33 s",
+                                "Delaying for 0.5 s"]
+
+
 def test_the_log_lists_the_protocol_pause_and_its_automatic_resume(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     status, out, _ = simulate(capsys, str(write(tmp_path, SMALL)))
