@@ -573,19 +573,29 @@ def _check_controller(config: RobotConfig) -> None:
         from .gcode.planning import default_axis_map
 
         try:
-            dialect = get_dialect(ctl.dialect, **(  # a Smoothie board may not answer "?"
-                {"feed_hold": ctl.feed_hold, "realtime_status": ctl.realtime_status}
-                if ctl.dialect.lower() == "smoothie" else {}))
-            default_axis_map(config, dialect, ctl.axis_map)
+            default_axis_map(config, get_dialect(ctl.dialect), ctl.axis_map)
         except ValueError as exc:
             raise ConfigError(f"controller.axis_map: {exc}") from None
-        if dialect.status_query is not None and ctl.poll_interval >= ctl.timeout_s:
-            # asked for its status every poll_interval: one that falls silent is noticed
-            # only at the next ask (milliseconds meant, most likely)
-            raise ConfigError(
-                f"controller: poll_interval ({ctl.poll_interval:g} s) must be below "
-                f"timeout_s ({ctl.timeout_s:g} s), else a controller that falls silent is "
-                "noticed only a poll_interval later; both are in seconds")
+        problem = polling_problem(ctl)
+        if problem is not None:
+            raise ConfigError(problem)
+
+
+def polling_problem(ctl: ControllerConfig, dialect: str | None = None) -> str | None:
+    """Why a controller that falls silent would be noticed late, for a controller of
+    ``dialect`` (the file's own when None) asked for its status every ``poll_interval``:
+    the poll is not below ``timeout_s`` (milliseconds meant, most likely); else None."""
+    from .gcode.dialects import get_dialect
+
+    name = dialect or ctl.dialect
+    asked = get_dialect(name, **(  # a Smoothie board may not answer "?"
+        {"feed_hold": ctl.feed_hold, "realtime_status": ctl.realtime_status}
+        if name.lower() == "smoothie" else {})).status_query is not None
+    if not asked or ctl.poll_interval < ctl.timeout_s:
+        return None
+    return (f"controller: poll_interval ({ctl.poll_interval:g} s) must be below timeout_s "
+            f"({ctl.timeout_s:g} s), else a controller that falls silent is noticed only a "
+            "poll_interval later; both are in seconds")
 
 
 def _check_model(key: str, kind: str, model: str) -> None:

@@ -38,7 +38,7 @@ from engine.run import Run
 from engine.state import Status
 from engine.status import RunStatusReport
 from hardware.clock import speed_problem
-from hardware.config import ConfigError, RobotConfig, load_config
+from hardware.config import ConfigError, RobotConfig, load_config, polling_problem
 from hardware.controller import HardwareFault, MotionController
 from hardware.factory import EMULATOR_DIALECTS, emulator_config
 from hardware.gcode import GcodeController
@@ -229,6 +229,10 @@ def _robot(args: argparse.Namespace) -> tuple[RobotConfig, str | None]:
         config = load_config(args.robot)
         dialect = args.dialect or (config.controller.dialect
                                    if config.controller.kind == "gcode" else "grbl")
+        problem = polling_problem(config.controller, dialect)  # as the emulator is driven
+        if problem is not None:
+            raise ConfigError(f"{args.robot}: {problem} (with --emulate, the {dialect} "
+                              "emulator is asked its status)")
     else:
         dialect = args.dialect or "grbl"
         config = emulator_config(dialect)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -502,6 +503,23 @@ def test_a_bad_robot_file_replaces_an_older_record_with_one_that_says_so(
     assert (status, err) == (2, f"error: {robot}{where}: {message}\n")
     assert "connecting" not in out
     unstarted_events(record, path, f"{robot}{where}: {message}", None)
+
+
+def test_a_poll_too_slow_for_the_emulated_dialect_is_refused_before_it_starts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Marlin robot file may poll slowly (Marlin is not asked its status); run on
+    --emulate --dialect grbl, that emulator is, and the same poll is refused."""
+    robot = tmp_path / "robot.toml"
+    shipped = (ROOT / "hardware" / "robots" / "emulator_marlin.toml").read_text()
+    robot.write_text(re.sub(r"(?m)^poll_interval = .*$", "poll_interval = 50", shipped))
+    path = write(tmp_path, "def run(ctx):\n    ctx.comment('a')\n")
+    status, out, err = labrun(capsys, "run", str(path), "--emulate", "--robot", str(robot),
+                              "--dialect", "grbl", "-y")
+    assert (status, out) == (2, "")
+    assert err == (f"error: {robot}: controller: poll_interval (50 s) must be below "
+                   "timeout_s (5 s), else a controller that falls silent is noticed only a "
+                   "poll_interval later; both are in seconds (with --emulate, the grbl "
+                   "emulator is asked its status)\n")
 
 
 ARGUMENT_ERRORS = [
