@@ -626,11 +626,14 @@ def openapi(version: str, *, reads_need_token: bool) -> dict[str, Any]:
                          "properties": {
                              "item_type": {"const": "protocol"},
                              "name": {"type": "string",
-                                      "pattern": PROTOCOL_NAME_RE.pattern},
+                                      "pattern": PROTOCOL_NAME_RE.pattern,
+                                      "description": f"at most {NAME_BYTES} bytes of UTF-8"},
                              "source": {"type": "string"},
                              "labware": {"type": "object",
                                          "propertyNames": {
-                                             "pattern": LABWARE_NAME_RE.pattern},
+                                             "pattern": LABWARE_NAME_RE.pattern,
+                                             "description": f"at most {NAME_BYTES} bytes "
+                                                            "of UTF-8"},
                                          "additionalProperties": {"type": "string"}}}},
             }},
     }

@@ -361,6 +361,8 @@ def test_openapi_and_unknown_routes(served: Served) -> None:
             "item.name must be a file name ending in .py, with no folder or control "
             f"character in it, not starting with a dot or a space, not {refused!r}"), refused
     # As long as a file system holds, counted in bytes: 124 emoji are 499 bytes of UTF-8.
+    item_schema = document["components"]["schemas"]["Item"]["properties"]
+    assert item_schema["name"]["description"] == "at most 255 bytes of UTF-8"
     longest = "é" * 124 + ".py"  # 251 bytes
     assert served.client.queue_item_add({"name": longest, "source": QUICK["source"]})
     for field, added in (("item.name", {"name": "\U0001f600" * 124 + ".py"}),
