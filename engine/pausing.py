@@ -211,7 +211,7 @@ class Pausing:
         # Over that well only if the gantry got there: behind an interlock active already
         # (a door open as the run paused) nothing moved, and it stands where it stopped.
         extra: dict[str, object] = (
-            {"over_last_well": True} if over is not None and _near(over, parked) else {})
+            {"over_last_well": True} if _above(over, parked, OVER_WELL_TOLERANCE_MM) else {})
         if door.cancelled_caught:  # an interlock tripped: the axes stay where they stopped
             position.update(await engine.controller.stop_motion())
             parked = await parking.hold(engine.controller, engine.config)
@@ -313,20 +313,16 @@ class Pausing:
         engine.dispatch(ParkChanged(Park.NONE))
 
 
-def _above(xy: tuple[float, float] | None, position: Position) -> bool:
-    """Whether the gantry is at ``xy``."""
-    return xy is not None and max(abs(xy[0] - position["X"]), abs(xy[1] - position["Y"])) <= 1e-6
-
-
-def _near(xy: tuple[float, float], position: Position) -> bool:
-    """Whether the gantry stands over ``xy``, as a controller reads its position back
-    (within ``OVER_WELL_TOLERANCE_MM``)."""
-    return max(abs(xy[0] - position["X"]), abs(xy[1] - position["Y"])) <= OVER_WELL_TOLERANCE_MM
-
-
 OVER_WELL_TOLERANCE_MM = 0.5
 """How far from a well's centre a parked gantry still counts as over it: its read-back
 position is a step or so off the target, and a well is millimetres wide."""
+
+
+def _above(xy: tuple[float, float] | None, position: Position, within: float = 1e-6) -> bool:
+    """Whether the gantry is at ``xy`` (``within`` mm: a position read back from a
+    controller is a step or so off its target)."""
+    return xy is not None and max(abs(xy[0] - position["X"]),
+                                  abs(xy[1] - position["Y"])) <= within
 
 
 def _heading(entry: CommandEntry) -> tuple[float, float] | None:

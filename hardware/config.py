@@ -297,7 +297,7 @@ def load_config(path: str | Path) -> RobotConfig:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:  # an editor that saved Latin-1
-        number = text_line_of(exc.object, exc.start)
+        number = exc.object.count(b"\n", 0, exc.start) + 1
         raise ConfigError(f"{path}:{number}: not UTF-8 text (byte {exc.object[exc.start]:#04x}), "
                           "as TOML must be; save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
@@ -307,11 +307,6 @@ def load_config(path: str | Path) -> RobotConfig:
     except ConfigError as exc:
         line = line_of_key(text, key_of_error(str(exc)))
         raise ConfigError(f"{path}{'' if line is None else f':{line}'}: {exc}") from None
-
-
-def text_line_of(data: bytes, offset: int) -> int:
-    """The line (from 1) of ``data`` that byte ``offset`` is on."""
-    return data.count(b"\n", 0, offset) + 1
 
 
 def key_of_error(message: str) -> str | None:
@@ -585,12 +580,9 @@ def polling_problem(ctl: ControllerConfig, dialect: str | None = None) -> str | 
     """Why a controller that falls silent would be noticed late, for a controller of
     ``dialect`` (the file's own when None) asked for its status every ``poll_interval``:
     the poll is not below ``timeout_s`` (milliseconds meant, most likely); else None."""
-    from .gcode.dialects import get_dialect
+    from .gcode.dialects import configured_dialect
 
-    name = dialect or ctl.dialect
-    asked = get_dialect(name, **(  # a Smoothie board may not answer "?"
-        {"feed_hold": ctl.feed_hold, "realtime_status": ctl.realtime_status}
-        if name.lower() == "smoothie" else {})).status_query is not None
+    asked = configured_dialect(ctl, dialect).status_query is not None  # (a Smoothie may not)
     if not asked or ctl.poll_interval < ctl.timeout_s:
         return None
     return (f"controller: poll_interval ({ctl.poll_interval:g} s) must be below timeout_s "

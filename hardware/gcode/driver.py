@@ -50,7 +50,7 @@ from ..controller import (
     Position,
 )
 from ..kinematics import plan_move
-from .dialects import Dialect, get_dialect
+from .dialects import Dialect, configured_dialect
 from .errors import (
     ConnectionLost,
     ControllerAlarm,
@@ -96,10 +96,7 @@ class GcodeController:
         if isinstance(dialect, Dialect):
             self.dialect = dialect
         else:
-            name = dialect or ctl.dialect
-            options = ({"feed_hold": ctl.feed_hold, "realtime_status": ctl.realtime_status}
-                       if name.lower() == "smoothie" else {})
-            self.dialect = get_dialect(name, **options)
+            self.dialect = configured_dialect(ctl, dialect)
         self.port = port or ctl.port
         self.timeout_s = ctl.timeout_s if timeout_s is None else timeout_s
         self.poll_interval = ctl.poll_interval if poll_interval is None else poll_interval
