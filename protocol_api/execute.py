@@ -52,7 +52,7 @@ def explain_for(protocol_file: str | None) -> ErrorExplainer:
         elif isinstance(error, SystemExit):
             message = exit_message(error)
         elif isinstance(error, OverflowError):  # an int beyond any float (10**400), given
-            message = f"a number is too large to compute with ({error})"  # to a setter
+            message = f"a number is too large to compute with ({error})"  # or set
         else:
             message = error_line(error)
         return message, location

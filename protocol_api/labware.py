@@ -212,8 +212,6 @@ class Well:
             return Location(Point(self._x, self._y, self._top + z if z else self._top), self)
         except TypeError:
             raise ProtocolError(f"top: z must be a number of mm, not {z!r}") from None
-        except OverflowError:  # an int beyond any float
-            raise ProtocolError("top: z is too large to be a height") from None
 
     def bottom(self, z: float = 0.0) -> Location:
         """The centre of the well's bottom, raised by ``z`` mm."""
@@ -223,8 +221,6 @@ class Well:
             return Location(Point(self._x, self._y, self._z + z if z else self._z), self)
         except TypeError:
             raise ProtocolError(f"bottom: z must be a number of mm, not {z!r}") from None
-        except OverflowError:  # an int beyond any float
-            raise ProtocolError("bottom: z is too large to be a height") from None
 
     def center(self) -> Location:
         """The centre of the well's volume."""
