@@ -208,14 +208,15 @@ class Pausing:
         with engine.stopped_by_interlocks() as door:
             parked = await parking.park(engine.controller, self._clearing(arriving_top), position,
                                         keep_xy=keep_xy, over=over)
-        # Over that well only if the gantry got there: behind an interlock active already
-        # (a door open as the run paused) nothing moved, and it stands where it stopped.
-        extra: dict[str, object] = (
-            {"over_last_well": True} if _above(over, parked, OVER_WELL_TOLERANCE_MM) else {})
+        extra: dict[str, object]
         if door.cancelled_caught:  # an interlock tripped: the axes stay where they stopped
             position.update(await engine.controller.stop_motion())
             parked = await parking.hold(engine.controller, engine.config)
             extra = {"stopped_by": sorted(engine.controller.active_interlocks())}
+        else:  # over that well only if the gantry got there: behind an interlock active
+            # already (a door open as the run paused) nothing moved: it stands where it stopped
+            extra = ({"over_last_well": True} if _above(over, parked, OVER_WELL_TOLERANCE_MM)
+                     else {})
         position.update(parked)
         engine.record.add("park", recorded=rounded(self.parked_at), parked=rounded(parked),
                           kept_xy=keep_xy, **extra)

@@ -114,6 +114,37 @@ def test_a_tip_holding_liquid_caught_between_wells_by_the_door_is_not_said_over_
         scripted.close()
 
 
+def test_a_door_that_cuts_off_the_way_back_over_the_well_leaves_the_tip_where_it_stopped(
+        ) -> None:
+    """A pause catches a tip holding liquid between wells, and the door opens while it
+    goes back over the well it drew from: it stops there, and the run goes on once the
+    door closes and it is resumed (the park said where the door stopped it)."""
+    config = replace(default_config(), interlocks={"door": InterlockConfig(False)})
+    scripted = ScriptedRun(config)
+    try:
+        scripted.play()
+        scripted.call(P300, name="load")
+        scripted.call(c.LoadLabware("corning_96_wellplate_360ul_flat", "2", "plate", 14.22))
+        scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+        scripted.call(c.MoveTo("left", WELL, well="2/A1"),
+                      c.Aspirate("left", 50.0, 50.0, "2/A1"))
+        now = scripted.clock.now()
+        scripted.clock.call_at(now + 0.4, lambda: scripted.engine.apply(Pause(option="immediate")))
+        scripted.clock.call_at(now + 0.45, lambda: scripted.control.set_interlock("door", True))
+        outcome = scripted.call(c.MoveTo("left", (WELL[0] + 200.0, WELL[1] + 150.0, WELL[2])))
+        status = scripted.settle()
+        assert status.status is Status.PAUSED, status
+        park = [e for e in scripted.events() if e["event"] == "park"][-1]
+        assert park["stopped_by"] == ["door"] and "over_last_well" not in park
+        scripted.control.set_interlock("door", False)
+        scripted.settle()
+        scripted.control.resume()
+        scripted.settle()
+        assert outcome.done.is_set() and outcome.error is None
+    finally:
+        scripted.close()
+
+
 RIGHT = c.LoadInstrument("p300_single_gen2", "right", 300.0, 300.0 / 16, 18.0, 19.0, 20.0)
 
 
