@@ -364,6 +364,17 @@ def test_a_cleanup_an_interlock_held_back_is_said_with_what_it_left() -> None:
     assert rows["tip on the left"] == "no liquid, still on the pipette"
 
 
+WITH_A_TIP = """metadata = {{"apiLevel": "2.15"}}
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 3)
+    p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p.pick_up_tip()
+    {}
+"""
+"""A P300 with a tip on, a plate in slot 3, then the calls given."""
+
+
 @pytest.mark.parametrize(("call", "said"), [
     ('p.dispense(50, plate["H12"])', "Dispensing into H12 of Corning 96 Well Plate 360 µL "
                                      "Flat (slot 3) (aborted on the way, before it began)"),
@@ -375,15 +386,7 @@ def test_a_call_the_run_ended_on_its_way_to_its_well_is_said_as_the_call(
     """Aborted while moving to the well, the call never sent its liquid command: the run
     log names the call (a dispense, a mix) that did not begin, not a move to the well."""
     protocol = tmp_path / "protocol.py"
-    protocol.write_text(
-        'metadata = {"apiLevel": "2.15"}\n'
-        "def run(ctx):\n"
-        '    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)\n'
-        '    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 3)\n'
-        '    p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])\n'
-        "    p.pick_up_tip()\n"
-        '    p.aspirate(50, plate["A1"])\n'
-        f"    {call}\n")
+    protocol.write_text(WITH_A_TIP.format(f'p.aspirate(50, plate["A1"])\n    {call}'))
     assert main(["simulate", str(protocol), "--at", "6.5:abort"]) == 1
     log = capsys.readouterr().out.split("\nRun log\n", 1)[1].split("\n\n")[0].splitlines()
     assert log[-3] == f"[ 0:06] {said}", log
@@ -394,15 +397,7 @@ def test_a_run_that_succeeded_says_a_closing_lift_the_door_held_back(
     """The door opens during the run's last moves: the run succeeds, but the pipettes
     are not lifted at its end; the text summary says so, as --json does."""
     protocol = tmp_path / "protocol.py"
-    protocol.write_text(
-        'metadata = {"apiLevel": "2.15"}\n'
-        "def run(ctx):\n"
-        '    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)\n'
-        '    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 3)\n'
-        '    p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])\n'
-        "    p.pick_up_tip()\n"
-        '    p.mix(5, 50, plate["A1"])\n'
-        "    p.drop_tip()\n")
+    protocol.write_text(WITH_A_TIP.format('p.mix(5, 50, plate["A1"])\n    p.drop_tip()'))
     assert main(["simulate", str(protocol), "--json", "--at", "13.5:door-open"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["status"] == "succeeded" and doc["cleanup_skipped"] == "the door held motion"

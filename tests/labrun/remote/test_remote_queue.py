@@ -601,14 +601,20 @@ def test_a_run_that_cannot_start_goes_to_the_history_and_stops_the_queue(
         c.close()
 
 
+def waiting_for(ready: Path) -> dict[str, str]:
+    """``slow.py``: QUICK once the file ``ready`` is there (at most 30 s later), so that
+    its check before it starts waits for the test."""
+    return {"name": "slow.py", "source": (
+        "import os, time\n"
+        "_deadline = time.monotonic() + 30\n"
+        f"while not os.path.exists({str(ready)!r}) and time.monotonic() < _deadline:\n"
+        "    time.sleep(0.01)\n" + QUICK["source"])}
+
+
 def test_between_two_runs_a_pause_is_refused_saying_so(tmp_path: Any) -> None:
     ready = tmp_path / "ready"
     ready.touch()  # the check when it is added goes through at once
-    slow = {"name": "slow.py", "source": (
-        "import os, time\n"
-        f"_deadline = time.monotonic() + 30\n"
-        f"while not os.path.exists({str(ready)!r}) and time.monotonic() < _deadline:\n"
-        "    time.sleep(0.01)\n" + QUICK["source"])}
+    slow = waiting_for(ready)
     robot = simulated_robot(default_config(), speed=50)
     with start_server(RunManager(robot)) as handle:
         c = RunManagerAPI(handle.url, token=handle.token)
@@ -636,11 +642,7 @@ def test_a_door_opened_between_two_runs_keeps_the_next_item_queued(tmp_path: Any
     saying why, as queue_start refuses with the door open; closed, the queue goes on."""
     ready = tmp_path / "ready"
     ready.touch()  # the check when it is added goes through at once
-    slow = {"name": "slow.py", "source": (
-        "import os, time\n"
-        f"_deadline = time.monotonic() + 30\n"
-        f"while not os.path.exists({str(ready)!r}) and time.monotonic() < _deadline:\n"
-        "    time.sleep(0.01)\n" + QUICK["source"])}
+    slow = waiting_for(ready)
     robot = simulated_robot(default_config(), speed=50)
     controller = robot.controller
     homed_behind: list[list[str]] = []  # the interlocks active at each homing
