@@ -661,14 +661,14 @@ def sentence(name: str, commands: CallCommands, labels: Labels) -> str:
         times = "once" if commands.aspirates == 1 else f"{commands.aspirates} times"
         return f"Mixing {times} {where}"
     if name == "comment" or one == "comment":
-        return str(first.get("message", ""))
+        return message_text(str(first.get("message", "")))
     if name == "pause" or one == "waitForResume":
-        message = str(first.get("message") or "").strip()  # from its first words
+        message = message_text(str(first.get("message") or ""))
         return f"Pausing: {message}" if message else "Pausing"
     if one in ("moveLabware", "removeLabware"):  # by hand, the run waiting or not
         return command_sentence(one, first, labels)
     if name == "delay" or one == "delay":
-        message = f": {first['message']}" if first.get("message") else ""
+        message = f": {message_text(str(first['message']))}" if first.get("message") else ""
         return f"Delaying for {duration(float(first.get('seconds', 0)))}{message}"
     if name in ("load_labware", "load_adapter") and kind == "loadLabware" and len(
             commands.firsts) == 1:  # a labware, or (adapter=) an adapter and the one on it
@@ -900,3 +900,21 @@ def _drawn(wells: dict[str, float]) -> str:
 def _generic(kind: str) -> str:
     words = re.sub(r"(?<!^)([A-Z])", r" \1", kind).lower()
     return words[:1].upper() + words[1:]
+
+
+def message_text(message: str) -> str:
+    """A protocol's message as a person reads it: from its first words to its last (one
+    written on a new line after its opening quotes starts there), its lines without the
+    indentation they share (the code's, in a triple-quoted message)."""
+    if "\n" not in message:
+        return message.strip()
+    lines = message.rstrip().split("\n")
+    own_line = not lines[0].strip()  # the text starts on a line of its own: all indented
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if not lines:
+        return ""
+    indented = lines if own_line else lines[1:]
+    margin = min((len(line) - len(line.lstrip()) for line in indented if line.strip()),
+                 default=0)
+    return "\n".join([lines[0].lstrip(), *(line[margin:] for line in lines[1:])])

@@ -18,6 +18,7 @@ from .calls import (
     call_name,
     command_sentence,
     is_module_call,
+    message_text,
     module_display_name,
     sentence,
 )
@@ -190,7 +191,8 @@ class TextLog:
         message = str(paused.get("message") or "") if paused is not None else ""
         if len(message) > MESSAGE_SHOWN:  # a person reads its start; the record keeps it
             words = "Pausing: " + shortened(message)
-        self.lines[call.index] = _stamp(call.t) + ("  " if call.nested else "") + printable(words)
+        nest = "  " if call.nested else ""
+        self.lines[call.index] = _stamp(call.t) + nest + hanging(words, STAMP_WIDTH + len(nest))
         if call.held is not None:  # its first lines, spooled: they go right after it
             self._spooled = (call.index, call.held)
 
@@ -297,7 +299,7 @@ class TextLog:
 
     def _add(self, t: float | None, text: str, *, nest: int = 0) -> None:
         self.lines.append((_stamp(t) if t is not None else " " * STAMP_WIDTH)
-                          + "  " * nest + printable(text))
+                          + "  " * nest + hanging(text, STAMP_WIDTH + 2 * nest))
 
 
 CALLS_OVER = frozenset({"finishing", "stopping", "aborting", "failing", "halting",
@@ -381,10 +383,11 @@ terminal, the live page's banner); the record and the API keep the whole message
 
 def shortened(message: str, limit: int = MESSAGE_SHOWN) -> str:
     """``message`` as a person is shown it, without the blank lines and spaces around it
-    (a message that starts on a new line, after its opening quotes): whole up to ``limit``
-    characters; a longer one by its start, its lines run together, cut at ``limit``
-    characters, and how long it was in all."""
-    text = message.strip()
+    (a message that starts on a new line, after its opening quotes) and the indentation
+    its further lines share (the code's, in a triple-quoted message): whole up to
+    ``limit`` characters; a longer one by its start, its lines run together, cut at
+    ``limit`` characters, and how long it was in all."""
+    text = message_text(message)
     if len(text) <= limit:
         return text
     head = " ".join(text.split())[:limit].rstrip()
@@ -402,6 +405,19 @@ def shortened_sheet(sheet: dict[str, Any]) -> dict[str, Any]:
 def printable(text: str) -> str:
     """``text`` safe to print on a terminal: its control characters as ``\\xNN``."""
     return text.translate(_CONTROLS) if not text.isprintable() else text
+
+
+def hanging(text: str, indent: int) -> str:
+    """``printable(text)`` with each line after its first indented by ``indent`` spaces:
+    a protocol's message of several lines stays under the text of its own line."""
+    text = printable(text)
+    return text.replace("\n", "\n" + " " * indent) if "\n" in text else text
+
+
+def one_line(text: str) -> str:
+    """``printable(text)`` on one line (a status line redrawn in place): a message's
+    line breaks shown as ``⏎``."""
+    return printable(text.replace("\n", " ⏎ ") if "\n" in text else text)
 
 
 def is_terminal(stream: Any) -> bool:

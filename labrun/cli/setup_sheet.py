@@ -40,7 +40,7 @@ from .calls import (
     volume,
 )
 from .deck_changes import DeckChanges
-from .report import clock, printable
+from .report import clock, hanging
 
 Sheet = dict[str, Any]
 LIQUID = ("aspirate", "dispense")
@@ -56,6 +56,8 @@ _READ = (*_MOVING, "pickUpTip", "configureNozzleLayout", "loadLiquid")
 the nozzle a layout starts at, which the tips of a pick-up go from)."""
 MODULE_WAIT_SHOWN_S = 60.0
 """A module's call whose step takes this long is on the timeline (a ramp, a profile)."""
+TIMELINE_TEXT = len("    0:00:00  ")
+"""The column where a timeline line's text starts (after its time)."""
 REPEATS_ON_ONE_LINE = 3
 """From this many of the same pause or delay in a row on, the timeline says them in a line."""
 SHORT_DELAY_S = 60.0
@@ -618,7 +620,8 @@ def text(sheet: Sheet) -> list[str]:
         lines.append(f"    {'':>7}  and {len(short)} short delays between steps "
                      f"{short[0]['step']} and {short[-1]['step']}, not listed: {each} each, "
                      f"{duration(sum(s['seconds'] for s in short))} in all")
-    return [printable(line) for line in lines]  # labels and messages are the protocol's
+    # labels and messages are the protocol's; a message's further lines go under "step"
+    return [hanging(line, TIMELINE_TEXT) for line in lines]
 
 
 def _timeline_words(item: Mapping[str, Any]) -> str:

@@ -31,7 +31,7 @@ from engine.run import RunControl
 from engine.state import Status
 from engine.status import RunStatusReport
 
-from .report import READ_STEP, clock, is_terminal, printable
+from .report import READ_STEP, clock, is_terminal, one_line
 
 COLOURS = {Status.RUNNING: "32", Status.PAUSING: "33", Status.PAUSED: "1;33",
            Status.SUCCEEDED: "1;32", Status.STOPPED: "1;32", Status.FAILED: "1;31",
@@ -147,7 +147,7 @@ def format_status(status: RunStatusReport, position: Mapping[str, float] | None 
     where = position if position is not None else status.position
     if where:
         parts.append(" ".join(f"{axis} {value:.1f}" for axis, value in where.items()))
-    return printable(" | ".join(parts))
+    return one_line(" | ".join(parts))
 
 
 class StatusLine:

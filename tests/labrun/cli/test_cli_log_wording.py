@@ -240,3 +240,31 @@ def test_verbose_says_each_module_call_once(
         "labware's base)",
         "status finishing",
         "status succeeded"]
+
+
+def test_a_message_of_several_lines_stays_under_its_own_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A comment, a delay's or a pause's message with line breaks: its further lines are
+    indented under its text, in the run log and the timeline, not at the margin, where
+    they read as lines of their own (a second log line without a time)."""
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(textwrap.dedent('''
+        metadata = {"apiLevel": "2.15"}
+        def run(ctx):
+            ctx.comment("line one\\nline two")
+            ctx.delay(seconds=2, msg="wait\\nfor it")
+            ctx.pause("load the\\nplate")
+            ctx.comment("""
+                Step 2:
+                  add the buffer
+            """)
+    '''))
+    assert main(["simulate", str(protocol)]) == 0
+    out = capsys.readouterr().out
+    assert "[ 0:00] line one\n        line two\n" in out
+    assert "[ 0:00] Delaying for 2 s: wait\n        for it\n" in out
+    assert "[ 0:02] Pausing: load the\n        plate\n" in out
+    assert "step 3: delay of 2 s: wait\n             for it\n" in out
+    assert "step 4: PAUSE, the run waits for you: load the\n             plate\n" in out
+    # a triple-quoted one: from its first words, without the code's indentation
+    assert "] Step 2:\n          add the buffer\n" in out

@@ -54,7 +54,7 @@ def test_a_short_pause_message_is_shown_whole(tmp_path: Path,
                     f'    ctx.pause({message!r})\n')
     assert main(["simulate", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "Pausing: " + message in out
+    assert "Pausing: " + message.replace("\n", "\n        ") in out  # under its text
     assert "characters in all" not in out
 
 
@@ -69,5 +69,6 @@ def test_a_pause_message_that_starts_on_a_blank_line_is_shown_from_its_first_wor
                     f'    ctx.pause({message!r})\n')
     assert main(["simulate", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "Pausing: Take out the PIXUL plate.\n    Place the new plate on slot 8." in out
+    # its further lines under its first, without the code's indentation
+    assert "Pausing: Take out the PIXUL plate.\n        Place the new plate on slot 8." in out
     assert "characters in all" not in out

@@ -87,3 +87,13 @@ def test_a_delay_skipped_while_running_is_over_once_the_record_says_so() -> None
     assert "89 %, 1:20 left" in line.shown(Status.RUNNING, 0.0, delay=False)
 
 
+
+
+def test_a_delay_message_of_several_lines_keeps_the_status_line_one_line() -> None:
+    """The status line is redrawn in place: a line break in the delay's message left the
+    line's first part behind on the terminal at every redraw."""
+    out = io.StringIO()
+    display = StatusLine(out, live=True, keys=False, progress=None, now=lambda: 0.0)
+    display.update(report(delay=DelayStatus("wait\nfor it", 600.0, 500.0, False)), force=True)
+    shown = out.getvalue().rsplit("\r\x1b[K", 1)[-1]
+    assert "delay 8:20 left (wait ⏎ for it)" in shown and "\n" not in shown.rstrip("\n")
