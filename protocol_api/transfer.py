@@ -11,7 +11,7 @@ and the rest (200 + 100, ..., 200 + 10).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hardware.frozen import Frozen
@@ -30,7 +30,7 @@ Action = tuple[str, tuple[Any, ...]]
 """A pipette method's name and its positional arguments."""
 
 _OPTIONS = {"new_tip", "trash", "touch_tip", "blow_out", "blowout_location", "mix_before",
-            "mix_after", "carryover", "gradient", "disposal_volume", "disposal_vol",
+            "mix_after", "carryover", "gradient_function", "disposal_volume", "disposal_vol",
             "air_gap", "mode"}
 _BLOWOUT_LOCATIONS = ("trash", "source well", "destination well")
 _NO_SINGLE_WELL = {("consolidate", "source well"), ("distribute", "destination well")}
@@ -44,8 +44,8 @@ _MODES = ("transfer", "distribute", "consolidate")
 class TransferOptions(Frozen):
     """A transfer's options, checked."""
 
-    __slots__ = ("air_gap", "blow_out", "disposal_volume", "max_volume", "mix_after", "mix_before",
-                 "mode", "new_tip", "touch_tip", "trash")
+    __slots__ = ("air_gap", "blow_out", "disposal_volume", "gradient", "max_volume", "mix_after",
+                 "mix_before", "mode", "new_tip", "touch_tip", "trash")
 
     mode: str
     new_tip: str          # once, always, never
@@ -57,10 +57,14 @@ class TransferOptions(Frozen):
     mix_before: tuple[float, float] | None
     mix_after: tuple[float, float] | None
     max_volume: float     # what one aspirate may take: the pipette with its (next) tip
+    # gradient_function: where between a (first, last) gradient's volumes each well's
+    # volume lies (0 to 1 in, 0 to 1 out); None: evenly
+    gradient: Callable[[float], Any] | None
 
     def __init__(self, mode: str, new_tip: str, trash: bool, air_gap: float, disposal_volume: float,
                  touch_tip: bool, blow_out: str | None, mix_before: tuple[float, float] | None,
-                 mix_after: tuple[float, float] | None, max_volume: float) -> None:
+                 mix_after: tuple[float, float] | None, max_volume: float,
+                 gradient: Callable[[float], Any] | None = None) -> None:
         object.__setattr__(self, "mode", mode)
         object.__setattr__(self, "new_tip", new_tip)
         object.__setattr__(self, "trash", trash)
@@ -71,6 +75,7 @@ class TransferOptions(Frozen):
         object.__setattr__(self, "mix_before", mix_before)
         object.__setattr__(self, "mix_after", mix_after)
         object.__setattr__(self, "max_volume", max_volume)
+        object.__setattr__(self, "gradient", gradient)
 
 
 def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
@@ -118,12 +123,16 @@ def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
         if mix is not None and mix[1] > max_volume + 1e-9:
             raise VolumeError(f"{mode}: {name} volume {mix[1]:g} µL is more than the tip "
                               f"can take ({max_volume:g} µL)")
+    gradient = options.get("gradient_function")
+    if gradient is not None and not callable(gradient):
+        raise ProtocolError(f"{mode}: gradient_function must be a function of one number "
+                            f"(from 0 to 1), not {gradient!r}")
     return TransferOptions(
         mode=mode, new_tip=new_tip, trash=bool(trash), air_gap=air_gap,
         disposal_volume=disposal,
         touch_tip=bool(options.get("touch_tip")), blow_out=blow_out,
         mix_before=mixes["mix_before"], mix_after=mixes["mix_after"],
-        max_volume=max_volume)
+        max_volume=max_volume, gradient=gradient)
 
 
 def _max_volume(pipette: InstrumentContext, mode: str, new_tip: str, holds_tip: bool) -> float:
@@ -149,7 +158,14 @@ def plan(pipette: InstrumentContext, volume: Any, source: Any, dest: Any,
         dests = _reachable("dest", dests, two_rows)
         if not sources or not dests:
             return  # before apiLevel 2.2 the reference quietly moves nothing
-    volumes = _volumes(opts.mode, volume, max(len(sources), len(dests)))
+    for name, value in (("source", source), ("dest", dest)):
+        shape = _nesting_refused_by_opentrons(value)
+        if shape is not None:
+            yield ("warn", (f"nested {name}", f"{opts.mode}: {name} is {shape}; labrun "
+                            "takes it as one list of wells, but Opentrons fails on it "
+                            "during the run; give a list of wells (or a list of lists) "
+                            "to run there"))
+    volumes = _volumes(opts.mode, volume, max(len(sources), len(dests)), opts.gradient)
     steps = _Steps(pipette, opts, sources)
     if opts.mode == "transfer":
         sources, dests = _extend(sources, dests)
@@ -386,12 +402,29 @@ def _targets(name: str, value: Any) -> list[Target]:
     raise ProtocolError(f"{name} must be a well, a location or a list of them; got {value!r}")
 
 
-def _volumes(mode: str, volume: Any, count: int) -> list[float]:
-    if isinstance(volume, tuple) and len(volume) >= 2:  # a linear gradient, first to last
+def _nesting_refused_by_opentrons(value: Any) -> str | None:
+    """What makes ``value`` (a source or dest) a shape that labrun flattens and Opentrons
+    fails on, or None: a tuple, or a list that holds lists (or tuples) unless all its
+    items are lists (Opentrons flattens a list only when its first item is a list, and
+    hands a tuple on whole)."""
+    if isinstance(value, tuple):
+        return "a tuple"
+    if (isinstance(value, list) and any(isinstance(item, (list, tuple)) for item in value)
+            and not all(isinstance(item, list) for item in value)):
+        return "a list of wells and lists (or tuples) together"
+    return None
+
+
+def _volumes(mode: str, volume: Any, count: int,
+             gradient: Callable[[float], Any] | None = None) -> list[float]:
+    if isinstance(volume, tuple) and len(volume) >= 2:  # a gradient, first to last
         low, high = _number(mode, "volume", volume[0]), _number(mode, "volume", volume[-1])
         if count == 1:
             return [low]
-        return [low + (high - low) * i / (count - 1) for i in range(count)]
+        if gradient is None:  # evenly
+            return [low + (high - low) * i / (count - 1) for i in range(count)]
+        return [_number(mode, "volume (from gradient_function)",
+                        low + (high - low) * gradient(i / (count - 1))) for i in range(count)]
     if isinstance(volume, (list, tuple)):
         if len(volume) != count:
             raise VolumeError(f"{mode}: {len(volume)} volumes given for {count} transfers")

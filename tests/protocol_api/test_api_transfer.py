@@ -545,3 +545,56 @@ def test_a_part_split_to_fit_the_tip_is_warned_of_where_opentrons_does_otherwise
             dispensed = [e.command.volume for e in ctx.run.engine.entries
                          if isinstance(e.command, c.Dispense)]
             assert dispensed == pytest.approx([199.7])  # the piece and its air gap, once
+
+
+def test_a_gradient_function_shapes_a_first_last_gradient_as_opentrons_plans_it(
+        bench: Bench) -> None:
+    """Opentrons' planner puts each well at ``first + (last - first) * f(i / (n - 1))``;
+    labrun warned that ``gradient_function`` was no option and moved an even gradient."""
+    bench.p300.transfer((10, 100), bench.plate["A1"], wells(bench, "B1", "B2", "B3", "B4"),
+                        gradient_function=lambda x: x ** 2)
+    assert [volume for kind, volume, _ in bench.liquid() if kind == "dispense"] == [
+        10, 20, 50, 100]
+    messages = [e.command.message for e in bench.ctx.run.engine.entries
+                if isinstance(e.command, c.Comment)]
+    assert not any("gradient_function" in message for message in messages), messages
+
+
+@pytest.mark.parametrize(("function", "error"), [
+    ("not a function", "transfer: gradient_function must be a function of one number "
+                       "(from 0 to 1), not 'not a function'"),
+    (lambda x: -1.0, "transfer: volume (from gradient_function) -80 µL is negative"),
+])
+def test_a_gradient_function_that_gives_no_volume_is_refused(
+        bench: Bench, function: Any, error: str) -> None:
+    with pytest.raises((ProtocolError, VolumeError)) as raised:
+        bench.p300.transfer((10, 100), bench.plate["A1"], wells(bench, "B1", "B2"),
+                            gradient_function=function)
+    assert str(raised.value) == error
+    assert bench.liquid() == []
+
+
+@pytest.mark.parametrize(("source", "said"), [
+    ("tuple(plate.columns()[0][:2])", "source is a tuple"),
+    ("[plate['A1'], [plate['A2'], plate['A3']]]",
+     "source is a list of wells and lists (or tuples) together"),
+    ("[[plate['A1']], (plate['A2'],)]", "source is a list of wells and lists (or tuples) "
+                                        "together"),
+    ("[[plate['A1']], [plate['A2'], plate['A3']]]", None),  # Opentrons flattens it too
+    ("plate.columns()[0][:2]", None),
+])
+def test_sources_nested_in_a_way_opentrons_fails_on_are_warned_of(
+        source: str, said: str | None) -> None:
+    """Opentrons flattens a list of lists only; a tuple of wells, or wells and lists in
+    one list, fail there partway through the run (a tip on); labrun moves them and warns."""
+    with open_context(api_version=(2, 15)) as ctx:
+        plate = ctx.load_labware(PLATE, 1)
+        p = ctx.load_instrument("p300_single_gen2", "left",
+                                tip_racks=[ctx.load_labware(TIPS_300, 4)])
+        p.consolidate(20, eval(source, {"plate": plate}), plate["H12"])
+        warnings = [e.command.message.split(": ", 2)[2] for e in ctx.run.engine.entries
+                    if isinstance(e.command, c.Comment)]
+        assert warnings == ([] if said is None else [
+            f"consolidate: {said}; labrun takes it as one list of wells, but Opentrons fails "
+            "on it during the run; give a list of wells (or a list of lists) to run there"])
+        assert any(isinstance(e.command, c.Dispense) for e in ctx.run.engine.entries)
