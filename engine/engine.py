@@ -343,8 +343,7 @@ class Engine:
                 await self.modules.start_profile(entry)  # not a wait: once, never cut off
             self.dispatch(ModuleWaitChanged(True))  # takes a pending pause (the reducer)
             try:
-                if self.state.pause is not None:
-                    self._react(None)
+                if self.state.pause is not None:  # taken: cut off now (``dispatch``)
                     await aio.checkpoint_if_cancelled()
                 await self.modules.execute(entry)
             finally:
@@ -423,6 +422,11 @@ class Engine:
             self._notify()
             return
         before, after = status_of(old), status_of(self.state)
+        if (self.state.pause is not None and old.pause is None
+                and self._interruptible is not None):
+            # a pause taken (asked for now, or pending and taken by a delay or a module
+            # wait that began): what may be cut off stops now
+            self._interruptible.cancel()
         if before is not after or (
                 after is Status.PAUSED and old.pause is not None and self.state.pause is not None
                 and old.pause.source is not self.state.pause.source):

@@ -225,6 +225,10 @@ def _reduce_engine_event(state: RunState, event: EngineEvent) -> RunState:
     if isinstance(event, StepStarted):
         return replace(state, step=event.step)
     if isinstance(event, DelayStarted):
+        if state.pending is not None and state.pause is None:
+            # Nothing moves in a delay: a pause asked for earlier in the step (a group
+            # that closes a lid, then waits) is taken now, as one asked for during it is.
+            return replace(state, delay=event.delay, pause=state.pending, pending=None)
         return replace(state, delay=event.delay)
     if isinstance(event, DelayEnded):
         return replace(state, delay=None)

@@ -6,7 +6,7 @@ the run waits only what remains. ``skip_delay`` ends it early; both are recorded
 
 from __future__ import annotations
 
-from hardware.aio import CancelScope, Scope
+from hardware.aio import CancelScope, Scope, checkpoint_if_cancelled
 
 from . import commands as c
 from .core import EngineCore
@@ -47,6 +47,8 @@ class Waits:
         skipped = state.delay is not None and state.delay.skipped
         engine.dispatch(DelayStarted(DelayInfo(entry.deadline, cmd.seconds, cmd.message,
                                                skipped)))
+        if engine.state.pause is not None:  # pending from earlier in the step: taken as
+            await checkpoint_if_cancelled()  # it starts (a virtual sleep never checks)
         if not skipped:
             engine.take_fault()
             try:

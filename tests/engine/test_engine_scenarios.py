@@ -256,6 +256,29 @@ def test_a_pause_pending_when_a_module_wait_begins_is_taken_then(run: ScriptedRu
     assert run.clock.now() == pytest.approx(t0 + (23 - 4) / 0.035, abs=30)
 
 
+def test_a_pause_pending_when_a_delay_begins_is_taken_then(run: ScriptedRun) -> None:
+    # Asked for during the step's move (deferred: pending), it was held through the whole
+    # delay that followed in the same step (close a lid, then incubate), and a resume in
+    # it was refused: nothing moves in a delay, so it is taken as the delay begins.
+    t0 = run.clock.now()
+    run.clock.call_at(t0 + 0.1, lambda: run.engine.apply(Pause()))
+    outcome = run.call(c.MoveTo("left", (100.0, 100.0, 50.0)), c.Delay(600.0, "incubate"),
+                       name="move and incubate")
+    status = run.status()
+    assert status.status is Status.PAUSED
+    assert run.clock.now() < t0 + 60  # paused as the delay began
+    assert status.delay is not None and status.delay.remaining_s > 500
+    assert not outcome.done.is_set()
+    assert run.control.resume().accepted
+    run.settle()
+    assert outcome.done.is_set() and outcome.error is None
+    started = next(e["t"] for e in run.events()
+                   if e["event"] == "command" and e["status"] == "started"
+                   and e["id"] == max(x["id"] for x in run.events() if x.get("type") == "delay"))
+    assert run.clock.now() == pytest.approx(started + 600.0, abs=1e-5)  # its own deadline
+    assert statuses(run)[-3:] == ["pausing", "paused", "running"]
+
+
 def test_skip_delay_while_paused_ends_it_and_stays_paused(run: ScriptedRun) -> None:
     t0 = run.clock.now()
     run.clock.call_at(t0 + 5, lambda: run.engine.apply(Pause(option="immediate")))

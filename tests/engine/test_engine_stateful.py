@@ -260,6 +260,32 @@ def check_delays(events: list[dict[str, Any]]) -> None:
                 break
 
 
+def check_pauses_pending_into_delays(events: list[dict[str, Any]]) -> None:
+    """docs/design.md §3: a deferred pause is immediate in a delay, so one pending as a
+    delay begins (asked for earlier in its step: close a lid, then incubate) is taken as
+    the delay begins, not held to its end."""
+    status, pending, delays = None, False, set()
+    for index, event in enumerate(events):
+        kind = event["event"]
+        if kind == "status":
+            status, pending = event["status"], False  # taken, or the run ended
+        elif (kind == "action" and event["action"] == "pause" and event["accepted"]
+              and event.get("option") == "deferred" and status == "running"):
+            pending = True
+        elif kind == "command" and event["status"] == "queued" and event["type"] == "delay":
+            delays.add(event["id"])
+        elif (kind == "command" and event["status"] == "started" and event["id"] in delays
+              and pending):
+            after = next((e for e in events[index + 1:] if e["event"] in ("status", "delay")),
+                         None)
+            if after is None:
+                continue  # (the run is still in it)
+            assert after["event"] == "status" and after["status"] == "pausing" and (
+                after["t"] == event["t"]), (
+                f"delay {event['id']} began at {event['t']} with a pause pending; next: {after}")
+            event_("a pause pending as a delay began")
+
+
 # The heaters' ramps as the README's "Hardware modules" gives them (°C/s: heating,
 # cooling; switched off it drifts to room temperature at the third, the rate
 # hardware/modules/physics.py models, as it does the heater-shaker's cooling), written
@@ -960,11 +986,22 @@ class RunMachine(RuleBasedStateMachine):
             self.resumes.append(at + linger)
 
     @precondition(lambda self: self.free())
-    @rule(seconds=st.floats(0.5, 120), inside=INSIDE)
-    def delay(self, seconds: float, inside: tuple[float, str, float | None] | None) -> None:
+    @rule(seconds=st.floats(0.5, 120), inside=INSIDE,
+          lead_in=st.sampled_from([None, "move", "move, paused"]))
+    def delay(self, seconds: float, inside: tuple[float, str, float | None] | None,
+              lead_in: str | None) -> None:
+        """A delay, as a step of its own or after a move in its step (close a lid, then
+        incubate); "paused": a deferred pause is asked for as that move begins."""
         if inside is not None:
             self._inside(inside[0] * seconds, *inside[1:])
-        self._call(c.Delay(seconds, "wait"))
+        if lead_in is None:
+            self._call(c.Delay(seconds, "wait"))
+            return
+        if lead_in == "move, paused":
+            engine = self.r.engine
+            self.r.clock.call_at(self.r.clock.now(),
+                                 lambda: engine.apply(Pause(option="deferred")))
+        self._call(c.MoveTo("left", (200.0, 200.0, 150.0)), c.Delay(seconds, "wait"))
 
     # -- module calls -------------------------------------------------------------------
 
@@ -1294,6 +1331,7 @@ class RunMachine(RuleBasedStateMachine):
     def a_delay_ends_when_its_deadline_says(self) -> None:
         if self.run is not None:
             check_delays(self.r.run.record.events)
+            check_pauses_pending_into_delays(self.r.run.record.events)
 
     @invariant()
     def a_temperature_wait_ends_when_its_ramp_says(self) -> None:
