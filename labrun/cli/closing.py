@@ -97,7 +97,8 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels,
     the plate: the command it cut off, what was in each tip and where it went, and the
     liquid each well gained or lost."""
     if "tips_at_end" not in summary and "ended_during" not in summary:
-        return _skipped_cleanup(summary)  # a run that succeeded: its closing lift, if so
+        # a run that succeeded: its closing lift, if so, and what it left switched on
+        return _skipped_cleanup(summary) + _modules_left_on(summary)
     rows: list[tuple[str, str]] = []
     during = summary.get("ended_during")
     if during is not None:
@@ -161,6 +162,23 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels,
         rows.append((f"module in slot {module['slot']}",
                      f"{module_display_name(str(module['model']))}: "
                      f"{module_state(module.get('status') or {}, str(module['model']))}"))
+    return rows
+
+
+def _modules_left_on(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """A row for each module a run that succeeded left heating, cooling, shaking or with
+    its magnets up (the protocol did not switch it off: it stays so, as on an OT-2), for
+    the person who comes to take the plate."""
+    rows = []
+    for module in summary.get("modules", ()):
+        status = module.get("status") or {}
+        if not any(status.get(key) for key in ("target", "block_target", "lid_target",
+                                               "target_rpm", "engaged")):
+            continue
+        rows.append((f"module in slot {module['slot']}",
+                     f"{module_display_name(str(module['model']))}: "
+                     f"{module_state(status, str(module['model']))}; still on: the protocol "
+                     "did not switch it off"))
     return rows
 
 

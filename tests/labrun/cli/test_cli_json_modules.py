@@ -40,3 +40,25 @@ def test_a_protocol_without_modules_has_no_modules_section(
                         "    ctx.comment('nothing')\n")
     assert main(["simulate", str(protocol), "--json"]) == 0
     assert "modules" not in json.loads(capsys.readouterr().out)
+
+
+def test_a_run_that_succeeded_says_the_modules_it_left_switched_on(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A plate still shaking at 1500 rpm at 80 °C after a run that succeeded
+    was said only in the record: the summary now names it, and only what is still on."""
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text('metadata = {"apiLevel": "2.15"}\n'
+                        "def run(ctx):\n"
+                        '    hs = ctx.load_module("heaterShakerModuleV1", 1)\n'
+                        '    temp = ctx.load_module("temperature module gen2", 3)\n'
+                        "    hs.close_labware_latch()\n"
+                        "    hs.set_target_temperature(80)\n"
+                        "    hs.set_and_wait_for_shake_speed(1500)\n"
+                        "    temp.set_temperature(4)\n"
+                        "    temp.deactivate()\n")
+    assert main(["simulate", str(protocol)]) == 0
+    out = capsys.readouterr().out
+    assert ("module in slot 1:    Heater-Shaker Module GEN1: shaking at 1500 rpm, heater "
+            "holding at 80 °C, latch closed; still on: the protocol did not switch it off"
+            ) in out
+    assert "module in slot 3" not in out  # switched off

@@ -30,7 +30,8 @@ EXAMPLE_FACTS = {
     "serial_dilution.py": {"tips": 1 + 8 * 2, "pauses": 0},
     "incubation.py": {"tips": 8 + 1 + 8, "pauses": 0},
     "bead_cleanup.py": {"tips": 50, "pauses": 1},
-    "pcr_setup.py": {"tips": 8 + 24, "pauses": 2},  # two moves by hand
+    "pcr_setup.py": {"tips": 8 + 24, "pauses": 2,  # two moves by hand
+                     "left on": ["module in slot 7"]},  # the plate kept at 4 °C
 }
 
 SMALL = '''
@@ -88,10 +89,10 @@ def test_every_example_simulates_and_prints_its_summary(
     assert status == 0, err
     assert err == ""
     fields = summary_fields(out)
-    assert list(fields) == ["status", "commands", "steps", "tips used", "pauses",
-                            "estimated duration"]
-    assert fields["status"] == "succeeded"
     facts = EXAMPLE_FACTS[example.name]
+    assert list(fields) == ["status", "commands", "steps", "tips used", "pauses",
+                            "estimated duration", *facts.get("left on", [])]
+    assert fields["status"] == "succeeded"
     assert int(fields["tips used"]) == facts["tips"]
     assert int(fields["pauses"]) == facts["pauses"]
     assert int(fields["commands"]) > 0 and int(fields["steps"]) > 0
@@ -860,9 +861,12 @@ def run(ctx):
     mag.engage({call})
 ''')
     assert main(["simulate", str(protocol)]) == 0
-    lines = [line for line in capsys.readouterr().out.splitlines() if "engage" in line]
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if "engage" in line and line.startswith("[")]
     assert [line.split("] ", 1)[1] for line in lines] == [
         f"Magnetic module: engage (magnets {said})"]
+    # left up at the end: the summary says so, in the same words
+    assert f"Magnetic Module GEN{2 if 'gen2' in model else 1}: magnets engaged {said}; " in out
 
 
 MODULE_LOADS = '''
