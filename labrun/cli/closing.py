@@ -167,8 +167,8 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels,
 
 def _modules_left_on(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """A row for each module a run that succeeded left heating, cooling, shaking or with
-    its magnets up (the protocol did not switch it off: it stays so, as on an OT-2), for
-    the person who comes to take the plate."""
+    its magnets up (the protocol did not switch it off, and the run's end switches nothing
+    off), for the person who comes to take the plate."""
     rows = []
     for module in summary.get("modules", ()):
         status = module.get("status") or {}
