@@ -205,6 +205,8 @@ class Pausing:
                 cut is not None and cut.status == "started"
                 and _above(_heading(cut), position))):
             over = None  # over that well already, or over the one it is going down into
+        # behind an interlock active already (a door open as the run paused) nothing moves
+        held_by = sorted(engine.controller.active_interlocks())
         with engine.stopped_by_interlocks() as door:
             parked = await parking.park(engine.controller, self._clearing(arriving_top), position,
                                         keep_xy=keep_xy, over=over)
@@ -213,14 +215,16 @@ class Pausing:
             position.update(await engine.controller.stop_motion())
             parked = await parking.hold(engine.controller, engine.config)
             extra = {"stopped_by": sorted(engine.controller.active_interlocks())}
-        else:  # over that well only if the gantry got there: behind an interlock active
-            # already (a door open as the run paused) nothing moved: it stands where it stopped
+        elif held_by:  # nothing moved: it stands where it stopped
+            extra = {"stopped_by": held_by}
+        else:  # over that well only if the gantry got there
             extra = ({"over_last_well": True} if _above(over, parked, OVER_WELL_TOLERANCE_MM)
                      else {})
         position.update(parked)
         engine.record.add("park", recorded=rounded(self.parked_at), parked=rounded(parked),
                           kept_xy=keep_xy, **extra)
-        engine.dispatch(ParkChanged(Park.PARKED, over_well=keep_xy))
+        engine.dispatch(ParkChanged(Park.PARKED, over_well=keep_xy,
+                                    in_place="stopped_by" in extra))
 
     def _clearing(self, arriving_top: float | None = None) -> RobotConfig:
         """What parking and unparking clear: the deck (and ``arriving_top``), counting the

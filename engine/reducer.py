@@ -51,14 +51,16 @@ class ProtocolPaused(EngineEvent):
 class ParkChanged(EngineEvent):
     """Parking progressed."""
 
-    __slots__ = ("over_well", "park")
+    __slots__ = ("in_place", "over_well", "park")
 
     park: Park
     over_well: bool  # parked: a tip holding liquid waits over the deck, not clear of it
+    in_place: bool  # parked: an interlock held the axes where they stopped, not lifted
 
-    def __init__(self, park: Park, over_well: bool = False) -> None:
+    def __init__(self, park: Park, over_well: bool = False, in_place: bool = False) -> None:
         object.__setattr__(self, "park", park)
         object.__setattr__(self, "over_well", over_well)
+        object.__setattr__(self, "in_place", in_place)
 
 
 class StepStarted(EngineEvent):
@@ -219,9 +221,12 @@ def _reduce_engine_event(state: RunState, event: EngineEvent) -> RunState:
         return replace(state, pause=PauseRequest(PauseSource.PROTOCOL, event.message,
                                                  also_for=also_for), pending=None)
     if isinstance(event, ParkChanged):
-        held = (event.over_well if event.park is Park.PARKED
-                else state.held_over_well and event.park is Park.UNPARKING)
-        return replace(state, park=event.park, held_over_well=held)
+        if event.park is Park.PARKED:
+            return replace(state, park=event.park, held_over_well=event.over_well,
+                           held_in_place=event.in_place)
+        unparking = event.park is Park.UNPARKING  # (where it was parked, until it is off)
+        return replace(state, park=event.park, held_over_well=state.held_over_well and unparking,
+                       held_in_place=state.held_in_place and unparking)
     if isinstance(event, StepStarted):
         return replace(state, step=event.step)
     if isinstance(event, DelayStarted):

@@ -158,8 +158,9 @@ class DelayInfo(Frozen):
 class RunState(Frozen):
     """Everything the run status is computed from."""
 
-    __slots__ = ("delay", "ending", "finishing", "held_over_well", "interlocks", "module_wait",
-                 "outcome", "park", "pause", "pause_unresolved", "pending", "started", "step")
+    __slots__ = ("delay", "ending", "finishing", "held_in_place", "held_over_well", "interlocks",
+                 "module_wait", "outcome", "park", "pause", "pause_unresolved", "pending",
+                 "started", "step")
 
     started: bool
     pending: PauseRequest | None
@@ -174,6 +175,7 @@ class RunState(Frozen):
     pause_unresolved: bool
     module_wait: bool  # the run waits for a module (a temperature, a profile): no motion
     held_over_well: bool  # parked with a tip that holds liquid over the deck, not clear
+    held_in_place: bool  # parked where the axes stopped: an interlock let nothing move
 
     def __init__(self, started: bool = False, pending: PauseRequest | None = None,
                  pause: PauseRequest | None = None, park: Park = Park.NONE,
@@ -181,7 +183,7 @@ class RunState(Frozen):
                  outcome: Outcome | None = None, interlocks: frozenset[str] = frozenset(),
                  step: StepInfo | None = None, delay: DelayInfo | None = None,
                  pause_unresolved: bool = False, module_wait: bool = False,
-                 held_over_well: bool = False) -> None:
+                 held_over_well: bool = False, held_in_place: bool = False) -> None:
         object.__setattr__(self, "started", started)
         object.__setattr__(self, "pending", pending)
         object.__setattr__(self, "pause", pause)
@@ -195,6 +197,7 @@ class RunState(Frozen):
         object.__setattr__(self, "pause_unresolved", pause_unresolved)
         object.__setattr__(self, "module_wait", module_wait)
         object.__setattr__(self, "held_over_well", held_over_well)
+        object.__setattr__(self, "held_in_place", held_in_place)
 
 
 _ENDING_STATUS = {EndKind.STOP: Status.STOPPING, EndKind.ABORT: Status.ABORTING,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from hardware.frozen import Frozen, asdict
 
-from .state import Outcome, Park, Status, StepInfo, status_of
+from .state import Outcome, Park, PauseSource, RunState, Status, StepInfo, status_of
 
 if TYPE_CHECKING:
     from .core import EngineCore
@@ -33,9 +33,10 @@ class DelayStatus(Frozen):
 class RunStatusReport(Frozen):
     """The status with everything reported alongside it."""
 
-    __slots__ = ("delay", "held_over_well", "interlocks", "outcome", "parked", "pause_also_for",
-                 "pause_from", "pause_message", "pause_pending", "pause_source", "pause_unresolved",
-                 "position", "status", "step", "time", "unparking")
+    __slots__ = ("delay", "held_in_place", "held_over_well", "interlocks", "outcome", "parked",
+                 "pause_also_for", "pause_from", "pause_message", "pause_pending", "pause_source",
+                 "pause_unresolved", "position", "resumes_when_clear", "status", "step", "time",
+                 "unparking")
 
     status: Status
     pause_pending: bool
@@ -53,13 +54,16 @@ class RunStatusReport(Frozen):
     time: float
     held_over_well: bool  # parked, but a tip holding liquid waits over the deck (mind it)
     pause_also_for: str | None  # the protocol's pause answers a client's too (where from)
+    held_in_place: bool  # parked where it stopped, not lifted: an interlock let nothing move
+    resumes_when_clear: bool  # held by interlocks that each resume the run once cleared
 
     def __init__(self, status: Status, pause_pending: bool, pause_source: str | None,
                  pause_message: str | None, parked: bool, unparking: bool,
                  interlocks: tuple[str, ...], step: StepInfo | None, delay: DelayStatus | None,
                  position: dict[str, float], pause_unresolved: bool, outcome: Outcome | None,
                  time: float, pause_from: str | None = None,
-                 held_over_well: bool = False, pause_also_for: str | None = None) -> None:
+                 held_over_well: bool = False, pause_also_for: str | None = None,
+                 held_in_place: bool = False, resumes_when_clear: bool = False) -> None:
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "pause_pending", pause_pending)
         object.__setattr__(self, "pause_source", pause_source)
@@ -76,6 +80,8 @@ class RunStatusReport(Frozen):
         object.__setattr__(self, "pause_from", pause_from)
         object.__setattr__(self, "held_over_well", held_over_well)
         object.__setattr__(self, "pause_also_for", pause_also_for)
+        object.__setattr__(self, "held_in_place", held_in_place)
+        object.__setattr__(self, "resumes_when_clear", resumes_when_clear)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
@@ -114,4 +120,17 @@ def report(engine: EngineCore) -> RunStatusReport:
         pause_from=pause.requester if pause is not None else None,
         held_over_well=state.held_over_well,
         pause_also_for=pause.also_for if pause is not None else None,
+        held_in_place=state.held_in_place,
+        resumes_when_clear=_resumes_when_clear(engine, state),
     )
+
+
+def _resumes_when_clear(engine: EngineCore, state: RunState) -> bool:
+    """Whether the run, paused by interlocks, goes on by itself once they clear (each is
+    configured to resume it, and no one has asked for a pause of their own since)."""
+    if (state.pause is None or state.pause.source is not PauseSource.INTERLOCK
+            or state.pending is not None):  # a pause asked for meanwhile holds the run then
+        return False
+    settings = engine.config.interlocks
+    return bool(state.interlocks) and all(
+        name in settings and settings[name].auto_resume for name in state.interlocks)

@@ -613,7 +613,7 @@ def _show_events(display: StatusLine, events: queue.SimpleQueue[Event], log: Tex
                 and event.get("pause_source") == "protocol"):
             display.bell(f"{' ' * 8}the protocol paused the run: {paused_hint(display.keys)}")
             continue
-        line = _event_line(event)
+        line = event_line(event)
         if line is not None:
             display.log(f"[{clock(event['t']):>5}] {line}")
         if (event["event"] == "status" and event["status"] == Status.PAUSED.value
@@ -621,7 +621,9 @@ def _show_events(display: StatusLine, events: queue.SimpleQueue[Event], log: Tex
             display.log(f"{' ' * 8}{paused_hint(False)}")
 
 
-def _event_line(event: Event) -> str | None:
+def event_line(event: Event) -> str | None:
+    """What ``labrun run`` prints as it happens of a record event (a status change, an
+    interlock, a park or an unpark), or None for what the run log says."""
     kind = event["event"]
     if kind == "status":  # the error is printed once, at the end, on stderr
         text = f"status {event['status']}"
@@ -636,7 +638,10 @@ def _event_line(event: Event) -> str | None:
     if kind == "interlock":
         return f"interlock {event['name']} {'active' if event['active'] else 'cleared'}"
     if kind == "park":
-        kept = (" (above the well the tip last used: it holds liquid)"
+        kept = (f" (stopped where it was, not lifted clear of the deck: "
+                f"{', '.join(event['stopped_by'])} active, nothing moves behind it)"
+                if event.get("stopped_by") else
+                " (above the well the tip last used: it holds liquid)"
                 if event.get("over_last_well") else
                 " (kept where it stopped: a tip holds liquid)" if event.get("kept_xy") else "")
         return f"parked at {_pos(event['parked'])}{kept}; recorded {_pos(event['recorded'])}"

@@ -307,6 +307,8 @@ class RunManager:
             "parked": bool(run and run["parked"]),
             "unparking": bool(run and run.get("unparking")),
             "held_over_well": bool(run and run.get("held_over_well")),
+            "held_in_place": bool(run and run.get("held_in_place")),
+            "resumes_when_clear": bool(run and run.get("resumes_when_clear")),
             "pause_also_for": run.get("pause_also_for") if run else None,
             "position": run["position"] if run else None,
             "interlocks": interlocks,

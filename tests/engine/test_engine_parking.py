@@ -110,6 +110,9 @@ def test_a_tip_holding_liquid_caught_between_wells_by_the_door_is_not_said_over_
         assert park["kept_xy"] is True and "over_last_well" not in park
         assert park["parked"] == pytest.approx(park["recorded"])  # nothing moved
         assert 200.0 < park["recorded"]["X"] < 346.88 + 34.0 - 10.0  # between the wells
+        # said: it stands where it stopped (low over the deck), not parked clear of it
+        assert park["stopped_by"] == ["door"]
+        assert status.held_in_place and status.held_over_well and status.parked
     finally:
         scripted.close()
 
@@ -136,11 +139,13 @@ def test_a_door_that_cuts_off_the_way_back_over_the_well_leaves_the_tip_where_it
         assert status.status is Status.PAUSED, status
         park = [e for e in scripted.events() if e["event"] == "park"][-1]
         assert park["stopped_by"] == ["door"] and "over_last_well" not in park
+        assert status.held_in_place
         scripted.control.set_interlock("door", False)
-        scripted.settle()
+        assert scripted.settle().held_in_place  # closed: it still stands where it stopped
         scripted.control.resume()
-        scripted.settle()
+        status = scripted.settle()
         assert outcome.done.is_set() and outcome.error is None
+        assert not status.held_in_place
     finally:
         scripted.close()
 
@@ -226,6 +231,7 @@ def test_an_interlock_set_to_auto_resume_resumes_once_clear() -> None:
         scripted.settle()
         assert scripted.status().status is Status.PAUSED
         assert scripted.status().pause_source == "interlock"
+        assert scripted.status().resumes_when_clear  # (the page says so)
         scripted.control.set_interlock("door", False)
         status = scripted.settle()
         assert status.status is Status.RUNNING and not status.parked
@@ -245,6 +251,8 @@ def test_a_client_pause_is_not_resumed_by_a_door_closing() -> None:
         scripted.settle()
         scripted.control.set_interlock("door", True)
         scripted.settle()
+        assert not scripted.status().resumes_when_clear  # the person's pause holds it
+        assert not scripted.status().held_in_place  # parked clear before the door opened
         assert not scripted.control.resume().accepted  # the door is open
         scripted.control.set_interlock("door", False)
         status = scripted.settle()

@@ -759,3 +759,16 @@ def test_an_output_whose_reader_ends_mid_run_leaves_the_run_going_to_its_end(
     assert err == (f"warning: the output stopped (Broken pipe); the run went on to its "
                    f"end: succeeded; the record {record} has it all\n")
     assert read_record(record)[-1]["status"] == "succeeded"
+
+
+def test_a_park_an_interlock_held_in_place_is_said_as_such() -> None:
+    """A door that let nothing move: the live line said only "parked at …", which reads
+    as parked clear of the deck, while the pipettes stood low where they stopped."""
+    from labrun.cli.run import event_line
+
+    position = {"X": 131.0, "Y": 221.0, "Z": 218.0, "A": 133.1}
+    line = event_line({"event": "park", "recorded": position, "parked": position,
+                       "kept_xy": False, "stopped_by": ["door"]})
+    assert line == ("parked at X 131.00 Y 221.00 Z 218.00 A 133.10 (stopped where it was, not "
+                    "lifted clear of the deck: door active, nothing moves behind it); recorded "
+                    "X 131.00 Y 221.00 Z 218.00 A 133.10")

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from multiprocessing.connection import Connection, Listener
 from typing import Any
 
-from hardware.config import default_config
+from hardware.config import RobotConfig, default_config
 from labrun.remote import RunManager, RunManagerAPI, ServerHandle, start_server
 from labrun.remote.robots import Robot, simulated_robot
 from labrun.remote.runner import RobotSpec
@@ -181,15 +181,18 @@ class Served:
 
 @contextmanager
 def serving(gates: Gates, *, run_worker: bool = False, record_dir: str | None = None,
-            port: int = 0, token: str | None = None) -> Iterator[Served]:
+            port: int = 0, token: str | None = None,
+            config: RobotConfig | None = None) -> Iterator[Served]:
     """A server on a loopback port (any free one unless ``port``) over the simulated robot
-    at ``SPEED``, its runs held by ``gates``: in this process, or (``run_worker``) in a run
-    worker process; each run's record in ``record_dir``, if given."""
+    at ``SPEED`` (of ``config``, the default one unless given), its runs held by ``gates``:
+    in this process, or (``run_worker``) in a run worker process; each run's record in
+    ``record_dir``, if given."""
     robot: Robot | SupervisedRobot
+    config = config or default_config()
     if run_worker:
-        robot = SupervisedRobot.start(RobotSpec(default_config(), speed=SPEED))
+        robot = SupervisedRobot.start(RobotSpec(config, speed=SPEED))
     else:
-        robot = simulated_robot(default_config(), speed=SPEED)
+        robot = simulated_robot(config, speed=SPEED)
     manager = RunManager(robot, emergency_lock_key="EMERGENCY", record_dir=record_dir)
     gates.watch(manager)
     try:

@@ -205,10 +205,14 @@ p300.drop_tip()
     served.client.sim_interlock("door", True)  # paused behind the door: resume is no use
     expect(page.locator("#banner-msg")).to_contain_text("close the door, then Resume",
                                                         timeout=MS)
-    # 50 µL in the tip: it waits over the deck, which someone reaching in must mind
+    # Nothing moves behind the open door: the tip, 50 µL in it, stands where it stopped,
+    # low over the deck, which someone reaching in must mind; never "parked clear of it"
     expect(page.locator("#banner-msg")).to_contain_text(
-        "a tip holding liquid waits over the deck, not parked clear of it", timeout=MS)
-    assert served.client.status()["held_over_well"] is True
+        "the robot stopped where it was, a tip holding liquid, not parked clear of the deck "
+        "(nothing moves behind an interlock): mind the pipettes when you reach in", timeout=MS)
+    expect(page.locator("#banner-msg")).not_to_contain_text("parked clear of the deck —")
+    status = served.client.status()
+    assert status["held_over_well"] is True and status["held_in_place"] is True
     expect(page.locator("#b-resume")).to_be_disabled()
     expect(page.locator("#banner-resume")).to_be_disabled()
     assert served.client.re_halt()["success"]
@@ -493,3 +497,59 @@ def _joined_then_reconnected(page: Any, gates: Gates, url: str, proxy: DroppingP
     expect(done).to_have_count(2)
     gates.open("again")
     expect(page.locator("#outcome")).to_have_text("Last run succeeded", timeout=MS)
+
+
+def test_a_door_that_resumes_the_run_by_itself_says_so_and_a_pause_keeps_it_stopped(
+        gates: Gates, page: Any) -> None:
+    """With the door set to resume the run once closed, the page said "close the door,
+    then Resume" and offered no Pause: closing it set the robot moving again."""
+    from playwright.sync_api import expect
+
+    from hardware.config import InterlockConfig, default_config
+    from hardware.frozen import replace
+
+    config = replace(default_config(), interlocks={"door": InterlockConfig(auto_resume=True)})
+    with serving(gates, config=config) as served:
+        served.client.queue_item_add(item('gates.wait("held")\nctx.comment("after")',
+                                          "door.py"))
+        page.goto(served.handle.token_url)
+        expect(page.locator("#link")).to_have_text("live", timeout=MS)
+        page.click("#b-start")
+        gates.reached("held")
+        served.client.sim_interlock("door", True)
+        message = page.locator("#banner-msg")
+        expect(message).to_contain_text(
+            "the run goes on by itself once the door clears; Pause keeps it stopped", timeout=MS)
+        expect(message).not_to_contain_text("then Resume")
+        expect(page.locator("#b-pause")).to_be_enabled()
+        page.click("#b-pause")
+        expect(message).to_contain_text(
+            "a pause is held: the run stays paused once the door clears; then Resume",
+            timeout=MS)
+        served.client.sim_interlock("door", False)
+        expect(page.locator("#banner-resume")).to_be_enabled(timeout=MS)
+        status = served.client.status()
+        assert status["run_status"] == "paused" and status["resumes_when_clear"] is False
+        page.click("#banner-resume")
+        gates.open("held")
+        expect(page.locator("#banner")).to_be_hidden(timeout=MS)
+
+
+def test_an_open_door_between_runs_is_shown_and_the_queue_not_offered(
+        served: Served, gates: Gates, page: Any) -> None:
+    """No run going: the page showed nothing of an open door and offered Start queue,
+    which the server then refused."""
+    from playwright.sync_api import expect
+
+    served.client.queue_item_add(item("pass", "next.py"))
+    page.goto(served.handle.token_url)
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    expect(page.locator("#b-start")).to_be_enabled(timeout=MS)
+    served.client.sim_interlock("door", True)
+    expect(page.locator("#banner-title")).to_have_text("Interlock active: door", timeout=MS)
+    expect(page.locator("#banner-msg")).to_have_text("no run starts until it is cleared")
+    expect(page.locator("#banner-resume")).to_be_hidden()
+    expect(page.locator("#b-start")).to_be_disabled()
+    served.client.sim_interlock("door", False)
+    expect(page.locator("#banner")).to_be_hidden(timeout=MS)
+    expect(page.locator("#b-start")).to_be_enabled()
