@@ -164,6 +164,12 @@ class TextLog:
                 else:  # be cut off on its way (a pause; a stop ends the run before it)
                     self._close()  # said as soon as it is known: a comment or a delay, live
                     self._said = (self._step, line)
+            elif (call is not None and not call.nested and command is not None
+                  and command.execution is Execution.WAIT and is_module_call(event["type"])):
+                # a module's wait (a ramp, a hold, a profile: an hour of PCR) is said as it
+                # begins, live, not once it is over
+                self._close()
+                self._said = (self._step, line)
         elif status == "completed":
             if event["id"] == self._last:
                 self._last_done = True

@@ -268,3 +268,36 @@ def test_a_message_of_several_lines_stays_under_its_own_line(
     assert "step 4: PAUSE, the run waits for you: load the\n             plate\n" in out
     # a triple-quoted one: from its first words, without the code's indentation
     assert "] Step 2:\n          add the buffer\n" in out
+
+
+def test_a_module_wait_is_said_as_it_begins_in_a_live_log(tmp_path: Path) -> None:
+    """``labrun run`` prints the log as the record comes: a thermocycler profile (an hour
+    of PCR) was printed only once it had ended, and the log said nothing meanwhile."""
+    from engine.record import read_record
+    from labrun.cli.report import TextLog
+
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(textwrap.dedent('''
+        metadata = {"apiLevel": "2.15"}
+        def run(ctx):
+            tc = ctx.load_module("thermocyclerModuleV2")
+            tc.close_lid()
+            tc.execute_profile(steps=[{"temperature": 95, "hold_time_seconds": 30},
+                                      {"temperature": 60, "hold_time_seconds": 30}],
+                               repetitions=30, block_max_volume=20)
+            tc.set_block_temperature(4, hold_time_minutes=5)
+            ctx.comment("done")
+    '''))
+    record = tmp_path / "record.jsonl"
+    assert main(["simulate", str(protocol), "--record", str(record)]) == 0
+    log = TextLog(said_live=True)
+    said: list[tuple[str, str]] = []  # (what was said, the event after which it was)
+    for event in read_record(record):
+        for text in log.feed(event):
+            said.append((text, f"{event['event']} {event.get('type', '')} "
+                               f"{event.get('status', '')}".strip()))
+    profile = next(after for text, after in said if "run profile" in text)
+    hold = next(after for text, after in said if "set block temperature" in text
+                or "to 4 °C" in text)
+    assert profile == "command thermocycler/runProfile queued", said
+    assert hold.endswith("queued") and "wait" in hold.lower(), said
