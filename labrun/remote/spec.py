@@ -35,7 +35,8 @@ no control character, and not hidden (a leading dot) nor starting with a space."
 LABWARE_NAME_RE = re.compile(r"^(?![.\s])[^/\\\x00-\x1f\x7f]{1,122}\.json$")
 """An uploaded labware file's name: the same, ending in ``.json`` (in lower case, as
 ``--labware-dir`` reads them)."""
-NAME_RULE = "with no folder or control character in it, not starting with a dot or a space"
+NAME_RULE = ("of at most 127 characters, with no folder or control character in it, not "
+             "starting with a dot or a space")
 NAME_BYTES = 255
 """The longest file name a file system holds, in bytes of UTF-8 (Linux's NAME_MAX): the
 name patterns count characters, and a character may take four bytes."""

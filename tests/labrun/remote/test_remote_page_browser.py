@@ -219,6 +219,8 @@ p300.drop_tip()
     gates.open("held")
     tips = page.locator("#tips")
     expect(tips).to_be_visible(timeout=MS)
+    # a halt has no error: the Now box says it ended so (between two calls: on no line)
+    expect(page.locator("#call")).to_have_text("Halted", timeout=MS)
     expect(page.locator("#tips-msg")).to_have_text(
         "the right pipette holds a tip with about 50 µL, left by halted.py (halted). Take it "
         "off the robot, then press Tips removed: no run starts until then.")
