@@ -555,3 +555,32 @@ def test_an_open_door_between_runs_is_shown_and_the_queue_not_offered(
     served.client.sim_interlock("door", False)
     expect(page.locator("#banner")).to_be_hidden(timeout=MS)
     expect(page.locator("#b-start")).to_be_enabled()
+
+
+def test_the_elapsed_time_never_runs_back_when_the_server_goes(
+        gates: Gates, page: Any) -> None:
+    """Drawn again as the connection dropped, the page took the last status event's
+    progress anew: the elapsed time went back to when that event came (0:06 to 0:04)."""
+    from playwright.sync_api import expect
+
+    def elapsed() -> int:
+        found = re.search(r"(\d+):(\d\d) elapsed", page.locator("#figures").inner_text())
+        assert found, page.locator("#figures").inner_text()
+        return int(found[1]) * 60 + int(found[2])
+
+    with serving(gates) as served:
+        served.client.queue_item_add(PLATE)
+        page.goto(served.handle.token_url)
+        expect(page.locator("#link")).to_have_text("live", timeout=MS)
+        page.click("#b-start")
+        gates.reached("held")
+        expect(page.locator("#figures")).to_contain_text("elapsed", timeout=MS)
+        start = elapsed()
+        for _ in range(100):  # the page's own clock runs on, nothing new from the server
+            if elapsed() >= start + 3:
+                break
+            page.wait_for_timeout(100)
+        before = elapsed()
+        assert before >= start + 3
+    expect(page.locator("#link")).to_have_text("reconnecting…", timeout=MS)
+    assert elapsed() >= before
