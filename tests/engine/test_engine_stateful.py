@@ -1289,6 +1289,22 @@ class RunMachine(RuleBasedStateMachine):
                 for module in self.r.engine.modules.loaded.values()}
 
     @invariant()
+    def a_park_said_clear_of_the_deck_is(self) -> None:
+        # What the status says of a paused robot is what a person reaching in relies on:
+        # neither held where it stopped (a door) nor with a tip of liquid over the deck,
+        # it is at the park position, every Z at the safe height or above.
+        if self.run is None:
+            return
+        status = self.r.status()
+        if (status.status is not Status.PAUSED or not status.parked or status.held_in_place
+                or status.held_over_well):
+            return
+        here, config = self.r.controller.position, self.r.config
+        assert (here["X"], here["Y"]) == pytest.approx(config.park_position, abs=1e-6), here
+        assert all(here[z] >= config.safe_height - 1e-6 for z in config.z_axes), here
+        event_("paused, parked clear of the deck")
+
+    @invariant()
     def modules_hold_and_the_shaker_stops_while_paused(self) -> None:
         # docs/design.md §5: a shaker stops when the run parks; temperatures, magnets, the
         # lid and the latch hold, and nothing of theirs moves while the run stays paused.
