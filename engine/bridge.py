@@ -13,6 +13,7 @@ raise ``LoopClosedError`` instead of waiting for an answer that will never come.
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 import threading
 from collections.abc import Callable, Coroutine
@@ -147,11 +148,60 @@ class LoopDriver:
         return True
 
     def _drive(self, first: Callable[[], object] | None = None) -> None:
-        self.driving = threading.get_ident()
-        try:
+        thread = self.driving = threading.get_ident()
+        if thread != _MAIN or not _HELD_INTERRUPTS.hold():
+            try:
+                self.runtime.run_ready(first)
+            finally:
+                self.driving = None
+            return
+        try:  # the main thread (an embedding script): Ctrl-C waits for the loop to pause
             self.runtime.run_ready(first)
         finally:
             self.driving = None
+            _HELD_INTERRUPTS.release()
+
+
+class _HeldInterrupts:
+    """Ctrl-C in the main thread while it runs the engine's loop (a script that embeds
+    a simulated run drives the loop itself): ``KeyboardInterrupt`` raised in the middle of
+    the engine's work would leave the run half-done and never ended. Held there, it is
+    raised as the loop pauses, in the script's own code, which ends the run as any error
+    in it does. Only where Python's own Ctrl-C handler is in place (a program's own
+    handler is left alone); elsewhere it raises at once, as before."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending = False
+        self.installed: bool | None = None  # decided at the first drive
+
+    def hold(self) -> bool:
+        """Hold Ctrl-C from now until ``release``; False where it cannot be held."""
+        if self.installed is None:
+            self.installed = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            if self.installed:
+                signal.signal(signal.SIGINT, self._interrupted)
+        if not self.installed:
+            return False
+        self.depth += 1
+        return True
+
+    def release(self) -> None:
+        """The loop has paused: a Ctrl-C held meanwhile is raised now."""
+        self.depth -= 1
+        if self.pending and not self.depth:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    def _interrupted(self, signum: int, frame: object) -> None:
+        if self.depth:
+            self.pending = True
+            return
+        raise KeyboardInterrupt
+
+
+_MAIN = threading.main_thread().ident
+_HELD_INTERRUPTS = _HeldInterrupts()
 
 
 LOOP_STACK_FRAMES = 300

@@ -120,6 +120,17 @@ class Engine:
 
     def deliver(self, requests: Sequence[Request]) -> None:
         """Take requests from the protocol thread, in order; loop thread only."""
+        done = requests[-1] if requests else None
+        if (isinstance(done, ProtocolDone) and done.error is not None
+                and self.state.ending is None and self.state.started
+                and (self.state.pause is not None or self.waits.active
+                     or self.state.module_wait)):
+            # The protocol failed while the run waits on something else (an embedding
+            # script raised, or was interrupted, while paused or in a delay): the run
+            # fails now, as a stop would end it, not once a resume or the wait's end comes.
+            self.ending.fail(done.error, done.location)
+            self._react(None)
+            return
         self.inbox.deliver(requests, self.channel.closed_error if self.channel else None)
 
     def on_interlock(self, name: str, active: bool) -> None:

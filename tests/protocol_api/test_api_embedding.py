@@ -171,3 +171,73 @@ def test_wait_for_on_a_run_never_started_says_so() -> None:
     run = Run(None)  # made, never started
     with pytest.raises(TimeoutError, match=r"^the run has not been started: start"):
         run.control.wait_for(lambda s: False, timeout=1)
+
+
+def test_a_script_that_raises_while_its_run_is_paused_fails_the_run_at_once() -> None:
+    """Paused between two calls (by a person, from another thread), the script raised:
+    the run waited for a resume that might never come, and the ``with`` never ended."""
+    outcome: dict[str, object] = {}
+
+    def script() -> None:
+        try:
+            with open_context() as ctx:
+                outcome["ctx"] = ctx
+                ctx.load_instrument("p300_single_gen2", "left")
+                assert ctx.control.pause("immediate").accepted
+                assert ctx.control.status().status is Status.PAUSED
+                raise ValueError("the script broke")
+        except ValueError as exc:
+            outcome["raised"] = str(exc)
+
+    thread = threading.Thread(target=script, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), "the with block never ended"
+    assert outcome["raised"] == "the script broke"
+    ctx = outcome["ctx"]
+    assert isinstance(ctx, ProtocolContext)
+    status = ctx.control.status()  # type: ignore[attr-defined]
+    assert status.status is Status.FAILED
+    assert status.outcome.error == "ValueError: the script broke"
+    assert status.outcome.location.endswith("test_api_embedding.py:" + str(
+        script.__code__.co_firstlineno + 7))
+
+
+CTRL_C_IN_THE_LOOP = '''
+import os, signal
+from protocol_api import open_context
+try:
+    with open_context(record_path={record!r}) as ctx:
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        pipette = ctx.load_instrument("p300_single_gen2", "left")
+        seen = []
+        def ctrl_c(event):  # runs in the engine's loop, which this thread drives
+            seen.append(event)
+            if len(seen) == 40:
+                os.kill(os.getpid(), signal.SIGINT)
+        ctx.run.record.subscribe(ctrl_c)
+        for well in plate.wells():
+            pipette.move_to(well.top())
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", ctx.control.status().status.value)
+'''
+
+
+def test_ctrl_c_while_the_script_drives_the_loop_ends_the_run_failed(tmp_path: Path) -> None:
+    """A simulated run's loop runs in the script's thread: a Ctrl-C landing in the
+    engine's work killed the loop half-way, the status stayed ``running`` for ever and
+    the record's summary said ``running``. It is raised in the script's code instead."""
+    import subprocess
+    import sys
+
+    record = tmp_path / "record.jsonl"
+    script = tmp_path / "script.py"
+    script.write_text(CTRL_C_IN_THE_LOOP.format(record=str(record)))
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60, cwd=root, env={"PYTHONPATH": str(root)})
+    assert done.stdout.strip() == "KeyboardInterrupt failed", done.stderr
+    summary = read_record(record)[-1]
+    assert summary["event"] == "summary" and summary["status"] == "failed"
+    assert summary["error"] == "KeyboardInterrupt"
+    assert summary["location"] == f"{script}:15"  # the script's own line, not labrun's
