@@ -15,6 +15,7 @@ from .compat import assert_never
 from .state import PauseSource, RunState, Status, status_of
 
 PauseOption = Literal["deferred", "immediate"]
+PAUSE_OPTIONS: tuple[PauseOption, ...] = ("deferred", "immediate")
 
 
 class BaseAction(Frozen):
@@ -126,6 +127,9 @@ def check_action(state: RunState, action: Action) -> str | None:
                         "clear it before starting")
             return None
         case Pause():
+            if action.option not in PAUSE_OPTIONS:  # (an "Immediate" taken as deferred
+                return (f"option must be 'deferred' or 'immediate', not "  # waits a step)
+                        f"{action.option!r}")
             if status in (Status.RUNNING, Status.PAUSING):
                 return None
             if state.pause is not None and state.pause.source is PauseSource.INTERLOCK:

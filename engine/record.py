@@ -76,7 +76,10 @@ class RunRecord:
             _hold(self._fd)
             return
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        self._fd = os.open(temporary, flags, 0o644)
+        try:
+            self._fd = os.open(temporary, flags, 0o644)
+        except OSError as exc:  # said of the path given, not of the temporary name
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
         _hold(self._fd)
         try:
             self.first = self.add("run", **first)

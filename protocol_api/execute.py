@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import signal
 import threading
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 from engine.actions import Action, Resume, Stop
 from engine.channel import CommandChannel
@@ -204,13 +206,12 @@ class EmbeddedContext(ProtocolContext):
         return self.run.control
 
 
-@contextmanager
 def open_context(*, config: RobotConfig | None = None,
                  controller: MotionController | None = None, clock: Clock | None = None,
                  record_path: str | Path | None = None, simulating: bool = True,
                  api_version: tuple[int, int] = (2, 20),
                  labware_dirs: Sequence[str] = (),
-                 on_stalled: StalledPolicy | None = None) -> Iterator[EmbeddedContext]:
+                 on_stalled: StalledPolicy | None = None) -> OpenContext:
     """Open a protocol context in the calling thread; the run ends when the block exits.
 
     The calling thread is the protocol thread. ``ctx.control`` may be used from other
@@ -222,30 +223,89 @@ def open_context(*, config: RobotConfig | None = None,
     ``on_stalled=continue_when_stalled`` has a pause with nothing scheduled go on by
     itself, as ``labrun simulate`` does (else ``ctx.pause()`` with nobody to resume it
     waits for ever).
+
+    The block's end is the protocol's: an error in it (Ctrl-C too) fails the run at
+    once, even paused; ``sys.exit(0)`` ends it as the block's end does. A run that a
+    person stopped ends the block quietly; one that failed, was aborted or halted raises
+    its error out of the block. ``ctx = open_context().__enter__()`` (a notebook's way)
+    works too: the run then ends as the script does.
     """
-    run = Run(None, config=config, controller=controller, clock=clock,
-              record_path=record_path, on_stalled=on_stalled).start()
-    run.control.play()
-    ctx = EmbeddedContext(run.channel, slot_origins=run.config.slots,
-                          trash_slot=run.config.trash_slot, api_version=api_version,
-                          simulating=simulating, protocol_file=None,
-                          labware_dirs=labware_dirs, mounts=mount_axes(run.config))
-    ctx.run = run
-    try:
-        yield ctx
-    except RunStopped:
-        run.channel.finish()
-    except BaseException as exc:
-        message, location = explain_for(None)(exc)
-        run.channel.finish(message, location)
-        run.wait()
-        raise
-    else:
-        run.channel.finish()
-    run.wait()
+    return OpenContext(config=config, controller=controller, clock=clock,
+                       record_path=record_path, simulating=simulating,
+                       api_version=api_version, labware_dirs=labware_dirs,
+                       on_stalled=on_stalled)
 
 
-__all__ = ["EmbeddedContext", "LocatedLoadError", "create_run", "load_watched",
+EXIT_GRACE_S = 30.0
+"""How long a script's exit waits for a run it never closed to end by itself (its
+closing lift) before it is aborted (a run paused then, say)."""
+
+
+class OpenContext:
+    """``open_context``'s context manager: ``with`` it, or ``__enter__()`` it once."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self.run: Run | None = None
+
+    def __enter__(self) -> EmbeddedContext:
+        if self.run is not None:
+            raise RuntimeError("this context is open already: call open_context() again "
+                               "for another run")
+        options = self._options
+        run = Run(None, config=options["config"], controller=options["controller"],
+                  clock=options["clock"], record_path=options["record_path"],
+                  on_stalled=options["on_stalled"]).start()
+        run.control.play()
+        ctx = EmbeddedContext(run.channel, slot_origins=run.config.slots,
+                              trash_slot=run.config.trash_slot,
+                              api_version=options["api_version"],
+                              simulating=options["simulating"], protocol_file=None,
+                              labware_dirs=options["labware_dirs"],
+                              mounts=mount_axes(run.config))
+        ctx.run = run
+        self.run = run
+        atexit.register(self._at_exit)  # a context never closed: its run ends with the script
+        return ctx
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> bool:
+        run = self.run
+        assert run is not None, "__exit__ before __enter__"
+        atexit.unregister(self._at_exit)
+        try:
+            if error is None or (isinstance(error, SystemExit) and not error.code):
+                run.channel.finish()  # the block's end, or sys.exit(0) in it
+                run.wait()
+                return False
+            if isinstance(error, RunStopped):  # the run ended first: said in the call
+                run.channel.finish()
+                run.wait()
+                return type(error) is RunStopped  # a person's stop ends the block quietly
+            message, location = explain_for(None)(error)
+            if isinstance(error, SystemExit):  # a script owns its process: no protocol's rule
+                message = f"the script exited (sys.exit({error.code!r}))"
+            run.channel.finish(message, location)  # the run fails now, paused or not
+            run.wait()
+            return False
+        finally:
+            run.close()  # its record's file too
+
+    def _at_exit(self) -> None:
+        """The script ends with the context open: the run ends as the block would."""
+        run = self.run
+        if run is None:
+            return
+        try:
+            run.channel.finish()
+            run.wait(EXIT_GRACE_S)
+        except TimeoutError:
+            pass  # (close aborts it)
+        finally:
+            run.close()
+
+
+__all__ = ["EmbeddedContext", "LocatedLoadError", "OpenContext", "create_run", "load_watched",
            "open_context", "protocol_error", "record_unstarted"]
 
 

@@ -187,8 +187,10 @@ class StepTracker:
 
     def _refuse_thread(self, name: str) -> None:
         thread = threading.current_thread().name
+        owner = ("the thread that runs run(ctx)" if self.protocol_file is not None
+                 else "the thread that opened the context")  # (an embedding script)
         message = (f"{name} was called from thread {thread!r}; protocol calls must come "
-                   "from the thread that runs run(ctx)")
+                   f"from {owner}")
         self.channel.finish(message, self._caller_line(3))
         raise ThreadCallError(message)
 

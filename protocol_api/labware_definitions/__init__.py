@@ -223,6 +223,6 @@ def _unknown(name: str, known: list[str]) -> str:
         "(protocol_api.labware_definitions.builtin_load_names() lists them). "
         "To use custom labware, save its Opentrons labware JSON (schemaVersion 2) in a "
         "folder and give that folder with --labware-dir (labrun simulate and run), as "
-        "labware= when the protocol is queued (labrun serve's client) or as extra_dirs "
-        "(from Python)."
+        "labware= when the protocol is queued (labrun serve's client), or from Python as "
+        "labware_dirs= (open_context) or extra_dirs= (get_definition)."
     )

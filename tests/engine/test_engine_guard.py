@@ -94,6 +94,14 @@ def test_skip_delay_needs_an_active_delay() -> None:
     assert check_action(RunState(started=True, delay=skipped), SkipDelay())
 
 
+def test_a_pause_of_no_known_option_is_refused() -> None:
+    """``pause(option="Immediate")`` was taken as a deferred pause: a person asking the
+    robot to stop now got a pause at the end of the step, minutes away in a transfer."""
+    reason = check_action(RunState(started=True), Pause(option="Immediate"))  # type: ignore[arg-type]
+    assert reason == "option must be 'deferred' or 'immediate', not 'Immediate'"
+    assert check_action(RunState(started=True), Pause(option="immediate")) is None
+
+
 def test_resume_and_play_are_refused_while_an_interlock_is_active() -> None:
     paused = RunState(started=True, pause=CLIENT, park=Park.PARKED,
                       interlocks=frozenset({"door"}))

@@ -115,3 +115,12 @@ def test_a_device_that_cannot_take_the_first_line_is_an_error_and_keeps_no_descr
         with pytest.raises(OSError):
             RunRecord("/dev/full", clock=lambda: 0.0, first={"protocol": "p.py"})
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_record_that_cannot_be_created_is_said_of_the_path_given(tmp_path: Path) -> None:
+    """The error named the hidden temporary file the record is first written to."""
+
+    path = tmp_path / "no such folder" / "run.jsonl"
+    with pytest.raises(FileNotFoundError) as info:
+        RunRecord(path, clock=lambda: 0.0, first={"protocol": "x.py"})
+    assert info.value.filename == str(path) and ".tmp" not in str(info.value)

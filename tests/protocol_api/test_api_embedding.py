@@ -241,3 +241,110 @@ def test_ctrl_c_while_the_script_drives_the_loop_ends_the_run_failed(tmp_path: P
     assert summary["event"] == "summary" and summary["status"] == "failed"
     assert summary["error"] == "KeyboardInterrupt"
     assert summary["location"] == f"{script}:15"  # the script's own line, not labrun's
+
+
+@pytest.mark.parametrize(("end", "raised"), [
+    ("stop", None), ("abort", "RunAborted"), ("halt", "RunHalted"), ("fail", "RunFailed")])
+def test_only_a_run_a_person_stopped_ends_the_block_quietly(end: str, raised: str | None) -> None:
+    """A run that failed or was halted ended the block as if all went well: the script
+    went on after it. A stop is a person's choice to end it; the others reach the script."""
+    from protocol_api.types import Location, Point
+
+    after: list[str] = []
+
+    def block() -> None:
+        with open_context() as ctx:
+            pipette = ctx.load_instrument("p300_single_gen2", "left")
+            if end == "fail":
+                pipette.move_to(Location(Point(2000.0, 2000.0, 50.0), None))  # out of reach
+            elif end == "abort":
+                ctx.control.abort("enough")
+            else:
+                getattr(ctx.control, end)()
+            ctx.comment("after the end")
+        after.append("after the block")
+
+    if raised is None:
+        block()
+        assert after == ["after the block"]
+        return
+    with pytest.raises(RunStopped) as info:
+        block()
+    assert type(info.value).__name__ == raised and after == []
+
+
+def test_the_record_file_is_closed_with_the_block(tmp_path: Path) -> None:
+    """Each embedded run left its record's file open: a script of many runs ran out of
+    file descriptors."""
+    import os
+
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    with open_context(record_path=tmp_path / "first.jsonl") as ctx:
+        ctx.comment("warm")
+    before = open_files()
+    for index in range(5):
+        with open_context(record_path=tmp_path / f"run{index}.jsonl") as ctx:
+            ctx.comment("x")
+    assert open_files() == before
+    assert read_record(tmp_path / "run4.jsonl")[-1]["status"] == "succeeded"
+
+
+SCRIPT_ENDS = """
+import sys
+from protocol_api import open_context
+{how}
+"""
+
+
+@pytest.mark.parametrize(("how", "status", "code"), [
+    # a notebook's way: the manager is gone at once; the run ends as the script does
+    ('ctx = open_context(record_path={record!r}).__enter__()\nctx.comment("hello")',
+     "succeeded", 0),
+    ('with open_context(record_path={record!r}) as ctx:\n    ctx.comment("hi")\n'
+     "    sys.exit(0)", "succeeded", 0),
+    ('with open_context(record_path={record!r}) as ctx:\n    ctx.comment("hi")\n'
+     "    sys.exit(3)", "failed", 3),
+])
+def test_a_script_that_ends_without_closing_its_context_ends_its_run(
+        tmp_path: Path, how: str, status: str, code: int) -> None:
+    """``open_context().__enter__()`` failed the run at once ("GeneratorExit"), a context
+    left open ended the script with a traceback and a record with no end, and
+    ``sys.exit(0)`` in the block failed the run."""
+    import subprocess
+    import sys
+
+    record = tmp_path / "record.jsonl"
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT_ENDS.format(how=how.format(record=str(record))))
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60, cwd=root, env={"PYTHONPATH": str(root)})
+    assert (done.returncode, done.stderr) == (code, "")
+    summary = read_record(record)[-1]
+    assert summary["event"] == "summary" and summary["status"] == status
+    if code:
+        assert summary["error"] == "the script exited (sys.exit(3))"
+
+
+def test_a_call_from_another_thread_says_which_thread_may_call() -> None:
+    """Embedded, the refusal told a script to call "from the thread that runs run(ctx)",
+    a function it does not have."""
+    from protocol_api.errors import ThreadCallError
+
+    said: list[str] = []
+
+    def helper(ctx: ProtocolContext) -> None:
+        try:
+            ctx.comment("hi")
+        except ThreadCallError as exc:
+            said.append(str(exc))
+
+    with pytest.raises(RunStopped), open_context() as ctx:
+        thread = threading.Thread(target=helper, args=(ctx,), name="helper")
+        thread.start()
+        thread.join(TIMEOUT)
+        ctx.comment("after")
+    assert said == ["comment was called from thread 'helper'; protocol calls must come "
+                    "from the thread that opened the context"]

@@ -193,6 +193,7 @@ def test_unknown_load_name_names_it_suggests_and_explains_custom_labware() -> No
     assert "no labware definition named 'corning_96_wellplate_360ul_flt'" in message
     assert "did you mean 'corning_96_wellplate_360ul_flat'?" in message
     assert "custom labware" in message and "--labware-dir" in message and "extra_dirs" in message
+    assert "labware_dirs= (open_context)" in message  # a script's own way
     assert "labware= when the protocol is queued" in message  # labrun serve's way
 
 
