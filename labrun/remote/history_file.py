@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 import os
 import re
 import time
@@ -93,6 +94,9 @@ class HistoryFile:
         ``load`` read it last."""
         self.cleared = ClearedRuns()
         """The runs cleared from the history before, as ``load`` read them."""
+        self.last_run: dict[str, Any] | None = None
+        """The entry of the run that started last, cleared from the history or not (the
+        tips it left are on the robot all the same), as ``load`` read it."""
         self._unlisted: dict[str, None] = {}
         """Runs of the history whose entry could not be written to the file: a clearing
         names them, so that they do not come back as runs that ended with the server."""
@@ -104,8 +108,12 @@ class HistoryFile:
         worker of a server killed alone) is left out this time: it has not ended."""
         entries: dict[str, dict[str, Any]] = {}
         self.cleared = ClearedRuns()
+        self.last_run = None
         listed: set[str] = set()  # every run the file names, cleared since or not
         for line in _lines(self.path):
+            if isinstance(line.get("item_uid"), str) and _started(line) >= _started(
+                    self.last_run):
+                self.last_run = line
             if "cleared_at" in line:
                 unlisted = [uid for uid in line.get("unlisted") or () if isinstance(uid, str)]
                 listed.update(unlisted)
@@ -129,7 +137,9 @@ class HistoryFile:
                 with contextlib.suppress(OSError):  # a folder that cannot be written
                     self.append(orphan)  # said once: read from the file from now on
                 entries[uid] = orphan
-        return sorted(entries.values(), key=lambda e: float(e["result"]["time_start"]))
+                if _started(orphan) >= _started(self.last_run):
+                    self.last_run = orphan
+        return sorted(entries.values(), key=_started)
 
     def append(self, entry: dict[str, Any]) -> None:
         """Add a finished run (its record stays in its own file)."""
@@ -160,6 +170,11 @@ class HistoryFile:
                 if file.read(1) != b"\n":
                     text = "\n" + text
             file.write(text.encode())  # one whole line a write
+
+
+def _started(entry: dict[str, Any] | None) -> float:
+    """When the run of a history entry started (none: before any)."""
+    return -math.inf if entry is None else float(entry["result"]["time_start"])
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:

@@ -134,12 +134,12 @@ class RunManager:
             if self._record_dir.is_dir():
                 self.history = self._history_file.load()
                 self.cleared = self._history_file.cleared
-                if self.history:  # tips the last run left are still on the robot
-                    last = self.history[-1]
-                    if last["item_uid"] != self._history_file.tips_removed_after:
-                        self.tips_left = tips_left(last["name"], last["result"]["exit_status"],
-                                                   last["result"]["summary"])
-                        self._tips_left_by = last["item_uid"]
+                # tips the last run left are still on the robot, its entry cleared or not
+                last = self._history_file.last_run
+                if last is not None and last["item_uid"] != self._history_file.tips_removed_after:
+                    self.tips_left = tips_left(last["name"], last["result"]["exit_status"],
+                                               last["result"]["summary"])
+                    self._tips_left_by = last["item_uid"]
         self._robot_tips = robot_tips
         """The robot's name in the state folder's tips left (``tips_left.said_of``), which
         ``labrun run`` on the same robot reads and writes too; None for a robot that starts

@@ -374,3 +374,29 @@ def test_a_robot_still_held_after_the_wait_is_not_opened(tmp_path: Path) -> None
         f"the robot is in use by another process (pid {holder.pid}: the run worker of labrun "
         f"serve (pid 1)) (it holds {lock}); stop that process or let its run end, then start "
         "again")
+
+
+def test_a_tip_left_is_asked_for_again_after_a_restart_though_the_history_was_cleared(
+        gates: Gates, tmp_path: Path) -> None:
+    """A halt left a tip; the history was cleared; the server restarted: it read the tips
+    left only from the history's last entry, found none, and started the next run with
+    the tip still on the pipette."""
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / f"{KILLED_UID}.jsonl").write_text(lines_of(HELD_TIP))  # ended with a server
+    with serving(gates, record_dir=str(records)) as served:
+        c = served.client
+        assert c.status()["tips_left"] is not None
+        assert c.history_clear()["success"]
+        assert c.status()["tips_left"] is not None  # cleared: the tip is on all the same
+    with serving(gates, record_dir=str(records)) as served:
+        c = served.client
+        assert history(served) == []
+        assert c.status()["tips_left"] is not None, "the restarted server forgot the tip"
+        c.queue_item_add(QUICK)
+        with pytest.raises(RequestFailedError,
+                           match=r"holds a tip \(perhaps\), left by killed\.py"):
+            c.queue_start()
+        assert c.robot_tips_removed()["success"]
+    with serving(gates, record_dir=str(records)) as served:  # said once: not asked again
+        assert served.client.status()["tips_left"] is None
