@@ -4,6 +4,7 @@ and no output ever replaces the protocol it came from."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -49,6 +50,29 @@ def outputs_problem(protocol: str, outputs: dict[str, str | None]) -> str | None
             return f"cannot write {what} {path}: {problem}"
         taken[_identity(path)] = f"the file of {what}"
     return None
+
+
+def record_preparing(protocol: str, record: str | None) -> None:
+    """``--record``: replace any older record at that path at once with one line that says
+    this run is being prepared (its protocol loaded, simulated first), so that a process
+    killed outright (``kill -9``) before its run begins leaves no older run's record to
+    be taken for its own. The run's record replaces it as the run begins; a stream (a
+    pipe, a device) is left alone, and a path that cannot be written is said later."""
+    if not record or is_stream(record) or unwritable(record) is not None:
+        return
+    import json
+    import time
+
+    line = json.dumps({"seq": 0, "t": 0.0, "event": "run", "protocol": str(
+        Path(protocol).resolve()), "created_at": time.time(), "status": "preparing"})
+    target = Path(os.path.realpath(record))
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(line + "\n", encoding="utf-8")
+        os.replace(temporary, target)
+    except OSError:  # said when the run's own record cannot be written either
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 def record_not_started(protocol: str, record: str | None, error: str,

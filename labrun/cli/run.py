@@ -53,7 +53,7 @@ from . import setup_sheet
 from .calls import Labels, asker
 from .closing import RunTimes, summary_lines
 from .labware_dirs import read_labware_dirs
-from .outputs import outputs_problem, record_declined, record_not_started
+from .outputs import outputs_problem, record_declined, record_not_started, record_preparing
 from .params import add_param_option
 from .report import TextLog, clock, is_terminal, shortened_sheet
 from .robot_lock import RobotInUse, hold_robot, robot_lock_file
@@ -144,6 +144,7 @@ def run_run(args: argparse.Namespace) -> int:
         problem = outputs_problem(args.file, {"the run record": args.record})
         if problem is not None:
             raise BadInput(problem)
+        record_preparing(args.file, args.record)  # an older one is gone, even on kill -9
         config, emulate = _robot(args)
         read_labware_dirs(args.labware_dir, sys.stderr)  # a bad directory is bad input
     except (BadInput, ConfigError, ProtocolError) as exc:

@@ -25,6 +25,7 @@ from .outputs import (
     is_standard_output,
     outputs_problem,
     record_not_started,
+    record_preparing,
     same_file,
 )
 from .params import add_param_option
@@ -84,6 +85,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     if problem is not None:  # a record still, where its path is not the problem
         clash = bool(args.record and args.deck and same_file(args.record, args.deck))
         return _bad_input(args, problem, None, record=not clash)
+    record_preparing(args.file, args.record)  # an older one is gone, even on a kill -9
     shortest, longest = WATCHDOG_RANGE_S
     if not (args.watchdog == 0 or shortest <= args.watchdog <= longest):
         return _bad_input(args, f"--watchdog must be 0 (off) or from {shortest:g} to "

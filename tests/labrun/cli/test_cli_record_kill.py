@@ -160,3 +160,44 @@ def test_a_run_on_the_emulator_killed_at_any_instant_leaves_a_record_that_says_w
         problem = unrecorded_motion(events, lines)
         assert problem is None, f"{where}: {problem}"
     assert killed >= KILLS // 2
+
+
+@pytest.mark.parametrize("command", ["simulate", "run"])
+def test_a_run_killed_before_its_record_began_leaves_no_older_record(
+        tmp_path: Path, command: str) -> None:
+    """killed -9 while its protocol loaded (or was simulated first), a run left the record
+    an earlier run wrote at that path, which said "succeeded" for the same protocol."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    record = tmp_path / "record.jsonl"
+    record.write_text('{"seq":0,"t":0.0,"event":"run","protocol":"old.py"}\n'
+                      '{"seq":1,"t":9.0,"event":"summary","status":"succeeded"}\n')
+    protocol = tmp_path / "slow_to_load.py"
+    gate = tmp_path / "gate"
+    protocol.write_text(f'import pathlib, time\n'
+                        f'while not pathlib.Path({str(gate)!r}).exists():\n'
+                        f'    time.sleep(0.01)\n'
+                        f'metadata = {{"apiLevel": "2.15"}}\n'
+                        f'def run(ctx):\n'
+                        f'    ctx.comment("hi")\n')
+    extra = ["--emulate", "-y"] if command == "run" else []
+    cli = "import sys; from labrun.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    process = subprocess.Popen([sys.executable, "-c", cli, command, str(protocol),
+                                "--record", str(record), *extra],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60.0
+        while "preparing" not in record.read_text():  # replaced before the load began
+            assert time.monotonic() < deadline, record.read_text()
+            assert process.poll() is None
+            time.sleep(0.01)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    events = read_record(record)
+    assert [(e["event"], e.get("status")) for e in events] == [("run", "preparing")]
+    assert events[0]["protocol"] == str(protocol.resolve())
