@@ -130,6 +130,8 @@ class HistoryFile:
             # of the folder makes them all new): only a run never listed is read.
             if uid in listed or not SERVED_UID.fullmatch(uid):  # a server's runs only
                 continue
+            if not path.is_file():  # a FIFO or a folder under that name: no record, and
+                continue  # opening a FIFO would wait for a writer for ever
             if being_written(path):
                 continue
             orphan = _ended_with_the_server(uid, path)

@@ -81,7 +81,7 @@ class RecordFiles:
         if uid in self._held:
             return self._held[uid]
         path = self.path(uid)
-        if path is None:
+        if path is None or not path.is_file():  # (a FIFO put there: never waited on)
             return None
         try:
             count = sum(1 for _ in iter_record(path))

@@ -400,3 +400,28 @@ def test_a_tip_left_is_asked_for_again_after_a_restart_though_the_history_was_cl
         assert c.robot_tips_removed()["success"]
     with serving(gates, record_dir=str(records)) as served:  # said once: not asked again
         assert served.client.status()["tips_left"] is None
+
+
+def test_a_fifo_named_as_a_record_does_not_hold_the_server_at_start_up(
+        tmp_path: Path) -> None:
+    """A FIFO in the record folder under a run's name: the server opened it to read the
+    run's end and waited for a writer for ever, before it listened; so did a request for
+    that run's record."""
+    import threading
+
+    from labrun.remote.records import RecordFiles
+
+    records = tmp_path / "records"
+    records.mkdir()
+    os.mkfifo(records / f"{KILLED_UID}.jsonl")
+    read: dict[str, Any] = {}
+
+    def start_up() -> None:  # what a server does as it starts, and a history_item_get
+        read["history"] = HistoryFile(records).load()
+        read["record"] = RecordFiles(records).events(KILLED_UID)
+
+    reader = threading.Thread(target=start_up, daemon=True)
+    reader.start()
+    reader.join(30)
+    assert not reader.is_alive(), "waiting on the FIFO"
+    assert read == {"history": [], "record": None}
