@@ -97,9 +97,10 @@ class HistoryFile:
         self.last_run: dict[str, Any] | None = None
         """The entry of the run that started last, cleared from the history or not (the
         tips it left are on the robot all the same), as ``load`` read it."""
-        self._unlisted: dict[str, None] = {}
-        """Runs of the history whose entry could not be written to the file: a clearing
-        names them, so that they do not come back as runs that ended with the server."""
+        self._unlisted: dict[str, dict[str, Any]] = {}
+        """Runs of the history whose entry could not be written to the file (a full
+        disk), by uid: written before the next entry, once it can be; a clearing names
+        them, so that they do not come back as runs that ended with the server."""
 
     def load(self) -> list[dict[str, Any]]:
         """The history as the server last knew it (the entries, not their records), with
@@ -144,12 +145,13 @@ class HistoryFile:
         return sorted(entries.values(), key=_started)
 
     def append(self, entry: dict[str, Any]) -> None:
-        """Add a finished run (its record stays in its own file)."""
-        try:
-            self._write(entry)
-        except OSError:  # in the history all the same (in memory): a clearing names it
-            self._unlisted[str(entry["item_uid"])] = None
-            raise
+        """Add a finished run (its record stays in its own file), after those that could
+        not be written before: else a restart would read each as a run that ended with
+        the server, in place of its own end (failed for a full disk, say)."""
+        self._unlisted[str(entry["item_uid"])] = entry
+        for uid, waiting in list(self._unlisted.items()):
+            self._write(waiting)  # OSError: in the history all the same (in memory)
+            del self._unlisted[uid]
 
     def tips_removed(self, uid: str) -> None:
         """Someone said the tips the run ``uid`` left on the pipettes are off."""

@@ -425,3 +425,31 @@ def test_a_fifo_named_as_a_record_does_not_hold_the_server_at_start_up(
     reader.join(30)
     assert not reader.is_alive(), "waiting on the FIFO"
     assert read == {"history": [], "record": None}
+
+
+def test_a_history_entry_the_disk_could_not_take_is_written_with_the_next(
+        tmp_path: Path) -> None:
+    """A full disk: the failed run's history entry stayed in memory only, and after a
+    restart the run read as one that "ended with the server", its record given a made-up
+    end. It is written before the next entry, once there is room."""
+    records = tmp_path / "records"
+    records.mkdir()
+    history_file = HistoryFile(records)
+
+    def entry(uid: str, start: float, status: str) -> dict[str, Any]:
+        (records / f"{uid}.jsonl").write_text(lines_of([  # its record, cut off as a full
+            {"seq": 0, "t": 0.0, "event": "run", "id": uid, "created_at": start}]))  # disk cuts
+        return {"item_uid": uid, "name": f"{uid[:4]}.py", "result": {
+            "exit_status": status, "time_start": start, "time_stop": start + 1.0,
+            "msg": "", "summary": {"status": status}}}
+
+    first, second = "a" * 32, "b" * 32
+    history_file.path.mkdir()  # the file cannot be written (as on a full disk)
+    with pytest.raises(OSError):
+        history_file.append(entry(first, CREATED_AT, "failed"))
+    history_file.path.rmdir()  # room again
+    history_file.append(entry(second, CREATED_AT + 10.0, "succeeded"))
+    again = HistoryFile(records).load()
+    assert [(e["item_uid"], e["result"]["exit_status"]) for e in again] == [
+        (first, "failed"), (second, "succeeded")]
+    assert len(read_record(records / f"{first}.jsonl")) == 1  # no end made up for it
