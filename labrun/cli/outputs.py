@@ -31,6 +31,9 @@ def unwritable(path: str) -> str | None:
     if not folder.is_dir():
         return f"no folder {folder}"
     if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        with contextlib.suppress(OSError, AttributeError):  # (no statvfs: not POSIX)
+            if os.statvfs(folder).f_flag & os.ST_RDONLY:
+                return "it is on a read-only file system"
         return "permission denied"
     return None
 

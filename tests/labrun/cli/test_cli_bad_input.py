@@ -585,3 +585,20 @@ def test_an_error_python_only_prints_is_one_warning_line(
     assert done.returncode == 0
     assert "status:              succeeded" in done.stdout
     assert done.stderr == f"warning: {path}:{line}: {message}\n"
+
+
+def test_a_record_on_a_read_only_file_system_is_said_so(tmp_path: Path) -> None:
+    """Said as "permission denied", which sent people to chmod a folder they own."""
+
+    from labrun.cli.outputs import unwritable
+
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount)],
+                          capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("no read-only file system can be mounted here")
+    try:
+        assert unwritable(str(mount / "run.jsonl")) == "it is on a read-only file system"
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
