@@ -589,7 +589,6 @@ def test_an_error_python_only_prints_is_one_warning_line(
 
 def test_a_record_on_a_read_only_file_system_is_said_so(tmp_path: Path) -> None:
     """Said as "permission denied", which sent people to chmod a folder they own."""
-
     from labrun.cli.outputs import unwritable
 
     mount = tmp_path / "ro"
