@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from engine.commands import REGISTRY
 from engine.record import Event, being_written, json_line, read_record
 
 FILE_NAME = "history.jsonl"
@@ -237,21 +238,48 @@ def _ended_with_the_server(uid: str, path: Path) -> dict[str, Any] | None:
             "metadata": {}, "result": result}
 
 
-def closing_events(record: list[Event]) -> list[Event]:
+def closing_events(record: list[Event], ended: dict[str, Any] | None = None) -> list[Event]:
     """The lines that end a ``record`` left without its end (no ``summary``: the server
-    and its run worker were killed at once): the run ``aborted``, as a ``status`` line
-    and a ``summary`` saying ``STOPPED_WITH_THE_SERVER``, numbered on from its last line,
-    at its time; the tips it held are on the robot still, as far as anyone knows."""
+    and its run worker were killed at once, or the worker died): the command it was in
+    ``interrupted``, then the run's end, ``ended`` (by default ``aborted``, saying
+    ``STOPPED_WITH_THE_SERVER``), as a ``status`` line and a ``summary`` (naming that
+    command, with the record's counts), numbered on from its last line, at its time; the
+    tips it held are on the robot still, as far as anyone knows."""
     last = record[-1] if record else None
     seq = int(last["seq"]) + 1 if last and isinstance(last.get("seq"), int) else len(record)
     t = last.get("t", 0.0) if last else 0.0
-    ended = {"status": "aborted", "reason": STOPPED_WITH_THE_SERVER}
-    status: Event = {"seq": seq, "t": t, "event": "status", **ended}
-    summary: Event = {"seq": seq + 1, "t": t, "event": "summary", **ended}
+    ended = ended or {"status": "aborted", "reason": STOPPED_WITH_THE_SERVER}
+    closing: list[Event] = []
+    queued: dict[Any, Event] = {}  # the commands not ended, by id, as queued
+    for event in record:
+        if event.get("event") == "command" and "id" in event:
+            if event.get("status") == "queued":
+                queued[event["id"]] = event
+            elif event.get("status") in ("completed", "failed", "interrupted", "skipped"):
+                queued.pop(event["id"], None)
+    during = None
+    if queued:  # the one the run was in: it ends interrupted, as a stop ends it
+        cut = queued[max(queued, key=lambda key: int(queued[key].get("seq", 0)))]
+        closing.append({"seq": seq, "t": t, "event": "command", "id": cut["id"],
+                        "status": "interrupted",
+                        "reason": ended.get("reason") or ended.get("error")})
+        kind = str(cut.get("type"))
+        command = REGISTRY.get(kind)
+        during = {"id": cut["id"], "type": kind, "params": cut.get("params", {}),
+                  "line": cut.get("line"), "status": "interrupted",
+                  "touches_liquid_or_tips": command is not None and not command.reversible}
+    closing.append({"seq": seq + len(closing), "t": t, "event": "status", **ended})
+    summary: Event = {"seq": seq + len(closing), "t": t, "event": "summary", **ended,
+                      "commands": sum(1 for e in record if e.get("event") == "command"
+                                      and e.get("status") == "completed"),
+                      "steps": sum(1 for e in record if e.get("event") == "step"),
+                      "duration_s": t}
+    if during is not None:
+        summary["ended_during"] = during
     held = tips_held(record)
     if held:  # no cleanup ran
         summary["tips_at_end"] = held
-    return [status, summary]
+    return [*closing, summary]
 
 
 def append_closing(path: Path, events: list[Event]) -> None:

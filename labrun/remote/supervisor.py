@@ -41,7 +41,7 @@ from engine.state import Status
 from hardware.controller import HardwareFault
 
 from . import runner
-from .history_file import end_whole, tips_held
+from .history_file import closing_events, end_whole
 from .items import QueueItem
 from .modules import Reading
 from .robots import RobotUnavailable
@@ -496,23 +496,16 @@ class SupervisedRun:
                     self.on_events(unsent)
             if self._finishing:  # the run had ended: its summary was among them
                 return
-        last = self._last
-        seq, t = (last["seq"] + 1, last["t"]) if last else (0, 0.0)
-        # As every ended record: its status, then its summary (a restarted server ends a
-        # record both left without an end the same way, history_file.closing_events).
-        status: Event = {"seq": seq, "t": t, "event": "status",
-                         "status": Status.FAILED.value, "error": reason}
-        summary: Event = {"seq": seq + 1, "t": t, "event": "summary",
-                          "status": Status.FAILED.value, "error": reason}
-        held = tips_held(self._all_events())
-        if held:  # no cleanup ran: they are on the robot still, as far as anyone knows
-            summary["tips_at_end"] = held
+        # As every ended record: the command it was in, its status, then its summary (a
+        # restarted server ends a record both left without an end the same way).
+        closing = closing_events(self._all_events(),
+                                 {"status": Status.FAILED.value, "error": reason})
         if self._record_path is not None:
             with contextlib.suppress(OSError), open(self._record_path, "a") as file:
-                file.write(json_line(status) + json_line(summary))
+                file.write("".join(json_line(event) for event in closing))
         outcome = {"status": Status.FAILED.value, "reason": None, "error": reason,
                    "location": None}
         self.on_report({**self._report, "status": Status.FAILED.value,
                         "pause_pending": False, "parked": False, "unparking": False,
                         "delay": None, "outcome": outcome})
-        self.on_events([status, summary])
+        self.on_events(closing)

@@ -127,16 +127,23 @@ def test_a_record_left_without_its_end_is_ended_once_on_the_next_start(
         gates: Gates, tmp_path: Path) -> None:
     killed = tmp_path / f"{KILLED_UID}.jsonl"
     killed.write_text(lines_of(HELD_TIP) + '{"seq": 3, "t": 0.8, "event": "comm')  # cut
-    status = {"seq": 3, "t": 0.75, "event": "status", **ENDED}
-    summary = {"seq": 4, "t": 0.75, "event": "summary", **ENDED,
+    # the pick-up it was in ends interrupted, and the summary names it, as a stop's does
+    interrupted = {"seq": 3, "t": 0.75, "event": "command", "id": 3, "status": "interrupted",
+                   "reason": STOPPED_WITH_THE_SERVER}
+    status = {"seq": 4, "t": 0.75, "event": "status", **ENDED}
+    summary = {"seq": 5, "t": 0.75, "event": "summary", **ENDED, "commands": 0, "steps": 0,
+               "duration_s": 0.75,
+               "ended_during": {"id": 3, "type": "pickUpTip", "params": {
+                   "mount": "right", "well": "1/A1"}, "line": None, "status": "interrupted",
+                   "touches_liquid_or_tips": True},
                "tips_at_end": {"right": {"dropped": False, "uncertain": True}}}
     with serving(gates, record_dir=str(tmp_path)) as served:
         [entry] = history(served)
         assert served.client.status()["tips_left"] == {
             "run": "killed.py", "status": "aborted", "mounts": {"right": {"uncertain": True}}}
         fetched = served.client.history_item_get(KILLED_UID)["item"]
-    assert valid_lines(killed) == [*HELD_TIP, status, summary]  # the cut line is gone
-    assert read_record(killed) == [*HELD_TIP, status, summary]
+    assert valid_lines(killed) == [*HELD_TIP, interrupted, status, summary]  # cut line gone
+    assert read_record(killed) == [*HELD_TIP, interrupted, status, summary]
     assert entry["record"] == fetched["record"] == read_record(killed)
     result = entry["result"]
     assert (result["exit_status"], result["success"], result["msg"]) == \
@@ -161,9 +168,9 @@ def test_a_whole_last_line_without_its_newline_is_kept_before_the_end(
         [entry] = history(served)
     events = valid_lines(killed)
     assert events[:3] == HELD_TIP
-    assert [e["seq"] for e in events] == list(range(5))  # numbered on, no gap
-    assert [(e["event"], e["status"]) for e in events[3:]] == [("status", "aborted"),
-                                                                ("summary", "aborted")]
+    assert [e["seq"] for e in events] == list(range(6))  # numbered on, no gap
+    assert [(e["event"], e["status"]) for e in events[3:]] == [
+        ("command", "interrupted"), ("status", "aborted"), ("summary", "aborted")]
     assert entry["record"] == read_record(killed) == events
 
 
@@ -212,8 +219,10 @@ def test_a_server_killed_with_its_run_worker_leaves_a_record_the_next_one_ends(
         events = valid_lines(path)
         assert events[:len(left)] == left
         assert [e["seq"] for e in events] == list(range(len(events)))
-        assert [(e["event"], e["status"]) for e in events[len(left):]] == \
-            [("status", "aborted"), ("summary", "aborted")]
+        closing = [(e["event"], e["status"]) for e in events[len(left):]]
+        assert closing[-2:] == [("status", "aborted"), ("summary", "aborted")]
+        assert closing[:-2] in ([], [("command", "interrupted")])  # the one it was in
+        assert events[-1]["commands"] == sum(1 for e in left if e.get("status") == "completed")
         assert events[-1]["tips_at_end"] == {"right": {"dropped": False, "uncertain": True}}
         client.robot_tips_removed()
         assert client.history_clear()["success"]

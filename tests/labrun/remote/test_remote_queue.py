@@ -729,7 +729,8 @@ def test_a_run_killed_with_its_server_is_in_the_next_ones_history(
     assert entry["result"]["exit_status"] == "aborted" and not entry["result"]["success"]
     ended = {"status": "aborted", "reason": "the server stopped while the run went on"}
     assert entry["record"] == [*lines, {"seq": 2, "t": 1.5, "event": "status", **ended},
-                               {"seq": 3, "t": 1.5, "event": "summary", **ended}]
+                               {"seq": 3, "t": 1.5, "event": "summary", **ended,
+                                "commands": 0, "steps": 0, "duration_s": 1.5}]
     with serving(gates, record_dir=str(tmp_path)) as served:  # in the order they started
         assert [e["name"] for e in history(served)] == ["killed.py", "quick.py"]
         assert history(served)[0] == entry
