@@ -228,6 +228,10 @@ class GcodeController:
         if self.dialect.cycle_resume is not None and self.dialect.status_query is not None:
             await link.fresh_status()
         await self._leave_hold()
+        active = self.active_interlocks()
+        if active:  # (GRBL's own hold refused it above): nothing homes behind an open door
+            raise InterlockActive(f"{', '.join(sorted(active))} open: labrun does not home "
+                                  "the robot until it is closed")
         switched = [a for a in names if self.config.axes[a].homing == "switch"]
         if switched:
             await self._home_cycle(switched)
@@ -506,6 +510,9 @@ class GcodeController:
         link.alarm = None
         self._halted = False
         await self._initialize()
+        query = self.dialect.interlock_query_line()
+        if query is not None:  # not asked while it was halted: a door opened since is known
+            await link.streamer.request(query)
 
     async def set_motors_enabled(self, enabled: bool, axes: Sequence[str] | None = None) -> None:
         """Switch motors on or off (Marlin, Smoothieware; GRBL has no such command)."""

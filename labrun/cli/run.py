@@ -27,6 +27,7 @@ import select
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
@@ -456,7 +457,7 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
         unknown = "the next run on this robot will not know what this one leaves on its pipettes"
         name = Path(args.file).name
         _keep_tips(tips_robot, unfinished(name), unknown)
-        final, lost = _play(run, robot.driver, progress, args.verbose)
+        final, lost, interrupted = _play(run, robot.driver, progress, args.verbose)
         summary = run.record.events[-1]
         _keep_tips(tips_robot, tips_left(name, summary["status"], summary), unknown)
         labels = Labels.of_run(run.record.events)
@@ -479,7 +480,13 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
         where = f"{summary['location']}: " if summary.get("location") else ""
         print(f"error: {where}{summary.get('error')}", file=sys.stderr)
+    if interrupted:  # before the run played, Ctrl-C ends labrun as while it homed
+        return INTERRUPTED_EXIT
     return 0 if final.status in SUCCESS else FAILED_EXIT
+
+
+INTERLOCK_POLL_S = 0.1
+"""How often ``labrun run`` looks whether the door it waits for has closed."""
 
 
 def _prepare(robot: Robot, stage: list[str]) -> str | None:
@@ -492,9 +499,7 @@ def _prepare(robot: Robot, stage: list[str]) -> str | None:
           flush=True)
     try:
         robot.connect()
-        if robot.controller.active_interlocks():
-            print(f"interlock active: {', '.join(sorted(robot.controller.active_interlocks()))}",
-                  flush=True)
+        _wait_for_interlocks(robot.controller)
         print("homing", flush=True)
         stage[0] = "homing"
         position = robot.home()
@@ -502,6 +507,19 @@ def _prepare(robot: Robot, stage: list[str]) -> str | None:
         return str(exc)
     print(_homed_line(config, position), flush=True)
     return None
+
+
+def _wait_for_interlocks(controller: MotionController) -> None:
+    """Nothing homes behind an open door: with an interlock active, say so and wait until
+    it clears (Ctrl-C ends labrun)."""
+    held = sorted(controller.active_interlocks())
+    if not held:
+        return
+    print(f"interlock active: {', '.join(held)}; waiting for it to clear before homing "
+          "(Ctrl-C ends labrun)", flush=True)
+    while controller.active_interlocks():
+        time.sleep(INTERLOCK_POLL_S)
+    print(f"interlock cleared: {', '.join(held)}", flush=True)
 
 
 def _homed_line(config: RobotConfig, position: Mapping[str, float]) -> str:
@@ -524,9 +542,10 @@ def _homed_line(config: RobotConfig, position: Mapping[str, float]) -> str:
 
 
 def _play(run: Run, inner: MotionController, progress: Progress | None,
-          verbosity: int) -> tuple[RunStatusReport, OSError | None]:
-    """Play the run with the live status line and the keys; its final status, and why
-    the output stopped if it did (the run does not stop with it)."""
+          verbosity: int) -> tuple[RunStatusReport, OSError | None, bool]:
+    """Play the run with the live status line and the keys; its final status, why the
+    output stopped if it did (the run does not stop with it), and whether Ctrl-C ended it
+    before it started (it waited for a door)."""
     stdin_tty = is_terminal(sys.stdin)
     display = StatusLine(sys.stdout, live=stdin_tty and is_terminal(sys.stdout), keys=stdin_tty,
                          colour=use_colour(sys.stdout), progress=progress)
@@ -573,7 +592,7 @@ def _play(run: Run, inner: MotionController, progress: Progress | None,
             display.log(line)
         final = run.wait(5.0)
         display.update(final, force=True)
-    return final, display.lost
+    return final, display.lost, controls.ended_before_start
 
 
 def _play_or_wait(run: Run, display: StatusLine) -> bool:
@@ -583,8 +602,9 @@ def _play_or_wait(run: Run, display: StatusLine) -> bool:
         return True
     interlocks = run.control.status().interlocks
     if interlocks:
+        ends = "a aborts" if display.keys else "Ctrl-C ends labrun"
         display.log(f"waiting for {', '.join(interlocks)} to clear before starting "
-                    f"({result.reason}); a aborts")
+                    f"({result.reason}); {ends}")
         return False
     display.log(f"play refused: {result.reason}")
     return True

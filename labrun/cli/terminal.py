@@ -384,6 +384,7 @@ class Controls:
         self._last_ctrl_c: float | None = None
         self._ctrl_c_paused = False  # the last Ctrl-C was pressed while the run was paused
         self._confirming: str | None = None  # s, a or h pressed once, waiting for the second
+        self.ended_before_start = False  # Ctrl-C stopped a run that waited to start
         self._thread = threading.Thread(target=self._work, name="labrun-controls", daemon=True)
         self._thread.start()
 
@@ -433,6 +434,13 @@ class Controls:
             pressed_paused, self._ctrl_c_paused = self._ctrl_c_paused, False
             self._last_ctrl_c = at
             status = self.control.status().status
+            if status is Status.IDLE:  # it waits to start (a door open): nothing to pause
+                result = self.control.stop(source="terminal")
+                self.ended_before_start = result.accepted
+                self.display.log("Ctrl-C: the run had not started; it ends here, nothing "
+                                 "moved" if result.accepted else
+                                 f"Ctrl-C: stop refused: {result.reason}")
+                return
             if status in (Status.PAUSED, Status.PAUSING):  # nothing to pause: offer stop
                 # Two presses while paused (or parking for a pause) stop the run: not the
                 # press that asked for the pause (it may have landed at once, in a delay)

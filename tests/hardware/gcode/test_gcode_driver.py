@@ -398,3 +398,36 @@ async def test_the_wrong_dialect_is_named_from_the_banner_the_firmware_sent(
     assert (f"it looks like {firmware} firmware, but the robot file says dialect = "
             f"{robot_file_says!r}") in str(raised.value)
     assert "the controller said" in str(raised.value)
+
+
+async def test_nothing_homes_behind_an_open_door_on_any_dialect(
+        homed: GcodeController, emulator: EmulatorHandle) -> None:
+    """GRBL refuses motion behind its door itself; Marlin and Smoothieware homed through
+    it (labrun run, labrun doctor --home). The driver refuses on every dialect."""
+    before = await homed.read_position()
+    with anyio.fail_after(5):
+        emulator.set_door(True)
+        while not homed.active_interlocks():
+            await anyio.sleep(POLL_S / 2)
+        with pytest.raises(InterlockActive, match="door open"):
+            await homed.home()
+        assert await homed.read_position() == before  # nothing moved
+        emulator.set_door(False)
+        while homed.active_interlocks():
+            await anyio.sleep(POLL_S / 2)
+        await homed.home()
+
+
+async def test_a_door_opened_while_halted_is_known_once_recovered(
+        homed: GcodeController, emulator: EmulatorHandle) -> None:
+    """After a halt the interlocks were not asked again: Marlin's and Smoothieware's
+    door, opened meanwhile, stayed unknown, and the next run moved behind it."""
+    await homed.emergency_stop()
+    emulator.set_door(True)
+    with anyio.fail_after(5):
+        await homed.recover()
+        while not homed.active_interlocks():
+            await anyio.sleep(POLL_S / 2)
+        with pytest.raises(InterlockActive):
+            await homed.home()
+    emulator.set_door(False)

@@ -525,20 +525,22 @@ def test_without_a_terminal_a_protocol_pause_says_how_to_end_the_run(tmp_path: P
 def test_an_open_door_at_the_start_holds_the_run_until_it_is_closed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Marlin would home with the door open (only GRBL holds motion itself): labrun waits
+    for it to close before homing, and the run starts once it has."""
     from labrun.cli import run as run_cli
 
     waiting = threading.Event()
-    play_or_wait = run_cli._play_or_wait
+    wait_for_interlocks = run_cli._wait_for_interlocks
+    sent_before: list[str] = []
 
-    def spy(*args: object) -> bool:
-        playing = play_or_wait(*args)  # type: ignore[arg-type]
-        if not playing:
-            waiting.set()
-        return playing
+    def spy(controller: object) -> None:
+        sent_before.extend(emu.call(lambda: list(emu.stats.lines)))
+        waiting.set()
+        wait_for_interlocks(controller)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(run_cli, "_play_or_wait", spy)
+    monkeypatch.setattr(run_cli, "_wait_for_interlocks", spy)
     with running_emulator("marlin", speed=float(SPEED)) as emu:
-        emu.set_door(True)  # Marlin homes with it open; the run must not start
+        emu.set_door(True)
         robot = robot_file(tmp_path, "marlin", emu.address)
 
         def close_when_waiting() -> None:
@@ -550,8 +552,10 @@ def test_an_open_door_at_the_start_holds_the_run_until_it_is_closed(
         status, out, err = labrun(capsys, str(write(tmp_path, SHORT)), "--robot", str(robot))
         closer.join(WAIT_S)
     assert status == 0, err
-    assert "waiting for door to clear before starting" in out
-    assert out.index("waiting for door") < out.index("status running")
+    assert "interlock active: door; waiting for it to clear before homing" in out
+    assert out.index("waiting for it to clear") < out.index("interlock cleared: door") \
+        < out.index("\nhoming\n")
+    assert not any(line.startswith("G28") for line in sent_before)  # not homed behind it
     assert re.search(r"status:\s+succeeded", out)
 
 

@@ -304,7 +304,6 @@ def test_controls_ask_before_ending_the_run(capsys: pytest.CaptureFixture[str],
     try:
         display = StatusLine(sys.stdout, live=False, keys=False)
         controls = Controls(run.control, display)
-        controls.interrupt()  # nothing runs yet: refused, with the reason
         controls.key("S")
         controls.key("x")  # not s or y: cancelled, nothing done
         controls.key("a")
@@ -312,8 +311,7 @@ def test_controls_ask_before_ending_the_run(capsys: pytest.CaptureFixture[str],
         controls.key("y")
         controls.close()
         out = capsys.readouterr().out.splitlines()
-        assert out[0].startswith("Ctrl-C: deferred pause refused: ")
-        assert out[1:] == [
+        assert out == [
             "stop the run? press s again (or y) to stop, any other key to go on",
             "stop cancelled",
             "abort the run? press a again (or y) to abort, any other key to go on",
@@ -322,6 +320,26 @@ def test_controls_ask_before_ending_the_run(capsys: pytest.CaptureFixture[str],
             "stop: accepted (stopped)",
         ]
         assert run.control.status().status is Status.STOPPED
+    finally:
+        run.close()
+
+
+def test_ctrl_c_before_the_run_started_ends_it(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path) -> None:
+    """Waiting to start behind an open door, Ctrl-C asked for a pause, which an idle run
+    refuses, again and again: without keys (stdin not a terminal) nothing but SIGTERM
+    ended labrun. It ends the run, which never started (labrun exits 130)."""
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(INCUBATE))
+    run = create_run(path, on_stalled=continue_when_stalled)  # idle: never played
+    try:
+        display = StatusLine(sys.stdout, live=False, keys=False)
+        controls = Controls(run.control, display)
+        controls.interrupt()
+        controls.close()
+        assert capsys.readouterr().out.splitlines() == [
+            "Ctrl-C: the run had not started; it ends here, nothing moved"]
+        assert run.control.status().status is Status.STOPPED and controls.ended_before_start
     finally:
         run.close()
 
