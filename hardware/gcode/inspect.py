@@ -66,10 +66,13 @@ async def inspect_controller(driver: GcodeController) -> Inspection:
     """Read ``driver``'s firmware (connected) and compare it with its robot file."""
     name = driver.dialect.name
     if name == "grbl":
-        return await _grbl(driver)
-    if name == "marlin":
-        return await _marlin(driver)
-    return await _generic(driver)
+        return await _grbl(driver)  # (its state says a door: "Door")
+    found = await (_marlin(driver) if name == "marlin" else _generic(driver))
+    active = sorted(driver.active_interlocks())  # what its endstop report (M119) said
+    if active:
+        found.fact("interlocks", f"{', '.join(active)} open: labrun neither homes nor runs "
+                                 "until it is closed")
+    return found
 
 
 def _firmware_axes(driver: GcodeController, reported: list[str], found: Inspection) -> None:

@@ -113,6 +113,19 @@ def test_grbl_held_by_a_door_opened_and_closed_is_said_and_homes(tmp_path: Path)
     assert "homed at: X 418, Y 353, Z 218, A 218, B 0, C 0" in text
 
 
+@pytest.mark.parametrize("dialect", ["marlin", "smoothie"])
+def test_an_open_door_is_said_and_nothing_homes_behind_it(tmp_path: Path, dialect: str) -> None:
+    """On Marlin and Smoothieware doctor said nothing of an open door, and --home homed
+    through it (their firmware does not hold motion itself, as GRBL's does)."""
+    with running_emulator(dialect, speed=SPEED) as emu:
+        emu.set_door(True)
+        status, text = run_doctor(robot_file(tmp_path, dialect, emu.address), home=True)
+        assert not emu.homed
+    assert status == 1, text
+    assert "interlocks: door open: labrun neither homes nor runs until it is closed" in text
+    assert "door open: labrun does not home the robot until it is closed" in text
+
+
 def test_marlin_capabilities_and_settings(tmp_path: Path) -> None:
     with running_emulator("marlin", speed=SPEED) as emu:
         path = robot_file(tmp_path, "marlin", emu.address, """\
