@@ -149,17 +149,14 @@ class LoopDriver:
 
     def _drive(self, first: Callable[[], object] | None = None) -> None:
         thread = self.driving = threading.get_ident()
-        if thread != _MAIN or not _HELD_INTERRUPTS.hold():
-            try:
-                self.runtime.run_ready(first)
-            finally:
-                self.driving = None
-            return
-        try:  # the main thread (an embedding script): Ctrl-C waits for the loop to pause
+        # the main thread (an embedding script): Ctrl-C waits for the loop to pause
+        held = thread == _MAIN and _HELD_INTERRUPTS.hold()
+        try:
             self.runtime.run_ready(first)
         finally:
             self.driving = None
-            _HELD_INTERRUPTS.release()
+            if held:
+                _HELD_INTERRUPTS.release()
 
 
 class _HeldInterrupts:
@@ -167,29 +164,33 @@ class _HeldInterrupts:
     a simulated run drives the loop itself): ``KeyboardInterrupt`` raised in the middle of
     the engine's work would leave the run half-done and never ended. Held there, it is
     raised as the loop pauses, in the script's own code, which ends the run as any error
-    in it does. Only where Python's own Ctrl-C handler is in place (a program's own
-    handler is left alone); elsewhere it raises at once, as before."""
+    in it does. Only while the loop runs, and where Python's own Ctrl-C handler is in
+    place then (a program's own handler is left alone): it is put back as the loop
+    pauses."""
 
     def __init__(self) -> None:
         self.depth = 0
         self.pending = False
-        self.installed: bool | None = None  # decided at the first drive
 
     def hold(self) -> bool:
         """Hold Ctrl-C from now until ``release``; False where it cannot be held."""
-        if self.installed is None:
-            self.installed = signal.getsignal(signal.SIGINT) is signal.default_int_handler
-            if self.installed:
-                signal.signal(signal.SIGINT, self._interrupted)
-        if not self.installed:
+        if self.depth:
+            self.depth += 1
+            return True
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
             return False
-        self.depth += 1
+        signal.signal(signal.SIGINT, self._interrupted)
+        self.depth = 1
         return True
 
     def release(self) -> None:
-        """The loop has paused: a Ctrl-C held meanwhile is raised now."""
+        """The loop has paused: Python's handler is back, and a Ctrl-C held meanwhile is
+        raised now."""
         self.depth -= 1
-        if self.pending and not self.depth:
+        if self.depth:
+            return
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if self.pending:
             self.pending = False
             raise KeyboardInterrupt
 

@@ -51,14 +51,16 @@ class RunEnding:
         if state.ending is None:
             self.fail(f"the robot failed while the run waited: {fault}", None)
 
-    def fail(self, error: str, location: str | None) -> None:
-        """A protocol error or a fault: the command in progress failed; clean up as for
-        abort, then end ``failed`` with ``error`` at ``location``."""
+    def fail(self, error: str, location: str | None, *, around: bool = False) -> None:
+        """A protocol error or a fault: the command in progress failed (``around``: the
+        protocol failed while it waited, as a script that raised while paused: the command
+        is cut off, as a stop cuts it off, by ``finish``); clean up as for abort, then end
+        ``failed`` with ``error`` at ``location``."""
         engine = self.engine
         if engine.state.ending is not None and engine.state.ending.kind is EndKind.FAIL:
             return  # the first failure is the one reported
         unfinished = self._unfinished()
-        if unfinished is not None:
+        if unfinished is not None and not around:
             engine.book.set_status(unfinished, "failed", error=error)
         engine.record.add("failure", error=error, location=location)
         engine.dispatch(RunFailing(error, location))

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import atexit
 import signal
+import sys
 import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from engine.actions import Action, Resume, Stop
 from engine.channel import CommandChannel
 from engine.core import StalledPolicy
-from engine.errors import RunStopped, error_line
+from engine.errors import RunAborted, RunFailed, RunHalted, RunStopped, error_line
 from engine.run import ErrorExplainer, Run, RunControl
-from engine.state import RunState
+from engine.state import RunState, Status
 from hardware.clock import Clock
 from hardware.config import RobotConfig
 from hardware.controller import MotionController
@@ -236,6 +236,10 @@ def open_context(*, config: RobotConfig | None = None,
                        on_stalled=on_stalled)
 
 
+ENDED_BY_ERROR = {Status.FAILED: RunFailed, Status.ABORTED: RunAborted, Status.HALTED: RunHalted}
+"""A run that ended so raises this out of its block, where no call of the script had."""
+
+
 EXIT_GRACE_S = 30.0
 """How long a script's exit waits for a run it never closed to end by itself (its
 closing lift) before it is aborted (a run paused then, say)."""
@@ -244,25 +248,28 @@ closing lift) before it is aborted (a run paused then, say)."""
 class OpenContext:
     """``open_context``'s context manager: ``with`` it, or ``__enter__()`` it once."""
 
-    def __init__(self, **options: Any) -> None:
-        self._options = options
+    def __init__(self, *, config: RobotConfig | None = None,
+                 controller: MotionController | None = None, clock: Clock | None = None,
+                 record_path: str | Path | None = None, simulating: bool = True,
+                 api_version: tuple[int, int] = (2, 20), labware_dirs: Sequence[str] = (),
+                 on_stalled: StalledPolicy | None = None) -> None:
+        self._config, self._controller, self._clock = config, controller, clock
+        self._record_path, self._on_stalled = record_path, on_stalled
+        self._api_version, self._simulating = api_version, simulating
+        self._labware_dirs = labware_dirs
         self.run: Run | None = None
 
     def __enter__(self) -> EmbeddedContext:
         if self.run is not None:
-            raise RuntimeError("this context is open already: call open_context() again "
-                               "for another run")
-        options = self._options
-        run = Run(None, config=options["config"], controller=options["controller"],
-                  clock=options["clock"], record_path=options["record_path"],
-                  on_stalled=options["on_stalled"]).start()
+            raise RuntimeError("this context has been used already: call open_context() "
+                               "again for another run")
+        run = Run(None, config=self._config, controller=self._controller, clock=self._clock,
+                  record_path=self._record_path, on_stalled=self._on_stalled).start()
         run.control.play()
         ctx = EmbeddedContext(run.channel, slot_origins=run.config.slots,
-                              trash_slot=run.config.trash_slot,
-                              api_version=options["api_version"],
-                              simulating=options["simulating"], protocol_file=None,
-                              labware_dirs=options["labware_dirs"],
-                              mounts=mount_axes(run.config))
+                              trash_slot=run.config.trash_slot, api_version=self._api_version,
+                              simulating=self._simulating, protocol_file=None,
+                              labware_dirs=self._labware_dirs, mounts=mount_axes(run.config))
         ctx.run = run
         self.run = run
         atexit.register(self._at_exit)  # a context never closed: its run ends with the script
@@ -276,7 +283,12 @@ class OpenContext:
         try:
             if error is None or (isinstance(error, SystemExit) and not error.code):
                 run.channel.finish()  # the block's end, or sys.exit(0) in it
-                run.wait()
+                ended = run.wait()
+                raised = ENDED_BY_ERROR.get(ended.status)  # (aborted, say, after its calls)
+                if raised is not None and error is None:
+                    outcome = ended.outcome
+                    said = (outcome.error or outcome.reason) if outcome is not None else None
+                    raise raised(said or f"the run was {ended.status.value}")
                 return False
             if isinstance(error, RunStopped):  # the run ended first: said in the call
                 run.channel.finish()
@@ -292,12 +304,17 @@ class OpenContext:
             run.close()  # its record's file too
 
     def _at_exit(self) -> None:
-        """The script ends with the context open: the run ends as the block would."""
+        """The script ends with the context open: the run ends as the block would, failed
+        if the script ended with an error (Python keeps it for us, ``sys.last_value``)."""
         run = self.run
         if run is None:
             return
+        error = getattr(sys, "last_value", None)
         try:
-            run.channel.finish()
+            if isinstance(error, BaseException) and not isinstance(error, RunStopped):
+                run.channel.finish(*explain_for(None)(error))
+            else:
+                run.channel.finish()
             run.wait(EXIT_GRACE_S)
         except TimeoutError:
             pass  # (close aborts it)

@@ -273,6 +273,21 @@ def test_only_a_run_a_person_stopped_ends_the_block_quietly(end: str, raised: st
     assert type(info.value).__name__ == raised and after == []
 
 
+@pytest.mark.parametrize(("end", "raised"), [("abort", "RunAborted"), ("halt", "RunHalted")])
+def test_a_run_ended_so_after_the_scripts_last_call_raises_out_of_the_block(
+        end: str, raised: str) -> None:
+    """With no call of the script after the abort or halt, nothing raised: the block
+    ended as if the run had worked."""
+    with pytest.raises(RunStopped) as info, open_context() as ctx:
+        ctx.load_instrument("p300_single_gen2", "left")
+        if end == "abort":
+            ctx.control.abort("enough")
+        else:
+            ctx.control.halt()
+    assert type(info.value).__name__ == raised
+    assert str(info.value) == ("enough" if end == "abort" else "the run was halted")
+
+
 def test_the_record_file_is_closed_with_the_block(tmp_path: Path) -> None:
     """Each embedded run left its record's file open: a script of many runs ran out of
     file descriptors."""
@@ -306,6 +321,9 @@ from protocol_api import open_context
      "    sys.exit(0)", "succeeded", 0),
     ('with open_context(record_path={record!r}) as ctx:\n    ctx.comment("hi")\n'
      "    sys.exit(3)", "failed", 3),
+    # never closed, and the script died of an error: the run failed with it
+    ('ctx = open_context(record_path={record!r}).__enter__()\nctx.comment("hello")\n'
+     'raise ValueError("broke")', "failed", 1),
 ])
 def test_a_script_that_ends_without_closing_its_context_ends_its_run(
         tmp_path: Path, how: str, status: str, code: int) -> None:
@@ -321,11 +339,15 @@ def test_a_script_that_ends_without_closing_its_context_ends_its_run(
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           timeout=60, cwd=root, env={"PYTHONPATH": str(root)})
-    assert (done.returncode, done.stderr) == (code, "")
+    assert done.returncode == code
+    assert done.stderr == "" or done.stderr.endswith("ValueError: broke\n"), done.stderr
     summary = read_record(record)[-1]
     assert summary["event"] == "summary" and summary["status"] == status
-    if code:
+    if code == 3:
         assert summary["error"] == "the script exited (sys.exit(3))"
+    elif code:
+        assert summary["error"] == "ValueError: broke"
+        assert summary["location"] == f"{script}:6"
 
 
 def test_a_call_from_another_thread_says_which_thread_may_call() -> None:
@@ -348,3 +370,35 @@ def test_a_call_from_another_thread_says_which_thread_may_call() -> None:
         ctx.comment("after")
     assert said == ["comment was called from thread 'helper'; protocol calls must come "
                     "from the thread that opened the context"]
+
+
+CTRL_C_IN_A_PAUSE = '''
+import os, signal, threading
+from protocol_api import open_context
+with open_context(record_path={record!r}) as ctx:
+    threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    ctx.pause("wait for me")
+'''
+
+
+def test_ctrl_c_in_a_pause_fails_the_run_and_cuts_the_pause_off(tmp_path: Path) -> None:
+    """The pause the script waited in was recorded as "failed" with the script's error:
+    it was cut off by the run's end, as a stop cuts it off."""
+    import subprocess
+    import sys
+
+    record = tmp_path / "record.jsonl"
+    script = tmp_path / "script.py"
+    script.write_text(CTRL_C_IN_A_PAUSE.format(record=str(record)))
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60, cwd=root, env={"PYTHONPATH": str(root)})
+    # ended by the Ctrl-C, as Python ends on one (the signal again, once all is done)
+    assert done.returncode == -2 and done.stderr.endswith("KeyboardInterrupt\n"), done.stderr
+    events = read_record(record)
+    pause = next(e["id"] for e in events if e.get("type") == "waitForResume")
+    assert [e["status"] for e in events if e["event"] == "command" and e["id"] == pause][-1] \
+        == "interrupted"
+    summary = events[-1]
+    assert (summary["status"], summary["error"]) == ("failed", "KeyboardInterrupt")
+    assert summary["ended_during"]["status"] == "interrupted"

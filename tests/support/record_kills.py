@@ -120,6 +120,10 @@ def record_lag(events: list[dict[str, Any]], began: int) -> str | None:
     if not events or events[0]["event"] != "run":
         return "the record does not begin with its run line"
     first = events[0]
+    if first.get("status") == "preparing":  # killed before the run began: that line only
+        if len(events) != 1 or not first.get("protocol") or began != -1:
+            return f"a record of a run being prepared, but the protocol ran: {events[:3]}"
+        return None
     if not (first.get("protocol") and first.get("robot") and first.get("clock")):
         return f"the run line does not name the protocol, robot and clock: {first}"
     statuses = [e["status"] for e in events if e["event"] in ("run", "status")]
