@@ -75,7 +75,7 @@ class RunRecord:
             self._fd = os.open(target, flags, 0o644)
             _hold(self._fd)
             return
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temporary = temporary_path(target)
         try:
             self._fd = os.open(temporary, flags, 0o644)
         except OSError as exc:  # said of the path given, not of the temporary name
@@ -179,6 +179,26 @@ class RunRecord:
 
     def __len__(self) -> int:
         return self._seq
+
+
+def temporary_path(target: Path) -> Path:
+    """Where a record for ``target`` is first written, to be renamed to it whole: a
+    hidden name beside it, of this process."""
+    return target.with_name(f".{target.name}.{os.getpid()}.tmp")
+
+
+def replace_with_line(path: str | Path, event: Event) -> None:
+    """Replace the file at ``path`` (a link: the file it names) with one line, ``event``,
+    whole (written beside it, then renamed). OSError if it cannot be written."""
+    target = Path(os.path.realpath(path))
+    temporary = temporary_path(target)
+    try:
+        temporary.write_text(json_line(event), encoding="utf-8")
+        os.replace(temporary, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
 
 
 def _hold(fd: int) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
-from engine.record import is_stream
+from engine.record import is_stream, replace_with_line
 from hardware.config import RobotConfig
 
 
@@ -63,19 +63,11 @@ def record_preparing(protocol: str, record: str | None) -> None:
     pipe, a device) is left alone, and a path that cannot be written is said later."""
     if not record or is_stream(record) or unwritable(record) is not None:
         return
-    import json
     import time
 
-    line = json.dumps({"seq": 0, "t": 0.0, "event": "run", "protocol": str(
-        Path(protocol).resolve()), "created_at": time.time(), "status": "preparing"})
-    target = Path(os.path.realpath(record))
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(line + "\n", encoding="utf-8")
-        os.replace(temporary, target)
-    except OSError:  # said when the run's own record cannot be written either
-        with contextlib.suppress(OSError):
-            temporary.unlink()
+    with contextlib.suppress(OSError):  # said when the run's own record cannot be either
+        replace_with_line(record, {"seq": 0, "t": 0.0, "event": "run", "protocol": str(
+            Path(protocol).resolve()), "created_at": time.time(), "status": "preparing"})
 
 
 def record_not_started(protocol: str, record: str | None, error: str,

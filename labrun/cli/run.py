@@ -438,6 +438,8 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             if stage[0] == "homing":
                 why = "interrupted while the robot connected or homed; its motion was stopped"
                 after = ", and it homes again before it moves"
+            elif stage[0] == "waiting":  # for the door: as once homed (``BEFORE_START``)
+                why, after = BEFORE_START, ""
             else:  # nothing had been sent that moves it
                 why, after = "interrupted while the robot connected; nothing had moved", ""
             run.control.abort(why, source="terminal")
@@ -487,11 +489,13 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
 
 INTERLOCK_POLL_S = 0.1
 """How often ``labrun run`` looks whether the door it waits for has closed."""
+BEFORE_START = "interrupted while waiting for the door to close; nothing had moved"
+"""Why a run Ctrl-C ended before it started, the door open."""
 
 
 def _prepare(robot: Robot, stage: list[str]) -> str | None:
     """Connect and home; the reason if the robot cannot be made ready. ``stage[0]`` says
-    how far it got: ``connecting``, then ``homing``."""
+    how far it got: ``connecting``, ``waiting`` (for a door), then ``homing``."""
     config = robot.config
     where = config.controller.port or config.name
     print(f"connecting to {where} ({config.controller.kind}"
@@ -499,7 +503,7 @@ def _prepare(robot: Robot, stage: list[str]) -> str | None:
           flush=True)
     try:
         robot.connect()
-        _wait_for_interlocks(robot.controller)
+        _wait_for_interlocks(robot.controller, stage)
         print("homing", flush=True)
         stage[0] = "homing"
         position = robot.home()
@@ -509,12 +513,13 @@ def _prepare(robot: Robot, stage: list[str]) -> str | None:
     return None
 
 
-def _wait_for_interlocks(controller: MotionController) -> None:
+def _wait_for_interlocks(controller: MotionController, stage: list[str]) -> None:
     """Nothing homes behind an open door: with an interlock active, say so and wait until
-    it clears (Ctrl-C ends labrun)."""
+    it clears (Ctrl-C ends labrun; ``stage[0]`` says it waited)."""
     held = sorted(controller.active_interlocks())
     if not held:
         return
+    stage[0] = "waiting"
     print(f"interlock active: {', '.join(held)}; waiting for it to clear before homing "
           "(Ctrl-C ends labrun)", flush=True)
     while controller.active_interlocks():
@@ -577,11 +582,20 @@ def _play(run: Run, inner: MotionController, progress: Progress | None,
         ui.enter_context(_signals(controls))
         ui.enter_context(warnings_above(display))
         playing = _play_or_wait(run, display)
+        interrupted = False
         while True:
             _show_events(display, events, log)
+            if controls.ending_before_start:  # Ctrl-C as it waited to start
+                controls.ending_before_start = False
+                if playing:  # it has started meanwhile: a Ctrl-C as any other
+                    controls.interrupt()
+                else:
+                    interrupted = run.control.abort(BEFORE_START, source="terminal").accepted
+                    display.log(f"Ctrl-C: {BEFORE_START}")
             status = run.control.status()
             display.update(status, position())
-            if not playing and status.status is Status.IDLE and not status.interlocks:
+            if (not playing and not interrupted and status.status is Status.IDLE
+                    and not status.interlocks):
                 playing = _play_or_wait(run, display)  # the interlock has cleared
             if status.status.is_terminal:
                 ended.wait(2.0)  # the summary follows the terminal status at once
@@ -592,7 +606,7 @@ def _play(run: Run, inner: MotionController, progress: Progress | None,
             display.log(line)
         final = run.wait(5.0)
         display.update(final, force=True)
-    return final, display.lost, controls.ended_before_start
+    return final, display.lost, interrupted
 
 
 def _play_or_wait(run: Run, display: StatusLine) -> bool:
@@ -602,7 +616,7 @@ def _play_or_wait(run: Run, display: StatusLine) -> bool:
         return True
     interlocks = run.control.status().interlocks
     if interlocks:
-        ends = "a aborts" if display.keys else "Ctrl-C ends labrun"
+        ends = "a or Ctrl-C ends labrun" if display.keys else "Ctrl-C ends labrun"
         display.log(f"waiting for {', '.join(interlocks)} to clear before starting "
                     f"({result.reason}); {ends}")
         return False

@@ -384,7 +384,9 @@ class Controls:
         self._last_ctrl_c: float | None = None
         self._ctrl_c_paused = False  # the last Ctrl-C was pressed while the run was paused
         self._confirming: str | None = None  # s, a or h pressed once, waiting for the second
-        self.ended_before_start = False  # Ctrl-C stopped a run that waited to start
+        # Ctrl-C while the run waited to start (a door open): the loop that plays it
+        # ends it instead (``end_before_start``), so that it is never both played and ended
+        self.ending_before_start = False
         self._thread = threading.Thread(target=self._work, name="labrun-controls", daemon=True)
         self._thread.start()
 
@@ -435,11 +437,7 @@ class Controls:
             self._last_ctrl_c = at
             status = self.control.status().status
             if status is Status.IDLE:  # it waits to start (a door open): nothing to pause
-                result = self.control.stop(source="terminal")
-                self.ended_before_start = result.accepted
-                self.display.log("Ctrl-C: the run had not started; it ends here, nothing "
-                                 "moved" if result.accepted else
-                                 f"Ctrl-C: stop refused: {result.reason}")
+                self.ending_before_start = True
                 return
             if status in (Status.PAUSED, Status.PAUSING):  # nothing to pause: offer stop
                 # Two presses while paused (or parking for a pause) stop the run: not the

@@ -178,8 +178,11 @@ class HistoryFile:
 
 
 def _started(entry: dict[str, Any] | None) -> float:
-    """When the run of a history entry started (none: before any)."""
-    return -math.inf if entry is None else float(entry["result"]["time_start"])
+    """When the run of a history entry started (none, or a line that does not say: before
+    any)."""
+    result = entry.get("result") if entry is not None else None
+    started = result.get("time_start") if isinstance(result, dict) else None
+    return float(started) if isinstance(started, (int, float)) else -math.inf
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -271,7 +274,7 @@ def closing_events(record: list[Event], ended: dict[str, Any] | None = None) -> 
     closing.append({"seq": seq + len(closing), "t": t, "event": "status", **ended})
     summary: Event = {"seq": seq + len(closing), "t": t, "event": "summary", **ended,
                       "commands": sum(1 for e in record if e.get("event") == "command"
-                                      and e.get("status") == "completed"),
+                                      and e.get("status") == "queued"),  # as the engine's
                       "steps": sum(1 for e in record if e.get("event") == "step"),
                       "duration_s": t}
     if during is not None:

@@ -531,12 +531,11 @@ def test_an_open_door_at_the_start_holds_the_run_until_it_is_closed(
 
     waiting = threading.Event()
     wait_for_interlocks = run_cli._wait_for_interlocks
-    sent_before: list[str] = []
+    sent_before: list[str] = []  # what went to the firmware while the door was open
 
-    def spy(controller: object) -> None:
-        sent_before.extend(emu.call(lambda: list(emu.stats.lines)))
+    def spy(controller: object, stage: list[str]) -> None:
         waiting.set()
-        wait_for_interlocks(controller)  # type: ignore[arg-type]
+        wait_for_interlocks(controller, stage)  # type: ignore[arg-type]
 
     monkeypatch.setattr(run_cli, "_wait_for_interlocks", spy)
     with running_emulator("marlin", speed=float(SPEED)) as emu:
@@ -545,6 +544,8 @@ def test_an_open_door_at_the_start_holds_the_run_until_it_is_closed(
 
         def close_when_waiting() -> None:
             if waiting.wait(WAIT_S):
+                time.sleep(0.3)  # labrun waits on: it must not home meanwhile
+                sent_before.extend(emu.call(lambda: list(emu.stats.lines)))
                 emu.set_door(False)
 
         closer = threading.Thread(target=close_when_waiting, daemon=True)
@@ -776,3 +777,39 @@ def test_a_park_an_interlock_held_in_place_is_said_as_such() -> None:
     assert line == ("parked at X 131.00 Y 221.00 Z 218.00 A 133.10 (stopped where it was, not "
                     "lifted clear of the deck: door active, nothing moves behind it); recorded "
                     "X 131.00 Y 221.00 Z 218.00 A 133.10")
+
+
+def test_ctrl_c_while_waiting_for_the_door_ends_labrun_with_nothing_moved(
+        tmp_path: Path) -> None:
+    """Ctrl-C as labrun waits for the door to close: it ends labrun (exit 130), the run
+    aborted before anything moved, said in one line."""
+    import signal
+    import subprocess
+
+    record = tmp_path / "record.jsonl"
+    with running_emulator("marlin", speed=float(SPEED)) as emu:
+        emu.set_door(True)
+        robot = robot_file(tmp_path, "marlin", emu.address)
+        cli = "import sys; from labrun.cli.main import main; sys.exit(main(sys.argv[1:]))"
+        process = subprocess.Popen(
+            [sys.executable, "-c", cli, "run", str(write(tmp_path, SHORT)), "--robot",
+             str(robot), "-y", "--record", str(record)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                if "waiting for it to clear before homing" in line:
+                    break
+            process.send_signal(signal.SIGINT)
+            _, err = process.communicate(timeout=WAIT_S)
+        finally:
+            process.kill()
+            process.wait()
+        assert not any(line.startswith("G28") for line in emu.call(
+            lambda: list(emu.stats.lines)))
+    assert process.returncode == 130, err
+    assert err.strip() == ("error: interrupted while waiting for the door to close; nothing "
+                           "had moved")
+    summary = read_record(record)[-1]
+    assert summary["status"] == "aborted"

@@ -131,7 +131,7 @@ def test_a_record_left_without_its_end_is_ended_once_on_the_next_start(
     interrupted = {"seq": 3, "t": 0.75, "event": "command", "id": 3, "status": "interrupted",
                    "reason": STOPPED_WITH_THE_SERVER}
     status = {"seq": 4, "t": 0.75, "event": "status", **ENDED}
-    summary = {"seq": 5, "t": 0.75, "event": "summary", **ENDED, "commands": 0, "steps": 0,
+    summary = {"seq": 5, "t": 0.75, "event": "summary", **ENDED, "commands": 1, "steps": 0,
                "duration_s": 0.75,
                "ended_during": {"id": 3, "type": "pickUpTip", "params": {
                    "mount": "right", "well": "1/A1"}, "line": None, "status": "interrupted",
@@ -222,7 +222,7 @@ def test_a_server_killed_with_its_run_worker_leaves_a_record_the_next_one_ends(
         closing = [(e["event"], e["status"]) for e in events[len(left):]]
         assert closing[-2:] == [("status", "aborted"), ("summary", "aborted")]
         assert closing[:-2] in ([], [("command", "interrupted")])  # the one it was in
-        assert events[-1]["commands"] == sum(1 for e in left if e.get("status") == "completed")
+        assert events[-1]["commands"] == sum(1 for e in left if e.get("status") == "queued")
         assert events[-1]["tips_at_end"] == {"right": {"dropped": False, "uncertain": True}}
         client.robot_tips_removed()
         assert client.history_clear()["success"]
