@@ -63,6 +63,7 @@ class CommandChannel:
         self.closed_error: RunStopped | None = None
         self.finished_step = -1  # the last step the protocol has returned from
         self.requests_sent = 0
+        self.end_raised = False  # a call of the protocol has raised the run's end to it
 
     def step_finished(self, index: int) -> None:
         """The protocol has returned from step ``index``: the robot is at a checkpoint.
@@ -94,6 +95,7 @@ class CommandChannel:
         handed over together they cost one wake-up of its loop instead of one each.
         """
         if self.closed_error is not None:
+            self.end_raised = True
             raise self.closed_error
         if self._caller.in_loop_thread():  # it would wait for itself forever
             raise RuntimeError("a protocol call was made from the engine loop's own thread")
@@ -106,9 +108,14 @@ class CommandChannel:
         try:
             self._caller.submit(lambda: deliver(requests))
         except LoopClosedError:
+            self.end_raised = True
             raise self.closed_error or RunStopped("the run has ended") from None
         for request in requests:
-            yield request.reply.wait()
+            try:
+                yield request.reply.wait()
+            except RunStopped:
+                self.end_raised = True
+                raise
 
     def finish(self, error: str | None = None, location: str | None = None) -> None:
         """Tell the engine the protocol has returned (or raised ``error`` at ``location``)."""

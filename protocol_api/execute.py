@@ -227,7 +227,8 @@ def open_context(*, config: RobotConfig | None = None,
     The block's end is the protocol's: an error in it (Ctrl-C too) fails the run at
     once, even paused; ``sys.exit(0)`` ends it as the block's end does. A run that a
     person stopped ends the block quietly; one that failed, was aborted or halted raises
-    its error out of the block. ``ctx = open_context().__enter__()`` (a notebook's way)
+    its error out of the block, unless a call of the script raised it already (and the
+    script caught it). ``ctx = open_context().__enter__()`` (a notebook's way)
     works too: the run then ends as the script does.
     """
     return OpenContext(config=config, controller=controller, clock=clock,
@@ -237,7 +238,8 @@ def open_context(*, config: RobotConfig | None = None,
 
 
 ENDED_BY_ERROR = {Status.FAILED: RunFailed, Status.ABORTED: RunAborted, Status.HALTED: RunHalted}
-"""A run that ended so raises this out of its block, where no call of the script had."""
+"""A run that ended so raises this out of its block, where no call of the script had (a
+script that caught its call's ``RunFailed`` knows already)."""
 
 
 EXIT_GRACE_S = 30.0
@@ -285,7 +287,7 @@ class OpenContext:
                 run.channel.finish()  # the block's end, or sys.exit(0) in it
                 ended = run.wait()
                 raised = ENDED_BY_ERROR.get(ended.status)  # (aborted, say, after its calls)
-                if raised is not None and error is None:
+                if raised is not None and error is None and not run.channel.end_raised:
                     outcome = ended.outcome
                     said = (outcome.error or outcome.reason) if outcome is not None else None
                     raise raised(said or f"the run was {ended.status.value}")

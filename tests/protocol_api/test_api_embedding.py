@@ -402,3 +402,14 @@ def test_ctrl_c_in_a_pause_fails_the_run_and_cuts_the_pause_off(tmp_path: Path) 
     summary = events[-1]
     assert (summary["status"], summary["error"]) == ("failed", "KeyboardInterrupt")
     assert summary["ended_during"]["status"] == "interrupted"
+
+
+def test_a_failure_the_script_caught_is_not_raised_again_at_the_blocks_end() -> None:
+    from engine.errors import RunFailed
+    from protocol_api.types import Location, Point
+
+    with open_context() as ctx:
+        pipette = ctx.load_instrument("p300_single_gen2", "left")
+        with pytest.raises(RunFailed, match="cannot reach that point"):
+            pipette.move_to(Location(Point(2000.0, 2000.0, 50.0), None))
+    assert ctx.control.status().status is Status.FAILED  # the block ended: it knew
