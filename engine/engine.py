@@ -128,8 +128,7 @@ class Engine:
             # The protocol failed while the run waits on something else (an embedding
             # script raised, or was interrupted, while paused or in a delay): the run
             # fails now, as a stop would end it, not once a resume or the wait's end comes.
-            self.ending.fail(done.error, done.location, around=True)
-            self._react(None)
+            self.ending.fail(done.error, done.location, around=True)  # (ends the protocol)
             return
         self.inbox.deliver(requests, self.channel.closed_error if self.channel else None)
 

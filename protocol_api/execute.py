@@ -14,9 +14,10 @@ from types import TracebackType
 from engine.actions import Action, Resume, Stop
 from engine.channel import CommandChannel
 from engine.core import StalledPolicy
-from engine.errors import RunAborted, RunFailed, RunHalted, RunStopped, error_line
+from engine.ending import END_ERRORS, END_STATUS
+from engine.errors import RunStopped, error_line
 from engine.run import ErrorExplainer, Run, RunControl
-from engine.state import RunState, Status
+from engine.state import EndKind, RunState
 from hardware.clock import Clock
 from hardware.config import RobotConfig
 from hardware.controller import MotionController
@@ -237,9 +238,10 @@ def open_context(*, config: RobotConfig | None = None,
                        on_stalled=on_stalled)
 
 
-ENDED_BY_ERROR = {Status.FAILED: RunFailed, Status.ABORTED: RunAborted, Status.HALTED: RunHalted}
-"""A run that ended so raises this out of its block, where no call of the script had (a
-script that caught its call's ``RunFailed`` knows already)."""
+ENDED_BY_ERROR = {END_STATUS[kind]: error for kind, error in END_ERRORS.items()
+                  if kind is not EndKind.STOP}
+"""A run that ended so (failed, aborted, halted) raises this out of its block, where no
+call of the script had (a script that caught its call's ``RunFailed`` knows already)."""
 
 
 EXIT_GRACE_S = 30.0

@@ -510,9 +510,7 @@ class GcodeController:
         link.alarm = None
         self._halted = False
         await self._initialize()
-        query = self.dialect.interlock_query_line()
-        if query is not None:  # not asked while it was halted: a door opened since is known
-            await link.streamer.request(query)
+        await self._ask_interlocks()  # not asked while it was halted: a door opened since
 
     async def set_motors_enabled(self, enabled: bool, axes: Sequence[str] | None = None) -> None:
         """Switch motors on or off (Marlin, Smoothieware; GRBL has no such command)."""
@@ -614,9 +612,15 @@ class GcodeController:
                 # first line and discards it: try again once it has restarted.
                 if link.restart_seq == restarts or attempt == 2:
                     raise
+        if not self._halted and link.alarm is None:
+            await self._ask_interlocks()
+
+    async def _ask_interlocks(self) -> None:
+        """Ask a controller that reports its interlocks only when asked (Marlin's and
+        Smoothieware's endstop report) which are active now."""
         query = self.dialect.interlock_query_line()
-        if query is not None and not self._halted and link.alarm is None:
-            await link.streamer.request(query)
+        if query is not None:
+            await self._live().streamer.request(query)
 
     async def _check_settings(self) -> None:
         """SettingsMismatch if the firmware's steps/mm or units would put every move or

@@ -384,8 +384,8 @@ class Controls:
         self._last_ctrl_c: float | None = None
         self._ctrl_c_paused = False  # the last Ctrl-C was pressed while the run was paused
         self._confirming: str | None = None  # s, a or h pressed once, waiting for the second
-        # Ctrl-C while the run waited to start (a door open): the loop that plays it
-        # ends it instead (``end_before_start``), so that it is never both played and ended
+        # Ctrl-C while the run waited to start (a door open): the loop that plays it ends
+        # it (``labrun run``'s ``_play``), so that it is never both played and ended
         self.ending_before_start = False
         self._thread = threading.Thread(target=self._work, name="labrun-controls", daemon=True)
         self._thread.start()

@@ -36,12 +36,12 @@ import anyio
 from engine.actions import Action
 from engine.bridge import LoopCaller, LoopClosedError
 from engine.entries import ActionResult
-from engine.record import Event, iter_record, json_line, read_record
+from engine.record import Event, iter_record, read_record
 from engine.state import Status
 from hardware.controller import HardwareFault
 
 from . import runner
-from .history_file import closing_events, end_whole
+from .history_file import append_closing, closing_events, end_whole
 from .items import QueueItem
 from .modules import Reading
 from .robots import RobotUnavailable
@@ -501,8 +501,8 @@ class SupervisedRun:
         closing = closing_events(self._all_events(),
                                  {"status": Status.FAILED.value, "error": reason})
         if self._record_path is not None:
-            with contextlib.suppress(OSError), open(self._record_path, "a") as file:
-                file.write("".join(json_line(event) for event in closing))
+            with contextlib.suppress(OSError):
+                append_closing(self._record_path, closing)
         outcome = {"status": Status.FAILED.value, "reason": None, "error": reason,
                    "location": None}
         self.on_report({**self._report, "status": Status.FAILED.value,
