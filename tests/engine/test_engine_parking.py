@@ -87,20 +87,25 @@ def test_a_tip_holding_liquid_caught_between_wells_waits_over_the_well_it_left(
     assert run.controller.position["X"] == pytest.approx(WELL[0] + 200.0 + 34.0, abs=0.01)
 
 
+def holding_liquid_in_a1() -> ScriptedRun:
+    """A run with a door that does not resume it by itself, its left tip holding 50 µL
+    drawn from A1 of a plate in slot 2, still in that well."""
+    scripted = ScriptedRun(replace(default_config(), interlocks={"door": InterlockConfig(False)}))
+    scripted.play()
+    scripted.call(P300, name="load")
+    scripted.call(c.LoadLabware("corning_96_wellplate_360ul_flat", "2", "plate", 14.22))
+    scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+    scripted.call(c.MoveTo("left", WELL, well="2/A1"), c.Aspirate("left", 50.0, 50.0, "2/A1"))
+    return scripted
+
+
 def test_a_tip_holding_liquid_caught_between_wells_by_the_door_is_not_said_over_its_well(
         ) -> None:
     """The door opens while a tip holding liquid travels to the next well: nothing moves
     behind it, so the tip stays where it stopped, between the wells, and the record (and
     with it the terminal) must not say it waits over the well it drew from."""
-    config = replace(default_config(), interlocks={"door": InterlockConfig(False)})
-    scripted = ScriptedRun(config)
+    scripted = holding_liquid_in_a1()
     try:
-        scripted.play()
-        scripted.call(P300, name="load")
-        scripted.call(c.LoadLabware("corning_96_wellplate_360ul_flat", "2", "plate", 14.22))
-        scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
-        scripted.call(c.MoveTo("left", WELL, well="2/A1"),
-                      c.Aspirate("left", 50.0, 50.0, "2/A1"))
         scripted.clock.call_at(scripted.clock.now() + 0.4,
                                lambda: scripted.control.set_interlock("door", True))
         scripted.call(c.MoveTo("left", (WELL[0] + 200.0, WELL[1] + 150.0, WELL[2])))
@@ -122,15 +127,8 @@ def test_a_door_that_cuts_off_the_way_back_over_the_well_leaves_the_tip_where_it
     """A pause catches a tip holding liquid between wells, and the door opens while it
     goes back over the well it drew from: it stops there, and the run goes on once the
     door closes and it is resumed (the park said where the door stopped it)."""
-    config = replace(default_config(), interlocks={"door": InterlockConfig(False)})
-    scripted = ScriptedRun(config)
+    scripted = holding_liquid_in_a1()
     try:
-        scripted.play()
-        scripted.call(P300, name="load")
-        scripted.call(c.LoadLabware("corning_96_wellplate_360ul_flat", "2", "plate", 14.22))
-        scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
-        scripted.call(c.MoveTo("left", WELL, well="2/A1"),
-                      c.Aspirate("left", 50.0, 50.0, "2/A1"))
         now = scripted.clock.now()
         scripted.clock.call_at(now + 0.4, lambda: scripted.engine.apply(Pause(option="immediate")))
         scripted.clock.call_at(now + 0.45, lambda: scripted.control.set_interlock("door", True))

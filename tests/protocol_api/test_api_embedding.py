@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -16,6 +18,15 @@ from protocol_api import ProtocolContext, open_context
 from protocol_api.execute import continue_when_stalled
 
 TIMEOUT = 30.0
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_script(path: Path, text: str) -> subprocess.CompletedProcess[str]:
+    """``text`` written to ``path`` and run as a script of its own (a process whose main
+    thread it has, as a user's script does), with labrun importable."""
+    path.write_text(text)
+    return subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT, env={"PYTHONPATH": str(ROOT)})
 
 
 def test_an_embedded_context_runs_calls_and_ends_with_the_block(tmp_path: Path) -> None:
@@ -227,15 +238,9 @@ def test_ctrl_c_while_the_script_drives_the_loop_ends_the_run_failed(tmp_path: P
     """A simulated run's loop runs in the script's thread: a Ctrl-C landing in the
     engine's work killed the loop half-way, the status stayed ``running`` for ever and
     the record's summary said ``running``. It is raised in the script's code instead."""
-    import subprocess
-    import sys
-
     record = tmp_path / "record.jsonl"
     script = tmp_path / "script.py"
-    script.write_text(CTRL_C_IN_THE_LOOP.format(record=str(record)))
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=60, cwd=root, env={"PYTHONPATH": str(root)})
+    done = run_script(script, CTRL_C_IN_THE_LOOP.format(record=str(record)))
     assert done.stdout.strip() == "KeyboardInterrupt failed", done.stderr
     summary = read_record(record)[-1]
     assert summary["event"] == "summary" and summary["status"] == "failed"
@@ -330,15 +335,9 @@ def test_a_script_that_ends_without_closing_its_context_ends_its_run(
     """``open_context().__enter__()`` failed the run at once ("GeneratorExit"), a context
     left open ended the script with a traceback and a record with no end, and
     ``sys.exit(0)`` in the block failed the run."""
-    import subprocess
-    import sys
-
     record = tmp_path / "record.jsonl"
     script = tmp_path / "script.py"
-    script.write_text(SCRIPT_ENDS.format(how=how.format(record=str(record))))
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=60, cwd=root, env={"PYTHONPATH": str(root)})
+    done = run_script(script, SCRIPT_ENDS.format(how=how.format(record=str(record))))
     assert done.returncode == code
     assert done.stderr == "" or done.stderr.endswith("ValueError: broke\n"), done.stderr
     summary = read_record(record)[-1]
@@ -384,15 +383,8 @@ with open_context(record_path={record!r}) as ctx:
 def test_ctrl_c_in_a_pause_fails_the_run_and_cuts_the_pause_off(tmp_path: Path) -> None:
     """The pause the script waited in was recorded as "failed" with the script's error:
     it was cut off by the run's end, as a stop cuts it off."""
-    import subprocess
-    import sys
-
     record = tmp_path / "record.jsonl"
-    script = tmp_path / "script.py"
-    script.write_text(CTRL_C_IN_A_PAUSE.format(record=str(record)))
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=60, cwd=root, env={"PYTHONPATH": str(root)})
+    done = run_script(tmp_path / "script.py", CTRL_C_IN_A_PAUSE.format(record=str(record)))
     # ended by the Ctrl-C, as Python ends on one (the signal again, once all is done)
     assert done.returncode == -2 and done.stderr.endswith("KeyboardInterrupt\n"), done.stderr
     events = read_record(record)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from labrun_protocols import LONG_MOVE, SLOW_STEPS, hops
 from pty_terminal import WAIT_S, Terminal, restored
 
 from engine.record import read_record
+from engine.run import Run
 from engine.state import Status, StepInfo
 from engine.status import DelayStatus, RunStatusReport
 from hardware.clock import RealClock
@@ -296,52 +298,85 @@ def test_the_bar_and_time_left_hold_still_while_paused() -> None:
     assert text.endswith("delay 20.0 s left (incubate)"), text
 
 
-def test_controls_ask_before_ending_the_run(capsys: pytest.CaptureFixture[str],
-                                            tmp_path: Path) -> None:
+@pytest.fixture
+def idle_run(tmp_path: Path) -> Iterator[Run]:
+    """A run of the incubation protocol on the simulated robot, never played."""
     path = tmp_path / "protocol.py"
     path.write_text(textwrap.dedent(INCUBATE))
-    run = create_run(path, on_stalled=continue_when_stalled)  # idle: never played
+    run = create_run(path, on_stalled=continue_when_stalled)
     try:
-        display = StatusLine(sys.stdout, live=False, keys=False)
-        controls = Controls(run.control, display)
-        controls.key("S")
-        controls.key("x")  # not s or y: cancelled, nothing done
-        controls.key("a")
-        controls.key("s")  # another key that ends the run: the abort is cancelled
-        controls.key("y")
-        controls.close()
-        out = capsys.readouterr().out.splitlines()
-        assert out == [
-            "stop the run? press s again (or y) to stop, any other key to go on",
-            "stop cancelled",
-            "abort the run? press a again (or y) to abort, any other key to go on",
-            "abort cancelled",
-            "stop the run? press s again (or y) to stop, any other key to go on",
-            "stop: accepted (stopped)",
-        ]
-        assert run.control.status().status is Status.STOPPED
+        yield run
     finally:
         run.close()
 
 
-def test_ctrl_c_before_the_run_started_ends_it(capsys: pytest.CaptureFixture[str],
-                                               tmp_path: Path) -> None:
+def test_controls_ask_before_ending_the_run(capsys: pytest.CaptureFixture[str],
+                                            idle_run: Run) -> None:
+    display = StatusLine(sys.stdout, live=False, keys=False)
+    controls = Controls(idle_run.control, display)
+    controls.key("S")
+    controls.key("x")  # not s or y: cancelled, nothing done
+    controls.key("a")
+    controls.key("s")  # another key that ends the run: the abort is cancelled
+    controls.key("y")
+    controls.close()
+    assert capsys.readouterr().out.splitlines() == [
+        "stop the run? press s again (or y) to stop, any other key to go on",
+        "stop cancelled",
+        "abort the run? press a again (or y) to abort, any other key to go on",
+        "abort cancelled",
+        "stop the run? press s again (or y) to stop, any other key to go on",
+        "stop: accepted (stopped)",
+    ]
+    assert idle_run.control.status().status is Status.STOPPED
+
+
+def test_ctrl_c_before_the_run_started_is_left_to_the_loop_that_plays_it(
+        capsys: pytest.CaptureFixture[str], idle_run: Run) -> None:
     """Waiting to start behind an open door, Ctrl-C asked for a pause, which an idle run
     refuses, again and again: without keys (stdin not a terminal) nothing but SIGTERM
     ended labrun. It asks the loop that would play the run to end it instead (one thread
     decides: a run the door's closing just started is paused as by any Ctrl-C)."""
-    path = tmp_path / "protocol.py"
-    path.write_text(textwrap.dedent(INCUBATE))
-    run = create_run(path, on_stalled=continue_when_stalled)  # idle: never played
+    controls = Controls(idle_run.control, StatusLine(sys.stdout, live=False, keys=False))
+    controls.interrupt()
+    controls.close()
+    assert capsys.readouterr().out == ""  # said by the loop as it ends the run
+    assert controls.ending_before_start and idle_run.control.status().status is Status.IDLE
+
+
+def test_ctrl_c_as_the_run_waits_for_the_door_ends_it_before_it_starts(
+        capsys: pytest.CaptureFixture[str], idle_run: Run,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop of ``labrun run`` that waits for the door to play the run: a Ctrl-C
+    then ends the run (aborted, nothing moved) and labrun with it (exit 130)."""
+    from labrun.cli import run as run_cli
+
+    made: list[Controls] = []
+    ready = threading.Event()
+
+    class Pressed(Controls):  # the controls the loop makes, pressed from here
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+            ready.set()
+
+    monkeypatch.setattr(run_cli, "Controls", Pressed)
+    idle_run.control.set_interlock("door", True)
+    threading.Thread(target=lambda: ready.wait(WAIT_S) and made[0].interrupt(),
+                     daemon=True).start()
+    # (if the Ctrl-C did nothing, the door closes later and the run plays: no hang)
+    closing = threading.Timer(WAIT_S, idle_run.control.set_interlock, ("door", False))
+    closing.start()
     try:
-        display = StatusLine(sys.stdout, live=False, keys=False)
-        controls = Controls(run.control, display)
-        controls.interrupt()
-        controls.close()
-        assert capsys.readouterr().out == ""  # said by the loop as it ends the run
-        assert controls.ending_before_start and run.control.status().status is Status.IDLE
+        final, _, interrupted = run_cli._play(idle_run, idle_run.controller, None, 0)
     finally:
-        run.close()
+        closing.cancel()
+    assert interrupted and final.status is Status.ABORTED
+    out = capsys.readouterr().out
+    assert "waiting for door to clear before starting" in out
+    assert f"Ctrl-C: {run_cli.BEFORE_START}" in out
+    assert not any(e["event"] == "command" and e["status"] == "started"
+                   for e in idle_run.record.events)  # nothing ran
 
 
 def test_the_ctrl_c_whose_pause_landed_at_once_is_not_half_of_a_stop(

@@ -29,6 +29,19 @@ for row in "ABC":
 ''', "plate.py")
 
 
+def start_from_the_page(served: Served, gates: Gates, page: Any,
+                        queued: dict[str, Any] = PLATE) -> None:
+    """``queued`` (a protocol that waits at the gate "held") queued, the page opened and
+    live, the queue started with its button, and the run at its gate."""
+    from playwright.sync_api import expect
+
+    served.client.queue_item_add(queued)
+    page.goto(served.handle.token_url)
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    page.click("#b-start")
+    gates.reached("held")
+
+
 def test_watch_pause_resume_and_finish_a_run_from_the_page(served: Served, gates: Gates,
                                                           page: Any) -> None:
     from playwright.sync_api import expect
@@ -326,11 +339,7 @@ def test_a_server_gone_is_said_and_offers_nothing_and_its_run_is_history_once_ba
     from playwright.sync_api import expect
 
     with serving(gates, record_dir=str(tmp_path)) as first:
-        first.client.queue_item_add(PLATE)
-        page.goto(first.handle.token_url)
-        expect(page.locator("#link")).to_have_text("live", timeout=MS)
-        page.click("#b-start")
-        gates.reached("held")
+        start_from_the_page(first, gates, page)
         expect(page.locator("#call")).to_contain_text("Transferring", timeout=MS)
         expect(page.locator("#b-pause")).to_be_enabled()
         port, token = first.handle.port, first.handle.token
@@ -512,12 +521,8 @@ def test_a_door_that_resumes_the_run_by_itself_says_so_and_a_pause_keeps_it_stop
 
     config = replace(default_config(), interlocks={"door": InterlockConfig(auto_resume=True)})
     with serving(gates, config=config) as served:
-        served.client.queue_item_add(item('gates.wait("held")\nctx.comment("after")',
-                                          "door.py"))
-        page.goto(served.handle.token_url)
-        expect(page.locator("#link")).to_have_text("live", timeout=MS)
-        page.click("#b-start")
-        gates.reached("held")
+        start_from_the_page(served, gates, page,
+                            item('gates.wait("held")\nctx.comment("after")', "door.py"))
         served.client.sim_interlock("door", True)
         message = page.locator("#banner-msg")
         expect(message).to_contain_text(
@@ -569,11 +574,7 @@ def test_the_elapsed_time_never_runs_back_when_the_server_goes(
         return int(found[1]) * 60 + int(found[2])
 
     with serving(gates) as served:
-        served.client.queue_item_add(PLATE)
-        page.goto(served.handle.token_url)
-        expect(page.locator("#link")).to_have_text("live", timeout=MS)
-        page.click("#b-start")
-        gates.reached("held")
+        start_from_the_page(served, gates, page)
         expect(page.locator("#figures")).to_contain_text("elapsed", timeout=MS)
         start = elapsed()
         for _ in range(100):  # the page's own clock runs on, nothing new from the server
