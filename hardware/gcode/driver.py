@@ -59,6 +59,7 @@ from .errors import (
     InterlockActive,
     MotionInterrupted,
     SettingsMismatch,
+    TooSlow,
 )
 from .events import Alarm, Axes, EndstopHit, Event, Info, Restarted
 from .link import Link
@@ -337,10 +338,14 @@ class GcodeController:
         await self._ready()
         await self._leave_hold()
         start = {a: self._commanded.get(a, value) for a, value in target.items()}
+        feed = feed_for(self.config, start, target, speed) * 60.0
+        if feed < self.dialect.slowest_feed:
+            raise TooSlow(f"a move at {feed / 60:.3g} mm/s is slower than {self.dialect.name} "
+                          f"moves (at least {self.dialect.slowest_feed / 60:.3g} mm/s): it "
+                          "would not go at the speed asked (a flow rate or speed too low)")
         duration = plan_move(start, target, self.config.axes, speed).duration
         line = self.dialect.move_line({self.axis_map[a]: v - self._origin.get(a, 0.0)
-                                       for a, v in target.items()},
-                                      feed_for(self.config, start, target, speed) * 60.0)
+                                       for a, v in target.items()}, feed)
         sent_before = link.streamer.lines_sent
         interruptions = self._interruptions
         await self._check_endstops()  # a hit Marlin printed after the last move's ok

@@ -25,6 +25,10 @@ class MotionInterrupted(HardwareFault):
     """A move was ended early by ``stop_motion`` or ``emergency_stop`` from another task."""
 
 
+class TooSlow(HardwareFault):
+    """A move slower than the firmware moves: it would go at another speed than asked."""
+
+
 class InterlockActive(HardwareFault):
     """Motion was refused because an interlock (the door) is active."""
 

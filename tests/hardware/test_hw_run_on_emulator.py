@@ -355,6 +355,31 @@ def test_an_error_reply_ends_the_run_failed_naming_the_line(tmp_path: Path) -> N
         assert_failed_with_complete_record(robot, r"rejected 'G1")
 
 
+def test_a_flow_rate_slower_than_the_firmware_moves_fails_the_run_at_its_line(
+        tmp_path: Path) -> None:
+    protocol = textwrap.dedent('''
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+            p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p300.pick_up_tip()
+            p300.aspirate(20, plate["A1"], rate=0.0001)
+        ''')
+    with robot_run(tmp_path, "marlin", protocol) as robot:
+        robot.control.play()
+        error = assert_failed_with_complete_record(robot, r"slower than marlin moves")
+        outcome = robot.run.wait(WAIT_S).outcome
+        assert outcome is not None and str(outcome.location).endswith("protocol.py:9")
+        commands = [e for e in robot.file_events() if e["event"] == "command"]
+        [aspirate] = [e["id"] for e in commands if e.get("type") == "aspirate"]
+        assert [e["status"] for e in commands if e["id"] == aspirate] == [
+            "queued", "started", "failed"], error
+        feeds = robot.emulator.call(lambda: robot.emulator.emulator.firmware.feed_mm_per_min)
+        assert feeds is not None and feeds > 1.0  # never sent: the last speed is a move's
+
+
 def test_a_connection_dropped_while_paused_fails_the_run_at_once(
         tmp_path: Path, dialect: str) -> None:
     with robot_run(tmp_path, dialect, LONG_MOVE) as robot:

@@ -54,6 +54,10 @@ class Dialect:
     not every axis it has."""
     coordinates = "machine"
     """The frame moves and positions use on the wire (said in the driver's errors)."""
+    slowest_feed = 0.1
+    """The slowest ``F`` (mm/min) a move may ask for: below it the firmware would not move
+    at the speed asked. Here, the precision ``move_line`` writes: a slower feed would go
+    out as ``F0.0``, which Marlin and Smoothieware ignore, keeping the last speed."""
 
     # -- formatting -------------------------------------------------------------------
 

@@ -321,6 +321,23 @@ async def test_bad_targets_are_refused_before_anything_is_sent(homed: GcodeContr
     assert homed.link.streamer.lines_sent == sent
 
 
+async def test_a_move_slower_than_the_firmware_moves_is_refused(
+        homed: GcodeController, emulator: EmulatorHandle, check_at: CheckAt) -> None:
+    # A plunger at a flow rate far too low: written as F0.0, Marlin and Smoothieware kept
+    # their last speed and GRBL ran it at 1 mm/min, none at the speed asked.
+    before = emulator.position()
+    sent = homed.link.streamer.lines_sent
+    with pytest.raises(HardwareFault, match=r"a move at 1e-06 mm/s is slower than "
+                       rf"{homed.dialect.name} moves \(at least 0.0\d+ mm/s\)"):
+        await homed.move({"B": before["B"] + 1.0}, speed=1e-6)
+    assert homed.link.streamer.lines_sent == sent
+    check_at(emulator.position(), before)
+    slowest = homed.dialect.slowest_feed / 60  # as slow as it goes: moved as asked
+    await homed.move({"B": before["B"] + 0.01}, speed=slowest)
+    assert emulator.emulator.firmware.feed_mm_per_min == pytest.approx(homed.dialect.slowest_feed)
+    check_at(emulator.position(), {"B": before["B"] + 0.01})
+
+
 @pytest.mark.parametrize("dialect", ["grbl", "marlin", "smoothie"])
 async def test_over_a_pseudo_terminal(dialect: str, check_at: CheckAt,
                                       config_for: ConfigFor) -> None:
