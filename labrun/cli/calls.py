@@ -830,8 +830,19 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+LONGEST_COUNTED = 3600.0 * 1e6
+"""A million hours: a time beyond it (a flow rate far too low) is said in hours alone."""
+
+
+def uncounted_hours(seconds: float) -> str | None:
+    """``2.8e+295 h`` for a time beyond ``LONGEST_COUNTED``, not hundreds of digits."""
+    return f"{seconds / 3600:.2g} h" if seconds >= LONGEST_COUNTED else None
+
+
 def duration(seconds: float) -> str:
     """``5 min``, ``1 h 2 min``, ``30 s``, ``1 min 30 s``."""
+    if (uncounted := uncounted_hours(seconds)) is not None:
+        return uncounted
     whole = round(seconds)
     if whole < 60:
         return f"{round(seconds, 2):g} s" if seconds < 10 else f"{whole} s"

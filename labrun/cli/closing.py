@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .calls import Labels, command_sentence, module_display_name, module_state
+from .calls import Labels, command_sentence, module_display_name, module_state, uncounted_hours
 from .report import READ_STEP
 
 
@@ -215,6 +215,8 @@ def _duration(seconds: float) -> str:
     before it is split, so that no part reads 60."""
     if seconds < 59.995:
         return f"{seconds:.2f} s"
+    if (uncounted := uncounted_hours(seconds)) is not None:
+        return f"{uncounted} ({seconds:.3g} s)"
     tenths = round(seconds * 10)
     if tenths < 36000:
         minutes, rest = divmod(tenths, 600)

@@ -21,6 +21,7 @@ from .calls import (
     message_text,
     module_display_name,
     sentence,
+    uncounted_hours,
 )
 from .spool import Spool
 
@@ -436,6 +437,8 @@ def is_terminal(stream: Any) -> bool:
 
 def clock(seconds: float) -> str:
     """``1:05`` or ``1:02:05``: a time in the run as people read it."""
+    if (uncounted := uncounted_hours(seconds)) is not None:
+        return uncounted
     whole = round(seconds)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)

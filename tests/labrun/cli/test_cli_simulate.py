@@ -899,3 +899,26 @@ def test_the_log_says_which_module_a_labware_sits_on_and_holds_in_minutes(
     assert ("Thermocycler: set target block temperature (to 95 °C, hold time 5 min)") in log
     assert ("Thermocycler: set target block temperature (to 4 °C, hold time 45 s)") in log
     assert "Thermocycler: run profile 95 °C for 5 min, 4 °C for 30 s (repetitions 2)" in log
+
+
+def test_a_time_beyond_a_million_hours_is_said_in_hours_not_in_digits(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Opentrons takes any positive rate; 20 µL at 1e-300 of the flow rate takes 1e+295 h.
+    protocol = write(tmp_path, textwrap.dedent('''
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+            p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p300.pick_up_tip()
+            p300.aspirate(20, plate["A1"], rate=1e-300)
+            p300.drop_tip()
+        '''))
+    status, out, err = simulate(capsys, str(protocol))
+    assert status == 0, err
+    assert summary_fields(out)["estimated duration"] == "6e+295 h (2.15e+299 s)"
+    assert run_log(out)[-1] == "Dropping tip into A1 of Opentrons Fixed Trash (slot 12)"
+    assert "[6e+295 h] Dropping tip" in out
+    assert "Timeline (about 6e+295 h, 7 steps)" in out
+    assert max(map(len, out.splitlines())) < 100
