@@ -22,6 +22,8 @@ Queue semantics follow bluesky-queueserver:
 - every item is simulated when it is added (one that cannot run is refused) and again
   right before it starts: one that no longer simulates fails there, before anything
   moves, and the queue stops.
+- a run an interlock keeps from playing as it starts (the door opened just then) waits,
+  idle, nothing moved, and plays once it clears, as ``labrun run`` waits for the door.
 
 ``RunManager.for_run`` serves one existing run of this process instead of a queue
 (``server.serve_run``, from Python): the run actions and the status work, the queue calls
@@ -149,6 +151,7 @@ class RunManager:
         self._interval = progress_interval
         self._caller: LoopCaller | None = None
         self._tg: anyio.abc.TaskGroup | None = None
+        self._run_change: anyio.Event | None = None  # set at each change of the run's status
         self._workdir: Path | None = None
         self.progress: RunProgress | None = None
         """The running run's progress (the last run's, once it has ended)."""
@@ -744,14 +747,34 @@ class RunManager:
         self._adopt(active)
         # until it ends, a tip may be on: a server killed now leaves that word
         await self._share_tips(unfinished(item.name), item.item_uid)
+        if self._run_change is not None:  # a run's waiter still waiting (it ended): done
+            self._run_change.set()
+        change = self._run_change = anyio.Event()
         played = await active.apply(Play(source=SOURCE))
-        if not played.accepted:  # (the door opened as it started): ended, and said so
-            why = f"could not start: {played.reason}"
-            await active.apply(Abort(source=SOURCE, reason=why))
-            self._changed()
-            return f"{item.name} {why}"
+        if not played.accepted and played.status is Status.IDLE:
+            # An interlock tripped as it was made (the door opened after the last look):
+            # nothing has moved; it waits for the door as labrun run does, not thrown away
+            if self.log is not None:
+                self.log(f"run {item.name}: waiting to start: {played.reason}")
+            assert self._tg is not None
+            self._tg.start_soon(self._play_when_clear, active, change)
         self._changed()
         return None
+
+    async def _play_when_clear(self, active: ActiveRun, change: anyio.Event) -> None:
+        """Play the queue's run ``active``, which an interlock kept from starting, at the
+        first change of its status after ``change`` was made that lets it (the door
+        closed); the engine's guard decides each time. Done once it plays, or once it is
+        no longer the idle run served (a person stopped or aborted it meanwhile)."""
+        while True:
+            await change.wait()
+            if self.active is not active or active.done or active.status is not Status.IDLE:
+                return
+            change = self._run_change = anyio.Event()  # a change during the play: again
+            played = await active.apply(Play(source=SOURCE))
+            if played.accepted or played.status is not Status.IDLE:
+                self._changed()
+                return
 
     async def _check_again(self, item: QueueItem,
                            robot: Robot | SupervisedRobot) -> str | None:
@@ -822,7 +845,7 @@ class RunManager:
         def start_soon(function: Callable[[], Coroutine[Any, Any, Any]]) -> None:
             tg.start_soon(function)
 
-        return RunHooks(self._caller, start_soon, self._publish, self._on_events,
+        return RunHooks(self._caller, start_soon, self._run_changed, self._on_events,
                         self._finish, self._interval, self._on_modules)
 
     def _adopt(self, active: ActiveRun) -> None:
@@ -947,6 +970,13 @@ class RunManager:
         """Something the status shows has changed: push it."""
         self.changed_at = time.time()
         self._publish()
+
+    def _run_changed(self) -> None:
+        """The served run's status changed: pushed, and a run waiting to play looks again
+        (``_play_when_clear``)."""
+        self._publish()
+        if self._run_change is not None:
+            self._run_change.set()
 
     def _publish(self) -> None:
         if len(self.hub):

@@ -680,6 +680,62 @@ def test_a_door_opened_between_two_runs_keeps_the_next_item_queued(tmp_path: Any
         c.close()
 
 
+@pytest.mark.parametrize("then", ["closed", "stopped"])
+def test_a_door_opened_as_a_run_starts_holds_it_until_the_door_closes(
+        served: Served, then: str) -> None:
+    """The door opens in the instant the queue starts a run (made, not yet played): the
+    run waits for it, idle, and nothing moves, as labrun run waits; once the door closes it
+    plays and the queue goes on. A person can stop it while it waits."""
+    robot = served.robot
+    start_run = robot.start_run
+    tripped: list[str] = []
+
+    async def door_opens_as_it_starts(item: Any, **options: Any) -> Any:
+        active = await start_run(item, **options)
+        if not tripped:  # the first run only: after the manager's last look at the door
+            tripped.append(item.name)
+            assert await robot.set_interlock("door", True, active) is None
+        return active
+
+    robot.start_run = door_opens_as_it_starts  # type: ignore[method-assign]
+    said: list[str] = []
+    served.manager.log = said.append  # the server's terminal
+    c = served.client
+    first = c.queue_item_add(QUICK)["item"]["item_uid"]
+    c.queue_item_add(item("pass", "next.py"))
+    assert c.queue_start()["success"]  # started: it waits for the door, not thrown away
+    status = c.wait_for(lambda s: s["interlocks"] == ["door"], timeout=WAIT)
+    assert (status["manager_state"], status["run_status"], status["running_item_uid"]) == \
+        ("executing_queue", "idle", first)
+    assert status["items_in_history"] == 0 and status["queue_error"] is None
+    assert ("run quick.py: waiting to start: interlock door is active; clear it before "
+            "starting") in said
+    if then == "closed":
+        c.sim_interlock("door", False)
+        c.wait_for_idle(timeout=WAIT)
+        assert [i["result"]["exit_status"] for i in c.history_get()["items"]] == \
+            ["succeeded", "succeeded"]
+    else:
+        assert c.re_stop(item_uid=first)["run_status"] in ("idle", "stopped")
+        status = c.wait_for_idle(timeout=WAIT)
+        ended = c.history_get()["items"]
+        assert [(i["name"], i["result"]["exit_status"]) for i in ended] == \
+            [("quick.py", "stopped")]
+        # a stopped run is a success: the queue moved on and was held by the open door
+        assert status["queue_error"] == ("next.py could not start: interlock door is "
+                                         "active; clear it, then queue_start")
+        assert names(served) == ["next.py"]
+    record = c.history_item_get(first)["item"]["record"]
+    plays = [e for e in record if e["event"] == "action" and e["action"] == "play"]
+    assert [p["accepted"] for p in plays] == ([False, True] if then == "closed" else [False])
+    assert plays[0]["refusal"] == "interlock door is active; clear it before starting"
+    door = [e["active"] for e in record if e["event"] == "interlock"]
+    assert door == ([True, False] if then == "closed" else [True])
+    # nothing moved behind the open door: every command came after the play accepted
+    moved = [e["seq"] for e in record if e["event"] == "command"]
+    assert all(seq > plays[-1]["seq"] for seq in moved) if then == "closed" else not moved
+
+
 # -- a restarted server --------------------------------------------------------------------------
 
 
