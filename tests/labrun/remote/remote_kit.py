@@ -179,6 +179,24 @@ class Served:
 
 
 
+def door_opens_as_the_next_run_starts(served: Served) -> None:
+    """The door opens in the instant the queue's next run is being started, once: from
+    the robot's ``start_run``, as the run is made and before it is played (the manager has
+    looked at the door for the last time), so the window is hit every time."""
+    robot = served.robot
+    start_run = robot.start_run
+    tripped: list[str] = []
+
+    async def door_opens(item: Any, **options: Any) -> Any:
+        active = await start_run(item, **options)
+        if not tripped:
+            tripped.append(item.name)
+            assert await robot.set_interlock("door", True, active) is None
+        return active
+
+    robot.start_run = door_opens  # type: ignore[method-assign]
+
+
 @contextmanager
 def serving(gates: Gates, *, run_worker: bool = False, record_dir: str | None = None,
             port: int = 0, token: str | None = None,

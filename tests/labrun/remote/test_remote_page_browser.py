@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from browser_kit import MS, needs_chromium
-from remote_kit import MODULES, QUICK, WAIT, Gates, Served, item, serving
+from remote_kit import (
+    MODULES,
+    QUICK,
+    WAIT,
+    Gates,
+    Served,
+    door_opens_as_the_next_run_starts,
+    item,
+    serving,
+)
 
 pytestmark = needs_chromium
 
@@ -560,6 +569,29 @@ def test_an_open_door_between_runs_is_shown_and_the_queue_not_offered(
     served.client.sim_interlock("door", False)
     expect(page.locator("#banner")).to_be_hidden(timeout=MS)
     expect(page.locator("#b-start")).to_be_enabled()
+
+
+def test_a_run_the_door_holds_as_it_starts_is_shown_waiting_and_can_be_stopped(
+        served: Served, page: Any) -> None:
+    """The door opened in the instant the queue started a run: the page said no run
+    starts until it is cleared, and offered neither Stop nor Abort for the run that waits
+    for it (the server would stop it)."""
+    from playwright.sync_api import expect
+
+    door_opens_as_the_next_run_starts(served)
+    served.client.queue_item_add(QUICK)
+    page.goto(served.handle.token_url)
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    page.click("#b-start")
+    expect(page.locator("#banner-title")).to_have_text("Interlock active: door", timeout=MS)
+    expect(page.locator("#banner-msg")).to_have_text(
+        "the run starts once it is cleared; nothing has moved")
+    expect(page.locator("#b-abort")).to_be_enabled()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#b-stop")
+    status = served.client.wait_for_idle(timeout=WAIT)
+    assert status["items_in_history"] == 1 and status["interlocks"] == ["door"]
+    assert served.client.history_get()["items"][0]["result"]["exit_status"] == "stopped"
 
 
 def test_the_elapsed_time_never_runs_back_when_the_server_goes(

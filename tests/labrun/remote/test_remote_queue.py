@@ -16,7 +16,16 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from remote_kit import QUICK, SPEED, WAIT, Gates, Served, item, serving
+from remote_kit import (
+    QUICK,
+    SPEED,
+    WAIT,
+    Gates,
+    Served,
+    door_opens_as_the_next_run_starts,
+    item,
+    serving,
+)
 
 from engine.record import read_record
 from hardware.config import default_config
@@ -686,18 +695,7 @@ def test_a_door_opened_as_a_run_starts_holds_it_until_the_door_closes(
     """The door opens in the instant the queue starts a run (made, not yet played): the
     run waits for it, idle, and nothing moves, as labrun run waits; once the door closes it
     plays and the queue goes on. A person can stop it while it waits."""
-    robot = served.robot
-    start_run = robot.start_run
-    tripped: list[str] = []
-
-    async def door_opens_as_it_starts(item: Any, **options: Any) -> Any:
-        active = await start_run(item, **options)
-        if not tripped:  # the first run only: after the manager's last look at the door
-            tripped.append(item.name)
-            assert await robot.set_interlock("door", True, active) is None
-        return active
-
-    robot.start_run = door_opens_as_it_starts  # type: ignore[method-assign]
+    door_opens_as_the_next_run_starts(served)
     said: list[str] = []
     served.manager.log = said.append  # the server's terminal
     c = served.client
