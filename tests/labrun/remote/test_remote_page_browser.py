@@ -587,9 +587,16 @@ def test_a_run_the_door_holds_as_it_starts_is_shown_waiting_and_can_be_stopped(
     expect(page.locator("#banner-msg")).to_have_text(
         "the run starts once it is cleared; nothing has moved")
     expect(page.locator("#b-abort")).to_be_enabled()
-    page.once("dialog", lambda dialog: dialog.accept())
+    asked: list[str] = []  # and the Stop dialog promises no cleanup: nothing moves
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", answer)
     page.click("#b-stop")
     status = served.client.wait_for_idle(timeout=WAIT)
+    assert asked == ["Stop the run? It has not started: nothing moves."]
     assert status["items_in_history"] == 1 and status["interlocks"] == ["door"]
     assert served.client.history_get()["items"][0]["result"]["exit_status"] == "stopped"
 
