@@ -44,6 +44,7 @@ class EngineCore(Protocol):
     on_stalled: StalledPolicy | None
     journal: StepJournal  # the commands of the step in progress, as a rewind needs them
     position_seen: dict[str, float]  # the position as other threads may read it
+    position_unknown: str | None  # set when the controller cannot say where it stopped
     modules: Modules  # the run's hardware modules and their devices
 
     @property

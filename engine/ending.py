@@ -8,6 +8,7 @@ the controller still answers. Whatever happens, the run reaches one terminal sta
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from hardware import aio, parking
 from hardware.aio import CancelScope
@@ -17,6 +18,7 @@ from . import commands as c
 from .core import EngineCore
 from .entries import CommandEntry
 from .errors import RunAborted, RunFailed, RunHalted, RunStopped
+from .record import rounded
 from .reducer import RunEnded, RunFailing
 from .segments import HomeAxes, Move
 from .state import EndKind, Outcome, Status, StepInfo
@@ -26,6 +28,10 @@ END_STATUS = {EndKind.STOP: Status.STOPPED, EndKind.ABORT: Status.ABORTED,
 END_ERRORS: dict[EndKind, type[RunStopped]] = {
     EndKind.STOP: RunStopped, EndKind.ABORT: RunAborted, EndKind.HALT: RunHalted,
     EndKind.FAIL: RunFailed}
+POSITION_UNKNOWN = "position unknown after the emergency stop: home before moving"
+"""What the status, the record and the summary say instead of a position the controller
+could not report after its emergency stop (Marlin's ``M112`` kills the board, which then
+answers nothing): the robot model's would be where a move was going, not where it is."""
 
 
 class RunEnding:
@@ -147,17 +153,37 @@ class RunEnding:
         engine = self.engine
         if self._estop_done is None:
             self._estop_done = aio.Event()
+            engine.position_unknown = POSITION_UNKNOWN  # until the controller says
             try:
                 await engine.controller.emergency_stop()
             except HardwareFault as exc:
                 self._estop_failed = str(exc)
                 engine.record.add("failure", error=str(exc), location="emergency stop")
+            where = await self._where_stopped()
             # sent and confirmed, or not (the failure before it says why)
-            engine.record.add("emergency_stop", confirmed=self._estop_failed is None)
+            engine.record.add("emergency_stop", confirmed=self._estop_failed is None, **where)
             self._estop_done.set()
         await self._estop_done.wait()
 
     # -- helpers ------------------------------------------------------------------------
+
+    async def _where_stopped(self) -> dict[str, Any]:
+        """Where the emergency stop left the axes, read from the controller (GRBL's and
+        Smoothieware's status report still answer): the record's ``position``. When it
+        cannot say (Marlin answers nothing after ``M112``; a stop not confirmed may leave
+        the axes moving), ``position_unknown``: no report gives a position again (none
+        has since the stop was sent)."""
+        engine = self.engine
+        if self._estop_failed is None:
+            try:
+                engine.model.position.update(await engine.controller.read_position())
+            except HardwareFault:
+                pass
+            else:
+                engine.position_seen = dict(engine.model.position)
+                engine.position_unknown = None
+                return {"position": rounded(engine.model.position)}
+        return {"position_unknown": POSITION_UNKNOWN}
 
     def _halted(self) -> Outcome:
         """A halt's outcome: the reason says so when the controller did not confirm its

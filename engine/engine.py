@@ -76,6 +76,9 @@ class Engine:
         self.model = RobotModel(config)
         # What other threads read: replaced (never changed in place) by the loop.
         self.position_seen: dict[str, float] = dict(self.model.position)
+        self.position_unknown: str | None = None
+        """Why the position is not known, once an emergency stop left the controller
+        unable to report it (Marlin after ``M112``): nothing reports a position then."""
         self.book = CommandBook(clock.now, record, keep=keep_entries)
         self.entries, self.tally = self.book.entries, self.book.tally
         self.channel: CommandChannel | None = None

@@ -35,8 +35,8 @@ class RunStatusReport(Frozen):
 
     __slots__ = ("delay", "held_in_place", "held_over_well", "interlocks", "outcome", "parked",
                  "pause_also_for", "pause_from", "pause_message", "pause_pending", "pause_source",
-                 "pause_unresolved", "position", "resumes_when_clear", "status", "step", "time",
-                 "unparking")
+                 "pause_unresolved", "position", "position_unknown", "resumes_when_clear", "status",
+                 "step", "time", "unparking")
 
     status: Status
     pause_pending: bool
@@ -56,6 +56,7 @@ class RunStatusReport(Frozen):
     pause_also_for: str | None  # the protocol's pause answers a client's too (where from)
     held_in_place: bool  # parked where it stopped, not lifted: an interlock let nothing move
     resumes_when_clear: bool  # held by interlocks that each resume the run once cleared
+    position_unknown: str | None  # why ``position`` is empty: the controller cannot say
 
     def __init__(self, status: Status, pause_pending: bool, pause_source: str | None,
                  pause_message: str | None, parked: bool, unparking: bool,
@@ -63,7 +64,8 @@ class RunStatusReport(Frozen):
                  position: dict[str, float], pause_unresolved: bool, outcome: Outcome | None,
                  time: float, pause_from: str | None = None,
                  held_over_well: bool = False, pause_also_for: str | None = None,
-                 held_in_place: bool = False, resumes_when_clear: bool = False) -> None:
+                 held_in_place: bool = False, resumes_when_clear: bool = False,
+                 position_unknown: str | None = None) -> None:
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "pause_pending", pause_pending)
         object.__setattr__(self, "pause_source", pause_source)
@@ -82,6 +84,7 @@ class RunStatusReport(Frozen):
         object.__setattr__(self, "pause_also_for", pause_also_for)
         object.__setattr__(self, "held_in_place", held_in_place)
         object.__setattr__(self, "resumes_when_clear", resumes_when_clear)
+        object.__setattr__(self, "position_unknown", position_unknown)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
@@ -99,6 +102,8 @@ def report(engine: EngineCore) -> RunStatusReport:
     state = engine.state
     now = engine.clock.now()
     pause = state.pause
+    # Read before the position: once it is set, the position seen is stale for good.
+    unknown = engine.position_unknown
     delay = None
     if state.delay is not None:
         d = state.delay
@@ -113,7 +118,8 @@ def report(engine: EngineCore) -> RunStatusReport:
         interlocks=tuple(sorted(state.interlocks)),
         step=state.step,
         delay=delay,
-        position={axis: round(v, 4) for axis, v in engine.position_seen.items()},
+        position={} if unknown else {axis: round(v, 4)
+                                     for axis, v in engine.position_seen.items()},
         pause_unresolved=state.pause_unresolved,
         outcome=state.outcome,
         time=round(now, 6),
@@ -122,6 +128,7 @@ def report(engine: EngineCore) -> RunStatusReport:
         pause_also_for=pause.also_for if pause is not None else None,
         held_in_place=state.held_in_place,
         resumes_when_clear=_resumes_when_clear(engine, state),
+        position_unknown=unknown,
     )
 
 

@@ -214,6 +214,8 @@ def summarize(engine: EngineCore) -> dict[str, Any]:
         summary["tips_at_end"] = tally.tips_at_end
     if tally.cleanup_skipped is not None:
         summary["cleanup_skipped"] = tally.cleanup_skipped
+    if engine.position_unknown is not None:
+        summary["position_unknown"] = engine.position_unknown
     if outcome is not None:
         for name in ("reason", "error", "location"):
             value = getattr(outcome, name)

@@ -90,7 +90,8 @@ class MotionController(Protocol):
         ...
 
     async def read_position(self) -> Position:
-        """The actual position of every axis."""
+        """The actual position of every axis; ``HardwareFault`` when the controller cannot
+        report it (a G-code board after its emergency stop takes no line)."""
         ...
 
     async def set_currents(self, currents: Mapping[str, float]) -> None:

@@ -297,6 +297,38 @@ def test_an_abort_behind_an_open_door_leaves_the_robot_and_the_summary_says_so(
         assert close_to(robot.emulator.position(), parked, dialect)
 
 
+# -- halt -----------------------------------------------------------------------------------
+
+POSITION_UNKNOWN = "position unknown after the emergency stop: home before moving"
+
+
+def test_a_halt_mid_move_reports_where_the_axes_stopped_or_that_no_one_knows(
+        tmp_path: Path, dialect: str) -> None:
+    # GRBL's and Smoothieware's status report still answer after their emergency stop:
+    # the position is where the axes stopped. Marlin answers nothing after M112, and the
+    # robot model's position is where the move began, far from the axes: no position is
+    # given, the status, the record and the summary say it is unknown.
+    with robot_run(tmp_path, dialect, LONG_MOVE) as robot:
+        robot.control.play()
+        robot.wait_until(lambda: robot.moving_x_below(300.0), "the long move")
+        assert robot.control.halt().accepted
+        final = robot.run.wait(WAIT_S)
+        assert final.status is Status.HALTED, final
+        stopped = robot.emulator.position()
+        assert TARGET_X + 20 < stopped["X"] < 300.0  # halted well short of the target
+        (estop,) = robot.events("emergency_stop")
+        summary = robot.events("summary")[-1]
+        if dialect == "marlin":
+            assert final.position == {} and final.position_unknown == POSITION_UNKNOWN
+            assert estop["position_unknown"] == POSITION_UNKNOWN and "position" not in estop
+            assert summary["position_unknown"] == POSITION_UNKNOWN
+        else:
+            assert final.position_unknown is None
+            assert close_to(final.position, stopped, dialect)
+            assert close_to(estop["position"], stopped, dialect)
+            assert "position_unknown" not in summary
+
+
 # -- faults ---------------------------------------------------------------------------------
 
 
