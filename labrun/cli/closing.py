@@ -85,6 +85,8 @@ def summary_lines(summary: dict[str, Any], *, duration_label: str = "estimated d
         rows.append(("pause unresolved", "yes (requested during the last step)"))
     if summary.get("reason"):  # the error of a failed run is printed once, on stderr
         rows.append(("reason", summary["reason"]))
+    if summary.get("position_unknown"):  # the controller could not say where it stopped
+        rows.append(("robot", summary["position_unknown"]))
     rows += ended_early_rows(summary, labels or Labels(), all_wells)
     if record:
         rows.append(("record", record))

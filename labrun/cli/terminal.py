@@ -145,7 +145,9 @@ def format_status(status: RunStatusReport, position: Mapping[str, float] | None 
         parts.append(f"delay skipped{what}" if status.delay.skipped
                      else f"delay {said} left{what}")
     where = position if position is not None else status.position
-    if where:
+    if status.position_unknown:  # after an emergency stop: no stale position in its place
+        parts.append(status.position_unknown)
+    elif where:
         parts.append(" ".join(f"{axis} {value:.1f}" for axis, value in where.items()))
     return one_line(" | ".join(parts))
 

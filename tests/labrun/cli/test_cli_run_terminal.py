@@ -125,6 +125,28 @@ def test_ctrl_c_twice_pauses_at_once_and_h_halts(terminal: Any) -> None:
     assert restored(term)
 
 
+def test_a_halt_on_marlin_says_the_position_is_unknown_rather_than_where_the_move_began(
+        terminal: Any, tmp_path: Path) -> None:
+    # M112 kills Marlin mid-move: it answers nothing more, so no one knows where the axes
+    # stopped. The last status line and the summary say so, never a stale position.
+    record = tmp_path / "record.jsonl"
+    term = terminal(SLOW, "--dialect", "marlin", "--speed", "10", "--record", str(record))
+    term.expect(r"running\x1b\[0m \| \[[#.]+\] step 4 of 5")  # the slow move, about 1.3 s
+    term.type(b"h")
+    term.expect(r"press h again")
+    term.type(b"h")
+    term.expect(r"status:\s+halted")
+    assert term.wait() == 1
+    unknown = "position unknown after the emergency stop: home before moving"
+    last = term.text().split("\x1b[K")[-1].splitlines()[0]  # the last drawing of the line
+    assert re.fullmatch(rf"\x1b\[1;31mhalted\x1b\[0m \| \[[#.]+\] step 4 of 5, \d+ % \| "
+                        rf"{unknown}\r?", last), last
+    term.expect(rf"robot:\s+{unknown}")
+    summary = read_record(record)[-1]
+    assert summary["event"] == "summary" and summary["position_unknown"] == unknown
+    assert restored(term)
+
+
 PAUSING = '''
 metadata = {"apiLevel": "2.15"}
 
