@@ -314,6 +314,7 @@ class RunManager:
             "resumes_when_clear": bool(run and run.get("resumes_when_clear")),
             "pause_also_for": run.get("pause_also_for") if run else None,
             "position": run["position"] if run else None,
+            "position_unknown": run.get("position_unknown") if run else None,
             "interlocks": interlocks,
             "step": run["step"] if run else None,
             "delay": run["delay"] if run else None,
