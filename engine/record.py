@@ -301,7 +301,8 @@ _chunks = encoder()
 def read_record(path: str | Path) -> list[Event]:
     """Parse a run record; a cut last line (the process was killed mid-write) is skipped.
 
-    Every other line must be strict JSON (``NaN`` and ``Infinity`` are refused).
+    Every other line must be strict JSON (``NaN`` and ``Infinity`` are refused), else
+    ``NotARecordLine``; a file that is not UTF-8 text is a ``UnicodeDecodeError``.
     """
     return list(iter_record(path))
 
@@ -322,11 +323,20 @@ def iter_record(path: str | Path) -> Iterator[Event]:
             yield event
 
 
+class NotARecordLine(ValueError):
+    """A line of a run record, other than a cut last one, that is not strict JSON:
+    ``line`` is its number, from 1."""
+
+    def __init__(self, path: str | Path, line: int) -> None:
+        super().__init__(f"{path}:{line}: not a JSON record line")
+        self.line = line
+
+
 def _parse(path: str | Path, number: int, line: str) -> Event:
     try:
         event: Event = _DECODER.decode(line)
     except json.JSONDecodeError:
-        raise ValueError(f"{path}:{number}: not a JSON record line") from None
+        raise NotARecordLine(path, number) from None
     return event
 
 

@@ -66,12 +66,12 @@ from .items import ItemRefused, Position, Queue, QueueItem, as_uploaded_event, s
 from .locks import Locks
 from .modules import ModuleBoard, Reading
 from .progress import Plan, RunProgress, read_plan
-from .records import RecordFiles
+from .records import RecordFiles, RecordUnreadable
 from .robots import Robot, set_interlock
 from .served import SHUTDOWN_GRACE, ActiveRun, RunHooks, ServedRun
 from .spec import BY_NAME
 from .stream import EventHub, Subscriber
-from .streamed import Lazy, StreamedReply
+from .streamed import Later, Lazy, StreamedReply
 from .supervisor import SupervisedRobot
 from .watch import PROGRESS_INTERVAL
 from .worker import Checker, CheckFailed
@@ -400,8 +400,7 @@ class RunManager:
         if not records:
             return ok(items=list(self.history), plan_history_uid=self.history_uid)
         # each record is read from its file as the reply is written (``streamed``)
-        entries = [{**entry, "record": self._record_stream(entry["item_uid"])}
-                   for entry in self.history]
+        entries = [self._with_record(entry, entry["item_uid"]) for entry in self.history]
         return StreamedReply(ok(items=entries, plan_history_uid=self.history_uid))
 
     async def _api_history_item_get(self, uid: str, records: bool | None) -> Reply:
@@ -412,30 +411,37 @@ class RunManager:
                 return ok(item=running, running=True, plan_history_uid=self.history_uid)
             path = self._records.path(uid) if self._single is None else None
             if path is None or not path.is_file():  # a run of this process with no file
-                running["record"] = active.record()
+                running.update(record=active.record(), record_error=None)
                 return ok(item=running, running=True, plan_history_uid=self.history_uid)
             # read from its file as the reply is written, as a finished run's is
-            return StreamedReply(ok(item={**running, "record": self._record_stream(uid)},
+            return StreamedReply(ok(item=self._with_record(running, uid),
                                     running=True, plan_history_uid=self.history_uid))
         entry = next((e for e in reversed(self.history) if e["item_uid"] == uid), None)
         if entry is None:
             return refused(self._not_in_history(uid))
         if records is False:
             return ok(item=entry, running=False, plan_history_uid=self.history_uid)
-        return StreamedReply(ok(item={**entry, "record": self._record_stream(uid)},
+        return StreamedReply(ok(item=self._with_record(entry, uid),
                                 running=False, plan_history_uid=self.history_uid))
 
-    def _record_stream(self, uid: str) -> Lazy:
-        """Run ``uid``'s record, naming its files as uploaded, read from its file as the
-        reply is written (None: none is kept); a running run's, as far as it has got."""
+    def _with_record(self, entry: dict[str, Any], uid: str) -> dict[str, Any]:
+        """``entry`` with run ``uid``'s ``record``, naming its files as uploaded, read from
+        its file as the reply is written (a running run's as far as it has got), and
+        ``record_error``: null, or why the record is null (no longer kept, its file
+        missing or not a record)."""
         directory = self._workdir / uid if self._workdir is not None else None
+        why: list[str] = []  # said by the record as it is read, before record_error is
 
         def events() -> Iterable[Event] | None:
-            record = self._records.events(uid)
-            return None if record is None else (as_uploaded_event(directory, e)
-                                                for e in record)
+            try:
+                record = self._records.events(uid)
+            except RecordUnreadable as unreadable:
+                why.append(str(unreadable))
+                return None
+            return (as_uploaded_event(directory, e) for e in record)
 
-        return Lazy(events)
+        return {**entry, "record": Lazy(events),
+                "record_error": Later(lambda: why[0] if why else None)}
 
     def _not_in_history(self, uid: str) -> str:
         """Why the history has no run ``uid``: it is waiting, was cleared, or is unknown."""

@@ -11,7 +11,9 @@ finished run's as the reply is written, an event at a time (``events``, ``stream
 Of the spooled records only the last ``SPOOL_KEPT`` runs' are kept; an older run's record
 is no longer there (null). A record folder's files are never deleted. A run that never
 started has an empty record, and the one run ``serve_run`` serves keeps its record in
-memory as its owner's ``Run`` does: neither has a file of the server's.
+memory as its owner's ``Run`` does: neither has a file of the server's. A record that
+cannot be given (no longer kept, its file missing, unreadable or not a record) is
+``RecordUnreadable``, saying why in one line: the reply's ``record_error``.
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from engine.record import Event, iter_record
+from engine.record import Event, NotARecordLine, iter_record
 
 SPOOL_KEPT = 20
 """Spooled records kept (without ``--record-dir``): the last runs' ones."""
+
+
+class RecordUnreadable(Exception):
+    """A run's record cannot be given: the message says why, in one line."""
 
 
 class RecordFiles:
@@ -73,22 +79,45 @@ class RecordFiles:
                 self._delete(uid)
         self._spooled = deque(uid for uid in self._spooled if uid not in gone)
 
-    def events(self, uid: str) -> Iterable[Event] | None:
+    def events(self, uid: str) -> Iterable[Event]:
         """Run ``uid``'s record as far as it is written (a line being written is left out),
-        or None if none is kept, read from its file as it is iterated: the file is read
-        through once first, so that a file that is not a record is None before any of it
-        is written out. Reads a file: call it from a worker thread."""
+        read from its file as it is iterated: the file is read through once first, so that
+        a file that is not a record is ``RecordUnreadable`` before any of it is written
+        out. Reads a file: call it from a worker thread."""
         if uid in self._held:
             return self._held[uid]
         path = self.path(uid)
-        if path is None or not path.is_file():  # (a FIFO put there: never waited on)
-            return None
+        if path is None:
+            raise RecordUnreadable("the server keeps no record of this run")
+        where = "record folder" if self.record_dir is not None else "server's temporary folder"
+        name = f"the record file {path.name}"
+        if self.record_dir is None and uid not in self._spooled:
+            missing = RecordUnreadable(f"no longer kept: without a record folder "
+                                       f"(--record-dir) the server keeps only the last "
+                                       f"{SPOOL_KEPT} runs' records")
+        else:
+            missing = RecordUnreadable(f"{name} is missing from the {where}")
+        if not path.exists():
+            raise missing
+        if not path.is_file():  # a FIFO put there: never waited on
+            raise RecordUnreadable(f"{name} in the {where} is not a regular file")
         try:
             count = sum(1 for _ in iter_record(path))
             events = iter_record(path)
             first = next(events, None)  # the file is open: a spooled one may now go
-        except (OSError, ValueError):  # gone, or not a record
-            return None
+        except FileNotFoundError:  # gone since
+            raise missing from None
+        except OSError as error:
+            raise RecordUnreadable(f"{name} cannot be read: "
+                                   f"{(error.strerror or str(error)).lower()}") from None
+        except NotARecordLine as error:
+            raise RecordUnreadable(f"{name} is not a run record: line {error.line} is not "
+                                   "JSON") from None
+        except UnicodeDecodeError:
+            raise RecordUnreadable(f"{name} is not a run record: it is not UTF-8 "
+                                   "text") from None
+        except ValueError as error:  # any other way of not being one
+            raise RecordUnreadable(f"{name} is not a run record: {error}") from None
         return _first(first, events, count)
 
     def _delete(self, uid: str) -> None:

@@ -188,11 +188,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              (LOCK_KEY,), lock="environment"),
     Endpoint("history_get", "GET", "/api/history/get",
              "Finished runs, each with its result; with records=true, also its run record "
-             "(null where the server no longer keeps it).",
+             "and record_error: the record null where it cannot be given, and "
+             "record_error saying why in one line (no longer kept, its file missing, not "
+             "readable, not a record), else null.",
              (Param("records", "boolean", "include each run's record (default false)"),)),
     Endpoint("history_item_get", "GET", "/api/history/item/get",
              "One run, by its item_uid, with its result and (unless records=false) its run "
-             "record: a finished run (running false), or the running one with its record so "
+             "record and record_error (as history_get gives them): a finished run "
+             "(running false), or the running one with its record so "
              "far and result null (running true); success false for any other uid, saying "
              "whether it is queued, was cleared or is unknown.",
              (Param("uid", "string", "the run's item_uid", required=True),

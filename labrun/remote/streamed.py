@@ -25,8 +25,17 @@ class Lazy:
         self.items = items
 
 
+class Later:
+    """A JSON value made only when it is written, after what comes before it in the reply:
+    ``value()`` gives it (a plain JSON value). It is called from the thread writing the
+    reply, so it can tell what reading an earlier ``Lazy`` found."""
+
+    def __init__(self, value: Callable[[], Any]) -> None:
+        self.value = value
+
+
 class StreamedReply(dict[str, Any]):
-    """A reply holding ``Lazy`` parts: the app sends it as it is made (``chunks``)."""
+    """A reply holding ``Lazy`` or ``Later`` parts: the app sends it as it is made (``chunks``)."""
 
 
 def chunks(value: Any, size: int = CHUNK) -> Iterator[bytes]:
@@ -48,6 +57,8 @@ def chunks(value: Any, size: int = CHUNK) -> Iterator[bytes]:
 def _pieces(value: Any) -> Iterator[str]:
     if isinstance(value, Lazy):
         yield from _array(value.items())
+    elif isinstance(value, Later):
+        yield from _encode(value.value(), 0)
     elif isinstance(value, dict):
         yield "{"
         for i, (key, item) in enumerate(value.items()):

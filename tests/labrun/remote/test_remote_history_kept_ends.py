@@ -418,7 +418,7 @@ def test_a_fifo_named_as_a_record_does_not_hold_the_server_at_start_up(
     that run's record."""
     import threading
 
-    from labrun.remote.records import RecordFiles
+    from labrun.remote.records import RecordFiles, RecordUnreadable
 
     records = tmp_path / "records"
     records.mkdir()
@@ -427,13 +427,17 @@ def test_a_fifo_named_as_a_record_does_not_hold_the_server_at_start_up(
 
     def start_up() -> None:  # what a server does as it starts, and a history_item_get
         read["history"] = HistoryFile(records).load()
-        read["record"] = RecordFiles(records).events(KILLED_UID)
+        try:
+            read["record"] = RecordFiles(records).events(KILLED_UID)
+        except RecordUnreadable as unreadable:
+            read["record"] = str(unreadable)
 
     reader = threading.Thread(target=start_up, daemon=True)
     reader.start()
     reader.join(30)
     assert not reader.is_alive(), "waiting on the FIFO"
-    assert read == {"history": [], "record": None}
+    assert read == {"history": [], "record": f"the record file {KILLED_UID}.jsonl in the "
+                                             "record folder is not a regular file"}
 
 
 def test_a_history_entry_the_disk_could_not_take_is_written_with_the_next(

@@ -11,7 +11,7 @@ import httpx
 from remote_kit import WAIT, Gates, Served, item, serving
 
 from engine.record import read_record
-from labrun.remote.streamed import Lazy, chunks
+from labrun.remote.streamed import Later, Lazy, chunks
 
 COMMENTS = item("for i in range(3000):\n    ctx.comment(f'comment {i}')", "comments.py")
 
@@ -60,10 +60,10 @@ def test_a_streamed_reply_is_the_json_of_the_whole_reply() -> None:
     events = [{"event": "comment", "text": "ünïcode \"quoted\"", "n": [1, 2.5, None]}] * 3
     reply = {"success": True, "items": [
         {"item_uid": "a", "record": Lazy(lambda: iter(events))},
-        {"item_uid": "b", "record": Lazy(lambda: None)},
+        {"item_uid": "b", "record": Lazy(lambda: None), "why": Later(lambda: "gone")},
         {"item_uid": "c", "record": Lazy(lambda: [])}], "empty": {}, "none": []}
     whole = {**reply, "items": [{"item_uid": "a", "record": events},
-                                {"item_uid": "b", "record": None},
+                                {"item_uid": "b", "record": None, "why": "gone"},
                                 {"item_uid": "c", "record": []}]}
     expected = json.dumps(whole, separators=(",", ":")).encode()
     for size in (1, 50, 1 << 16):

@@ -292,9 +292,14 @@ def test_the_history_lists_runs_and_gives_records_only_when_asked(
     assert [e["item_uid"] for e in listing] == [first, second]
     assert all("record" not in e and e["result"]["success"] for e in listing)
     full = c.history_get(records=True)["items"]
-    assert full[0]["record"] is None  # no longer kept
+    assert full[0]["record"] is None  # no longer kept, and said so
+    assert full[0]["record_error"] == ("no longer kept: without a record folder "
+                                       "(--record-dir) the server keeps only the last 1 "
+                                       "runs' records")
     assert full[1]["record"][-1]["event"] == "summary"
+    assert full[1]["record_error"] is None
     assert c.history_item_get(first)["item"]["record"] is None
+    assert c.history_item_get(first)["item"]["record_error"] == full[0]["record_error"]
     assert c.history_item_get(second)["item"]["record"] == full[1]["record"]
     raw = httpx.get(served.url + "/api/history/get").json()["items"]
     assert raw == listing  # records=false is the default of the API too

@@ -7,7 +7,9 @@
   ``CLEARED_KEPT`` of them, also after a restart on the same record folder);
 - ``queue_stop_cancel`` with no ``queue_stop`` pending is refused as ``queue_stop`` is
   with no queue running;
-- ``robot_tips_removed`` with no tip recorded succeeds, and says so.
+- ``robot_tips_removed`` with no tip recorded succeeds, and says so;
+- a run whose record cannot be read has ``record`` null and ``record_error`` saying why
+  (its file missing, a line not JSON, not text, not a file), the rest of its entry kept.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import httpx
 import pytest
 from remote_kit import QUICK, WAIT, Gates, Served, item, serving
 
+from engine.record import read_record
 from labrun.remote import RequestError, RequestFailedError
 from labrun.remote.client_core import LabwarePaths, read_item
 from labrun.remote.history_file import CLEARED_KEPT, ClearedRuns
@@ -152,3 +155,35 @@ def test_tips_removed_with_none_recorded_succeeds_and_says_so(served: Served) ->
     assert c.robot_tips_removed() == {"success": True,
                                       "msg": "no tips were recorded on the pipettes"}
     assert c.robot_tips_removed()["success"]  # as often as it is said
+
+
+def test_a_record_that_cannot_be_read_says_why_in_the_history(gates: Gates,
+                                                               tmp_path: Path) -> None:
+    with serving(gates, record_dir=str(tmp_path)) as served:
+        c = served.client
+        uids = [c.queue_item_add(QUICK)["item"]["item_uid"] for _ in range(5)]
+        c.queue_start()
+        c.wait_for_idle(timeout=WAIT)
+        listing = c.history_get()["items"]
+        files = [tmp_path / f"{uid}.jsonl" for uid in uids]
+        files[0].unlink()
+        lines = files[1].read_text().splitlines(keepends=True)
+        files[1].write_text("".join([*lines[:2], "{cut mid-line\n", *lines[3:]]))
+        files[2].write_bytes(b"\xff\xfe" + files[2].read_bytes())
+        files[3].unlink()
+        files[3].mkdir()
+        said = [f"the record file {uids[0]}.jsonl is missing from the record folder",
+                f"the record file {uids[1]}.jsonl is not a run record: line 3 is not JSON",
+                f"the record file {uids[2]}.jsonl is not a run record: it is not UTF-8 text",
+                f"the record file {uids[3]}.jsonl in the record folder is not a regular file",
+                None]
+        full = c.history_get(records=True)["items"]
+        assert [e["record_error"] for e in full] == said
+        assert [e["record"] is None for e in full] == [True] * 4 + [False]
+        assert full[4]["record"] == read_record(files[4])
+        kept = [{k: v for k, v in e.items() if k not in ("record", "record_error")}
+                for e in full]
+        assert kept == listing  # nothing else of the history is lost
+        for uid, entry in zip(uids, full, strict=True):
+            assert c.history_item_get(uid)["item"] == entry
+        assert c.history_get()["items"] == listing  # the listing has no record to read
