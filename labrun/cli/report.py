@@ -34,6 +34,12 @@ class TextLog:
     became, nested under it, status changes and parks; 2 (``-vv``): also coordinates, flow
     rates and park positions. The error of a failed run is not in the log: the CLI prints
     it once, on stderr.
+
+    Each line is stamped with the run's time. A call's line is written once the call has
+    ended (to name every well it touched): in a log read afterwards (``labrun simulate``)
+    it stands where the call began, with its start time; in a live one (``said_live``) it
+    is stamped with the time it is said, the call's end, and nothing stamped waits behind
+    it, so that the lines a person watches come in time order.
     """
 
     def __init__(self, verbosity: int = 0, *, quiet_sources: tuple[str, ...] = (),
@@ -41,7 +47,10 @@ class TextLog:
         self.verbosity = verbosity
         self.said_live = said_live
         """The caller prints status changes, parks, unparks and interlocks as they come (and
-        its own sources' actions): the log leaves them out, rather than say them twice."""
+        its own sources' actions): the log leaves them out, rather than say them twice, and
+        is live too, in time order with them: a call's line is stamped when it is said (its
+        end, not its start) and a stamped line goes out at once, never after a call still
+        open (its nested command lines, unstamped, wait for it)."""
         self.quiet_sources = ("simulate", *quiet_sources)  # actions told elsewhere
         self.labels = Labels()
         self.lines: list[str] = []
@@ -51,6 +60,7 @@ class TextLog:
         self._queued: dict[int, tuple[str, dict[str, Any]]] = {}
         self._step = -1
         self._header: float | None = None  # when the open group step began, not yet said
+        self._now = 0.0  # the time of the event being read
         self._said: tuple[int, str | None] | None = None  # a call written before its step ended
         self._spooled: tuple[int, Spool] | None = None  # a closed call's spooled lines
         self._parked_modules: dict[str, float] = {}  # module id -> when the pause parked it
@@ -67,6 +77,8 @@ class TextLog:
         """Take one record event; return the lines it completes (a call is written when the
         next one starts, so that its sentence can name every well it touched)."""
         kind = event["event"]
+        if isinstance(event.get("t"), (int, float)):
+            self._now = float(event["t"])
         if kind == "command":
             self._command(event)
         elif kind == "step":
@@ -140,7 +152,8 @@ class TextLog:
                 else:
                     if self._keep_words:
                         self.step_words[self._step] = self._step_name
-                    self._add(self._header, self._step_name)
+                    self._add(self._now if self.said_live else self._header,
+                              self._step_name)
                 self._header = None
             if self._call is not None and self._group and line != self._call.line:
                 self._close()
@@ -199,7 +212,8 @@ class TextLog:
         if len(message) > MESSAGE_SHOWN:  # a person reads its start; the record keeps it
             words = "Pausing: " + shortened(message)
         nest = "  " if call.nested else ""
-        self.lines[call.index] = _stamp(call.t) + nest + hanging(words, STAMP_WIDTH + len(nest))
+        said = self._now if self.said_live else call.t  # live: when it is said, its end
+        self.lines[call.index] = _stamp(said) + nest + hanging(words, STAMP_WIDTH + len(nest))
         if call.held is not None:  # its first lines, spooled: they go right after it
             self._spooled = (call.index, call.held)
 
@@ -305,8 +319,16 @@ class TextLog:
                              "was paused")
 
     def _add(self, t: float | None, text: str, *, nest: int = 0) -> None:
-        self.lines.append((_stamp(t) if t is not None else " " * STAMP_WIDTH)
-                          + "  " * nest + hanging(text, STAMP_WIDTH + 2 * nest))
+        line = ((_stamp(t) if t is not None else " " * STAMP_WIDTH)
+                + "  " * nest + hanging(text, STAMP_WIDTH + 2 * nest))
+        call = self._call
+        if self.said_live and t is not None and call is not None:
+            # a live log's stamped line goes out now, ahead of the call still open, whose
+            # line (stamped at its end) follows it
+            self.lines.insert(call.index, line)
+            call.index += 1
+        else:
+            self.lines.append(line)
 
 
 CALLS_OVER = frozenset({"finishing", "stopping", "aborting", "failing", "halting",

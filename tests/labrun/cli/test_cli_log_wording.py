@@ -2,8 +2,8 @@
 transfer says how many wells its tips reached and its aspirate, dispense, mix, blow-out
 and touch-tip the wells under all its tips (not only those under its first nozzle),
 a drop says how many tips went, a mix the run cut short says how far it got, a labware
-on an adapter on a Heater-Shaker says on what it stands, and ``-v`` says a module call
-once."""
+on an adapter on a Heater-Shaker says on what it stands, ``-v`` says a module call
+once, and a live log reads in time order."""
 
 from __future__ import annotations
 
@@ -301,3 +301,75 @@ def test_a_module_wait_is_said_as_it_begins_in_a_live_log(tmp_path: Path) -> Non
                 or "to 4 °C" in text)
     assert profile == "command thermocycler/runProfile queued", said
     assert hold.endswith("queued") and "wait" in hold.lower(), said
+
+
+PAUSED_IN_A_TRANSFER = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.transfer(50, plate["A1"], [plate[f"B{n}"] for n in range(1, 7)])
+    with ctx.step("incubate"):
+        ctx.delay(seconds=30)
+    ctx.comment("done")
+'''
+
+
+@pytest.mark.parametrize("verbosity", [0, 1])
+def test_a_live_log_reads_in_time_order_when_a_pause_comes_mid_call(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], verbosity: int) -> None:
+    """``labrun run`` prints status changes, parks and interlocks as they come, and a
+    call's line once the call has ended: stamped with the call's start, that line came
+    after the later ones a pause in the call printed, and the times ran backwards. Live, a
+    call's line is stamped when it is said; the simulation's log keeps its start."""
+    import io
+    import queue
+    import re
+
+    from engine.record import Event, read_record
+    from labrun.cli.report import TextLog
+    from labrun.cli.run import _show_events
+    from labrun.cli.terminal import StatusLine
+
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PAUSED_IN_A_TRANSFER)
+    record = tmp_path / "record.jsonl"
+    rehearsed = ["--at", "20:pause", "--at", "25:door-open", "--at", "40:door-close",
+                 "--at", "45:resume"]
+    assert main(["simulate", str(protocol), "--record", str(record), *rehearsed,
+                 *["-v"] * verbosity]) == 0
+    simulated = capsys.readouterr().out
+    # What labrun run prints of these events, as they come, on a robot's real clock.
+    out = io.StringIO()
+    display = StatusLine(out, live=False, keys=False)
+    log = TextLog(verbosity, quiet_sources=("terminal",), said_live=True)
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    for event in read_record(record):
+        events.put(event)
+        _show_events(display, events, log)
+    for line in log.finish():
+        display.log(line)
+    printed = out.getvalue().splitlines()
+
+    def seconds(line: str) -> int:
+        stamp = re.match(r"\[\s*(\d+):(\d\d)\] ", line)
+        assert stamp is not None, line
+        return int(stamp[1]) * 60 + int(stamp[2])
+
+    def first(lines: list[str], start: str) -> int:
+        return next(i for i, line in enumerate(lines) if line[8:].lstrip().startswith(start))
+
+    times = [seconds(line) for line in printed if line.startswith("[")]
+    assert times == sorted(times), "\n".join(printed)
+    transfer = first(printed, "Transferring 50.0 µL")
+    # said once it has ended, after the resume, at its end (the next step's start)
+    assert first(printed, "unparked back to") < transfer
+    assert printed[transfer][:8] == printed[first(printed, "incubate")][:8]
+    assert printed[first(printed, "pause (deferred) from rehearsal")].startswith("[ 0:20]")
+    assert first(printed, "pause (deferred)") < first(printed, "interlock door active")
+    # labrun simulate's log is read afterwards: the call stands where it began
+    logged = simulated.splitlines()
+    assert logged[first(logged, "Transferring 50.0 µL")].startswith("[ 0:00]")
+    assert first(logged, "Transferring 50.0 µL") < first(logged, "pause (deferred)")
