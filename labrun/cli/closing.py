@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from .calls import Labels, command_sentence, module_display_name, module_state, uncounted_hours
-from .report import READ_STEP
+from .report import RobotOnlySteps
 
 
 class RunTimes:
@@ -26,13 +26,17 @@ class RunTimes:
     def __init__(self, speed: float = 1.0) -> None:
         self.speed = speed
         self.paused_clock_s = 0.0
-        self.module_reads = 0
+        self._robot_only = RobotOnlySteps()
         self._since: float | None = None  # the clock's time the pause going on began
+
+    @property
+    def module_reads(self) -> int:
+        """The steps only a robot makes that have ended (all of them, after the summary)."""
+        return self._robot_only.count
 
     def feed(self, event: dict[str, Any]) -> None:
         """Take one record event (every event may be given)."""
-        if event["event"] == "step" and event.get("name") == READ_STEP:
-            self.module_reads += 1
+        self._robot_only.feed(event)
         if event["event"] != "status":
             return
         t = float(event["t"])

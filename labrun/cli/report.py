@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.commands import REGISTRY, Execution
@@ -343,6 +343,35 @@ SAID_LIVE = frozenset({"status", "park", "unpark", "interlock"})
 READ_STEP = "read_module"
 """The step a module reading makes on a robot (a simulation reads what was set): said only
 with -v, and not counted against the simulation's step numbers."""
+MODULE_READ = "module/read"
+"""The command a module reading sends on a robot."""
+
+
+class RobotOnlySteps:
+    """Counts, from a live run's record, the steps only a robot makes: a step whose every
+    command reads a module. On a robot a module reading asks the module, as a step of its
+    own (``read_module``) or within a ``ctx.step`` group that does nothing else; its
+    simulation reads what was set and has no such step. ``count`` is of the steps ended
+    (the next step or the summary ends one), so the simulation's index of a live step is
+    its own less ``count`` once that step has begun."""
+
+    __slots__ = ("_reads_only", "count")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._reads_only: bool | None = None  # the step going on: None before a command
+
+    def feed(self, event: Mapping[str, Any]) -> None:
+        """Take one record event (every event may be given)."""
+        kind = event["event"]
+        if kind == "step" or kind == "summary":
+            if self._reads_only:
+                self.count += 1
+            self._reads_only = None
+        elif (kind == "command" and event["status"] == "queued"
+              and event.get("origin") is None):  # the protocol's, not the cleanup's
+            read = event.get("type") == MODULE_READ
+            self._reads_only = read if self._reads_only is None else self._reads_only and read
 STAMP_WIDTH = 8
 HOLD = 4096
 """Lines under an open call kept in memory; past that many they go to a spool."""

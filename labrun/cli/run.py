@@ -636,10 +636,10 @@ def _show_events(display: StatusLine, events: queue.SimpleQueue[Event], log: Tex
             event = events.get_nowait()
         except queue.Empty:
             return
+        if display.progress is not None:
+            display.progress.robot_only.feed(event)
         if event["event"] == "step":
             display.step_recorded(int(event["index"]))
-            if display.progress is not None:
-                display.progress.read_step_seen(str(event["name"]))
         elif event["event"] == "delay" and event["status"] == "skipped":
             display.delay_skipped(float(event["remaining"]))
         for text in log.feed(event):

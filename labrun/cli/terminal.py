@@ -31,7 +31,7 @@ from engine.run import RunControl
 from engine.state import Status
 from engine.status import RunStatusReport
 
-from .report import READ_STEP, clock, is_terminal, one_line
+from .report import RobotOnlySteps, clock, is_terminal, one_line
 
 COLOURS = {Status.RUNNING: "32", Status.PAUSING: "33", Status.PAUSED: "1;33",
            Status.SUCCEEDED: "1;32", Status.STOPPED: "1;32", Status.FAILED: "1;31",
@@ -79,19 +79,14 @@ class Progress:
         self.duration_s = duration_s
         self.words = words
         self.speed = speed
-        self.reads = 0
-        """Module readings the live run made as steps of their own (on a robot, reading a
-        temperature asks the module): the simulation has none, so its step numbers are
-        the live ones less these (``plan_index``)."""
-
-    def read_step_seen(self, name: str) -> None:
-        """A live step began (its name); a module reading is counted aside."""
-        if name == READ_STEP:
-            self.reads += 1
+        self.robot_only = RobotOnlySteps()
+        """Module readings the live run made as steps (on a robot, reading a temperature
+        asks the module): the simulation has none, so its step numbers are the live ones
+        less these (``plan_index``). Fed every event of the live run's record."""
 
     def plan_index(self, index: int) -> int:
         """The simulation's step index of the live run's step ``index``."""
-        return max(index - self.reads, 0)
+        return max(index - self.robot_only.count, 0)
 
     def left_s(self, index: int, in_step_s: float) -> float:
         """Wall seconds left when step ``index`` (0-based) has run ``in_step_s``."""

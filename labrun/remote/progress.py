@@ -30,7 +30,7 @@ from attrs import Factory, field, frozen
 
 from labrun.cli import setup_sheet
 from labrun.cli.calls import Labels, asker
-from labrun.cli.report import READ_STEP, TextLog, clock, shortened
+from labrun.cli.report import READ_STEP, RobotOnlySteps, TextLog, clock, shortened
 
 COMMENTS_KEPT = 5
 """Comments the status and the page show (the latest)."""
@@ -209,7 +209,7 @@ class RunProgress:
         self._skipped_s = 0.0  # wall seconds the delays skipped so far did not take
         self._ahead = 0.0  # planned seconds of the current step its skipped delays had left
         self._dirty = False
-        self._reads = 0  # module readings the run made as steps: the plan has none
+        self._robot_only = RobotOnlySteps()  # module readings made as steps: not planned
 
     # -- feeding --------------------------------------------------------------------------
 
@@ -220,6 +220,7 @@ class RunProgress:
         out: list[Published] = []
         for event in events:
             kind = event["event"]
+            self._robot_only.feed(event)
             if self._log is not None:
                 line = self._log_line(event)
                 if line is not None:
@@ -275,9 +276,10 @@ class RunProgress:
 
     def _step(self, event: Mapping[str, Any], out: list[Published]) -> None:
         if event["name"] == READ_STEP:  # a module reading on a robot: not in the plan
-            self._reads += 1
             return
-        index = int(event["index"]) - self._reads
+        # (a group that only reads is known once it has ended: meanwhile it stands for the
+        # planned step that follows it, which takes its place when it begins)
+        index = int(event["index"]) - self._robot_only.count
         working = self._working()
         plan = self.plan
         if plan is not None and index < len(plan.starts):

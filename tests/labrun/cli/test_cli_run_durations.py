@@ -136,3 +136,31 @@ def test_a_module_reading_is_counted_apart_from_the_steps_the_simulation_has(
         for simulating in (True, False))
     assert simulated.isdigit()
     assert on_robot == f"{simulated} (and 1 module reading, a step only a robot makes)"
+
+
+READING_GROUP = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    temp = ctx.load_module("temperature module gen2", 3)
+    temp.set_temperature(30)
+    with ctx.step("check the block"):
+        reading = temp.temperature
+    with ctx.step("read and say"):
+        ctx.comment(f"at {temp.temperature} C")
+    ctx.comment(f"at {reading} C")
+'''
+
+
+def test_a_group_that_only_reads_a_module_is_counted_as_a_module_reading(
+        tmp_path: Path) -> None:
+    """A ``ctx.step`` group that only reads a module is a step under the group's name on
+    a robot and no step in the simulation: it was counted as one of the simulation's
+    steps (one too many); a group that reads and does more is a step in both."""
+    path = tmp_path / "protocol.py"
+    path.write_text(READING_GROUP)
+    simulated, on_robot = (
+        closing(list(simulate_file(path, simulating=simulating).record.events), 1.0)["steps"]
+        for simulating in (True, False))
+    assert simulated == "5"
+    assert on_robot == "5 (and 1 module reading, a step only a robot makes)"

@@ -457,11 +457,21 @@ def test_ctrl_c_while_the_robot_parks_for_a_pause_counts_toward_the_stop(
 
 def test_the_status_line_counts_steps_as_the_simulation_did_past_module_readings() -> None:
     progress = Progress(4, [0.0, 10.0, 20.0, 120.0], 200.0, {2: "Transferring", 3: "Mixing"})
-    progress.read_step_seen("read_module")  # on a robot: a reading asked the module
+
+    def step(index: int, name: str, *commands: str) -> None:  # as the live record has it
+        progress.robot_only.feed({"event": "step", "index": index, "name": name})
+        for kind in commands:
+            progress.robot_only.feed({"event": "command", "status": "queued", "type": kind})
+
+    step(0, "load_labware", "loadLabware")
+    step(1, "load_module", "loadModule")
+    step(2, "read_module", "module/read")  # on a robot: a reading asked the module
+    step(3, "transfer", "moveTo", "aspirate")
     line = format_status(report(step=StepInfo(3, "transfer"), position={}), None, progress)
     assert "step 3 of 4" in line and "Transferring" in line
-    progress.read_step_seen("mix")
-    line = format_status(report(step=StepInfo(4, "mix"), position={}), None, progress)
+    step(4, "check the block", "module/read")  # a ctx.step group that only reads
+    step(5, "mix", "moveTo", "aspirate")
+    line = format_status(report(step=StepInfo(5, "mix"), position={}), None, progress)
     assert "step 4 of 4" in line and "Mixing" in line
 
 

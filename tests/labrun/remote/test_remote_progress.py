@@ -451,9 +451,11 @@ def test_the_terminal_says_where_a_failed_run_failed() -> None:
     assert lines[-1] == "run p.py: failed after 0:02: p.py:11: ValueError: reagent lot expired"
 
 
+@pytest.mark.parametrize("name", ["read_module", "check the block"])
 def test_a_module_reading_on_a_robot_is_not_counted_against_the_plans_steps(
-        events: list[dict[str, Any]]) -> None:
-    # On a robot, reading a temperature asks the module: a step the simulation lacks.
+        events: list[dict[str, Any]], name: str) -> None:
+    # On a robot, reading a temperature asks the module: a step the simulation lacks, of
+    # its own (read_module) or a ctx.step group that does nothing else (its name).
     plan = Plan.from_events(events)
     clock = Clock()
     progress = RunProgress("uid", "p.py", plan, now=clock)
@@ -461,7 +463,9 @@ def test_a_module_reading_on_a_robot_is_not_counted_against_the_plans_steps(
     shift = 0
     for event in events:
         if event["event"] == "step" and event["index"] == 8:
-            live.append({"event": "step", "index": 8, "name": "read_module", "t": event["t"]})
+            live.append({"event": "step", "index": 8, "name": name, "t": event["t"]})
+            live.append({"event": "command", "status": "queued", "id": 10_000, "step": 8,
+                         "type": "module/read", "params": {"module": "m1"}, "t": event["t"]})
             shift = 1
         if shift and "index" in event and event["event"] == "step":
             event = {**event, "index": event["index"] + shift}
@@ -471,7 +475,10 @@ def test_a_module_reading_on_a_robot_is_not_counted_against_the_plans_steps(
         progress.feed([event])
         if event["event"] == "step":
             seen[event["index"]] = progress.fields()
-    assert seen[8]["step"] == 8 and seen[8]["call"] == plan.words[7]  # the read: no change
+    if name == "read_module":  # the read: no change
+        assert seen[8]["step"] == 8 and seen[8]["call"] == plan.words[7]
+    else:  # a group: known to only read once it ends; meanwhile the next planned step's
+        assert seen[8]["step"] == 9
     assert seen[9]["step"] == 9 and seen[9]["call"] == plan.words[8]
     assert seen[33]["step"] == 33 and seen[33]["steps"] == 33
 
