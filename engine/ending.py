@@ -28,6 +28,8 @@ END_STATUS = {EndKind.STOP: Status.STOPPED, EndKind.ABORT: Status.ABORTED,
 END_ERRORS: dict[EndKind, type[RunStopped]] = {
     EndKind.STOP: RunStopped, EndKind.ABORT: RunAborted, EndKind.HALT: RunHalted,
     EndKind.FAIL: RunFailed}
+POSITION_AFTER_STOP_S = 1.0
+"""How long the controller is given to report where its emergency stop left the axes."""
 POSITION_UNKNOWN = "position unknown after the emergency stop: home before moving"
 """What the status, the record and the summary say instead of a position the controller
 could not report after its emergency stop (Marlin's ``M112`` kills the board, which then
@@ -154,15 +156,22 @@ class RunEnding:
         if self._estop_done is None:
             self._estop_done = aio.Event()
             engine.position_unknown = POSITION_UNKNOWN  # until the controller says
-            try:
-                await engine.controller.emergency_stop()
-            except HardwareFault as exc:
-                self._estop_failed = str(exc)
-                engine.record.add("failure", error=str(exc), location="emergency stop")
-            where = await self._where_stopped()
-            # sent and confirmed, or not (the failure before it says why)
-            engine.record.add("emergency_stop", confirmed=self._estop_failed is None, **where)
-            self._estop_done.set()
+            # Never cut off half-way (a halt asked for as a failed cleanup's stop goes
+            # out): a second call waits for this one to be done
+            with CancelScope(shield=True):
+                try:
+                    try:
+                        await engine.controller.emergency_stop()
+                    except HardwareFault as exc:
+                        self._estop_failed = str(exc)
+                        engine.record.add("failure", error=str(exc),
+                                          location="emergency stop")
+                    where = await self._where_stopped()
+                    # sent and confirmed, or not (the failure before it says why)
+                    engine.record.add("emergency_stop", confirmed=self._estop_failed is None,
+                                      **where)
+                finally:
+                    self._estop_done.set()
         await self._estop_done.wait()
 
     # -- helpers ------------------------------------------------------------------------
@@ -175,11 +184,13 @@ class RunEnding:
         has since the stop was sent)."""
         engine = self.engine
         if self._estop_failed is None:
-            try:
-                engine.model.position.update(await engine.controller.read_position())
-            except HardwareFault:
-                pass
-            else:
+            position = None
+            # asked briefly: a board that confirmed its stop, then went silent, must not
+            # hold the run's end for its whole timeout (nor be failed by that timeout)
+            with aio.move_on_after(POSITION_AFTER_STOP_S), contextlib.suppress(HardwareFault):
+                position = await engine.controller.read_position()
+            if position is not None:
+                engine.model.position.update(position)
                 engine.position_seen = dict(engine.model.position)
                 engine.position_unknown = None
                 return {"position": rounded(engine.model.position)}

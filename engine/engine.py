@@ -411,8 +411,10 @@ class Engine:
                 case unknown:
                     assert_never(unknown)
         except aio.cancelled_class():
-            with CancelScope(shield=True):
-                await self.read_back()
+            ending = self.state.ending
+            if ending is None or ending.kind is not EndKind.HALT:  # (a halt's emergency
+                with CancelScope(shield=True):  # stop reads it, or says it cannot)
+                    await self.read_back()
             raise
         finally:
             self.position_seen = dict(self.model.position)

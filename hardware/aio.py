@@ -96,6 +96,17 @@ def CancelScope(*, shield: bool = False) -> Scope:
     return anyio.CancelScope(shield=shield)
 
 
+def move_on_after(seconds: float) -> Scope:
+    """A cancel scope that gives up what it holds after ``seconds`` of real time. On this
+    project's own runtime (a simulation on the virtual clock, where nothing waits in real
+    time) it never does."""
+    if current_runtime() is not None:
+        return _Scope()
+    import anyio
+
+    return anyio.move_on_after(seconds)
+
+
 def Event() -> EventLike:
     """An event on this thread's runtime."""
     if current_runtime() is not None:

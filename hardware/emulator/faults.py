@@ -42,9 +42,14 @@ class Faults:
     (it then reads no line until a reset), Smoothieware ``ALARM: Hard limit +X`` (halted),
     Marlin with endstops always on ``echo:endstops hit:  X:..`` (the move cut short)."""
 
+    silent_after_reset: bool = False
+    """GRBL: go ``silent`` once a soft reset (0x18, the emergency stop) has been answered,
+    as a board that dies with its stop does."""
+
     def clear(self) -> None:
         """Back to a well-behaved controller."""
         self.silent = False
+        self.silent_after_reset = False
         self.ack_delay = 0.0
         self.error_next = 0
         self.error_message = None

@@ -117,6 +117,9 @@ class GcodeController:
         self._halted = False
         """An emergency stop was sent: nothing unlocks or sets up the firmware again
         until ``home()`` (or a new connection)."""
+        self._stopping: set[anyio.CancelScope] = set()
+        """Waits for the axes to stop that an emergency stop ends: it stops them itself,
+        and a board that dies with its stop would hold them for the whole timeout."""
         self._connected = False
         """Set up: alarms and restarts from now on are news for the fault listener."""
         self._endstops_raised = 0
@@ -414,6 +417,8 @@ class GcodeController:
         self._position_lost("an emergency stop")
         self._halted = True
         self._interrupt("an emergency stop")
+        for wait in self._stopping:
+            wait.cancel()
         # Before the write, with no await between: a line written after the stop would
         # undo it (Smoothieware's M999, a move).
         link.streamer.lock_out(ControllerAlarm(
@@ -710,6 +715,8 @@ class GcodeController:
             await link.write(dialect.feed_hold)  # first: on the wire within microseconds
             link.streamer.motion_stopped()
             await self._wait_still()
+            if self._halted:
+                return  # an emergency stop came meanwhile: it stopped them, nothing to read
             if dialect.flush_after_hold is not None:
                 await self._flush(dialect.flush_after_hold)
         elif dialect.quickstop_line is not None:
@@ -726,16 +733,22 @@ class GcodeController:
         self._commanded = await self.read_position()
 
     async def _wait_still(self) -> None:
+        """Until a status report says the axes are still, or an emergency stop is sent."""
         link = self._live()
         deadline = time.monotonic() + self.timeout_s
-        while True:
-            status = await link.fresh_status()
-            if is_still(status.state, status.substate):
-                return
-            if time.monotonic() > deadline:
-                raise HardwareFault(f"the axes did not stop within {self.timeout_s:g} s "
-                                    f"(state {status.state})")
-            await anyio.sleep(STILL_POLL_S)
+        with anyio.CancelScope() as wait:
+            self._stopping.add(wait)
+            try:
+                while not self._halted:
+                    status = await link.fresh_status()
+                    if is_still(status.state, status.substate):
+                        return
+                    if time.monotonic() > deadline:
+                        raise HardwareFault(f"the axes did not stop within {self.timeout_s:g} "
+                                            f"s (state {status.state})")
+                    await anyio.sleep(STILL_POLL_S)
+            finally:
+                self._stopping.discard(wait)
 
     async def _flush(self, reset: bytes) -> None:
         """Discard held motion with a reset; the axes are still, so the position is kept."""

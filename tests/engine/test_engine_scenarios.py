@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +16,7 @@ from engine.errors import RunAborted, RunHalted, RunStopped
 from engine.robot_model import CommandError, Pipette, PlungerSpec, RobotModel
 from engine.segments import Move
 from engine.state import Status, status_of
+from hardware import aio
 from hardware.config import default_config
 from hardware.controller import HardwareFault
 from hardware.frozen import replace
@@ -638,6 +640,39 @@ def test_a_cleanup_that_cannot_carry_the_tip_clear_says_to_take_it_off_by_hand(
     assert "cannot travel over the tallest labware" in error
     assert error.endswith("cleanup failed: the same reason, so the robot was left as it was "
                           "(a tip still on the left pipette: take it off by hand)"), error
+
+
+def test_a_halt_while_a_failed_cleanups_emergency_stop_reads_the_position_still_ends(
+        run: ScriptedRun) -> None:
+    # An abort's cleanup fails; its emergency stop goes out and asks where the axes
+    # stopped; a person halts then. The halt cut the position read off, the emergency stop
+    # was never marked done, and the halt waited for it for ever: the run stayed halting.
+    run.call(c.MoveTo("left", (100.0, 100.0, 50.0)))
+    controller = run.controller
+    plain_read = controller.read_position
+    reading = threading.Event()
+    answers: list[aio.EventLike] = []
+
+    async def failing_move(target: object, speed: float | None = None) -> None:
+        raise HardwareFault("alarm during the cleanup")
+
+    async def slow_read() -> dict[str, float]:  # a controller slow to answer
+        answers.append(aio.Event())  # (made in the engine's loop)
+        reading.set()
+        await answers[-1].wait()
+        return await plain_read()
+
+    controller.move = failing_move  # type: ignore[method-assign,assignment]
+    controller.read_position = slow_read  # type: ignore[method-assign]
+    assert run.control.abort("test").accepted
+    assert reading.wait(5)
+    assert run.control.halt().accepted
+    run.run.call(answers[-1].set)
+    final = run.run.wait(5)
+    assert final.status is Status.HALTED
+    events = run.events()
+    assert [e["confirmed"] for e in events if e["event"] == "emergency_stop"] == [True]
+    assert events[-1]["event"] == "summary" and events[-1]["status"] == "halted"
 
 
 def test_a_halt_whose_emergency_stop_is_confirmed_records_it_so(run: ScriptedRun) -> None:

@@ -329,6 +329,27 @@ def test_a_halt_mid_move_reports_where_the_axes_stopped_or_that_no_one_knows(
             assert "position_unknown" not in summary
 
 
+def test_a_halt_on_a_board_gone_silent_after_its_stop_ends_at_once_position_unknown(
+        tmp_path: Path) -> None:
+    # The board confirms its emergency stop, then answers nothing. The position is asked
+    # for a second, not for the link's whole timeout (which would also fail the link).
+    with robot_run(tmp_path, "grbl", LONG_MOVE, timeout_s=8.0) as robot:
+        robot.emulator.faults.silent_after_reset = True
+        robot.control.play()
+        robot.wait_until(lambda: robot.moving_x_below(300.0), "the long move")
+        asked = time.monotonic()
+        assert robot.control.halt().accepted
+        final = robot.run.wait(WAIT_S)
+        took = time.monotonic() - asked
+        assert final.status is Status.HALTED and final.outcome is not None
+        assert final.outcome.reason is None  # the stop was confirmed
+        assert final.position == {} and final.position_unknown == POSITION_UNKNOWN
+        (estop,) = robot.events("emergency_stop")
+        assert estop["confirmed"] and estop["position_unknown"] == POSITION_UNKNOWN
+        assert took < 5.0, took  # the link's timeout is 8 s
+        assert robot.inner.link.fault is None
+
+
 # -- faults ---------------------------------------------------------------------------------
 
 

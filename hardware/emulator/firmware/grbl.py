@@ -140,6 +140,8 @@ class GrblFirmware(Firmware):
         self.absolute = True
         self._wco_countdown = 0
         await self.greet()
+        if self.faults.silent_after_reset:
+            self.faults.silent = True
 
     async def trip_limit(self, axis: str, positive: bool) -> None:
         self.machine.stop()
