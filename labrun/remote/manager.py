@@ -758,13 +758,19 @@ class RunManager:
             self._run_change.set()
         change = self._run_change = anyio.Event()
         played = await active.apply(Play(source=SOURCE))
-        if not played.accepted and played.status is Status.IDLE:
+        if not played.accepted and played.status is Status.IDLE and (
+                active.report().get("interlocks") or self._robot_interlocks()):
             # An interlock tripped as it was made (the door opened after the last look):
             # nothing has moved; it waits for the door as labrun run does, not thrown away
             if self.log is not None:
                 self.log(f"run {item.name}: waiting to start: {played.reason}")
             assert self._tg is not None
             self._tg.start_soon(self._play_when_clear, active, change)
+        elif not played.accepted:  # (its worker does not answer): ended, and said so
+            why = f"could not start: {played.reason}"
+            await active.apply(Abort(source=SOURCE, reason=why))
+            self._changed()
+            return f"{item.name} {why}"
         self._changed()
         return None
 

@@ -739,6 +739,43 @@ def test_a_door_opened_as_a_run_starts_holds_it_until_the_door_closes(
     assert all(seq > plays[-1]["seq"] for seq in moved) if then == "closed" else not moved
 
 
+def test_a_play_refused_for_another_reason_than_an_interlock_ends_the_run_and_says_why(
+        served: Served) -> None:
+    """Only an interlock makes a refused play wait: a run whose worker does not answer
+    (its play refused, the last status it sent still idle) is ended and the queue stops
+    with the reason, not left waiting for a door that is closed."""
+    from engine.actions import Action, Play
+    from engine.entries import ActionResult
+    from engine.state import Status
+
+    robot = served.robot
+    start_run = robot.start_run
+
+    async def unreachable(item: Any, **options: Any) -> Any:
+        active = await start_run(item, **options)
+        apply = active.apply
+
+        async def refusing_play(action: Action) -> ActionResult:
+            if isinstance(action, Play):
+                return ActionResult(False, Status.IDLE, "the run cannot be reached: no "
+                                    "answer in 15 s")
+            return await apply(action)
+
+        active.apply = refusing_play
+        return active
+
+    robot.start_run = unreachable  # type: ignore[method-assign]
+    c = served.client
+    c.queue_item_add(QUICK)
+    said = "quick.py could not start: the run cannot be reached: no answer in 15 s"
+    with pytest.raises(RequestFailedError, match=said):
+        c.queue_start()
+    status = c.wait_for_idle(timeout=WAIT)
+    assert status["queue_error"] == said.replace(" could", " aborted: could")
+    [ended] = c.history_get()["items"]
+    assert ended["result"]["exit_status"] == "aborted"
+
+
 # -- a restarted server --------------------------------------------------------------------------
 
 
