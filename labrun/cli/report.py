@@ -319,16 +319,16 @@ class TextLog:
                              "was paused")
 
     def _add(self, t: float | None, text: str, *, nest: int = 0) -> None:
-        line = ((_stamp(t) if t is not None else " " * STAMP_WIDTH)
-                + "  " * nest + hanging(text, STAMP_WIDTH + 2 * nest))
         call = self._call
         if self.said_live and t is not None and call is not None:
             # a live log's stamped line goes out now, ahead of the call still open, whose
-            # line (stamped at its end) follows it
-            self.lines.insert(call.index, line)
+            # line (stamped at its end) follows it; not indented (it would read as part
+            # of the line above it, another call's): it names its command itself
+            self.lines.insert(call.index, _stamp(t) + hanging(text, STAMP_WIDTH))
             call.index += 1
-        else:
-            self.lines.append(line)
+            return
+        self.lines.append((_stamp(t) if t is not None else " " * STAMP_WIDTH)
+                          + "  " * nest + hanging(text, STAMP_WIDTH + 2 * nest))
 
 
 CALLS_OVER = frozenset({"finishing", "stopping", "aborting", "failing", "halting",

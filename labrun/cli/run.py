@@ -584,7 +584,7 @@ def _play(run: Run, inner: MotionController, progress: Progress | None,
         playing = _play_or_wait(run, display)
         interrupted = False
         while True:
-            _show_events(display, events, log)
+            show_events(display, events, log)
             if controls.ending_before_start:  # Ctrl-C as it waited to start
                 controls.ending_before_start = False
                 if playing:  # it has started meanwhile: a Ctrl-C as any other
@@ -601,7 +601,7 @@ def _play(run: Run, inner: MotionController, progress: Progress | None,
                 ended.wait(2.0)  # the summary follows the terminal status at once
                 break
             ended.wait(0.1)
-        _show_events(display, events, log)
+        show_events(display, events, log)
         for line in log.finish():
             display.log(line)
         final = run.wait(5.0)
@@ -630,7 +630,10 @@ def _signals(controls: Controls) -> contextlib.AbstractContextManager[None]:
                      **dict.fromkeys(TERMINATIONS, lambda signum, frame: controls.terminate())})
 
 
-def _show_events(display: StatusLine, events: queue.SimpleQueue[Event], log: TextLog) -> None:
+def show_events(display: StatusLine, events: queue.SimpleQueue[Event], log: TextLog) -> None:
+    """Print what the run's record events waiting in ``events`` say, as ``labrun run``
+    does while the run goes on: the log's lines above the live status line, which they
+    update (the step, a delay skipped, a protocol's pause)."""
     while True:
         try:
             event = events.get_nowait()

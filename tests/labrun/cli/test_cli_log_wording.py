@@ -7,6 +7,7 @@ once, and a live log reads in time order."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -317,27 +318,22 @@ def run(ctx):
 '''
 
 
-@pytest.mark.parametrize("verbosity", [0, 1])
-def test_a_live_log_reads_in_time_order_when_a_pause_comes_mid_call(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], verbosity: int) -> None:
-    """``labrun run`` prints status changes, parks and interlocks as they come, and a
-    call's line once the call has ended: stamped with the call's start, that line came
-    after the later ones a pause in the call printed, and the times ran backwards. Live, a
-    call's line is stamped when it is said; the simulation's log keeps its start."""
+def simulated_and_live(tmp_path: Path, capsys: pytest.CaptureFixture[str], verbosity: int,
+                       rehearsed: list[str]) -> tuple[str, list[str]]:
+    """``labrun simulate``'s output of ``PAUSED_IN_A_TRANSFER`` rehearsed so, and the lines
+    ``labrun run`` prints of the same record's events as they come; the stamped ones in
+    time order."""
     import io
     import queue
-    import re
 
     from engine.record import Event, read_record
     from labrun.cli.report import TextLog
-    from labrun.cli.run import _show_events
+    from labrun.cli.run import show_events
     from labrun.cli.terminal import StatusLine
 
     protocol = tmp_path / "protocol.py"
     protocol.write_text(PAUSED_IN_A_TRANSFER)
     record = tmp_path / "record.jsonl"
-    rehearsed = ["--at", "20:pause", "--at", "25:door-open", "--at", "40:door-close",
-                 "--at", "45:resume"]
     assert main(["simulate", str(protocol), "--record", str(record), *rehearsed,
                  *["-v"] * verbosity]) == 0
     simulated = capsys.readouterr().out
@@ -348,21 +344,50 @@ def test_a_live_log_reads_in_time_order_when_a_pause_comes_mid_call(
     events: queue.SimpleQueue[Event] = queue.SimpleQueue()
     for event in read_record(record):
         events.put(event)
-        _show_events(display, events, log)
+        show_events(display, events, log)
     for line in log.finish():
         display.log(line)
     printed = out.getvalue().splitlines()
-
-    def seconds(line: str) -> int:
-        stamp = re.match(r"\[\s*(\d+):(\d\d)\] ", line)
-        assert stamp is not None, line
-        return int(stamp[1]) * 60 + int(stamp[2])
-
-    def first(lines: list[str], start: str) -> int:
-        return next(i for i, line in enumerate(lines) if line[8:].lstrip().startswith(start))
-
     times = [seconds(line) for line in printed if line.startswith("[")]
     assert times == sorted(times), "\n".join(printed)
+    return simulated, printed
+
+
+def seconds(line: str) -> int:
+    """The time a log line is stamped with, in seconds."""
+    stamp = re.match(r"\[\s*(\d+):(\d\d)\] ", line)
+    assert stamp is not None, line
+    return int(stamp[1]) * 60 + int(stamp[2])
+
+
+def first(lines: list[str], start: str) -> int:
+    """The index of the first log line whose words begin with ``start``."""
+    return next(i for i, line in enumerate(lines) if line[8:].lstrip().startswith(start))
+
+
+def test_what_a_pause_did_mid_call_is_said_live_unindented_before_the_call(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With -v, what an immediate pause did to the call's command is said as it happens,
+    ahead of the call's own line: indented, it read as part of the call above it."""
+    _, printed = simulated_and_live(tmp_path, capsys, 1, ["--at", "10:pause-immediate"])
+    interrupted = first(printed, "interrupted: Aspirating 50.0 µL from A1")
+    completed = first(printed, "completed after pause: Aspirating 50.0 µL from A1")
+    assert interrupted < first(printed, "parked") < completed
+    assert completed < first(printed, "Transferring 50.0 µL")
+    for line in (printed[interrupted], printed[completed]):
+        assert re.match(r"\[ 0:1\d\] [a-z]", line), line  # not nested under a call
+
+
+@pytest.mark.parametrize("verbosity", [0, 1])
+def test_a_live_log_reads_in_time_order_when_a_pause_comes_mid_call(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], verbosity: int) -> None:
+    """``labrun run`` prints status changes, parks and interlocks as they come, and a
+    call's line once the call has ended: stamped with the call's start, that line came
+    after the later ones a pause in the call printed, and the times ran backwards. Live, a
+    call's line is stamped when it is said; the simulation's log keeps its start."""
+    rehearsed = ["--at", "20:pause", "--at", "25:door-open", "--at", "40:door-close",
+                 "--at", "45:resume"]
+    simulated, printed = simulated_and_live(tmp_path, capsys, verbosity, rehearsed)
     transfer = first(printed, "Transferring 50.0 µL")
     # said once it has ended, after the resume, at its end (the next step's start)
     assert first(printed, "unparked back to") < transfer

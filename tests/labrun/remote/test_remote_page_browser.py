@@ -573,9 +573,10 @@ def test_an_open_door_between_runs_is_shown_and_the_queue_not_offered(
 
 def test_a_run_the_door_holds_as_it_starts_is_shown_waiting_and_can_be_stopped(
         served: Served, page: Any) -> None:
-    """The door opened in the instant the queue started a run: the page said no run
-    starts until it is cleared, and offered neither Stop nor Abort for the run that waits
-    for it (the server would stop it)."""
+    """The door opened in the instant the queue started a run, which waits for it: the
+    page said no run starts until it is cleared and offered neither Stop nor Abort; now
+    it says the run starts once the door is cleared, and offers both (the server stops
+    it, nothing having moved)."""
     from playwright.sync_api import expect
 
     door_opens_as_the_next_run_starts(served)
