@@ -382,8 +382,10 @@ class Engine:
                 # The lowering is the plan's first segment, done: a rewound step (which
                 # goes back to its checkpoint, above) lowers the tip again there.
                 entry.plan, entry.done = [lower, *cmd.plan(self.model)], 1
+                self.model.check_speeds(cmd.kind, entry.plan)
             else:
                 plan = cmd.plan(self.model)
+                self.model.check_speeds(cmd.kind, plan)
                 if pausing.lowering is not None:  # what the plan leaves of it, from here
                     pausing.lowering = still_held(pausing.lowering, plan, self.model.position)
                 entry.plan, entry.done = plan, 0

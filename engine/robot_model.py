@@ -92,6 +92,7 @@ class RobotModel:
         self.liquid_xy: dict[str, tuple[float, float]] = {}
         self.rail_lights = False
         self.max_speeds: dict[str, float] = {}  # axis -> speed cap (mm/s), ctx.max_speeds
+        self.slowest_speed = config.controller.slowest_speed  # mm/s: a move asks no less
 
     # -- what stands on the deck ------------------------------------------------------
 
@@ -268,6 +269,18 @@ class RobotModel:
             out.append(segment if speed == segment.speed else Move(segment.target, speed))
             here.update(segment.target)
         return out
+
+    def check_speeds(self, kind: str, segments: list[Segment]) -> None:
+        """CommandError if a move of ``segments`` asks for a speed slower than the robot's
+        controller moves at as asked (a flow rate far too low): refused at the protocol's
+        line, in a simulation as on the robot."""
+        slowest = self.slowest_speed
+        for segment in segments:
+            speed = getattr(segment, "speed", None)
+            if speed is not None and speed < slowest:
+                raise CommandError(f"{kind} at {speed:.3g} mm/s is slower than the robot's "
+                                   f"controller moves (at least {slowest:.3g} mm/s): a flow "
+                                   "rate or speed far too low")
 
     def check_reach(self, mount: str, target: Mapping[str, float]) -> None:
         """CommandError if ``target`` is outside an axis' travel."""

@@ -83,6 +83,21 @@ class MountConfig(Frozen):
         object.__setattr__(self, "offset", offset)
 
 
+SLOWEST_FEED = 0.1
+"""The slowest path speed (mm/min) labrun asks of a G-code controller: slower, a move is
+refused (at the protocol's line, in a simulation too). Slower than any protocol needs (a
+P300's plunger at 0.03 µL/s); Marlin and Smoothieware ignore an ``F0``, which a feed
+rounded to nothing would be, and keep their last speed."""
+SLOWEST_FEEDS = {"grbl": 1.0}
+"""A firmware that moves no slower: GRBL's planner runs a slower block at its
+``MINIMUM_FEED_RATE``, 1 mm/min."""
+
+
+def slowest_feed(dialect: str) -> float:
+    """The slowest feed (mm/min) labrun asks of a controller of ``dialect``."""
+    return SLOWEST_FEEDS.get(dialect, SLOWEST_FEED)
+
+
 class ControllerConfig(Frozen):
     """Which motion controller drives the robot.
 
@@ -120,6 +135,12 @@ class ControllerConfig(Frozen):
         object.__setattr__(self, "feed_hold", feed_hold)
         object.__setattr__(self, "realtime_status", realtime_status)
         object.__setattr__(self, "poll_interval", poll_interval)
+
+    @property
+    def slowest_speed(self) -> float:
+        """The slowest path speed (mm/s) a move may ask for on this controller
+        (``slowest_feed``; the simulated robot, as the slowest G-code controller)."""
+        return (slowest_feed(self.dialect) if self.kind == "gcode" else SLOWEST_FEED) / 60
 
 
 MODULE_KINDS = ("temperature", "magnetic", "thermocycler", "heater_shaker")

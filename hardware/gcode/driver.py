@@ -41,7 +41,7 @@ from typing import Any
 
 import anyio
 
-from ..config import RobotConfig
+from ..config import RobotConfig, slowest_feed
 from ..controller import (
     FaultListener,
     HardwareFault,
@@ -342,10 +342,11 @@ class GcodeController:
         await self._leave_hold()
         start = {a: self._commanded.get(a, value) for a, value in target.items()}
         feed = feed_for(self.config, start, target, speed) * 60.0
-        if feed < self.dialect.slowest_feed:
+        slowest = slowest_feed(self.dialect.name)
+        if feed < slowest:
             raise TooSlow(f"a move at {feed / 60:.3g} mm/s is slower than {self.dialect.name} "
-                          f"moves (at least {self.dialect.slowest_feed / 60:.3g} mm/s): it "
-                          "would not go at the speed asked (a flow rate or speed too low)")
+                          f"moves (at least {slowest / 60:.3g} mm/s): it would not go at the "
+                          "speed asked (a flow rate or speed too low)")
         duration = plan_move(start, target, self.config.axes, speed).duration
         line = self.dialect.move_line({self.axis_map[a]: v - self._origin.get(a, 0.0)
                                        for a, v in target.items()}, feed)

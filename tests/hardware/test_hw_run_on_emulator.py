@@ -422,7 +422,8 @@ def test_a_flow_rate_slower_than_the_firmware_moves_fails_the_run_at_its_line(
         ''')
     with robot_run(tmp_path, "marlin", protocol) as robot:
         robot.control.play()
-        error = assert_failed_with_complete_record(robot, r"slower than marlin moves")
+        error = assert_failed_with_complete_record(
+            robot, r"aspirate at 0.000495 mm/s is slower than the robot.s controller moves")
         outcome = robot.run.wait(WAIT_S).outcome
         assert outcome is not None and str(outcome.location).endswith("protocol.py:9")
         commands = [e for e in robot.file_events() if e["event"] == "command"]

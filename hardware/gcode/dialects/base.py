@@ -54,10 +54,6 @@ class Dialect:
     not every axis it has."""
     coordinates = "machine"
     """The frame moves and positions use on the wire (said in the driver's errors)."""
-    slowest_feed = 0.1
-    """The slowest ``F`` (mm/min) a move may ask for: below it the firmware would not move
-    at the speed asked. Here, the precision ``move_line`` writes: a slower feed would go
-    out as ``F0.0``, which Marlin and Smoothieware ignore, keeping the last speed."""
 
     # -- formatting -------------------------------------------------------------------
 
@@ -68,7 +64,7 @@ class Dialect:
     def move_line(self, target: Mapping[str, float], feed_mm_per_min: float) -> str:
         """A coordinated straight move to absolute ``target`` at ``feed_mm_per_min``."""
         words = " ".join(f"{axis}{_num(value)}" for axis, value in target.items())
-        return f"G1 {words} F{feed_mm_per_min:.1f}"
+        return f"G1 {words} F{_feed(feed_mm_per_min)}"
 
     def home_lines(self, axes: Sequence[str] | None) -> list[str]:
         """Lines that home ``axes`` (every axis when None), in the order given."""
@@ -115,6 +111,13 @@ class Dialect:
 
 def _num(value: float) -> str:
     return f"{value:.3f}"
+
+
+def _feed(value: float) -> str:
+    """A feed with one decimal, and at least four figures below 100 mm/min (no exponent:
+    firmware reads ``E`` as an axis): a slow move goes at the speed asked, not rounded
+    off by up to a half."""
+    return f"{value:.1f}" if value >= 100.0 else f"{value:.{4 - len(str(int(value)))}f}"
 
 
 def parse_status(line: str) -> Status | Garbled:

@@ -70,8 +70,6 @@ class Grbl(Dialect):
     status_query = b"?"
     flush_after_hold = b"\x18"
     emergency_stop = b"\x18"
-    slowest_feed = 1.0
-    """GRBL's planner runs a slower block at its ``MINIMUM_FEED_RATE``, 1 mm/min."""
 
     def home_lines(self, axes: Sequence[str] | None) -> list[str]:
         # Single-axis homing ($HX) is GRBL's HOMING_SINGLE_AXIS_COMMANDS option.

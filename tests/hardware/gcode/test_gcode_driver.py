@@ -7,7 +7,7 @@ from collections.abc import Callable
 import anyio
 import pytest
 
-from hardware.config import RobotConfig
+from hardware.config import RobotConfig, slowest_feed
 from hardware.controller import HardwareFault, MotionController, NotHomedError
 from hardware.emulator import EmulatorHandle, running_emulator
 from hardware.emulator.firmware.smoothie import SmoothieFirmware
@@ -332,10 +332,14 @@ async def test_a_move_slower_than_the_firmware_moves_is_refused(
         await homed.move({"B": before["B"] + 1.0}, speed=1e-6)
     assert homed.link.streamer.lines_sent == sent
     check_at(emulator.position(), before)
-    slowest = homed.dialect.slowest_feed / 60  # as slow as it goes: moved as asked
+    slowest = slowest_feed(homed.dialect.name) / 60  # as slow as it goes: moved as asked
     await homed.move({"B": before["B"] + 0.01}, speed=slowest)
-    assert emulator.emulator.firmware.feed_mm_per_min == pytest.approx(homed.dialect.slowest_feed)
+    assert emulator.emulator.firmware.feed_mm_per_min == pytest.approx(slowest * 60)
     check_at(emulator.position(), {"B": before["B"] + 0.01})
+    # just above it, written as asked (F0.149, not F0.1: a third slower)
+    await homed.move({"B": before["B"] + 0.02}, speed=slowest * 1.49)
+    assert emulator.emulator.firmware.feed_mm_per_min == pytest.approx(slowest * 60 * 1.49,
+                                                                       rel=1e-3)
 
 
 @pytest.mark.parametrize("dialect", ["grbl", "marlin", "smoothie"])

@@ -903,7 +903,29 @@ def test_the_log_says_which_module_a_labware_sits_on_and_holds_in_minutes(
 
 def test_a_time_beyond_a_million_hours_is_said_in_hours_not_in_digits(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    # Opentrons takes any positive rate; 20 µL at 1e-300 of the flow rate takes 1e+295 h.
+    # A thousand million minutes: 1.7e+07 h, not "16666666 h 40 min" in every stamp.
+    protocol = write(tmp_path, textwrap.dedent('''
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+            p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p300.pick_up_tip()
+            ctx.delay(minutes=1e9)
+            p300.drop_tip()
+        '''))
+    status, out, err = simulate(capsys, str(protocol))
+    assert status == 0, err
+    assert summary_fields(out)["estimated duration"] == "1.7e+07 h (6e+10 s)"
+    assert "[ 0:04] Delaying for 1.7e+07 h\n" in out
+    assert "[1.7e+07 h] Dropping tip into A1 of Opentrons Fixed Trash (slot 12)" in out
+    assert "Timeline (about 1.7e+07 h, 6 steps)" in out
+
+
+def test_a_flow_rate_slower_than_the_robot_moves_is_refused_at_its_line_in_simulation(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Opentrons takes any positive rate; a robot's controller cannot move a plunger at
+    # 5e-300 mm/s (labrun's driver refuses it), so the simulation says so first.
     protocol = write(tmp_path, textwrap.dedent('''
         metadata = {"apiLevel": "2.15"}
 
@@ -916,9 +938,8 @@ def test_a_time_beyond_a_million_hours_is_said_in_hours_not_in_digits(
             p300.drop_tip()
         '''))
     status, out, err = simulate(capsys, str(protocol))
-    assert status == 0, err
-    assert summary_fields(out)["estimated duration"] == "6e+295 h (2.15e+299 s)"
-    assert run_log(out)[-1] == "Dropping tip into A1 of Opentrons Fixed Trash (slot 12)"
-    assert "[6e+295 h] Dropping tip" in out
-    assert "Timeline (about 6e+295 h, 7 steps)" in out
-    assert max(map(len, out.splitlines())) < 100
+    assert status == 1
+    assert err.strip().splitlines()[-1] == (
+        f"error: {protocol}:8: aspirate at 4.95e-300 mm/s is slower than the robot's "
+        "controller moves (at least 0.00167 mm/s): a flow rate or speed far too low")
+    assert summary_fields(out)["status"] == "failed"
