@@ -720,6 +720,8 @@ class GcodeController:
                 return  # an emergency stop came meanwhile: it stopped them, nothing to read
             if dialect.flush_after_hold is not None:
                 await self._flush(dialect.flush_after_hold)
+                if self._halted:
+                    return  # an emergency stop came during the flush: nothing to read
         elif dialect.quickstop_line is not None:
             await link.streamer.submit(dialect.quickstop_line, out_of_band=True)
             link.streamer.motion_stopped()

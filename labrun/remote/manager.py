@@ -784,6 +784,8 @@ class RunManager:
             if self.active is not active or active.done or active.status is not Status.IDLE:
                 return
             change = self._run_change = anyio.Event()  # a change during the play: again
+            if active.report().get("interlocks"):
+                continue  # still held (another change): no play the guard would refuse
             played = await active.apply(Play(source=SOURCE))
             if played.accepted or played.status is not Status.IDLE:
                 self._changed()

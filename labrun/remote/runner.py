@@ -322,12 +322,12 @@ class RunWorker:
                 "accepted": False, "status": report(run.engine).status.value,
                 "reason": "the run has already ended"})
             return
-        if result.accepted:
-            # The status it brought about goes first, down the same pipe: the server
-            # reads its messages in order, so whoever reads the status once the action is
-            # answered sees its effect (a pending pause, say). The watch's own report of
-            # the change leaves from this worker's loop and may come after the answer.
-            self.link.send("status", report(run.engine).to_dict())
+        # The status goes first, down the same pipe: the server reads its messages in
+        # order, so whoever reads the status once the action is answered sees its effect
+        # (a pending pause, say), or, refused, why (the door open as a play came). The
+        # watch's own report of a change leaves from this worker's loop and may come
+        # after the answer.
+        self.link.send("status", report(run.engine).to_dict())
         self.link.send("answer", request, {"accepted": result.accepted,
                                            "status": result.status.value,
                                            "reason": result.reason})

@@ -321,6 +321,38 @@ async def test_bad_targets_are_refused_before_anything_is_sent(homed: GcodeContr
     assert homed.link.streamer.lines_sent == sent
 
 
+@pytest.mark.parametrize("dialect", ["grbl"])
+async def test_a_halt_during_a_pauses_flush_ends_the_stop_at_once_on_a_board_gone_silent(
+        homed: GcodeController, emulator: EmulatorHandle,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A pause's stop holds the axes, then flushes; an emergency stop comes during the
+    # flush, and the board answers nothing after it. The stop then read the position for
+    # the link's whole timeout, and failed the link.
+    await homed.move({"X": 10.0})
+    flush = homed._flush
+
+    async def halted_meanwhile(reset: bytes) -> None:
+        emulator.faults.silent_after_reset = True
+        await homed.emergency_stop()
+        await flush(reset)
+
+    monkeypatch.setattr(homed, "_flush", halted_meanwhile)
+    interrupted: list[str] = []
+
+    async def long_move() -> None:
+        with pytest.raises(HardwareFault) as ended:
+            await homed.move({"X": 400.0}, 100.0)
+        interrupted.append(str(ended.value))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(long_move)
+        await anyio.sleep(0.05)
+        with anyio.fail_after(0.5):  # the link's timeout is a second
+            await homed.stop_motion()
+    assert interrupted == ["the move was ended early by an emergency stop"]
+    assert homed.link.fault is None
+
+
 async def test_a_move_slower_than_the_firmware_moves_is_refused(
         homed: GcodeController, emulator: EmulatorHandle, check_at: CheckAt) -> None:
     # A plunger at a flow rate far too low: written as F0.0, Marlin and Smoothieware kept
