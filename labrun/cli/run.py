@@ -42,6 +42,7 @@ from hardware.clock import speed_problem
 from hardware.config import ConfigError, RobotConfig, load_config, polling_problem
 from hardware.controller import HardwareFault, MotionController
 from hardware.factory import EMULATOR_DIALECTS, emulator_config
+from hardware.frozen import replace
 from hardware.gcode import GcodeController
 from hardware.robot import Robot, open_robot
 from protocol_api.errors import ParameterError, ProtocolError
@@ -235,6 +236,10 @@ def _robot(args: argparse.Namespace) -> tuple[RobotConfig, str | None]:
         if problem is not None:
             raise ConfigError(f"{args.robot}: {problem} (with --emulate, the {dialect} "
                               "emulator is asked its status)")
+        # the controller it drives, which the simulation first checks the run against
+        # (the slowest move it takes, say): that dialect, whatever the file names
+        config = replace(config, controller=replace(config.controller, kind="gcode",
+                                                    dialect=dialect))
     else:
         dialect = args.dialect or "grbl"
         config = emulator_config(dialect)

@@ -522,6 +522,28 @@ def test_a_poll_too_slow_for_the_emulated_dialect_is_refused_before_it_starts(
                    "emulator is asked its status)\n")
 
 
+def test_a_move_slower_than_the_emulated_dialect_moves_is_refused_before_it_starts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Marlin robot file run on --emulate --dialect grbl: its simulation checks the
+    slowest move against GRBL (1 mm/min), which the run drives, not Marlin (0.1 mm/min):
+    an aspirate between the two failed on the emulator, after a tip was taken."""
+    robot = ROOT / "hardware" / "robots" / "emulator_marlin.toml"
+    path = write(tmp_path, '''
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+            p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p300.pick_up_tip()
+            p300.aspirate(20, plate["A1"], rate=0.001)
+        ''')
+    status, out, err = labrun(capsys, "run", str(path), "--emulate", "--robot", str(robot),
+                              "--dialect", "grbl", "-y")
+    assert status == 1 and "connecting" not in out, out
+    assert err == (f"error: {path}:10: aspirate at 0.00495 mm/s is slower than the robot's "
+                   "controller moves (at least 0.0167 mm/s): a flow rate or speed far too "
+                   "low\nthe protocol failed in simulation; nothing was connected or moved\n")
+
+
 ARGUMENT_ERRORS = [
     ("simulate", ["--watchdog", "-3"],
      "--watchdog must be 0 (off) or from 0.5 to 86,400 seconds, not -3"),
