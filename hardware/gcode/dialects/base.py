@@ -114,9 +114,9 @@ def _num(value: float) -> str:
 
 
 def _feed(value: float) -> str:
-    """A feed with one decimal, and at least four figures below 100 mm/min (no exponent:
-    firmware reads ``E`` as an axis): a slow move goes at the speed asked, not rounded
-    off by up to a half."""
+    """A feed with one decimal; below 100 mm/min with four figures (three below 1), no
+    exponent (firmware reads ``E`` as an axis): a slow move goes at the speed asked, not
+    rounded off by up to a half."""
     return f"{value:.1f}" if value >= 100.0 else f"{value:.{4 - len(str(int(value)))}f}"
 
 
