@@ -21,7 +21,8 @@ printed beside a baseline measured in the same run:
   times the same on a busy machine), in all and by layer;
 - the 96-transfer protocol as a whole process (target <= 0.15 s);
 - per-call cost (wall, in process, no history kept) at 1k, 10k, 100k and 1M calls, up to
-  ``--max-calls``;
+  ``--max-calls``, of a loop, and at 1k, 10k and 100k calls written out one a line (a
+  protocol generated call by call), each beside the loop's at 1k;
 - peak RSS of ``labrun simulate`` on the largest protocol, plain, ``--json`` and
   ``--record`` (target < 120 MB at a million calls), and on one call of as many
   commands (a transfer of litres: one step), plain, ``--json`` and ``-v``.
@@ -312,27 +313,44 @@ def transfers(tmp: Path, repeats: int) -> list[Row]:
 
 
 def per_call(tmp: Path, max_calls: int) -> list[Row]:
+    """Seconds a call at 1k, 10k, 100k and 1M calls of a loop, and at 1k, 10k and 100k
+    calls written out one a line (a protocol generated call by call: each call is at a
+    line of its own in one long ``run``), each beside the loop's at 1k."""
     rows: list[Row] = []
     first: float | None = None
-    calls = 1000
-    while calls <= max_calls:
-        protocol = tmp / f"calls_{calls}.py"
-        protocol.write_text(CALLS % (calls // 2))
-        run = create_run(protocol, on_stalled=continue_when_stalled, keep_history=False)
-        start = time.perf_counter()
-        run.control.play()
-        status = run.wait()
-        seconds = time.perf_counter() - start
-        run.close()
-        assert status.status.value == "succeeded", status
-        each = seconds / calls
-        first = first if first is not None else each
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        rows.append((f"per call, {calls:,} calls (in process)", f"{each * 1e6:.1f} us",
-                     f"at 1,000 calls {first * 1e6:.1f} us",
-                     f"{each / first:.2f} (peak RSS so far {rss:.0f} MB)"))
-        calls *= 10
+    for kind, limit in (("", max_calls), (" written out", min(max_calls, 100_000))):
+        calls = 1000
+        while calls <= limit:
+            protocol = tmp / f"calls_{kind.strip()}_{calls}.py"
+            protocol.write_text(written_out(calls) if kind else CALLS % (calls // 2))
+            each = _run_seconds(protocol) / calls
+            first = first if first is not None else each
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rows.append((f"per call, {calls:,} calls{kind} (in process)", f"{each * 1e6:.1f} us",
+                         f"at 1,000 calls {first * 1e6:.1f} us",
+                         f"{each / first:.2f} (peak RSS so far {rss:.0f} MB)"))
+            calls *= 10
     return rows
+
+
+def written_out(calls: int) -> str:
+    """``CALLS`` with ``calls`` protocol calls, each on a line of its own, no loop."""
+    head, _, _ = (CALLS % 0).partition("    for i in range(0):")
+    body = "".join(f"    p300.aspirate(20, wells[{i % 96}])\n"
+                   f"    p300.dispense(20, wells[{(i + 1) % 96}])\n"
+                   for i in range((calls - 2) // 2))
+    return head + body + "    p300.drop_tip()\n"
+
+
+def _run_seconds(protocol: Path) -> float:
+    run = create_run(protocol, on_stalled=continue_when_stalled, keep_history=False)
+    start = time.perf_counter()
+    run.control.play()
+    status = run.wait()
+    seconds = time.perf_counter() - start
+    run.close()
+    assert status.status.value == "succeeded", status
+    return seconds
 
 
 ONE_TRANSFER = '''

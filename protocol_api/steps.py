@@ -8,6 +8,7 @@ internally (``transfer`` calling ``aspirate``) stay in the same step.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import numbers
@@ -79,7 +80,7 @@ class StepTracker:
         self.guard: Callable[[Command], None] | None = None
         self._batch: list[tuple[Command, StepInfo, str | None]] = []  # sent, not yet handed over
         # file:line by code (its id) and instruction
-        self._lines: dict[int, tuple[CodeType, dict[int, str]]] = {}
+        self._lines: dict[int, tuple[CodeType, dict[int, str], _LineTable]] = {}
 
     def open(self, name: str, *, implicit: bool = False, call: bool = True) -> None:
         """Enter a step (a new one at top level).
@@ -209,9 +210,12 @@ class StepTracker:
         return fallback
 
     def _line_of(self, frame: FrameType) -> str:
-        """``file:line`` of where ``frame`` is now, remembered by its code and instruction
-        (Python finds a line by reading the code's line table from its start: in a long
-        ``run`` function, thousands of steps for every call).
+        """``file:line`` of where ``frame`` is now, remembered by its code and instruction.
+
+        Python finds a frame's line by reading the code's line table from its start: in a
+        long ``run`` function (a protocol written out call by call), thousands of steps
+        for every call, so the time grew with the square of its length. The table is read
+        once per code instead (``_LineTable``), and each instruction's line kept.
 
         The code is looked up by its identity: hashing a code object hashes its constants,
         the code of every function nested in it too, at every call. The entry holds the
@@ -222,12 +226,41 @@ class StepTracker:
         if known is None or known[0] is not code:
             if len(self._lines) >= 1024:  # a protocol that makes code as it runs
                 self._lines.clear()
-            known = self._lines[id(code)] = (code, {})
+            known = self._lines[id(code)] = (code, {}, _LineTable(code))
         lines = known[1]
-        line = lines.get(frame.f_lasti)
+        lasti = frame.f_lasti
+        line = lines.get(lasti)
         if line is None:
-            line = lines[frame.f_lasti] = f"{code.co_filename}:{frame.f_lineno}"
+            number = known[2].line_at(lasti)
+            line = lines[lasti] = (f"{code.co_filename}:"
+                                   f"{frame.f_lineno if number is None else number}")
         return line
+
+
+class _LineTable:
+    """A code object's line table as Python reads it (``co_lines``), to look an
+    instruction's line up by bisection rather than by reading from the start."""
+
+    __slots__ = ("_code", "_ends", "_numbers", "_starts")
+
+    def __init__(self, code: CodeType) -> None:
+        self._code: CodeType | None = code
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._numbers: list[int | None] = []
+
+    def line_at(self, offset: int) -> int | None:
+        """The line of the instruction at byte ``offset`` (None: none, or unknown)."""
+        if self._code is not None:  # read at the first look-up
+            for start, end, number in self._code.co_lines():
+                self._starts.append(start)
+                self._ends.append(end)
+                self._numbers.append(number)
+            self._code = None
+        at = bisect.bisect_right(self._starts, offset) - 1
+        if at < 0 or offset >= self._ends[at]:
+            return None
+        return self._numbers[at]
 
 
 BATCH = 32
