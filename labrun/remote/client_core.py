@@ -256,18 +256,24 @@ def read_item(path: str | os.PathLike[str], labware: LabwarePaths | None) -> dic
                            "characters")
     entries = [labware] if isinstance(labware, (str, os.PathLike)) else list(labware or ())
     files: dict[str, str] = {}
-    for given in entries:
+    defined: dict[tuple[object, ...], int] = {}  # a definition -> the entry that gave it
+    for index, given in enumerate(entries):
         entry = Path(given)
         if not entry.exists():  # a name ending in .json is meant as a file, else a folder
             what = "file" if entry.suffix.lower() == ".json" else "folder"
             raise RequestError(f"labware {what} {os.fspath(given)[:200]!r} does not exist")
         for json_file in sorted(entry.rglob("*.json")) if entry.is_dir() else [entry]:
             try:
-                files[json_file.name] = json_file.read_text(encoding="utf-8")
+                text = json_file.read_text(encoding="utf-8")
             except UnicodeDecodeError as exc:
                 raise RequestError(f"{json_file}: the labware file is not UTF-8 text: "
                                    f"byte 0x{exc.object[exc.start]:02x} cannot be read") \
                     from None
+            defines = _defines(text)
+            if defines is not None and defined.setdefault(defines, index) != index:
+                continue  # an earlier folder or file defines it: it is used, as labrun
+                # simulate --labware-dir uses the first of its folders that does
+            files[_upload_name(json_file, entry, files)] = text
     try:
         source = protocol_text(protocol.read_bytes(), str(path))
     except LocatedLoadError as exc:
@@ -279,6 +285,33 @@ def read_item(path: str | os.PathLike[str], labware: LabwarePaths | None) -> dic
     if files:
         item["labware"] = files
     return item
+
+
+def _defines(text: str) -> tuple[object, ...] | None:
+    """The labware a definition file's text defines (namespace, load name, version), or
+    None for a file that is not one."""
+    try:
+        definition = json.loads(text)
+        parameters = definition["parameters"]
+        return (definition.get("namespace"), str(parameters["loadName"]).lower(),
+                definition.get("version"))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _upload_name(path: Path, entry: Path, taken: Mapping[str, str]) -> str:
+    """The name ``path`` is uploaded by: its own, unless a file of the same name is taken
+    (Opentrons' ``my_plate/1.json`` and ``other_plate/1.json``), then its path in the
+    folder given, ``my_plate-1.json``, and a number if that is taken too."""
+    if path.name not in taken:
+        return path.name
+    parts = path.relative_to(entry).parts if entry.is_dir() else (path.name,)
+    stem = "-".join(parts)[:-len(".json")][:100]
+    name, number = f"{stem}.json", 1
+    while name in taken:
+        number += 1
+        name = f"{stem}-{number}.json"
+    return name
 
 
 class Methods(Generic[R]):

@@ -26,7 +26,6 @@ from engine.state import Status
 from hardware.config import RobotConfig
 from protocol_api.errors import ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run
-from protocol_api.labware_definitions import read_definition_file
 from protocol_api.loader import LocatedLoadError, ProtocolSource
 from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 
@@ -97,10 +96,12 @@ class QueueItem:
 
 
 def store_item(workdir: Path, upload: dict[str, Any], user: str | None) -> QueueItem:
-    """Write an uploaded item's files under ``workdir`` and read its labware definitions;
-    ``ItemRefused`` if one is not a definition, or if the protocol's text cannot be
-    written in the encoding its coding comment names. Runs none of its code: a worker
-    loads and simulates it (``worker.Checker``) before it is queued."""
+    """Write an uploaded item's files under ``workdir``; ``ItemRefused`` if the protocol's
+    text cannot be written in the encoding its coding comment names. Runs none of its
+    code: a worker loads and simulates it (``worker.Checker``) before it is queued. A
+    labware file that is not a definition labrun can read is kept and passed over, as
+    ``labrun simulate --labware-dir`` passes it over: a protocol that loads the labware
+    it would have been is refused then, naming the file and what is wrong with it."""
     uid = uuid.uuid4().hex
     directory = workdir / uid
     directory.mkdir(parents=True)
@@ -109,9 +110,7 @@ def store_item(workdir: Path, upload: dict[str, Any], user: str | None) -> Queue
         if labware:
             (directory / "labware").mkdir()
             for file_name, text in labware.items():
-                path = directory / "labware" / file_name
-                path.write_text(text, encoding="utf-8")
-                read_definition_file(path)  # LabwareDefinitionError names file and key
+                (directory / "labware" / file_name).write_text(text, encoding="utf-8")
         (directory / upload["name"]).write_bytes(protocol_bytes(upload["name"],
                                                                 upload["source"]))
     except BaseException as exc:

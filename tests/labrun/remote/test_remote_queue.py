@@ -29,6 +29,7 @@ from remote_kit import (
 
 from engine.record import read_record
 from hardware.config import default_config
+from labrun.cli.main import main
 from labrun.remote import (
     HTTPClientError,
     RequestFailedError,
@@ -180,8 +181,53 @@ def test_custom_labware_is_uploaded_with_the_protocol(served: Served, tmp_path: 
     assert history(served)[0]["result"]["exit_status"] == "succeeded"
     definition["wells"]["A1"].pop("depth")
     (tmp_path / "plate.json").write_text(json.dumps(definition))
-    with pytest.raises(HTTPClientError, match=r"422 .*: plate\.json: wells\.A1\.depth"):
+    with pytest.raises(HTTPClientError, match=r"422 .*: custom\.py:4: labware "
+                       r"'lab_custom_plate' is only in plate\.json, which is not a labware "
+                       r"definition labrun can read: wells\.A1\.depth: missing"):
         c.queue_item_add(path=source, labware=[tmp_path])
+
+
+def test_labware_folders_are_uploaded_as_labrun_simulate_reads_them(
+        served: Served, tmp_path: Any) -> None:
+    """The client keyed labware files by their names alone: of two folders' my_plate.json
+    the server got the last, where labrun simulate --labware-dir uses the first; of
+    Opentrons' my_plate/1.json and other_plate/1.json, one; and a file in the folder that
+    is no definition (settings.json) refused the item, where labrun simulate passes it
+    over."""
+    standard = get_definition("corning_96_wellplate_360ul_flat")
+    for folder, depth in (("first", 10.67), ("second", 5.0)):  # the same labware, twice
+        definition = json.loads(json.dumps(standard))
+        definition["parameters"]["loadName"] = "my_plate"
+        definition["wells"]["A1"]["depth"] = depth
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "my_plate.json").write_text(json.dumps(definition))
+    tree = tmp_path / "tree"
+    for load_name in ("tree_plate", "other_plate"):  # Opentrons' folders: name/version
+        definition = json.loads(json.dumps(standard))
+        definition["parameters"]["loadName"] = load_name
+        (tree / load_name).mkdir(parents=True)
+        (tree / load_name / "1.json").write_text(json.dumps(definition))
+    (tree / "settings.json").write_text('{"theme": "dark"}')
+    source = tmp_path / "custom.py"
+    source.write_text(
+        'metadata = {"apiLevel": "2.15"}\n\ndef run(ctx):\n'
+        '    plate = ctx.load_labware("my_plate", 3)\n'
+        '    ctx.load_labware("tree_plate", 4)\n'
+        '    ctx.load_labware("other_plate", 5)\n'
+        '    ctx.comment(f"depth {plate[\'A1\'].depth}")\n')
+    folders = [tmp_path / "first", tmp_path / "second", tree]
+    assert main(["simulate", str(source), *[f"--labware-dir={f}" for f in folders]]) == 0
+    c = served.client
+    added = c.queue_item_add(path=source, labware=folders)
+    assert added["item"]["labware"] == ["1.json", "my_plate.json", "settings.json",
+                                        "tree_plate-1.json"]
+    c.queue_start()
+    c.wait_for_idle(timeout=WAIT)
+    [ran] = c.history_get(records=True)["items"]
+    assert ran["result"]["exit_status"] == "succeeded"
+    said = [e["params"]["message"] for e in ran["record"]
+            if e["event"] == "command" and e.get("type") == "comment"]
+    assert said == ["depth 10.67"]  # the first folder's, as labrun simulate takes it
 
 
 def test_pause_resume_skip_delay_and_stop_then_the_queue_goes_on(served: Served,
