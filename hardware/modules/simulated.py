@@ -174,6 +174,8 @@ class SimulatedTemperatureModule(SimulatedModule):
         result: dict[str, Any] = {"temperature": round(self.track.temperature(self.clock.now()), 3)}
         if beyond:
             result["awaited_beyond_target"] = True
+        if target is None and params.get("celsius") is not None:
+            result["awaited_with_no_target"] = True  # idle: nothing to wait for
         return result
 
     async def _deactivate(self, params: Mapping[str, Any]) -> Mapping[str, Any]:

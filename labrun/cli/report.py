@@ -164,7 +164,7 @@ class TextLog:
                 self.lines.append("")
                 self._call = _Call(name, line, event["t"], len(self.lines) - 1, self._group)
             call = self._call
-            warning = _is_warning(event["type"], params, call)
+            warning = _is_warning(event["type"], params, call, said)
             if call is not None and not warning:  # a warning is not what the call does
                 call.commands.add(event["type"], params)
             if self.verbosity and event["type"] not in SAID_BY_THE_CALL and not (
@@ -422,9 +422,10 @@ def _said_by_the_call(kind: str, params: dict[str, Any], call: _Call) -> bool:
     return next(k for k in commands.firsts if is_module_call(k)) == kind
 
 
-def _is_warning(kind: str, params: dict[str, Any], call: _Call | None) -> bool:
-    """A warning labrun adds inside a protocol call (an option it ignores)."""
-    return (kind == "comment" and call is not None and call.name != "comment"
+def _is_warning(kind: str, params: dict[str, Any], call: _Call | None, said: bool) -> bool:
+    """A warning labrun adds inside a protocol call (an option it ignores), also after
+    the call was ``said`` as it began (a module's wait: an await that awaits nothing)."""
+    return (kind == "comment" and ((call is not None and call.name != "comment") or said)
             and str(params.get("message", "")).startswith("warning: "))
 
 

@@ -76,6 +76,11 @@ class TemperatureModuleContext(ModuleContext):
         awaited = _whole(check_range("await_temperature: celsius", celsius, LOW_C, HIGH_C,
                                      "°C"))
         result = self._call(c.WaitForTemperature(self.id, awaited))
+        if result.get("awaited_with_no_target"):
+            self._steps.warn(
+                f"await_temperature({awaited:g}): the module has no target temperature, so "
+                "it neither heats nor cools and nothing is awaited; labrun went on at once, "
+                "as an OT-2 does (set_temperature or start_set_temperature first)")
         if result.get("awaited_beyond_target"):
             target = self._readings.get("target")
             self._steps.warn(

@@ -513,6 +513,23 @@ ctx.comment("at 95")
     assert waits == [50.0, 95.0]
 
 
+def test_await_temperature_with_no_target_warns_that_nothing_is_awaited(
+        tmp_path: Path) -> None:
+    # An idle module neither heats nor cools: Opentrons' await returns at once, and the
+    # plate stays at room temperature while the log said it waited for 4 °C.
+    path = protocol_file(tmp_path, """
+t = ctx.load_module("temperature module gen2", 3)
+t.await_temperature(4)
+t.set_temperature(4)
+t.await_temperature(4)
+""", api="2.15")
+    run = simulate_file(path)
+    assert comment_messages(run) == [
+        f"warning: {path}:6: await_temperature(4): the module has no target temperature, "
+        "so it neither heats nor cools and nothing is awaited; labrun went on at once, as "
+        "an OT-2 does (set_temperature or start_set_temperature first)"]
+
+
 def test_await_temperature_beyond_the_target_warns_that_an_ot2_waits_for_ever(
         tmp_path: Path) -> None:
     # Opentrons' module waits while heating until the plate is at 35 °C: never. Once the

@@ -943,3 +943,27 @@ def test_a_flow_rate_slower_than_the_robot_moves_is_refused_at_its_line_in_simul
         f"error: {protocol}:8: aspirate at 4.95e-300 mm/s is slower than the robot's "
         "controller moves (at least 0.00167 mm/s): a flow rate or speed far too low")
     assert summary_fields(out)["status"] == "failed"
+
+
+def test_a_warning_after_a_module_wait_began_is_in_the_log(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # A module's wait is said as it begins; a warning of the same call came after it and
+    # was left out of the log (in the record only).
+    protocol = write(tmp_path, textwrap.dedent('''
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            temp = ctx.load_module("temperature module gen2", 3)
+            temp.await_temperature(4)
+            temp.start_set_temperature(30)
+            temp.await_temperature(35)
+        '''))
+    status, out, err = simulate(capsys, str(protocol))
+    assert status == 0, err
+    log = run_log(out)
+    wait = log.index("Temperature module: wait for temperature (to 4 °C)")
+    assert log[wait + 1].startswith(f"  warning: {protocol}:5: await_temperature(4): the "
+                                    "module has no target temperature")
+    wait = log.index("Temperature module: wait for temperature (to 35 °C)")
+    assert log[wait + 1].startswith(f"  warning: {protocol}:7: await_temperature(35): the "
+                                    "module was on its way to 30 °C only")
