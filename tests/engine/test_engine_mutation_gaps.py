@@ -1,0 +1,128 @@
+"""Scenarios a hand mutation of the engine showed no test caught: each fails when that
+mutation is put back (a halt reported as a failure, a pending pause outliving the run,
+a door that no longer resumes, a rewind that dips into the previous call's well)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from labrun_testing import P300, ScriptedRun
+
+from engine import commands as c
+from engine.actions import Halt, Pause
+from engine.state import Status
+from hardware import aio
+from hardware.config import InterlockConfig, default_config
+from hardware.controller import HardwareFault
+from hardware.frozen import replace
+
+
+def test_a_halt_whose_cut_off_move_raises_a_fault_ends_halted_and_moves_nothing_more(
+        tmp_path: Path) -> None:
+    """A controller whose move, cut off by the emergency stop, raises a fault of its own
+    (its link reset by the stop): the run still ends halted, not failed, and nothing
+    moves after the halt (a failure's cleanup would lift the Z axes)."""
+    run = ScriptedRun(record_path=str(tmp_path / "record.jsonl"))
+    try:
+        run.play()
+        run.call(P300, name="load")
+        plain = run.controller.move
+        after_halt: list[dict[str, float]] = []
+
+        async def move(target: dict[str, float], speed: float | None = None) -> None:
+            if run.engine.state.ending is not None:
+                after_halt.append(dict(target))
+            try:
+                await plain(target, speed)
+            except aio.cancelled_class():
+                raise HardwareFault("link reset by the emergency stop") from None
+
+        run.controller.move = move  # type: ignore[method-assign,assignment]
+        run.clock.call_at(run.clock.now() + 0.5, lambda: run.engine.apply(Halt()))
+        run.call(c.MoveTo("left", (300.0, 300.0, 50.0)), wait=False)
+        final = run.run.wait(5)
+        assert final.status is Status.HALTED, final
+        assert [e["status"] for e in run.events() if e["event"] == "status"][-2:] == [
+            "halting", "halted"]
+        assert after_halt == []
+    finally:
+        run.close()
+
+
+def test_a_pause_asked_for_as_the_protocol_ends_is_not_pending_once_it_has_ended() -> None:
+    """The protocol returned with a deferred pause still pending: the run succeeds and its
+    status no longer says a pause is pending (a client waiting for it to clear waited for
+    ever); the record's summary says the pause was never taken."""
+    run = ScriptedRun()
+    try:
+        run.play()
+        run.call(P300)
+        run.call(c.MoveTo("left", (100.0, 100.0, 50.0)))
+        assert run.control.pause().accepted
+        run.finish()
+        final = run.run.wait(5)
+        assert final.status is Status.SUCCEEDED
+        assert final.pause_pending is False and final.pause_unresolved is True
+    finally:
+        run.close()
+
+
+def test_a_door_resumes_the_run_after_another_interlock_was_resumed_by_hand() -> None:
+    """A curtain (resumed by a person) trips and clears, then the door (which resumes the
+    run by itself) opens and closes: the run goes on, as its status promised."""
+    config = replace(default_config(), interlocks={
+        "door": InterlockConfig(True), "curtain": InterlockConfig(False)})
+    run = ScriptedRun(config)
+    try:
+        run.play()
+        run.call(P300)
+        run.control.set_interlock("curtain", True)
+        run.settle()
+        run.control.set_interlock("curtain", False)
+        run.settle()
+        assert run.control.resume().accepted
+        assert run.settle().status is Status.RUNNING
+        run.control.set_interlock("door", True)
+        status = run.settle()
+        assert status.status is Status.PAUSED and status.resumes_when_clear
+        run.control.set_interlock("door", False)
+        assert run.settle().status is Status.RUNNING
+    finally:
+        run.close()
+
+
+def test_a_deferred_pause_is_taken_before_the_next_step_so_its_rewind_stays_high(
+        tmp_path: Path) -> None:
+    """A deferred pause pending as a step ends is taken there, before the next step
+    begins: the status names the step that ended. An immediate pause in the next step
+    then rewinds that step to its own start, at the height the checkpoint's unpark held,
+    never back down into the previous call's well (30 mm above the deck)."""
+    run = ScriptedRun(record_path=str(tmp_path / "record.jsonl"))
+    try:
+        run.play()
+        run.call(P300, name="load")
+        run.call(c.MoveTo("left", (100.0, 100.0, 30.0)), name="down in a well")
+        assert run.control.pause().accepted  # deferred: pending
+        plain = run.controller.move
+        targets: list[dict[str, float]] = []
+        armed = [True]
+
+        async def move(target: dict[str, float], speed: float | None = None) -> None:
+            targets.append(dict(target))
+            if armed[0] and target.get("Y") == 250.0:  # the next step's move, under way
+                armed[0] = False
+                run.clock.call_at(run.clock.now() + 0.2,
+                                  lambda: run.engine.apply(Pause(option="immediate")))
+            await plain(target, speed)
+
+        run.controller.move = move  # type: ignore[method-assign,assignment]
+        run.call(c.MoveTo("left", (300.0, 250.0, 120.0)), name="go elsewhere", wait=False)
+        status = run.settle()
+        assert status.status is Status.PAUSED
+        assert status.step is not None and status.step.name == "down in a well"
+        for _ in range(2):  # the checkpoint's pause, then the immediate one
+            assert run.control.resume().accepted
+            run.settle()
+        assert min(t.get("Z", 999.0) for t in targets) > 30.0, targets
+    finally:
+        run.close()
