@@ -313,12 +313,10 @@ class Engine:
                     self._interruptible = None
                 if not scope.cancelled_caught:
                     return
-                entry.interruptions += 1
                 self.record.add("pause_effect", effect="interrupted", id=entry.id,
                                 position=rounded(self.model.position))
             elif entry.command.execution is not c.Execution.INSTANT:
                 # caught by the pause before it began (as its step began): said as well
-                entry.interruptions += 1
                 self.record.add("pause_effect", effect="interrupted", id=entry.id,
                                 position=rounded(self.model.position), before_start=True)
             if entry.command.execution is c.Execution.WAIT:

@@ -14,9 +14,8 @@ from .state import Status, StepInfo
 class CommandEntry:
     """One command of the run: its status, its motion plan and how far it got."""
 
-    __slots__ = ("command", "completed_at", "deadline", "done", "error", "id",
-                 "interruptions", "line", "origin", "plan", "result", "started_at", "status",
-                 "step")
+    __slots__ = ("command", "completed_at", "deadline", "done", "error", "id", "line",
+                 "origin", "plan", "result", "started_at", "status", "step")
 
     def __init__(self, id: int, command: Command, step: StepInfo, line: str | None = None,
                  status: str = "queued", origin: str = "protocol") -> None:
@@ -32,7 +31,6 @@ class CommandEntry:
         self.error: str | None = None
         self.started_at: float | None = None
         self.completed_at: float | None = None
-        self.interruptions = 0
         self.origin = origin  # or "cleanup"
 
     def __repr__(self) -> str:
