@@ -1,6 +1,7 @@
 """Scenarios a hand mutation of the engine showed no test caught: each fails when that
 mutation is put back (a halt reported as a failure, a pending pause outliving the run,
-a door that no longer resumes, a rewind that dips into the previous call's well)."""
+a door that no longer resumes, a rewind that dips into the previous call's well, a cut
+unpark recorded at the park, a robot unparking under a pause already taken)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from labrun_testing import P300, ScriptedRun
 
 from engine import commands as c
 from engine.actions import Halt, Pause
-from engine.state import Status
+from engine.state import Park, RunState, Status
 from hardware import aio
 from hardware.config import InterlockConfig, default_config
 from hardware.controller import HardwareFault
@@ -124,5 +125,71 @@ def test_a_deferred_pause_is_taken_before_the_next_step_so_its_rewind_stays_high
             assert run.control.resume().accepted
             run.settle()
         assert min(t.get("Z", 999.0) for t in targets) > 30.0, targets
+    finally:
+        run.close()
+
+
+def test_an_unpark_cut_off_by_a_pause_records_where_the_robot_stopped() -> None:
+    """An immediate pause cuts off the unparking after a protocol's pause: its record line
+    gives the position the controller reports where the move stopped, not the park's."""
+    run = ScriptedRun()
+    try:
+        run.play()
+        run.call(P300)
+        run.call(c.MoveTo("left", (100.0, 100.0, 60.0)))
+        run.call(c.WaitForResume("first"), name="pause", wait=False)
+        run.settle()
+        plain = run.controller.move
+        stopped: list[dict[str, float]] = []
+
+        async def move(target: dict[str, float], speed: float | None = None) -> None:
+            try:
+                await plain(target, speed)
+            except aio.cancelled_class():
+                stopped.append(dict(run.controller.position))
+                raise
+
+        run.controller.move = move  # type: ignore[method-assign,assignment]
+        run.clock.call_at(run.clock.now() + 0.3,
+                          lambda: run.engine.apply(Pause(option="immediate")))
+        assert run.control.resume().accepted
+        assert run.settle().status is Status.PAUSED
+        [cut] = [e for e in run.events() if e["event"] == "unpark" and e.get("interrupted")]
+        assert stopped, "no move was cut off"
+        assert cut["position"] == {axis: round(value, 4) for axis, value in stopped[0].items()}
+        assert (cut["position"]["X"], cut["position"]["Y"]) != (340.0, 330.0)  # not parked
+    finally:
+        run.close()
+
+
+def test_a_pause_taken_as_unparking_begins_moves_nothing() -> None:
+    """A listener (a door sensor's script, say) pauses the run again the instant it starts
+    unparking: the robot stays parked; nothing moves toward the work."""
+    run = ScriptedRun()
+    try:
+        run.play()
+        run.call(P300, name="load")
+        run.call(c.MoveTo("left", (100.0, 100.0, 30.0)), name="down")
+        run.run.call(lambda: run.engine.apply(Pause(option="immediate")))
+        assert run.settle().status is Status.PAUSED
+        paused_again: list[bool] = []
+
+        def listener(state: RunState) -> None:
+            if state.park is Park.UNPARKING and not paused_again:
+                paused_again.append(False)  # (the pause notifies the listeners again)
+                paused_again[0] = run.engine.apply(Pause(option="immediate")).accepted
+
+        run.run.call(lambda: run.engine.subscribe(listener))
+        moves: list[dict[str, float]] = []
+        plain = run.controller.move
+
+        async def move(target: dict[str, float], speed: float | None = None) -> None:
+            moves.append(dict(target))
+            await plain(target, speed)
+
+        run.controller.move = move  # type: ignore[method-assign,assignment]
+        assert run.control.resume().accepted
+        assert run.settle().status is Status.PAUSED
+        assert paused_again == [True] and moves == []
     finally:
         run.close()
