@@ -402,6 +402,9 @@ def resolve(defined: Sequence[Parameter], given: Mapping[str, str],
             if text is not None and files is not None and text in files:
                 contents = files[text]
             elif text is not None:
+                if not text.strip():  # (the empty path is the current folder)
+                    raise ParameterError(f"{parameter.name}: a CSV file parameter needs a "
+                                         "file's path, not an empty one")
                 if Path(text).exists() and not Path(text).is_file():  # read for ever (a pipe)
                     raise ParameterError(f"{parameter.name}: the CSV file {text} is not a "
                                          "regular file")

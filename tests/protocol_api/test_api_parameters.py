@@ -217,6 +217,10 @@ def test_a_csv_file_is_read_from_the_path_given(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match=r"^picks: the CSV file /dev/zero is not a regular "
                                              r"file$"):
         create_run(path, params={"picks": "/dev/zero"})  # it would be read for ever
+    for empty in ("", " "):  # said as what it is, not as the current folder (".")
+        with pytest.raises(ParameterError, match=r"^picks: a CSV file parameter needs a "
+                                                 r"file's path, not an empty one$"):
+            create_run(path, params={"picks": empty})
 
 
 CSV_FILE = """
