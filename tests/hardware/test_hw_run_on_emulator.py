@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labrun_protocols import LONG_MOVE, LONG_MOVE_WITH_TIP, SLOW_TRANSFER, hops
+from labrun_protocols import (
+    ASPIRATE_LINE,
+    LONG_MOVE,
+    LONG_MOVE_WITH_TIP,
+    SLOW_TRANSFER,
+    aspirating_at,
+    hops,
+)
 from motion_trace import PhysicalTrace, TracedController, TraceItem, follow_record
 
 from engine.record import read_record
@@ -410,22 +417,13 @@ def test_an_error_reply_ends_the_run_failed_naming_the_line(tmp_path: Path) -> N
 
 def test_a_flow_rate_slower_than_the_firmware_moves_fails_the_run_at_its_line(
         tmp_path: Path) -> None:
-    protocol = textwrap.dedent('''
-        metadata = {"apiLevel": "2.15"}
-
-        def run(ctx):
-            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
-            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
-            p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
-            p300.pick_up_tip()
-            p300.aspirate(20, plate["A1"], rate=0.0001)
-        ''')
-    with robot_run(tmp_path, "marlin", protocol) as robot:
+    with robot_run(tmp_path, "marlin", aspirating_at(0.0001)) as robot:
         robot.control.play()
         error = assert_failed_with_complete_record(
             robot, r"aspirate at 0.000495 mm/s is slower than the robot.s controller moves")
         outcome = robot.run.wait(WAIT_S).outcome
-        assert outcome is not None and str(outcome.location).endswith("protocol.py:9")
+        assert outcome is not None and str(outcome.location).endswith(
+            f"protocol.py:{ASPIRATE_LINE}")
         commands = [e for e in robot.file_events() if e["event"] == "command"]
         [aspirate] = [e["id"] for e in commands if e.get("type") == "aspirate"]
         assert [e["status"] for e in commands if e["id"] == aspirate] == [

@@ -91,3 +91,24 @@ def run(ctx):
 '''
 """``SLOW_TRANSFER`` in named steps, so a person or a client sees which command is under
 way (the step's name) and can pause mid-pick-up, mid-aspirate or mid-move with a tip."""
+
+
+_ASPIRATING_AT = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.pick_up_tip()
+    p300.aspirate(20, plate["A1"], rate=%r)
+    p300.drop_tip()
+'''
+ASPIRATE_LINE = 9
+"""The line of ``aspirating_at``'s aspirate."""
+
+
+def aspirating_at(rate: float) -> str:
+    """A tip picked up, then 20 µL aspirated at ``rate`` times a P300's flow rate (line
+    ``ASPIRATE_LINE``; 4.95e-3 mm/s of plunger at a rate of 0.001), and the tip dropped."""
+    return _ASPIRATING_AT % rate

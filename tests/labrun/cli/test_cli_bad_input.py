@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from labrun_protocols import ASPIRATE_LINE, aspirating_at
 
 from labrun.cli.main import main
 
@@ -528,20 +529,15 @@ def test_a_move_slower_than_the_emulated_dialect_moves_is_refused_before_it_star
     slowest move against GRBL (1 mm/min), which the run drives, not Marlin (0.1 mm/min):
     an aspirate between the two failed on the emulator, after a tip was taken."""
     robot = ROOT / "hardware" / "robots" / "emulator_marlin.toml"
-    path = write(tmp_path, '''
-        def run(ctx):
-            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
-            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
-            p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
-            p300.pick_up_tip()
-            p300.aspirate(20, plate["A1"], rate=0.001)
-        ''')
+    path = tmp_path / "protocol.py"
+    path.write_text(aspirating_at(0.001))
     status, out, err = labrun(capsys, "run", str(path), "--emulate", "--robot", str(robot),
                               "--dialect", "grbl", "-y")
     assert status == 1 and "connecting" not in out, out
-    assert err == (f"error: {path}:10: aspirate at 0.00495 mm/s is slower than the robot's "
-                   "controller moves (at least 0.0167 mm/s): a flow rate or speed far too "
-                   "low\nthe protocol failed in simulation; nothing was connected or moved\n")
+    assert err == (f"error: {path}:{ASPIRATE_LINE}: aspirate at 0.00495 mm/s is slower "
+                   "than the robot's controller moves (at least 0.0167 mm/s): a flow rate or "
+                   "speed far too low\nthe protocol failed in simulation; nothing was "
+                   "connected or moved\n")
 
 
 ARGUMENT_ERRORS = [

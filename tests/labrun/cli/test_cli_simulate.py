@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from labrun_protocols import ASPIRATE_LINE, aspirating_at
 
 from engine.record import read_record
 from labrun.cli.main import main
@@ -926,21 +927,12 @@ def test_a_flow_rate_slower_than_the_robot_moves_is_refused_at_its_line_in_simul
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     # Opentrons takes any positive rate; a robot's controller cannot move a plunger at
     # 5e-300 mm/s (labrun's driver refuses it), so the simulation says so first.
-    protocol = write(tmp_path, textwrap.dedent('''
-        metadata = {"apiLevel": "2.15"}
-
-        def run(ctx):
-            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
-            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
-            p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
-            p300.pick_up_tip()
-            p300.aspirate(20, plate["A1"], rate=1e-300)
-            p300.drop_tip()
-        '''))
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(aspirating_at(1e-300))
     status, out, err = simulate(capsys, str(protocol))
     assert status == 1
     assert err.strip().splitlines()[-1] == (
-        f"error: {protocol}:8: aspirate at 4.95e-300 mm/s is slower than the robot's "
+        f"error: {protocol}:{ASPIRATE_LINE}: aspirate at 4.95e-300 mm/s is slower than the robot's "
         "controller moves (at least 0.00167 mm/s): a flow rate or speed far too low")
     assert summary_fields(out)["status"] == "failed"
 
