@@ -372,6 +372,8 @@ class RobotOnlySteps:
               and event.get("origin") is None):  # the protocol's, not the cleanup's
             read = event.get("type") == MODULE_READ
             self._reads_only = read if self._reads_only is None else self._reads_only and read
+
+
 STAMP_WIDTH = 8
 HOLD = 4096
 """Lines under an open call kept in memory; past that many they go to a spool."""
