@@ -375,12 +375,15 @@ class Engine:
             if target is not None:  # a checkpoint's unpark left the tip up: down first
                 # (this mount's only), within the protocol's max_speeds, as its own moves
                 [lower] = self.model.capped([Move(target)])
+                # Planned, and checked, as from where the lowering ends, before it: a
+                # command refused does not take the tip down into the well first.
+                plan = [lower, *self.model.planned_from(target, cmd.plan)]
+                self.model.check_speeds(cmd.kind, plan)
                 await self.move(lower)  # cut off by a pause: still held, lowered again
                 pausing.lowered(mount)
                 # The lowering is the plan's first segment, done: a rewound step (which
                 # goes back to its checkpoint, above) lowers the tip again there.
-                entry.plan, entry.done = [lower, *cmd.plan(self.model)], 1
-                self.model.check_speeds(cmd.kind, entry.plan)
+                entry.plan, entry.done = plan, 1
             else:
                 plan = cmd.plan(self.model)
                 self.model.check_speeds(cmd.kind, plan)

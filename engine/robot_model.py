@@ -7,7 +7,7 @@ engine loop owns it. Positions are axis positions in mm; points are deck coordin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from hardware.config import ConfigError, MountConfig, RobotConfig
 from hardware.frozen import Frozen, replace
@@ -269,6 +269,18 @@ class RobotModel:
             out.append(segment if speed == segment.speed else Move(segment.target, speed))
             here.update(segment.target)
         return out
+
+    def planned_from(self, target: Mapping[str, float],
+                     plan: Callable[[RobotModel], list[Segment]]) -> list[Segment]:
+        """What ``plan`` plans with the robot at ``target`` (a move not yet made); where it
+        is does not change."""
+        position = self.position
+        now = {axis: position[axis] for axis in target}
+        position.update(target)
+        try:
+            return plan(self)
+        finally:
+            position.update(now)
 
     def check_speeds(self, kind: str, segments: list[Segment]) -> None:
         """CommandError if a move of ``segments`` asks for a speed slower than the robot's

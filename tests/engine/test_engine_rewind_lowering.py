@@ -215,3 +215,32 @@ def test_a_home_that_moves_neither_the_gantry_nor_the_held_tip_keeps_the_lowerin
     assert aspirate_height(("X", "Y")) == in_a1  # homed away, sent back to A1 by the protocol
     for home in (("A", "C"), ("C",), ("B",)):
         assert aspirate_height(home) == in_a1, home
+
+
+@pytest.mark.parametrize("refused", [
+    c.Aspirate("left", 50.0, 1e-300, "2/A1"),  # too slow for the controller
+    c.Aspirate("left", 400.0, 50.0, "2/A1"),   # more than the pipette holds
+], ids=["too slow", "too much"])
+def test_a_command_refused_after_a_checkpoint_does_not_lower_the_held_tip_first(
+        refused: c.Command) -> None:
+    # After a protocol pause the unpark holds the tip up over A1. An in-place command
+    # the engine refuses (its plan fails) used to lower the tip into the well first,
+    # then fail: the run ended with the tip in the liquid. It is planned, as from the
+    # lowered height, before anything moves.
+    trace: list[TraceItem] = []
+    scripted = ScriptedRun(default_config(), trace=trace)
+    try:
+        held_up(scripted)
+        here = scripted.engine.model.position
+        held, over = here["Z"], (here["X"], here["Y"])
+        assert held > WELL[2] + TIP_LENGTH + 10  # up, above the well
+        resumed = len(trace)
+        outcome = scripted.call(refused)
+        assert outcome.error is not None
+        assert scripted.status().status is Status.FAILED
+    finally:
+        scripted.close()
+    lowered = [end["Z"] for kind, _, end in trace[resumed:]  # (the cleanup's drop
+               if kind == "move" and (end["X"], end["Y"]) == over  # in the trash is not)
+               and end["Z"] < held - 1e-6]
+    assert lowered == []  # nothing went down into A1
