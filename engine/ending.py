@@ -45,6 +45,7 @@ class RunEnding:
         self._estop_failed: str | None = None  # why the emergency stop was not confirmed
         self._cleanup_scope: aio.Scope | None = None
         self._fault: HardwareFault | None = None  # reported while the engine waited
+        self._fault_in_halt: str | None = None  # what the command a halt cut off raised
 
     def fault_reported(self, fault: HardwareFault) -> None:
         """The controller failed on its own (its connection was lost)."""
@@ -65,8 +66,16 @@ class RunEnding:
         is cut off, as a stop cuts it off, by ``finish``); clean up as for abort, then end
         ``failed`` with ``error`` at ``location``."""
         engine = self.engine
-        if engine.state.ending is not None and engine.state.ending.kind is EndKind.FAIL:
+        ending = engine.state.ending
+        if ending is not None and ending.kind is EndKind.FAIL:
             return  # the first failure is the one reported
+        if ending is not None and ending.kind is EndKind.HALT:
+            # The command the halt cut off complained of it (a link the stop reset): the
+            # halt's doing, not a failure. The command ends interrupted by the halt, and
+            # keeps the controller's words (``finish``).
+            self._fault_in_halt = self._fault_in_halt or error
+            engine.end_protocol()
+            return
         unfinished = self._unfinished()
         if unfinished is not None and not around:
             engine.book.set_status(unfinished, "failed", error=error)
@@ -99,7 +108,9 @@ class RunEnding:
         ending = engine.state.ending
         unfinished = self._unfinished()
         if unfinished is not None and ending is not None:  # cut off by stop, abort or halt
-            engine.book.set_status(unfinished, "interrupted", reason=ending.kind.value)
+            fault = {"fault": self._fault_in_halt} if self._fault_in_halt else {}
+            engine.book.set_status(unfinished, "interrupted", reason=ending.kind.value,
+                                   **fault)
         if ending is not None:  # what the protocol left, for the people who pick it up
             last = engine.book.last_protocol
             cut = last if last is not None and last.status in ("interrupted", "failed") else None

@@ -46,6 +46,15 @@ def test_a_halt_whose_cut_off_move_raises_a_fault_ends_halted_and_moves_nothing_
         assert [e["status"] for e in run.events() if e["event"] == "status"][-2:] == [
             "halting", "halted"]
         assert after_halt == []
+        # The record says what a person reading it must know: the move was cut off by
+        # the halt (the controller's complaint kept beside it), and nothing failed.
+        moved = next(e["id"] for e in run.events() if e["event"] == "command"
+                     and e["status"] == "queued" and e["type"] == "moveTo")
+        ends = [e for e in run.events() if e["event"] == "command" and e["id"] == moved
+                and e["status"] not in ("queued", "started")]
+        assert [(e["status"], e.get("reason"), e.get("fault")) for e in ends] == [
+            ("interrupted", "halt", "link reset by the emergency stop")]
+        assert [e for e in run.events() if e["event"] == "failure"] == []
     finally:
         run.close()
 
