@@ -171,8 +171,11 @@ def simulate_source(source: ProtocolSource, name: str, directory: Path,
         run.control.play(source="simulate")
         run.wait(timeout=timeout)
     except TimeoutError:
-        return (f"{name}: the simulation did not end within {timeout:g} s; "
-                "does the protocol wait for something?")
+        last = run.engine.book.last_protocol  # where it was: a loop's line, most often
+        where = "" if last is None or not last.line else \
+            f" (it was at {as_uploaded(directory, last.line)}, {last.id + 1:,} commands in)"
+        return (f"{name}: the simulation did not end within {timeout:g} s{where}; "
+                "does the protocol loop for ever, or wait for something?")
     finally:
         run.close()
     summary = run.record.events[-1]

@@ -5,6 +5,7 @@ anything moves, and every error names the file as the client uploaded it."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -189,6 +190,25 @@ def test_a_run_stuck_in_its_own_code_is_refused_with_its_line(tmp_path: Path) ->
     assert reason is not None
     assert reason.startswith("spins.py:9: ") or reason.startswith("spins.py:8: "), reason
     assert reason.endswith(": the protocol made no call for 0.3 s and seems stuck"), reason
+
+
+def test_a_check_that_never_ends_names_the_line_it_was_at(tmp_path: Path) -> None:
+    # A loop of calls that never ends (a delay in a "while True") is cut off at the
+    # check's time limit: the reason names the line, not only the limit.
+    from hardware.config import default_config
+    from labrun.remote.items import simulate_source
+    from protocol_api.loader import load_protocol
+
+    path = tmp_path / "forever.py"
+    path.write_text('metadata = {"apiLevel": "2.15"}\n\ndef run(ctx):\n'
+                    '    ctx.comment("start")\n    while True:\n'
+                    '        ctx.delay(minutes=60)\n')
+    reason = simulate_source(load_protocol(path), "forever.py", tmp_path, None,
+                             default_config(), timeout=0.3)
+    assert reason is not None
+    assert re.fullmatch(r"forever\.py: the simulation did not end within 0\.3 s \(it was "
+                        r"at forever\.py:6, [\d,]+ commands in\); does the protocol loop "
+                        r"for ever, or wait for something\?", reason), reason
 
 
 def test_an_item_removed_while_it_is_checked_ends_its_check_quietly(tmp_path: Path) -> None:
