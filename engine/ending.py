@@ -69,14 +69,15 @@ class RunEnding:
         ending = engine.state.ending
         if ending is not None and ending.kind is EndKind.FAIL:
             return  # the first failure is the one reported
-        if ending is not None and ending.kind is EndKind.HALT:
+        unfinished = self._unfinished()
+        if (ending is not None and ending.kind is EndKind.HALT and unfinished is not None
+                and not around):
             # The command the halt cut off complained of it (a link the stop reset): the
             # halt's doing, not a failure. The command ends interrupted by the halt, and
             # keeps the controller's words (``finish``).
             self._fault_in_halt = self._fault_in_halt or error
             engine.end_protocol()
             return
-        unfinished = self._unfinished()
         if unfinished is not None and not around:
             engine.book.set_status(unfinished, "failed", error=error)
         engine.record.add("failure", error=error, location=location)
