@@ -42,6 +42,7 @@ from .moves import PlannedMove, module_under, pause_message, plan_move
 from .off_deck import OFF_DECK, OffDeckType
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PLUNGER_DROP_TIP, get_pipette
 from .steps import StepTracker, api_step, is_number
+from .taken_tips import TakenTips
 from .types import APIVersion, Location, Mount, Point
 
 if TYPE_CHECKING:  # imported by the first load_module: most protocols load none
@@ -172,6 +173,7 @@ class ProtocolContext:
         self._instruments: dict[str, InstrumentContext] = {}
         self._last_move = LastMove()
         self._trash_drops = TrashDrops()
+        self._taken_tips = TakenTips()  # the tips the racks hold, apart from tip tracking
         # mount -> (Z axis, plunger axis); None: the OT-2's left and right, axes unknown
         self._mounts = dict(mounts) if mounts is not None else None
         self._rail_lights = False
@@ -635,6 +637,8 @@ class ProtocolContext:
                                  labware.name, from_slot, move.slot, move.destination,
                                  labware.clearance_top, message or "",
                                  None if move.origin is None else labware.footprint))
+        if message is not None:  # the run pauses for a person, who may refill tip racks
+            self._taken_tips.refilled()
 
     # -- run control ----------------------------------------------------------------
 
@@ -665,6 +669,7 @@ class ProtocolContext:
                                     f"write ctx.pause(str(...))")
             msg = str(msg)
         self._steps.send(c.WaitForResume(msg))
+        self._taken_tips.refilled()  # a person may refill tip racks at a pause
 
     @api_step("delay")
     def delay(self, seconds: float = 0, minutes: float = 0, msg: str | None = None) -> None:

@@ -46,6 +46,7 @@ from .nozzles import (
 )
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PipetteSpec
 from .steps import api_step, is_number
+from .taken_tips import TakenTips
 from .transfer import plan, transfer_options
 from .types import APIVersion, Location, Point, well_of
 
@@ -287,6 +288,7 @@ class InstrumentContext:
         # None after a blow-out, a push-out or a home (see _ready_above).
         self._plunger_ready: int | None = None
         self._trash_drops: TrashDrops = ctx._trash_drops  # likewise
+        self._taken_tips: TakenTips = ctx._taken_tips  # likewise
         self._default_speed: float | None = None  # None: the gantry's own limits
         self._tip_length = 0.0
         # (labware, x, y) -> the well under the first nozzle, the other nozzles' wells,
@@ -549,8 +551,8 @@ class InstrumentContext:
         tip_length = self._spec.effective_tip_length(rack.tip_length, rack.uri)  # less overlap
         layout = self._layout
         if layout is None:
-            column = next(col for col in rack.columns() if well in col)
-            taken = min(self._spec.channels, len(column) - column.index(well))
+            tips = _down_the_column(well, self._spec.channels)
+            taken = len(tips)
         else:
             self._check_partial("pick_up_tip", at, 0.0)
             tips = tips_taken(layout, rack, well)
@@ -558,6 +560,9 @@ class InstrumentContext:
             top = self._command_point(at)
             self._warn_partial_pick(layout, rack, well, taken)
         self.check_tip_size(rack)  # warned of once it is checked: a refused pick-up is not
+        empty = self._taken_tips.empty(tips)
+        if empty:
+            self._warn_no_tip(empty, taken)
         self._steps.send(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
                                         tip_length, taken))
         wet = self._others[:taken - 1]  # the nozzles past the rack's end take none: bare,
@@ -569,6 +574,7 @@ class InstrumentContext:
         else:
             for tip in tips:
                 mark_used(rack, tip, 1)
+        self._taken_tips.take(tips, self._steps.line)
         self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0.0
         self._plunger_ready = self._last_move.homes  # the plunger goes down after a pick-up
         self._tip_length = tip_length
@@ -628,6 +634,33 @@ class InstrumentContext:
             self._steps.warn(f"pick_up_tip: at {well.well_name} nozzles that take no tip come "
                              f"down onto the tips in {names}; on a robot they would be "
                              "picked up too (tip tracking marks only the layout's)")
+
+    def _warn_no_tip(self, empty: Sequence[tuple[Well, str | None]], taken: int) -> None:
+        """Warn of a pick-up at rack positions whose tips the run took and put none back
+        in since its last pause (``TakenTips``): on a robot the nozzles over them find
+        nothing, and go on bare. ``taken``: the positions the pick-up takes from."""
+        first = empty[0][0]
+        names = [well.well_name for well, _ in empty]
+        where = first.display_name  # "A1 of <rack> on slot 4": the rack, as its wells say
+        if len(names) > 1:
+            where = f"{_listed(names)} of {where.removeprefix(f'{first.well_name} of ')}"
+        lines: dict[str | None, list[str]] = {}  # the lines that took them, in order
+        for well, line in empty:
+            lines.setdefault(line, []).append(well.well_name)
+        if len(lines) == 1:
+            (line,) = lines
+            at = "earlier in the run" if line is None else f"at {line}"
+        else:  # (a line is unknown only to a caller outside any protocol file)
+            at = "at " + _listed([f"{line or 'an unknown line'} ({', '.join(wells)})"
+                                  for line, wells in lines.items()])
+        one = len(names) == 1
+        if len(names) == taken:
+            who = "the pipette"
+        else:
+            who = "the nozzle over it" if one else "the nozzles over them"
+        self._steps.warn(f"pick_up_tip: {where} {'has no tip' if one else 'have no tips'}: "
+                         f"{'its tip was' if one else 'their tips were'} taken {at} and not "
+                         f"put back; on a robot {who} would pick up nothing")
 
     def _partial_tip(self, racks: Sequence[Labware], start: Well | None) -> Well:
         """The tip a partial layout picks up by itself (``nozzles.next_tip``)."""
@@ -718,10 +751,14 @@ class InstrumentContext:
             point = point + shift
         self._steps.send(c.DropTip(self._mount, (point.x, point.y, point.z),
                                       _location_ref(target) or "trash"))
+        into = well_of(target)
+        if into is not None and into.parent.is_tiprack:  # (a partial layout's never is)
+            # the tips go back down the column, one a nozzle that holds one
+            self._taken_tips.put_back(_down_the_column(own_well(into), 1 + len(self._wet)))
         if self._ctx.api_version < NAMED_TIP_API:
-            self._back_in_rack(well_of(target))
+            self._back_in_rack(into)
         elif self._ctx.api_version >= ENGINE_CORE_API:
-            self._used_in_rack(well_of(target))
+            self._used_in_rack(into)
         self._tip_from, self._tip_capacity, self._volume = None, None, 0.0
         self._plunger_ready = self._last_move.homes  # and after a drop
         self._tip_length = 0.0
@@ -790,7 +827,9 @@ class InstrumentContext:
 
     def reset_tipracks(self) -> None:
         """Mark every tip in ``tip_racks`` as available again, and forget the
-        ``starting_tip`` (as Opentrons does: the next pick-up is the racks' first tip)."""
+        ``starting_tip`` (as Opentrons does: the next pick-up is the racks' first tip).
+        It puts no tip back: a pick-up where the run took one since its last pause is
+        warned of (``TakenTips``)."""
         if self._replaced is not None:  # the racks may be the new pipette's
             raise InstrumentError(self._replaced)
         for rack in self.tip_racks:
@@ -1675,6 +1714,19 @@ def _no_volume(asked: float | None) -> str:
     """How a warning says a volume was left to the pipette: none, or 0 (below apiLevel
     2.16, "all it takes", as in Opentrons)."""
     return "no volume given" if asked is None else "volume 0 (none, below apiLevel 2.16)"
+
+
+def _listed(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _down_the_column(well: Well, count: int) -> list[Well]:
+    """``well`` and the wells after it down its column, ``count`` in all if the column
+    has them: the positions under the nozzles of a pipette's full layout there."""
+    column = next(col for col in well.parent.columns() if well in col)
+    start = column.index(well)
+    return column[start:start + count]
 
 
 def _ref(well: Well) -> str:

@@ -259,8 +259,8 @@ def test_a_pipette_given_tips_of_a_size_it_does_not_take_is_warned_as_opentrons_
     plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
     p20 = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[big, small])
     p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[big])
-    for _ in range(2):  # once a rack, however often it is used
-        p20.pick_up_tip(big["H12"] if p20.tip_racks else None)
+    for well in ("G12", "H12"):  # once a rack, however often it is used
+        p20.pick_up_tip(big[well] if p20.tip_racks else None)
         p20.aspirate(10, plate["A1"])
         p20.drop_tip()
     p300.pick_up_tip(small["A1"])  # a rack it was not loaded with: warned when used

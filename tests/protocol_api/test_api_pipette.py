@@ -415,6 +415,133 @@ def test_reset_tipracks_forgets_the_starting_tip(bench: Bench) -> None:
     assert picked(bench) == ["4/C3", "4/A1"]
 
 
+TIP_RACK_SET_UP = """tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+m = ctx.load_instrument("p300_multi_gen2", "left", tip_racks=[tips])
+"""
+"""Lines 5 to 7 of a ``protocol_file``: the protocol's own lines start at line 8."""
+RACK = "Opentrons OT-2 96 Tip Rack 300 µL"
+
+
+def run_warnings(tmp_path: Path, body: str, api: str = "2.15") -> tuple[Path, list[str]]:
+    """Simulate the tip rack set-up and ``body`` (its first line is line 8): the file and
+    the warnings of its record; the run succeeds, as in Opentrons."""
+    path = protocol_file(tmp_path, TIP_RACK_SET_UP + body, api)
+    events = simulate_file(path).record.events
+    assert events[-1]["status"] == "succeeded", events[-1]
+    return path, [e["params"]["message"] for e in events if e.get("status") == "queued"
+                  and e.get("type") == "comment"
+                  and e["params"]["message"].startswith("warning: ")]
+
+
+def test_a_named_tip_picked_up_again_after_going_to_the_trash_is_warned_of(
+        tmp_path: Path) -> None:
+    # Opentrons picks it up with no word (from apiLevel 2.2 a named well is taken as it
+    # is); on a robot the pipette finds no tip at A1 and aspirates with a bare nozzle.
+    path, warnings = run_warnings(tmp_path, """p.pick_up_tip(tips["A1"])
+p.drop_tip()
+p.pick_up_tip(tips["A1"])
+p.drop_tip()""")
+    assert warnings == [
+        f"warning: {path}:10: pick_up_tip: A1 of {RACK} on slot 1 has no tip: its tip was "
+        f"taken at {path}:8 and not put back; on a robot the pipette would pick up nothing"]
+
+
+@pytest.mark.parametrize(("refill", "warned"), [
+    ("", True),
+    ('ctx.pause("Replace the tips")', False),  # a person may refill the rack at a pause
+    ("ctx.move_labware(tips, 2)", False),  # the run pauses for a person to move it
+    ('ctx.comment("Replace the tips")', True),  # no pause: nobody is at the deck
+])
+def test_a_tip_taken_before_reset_tipracks_is_warned_of_unless_the_run_paused(
+        tmp_path: Path, refill: str, warned: bool) -> None:
+    # reset_tipracks() refills the tip tracking, not the rack: the next pick-up is A1
+    # again, whose tip went to the trash.
+    path, warnings = run_warnings(tmp_path, f"""p.pick_up_tip()
+p.drop_tip()
+{refill or "pass"}
+p.reset_tipracks()
+p.pick_up_tip()
+p.drop_tip()""")
+    slot = "slot 2" if "move_labware" in refill else "slot 1"
+    assert warnings[-1:] == ([f"warning: {path}:12: pick_up_tip: A1 of {RACK} on {slot} has "
+                              f"no tip: its tip was taken at {path}:8 and not put back; on "
+                              "a robot the pipette would pick up nothing"] if warned else [])
+
+
+@pytest.mark.parametrize("api", ["2.1", "2.13", "2.20"])
+def test_a_tip_put_back_is_picked_up_again_with_no_warning(tmp_path: Path, api: str) -> None:
+    # From 2.14 tip tracking counts A1 as used after return_tip (a pick-up by name takes
+    # it); its tip is back in the rack all the same, as after a drop_tip into A1.
+    _, warnings = run_warnings(tmp_path, """p.pick_up_tip()
+p.return_tip()
+p.pick_up_tip(tips["A1"])
+p.drop_tip(tips["A1"])
+p.pick_up_tip(tips["A1"])
+p.drop_tip()
+m.pick_up_tip(tips["A2"])
+m.return_tip()
+p.pick_up_tip(tips["H2"])
+p.drop_tip()""", api)
+    assert warnings == []
+
+
+def test_a_multi_channel_pick_up_where_some_tips_are_gone_is_warned_of_once(
+        tmp_path: Path) -> None:
+    # A1 and C1 went to the trash on the single channel: on a robot two of the 8-channel's
+    # nozzles come up bare, and the warning names both.
+    path, warnings = run_warnings(tmp_path, """p.pick_up_tip(tips["A1"])
+p.drop_tip()
+p.pick_up_tip(tips["C1"])
+p.drop_tip()
+m.pick_up_tip(tips["A1"])
+m.drop_tip()""")
+    assert warnings == [
+        f"warning: {path}:12: pick_up_tip: A1 and C1 of {RACK} on slot 1 have no tips: "
+        f"their tips were taken at {path}:8 (A1) and {path}:10 (C1) and not put back; on a "
+        "robot the nozzles over them would pick up nothing"]
+
+
+def test_a_multi_channel_pick_up_where_every_tip_is_gone_says_the_pipette_takes_none(
+        tmp_path: Path) -> None:
+    # at E1 an 8-channel takes the four tips left in the column: none is there
+    path, warnings = run_warnings(tmp_path, """m.pick_up_tip(tips["A1"])
+m.drop_tip()
+m.pick_up_tip(tips["E1"])
+m.drop_tip()""")
+    assert warnings == [
+        f"warning: {path}:10: pick_up_tip: E1, F1, G1 and H1 of {RACK} on slot 1 have no "
+        f"tips: their tips were taken at {path}:8 and not put back; on a robot the pipette "
+        "would pick up nothing"]
+
+
+def test_the_tips_a_partial_layout_took_are_gone_for_the_full_layout(tmp_path: Path) -> None:
+    # every position a nozzle took a tip from, in whatever layout
+    path, warnings = run_warnings(tmp_path, """from opentrons.protocol_api import ALL, SINGLE
+m.configure_nozzle_layout(SINGLE, start="H1")
+m.pick_up_tip(tips["A1"])  # the other nozzles are behind the rack
+m.drop_tip()
+m.configure_nozzle_layout(ALL, tip_racks=[tips])
+m.pick_up_tip(tips["A1"])
+m.drop_tip()""", "2.20")
+    assert warnings == [
+        f"warning: {path}:13: pick_up_tip: A1 of {RACK} on slot 1 has no tip: its tip was "
+        f"taken at {path}:10 and not put back; on a robot the nozzle over it would pick up "
+        "nothing"]
+
+
+def test_a_protocol_that_takes_each_tip_once_is_not_warned_of(tmp_path: Path) -> None:
+    # 40 tips for the single channel, six columns for the 8-channel, one tip put back
+    # (which tip tracking, from 2.14, passes over) and the next one
+    _, warnings = run_warnings(tmp_path, f"""plate = ctx.load_labware("{PLATE}", 2)
+p.transfer(10, plate["A1"], plate.wells()[8:48], new_tip="always")
+m.transfer(10, plate["A1"], plate.rows()[0][6:], new_tip="always")
+p.transfer(10, plate["A1"], plate["B1"], new_tip="always", trash=False)
+p.pick_up_tip()
+p.drop_tip()""")
+    assert warnings == []
+
+
 def test_out_of_tips_names_the_racks() -> None:
     with open_context() as ctx:
         rack = ctx.load_labware(TIPS_20, 2)
