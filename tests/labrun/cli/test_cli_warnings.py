@@ -257,3 +257,35 @@ def test_a_tip_rack_of_the_wrong_size_is_warned_of_under_the_pipettes_loading(
         "opentrons_96_tiprack_300ul (300 µL tips) appear to be mismatched; it takes 10 or "
         "20 µL tips")
     assert "Picking up tip" in lines[loading + 2]
+
+
+def test_a_tip_picked_up_where_the_run_left_none_is_warned_of_under_the_pick_up(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The simulation succeeds, as Opentrons' does; on a robot the second pick-up finds no
+    # tip at A1, and the tip refilled at the pause is not warned of.
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent('''
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+            p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p.pick_up_tip(tips["A1"])
+            p.drop_tip()
+            p.pick_up_tip(tips["A1"])
+            p.drop_tip()
+            ctx.pause("Replace the tips")
+            p.reset_tipracks()
+            p.pick_up_tip()
+            p.drop_tip()
+    ''').lstrip("\n"))
+    assert main(["simulate", str(path)]) == 0
+    lines = capsys.readouterr().out.split("\nRun log\n", 1)[1].splitlines()
+    picks = [i for i, line in enumerate(lines) if "Picking up tip from A1" in line]
+    assert len(picks) == 3
+    assert lines[picks[1] + 1].strip() == (
+        f"warning: {path}:8: pick_up_tip: A1 of Opentrons OT-2 96 Tip Rack 300 µL on slot 4 "
+        f"has no tip: its tip was taken at {path}:6 and not put back; on a robot the pipette "
+        "would pick up nothing")
+    assert [line for line in lines if line.strip().startswith("warning: ")] == [
+        lines[picks[1] + 1]]
