@@ -17,6 +17,7 @@ import contextlib
 import json
 import math
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ class RunRecord:
         if is_stream(self.path):
             # A device or a pipe (/dev/stdout, a FIFO a reader follows): written to as it
             # is, never replaced by a file. A pipe with no reader is an error, not a hang.
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
+            self._fd = _open_stream(self.path)
             try:
                 os.set_blocking(self._fd, True)
                 if first is not None:
@@ -199,6 +200,21 @@ def replace_with_line(path: str | Path, event: Event) -> None:
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise
+
+
+def _open_stream(path: Path) -> int:
+    """A descriptor to write the stream ``path`` through. A path that names the regular
+    file this process's standard output or error writes to (``/dev/stdout`` redirected to
+    a file) is written through that one, at its offset: opened anew, it would be written
+    from the file's start, and what the process prints there would overwrite it."""
+    with contextlib.suppress(OSError):
+        named = os.stat(path)
+        if stat.S_ISREG(named.st_mode):
+            for standard in (1, 2):
+                with contextlib.suppress(OSError):  # closed
+                    if os.path.samestat(named, os.fstat(standard)):
+                        return os.dup(standard)
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
 
 
 def _hold(fd: int) -> None:

@@ -808,17 +808,28 @@ def test_a_record_that_fills_the_disk_fails_the_simulation_in_one_line(tmp_path:
     assert read_record(record)[0]["event"] == "run"
 
 
-def test_a_record_to_stdout_goes_beside_the_log(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stdout_is", ["a pipe", "a file"])
+def test_a_record_to_stdout_goes_beside_the_log(tmp_path: Path, stdout_is: str) -> None:
+    # Redirected to a file, the log overwrote the record's first lines: the record opened
+    # /dev/stdout anew, at the file's start, rather than writing where stdout writes.
     import subprocess
 
     example = str(ROOT / "examples" / "plate_replication.py")
-    done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate", example,
-                           "--record", "/dev/stdout"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)  # stdout a pipe
-    assert (done.returncode, done.stderr) == (0, "")
-    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    command = [sys.executable, "-m", "labrun.cli.main", "simulate", example,
+               "--record", "/dev/stdout"]
+    if stdout_is == "a pipe":
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        status, out, err = done.returncode, done.stdout, done.stderr
+    else:
+        with (tmp_path / "out.txt").open("w") as stdout:
+            done = subprocess.run(command, cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE,
+                                  text=True, timeout=120)
+        status, out, err = done.returncode, (tmp_path / "out.txt").read_text(), done.stderr
+    assert (status, err) == (0, "")
+    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [record["seq"] for record in records] == list(range(len(records)))
     assert records[0]["event"] == "run" and records[-1]["event"] == "summary"
-    assert "\nRun log\n" in done.stdout and "status:              succeeded" in done.stdout
+    assert "\nRun log\n" in out and "status:              succeeded" in out
 
 
 def test_control_characters_in_a_protocols_text_are_printed_as_escapes(
