@@ -78,7 +78,8 @@ class Locks:
         return None
 
     def unlock(self, key: str) -> str | None:
-        """Unlock with the lock key or the emergency key; None on success, else the reason."""
+        """Unlock with the lock key, the emergency key or the token; None on success, else
+        the reason."""
         if self._key is None:
             return None
         emergency = any(_same(key, other) for other in self._unlock_keys)

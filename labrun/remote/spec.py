@@ -231,8 +231,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
               Param("user", "string", "who locked it"),
               Param("note", "string", "why, for other users"))),
     Endpoint("unlock", "POST", "/api/unlock",
-             "Unlock with the key it was locked with, or the emergency key.",
-             (Param("lock_key", "string", "the lock key or the emergency key",
+             "Unlock with the key it was locked with, the emergency key or the server's "
+             "token.",
+             (Param("lock_key", "string", "the lock key, the emergency key or the token",
                     required=True),)),
     Endpoint("lock_info", "POST", "/api/lock/info",
              "Who locked what; with lock_key, also whether that key is the one.",
