@@ -18,8 +18,13 @@ web page, or start the G-code controller emulator. 'labrun COMMAND --help'
 tells more of each."""
 EPILOG = """exit status (every command):
   0    success (a run that succeeded or was stopped by someone)
-  1    the run failed, was aborted or halted, or the protocol failed in the simulation
+  1    the run failed, was aborted or halted: on the robot (run), which may have moved,
+       or in the simulation (simulate); doctor: a problem found
   2    bad input: arguments, files or a protocol that cannot load; nothing moved
+  3    run: the protocol failed in the simulation made before the run; nothing was
+       connected or moved
+  4    run: not started, the robot is in use by another process or may still hold the
+       tips the last run left on it; nothing was connected or moved
   130  interrupted before the run could end on its own (Ctrl-C outside a run)"""
 COMMANDS = {
     "simulate": "simulate a protocol on the virtual clock",

@@ -7,9 +7,10 @@
   the emulator plays that robot).
 
 Before anything moves, the protocol is simulated (unless ``--no-simulate``): a protocol
-that fails there is reported with its ``file:line`` and exit status 2, and nothing is
-connected. Then the controller is connected and homed, and the run is played with a
-live status line and single keys (``terminal.py``).
+that fails there is reported with its ``file:line`` and exit status 3, apart from a run
+that fails on the robot (1), and nothing is connected. Then the controller is connected
+and homed, and the run is played with a live status line and single keys
+(``terminal.py``).
 
 The robot comes from ``hardware.robot.open_robot``: its connection lives in a thread of
 its own, from before the run (connect, home) until after it (disconnect); the run's
@@ -82,7 +83,14 @@ from .tips_left import (
 )
 
 FAILED_EXIT = 1
+"""The run failed, was aborted or halted on the robot, which may have moved."""
 BAD_INPUT_EXIT = 2
+SIMULATION_FAILED_EXIT = 3
+"""The protocol failed in the simulation made before the run (or needs a module the
+robot lacks): nothing was connected or moved."""
+NOT_STARTED_EXIT = 4
+"""Refused before connecting: the robot is in use by another process, or may still hold
+the tips the last run left on it. Nothing was connected or moved."""
 INTERRUPTED_EXIT = 130
 SUCCESS = (Status.SUCCEEDED, Status.STOPPED)
 DECLINE = ("q", "quit", "n", "no")
@@ -180,7 +188,7 @@ def run_run(args: argparse.Namespace) -> int:
                 record_not_started(args.file, args.record, missing, None, config)
                 print(f"error: {missing}", file=sys.stderr)
                 print("nothing was connected or moved", file=sys.stderr)
-                return FAILED_EXIT
+                return SIMULATION_FAILED_EXIT
             if not args.yes and is_terminal(sys.stdin):
                 try:
                     ready = _ready_to_start()
@@ -295,7 +303,7 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
         print(f"error: {where}{said}", file=sys.stderr)
         print("the protocol failed in simulation; nothing was connected or moved",
               file=sys.stderr)
-        return FAILED_EXIT
+        return SIMULATION_FAILED_EXIT
     sheet = setup_sheet.build(sim.record.events)
     print("\n".join(setup_sheet.text(shortened_sheet(sheet))), flush=True)
     log = TextLog()
@@ -357,7 +365,7 @@ def _not_started(args: argparse.Namespace, config: RobotConfig, reason: str) -> 
     record_not_started(args.file, args.record, reason, None, config)
     print(f"error: {reason}", file=sys.stderr)
     print("nothing was connected or moved", file=sys.stderr)
-    return FAILED_EXIT
+    return NOT_STARTED_EXIT
 
 
 def _keep_tips(robot: str | None, tips: dict[str, Any] | None, otherwise: str) -> None:

@@ -119,12 +119,12 @@ def test_simulate_a_file_that_is_not_utf8(tmp_path: Path,
 
 
 @pytest.mark.parametrize(("body", "line", "message", "exit_status"),
-                         [(*c[1:], 2) for c in LOAD_ERRORS] + [(*c[1:], 1) for c in RUN_ERRORS],
+                         [(*c[1:], 2) for c in LOAD_ERRORS] + [(*c[1:], 3) for c in RUN_ERRORS],
                          ids=[c[0] for c in LOAD_ERRORS + RUN_ERRORS])
 def test_run_emulate_refuses_before_connecting_with_the_same_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, line: int,
         message: str, exit_status: int) -> None:
-    # Bad input exits 2; a protocol that fails in the simulation before the run, 1.
+    # Bad input exits 2; a protocol that fails in the simulation before the run, 3.
     path = write(tmp_path, body)
     status, out, err = labrun(capsys, "run", str(path), "--emulate", "--speed", "100")
     assert status == exit_status
@@ -452,7 +452,7 @@ def test_run_leaves_a_record_of_a_protocol_that_could_not_start(
     unstarted_events(record, path, "syntax error: '(' was never closed", f"{path}:6")
     path = write(tmp_path, RUN_ERRORS[0][1])
     status, out, _ = labrun(capsys, "run", str(path), "--emulate", "--record", str(record))
-    assert status == 1 and "connecting" not in out
+    assert status == 3 and "connecting" not in out
     unstarted_events(record, path, "the protocol failed in simulation: delay: seconds is "
                                    "nan; " + FINITE, f"{path}:7")
 
@@ -533,7 +533,7 @@ def test_a_move_slower_than_the_emulated_dialect_moves_is_refused_before_it_star
     path.write_text(aspirating_at(0.001))
     status, out, err = labrun(capsys, "run", str(path), "--emulate", "--robot", str(robot),
                               "--dialect", "grbl", "-y")
-    assert status == 1 and "connecting" not in out, out
+    assert status == 3 and "connecting" not in out, out
     assert err == (f"error: {path}:{ASPIRATE_LINE}: aspirate at 0.00495 mm/s is slower "
                    "than the robot's controller moves (at least 0.0167 mm/s): a flow rate or "
                    "speed far too low\nthe protocol failed in simulation; nothing was "

@@ -36,6 +36,25 @@ def test_every_sub_command_module_is_listed() -> None:
     assert registering == set(COMMANDS)
 
 
+def test_help_and_the_readme_list_every_exit_status_labrun_run_gives(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A script tells a protocol that failed in the simulation (nothing moved) from a run
+    that failed on the robot by the status, as ``labrun --help`` and the README list it."""
+    from labrun.cli import run
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    listed = capsys.readouterr().out.split("exit status (every command):\n")[1]
+    codes = [run.FAILED_EXIT, run.BAD_INPUT_EXIT, run.SIMULATION_FAILED_EXIT,
+             run.NOT_STARTED_EXIT, run.INTERRUPTED_EXIT]
+    assert [line.split()[0] for line in listed.splitlines() if not line.startswith("     ")
+            ] == ["0", *map(str, codes)]
+    assert run.SIMULATION_FAILED_EXIT not in (0, run.FAILED_EXIT)
+    table = (ROOT / "README.md").read_text().split("### Exit codes\n")[1].split("\n#")[0]
+    assert [line.split("|")[1].strip() for line in table.splitlines()
+            if line.startswith("| ") and line[2].isdigit()] == ["0", *map(str, codes)]
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], []])
 def test_help_and_version_import_no_sub_command(argv: list[str]) -> None:
     probe = (

@@ -89,7 +89,7 @@ def test_a_second_run_on_a_robot_another_run_drives_is_refused_before_it_connect
         status = main(["run", str(second), "--robot", str(robot), "-y",
                        "--record", str(tmp_path / "second.jsonl")])
         err = capsys.readouterr().err
-        assert status == 1
+        assert status == 4
         assert f"error: {in_use(robot, holder, 'labrun run first.py')}\n" in err
         assert "nothing was connected or moved" in err
         # not a word of the tips: the first run's "unfinished" mark is its own, not a tip
@@ -139,7 +139,7 @@ def test_a_server_waits_for_the_run_that_drives_its_robot_and_then_serves(
                 pytest.fail("the server never started")
             # now the server's worker holds it: a run is refused, naming the server (the
             # process to stop; its worker ignores the signals that would end it)
-            assert main(["run", str(first), "--robot", str(robot), "-y"]) == 1
+            assert main(["run", str(first), "--robot", str(robot), "-y"]) == 4
             assert f"error: {in_use(robot, server, 'labrun serve, whose run worker drives it')}" \
                 in capsys.readouterr().err
             server.send_signal(signal.SIGINT)

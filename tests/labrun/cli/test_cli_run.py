@@ -170,12 +170,12 @@ def test_the_shipped_emulator_robot_files_load() -> None:
 # -- before anything moves ------------------------------------------------------------------
 
 
-def test_a_protocol_that_fails_in_simulation_exits_1_without_connecting(
+def test_a_protocol_that_fails_in_simulation_exits_3_without_connecting(
         tmp_path: Path, emulator: EmulatorHandle, capsys: pytest.CaptureFixture[str]) -> None:
     protocol = write(tmp_path, BROKEN)
     robot = robot_file(tmp_path, "grbl", emulator.address)
     status, _, err = labrun(capsys, str(protocol), "--robot", str(robot))
-    assert status == 1  # as labrun simulate says of the same protocol
+    assert status == 3  # not 1: that is a run that failed on the robot
     assert f"{protocol}:6" in err and "Z99" in err
     assert "nothing was connected or moved" in err
     assert emulator.stats.connections == 0
@@ -227,7 +227,7 @@ def test_a_robot_without_the_protocols_module_fails_before_connecting(
     protocol = write(tmp_path, MODULES)
     robot = robot_file(tmp_path, "grbl", emulator.address)
     status, _, err = labrun(capsys, str(protocol), "--robot", str(robot))
-    assert status == 1
+    assert status == 3
     assert err.splitlines() == [
         f"error: {protocol}:4: load_module: this robot has no free magnetic module for "
         "magneticModuleV2 in slot 1; its modules: none (name them in the robot file as "

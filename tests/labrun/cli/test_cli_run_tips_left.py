@@ -85,7 +85,7 @@ def test_a_tip_left_by_a_halted_run_holds_the_next_until_someone_says_it_is_off(
         record = tmp_path / "refused.jsonl"
         status = main(["run", str(quick), "--robot", str(robot), "--record", str(record)])
         out, err = capsys.readouterr()
-        assert status == 1
+        assert status == 4
         assert re.search(rf"error: {LEFT}run again with --tips-removed\n", err), err
         assert "nothing was connected or moved" in err
         assert emulator.stats.connections == connections
@@ -134,7 +134,7 @@ def test_a_multi_channel_s_tips_left_by_a_failed_run_are_named_and_counted(
         robot = robot_file(tmp_path / "robot.toml", grbl_at(emulator.address))
         assert main(["run", str(failing), "--robot", str(robot), "--no-simulate"]) == 1
         capsys.readouterr()
-        assert main(["run", str(quick), "--robot", str(robot)]) == 1
+        assert main(["run", str(quick), "--robot", str(robot)]) == 4
         err = capsys.readouterr().err
         assert ("error: the left pipette holds 8 tips, left by failing.py (failed): take them "
                 "off the robot, then run again with --tips-removed\n") in err
@@ -179,7 +179,7 @@ def test_a_run_killed_midway_leaves_word_that_a_tip_may_be_on(
             process.wait()
         status = main(["run", str(quick), "--robot", str(robot)])
         err = capsys.readouterr().err
-        assert status == 1
+        assert status == 4
         assert ("error: the last run here, killed.py, never ended (labrun stopped during it): "
                 "a tip may still be on a pipette; take any off the robot, then run again "
                 "with --tips-removed\n") in err
@@ -197,7 +197,7 @@ def test_a_state_file_that_cannot_be_read_holds_every_run(
     try:
         robot = robot_file(tmp_path / "robot.toml",
                            'kind = "gcode"\ndialect = "grbl"\nport = "tcp://127.0.0.1:9"\n')
-        assert main(["run", str(quick), "--robot", str(robot)]) == 1
+        assert main(["run", str(quick), "--robot", str(robot)]) == 4
         err = capsys.readouterr().err
         assert err.startswith(f"error: cannot read {state} (")
         assert "remove it once the tips are off every robot" in err
