@@ -239,13 +239,18 @@ class RobotModel:
         segments: list[Segment] = []
         if abs(here["X"] - x) > 1e-6 or abs(here["Y"] - y) > 1e-6:
             lift: dict[str, float] = {}
+            topped: list[str] = []  # lifted as high as they go: may not clear the labware
             for name, other in self.config.mounts.items():
                 travel = self._travel_height(name, minimum_z)
-                if travel >= self.config.axes[other.z_axis].max:
-                    self._check_clears_labware(name)
+                # a mount without a pipette has no nozzle to drag through a labware
+                if travel >= self.config.axes[other.z_axis].max and (
+                        name == mount or name in self.pipettes):
+                    topped.append(name)
                 if name == mount:
                     travel = max(travel, z)
                 lift[other.z_axis] = max(here[other.z_axis], travel)
+            for name in sorted(topped, key=lambda name: name != mount):  # the moving one first
+                self._check_clears_labware(name)
             for axis, height in lift.items():  # a loop, not any(): no generator frame
                 if abs(height - here[axis]) > 1e-6:
                     segments.append(Move(lift))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labrun_testing import simulate_file
+from labrun_testing import protocol_file, simulate_file
 
 from engine import commands as c
 from engine.channel import CommandChannel
@@ -22,6 +22,7 @@ from engine.state import StepInfo
 from hardware.config import default_config
 from hardware.frozen import replace
 from protocol_api.execute import continue_when_stalled, create_run, open_context
+from protocol_api.labware_definitions import get_definition
 from protocol_api.steps import FINITE
 
 HEADER = '''metadata = {"apiLevel": "2.18"}
@@ -400,6 +401,44 @@ def test_a_robot_error_inside_a_step_group_names_the_call_not_the_group(tmp_path
     assert summary["status"] == "failed"
     assert "cannot reach that point" in summary["error"]
     assert summary["location"] == f"{path}:{BAD_LINE}"
+
+
+@pytest.mark.parametrize(("mounts", "said"), [
+    (["right"], "the right mount cannot travel over the tallest labware (500.0 mm high): it "
+                "would need axis A at 501.0 mm"),
+    (["left"], "the left mount cannot travel over the tallest labware (500.0 mm high): it "
+               "would need axis Z at 501.0 mm"),
+    (["left", "right"], "the right mount cannot"),  # the one that moves
+])
+def test_a_labware_too_tall_to_travel_over_is_said_of_a_mount_with_a_pipette(
+        tmp_path: Path, mounts: list[str], said: str) -> None:
+    """A mount with no pipette is not the one said: only a right pipette loaded, the
+    message once named the left mount (and its axis Z)."""
+    tall = json.loads(json.dumps(get_definition("corning_96_wellplate_360ul_flat")))
+    tall["parameters"]["loadName"] = "tall_box"
+    tall["namespace"] = "custom_beta"
+    tall["dimensions"]["zDimension"] = 500.0
+    (tmp_path / "labware").mkdir()
+    (tmp_path / "labware" / "tall_box.json").write_text(json.dumps(tall))
+    loads = "\n".join(f'p_{mount} = ctx.load_instrument("p300_single_gen2", "{mount}", '
+                      "tip_racks=[tips])" for mount in mounts)
+    path = protocol_file(tmp_path, f"""
+tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+ctx.load_labware("tall_box", 2)
+{loads}
+p_{mounts[-1]}.pick_up_tip()
+""")
+    run = create_run(path, on_stalled=continue_when_stalled,
+                     labware_dirs=[str(tmp_path / "labware")])
+    try:
+        run.control.play(source="test")
+        run.wait(timeout=30)
+    finally:
+        run.close()
+    summary = run.record.events[-1]
+    assert summary["status"] == "failed"
+    assert summary["error"].startswith(said), summary["error"]
+    assert summary["location"] == f"{path}:{7 + len(mounts)}"
 
 
 def test_an_exception_in_a_helper_function_names_the_innermost_protocol_line(
