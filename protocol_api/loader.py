@@ -207,8 +207,10 @@ _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE
 _CO_ASYNC_GENERATOR = 0x200  # inspect.CO_ASYNC_GENERATOR
 
 
-_CODING = re.compile(rb"[ \t\f]*#.*?coding[:=]")
-"""A PEP 263 coding comment (on line 1 or 2 of a file)."""
+_CODING = re.compile(rb"[ \t\f]*#.*?coding[:=][ \t]*([-\w.]*)")
+"""A PEP 263 coding comment (on line 1 or 2 of a file), and the encoding it names."""
+_BOM = b"\xef\xbb\xbf"
+"""The UTF-8 byte order mark."""
 
 
 def protocol_text(data: bytes, name: str) -> str:
@@ -220,12 +222,18 @@ def protocol_text(data: bytes, name: str) -> str:
 
             encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         else:  # what detect_encoding answers for a file with no coding comment
-            encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+            encoding = "utf-8-sig" if data.startswith(_BOM) else "utf-8"
         return data.decode(encoding)
-    except SyntaxError as exc:  # an unknown encoding in the coding comment
+    except SyntaxError as exc:  # an unknown encoding in the coding comment, or one not UTF-8
+        if data.startswith(_BOM) and exc.msg.startswith("encoding problem"):  # Python's words
+            line, named = _coding_comment(data)
+            raise LocatedLoadError(
+                f"syntax error: the file begins with a UTF-8 byte order mark, but its coding "
+                f"comment names {named!r}; remove the coding comment (or save the file as "
+                f"{named} without the mark)", f"{name}:{line}") from None
         raise LocatedLoadError(f"syntax error: {exc.msg}", f"{name}:{exc.lineno or 1}") from None
     except LookupError:  # a codec that is no text encoding (rot13, base64), as Python says
-        line = 1 if _CODING.match(data.split(b"\n", 1)[0]) else 2
+        line, _ = _coding_comment(data)
         raise LocatedLoadError(f"syntax error: the coding comment names {encoding!r}, which "
                                "is not a text encoding; save the file as UTF-8",
                                f"{name}:{line}") from None
@@ -235,6 +243,16 @@ def protocol_text(data: bytes, name: str) -> str:
         raise LocatedLoadError(
             f"the protocol file is not {encoding} text: byte 0x{data[exc.start]:02x} "
             f"cannot be read; save the file as UTF-8", f"{name}:{line}") from None
+
+
+def _coding_comment(data: bytes) -> tuple[int, str]:
+    """The line of the file's coding comment (1 or 2) and the encoding it names, as
+    written there."""
+    first, _, rest = data.removeprefix(_BOM).partition(b"\n")
+    line, found = 1, _CODING.match(first)
+    if found is None:
+        line, found = 2, _CODING.match(rest.partition(b"\n")[0])
+    return line, found.group(1).decode("ascii") if found is not None else ""
 
 
 def _last_binding(body: list[ast.stmt], target: str) -> int | None:

@@ -454,6 +454,23 @@ def test_a_coding_comment_naming_no_text_encoding_is_a_syntax_error_at_its_line(
     assert error.location == f"{path}:2"
 
 
+@pytest.mark.parametrize(("head", "line"), [
+    (b"# -*- coding: latin-1 -*-\n", 1),
+    (b"#!/usr/bin/env python\n# vim: set fileencoding=latin-1 :\n", 2),
+])
+def test_a_byte_order_mark_and_a_coding_comment_that_disagree_are_said_at_its_line(
+        tmp_path: Path, head: bytes, line: int) -> None:
+    # Python's own words were "encoding problem: utf-8", at line 1 whatever the line.
+    path = tmp_path / "protocol.py"
+    path.write_bytes(b"\xef\xbb\xbf" + head + b'metadata = {"apiLevel": "2.15"}\n'
+                     b"def run(ctx):\n    pass\n")
+    error = load_error(path)
+    assert str(error) == ("syntax error: the file begins with a UTF-8 byte order mark, but "
+                          "its coding comment names 'latin-1'; remove the coding comment (or "
+                          "save the file as latin-1 without the mark)")
+    assert error.location == f"{path}:{line}"
+
+
 @pytest.mark.parametrize(("body", "line", "message"), [
     ("run = 42", 3, "run must be a function taking the protocol context, not int 42"),
     ("def run(ctx):\n    pass\nrun = 'x'", 5,
