@@ -249,8 +249,9 @@ class RobotModel:
                 if name == mount:
                     travel = max(travel, z)
                 lift[other.z_axis] = max(here[other.z_axis], travel)
-            for name in sorted(topped, key=lambda name: name != mount):  # the moving one first
-                self._check_clears_labware(name)
+            if topped:  # (rare: no sort, no function made on every move)
+                for name in sorted(topped, key=lambda name: name != mount):  # moving first
+                    self._check_clears_labware(name)
             for axis, height in lift.items():  # a loop, not any(): no generator frame
                 if abs(height - here[axis]) > 1e-6:
                     segments.append(Move(lift))
