@@ -561,8 +561,9 @@ class InstrumentContext:
             self._warn_partial_pick(layout, rack, well, taken)
         self.check_tip_size(rack)  # warned of once it is checked: a refused pick-up is not
         empty = self._taken_tips.empty(tips)
-        if empty:
-            self._warn_no_tip(empty, taken)
+        if empty and empty[0][0] is tips[0]:  # the first nozzle's: warned. Others' only:
+            self._warn_no_tip(empty, taken)  # a multi-channel taking one tip on purpose,
+            # from the bottom of a column up, as from past the rack's end (bare nozzles)
         self._steps.send(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
                                         tip_length, taken))
         wet = self._others[:taken - 1]  # the nozzles past the rack's end take none: bare,

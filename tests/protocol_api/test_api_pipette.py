@@ -515,6 +515,24 @@ m.drop_tip()""")
         "would pick up nothing"]
 
 
+def test_a_multi_channel_taking_single_tips_up_a_column_is_not_warned_of(
+        tmp_path: Path) -> None:
+    # A common way to take one tip with an 8-channel: H1 (the nozzles past the rack's
+    # end take none), then G1, whose second nozzle comes over the emptied H1: it takes
+    # one tip, as meant. Only a first nozzle over an emptied position is warned of.
+    path, warnings = run_warnings(tmp_path, f"""back = ctx.load_labware("{TIPS_300}", 7)
+m.pick_up_tip(back["H1"])
+m.drop_tip()
+m.pick_up_tip(back["G1"])
+m.drop_tip()
+m.pick_up_tip(back["G1"])
+m.drop_tip()""")
+    assert warnings == [
+        f"warning: {path}:13: pick_up_tip: G1 and H1 of {RACK} on slot 7 have no tips: "
+        f"their tips were taken at {path}:11 (G1) and {path}:9 (H1) and not put back; on a "
+        "robot the pipette would pick up nothing"]
+
+
 def test_the_tips_a_partial_layout_took_are_gone_for_the_full_layout(tmp_path: Path) -> None:
     # every position a nozzle took a tip from, in whatever layout
     path, warnings = run_warnings(tmp_path, """from opentrons.protocol_api import ALL, SINGLE
