@@ -23,6 +23,7 @@ from hardware.gcode import GcodeController
 from hardware.gcode.inspect import Inspection, inspect_controller
 from hardware.modules.serial import serial_module
 
+from .exits import NOT_STARTED_EXIT
 from .robot_lock import RobotInUse, hold_robot, robot_lock_file
 
 
@@ -58,7 +59,7 @@ def run_doctor(args: argparse.Namespace) -> int:
             robot=f"the robot at {config.controller.port}")
     except RobotInUse as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return NOT_STARTED_EXIT
     return anyio.run(doctor, config, args.home, sys.stdout)
 
 

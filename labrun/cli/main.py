@@ -23,8 +23,8 @@ EPILOG = """exit status (every command):
   2    bad input: arguments, files or a protocol that cannot load; nothing moved
   3    run: the protocol failed in the simulation made before the run; nothing was
        connected or moved
-  4    run: not started, the robot is in use by another process or may still hold the
-       tips the last run left on it; nothing was connected or moved
+  4    run, doctor: not started, the robot is in use by another process (run: or may
+       still hold the tips the last run left on it); nothing was connected or moved
   130  interrupted before the run could end on its own (Ctrl-C outside a run)"""
 COMMANDS = {
     "simulate": "simulate a protocol on the virtual clock",

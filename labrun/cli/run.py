@@ -55,6 +55,13 @@ from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 from . import setup_sheet
 from .calls import Labels, asker
 from .closing import RunTimes, summary_lines
+from .exits import (
+    BAD_INPUT_EXIT,
+    FAILED_EXIT,
+    INTERRUPTED_EXIT,
+    NOT_STARTED_EXIT,
+    SIMULATION_FAILED_EXIT,
+)
 from .labware_dirs import read_labware_dirs
 from .outputs import outputs_problem, record_declined, record_not_started, record_preparing
 from .params import add_param_option
@@ -82,16 +89,6 @@ from .tips_left import (
     unfinished,
 )
 
-FAILED_EXIT = 1
-"""The run failed, was aborted or halted on the robot, which may have moved."""
-BAD_INPUT_EXIT = 2
-SIMULATION_FAILED_EXIT = 3
-"""The protocol failed in the simulation made before the run (or needs a module the
-robot lacks): nothing was connected or moved."""
-NOT_STARTED_EXIT = 4
-"""Refused before connecting: the robot is in use by another process, or may still hold
-the tips the last run left on it. Nothing was connected or moved."""
-INTERRUPTED_EXIT = 130
 SUCCESS = (Status.SUCCEEDED, Status.STOPPED)
 DECLINE = ("q", "quit", "n", "no")
 """Answers to a prompt that decline to start the run."""

@@ -19,6 +19,7 @@ from protocol_api.watchdog import DEFAULT_WATCHDOG_S, WATCHDOG_RANGE_S
 
 from . import history, rehearsal, setup_sheet
 from .closing import summary_lines
+from .exits import BAD_INPUT_EXIT, FAILED_EXIT, INTERRUPTED_EXIT
 from .labware_dirs import read_labware_dirs
 from .outputs import (
     ProtocolStreams,
@@ -33,9 +34,6 @@ from .report import TextLog, clock, printable, shortened_sheet
 from .signals import Interrupts, abort_interrupted, interrupts_ignored
 from .simulating import wait_for_simulation
 
-FAILED_EXIT = 1
-BAD_INPUT_EXIT = 2
-INTERRUPTED_EXIT = 130
 SUCCESS = (Status.SUCCEEDED, Status.STOPPED)
 
 

@@ -40,7 +40,7 @@ def test_help_and_the_readme_list_every_exit_status_labrun_run_gives(
         capsys: pytest.CaptureFixture[str]) -> None:
     """A script tells a protocol that failed in the simulation (nothing moved) from a run
     that failed on the robot by the status, as ``labrun --help`` and the README list it."""
-    from labrun.cli import run
+    from labrun.cli import exits as run
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--help"])

@@ -106,7 +106,7 @@ def test_doctor_does_not_talk_to_a_robot_a_run_drives(
     first = tmp_path / "first.py"
     first.write_text(LONG)
     with running(robot, first) as holder:
-        assert main(["doctor", "--robot", str(robot)]) == 1
+        assert main(["doctor", "--robot", str(robot)]) == 4  # not started, as run says
         assert capsys.readouterr().err == \
             f"error: {in_use(robot, holder, 'labrun run first.py')}\n"
     # once the run has ended, the robot is free again
