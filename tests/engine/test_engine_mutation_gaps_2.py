@@ -12,13 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labrun_testing import P300, TIP_TOP, WELL, ScriptedRun
+from labrun_testing import P300, TIP_TOP, WELL, ScriptedRun, traced_run
 
 from engine import commands as c
 from engine.actions import Abort, Halt, Pause, SkipDelay
 from engine.state import Status
-from hardware.config import default_config
+from hardware.clock import Clock
+from hardware.config import ModuleConfig, default_config
+from hardware.controller import FaultListener, HardwareFault
 from hardware.frozen import replace
+from hardware.modules.simulated import SimulatedTemperatureModule
 
 
 def command_ids(run: ScriptedRun, kind: str) -> list[int]:
@@ -226,5 +229,185 @@ def test_an_abort_during_the_closing_lift_cleans_up_as_an_abort_does() -> None:
         assert [e["type"] for e in run.events() if e.get("origin") == "cleanup"
                 and e["status"] == "queued"] == ["dropTip"]
         assert run.engine.model.tips_attached() == []
+    finally:
+        run.close()
+
+
+HS = c.LoadModule("heaterShakerModuleV1@10", "heater_shaker", "heaterShakerModuleV1", "10",
+                  82.0)
+TC = c.LoadModule("thermocyclerModuleV1@7", "thermocycler", "thermocyclerModuleV1", "7",
+                  135.5, ("8", "10", "11"))
+
+
+def test_a_shaker_the_park_stops_is_recorded_with_the_speed_it_was_set_to() -> None:
+    """A protocol pause while the heater-shaker spins: its ``module_park`` line says it
+    was stopped, and at what speed it had been set to (the run log tells the user so)."""
+    run = ScriptedRun()
+    try:
+        run.play()
+        run.call(P300, HS, name="load")
+        run.call(c.CloseLabwareLatch(HS.module), c.SetAndWaitForShakeSpeed(HS.module, 500.0),
+                 name="shake")
+        run.call(c.WaitForResume("check"), name="pause", wait=False)
+        assert run.settle().status is Status.PAUSED
+        [park] = [e for e in run.events() if e["event"] == "module_park"]
+        assert park["module"] == HS.module and park["stopped_rpm"] == 500.0
+        assert not park["status"].get("rpm")
+    finally:
+        run.close()
+
+
+def test_a_profile_paused_part_way_is_on_its_modules_timeline_once() -> None:
+    """A pause during a thermocycler profile, then a resume: the profile is waited for
+    again, but the summary's timeline of targets lists it once, as the protocol gave it."""
+    run = ScriptedRun()
+    try:
+        run.play()
+        run.call(P300, TC, name="load")
+        run.clock.call_at(run.clock.now() + 60.0, lambda: run.engine.apply(Pause()))
+        outcome = run.call(c.RunProfile(TC.module, ((95.0, 30.0), (60.0, 30.0)), 2, 20.0),
+                           name="profile")
+        assert run.status().status is Status.PAUSED and not outcome.done.is_set()
+        assert run.control.resume().accepted
+        run.settle()
+        assert outcome.done.is_set() and outcome.error is None
+        run.finish()
+        [module] = run.events()[-1]["modules"]
+        assert [entry["call"] for entry in module["timeline"]] == ["execute_profile"]
+    finally:
+        run.close()
+
+
+BESIDE_A_RACK_MOVED_IN = '''
+from opentrons.protocol_api import OFF_DECK
+from opentrons.types import Point
+metadata = {"apiLevel": "2.16"}
+
+def run(ctx):
+    tips20 = ctx.load_labware("opentrons_96_tiprack_20ul", 7)
+    rack = ctx.load_labware("opentrons_15_tuberack_falcon_15ml_conical", OFF_DECK)
+    left = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[tips20])
+    left.pick_up_tip()
+    left.move_to(ctx.deck.position_for(4).move(Point(129.76, 43.24, 30)))  # 2 mm right of it
+    ctx.move_labware(rack, 4)  # by hand: the park lifts the tip, a 124 mm rack goes in
+    left.prepare_to_aspirate()  # in place
+    left.drop_tip()
+'''
+"""A tip held low 2 mm to the right of where a 124.35 mm tube rack is then put by hand
+(slot 4 is 127.76 mm wide; slot 5, beyond the gap, is empty), then a step in place."""
+
+
+def test_a_held_tip_within_the_clearance_of_a_labware_moved_in_stays_above_it(
+        tmp_path: Path) -> None:
+    """A tip held 2 mm beside a labware put in by hand (within the 3 mm the play of a
+    hand placement takes) counts as over it: the step in place lowers it no further than
+    1 mm above that labware's top."""
+    protocol = tmp_path / "beside.py"
+    protocol.write_text(BESIDE_A_RACK_MOVED_IN)
+    run, trace = traced_run(protocol)
+    record = [event for kind, event, _ in trace if kind == "event"]
+    moved = next(e["id"] for e in record if e["event"] == "command"
+                 and e.get("type") == "moveLabware")
+    done = next(i for i, (kind, event, _) in enumerate(trace) if kind == "event"
+                and event["event"] == "command" and event["id"] == moved
+                and event["status"] == "completed")
+    left = run.config.mounts["left"]
+    tip_length = next(e["params"]["tip_length"] for e in record if e["event"] == "command"
+                      and e.get("type") == "pickUpTip")
+    ends = []
+    for kind, start, end in trace[done:]:
+        if kind == "move":
+            if (start["X"], start["Y"]) != (end["X"], end["Y"]):
+                break  # on its way to the trash
+            ends.append(end[left.z_axis] + left.offset[2] - tip_length)
+    assert ends and min(ends) >= 124.35 + 1.0 - 1e-6  # the tube rack's top, and 1 mm
+
+
+def test_each_simulated_module_switches_its_heater_off_as_its_own_robot_file_module_says(
+        ) -> None:
+    """A robot file with two temperature modules, only the second switching its heater
+    off at a stop: simulated, the second module loaded stands for it, and only its heater
+    is off after the stop."""
+    config = replace(default_config(), modules={
+        "cold": ModuleConfig("temperature"),
+        "warm": ModuleConfig("temperature", heaters_off_on_stop=True)})
+    run = ScriptedRun(config)
+    try:
+        run.play()
+        run.call(P300, c.LoadModule("first", "temperature", "temperatureModuleV2", "3", 84.0),
+                 c.LoadModule("second", "temperature", "temperatureModuleV2", "1", 84.0),
+                 name="load")
+        run.call(c.SetTargetTemperature("first", 4.0), c.SetTargetTemperature("second", 4.0))
+        assert run.control.stop().accepted
+        assert run.run.wait(5).status is Status.STOPPED
+        targets = {e["module"]: e["status"]["target"] for e in run.events()
+                   if e["event"] == "module_deactivate"}
+        assert targets == {"first": 4.0, "second": None}
+    finally:
+        run.close()
+
+
+class FaultyTemperatureModule(SimulatedTemperatureModule):
+    """A temperature module whose faults the test raises: one it meets on its own (its
+    cable pulled, ``meet``), and one when it is deactivated (``fails_to_deactivate``)."""
+
+    def __init__(self, clock: Clock, *, fails_to_deactivate: bool = False) -> None:
+        super().__init__("temp", clock, model="temperatureModuleV2")
+        self.listener: FaultListener | None = None
+        self.fails_to_deactivate = fails_to_deactivate
+
+    def set_fault_listener(self, listener: FaultListener | None) -> None:
+        self.listener = listener
+
+    def meet(self, fault: HardwareFault) -> None:
+        assert self.listener is not None, "nobody listens to the module"
+        self.listener(fault)
+
+    async def deactivate(self) -> None:
+        if self.fails_to_deactivate:
+            raise HardwareFault("the module does not answer")
+        await super().deactivate()
+
+
+def run_with(device: FaultyTemperatureModule, run: ScriptedRun) -> None:
+    """Play ``run`` with ``device`` the robot's temperature module, loaded in slot 3."""
+    run.play()
+    run.run.call(lambda: run.engine.modules.devices.update(temp=device))
+    run.call(P300, c.LoadModule("temp", "temperature", "temperatureModuleV2", "3", 84.0),
+             name="load")
+
+
+def test_a_fault_a_module_meets_while_the_run_is_paused_fails_the_run_naming_its_slot(
+        ) -> None:
+    """A module's cable is pulled while the run waits for a resume: the run fails now,
+    and its error names the slot the protocol loaded the module in."""
+    run = ScriptedRun()
+    try:
+        device = FaultyTemperatureModule(run.clock)
+        run_with(device, run)
+        run.call(c.WaitForResume("check"), name="pause", wait=False)
+        assert run.settle().status is Status.PAUSED
+        run.run.call(lambda: device.meet(HardwareFault("its cable was pulled")))
+        final = run.run.wait(5)
+        assert final.status is Status.FAILED and final.outcome is not None
+        assert final.outcome.error is not None
+        assert "its cable was pulled (the module loaded in slot 3)" in final.outcome.error
+    finally:
+        run.close()
+
+
+def test_a_module_that_fails_to_deactivate_does_not_fail_a_stop() -> None:
+    """A stop whose cleanup cannot deactivate a module: the fault is recorded against that
+    module, the rest of the cleanup still runs, and the run ends stopped."""
+    run = ScriptedRun()
+    try:
+        run_with(FaultyTemperatureModule(run.clock, fails_to_deactivate=True), run)
+        run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+        assert run.control.stop().accepted
+        assert run.run.wait(5).status is Status.STOPPED
+        failures = [(e["error"], e["location"]) for e in run.events() if e["event"] == "failure"]
+        assert failures == [("the module does not answer", "temp")]
+        assert [e["type"] for e in run.events() if e.get("origin") == "cleanup"
+                and e["status"] == "queued"] == ["dropTip"]
     finally:
         run.close()
