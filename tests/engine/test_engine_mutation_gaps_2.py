@@ -411,3 +411,93 @@ def test_a_module_that_fails_to_deactivate_does_not_fail_a_stop() -> None:
                 and e["status"] == "queued"] == ["dropTip"]
     finally:
         run.close()
+
+
+def test_a_tip_holding_liquid_left_down_in_another_well_waits_there_at_a_pause() -> None:
+    """A tip that drew from A1 and was then lowered into A3 (no liquid moved there) when
+    the protocol pauses: the robot lifts it and waits over A3, where it stood, not over
+    A1 (it is not caught between wells)."""
+    run = ScriptedRun()
+    try:
+        run.play()
+        run.call(P300, name="load")
+        run.call(c.LoadLabware("corning_96_wellplate_360ul_flat", "2", "plate", 14.22))
+        run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+        run.call(c.MoveTo("left", WELL, well="2/A1"), c.Aspirate("left", 50.0, 50.0, "2/A1"))
+        run.call(c.MoveTo("left", (WELL[0] + 18.0, WELL[1], WELL[2]), well="2/A3"))
+        run.call(c.WaitForResume("check"), name="pause", wait=False)
+        assert run.settle().status is Status.PAUSED
+        [park] = [e for e in run.events() if e["event"] == "park"]
+        assert park["kept_xy"] is True and "over_last_well" not in park
+        assert (park["parked"]["X"], park["parked"]["Y"]) == pytest.approx(
+            (park["recorded"]["X"], park["recorded"]["Y"]))
+    finally:
+        run.close()
+
+
+def test_a_stop_with_the_door_open_moves_nothing_and_leaves_the_tip_on() -> None:
+    """The door is open (the run paused by it) when the run is stopped: the cleanup is
+    skipped, as the record says, so nothing moves and the tip stays on."""
+    run = ScriptedRun()
+    try:
+        run.play()
+        run.call(P300)
+        run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+        run.control.set_interlock("door", True)
+        assert run.settle().status is Status.PAUSED
+        here = dict(run.controller.position)
+        assert run.control.stop().accepted
+        assert run.run.wait(5).status is Status.STOPPED
+        assert run.controller.position == pytest.approx(here)
+        assert [(e["reason"], e["interlocks"]) for e in run.events()
+                if e["event"] == "cleanup"] == [("an interlock holds motion", ["door"])]
+        assert [e for e in run.events() if e.get("origin") == "cleanup"] == []
+        assert run.engine.model.tips_attached() == ["left"]
+    finally:
+        run.close()
+
+
+def test_a_robot_without_a_module_of_the_kind_loaded_fails_the_run_at_the_load() -> None:
+    """On a robot (no module simulated for it) a load_module of a kind the robot has none
+    of fails the run, saying how to name one in the robot file."""
+    run = ScriptedRun()
+    try:
+        run.play()
+        run.call(P300)
+        run.run.call(lambda: setattr(run.engine.modules, "simulate", False))
+        run.call(c.LoadModule("temp", "temperature", "temperatureModuleV2", "3", 84.0))
+        final = run.run.wait(5)
+        assert final.status is Status.FAILED and final.outcome is not None
+        assert final.outcome.error is not None and final.outcome.error.startswith(
+            "load_module: this robot has no free temperature module")
+        assert run.engine.modules.loaded == {}
+    finally:
+        run.close()
+
+
+def test_a_robot_lost_as_a_delay_begins_fails_the_run_then_not_at_the_deadline() -> None:
+    """The robot's connection is lost just as a delay begins (the engine busy, not yet
+    sleeping): the run fails then, as the record says, not after the hour it was to
+    wait."""
+    run = ScriptedRun()
+    try:
+        run.play()
+        lost: list[float] = []
+
+        def watch(event: dict[str, Any]) -> None:
+            if (event["event"] == "command" and event.get("status") == "started"
+                    and event["id"] in command_ids(run, "delay") and not lost):
+                lost.append(run.clock.now())
+                run.controller.lose_connection()
+
+        run.run.call(lambda: run.engine.record.subscribe(watch))
+        outcome = run.call(c.Delay(3600.0), name="incubate")
+        final = run.run.wait(5)
+        assert final.status is Status.FAILED and final.outcome is not None
+        assert "the connection to the robot was lost" in str(final.outcome.error)
+        [failure] = [e for e in run.events() if e["event"] == "failure"
+                     and e["location"] is None]
+        assert lost and failure["t"] == pytest.approx(lost[0], abs=1e-3)  # not an hour on
+        assert outcome.done.is_set() and outcome.error is not None
+    finally:
+        run.close()
