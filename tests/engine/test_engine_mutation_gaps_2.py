@@ -1,10 +1,6 @@
 """Scenarios a second hand mutation of the engine's pause, ending, module and delay code
-showed no engine test caught: each fails when that mutation is put back (a skip that does
-not end the running delay, a skipped delay that skips the next one too, a second pause
-unparked to the first one's position, an unrecorded continuation, a stop's cleanup that
-does not home or drops tips the robot file keeps, a halt said to leave the position
-unknown when it was read back, a cleanup command cut off by a halt left started, an abort
-during the closing lift without its cleanup)."""
+(``engine/pausing.py``, ``ending.py``, ``modules.py``, ``waits.py``) showed no engine test
+caught: each fails when its mutation is put back."""
 
 from __future__ import annotations
 
@@ -241,11 +237,14 @@ TC = c.LoadModule("thermocyclerModuleV1@7", "thermocycler", "thermocyclerModuleV
 
 def test_a_shaker_the_park_stops_is_recorded_with_the_speed_it_was_set_to() -> None:
     """A protocol pause while the heater-shaker spins: its ``module_park`` line says it
-    was stopped, and at what speed it had been set to (the run log tells the user so)."""
+    was stopped, and at what speed it had been set to (the run log tells the user so);
+    its ``module_unpark`` line that it is back at speed."""
     run = ScriptedRun()
     try:
         run.play()
         run.call(P300, HS, name="load")
+        run.call(c.LoadLabware("opentrons_96_flat_bottom_adapter_nest_wellplate_200ul_flat",
+                               "10", "plate", 100.0))
         run.call(c.CloseLabwareLatch(HS.module), c.SetAndWaitForShakeSpeed(HS.module, 500.0),
                  name="shake")
         run.call(c.WaitForResume("check"), name="pause", wait=False)
@@ -253,6 +252,14 @@ def test_a_shaker_the_park_stops_is_recorded_with_the_speed_it_was_set_to() -> N
         [park] = [e for e in run.events() if e["event"] == "module_park"]
         assert park["module"] == HS.module and park["stopped_rpm"] == 500.0
         assert not park["status"].get("rpm")
+        # Resumed: back at speed before the run goes on, as its module_unpark line says.
+        assert run.control.resume().accepted
+        assert run.settle().status is Status.RUNNING
+        [unpark] = [e for e in run.events() if e["event"] == "module_unpark"]
+        assert unpark["module"] == HS.module and unpark["status"]["rpm"] == 500.0
+        run.finish()
+        [module] = run.events()[-1]["modules"]
+        assert module["labware"] == "plate"  # the summary says what stood on it
     finally:
         run.close()
 
@@ -278,7 +285,7 @@ def test_a_profile_paused_part_way_is_on_its_modules_timeline_once() -> None:
         run.close()
 
 
-BESIDE_A_RACK_MOVED_IN = '''
+HELD_NEAR_A_RACK_MOVED_IN = '''
 from opentrons.protocol_api import OFF_DECK
 from opentrons.types import Point
 metadata = {"apiLevel": "2.16"}
@@ -288,22 +295,20 @@ def run(ctx):
     rack = ctx.load_labware("opentrons_15_tuberack_falcon_15ml_conical", OFF_DECK)
     left = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[tips20])
     left.pick_up_tip()
-    left.move_to(ctx.deck.position_for(4).move(Point(129.76, 43.24, 30)))  # 2 mm right of it
-    ctx.move_labware(rack, 4)  # by hand: the park lifts the tip, a 124 mm rack goes in
+    left.move_to(ctx.deck.position_for(4).move(%s))
+    ctx.move_labware(rack, %d)  # by hand: the park lifts the tip, a 124 mm rack goes in
     left.prepare_to_aspirate()  # in place
     left.drop_tip()
 '''
-"""A tip held low 2 mm to the right of where a 124.35 mm tube rack is then put by hand
-(slot 4 is 127.76 mm wide; slot 5, beyond the gap, is empty), then a step in place."""
+"""A tip held low near slot 4 (its end 30 mm above the deck, where the park lifts it),
+a 124.35 mm tube rack put by hand into a slot, then a step in place. Slot 4 is 127.76 mm
+wide; slot 5, beyond the gap, stays empty."""
 
 
-def test_a_held_tip_within_the_clearance_of_a_labware_moved_in_stays_above_it(
-        tmp_path: Path) -> None:
-    """A tip held 2 mm beside a labware put in by hand (within the 3 mm the play of a
-    hand placement takes) counts as over it: the step in place lowers it no further than
-    1 mm above that labware's top."""
-    protocol = tmp_path / "beside.py"
-    protocol.write_text(BESIDE_A_RACK_MOVED_IN)
+def held_tip_ends(protocol: Path) -> list[float]:
+    """Simulate ``protocol`` (one pipette, on the left); where the end of its tip was at
+    each motion after the move of labware by hand, up to the first that moves the gantry
+    (the in-place step's lowering)."""
     run, trace = traced_run(protocol)
     record = [event for kind, event, _ in trace if kind == "event"]
     moved = next(e["id"] for e in record if e["event"] == "command"
@@ -320,7 +325,28 @@ def test_a_held_tip_within_the_clearance_of_a_labware_moved_in_stays_above_it(
             if (start["X"], start["Y"]) != (end["X"], end["Y"]):
                 break  # on its way to the trash
             ends.append(end[left.z_axis] + left.offset[2] - tip_length)
+    return ends
+
+
+def test_a_held_tip_within_the_clearance_of_a_labware_moved_in_stays_above_it(
+        tmp_path: Path) -> None:
+    """A tip held 2 mm beside a labware put in by hand (within the 3 mm the play of a
+    hand placement takes) counts as over it: the step in place lowers it no further than
+    1 mm above that labware's top."""
+    protocol = tmp_path / "beside.py"
+    protocol.write_text(HELD_NEAR_A_RACK_MOVED_IN % ("Point(129.76, 43.24, 30)", 4))
+    ends = held_tip_ends(protocol)
     assert ends and min(ends) >= 124.35 + 1.0 - 1e-6  # the tube rack's top, and 1 mm
+
+
+def test_a_held_tip_goes_back_down_when_the_labware_moved_in_stands_behind_it(
+        tmp_path: Path) -> None:
+    """A tube rack put by hand into slot 10, behind the tip held low over slot 4: no
+    nozzle is over it, so the step in place lowers the tip back to where it paused."""
+    protocol = tmp_path / "behind.py"
+    protocol.write_text(HELD_NEAR_A_RACK_MOVED_IN % ("Point(113.88, 43.24, 30)", 10))
+    ends = held_tip_ends(protocol)
+    assert ends and min(ends) == pytest.approx(30.0, abs=0.01)
 
 
 def test_each_simulated_module_switches_its_heater_off_as_its_own_robot_file_module_says(
@@ -453,6 +479,7 @@ def test_a_stop_with_the_door_open_moves_nothing_and_leaves_the_tip_on() -> None
                 if e["event"] == "cleanup"] == [("an interlock holds motion", ["door"])]
         assert [e for e in run.events() if e.get("origin") == "cleanup"] == []
         assert run.engine.model.tips_attached() == ["left"]
+        assert run.events()[-1]["cleanup_skipped"] == "the door held motion"
     finally:
         run.close()
 
@@ -499,5 +526,27 @@ def test_a_robot_lost_as_a_delay_begins_fails_the_run_then_not_at_the_deadline()
                      and e["location"] is None]
         assert lost and failure["t"] == pytest.approx(lost[0], abs=1e-3)  # not an hour on
         assert outcome.done.is_set() and outcome.error is not None
+    finally:
+        run.close()
+
+
+def test_a_delay_skipped_after_its_deadline_passed_in_a_pause_had_nothing_left() -> None:
+    """A pause outlasts what a delay had left, then the delay is skipped: the record says
+    it had nothing left, never a negative time."""
+    run = ScriptedRun()
+    try:
+        run.play()
+        t0 = run.clock.now()
+        run.clock.call_at(t0 + 10.0, lambda: run.engine.apply(Pause()))
+        run.clock.call_at(t0 + 100.0, lambda: run.engine.apply(SkipDelay()))
+        outcome = run.call(c.Delay(60.0), name="delay")
+        status = run.settle()
+        assert status.status is Status.PAUSED and run.clock.now() >= t0 + 100.0
+        assert status.delay is not None and status.delay.skipped
+        assert run.control.resume().accepted
+        run.settle()
+        assert outcome.done.is_set()
+        assert [(e["status"], e["remaining"]) for e in run.events()
+                if e["event"] == "delay"] == [("skipped", 0.0)]
     finally:
         run.close()
