@@ -550,3 +550,78 @@ def test_a_delay_skipped_after_its_deadline_passed_in_a_pause_had_nothing_left()
                 if e["event"] == "delay"] == [("skipped", 0.0)]
     finally:
         run.close()
+
+
+def test_a_stops_cleanup_drops_the_tip_with_the_plungers_run_current() -> None:
+    """A stop while parked (the plunger motors at their low holding current): the
+    cleanup gives them their run current again before it drops the tip into the trash."""
+    run = ScriptedRun()
+    try:
+        run.play()
+        run.call(P300)
+        run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+        run.call(c.WaitForResume("check"), name="pause", wait=False)
+        assert run.settle().status is Status.PAUSED
+        plungers = run.config.plunger_axes
+        idle = {axis: run.config.axes[axis].idle_current for axis in plungers}
+        assert {axis: run.controller.currents[axis] for axis in plungers} == idle
+        at_drop: list[dict[str, float]] = []
+
+        def watch(event: dict[str, Any]) -> None:
+            if event.get("origin") == "cleanup" and event.get("status") == "queued":
+                at_drop.append({axis: run.controller.currents[axis] for axis in plungers})
+
+        run.run.call(lambda: run.engine.record.subscribe(watch))
+        assert run.control.stop().accepted
+        assert run.run.wait(5).status is Status.STOPPED
+        assert at_drop == [{axis: run.config.axes[axis].run_current for axis in plungers}]
+    finally:
+        run.close()
+
+
+def z_targets(run: ScriptedRun, while_ending: list[dict[str, float]]) -> None:
+    """Keep in ``while_ending`` the Z heights of each move ``run`` makes once it ends."""
+    plain = run.controller.move
+    z_axes = run.config.z_axes
+
+    async def move(target: dict[str, float], speed: float | None = None) -> None:
+        if run.engine.state.finishing or run.engine.state.ending is not None:
+            while_ending.append({axis: target[axis] for axis in z_axes if axis in target})
+        await plain(target, speed)
+
+    run.controller.move = move  # type: ignore[method-assign,assignment]
+
+
+def test_the_closing_lift_leaves_a_z_axis_above_the_safe_height_where_it_is() -> None:
+    """The protocol returns with both Z axes at their home, above the safe height: the
+    closing lift lifts, it never lowers, so nothing moves."""
+    run = ScriptedRun()
+    try:
+        run.play()
+        run.call(P300)
+        here = dict(run.controller.position)
+        assert min(here[axis] for axis in run.config.z_axes) > run.config.safe_height
+        moves: list[dict[str, float]] = []
+        z_targets(run, moves)
+        run.finish()
+        assert run.status().status is Status.SUCCEEDED
+        assert moves == [] and run.controller.position == pytest.approx(here)
+    finally:
+        run.close()
+
+
+def test_a_stops_cleanup_never_lowers_a_z_axis_above_the_safe_height_to_it() -> None:
+    """A stop with both Z axes at their home, above the safe height, and no tip on: the
+    cleanup's lift lowers neither before it homes."""
+    run = ScriptedRun()
+    try:
+        run.play()
+        run.call(P300)
+        here = dict(run.controller.position)
+        moves: list[dict[str, float]] = []
+        z_targets(run, moves)
+        assert run.control.stop().accepted
+        assert run.run.wait(5).status is Status.STOPPED
+        assert all(target[axis] >= here[axis] - 1e-9 for target in moves for axis in target)
+    finally:
+        run.close()
