@@ -4,6 +4,7 @@ caught: each fails when its mutation is put back."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -644,5 +645,36 @@ def test_a_door_resumes_the_run_after_another_interlock_tripped_and_cleared_befo
         assert status.status is Status.PAUSED and status.resumes_when_clear
         run.control.set_interlock("door", False)
         assert run.settle().status is Status.RUNNING
+    finally:
+        run.close()
+
+
+def test_a_succeeded_run_takes_axes_without_a_homing_switch_back_home_z_first() -> None:
+    """Z and plunger axes without a homing switch (``homing = "none"``): a run that
+    succeeds takes them back to their home point, the Z axes first, so that the next
+    connection, which takes wherever they stand as home, finds them there."""
+    base = default_config()
+    switchless = ("Z", "A", "B", "C")
+    config = replace(base, axes={name: replace(axis, homing="none") if name in switchless
+                                 else axis for name, axis in base.axes.items()})
+    run = ScriptedRun(config)
+    try:
+        run.play()
+        run.call(P300)
+        run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+        run.call(c.MoveTo("left", WELL, well="2/A1"), c.Aspirate("left", 50.0, 50.0, "2/A1"))
+        homes: list[tuple[str, ...]] = []
+        plain = run.controller.home
+
+        async def home(axes: Sequence[str] | None = None) -> dict[str, float]:
+            homes.append(tuple(axes or ()))
+            return await plain(axes)
+
+        run.controller.home = home  # type: ignore[method-assign]
+        run.finish()
+        assert run.status().status is Status.SUCCEEDED
+        assert homes == [("Z", "A"), ("B", "C")]
+        assert {axis: run.controller.position[axis] for axis in switchless} == pytest.approx(
+            {axis: config.axes[axis].home for axis in switchless})
     finally:
         run.close()
