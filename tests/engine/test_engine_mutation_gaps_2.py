@@ -678,3 +678,23 @@ def test_a_succeeded_run_takes_axes_without_a_homing_switch_back_home_z_first() 
             {axis: config.axes[axis].home for axis in switchless})
     finally:
         run.close()
+
+
+def test_a_module_bound_in_place_of_the_model_asked_for_is_reported_as_attached() -> None:
+    """The protocol asks for a Temperature Module GEN2 and the robot has a GEN1, which
+    Opentrons takes in its place: the load's result and the summary name the GEN1, the
+    module the run actually drove."""
+    run = ScriptedRun()
+    try:
+        run.play()
+        gen1 = SimulatedTemperatureModule("temp", run.clock, model="temperatureModuleV1")
+        run.run.call(lambda: run.engine.modules.devices.update(temp=gen1))
+        loaded = run.call(P300, c.LoadModule("temp", "temperature", "temperatureModuleV2", "3",
+                                             84.0), name="load")
+        assert loaded.error is None and loaded.result is not None
+        assert loaded.result["model"] == "temperatureModuleV1"
+        run.finish()
+        [module] = run.events()[-1]["modules"]
+        assert (module["model"], module["device"]) == ("temperatureModuleV1", "temp")
+    finally:
+        run.close()
