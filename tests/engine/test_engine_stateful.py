@@ -7,6 +7,12 @@ instants mid-move. After every step the invariants of docs/design.md §3-§6 and
 checked against the status, the simulated motors and the run record. The run has four
 simulated hardware modules; random module calls set temperatures, magnets, the lid, a
 profile and the shaker, and §5's module rules are checked after every step too.
+A single-channel pipette stands on each mount, and the protocol calls of the two come
+in any order, a step of transfers switching between them; a call may move one mount
+straight up or down over where it is, leaving the other's tip where it was. A command
+of one mount never lowers the other's tip nor moves its plunger, and one that acts in
+place moves only its own (``check_mounts_keep_to_their_own``): after a checkpoint's
+unpark each tip stays up until a command of its own mount acts where it is.
 Liquid rules also come as two steps (``move_to``, then the command in place), with a
 pause between them; ``interrupt_in_a_move`` lands a pause or a door inside a chosen
 motion to come (a plunger stroke lasts milliseconds); each contact is compared with the
@@ -29,6 +35,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +50,7 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from labrun_testing import P300, TIP_TOP, ScriptedRun
+from labrun_testing import P300, P300_RIGHT, TIP_TOP, ScriptedRun
 from motion_trace import PhysicalTrace, TraceItem, plunger_strokes
 
 from engine import commands as c
@@ -71,6 +78,11 @@ ENDINGS = {"finishing", "stopping", "aborting", "failing", "halting", "succeeded
            "aborted", "halted", "failed"}  # the run's ending has begun
 WELLS = [f"2/{row}{col}" for row in "AB" for col in (1, 2)]
 IRREVERSIBLE = {"pickUpTip", "dropTip", "aspirate", "dispense", "blowOut", "touchTip"}
+IN_PLACE = {"aspirate", "dispense", "blowOut", "prepareToAspirate"}  # act where the tip is
+MOUNTS = ("left", "right")  # a single-channel P300 on each
+OTHER = {"left": "right", "right": "left"}
+PIPETTES = {"left": P300, "right": P300_RIGHT}
+TRASH = ((347.84, 325.06, 82.0), "12/A1")
 TEMP, MAG, TC, HS = ("temperatureModuleV2@3", "magneticModuleV2@6", "thermocyclerModuleV1@7",
                      "heaterShakerModuleV1@10")
 MODULES = (c.LoadModule(TEMP, "temperature", "temperatureModuleV2", "3", 84.0),
@@ -111,7 +123,8 @@ def well_at(x: float, y: float, z: float) -> str | None:
     return f"2/{'ABCDEFGH'[row]}{col + 1}" if math.hypot(x - cx, y - cy) <= 3.0 else None
 
 
-SPLITS = ["", "move", "move, paused"]  # how a liquid rule makes its calls (``_steps``)
+# how a liquid rule makes its calls (``_steps``)
+SPLITS = ["", "move", "move, paused", "move, other down, paused"]
 
 
 class DepthTrace(PhysicalTrace):
@@ -507,6 +520,66 @@ def start_positions(trace: list[TraceItem], home: dict[str, float]
     return starts
 
 
+def moves_in_commands(trace: list[TraceItem]
+                      ) -> list[tuple[dict[str, Any], dict[str, float], dict[str, float]]]:
+    """Each move a protocol command made (its ``queued`` event, the move's start and end),
+    up to the run's ending: from the command's start to its end, less its pauses (from
+    the ``interrupted`` effect to the ``unpark``, which moves before it is recorded), and
+    the moves of a rewound step's commands as each is replayed. Parking, unparking and
+    the cleanup belong to no command."""
+    queued: dict[int, dict[str, Any]] = {}
+    moves: list[tuple[dict[str, Any], dict[str, float], dict[str, float]]] = []
+    current: int | None = None
+    for kind, item, end in trace:
+        if kind == "move":
+            if current is not None:
+                moves.append((queued[current], item, end))
+            continue
+        event = item["event"]
+        if event == "failure" or (event == "status" and item["status"] in ENDINGS):
+            break
+        if event == "command" and item.get("origin") != "cleanup":
+            if item["status"] == "queued":
+                queued[item["id"]] = item
+            elif item["id"] not in queued:  # a cleanup command (only its queued says so)
+                continue
+            elif item["status"] == "started":
+                current = item["id"]
+            elif item["id"] == current:  # completed, failed, interrupted
+                current = None
+        elif event == "pause_effect":  # cut off, to park; or going on, rewound or not
+            current = None if item["effect"] == "interrupted" else item["id"]
+    return moves
+
+
+def check_mounts_keep_to_their_own(config: Any, trace: list[TraceItem]) -> None:
+    """docs/design.md §4: a command of one mount never lowers the other's Z axis (it
+    lifts it out of the way at most) nor moves its plunger, and one that acts in place
+    (an aspirate, dispense, blow-out or ``prepare_to_aspirate``) moves only its own Z
+    axis and plunger: after a checkpoint's unpark each tip stays at the safe height
+    until a command of its own mount acts in place, which lowers that pipette first,
+    never the other's."""
+    for command, start, end in moves_in_commands(trace):
+        mount = command["params"].get("mount")
+        if mount is None:
+            continue  # a home, a module's lift, a delay, a pause: no mount's
+        own = config.mounts[mount]
+        moved = {axis for axis in end if abs(end[axis] - start[axis]) > 1e-6}
+        said = (f"{command['type']} {command['id']} of the {mount} mount moved {moved}, "
+                f"from {start} to {end}")
+        for name, other in config.mounts.items():
+            if name != mount:
+                assert end[other.z_axis] >= start[other.z_axis] - 1e-6, (
+                    f"{said}: it lowered the {name} mount's tip")
+                assert other.plunger_axis not in moved, (
+                    f"{said}: it moved the {name} mount's plunger")
+        if command["type"] in IN_PLACE:
+            assert moved <= {own.z_axis, own.plunger_axis}, (
+                f"{said}, though it acts in place")
+            if own.z_axis in moved and end[own.z_axis] < start[own.z_axis]:
+                event_(f"{command['type']} lowered its own tip, the {mount} one")
+
+
 def check_duration_against_twin(events: list[dict[str, Any]],
                                 twin_events: list[dict[str, Any]],
                                 calls: list[tuple[c.Command, ...]], config: Any,
@@ -542,8 +615,9 @@ def check_duration_against_twin(events: list[dict[str, Any]],
       at speed before the unpark ends, so the pause absorbs part of the call's time
       (``a <= w <= a + its pauses``; ``check_temperature_waits`` and the profile's check
       say exactly when such a wait ends);
-    - exactly the time to lower the tips first, for a command that acts in place after
-      a checkpoint's unpark held them up (§4; at least 0 if it was paused too);
+    - exactly the time to lower its own tip first (the other's stays up), for a command
+      that acts in place after a checkpoint's unpark held it up (§4; at least 0 if it
+      was paused too), else the twin's;
     - at most the time a Z axis takes over the height it was held up, either way, for a
       motion command that goes elsewhere from up there: it skips the twin's lift and
       comes down farther. These are the only commands that start elsewhere than the
@@ -615,11 +689,12 @@ def check_duration_against_twin(events: list[dict[str, Any]],
             assert moved <= set(config.z_axes) and all(
                 mine_at[axis] > twin_at[axis] for axis in moved), (
                 f"{said}; it started at {mine_at}, the twin's at {twin_at}")
-            if cmd.in_place:  # lowered first, then what the twin did
-                down = {z: twin_at[z] for z in moved}
+            if cmd.in_place:  # its own tip lowered first, then what the twin did
+                own = config.mounts[getattr(cmd, "mount", "")].z_axis
+                down = {z: twin_at[z] for z in moved if z == own}
                 # The lowering keeps to max_speeds, as every move after it does.
-                path = math.hypot(*(mine_at[z] - twin_at[z] for z in moved))
-                limits = [caps[z] * path / (mine_at[z] - twin_at[z]) for z in moved
+                path = math.hypot(*(mine_at[z] - twin_at[z] for z in down))
+                limits = [caps[z] * path / (mine_at[z] - twin_at[z]) for z in down
                           if z in caps]
                 capped = limiting_axis(mine_at, down, config.axes,
                                        min(limits) if limits else None)[0]
@@ -627,8 +702,8 @@ def check_duration_against_twin(events: list[dict[str, Any]],
                     assert a >= w - 1e-5, said + ", though it had the tips to lower first"
                 else:
                     assert abs(a - (w + capped)) <= 1e-5, (
-                        f"{said}, and {capped} s (at the max_speeds) to lower the tips the "
-                        "checkpoint's unpark held up")
+                        f"{said}, and {capped} s (at the max_speeds) to lower its tip the "
+                        f"checkpoint's unpark held up (of {moved}: {sorted(down)})")
             elif not paused:  # from up there: no lift, a longer way down
                 most = max(profile_time(mine_at[z] - twin_at[z],
                                         min(config.axes[z].max_speed, caps.get(z, math.inf)),
@@ -637,7 +712,9 @@ def check_duration_against_twin(events: list[dict[str, Any]],
                     f"{said}, starting {moved} higher (at {mine_at}, the twin's at "
                     f"{twin_at}), which saves or costs at most {most} s")
             event_("duration: a command began with the tips held up"
-                   + (" and lowered them" if cmd.in_place else ""))
+                   + (" and lowered its own" if cmd.in_place and down else "")
+                   + (", the other's left up" if cmd.in_place and set(moved) - set(down)
+                      else ""))
         elif isinstance(cmd, c.ModuleWait) and not isinstance(cmd, c.RunProfile) and not (
                 position >= 1 and flat[position - 1][0] == call
                 and flat[position - 1][1].kind in SETS
@@ -672,8 +749,8 @@ class RunMachine(RuleBasedStateMachine):
         self.tmp = tempfile.TemporaryDirectory()
         self.run: ScriptedRun | None = None
         self.pending: Any = None  # the protocol call not yet returned
-        self.has_tip = False
-        self.volume = 0.0
+        self.has_tip = dict.fromkeys(MOUNTS, False)
+        self.volume = dict.fromkeys(MOUNTS, 0.0)
         self.asked: dict[str, float] = defaultdict(float)  # µL aspirated per well, returned calls
         self.cut_short: dict[str, float] = defaultdict(float)  # µL asked by calls the run cut
         self.paused_at: tuple[int, dict[str, float]] | None = None
@@ -688,7 +765,10 @@ class RunMachine(RuleBasedStateMachine):
         self.resumes: list[float] = []  # when the timers set so far resume the run
         self.paused_modules: tuple[int, dict[str, Any]] | None = None
         self.spare_at = c.OFF_DECK  # where the spare plate is, as the protocol knows it
-        self.at: str | None = None  # the well the last returned call left the tip in
+        # the well the returned calls left each mount's tip in, and where they left the
+        # gantry (None: not known, not after a pick-up, a drop or a home)
+        self.at: dict[str, str | None] = dict.fromkeys(MOUNTS)
+        self.gantry: tuple[float, float] | None = None
         # (moves still to start before it, fraction of that move, what then happens)
         self.armed: list[tuple[int, float, Any]] = []
         self.device_calls: list[dict[str, Any]] = []  # every call a module device saw
@@ -698,8 +778,8 @@ class RunMachine(RuleBasedStateMachine):
         self.returned = {"steps": 0, "commands": 0, "tips": 0}
         self.cut_call: tuple[c.Command, ...] | None = None
 
-    @initialize(auto_resume=st.booleans(), tip=st.booleans())
-    def start(self, auto_resume: bool, tip: bool) -> None:
+    @initialize(auto_resume=st.booleans(), tip=st.booleans(), right_tip=st.booleans())
+    def start(self, auto_resume: bool, tip: bool, right_tip: bool) -> None:
         self.config = replace(default_config(),
                                    interlocks={"door": InterlockConfig(auto_resume)})
         self.run = ScriptedRun(self.config, record_path=str(Path(self.tmp.name) / "run.jsonl"),
@@ -707,12 +787,15 @@ class RunMachine(RuleBasedStateMachine):
         self._hook_moves()
         self.run.play()
         self._call(P300)
+        self._call(P300_RIGHT)
         self._call(PLATE)
         self._call(*MODULES)
         log_device_calls(self.r.engine, self.device_calls)
         self._call(SPARE)
-        if tip:  # a tip on from the start: the liquid rules need one, swarms may lack it
-            self._call(self._new_tip())
+        # a tip on from the start: the liquid rules need one, swarms may lack it
+        for mount, on in (("left", tip), ("right", right_tip)):
+            if on:
+                self._call(self._new_tip(mount))
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -746,6 +829,42 @@ class RunMachine(RuleBasedStateMachine):
     def free(self) -> bool:
         return self.pending is None and self.terminal is None and not self.finished
 
+    # Which mount a rule's call is made with: the one drawn, or the other if the drawn
+    # one does not fit it (its precondition, ``free_for``, says one does).
+
+    def free_for(self, fits: Callable[[str], bool]) -> bool:
+        return self.free() and any(fits(mount) for mount in MOUNTS)
+
+    def pick_mount(self, drawn: str, fits: Callable[[str], bool]) -> str:
+        return drawn if fits(drawn) else OTHER[drawn]
+
+    def bare(self, mount: str) -> bool:
+        return not self.has_tip[mount]
+
+    def tipped(self, mount: str) -> bool:
+        return self.has_tip[mount]
+
+    def can_draw(self, mount: str) -> bool:
+        return self.has_tip[mount] and self.volume[mount] < 290
+
+    def holds(self, mount: str) -> bool:
+        return self.has_tip[mount] and self.volume[mount] > 0
+
+    def can_draw_air(self, mount: str) -> bool:
+        return self.has_tip[mount] and self.volume[mount] < 280
+
+    def empty(self, mount: str) -> bool:
+        return self.has_tip[mount] and self.volume[mount] <= 0
+
+    def in_a_well(self, mount: str) -> bool:
+        return self.has_tip[mount] and self.at[mount] is not None
+
+    def can_draw_here(self, mount: str) -> bool:
+        return self.can_draw(mount) and self.at[mount] is not None
+
+    def holds_here(self, mount: str) -> bool:
+        return self.holds(mount) and self.at[mount] is not None
+
     def _call(self, *commands: c.Command) -> None:
         self.calls.append(commands)
         self.pending = (self.r.call(*commands, name=commands[0].kind), commands)
@@ -755,7 +874,18 @@ class RunMachine(RuleBasedStateMachine):
         """``calls`` as one step, or (``split``) as a step each, as ``move_to`` then an
         ``aspirate`` in place make, each made once the one before returned; with "paused"
         in ``split``, a deferred pause is asked for before each later one and the run
-        resumed: between the steps it parks, and the unpark holds the tips up (§4)."""
+        resumed: between the steps it parks, and the unpark holds the tips up (§4). With
+        "other down", the other mount's tip goes straight down beside the first call's
+        (``_beside``) before the rest: the checkpoint after it holds both tips up, and
+        the call in place lowers its own only; gone into a well, the other blows out
+        there in the same step, lowered in turn."""
+        if "other down" in split:
+            first = calls[0][0]
+            assert isinstance(first, c.MoveTo)
+            beside = self._beside(first)
+            calls = [calls[0], (beside,), *calls[1:]]
+            if beside.well is not None:
+                calls[-1] = (*calls[-1], c.BlowOut(beside.mount, 50.0, beside.well))
         if not split:
             self._call(*(cmd for call in calls for cmd in call))
             return
@@ -767,6 +897,21 @@ class RunMachine(RuleBasedStateMachine):
             self._call(*call)
             if index and "paused" in split and self.status() == "paused":
                 self._act("resume")
+
+    def _beside(self, move: c.MoveTo) -> c.MoveTo:
+        """The other mount's tip straight down where ``move`` leaves the gantry: a right
+        one with a tip on into the well four columns right of the left one's (its nozzle
+        is 34 mm right of the left one's, 2 mm short of that well's centre), else to 80
+        mm, over the plate or the tip rack. Both tips may then act in a well each."""
+        other = OTHER[move.mount]
+        dx, dy, _ = self.config.mounts[move.mount].offset
+        ox, oy, _ = self.config.mounts[other].offset
+        x, y = move.point[0] - dx + ox, move.point[1] - dy + oy
+        if other == "right" and self.has_tip[other] and move.well is not None:
+            well = f"{move.well[:3]}{int(move.well[3:]) + 4}"
+            assert well_at(x, y, 3.0) == well, (x, y, well)
+            return c.MoveTo(other, (x, y, 3.0), well=well)
+        return c.MoveTo(other, (x, y, 80.0))
 
     def _collect(self) -> None:
         """Account for the pending call if it has returned."""
@@ -788,27 +933,44 @@ class RunMachine(RuleBasedStateMachine):
         self.returned["tips"] += sum(isinstance(cmd, c.PickUpTip) for cmd in commands)
         for cmd in commands:
             if isinstance(cmd, c.PickUpTip):
-                self.has_tip, self.volume = True, 0.0
+                self.has_tip[cmd.mount], self.volume[cmd.mount] = True, 0.0
             elif isinstance(cmd, c.DropTip):
-                self.has_tip, self.volume = False, 0.0
+                self.has_tip[cmd.mount], self.volume[cmd.mount] = False, 0.0
             elif isinstance(cmd, c.Aspirate):
-                self.volume += cmd.volume
+                self.volume[cmd.mount] += cmd.volume
                 assert cmd.well is not None
                 self.asked[cmd.well] += cmd.volume
             elif isinstance(cmd, c.Dispense):
-                self.volume -= cmd.volume
+                self.volume[cmd.mount] -= cmd.volume
             elif isinstance(cmd, c.BlowOut):
-                self.volume = 0.0
+                self.volume[cmd.mount] = 0.0
             elif isinstance(cmd, (c.SetAndWaitForShakeSpeed, c.DeactivateShaker)):
                 self.shaking = isinstance(cmd, c.SetAndWaitForShakeSpeed)
             elif isinstance(cmd, c.MoveLabware):
                 self.spare_at = cmd.to_slot
-            if isinstance(cmd, (c.MoveTo, c.TouchTip)):
-                self.at = cmd.well
-            elif cmd.execution is c.Execution.MOTION and not cmd.in_place and not (
-                    isinstance(cmd, c.Home) and cmd.axes is not None
-                    and not {"X", "Y", "Z"} & set(cmd.axes)):
-                self.at = None  # a pick-up, a drop, a lift or a home went elsewhere
+            self._follow_tips(cmd)
+
+    def _follow_tips(self, cmd: c.Command) -> None:
+        """Where ``cmd``, returned, left each mount's tip (``at``) and the gantry."""
+        if isinstance(cmd, c.MoveTo):
+            x, y, _ = cmd.point
+            dx, dy, _ = self.config.mounts[cmd.mount].offset
+            gantry = (x - dx, y - dy)
+            if self.gantry is None or max(abs(gantry[0] - self.gantry[0]),
+                                          abs(gantry[1] - self.gantry[1])) > 1e-6:
+                self.at = dict.fromkeys(MOUNTS)  # the gantry went elsewhere
+            self.at[cmd.mount], self.gantry = cmd.well, gantry  # (straight up or down)
+        elif isinstance(cmd, c.TouchTip):
+            self.at, self.gantry = dict.fromkeys(MOUNTS), None
+            self.at[cmd.mount] = cmd.well
+        elif isinstance(cmd, c.Home) and cmd.axes is not None and not {"X", "Y"} & set(
+                cmd.axes):
+            for mount in MOUNTS:  # the tips of the Z axes homed went up
+                if self.config.mounts[mount].z_axis in cmd.axes:
+                    self.at[mount] = None
+        elif cmd.execution is c.Execution.MOTION and not cmd.in_place:
+            # a pick-up, a drop, a lift or a home went elsewhere
+            self.at, self.gantry = dict.fromkeys(MOUNTS), None
 
     def _act(self, name: str, *args: Any, **kwargs: Any) -> None:
         before_state = self.r.engine.state
@@ -834,112 +996,141 @@ class RunMachine(RuleBasedStateMachine):
 
     # -- protocol calls ---------------------------------------------------------------
 
+    # Each call of a pipette is made with the mount drawn, or the other if only that one
+    # fits it (``pick_mount``): both mounts' calls come in any order.
+
     @precondition(lambda self: self.free())
-    @rule(x=st.floats(20, 380), y=st.floats(20, 330), z=st.floats(20, 150))
-    def move(self, x: float, y: float, z: float) -> None:
-        self._call(c.MoveTo("left", (x, y, z)))
+    @rule(mount=st.sampled_from(MOUNTS), x=st.floats(20, 380), y=st.floats(20, 330),
+          z=st.floats(20, 150))
+    def move(self, mount: str, x: float, y: float, z: float) -> None:
+        self._call(c.MoveTo(mount, (x, y, z)))
 
-    @precondition(lambda self: self.free() and not self.has_tip)
-    @rule()
-    def pick_up_tip(self) -> None:
-        self._call(self._new_tip())
+    @precondition(lambda self: self.free() and self.gantry is not None)
+    @rule(mount=st.sampled_from(MOUNTS), z=st.floats(20, 150))
+    def move_straight(self, mount: str, z: float) -> None:
+        # one mount's tip straight up or down where it is (move_to a point above): the
+        # gantry stays, and so does the other's tip, in its well or held up (§4)
+        assert self.gantry is not None
+        dx, dy, _ = self.config.mounts[mount].offset
+        self._call(c.MoveTo(mount, (self.gantry[0] + dx, self.gantry[1] + dy, z)))
 
-    def _new_tip(self) -> c.PickUpTip:
+    @precondition(lambda self: self.free_for(self.bare))
+    @rule(mount=st.sampled_from(MOUNTS))
+    def pick_up_tip(self, mount: str) -> None:
+        self._call(self._new_tip(self.pick_mount(mount, self.bare)))
+
+    def _new_tip(self, mount: str) -> c.PickUpTip:
         top, name = tip(self.tips_taken)
         self.tips_taken += 1
-        return c.PickUpTip("left", top, name, 51.0)
+        return c.PickUpTip(mount, top, name, 51.0)
 
-    @precondition(lambda self: self.free() and not self.has_tip)
-    @rule(pairs=st.lists(st.tuples(st.sampled_from(WELLS), st.sampled_from(WELLS),
-                                   st.floats(5, 300)), min_size=1, max_size=3))
-    def transfers(self, pairs: list[tuple[str, str, float]]) -> None:
-        # One step of transfers, each with a fresh tip, as transfer() or ctx.step make.
+    @precondition(lambda self: self.free_for(self.bare))
+    @rule(pairs=st.lists(st.tuples(st.sampled_from(MOUNTS), st.sampled_from(WELLS),
+                                   st.sampled_from(WELLS), st.floats(5, 300)),
+                         min_size=1, max_size=3))
+    def transfers(self, pairs: list[tuple[str, str, str, float]]) -> None:
+        # One step of transfers, each with a fresh tip, as transfer() or ctx.step make,
+        # each with either pipette that has no tip on.
         commands: list[c.Command] = []
-        for source, destination, volume in pairs:
-            volume = round(volume, 3)
-            commands += [self._new_tip(),
-                         c.MoveTo("left", well_point(source), well=source),
-                         c.Aspirate("left", volume, 50.0, source),
-                         c.MoveTo("left", well_point(destination), well=destination),
-                         c.Dispense("left", volume, 50.0, destination),
-                         c.DropTip("left", (347.84, 325.06, 82.0), "12/A1")]
+        for drawn, source, destination, volume in pairs:
+            mount, volume = self.pick_mount(drawn, self.bare), round(volume, 3)
+            commands += [self._new_tip(mount),
+                         c.MoveTo(mount, well_point(source), well=source),
+                         c.Aspirate(mount, volume, 50.0, source),
+                         c.MoveTo(mount, well_point(destination), well=destination),
+                         c.Dispense(mount, volume, 50.0, destination),
+                         c.DropTip(mount, *TRASH)]
         self._call(*commands)
 
-    @precondition(lambda self: self.free() and self.has_tip and self.volume < 290)
-    @rule(well=st.sampled_from(WELLS), fraction=st.floats(0.05, 1.0),
+    @precondition(lambda self: self.free_for(self.can_draw))
+    @rule(mount=st.sampled_from(MOUNTS), well=st.sampled_from(WELLS),
+          fraction=st.floats(0.05, 1.0),
           split=st.sampled_from([*SPLITS, "prepare", "prepare, paused"]))
-    def aspirate(self, well: str, fraction: float, split: str) -> None:
+    def aspirate(self, mount: str, well: str, fraction: float, split: str) -> None:
         # "prepare": ``prepare_to_aspirate`` a step between them (see ``_steps``)
-        volume = round((300 - self.volume) * fraction, 3)
+        mount = self.pick_mount(mount, self.can_draw)
+        volume = round((300 - self.volume[mount]) * fraction, 3)
         calls: list[tuple[c.Command, ...]] = [
-            (c.MoveTo("left", well_point(well), well=well),),
-            (c.Aspirate("left", volume, 50.0, well),)]
-        if split.startswith("prepare") and self.volume <= 0:
-            calls.insert(1, (c.PrepareToAspirate("left"),))
+            (c.MoveTo(mount, well_point(well), well=well),),
+            (c.Aspirate(mount, volume, 50.0, well),)]
+        if split.startswith("prepare") and self.volume[mount] <= 0:
+            calls.insert(1, (c.PrepareToAspirate(mount),))
         self._steps(calls, split)
 
-    @precondition(lambda self: self.free() and self.has_tip and self.volume > 0)
-    @rule(well=st.sampled_from(WELLS), fraction=st.floats(0.1, 1.0),
+    @precondition(lambda self: self.free_for(self.holds))
+    @rule(mount=st.sampled_from(MOUNTS), well=st.sampled_from(WELLS),
+          fraction=st.floats(0.1, 1.0), split=st.sampled_from(SPLITS))
+    def dispense(self, mount: str, well: str, fraction: float, split: str) -> None:
+        mount = self.pick_mount(mount, self.holds)
+        held = self.volume[mount]
+        volume = round(held * fraction, 3) if fraction < 1 else held
+        self._steps([(c.MoveTo(mount, well_point(well), well=well),),
+                     (c.Dispense(mount, volume, 50.0, well),)], split)
+
+    @precondition(lambda self: self.free_for(self.can_draw_air))
+    @rule(mount=st.sampled_from(MOUNTS), well=st.sampled_from(WELLS))
+    def air_gap(self, mount: str, well: str) -> None:
+        mount = self.pick_mount(mount, self.can_draw_air)
+        x, y, _ = well_point(well)
+        self._call(c.MoveTo(mount, (x, y, 19.0), well=well),
+                   c.Aspirate(mount, 10.0, 50.0, well, air_gap=True))
+
+    @precondition(lambda self: self.free_for(self.tipped))
+    @rule(mount=st.sampled_from(MOUNTS), well=st.sampled_from(WELLS),
           split=st.sampled_from(SPLITS))
-    def dispense(self, well: str, fraction: float, split: str) -> None:
-        volume = round(self.volume * fraction, 3) if fraction < 1 else self.volume
-        self._steps([(c.MoveTo("left", well_point(well), well=well),),
-                     (c.Dispense("left", volume, 50.0, well),)], split)
-
-    @precondition(lambda self: self.free() and self.has_tip and self.volume < 280)
-    @rule(well=st.sampled_from(WELLS))
-    def air_gap(self, well: str) -> None:
-        x, y, _ = well_point(well)
-        self._call(c.MoveTo("left", (x, y, 19.0), well=well),
-                   c.Aspirate("left", 10.0, 50.0, well, air_gap=True))
-
-    @precondition(lambda self: self.free() and self.has_tip)
-    @rule(well=st.sampled_from(WELLS), split=st.sampled_from(SPLITS))
-    def blow_out(self, well: str, split: str) -> None:
+    def blow_out(self, mount: str, well: str, split: str) -> None:
         # at the well's top: the plunger ends past the bottom, to be made ready again
+        mount = self.pick_mount(mount, self.tipped)
         x, y, _ = well_point(well)
-        self._steps([(c.MoveTo("left", (x, y, 15.0), well=well),),
-                     (c.BlowOut("left", 50.0, well),)], split)
+        self._steps([(c.MoveTo(mount, (x, y, 15.0), well=well),),
+                     (c.BlowOut(mount, 50.0, well),)], split)
 
-    @precondition(lambda self: self.free() and self.has_tip)
-    @rule(well=st.sampled_from(WELLS))
-    def touch_tip(self, well: str) -> None:
+    @precondition(lambda self: self.free_for(self.tipped))
+    @rule(mount=st.sampled_from(MOUNTS), well=st.sampled_from(WELLS))
+    def touch_tip(self, mount: str, well: str) -> None:
         x, y, _ = well_point(well)
-        self._call(c.TouchTip("left", (x, y, 13.0), 3.0, 3.0, 60.0, well))
+        self._call(c.TouchTip(self.pick_mount(mount, self.tipped), (x, y, 13.0), 3.0, 3.0,
+                              60.0, well))
 
-    # In place (no location): where the last call left the tip, lowered first after a
-    # checkpoint's unpark held it up (docs/design.md §4).
+    # In place (no location): where the last call left that mount's tip, lowered first
+    # after a checkpoint's unpark held it up, and only it (docs/design.md §4).
 
-    @precondition(lambda self: self.free() and self.has_tip and self.volume <= 0)
-    @rule()
-    def prepare_to_aspirate(self) -> None:
-        self._call(c.PrepareToAspirate("left"))
+    @precondition(lambda self: self.free_for(self.empty))
+    @rule(mount=st.sampled_from(MOUNTS))
+    def prepare_to_aspirate(self, mount: str) -> None:
+        self._call(c.PrepareToAspirate(self.pick_mount(mount, self.empty)))
 
-    @precondition(lambda self: self.free() and self.has_tip and self.at is not None
-                  and self.volume < 290)
-    @rule(fraction=st.floats(0.05, 1.0))
-    def aspirate_here(self, fraction: float) -> None:
-        volume = round((300 - self.volume) * fraction, 3)
-        self._call(c.Aspirate("left", volume, 50.0, self.at))
+    @precondition(lambda self: self.free_for(self.can_draw_here))
+    @rule(mount=st.sampled_from(MOUNTS), fraction=st.floats(0.05, 1.0))
+    def aspirate_here(self, mount: str, fraction: float) -> None:
+        mount = self.pick_mount(mount, self.can_draw_here)
+        volume = round((300 - self.volume[mount]) * fraction, 3)
+        self._call(c.Aspirate(mount, volume, 50.0, self.at[mount]))
 
-    @precondition(lambda self: self.free() and self.has_tip and self.at is not None
-                  and self.volume > 0)
-    @rule(fraction=st.floats(0.1, 1.0))
-    def dispense_here(self, fraction: float) -> None:
-        volume = round(self.volume * fraction, 3) if fraction < 1 else self.volume
-        self._call(c.Dispense("left", volume, 50.0, self.at))
+    @precondition(lambda self: self.free_for(self.holds_here))
+    @rule(mount=st.sampled_from(MOUNTS), fraction=st.floats(0.1, 1.0))
+    def dispense_here(self, mount: str, fraction: float) -> None:
+        mount = self.pick_mount(mount, self.holds_here)
+        held = self.volume[mount]
+        volume = round(held * fraction, 3) if fraction < 1 else held
+        self._call(c.Dispense(mount, volume, 50.0, self.at[mount]))
 
-    @precondition(lambda self: self.free() and self.has_tip and self.at is not None)
-    @rule()
-    def blow_out_here(self) -> None:
-        self._call(c.BlowOut("left", 50.0, self.at))
+    @precondition(lambda self: self.free_for(self.in_a_well))
+    @rule(mount=st.sampled_from(MOUNTS))
+    def blow_out_here(self, mount: str) -> None:
+        mount = self.pick_mount(mount, self.in_a_well)
+        self._call(c.BlowOut(mount, 50.0, self.at[mount]))
 
     @precondition(lambda self: self.free())
-    @rule(axes=st.sampled_from([("A", "C"), ("C",)]))
-    def home_other_mount(self, axes: tuple[str, ...]) -> None:
-        # the right mount's Z and plunger, or its plunger: the left tip stays where it is,
-        # and a step in place after it acts there (lowered first after a checkpoint)
-        self._call(c.Home(axes=axes))
+    @rule(mount=st.sampled_from(MOUNTS), what=st.sampled_from(["Z, plunger", "plunger", "Z"]))
+    def home_other_mount(self, mount: str, what: str) -> None:
+        # the other mount's Z and plunger, or one of them: this mount's tip stays where it
+        # is, and a step in place after it acts there (lowered first after a checkpoint);
+        # a plunger is homed only with no tip on (it would draw in what the tip is in)
+        other = self.config.mounts[OTHER[mount]]
+        axes = (other.z_axis,) * ("Z" in what) + (other.plunger_axis,) * (
+            "plunger" in what and not self.has_tip[OTHER[mount]])
+        self._call(c.Home(axes=axes or (other.z_axis,)))
 
     @precondition(lambda self: self.free())
     @rule(on=st.booleans())
@@ -949,12 +1140,13 @@ class RunMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.free())
     @rule(cap=st.one_of(st.none(), st.floats(20, 400)))
     def max_speeds(self, cap: float | None) -> None:
-        self._call(c.SetMaxSpeeds(() if cap is None else (("X", cap), ("Z", cap / 4))))
+        self._call(c.SetMaxSpeeds(() if cap is None else (("X", cap), ("Z", cap / 4),
+                                                          ("A", cap / 4))))
 
-    @precondition(lambda self: self.free() and self.has_tip)
-    @rule()
-    def drop_tip(self) -> None:
-        self._call(c.DropTip("left", (347.84, 325.06, 82.0), "12/A1"))
+    @precondition(lambda self: self.free_for(self.tipped))
+    @rule(mount=st.sampled_from(MOUNTS))
+    def drop_tip(self, mount: str) -> None:
+        self._call(c.DropTip(self.pick_mount(mount, self.tipped), *TRASH))
 
     # What happens inside a delay or a profile, at an instant after it begins: a pause
     # (deferred or immediate: either takes effect at once), a door, or a skip; a pause
@@ -987,9 +1179,10 @@ class RunMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.free())
     @rule(seconds=st.floats(0.5, 120), inside=INSIDE,
-          lead_in=st.sampled_from([None, "move", "move, paused"]))
+          lead_in=st.sampled_from([None, "move", "move, paused"]),
+          mount=st.sampled_from(MOUNTS))
     def delay(self, seconds: float, inside: tuple[float, str, float | None] | None,
-              lead_in: str | None) -> None:
+              lead_in: str | None, mount: str) -> None:
         """A delay, as a step of its own or after a move in its step (close a lid, then
         incubate); "paused": a deferred pause is asked for as that move begins."""
         if inside is not None:
@@ -1001,7 +1194,7 @@ class RunMachine(RuleBasedStateMachine):
             engine = self.r.engine
             self.r.clock.call_at(self.r.clock.now(),
                                  lambda: engine.apply(Pause(option="deferred")))
-        self._call(c.MoveTo("left", (200.0, 200.0, 150.0)), c.Delay(seconds, "wait"))
+        self._call(c.MoveTo(mount, (200.0, 200.0, 150.0)), c.Delay(seconds, "wait"))
 
     # -- module calls -------------------------------------------------------------------
 
@@ -1552,6 +1745,8 @@ class RunMachine(RuleBasedStateMachine):
         assert len(paused.depths) <= len(twin.depths)
         depths = zip(paused.depths, twin.depths[:len(paused.depths)], strict=True)
         for index, (mine_z, their_z) in enumerate(depths):
+            if mine[index][1] is None:
+                continue  # a bare pipette's plunger, homed: it moves no liquid
             if final != "succeeded" and index == len(paused.depths) - 1:
                 mine_z, their_z = mine_z[:1], their_z[:1]  # perhaps cut short
             assert max(abs(a - b) for a, b in zip(mine_z, their_z, strict=True)) <= 0.05, (
@@ -1575,7 +1770,7 @@ class RunMachine(RuleBasedStateMachine):
         for event, moved in plunger_strokes(self.config, self.trace, low).values():
             if event["type"] == "aspirate":
                 drawn = sum(stroke for stroke in moved if stroke > 0)
-                ul_per_mm = P300.ul_per_mm
+                ul_per_mm = PIPETTES[event["params"]["mount"]].ul_per_mm
                 assert abs(drawn * ul_per_mm - event["params"]["volume"]) < 1e-3, event
                 assert all(stroke > 0 for stroke in moved), (event, moved)
 
@@ -1600,7 +1795,9 @@ class RunMachine(RuleBasedStateMachine):
                 if "completed" not in statuses:
                     assert final != "succeeded", (command_id, statuses)
                     assert statuses[-1] in ("interrupted", "failed"), (command_id, statuses)
+            check_mounts_keep_to_their_own(self.config, self.trace)
             self.check_against_twin(final)
+            check_mounts_keep_to_their_own(self.config, self.twin_trace)
             self.check_summary(events, final)
             check_duration_against_twin(events, self.twin_events, self.calls, self.config,
                                         self.trace, self.twin_trace)
@@ -1691,10 +1888,11 @@ class RunMachine(RuleBasedStateMachine):
             if not cut:
                 assert "ended_during" not in summary, summary["ended_during"]
                 at_end = summary["tips_at_end"]
-                assert set(at_end) == ({"left"} if self.has_tip else set()), (
-                    at_end, self.has_tip)
-                if self.has_tip:
-                    assert at_end["left"]["volume_ul"] == pytest.approx(self.volume, abs=1e-5)
+                on = {mount for mount in MOUNTS if self.has_tip[mount]}
+                assert set(at_end) == on, (at_end, self.has_tip)
+                for mount in on:
+                    assert at_end[mount]["volume_ul"] == pytest.approx(self.volume[mount],
+                                                                       abs=1e-5), mount
         # pause_unresolved: a deferred pause still asked for when the protocol returned.
         if summary["pause_unresolved"]:
             assert any(e["status"] == "finishing" for e in statuses), summary

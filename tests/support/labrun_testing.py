@@ -35,6 +35,7 @@ from hardware.simulated import SimulatedController
 from protocol_api.execute import continue_when_stalled, create_run
 
 P300 = c.LoadInstrument("p300_single_gen2", "left", 300.0, 300.0 / 16, 18.0, 19.0, 20.0)
+P300_RIGHT = c.LoadInstrument("p300_single_gen2", "right", 300.0, 300.0 / 16, 18.0, 19.0, 20.0)
 TIP_TOP = (14.38, 74.24, 64.69)  # a 300 µL tip rack's A1 top in slot 1
 WELL = (146.88, 74.24, 3.0)       # a plate well bottom in slot 2
 SETTLE_TIMEOUT = 10.0
