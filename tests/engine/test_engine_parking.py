@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from labrun_testing import P300, TIP_TOP, WELL, ScriptedRun
+from labrun_testing import P300_RIGHT as RIGHT
 
 from engine import commands as c
 from engine.actions import Pause
@@ -146,9 +147,6 @@ def test_a_door_that_cuts_off_the_way_back_over_the_well_leaves_the_tip_where_it
         assert not status.held_in_place
     finally:
         scripted.close()
-
-
-RIGHT = c.LoadInstrument("p300_single_gen2", "right", 300.0, 300.0 / 16, 18.0, 19.0, 20.0)
 
 
 @pytest.mark.parametrize("right_keeps", [False, True])

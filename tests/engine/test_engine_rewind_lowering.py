@@ -10,7 +10,7 @@ it, or the next in-place aspirate draws air above the well instead of the liquid
 from __future__ import annotations
 
 import pytest
-from labrun_testing import P300, TIP_TOP, ScriptedRun
+from labrun_testing import P300, P300_RIGHT, TIP_TOP, ScriptedRun
 from motion_trace import TraceItem
 
 from engine import commands as c
@@ -165,9 +165,6 @@ def test_the_lowering_after_a_checkpoint_keeps_to_the_protocols_max_speeds() -> 
     # max_speeds is obeyed by every later move: the lowering an in-place command makes
     # first (the unpark held the tips up) is that command's move too.
     assert lowering_time(5.0) > lowering_time(None) + 10
-
-
-P300_RIGHT = c.LoadInstrument("p300_single_gen2", "right", 300.0, 300.0 / 16, 18.0, 19.0, 20.0)
 
 
 @pytest.mark.parametrize("right_used", [False, True], ids=["right idle", "right used before"])
