@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from labrun_testing import P300, ScriptedRun
 
 from engine import commands as c
@@ -77,21 +78,29 @@ def test_a_pause_asked_for_as_the_protocol_ends_is_not_pending_once_it_has_ended
         run.close()
 
 
-def test_a_door_resumes_the_run_after_another_interlock_was_resumed_by_hand() -> None:
-    """A curtain (resumed by a person) trips and clears, then the door (which resumes the
-    run by itself) opens and closes: the run goes on, as its status promised."""
+@pytest.mark.parametrize("curtain", ["during the run", "before the run"])
+def test_a_door_resumes_the_run_after_another_interlock_was_resumed_by_hand(
+        curtain: str) -> None:
+    """A curtain (resumed by a person) trips and clears, during the run (and the person
+    resumes it) or before it is played; then the door (which resumes the run by itself)
+    opens and closes: the run goes on, as its status promised, the curtain's trip
+    forgotten."""
     config = replace(default_config(), interlocks={
         "door": InterlockConfig(True), "curtain": InterlockConfig(False)})
     run = ScriptedRun(config)
     try:
+        if curtain == "before the run":
+            run.control.set_interlock("curtain", True)
+            run.control.set_interlock("curtain", False)
         run.play()
         run.call(P300)
-        run.control.set_interlock("curtain", True)
-        run.settle()
-        run.control.set_interlock("curtain", False)
-        run.settle()
-        assert run.control.resume().accepted
-        assert run.settle().status is Status.RUNNING
+        if curtain == "during the run":
+            run.control.set_interlock("curtain", True)
+            run.settle()
+            run.control.set_interlock("curtain", False)
+            run.settle()
+            assert run.control.resume().accepted
+            assert run.settle().status is Status.RUNNING
         run.control.set_interlock("door", True)
         status = run.settle()
         assert status.status is Status.PAUSED and status.resumes_when_clear

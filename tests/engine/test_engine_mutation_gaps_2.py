@@ -15,7 +15,7 @@ from engine import commands as c
 from engine.actions import Abort, Halt, Pause, SkipDelay
 from engine.state import Status
 from hardware.clock import Clock
-from hardware.config import InterlockConfig, ModuleConfig, default_config
+from hardware.config import ModuleConfig, default_config
 from hardware.controller import FaultListener, HardwareFault
 from hardware.frozen import replace
 from hardware.modules.simulated import SimulatedTemperatureModule
@@ -624,27 +624,6 @@ def test_a_stops_cleanup_never_lowers_a_z_axis_above_the_safe_height_to_it() -> 
         assert run.control.stop().accepted
         assert run.run.wait(5).status is Status.STOPPED
         assert all(target[axis] >= here[axis] - 1e-9 for target in moves for axis in target)
-    finally:
-        run.close()
-
-
-def test_a_door_resumes_the_run_after_another_interlock_tripped_and_cleared_before_it() -> None:
-    """A curtain (resumed by a person) trips and clears before the run is played; then
-    the door (which resumes the run by itself) opens and closes: the run goes on, the
-    curtain's trip before the run long forgotten."""
-    config = replace(default_config(), interlocks={
-        "door": InterlockConfig(True), "curtain": InterlockConfig(False)})
-    run = ScriptedRun(config)
-    try:
-        run.control.set_interlock("curtain", True)
-        run.control.set_interlock("curtain", False)
-        run.play()
-        run.call(P300)
-        run.control.set_interlock("door", True)
-        status = run.settle()
-        assert status.status is Status.PAUSED and status.resumes_when_clear
-        run.control.set_interlock("door", False)
-        assert run.settle().status is Status.RUNNING
     finally:
         run.close()
 
