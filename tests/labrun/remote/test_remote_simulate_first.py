@@ -173,38 +173,38 @@ def test_the_queue_changing_while_an_item_is_checked_is_checked_again(
     assert failed["name"] == "custom.py" and failed["record"] == []  # it never started
 
 
-def test_a_run_stuck_in_its_own_code_is_refused_with_its_line(tmp_path: Path) -> None:
-    # As labrun simulate's watchdog says it: not "does it wait for something?" after the
-    # whole simulation time limit. (The loop ends by itself soon after: a thread cannot
-    # be killed, and this one runs in the test's process.)
+def checked(tmp_path: Path, name: str, body: str, directory: Path | None = None,
+            **limits: float) -> str | None:
+    """The server's check (``items.simulate_source``) of a protocol ``name`` whose
+    ``run(ctx)`` is ``body``: why it cannot run, or None."""
     from hardware.config import default_config
     from labrun.remote.items import simulate_source
     from protocol_api.loader import load_protocol
 
-    path = tmp_path / "spins.py"
-    path.write_text('metadata = {"apiLevel": "2.15"}\n\nimport time\n\ndef run(ctx):\n'
-                    '    ctx.comment("start")\n    end = time.monotonic() + 2\n'
-                    '    while time.monotonic() < end:\n        time.sleep(0.01)\n')
-    reason = simulate_source(load_protocol(path), "spins.py", tmp_path, None,
-                             default_config(), watchdog_s=0.3)
+    path = tmp_path / name
+    path.write_text(f'metadata = {{"apiLevel": "2.15"}}\n\ndef run(ctx):\n{body}')
+    return simulate_source(load_protocol(path), name, directory or tmp_path, None,
+                           default_config(), **limits)  # type: ignore[arg-type]
+
+
+def test_a_run_stuck_in_its_own_code_is_refused_with_its_line(tmp_path: Path) -> None:
+    # As labrun simulate's watchdog says it: not "does it wait for something?" after the
+    # whole simulation time limit. (The loop ends by itself soon after: a thread cannot
+    # be killed, and this one runs in the test's process.)
+    reason = checked(tmp_path, "spins.py", '    import time\n    ctx.comment("start")\n'
+                     '    end = time.monotonic() + 2\n'
+                     '    while time.monotonic() < end:\n        time.sleep(0.01)\n',
+                     watchdog_s=0.3)
     assert reason is not None
-    assert reason.startswith("spins.py:9: ") or reason.startswith("spins.py:8: "), reason
+    assert reason.startswith("spins.py:7: ") or reason.startswith("spins.py:8: "), reason
     assert reason.endswith(": the protocol made no call for 0.3 s and seems stuck"), reason
 
 
 def test_a_check_that_never_ends_names_the_line_it_was_at(tmp_path: Path) -> None:
     # A loop of calls that never ends (a delay in a "while True") is cut off at the
     # check's time limit: the reason names the line, not only the limit.
-    from hardware.config import default_config
-    from labrun.remote.items import simulate_source
-    from protocol_api.loader import load_protocol
-
-    path = tmp_path / "forever.py"
-    path.write_text('metadata = {"apiLevel": "2.15"}\n\ndef run(ctx):\n'
-                    '    ctx.comment("start")\n    while True:\n'
-                    '        ctx.delay(minutes=60)\n')
-    reason = simulate_source(load_protocol(path), "forever.py", tmp_path, None,
-                             default_config(), timeout=0.3)
+    reason = checked(tmp_path, "forever.py", '    ctx.comment("start")\n    while True:\n'
+                     '        ctx.delay(minutes=60)\n', timeout=0.3)
     assert reason is not None
     assert re.fullmatch(r"forever\.py: the simulation did not end within 0\.3 s \(it was "
                         r"at forever\.py:6, [\d,]+ commands in\); does the protocol loop "
@@ -214,15 +214,8 @@ def test_a_check_that_never_ends_names_the_line_it_was_at(tmp_path: Path) -> Non
 def test_an_item_removed_while_it_is_checked_ends_its_check_quietly(tmp_path: Path) -> None:
     # Its folder goes with it while the check runs: the plan has nowhere to go, and that
     # is no error (it printed a traceback in the server's terminal).
-    from hardware.config import default_config
-    from labrun.remote.items import simulate_source
-    from protocol_api.loader import load_protocol
-
-    path = tmp_path / "gone.py"
-    path.write_text('metadata = {"apiLevel": "2.15"}\n\ndef run(ctx):\n'
-                    '    ctx.comment("start")\n')
-    assert simulate_source(load_protocol(path), "gone.py", tmp_path / "removed", None,
-                           default_config()) is None
+    assert checked(tmp_path, "gone.py", '    ctx.comment("start")\n',
+                   directory=tmp_path / "removed") is None
 
 
 def test_a_queue_stop_while_the_next_item_is_checked_keeps_it_from_starting(
