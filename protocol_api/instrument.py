@@ -1223,8 +1223,8 @@ class InstrumentContext:
         inside = float(mm_from_edge) if mm_from_edge is not None else 0.0
         self._steps.send(c.TouchTip(
             self._mount, (point.x, point.y, point.z),
-            float(radius) * float(size_x or 0) / 2 - inside,
-            float(radius) * float(size_y or 0) / 2 - inside,
+            round(float(radius) * float(size_x or 0) / 2 - inside, 6),  # to the nanometre:
+            round(float(radius) * float(size_y or 0) / 2 - inside, 6),  # 3.075, not ...97
             min(max(float(speed), 1.0 if self._ctx.api_version >= TOUCH_TIP_SLOW_API else 20.0),
                 80.0),
             _ref(location), self._other_wells(target, None)))

@@ -147,6 +147,16 @@ def test_touch_tip_radius_offset_and_speed_limits(bench: Bench) -> None:
     assert touch.speed == 80  # the most Opentrons allows
 
 
+def test_touch_tip_reach_is_written_to_the_nanometre(bench: Bench) -> None:
+    p = bench.p300
+    p.pick_up_tip()
+    trough = bench.ctx.load_labware("nest_96_wellplate_2ml_deep", 3)["A1"]
+    p.touch_tip(trough, radius=0.75)
+    touch = bench.commands()[-1]
+    # 0.75 * 8.2 / 2 is 3.0749999999999997 in floating point: the record says 3.075
+    assert (trough.length, touch.reach_x, touch.reach_y) == (8.2, 3.075, 3.075)
+
+
 def test_touch_tip_is_no_slower_than_20_mm_s_before_2_4_and_1_after() -> None:
     # As Opentrons' _determine_speed: clamped to 20-80 mm/s below apiLevel 2.4
     for level, slowest in (("2.3", 20.0), ("2.4", 5.0)):
