@@ -569,19 +569,15 @@ class RunManager:
             if active.status is not Status.IDLE:
                 return refused(f"the run has already started ({active.status.value})")
             return self._action_reply(await active.apply(Play(source=SOURCE)))
-        state = self.manager_state
-        if state == "paused":
-            return refused("a run is paused: continue it with re_resume (or end it)")
-        if state != "idle" or self.queue_running:
-            return refused("the queue is already running")
-        if not self.queue.items:
-            return refused("the queue is empty")
-        interlocks = self._robot_interlocks()
-        if interlocks:
-            return refused(f"interlock {', '.join(interlocks)} is active; clear it first")
+        why = self._why_not_started()
+        if why is not None:
+            return refused(why)
         reread = await self._reread_shared_tips()  # a labrun run since may have left one
         if reread is not None:
             return refused(reread)
+        why = self._why_not_started()  # another start, or an edit, during the read
+        if why is not None:
+            return refused(why)
         if self.tips_left is not None:
             self._changed()  # the status says them too
             return refused(tips_left_said(self.tips_left, SERVER_TIPS_REMOVED))
@@ -590,6 +586,20 @@ class RunManager:
         self._changed()
         failure = await self._advance()  # the first run has started (or not) by now
         return ok() if failure is None else refused(failure)
+
+    def _why_not_started(self) -> str | None:
+        """Why ``queue_start`` cannot start the queue as it stands now, or None."""
+        state = self.manager_state
+        if state == "paused":
+            return "a run is paused: continue it with re_resume (or end it)"
+        if state != "idle" or self.queue_running:
+            return "the queue is already running"
+        if not self.queue.items:
+            return "the queue is empty"
+        interlocks = self._robot_interlocks()
+        if interlocks:
+            return f"interlock {', '.join(interlocks)} is active; clear it first"
+        return None
 
     async def _api_queue_stop(self) -> Reply:
         if self._single is not None:
@@ -728,12 +738,12 @@ class RunManager:
                 await robot.home_if_needed()  # after a halt, or a robot just connected
             except HardwareFault as exc:
                 return self._queue_stops(item, f"the robot could not be homed: {exc}")
+            # Read again now that the run worker holds the robot (it may be a new one): a
+            # labrun run on the robot since the last read (while no worker held it) may
+            # have left a tip
+            reread = await self._reread_shared_tips()
             if self._next_is(item):
                 break
-        # Read again now that the run worker holds the robot (it may be a new one): a
-        # labrun run on the robot since the last read (while no worker held it) may have
-        # left a tip
-        reread = await self._reread_shared_tips()
         if reread is not None or self.tips_left is not None:
             return self._queue_stops(item, reread or tips_left_said(
                 self.tips_left or {}, SERVER_TIPS_REMOVED))
