@@ -27,6 +27,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from .errors import BadRequest
 
@@ -72,8 +73,9 @@ def read_token_file(path: str | os.PathLike[str], *, create: bool = True) -> str
 
 
 def token_url(base_url: str, token: str) -> str:
-    """The URL to open (or give a client) with the token, as Jupyter prints it."""
-    return f"{base_url.rstrip('/')}/?{TOKEN_QUERY}={token}"
+    """The URL to open (or give a client) with the token, as Jupyter prints it; the token
+    is percent-encoded, so one with ``+``, ``&`` or ``#`` in it reads back as itself."""
+    return f"{base_url.rstrip('/')}/?{TOKEN_QUERY}={quote(token, safe='')}"
 
 
 def is_loopback(host: str) -> bool:

@@ -243,6 +243,24 @@ def test_a_page_opened_with_the_token_url_keeps_it_in_a_cookie(served: Served) -
     assert "labrun_token" not in stale_url.cookies
 
 
+def test_the_token_url_carries_a_token_with_url_characters_as_it_is() -> None:
+    # A token given with --token such as "lab+robot&1#2": the URL labrun serve printed
+    # read back as "lab robot" (the rest another parameter, or the fragment), and the
+    # client and the page given it were told "the token given is not this server's".
+    token = "lab+robot&1#2 %41"
+    robot = simulated_robot(default_config(), speed=SPEED)
+    try:
+        with start_server(RunManager(robot), token=token) as handle:
+            with RunManagerAPI(handle.token_url) as client:
+                assert client.queue_clear()["success"]
+            with httpx.Client() as page:
+                assert page.get(handle.token_url).status_code == 200
+                assert page.post(handle.url + "/api/queue/clear", json={}).json()["success"]
+            assert handle.token_url == f"{handle.url}/?token=lab%2Brobot%261%232%20%2541"
+    finally:
+        robot.close()
+
+
 def test_lone_surrogates_are_a_400_and_the_token_always_clears_a_lock(served: Served) -> None:
     bearer = {"Authorization": f"Bearer {served.handle.token}",
               "Content-Type": "application/json"}
