@@ -16,7 +16,7 @@ from hardware.config import ConfigError, default_config, load_config
 from labrun.cli.robot_lock import ROBOT_LOCK_NAME, robot_lock_file
 from labrun.cli.tips_left import TipsStateError, robot_key
 from labrun.remote.app import MAX_BODY
-from labrun.remote.auth import TokenFileError, read_token_file
+from labrun.remote.auth import TokenFileError, read_token_file, token_problem
 from labrun.remote.history_file import FolderInUse, claim
 from labrun.remote.manager import RunManager
 from labrun.remote.robots import RobotUnavailable, emulator_setup
@@ -132,6 +132,10 @@ def run_serve(args: argparse.Namespace) -> int:
         token = read_token_file(args.token_file) if args.token_file else args.token or None
     except (OSError, TokenFileError) as exc:
         print(f"error: --token-file: {exc}", file=sys.stderr)
+        return BAD_INPUT_EXIT
+    problem = token_problem(token) if token is not None else None
+    if problem is not None:  # no client could send it
+        print(f"error: --token (or ${TOKEN_ENV}): {problem}", file=sys.stderr)
         return BAD_INPUT_EXIT
     try:  # the run worker process opens (connects) the robot and runs the protocols
         spec = robot_spec(args)

@@ -42,7 +42,8 @@ WILDCARDS = frozenset({"0.0.0.0", "::", ""})
 
 
 class TokenFileError(ValueError):
-    """A token file that others may read, or that holds no token."""
+    """A token file that others may read, or that holds no token (or one no header can
+    carry)."""
 
 
 def new_token() -> str:
@@ -69,7 +70,23 @@ def read_token_file(path: str | os.PathLike[str], *, create: bool = True) -> str
     token = path.read_text(encoding="utf-8").strip()
     if not token:
         raise TokenFileError(f"{path} holds no token")
+    problem = token_problem(token)
+    if problem is not None:
+        raise TokenFileError(f"{path}: {problem}")
     return token
+
+
+def token_problem(token: str) -> str | None:
+    """Why ``token`` cannot be a server's token, or None: it goes in an HTTP header
+    (``Authorization: Bearer``), which carries printable ASCII and drops a space at either
+    end."""
+    odd = next((char for char in token if not " " <= char <= "~"), None)
+    if odd is not None:
+        return (f"the token must be printable ASCII, as an HTTP header carries it; {odd!r} "
+                "is not")
+    if token != token.strip(" "):
+        return "the token must not start or end with a space, which an HTTP header drops"
+    return None
 
 
 def token_url(base_url: str, token: str) -> str:
@@ -112,6 +129,9 @@ class Access:
     def __init__(self, token: str, *, host: str, allowed_hosts: Iterable[str] = ()) -> None:
         if not token:
             raise ValueError("the server needs a token")
+        problem = token_problem(token)
+        if problem is not None:
+            raise ValueError(problem)
         self.token = token
         bound = host.strip("[]").lower()
         self.any_host = bound in WILDCARDS

@@ -24,7 +24,7 @@ from protocol_api.loader import (
     protocol_text,  # labrun simulate's reading rule
 )
 
-from .auth import TOKEN_QUERY, read_token_file
+from .auth import TOKEN_QUERY, read_token_file, token_problem
 from .errors import (
     HTTPClientError,
     HTTPRequestError,
@@ -74,6 +74,9 @@ class ClientCore:
                                         password=None)).rstrip("/")
         """The server's address as errors name it: never a token or a password."""
         self.token = find_token(token, url.params.get(TOKEN_QUERY), token_file)
+        problem = token_problem(self.token) if self.token is not None else None
+        if problem is not None:  # said now, not as httpx's UnicodeEncodeError at each call
+            raise ValueError(problem)
         self.lock_key = lock_key
         self.timeout = timeout
         self.request_fail_exceptions = request_fail_exceptions

@@ -261,6 +261,30 @@ def test_the_token_url_carries_a_token_with_url_characters_as_it_is() -> None:
         robot.close()
 
 
+NOT_ASCII = "the token must be printable ASCII, as an HTTP header carries it; 'ü' is not"
+SPACED = "the token must not start or end with a space, which an HTTP header drops"
+
+
+@pytest.mark.parametrize(("token", "problem"), [("schlüssel", NOT_ASCII), ("lab ", SPACED)])
+def test_a_token_no_header_can_carry_is_refused_where_it_is_given(
+        token: str, problem: str, tmp_path: Path) -> None:
+    # Taken, such a token shut every client out: each call raised httpx's
+    # UnicodeEncodeError, or "Illegal header value" for the space.
+    robot = simulated_robot(default_config(), speed=SPEED)
+    try:
+        with pytest.raises(ValueError, match=re.escape(problem)):
+            start_server(RunManager(robot), token=token)
+    finally:
+        robot.close()
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        RunManagerAPI("http://127.0.0.1:8790", token=token)
+    made = tmp_path / "token"
+    made.write_text("schlüssel\n")
+    made.chmod(0o600)
+    with pytest.raises(TokenFileError, match=re.escape(f"{made}: {NOT_ASCII}")):
+        read_token_file(made)
+
+
 def test_lone_surrogates_are_a_400_and_the_token_always_clears_a_lock(served: Served) -> None:
     bearer = {"Authorization": f"Bearer {served.handle.token}",
               "Content-Type": "application/json"}

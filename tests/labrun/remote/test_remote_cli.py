@@ -178,6 +178,9 @@ def test_ctrl_c_in_the_terminal_ends_a_running_run_cleanly(tmp_path: Path) -> No
     (["serve", "--port", "70000"], "error: --port must be a port number, 0 to 65535, not "
                                    "70000"),
     (["serve", "--max-body", "-5"], "error: --max-body must be at least 1024 bytes"),
+    (["serve", "--token", "schlüssel"], "error: --token (or $LABRUN_TOKEN): the token must "
+                                        "be printable ASCII, as an HTTP header carries it; "
+                                        "'ü' is not"),
 ])
 def test_bad_arguments_exit_2(argv: list[str], message: str,
                               capsys: pytest.CaptureFixture[str]) -> None:
