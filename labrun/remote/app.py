@@ -123,6 +123,9 @@ def create_app(manager: RunManager, access: Access, *, max_body: int = MAX_BODY,
             else DEFAULT_HEARTBEAT
         if not 0.05 <= heartbeat <= 60:
             raise BadRequest(422, "heartbeat must be between 0.05 and 60 seconds")
+        if request.method == "HEAD":  # the headers only, not a body that never ends
+            return Response(media_type="text/event-stream",
+                            headers={"Cache-Control": "no-cache"})
         subscriber = manager.subscribe(bool(params["records"]), bool(params["progress"]))
 
         async def body() -> AsyncIterator[bytes]:

@@ -5,8 +5,8 @@ The server always has a token, on loopback too (as Jupyter does): given (``--tok
 generated and printed at start as a URL, ``http://127.0.0.1:8790/?token=...``.
 
 - Every mutating request (every POST) carries the token: ``Authorization: Bearer``, or
-  the ``labrun_token`` cookie (``SameSite=Strict``) a page received with it. Reads (GET)
-  need it only when the server is bound beyond loopback; a GET may also carry it as
+  the ``labrun_token`` cookie (``SameSite=Strict``) a page received with it. Reads (GET,
+  HEAD) need it only when the server is bound beyond loopback; a GET may also carry it as
   ``?token=`` (an ``EventSource`` cannot send headers), and its answer then sets the
   cookie, so a page that was opened with the token URL keeps it.
 - ``Host`` must name an address the server is bound to (a loopback server answers only
@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # the client reads token files without importing the server
 TOKEN_COOKIE = "labrun_token"
 TOKEN_QUERY = "token"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+READS = frozenset({"GET", "HEAD"})
+"""The methods that read (a HEAD is a GET without its body)."""
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})
 
 
@@ -150,7 +152,7 @@ class Access:
         if origin is not None and origin.lower() != f"{request.url.scheme}://{host}".lower():
             raise BadRequest(403, f"cross-origin requests are refused (Origin "
                                   f"{origin[:100]!r})")
-        needed = request.method != "GET" or self.reads_need_token
+        needed = request.method not in READS or self.reads_need_token
         if needed and not self.authorized(request):
             if (request.headers.get("authorization") or TOKEN_COOKIE in request.cookies
                     or self.wrong_query_token(request)):
@@ -165,7 +167,7 @@ class Access:
     def wrong_query_token(self, request: Request) -> bool:
         """Whether a GET carries a ``?token=`` that is not this server's (a stale URL)."""
         query = request.query_params.get(TOKEN_QUERY)
-        return request.method == "GET" and query is not None and not _same(query, self.token)
+        return request.method in READS and query is not None and not _same(query, self.token)
 
     def authorized(self, request: Request) -> bool:
         """Whether ``request`` carries the token (header, cookie, or a GET's query)."""
@@ -176,7 +178,7 @@ class Access:
         if cookie is not None and _same(cookie, self.token):
             return True
         query = request.query_params.get(TOKEN_QUERY)
-        return request.method == "GET" and query is not None and _same(query, self.token)
+        return request.method in READS and query is not None and _same(query, self.token)
 
     def keep(self, request: Request, response: Response) -> None:
         """A GET that carried the right ``?token=`` sets the cookie, so its page keeps it."""

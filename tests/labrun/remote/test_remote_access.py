@@ -261,6 +261,22 @@ def test_the_token_url_carries_a_token_with_url_characters_as_it_is() -> None:
         robot.close()
 
 
+def test_a_head_is_a_read_and_the_event_stream_s_ends(served: Served) -> None:
+    # A HEAD needed the token on loopback, as a change does (and a token in its URL was
+    # "taken for GETs only"). A HEAD of the event stream subscribed and never ended: the
+    # next request on its connection got no answer, and the subscriber stayed for good.
+    with httpx.Client(base_url=served.url) as reader:
+        for path in ("/", "/api/status", "/api/queue/get", "/openapi.json"):
+            assert reader.head(path).status_code == 200, path
+        assert reader.head("/api/status",
+                           params={"token": served.handle.token}).status_code == 200
+        stream = reader.head("/api/stream")
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        assert reader.get("/api/status").json()["success"]  # on the same connection
+    assert len(served.manager.hub) == 0  # no subscriber left behind
+
+
 NOT_ASCII = "the token must be printable ASCII, as an HTTP header carries it; 'ü' is not"
 SPACED = "the token must not start or end with a space, which an HTTP header drops"
 
