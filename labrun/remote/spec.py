@@ -466,6 +466,8 @@ def _json_type(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # nan, inf: not "a number", which they are in JSON's eyes
     if isinstance(value, (int, float)):
         return "a number"
     if isinstance(value, str):

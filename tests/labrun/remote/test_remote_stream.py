@@ -139,6 +139,9 @@ def test_keepalives_and_bad_stream_parameters(served: Served) -> None:
         pass
     answer = httpx.get(served.url + "/api/stream?everything=1")
     assert answer.status_code == 422 and "unknown parameter 'everything'" in answer.text
+    answer = httpx.get(served.url + "/api/stream?heartbeat=nan")
+    assert answer.status_code == 422
+    assert answer.json()["msg"] == "heartbeat must be a finite number, not nan"
 
 
 def test_an_unchanged_status_is_not_pushed_again(served: Served) -> None:
