@@ -14,8 +14,9 @@ would not have touched. From the motion of the simulated motors, each plunger st
 a contact of every nozzle that holds a tip with the well it is in (``NozzleTrace``).
 After every step the contacts so far are, in order, those the calls asked for, each in
 the wells its command's record names, and the tips were taken from the places asked
-for; at the end they are the pause-free twin's, with the wells each tip went into, and
-a run that succeeded moved the liquid of each well the twin did.
+for; at the end they are the pause-free twin's, each at the twin's height, with the
+wells each tip went into, the tips and nozzles never lower than the twin's anywhere,
+and a run that succeeded moved the liquid of each well the twin did, and the calls asked.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 from labrun_testing import TIP_TOP, ScriptedRun
-from motion_trace import ENDING, TraceItem
+from motion_trace import ENDING, PhysicalTrace, TraceItem
 from stateful_runs import PLATE, TRASH, InterruptedRunMachine, well_at, well_point
 
 from engine import commands as c
@@ -84,7 +85,8 @@ class NozzleTrace:
     up to where the run's ending began: ``contacts``, every plunger stroke with a tip end
     in a well (strokes of the same tip, sign and wells one after another merged: one cut
     off by a pause and completed is one contact), each with its µL (+ draws) and the
-    command it was made in; ``visits``, the wells the tip ends went into, in order, a set
+    command it was made in, and (``depths``) the height of the tip ends at its first
+    stroke; ``visits``, the wells the tip ends went into, in order, a set
     entered again at once counted once; ``picks``, each pick-up's command and the tips
     under its nozzles that take one where they pressed in (every place they pressed)."""
 
@@ -94,6 +96,7 @@ class NozzleTrace:
         self.z, self.plunger = mount.z_axis, mount.plunger_axis
         self.ox, self.oy, self.oz = mount.offset
         self.contacts: list[tuple[Contact, float, int | None]] = []
+        self.depths: list[float] = []  # each contact's tip ends' height at its first stroke
         self.visits: list[tuple[str, tuple[str | None, ...]]] = []
         self.picks: list[tuple[int, set[tuple[str | None, ...]]]] = []
         layout = LAYOUTS[0]
@@ -169,6 +172,7 @@ class NozzleTrace:
                                          self.contacts[-1][2])
                 else:
                     self.contacts.append((key, stroke, running))
+                    self.depths.append(start[self.z] + self.oz - length)
         wells = tuple(well_at(*point) for point in self._ends(end, length, which))
         if any(wells) and (not self.visits or self.visits[-1] != (name, wells)):
             self.visits.append((name, wells))
@@ -475,7 +479,7 @@ class MultiChannelMachine(InterruptedRunMachine):
     def pause_free_twin(self) -> tuple[NozzleTrace, dict[str, Any]]:
         """The same protocol calls, run without any pause: what its nozzles did, and its
         summary."""
-        trace: list[TraceItem] = []
+        trace = self.twin_trace = list[TraceItem]()
         twin = ScriptedRun(self.config, trace=trace)
         try:
             twin.play()
@@ -512,6 +516,11 @@ class MultiChannelMachine(InterruptedRunMachine):
                 hypothesis.event(f"a contact of {len(wells)} tips")
             check_contacts(seen.contacts, [(key, ul) for key, ul, _ in twin.contacts],
                            complete=complete)
+            # each at the twin's height, and never lower than the twin anywhere
+            for index, (z, their_z) in enumerate(zip(seen.depths, twin.depths, strict=False)):
+                assert abs(z - their_z) <= 0.05, (index, seen.contacts[index], z, their_z)
+            assert PhysicalTrace(self.config, self.trace).floor_violations(
+                PhysicalTrace(self.config, self.twin_trace)) == []
             if complete:
                 assert seen.visits == twin.visits
                 assert seen.picks == twin.picks and len(seen.picks) == self.taken
