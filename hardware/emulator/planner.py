@@ -9,6 +9,7 @@ modules decide what a command means.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
@@ -143,15 +144,19 @@ class Machine:
         self.planned.update(target)
         self.notify()
 
-    def add_home(self, axes: Iterable[str]) -> None:
-        """Queue homing of ``axes``: the Z axes first, then the others."""
+    def add_home(self, axes: Iterable[str], rate: float | None = None) -> None:
+        """Queue homing of ``axes``: the Z axes first, then the others; each axis at
+        ``rate`` mm/s (GRBL's ``$25``) if given, at most at its own speed."""
         self.update()
         names = [a for a in self.config.axes if a in set(axes)]
         z_first = [a for a in names if a in self.config.z_axes]
         for group in (z_first, [a for a in names if a not in z_first]):
             if group:
                 target = {a: self.home_position[a] for a in group}
-                self.blocks.append(Block(target, None, True, self.clock.now()))
+                # GRBL scales the rate by the square root of the axes homed together,
+                # so that each of them moves at the rate
+                speed = None if rate is None else rate * math.sqrt(len(group))
+                self.blocks.append(Block(target, speed, True, self.clock.now()))
                 self.planned.update(target)
         self.notify()
 

@@ -64,7 +64,15 @@ from .errors import (
 from .events import Alarm, Axes, EndstopHit, Event, Info, Restarted
 from .link import Link
 from .planning import default_axis_map, feed_for, homing_time, is_still
-from .settings import grbl_settings, grbl_unsafe, marlin_settings, marlin_unsafe, refusal
+from .settings import (
+    HomingRates,
+    grbl_homing,
+    grbl_settings,
+    grbl_unsafe,
+    marlin_settings,
+    marlin_unsafe,
+    refusal,
+)
 from .transport import Transport, open_transport
 
 log = logging.getLogger(__name__)
@@ -130,6 +138,9 @@ class GcodeController:
         self._interrupted_by = ""
         self._printed: list[list[str]] = []  # collectors of ``query``
         self._settings_checked = not check_settings
+        self._homing_rates: HomingRates | None = None
+        """The firmware's own homing rates, when it said them (GRBL's ``$$``): a homing
+        cycle is allowed the time they take (GRBL answers nothing while it homes)."""
 
     # -- MotionController -------------------------------------------------------------
 
@@ -168,6 +179,7 @@ class GcodeController:
         self._endstops_raised = 0
         self._needs_init = True
         self._settings_checked = not self.check_settings
+        self._homing_rates = None
         try:
             await self._handshake()
             # GRBL reads its settings in an alarm; the others are asked once home() has
@@ -257,7 +269,7 @@ class GcodeController:
         # Z axes first, so nothing is dragged across the deck.
         ordered = sorted(axes, key=lambda a: a not in self.config.z_axes)
         lines = self.dialect.home_lines(None if whole else [self.axis_map[a] for a in ordered])
-        extra = homing_time(self.config, axes)
+        extra = homing_time(self.config, axes, self._homing_rates)
         alarms, restarts = link.alarm_seq, link.restart_seq
         try:
             for line in lines:
@@ -638,8 +650,9 @@ class GcodeController:
         read off (GRBL's ``$$``, Marlin's ``M503``; see ``settings``)."""
         name = self.dialect.name
         if name == "grbl":
-            problems = grbl_unsafe(self.config, self.axis_map,
-                                   grbl_settings(await self.query("$$")))
+            settings = grbl_settings(await self.query("$$"))
+            self._homing_rates = grbl_homing(settings)
+            problems = grbl_unsafe(self.config, self.axis_map, settings)
         elif name == "marlin":
             problems = marlin_unsafe(self.config, self.axis_map,
                                      marlin_settings(await self.query("M503")))

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from ..config import RobotConfig
 from ..kinematics import profile_time
 from .dialects import Dialect
+from .settings import HomingRates
 
 
 def default_axis_map(config: RobotConfig, dialect: Dialect,
@@ -45,10 +46,16 @@ def feed_for(config: RobotConfig, start: Mapping[str, float], target: Mapping[st
     return min(feed, speed) if speed is not None else feed
 
 
-def homing_time(config: RobotConfig, axes: Sequence[str]) -> float:
-    """Generous upper bound of a homing cycle: every axis crossing its travel twice."""
-    return sum(2.0 * profile_time(c.max - c.min, c.max_speed, c.acceleration)
-               for a, c in config.axes.items() if a in axes) + 1.0
+def homing_time(config: RobotConfig, axes: Sequence[str],
+                firmware: HomingRates | None = None) -> float:
+    """Generous upper bound of a homing cycle: every axis crossing its travel twice, at
+    its own speed or the firmware's homing seek rate if slower, plus the firmware's
+    locate phase (``firmware``: the rates the firmware said, GRBL's ``$24``/``$25``/``$27``;
+    None: the robot file's speeds are all that is known)."""
+    seek = firmware.seek if firmware is not None else math.inf
+    locate = firmware.locate_s if firmware is not None else 0.0
+    return sum(2.0 * profile_time(c.max - c.min, min(c.max_speed, seek), c.acceleration)
+               + locate for a, c in config.axes.items() if a in axes) + 1.0
 
 
 def is_still(state: str, substate: int | None) -> bool:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from attrs import frozen
+
 from ..config import RobotConfig
 
 GRBL_AXES = "XYZABC"
@@ -31,6 +33,33 @@ MARLIN_CODES = ("M92", "M203", "M201", "M211", "M206")
 def grbl_settings(lines: Iterable[str]) -> dict[int, float]:
     """GRBL's ``$$`` answer as numbers by setting (``$100=250.000`` -> {100: 250.0})."""
     return {int(m[1]): float(m[2]) for line in lines if (m := _SETTING.match(line))}
+
+
+GRBL_LOCATE_SCALAR = 5.0
+"""GRBL's ``HOMING_AXIS_LOCATE_SCALAR``: its locate phase looks for the switch again over
+this many pull-off distances (``$27``), at the homing feed rate (``$24``)."""
+
+
+@frozen
+class HomingRates:
+    """How fast a firmware's own homing cycle goes, whatever the robot file's speeds."""
+
+    seek: float
+    """The rate at which it looks for the switches (mm/s)."""
+    locate_s: float
+    """The most its slow locate phase takes, per axis (s)."""
+
+
+def grbl_homing(settings: Mapping[int, float]) -> HomingRates | None:
+    """GRBL's homing rates from its ``$$`` (seek ``$25``, feed ``$24``, pull-off ``$27``,
+    in mm/min and mm): it seeks at ``$25``, pulls off, seeks again slowly at ``$24`` and
+    pulls off again. None when ``$25`` is missing."""
+    seek, feed = settings.get(25, 0.0) / 60.0, settings.get(24, 0.0) / 60.0
+    if seek <= 0:
+        return None
+    pulloff = max(settings.get(27, 0.0), 0.0)
+    locate = 2.0 * pulloff / seek + (GRBL_LOCATE_SCALAR * pulloff / feed if feed > 0 else 0.0)
+    return HomingRates(seek=seek, locate_s=locate)
 
 
 def marlin_settings(lines: Iterable[str]) -> dict[str, dict[str, float]]:

@@ -16,8 +16,10 @@
   ``[MSG:Reset to continue]``; no line is read (or answered) until a soft reset, after
   which it is locked in ``Alarm``.
 - ``$$`` prints the robot's axes as settings (``$100+`` steps/mm, ``$110+`` max rate,
-  ``$120+`` acceleration, ``$130+`` max travel, ``$22`` homing) with any ``$n=v``
-  received; ``$I`` the version and buffers (``[OPT:V,<blocks>,128]``).
+  ``$120+`` acceleration, ``$130+`` max travel, ``$22`` homing, ``$24``/``$25`` homing
+  rates: the fastest axis' speed, as it homes) with any ``$n=v`` received; ``$I`` the
+  version and buffers (``[OPT:V,<blocks>,128]``). Only a ``$25`` received is acted on:
+  homing then goes at that rate (each axis at most at its own speed), as GRBL's does.
 - Door: opening it holds motion (``Door:2`` -> ``Door:1``); closed it waits in
   ``Door:0`` for ``~``; ``Pn:D`` while open; ``[MSG:Check Door]`` on each change.
   ``$H`` in a hold or a door hold is ``error:8`` (``$`` commands need Idle or Alarm).
@@ -68,14 +70,21 @@ class GrblFirmware(Firmware):
         values: dict[int, float] = {0: 10, 1: 25, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0,
                                     10: 1 if self.report_mpos else 0, 11: 0.010, 12: 0.002,
                                     13: 0, 20: 0, 21: 0, 22: 1 if self.homing_enabled else 0,
-                                    23: 0, 24: 25, 25: 500, 26: 250, 27: 1, 30: 1000, 31: 0,
-                                    32: 0}
+                                    23: 0, 24: self.homing_rate, 25: self.homing_rate,
+                                    26: 250, 27: 1, 30: 1000, 31: 0, 32: 0}
         for index, axis in enumerate(self.machine.config.axes.values()):
             values[100 + index] = axis.steps_per_mm
             values[110 + index] = axis.max_speed * 60
             values[120 + index] = axis.acceleration
             values[130 + index] = axis.max - axis.min
         return {**values, **self.stored}
+
+    @property
+    def homing_rate(self) -> float:
+        """The rate at which the emulator homes, in mm/min (``$25``): the fastest axis'
+        own speed unless a ``$25`` was received."""
+        fastest = max(c.max_speed for c in self.machine.config.axes.values()) * 60.0
+        return self.stored.get(25, fastest)
 
     # -- host protocol ----------------------------------------------------------------
 
@@ -274,7 +283,8 @@ class GrblFirmware(Firmware):
             if self.faults.home_fails > 0:
                 await self.fail_homing(line)
                 return
-            self.machine.add_home(axes)
+            seek = self.stored.get(25)
+            self.machine.add_home(axes, None if seek is None else seek / 60.0)
             await self.machine.wait_until(lambda: self.machine.idle)
             self.locked = False
             await self.answer(line, "ok")

@@ -11,6 +11,7 @@ import pytest
 from hardware.config import RobotConfig
 from hardware.controller import HardwareFault
 from hardware.emulator import EmulatorHandle, running_emulator
+from hardware.emulator.firmware import GrblFirmware
 from hardware.gcode import (
     ConnectionLost,
     ControllerError,
@@ -115,6 +116,25 @@ async def test_a_grbl_silent_while_it_homes_is_not_taken_for_lost(
             await ctl.home()
             assert time.monotonic() - started > 2 * SHORT_TIMEOUT_S
             assert (await ctl.read_position())["X"] == pytest.approx(418.0, abs=0.01)
+
+
+async def test_a_grbl_homing_at_its_own_seek_rate_is_allowed_the_time_it_takes(
+        config_for: ConfigFor) -> None:
+    # GRBL seeks its switches at $25 (stock: 500 mm/min), whatever the robot file's
+    # speeds, and answers nothing meanwhile. Allowed only the time the robot file's speeds
+    # take (here X's 418 mm at 600 mm/s: 1.8 s, plus a second and the timeout), a cycle
+    # from mid-travel at 50 mm/s (4.2 s) failed the link with a timeout.
+    with running_emulator("grbl", speed=1.0) as emu:
+        firmware = emu.emulator.firmware
+        assert isinstance(firmware, GrblFirmware)
+        emu.call(lambda: firmware.stored.update({25: 3000.0}))  # 50 mm/s
+        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
+                                   poll_interval=POLL_S) as ctl:
+            started = time.monotonic()
+            position = await ctl.home(["X"])
+            assert time.monotonic() - started > 4.0  # at the firmware's rate
+            assert position["X"] == pytest.approx(418.0, abs=0.01)
+            assert ctl.link.fault is None
 
 
 async def test_a_poll_interval_longer_than_the_timeout_is_no_silence(
