@@ -11,6 +11,9 @@
   ``G54``..``G59`` and ``G92``; ``M114`` reports work coordinates, ``M114.2`` machine.
 - A hard limit (the ``limit_next`` fault) halts it: ``ALARM: Hard limit +X``; the line in
   progress gets no answer, later ones ``!!``.
+- Greeting: ``Smoothie`` and ``ok`` when a host connects (its USB port's greeting);
+  ``reboot()`` restarts the board as seen on its UART: ``Smoothie Running @100MHz`` and
+  the build line, and no ``ok``.
 - Currents ``M907`` (A); motors ``M17``/``M18``/``M84``.
 - Interlocks (labrun convention): ``//action:interlock door active|clear``.
 """
@@ -67,6 +70,19 @@ class SmoothieFirmware(Firmware):
                         else "ALARM: Halted - send M999 or $X to continue")
         if interrupted is not None:
             await self.send("!!")
+
+    async def reboot(self) -> None:
+        """The board restarts (a watchdog, its reset button): motion and lines in progress
+        are lost, so is the homing; its boot lines come, without an ``ok``."""
+        self.machine.stop()
+        self.machine.homed.clear()
+        self.interrupt(discard_queued=True)
+        self.halted = False
+        self.feed_mm_per_min = None
+        self.absolute = True
+        await self.send("Smoothie Running @100MHz")
+        await self.send("Build version: edge-labrun-emulator, Build date: -, MCU: LPC1769, "
+                        "System Clock: 100MHz")
 
     async def trip_limit(self, axis: str, positive: bool) -> None:
         self.machine.stop()

@@ -1,8 +1,10 @@
 """Smoothieware (v1 with ``grbl_mode``-style realtime commands).
 
 Streaming: one line at a time, answered by ``ok`` (``M114`` answers
-``ok C: X:.. Y:.. Z:..`` on the same line). In the halt state (kill button, ``M112``,
-ctrl-X, limit) every line is answered ``!!`` until ``M999`` or ``$X``; entering it prints
+``ok C: X:.. Y:.. Z:..`` on the same line). Its USB port greets a host with ``Smoothie``
+and an ``ok`` of its own; a reboot prints ``Smoothie Running @100MHz`` (on its UART) and
+no ``ok``. In the halt state (kill button, ``M112``, ctrl-X, limit) every line is
+answered ``!!`` until ``M999`` or ``$X``; entering it prints
 ``ALARM: ...`` (``HALTED, M999 or $X to exit HALT state`` outside ``grbl_mode``). ``?`` returns a
 GRBL-like status report and ``!``/``~`` feed hold/resume when enabled in the firmware's
 configuration; this dialect assumes both and can be told otherwise. To discard held
@@ -75,7 +77,10 @@ class Smoothie(Dialect):
         if line.startswith("<"):
             return [parse_status(line)]
         if line.startswith("Smoothie"):
-            return [Restarted(line, extra_ok=True)]
+            # Only its USB port's greeting to a host is followed by an ok; its boot line
+            # ("Smoothie Running @100MHz", seen on its UART) and its network shell's
+            # greeting are not.
+            return [Restarted(line, extra_ok=line == "Smoothie")]
         interlock = parse_interlock(line)
         if interlock is not None:
             return [interlock]

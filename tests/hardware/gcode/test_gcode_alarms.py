@@ -13,6 +13,7 @@ from hardware.controller import HardwareFault
 from hardware.emulator import EmulatorHandle, running_emulator
 from hardware.emulator.firmware.grbl import GrblFirmware
 from hardware.emulator.firmware.marlin import MarlinFirmware
+from hardware.emulator.firmware.smoothie import SmoothieFirmware
 from hardware.gcode import ControllerAlarm, GcodeController, open_controller
 
 pytestmark = pytest.mark.anyio
@@ -94,6 +95,28 @@ async def test_a_restart_while_the_run_waits_is_reported_at_once(
             ctl.set_fault_listener(reported.append)
             await ctl.emergency_stop()  # confirmed by the banner after the reset
             assert reported == []
+
+
+@pytest.mark.parametrize("dialect", ["smoothie"])
+async def test_a_smoothie_that_rebooted_is_homed_again_and_answers_in_step(
+        config_for: ConfigFor, check_at: CheckAt) -> None:
+    # Smoothieware's boot line (on its UART: a USB port goes away with the board) is
+    # followed by no ok, unlike the greeting its USB port sends a host ('Smoothie', 'ok').
+    # Taken for that greeting, it had the next line's ok swallowed: home() timed out.
+    with running_emulator("smoothie", speed=SPEED) as emu:
+        async with open_controller(config_for("smoothie", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            firmware = emu.emulator.firmware
+            assert isinstance(firmware, SmoothieFirmware)
+            fault = await wait_for_fault(ctl, lambda: emu.run(firmware.reboot))
+            assert "the controller restarted (Smoothie Running @100MHz)" in str(fault)
+            assert ctl.requires_homing
+            with anyio.fail_after(5):
+                await ctl.home()
+                await ctl.move({"X": 100.0})
+            check_at(await ctl.read_position(), {"X": 100.0})
+            assert ctl.link.fault is None
 
 
 @pytest.mark.parametrize("dialect", ["marlin"])

@@ -203,6 +203,7 @@ def test_smoothie_formats() -> None:
     ("error:Unsupported command", [Error("error:Unsupported command", final=True)]),
     ("ALARM: Abort during cycle", [Alarm("ALARM: Abort during cycle")]),
     ("Smoothie", [Restarted("Smoothie", extra_ok=True)]),
+    ("Smoothie Running @100MHz", [Restarted("Smoothie Running @100MHz")]),  # no ok after it
     ("// Halted", [Info("// Halted")]),
     ("//action:interlock door active", [InterlockChange("door", True)]),
 ])
