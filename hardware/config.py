@@ -105,8 +105,9 @@ class ControllerConfig(Frozen):
     pyserial URL (``socket://host:port``) or ``tcp://host:port``. ``axis_map`` sends a
     labrun axis to another firmware letter (``{B = "E"}``; default: the same letter).
     ``feed_hold`` and ``realtime_status`` say whether a Smoothieware board has the
-    realtime ``!``/``~`` and ``?`` commands enabled. ``poll_interval`` is the seconds
-    between status queries (GRBL, Smoothieware).
+    realtime ``!``/``~`` and ``?`` commands enabled (labrun sends ``~`` only, to leave a
+    hold: Smoothieware's feed hold lets the move under way run to its end).
+    ``poll_interval`` is the seconds between status queries (GRBL, Smoothieware).
     """
 
     __slots__ = ("axis_map", "baudrate", "dialect", "feed_hold", "kind", "poll_interval", "port",

@@ -4,11 +4,13 @@ A move is one ``G1`` to absolute targets followed by the dialect's wait line (``
 or ``M400``), so ``move`` returns when the axes are still. Cancelling ``move`` stops the
 axes before the cancellation propagates, shielded:
 
-- feed hold (GRBL, Smoothieware): ``!`` goes out at once, the driver polls ``?`` until
-  the axes are still, then discards the held motion (GRBL: soft reset in ``Hold:0``,
-  which keeps the position; Smoothieware: ctrl-X then ``M999``);
+- feed hold (GRBL): ``!`` goes out at once, the driver polls ``?`` until the axes are
+  still, then discards the held motion (a soft reset in ``Hold:0``, which keeps the
+  position);
 - quickstop (Marlin): ``M410`` at once (emergency parser), again in order to catch a
   move planned meanwhile, then ``M400``;
+- Smoothieware, whose feed hold lets the move under way run to its end: the move is
+  waited out (its wait line answered);
 
 and then reads back where the axes really stopped. ``emergency_stop`` sends 0x18 or
 ``M112`` and leaves the robot needing ``home()`` (which unlocks with ``$X``/``M999``
@@ -771,24 +773,13 @@ class GcodeController:
         link = self._live()
         if self._halted:
             return  # an emergency stop came while the axes stopped: it discarded the motion
-        restarts, alarms = link.restart_seq, link.alarm_seq
+        restarts = link.restart_seq
         self._intentional_reset = True
         link.keep_alive = False  # until it is set up again
         try:
             await link.write(reset)
-            if self.dialect.unlock_after_flush:
-                # Its halt message first: one that came after the unlock would mark it.
-                await link.wait_for(lambda: link.alarm_seq > alarms,
-                                    "the controller to confirm the halt")
-                await link.streamer.drain()
-                if self._halted:  # an emergency stop came meanwhile: it stays halted
-                    return
-                for line in self.dialect.unlock_lines():
-                    await link.streamer.request(line, numbered=False)
-                link.alarm = None
-            else:
-                await link.wait_for(lambda: link.restart_seq > restarts,
-                                    "the controller to restart after the reset")
+            await link.wait_for(lambda: link.restart_seq > restarts,
+                                "the controller to restart after the reset")
         finally:
             self._intentional_reset = False
         if link.alarm is None and not self._halted:

@@ -4,9 +4,12 @@
   ``error:...``, or ``!!`` while halted. A move is answered once planned; ``M400``,
   ``G4`` and ``G28.2`` once the motion is done.
 - Realtime (when enabled): ``?`` status ``<Idle|MPos:...|WPos:...|F:...>``, ``!`` feed
-  hold (state ``Hold`` once still), ``~`` resume; ctrl-X halts at once (``ALARM:`` line;
-  the line in progress and every later one get ``!!``) until ``M999`` or ``$X``. A halt
-  during motion loses the homing; one while still keeps it.
+  hold, ``~`` resume; ctrl-X halts at once (``ALARM:`` line; the line in progress and
+  every later one get ``!!``) until ``M999`` or ``$X``. A halt during motion loses the
+  homing; one while still keeps it.
+- Its feed hold is Smoothieware's: it plans no new move while it lasts, and the moves
+  already planned run to their end (no braking). The state says ``Hold`` at once,
+  moving or not, and reports then give the planned position, not the axes'.
 - Coordinates: ``G53`` moves in machine coordinates; work offsets ``G10 L2/L20``,
   ``G54``..``G59`` and ``G92``; ``M114`` reports work coordinates, ``M114.2`` machine.
 - A hard limit (the ``limit_next`` fault) halts it: ``ALARM: Hard limit +X``; the line in
@@ -39,6 +42,7 @@ class SmoothieFirmware(Firmware):
         self.realtime_bytes = frozenset((b"?" if realtime_status else b"")
                                         + (b"!~" if feed_hold else b"") + b"\x18")
         self.halted = False
+        self.feed_hold = False
         self.door_open = False
 
     async def greet(self) -> None:
@@ -53,12 +57,15 @@ class SmoothieFirmware(Firmware):
         if byte == ord("?"):
             await self.send_status(self.status_report())
         elif byte == ord("!"):
-            if not self.halted:
-                self.machine.hold()
+            self.set_feed_hold(True)
         elif byte == ord("~"):
-            self.machine.resume()
+            self.set_feed_hold(False)
         elif byte == 0x18:
             await self.halt()
+
+    def set_feed_hold(self, on: bool) -> None:
+        self.feed_hold = on
+        self.machine.notify()  # a move waiting for the hold to end is told
 
     async def halt(self) -> None:
         was_moving = self.machine.stop()
@@ -77,7 +84,7 @@ class SmoothieFirmware(Firmware):
         self.machine.stop()
         self.machine.homed.clear()
         self.interrupt(discard_queued=True)
-        self.halted = False
+        self.halted = self.feed_hold = False
         self.feed_mm_per_min = None
         self.absolute = True
         await self.send("Smoothie Running @100MHz")
@@ -103,14 +110,16 @@ class SmoothieFirmware(Firmware):
         position = m.current_position()
         if self.halted:
             state = "Alarm"
-        elif m.holding and not m.braking:
-            state = "Hold"
         elif m.homing:
             state = "Home"
+        elif self.feed_hold:  # whether the axes move or not
+            state = "Hold"
         elif m.moving or not m.idle:
             state = "Run"
         else:
             state = "Idle"
+        if state in ("Alarm", "Hold", "Idle"):  # not running: the last planned position
+            position = dict(m.planned)
         work = self.work_position(position)
         mpos = ",".join(f"{position[a]:.4f}" for a in m.config.axes)
         wpos = ",".join(f"{work[a]:.4f}" for a in m.config.axes)
@@ -122,7 +131,8 @@ class SmoothieFirmware(Firmware):
         command = command_of(items)
         if self.halted:
             if command == "M999" or text.upper() == "$X":
-                self.halted = False
+                self.halted = self.feed_hold = False  # clearing the halt ends a hold too
+                self.machine.notify()
                 await self.answer(line, "ok")
             else:
                 await self.answer(line, "!!")
@@ -136,7 +146,7 @@ class SmoothieFirmware(Firmware):
         if command in ("G0", "G1"):
             target = self.motion_target(items)
             feed = self.feed_of(items)
-            await m.wait_until(lambda: m.free_blocks > 0)
+            await m.wait_until(lambda: m.free_blocks > 0 and not self.feed_hold)
             self.arm_limit(target)
             m.add_move(target, feed / 60 if feed else None)
         elif command == "G28.2":

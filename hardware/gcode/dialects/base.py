@@ -42,8 +42,6 @@ class Dialect:
     status_query: bytes | None = None
     flush_after_hold: bytes | None = None
     """Realtime byte that discards the held motion once the axes are still."""
-    unlock_after_flush = False
-    """The flush leaves the firmware halted; unlock it afterwards (Smoothieware)."""
     quickstop_line: str | None = None
     """A line acted on at once (emergency parser) that stops and flushes motion (Marlin M410)."""
     emergency_stop: bytes = b"\x18"

@@ -7,10 +7,13 @@ no ``ok``. In the halt state (kill button, ``M112``, ctrl-X, limit) every line i
 answered ``!!`` until ``M999`` or ``$X``; entering it prints
 ``ALARM: ...`` (``HALTED, M999 or $X to exit HALT state`` outside ``grbl_mode``). ``?`` returns a
 GRBL-like status report and ``!``/``~`` feed hold/resume when enabled in the firmware's
-configuration; this dialect assumes both and can be told otherwise. To discard held
-motion the driver sends ctrl-X (halt, which flushes the queue) and then ``M999``; since
-the axes are already still, the position is kept. Currents via ``M907`` (A); homing is
-``G28.2``. Interlocks: labrun's ``//action:interlock door active|clear`` convention.
+configuration; this dialect assumes both and can be told otherwise. Its feed hold does
+not stop a move: it only keeps the firmware from planning new ones, the moves planned
+run to their end, and the reports say ``Hold`` at once (with the planned position). So
+the driver never holds a move (a cancelled one is waited out: the halt ctrl-X would stop
+the axes dead, unbraked) and sends ``~`` only to leave a hold set by someone else.
+Currents via ``M907`` (A); homing is ``G28.2``. Interlocks: labrun's
+``//action:interlock door active|clear`` convention.
 Coordinates: moves are ``G53 G1`` and positions ``MPos`` (or ``M114.2``, the machine
 position, without realtime status), whatever work offset is active.
 """
@@ -24,19 +27,17 @@ from .base import Dialect, parse_axis_words, parse_interlock, parse_status
 
 
 class Smoothie(Dialect):
-    """Smoothieware: ``ok`` per line, ``!!`` in halt, realtime ``?``/``!`` when enabled."""
+    """Smoothieware: ``ok`` per line, ``!!`` in halt, realtime ``?``/``~`` when enabled."""
 
     name = "smoothie"
     axis_letters = "XYZABC"
     supports_currents = True
     supports_motor_enable = True
     emergency_stop = b"\x18"
-    unlock_after_flush = True
 
     def __init__(self, *, feed_hold: bool = True, realtime_status: bool = True) -> None:
-        self.feed_hold = b"!" if feed_hold else None
+        # feed_hold: whether its realtime '!' and '~' are on; only '~' is of use
         self.cycle_resume = b"~" if feed_hold else None
-        self.flush_after_hold = b"\x18" if feed_hold else None
         self.status_query = b"?" if realtime_status else None
 
     def home_lines(self, axes: Sequence[str] | None) -> list[str]:

@@ -259,6 +259,24 @@ async def test_smoothie_halt_and_recovery(smoothie: tuple[EmulatorHandle, Host])
     assert emu.emulator.machine.currents["B"] == pytest.approx(0.05)
 
 
+async def test_smoothie_feed_hold_lets_the_planned_move_run_to_its_end(
+        smoothie: tuple[EmulatorHandle, Host]) -> None:
+    # Smoothieware's '!' only keeps it from planning new moves; its reports say Hold at
+    # once, with the planned position. 20 mm at 1 mm/s: 1 s of wall time at SPEED 20.
+    emu, host = smoothie
+    await host.send("G53 G1 Y156.5 F60\n")
+    assert await host.line() == "ok"
+    await host.send("!?")
+    assert (await host.line()).startswith("<Hold|MPos:209.0000,156.5000,")
+    assert emu.call(lambda: emu.emulator.machine.moving)
+    await host.send("M400\n")
+    assert await host.line(timeout=30) == "ok"  # the move ran to its end
+    assert emu.position()["Y"] == pytest.approx(156.5)
+    await host.send("G53 G1 X200\n~M400\n")  # planned once the hold ends
+    assert [await host.line(timeout=30) for _ in range(2)] == ["ok", "ok"]
+    assert emu.position()["X"] == pytest.approx(200.0)
+
+
 # -- links and the command line ---------------------------------------------------------
 
 def test_pseudo_terminal_works_as_a_serial_port() -> None:

@@ -10,7 +10,7 @@ import pytest
 from hardware.config import RobotConfig, slowest_feed
 from hardware.controller import HardwareFault, MotionController, NotHomedError
 from hardware.emulator import EmulatorHandle, running_emulator
-from hardware.emulator.firmware.smoothie import SmoothieFirmware
+from hardware.emulator.firmware.grbl import GrblFirmware
 from hardware.frozen import replace
 from hardware.gcode import (
     GcodeController,
@@ -24,6 +24,9 @@ pytestmark = pytest.mark.anyio
 
 SPEED = 20.0
 POLL_S = 0.05
+STOPS_EARLY = ("grbl", "marlin")
+"""The dialects whose cancelled move stops short: Smoothieware's feed hold lets the move
+under way run to its end, so the driver waits it out."""
 CheckAt = Callable[[dict[str, float], dict[str, float]], None]
 ConfigFor = Callable[..., RobotConfig]
 
@@ -68,6 +71,7 @@ async def test_home_named_axes_only(homed: GcodeController, check_at: CheckAt) -
     check_at(position, {"X": 50.0, "Z": 218.0})
 
 
+@pytest.mark.parametrize("dialect", STOPS_EARLY)
 async def test_cancelled_move_stops_between_start_and_target(
         homed: GcodeController, emulator: EmulatorHandle, dialect: str, check_at: CheckAt) -> None:
     await homed.move({"X": 10.0})
@@ -85,6 +89,27 @@ async def test_cancelled_move_stops_between_start_and_target(
     check_at(await homed.read_position(), {"X": 200.0})
 
 
+@pytest.mark.parametrize("dialect", ["smoothie"])
+async def test_a_cancelled_move_on_smoothieware_is_waited_out_not_halted_dead(
+        homed: GcodeController, emulator: EmulatorHandle, check_at: CheckAt) -> None:
+    # Smoothieware's feed hold only keeps it from planning new moves: the move under way
+    # runs to its end, and its reports say Hold at once. Taken for still axes, the
+    # driver halted the board (ctrl-X) mid-move: the axes stopped dead, unbraked, the
+    # board's homing was lost, and the driver still counted the robot homed.
+    await homed.move({"X": 10.0})
+    realtime = len(emulator.stats.realtime)
+    with anyio.fail_after(5):
+        with anyio.move_on_after(0.03) as scope:
+            await homed.move({"X": 400.0}, speed=100.0)
+        assert scope.cancelled_caught
+        check_at(await homed.read_position(), {"X": 400.0})
+    check_at(emulator.position(), {"X": 400.0})
+    assert [data for data, _ in emulator.stats.realtime[realtime:]
+            if data in (b"!", b"\x18")] == []
+    assert emulator.homed == set(homed.config.axes) and not homed.requires_homing
+
+
+@pytest.mark.parametrize("dialect", STOPS_EARLY)
 async def test_stop_motion_from_another_task_ends_the_move_early(
         homed: GcodeController, check_at: CheckAt) -> None:
     await homed.move({"Y": 10.0})
@@ -140,14 +165,15 @@ async def test_a_halt_while_a_cancelled_move_stops_is_not_undone(
         config_for: ConfigFor) -> None:
     # A halt as the engine makes it: the move in flight is cancelled (its stop sends a
     # feed hold) and the emergency stop goes out while the axes brake. The stop must not
-    # go on to unlock (M999) or set up (G21, G90) the halted board: it stays halted until
+    # go on to unlock ($X) or set up (G21, G90) the halted board: it stays halted until
     # home(). At a tenth of real time the brake lasts about 0.3 s.
-    with running_emulator("smoothie", speed=0.1, start_position={"X": 10.0}) as emu:
+    with running_emulator("grbl", speed=0.1, start_position={"X": 10.0}) as emu:
         emu.emulator.machine.homed.update(emu.emulator.config.axes)
         firmware = emu.emulator.firmware
-        assert isinstance(firmware, SmoothieFirmware)
-        async with open_controller(config_for("smoothie", emu.address),
+        assert isinstance(firmware, GrblFirmware)
+        async with open_controller(config_for("grbl", emu.address),
                                    poll_interval=POLL_S) as ctl:
+            await ctl.recover()  # GRBL powers up locked
             ctl._unhomed.clear()  # the emulator was started homed
             moving = anyio.CancelScope()
 
@@ -171,7 +197,7 @@ async def test_a_halt_while_a_cancelled_move_stops_is_not_undone(
                                               strict=True)
                       if t > halted_at and line.split()[0] in ("M999", "$X", "G21", "G90")]
             assert undone == []
-            assert emu.call(lambda: firmware.halted)
+            assert emu.call(lambda: firmware.locked)
             assert ctl.requires_homing
             with pytest.raises(HardwareFault, match="home the robot"):
                 await ctl.wait_until_idle()  # nothing is sent to the halted board
@@ -222,6 +248,7 @@ async def test_door_reaches_the_interlock_listener(
     assert seen == [("door", True), ("door", False)]
 
 
+@pytest.mark.parametrize("dialect", STOPS_EARLY)
 async def test_door_opened_mid_move_then_cancelled_like_an_immediate_pause(
         homed: GcodeController, emulator: EmulatorHandle, dialect: str, check_at: CheckAt) -> None:
     """What the engine does on an interlock: cancel the move, read the position."""
@@ -388,7 +415,10 @@ async def test_over_a_pseudo_terminal(dialect: str, check_at: CheckAt,
                 with anyio.move_on_after(0.03):
                     await ctl.move({"X": 400.0}, speed=100.0)
                 stopped = await ctl.read_position()
-                assert 100.0 < stopped["X"] < 400.0
+                if dialect in STOPS_EARLY:
+                    assert 100.0 < stopped["X"] < 400.0
+                else:  # Smoothieware's feed hold lets the move run to its end
+                    check_at(stopped, {"X": 400.0})
 
 
 @pytest.mark.parametrize("dialect", ["grbl", "marlin", "smoothie"])
