@@ -68,6 +68,7 @@ from .link import Link
 from .planning import default_axis_map, feed_for, homing_time, is_still
 from .settings import (
     HomingRates,
+    grbl_build_options,
     grbl_homing,
     grbl_settings,
     grbl_unsafe,
@@ -143,6 +144,8 @@ class GcodeController:
         self._homing_rates: HomingRates | None = None
         """The firmware's own homing rates, when it said them (GRBL's ``$$``): a homing
         cycle is allowed the time they take (GRBL answers nothing while it homes)."""
+        self._homes_single_axes = True
+        """The firmware's cycle can home some axes only (GRBL: ``H`` in ``$I``'s options)."""
 
     # -- MotionController -------------------------------------------------------------
 
@@ -182,6 +185,7 @@ class GcodeController:
         self._needs_init = True
         self._settings_checked = not self.check_settings
         self._homing_rates = None
+        self._homes_single_axes = True
         try:
             await self._handshake()
             # GRBL reads its settings in an alarm; the others are asked once home() has
@@ -251,6 +255,10 @@ class GcodeController:
             raise InterlockActive(f"{', '.join(sorted(active))} open: labrun does not home "
                                   "the robot until it is closed")
         switched = [a for a in names if self.config.axes[a].homing == "switch"]
+        if switched and not self._homes_single_axes:
+            # Stock GRBL homes all its axes or none: it answers $HX with error:3, left
+            # in its Home state, where no move starts until a reset
+            switched = [a for a, c in self.config.axes.items() if c.homing == "switch"]
         if switched:
             await self._home_cycle(switched)
         position = await self.read_position()
@@ -652,6 +660,8 @@ class GcodeController:
         read off (GRBL's ``$$``, Marlin's ``M503``; see ``settings``)."""
         name = self.dialect.name
         if name == "grbl":
+            options = grbl_build_options(await self.query("$I"))
+            self._homes_single_axes = options is None or "H" in options
             settings = grbl_settings(await self.query("$$"))
             self._homing_rates = grbl_homing(settings)
             problems = grbl_unsafe(self.config, self.axis_map, settings)

@@ -62,6 +62,15 @@ def grbl_homing(settings: Mapping[int, float]) -> HomingRates | None:
     return HomingRates(seek=seek, locate_s=locate)
 
 
+_OPTIONS = re.compile(r"^\[OPT:([A-Za-z+*]*),")
+
+
+def grbl_build_options(lines: Iterable[str]) -> str | None:
+    """The build option letters of GRBL's ``$I`` answer (``[OPT:VH,15,128]`` -> "VH"; ``H``
+    is single-axis homing, ``$HX``), or None when it lists none."""
+    return next((m[1] for line in lines if (m := _OPTIONS.match(line))), None)
+
+
 def marlin_settings(lines: Iterable[str]) -> dict[str, dict[str, float]]:
     """Marlin's ``M503`` report by code (``echo:  M92 X80.00 Y80.00`` ->
     {"M92": {"X": 80.0, "Y": 80.0}}), the codes of ``MARLIN_CODES`` only."""

@@ -18,11 +18,15 @@
 - ``$$`` prints the robot's axes as settings (``$100+`` steps/mm, ``$110+`` max rate,
   ``$120+`` acceleration, ``$130+`` max travel, ``$22`` homing, ``$24``/``$25`` homing
   rates: the fastest axis' speed, as it homes) with any ``$n=v`` received; ``$I`` the
-  version and buffers (``[OPT:V,<blocks>,128]``). Only a ``$25`` received is acted on:
+  version and buffers (``[OPT:VH,<blocks>,128]``). Only a ``$25`` received is acted on:
   homing then goes at that rate (each axis at most at its own speed), as GRBL's does.
 - Door: opening it holds motion (``Door:2`` -> ``Door:1``); closed it waits in
   ``Door:0`` for ``~``; ``Pn:D`` while open; ``[MSG:Check Door]`` on each change.
   ``$H`` in a hold or a door hold is ``error:8`` (``$`` commands need Idle or Alarm).
+- ``single_axis_homing`` (GRBL's ``HOMING_SINGLE_AXIS_COMMANDS``, on by default here, off
+  in stock GRBL): ``$HX`` homes one axis, and ``$I`` says ``H`` among its options. Off,
+  ``$HX`` is ``error:3`` and, as stock GRBL's does, leaves it in its ``Home`` state,
+  where no move starts, until a soft reset (``ALARM:6``).
 """
 
 from __future__ import annotations
@@ -50,9 +54,13 @@ class GrblFirmware(Firmware):
     default_error = "error:20"
 
     def __init__(self, machine: Machine, faults: Faults, stats: Stats, *,
-                 banner: str = BANNER, **options: float) -> None:
+                 banner: str = BANNER, single_axis_homing: bool = True,
+                 **options: float) -> None:
         super().__init__(machine, faults, stats, **options)
         self.banner = banner
+        self.single_axis_homing = single_axis_homing
+        self.stuck_homing = False
+        """Stock GRBL refused a ``$HX``, in its ``Home`` state: nothing moves until a reset."""
         # $22: a homing cycle exists when some axis has a switch; then it locks at power-up.
         self.homing_enabled = any(c.homing == "switch" for c in machine.config.axes.values())
         self.locked = self.homing_enabled
@@ -138,10 +146,11 @@ class GrblFirmware(Firmware):
         was_moving = self.machine.stop()
         self.interrupt(discard_queued=True)  # lines in the RX buffer are lost, unanswered
         self.stats.rx_in_flight = 0
-        if was_moving:
+        if was_moving or self.stuck_homing:
             self.machine.homed.clear()
             self.locked = self.homing_enabled
-            await self.send("ALARM:3")
+            await self.send("ALARM:6" if self.stuck_homing else "ALARM:3")
+        self.stuck_homing = False
         self.door_suspended = self.door_open
         if self.door_open:
             self.machine.hold()
@@ -170,7 +179,9 @@ class GrblFirmware(Firmware):
     def status_report(self) -> str:
         m = self.machine
         position = m.current_position()
-        if self.locked:
+        if self.stuck_homing:
+            state = "Home"
+        elif self.locked:
             state = "Alarm"
         elif self.door_suspended:
             state = "Door:2" if m.braking else ("Door:1" if self.door_open else "Door:0")
@@ -274,6 +285,11 @@ class GrblFirmware(Firmware):
                 await self.answer(line, "error:8")  # '$' commands need Idle or Alarm
                 return
             letters = text[2:].strip()
+            if letters and not self.single_axis_homing:  # sets its state first, then
+                self.stuck_homing = True  # finds the command invalid
+                self.machine.hold()
+                await self.answer(line, "error:3")
+                return
             axes = [a for a, c in self.machine.config.axes.items()
                     if (a in letters if letters else c.homing == "switch")]
             if letters and len(axes) != len(letters):
@@ -299,7 +315,8 @@ class GrblFirmware(Firmware):
             await self.answer(line, "ok")
         elif text == "$I":
             await self.send("[VER:1.1h.20190825:labrun emulator]")
-            await self.send(f"[OPT:V,{self.machine.planner_blocks},{RX_BUFFER + 1}]")
+            options = "VH" if self.single_axis_homing else "V"
+            await self.send(f"[OPT:{options},{self.machine.planner_blocks},{RX_BUFFER + 1}]")
             await self.answer(line, "ok")
         elif (stored := _STORE.match(text)) is not None:
             self.stored[int(stored[1])] = float(stored[2])

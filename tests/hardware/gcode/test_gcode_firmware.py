@@ -171,6 +171,25 @@ async def test_a_failed_homing_cycle_is_a_fault_with_its_cause(
             check_at(await ctl.read_position(), {"X": 100.0})
 
 
+@pytest.mark.parametrize("dialect", ["grbl"])
+async def test_stock_grbl_homes_some_axes_with_its_whole_cycle(
+        config_for: ConfigFor, check_at: CheckAt) -> None:
+    # Stock GRBL has no single-axis homing ($HX: its HOMING_SINGLE_AXIS_COMMANDS build
+    # option, which $I lists as H). It answered a pipette's home ($HZ) with error:3, and
+    # left in its Home state, where no move starts: the cleanup's lift waited for ever.
+    with running_emulator("grbl", speed=SPEED, single_axis_homing=False) as emu:
+        async with open_controller(config_for("grbl", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 100.0, "Z": 100.0})
+            with anyio.fail_after(5):
+                position = await ctl.home(["Z"])  # the whole cycle: X goes home too
+                check_at(position, {a: c.home for a, c in ctl.config.axes.items()})
+                await ctl.move({"X": 100.0})
+            check_at(await ctl.read_position(), {"X": 100.0})
+            assert not any(line.startswith("$H") and line != "$H" for line in emu.stats.lines)
+
+
 async def test_homing_that_leaves_the_axes_elsewhere_than_the_robot_file_says(
         config_for: ConfigFor) -> None:
     # Stock GRBL: machine zero at the switches, the travel on the negative side.
