@@ -5,7 +5,8 @@ module in a background thread (``models={"mag": "magneticModuleV1"}``: of that m
 the kind's newest); ``twins.address(name)`` is the pty to give the serial
 driver as its port, ``twins.firmware(name)`` the twin itself (its state, the lines it
 received), ``twins.call(fn)`` runs ``fn`` in the twins' loop, ``twins.drop(name)`` pulls
-the cable, ``twins.report_error(name, text)`` has the firmware report an error of its own.
+the cable, ``twins.report_error(name, text)`` has the firmware report an error of its own,
+``twins.overheat(name)`` has a temperature module switch its target off by itself.
 """
 
 from __future__ import annotations
@@ -61,6 +62,13 @@ class ModuleTwins:
     def report_error(self, name: str, text: str) -> None:
         """Fault: module ``name`` reports an error of its own (``async ERRnnn:...``)."""
         self._portal.call(self._firmwares[name].report_async_error, text)
+
+    def overheat(self, name: str) -> None:
+        """Fault: temperature module ``name`` overheats and switches its target off."""
+        firmware = self._firmwares[name]
+        if not isinstance(firmware, TemperatureModuleFirmware):
+            raise TypeError(f"module {name!r} is no temperature module")
+        self._portal.call(firmware.overheat)
 
     def drop(self, name: str) -> None:
         """Fault: close module ``name``'s connection now."""

@@ -49,6 +49,14 @@ class TemperatureModuleFirmware(ModuleFirmware):
             self.plate.set_target(now, None)
         return ""  # the Arduino firmware answers unknown codes with ok, ok
 
+    async def overheat(self) -> None:
+        """Fault: the plate overheats; the firmware switches its target off by itself and
+        says so only in a line of its own, as its main loop does (then ``M105`` answers
+        ``T:none``)."""
+        self.plate.set_target(self.clock.now(), None)
+        if self.link is not None:
+            await self.link.send(b"Temperature module overheated! Deactivating.\r\n")
+
 
 class MagneticModuleFirmware(ModuleFirmware):
     """Magnetic module (Arduino firmware): G0 Z, G28.2, M114.2; a move is answered when

@@ -213,6 +213,20 @@ class SerialModule:
         """One word for the module's state (``idle``, ``heating``, ``engaged``...)."""
         raise NotImplementedError
 
+    def check_target_kept(self, heater: str, sent: float | None, target: float | None,
+                          reading: float | None) -> None:
+        """Raise when the module reports no target for its ``heater`` (``""``, ``"block
+        "``, ``"lid "``) while the driver set one, ``sent``: its firmware switched it off
+        by itself (a temperature module that overheats does, saying so only in a line of
+        its own), and a wait for the target would end as if it were reached."""
+        if sent is None or target is not None:
+            return
+        where = "" if reading is None else f" (it reads {reading:g} °C)"
+        raise HardwareFault(
+            f"the {self.kind.replace('_', '-')} module [modules.{self.name}] on "
+            f"{self.port} switched its {heater}target of {sent:g} °C off by itself{where}: "
+            "a module does so when it overheats or meets a fault; check it")
+
     async def poll_until(self, reached: Callable[[], bool]) -> None:
         """Refresh every ``poll_interval`` of the run's clock until ``reached()``."""
         await self.refresh()

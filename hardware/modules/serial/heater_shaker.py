@@ -44,6 +44,8 @@ class SerialHeaterShaker(SerialModule):
 
     temperature: float | None = None
     target: float | None = None
+    sent_target: float | None = None
+    """The heater's target the driver last set (None once it switched the heater off)."""
     rpm: float = 0.0
     target_rpm: float = 0.0
     latch: str = "unknown"
@@ -60,15 +62,21 @@ class SerialHeaterShaker(SerialModule):
 
     async def set_temperature(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         await self.wire.request(f"M104 S{celsius(params):.2f}")
+        self.sent_target = celsius(params)
         await self.refresh()
         return {"target": self.target}
 
     async def wait_for_temperature(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        await self.poll_until(lambda: near(self.temperature, self.target))
+        def reached() -> bool:
+            self.check_target_kept("", self.sent_target, self.target, self.temperature)
+            return near(self.temperature, self.target)
+
+        await self.poll_until(reached)
         return {"temperature": self.temperature}
 
     async def deactivate_heater(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         await self.wire.request("M106")
+        self.sent_target = None
         await self.refresh()
         return {}
 

@@ -22,6 +22,8 @@ class SerialTemperatureModule(SerialModule):
 
     temperature: float | None = None
     target: float | None = None
+    sent_target: float | None = None
+    """The target the driver last set (None once it switched the module off)."""
 
     def handlers(self) -> dict[str, Handler]:
         return {"set_temperature": self.set_temperature,
@@ -31,12 +33,14 @@ class SerialTemperatureModule(SerialModule):
     async def set_temperature(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         # The firmware takes whole degrees (Opentrons rounds to 0 decimals).
         await self.wire.request(f"M104 S{celsius(params):.0f}")
+        self.sent_target = float(f"{celsius(params):.0f}")
         await self.refresh()
         return {"target": self.target}
 
     async def wait_for_temperature(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         if params.get("celsius") is None:
-            await self.poll_until(lambda: near(self.temperature, self.target))
+            await self.poll_until(lambda: self._kept() and near(self.temperature,
+                                                                self.target))
             return {"temperature": self.temperature}
         awaited = celsius(params)
         await self.refresh()  # which way the plate is heading, from where it is now
@@ -44,7 +48,7 @@ class SerialTemperatureModule(SerialModule):
                   and self.target > self.temperature)
 
         def passed() -> bool:  # ``awaited`` on the way to the target, or the target
-            if near(self.temperature, self.target):
+            if self._kept() and near(self.temperature, self.target):
                 return True
             if self.temperature is None:
                 return False
@@ -53,8 +57,14 @@ class SerialTemperatureModule(SerialModule):
         await self.poll_until(passed)
         return {"temperature": self.temperature}
 
+    def _kept(self) -> bool:
+        """The target the driver set is still the module's (else it raises)."""
+        self.check_target_kept("", self.sent_target, self.target, self.temperature)
+        return True
+
     async def deactivate_call(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         await self.wire.request("M18")
+        self.sent_target = None
         await self.refresh()
         return {}
 

@@ -51,6 +51,9 @@ class SerialThermocycler(SerialModule):
     block_temperature: float | None = None
     block_target: float | None = None
     block_at_target: bool = False
+    sent_lid_target: float | None = None
+    sent_block_target: float | None = None
+    """The targets the driver last set (None once it switched that heater off)."""
     hold_time_left_s: float | None = None
     _profile: Service | None = None
     _progress: ProfileProgress | None = None
@@ -88,16 +91,23 @@ class SerialThermocycler(SerialModule):
 
     async def set_lid_temperature(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         await self.wire.request(f"M140 S{celsius(params):.2f}")
+        self.sent_lid_target = celsius(params)
         await self.refresh()
         return {"lid_target": self.lid_target}
 
     async def wait_for_lid_temperature(self, params: Mapping[str, Any]
                                        ) -> Mapping[str, Any]:
-        await self.poll_until(lambda: near(self.lid_temperature, self.lid_target))
+        def reached() -> bool:
+            self.check_target_kept("lid ", self.sent_lid_target, self.lid_target,
+                                   self.lid_temperature)
+            return near(self.lid_temperature, self.lid_target)
+
+        await self.poll_until(reached)
         return {"lid_temperature": self.lid_temperature}
 
     async def deactivate_lid(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         await self.wire.request("M108")
+        self.sent_lid_target = None
         await self.refresh()
         return {}
 
@@ -118,6 +128,7 @@ class SerialThermocycler(SerialModule):
             self._check_ramp_firmware()
             words.append(f"R{float(params['ramp_rate']):.2f}")
         await self.wire.request(" ".join(words))
+        self.sent_block_target = celsius(params)
         await self.refresh()
         return {"block_target": self.block_target}
 
@@ -139,12 +150,15 @@ class SerialThermocycler(SerialModule):
         await self.poll_until(self._block_done)
 
     def _block_done(self) -> bool:
+        self.check_target_kept("block ", self.sent_block_target, self.block_target,
+                               self.block_temperature)
         return self.block_target is None or (
             self.block_at_target and not (self.hold_time_left_s or 0.0) > 0.0)
 
     async def deactivate_block(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         await self._stop_profile()
         await self.wire.request("M14")
+        self.sent_block_target = None
         await self.refresh()
         return {}
 
@@ -198,6 +212,7 @@ class SerialThermocycler(SerialModule):
     async def deactivate_all(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         await self._stop_profile()
         await self.wire.request("M18")
+        self.sent_block_target = self.sent_lid_target = None
         await self.refresh()
         return {}
 

@@ -97,6 +97,77 @@ def test_a_wait_for_a_temperature_short_of_the_target_ends_once_the_plate_passes
     drive(twins, "temp", script)
 
 
+@pytest.mark.parametrize("awaited", [None, 30.0])
+def test_a_wait_fails_once_the_module_switches_its_target_off_by_itself(
+        awaited: float | None) -> None:
+    # An overheated temperature module switches its target off and says so only in a
+    # line nobody asked for; M105 then reads T:none. The wait must not end as if the
+    # plate were at 37 °C (it never gets there, nor is it heading there any more).
+    async def script(device: SerialModule) -> None:
+        await device.call("set_temperature", {"celsius": 37})
+        twins.overheat("temp")
+        with pytest.raises(HardwareFault, match=r"^the temperature module \[modules\.temp\] "
+                                                r"on .* switched its target of 37 °C off "
+                                                r"by itself \(it reads [0-9.]+ °C\)"):
+            await device.call("wait_for_temperature", {"celsius": awaited})
+        assert device.status()["target"] is None
+        await device.call("set_temperature", {"celsius": 25})  # set again, it waits again
+        await device.call("wait_for_temperature", {"celsius": awaited})
+        await device.call("deactivate", {})
+        await device.call("wait_for_temperature", {})  # nothing set: nothing to wait for
+
+    with running_module_twins({"temp": "temperature"}, speed=SPEED) as twins:
+        drive(twins, "temp", script)
+
+
+def test_a_thermocycler_wait_fails_once_the_block_or_lid_target_is_switched_off() -> None:
+    with running_module_twins({"tc": "thermocycler"}, speed=SPEED) as twins:
+        thermocycler_target_switched_off(twins)
+
+
+def thermocycler_target_switched_off(twins: ModuleTwins) -> None:
+    firmware = twins.firmware("tc")
+    assert isinstance(firmware, ThermocyclerFirmware)
+
+    def switch_off(track_name: str) -> None:
+        track = getattr(firmware, track_name)
+        twins.call(lambda: track.set_target(firmware.clock.now(), None))
+
+    async def script(device: SerialModule) -> None:
+        await device.call("set_block_temperature", {"celsius": 70})
+        switch_off("block")
+        with pytest.raises(HardwareFault, match=r"thermocycler module \[modules\.tc\] .* "
+                                                r"switched its block target of 70 °C off"):
+            await device.call("wait_for_block_temperature", {})
+        await device.call("set_lid_temperature", {"celsius": 100})
+        switch_off("lid_heater")
+        with pytest.raises(HardwareFault, match="switched its lid target of 100 °C off"):
+            await device.call("wait_for_lid_temperature", {})
+        await device.call("deactivate", {})
+
+    drive(twins, "tc", script)
+
+
+def test_a_heater_shaker_wait_fails_once_its_heater_is_switched_off() -> None:
+    with running_module_twins({"hs": "heater_shaker"}, speed=SPEED) as twins:
+        heater_shaker_target_switched_off(twins)
+
+
+def heater_shaker_target_switched_off(twins: ModuleTwins) -> None:
+    firmware = twins.firmware("hs")
+    assert isinstance(firmware, HeaterShakerFirmware)
+
+    async def script(device: SerialModule) -> None:
+        await device.call("set_temperature", {"celsius": 60})
+        twins.call(lambda: firmware.plate.set_target(firmware.clock.now(), None))
+        with pytest.raises(HardwareFault, match=r"heater-shaker module \[modules\.hs\] .* "
+                                                r"switched its target of 60 °C off"):
+            await device.call("wait_for_temperature", {})
+        await device.call("deactivate_heater", {})
+
+    drive(twins, "hs", script)
+
+
 def test_magnet_engage_and_disengage(twins: ModuleTwins) -> None:
     firmware = twins.firmware("mag")
     assert isinstance(firmware, MagneticModuleFirmware)
