@@ -133,8 +133,13 @@ class SerialHeaterShaker(SerialModule):
     # -- pause and stop ---------------------------------------------------------------
 
     async def park(self) -> None:
-        """Stop shaking, remembering the speed (once: a second park keeps the first)."""
-        if self.parked_rpm is None and self.target_rpm > 0:
+        """Stop shaking, remembering the speed (once: a second park keeps the first). The
+        speed is the module's, read now: a shake or a stop the pause cut off once its line
+        was sent left the driver's reading from before it."""
+        if self.parked_rpm is not None:
+            return
+        await self.refresh()
+        if self.target_rpm > 0:
             self.parked_rpm = self.target_rpm
             await self._stop_shaking()
 

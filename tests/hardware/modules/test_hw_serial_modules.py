@@ -324,6 +324,51 @@ def test_park_stops_the_shaker_on_the_wire_and_unpark_restores_it(
     assert abs(states[2][1] - 1200) <= 25
 
 
+@pytest.mark.parametrize(("before", "call", "line", "parked", "after"), [
+    (0, {"method": "set_shake_speed", "rpm": 1000}, "M3 S1000", 0, 1000),
+    (1000, {"method": "deactivate_shaker"}, "G28", 0, 0)])
+def test_park_reads_the_shaker_after_a_call_cut_off_once_its_line_was_sent(
+        before: int, call: dict[str, Any], line: str, parked: int, after: int) -> None:
+    # A door or an immediate pause cuts the call off while the module answers its line:
+    # the line is seen through, but the driver's reading of the shaker is from before it.
+    # Parking must stop what the module is doing now (a shake just started: it kept
+    # shaking behind the open door) and unparking restore only that (a shaker just
+    # stopped was spun up again).
+    with running_module_twins({"hs": "heater_shaker"}, speed=SPEED) as twins:
+        firmware = twins.firmware("hs")
+        assert isinstance(firmware, HeaterShakerFirmware)
+        gate: anyio.Event = twins.call(anyio.Event)
+        answer = firmware.execute
+
+        async def held(received_line: str) -> str:  # the twin answers once the gate opens
+            if received_line == line:
+                await gate.wait()
+            return await answer(received_line)
+
+        states: list[int] = []
+
+        async def script(device: SerialModule) -> None:
+            if before:
+                await device.call("set_shake_speed", {"rpm": before})
+            twins.call(lambda: setattr(firmware, "execute", held))
+            params = {key: value for key, value in call.items() if key != "method"}
+            with anyio.CancelScope() as scope:
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(device.call, call["method"], params)
+                    while line not in received(twins, "hs"):
+                        await anyio.sleep(0.001)
+                    scope.cancel()  # the pause, while the module has not yet answered
+                    twins.call(gate.set)
+            await device.park()
+            states.append(twins.call(lambda: firmware.target_rpm))
+            await device.unpark()
+            states.append(twins.call(lambda: firmware.target_rpm))
+            await device.call("deactivate_shaker", {})
+
+        drive(twins, "hs", script)
+    assert states == [parked, after]
+
+
 def test_a_lost_connection_is_a_fault() -> None:
     with running_module_twins({"temp": "temperature"}, speed=SPEED) as twins:
         async def main() -> None:
