@@ -108,7 +108,15 @@ class SerialModule:
         await self.wire.close()
 
     async def call(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        return await call_handler(self.kind, self.name, self.handlers(), method, params)
+        """Run ``method``; a fault it meets names this module (the wire's name only its
+        port: a lost connection said ``lost /dev/ttyACM0: ...``)."""
+        try:
+            return await call_handler(self.kind, self.name, self.handlers(), method, params)
+        except HardwareFault as fault:
+            named = self.named(fault)
+            if named is fault:
+                raise
+            raise named from fault
 
     async def park(self) -> None:
         """Temperatures and magnets hold during a pause: nothing to do."""
@@ -142,12 +150,21 @@ class SerialModule:
         """Nothing runs by itself (the thermocycler's profile does)."""
         return False
 
+    def named(self, fault: HardwareFault) -> HardwareFault:
+        """``fault`` naming this module's kind, table and port (itself when it does)."""
+        said = str(fault)
+        if f"[modules.{self.name}]" in said:
+            return fault
+        said = said.removeprefix(f"{self.port}: ")
+        if said.startswith(f"lost {self.port}: "):  # the transport's words
+            said = "lost the connection: " + said.removeprefix(f"lost {self.port}: ")
+        return type(fault)(f"the {self.kind.replace('_', '-')} module "
+                           f"[modules.{self.name}] on {self.port}: {said}")
+
     def _wire_fault(self, fault: HardwareFault) -> None:
         listener = self._fault_listener
         if listener is not None:
-            said = str(fault).removeprefix(f"{self.port}: ")
-            listener(HardwareFault(f"the {self.kind.replace('_', '-')} module "
-                                   f"[modules.{self.name}] on {self.port}: {said}"))
+            listener(HardwareFault(str(self.named(fault))))
 
     # -- for the kinds ----------------------------------------------------------------
 

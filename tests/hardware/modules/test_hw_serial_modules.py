@@ -238,8 +238,9 @@ def test_thermocycler_lid_block_and_profile(twins: ModuleTwins) -> None:
 
 def test_thermocycler_error_surfaces_with_its_cause(twins: ModuleTwins) -> None:
     async def script(device: SerialModule) -> None:
-        with pytest.raises(FirmwareError, match=r"M104 S120\.00.*ERR407:thermal:Invalid "
-                                                r"target temperature"):
+        with pytest.raises(FirmwareError, match=r"^the thermocycler module \[modules\.tc\] on "
+                                                r"\S+: the module refused 'M104 S120\.00': "
+                                                r"ERR407:thermal:Invalid target temperature"):
             await device.call("set_block_temperature", {"celsius": 120})
         # The module still answers afterwards: a refusal is not a lost connection.
         assert (await device.call("open_lid", {}))["lid"] == "open"
@@ -369,19 +370,28 @@ def test_park_reads_the_shaker_after_a_call_cut_off_once_its_line_was_sent(
     assert states == [parked, after]
 
 
-def test_a_lost_connection_is_a_fault() -> None:
+def test_a_lost_connection_is_a_fault_naming_the_module() -> None:
+    # The run fails with what the call raises: it said 'lost /dev/pts/4: device reports
+    # readiness to read but returned no data', naming no module.
     with running_module_twins({"temp": "temperature"}, speed=SPEED) as twins:
+        port = twins.address("temp")
+
         async def main() -> None:
-            device = serial_module("temperature", "temp", twins.address("temp"),
-                                   RealClock(SPEED), timeout_s=5.0)
+            device = serial_module("temperature", "temp", port, RealClock(SPEED),
+                                   timeout_s=5.0)
             with anyio.fail_after(LIMIT_S):
                 await device.connect()
                 await device.call("set_temperature", {"celsius": 4})
                 twins.drop("temp")
                 with pytest.raises(HardwareFault) as caught:
                     await device.call("wait_for_temperature", {})
+                with pytest.raises(HardwareFault) as again:  # the wire stays failed
+                    await device.call("deactivate", {})
                 await device.disconnect()
             assert isinstance(caught.value, ConnectionLost), caught.value
+            for said in (str(caught.value), str(again.value)):
+                assert said.startswith(f"the temperature module [modules.temp] on {port}: ")
+                assert said.count(port) == 1, said
 
         anyio.run(main)
 
