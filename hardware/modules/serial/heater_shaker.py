@@ -25,6 +25,7 @@ import anyio
 
 from ...controller import HardwareFault
 from ..dispatch import Handler
+from ..physics import TOLERANCE_C
 from .base import SerialModule, celsius, near, state_of
 from .wire import fields, number
 
@@ -32,6 +33,10 @@ RPM_TOLERANCE = 25.0
 """A shaker within this many rpm of its target is at speed."""
 LATCH_STATES = {"IDLE_OPEN": "open", "IDLE_CLOSED": "closed", "OPENING": "opening",
                 "CLOSING": "closing"}
+SETTLED_S = 60.0
+"""A plate above its target whose reading has moved less than ``TOLERANCE_C`` for this
+many seconds of the run's clock is at the room's temperature: it heats only, so it never
+gets colder than the room, and a wait for a colder target ends there."""
 LATCH_TIMEOUT_S = 10.0
 """The longest a latch move may take (it takes about 2 s) before it is a fault."""
 
@@ -67,12 +72,29 @@ class SerialHeaterShaker(SerialModule):
         return {"target": self.target}
 
     async def wait_for_temperature(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        readings: list[tuple[float, float]] = []  # (time, plate) while above its target
+
         def reached() -> bool:
             self.check_target_kept("", self.sent_target, self.target, self.temperature)
-            return near(self.temperature, self.target)
+            return near(self.temperature, self.target) or self._settled_above(readings)
 
         await self.poll_until(reached)
         return {"temperature": self.temperature}
+
+    def _settled_above(self, readings: list[tuple[float, float]]) -> bool:
+        """Whether the plate, warmer than its target, has stopped cooling (``SETTLED_S``):
+        at the room's temperature, colder than which it never gets. ``readings``: this
+        wait's, kept to the last ``SETTLED_S``."""
+        temperature, target, now = self.temperature, self.target, self.clock.now()
+        if temperature is None or target is None or temperature <= target:
+            readings.clear()  # heating, or there: the wait is the heater's
+            return False
+        readings.append((now, temperature))
+        while len(readings) > 1 and readings[1][0] <= now - SETTLED_S:
+            del readings[0]
+        values = [value for _, value in readings]
+        return (readings[0][0] <= now - SETTLED_S
+                and max(values) - min(values) < TOLERANCE_C)
 
     async def deactivate_heater(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         await self.wire.request("M106")

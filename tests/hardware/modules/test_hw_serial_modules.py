@@ -23,7 +23,7 @@ from hardware.emulator.modules import (
     running_module_twins,
 )
 from hardware.gcode import ConnectionLost, ControllerTimeout
-from hardware.modules.physics import TOLERANCE_C
+from hardware.modules.physics import AMBIENT_C, TOLERANCE_C
 from hardware.modules.serial import (
     FirmwareError,
     SerialModule,
@@ -166,6 +166,27 @@ def heater_shaker_target_switched_off(twins: ModuleTwins) -> None:
         await device.call("deactivate_heater", {})
 
     drive(twins, "hs", script)
+
+
+def test_a_heater_shaker_wait_for_a_target_below_the_room_ends_at_room_temperature() -> None:
+    # It only heats: the plate never gets colder than the room. The protocol API warns
+    # that labrun goes on with the plate at room temperature, as the simulation does; on
+    # a robot the wait polled for ever.
+    ends: list[float] = []
+
+    async def script(device: SerialModule) -> None:
+        await device.call("set_temperature", {"celsius": 20})  # the plate at the room's
+        ends.append((await device.call("wait_for_temperature", {}))["temperature"])
+        await device.call("set_temperature", {"celsius": 30})
+        await device.call("wait_for_temperature", {})
+        await device.call("set_temperature", {"celsius": 20})  # it cools to the room's
+        ends.append((await device.call("wait_for_temperature", {}))["temperature"])
+        await device.call("deactivate_heater", {})
+
+    with running_module_twins({"hs": "heater_shaker"}, speed=SPEED) as twins:
+        drive(twins, "hs", script)
+    assert len(ends) == 2
+    assert all(abs(end - AMBIENT_C) <= TOLERANCE_C for end in ends), ends
 
 
 def test_magnet_engage_and_disengage(twins: ModuleTwins) -> None:
