@@ -1,8 +1,9 @@
 """Ending a run inside the engine loop: stop, abort, halt, failure and success (§6).
 
 stop and abort clean up (lift Z, drop tips into the trash, home); halt sends the
-controller's emergency stop and moves nothing; a failure cleans up as for abort where
-the controller still answers. Whatever happens, the run reaches one terminal status.
+controller's emergency stop and moves nothing (once it has gone out, a shaking plate
+stops); a failure cleans up as for abort where the controller still answers. Whatever
+happens, the run reaches one terminal status.
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ class RunEnding:
                                           uncertain)
         if ending is not None and ending.kind is EndKind.HALT:
             await self.emergency_stop()
+            await engine.modules.stop_moving()
             engine.dispatch(RunEnded(self._halted()))
             return
         if ending is None:
@@ -156,6 +158,7 @@ class RunEnding:
         state = engine.state
         if state.ending is not None and state.ending.kind is EndKind.HALT:
             await self.emergency_stop()
+            await engine.modules.stop_moving()
             outcome = self._halted()
         elif (outcome.status is Status.STOPPED and state.ending is not None
               and state.ending.kind is EndKind.ABORT):  # aborted while it stopped

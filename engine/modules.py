@@ -12,10 +12,11 @@ whether simulated or over serial. At a pause every device is parked (a shaker st
 temperatures, magnets and a running profile hold or run on) and unparked before the run
 continues; stop, abort and a failure deactivate them (the shaker stops, heaters only when so
 configured); halt leaves their heaters as the emergency stop leaves them, but a profile
-labrun steps through is abandoned at once. A fault a bound module meets while the run
-asks nothing of it (its cable pulled, an error its firmware reports on its own) goes to
-the engine's fault path, as the controller's lost connection does. Each module keeps a
-timeline of the targets it was given, for the summary.
+labrun steps through is abandoned at once, and once the emergency stop has gone out a
+shaking plate stops. A fault a bound module meets while the run asks nothing of it (its
+cable pulled, an error its firmware reports on its own) goes to the engine's fault path,
+as the controller's lost connection does. Each module keeps a timeline of the targets it
+was given, for the summary.
 """
 
 from __future__ import annotations
@@ -185,6 +186,19 @@ class Modules:
         for module in self.loaded.values():
             if module.device.abandon():
                 self.engine.record.add("module_halt", module=module.id, abandoned="profile")
+
+    async def stop_moving(self) -> None:
+        """After a halt's emergency stop: each module stops what still moves (a shaking
+        plate; heaters stay); a device fault is recorded, not raised."""
+        for module in self.loaded.values():
+            try:
+                stopped = await module.device.stop_moving()
+            except HardwareFault as exc:
+                self.engine.record.add("failure", error=str(exc), location=module.id)
+                continue
+            if stopped:
+                self.engine.record.add("module_halt", module=module.id,
+                                       status=dict(module.device.status()), **stopped)
 
     async def execute(self, entry: CommandEntry) -> None:
         """Carry out a module command (a load or a device call) and record its result."""

@@ -61,6 +61,12 @@ class Device(Protocol):
         reports by itself); None: nobody. A module that meets none ignores it."""
         ...
 
+    async def stop_moving(self) -> Mapping[str, Any]:
+        """A halt, once the controller's emergency stop has gone out: stop what still
+        moves (a shaking plate; heaters and a latch stay as they are); what it stopped
+        (``stopped_rpm``: the speed a shaker was set to), empty when nothing moved."""
+        ...
+
     def abandon(self) -> bool:
         """A halt: stop, now and from any thread, what the module runs by itself (a
         thermocycler's profile: the block holds the step it was at, heaters as they are);

@@ -247,6 +247,9 @@ class ThreadedDevice:
     async def deactivate(self) -> None:
         await self._hop.run(self.inner.deactivate)
 
+    async def stop_moving(self) -> Mapping[str, Any]:
+        return await self._hop.run(self.inner.stop_moving)
+
     def status(self) -> Mapping[str, Any]:
         return self.inner.status()
 

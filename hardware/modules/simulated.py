@@ -94,6 +94,10 @@ class SimulatedModule:
         if self.heaters_off_on_stop:
             await self.call("deactivate", {})
 
+    async def stop_moving(self) -> Mapping[str, Any]:
+        """A halt: nothing of it moves by itself (a shaker does)."""
+        return {}
+
     def set_fault_listener(self, listener: FaultListener | None) -> None:
         """A simulated module meets no fault of its own."""
 
@@ -510,6 +514,16 @@ class SimulatedHeaterShaker(SimulatedModule):
         await self._stop_unless_open()
         if self.heaters_off_on_stop:
             await self._deactivate_heater({})
+
+    async def stop_moving(self) -> Mapping[str, Any]:
+        """A halt: a turning plate stops (the speed a pause remembered is forgotten: no
+        resume follows); the heater stays. A plate whose latch is open is not turning."""
+        self.remembered_rpm = None
+        target, rpm = self.shaker.target, self.shaker.value(self.clock.now())
+        if target <= 0.0 and rpm <= 0.0:
+            return {}
+        await self._spin(0.0)
+        return {"stopped_rpm": target or round(rpm, 3)}
 
     def readings(self, now: float) -> dict[str, Any]:
         latch = self.latch.value(now)

@@ -307,6 +307,11 @@ class TextLog:
                 model, _, slot = str(event["module"]).partition("@")
                 self._add(t, f"{module_display_name(model)} in slot {slot}: stopped shaking "
                              f"(it was set to {rpm:g} rpm) while the run is paused")
+        elif kind == "module_halt" and event.get("stopped_rpm"):
+            model, _, slot = str(event["module"]).partition("@")
+            self._add(t, f"{module_display_name(model)} in slot {slot}: stopped shaking "
+                         f"(it was set to {event['stopped_rpm']:g} rpm) after the emergency "
+                         "stop")
         elif kind == "module_unpark":
             since = self._parked_modules.pop(str(event["module"]), None)
             status = event.get("status") or {}

@@ -18,7 +18,7 @@ from hardware.clock import Clock
 from hardware.config import ModuleConfig, default_config
 from hardware.controller import FaultListener, HardwareFault
 from hardware.frozen import replace
-from hardware.modules.simulated import SimulatedTemperatureModule
+from hardware.modules.simulated import SimulatedHeaterShaker, SimulatedTemperatureModule
 
 
 def command_ids(run: ScriptedRun, kind: str) -> list[int]:
@@ -261,6 +261,85 @@ def test_a_shaker_the_park_stops_is_recorded_with_the_speed_it_was_set_to() -> N
         run.finish()
         [module] = run.events()[-1]["modules"]
         assert module["labware"] == "plate"  # the summary says what stood on it
+    finally:
+        run.close()
+
+
+def shake_then_halt(run: ScriptedRun, *, paused_first: bool = False) -> Status:
+    """Load the heater-shaker in slot 10, with its heater set to 37 °C, shake it at 2000
+    rpm, then halt the run 5 s into a delay (``paused_first``: while the run is paused);
+    the run's final status."""
+    run.play()
+    run.call(P300, HS, name="load")
+    run.call(c.CloseLabwareLatch(HS.module), c.SetTargetTemperature(HS.module, 37.0),
+             c.SetAndWaitForShakeSpeed(HS.module, 2000.0), name="shake")
+    if paused_first:
+        run.call(c.WaitForResume("check"), name="pause", wait=False)
+        assert run.settle().status is Status.PAUSED
+        assert run.control.halt().accepted
+    else:
+        run.clock.call_at(run.clock.now() + 5.0, lambda: run.engine.apply(Halt()))
+        run.call(c.Delay(600.0), name="delay", wait=False)
+    return run.run.wait(5).status
+
+
+def test_a_halt_stops_a_shaking_plate_once_the_emergency_stop_has_gone_out() -> None:
+    """A halt while the heater-shaker shakes at 2000 rpm: the run ends halted with the
+    plate still, its ``module_halt`` line (after the emergency stop's) saying it was
+    stopped from 2000 rpm; the heater keeps its target, as the emergency stop leaves it."""
+    run = ScriptedRun()
+    try:
+        assert shake_then_halt(run) is Status.HALTED
+        events = run.events()
+        order = [e["event"] for e in events if e["event"] in ("emergency_stop", "module_halt")]
+        assert order == ["emergency_stop", "module_halt"]
+        [halt] = [e for e in events if e["event"] == "module_halt"]
+        assert halt["module"] == HS.module and halt["stopped_rpm"] == 2000.0
+        assert halt["status"]["rpm"] == 0 and halt["status"]["target"] == 37.0
+        [module] = events[-1]["modules"]
+        assert module["status"]["rpm"] == 0 and module["status"]["target_rpm"] == 0
+        assert module["status"]["target"] == 37.0
+        assert not [e for e in events if e["event"] in ("module_deactivate", "failure")]
+    finally:
+        run.close()
+
+
+def test_a_halt_while_paused_has_no_shaker_left_to_stop() -> None:
+    """The pause stopped the plate already: the halt says nothing of it (its module_halt
+    line is only for a plate it stopped), and the plate stays still."""
+    run = ScriptedRun()
+    try:
+        assert shake_then_halt(run, paused_first=True) is Status.HALTED
+        events = run.events()
+        assert [e for e in events if e["event"] == "module_halt"] == []
+        assert events[-1]["modules"][0]["status"]["rpm"] == 0
+    finally:
+        run.close()
+
+
+class StuckHeaterShaker(SimulatedHeaterShaker):
+    """A heater-shaker that does not answer once the run has halted."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__("hs", clock, model="heaterShakerModuleV1")
+
+    async def stop_moving(self) -> dict[str, Any]:
+        raise HardwareFault("the heater-shaker does not answer")
+
+
+def test_a_heater_shaker_that_fails_to_stop_at_a_halt_still_ends_the_run_halted() -> None:
+    """The module fails as the halt stops it: the fault is recorded against the module,
+    and the run still ends halted, the emergency stop confirmed."""
+    run = ScriptedRun()
+    try:
+        run.run.call(lambda: run.engine.modules.devices.update(hs=StuckHeaterShaker(run.clock)))
+        assert shake_then_halt(run) is Status.HALTED
+        events = run.events()
+        failures = [(e["error"], e["location"]) for e in events if e["event"] == "failure"]
+        assert failures == [("the heater-shaker does not answer", HS.module)]
+        assert [e["confirmed"] for e in events if e["event"] == "emergency_stop"] == [True]
+        assert [e for e in events if e["event"] == "module_halt"] == []
+        assert run.run.wait(5).outcome is not None and run.run.wait(5).outcome.reason is None
     finally:
         run.close()
 

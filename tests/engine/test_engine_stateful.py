@@ -1292,14 +1292,21 @@ class RunMachine(InterruptedRunMachine):
 
     @invariant()
     def the_ending_leaves_the_modules_as_it_should(self) -> None:
-        # stop, abort and a failure stop the shaker; halt leaves every module alone.
+        # stop, abort and a failure stop the shaker; so does a halt, once its emergency
+        # stop has gone out, deactivating no module (its heaters stay as they are).
         if self.run is None or HS not in self.module_status():
             return
         status = self.r.status().status.value
-        deactivated = any(e["event"] == "module_deactivate" for e in self.r.run.record.events)
-        if status in ("stopped", "aborted", "failed"):
+        events = self.r.run.record.events
+        deactivated = any(e["event"] == "module_deactivate" for e in events)
+        if status in ("stopped", "aborted", "failed", "halted"):
             assert self.module_status()[HS]["rpm"] == 0, "the shaker shakes after the end"
         if status == "halted":
+            stops = [i for i, e in enumerate(events) if e["event"] == "emergency_stop"]
+            shaker_halts = [i for i, e in enumerate(events)
+                            if e["event"] == "module_halt" and "stopped_rpm" in e]
+            assert all(stops and i > stops[0] for i in shaker_halts), \
+                "the shaker was stopped before the emergency stop went out"
             assert not deactivated, "a halt deactivated the modules"
 
     @invariant()

@@ -15,7 +15,7 @@ listener ``set_fault_listener`` names, in that listener's loop, naming the modul
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from ...clock import Clock
@@ -110,8 +110,14 @@ class SerialModule:
     async def call(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
         """Run ``method``; a fault it meets names this module (the wire's name only its
         port: a lost connection said ``lost /dev/ttyACM0: ...``)."""
-        try:
+        with self.naming_faults():
             return await call_handler(self.kind, self.name, self.handlers(), method, params)
+
+    @contextlib.contextmanager
+    def naming_faults(self) -> Iterator[None]:
+        """A fault raised inside names this module (``named``)."""
+        try:
+            yield
         except HardwareFault as fault:
             named = self.named(fault)
             if named is fault:
@@ -127,6 +133,10 @@ class SerialModule:
     async def deactivate(self) -> None:
         """The run is stopped or aborted: make the module safe (each kind says how)."""
         raise NotImplementedError
+
+    async def stop_moving(self) -> Mapping[str, Any]:
+        """A halt: nothing of it moves by itself (a heater-shaker's plate does)."""
+        return {}
 
     def status(self) -> Mapping[str, Any]:
         return {"kind": self.kind, "name": self.name, "port": self.port,

@@ -13,7 +13,9 @@ their cause.
 At a pause (``park``) the shaker stops and its speed is remembered; ``unpark`` brings
 it back to that speed before the run goes on. At a stop or abort (``deactivate``) and
 in ``deactivate_all``, a plate whose latch is open is not sent ``G28``: it cannot be
-shaking, and the firmware would refuse.
+shaking, and the firmware would refuse. At a halt (``stop_moving``) a plate the module
+reads as turning is sent ``G28`` and waited for, at most the module's timeout; the heater
+stays as it is.
 """
 
 from __future__ import annotations
@@ -177,6 +179,28 @@ class SerialHeaterShaker(SerialModule):
         await self._stop_unless_open()
         if self.heaters_off_on_stop:
             await self.deactivate_heater({})
+
+    async def stop_moving(self) -> Mapping[str, Any]:
+        """A halt: a plate the module reads as turning (or set to turn) stops, within the
+        module's timeout; the heater stays. The speed a pause remembered is forgotten (no
+        resume follows). A plate whose latch is open is not turning: it is not sent
+        ``G28``, which the firmware would refuse. A fault names the module."""
+        self.parked_rpm = None
+        with self.naming_faults():
+            await self.refresh()
+            if self.target_rpm <= 0 and self.rpm <= 0:
+                return {}
+            set_to = self.target_rpm or self.rpm
+            await self.wire.request("G28")
+            deadline = self.clock.now() + self.wire.timeout_s
+            await self.refresh()
+            while self.rpm > 0:
+                if self.clock.now() >= deadline:
+                    raise HardwareFault(f"its plate still turns at {self.rpm:g} rpm "
+                                        f"{self.wire.timeout_s:g} s after G28")
+                await self.clock.sleep_until(self.clock.now() + self.poll_interval)
+                await self.refresh()
+        return {"stopped_rpm": set_to}
 
     async def refresh(self) -> None:
         heater = await self.wire.request("M105")

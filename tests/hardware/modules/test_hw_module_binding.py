@@ -1,8 +1,8 @@
 """The engine and the robot's modules, as ``labrun run --emulate`` drives them (the emulated
 G-code robot, the modules' twins on pseudo-terminals, the serial drivers): a
 ``load_module`` is bound only to the model it asks for or one Opentrons takes in its
-place; a halt abandons a running profile; a module that fails while the run waits fails
-the run at once."""
+place; a halt abandons a running profile and stops a shaking plate once the emergency
+stop has gone out; a module that fails while the run waits fails the run at once."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from emulated_runs import WAIT_S, emulated_run, wait_until
 from engine.run import Run
 from engine.state import Status
 from hardware.emulator.modules import ModuleTwins
+from hardware.emulator.modules.base import Refused, code_of
 from hardware.robot import Robot
 from protocol_api.execute import open_context
 
@@ -125,6 +126,66 @@ def test_a_halt_abandons_a_running_profile_on_the_wire(tmp_path: Path,
         assert len(block_lines(twins)) == sent
     assert final.status is Status.HALTED
     assert [e["abandoned"] for e in events if e["event"] == "module_halt"] == ["profile"]
+
+
+SHAKE = """
+    hs = ctx.load_module("heaterShakerModuleV1", 3)
+    hs.close_labware_latch()
+    hs.set_target_temperature(37)
+    hs.set_and_wait_for_shake_speed(2000)
+    ctx.delay(seconds=300)
+"""
+
+
+@pytest.mark.parametrize("refuses", [False, True])
+def test_a_halt_stops_the_shaking_plate_on_the_wire_after_the_emergency_stop(
+        tmp_path: Path, refuses: bool) -> None:
+    # The plate went on shaking at 2000 rpm after the emergency stop. Its G28 goes out
+    # once the controller's stop has (the record has it by then); a module that refuses
+    # it (``refuses``) is a failure in the record, and the run still ends halted.
+    with robot_run(tmp_path, SHAKE) as (robot, run):
+        assert robot.twins is not None
+        twins = robot.twins
+        firmware = twins.firmware("heater_shaker")
+        execute = firmware.execute
+        stops_seen_at_g28: list[int] = []
+
+        async def watched(line: str) -> str:
+            if code_of(line) == "G28":
+                stops_seen_at_g28.append(sum(1 for e in list(run.record.events)
+                                             if e["event"] == "emergency_stop"))
+                if refuses:
+                    raise Refused("ERR126:main motor:plate lock not closed (required)")
+            return await execute(line)
+
+        twins.call(lambda: setattr(firmware, "execute", watched))
+        run.control.play()
+
+        def in_the_delay() -> bool:
+            step = run.control.status().step
+            return step is not None and step.name == "delay"
+
+        wait_until(in_the_delay, "the delay")
+        assert twins.call(lambda: firmware.target_rpm) == 2000
+        assert run.control.halt().accepted
+        final = run.wait(WAIT_S)
+        events = list(run.record.events)
+        rpm = twins.call(lambda: firmware.shaker.value())
+        target = twins.call(lambda: firmware.target_rpm)
+    assert final.status is Status.HALTED
+    assert stops_seen_at_g28 == [1]  # the only G28: after the emergency stop
+    halts = [e for e in events if e["event"] == "module_halt"]
+    failures = [e for e in events if e["event"] == "failure"]
+    if refuses:
+        assert halts == [] and target == 2000
+        [failed] = failures
+        assert failed["location"] == "heaterShakerModuleV1@3"
+        assert "ERR126" in failed["error"] and "[modules.heater_shaker]" in failed["error"]
+    else:
+        assert failures == [] and rpm == 0 and target == 0
+        [halt] = halts
+        assert halt["stopped_rpm"] == 2000 and halt["status"]["rpm"] == 0
+        assert halt["status"]["target"] == 37  # the heater stays as it was
 
 
 @pytest.mark.parametrize("fault", ["drop", "async error"])

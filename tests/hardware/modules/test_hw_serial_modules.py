@@ -346,6 +346,43 @@ def test_park_stops_the_shaker_on_the_wire_and_unpark_restores_it(
     assert abs(states[2][1] - 1200) <= 25
 
 
+def test_a_halt_stops_a_turning_plate_and_leaves_an_open_latch_and_the_heater_alone(
+        twins: ModuleTwins) -> None:
+    # stop_moving (a halt, after the emergency stop): G28 for a turning plate, waited
+    # until still; the heater keeps its target; nothing for a plate the pause stopped
+    # (whose remembered speed is forgotten: the next pause stops the plate again), nor
+    # for one whose latch is open (the firmware would refuse G28).
+    firmware = twins.firmware("hs")
+    assert isinstance(firmware, HeaterShakerFirmware)
+    results: list[Any] = []
+    sent: list[list[str]] = []
+
+    async def script(device: SerialModule) -> None:
+        await device.call("set_temperature", {"celsius": 40})
+        await device.call("set_shake_speed", {"rpm": 1500})
+        results.append(await device.stop_moving())
+        results.append((twins.call(lambda: (firmware.target_rpm, firmware.shaker.value())),
+                        device.status()["target"]))
+        await device.call("set_shake_speed", {"rpm": 800})
+        await device.park()
+        start = len(received(twins, "hs"))
+        results.append(await device.stop_moving())
+        sent.append(received(twins, "hs")[start:])
+        await device.call("set_shake_speed", {"rpm": 600})
+        await device.park()  # a new run's pause: the plate stops again
+        results.append(twins.call(lambda: firmware.target_rpm))
+        await device.call("open_latch", {})
+        start = len(received(twins, "hs"))
+        results.append(await device.stop_moving())
+        sent.append(received(twins, "hs")[start:])
+        await device.call("close_latch", {})
+        await device.call("deactivate", {})
+
+    drive(twins, "hs", script)
+    assert results == [{"stopped_rpm": 1500.0}, ((0, 0.0), 40.0), {}, 0, {}]
+    assert all("G28" not in lines for lines in sent)
+
+
 @pytest.mark.parametrize(("before", "call", "line", "parked", "after"), [
     (0, {"method": "set_shake_speed", "rpm": 1000}, "M3 S1000", 0, 1000),
     (1000, {"method": "deactivate_shaker"}, "G28", 0, 0)])

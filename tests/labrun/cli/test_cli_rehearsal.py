@@ -315,6 +315,30 @@ def test_the_log_says_how_long_a_shaker_stood_still_for_a_pause(
     assert "stood still" not in out and "stopped shaking" not in out
 
 
+def test_a_rehearsed_halt_stops_the_shaker_and_the_log_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # As on a robot: once the emergency stop has gone out the plate stops; its heater
+    # keeps its target.
+    protocol = tmp_path / "shake.py"
+    protocol.write_text('metadata = {"apiLevel": "2.16"}\n\ndef run(ctx):\n'
+                        '    hs = ctx.load_module("heaterShakerModuleV1", 1)\n'
+                        '    hs.close_labware_latch()\n'
+                        '    hs.set_target_temperature(37)\n'
+                        '    hs.set_and_wait_for_shake_speed(2000)\n'
+                        '    ctx.delay(minutes=5)\n')
+    assert main(["simulate", str(protocol), "--at", "60:halt"]) == 1
+    log = capsys.readouterr().out.split("Run log\n")[1].split("\n\n")[0].splitlines()
+    [stopped] = [line for line in log if "stopped shaking" in line]
+    assert stopped.endswith(
+        "Heater-Shaker Module GEN1 in slot 1: stopped shaking (it was set to 2000 rpm) after "
+        "the emergency stop")
+    assert main(["simulate", str(protocol), "--at", "60:halt", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["final_status"] == "halted"
+    [module] = doc["modules"]
+    assert module["status"]["rpm"] == 0 and module["status"]["target"] == 37
+
+
 def test_a_command_a_pause_cut_and_a_stop_ended_is_said_once_each_way(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     protocol = tmp_path / "protocol.py"
