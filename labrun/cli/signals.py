@@ -47,7 +47,9 @@ class Interrupts:
     Only the first of them raises: the next ones are ignored by the same handler (a
     second signal must not raise in the middle of the ending; in a lock it holds, it
     would leave the run waiting for ever). The handler stays past the ``with`` then,
-    until ``restore()`` (once the ending is done); if none came, leaving restores them.
+    until ``restore()``, if at all: a command that only prints its results and exits
+    after such an ending leaves it, so a late signal cannot kill it half-way through
+    them. If none came, leaving restores them.
     It never sets handlers itself: ``signal.signal`` runs the handlers of signals
     pending, which would raise a second time from within the first.
     """

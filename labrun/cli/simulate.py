@@ -160,7 +160,8 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
     finally:
         with interrupts_ignored():  # a second Ctrl-C must not lose the log
             run.close()
-        interrupts.restore()
+        # Interrupted, the handler stays (``Interrupts``): a Ctrl-C or SIGTERM that comes
+        # while the log and the summary are printed is ignored, and labrun exits 130
     summary = run.record.last or {}
     sheet = builder.sheet()
     deck_error = None

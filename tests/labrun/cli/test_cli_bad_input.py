@@ -296,6 +296,42 @@ def run(ctx):
         assert err.count("error: ") == 1
 
 
+def test_a_signal_while_an_interrupted_simulation_prints_its_log_is_ignored(
+        tmp_path: Path) -> None:
+    # A second signal that comes once the run has ended (a busy machine may deliver it
+    # that late), while the log is written out, must neither kill labrun (-15) nor cut
+    # the log short. A log longer than the pipe holds keeps labrun writing it until it
+    # is read: the signal lands there.
+    path = write(tmp_path, """
+def run(ctx):
+    for n in range(1500):
+        ctx.comment(f"comment {n} " + "of a long log " * 4)
+    print("looping", flush=True)
+    while True:
+        ctx.comment("looping")
+""")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "labrun.cli.main", "simulate", str(path), "--watchdog", "0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "looping\n"
+        process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + WAIT_S
+        wchan = Path(f"/proc/{process.pid}/wchan")
+        while "pipe_write" not in wchan.read_text():  # blocked writing the log
+            assert time.monotonic() < deadline, "labrun never wrote its log"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=WAIT_S)
+    finally:
+        process.kill()
+        process.wait(WAIT_S)
+    assert process.returncode == 130
+    assert "comment 1499 of a long log" in out and "status:              aborted" in out
+    assert err.splitlines()[-1].startswith("error: interrupted (Ctrl-C) at ")
+
+
 def test_a_reader_that_goes_away_does_not_hide_how_the_run_ended(tmp_path: Path) -> None:
     # `labrun simulate FILE | head -1`: the results stop, the run's status and error do
     # not (it exited 0 with nothing said, for a run that failed).
