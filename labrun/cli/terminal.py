@@ -105,46 +105,68 @@ class Progress:
         share = 1.0 - left * self.speed / self.duration_s if self.duration_s > 0 else 0.0
         share = 1.0 if finished else min(max(share, 0.0), 1.0)
         filled = round(share * width)
-        bar = "[" + "#" * filled + "." * (width - filled) + "]"
-        said = f"{bar} step {index + 1} of {total}, {share * 100:.0f} %"
+        bar = "[" + "#" * filled + "." * (width - filled) + "] " if width else ""
+        said = f"{bar}step {index + 1} of {total}, {share * 100:.0f} %"
         return said if finished or ended else f"{said}, {clock(left)} left"
 
 
 def format_status(status: RunStatusReport, position: Mapping[str, float] | None = None,
-                  progress: Progress | None = None, in_step_s: float = 0.0) -> str:
-    """The status line's text (without the key help)."""
-    parts = [status.status.value]
+                  progress: Progress | None = None, in_step_s: float = 0.0,
+                  width: int | None = None) -> str:
+    """The status line's text (without the key help), at most ``width`` characters if
+    given: what does not fit goes first, the position, then the call in words (it is in
+    the log), then the bar, so that a narrow terminal still shows the step, the time left
+    and a delay's time left."""
+    head = [status.status.value]
     if status.pause_source is not None and status.status in (Status.PAUSING, Status.PAUSED):
         by = status.pause_from or status.pause_source  # a client's: where it came from
         also = f", also for {status.pause_also_for}" if status.pause_also_for else ""
-        parts[0] += f" (by {by}{also})"  # its message is in the log, once
+        head[0] += f" (by {by}{also})"  # its message is in the log, once
     if status.pause_pending:  # early: a narrow terminal cuts the line's end
-        parts.append("pause pending")
+        head.append("pause pending")
     if status.interlocks:
-        parts.append("interlock " + ", ".join(status.interlocks))
+        head.append("interlock " + ", ".join(status.interlocks))
+    step, bare_step, words = "", "", ""
     if status.step is not None and progress is not None:
         index = progress.plan_index(status.step.index)
-        parts.append(progress.describe(index, in_step_s,
-                                       finished=status.status is Status.SUCCEEDED,
-                                       ended=status.status.is_terminal))
-        words = progress.words.get(index)
-        if words and not status.status.is_terminal:
-            parts.append(words)
+        ended = {"finished": status.status is Status.SUCCEEDED,
+                 "ended": status.status.is_terminal}
+        step = progress.describe(index, in_step_s, **ended)
+        bare_step = progress.describe(index, in_step_s, 0, **ended)
+        if not status.status.is_terminal:
+            words = one_line(progress.words.get(index) or "")
     elif status.step is not None:
-        parts.append(f"step {status.step.index + 1}: {status.step.name}")
+        step = bare_step = f"step {status.step.index + 1}: {status.step.name}"
+    delay = short_delay = ""
     if status.delay is not None:
         what = f" ({status.delay.message})" if status.delay.message else ""
         speed = progress.speed if progress is not None else 1.0  # wall time, as time left
         left = status.delay.remaining_s / speed
         said = f"{left:.1f} s" if left < 60 else clock(left)  # a long one as 4:59
-        parts.append(f"delay skipped{what}" if status.delay.skipped
-                     else f"delay {said} left{what}")
+        short_delay = "delay skipped" if status.delay.skipped else f"delay {said} left"
+        delay = short_delay + what
     where = position if position is not None else status.position
+    place = ""
     if status.position_unknown:  # after an emergency stop: no stale position in its place
-        parts.append(status.position_unknown)
+        place = status.position_unknown
     elif where:
-        parts.append(" ".join(f"{axis} {value:.1f}" for axis, value in where.items()))
-    return one_line(" | ".join(parts))
+        place = " ".join(f"{axis} {value:.1f}" for axis, value in where.items())
+
+    def line(step: str, words: str, delay: str, place: str) -> str:
+        return one_line(" | ".join(part for part in (*head, step, words, delay, place)
+                                   if part))
+
+    text = line(step, words, delay, place)
+    if width is None or len(text) <= width:
+        return text
+    if status.position_unknown is None:  # an emergency stop's warning is kept
+        place = ""
+    room = width - len(line(step, "", delay, place)) - len(" | ")
+    shortened = words[:room - 1] + "…" if len(words) > room >= 12 else words
+    fits = [line(step, shortened, delay, place), line(step, "", delay, place),
+            line(step, "", short_delay, place)]
+    return next((text for text in fits if len(text) <= width),
+                line(bare_step, "", short_delay, place))
 
 
 class StatusLine:
@@ -209,12 +231,13 @@ class StatusLine:
         in_step = 0.0
         if status.step is not None:
             in_step = self._in_step(status, now)
-        text = format_status(status, position, self.progress, in_step)
         hint = ""
         if self.keys and not status.status.is_terminal:
             hint = " | " + (PAUSED_HINT if status.status is Status.PAUSED else KEYS_HINT)
         width = shutil.get_terminal_size((100, 24)).columns
-        if len(text) + len(hint) > width - 1:  # cut the middle, never the keys
+        text = format_status(status, position, self.progress, in_step,
+                             width=width - 1 - len(hint))
+        if len(text) + len(hint) > width - 1:  # what is left to cut: never the keys
             text = text[:max(0, width - 2 - len(hint))] + "…"
         text += hint
         word = status.status.value

@@ -97,3 +97,30 @@ def test_a_delay_message_of_several_lines_keeps_the_status_line_one_line() -> No
     display.update(report(delay=DelayStatus("wait\nfor it", 600.0, 500.0, False)), force=True)
     shown = out.getvalue().rsplit("\r\x1b[K", 1)[-1]
     assert "delay 8:20 left (wait ⏎ for it)" in shown and "\n" not in shown.rstrip("\n")
+
+
+def test_a_narrow_terminal_still_shows_the_time_a_delay_has_left(monkeypatch: Any) -> None:
+    """What does not fit goes first: the position, the call in words (it is in the log),
+    the delay's message, the bar. The line was cut at its end, so on an 80-column
+    terminal the delay's time left (after the call in words) was never shown."""
+    words = {2: "Delaying for 10 min: incubate at room temperature"}
+    position = {"X": 331.8, "Y": 320.0, "Z": 190.0, "A": 190.0, "B": 18.0, "C": 18.0}
+
+    def shown(columns: int) -> str:
+        monkeypatch.setenv("COLUMNS", str(columns))  # as shutil.get_terminal_size reads it
+        out = io.StringIO()
+        display = StatusLine(out, live=True, keys=True, now=lambda: 0.0,
+                             progress=Progress(4, [0.0, 10.0, 20.0, 620.0], 700.0, words))
+        display.update(report(delay=DelayStatus("incubate at room temperature", 600.0,
+                                                571.0, False), position=position), force=True)
+        return out.getvalue().rsplit("\r\x1b[K", 1)[-1]
+
+    assert shown(80) == (
+        "running | step 3 of 4, 3 %, 11:20 left | delay 9:31 left | keys p i r s a h d ?")
+    assert shown(100) == ("running | [..........] step 3 of 4, 3 %, 11:20 left | "
+                          "delay 9:31 left | keys p i r s a h d ?")
+    assert shown(180) == ("running | [..........] step 3 of 4, 3 %, 11:20 left | Delaying for "
+                          "10 min: incubate at room temperature | delay 9:31 left (incubate at "
+                          "room temperature) | keys p i r s a h d ?")
+    assert shown(250).endswith("| X 331.8 Y 320.0 Z 190.0 A 190.0 B 18.0 C 18.0 | "
+                               "keys p i r s a h d ?")
