@@ -96,7 +96,8 @@ class SheetBuilder:
         self._capacities: dict[str, float | None] = {}
         self.air = TipAir()
         self.timeline: list[dict[str, Any]] = []
-        self.steps = 0
+        self.steps = 0  # the steps that took a command, as the summary counts them
+        self._step_begun = 0  # the number of the step begun last
         self.end = 0.0
         self.parameters: dict[str, Any] = {}  # the runtime parameters' values, by name
         self._module_step: tuple[float, str, int] | None = None  # start, words, step
@@ -118,6 +119,12 @@ class SheetBuilder:
                 self.timeline.append({"t": start, "kind": "module", "call": words,
                                       "seconds": round(t - start, 3), "step": step})
 
+    def _step_taken(self, event: Mapping[str, Any]) -> None:
+        """A queued command: its step counts. A step the run ended as it began (a
+        rehearsed stop at ``step=N``) took none and is no step, as in the summary."""
+        if event.get("origin") != "cleanup":
+            self.steps = max(self.steps, self._step_begun)
+
     def listen(self, event: Mapping[str, Any]) -> None:
         """``add`` for an event as the run adds it: the commands whose fields the sheet
         shows are taken as the record file has them (plain JSON values). Only steps, the
@@ -131,6 +138,7 @@ class SheetBuilder:
                 if status != "started" and event["id"] in self.in_flight:
                     self._ended(event)
                 return
+            self._step_taken(event)
             command = str(event.get("type"))
             if command in _MOVING:  # the commonest: straight to its one use
                 self._moving(event)
@@ -149,7 +157,7 @@ class SheetBuilder:
         self.end = max(self.end, float(event.get("t", 0.0)))
         if kind == "step":
             self._module_step_ended(float(event.get("t", 0.0)))
-            self.steps = max(self.steps, int(event["index"]) + 1)
+            self._step_begun = int(event["index"]) + 1
             return
         if kind == "summary":
             self.end = float(event.get("duration_s", self.end))
@@ -165,6 +173,7 @@ class SheetBuilder:
             if status != "started":
                 self._ended(event)
             return
+        self._step_taken(event)
         command, params, t = event["type"], event.get("params", {}), float(event["t"])
         if command in _MOVING:
             self._moving(event)

@@ -95,6 +95,9 @@ def test_an_ending_as_a_step_begins_carries_out_none_of_it(  # type: ignore[no-u
     code, doc = simulate(tmp_path, capsys, f"step={step}:{action}")
     assert (code, doc["final_status"]) == (exit_code, status)
     assert doc["steps"] == step - 1  # the steps carried out: none of the one it ended at
+    # and the setup sheet's timeline counts the same ("about 2 min 30 s, 5 steps" above
+    # "steps: 4"): the step it ended at sent nothing
+    assert doc["setup"]["steps"] == step - 1
     assert doc["tips_used"] == (0 if step < 22 else 4)
     record = [e for e in doc["actions"] if e["source"] == "rehearsal"]
     assert [a["action"] for a in record] == [action]
