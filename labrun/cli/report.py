@@ -72,6 +72,7 @@ class TextLog:
         """The first call of each step in words (a group: its name), for a status line
         (kept unless ``step_words`` is False: a log that is only printed needs none)."""
         self._keep_words = step_words
+        self._width = STAMP_WIDTH  # the widest time stamp so far: 10 from the first hour on
 
     def feed(self, event: dict[str, Any]) -> Iterable[str]:
         """Take one record event; return the lines it completes (a call is written when the
@@ -163,6 +164,7 @@ class TextLog:
                 name = call_name(self._step_name, line) if self._group else self._step_name
                 self.lines.append("")
                 self._call = _Call(name, line, event["t"], len(self.lines) - 1, self._group)
+                self._stamp(event["t"])  # its commands' lines are nested under its stamp
             call = self._call
             warning = _is_warning(event["type"], params, call, said)
             if call is not None and not warning:  # a warning is not what the call does
@@ -213,7 +215,8 @@ class TextLog:
             words = "Pausing: " + shortened(message)
         nest = "  " if call.nested else ""
         said = self._now if self.said_live else call.t  # live: when it is said, its end
-        self.lines[call.index] = _stamp(said) + nest + hanging(words, STAMP_WIDTH + len(nest))
+        stamp = self._stamp(said)
+        self.lines[call.index] = stamp + nest + hanging(words, len(stamp) + len(nest))
         if call.held is not None:  # its first lines, spooled: they go right after it
             self._spooled = (call.index, call.held)
 
@@ -329,11 +332,20 @@ class TextLog:
             # a live log's stamped line goes out now, ahead of the call still open, whose
             # line (stamped at its end) follows it; not indented (it would read as part
             # of the line above it, another call's): it names its command itself
-            self.lines.insert(call.index, _stamp(t) + hanging(text, STAMP_WIDTH))
+            stamp = self._stamp(t)
+            self.lines.insert(call.index, stamp + hanging(text, len(stamp)))
             call.index += 1
             return
-        self.lines.append((_stamp(t) if t is not None else " " * STAMP_WIDTH)
-                          + "  " * nest + hanging(text, STAMP_WIDTH + 2 * nest))
+        stamp = self._stamp(t) if t is not None else " " * self._width
+        self.lines.append(stamp + "  " * nest + hanging(text, len(stamp) + 2 * nest))
+
+    def _stamp(self, t: float) -> str:
+        """``[ 1:05] `` or, from the first hour on, ``[1:02:05] ``: the lines without a
+        stamp (a call's commands, a message's next lines) are indented by the widest so
+        far, so that they stay nested under the text of a stamped line."""
+        stamp = _stamp(t)
+        self._width = max(self._width, len(stamp))
+        return stamp
 
 
 CALLS_OVER = frozenset({"finishing", "stopping", "aborting", "failing", "halting",

@@ -398,3 +398,26 @@ def test_a_live_log_reads_in_time_order_when_a_pause_comes_mid_call(
     logged = simulated.splitlines()
     assert logged[first(logged, "Transferring 50.0 µL")].startswith("[ 0:00]")
     assert first(logged, "Transferring 50.0 µL") < first(logged, "pause (deferred)")
+
+
+def test_lines_past_the_first_hour_stay_nested_under_their_stamped_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """From the first hour on a stamp is two characters wider (``[1:01:00]``): a call's
+    commands (``-v``) and a message's next lines are indented that much more, not by the
+    width of ``[ 0:00]``, where a command read as a call of its own."""
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(textwrap.dedent('''
+        metadata = {"apiLevel": "2.15"}
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+            p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            ctx.delay(minutes=60)
+            ctx.comment("line one\\nline two")
+            p300.pick_up_tip()
+            p300.drop_tip(home_after=False)
+    '''))
+    assert main(["simulate", str(protocol), "-v"]) == 0
+    out = capsys.readouterr().out
+    assert "\n[1:00:00] line one\n          line two\n" in out
+    assert re.search(r"\n\[1:00:\d\d\] Picking up tip from A1 of Opentrons OT-2 96 Tip Rack "
+                     r"300 µL \(slot 4\)\n {12}Picking up tip from A1", out), out
