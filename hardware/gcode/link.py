@@ -47,9 +47,13 @@ from .transport import Transport
 
 log = logging.getLogger(__name__)
 
-WORKING_STATES = frozenset({"Run", "Home", "Jog", "Hold", "Door"})
-"""Status states that explain a missing answer (motion, or a hold waiting for a person);
-an idle or alarmed controller that does not answer a line is timed out."""
+WORKING_STATES = frozenset({"Run", "Home", "Jog"})
+"""Status states of motion: they keep a missing answer alive, as busy lines do, up to the
+streamer's ``BUSY_FACTOR`` times the line's allowance (a firmware stuck in ``Run`` fails)."""
+HOLD_STATES = frozenset({"Hold", "Door"})
+"""Status states of a hold waiting for a person: they keep a missing answer alive without
+limit (a warning says why once it outlasts the line's allowance). An idle or alarmed
+controller that does not answer a line is timed out."""
 
 StatusHook = Callable[[Event], None]
 
@@ -311,7 +315,9 @@ class Link:
             self.streamer.busy()
         elif isinstance(event, Status):
             if event.state in WORKING_STATES:
-                self.streamer.touch()
+                self.streamer.busy(event.state)
+            elif event.state in HOLD_STATES:
+                self.streamer.held(event.state)
         elif not isinstance(event, (Info, Garbled)):  # chatter, Marlin's idle "wait"
             self.streamer.touch()
 

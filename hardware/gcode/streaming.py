@@ -14,10 +14,14 @@ are still answered in order.
 
 Waiting for an answer times out when no sign of progress has arrived for ``timeout_s``
 (plus whatever motion time the line legitimately waits for). Progress is an answer, a
-resend request, a position or a status report showing motion or a hold. Busy lines
-(``echo:busy: processing``) keep a long command alive, but only up to
-``BUSY_FACTOR`` times the line's own allowance; Marlin's idle ``wait`` lines, idle status
-reports and chatter (``echo:``, temperatures) do not, so a lost ``ok`` always times out.
+resend request, a position or a status report showing a hold. Busy lines
+(``echo:busy: processing``) and status reports of motion (``Run``, ``Home``, ``Jog``) keep
+a long command alive, but only up to ``BUSY_FACTOR`` times the line's own allowance: a
+firmware stuck reporting ``Run`` (a jammed axis, a lost step signal) fails the line,
+naming the state. A hold (``Hold``, ``Door``) waits for a person at the board to resume
+it, without limit; once it outlasts the line's allowance a warning says so. Marlin's idle
+``wait`` lines, idle status reports and chatter (``echo:``, temperatures) keep nothing
+alive, so a lost ``ok`` always times out.
 An ``Error:`` before a ``Resend:`` explains the resend, not the line sent again.
 
 An alarm that does not flush (GRBL ``ALARM:1``, Smoothieware's ``ALARM: Hard limit``)
@@ -32,6 +36,7 @@ recovered.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -44,10 +49,13 @@ from .dialects import Dialect
 from .errors import ControllerAlarm, ControllerError, ControllerTimeout
 from .events import Error, Halted, Ok, Resend
 
+log = logging.getLogger(__name__)
+
 MAX_RESENDS = 5
 HISTORY = 64
 BUSY_FACTOR = 3.0
-"""Busy lines keep a line alive at most this many times ``timeout_s`` + its extra time."""
+"""Busy lines and status reports of motion keep a line alive at most this many times
+``timeout_s`` + its extra time."""
 
 
 @define(eq=False)
@@ -70,6 +78,8 @@ class Pending:
     sent_in_alarm: bool = False
     """Submitted while the controller was in alarm (answered there: ``$X``, queries)."""
     resends: int = 0
+    hold_said: bool = False
+    """A warning said that a hold at the board keeps it waiting."""
 
     def finish(self, reply: Ok | None, error: HardwareFault | None) -> None:
         if not self.done.is_set():
@@ -104,6 +114,11 @@ class Streamer:
         self._locked_out: HardwareFault | None = None
         self.last_rx = time.monotonic()
         self.last_busy = 0.0
+        self.working_state = ""
+        """The motion state (``Run``, ``Home``) the latest busy sign reported ("": a busy
+        line)."""
+        self.last_hold = 0.0
+        self.hold_state = ""
         self.stray_replies = 0
         self.resent_lines = 0
         self.lines_sent = 0
@@ -124,9 +139,17 @@ class Streamer:
         """The firmware showed progress (an answer, motion): waiting lines are alive."""
         self.last_rx = time.monotonic()
 
-    def busy(self) -> None:
-        """The firmware says it is still working on a line (bounded by ``BUSY_FACTOR``)."""
+    def busy(self, state: str = "") -> None:
+        """The firmware says it is still working on a line (bounded by ``BUSY_FACTOR``):
+        a busy line, or a status report of motion in ``state`` (``Run``, ``Home``)."""
         self.last_busy = time.monotonic()
+        self.working_state = state
+
+    def held(self, state: str) -> None:
+        """A status report says the firmware holds (``Hold``, ``Door``): waiting lines
+        wait for it to be resumed, without limit."""
+        self.last_rx = self.last_hold = time.monotonic()
+        self.hold_state = state
 
     def reset_numbering(self) -> None:
         """The firmware's line counter was reset (``M110 N0``): the next line is N1."""
@@ -189,11 +212,18 @@ class Streamer:
             allowance = self.timeout_s + entry.extra_timeout
             progress = max(entry.sent_at, self.last_rx)
             deadline = progress + allowance
-            busy_limit = entry.sent_at + BUSY_FACTOR * allowance
+            busy_limit = progress + BUSY_FACTOR * allowance
             busy = self.last_busy > progress
             if busy:
                 deadline = max(deadline, min(self.last_busy + self.timeout_s, busy_limit))
             remaining = deadline - time.monotonic()
+            if (not entry.hold_said and self.last_hold > entry.sent_at + allowance
+                    and self.last_hold == self.last_rx):
+                entry.hold_said = True
+                log.warning("the controller reports %s while %r waits: a hold set at the "
+                            "board (its feed hold button, a door) keeps the run waiting "
+                            "until it is resumed there (cycle start)",
+                            self.hold_state, entry.text)
             if remaining <= 0:
                 kept_busy = busy and self.last_busy + self.timeout_s > busy_limit
                 fault = ControllerTimeout(self._timed_out(entry, kept_busy))
@@ -213,10 +243,18 @@ class Streamer:
             limit = (f"{BUSY_FACTOR:g} times timeout_s" if extra <= 0 else
                      f"{BUSY_FACTOR:g} times {self.timeout_s:g} s timeout_s plus the "
                      f"{extra:.3g} s of motion it waits for")
-            said = (f"the controller stayed busy with {entry.text!r} for "
-                    f"{time.monotonic() - entry.sent_at:.3g} s without answering, longer "
-                    f"than it may ({limit}): the motion is much slower than planned (is the "
-                    "firmware's maximum feed rate or acceleration below the robot file's?)")
+            waited = f"{time.monotonic() - entry.sent_at:.3g} s"
+            if self.working_state:
+                said = (f"the controller kept reporting {self.working_state} while "
+                        f"{entry.text!r} waited, for {waited} without answering, longer than "
+                        f"it may ({limit}): is an axis stuck (jammed, a lost step signal), "
+                        "or the firmware's maximum feed rate or acceleration below the robot "
+                        "file's?")
+            else:
+                said = (f"the controller stayed busy with {entry.text!r} for {waited} "
+                        f"without answering, longer than it may ({limit}): the motion is much "
+                        "slower than planned (is the firmware's maximum feed rate or "
+                        "acceleration below the robot file's?)")
         else:
             said = (f"no answer from the controller to {entry.text!r} and no sign of "
                     f"progress for {self.timeout_s:g} s")

@@ -126,7 +126,8 @@ class HeaterShakerContext(ModuleContext):
                               "close_labware_latch() first (the heater-shaker stops and homes "
                               "its plate only with the latch closed)")
         if self._latch != "idle_closed" and self._api_version >= LATCH_CHECK_API:
-            raise ModuleError("deactivate_shaker: the labware latch has not been closed; "
+            raise ModuleError("deactivate_shaker: the protocol has not closed the labware latch "
+                              "yet; "
                               "call close_labware_latch() first (from apiLevel 2.14, as in "
                               "Opentrons)")
         self._call(c.DeactivateShaker(self.id))

@@ -126,15 +126,16 @@ class ModuleRules:
             return
         latch = module.labware_latch_status
         if latch != "idle_closed":
-            state = "is open" if latch == "idle_open" else "has not been closed"
+            state = ("while its labware latch is open" if latch == "idle_open"
+                     else "before the protocol has closed its labware latch")
             if here in slots:
                 raise ModuleError(f"the pipette cannot go to the labware on "
-                                  f"{module.described} while its labware latch {state}; "
+                                  f"{module.described} {state}; "
                                   f"close it with "
                                   "close_labware_latch()")
             if slots & sides:
                 raise ModuleError(f"the pipette cannot go to the slots left and right of "
-                                  f"{module.described} while its labware latch {state}; "
+                                  f"{module.described} {state}; "
                                   "close it with close_labware_latch()")
             if not self._legacy:
                 return

@@ -305,7 +305,7 @@ def test_on_a_robot_a_reading_asks_the_module_in_a_simulation_it_reads_the_targe
 @pytest.mark.parametrize(("api", "body", "error"), [
     ("2.13", "hs.open_labware_latch()\nhs.deactivate_shaker()", "the labware latch is open"),
     ("2.15", "hs.open_labware_latch()\nhs.deactivate_shaker()", "the labware latch is open"),
-    ("2.15", "hs.deactivate_shaker()", "the labware latch has not been closed"),
+    ("2.15", "hs.deactivate_shaker()", "the protocol has not closed the labware latch"),
     ("2.13", "hs.deactivate_shaker()", None),
     ("2.15", "hs.close_labware_latch()\nhs.deactivate_shaker()", None),
 ])
@@ -346,7 +346,7 @@ tm = ctx.load_module("temperature module gen2", 3)
     ("2.15", "p.move_to(tc_plate['A1'].top())", "its lid is not known to be open (the "
      "protocol has not called open_lid(), though the lid may stand open); open it"),
     ("2.15", "tc.open_lid()\np.move_to(tc_plate['A1'].top())", None),
-    ("2.15", "p.move_to(hs_plate['A1'].top())", "its labware latch has not been closed"),
+    ("2.15", "p.move_to(hs_plate['A1'].top())", "before the protocol has closed its labware latch"),
     ("2.13", "hs.open_labware_latch()\np.move_to(beside['A1'].top())", "latch is open"),
     ("2.15", "p.move_to(behind['A1'].top())", None),
     ("2.15", "hs.close_labware_latch()\np.move_to(beside['A1'].top())\n"
