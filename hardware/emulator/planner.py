@@ -51,6 +51,9 @@ class Machine:
         self.planned: dict[str, float] = dict(self.position)
         self.homed: set[str] = set()
         self.holding = False
+        self.stalled = False
+        """A jammed axis or a lost step signal: the motion under way goes no further and
+        never ends, and the firmware goes on reporting it (``Run``, ``Home``)."""
         self.currents = {a: c.run_current for a, c in config.axes.items()}
         self.motors_enabled = {a: True for a in config.axes}
         self.blocks: deque[Block] = deque()
@@ -75,6 +78,8 @@ class Machine:
                                                   block.speed))
                 self._segment_start = max(self._last_end, block.not_before)
             segment = self._segment
+            if self.stalled:
+                break
             end = self._segment_start + segment.duration
             if now < end:
                 self.position.update(segment.position_at(now - self._segment_start))
