@@ -8,7 +8,9 @@ axes before the cancellation propagates, shielded:
   still, then discards the held motion (a soft reset in ``Hold:0``, which keeps the
   position);
 - quickstop (Marlin): ``M410`` at once (emergency parser), again in order to catch a
-  move planned meanwhile, then ``M400``;
+  move planned meanwhile, then ``M400``; a Marlin without its emergency parser (no
+  ``Cap:EMERGENCY_PARSER:1`` in its ``M115``, read at connection) acts on ``M410`` only
+  once the move under way ends, so there the move is waited out;
 - Smoothieware, whose feed hold lets the move under way run to its end: the move is
   waited out (its wait line answered);
 
@@ -53,6 +55,7 @@ from ..controller import (
 )
 from ..kinematics import plan_move
 from .dialects import Dialect, configured_dialect
+from .dialects.marlin import emergency_parser_of
 from .errors import (
     ConnectionLost,
     ControllerAlarm,
@@ -88,6 +91,13 @@ STILL_POLL_S = 0.01
 """Status polling period while waiting for a feed hold to come to rest."""
 SETTLE_S = 0.1
 """Quiet time awaited after opening a port before the first line (no status query)."""
+
+
+_NO_EMERGENCY_PARSER_STOP = (
+    "without an emergency parser Marlin reads M410 (quickstop) and M112 (emergency stop) "
+    "only once the move under way ends, so an immediate pause takes effect then, and a "
+    "halt stops the axes only then{}: keep the robot's own emergency stop switch at hand")
+"""What a Marlin without emergency parser does with labrun's stops ({}: how soon)."""
 
 
 class GcodeController:
@@ -146,6 +156,14 @@ class GcodeController:
         cycle is allowed the time they take (GRBL answers nothing while it homes)."""
         self._homes_single_axes = True
         """The firmware's cycle can home some axes only (GRBL: ``H`` in ``$I``'s options)."""
+        self._capabilities_read = False
+        self.emergency_parser: bool | None = None
+        """Marlin: whether its ``M115`` said ``Cap:EMERGENCY_PARSER:1`` (None: not read
+        yet, or not Marlin). Without it, ``M410`` and ``M112`` act only once the move
+        under way ends."""
+        self.warnings: list[str] = []
+        """What the user should know about this controller, found at connection (also
+        logged as warnings)."""
 
     # -- MotionController -------------------------------------------------------------
 
@@ -186,6 +204,9 @@ class GcodeController:
         self._settings_checked = not self.check_settings
         self._homing_rates = None
         self._homes_single_axes = True
+        self._capabilities_read = False
+        self.emergency_parser = None
+        self.warnings = []
         try:
             await self._handshake()
             # GRBL reads its settings in an alarm; the others are asked once home() has
@@ -193,6 +214,8 @@ class GcodeController:
             locked = self._halted or (link.alarm is not None and self.dialect.name != "grbl")
             if not (self._settings_checked or locked):
                 await self._check_settings()
+            if not locked:
+                await self._read_capabilities()
             self._connected = True
         except HardwareFault as exc:
             with anyio.CancelScope(shield=True):
@@ -244,6 +267,8 @@ class GcodeController:
         await self._ready()
         if not self._settings_checked:  # a controller halted or in an alarm at connect
             await self._check_settings()
+        if not self._capabilities_read:
+            await self._read_capabilities()
         # A door opened and closed while nothing ran leaves GRBL waiting for cycle start
         # (Door:0), where it refuses a homing cycle ('$' commands need Idle): its state
         # read now (a rare call; a move trusts the last report), and the hold left.
@@ -281,6 +306,7 @@ class GcodeController:
         lines = self.dialect.home_lines(None if whole else [self.axis_map[a] for a in ordered])
         extra = homing_time(self.config, axes, self._homing_rates)
         alarms, restarts = link.alarm_seq, link.restart_seq
+        self._motion_until = time.monotonic() + extra  # an emergency stop may wait it out
         try:
             for line in lines:
                 await link.streamer.request(line, extra_timeout=extra)
@@ -452,6 +478,14 @@ class GcodeController:
         def confirmed() -> bool:
             return link.alarm_seq > alarms or link.restart_seq > restarts
 
+        # A Marlin without its emergency parser reads M112 only once the command under
+        # way (the move's M400, a homing G28) ends: its confirmation may take that long.
+        waits = 0.0
+        if self.dialect.quickstop_line is not None and not self.emergency_parser:
+            waits = max(0.0, self._motion_until - time.monotonic())
+            log.warning("emergency stop: M112 sent; %s", _NO_EMERGENCY_PARSER_STOP.format(
+                f" (in up to {waits + 0.5:.3g} s)" if waits > 0 else ""))
+
         if isinstance(failed, ConnectionLost):  # closed: nothing can be written to it
             raise ConnectionLost(f"the emergency stop was not sent: {failed}")
         with anyio.CancelScope(shield=True):
@@ -463,8 +497,9 @@ class GcodeController:
             except HardwareFault as exc:
                 raise ConnectionLost(f"the emergency stop was not sent: {exc}") from exc
             if failed is None:
-                await link.wait_for(confirmed, "the controller to confirm the emergency stop")
-            elif not await link.wait_until(confirmed, self.timeout_s):
+                await link.wait_for(confirmed, "the controller to confirm the emergency stop",
+                                    timeout=self.timeout_s + waits)
+            elif not await link.wait_until(confirmed, self.timeout_s + waits):
                 raise ControllerTimeout(
                     f"{link.transport.description}: the emergency stop was sent but not "
                     f"confirmed within {self.timeout_s:g} s (the connection had already "
@@ -674,6 +709,30 @@ class GcodeController:
             raise SettingsMismatch(refusal(problems))
         self._settings_checked = True
 
+    async def _read_capabilities(self) -> None:
+        """Marlin: whether its emergency parser is on (``Cap:EMERGENCY_PARSER:1`` in its
+        ``M115``); without it an immediate pause waits for the move under way to end, and
+        the user is warned (``warnings``, and the log)."""
+        self._capabilities_read = True
+        if self.dialect.quickstop_line is None:
+            return
+        try:
+            said = emergency_parser_of(await self.query("M115"))
+        except ControllerError:  # refused: a Marlin-like firmware that does not say
+            said = None
+        self.emergency_parser = said is True
+        if said is True:
+            return
+        where = self.port or "?"
+        why = ("its M115 says Cap:EMERGENCY_PARSER:0" if said is False else
+               "its M115 does not say Cap:EMERGENCY_PARSER:1 (EXTENDED_CAPABILITIES_REPORT "
+               "off, or an old Marlin): labrun takes it to have none")
+        warning = (f"the Marlin at {where} has no emergency parser ({why}): "
+                   + _NO_EMERGENCY_PARSER_STOP.format("")
+                   + "; turn EMERGENCY_PARSER on in Marlin's Configuration_adv.h")
+        self.warnings.append(warning)
+        log.warning("warning: %s", warning)
+
     async def _initialize(self) -> None:
         link = self._live()
         if self.dialect.numbered_lines:
@@ -747,7 +806,7 @@ class GcodeController:
                 await self._flush(dialect.flush_after_hold)
                 if self._halted:
                     return  # an emergency stop came during the flush: nothing to read
-        elif dialect.quickstop_line is not None:
+        elif dialect.quickstop_line is not None and self.emergency_parser:
             await link.streamer.submit(dialect.quickstop_line, out_of_band=True)
             link.streamer.motion_stopped()
             await link.streamer.drain()
@@ -755,6 +814,8 @@ class GcodeController:
             await link.streamer.request(dialect.quickstop_line)
             await link.streamer.request(dialect.wait_line())
         else:
+            # Smoothieware, and Marlin without its emergency parser (it would act on
+            # M410 only once the move ends): the move under way is waited out
             await link.streamer.drain()
             await link.streamer.request(dialect.wait_line())
         self._motion_until = 0.0

@@ -200,6 +200,8 @@ async def _marlin(driver: GcodeController) -> Inspection:
     capabilities = [line.removeprefix("Cap:") for line in lines if line.startswith("Cap:")]
     if capabilities:
         found.fact("capabilities", " ".join(capabilities))
+    for warning in driver.warnings:  # said at connection: no emergency parser
+        found.fact("warning", warning)
     await driver.query("M114")
     reported = list(driver.link.position or {})
     _firmware_axes(driver, reported, found)

@@ -1,4 +1,5 @@
-"""Emulated Marlin 2.x (extra axes named A, B, C; no extruders; emergency parser on).
+"""Emulated Marlin 2.x (extra axes named A, B, C; no extruders; emergency parser on
+unless ``emergency_parser=False``).
 
 - Lines ``N<n> ... *<checksum>`` are verified: a bad checksum, a missing one or a line
   out of sequence gets ``Error:...``, ``Resend: <last+1>`` and ``ok``; unnumbered lines
@@ -10,6 +11,10 @@
   the planner as soon as it arrives, and answers ``ok`` in order; ``M112`` kills:
   ``Error:Printer halted. kill() called!``. Real Marlin then needs a board reset; this
   emulator accepts ``M999`` and repeats the kill message to any other line.
+- ``emergency_parser=False`` (Marlin's default configuration): ``M410`` and ``M112`` act
+  only when the queue reaches them, after the command under way (``M400``, ``G4``,
+  ``G28``) ends, as Marlin's main loop reads the port only then; ``M115`` says
+  ``Cap:EMERGENCY_PARSER:0``.
 - Position: ``M114`` (planned) and ``M114 R`` (real) print ``X:.. Y:.. Z:.. A:.. ...``
   in the logical frame that ``G92`` shifts (moves are in it too; ``G28`` clears the
   shift); with ``position_on_ok`` on the ``ok`` line (``ok X:.. Y:..``).
@@ -55,8 +60,10 @@ class MarlinFirmware(Firmware):
 
     def __init__(self, machine: Machine, faults: Faults, stats: Stats, *,
                  position_on_ok: bool = False, wait_interval: float = 0.0,
-                 resend_format: str = "Resend: {n}", **options: float) -> None:
+                 resend_format: str = "Resend: {n}", emergency_parser: bool = True,
+                 **options: float) -> None:
         super().__init__(machine, faults, stats, **options)
+        self.emergency_parser = emergency_parser
         self.position_on_ok = position_on_ok
         self.wait_interval = wait_interval
         self.resend_format = resend_format
@@ -87,13 +94,13 @@ class MarlinFirmware(Firmware):
     async def on_line(self, line: Line) -> None:
         body = _strip_number(line.text)
         command = command_of(words(body))
+        if command in ("M112", "M410"):
+            self.stats.note_realtime(command.encode())  # when it arrived
         # The emergency parser acts on these as they arrive, before the queue.
-        if command == "M112":
-            self.stats.note_realtime(b"M112")
+        if command == "M112" and self.emergency_parser:
             await self.kill()
             return
-        if command == "M410":
-            self.stats.note_realtime(b"M410")
+        if command == "M410" and self.emergency_parser:
             self.machine.stop()
         if line.text.strip():
             self.enqueue(line)
@@ -213,6 +220,10 @@ class MarlinFirmware(Firmware):
             await self.send(text)
         elif command == "M410":
             m.stop()
+        elif command == "M112":  # without the emergency parser: when the queue reaches it
+            with anyio.CancelScope(shield=True):  # kill() ends this very line
+                await self.kill()
+            return
         elif command == "M906":
             for letter, value in items:
                 if letter in m.config.axes and value is not None:
@@ -236,7 +247,7 @@ class MarlinFirmware(Firmware):
         elif command == "M115":
             await self.send(f"FIRMWARE_NAME:{self.name} AXIS_COUNT:{len(m.config.axes)}")
             await self.send("Cap:EEPROM:0")
-            await self.send("Cap:EMERGENCY_PARSER:1")
+            await self.send(f"Cap:EMERGENCY_PARSER:{int(self.emergency_parser)}")
         elif command == "M503":
             for report in _settings_report(dict(m.config.axes)):
                 await self.send(report)
@@ -244,7 +255,7 @@ class MarlinFirmware(Firmware):
             self.absolute = command == "G90"
         elif command in ("G92", "G92.1"):
             self.offsets.execute(command, items, m.planned)
-        elif command not in ("G21", "M112"):
+        elif command != "G21":
             await self.send(f'echo:Unknown command: "{line.text.strip()}"')
         await self.answer(line, "ok")
 

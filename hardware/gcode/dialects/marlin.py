@@ -14,8 +14,13 @@ an idle Marlin prints while it waits for a line, so it explains no missing answe
 Coordinates: Marlin moves and reports in the same logical frame (``G92``/``M206`` shift
 both alike), so plain ``G1`` and ``M114`` agree whatever offset is set.
 With the emergency parser, ``M410`` (quickstop) and ``M112`` (kill) act as soon as they
-arrive; ``M410`` still answers ``ok`` in order. After ``kill()`` real Marlin needs a board
-reset; labrun's emulator accepts ``M999`` instead. Currents via ``M906`` (mA, TMC drivers).
+arrive; ``M410`` still answers ``ok`` in order. The parser is off in Marlin's default
+configuration (``EMERGENCY_PARSER`` in ``Configuration_adv.h``); ``M115`` says whether it
+is on (``Cap:EMERGENCY_PARSER:1``, with ``EXTENDED_CAPABILITIES_REPORT``). Without it
+Marlin reads ``M410`` and ``M112`` only when its main loop reads the serial port again,
+once a blocking command under way (``M400``, ``G4``, ``G28``) has ended. After ``kill()``
+real Marlin needs a board reset; labrun's emulator accepts ``M999`` instead. Currents via
+``M906`` (mA, TMC drivers).
 Interlocks: labrun's ``//action:interlock door active|clear`` convention, queried by ``M119``.
 """
 
@@ -44,6 +49,19 @@ _RESEND_PRECURSORS = ("checksum mismatch", "Line Number", "No Checksum", "Missin
 _RESEND = re.compile(r"^(?:Resend:|rs)\s*N?(\d+)\s*$", re.IGNORECASE)
 _POSITION_ON_OK = re.compile(r"(?:^|\s)X:\s*-?\d")
 _ENDSTOPS_HIT = "echo:endstops hit:"
+
+
+_EMERGENCY_PARSER_CAP = re.compile(r"^Cap:EMERGENCY_PARSER:([01])\s*$")
+
+
+def emergency_parser_of(m115: Sequence[str]) -> bool | None:
+    """Whether the lines Marlin printed for ``M115`` say its emergency parser is on
+    (``Cap:EMERGENCY_PARSER:1``) or off (``:0``); None when they do not say."""
+    for line in m115:
+        found = _EMERGENCY_PARSER_CAP.match(line.strip())
+        if found is not None:
+            return found[1] == "1"
+    return None
 
 
 def checksum(text: str) -> int:

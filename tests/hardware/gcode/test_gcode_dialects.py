@@ -7,6 +7,7 @@ import pytest
 from hardware.config import default_config
 from hardware.gcode import Grbl, Marlin, Smoothie, default_axis_map, get_dialect
 from hardware.gcode.dialects import checksum
+from hardware.gcode.dialects.marlin import emergency_parser_of
 from hardware.gcode.events import (
     Alarm,
     Busy,
@@ -237,3 +238,13 @@ def test_axis_map_overrides_and_validation() -> None:
         default_axis_map(config, Grbl(), {"B": "E"})
     with pytest.raises(ValueError, match="two axes to one firmware letter"):
         default_axis_map(config, Marlin(), {"B": "C"})
+
+
+@pytest.mark.parametrize(("m115", "parser"), [
+    (["FIRMWARE_NAME:Marlin 2.1.2", "Cap:EEPROM:1", "Cap:EMERGENCY_PARSER:1"], True),
+    (["FIRMWARE_NAME:Marlin 2.1.2", "Cap:EMERGENCY_PARSER:0"], False),
+    (["FIRMWARE_NAME:Marlin 1.1.9"], None),  # no extended capabilities report: not said
+])
+def test_marlin_m115_says_whether_its_emergency_parser_is_on(
+        m115: list[str], parser: bool | None) -> None:
+    assert emergency_parser_of(m115) is parser

@@ -126,6 +126,18 @@ def test_an_open_door_is_said_and_nothing_homes_behind_it(tmp_path: Path, dialec
     assert "door open: labrun does not home the robot until it is closed" in text
 
 
+def test_a_marlin_without_its_emergency_parser_is_said(tmp_path: Path) -> None:
+    # Marlin's default configuration: M410 and M112 are read only once the move ends.
+    with running_emulator("marlin", speed=SPEED, emergency_parser=False) as emu:
+        status, text = run_doctor(robot_file(tmp_path, "marlin", emu.address))
+    assert status == 0, text
+    assert "capabilities: EEPROM:0 EMERGENCY_PARSER:0" in text
+    assert re.search(r"warning: the Marlin at tcp://\S+ has no emergency parser \(its M115 "
+                     r"says Cap:EMERGENCY_PARSER:0\): without an emergency parser Marlin reads "
+                     r"M410 \(quickstop\) and M112 \(emergency stop\) only once the move "
+                     r"under way ends", text), text
+
+
 def test_marlin_capabilities_and_settings(tmp_path: Path) -> None:
     with running_emulator("marlin", speed=SPEED) as emu:
         path = robot_file(tmp_path, "marlin", emu.address, """\
