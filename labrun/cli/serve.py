@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ import attrs
 from hardware.clock import speed_problem
 from hardware.config import ConfigError, default_config, load_config
 from labrun.cli.robot_lock import ROBOT_LOCK_NAME, robot_lock_file
+from labrun.cli.signals import handling, raise_terminated
 from labrun.cli.tips_left import TipsStateError, robot_key
 from labrun.remote.app import MAX_BODY
 from labrun.remote.auth import TokenFileError, read_token_file, token_problem
@@ -163,10 +165,14 @@ def run_serve(args: argparse.Namespace) -> int:
         manager.log = log_run  # each run's start, pauses and end, one line each
         print(f"labrun: robot {robot.config.name!r} ({robot.kind}); OpenAPI at "
               "/openapi.json", file=sys.stderr)
-        serve(manager, host=args.host, port=args.port, token=token,
-              allowed_hosts=args.allow_host, max_body=args.max_body)
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down on (or it came
-        pass  # before uvicorn started): a normal stop
+        # uvicorn shuts down on SIGTERM as on Ctrl-C (a running run aborted with its
+        # cleanup), then sends itself the signal again under the handler that was there
+        # before: ``Terminated``, so the robot is let go here and labrun exits 0, not 143
+        with handling({signal.SIGTERM: raise_terminated}):
+            serve(manager, host=args.host, port=args.port, token=token,
+                  allowed_hosts=args.allow_host, max_body=args.max_body)
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C or SIGTERM it shut down on
+        pass  # (or it came before uvicorn started): a normal stop
     except TipsStateError as exc:  # nothing is known of the tips on the robot
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT_EXIT

@@ -24,6 +24,12 @@ class Terminated(KeyboardInterrupt):
         self.name = name
 
 
+def raise_terminated(signum: int, frame: object) -> None:
+    """A handler: SIGTERM or SIGHUP raises ``Terminated`` where it lands (the main
+    thread), so that labrun's own ending runs (its ``finally`` blocks, its exit status)."""
+    raise Terminated(signal.Signals(signum).name)
+
+
 @contextlib.contextmanager
 def handling(handlers: Mapping[int, Handler]) -> Iterator[None]:
     """Within: each signal goes to its handler (``signal.SIG_IGN`` ignores it); the ones

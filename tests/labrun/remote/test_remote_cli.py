@@ -77,6 +77,29 @@ def test_labrun_serve_runs_a_queue_and_stops_on_ctrl_c() -> None:
             process.wait()
 
 
+def test_sigterm_aborts_the_running_run_and_ends_labrun_serve_with_status_0() -> None:
+    # As a service manager stops it: the run aborted with its cleanup, the robot let go,
+    # and the exit status the README gives for a stopped server (it was killed by the
+    # signal uvicorn sent itself again: 143, skipping labrun's own ending).
+    process, token_url, _ = serve("--port", str(free_port()))
+    try:
+        assert process.stderr is not None
+        client = RunManagerAPI(token_url)
+        client.queue_item_add(item("p300.pick_up_tip()\nctx.delay(minutes=60)", "long.py"))
+        client.queue_start()
+        client.wait_for(lambda status: status["run_status"] == "running", timeout=WAIT)
+        client.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(WAIT) == 0
+        said = process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "run long.py: aborted: the server stopped" in said
+    assert "Traceback" not in said
+
+
 def test_what_a_protocol_prints_while_it_is_checked_stays_out_of_the_terminal() -> None:
     # Each item is checked when added and again before it starts: its prints are said
     # once, when it runs (they came three times, a flood for a chatty protocol).
@@ -317,7 +340,7 @@ def test_a_call_the_stopping_server_cuts_off_is_answered_503_without_a_traceback
         time.sleep(1.5)  # the check of long.py runs (it takes seconds)
         process.send_signal(signal.SIGTERM)
         adding.join(WAIT)
-        process.wait(WAIT)  # (uvicorn ends by the signal it was sent, once it is done)
+        assert process.wait(WAIT) == 0  # a stopped server
         said = process.stderr.read()
     finally:
         if process.poll() is None:
