@@ -550,8 +550,10 @@ class RunManager:
 
     async def _api_history_clear(self) -> Reply:
         if self._history_file is not None:
+            # Written in the loop, as a run's entry is: a run that ends as the history is
+            # cleared is listed after the clearing in the file as in memory
             try:
-                await anyio.to_thread.run_sync(self._history_file.clear)
+                self._history_file.clear()
             except OSError as exc:  # kept as it was: a restart would bring it back
                 return refused(f"the history cannot be cleared: cannot write "
                                f"{self._history_file.path}: {exc.strerror or exc}")

@@ -15,13 +15,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from remote_kit import QUICK, WAIT, Gates, Served, serving
+from remote_kit import QUICK, WAIT, Gates, Served, item, serving
 from test_remote_cli import free_port, serve, serve_a_long_run
 
 from engine.record import read_record
@@ -95,6 +96,40 @@ def test_a_cleared_run_stays_cleared_whatever_its_files_times(gates: Gates,
         assert len(history(served)) == 1
     for uid in uids:  # the records stay, and were not written to
         assert (copied / f"{uid}.jsonl").read_bytes() == (records / f"{uid}.jsonl").read_bytes()
+
+
+def test_a_run_that_ends_as_the_history_is_cleared_is_listed_after_it(
+        gates: Gates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The run ends just after the clearing's line is written: listed after it, in the
+    # file as in memory (it was wiped from memory only, and came back with a restart).
+    records = tmp_path / "records"
+    records.mkdir()
+    written, go = threading.Event(), threading.Event()
+    clear = HistoryFile.clear
+
+    def clear_then_hold(self: HistoryFile) -> None:
+        clear(self)
+        if threading.current_thread().name != "labrun-remote":  # not the server's loop
+            written.set()
+            assert go.wait(WAIT)
+
+    monkeypatch.setattr(HistoryFile, "clear", clear_then_hold)
+    with serving(gates, record_dir=str(records)) as served:
+        c = served.client
+        c.queue_item_add(item('gates.wait("end")', "ending.py"))
+        c.queue_start()
+        gates.reached("end")
+        clearing = threading.Thread(target=served.api().history_clear)
+        clearing.start()
+        while clearing.is_alive() and not written.is_set():
+            time.sleep(0.01)
+        gates.open("end")
+        c.wait_for_idle(timeout=WAIT)
+        go.set()
+        clearing.join(WAIT)
+        assert [e["name"] for e in history(served)] == ["ending.py"]
+    with serving(gates, record_dir=str(records)) as served:
+        assert [e["name"] for e in history(served)] == ["ending.py"]
 
 
 def test_a_run_whose_entry_could_not_be_written_stays_cleared(
