@@ -53,9 +53,8 @@ class Interrupts:
     Only the first of them raises: the next ones are ignored by the same handler (a
     second signal must not raise in the middle of the ending; in a lock it holds, it
     would leave the run waiting for ever). The handler stays past the ``with`` then,
-    until ``restore()``, if at all: a command that only prints its results and exits
-    after such an ending leaves it, so a late signal cannot kill it half-way through
-    them. If none came, leaving restores them.
+    until ``restore()`` (or ``ignore_interrupts``, for a command that only prints its
+    results and exits after such an ending); if none came, leaving restores them.
     It never sets handlers itself: ``signal.signal`` runs the handlers of signals
     pending, which would raise a second time from within the first.
     """
@@ -93,6 +92,16 @@ def interrupts_ignored() -> contextlib.AbstractContextManager[None]:
     """Within: Ctrl-C, SIGTERM and SIGHUP are ignored (the short wait for a run that was
     already told to end, so that a second Ctrl-C cannot lose its output)."""
     return handling(dict.fromkeys((signal.SIGINT, *TERMINATIONS), signal.SIG_IGN))
+
+
+def ignore_interrupts() -> None:
+    """From now on until labrun exits, Ctrl-C, SIGTERM and SIGHUP are ignored by the
+    kernel (``SIG_IGN``), after an ending they interrupted, while the results are printed.
+    Not by a Python handler that returns: one run while a write waits on a full pipe
+    makes Python drop the rest of that write (a run log cut short). Main thread only."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, *TERMINATIONS):
+            signal.signal(signum, signal.SIG_IGN)
 
 
 def abort_interrupted(run: Run, protocol_file: str, signalled: KeyboardInterrupt) -> None:

@@ -31,7 +31,7 @@ from .outputs import (
 )
 from .params import add_param_option
 from .report import TextLog, clock, printable, shortened_sheet
-from .signals import Interrupts, abort_interrupted, interrupts_ignored
+from .signals import Interrupts, abort_interrupted, ignore_interrupts, interrupts_ignored
 from .simulating import wait_for_simulation
 
 SUCCESS = (Status.SUCCEEDED, Status.STOPPED)
@@ -160,8 +160,10 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
     finally:
         with interrupts_ignored():  # a second Ctrl-C must not lose the log
             run.close()
-        # Interrupted, the handler stays (``Interrupts``): a Ctrl-C or SIGTERM that comes
-        # while the log and the summary are printed is ignored, and labrun exits 130
+        if interrupts.received:  # more of them, as the log and the summary are printed,
+            ignore_interrupts()  # are ignored (and labrun exits 130), never cutting them
+        else:
+            interrupts.restore()
     summary = run.record.last or {}
     sheet = builder.sheet()
     deck_error = None
