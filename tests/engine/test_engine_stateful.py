@@ -815,17 +815,7 @@ class RunMachine(InterruptedRunMachine):
             calls = [calls[0], (beside,), *calls[1:]]
             if beside.well is not None:
                 calls[-1] = (*calls[-1], c.BlowOut(beside.mount, 50.0, beside.well))
-        if not split:
-            self._call(*(cmd for call in calls for cmd in call))
-            return
-        for index, call in enumerate(calls):
-            if not self.free():
-                return
-            if index and "paused" in split:
-                self._act("pause", "deferred")
-            self._call(*call)
-            if index and "paused" in split and self.status() == "paused":
-                self._act("resume")
+        self._call_split(calls, split)
 
     def _beside(self, move: c.MoveTo) -> c.MoveTo:
         """The other mount's tip straight down where ``move`` leaves the gantry: a right

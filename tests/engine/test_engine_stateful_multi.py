@@ -33,7 +33,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 from labrun_testing import TIP_TOP, ScriptedRun
-from motion_trace import ENDING, PhysicalTrace, TraceItem
+from motion_trace import PhysicalTrace, TraceItem, protocol_items
 from stateful_runs import PLATE, TRASH, InterruptedRunMachine, well_at, well_point
 
 from engine import commands as c
@@ -104,14 +104,9 @@ class NozzleTrace:
         queued: dict[int, dict[str, Any]] = {}
         running: int | None = None
         taken = 0
-        for kind, first, second in trace:
+        for kind, first, second in protocol_items(trace):
             if kind == "event":
                 event = first
-                if event["event"] == "failure" or (
-                        event["event"] == "status" and event["status"] in ENDING):
-                    break
-                if event["event"] != "command" or event.get("origin") == "cleanup":
-                    continue
                 status, command_id = event["status"], event["id"]
                 if status == "queued":
                     queued[command_id] = event
@@ -315,21 +310,6 @@ class MultiChannelMachine(InterruptedRunMachine):
         if what != "door" and linger is not None:
             self.act_later(linger, "resume")
 
-    def _steps(self, calls: list[tuple[c.Command, ...]], split: str) -> None:
-        """``calls`` as one step, or (``split``) a step each, each made once the one before
-        returned; with "paused", a deferred pause asked for before each later one and the
-        run resumed: it parks between them, and the unpark holds the tips up (§4)."""
-        if not split:
-            self._call(*(cmd for call in calls for cmd in call))
-            return
-        for index, call in enumerate(calls):
-            if not self.free():
-                return
-            if index and "paused" in split:
-                self._act("pause", "deferred")
-            self._call(*call)
-            if index and "paused" in split and self.status() == "paused":
-                self._act("resume")
 
     # -- protocol calls ---------------------------------------------------------------
 
@@ -357,7 +337,7 @@ class MultiChannelMachine(InterruptedRunMachine):
         self._cut(cut)
         well, wells = self._column(col, row)
         volume = round((300 - self.volume) * fraction, 3)
-        self._steps([(c.MoveTo(MOUNT, self._point(well, 3.0), well=well),),
+        self._call_split([(c.MoveTo(MOUNT, self._point(well, 3.0), well=well),),
                      (c.Aspirate(MOUNT, volume, 50.0, well, wells),)], split)
 
     @precondition(lambda self: self.holds())
@@ -368,7 +348,7 @@ class MultiChannelMachine(InterruptedRunMachine):
         self._cut(cut)
         well, wells = self._column(col, row)
         volume = round(self.volume * fraction, 3) if fraction < 1 else self.volume
-        self._steps([(c.MoveTo(MOUNT, self._point(well, 3.0), well=well),),
+        self._call_split([(c.MoveTo(MOUNT, self._point(well, 3.0), well=well),),
                      (c.Dispense(MOUNT, volume, 50.0, well, wells),)], split)
 
     @precondition(lambda self: self.tipped())
@@ -378,7 +358,7 @@ class MultiChannelMachine(InterruptedRunMachine):
         self._cut(cut)
         # just below the wells' top: the tips in them
         well, wells = self._column(col, row)
-        self._steps([(c.MoveTo(MOUNT, self._point(well, 13.0), well=well),),
+        self._call_split([(c.MoveTo(MOUNT, self._point(well, 13.0), well=well),),
                      (c.BlowOut(MOUNT, 50.0, well, wells),)], split)
 
     @precondition(lambda self: self.tipped())

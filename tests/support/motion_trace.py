@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from engine.run import Run
@@ -126,6 +126,21 @@ ENDING = {"stopping", "aborting", "failing", "halting", "failed", "stopped", "ab
           "halted"}
 
 
+def protocol_items(trace: Sequence[TraceItem]) -> Iterator[TraceItem]:
+    """The moves of ``trace`` and the record events of the protocol's commands, up to
+    where the run's ending began (a failure, or an ending status); the events of the
+    cleanup's commands that say so (their queued event) are left out."""
+    for item in trace:
+        kind, event, _ = item
+        if kind == "event":
+            if event["event"] == "failure" or (
+                    event["event"] == "status" and event["status"] in ENDING):
+                return
+            if event["event"] != "command" or event.get("origin") == "cleanup":
+                continue
+        yield item
+
+
 class PhysicalTrace:
     """Contacts and paths of one run, up to where its ending (stop, abort, ...) began."""
 
@@ -146,14 +161,9 @@ class PhysicalTrace:
         self.safe: dict[tuple[str, str | None], float] = {}  # safe height of nozzle/tip end
         tips: dict[str, tuple[str, float] | None] = {m: None for m in config.mounts}
         queued: dict[int, dict[str, Any]] = {}
-        for kind, first, second in trace:
+        for kind, first, second in protocol_items(trace):
             if kind == "event":
                 event = first
-                if event["event"] == "failure" or (
-                        event["event"] == "status" and event["status"] in ENDING):
-                    break
-                if event["event"] != "command" or event.get("origin") == "cleanup":
-                    continue
                 if event["status"] == "queued":
                     queued[event["id"]] = event
                 elif event["status"] == "completed":

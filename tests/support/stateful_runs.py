@@ -130,6 +130,30 @@ class InterruptedRunMachine(RuleBasedStateMachine):
         self._collect()
 
 
+    def free(self) -> bool:
+        """Whether a protocol call may be made now (each machine says)."""
+        raise NotImplementedError
+
+    def _call(self, *commands: Any) -> None:
+        """Make one protocol call of ``commands`` (each machine says how)."""
+        raise NotImplementedError
+
+    def _call_split(self, calls: list[tuple[Any, ...]], split: str) -> None:
+        """``calls`` as one step, or (``split``) a step each, each made once the one before
+        returned; with "paused", a deferred pause asked for before each later one and the
+        run resumed: it parks between them, and the unpark holds the tips up (§4)."""
+        if not split:
+            self._call(*(cmd for call in calls for cmd in call))
+            return
+        for index, call in enumerate(calls):
+            if not self.free():
+                return
+            if index and "paused" in split:
+                self._act("pause", "deferred")
+            self._call(*call)
+            if index and "paused" in split and self.status() == "paused":
+                self._act("resume")
+
     # -- actions from another thread --------------------------------------------------
 
     @rule(option=st.sampled_from(["deferred", "immediate"]))
