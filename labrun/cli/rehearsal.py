@@ -65,6 +65,12 @@ def parse(text: str) -> Intervention:
     when, sep, action = text.rpartition(":")
     if not sep or not when:
         raise RehearsalError(f"--at {text!r}: expected WHEN:ACTION, e.g. 125.5:pause-immediate")
+    parts = text.split(":")  # WHEN has no colon: an action before the last part is it
+    named = next((i for i, part in enumerate(parts[1:-1], 1) if part in ACTIONS), None)
+    if named is not None:
+        raise RehearsalError(f"--at {text!r}: {':' + ':'.join(parts[named + 1:])!r} after the "
+                             f"action {parts[named]!r} is not part of WHEN:ACTION (one "
+                             f"intervention per --at, e.g. --at {':'.join(parts[:named + 1])})")
     if action not in ACTIONS:
         raise RehearsalError(f"--at {text!r}: unknown action {action!r}; "
                              f"choose from {', '.join(ACTIONS)}")

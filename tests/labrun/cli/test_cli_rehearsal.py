@@ -171,6 +171,26 @@ def test_bad_interventions_are_refused_before_running(tmp_path, capsys, bad) -> 
     assert "--at" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("bad", "said"), [
+    ("10:pause-immediate:extra", "':extra' after the action 'pause-immediate' is not part of "
+                                 "WHEN:ACTION (one intervention per --at, e.g. --at "
+                                 "10:pause-immediate)"),
+    ("step=3:stop:5:resume", "':5:resume' after the action 'stop' is not part of WHEN:ACTION "
+                             "(one intervention per --at, e.g. --at step=3:stop)"),
+    ("5:pause:", "':' after the action 'pause' is not part of WHEN:ACTION (one intervention "
+                 "per --at, e.g. --at 5:pause)"),
+    ("3:jump", "unknown action 'jump'; choose from pause, pause-immediate, resume, stop, "
+               "abort, halt, skip-delay, door-open, door-close"),
+])
+def test_what_follows_a_good_action_is_named_not_taken_for_the_action(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: str, said: str) -> None:
+    # The action was said to be unknown: "unknown action 'extra'" of a good one.
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL)
+    assert main(["simulate", str(protocol), f"--at={bad}"]) == 2
+    assert capsys.readouterr().err == f"error: --at {bad!r}: {said}\n"
+
+
 def liquid_steps(doc: dict) -> list[tuple[str, str, float]]:
     """The tip and liquid commands of a ``--json`` document, in order, each completed."""
     steps = []
