@@ -67,7 +67,14 @@ from .outputs import outputs_problem, record_declined, record_not_started, recor
 from .params import add_param_option
 from .report import TextLog, clock, is_terminal, shortened_sheet
 from .robot_lock import RobotInUse, hold_robot, robot_lock_file
-from .signals import TERMINATIONS, Interrupts, abort_interrupted, handling, interrupts_ignored
+from .signals import (
+    TERMINATIONS,
+    Interrupts,
+    abort_interrupted,
+    handling,
+    ignore_interrupts,
+    interrupts_ignored,
+)
 from .simulating import wait_for_simulation
 from .terminal import (
     KEYS_HELP,
@@ -589,7 +596,9 @@ def _play(run: Run, inner: MotionController, progress: Progress | None,
         else:
             display.log("stdin is not a terminal: no keys. Ctrl-C asks for a pause "
                         "(twice within 3 s: at once); a paused run cannot be resumed here.")
-        ui.enter_context(_signals(controls))
+        received: list[int] = []  # the signals that came (Ctrl-C, SIGTERM, SIGHUP)
+        handlers = ui.enter_context(contextlib.ExitStack())
+        handlers.enter_context(_signals(controls, received))
         ui.enter_context(warnings_above(display))
         playing = _play_or_wait(run, display)
         interrupted = False
@@ -611,6 +620,9 @@ def _play(run: Run, inner: MotionController, progress: Progress | None,
                 ended.wait(2.0)  # the summary follows the terminal status at once
                 break
             ended.wait(0.1)
+        if received:  # more of them, as the log's end, the summary and the error print,
+            handlers.pop_all()  # are ignored till labrun exits (the run has ended), not
+            ignore_interrupts()  # handled by Python, which would cut a waiting write short
         show_events(display, events, log)
         for line in log.finish():
             display.log(line)
@@ -634,10 +646,18 @@ def _play_or_wait(run: Run, display: StatusLine) -> bool:
     return True
 
 
-def _signals(controls: Controls) -> contextlib.AbstractContextManager[None]:
-    """Ctrl-C asks for a pause; SIGTERM and SIGHUP abort the run (with its cleanup)."""
-    return handling({signal.SIGINT: lambda signum, frame: controls.interrupt(),
-                     **dict.fromkeys(TERMINATIONS, lambda signum, frame: controls.terminate())})
+def _signals(controls: Controls, received: list[int]) -> contextlib.AbstractContextManager[None]:
+    """Ctrl-C asks for a pause; SIGTERM and SIGHUP abort the run (with its cleanup); each
+    signal handled is appended to ``received``."""
+    def interrupt(signum: int, frame: object) -> None:
+        received.append(signum)
+        controls.interrupt()
+
+    def terminate(signum: int, frame: object) -> None:
+        received.append(signum)
+        controls.terminate()
+
+    return handling({signal.SIGINT: interrupt, **dict.fromkeys(TERMINATIONS, terminate)})
 
 
 def show_events(display: StatusLine, events: queue.SimpleQueue[Event], log: TextLog) -> None:

@@ -522,6 +522,55 @@ def test_without_a_terminal_a_protocol_pause_says_how_to_end_the_run(tmp_path: P
         process.wait(WAIT_S)
 
 
+def test_a_signal_while_an_interrupted_run_prints_its_error_is_ignored(tmp_path: Path) -> None:
+    # After a Ctrl-C, the run fails; a SIGTERM that comes while labrun prints how it ended
+    # must neither kill labrun (-15) nor cut the error short. An error longer than the
+    # pipe holds keeps labrun writing it until it is read: the signal lands there.
+    flag = tmp_path / "fail now"
+    protocol = write(tmp_path, f"""
+        import os, time
+
+        metadata = {{"apiLevel": "2.15"}}
+
+        def run(ctx):
+            if ctx.is_simulating():
+                return
+            print("looping", flush=True)
+            while not os.path.exists({str(flag)!r}):
+                time.sleep(0.01)
+            raise RuntimeError("a long error " * 10000 + "ends here")
+    """)
+    out = tmp_path / "out.txt"
+    with out.open("w") as stdout:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "labrun.cli.main", "run", str(protocol), "--emulate",
+             "--speed", SPEED], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=stdout,
+            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while "looping" not in out.read_text():
+            assert time.monotonic() < deadline, out.read_text()
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)  # a deferred pause, which the failure forestalls
+        while "Ctrl-C: deferred pause requested" not in out.read_text():
+            assert time.monotonic() < deadline, out.read_text()
+            time.sleep(0.01)
+        flag.touch()
+        wchan = Path(f"/proc/{process.pid}/wchan")
+        while "pipe_write" not in wchan.read_text():  # blocked writing the error
+            assert time.monotonic() < deadline, "labrun never wrote its error"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=WAIT_S)
+    finally:
+        process.kill()
+        process.wait(WAIT_S)
+    assert process.returncode == 1
+    assert re.search(r"status:\s+failed", out.read_text())
+    assert err.splitlines()[-1] == (f"error: {protocol}:11: RuntimeError: "
+                                    + "a long error " * 10000 + "ends here")
+
+
 def test_an_open_door_at_the_start_holds_the_run_until_it_is_closed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
