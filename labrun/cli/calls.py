@@ -517,9 +517,9 @@ class CallCommands:
     distribute or consolidate: ``name``) the liquid each well gave and got. A call of a
     million commands (a transfer of litres) keeps a few."""
 
-    __slots__ = ("_air", "_dispensed_from", "_drawn", "_given", "_mixing_after", "_pending",
-                 "_previous", "_tally", "aspirates", "count", "dispenses", "ended", "first",
-                 "first_kind", "firsts", "liquid", "nozzles")
+    __slots__ = ("_air", "_dispensed_from", "_drawn", "_given", "_mixing_after", "_moved",
+                 "_pending", "_previous", "_tally", "aspirates", "count", "dispenses", "ended",
+                 "first", "first_kind", "firsts", "liquid", "nozzles")
 
     def __init__(self, name: str) -> None:
         self.count = 0
@@ -541,6 +541,7 @@ class CallCommands:
         self._drawn: dict[str, float] = {}
         self._dispensed_from: dict[str, float] = {}
         self._previous: tuple[str, Params] | None = None  # the last command but a move
+        self._moved = False  # a move came after it: no mix (a mix's dispense stays put)
         self._pending: Params | None = None  # an aspirate: half of a mix, or not?
         self._mixing_after = False  # the pending aspirate is in the well just dispensed into
         self._air = TipAir()  # air gaps: a dispense pushes them out before the liquid
@@ -560,14 +561,22 @@ class CallCommands:
                 self.aspirates += 1
             elif kind == "dispense":
                 self.dispenses += 1
-        if self._tally and kind != "moveTo":
-            self._follow(kind, params)
+        if self._tally:
+            if kind == "moveTo":
+                self._moved = True
+            else:
+                self._follow(kind, params)
 
     def _follow(self, kind: str, params: Params) -> None:
-        # Half of a mix moves no liquid: an aspirate followed (moves aside) by a dispense
-        # of the same volume into the same well, that dispense.
+        # Half of a mix moves no liquid: an aspirate followed by a dispense of the same
+        # volume into the same well, with no move between (a mix dispenses where it drew),
+        # that dispense. Moved to the well it drew from, a transfer gives back to its
+        # source (one of its targets) what it drew there: liquid moved.
+        mixing = (kind == "dispense" and not self._moved and self._previous is not None
+                  and self._previous[0] == "aspirate" and _same(self._previous[1], params))
+        self._moved = False
         pending, self._pending = self._pending, None
-        if pending is not None and not (kind == "dispense" and _same(pending, params)):
+        if pending is not None and not mixing:
             _add(self._drawn, pending)
         if _moves_liquid(kind, params):
             others = params.get("wells")
@@ -584,8 +593,7 @@ class CallCommands:
                                       and previous[1].get("well") == params.get("well")
                                       and abs(float(previous[1]["volume"])
                                               - float(params["volume"])) > 1e-9)
-            elif not (self._previous is not None and self._previous[0] == "aspirate"
-                      and _same(self._previous[1], params)):
+            elif not mixing:
                 volume = float(params["volume"])
                 if self._air.by_mount:  # air is not liquid: what went in last goes first
                     volume = self._air.liquid_dispensed(params["mount"], volume)

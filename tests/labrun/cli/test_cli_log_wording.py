@@ -1,5 +1,6 @@
 """The run log says what the robot did, as a scientist reads it: a multi-channel's
-transfer says how many wells its tips reached and its aspirate, dispense, mix, blow-out
+transfer says how many wells its tips reached (its own source too, when it is
+one of them) and its aspirate, dispense, mix, blow-out
 and touch-tip the wells under all its tips (not only those under its first nozzle),
 a drop says how many tips went, a mix the run cut short says how far it got, a labware
 on an adapter on a Heater-Shaker says on what it stands, ``-v`` says a module call
@@ -95,6 +96,31 @@ def test_a_drop_says_how_many_tips_went(
     log = simulate(capsys, tmp_path, MULTI, "-v")
     drops = [line for line in log if line.startswith("Dropping")]
     assert drops[:2] == ["Dropping 8 tips into Trash Bin (slot 12)"] * 2  # a transfer's
+
+
+INTO_ITS_SOURCE = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.transfer(50, plate["A1"], plate.wells())
+    p300.transfer(50, plate["A1"], plate.wells()[1:3], mix_before=(1, 50), mix_after=(1, 50))
+'''
+
+
+def test_a_transfer_into_its_own_source_counts_it_among_its_targets(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # A1 into A1 is one of the 96 transfers asked for: taken for half of a mix (the same
+    # volume drawn and given back in one well), it was left out ("to 95 wells B1…H12").
+    # A mix gives back where it drew; a transfer moves to its target first. A mix of the
+    # transfer's own volume is still no target.
+    log = simulate(capsys, tmp_path, INTO_ITS_SOURCE)
+    assert [line for line in log if line.startswith("Transferring")] == [
+        f"Transferring 50.0 µL from A1 of {PLATE} to 96 wells A1…H12 of {PLATE}",
+        f"Transferring 50.0 µL from A1 of {PLATE} to B1, C1 of {PLATE}"]
 
 
 PLAIN_CALLS = '''
