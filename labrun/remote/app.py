@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
 
 from .auth import TOKEN_QUERY, Access
 from .errors import BadRequest
@@ -153,7 +153,10 @@ def create_app(manager: RunManager, access: Access, *, max_body: int = MAX_BODY,
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 404:
-            msg = f"no such endpoint {request.url.path}; see /openapi.json"
+            meant = _without_slash(request, routes)
+            msg = (f"no such endpoint {request.url.path}; see /openapi.json" if meant is None
+                   else f"no such endpoint {request.url.path}: the endpoint is {meant}, "
+                        "without the trailing slash")
         elif exc.status_code == 405:
             msg = f"{request.url.path} does not take {request.method}"
         else:
@@ -175,8 +178,23 @@ def create_app(manager: RunManager, access: Access, *, max_body: int = MAX_BODY,
     routes += page_routes(access, manager.sheet_of)  # the live page at /
     routes += [Route(STREAM_PATH, stream, methods=["GET"]),
                Route("/openapi.json", openapi_json, methods=["GET"])]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         BadRequest: bad_request, HTTPException: http_error, Exception: server_error})
+    # A trailing slash is a path no route serves: its 404 names the endpoint, where
+    # Starlette's redirect (307, no body) left a client that does not follow it with none.
+    app.router.redirect_slashes = False
+    return app
+
+
+def _without_slash(request: Request, routes: Sequence[BaseRoute]) -> str | None:
+    """The request's path without its trailing slashes, if a route serves that path."""
+    path = request.url.path.rstrip("/")
+    if not path or path == request.url.path:
+        return None
+    scope = {**request.scope, "path": path}
+    if any(route.matches(scope)[0] is not Match.NONE for route in routes):
+        return path
+    return None
 
 
 def _single_values(request: Request) -> dict[str, str]:

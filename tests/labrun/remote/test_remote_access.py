@@ -441,6 +441,25 @@ def test_openapi_and_unknown_routes(served: Served) -> None:
     assert wrong_method.status_code == 405 and wrong_method.json()["success"] is False
 
 
+def test_a_trailing_slash_is_a_404_that_names_the_endpoint(served: Served) -> None:
+    """Starlette answered /api/status/ with a 307 to /api/status, no body: a client that
+    does not follow it (curl, a POST) was told nothing. Every route, its own method."""
+    routes = {(e.method, e.path) for e in ENDPOINTS}
+    routes |= {("GET", "/"), ("GET", "/api/deck.svg"), ("GET", "/api/stream"),
+               ("GET", "/openapi.json")}
+    headers = {"Authorization": f"Bearer {served.handle.token}"}
+    for method, path in sorted(routes):
+        for slashed in ([path + "/", path + "//"] if path != "/" else []):
+            answer = httpx.request(method, served.url + slashed, headers=headers, json={})
+            assert answer.status_code == 404, (method, slashed)
+            assert answer.json() == {"success": False, "msg": (
+                f"no such endpoint {slashed}: the endpoint is {path}, without the trailing "
+                "slash")}, (method, slashed)
+    # where no route is, as before
+    answer = httpx.get(served.url + "/api/nothing/", headers=headers)
+    assert answer.json()["msg"] == "no such endpoint /api/nothing/; see /openapi.json"
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
 def test_the_openapi_document_says_which_calls_need_the_token(host: str) -> None:
     """What the document declares is what the server does: an operation with security
