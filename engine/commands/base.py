@@ -49,8 +49,12 @@ class Command(Frozen):
     execution: ClassVar[Execution] = Execution.INSTANT
 
     def params(self) -> dict[str, Any]:
-        """The params as plain JSON-able data, for the run record."""
-        return dict(zip(self.fields, values(self), strict=True))
+        """The params as plain JSON-able data, for the run record: numbers to 6 decimals
+        (1 nm, 1 pL), so that float noise of the protocol's arithmetic (a volume of
+        110.30000000000001 µL) is not read as meant; the command keeps its own values."""
+        return {name: round(value, 6) if type(value) is float
+                else for_record(value) if type(value) in _NESTED else value
+                for name, value in zip(self.fields, values(self), strict=True)}
 
     def plan(self, robot: RobotModel) -> list[Segment]:
         """The motion from where the robot is now (MOTION commands)."""
@@ -69,3 +73,18 @@ class Command(Frozen):
         during its pause, which the park and the unpark must clear as well."""
         return None
 
+
+_NESTED = (tuple, dict)
+
+
+def for_record(value: Any) -> Any:
+    """``value`` with its numbers (and those in its tuples and dicts) rounded to 6
+    decimals."""
+    kind = type(value)
+    if kind is float:
+        return round(value, 6)
+    if kind is tuple and value:
+        return tuple(map(for_record, value))
+    if kind is dict:
+        return {key: for_record(item) for key, item in value.items()}
+    return value

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from hardware.frozen import values
+
 from .base import Command, Execution
 
 
@@ -28,8 +30,8 @@ class ModuleCommand(Command):
         object.__setattr__(self, "module", module)
 
     def device_params(self) -> dict[str, Any]:
-        """The params of the device call."""
-        params = self.params()
+        """The params of the device call (as the command has them, not rounded)."""
+        params = dict(zip(self.fields, values(self), strict=True))
         del params["module"]
         return params
 

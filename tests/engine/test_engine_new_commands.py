@@ -1,4 +1,5 @@
-"""Air gaps, the touchTip, setRailLights and setMaxSpeeds commands against the robot model."""
+"""Air gaps, the touchTip, setRailLights and setMaxSpeeds commands against the robot model;
+what the record says of a command's numbers."""
 
 from __future__ import annotations
 
@@ -119,3 +120,20 @@ def test_a_push_out_goes_past_empty_on_a_dispense_that_empties_the_tip_only() ->
         c.Dispense("left", 20.0, 50.0, "1/A1", push_out=5.0).plan(robot)
     with pytest.raises(CommandError, match="past the blow-out position"):
         c.Dispense("left", 30.0, 50.0, "1/A1", push_out=20.0).plan(robot)
+
+
+def test_the_record_has_a_commands_numbers_to_6_decimals_the_engine_its_own() -> None:
+    """A protocol's float noise (55.1 + 55.2 is 110.30000000000001) is not in the record;
+    the model and a module are given the numbers as the protocol made them."""
+    robot = model()
+    aspirate = c.Aspirate("left", 55.1 + 55.2, 50.0, "1/A1", ("1/B1",))
+    assert aspirate.params() == {"mount": "left", "volume": 110.3, "flow_rate": 50.0,
+                                 "well": "1/A1", "wells": ("1/B1",), "air_gap": False}
+    aspirate.apply(robot)
+    assert robot.pipettes["left"].volume == 55.1 + 55.2 != 110.3
+    move = c.MoveTo("left", (0.1 + 0.2, 1.0, 2.0))
+    assert move.params()["point"] == (0.3, 1.0, 2.0)
+    assert move.point == (0.1 + 0.2, 1.0, 2.0)
+    heat = c.SetTargetTemperature("temperatureModuleV2/3", 36.8 + 0.3)
+    assert heat.params()["celsius"] == 37.1
+    assert heat.device_params() == {"celsius": 36.8 + 0.3} != {"celsius": 37.1}

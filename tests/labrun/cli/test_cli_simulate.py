@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import sys
 import textwrap
@@ -129,6 +130,40 @@ def test_text_and_json_agree_on_an_example(capsys: pytest.CaptureFixture[str]) -
 
 
 # -- --json -----------------------------------------------------------------------------------
+
+
+def test_the_protocols_float_noise_is_rounded_in_json_and_the_record(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 55.1 + 55.2 is 110.30000000000001 in floating point, a point 0.1 + 0.2 mm above a
+    # well's top likewise: both went into --json and the record as they were, and the
+    # labware's own 331.78499999999997 (its top) too.
+    path = write(tmp_path, """
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+            p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p300.pick_up_tip()
+            volume = 55.1 + 55.2
+            p300.aspirate(volume, plate["A1"])
+            p300.dispense(volume, plate["B1"].top(0.1 + 0.2))
+            p300.drop_tip()
+    """)
+    record = tmp_path / "record.jsonl"
+    status, out, _ = simulate(capsys, str(path), "--json", "--record", str(record))
+    assert status == 0
+    for text in (out, record.read_text()):
+        assert not re.findall(r"\d\.\d{7,}", text)  # nothing past 6 decimals
+    commands = json.loads(out)["commands"]
+    liquid = [(c["type"], c["params"]["volume"]) for c in commands
+              if c["type"] in ("aspirate", "dispense")]
+    assert liquid == [("aspirate", 110.3), ("dispense", 110.3)]
+    to_b1 = [c["params"]["point"] for c in commands
+             if c["type"] == "moveTo" and c["params"]["well"] == "1/B1"]
+    assert to_b1 == [[14.38, 65.24, 14.52]]  # 0.3 mm above its top
+    queued = [e for e in read_record(record) if e["event"] == "command" and "params" in e]
+    assert [e["params"] for e in queued] == [c["params"] for c in commands]
 
 
 def test_json_with_v_says_v_does_nothing(capsys: pytest.CaptureFixture[str]) -> None:
