@@ -52,8 +52,9 @@ class Command(Frozen):
         """The params as plain JSON-able data, for the run record: numbers to 6 decimals
         (1 nm, 1 pL), so that float noise of the protocol's arithmetic (a volume of
         110.30000000000001 µL) is not read as meant; the command keeps its own values."""
+        # floats tested here, not in a call for each field: params are made for every command
         return {name: round(value, 6) if type(value) is float
-                else for_record(value) if type(value) in _NESTED else value
+                else _for_record(value) if type(value) in _NESTED else value
                 for name, value in zip(self.fields, values(self), strict=True)}
 
     def plan(self, robot: RobotModel) -> list[Segment]:
@@ -77,14 +78,14 @@ class Command(Frozen):
 _NESTED = (tuple, dict)
 
 
-def for_record(value: Any) -> Any:
+def _for_record(value: Any) -> Any:
     """``value`` with its numbers (and those in its tuples and dicts) rounded to 6
     decimals."""
     kind = type(value)
     if kind is float:
         return round(value, 6)
     if kind is tuple and value:
-        return tuple(map(for_record, value))
+        return tuple(map(_for_record, value))
     if kind is dict:
-        return {key: for_record(item) for key, item in value.items()}
+        return {key: _for_record(item) for key, item in value.items()}
     return value
