@@ -82,7 +82,7 @@ async def follow_modules(run: Run, send: Callable[[list[Reading]], None], *,
 class _Module:
     """What the board knows of one module."""
 
-    __slots__ = ("covers", "id", "kind", "model", "profile", "slot", "status", "t")
+    __slots__ = ("covers", "ending", "id", "kind", "model", "profile", "slot", "status", "t")
 
     def __init__(self, id: str, kind: str, model: str, slot: str,
                  covers: Iterable[str] = ()) -> None:
@@ -94,6 +94,7 @@ class _Module:
         self.status: dict[str, Any] = {}
         self.t = float("-inf")
         self.profile: tuple[int, int] | None = None  # its last profile: steps, cycles
+        self.ending: list[str] = []  # what the run's ending did to it, or failed to do
 
 
 class ModuleBoard:
@@ -109,6 +110,7 @@ class ModuleBoard:
         self._loads: dict[int, Mapping[str, Any]] = {}  # queued loadModule params, by id
         self._calls: dict[int, str] = {}  # queued module calls' module, by command id
         self._fields: list[dict[str, Any]] | None = []
+        self._estop = False  # the halt's emergency stop has gone out
 
     def __bool__(self) -> bool:
         return bool(self._modules)
@@ -127,6 +129,8 @@ class ModuleBoard:
                 status = event.get("status")
                 if module is not None and isinstance(status, Mapping):
                     changed = self._set(module, status, event.get("t")) or changed
+            elif kind in ("emergency_stop", "module_halt", "failure"):
+                changed = self._ended_by(event) or changed
             elif kind == "summary":
                 self.ended = True
                 changed = True
@@ -187,6 +191,33 @@ class ModuleBoard:
             return False
         return self._set(module, said, event.get("t"))
 
+    def _ended_by(self, event: Mapping[str, Any]) -> bool:
+        """What a halt, a stop or an abort did to a module as it happened, in the words
+        the run log has for it: a shaker or a profile the halt stopped, a module that
+        failed to stop or to be made safe (a ``failure`` at the module)."""
+        kind = event.get("event")
+        if kind == "emergency_stop":
+            self._estop = True
+            return False
+        module = self._modules.get(str(event.get("module", event.get("location"))))
+        if module is None:
+            return False  # a failure elsewhere (the protocol, the cleanup)
+        if kind == "failure":
+            said = ("not stopped after the emergency stop" if self._estop
+                    else "not made safe as the run ended") + f": {event.get('error')}"
+        elif event.get("stopped_rpm"):
+            said = (f"stopped shaking (it was set to {event['stopped_rpm']:g} rpm) after the "
+                    "emergency stop")
+        elif event.get("abandoned") == "profile":
+            said = "profile stopped by the halt: the block holds the step it was at"
+        else:
+            return False
+        module.ending.append(said)
+        status = event.get("status")
+        if isinstance(status, Mapping):
+            self._set(module, status, event.get("t"))
+        return True
+
     def _module(self, data: Mapping[str, Any]) -> _Module:
         """The module ``data`` (a reading, a summary's module) names, new if need be."""
         module_id = str(data.get("id"))
@@ -236,6 +267,8 @@ class ModuleBoard:
         if self._fields is None:
             own = [view(m.id, m.kind, m.model, m.slot, m.status, t=m.t,
                         covers=m.covers, profile=m.profile) for m in self._modules.values()]
+            for data, module in zip(own, self._modules.values(), strict=True):
+                data["lines"] += module.ending
             slots = {m.slot for m in self._modules.values()}
             self._fields = own + [m for m in self._carried if m["slot"] not in slots]
         return self._fields

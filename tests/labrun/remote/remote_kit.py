@@ -160,6 +160,15 @@ magnet.disengage()
 ''', "modules.py")
 """A run with two modules, held at gate ``heating`` while its plate heats (at ``SPEED``
 it takes some 12 s to reach 95 °C: the test sees it on its way)."""
+SHAKEN = item('''
+hs = ctx.load_module("heaterShakerModuleV1", 4)
+hs.close_labware_latch()
+hs.set_and_wait_for_shake_speed(2000)
+gates.wait("shaking")
+hs.deactivate_shaker()
+''', "shaken.py")
+"""A run whose heater-shaker in slot 4 shakes at 2000 rpm while it is held at gate
+``shaking``."""
 
 
 class Served:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from remote_kit import MODULES, QUICK, SPEED, WAIT, Gates, Served, item, serving
+from remote_kit import MODULES, QUICK, SHAKEN, SPEED, WAIT, Gates, Served, item, serving
 
 from hardware.config import load_config
 from labrun.remote import RunManager, start_server
@@ -247,3 +247,39 @@ def test_a_module_an_aborted_run_left_heating_stays_in_the_status(tmp_path: Path
             assert c.status()["modules"] == []
     finally:
         robot.close()
+
+
+
+def test_a_halt_that_stops_a_shaking_plate_is_said_on_its_module_as_it_happens(
+        served: Served, gates: Gates) -> None:
+    """Halted while its plate shakes at 2000 rpm: the heater-shaker says the halt stopped
+    it, from its ``module_halt`` line on (before the summary), and once the run has ended;
+    had it failed to stop, its ``failure`` says so there instead."""
+    c = served.client
+    c.queue_item_add(SHAKEN)
+    c.queue_start()
+    gates.reached("shaking")
+    assert c.status()["modules"][0]["state"] == "shaking"
+    assert c.re_halt()["success"]
+    gates.open("shaking")
+    c.wait_for_idle(timeout=WAIT)
+    status = c.status()
+    assert status["progress"]["status"] == "halted"
+    [shaker] = status["modules"]
+    assert (shaker["state"], shaker["lines"]) == (
+        "idle", ["heater 23.0 °C, idle", "not shaking, latch closed",
+                 "stopped shaking (it was set to 2000 rpm) after the emergency stop"])
+    # As it happens: the record up to the summary says it already.
+    record = c.history_item_get(status["progress"]["item_uid"])["item"]["record"]
+    ending = next(i for i, e in enumerate(record) if e["event"] == "summary")
+    board = ModuleBoard("shaken")
+    board.feed(record[:ending])
+    assert not board.ended and board.fields()[0]["lines"] == shaker["lines"]
+    # A plate that did not stop (the module did not answer): said so, shaking as last read.
+    board = ModuleBoard("shaken")
+    board.feed([{"event": "failure", "error": "the heater-shaker does not answer",
+                 "location": "heaterShakerModuleV1@4"} if e["event"] == "module_halt" else e
+                for e in record[:ending]])
+    assert said(board)[0][2:] == ("shaking", [
+        "heater 23.0 °C, idle", "shaking at 2000 rpm, latch closed",
+        "not stopped after the emergency stop: the heater-shaker does not answer"])

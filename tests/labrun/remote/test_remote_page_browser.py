@@ -17,6 +17,7 @@ from browser_kit import MS, needs_chromium
 from remote_kit import (
     MODULES,
     QUICK,
+    SHAKEN,
     WAIT,
     Gates,
     Served,
@@ -180,6 +181,26 @@ def test_each_module_is_shown_with_what_it_is_doing_and_no_panel_without_modules
     expect(page.locator("#run-name")).to_have_text("quick.py", timeout=MS)
     expect(panel).to_be_hidden(timeout=MS)
     assert errors == []
+
+
+def test_a_halt_that_stops_the_shaking_plate_says_so_on_its_module(
+        served: Served, gates: Gates, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    served.client.queue_item_add(SHAKEN)
+    page.goto(served.handle.token_url)
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    page.click("#b-start")
+    gates.reached("shaking")
+    card = page.locator("#modules .module")
+    expect(card.locator(".module-state")).to_have_text("shaking", timeout=MS)
+    assert served.client.re_halt()["success"]
+    gates.open("shaking")
+    expect(page.locator("#call")).to_have_text("Halted", timeout=MS)
+    expect(card.locator(".module-line")).to_have_text(
+        ["heater 23.0 °C, idle", "not shaking, latch closed",
+         "stopped shaking (it was set to 2000 rpm) after the emergency stop"], timeout=MS)
+    expect(card.locator(".module-state")).to_have_text("idle")
 
 
 def test_a_failed_run_shows_its_error_and_line(served: Served, gates: Gates, page: Any,
