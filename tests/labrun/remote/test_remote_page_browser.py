@@ -572,6 +572,24 @@ def test_a_door_that_resumes_the_run_by_itself_says_so_and_a_pause_keeps_it_stop
         expect(page.locator("#banner")).to_be_hidden(timeout=MS)
 
 
+def test_a_door_opened_mid_run_says_the_robot_stopped_where_it_was(
+        served: Served, gates: Gates, page: Any) -> None:
+    """No tip holding liquid: the banner read "the robot stopped where it was not parked
+    clear of the deck", as if where it stopped were the matter."""
+    from playwright.sync_api import expect
+
+    start_from_the_page(served, gates, page)
+    served.client.sim_interlock("door", True)
+    expect(page.locator("#banner-msg")).to_have_text(
+        "close the door, then Resume — the robot stopped where it was, not parked clear of "
+        "the deck (nothing moves behind an interlock): mind the pipettes when you reach in",
+        timeout=MS)
+    served.client.sim_interlock("door", False)
+    page.click("#banner-resume")
+    gates.open("held")
+    expect(page.locator("#outcome")).to_have_text("Last run succeeded", timeout=MS)
+
+
 def test_an_open_door_between_runs_is_shown_and_the_queue_not_offered(
         served: Served, gates: Gates, page: Any) -> None:
     """No run going: the page showed nothing of an open door and offered Start queue,
