@@ -82,7 +82,8 @@ async def follow_modules(run: Run, send: Callable[[list[Reading]], None], *,
 class _Module:
     """What the board knows of one module."""
 
-    __slots__ = ("covers", "ending", "id", "kind", "model", "profile", "slot", "status", "t")
+    __slots__ = ("covers", "ending", "id", "kind", "model", "parked", "profile", "slot",
+                 "status", "t")
 
     def __init__(self, id: str, kind: str, model: str, slot: str,
                  covers: Iterable[str] = ()) -> None:
@@ -95,6 +96,7 @@ class _Module:
         self.t = float("-inf")
         self.profile: tuple[int, int] | None = None  # its last profile: steps, cycles
         self.ending: list[str] = []  # what the run's ending did to it, or failed to do
+        self.parked: str | None = None  # what the run's pause stopped, till it resumes
 
 
 class ModuleBoard:
@@ -126,14 +128,23 @@ class ModuleBoard:
                 changed = self._command(event) or changed
             elif kind in ("module_park", "module_unpark", "module_deactivate"):
                 module = self._modules.get(str(event.get("module")))
+                if module is None:
+                    continue
+                rpm = event.get("stopped_rpm") if kind == "module_park" else None
+                parked = (f"stopped shaking (it was set to {rpm:g} rpm) while the run is "
+                          "paused; it shakes again as the run resumes" if rpm else None)
+                changed = changed or parked != module.parked
+                module.parked = parked
                 status = event.get("status")
-                if module is not None and isinstance(status, Mapping):
+                if isinstance(status, Mapping):
                     changed = self._set(module, status, event.get("t")) or changed
             elif kind in ("emergency_stop", "module_halt", "failure"):
                 changed = self._ended_by(event) or changed
             elif kind == "summary":
                 self.ended = True
                 changed = True
+                for module in self._modules.values():
+                    module.parked = None  # the run is over: it shakes no more
                 for data in event.get("modules") or ():
                     module = self._module(data)
                     status = data.get("status")
@@ -198,7 +209,10 @@ class ModuleBoard:
         kind = event.get("event")
         if kind == "emergency_stop":
             self._estop = True
-            return False
+            parked = [m for m in self._modules.values() if m.parked]
+            for stopped in parked:  # no resume follows a halt
+                stopped.parked = None
+            return bool(parked)
         module = self._modules.get(str(event.get("module", event.get("location"))))
         if module is None:
             return False  # a failure elsewhere (the protocol, the cleanup)
@@ -268,7 +282,7 @@ class ModuleBoard:
             own = [view(m.id, m.kind, m.model, m.slot, m.status, t=m.t,
                         covers=m.covers, profile=m.profile) for m in self._modules.values()]
             for data, module in zip(own, self._modules.values(), strict=True):
-                data["lines"] += module.ending
+                data["lines"] += [*filter(None, [module.parked]), *module.ending]
             slots = {m.slot for m in self._modules.values()}
             self._fields = own + [m for m in self._carried if m["slot"] not in slots]
         return self._fields

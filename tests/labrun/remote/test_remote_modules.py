@@ -283,3 +283,30 @@ def test_a_halt_that_stops_a_shaking_plate_is_said_on_its_module_as_it_happens(
     assert said(board)[0][2:] == ("shaking", [
         "heater 23.0 °C, idle", "shaking at 2000 rpm, latch closed",
         "not stopped after the emergency stop: the heater-shaker does not answer"])
+
+
+def test_a_plate_a_pause_stopped_is_said_so_until_a_halt_ends_the_run(
+        served: Served, gates: Gates) -> None:
+    """Paused, the heater-shaker says the pause stopped it and that it shakes again as
+    the run resumes; halted then, no resume follows, and it no longer says so."""
+    c = served.client
+    c.queue_item_add(SHAKEN)
+    c.queue_start()
+    gates.reached("shaking")
+    assert c.re_pause("immediate")["success"]
+    paused = c.wait_for(lambda s: s["run_status"] == "paused" and len(
+        s["modules"][0]["lines"]) == 3, timeout=WAIT)
+    assert paused["modules"][0]["lines"][1:] == [
+        "not shaking, latch closed", "stopped shaking (it was set to 2000 rpm) while the run "
+        "is paused; it shakes again as the run resumes"]
+    assert c.re_halt()["success"]
+    gates.open("shaking")
+    c.wait_for_idle(timeout=WAIT)
+    status = c.status()
+    assert status["modules"][0]["lines"] == ["heater 23.0 °C, idle", "not shaking, latch closed"]
+    # From the emergency stop on, before the summary.
+    record = c.history_item_get(status["progress"]["item_uid"])["item"]["record"]
+    ending = next(i for i, e in enumerate(record) if e["event"] == "summary")
+    board = ModuleBoard("shaken")
+    board.feed(record[:ending])
+    assert not board.ended and board.fields()[0]["lines"] == status["modules"][0]["lines"]

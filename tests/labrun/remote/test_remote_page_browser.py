@@ -183,6 +183,33 @@ def test_each_module_is_shown_with_what_it_is_doing_and_no_panel_without_modules
     assert errors == []
 
 
+def test_a_pause_that_stops_the_shaking_plate_says_so_on_its_module_till_it_resumes(
+        served: Served, gates: Gates, page: Any) -> None:
+    """Paused, the plate stands still: its card said only "not shaking", idle, as if the
+    protocol had stopped it."""
+    from playwright.sync_api import expect
+
+    served.client.queue_item_add(SHAKEN)
+    page.goto(served.handle.token_url)
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    page.click("#b-start")
+    gates.reached("shaking")
+    lines = page.locator("#modules .module .module-line")
+    expect(lines).to_have_text(["heater 23.0 °C, idle", "shaking at 2000 rpm, latch closed"],
+                               timeout=MS)
+    page.click("#b-pause-now")
+    expect(lines).to_have_text(
+        ["heater 23.0 °C, idle", "not shaking, latch closed",
+         "stopped shaking (it was set to 2000 rpm) while the run is paused; it shakes again "
+         "as the run resumes"], timeout=MS)
+    page.click("#banner-resume")
+    expect(lines).to_have_text(["heater 23.0 °C, idle", "shaking at 2000 rpm, latch closed"],
+                               timeout=MS)
+    gates.open("shaking")
+    expect(page.locator("#outcome")).to_have_text("Last run succeeded", timeout=MS)
+    expect(lines).to_have_text(["heater 23.0 °C, idle", "not shaking, latch closed"])
+
+
 def test_a_halt_that_stops_the_shaking_plate_says_so_on_its_module(
         served: Served, gates: Gates, page: Any) -> None:
     from playwright.sync_api import expect
