@@ -310,3 +310,22 @@ def test_a_plate_a_pause_stopped_is_said_so_until_a_halt_ends_the_run(
     board = ModuleBoard("shaken")
     board.feed(record[:ending])
     assert not board.ended and board.fields()[0]["lines"] == status["modules"][0]["lines"]
+
+
+def test_a_profile_a_halt_stops_is_said_so_on_its_thermocycler(served: Served) -> None:
+    c = served.client
+    c.queue_item_add(item('''
+tc = ctx.load_module("thermocyclerModuleV2")
+tc.close_lid()
+tc.execute_profile([{"temperature": 95, "hold_time_seconds": 600}], repetitions=10,
+                   block_max_volume=50)
+''', "profile.py"))
+    c.queue_start()
+    c.wait_for(lambda s: [m["state"] for m in s["modules"]] == ["running profile"],
+               timeout=WAIT)
+    assert c.re_halt()["success"]
+    c.wait_for_idle(timeout=WAIT)
+    [thermocycler] = c.status()["modules"]
+    assert thermocycler["lines"][-1] == \
+        "profile stopped by the halt: the block holds the step it was at"
+    assert thermocycler["state"] != "running profile"
