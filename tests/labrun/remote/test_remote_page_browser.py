@@ -617,6 +617,27 @@ def test_a_door_opened_mid_run_says_the_robot_stopped_where_it_was(
     expect(page.locator("#outcome")).to_have_text("Last run succeeded", timeout=MS)
 
 
+def test_on_a_phone_the_banner_reads_across_the_screen_its_buttons_under_it(
+        served: Served, gates: Gates, page: Any) -> None:
+    """At a phone's width the banner's words were squeezed into a third of it, beside its
+    buttons, four words a line."""
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 375, "height": 740})
+    start_from_the_page(served, gates, page)
+    page.click("#b-pause-now")
+    expect(page.locator("#banner-title")).to_have_text(
+        "Paused by a user (this page or a client)", timeout=MS)
+    banner = page.locator("#banner").bounding_box()
+    words = page.locator("#banner-text").bounding_box()
+    resume = page.locator("#banner-resume").bounding_box()
+    assert words["width"] > 0.8 * banner["width"]
+    assert resume["y"] >= words["y"] + words["height"]
+    page.click("#banner-resume")
+    gates.open("held")
+    expect(page.locator("#outcome")).to_have_text("Last run succeeded", timeout=MS)
+
+
 def test_an_open_door_between_runs_is_shown_and_the_queue_not_offered(
         served: Served, gates: Gates, page: Any) -> None:
     """No run going: the page showed nothing of an open door and offered Start queue,
