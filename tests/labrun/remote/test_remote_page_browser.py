@@ -18,13 +18,22 @@ from remote_kit import (
     MODULES,
     QUICK,
     SHAKEN,
+    SPEED,
     WAIT,
     Gates,
     Served,
     door_opens_as_the_next_run_starts,
     item,
+    protocol,
     serving,
 )
+
+from hardware.clock import RealClock
+from hardware.config import default_config
+from hardware.simulated import SimulatedController
+from labrun.remote import serve_run
+from protocol_api.execute import create_run
+from protocol_api.loader import load_protocol
 
 pytestmark = needs_chromium
 
@@ -228,6 +237,35 @@ def test_a_halt_that_stops_the_shaking_plate_says_so_on_its_module(
         ["heater 23.0 °C, idle", "not shaking, latch closed",
          "stopped shaking (it was set to 2000 rpm) after the emergency stop"], timeout=MS)
     expect(card.locator(".module-state")).to_have_text("idle")
+
+
+def test_the_one_run_serve_run_serves_is_not_said_running_once_it_has_ended(
+        gates: Gates, page: Any, tmp_path: Path) -> None:
+    """The queue box said "one.py (running)" after the run had succeeded: the server keeps
+    it as its run's item."""
+    from playwright.sync_api import expect
+
+    config = default_config()
+    path = tmp_path / "one.py"
+    path.write_text(protocol('p300.pick_up_tip()\ngates.wait("one")\np300.drop_tip()'))
+    clock = RealClock(SPEED)
+    run = create_run(load_protocol(path), config=config,
+                     controller=SimulatedController(config, clock), clock=clock)
+    try:
+        with serve_run(run, port=0, announce=False) as handle:
+            gates.watch(handle.manager)
+            page.goto(handle.token_url)
+            expect(page.locator("#link")).to_have_text("live", timeout=MS)
+            run.control.play()
+            gates.reached("one")
+            expect(page.locator("#queue li")).to_have_text(["run (running)"], timeout=MS)
+            gates.open("one")
+            expect(page.locator("#outcome")).to_have_text("Run succeeded", timeout=MS)
+            expect(page.locator("#queue li")).to_have_count(0)
+            expect(page.locator("#queue-empty")).to_be_visible()
+    finally:
+        gates.open_all()
+        run.close()
 
 
 def test_a_failed_run_shows_its_error_and_line(served: Served, gates: Gates, page: Any,
