@@ -13,6 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import anyio
+import pytest
 from browser_kit import MS, needs_chromium
 from remote_kit import (
     MODULES,
@@ -673,6 +675,41 @@ def test_on_a_phone_the_banner_reads_across_the_screen_its_buttons_under_it(
     assert resume["y"] >= words["y"] + words["height"]
     page.click("#banner-resume")
     gates.open("held")
+    expect(page.locator("#outcome")).to_have_text("Last run succeeded", timeout=MS)
+
+
+def test_while_a_door_pauses_the_run_the_page_never_says_it_parks(
+        served: Served, gates: Gates, page: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The door opens while the plate shakes: the run is pausing while the plate spins
+    down (held here at the gate "parking"), and the robot stays where it is; the banner
+    said "stopping and parking"."""
+    from playwright.sync_api import expect
+
+    from hardware.modules.simulated import SimulatedHeaterShaker
+
+    spin_down = SimulatedHeaterShaker.park
+
+    async def held(self: SimulatedHeaterShaker) -> None:
+        await anyio.to_thread.run_sync(gates.arrive, "parking")
+        await spin_down(self)
+
+    monkeypatch.setattr(SimulatedHeaterShaker, "park", held)
+    served.client.queue_item_add(SHAKEN)
+    page.goto(served.handle.token_url)
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    page.click("#b-start")
+    gates.reached("shaking")
+    served.client.sim_interlock("door", True)
+    gates.reached("parking")
+    expect(page.locator("#state")).to_have_text("pausing", timeout=MS)
+    expect(page.locator("#banner-msg")).to_have_text(
+        "close the door, then Resume — the robot stops where it is (nothing moves behind an "
+        "interlock)")
+    gates.open("parking")
+    expect(page.locator("#state")).to_have_text("paused", timeout=MS)
+    served.client.sim_interlock("door", False)
+    page.click("#banner-resume")
+    gates.open("shaking")
     expect(page.locator("#outcome")).to_have_text("Last run succeeded", timeout=MS)
 
 
