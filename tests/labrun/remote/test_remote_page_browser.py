@@ -270,6 +270,40 @@ def test_the_one_run_serve_run_serves_is_not_said_running_once_it_has_ended(
         run.close()
 
 
+def test_while_a_stopped_run_cleans_up_now_says_it_is_stopping(
+        served: Served, gates: Gates, page: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped, the run cleans up (its shaking plate stopped, held here at the gate
+    "cleanup"): the Now box went on showing the protocol's last call, the plate's
+    spin-up to 2000 rpm, as if it were going on."""
+    from playwright.sync_api import expect
+
+    from hardware.modules.simulated import SimulatedHeaterShaker
+
+    deactivate = SimulatedHeaterShaker.deactivate
+
+    async def held(self: SimulatedHeaterShaker) -> None:
+        await anyio.to_thread.run_sync(gates.arrive, "cleanup")
+        await deactivate(self)
+
+    monkeypatch.setattr(SimulatedHeaterShaker, "deactivate", held)
+    served.client.queue_item_add(SHAKEN)
+    page.goto(served.handle.token_url)
+    expect(page.locator("#link")).to_have_text("live", timeout=MS)
+    page.click("#b-start")
+    gates.reached("shaking")
+    expect(page.locator("#call")).to_have_text(
+        "Heater-Shaker: set and wait for shake speed (2000 rpm)", timeout=MS)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#b-stop")
+    gates.reached("cleanup")
+    expect(page.locator("#state")).to_have_text("stopping", timeout=MS)
+    expect(page.locator("#call")).to_have_text("Stopping")
+    expect(page.locator("#line")).to_have_text("")
+    gates.open("cleanup")
+    gates.open("shaking")
+    expect(page.locator("#call")).to_have_text("Stopped", timeout=MS)
+
+
 def test_a_failed_run_shows_its_error_and_line(served: Served, gates: Gates, page: Any,
                                               tmp_path: Path) -> None:
     from playwright.sync_api import expect
