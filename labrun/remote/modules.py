@@ -4,8 +4,10 @@ Two sources, neither of them in the engine's hot path:
 
 - the run's record events, which the server reads anyway (``manager``'s progress): each
   ``loadModule`` (kind, model, slot), each module call's result (the device's status
-  when it ended), a thermocycler profile's steps and cycles, the module's park, unpark
-  and deactivation, and the summary's ``modules`` (each one's status at the end);
+  when it ended), a thermocycler profile's steps and cycles, the module's park (a shaker
+  it stopped is said so until the unpark), unpark and deactivation, what a halt did to it
+  (``module_halt``) or a ``failure`` at it, said as it happens, and the summary's
+  ``modules`` (each one's status at the end);
 - ``follow_modules``: while a run with modules goes, the process that owns the run (the
   server's, or the run worker's) reads each loaded device's status in the engine loop
   every ``MODULE_INTERVAL`` wall seconds and hands it over when it changed, so a plate
