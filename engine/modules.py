@@ -250,11 +250,11 @@ class Modules:
     async def park(self) -> None:
         """The run parks: each device stops what must stop (a shaker) and holds the rest."""
         for module in self.loaded.values():
-            before = module.device.status().get("target_rpm") or 0.0  # what it was set to
-            await module.device.park()
-            status = dict(module.device.status())
-            stopped = {"stopped_rpm": before} if before and not status.get("rpm") else {}
-            self.engine.record.add("module_park", module=module.id, status=status, **stopped)
+            # What it stopped is the device's to say: a serial module's status is its last
+            # reading, from before a shake the pause cut off once its line went out.
+            stopped = await module.device.park()
+            self.engine.record.add("module_park", module=module.id,
+                                   status=dict(module.device.status()), **stopped)
 
     async def unpark(self) -> None:
         """The run resumes: each device back to what was set before the run moves on."""

@@ -39,8 +39,9 @@ class Device(Protocol):
         """Carry out one of its calls (``set_temperature``, ``engage``, ...); its result."""
         ...
 
-    async def park(self) -> None:
-        """The run pauses: stop what must stop (a shaker), hold the rest."""
+    async def park(self) -> Mapping[str, Any]:
+        """The run pauses: stop what must stop (a shaker), hold the rest; what it stopped
+        (``stopped_rpm``: the speed a shaker was set to), empty when nothing was moving."""
         ...
 
     async def unpark(self) -> None:

@@ -238,8 +238,8 @@ class ThreadedDevice:
     async def call(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
         return await self._hop.run(self.inner.call, method, params)
 
-    async def park(self) -> None:
-        await self._hop.run(self.inner.park)
+    async def park(self) -> Mapping[str, Any]:
+        return await self._hop.run(self.inner.park)
 
     async def unpark(self) -> None:
         await self._hop.run(self.inner.unpark)

@@ -83,8 +83,9 @@ class SimulatedModule:
     async def call(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
         return await call_handler(self.kind, self.name, self.handlers(), method, params)
 
-    async def park(self) -> None:
+    async def park(self) -> Mapping[str, Any]:
         """Temperatures and magnets hold during a pause."""
+        return {}
 
     async def unpark(self) -> None:
         """Nothing was stopped at the pause."""
@@ -495,13 +496,15 @@ class SimulatedHeaterShaker(SimulatedModule):
         await self._deactivate_heater(params)
         return {}
 
-    async def park(self) -> None:
-        """The run pauses: stop shaking, remembering the speed it was set to."""
+    async def park(self) -> Mapping[str, Any]:
+        """The run pauses: stop shaking, remembering the speed it was set to; that speed
+        (``stopped_rpm``) when it was set to shake."""
         target = self.shaker.target
         if target > 0.0 and self.remembered_rpm is None:
             self.remembered_rpm = target
         if self.shaker.value(self.clock.now()) > 0.0 or target > 0.0:
             await self._spin(0.0)
+        return {"stopped_rpm": target} if target > 0.0 else {}
 
     async def unpark(self) -> None:
         """The run resumes: back at the remembered speed before returning."""

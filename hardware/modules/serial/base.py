@@ -124,8 +124,9 @@ class SerialModule:
                 raise
             raise named from fault
 
-    async def park(self) -> None:
+    async def park(self) -> Mapping[str, Any]:
         """Temperatures and magnets hold during a pause: nothing to do."""
+        return {}
 
     async def unpark(self) -> None:
         """Nothing was stopped at the pause."""

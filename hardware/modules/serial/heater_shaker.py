@@ -156,16 +156,19 @@ class SerialHeaterShaker(SerialModule):
 
     # -- pause and stop ---------------------------------------------------------------
 
-    async def park(self) -> None:
-        """Stop shaking, remembering the speed (once: a second park keeps the first). The
-        speed is the module's, read now: a shake or a stop the pause cut off once its line
-        was sent left the driver's reading from before it."""
+    async def park(self) -> Mapping[str, Any]:
+        """Stop shaking, remembering the speed (once: a second park keeps the first); the
+        speed it stopped (``stopped_rpm``). The speed is the module's, read now: a shake or
+        a stop the pause cut off once its line was sent left the driver's reading from
+        before it."""
         if self.parked_rpm is not None:
-            return
+            return {}
         await self.refresh()
-        if self.target_rpm > 0:
-            self.parked_rpm = self.target_rpm
-            await self._stop_shaking()
+        if self.target_rpm <= 0:
+            return {}
+        self.parked_rpm = self.target_rpm
+        await self._stop_shaking()
+        return {"stopped_rpm": self.parked_rpm}
 
     async def unpark(self) -> None:
         """Back to the remembered speed before the run goes on."""

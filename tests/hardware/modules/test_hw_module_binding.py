@@ -13,12 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from emulated_runs import WAIT_S, emulated_run, wait_until
 
 from engine.run import Run
 from engine.state import Status
-from hardware.emulator.modules import ModuleTwins
+from hardware.emulator.modules import HeaterShakerFirmware, ModuleTwins
 from hardware.emulator.modules.base import Refused, code_of
 from hardware.robot import Robot
 from protocol_api.execute import open_context
@@ -186,6 +187,52 @@ def test_a_halt_stops_the_shaking_plate_on_the_wire_after_the_emergency_stop(
         [halt] = halts
         assert halt["stopped_rpm"] == 2000 and halt["status"]["rpm"] == 0
         assert halt["status"]["target"] == 37  # the heater stays as it was
+
+
+def test_a_pause_that_cuts_a_shake_off_as_its_line_goes_out_records_what_it_stopped(
+        tmp_path: Path) -> None:
+    # An immediate pause cut set_and_wait_for_shake_speed off while the module answered
+    # its M3: the park stopped the plate, but the record's module_park (and so the run
+    # log) did not say it had been shaking at 2000 rpm, the driver's reading being from
+    # before the M3.
+    with robot_run(tmp_path, """
+        hs = ctx.load_module("heaterShakerModuleV1", 3)
+        hs.close_labware_latch()
+        hs.set_and_wait_for_shake_speed(2000)
+        hs.deactivate_shaker()
+    """) as (robot, run):
+        assert robot.twins is not None
+        twins = robot.twins
+        firmware = twins.firmware("heater_shaker")
+        assert isinstance(firmware, HeaterShakerFirmware)
+        gate: anyio.Event = twins.call(anyio.Event)
+        execute = firmware.execute
+
+        async def held(line: str) -> str:  # M3 is answered once the gate opens
+            if code_of(line) == "M3":
+                await gate.wait()
+            return await execute(line)
+
+        async def nothing(controller: object) -> None:
+            return None
+
+        twins.call(lambda: setattr(firmware, "execute", held))
+        run.control.play()
+        wait_until(lambda: "M3 S2000" in twins.call(lambda: list(firmware.received)),
+                   "the M3")
+        assert run.control.pause("immediate").accepted
+        # The call's cancellation has left the engine's loop (what was scheduled there
+        # before has run), then reached the hardware thread's: only then is M3 answered.
+        run.call(lambda: None)
+        robot.in_hardware_thread(nothing)
+        twins.call(gate.set)
+        paused = run.control.wait_until_paused(WAIT_S)
+        assert paused.status is Status.PAUSED
+        target = twins.call(lambda: firmware.target_rpm)
+        events = list(run.record.events)
+    assert target == 0
+    [park] = [e for e in events if e["event"] == "module_park"]
+    assert park["stopped_rpm"] == 2000 and park["status"]["rpm"] == 0
 
 
 @pytest.mark.parametrize("fault", ["drop", "async error"])

@@ -322,6 +322,7 @@ def test_park_stops_the_shaker_on_the_wire_and_unpark_restores_it(
     firmware = twins.firmware("hs")
     assert isinstance(firmware, HeaterShakerFirmware)
     states: list[tuple[int, float]] = []
+    stopped: list[Any] = []
 
     def twin_state() -> tuple[int, float]:
         return firmware.target_rpm, round(firmware.shaker.value())
@@ -330,17 +331,19 @@ def test_park_stops_the_shaker_on_the_wire_and_unpark_restores_it(
         await device.call("set_shake_speed", {"rpm": 1200})
         states.append(twins.call(twin_state))
         start = len(received(twins, "hs"))
-        await device.park()
+        stopped.append(await device.park())
         states.append(twins.call(twin_state))
         parked_lines = received(twins, "hs")[start:]
         assert "G28" in parked_lines and not any(
             line.startswith("M3") for line in parked_lines)
-        await device.park()  # a second park keeps the speed remembered by the first
+        # a second park keeps the speed remembered by the first, and stopped nothing
+        stopped.append(await device.park())
         await device.unpark()
         states.append(twins.call(twin_state))
         await device.call("deactivate_shaker", {})
 
     drive(twins, "hs", script)
+    assert stopped == [{"stopped_rpm": 1200.0}, {}]
     assert states[1] == (0, 0.0)
     assert states[0][0] == states[2][0] == 1200
     assert abs(states[2][1] - 1200) <= 25
@@ -383,16 +386,19 @@ def test_a_halt_stops_a_turning_plate_and_leaves_an_open_latch_and_the_heater_al
     assert all("G28" not in lines for lines in sent)
 
 
-@pytest.mark.parametrize(("before", "call", "line", "parked", "after"), [
-    (0, {"method": "set_shake_speed", "rpm": 1000}, "M3 S1000", 0, 1000),
-    (1000, {"method": "deactivate_shaker"}, "G28", 0, 0)])
+@pytest.mark.parametrize(("before", "call", "line", "parked", "after", "stopped"), [
+    (0, {"method": "set_shake_speed", "rpm": 1000}, "M3 S1000", 0, 1000,
+     {"stopped_rpm": 1000.0}),
+    (1000, {"method": "deactivate_shaker"}, "G28", 0, 0, {})])
 def test_park_reads_the_shaker_after_a_call_cut_off_once_its_line_was_sent(
-        before: int, call: dict[str, Any], line: str, parked: int, after: int) -> None:
+        before: int, call: dict[str, Any], line: str, parked: int, after: int,
+        stopped: dict[str, float]) -> None:
     # A door or an immediate pause cuts the call off while the module answers its line:
     # the line is seen through, but the driver's reading of the shaker is from before it.
     # Parking must stop what the module is doing now (a shake just started: it kept
-    # shaking behind the open door) and unparking restore only that (a shaker just
-    # stopped was spun up again).
+    # shaking behind the open door), say it stopped it (the record's module_park said
+    # nothing of it), and unparking restore only that (a shaker just stopped was spun up
+    # again).
     with running_module_twins({"hs": "heater_shaker"}, speed=SPEED) as twins:
         firmware = twins.firmware("hs")
         assert isinstance(firmware, HeaterShakerFirmware)
@@ -405,6 +411,7 @@ def test_park_reads_the_shaker_after_a_call_cut_off_once_its_line_was_sent(
             return await answer(received_line)
 
         states: list[int] = []
+        said: list[Any] = []
 
         async def script(device: SerialModule) -> None:
             if before:
@@ -418,7 +425,7 @@ def test_park_reads_the_shaker_after_a_call_cut_off_once_its_line_was_sent(
                         await anyio.sleep(0.001)
                     scope.cancel()  # the pause, while the module has not yet answered
                     twins.call(gate.set)
-            await device.park()
+            said.append(await device.park())
             states.append(twins.call(lambda: firmware.target_rpm))
             await device.unpark()
             states.append(twins.call(lambda: firmware.target_rpm))
@@ -426,6 +433,7 @@ def test_park_reads_the_shaker_after_a_call_cut_off_once_its_line_was_sent(
 
         drive(twins, "hs", script)
     assert states == [parked, after]
+    assert said == [stopped]
 
 
 def test_a_lost_connection_is_a_fault_naming_the_module() -> None:
