@@ -34,6 +34,10 @@ from . import commands as c
 from .core import EngineCore
 from .entries import CommandEntry
 from .robot_model import CommandError
+from .state import EndKind
+
+ENDING_WORDS = {EndKind.STOP: "stop", EndKind.ABORT: "abort", EndKind.FAIL: "failure"}
+"""What a deactivation's failure calls the ending that made the modules safe."""
 
 
 class LoadedModule:
@@ -264,12 +268,18 @@ class Modules:
                                    status=dict(module.device.status()))
 
     async def deactivate(self) -> None:
-        """Stop or abort: make every module safe; a device fault is recorded, not raised."""
+        """Stop or abort: make every module safe; a device fault is recorded, not raised,
+        naming the slot the module was loaded in and what could not be done."""
+        ending = self.engine.state.ending
+        end = ENDING_WORDS.get(ending.kind, "end") if ending is not None else "end"
         for module in self.loaded.values():
             try:
                 await module.device.deactivate()
             except HardwareFault as exc:
-                self.engine.record.add("failure", error=str(exc), location=module.id)
+                self.engine.record.add(
+                    "failure", location=module.id,
+                    error=f"the module loaded in slot {module.slot} could not be made safe "
+                          f"at the run's {end}: {exc}")
             with contextlib.suppress(HardwareFault):
                 self.engine.record.add("module_deactivate", module=module.id,
                                        status=dict(module.device.status()))

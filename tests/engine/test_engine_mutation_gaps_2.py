@@ -512,7 +512,8 @@ def test_a_module_that_fails_to_deactivate_does_not_fail_a_stop() -> None:
         assert run.control.stop().accepted
         assert run.run.wait(5).status is Status.STOPPED
         failures = [(e["error"], e["location"]) for e in run.events() if e["event"] == "failure"]
-        assert failures == [("the module does not answer", "temp")]
+        assert failures == [("the module loaded in slot 3 could not be made safe at the "
+                             "run's stop: the module does not answer", "temp")]
         assert [e["type"] for e in run.events() if e.get("origin") == "cleanup"
                 and e["status"] == "queued"] == ["dropTip"]
     finally:

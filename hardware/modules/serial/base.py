@@ -132,8 +132,10 @@ class SerialModule:
         """Nothing was stopped at the pause."""
 
     async def deactivate(self) -> None:
-        """The run is stopped or aborted: make the module safe (each kind says how)."""
-        raise NotImplementedError
+        """The run is stopped or aborted: make the module safe (``make_safe``); a fault
+        names this module (the wire's name only its port)."""
+        with self.naming_faults():
+            await self.make_safe()
 
     async def stop_moving(self) -> Mapping[str, Any]:
         """A halt: nothing of it moves by itself (a heater-shaker's plate does)."""
@@ -221,6 +223,10 @@ class SerialModule:
             await wire.close()
         self._check_identity(answer)  # another kind of module on this port
         return model_from_identity(self.kind, answer)
+
+    async def make_safe(self) -> None:
+        """What a stop or abort does to the module (each kind says)."""
+        raise NotImplementedError
 
     def identify(self, info: str) -> None:
         """Adapt to what ``M115`` said the module is (a GEN1 magnet counts half-mm)."""

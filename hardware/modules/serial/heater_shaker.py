@@ -176,7 +176,7 @@ class SerialHeaterShaker(SerialModule):
             rpm, self.parked_rpm = self.parked_rpm, None
             await self._shake(rpm)
 
-    async def deactivate(self) -> None:
+    async def make_safe(self) -> None:
         """Stop and abort: the shaker stops; the heater only when configured."""
         self.parked_rpm = None
         await self._stop_unless_open()

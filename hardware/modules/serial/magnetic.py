@@ -54,7 +54,7 @@ class SerialMagneticModule(SerialModule):
             await self.refresh()
         return {"height_mm": self.height_mm}
 
-    async def deactivate(self) -> None:
+    async def make_safe(self) -> None:
         """Stop and abort leave the magnets where they are: moving them is not safety."""
 
     async def refresh(self) -> None:

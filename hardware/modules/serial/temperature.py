@@ -68,7 +68,8 @@ class SerialTemperatureModule(SerialModule):
         await self.refresh()
         return {}
 
-    async def deactivate(self) -> None:
+    async def make_safe(self) -> None:
+        """Stop and abort: the heater goes off only when configured."""
         if self.heaters_off_on_stop:
             await self.deactivate_call({})
 

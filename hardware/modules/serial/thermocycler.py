@@ -216,7 +216,7 @@ class SerialThermocycler(SerialModule):
         await self.refresh()
         return {}
 
-    async def deactivate(self) -> None:
+    async def make_safe(self) -> None:
         """Stop and abort end a profile; the heaters go off only when configured."""
         await self._stop_profile()
         if self.heaters_off_on_stop:

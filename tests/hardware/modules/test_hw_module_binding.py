@@ -189,6 +189,42 @@ def test_a_halt_stops_the_shaking_plate_on_the_wire_after_the_emergency_stop(
         assert halt["status"]["target"] == 37  # the heater stays as it was
 
 
+def test_a_module_that_cannot_be_made_safe_at_a_stop_is_named_in_the_failure(
+        tmp_path: Path) -> None:
+    # The stop's G28 refused: the record's failure named only the port ('/dev/pts/7: the
+    # module refused ...'), not which module, nor that the stop could not make it safe.
+    with robot_run(tmp_path, SHAKE) as (robot, run):
+        assert robot.twins is not None
+        twins = robot.twins
+        firmware = twins.firmware("heater_shaker")
+        execute = firmware.execute
+
+        async def refusing(line: str) -> str:
+            if code_of(line) == "G28":
+                raise Refused("ERR126:main motor:plate lock not closed (required)")
+            return await execute(line)
+
+        twins.call(lambda: setattr(firmware, "execute", refusing))
+        run.control.play()
+
+        def in_the_delay() -> bool:
+            step = run.control.status().step
+            return step is not None and step.name == "delay"
+
+        wait_until(in_the_delay, "the delay")
+        assert run.control.stop().accepted
+        final = run.wait(WAIT_S)
+        events = list(run.record.events)
+    port = robot.config.modules["heater_shaker"].port
+    assert final.status is Status.STOPPED
+    [failed] = [e for e in events if e["event"] == "failure"]
+    assert failed["location"] == "heaterShakerModuleV1@3"
+    assert failed["error"] == (
+        "the module loaded in slot 3 could not be made safe at the run's stop: the "
+        f"heater-shaker module [modules.heater_shaker] on {port}: the module refused "
+        "'G28': ERR126:main motor:plate lock not closed (required)")
+
+
 def test_a_pause_that_cuts_a_shake_off_as_its_line_goes_out_records_what_it_stopped(
         tmp_path: Path) -> None:
     # An immediate pause cut set_and_wait_for_shake_speed off while the module answered
