@@ -6,7 +6,9 @@ client would), and timers on the virtual clock land pauses and door openings at 
 instants mid-move. After every step the invariants of docs/design.md §3-§6 and §9 are
 checked against the status, the simulated motors and the run record. The run has four
 simulated hardware modules; random module calls set temperatures, magnets, the lid, a
-profile and the shaker, and §5's module rules are checked after every step too.
+profile and the shaker, and §5's module rules are checked after every step too; most
+halts that come between two calls come while the plate shakes (at speed, or spinning up),
+which the rest of the rules seldom bring about, so that the ending is seen to stop it.
 A single-channel pipette stands on each mount, and the protocol calls of the two come
 in any order, a step of transfers switching between them; a call may move one mount
 straight up or down over where it is, leaving the other's tip where it was. A command
@@ -52,7 +54,7 @@ from motion_trace import PhysicalTrace, TraceItem, plunger_strokes
 from stateful_runs import PLATE, TRASH, InterruptedRunMachine, well_at, well_point
 
 from engine import commands as c
-from engine.actions import Pause, Resume, SkipDelay
+from engine.actions import Halt, Pause, Resume, SkipDelay
 from engine.record import read_record
 from engine.state import Status
 from hardware.config import InterlockConfig, default_config
@@ -286,6 +288,10 @@ WAITS = {"temperatureModule/waitForTemperature": "temperature",
          "heaterShaker/waitForTemperature": "shaker"}
 READING = {"temperature": "temperature", "block": "block_temperature",
            "lid": "lid_temperature", "shaker": "temperature"}  # in a module's status
+SHAKER_RPM_S = 1000.0  # the shaker's rate to and from speed, as the README gives it
+SHAKE_RPM = st.floats(200, 3000)
+HALT_IN_SPIN_UP = st.one_of(st.none(), st.floats(0.0, 1.0))  # where in it, None: after it
+SHAKE_THEN_HALT = st.tuples(SHAKE_RPM, HALT_IN_SPIN_UP)
 
 
 class Heater:
@@ -1215,6 +1221,34 @@ class RunMachine(InterruptedRunMachine):
 
     # -- actions from another thread --------------------------------------------------
 
+    @rule(shaking=st.one_of(st.none(), SHAKE_THEN_HALT, SHAKE_THEN_HALT))
+    def halt(self, shaking: tuple[float, float | None] | None) -> None:
+        # Two in three halts that come between two calls come while the plate shakes,
+        # which the other rules seldom bring about (the shaker rarely runs when a halt
+        # comes at random, and a pause stops it first); ``shake_then_halt`` is such a
+        # halt too. The ending's invariant then checks that the halt stopped the plate.
+        if shaking is None or not self.free():
+            self._act("halt")
+            return
+        self.shake_then_halt(*shaking)
+
+    @precondition(lambda self: self.free())
+    @rule(rpm=SHAKE_RPM, at=HALT_IN_SPIN_UP)
+    def shake_then_halt(self, rpm: float, at: float | None) -> None:
+        """The protocol shakes at ``rpm``, and the run is halted at the fraction ``at``
+        of the spin-up, or once the plate is at speed (None)."""
+        speed = round(rpm)
+        self._call(c.CloseLabwareLatch(HS), c.LiftPipettes(HS))
+        if not self.free():
+            return
+        if at is not None:
+            engine, clock = self.r.engine, self.r.clock
+            spin_up = abs(speed - self.module_status()[HS]["rpm"]) / SHAKER_RPM_S
+            clock.call_at(clock.now() + at * spin_up, lambda: engine.apply(Halt()))
+        self._call(c.SetAndWaitForShakeSpeed(HS, speed))
+        if at is None:
+            self._act("halt")
+
     @rule()
     def skip_delay(self) -> None:
         self._act("skip_delay")
@@ -1298,6 +1332,8 @@ class RunMachine(InterruptedRunMachine):
             assert all(stops and i > stops[0] for i in shaker_halts), \
                 "the shaker was stopped before the emergency stop went out"
             assert not deactivated, "a halt deactivated the modules"
+            if shaker_halts:
+                event_("halted: the plate was shaking, and stopped")
 
     @invariant()
     def a_delay_ends_when_its_deadline_says(self) -> None:
