@@ -119,6 +119,13 @@ def modules_for(config: RobotConfig, needed: Iterable[Mapping[str, Any]], *, emu
     return replace(config, modules=added), None
 
 
+def could_not(module: LoadedModule, what: str, fault: HardwareFault) -> str:
+    """What a person reads of ``fault``, met as the run did ``what`` to ``module`` ("be
+    made safe at the run's stop"): the slot the module was loaded in, what could not be
+    done, and the device's own words (which name the module and its port)."""
+    return f"the module loaded in slot {module.slot} could not {what}: {fault}"
+
+
 class Modules:
     """The modules of one run and the robot's devices they are bound to."""
 
@@ -193,12 +200,15 @@ class Modules:
 
     async def stop_moving(self) -> None:
         """After a halt's emergency stop: each module stops what still moves (a shaking
-        plate; heaters stay); a device fault is recorded, not raised."""
+        plate; heaters stay); a device fault is recorded, not raised, naming the slot the
+        module was loaded in."""
         for module in self.loaded.values():
             try:
                 stopped = await module.device.stop_moving()
             except HardwareFault as exc:
-                self.engine.record.add("failure", error=str(exc), location=module.id)
+                self.engine.record.add(
+                    "failure", location=module.id,
+                    error=could_not(module, "be stopped at the run's halt", exc))
                 continue
             if stopped:
                 self.engine.record.add("module_halt", module=module.id,
@@ -278,8 +288,7 @@ class Modules:
             except HardwareFault as exc:
                 self.engine.record.add(
                     "failure", location=module.id,
-                    error=f"the module loaded in slot {module.slot} could not be made safe "
-                          f"at the run's {end}: {exc}")
+                    error=could_not(module, f"be made safe at the run's {end}", exc))
             with contextlib.suppress(HardwareFault):
                 self.engine.record.add("module_deactivate", module=module.id,
                                        status=dict(module.device.status()))

@@ -336,7 +336,8 @@ def test_a_heater_shaker_that_fails_to_stop_at_a_halt_still_ends_the_run_halted(
         assert shake_then_halt(run) is Status.HALTED
         events = run.events()
         failures = [(e["error"], e["location"]) for e in events if e["event"] == "failure"]
-        assert failures == [("the heater-shaker does not answer", HS.module)]
+        assert failures == [("the module loaded in slot 10 could not be stopped at the run's "
+                             "halt: the heater-shaker does not answer", HS.module)]
         assert [e["confirmed"] for e in events if e["event"] == "emergency_stop"] == [True]
         assert [e for e in events if e["event"] == "module_halt"] == []
         assert run.run.wait(5).outcome is not None and run.run.wait(5).outcome.reason is None

@@ -181,7 +181,11 @@ def test_a_halt_stops_the_shaking_plate_on_the_wire_after_the_emergency_stop(
         assert halts == [] and target == 2000
         [failed] = failures
         assert failed["location"] == "heaterShakerModuleV1@3"
-        assert "ERR126" in failed["error"] and "[modules.heater_shaker]" in failed["error"]
+        port = robot.config.modules["heater_shaker"].port
+        assert failed["error"] == (
+            "the module loaded in slot 3 could not be stopped at the run's halt: the "
+            f"heater-shaker module [modules.heater_shaker] on {port}: the module refused "
+            "'G28': ERR126:main motor:plate lock not closed (required)")
     else:
         assert failures == [] and rpm == 0 and target == 0
         [halt] = halts
