@@ -262,18 +262,29 @@ class Modules:
             self._profiles.add(entry.id)
 
     async def park(self) -> None:
-        """The run parks: each device stops what must stop (a shaker) and holds the rest."""
+        """The run parks: each device stops what must stop (a shaker) and holds the rest;
+        a device fault fails the run, naming the slot the module was loaded in."""
         for module in self.loaded.values():
             # What it stopped is the device's to say: a serial module's status is its last
             # reading, from before a shake the pause cut off once its line went out.
-            stopped = await module.device.park()
+            try:
+                stopped = await module.device.park()
+            except HardwareFault as exc:
+                raise HardwareFault(could_not(module, "be stopped at the run's pause",
+                                              exc)) from exc
             self.engine.record.add("module_park", module=module.id,
                                    status=dict(module.device.status()), **stopped)
 
     async def unpark(self) -> None:
-        """The run resumes: each device back to what was set before the run moves on."""
+        """The run resumes: each device back to what was set before the run moves on; a
+        device fault fails the run, naming the slot the module was loaded in."""
         for module in self.loaded.values():
-            await module.device.unpark()
+            try:
+                await module.device.unpark()
+            except HardwareFault as exc:
+                raise HardwareFault(could_not(
+                    module, "take up again at the run's resume what the pause stopped",
+                    exc)) from exc
             self.engine.record.add("module_unpark", module=module.id,
                                    status=dict(module.device.status()))
 

@@ -160,21 +160,24 @@ class SerialHeaterShaker(SerialModule):
         """Stop shaking, remembering the speed (once: a second park keeps the first); the
         speed it stopped (``stopped_rpm``). The speed is the module's, read now: a shake or
         a stop the pause cut off once its line was sent left the driver's reading from
-        before it."""
+        before it. A fault names the module."""
         if self.parked_rpm is not None:
             return {}
-        await self.refresh()
-        if self.target_rpm <= 0:
-            return {}
-        self.parked_rpm = self.target_rpm
-        await self._stop_shaking()
+        with self.naming_faults():
+            await self.refresh()
+            if self.target_rpm <= 0:
+                return {}
+            self.parked_rpm = self.target_rpm
+            await self._stop_shaking()
         return {"stopped_rpm": self.parked_rpm}
 
     async def unpark(self) -> None:
-        """Back to the remembered speed before the run goes on."""
+        """Back to the remembered speed before the run goes on. A fault names the
+        module."""
         if self.parked_rpm is not None:
             rpm, self.parked_rpm = self.parked_rpm, None
-            await self._shake(rpm)
+            with self.naming_faults():
+                await self._shake(rpm)
 
     async def make_safe(self) -> None:
         """Stop and abort: the shaker stops; the heater only when configured."""

@@ -229,6 +229,59 @@ def test_a_module_that_cannot_be_made_safe_at_a_stop_is_named_in_the_failure(
         "'G28': ERR126:main motor:plate lock not closed (required)")
 
 
+@pytest.mark.parametrize(("at", "refused", "could_not"), [
+    ("pause", "G28", "be stopped at the run's pause"),
+    ("resume", "M3 S2000", "take up again at the run's resume what the pause stopped"),
+])
+def test_a_module_that_fails_at_a_pause_or_its_resume_is_named_in_the_failure(
+        tmp_path: Path, at: str, refused: str, could_not: str) -> None:
+    # The pause's G28 (or the resume's M3) refused: the run failed saying only
+    # '/dev/pts/7: the module refused ...', naming neither the module nor its slot, nor
+    # that it was the pause that could not stop it.
+    with robot_run(tmp_path, SHAKE) as (robot, run):
+        assert robot.twins is not None
+        twins = robot.twins
+        firmware = twins.firmware("heater_shaker")
+        execute = firmware.execute
+        armed: list[bool] = []
+
+        async def refusing(line: str) -> str:
+            if armed and line.startswith(refused):
+                raise Refused("ERR126:main motor:plate lock not closed (required)")
+            return await execute(line)
+
+        twins.call(lambda: setattr(firmware, "execute", refusing))
+        run.control.play()
+
+        def in_the_delay() -> bool:
+            step = run.control.status().step
+            return step is not None and step.name == "delay"
+
+        wait_until(in_the_delay, "the delay")
+        if at == "pause":
+            armed.append(True)
+        assert run.control.pause("immediate").accepted
+        if at == "resume":
+            assert run.control.wait_until_paused(WAIT_S).status is Status.PAUSED
+            armed.append(True)
+            assert run.control.resume().accepted
+        final = run.wait(WAIT_S)
+        events = list(run.record.events)
+    port = robot.config.modules["heater_shaker"].port
+    said = (f"the heater-shaker module [modules.heater_shaker] on {port}: the module "
+            f"refused '{refused}': ERR126:main motor:plate lock not closed (required)")
+    error = f"the module loaded in slot 3 could not {could_not}: {said}"
+    assert final.status is Status.FAILED and final.outcome is not None
+    assert final.outcome.error == error
+    assert final.outcome.location == f"{tmp_path / 'protocol.py'}:9"  # the delay it cut
+    failures = [e["error"] for e in events if e["event"] == "failure"]
+    if at == "pause":  # the run's failure cannot stop the plate either
+        assert failures == [error, "the module loaded in slot 3 could not be made safe at "
+                                   f"the run's failure: {said}"]
+    else:
+        assert failures == [error]
+
+
 def test_a_pause_that_cuts_a_shake_off_as_its_line_goes_out_records_what_it_stopped(
         tmp_path: Path) -> None:
     # An immediate pause cut set_and_wait_for_shake_speed off while the module answered
