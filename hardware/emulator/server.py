@@ -204,6 +204,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="robot configuration (TOML); default: built-in OT-2")
     parser.add_argument("--busy-interval", type=float, default=2.0,
                         help="seconds between Marlin busy lines")
+    parser.add_argument("--no-emergency-parser", dest="emergency_parser",
+                        action="store_false",
+                        help="Marlin without its emergency parser (its default build)")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -212,6 +215,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     if problem is None and not 0 < args.busy_interval <= 3600:
         problem = (f"--busy-interval must be more than 0 and at most 3600 seconds, "
                    f"not {args.busy_interval:g}")
+    if problem is None and not args.emergency_parser and args.dialect != "marlin":
+        problem = "--no-emergency-parser applies only with --dialect marlin"
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -225,6 +230,9 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
+    # Marlin's build without its emergency parser (refused above for the others)
+    firmware: dict[str, Any] = {} if args.emergency_parser else {"emergency_parser": False}
+
     async def serve() -> None:
         # Ctrl-C and SIGTERM end it cleanly on every Python: on 3.10, anyio's runner turns
         # a bare SIGINT into a CancelledError traceback and exit status 1.
@@ -233,8 +241,9 @@ def run_from_args(args: argparse.Namespace) -> int:
                 emulator = await tg.start(partial(
                     serve_emulator, args.dialect, args.host, args.port, args.speed,
                     link="pty" if args.pty else "tcp", config=config,
-                    busy_interval=args.busy_interval))
-                print(f"labrun emulator ({args.dialect}, speed x{args.speed:g}) on "
+                    busy_interval=args.busy_interval, **firmware))
+                built = "" if args.emergency_parser else ", no emergency parser"
+                print(f"labrun emulator ({args.dialect}{built}, speed x{args.speed:g}) on "
                       f"{emulator.address}", flush=True)
                 async for _ in signals:
                     tg.cancel_scope.cancel()

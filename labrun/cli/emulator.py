@@ -30,6 +30,11 @@ def add_parser(commands: Any) -> None:
                         help="the robot to emulate (default: the built-in OT-2-like robot)")
     parser.add_argument("--busy-interval", type=float, default=2.0, metavar="SECONDS",
                         help="seconds between Marlin's busy lines (default: 2)")
+    parser.add_argument("--no-emergency-parser", dest="emergency_parser",
+                        action="store_false",
+                        help="Marlin built without its emergency parser (Marlin's default "
+                             "configuration): M410 and M112 act only once the move under "
+                             "way ends, and M115 says Cap:EMERGENCY_PARSER:0")
     parser.set_defaults(handler=run_emulator)
 
 
