@@ -6,7 +6,7 @@ a serial device or a pyserial URL such as ``socket://host:port``) in
 """
 
 from .dialects import DIALECTS, INTERLOCK_PREFIX, Dialect, Grbl, Marlin, Smoothie, get_dialect
-from .driver import GcodeController, open_controller
+from .driver import AT_CONNECTION, GcodeController, open_controller
 from .errors import (
     ConnectionLost,
     ControllerAlarm,
@@ -20,6 +20,7 @@ from .planning import default_axis_map
 from .transport import SerialTransport, TcpTransport, Transport, open_transport
 
 __all__ = [
+    "AT_CONNECTION",
     "DIALECTS",
     "INTERLOCK_PREFIX",
     "ConnectionLost",

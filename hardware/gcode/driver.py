@@ -98,6 +98,9 @@ _NO_EMERGENCY_PARSER_STOP = (
     "only once the move under way ends, so an immediate pause takes effect then, and a "
     "halt stops the axes only then{}: keep the robot's own emergency stop switch at hand")
 """What a Marlin without emergency parser does with labrun's stops ({}: how soon)."""
+AT_CONNECTION = "at_connection"
+"""Set (True) on the log record of a warning found at connection, which ``warnings``
+keeps too: a caller that says ``warnings`` itself can leave the record out."""
 
 
 class GcodeController:
@@ -731,7 +734,7 @@ class GcodeController:
                    + _NO_EMERGENCY_PARSER_STOP.format("")
                    + "; turn EMERGENCY_PARSER on in Marlin's Configuration_adv.h")
         self.warnings.append(warning)
-        log.warning("warning: %s", warning)
+        log.warning("%s", warning, extra={AT_CONNECTION: True})
 
     async def _initialize(self) -> None:
         link = self._live()

@@ -23,6 +23,7 @@ from hardware.gcode import GcodeController
 from hardware.gcode.inspect import Inspection, inspect_controller
 from hardware.modules.serial import serial_module
 
+from .driver_warnings import driver_warnings
 from .exits import NOT_STARTED_EXIT
 from .robot_lock import RobotInUse, hold_robot, robot_lock_file
 
@@ -60,7 +61,9 @@ def run_doctor(args: argparse.Namespace) -> int:
     except RobotInUse as exc:
         print(f"error: {exc}", file=sys.stderr)
         return NOT_STARTED_EXIT
-    return anyio.run(doctor, config, args.home, sys.stdout)
+    # Its warnings found at connection are listed with the controller's answers.
+    with driver_warnings(at_connection=False):
+        return anyio.run(doctor, config, args.home, sys.stdout)
 
 
 async def doctor(config: RobotConfig, home: bool, out: TextIO) -> int:

@@ -55,6 +55,7 @@ from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 from . import setup_sheet
 from .calls import Labels, asker
 from .closing import RunTimes, summary_lines
+from .driver_warnings import DriverWarnings, driver_warnings
 from .exits import (
     BAD_INPUT_EXIT,
     FAILED_EXIT,
@@ -418,6 +419,7 @@ def _ask(prompt: str) -> str | None:
 def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | None,
                   progress: Progress | None) -> int:
     with contextlib.ExitStack() as stack:
+        said = stack.enter_context(driver_warnings())  # "warning: ...", from connecting on
         try:
             robot = open_robot(config, emulate=emulate, speed=args.speed or 1.0,
                                announce=lambda line: print(line, flush=True))
@@ -476,7 +478,7 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
         unknown = "the next run on this robot will not know what this one leaves on its pipettes"
         name = Path(args.file).name
         _keep_tips(tips_robot, unfinished(name), unknown)
-        final, lost, interrupted = _play(run, robot.driver, progress, args.verbose)
+        final, lost, interrupted = _play(run, robot.driver, progress, args.verbose, said)
         summary = run.record.events[-1]
         _keep_tips(tips_robot, tips_left(name, summary["status"], summary), unknown)
         labels = Labels.of_run(run.record.events)
@@ -564,10 +566,12 @@ def _homed_line(config: RobotConfig, position: Mapping[str, float]) -> str:
 
 
 def _play(run: Run, inner: MotionController, progress: Progress | None,
-          verbosity: int) -> tuple[RunStatusReport, OSError | None, bool]:
+          verbosity: int, driver_said: DriverWarnings | None = None,
+          ) -> tuple[RunStatusReport, OSError | None, bool]:
     """Play the run with the live status line and the keys; its final status, why the
     output stopped if it did (the run does not stop with it), and whether Ctrl-C ended it
-    before it started (it waited for a door)."""
+    before it started (it waited for a door). The driver's warnings (``driver_said``) are
+    said above the live status line."""
     stdin_tty = is_terminal(sys.stdin)
     display = StatusLine(sys.stdout, live=stdin_tty and is_terminal(sys.stdout), keys=stdin_tty,
                          colour=use_colour(sys.stdout), progress=progress)
@@ -600,6 +604,8 @@ def _play(run: Run, inner: MotionController, progress: Progress | None,
         handlers = ui.enter_context(contextlib.ExitStack())
         handlers.enter_context(_signals(controls, received))
         ui.enter_context(warnings_above(display))
+        if driver_said is not None and display.live:
+            ui.enter_context(driver_said.said_above(display.log))
         playing = _play_or_wait(run, display)
         interrupted = False
         while True:

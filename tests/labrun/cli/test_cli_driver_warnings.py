@@ -1,5 +1,6 @@
 """``labrun emulator --no-emergency-parser`` (Marlin's default build) in its own process,
-and what ``labrun doctor`` says of it."""
+and what ``labrun run`` and ``labrun doctor`` say of it: the driver's warning at
+connection, one line in the command line's style (``warning: ...``), once."""
 
 from __future__ import annotations
 
@@ -20,6 +21,22 @@ WAIT_S = 60.0
 NO_PARSER = ("warning: the Marlin at {port} has no emergency parser (its M115 says "
              "Cap:EMERGENCY_PARSER:0): without an emergency parser Marlin reads M410 "
              "(quickstop) and M112 (emergency stop) only once the move under way ends")
+
+# A protocol may use Python's logging: its first logging.info sets logging up, after which
+# the driver's warning came out as 'WARNING:hardware.gcode.driver:warning: the Marlin ...'.
+LOGGING_PROTOCOL = '''
+import logging
+
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    logging.info("the protocol starts")
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.pick_up_tip()
+    p300.drop_tip()
+'''
+
 
 @contextmanager
 def labrun_emulator(*options: str) -> Iterator[tuple[str, str]]:
@@ -56,7 +73,31 @@ def robot_file(tmp_path: Path, port: str) -> Path:
     return path
 
 
-def test_labrun_doctor_lists_it_with_the_controllers_answers(tmp_path: Path) -> None:
+def test_labrun_run_says_the_marlin_has_no_emergency_parser_in_one_line_of_its_own(
+        tmp_path: Path) -> None:
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(LOGGING_PROTOCOL)
+    with labrun_emulator("--pty") as (banner, port):
+        assert banner.startswith("labrun emulator (marlin, no emergency parser, speed x100) "
+                                 "on /dev/")
+        done = subprocess.run(
+            [sys.executable, "-m", "labrun.cli.main", "run", str(protocol), "--robot",
+             str(robot_file(tmp_path, port)), "-y"],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, timeout=WAIT_S)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, done.stdout
+    assert re.search(r"status:\s+succeeded", done.stdout)
+    # Said once, between connecting and homing, as the command line says its notices.
+    start = lines.index(f"connecting to {port} (gcode, marlin)")
+    assert lines[start + 1].startswith(NO_PARSER.format(port=port))
+    assert lines[start + 1].endswith("turn EMERGENCY_PARSER on in Marlin's Configuration_adv.h")
+    assert lines[start + 2] == "homing"
+    assert sum("no emergency parser" in line for line in lines) == 1
+    assert not [line for line in lines if line.startswith("WARNING:hardware")]
+
+
+def test_labrun_doctor_lists_it_with_the_controllers_answers_only(tmp_path: Path) -> None:
     with labrun_emulator("--port", "0") as (banner, port):
         assert "(marlin, no emergency parser, speed x100) on tcp://127.0.0.1:" in banner
         done = subprocess.run(
@@ -67,6 +108,7 @@ def test_labrun_doctor_lists_it_with_the_controllers_answers(tmp_path: Path) -> 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "  capabilities: EEPROM:0 EMERGENCY_PARSER:0" in done.stdout
     assert "  " + NO_PARSER.format(port=port) in done.stdout
+    assert done.stderr == ""  # not said a second time, on stderr
 
 
 def test_no_emergency_parser_is_refused_for_other_firmwares(

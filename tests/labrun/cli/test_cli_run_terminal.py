@@ -495,6 +495,24 @@ def test_a_drivers_warning_is_printed_above_the_live_status_line_not_onto_it() -
                     "<Idoe|MPos:...>\n" + before.rsplit("\r\x1b[K", 1)[-1])
 
 
+def test_the_drivers_warning_mid_run_is_said_in_labruns_style_above_the_status_line() -> None:
+    import io
+    import logging
+
+    from labrun.cli.driver_warnings import driver_warnings
+
+    out = io.StringIO()
+    display = StatusLine(out, live=True, keys=False)
+    display.update(report(), force=True)
+    before = out.getvalue()
+    with driver_warnings() as said, said.said_above(display.log):
+        logging.getLogger("hardware.gcode.link").warning(
+            "controller: ignored a damaged status report (%d so far): %r", 1, "<Idoe|MPos:")
+    said_now = out.getvalue()[len(before):]
+    assert said_now == ("\r\x1b[Kwarning: controller: ignored a damaged status report "
+                        "(1 so far): '<Idoe|MPos:'\n" + before.rsplit("\r\x1b[K", 1)[-1])
+
+
 @pytest.mark.parametrize(("keys", "said", "status"), [
     (b"q\n", "not started; nothing was connected or moved", 0),
     # Ctrl-C at the prompt said "interrupted" and left no record, where q leaves one.
