@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -66,7 +67,7 @@ from .errors import (
     SettingsMismatch,
     TooSlow,
 )
-from .events import Alarm, Axes, EndstopHit, Event, Info, Restarted
+from .events import Alarm, Axes, EndstopHit, Event, Info, Restarted, Status
 from .link import Link
 from .planning import default_axis_map, feed_for, homing_time, is_still
 from .settings import (
@@ -763,18 +764,36 @@ class GcodeController:
                                   "controller will not move until it is closed")
 
     async def _leave_hold(self) -> None:
-        """Refuse motion behind an active interlock; leave a finished hold (GRBL ``~``)."""
+        """Refuse motion behind an active interlock; leave a door hold whose door has
+        closed (GRBL ``Door:0``, ``~``); wait for a feed hold set at the board to be
+        resumed there, without limit (``~`` would override the person who set it)."""
         self._check_interlocks()
         link = self._live()
         status = link.status
+        if status is not None and status.state == "Hold":
+            await self._wait_for_the_board(status)
+            return
         resume = self.dialect.cycle_resume
-        if resume is None or status is None or status.state not in ("Hold", "Door"):
+        if resume is None or status is None or status.state != "Door":
             return
         if status.substate not in (0, None):
             return
         await link.write(resume)
         await link.wait_for(lambda: link.status is not None and link.status.state not in
                             ("Hold", "Door"), "the controller to leave its hold")
+
+    async def _wait_for_the_board(self, status: Status) -> None:
+        """A feed hold labrun did not set (labrun's own ends in a reset): someone held
+        the machine at its board (its feed hold button, a pendant), maybe to reach in.
+        Nothing is sent until it is resumed there; a warning says so at once."""
+        link = self._live()
+        state = status.state if status.substate is None else f"{status.state}:{status.substate}"
+        log.warning("the controller at %s is in a feed hold (%s) that labrun did not set: "
+                    "someone held it at its board. labrun does not resume it; the run waits, "
+                    "without moving, until it is resumed there (cycle start)",
+                    self.port or "?", state)
+        await link.wait_for(lambda: link.status is None or link.status.state != "Hold",
+                            "the hold to be resumed at the board", timeout=math.inf)
 
     def _interrupt(self, by: str) -> None:
         self._interruptions += 1

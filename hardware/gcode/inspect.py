@@ -43,7 +43,8 @@ _STATE_SAID = {
     "Alarm": " (locked until homed; labrun homes before a run)",
     "Door": " (the door is or was open: it holds until the door is closed and it is "
             "resumed, which labrun does before it homes)",
-    "Hold": " (feed hold: labrun resumes it before it homes)",
+    "Hold": " (feed hold, set at the board: labrun does not resume it; nothing moves "
+            "until it is resumed there, cycle start)",
 }
 """What a controller's state means for a run, by the state's name."""
 

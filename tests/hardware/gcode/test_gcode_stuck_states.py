@@ -1,6 +1,6 @@
 """Status reports of motion (Run, Home) keep a waiting line alive only so long, as busy
 lines do: a firmware stuck reporting them fails the line, naming the state. A hold set at
-the board keeps it waiting, and a warning says why."""
+the board keeps it waiting, and a warning says why; labrun never resumes such a hold."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import anyio
 import pytest
 
 from hardware.config import RobotConfig
-from hardware.emulator import running_emulator
+from hardware.emulator import EmulatorHandle, running_emulator
+from hardware.emulator.firmware.smoothie import SmoothieFirmware
 from hardware.frozen import replace
 from hardware.gcode import ControllerTimeout, GcodeController, open_controller
 
@@ -90,3 +91,44 @@ async def test_a_hold_set_at_the_board_keeps_the_move_waiting_and_says_why(
 
 async def _move(ctl: GcodeController) -> None:
     await ctl.move({"X": 410.0})
+
+
+@pytest.mark.parametrize("dialect", ["grbl", "smoothie"])
+async def test_a_hold_set_at_the_board_between_moves_is_left_for_the_board_to_resume(
+        dialect: str, config_for: ConfigFor, check_at: CheckAt,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Someone held the machine at its board while it stood still (to reach in, say): the
+    # next move sent '~' first and went at once, overriding the person's hold. Now
+    # nothing is sent until it is resumed at the board, and a warning says so at once.
+    with running_emulator(dialect, speed=SPEED) as emu, caplog.at_level(logging.WARNING):
+        async with open_controller(config_for(dialect, emu.address, SHORT_TIMEOUT_S),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 100.0})
+            _hold_at_the_board(emu, dialect, True)
+            with anyio.fail_after(10):
+                while ctl.link.status is None or ctl.link.status.state != "Hold":
+                    await anyio.sleep(0.01)  # the driver's polling has seen it
+                seen, stops = len(emu.stats.lines), len(emu.stats.realtime)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_move, ctl)
+                    while "labrun did not set" not in caplog.text:
+                        await anyio.sleep(0.01)
+                    assert (f"the controller at {emu.address} is in a feed hold (Hold"
+                            in caplog.text)
+                    assert ("labrun does not resume it; the run waits, without moving, "
+                            "until it is resumed there (cycle start)") in caplog.text
+                    assert emu.stats.lines[seen:] == []  # no move sent behind the hold
+                    assert b"~" not in [byte for byte, _ in emu.stats.realtime[stops:]]
+                    check_at(emu.position(), {"X": 100.0})
+                    _hold_at_the_board(emu, dialect, False)  # cycle start, at the board
+            check_at(await ctl.read_position(), {"X": 410.0})
+
+
+def _hold_at_the_board(emu: EmulatorHandle, dialect: str, on: bool) -> None:
+    """Press the board's feed hold button (``on``) or its cycle start."""
+    firmware = emu.emulator.firmware
+    if isinstance(firmware, SmoothieFirmware):
+        emu.call(firmware.set_feed_hold, on)
+    else:
+        emu.call(emu.emulator.machine.hold if on else emu.emulator.machine.resume)
