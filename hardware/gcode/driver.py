@@ -819,6 +819,8 @@ class GcodeController:
                 and (await link.fresh_status()).state == "Idle"):
             pass  # nothing is moving or queued: a hold and a reset would only cost time
         elif dialect.feed_hold is not None:
+            # A hold already reported is someone's at the board (labrun's end in a reset)
+            held = link.status is not None and link.status.state == "Hold"
             await link.write(dialect.feed_hold)  # first: on the wire within microseconds
             link.streamer.motion_stopped()
             await self._wait_still()
@@ -828,6 +830,11 @@ class GcodeController:
                 await self._flush(dialect.flush_after_hold)
                 if self._halted:
                     return  # an emergency stop came during the flush: nothing to read
+                if held:  # the reset ended that hold too: set again, for the board to end
+                    await link.write(dialect.feed_hold)
+                    await link.wait_for(lambda: link.status is not None
+                                        and link.status.state == "Hold",
+                                        "the controller to hold again")
         elif dialect.quickstop_line is not None and self.emergency_parser:
             await link.streamer.submit(dialect.quickstop_line, out_of_band=True)
             link.streamer.motion_stopped()

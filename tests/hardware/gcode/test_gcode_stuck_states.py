@@ -132,3 +132,38 @@ def _hold_at_the_board(emu: EmulatorHandle, dialect: str, on: bool) -> None:
         emu.call(firmware.set_feed_hold, on)
     else:
         emu.call(emu.emulator.machine.hold if on else emu.emulator.machine.resume)
+
+
+@pytest.mark.parametrize("dialect", ["grbl"])
+async def test_a_move_cancelled_in_a_hold_set_at_the_board_leaves_the_hold_to_the_board(
+        config_for: ConfigFor, check_at: CheckAt, caplog: pytest.LogCaptureFixture) -> None:
+    # Someone holds the board mid-move, and the run is paused (a cancelled move): the
+    # reset that discards the held move ended the person's hold too, and the park that
+    # follows a pause went at once. The hold is set again after the reset: the next move
+    # waits for the board. The emulator runs at a tenth of real time.
+    with running_emulator("grbl", speed=0.1, start_position={"X": 418.0}) as emu, \
+            caplog.at_level(logging.WARNING):
+        emu.emulator.machine.homed.update(emu.emulator.config.axes)
+        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.recover()  # GRBL powers up locked
+            ctl._unhomed.clear()  # the emulator was started homed
+            seen = len(emu.stats.lines)
+            with anyio.fail_after(15):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_move, ctl)
+                    while "G4 P0" not in emu.stats.lines[seen:]:
+                        await anyio.sleep(0.01)
+                    emu.call(emu.emulator.machine.hold)  # at the board
+                    while ctl.link.status is None or ctl.link.status.state != "Hold":
+                        await anyio.sleep(0.01)
+                    tg.cancel_scope.cancel()  # the run's pause
+                assert emu.call(lambda: emu.emulator.machine.holding)
+                held_at = emu.position()
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_move, ctl)  # the park
+                    while "labrun did not set" not in caplog.text:
+                        await anyio.sleep(0.01)
+                    assert emu.position() == held_at
+                    emu.call(emu.emulator.machine.resume)  # at the board
+            check_at(await ctl.read_position(), {"X": 410.0})
