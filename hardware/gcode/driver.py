@@ -670,6 +670,8 @@ class GcodeController:
             status = await link.fresh_status()
             if status.state == "Alarm":
                 link.alarm = link.alarm or "alarm at connect"
+            elif status.state in ("Run", "Jog") and self.dialect.flush_after_hold is not None:
+                await self._stop_left_motion(status.state)
         for attempt in range(3):
             if link.alarm is not None:
                 break
@@ -686,6 +688,20 @@ class GcodeController:
                     raise
         if not self._halted and link.alarm is None:
             await self._ask_interlocks()
+
+    async def _stop_left_motion(self, state: str) -> None:
+        """GRBL still runs motion sent before it was connected (a connection lost mid-move,
+        which GRBL does not notice): no one knows where it goes, and GRBL runs no ``$``
+        command (``$I``, ``$$``, ``$H``) until it ends (``error:8``). It is stopped as a
+        cancelled move is: a feed hold, then a reset once still (the position is kept)."""
+        link = self._live()
+        assert self.dialect.feed_hold is not None and self.dialect.flush_after_hold is not None
+        log.warning("the controller at %s was still moving (%s) when labrun connected, "
+                    "running what was sent before (a connection lost mid-move): labrun "
+                    "stopped it (a feed hold)", self.port or "?", state)
+        await link.write(self.dialect.feed_hold)
+        await self._wait_still()
+        await self._flush(self.dialect.flush_after_hold)
 
     async def _ask_interlocks(self) -> None:
         """Ask a controller that reports its interlocks only when asked (Marlin's and

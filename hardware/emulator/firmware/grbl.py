@@ -22,7 +22,8 @@
   homing then goes at that rate (each axis at most at its own speed), as GRBL's does.
 - Door: opening it holds motion (``Door:2`` -> ``Door:1``); closed it waits in
   ``Door:0`` for ``~``; ``Pn:D`` while open; ``[MSG:Check Door]`` on each change.
-  ``$H`` in a hold or a door hold is ``error:8`` (``$`` commands need Idle or Alarm).
+  ``$H`` in a hold or a door hold is ``error:8`` (``$`` commands need Idle or Alarm);
+  so is any ``$`` command but ``$X``, ``$G``, ``$C`` and ``$J=`` while motion runs.
 - ``single_axis_homing`` (GRBL's ``HOMING_SINGLE_AXIS_COMMANDS``, on by default here, off
   in stock GRBL): ``$HX`` homes one axis, and ``$I`` says ``H`` among its options. Off,
   ``$HX`` is ``error:3`` and, as stock GRBL's does, leaves it in its ``Home`` state,
@@ -269,6 +270,11 @@ class GrblFirmware(Firmware):
         await self.greet()
 
     async def system_command(self, line: Line, text: str) -> None:
+        m = self.machine
+        if (text not in ("$X", "$G", "$C") and not text.startswith("$J=") and not self.locked
+                and not self.door_suspended and not m.holding and (m.moving or not m.idle)):
+            await self.answer(line, "error:8")  # not during a cycle: only Idle or Alarm
+            return
         if text == "$X":
             if self.locked:
                 self.locked = False

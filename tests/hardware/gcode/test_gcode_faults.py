@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Callable
 
@@ -51,6 +53,43 @@ async def test_dropped_connection_fails_the_move_at_once(
     await homed.home()
     await homed.move({"X": 100.0})
     check_at(await homed.read_position(), {"X": 100.0})
+
+
+async def test_reconnecting_to_a_grbl_still_moving_stops_what_the_lost_link_left(
+        config_for: ConfigFor, caplog: pytest.LogCaptureFixture) -> None:
+    # GRBL does not notice a lost connection (a network link to grblHAL, say): it runs
+    # on what it was sent, and runs no '$' command meanwhile. Reconnecting failed
+    # ("controller rejected '$I': error:8") until that motion ended, wherever it went.
+    # 390 mm at 10 mm/s: 39 s emulated, about 2 s here.
+    with running_emulator("grbl", speed=SPEED) as emu, caplog.at_level(logging.WARNING):
+        ctl = GcodeController(config_for("grbl", emu.address), poll_interval=POLL_S)
+        await ctl.connect()
+        try:
+            await ctl.home()
+            await ctl.move({"X": 10.0})
+            seen = len(emu.stats.lines)
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_lost_move, ctl)
+                    while not any("X400" in line for line in emu.stats.lines[seen:]):
+                        await anyio.sleep(0.01)
+                    emu.drop_connection()
+                assert not emu.call(lambda: emu.emulator.machine.idle)  # it runs on
+                await ctl.connect()
+                assert emu.call(lambda: emu.emulator.machine.idle)  # stopped short
+                stopped = emu.position()["X"]
+                assert 10.0 < stopped < 400.0
+                assert re.search(r"the controller at tcp://\S+ was still moving \(Run\) when "
+                                 r"labrun connected, .*: labrun stopped it", caplog.text)
+                assert ctl.requires_homing
+                await ctl.home()
+        finally:
+            await ctl.disconnect()
+
+
+async def _lost_move(ctl: GcodeController) -> None:
+    with pytest.raises(ConnectionLost):
+        await ctl.move({"X": 400.0}, speed=10.0)
 
 
 async def _drop_after(emulator: EmulatorHandle, delay: float) -> None:
