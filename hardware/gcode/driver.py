@@ -808,7 +808,8 @@ class GcodeController:
                     "someone held it at its board. labrun does not resume it; the run waits, "
                     "without moving, until it is resumed there (cycle start)",
                     self.port or "?", state)
-        await link.wait_for(lambda: link.status is None or link.status.state != "Hold",
+        await link.wait_for(lambda: self._halted or link.status is None
+                            or link.status.state != "Hold",
                             "the hold to be resumed at the board", timeout=math.inf)
 
     def _interrupt(self, by: str) -> None:
@@ -848,9 +849,9 @@ class GcodeController:
                     return  # an emergency stop came during the flush: nothing to read
                 if held:  # the reset ended that hold too: set again, for the board to end
                     await link.write(dialect.feed_hold)
-                    await link.wait_for(lambda: link.status is not None
-                                        and link.status.state == "Hold",
-                                        "the controller to hold again")
+                    await link.wait_for(lambda: self._halted or (
+                        link.status is not None and link.status.state == "Hold"),
+                        "the controller to hold again")
         elif dialect.quickstop_line is not None and self.emergency_parser:
             await link.streamer.submit(dialect.quickstop_line, out_of_band=True)
             link.streamer.motion_stopped()

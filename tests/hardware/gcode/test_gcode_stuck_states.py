@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from hardware.config import RobotConfig
+from hardware.controller import HardwareFault
 from hardware.emulator import EmulatorHandle, running_emulator
 from hardware.emulator.firmware.smoothie import SmoothieFirmware
 from hardware.frozen import replace
@@ -167,3 +168,32 @@ async def test_a_move_cancelled_in_a_hold_set_at_the_board_leaves_the_hold_to_th
                     assert emu.position() == held_at
                     emu.call(emu.emulator.machine.resume)  # at the board
             check_at(await ctl.read_position(), {"X": 410.0})
+
+
+@pytest.mark.parametrize("dialect", ["grbl"])
+async def test_a_halt_while_a_move_waits_for_the_board_sends_nothing_more(
+        config_for: ConfigFor, check_at: CheckAt, caplog: pytest.LogCaptureFixture) -> None:
+    # The move waiting for a hold at the board to be resumed ends with the halt, unsent;
+    # the link stays good, and homing recovers.
+    with running_emulator("grbl", speed=SPEED) as emu, caplog.at_level(logging.WARNING):
+        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 100.0})
+            _hold_at_the_board(emu, "grbl", True)
+            with anyio.fail_after(10):
+                while ctl.link.status is None or ctl.link.status.state != "Hold":
+                    await anyio.sleep(0.01)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_move_ended_by_the_halt, ctl)
+                    while "labrun did not set" not in caplog.text:
+                        await anyio.sleep(0.01)
+                    await ctl.emergency_stop()
+                check_at(emu.position(), {"X": 100.0})
+                assert ctl.link.fault is None
+                await ctl.home()
+
+
+async def _move_ended_by_the_halt(ctl: GcodeController) -> None:
+    with pytest.raises(HardwareFault, match="emergency-stopped"):
+        await ctl.move({"X": 410.0})
