@@ -667,7 +667,16 @@ class GcodeController:
             # board's reset) pass first; an "ok" racing a banner is ambiguous.
             await link.settle(SETTLE_S)
         else:
-            status = await link.fresh_status()
+            try:
+                status = await link.fresh_status()
+            except ControllerTimeout as exc:
+                if self.dialect.name != "grbl":
+                    raise
+                # Indistinguishable from a dead board, but for the time it takes
+                raise ControllerTimeout(
+                    f"{exc} (GRBL answers nothing while it homes: if a homing cycle was "
+                    "under way when a connection to it was lost, connect again once it has "
+                    "ended)") from exc
             if status.state == "Alarm":
                 link.alarm = link.alarm or "alarm at connect"
             elif status.state in ("Run", "Jog") and self.dialect.flush_after_hold is not None:

@@ -87,6 +87,22 @@ async def test_reconnecting_to_a_grbl_still_moving_stops_what_the_lost_link_left
             await ctl.disconnect()
 
 
+async def test_a_grbl_silent_at_connection_may_still_be_homing_and_the_error_says_so(
+        config_for: ConfigFor) -> None:
+    # GRBL answers nothing, not even '?', while it homes: connecting while a cycle from
+    # a lost connection runs on failed as a dead board does, 'no status report'.
+    with running_emulator("grbl", speed=SPEED) as emu:
+        emu.faults.silent = True
+        ctl = GcodeController(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
+                              poll_interval=POLL_S)
+        with anyio.fail_after(10), pytest.raises(
+                ControllerTimeout, match=r"no status report within 0\.4 s \(GRBL answers "
+                                         r"nothing while it homes: if a homing cycle was under "
+                                         r"way when a connection to it was lost, connect again "
+                                         r"once it has ended\)"):
+            await ctl.connect()
+
+
 async def _lost_move(ctl: GcodeController) -> None:
     with pytest.raises(ConnectionLost):
         await ctl.move({"X": 400.0}, speed=10.0)
