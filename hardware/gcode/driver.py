@@ -817,9 +817,19 @@ class GcodeController:
                     "someone held it at its board. labrun does not resume it; the run waits, "
                     "without moving, until it is resumed there (cycle start)",
                     self.port or "?", state)
+        alarms, restarts = link.alarm_seq, link.restart_seq
         await link.wait_for(lambda: self._halted or link.status is None
                             or link.status.state != "Hold",
                             "the hold to be resumed at the board", timeout=math.inf)
+        if self._halted:
+            await self._ready()  # says so
+        # Ended by the board's reset button, not cycle start: what was to be sent is not
+        if link.alarm_seq > alarms:
+            raise link.alarm_fault()
+        if link.restart_seq > restarts:
+            raise ControllerError("the controller restarted while labrun waited for its hold "
+                                  "to be resumed at its board (its reset, not cycle start): "
+                                  "nothing was sent; the robot must be homed again")
 
     def _interrupt(self, by: str) -> None:
         self._interruptions += 1

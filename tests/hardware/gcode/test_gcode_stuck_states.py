@@ -13,6 +13,7 @@ import pytest
 from hardware.config import RobotConfig
 from hardware.controller import HardwareFault
 from hardware.emulator import EmulatorHandle, running_emulator
+from hardware.emulator.firmware.grbl import GrblFirmware
 from hardware.emulator.firmware.smoothie import SmoothieFirmware
 from hardware.frozen import replace
 from hardware.gcode import ControllerTimeout, GcodeController, open_controller
@@ -196,4 +197,41 @@ async def test_a_halt_while_a_move_waits_for_the_board_sends_nothing_more(
 
 async def _move_ended_by_the_halt(ctl: GcodeController) -> None:
     with pytest.raises(HardwareFault, match="emergency-stopped"):
+        await ctl.move({"X": 410.0})
+
+
+@pytest.mark.parametrize("dialect", ["grbl"])
+async def test_a_reset_at_the_board_while_a_move_waits_for_its_hold_sends_nothing(
+        config_for: ConfigFor, check_at: CheckAt, caplog: pytest.LogCaptureFixture) -> None:
+    # The person at the board ends the hold with its reset button, not cycle start: GRBL
+    # restarts (keeping its position, as nothing moved), and the move that waited went
+    # out at once to a controller whose state labrun no longer knows.
+    with running_emulator("grbl", speed=SPEED) as emu, caplog.at_level(logging.WARNING):
+        firmware = emu.emulator.firmware
+        assert isinstance(firmware, GrblFirmware)
+        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 100.0})
+            _hold_at_the_board(emu, "grbl", True)
+            with anyio.fail_after(10):
+                while ctl.link.status is None or ctl.link.status.state != "Hold":
+                    await anyio.sleep(0.01)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_move_ended_by_the_restart, ctl)
+                    while "labrun did not set" not in caplog.text:
+                        await anyio.sleep(0.01)
+                    seen = len(emu.stats.lines)
+                    emu.run(firmware.soft_reset)  # at the board
+                assert not [line for line in emu.stats.lines[seen:] if "X410" in line]
+                check_at(emu.position(), {"X": 100.0})
+                assert ctl.requires_homing
+                await ctl.home()
+
+
+async def _move_ended_by_the_restart(ctl: GcodeController) -> None:
+    with pytest.raises(HardwareFault, match=r"^the controller restarted while labrun waited "
+                                            r"for its hold to be resumed at its board \(its "
+                                            r"reset, not cycle start\): nothing was sent; the "
+                                            r"robot must be homed again$"):
         await ctl.move({"X": 410.0})
