@@ -216,7 +216,9 @@ class GcodeController:
             # GRBL reads its settings in an alarm; the others are asked once home() has
             # brought them back
             locked = self._halted or (link.alarm is not None and self.dialect.name != "grbl")
-            if not (self._settings_checked or locked):
+            # GRBL answers no $I in a hold or a door's (error:8): asked in home(), once left
+            held = link.status is not None and link.status.state in ("Hold", "Door")
+            if not (self._settings_checked or locked or held):
                 await self._check_settings()
             if not locked:
                 await self._read_capabilities()
@@ -269,10 +271,6 @@ class GcodeController:
         if self._halted or link.alarm is not None:
             await self.recover()
         await self._ready()
-        if not self._settings_checked:  # a controller halted or in an alarm at connect
-            await self._check_settings()
-        if not self._capabilities_read:
-            await self._read_capabilities()
         # A door opened and closed while nothing ran leaves GRBL waiting for cycle start
         # (Door:0), where it refuses a homing cycle ('$' commands need Idle): its state
         # read now (a rare call; a move trusts the last report), and the hold left.
@@ -283,6 +281,10 @@ class GcodeController:
         if active:  # (GRBL's own hold refused it above): nothing homes behind an open door
             raise InterlockActive(f"{', '.join(sorted(active))} open: labrun does not home "
                                   "the robot until it is closed")
+        if not self._settings_checked:  # halted, in an alarm or a hold at connect
+            await self._check_settings()
+        if not self._capabilities_read:
+            await self._read_capabilities()
         switched = [a for a in names if self.config.axes[a].homing == "switch"]
         if switched and not self._homes_single_axes:
             # Stock GRBL homes all its axes or none: it answers $HX with error:3, left

@@ -90,9 +90,23 @@ def _firmware_axes(driver: GcodeController, reported: list[str], found: Inspecti
 # -- GRBL --------------------------------------------------------------------------------
 
 
+async def _asked(driver: GcodeController, line: str, found: Inspection) -> list[str] | None:
+    """GRBL's answer to ``line``; None, said, when GRBL answers it only in another state
+    (``error:8``: ``$I`` and ``$#`` only Idle or in an alarm, ``$$`` not in a hold)."""
+    try:
+        return await driver.query(line)
+    except ControllerError as exc:
+        if "error:8" not in str(exc):
+            raise
+        found.fact(line, "not answered in this state (GRBL answers it only when Idle or in "
+                         "an alarm; --home leaves a door's hold and answers it)")
+        return None
+
+
 async def _grbl(driver: GcodeController) -> Inspection:
     found = Inspection()
-    lines = await driver.query("$I")
+    said = await _asked(driver, "$I", found)
+    lines = said or []
     info = {m[1]: m[2] for line in lines if (m := _BRACKET.match(line))}
     options = info.get("OPT", "").split(",")
     firmware = "grblHAL" if info.get("FIRMWARE", "").lower() == "grblhal" else "Grbl"
@@ -101,7 +115,7 @@ async def _grbl(driver: GcodeController) -> Inspection:
                       if "VER" in info else "unknown (no version, [VER:...], in its answer "
                                              "to $I)")
     found.fact("firmware", found.firmware)
-    if "VER" not in info:  # every GRBL says its version to $I
+    if "VER" not in info and said is not None:  # every GRBL says its version to $I
         other = other_firmware([*lines, *driver.link.heard], "grbl")
         found.disagreements.append(
             "the controller did not answer $I with its version ([VER:...]) as GRBL does: "
@@ -110,14 +124,18 @@ async def _grbl(driver: GcodeController) -> Inspection:
         found.fact("buffers", f"planner {options[1]} blocks, serial receive buffer "
                               f"{options[2]} bytes (labrun streams within "
                               f"{driver.dialect.rx_buffer_bytes})")
-    settings = grbl_settings(await driver.query("$$"))
+    settings_said = await _asked(driver, "$$", found)
     status, _ = await driver.link.machine_status()
     reported = sorted((status.position or status.work_position or {}),
                       key=GRBL_AXES.index)
     found.fact("state", status.state + _STATE_SAID.get(status.state, ""))
     _firmware_axes(driver, reported, found)
-    _grbl_settings(driver.config, driver.axis_map, settings, found)
-    offsets = [f"{m[1]} {m[2]}" for line in await driver.query("$#")
+    if settings_said is not None:
+        _grbl_settings(driver.config, driver.axis_map, grbl_settings(settings_said), found)
+    parameters = await _asked(driver, "$#", found)
+    if parameters is None:
+        return found
+    offsets = [f"{m[1]} {m[2]}" for line in parameters
                if (m := _BRACKET.match(line)) and m[1].startswith(("G5", "G92"))]
     nonzero = [o for o in offsets if any(float(v) for v in o.split()[1].split(",")
                                          if _is_number(v))]

@@ -23,7 +23,8 @@
 - Door: opening it holds motion (``Door:2`` -> ``Door:1``); closed it waits in
   ``Door:0`` for ``~``; ``Pn:D`` while open; ``[MSG:Check Door]`` on each change.
   ``$H`` in a hold or a door hold is ``error:8`` (``$`` commands need Idle or Alarm);
-  so is any ``$`` command but ``$X``, ``$G``, ``$C`` and ``$J=`` while motion runs.
+  so are ``$I``, ``$#``, ``$N`` and settings in any state but Idle and Alarm, and ``$$``
+  while motion runs or in a hold, as GRBL's are.
 - ``single_axis_homing`` (GRBL's ``HOMING_SINGLE_AXIS_COMMANDS``, on by default here, off
   in stock GRBL): ``$HX`` homes one axis, and ``$I`` says ``H`` among its options. Off,
   ``$HX`` is ``error:3`` and, as stock GRBL's does, leaves it in its ``Home`` state,
@@ -269,11 +270,24 @@ class GrblFirmware(Firmware):
         self._wco_countdown = 0
         await self.greet()
 
+    def refuses_now(self, text: str) -> bool:
+        """Whether GRBL refuses the ``$`` command ``text`` in its state (``error:8``):
+        ``$$`` in a cycle or a hold; ``$I``, ``$#``, ``$N`` and settings unless Idle or in
+        Alarm; ``$H`` in a cycle (in a hold: with the door, below); ``$X``, ``$G``, ``$C``
+        and ``$J=`` never."""
+        if self.locked or text in ("$X", "$G", "$C") or text.startswith("$J="):
+            return False
+        running = self.machine.moving or not self.machine.idle
+        held = self.machine.holding or self.door_suspended
+        if text == "$$":
+            return (running or self.machine.holding) and not self.door_suspended
+        if text.startswith("$H"):
+            return running and not held
+        return running or held
+
     async def system_command(self, line: Line, text: str) -> None:
-        m = self.machine
-        if (text not in ("$X", "$G", "$C") and not text.startswith("$J=") and not self.locked
-                and not self.door_suspended and not m.holding and (m.moving or not m.idle)):
-            await self.answer(line, "error:8")  # not during a cycle: only Idle or Alarm
+        if self.refuses_now(text):
+            await self.answer(line, "error:8")
             return
         if text == "$X":
             if self.locked:

@@ -235,3 +235,35 @@ async def _move_ended_by_the_restart(ctl: GcodeController) -> None:
                                             r"reset, not cycle start\): nothing was sent; the "
                                             r"robot must be homed again$"):
         await ctl.move({"X": 410.0})
+
+
+@pytest.mark.parametrize("dialect", ["grbl"])
+@pytest.mark.parametrize("held_by", ["the board", "the door"])
+async def test_a_grbl_held_as_labrun_connects_is_read_once_the_hold_is_left(
+        held_by: str, config_for: ConfigFor, check_at: CheckAt,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # GRBL answers $I (and $#, settings) only when Idle or in an alarm: connecting to one
+    # held at its board, or by a door opened and closed (Door:0), failed at once with
+    # "controller rejected '$I': error:8". They are read in home(), once the hold is left.
+    with running_emulator("grbl", speed=SPEED) as emu, caplog.at_level(logging.WARNING):
+        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()  # out of its power-up alarm
+        if held_by == "the door":
+            emu.set_door(True)
+            emu.set_door(False)  # GRBL now waits in Door:0 for a cycle start
+        else:
+            _hold_at_the_board(emu, "grbl", True)
+        seen = len(emu.stats.lines)
+        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
+                                   poll_interval=POLL_S) as ctl:
+            assert "$I" not in emu.stats.lines[seen:]
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(ctl.home)
+                    if held_by == "the board":
+                        while "labrun did not set" not in caplog.text:
+                            await anyio.sleep(0.01)
+                        _hold_at_the_board(emu, "grbl", False)  # cycle start, at the board
+            assert {"$I", "$$"} <= set(emu.stats.lines[seen:])  # read before homing
+            check_at(await ctl.read_position(), {"X": 418.0})
