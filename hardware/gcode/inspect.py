@@ -99,7 +99,7 @@ async def _asked(driver: GcodeController, line: str, found: Inspection) -> list[
         if "error:8" not in str(exc):
             raise
         found.fact(line, "not answered in this state (GRBL answers it only when Idle or in "
-                         "an alarm; --home leaves a door's hold and answers it)")
+                         "an alarm; labrun asks it again before it homes)")
         return None
 
 
@@ -111,10 +111,12 @@ async def _grbl(driver: GcodeController) -> Inspection:
     options = info.get("OPT", "").split(",")
     firmware = "grblHAL" if info.get("FIRMWARE", "").lower() == "grblhal" else "Grbl"
     version, _, build = info.get("VER", "?").partition(":")  # build info: set by $I=
-    found.firmware = (f"{firmware} {version}" + (f" ({build})" if build else "")
-                      if "VER" in info else "unknown (no version, [VER:...], in its answer "
-                                             "to $I)")
-    found.fact("firmware", found.firmware)
+    if "VER" in info:
+        found.firmware = f"{firmware} {version}" + (f" ({build})" if build else "")
+    elif said is not None:
+        found.firmware = "unknown (no version, [VER:...], in its answer to $I)"
+    if said is not None:
+        found.fact("firmware", found.firmware)
     if "VER" not in info and said is not None:  # every GRBL says its version to $I
         other = other_firmware([*lines, *driver.link.heard], "grbl")
         found.disagreements.append(

@@ -111,6 +111,10 @@ def test_grbl_held_by_a_door_opened_and_closed_is_said_and_homes(tmp_path: Path)
     assert ("state: Door (the door is or was open: it holds until the door is closed and "
             "it is resumed, which labrun does before it homes)") in text
     assert "homed at: X 418, Y 353, Z 218, A 218, B 0, C 0" in text
+    # GRBL answers $I and $# only when Idle or in an alarm: said, not a failure
+    assert ("$I: not answered in this state (GRBL answers it only when Idle or in an "
+            "alarm; labrun asks it again before it homes)") in text
+    assert "firmware:" not in text and "steps/mm: X 80" in text
 
 
 @pytest.mark.parametrize("dialect", ["marlin", "smoothie"])
