@@ -617,6 +617,13 @@ class InstrumentContext:
             if not location.labware.is_well:
                 raise TipError("pick_up_tip: the location must be a well of a tip rack")
             location = location.labware.as_well()
+        if isinstance(location, list | tuple):  # a column or a row: taken for a well
+            first = location[0] if location else None
+            hint = (f"; a multi-channel takes the tips below the well it is given: give "
+                    f"{first.well_name}" if self._spec.channels > 1 else
+                    f", such as {first.well_name}") if isinstance(first, Well) else ""
+            raise TipError(f"pick_up_tip: give one well of a tip rack{hint}, not a list of "
+                           f"{len(location)}")
         if not isinstance(location, Well) or not location.parent.is_tiprack:
             raise TipError(f"pick_up_tip: {location!r} is not a well of a tip rack")
         return own_well(location)  # a protocol's Well subclass: the rack's own position

@@ -101,6 +101,15 @@ CASES: list[tuple[str, str, str]] = [
      "aspirate: the left pipette (p300_single_gen2) has no tip; call pick_up_tip() first"),
     ("picking up a tip while holding one", "p300.pick_up_tip()\np300.pick_up_tip()",
      "pick_up_tip: the left pipette already holds a tip; drop or return it first"),
+    # A column of a tip rack, given to a multi-channel, read "[A3 of ..., B3 of ...] is not
+    # a well of a tip rack": wells of a tip rack, each of them.
+    ("a multi-channel given a tip rack's column",
+     'm300 = ctx.load_instrument("p300_multi_gen2", "right", tip_racks=[tips])\n'
+     "m300.pick_up_tip(tips.columns()[2])",
+     "pick_up_tip: give one well of a tip rack; a multi-channel takes the tips below the "
+     "well it is given: give A3, not a list of 8"),
+    ("a single-channel given a list of one tip", "pass\np300.pick_up_tip(tips.rows()[0][3:4])",
+     "pick_up_tip: give one well of a tip rack, such as A4, not a list of 1"),
     ("empty tip rack",
      "[(p300.pick_up_tip(), p300.drop_tip()) for _ in range(96)]\np300.pick_up_tip()",
      "pick_up_tip: out of tips; every tip in opentrons_96_tiprack_300ul in slot 4 has been "
