@@ -74,6 +74,20 @@ class Pipette:
         return (self.channels - 1) * NOZZLE_PITCH_MM
 
 
+def _offset_said(pipette: Pipette | None, x: float, y: float, config: RobotConfig) -> str:
+    """Why a multi-channel's point is out of the gantry's reach where a single channel's
+    would not be: its first nozzle goes to the point, and the mount sits off it (an OT-2
+    8-channel's 31.5 mm in front: its rows F to H of a front slot are out of reach)."""
+    if pipette is None or pipette.channels < 2 or pipette.nozzle_xy == (0.0, 0.0) \
+            or config.out_of_travel({"X": x, "Y": y}) is None:
+        return ""
+    dx, dy = pipette.nozzle_xy
+    side = (f"{abs(dy):g} mm {'in front of' if dy > 0 else 'behind'} it" if dy else
+            f"{abs(dx):g} mm to its {'left' if dx > 0 else 'right'}")
+    return (f" (the {pipette.channels}-channel's first nozzle goes to the point, and its "
+            f"mount {side})")
+
+
 class RobotModel:
     """The robot as the commands of one run have left it; owned by the engine loop."""
 
@@ -226,7 +240,11 @@ class RobotModel:
         dx, dy = pipette.nozzle_xy if pipette is not None else (0.0, 0.0)
         x, y = point[0] - cfg.offset[0] - dx, point[1] - cfg.offset[1] - dy
         z = point[2] + tip - cfg.offset[2]
-        self.check_reach(mount, {"X": x, "Y": y, cfg.z_axis: z})
+        problem = self.config.out_of_travel({"X": x, "Y": y, cfg.z_axis: z})
+        if problem is not None:
+            raise CommandError(f"the {mount} mount cannot reach that point "
+                               f"({point[0]:.2f}, {point[1]:.2f}, {point[2]:.2f}): {problem}"
+                               f"{_offset_said(pipette, x, y, self.config)}")
         if minimum_z is not None:  # else travel would go lower than asked, silently
             top = self.config.axes[cfg.z_axis].max - tip + cfg.offset[2]
             if minimum_z > top + 1e-6:

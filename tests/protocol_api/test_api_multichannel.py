@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from engine import commands as c
+from engine.errors import RunFailed
 from protocol_api import open_context
 from protocol_api.errors import ProtocolError
 from protocol_api.execute import continue_when_stalled
@@ -225,3 +226,30 @@ def test_a_multi_whose_tips_go_past_the_labware_is_warned_of() -> None:
             "dispense at C1 of Corning 96 Well Plate 360 µL Flat on slot 6: 2 of the 8 tips "
             "are over no well of it (past its edge, or between its wells); on a robot they "
             "would let liquid fall there")
+
+
+@pytest.mark.parametrize(("name", "refusal"), [
+    ("p300_single_gen2", None),  # a single channel reaches it
+    ("p300_multi_gen2", "the left mount cannot reach that point (14.38, 11.24, 4.55): axis Y "
+                        "would go to -20.26 mm, 20.26 mm outside its travel [0, 353] (the "
+                        "8-channel's first nozzle goes to the point, and its mount 31.5 mm in "
+                        "front of it)"),
+])
+def test_a_multi_at_a_front_row_out_of_reach_is_said_to_be_so_by_its_mount(
+        name: str, refusal: str | None) -> None:
+    # Row F to H of a front slot: an 8-channel's mount would go 20 mm in front of the Y
+    # travel. The refusal said only "the left mount cannot reach that point", of a well a
+    # single channel reaches; it names the point and why a multi-channel cannot.
+    with open_context(api_version=(2, 16)) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        p = ctx.load_instrument(name, "left", tip_racks=[tips])
+        p.pick_up_tip()
+        if refusal is None:
+            p.aspirate(10, plate["H1"])
+            assert [cmd.well for cmd in liquid(ctx)] == ["1/H1"]
+            return
+        with pytest.raises(RunFailed) as refused:
+            p.aspirate(10, plate["H1"])
+        assert str(refused.value) == refusal
+        assert liquid(ctx) == []
