@@ -55,8 +55,13 @@ class LabwareIsInStackError(ProtocolError):
     (Opentrons' error of that name)."""
 
 
-class InvalidSlotError(ProtocolError):
-    """The deck has no such slot."""
+class InvalidSlotError(ProtocolError, KeyError, ValueError):
+    """The deck has no such slot: a KeyError, as ``ctx.deck[slot]`` raises in Opentrons
+    (so ``ctx.deck.get(slot)`` gives its default), and a ValueError, as a load into no slot
+    raises there (and ``ctx.deck[slot]`` below apiLevel 2.14)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "no such slot"
 
 
 class SlotOccupiedError(ProtocolError):
