@@ -154,10 +154,20 @@ def plan(pipette: InstrumentContext, volume: Any, source: Any, dest: Any,
     dests = _targets(f"{opts.mode}: dest", dest)
     if pipette.channels > 1 and not pipette.partial_layout:  # as Opentrons
         two_rows = pipette._ctx.api_version >= (2, 2)
-        sources = _reachable("source", sources, two_rows)
-        dests = _reachable("dest", dests, two_rows)
-        if not sources or not dests:
-            return  # before apiLevel 2.2 the reference quietly moves nothing
+        sources = _reachable(sources, two_rows)
+        dests = _reachable(dests, two_rows)
+        rows = "the first row" if two_rows else \
+            "the first row (a 384-well plate's too, below apiLevel 2.2)"
+        if not sources and not dests and not two_rows and opts.mode == "transfer":
+            yield ("warn", ("unreachable", f"transfer: a multi-channel pipette reaches none "
+                            "of these wells with its first nozzle, so nothing is moved, as "
+                            f"Opentrons moves nothing; give wells of {rows}"))
+            return
+        for name, kept in (("source", sources), ("dest", dests)):
+            if not kept:  # Opentrons fails too (below apiLevel 2.2, once it took a tip)
+                raise ProtocolError(f"{opts.mode}: a multi-channel pipette reaches none of "
+                                    f"the {name} wells with its first nozzle; give wells "
+                                    f"of {rows}")
     for name, value in (("source", source), ("dest", dest)):
         shape = _nesting_refused_by_opentrons(value)
         if shape is not None:
@@ -353,10 +363,10 @@ class _Steps:
             yield ("drop_tip" if self.o.trash else "return_tip", ())
 
 
-def _reachable(name: str, targets: list[Target], two_rows: bool) -> list[Target]:
+def _reachable(targets: list[Target], two_rows: bool) -> list[Target]:
     """For a multi-channel pipette, as the reference: only the targets its first nozzle
     can take, wells of the first row (of the first two rows of a 384-well plate, from
-    apiLevel 2.2: ``two_rows``, which also makes an empty result an error)."""
+    apiLevel 2.2: ``two_rows``)."""
     kept = []
     for target in targets:
         well = target if isinstance(target, Well) else (
@@ -368,9 +378,6 @@ def _reachable(name: str, targets: list[Target], two_rows: bool) -> list[Target]
         rows = 2 if two_rows and labware.parameters.get("format") == "384Standard" else 1
         if any(well in row for row in labware.rows()[:rows]):
             kept.append(target)
-    if not kept and two_rows:
-        raise ProtocolError(f"{name}: a multi-channel pipette reaches none of these wells "
-                            "with its first nozzle; give wells of the first row")
     return kept
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -119,21 +120,54 @@ def test_a_multi_transfer_into_a_384_plate_uses_two_rows_from_2_2(
             f"1/{r}2" for r in rows]
 
 
-def test_a_multi_transfer_from_no_reachable_well() -> None:
-    # Before apiLevel 2.2 the reference moves nothing; from 2.2 it is an error.
+Call = Callable[[Any, Any], object]
+
+
+@pytest.mark.parametrize(("api", "call", "refusal"), [
+    # Below apiLevel 2.2 Opentrons 8.8.2 fails on these too, once it took a tip
+    # (ZeroDivisionError, StopIteration, IndexError); labrun moved nothing, saying nothing.
+    ((2, 0), lambda p, plate: p.transfer(5, plate["B1"], plate["A2"]),
+     "transfer: a multi-channel pipette reaches none of the source wells with its first "
+     "nozzle; give wells of the first row (a 384-well plate's too, below apiLevel 2.2)"),
+    ((2, 0), lambda p, plate: p.transfer(5, plate["A1"], plate["B2"], new_tip="always"),
+     "transfer: a multi-channel pipette reaches none of the dest wells with its first "
+     "nozzle; give wells of the first row (a 384-well plate's too, below apiLevel 2.2)"),
+    ((2, 1), lambda p, plate: p.distribute(5, plate["A1"], plate.rows()[1][:3]),
+     "distribute: a multi-channel pipette reaches none of the dest wells"),
+    ((2, 1), lambda p, plate: p.consolidate(5, plate.rows()[1][:3], plate["A1"]),
+     "consolidate: a multi-channel pipette reaches none of the source wells"),
+    ((2, 15), lambda p, plate: p.transfer(5, plate["C1"], plate["A2"]),
+     "transfer: a multi-channel pipette reaches none of the source wells with its first "
+     "nozzle; give wells of the first row"),
+])
+def test_a_multi_transfer_from_or_to_no_reachable_well_is_refused(
+        api: tuple[int, int], call: Call, refusal: str) -> None:
+    with open_context(api_version=api) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_20ul", 4)
+        plate = ctx.load_labware("corning_384_wellplate_112ul_flat", 1)
+        p = ctx.load_instrument("p20_multi_gen2", "left", tip_racks=[tips])
+        with pytest.raises(ProtocolError) as refused:
+            call(p, plate)
+        assert str(refused.value).startswith(refusal)
+        assert liquid(ctx) == []
+
+
+def test_below_2_2_a_multi_transfer_between_no_reachable_wells_moves_nothing_and_says_so(
+        ) -> None:
+    # Opentrons 8.8.2 takes a tip, drops it and moves nothing.
     with open_context(api_version=(2, 0)) as ctx:
         tips = ctx.load_labware("opentrons_96_tiprack_20ul", 4)
         plate = ctx.load_labware("corning_384_wellplate_112ul_flat", 1)
         p = ctx.load_instrument("p20_multi_gen2", "left", tip_racks=[tips])
-        p.pick_up_tip()
-        p.transfer(5, plate["B1"], plate["A2"], new_tip="never")
+        p.transfer(5, plate.rows()[1][:2], plate.rows()[3][:2])
         assert liquid(ctx) == []
-    with open_context(api_version=(2, 15)) as ctx:
-        tips = ctx.load_labware("opentrons_96_tiprack_20ul", 4)
-        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
-        p = ctx.load_instrument("p20_multi_gen2", "left", tip_racks=[tips])
-        with pytest.raises(ProtocolError, match="reaches none of these wells"):
-            p.transfer(5, plate["B1"], plate["A2"])
+        warnings = [e.command.message for e in ctx.run.engine.entries
+                    if isinstance(e.command, c.Comment)]
+        assert len(warnings) == 1
+        assert warnings[0].endswith(
+            "transfer: a multi-channel pipette reaches none of these wells with its first "
+            "nozzle, so nothing is moved, as Opentrons moves nothing; give wells of the first "
+            "row (a 384-well plate's too, below apiLevel 2.2)")
 
 
 @pytest.mark.parametrize("api", [(2, 13), (2, 18)])
