@@ -262,6 +262,16 @@ class RunEnding:
         cut.command.apply(self.engine.model)
         return cut.command.mount
 
+    def _arriving_top(self) -> float | None:
+        """The top of a labware a person was asked to move by hand when the run ended in
+        that pause, or as it unparked after it (cut off or failed there): it may stand at
+        its new place already, though the deck counts it there only once the move
+        completes, so the cleanup lifts clear of it too before it travels."""
+        last = self.engine.book.last_protocol
+        if last is None or last.status not in ("interrupted", "failed"):
+            return None
+        return last.command.arriving_top()
+
     def _unfinished(self) -> CommandEntry | None:
         """The protocol command left in progress, if any: every other one has finished."""
         entry = self.engine.book.last_protocol
@@ -338,7 +348,7 @@ class RunEnding:
     async def _clean_up_moves(self) -> None:
         engine = self.engine
         await parking.restore_currents(engine.controller, engine.config)
-        here, safe = engine.model.position, engine.model.safe_height()
+        here, safe = engine.model.position, engine.model.safe_height(top=self._arriving_top())
         await engine.move(Move({z: max(here[z], safe) for z in engine.config.z_axes}))
         if engine.config.drop_tips_on_stop:
             for mount in engine.model.tips_attached():

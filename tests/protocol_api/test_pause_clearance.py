@@ -137,6 +137,27 @@ def test_unparking_after_a_move_by_hand_clears_the_labware_just_put_there(tmp_pa
     assert lowest_tip_end_over(unparking, SLOT_8, P1000_TIP) >= TUBES_TOP
 
 
+@pytest.mark.parametrize(("ending", "cleaning", "status"), [
+    ("stop", "stopping", "stopped"), ("abort", "aborting", "aborted")])
+def test_a_run_ended_during_a_move_by_hand_cleans_up_clear_of_the_labware_just_put_there(
+        tmp_path: Path, ending: str, cleaning: str, status: str) -> None:
+    # Found by a red-team: a person opened the door as the robot parked for the move (the
+    # tip stopped low over the tip rack), put the tubes in slot 8, closed the door and
+    # stopped the run. The cleanup lifted to the height of the deck before the move and
+    # took the tip to the trash across slot 8, its end 10.85 mm below the tops of the tubes.
+    source = TUBES_IN_8.format(tubes_at="OFF_DECK", before="ctx.move_labware(tubes, 8)")
+    source = "from opentrons.protocol_api import OFF_DECK\n" + source
+    asked, _ = command_times(tmp_path, source, "moveLabware")
+    trace, events = rehearse(tmp_path, source, f"{asked + 0.05}:door-open",
+                             f"{asked + 30}:door-close", f"{asked + 31}:{ending}")
+    summary = events[-1]
+    assert summary["status"] == status
+    assert next(e for e in events if e["event"] == "park")["stopped_by"] == ["door"]
+    assert summary["tips_at_end"]["right"]["dropped"] is True  # taken to the trash
+    cleanup = moves_after(trace, lambda e: e["event"] == "status" and e["status"] == cleaning)
+    assert lowest_tip_end_over(cleanup, SLOT_8, P1000_TIP) >= TUBES_TOP
+
+
 def test_a_pause_during_a_pick_up_parks_and_unparks_clear_with_the_tip(tmp_path: Path) -> None:
     # The model counts the tip once the pick-up completes: the park and unpark of a pause
     # that caught the nozzle pressing into it travelled at a bare nozzle's height, the
