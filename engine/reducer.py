@@ -189,14 +189,18 @@ def _reduce_action(state: RunState, action: Action) -> RunState:
 def _pause(state: RunState, request: PauseRequest) -> RunState:
     """A client pause: pending until a checkpoint, or now."""
     if state.pause is not None:  # already pausing or paused
-        if state.pause.source is PauseSource.INTERLOCK and state.pending is None:
+        if state.pause.source is PauseSource.INTERLOCK and (
+                state.pending is None or not state.pending.immediate):
+            # Asked while the run stands still already: it holds the run now, deferred
+            # or not (a deferred one asked before the door opened, pending, does so too).
+            held = replace(state.pending or request, immediate=True)
             if not state.interlocks:
                 # Cleared already, and maybe about to resume by itself: the person's
                 # pause holds the run from now on (no resume, no motion in between).
-                return replace(state, pause=request)
+                return replace(state, pause=held, pending=None)
             # Held for when the interlock clears: it is a person's pause then, which
             # an interlock that resumes by itself does not end.
-            return replace(state, pending=request)
+            return replace(state, pending=held)
         return state
     if request.immediate or state.delay is not None or state.module_wait:
         # Nothing moves during a delay or a module's wait (a temperature, a profile), so
@@ -269,15 +273,18 @@ def _interlock(state: RunState, event: InterlockChanged) -> RunState:
     state = replace(state, interlocks=interlocks)
     if (event.active and state.pause is None and state.ending is None
             and state.started and not state.finishing and state.outcome is None):
-        # A deferred pause someone asked for stays pending: it holds the run once the
-        # interlock clears, so that an interlock that resumes by itself does not end it.
+        # A deferred pause someone asked for stays pending, to be taken at the next
+        # checkpoint as ever: the door's pause, which may come mid-step, is not that
+        # checkpoint, and the person's pause must not hold the run where the door did
+        # (they would swap the plate mid-step); nor does the door's resume drop it.
         request = PauseRequest(PauseSource.INTERLOCK, f"interlock {event.name} is active",
                                immediate=True)
         state = replace(state, pause=request)
     elif (not event.active and state.pause is not None
           and state.pause.source is PauseSource.INTERLOCK):
-        if not interlocks and state.pending is not None:
-            return replace(state, pause=state.pending, pending=None)  # a person's pause now
+        if not interlocks and state.pending is not None and state.pending.immediate:
+            # asked while the door held the run: a person's pause now
+            return replace(state, pause=state.pending, pending=None)
         # Say what holds the run now: the interlocks still active, or nothing but a resume.
         message = (f"interlock {', '.join(sorted(interlocks))} is active" if interlocks
                    else f"interlock {event.name} has cleared; resume to continue")

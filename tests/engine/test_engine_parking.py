@@ -290,24 +290,16 @@ def test_a_person_pause_as_the_door_closes_is_not_ended_by_its_resume() -> None:
         scripted.close()
 
 
-@pytest.mark.parametrize("asked", ["before the door", "while the door is open"])
-def test_a_person_pause_holds_the_run_after_a_door_that_resumes_by_itself(asked: str) -> None:
+def test_a_pause_asked_while_the_door_holds_the_run_holds_it_once_the_door_closes() -> None:
     # The door's own pause ends when it closes; a pause someone asked for does not.
     config = replace(default_config(), interlocks={"door": InterlockConfig(True)})
     scripted = ScriptedRun(config)
     try:
         scripted.play()
         scripted.call(P300)
-        if asked == "before the door":
-            scripted.clock.call_at(scripted.clock.now() + 0.2,
-                                   lambda: scripted.engine.apply(Pause(message="swap plate")))
-            scripted.clock.call_at(scripted.clock.now() + 0.3,
-                                   lambda: scripted.control.set_interlock("door", True))
-            outcome = scripted.call(c.MoveTo("left", (300.0, 300.0, 60.0)), name="move")
-        else:
-            scripted.control.set_interlock("door", True)
-            scripted.settle()
-            assert scripted.control.pause(message="swap plate").accepted
+        scripted.control.set_interlock("door", True)
+        scripted.settle()
+        assert scripted.control.pause(message="swap plate").accepted
         status = scripted.settle()
         assert status.status is Status.PAUSED and status.pause_source == "interlock"
         assert status.pause_pending
@@ -322,8 +314,61 @@ def test_a_person_pause_holds_the_run_after_a_door_that_resumes_by_itself(asked:
         assert scripted.control.resume().accepted
         status = scripted.settle()
         assert status.status is Status.RUNNING and not status.pause_pending
-        if asked == "before the door":
-            assert outcome.done.is_set()
+    finally:
+        scripted.close()
+
+
+A2, A3 = (WELL[0] + 9.0, WELL[1], WELL[2]), (WELL[0] + 18.0, WELL[1], WELL[2])
+
+
+@pytest.mark.parametrize("auto_resume", [True, False], ids=["door resumes", "person resumes"])
+def test_a_deferred_pause_asked_before_the_door_opened_waits_for_the_next_checkpoint(
+        auto_resume: bool) -> None:
+    # Found by a red-team: a deferred pause ("swap plate") pending when the door opened
+    # mid-step held the run, as that person's pause, once the door closed: paused in the
+    # middle of the step, 50 µL still in the tip for A3. The person, told their pause had
+    # come, swapped the plate, and the step went on into the new one. A deferred pause
+    # is taken between steps, door or no door.
+    config = replace(default_config(), interlocks={"door": InterlockConfig(auto_resume)})
+    scripted = ScriptedRun(config)
+    try:
+        scripted.play()
+        scripted.call(P300)
+        scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
+        now = scripted.clock.now()
+        scripted.clock.call_at(now + 0.2,
+                               lambda: scripted.engine.apply(Pause(message="swap plate")))
+        scripted.clock.call_at(now + 0.3, lambda: scripted.control.set_interlock("door", True))
+        scripted.call(c.MoveTo("left", WELL, well="2/A1"), c.Aspirate("left", 100.0, 50.0, "2/A1"),
+                      c.MoveTo("left", A2, well="2/A2"), c.Dispense("left", 50.0, 50.0, "2/A2"),
+                      c.MoveTo("left", A3, well="2/A3"), c.Dispense("left", 50.0, 50.0, "2/A3"),
+                      name="transfer", wait=False)
+        status = scripted.settle()
+        assert status.status is Status.PAUSED and status.pause_source == "interlock"
+        assert status.pause_pending
+        scripted.control.set_interlock("door", False)
+        status = scripted.settle()
+        if not auto_resume:  # the door's pause, until someone resumes it
+            assert (status.status, status.pause_source) == (Status.PAUSED, "interlock")
+            assert scripted.control.resume().accepted
+            status = scripted.settle()
+        assert status.status is Status.RUNNING and status.pause_pending  # the step goes on
+        scripted.call(c.MoveTo("left", WELL, well="2/A1"), name="next", wait=False)
+        status = scripted.settle()
+        assert (status.status, status.pause_source, status.pause_message) == (
+            Status.PAUSED, "client", "swap plate")
+        events = scripted.events()
+        paused = next(i for i, e in enumerate(events) if e["event"] == "status"
+                      and e["status"] == "paused" and e.get("pause_source") == "client")
+        queued = {e["id"]: e for e in events if e["event"] == "command"
+                  and e["status"] == "queued"}
+        done = [queued[e["id"]]["params"]["well"] for e in events[:paused]
+                if e["event"] == "command" and e["status"] == "completed"
+                and queued[e["id"]]["type"] == "dispense"]
+        assert done == ["2/A2", "2/A3"]  # the whole step before the person's pause
+        assert scripted.run.engine.model.pipettes["left"].volume == 0.0
+        assert scripted.control.resume().accepted
+        assert scripted.settle().status is Status.RUNNING
     finally:
         scripted.close()
 

@@ -183,9 +183,12 @@ class InterruptedRunMachine(RuleBasedStateMachine):
     @rule(active=st.booleans())
     def door(self, active: bool) -> None:
         state = self.r.engine.state
-        # A person's pause asked for before or during the door's pause holds the run once
-        # the door closes, even a door that resumes by itself.
+        # A person's pause asked for during the door's pause holds the run once the door
+        # closes, even a door that resumes by itself (one asked for before the door opened,
+        # deferred, waits for the next checkpoint: the reducer marks those asked during it
+        # ``immediate``).
         held = (not active and state.pause is not None and state.pending is not None
+                and state.pending.immediate
                 and state.pause.source is PauseSource.INTERLOCK and state.interlocks == {"door"}
                 and state.ending is None)
         # ... unless a person resumes it: a paused run's clock runs on to its next timer,
