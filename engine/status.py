@@ -134,10 +134,11 @@ def report(engine: EngineCore) -> RunStatusReport:
 
 def _resumes_when_clear(engine: EngineCore, state: RunState) -> bool:
     """Whether the run, paused by interlocks, goes on by itself once they clear (each is
-    configured to resume it, and no one has asked for a pause of their own since)."""
+    configured to resume it, and no one has asked for a pause of their own since: a
+    deferred one pending from before waits for the next checkpoint)."""
     if (state.pause is None or state.pause.source is not PauseSource.INTERLOCK
-            or state.pending is not None):  # a pause asked for meanwhile holds the run then
-        return False
+            or (state.pending is not None and state.pending.immediate)):
+        return False  # a pause asked for meanwhile holds the run then
     settings = engine.config.interlocks
     return bool(state.interlocks) and all(
         name in settings and settings[name].auto_resume for name in state.interlocks)

@@ -346,6 +346,7 @@ def test_a_deferred_pause_asked_before_the_door_opened_waits_for_the_next_checkp
         status = scripted.settle()
         assert status.status is Status.PAUSED and status.pause_source == "interlock"
         assert status.pause_pending
+        assert status.resumes_when_clear is auto_resume  # (the page says so)
         scripted.control.set_interlock("door", False)
         status = scripted.settle()
         if not auto_resume:  # the door's pause, until someone resumes it
