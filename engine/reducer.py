@@ -192,8 +192,8 @@ def _pause(state: RunState, request: PauseRequest) -> RunState:
         if state.pause.source is PauseSource.INTERLOCK and (
                 state.pending is None or not state.pending.immediate):
             # Asked while the run stands still already: it holds the run now, deferred
-            # or not (a deferred one asked before the door opened, pending, does so too).
-            held = replace(state.pending or request, immediate=True)
+            # or not (in place of a deferred one pending from before the door opened).
+            held = replace(request, immediate=True)
             if not state.interlocks:
                 # Cleared already, and maybe about to resume by itself: the person's
                 # pause holds the run from now on (no resume, no motion in between).

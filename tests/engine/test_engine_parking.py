@@ -413,3 +413,33 @@ def test_unparking_keeps_to_the_protocols_max_speeds() -> None:
     assert lowered > 50  # back down from the safe height
     assert took >= lowered / 5.0
     assert unparking(None)[0] < lowered / 5.0 / 4
+
+
+def test_a_pause_asked_again_while_the_door_holds_the_run_holds_it_once_the_door_closes() -> None:
+    # A deferred pause pending from before the door waits for the next checkpoint; a
+    # pause asked for while the door holds the run holds it where it is, as that person's.
+    config = replace(default_config(), interlocks={"door": InterlockConfig(True)})
+    scripted = ScriptedRun(config)
+    try:
+        scripted.play()
+        scripted.call(P300)
+        now = scripted.clock.now()
+        scripted.clock.call_at(now + 0.2,
+                               lambda: scripted.engine.apply(Pause(message="swap plate")))
+        scripted.clock.call_at(now + 0.3, lambda: scripted.control.set_interlock("door", True))
+        outcome = scripted.call(c.MoveTo("left", (300.0, 300.0, 60.0)), name="move", wait=False)
+        assert scripted.settle().resumes_when_clear
+        assert scripted.control.pause(message="hold it", source="remote").accepted
+        status = scripted.settle()
+        assert status.pause_pending and not status.resumes_when_clear
+        scripted.control.set_interlock("door", False)
+        status = scripted.settle()
+        assert (status.status, status.pause_source, status.pause_message, status.pause_from) == (
+            Status.PAUSED, "client", "hold it", "remote")
+        assert not status.pause_pending and not outcome.done.is_set()
+        assert scripted.control.resume().accepted
+        status = scripted.settle()
+        assert status.status is Status.RUNNING and not status.pause_pending
+        assert outcome.done.is_set()
+    finally:
+        scripted.close()
