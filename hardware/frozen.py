@@ -27,12 +27,10 @@ def _no_values(value: object) -> tuple[()]:
     return ()
 
 
-_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
-
-
-def values(value: Frozen) -> tuple[Any, ...]:
-    """The fields of ``value``, in the order of ``value.fields``."""
-    return _GETTERS[value.__class__](value)
+values: Callable[[Frozen], tuple[Any, ...]] = attrgetter("_field_values")
+"""The fields of a value, in the order of its ``fields``: read by C getters alone (the
+class's ``_field_values`` property), with no Python frame, as it is several times a
+command (its params for the record, its check before it is sent, a state replaced)."""
 
 
 class Frozen:
@@ -41,6 +39,7 @@ class Frozen:
 
     __slots__ = ()
     fields: ClassVar[tuple[str, ...]] = ()
+    _field_values: ClassVar[property]  # what ``values`` reads, made for each class
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -54,9 +53,9 @@ class Frozen:
         cls.fields = tuple(names)
         if len(names) == 1:
             one = attrgetter(names[0])
-            _GETTERS[cls] = lambda value: (one(value),)
+            cls._field_values = property(lambda value: (one(value),))
         else:
-            _GETTERS[cls] = attrgetter(*names) if names else _no_values
+            cls._field_values = property(attrgetter(*names) if names else _no_values)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
