@@ -84,8 +84,9 @@ def _for_record(value: Any) -> Any:
     kind = type(value)
     if kind is float:
         return round(value, 6)
-    if kind is tuple and value:
-        return tuple(map(_for_record, value))
+    if kind is tuple and value:  # mostly a point: its floats rounded here, not a call each
+        return tuple([round(item, 6) if type(item) is float else _for_record(item)
+                      for item in value])
     if kind is dict:
         return {key: _for_record(item) for key, item in value.items()}
     return value
