@@ -353,6 +353,8 @@ def check_finite(name: str, method: Callable[..., Any], args: tuple[Any, ...],
         kind = value.__class__
         if kind in _PLAIN or (kind is float and math.isfinite(value)):
             continue
+        if kind is labware_module.Well:  # most calls: a well, which holds no number given
+            continue
         if kind is Location:  # most calls: a point of numbers is told finite by its sum
             point = value.point
             if set(map(type, point)) <= _NUMBERS and math.isfinite(sum(point)):
@@ -464,3 +466,8 @@ def api_step(name: str) -> Callable[[F], F]:
         return cast(F, wrapper)
 
     return decorate
+
+
+# Last, as the labware module imports this one's is_number. (An import inside
+# check_finite would cost a microsecond a call: it runs for every API call.)
+from protocol_api import labware as labware_module  # noqa: E402
