@@ -93,6 +93,7 @@ class Engine:
         self._start_protocol = start_protocol
         self._wakeup: aio.EventLike | None = None  # what wait() awaits, until set
         self._new_scope: Callable[[], Scope] = CancelScope
+        self._new_event: Callable[[], aio.EventLike] = aio.Event
         self.journal = StepJournal()  # the commands of the step in progress
         self._interruptible: Scope | None = None
         self._guarded: Scope | None = None  # motion that an interlock tripping stops
@@ -165,8 +166,10 @@ class Engine:
         """Run to a terminal status; ``on_ready`` is called once actions can be taken."""
         self.caller = LoopCaller(self.driver)
         self.channel = CommandChannel(self.caller, self.deliver, lambda: self.state.interlocks)
-        # The runtime's cancel scope class, made directly: one is needed per command.
+        # The runtime's cancel scope and event classes, made directly: one is needed per
+        # command, one per wait for the protocol.
         self._new_scope = aio.scope_class()
+        self._new_event = aio.event_class()
         if on_ready is not None:
             on_ready()
         async with aio.create_task_group() as tg:
@@ -491,7 +494,7 @@ class Engine:
         if self._protocol_scope is not None and self._protocol_scope.cancel_called:
             await aio.checkpoint_if_cancelled()
         if self._wakeup is None:
-            self._wakeup = aio.Event()
+            self._wakeup = self._new_event()
         waiter = self._wakeup
         self._waiting = True
         try:

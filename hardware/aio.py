@@ -107,6 +107,15 @@ def move_on_after(seconds: float) -> Scope:
     return anyio.move_on_after(seconds)
 
 
+def event_class() -> Callable[[], EventLike]:
+    """The event class of this thread's runtime (made once, used at every wait)."""
+    if current_runtime() is not None:
+        return _Event
+    import anyio
+
+    return anyio.Event
+
+
 def Event() -> EventLike:
     """An event on this thread's runtime."""
     if current_runtime() is not None:
