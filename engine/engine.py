@@ -490,7 +490,7 @@ class Engine:
         """Sleep until the next state change or request; the engine is idle meanwhile."""
         # A stop or halt may have cancelled our scope while we were busy: take it now,
         # rather than report idle with a cancellation still on its way.
-        self.take_fault()
+        self.ending.take_fault()
         if self._protocol_scope is not None and self._protocol_scope.cancel_called:
             await aio.checkpoint_if_cancelled()
         if self._wakeup is None:
