@@ -347,7 +347,7 @@ class RobotModel:
         """The Z axis position at which ``mount`` travels: its tip end clear of the
         tallest labware (deck heights, turned into the axis' frame by the mount's offset);
         ``tip_length``: the tip to count, when longer than the one the model knows of."""
-        cfg = self._mount(mount)
+        cfg = self.config.mounts[mount]  # one of the robot's own: the callers walk them
         height = self.deck_highest + TRAVEL_MARGIN_MM
         if minimum_z is not None:
             height = max(height, minimum_z)
