@@ -129,7 +129,11 @@ class Dispense(LiquidCommand):
 
     def __init__(self, mount: str, volume: float, flow_rate: float, well: str | None = None,
                  wells: tuple[str, ...] = (), push_out: float = 0.0) -> None:
-        super().__init__(mount, volume, flow_rate, well, wells)
+        object.__setattr__(self, "mount", mount)
+        object.__setattr__(self, "volume", volume)
+        object.__setattr__(self, "flow_rate", flow_rate)
+        object.__setattr__(self, "well", well)
+        object.__setattr__(self, "wells", wells)
         object.__setattr__(self, "push_out", push_out)
 
     def plan(self, robot: RobotModel) -> list[Segment]:
