@@ -52,9 +52,10 @@ class Command(Frozen):
         """The params as plain JSON-able data, for the run record: numbers to 6 decimals
         (1 nm, 1 pL), so that float noise of the protocol's arithmetic (a volume of
         110.30000000000001 µL) is not read as meant; the command keeps its own values."""
-        # floats tested here, not in a call for each field: params are made for every command
+        # floats tested here, not in a call for each field: params are made for every
+        # command (and an empty tuple, a single channel's other wells, is kept as it is)
         return {name: round(value, 6) if type(value) is float
-                else _for_record(value) if type(value) in _NESTED else value
+                else _for_record(value) if type(value) in _NESTED and value != () else value
                 for name, value in zip(self.fields, values(self), strict=True)}
 
     def plan(self, robot: RobotModel) -> list[Segment]:
