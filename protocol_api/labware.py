@@ -1153,6 +1153,9 @@ def check_reachable(op: str, location: Location, *, in_place: bool = False) -> N
     if not isinstance(well, Well):
         return
     labware = well._labware
+    moved = location._placed is not None and location._placed != labware._slot_origin
+    if labware._stacked is None and labware._parent != OFF_DECK_SLOT and not moved:
+        return  # in reach: every liquid step's case, said without naming the labware
     name = (f"no location given, and {labware.display_name}, where the pipette last went,"
             if in_place else labware.display_name)
     if labware._stacked is not None:
@@ -1163,7 +1166,7 @@ def check_reachable(op: str, location: Location, *, in_place: bool = False) -> N
         raise LabwareOffDeckError(
             f"{op}: {name} is off the deck; "
             f"{'give a location' if in_place else 'move it onto the deck first'}")
-    if location._placed is not None and location._placed != labware._slot_origin:
+    if moved:
         if in_place:
             raise ProtocolError(f"{op}: {name} has been moved by hand since; give a "
                                 "location")
