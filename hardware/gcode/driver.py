@@ -793,13 +793,17 @@ class GcodeController:
     async def _leave_hold(self) -> None:
         """Refuse motion behind an active interlock; leave a door hold whose door has
         closed (GRBL ``Door:0``, ``~``); wait for a feed hold set at the board to be
-        resumed there, without limit (``~`` would override the person who set it)."""
+        resumed there, without limit (``~`` would override the person who set it), then
+        refuse motion behind a door opened meanwhile as well."""
         self._check_interlocks()
         link = self._live()
         status = link.status
         if status is not None and status.state == "Hold":
             await self._wait_for_the_board(status)
-            return
+            if link.status is None or link.status.state != "Door":
+                return
+            self._check_interlocks()  # its door opened meanwhile (Hold -> Door)
+            status = link.status
         resume = self.dialect.cycle_resume
         if resume is None or status is None or status.state != "Door":
             return

@@ -16,7 +16,7 @@ from hardware.emulator import EmulatorHandle, running_emulator
 from hardware.emulator.firmware.grbl import GrblFirmware
 from hardware.emulator.firmware.smoothie import SmoothieFirmware
 from hardware.frozen import replace
-from hardware.gcode import ControllerTimeout, GcodeController, open_controller
+from hardware.gcode import ControllerTimeout, GcodeController, InterlockActive, open_controller
 
 pytestmark = pytest.mark.anyio
 
@@ -267,3 +267,33 @@ async def test_a_grbl_held_as_labrun_connects_is_read_once_the_hold_is_left(
                         _hold_at_the_board(emu, "grbl", False)  # cycle start, at the board
             assert {"$I", "$$"} <= set(emu.stats.lines[seen:])  # read before homing
             check_at(await ctl.read_position(), {"X": 418.0})
+
+
+@pytest.mark.parametrize("dialect", ["grbl"])
+async def test_a_door_opened_while_a_move_waits_for_the_board_refuses_the_move(
+        config_for: ConfigFor, check_at: CheckAt, caplog: pytest.LogCaptureFixture) -> None:
+    # A move waits for a hold set at the board; the door opens (GRBL: Hold -> Door). The
+    # wait ended at any state but Hold and the move went out, behind the open door, where
+    # a move waiting no longer is refused at once.
+    with running_emulator("grbl", speed=SPEED) as emu, caplog.at_level(logging.WARNING):
+        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 100.0})
+            _hold_at_the_board(emu, "grbl", True)
+            with anyio.fail_after(10):
+                while ctl.link.status is None or ctl.link.status.state != "Hold":
+                    await anyio.sleep(0.01)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_move_refused_behind_the_door, ctl)
+                    while "labrun did not set" not in caplog.text:
+                        await anyio.sleep(0.01)
+                    seen = len(emu.stats.lines)
+                    emu.set_door(True)
+                assert not [line for line in emu.stats.lines[seen:] if "X410" in line]
+                check_at(emu.position(), {"X": 100.0})
+
+
+async def _move_refused_behind_the_door(ctl: GcodeController) -> None:
+    with pytest.raises(InterlockActive, match="door open"):
+        await ctl.move({"X": 410.0})
