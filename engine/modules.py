@@ -36,7 +36,7 @@ from .entries import CommandEntry
 from .robot_model import CommandError
 from .state import EndKind
 
-ENDING_WORDS = {EndKind.STOP: "stop", EndKind.ABORT: "abort", EndKind.FAIL: "failure"}
+_ENDING_WORDS = {EndKind.STOP: "stop", EndKind.ABORT: "abort", EndKind.FAIL: "failure"}
 """What a deactivation's failure calls the ending that made the modules safe."""
 
 
@@ -119,7 +119,7 @@ def modules_for(config: RobotConfig, needed: Iterable[Mapping[str, Any]], *, emu
     return replace(config, modules=added), None
 
 
-def could_not(module: LoadedModule, what: str, fault: HardwareFault) -> str:
+def _could_not(module: LoadedModule, what: str, fault: HardwareFault) -> str:
     """What a person reads of ``fault``, met as the run did ``what`` to ``module`` ("be
     made safe at the run's stop"): the slot the module was loaded in, what could not be
     done, and the device's own words (which name the module and its port)."""
@@ -208,7 +208,7 @@ class Modules:
             except HardwareFault as exc:
                 self.engine.record.add(
                     "failure", location=module.id,
-                    error=could_not(module, "be stopped at the run's halt", exc))
+                    error=_could_not(module, "be stopped at the run's halt", exc))
                 continue
             if stopped:
                 self.engine.record.add("module_halt", module=module.id,
@@ -270,7 +270,7 @@ class Modules:
             try:
                 stopped = await module.device.park()
             except HardwareFault as exc:
-                raise HardwareFault(could_not(module, "be stopped at the run's pause",
+                raise HardwareFault(_could_not(module, "be stopped at the run's pause",
                                               exc)) from exc
             self.engine.record.add("module_park", module=module.id,
                                    status=dict(module.device.status()), **stopped)
@@ -282,7 +282,7 @@ class Modules:
             try:
                 await module.device.unpark()
             except HardwareFault as exc:
-                raise HardwareFault(could_not(
+                raise HardwareFault(_could_not(
                     module, "take up again at the run's resume what the pause stopped",
                     exc)) from exc
             self.engine.record.add("module_unpark", module=module.id,
@@ -292,14 +292,14 @@ class Modules:
         """Stop or abort: make every module safe; a device fault is recorded, not raised,
         naming the slot the module was loaded in and what could not be done."""
         ending = self.engine.state.ending
-        end = ENDING_WORDS.get(ending.kind, "end") if ending is not None else "end"
+        end = _ENDING_WORDS.get(ending.kind, "end") if ending is not None else "end"
         for module in self.loaded.values():
             try:
                 await module.device.deactivate()
             except HardwareFault as exc:
                 self.engine.record.add(
                     "failure", location=module.id,
-                    error=could_not(module, f"be made safe at the run's {end}", exc))
+                    error=_could_not(module, f"be made safe at the run's {end}", exc))
             with contextlib.suppress(HardwareFault):
                 self.engine.record.add("module_deactivate", module=module.id,
                                        status=dict(module.device.status()))
