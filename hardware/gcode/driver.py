@@ -700,16 +700,19 @@ class GcodeController:
         if not self._halted and link.alarm is None:
             await self._ask_interlocks()
 
-    async def _stop_left_motion(self, state: str) -> None:
+    async def _stop_left_motion(self, state: str, *, resumed: bool = False) -> None:
         """GRBL still runs motion sent before it was connected (a connection lost mid-move,
-        which GRBL does not notice): no one knows where it goes, and GRBL runs no ``$``
-        command (``$I``, ``$$``, ``$H``) until it ends (``error:8``). It is stopped as a
-        cancelled move is: a feed hold, then a reset once still (the position is kept)."""
+        which GRBL does not notice), as labrun connects or once a hold it was in then is
+        resumed at its board (``resumed``): no one knows where it goes, and GRBL runs no
+        ``$`` command (``$I``, ``$$``, ``$H``) until it ends (``error:8``). It is stopped
+        as a cancelled move is: a feed hold, then a reset once still (the position is
+        kept)."""
         link = self._live()
         assert self.dialect.feed_hold is not None and self.dialect.flush_after_hold is not None
-        log.warning("the controller at %s was still moving (%s) when labrun connected, "
-                    "running what was sent before (a connection lost mid-move): labrun "
-                    "stopped it (a feed hold)", self.port or "?", state)
+        when = "once its hold was resumed at its board" if resumed else "when labrun connected"
+        log.warning("the controller at %s was still moving (%s) %s, running what was sent "
+                    "before (a connection lost mid-move): labrun stopped it (a feed hold)",
+                    self.port or "?", state, when)
         await link.write(self.dialect.feed_hold)
         await self._wait_still()
         await self._flush(self.dialect.flush_after_hold)
@@ -836,6 +839,11 @@ class GcodeController:
             raise ControllerError("the controller restarted while labrun waited for its hold "
                                   "to be resumed at its board (its reset, not cycle start): "
                                   "nothing was sent; the robot must be homed again")
+        # Resumed, it runs what it held: motion a connection lost mid-move left (labrun's
+        # own moves have ended before it sends another)
+        resumed = link.status.state if link.status is not None else None
+        if resumed in ("Run", "Jog") and self.dialect.flush_after_hold is not None:
+            await self._stop_left_motion(resumed, resumed=True)
 
     def _interrupt(self, by: str) -> None:
         self._interruptions += 1

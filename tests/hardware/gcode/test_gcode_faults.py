@@ -87,6 +87,39 @@ async def test_reconnecting_to_a_grbl_still_moving_stops_what_the_lost_link_left
             await ctl.disconnect()
 
 
+async def test_a_grbl_held_with_motion_a_lost_link_left_stops_it_once_resumed(
+        config_for: ConfigFor, caplog: pytest.LogCaptureFixture) -> None:
+    # Someone holds GRBL mid-move at its board and the connection is lost. Reconnected,
+    # labrun waits for the hold to be resumed there; resumed, GRBL ran on what the lost
+    # link left, and the homing that waited failed: "controller rejected '$I': error:8".
+    with running_emulator("grbl", speed=SPEED) as emu, caplog.at_level(logging.WARNING):
+        ctl = GcodeController(config_for("grbl", emu.address), poll_interval=POLL_S)
+        await ctl.connect()
+        try:
+            await ctl.home()
+            await ctl.move({"X": 10.0})
+            seen = len(emu.stats.lines)
+            with anyio.fail_after(20):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_lost_move, ctl)
+                    while not any("X400" in line for line in emu.stats.lines[seen:]):
+                        await anyio.sleep(0.01)
+                    emu.call(emu.emulator.machine.hold)  # at the board
+                    emu.drop_connection()
+                await ctl.connect()
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(ctl.home)
+                    while "labrun did not set" not in caplog.text:
+                        await anyio.sleep(0.01)
+                    emu.call(emu.emulator.machine.resume)  # cycle start, at the board
+                assert re.search(r"the controller at tcp://\S+ was still moving \(Run\) once "
+                                 r"its hold was resumed at its board, .*: labrun stopped it",
+                                 caplog.text)
+                assert not ctl.requires_homing
+        finally:
+            await ctl.disconnect()
+
+
 async def test_a_grbl_silent_at_connection_may_still_be_homing_and_the_error_says_so(
         config_for: ConfigFor) -> None:
     # GRBL answers nothing, not even '?', while it homes: connecting while a cycle from
