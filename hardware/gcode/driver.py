@@ -819,7 +819,8 @@ class GcodeController:
     async def _wait_for_the_board(self, status: Status) -> None:
         """A feed hold labrun did not set (labrun's own ends in a reset): someone held
         the machine at its board (its feed hold button, a pendant), maybe to reach in.
-        Nothing is sent until it is resumed there; a warning says so at once."""
+        Nothing is sent until it is resumed there; a warning says so at once. Motion the
+        hold kept, which a connection lost mid-move left, is stopped once resumed."""
         link = self._live()
         state = status.state if status.substate is None else f"{status.state}:{status.substate}"
         log.warning("the controller at %s is in a feed hold (%s) that labrun did not set: "
