@@ -26,6 +26,9 @@ from hardware.kinematics import plan_move
 pytestmark = pytest.mark.anyio
 
 SPEED = 20.0
+LEFT_MOTION_SPEED = 2.0
+"""The emulator's speed where motion a lost link left must still run as labrun
+reconnects: slow enough that it does, on however busy a machine."""
 POLL_S = 0.05
 STOPS_EARLY = ("grbl", "marlin")
 """The dialects whose cancelled move stops short: Smoothieware's feed hold lets the move
@@ -60,8 +63,11 @@ async def test_reconnecting_to_a_grbl_still_moving_stops_what_the_lost_link_left
     # GRBL does not notice a lost connection (a network link to grblHAL, say): it runs
     # on what it was sent, and runs no '$' command meanwhile. Reconnecting failed
     # ("controller rejected '$I': error:8") until that motion ended, wherever it went.
-    # 390 mm at 10 mm/s: 39 s emulated, about 2 s here.
-    with running_emulator("grbl", speed=SPEED) as emu, caplog.at_level(logging.WARNING):
+    # 390 mm at 10 mm/s: 39 s emulated, about 20 s here (the emulator at twice real
+    # time), far more than reconnecting takes, however busy the machine: the test does
+    # not wait for it, as the motion is stopped at the connection.
+    with running_emulator("grbl", speed=LEFT_MOTION_SPEED) as emu, \
+            caplog.at_level(logging.WARNING):
         ctl = GcodeController(config_for("grbl", emu.address), poll_interval=POLL_S)
         await ctl.connect()
         try:
@@ -92,7 +98,8 @@ async def test_a_grbl_held_with_motion_a_lost_link_left_stops_it_once_resumed(
     # Someone holds GRBL mid-move at its board and the connection is lost. Reconnected,
     # labrun waits for the hold to be resumed there; resumed, GRBL ran on what the lost
     # link left, and the homing that waited failed: "controller rejected '$I': error:8".
-    with running_emulator("grbl", speed=SPEED) as emu, caplog.at_level(logging.WARNING):
+    with running_emulator("grbl", speed=LEFT_MOTION_SPEED) as emu, \
+            caplog.at_level(logging.WARNING):
         ctl = GcodeController(config_for("grbl", emu.address), poll_interval=POLL_S)
         await ctl.connect()
         try:
