@@ -126,6 +126,14 @@ def _could_not(module: LoadedModule, what: str, fault: HardwareFault) -> str:
     return f"the module loaded in slot {module.slot} could not {what}: {fault}"
 
 
+def _failure_at(module: LoadedModule, what: str, fault: HardwareFault) -> dict[str, str]:
+    """The fields of the record's ``failure`` at ``module``: the whole line (``error``),
+    the module (``location``), and what the module's own card says (``at_module``: the
+    line without the slot, which the card is)."""
+    return {"error": _could_not(module, what, fault), "location": module.id,
+            "at_module": f"could not {what}: {fault}"}
+
+
 class Modules:
     """The modules of one run and the robot's devices they are bound to."""
 
@@ -207,8 +215,7 @@ class Modules:
                 stopped = await module.device.stop_moving()
             except HardwareFault as exc:
                 self.engine.record.add(
-                    "failure", location=module.id,
-                    error=_could_not(module, "be stopped at the run's halt", exc))
+                    "failure", **_failure_at(module, "be stopped at the run's halt", exc))
                 continue
             if stopped:
                 self.engine.record.add("module_halt", module=module.id,
@@ -298,8 +305,7 @@ class Modules:
                 await module.device.deactivate()
             except HardwareFault as exc:
                 self.engine.record.add(
-                    "failure", location=module.id,
-                    error=_could_not(module, f"be made safe at the run's {end}", exc))
+                    "failure", **_failure_at(module, f"be made safe at the run's {end}", exc))
             with contextlib.suppress(HardwareFault):
                 self.engine.record.add("module_deactivate", module=module.id,
                                        status=dict(module.device.status()))

@@ -219,7 +219,9 @@ class ModuleBoard:
         if module is None:
             return False  # a failure elsewhere (the protocol, the cleanup)
         if kind == "failure":
-            said = _on_its_card(str(event.get("error")), self._estop)
+            said = str(event.get("at_module") or (
+                "not stopped after the emergency stop" if self._estop
+                else "not made safe as the run ended") + f": {event.get('error')}")
         elif event.get("stopped_rpm"):
             said = (f"stopped shaking (it was set to {event['stopped_rpm']:g} rpm) after the "
                     "emergency stop")
@@ -394,15 +396,3 @@ def lines_of(kind: str, model: str, reading: Mapping[str, Any]) -> list[str]:
                         + (f" of {cycles}" if cycle and cycles else ""))
         return said
     return [heat_line(reading.get("temperature"), reading.get("target"))]
-
-
-def _on_its_card(error: str, halted: bool) -> str:
-    """A failure at a module, as its own card says it: the engine's words name its slot
-    and what could not be done ("the module loaded in slot 3 could not be stopped at the
-    run's halt: ..."), which the card, the module itself, needs only from "could not" on;
-    a device's bare words get what the run was doing to it."""
-    slot, could_not, rest = error.partition(" could not ")
-    if could_not and slot.startswith("the module loaded in slot "):
-        return f"could not {rest}"
-    doing = "not stopped after the emergency stop" if halted else "not made safe as the run ended"
-    return f"{doing}: {error}"

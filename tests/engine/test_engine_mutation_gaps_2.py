@@ -335,9 +335,12 @@ def test_a_heater_shaker_that_fails_to_stop_at_a_halt_still_ends_the_run_halted(
         run.run.call(lambda: run.engine.modules.devices.update(hs=StuckHeaterShaker(run.clock)))
         assert shake_then_halt(run) is Status.HALTED
         events = run.events()
-        failures = [(e["error"], e["location"]) for e in events if e["event"] == "failure"]
+        failures = [(e["error"], e["location"], e["at_module"]) for e in events
+                    if e["event"] == "failure"]
         assert failures == [("the module loaded in slot 10 could not be stopped at the run's "
-                             "halt: the heater-shaker does not answer", HS.module)]
+                             "halt: the heater-shaker does not answer", HS.module,
+                             "could not be stopped at the run's halt: the heater-shaker does "
+                             "not answer")]
         assert [e["confirmed"] for e in events if e["event"] == "emergency_stop"] == [True]
         assert [e for e in events if e["event"] == "module_halt"] == []
         assert run.run.wait(5).outcome is not None and run.run.wait(5).outcome.reason is None
@@ -512,9 +515,12 @@ def test_a_module_that_fails_to_deactivate_does_not_fail_a_stop() -> None:
         run.call(c.PickUpTip("left", TIP_TOP, "1/A1", 51.0))
         assert run.control.stop().accepted
         assert run.run.wait(5).status is Status.STOPPED
-        failures = [(e["error"], e["location"]) for e in run.events() if e["event"] == "failure"]
+        failures = [(e["error"], e["location"], e["at_module"]) for e in run.events()
+                    if e["event"] == "failure"]
         assert failures == [("the module loaded in slot 3 could not be made safe at the "
-                             "run's stop: the module does not answer", "temp")]
+                             "run's stop: the module does not answer", "temp",
+                             "could not be made safe at the run's stop: the module does not "
+                             "answer")]
         assert [e["type"] for e in run.events() if e.get("origin") == "cleanup"
                 and e["status"] == "queued"] == ["dropTip"]
     finally:

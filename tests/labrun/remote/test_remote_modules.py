@@ -283,12 +283,13 @@ def test_a_halt_that_stops_a_shaking_plate_is_said_on_its_module_as_it_happens(
     assert said(board)[0][2:] == ("shaking", [
         "heater 23.0 °C, idle", "shaking at 2000 rpm, latch closed",
         "not stopped after the emergency stop: the heater-shaker does not answer"])
-    # In the engine's words, which name the slot and what the halt could not do: the
-    # card, which is the module, says them from "could not" on, not twice over.
-    refused = ("the module loaded in slot 4 could not be stopped at the run's halt: the "
-               "heater-shaker module [modules.hs] on /dev/ttyACM1: the module refused 'G28'")
+    # The engine's failure names the slot and what the halt could not do, and says on its
+    # own what the card, which is the module, shows: once, not after words of the board's.
+    refused = ("could not be stopped at the run's halt: the heater-shaker module "
+               "[modules.hs] on /dev/ttyACM1: the module refused 'G28'")
     board = ModuleBoard("shaken")
-    board.feed([{"event": "failure", "error": refused, "location": "heaterShakerModuleV1@4"}
+    board.feed([{"event": "failure", "error": f"the module loaded in slot 4 {refused}",
+                 "at_module": refused, "location": "heaterShakerModuleV1@4"}
                 if e["event"] == "module_halt" else e for e in record[:ending]])
     assert said(board)[0][3][-1] == (
         "could not be stopped at the run's halt: the heater-shaker module [modules.hs] on "
