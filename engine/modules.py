@@ -296,8 +296,9 @@ class Modules:
                                    status=dict(module.device.status()))
 
     async def deactivate(self) -> None:
-        """Stop or abort: make every module safe; a device fault is recorded, not raised,
-        naming the slot the module was loaded in and what could not be done."""
+        """A stop, an abort or a failure: make every module safe; a device fault is
+        recorded, not raised, naming the slot the module was loaded in and what could not
+        be done."""
         ending = self.engine.state.ending
         end = _ENDING_WORDS.get(ending.kind, "end") if ending is not None else "end"
         for module in self.loaded.values():

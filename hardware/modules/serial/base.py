@@ -225,7 +225,7 @@ class SerialModule:
         return model_from_identity(self.kind, answer)
 
     async def make_safe(self) -> None:
-        """What a stop or abort does to the module (each kind says)."""
+        """What a stop, an abort or a failure does to the module (each kind says)."""
         raise NotImplementedError
 
     def identify(self, info: str) -> None:
