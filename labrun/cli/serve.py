@@ -165,6 +165,8 @@ def run_serve(args: argparse.Namespace) -> int:
         manager.log = log_run  # each run's start, pauses and end, one line each
         print(f"labrun: robot {robot.config.name!r} ({robot.kind}); OpenAPI at "
               "/openapi.json", file=sys.stderr)
+        for warning in robot.warnings:  # the driver's at connection: no emergency parser
+            print(warning, file=sys.stderr, flush=True)
         # uvicorn shuts down on SIGTERM as on Ctrl-C (a running run aborted with its
         # cleanup), then sends itself the signal again under the handler that was there
         # before: ``Terminated``, so the robot is let go here and labrun exits 0, not 143

@@ -186,6 +186,7 @@ class RunManager:
                 else:
                     if isinstance(self.robot, SupervisedRobot):
                         self.robot.serve_in(self._caller, self._hooks().start_soon)
+                        self.robot.listen_warnings(self._driver_warning)
                     self._watch_robot()
                     tg.start_soon(self.checker.start)
                 try:
@@ -900,6 +901,18 @@ class RunManager:
         if self.hub.record_subscribers:
             self.hub.publish_records(active.item.item_uid,
                                      [active.item.as_uploaded_event(e) for e in events])
+
+    def _driver_warning(self, text: str) -> None:
+        """A warning of the robot's driver (``"warning: ..."``): told in the terminal and,
+        during a run, among its comments (the status's, the page's)."""
+        active, progress = self.active, self.progress
+        going = active is not None and progress is not None \
+            and progress.item_uid == active.item.item_uid
+        if self.log is not None:
+            self.log(f"run {active.item.name}: {text}" if going and active else text)
+        if going and progress is not None:
+            self.hub.publish_progress(progress.note(text))
+        self._changed()  # a new connection's are in the status's robot
 
     def _on_modules(self, active: ActiveRun, readings: list[Reading]) -> None:
         """The running run's modules as read now: pushed if they changed."""

@@ -213,6 +213,15 @@ class RunProgress:
 
     # -- feeding --------------------------------------------------------------------------
 
+    def note(self, message: str) -> list[Published]:
+        """A comment not of the record's (the robot driver's warning) at the current step;
+        the ``comment`` event to publish."""
+        comment = {"item_uid": self.item_uid,
+                   "step": self.index + 1 if self.index is not None else 0,
+                   "message": message, "t": None}
+        self.comments.append(comment)
+        return [("comment", comment)]
+
     def feed(self, events: Iterable[Mapping[str, Any]]) -> list[Published]:
         """Take record events; the ``command`` and ``comment`` events to publish, then a
         ``progress`` event if the step, the wells done or the tips taken changed (``tips``

@@ -10,10 +10,13 @@ the reason and starts a new worker for the next one.
 
 Messages are JSON both ways, one list per message: ``[kind, ...]``.
 
-- To the server: ``["ready", {kind, speed, interlocks}]`` once the robot is open (or
-  ``["unavailable", reason]``); ``["answer", id, value]`` and ``["error", id, reason]``
-  for requests; ``["status", report]`` when what the run's status shows changes (progress
-  only at most ten times a second), and before the answer to an accepted action;
+- To the server: ``["ready", {kind, speed, interlocks, warnings}]`` once the robot is
+  open (or ``["unavailable", reason]``), ``warnings`` the driver's at connection (a
+  Marlin without its emergency parser), each ``"warning: ..."``; ``["warning", text]``
+  for each the driver gives later (a damaged status report); ``["answer", id, value]``
+  and ``["error", id, reason]`` for requests; ``["status", report]`` when what the run's
+  status shows changes (progress only at most ten times a second), and before the answer
+  to an accepted action;
   ``["events", [event, ...]]``, the run's record as it is written, in batches;
   ``["modules", [reading, ...]]``, the run's modules as read every
   ``modules.MODULE_INTERVAL`` while it has any, when they changed;
@@ -48,6 +51,7 @@ from engine.run import Run
 from engine.status import report
 from hardware.config import RobotConfig
 from hardware.controller import HardwareFault
+from labrun.cli.driver_warnings import driver_warnings
 from labrun.cli.robot_lock import ROBOT_LOCK_WAIT_S, RobotInUse, hold_robot
 from protocol_api.execute import create_run
 
@@ -161,19 +165,26 @@ def serve(connection: Connection, spec: RobotSpec) -> None:
     if spec.memory_limit is not None:
         resource.setrlimit(resource.RLIMIT_AS, (spec.memory_limit, spec.memory_limit))
     link = Link(connection)
-    try:
-        held = hold_robot(  # noqa: F841 - held (the lock) until the process ends
-            spec.lock, "labrun serve, whose run worker drives it", pid=spec.server_pid,
-            wait_s=ROBOT_LOCK_WAIT_S, robot=spec.described(),
-            sleep=partial(_wait_unless_told, connection))
-        robot = spec.open()
-    except Exception as exc:  # RobotUnavailable, a configuration the machine refuses
-        link.send("unavailable", str(exc))
-        return
-    try:
-        anyio.run(RunWorker(link, robot, spec).main)
-    finally:
-        robot.close()
+    # The driver's warnings go to the server (its terminal, the status, the page), not to
+    # the worker's stderr as Python's logging left them: those at connection with
+    # "ready", the later ones as they come
+    with driver_warnings() as said:
+        at_connection: list[str] = []
+        said.above = at_connection.append
+        try:
+            held = hold_robot(  # noqa: F841 - held (the lock) until the process ends
+                spec.lock, "labrun serve, whose run worker drives it", pid=spec.server_pid,
+                wait_s=ROBOT_LOCK_WAIT_S, robot=spec.described(),
+                sleep=partial(_wait_unless_told, connection))
+            robot = spec.open()
+        except Exception as exc:  # RobotUnavailable, a configuration the machine refuses
+            link.send("unavailable", str(exc))
+            return
+        said.above = partial(link.send, "warning")
+        try:
+            anyio.run(RunWorker(link, robot, spec, warnings=at_connection).main)
+        finally:
+            robot.close()
 
 
 def _wait_unless_told(connection: Connection, seconds: float) -> None:
@@ -186,10 +197,13 @@ def _wait_unless_told(connection: Connection, seconds: float) -> None:
 class RunWorker:
     """Serves the server's requests with the robot: one run at a time."""
 
-    def __init__(self, link: Link, robot: Robot, spec: RobotSpec) -> None:
+    def __init__(self, link: Link, robot: Robot, spec: RobotSpec, *,
+                 warnings: list[str] | None = None) -> None:
         self.link = link
         self.robot = robot
         self.spec = spec
+        self.warnings = warnings or []
+        """The driver's warnings at connection, each ``"warning: ..."``."""
         self.run: Run | None = None
         self.watch: RunWatch | None = None
         self._caller: LoopCaller | None = None
@@ -203,7 +217,8 @@ class RunWorker:
             self._tg = tg
             self._listen_interlocks()
             self.link.send("ready", {"kind": self.robot.kind, "speed": self.robot.speed,
-                                     "interlocks": list(self.robot.interlocks())})
+                                     "interlocks": list(self.robot.interlocks()),
+                                     "warnings": self.warnings})
             threading.Thread(target=self._read, name="labrun-run-worker-pipe",
                              daemon=True).start()
             await self._quit.wait()

@@ -80,6 +80,10 @@ class SupervisedRobot:
         self.speed = spec.speed
         self.start_timeout = start_timeout
         self._interlocks: tuple[str, ...] = ()
+        self.warnings: tuple[str, ...] = ()
+        """The driver's warnings at connection (``"warning: ..."``: a Marlin without its
+        emergency parser), as the worker that has the robot now found them."""
+        self._on_warning: Callable[[str], None] | None = None
         self._process: BaseProcess | None = None
         self._link: Link | None = None
         self._generation = 0
@@ -118,9 +122,10 @@ class SupervisedRobot:
         self._read_in_thread()
 
     def describe(self) -> dict[str, Any]:
-        """Name, kind and speed (how much faster than real time its clock runs), for the
-        status."""
-        return {"name": self.config.name, "kind": self.kind, "speed": self.speed}
+        """Name, kind, speed (how much faster than real time its clock runs) and the
+        driver's warnings at connection, for the status."""
+        return {"name": self.config.name, "kind": self.kind, "speed": self.speed,
+                "warnings": list(self.warnings)}
 
     def interlocks(self) -> tuple[str, ...]:
         """The robot's active interlocks, as the worker last reported them."""
@@ -132,6 +137,11 @@ class SupervisedRobot:
     def listen_interlocks(self, callback: Callable[[], None] | None) -> None:
         """Call ``callback`` (no arguments) when the worker reports an interlock change."""
         self._on_interlocks = callback
+
+    def listen_warnings(self, callback: Callable[[str], None] | None) -> None:
+        """Call ``callback`` with each warning of the driver (``"warning: ..."``) said
+        from now on: mid-run (a damaged status report), and at each new connection."""
+        self._on_warning = callback
 
     async def home_if_needed(self) -> None:
         """Home the robot if it must be (just connected, halted); ``HardwareFault`` if not."""
@@ -265,6 +275,7 @@ class SupervisedRobot:
         self.kind = str(info.get("kind", "unknown"))
         self.speed = float(info.get("speed", self.spec.speed))
         self._interlocks = tuple(info.get("interlocks", ()))
+        self.warnings = tuple(str(text) for text in info.get("warnings", ()))
         with self._lock:
             self._generation += 1
             self._process, self._link = process, link
@@ -321,6 +332,8 @@ class SupervisedRobot:
             run.on_events(args[0])
         elif kind == "modules" and args and isinstance(args[0], list) and run is not None:
             run.on_modules(args[0])
+        elif kind == "warning" and args and self._on_warning is not None:
+            self._on_warning(str(args[0]))
         elif kind == "interlocks" and args and isinstance(args[0], list):
             self._interlocks = tuple(str(name) for name in args[0])
             if self._on_interlocks is not None:
@@ -351,6 +364,10 @@ class SupervisedRobot:
         try:
             await anyio.to_thread.run_sync(self._launch)
             self._read_in_thread()
+            on_warning = self._on_warning
+            if on_warning is not None:
+                for warning in self.warnings:  # the new connection's
+                    on_warning(warning)
         except RobotUnavailable as exc:
             self._unavailable = f"the robot could not be opened again: {exc}"
         finally:
