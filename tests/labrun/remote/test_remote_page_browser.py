@@ -270,6 +270,42 @@ def test_the_one_run_serve_run_serves_is_not_said_running_once_it_has_ended(
         run.close()
 
 
+def test_the_run_serve_run_serves_not_yet_started_is_started_from_the_page(
+        gates: Gates, page: Any, tmp_path: Path) -> None:
+    """A run not yet played showed "starting" with its Start queue button disabled, though
+    the API's queue_start plays it: the page says it has not started and its Start run
+    button starts it."""
+    from playwright.sync_api import expect
+
+    config = default_config()
+    path = tmp_path / "one.py"
+    path.write_text(protocol('p300.pick_up_tip()\ngates.wait("one")\np300.drop_tip()'))
+    clock = RealClock(SPEED)
+    run = create_run(load_protocol(path), config=config,
+                     controller=SimulatedController(config, clock), clock=clock)
+    try:
+        with serve_run(run, port=0, announce=False) as handle:
+            gates.watch(handle.manager)
+            page.goto(handle.token_url)
+            expect(page.locator("#link")).to_have_text("live", timeout=MS)
+            expect(page.locator("#figures")).to_have_text("not started: Start run starts it",
+                                                          timeout=MS)
+            start = page.locator("#b-start")
+            expect(start).to_have_text("Start run")
+            expect(start).to_be_enabled()
+            start.click()
+            gates.reached("one")
+            expect(page.locator("#state")).to_have_text("running", timeout=MS)
+            expect(start).to_be_disabled()
+            expect(page.locator("#figures")).to_contain_text("step ", timeout=MS)
+            gates.open("one")
+            expect(page.locator("#outcome")).to_have_text("Run succeeded", timeout=MS)
+            expect(start).to_be_disabled()
+    finally:
+        gates.open_all()
+        run.close()
+
+
 def test_while_a_stopped_run_cleans_up_now_says_it_is_stopping(
         served: Served, gates: Gates, page: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Stopped, the run cleans up (its shaking plate stopped, held here at the gate
