@@ -193,20 +193,27 @@ def running_emulator(dialect: str = "grbl", *, link: LinkKind = "tcp",
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``labrun emulator``."""
-    parser.add_argument("--dialect", choices=sorted(FIRMWARES), default="grbl")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=7800)
+    """The options of ``labrun emulator``, each with its help (their one definition:
+    ``labrun emulator`` and ``main`` here both take them from this)."""
+    parser.add_argument("--dialect", choices=sorted(FIRMWARES), default="grbl",
+                        help="the firmware to speak (default: grbl)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="the address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7800,
+                        help="the TCP port to listen on (default: 7800)")
     parser.add_argument("--pty", action="store_true",
                         help="serve on a pseudo-terminal instead of TCP (prints its path)")
-    parser.add_argument("--speed", default=1.0,
-                        help="run the motion clock this many times faster than real time")
-    parser.add_argument("--config", help="robot configuration (TOML); default: built-in OT-2")
-    parser.add_argument("--busy-interval", type=float, default=2.0,
-                        help="seconds between Marlin busy lines")
+    parser.add_argument("--speed", default=1.0, metavar="N",
+                        help="run the motion clock N times faster than real time (default: 1)")
+    parser.add_argument("--config", metavar="ROBOT.toml",
+                        help="the robot to emulate (default: the built-in OT-2-like robot)")
+    parser.add_argument("--busy-interval", type=float, default=2.0, metavar="SECONDS",
+                        help="seconds between Marlin's busy lines (default: 2)")
     parser.add_argument("--no-emergency-parser", dest="emergency_parser",
                         action="store_false",
-                        help="Marlin without its emergency parser (its default build)")
+                        help="Marlin built without its emergency parser (Marlin's default "
+                             "configuration): M410 and M112 act only once the move under "
+                             "way ends, and M115 says Cap:EMERGENCY_PARSER:0")
 
 
 def run_from_args(args: argparse.Namespace) -> int:

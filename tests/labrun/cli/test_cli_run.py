@@ -18,7 +18,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -420,6 +420,24 @@ def test_labrun_emulator_refuses_a_bad_speed(capsys: pytest.CaptureFixture[str])
     assert "not nan" in capsys.readouterr().err
     assert main(["emulator", "--busy-interval", "inf"]) == 2
     assert "--busy-interval must be more than 0" in capsys.readouterr().err
+
+
+def test_labrun_emulator_and_the_emulators_own_main_say_the_same_options(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # One definition: the two lists were kept in step by hand, and their help had drifted.
+    from hardware.emulator import server
+
+    monkeypatch.setenv("COLUMNS", "100")
+
+    def options(call: Callable[[], object]) -> str:
+        with pytest.raises(SystemExit):
+            call()
+        return capsys.readouterr().out.split("options:", 1)[1]
+
+    said = options(lambda: main(["emulator", "--help"]))
+    assert "  --speed N             run the motion clock N times faster than real time " \
+           "(default: 1)" in said
+    assert options(lambda: server.main(["--help"])) == said
 
 
 def test_labrun_emulator_on_a_busy_or_bad_port_says_so_in_a_line(
