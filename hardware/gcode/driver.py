@@ -168,6 +168,12 @@ class GcodeController:
         self.warnings: list[str] = []
         """What the user should know about this controller, found at connection (also
         logged as warnings)."""
+        self.home_moved = False
+        """Whether the last ``home()`` sent anything that moves the robot (its homing
+        cycle, a switchless axis's travel): False if it ended (or was cancelled) before."""
+        self.home_held = False
+        """Whether the last ``home()`` found a feed hold set at the board, and waited for
+        it to be resumed there before sending anything."""
 
     # -- MotionController -------------------------------------------------------------
 
@@ -264,6 +270,7 @@ class GcodeController:
 
     async def _home(self, axes: Sequence[str] | None) -> Position:
         link = self._live()
+        self.home_moved = self.home_held = False
         names = list(axes) if axes is not None else list(self.config.axes)
         self._check_axes(names)
         if not names:
@@ -276,6 +283,7 @@ class GcodeController:
         # read now (a rare call; a move trusts the last report), and the hold left.
         if self.dialect.cycle_resume is not None and self.dialect.status_query is not None:
             await link.fresh_status()
+        self.home_held = link.status is not None and link.status.state == "Hold"
         await self._leave_hold()
         active = self.active_interlocks()
         if active:  # (GRBL's own hold refused it above): nothing homes behind an open door
@@ -313,6 +321,7 @@ class GcodeController:
         extra = homing_time(self.config, axes, self._homing_rates)
         alarms, restarts = link.alarm_seq, link.restart_seq
         self._motion_until = time.monotonic() + extra  # an emergency stop may wait it out
+        self.home_moved = True
         try:
             for line in lines:
                 await link.streamer.request(line, extra_timeout=extra)
@@ -373,6 +382,7 @@ class GcodeController:
         self._unhomed -= set(new)
         again = {a: self.config.axes[a].home for a in axes if a not in new}
         if again:
+            self.home_moved = True
             await self._travel(again, None)
         return await self.read_position()
 

@@ -454,7 +454,14 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
             with homing:
                 problem = _prepare(robot, stage)
         except KeyboardInterrupt:  # the homing cycle was stopped (its cancellation resets)
-            if stage[0] == "homing":
+            driver = robot.driver
+            if stage[0] == "homing" and isinstance(driver, GcodeController) \
+                    and not driver.home_moved:  # nothing that moves it had been sent
+                why = ("interrupted while homing waited for the hold set at the controller's "
+                       "board to be resumed; nothing had moved" if driver.home_held else
+                       "interrupted before the robot homed; nothing had moved")
+                after = ""
+            elif stage[0] == "homing":
                 why = "interrupted while the robot connected or homed; its motion was stopped"
                 after = ", and it homes again before it moves"
             elif stage[0] == "waiting":  # for the door: as once homed (``BEFORE_START``)

@@ -730,6 +730,38 @@ def test_interrupted_while_homing_the_robot_stops_before_labrun_ends(
                                      "motion was stopped")
 
 
+def test_interrupted_while_homing_waits_for_a_hold_at_the_board_says_nothing_moved(
+        tmp_path: Path) -> None:
+    # Homing waits, sending nothing, for a feed hold someone set at the board to be
+    # resumed there; a Ctrl-C then said "its motion was stopped" though nothing had moved.
+    with running_emulator("grbl", speed=1.0) as emulator:
+        emulator.call(emulator.emulator.machine.hold)  # at the board, before labrun comes
+        protocol = write(tmp_path, SHORT)
+        record = tmp_path / "record.jsonl"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "labrun.cli.main", "run", str(protocol), "--robot",
+             str(robot_file(tmp_path, "grbl", emulator.address)), "--no-simulate",
+             "--record", str(record)],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT)
+        try:
+            seen: list[bytes] = []
+            _read_until(process, r"labrun does not resume it.*\n", seen)
+            process.send_signal(signal.SIGINT)
+            assert process.wait(WAIT_S) == 130
+            assert process.stdout is not None
+            said = (b"".join(seen) + process.stdout.read()).decode().splitlines()
+            assert said[-1] == ("error: interrupted while homing waited for the hold set at "
+                                "the controller's board to be resumed; nothing had moved")
+            assert not [line for line in emulator.stats.lines if line.startswith("$H")]
+        finally:
+            process.kill()
+            process.wait(WAIT_S)
+    aborted = [e for e in read_record(record) if e["event"] == "action"]
+    assert aborted[-1]["reason"] == ("interrupted while homing waited for the hold set at "
+                                     "the controller's board to be resumed; nothing had moved")
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupted_while_it_simulates_first_names_the_line(
         tmp_path: Path, stop: signal.Signals) -> None:
