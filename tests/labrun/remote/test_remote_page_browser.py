@@ -10,6 +10,7 @@ import contextlib
 import re
 import socket
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -759,9 +760,9 @@ def test_while_a_door_pauses_the_run_the_page_never_says_it_parks(
 
     spin_down = SimulatedHeaterShaker.park
 
-    async def held(self: SimulatedHeaterShaker) -> None:
+    async def held(self: SimulatedHeaterShaker) -> Mapping[str, Any]:
         await anyio.to_thread.run_sync(gates.arrive, "parking")
-        await spin_down(self)
+        return await spin_down(self)  # what it stopped, which the record says
 
     monkeypatch.setattr(SimulatedHeaterShaker, "park", held)
     served.client.queue_item_add(SHAKEN)
