@@ -619,6 +619,11 @@ class InstrumentContext:
             location = location.labware.as_well()
         if isinstance(location, list | tuple):  # a column or a row: taken for a well
             first = location[0] if location else None
+            if isinstance(first, Well) and not first.parent.is_tiprack:
+                plate = first.parent
+                raise TipError(f"pick_up_tip: {plate.load_name} in slot {plate.slot} is not "
+                               f"a tip rack; give one well of a tip rack, not a list of "
+                               f"{len(location)} wells of {plate.load_name}")
             hint = (f"; a multi-channel takes the tips below the well it is given: give "
                     f"{first.well_name}" if self._spec.channels > 1 else
                     f", such as {first.well_name}") if isinstance(first, Well) else ""

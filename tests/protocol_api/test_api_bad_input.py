@@ -110,6 +110,12 @@ CASES: list[tuple[str, str, str]] = [
      "well it is given: give A3, not a list of 8"),
     ("a single-channel given a list of one tip", "pass\np300.pick_up_tip(tips.rows()[0][3:4])",
      "pick_up_tip: give one well of a tip rack, such as A4, not a list of 1"),
+    # A list of a plate's wells suggested "give A1" of the plate, which holds no tips.
+    ("a multi-channel given a plate's column",
+     'm300 = ctx.load_instrument("p300_multi_gen2", "right", tip_racks=[tips])\n'
+     "m300.pick_up_tip(plate.columns()[0])",
+     "pick_up_tip: corning_96_wellplate_360ul_flat in slot 1 is not a tip rack; give one "
+     "well of a tip rack, not a list of 8 wells of corning_96_wellplate_360ul_flat"),
     ("empty tip rack",
      "[(p300.pick_up_tip(), p300.drop_tip()) for _ in range(96)]\np300.pick_up_tip()",
      "pick_up_tip: out of tips; every tip in opentrons_96_tiprack_300ul in slot 4 has been "
