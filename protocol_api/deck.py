@@ -156,6 +156,18 @@ class Deck(Mapping[str | int, "DeckItem | None"]):
         return self._trash
 
     @property
+    def highest_z(self) -> float:
+        """The highest point of what is loaded on the deck (deck coordinates), as Opentrons
+        gives it: the top of each labware stack and of each module with what it holds,
+        the fixed trash's included below apiLevel 2.16 (from 2.16 it is a trash bin,
+        which does not count); 0 for an empty deck. From apiLevel 2.14 a module counts
+        at its own height too when what it holds is lower (a magnetic module's plate)."""
+        engine_core = self._api_version >= ENGINE_CORE_API
+        return max((max(item_top(item), item.own_top)
+                    if engine_core and not isinstance(item, Labware) else item_top(item)
+                    for item in self.values() if item is not None), default=0.0)
+
+    @property
     def trash_slot(self) -> str:
         """The slot holding the fixed trash."""
         return self._trash_slot
@@ -298,6 +310,12 @@ class Deck(Mapping[str | int, "DeckItem | None"]):
     def __repr__(self) -> str:
         loaded = ", ".join(f"{k}: {v!r}" for k, v in self.items() if v is not None)
         return f"Deck({loaded})"
+
+
+def item_top(item: DeckItem) -> float:
+    """The top of what stands in a slot: a labware stack's, or a module's with what it
+    holds (deck coordinates)."""
+    return item.topmost().highest_z if isinstance(item, Labware) else item.stack_top
 
 
 def _slot_sort_key(name: str) -> tuple[int, int, str]:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Final
 
 from hardware.frozen import Frozen
 
-from .deck import SLOT_SIZE, around
+from .deck import SLOT_SIZE, around, item_top
 from .errors import APIVersionError, InstrumentError, ProtocolError, UnsupportedAPIError
 from .labware import Labware
 from .types import APIVersion, Point
@@ -257,7 +257,7 @@ def slot_top(deck: Deck, slot: str) -> float | None:
     item = deck.occupant(slot)
     if item is None or item is deck.trash:
         return None
-    return item.topmost().highest_z if isinstance(item, Labware) else item.stack_top
+    return item_top(item)
 
 
 __all__ = ["ALL", "COLUMN", "PARTIAL_COLUMN", "ROW", "SINGLE", "Layout", "NozzleLayout",

@@ -169,6 +169,12 @@ class ModuleContext:
         return top if held is None else max(top, held.topmost().clearance_top)
 
     @property
+    def own_top(self) -> float:
+        """labrun's own: the top of the module itself, whatever stands on it (deck
+        coordinates)."""
+        return self._geometry().own_top
+
+    @property
     @removed_in(*ENGINE_CORE_API, "use the module's model, type, parent and labware")
     def geometry(self) -> ModuleGeometry:
         """The module as an item on the deck (apiLevel below 2.14, as in Opentrons)."""
@@ -407,6 +413,12 @@ class ModuleGeometry:
         module = self._module
         if module._labware is not None:
             return module._labware.clearance_top
+        return self.own_top
+
+    @property
+    def own_top(self) -> float:
+        """labrun's own: the module's top, whatever stands on it (deck coordinates)."""
+        module = self._module
         dimensions = module._spec.definition["dimensions"]
         return module._origin.z - self._offset().z + float(dimensions["bareOverallHeight"])
 

@@ -107,6 +107,55 @@ if ctx.api_version >= (2, 14):
     assert said == [f"{catch}: {no_slot}"] + (["get: none there"] if api == "2.16" else [])
 
 
+def said_in(path: Path) -> list[str]:
+    run = simulate_file(path)
+    assert run.record.events[-1]["status"] == "succeeded"
+    return [e.command.message for e in run.engine.entries if isinstance(e.command, c.Comment)]
+
+
+# Opentrons 8.8.2's deck.highest_z (opentrons_simulate) after each load below: the fixed
+# trash's 82 mm counts below 2.16; a heater-shaker's adapter and plate count above it; a
+# magnetic module counts at its own 110.152 mm, above the plate it holds.
+LOADED_ONE_BY_ONE = """
+ctx.comment(str(ctx.deck.highest_z))
+ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+ctx.comment(str(ctx.deck.highest_z))
+shaker = ctx.load_module("heaterShakerModuleV1", 1)
+ctx.comment(str(ctx.deck.highest_z))
+shaker.load_adapter("opentrons_96_flat_bottom_adapter").load_labware("nest_96_wellplate_200ul_flat")
+ctx.comment(str(ctx.deck.highest_z))
+block = ctx.load_module("temperature module gen2", 3)
+ctx.comment(str(ctx.deck.highest_z))
+ctx.load_module("magnetic module gen2", 6).load_labware("biorad_96_wellplate_200ul_pcr")
+ctx.comment(str(ctx.deck.highest_z))
+ctx.load_labware("opentrons_6_tuberack_falcon_50ml_conical", 5)
+ctx.comment(str(ctx.deck.highest_z))
+block.load_labware("opentrons_24_aluminumblock_nest_1.5ml_snapcap")
+ctx.comment(str(ctx.deck.highest_z))
+"""
+
+
+@pytest.mark.parametrize(("api", "tops"), [
+    ("2.15", ["82.0", "82.0", "82.0", "83.775", "84.0", "110.152", "120.3", "123.79"]),
+    ("2.18", ["0.0", "14.22", "82.0", "83.775", "84.0", "110.152", "120.3", "123.79"]),
+])
+def test_the_decks_highest_z_is_opentrons_highest_point_of_what_is_loaded(
+        tmp_path: Path, api: str, tops: list[str]) -> None:
+    assert said_in(protocol_file(tmp_path, LOADED_ONE_BY_ONE, api=api)) == tops
+
+
+def test_below_2_14_the_decks_highest_z_counts_the_fixed_trash_and_labware(
+        tmp_path: Path) -> None:
+    path = protocol_file(tmp_path, """
+ctx.comment(str(ctx.deck.highest_z))
+ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+ctx.comment(str(ctx.deck.highest_z))
+ctx.load_labware("opentrons_6_tuberack_falcon_50ml_conical", 5)
+ctx.comment(str(ctx.deck.highest_z))
+""", api="2.13")
+    assert said_in(path) == ["82.0", "82.0", "120.3"]  # as Opentrons 8.8.2
+
+
 def test_loading_puts_labware_in_its_slot(deck: Deck) -> None:
     tips = labware_for(deck, "opentrons_96_tiprack_300ul", 1)
     assert deck.load(tips) is tips
