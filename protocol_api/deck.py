@@ -289,6 +289,16 @@ class Deck(Mapping[str | int, "DeckItem | None"]):
         item = self._items[self.check_slot(slot)]
         return None if isinstance(item, TrashBin) else item
 
+    def get(self, slot: object, default: Any = None) -> Any:
+        """What ``slot`` holds, ``default`` for no such slot; below apiLevel 2.14 no such
+        slot raises a ValueError there, as Opentrons' deck does."""
+        try:
+            return self[slot]
+        except InvalidSlotError:
+            if self._api_version < ENGINE_CORE_API:
+                raise
+            return default
+
     def __contains__(self, slot: object) -> bool:
         try:
             self.check_slot(slot)

@@ -57,8 +57,9 @@ class LabwareIsInStackError(ProtocolError):
 
 class InvalidSlotError(ProtocolError, KeyError, ValueError):
     """The deck has no such slot: a KeyError, as ``ctx.deck[slot]`` raises in Opentrons
-    (so ``ctx.deck.get(slot)`` gives its default), and a ValueError, as a load into no slot
-    raises there (and ``ctx.deck[slot]`` below apiLevel 2.14)."""
+    (so ``ctx.deck.get(slot)`` gives its default from apiLevel 2.14), and a ValueError, as
+    a load into no slot raises there (and ``ctx.deck[slot]`` and ``ctx.deck.get(slot)``
+    below apiLevel 2.14)."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "no such slot"
