@@ -272,7 +272,11 @@ class ProtocolContext:
     def loaded_labwares(self) -> dict[int, Labware]:
         """Loaded labware by slot number, in the order it was loaded, as in Opentrons
         (a protocol may pair them with volumes in that order): the fixed trash first,
-        before apiLevel 2.16 (from 2.16 Opentrons makes it a trash bin, not labware)."""
+        before apiLevel 2.16 (from 2.16 Opentrons makes it a trash bin, not labware).
+        Below apiLevel 2.14, as there, every labware loaded, one taken off the deck
+        (``del ctx.deck[slot]``) too until another is loaded into its slot."""
+        if self._api_version < ENGINE_CORE_API:
+            return {int(labware.slot): labware for labware in self._load_order}
         bottoms: dict[int, Labware] = {}  # in each slot, the labware loaded first
         for slot in self._deck.slots:  # the deck reads no trash bin (apiLevel 2.16 on)
             item = self._deck[slot]

@@ -264,6 +264,23 @@ def test_below_2_14_deleting_a_slot_removes_what_it_held_a_module_from_all_its_s
         ctx.load_module("temperature module gen2", 7)  # the slot is free again
 
 
+def test_below_2_14_loaded_labwares_keeps_a_deleted_labware_until_its_slot_is_reloaded(
+) -> None:
+    # As Opentrons 8.8.2 there: every labware loaded is listed, in load order by slot; a
+    # later load into a slot takes its place, where the first stood in the order. labrun
+    # listed only what the deck held, so a deleted rack was gone and its slot's new rack
+    # came last.
+    with open_context(api_version=(2, 13)) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 9)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        del ctx.deck[9]
+        assert list(ctx.loaded_labwares.items()) == [
+            (12, ctx.fixed_trash), (9, tips), (1, plate)]
+        small_tips = ctx.load_labware("opentrons_96_tiprack_20ul", 9)
+        assert list(ctx.loaded_labwares.items()) == [
+            (12, ctx.fixed_trash), (9, small_tips), (1, plate)]
+
+
 def test_from_2_15_deleting_a_slot_takes_its_labware_off_the_deck_and_keeps_a_module() -> None:
     # As Opentrons 8.8.2: a move OFF_DECK with no pause; a module stays; refused at 2.14.
     with open_context(api_version=(2, 15)) as ctx:
