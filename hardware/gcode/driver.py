@@ -133,6 +133,10 @@ class GcodeController:
         self._listener: InterlockListener | None = None
         self._fault_listener: FaultListener | None = None
         self._unhomed: set[str] = set(config.axes)
+        self._board_held = False
+        """A feed hold someone set at the board (GRBL ``Hold``) has not been resumed: a
+        door opened and closed since (``Door:0``) leaves it theirs to end, not labrun's
+        ``~``. A reset ends it."""
         self._origin: dict[str, float] = {}
         """Added to the firmware's position of an axis without homing switch."""
         self._lost: str | None = None
@@ -207,6 +211,7 @@ class GcodeController:
         await link.start()
         self._link = link
         self._unhomed = set(self.config.axes)
+        self._board_held = False
         self._origin, self._lost = {}, None
         self._halted = self._connected = False
         self._endstops_raised = 0
@@ -806,12 +811,13 @@ class GcodeController:
     async def _leave_hold(self) -> None:
         """Refuse motion behind an active interlock; leave a door hold whose door has
         closed (GRBL ``Door:0``, ``~``); wait for a feed hold set at the board to be
-        resumed there, without limit (``~`` would override the person who set it), then
-        refuse motion behind a door opened meanwhile as well."""
+        resumed there, without limit (``~`` would override the person who set it), also
+        once a door opened and closed in it (``Door:0``), then refuse motion behind a
+        door opened meanwhile as well."""
         self._check_interlocks()
         link = self._live()
         status = link.status
-        if status is not None and status.state == "Hold":
+        if status is not None and self._held_at_the_board(status):
             await self._wait_for_the_board(status)
             if link.status is None or link.status.state != "Door":
                 return
@@ -833,13 +839,14 @@ class GcodeController:
         hold kept, which a connection lost mid-move left, is stopped once resumed."""
         link = self._live()
         state = status.state if status.substate is None else f"{status.state}:{status.substate}"
+        door = (", its door opened and closed since" if status.state == "Door" else "")
         log.warning("the controller at %s is in a feed hold (%s) that labrun did not set: "
-                    "someone held it at its board. labrun does not resume it; the run waits, "
-                    "without moving, until it is resumed there (cycle start)",
-                    self.port or "?", state)
+                    "someone held it at its board%s. labrun does not resume it; the run "
+                    "waits, without moving, until it is resumed there (cycle start)",
+                    self.port or "?", state, door)
         alarms, restarts = link.alarm_seq, link.restart_seq
         await link.wait_for(lambda: self._halted or link.status is None
-                            or link.status.state != "Hold",
+                            or not self._held_at_the_board(link.status),
                             "the hold to be resumed at the board", timeout=math.inf)
         if self._halted:
             await self._ready()  # says so
@@ -855,6 +862,12 @@ class GcodeController:
         resumed = link.status.state if link.status is not None else None
         if resumed in ("Run", "Jog") and self.dialect.flush_after_hold is not None:
             await self._stop_left_motion(resumed, resumed=True)
+
+    def _held_at_the_board(self, status: Status) -> bool:
+        """Held by someone at the board: ``Hold``, or GRBL's ``Door:0`` when the board was
+        held before its door opened (cycle start there ends both)."""
+        return status.state == "Hold" or (status.state == "Door" and status.substate == 0
+                                           and self._board_held)
 
     def _interrupt(self, by: str) -> None:
         self._interruptions += 1
@@ -880,8 +893,9 @@ class GcodeController:
                 and (await link.fresh_status()).state == "Idle"):
             pass  # nothing is moving or queued: a hold and a reset would only cost time
         elif dialect.feed_hold is not None:
-            # A hold already reported is someone's at the board (labrun's end in a reset)
-            held = link.status is not None and link.status.state == "Hold"
+            # A hold already reported is someone's at the board (labrun's end in a reset),
+            # also when a door opened since
+            held = self._board_held
             await link.write(dialect.feed_hold)  # first: on the wire within microseconds
             link.streamer.motion_stopped()
             await self._wait_still()
@@ -892,9 +906,11 @@ class GcodeController:
                 if self._halted:
                     return  # an emergency stop came during the flush: nothing to read
                 if held:  # the reset ended that hold too: set again, for the board to end
+                    self._board_held = True
                     await link.write(dialect.feed_hold)
+                    # a door opened meanwhile holds it (GRBL takes no feed hold then)
                     await link.wait_for(lambda: self._halted or (
-                        link.status is not None and link.status.state == "Hold"),
+                        link.status is not None and link.status.state in ("Hold", "Door")),
                         "the controller to hold again")
         elif dialect.quickstop_line is not None and self.emergency_parser:
             await link.streamer.submit(dialect.quickstop_line, out_of_band=True)
@@ -947,6 +963,10 @@ class GcodeController:
             await self._initialize()
 
     def _on_event(self, event: Event) -> None:
+        if isinstance(event, Status) and event.state != "Door":
+            self._board_held = event.state == "Hold"  # a door's hold keeps what it held
+        elif isinstance(event, Restarted):
+            self._board_held = False  # a reset ends a hold
         if isinstance(event, Info):
             for printed in self._printed:
                 printed.append(event.text)

@@ -21,7 +21,8 @@
   version and buffers (``[OPT:VH,<blocks>,128]``). Only a ``$25`` received is acted on:
   homing then goes at that rate (each axis at most at its own speed), as GRBL's does.
 - Door: opening it holds motion (``Door:2`` -> ``Door:1``); closed it waits in
-  ``Door:0`` for ``~``; ``Pn:D`` while open; ``[MSG:Check Door]`` on each change.
+  ``Door:0`` for ``~`` (or ``cycle_start``, its button at the board); ``Pn:D`` while
+  open; ``[MSG:Check Door]`` on each change.
   ``$H`` in a hold or a door hold is ``error:8`` (``$`` commands need Idle or Alarm);
   so are ``$I``, ``$#``, ``$N`` and settings in any state but Idle and Alarm, and ``$$``
   while motion runs or in a hold, as GRBL's are.
@@ -137,6 +138,10 @@ class GrblFirmware(Firmware):
                 self.machine.resume()
         elif byte == 0x18:
             await self.soft_reset()
+
+    async def cycle_start(self) -> None:
+        """The board's cycle start button: as ``~`` (it leaves a hold, or ``Door:0``)."""
+        await self.on_realtime(ord("~"))
 
     @property
     def reports_until_wco(self) -> int:

@@ -297,3 +297,95 @@ async def test_a_door_opened_while_a_move_waits_for_the_board_refuses_the_move(
 async def _move_refused_behind_the_door(ctl: GcodeController) -> None:
     with pytest.raises(InterlockActive, match="door open"):
         await ctl.move({"X": 410.0})
+
+
+@pytest.mark.parametrize("dialect", ["grbl"])
+async def test_a_door_opened_and_closed_in_a_hold_set_at_the_board_leaves_it_to_the_board(
+        config_for: ConfigFor, check_at: CheckAt, caplog: pytest.LogCaptureFixture) -> None:
+    # Someone holds the board; the door is opened and closed meanwhile (GRBL: Hold ->
+    # Door:1 -> Door:0). The next move sent '~' for the closed door, which ended the
+    # person's hold too, and went at once. It now waits for cycle start at the board.
+    with running_emulator("grbl", speed=SPEED) as emu, caplog.at_level(logging.WARNING):
+        firmware = emu.emulator.firmware
+        assert isinstance(firmware, GrblFirmware)
+        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 100.0})
+            _hold_at_the_board(emu, "grbl", True)
+            with anyio.fail_after(10):
+                await _until_state(ctl, "Hold")
+                emu.set_door(True)
+                await _until_state(ctl, "Door", 1)
+                emu.set_door(False)
+                await _until_state(ctl, "Door", 0)
+                stops = len(emu.stats.realtime)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_move, ctl)
+                    while "labrun did not set" not in caplog.text:
+                        await anyio.sleep(0.01)
+                    assert ("is in a feed hold (Door:0) that labrun did not set: someone held "
+                            "it at its board, its door opened and closed since. labrun does "
+                            "not resume it") in caplog.text
+                    assert b"~" not in [byte for byte, _ in emu.stats.realtime[stops:]]
+                    check_at(emu.position(), {"X": 100.0})
+                    emu.run(firmware.cycle_start)  # at the board
+            check_at(await ctl.read_position(), {"X": 410.0})
+
+
+@pytest.mark.parametrize("dialect", ["grbl"])
+async def test_a_door_opened_as_a_pause_resets_a_hold_set_at_the_board_refuses_the_park(
+        config_for: ConfigFor, check_at: CheckAt, caplog: pytest.LogCaptureFixture) -> None:
+    # A move held at the board is cancelled (a pause): the reset that discards it ends
+    # the hold, and labrun holds again. A door opened in that moment keeps GRBL in Door
+    # (it takes no feed hold there): the wait for Hold timed out and the link failed.
+    # Now the park is refused behind the open door, and once it is closed (Door:0) the
+    # hold is still the board's. The emulator runs at a tenth of real time.
+    with running_emulator("grbl", speed=0.1, start_position={"X": 418.0}) as emu, \
+            caplog.at_level(logging.WARNING):
+        firmware = emu.emulator.firmware
+        assert isinstance(firmware, GrblFirmware)
+        reset = firmware.soft_reset
+
+        async def reset_as_the_door_opens() -> None:
+            await reset()
+            await firmware.on_door(True)  # the person opens the door in that moment
+
+        emu.emulator.machine.homed.update(emu.emulator.config.axes)
+        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.recover()  # GRBL powers up locked
+            ctl._unhomed.clear()  # the emulator was started homed
+            seen = len(emu.stats.lines)
+            with anyio.fail_after(15):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_move, ctl)
+                    while "G4 P0" not in emu.stats.lines[seen:]:
+                        await anyio.sleep(0.01)
+                    emu.call(emu.emulator.machine.hold)  # at the board
+                    await _until_state(ctl, "Hold")
+                    emu.call(setattr, firmware, "soft_reset", reset_as_the_door_opens)
+                    tg.cancel_scope.cancel()  # the run's pause
+                emu.call(setattr, firmware, "soft_reset", reset)
+                held_at = emu.position()
+                assert ctl.link.fault is None
+                with pytest.raises(InterlockActive, match="door open"):
+                    await ctl.move({"X": 410.0})  # the park
+                emu.set_door(False)
+                await _until_state(ctl, "Door", 0)
+                stops = len(emu.stats.realtime)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_move, ctl)  # the park, once the door is closed
+                    while "its door opened and closed since" not in caplog.text:
+                        await anyio.sleep(0.01)
+                    assert b"~" not in [byte for byte, _ in emu.stats.realtime[stops:]]
+                    assert emu.position() == held_at
+                    emu.run(firmware.cycle_start)  # at the board
+            check_at(await ctl.read_position(), {"X": 410.0})
+
+
+async def _until_state(ctl: GcodeController, state: str, substate: int | None = None) -> None:
+    """Until the driver's polling has seen ``state`` (and ``substate``, if given)."""
+    while (ctl.link.status is None or ctl.link.status.state != state
+           or (substate is not None and ctl.link.status.substate != substate)):
+        await anyio.sleep(0.01)
