@@ -1,11 +1,15 @@
-"""What the G-code driver logs, said as a line of labrun's own: ``warning: ...``.
+"""What the hardware drivers log, said as a line of labrun's own: ``warning: ...``.
 
-The driver logs its warnings (a Marlin without its emergency parser, found at
-connection; a damaged status report). Left to Python's logging, ``labrun run`` printed
+The G-code driver logs its warnings (a Marlin without its emergency parser, found at
+connection; a damaged status report), the serial modules' driver its failures (a
+module's answer it could not read while it kept the link alive, ``error: ...`` for a
+labrun bug). Left to Python's logging, ``labrun run`` printed
 them as logging's fallback prints them (the bare message), or, once anything in the
 process had set logging up (a protocol calling ``logging.warning``), in logging's format
-(``WARNING:hardware.gcode.driver:...``). ``driver_warnings()`` says each one line, in
-the command line's style, on stderr or above the live status line while one is drawn.
+(``WARNING:hardware.gcode.driver:...``), with a traceback for a failure.
+``driver_warnings()`` says each one line, in the command line's style (a failure's
+exception after its message), on stderr or above the live status line while one is
+drawn.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from collections.abc import Callable, Iterator
 
 from hardware.gcode import AT_CONNECTION
 
-DRIVER_LOGGER = "hardware.gcode"
+DRIVER_LOGGERS = ("hardware.gcode", "hardware.modules")
 
 
 class DriverWarnings(logging.Handler):
-    """Says each warning the driver logs as ``warning: <message>``, one line."""
+    """Says each warning a driver logs as ``warning: <message>``, one line (an error
+    ``error: <message>: <exception>``)."""
 
     def __init__(self, *, at_connection: bool = True) -> None:
         super().__init__(logging.WARNING)
@@ -36,7 +41,13 @@ class DriverWarnings(logging.Handler):
         if not self.at_connection and getattr(record, AT_CONNECTION, False):
             return
         try:
-            text = "warning: " + " ".join(record.getMessage().split())  # one line
+            said = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                exc = record.exc_info[1]
+                said += f": {type(exc).__name__}: {exc}" if str(exc) else \
+                    f": {type(exc).__name__}"
+            kind = "error" if record.levelno >= logging.ERROR else "warning"
+            text = f"{kind}: " + " ".join(said.split())  # one line
             if self.above is not None:
                 self.above(text)
             else:
@@ -56,14 +67,16 @@ class DriverWarnings(logging.Handler):
 
 @contextlib.contextmanager
 def driver_warnings(*, at_connection: bool = True) -> Iterator[DriverWarnings]:
-    """Meanwhile, the driver's warnings are said by the handler given, and only there."""
+    """Meanwhile, the drivers' warnings are said by the handler given, and only there."""
     handler = DriverWarnings(at_connection=at_connection)
-    logger = logging.getLogger(DRIVER_LOGGER)
-    propagates = logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
+    loggers = [logging.getLogger(name) for name in DRIVER_LOGGERS]
+    propagates = [logger.propagate for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.propagate = False
     try:
         yield handler
     finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagates
+        for logger, propagated in zip(loggers, propagates, strict=True):
+            logger.removeHandler(handler)
+            logger.propagate = propagated

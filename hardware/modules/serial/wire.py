@@ -182,7 +182,8 @@ class ModuleWire:
                 if link.fault is not None:
                     return
             except Exception:  # an answer it could not read: the next command says so
-                log.exception("reading the module on %s while quiet failed", self.port)
+                log.warning("reading the module on %s while quiet failed", self.port,
+                            exc_info=True)
 
     def _report(self, fault: HardwareFault) -> None:
         if self.on_fault is not None:

@@ -4,6 +4,7 @@ connection, one line in the command line's style (``warning: ...``), once."""
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from hardware.modules.serial import wire
+from labrun.cli.driver_warnings import driver_warnings
 from labrun.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -117,3 +120,29 @@ def test_no_emergency_parser_is_refused_for_other_firmwares(
     assert capsys.readouterr().err == (
         "error: --no-emergency-parser applies only with --dialect marlin\n")
 
+
+
+def test_the_serial_modules_drivers_failures_are_said_in_one_line_of_labruns_own(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # The serial modules' driver logs what failed in its background reader through
+    # Python's logging: labrun run printed it with a traceback, or, once a protocol had
+    # set logging up, as 'ERROR:hardware.modules.serial.wire:...' and a traceback.
+    protocols = logging.StreamHandler()  # a protocol's logging.basicConfig()
+    logging.getLogger().addHandler(protocols)
+    try:
+        with driver_warnings():
+            try:
+                float("T:abc")
+            except ValueError:
+                wire.log.warning("reading the module on %s while quiet failed",
+                                 "/dev/ttyACM1", exc_info=True)
+            try:
+                raise RuntimeError("listener bug")
+            except RuntimeError:
+                wire.log.exception("module fault listener failed for %s", "a fault")
+    finally:
+        logging.getLogger().removeHandler(protocols)
+    assert capsys.readouterr().err == (
+        "warning: reading the module on /dev/ttyACM1 while quiet failed: ValueError: could "
+        "not convert string to float: 'T:abc'\n"
+        "error: module fault listener failed for a fault: RuntimeError: listener bug\n")
