@@ -10,7 +10,7 @@ from collections.abc import Callable
 import anyio
 import pytest
 
-from hardware.config import RobotConfig
+from hardware.config import RobotConfig, default_config
 from hardware.controller import HardwareFault
 from hardware.emulator import EmulatorHandle, running_emulator
 from hardware.emulator.firmware.grbl import GrblFirmware
@@ -23,6 +23,9 @@ pytestmark = pytest.mark.anyio
 SPEED = 20.0
 POLL_S = 0.05
 SHORT_TIMEOUT_S = 0.4
+HOMES = {name: axis.home for name, axis in default_config().axes.items()}
+"""Where homing leaves the axes: an emulator started there homes at once, however slowed
+(the tests that catch a move mid-way run at a tenth of real time)."""
 CheckAt = Callable[[dict[str, float], dict[str, float]], None]
 ConfigFor = Callable[..., RobotConfig]
 
@@ -68,13 +71,11 @@ async def test_a_hold_set_at_the_board_keeps_the_move_waiting_and_says_why(
     # Someone holds the board (its feed hold button) mid-move: the run waits until it is
     # resumed there, however long that takes, and a warning says why it waits. The
     # emulator runs at a tenth of real time: the move lasts about 1 s.
-    with running_emulator("grbl", speed=0.1, start_position={"X": 418.0}) as emu, \
+    with running_emulator("grbl", speed=0.1, start_position=HOMES) as emu, \
             caplog.at_level(logging.WARNING):
-        emu.emulator.machine.homed.update(emu.emulator.config.axes)
         async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
                                    poll_interval=POLL_S) as ctl:
-            await ctl.recover()  # GRBL powers up locked
-            ctl._unhomed.clear()  # the emulator was started homed
+            await ctl.home()  # at once: the axes start at their switches
             seen = len(emu.stats.lines)
             with anyio.fail_after(15):
                 async with anyio.create_task_group() as tg:
@@ -143,13 +144,11 @@ async def test_a_move_cancelled_in_a_hold_set_at_the_board_leaves_the_hold_to_th
     # reset that discards the held move ended the person's hold too, and the park that
     # follows a pause went at once. The hold is set again after the reset: the next move
     # waits for the board. The emulator runs at a tenth of real time.
-    with running_emulator("grbl", speed=0.1, start_position={"X": 418.0}) as emu, \
+    with running_emulator("grbl", speed=0.1, start_position=HOMES) as emu, \
             caplog.at_level(logging.WARNING):
-        emu.emulator.machine.homed.update(emu.emulator.config.axes)
         async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
                                    poll_interval=POLL_S) as ctl:
-            await ctl.recover()  # GRBL powers up locked
-            ctl._unhomed.clear()  # the emulator was started homed
+            await ctl.home()  # at once: the axes start at their switches
             seen = len(emu.stats.lines)
             with anyio.fail_after(15):
                 async with anyio.create_task_group() as tg:
@@ -341,7 +340,7 @@ async def test_a_door_opened_as_a_pause_resets_a_hold_set_at_the_board_refuses_t
     # (it takes no feed hold there): the wait for Hold timed out and the link failed.
     # Now the park is refused behind the open door, and once it is closed (Door:0) the
     # hold is still the board's. The emulator runs at a tenth of real time.
-    with running_emulator("grbl", speed=0.1, start_position={"X": 418.0}) as emu, \
+    with running_emulator("grbl", speed=0.1, start_position=HOMES) as emu, \
             caplog.at_level(logging.WARNING):
         firmware = emu.emulator.firmware
         assert isinstance(firmware, GrblFirmware)
@@ -351,11 +350,9 @@ async def test_a_door_opened_as_a_pause_resets_a_hold_set_at_the_board_refuses_t
             await reset()
             await firmware.on_door(True)  # the person opens the door in that moment
 
-        emu.emulator.machine.homed.update(emu.emulator.config.axes)
         async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
                                    poll_interval=POLL_S) as ctl:
-            await ctl.recover()  # GRBL powers up locked
-            ctl._unhomed.clear()  # the emulator was started homed
+            await ctl.home()  # at once: the axes start at their switches
             seen = len(emu.stats.lines)
             with anyio.fail_after(15):
                 async with anyio.create_task_group() as tg:
