@@ -288,7 +288,7 @@ class GcodeController:
         # read now (a rare call; a move trusts the last report), and the hold left.
         if self.dialect.cycle_resume is not None and self.dialect.status_query is not None:
             await link.fresh_status()
-        self.home_held = link.status is not None and link.status.state == "Hold"
+        self.home_held = link.status is not None and self._held_at_the_board(link.status)
         await self._leave_hold()
         active = self.active_interlocks()
         if active:  # (GRBL's own hold refused it above): nothing homes behind an open door

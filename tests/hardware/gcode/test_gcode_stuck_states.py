@@ -386,3 +386,30 @@ async def _until_state(ctl: GcodeController, state: str, substate: int | None = 
     while (ctl.link.status is None or ctl.link.status.state != state
            or (substate is not None and ctl.link.status.substate != substate)):
         await anyio.sleep(0.01)
+
+
+async def test_homing_in_a_hold_set_at_the_board_before_a_door_says_it_waited_for_the_board(
+        config_for: ConfigFor, caplog: pytest.LogCaptureFixture) -> None:
+    # home_held (what labrun run says of a Ctrl-C meanwhile) looked for Hold only: in the
+    # Door:0 of a door opened and closed in the board's hold it said no hold was found.
+    with running_emulator("grbl", speed=SPEED) as emu, caplog.at_level(logging.WARNING):
+        firmware = emu.emulator.firmware
+        assert isinstance(firmware, GrblFirmware)
+        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            _hold_at_the_board(emu, "grbl", True)
+            with anyio.fail_after(10):
+                await _until_state(ctl, "Hold")
+                emu.set_door(True)
+                await _until_state(ctl, "Door", 1)
+                emu.set_door(False)
+                await _until_state(ctl, "Door", 0)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(ctl.home)
+                    while "its door opened and closed since" not in caplog.text:
+                        await anyio.sleep(0.01)
+                    assert ctl.home_held
+                    assert not ctl.home_moved
+                    emu.run(firmware.cycle_start)  # at the board
+            assert ctl.home_moved
