@@ -250,9 +250,9 @@ class Engine:
                 else:
                     await self.pausing.pause_here(checkpoint=True)
                 continue
-            request = self.inbox.take()
-            if request is not None:
-                return request
+            waiting = self.inbox.waiting
+            if waiting:
+                return waiting.popleft()
             self.record.flush()
             await self.wait()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from .channel import CommandChannel, CommandRequest, ProtocolDone, Request
+from .channel import CommandChannel, CommandRequest, Request
 from .errors import RunStopped
 
 
@@ -14,7 +14,7 @@ class Inbox:
 
     def __init__(self, wake: Callable[[], None]) -> None:
         self._wake = wake
-        self._queue: deque[Request] = deque()
+        self.waiting: deque[Request] = deque()  # the oldest first: the loop pops it
         self.current: CommandRequest | None = None  # the command being carried out
 
     def deliver(self, requests: Sequence[Request], closed: RunStopped | None) -> None:
@@ -25,12 +25,8 @@ class Inbox:
                 if isinstance(request, CommandRequest):
                     request.reply.fail(closed)
             return
-        self._queue.extend(requests)
+        self.waiting.extend(requests)
         self._wake()
-
-    def take(self) -> CommandRequest | ProtocolDone | None:
-        """The oldest waiting request, or None."""
-        return self._queue.popleft() if self._queue else None
 
     def finished_step(self, channel: CommandChannel) -> int:
         """The last step the protocol has returned from."""
@@ -44,7 +40,7 @@ class Inbox:
         error = channel.closed_error
         if self.current is not None and not self.current.reply.done:
             self.current.reply.fail(error)
-        while self._queue:
-            request = self._queue.popleft()
+        while self.waiting:
+            request = self.waiting.popleft()
             if isinstance(request, CommandRequest):
                 request.reply.fail(error)
