@@ -284,15 +284,15 @@ class Reply(Generic[T]):
 
     The lock a thread blocks on is made only by a thread that must wait: a command the
     protocol thread carried out itself (the simulation's loop driver) is answered
-    before its thread asks. Answering writes ``_done`` before reading ``_lock``, and
-    waiting writes ``_lock`` before reading ``_done``; each is one step under the
+    before its thread asks. Answering writes ``done`` before reading ``_lock``, and
+    waiting writes ``_lock`` before reading ``done``; each is one step under the
     interpreter's lock, so one of them sees the other's write: no answer is missed.
     """
 
-    __slots__ = ("_done", "_error", "_lock", "_value")
+    __slots__ = ("_error", "_lock", "_value", "done")
 
     def __init__(self) -> None:
-        self._done = False
+        self.done = False  # True once answered (only the answer sets it)
         self._lock: threading.Lock | None = None
         self._value: T | None = None
         self._error: BaseException | None = None
@@ -308,25 +308,20 @@ class Reply(Generic[T]):
         self._answer()
 
     def _answer(self) -> None:
-        if self._done:
+        if self.done:
             raise RuntimeError("a reply can be answered only once")
-        self._done = True
+        self.done = True
         lock = self._lock
         if lock is not None:
             lock.release()
 
-    @property
-    def done(self) -> bool:
-        """True once answered."""
-        return self._done
-
     def wait(self, timeout: float | None = None) -> T:
         """Block until answered; return the value or raise the error."""
-        if not self._done:
+        if not self.done:
             lock = threading.Lock()
             lock.acquire()
             self._lock = lock
-            if not self._done and not lock.acquire(timeout=-1 if timeout is None else timeout):
+            if not self.done and not lock.acquire(timeout=-1 if timeout is None else timeout):
                 raise TimeoutError("no answer from the engine in time")
         if self._error is not None:
             raise self._error
