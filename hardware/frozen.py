@@ -12,6 +12,7 @@ Building an attrs class compiled its methods at import (~0.5 ms a class, 90 clas
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -70,8 +71,11 @@ class Frozen:
         args = ", ".join(f"{field}={getattr(self, field)!r}" for field in self.fields)
         return f"{name}({args})"
 
-    def __getstate__(self) -> tuple[Any, ...]:
-        return values(self)
+    if TYPE_CHECKING:
+        def __getstate__(self) -> tuple[Any, ...]: ...
+    else:  # ``value.__getstate__`` is ``partial(values, value)``: pickled with no Python
+        # frame either, as a run's command log spills every command it keeps
+        __getstate__ = property(partial(partial, values))
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         for field, value in zip(self.fields, state, strict=True):
