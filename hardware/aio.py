@@ -16,7 +16,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from types import TracebackType
+from types import TracebackType, coroutine
 from typing import Any, Protocol
 
 _local = threading.local()
@@ -367,9 +367,12 @@ class _Event:
     def is_set(self) -> bool:
         return self._set
 
-    async def wait(self) -> None:
+    @coroutine
+    def wait(self) -> Generator[Any, None, None]:
+        # A generator-based coroutine: it suspends at a bare ``yield``, with no call of
+        # ``_SUSPEND``'s ``__await__`` (the engine's loop waits here once a command).
         if self._set:
-            await checkpoint()
+            yield from checkpoint().__await__()
             return
         runtime: Runtime | None = getattr(_local, "runtime", None)  # current_runtime()
         task = runtime.task if runtime is not None else None
@@ -378,7 +381,7 @@ class _Event:
             raise Cancelled
         self._waiters.append(task)
         try:
-            await _SUSPEND
+            yield
         finally:
             if not self._set and task in self._waiters:
                 self._waiters.remove(task)
