@@ -53,10 +53,14 @@ class Command(Frozen):
         (1 nm, 1 pL), so that float noise of the protocol's arithmetic (a volume of
         110.30000000000001 µL) is not read as meant; the command keeps its own values."""
         # floats tested here, not in a call for each field: params are made for every
-        # command (and an empty tuple, a single channel's other wells, is kept as it is)
-        return {name: round(value, 6) if type(value) is float
-                else _for_record(value) if type(value) in _NESTED and value != () else value
-                for name, value in zip(self.fields, values(self), strict=True)}
+        # command (and an empty tuple, a single channel's other wells, is kept as it is);
+        # a loop, not a comprehension, which is a call of its own before Python 3.12
+        params: dict[str, Any] = {}
+        for name, value in zip(self.fields, values(self), strict=True):
+            params[name] = (round(value, 6) if type(value) is float
+                            else _for_record(value) if type(value) in _NESTED and value != ()
+                            else value)
+        return params
 
     def plan(self, robot: RobotModel) -> list[Segment]:
         """The motion from where the robot is now (MOTION commands)."""
