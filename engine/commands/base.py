@@ -12,6 +12,7 @@ its implementation against the robot model. Positions are deck coordinates in mm
 from __future__ import annotations
 
 import enum
+from itertools import repeat
 from typing import Any, ClassVar
 
 from hardware.frozen import Frozen, values
@@ -81,6 +82,7 @@ class Command(Frozen):
 
 
 _NESTED = (tuple, dict)
+_NUMBERS = frozenset({float, int})
 
 
 def _for_record(value: Any) -> Any:
@@ -89,7 +91,9 @@ def _for_record(value: Any) -> Any:
     kind = type(value)
     if kind is float:
         return round(value, 6)
-    if kind is tuple and value:  # mostly a point: its floats rounded here, not a call each
+    if kind is tuple and value:
+        if set(map(type, value)) <= _NUMBERS:  # mostly a point: rounded with no Python call
+            return tuple(map(round, value, repeat(6)))  # (an int stays as it is)
         return tuple([round(item, 6) if type(item) is float else _for_record(item)
                       for item in value])
     if kind is dict:
