@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 from hardware.frozen import Frozen
@@ -100,13 +101,15 @@ class CommandChannel:
         if self._caller.in_loop_thread():  # it would wait for itself forever
             raise RuntimeError("a protocol call was made from the engine loop's own thread")
         sender = threading.get_ident()
-        requests = [CommandRequest(command, step, Reply(), line, sender)
-                    for command, step, line in batch]
+        # a loop and a partial: no call of their own, as a comprehension (before Python
+        # 3.12) and a lambda would be, on every API call's hand-off
+        requests: list[CommandRequest] = []
+        for command, step, line in batch:
+            requests.append(CommandRequest(command, step, Reply(), line, sender))
         self.requests_sent += len(requests)
-        deliver = self._deliver
 
         try:
-            self._caller.submit(lambda: deliver(requests))
+            self._caller.submit(partial(self._deliver, requests))
         except LoopClosedError:
             self.end_raised = True
             raise self.closed_error or RunStopped("the run has ended") from None
