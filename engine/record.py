@@ -140,11 +140,14 @@ class RunRecord:
         if self._unwritten == len(events):
             return
         pending = events[self._unwritten:]
+        lines: list[str] = []  # a loop: a comprehension is a call of its own (Python < 3.12)
         try:  # json_line's common case, written out: three or four lines a command
-            text = "".join([
-                f'{{"seq":{e["seq"]},"t":{e["t"]!r},"event":"command","id":{e["id"]},'
-                f'"status":"{e["status"]}"}}\n' if e.__class__ is _CommandStatus
-                else "".join(_chunks(e, 0)) + "\n" for e in pending])
+            for e in pending:
+                lines.append(
+                    f'{{"seq":{e["seq"]},"t":{e["t"]!r},"event":"command","id":{e["id"]},'
+                    f'"status":"{e["status"]}"}}\n' if e.__class__ is _CommandStatus
+                    else "".join(_chunks(e, 0)) + "\n")
+            text = "".join(lines)
         except ValueError:  # a non-finite number somewhere
             text = "".join([json_line(e) for e in pending])
         data = text.encode()
