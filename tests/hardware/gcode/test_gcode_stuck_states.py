@@ -4,8 +4,9 @@ the board keeps it waiting, and a warning says why; labrun never resumes such a 
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import anyio
 import pytest
@@ -110,13 +111,11 @@ async def test_a_hold_set_at_the_board_between_moves_is_left_for_the_board_to_re
             await ctl.move({"X": 100.0})
             _hold_at_the_board(emu, dialect, True)
             with anyio.fail_after(10):
-                while ctl.link.status is None or ctl.link.status.state != "Hold":
-                    await anyio.sleep(0.01)  # the driver's polling has seen it
+                await _until_state(ctl, "Hold")
                 seen, stops = len(emu.stats.lines), len(emu.stats.realtime)
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(_move, ctl)
-                    while "labrun did not set" not in caplog.text:
-                        await anyio.sleep(0.01)
+                    await _until_logged(caplog, "labrun did not set")
                     assert (f"the controller at {emu.address} is in a feed hold (Hold"
                             in caplog.text)
                     assert ("labrun does not resume it; the run waits, without moving, "
@@ -156,15 +155,13 @@ async def test_a_move_cancelled_in_a_hold_set_at_the_board_leaves_the_hold_to_th
                     while "G4 P0" not in emu.stats.lines[seen:]:
                         await anyio.sleep(0.01)
                     emu.call(emu.emulator.machine.hold)  # at the board
-                    while ctl.link.status is None or ctl.link.status.state != "Hold":
-                        await anyio.sleep(0.01)
+                    await _until_state(ctl, "Hold")
                     tg.cancel_scope.cancel()  # the run's pause
                 assert emu.call(lambda: emu.emulator.machine.holding)
                 held_at = emu.position()
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(_move, ctl)  # the park
-                    while "labrun did not set" not in caplog.text:
-                        await anyio.sleep(0.01)
+                    await _until_logged(caplog, "labrun did not set")
                     assert emu.position() == held_at
                     emu.call(emu.emulator.machine.resume)  # at the board
             check_at(await ctl.read_position(), {"X": 410.0})
@@ -175,23 +172,14 @@ async def test_a_halt_while_a_move_waits_for_the_board_sends_nothing_more(
         config_for: ConfigFor, check_at: CheckAt, caplog: pytest.LogCaptureFixture) -> None:
     # The move waiting for a hold at the board to be resumed ends with the halt, unsent;
     # the link stays good, and homing recovers.
-    with running_emulator("grbl", speed=SPEED) as emu, caplog.at_level(logging.WARNING):
-        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
-                                   poll_interval=POLL_S) as ctl:
-            await ctl.home()
-            await ctl.move({"X": 100.0})
-            _hold_at_the_board(emu, "grbl", True)
-            with anyio.fail_after(10):
-                while ctl.link.status is None or ctl.link.status.state != "Hold":
-                    await anyio.sleep(0.01)
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(_move_ended_by_the_halt, ctl)
-                    while "labrun did not set" not in caplog.text:
-                        await anyio.sleep(0.01)
-                    await ctl.emergency_stop()
-                check_at(emu.position(), {"X": 100.0})
-                assert ctl.link.fault is None
-                await ctl.home()
+    async with _held_at_the_board(config_for, caplog) as (emu, ctl):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_move_ended_by_the_halt, ctl)
+            await _until_logged(caplog, "labrun did not set")
+            await ctl.emergency_stop()
+        check_at(emu.position(), {"X": 100.0})
+        assert ctl.link.fault is None
+        await ctl.home()
 
 
 async def _move_ended_by_the_halt(ctl: GcodeController) -> None:
@@ -205,27 +193,18 @@ async def test_a_reset_at_the_board_while_a_move_waits_for_its_hold_sends_nothin
     # The person at the board ends the hold with its reset button, not cycle start: GRBL
     # restarts (keeping its position, as nothing moved), and the move that waited went
     # out at once to a controller whose state labrun no longer knows.
-    with running_emulator("grbl", speed=SPEED) as emu, caplog.at_level(logging.WARNING):
+    async with _held_at_the_board(config_for, caplog) as (emu, ctl):
         firmware = emu.emulator.firmware
         assert isinstance(firmware, GrblFirmware)
-        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
-                                   poll_interval=POLL_S) as ctl:
-            await ctl.home()
-            await ctl.move({"X": 100.0})
-            _hold_at_the_board(emu, "grbl", True)
-            with anyio.fail_after(10):
-                while ctl.link.status is None or ctl.link.status.state != "Hold":
-                    await anyio.sleep(0.01)
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(_move_ended_by_the_restart, ctl)
-                    while "labrun did not set" not in caplog.text:
-                        await anyio.sleep(0.01)
-                    seen = len(emu.stats.lines)
-                    emu.run(firmware.soft_reset)  # at the board
-                assert not [line for line in emu.stats.lines[seen:] if "X410" in line]
-                check_at(emu.position(), {"X": 100.0})
-                assert ctl.requires_homing
-                await ctl.home()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_move_ended_by_the_restart, ctl)
+            await _until_logged(caplog, "labrun did not set")
+            seen = len(emu.stats.lines)
+            emu.run(firmware.soft_reset)  # at the board
+        assert not [line for line in emu.stats.lines[seen:] if "X410" in line]
+        check_at(emu.position(), {"X": 100.0})
+        assert ctl.requires_homing
+        await ctl.home()
 
 
 async def _move_ended_by_the_restart(ctl: GcodeController) -> None:
@@ -261,8 +240,7 @@ async def test_a_grbl_held_as_labrun_connects_is_read_once_the_hold_is_left(
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(ctl.home)
                     if held_by == "the board":
-                        while "labrun did not set" not in caplog.text:
-                            await anyio.sleep(0.01)
+                        await _until_logged(caplog, "labrun did not set")
                         _hold_at_the_board(emu, "grbl", False)  # cycle start, at the board
             assert {"$I", "$$"} <= set(emu.stats.lines[seen:])  # read before homing
             check_at(await ctl.read_position(), {"X": 418.0})
@@ -274,23 +252,14 @@ async def test_a_door_opened_while_a_move_waits_for_the_board_refuses_the_move(
     # A move waits for a hold set at the board; the door opens (GRBL: Hold -> Door). The
     # wait ended at any state but Hold and the move went out, behind the open door, where
     # a move waiting no longer is refused at once.
-    with running_emulator("grbl", speed=SPEED) as emu, caplog.at_level(logging.WARNING):
-        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
-                                   poll_interval=POLL_S) as ctl:
-            await ctl.home()
-            await ctl.move({"X": 100.0})
-            _hold_at_the_board(emu, "grbl", True)
-            with anyio.fail_after(10):
-                while ctl.link.status is None or ctl.link.status.state != "Hold":
-                    await anyio.sleep(0.01)
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(_move_refused_behind_the_door, ctl)
-                    while "labrun did not set" not in caplog.text:
-                        await anyio.sleep(0.01)
-                    seen = len(emu.stats.lines)
-                    emu.set_door(True)
-                assert not [line for line in emu.stats.lines[seen:] if "X410" in line]
-                check_at(emu.position(), {"X": 100.0})
+    async with _held_at_the_board(config_for, caplog) as (emu, ctl):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_move_refused_behind_the_door, ctl)
+            await _until_logged(caplog, "labrun did not set")
+            seen = len(emu.stats.lines)
+            emu.set_door(True)
+        assert not [line for line in emu.stats.lines[seen:] if "X410" in line]
+        check_at(emu.position(), {"X": 100.0})
 
 
 async def _move_refused_behind_the_door(ctl: GcodeController) -> None:
@@ -304,32 +273,24 @@ async def test_a_door_opened_and_closed_in_a_hold_set_at_the_board_leaves_it_to_
     # Someone holds the board; the door is opened and closed meanwhile (GRBL: Hold ->
     # Door:1 -> Door:0). The next move sent '~' for the closed door, which ended the
     # person's hold too, and went at once. It now waits for cycle start at the board.
-    with running_emulator("grbl", speed=SPEED) as emu, caplog.at_level(logging.WARNING):
+    async with _held_at_the_board(config_for, caplog) as (emu, ctl):
         firmware = emu.emulator.firmware
         assert isinstance(firmware, GrblFirmware)
-        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
-                                   poll_interval=POLL_S) as ctl:
-            await ctl.home()
-            await ctl.move({"X": 100.0})
-            _hold_at_the_board(emu, "grbl", True)
-            with anyio.fail_after(10):
-                await _until_state(ctl, "Hold")
-                emu.set_door(True)
-                await _until_state(ctl, "Door", 1)
-                emu.set_door(False)
-                await _until_state(ctl, "Door", 0)
-                stops = len(emu.stats.realtime)
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(_move, ctl)
-                    while "labrun did not set" not in caplog.text:
-                        await anyio.sleep(0.01)
-                    assert ("is in a feed hold (Door:0) that labrun did not set: someone held "
-                            "it at its board, its door opened and closed since. labrun does "
-                            "not resume it") in caplog.text
-                    assert b"~" not in [byte for byte, _ in emu.stats.realtime[stops:]]
-                    check_at(emu.position(), {"X": 100.0})
-                    emu.run(firmware.cycle_start)  # at the board
-            check_at(await ctl.read_position(), {"X": 410.0})
+        emu.set_door(True)
+        await _until_state(ctl, "Door", 1)
+        emu.set_door(False)
+        await _until_state(ctl, "Door", 0)
+        stops = len(emu.stats.realtime)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_move, ctl)
+            await _until_logged(caplog, "labrun did not set")
+            assert ("is in a feed hold (Door:0) that labrun did not set: someone held "
+                    "it at its board, its door opened and closed since. labrun does "
+                    "not resume it") in caplog.text
+            assert b"~" not in [byte for byte, _ in emu.stats.realtime[stops:]]
+            check_at(emu.position(), {"X": 100.0})
+            emu.run(firmware.cycle_start)  # at the board
+        check_at(await ctl.read_position(), {"X": 410.0})
 
 
 @pytest.mark.parametrize("dialect", ["grbl"])
@@ -373,12 +334,33 @@ async def test_a_door_opened_as_a_pause_resets_a_hold_set_at_the_board_refuses_t
                 stops = len(emu.stats.realtime)
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(_move, ctl)  # the park, once the door is closed
-                    while "its door opened and closed since" not in caplog.text:
-                        await anyio.sleep(0.01)
+                    await _until_logged(caplog, "its door opened and closed since")
                     assert b"~" not in [byte for byte, _ in emu.stats.realtime[stops:]]
                     assert emu.position() == held_at
                     emu.run(firmware.cycle_start)  # at the board
             check_at(await ctl.read_position(), {"X": 410.0})
+
+
+@contextlib.asynccontextmanager
+async def _held_at_the_board(config_for: ConfigFor, caplog: pytest.LogCaptureFixture,
+                             ) -> AsyncIterator[tuple[EmulatorHandle, GcodeController]]:
+    """A GRBL homed, moved to X 100 and held there at its board (its feed hold button),
+    the driver's polling having seen the hold; ten seconds for what follows."""
+    with running_emulator("grbl", speed=SPEED) as emu, caplog.at_level(logging.WARNING):
+        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 100.0})
+            _hold_at_the_board(emu, "grbl", True)
+            with anyio.fail_after(10):
+                await _until_state(ctl, "Hold")
+                yield emu, ctl
+
+
+async def _until_logged(caplog: pytest.LogCaptureFixture, text: str) -> None:
+    """Until the driver has logged ``text``."""
+    while text not in caplog.text:
+        await anyio.sleep(0.01)
 
 
 async def _until_state(ctl: GcodeController, state: str, substate: int | None = None) -> None:
@@ -407,8 +389,7 @@ async def test_homing_in_a_hold_set_at_the_board_before_a_door_says_it_waited_fo
                 await _until_state(ctl, "Door", 0)
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(ctl.home)
-                    while "its door opened and closed since" not in caplog.text:
-                        await anyio.sleep(0.01)
+                    await _until_logged(caplog, "its door opened and closed since")
                     assert ctl.home_held
                     assert not ctl.home_moved
                     emu.run(firmware.cycle_start)  # at the board
