@@ -72,25 +72,19 @@ async def test_a_hold_set_at_the_board_keeps_the_move_waiting_and_says_why(
     # Someone holds the board (its feed hold button) mid-move: the run waits until it is
     # resumed there, however long that takes, and a warning says why it waits. The
     # emulator runs at a tenth of real time: the move lasts about 1 s.
-    with running_emulator("grbl", speed=0.1, start_position=HOMES) as emu, \
-            caplog.at_level(logging.WARNING):
-        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
-                                   poll_interval=POLL_S) as ctl:
-            await ctl.home()  # at once: the axes start at their switches
-            seen = len(emu.stats.lines)
-            with anyio.fail_after(15):
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(_move, ctl)
-                    while "G4 P0" not in emu.stats.lines[seen:]:
-                        await anyio.sleep(0.01)
-                    emu.call(emu.emulator.machine.hold)  # at the board
-                    while "keeps the run waiting until it is resumed" not in caplog.text:
-                        await anyio.sleep(0.05)
-                    assert "the controller reports Hold" in caplog.text
-                    assert "while 'G4 P0' waits" in caplog.text
-                    assert emu.call(lambda: emu.emulator.machine.holding)
-                    emu.call(emu.emulator.machine.resume)  # at the board
-            check_at(await ctl.read_position(), {"X": 410.0})
+    async with _homed_at_a_tenth(config_for, caplog) as (emu, ctl):
+        seen = len(emu.stats.lines)
+        with anyio.fail_after(15):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_move, ctl)
+                await _until_sent(emu, seen, "G4 P0")
+                emu.call(emu.emulator.machine.hold)  # at the board
+                await _until_logged(caplog, "keeps the run waiting until it is resumed")
+                assert "the controller reports Hold" in caplog.text
+                assert "while 'G4 P0' waits" in caplog.text
+                assert emu.call(lambda: emu.emulator.machine.holding)
+                emu.call(emu.emulator.machine.resume)  # at the board
+        check_at(await ctl.read_position(), {"X": 410.0})
 
 
 async def _move(ctl: GcodeController) -> None:
@@ -143,28 +137,23 @@ async def test_a_move_cancelled_in_a_hold_set_at_the_board_leaves_the_hold_to_th
     # reset that discards the held move ended the person's hold too, and the park that
     # follows a pause went at once. The hold is set again after the reset: the next move
     # waits for the board. The emulator runs at a tenth of real time.
-    with running_emulator("grbl", speed=0.1, start_position=HOMES) as emu, \
-            caplog.at_level(logging.WARNING):
-        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
-                                   poll_interval=POLL_S) as ctl:
-            await ctl.home()  # at once: the axes start at their switches
-            seen = len(emu.stats.lines)
-            with anyio.fail_after(15):
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(_move, ctl)
-                    while "G4 P0" not in emu.stats.lines[seen:]:
-                        await anyio.sleep(0.01)
-                    emu.call(emu.emulator.machine.hold)  # at the board
-                    await _until_state(ctl, "Hold")
-                    tg.cancel_scope.cancel()  # the run's pause
-                assert emu.call(lambda: emu.emulator.machine.holding)
-                held_at = emu.position()
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(_move, ctl)  # the park
-                    await _until_logged(caplog, "labrun did not set")
-                    assert emu.position() == held_at
-                    emu.call(emu.emulator.machine.resume)  # at the board
-            check_at(await ctl.read_position(), {"X": 410.0})
+    async with _homed_at_a_tenth(config_for, caplog) as (emu, ctl):
+        seen = len(emu.stats.lines)
+        with anyio.fail_after(15):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_move, ctl)
+                await _until_sent(emu, seen, "G4 P0")
+                emu.call(emu.emulator.machine.hold)  # at the board
+                await _until_state(ctl, "Hold")
+                tg.cancel_scope.cancel()  # the run's pause
+            assert emu.call(lambda: emu.emulator.machine.holding)
+            held_at = emu.position()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_move, ctl)  # the park
+                await _until_logged(caplog, "labrun did not set")
+                assert emu.position() == held_at
+                emu.call(emu.emulator.machine.resume)  # at the board
+        check_at(await ctl.read_position(), {"X": 410.0})
 
 
 @pytest.mark.parametrize("dialect", ["grbl"])
@@ -339,6 +328,25 @@ async def test_a_door_opened_as_a_pause_resets_a_hold_set_at_the_board_refuses_t
                     assert emu.position() == held_at
                     emu.run(firmware.cycle_start)  # at the board
             check_at(await ctl.read_position(), {"X": 410.0})
+
+
+@contextlib.asynccontextmanager
+async def _homed_at_a_tenth(config_for: ConfigFor, caplog: pytest.LogCaptureFixture,
+                            ) -> AsyncIterator[tuple[EmulatorHandle, GcodeController]]:
+    """A GRBL at a tenth of real time (a move lasts long enough to be caught mid-way),
+    homed at once: its axes start at their switches."""
+    with running_emulator("grbl", speed=0.1, start_position=HOMES) as emu, \
+            caplog.at_level(logging.WARNING):
+        async with open_controller(config_for("grbl", emu.address, SHORT_TIMEOUT_S),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            yield emu, ctl
+
+
+async def _until_sent(emu: EmulatorHandle, seen: int, line: str) -> None:
+    """Until the emulator has been sent ``line`` (after its first ``seen`` lines)."""
+    while line not in emu.stats.lines[seen:]:
+        await anyio.sleep(0.01)
 
 
 @contextlib.asynccontextmanager
