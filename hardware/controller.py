@@ -13,7 +13,7 @@ propagate, so the position read afterwards is where the axes really stopped.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 Position = dict[str, float]
 """Axis letter -> position in mm."""
@@ -23,6 +23,13 @@ InterlockListener = Callable[[str, bool], None]
 
 FaultListener = Callable[["HardwareFault"], None]
 """Called in the engine's event loop when the controller fails on its own."""
+
+BoardAction = Literal["pause", "resume", "stop"]
+"""What a person asked for at the controller's own board (Marlin's LCD menu, a button
+wired to the board): pause the run, resume it, stop it."""
+
+BoardListener = Callable[[BoardAction], None]
+"""Called in the engine's event loop with each action asked for at the board."""
 
 
 class HardwareFault(Exception):
@@ -114,4 +121,10 @@ class MotionController(Protocol):
         """Register the callback told when the controller fails outside any call (the
         connection is lost while nothing is sent); in the event loop. A call in progress
         raises the fault itself as well."""
+        ...
+
+    def set_board_listener(self, listener: BoardListener | None) -> None:
+        """Register the callback told of every pause, resume or stop a person asks for at
+        the controller's own board (in the event loop); a controller with no such board
+        never calls it."""
         ...

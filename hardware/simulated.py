@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from .clock import Clock, VirtualClock
 from .config import RobotConfig
 from .controller import (
+    BoardAction,
+    BoardListener,
     FaultListener,
     HardwareFault,
     InterlockListener,
@@ -38,6 +40,7 @@ class SimulatedController:
         self._interlocks: set[str] = set()
         self._listener: InterlockListener | None = None
         self._fault_listener: FaultListener | None = None
+        self._board_listener: BoardListener | None = None
         self._lost: HardwareFault | None = None
         self._homed = homed
         self._moving = False
@@ -104,6 +107,9 @@ class SimulatedController:
     def set_fault_listener(self, listener: FaultListener | None) -> None:
         self._fault_listener = listener
 
+    def set_board_listener(self, listener: BoardListener | None) -> None:
+        self._board_listener = listener
+
     # -- simulation only --------------------------------------------------------------
 
     @property
@@ -136,6 +142,12 @@ class SimulatedController:
             self._interlocks.discard(name)
         if self._listener is not None:
             self._listener(name, active)
+
+    def ask_at_board(self, action: BoardAction) -> None:
+        """Ask for ``action`` as a person at the robot's own board would (a Marlin's LCD
+        menu); event loop only."""
+        if self._board_listener is not None:
+            self._board_listener(action)
 
     def lose_connection(self, message: str = "the connection to the robot was lost") -> None:
         """Fail as a real controller whose cable is pulled: every call raises until

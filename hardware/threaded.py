@@ -33,6 +33,8 @@ import anyio.lowlevel
 from anyio.from_thread import BlockingPortal
 
 from .controller import (
+    BoardAction,
+    BoardListener,
     FaultListener,
     HardwareFault,
     InterlockListener,
@@ -134,6 +136,19 @@ class ThreadedController:
                 schedule(lambda: listener(fault))
 
         self.inner.set_fault_listener(forward)
+
+    def set_board_listener(self, listener: BoardListener | None) -> None:
+        """Called in the listener's loop; what the board asks for is handed to that loop."""
+        if listener is None:
+            self.inner.set_board_listener(None)
+            return
+        schedule = loop_waker()
+
+        def forward(action: BoardAction) -> None:
+            with contextlib.suppress(RuntimeError):  # that loop has ended: nobody listens
+                schedule(lambda: listener(action))
+
+        self.inner.set_board_listener(forward)
 
     # -- calls ------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ and then reads back where the axes really stopped. ``emergency_stop`` sends 0x18
 first); no line is written in between, so a stop already under way cannot undo it. The
 robot is also considered unhomed after ``connect()``, after an alarm and after an
 unexpected firmware restart; those, and an endstop hit, reach the fault listener when
-the firmware has them on its own.
+the firmware has them on its own. A pause, resume or stop a person asks for at the board
+(Marlin's host action commands, ``//action:pause``) reaches the board listener.
 
 Axis letters: labrun's axes map to firmware letters through ``axis_map`` (default: the
 same letter, which GRBL 6-axis forks, Marlin with ``AXIS4..6_NAME 'A'..'C'`` and
@@ -48,6 +49,7 @@ import anyio
 
 from ..config import RobotConfig, slowest_feed
 from ..controller import (
+    BoardListener,
     FaultListener,
     HardwareFault,
     InterlockListener,
@@ -67,7 +69,7 @@ from .errors import (
     SettingsMismatch,
     TooSlow,
 )
-from .events import Alarm, Axes, EndstopHit, Event, Info, Restarted, Status
+from .events import Alarm, Axes, BoardRequest, EndstopHit, Event, Info, Restarted, Status
 from .link import Link
 from .planning import default_axis_map, feed_for, homing_time, is_still
 from .settings import (
@@ -132,6 +134,7 @@ class GcodeController:
         self._link: Link | None = None
         self._listener: InterlockListener | None = None
         self._fault_listener: FaultListener | None = None
+        self._board_listener: BoardListener | None = None
         self._unhomed: set[str] = set(config.axes)
         self._board_held = False
         """A feed hold someone set at the board (GRBL ``Hold``) has not been resumed: a
@@ -578,6 +581,9 @@ class GcodeController:
     def set_interlock_listener(self, listener: InterlockListener | None) -> None:
         self._listener = listener
 
+    def set_board_listener(self, listener: BoardListener | None) -> None:
+        self._board_listener = listener
+
     # -- beyond the interface ---------------------------------------------------------
 
     async def recover(self) -> None:
@@ -987,6 +993,11 @@ class GcodeController:
                                          "the robot's position is lost"))
         elif isinstance(event, EndstopHit):  # a move in progress raises it too
             self._report(HardwareFault(self._endstop_said(event)))
+        elif isinstance(event, BoardRequest) and self._board_listener is not None:
+            try:
+                self._board_listener(event.action)
+            except Exception:  # a listener's bug must not kill the reader
+                log.exception("board listener failed for %s", event.text)
 
     def _report(self, fault: HardwareFault) -> None:
         """Tell the fault listener of an alarm or restart the firmware had on its own

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from attrs import field, frozen
 
+from ..controller import BoardAction
+
 Axes = dict[str, float]
 """Firmware axis letter -> position in mm."""
 
@@ -105,6 +107,16 @@ class InterlockChange:
 
 
 @frozen
+class BoardRequest:
+    """A person asked at the controller's own board (its LCD menu, a button wired to it)
+    for ``action``: ``pause``, ``resume`` or ``stop`` (Marlin's host action commands,
+    ``//action:pause`` ...); ``text`` is the line as it came."""
+
+    action: BoardAction
+    text: str
+
+
+@frozen
 class Garbled:
     """A status report that arrived damaged (a state, field name or number that does not
     read, as line noise or an interleaved write leaves it): nothing in it is believed,
@@ -121,4 +133,4 @@ class Info:
 
 
 Event = Ok | Error | Halted | Resend | Busy | Alarm | EndstopHit | Restarted | Status \
-    | PositionReport | InterlockChange | Garbled | Info
+    | PositionReport | InterlockChange | BoardRequest | Garbled | Info

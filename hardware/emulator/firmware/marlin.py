@@ -29,6 +29,11 @@ unless ``emergency_parser=False``).
   ``M92``/``M203``/``M201`` and ``M211 S0`` (``echo:`` lines).
 - Interlocks (labrun convention): ``//action:interlock door active|clear`` on change
   and in ``M119``'s answer.
+- The LCD menu's Pause print, Resume print and Stop print (``lcd_pause``, ``lcd_resume``,
+  ``lcd_stop``), as a build with ``HOST_ACTION_COMMANDS``, ``HOST_PROMPT_SUPPORT`` and
+  status notifications says them to the host: ``//action:pause``, ``//action:resume``,
+  ``//action:cancel``, with the prompt and notification lines around them. Only the
+  host acts on them: the motion goes on until it sends something.
 """
 
 from __future__ import annotations
@@ -123,6 +128,30 @@ class MarlinFirmware(Firmware):
     async def on_door(self, open_: bool) -> None:
         self.door_open = open_
         await self.send(self.interlock_line())
+
+    async def lcd_pause(self) -> None:
+        """The LCD's Pause print (or a pause button wired to the board): Marlin opens its
+        prompt and asks the host to pause."""
+        await self._prompt("UI Pause", "Resume")
+        await self.send("//action:notification Pause Print")
+        await self.send("//action:pause")
+
+    async def lcd_resume(self) -> None:
+        """The LCD's Resume print: Marlin asks the host to resume."""
+        await self.send("//action:notification Resume Print")
+        await self.send("//action:resume")
+
+    async def lcd_stop(self) -> None:
+        """The LCD's Stop print: Marlin asks the host to cancel, and says so."""
+        await self.send("//action:cancel")
+        await self._prompt("UI Aborted", "Dismiss")
+        await self.send("//action:notification Print Aborted")
+
+    async def _prompt(self, text: str, button: str) -> None:
+        await self.send("//action:prompt_end")
+        await self.send(f"//action:prompt_begin {text}")
+        await self.send(f"//action:prompt_button {button}")
+        await self.send("//action:prompt_show")
 
     def interlock_line(self) -> str:
         return f"{INTERLOCK_PREFIX}door {'active' if self.door_open else 'clear'}"

@@ -22,6 +22,11 @@ once a blocking command under way (``M400``, ``G4``, ``G28``) has ended. After `
 real Marlin needs a board reset; labrun's emulator accepts ``M999`` instead. Currents via
 ``M906`` (mA, TMC drivers).
 Interlocks: labrun's ``//action:interlock door active|clear`` convention, queried by ``M119``.
+Host action commands (``HOST_ACTION_COMMANDS``): what a person chooses on the LCD (or a
+button wired to the board) is said to the host: ``//action:pause`` (``paused`` once
+Marlin has parked itself, with ``PARK_HEAD_ON_PAUSE``), ``//action:resume`` (``resumed``)
+and ``//action:cancel`` (Stop print). The rest (``notification ...``, ``prompt_...``,
+``start``, ``poweroff``) is information only.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import reduce
 
+from ...controller import BoardAction
 from ..events import (
     Alarm,
+    BoardRequest,
     Busy,
     EndstopHit,
     Error,
@@ -49,6 +56,22 @@ _RESEND_PRECURSORS = ("checksum mismatch", "Line Number", "No Checksum", "Missin
 _RESEND = re.compile(r"^(?:Resend:|rs)\s*N?(\d+)\s*$", re.IGNORECASE)
 _POSITION_ON_OK = re.compile(r"(?:^|\s)X:\s*-?\d")
 _ENDSTOPS_HIT = "echo:endstops hit:"
+
+
+_HOST_ACTION = re.compile(r"^//\s*action:(\w+)\s*$")
+HOST_ACTIONS: dict[str, BoardAction] = {"pause": "pause", "paused": "pause",
+                                        "resume": "resume", "resumed": "resume",
+                                        "cancel": "stop"}
+"""Marlin's host action commands that ask something of the run, by the action asked."""
+
+
+def parse_host_action(line: str) -> BoardRequest | None:
+    """A host action command that asks for a pause, resume or stop (``//action:pause``,
+    or ``// action:pause`` as older hosts spell it), if that is what ``line`` is."""
+    found = _HOST_ACTION.match(line)
+    if found is None or found[1] not in HOST_ACTIONS:
+        return None
+    return BoardRequest(HOST_ACTIONS[found[1]], line)
 
 
 _EMERGENCY_PARSER_CAP = re.compile(r"^Cap:EMERGENCY_PARSER:([01])\s*$")
@@ -139,6 +162,9 @@ class Marlin(Dialect):
         interlock = parse_interlock(line)
         if interlock is not None:
             return [interlock]
+        board = parse_host_action(line)
+        if board is not None:
+            return [board]
         if line[:2] in ("X:", "Y:", "Z:"):
             return [self._position(line)]
         return [Info(line)]

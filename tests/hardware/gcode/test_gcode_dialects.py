@@ -10,6 +10,7 @@ from hardware.gcode.dialects import checksum
 from hardware.gcode.dialects.marlin import emergency_parser_of
 from hardware.gcode.events import (
     Alarm,
+    BoardRequest,
     Busy,
     Error,
     Garbled,
@@ -177,7 +178,21 @@ def test_marlin_formats() -> None:
      [PositionReport({"X": 1.0, "Y": 2.0, "Z": 3.0, "E": 0.0})]),
     ("//action:interlock door active", [InterlockChange("door", True)]),
     ("//action:interlock door clear", [InterlockChange("door", False)]),
-    ("//action:pause", [Info("//action:pause")]),
+    # host action commands: what a person asked for at the board (the LCD's Pause print,
+    # Resume print, Stop print); "paused"/"resumed" once Marlin parked itself
+    ("//action:pause", [BoardRequest("pause", "//action:pause")]),
+    ("//action:paused", [BoardRequest("pause", "//action:paused")]),
+    ("// action:pause", [BoardRequest("pause", "// action:pause")]),
+    ("//action:resume", [BoardRequest("resume", "//action:resume")]),
+    ("//action:resumed", [BoardRequest("resume", "//action:resumed")]),
+    ("//action:cancel", [BoardRequest("stop", "//action:cancel")]),
+    # the rest is information only
+    ("//action:notification Print Paused", [Info("//action:notification Print Paused")]),
+    ("//action:prompt_begin UI Pause", [Info("//action:prompt_begin UI Pause")]),
+    ("//action:prompt_show", [Info("//action:prompt_show")]),
+    ("//action:start", [Info("//action:start")]),
+    ("//action:poweroff", [Info("//action:poweroff")]),
+    ("//action:pause now", [Info("//action:pause now")]),
     ("echo:Unknown command: \"G999\"", [Info("echo:Unknown command: \"G999\"")]),
 ])
 def test_marlin_lines(line: str, events: list[object]) -> None:

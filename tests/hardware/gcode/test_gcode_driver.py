@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import anyio
@@ -11,6 +12,7 @@ from hardware.config import RobotConfig, slowest_feed
 from hardware.controller import HardwareFault, MotionController, NotHomedError
 from hardware.emulator import EmulatorHandle, running_emulator
 from hardware.emulator.firmware.grbl import GrblFirmware
+from hardware.emulator.firmware.marlin import MarlinFirmware
 from hardware.frozen import replace
 from hardware.gcode import (
     GcodeController,
@@ -246,6 +248,36 @@ async def test_door_reaches_the_interlock_listener(
             await anyio.sleep(POLL_S / 2)
     assert homed.active_interlocks() == frozenset()
     assert seen == [("door", True), ("door", False)]
+
+
+@pytest.mark.parametrize("dialect", ["marlin"])
+async def test_marlins_lcd_pause_resume_and_stop_reach_the_board_listener_over_a_pty(
+        dialect: str, check_at: CheckAt, config_for: ConfigFor,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Marlin's host action commands (``//action:pause``, ``resume``, ``cancel``), said as
+    a person chooses Pause, Resume and Stop print on its LCD; the prompts and notifications
+    around them, and the actions that ask nothing of a run, go by without a word."""
+    seen: list[str] = []
+    with running_emulator(dialect, link="pty", speed=SPEED) as emu:
+        firmware = emu.emulator.firmware
+        assert isinstance(firmware, MarlinFirmware)
+        async with open_controller(config_for(dialect, emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            ctl.set_board_listener(seen.append)
+            with anyio.fail_after(5):
+                await ctl.home()
+                emu.run(firmware.lcd_pause)
+                emu.run(firmware.send, "//action:notification Printer ready")
+                emu.run(firmware.send, "//action:start")
+                emu.run(firmware.lcd_resume)
+                emu.run(firmware.lcd_stop)
+                await ctl.move({"X": 100.0})  # answered after every line said before
+                check_at(await ctl.read_position(), {"X": 100.0})
+            ctl.set_board_listener(None)
+            emu.run(firmware.lcd_pause)  # nobody listens: nothing happens
+            await ctl.read_position()
+    assert seen == ["pause", "resume", "stop"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 @pytest.mark.parametrize("dialect", STOPS_EARLY)
