@@ -17,6 +17,10 @@ from .state import PauseSource, RunState, Status, status_of
 PauseOption = Literal["deferred", "immediate"]
 PAUSE_OPTIONS: tuple[PauseOption, ...] = ("deferred", "immediate")
 
+BOARD = "board"
+"""The source of an action a person asked for at the robot's own board (Marlin's LCD
+menu, a button wired to the board), which the controller reports."""
+
 
 class BaseAction(Frozen):
     """Base of the actions; ``source`` says who asked (client, terminal, http, ...)."""

@@ -26,11 +26,11 @@ from hardware import aio
 from hardware.aio import CancelScope, Scope, TaskGroupLike
 from hardware.clock import Clock
 from hardware.config import RobotConfig
-from hardware.controller import HardwareFault, MotionController
+from hardware.controller import BoardAction, HardwareFault, MotionController
 from hardware.devices import Device
 
 from . import commands as c
-from .actions import Action, SkipDelay, check_action
+from .actions import BOARD, Action, Pause, Resume, SkipDelay, Stop, check_action
 from .book import CommandBook
 from .bridge import LoopCaller, LoopDriver
 from .channel import CommandChannel, CommandRequest, ProtocolDone, Request
@@ -145,6 +145,20 @@ class Engine:
             self._guarded.cancel()
         self._react(None)
 
+    def on_board(self, action: BoardAction) -> None:
+        """A person asked for ``action`` at the robot's own board; loop thread only.
+
+        It is an action from source ``board``, through the guard as any other (a refusal,
+        a resume behind an open door, is recorded and changes nothing). A pause there is
+        immediate: the person at the machine wants it still now, not at the step's end.
+        """
+        if action == "pause":
+            self.apply(Pause(source=BOARD, option="immediate"))
+        elif action == "resume":
+            self.apply(Resume(source=BOARD))
+        else:
+            self.apply(Stop(source=BOARD))
+
     def on_fault(self, fault: HardwareFault) -> None:
         """The controller failed on its own (its connection was lost); loop thread only.
 
@@ -176,6 +190,7 @@ class Engine:
             self._tg = tg
             self.controller.set_interlock_listener(self.on_interlock)
             self.controller.set_fault_listener(self.on_fault)
+            self.controller.set_board_listener(self.on_board)
             for name in sorted(self.controller.active_interlocks()):
                 self.on_interlock(name, True)
             try:
@@ -194,6 +209,7 @@ class Engine:
                     self.end_protocol()
                     self.controller.set_interlock_listener(None)
                     self.controller.set_fault_listener(None)
+                    self.controller.set_board_listener(None)
                     self.caller.close()  # nothing is recorded after the summary
                     self.record.add("summary", **summarize(self))
                     self.record.flush()
