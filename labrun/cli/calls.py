@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from engine.actions import BOARD
 from engine.commands import OFF_DECK
 from engine.stacks import LabwareStacks
 from engine.summary import TipAir
@@ -372,8 +373,16 @@ CLIENTS = frozenset({"remote", "client"})
 
 def asker(source: str) -> str:
     """Who asked for a pause, from its action's source: ``a client``, ``the rehearsal``,
-    ``the operator``."""
+    ``the operator``, ``a person at the robot's board``."""
+    if source == BOARD:
+        return "a person at the robot's board"
     return "a client" if source in CLIENTS else f"the {source}"
+
+
+def asked(source: str, preposition: str = "by") -> str:
+    """Where an action or a pause came from, after its verb: ``by terminal`` (``from
+    terminal``), or ``at the robot's board`` for what a person asked for there."""
+    return "at the robot's board" if source == BOARD else f"{preposition} {source}"
 
 
 def is_module_call(kind: str) -> bool:

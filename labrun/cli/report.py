@@ -14,6 +14,7 @@ from .calls import (
     CALL_NAMES,
     CallCommands,
     Labels,
+    asked,
     asker,
     call_name,
     command_sentence,
@@ -255,13 +256,13 @@ class TextLog:
                 verdict = "" if event["accepted"] else f" refused: {event['refusal']}"
                 if event["accepted"] and event.get("reason"):  # a stop's or an abort's
                     verdict = f": {event['reason']}"
-                self._add(t, f"{event['action'].replace('_', ' ')}{option} from "
-                             f"{event['source']}{verdict}")
+                self._add(t, f"{event['action'].replace('_', ' ')}{option} "
+                             f"{asked(event['source'], 'from')}{verdict}")
         elif kind == "status":
             if verbose:
                 # A client's pause is named by where it came from (rehearsal, terminal...).
                 by = event.get("pause_from") or event.get("pause_source")
-                extra = f" by {by}" if by else ""
+                extra = f" {asked(by)}" if by else ""
                 if event.get("pause_also_for"):  # one pause answers the protocol and them
                     extra += (f", which also answers the pause "
                               f"{asker(event['pause_also_for'])} asked for")
@@ -277,8 +278,8 @@ class TextLog:
             elif status == "paused" and event.get("pause_source") != "protocol":
                 # Where a rehearsed, a person's or the door's pause took hold (the
                 # protocol's own is said by its "Pausing" line).
-                by = event.get("pause_from") or event.get("pause_source")
-                self._add(t, f"Paused by {by}")
+                by = str(event.get("pause_from") or event.get("pause_source"))
+                self._add(t, f"Paused {asked(by)}")
         elif kind == "pause_effect" and verbose:
             queued = self._queued.get(event["id"], ("?", {}))
             effect = event["effect"]

@@ -53,7 +53,7 @@ from protocol_api.stray_errors import watch_stray_errors
 from protocol_api.watchdog import DEFAULT_WATCHDOG_S
 
 from . import setup_sheet
-from .calls import Labels, asker
+from .calls import Labels, asked, asker
 from .closing import RunTimes, summary_lines
 from .driver_warnings import DriverWarnings, driver_warnings
 from .exits import (
@@ -710,7 +710,7 @@ def event_line(event: Event) -> str | None:
         text = f"status {event['status']}"
         by = event.get("pause_from") or event.get("pause_source")  # a client's: where from
         if by:
-            text += f" by {by}"
+            text += f" {asked(by)}"
         if event.get("pause_also_for"):  # one pause for the protocol and a client
             text += f" (also the pause {asker(event['pause_also_for'])} asked for)"
         if event.get("reason"):

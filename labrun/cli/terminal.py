@@ -31,6 +31,7 @@ from engine.run import RunControl
 from engine.state import Status
 from engine.status import RunStatusReport
 
+from .calls import asked
 from .report import RobotOnlySteps, clock, is_terminal, one_line
 
 COLOURS = {Status.RUNNING: "32", Status.PAUSING: "33", Status.PAUSED: "1;33",
@@ -121,7 +122,7 @@ def format_status(status: RunStatusReport, position: Mapping[str, float] | None 
     if status.pause_source is not None and status.status in (Status.PAUSING, Status.PAUSED):
         by = status.pause_from or status.pause_source  # a client's: where it came from
         also = f", also for {status.pause_also_for}" if status.pause_also_for else ""
-        head[0] += f" (by {by}{also})"  # its message is in the log, once
+        head[0] += f" ({asked(by)}{also})"  # its message is in the log, once
     if status.pause_pending:  # early: a narrow terminal cuts the line's end
         head.append("pause pending")
     if status.interlocks:

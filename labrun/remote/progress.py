@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 from attrs import Factory, field, frozen
 
 from labrun.cli import setup_sheet
-from labrun.cli.calls import Labels, asker
+from labrun.cli.calls import Labels, asked, asker
 from labrun.cli.report import READ_STEP, RobotOnlySteps, TextLog, clock, shortened
 
 COMMENTS_KEPT = 5
@@ -384,11 +384,11 @@ class RunProgress:
             where = f" at step {self.index + 1}" if self.index is not None else ""
             message = f": {shortened(str(event['pause_message']))}" \
                 if event.get("pause_message") else ""
-            by = event.get("pause_from") or event.get("pause_source")
+            by = asked(str(event.get("pause_from") or event.get("pause_source")))
             if event.get("pause_also_for"):  # one pause answers the protocol and a client
                 by = f"{by}, which also answers the pause {asker(event['pause_also_for'])} " \
                      "asked for,"
-            return f"run {self.name}: paused by {by}{where}{message}"
+            return f"run {self.name}: paused {by}{where}{message}"
         if kind == "summary":
             took = clock(self._now() - self.started if self.started is not None else 0.0)
             why = event.get("error") or event.get("reason")

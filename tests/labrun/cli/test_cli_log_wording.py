@@ -447,3 +447,45 @@ def test_lines_past_the_first_hour_stay_nested_under_their_stamped_line(
     assert "\n[1:00:00] line one\n          line two\n" in out
     assert re.search(r"\n\[1:00:\d\d\] Picking up tip from A1 of Opentrons OT-2 96 Tip Rack "
                      r"300 µL \(slot 4\)\n {12}Picking up tip from A1", out), out
+
+
+def test_what_a_person_asks_for_at_the_robots_board_is_said_where_it_was_asked() -> None:
+    """A pause, resume or stop a person asks for at the robot's own board (a Marlin's LCD)
+    comes from source ``board``: the log, the live lines, the status line and the server's
+    terminal say "at the robot's board", not "by board"; a resume the door refuses says why."""
+    from labrun_testing import P300, ScriptedRun
+
+    from labrun.cli.report import TextLog
+    from labrun.cli.run import event_line
+    from labrun.cli.terminal import format_status
+    from labrun.remote.progress import RunProgress
+
+    scripted = ScriptedRun()
+    try:
+        scripted.play()
+        scripted.call(P300, name="load")
+        scripted.control.set_interlock("door", True)
+        scripted.settle()
+        scripted.run.call(lambda: scripted.controller.ask_at_board("resume"))  # refused
+        scripted.control.set_interlock("door", False)
+        scripted.run.call(lambda: scripted.controller.ask_at_board("resume"))
+        scripted.settle()
+        scripted.run.call(lambda: scripted.controller.ask_at_board("pause"))
+        status = scripted.settle()
+        events = scripted.events()
+    finally:
+        scripted.close()
+    assert format_status(status, {}).startswith("paused (at the robot's board)")
+    log = TextLog()
+    said = [text.split("] ", 1)[-1] for event in events for text in log.feed(event)]
+    assert [text for text in said if "board" in text] == [
+        "resume at the robot's board refused: interlock door is active; resume is refused "
+        "until it clears",
+        "resume at the robot's board",
+        "pause (immediate) at the robot's board",
+        "Paused at the robot's board"]
+    live = [event_line(e) for e in events if e["event"] == "status"]
+    assert live[-1] == "status paused at the robot's board"
+    served: list[str] = []
+    RunProgress("uid", "board.py", None, now=lambda: 0.0, log=served.append).feed(events)
+    assert served[-1] == "run board.py: paused at the robot's board at step 2"
