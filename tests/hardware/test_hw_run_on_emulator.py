@@ -34,6 +34,8 @@ from engine.run import Run
 from engine.state import Status
 from hardware.config import RobotConfig
 from hardware.emulator import EmulatorHandle, running_emulator
+from hardware.emulator.firmware.marlin import MarlinFirmware
+from hardware.emulator.server import LinkKind
 from hardware.factory import emulator_config
 from hardware.frozen import replace
 from hardware.gcode import GcodeController
@@ -123,13 +125,13 @@ class RobotRun:
 @contextmanager
 def robot_run(tmp_path: Path, dialect: str, protocol: str, *, timeout_s: float = 2.0,
               speed: float = SPEED, trace: list[TraceItem] | None = None,
-              ) -> Iterator[RobotRun]:
+              link: LinkKind = "tcp") -> Iterator[RobotRun]:
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "protocol.py"
     path.write_text(textwrap.dedent(protocol))
     record = tmp_path / "record.jsonl"
     base = emulator_config(dialect)
-    with running_emulator(dialect, speed=speed, config=base) as emu:
+    with running_emulator(dialect, speed=speed, config=base, link=link) as emu:
         config = replace(base, controller=replace(
             base.controller, port=emu.address, timeout_s=timeout_s))
         robot = open_robot(config)
@@ -314,6 +316,98 @@ def test_an_abort_behind_an_open_door_leaves_the_robot_and_the_summary_says_so(
         assert summary["cleanup_skipped"] == "the door held motion"
         assert robot.events("cleanup")[-1]["skipped"] is True
         assert close_to(robot.emulator.position(), parked, dialect)
+
+
+# -- Marlin's board: its LCD's Pause, Resume and Stop print ------------------------------------
+
+
+def marlin_of(robot: RobotRun) -> MarlinFirmware:
+    firmware = robot.emulator.emulator.firmware
+    assert isinstance(firmware, MarlinFirmware)
+    return firmware
+
+
+def board_actions(robot: RobotRun) -> list[tuple[str, str | None, bool, str | None]]:
+    """The record's actions from the robot's board: (action, option, accepted, refusal)."""
+    return [(e["action"], e.get("option"), e["accepted"], e["refusal"])
+            for e in robot.events("action") if e["source"] == "board"]
+
+
+def test_a_pause_at_marlins_board_parks_and_a_resume_there_goes_on_where_it_stopped(
+        tmp_path: Path) -> None:
+    # Over a pseudo-terminal, as a board on USB. The step has picked up a tip, so it is
+    # not rewound: the resume brings the robot back to where the pause stopped it.
+    with robot_run(tmp_path, "marlin", LONG_MOVE_WITH_TIP, link="pty") as robot:
+        marlin = marlin_of(robot)
+        robot.control.play()
+        robot.wait_until(lambda: robot.moving_x_below(200.0), "the long move")
+        robot.emulator.run(marlin.lcd_pause)  # its prompt and notification with it
+        paused = robot.control.wait_until_paused(WAIT_S)
+        assert paused.status is Status.PAUSED and paused.parked
+        assert (paused.pause_source, paused.pause_from) == ("client", "board")
+        # Immediate: it stopped mid-move, short of the target, and parked.
+        park = robot.events("park")[-1]
+        recorded, parked = park["recorded"], park["parked"]
+        assert_stopped(recorded["X"], TARGET_X + 20, 200.0, "marlin")
+        assert (parked["X"], parked["Y"]) == pytest.approx(robot.config.park_position,
+                                                          abs=TOLERANCE["marlin"])
+        assert close_to(robot.emulator.position(), parked, "marlin")
+        robot.emulator.run(marlin.lcd_resume)
+        final = robot.run.wait(WAIT_S)
+        assert final.status is Status.SUCCEEDED, final
+        unpark = robot.events("unpark")[-1]
+        assert close_to(unpark["position"], recorded, "marlin") and not unpark.get("rewind")
+        effects = [e["effect"] for e in robot.events("pause_effect")]
+        assert effects == ["interrupted", "completed after pause"]
+        assert board_actions(robot) == [("pause", "immediate", True, None),
+                                        ("resume", None, True, None)]
+        paused_event = [e for e in robot.file_events()
+                        if e["event"] == "status" and e["status"] == "paused"][-1]
+        assert paused_event["pause_from"] == "board"
+
+
+def test_a_stop_at_marlins_board_ends_the_run_stopped_with_its_cleanup(
+        tmp_path: Path) -> None:
+    with robot_run(tmp_path, "marlin", LONG_MOVE_WITH_TIP) as robot:
+        robot.control.play()
+        robot.wait_until(lambda: robot.moving_in("moveTo"), "the long move, with the tip")
+        robot.emulator.run(marlin_of(robot).lcd_stop)  # then its prompt, its notification
+        final = robot.run.wait(WAIT_S)
+        assert final.status is Status.STOPPED, final
+        assert board_actions(robot) == [("stop", None, True, None)]
+        events = robot.file_events()
+        cleanup = [e for e in events if e["event"] == "command" and e.get("origin") == "cleanup"
+                   and e["status"] == "queued"]
+        assert [e["type"] for e in cleanup] == ["dropTip"]  # the tip into the trash
+        home = {axis: axis_config.home for axis, axis_config in robot.config.axes.items()}
+        assert close_to(robot.emulator.position(), home, "marlin")  # and home
+        assert events[-1]["event"] == "summary" and events[-1]["status"] == "stopped"
+
+
+def test_a_resume_at_marlins_board_behind_the_open_door_is_refused_and_nothing_moves(
+        tmp_path: Path) -> None:
+    with robot_run(tmp_path, "marlin", LONG_MOVE) as robot:
+        marlin = marlin_of(robot)
+        robot.control.play()
+        robot.wait_until(lambda: robot.moving_x_below(300.0), "the long move")
+        robot.emulator.set_door(True)
+        robot.control.wait_until_paused(WAIT_S)
+        lines = len(robot.emulator.stats.lines)
+        robot.emulator.run(marlin.lcd_resume)
+        robot.wait_until(lambda: bool(board_actions(robot)), "the board's resume")
+        assert board_actions(robot) == [
+            ("resume", None, False,
+             "interlock door is active; resume is refused until it clears")]
+        status = robot.control.status()
+        assert status.status is Status.PAUSED and status.pause_source == "interlock"
+        motion = [line for line in robot.emulator.stats.lines[lines:] if "G1" in line]
+        assert motion == []
+        robot.emulator.set_door(False)
+        robot.control.wait_for(lambda s: not s.interlocks, WAIT_S)
+        robot.emulator.run(marlin.lcd_resume)
+        final = robot.run.wait(WAIT_S)
+        assert final.status is Status.SUCCEEDED, final
+        assert [accepted for _, _, accepted, _ in board_actions(robot)] == [False, True]
 
 
 # -- halt -----------------------------------------------------------------------------------
