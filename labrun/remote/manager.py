@@ -67,7 +67,7 @@ from .locks import Locks
 from .modules import ModuleBoard, Reading
 from .progress import Plan, RunProgress, read_plan
 from .records import RecordFiles, RecordUnreadable
-from .robots import Robot, set_interlock
+from .robots import HOMING_HALTED, Robot, set_interlock
 from .served import SHUTDOWN_GRACE, ActiveRun, RunHooks, ServedRun
 from .spec import BY_NAME
 from .stream import EventHub, Subscriber
@@ -122,6 +122,10 @@ class RunManager:
         """Tips a run left on the pipettes (a halt, a worker lost, a stop told to keep
         them): no run starts until someone says they are off (``robot_tips_removed``)."""
         self.active: ActiveRun | None = None
+        self._next: QueueItem | None = None
+        """The item the queue is getting ready to start (checked, the robot homed, its run
+        made), between two runs."""
+        self._homing = False  # the robot homes for ``_next``
         self.changed_at = time.time()
         self._last_pause_unresolved = False  # the last run's, until the next starts
         self._single = run
@@ -643,7 +647,25 @@ class RunManager:
 
     async def _api_re_halt(self, lock_key: str | None) -> Reply:
         del lock_key  # an emergency stop needs no key: no lock holds it up
+        item = self._next
+        if self.active is None and item is not None and self.queue_running:
+            return await self._halt_between_runs(item)
         return await self._run_action(Halt(source=SOURCE))
+
+    async def _halt_between_runs(self, item: QueueItem) -> Reply:
+        """An emergency stop while the queue gets ``item`` ready (no run has the robot):
+        a homing going on is stopped as a halt stops a run's motion, and the queue stops
+        before ``item`` runs (it stays queued, or, its run made, that run is halted)."""
+        assert self.robot is not None
+        homing = self._homing and await self.robot.halt_homing()
+        why = f"the robot could not be homed: {HOMING_HALTED}" if homing \
+            else "halted (re_halt) before it started"
+        if self.log is not None:
+            self.log(f"run {item.name}: could not start: {why}")
+        self._queue_stops(item, why)
+        done = "its homing was halted" if homing else "nothing was moving"
+        return ok(f"no run was executing: the robot was getting ready for {item.name}; "
+                  f"{done} and the queue stops", run_status=None)
 
     async def _api_skip_delay(self, item_uid: str | None) -> Reply:
         return await self._run_action(SkipDelay(source=SOURCE), item_uid)
@@ -717,14 +739,22 @@ class RunManager:
         Before anything moves the item is simulated again (its files or the robot may
         have changed since it was added): one that no longer runs fails here.
         """
+        try:
+            return await self._start_next()
+        finally:
+            self._next = None
+
+    async def _start_next(self) -> str | None:
+        """``_advance``, its item in ``_next`` while it is got ready."""
         robot = self.robot
         assert robot is not None
         while True:
+            self._next = None
             if not (self.queue_running and self.queue.items and not self.queue_stop_pending):
                 why = self._why_none_starts()
                 self._stop_queue()
                 return why
-            item = self.queue.items[0]
+            item = self._next = self.queue.items[0]
             if self.tips_left is not None:
                 return self._queue_stops(item,
                                          tips_left_said(self.tips_left, SERVER_TIPS_REMOVED))
@@ -737,10 +767,13 @@ class RunManager:
             held = self._held_by_interlocks(item)  # homing moves: not behind an open door
             if held is not None:
                 return held
+            self._homing = True
             try:
                 await robot.home_if_needed()  # after a halt, or a robot just connected
             except HardwareFault as exc:
                 return self._queue_stops(item, f"the robot could not be homed: {exc}")
+            finally:
+                self._homing = False
             # Read again now that the run worker holds the robot (it may be a new one): a
             # labrun run on the robot since the last read (while no worker held it) may
             # have left a tip
@@ -770,6 +803,9 @@ class RunManager:
         if self._run_change is not None:  # a run's waiter still waiting (it ended): done
             self._run_change.set()
         change = self._run_change = anyio.Event()
+        if not self.queue_running:  # halted (re_halt) while its run was made: not played
+            await active.apply(Halt(source=SOURCE))
+            return f"{item.name} was halted before it started"
         played = await active.apply(Play(source=SOURCE))
         if not played.accepted and played.status is Status.IDLE and (
                 active.report().get("interlocks") or self._robot_interlocks()):

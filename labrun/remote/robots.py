@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from engine.bridge import LoopClosedError
 from engine.run import Run
 from engine.state import status_of
@@ -42,6 +44,10 @@ from .served import ActiveRun, RunHooks, ServedRun
 
 if TYPE_CHECKING:
     from .items import QueueItem
+
+
+HOMING_HALTED = "its homing was halted (re_halt); it homes again before it moves"
+"""Why the robot was not homed for the next run: an emergency stop cut its homing off."""
 
 
 class RobotUnavailable(RuntimeError):
@@ -77,6 +83,7 @@ class Robot:
         self.emulated = emulated  # labrun's emulator, started here with the server
         self.door = door
         self._hardware = hardware
+        self._homing: anyio.CancelScope | None = None  # a homing cycle going on
 
     @classmethod
     def serving(cls, robot: HardwareRobot, *, simulating: bool,
@@ -139,8 +146,27 @@ class Robot:
         A connection lost since the last run (between runs, nobody notices) is opened
         again first, rather than fail every later run at once."""
         await self.controller.connect()
-        if self.controller.requires_homing:
-            await self.controller.home()
+        if not self.controller.requires_homing:
+            return
+        with anyio.CancelScope() as homing:
+            self._homing = homing
+            try:
+                await self.controller.home()
+            finally:
+                self._homing = None
+        if homing.cancelled_caught:
+            raise HardwareFault(HOMING_HALTED)
+
+    async def halt_homing(self) -> bool:
+        """An emergency stop of a homing cycle going on (between two runs, nobody's run
+        has the robot): the controller's emergency stop, and the cycle cut off; whether
+        one was going on. The robot homes again before it next moves."""
+        homing = self._homing
+        if homing is None:
+            return False
+        homing.cancel()
+        await self.controller.emergency_stop()
+        return True
 
     def describe(self) -> dict[str, Any]:
         """Name, kind and speed (how much faster than real time its clock runs), for the

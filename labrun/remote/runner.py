@@ -21,10 +21,10 @@ Messages are JSON both ways, one list per message: ``[kind, ...]``.
   ``["modules", [reading, ...]]``, the run's modules as read every
   ``modules.MODULE_INTERVAL`` while it has any, when they changed;
   ``["interlocks", [name, ...]]`` between runs.
-- From the server: ``["home", id]``, ``["interlock", id, name, active]``, ``["start",
-  id, {path, record_path, labware_dirs}]``, ``["apply", id, action]`` (carried out from the
-  pipe's thread, straight into the run's engine loop), ``["close", id, grace]`` and
-  ``["quit"]``.
+- From the server: ``["home", id]``, ``["halt_home", id]`` (an emergency stop of that
+  homing), ``["interlock", id, name, active]``, ``["start", id, {path, record_path,
+  labware_dirs}]``, ``["apply", id, action]`` (carried out from the pipe's thread, straight
+  into the run's engine loop), ``["close", id, grace]`` and ``["quit"]``.
 """
 
 from __future__ import annotations
@@ -282,6 +282,9 @@ class RunWorker:
         except HardwareFault as exc:
             return str(exc)
         return None
+
+    async def _on_halt_home(self) -> bool:
+        return await self.robot.halt_homing()
 
     async def _on_interlock(self, name: str, active: bool) -> str | None:
         return await set_interlock(self.robot.controller, self.robot.door, name, active,

@@ -152,6 +152,16 @@ class SupervisedRobot:
         if reason is not None:
             raise HardwareFault(reason)
 
+    async def halt_homing(self) -> bool:
+        """An emergency stop of the worker's homing cycle, if one is going on (between two
+        runs); whether one was."""
+        if self._link is None or self._restarting is not None:
+            return False  # no worker has the robot: nothing homes it
+        try:
+            return bool(await self._request("halt_home", timeout=ENGINE_ANSWER_TIMEOUT))
+        except (WorkerGone, RuntimeError):
+            return False
+
     async def set_interlock(self, name: str, active: bool,
                             run: ActiveRun | None) -> str | None:
         """Set a simulated interlock (or the emulator's door) in the worker; the reason

@@ -1,0 +1,150 @@
+"""An emergency stop (``re_halt``) between two runs of a running queue: no run has the
+robot, yet it may be homing for the next one (after a halt, or just connected), or be
+about to. The halt stops that homing as it stops a run's motion, and the queue stops
+before the next run; it was refused ("no run is executing") while the robot moved."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import pytest
+from remote_kit import QUICK, WAIT, Gates, Served, item
+
+from hardware.controller import Position
+
+HOMING_HALTED = ("quick.py could not start: the robot could not be homed: its homing was "
+                 "halted (re_halt); it homes again before it moves")
+
+
+def start_in_thread(served: Served) -> tuple[threading.Thread, list[dict[str, Any]]]:
+    """``queue_start`` from another client (it answers once a run has started, or not)."""
+    replies: list[dict[str, Any]] = []
+    client = served.api(request_fail_exceptions=False)
+    thread = threading.Thread(target=lambda: replies.append(client.queue_start()))
+    thread.start()
+    return thread, replies
+
+
+@pytest.fixture
+def halted_once(served: Served, gates: Gates) -> Iterator[Served]:
+    """A server whose robot a first run's halt left to be homed before the next run."""
+    c = served.client
+    c.queue_item_add(item('p300.move_to(plate["A1"].top())\ngates.wait("held")', "first.py"))
+    c.queue_start()
+    gates.reached("held")
+    c.re_halt()
+    c.wait_for_idle(timeout=WAIT)
+    c.robot_tips_removed()
+    assert served.robot.controller.requires_homing
+    yield served
+
+
+def test_a_halt_while_the_robot_homes_for_the_next_run_stops_it(halted_once: Served) -> None:
+    served = halted_once
+    c = served.client
+    controller: Any = served.robot.controller
+    homing, cut_off = threading.Event(), threading.Event()
+    home = controller.home
+
+    async def long_homing(axes: Any = None) -> Position:  # a homing cycle going on
+        homing.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cut_off.set()
+        raise AssertionError("not reached")  # pragma: no cover
+
+    controller.home = long_homing
+    c.queue_item_add(QUICK)
+    thread, replies = start_in_thread(served)
+    assert homing.wait(WAIT)
+    reply = c.re_halt()
+    assert reply["success"] is True
+    assert reply["msg"] == ("no run was executing: the robot was getting ready for quick.py; "
+                            "its homing was halted and the queue stops")
+    thread.join(WAIT)
+    assert cut_off.is_set() and controller.requires_homing  # the emergency stop went out
+    assert replies == [{"success": False, "msg": HOMING_HALTED}]
+    status = c.wait_for_idle(timeout=WAIT)
+    assert status["queue_error"] == HOMING_HALTED and status["items_in_queue"] == 1
+    assert [h["name"] for h in c.history_get()["items"]] == ["first.py"]
+    controller.home = home  # started again, it homes first and runs
+    c.queue_start()
+    c.wait_for_idle(timeout=WAIT)
+    assert [h["result"]["exit_status"] for h in c.history_get()["items"]] == [
+        "halted", "succeeded"]
+
+
+def test_a_halt_as_the_next_run_is_checked_stops_the_queue_before_it(
+        served: Served, gates: Gates) -> None:
+    c = served.client
+    c.queue_item_add(item('if gates.is_set("hold the check"):\n'
+                          '    gates.wait("checked", simulation=True)\n'
+                          'p300.transfer(50, plate["A1"], plate["B1"])', "quick.py"))
+    gates.set("hold the check")  # the check right before it starts: nothing moves yet
+    thread, replies = start_in_thread(served)
+    gates.reached("checked")
+    reply = c.re_halt()
+    assert reply["success"] is True
+    assert reply["msg"] == ("no run was executing: the robot was getting ready for quick.py; "
+                            "nothing was moving and the queue stops")
+    gates.open("checked")
+    thread.join(WAIT)
+    assert replies == [{"success": False, "msg": "the queue was stopped before its next run "
+                                                 "could start"}]
+    status = c.wait_for_idle(timeout=WAIT)
+    assert status["queue_error"] == "quick.py could not start: halted (re_halt) before it " \
+                                    "started"
+    assert status["items_in_queue"] == 1 and c.history_get()["items"] == []
+
+
+def test_the_run_worker_halts_the_homing_it_is_doing() -> None:
+    """Under ``labrun serve`` the run worker homes the robot: the server's ``halt_home``
+    reaches that homing while it goes, and its ``home`` is answered with why it did not
+    end."""
+    import multiprocessing
+
+    from hardware.config import default_config
+    from labrun.remote.runner import Link, RobotSpec, RunWorker
+
+    spec = RobotSpec(default_config())
+    robot = spec.open()
+    controller: Any = robot.controller
+    anyio.run(controller.emergency_stop)  # as a halt leaves it: to be homed
+    homing, cut_off = threading.Event(), threading.Event()
+
+    async def long_homing(axes: Any = None) -> Position:
+        homing.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cut_off.set()
+        raise AssertionError("not reached")  # pragma: no cover
+
+    controller.home = long_homing
+    server_end, worker_end = multiprocessing.Pipe()
+    worker = RunWorker(Link(worker_end), robot, spec)
+    thread = threading.Thread(target=anyio.run, args=(worker.main,))
+    thread.start()
+    server = Link(server_end)
+    try:
+        assert (server.receive(WAIT) or [None])[0] == "ready"
+        server.send("home", 1)
+        assert homing.wait(WAIT)
+        server.send("halt_home", 2)
+        answers: dict[int, Any] = {}
+        while len(answers) < 2:
+            message = server.receive(WAIT)
+            assert message is not None
+            if message[0] == "answer":
+                answers[message[1]] = message[2]
+        assert answers == {2: True, 1: "its homing was halted (re_halt); it homes again "
+                                       "before it moves"}
+        assert cut_off.is_set() and controller.requires_homing
+    finally:
+        server.send("quit")
+        thread.join(WAIT)
+        robot.close()
