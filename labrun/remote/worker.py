@@ -27,6 +27,7 @@ null]``; or ``["refused", reason]``. Anything else is the worker's fault, as its
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import multiprocessing.forkserver
 import os
@@ -227,6 +228,22 @@ def _info(value: Any) -> ProtocolInfo | None:
     return None
 
 
+def as_json(value: Any) -> Any:
+    """A protocol's metadata (a Python literal) as JSON holds it, which the server can
+    answer with: its keys as text, a tuple as a list, and what JSON has no value for as
+    its Python text: a number beyond JSON's (``1e999`` is ``'inf'``), bytes, a set, a
+    complex number."""
+    if isinstance(value, dict):
+        return {str(key): as_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_json(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return repr(value)
+
+
 def _send(sender: Connection, kind: str, value: Any) -> None:
     sender.send_bytes(json.dumps([kind, value], default=repr).encode())
 
@@ -259,7 +276,7 @@ def work(sender: Connection, request: CheckRequest) -> None:
                                  f"{type(exc).__name__}")
         return
     _send(sender, "loaded", {"api_level": ".".join(map(str, source.api_version)),
-                             "metadata": {str(k): v for k, v in source.metadata.items()}})
+                             "metadata": as_json(source.metadata)})
     try:
         reason = simulate_source(source, request.name, directory, request.labware_dir,
                                  request.config, request.simulation_timeout,

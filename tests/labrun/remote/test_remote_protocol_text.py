@@ -99,3 +99,24 @@ def test_a_byte_the_client_cannot_read_is_said_with_its_file_and_line(
     assert str(refused.value) == (f"{labware}: the labware file is not UTF-8 text: byte "
                                   "0xb0 cannot be read")
     assert served.client.queue_get()["items"] == []
+
+
+def test_metadata_json_has_no_value_for_is_given_as_its_python_text(served: Served) -> None:
+    """``metadata`` is any Python literal: ``1e999`` (infinity) was queued, then the add,
+    the queue, the status of its run and the history after it answered 500 ("Out of
+    range float values are not JSON compliant"), and a nested tuple key failed its
+    check as the death of its worker."""
+    c = served.client
+    source = protocol('p300.transfer(50, plate["A1"], plate["B1"])').replace(
+        'metadata = {"apiLevel": "2.15"}',
+        'metadata = {"apiLevel": "2.15", "protocolName": "Dilution", "max_uL": 1e999,\n'
+        '            "plates": {(1, 2): b"ab"}, "tags": ("a", -1e999)}')
+    metadata = {"apiLevel": "2.15", "protocolName": "Dilution", "max_uL": "inf",
+                "plates": {"(1, 2)": "b'ab'"}, "tags": ["a", "-inf"]}
+    added = c.queue_item_add({"name": "dilution.py", "source": source})
+    assert added["item"]["metadata"] == metadata
+    assert c.queue_get()["items"][0]["metadata"] == metadata
+    c.queue_start()
+    assert c.wait_for_idle(timeout=WAIT)["queue_error"] is None
+    ran = c.history_get()["items"][0]
+    assert ran["metadata"] == metadata and ran["result"]["exit_status"] == "succeeded"
