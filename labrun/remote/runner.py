@@ -162,6 +162,8 @@ def serve(connection: Connection, spec: RobotSpec) -> None:
     # signal, which killed the run without its cleanup and had it blamed on the protocol.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):  # the terminal closed: the server ends as on SIGTERM
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     if spec.memory_limit is not None:
         resource.setrlimit(resource.RLIMIT_AS, (spec.memory_limit, spec.memory_limit))
     link = Link(connection)

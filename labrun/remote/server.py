@@ -6,10 +6,12 @@ new one, announced as a URL to open, ``http://127.0.0.1:8790/?token=...``.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -54,8 +56,14 @@ def announce_token(host: str, port: int, token: str) -> None:
           f"  or send the header  Authorization: Bearer {token}", file=sys.stderr)
 
 
+HANGUP = getattr(signal, "SIGHUP", None)
+"""The terminal's hangup (a closed window, an SSH session dropped), where the system has it."""
+
+
 class _Server(uvicorn.Server):
-    """uvicorn's server, ending the event streams first so shutdown does not wait on them."""
+    """uvicorn's server, ending the event streams first so shutdown does not wait on them,
+    and shutting down on SIGHUP as on SIGTERM (uvicorn leaves it to kill the process, the
+    running run with it, without its cleanup)."""
 
     def __init__(self, config: uvicorn.Config, manager: RunManager) -> None:
         super().__init__(config)
@@ -64,6 +72,23 @@ class _Server(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.manager.close_streams()
         super().handle_exit(sig, frame)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            if HANGUP is None or threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            hung_up = signal.signal(HANGUP, self._hang_up)
+            try:
+                yield
+            finally:
+                signal.signal(HANGUP, hung_up)
+
+    def _hang_up(self, sig: int, frame: FrameType | None) -> None:
+        """SIGHUP: as SIGTERM, which uvicorn sends the process again once it has shut
+        down (``labrun serve`` then ends as for SIGTERM)."""
+        self.handle_exit(signal.SIGTERM, frame)
 
 
 def _config(manager: RunManager, access: Access, max_body: int, log_level: str,

@@ -192,6 +192,31 @@ def test_ctrl_c_in_the_terminal_ends_a_running_run_cleanly(tmp_path: Path) -> No
             process.wait()
 
 
+def test_a_closed_terminal_ends_a_running_run_cleanly(tmp_path: Path) -> None:
+    """The terminal closes (an SSH session dropped): SIGHUP reaches the server and its run
+    worker, one process group, and ends the server as SIGTERM does, the run aborted with
+    its cleanup; it killed both at once, the robot left with its tip and its run with no
+    end."""
+    process, path = serve_a_long_run(tmp_path / "records")
+    try:
+        assert process.stderr is not None
+        os.killpg(process.pid, signal.SIGHUP)  # as the terminal's hangup sends it
+        assert process.wait(WAIT) == 0
+        said = process.stderr.read()
+        assert "run long.py: aborted: the server stopped" in said
+        assert "Traceback" not in said
+        summary = read_record(path)[-1]
+        assert summary["event"] == "summary" and summary["status"] == "aborted"
+        assert summary["reason"] == "the server stopped"
+        assert summary["tips_at_end"]["right"]["dropped"] is True  # the cleanup ran
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the worker, should it linger
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["serve", "--config", "/no/such/robot.toml"], "robot.toml"),
     (["serve", "--speed", "0"], "--speed must be a number from 0.01"),
