@@ -487,6 +487,10 @@ class RunManager:
         except CheckFailed as exc:
             queued.discard()
             raise BadRequest(422, f"the protocol cannot run: {exc}") from None
+        except Exception as exc:  # the server's side: a check's process did not start
+            queued.discard()
+            return refused(f"the protocol could not be checked: {type(exc).__name__}: "
+                           f"{exc}; nothing was queued")
         reason = self.queue.insert(queued, pos=pos, before_uid=before_uid, after_uid=after_uid)
         if reason is not None:  # the item named may have started during the check
             queued.discard()
@@ -737,12 +741,31 @@ class RunManager:
         stopped meanwhile, or the next item could not start).
 
         Before anything moves the item is simulated again (its files or the robot may
-        have changed since it was added): one that no longer runs fails here.
+        have changed since it was added): one that no longer runs fails here. What fails
+        on the server's side meanwhile (a check's process that cannot be started: no
+        memory, no process left) stops the queue, said in ``queue_error``, the item kept;
+        it ended the server's task group, and the queue said ``executing_queue`` for
+        ever.
         """
         try:
             return await self._start_next()
+        except Exception as exc:
+            return await self._not_started(exc)
         finally:
             self._next = None
+
+    async def _not_started(self, exc: Exception) -> str:
+        """The queue stops: getting its next item ready failed with ``exc``; why."""
+        name = self._next.name if self._next is not None else "the next item"
+        why = f"the server could not get it ready: {type(exc).__name__}: {exc}"
+        if self.log is not None:
+            self.log(f"run {name}: could not start: {why}")
+        self.queue_error = f"{name} could not start: {why}"
+        self._stop_queue()
+        active = self.active
+        if active is not None and active.status is Status.IDLE:  # made, never played
+            await active.apply(Abort(source=SOURCE, reason=f"could not start: {why}"))
+        return self.queue_error
 
     async def _start_next(self) -> str | None:
         """``_advance``, its item in ``_next`` while it is got ready."""

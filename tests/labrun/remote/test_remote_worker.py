@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from remote_kit import QUICK, SPEED, WAIT, Gates, Served, item, protocol
@@ -180,3 +181,42 @@ def test_checks_waiting_for_a_worker_hold_up_no_other_request(gates: Gates) -> N
         assert served.client.status()["items_in_queue"] == 6
         served.client.close()
 
+
+
+def test_a_check_whose_process_cannot_start_stops_the_queue_not_the_server(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine has no process left for a check (fork fails with EAGAIN): the item is
+    not queued, or, checked before it starts, stays queued and the queue stops, saying
+    why. That check ended the server's task group as a run ended: the status said
+    ``executing_queue`` for ever, and no run started again."""
+    c = served.client
+    checker = served.manager.checker
+    check = checker.check
+    refusing = [False, False, False, True]  # the checks as both are added, then as each
+    # is about to start: the second's fails
+
+    async def cannot_fork(*args: Any, **options: Any) -> Any:
+        if refusing.pop(0) if refusing else False:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return await check(*args, **options)
+
+    monkeypatch.setattr(checker, "check", cannot_fork)
+    c.queue_item_add(item("p300.pick_up_tip()\np300.drop_tip()", "first.py"))
+    c.queue_item_add(QUICK)
+    c.queue_start()
+    status = c.wait_for_idle(timeout=WAIT)
+    why = ("the server could not get it ready: BlockingIOError: [Errno 11] Resource "
+           "temporarily unavailable")
+    assert status["queue_error"] == f"quick.py could not start: {why}"
+    assert status["items_in_queue"] == 1
+    assert [h["name"] for h in c.history_get()["items"]] == ["first.py"]
+    refusing.append(True)
+    with pytest.raises(RequestFailedError, match=r"the protocol could not be checked: "
+                                                 r"BlockingIOError: \[Errno 11\] Resource "
+                                                 r"temporarily unavailable; nothing was "
+                                                 r"queued"):
+        c.queue_item_add(item("pass", "more.py"))
+    c.queue_start()  # the machine has processes again
+    assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
+    assert [h["result"]["exit_status"] for h in c.history_get()["items"]] == [
+        "succeeded", "succeeded"]
