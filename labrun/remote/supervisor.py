@@ -257,8 +257,13 @@ class SupervisedRobot:
         mine, theirs = context.Pipe(duplex=True)
         process = context.Process(target=runner.serve, args=(theirs, self.spec),
                                   daemon=True, name="labrun-run-worker")
-        process.start()
-        theirs.close()
+        try:
+            process.start()
+        except BaseException:  # no process to be had: its pipe goes too
+            mine.close()
+            raise
+        finally:
+            theirs.close()
         link = Link(mine)
         try:
             message = link.receive(self.start_timeout)
@@ -380,6 +385,10 @@ class SupervisedRobot:
                     on_warning(warning)
         except RobotUnavailable as exc:
             self._unavailable = f"the robot could not be opened again: {exc}"
+        except Exception as exc:  # no process to be had (fork's EAGAIN): tried again at
+            # the next request; it ended the server's task group, the server unusable
+            self._unavailable = (f"the run worker could not be started again: "
+                                 f"{type(exc).__name__}: {exc}")
         finally:
             self._restarting = None
             if restarting is not None:

@@ -4,6 +4,8 @@ goes in a new worker."""
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -283,3 +285,32 @@ def test_every_action_crosses_to_the_worker_whole() -> None:
                Abort(source="remote", reason="wrong plate"), Halt(source="remote"),
                SkipDelay(source="remote")]
     assert [action_from_json(action_to_json(a)) for a in actions] == actions
+
+
+def test_a_run_worker_that_cannot_be_started_again_is_tried_again_at_the_next_run(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run worker dies between runs and the machine has no process left for its
+    replacement (fork fails with EAGAIN): the server goes on and tries again when the next
+    run needs the robot. That failure ended the server's task group: every add after it
+    was refused, "the server is stopping"."""
+    robot = served.robot
+    assert isinstance(robot, SupervisedRobot)
+    launch = robot._launch
+    refusing = [True]
+
+    def cannot_fork() -> None:
+        if refusing and refusing.pop():
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        launch()
+
+    monkeypatch.setattr(robot, "_launch", cannot_fork)
+    c = served.client
+    with c.stream() as events:
+        next(events)  # the status now
+        os.kill(worker_pid(served), signal.SIGKILL)
+        next(events)  # told once a new worker was tried
+    assert not refusing
+    c.queue_item_add(QUICK)
+    c.queue_start()
+    assert c.wait_for_idle(timeout=WAIT)["queue_error"] is None
+    assert [h["result"]["exit_status"] for h in history(served)] == ["succeeded"]
