@@ -103,6 +103,11 @@ class ClientCore:
         arguments: dict[str, Any] = {"method": endpoint.method,
                                      "url": self.base_url + endpoint.path,
                                      "headers": self.headers()}
+        odd = _lone_surrogate(call.params)
+        if odd is not None:  # said here: httpx raised a UnicodeEncodeError naming no parameter
+            where, char = odd
+            raise RequestError(f"{where} holds a lone surrogate ({char!r}), which is not "
+                               "text: no request carries it (the server refuses it, 400)")
         if endpoint.method == "GET":
             arguments["params"] = {k: _query_value(v) for k, v in call.params.items()}
         else:
@@ -189,6 +194,27 @@ def find_token(token: str | None, in_url: str | None,
     if os.environ.get(TOKEN_ENV) and not token_file:
         return os.environ[TOKEN_ENV]
     return read_token_file(token_file, create=False) if token_file else None
+
+
+def _lone_surrogate(value: Any, where: str = "") -> tuple[str, str] | None:
+    """Where in ``value`` (a call's parameters) a string holds a lone surrogate
+    (``'\\udcff'``, as ``errors="surrogateescape"`` reads a byte that is not UTF-8), and
+    that character; None if none does."""
+    if isinstance(value, str):
+        char = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
+        return (where or "a parameter", char) if char is not None else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = (_lone_surrogate(str(key), f"{where or 'the parameters'}'s key")
+                     or _lone_surrogate(item, f"{where}.{key}" if where else str(key)))
+            if found is not None:
+                return found
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _lone_surrogate(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _query_value(value: Any) -> str:

@@ -25,6 +25,7 @@ from labrun.remote import (
     AsyncRunManagerAPI,
     HTTPClientError,
     HTTPRequestError,
+    RequestError,
     RequestFailedError,
     RequestTimeoutError,
     RunManager,
@@ -322,6 +323,27 @@ def test_lone_surrogates_are_a_400_and_the_token_always_clears_a_lock(served: Se
         c.unlock("guess")
     assert c.unlock(served.handle.token)["success"]  # the token holder clears any lock
     assert c.status()["lock"] == {"environment": False, "queue": False}
+
+
+def test_the_clients_say_which_parameter_holds_a_lone_surrogate(served: Served) -> None:
+    # A protocol read with errors="surrogateescape" (a latin-1 byte in a UTF-8 file): the
+    # clients raised httpx's UnicodeEncodeError, 'position 327' of a JSON body, no parameter.
+    source = protocol("ctx.comment('caf\xe9')").encode("latin-1").decode(
+        "utf-8", "surrogateescape")
+    said = ("item.source holds a lone surrogate ('\\udce9'), which is not text: no request "
+            "carries it (the server refuses it, 400)")
+    with pytest.raises(RequestError) as raised:
+        served.client.queue_item_add({"name": "cafe.py", "source": source})
+    assert str(raised.value) == said
+
+    async def through_the_async_client() -> None:
+        async with AsyncRunManagerAPI(served.url, token=served.handle.token) as client:
+            with pytest.raises(RequestError, match=re.escape(
+                    "reason holds a lone surrogate ('\\udce9')")):
+                await client.re_abort("caf\udce9")
+
+    anyio.run(through_the_async_client)
+    assert served.client.status()["items_in_queue"] == 0
 
 
 def test_token_files_only_the_user_can_read(tmp_path: Path) -> None:
