@@ -794,6 +794,8 @@ class RunManager:
             try:
                 await robot.home_if_needed()  # after a halt, or a robot just connected
             except HardwareFault as exc:
+                if not self._next_is(item):  # halted, stopped or emptied meanwhile: said
+                    continue
                 return self._queue_stops(item, f"the robot could not be homed: {exc}")
             finally:
                 self._homing = False
@@ -876,8 +878,8 @@ class RunManager:
 
     def _why_none_starts(self) -> str:
         """Why the queue starts no run now (it is stopped, stopping, or empty)."""
-        if not self.queue_running:
-            return "the queue was stopped before its next run could start"
+        if not self.queue_running:  # (a halt says why)
+            return self.queue_error or "the queue was stopped before its next run could start"
         if self.queue_stop_pending:
             return "queue_stop was asked for before the next run could start"
         return "the queue was emptied before its next run could start"

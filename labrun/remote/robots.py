@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 
 HOMING_HALTED = "its homing was halted (re_halt); it homes again before it moves"
+HALTED_BEFORE_HOMING = "halted (re_halt) before it homed"
 """Why the robot was not homed for the next run: an emergency stop cut its homing off."""
 
 
@@ -84,6 +85,8 @@ class Robot:
         self.door = door
         self._hardware = hardware
         self._homing: anyio.CancelScope | None = None  # a homing cycle going on
+        self._getting_ready = False  # in home_if_needed
+        self._halt_asked = False  # halt_homing, before the homing began
 
     @classmethod
     def serving(cls, robot: HardwareRobot, *, simulating: bool,
@@ -142,27 +145,36 @@ class Robot:
         return served
 
     async def home_if_needed(self) -> None:
-        """Home the robot if it must be (just connected, or halted); HardwareFault if not.
-        A connection lost since the last run (between runs, nobody notices) is opened
-        again first, rather than fail every later run at once."""
-        await self.controller.connect()
-        if not self.controller.requires_homing:
-            return
-        with anyio.CancelScope() as homing:
-            self._homing = homing
-            try:
-                await self.controller.home()
-            finally:
-                self._homing = None
-        if homing.cancelled_caught:
-            raise HardwareFault(HOMING_HALTED)
+        """Home the robot if it must be (just connected, or halted); HardwareFault if not,
+        or if ``halt_homing`` came first. A connection lost since the last run (between
+        runs, nobody notices) is opened again first, rather than fail every later run at
+        once."""
+        self._getting_ready, self._halt_asked = True, False
+        try:
+            await self.controller.connect()
+            if not self.controller.requires_homing:
+                return
+            if self._halt_asked:  # while it connected: it does not start homing
+                raise HardwareFault(HALTED_BEFORE_HOMING)
+            with anyio.CancelScope() as homing:
+                self._homing = homing
+                try:
+                    await self.controller.home()
+                finally:
+                    self._homing = None
+            if homing.cancelled_caught:
+                raise HardwareFault(HOMING_HALTED)
+        finally:
+            self._getting_ready = False
 
     async def halt_homing(self) -> bool:
         """An emergency stop of a homing cycle going on (between two runs, nobody's run
         has the robot): the controller's emergency stop, and the cycle cut off; whether
-        one was going on. The robot homes again before it next moves."""
+        one was going on. The robot homes again before it next moves. Asked while the
+        robot is connected before it homes, it does not start homing."""
         homing = self._homing
         if homing is None:
+            self._halt_asked = self._getting_ready
             return False
         homing.cancel()
         await self.controller.emergency_stop()

@@ -78,6 +78,43 @@ def test_a_halt_while_the_robot_homes_for_the_next_run_stops_it(halted_once: Ser
         "halted", "succeeded"]
 
 
+def test_a_halt_as_the_robot_connects_again_before_it_homes_keeps_it_from_homing(
+        halted_once: Served) -> None:
+    """The connection was lost between runs: it is opened again (a board's handshake),
+    then the robot homes. A halt meanwhile: nothing moves yet, and it does not start
+    homing once connected (the queue said it stopped, and the robot homed all the same)."""
+    served = halted_once
+    c = served.client
+    controller: Any = served.robot.controller
+    connecting, connected = threading.Event(), threading.Event()
+    homed: list[Any] = []
+    connect, home = controller.connect, controller.home
+
+    async def slow_connect() -> None:
+        connecting.set()
+        await anyio.to_thread.run_sync(lambda: connected.wait(WAIT))
+        await connect()
+
+    async def recorded_home(axes: Any = None) -> Position:
+        homed.append(axes)
+        position: Position = await home(axes)
+        return position
+
+    controller.connect, controller.home = slow_connect, recorded_home
+    c.queue_item_add(QUICK)
+    thread, replies = start_in_thread(served)
+    assert connecting.wait(WAIT)
+    reply = c.re_halt()
+    assert reply["msg"] == ("no run was executing: the robot was getting ready for quick.py; "
+                            "nothing was moving and the queue stops")
+    connected.set()
+    thread.join(WAIT)
+    said = "quick.py could not start: halted (re_halt) before it started"
+    assert replies == [{"success": False, "msg": said}]
+    assert c.wait_for_idle(timeout=WAIT)["queue_error"] == said
+    assert homed == [] and controller.requires_homing
+
+
 def test_a_halt_as_the_next_run_is_checked_stops_the_queue_before_it(
         served: Served, gates: Gates) -> None:
     c = served.client
@@ -93,11 +130,10 @@ def test_a_halt_as_the_next_run_is_checked_stops_the_queue_before_it(
                             "nothing was moving and the queue stops")
     gates.open("checked")
     thread.join(WAIT)
-    assert replies == [{"success": False, "msg": "the queue was stopped before its next run "
-                                                 "could start"}]
+    said = "quick.py could not start: halted (re_halt) before it started"
+    assert replies == [{"success": False, "msg": said}]
     status = c.wait_for_idle(timeout=WAIT)
-    assert status["queue_error"] == "quick.py could not start: halted (re_halt) before it " \
-                                    "started"
+    assert status["queue_error"] == said
     assert status["items_in_queue"] == 1 and c.history_get()["items"] == []
 
 
