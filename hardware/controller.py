@@ -31,6 +31,10 @@ wired to the board): pause the run, resume it, stop it."""
 BoardListener = Callable[[BoardAction], None]
 """Called in the engine's event loop with each action asked for at the board."""
 
+JobPhase = Literal["started", "paused", "resumed", "ended"]
+"""Where the run stands, as the controller's own board is told it (``mark_job``): it has
+started moving the robot, is paused, has resumed, has ended."""
+
 
 class HardwareFault(Exception):
     """The controller failed: an error reply, a timeout, a lost connection, an alarm."""
@@ -127,4 +131,12 @@ class MotionController(Protocol):
         """Register the callback told of every pause, resume or stop a person asks for at
         the controller's own board (in the event loop); a controller with no such board
         never calls it."""
+        ...
+
+    async def mark_job(self, phase: JobPhase) -> None:
+        """Tell the controller's own board where the run stands, so that its menu offers
+        what the run takes: Marlin's print job timer (``M75`` started and resumed, ``M76``
+        paused, ``M77`` ended), without which its LCD offers no Pause, Resume or Stop
+        print. Nothing waits for motion; a controller without such a board does nothing.
+        ``ended`` after an emergency stop sends nothing (the board took no more lines)."""
         ...

@@ -18,6 +18,7 @@ from .controller import (
     FaultListener,
     HardwareFault,
     InterlockListener,
+    JobPhase,
     NotHomedError,
     Position,
 )
@@ -44,6 +45,9 @@ class SimulatedController:
         self._lost: HardwareFault | None = None
         self._homed = homed
         self._moving = False
+        self.job_marks: list[JobPhase] = []
+        """What the run told the board of its job (``mark_job``), in order: a simulated
+        robot has no board that shows it."""
 
     # -- MotionController -------------------------------------------------------------
 
@@ -97,6 +101,10 @@ class SimulatedController:
 
     async def wait_until_idle(self) -> None:
         self._check_connected()
+
+    async def mark_job(self, phase: JobPhase) -> None:
+        self._check_connected()
+        self.job_marks.append(phase)
 
     def active_interlocks(self) -> frozenset[str]:
         return frozenset(self._interlocks)

@@ -38,6 +38,7 @@ from .controller import (
     FaultListener,
     HardwareFault,
     InterlockListener,
+    JobPhase,
     MotionController,
     Position,
 )
@@ -178,6 +179,9 @@ class ThreadedController:
 
     async def wait_until_idle(self) -> None:
         await self._call(self.inner.wait_until_idle)
+
+    async def mark_job(self, phase: JobPhase) -> None:
+        await self._call(self.inner.mark_job, phase)
 
     async def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``fn(*args)`` in the hardware loop (a module's call: its connection lives

@@ -20,7 +20,9 @@ first); no line is written in between, so a stop already under way cannot undo i
 robot is also considered unhomed after ``connect()``, after an alarm and after an
 unexpected firmware restart; those, and an endstop hit, reach the fault listener when
 the firmware has them on its own. A pause, resume or stop a person asks for at the board
-(Marlin's host action commands, ``//action:pause``) reaches the board listener.
+(Marlin's host action commands, ``//action:pause``) reaches the board listener;
+``mark_job`` runs Marlin's print job timer (``M75``/``M76``/``M77``), without which its
+LCD offers none of them.
 
 Axis letters: labrun's axes map to firmware letters through ``axis_map`` (default: the
 same letter, which GRBL 6-axis forks, Marlin with ``AXIS4..6_NAME 'A'..'C'`` and
@@ -53,6 +55,7 @@ from ..controller import (
     FaultListener,
     HardwareFault,
     InterlockListener,
+    JobPhase,
     NotHomedError,
     Position,
 )
@@ -135,6 +138,10 @@ class GcodeController:
         self._listener: InterlockListener | None = None
         self._fault_listener: FaultListener | None = None
         self._board_listener: BoardListener | None = None
+        self._pausing_job = False
+        """The job's pause line (Marlin's ``M76``) awaits its ``ok``: a ``//action:pause``
+        meanwhile is the board repeating it (``HOST_PAUSE_M76``), not a person (the run
+        is paused by then: a person's pause would change nothing)."""
         self._unhomed: set[str] = set(config.axes)
         self._board_held = False
         """A feed hold someone set at the board (GRBL ``Hold``) has not been resumed: a
@@ -569,6 +576,21 @@ class GcodeController:
         extra = max(0.0, self._motion_until - time.monotonic()) + 0.5
         await link.streamer.request(self.dialect.wait_line(), extra_timeout=extra)
 
+    async def mark_job(self, phase: JobPhase) -> None:
+        """The dialect's job line, as any line (a lost link raises); ``ended`` sends nothing
+        after an emergency stop or in an alarm, where the board takes no line (Marlin's
+        ``M112`` killed it, and its timer, until a reset)."""
+        link = self._live()
+        line = self.dialect.job_line(phase)
+        if line is None or (phase == "ended" and (self._halted or link.alarm is not None)):
+            return
+        await self._ready()
+        self._pausing_job = phase == "paused"
+        try:
+            await link.streamer.request(line)
+        finally:
+            self._pausing_job = False
+
     def active_interlocks(self) -> frozenset[str]:
         link = self._link
         if link is None:
@@ -994,6 +1016,8 @@ class GcodeController:
         elif isinstance(event, EndstopHit):  # a move in progress raises it too
             self._report(HardwareFault(self._endstop_said(event)))
         elif isinstance(event, BoardRequest) and self._board_listener is not None:
+            if event.action == "pause" and self._pausing_job:
+                return  # the board repeats labrun's own M76 (HOST_PAUSE_M76)
             try:
                 self._board_listener(event.action)
             except Exception:  # a listener's bug must not kill the reader

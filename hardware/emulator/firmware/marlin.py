@@ -29,6 +29,11 @@ unless ``emergency_parser=False``).
   ``M92``/``M203``/``M201`` and ``M211 S0`` (``echo:`` lines).
 - Interlocks (labrun convention): ``//action:interlock door active|clear`` on change
   and in ``M119``'s answer.
+- The print job timer: ``M75`` starts it (or goes on), ``M76`` pauses a running one,
+  ``M77`` stops it, each answered ``ok`` at once; ``kill()`` stops it (a real board
+  starts again from a reset). With ``host_pause_m76`` (``HOST_PAUSE_M76``) ``M76`` also
+  says ``//action:pause``. Marlin's main menu goes by it (``lcd_items``): Pause and
+  Stop print while it runs, Resume print while it is paused.
 - The LCD menu's Pause print, Resume print and Stop print (``lcd_pause``, ``lcd_resume``,
   ``lcd_stop``), as a build with ``HOST_ACTION_COMMANDS``, ``HOST_PROMPT_SUPPORT`` and
   status notifications says them to the host: ``//action:pause``, ``//action:resume``,
@@ -37,6 +42,8 @@ unless ``emergency_parser=False``).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import anyio
 
@@ -48,6 +55,9 @@ from .base import Firmware, Line, command_of, words
 
 KILLED = "Error:Printer halted. kill() called!"
 BUSY = "echo:busy: processing"
+PAUSE_PRINT, RESUME_PRINT, STOP_PRINT = "Pause print", "Resume print", "Stop print"
+"""The items of the LCD's main menu that act on a print (a run)."""
+JobTimer = Literal["stopped", "running", "paused"]
 
 
 def checksum(text: str) -> int:
@@ -66,9 +76,12 @@ class MarlinFirmware(Firmware):
     def __init__(self, machine: Machine, faults: Faults, stats: Stats, *,
                  position_on_ok: bool = False, wait_interval: float = 0.0,
                  resend_format: str = "Resend: {n}", emergency_parser: bool = True,
-                 **options: float) -> None:
+                 host_pause_m76: bool = False, **options: float) -> None:
         super().__init__(machine, faults, stats, **options)
         self.emergency_parser = emergency_parser
+        self.host_pause_m76 = host_pause_m76
+        self.job_timer: JobTimer = "stopped"
+        """The print job timer (``M75``/``M76``/``M77``), which the LCD's menu follows."""
         self.position_on_ok = position_on_ok
         self.wait_interval = wait_interval
         self.resend_format = resend_format
@@ -115,6 +128,7 @@ class MarlinFirmware(Firmware):
         self.machine.stop()
         self.machine.homed.clear()
         self.killed = True
+        self.job_timer = "stopped"
         self.interrupt(discard_queued=True)  # a killed Marlin answers nothing
         if reason is not None:
             await self.send(reason)
@@ -128,6 +142,16 @@ class MarlinFirmware(Firmware):
     async def on_door(self, open_: bool) -> None:
         self.door_open = open_
         await self.send(self.interlock_line())
+
+    @property
+    def lcd_items(self) -> tuple[str, ...]:
+        """What the LCD's main menu offers for a print now: Pause and Stop print while the
+        print job timer runs, Resume print while it is paused, none while it is stopped."""
+        if self.job_timer == "running":
+            return (PAUSE_PRINT, STOP_PRINT)
+        if self.job_timer == "paused":
+            return (RESUME_PRINT,)
+        return ()
 
     async def lcd_pause(self) -> None:
         """The LCD's Pause print (or a pause button wired to the board): Marlin opens its
@@ -253,6 +277,15 @@ class MarlinFirmware(Firmware):
             with anyio.CancelScope(shield=True):  # kill() ends this very line
                 await self.kill()
             return
+        elif command == "M75":
+            self.job_timer = "running"
+        elif command == "M76":
+            if self.job_timer == "running":
+                self.job_timer = "paused"
+            if self.host_pause_m76:
+                await self.send("//action:pause")
+        elif command == "M77":
+            self.job_timer = "stopped"
         elif command == "M906":
             for letter, value in items:
                 if letter in m.config.axes and value is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from ...controller import JobPhase
 from ..events import Axes, Event, Garbled, InterlockChange, Status
 
 INTERLOCK_PREFIX = "//action:interlock "
@@ -82,6 +83,11 @@ class Dialect:
 
     def motors_line(self, enabled: bool, axes: Sequence[str] | None) -> str | None:
         """A line switching motors on or off; None when unsupported."""
+        return None
+
+    def job_line(self, phase: JobPhase) -> str | None:
+        """A line that tells the board's own menu where the run stands (``mark_job``);
+        None when the firmware has no such notion."""
         return None
 
     def unlock_lines(self) -> list[str]:

@@ -26,7 +26,10 @@ Host action commands (``HOST_ACTION_COMMANDS``): what a person chooses on the LC
 button wired to the board) is said to the host: ``//action:pause`` (``paused`` once
 Marlin has parked itself, with ``PARK_HEAD_ON_PAUSE``), ``//action:resume`` (``resumed``)
 and ``//action:cancel`` (Stop print). The rest (``notification ...``, ``prompt_...``,
-``start``, ``poweroff``) is information only.
+``start``, ``poweroff``) is information only. The LCD offers Pause and Stop print only
+while the print job timer runs, and Resume print only while it is paused: the host runs
+it with ``M75`` (start, or go on), ``M76`` (pause) and ``M77`` (stop), each answered
+``ok`` at once. A build with ``HOST_PAUSE_M76`` says ``//action:pause`` for ``M76`` too.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import reduce
 
-from ...controller import BoardAction
+from ...controller import BoardAction, JobPhase
 from ..events import (
     Alarm,
     BoardRequest,
@@ -72,6 +75,13 @@ def parse_host_action(line: str) -> BoardRequest | None:
     if found is None or found[1] not in HOST_ACTIONS:
         return None
     return BoardRequest(HOST_ACTIONS[found[1]], line)
+
+
+JOB_TIMER_LINES: dict[JobPhase, str] = {"started": "M75", "paused": "M76",
+                                        "resumed": "M75", "ended": "M77"}
+"""The print job timer's lines by the run's phase: start (or go on), pause, stop. Marlin's
+LCD offers Pause and Stop print only while the timer runs, Resume print only while it is
+paused; each line is answered ``ok`` at once, whatever moves."""
 
 
 _EMERGENCY_PARSER_CAP = re.compile(r"^Cap:EMERGENCY_PARSER:([01])\s*$")
@@ -116,6 +126,9 @@ class Marlin(Dialect):
     def motors_line(self, enabled: bool, axes: Sequence[str] | None) -> str:
         code = "M17" if enabled else "M18"
         return code if not axes else code + " " + " ".join(axes)
+
+    def job_line(self, phase: JobPhase) -> str:
+        return JOB_TIMER_LINES[phase]
 
     def unlock_lines(self) -> list[str]:
         # S1: resume without flushing the buffer (no Resend request follows).

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from hardware.config import RobotConfig, slowest_feed
-from hardware.controller import HardwareFault, MotionController, NotHomedError
+from hardware.controller import HardwareFault, JobPhase, MotionController, NotHomedError
 from hardware.emulator import EmulatorHandle, running_emulator
 from hardware.emulator.firmware.grbl import GrblFirmware
 from hardware.emulator.firmware.marlin import MarlinFirmware
@@ -278,6 +278,58 @@ async def test_marlins_lcd_pause_resume_and_stop_reach_the_board_listener_over_a
             await ctl.read_position()
     assert seen == ["pause", "resume", "stop"]
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_the_job_runs_marlins_print_job_timer_and_its_lcd_offers_what_it_says(
+        controller: GcodeController, emulator: EmulatorHandle, dialect: str) -> None:
+    """Started, paused, resumed and ended: ``M75``, ``M76``, ``M75``, ``M77`` on a Marlin,
+    whose LCD offers Pause and Stop print while the timer runs, Resume print while it is
+    paused, nothing once it is stopped; nothing is sent to GRBL or Smoothieware."""
+    firmware = emulator.emulator.firmware
+    phases: tuple[JobPhase, ...] = ("started", "paused", "resumed", "ended")
+    offered: list[tuple[str, ...]] = []
+    with anyio.fail_after(5):
+        await controller.home()
+        await controller.move({"X": 100.0})
+        sent = len(emulator.stats.lines)
+        for phase in phases:
+            await controller.mark_job(phase)
+            if isinstance(firmware, MarlinFirmware):
+                offered.append(firmware.lcd_items)
+        jobs = [line.partition(" ")[2].partition("*")[0] if line.startswith("N") else line
+                for line in emulator.stats.lines[sent:]]
+        await controller.move({"X": 50.0})  # the link goes on as before
+    if dialect == "marlin":
+        assert jobs == ["M75", "M76", "M75", "M77"]
+        assert offered == [("Pause print", "Stop print"), ("Resume print",),
+                           ("Pause print", "Stop print"), ()]
+    else:
+        assert jobs == []
+
+
+@pytest.mark.parametrize("dialect", ["marlin"])
+async def test_a_marlin_that_says_its_own_m76_as_a_pause_is_not_heard_as_a_person(
+        dialect: str, config_for: ConfigFor) -> None:
+    """With ``HOST_PAUSE_M76`` a Marlin answers the job's ``M76`` with ``//action:pause``:
+    the driver's own pause said back, not a person at the board. A pause chosen on the
+    LCD afterwards is heard."""
+    seen: list[str] = []
+    with running_emulator(dialect, speed=SPEED, host_pause_m76=True) as emu:
+        firmware = emu.emulator.firmware
+        assert isinstance(firmware, MarlinFirmware)
+        async with open_controller(config_for(dialect, emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            ctl.set_board_listener(seen.append)
+            with anyio.fail_after(5):
+                await ctl.home()
+                await ctl.mark_job("started")
+                await ctl.mark_job("paused")
+                await ctl.read_position()  # every line the board said before is read
+                assert seen == []
+                emu.run(firmware.lcd_resume)
+                emu.run(firmware.lcd_pause)
+                await ctl.read_position()
+    assert seen == ["resume", "pause"]
 
 
 @pytest.mark.parametrize("dialect", STOPS_EARLY)
