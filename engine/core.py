@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from hardware.aio import Scope
 from hardware.clock import Clock
 from hardware.config import RobotConfig
-from hardware.controller import HardwareFault, MotionController
+from hardware.controller import HardwareFault, JobPhase, MotionController
 
 from .actions import Action
 from .entries import ActionResult, CommandEntry, StepJournal
@@ -71,6 +71,9 @@ class EngineCore(Protocol):
 
     async def execute(self, entry: CommandEntry) -> None:
         """Run a command's motion plan to its end and record its effect."""
+
+    async def mark_job(self, phase: JobPhase) -> None:
+        """Tell the controller's board where the run stands (once for each change)."""
 
     def on_fault(self, fault: HardwareFault) -> None:
         """A fault the hardware met on its own: a run that waits fails at once."""

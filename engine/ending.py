@@ -185,6 +185,10 @@ class RunEnding:
                     # sent and confirmed, or not (the failure before it says why)
                     engine.record.add("emergency_stop", confirmed=self._estop_failed is None,
                                       **where)
+                    # the board's job ends too, as far as it still takes a line (a
+                    # Marlin's M112 killed it, and its print job timer, until a reset)
+                    with contextlib.suppress(HardwareFault):
+                        await engine.mark_job("ended")
                 finally:
                     self._estop_done.set()
         await self._estop_done.wait()
@@ -283,6 +287,7 @@ class RunEnding:
         """After success: Z axes up to the safe height; axes without a homing switch back
         to their home point, Z first."""
         engine = self.engine
+        await engine.mark_job("ended")  # the board's menu offers no Pause or Stop print
         if self._held("an interlock holds motion"):
             return
         with engine.stopped_by_interlocks() as door:
@@ -312,6 +317,8 @@ class RunEnding:
             engine.model.position.update(await engine.controller.stop_motion())
         finally:  # also when the controller is lost: the shaker stops (heaters as configured)
             await engine.modules.deactivate()
+        # the run is ending: the board's menu offers no Pause or Stop print any more
+        await engine.mark_job("ended")
         # Behind an open door nothing moves: a controller that refuses motion then (GRBL)
         # would fail the run's ending, and one that does not (Marlin, the simulated
         # robot) would sweep a tip to the trash past the hands that opened it. Leave the

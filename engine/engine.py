@@ -26,7 +26,7 @@ from hardware import aio
 from hardware.aio import CancelScope, Scope, TaskGroupLike
 from hardware.clock import Clock
 from hardware.config import RobotConfig
-from hardware.controller import BoardAction, HardwareFault, MotionController
+from hardware.controller import BoardAction, HardwareFault, JobPhase, MotionController
 from hardware.devices import Device
 
 from . import commands as c
@@ -101,6 +101,7 @@ class Engine:
         self._tg: TaskGroupLike | None = None
         self._listeners: list[Callable[[RunState], None]] = []
         self._waiting = False  # nothing to do but wait for a request, an action or time
+        self._job: JobPhase | None = None  # what the controller's board was last told
 
     # -- the outside world ----------------------------------------------------------
 
@@ -149,15 +150,40 @@ class Engine:
         """A person asked for ``action`` at the robot's own board; loop thread only.
 
         It is an action from source ``board``, through the guard as any other (a refusal,
-        a resume behind an open door, is recorded and changes nothing). A pause there is
+        a resume behind an open door, is recorded and changes nothing but the board's own
+        menu, told again that the run is paused). A pause there is
         immediate: the person at the machine wants it still now, not at the step's end.
         """
         if action == "pause":
             self.apply(Pause(source=BOARD, option="immediate"))
         elif action == "resume":
-            self.apply(Resume(source=BOARD))
+            if not self.apply(Resume(source=BOARD)).accepted and self._job == "paused":
+                # Marlin's Resume print started its print job timer itself: the pause's
+                # wait pauses it again, for its menu to offer Resume print once more
+                self._job = "resumed"
+                self._wake()
         else:
             self.apply(Stop(source=BOARD))
+
+    async def mark_job(self, phase: JobPhase) -> None:
+        """Tell the controller's board where the run stands (``MotionController.mark_job``:
+        a Marlin's LCD then offers Pause, Resume and Stop print as the run takes them);
+        said once for each change, nothing but ``ended`` once the run is ending, and
+        ``ended`` only for a run that started. A failure raises as any controller call's
+        does."""
+        job = self._job
+        if phase == "started":
+            changed = job is None
+        elif phase == "resumed":
+            changed = job == "paused" and self.state.ending is None
+        elif phase == "paused":
+            changed = job in ("started", "resumed") and self.state.ending is None
+        else:
+            changed = job not in (None, "ended")
+        if not changed:
+            return
+        self._job = phase
+        await self.controller.mark_job(phase)
 
     def on_fault(self, fault: HardwareFault) -> None:
         """The controller failed on its own (its connection was lost); loop thread only.
@@ -217,6 +243,11 @@ class Engine:
                 tg.cancel_scope.cancel()
 
     async def _execute_protocol(self) -> None:
+        try:
+            await self.mark_job("started")
+        except HardwareFault as exc:  # as a move that failed before the first command
+            self.ending.fail(str(exc), None)
+            return
         while True:
             try:
                 request = await self._next_request()

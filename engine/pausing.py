@@ -71,11 +71,13 @@ class Pausing:
         may stand at its new place from the resume on (before the move completes and the
         deck changes), so parking again and unparking clear it too.
         """
-        while self.engine.state.pause is not None:
-            if self.engine.state.park is not Park.PARKED:
+        engine = self.engine
+        while engine.state.pause is not None:
+            if engine.state.park is not Park.PARKED:
                 await self._park(arriving_top)
             await self._wait_resumed()
             self.tripped.clear()
+            await engine.mark_job("resumed")
             await self._unpark(back_to, hold_z=checkpoint, arriving_top=arriving_top)
 
     def lower_for(self, mount: str) -> Position | None:
@@ -223,6 +225,9 @@ class Pausing:
         position.update(parked)
         engine.record.add("park", recorded=rounded(self.parked_at), parked=rounded(parked),
                           kept_xy=keep_xy, **extra)
+        # stopped and parked: the board's menu offers Resume print from now on (a Marlin's
+        # print job timer paused), as the run is said to be paused
+        await engine.mark_job("paused")
         engine.dispatch(ParkChanged(Park.PARKED, over_well=keep_xy,
                                     in_place="stopped_by" in extra))
 
@@ -251,6 +256,9 @@ class Pausing:
             engine.take_fault()  # a robot that dropped off while parked ends the run now
             if engine.state.pause is None:
                 break
+            # the board's menu offers Resume print again after a Resume print there was
+            # refused (Marlin's started its print job timer), or a pause found it parked
+            await engine.mark_job("paused")
             if isinstance(engine.clock, VirtualClock):
                 if await engine.clock.advance_to_next_timer():
                     continue

@@ -333,18 +333,48 @@ def board_actions(robot: RobotRun) -> list[tuple[str, str | None, bool, str | No
             for e in robot.events("action") if e["source"] == "board"]
 
 
+RUNNING = ("Pause print", "Stop print")
+PAUSED = ("Resume print",)
+
+
+def offered(robot: RobotRun) -> tuple[str, ...]:
+    """What the Marlin's LCD menu offers for a print now (its print job timer says)."""
+    marlin = marlin_of(robot)
+    return robot.emulator.call(lambda: marlin.lcd_items)
+
+
+def sent_lines(robot: RobotRun) -> list[str]:
+    """The lines the board took, without their numbers and checksums."""
+    return [line.partition(" ")[2].partition("*")[0] if line.startswith("N") else line
+            for line in robot.emulator.stats.lines]
+
+
+def job_lines(robot: RobotRun) -> list[str]:
+    """The print job timer's lines the board took, in order."""
+    return [line for line in sent_lines(robot) if line in ("M75", "M76", "M77")]
+
+
+def assert_no_job_after_the_run(robot: RobotRun) -> None:
+    """The LCD offers nothing once the run has ended: its print job timer is stopped."""
+    assert offered(robot) == ()
+    assert robot.emulator.call(lambda: marlin_of(robot).job_timer) == "stopped"
+
+
 def test_a_pause_at_marlins_board_parks_and_a_resume_there_goes_on_where_it_stopped(
         tmp_path: Path) -> None:
     # Over a pseudo-terminal, as a board on USB. The step has picked up a tip, so it is
     # not rewound: the resume brings the robot back to where the pause stopped it.
     with robot_run(tmp_path, "marlin", LONG_MOVE_WITH_TIP, link="pty") as robot:
         marlin = marlin_of(robot)
+        assert offered(robot) == ()  # no run yet: nothing to pause or stop
         robot.control.play()
         robot.wait_until(lambda: robot.moving_x_below(200.0), "the long move")
+        assert offered(robot) == RUNNING
         robot.emulator.run(marlin.lcd_pause)  # its prompt and notification with it
         paused = robot.control.wait_until_paused(WAIT_S)
         assert paused.status is Status.PAUSED and paused.parked
         assert (paused.pause_source, paused.pause_from) == ("client", "board")
+        assert offered(robot) == PAUSED  # as soon as the run says it is paused
         # Immediate: it stopped mid-move, short of the target, and parked.
         park = robot.events("park")[-1]
         recorded, parked = park["recorded"], park["parked"]
@@ -355,6 +385,8 @@ def test_a_pause_at_marlins_board_parks_and_a_resume_there_goes_on_where_it_stop
         robot.emulator.run(marlin.lcd_resume)
         final = robot.run.wait(WAIT_S)
         assert final.status is Status.SUCCEEDED, final
+        assert_no_job_after_the_run(robot)
+        assert job_lines(robot) == ["M75", "M76", "M75", "M77"]
         unpark = robot.events("unpark")[-1]
         assert close_to(unpark["position"], recorded, "marlin") and not unpark.get("rewind")
         effects = [e["effect"] for e in robot.events("pause_effect")]
@@ -371,9 +403,12 @@ def test_a_stop_at_marlins_board_ends_the_run_stopped_with_its_cleanup(
     with robot_run(tmp_path, "marlin", LONG_MOVE_WITH_TIP) as robot:
         robot.control.play()
         robot.wait_until(lambda: robot.moving_in("moveTo"), "the long move, with the tip")
-        robot.emulator.run(marlin_of(robot).lcd_stop)  # then its prompt, its notification
+        assert offered(robot) == RUNNING
+        robot.emulator.run(marlin_of(robot).lcd_stop)  # its prompt, its notification
         final = robot.run.wait(WAIT_S)
         assert final.status is Status.STOPPED, final
+        assert_no_job_after_the_run(robot)
+        assert job_lines(robot) == ["M75", "M77"]
         assert board_actions(robot) == [("stop", None, True, None)]
         events = robot.file_events()
         cleanup = [e for e in events if e["event"] == "command" and e.get("origin") == "cleanup"
@@ -392,6 +427,7 @@ def test_a_resume_at_marlins_board_behind_the_open_door_is_refused_and_nothing_m
         robot.wait_until(lambda: robot.moving_x_below(300.0), "the long move")
         robot.emulator.set_door(True)
         robot.control.wait_until_paused(WAIT_S)
+        assert offered(robot) == PAUSED  # as soon as the run says it is paused
         lines = len(robot.emulator.stats.lines)
         robot.emulator.run(marlin.lcd_resume)
         robot.wait_until(lambda: bool(board_actions(robot)), "the board's resume")
@@ -400,6 +436,8 @@ def test_a_resume_at_marlins_board_behind_the_open_door_is_refused_and_nothing_m
              "interlock door is active; resume is refused until it clears")]
         status = robot.control.status()
         assert status.status is Status.PAUSED and status.pause_source == "interlock"
+        # the board is told again that the run is paused
+        robot.wait_until(lambda: offered(robot) == PAUSED, "the LCD to offer Resume again")
         motion = [line for line in robot.emulator.stats.lines[lines:] if "G1" in line]
         assert motion == []
         robot.emulator.set_door(False)
@@ -408,6 +446,34 @@ def test_a_resume_at_marlins_board_behind_the_open_door_is_refused_and_nothing_m
         final = robot.run.wait(WAIT_S)
         assert final.status is Status.SUCCEEDED, final
         assert [accepted for _, _, accepted, _ in board_actions(robot)] == [False, True]
+        assert_no_job_after_the_run(robot)
+        assert job_lines(robot) == ["M75", "M76", "M76", "M75", "M77"]
+
+
+def test_a_clients_pause_makes_marlins_lcd_offer_resume_print_which_resumes_the_run(
+        tmp_path: Path) -> None:
+    """A pause from anywhere pauses the board's print job timer once the robot has stopped
+    and parked: the LCD offers Resume print, not Pause or Stop print; the job's lines go
+    after the quickstop and never hold motion up."""
+    with robot_run(tmp_path, "marlin", LONG_MOVE) as robot:
+        robot.pause_mid_long_move()  # a client's immediate pause
+        assert offered(robot) == PAUSED  # as soon as the run says it is paused
+        lines = sent_lines(robot)
+        quickstop, paused = lines.index("M410"), lines.index("M76")
+        park = [i for i, line in enumerate(lines) if line.startswith("G1")][-1]
+        assert quickstop < park < paused  # stopped, parked, then the timer paused
+        robot.emulator.run(marlin_of(robot).lcd_resume)
+        robot.wait_until(lambda: robot.control.status().status is not Status.PAUSED,
+                         "the board's resume")
+        final = robot.run.wait(WAIT_S)
+        assert final.status is Status.SUCCEEDED, final
+        assert board_actions(robot) == [("resume", None, True, None)]
+        assert_no_job_after_the_run(robot)
+        assert job_lines(robot) == ["M75", "M76", "M75", "M77"]
+        lines = sent_lines(robot)
+        ended = lines.index("M77")
+        # the timer stops as the run ends, before its closing moves
+        assert [line for line in lines[ended:] if line.startswith(("G1", "G28"))] != []
 
 
 # -- halt -----------------------------------------------------------------------------------
@@ -432,6 +498,9 @@ def test_a_halt_mid_move_reports_where_the_axes_stopped_or_that_no_one_knows(
         (estop,) = robot.events("emergency_stop")
         summary = robot.events("summary")[-1]
         if dialect == "marlin":
+            # M112 killed the board, and its print job timer: nothing is sent after it
+            assert_no_job_after_the_run(robot)
+            assert job_lines(robot) == ["M75"]
             assert final.position == {} and final.position_unknown == POSITION_UNKNOWN
             assert estop["position_unknown"] == POSITION_UNKNOWN and "position" not in estop
             assert summary["position_unknown"] == POSITION_UNKNOWN
@@ -515,10 +584,28 @@ def test_a_silent_controller_ends_the_run_failed_after_its_timeout(
 
 
 def test_an_error_reply_ends_the_run_failed_naming_the_line(tmp_path: Path) -> None:
+    with robot_run(tmp_path, "marlin", LONG_MOVE) as robot:
+        robot.control.play()
+        # the first move's G1 taken and its M400 sent: the next line is the next move's
+        robot.wait_until(lambda: robot.moving_x_below(300.0), "the long move")
+        robot.emulator.faults.error_next = 1
+        assert_failed_with_complete_record(robot, r"rejected 'G1")
+
+
+def test_an_error_reply_to_the_print_job_timer_ends_the_run_as_any_line_does(
+        tmp_path: Path) -> None:
+    # M75 is the first line a run sends to a Marlin: rejected, the run fails before any
+    # move of the protocol, and its ending stops the timer, then cleans up, as for any
+    # failure
     with robot_run(tmp_path, "marlin", MOVES) as robot:
+        sent = len(robot.emulator.stats.lines)
         robot.emulator.faults.error_next = 1
         robot.control.play()
-        assert_failed_with_complete_record(robot, r"rejected 'G1")
+        assert_failed_with_complete_record(robot, r"rejected 'M75'")
+        assert job_lines(robot) == ["M75", "M77"]
+        lines = sent_lines(robot)[sent:]
+        moves = [i for i, line in enumerate(lines) if line.startswith("G1")]
+        assert lines[0] == "M75" and moves and lines.index("M77") < moves[0]
 
 
 def test_a_flow_rate_slower_than_the_firmware_moves_fails_the_run_at_its_line(
