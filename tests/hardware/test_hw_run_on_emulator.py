@@ -370,7 +370,7 @@ def test_a_pause_at_marlins_board_parks_and_a_resume_there_goes_on_where_it_stop
         robot.control.play()
         robot.wait_until(lambda: robot.moving_x_below(200.0), "the long move")
         assert offered(robot) == RUNNING
-        robot.emulator.run(marlin.lcd_pause)  # its prompt and notification with it
+        assert robot.emulator.run(marlin.lcd_pause)  # its prompt and notification with it
         paused = robot.control.wait_until_paused(WAIT_S)
         assert paused.status is Status.PAUSED and paused.parked
         assert (paused.pause_source, paused.pause_from) == ("client", "board")
@@ -382,7 +382,7 @@ def test_a_pause_at_marlins_board_parks_and_a_resume_there_goes_on_where_it_stop
         assert (parked["X"], parked["Y"]) == pytest.approx(robot.config.park_position,
                                                           abs=TOLERANCE["marlin"])
         assert close_to(robot.emulator.position(), parked, "marlin")
-        robot.emulator.run(marlin.lcd_resume)
+        assert robot.emulator.run(marlin.lcd_resume)
         final = robot.run.wait(WAIT_S)
         assert final.status is Status.SUCCEEDED, final
         assert_no_job_after_the_run(robot)
@@ -404,10 +404,11 @@ def test_a_stop_at_marlins_board_ends_the_run_stopped_with_its_cleanup(
         robot.control.play()
         robot.wait_until(lambda: robot.moving_in("moveTo"), "the long move, with the tip")
         assert offered(robot) == RUNNING
-        robot.emulator.run(marlin_of(robot).lcd_stop)  # its prompt, its notification
+        assert robot.emulator.run(marlin_of(robot).lcd_stop)  # its prompt, its notification
         final = robot.run.wait(WAIT_S)
         assert final.status is Status.STOPPED, final
         assert_no_job_after_the_run(robot)
+        # (Marlin's Stop print stopped its timer already; labrun's M77 changes nothing)
         assert job_lines(robot) == ["M75", "M77"]
         assert board_actions(robot) == [("stop", None, True, None)]
         events = robot.file_events()
@@ -429,20 +430,20 @@ def test_a_resume_at_marlins_board_behind_the_open_door_is_refused_and_nothing_m
         robot.control.wait_until_paused(WAIT_S)
         assert offered(robot) == PAUSED  # as soon as the run says it is paused
         lines = len(robot.emulator.stats.lines)
-        robot.emulator.run(marlin.lcd_resume)
+        assert robot.emulator.run(marlin.lcd_resume)  # Marlin's timer runs again...
         robot.wait_until(lambda: bool(board_actions(robot)), "the board's resume")
         assert board_actions(robot) == [
             ("resume", None, False,
              "interlock door is active; resume is refused until it clears")]
         status = robot.control.status()
         assert status.status is Status.PAUSED and status.pause_source == "interlock"
-        # the board is told again that the run is paused
+        # ...and is paused again: the LCD offers Resume print once more, not Pause print
         robot.wait_until(lambda: offered(robot) == PAUSED, "the LCD to offer Resume again")
         motion = [line for line in robot.emulator.stats.lines[lines:] if "G1" in line]
         assert motion == []
         robot.emulator.set_door(False)
         robot.control.wait_for(lambda s: not s.interlocks, WAIT_S)
-        robot.emulator.run(marlin.lcd_resume)
+        assert robot.emulator.run(marlin.lcd_resume)
         final = robot.run.wait(WAIT_S)
         assert final.status is Status.SUCCEEDED, final
         assert [accepted for _, _, accepted, _ in board_actions(robot)] == [False, True]
@@ -458,11 +459,13 @@ def test_a_clients_pause_makes_marlins_lcd_offer_resume_print_which_resumes_the_
     with robot_run(tmp_path, "marlin", LONG_MOVE) as robot:
         robot.pause_mid_long_move()  # a client's immediate pause
         assert offered(robot) == PAUSED  # as soon as the run says it is paused
+        assert not robot.emulator.run(marlin_of(robot).lcd_pause)  # not on the menu
+        assert not robot.emulator.run(marlin_of(robot).lcd_stop)
         lines = sent_lines(robot)
         quickstop, paused = lines.index("M410"), lines.index("M76")
         park = [i for i, line in enumerate(lines) if line.startswith("G1")][-1]
         assert quickstop < park < paused  # stopped, parked, then the timer paused
-        robot.emulator.run(marlin_of(robot).lcd_resume)
+        assert robot.emulator.run(marlin_of(robot).lcd_resume)
         robot.wait_until(lambda: robot.control.status().status is not Status.PAUSED,
                          "the board's resume")
         final = robot.run.wait(WAIT_S)

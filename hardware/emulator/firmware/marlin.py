@@ -32,13 +32,16 @@ unless ``emergency_parser=False``).
 - The print job timer: ``M75`` starts it (or goes on), ``M76`` pauses a running one,
   ``M77`` stops it, each answered ``ok`` at once; ``kill()`` stops it (a real board
   starts again from a reset). With ``host_pause_m76`` (``HOST_PAUSE_M76``) ``M76`` also
-  says ``//action:pause``. Marlin's main menu goes by it (``lcd_items``): Pause and
-  Stop print while it runs, Resume print while it is paused.
+  says ``//action:pause``.
 - The LCD menu's Pause print, Resume print and Stop print (``lcd_pause``, ``lcd_resume``,
   ``lcd_stop``), as a build with ``HOST_ACTION_COMMANDS``, ``HOST_PROMPT_SUPPORT`` and
-  status notifications says them to the host: ``//action:pause``, ``//action:resume``,
-  ``//action:cancel``, with the prompt and notification lines around them. Only the
-  host acts on them: the motion goes on until it sends something.
+  status notifications (and no SD card) says them to the host: ``//action:pause``,
+  ``//action:resume``, ``//action:cancel``, with the prompt and notification lines around
+  them. As Marlin's main menu, it offers Pause and Stop print only while the timer runs,
+  Resume print only while it is paused (``lcd_items``); an item not offered does
+  nothing. Resume print starts the timer again and Stop print stops it, as Marlin's do;
+  Pause print leaves it to the host. Only the host acts on them: the motion goes on
+  until it sends something.
 """
 
 from __future__ import annotations
@@ -153,23 +156,38 @@ class MarlinFirmware(Firmware):
             return (RESUME_PRINT,)
         return ()
 
-    async def lcd_pause(self) -> None:
+    async def lcd_pause(self) -> bool:
         """The LCD's Pause print (or a pause button wired to the board): Marlin opens its
-        prompt and asks the host to pause."""
+        prompt and asks the host to pause; the timer is the host's to pause. False (and
+        nothing happens) when the menu does not offer it."""
+        if PAUSE_PRINT not in self.lcd_items:
+            return False
         await self._prompt("UI Pause", "Resume")
         await self.send("//action:notification Pause Print")
         await self.send("//action:pause")
+        return True
 
-    async def lcd_resume(self) -> None:
-        """The LCD's Resume print: Marlin asks the host to resume."""
+    async def lcd_resume(self) -> bool:
+        """The LCD's Resume print: Marlin asks the host to resume and starts its print job
+        timer again. False (and nothing happens) when the menu does not offer it."""
+        if RESUME_PRINT not in self.lcd_items:
+            return False
         await self.send("//action:notification Resume Print")
         await self.send("//action:resume")
+        self.job_timer = "running"
+        return True
 
-    async def lcd_stop(self) -> None:
-        """The LCD's Stop print: Marlin asks the host to cancel, and says so."""
+    async def lcd_stop(self) -> bool:
+        """The LCD's Stop print (confirmed): Marlin asks the host to cancel, stops its print
+        job timer, and says so. False (and nothing happens) when the menu does not offer
+        it."""
+        if STOP_PRINT not in self.lcd_items:
+            return False
         await self.send("//action:cancel")
+        self.job_timer = "stopped"
         await self._prompt("UI Aborted", "Dismiss")
         await self.send("//action:notification Print Aborted")
+        return True
 
     async def _prompt(self, text: str, button: str) -> None:
         await self.send("//action:prompt_end")

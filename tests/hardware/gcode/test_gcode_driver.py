@@ -256,7 +256,8 @@ async def test_marlins_lcd_pause_resume_and_stop_reach_the_board_listener_over_a
         caplog: pytest.LogCaptureFixture) -> None:
     """Marlin's host action commands (``//action:pause``, ``resume``, ``cancel``), said as
     a person chooses Pause, Resume and Stop print on its LCD; the prompts and notifications
-    around them, and the actions that ask nothing of a run, go by without a word."""
+    around them, and the actions that ask nothing of a run, go by without a word. The LCD
+    offers them as the print job timer the driver runs (``mark_job``) says."""
     seen: list[str] = []
     with running_emulator(dialect, link="pty", speed=SPEED) as emu:
         firmware = emu.emulator.firmware
@@ -266,11 +267,16 @@ async def test_marlins_lcd_pause_resume_and_stop_reach_the_board_listener_over_a
             ctl.set_board_listener(seen.append)
             with anyio.fail_after(5):
                 await ctl.home()
-                emu.run(firmware.lcd_pause)
+                await ctl.mark_job("started")
+                assert emu.run(firmware.lcd_pause)
                 emu.run(firmware.send, "//action:notification Printer ready")
                 emu.run(firmware.send, "//action:start")
-                emu.run(firmware.lcd_resume)
-                emu.run(firmware.lcd_stop)
+                # heard before the job's pause, which the run makes once paused: a pause
+                # the board says while M76 awaits its ok is taken for M76's own
+                await ctl.read_position()
+                await ctl.mark_job("paused")
+                assert emu.run(firmware.lcd_resume)
+                assert emu.run(firmware.lcd_stop)
                 await ctl.move({"X": 100.0})  # answered after every line said before
                 check_at(await ctl.read_position(), {"X": 100.0})
             ctl.set_board_listener(None)
@@ -326,8 +332,8 @@ async def test_a_marlin_that_says_its_own_m76_as_a_pause_is_not_heard_as_a_perso
                 await ctl.mark_job("paused")
                 await ctl.read_position()  # every line the board said before is read
                 assert seen == []
-                emu.run(firmware.lcd_resume)
-                emu.run(firmware.lcd_pause)
+                assert emu.run(firmware.lcd_resume)
+                assert emu.run(firmware.lcd_pause)
                 await ctl.read_position()
     assert seen == ["resume", "pause"]
 
