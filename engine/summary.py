@@ -19,37 +19,63 @@ if TYPE_CHECKING:
 
 
 class TipAir:
-    """The air of air gaps in each mount's tip, so that only liquid counts into a well.
+    """The air of air gaps in each mount's tip, and where it is among the liquid, so that
+    only liquid counts into a well.
 
-    A dispense pushes the tip's air out before its liquid (the air gap went in last); a
-    blow-out or a dropped tip empties it.
+    A tip lets out first what it drew last: a dispense pushes out an air gap drawn after
+    the liquid before that liquid, and liquid drawn after an air gap (a leading air gap)
+    before the air. A blow-out or a dropped tip empties it. Only a tip that holds air is
+    followed, layer by layer; what it held before its first air gap is liquid.
     """
 
     __slots__ = ("by_mount",)
 
     def __init__(self) -> None:
-        self.by_mount: dict[str, float] = {}
-        """µL of air in each mount's tip (empty, the common case, when no tip holds air)."""
+        self.by_mount: dict[str, list[list[float]]] = {}
+        """Each mount's tip that holds air (none, the common case, when no tip does): its
+        layers from the first drawn to the last, each ``[µL, 1.0 for air or 0.0]``."""
 
     def drawn(self, mount: str, volume: float) -> None:
         """An air gap of ``volume`` µL went into the tip on ``mount``."""
-        self.by_mount[mount] = self.by_mount.get(mount, 0.0) + volume
+        self._add(self.by_mount.setdefault(mount, []), volume, 1.0)
+
+    def liquid_drawn(self, mount: str, volume: float) -> None:
+        """``volume`` µL of liquid went into the tip on ``mount`` (noted only over air)."""
+        layers = self.by_mount.get(mount)
+        if layers is not None:
+            self._add(layers, volume, 0.0)
+
+    @staticmethod
+    def _add(layers: list[list[float]], volume: float, air: float) -> None:
+        if layers and layers[-1][1] == air:
+            layers[-1][0] += volume
+        else:
+            layers.append([volume, air])
 
     def liquid_dispensed(self, mount: str, volume: float) -> float:
-        """Of ``volume`` µL pushed out of the tip, the liquid (the air goes first)."""
-        air = self.by_mount.get(mount, 0.0)
-        if air <= 0:
+        """Of ``volume`` µL pushed out of the tip, the liquid (the last drawn goes first)."""
+        layers = self.by_mount.get(mount)
+        if not layers:
             return volume
-        out = min(air, volume)
-        if air - out > 1e-9:
-            self.by_mount[mount] = air - out
-        else:  # all out: no entry, so that a tip with no air costs nothing
+        left, liquid = volume, 0.0
+        while layers and left > 1e-9:
+            layer = layers[-1]
+            out = min(layer[0], left)
+            if not layer[1]:
+                liquid += out
+            left -= out
+            if layer[0] - out > 1e-9:
+                layer[0] -= out
+            else:
+                layers.pop()
+        if not any(air for _, air in layers):  # no air left: liquid only, not followed
             del self.by_mount[mount]
-        return volume - out
+        return liquid + max(left, 0.0)  # past the layers: what it held before its air
 
     def liquid_emptied(self, mount: str, volume: float) -> float:
         """Of ``volume`` µL a blow-out expelled, the liquid; the tip holds no air after."""
-        return max(volume - self.by_mount.pop(mount, 0.0), 0.0)
+        air = sum(layer[0] for layer in self.by_mount.pop(mount, ()) if layer[1])
+        return max(volume - air, 0.0)
 
     def dropped(self, mount: str) -> None:
         """The tip on ``mount`` went, and its air with it."""
@@ -146,6 +172,8 @@ class Tally:
                     change = self._air.liquid_dispensed(cmd.mount, change)
             else:  # an aspirate takes from the well
                 change = -cmd.moved(entry.result)
+                if self._air.by_mount:  # over an air gap: it goes out first
+                    self._air.liquid_drawn(cmd.mount, -change)
             volumes = self.volumes
             volumes[cmd.well] += change
             for well in cmd.wells:  # the wells under the other nozzles, the same each

@@ -324,6 +324,7 @@ class SheetBuilder:
             return
         if command == "aspirate":
             change = -asked
+            self.air.liquid_drawn(mount, asked)  # over an air gap: it goes out first
         elif command == "dispense":  # the air first, then liquid
             change = self.air.liquid_dispensed(
                 mount, float(result.get("volume_dispensed", asked)))

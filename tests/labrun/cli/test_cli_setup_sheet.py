@@ -525,6 +525,38 @@ def test_the_sheet_and_the_totals_count_no_air_as_liquid(
         "2/A1": -20.0, "2/A2": -10.0, "2/A3": 30.0, "2/A4": -20.0, "2/A5": -40.0}
 
 
+LEADING_AIR_GAP = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.pick_up_tip()
+    p300.move_to(plate["A1"].top())
+    p300.air_gap(10)  # air first: the liquid drawn next is nearer the tip's end
+    p300.aspirate(30, plate["A1"])
+    p300.dispense(30, plate["A2"])  # the 30 µL of liquid; the air stays in the tip
+    p300.aspirate(30, plate["A2"])  # all A2 was given: nothing to load there
+    p300.dispense(30, plate["A3"])
+    p300.blow_out(plate["A4"])  # only the air is left
+    p300.drop_tip()
+'''
+
+
+def test_liquid_drawn_after_an_air_gap_leaves_the_tip_before_the_air(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A tip lets out first what it drew last: the sheet and the totals once took an air
+    gap's air as leaving first wherever it was in the tip, so a leading air gap made A2
+    get 20 µL (and need 10 µL at the start) and A4's blow-out of air give it 10 µL."""
+    document = json.loads(simulate(capsys, tmp_path, "--json", protocol=LEADING_AIR_GAP))
+    assert [(w["well"], w["volume_ul"]) for w in document["setup"]["liquids"]] == [
+        ("2/A1", 30.0)]
+    assert {w: v for w, v in document["well_volumes_ul"].items() if v} == {
+        "2/A1": -30.0, "2/A3": 30.0}
+
+
 TIPS_AGAIN = '''
 metadata = {"apiLevel": "2.15"}
 
