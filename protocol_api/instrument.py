@@ -564,6 +564,10 @@ class InstrumentContext:
         if empty and empty[0][0] is tips[0]:  # the first nozzle's: warned. Others' only:
             self._warn_no_tip(empty, taken)  # a multi-channel taking one tip on purpose,
             # from the bottom of a column up, as from past the rack's end (bare nozzles)
+        elif empty and layout is None:  # the nozzles over the emptied end of the column
+            gone = {well for well, _ in empty}  # come up bare, as past the rack's end:
+            while tips[taken - 1] in gone:  # no tip, no liquid under them
+                taken -= 1
         self._steps.send(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
                                         tip_length, taken))
         wet = self._others[:taken - 1]  # the nozzles past the rack's end take none: bare,

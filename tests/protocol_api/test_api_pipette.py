@@ -533,6 +533,33 @@ m.drop_tip()""")
         "robot the pipette would pick up nothing"]
 
 
+def test_a_multi_channel_taking_single_tips_up_a_column_moves_liquid_with_them_only(
+        tmp_path: Path) -> None:
+    # At G1, after H1's tip went to the trash, the 8-channel takes one tip: its second
+    # nozzle, over the emptied H1, comes up bare, as past the rack's end. The run counted
+    # two tips, then three at F1, and liquid moved under the bare nozzles (B1 to B2, C1
+    # to C2), which the robot never touches: the summary and the liquids to load said so.
+    path = protocol_file(tmp_path, TIP_RACK_SET_UP + f"""back = ctx.load_labware("{TIPS_300}", 7)
+plate = ctx.load_labware("{PLATE}", 2)
+for well in ["H1", "G1", "F1"]:
+    m.pick_up_tip(back[well])
+    m.aspirate(50, plate["A1"])
+    m.dispense(50, plate["A2"])
+    m.drop_tip()""")
+    events = simulate_file(path).record.events
+    assert events[-1]["status"] == "succeeded", events[-1]
+    queued = [e for e in events if e.get("status") == "queued"
+              and e["type"] in ("pickUpTip", "aspirate", "dispense")]
+    assert [(e["type"], e["params"]["well"], e["params"].get("tips"),
+             list(e["params"].get("wells", ()))) for e in queued] == [
+        (kind, well, tips, []) for pick in ("7/H1", "7/G1", "7/F1") for kind, well, tips in (
+            ("pickUpTip", pick, 1), ("aspirate", "2/A1", None), ("dispense", "2/A2", None))]
+    summary = events[-1]
+    assert summary["tips_used"] == 3
+    assert {w: v for w, v in summary["well_volumes_ul"].items() if v} == {
+        "2/A1": -150.0, "2/A2": 150.0}
+
+
 def test_the_tips_a_partial_layout_took_are_gone_for_the_full_layout(tmp_path: Path) -> None:
     # every position a nozzle took a tip from, in whatever layout
     path, warnings = run_warnings(tmp_path, """from opentrons.protocol_api import ALL, SINGLE
