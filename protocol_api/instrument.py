@@ -568,6 +568,8 @@ class InstrumentContext:
             gone = {well for well, _ in empty}  # come up bare, as past the rack's end:
             while tips[taken - 1] in gone:  # no tip, no liquid under them
                 taken -= 1
+            if empty[0][0] in tips[:taken]:  # one between two that take tips: no pattern
+                self._warn_no_tip([e for e in empty if e[0] in tips[:taken]], taken)
         self._steps.send(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
                                         tip_length, taken))
         wet = self._others[:taken - 1]  # the nozzles past the rack's end take none: bare,

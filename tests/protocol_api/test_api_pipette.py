@@ -502,6 +502,25 @@ m.drop_tip()""")
         "robot the nozzles over them would pick up nothing"]
 
 
+def test_a_multi_channel_pick_up_with_a_tip_gone_between_two_is_warned_of(
+        tmp_path: Path) -> None:
+    # D1 went to the trash on the single channel: at A1 the 8-channel's fourth nozzle
+    # comes up bare between two that take tips, and row D moves no liquid on a robot. Not
+    # the end of the column emptied on purpose (single tips up a column): it was silent.
+    path, warnings = run_warnings(tmp_path, """p.pick_up_tip(tips["D1"])
+p.drop_tip()
+m.pick_up_tip(tips["A1"])
+m.drop_tip()
+p.pick_up_tip(tips["H2"])
+p.drop_tip()
+m.pick_up_tip(tips["A2"])
+m.drop_tip()""")
+    assert warnings == [
+        f"warning: {path}:10: pick_up_tip: D1 of {RACK} on slot 1 has no tip: its tip was "
+        f"taken at {path}:8 and not put back; on a robot the nozzle over it would pick up "
+        "nothing"]
+
+
 def test_a_multi_channel_pick_up_where_every_tip_is_gone_says_the_pipette_takes_none(
         tmp_path: Path) -> None:
     # at E1 an 8-channel takes the four tips left in the column: none is there
