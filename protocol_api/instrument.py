@@ -773,7 +773,8 @@ class InstrumentContext:
         into = well_of(target)
         if into is not None and into.parent.is_tiprack:  # (a partial layout's never is)
             # the tips go back down the column, one a nozzle that holds one
-            self._taken_tips.put_back(_down_the_column(own_well(into), 1 + len(self._wet)))
+            self._taken_tips.put_back(_down_the_column(own_well(into), 1 + len(self._wet)),
+                                      self._steps.line)
         if self._ctx.api_version < NAMED_TIP_API:
             self._back_in_rack(into)
         elif self._ctx.api_version >= ENGINE_CORE_API:
@@ -1124,8 +1125,33 @@ class InstrumentContext:
                 raise TipError(f"{name}: new_tip={opts.new_tip!r} picks up a new tip, but "
                                f"the {self._mount} pipette already holds one; drop or return "
                                "it first, or use new_tip='never' to go on with it")
+            if method == "pick_up_tip":
+                self._warn_used_tip(name)
             getattr(self, method)(*args)
         return self
+
+    def _warn_used_tip(self, name: str) -> None:
+        """Warn, once a line, where the new tip a transfer, distribute or consolidate picks
+        up by itself is a used one put back in its rack (``TakenTips``), which tip tracking
+        offers again: below apiLevel 2.2 after ``return_tip`` (as in Opentrons, so that
+        ``new_tip='always'`` with ``trash=False`` takes the same tip for every pair), at any
+        level after ``reset_tipracks()``."""
+        try:
+            well = self._tip_well(None)
+        except TipError:
+            return  # the pick-up says why
+        layout = self._layout
+        tips = (_down_the_column(well, self._spec.channels) if layout is None
+                else tips_taken(layout, well.parent, well))
+        used = self._taken_tips.used(tips)
+        if not used or not self._first_time("used tip"):
+            return
+        line = used[0][1]
+        self._steps.warn(f"{name}: the new tip it picks up, {used[0][0].display_name}, is a "
+                         f"used one, put back at {line or 'an unknown line'}; tip tracking "
+                         "offers it again (return_tip below apiLevel 2.2, as in Opentrons, "
+                         "or reset_tipracks()), and on a robot it carries what it touched "
+                         f"into the {name}'s wells")
 
     @api_step("air_gap")
     def air_gap(self, volume: float | None = None, height: float | None = None,

@@ -24,7 +24,8 @@ class TakenTips:
 
     A position is empty from the pick-up that takes its tip (every position a nozzle
     takes one from) until a tip is put back into it (``return_tip``, or ``drop_tip``
-    into that position). Any pause the protocol asks for (``ctx.pause``, and
+    into that position), and then holds a used tip, with the line that put it back,
+    until a pick-up takes it. Any pause the protocol asks for (``ctx.pause``, and
     ``move_labware``, which pauses for a person to move the labware) forgets them all:
     a person may refill any rack then, as ``ctx.pause("replace the tips")`` followed by
     ``reset_tipracks()`` says; a pause from outside the protocol (the door, a person, a
@@ -33,10 +34,11 @@ class TakenTips:
     pauses come here, never a liquid step.
     """
 
-    __slots__ = ("_taken",)
+    __slots__ = ("_put_back", "_taken")
 
     def __init__(self) -> None:
         self._taken: dict[Well, str | None] = {}
+        self._put_back: dict[Well, str | None] = {}  # a used tip there, and the line
 
     def empty(self, positions: Iterable[Well]) -> list[tuple[Well, str | None]]:
         """Those of ``positions`` (a rack's own wells) that hold no tip, each with the
@@ -44,17 +46,26 @@ class TakenTips:
         taken = self._taken
         return [(well, taken[well]) for well in positions if well in taken]
 
+    def used(self, positions: Iterable[Well]) -> list[tuple[Well, str | None]]:
+        """Those of ``positions`` that hold a tip put back (a used one), each with the
+        protocol line that put it back."""
+        put_back = self._put_back
+        return [(well, put_back[well]) for well in positions if well in put_back]
+
     def take(self, positions: Iterable[Well], line: str | None) -> None:
         """A pick-up at ``line`` took the tips of ``positions``; one already empty keeps
         the line that emptied it."""
         for well in positions:
             self._taken.setdefault(well, line)
+            self._put_back.pop(well, None)
 
-    def put_back(self, positions: Iterable[Well]) -> None:
-        """Tips were dropped into ``positions``: they hold one again."""
+    def put_back(self, positions: Iterable[Well], line: str | None = None) -> None:
+        """Tips were dropped into ``positions`` at ``line``: they hold one again, used."""
         for well in positions:
             self._taken.pop(well, None)
+            self._put_back[well] = line
 
     def refilled(self) -> None:
         """The run paused for a person, who may have refilled any rack."""
         self._taken.clear()
+        self._put_back.clear()

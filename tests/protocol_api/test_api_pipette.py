@@ -521,6 +521,30 @@ m.drop_tip()""")
         "nothing"]
 
 
+@pytest.mark.parametrize(("api", "body", "line", "put_back"), [
+    # below 2.2 return_tip marks its tip unused, as in Opentrons: new_tip="always" with
+    # trash=False takes the tip it has just returned, for every pair
+    ("2.1", 'p.transfer(10, plate.wells()[:2], plate.wells()[2:4], new_tip="always", '
+     "trash=False)", 9, 9),
+    # at any level reset_tipracks() offers a tip put back again
+    ("2.15", 'p.pick_up_tip()\np.aspirate(10, plate["A1"])\np.return_tip()\n'
+     'p.reset_tipracks()\np.distribute(10, plate["A2"], plate.wells()[8:10])', 13, 11),
+])
+def test_a_transfer_whose_new_tip_is_one_put_back_is_warned_of(
+        tmp_path: Path, api: str, body: str, line: int, put_back: int) -> None:
+    # It was silent: a new tip is what new_tip asks for, and a used one carries what it
+    # touched into the wells of the transfer.
+    path, warnings = run_warnings(tmp_path, f'plate = ctx.load_labware("{PLATE}", 2)\n' + body,
+                                  api)
+    call = "transfer" if "transfer" in body else "distribute"
+    assert warnings == [
+        f"warning: {path}:{line}: {call}: the new tip it picks up, A1 of {RACK} on "
+        f"{'1' if api == '2.1' else 'slot 1'}, "  # as a well prints at that level
+        f"is a used one, put back at {path}:{put_back}; tip tracking offers it again "
+        "(return_tip below apiLevel 2.2, as in Opentrons, or reset_tipracks()), and on a "
+        f"robot it carries what it touched into the {call}'s wells"]
+
+
 def test_a_multi_channel_pick_up_where_every_tip_is_gone_says_the_pipette_takes_none(
         tmp_path: Path) -> None:
     # at E1 an 8-channel takes the four tips left in the column: none is there
