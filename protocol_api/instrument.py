@@ -568,7 +568,11 @@ class InstrumentContext:
             gone = {well for well, _ in empty}  # come up bare, as past the rack's end:
             while tips[taken - 1] in gone:  # no tip, no liquid under them
                 taken -= 1
-            if empty[0][0] in tips[:taken]:  # one between two that take tips: no pattern
+            named = isinstance(location, Well) or (isinstance(location, Location)
+                                                   and location.labware.is_well)
+            if not named:  # a place tip tracking chose: no single tip taken on purpose
+                self._warn_no_tip(empty, taken)
+            elif empty[0][0] in tips[:taken]:  # one between two that take tips: no pattern
                 self._warn_no_tip([e for e in empty if e[0] in tips[:taken]], taken)
         self._steps.send(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
                                         tip_length, taken))

@@ -521,6 +521,22 @@ m.drop_tip()""")
         "nothing"]
 
 
+def test_a_multi_channel_pick_up_by_itself_where_the_last_tips_are_gone_is_warned_of(
+        tmp_path: Path) -> None:
+    # Tip tracking (reset) sends the 8-channel to A1, whose H1 went to the trash: it
+    # takes seven tips and row H moves no liquid. Not a single tip taken on purpose up a
+    # column, which names its well: the pick-up chose the place itself.
+    path, warnings = run_warnings(tmp_path, """p.pick_up_tip(tips["H1"])
+p.drop_tip()
+m.reset_tipracks()
+m.pick_up_tip()
+m.drop_tip()""")
+    assert warnings == [
+        f"warning: {path}:11: pick_up_tip: H1 of {RACK} on slot 1 has no tip: its tip was "
+        f"taken at {path}:8 and not put back; on a robot the nozzle over it would pick up "
+        "nothing"]
+
+
 @pytest.mark.parametrize(("api", "body", "line", "put_back"), [
     # below 2.2 return_tip marks its tip unused, as in Opentrons: new_tip="always" with
     # trash=False takes the tip it has just returned, for every pair
