@@ -325,7 +325,7 @@ class SheetBuilder:
         if command == "aspirate":
             change = -asked
             self.air.liquid_drawn(mount, asked)  # over an air gap: it goes out first
-        elif command == "dispense":  # the air first, then liquid
+        elif command == "dispense":  # what the tip drew last goes first
             change = self.air.liquid_dispensed(
                 mount, float(result.get("volume_dispensed", asked)))
         else:  # a blow-out: what was left in the tip, air and all
