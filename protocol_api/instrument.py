@@ -299,6 +299,7 @@ class InstrumentContext:
         # one a location names) to each of the others and to the middle of them all: a
         # multi-channel centres its nozzles on a labware that asks for it (reservoirs).
         self._layout: Layout | None = None
+        self._tip_wetted = False  # the tip on has aspirated, dispensed, blown out or touched
         self._configured = False  # configure_nozzle_layout was called (it sets tip_racks)
         self._use_nozzles([(x, y) for _, (x, y, _) in spec.nozzles] or [(0.0, 0.0)])
         self._full_centring = self._centring  # all nozzles: into the trash bin, any layout
@@ -585,6 +586,8 @@ class InstrumentContext:
         else:
             for tip in tips:
                 mark_used(rack, tip, 1)
+        # a used tip put back and taken again is still a used one
+        self._tip_wetted = bool(self._taken_tips.used(tips[:taken]))
         self._taken_tips.take(tips, self._steps.line)
         self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0.0
         self._plunger_ready = self._last_move.homes  # the plunger goes down after a pick-up
@@ -778,7 +781,7 @@ class InstrumentContext:
         if into is not None and into.parent.is_tiprack:  # (a partial layout's never is)
             # the tips go back down the column, one a nozzle that holds one
             self._taken_tips.put_back(_down_the_column(own_well(into), 1 + len(self._wet)),
-                                      self._steps.line)
+                                      self._steps.line, used=self._tip_wetted)
         if self._ctx.api_version < NAMED_TIP_API:
             self._back_in_rack(into)
         elif self._ctx.api_version >= ENGINE_CORE_API:
@@ -898,6 +901,7 @@ class InstrumentContext:
         target, ref = self._go("aspirate", location, self._clearance.aspirate)
         if prepare and location is not None:  # at or above a well's top, or in none:
             self._steps.send(c.PrepareToAspirate(self._mount))  # out of the liquid, there
+        self._tip_wetted = True
         self._steps.send(c.Aspirate(self._mount, amount, flow_rate, ref,
                                     self._other_wells(target, "aspirate"),
                                     # a well given is aspirated from near its bottom
@@ -960,6 +964,7 @@ class InstrumentContext:
             location = location.top()  # as Opentrons: into the trash from its top
         self._refuse_tip_rack("dispense", "into", location)
         target, ref = self._go("dispense", location, self._clearance.dispense)
+        self._tip_wetted = True
         self._steps.send(c.Dispense(self._mount, amount, flow_rate, ref,
                                     self._other_wells(target, "dispense"), pushed))
         self._volume = self._left_after(amount)
@@ -1009,6 +1014,7 @@ class InstrumentContext:
         elif isinstance(location, Labware):
             location = self._trash_bin_top("blow_out", location)
         target, ref = self._go("blow_out", location, None, back=False)
+        self._tip_wetted = True
         self._steps.send(c.BlowOut(self._mount, self._flow_rate.blow_out, ref,
                                    self._other_wells(target, "blow_out")))
         self._volume = 0.0
@@ -1269,6 +1275,7 @@ class InstrumentContext:
             self._check_partial("touch_tip", target)
         point = self._command_point(target)  # a multi-channel centred on a reservoir
         inside = float(mm_from_edge) if mm_from_edge is not None else 0.0
+        self._tip_wetted = True
         self._steps.send(c.TouchTip(
             self._mount, (point.x, point.y, point.z),
             round(float(radius) * float(size_x or 0) / 2 - inside, 6),  # to the nanometre:

@@ -59,11 +59,16 @@ class TakenTips:
             self._taken.setdefault(well, line)
             self._put_back.pop(well, None)
 
-    def put_back(self, positions: Iterable[Well], line: str | None = None) -> None:
-        """Tips were dropped into ``positions`` at ``line``: they hold one again, used."""
+    def put_back(self, positions: Iterable[Well], line: str | None = None, *,
+                 used: bool = True) -> None:
+        """Tips were dropped into ``positions`` at ``line``: they hold one again, a used
+        one unless ``used`` is False (a tip that touched no liquid, only moved)."""
         for well in positions:
             self._taken.pop(well, None)
-            self._put_back[well] = line
+            if used:
+                self._put_back[well] = line
+            else:
+                self._put_back.pop(well, None)
 
     def refilled(self) -> None:
         """The run paused for a person, who may have refilled any rack."""

@@ -561,6 +561,37 @@ def test_a_transfer_whose_new_tip_is_one_put_back_is_warned_of(
         f"robot it carries what it touched into the {call}'s wells"]
 
 
+
+def test_a_tip_put_back_that_touched_no_liquid_is_not_warned_of_as_a_used_one(
+        tmp_path: Path) -> None:
+    # Tips moved from rack to rack (a protocol that lays out single tips for an
+    # 8-channel) touched nothing: a transfer that picks one up again takes a clean tip.
+    _, warnings = run_warnings(tmp_path, f"""plate = ctx.load_labware("{PLATE}", 2)
+p.pick_up_tip()
+p.return_tip()
+p.reset_tipracks()
+p.transfer(10, plate["A1"], plate["A2"])""")
+    assert warnings == []
+
+
+def test_a_used_tip_taken_again_and_put_back_untouched_is_still_a_used_one(
+        tmp_path: Path) -> None:
+    # It touched liquid before it was first put back: picked up and put back again
+    # without a liquid step, it still carries what it touched.
+    path, warnings = run_warnings(tmp_path, f"""plate = ctx.load_labware("{PLATE}", 2)
+p.pick_up_tip()
+p.aspirate(10, plate["A1"])
+p.return_tip()
+p.pick_up_tip(tips["A1"])
+p.return_tip()
+p.reset_tipracks()
+p.transfer(10, plate["A2"], plate["A3"])""")
+    assert warnings == [
+        f"warning: {path}:15: transfer: the new tip it picks up, A1 of {RACK} on slot 1, "
+        f"is a used one, put back at {path}:13; tip tracking offers it again "
+        "(return_tip below apiLevel 2.2, as in Opentrons, or reset_tipracks()), and on a "
+        "robot it carries what it touched into the transfer's wells"]
+
 def test_a_multi_channel_pick_up_where_every_tip_is_gone_says_the_pipette_takes_none(
         tmp_path: Path) -> None:
     # at E1 an 8-channel takes the four tips left in the column: none is there
