@@ -8,6 +8,7 @@ import contextlib
 import io
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -158,14 +159,47 @@ class _Borrowed(io.TextIOBase):
         return self._target.encoding
 
 
+class _AfterRun(_Borrowed):
+    """``sys.stdout`` or ``sys.stderr`` once a protocol's run is over: labrun's stream to
+    labrun's own thread; to any other (a protocol thread that swallowed the run's end and
+    goes on printing, or one it started), labrun's stderr, so that what it prints never
+    lands in the results labrun prints to stdout (the ``--json`` document)."""
+
+    def __init__(self, own: TextIO, others: TextIO) -> None:
+        super().__init__(own)
+        self._others = others
+        self._owner = threading.current_thread()
+
+    def _stream(self) -> TextIO:
+        return self._target if threading.current_thread() is self._owner else self._others
+
+    def write(self, text: str) -> int:
+        return self._stream().write(text)
+
+    def flush(self) -> None:
+        self._stream().flush()
+
+    def isatty(self) -> bool:
+        return self._stream().isatty()
+
+    def fileno(self) -> int:
+        return self._stream().fileno()
+
+
+def _own(stream: TextIO) -> TextIO:
+    """labrun's own stream, ``stream`` unless it is one an earlier run's end put there."""
+    return stream._target if isinstance(stream, _AfterRun) else stream
+
+
 class ProtocolStreams:
     """While a protocol loads or runs: ``sys.stdout`` and ``sys.stderr`` are borrowed
     views of labrun's own (stdout goes to stderr with ``stdout_to_stderr``, as ``--json``
     keeps stdout for its document), and whatever the protocol did to them, labrun's are
-    back afterwards. Reusable."""
+    back afterwards, for labrun's thread: what any other thread prints then goes to
+    labrun's stderr. Reusable."""
 
     def __init__(self, *, stdout_to_stderr: bool = False) -> None:
-        self.stdout, self.stderr = sys.stdout, sys.stderr
+        self.stdout, self.stderr = _own(sys.stdout), _own(sys.stderr)
         self._to_stderr = stdout_to_stderr
 
     def __enter__(self) -> ProtocolStreams:
@@ -179,12 +213,17 @@ class ProtocolStreams:
         # A protocol thread still running (stuck in a loop the run was ended around) may
         # be inside print(), which holds sys.stdout without a reference of its own: the
         # lent streams must outlive the swap, or print() uses a freed object (a crash).
-        _RETIRED.append((sys.stdout, sys.stderr))
+        lent = (sys.stdout, sys.stderr)
+        if self.stderr is None:  # nowhere but labrun's own
+            sys.stdout, sys.stderr = self.stdout, self.stderr
+        else:  # kept as well: labrun may swap them too (sys.stdout = None at a closed pipe)
+            sys.stdout = _AfterRun(self.stdout, self.stderr) if self.stdout is not None else None
+            sys.stderr = _AfterRun(self.stderr, self.stderr)
+        _RETIRED.append((*lent, sys.stdout, sys.stderr))
         del _RETIRED[:-RETIRED_KEPT]
-        sys.stdout, sys.stderr = self.stdout, self.stderr
 
 
 RETIRED_KEPT = 8
 """How many runs' lent streams are kept alive after their run (a long-lived server's
 worker lends a pair a run)."""
-_RETIRED: list[tuple[object, object]] = []
+_RETIRED: list[tuple[object, ...]] = []

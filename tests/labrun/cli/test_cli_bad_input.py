@@ -420,6 +420,53 @@ def test_the_streams_lent_to_a_protocol_outlive_their_run(capsys: pytest.Capture
     assert capsys.readouterr().out == "in the run\nafter the run\n"
 
 
+
+@pytest.mark.parametrize("json_option", [[], ["--json"]])
+def test_a_protocol_that_goes_on_printing_after_its_run_leaves_the_results_alone(
+        tmp_path: Path, json_option: list[str]) -> None:
+    # A retry loop swallows the stop and prints on: its lines went into stdout once labrun
+    # took its streams back, before the --json document (which no longer parsed) and the
+    # run log.
+    path = write(tmp_path, """
+        def run(ctx):
+            while True:
+                try:
+                    ctx.comment("a")
+                except Exception as error:
+                    print("retrying after", error)
+        """)
+    done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate", str(path),
+                           "--at", "step=3:stop", *json_option], cwd=ROOT,
+                          capture_output=True, text=True, timeout=WAIT_S)
+    assert done.returncode == 0
+    said = "retrying after the run was stopped"  # (the last line cut short at the exit)
+    assert said in done.stderr and all(said.startswith(line)
+                                       for line in done.stderr.splitlines())
+    if json_option:
+        assert json.loads(done.stdout)["status"] == "stopped"
+    else:  # what it printed as the run ended comes first, as a protocol's output does
+        results = done.stdout[done.stdout.index("Setup\n"):]
+        assert "retrying" not in results and "status:              stopped" in results
+        assert results.endswith("wells changed:       none\n")
+
+
+def test_what_another_thread_prints_after_the_run_goes_to_stderr(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    from labrun.cli.outputs import ProtocolStreams
+
+    with ProtocolStreams(stdout_to_stderr=True):
+        print("in the run")
+    printer = threading.Thread(target=print, args=("after the run, from the protocol",))
+    printer.start()
+    printer.join()
+    print("labrun's results")
+    out, err = capsys.readouterr()
+    assert out == "labrun's results\n"
+    assert err == "in the run\nafter the run, from the protocol\n"
+
+
 # -- the run record of a protocol that cannot start -------------------------------------
 
 RECORD_LOAD_ERRORS = [
