@@ -174,6 +174,7 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
             deck_svg.write(args.deck, sheet)
         except OSError as exc:  # the folder went away during the run: the log still prints
             deck_error = f"cannot write the deck picture {args.deck}: {exc.strerror or exc}"
+    unwritten: OSError | None = None
     try:
         if document is not None:
             document.write(stdout, {"setup": sheet})
@@ -187,6 +188,8 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
         stdout.flush()
     except BrokenPipeError:  # `| head`: the reader has had enough; the status still counts
         sys.stdout = None  # nothing more to flush at exit
+    except OSError as exc:  # a full disk: said after the run's error, which it must not hide
+        unwritten = exc
     ended = clock(float(summary.get("duration_s") or 0.0))
     for item in rehearsed.pending:  # a rehearsal that did not happen must not pass unnoticed
         print(f"warning: the rehearsed {item.describe()} did not happen: the run ended "
@@ -202,6 +205,8 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
             traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
         where = f"{summary['location']}: " if summary.get("location") else ""
         print(printable(f"error: {where}{summary.get('error')}"), file=sys.stderr)
+    if unwritten is not None:  # main says it
+        raise unwritten
     if interrupted:
         print(f"error: {summary.get('reason')}", file=sys.stderr)
         return INTERRUPTED_EXIT
@@ -228,6 +233,7 @@ def _bad_input(args: argparse.Namespace, message: str, location: str | None,
     ``config``, None where it was not read), where that path can take it."""
     if record:
         _record_not_started(args, message, location, config)
+    unwritten = None
     if args.json:
         # The documented document, for a run that never started.
         document = {
@@ -238,8 +244,23 @@ def _bad_input(args: argparse.Namespace, message: str, location: str | None,
             "error": message, "location": location, "reason": None,
             "setup": setup_sheet.build(()),
         }
-        json.dump(document, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        unwritten = _write_document(document)
     print(printable(f"error: {location}: {message}" if location else f"error: {message}"),
           file=sys.stderr)
+    if unwritten is not None:  # said after the error it was to carry (main says it)
+        raise unwritten
     return BAD_INPUT_EXIT
+
+
+def _write_document(document: dict[str, Any]) -> OSError | None:
+    """Write ``document`` to stdout; the error that stopped it (a full disk), or None,
+    also when the reader has gone away (``| head``: it has had enough)."""
+    try:
+        json.dump(document, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        sys.stdout = None  # nothing more to flush at exit
+    except OSError as exc:
+        return exc
+    return None

@@ -272,6 +272,40 @@ def test_an_output_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
            "to a file, or to /dev/null)\n")
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize(("body", "json_option", "said"), [
+    ("def run(ctx)\n    pass\n", ["--json"], "5: syntax error: expected ':'"),
+    ("def run(ctx):\n    raise ValueError('bad')\n", [], "6: ValueError: bad"),
+    ("def run(ctx):\n    raise ValueError('bad')\n", ["--json"], "6: ValueError: bad"),
+], ids=["bad input --json", "a failed run", "a failed run --json"])
+def test_an_output_that_cannot_be_written_does_not_hide_the_protocols_error(
+        tmp_path: Path, body: str, json_option: list[str], said: str) -> None:
+    # Only "cannot write the output" was said: the error the output was to carry was lost.
+    path = write(tmp_path, body)
+    with open("/dev/full", "w") as full:  # a full disk
+        done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate", str(path),
+                               *json_option], cwd=ROOT, stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=WAIT_S)
+    assert (done.returncode, done.stderr.splitlines()) == (
+        1, [f"error: {path}:{said}",
+                 "error: cannot write the output: No space left on device"])
+
+
+@pytest.mark.parametrize("json_option", [[], ["--json"]])
+def test_bad_input_whose_reader_went_away_still_fails_and_says_why(
+        tmp_path: Path, json_option: list[str]) -> None:
+    # `labrun simulate bad.py --json | head -1`: it exited 0 with nothing said.
+    path = write(tmp_path, "def run(ctx)\n    pass\n")
+    process = subprocess.Popen([sys.executable, "-m", "labrun.cli.main", "simulate", str(path),
+                                *json_option], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before labrun writes a line
+    err = process.stderr.read()
+    assert process.wait(WAIT_S) == 2
+    assert err.splitlines() == [f"error: {path}:5: syntax error: expected ':'"]
+
+
 def test_two_signals_at_once_end_a_simulation_as_one_does(tmp_path: Path) -> None:
     # The kernel may hand a signal to any thread: the main thread, waiting for the run,
     # must still wake to handle it (it waited for ever, 2 tries in 5).
