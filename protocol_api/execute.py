@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import os
 import signal
 import sys
 import threading
@@ -125,13 +126,19 @@ def create_run(protocol: str | Path | ProtocolSource, *, config: RobotConfig | N
     of wall time (``Watchdog``; for simulations, where every call is answered at once);
     ``watchdog_hint`` says, in the failure, how the caller's user sets that limit.
     """
+    # Relative paths are taken from the current folder, whatever folder the protocol
+    # goes to (os.chdir): its record, its labware and its CSV files stay where they are.
+    folder = os.getcwd()
+    if record_path:
+        record_path = Path(folder, record_path)
+    labware_dirs = [os.path.join(folder, path) for path in labware_dirs]
     source = (protocol if isinstance(protocol, ProtocolSource)
               else load_watched(protocol, watchdog_s, watchdog_hint, shown_as))
     values = None
     if source.parameters or params:
         from .parameters import resolve, shown
 
-        values = resolve(source.parameters, params or {}, param_files)
+        values = resolve(source.parameters, params or {}, param_files, folder)
     holder: list[Run] = []
 
     def run_protocol(channel: CommandChannel) -> None:

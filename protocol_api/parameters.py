@@ -382,12 +382,13 @@ class Parameters:
 
 
 def resolve(defined: Sequence[Parameter], given: Mapping[str, str],
-            files: dict[str, bytes] | None = None) -> Parameters:
+            files: dict[str, bytes] | None = None, folder: str | None = None) -> Parameters:
     """The values of a run's parameters: the defaults, except those ``given`` by name (a
-    command line's text; a CSV file's path). ParameterError names an unknown name, or a
-    value a parameter cannot take. ``files`` keeps the CSV files read, by path: a second
-    run given it (a robot's, after its simulation) takes the very contents the first one
-    read, whatever happened to the file since."""
+    command line's text; a CSV file's path, relative to ``folder``, by default the current
+    one). ParameterError names an unknown name, or a value a parameter cannot take.
+    ``files`` keeps the CSV files read, by path: a second run given it (a robot's, after
+    its simulation) takes the very contents the first one read, whatever happened to the
+    file since."""
     by_name = {p.name: p for p in defined}
     values: dict[str, Value | CSVParameter] = {}
     for name in given:
@@ -405,11 +406,12 @@ def resolve(defined: Sequence[Parameter], given: Mapping[str, str],
                 if not text.strip():  # (the empty path is the current folder)
                     raise ParameterError(f"{parameter.name}: a CSV file parameter needs a "
                                          "file's path, not an empty one")
-                if Path(text).exists() and not Path(text).is_file():  # read for ever (a pipe)
+                path = Path(folder or "", text)
+                if path.exists() and not path.is_file():  # read for ever (a pipe)
                     raise ParameterError(f"{parameter.name}: the CSV file {text} is not a "
                                          "regular file")
                 try:
-                    contents = Path(text).read_bytes()
+                    contents = path.read_bytes()
                 except OSError as exc:
                     raise ParameterError(f"{parameter.name}: cannot read the CSV file {text}: "
                                          f"{exc.strerror or exc}") from None

@@ -75,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             gc.freeze()
         if collecting:
             gc.enable()
+    _pin_paths(args)
     if not getattr(args, "debug", False):
         _quiet_protocol_threads()
     if sys.stdout is None:  # started with it closed (`>&-`): nowhere to say the results
@@ -100,6 +101,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 _FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EBADF}
 """A write that failed because the device is full, too large, or gone (or the stream
 was closed under labrun, by the protocol)."""
+
+
+PATH_OPTIONS = ("file", "robot", "config", "record", "deck", "labware_dir", "record_dir",
+                "token_file")
+"""The arguments that name files or folders (a protocol file, ``--robot``, ...)."""
+
+
+def _pin_paths(args: argparse.Namespace) -> None:
+    """Make the paths given relative to the current folder absolute, before any protocol
+    runs: a protocol that changes the folder (``os.chdir``) must not send the record or
+    the deck picture elsewhere, nor hide its own file and labware from labrun. An empty
+    path stays empty (it is said to be so)."""
+    def pinned(path: str) -> str:
+        return os.path.abspath(path) if path else path
+
+    for name in PATH_OPTIONS:
+        value = getattr(args, name, None)
+        if isinstance(value, str):
+            setattr(args, name, pinned(value))
+        elif isinstance(value, list):
+            setattr(args, name, [pinned(item) for item in value])
 
 
 def _quiet_protocol_threads() -> None:

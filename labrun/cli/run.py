@@ -265,6 +265,7 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
     else where each step comes in the simulation (for the progress bar) and the
     ``loadModule`` events of the modules it loaded."""
     printed = io.StringIO()  # what the protocol prints is shown only if it fails here
+    folder = os.getcwd()  # the robot's run starts in it too, wherever the protocol went
     try:
         with contextlib.redirect_stdout(printed):
             sim = create_run(args.file, config=config, on_stalled=continue_when_stalled,
@@ -295,6 +296,8 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
         with interrupts_ignored():
             sim.close()
         interrupts.restore()
+        with contextlib.suppress(OSError):  # (a folder removed meanwhile: left as it is)
+            os.chdir(folder)
     summary = sim.record.events[-1]
     if Status(summary["status"]) not in SUCCESS:
         sys.stdout.write(printed.getvalue())

@@ -95,6 +95,22 @@ def emulator(request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
 # -- end to end ---------------------------------------------------------------------------
 
 
+def test_a_protocol_that_changes_the_folder_runs_from_its_own_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Simulated, it could not be read for the robot's run ("cannot read the protocol
+    # file .../elsewhere/protocol.py", exit 2), and its record said "preparing" for ever.
+    (tmp_path / "elsewhere").mkdir()
+    write(tmp_path, 'import os\nos.chdir("elsewhere")\n' + SHORT)
+    monkeypatch.chdir(tmp_path)
+    status, out, err = labrun(capsys, "protocol.py", "--emulate", "--speed", SPEED, "-y",
+                              "--record", "run.jsonl")
+    assert (status, err) == (0, "")
+    assert out.count("protocol says hello") == 1 and "status:              succeeded" in out
+    assert read_record(tmp_path / "run.jsonl")[-1]["status"] == "succeeded"
+    assert not list((tmp_path / "elsewhere").iterdir())
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_emulate_runs_a_protocol_end_to_end(tmp_path: Path, dialect: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
@@ -264,7 +280,9 @@ def test_no_simulate_skips_the_check_and_the_robot_run_fails_at_the_line(
                                       "real time), not inf"),
     (["--robot", "/no/such/robot.toml"], "no such robot configuration file"),
     (["--emulate", "--labware-dir", "/no/such/dir"], "/no/such/dir"),
-    (["--emulate", "--record", "."], "cannot write the run record .: it is a directory"),
+    # (a path is said as labrun takes it, from the folder labrun started in)
+    (["--emulate", "--record", "."], f"cannot write the run record {Path.cwd()}: it is a "
+                                     "directory"),
     (["--emulate", "--param", "count=3"], "error: --param: the protocol has no parameter "
                                           "'count'; its parameters are none"),
 ])

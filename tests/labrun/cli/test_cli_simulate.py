@@ -424,6 +424,43 @@ def custom_plate(directory: Path) -> Path:
     return path
 
 
+CHANGES_FOLDER = """
+    import os
+    metadata = {"apiLevel": "2.20"}
+    os.chdir("elsewhere")
+
+    def add_parameters(parameters):
+        parameters.add_csv_file(variable_name="volumes", display_name="Volumes")
+
+    def run(ctx):
+        os.chdir("elsewhere")
+        plate = ctx.load_labware("lab_custom_96_plate", 1)
+        ctx.comment(f"{ctx.params.volumes.parse_as_csv()} into {plate.load_name}")
+"""
+
+
+def test_a_protocol_that_changes_the_folder_leaves_labruns_paths_alone(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The record and the deck picture went into the protocol's folder (a record that said
+    # "preparing" for ever was left where asked), and the labware folder and the CSV file,
+    # given relative to where labrun started, were not found.
+    start = tmp_path / "start"
+    (start / "elsewhere" / "elsewhere").mkdir(parents=True)
+    custom_plate(start / "labware")
+    (start / "volumes.csv").write_text("well,volume\nA1,20\n")
+    write(start, CHANGES_FOLDER)
+    monkeypatch.chdir(start)
+    status, out, err = simulate(capsys, "protocol.py", "--labware-dir", "labware", "--param",
+                                "volumes=volumes.csv", "--record", "run.jsonl", "--deck",
+                                "deck.svg")
+    assert (status, err) == (0, "")
+    assert "[['well', 'volume'], ['A1', '20']] into lab_custom_96_plate" in out
+    assert read_record(start / "run.jsonl")[-1]["status"] == "succeeded"
+    assert (start / "deck.svg").read_text().startswith("<svg")
+    assert not list((start / "elsewhere").rglob("*.*"))
+
+
 def test_labware_dir_loads_a_custom_definition(capsys: pytest.CaptureFixture[str],
                                                tmp_path: Path) -> None:
     custom_plate(tmp_path / "labware")
@@ -515,8 +552,8 @@ def test_an_unwritable_record_is_bad_input(capsys: pytest.CaptureFixture[str],
     assert (status, out) == (2, "")
     assert err == f"error: cannot write the run record {record}: no folder {record.parent}\n"
     status, out, err = simulate(capsys, str(write(tmp_path, SMALL)), "--record", ".")
-    assert (status, out, err) == (2, "", "error: cannot write the run record .: it is a "
-                                         "directory\n")
+    assert (status, out, err) == (2, "", f"error: cannot write the run record {Path.cwd()}: "
+                                         "it is a directory\n")
 
 
 def test_no_output_replaces_the_protocol_or_another_output(
