@@ -8,7 +8,6 @@ import contextlib
 import io
 import os
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -160,43 +159,32 @@ class _Borrowed(io.TextIOBase):
 
 
 class _AfterRun(_Borrowed):
-    """``sys.stdout`` or ``sys.stderr`` once a protocol's run is over: labrun's stream to
-    labrun's own thread; to any other (a protocol thread that swallowed the run's end and
-    goes on printing, or one it started), labrun's stderr, so that what it prints never
-    lands in the results labrun prints to stdout (the ``--json`` document)."""
+    """``sys.stdout`` or ``sys.stderr`` once a protocol has run: what is printed there
+    then is the protocol's (a loop that swallowed the run's end and goes on, a thread of
+    its own, an ``atexit`` callback) and goes to labrun's stderr, never into the results
+    labrun writes to ``own``, its stdout (the ``--json`` document)."""
 
-    def __init__(self, own: TextIO, others: TextIO) -> None:
-        super().__init__(own)
-        self._others = others
-        self._owner = threading.current_thread()
-
-    def _stream(self) -> TextIO:
-        return self._target if threading.current_thread() is self._owner else self._others
-
-    def write(self, text: str) -> int:
-        return self._stream().write(text)
-
-    def flush(self) -> None:
-        self._stream().flush()
-
-    def isatty(self) -> bool:
-        return self._stream().isatty()
-
-    def fileno(self) -> int:
-        return self._stream().fileno()
+    def __init__(self, own: TextIO, stderr: TextIO) -> None:
+        super().__init__(stderr)
+        self.own = own
 
 
 def _own(stream: TextIO) -> TextIO:
-    """labrun's own stream, ``stream`` unless it is one an earlier run's end put there."""
-    return stream._target if isinstance(stream, _AfterRun) else stream
+    """labrun's own stream, ``stream`` unless it is one an earlier run put there."""
+    return stream.own if isinstance(stream, _AfterRun) else stream
+
+
+def labrun_stdout() -> TextIO:
+    """The stream labrun writes its results to: its stdout, whatever a protocol has run."""
+    return _own(sys.stdout)
 
 
 class ProtocolStreams:
     """While a protocol loads or runs: ``sys.stdout`` and ``sys.stderr`` are borrowed
     views of labrun's own (stdout goes to stderr with ``stdout_to_stderr``, as ``--json``
-    keeps stdout for its document), and whatever the protocol did to them, labrun's are
-    back afterwards, for labrun's thread: what any other thread prints then goes to
-    labrun's stderr. Reusable."""
+    keeps stdout for its document). Afterwards, whatever the protocol did to them, both go
+    to labrun's stderr: labrun writes its results to its own stdout (``labrun_stdout``),
+    and nothing the protocol prints after its run lands there. Reusable."""
 
     def __init__(self, *, stdout_to_stderr: bool = False) -> None:
         self.stdout, self.stderr = _own(sys.stdout), _own(sys.stderr)

@@ -7,7 +7,7 @@ import gc
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from engine.state import Status
 from hardware.config import ConfigError, RobotConfig, default_config, load_config
@@ -24,6 +24,7 @@ from .labware_dirs import read_labware_dirs
 from .outputs import (
     ProtocolStreams,
     is_standard_output,
+    labrun_stdout,
     outputs_problem,
     record_not_started,
     record_preparing,
@@ -244,7 +245,7 @@ def _bad_input(args: argparse.Namespace, message: str, location: str | None,
             "error": message, "location": location, "reason": None,
             "setup": setup_sheet.build(()),
         }
-        unwritten = _write_document(document)
+        unwritten = _write_document(document, labrun_stdout())
     print(printable(f"error: {location}: {message}" if location else f"error: {message}"),
           file=sys.stderr)
     if unwritten is not None:  # said after the error it was to carry (main says it)
@@ -252,13 +253,13 @@ def _bad_input(args: argparse.Namespace, message: str, location: str | None,
     return BAD_INPUT_EXIT
 
 
-def _write_document(document: dict[str, Any]) -> OSError | None:
-    """Write ``document`` to stdout; the error that stopped it (a full disk), or None,
+def _write_document(document: dict[str, Any], stdout: TextIO) -> OSError | None:
+    """Write ``document`` to ``stdout``; the error that stopped it (a full disk), or None,
     also when the reader has gone away (``| head``: it has had enough)."""
     try:
-        json.dump(document, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        sys.stdout.flush()
+        json.dump(document, stdout, indent=2)
+        stdout.write("\n")
+        stdout.flush()
     except BrokenPipeError:
         sys.stdout = None  # nothing more to flush at exit
     except OSError as exc:

@@ -484,21 +484,38 @@ def test_a_protocol_that_goes_on_printing_after_its_run_leaves_the_results_alone
         assert results.endswith("wells changed:       none\n")
 
 
-def test_what_another_thread_prints_after_the_run_goes_to_stderr(
+def test_what_is_printed_after_the_run_goes_to_stderr(
         capsys: pytest.CaptureFixture[str]) -> None:
     import threading
 
-    from labrun.cli.outputs import ProtocolStreams
+    from labrun.cli.outputs import ProtocolStreams, labrun_stdout
 
     with ProtocolStreams(stdout_to_stderr=True):
         print("in the run")
     printer = threading.Thread(target=print, args=("after the run, from the protocol",))
     printer.start()
     printer.join()
-    print("labrun's results")
+    print("at exit, from the protocol")
+    labrun_stdout().write("labrun's results\n")
     out, err = capsys.readouterr()
     assert out == "labrun's results\n"
-    assert err == "in the run\nafter the run, from the protocol\n"
+    assert err == ("in the run\nafter the run, from the protocol\n"
+                   "at exit, from the protocol\n")
+
+
+@pytest.mark.parametrize("body", [
+    "def run(ctx):\n    ctx.comment('a')\n",
+    "raise ValueError('bad')\ndef run(ctx):\n    pass\n",  # bad input
+], ids=["a run", "bad input"])
+def test_what_a_protocols_atexit_callback_prints_leaves_the_json_document_alone(
+        tmp_path: Path, body: str) -> None:
+    # It came after the document, which no longer parsed ("Extra data").
+    path = write(tmp_path, "import atexit\natexit.register(print, 'bye')\n" + body)
+    done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate", str(path),
+                           "--json"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=WAIT_S)
+    assert json.loads(done.stdout)["status"] in ("succeeded", "failed")
+    assert done.stderr.splitlines()[-1] == "bye"
 
 
 # -- the run record of a protocol that cannot start -------------------------------------
