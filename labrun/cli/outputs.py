@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TextIO
+from typing import Any, TextIO
 
 from engine.record import is_stream, replace_with_line
 from hardware.config import RobotConfig
@@ -136,7 +136,9 @@ def _identity(path: str) -> tuple[int, int] | str:
 
 class _Borrowed(io.TextIOBase):
     """A stream a protocol writes to: it writes through to labrun's, and closing it only
-    flushes, so a protocol that closes ``sys.stdout`` closes nothing of labrun's."""
+    flushes, so a protocol that closes ``sys.stdout`` closes nothing of labrun's. What
+    else a protocol may use of a standard stream (``buffer``, ``fileno()``, ``name``,
+    ``reconfigure()``...) is labrun's stream's."""
 
     def __init__(self, target: TextIO) -> None:
         self._target = target
@@ -153,9 +155,24 @@ class _Borrowed(io.TextIOBase):
     def isatty(self) -> bool:
         return self._target.isatty()
 
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+    def writable(self) -> bool:
+        return True
+
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return self._target.encoding
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self._target.errors
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_target":  # (not set yet: a copy being made)
+            raise AttributeError(name)
+        return getattr(self._target, name)
 
 
 class _AfterRun(_Borrowed):

@@ -545,6 +545,37 @@ def test_what_the_protocol_prints_does_not_break_json(capsys: pytest.CaptureFixt
     assert out.startswith("loading\nrunning\n")
 
 
+@pytest.mark.parametrize("json_option", [[], ["--json"]])
+def test_a_protocol_may_use_what_a_standard_stream_has(tmp_path: Path,
+                                                       json_option: list[str]) -> None:
+    # Each failed the run: "AttributeError: '_Borrowed' object has no attribute 'buffer'",
+    # "UnsupportedOperation: fileno" (faulthandler.enable() too), ... 'reconfigure'.
+    import subprocess
+
+    path = write(tmp_path, """
+        import faulthandler
+        import sys
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            sys.stdout.reconfigure(line_buffering=True)
+            sys.stdout.buffer.write(b"bytes\\n")
+            sys.stdout.buffer.flush()
+            faulthandler.enable()
+            print(sys.stdout.name, sys.stdout.fileno(), sys.stdout.writable())
+            ctx.comment("a")
+        """)
+    done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate", str(path),
+                           *json_option], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    if json_option:  # on stderr: the document keeps stdout
+        assert json.loads(done.stdout)["status"] == "succeeded"
+        assert done.stderr == "bytes\n<stderr> 2 True\n"
+    else:
+        assert done.stdout.startswith("bytes\n<stdout> 1 True\nSetup\n")
+
+
 def test_an_unwritable_record_is_bad_input(capsys: pytest.CaptureFixture[str],
                                            tmp_path: Path) -> None:
     record = tmp_path / "no" / "such" / "dir" / "run.jsonl"
