@@ -196,6 +196,31 @@ def labrun_stdout() -> TextIO:
     return _own(sys.stdout)
 
 
+class HeldOutput(io.TextIOWrapper):
+    """Where what a protocol prints is held (``labrun run``'s simulation: shown only if
+    it fails), with what a standard stream has: ``buffer``, ``name``, ``reconfigure()``;
+    ``fileno()`` is ``stdout``'s, and what is written there directly (a subprocess's
+    output) is not held."""
+
+    def __init__(self, stdout: TextIO) -> None:
+        self._held = io.BytesIO()
+        super().__init__(self._held, encoding="utf-8", errors="backslashreplace",
+                         write_through=True)
+        self._stdout = stdout
+
+    @property
+    def name(self) -> str:
+        return "<stdout>"
+
+    def fileno(self) -> int:
+        return self._stdout.fileno()
+
+    def text(self) -> str:
+        """What was printed."""
+        self.flush()
+        return self._held.getvalue().decode("utf-8", "replace")
+
+
 class ProtocolStreams:
     """While a protocol loads or runs: ``sys.stdout`` and ``sys.stderr`` are borrowed
     views of labrun's own (stdout goes to stderr with ``stdout_to_stderr``, as ``--json``

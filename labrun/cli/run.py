@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import os
 import queue
 import select
@@ -64,7 +63,13 @@ from .exits import (
     SIMULATION_FAILED_EXIT,
 )
 from .labware_dirs import read_labware_dirs
-from .outputs import outputs_problem, record_declined, record_not_started, record_preparing
+from .outputs import (
+    HeldOutput,
+    outputs_problem,
+    record_declined,
+    record_not_started,
+    record_preparing,
+)
 from .params import add_param_option
 from .report import TextLog, clock, is_terminal, shortened_sheet
 from .robot_lock import RobotInUse, hold_robot, robot_lock_file
@@ -264,7 +269,7 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
     """Simulate the protocol and print its setup sheet; an exit status if it cannot run,
     else where each step comes in the simulation (for the progress bar) and the
     ``loadModule`` events of the modules it loaded."""
-    printed = io.StringIO()  # what the protocol prints is shown only if it fails here
+    printed = HeldOutput(sys.stdout)  # what the protocol prints: shown if it fails here
     folder = os.getcwd()  # the robot's run starts in it too, wherever the protocol went
     try:
         with contextlib.redirect_stdout(printed):
@@ -300,7 +305,7 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
             os.chdir(folder)
     summary = sim.record.events[-1]
     if Status(summary["status"]) not in SUCCESS:
-        sys.stdout.write(printed.getvalue())
+        sys.stdout.write(printed.text())
         error = protocol_error(sim)
         if args.debug and error is not None:
             traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)

@@ -111,6 +111,37 @@ def test_a_protocol_that_changes_the_folder_runs_from_its_own_file(
     assert not list((tmp_path / "elsewhere").iterdir())
 
 
+STREAM_USER = """
+import sys
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stdout.buffer.write(b"bytes\\n")
+    print(sys.stdout.name, ctx.is_simulating())
+    ctx.comment("a")
+    if FAIL:
+        raise ValueError("bad")
+"""
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_protocol_may_use_what_a_standard_stream_has(tmp_path: Path, fail: bool) -> None:
+    # Its simulation failed: "AttributeError: '_io.StringIO' object has no attribute
+    # 'reconfigure'" ('buffer', 'name'), exit 3, for a protocol labrun simulate runs.
+    path = write(tmp_path, STREAM_USER.replace("FAIL", str(fail)))
+    done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "run", str(path),
+                           "--emulate", "--speed", SPEED, "-y"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    if fail:  # what the simulation printed, held, is shown
+        assert (done.returncode, done.stderr.splitlines()[0]) == (
+            3, f"error: {path}:10: ValueError: bad")
+        assert done.stdout == "bytes\n<stdout> True\n"
+    else:
+        assert (done.returncode, done.stderr) == (0, "")
+        assert done.stdout.count("bytes\n<stdout> False\n") == 1
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_emulate_runs_a_protocol_end_to_end(tmp_path: Path, dialect: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
