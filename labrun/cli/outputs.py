@@ -4,6 +4,7 @@ and no output ever replaces the protocol it came from."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import os
@@ -38,11 +39,34 @@ def unwritable(path: str) -> str | None:
     return None
 
 
+def protect_inputs(args: argparse.Namespace) -> None:
+    """Note the files a command reads besides its protocol (``--robot``, a CSV file given
+    by ``--param``, the labware definitions in each ``--labware-dir``): no output is
+    written over them (``outputs_problem``), not even the record of a run that could not
+    start."""
+    inputs: dict[tuple[int, int] | str, str] = {}
+    if getattr(args, "robot", None):
+        inputs[_identity(args.robot)] = "the robot file"
+    for name, value in (getattr(args, "param", None) or {}).items():
+        if value and os.path.isfile(value):
+            inputs[_identity(value)] = f"the file of --param {name}"
+    for folder in getattr(args, "labware_dir", None) or ():
+        with contextlib.suppress(OSError):  # (said as the folder is read)
+            for path in Path(folder).rglob("*.json"):
+                inputs[_identity(str(path))] = f"a labware definition of --labware-dir {folder}"
+    _INPUTS.clear()
+    _INPUTS.update(inputs)
+
+
+_INPUTS: dict[tuple[int, int] | str, str] = {}
+
+
 def outputs_problem(protocol: str, outputs: dict[str, str | None]) -> str | None:
     """Why the ``outputs`` (what each is, such as "the run record", with its path, or None
     where not asked for) cannot be written beside ``protocol``, or None: a path that
-    cannot be written, or that is the protocol file or another output's."""
-    taken = {_identity(protocol): "the protocol file"}
+    cannot be written, or that is the protocol file, another output's or one of the
+    files the command reads (``protect_inputs``)."""
+    taken = {**_INPUTS, _identity(protocol): "the protocol file"}
     for what, path in outputs.items():
         if path is None:
             continue

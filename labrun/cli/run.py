@@ -66,6 +66,7 @@ from .labware_dirs import read_labware_dirs
 from .outputs import (
     HeldOutput,
     outputs_problem,
+    protect_inputs,
     record_declined,
     record_not_started,
     record_preparing,
@@ -160,6 +161,7 @@ def run_run(args: argparse.Namespace) -> int:
     # Till labrun exits: the protocol's atexit callbacks run after its run.
     watch_stray_errors(str(Path(args.file).resolve()))
     config: RobotConfig | None = None  # until read: a record of the built-in robot
+    protect_inputs(args)  # no record is written over a file the run reads
     try:
         problem = outputs_problem(args.file, {"the run record": args.record})
         if problem is not None:

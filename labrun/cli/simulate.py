@@ -26,6 +26,7 @@ from .outputs import (
     is_standard_output,
     labrun_stdout,
     outputs_problem,
+    protect_inputs,
     record_not_started,
     record_preparing,
     same_file,
@@ -75,7 +76,9 @@ def run_simulate(args: argparse.Namespace) -> int:
         interventions = [rehearsal.parse(text) for text in args.at]
     except rehearsal.RehearsalError as exc:
         return _bad_input(args, str(exc), None)
-    # Said now, not after the run; and an output never replaces the protocol.
+    # Said now, not after the run; and an output never replaces the protocol, nor a file
+    # it reads.
+    protect_inputs(args)
     problem = outputs_problem(args.file, {"the run record": args.record,
                                           "the deck picture": args.deck})
     if problem is None and args.json and args.record and is_standard_output(args.record):

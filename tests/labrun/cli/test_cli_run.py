@@ -111,6 +111,28 @@ def test_a_protocol_that_changes_the_folder_runs_from_its_own_file(
     assert not list((tmp_path / "elsewhere").iterdir())
 
 
+def test_the_record_never_replaces_the_csv_file_the_run_reads(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The record replaced the user's CSV file, which the run then read as its data.
+    protocol = write(tmp_path, """
+        metadata = {"apiLevel": "2.20"}
+
+        def add_parameters(parameters):
+            parameters.add_csv_file(variable_name="volumes", display_name="Volumes")
+
+        def run(ctx):
+            ctx.comment(str(ctx.params.volumes.parse_as_csv()))
+        """)
+    data = tmp_path / "volumes.csv"
+    data.write_text("well,volume\nA1,20\n")
+    status, out, err = labrun(capsys, str(protocol), "--emulate", "--speed", SPEED, "-y",
+                              "--param", f"volumes={data}", "--record", str(data))
+    assert (status, out) == (2, "")
+    assert err == (f"error: cannot write the run record {data}: it is the file of --param "
+                   "volumes; writing there would replace it\n")
+    assert data.read_text() == "well,volume\nA1,20\n"
+
+
 STREAM_USER = """
 import sys
 metadata = {"apiLevel": "2.15"}

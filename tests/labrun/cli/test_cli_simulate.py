@@ -605,6 +605,44 @@ def test_no_output_replaces_the_protocol_or_another_output(
                    "record; writing there would replace it\n")
 
 
+CSV_PARAMETER = """
+    metadata = {"apiLevel": "2.20"}
+
+    def add_parameters(parameters):
+        parameters.add_csv_file(variable_name="volumes", display_name="Volumes")
+
+    def run(ctx):
+        ctx.comment(str(ctx.params.volumes.parse_as_csv()))
+"""
+
+
+@pytest.mark.parametrize("output", ["--record", "--deck"])
+@pytest.mark.parametrize("given", ["csv", "labware", "robot"])
+def test_no_output_replaces_a_file_the_run_reads(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, output: str, given: str) -> None:
+    # The record replaced the --param CSV file (the user's data gone, the run reading the
+    # record's first line as its CSV), a labware definition or the robot file.
+    protocol = write(tmp_path, CSV_PARAMETER)
+    data = tmp_path / "volumes.csv"
+    data.write_text("well,volume\nA1,20\n")
+    labware = custom_plate(tmp_path / "labware")
+    robot = tmp_path / "robot.toml"
+    robot.write_text('name = "ours"\n[controller]\nkind = "simulated"\n')
+    target, what = {"csv": (data, "the file of --param volumes"),
+                    "labware": (labware, f"a labware definition of --labware-dir "
+                                         f"{tmp_path / 'labware'}"),
+                    "robot": (robot, "the robot file")}[given]
+    before = target.read_text()
+    status, out, err = simulate(capsys, str(protocol), "--param", f"volumes={data}",
+                                "--labware-dir", str(tmp_path / "labware"), "--robot",
+                                str(robot), output, str(target))
+    which = "run record" if output == "--record" else "deck picture"
+    assert (status, out) == (2, "")
+    assert err == (f"error: cannot write the {which} {target}: it is {what}; writing there "
+                   "would replace it\n")
+    assert target.read_text() == before
+
+
 def test_a_deck_picture_that_cannot_be_written_is_bad_input_before_the_run(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     protocol = str(write(tmp_path, SMALL))
