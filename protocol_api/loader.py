@@ -152,7 +152,9 @@ def _parameters(namespace: Mapping[str, Any], name: str,
         raise LocatedLoadError(str(exc), f"{name}:{_line_in(exc, name)}") from exc
     except KeyboardInterrupt as exc:
         raise LoadInterrupted(f"{name}:{_line_in(exc, name)}") from exc
-    except Exception as exc:
+    except SystemExit as exc:  # labrun is not ended by the protocol
+        raise LocatedLoadError(exit_message(exc), f"{name}:{_line_in(exc, name)}") from exc
+    except BaseException as exc:  # (its own BaseException too)
         raise LocatedLoadError(f"add_parameters raised {error_line(exc)}",
                                f"{name}:{_line_in(exc, name)}") from exc
     return context.defined
@@ -477,7 +479,7 @@ def _execute(code: types.CodeType, name: str, file: str) -> dict[str, Any]:
         raise LocatedLoadError(exit_message(exc), f"{name}:{_line_in(exc, name)}") from exc
     except KeyboardInterrupt as exc:
         raise LoadInterrupted(f"{name}:{_line_in(exc, name)}") from exc
-    except Exception as exc:
+    except BaseException as exc:  # (its own BaseException too)
         line = _line_in(exc, name)
         raise LocatedLoadError(f"the protocol's top level raised {error_line(exc)}",
                                f"{name}:{line}") from exc

@@ -41,6 +41,10 @@ def labrun(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, st
 
 # An exception class whose message cannot be made.
 BROKEN = "class Broken(Exception):\n    def __str__(self):\n        raise RuntimeError('no')\n"
+# An exception class of the protocol's own that is not an Exception.
+WEIRD = "class Weird(BaseException):\n    pass\n"
+SYS_EXIT_IN_PARAMETERS = ("def add_parameters(parameters):\n    sys.exit(3)\n"
+                          "def run(ctx):\n    pass\n")
 # Each protocol, the line its error names, and the message.
 LOAD_ERRORS = [
     ("sys.exit at the top level", "sys.exit(3)\ndef run(ctx):\n    pass\n", 5,
@@ -57,6 +61,19 @@ LOAD_ERRORS = [
      BROKEN + "raise Broken()\ndef run(ctx):\n    pass\n", 8,
      "the protocol's top level raised Broken: (its message could not be printed: "
      "RuntimeError)"),
+    # labrun exited 3 (or 0) with nothing said, its record saying "preparing" for ever.
+    ("sys.exit in add_parameters", SYS_EXIT_IN_PARAMETERS, 6,
+     "the protocol tried to exit (SystemExit, code 3)" + EXIT),
+    ("os._exit in add_parameters",
+     "def add_parameters(parameters):\n    os._exit(0)\ndef run(ctx):\n    pass\n", 6,
+     "the protocol tried to exit (os._exit(0))" + EXIT),
+    # A traceback, exit 1, the record saying "preparing" for ever.
+    ("a BaseException of its own at the top level",
+     WEIRD + "raise Weird('odd')\ndef run(ctx):\n    pass\n", 7,
+     "the protocol's top level raised Weird: odd"),
+    ("a BaseException of its own in add_parameters",
+     WEIRD + "def add_parameters(parameters):\n    raise Weird('odd')\ndef run(ctx):\n"
+             "    pass\n", 8, "add_parameters raised Weird: odd"),
 ]
 RUN_ERRORS = [
     ("a nan delay", 'def run(ctx):\n    ctx.comment("a")\n    ctx.delay(seconds=float("nan"))\n',
@@ -528,6 +545,7 @@ RECORD_LOAD_ERRORS = [
     ("a wrong runtime parameter", "def add_parameters(p):\n    p.add_str(variable_name='s', "
      "display_name='S', default='x', choices=[{'display_name': 'A', 'value': 'a'}])\n"
      "def run(ctx):\n    pass\n", 6, "add_str: the default of s must be one of 'a', not 'x'"),
+    *(case for case in LOAD_ERRORS if case[1] == SYS_EXIT_IN_PARAMETERS),
 ]
 
 
