@@ -121,9 +121,7 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
                                            "sets the limit, 0 turns it off", params=args.param)
     except LoadInterrupted as exc:
         message = "interrupted (Ctrl-C) while the protocol's top level ran"
-        record_not_started(args.file, record_path, message, exc.location, config)
-        print(f"error: {exc.location}: {message}", file=sys.stderr)
-        return INTERRUPTED_EXIT
+        return _bad_input(args, message, exc.location, config, status=INTERRUPTED_EXIT)
     except ParameterError as exc:  # a --param (the protocol's own are located load errors)
         return _bad_input(args, f"--param: {exc}", None, config)
     except (LocatedLoadError, ConfigError, ProtocolError) as exc:
@@ -231,10 +229,12 @@ def _record_not_started(args: argparse.Namespace, message: str, location: str | 
 
 
 def _bad_input(args: argparse.Namespace, message: str, location: str | None,
-               config: RobotConfig | None = None, *, record: bool = True) -> int:
-    """Exit status 2, said in one line (and, with ``--json``, a document); unless not
-    ``record``, a ``--record`` that says the run could not start (on the robot of
-    ``config``, None where it was not read), where that path can take it."""
+               config: RobotConfig | None = None, *, record: bool = True,
+               status: int = BAD_INPUT_EXIT) -> int:
+    """Exit ``status`` (2: bad input), said in one line (and, with ``--json``, a
+    document); unless not ``record``, a ``--record`` that says the run could not start
+    (on the robot of ``config``, None where it was not read), where that path can take
+    it."""
     if record:
         _record_not_started(args, message, location, config)
     unwritten = None
@@ -253,7 +253,7 @@ def _bad_input(args: argparse.Namespace, message: str, location: str | None,
           file=sys.stderr)
     if unwritten is not None:  # said after the error it was to carry (main says it)
         raise unwritten
-    return BAD_INPUT_EXIT
+    return status
 
 
 def _write_document(document: dict[str, Any], stdout: TextIO) -> OSError | None:

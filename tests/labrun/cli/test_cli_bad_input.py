@@ -272,6 +272,23 @@ def test_a_call_from_another_thread_is_one_line_without_a_traceback(tmp_path: Pa
         "protocol calls must come from the thread that runs run(ctx)")
 
 
+@pytest.mark.parametrize("where", ["raise KeyboardInterrupt\n",
+                                   "def add_parameters(parameters):\n"
+                                   "    raise KeyboardInterrupt\n"])
+def test_an_interrupted_load_still_gives_its_json_document(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str) -> None:
+    # Ctrl-C as the protocol's top level ran (or its add_parameters): --json printed
+    # nothing at all, no document to read.
+    path = write(tmp_path, where + "def run(ctx):\n    pass\n")
+    status, out, err = labrun(capsys, "simulate", str(path), "--json")
+    said = "interrupted (Ctrl-C) while the protocol's top level ran"
+    line = 5 if where.startswith("raise") else 6
+    assert (status, err) == (130, f"error: {path}:{line}: {said}\n")
+    document = json.loads(out)
+    assert (document["status"], document["error"], document["location"]) == (
+        "failed", said, f"{path}:{line}")
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_an_output_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
     example = str(ROOT / "examples" / "plate_replication.py")
