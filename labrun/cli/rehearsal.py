@@ -76,7 +76,7 @@ def parse(text: str) -> Intervention:
                              f"choose from {', '.join(ACTIONS)}")
     if when.startswith("step="):
         number = when[5:]
-        if not number.isdigit() or int(number) < 1:
+        if not (number.isascii() and number.isdigit()) or int(number) < 1:  # not "²"
             raise RehearsalError(f"--at {text!r}: step must be a whole number from 1")
         return Intervention(None, int(number), action)
     try:

@@ -171,6 +171,17 @@ def test_bad_interventions_are_refused_before_running(tmp_path, capsys, bad) -> 
     assert "--at" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("number", ["²", "³", "①"])
+def test_a_step_written_with_a_digit_that_is_no_number_is_refused_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], number: str) -> None:
+    # str.isdigit() takes "²" for a digit that int() cannot read: a ValueError's traceback.
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL)
+    assert main(["simulate", str(protocol), f"--at=step={number}:pause"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --at 'step={number}:pause': step must be a whole number from 1\n")
+
+
 @pytest.mark.parametrize(("bad", "said"), [
     ("10:pause-immediate:extra", "':extra' after the action 'pause-immediate' is not part of "
                                  "WHEN:ACTION (one intervention per --at, e.g. --at "
