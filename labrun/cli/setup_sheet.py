@@ -100,6 +100,8 @@ class SheetBuilder:
         self._step_begun = 0  # the number of the step begun last
         self.end = 0.0
         self.parameters: dict[str, Any] = {}  # the runtime parameters' values, by name
+        # how a run that ended before the protocol's end ended: its status and line
+        self.ended: dict[str, Any] | None = None
         self._module_step: tuple[float, str, int] | None = None  # start, words, step
         self.pickups = TipPickups()  # the rack positions each pick-up takes
         # each tip rack's positions picked from (by its slot at the start): True once a
@@ -161,6 +163,8 @@ class SheetBuilder:
             return
         if kind == "summary":
             self.end = float(event.get("duration_s", self.end))
+            if event.get("status") not in (None, "succeeded"):
+                self.ended = {"status": event["status"], "location": event.get("location")}
             self._module_step_ended(self.end)
             return
         if kind == "run":  # the record's first line
@@ -402,6 +406,7 @@ class SheetBuilder:
             "parameters": dict(self.parameters),
             "steps": self.steps,
             "estimated_duration_s": round(self.end, 3),
+            "ended": self.ended,
         }
 
 
@@ -623,7 +628,7 @@ def text(sheet: Sheet) -> list[str]:
             lines += [f"    {clock(item['t']):>7}  step {item['step']}: {what}"
                       for item, what in said[start:end]]
         start = end
-    lines.append(f"    {clock(total):>7}  end")
+    lines.append(f"    {clock(total):>7}  end{_ended_words(sheet.get('ended'))}")
     if short:
         least, most = min(s["seconds"] for s in short), max(s["seconds"] for s in short)
         each = duration(least) if least == most else f"{duration(least)} to {duration(most)}"
@@ -632,6 +637,18 @@ def text(sheet: Sheet) -> list[str]:
                      f"{duration(sum(s['seconds'] for s in short))} in all")
     # labels and messages are the protocol's; a message's further lines go under "step"
     return [hanging(line, TIMELINE_TEXT) for line in lines]
+
+
+def _ended_words(ended: Mapping[str, Any] | None) -> str:
+    """What the timeline's end says of a run that ended before the protocol's end: the
+    sheet holds only what the run did up to there."""
+    if not ended:
+        return ""
+    status = ended["status"]
+    how = "failed" if status == "failed" else f"was {status}"
+    at = f" at {ended['location']}" if ended.get("location") else ""
+    return (f": the run {how}{at}, before the protocol's end; this sheet covers only "
+            "what it did up to there")
 
 
 def _timeline_words(item: Mapping[str, Any]) -> str:

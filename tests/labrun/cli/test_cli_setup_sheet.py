@@ -1298,3 +1298,43 @@ def test_an_aspirate_at_a_wells_top_draws_air_not_the_wells_liquid(
     out = capsys.readouterr().out
     assert "    NEST 12 Well Reservoir 15 mL (slot 2): A2: 200.0 µL (capacity 15000.0 µL)" in out
     assert "] Air gap of 20.0 µL above A2 of NEST 12 Well Reservoir 15 mL (slot 2)" in out
+
+
+FAILING_HALF_WAY = '''
+metadata = {"apiLevel": "2.15"}
+
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p300.transfer(100, plate["A1"], plate["A2"])
+    ctx.delay(minutes=2)
+    p300.transfer(100, plate["A3"], plate["A4"])
+    p300.aspirate(10, plate["A5"])
+'''
+
+
+def test_a_sheet_of_a_run_that_failed_half_way_says_it_covers_only_the_part_done(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Its timeline ended "end", as a whole run's: its liquids and tips, only those of the
+    # part done, read as the run's (the error came pages later, under the log).
+    out = simulate(capsys, tmp_path, protocol=FAILING_HALF_WAY, status=1)
+    sheet = out.split("\nRun log\n")[0].splitlines()
+    assert sheet[-1].endswith(
+        "  end: the run failed at " + str(tmp_path / "protocol.py") + ":12, before the "
+        "protocol's end; this sheet covers only what it did up to there")
+    document = json.loads(simulate(capsys, tmp_path, "--json", protocol=FAILING_HALF_WAY,
+                                   status=1))
+    assert document["setup"]["ended"] == {"status": "failed",
+                                          "location": str(tmp_path / "protocol.py") + ":12"}
+
+
+def test_a_sheet_of_a_rehearsed_stop_says_it_covers_only_the_part_done(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    sheet = simulate(capsys, tmp_path, "--at=step=6:stop",
+                     protocol=FAILING_HALF_WAY).split("\nRun log\n")[0].splitlines()
+    assert sheet[-1].endswith("  end: the run was stopped, before the protocol's end; this "
+                              "sheet covers only what it did up to there")
+    assert simulate(capsys, tmp_path, protocol=PROTOCOL).split(
+        "\nRun log\n")[0].splitlines()[-1].endswith("  end")
