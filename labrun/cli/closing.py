@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from .calls import Labels, command_sentence, module_display_name, module_state, uncounted_hours
-from .report import RobotOnlySteps
+from .report import RobotOnlySteps, shortened
 
 
 class RunTimes:
@@ -109,6 +109,9 @@ def ended_early_rows(summary: dict[str, Any], labels: Labels,
     during = summary.get("ended_during")
     if during is not None:
         words = command_sentence(during["type"], during.get("params", {}), labels)
+        if during["type"] == "waitForResume":  # the protocol's pause, as the log says it
+            message = str(during.get("params", {}).get("message") or "")
+            words = f"Pausing: {shortened(message)}" if message.strip() else "Pausing"
         where = f" ({during['line']})" if during.get("line") else ""
         if during["status"] == "failed":
             partly = during["touches_liquid_or_tips"] and during.get("moving", False)

@@ -465,3 +465,24 @@ def test_a_pick_up_that_failed_as_it_pressed_into_the_tip_may_have_left_it_on() 
     rows = dict(ended_early_rows(summary, Labels()))
     assert rows["tip on the left"] == ("perhaps (its pick-up failed), still on the pipette if "
                                        "it was on")
+
+
+@pytest.mark.parametrize(("call", "said"), [
+    ('ctx.pause("take out the strip")', "Pausing: take out the strip"),
+    ("ctx.pause()", "Pausing"),
+])
+def test_a_protocol_pause_a_halt_cut_off_is_said_as_the_log_says_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], call: str, said: str) -> None:
+    # It was "Wait for resume", the command's name, beside the log's "Pausing: ..." line.
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(f'''
+metadata = {{"apiLevel": "2.15"}}
+
+def run(ctx):
+    ctx.delay(seconds=5)
+    {call}
+    ctx.delay(seconds=5)
+''')
+    code, out = simulate(capsys, protocol, "--at=5.1:halt")
+    assert code == 1
+    assert fields(out)["ended during"] == f"{said} ({protocol}:6), cut off"
