@@ -22,19 +22,25 @@ from engine.run import Run
 from hardware.clock import VirtualClock
 from hardware.frozen import Frozen
 from hardware.simulated import SimulatedController
+from protocol_api.watchdog import protocol_line
 
 SOURCE = "rehearsal"
-ACTIONS: dict[str, Callable[[], Action] | None] = {
-    "pause": lambda: Pause(source=SOURCE),
-    "pause-immediate": lambda: Pause(source=SOURCE, option="immediate"),
-    "resume": lambda: Resume(source=SOURCE),
-    "stop": lambda: Stop(source=SOURCE),
-    "abort": lambda: Abort(source=SOURCE, reason="rehearsed abort"),
-    "halt": lambda: Halt(source=SOURCE),
-    "skip-delay": lambda: SkipDelay(source=SOURCE),
+ACTIONS: dict[str, Callable[[str | None], Action] | None] = {  # given the protocol's line
+    "pause": lambda line: Pause(source=SOURCE),
+    "pause-immediate": lambda line: Pause(source=SOURCE, option="immediate"),
+    "resume": lambda line: Resume(source=SOURCE),
+    "stop": lambda line: Stop(source=SOURCE, reason=_at("rehearsed stop", line)),
+    "abort": lambda line: Abort(source=SOURCE, reason=_at("rehearsed abort", line)),
+    "halt": lambda line: Halt(source=SOURCE),
+    "skip-delay": lambda line: SkipDelay(source=SOURCE),
     "door-open": None,
     "door-close": None,
 }
+
+
+def _at(reason: str, line: str | None) -> str:
+    """A rehearsed ending's reason with the protocol line the run was at, as Ctrl-C's."""
+    return f"{reason} at {line}" if line else reason
 
 
 class RehearsalError(ValueError):
@@ -97,16 +103,20 @@ class Schedule:
     never happened: the run ended first); ``unchanged``, those that happened and changed
     nothing (a door closed that was not open), each with why."""
 
-    __slots__ = ("pending", "unchanged")
+    __slots__ = ("pending", "protocol_file", "unchanged")
 
-    def __init__(self, interventions: list[Intervention]) -> None:
+    def __init__(self, interventions: list[Intervention],
+                 protocol_file: str | None = None) -> None:
         self.pending = list(interventions)
         self.unchanged: list[tuple[Intervention, str]] = []
+        self.protocol_file = protocol_file  # whose line a stop or an abort names
 
 
-def schedule(run: Run, interventions: list[Intervention]) -> Schedule:
-    """Arrange for each intervention to happen during ``run`` (before it is played)."""
-    plan = Schedule(interventions)
+def schedule(run: Run, interventions: list[Intervention],
+             protocol_file: str | None = None) -> Schedule:
+    """Arrange for each intervention to happen during ``run`` (before it is played); a
+    stop or an abort names the line of ``protocol_file`` the run was at."""
+    plan = Schedule(interventions, protocol_file)
     clock = run.clock
     controller = run.controller
     if not isinstance(clock, VirtualClock) or not isinstance(controller, SimulatedController):
@@ -179,7 +189,8 @@ def _applier(run: Run, item: Intervention, plan: Schedule) -> Callable[[], None]
         plan.pending.remove(item)
         make = ACTIONS[item.action]
         if make is not None:
-            run.engine.apply(make())  # a refused action is in the record and the log
+            line = protocol_line(run, plan.protocol_file) if plan.protocol_file else None
+            run.engine.apply(make(line))  # a refused action is in the record and the log
             return
         controller = run.controller
         assert isinstance(controller, SimulatedController)

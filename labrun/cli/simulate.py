@@ -149,7 +149,7 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
     else:
         log = history.SpooledLog(TextLog(args.verbose, step_words=False))
         run.record.subscribe(log.listen)
-    rehearsed = rehearsal.schedule(run, interventions)
+    rehearsed = rehearsal.schedule(run, interventions, str(Path(args.file).resolve()))
     interrupted = False
     interrupts = Interrupts()
     try:

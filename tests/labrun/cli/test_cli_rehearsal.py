@@ -492,8 +492,30 @@ def test_a_run_stopped_because_nothing_closes_the_door_says_so(
     doc = json.loads(capsys.readouterr().out)
     assert (doc["final_status"], doc["reason"]) == (
         "stopped", "the door stayed open, with nothing left to close it")
-    # Closed, then stopped by a person: no such words.
+    # Closed, then stopped by a person: no such words, only the line it was at.
     assert main(["simulate", str(protocol), "--at", "2:door-open", "--at", "5:door-close",
                  "--at", "9:stop"]) == 0
     log = capsys.readouterr().out.splitlines()
-    assert [line.split("] ", 1)[1] for line in log if "Run stopped" in line] == ["Run stopped"]
+    assert [line.split("] ", 1)[1] for line in log if "Run stopped" in line] == [
+        f"Run stopped: rehearsed stop at {protocol}:9"]
+
+
+@pytest.mark.parametrize(("at", "status", "reason"), [
+    ("step=5:stop", "stopped", "rehearsed stop at {}:9"),  # as the first pick-up begins
+    ("step=5:abort", "aborted", "rehearsed abort at {}:9"),
+    ("60:stop", "stopped", "rehearsed stop at {}:13"),  # during the delay
+])
+def test_a_rehearsed_stop_or_abort_names_the_protocol_line_the_run_was_at(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], at: str, status: str,
+        reason: str) -> None:
+    # Ctrl-C's abort names its line; a rehearsed one said "rehearsed abort", a stop at a
+    # step's start nothing: the log's last line was the call before, no line at all.
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL)
+    assert main(["simulate", str(protocol), f"--at={at}"]) == (0 if status == "stopped" else 1)
+    out = capsys.readouterr().out
+    said = reason.format(protocol)
+    assert f"] Run {status}: {said}\n" in out
+    assert f"\nreason:              {said}\n" in out
+    _, doc = simulate(tmp_path, capsys, at)
+    assert (doc["final_status"], doc["reason"]) == (status, said)
