@@ -91,9 +91,17 @@ class Abort(BaseAction):
 
 
 class Halt(BaseAction):
-    """Emergency stop; no cleanup motion; the robot must be homed afterwards."""
+    """Emergency stop; no cleanup motion; the robot must be homed afterwards. A
+    ``reason`` (a rehearsal's, naming the protocol line) is said with the action in the
+    record; the run's outcome keeps its own (an emergency stop not confirmed)."""
 
-    __slots__ = ()
+    __slots__ = ("reason",)
+
+    reason: str | None
+
+    def __init__(self, source: str = "client", reason: str | None = None) -> None:
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "reason", reason)
 
 
 class SkipDelay(BaseAction):

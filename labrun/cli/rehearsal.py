@@ -31,7 +31,7 @@ ACTIONS: dict[str, Callable[[str | None], Action] | None] = {  # given the proto
     "resume": lambda line: Resume(source=SOURCE),
     "stop": lambda line: Stop(source=SOURCE, reason=_at("rehearsed stop", line)),
     "abort": lambda line: Abort(source=SOURCE, reason=_at("rehearsed abort", line)),
-    "halt": lambda line: Halt(source=SOURCE),
+    "halt": lambda line: Halt(source=SOURCE, reason=_at("rehearsed halt", line)),
     "skip-delay": lambda line: SkipDelay(source=SOURCE),
     "door-open": None,
     "door-close": None,
@@ -109,13 +109,13 @@ class Schedule:
                  protocol_file: str | None = None) -> None:
         self.pending = list(interventions)
         self.unchanged: list[tuple[Intervention, str]] = []
-        self.protocol_file = protocol_file  # whose line a stop or an abort names
+        self.protocol_file = protocol_file  # whose line a stop, abort or halt names
 
 
 def schedule(run: Run, interventions: list[Intervention],
              protocol_file: str | None = None) -> Schedule:
     """Arrange for each intervention to happen during ``run`` (before it is played); a
-    stop or an abort names the line of ``protocol_file`` the run was at."""
+    stop, an abort or a halt names the line of ``protocol_file`` the run was at."""
     plan = Schedule(interventions, protocol_file)
     clock = run.clock
     controller = run.controller

@@ -519,3 +519,19 @@ def test_a_rehearsed_stop_or_abort_names_the_protocol_line_the_run_was_at(
     assert f"\nreason:              {said}\n" in out
     _, doc = simulate(tmp_path, capsys, at)
     assert (doc["final_status"], doc["reason"]) == (status, said)
+
+
+def test_a_rehearsed_halt_names_the_protocol_line_the_run_was_at(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # As a stop's and an abort's: "halt from rehearsal" alone said nothing of where.
+    protocol = tmp_path / "protocol.py"
+    protocol.write_text(PROTOCOL)
+    assert main(["simulate", str(protocol), "--at=step=5:halt"]) == 1
+    log = capsys.readouterr().out.splitlines()
+    assert [line.split("] ", 1)[1] for line in log if "from rehearsal" in line] == [
+        f"halt from rehearsal: rehearsed halt at {protocol}:9"]
+    record = tmp_path / "run.jsonl"
+    assert main(["simulate", str(protocol), "--at=step=5:halt", "--record", str(record)]) == 1
+    assert [e.get("reason") for e in read_record(record)
+            if e["event"] == "action" and e["source"] == "rehearsal"] == [
+        f"rehearsed halt at {protocol}:9"]
