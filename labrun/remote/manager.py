@@ -661,15 +661,19 @@ class RunManager:
         a homing going on is stopped as a halt stops a run's motion, and the queue stops
         before ``item`` runs (it stays queued, or, its run made, that run is halted)."""
         assert self.robot is not None
-        homing = self._homing and await self.robot.halt_homing()
-        why = f"the robot could not be homed: {HOMING_HALTED}" if homing \
-            else "halted (re_halt) before it started"
+        moving = await self.robot.halt_homing() if self._homing else None
+        if moving is None:
+            why, done = "halted (re_halt) before it started", "nothing was moving and"
+        else:  # (an emergency stop not confirmed: the robot may still be moving)
+            why = f"the robot could not be homed: {HOMING_HALTED}" + (
+                f"; {moving}" if moving else "")
+            done = f"its homing was halted, but {moving};" if moving else \
+                "its homing was halted and"
         if self.log is not None:
             self.log(f"run {item.name}: could not start: {why}")
         self._queue_stops(item, why)
-        done = "its homing was halted" if homing else "nothing was moving"
         return ok(f"no run was executing: the robot was getting ready for {item.name}; "
-                  f"{done} and the queue stops", run_status=None)
+                  f"{done} the queue stops", run_status=None)
 
     async def _api_skip_delay(self, item_uid: str | None) -> Reply:
         return await self._run_action(SkipDelay(source=SOURCE), item_uid)

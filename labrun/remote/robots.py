@@ -51,6 +51,13 @@ HALTED_BEFORE_HOMING = "halted (re_halt) before it homed"
 """Why the robot was not homed for the next run: an emergency stop cut its homing off."""
 
 
+def unconfirmed_stop(fault: HardwareFault) -> str:
+    """What an emergency stop the controller did not confirm (``fault``) leaves, as a
+    run's halt says it: the robot may still be moving."""
+    return (f"the controller did not confirm the emergency stop ({fault}): it may still be "
+            "moving; cut its power")
+
+
 class RobotUnavailable(RuntimeError):
     """The robot cannot be built or connected (a missing driver, no answer)."""
 
@@ -167,18 +174,23 @@ class Robot:
         finally:
             self._getting_ready = False
 
-    async def halt_homing(self) -> bool:
+    async def halt_homing(self) -> str | None:
         """An emergency stop of a homing cycle going on (between two runs, nobody's run
-        has the robot): the controller's emergency stop, and the cycle cut off; whether
-        one was going on. The robot homes again before it next moves. Asked while the
-        robot is connected before it homes, it does not start homing."""
+        has the robot): the controller's emergency stop, and the cycle cut off. None when
+        none was going on; else why the robot may still be moving (``unconfirmed_stop``),
+        empty when the controller confirmed its stop. The robot homes again before it next
+        moves. Asked while the robot is connected before it homes, it does not start
+        homing."""
         homing = self._homing
         if homing is None:
             self._halt_asked = self._getting_ready
-            return False
+            return None
         homing.cancel()
-        await self.controller.emergency_stop()
-        return True
+        try:
+            await self.controller.emergency_stop()
+        except HardwareFault as exc:  # its link gone: nothing says the axes have stopped
+            return unconfirmed_stop(exc)
+        return ""
 
     def describe(self) -> dict[str, Any]:
         """Name, kind and speed (how much faster than real time its clock runs), for the

@@ -285,7 +285,7 @@ class RunWorker:
             return str(exc)
         return None
 
-    async def _on_halt_home(self) -> bool:
+    async def _on_halt_home(self) -> str | None:
         return await self.robot.halt_homing()
 
     async def _on_interlock(self, name: str, active: bool) -> str | None:

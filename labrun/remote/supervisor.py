@@ -152,15 +152,17 @@ class SupervisedRobot:
         if reason is not None:
             raise HardwareFault(reason)
 
-    async def halt_homing(self) -> bool:
+    async def halt_homing(self) -> str | None:
         """An emergency stop of the worker's homing cycle, if one is going on (between two
-        runs); whether one was."""
+        runs): None if none was, else why the robot may still be moving (empty: the stop
+        was confirmed), as ``Robot.halt_homing``."""
         if self._link is None or self._restarting is not None:
-            return False  # no worker has the robot: nothing homes it
+            return None  # no worker has the robot: nothing homes it
         try:
-            return bool(await self._request("halt_home", timeout=ENGINE_ANSWER_TIMEOUT))
+            said: str | None = await self._request("halt_home", timeout=ENGINE_ANSWER_TIMEOUT)
         except (WorkerGone, RuntimeError):
-            return False
+            return None
+        return said
 
     async def set_interlock(self, name: str, active: bool,
                             run: ActiveRun | None) -> str | None:

@@ -13,7 +13,7 @@ import anyio
 import pytest
 from remote_kit import QUICK, WAIT, Gates, Served, item
 
-from hardware.controller import Position
+from hardware.controller import HardwareFault, Position
 
 HOMING_HALTED = ("quick.py could not start: the robot could not be homed: its homing was "
                  "halted (re_halt); it homes again before it moves")
@@ -177,10 +177,44 @@ def test_the_run_worker_halts_the_homing_it_is_doing() -> None:
             assert message is not None
             if message[0] == "answer":
                 answers[message[1]] = message[2]
-        assert answers == {2: True, 1: "its homing was halted (re_halt); it homes again "
+        assert answers == {2: "", 1: "its homing was halted (re_halt); it homes again "
                                        "before it moves"}
         assert cut_off.is_set() and controller.requires_homing
     finally:
         server.send("quit")
         thread.join(WAIT)
         robot.close()
+
+
+def test_an_emergency_stop_not_confirmed_while_the_robot_homes_is_said(
+        halted_once: Served) -> None:
+    """The controller does not confirm the emergency stop that cuts the homing off (its
+    link gone): the halt says so, and that the robot may still be moving, as a run's halt
+    does; it was answered 500, the queue's reason saying nothing of it."""
+    served = halted_once
+    c = served.client
+    controller: Any = served.robot.controller
+    homing = threading.Event()
+
+    async def long_homing(axes: Any = None) -> Position:
+        homing.set()
+        await anyio.sleep_forever()
+        raise AssertionError("not reached")  # pragma: no cover
+
+    async def unconfirmed_stop() -> None:
+        raise HardwareFault("the controller does not answer")
+
+    controller.home, controller.emergency_stop = long_homing, unconfirmed_stop
+    c.queue_item_add(QUICK)
+    thread, replies = start_in_thread(served)
+    assert homing.wait(WAIT)
+    reply = served.api(request_fail_exceptions=False).re_halt()
+    thread.join(WAIT)
+    unconfirmed = ("the controller did not confirm the emergency stop (the controller does "
+                   "not answer): it may still be moving; cut its power")
+    assert reply == {"success": True, "msg": (
+        "no run was executing: the robot was getting ready for quick.py; its homing was "
+        f"halted, but {unconfirmed}; the queue stops"), "run_status": None}
+    said = f"{HOMING_HALTED}; {unconfirmed}"
+    assert replies == [{"success": False, "msg": said}]
+    assert c.wait_for_idle(timeout=WAIT)["queue_error"] == said
