@@ -72,13 +72,14 @@ def run_simulate(args: argparse.Namespace) -> int:
     """Simulate ``args.file``; return the exit status."""
     # With --json, stdout carries one JSON document: what the protocol prints goes to stderr.
     protocol_output = ProtocolStreams(stdout_to_stderr=args.json)
+    # An output never replaces the protocol, nor a file it reads: not even the record of
+    # a run refused at once (a bad --at)
+    protect_inputs(args)
     try:
         interventions = [rehearsal.parse(text) for text in args.at]
     except rehearsal.RehearsalError as exc:
         return _bad_input(args, str(exc), None)
-    # Said now, not after the run; and an output never replaces the protocol, nor a file
-    # it reads.
-    protect_inputs(args)
+    # Said now, not after the run.
     problem = outputs_problem(args.file, {"the run record": args.record,
                                           "the deck picture": args.deck})
     if problem is None and args.json and args.record and is_standard_output(args.record):

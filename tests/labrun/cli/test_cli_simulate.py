@@ -643,6 +643,19 @@ def test_no_output_replaces_a_file_the_run_reads(
     assert target.read_text() == before
 
 
+def test_a_bad_at_never_writes_its_record_over_a_file_the_run_reads(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # A --at that cannot be read is bad input said before anything else: the record of
+    # that run, which never started, replaced the --param CSV file all the same.
+    protocol = write(tmp_path, CSV_PARAMETER)
+    data = tmp_path / "volumes.csv"
+    data.write_text("well,volume\nA1,20\n")
+    status, out, _ = simulate(capsys, str(protocol), "--param", f"volumes={data}",
+                              "--at", "soon", "--record", str(data))
+    assert (status, out) == (2, "")
+    assert data.read_text() == "well,volume\nA1,20\n"
+
+
 def test_a_deck_picture_that_cannot_be_written_is_bad_input_before_the_run(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     protocol = str(write(tmp_path, SMALL))
