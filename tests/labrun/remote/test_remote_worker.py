@@ -182,7 +182,6 @@ def test_checks_waiting_for_a_worker_hold_up_no_other_request(gates: Gates) -> N
         served.client.close()
 
 
-
 def test_a_check_whose_process_cannot_start_stops_the_queue_not_the_server(
         served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     """The machine has no process left for a check (fork fails with EAGAIN): the item is
