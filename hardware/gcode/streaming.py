@@ -331,6 +331,8 @@ class Streamer:
     async def on_resend(self, event: Resend) -> None:
         """Write again every line from ``event.line`` on, behind anything sent meanwhile;
         a request for a line already sent again and accepted since is a late twin: ignored.
+        A request for any other line already acknowledged fails the link: the firmware
+        lost count of what it ran, and nothing sent again could be trusted to run once.
 
         A resend request answering an unnumbered line (``M999``, which old Marlin and
         OctoPrint's virtual printer follow with ``Resend: 1``) asks for nothing we sent:
@@ -342,7 +344,7 @@ class Streamer:
             return
         self._swallow_ok += 1
         again = [p for p in self._fifo if p.number is not None and p.number >= event.line]
-        if not again:
+        if not any(p.number == event.line for p in again):  # not a line in flight
             known = self._history.get(event.line)
             if known is None or known.done.is_set():
                 if event.line >= self._next_number:
@@ -352,9 +354,17 @@ class Streamer:
                     # one that had it sent again, answering a line that was in flight
                     # then (Marlin asks for the line it expects after each bad one).
                     return
+                # Marlin says the last line it ran is before one it acknowledged: it
+                # lost count (a restart whose banner never came) or the link lost an
+                # answer. Sending the in-flight lines again is refused for ever, and
+                # sending the acknowledged ones again could run a move twice.
+                said = f" ({known.text!r})" if known is not None else ""
                 self.fail_all(ControllerError(
-                    f"controller asked to resend line {event.line}, which is no longer "
-                    "available"), poison=True)
+                    f"controller asked to resend line {event.line}{said}, which it had "
+                    "already acknowledged: the firmware lost count of the lines it ran (a "
+                    "restart whose banner did not arrive, an answer lost on the line), so "
+                    "which of them it ran is unknown, and so is the robot's position; "
+                    "reconnect and home it"), poison=True)
                 return
             again = [known]
         for entry in again:

@@ -354,6 +354,32 @@ async def test_marlin_link_that_keeps_corrupting_is_a_fault(config_for: ConfigFo
                 await ctl.move({"X": 50.0})
 
 
+async def test_marlin_that_lost_count_of_its_lines_fails_the_move_once_and_says_so(
+        config_for: ConfigFor) -> None:
+    # Marlin asks for the line after the last one it ran: here line 1, long acknowledged
+    # (a restart whose banner never came). Sending the move in flight again is refused
+    # for ever, and sending line 1 on again could run every move twice.
+    with running_emulator("marlin", speed=SPEED) as emu:
+        async with open_controller(config_for("marlin", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 50.0})
+            sent_before = len(emu.stats.lines)
+            emu.emulator.firmware.last_line = 0
+            with anyio.fail_after(3), pytest.raises(ControllerError) as raised:
+                await ctl.move({"X": 60.0})
+            assert str(raised.value) == (
+                "controller asked to resend line 1 ('G21'), which it had already "
+                "acknowledged: the firmware lost count of the lines it ran (a restart whose "
+                "banner did not arrive, an answer lost on the line), so which of them it ran "
+                "is unknown, and so is the robot's position; reconnect and home it")
+            with pytest.raises(ControllerError, match="resend line 1"):
+                await ctl.read_position()  # the position is not guessed
+        assert emu.stats.lines[sent_before:] == ["N10 G1 X60.000 F36000.0*52"]
+        assert emu.stats.resends_requested == 1
+        assert emu.position()["X"] == pytest.approx(50.0)
+
+
 async def test_marlin_every_line_is_numbered_and_checksummed(config_for: ConfigFor) -> None:
     with running_emulator("marlin", speed=SPEED) as emu:
         async with open_controller(config_for("marlin", emu.address),
