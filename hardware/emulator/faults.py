@@ -42,6 +42,9 @@ class Faults:
     (it then reads no line until a reset), Smoothieware ``ALARM: Hard limit +X`` (halted),
     Marlin with endstops always on ``echo:endstops hit:  X:..`` (the move cut short)."""
 
+    lost_feed_hold_next: int = 0
+    """GRBL: the next N feed holds ``!`` are lost on the line (noise): never acted on."""
+
     silent_after_reset: bool = False
     """GRBL: go ``silent`` once a soft reset (0x18, the emergency stop) has been answered,
     as a board that dies with its stop does."""
@@ -59,6 +62,7 @@ class Faults:
         self.garble_status_next = 0
         self.noisy_ok_next = 0
         self.limit_next = 0
+        self.lost_feed_hold_next = 0
 
 
 @define

@@ -93,6 +93,9 @@ _OFFSET_WORDS = re.compile(r"G\s*(?:10|92|5[4-9])(?!\d)|\$RST", re.IGNORECASE)
 """Lines that may change the work offset (G10, G92, G54..G59, settings reset)."""
 HOME_TOLERANCE_MM = 0.05
 """How far the position read after homing may be from the configured ``home``."""
+MOVING_STATES = frozenset({"Run", "Jog"})
+"""Status states in which a feed hold, had it arrived, would have been reported as
+``Hold``."""
 STILL_POLL_S = 0.01
 """Status polling period while waiting for a feed hold to come to rest."""
 SETTLE_S = 0.1
@@ -966,6 +969,10 @@ class GcodeController:
                     status = await link.fresh_status()
                     if is_still(status.state, status.substate):
                         return
+                    if status.state in MOVING_STATES and self.dialect.feed_hold is not None:
+                        # Asked after the hold, still moving: the hold never arrived (a
+                        # byte lost on the line); GRBL ignores a second one once holding.
+                        await link.write(self.dialect.feed_hold)
                     if time.monotonic() > deadline:
                         raise HardwareFault(f"the axes did not stop within {self.timeout_s:g} "
                                             f"s (state {status.state})")

@@ -128,7 +128,9 @@ class GrblFirmware(Firmware):
             if not self.machine.homing:  # GRBL's homing loop runs no realtime commands:
                 await self.send_status(self.status_report())  # silent until it is done
         elif byte == ord("!"):
-            if not self.locked and not self.door_suspended:
+            if self.faults.lost_feed_hold_next > 0:
+                self.faults.lost_feed_hold_next -= 1
+            elif not self.locked and not self.door_suspended:
                 self.machine.hold()
         elif byte == ord("~"):
             if self.door_suspended and not self.door_open:

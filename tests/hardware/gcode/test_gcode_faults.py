@@ -6,6 +6,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from functools import partial
 
 import anyio
 import pytest
@@ -436,6 +437,34 @@ async def test_a_cancelled_move_sends_its_stop_while_the_axes_still_move(
         stopped = (await homed.read_position())["X"]
         assert 10.0 < stopped < 300.0, stopped  # cut short mid-move, not run to its end
         assert not emulator.call(lambda: emulator.emulator.machine.moving)
+
+
+async def test_a_grbl_feed_hold_lost_on_the_line_is_sent_again_until_the_axes_hold(
+        config_for: ConfigFor) -> None:
+    # A '!' lost on a noisy line: GRBL goes on with the move and reports Run. The driver
+    # holds again until GRBL reports the hold, so a cancelled move (a pause, a stop) stops
+    # where it is, not at its end. 390 mm at 5 mm/s last about 4 s of wall time here.
+    with running_emulator("grbl", speed=SPEED) as emu:
+        async with open_controller(config_for("grbl", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 10.0})
+            emu.faults.lost_feed_hold_next = 1
+            before, link = len(emu.stats.realtime), ctl.link
+            sent = link.streamer.lines_sent
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(partial(ctl.move, {"X": 400.0}, speed=5.0))
+                await link.wait_for(lambda: link.streamer.lines_sent == sent + 2, "G1, G4")
+                seq = link.status_seq
+                await link.wait_for(lambda: link.status_seq > seq and link.status is not None
+                                    and link.status.state == "Run", "a report of the move")
+                tg.cancel_scope.cancel()
+            assert not emu.call(lambda: emu.emulator.machine.moving)
+            holds = [data for data, _ in emu.stats.realtime[before:] if data == b"!"]
+            assert len(holds) >= 2  # the lost one and the one that held it
+            stopped = (await ctl.read_position())["X"]
+            assert 10.0 < stopped < 300.0, stopped  # cut short mid-move
+            assert emu.position()["X"] == pytest.approx(stopped, abs=1e-3)
 
 
 async def test_a_controller_busy_for_too_long_says_so_and_still_takes_the_emergency_stop(
