@@ -42,6 +42,10 @@ class Faults:
     (it then reads no line until a reset), Smoothieware ``ALARM: Hard limit +X`` (halted),
     Marlin with endstops always on ``echo:endstops hit:  X:..`` (the move cut short)."""
 
+    soft_endstop_next: int = 0
+    """Smoothieware: the next N moves leave its soft endstops (its travel shorter than the
+    robot file's): ``ok``, then ``Error: Soft Endstop X was exceeded - reset or $X or M999
+    required``; it halts, nothing moves."""
     lost_feed_hold_next: int = 0
     """GRBL: the next N feed holds ``!`` are lost on the line (noise): never acted on."""
 
@@ -63,6 +67,7 @@ class Faults:
         self.noisy_ok_next = 0
         self.limit_next = 0
         self.lost_feed_hold_next = 0
+        self.soft_endstop_next = 0
 
 
 @define

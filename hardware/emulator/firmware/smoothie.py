@@ -12,6 +12,9 @@
   moving or not, and reports then give the planned position, not the axes'.
 - Coordinates: ``G53`` moves in machine coordinates; work offsets ``G10 L2/L20``,
   ``G54``..``G59`` and ``G92``; ``M114`` reports work coordinates, ``M114.2`` machine.
+- A move past its soft endstops (the ``soft_endstop_next`` fault) is answered ``ok`` and
+  then refused: ``Error: Soft Endstop X was exceeded - reset or $X or M999 required``, and
+  it halts, as Smoothieware does after any error.
 - A hard limit (the ``limit_next`` fault) halts it: ``ALARM: Hard limit +X``; the line in
   progress gets no answer, later ones ``!!``.
 - Greeting: ``Smoothie`` and ``ok`` when a host connects (its USB port's greeting);
@@ -143,6 +146,14 @@ class SmoothieFirmware(Firmware):
             return
         m = self.machine
         axes = [a for a, _ in items if a in m.config.axes]
+        if command in ("G0", "G1") and axes and self.faults.soft_endstop_next > 0:
+            # Smoothieware answers a G1 before planning it; the planner refuses it and halts
+            self.faults.soft_endstop_next -= 1
+            await self.answer(line, "ok")
+            self.halted = True
+            await self.send(f"Error: Soft Endstop {axes[0]} was exceeded - reset or $X or "
+                            "M999 required")
+            return
         if command in ("G0", "G1"):
             target = self.motion_target(items)
             feed = self.feed_of(items)

@@ -4,8 +4,13 @@ Streaming: one line at a time, answered by ``ok`` (``M114`` answers
 ``ok C: X:.. Y:.. Z:..`` on the same line). Its USB port greets a host with ``Smoothie``
 and an ``ok`` of its own; a reboot prints ``Smoothie Running @100MHz`` (on its UART) and
 no ``ok``. In the halt state (kill button, ``M112``, ctrl-X, limit) every line is
-answered ``!!`` until ``M999`` or ``$X``; entering it prints
-``ALARM: ...`` (``HALTED, M999 or $X to exit HALT state`` outside ``grbl_mode``). ``?`` returns a
+answered ``!!`` (``error:Alarm lock`` in ``grbl_mode``) until ``M999`` or ``$X``; entering it
+prints ``ALARM: ...`` (``HALTED, M999 or $X to exit HALT state`` outside ``grbl_mode``).
+An error halts it too: a line's ``error:...`` is followed by ``Entering Alarm/Halt
+state``, and a move past a soft endstop, answered ``ok`` before it is planned, by
+``Error: Soft Endstop X was exceeded - reset or $X or M999 required`` (``error:`` in
+``grbl_mode``), which answers no line. Outside ``grbl_mode`` a hard limit says ``Limit
+switch +X was hit - reset or M999 required``. ``?`` returns a
 GRBL-like status report and ``!``/``~`` feed hold/resume when enabled in the firmware's
 configuration; this dialect assumes both and can be told otherwise. Its feed hold does
 not stop a move: it only keeps the firmware from planning new ones, the moves planned
@@ -71,10 +76,14 @@ class Smoothie(Dialect):
             return [PositionReport(position), Ok(payload)] if position else [Ok(payload)]
         if line == "!!" or line.startswith("!! "):
             return [Halted("controller is halted: " + (line[3:] or "send M999"))]
+        if line.startswith(("ALARM", "HALTED", "Entering Alarm/Halt")) or (
+                "M999 required" in line):
+            # grbl_mode or not (outside it a hard limit is "Limit switch +X was hit - reset
+            # or M999 required"); a halt said as an error answers no line (a soft endstop
+            # after the move's ok), and an error that answers one is followed by a halt
+            return [Alarm(line)]
         if line.lower().startswith("error:"):
             return [Error(line, final=True)]
-        if line.startswith(("ALARM", "HALTED")):  # grbl_mode or not
-            return [Alarm(line)]
         if line.startswith("<"):
             return [parse_status(line)]
         if line.startswith("Smoothie"):

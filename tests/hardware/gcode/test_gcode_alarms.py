@@ -48,6 +48,31 @@ async def test_a_limit_switch_during_a_move_fails_it_with_the_alarm(
             check_at(await ctl.read_position(), {"X": 100.0})
 
 
+async def test_a_smoothie_move_past_its_soft_endstop_fails_naming_it(
+        config_for: ConfigFor) -> None:
+    # Smoothieware answers a move's ok before planning it; the planner then refuses it
+    # (its travel shorter than the robot file's) with an error that answers no line, and
+    # halts: every later line gets '!!'. The run must say the soft endstop, not the halt.
+    with running_emulator("smoothie", speed=SPEED) as emu:
+        async with open_controller(config_for("smoothie", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 100.0})
+            moves = len([line for line in emu.stats.lines if "G1" in line])
+            emu.faults.soft_endstop_next = 1
+            with anyio.fail_after(5), pytest.raises(ControllerAlarm, match=(
+                    r"^controller alarm( while 'M400' waited)?: Error: Soft Endstop X was "
+                    r"exceeded - reset or \$X or M999 required$")):
+                await ctl.move({"X": 18.0})
+            assert ctl.requires_homing  # Smoothieware: after a halt, home
+            assert len([line for line in emu.stats.lines if "G1" in line]) == moves + 1
+            assert emu.position()["X"] == pytest.approx(100.0)  # nothing moved
+            with anyio.fail_after(5):
+                await ctl.home()
+                await ctl.move({"X": 50.0})
+            assert (await ctl.read_position())["X"] == pytest.approx(50.0, abs=1e-4)
+
+
 async def wait_for_fault(ctl: GcodeController, act: Callable[[], object]) -> HardwareFault:
     """What the fault listener is told after ``act()``, with no call in progress."""
     reported: list[HardwareFault] = []

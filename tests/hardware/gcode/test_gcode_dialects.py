@@ -221,6 +221,15 @@ def test_smoothie_formats() -> None:
     ("!!", [Halted("controller is halted: send M999")]),
     ("error:Unsupported command", [Error("error:Unsupported command", final=True)]),
     ("ALARM: Abort during cycle", [Alarm("ALARM: Abort during cycle")]),
+    # A halt said as an error answers no line; the one after a line's error halts too.
+    ("error:Soft Endstop Y was exceeded - reset or $X or M999 required",
+     [Alarm("error:Soft Endstop Y was exceeded - reset or $X or M999 required")]),
+    ("Error: Soft Endstop X was exceeded - reset or $X or M999 required",
+     [Alarm("Error: Soft Endstop X was exceeded - reset or $X or M999 required")]),
+    ("Entering Alarm/Halt state", [Alarm("Entering Alarm/Halt state")]),
+    ("Limit switch +X was hit - reset or M999 required",  # a hard limit outside grbl_mode
+     [Alarm("Limit switch +X was hit - reset or M999 required")]),
+    ("error:Alarm lock", [Error("error:Alarm lock", final=True)]),
     ("Smoothie", [Restarted("Smoothie", extra_ok=True)]),
     ("Smoothie Running @100MHz", [Restarted("Smoothie Running @100MHz")]),  # no ok after it
     ("// Halted", [Info("// Halted")]),
