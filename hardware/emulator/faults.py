@@ -48,6 +48,8 @@ class Faults:
     required``; it halts, nothing moves."""
     lost_feed_hold_next: int = 0
     """GRBL: the next N feed holds ``!`` are lost on the line (noise): never acted on."""
+    lost_reset_next: int = 0
+    """GRBL: the next N soft resets (0x18, the emergency stop) are lost on the line."""
 
     silent_after_reset: bool = False
     """GRBL: go ``silent`` once a soft reset (0x18, the emergency stop) has been answered,
@@ -67,6 +69,7 @@ class Faults:
         self.noisy_ok_next = 0
         self.limit_next = 0
         self.lost_feed_hold_next = 0
+        self.lost_reset_next = 0
         self.soft_endstop_next = 0
 
 

@@ -98,6 +98,9 @@ MOVING_STATES = frozenset({"Run", "Jog"})
 ``Hold``."""
 STILL_POLL_S = 0.01
 """Status polling period while waiting for a feed hold to come to rest."""
+STOP_AGAIN_S = 0.1
+"""An emergency stop not yet confirmed is sent again this often (a byte lost on the line:
+the firmware confirms a stop within milliseconds)."""
 SETTLE_S = 0.1
 """Quiet time awaited after opening a port before the first line (no status query)."""
 
@@ -515,25 +518,52 @@ class GcodeController:
         # A Marlin without its emergency parser reads M112 only once the command under
         # way (the move's M400, a homing G28) ends: its confirmation may take that long.
         waits = 0.0
-        if self.dialect.quickstop_line is not None and not self.emergency_parser:
+        slow_to_read = self.dialect.quickstop_line is not None and not self.emergency_parser
+        if slow_to_read:
             waits = max(0.0, self._motion_until - time.monotonic())
             log.warning("emergency stop: M112 sent; %s", _NO_EMERGENCY_PARSER_STOP.format(
                 f" (in up to {waits + 0.5:.3g} s)" if waits > 0 else ""))
 
         if isinstance(failed, ConnectionLost):  # closed: nothing can be written to it
             raise ConnectionLost(f"the emergency stop was not sent: {failed}")
+
+        async def send_stop() -> None:
+            if failed is None:
+                await link.write(self.dialect.emergency_stop)
+            else:
+                await link.transport.send(self.dialect.emergency_stop)
+
+        async def send_again() -> None:
+            """A stop lost on the line (noise) is sent again until it is confirmed."""
+            while True:
+                await anyio.sleep(STOP_AGAIN_S)
+                if confirmed():
+                    return
+                with contextlib.suppress(HardwareFault):  # the wait says what failed
+                    await send_stop()
+
         with anyio.CancelScope(shield=True):
             try:
-                if failed is None:
-                    await link.write(self.dialect.emergency_stop)
-                else:
-                    await link.transport.send(self.dialect.emergency_stop)
+                await send_stop()
             except HardwareFault as exc:
                 raise ConnectionLost(f"the emergency stop was not sent: {exc}") from exc
-            if failed is None:
-                await link.wait_for(confirmed, "the controller to confirm the emergency stop",
-                                    timeout=self.timeout_s + waits)
-            elif not await link.wait_until(confirmed, self.timeout_s + waits):
+            fault: HardwareFault | None = None  # raised after the group, which would wrap it
+            async with anyio.create_task_group() as tg:
+                if not slow_to_read:  # else it reads the stop once the command under way ends
+                    tg.start_soon(send_again)
+                if failed is None:
+                    try:
+                        await link.wait_for(confirmed, "the controller to confirm the "
+                                            "emergency stop", timeout=self.timeout_s + waits)
+                    except HardwareFault as exc:
+                        fault = exc
+                    answered = True
+                else:
+                    answered = await link.wait_until(confirmed, self.timeout_s + waits)
+                tg.cancel_scope.cancel()
+            if fault is not None:
+                raise fault
+            if not answered:
                 raise ControllerTimeout(
                     f"{link.transport.description}: the emergency stop was sent but not "
                     f"confirmed within {self.timeout_s:g} s (the connection had already "

@@ -139,7 +139,10 @@ class GrblFirmware(Firmware):
             elif self.machine.holding and not self.door_suspended:
                 self.machine.resume()
         elif byte == 0x18:
-            await self.soft_reset()
+            if self.faults.lost_reset_next > 0:
+                self.faults.lost_reset_next -= 1
+            else:
+                await self.soft_reset()
 
     async def cycle_start(self) -> None:
         """The board's cycle start button: as ``~`` (it leaves a hold, or ``Door:0``)."""

@@ -467,6 +467,43 @@ async def test_a_grbl_feed_hold_lost_on_the_line_is_sent_again_until_the_axes_ho
             assert emu.position()["X"] == pytest.approx(stopped, abs=1e-3)
 
 
+async def test_a_grbl_emergency_stop_lost_on_the_line_is_sent_again_until_confirmed(
+        config_for: ConfigFor) -> None:
+    # A 0x18 lost on a noisy line: GRBL goes on with the move. The stop is sent again
+    # until GRBL confirms it (its ALARM:3 and banner), not left unconfirmed, still moving.
+    with running_emulator("grbl", speed=SPEED) as emu:
+        async with open_controller(config_for("grbl", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 10.0})
+            emu.faults.lost_reset_next = 1
+            before, link = len(emu.stats.realtime), ctl.link
+            sent = link.streamer.lines_sent
+            failed: list[HardwareFault] = []
+
+            async def move() -> None:
+                try:
+                    await ctl.move({"X": 400.0}, speed=5.0)
+                except HardwareFault as exc:
+                    failed.append(exc)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(move)
+                await link.wait_for(lambda: link.streamer.lines_sent == sent + 2, "G1, G4")
+                seq = link.status_seq
+                await link.wait_for(lambda: link.status_seq > seq and link.status is not None
+                                    and link.status.state == "Run", "a report of the move")
+                with anyio.fail_after(5):
+                    await ctl.emergency_stop()
+            assert not emu.call(lambda: emu.emulator.machine.moving)
+            resets = [data for data, _ in emu.stats.realtime[before:] if data == b"\x18"]
+            assert len(resets) >= 2  # the lost one and the one that stopped it
+            assert emu.position()["X"] < 300.0  # cut short mid-move
+            assert [str(exc) for exc in failed] == [
+                "the move was ended early by an emergency stop"]
+            assert ctl.requires_homing
+
+
 async def test_a_controller_busy_for_too_long_says_so_and_still_takes_the_emergency_stop(
         config_for: ConfigFor) -> None:
     # Marlin says "busy: processing" while a move runs far slower than planned (its max
