@@ -48,6 +48,9 @@ class Faults:
     required``; it halts, nothing moves."""
     lost_feed_hold_next: int = 0
     """GRBL: the next N feed holds ``!`` are lost on the line (noise): never acted on."""
+    lost_quickstop_next: int = 0
+    """Marlin: the next N ``M410`` arrive damaged (``M41``): the emergency parser misses
+    them, and the queue answers ``echo:Unknown command: "M41"`` and ``ok`` in turn."""
     lost_reset_next: int = 0
     """GRBL: the next N soft resets (0x18, the emergency stop) are lost on the line."""
 
@@ -70,6 +73,7 @@ class Faults:
         self.limit_next = 0
         self.lost_feed_hold_next = 0
         self.lost_reset_next = 0
+        self.lost_quickstop_next = 0
         self.soft_endstop_next = 0
 
 

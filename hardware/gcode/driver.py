@@ -974,8 +974,16 @@ class GcodeController:
                         link.status is not None and link.status.state in ("Hold", "Door")),
                         "the controller to hold again")
         elif dialect.quickstop_line is not None and self.emergency_parser:
-            await link.streamer.submit(dialect.quickstop_line, out_of_band=True)
+            stop = await link.streamer.submit(dialect.quickstop_line, out_of_band=True)
             link.streamer.motion_stopped()
+            # It acts as it arrives: the lines before it (the move's M400) and then it are
+            # answered at once. Unanswered a while later, it was lost on the line (damaged,
+            # the parser missed it) and the move goes on: it is sent again (for as long as
+            # its answer may take; a silent board then times out waiting for it).
+            give_up = time.monotonic() + self.timeout_s
+            while (not await link.wait_until(stop.done.is_set, STOP_AGAIN_S)
+                   and time.monotonic() < give_up):
+                stop = await link.streamer.submit(dialect.quickstop_line, out_of_band=True)
             await link.streamer.drain()
             # Again in order: stops a move that was planned after the first one acted.
             await link.streamer.request(dialect.quickstop_line)

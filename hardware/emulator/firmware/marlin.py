@@ -115,6 +115,9 @@ class MarlinFirmware(Firmware):
     async def on_line(self, line: Line) -> None:
         body = _strip_number(line.text)
         command = command_of(words(body))
+        if command == "M410" and self.faults.lost_quickstop_next > 0:
+            self.faults.lost_quickstop_next -= 1
+            line.text = command = "M41"  # a byte lost on the line: the parser misses it
         if command in ("M112", "M410"):
             self.stats.note_realtime(command.encode())  # when it arrived
         # The emergency parser acts on these as they arrive, before the queue.

@@ -467,6 +467,32 @@ async def test_a_grbl_feed_hold_lost_on_the_line_is_sent_again_until_the_axes_ho
             assert emu.position()["X"] == pytest.approx(stopped, abs=1e-3)
 
 
+async def test_a_marlin_quickstop_lost_on_the_line_is_sent_again_until_the_axes_stop(
+        config_for: ConfigFor) -> None:
+    # An M410 damaged on the line: Marlin's emergency parser misses it and the move goes
+    # on (the damaged line is answered in turn, after the move's M400). It is sent again,
+    # so a cancelled move (a pause, a stop) stops where it is, not at its end.
+    with running_emulator("marlin", speed=SPEED, busy_interval=0.2) as emu:
+        async with open_controller(config_for("marlin", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 10.0})
+            emu.faults.lost_quickstop_next = 1
+            link, sent = ctl.link, len(emu.stats.lines)
+            sent_lines = link.streamer.lines_sent
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(partial(ctl.move, {"X": 400.0}, speed=5.0))
+                await link.wait_for(  # G1 planned (answered), its M400 busy: it moves
+                    lambda: link.streamer.lines_sent == sent_lines + 2, "G1, M400")
+                tg.cancel_scope.cancel()
+            assert not emu.call(lambda: emu.emulator.machine.moving)
+            received = emu.stats.lines[sent:]
+            assert received[2:4] == ["M410", "M410"]  # the damaged one, and again
+            stopped = (await ctl.read_position())["X"]
+            assert 10.0 < stopped < 300.0, stopped  # cut short mid-move
+            assert emu.position()["X"] == pytest.approx(stopped, abs=0.006)
+
+
 async def test_a_grbl_emergency_stop_lost_on_the_line_is_sent_again_until_confirmed(
         config_for: ConfigFor) -> None:
     # A 0x18 lost on a noisy line: GRBL goes on with the move. The stop is sent again
