@@ -307,7 +307,9 @@ class Engine:
         step = self.state.step
         if step is None or step.index != request.step.index:
             checkpoint = request.command.execution is c.Execution.CHECKPOINT
-            if not checkpoint and self.state.pending:
+            # A deferred pause asked for while the robot unparks from this checkpoint's
+            # pause is taken here too: the step has still not begun.
+            while not checkpoint and self.state.pending:
                 self.dispatch(CheckpointReached())
                 while self.state.pause is not None:
                     await self.pausing.pause_here(checkpoint=True)

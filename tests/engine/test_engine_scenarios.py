@@ -15,7 +15,7 @@ from engine.bridge import LoopClosedError
 from engine.errors import RunAborted, RunHalted, RunStopped
 from engine.robot_model import CommandError, Pipette, PlungerSpec, RobotModel
 from engine.segments import Move
-from engine.state import Status, status_of
+from engine.state import Park, Status, status_of
 from hardware import aio
 from hardware.config import default_config
 from hardware.controller import HardwareFault
@@ -106,6 +106,36 @@ def test_deferred_pause_waits_for_the_next_checkpoint(run: ScriptedRun) -> None:
     run.control.resume()
     run.settle()
     assert second.done.is_set()
+
+
+def test_a_deferred_pause_asked_while_unparking_at_a_checkpoint_holds_the_next_step(
+        run: ScriptedRun) -> None:
+    run.call(c.MoveTo("left", (100.0, 100.0, 50.0)))
+    assert run.control.pause().accepted  # deferred: taken as the next step begins
+    second = run.call(c.MoveTo("left", (200.0, 150.0, 50.0)), name="second")
+    assert run.status().status is Status.PAUSED and not second.done.is_set()
+    # Resumed, and paused again (deferred) while the robot goes back to where it was:
+    # the second step has still not begun, so the run pauses before it once more.
+    asked = []
+    run.clock.call_at(run.clock.now() + 0.3, lambda: asked.append(
+        (run.engine.state.park, run.engine.apply(Pause()))))
+    assert run.control.resume().accepted
+    status = run.settle()
+    assert asked[0][0] is Park.UNPARKING and asked[0][1].accepted
+    assert status.status is Status.PAUSED and status.pause_source == "client"
+    assert not second.done.is_set()
+    assert (status.position["X"], status.position["Y"]) == run.config.park_position
+    events = run.events()
+    assert [e["event"] for e in events if e["event"] in ("park", "unpark")] == [
+        "park", "unpark", "park"]
+    assert not [e for e in events if e["event"] == "step" and e["name"] == "second"]
+    run.control.resume()
+    run.settle()
+    assert second.done.is_set() and run.status().status is Status.RUNNING
+    # and then the second step went where it goes
+    x, y, _ = run.config.mounts["left"].offset
+    assert (run.controller.position["X"], run.controller.position["Y"]) == pytest.approx(
+        (200.0 - x, 150.0 - y))
 
 
 def test_deferred_pause_during_last_step_is_reported_unresolved(run: ScriptedRun) -> None:
