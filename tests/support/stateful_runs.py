@@ -43,6 +43,122 @@ PLATE_TOP = 14.22
 PLATE = c.LoadLabware("corning_96_wellplate_360ul_flat", "2", "plate", PLATE_TOP)
 
 
+ENDINGS = {"finishing", "stopping", "aborting", "failing", "halting"}  # (then terminal)
+RESUMED = {"rewound", "completed after pause", "continued"}  # a resume's pause effects
+
+
+def check_pause_effects(events: list[dict[str, Any]]) -> None:
+    """docs/design.md §4, §5, §9 in the record, whatever the protocol: each command goes
+    ``queued``, ``started``, then one of ``completed``, ``failed``, ``interrupted``; between
+    a park and the unpark that ends it nothing of the protocol starts or completes; the
+    effects a resume says (``rewound``, ``completed after pause``, ``continued``) come
+    right after an unpark that finished, ``rewound`` after one to the step's checkpoint
+    and the others after one to where the robot stopped; a step is rewound only while
+    no command of it that touches tips or liquid (or made way for a module) has started,
+    and a rewind replays the moves of the step's commands in their order; a motion
+    command a pause cut off completes only after the record said what the resume did
+    to it (rewound, or completed after the pause). A deferred pause never cuts a motion
+    off (only an immediate one or an interlock does), and one asked for while running
+    is taken before the next step begins, unless that step's first command is itself
+    a pause of the protocol (one pause serves both)."""
+    cleanup: set[int] = set()
+    lifecycle: dict[int, list[str]] = {}
+    kinds: dict[int, type[c.Command]] = {}
+    step_of: dict[int, int] = {}
+    step: int | None = None
+    started_in_step: list[int] = []  # the commands of the current step that started
+    parked = False
+    unparked: dict[str, Any] | None = None  # the unpark just before, if nothing came since
+    rewinding: list[int] = []  # the ids rewound since that unpark
+    cut: set[int] = set()  # motion commands cut off whose resume the record has not said
+    run_status = "idle"
+    immediate = False  # an immediate pause or an interlock came since the last park
+    pending = False  # a deferred pause asked for while running, not yet taken
+    pending_step: int | None = None  # a step begun with it pending
+    for event in events:
+        kind = event["event"]
+        if kind == "command":
+            command_id, status = event["id"], event["status"]
+            if status == "queued":
+                if event.get("origin") == "cleanup":
+                    cleanup.add(command_id)
+                    continue
+                kinds[command_id] = c.REGISTRY[event["type"]]
+                step_of[command_id] = event["step"]
+                lifecycle[command_id] = []
+            if command_id in cleanup:
+                continue
+            if status == "queued" and pending_step is not None:
+                assert kinds[command_id].execution is c.Execution.CHECKPOINT, (
+                    f"step {pending_step} began with a deferred pause pending")
+                pending_step = None
+            said = lifecycle[command_id]
+            expected = ["queued", "started", status][len(said)] if len(said) < 3 else None
+            assert status == expected and (len(said) < 2 or status in (
+                "completed", "failed", "interrupted")), (command_id, said, status)
+            said.append(status)
+            if status == "started":
+                assert not parked, f"command {command_id} started while parked"
+                started_in_step.append(command_id)
+            elif status == "completed":
+                assert not parked, f"command {command_id} completed while parked"
+                assert command_id not in cut, (
+                    f"command {command_id}, cut off by a pause, completed with the record "
+                    "saying nothing of how it was resumed")
+            unparked = None
+        elif kind == "step":
+            step, started_in_step = event["index"], []
+            unparked = None
+            if pending:
+                pending_step = step
+        elif kind == "status":
+            run_status, pending = event["status"], False  # taken, or the run ends
+            if run_status in ENDINGS:
+                parked, unparked = False, None  # the ending lifts and homes from anywhere
+        elif kind == "action" and event["action"] == "pause" and event["accepted"]:
+            if event.get("option") == "immediate":
+                immediate = True
+            elif run_status == "running":
+                pending = True
+        elif kind == "interlock" and event["active"]:
+            immediate = True
+        elif kind == "park":
+            parked, unparked, immediate = True, None, False
+        elif kind == "unpark":
+            assert parked, "an unpark without its park"
+            parked = False
+            unparked = None if event.get("interrupted") else event
+            rewinding = []
+        elif kind == "pause_effect":
+            command_id, effect = event["id"], event["effect"]
+            if effect == "interrupted":
+                unparked = None
+                if not event.get("before_start") and (
+                        kinds[command_id].execution is c.Execution.MOTION):
+                    assert immediate, (
+                        f"{kinds[command_id].kind} {command_id} cut off with no immediate "
+                        "pause nor interlock asked for")
+                    cut.add(command_id)
+                continue
+            assert effect in RESUMED, event
+            assert unparked is not None, (
+                f"{effect} {command_id} said with no finished unpark just before it")
+            assert bool(unparked.get("rewind")) == (effect == "rewound"), (event, unparked)
+            cut.discard(command_id)
+            if effect != "rewound":
+                continue
+            assert step_of[command_id] == step, (event, step)
+            assert command_id in started_in_step, (event, started_in_step)
+            before = started_in_step[:started_in_step.index(command_id) + 1]
+            for other in before:
+                assert kinds[other].reversible and not kinds[other].rewind_barrier, (
+                    f"step {step} rewound ({command_id}) after {kinds[other].kind} "
+                    f"{other} had started")
+            assert not rewinding or started_in_step.index(rewinding[-1]) < \
+                started_in_step.index(command_id), ("rewound out of order", rewinding, event)
+            rewinding.append(command_id)
+
+
 def well_point(well: str) -> tuple[float, float, float]:
     """The bottom of a well (``2/B3``) of the plate in slot 2."""
     row, col = well[2], int(well[3:])
@@ -300,6 +416,11 @@ class InterruptedRunMachine(RuleBasedStateMachine):
         assert (here["X"], here["Y"]) == pytest.approx(config.park_position, abs=1e-6), here
         assert all(here[z] >= config.safe_height - 1e-6 for z in config.z_axes), here
         hypothesis.event("paused, parked clear of the deck")
+
+    @invariant()
+    def the_record_says_what_each_pause_did(self) -> None:
+        if self.run is not None:
+            check_pause_effects(self.r.run.record.events)
 
     @invariant()
     def exactly_one_terminal_state(self) -> None:
