@@ -173,9 +173,12 @@ class Pausing:
                             await engine.move(segment)
             if not scope.cancelled_caught:
                 break
-        if interrupted is not None and interrupted.plan is not None:
+        if interrupted is not None and interrupted.command.execution is c.Execution.MOTION:
+            # it starts over: from its first segment, or planned afresh if the pause cut
+            # off the lowering before it (or caught it as it began); either way rewound
             engine.record.add("pause_effect", effect="rewound", id=interrupted.id)
-            interrupted.done = 0
+            if interrupted.plan is not None:
+                interrupted.done = 0
 
     # -- the parts of a pause -----------------------------------------------------------
 

@@ -136,6 +136,43 @@ def test_an_aspirate_cut_off_in_its_lowering_is_recorded_as_completed_after_the_
     assert effects == [("interrupted", None), ("completed after pause", 0)]
 
 
+def test_a_prepare_to_aspirate_cut_off_in_its_lowering_is_recorded_as_rewound() -> None:
+    # The same lowering cut off in a reversible command, alone in its step: the step is
+    # rewound to its checkpoint, up there, and the command starts over, lowering the tip
+    # again; the record says it was rewound, as it says of every command a rewind runs
+    # again, between the unpark back to the checkpoint and its completion.
+    scripted = ScriptedRun(default_config())
+    try:
+        scripted.play()
+        scripted.call(P300)
+        scripted.call(PLATE)
+        scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", TIP_LENGTH))
+        scripted.call(c.MoveTo("left", WELL, well="2/A1"))
+        scripted.call(c.BlowOut("left", 50.0, "2/A1"))  # the plunger past the bottom
+        scripted.call(c.WaitForResume("look"))
+        assert scripted.control.resume().accepted
+        scripted.settle()
+        scripted.clock.call_at(scripted.clock.now() + 0.05,
+                               lambda: scripted.engine.apply(Pause(option="immediate")))
+        prepared = scripted.call(c.PrepareToAspirate("left"))
+        assert scripted.status().status is Status.PAUSED
+        assert scripted.control.resume().accepted
+        scripted.settle()
+        assert prepared.done.is_set() and prepared.error is None
+        scripted.finish()
+        assert scripted.status().status is Status.SUCCEEDED
+        events = scripted.events()
+    finally:
+        scripted.close()
+    prepare = next(e["id"] for e in events if e["event"] == "command"
+                   and e["status"] == "queued" and e["type"] == "prepareToAspirate")
+    said = [(e["event"], e.get("effect") or e.get("status"), bool(e.get("rewind")))
+            for e in events if e["event"] == "unpark" or e.get("id") == prepare]
+    assert said[-5:] == [("command", "started", False), ("pause_effect", "interrupted", False),
+                         ("unpark", None, True), ("pause_effect", "rewound", False),
+                         ("command", "completed", False)]
+
+
 def lowering_time(cap: float | None) -> float:
     """Seconds an aspirate in place takes after a protocol pause held the tips up, with
     ``max_speeds`` capping Z at ``cap`` mm/s (None: no cap)."""
