@@ -9,6 +9,9 @@ simulated hardware modules; random module calls set temperatures, magnets, the l
 profile and the shaker, and §5's module rules are checked after every step too; most
 halts that come between two calls come while the plate shakes (at speed, or spinning up),
 which the rest of the rules seldom bring about, so that the ending is seen to stop it.
+A module may stop answering (``module_fails``), now or at an instant: the run fails at
+its next call of it, or its park, unpark, cleanup or halt, and ends all the same, every
+other module made safe.
 A single-channel pipette stands on each mount, and the protocol calls of the two come
 in any order, a step of transfers switching between them; a call may move one mount
 straight up or down over where it is, leaving the other's tip where it was. A command
@@ -58,6 +61,7 @@ from engine.actions import Halt, Pause, Resume, SkipDelay
 from engine.record import read_record
 from engine.state import Status
 from hardware.config import InterlockConfig, default_config
+from hardware.controller import HardwareFault
 from hardware.frozen import replace
 from hardware.kinematics import limiting_axis, profile_time
 
@@ -164,6 +168,19 @@ def targets(log: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
 
 
 event_ = hypothesis.event  # the cases a run reached, in its statistics
+
+
+def check_modules_made_safe(events: list[dict[str, Any]], status: str) -> None:
+    """docs/design.md §6 and the README: a stop, an abort or a failure makes every module
+    safe, and a module that does not answer is said to be not (in the record's
+    ``failure``), whatever the others do."""
+    if status not in ("stopped", "aborted", "failed"):
+        return
+    safe = {e["module"] for e in events if e["event"] == "module_deactivate"}
+    not_safe = {e["location"] for e in events if e["event"] == "failure"
+                and "be made safe" in e["error"]}
+    for module in (TEMP, MAG, TC, HS):
+        assert module in safe | not_safe, f"{module} was not made safe at the run's end"
 
 
 def check_delays(events: list[dict[str, Any]]) -> None:
@@ -739,6 +756,7 @@ class RunMachine(InterruptedRunMachine):
         # cut short (if any), for the summary's counts.
         self.returned = {"steps": 0, "commands": 0, "tips": 0}
         self.cut_call: tuple[c.Command, ...] | None = None
+        self.broken: set[str] = set()  # the modules that no longer answer
 
     @initialize(auto_resume=st.booleans(), tip=st.booleans(), right_tip=st.booleans())
     def start(self, auto_resume: bool, tip: bool, right_tip: bool) -> None:
@@ -753,6 +771,7 @@ class RunMachine(InterruptedRunMachine):
         self._call(PLATE)
         self._call(*MODULES)
         log_device_calls(self.r.engine, self.device_calls)
+        self._break_modules_when_told()
         self._call(SPARE)
         # a tip on from the start: the liquid rules need one, swarms may lack it
         for mount, on in (("left", tip), ("right", right_tip)):
@@ -760,6 +779,21 @@ class RunMachine(InterruptedRunMachine):
                 self._call(self._new_tip(mount))
 
     # -- helpers ----------------------------------------------------------------------
+
+    def _break_modules_when_told(self) -> None:
+        """Each loaded module's device raises ``HardwareFault`` at whatever the engine asks
+        of it (a call, to park, unpark, be made safe or stop moving) once it is in
+        ``broken`` (``module_fails``), as a module that stopped answering does."""
+        for module in self.r.engine.modules.loaded.values():
+            for name in ("call", "park", "unpark", "deactivate", "stop_moving"):
+                inner = getattr(module.device, name)
+
+                async def asked(*args: Any, _inner: Any = inner, _id: str = module.id) -> Any:
+                    if _id in self.broken:
+                        raise HardwareFault(f"{_id} stopped answering")
+                    return await _inner(*args)
+
+                setattr(module.device, name, asked)
 
     def free(self) -> bool:
         return self.pending is None and self.terminal is None and not self.finished
@@ -1260,6 +1294,19 @@ class RunMachine(InterruptedRunMachine):
             controller, clock = self.r.controller, self.r.clock
             clock.call_at(clock.now() + after, controller.lose_connection)
 
+    @rule(after=st.one_of(st.none(), st.floats(0.0, 60.0)),
+          module=st.sampled_from([TEMP, MAG, TC, HS]), chance=st.integers(0, 3))
+    def module_fails(self, after: float | None, module: str, chance: int) -> None:
+        # One pick in four: a module stops answering, now (None) or after a while, and
+        # fails the run at its next call (a pause's, an unpark's, the cleanup's too),
+        # which must still end.
+        if chance:
+            return
+        if after is None:
+            self.broken.add(module)
+        else:
+            self.r.clock.call_at(self.r.clock.now() + after, lambda: self.broken.add(module))
+
     # -- invariants -------------------------------------------------------------------
 
     @invariant()
@@ -1323,8 +1370,9 @@ class RunMachine(InterruptedRunMachine):
         status = self.r.status().status.value
         events = self.r.run.record.events
         deactivated = any(e["event"] == "module_deactivate" for e in events)
-        if status in ("stopped", "aborted", "failed", "halted"):
+        if status in ("stopped", "aborted", "failed", "halted") and HS not in self.broken:
             assert self.module_status()[HS]["rpm"] == 0, "the shaker shakes after the end"
+        check_modules_made_safe(events, status)
         if status == "halted":
             stops = [i for i, e in enumerate(events) if e["event"] == "emergency_stop"]
             shaker_halts = [i for i, e in enumerate(events)
@@ -1583,6 +1631,12 @@ class RunMachine(InterruptedRunMachine):
                 if event["event"] == "command" and event.get("origin") != "cleanup":
                     seen[event["id"]].append(event["status"])
             final = events[-1]["status"]
+            check_modules_made_safe(events, final)
+            if self.broken:
+                failed = [e["error"] for e in events if e["event"] == "status"
+                          and e["status"] == "failed" and "stopped answering" in e["error"]]
+                event_(f"a module stopped answering, the run {final}"
+                       + (" with its fault" if failed else ""))
             for command_id, statuses in seen.items():
                 if "completed" not in statuses:
                     assert final != "succeeded", (command_id, statuses)
