@@ -44,7 +44,7 @@ from . import runner
 from .history_file import append_closing, closing_events, end_whole
 from .items import QueueItem
 from .modules import Reading
-from .robots import RobotUnavailable
+from .robots import HALTED_BEFORE_HOMING, RobotUnavailable
 from .runner import ENGINE_ANSWER_TIMEOUT, Link, RobotSpec, action_to_json
 from .served import ActiveRun, RunHooks, StartSoon
 from .worker import describe_exit, process_context
@@ -96,6 +96,8 @@ class SupervisedRobot:
         """A starting run's messages that came before the answer to ``start`` was read."""
         self._on_interlocks: Callable[[], None] | None = None
         self._restarting: anyio.Event | None = None
+        self._awaiting_worker = False  # home_if_needed, before the worker is asked to home
+        self._halt_asked = False  # halt_homing meanwhile
         self._unavailable: str | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -144,9 +146,18 @@ class SupervisedRobot:
         self._on_warning = callback
 
     async def home_if_needed(self) -> None:
-        """Home the robot if it must be (just connected, halted); ``HardwareFault`` if not."""
+        """Home the robot if it must be (just connected, halted); ``HardwareFault`` if not,
+        or if ``halt_homing`` came while the worker was being started again (the new one
+        does not home it)."""
+        self._awaiting_worker, self._halt_asked = True, False
         try:
-            reason = await self._request("home", timeout=None)
+            await self._worker_ready()
+        finally:
+            self._awaiting_worker = False
+        if self._halt_asked:
+            raise HardwareFault(HALTED_BEFORE_HOMING)
+        try:
+            reason = await self._ask("home", timeout=None)
         except WorkerGone as exc:
             raise HardwareFault(str(exc)) from None
         if reason is not None:
@@ -156,6 +167,9 @@ class SupervisedRobot:
         """An emergency stop of the worker's homing cycle, if one is going on (between two
         runs): None if none was, else why the robot may still be moving (empty: the stop
         was confirmed), as ``Robot.halt_homing``."""
+        if self._awaiting_worker:  # a new worker is started for the homing: it does not home
+            self._halt_asked = True
+            return None
         if self._link is None or self._restarting is not None:
             return None  # no worker has the robot: nothing homes it
         try:
@@ -214,10 +228,18 @@ class SupervisedRobot:
 
     async def _request(self, kind: str, *args: Any, timeout: float | None = 30.0) -> Any:
         """Ask the worker and await its answer; ``WorkerGone`` if it dies first."""
+        await self._worker_ready()
+        return await self._ask(kind, *args, timeout=timeout)
+
+    async def _worker_ready(self) -> None:
+        """Wait for a worker being started again; start one if the last could not be."""
         if self._restarting is not None:
             await self._restarting.wait()
         if self._link is None and not self._closed and self._start_soon is not None:
             await self._restart()  # the robot could not be opened last time: try again
+
+    async def _ask(self, kind: str, *args: Any, timeout: float | None) -> Any:
+        """``_request`` of the worker there is now, if any (``WorkerGone`` if none)."""
         link = self._link
         if link is None:
             raise WorkerGone(self._unavailable or "the run worker is not running")

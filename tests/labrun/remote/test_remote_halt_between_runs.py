@@ -218,3 +218,72 @@ def test_an_emergency_stop_not_confirmed_while_the_robot_homes_is_said(
     said = f"{HOMING_HALTED}; {unconfirmed}"
     assert replies == [{"success": False, "msg": said}]
     assert c.wait_for_idle(timeout=WAIT)["queue_error"] == said
+
+
+def test_a_halt_while_the_run_worker_is_started_again_keeps_the_new_one_from_homing(
+        gates: Gates) -> None:
+    """The run worker died between two runs (the robot's connection went with it): the
+    next run waits for a new one, which connects and homes. A halt meanwhile: nothing
+    moves yet, and the new worker does not home once started (the queue said it stopped,
+    and the robot homed all the same)."""
+    import os
+    import signal
+
+    from hardware.emulator import running_emulator
+    from hardware.factory import emulator_config
+    from hardware.frozen import replace
+    from labrun.remote import RunManager, start_server
+    from labrun.remote.runner import RobotSpec
+    from labrun.remote.supervisor import SupervisedRobot
+
+    base = emulator_config("grbl")
+    with running_emulator("grbl", speed=50.0, config=base) as emu:
+        config = replace(base, controller=replace(base.controller, port=emu.address))
+        robot = SupervisedRobot.start(RobotSpec(config, speed=50.0))
+        try:
+            manager = RunManager(robot)
+            gates.watch(manager)
+            with start_server(manager) as handle:
+                served = Served(handle, robot)
+                c = served.client
+                c.queue_item_add(QUICK)
+                c.queue_start()  # homes the freshly connected robot, and runs
+                assert c.wait_for_idle(timeout=WAIT)["queue_error"] is None
+                launch, home_if_needed = robot._launch, robot.home_if_needed
+                launching, launched, getting_ready = (threading.Event(), threading.Event(),
+                                                      threading.Event())
+
+                def held_launch() -> None:  # the new worker is slow to start
+                    launching.set()
+                    launched.wait(WAIT)
+                    launch()
+
+                async def watched_home_if_needed() -> None:
+                    getting_ready.set()
+                    await home_if_needed()
+
+                robot._launch = held_launch  # type: ignore[method-assign]
+                robot.home_if_needed = watched_home_if_needed  # type: ignore[method-assign]
+                pid = robot.pid
+                assert pid is not None
+                os.kill(pid, signal.SIGKILL)
+                assert launching.wait(WAIT)
+                c.queue_item_add(QUICK)
+                thread, replies = start_in_thread(served)
+                assert getting_ready.wait(WAIT)
+                homings = emu.stats.lines.count("$H")
+                reply = c.re_halt()
+                assert reply["msg"] == ("no run was executing: the robot was getting ready "
+                                        "for quick.py; nothing was moving and the queue "
+                                        "stops")
+                launched.set()
+                thread.join(WAIT)
+                said = "quick.py could not start: halted (re_halt) before it started"
+                assert replies == [{"success": False, "msg": said}]
+                status = c.wait_for_idle(timeout=WAIT)
+                assert status["queue_error"] == said and status["items_in_queue"] == 1
+                assert robot.pid not in (None, pid)  # the new worker has the robot
+                assert emu.stats.lines.count("$H") == homings  # it did not home it
+                c.close()
+        finally:
+            robot.close()
