@@ -12,10 +12,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO, cast
 
 from engine.record import is_stream, replace_with_line
 from hardware.config import RobotConfig
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 
 def unwritable(path: str) -> str | None:
@@ -158,14 +161,60 @@ def _identity(path: str) -> tuple[int, int] | str:
     return stat.st_dev, stat.st_ino
 
 
+class _BorrowedBytes(io.BufferedIOBase):
+    """The binary stream under a borrowed one (its ``buffer``): it writes through to
+    labrun's stream's, and closing or detaching it only flushes, so a protocol that closes
+    ``sys.stdout.buffer`` closes nothing of labrun's."""
+
+    def __init__(self, target: BinaryIO) -> None:
+        self._target = target
+
+    def write(self, data: ReadableBuffer) -> int:
+        return self._target.write(data)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+    def detach(self) -> _BorrowedBytes:  # type: ignore[override]
+        """What a raw stream would give (to wrap it in a text stream of one's own): one
+        that writes through to labrun's stream too."""
+        self.flush()
+        return _BorrowedBytes(self._target)
+
+    def isatty(self) -> bool:
+        return self._target.isatty()
+
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_target":  # (not set yet: a copy being made)
+            raise AttributeError(name)
+        return getattr(self._target, name)
+
+
 class _Borrowed(io.TextIOBase):
-    """A stream a protocol writes to: it writes through to labrun's, and closing it only
-    flushes, so a protocol that closes ``sys.stdout`` closes nothing of labrun's. What
-    else a protocol may use of a standard stream (``buffer``, ``fileno()``, ``name``,
-    ``reconfigure()``...) is labrun's stream's."""
+    """A stream a protocol writes to: it writes through to labrun's, and closing it (or
+    its ``buffer``) only flushes, so a protocol that closes ``sys.stdout`` closes nothing
+    of labrun's. What else a protocol may use of a standard stream (``fileno()``,
+    ``name``, ``reconfigure()``...) is labrun's stream's."""
 
     def __init__(self, target: TextIO) -> None:
         self._target = target
+        self._buffer: _BorrowedBytes | None = None
+
+    @property
+    def buffer(self) -> _BorrowedBytes:
+        """Labrun's stream's binary stream, borrowed as this one is."""
+        if self._buffer is None:
+            self._buffer = _BorrowedBytes(self._target.buffer)
+        return self._buffer
 
     def write(self, text: str) -> int:
         return self._target.write(text)
@@ -194,9 +243,15 @@ class _Borrowed(io.TextIOBase):
         return self._target.errors
 
     def __getattr__(self, name: str) -> Any:
-        if name == "_target":  # (not set yet: a copy being made)
+        if name in ("_target", "_buffer"):  # (not set yet: a copy being made)
             raise AttributeError(name)
         return getattr(self._target, name)
+
+
+def borrowed(stream: TextIO) -> TextIO:
+    """``stream`` as a protocol is given it: writing through to it, closing it or its
+    ``buffer`` only flushes."""
+    return cast("TextIO", _Borrowed(stream))  # what it lacks of a TextIO is stream's
 
 
 class _AfterRun(_Borrowed):

@@ -65,6 +65,7 @@ from .exits import (
 from .labware_dirs import read_labware_dirs
 from .outputs import (
     HeldOutput,
+    borrowed,
     outputs_problem,
     protect_inputs,
     record_declined,
@@ -272,9 +273,10 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
     else where each step comes in the simulation (for the progress bar) and the
     ``loadModule`` events of the modules it loaded."""
     printed = HeldOutput(sys.stdout)  # what the protocol prints: shown if it fails here
+    lent = borrowed(printed)  # closing it closes nothing of what is held
     folder = os.getcwd()  # the robot's run starts in it too, wherever the protocol went
     try:
-        with contextlib.redirect_stdout(printed):
+        with contextlib.redirect_stdout(lent):
             sim = create_run(args.file, config=config, on_stalled=continue_when_stalled,
                              labware_dirs=args.labware_dir, watchdog_s=DEFAULT_WATCHDOG_S,
                              params=args.param, param_files=args.param_files)
@@ -289,7 +291,7 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
         return _bad_input(str(exc), location)
     interrupts = Interrupts()
     try:
-        with contextlib.redirect_stdout(printed), interrupts:
+        with contextlib.redirect_stdout(lent), interrupts:
             sim.control.play(source="simulate")
             wait_for_simulation(sim, sys.stderr)  # a progress line on a terminal
     except KeyboardInterrupt as exc:  # as simulate says it: where the protocol was

@@ -164,6 +164,24 @@ def test_a_protocol_may_use_what_a_standard_stream_has(tmp_path: Path, fail: boo
         assert done.stdout.count("bytes\n<stdout> False\n") == 1
 
 
+@pytest.mark.parametrize("closing", ["sys.stdout.buffer.close()", "sys.stdout.buffer.detach()",
+                                     "sys.stdout.close()"])
+def test_a_protocol_closing_its_stdout_in_the_simulation_closes_nothing_of_labrun_s(
+        tmp_path: Path, closing: str) -> None:
+    # The simulation closed the stream where it held what the protocol printed, which its
+    # failure shows: "ValueError: I/O operation on closed file" (exit 1), not the error.
+    path = write(tmp_path, STREAM_USER.replace("FAIL", "True").replace(
+        '    sys.stdout.buffer.write(b"bytes\\n")\n',
+        f'    sys.stdout.buffer.write(b"bytes\\n")\n    sys.stdout.flush()\n    {closing}\n'))
+    assert closing in path.read_text()
+    done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "run", str(path),
+                           "--emulate", "--speed", SPEED, "-y"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr.splitlines()[0]) == (
+        3, f"error: {path}:12: ValueError: bad")
+    assert done.stdout == "bytes\n<stdout> True\n"
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_emulate_runs_a_protocol_end_to_end(tmp_path: Path, dialect: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:

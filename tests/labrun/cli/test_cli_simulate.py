@@ -576,6 +576,42 @@ def test_a_protocol_may_use_what_a_standard_stream_has(tmp_path: Path,
         assert done.stdout.startswith("bytes\n<stdout> 1 True\nSetup\n")
 
 
+CLOSING = ("sys.stdout.buffer.close()", "sys.stdout.buffer.detach()", "sys.stdout.close()")
+
+
+@pytest.mark.parametrize("json_option", [[], ["--json"]])
+@pytest.mark.parametrize("closing", CLOSING)
+def test_a_protocol_closing_its_stdout_closes_nothing_of_labrun_s(
+        tmp_path: Path, json_option: list[str], closing: str) -> None:
+    # sys.stdout.buffer was labrun's own stream's: closed (or detached), the setup sheet
+    # after the run was lost, "ValueError: I/O operation on closed file", exit 1 (with
+    # --json, labrun's stderr went: exit 120).
+    import subprocess
+
+    def simulate(step: str) -> subprocess.CompletedProcess[str]:
+        path = write(tmp_path, f"""
+            import sys
+            metadata = {{"apiLevel": "2.15"}}
+
+            def run(ctx):
+                print("before")
+                {step}
+                ctx.comment("a")
+            """)
+        return subprocess.run([sys.executable, "-m", "labrun.cli.main", "simulate",
+                               str(path), *json_option], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+
+    done, untouched = simulate(closing), simulate("pass")
+    assert (done.returncode, done.stderr) == (0, untouched.stderr)
+    assert done.stdout == untouched.stdout  # the results whole
+    if json_option:
+        assert json.loads(done.stdout)["status"] == "succeeded"
+        assert done.stderr == "before\n"
+    else:
+        assert done.stdout.startswith("before\nSetup\n")
+
+
 def test_an_unwritable_record_is_bad_input(capsys: pytest.CaptureFixture[str],
                                            tmp_path: Path) -> None:
     record = tmp_path / "no" / "such" / "dir" / "run.jsonl"
