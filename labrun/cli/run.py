@@ -31,7 +31,7 @@ import time
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from engine.modules import modules_for
 from engine.record import Event
@@ -65,6 +65,7 @@ from .exits import (
 from .labware_dirs import read_labware_dirs
 from .outputs import (
     HeldOutput,
+    ProtocolStreams,
     borrowed,
     outputs_problem,
     protect_inputs,
@@ -274,9 +275,11 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
     ``loadModule`` events of the modules it loaded."""
     printed = HeldOutput(sys.stdout)  # what the protocol prints: shown if it fails here
     lent = borrowed(printed)  # closing it closes nothing of what is held
+    stderr = sys.stderr
+    lent_stderr = borrowed(stderr)  # nor closing its stderr anything of labrun's
     folder = os.getcwd()  # the robot's run starts in it too, wherever the protocol went
     try:
-        with contextlib.redirect_stdout(lent):
+        with contextlib.redirect_stdout(lent), contextlib.redirect_stderr(lent_stderr):
             sim = create_run(args.file, config=config, on_stalled=continue_when_stalled,
                              labware_dirs=args.labware_dir, watchdog_s=DEFAULT_WATCHDOG_S,
                              params=args.param, param_files=args.param_files)
@@ -291,9 +294,10 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
         return _bad_input(str(exc), location)
     interrupts = Interrupts()
     try:
-        with contextlib.redirect_stdout(lent), interrupts:
+        with contextlib.redirect_stdout(lent), contextlib.redirect_stderr(lent_stderr), \
+                interrupts:
             sim.control.play(source="simulate")
-            wait_for_simulation(sim, sys.stderr)  # a progress line on a terminal
+            wait_for_simulation(sim, stderr)  # a progress line on a terminal
     except KeyboardInterrupt as exc:  # as simulate says it: where the protocol was
         abort_interrupted(sim, str(Path(args.file).resolve()), exc)
         reason = str(sim.record.events[-1].get("reason"))
@@ -430,21 +434,27 @@ def _ask(prompt: str) -> str | None:
 
 def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | None,
                   progress: Progress | None) -> int:
+    # The protocol's sys.stdout and sys.stderr, as it loads and runs, are borrowed views
+    # of labrun's: what it does to them (closes them, replaces them) never reaches what
+    # labrun prints to ``stdout``, its own (once it has run, sys.stdout is stderr's).
+    protocol_output = ProtocolStreams()
+    stdout = protocol_output.stdout
     with contextlib.ExitStack() as stack:
         said = stack.enter_context(driver_warnings())  # "warning: ...", from connecting on
         try:
             robot = open_robot(config, emulate=emulate, speed=args.speed or 1.0,
-                               announce=lambda line: print(line, flush=True))
+                               announce=lambda line: print(line, file=stdout, flush=True))
         except ConfigError as exc:
             record_not_started(args.file, args.record, str(exc), None, config)
             return _bad_input(str(exc), None)
         stack.callback(robot.close)
         try:
             clock = robot.clock  # on the emulator, sped up as its motion is (--speed)
-            run = create_run(args.file, config=robot.config, controller=robot.controller,
-                             clock=clock, record_path=args.record, simulating=False,
-                             labware_dirs=args.labware_dir, devices=robot.devices,
-                             params=args.param, param_files=args.param_files)
+            with protocol_output:
+                run = create_run(args.file, config=robot.config, controller=robot.controller,
+                                 clock=clock, record_path=args.record, simulating=False,
+                                 labware_dirs=args.labware_dir, devices=robot.devices,
+                                 params=args.param, param_files=args.param_files)
         except ParameterError as exc:
             record_not_started(args.file, args.record, f"--param: {exc}", None, config)
             return _bad_input(f"--param: {exc}", None)
@@ -464,7 +474,7 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
         stage = ["connecting"]
         try:
             with homing:
-                problem = _prepare(robot, stage)
+                problem = _prepare(robot, stage, stdout)
         except KeyboardInterrupt:  # the homing cycle was stopped (its cancellation resets)
             driver = robot.driver
             if stage[0] == "homing" and isinstance(driver, GcodeController) \
@@ -497,7 +507,9 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
         unknown = "the next run on this robot will not know what this one leaves on its pipettes"
         name = Path(args.file).name
         _keep_tips(tips_robot, unfinished(name), unknown)
-        final, lost, interrupted = _play(run, robot.driver, progress, args.verbose, said)
+        with protocol_output:
+            final, lost, interrupted = _play(run, robot.driver, progress, args.verbose,
+                                             stdout, said)
         summary = run.record.events[-1]
         _keep_tips(tips_robot, tips_left(name, summary["status"], summary), unknown)
         labels = Labels.of_run(run.record.events)
@@ -508,7 +520,7 @@ def _run_on_robot(args: argparse.Namespace, config: RobotConfig, emulate: str | 
     if record and run.record.write_error:
         record += " (cut short where it could no longer be written)"
     if lost is None:
-        _print_summary(summary, record, labels, times)
+        _print_summary(summary, record, labels, times, stdout)
     else:  # the run went on without its output: said where it can be
         sys.stdout = None
         kept = f"the record {record} has it all" if record else "--record FILE keeps it"
@@ -531,27 +543,29 @@ BEFORE_START = "interrupted while waiting for the door to close; nothing had mov
 """Why a run Ctrl-C ended before it started, the door open."""
 
 
-def _prepare(robot: Robot, stage: list[str]) -> str | None:
-    """Connect and home; the reason if the robot cannot be made ready. ``stage[0]`` says
-    how far it got: ``connecting``, ``waiting`` (for a door), then ``homing``."""
+def _prepare(robot: Robot, stage: list[str], out: TextIO) -> str | None:
+    """Connect and home, saying so on ``out``; the reason if the robot cannot be made
+    ready. ``stage[0]`` says how far it got: ``connecting``, ``waiting`` (for a door),
+    then ``homing``."""
     config = robot.config
     where = config.controller.port or config.name
     print(f"connecting to {where} ({config.controller.kind}"
           f"{', ' + config.controller.dialect if config.controller.kind == 'gcode' else ''})",
-          flush=True)
+          file=out, flush=True)
     try:
         robot.connect()
-        _wait_for_interlocks(robot.controller, stage)
-        print("homing", flush=True)
+        _wait_for_interlocks(robot.controller, stage, out)
+        print("homing", file=out, flush=True)
         stage[0] = "homing"
         position = robot.home()
     except HardwareFault as exc:
         return str(exc)
-    print(_homed_line(config, position), flush=True)
+    print(_homed_line(config, position), file=out, flush=True)
     return None
 
 
-def _wait_for_interlocks(controller: MotionController, stage: list[str]) -> None:
+def _wait_for_interlocks(controller: MotionController, stage: list[str], out: TextIO
+                         ) -> None:
     """Nothing homes behind an open door: with an interlock active, say so and wait until
     it clears (Ctrl-C ends labrun; ``stage[0]`` says it waited)."""
     held = sorted(controller.active_interlocks())
@@ -559,10 +573,10 @@ def _wait_for_interlocks(controller: MotionController, stage: list[str]) -> None
         return
     stage[0] = "waiting"
     print(f"interlock active: {', '.join(held)}; waiting for it to clear before homing "
-          "(Ctrl-C ends labrun)", flush=True)
+          "(Ctrl-C ends labrun)", file=out, flush=True)
     while controller.active_interlocks():
         time.sleep(INTERLOCK_POLL_S)
-    print(f"interlock cleared: {', '.join(held)}", flush=True)
+    print(f"interlock cleared: {', '.join(held)}", file=out, flush=True)
 
 
 def _homed_line(config: RobotConfig, position: Mapping[str, float]) -> str:
@@ -585,15 +599,15 @@ def _homed_line(config: RobotConfig, position: Mapping[str, float]) -> str:
 
 
 def _play(run: Run, inner: MotionController, progress: Progress | None,
-          verbosity: int, driver_said: DriverWarnings | None = None,
+          verbosity: int, out: TextIO, driver_said: DriverWarnings | None = None,
           ) -> tuple[RunStatusReport, OSError | None, bool]:
-    """Play the run with the live status line and the keys; its final status, why the
-    output stopped if it did (the run does not stop with it), and whether Ctrl-C ended it
-    before it started (it waited for a door). The driver's warnings (``driver_said``) are
-    said above the live status line."""
+    """Play the run with the live status line (on ``out``) and the keys; its final
+    status, why the output stopped if it did (the run does not stop with it), and whether
+    Ctrl-C ended it before it started (it waited for a door). The driver's warnings
+    (``driver_said``) are said above the live status line."""
     stdin_tty = is_terminal(sys.stdin)
-    display = StatusLine(sys.stdout, live=stdin_tty and is_terminal(sys.stdout), keys=stdin_tty,
-                         colour=use_colour(sys.stdout), progress=progress)
+    display = StatusLine(out, live=stdin_tty and is_terminal(out), keys=stdin_tty,
+                         colour=use_colour(out), progress=progress)
     log = TextLog(verbosity, quiet_sources=("terminal",), said_live=True)
     controls = Controls(run.control, display)
     events: queue.SimpleQueue[Event] = queue.SimpleQueue()
@@ -749,12 +763,12 @@ def event_line(event: Event) -> str | None:
 
 
 def _print_summary(summary: dict[str, Any], record: str | None, labels: Labels,
-                   times: RunTimes) -> None:
+                   times: RunTimes, out: TextIO) -> None:
     lines = summary_lines(summary, duration_label="duration", record=record, labels=labels,
                           all_wells="the record lists them" if record else
                           "--record FILE keeps them all", times=times)
-    sys.stdout.write("\n".join(lines) + "\n")
-    sys.stdout.flush()
+    out.write("\n".join(lines) + "\n")
+    out.flush()
 
 
 def _pos(position: dict[str, float]) -> str:

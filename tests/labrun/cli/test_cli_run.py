@@ -182,6 +182,52 @@ def test_a_protocol_closing_its_stdout_in_the_simulation_closes_nothing_of_labru
     assert done.stdout == "bytes\n<stdout> True\n"
 
 
+CLOSER = """
+import sys
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    if ctx.is_simulating() == SIMULATING:
+        sys.STREAM.flush()
+        CLOSING
+        print("after")
+        ctx.comment("a")
+        raise ValueError("bad")
+"""
+
+
+@pytest.mark.parametrize("closing", ["buffer.close()", "buffer.detach()", "close()"])
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_a_protocol_closing_a_standard_stream_on_the_robot_closes_nothing_of_labrun_s(
+        tmp_path: Path, stream: str, closing: str) -> None:
+    # The robot's run lent the protocol labrun's own streams: its next log line (or the
+    # error) was "ValueError: I/O operation on closed file", a traceback, the summary lost.
+    path = write(tmp_path, CLOSER.replace("SIMULATING", "False").replace("STREAM", stream)
+                 .replace("CLOSING", f"sys.{stream}.{closing}"))
+    record = tmp_path / "run.jsonl"
+    done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "run", str(path),
+                           "--emulate", "--speed", SPEED, "-y", "--record", str(record)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (1, f"error: {path}:10: ValueError: bad\n")
+    assert "\nafter\n" in done.stdout and "status:              failed" in done.stdout
+    assert read_record(record)[-1]["error"] == "ValueError: bad"
+
+
+@pytest.mark.parametrize("closing", ["buffer.close()", "buffer.detach()", "close()"])
+def test_a_protocol_closing_its_stderr_in_the_simulation_closes_nothing_of_labrun_s(
+        tmp_path: Path, closing: str) -> None:
+    # labrun's own stderr was the protocol's: closed, the simulation's error was lost
+    # ("ValueError: I/O operation on closed file", exit 1).
+    path = write(tmp_path, CLOSER.replace("SIMULATING", "True").replace("STREAM", "stderr")
+                 .replace("CLOSING", f"sys.stderr.{closing}"))
+    done = subprocess.run([sys.executable, "-m", "labrun.cli.main", "run", str(path),
+                           "--emulate", "--speed", SPEED, "-y"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (3, "after\n")
+    assert done.stderr == (f"error: {path}:10: ValueError: bad\nthe protocol failed in "
+                           "simulation; nothing was connected or moved\n")
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_emulate_runs_a_protocol_end_to_end(tmp_path: Path, dialect: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
@@ -689,9 +735,9 @@ def test_an_open_door_at_the_start_holds_the_run_until_it_is_closed(
     wait_for_interlocks = run_cli._wait_for_interlocks
     sent_before: list[str] = []  # what went to the firmware while the door was open
 
-    def spy(controller: object, stage: list[str]) -> None:
+    def spy(controller: object, stage: list[str], out: object) -> None:
         waiting.set()
-        wait_for_interlocks(controller, stage)  # type: ignore[arg-type]
+        wait_for_interlocks(controller, stage, out)  # type: ignore[arg-type]
 
     monkeypatch.setattr(run_cli, "_wait_for_interlocks", spy)
     with running_emulator("marlin", speed=float(SPEED)) as emu:

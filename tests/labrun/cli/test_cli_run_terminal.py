@@ -390,7 +390,8 @@ def test_ctrl_c_as_the_run_waits_for_the_door_ends_it_before_it_starts(
     closing = threading.Timer(WAIT_S, idle_run.control.set_interlock, ("door", False))
     closing.start()
     try:
-        final, _, interrupted = run_cli._play(idle_run, idle_run.controller, None, 0)
+        final, _, interrupted = run_cli._play(idle_run, idle_run.controller, None, 0,
+                                            sys.stdout)
     finally:
         closing.cancel()
     assert interrupted and final.status is Status.ABORTED
