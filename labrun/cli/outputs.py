@@ -201,9 +201,9 @@ class _BorrowedBytes(io.BufferedIOBase):
 
 class _Borrowed(io.TextIOBase):
     """A stream a protocol writes to: it writes through to labrun's, and closing it (or
-    its ``buffer``) only flushes, so a protocol that closes ``sys.stdout`` closes nothing
-    of labrun's. What else a protocol may use of a standard stream (``fileno()``,
-    ``name``, ``reconfigure()``...) is labrun's stream's."""
+    its ``buffer``) or detaching its ``buffer`` only flushes, so a protocol that closes
+    ``sys.stdout`` closes nothing of labrun's. What else a protocol may use of a standard
+    stream (``fileno()``, ``name``, ``reconfigure()``...) is labrun's stream's."""
 
     def __init__(self, target: TextIO) -> None:
         self._target = target
@@ -224,6 +224,12 @@ class _Borrowed(io.TextIOBase):
 
     def close(self) -> None:
         self.flush()
+
+    def detach(self) -> _BorrowedBytes:  # type: ignore[override]
+        """Its ``buffer`` (to wrap in a text stream of one's own), labrun's stream's
+        borrowed: labrun's stream stays as it was, and so does this one."""
+        self.flush()
+        return self.buffer
 
     def isatty(self) -> bool:
         return self._target.isatty()

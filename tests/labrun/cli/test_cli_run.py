@@ -196,12 +196,14 @@ def run(ctx):
 """
 
 
-@pytest.mark.parametrize("closing", ["buffer.close()", "buffer.detach()", "close()"])
+@pytest.mark.parametrize("closing", ["buffer.close()", "buffer.detach()", "close()",
+                                     "detach()"])
 @pytest.mark.parametrize("stream", ["stdout", "stderr"])
 def test_a_protocol_closing_a_standard_stream_on_the_robot_closes_nothing_of_labrun_s(
         tmp_path: Path, stream: str, closing: str) -> None:
     # The robot's run lent the protocol labrun's own streams: its next log line (or the
-    # error) was "ValueError: I/O operation on closed file", a traceback, the summary lost.
+    # error) was "ValueError: I/O operation on closed file", a traceback, the summary lost
+    # (a borrowed stream's detach() failed the protocol: "UnsupportedOperation: detach").
     path = write(tmp_path, CLOSER.replace("SIMULATING", "False").replace("STREAM", stream)
                  .replace("CLOSING", f"sys.{stream}.{closing}"))
     record = tmp_path / "run.jsonl"
@@ -213,7 +215,8 @@ def test_a_protocol_closing_a_standard_stream_on_the_robot_closes_nothing_of_lab
     assert read_record(record)[-1]["error"] == "ValueError: bad"
 
 
-@pytest.mark.parametrize("closing", ["buffer.close()", "buffer.detach()", "close()"])
+@pytest.mark.parametrize("closing", ["buffer.close()", "buffer.detach()", "close()",
+                                     "detach()"])
 def test_a_protocol_closing_its_stderr_in_the_simulation_closes_nothing_of_labrun_s(
         tmp_path: Path, closing: str) -> None:
     # labrun's own stderr was the protocol's: closed, the simulation's error was lost

@@ -576,7 +576,8 @@ def test_a_protocol_may_use_what_a_standard_stream_has(tmp_path: Path,
         assert done.stdout.startswith("bytes\n<stdout> 1 True\nSetup\n")
 
 
-CLOSING = ("sys.stdout.buffer.close()", "sys.stdout.buffer.detach()", "sys.stdout.close()")
+CLOSING = ("sys.stdout.buffer.close()", "sys.stdout.buffer.detach()", "sys.stdout.close()",
+           "sys.stdout.detach()", "sys.stderr.buffer.close()", "sys.stderr.detach()")
 
 
 @pytest.mark.parametrize("json_option", [[], ["--json"]])
@@ -585,7 +586,8 @@ def test_a_protocol_closing_its_stdout_closes_nothing_of_labrun_s(
         tmp_path: Path, json_option: list[str], closing: str) -> None:
     # sys.stdout.buffer was labrun's own stream's: closed (or detached), the setup sheet
     # after the run was lost, "ValueError: I/O operation on closed file", exit 1 (with
-    # --json, labrun's stderr went: exit 120).
+    # --json, labrun's stderr went: exit 120). sys.stdout.detach() (sys.stderr's) failed
+    # the protocol: "UnsupportedOperation: detach", exit 1.
     import subprocess
 
     def simulate(step: str) -> subprocess.CompletedProcess[str]:
