@@ -214,6 +214,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Marlin built without its emergency parser (Marlin's default "
                              "configuration): M410 and M112 act only once the move under "
                              "way ends, and M115 says Cap:EMERGENCY_PARSER:0")
+    parser.add_argument("--no-tmc-drivers", dest="tmc_drivers", action="store_false",
+                        help="Marlin built without TMC stepper drivers: it answers M906 "
+                             "(motor currents) 'echo:Unknown command: \"M906 ...\"'")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -222,8 +225,12 @@ def run_from_args(args: argparse.Namespace) -> int:
     if problem is None and not 0 < args.busy_interval <= 3600:
         problem = (f"--busy-interval must be more than 0 and at most 3600 seconds, "
                    f"not {args.busy_interval:g}")
-    if problem is None and not args.emergency_parser and args.dialect != "marlin":
-        problem = "--no-emergency-parser applies only with --dialect marlin"
+    if problem is None and args.dialect != "marlin":
+        for given, option in ((not args.emergency_parser, "--no-emergency-parser"),
+                              (not args.tmc_drivers, "--no-tmc-drivers")):
+            if given:
+                problem = f"{option} applies only with --dialect marlin"
+                break
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -237,8 +244,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    # Marlin's build without its emergency parser (refused above for the others)
-    firmware: dict[str, Any] = {} if args.emergency_parser else {"emergency_parser": False}
+    # Marlin's build without its emergency parser, or TMC drivers (refused above for the
+    # others)
+    firmware: dict[str, Any] = {name: False for name in ("emergency_parser", "tmc_drivers")
+                                if not getattr(args, name)}
 
     async def serve() -> None:
         # Ctrl-C and SIGTERM end it cleanly on every Python: on 3.10, anyio's runner turns
@@ -249,7 +258,9 @@ def run_from_args(args: argparse.Namespace) -> int:
                     serve_emulator, args.dialect, args.host, args.port, args.speed,
                     link="pty" if args.pty else "tcp", config=config,
                     busy_interval=args.busy_interval, **firmware))
-                built = "" if args.emergency_parser else ", no emergency parser"
+                built = "".join(f", {said}" for said, on in (
+                    ("no emergency parser", args.emergency_parser),
+                    ("no TMC drivers", args.tmc_drivers)) if not on)
                 print(f"labrun emulator ({args.dialect}{built}, speed x{args.speed:g}) on "
                       f"{emulator.address}", flush=True)
                 async for _ in signals:

@@ -24,9 +24,12 @@ unless ``emergency_parser=False``).
   ``kill(reason)`` prints its reason first (``Error:Thermal Runaway, system stopped!``).
 - Endstops always on: a limit (the ``limit_next`` fault) cuts the move short and prints
   ``echo:endstops hit:  X:12.34``; the lines go on being answered.
-- Currents ``M906`` (mA), motors ``M17``/``M18``/``M84``.
+- Currents ``M906`` (mA), motors ``M17``/``M18``/``M84``. ``tmc_drivers=False``: a build
+  without TMC drivers, which answers ``M906`` as Marlin answers a command it was not
+  built with, ``echo:Unknown command: "M906 X800"`` and ``ok``.
 - ``M115``: name, ``AXIS_COUNT``, ``Cap:`` lines; ``M503``: the robot's axes as
-  ``M92``/``M203``/``M201`` and ``M211 S0`` (``echo:`` lines).
+  ``M92``/``M203``/``M201`` and ``M211 S0`` (``echo:`` lines); ``m503=False`` is a build
+  with ``DISABLE_M503``, which does not know it.
 - Interlocks (labrun convention): ``//action:interlock door active|clear`` on change
   and in ``M119``'s answer.
 - The print job timer: ``M75`` starts it (or goes on), ``M76`` pauses a running one,
@@ -79,9 +82,14 @@ class MarlinFirmware(Firmware):
     def __init__(self, machine: Machine, faults: Faults, stats: Stats, *,
                  position_on_ok: bool = False, wait_interval: float = 0.0,
                  resend_format: str = "Resend: {n}", emergency_parser: bool = True,
-                 host_pause_m76: bool = False, **options: float) -> None:
+                 host_pause_m76: bool = False, tmc_drivers: bool = True,
+                 m503: bool = True, **options: float) -> None:
         super().__init__(machine, faults, stats, **options)
         self.emergency_parser = emergency_parser
+        self.tmc_drivers = tmc_drivers
+        """Built with TMC stepper drivers: it knows ``M906``."""
+        self.m503 = m503
+        """Built without ``DISABLE_M503``: it knows ``M503``."""
         self.host_pause_m76 = host_pause_m76
         self.job_timer: JobTimer = "stopped"
         """The print job timer (``M75``/``M76``/``M77``), which the LCD's menu follows."""
@@ -307,7 +315,7 @@ class MarlinFirmware(Firmware):
                 await self.send("//action:pause")
         elif command == "M77":
             self.job_timer = "stopped"
-        elif command == "M906":
+        elif command == "M906" and self.tmc_drivers:
             for letter, value in items:
                 if letter in m.config.axes and value is not None:
                     m.currents[letter] = value / 1000.0
@@ -331,7 +339,7 @@ class MarlinFirmware(Firmware):
             await self.send(f"FIRMWARE_NAME:{self.name} AXIS_COUNT:{len(m.config.axes)}")
             await self.send("Cap:EEPROM:0")
             await self.send(f"Cap:EMERGENCY_PARSER:{int(self.emergency_parser)}")
-        elif command == "M503":
+        elif command == "M503" and self.m503:
             for report in _settings_report(dict(m.config.axes)):
                 await self.send(report)
         elif command in ("G90", "G91"):
@@ -339,7 +347,8 @@ class MarlinFirmware(Firmware):
         elif command in ("G92", "G92.1"):
             self.offsets.execute(command, items, m.planned)
         elif command != "G21":
-            await self.send(f'echo:Unknown command: "{line.text.strip()}"')
+            # Marlin's parser shows the command from its letter on, the N word skipped
+            await self.send(f'echo:Unknown command: "{_strip_number(line.text).strip()}"')
         await self.answer(line, "ok")
 
 

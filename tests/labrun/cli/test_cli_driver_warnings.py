@@ -121,6 +121,16 @@ def test_no_emergency_parser_is_refused_for_other_firmwares(
         "error: --no-emergency-parser applies only with --dialect marlin\n")
 
 
+def test_a_marlin_without_tmc_drivers_is_said_in_its_banner_and_refused_for_the_others(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with labrun_emulator("--no-tmc-drivers", "--port", "0") as (banner, _):
+        assert banner.startswith("labrun emulator (marlin, no emergency parser, no TMC "
+                                 "drivers, speed x100) on tcp://127.0.0.1:")
+    assert main(["emulator", "--dialect", "smoothie", "--no-tmc-drivers"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --no-tmc-drivers applies only with --dialect marlin\n")
+
+
 
 def test_the_serial_modules_drivers_failures_are_said_in_one_line_of_labruns_own(
         capsys: pytest.CaptureFixture[str]) -> None:
