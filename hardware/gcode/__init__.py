@@ -8,6 +8,7 @@ a serial device or a pyserial URL such as ``socket://host:port``) in
 from .dialects import DIALECTS, INTERLOCK_PREFIX, Dialect, Grbl, Marlin, Smoothie, get_dialect
 from .driver import AT_CONNECTION, GcodeController, open_controller
 from .errors import (
+    CommandUnknown,
     ConnectionLost,
     ControllerAlarm,
     ControllerError,
@@ -23,6 +24,7 @@ __all__ = [
     "AT_CONNECTION",
     "DIALECTS",
     "INTERLOCK_PREFIX",
+    "CommandUnknown",
     "ConnectionLost",
     "ControllerAlarm",
     "ControllerError",

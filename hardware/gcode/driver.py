@@ -63,6 +63,7 @@ from ..kinematics import plan_move
 from .dialects import Dialect, configured_dialect
 from .dialects.marlin import emergency_parser_of
 from .errors import (
+    CommandUnknown,
     ConnectionLost,
     ControllerAlarm,
     ControllerError,
@@ -188,6 +189,10 @@ class GcodeController:
         self.warnings: list[str] = []
         """What the user should know about this controller, found at connection (also
         logged as warnings)."""
+        self.currents_unknown = False
+        """Whether the firmware said it does not know the dialect's currents line (a
+        Marlin built without TMC drivers and ``M906``): not sent again on this
+        connection, and ``supports_currents`` is False."""
         self.home_moved = False
         """Whether the last ``home()`` sent anything that moves the robot (its homing
         cycle, a switchless axis's travel): False if it ended (or was cancelled) before."""
@@ -199,7 +204,7 @@ class GcodeController:
 
     @property
     def supports_currents(self) -> bool:
-        return self.dialect.supports_currents
+        return self.dialect.supports_currents and not self.currents_unknown
 
     @property
     def requires_homing(self) -> bool:
@@ -238,6 +243,7 @@ class GcodeController:
         self._capabilities_read = False
         self.emergency_parser = None
         self.warnings = []
+        self.currents_unknown = False
         try:
             await self._handshake()
             # GRBL reads its settings in an alarm; the others are asked once home() has
@@ -596,12 +602,22 @@ class GcodeController:
                 for axis, fw in self.axis_map.items()}
 
     async def set_currents(self, currents: Mapping[str, float]) -> None:
+        """Set motor currents. Lower currents while parked are only a saving (less heat):
+        a firmware that does not know the line (Marlin without TMC drivers: ``M906``) is
+        warned of once and sent it no more on this connection; the motors keep the
+        current the board gives them."""
         link = self._live()
         self._check_axes(currents)
         line = self.dialect.currents_line({self.axis_map[a]: v for a, v in currents.items()})
-        if line is not None and currents:
+        if line is not None and currents and not self.currents_unknown:
             await self._ready()
-            await link.streamer.request(line)
+            try:
+                await link.streamer.request(line)
+            except CommandUnknown as exc:
+                self.currents_unknown = True
+                warning = (f"{exc}; labrun sends it no more on this connection: the motors "
+                           "keep the current the board gives them, while parked too")
+                log.warning("%s", warning)
 
     async def wait_until_idle(self) -> None:
         link = self._live()
@@ -811,8 +827,15 @@ class GcodeController:
             self._homing_rates = grbl_homing(settings)
             problems = grbl_unsafe(self.config, self.axis_map, settings)
         elif name == "marlin":
-            problems = marlin_unsafe(self.config, self.axis_map,
-                                     marlin_settings(await self.query("M503")))
+            try:
+                report = await self.query("M503")
+            except CommandUnknown as exc:  # DISABLE_M503: a build short of flash
+                self._settings_checked = True
+                self._warn_at_connection(
+                    f"{exc}; labrun cannot check its steps/mm against the robot file's: "
+                    "make sure they agree (M92)")
+                return
+            problems = marlin_unsafe(self.config, self.axis_map, marlin_settings(report))
         else:
             problems = []
         if problems:
@@ -840,6 +863,10 @@ class GcodeController:
         warning = (f"the Marlin at {where} has no emergency parser ({why}): "
                    + _NO_EMERGENCY_PARSER_STOP.format("")
                    + "; turn EMERGENCY_PARSER on in Marlin's Configuration_adv.h")
+        self._warn_at_connection(warning)
+
+    def _warn_at_connection(self, warning: str) -> None:
+        """Tell the user of ``warning``, found at connection: ``warnings``, and the log."""
         self.warnings.append(warning)
         log.warning("%s", warning, extra={AT_CONNECTION: True})
 

@@ -9,6 +9,15 @@ class ControllerError(HardwareFault):
     """The firmware rejected a command (``error:N``, ``Error:...``, ``!!``)."""
 
 
+class CommandUnknown(ControllerError):
+    """The firmware was not built with the command sent (Marlin without TMC drivers and
+    ``M906``): ``command`` is its code."""
+
+    def __init__(self, message: str, command: str) -> None:
+        super().__init__(message)
+        self.command = command
+
+
 class ControllerTimeout(HardwareFault):
     """The firmware stopped answering: nothing arrived for ``timeout_s`` seconds."""
 

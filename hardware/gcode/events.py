@@ -126,6 +126,14 @@ class Garbled:
 
 
 @frozen
+class UnknownCommand:
+    """The firmware was not built with the command of the line in flight (Marlin's
+    ``echo:Unknown command: "M906 X800"``); its ``ok`` still follows."""
+
+    text: str
+
+
+@frozen
 class Info:
     """Anything else: ``[MSG:...]``, ``// ...``, ``echo:...``."""
 
@@ -133,4 +141,4 @@ class Info:
 
 
 Event = Ok | Error | Halted | Resend | Busy | Alarm | EndstopHit | Restarted | Status \
-    | PositionReport | InterlockChange | BoardRequest | Garbled | Info
+    | PositionReport | InterlockChange | BoardRequest | Garbled | UnknownCommand | Info

@@ -26,7 +26,7 @@ from attrs import define, field
 
 from ..config import RobotConfig
 from .driver import GcodeController, other_firmware
-from .errors import ControllerError
+from .errors import CommandUnknown, ControllerError
 from .settings import (
     GRBL_AXES,
     TOLERANCE,
@@ -226,7 +226,11 @@ async def _marlin(driver: GcodeController) -> Inspection:
     await driver.query("M114")
     reported = list(driver.link.position or {})
     _firmware_axes(driver, reported, found)
-    config = await driver.query("M503")
+    try:
+        config = await driver.query("M503")
+    except CommandUnknown as exc:  # DISABLE_M503
+        found.fact("settings", str(exc))
+        return found
     _marlin_settings(driver, config, found)
     return found
 

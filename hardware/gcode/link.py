@@ -40,6 +40,7 @@ from .events import (
     Resend,
     Restarted,
     Status,
+    UnknownCommand,
 )
 from .service import Service
 from .streaming import Streamer
@@ -95,7 +96,9 @@ class Link:
         self.poll_interval = poll_interval
         self.streamer = Streamer(dialect, self.write, timeout_s, on_fault=self._fail,
                                  explain=lambda entry: self._context(entry.sent_at),
-                                 in_alarm=self.in_alarm)
+                                 in_alarm=self.in_alarm,
+                                 where=f"the {dialect.name.capitalize()} at "
+                                       f"{transport.description}")
         self.status: Status | None = None
         self.status_seq = 0
         self.garbled_reports = 0
@@ -387,6 +390,8 @@ class Link:
             if "Reset to continue" in event.text:
                 self.reset_required = True
             log.debug("controller: %s", event.text)
+        elif isinstance(event, UnknownCommand):
+            self.streamer.on_unknown(event)
         elif isinstance(event, Busy):
             pass
         self._on_event(event)

@@ -46,8 +46,8 @@ from attrs import define, field
 
 from ..controller import HardwareFault
 from .dialects import Dialect
-from .errors import ControllerAlarm, ControllerError, ControllerTimeout
-from .events import Error, Halted, Ok, Resend
+from .errors import CommandUnknown, ControllerAlarm, ControllerError, ControllerTimeout
+from .events import Error, Halted, Ok, Resend, UnknownCommand
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,8 @@ class Pending:
     reply: Ok | None = None
     error: HardwareFault | None = None
     error_text: str | None = None
+    unknown: str | None = None
+    """The firmware said it does not know the line's command (its ``ok`` follows)."""
     alarm: str | None = None
     """An alarm that came while the line was in flight (it fails with it)."""
     sent_in_alarm: bool = False
@@ -94,11 +96,13 @@ class Streamer:
                  timeout_s: float,
                  on_fault: Callable[[HardwareFault], None] | None = None,
                  explain: Callable[[Pending], str] | None = None,
-                 in_alarm: Callable[[], bool] | None = None) -> None:
+                 in_alarm: Callable[[], bool] | None = None,
+                 where: str = "the controller") -> None:
         """``explain(entry)``: what else the link saw while ``entry`` waited, appended to
         its timeout (data that was not text, an alarm state); ``in_alarm()``: whether the
-        controller is in alarm now."""
+        controller is in alarm now; ``where``: the controller, as errors name it."""
         self.dialect = dialect
+        self.where = where
         self._on_fault = on_fault
         self._explain = explain
         self._in_alarm = in_alarm or (lambda: False)
@@ -310,11 +314,22 @@ class Streamer:
             return
         if entry.alarm is not None:
             entry.finish(None, _alarm_fault(entry, entry.alarm))
+        elif entry.unknown is not None:
+            command = entry.text.split()[0] if entry.text.split() else entry.text
+            option = self.dialect.missing_option(command)
+            entry.finish(None, CommandUnknown(
+                f"{self.where} does not know {command}{f' ({option})' if option else ''}: "
+                f"it answered {entry.text!r} with {entry.unknown!r}", command))
         elif entry.error_text is not None:
             entry.finish(None, ControllerError(
                 f"controller rejected {entry.text!r}: {entry.error_text}"))
         else:
             entry.finish(event, None)
+
+    def on_unknown(self, event: UnknownCommand) -> None:
+        """The firmware does not know the oldest line's command; its ``ok`` follows."""
+        if self._fifo:
+            self._fifo[0].unknown = event.text
 
     def on_error(self, event: Error | Halted) -> None:
         if isinstance(event, Error) and not event.final:

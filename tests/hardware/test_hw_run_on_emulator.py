@@ -40,6 +40,7 @@ from hardware.factory import emulator_config
 from hardware.frozen import replace
 from hardware.gcode import GcodeController
 from hardware.robot import open_robot
+from labrun.cli.driver_warnings import driver_warnings
 from protocol_api.execute import create_run
 
 DIALECTS = ("grbl", "marlin", "smoothie")
@@ -125,13 +126,13 @@ class RobotRun:
 @contextmanager
 def robot_run(tmp_path: Path, dialect: str, protocol: str, *, timeout_s: float = 2.0,
               speed: float = SPEED, trace: list[TraceItem] | None = None,
-              link: LinkKind = "tcp") -> Iterator[RobotRun]:
+              link: LinkKind = "tcp", **firmware: Any) -> Iterator[RobotRun]:
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "protocol.py"
     path.write_text(textwrap.dedent(protocol))
     record = tmp_path / "record.jsonl"
     base = emulator_config(dialect)
-    with running_emulator(dialect, speed=speed, config=base, link=link) as emu:
+    with running_emulator(dialect, speed=speed, config=base, link=link, **firmware) as emu:
         config = replace(base, controller=replace(
             base.controller, port=emu.address, timeout_s=timeout_s))
         robot = open_robot(config)
@@ -396,6 +397,33 @@ def test_a_pause_at_marlins_board_parks_and_a_resume_there_goes_on_where_it_stop
         paused_event = [e for e in robot.file_events()
                         if e["event"] == "status" and e["status"] == "paused"][-1]
         assert paused_event["pause_from"] == "board"
+
+
+def test_a_pause_on_a_marlin_without_tmc_drivers_is_said_once_and_the_run_goes_on(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Marlin without TMC drivers answers M906 'echo:Unknown command: "M906 ..."' and ok:
+    # the driver took the ok, so the plungers' lower current while parked, and the run
+    # current at the unpark, were said to be set and were not, without a word.
+    with driver_warnings(), robot_run(tmp_path, "marlin", LONG_MOVE_WITH_TIP, link="pty",
+                                      tmc_drivers=False) as robot:
+        robot.pause_mid_long_move()
+        paused = robot.control.wait_until_paused(WAIT_S)
+        assert paused.status is Status.PAUSED and paused.parked
+        assert robot.control.resume().accepted
+        final = robot.run.wait(WAIT_S)
+        assert final.status is Status.SUCCEEDED, final
+        port = robot.inner.port
+        assert robot.file_events()[-1]["status"] == "succeeded"
+        assert [e["effect"] for e in robot.events("pause_effect")] == [
+            "interrupted", "completed after pause"]
+        currents = [line for line in sent_lines(robot) if line.startswith("M906")]
+    # Asked once, to lower them while parked; not again at the unpark.
+    assert currents == ["M906 B50 C50"]
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: the Marlin at {port} does not know M906 (built without TMC drivers?): "
+        "it answered 'M906 B50 C50' with 'echo:Unknown command: \"M906 B50 C50\"'; labrun "
+        "sends it no more on this connection: the motors keep the current the board gives "
+        "them, while parked too"]
 
 
 def test_a_stop_at_marlins_board_ends_the_run_stopped_with_its_cleanup(

@@ -98,6 +98,11 @@ class Dialect:
         """A line that makes the firmware report its interlocks; None when status carries them."""
         return None
 
+    def missing_option(self, command: str) -> str | None:
+        """The build option a firmware that does not know ``command`` (``M906``) was
+        likely built without, to name in the error; None when there is no such guess."""
+        return None
+
     def frame(self, text: str, number: int | None = None) -> bytes:
         """The bytes put on the wire for one line."""
         return (text + "\n").encode("ascii")

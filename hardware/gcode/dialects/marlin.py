@@ -21,6 +21,9 @@ Marlin reads ``M410`` and ``M112`` only when its main loop reads the serial port
 once a blocking command under way (``M400``, ``G4``, ``G28``) has ended. After ``kill()``
 real Marlin needs a board reset; labrun's emulator accepts ``M999`` instead. Currents via
 ``M906`` (mA, TMC drivers).
+A command Marlin was not built with is answered ``echo:Unknown command: "M906 X800"`` and
+then ``ok`` (``GcodeSuite::unknown_command_warning``): ``M906`` without TMC drivers,
+``M503`` with ``DISABLE_M503``. (``G21`` is a silent no-op without ``INCH_MODE_SUPPORT``.)
 Interlocks: labrun's ``//action:interlock door active|clear`` convention, queried by ``M119``.
 Host action commands (``HOST_ACTION_COMMANDS``): what a person chooses on the LCD (or a
 button wired to the board) is said to the host: ``//action:pause`` (``paused`` once
@@ -51,6 +54,7 @@ from ..events import (
     PositionReport,
     Resend,
     Restarted,
+    UnknownCommand,
 )
 from .base import Dialect, parse_axis_words, parse_interlock
 
@@ -59,6 +63,9 @@ _RESEND_PRECURSORS = ("checksum mismatch", "Line Number", "No Checksum", "Missin
 _RESEND = re.compile(r"^(?:Resend:|rs)\s*N?(\d+)\s*$", re.IGNORECASE)
 _POSITION_ON_OK = re.compile(r"(?:^|\s)X:\s*-?\d")
 _ENDSTOPS_HIT = "echo:endstops hit:"
+_UNKNOWN_COMMAND = 'echo:Unknown command: "'
+_BUILD_OPTIONS = {"M906": "built without TMC drivers?",
+                  "M503": "built with DISABLE_M503?"}
 
 
 _HOST_ACTION = re.compile(r"^//\s*action:(\w+)\s*$")
@@ -137,6 +144,9 @@ class Marlin(Dialect):
     def interlock_query_line(self) -> str:
         return "M119"
 
+    def missing_option(self, command: str) -> str | None:
+        return _BUILD_OPTIONS.get(command)
+
     def frame(self, text: str, number: int | None = None) -> bytes:
         if number is None:
             return (text + "\n").encode("ascii")
@@ -161,6 +171,8 @@ class Marlin(Dialect):
                                                       self.axis_letters))]
         if line == "wait":
             return [Info(line)]
+        if line.startswith(_UNKNOWN_COMMAND):
+            return [UnknownCommand(line)]
         if line.startswith(("Error:", "Error ")):
             message = line[len("Error:"):]
             if any(p in message for p in _RESEND_PRECURSORS):

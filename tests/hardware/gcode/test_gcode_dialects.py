@@ -22,6 +22,7 @@ from hardware.gcode.events import (
     Resend,
     Restarted,
     Status,
+    UnknownCommand,
 )
 
 
@@ -193,7 +194,7 @@ def test_marlin_formats() -> None:
     ("//action:start", [Info("//action:start")]),
     ("//action:poweroff", [Info("//action:poweroff")]),
     ("//action:pause now", [Info("//action:pause now")]),
-    ("echo:Unknown command: \"G999\"", [Info("echo:Unknown command: \"G999\"")]),
+    ("echo:Unknown command: \"G999\"", [UnknownCommand("echo:Unknown command: \"G999\"")]),
 ])
 def test_marlin_lines(line: str, events: list[object]) -> None:
     assert Marlin().parse(line) == events
