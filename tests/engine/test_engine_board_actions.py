@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from labrun_testing import P300, TIP_TOP, WELL, ScriptedRun
+from labrun_testing import TIP_TOP, WELL, ScriptedRun, loaded_run
 
 from engine import commands as c
 from engine.state import Status
@@ -19,13 +19,8 @@ FAR = (WELL[0] + 200.0, WELL[1] + 150.0, WELL[2] + 40.0)
 
 @pytest.fixture
 def scripted() -> Iterator[ScriptedRun]:
-    run = ScriptedRun()
-    try:
-        run.play()
-        run.call(P300, name="load")
+    with loaded_run() as run:
         yield run
-    finally:
-        run.close()
 
 
 def ask_at_board(scripted: ScriptedRun, action: BoardAction) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from labrun_testing import P300, WELL, ScriptedRun
+from labrun_testing import WELL, ScriptedRun, loaded_run
 
 from engine import commands as c
 from engine.state import Status
@@ -19,13 +19,8 @@ FAR = (WELL[0] + 200.0, WELL[1] + 150.0, WELL[2] + 40.0)
 
 @pytest.fixture
 def scripted() -> Iterator[ScriptedRun]:
-    run = ScriptedRun()
-    try:
-        run.play()
-        run.call(P300, name="load")
+    with loaded_run() as run:
         yield run
-    finally:
-        run.close()
 
 
 def marks(scripted: ScriptedRun) -> list[JobPhase]:

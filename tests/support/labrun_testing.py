@@ -14,7 +14,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +183,18 @@ class ScriptedRun:
             with self._cond:
                 self.protocol_done = True
                 self._cond.notify_all()
+
+
+@contextlib.contextmanager
+def loaded_run() -> Iterator[ScriptedRun]:
+    """A scripted run, played, with the P300 loaded (its first step); closed at the end."""
+    run = ScriptedRun()
+    try:
+        run.play()
+        run.call(P300, name="load")
+        yield run
+    finally:
+        run.close()
 
 
 def protocol_file(directory: Path, body: str, api: str = "2.15") -> Path:
