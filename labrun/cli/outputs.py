@@ -161,16 +161,12 @@ def _identity(path: str) -> tuple[int, int] | str:
     return stat.st_dev, stat.st_ino
 
 
-class _BorrowedBytes(io.BufferedIOBase):
-    """The binary stream under a borrowed one (its ``buffer``): it writes through to
-    labrun's stream's, and closing or detaching it only flushes, so a protocol that closes
-    ``sys.stdout.buffer`` closes nothing of labrun's."""
+class _WritesThrough:
+    """What a borrowed stream does with labrun's stream, ``_target``: writes through to
+    it, closing only flushes, and what else a protocol may use of a standard stream
+    (``fileno()``, ``name``, ``reconfigure()``...) is the target's."""
 
-    def __init__(self, target: BinaryIO) -> None:
-        self._target = target
-
-    def write(self, data: ReadableBuffer) -> int:
-        return self._target.write(data)
+    _target: Any
 
     def flush(self) -> None:
         self._target.flush()
@@ -178,32 +174,48 @@ class _BorrowedBytes(io.BufferedIOBase):
     def close(self) -> None:
         self.flush()
 
+    def isatty(self) -> bool:
+        return bool(self._target.isatty())
+
+    def fileno(self) -> int:
+        return int(self._target.fileno())
+
+    def writable(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("_target", "_buffer"):  # (not set yet: a copy being made)
+            raise AttributeError(name)
+        return getattr(self._target, name)
+
+
+class _BorrowedBytes(_WritesThrough, io.BufferedIOBase):
+    """The binary stream under a borrowed one (its ``buffer``): it writes through to
+    labrun's stream's, and closing or detaching it only flushes, so a protocol that closes
+    ``sys.stdout.buffer`` closes nothing of labrun's."""
+
+    _target: BinaryIO
+
+    def __init__(self, target: BinaryIO) -> None:
+        self._target = target
+
+    def write(self, data: ReadableBuffer) -> int:
+        return self._target.write(data)
+
     def detach(self) -> _BorrowedBytes:  # type: ignore[override]
         """What a raw stream would give (to wrap it in a text stream of one's own): one
         that writes through to labrun's stream too."""
         self.flush()
         return _BorrowedBytes(self._target)
 
-    def isatty(self) -> bool:
-        return self._target.isatty()
 
-    def fileno(self) -> int:
-        return self._target.fileno()
-
-    def writable(self) -> bool:
-        return True
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "_target":  # (not set yet: a copy being made)
-            raise AttributeError(name)
-        return getattr(self._target, name)
-
-
-class _Borrowed(io.TextIOBase):
+class _Borrowed(_WritesThrough, io.TextIOBase):
     """A stream a protocol writes to: it writes through to labrun's, and closing it (or
     its ``buffer``) or detaching its ``buffer`` only flushes, so a protocol that closes
     ``sys.stdout`` closes nothing of labrun's. What else a protocol may use of a standard
     stream (``fileno()``, ``name``, ``reconfigure()``...) is labrun's stream's."""
+
+    _target: TextIO
 
     def __init__(self, target: TextIO) -> None:
         self._target = target
@@ -219,26 +231,11 @@ class _Borrowed(io.TextIOBase):
     def write(self, text: str) -> int:
         return self._target.write(text)
 
-    def flush(self) -> None:
-        self._target.flush()
-
-    def close(self) -> None:
-        self.flush()
-
     def detach(self) -> _BorrowedBytes:  # type: ignore[override]
         """Its ``buffer`` (to wrap in a text stream of one's own), labrun's stream's
         borrowed: labrun's stream stays as it was, and so does this one."""
         self.flush()
         return self.buffer
-
-    def isatty(self) -> bool:
-        return self._target.isatty()
-
-    def fileno(self) -> int:
-        return self._target.fileno()
-
-    def writable(self) -> bool:
-        return True
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
@@ -247,11 +244,6 @@ class _Borrowed(io.TextIOBase):
     @property
     def errors(self) -> str | None:  # type: ignore[override]
         return self._target.errors
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("_target", "_buffer"):  # (not set yet: a copy being made)
-            raise AttributeError(name)
-        return getattr(self._target, name)
 
 
 def borrowed(stream: TextIO) -> TextIO:
