@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import anyio
 import anyio.abc
@@ -33,7 +33,6 @@ import anyio.lowlevel
 from anyio.from_thread import BlockingPortal
 
 from .controller import (
-    BoardAction,
     BoardListener,
     FaultListener,
     HardwareFault,
@@ -46,6 +45,7 @@ from .devices import Device
 from .wakeup import loop_waker
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class _Job:
@@ -117,39 +117,21 @@ class ThreadedController:
         if listener is None:
             self.inner.set_interlock_listener(None)
             return
-        schedule = loop_waker()
-
-        def forward(name: str, active: bool) -> None:
-            with contextlib.suppress(RuntimeError):  # that loop has ended: nobody listens
-                schedule(lambda: listener(name, active))
-
-        self.inner.set_interlock_listener(forward)
+        self.inner.set_interlock_listener(_in_this_loop(listener))
 
     def set_fault_listener(self, listener: FaultListener | None) -> None:
         """Called in the listener's loop; faults are handed to that loop."""
         if listener is None:
             self.inner.set_fault_listener(None)
             return
-        schedule = loop_waker()
-
-        def forward(fault: HardwareFault) -> None:
-            with contextlib.suppress(RuntimeError):  # that loop has ended: nobody listens
-                schedule(lambda: listener(fault))
-
-        self.inner.set_fault_listener(forward)
+        self.inner.set_fault_listener(_in_this_loop(listener))
 
     def set_board_listener(self, listener: BoardListener | None) -> None:
         """Called in the listener's loop; what the board asks for is handed to that loop."""
         if listener is None:
             self.inner.set_board_listener(None)
             return
-        schedule = loop_waker()
-
-        def forward(action: BoardAction) -> None:
-            with contextlib.suppress(RuntimeError):  # that loop has ended: nobody listens
-                schedule(lambda: listener(action))
-
-        self.inner.set_board_listener(forward)
+        self.inner.set_board_listener(_in_this_loop(listener))
 
     # -- calls ------------------------------------------------------------------------
 
@@ -281,3 +263,17 @@ class ThreadedDevice:
 
     def __repr__(self) -> str:
         return f"ThreadedDevice({self.inner!r})"
+
+
+
+def _in_this_loop(listener: Callable[P, None]) -> Callable[P, None]:
+    """``listener``, called from any thread, run in the event loop of the thread that
+    asks for this (the listener's): each call is handed to that loop; once it has ended,
+    nobody listens and the call is dropped."""
+    schedule = loop_waker()
+
+    def forward(*args: P.args, **kwargs: P.kwargs) -> None:
+        with contextlib.suppress(RuntimeError):  # that loop has ended: nobody listens
+            schedule(lambda: listener(*args, **kwargs))
+
+    return forward
