@@ -96,6 +96,8 @@ class SheetBuilder:
         self._capacities: dict[str, float | None] = {}
         self.air = TipAir()
         self.timeline: list[dict[str, Any]] = []
+        # the last delay's command id and timeline item: a skip cuts it short
+        self._delay: tuple[object, dict[str, Any]] | None = None
         self.steps = 0  # the steps that took a command, as the summary counts them
         self._step_begun = 0  # the number of the step begun last
         self.end = 0.0
@@ -149,7 +151,8 @@ class SheetBuilder:
                 event = json.loads(json_line(dict(event)))
             elif command not in _READ:  # a move, a comment: the summary has the end
                 return
-        elif kind != "step" and kind != "summary":
+        elif kind != "step" and kind != "summary" and not (
+                kind == "delay" and event.get("status") == "skipped"):
             return
         self.add(event)
 
@@ -169,6 +172,13 @@ class SheetBuilder:
             return
         if kind == "run":  # the record's first line
             self.parameters = dict(event.get("params") or {})
+            return
+        if kind == "delay":  # skipped: the timeline says how long it lasted
+            if (event.get("status") == "skipped" and self._delay is not None
+                    and self._delay[0] == event.get("id")):
+                delay = self._delay[1]
+                lasted = delay["seconds"] - float(event.get("remaining", 0.0))
+                delay["skipped_after_s"] = round(max(lasted, 0.0), 3)
             return
         if kind != "command":
             return
@@ -261,9 +271,10 @@ class SheetBuilder:
             began, said, at_step = self._module_step
             self._module_step = (began, f"{said} and wait for it", at_step)
         elif command == "delay":
-            self.timeline.append({"t": t, "kind": "delay", "seconds": float(params["seconds"]),
-                                  "message": params.get("message"),
-                                  "step": int(event.get("step", 0)) + 1})
+            delay = {"t": t, "kind": "delay", "seconds": float(params["seconds"]),
+                     "message": params.get("message"), "step": int(event.get("step", 0)) + 1}
+            self._delay = (event.get("id"), delay)
+            self.timeline.append(delay)
         elif command == "waitForResume":
             self.timeline.append({"t": t, "kind": "pause", "message": params.get("message"),
                                   "step": int(event.get("step", 0)) + 1})
@@ -606,7 +617,8 @@ def text(sheet: Sheet) -> list[str]:
     lines.append(f"    {clock(0):>7}  start")
     timeline = sheet["timeline"]
     short = [item for item in timeline if item["kind"] == "delay"
-             and item["seconds"] < SHORT_DELAY_S and not item.get("message")]
+             and item["seconds"] < SHORT_DELAY_S and not item.get("message")
+             and item.get("skipped_after_s") is None]
     if len(short) >= REPEATS_ON_ONE_LINE:
         folded = {id(item) for item in short}
         timeline = [item for item in timeline if id(item) not in folded]
@@ -655,7 +667,9 @@ def _timeline_words(item: Mapping[str, Any]) -> str:
     """What happens at a point of the timeline, in words."""
     message = f": {item['message']}" if item.get("message") else ""
     if item["kind"] == "delay":
-        return f"delay of {duration(item['seconds'])}{message}"
+        skipped = item.get("skipped_after_s")
+        cut = "" if skipped is None else f", skipped after {duration(skipped)}"
+        return f"delay of {duration(item['seconds'])}{cut}{message}"
     if item["kind"] == "module":
         return f"{item['call']}, {duration(item['seconds'])}"
     if item["kind"] == "move":

@@ -1190,6 +1190,33 @@ def test_short_delays_are_counted_in_one_line_not_listed(
     assert "delay of 2 s" in out and "delay of 1 s" in out and "short delays" not in out
 
 
+SKIPPED = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    ctx.comment("mix the beads")
+    ctx.delay(minutes=30, msg="incubate")
+    ctx.delay(seconds=40)
+'''
+
+
+def test_a_delay_a_rehearsal_skips_is_said_skipped_on_the_timeline(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A rehearsed skip-delay cuts the 30 minutes short: the timeline said "delay of 30 min"
+    at 0:00 and the next step at 0:00 too, as if the incubation took no time by itself."""
+    out = simulate(capsys, tmp_path, "--at", "step=3:skip-delay", protocol=SKIPPED)
+    sheet = out.split("\nRun log\n")[0].splitlines()
+    timeline = sheet[sheet.index(next(s for s in sheet if s.startswith("  Timeline"))) + 1:]
+    assert timeline == ["       0:00  start",
+                        "       0:00  step 3: delay of 30 min, skipped after 0 s: incubate",
+                        "       0:00  step 4: delay of 40 s",
+                        "       0:40  end"]
+    document = json.loads(simulate(capsys, tmp_path, "--json", "--at", "step=3:skip-delay",
+                                   protocol=SKIPPED))
+    delays = document["setup"]["timeline"]
+    assert [d.get("skipped_after_s") for d in delays] == [0.0, None]
+
+
 OVERDRAWN = '''
 metadata = {"apiLevel": "2.15"}
 
