@@ -172,7 +172,11 @@ class _WritesThrough:
         self._target.flush()
 
     def close(self) -> None:
-        self.flush()
+        # Also called when the borrowed stream is collected, which may be after labrun's
+        # stream has closed at exit: nothing is left to flush then (from Python 3.13 a
+        # finalizer's error is printed, "Exception ignored in ...").
+        if not self._target.closed:
+            self.flush()
 
     def isatty(self) -> bool:
         return bool(self._target.isatty())

@@ -488,6 +488,24 @@ def test_the_streams_lent_to_a_protocol_outlive_their_run(capsys: pytest.Capture
     assert capsys.readouterr().out == "in the run\nafter the run\n"
 
 
+def test_a_lent_stream_closed_after_labrun_s_own_says_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A lent stream (or its buffer) is closed when it is collected, which can be after
+    # labrun's own stream closed at exit: the flush raised "I/O operation on closed file",
+    # which Python 3.13 prints at the end of a run ("Exception ignored in ...").
+    import io
+
+    from labrun.cli.outputs import ProtocolStreams
+
+    own = io.TextIOWrapper(io.BytesIO())
+    monkeypatch.setattr(sys, "stdout", own)
+    with ProtocolStreams():
+        lent, buffer = sys.stdout, sys.stdout.buffer
+    own.close()
+    buffer.close()
+    lent.close()
+
+
 
 @pytest.mark.parametrize("json_option", [[], ["--json"]])
 def test_a_protocol_that_goes_on_printing_after_its_run_leaves_the_results_alone(
