@@ -837,7 +837,9 @@ class Labware:
 
     def _no_such(self, kind: str, name: object, names: list[str]) -> str:
         where = f"{self._load_name} in slot {self._parent} has no {kind} {name!r}"
-        if len(names) == 1:
+        if not names:  # an adapter
+            listing = f"it has no {kind}s"
+        elif len(names) == 1:
             listing = f"its only {kind} is {names[0]}"
         else:
             listing = f"{kind}s are {names[0]}..{names[-1]}"

@@ -212,6 +212,19 @@ def test_unknown_rows_columns_and_single_wells_are_named() -> None:
         load("nest_1_reservoir_195ml")["A2"]
 
 
+def test_naming_a_well_of_an_adapter_says_it_has_none() -> None:
+    adapter = load("opentrons_96_flat_bottom_adapter", "2", SLOT_2)
+    assert adapter.wells() == [] and adapter.wells_by_name() == {}
+    no_wells = "opentrons_96_flat_bottom_adapter in slot 2 has no well {} (it has no wells)"
+    for name, call in (("'A1'", lambda: adapter["A1"]), ("0", lambda: adapter.well(0)),
+                       ("'A1'", lambda: adapter.wells("A1"))):
+        with pytest.raises(WellNotFoundError) as info:
+            call()
+        assert str(info.value) == no_wells.format(name)
+    with pytest.raises(WellNotFoundError, match=r"has no row 'A' \(it has no rows\)"):
+        adapter.rows("A")
+
+
 def test_wells_are_built_once(plate: Labware) -> None:
     assert plate["C7"] is plate["C7"] is plate.wells()[50] is plate.rows_by_name()["C"][6]
 
