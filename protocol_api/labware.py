@@ -491,11 +491,13 @@ class Labware:
         """LabwareCannotBeStackedError unless a labware of definition ``child`` may sit on
         this one, by Opentrons' rules: the child's ``stackingOffsetWithLabware`` names this
         load name (or only ``default``, with no ``compatibleParentLabware``); a labware on a
-        module holds nothing unless it is an adapter; nothing goes on a labware that sits on
-        an adapter; and no stack grows past the child's ``stackLimit`` (1 unless given)."""
+        module holds nothing unless it is an adapter, and nothing goes on a labware that
+        sits on an adapter, a lid (role ``lid``) aside; and no stack grows past the child's
+        ``stackLimit`` (1 unless given)."""
         name = child["parameters"]["loadName"]
         check_sits_on(child, self._load_name)
-        if self._module is not None and not _is_adapter(self._definition):
+        lid = "lid" in (child.get("allowedRoles") or ())  # covers a plate where it stands
+        if self._module is not None and not _is_adapter(self._definition) and not lid:
             raise LabwareCannotBeStackedError(
                 f"{name} cannot be loaded onto {self._load_name}, a labware on the "
                 f"{self._module}: only an adapter there holds a labware")
@@ -511,7 +513,7 @@ class Labware:
                     f"{name} cannot be loaded onto {self._load_name}, which is already "
                     f"stacked on {self._on.load_name}: {stack} labware in the stack, adapters "
                     f"aside, and its stackLimit is {limit}")
-            if _is_adapter(self._on._definition):
+            if _is_adapter(self._on._definition) and not lid:
                 raise LabwareCannotBeStackedError(
                     f"{name} cannot be loaded onto {self._load_name}, which sits on the "
                     f"adapter {self._on.load_name}")

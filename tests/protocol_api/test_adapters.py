@@ -209,3 +209,34 @@ def test_a_default_stacking_offset_admits_any_labware_and_sinks_it_as_named_one_
         plate = adapter.load_labware_from_definition(definition)
         assert adapter.stacked_origin(definition) == expected
         assert plate["A1"].top().point == Labware(named, "1", expected)["A1"].top().point
+
+
+def test_a_lid_goes_on_a_plate_on_a_module_or_an_adapter_as_in_opentrons(
+        tmp_path: Path) -> None:
+    # Opentrons refuses a labware on a labware that sits on a module or an adapter, but
+    # not a lid (allowedRoles "lid"): a plate is covered where it stands.
+    path = tmp_path / "lids.py"
+    path.write_text("""from opentrons.protocol_api import OFF_DECK
+
+metadata = {"apiLevel": "2.20"}
+
+def run(ctx):
+    module = ctx.load_module("temperature module gen2", 3)
+    plate = module.load_labware("corning_96_wellplate_360ul_flat")
+    lid = plate.load_labware("corning_96_wellplate_360ul_lid")
+    assert plate.child is lid and lid.parent is plate
+    block = ctx.load_module("temperature module gen2", 1).load_adapter(
+        "opentrons_96_well_aluminum_block")
+    pcr = block.load_labware("opentrons_96_wellplate_200ul_pcr_full_skirt")
+    seal = pcr.load_labware("opentrons_tough_pcr_auto_sealing_lid")
+    assert seal.parent is pcr and seal.highest_z > pcr.highest_z
+    ctx.move_labware(lid, OFF_DECK)
+    try:
+        plate.load_labware("millipore_96_wellplate_400ul")  # stacks on any labware
+    except Exception as error:  # but is no lid
+        assert "only an adapter there holds a labware" in str(error), error
+    else:
+        raise AssertionError("a plate went onto a plate on a module")
+""")
+    summary = simulate_file(path).record.events[-1]
+    assert summary["status"] == "succeeded", summary
