@@ -219,6 +219,28 @@ class _Checker:
         for name, well in wells.items():
             self.well(name, well)
         self.ordering(top.get("ordering"), wells)
+        self.stacking(top, params)
+
+    def stacking(self, top: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+        """The optional fields that say where the labware sits and what sits on it."""
+        for key in ("allowedRoles", "compatibleParentLabware"):
+            value = top.get(key)
+            if value is not None and (not isinstance(value, list)
+                                      or not all(isinstance(v, str) for v in value)):
+                raise self.fail(key, f"must be a list of strings, found {value!r}")
+        for key in ("stackingOffsetWithLabware", "stackingOffsetWithModule"):
+            if top.get(key) is None:
+                continue
+            for under, offset in self.mapping(top[key], key).items():
+                vector = self.mapping(offset, f"{key}.{under}")
+                for axis in "xyz":
+                    self.number(vector, axis, f"{key}.{under}.")
+        if top.get("stackLimit") is not None:
+            limit = top["stackLimit"]
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise self.fail("stackLimit", f"must be a whole number >= 1, found {limit!r}")
+        if params.get("magneticModuleEngageHeight") is not None:
+            self.number(params, "magneticModuleEngageHeight", "parameters.")
 
     def well(self, name: str, data: object) -> None:
         prefix = f"wells.{name}."

@@ -240,3 +240,21 @@ def run(ctx):
 """)
     summary = simulate_file(path).record.events[-1]
     assert summary["status"] == "succeeded", summary
+
+
+def test_a_definition_with_a_broken_stacking_offset_is_refused_at_its_load(
+        tmp_path: Path) -> None:
+    plate = copy.deepcopy(get_definition(PLATE))
+    plate["parameters"]["loadName"] = "my_plate"
+    plate["stackingOffsetWithLabware"] = {ADAPTER: {"x": None, "y": 0, "z": 6.7}}
+    path = tmp_path / "broken.py"
+    path.write_text(f"""metadata = {{"apiLevel": "2.15"}}
+
+def run(ctx):
+    adapter = ctx.load_adapter("{ADAPTER}", 2)
+    adapter.load_labware_from_definition({plate!r})
+""")
+    summary = simulate_file(path).record.events[-1]
+    assert (summary["status"], summary["error"], summary["location"]) == (
+        "failed", f"labware definition: stackingOffsetWithLabware.{ADAPTER}.x: missing",
+        f"{path}:5")

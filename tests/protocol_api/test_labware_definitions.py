@@ -325,6 +325,18 @@ def test_a_missing_field_is_reported_with_file_and_key(tmp_path: Path, key_path:
         ({"parameters": {"loadName": "x", "isTiprack": True}}, "parameters.tipLength", "missing"),
         ({"parameters": {"loadName": "x", "isTiprack": "no"}}, "parameters.isTiprack", "true or"),
         ({"dimensions": {"xDimension": 1, "yDimension": 1, "zDimension": -1}}, "zDimension", "0"),
+        ({"stackingOffsetWithLabware": {"opentrons_96_flat_bottom_adapter": {"x": None, "y": 0,
+                                                                             "z": 1}}},
+         "stackingOffsetWithLabware.opentrons_96_flat_bottom_adapter.x", "missing"),
+        ({"stackingOffsetWithLabware": [1, 2]}, "stackingOffsetWithLabware", "must be an object"),
+        ({"stackingOffsetWithModule": {"magneticModuleV2": {"z": "2"}}},
+         "stackingOffsetWithModule.magneticModuleV2.x", "missing"),
+        ({"stackLimit": "2"}, "stackLimit", "whole number >= 1, found '2'"),
+        ({"allowedRoles": "labware"}, "allowedRoles", "list of strings"),
+        ({"compatibleParentLabware": "a_plate"}, "compatibleParentLabware", "list of strings"),
+        ({"parameters": {"loadName": "x", "isTiprack": False,
+                         "magneticModuleEngageHeight": "ten"}},
+         "parameters.magneticModuleEngageHeight", "must be a number"),
     ],
 )
 def test_a_wrong_field_is_reported_with_file_key_and_problem(
