@@ -23,6 +23,7 @@ from .compat import HardwareManager
 from .deck import Deck
 from .errors import (
     InstrumentError,
+    InvalidSlotError,
     ProtocolError,
     SlotOccupiedError,
     UnknownAttributeError,
@@ -378,6 +379,10 @@ class ProtocolContext:
             require("loading a labware OFF_DECK", ADAPTER_API, self.api_version)
             slot = c.OFF_DECK
         else:
+            if callable(getattr(location, "load_labware", None)):  # a module or a labware
+                onto = "load_adapter" if adapter else "load_labware"
+                raise InvalidSlotError(f"{onto}: a slot is a number or a slot's name, not "
+                                       f"{location}; to load onto it, call its own {onto}")
             slot = self._deck.check_free(location)
         definition = self._definition(load_name, namespace, version, call)
         check_role(definition, adapter=adapter, api_version=self._api_version)

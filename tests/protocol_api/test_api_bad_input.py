@@ -84,6 +84,15 @@ CASES: list[tuple[str, str, str]] = [
      "slot 1 already holds Corning 96 Well Plate 360 µL Flat"),
     ("invalid slot", 'pass\nctx.load_labware("corning_96_wellplate_360ul_flat", 13)',
      "no slot '13' on this deck; slots are 1-11 and the fixed trash in 12"),
+    ("a module given as the slot",
+     'm = ctx.load_module("temperature module gen2", 3)\n'
+     'ctx.load_labware("corning_96_wellplate_360ul_flat", m)',
+     "load_labware: a slot is a number or a slot's name, not TemperatureModuleContext at "
+     "Temperature Module GEN2 on 3 lw None; to load onto it, call its own load_labware"),
+    ("a labware given as the slot",
+     'pass\nctx.load_labware("corning_96_wellplate_360ul_flat", plate)',
+     "load_labware: a slot is a number or a slot's name, not Corning 96 Well Plate 360 µL "
+     "Flat; to load onto it, call its own load_labware"),
     ("fixed trash slot", 'pass\nctx.load_labware("corning_96_wellplate_360ul_flat", 12)',
      "slot 12 already holds Opentrons Fixed Trash"),
     ("well that does not exist", 'p300.pick_up_tip()\np300.aspirate(10, plate["Z1"])',
