@@ -324,6 +324,7 @@ class Labware:
         self._parameters: Mapping[str, Any] = definition["parameters"]
         self._load_name: str = self._parameters["loadName"]
         self._label = label or None
+        self._name = label or self._load_name  # a protocol below apiLevel 2.14 may set it
         self._display = label or definition["metadata"]["displayName"]
         self._parent = str(parent_slot)
         self._module = module  # the display name of the module it is on, if any
@@ -396,8 +397,17 @@ class Labware:
 
     @property
     def name(self) -> str:
-        """The label given at load time, else the load name."""
-        return self._label or self._load_name
+        """The label given at load time, else the load name (or what a protocol below
+        apiLevel 2.14 set it to)."""
+        return self._name
+
+    @name.setter
+    def name(self, new_name: str) -> None:
+        refuse_removed("setting Labware.name", ENGINE_CORE_API, self._api_version,
+                       "give load_labware a label instead")
+        if not isinstance(new_name, str):
+            raise ProtocolError(f"Labware.name must be text, not {new_name!r}")
+        self._name = new_name  # as Opentrons: the name only, not the display name
 
     @property
     def display_name(self) -> str:

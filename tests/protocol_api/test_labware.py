@@ -225,6 +225,19 @@ def test_naming_a_well_of_an_adapter_says_it_has_none() -> None:
         adapter.rows("A")
 
 
+def test_below_2_14_a_protocol_may_rename_a_labware_as_in_opentrons() -> None:
+    plate = load("corning_96_wellplate_360ul_flat", "2", SLOT_2, api_version=(2, 13))
+    plate.name = "samples"
+    assert (plate.name, plate.load_name, str(plate)) == (
+        "samples", "corning_96_wellplate_360ul_flat", "Corning 96 Well Plate 360 µL Flat on 2")
+    newer = load("corning_96_wellplate_360ul_flat", "2", SLOT_2, api_version=(2, 14))
+    with pytest.raises(UnsupportedAPIError, match=r"^setting Labware.name was removed in "
+                       r"apiLevel 2.14; this protocol's apiLevel is 2.14; give load_labware a "
+                       r"label instead$"):
+        newer.name = "samples"
+    assert newer.name == "corning_96_wellplate_360ul_flat"
+
+
 def test_wells_are_built_once(plate: Labware) -> None:
     assert plate["C7"] is plate["C7"] is plate.wells()[50] is plate.rows_by_name()["C"][6]
 
