@@ -279,7 +279,7 @@ class ProtocolContext:
         if self._api_version < ENGINE_CORE_API:
             return {int(labware.slot): labware for labware in self._load_order}
         bottoms: dict[int, Labware] = {}  # in each slot, the labware loaded first
-        for slot in self._deck.slots:  # the deck reads no trash bin (apiLevel 2.16 on)
+        for slot in self._deck.slot_names:  # the deck reads no trash bin (apiLevel 2.16 on)
             item = self._deck[slot]
             if isinstance(item, Labware):
                 bottoms[int(slot)] = item

@@ -84,6 +84,12 @@ class OT2Deck:
                                             zip(cutouts[cutout], offset, strict=True)))
         self.slot_origins: dict[str, Point] = dict(
             sorted(origins.items(), key=lambda kv: _slot_sort_key(kv[0])))
+        # what ctx.deck.slots gives, as Opentrons' engine gives it (without the position)
+        self.slot_definitions: dict[str, dict[str, Any]] = {
+            name: {"id": name, "boundingBox": dict(areas[name]["boundingBox"]),
+                   "displayName": areas[name]["displayName"],
+                   "compatibleModuleTypes": list(areas[name]["compatibleModuleTypes"])}
+            for name in self.slot_origins}
         trash = next(f for f in locations["legacyFixtures"] if f["id"] == "fixedTrash")
         self.trash_slot: str = str(trash["slot"])
         self.trash_load_name: str = str(trash["labware"])
@@ -141,9 +147,31 @@ class Deck(Mapping[str | int, "DeckItem | None"]):
         self._trash = trash
 
     @property
-    def slots(self) -> tuple[str, ...]:
+    def slot_names(self) -> tuple[str, ...]:
         """Slot names in deck order."""
         return tuple(self._items)
+
+    @property
+    def slots(self) -> list[dict[str, Any]]:
+        """Each slot's definition, in deck order, as Opentrons' ``deck.slots`` gives it:
+        ``id``, ``position`` (its front-left corner), ``boundingBox``, ``displayName`` and
+        ``compatibleModuleTypes``."""
+        return [self.get_slot_definition(name) for name in self._items]
+
+    def get_slot_definition(self, slot: object) -> dict[str, Any]:
+        """One slot's definition (see ``slots``); a new dict each call."""
+        name = self.check_slot(slot)
+        standard = ot2_deck().slot_definitions.get(name)
+        if standard is None:  # a slot of a robot configuration's own deck
+            standard = {"id": name, "boundingBox": {"xDimension": SLOT_SIZE[0],
+                                                    "yDimension": SLOT_SIZE[1],
+                                                    "zDimension": 0.0},
+                        "displayName": f"Slot {name}", "compatibleModuleTypes": []}
+        origin = self._origins[name]
+        return {"id": name, "position": [origin.x, origin.y, origin.z],
+                "boundingBox": dict(standard["boundingBox"]),
+                "displayName": standard["displayName"],
+                "compatibleModuleTypes": list(standard["compatibleModuleTypes"])}
 
     @property
     def trash(self) -> Labware:
@@ -309,7 +337,7 @@ class Deck(Mapping[str | int, "DeckItem | None"]):
     def __iter__(self) -> Iterator[str | int]:
         """The slot names; numbers below apiLevel 2.14, as Opentrons' deck gives them
         there (``1`` rather than ``"1"``: either reads a slot; labrun's own code reads
-        ``slots``)."""
+        ``slot_names``)."""
         if self._api_version < ENGINE_CORE_API:
             return iter([int(name) if name.isdigit() else name for name in self._items])
         return iter(self._items)

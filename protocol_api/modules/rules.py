@@ -69,7 +69,7 @@ class ModuleRules:
                               f"in front of the fixed trash in slot {trash}: the trash covers "
                               "the screw that locks it to the deck")
         for side in sorted(neighbours(slot, sideways_only=True)):
-            labware = self.deck.occupant(side) if side in self.deck.slots else None
+            labware = self.deck.occupant(side) if side in self.deck.slot_names else None
             if isinstance(labware, Labware) and _too_tall(labware.load_name, labware.highest_z):
                 raise ModuleError(f"load_module: a {spec.display_name} in slot {slot} would "
                                   f"stand beside {labware.display_name} in slot {side}, "
@@ -146,7 +146,7 @@ class ModuleRules:
             raise ModuleError(f"an 8-channel pipette cannot go to the slots left and right of "
                               f"{module.described}: its nozzles would pass over the module")
         for slot in slots & ends:
-            labware = self.deck.occupant(slot) if slot in self.deck.slots else None
+            labware = self.deck.occupant(slot) if slot in self.deck.slot_names else None
             if not getattr(labware, "is_tiprack", False):
                 raise ModuleError(f"an 8-channel pipette can go in front of or behind "
                                   f"{module.described} only to a tip rack, not to slot {slot}")
@@ -158,7 +158,7 @@ class ModuleRules:
 
     def _slots_at(self, x: float, y: float) -> set[str]:
         found = set()
-        for slot in self.deck.slots:
+        for slot in self.deck.slot_names:
             origin = self.deck.position_for(slot).point
             if (origin.x <= x <= origin.x + SLOT_SIZE[0]
                     and origin.y <= y <= origin.y + SLOT_SIZE[1]):

@@ -30,7 +30,7 @@ def labware_for(deck: Deck, load_name: str, slot: object) -> Labware:
 
 def test_a_new_deck_has_twelve_slots_and_the_fixed_trash(deck: Deck) -> None:
     assert len(deck) == 12
-    assert tuple(deck) == deck.slots == tuple(str(i) for i in range(1, 13))
+    assert tuple(deck) == deck.slot_names == tuple(str(i) for i in range(1, 13))
     assert deck.trash is deck.fixed_trash is deck.occupant("12") is deck.occupant(12)
     assert deck.trash.load_name == "opentrons_1_trash_1100ml_fixed"
     assert [deck[s] for s in range(1, 12)] == [None] * 11
@@ -197,7 +197,7 @@ def test_the_trash_slot_must_exist() -> None:
 
 def test_a_custom_deck_lists_its_own_slots() -> None:
     deck = Deck({"left": (0, 0, 0), "right": (200, 0, 0), "bin": (400, 0, 0)}, trash_slot="bin")
-    assert deck.slots == ("bin", "left", "right")
+    assert deck.slot_names == ("bin", "left", "right")
     assert deck.trash.parent == "bin"
     with pytest.raises(InvalidSlotError, match="slots are left, right and the fixed trash in bin"):
         deck.check_slot("D1")  # Flex names only on a deck numbered like the OT-2
@@ -217,7 +217,7 @@ def test_the_ot2_deck_definition_gives_the_slot_grid_and_the_fixed_trash() -> No
 
 def test_a_deck_without_slots_given_is_the_ot2_deck() -> None:
     deck = Deck()
-    assert deck.slots == tuple(str(i) for i in range(1, 13))
+    assert deck.slot_names == tuple(str(i) for i in range(1, 13))
     assert deck.trash_slot == "12"
     assert deck.position_for(6).point == Point(265.0, 90.5, 0.0)
     assert deck.trash.highest_z == 82.0
@@ -235,3 +235,28 @@ def test_slot_centres_and_what_is_left_and_right_of_a_slot(deck: Deck) -> None:
     assert deck.right_of(11) is deck.fixed_trash
     with pytest.raises(InvalidSlotError):
         deck.left_of(13)
+
+
+@pytest.mark.parametrize("api", ["2.13", "2.15"])
+def test_a_protocol_reads_the_slot_definitions_as_opentrons_gives_them(
+        tmp_path: Path, api: str) -> None:
+    path = tmp_path / "slots.py"
+    path.write_text(f"""metadata = {{"apiLevel": "{api}"}}
+
+def run(ctx):
+    slots = ctx.deck.slots
+    assert [slot["id"] for slot in slots] == [str(n) for n in range(1, 13)], slots
+    assert ctx.deck.get_slot_definition(5) == slots[4] == {{
+        "id": "5", "position": [132.5, 90.5, 0.0],
+        "boundingBox": {{"xDimension": 128.0, "yDimension": 86.0, "zDimension": 0}},
+        "displayName": "Slot 5",
+        "compatibleModuleTypes": ["magneticModuleType", "temperatureModuleType",
+                                  "heaterShakerModuleType"]}}
+    assert "thermocyclerModuleType" in ctx.deck.get_slot_definition("7")["compatibleModuleTypes"]
+    assert slots[11]["compatibleModuleTypes"] == []
+    ctx.deck.get_slot_definition(13)
+""")
+    summary = simulate_file(path).record.events[-1]
+    assert (summary["status"], summary["error"], summary["location"]) == (
+        "failed", "no slot '13' on this deck; slots are 1-11 and the fixed trash in 12",
+        f"{path}:14")
