@@ -19,6 +19,7 @@ from protocol_api.loader import MAX_API
 
 from ._custom import (
     SkippedFile,
+    custom_versions,
     load_custom_definitions,
     own_definition,
     read_definition_file,
@@ -131,10 +132,11 @@ def get_definition(
 ) -> LabwareDefinition:
     """The definition for ``load_name``: custom directories first, then Opentrons' standard.
 
-    ``namespace`` and ``version`` narrow the search. Without a version, a custom definition
-    gives its highest version and a standard one the version Opentrons loads at
-    ``api_version``. Raises LabwareNotFoundError naming the load name and suggesting
-    close matches.
+    ``namespace`` and ``version`` narrow the search. Without a version, a standard
+    definition is the version Opentrons loads at ``api_version``; custom ones of that
+    name (of several versions or namespaces) must be narrowed to one, as Opentrons asks
+    (LabwareDefinitionError). Raises LabwareNotFoundError naming the load name and
+    suggesting close matches.
     """
     name = load_name.strip().lower() if isinstance(load_name, str) else load_name
     if isinstance(version, str) and version.strip().isdecimal():  # "1": Opentrons takes it
@@ -148,18 +150,25 @@ def get_definition(
     customs: list[LabwareDefinition] = []
     custom_names: list[str] = []
     for directory in extra_dirs:
-        custom = load_custom_definitions(directory)
+        custom = custom_versions(directory)
         custom_names.extend(custom)
-        if name in custom:
-            customs.append(custom[name])
+        customs.extend(d for d in custom.get(name, ()) if not any(  # a URI once: the first
+            (d["namespace"], d["version"]) == (o["namespace"], o["version"]) for o in customs))
     matches = [
         d
         for d in customs
         if (namespace is None or d["namespace"] == namespace)
         and (version is None or d["version"] == version)
     ]
+    if len(matches) > 1:
+        uris = ", ".join(f"{d['namespace']}/{name}/{d['version']}" for d in matches)
+        narrow = "version" if namespace is not None or len(
+            {d["namespace"] for d in matches}) == 1 else "namespace and version"
+        raise LabwareDefinitionError(
+            f"several custom labware are named {name!r} ({uris}); give the {narrow} of "
+            "the one to load, as Opentrons asks")
     if matches:
-        return max(matches, key=lambda d: int(d["version"]))  # first wins on a tie
+        return matches[0]
     versions = standard_versions(name)
     if versions and namespace in (None, STANDARD_NAMESPACE):
         wanted = default_version(name, api_version) if version is None else version

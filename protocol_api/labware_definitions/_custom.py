@@ -47,16 +47,31 @@ class SkippedFile(NamedTuple):
 
 
 def load_custom_definitions(directory: str | os.PathLike[str]) -> dict[str, LabwareDefinition]:
-    """Read and check every ``*.json`` under ``directory``; keyed by ``parameters.loadName``
-    (two files with the same definition are one labware; different ones are an error). A
-    file that is not a labware definition is passed over (``skipped_files`` says which).
+    """Read and check every ``*.json`` under ``directory``; keyed by ``parameters.loadName``,
+    the highest version of each (``custom_versions`` gives them all: two files with the
+    same definition are one labware; different ones of one namespace and version are an
+    error). A file that is not a labware definition is passed over (``skipped_files``
+    says which).
 
     A directory is read again only when its files have changed (their names, sizes and
     modification times): every ``load_labware`` looks here first, and reading and checking
     a directory of definitions costs far more than a look at it. The definitions are
     shared: treat them as read-only.
     """
+    return {name: versions[-1] for name, versions in custom_versions(directory).items()}
+
+
+def custom_versions(
+        directory: str | os.PathLike[str]) -> dict[str, tuple[LabwareDefinition, ...]]:
+    """Each load name's definitions in ``directory``, as Opentrons keeps them: one per
+    namespace and version (its URI), lowest version first."""
     root = os.fspath(directory)
+    _check_directory(root)
+    return dict(_directory(root).definitions)
+
+
+def _check_directory(root: str) -> None:
+    """LabwareDefinitionError unless ``root`` is a directory labrun can list."""
     if not os.path.isdir(root):
         raise LabwareDefinitionError(f"custom labware directory {root!r} " + (
             "is not a directory" if os.path.exists(root) else "does not exist"))
@@ -65,7 +80,6 @@ def load_custom_definitions(directory: str | os.PathLike[str]) -> dict[str, Labw
     except PermissionError:
         raise LabwareDefinitionError(
             f"custom labware directory {root!r} cannot be read: permission denied") from None
-    return dict(_directory(root).definitions)
 
 
 def skipped_files(directory: str | os.PathLike[str]) -> tuple[SkippedFile, ...]:
@@ -76,7 +90,7 @@ def skipped_files(directory: str | os.PathLike[str]) -> tuple[SkippedFile, ...]:
 
 class _Directory(NamedTuple):
     signature: tuple[tuple[str, int, int], ...]  # its files, as they were when read
-    definitions: dict[str, LabwareDefinition]
+    definitions: dict[str, tuple[LabwareDefinition, ...]]  # by load name, lowest version first
     skipped: tuple[SkippedFile, ...]
 
 
@@ -122,10 +136,10 @@ _READ: dict[str, _Directory] = {}
 """Directories read, with the files they had then."""
 
 
-def _read_directory(paths: list[Path]) -> tuple[dict[str, LabwareDefinition],
+def _read_directory(paths: list[Path]) -> tuple[dict[str, tuple[LabwareDefinition, ...]],
                                                 tuple[SkippedFile, ...]]:
-    found: dict[str, LabwareDefinition] = {}
-    sources: dict[str, Path] = {}
+    found: dict[str, dict[tuple[str, int], LabwareDefinition]] = {}
+    sources: dict[tuple[str, tuple[str, int]], Path] = {}
     skipped: list[SkippedFile] = []
     for path in paths:
         try:
@@ -135,16 +149,22 @@ def _read_directory(paths: list[Path]) -> tuple[dict[str, LabwareDefinition],
             skipped.append(SkippedFile(str(path), problem, _load_name_in(path)))
             continue
         load_name = definition["parameters"]["loadName"]
-        if load_name in found:
-            if definition == found[load_name]:
+        key = (definition["namespace"], definition["version"])  # with the name, its URI
+        versions = found.setdefault(load_name, {})
+        if key in versions:
+            if definition == versions[key]:
                 continue  # the same labware saved twice (a copy): one definition
             raise LabwareDefinitionError(
                 f"{path}: parameters.loadName: {load_name!r} is already defined by "
-                f"{sources[load_name]}; each custom labware needs its own load name"
+                f"{sources[load_name, key]}, differently, with the same namespace and "
+                f"version ({key[0]}/{load_name}/{key[1]}); give one of them another "
+                "version or load name"
             )
-        found[load_name] = definition
-        sources[load_name] = path
-    return found, tuple(skipped)
+        versions[key] = definition
+        sources[load_name, key] = path
+    by_version = {name: tuple(versions[key] for key in sorted(
+        versions, key=lambda key: (key[1], key[0]))) for name, versions in found.items()}
+    return by_version, tuple(skipped)
 
 
 def _load_name_in(path: Path) -> str | None:

@@ -408,6 +408,20 @@ def test_two_different_files_with_the_same_load_name_are_refused(tmp_path: Path)
         load_custom_definitions(tmp_path)
 
 
+def test_one_load_name_in_two_namespaces_is_loaded_by_its_namespace(tmp_path: Path) -> None:
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "theirs").mkdir()
+    write(tmp_path / "ours", "plate.json", custom("same", version=1))
+    write(tmp_path / "theirs", "plate.json", custom("same", version=1, namespace="theirs"))
+    dirs = [tmp_path / "ours", tmp_path / "theirs"]
+    assert get_definition("same", "theirs", extra_dirs=dirs)["namespace"] == "theirs"
+    with pytest.raises(LabwareDefinitionError) as info:
+        get_definition("same", extra_dirs=dirs)
+    assert str(info.value) == (
+        "several custom labware are named 'same' (custom_beta/same/1, theirs/same/1); give "
+        "the namespace and version of the one to load, as Opentrons asks")
+
+
 def test_a_missing_directory_is_reported(tmp_path: Path) -> None:
     with pytest.raises(LabwareDefinitionError, match="does not exist"):
         load_custom_definitions(tmp_path / "nope")

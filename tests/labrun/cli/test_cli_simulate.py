@@ -475,6 +475,37 @@ def test_labware_dir_loads_a_custom_definition(capsys: pytest.CaptureFixture[str
     assert document["well_volumes_ul"] == {"1/A1": -240, "1/B1": 120, "1/B2": 120}
 
 
+def test_a_labware_dir_keeps_each_version_of_a_custom_labware_as_opentrons_does(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Version 2 of a custom plate saved beside version 1: the folder was refused ("each
+    # custom labware needs its own load name"), so no protocol ran with it. As in
+    # Opentrons, each is loaded by its version, and a load without one is ambiguous.
+    first = custom_plate(tmp_path / "labware")
+    definition = json.loads(first.read_text())
+    definition["version"] = 1
+    first.write_text(json.dumps(definition))
+    definition["version"] = 2
+    definition["metadata"]["displayName"] = "Our Custom Plate, Version 2"
+    (tmp_path / "labware" / "lab_custom_96_plate_v2.json").write_text(json.dumps(definition))
+    for version in (1, 2):
+        protocol = write(tmp_path, SMALL.replace('"corning_96_wellplate_360ul_flat", 1',
+                                                 f'"lab_custom_96_plate", 1, version={version}'))
+        status, out, err = simulate(capsys, str(protocol), "--labware-dir",
+                                    str(tmp_path / "labware"))
+        assert (status, err) == (0, "")
+        named = "Our Custom Plate, Version 2" if version == 2 else "Our Custom Plate"
+        assert f"] Loading {named} (slot 1)\n" in out
+    protocol = write(tmp_path, SMALL.replace("corning_96_wellplate_360ul_flat",
+                                             "lab_custom_96_plate"))
+    status, out, err = simulate(capsys, str(protocol), "--labware-dir",
+                                str(tmp_path / "labware"))
+    assert status == 1
+    assert err.splitlines()[-1] == (
+        f"error: {protocol}:8: several custom labware are named 'lab_custom_96_plate' "
+        "(custom_beta/lab_custom_96_plate/1, custom_beta/lab_custom_96_plate/2); give the "
+        "version of the one to load, as Opentrons asks")
+
+
 def test_without_labware_dir_the_custom_name_is_unknown(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     protocol = write(tmp_path, SMALL.replace("corning_96_wellplate_360ul_flat",
