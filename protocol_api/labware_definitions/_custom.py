@@ -170,7 +170,7 @@ def _read_directory(paths: list[Path]) -> tuple[dict[str, tuple[LabwareDefinitio
 def _load_name_in(path: Path) -> str | None:
     """The ``parameters.loadName`` a file that is no definition labrun reads gives, if any."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
     params = data.get("parameters") if isinstance(data, dict) else None
@@ -181,7 +181,7 @@ def _load_name_in(path: Path) -> str | None:
 def read_definition_file(path: str | os.PathLike[str]) -> LabwareDefinition:
     """Read one JSON definition file and check it."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a BOM too, as Opentrons reads it
     except (OSError, UnicodeDecodeError) as exc:
         raise LabwareDefinitionError(f"{path}: cannot read the file ({exc})") from exc
     try:

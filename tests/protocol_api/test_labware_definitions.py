@@ -357,6 +357,13 @@ def test_a_bad_well_shape_is_reported(tmp_path: Path) -> None:
         read_definition_file(path)
 
 
+def test_a_definition_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    # as Opentrons reads it (json.loads of the file's bytes); Windows' Notepad writes one
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(custom("bom_plate")).encode())
+    assert skipped_files(tmp_path) == ()
+    assert get_definition("bom_plate", extra_dirs=[tmp_path])["namespace"] == "custom_beta"
+
+
 def test_invalid_json_names_the_file_and_line(tmp_path: Path) -> None:
     path = write(tmp_path, "broken.json", '{\n  "ordering": [\n  oops\n}')
     with pytest.raises(LabwareDefinitionError, match=r"broken\.json: not valid JSON \(line 3"):
