@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -194,6 +195,10 @@ def read_definition_file(path: str | os.PathLike[str]) -> LabwareDefinition:
     return definition  # type: ignore[no-any-return]
 
 
+_SAFE_NAME = re.compile(r"[a-z0-9._]+")
+"""Opentrons' ``safeString``: what a load name and a namespace are made of."""
+
+
 class _Checker:
     """Walks a definition, failing at the first field labrun cannot use."""
 
@@ -210,12 +215,12 @@ class _Checker:
             raise self.fail(
                 "schemaVersion", f"labrun reads Opentrons labware schema 2, found {found!r}"
             )
-        self.text(top, "namespace")
+        self.safe_name(top, "namespace")
         version = top.get("version")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise self.fail("version", f"must be a whole number >= 1, found {version!r}")
         params = self.mapping(top.get("parameters"), "parameters")
-        self.text(params, "loadName", "parameters.")
+        self.safe_name(params, "loadName", "parameters.")
         is_tiprack = params.get("isTiprack")
         if not isinstance(is_tiprack, bool):
             raise self.fail("parameters.isTiprack", f"must be true or false, found {is_tiprack!r}")
@@ -310,6 +315,14 @@ class _Checker:
             raise self.fail(prefix + key, "missing")
         if not isinstance(value, str) or not value.strip():
             raise self.fail(prefix + key, f"must be a non-empty string, found {value!r}")
+
+    def safe_name(self, data: Mapping[str, Any], key: str, prefix: str = "") -> None:
+        """A load name or namespace: lower-case letters, digits, ``.`` and ``_`` only, as
+        Opentrons' schema has it (it passes over a definition with any other)."""
+        self.text(data, key, prefix)
+        if not _SAFE_NAME.fullmatch(data[key]):
+            raise self.fail(prefix + key, "must be lower-case letters, digits, '.' and '_' "
+                            f"only, as Opentrons' labware schema asks, found {data[key]!r}")
 
     def number(
         self,

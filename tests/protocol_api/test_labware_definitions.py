@@ -334,6 +334,10 @@ def test_a_missing_field_is_reported_with_file_and_key(tmp_path: Path, key_path:
         ({"stackLimit": "2"}, "stackLimit", "whole number >= 1, found '2'"),
         ({"allowedRoles": "labware"}, "allowedRoles", "list of strings"),
         ({"compatibleParentLabware": "a_plate"}, "compatibleParentLabware", "list of strings"),
+        ({"parameters": {"loadName": "My_Plate", "isTiprack": False}}, "parameters.loadName",
+         "must be lower-case letters, digits, '.' and '_' only, as Opentrons' labware schema "
+         "asks, found 'My_Plate'"),
+        ({"namespace": "our-lab"}, "namespace", "found 'our-lab'"),
         ({"parameters": {"loadName": "x", "isTiprack": False,
                          "magneticModuleEngageHeight": "ten"}},
          "parameters.magneticModuleEngageHeight", "must be a number"),

@@ -506,6 +506,26 @@ def test_a_labware_dir_keeps_each_version_of_a_custom_labware_as_opentrons_does(
         "version of the one to load, as Opentrons asks")
 
 
+def test_a_custom_labware_named_in_capitals_is_passed_over_and_its_load_says_why(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Opentrons' schema takes only lower-case load names, so it passes over the file;
+    # labrun read it, and then answered load_labware("Lab_Plate") with "no labware
+    # definition named 'lab_plate'; did you mean 'Lab_Plate'?".
+    path = custom_plate(tmp_path / "labware")
+    definition = json.loads(path.read_text())
+    definition["parameters"]["loadName"] = "Lab_Plate"
+    path.write_text(json.dumps(definition))
+    protocol = write(tmp_path, SMALL.replace("corning_96_wellplate_360ul_flat", "Lab_Plate"))
+    status, _, err = simulate(capsys, str(protocol), "--labware-dir", str(tmp_path / "labware"))
+    problem = ("parameters.loadName: must be lower-case letters, digits, '.' and '_' only, as "
+               "Opentrons' labware schema asks, found 'Lab_Plate'")
+    assert status == 1
+    assert err.splitlines() == [
+        f"warning: {path}: skipped, not a labware definition labrun can read: {problem}",
+        f"error: {protocol}:8: labware 'lab_plate' is only in {path}, which is not a labware "
+        f"definition labrun can read: {problem}"]
+
+
 def test_without_labware_dir_the_custom_name_is_unknown(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     protocol = write(tmp_path, SMALL.replace("corning_96_wellplate_360ul_flat",
