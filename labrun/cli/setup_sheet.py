@@ -529,10 +529,15 @@ NOT_DECLARED: Declared = (0.0, None, None)
 
 def _top_labware(deck: Mapping[str, Any], well: str
                  ) -> tuple[str, str, Mapping[str, Any] | None]:
-    """``place/name``'s slot, name and the labware on top in that slot of the ``deck``
-    at the start (None: none there)."""
+    """``place/name``'s slot, name and the labware it is a well of in that slot of the
+    ``deck`` at the start: the highest in the slot's stack that has a well of that name
+    (a plate under its lid, which has none), else the one on top (None: none there)."""
     slot, _, name = well.partition("/")
     stack = deck.get(slot, {}).get("labware", [])
+    for labware in reversed(stack):
+        wells = well_geometry(labware)
+        if wells is None or name in wells:
+            return slot, name, labware
     return slot, name, stack[-1] if stack else None
 
 

@@ -65,6 +65,33 @@ def test_the_json_setup_sheet_says_what_to_put_on_the_deck(
     assert sheet["steps"] == document["steps"]
 
 
+def test_the_liquid_of_a_plate_under_its_lid_is_said_to_go_in_the_plate(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # The sheet named the lid, the labware on top in the slot at the start, as what holds
+    # the liquid, with no capacity: "Corning 96 Wellplate 360ul Lid (slot 3): A1: 250 µL".
+    protocol = """
+        from opentrons.protocol_api import OFF_DECK
+        metadata = {"apiLevel": "2.20"}
+
+        def run(ctx):
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 3)
+            plate.load_labware("corning_96_wellplate_360ul_lid")
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 5)
+            p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            ctx.move_labware(plate.child, OFF_DECK)
+            p300.transfer(250, plate["A1"], plate["A2"])
+            p300.transfer(200, plate["A2"], plate["A3"])
+    """
+    out = simulate(capsys, tmp_path, protocol=protocol)
+    assert ("  Liquids to load (the least each well must hold at the start)\n"
+            "    Corning 96 Well Plate 360 µL Flat (slot 3): A1: 250.0 µL (capacity 360.0 µL)\n"
+            ) in out
+    document = json.loads(simulate(capsys, tmp_path, "--json", protocol=protocol))
+    assert [(w["well"], w["labware"], w["capacity_ul"])
+            for w in document["setup"]["liquids"]] == [
+        ("3/A1", "Corning 96 Well Plate 360 µL Flat", 360.0)]
+
+
 def test_the_text_sheet_comes_first_and_warns_of_an_overfull_well(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out = simulate(capsys, tmp_path)
