@@ -233,20 +233,20 @@ class Deck(Mapping[str | int, "DeckItem | None"]):
         return Point(origin.x + SLOT_SIZE[0] / 2, origin.y + SLOT_SIZE[1] / 2, origin.z)
 
     def right_of(self, slot: object) -> DeckItem | None:
-        """What is loaded in the slot to the right of ``slot`` (None: nothing, or no slot
-        there)."""
+        """What ``deck[...]`` gives for the slot to the right of ``slot`` (None: nothing, or
+        no slot there)."""
         return self._beside(slot, +1)
 
     def left_of(self, slot: object) -> DeckItem | None:
-        """What is loaded in the slot to the left of ``slot`` (None: nothing, or no slot
-        there)."""
+        """What ``deck[...]`` gives for the slot to the left of ``slot`` (None: nothing, or
+        no slot there)."""
         return self._beside(slot, -1)
 
     def _beside(self, slot: object, step: int) -> DeckItem | None:
         name = self.check_slot(slot)
         for other in neighbours(name, sideways_only=True):
             if int(other) - int(name) == step:
-                return self._items.get(other)
+                return self[other]  # as the deck reads it: no trash bin (apiLevel 2.16 on)
         return None
 
     def load(self, labware: Labware) -> Labware:

@@ -232,7 +232,10 @@ def test_slot_centres_and_what_is_left_and_right_of_a_slot(deck: Deck) -> None:
     assert deck.left_of(6) is plate and deck.right_of("4") is plate
     assert deck.right_of(5) is None  # slot 6 is empty
     assert deck.right_of(6) is None and deck.left_of(4) is None  # the deck's edges
-    assert deck.right_of(11) is deck.fixed_trash
+    # as deck[12]: from apiLevel 2.16 the fixed trash is a trash bin the deck does not list
+    assert deck.right_of(11) is None and deck[12] is None
+    older = Deck(OT2_SLOTS, api_version=(2, 15))
+    assert older.right_of(11) is older.fixed_trash is older[12]
     with pytest.raises(InvalidSlotError):
         deck.left_of(13)
 
