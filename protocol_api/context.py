@@ -32,6 +32,8 @@ from .errors import (
 from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
 from .labware import Labware, TrashBin, Well, check_sits_on
 from .labware_definitions import (
+    STANDARD_NAMESPACE,
+    LabwareDefinition,
     check_deck_slot,
     check_role,
     custom_wells,
@@ -171,6 +173,8 @@ class ProtocolContext:
         self._api_level = APIVersion(*api_version)  # read once a dispense
         self._simulating = simulating
         self._labware_dirs = tuple(labware_dirs)
+        # the custom definitions the protocol gave (load_labware_from_definition), by URI
+        self._given: dict[str, LabwareDefinition] = {}
         self._instruments: dict[str, InstrumentContext] = {}
         self._last_move = LastMove()
         self._trash_drops = TrashDrops()
@@ -422,11 +426,16 @@ class ProtocolContext:
         or a copy of the definition ``name`` is, checked; ``call`` names the call that
         asked, in the refusal of a name that is neither."""
         if isinstance(name, Mapping):
-            return own_definition(name)
+            definition: LabwareDefinition = own_definition(name)
+            if (self._api_version >= ENGINE_CORE_API
+                    and definition["namespace"] != STANDARD_NAMESPACE):
+                # as Opentrons' engine: a later load_labware by its name finds it too
+                self._given[_uri(definition)] = definition
+            return definition
         if not isinstance(name, str):
             raise ProtocolError(f"{call}: the load name must be text, not {name!r}"[:300])
         return get_definition(name, namespace, version, extra_dirs=self._labware_dirs,
-                              api_version=self._api_version)
+                              api_version=self._api_version, known=self._given.values())
 
     def _send_load(self, labware: Labware, slot: str) -> None:
         """The loadLabware command of a labware just placed in ``slot``."""
@@ -757,6 +766,12 @@ class ProtocolContext:
 
 
 __all__ = ["ProtocolContext"]
+
+
+def _uri(definition: Mapping[str, Any]) -> str:
+    """A definition's ``namespace/loadName/version``, as Opentrons keys it."""
+    return (f"{definition['namespace']}/{definition['parameters']['loadName']}/"
+            f"{definition['version']}")
 
 
 def _definition_name(definition: Mapping[str, Any]) -> str | None:

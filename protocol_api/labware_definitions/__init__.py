@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from protocol_api.api_level import ADAPTER_API, ENGINE_CORE_API
@@ -129,8 +129,10 @@ def get_definition(
     version: int | None = None,
     extra_dirs: Iterable[str | os.PathLike[str]] = (),
     api_version: tuple[int, int] = MAX_API,
+    known: Iterable[LabwareDefinition] = (),
 ) -> LabwareDefinition:
-    """The definition for ``load_name``: custom directories first, then Opentrons' standard.
+    """The definition for ``load_name``: custom ones first (``known``, those the protocol
+    gave, then those of the directories), then Opentrons' standard.
 
     ``namespace`` and ``version`` narrow the search. Without a version, a standard
     definition is the version Opentrons loads at ``api_version``; custom ones of that
@@ -149,8 +151,12 @@ def get_definition(
         )
     customs: list[LabwareDefinition] = []
     custom_names: list[str] = []
-    for directory in extra_dirs:
-        custom = custom_versions(directory)
+    given: dict[str, list[LabwareDefinition]] = {}
+    for d in known:  # given by the protocol: one per URI already
+        given.setdefault(d["parameters"]["loadName"], []).append(d)
+    sources: list[Mapping[str, Sequence[LabwareDefinition]]] = [given]
+    sources += [custom_versions(directory) for directory in extra_dirs]
+    for custom in sources:
         custom_names.extend(custom)
         customs.extend(d for d in custom.get(name, ()) if not any(  # a URI once: the first
             (d["namespace"], d["version"]) == (o["namespace"], o["version"]) for o in customs))

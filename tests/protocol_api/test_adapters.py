@@ -258,3 +258,28 @@ def run(ctx):
     assert (summary["status"], summary["error"], summary["location"]) == (
         "failed", f"labware definition: stackingOffsetWithLabware.{ADAPTER}.x: missing",
         f"{path}:5")
+
+
+@pytest.mark.parametrize(("level", "found"), [("2.13", False), ("2.14", True), ("2.20", True)])
+def test_a_definition_the_protocol_gave_is_found_by_its_name_later_as_in_opentrons(
+        tmp_path: Path, level: str, found: bool) -> None:
+    # From apiLevel 2.14 Opentrons' engine keeps a definition given to
+    # load_labware_from_definition, and a later load_labware of its load name loads it;
+    # labrun said "no labware definition named 'my_plate'".
+    plate = copy.deepcopy(get_definition(PLATE))
+    plate["parameters"]["loadName"] = "my_plate"
+    plate["namespace"] = "custom_beta"
+    path = tmp_path / "given.py"
+    path.write_text(f"""metadata = {{"apiLevel": "{level}"}}
+
+def run(ctx):
+    first = ctx.load_labware_from_definition({plate!r}, 1)
+    second = ctx.load_labware("my_plate", 2)
+    assert second.uri == first.uri == "custom_beta/my_plate/{plate['version']}"
+""")
+    summary = simulate_file(path).record.events[-1]
+    if found:
+        assert summary["status"] == "succeeded", summary
+    else:  # below 2.14 Opentrons finds only the labware of its labware folders
+        assert (summary["status"], summary["location"]) == ("failed", f"{path}:5")
+        assert summary["error"].startswith("no labware definition named 'my_plate'")
