@@ -786,7 +786,7 @@ class Labware:
         return dict(self._by_name)
 
     def rows(self, *args: str | int) -> list[list[Well]]:
-        """Rows front to back (A, B, ...), each left to right; or those named or indexed."""
+        """Rows back to front (A, B, ...), each left to right; or those named or indexed."""
         return self._select(self._layout()[0], args, "row")
 
     def rows_by_name(self) -> dict[str, list[Well]]:

@@ -172,6 +172,15 @@ def test_rows_and_columns_of_a_96_plate(plate: Labware) -> None:
     assert plate.columns_by_index() == plate.columns_by_name()
 
 
+def test_rows_go_back_to_front_and_columns_left_to_right(plate: Labware) -> None:
+    # as the docstrings say: row A is the back row (farthest from the person), column 1
+    # the left one
+    backs = [row[0].top().point.y for row in plate.rows()]
+    lefts = [column[0].top().point.x for column in plate.columns()]
+    assert backs == sorted(backs, reverse=True) and len(set(backs)) == 8
+    assert lefts == sorted(lefts) and len(set(lefts)) == 12
+
+
 @pytest.mark.parametrize(
     ("load_name", "rows", "columns", "last"),
     [
