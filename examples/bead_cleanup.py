@@ -1,8 +1,9 @@
 """Magnetic-bead clean-up of 8 samples: bind, pull the beads down, wash twice, elute.
 
-The elution buffer waits on a temperature module at 4 °C; the protocol pauses for a
-person to add it once the beads are drying. During any pause the magnet stays up and
-the buffer stays cold (docs/design.md §5).
+The elution buffer goes on a temperature module at 4 °C; once the beads have dried and
+the block is cold, the protocol pauses for a person to add it. During any pause the
+magnets stay where they are (up while engaged) and the block stays cold
+(docs/design.md §5).
 """
 
 from opentrons import protocol_api
