@@ -678,6 +678,35 @@ def test_without_a_terminal_a_protocol_pause_says_how_to_end_the_run(tmp_path: P
         process.wait(WAIT_S)
 
 
+def test_a_delay_and_a_comment_are_said_as_they_begin_not_when_they_end(
+        tmp_path: Path) -> None:
+    # A call that only waits or speaks is printed as it begins, with its start time, so
+    # that a person sees what the run waits for (README, "Running on a robot").
+    protocol = write(tmp_path, """
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            ctx.comment("prepare the buffer")
+            ctx.delay(minutes=10, msg="incubate")
+            ctx.comment("never reached")
+    """)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "labrun.cli.main", "run", str(protocol), "--emulate"],
+        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seen: list[bytes] = []
+    try:
+        out = _read_until(process, r"Delaying for 10 min: incubate\n", seen)
+        assert re.search(r"\[ 0:0\d\] prepare the buffer\n\[ 0:0\d\] Delaying for 10 min: "
+                         r"incubate\n", out), out
+        assert "never reached" not in out  # the delay goes on: 10 minutes at real speed
+        process.send_signal(signal.SIGTERM)
+        _read_until(process, r"status:\s+aborted", seen)
+        assert process.wait(WAIT_S) == 1
+    finally:
+        process.kill()
+        process.wait(WAIT_S)
+
+
 def test_a_signal_while_an_interrupted_run_prints_its_error_is_ignored(tmp_path: Path) -> None:
     # After a Ctrl-C, the run fails; a SIGTERM that comes while labrun prints how it ended
     # must neither kill labrun (-15) nor cut the error short. An error longer than the
