@@ -138,6 +138,32 @@ def test_a_module_reading_is_counted_apart_from_the_steps_the_simulation_has(
     assert on_robot == f"{simulated} (and 1 module reading, a step only a robot makes)"
 
 
+LOADS_ON_MODULES = '''
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    magnet = ctx.load_module("magnetic module", 1)
+    magnet.load_labware("nest_96_wellplate_100ul_pcr_full_skirt")
+    temp = ctx.load_module("temperature module", 3)
+    temp.load_labware("opentrons_96_aluminumblock_nest_wellplate_100ul")
+'''
+
+
+def test_only_a_temperature_modules_first_load_labware_reads_the_module(
+        tmp_path: Path) -> None:
+    """On a robot a temperature module's first ``load_labware`` asks which generation is
+    attached (GEN1 and GEN2 stand in for each other): a step of its own, before the load.
+    Every other module is bound to the model the protocol names, and reads nothing."""
+    path = tmp_path / "protocol.py"
+    path.write_text(LOADS_ON_MODULES)
+    steps = {simulating: [e["name"] for e in simulate_file(path, simulating=simulating)
+                          .record.events if e["event"] == "step"]
+             for simulating in (True, False)}
+    loads = ["load_labware", "load_module", "load_labware", "load_module", "load_labware"]
+    assert steps[True] == loads
+    assert steps[False] == [*loads[:4], "read_module", "load_labware"]
+
+
 READING_GROUP = '''
 metadata = {"apiLevel": "2.15"}
 
