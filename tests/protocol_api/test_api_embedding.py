@@ -184,6 +184,17 @@ def test_wait_for_on_a_run_never_started_says_so() -> None:
         run.control.wait_for(lambda s: False, timeout=1)
 
 
+def test_once_the_run_has_ended_wait_for_raises_and_wait_until_paused_returns() -> None:
+    # As the README says: wait_for a status that never comes raises, saying the run ended
+    # first; wait_until_paused returns the ended status, for the caller to read.
+    with open_context() as ctx:
+        ctx.comment("nothing to wait for")
+    with pytest.raises(TimeoutError, match=r"^the run ended \(succeeded\) before what was "
+                                           r"waited for held"):
+        ctx.control.wait_for(lambda s: s.status is Status.PAUSED, timeout=TIMEOUT)
+    assert ctx.control.wait_until_paused(timeout=TIMEOUT).status is Status.SUCCEEDED
+
+
 def test_a_script_that_raises_while_its_run_is_paused_fails_the_run_at_once() -> None:
     """Paused between two calls (by a person, from another thread), the script raised:
     the run waited for a resume that might never come, and the ``with`` never ended."""
