@@ -21,11 +21,14 @@ EPILOG = """exit status (every command):
   1    the run failed, was aborted or halted: on the robot (run), which may have moved,
        or in the simulation (simulate); doctor: a problem found
   2    bad input: arguments, files or a protocol that cannot load; nothing moved
-  3    run: the protocol failed in the simulation made before the run; nothing was
-       connected or moved
+  3    run: the protocol failed in the simulation made before the run (or loads a
+       module the robot file lacks); nothing was connected or moved
   4    run, doctor: not started, the robot is in use by another process (run: or may
        still hold the tips the last run left on it); nothing was connected or moved
-  130  interrupted before the run could end on its own (Ctrl-C outside a run)"""
+  130  interrupted: simulate, by Ctrl-C, SIGTERM or SIGHUP (the simulation aborted);
+       run, by one of them before the run began (simulating, at the start prompt,
+       connecting or homing; during the run Ctrl-C pauses and SIGTERM aborts: 1);
+       serve, by Ctrl-C as it starts"""
 COMMANDS = {
     "simulate": "simulate a protocol on the virtual clock",
     "run": "run a protocol on a robot or on the bundled emulator",
