@@ -51,6 +51,8 @@ class Waits:
             await checkpoint_if_cancelled()  # it starts (a virtual sleep never checks)
         if not skipped:
             engine.take_fault()
+            if engine.state.ending is not None:  # the fault failed the run: its cancel
+                await checkpoint_if_cancelled()  # lands now, not at the deadline
             try:
                 with CancelScope() as self._scope:
                     if not engine.clock.is_virtual:

@@ -12,14 +12,19 @@ from motion_trace import TraceItem
 from engine import commands as c
 from engine.actions import Abort, Pause
 from engine.bridge import LoopClosedError
+from engine.channel import CommandChannel
 from engine.errors import RunAborted, RunHalted, RunStopped
+from engine.record import read_record
 from engine.robot_model import CommandError, Pipette, PlungerSpec, RobotModel
+from engine.run import Run
 from engine.segments import Move
-from engine.state import Park, Status, status_of
+from engine.state import Park, Status, StepInfo, status_of
 from hardware import aio
+from hardware.clock import VirtualClock
 from hardware.config import default_config
 from hardware.controller import HardwareFault
 from hardware.frozen import replace
+from hardware.simulated import SimulatedController
 
 
 @pytest.fixture
@@ -531,6 +536,54 @@ def test_a_robot_lost_during_a_delay_fails_the_run_then_not_at_the_deadline(
     assert LOST in str(failure["error"])
     assert run.clock.now() == pytest.approx(lost_at)  # the hour was not waited out
     assert isinstance(outcome.error, RunStopped)
+
+
+def test_a_fault_taken_as_a_delay_begins_ends_the_run_at_the_fault_not_the_deadline(
+        tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A robot lost during the last move of a call whose next command is a delay: the
+    delay takes the fault as it begins and the run fails there. The virtual clock once
+    ran on to the delay's deadline all the same (a virtual sleep checks for nothing), so
+    the record, the status and the summary said the run failed an hour later."""
+    step = StepInfo(1, "move, then incubate")
+    move = c.MoveTo("left", (300.0, 300.0, 100.0), force_direct=True)  # one segment
+    raised: list[BaseException] = []
+
+    def protocol(channel: CommandChannel) -> None:
+        try:
+            for _ in channel.execute_all([(P300, step, None), (move, step, None),
+                                          (c.Delay(3600.0), step, None)]):
+                pass
+        except RunStopped as exc:
+            raised.append(exc)
+
+    clock = VirtualClock()
+    controller = SimulatedController(default_config(), clock)
+    run = Run(protocol, controller=controller, clock=clock,
+              record_path=tmp_path / "record.jsonl")
+    lost_at = 0.05  # mid-move: the move ends, the fault waits to be taken
+    clock.call_at(lost_at, controller.lose_connection)
+    run.start()
+    try:
+        assert run.control.play().accepted
+        final = run.wait(5)
+    finally:
+        run.close(protocol_grace_s=5)
+    assert final.status is Status.FAILED and raised
+    events = read_record(str(tmp_path / "record.jsonl"))
+    summary = events[-1]
+    assert summary["error"].startswith(f"the robot failed while the run waited: {LOST}")
+    moved = next(e["t"] for e in events
+                 if e["event"] == "command" and e["id"] == 1 and e["status"] == "completed")
+    assert moved < 10.0
+    assert clock.now() == pytest.approx(moved)  # the hour was not waited out
+    assert final.time == pytest.approx(moved)
+    assert summary["duration_s"] == pytest.approx(moved, abs=0.001)
+    after = events[next(i for i, e in enumerate(events) if e["t"] >= moved):]
+    assert {e["t"] for e in after} == {moved}  # the failure, the cleanup, the summary
+    # The delay failed as it began: it neither elapsed nor completed.
+    assert [e.get("status") for e in after if e.get("id") == 2] == [
+        "queued", "started", "failed"]
+    assert not [e for e in events if e["event"] == "delay"]
 
 
 def test_a_robot_lost_mid_move_fails_the_next_call_to_it(run: ScriptedRun) -> None:
