@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 from engine.errors import error_line
@@ -88,6 +88,18 @@ def _protocol_line(tb: TracebackType | None) -> str | None:
             line = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
         tb = tb.tb_next
     return line
+
+
+def protocol_line_in(frame: FrameType | None) -> str | None:
+    """``file:line`` of the innermost frame in a watched protocol file, from ``frame`` (a
+    thread's innermost, as ``sys._current_frames`` gives it) outward."""
+    with _lock:
+        files = set(_watched)
+    while frame is not None:
+        if frame.f_code.co_filename in files:
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
 
 
 def _python_hook(which: int, info: Any) -> None:

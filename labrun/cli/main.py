@@ -9,6 +9,7 @@ import gc
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -60,7 +61,36 @@ def build_parser(only: str | None = None, *, full: bool = False) -> argparse.Arg
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``labrun`` console script; returns the exit status."""
+    """Entry point of the ``labrun`` console script; returns the exit status. As the
+    process itself (no ``argv``), it exits without waiting for threads a protocol left
+    running (``leftover_threads``), each said in a warning line."""
+    if argv is not None:
+        return _main(argv)
+    try:
+        status = _main(None)
+    except BaseException as exc:  # --debug's traceback, argparse's exits
+        _leave_protocol_threads(exc)
+        raise
+    _leave_protocol_threads(status)
+    return status
+
+
+def _leave_protocol_threads(ending: int | BaseException) -> None:
+    """Exit now with ``ending``'s status if threads a protocol started are still running
+    (``leftover_threads``); else return, for Python to exit as it does."""
+    if threading.active_count() == 1:  # the common case
+        return
+    from . import leftover_threads
+
+    threads = leftover_threads.still_running()
+    if threads:
+        status = (ending if isinstance(ending, int)
+                  else leftover_threads.said_as_python_would(ending))
+        leftover_threads.exit_without(threads, status)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """Parse ``argv`` (None: the process's own) and run the command chosen."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     # Import only the chosen sub-command: `simulate` need not load the HTTP stack.
     chosen = next((a for a in arguments if not a.startswith("-")), None)
