@@ -1,10 +1,12 @@
-"""Where a protocol is stuck: the simulate watchdog and Ctrl-C.
+"""Where a protocol is stuck: the simulate watchdog, its time limit and Ctrl-C.
 
 A simulated run answers every call at once, so a protocol that makes no call for long
 (``while True:`` in ``run``) is stuck in its own code. ``Watchdog`` fails such a run
-with the protocol line it is at; ``interrupt`` ends a run on Ctrl-C the same way,
-without a traceback. The protocol thread itself cannot be stopped from outside (Python
-threads cannot be killed): once its run has ended it is left to the process's exit.
+with the protocol line it is at; ``TimeLimit`` fails one whose protocol time runs past
+any real run's (a loop that never ends, making calls); ``interrupt`` ends a run on
+Ctrl-C the same way, without a traceback. The protocol thread itself cannot be stopped
+from outside (Python threads cannot be killed): once its run has ended it is left to the
+process's exit.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from types import FrameType
 
 from engine.channel import CommandChannel
 from engine.run import Run
+from hardware.clock import VirtualClock
 
 DEFAULT_WATCHDOG_S = 30.0
 """Wall-clock seconds a simulated protocol may go without a call (``--watchdog``)."""
+DEFAULT_TIME_LIMIT_H = 168.0
+"""Hours of protocol time a simulation may reach (``--max-hours``): a week, longer than
+a robot runs unattended; a loop that never ends reaches it within a minute of wall time."""
 WATCHDOG_RANGE_S = (0.5, 86_400.0)
 """The shortest and longest watchdog limits: a shorter one can fire before the protocol's
 first call, a longer one than a day is no limit (0 turns it off)."""
@@ -109,6 +115,36 @@ class Watchdog:
         hint = f" ({self.hint})" if self.hint else ""
         self.run.channel.finish(
             f"the protocol made no call for {self.limit_s:g} s and seems stuck{hint}", line)
+
+
+class TimeLimit:
+    """Fails a simulated run whose clock reaches ``limit_s`` of protocol time: a loop
+    that never ends but makes calls (``while True: ctx.delay(minutes=60)``, an endless
+    aspirate and dispense), which the ``Watchdog`` cannot tell from work, reaches it in
+    seconds of wall time; the failure names the protocol line the run is at."""
+
+    def __init__(self, run: Run, protocol_file: str, limit_s: float, *,
+                 hint: str = "") -> None:
+        clock = run.clock
+        if not isinstance(clock, VirtualClock):
+            raise ValueError("a limit on protocol time is for runs on the virtual clock")
+        self.run = run
+        self.protocol_file = protocol_file
+        self.limit_s = limit_s
+        self.hint = hint  # how the caller's user sets the limit, said with the failure
+        self.fired: str | None = None  # the line it failed the run at
+        # A paused run does not wait for it: nothing it does is the protocol's time.
+        clock.call_at(limit_s, self._reached, holds_pause=False)
+
+    def _reached(self) -> None:  # in the engine loop, at the limit's instant
+        engine = self.run.engine
+        if engine.state.outcome is not None or engine.state.ending is not None:
+            return
+        line = protocol_line(self.run, self.protocol_file)
+        self.fired = line
+        hint = f" ({self.hint})" if self.hint else ""
+        engine.ending.fail(f"the simulation reached {self.limit_s / 3600:g} h of protocol "
+                           f"time; does the protocol loop without end?{hint}", line)
 
 
 def interrupt(run: Run, protocol_file: str | None, cause: str | None = None) -> None:

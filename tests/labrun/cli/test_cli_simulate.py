@@ -1169,7 +1169,7 @@ def test_a_time_beyond_a_million_hours_is_said_in_hours_not_in_digits(
             ctx.delay(minutes=1e9)
             p300.drop_tip()
         '''))
-    status, out, err = simulate(capsys, str(protocol))
+    status, out, err = simulate(capsys, str(protocol), "--max-hours", "0")
     assert status == 0, err
     assert summary_fields(out)["estimated duration"] == "1.7e+07 h (6e+10 s)"
     assert "[ 0:04] Delaying for 1.7e+07 h\n" in out
@@ -1213,3 +1213,92 @@ def test_a_warning_after_a_module_wait_began_is_in_the_log(
     wait = log.index("Temperature module: wait for temperature (to 35 °C)")
     assert log[wait + 1].startswith(f"  warning: {protocol}:7: await_temperature(35): the "
                                     "module was on its way to 30 °C only")
+
+
+# -- the time limit: a loop that never ends ---------------------------------------------------
+
+LIMIT_HINT = "(the time limit of simulate; --max-hours HOURS sets it, 0 turns it off)"
+
+
+def test_an_endless_delay_loop_fails_at_the_time_limit_naming_its_line(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # `while True: ctx.delay(minutes=60)` makes calls, so the watchdog never fired: the
+    # simulation ran until Ctrl-C, printing nothing (a progress line only on a terminal).
+    protocol = write(tmp_path, """
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            while True:
+                ctx.delay(minutes=60)
+        """)
+    record = tmp_path / "run.jsonl"
+    status, out, err = simulate(capsys, str(protocol), "--record", str(record))
+    assert status == 1
+    assert err.splitlines() == [
+        f"error: {protocol}:5: the simulation reached 168 h of protocol time; does the "
+        f"protocol loop without end? {LIMIT_HINT}"]
+    fields = summary_fields(out)
+    assert fields["status"] == "failed"
+    assert fields["estimated duration"] == "168 h 0 min 0 s (604800.0 s)"
+    assert fields["ended during"] == f"Delaying for 1 h ({protocol}:5), it failed"
+    events = read_record(record)
+    (failure,) = [e for e in events if e["event"] == "failure"]
+    assert (failure["t"], failure["location"]) == (604800.0, f"{protocol}:5")
+    assert events[-1]["status"] == "failed" and events[-1]["duration_s"] == 604800.0
+
+
+def test_an_endless_pipetting_loop_fails_at_the_time_limit_it_is_given(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = write(tmp_path, """
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+            p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+            p.pick_up_tip()
+            while True:
+                p.aspirate(50, plate["A1"])
+                p.dispense(50, plate["A2"])
+        """)
+    status, out, err = simulate(capsys, str(protocol), "--max-hours", "0.1")
+    assert status == 1
+    (line,) = err.splitlines()
+    assert re.fullmatch(
+        rf"error: {re.escape(str(protocol))}:(9|10): the simulation reached 0\.1 h of "
+        rf"protocol time; does the protocol loop without end\? {re.escape(LIMIT_HINT)}", line)
+    fields = summary_fields(out)
+    assert fields["status"] == "failed"
+    assert fields["tip on the right"].endswith("dropped into the trash")  # cleaned up
+
+
+def test_a_protocol_longer_than_the_limit_runs_with_a_higher_one_or_none(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = write(tmp_path, """
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            ctx.delay(minutes=200 * 60)
+            ctx.comment("after the long delay")
+        """)
+    status, _, err = simulate(capsys, str(protocol))
+    assert status == 1 and "reached 168 h of protocol time" in err
+    for limit in ("201", "0"):
+        status, out, err = simulate(capsys, str(protocol), "--max-hours", limit)
+        assert (status, err) == (0, "")
+        assert summary_fields(out)["estimated duration"] == "200 h 0 min 0 s (720000.0 s)"
+
+
+@pytest.mark.parametrize("limit", ["-1", "nan", "inf"])
+def test_a_bad_max_hours_is_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                      limit: str) -> None:
+    protocol = write(tmp_path, """
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx):
+            ctx.comment("a")
+        """)
+    status, out, err = simulate(capsys, str(protocol), "--max-hours", limit)
+    assert (status, out) == (2, "")
+    assert err == (f"error: --max-hours must be 0 (off) or a number of hours above 0, not "
+                   f"{float(limit):g}\n")
