@@ -84,7 +84,12 @@ from .signals import (
     ignore_interrupts,
     interrupts_ignored,
 )
-from .simulating import wait_for_simulation
+from .simulating import (
+    add_max_hours_option,
+    limit_protocol_time,
+    max_hours_problem,
+    wait_for_simulation,
+)
 from .terminal import (
     KEYS_HELP,
     Controls,
@@ -144,6 +149,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--record", metavar="PATH", help="write the run record (JSON Lines)")
     parser.add_argument("--no-simulate", action="store_true",
                         help="skip the simulation that checks the protocol before it runs")
+    add_max_hours_option(parser)
     parser.add_argument("-y", "--yes", action="store_true",
                         help="start without asking for Enter after the setup sheet")
     parser.add_argument("--tips-removed", action="store_true",
@@ -166,6 +172,9 @@ def run_run(args: argparse.Namespace) -> int:
     protect_inputs(args)  # no record is written over a file the run reads
     try:
         problem = outputs_problem(args.file, {"the run record": args.record})
+        if problem is not None:
+            raise BadInput(problem)
+        problem = max_hours_problem(args.max_hours)
         if problem is not None:
             raise BadInput(problem)
         record_preparing(args.file, args.record)  # an older one is gone, even on kill -9
@@ -283,6 +292,8 @@ def _simulate_first(args: argparse.Namespace, config: RobotConfig
             sim = create_run(args.file, config=config, on_stalled=continue_when_stalled,
                              labware_dirs=args.labware_dir, watchdog_s=DEFAULT_WATCHDOG_S,
                              params=args.param, param_files=args.param_files)
+        limit_protocol_time(sim, str(Path(args.file).resolve()), args.max_hours,
+                            "the simulation before the run")
     except ParameterError as exc:  # a --param (the protocol's own are located load errors)
         record_not_started(args.file, args.record, f"--param: {exc}", None, config)
         return _bad_input(f"--param: {exc}", None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -16,12 +15,7 @@ from protocol_api.errors import ParameterError, ProtocolError
 from protocol_api.execute import continue_when_stalled, create_run, protocol_error
 from protocol_api.loader import LoadInterrupted, LocatedLoadError
 from protocol_api.stray_errors import watch_stray_errors
-from protocol_api.watchdog import (
-    DEFAULT_TIME_LIMIT_H,
-    DEFAULT_WATCHDOG_S,
-    WATCHDOG_RANGE_S,
-    TimeLimit,
-)
+from protocol_api.watchdog import DEFAULT_WATCHDOG_S, WATCHDOG_RANGE_S
 
 from . import history, rehearsal, setup_sheet
 from .closing import summary_lines
@@ -40,7 +34,12 @@ from .outputs import (
 from .params import add_param_option
 from .report import TextLog, clock, printable, shortened_sheet
 from .signals import Interrupts, abort_interrupted, ignore_interrupts, interrupts_ignored
-from .simulating import wait_for_simulation
+from .simulating import (
+    add_max_hours_option,
+    limit_protocol_time,
+    max_hours_problem,
+    wait_for_simulation,
+)
 
 SUCCESS = (Status.SUCCEEDED, Status.STOPPED)
 
@@ -70,11 +69,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--watchdog", type=float, default=DEFAULT_WATCHDOG_S, metavar="SECONDS",
                         help="fail a protocol that makes no call for this many seconds of "
                              f"wall time (default {DEFAULT_WATCHDOG_S:g}; 0 turns it off)")
-    parser.add_argument("--max-hours", type=float, default=DEFAULT_TIME_LIMIT_H,
-                        metavar="HOURS",
-                        help="fail a simulation whose protocol time reaches this many hours: "
-                             "a loop that never ends (default "
-                             f"{DEFAULT_TIME_LIMIT_H:g}, a week; 0 turns it off)")
+    add_max_hours_option(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.set_defaults(handler=run_simulate)
 
@@ -104,9 +99,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     if not (args.watchdog == 0 or shortest <= args.watchdog <= longest):
         return _bad_input(args, f"--watchdog must be 0 (off) or from {shortest:g} to "
                                 f"{longest:,.0f} seconds, not {args.watchdog:g}", None)
-    if not (args.max_hours >= 0 and math.isfinite(args.max_hours)):
-        return _bad_input(args, "--max-hours must be 0 (off) or a number of hours above 0, "
-                                f"not {args.max_hours:g}", None)
+    problem = max_hours_problem(args.max_hours)
+    if problem is not None:
+        return _bad_input(args, problem, None)
     if args.json and args.verbose:
         print("warning: -v has no effect with --json: the document lists every command, "
               "with its parameters", file=sys.stderr)
@@ -165,9 +160,7 @@ def _simulate(args: argparse.Namespace, protocol_output: ProtocolStreams,
         log = history.SpooledLog(TextLog(args.verbose, step_words=False))
         run.record.subscribe(log.listen)
     rehearsed = rehearsal.schedule(run, interventions, str(Path(args.file).resolve()))
-    if args.max_hours > 0:
-        TimeLimit(run, str(Path(args.file).resolve()), args.max_hours * 3600,
-                  hint="the time limit of simulate; --max-hours HOURS sets it, 0 turns it off")
+    limit_protocol_time(run, str(Path(args.file).resolve()), args.max_hours, "simulate")
     interrupted = False
     interrupts = Interrupts()
     try:

@@ -1,4 +1,5 @@
-"""The progress line of a long ``labrun simulate`` on a terminal.
+"""The progress line of a long ``labrun simulate`` on a terminal, and the limit on the
+protocol time of a simulation (``--max-hours``), shared with ``labrun run``'s.
 
 A simulation of a few thousand calls ends before anyone looks; one of a million calls
 takes minutes. While the run goes on, after ``FIRST_S`` of wall time, a line on stderr
@@ -11,8 +12,10 @@ it; the next redraw puts the line back below.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
+import math
 import sys
 import threading
 import time
@@ -20,9 +23,35 @@ from collections.abc import Callable
 from typing import TextIO
 
 from engine.run import Run
+from protocol_api.watchdog import DEFAULT_TIME_LIMIT_H, TimeLimit
 
 from .main import columns
 from .report import clock, is_terminal
+
+
+def add_max_hours_option(parser: argparse.ArgumentParser) -> None:
+    """``--max-hours HOURS``: the limit on the simulation's protocol time."""
+    parser.add_argument("--max-hours", type=float, default=DEFAULT_TIME_LIMIT_H,
+                        metavar="HOURS",
+                        help="fail a simulation whose protocol time reaches this many hours: "
+                             "a loop that never ends (default "
+                             f"{DEFAULT_TIME_LIMIT_H:g}, a week; 0 turns it off)")
+
+
+def max_hours_problem(hours: float) -> str | None:
+    """Why ``hours`` cannot be ``--max-hours``, or None."""
+    if hours >= 0 and math.isfinite(hours):
+        return None
+    return f"--max-hours must be 0 (off) or a number of hours above 0, not {hours:g}"
+
+
+def limit_protocol_time(run: Run, protocol_file: str, hours: float, whose: str) -> None:
+    """Fail the simulated ``run`` once its protocol time reaches ``hours`` (0: never);
+    ``whose``: the limit's owner, as the failure says it ("simulate")."""
+    if hours > 0:
+        TimeLimit(run, protocol_file, hours * 3600,
+                  hint=f"the time limit of {whose}; --max-hours HOURS sets it, 0 turns it off")
+
 
 FIRST_S = 1.0
 """Wall seconds before the line first appears (a short simulation never shows it)."""

@@ -317,6 +317,31 @@ def test_a_protocol_that_fails_in_simulation_exits_3_without_connecting(
     assert emulator.stats.connections == 0
 
 
+def test_a_protocol_that_loops_without_end_fails_its_simulation_at_the_time_limit(
+        tmp_path: Path, emulator: EmulatorHandle, capsys: pytest.CaptureFixture[str]) -> None:
+    # The simulation before the run never ended (the watchdog sees calls), keeping every
+    # event of it in memory, until Ctrl-C.
+    protocol = write(tmp_path, """
+metadata = {"apiLevel": "2.15"}
+
+def run(ctx):
+    while True:
+        ctx.delay(minutes=60)
+""")
+    robot = robot_file(tmp_path, "grbl", emulator.address)
+    status, _, err = labrun(capsys, str(protocol), "--robot", str(robot), "--max-hours", "24")
+    assert status == 3
+    assert err.splitlines() == [
+        f"error: {protocol}:5: the simulation reached 24 h of protocol time; does the "
+        "protocol loop without end? (the time limit of the simulation before the run; "
+        "--max-hours HOURS sets it, 0 turns it off)",
+        "the protocol failed in simulation; nothing was connected or moved"]
+    assert emulator.stats.connections == 0
+    status, _, err = labrun(capsys, str(protocol), "--robot", str(robot), "--max-hours", "-1")
+    assert (status, err) == (2, "error: --max-hours must be 0 (off) or a number of hours "
+                                "above 0, not -1\n")
+
+
 MODULES = '''
 metadata = {"apiLevel": "2.16"}
 
