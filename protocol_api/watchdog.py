@@ -63,7 +63,10 @@ class Watchdog:
     """Fails a run whose protocol makes no call for ``limit_s`` seconds of ``now`` time.
 
     Time spent waiting inside a call (a pause, a long command) does not count: only the
-    protocol's own code between calls does.
+    protocol's own code between calls does. On the virtual clock it also fails a run
+    whose protocol goes on making calls for ``limit_s`` with no protocol time passing
+    (``while True: ctx.comment(...)``): a real run's calls move, wait or change
+    something; a million that take no time are a loop without end.
     """
 
     def __init__(self, run: Run, protocol_file: str, limit_s: float, *,
@@ -93,14 +96,27 @@ class Watchdog:
 
     def _watch(self) -> None:
         calls, since = -1, self._now()
+        clock = self.run.clock
+        # the protocol time, when it was last seen to move (or no call was made), and the
+        # calls made by then
+        instant, still_since, calls_then = clock.now(), since, 0
         while not self._done.wait(self._poll_s):
             if self.run.control.status().status.is_terminal:
                 break
             sent = self.run.channel.requests_sent
+            now = self._now()
+            if clock.is_virtual:
+                if sent == calls or clock.now() != instant:
+                    instant, still_since, calls_then = clock.now(), now, sent
+                elif now - still_since >= self.limit_s:
+                    self._fire(f"the protocol made {sent - calls_then:,} calls in "
+                               f"{self.limit_s:g} s with no protocol time passing and seems "
+                               "to loop without end")
+                    break
             if sent != calls or self.run.protocol_thread is None or waiting_on_engine(self.run):
-                calls, since = sent, self._now()
-            elif self._now() - since >= self.limit_s:
-                self._fire()
+                calls, since = sent, now
+            elif now - since >= self.limit_s:
+                self._fire(f"the protocol made no call for {self.limit_s:g} s and seems stuck")
                 break
             with self.checked:
                 self.checks += 1
@@ -109,12 +125,11 @@ class Watchdog:
             self.checks += 1
             self.checked.notify_all()
 
-    def _fire(self) -> None:
+    def _fire(self, why: str) -> None:
         line = protocol_line(self.run, self.protocol_file)
         self.fired = line
         hint = f" ({self.hint})" if self.hint else ""
-        self.run.channel.finish(
-            f"the protocol made no call for {self.limit_s:g} s and seems stuck{hint}", line)
+        self.run.channel.finish(f"{why}{hint}", line)
 
 
 class TimeLimit:

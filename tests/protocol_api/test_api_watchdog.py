@@ -5,6 +5,8 @@ how fast the host is.
 
 from __future__ import annotations
 
+import itertools
+import re
 import subprocess
 import sys
 import threading
@@ -94,6 +96,62 @@ def test_time_spent_inside_a_call_does_not_count() -> None:
         assert run.control.resume().accepted
         run.wait(WAIT_S)
     finally:
+        run.close()
+    assert run.record.events[-1]["status"] == "succeeded"
+
+
+class Looping:
+    """A protocol that makes calls in a loop until released: comments (no protocol time)
+    or, ``timed``, one-second delays."""
+
+    def __init__(self, *, timed: bool = False) -> None:
+        self.timed = timed
+        self.release = threading.Event()
+
+    def __call__(self, ctx: Any) -> None:
+        while not self.release.is_set():
+            if self.timed:
+                ctx.delay(seconds=1)
+            else:
+                ctx.comment("again")  # looping here
+
+
+def ticking(step: float) -> Callable[[], float]:
+    """A clock that moves ``step`` seconds each time it is read."""
+    moments = itertools.count(0.0, step)
+    return lambda: next(moments)
+
+
+def test_the_watchdog_fails_a_protocol_that_loops_making_calls_that_take_no_time() -> None:
+    # `while True: ctx.comment(...)` makes calls (the watchdog saw a protocol at work) and
+    # its protocol time never moves (no time limit is reached): it ran until Ctrl-C.
+    protocol = Looping()
+    run = start(protocol)
+    dog = Watchdog(run, HERE, 30.0, now=ticking(5.0), poll_s=0.01).start()
+    try:
+        run.wait(WAIT_S)
+    finally:
+        protocol.release.set()
+        run.close()
+    summary = run.record.events[-1]
+    assert summary["status"] == "failed"
+    assert re.fullmatch(r"the protocol made [\d,]+ calls in 30 s with no protocol time "
+                        r"passing and seems to loop without end", summary["error"])
+    assert summary["location"] == dog.fired == line_of("# looping here")
+
+
+def test_calls_that_take_protocol_time_are_no_loop_for_the_watchdog() -> None:
+    protocol = Looping(timed=True)
+    run = start(protocol)
+    dog = Watchdog(run, HERE, 30.0, now=ticking(5.0), poll_s=0.01).start()
+    try:
+        looked(dog, 40)  # 200 s of its clock, making calls all the while
+        assert dog.fired is None
+        assert run.control.status().status is Status.RUNNING
+        protocol.release.set()
+        run.wait(WAIT_S)
+    finally:
+        protocol.release.set()
         run.close()
     assert run.record.events[-1]["status"] == "succeeded"
 
