@@ -188,12 +188,12 @@ class Engine:
     def on_fault(self, fault: HardwareFault) -> None:
         """The controller failed on its own (its connection was lost); loop thread only.
 
-        A run that waits (paused, in a delay, or for the protocol) fails now rather than
-        at its next move. A controller call in progress raises the fault itself, which
-        fails the run with the protocol line that made the call.
+        A run that waits (paused, in a delay, for a module, or for the protocol) fails now
+        rather than at its next move. A controller call in progress raises the fault
+        itself, which fails the run with the protocol line that made the call.
         """
         self.ending.fault_reported(fault)
-        if self._waiting or self.waits.active:
+        if self._waiting or self.waits.active or self.state.module_wait:
             self.take_fault()
 
     def take_fault(self) -> None:
@@ -406,8 +406,9 @@ class Engine:
                 await self.modules.start_profile(entry)  # not a wait: once, never cut off
             self.dispatch(ModuleWaitChanged(True))  # takes a pending pause (the reducer)
             try:
-                if self.state.pause is not None:  # taken: cut off now (``dispatch``)
-                    await aio.checkpoint_if_cancelled()
+                self.take_fault()  # a robot that dropped off meanwhile fails the run now
+                if self.state.pause is not None or self.state.ending is not None:
+                    await aio.checkpoint_if_cancelled()  # taken: cut off now
                 await self.modules.execute(entry)
             finally:
                 self.dispatch(ModuleWaitChanged(False))

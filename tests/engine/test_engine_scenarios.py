@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 
@@ -584,6 +585,57 @@ def test_a_fault_taken_as_a_delay_begins_ends_the_run_at_the_fault_not_the_deadl
     assert [e.get("status") for e in after if e.get("id") == 2] == [
         "queued", "started", "failed"]
     assert not [e for e in events if e["event"] == "delay"]
+
+
+def test_a_robot_lost_during_a_module_wait_fails_the_run_then_not_once_it_is_reached(
+        run: ScriptedRun) -> None:
+    # The robot dropped off 10 s into the wait for 4 °C: the run waited out the cooling
+    # (9 min) before it failed, as if nothing had happened.
+    t0 = load_temperature_module(run)
+    run.clock.call_at(t0 + 10, run.controller.lose_connection)
+    outcome = run.call(c.SetTargetTemperature("temp", 4.0), c.WaitForTemperature("temp"),
+                       name="cool")
+    failure = failure_of(run)
+    assert str(failure["error"]).startswith(f"the robot failed while the run waited: {LOST}")
+    assert run.clock.now() == pytest.approx(t0 + 10)  # not the 4 °C it was cooling to
+    assert failure["failed"] == [len(run.engine.entries) - 1]  # the wait
+    assert isinstance(outcome.error, RunStopped)
+
+
+def test_a_fault_taken_as_a_module_wait_begins_ends_the_run_at_the_fault(
+        tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """As for a delay: the robot lost during the last move of a call whose next command
+    waits for a module; the run fails as the wait begins, not once the module is there."""
+    step = StepInfo(1, "move, then cool")
+    move = c.MoveTo("left", (300.0, 300.0, 100.0), force_direct=True)  # one segment
+    batch = [P300, c.LoadModule("temp", "temperature", "temperatureModuleV2", "3", 84.0),
+             c.SetTargetTemperature("temp", 4.0), move, c.WaitForTemperature("temp")]
+
+    def protocol(channel: CommandChannel) -> None:
+        with contextlib.suppress(RunStopped):
+            for _ in channel.execute_all([(command, step, None) for command in batch]):
+                pass
+
+    clock = VirtualClock()
+    controller = SimulatedController(default_config(), clock)
+    run = Run(protocol, controller=controller, clock=clock,
+              record_path=tmp_path / "record.jsonl")
+    clock.call_at(0.05, controller.lose_connection)  # mid-move: the move ends
+    run.start()
+    try:
+        assert run.control.play().accepted
+        final = run.wait(5)
+    finally:
+        run.close(protocol_grace_s=5)
+    assert final.status is Status.FAILED
+    events = read_record(str(tmp_path / "record.jsonl"))
+    moved = next(e["t"] for e in events
+                 if e["event"] == "command" and e["id"] == 3 and e["status"] == "completed")
+    assert moved < 10.0 and clock.now() == pytest.approx(moved)
+    assert events[-1]["duration_s"] == pytest.approx(moved, abs=0.001)
+    assert events[-1]["error"].startswith(f"the robot failed while the run waited: {LOST}")
+    assert [e["status"] for e in events if e.get("id") == 4] == [
+        "queued", "started", "failed"]
 
 
 def test_a_robot_lost_mid_move_fails_the_next_call_to_it(run: ScriptedRun) -> None:
