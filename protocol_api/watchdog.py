@@ -26,6 +26,10 @@ DEFAULT_WATCHDOG_S = 30.0
 DEFAULT_TIME_LIMIT_H = 168.0
 """Hours of protocol time a simulation may reach (``--max-hours``): a week, longer than
 a robot runs unattended; a loop that never ends reaches it within a minute of wall time."""
+LOOPING_CALLS = 10_000
+"""Calls with no protocol time passing that, over the watchdog's limit, make a loop without
+end (``while True: ctx.comment(...)`` makes that many in a second); a protocol that
+computes at length between a few comments makes far fewer."""
 WATCHDOG_RANGE_S = (0.5, 86_400.0)
 """The shortest and longest watchdog limits: a shorter one can fire before the protocol's
 first call, a longer one than a day is no limit (0 turns it off)."""
@@ -64,9 +68,10 @@ class Watchdog:
 
     Time spent waiting inside a call (a pause, a long command) does not count: only the
     protocol's own code between calls does. On the virtual clock it also fails a run
-    whose protocol goes on making calls for ``limit_s`` with no protocol time passing
-    (``while True: ctx.comment(...)``): a real run's calls move, wait or change
-    something; a million that take no time are a loop without end.
+    whose protocol goes on making calls for ``limit_s`` with no protocol time passing,
+    ``LOOPING_CALLS`` of them at least (``while True: ctx.comment(...)``): a real run's
+    calls move, wait or change something; so many that take no time are a loop without
+    end.
     """
 
     def __init__(self, run: Run, protocol_file: str, limit_s: float, *,
@@ -108,10 +113,11 @@ class Watchdog:
             if clock.is_virtual:
                 if sent == calls or clock.now() != instant:
                     instant, still_since, calls_then = clock.now(), now, sent
-                elif now - still_since >= self.limit_s:
-                    self._fire(f"the protocol made {sent - calls_then:,} calls in "
-                               f"{self.limit_s:g} s with no protocol time passing and seems "
-                               "to loop without end")
+                elif (now - still_since >= self.limit_s
+                      and sent - calls_then >= LOOPING_CALLS):
+                    self._fire(f"the protocol made {sent - calls_then:,} calls in a row "
+                               "with no protocol time passing (for more than "
+                               f"{self.limit_s:g} s) and seems to loop without end")
                     break
             if sent != calls or self.run.protocol_thread is None or waiting_on_engine(self.run):
                 calls, since = sent, now
