@@ -171,11 +171,17 @@ class _WritesThrough:
     def flush(self) -> None:
         self._target.flush()
 
+    @property
+    def closed(self) -> bool:
+        """Whether labrun's stream is closed (a borrowed one never closes by itself)."""
+        return bool(self._target.closed)
+
     def close(self) -> None:
         # Also called when the borrowed stream is collected, which may be after labrun's
-        # stream has closed at exit: nothing is left to flush then (from Python 3.13 a
-        # finalizer's error is printed, "Exception ignored in ...").
-        if not self._target.closed:
+        # stream has closed at exit (or a stream it borrowed from did): nothing is left to
+        # flush then (from Python 3.13 a finalizer's error is printed, "Exception ignored
+        # in ...").
+        if not self.closed:
             self.flush()
 
     def isatty(self) -> bool:

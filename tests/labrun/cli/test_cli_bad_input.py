@@ -501,9 +501,12 @@ def test_a_lent_stream_closed_after_labrun_s_own_says_nothing(
     monkeypatch.setattr(sys, "stdout", own)
     with ProtocolStreams():
         lent, buffer = sys.stdout, sys.stdout.buffer
+        with ProtocolStreams():  # lent again (a second run in one process): a chain
+            chained = sys.stdout
     own.close()
-    buffer.close()
-    lent.close()
+    assert (lent.closed, buffer.closed, chained.closed) == (True, True, True)
+    for stream in (buffer, lent, chained):
+        stream.close()
 
 
 
