@@ -7,13 +7,19 @@
   a pseudo-terminal) or a pyserial URL such as ``socket://host:port``.
 
 Reads block only the reader task. Writes go straight to the OS (a socket send or a
-``write`` on the port) without queueing, so a realtime byte is on the wire within
-microseconds of ``send``.
+``write`` on the port's non-blocking descriptor) without queueing, so a realtime byte is
+on the wire within microseconds of ``send``. A write the line cannot take now (a
+controller that stopped reading it, or holds it with flow control) waits for the line in
+the event loop, never blocking it: a halt, a pause, the status and the other devices go
+on meanwhile. Writes keep their order and go out whole (a line is never cut by another);
+one that the line has not taken within the transport's timeout (from the call on) fails
+with ``ConnectionLost`` naming the port.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -98,13 +104,18 @@ class TcpTransport:
 
 
 class SerialTransport:
-    """A pyserial port; reads run in a worker thread with a short timeout."""
+    """A pyserial port; reads run in a worker thread with a short timeout. Writes to a
+    serial device go to its descriptor, non-blocking, and wait for it in the event loop;
+    to a pyserial URL (``socket://``, ``rfc2217://``), in a worker thread."""
 
     READ_TIMEOUT = 0.05
 
-    def __init__(self, port: Any, description: str) -> None:
+    def __init__(self, port: Any, description: str, write_timeout: float = 10.0) -> None:
         self._port = port
+        self._fd = device_fd(port)
         self._closed = False
+        self._lock = anyio.Lock()
+        self._write_timeout = write_timeout
         self.description = description
 
     @classmethod
@@ -123,15 +134,56 @@ class SerialTransport:
                 port = await anyio.to_thread.run_sync(_open)
         except (OSError, ValueError, TimeoutError) as exc:
             raise ConnectionLost(f"cannot open {url}: {open_failure(url, exc)}") from None
-        return cls(port, url)
+        return cls(port, url, timeout)
 
     async def send(self, data: bytes) -> None:
         if self._closed:
             raise ConnectionLost(f"{self.description} is closed")
+        fd, held = self._fd, False
         try:
-            self._port.write(data)  # small writes: the OS takes them at once
-        except (OSError, serial.SerialException) as exc:
+            if fd is not None and not self._lock.locked():
+                # a free line takes a few bytes at once: out now, as a realtime byte must be
+                with contextlib.suppress(BlockingIOError):
+                    data = data[os.write(fd, data):]
+                if not data:
+                    return
+                self._lock.acquire_nowait()  # free: the rest goes before anything else
+                held = True
+            # whole or not at all for a cancelled caller (half a line would run into the
+            # next); the line's time to take it counts from the call, the turn included
+            with anyio.CancelScope(shield=True), anyio.fail_after(self._write_timeout):
+                if not held:
+                    await self._lock.acquire()
+                    held = True
+                if fd is None:
+                    await anyio.to_thread.run_sync(self._port.write, data,
+                                                   abandon_on_cancel=True)
+                else:
+                    await self._write(fd, data)
+        except (TimeoutError, serial.SerialTimeoutException):
+            raise stalled(self.description, self._write_timeout) from None
+        except anyio.ClosedResourceError:
+            raise ConnectionLost(f"{self.description} is closed") from None
+        except OSError as exc:
+            raise ConnectionLost(f"lost {self.description}: {exc.strerror or exc}") from None
+        except serial.SerialException as exc:
             raise ConnectionLost(f"lost {self.description}: {exc}") from None
+        finally:
+            if held:
+                self._lock.release()
+
+    async def _write(self, fd: int, data: bytes) -> None:
+        """All of ``data`` on ``fd``, as fast as the line takes it, waiting in the event
+        loop for it to take more."""
+        rest = memoryview(data)
+        while True:
+            await anyio.wait_writable(fd)
+            if self._closed:  # the descriptor is gone (its number may be another's now)
+                raise anyio.ClosedResourceError
+            with contextlib.suppress(BlockingIOError):  # taken by another writer meanwhile
+                rest = rest[os.write(fd, rest):]
+            if not rest:
+                return
 
     async def receive(self) -> bytes:
         while True:
@@ -154,10 +206,30 @@ class SerialTransport:
 
     async def aclose(self) -> None:
         self._closed = True
+        if self._fd is not None:
+            anyio.notify_closing(self._fd)  # a write waiting for the line ends
         with contextlib.suppress(OSError, serial.SerialException), \
                 anyio.CancelScope(shield=True):
             # In a thread: pyserial's socket:// close sleeps a while.
             await anyio.to_thread.run_sync(self._port.close)
+
+
+def device_fd(port: Any) -> int | None:
+    """The descriptor of a POSIX serial device pyserial opened (non-blocking), or None
+    for a pyserial URL's port or another platform's (written in a worker thread)."""
+    if os.name != "posix" or type(port) is not serial.Serial:
+        return None
+    fd: int = port.fileno()
+    os.set_blocking(fd, False)  # pyserial opens it so; said here, since it is relied on
+    return fd
+
+
+def stalled(description: str, seconds: float) -> ConnectionLost:
+    """A write the line did not take within the transport's timeout, in words."""
+    return ConnectionLost(
+        f"lost {description}: a write waited {seconds:g} s for the line to take it (the "
+        "controller stopped reading its line: it hangs, or holds the line with flow "
+        "control)")
 
 
 NETWORK_SCHEMES = ("socket", "rfc2217")

@@ -109,3 +109,86 @@ async def test_a_port_another_process_has_open_is_refused_not_shared() -> None:
             holder.wait()
         os.close(master)
         os.close(slave)
+
+
+# -- a line that takes nothing: the loop goes on, the write waits or says why -------------
+
+
+def raw_pty() -> tuple[int, int, str]:
+    """A pseudo-terminal in raw mode: (master, slave, the slave's path, a serial port)."""
+    import os
+    import pty
+    import tty
+
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    return master, slave, os.ttyname(slave)
+
+
+async def test_a_peer_that_stops_reading_leaves_the_loop_free_and_loses_nothing() -> None:
+    # The peer reads nothing until the pty's buffer (some 20 KB) is full: the writes wait
+    # for it without blocking the loop, and once it reads, every byte arrives in order.
+    import os
+
+    from anyio import wait_all_tasks_blocked
+
+    master, slave, name = raw_pty()
+    os.set_blocking(master, False)
+    lines = [b"G1 X%d.000 F3000\n" % i for i in range(6000)]  # 100 KB
+    transport = await open_transport(name, timeout=5.0)
+    streamed = anyio.Event()
+
+    async def stream() -> None:
+        for line in lines:
+            await transport.send(line)
+        streamed.set()
+
+    received = bytearray()
+    try:
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(stream)
+                await wait_all_tasks_blocked()
+                assert not streamed.is_set()  # the line is full: the writes wait, we run
+                while len(received) < sum(map(len, lines)):
+                    await anyio.wait_readable(master)
+                    received += os.read(master, 65536)
+    finally:
+        await transport.aclose()
+        os.close(master)
+        os.close(slave)
+    assert streamed.is_set() and bytes(received) == b"".join(lines)
+
+
+async def test_a_line_held_past_the_timeout_fails_the_write_naming_the_port() -> None:
+    # A board holding the line with flow control (XOFF, CTS low) or a hung USB firmware:
+    # the write waits its timeout while the loop goes on, then fails in words.
+    import os
+    import termios
+
+    from anyio import wait_all_tasks_blocked
+
+    master, slave, name = raw_pty()
+    transport = await open_transport(name, timeout=0.5)
+    failed: list[ConnectionLost] = []
+
+    async def stop() -> None:
+        try:
+            await transport.send(b"M112\n")
+        except ConnectionLost as exc:
+            failed.append(exc)
+
+    try:
+        termios.tcflow(slave, termios.TCOOFF)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stop)
+            await wait_all_tasks_blocked()
+            assert failed == []  # it waits for the line, and the loop runs meanwhile
+    finally:
+        await transport.aclose()
+        os.close(master)
+        os.close(slave)
+    assert [str(exc) for exc in failed] == [
+        f"lost {name}: a write waited 0.5 s for the line to take it (the controller stopped "
+        "reading its line: it hangs, or holds the line with flow control)"]
+
