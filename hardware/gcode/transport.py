@@ -54,9 +54,11 @@ class Transport(Protocol):
 class TcpTransport:
     """``tcp://host:port`` through anyio."""
 
-    def __init__(self, stream: anyio.abc.SocketStream, description: str) -> None:
+    def __init__(self, stream: anyio.abc.SocketStream, description: str,
+                 write_timeout: float = 10.0) -> None:
         self._stream = stream
         self._lock = anyio.Lock()
+        self._write_timeout = write_timeout
         self.description = description
 
     @classmethod
@@ -70,13 +72,17 @@ class TcpTransport:
                 from None
         sock = stream.extra(SocketAttribute.raw_socket)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return cls(stream, description)
+        return cls(stream, description, timeout)
 
     async def send(self, data: bytes) -> None:
         try:
-            with anyio.CancelScope(shield=True):
+            # whole or not at all for a cancelled caller; not past the timeout for a peer
+            # that stopped reading (anyio's send would wait for it without end)
+            with anyio.CancelScope(shield=True), anyio.fail_after(self._write_timeout):
                 async with self._lock:
                     await self._stream.send(data)
+        except TimeoutError:
+            raise stalled(self.description, self._write_timeout) from None
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
             raise self._lost(exc) from None
 

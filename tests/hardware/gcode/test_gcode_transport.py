@@ -192,3 +192,37 @@ async def test_a_line_held_past_the_timeout_fails_the_write_naming_the_port() ->
         f"lost {name}: a write waited 0.5 s for the line to take it (the controller stopped "
         "reading its line: it hangs, or holds the line with flow control)"]
 
+
+async def test_a_tcp_peer_that_stops_reading_fails_the_write_naming_it() -> None:
+    # anyio's send waits for a peer that reads nothing without end (shielded: nothing
+    # could end it, an emergency stop behind it waited for ever): the transport's timeout
+    # ends it, in words.
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    port = listener.getsockname()[1]
+    failed: list[ConnectionLost] = []
+    said = anyio.Event()
+
+    async def stream() -> None:
+        try:
+            for _ in range(1024):  # 64 MB: far beyond any socket's buffers
+                await transport.send(b"G1 X1\n" * 10923)
+        except ConnectionLost as exc:
+            failed.append(exc)
+        said.set()
+
+    try:
+        transport = await TcpTransport.connect("127.0.0.1", port, timeout=0.5)
+        # never accepted nor read: the connection sits in the listener's backlog
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stream)
+            with anyio.move_on_after(20):
+                await said.wait()
+            listener.close()  # resets the connection: ends a write that still waits
+        await transport.aclose()
+    finally:
+        listener.close()
+    assert [str(exc) for exc in failed] == [
+        f"lost tcp://127.0.0.1:{port}: a write waited 0.5 s for the line to take it (the "
+        "controller stopped reading its line: it hangs, or holds the line with flow "
+        "control)"]
