@@ -86,6 +86,15 @@ class PtyLink:
         with contextlib.suppress(BlockingIOError):
             os.write(self._master, data)
 
+    def hold(self, held: bool) -> None:
+        """Fault: hold the line (True) as a board does with flow control (XOFF, CTS low)
+        or a USB firmware that stopped reading: the host's writes wait, none is lost,
+        until it is let go (False)."""
+        import termios
+
+        if not self._closed:
+            termios.tcflow(self._slave, termios.TCOOFF if held else termios.TCOON)
+
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True

@@ -118,6 +118,13 @@ class Emulator:
         return self.machine.current_position()
 
 
+def hold_line(link: object, held: bool) -> None:
+    """Hold (or let go) the line of ``link``, a pseudo-terminal's."""
+    if not isinstance(link, PtyLink):
+        raise TypeError("only a pseudo-terminal's line can be held (link='pty')")
+    link.hold(held)
+
+
 async def serve_emulator(dialect: str = "grbl", host: str = "127.0.0.1", port: int = 7800,
                          speed: float = 1.0, *, link: LinkKind = "tcp",
                          config: RobotConfig | None = None,
@@ -167,6 +174,12 @@ class EmulatorHandle:
     def position(self) -> dict[str, float]:
         """Where the emulated axes are now (mm)."""
         return self.call(self.emulator.position)
+
+    def hold_line(self, held: bool) -> None:
+        """Fault: hold the pseudo-terminal's line (True) as a board does with flow
+        control, or one whose firmware stopped reading it: labrun's writes wait until it is
+        let go (False)."""
+        self._portal.call(hold_line, self.emulator.firmware.link, held)
 
     @property
     def homed(self) -> set[str]:
