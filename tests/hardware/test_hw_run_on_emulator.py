@@ -563,6 +563,36 @@ def test_a_halt_on_a_board_gone_silent_after_its_stop_ends_at_once_position_unkn
         assert robot.inner.link.fault is None
 
 
+
+def test_a_halt_on_a_serial_line_the_board_holds_ends_halted_saying_the_stop_was_not_sent(
+        tmp_path: Path) -> None:
+    # The board holds its line mid-move (flow control, a USB firmware that stopped
+    # reading): the halt waits for the line its timeout, without freezing the driver,
+    # then the run ends halted, saying the stop was not sent, on which port, and why.
+    with robot_run(tmp_path, "grbl", LONG_MOVE, link="pty") as robot:
+        port = robot.config.controller.port
+        robot.control.play()
+        robot.wait_until(lambda: robot.moving_x_below(300.0), "the long move")
+        robot.emulator.hold_line(True)
+        assert robot.control.halt().accepted
+        final = robot.run.wait(WAIT_S)
+        robot.emulator.hold_line(False)
+        robot.run.close()
+        events = robot.file_events()
+    jammed = (f"lost {port}: a write waited 2 s for the line to take it (the controller "
+              "stopped reading its line: it hangs, or holds the line with flow control)")
+    assert final.status is Status.HALTED and final.outcome is not None
+    assert final.outcome.reason == (
+        f"the controller did not confirm the emergency stop (the emergency stop was not "
+        f"sent: {jammed}): it may still be moving; cut its power")
+    failures = [(e["location"], e["error"]) for e in events if e["event"] == "failure"]
+    assert ("emergency stop", f"the emergency stop was not sent: {jammed}") in failures
+    (estop,) = [e for e in events if e["event"] == "emergency_stop"]
+    assert estop["confirmed"] is False
+    assert estop["position_unknown"] == POSITION_UNKNOWN
+    assert events[-1]["event"] == "summary" and events[-1]["status"] == "halted"
+
+
 # -- faults ---------------------------------------------------------------------------------
 
 
