@@ -102,3 +102,10 @@ class PtyLink:
             for fd in (self._master, self._slave):
                 with contextlib.suppress(OSError):
                     os.close(fd)
+
+
+def hold_line(link: Link | None, held: bool) -> None:
+    """Hold (or let go) the line of ``link``, a pseudo-terminal's (``PtyLink.hold``)."""
+    if not isinstance(link, PtyLink):
+        raise TypeError("only a pseudo-terminal's line can be held (link='pty')")
+    link.hold(held)

@@ -29,7 +29,7 @@ from ..clock import RealClock, speed_problem
 from ..config import ConfigError, RobotConfig, default_config, load_config
 from .faults import Faults, Stats
 from .firmware import FIRMWARES
-from .links import PtyLink, TcpLink
+from .links import PtyLink, TcpLink, hold_line
 from .planner import Machine
 
 log = logging.getLogger(__name__)
@@ -116,13 +116,6 @@ class Emulator:
     def position(self) -> dict[str, float]:
         """Where the emulated axes are now (mm)."""
         return self.machine.current_position()
-
-
-def hold_line(link: object, held: bool) -> None:
-    """Hold (or let go) the line of ``link``, a pseudo-terminal's."""
-    if not isinstance(link, PtyLink):
-        raise TypeError("only a pseudo-terminal's line can be held (link='pty')")
-    link.hold(held)
 
 
 async def serve_emulator(dialect: str = "grbl", host: str = "127.0.0.1", port: int = 7800,

@@ -5,7 +5,8 @@ module in a background thread (``models={"mag": "magneticModuleV1"}``: of that m
 the kind's newest); ``twins.address(name)`` is the pty to give the serial
 driver as its port, ``twins.firmware(name)`` the twin itself (its state, the lines it
 received), ``twins.call(fn)`` runs ``fn`` in the twins' loop, ``twins.drop(name)`` pulls
-the cable, ``twins.report_error(name, text)`` has the firmware report an error of its own,
+the cable, ``twins.hold_line(name, True)`` holds its line (until ``False``),
+``twins.report_error(name, text)`` has the firmware report an error of its own,
 ``twins.overheat(name)`` has a temperature module switch its target off by itself.
 """
 
@@ -19,7 +20,7 @@ import anyio
 import anyio.from_thread
 
 from ...clock import RealClock
-from ..links import PtyLink
+from ..links import PtyLink, hold_line
 from .base import ModuleFirmware, Refused
 from .firmwares import (
     FIRMWARES,
@@ -73,6 +74,11 @@ class ModuleTwins:
     def drop(self, name: str) -> None:
         """Fault: close module ``name``'s connection now."""
         self._portal.call(self._firmwares[name].drop)
+
+    def hold_line(self, name: str, held: bool) -> None:
+        """Fault: module ``name`` holds its line (True), as flow control or a USB firmware
+        that stopped reading does: the driver's writes wait until it is let go (False)."""
+        self._portal.call(hold_line, self._firmwares[name].link, held)
 
 
 @contextmanager
