@@ -39,7 +39,9 @@ class Transport(Protocol):
     description: str
 
     async def send(self, data: bytes) -> None:
-        """Put ``data`` on the wire now; raises ``ConnectionLost``."""
+        """Put ``data`` on the wire: now, when the line takes it, else as soon as it does,
+        after the writes before it; raises ``ConnectionLost``, also when the line has not
+        taken it within the transport's timeout."""
         ...
 
     async def receive(self) -> bytes:
