@@ -26,7 +26,12 @@ unless ``emergency_parser=False``).
   ``echo:endstops hit:  X:12.34``; the lines go on being answered.
 - Currents ``M906`` (mA), motors ``M17``/``M18``/``M84``. ``tmc_drivers=False``: a build
   without TMC drivers, which answers ``M906`` as Marlin answers a command it was not
-  built with, ``echo:Unknown command: "M906 X800"`` and ``ok``.
+  built with, ``echo:Unknown command: "M906 X800"`` and ``ok``. ``unknown_commands``
+  words that line as another Marlin-like firmware does (then ``ok`` all the same):
+  ``"klipper"`` ``// Unknown command:"M906"`` (``klippy/gcode.py``), ``"prusa"``
+  ``Unknown M code: M906 X800`` (Prusa-Firmware's ``Marlin_main.cpp``),
+  ``"reprapfirmware"`` ``Warning: M906: Command is not supported`` (RepRapFirmware in
+  Marlin mode, ``GCodes2.cpp``).
 - ``M115``: name, ``AXIS_COUNT``, ``Cap:`` lines; ``M503``: the robot's axes as
   ``M92``/``M203``/``M201`` and ``M211 S0`` (``echo:`` lines); ``m503=False`` is a build
   with ``DISABLE_M503``, which does not know it.
@@ -64,6 +69,7 @@ BUSY = "echo:busy: processing"
 PAUSE_PRINT, RESUME_PRINT, STOP_PRINT = "Pause print", "Resume print", "Stop print"
 """The items of the LCD's main menu that act on a print (a run)."""
 JobTimer = Literal["stopped", "running", "paused"]
+UnknownCommands = Literal["marlin", "klipper", "prusa", "reprapfirmware"]
 
 
 def checksum(text: str) -> int:
@@ -83,8 +89,11 @@ class MarlinFirmware(Firmware):
                  position_on_ok: bool = False, wait_interval: float = 0.0,
                  resend_format: str = "Resend: {n}", emergency_parser: bool = True,
                  host_pause_m76: bool = False, tmc_drivers: bool = True,
-                 m503: bool = True, **options: float) -> None:
+                 m503: bool = True, unknown_commands: UnknownCommands = "marlin",
+                 **options: float) -> None:
         super().__init__(machine, faults, stats, **options)
+        self.unknown_commands = unknown_commands
+        """Whose words say a command it was not built with (``unknown_line``)."""
         self.emergency_parser = emergency_parser
         self.tmc_drivers = tmc_drivers
         """Built with TMC stepper drivers: it knows ``M906``."""
@@ -347,9 +356,21 @@ class MarlinFirmware(Firmware):
         elif command in ("G92", "G92.1"):
             self.offsets.execute(command, items, m.planned)
         elif command != "G21":
-            # Marlin's parser shows the command from its letter on, the N word skipped
-            await self.send(f'echo:Unknown command: "{_strip_number(line.text).strip()}"')
+            await self.send(self.unknown_line(_strip_number(line.text).strip()))
         await self.answer(line, "ok")
+
+    def unknown_line(self, text: str) -> str:
+        """What it prints for a line whose command it does not know (``text``, the line
+        from its command's letter on), before the ``ok``."""
+        word = text.split()[0].upper() if text.split() else ""
+        if self.unknown_commands == "klipper":  # the command word only
+            return f'// Unknown command:"{word}"'
+        if self.unknown_commands == "prusa":
+            return f"Unknown {word[:1]} code: {text}"
+        if self.unknown_commands == "reprapfirmware":
+            return f"Warning: {word}: Command is not supported"
+        # Marlin's parser shows the command from its letter on, the N word skipped
+        return f'echo:Unknown command: "{text}"'
 
 
 def _settings_report(axes: dict[str, AxisConfig]) -> list[str]:

@@ -23,7 +23,9 @@ real Marlin needs a board reset; labrun's emulator accepts ``M999`` instead. Cur
 ``M906`` (mA, TMC drivers).
 A command Marlin was not built with is answered ``echo:Unknown command: "M906 X800"`` and
 then ``ok`` (``GcodeSuite::unknown_command_warning``): ``M906`` without TMC drivers,
-``M503`` with ``DISABLE_M503``. (``G21`` is a silent no-op without ``INCH_MODE_SUPPORT``.)
+``M503`` with ``DISABLE_M503``; Klipper, Prusa-Firmware and RepRapFirmware (in Marlin
+mode) word it their own ways (``_UNKNOWN_COMMAND``), before their ``ok`` too.
+(``G21`` is a silent no-op without ``INCH_MODE_SUPPORT``.)
 Interlocks: labrun's ``//action:interlock door active|clear`` convention, queried by ``M119``.
 Host action commands (``HOST_ACTION_COMMANDS``): what a person chooses on the LCD (or a
 button wired to the board) is said to the host: ``//action:pause`` (``paused`` once
@@ -63,7 +65,17 @@ _RESEND_PRECURSORS = ("checksum mismatch", "Line Number", "No Checksum", "Missin
 _RESEND = re.compile(r"^(?:Resend:|rs)\s*N?(\d+)\s*$", re.IGNORECASE)
 _POSITION_ON_OK = re.compile(r"(?:^|\s)X:\s*-?\d")
 _ENDSTOPS_HIT = "echo:endstops hit:"
-_UNKNOWN_COMMAND = 'echo:Unknown command: "'
+_UNKNOWN_COMMAND = re.compile(
+    r'^(?:echo:\s*Unknown command:\s*"'  # Marlin 2 (and Klipper before 2017)
+    r'|//\s*Unknown command:\s*"'  # Klipper: '// Unknown command:"M906"'
+    r"|Unknown [GMTD] code: "  # Prusa-Firmware: 'Unknown M code: M906 X800'
+    # RepRapFirmware in Marlin mode: 'Warning: M906: Command is not supported'
+    r"|(?:Warning|Error): [A-Z]\d+(?:\.\d+)?: Command is not supported$)")
+"""How a Marlin-like firmware says it was not built with a line's command (then ``ok``):
+Marlin's ``GcodeSuite::unknown_command_warning``; Klipper's ``cmd_default``
+(``klippy/gcode.py``); Prusa-Firmware's ``MSG_UNKNOWN_CODE`` (``Marlin_main.cpp``);
+RepRapFirmware's ``warningNotSupported`` (``GCodes2.cpp``, an unknown M-code without a
+macro file of that name)."""
 _BUILD_OPTIONS = {"M906": "built without TMC drivers?",
                   "M503": "built with DISABLE_M503?"}
 
@@ -171,7 +183,7 @@ class Marlin(Dialect):
                                                       self.axis_letters))]
         if line == "wait":
             return [Info(line)]
-        if line.startswith(_UNKNOWN_COMMAND):
+        if _UNKNOWN_COMMAND.match(line):
             return [UnknownCommand(line)]
         if line.startswith(("Error:", "Error ")):
             message = line[len("Error:"):]

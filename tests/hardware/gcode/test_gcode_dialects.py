@@ -195,6 +195,17 @@ def test_marlin_formats() -> None:
     ("//action:poweroff", [Info("//action:poweroff")]),
     ("//action:pause now", [Info("//action:pause now")]),
     ("echo:Unknown command: \"G999\"", [UnknownCommand("echo:Unknown command: \"G999\"")]),
+    # the same said by other Marlin-like firmware, each followed by its ok: Klipper
+    # (klippy/gcode.py; 'echo:' before 2017), Prusa-Firmware (Marlin_main.cpp),
+    # RepRapFirmware in Marlin mode (GCodes2.cpp, warningNotSupported/errorNotSupported)
+    ('// Unknown command:"M906"', [UnknownCommand('// Unknown command:"M906"')]),
+    ('echo:Unknown command:"M906"', [UnknownCommand('echo:Unknown command:"M906"')]),
+    ("Unknown M code: M906 X800", [UnknownCommand("Unknown M code: M906 X800")]),
+    ("Warning: M906: Command is not supported",
+     [UnknownCommand("Warning: M906: Command is not supported")]),
+    ("Error: M410: Command is not supported",
+     [UnknownCommand("Error: M410: Command is not supported")]),
+    ("// Unknown commands are listed by HELP", [Info("// Unknown commands are listed by HELP")]),
 ])
 def test_marlin_lines(line: str, events: list[object]) -> None:
     assert Marlin().parse(line) == events

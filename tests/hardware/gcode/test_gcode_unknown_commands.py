@@ -97,3 +97,53 @@ async def test_labrun_doctor_says_a_marlin_without_m503_has_no_settings_report(
     assert ("settings", f"the Marlin at {emu.address} does not know M503 (built with "
                         "DISABLE_M503?): it answered 'M503' with 'echo:Unknown command: "
                         "\"M503\"'") in found.facts
+
+
+OTHER_WORDINGS = [
+    # klippy/gcode.py cmd_default: respond_info('Unknown command:"%s"'), then its ok
+    ("klipper", "// Unknown command:\"{word}\""),
+    # Prusa-Firmware Marlin_main.cpp: printf_P(MSG_UNKNOWN_CODE, 'M', cmd), then ok
+    ("prusa", "Unknown {letter} code: {line}"),
+    # RepRapFirmware GCodes2.cpp (Marlin mode): warningNotSupported, then ok
+    ("reprapfirmware", "Warning: {word}: Command is not supported"),
+]
+
+
+@pytest.mark.parametrize(("firmware", "said"), OTHER_WORDINGS)
+async def test_an_unknown_command_worded_as_another_marlin_like_firmware_words_it_fails(
+        firmware: str, said: str, config_for: ConfigFor) -> None:
+    # Its ok was taken for success: a G29 (or an M410 quickstop) that did nothing.
+    with running_emulator("marlin", speed=SPEED, unknown_commands=firmware) as emu:
+        async with open_controller(config_for("marlin", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            with pytest.raises(CommandUnknown) as raised:
+                await ctl.send_gcode(["G29 P1"])
+            answer = said.format(word="G29", letter="G", line="G29 P1")
+            assert str(raised.value) == (
+                f"the Marlin at {emu.address} does not know G29: it answered 'G29 P1' "
+                f"with {answer!r}")
+            await ctl.home()  # the next lines are answered as before
+            await ctl.move({"X": 20.0})
+
+
+@pytest.mark.parametrize(("firmware", "said"), OTHER_WORDINGS)
+async def test_currents_on_another_marlin_like_firmware_without_m906_are_said_once(
+        firmware: str, said: str, config_for: ConfigFor,
+        caplog: pytest.LogCaptureFixture) -> None:
+    with running_emulator("marlin", speed=SPEED, tmc_drivers=False,
+                          unknown_commands=firmware) as emu, \
+            caplog.at_level(logging.WARNING, logger="hardware.gcode"):
+        async with open_controller(config_for("marlin", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.set_currents({"B": 0.5})
+            assert not ctl.supports_currents
+            await ctl.set_currents({"B": 1.0})  # nothing sent, nothing said
+            await ctl.move({"X": 20.0})
+        assert currents_sent(emu.stats.lines) == ["M906 B500"]
+        answer = said.format(word="M906", letter="M", line="M906 B500")
+        said_lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert said_lines == [
+            f"the Marlin at {emu.address} does not know M906 (built without TMC drivers?): "
+            f"it answered 'M906 B500' with {answer!r}; labrun sends it no more on this "
+            "connection: the motors keep the current the board gives them, while parked too"]
