@@ -1,12 +1,24 @@
-"""Emulated Smoothieware (v1, GRBL-style realtime commands enabled).
+"""Emulated Smoothieware (v1, GRBL-style realtime commands enabled, ``grbl_mode`` off:
+what ``M115`` says, ``X-GRBL_MODE:0``).
 
-- Every line gets exactly one answer: ``ok`` (``M114``: ``ok C: X:.. Y:..``), an
-  ``error:...``, or ``!!`` while halted. A move is answered once planned; ``M400``,
-  ``G4`` and ``G28.2`` once the motion is done.
+What it prints is Smoothieware's (github.com/Smoothieware/Smoothieware, ``src/``):
+
+- Every line gets one answer: ``ok`` (``M114``: ``ok C: X:.. Y:..``), an error, or ``!!``
+  while halted. A move is answered once planned; ``M400``, ``G4`` and ``G28.2`` once the
+  motion is done.
+- An error (the ``error_next`` fault) answers its line ``Error: Injected failure`` and
+  halts: ``Entering Alarm/Halt state`` (``GcodeDispatch.cpp``: "we cannot continue
+  safely after an error").
+- Halted, every line is answered ``!!`` until ``M999`` (``WARNING: After HALT you
+  should HOME as position is currently unknown``, ``ok``) or ``$X`` (``[Caution:
+  Unlocked]``, ``ok``), but the M-codes it allows then (``M114``, ``M115``, ``M119``,
+  ``M503``...), which it answers as ever (``GcodeDispatch.cpp``'s ``allowed_mcodes``).
 - Realtime (when enabled): ``?`` status ``<Idle|MPos:...|WPos:...|F:...>``, ``!`` feed
-  hold, ``~`` resume; ctrl-X halts at once (``ALARM:`` line; the line in progress and
-  every later one get ``!!``) until ``M999`` or ``$X``. A halt during motion loses the
-  homing; one while still keeps it.
+  hold, ``~`` resume; ctrl-X halts at once: ``HALTED, M999 or $X to exit HALT state``
+  (``USBSerial.cpp``), the lines not yet read are dropped, and the line in progress
+  (``M400``) is answered ``ok``, as its wait ends. ``M112`` halts too, answered ``ok
+  Emergency Stop Requested - reset or M999 required to exit HALT state``. A halt during
+  motion loses the homing; one while still keeps it.
 - Its feed hold is Smoothieware's: it plans no new move while it lasts, and the moves
   already planned run to their end (no braking). The state says ``Hold`` at once,
   moving or not, and reports then give the planned position, not the axes'.
@@ -15,8 +27,10 @@
 - A move past its soft endstops (the ``soft_endstop_next`` fault) is answered ``ok`` and
   then refused: ``Error: Soft Endstop X was exceeded - reset or $X or M999 required``, and
   it halts, as Smoothieware does after any error.
-- A hard limit (the ``limit_next`` fault) halts it: ``ALARM: Hard limit +X``; the line in
-  progress gets no answer, later ones ``!!``.
+- A hard limit (the ``limit_next`` fault) halts it: ``ALARM: Hard limit +X`` and ``//
+  NOTICE limits are disabled until all have been cleared`` (``Endstops.cpp``, every mode
+  since 2020-12; before, ``Limit switch +X was hit`` outside ``grbl_mode``); the line in
+  progress (``M400``) is then answered ``ok``, later ones ``!!``.
 - Greeting: ``Smoothie`` and ``ok`` when a host connects (its USB port's greeting);
   ``reboot()`` restarts the board as seen on its UART: ``Smoothie Running @100MHz`` and
   the build line, and no ``ok``.
@@ -31,12 +45,17 @@ from ..faults import Faults, Stats
 from ..planner import Machine
 from .base import Firmware, Line, command_of, words
 
+ALLOWED_WHEN_HALTED = frozenset(f"M{n}" for n in (2, 5, 9, 30, 105, 114, 115, 119, 80, 81,
+                                                  911, 503, 106, 107))
+"""The M-codes Smoothieware carries out while halted (``GcodeDispatch.cpp``'s
+``allowed_mcodes``: ``M114.2`` is an ``M114``); any other line gets ``!!``."""
+
 
 class SmoothieFirmware(Firmware):
     """Smoothieware as seen over its USB serial port."""
 
     name = "smoothie"
-    default_error = "error:Injected failure"
+    default_error = "Error: Injected failure"
 
     def __init__(self, machine: Machine, faults: Faults, stats: Stats, *,
                  feed_hold: bool = True, realtime_status: bool = True,
@@ -71,15 +90,20 @@ class SmoothieFirmware(Firmware):
         self.machine.notify()  # a move waiting for the hold to end is told
 
     async def halt(self) -> None:
-        was_moving = self.machine.stop()
-        interrupted = self.interrupt(discard_queued=False)
-        if was_moving:
+        """Ctrl-X: halted at once, the lines not read yet dropped (its receive buffer
+        flushed); the line in progress ends (a wait, a dwell) and is answered ``ok``."""
+        self._enter_halt()
+        interrupted = self.interrupt(discard_queued=True)
+        await self.send("HALTED, M999 or $X to exit HALT state")
+        if interrupted is not None:
+            await self.send("ok")
+
+    def _enter_halt(self) -> None:
+        """Stop the axes dead and refuse lines from now on. A halt during motion loses
+        the homing."""
+        if self.machine.stop():
             self.machine.homed.clear()
         self.halted = True
-        await self.send("ALARM: Abort during cycle" if was_moving
-                        else "ALARM: Halted - send M999 or $X to continue")
-        if interrupted is not None:
-            await self.send("!!")
 
     async def reboot(self) -> None:
         """The board restarts (a watchdog, its reset button): motion and lines in progress
@@ -95,11 +119,13 @@ class SmoothieFirmware(Firmware):
                         "System Clock: 100MHz")
 
     async def trip_limit(self, axis: str, positive: bool) -> None:
-        self.machine.stop()
+        self._enter_halt()
         self.machine.homed.clear()
-        self.halted = True
-        self.interrupt(discard_queued=False)  # the line in progress is never answered
+        interrupted = self.interrupt(discard_queued=False)
         await self.send(f"ALARM: Hard limit {'+' if positive else '-'}{axis}")
+        await self.send("// NOTICE limits are disabled until all have been cleared")
+        if interrupted is not None:  # its wait for the motion ends
+            await self.send("ok")
 
     async def on_door(self, open_: bool) -> None:
         self.door_open = open_
@@ -136,13 +162,20 @@ class SmoothieFirmware(Firmware):
             if command == "M999" or text.upper() == "$X":
                 self.halted = self.feed_hold = False  # clearing the halt ends a hold too
                 self.machine.notify()
+                await self.send("WARNING: After HALT you should HOME as position is "
+                                "currently unknown" if command == "M999"
+                                else "[Caution: Unlocked]")
                 await self.answer(line, "ok")
-            else:
+                return
+            if command.partition(".")[0] not in ALLOWED_WHEN_HALTED:
                 await self.answer(line, "!!")
-            return
+                return
         injected = self.take_injected_error()
         if injected is not None:
+            # "we cannot continue safely after an error so we enter HALT state"
             await self.answer(line, injected)
+            await self.send("Entering Alarm/Halt state")
+            self._enter_halt()
             return
         m = self.machine
         axes = [a for a, _ in items if a in m.config.axes]
@@ -194,7 +227,9 @@ class SmoothieFirmware(Firmware):
             await self.send(" ".join(f"{a}_min:0" for a in m.config.axes))
             await self.send(self.interlock_line())
         elif command == "M112":
-            await self.halt()
+            self._enter_halt()
+            await self.answer(line, "ok Emergency Stop Requested - reset or M999 required to "
+                                    "exit HALT state")
             return
         elif command in ("G90", "G91"):
             self.absolute = command == "G90"

@@ -246,17 +246,41 @@ async def test_smoothie_halt_and_recovery(smoothie: tuple[EmulatorHandle, Host])
     await host.send("G1 Y10 F3000\nM400\n")
     assert await host.line() == "ok"
     await host.send(b"\x18")
-    assert await host.lines(2) == ["ALARM: Abort during cycle", "!!"]
+    # Smoothieware's words outside grbl_mode (USBSerial.cpp); the M400's wait ends
+    assert await host.lines(2) == ["HALTED, M999 or $X to exit HALT state", "ok"]
     await host.send("G1 X10\n")
     assert await host.line() == "!!"
     await host.send("?")
     assert (await host.line()).startswith("<Alarm|")
+    await host.send("M114.2\n")  # among the M-codes it carries out while halted
+    assert (await host.line()).startswith("ok MCS: X:418.0000 Y:")
     await host.send("M999\n")
-    assert await host.line() == "ok"
+    assert await host.lines(2) == [
+        "WARNING: After HALT you should HOME as position is currently unknown", "ok"]
     await host.send("M907 B0.05\nM114.2\n")
     assert await host.line() == "ok"
     assert (await host.line()).startswith("ok MCS: X:418.0000 Y:")
     assert emu.emulator.machine.currents["B"] == pytest.approx(0.05)
+
+
+async def test_smoothie_halts_on_an_error_as_smoothieware_does(
+        smoothie: tuple[EmulatorHandle, Host]) -> None:
+    # GcodeDispatch.cpp: an error answers its line and "we cannot continue safely after
+    # an error so we enter HALT state"; only M999 or $X leave it.
+    emu, host = smoothie
+    emu.faults.error_next = 1
+    await host.send("G28.2 X0\n")
+    assert await host.lines(2) == ["Error: Injected failure", "Entering Alarm/Halt state"]
+    await host.send("G28.2 X0\n")
+    assert await host.line() == "!!"
+    assert emu.homed == set()
+    await host.send("$X\n")
+    assert await host.lines(2) == ["[Caution: Unlocked]", "ok"]
+    await host.send("M112\n")
+    assert await host.line() == ("ok Emergency Stop Requested - reset or M999 required to "
+                                 "exit HALT state")
+    await host.send("G4 P0\n")
+    assert await host.line() == "!!"
 
 
 async def test_smoothie_feed_hold_lets_the_planned_move_run_to_its_end(

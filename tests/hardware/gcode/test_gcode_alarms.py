@@ -73,6 +73,37 @@ async def test_a_smoothie_move_past_its_soft_endstop_fails_naming_it(
             assert (await ctl.read_position())["X"] == pytest.approx(50.0, abs=1e-4)
 
 
+async def test_an_error_halts_smoothieware_and_the_robot_is_homed_again(
+        config_for: ConfigFor) -> None:
+    # Smoothieware answers a line's error 'Error: ...' and then, "as we cannot continue
+    # safely", 'Entering Alarm/Halt state': every later line is answered '!!' until
+    # M999. Over a pseudo-terminal, as its USB serial port is.
+    with running_emulator("smoothie", link="pty", speed=SPEED) as emu:
+        async with open_controller(config_for("smoothie", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 100.0})
+            reported: list[HardwareFault] = []
+            ctl.set_fault_listener(reported.append)
+            sent = len(emu.stats.lines)
+            emu.faults.error_next = 1
+            with anyio.fail_after(5), pytest.raises(HardwareFault, match=(
+                    r"^controller rejected 'G53 G1 X18\.000 .*': Error: Injected failure$")):
+                await ctl.move({"X": 18.0})
+            with anyio.fail_after(5):
+                while not reported:
+                    await anyio.sleep(0.01)
+            assert str(reported[0]) == "controller alarm: Entering Alarm/Halt state"
+            assert ctl.requires_homing  # its position may be off: home before moving
+            assert emu.position()["X"] == pytest.approx(100.0)  # nothing moved
+            with anyio.fail_after(5):
+                await ctl.home()  # M999 first
+                await ctl.move({"X": 50.0})
+            assert (await ctl.read_position())["X"] == pytest.approx(50.0, abs=1e-4)
+            assert [line for line in emu.stats.lines[sent:] if line.startswith(
+                ("M999", "G28.2"))][:2] == ["M999", "G28.2"]
+
+
 async def wait_for_fault(ctl: GcodeController, act: Callable[[], object]) -> HardwareFault:
     """What the fault listener is told after ``act()``, with no call in progress."""
     reported: list[HardwareFault] = []

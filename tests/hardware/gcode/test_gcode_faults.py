@@ -167,6 +167,7 @@ async def test_dropped_pseudo_terminal(dialect: str, config_for: ConfigFor) -> N
                         await ctl.home()
 
 
+@pytest.mark.parametrize("dialect", ["grbl", "marlin"])  # Smoothieware halts: alarms
 async def test_error_reply_names_the_line_and_the_controller_carries_on(
         homed: GcodeController, emulator: EmulatorHandle, check_at: CheckAt) -> None:
     emulator.faults.error_next = 1

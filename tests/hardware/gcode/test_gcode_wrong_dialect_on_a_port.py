@@ -55,7 +55,8 @@ async def test_smoothieware_s_worded_errors_are_not_taken_for_grbl(
     with running_emulator("smoothie", link="pty", speed=SPEED) as emu:
         async with open_controller(config_for("smoothie", emu.address),
                                    poll_interval=POLL_S) as ctl:
-            emu.faults.error_next = 1
+            emu.faults.error_next = 1  # worded as in grbl_mode, where GRBL's is a number
+            emu.faults.error_message = "error:Injected failure"
             with pytest.raises(HardwareFault) as raised:
                 await ctl.home()
     assert "error:Injected failure" in str(raised.value)
