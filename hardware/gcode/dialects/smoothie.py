@@ -9,8 +9,9 @@ prints ``ALARM: ...`` (``HALTED, M999 or $X to exit HALT state`` outside ``grbl_
 An error halts it too: a line's ``error:...`` is followed by ``Entering Alarm/Halt
 state``, and a move past a soft endstop, answered ``ok`` before it is planned, by
 ``Error: Soft Endstop X was exceeded - reset or $X or M999 required`` (``error:`` in
-``grbl_mode``), which answers no line. Outside ``grbl_mode`` a hard limit says ``Limit
-switch +X was hit - reset or M999 required``. ``?`` returns a
+``grbl_mode``), which answers no line. A hard limit says ``ALARM: Hard limit +X``; before
+2020-12, outside ``grbl_mode``, ``Limit switch +X was hit`` (until 2020-05 with ``-
+reset or M999 required``). ``?`` returns a
 GRBL-like status report and ``!``/``~`` feed hold/resume when enabled in the firmware's
 configuration; this dialect assumes both and can be told otherwise. Its feed hold does
 not stop a move: it only keeps the firmware from planning new ones, the moves planned
@@ -25,10 +26,13 @@ position, without realtime status), whatever work offset is active.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from ..events import Alarm, Error, Event, Halted, Info, Ok, PositionReport, Restarted, Status
 from .base import Dialect, parse_axis_words, parse_interlock, parse_status
+
+_LIMIT_HIT = re.compile(r"^Limit switch [-+]?[A-Z] was hit\b")
 
 
 class Smoothie(Dialect):
@@ -77,10 +81,12 @@ class Smoothie(Dialect):
         if line == "!!" or line.startswith("!! "):
             return [Halted("controller is halted: " + (line[3:] or "send M999"))]
         if line.startswith(("ALARM", "HALTED", "Entering Alarm/Halt")) or (
-                "M999 required" in line):
-            # grbl_mode or not (outside it a hard limit is "Limit switch +X was hit - reset
-            # or M999 required"); a halt said as an error answers no line (a soft endstop
-            # after the move's ok), and an error that answers one is followed by a halt
+                "M999 required" in line) or _LIMIT_HIT.match(line):
+            # grbl_mode or not (a hard limit is "ALARM: Hard limit +X" since 2020-12;
+            # before, outside grbl_mode, "Limit switch +X was hit", with " - reset or M999
+            # required" until 2020-05: Endstops.cpp); a halt said as an error answers no
+            # line (a soft endstop after the move's ok), and an error that answers one is
+            # followed by a halt
             return [Alarm(line)]
         if line.lower().startswith("error:"):
             return [Error(line, final=True)]

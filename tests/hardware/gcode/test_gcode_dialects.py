@@ -241,6 +241,11 @@ def test_smoothie_formats() -> None:
     ("Entering Alarm/Halt state", [Alarm("Entering Alarm/Halt state")]),
     ("Limit switch +X was hit - reset or M999 required",  # a hard limit outside grbl_mode
      [Alarm("Limit switch +X was hit - reset or M999 required")]),
+    # ... so said from 2020-05 to 2020-12 (Smoothieware's Endstops.cpp), then ALARM:
+    ("Limit switch -Y was hit", [Alarm("Limit switch -Y was hit")]),
+    ("ALARM: Hard limit +X", [Alarm("ALARM: Hard limit +X")]),
+    ("// NOTICE limits are disabled until all have been cleared",
+     [Info("// NOTICE limits are disabled until all have been cleared")]),
     ("error:Alarm lock", [Error("error:Alarm lock", final=True)]),
     ("Smoothie", [Restarted("Smoothie", extra_ok=True)]),
     ("Smoothie Running @100MHz", [Restarted("Smoothie Running @100MHz")]),  # no ok after it
