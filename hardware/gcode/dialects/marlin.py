@@ -76,6 +76,7 @@ Marlin's ``GcodeSuite::unknown_command_warning``; Klipper's ``cmd_default``
 (``klippy/gcode.py``); Prusa-Firmware's ``MSG_UNKNOWN_CODE`` (``Marlin_main.cpp``);
 RepRapFirmware's ``warningNotSupported`` (``GCodes2.cpp``, an unknown M-code without a
 macro file of that name)."""
+_KLIPPER_SHUTDOWN = "// Klipper state: Shutdown"
 _BUILD_OPTIONS = {"M906": "built without TMC drivers?",
                   "M503": "built with DISABLE_M503?"}
 
@@ -185,6 +186,14 @@ class Marlin(Dialect):
             return [Info(line)]
         if _UNKNOWN_COMMAND.match(line):
             return [UnknownCommand(line)]
+        if line.startswith("!!"):
+            # Klipper's error ('!! Move out of range: ...'), then its ok
+            # (klippy/gcode.py: _respond_error, then gcmd.ack())
+            return [Error(line, final=False)]
+        if line == _KLIPPER_SHUTDOWN:
+            # Klipper shut down (M112, an MCU fault): steppers off until FIRMWARE_RESTART;
+            # every line is still answered ('!! Shutdown due to M112 command', ok)
+            return [Alarm(line)]
         if line.startswith(("Error:", "Error ")):
             message = line[len("Error:"):]
             if any(p in message for p in _RESEND_PRECURSORS):

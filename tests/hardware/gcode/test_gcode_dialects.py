@@ -206,6 +206,11 @@ def test_marlin_formats() -> None:
     ("Error: M410: Command is not supported",
      [UnknownCommand("Error: M410: Command is not supported")]),
     ("// Unknown commands are listed by HELP", [Info("// Unknown commands are listed by HELP")]),
+    # Klipper's error, then its ok; its shutdown (M112, an MCU fault: klippy/gcode.py)
+    ("!! Move out of range: 500.000 0.000 0.000 [0.000]",
+     [Error("!! Move out of range: 500.000 0.000 0.000 [0.000]", final=False)]),
+    ("// Klipper state: Shutdown", [Alarm("// Klipper state: Shutdown")]),
+    ("// Klipper state: Ready", [Info("// Klipper state: Ready")]),
 ])
 def test_marlin_lines(line: str, events: list[object]) -> None:
     assert Marlin().parse(line) == events

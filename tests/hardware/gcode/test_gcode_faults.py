@@ -561,3 +561,40 @@ async def test_an_emergency_stop_that_cannot_be_written_says_so(
         await homed.read_position()  # the reader sees the end of the connection
     with pytest.raises(ConnectionLost, match=r"^the emergency stop was not sent: .*closed"):
         await homed.emergency_stop()
+
+
+async def test_a_klipper_error_fails_its_line_though_an_ok_follows(
+        config_for: ConfigFor) -> None:
+    # Klipper answers a line it refuses '!! <why>' and then ok (klippy/gcode.py:
+    # _respond_error, then gcmd.ack()): the ok was taken for a move done.
+    with running_emulator("marlin", speed=SPEED) as emu:
+        async with open_controller(config_for("marlin", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            emu.faults.error_message = "!! Move out of range: 500.000 0.000 0.000 [0.000]"
+            emu.faults.error_next = 1
+            with pytest.raises(ControllerError, match=(
+                    r"^controller rejected 'G1 X50\.000 .*': !! Move out of range: "
+                    r"500\.000 0\.000 0\.000 \[0\.000\]$")):
+                await ctl.move({"X": 50.0})
+            await ctl.move({"X": 60.0})  # the next lines are answered as before
+            assert (await ctl.read_position())["X"] == pytest.approx(60.0, abs=0.006)
+
+
+async def test_a_klipper_shutdown_while_the_run_waits_is_reported_at_once(
+        config_for: ConfigFor) -> None:
+    # An M112 or an MCU fault shuts Klipper down ('// Klipper state: Shutdown', its
+    # steppers off): the robot's position is lost, though every line is still answered.
+    with running_emulator("marlin", speed=SPEED) as emu:
+        async with open_controller(config_for("marlin", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            reported: list[HardwareFault] = []
+            ctl.set_fault_listener(reported.append)
+            firmware = emu.emulator.firmware
+            emu.run(firmware.send, "// Klipper state: Shutdown")
+            with anyio.fail_after(5):
+                while not reported:
+                    await anyio.sleep(0.01)
+            assert str(reported[0]) == "controller alarm: // Klipper state: Shutdown"
+            assert ctl.requires_homing
