@@ -444,7 +444,7 @@ class GcodeController:
         sent_before = link.streamer.lines_sent
         interruptions = self._interruptions
         await self._check_endstops()  # a hit Marlin printed after the last move's ok
-        alarms = link.alarm_seq
+        alarms, refusals = link.alarm_seq, link.refused_seq
         try:
             await link.streamer.request(line)
             self._motion_until = time.monotonic() + duration
@@ -460,6 +460,10 @@ class GcodeController:
             self._raise_if_interrupted(interruptions, exc)
             raise
         self._raise_if_interrupted(interruptions)
+        if link.refused_seq > refusals and link.refused is not None:
+            # said while the move was planned, before the wait line was read
+            raise ControllerError(f"controller refused {line!r} after its ok: "
+                                  f"{link.refused.text}; the robot did not move")
         self._commanded.update(target)
         await self._check_endstops()
 

@@ -71,6 +71,16 @@ class EndstopHit:
 
 
 @frozen
+class MoveRefused:
+    """The firmware refused a move it had already answered ``ok`` (Smoothieware answers a
+    ``G1`` before planning it; with ``soft_endstop.halt false`` a move past its soft
+    endstops is then ``Error: Soft Endstop X was exceeded - entire move ignored``):
+    nothing of it runs, and no line is answered for it."""
+
+    text: str
+
+
+@frozen
 class Restarted:
     """The firmware (re)started: lines sent before are lost. ``extra_ok``: the banner is
     followed by an unsolicited ``ok`` (Smoothieware)."""
@@ -140,5 +150,6 @@ class Info:
     text: str
 
 
-Event = Ok | Error | Halted | Resend | Busy | Alarm | EndstopHit | Restarted | Status \
+Event = Ok | Error | Halted | Resend | Busy | Alarm | EndstopHit | MoveRefused | Restarted \
+    | Status \
     | PositionReport | InterlockChange | BoardRequest | Garbled | UnknownCommand | Info

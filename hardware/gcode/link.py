@@ -35,6 +35,7 @@ from .events import (
     Halted,
     Info,
     InterlockChange,
+    MoveRefused,
     Ok,
     PositionReport,
     Resend,
@@ -121,6 +122,9 @@ class Link:
         soft reset."""
         self.endstop_hit: EndstopHit | None = None
         self.endstop_seq = 0
+        self.refused: MoveRefused | None = None
+        """The latest move the firmware refused after its ``ok`` (``refused_seq`` counts)."""
+        self.refused_seq = 0
         self.unreadable = 0
         """Lines (or runs of bytes without a line end) that were not text."""
         self.last_unreadable = b""
@@ -365,6 +369,9 @@ class Link:
         elif isinstance(event, EndstopHit):
             self.endstop_hit = event
             self.endstop_seq += 1
+        elif isinstance(event, MoveRefused):
+            self.refused = event
+            self.refused_seq += 1
         elif isinstance(event, Restarted):
             self._cause = None
             self.reset_required = False

@@ -26,7 +26,9 @@ What it prints is Smoothieware's (github.com/Smoothieware/Smoothieware, ``src/``
   ``G54``..``G59`` and ``G92``; ``M114`` reports work coordinates, ``M114.2`` machine.
 - A move past its soft endstops (the ``soft_endstop_next`` fault) is answered ``ok`` and
   then refused: ``Error: Soft Endstop X was exceeded - reset or $X or M999 required``, and
-  it halts, as Smoothieware does after any error.
+  it halts, as Smoothieware does after any error. With ``soft_endstop_halt=False``
+  (``soft_endstop.halt false``) it says ``Error: Soft Endstop X was exceeded - entire
+  move ignored`` instead, and goes on (``Robot.cpp``).
 - A hard limit (the ``limit_next`` fault) halts it: ``ALARM: Hard limit +X`` and ``//
   NOTICE limits are disabled until all have been cleared`` (``Endstops.cpp``, every mode
   since 2020-12; before, ``Limit switch +X was hit`` outside ``grbl_mode``); the line in
@@ -59,8 +61,11 @@ class SmoothieFirmware(Firmware):
 
     def __init__(self, machine: Machine, faults: Faults, stats: Stats, *,
                  feed_hold: bool = True, realtime_status: bool = True,
-                 **options: float) -> None:
+                 soft_endstop_halt: bool = True, **options: float) -> None:
         super().__init__(machine, faults, stats, **options)
+        self.soft_endstop_halt = soft_endstop_halt
+        """Its ``soft_endstop.halt`` setting: a move past the soft endstops halts it (the
+        default), or is ignored, said, and nothing else."""
         self.realtime_bytes = frozenset((b"?" if realtime_status else b"")
                                         + (b"!~" if feed_hold else b"") + b"\x18")
         self.halted = False
@@ -183,6 +188,10 @@ class SmoothieFirmware(Firmware):
             # Smoothieware answers a G1 before planning it; the planner refuses it and halts
             self.faults.soft_endstop_next -= 1
             await self.answer(line, "ok")
+            if not self.soft_endstop_halt:
+                await self.send(f"Error: Soft Endstop {axes[0]} was exceeded - entire move "
+                                "ignored")
+                return
             self.halted = True
             await self.send(f"Error: Soft Endstop {axes[0]} was exceeded - reset or $X or "
                             "M999 required")

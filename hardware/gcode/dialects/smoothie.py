@@ -9,7 +9,9 @@ prints ``ALARM: ...`` (``HALTED, M999 or $X to exit HALT state`` outside ``grbl_
 An error halts it too: a line's ``error:...`` is followed by ``Entering Alarm/Halt
 state``, and a move past a soft endstop, answered ``ok`` before it is planned, by
 ``Error: Soft Endstop X was exceeded - reset or $X or M999 required`` (``error:`` in
-``grbl_mode``), which answers no line. A hard limit says ``ALARM: Hard limit +X``; before
+``grbl_mode``), which answers no line; with ``soft_endstop.halt false`` it is ``...
+- entire move ignored`` instead, and no halt (``MoveRefused``). A hard limit says
+``ALARM: Hard limit +X``; before
 2020-12, outside ``grbl_mode``, ``Limit switch +X was hit`` (until 2020-05 with ``-
 reset or M999 required``). ``?`` returns a
 GRBL-like status report and ``!``/``~`` feed hold/resume when enabled in the firmware's
@@ -29,9 +31,22 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from ..events import Alarm, Error, Event, Halted, Info, Ok, PositionReport, Restarted, Status
+from ..events import (
+    Alarm,
+    Error,
+    Event,
+    Halted,
+    Info,
+    MoveRefused,
+    Ok,
+    PositionReport,
+    Restarted,
+    Status,
+)
 from .base import Dialect, parse_axis_words, parse_interlock, parse_status
 
+_MOVE_IGNORED = re.compile(r"^(?:Error: |error:)Soft Endstop [A-Z] was exceeded - entire "
+                           r"move ignored$")
 _LIMIT_HIT = re.compile(r"^Limit switch [-+]?[A-Z] was hit\b")
 
 
@@ -80,6 +95,9 @@ class Smoothie(Dialect):
             return [PositionReport(position), Ok(payload)] if position else [Ok(payload)]
         if line == "!!" or line.startswith("!! "):
             return [Halted("controller is halted: " + (line[3:] or "send M999"))]
+        if _MOVE_IGNORED.match(line):
+            # soft_endstop.halt false: after the move's ok, no line answered, no halt
+            return [MoveRefused(line)]
         if line.startswith(("ALARM", "HALTED", "Entering Alarm/Halt")) or (
                 "M999 required" in line) or _LIMIT_HIT.match(line):
             # grbl_mode or not (a hard limit is "ALARM: Hard limit +X" since 2020-12;

@@ -14,7 +14,7 @@ from hardware.emulator import EmulatorHandle, running_emulator
 from hardware.emulator.firmware.grbl import GrblFirmware
 from hardware.emulator.firmware.marlin import MarlinFirmware
 from hardware.emulator.firmware.smoothie import SmoothieFirmware
-from hardware.gcode import ControllerAlarm, GcodeController, open_controller
+from hardware.gcode import ControllerAlarm, ControllerError, GcodeController, open_controller
 
 pytestmark = pytest.mark.anyio
 
@@ -70,6 +70,28 @@ async def test_a_smoothie_move_past_its_soft_endstop_fails_naming_it(
             with anyio.fail_after(5):
                 await ctl.home()
                 await ctl.move({"X": 50.0})
+            assert (await ctl.read_position())["X"] == pytest.approx(50.0, abs=1e-4)
+
+
+async def test_a_smoothie_move_its_soft_endstops_ignore_fails_and_the_run_may_go_on(
+        config_for: ConfigFor) -> None:
+    # With soft_endstop.halt false, Smoothieware ignores such a move after its ok and
+    # says so ('... - entire move ignored', Robot.cpp), without halting. That answers
+    # no line: it was dropped, or failed the next line, and the move passed for done.
+    with running_emulator("smoothie", speed=SPEED, soft_endstop_halt=False) as emu:
+        async with open_controller(config_for("smoothie", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 100.0})
+            emu.faults.soft_endstop_next = 1
+            with anyio.fail_after(5), pytest.raises(ControllerError) as raised:
+                await ctl.move({"X": 18.0})
+            assert str(raised.value) == (
+                "controller refused 'G53 G1 X18.000 F36000.0' after its ok: Error: Soft "
+                "Endstop X was exceeded - entire move ignored; the robot did not move")
+            assert emu.position()["X"] == pytest.approx(100.0)
+            assert not ctl.requires_homing  # not halted: the next moves go as ever
+            await ctl.move({"X": 50.0})
             assert (await ctl.read_position())["X"] == pytest.approx(50.0, abs=1e-4)
 
 

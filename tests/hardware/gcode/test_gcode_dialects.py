@@ -17,6 +17,7 @@ from hardware.gcode.events import (
     Halted,
     Info,
     InterlockChange,
+    MoveRefused,
     Ok,
     PositionReport,
     Resend,
@@ -244,6 +245,11 @@ def test_smoothie_formats() -> None:
     ("Error: Soft Endstop X was exceeded - reset or $X or M999 required",
      [Alarm("Error: Soft Endstop X was exceeded - reset or $X or M999 required")]),
     ("Entering Alarm/Halt state", [Alarm("Entering Alarm/Halt state")]),
+    # soft_endstop.halt false: the move its ok answered is dropped, nothing halts
+    ("Error: Soft Endstop Z was exceeded - entire move ignored",
+     [MoveRefused("Error: Soft Endstop Z was exceeded - entire move ignored")]),
+    ("error:Soft Endstop Z was exceeded - entire move ignored",
+     [MoveRefused("error:Soft Endstop Z was exceeded - entire move ignored")]),
     ("Limit switch +X was hit - reset or M999 required",  # a hard limit outside grbl_mode
      [Alarm("Limit switch +X was hit - reset or M999 required")]),
     # ... so said from 2020-05 to 2020-12 (Smoothieware's Endstops.cpp), then ALARM:
