@@ -24,6 +24,9 @@ unless ``emergency_parser=False``).
   ``kill(reason)`` prints its reason first (``Error:Thermal Runaway, system stopped!``).
 - Endstops always on: a limit (the ``limit_next`` fault) cuts the move short and prints
   ``echo:endstops hit:  X:12.34``; the lines go on being answered.
+- ``stop()`` (Marlin's, after some errors): ``Error:Printer stopped due to errors. Fix
+  the error and use M999 to restart.``; then each G0/G1 is answered that line, bare, and
+  ``ok``, and ignored, until ``M999``.
 - Currents ``M906`` (mA), motors ``M17``/``M18``/``M84``. ``tmc_drivers=False``: a build
   without TMC drivers, which answers ``M906`` as Marlin answers a command it was not
   built with, ``echo:Unknown command: "M906 X800"`` and ``ok``. ``unknown_commands``
@@ -65,6 +68,9 @@ from ..planner import Machine
 from .base import Firmware, Line, command_of, words
 
 KILLED = "Error:Printer halted. kill() called!"
+STOPPED = "Printer stopped due to errors. Fix the error and use M999 to restart."
+"""Marlin's ``STR_ERR_STOPPED``: said as an ``Error:`` by ``stop()``, and bare (an echo
+without its prefix) for each G0/G1 read while stopped (``GCodeQueue``)."""
 BUSY = "echo:busy: processing"
 PAUSE_PRINT, RESUME_PRINT, STOP_PRINT = "Pause print", "Resume print", "Stop print"
 """The items of the LCD's main menu that act on a print (a run)."""
@@ -107,6 +113,8 @@ class MarlinFirmware(Firmware):
         self.resend_format = resend_format
         self.last_line = 0
         self.killed = False
+        self.stopped = False
+        """``stop()``ed (``MF_STOPPED``): moves are ignored, answered ``ok``, until M999."""
         self.door_open = False
         self.name = "Marlin 2.1.2 (labrun emulator)"
         """What it answers M115 with after ``FIRMWARE_NAME:`` (a build may add its board's
@@ -143,8 +151,20 @@ class MarlinFirmware(Firmware):
             return
         if command == "M410" and self.emergency_parser:
             self.machine.stop()
+        if self.stopped and command in ("G0", "G1"):  # said as it is read
+            await self.send(STOPPED)
         if line.text.strip():
             self.enqueue(line)
+
+    async def stop(self) -> None:
+        """Marlin's ``stop()`` (``MarlinCore.cpp``): heaters off, the print job timer
+        stopped, and ``MF_STOPPED``: every G0/G1 is then answered ``ok`` without moving
+        (``MOTION_CONDITIONS``), after the bare ``STOPPED`` line, until ``M999``. A
+        homing cycle still runs."""
+        self.job_timer = "stopped"
+        if not self.stopped:
+            await self.send(f"Error:{STOPPED}")
+            self.stopped = True
 
     async def kill(self, reason: str | None = None) -> None:
         """``kill()``: after ``reason`` (an ``Error:`` line), if given."""
@@ -271,7 +291,9 @@ class MarlinFirmware(Firmware):
                           items: list[tuple[str, float | None]]) -> None:
         m = self.machine
         axes = [a for a, _ in items if a in m.config.axes]
-        if command in ("G0", "G1"):
+        if command in ("G0", "G1") and self.stopped:
+            pass  # G0_G1: if (!MOTION_CONDITIONS) return;
+        elif command in ("G0", "G1"):
             target = self.motion_target(items)
             feed = self.feed_of(items)
             await self.wait_busy(lambda: m.free_blocks > 0, BUSY)
@@ -342,6 +364,7 @@ class MarlinFirmware(Firmware):
             self.last_line = int(next((v for k, v in items[1:] if k == "N" and v is not None),
                                       self.last_line))
         elif command == "M999":
+            self.stopped = False
             if not any(letter == "S" for letter, _ in items):
                 await self.send(f"Resend: {self.last_line + 1}")
         elif command == "M115":

@@ -76,6 +76,10 @@ Marlin's ``GcodeSuite::unknown_command_warning``; Klipper's ``cmd_default``
 (``klippy/gcode.py``); Prusa-Firmware's ``MSG_UNKNOWN_CODE`` (``Marlin_main.cpp``);
 RepRapFirmware's ``warningNotSupported`` (``GCodes2.cpp``, an unknown M-code without a
 macro file of that name)."""
+_STOPPED = "Printer stopped due to errors. Fix the error and use M999 to restart."
+"""Marlin's ``STR_ERR_STOPPED`` said bare for a G0/G1 read while it is stopped."""
+_HOME_FIRST = re.compile(r"^echo:\s*Home [A-Z]+ First$")
+"""Marlin's ``MSG_HOME_FIRST`` (``homing_needed_error``, ``NO_MOTION_BEFORE_HOMING``)."""
 _KLIPPER_SHUTDOWN = "// Klipper state: Shutdown"
 _BUILD_OPTIONS = {"M906": "built without TMC drivers?",
                   "M503": "built with DISABLE_M503?"}
@@ -190,6 +194,10 @@ class Marlin(Dialect):
             # Klipper's error ('!! Move out of range: ...'), then its ok
             # (klippy/gcode.py: _respond_error, then gcmd.ack())
             return [Error(line, final=False)]
+        if line == _STOPPED or _HOME_FIRST.match(line):
+            # A move read while Marlin is stopped (MF_STOPPED, until M999), or with
+            # NO_MOTION_BEFORE_HOMING before it is homed: ignored, then answered ok
+            return [Alarm(line)]
         if line == _KLIPPER_SHUTDOWN:
             # Klipper shut down (M112, an MCU fault): steppers off until FIRMWARE_RESTART;
             # every line is still answered ('!! Shutdown due to M112 command', ok)

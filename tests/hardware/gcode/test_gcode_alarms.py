@@ -126,6 +126,30 @@ async def test_an_error_halts_smoothieware_and_the_robot_is_homed_again(
                 ("M999", "G28.2"))][:2] == ["M999", "G28.2"]
 
 
+async def test_a_move_a_stopped_marlin_ignores_fails_and_home_brings_it_back(
+        config_for: ConfigFor) -> None:
+    # Stopped (Marlin's stop(), MF_STOPPED) before labrun connected, Marlin still homes
+    # but answers each G0/G1 'Printer stopped due to errors. ...' and ok, without
+    # moving (MOTION_CONDITIONS): the move passed for done.
+    with running_emulator("marlin", speed=SPEED) as emu:
+        firmware = emu.emulator.firmware
+        assert isinstance(firmware, MarlinFirmware)
+        emu.run(firmware.stop)
+        async with open_controller(config_for("marlin", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            with anyio.fail_after(5), pytest.raises(ControllerAlarm, match=(
+                    r"^controller alarm while 'G1 X100\.000 .*' waited: Printer stopped "
+                    r"due to errors\. Fix the error and use M999 to restart\.$")):
+                await ctl.move({"X": 100.0})
+            assert ctl.requires_homing
+            with anyio.fail_after(5):
+                await ctl.home()  # M999 S1 first
+                await ctl.move({"X": 100.0})
+            assert emu.position()["X"] == pytest.approx(100.0)
+            assert not firmware.stopped
+
+
 async def wait_for_fault(ctl: GcodeController, act: Callable[[], object]) -> HardwareFault:
     """What the fault listener is told after ``act()``, with no call in progress."""
     reported: list[HardwareFault] = []

@@ -211,6 +211,11 @@ def test_marlin_formats() -> None:
     ("!! Move out of range: 500.000 0.000 0.000 [0.000]",
      [Error("!! Move out of range: 500.000 0.000 0.000 [0.000]", final=False)]),
     ("// Klipper state: Shutdown", [Alarm("// Klipper state: Shutdown")]),
+    # a move Marlin ignores (then ok): stopped (MF_STOPPED), or not homed with
+    # NO_MOTION_BEFORE_HOMING (homing_needed_error)
+    ("Printer stopped due to errors. Fix the error and use M999 to restart.",
+     [Alarm("Printer stopped due to errors. Fix the error and use M999 to restart.")]),
+    ("echo:Home XY First", [Alarm("echo:Home XY First")]),
     ("// Klipper state: Ready", [Info("// Klipper state: Ready")]),
 ])
 def test_marlin_lines(line: str, events: list[object]) -> None:
