@@ -26,7 +26,8 @@ class Faults:
     resend_next: int = 0
     """Marlin: treat the next N numbered lines as corrupted (checksum mismatch)."""
     home_fails: int = 0
-    """Fail the next N homing cycles (GRBL: ``ALARM:<home_alarm>``; Marlin: killed)."""
+    """Fail the next N homing cycles (GRBL: ``ALARM:<home_alarm>``; Marlin: killed;
+    Smoothieware: halted, ``ERROR: Homing cycle failed - ...``)."""
     home_alarm: int = 8
     drop_ok_next: int = 0
     """Lose the next N ``ok`` answers (the line was carried out)."""

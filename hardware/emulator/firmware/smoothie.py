@@ -33,6 +33,8 @@ What it prints is Smoothieware's (github.com/Smoothieware/Smoothieware, ``src/``
   NOTICE limits are disabled until all have been cleared`` (``Endstops.cpp``, every mode
   since 2020-12; before, ``Limit switch +X was hit`` outside ``grbl_mode``); the line in
   progress (``M400``) is then answered ``ok``, later ones ``!!``.
+- A failed homing cycle (the ``home_fails`` fault) halts it: ``ERROR: Homing cycle failed
+  - check the max_travel settings``, and then the ``G28.2``'s ``ok``.
 - Greeting: ``Smoothie`` and ``ok`` when a host connects (its USB port's greeting);
   ``reboot()`` restarts the board as seen on its UART: ``Smoothie Running @100MHz`` and
   the build line, and no ``ok``.
@@ -204,6 +206,15 @@ class SmoothieFirmware(Firmware):
             m.add_move(target, feed / 60 if feed else None)
         elif command == "G28.2":
             await m.wait_until(lambda: m.idle)
+            if self.faults.home_fails > 0:
+                # no switch found within max_travel: it halts, says so, and the G28.2's
+                # own wait ends with its ok (Endstops.cpp)
+                self.faults.home_fails -= 1
+                m.homed.clear()
+                self._enter_halt()
+                await self.send("ERROR: Homing cycle failed - check the max_travel settings")
+                await self.answer(line, "ok")
+                return
             m.add_home(axes or [a for a, c in m.config.axes.items() if c.homing == "switch"])
             await m.wait_until(lambda: m.idle)
         elif command == "M400":

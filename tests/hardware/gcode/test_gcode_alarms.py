@@ -126,6 +126,27 @@ async def test_an_error_halts_smoothieware_and_the_robot_is_homed_again(
                 ("M999", "G28.2"))][:2] == ["M999", "G28.2"]
 
 
+async def test_a_failed_smoothie_homing_cycle_fails_home_and_the_next_home_recovers(
+        config_for: ConfigFor) -> None:
+    # Smoothieware halts when no switch is found ('ERROR: Homing cycle failed - check
+    # the max_travel settings', Endstops.cpp) and still answers the G28.2 ok. Taken for
+    # the line's error, its ok went astray and the halt unseen: every later home() was
+    # answered '!!', M999 never sent.
+    with running_emulator("smoothie", link="pty", speed=SPEED) as emu:
+        async with open_controller(config_for("smoothie", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            emu.faults.home_fails = 1
+            with anyio.fail_after(5), pytest.raises(ControllerAlarm, match=(
+                    r"^homing X, Y, Z, A, B, C failed: ERROR: Homing cycle failed - check "
+                    r"the max_travel settings; the axes are not homed$")):
+                await ctl.home()
+            assert ctl.requires_homing
+            with anyio.fail_after(5):
+                await ctl.home()  # M999 first
+                await ctl.move({"X": 50.0})
+            assert (await ctl.read_position())["X"] == pytest.approx(50.0, abs=1e-4)
+
+
 async def test_a_move_a_stopped_marlin_ignores_fails_and_home_brings_it_back(
         config_for: ConfigFor) -> None:
     # Stopped (Marlin's stop(), MF_STOPPED) before labrun connected, Marlin still homes

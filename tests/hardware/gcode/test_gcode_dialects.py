@@ -250,6 +250,9 @@ def test_smoothie_formats() -> None:
     ("Error: Soft Endstop X was exceeded - reset or $X or M999 required",
      [Alarm("Error: Soft Endstop X was exceeded - reset or $X or M999 required")]),
     ("Entering Alarm/Halt state", [Alarm("Entering Alarm/Halt state")]),
+    # halts said in capitals (Endstops.cpp, TemperatureControl.cpp), answering no line
+    ("ERROR: Homing cycle failed - check the max_travel settings",
+     [Alarm("ERROR: Homing cycle failed - check the max_travel settings")]),
     # soft_endstop.halt false: the move its ok answered is dropped, nothing halts
     ("Error: Soft Endstop Z was exceeded - entire move ignored",
      [MoveRefused("Error: Soft Endstop Z was exceeded - entire move ignored")]),
