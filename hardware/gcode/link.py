@@ -333,6 +333,11 @@ class Link:
             self._cause = None
             self.streamer.on_ok(event)
         elif isinstance(event, (Error, Halted)):
+            if isinstance(event, Halted) and self.alarm is None:
+                # Halted, and nothing heard of it: before labrun connected (its kill
+                # button, a halt a former host left), or said in words not known. The
+                # halt it is: the line fails with it, and home() sends M999 first.
+                await self._handle(Alarm(event.message))
             if isinstance(event, Error):
                 self._cause = event.message.removeprefix("Error:").strip()
             self.streamer.on_error(event)

@@ -14,6 +14,7 @@ from hardware.emulator import EmulatorHandle, running_emulator
 from hardware.emulator.firmware.grbl import GrblFirmware
 from hardware.emulator.firmware.marlin import MarlinFirmware
 from hardware.emulator.firmware.smoothie import SmoothieFirmware
+from hardware.frozen import replace
 from hardware.gcode import ControllerAlarm, ControllerError, GcodeController, open_controller
 
 pytestmark = pytest.mark.anyio
@@ -145,6 +146,26 @@ async def test_a_failed_smoothie_homing_cycle_fails_home_and_the_next_home_recov
                 await ctl.home()  # M999 first
                 await ctl.move({"X": 50.0})
             assert (await ctl.read_position())["X"] == pytest.approx(50.0, abs=1e-4)
+
+
+async def test_a_smoothie_halted_before_labrun_connected_is_connected_and_homed(
+        config_for: ConfigFor) -> None:
+    # Without realtime status nothing says so before a line gets '!!' (halted by its
+    # kill button, or left so by another host): connecting failed ("controller rejected
+    # 'G21': controller is halted: send M999"), though home() sends M999 itself.
+    with running_emulator("smoothie", speed=SPEED, realtime_status=False) as emu:
+        firmware = emu.emulator.firmware
+        assert isinstance(firmware, SmoothieFirmware)
+        emu.run(firmware.halt)
+        config = config_for("smoothie", emu.address)
+        config = replace(config, controller=replace(config.controller, realtime_status=False))
+        async with open_controller(config, poll_interval=POLL_S) as ctl:
+            assert ctl.requires_homing
+            with anyio.fail_after(5):
+                await ctl.home()
+                await ctl.move({"X": 50.0})
+            assert (await ctl.read_position())["X"] == pytest.approx(50.0, abs=1e-4)
+        assert emu.stats.lines[:2] == ["G21", "M999"]
 
 
 async def test_a_move_a_stopped_marlin_ignores_fails_and_home_brings_it_back(
