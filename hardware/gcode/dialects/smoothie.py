@@ -98,7 +98,8 @@ class Smoothie(Dialect):
         if _MOVE_IGNORED.match(line):
             # soft_endstop.halt false: after the move's ok, no line answered, no halt
             return [MoveRefused(line)]
-        if line.startswith(("ALARM", "HALTED", "Entering Alarm/Halt", "ERROR:")) or (
+        if line.startswith(("ALARM", "HALTED", "Entering Alarm/Halt", "ERROR:",
+                            "WARNING: ESTOP is still latched")) or (
                 "M999 required" in line) or _LIMIT_HIT.match(line):
             # grbl_mode or not (a hard limit is "ALARM: Hard limit +X" since 2020-12;
             # before, outside grbl_mode, "Limit switch +X was hit", with " - reset or M999
@@ -106,7 +107,8 @@ class Smoothie(Dialect):
             # line (a soft endstop after the move's ok), and an error that answers one is
             # followed by a halt; 'ERROR:' (capitals) comes with one too, answering no
             # line ('ERROR: Homing cycle failed - check the max_travel settings', then
-            # the G28.2's ok; 'ERROR: MINTEMP or MAXTEMP triggered on T...')
+            # the G28.2's ok; 'ERROR: MINTEMP or MAXTEMP triggered on T...'); a latched
+            # kill button halts it again at once after M999 (KillButton.cpp)
             return [Alarm(line)]
         if line.lower().startswith("error:"):
             return [Error(line, final=True)]

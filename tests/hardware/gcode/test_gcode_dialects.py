@@ -253,6 +253,13 @@ def test_smoothie_formats() -> None:
     # halts said in capitals (Endstops.cpp, TemperatureControl.cpp), answering no line
     ("ERROR: Homing cycle failed - check the max_travel settings",
      [Alarm("ERROR: Homing cycle failed - check the max_travel settings")]),
+    # its kill button (KillButton.cpp): pressed, and still latched after an M999
+    ("ALARM: Kill button pressed - reset, $X or M999 to clear HALT",
+     [Alarm("ALARM: Kill button pressed - reset, $X or M999 to clear HALT")]),
+    ("WARNING: ESTOP is still latched, unlatch ESTOP to clear HALT",
+     [Alarm("WARNING: ESTOP is still latched, unlatch ESTOP to clear HALT")]),
+    ("WARNING: After HALT you should HOME as position is currently unknown",
+     [Info("WARNING: After HALT you should HOME as position is currently unknown")]),
     # soft_endstop.halt false: the move its ok answered is dropped, nothing halts
     ("Error: Soft Endstop Z was exceeded - entire move ignored",
      [MoveRefused("Error: Soft Endstop Z was exceeded - entire move ignored")]),
