@@ -89,6 +89,10 @@ class Smoothie(Dialect):
     def parse(self, line: str) -> list[Event]:
         if line == "ok":
             return [Ok()]
+        if line.startswith("ok Emergency Stop Requested"):
+            # M112's answer: done, and halted ('... - reset or M999 required to exit HALT
+            # state', GcodeDispatch.cpp)
+            return [Ok(line[3:]), Alarm(line)]
         if line.startswith("ok "):
             payload = line[3:]
             position = parse_axis_words(payload, self.axis_letters)

@@ -168,6 +168,29 @@ async def test_a_smoothie_halted_before_labrun_connected_is_connected_and_homed(
         assert emu.stats.lines[:2] == ["G21", "M999"]
 
 
+async def test_an_m112_sent_to_smoothieware_halts_it_and_is_said(
+        config_for: ConfigFor) -> None:
+    # Its answer is an ok that says the halt (GcodeDispatch.cpp): taken for a plain ok,
+    # the robot passed for homed and the next move was refused '!!'.
+    with running_emulator("smoothie", speed=SPEED) as emu:
+        async with open_controller(config_for("smoothie", emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            reported: list[HardwareFault] = []
+            ctl.set_fault_listener(reported.append)
+            assert await ctl.send_gcode(["M112"]) == [
+                "Emergency Stop Requested - reset or M999 required to exit HALT state"]
+            with anyio.fail_after(5):
+                while not reported:
+                    await anyio.sleep(0.01)
+            assert str(reported[0]) == ("controller alarm: ok Emergency Stop Requested - "
+                                        "reset or M999 required to exit HALT state")
+            assert ctl.requires_homing
+            with anyio.fail_after(5):
+                await ctl.home()
+                await ctl.move({"X": 50.0})
+
+
 async def test_a_move_a_stopped_marlin_ignores_fails_and_home_brings_it_back(
         config_for: ConfigFor) -> None:
     # Stopped (Marlin's stop(), MF_STOPPED) before labrun connected, Marlin still homes

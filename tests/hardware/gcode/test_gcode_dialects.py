@@ -242,6 +242,9 @@ def test_smoothie_formats() -> None:
     ("ok C: X:1.0000 Y:2.0000 Z:3.0000",
      [PositionReport({"X": 1.0, "Y": 2.0, "Z": 3.0}), Ok("C: X:1.0000 Y:2.0000 Z:3.0000")]),
     ("!!", [Halted("controller is halted: send M999")]),
+    ("ok Emergency Stop Requested - reset or M999 required to exit HALT state",
+     [Ok("Emergency Stop Requested - reset or M999 required to exit HALT state"),
+      Alarm("ok Emergency Stop Requested - reset or M999 required to exit HALT state")]),
     ("error:Unsupported command", [Error("error:Unsupported command", final=True)]),
     ("ALARM: Abort during cycle", [Alarm("ALARM: Abort during cycle")]),
     # A halt said as an error answers no line; the one after a line's error halts too.
