@@ -27,6 +27,7 @@ from labrun_testing import assert_unparked_where_recorded
 
 from engine.state import Status
 from hardware.config import RobotConfig, config_from_dict
+from hardware.controller import HardwareFault
 from hardware.gcode import GcodeController, SettingsMismatch
 from hardware.robot import open_robot
 from protocol_api.execute import create_run
@@ -89,14 +90,16 @@ class _Settings:
 
 
 @contextlib.contextmanager
-def virtual_printer_on_a_pty(folder: Path) -> Iterator[str]:
-    """Run a VirtualPrinter; yield the path of the pty that a serial port opens."""
+def virtual_printer_on_a_pty(folder: Path, **settings: Any) -> Iterator[str]:
+    """Run a VirtualPrinter (``settings`` over ``SETTINGS_OVERRIDES``); yield the path of
+    the pty that a serial port opens."""
     from octoprint.plugin import plugin_manager
     from octoprint.plugins.virtual_printer import VirtualPrinterPlugin
 
     with contextlib.suppress(ValueError):  # one plugin manager per process, no plugins
         plugin_manager(init=True, plugin_folders=[], plugin_entry_points=[])
-    values = {**VirtualPrinterPlugin().get_settings_defaults(), **SETTINGS_OVERRIDES}
+    values = {**VirtualPrinterPlugin().get_settings_defaults(), **SETTINGS_OVERRIDES,
+              **settings}
     printer = virtual.VirtualPrinter(_Settings(values, folder), None,
                                      data_folder=str(folder), read_timeout=0.05)
     master, slave = os.openpty()
@@ -260,3 +263,45 @@ def test_the_printer_is_not_moved_with_the_built_in_robots_steps(tmp_path: Path)
     assert ("axis Z: the firmware's steps/mm M92 Z800, the robot file's axes.Z.steps_per_mm "
             "80 (a move would go 10 times as far as asked); axis B: the firmware's steps/mm "
             "M92 E90, the robot file's axes.B.steps_per_mm 768") in str(caught.value)
+
+
+def test_a_locked_printer_is_said_not_taken_for_one_that_did_what_it_was_sent(
+        tmp_path: Path) -> None:
+    """Marlin's PASSWORD_FEATURE, locked, answers every line but M511 'echo:Printer
+    locked! (Unlock with M511 or LCD)' and ok, doing nothing: the ok passed for done."""
+    with virtual_printer_on_a_pty(tmp_path, locked=True) as port:
+        robot = open_robot(printer_robot(port, PRINTER_STEPS))
+        try:
+            with pytest.raises(HardwareFault) as caught:
+                robot.connect()
+        finally:
+            robot.close()
+    assert str(caught.value) == ("controller rejected 'M110 N0': echo:Printer locked! (Unlock "
+                                 "with M511 or LCD)")
+
+
+def test_a_klipper_error_from_the_virtual_printer_fails_the_move(tmp_path: Path) -> None:
+    """Its Klipper mode ('toggle_klipper_connection') answers every line '!! Lost
+    communication with MCU 'mcu'' and ok, as Klipper answers a line it refuses
+    (klippy/gcode.py): the ok passed for a move done."""
+    import anyio
+
+    from hardware.gcode import ControllerError, open_controller
+
+    async def main(port: str) -> None:
+        async with open_controller(printer_robot(port, PRINTER_STEPS)) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 10.0})
+            fd = os.open(port, os.O_WRONLY | os.O_NOCTTY)  # the printer's debug channel
+            try:
+                os.write(fd, b"!!DEBUG:toggle_klipper_connection\n")
+            finally:
+                os.close(fd)
+            await anyio.sleep(0.2)
+            with pytest.raises(ControllerError, match=(
+                    r"^controller rejected 'G1 X20\.000 .*': !! Lost communication with "
+                    r"MCU 'mcu'$")):
+                await ctl.move({"X": 20.0})
+
+    with virtual_printer_on_a_pty(tmp_path) as port:
+        anyio.run(main, port)

@@ -80,6 +80,9 @@ _STOPPED = "Printer stopped due to errors. Fix the error and use M999 to restart
 """Marlin's ``STR_ERR_STOPPED`` said bare for a G0/G1 read while it is stopped."""
 _HOME_FIRST = re.compile(r"^echo:\s*Home [A-Z]+ First$")
 """Marlin's ``MSG_HOME_FIRST`` (``homing_needed_error``, ``NO_MOTION_BEFORE_HOMING``)."""
+_LOCKED = "echo:Printer locked!"
+"""Marlin's ``STR_PRINTER_LOCKED`` (``PASSWORD_FEATURE``): every line but ``M511`` is
+answered so, and ``ok``, and not run (``GcodeSuite::process_parsed_command``)."""
 _KLIPPER_SHUTDOWN = "// Klipper state: Shutdown"
 _BUILD_OPTIONS = {"M906": "built without TMC drivers?",
                   "M503": "built with DISABLE_M503?"}
@@ -190,6 +193,9 @@ class Marlin(Dialect):
             return [Info(line)]
         if _UNKNOWN_COMMAND.match(line):
             return [UnknownCommand(line)]
+        if line.startswith(_LOCKED):
+            # PASSWORD_FEATURE, locked: the line is not run, its ok follows all the same
+            return [Error(line, final=False)]
         if line.startswith("!!"):
             # Klipper's error ('!! Move out of range: ...'), then its ok
             # (klippy/gcode.py: _respond_error, then gcmd.ack())

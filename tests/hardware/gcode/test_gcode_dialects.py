@@ -216,6 +216,9 @@ def test_marlin_formats() -> None:
     ("Printer stopped due to errors. Fix the error and use M999 to restart.",
      [Alarm("Printer stopped due to errors. Fix the error and use M999 to restart.")]),
     ("echo:Home XY First", [Alarm("echo:Home XY First")]),
+    # PASSWORD_FEATURE, locked: the line is not run, its ok follows
+    ("echo:Printer locked! (Unlock with M511 or LCD)",
+     [Error("echo:Printer locked! (Unlock with M511 or LCD)", final=False)]),
     ("// Klipper state: Ready", [Info("// Klipper state: Ready")]),
 ])
 def test_marlin_lines(line: str, events: list[object]) -> None:
