@@ -1,5 +1,6 @@
 """Emulated Smoothieware (v1, GRBL-style realtime commands enabled, ``grbl_mode`` off:
-what ``M115`` says, ``X-GRBL_MODE:0``).
+what ``M115`` says, ``X-GRBL_MODE:0``; ``grbl_mode=True`` speaks as with it on: errors
+``error:...``, ``error:Alarm lock`` for ``!!``, ``ALARM: Abort during cycle`` for ctrl-X).
 
 What it prints is Smoothieware's (github.com/Smoothieware/Smoothieware, ``src/``):
 
@@ -63,8 +64,12 @@ class SmoothieFirmware(Firmware):
 
     def __init__(self, machine: Machine, faults: Faults, stats: Stats, *,
                  feed_hold: bool = True, realtime_status: bool = True,
-                 soft_endstop_halt: bool = True, **options: float) -> None:
+                 soft_endstop_halt: bool = True, grbl_mode: bool = False,
+                 **options: float) -> None:
         super().__init__(machine, faults, stats, **options)
+        self.grbl_mode = grbl_mode
+        self.default_error = "error:Injected failure" if grbl_mode else "Error: Injected failure"
+        self.error_prefix = "error:" if grbl_mode else "Error: "
         self.soft_endstop_halt = soft_endstop_halt
         """Its ``soft_endstop.halt`` setting: a move past the soft endstops halts it (the
         default), or is ignored, said, and nothing else."""
@@ -101,7 +106,8 @@ class SmoothieFirmware(Firmware):
         flushed); the line in progress ends (a wait, a dwell) and is answered ``ok``."""
         self._enter_halt()
         interrupted = self.interrupt(discard_queued=True)
-        await self.send("HALTED, M999 or $X to exit HALT state")
+        await self.send("ALARM: Abort during cycle" if self.grbl_mode
+                        else "HALTED, M999 or $X to exit HALT state")
         if interrupted is not None:
             await self.send("ok")
 
@@ -175,7 +181,7 @@ class SmoothieFirmware(Firmware):
                 await self.answer(line, "ok")
                 return
             if command.partition(".")[0] not in ALLOWED_WHEN_HALTED:
-                await self.answer(line, "!!")
+                await self.answer(line, "error:Alarm lock" if self.grbl_mode else "!!")
                 return
         injected = self.take_injected_error()
         if injected is not None:
@@ -191,12 +197,12 @@ class SmoothieFirmware(Firmware):
             self.faults.soft_endstop_next -= 1
             await self.answer(line, "ok")
             if not self.soft_endstop_halt:
-                await self.send(f"Error: Soft Endstop {axes[0]} was exceeded - entire move "
-                                "ignored")
+                await self.send(f"{self.error_prefix}Soft Endstop {axes[0]} was exceeded - "
+                                "entire move ignored")
                 return
             self.halted = True
-            await self.send(f"Error: Soft Endstop {axes[0]} was exceeded - reset or $X or "
-                            "M999 required")
+            await self.send(f"{self.error_prefix}Soft Endstop {axes[0]} was exceeded - reset "
+                            "or $X or M999 required")
             return
         if command in ("G0", "G1"):
             target = self.motion_target(items)
@@ -242,7 +248,7 @@ class SmoothieFirmware(Firmware):
             await self.send("FIRMWARE_NAME:Smoothieware, FIRMWARE_URL:http%3A//smoothieware.org"
                             ", X-SOURCE_CODE_URL:https://github.com/Smoothieware/Smoothieware"
                             ", FIRMWARE_VERSION:edge-labrun-emulator, PROTOCOL_VERSION:1.0"
-                            f", X-AXES:{len(m.config.axes)}, X-GRBL_MODE:0")
+                            f", X-AXES:{len(m.config.axes)}, X-GRBL_MODE:{int(self.grbl_mode)}")
         elif command == "M119":
             await self.send(" ".join(f"{a}_min:0" for a in m.config.axes))
             await self.send(self.interlock_line())

@@ -99,6 +99,8 @@ class Smoothie(Dialect):
             return [PositionReport(position), Ok(payload)] if position else [Ok(payload)]
         if line == "!!" or line.startswith("!! "):
             return [Halted("controller is halted: " + (line[3:] or "send M999"))]
+        if line == "error:Alarm lock":  # '!!' in grbl_mode (GcodeDispatch.cpp)
+            return [Halted(f"controller is halted: {line}")]
         if _MOVE_IGNORED.match(line):
             # soft_endstop.halt false: after the move's ok, no line answered, no halt
             return [MoveRefused(line)]

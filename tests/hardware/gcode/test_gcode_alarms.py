@@ -148,12 +148,14 @@ async def test_a_failed_smoothie_homing_cycle_fails_home_and_the_next_home_recov
             assert (await ctl.read_position())["X"] == pytest.approx(50.0, abs=1e-4)
 
 
+@pytest.mark.parametrize("grbl_mode", [False, True])  # its '!!' is then 'error:Alarm lock'
 async def test_a_smoothie_halted_before_labrun_connected_is_connected_and_homed(
-        config_for: ConfigFor) -> None:
+        grbl_mode: bool, config_for: ConfigFor) -> None:
     # Without realtime status nothing says so before a line gets '!!' (halted by its
     # kill button, or left so by another host): connecting failed ("controller rejected
     # 'G21': controller is halted: send M999"), though home() sends M999 itself.
-    with running_emulator("smoothie", speed=SPEED, realtime_status=False) as emu:
+    with running_emulator("smoothie", speed=SPEED, realtime_status=False,
+                          grbl_mode=grbl_mode) as emu:
         firmware = emu.emulator.firmware
         assert isinstance(firmware, SmoothieFirmware)
         emu.run(firmware.halt)

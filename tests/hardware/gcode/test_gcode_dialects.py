@@ -278,7 +278,7 @@ def test_smoothie_formats() -> None:
     ("ALARM: Hard limit +X", [Alarm("ALARM: Hard limit +X")]),
     ("// NOTICE limits are disabled until all have been cleared",
      [Info("// NOTICE limits are disabled until all have been cleared")]),
-    ("error:Alarm lock", [Error("error:Alarm lock", final=True)]),
+    ("error:Alarm lock", [Halted("controller is halted: error:Alarm lock")]),  # grbl_mode's !!
     ("Smoothie", [Restarted("Smoothie", extra_ok=True)]),
     ("Smoothie Running @100MHz", [Restarted("Smoothie Running @100MHz")]),  # no ok after it
     ("// Halted", [Info("// Halted")]),
