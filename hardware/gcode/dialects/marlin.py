@@ -76,8 +76,9 @@ Marlin's ``GcodeSuite::unknown_command_warning``; Klipper's ``cmd_default``
 (``klippy/gcode.py``); Prusa-Firmware's ``MSG_UNKNOWN_CODE`` (``Marlin_main.cpp``);
 RepRapFirmware's ``warningNotSupported`` (``GCodes2.cpp``, an unknown M-code without a
 macro file of that name)."""
-_STOPPED = "Printer stopped due to errors. Fix the error and use M999 to restart."
-"""Marlin's ``STR_ERR_STOPPED`` said bare for a G0/G1 read while it is stopped."""
+_STOPPED = ("Printer stopped due to errors.", "echo:Printer stopped due to errors.")
+"""Marlin's ``STR_ERR_STOPPED`` said bare for a G0/G1 read while it is stopped, and
+Prusa-Firmware's recoverable stop (its ``Error:`` form is an ``Error:`` line's alarm)."""
 _HOME_FIRST = re.compile(r"^echo:\s*Home [A-Z]+ First$")
 """Marlin's ``MSG_HOME_FIRST`` (``homing_needed_error``, ``NO_MOTION_BEFORE_HOMING``)."""
 _LOCKED = "echo:Printer locked!"
@@ -200,9 +201,11 @@ class Marlin(Dialect):
             # Klipper's error ('!! Move out of range: ...'), then its ok
             # (klippy/gcode.py: _respond_error, then gcmd.ack())
             return [Error(line, final=False)]
-        if line == _STOPPED or _HOME_FIRST.match(line):
+        if line.startswith(_STOPPED) or _HOME_FIRST.match(line):
             # A move read while Marlin is stopped (MF_STOPPED, until M999), or with
-            # NO_MOTION_BEFORE_HOMING before it is homed: ignored, then answered ok
+            # NO_MOTION_BEFORE_HOMING before it is homed: ignored, then answered ok;
+            # Prusa-Firmware's stop, recoverable, drops the lines (Marlin_main.cpp's
+            # 'echo:Printer stopped due to errors. Supervision required.')
             return [Alarm(line)]
         if line == _KLIPPER_SHUTDOWN:
             # Klipper shut down (M112, an MCU fault): steppers off until FIRMWARE_RESTART;

@@ -216,6 +216,11 @@ def test_marlin_formats() -> None:
     ("Printer stopped due to errors. Fix the error and use M999 to restart.",
      [Alarm("Printer stopped due to errors. Fix the error and use M999 to restart.")]),
     ("echo:Home XY First", [Alarm("echo:Home XY First")]),
+    # Prusa-Firmware stopped, recoverably (it drops the lines), or not (Marlin_main.cpp)
+    ("echo:Printer stopped due to errors. Supervision required.",
+     [Alarm("echo:Printer stopped due to errors. Supervision required.")]),
+    ("Error:Printer stopped due to errors. Supervision required.",
+     [Alarm("Error:Printer stopped due to errors. Supervision required.")]),
     # PASSWORD_FEATURE, locked: the line is not run, its ok follows
     ("echo:Printer locked! (Unlock with M511 or LCD)",
      [Error("echo:Printer locked! (Unlock with M511 or LCD)", final=False)]),
