@@ -12,7 +12,8 @@ What it prints is Smoothieware's (github.com/Smoothieware/Smoothieware, ``src/``
   safely after an error").
 - Halted, every line is answered ``!!`` until ``M999`` (``WARNING: After HALT you
   should HOME as position is currently unknown``, ``ok``) or ``$X`` (``[Caution:
-  Unlocked]``, ``ok``), but the M-codes it allows then (``M114``, ``M115``, ``M119``,
+  Unlocked]``, ``ok``; not halted, ``$X`` gets no answer at all), but the M-codes it
+  allows then (``M114``, ``M115``, ``M119``,
   ``M503``...), which it answers as ever (``GcodeDispatch.cpp``'s ``allowed_mcodes``).
 - Realtime (when enabled): ``?`` status ``<Idle|MPos:...|WPos:...|F:...>``, ``!`` feed
   hold, ``~`` resume; ctrl-X halts at once: ``HALTED, M999 or $X to exit HALT state``
@@ -183,6 +184,9 @@ class SmoothieFirmware(Firmware):
             if command.partition(".")[0] not in ALLOWED_WHEN_HALTED:
                 await self.answer(line, "error:Alarm lock" if self.grbl_mode else "!!")
                 return
+        elif text.upper() == "$X":  # SimpleShell.cpp: not halted, it says nothing at all
+            self.forget(line)
+            return
         injected = self.take_injected_error()
         if injected is not None:
             # "we cannot continue safely after an error so we enter HALT state"

@@ -276,6 +276,8 @@ async def test_smoothie_halts_on_an_error_as_smoothieware_does(
     assert emu.homed == set()
     await host.send("$X\n")
     assert await host.lines(2) == ["[Caution: Unlocked]", "ok"]
+    await host.send("$X\nM114\n")  # not halted, $X is answered nothing (SimpleShell.cpp)
+    assert (await host.line()).startswith("ok C: X:")  # the M114's
     await host.send("M112\n")
     assert await host.line() == ("ok Emergency Stop Requested - reset or M999 required to "
                                  "exit HALT state")
