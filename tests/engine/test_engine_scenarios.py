@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from labrun_testing import P300, TIP_TOP, WELL, ScriptedRun
@@ -20,6 +22,7 @@ from engine.robot_model import CommandError, Pipette, PlungerSpec, RobotModel
 from engine.run import Run
 from engine.segments import Move
 from engine.state import Park, Status, StepInfo, status_of
+from engine.status import RunStatusReport
 from hardware import aio
 from hardware.clock import VirtualClock
 from hardware.config import default_config
@@ -557,20 +560,8 @@ def test_a_fault_taken_as_a_delay_begins_ends_the_run_at_the_fault_not_the_deadl
         except RunStopped as exc:
             raised.append(exc)
 
-    clock = VirtualClock()
-    controller = SimulatedController(default_config(), clock)
-    run = Run(protocol, controller=controller, clock=clock,
-              record_path=tmp_path / "record.jsonl")
-    lost_at = 0.05  # mid-move: the move ends, the fault waits to be taken
-    clock.call_at(lost_at, controller.lose_connection)
-    run.start()
-    try:
-        assert run.control.play().accepted
-        final = run.wait(5)
-    finally:
-        run.close(protocol_grace_s=5)
+    final, events, clock = _lost_mid_move(protocol, tmp_path)
     assert final.status is Status.FAILED and raised
-    events = read_record(str(tmp_path / "record.jsonl"))
     summary = events[-1]
     assert summary["error"].startswith(f"the robot failed while the run waited: {LOST}")
     moved = next(e["t"] for e in events
@@ -585,6 +576,24 @@ def test_a_fault_taken_as_a_delay_begins_ends_the_run_at_the_fault_not_the_deadl
     assert [e.get("status") for e in after if e.get("id") == 2] == [
         "queued", "started", "failed"]
     assert not [e for e in events if e["event"] == "delay"]
+
+
+def _lost_mid_move(protocol: Callable[[CommandChannel], None], tmp_path: Path
+                   ) -> tuple[RunStatusReport, list[dict[str, Any]], VirtualClock]:
+    """``protocol`` run on the simulated robot to its end, the robot lost 0.05 s in (mid
+    move: the move ends, the fault waits to be taken): its final status, record, clock."""
+    clock = VirtualClock()
+    controller = SimulatedController(default_config(), clock)
+    run = Run(protocol, controller=controller, clock=clock,
+              record_path=tmp_path / "record.jsonl")
+    clock.call_at(0.05, controller.lose_connection)
+    run.start()
+    try:
+        assert run.control.play().accepted
+        final = run.wait(5)
+    finally:
+        run.close(protocol_grace_s=5)
+    return final, read_record(str(tmp_path / "record.jsonl")), clock
 
 
 def test_a_robot_lost_during_a_module_wait_fails_the_run_then_not_once_it_is_reached(
@@ -616,19 +625,8 @@ def test_a_fault_taken_as_a_module_wait_begins_ends_the_run_at_the_fault(
             for _ in channel.execute_all([(command, step, None) for command in batch]):
                 pass
 
-    clock = VirtualClock()
-    controller = SimulatedController(default_config(), clock)
-    run = Run(protocol, controller=controller, clock=clock,
-              record_path=tmp_path / "record.jsonl")
-    clock.call_at(0.05, controller.lose_connection)  # mid-move: the move ends
-    run.start()
-    try:
-        assert run.control.play().accepted
-        final = run.wait(5)
-    finally:
-        run.close(protocol_grace_s=5)
+    final, events, clock = _lost_mid_move(protocol, tmp_path)
     assert final.status is Status.FAILED
-    events = read_record(str(tmp_path / "record.jsonl"))
     moved = next(e["t"] for e in events
                  if e["event"] == "command" and e["id"] == 3 and e["status"] == "completed")
     assert moved < 10.0 and clock.now() == pytest.approx(moved)
