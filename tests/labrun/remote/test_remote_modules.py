@@ -259,7 +259,9 @@ def test_a_halt_that_stops_a_shaking_plate_is_said_on_its_module_as_it_happens(
     c.queue_item_add(SHAKEN)
     c.queue_start()
     gates.reached("shaking")
-    assert c.status()["modules"][0]["state"] == "shaking"
+    # the run worker's module state reaches the server a moment after the protocol's call
+    c.wait_for(lambda s: bool(s["modules"]) and s["modules"][0]["state"] == "shaking",
+               timeout=WAIT)
     assert c.re_halt()["success"]
     gates.open("shaking")
     c.wait_for_idle(timeout=WAIT)
