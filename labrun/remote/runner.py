@@ -20,7 +20,9 @@ Messages are JSON both ways, one list per message: ``[kind, ...]``.
   ``["events", [event, ...]]``, the run's record as it is written, in batches;
   ``["modules", [reading, ...]]``, the run's modules as read every
   ``modules.MODULE_INTERVAL`` while it has any, when they changed;
-  ``["interlocks", [name, ...]]`` between runs.
+  ``["interlocks", [name, ...]]`` between runs; ``["stuck", reason]`` when the protocol's
+  top level, loaded to start a run, has run for ``RobotSpec.load_timeout`` (the reason
+  names its line): it cannot be stopped, so the server replaces this worker.
 - From the server: ``["home", id]``, ``["halt_home", id]`` (an emergency stop of that
   homing), ``["interlock", id, name, active]``, ``["start", id, {path, record_path,
   labware_dirs}]``, ``["apply", id, action]`` (carried out from the pipe's thread, straight
@@ -32,6 +34,7 @@ from __future__ import annotations
 import json
 import resource
 import signal
+import sys
 import threading
 from collections.abc import Callable, Coroutine
 from functools import partial
@@ -53,11 +56,15 @@ from hardware.config import RobotConfig
 from hardware.controller import HardwareFault
 from labrun.cli.driver_warnings import driver_warnings
 from labrun.cli.robot_lock import ROBOT_LOCK_WAIT_S, RobotInUse, hold_robot
+from protocol_api.errors import ProtocolError
 from protocol_api.execute import create_run
+from protocol_api.loader import ProtocolSource, load_protocol
 
+from .items import describe_load_error
 from .modules import follow_modules
 from .robots import Robot, hardware_robot, set_interlock, simulated_robot
 from .watch import PROGRESS_INTERVAL, RunWatch
+from .worker import LOAD_TIMEOUT
 
 MAX_MESSAGE = 64 << 20
 """Longest message either side accepts, in bytes (a batch of record events)."""
@@ -90,6 +97,9 @@ class RobotSpec:
     server_pid: int | None = None
     """The server's process, named in the lock as the one to stop (its worker ignores
     the signals that would end it)."""
+    load_timeout: float = LOAD_TIMEOUT
+    """Longest a protocol's top level may take to load when its run starts, as in its
+    check (a top level may block only here: a lock its last run kept)."""
 
     def described(self) -> str:
         """The robot, as a message names it."""
@@ -187,6 +197,17 @@ def serve(connection: Connection, spec: RobotSpec) -> None:
             anyio.run(RunWorker(link, robot, spec, warnings=at_connection).main)
         finally:
             robot.close()
+
+
+def _line_of(thread: threading.Thread, name: str) -> str:
+    """The ``file:line`` of the protocol file ``name`` where ``thread`` is now (the
+    innermost, it may call itself); ``name`` alone if it is not in it."""
+    frame = sys._current_frames().get(thread.ident or 0)
+    while frame is not None:
+        if frame.f_code.co_filename == name:
+            return f"{name}:{frame.f_lineno}"
+        frame = frame.f_back
+    return name
 
 
 def _wait_unless_told(connection: Connection, seconds: float) -> None:
@@ -296,8 +317,9 @@ class RunWorker:
         if self.run is not None:
             raise RuntimeError("a run is already going")
         record_path = params.get("record_path")
+        source = self._load(Path(params["path"]), params.get("name"))
         self.robot.listen_interlocks(None)  # the run's engine takes them over
-        run = create_run(Path(params["path"]), config=self.robot.config,
+        run = create_run(source, config=self.robot.config,
                          controller=self.robot.controller, clock=self.robot.run_clock(),
                          record_path=Path(record_path) if record_path else None,
                          simulating=self.robot.simulating,
@@ -315,6 +337,44 @@ class RunWorker:
             run, lambda readings: self.link.send("modules", readings),
             going=lambda: self.run is run))
         return {"report": report(run.engine).to_dict(), "record": before}
+
+    def _load(self, path: Path, shown_as: str | None) -> ProtocolSource:
+        """Execute the protocol's top level here, in the main thread as its check did;
+        ``RuntimeError`` naming the line if it cannot be loaded. One still running after
+        ``load_timeout`` is said stuck to the server, naming its line, and never run:
+        nothing stops it (it may be blocked in a call), so the server replaces this
+        worker."""
+        name = shown_as or str(path)
+        limit = self.spec.load_timeout
+        main = threading.current_thread()
+        lock, finished = threading.Lock(), threading.Event()
+        state = {"loading": True, "stuck": False}
+
+        def watch() -> None:
+            if finished.wait(limit):
+                return
+            with lock:
+                if not state["loading"]:
+                    return
+                state["stuck"] = True
+                line = _line_of(main, name)
+                self.link.send("stuck", f"{line}: the protocol's top level ran for "
+                                        f"{limit:g} s without finishing and seems stuck "
+                                        "(its check had loaded it in time); its run worker "
+                                        "was stopped")
+
+        threading.Thread(target=watch, name="labrun-load-watchdog", daemon=True).start()
+        try:
+            source = load_protocol(path, shown_as=shown_as)
+        except ProtocolError as exc:
+            raise RuntimeError(describe_load_error(exc)) from None
+        finally:
+            with lock:
+                state["loading"] = False
+            finished.set()
+        if state["stuck"]:  # its worker is being stopped: nothing of it runs
+            raise RuntimeError(f"{name}: the protocol's top level seemed stuck")
+        return source
 
     def apply_now(self, request: Any, data: Any) -> None:
         """Answer the server's ``["apply", request, data]``: the action is carried out from

@@ -47,16 +47,24 @@ from .modules import Reading
 from .robots import HALTED_BEFORE_HOMING, RobotUnavailable
 from .runner import ENGINE_ANSWER_TIMEOUT, Link, RobotSpec, action_to_json
 from .served import ActiveRun, RunHooks, StartSoon
-from .worker import describe_exit, process_context
+from .worker import LOAD_GRACE_S, describe_exit, process_context
 
 START_TIMEOUT = 60.0
 """Longest the run worker may take to open the robot (a board answers in seconds)."""
 QUIT_TIMEOUT = 5.0
 """Longest the run worker is given to close the robot when the server stops."""
+MAKE_RUN_S = 10.0
+"""How much longer than its protocol's top level may load the server waits for the run
+worker to make a run (it does in milliseconds), when no word came of a stuck top level
+(code that holds up the whole worker, a loop in C)."""
 
 
 class WorkerGone(Exception):
     """The run worker died (or never started) before it answered; the message says why."""
+
+
+class WorkerSilent(WorkerGone):
+    """The run worker did not answer in time."""
 
 
 class _Pending:
@@ -99,6 +107,8 @@ class SupervisedRobot:
         self._awaiting_worker = False  # home_if_needed, before the worker is asked to home
         self._halt_asked = False  # halt_homing meanwhile
         self._unavailable: str | None = None
+        self._stopped_for: str | None = None
+        """Why the server stopped the worker, said as its end's reason."""
         self._lock = threading.Lock()
         self._closed = False
 
@@ -196,8 +206,16 @@ class SupervisedRobot:
                   "labware_dirs": labware_dirs,
                   "record_path": str(record_path) if record_path is not None else None}
         self._early = []
+        limit = self.spec.load_timeout
         try:
-            started = await self._request("start", params, timeout=START_TIMEOUT)
+            started = await self._request("start", params,
+                                          timeout=limit + LOAD_GRACE_S + MAKE_RUN_S)
+        except WorkerSilent:  # its own watchdog could not even say where it was stuck
+            why = (f"{item.name}: the protocol's top level ran for more than {limit:g} s "
+                   "without finishing and seems stuck (in code that holds up its whole "
+                   "process, a loop in C?); its run worker was stopped")
+            self._kill_worker(why)
+            raise RuntimeError(why) from None
         except WorkerGone as exc:
             raise RuntimeError(str(exc)) from None
         run = SupervisedRun(self, item, started["report"], hooks, started_at,
@@ -254,8 +272,8 @@ class SupervisedRobot:
                 with anyio.fail_after(timeout):
                     await pending.event.wait()
         except TimeoutError:
-            raise WorkerGone(f"the run worker did not answer {kind!r} within "
-                             f"{timeout:g} s") from None
+            raise WorkerSilent(f"the run worker did not answer {kind!r} within "
+                               f"{timeout:g} s") from None
         finally:
             self._requests.pop(request, None)
         if pending.error is not None:
@@ -357,7 +375,7 @@ class SupervisedRobot:
         run = self._run
         if kind in ("answer", "error") and len(args) == 2:
             pending = self._requests.get(args[0])
-            if pending is not None:
+            if pending is not None and not pending.event.is_set():
                 if kind == "answer":
                     pending.value = args[1]
                 else:
@@ -373,6 +391,8 @@ class SupervisedRobot:
             run.on_modules(args[0])
         elif kind == "warning" and args and self._on_warning is not None:
             self._on_warning(str(args[0]))
+        elif kind == "stuck" and args:  # a protocol's top level, as its run was made
+            self._kill_worker(str(args[0]))
         elif kind == "interlocks" and args and isinstance(args[0], list):
             self._interlocks = tuple(str(name) for name in args[0])
             if self._on_interlocks is not None:
@@ -385,8 +405,10 @@ class SupervisedRobot:
         with self._lock:
             self._link = None
             closed = self._closed
-        reason = (f"the run worker process ended ({how}): os._exit, a crash or too much "
-                  "memory in the protocol, or the process was killed; the server goes on")
+        reason = self._stopped_for or (
+            f"the run worker process ended ({how}): os._exit, a crash or too much memory "
+            "in the protocol, or the process was killed; the server goes on")
+        self._stopped_for = None
         for pending in self._requests.values():
             pending.error = WorkerGone(reason)
             pending.event.set()
@@ -394,9 +416,12 @@ class SupervisedRobot:
         if run is not None:
             run.on_worker_end(reason)
         if closed or self._start_soon is None:
+            if self._restarting is not None:  # none comes
+                self._restarting.set()
+                self._restarting = None
             return
-        self._restarting = anyio.Event()
-        self._start_soon(self._restart)
+        self._restarting = self._restarting or anyio.Event()  # (what waits on it since
+        self._start_soon(self._restart)  # the server stopped it waits on)
 
     async def _restart(self) -> None:
         restarting = self._restarting = self._restarting or anyio.Event()
@@ -420,10 +445,13 @@ class SupervisedRobot:
             if self._on_interlocks is not None:
                 self._on_interlocks()
 
-    def _kill_worker(self) -> None:
-        """Kill the worker; its end starts a new one."""
+    def _kill_worker(self, why: str | None = None) -> None:
+        """Kill the worker; its end starts a new one, and fails what waits on it for
+        ``why`` (else for its end). What asks it meanwhile waits for the new one."""
         process = self._process
-        if process is not None and process.is_alive():
+        if process is not None and process.is_alive() and self._link is not None:
+            self._stopped_for = why
+            self._restarting = self._restarting or anyio.Event()
             with contextlib.suppress(OSError):
                 process.kill()
 

@@ -4,7 +4,9 @@ goes in a new worker."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -314,3 +316,82 @@ def test_a_run_worker_that_cannot_be_started_again_is_tried_again_at_the_next_ru
     c.queue_start()
     assert c.wait_for_idle(timeout=WAIT)["queue_error"] is None
     assert [h["result"]["exit_status"] for h in history(served)] == ["succeeded"]
+
+
+RUNS_ONLY = 'if getattr(sys.modules.get("labrun.remote.runner"), "SERVING", False):\n'
+"""A top-level ``if`` true in the run worker only, not in the checks (a file, a device or
+a lock that is there when the protocol is checked and holds it up when it runs)."""
+
+
+def stuck_protocol(top_level: str) -> dict[str, Any]:
+    """A queue item whose top level runs ``top_level`` at its line 4."""
+    return {"name": "stuck.py", "source": (
+        "import sys, threading, time, builtins\n"
+        'metadata = {"apiLevel": "2.15"}\n\n'
+        f"{top_level}\n\n"
+        "def run(ctx):\n"
+        '    ctx.comment("ran")\n')}
+
+
+@pytest.mark.parametrize("top_level, line", [
+    (RUNS_ONLY + "    time.sleep(3600)", 5),  # blocked in a call
+    (RUNS_ONLY + "    while True:\n        pass", 5),  # a loop of its own
+    # blocks the second time it is loaded in the same process (each check is a fresh one):
+    # the lock its first run took and kept
+    ('builtins.__dict__.setdefault("kept", threading.Lock()).acquire()', 4),
+])
+def test_a_top_level_stuck_only_when_it_runs_fails_its_item_naming_the_line(
+        served: Served, top_level: str, line: int) -> None:
+    """The checks load the protocol within their time limit; its run worker loaded it again
+    with none: the start waited 60 s, failed naming no line, and left the worker stuck in
+    the top level, so the next start waited for ever for the robot to be homed."""
+    c = served.client
+    twice = "builtins" in top_level
+    if twice:  # its first run takes the lock, and succeeds
+        c.queue_item_add(stuck_protocol(top_level))
+    c.queue_item_add(stuck_protocol(top_level))
+    c.queue_item_add(QUICK)
+    before = worker_pid(served)
+    said = f"stuck.py:{line}: the protocol's top level ran for 3 s without finishing"
+    with pytest.raises(RequestFailedError, match=said) if not twice else \
+            contextlib.nullcontext():
+        c.queue_start()
+    status = c.wait_for_idle(timeout=WAIT)
+    results = [h["result"] for h in history(served)]
+    assert [r["exit_status"] for r in results] == ["succeeded"] * twice + ["failed"]
+    msg = results[-1]["msg"]
+    assert msg.startswith(f"the run could not start: {said} and seems stuck"), msg
+    assert "\n" not in msg
+    assert status["queue_error"] == f"stuck.py could not start: {msg}"
+    assert status["items_in_queue"] == 1  # quick.py waits, queued
+    c.queue_start()  # in a new worker: the stuck one was stopped
+    status = c.wait_for_idle(timeout=WAIT)
+    assert status["queue_error"] is None and status["items_in_queue"] == 0
+    assert [h["name"] for h in history(served)][-1] == "quick.py"
+    assert history(served)[-1]["result"]["exit_status"] == "succeeded"
+    assert worker_pid(served) != before
+
+
+def test_a_top_level_holding_up_its_whole_worker_fails_its_item_all_the_same(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop in C holds the interpreter: the worker's own watchdog cannot say where the
+    top level is, and the server stops the worker once it has waited long enough."""
+    from labrun.remote import supervisor
+
+    monkeypatch.setattr(supervisor, "LOAD_GRACE_S", 0.5)
+    monkeypatch.setattr(supervisor, "MAKE_RUN_S", 0.5)
+    c = served.client
+    c.queue_item_add(stuck_protocol(RUNS_ONLY + "    sum(range(10 ** 14))"))
+    c.queue_item_add(QUICK)
+    before = worker_pid(served)
+    said = ("stuck.py: the protocol's top level ran for more than 3 s without finishing "
+            "and seems stuck (in code that holds up its whole process, a loop in C?); its "
+            "run worker was stopped")
+    with pytest.raises(RequestFailedError, match=re.escape(said)):
+        c.queue_start()
+    assert history(served)[0]["result"]["msg"] == f"the run could not start: {said}"
+    c.queue_start()
+    status = c.wait_for_idle(timeout=WAIT)
+    assert status["queue_error"] is None and status["items_in_queue"] == 0
+    assert history(served)[-1]["result"]["exit_status"] == "succeeded"
+    assert worker_pid(served) != before
