@@ -32,6 +32,7 @@ Messages are JSON both ways, one list per message: ``[kind, ...]``.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 import sys
@@ -174,6 +175,11 @@ def serve(connection: Connection, spec: RobotSpec) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if hasattr(signal, "SIGHUP"):  # the terminal closed: the server ends as on SIGTERM
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # A process group of its own, which the server kills when the worker ends: a process
+    # a protocol forks is a copy of the worker (its robot lock, its pipe) and outlives it.
+    # Out of the terminal's foreground group, a print is not stopped (`stty tostop`).
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     if spec.memory_limit is not None:
         resource.setrlimit(resource.RLIMIT_AS, (spec.memory_limit, spec.memory_limit))
     link = Link(connection)

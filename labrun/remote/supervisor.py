@@ -23,10 +23,13 @@ down here between reports.
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
 from functools import partial
+from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -239,6 +242,7 @@ class SupervisedRobot:
         if process.is_alive():
             process.kill()
             process.join()
+        _kill_group(process)
         if link is not None:
             link.connection.close()
 
@@ -346,16 +350,28 @@ class SupervisedRobot:
                          name="labrun-run-worker-reader", daemon=True).start()
 
     def _read(self, process: BaseProcess, link: Link, generation: int) -> None:
-        """The reader thread: every message to the server's loop, then the worker's end."""
-        while True:
-            try:
-                message = link.receive()
-            except EOFError:
-                break
-            assert message is not None  # no timeout: a message or EOFError
-            if not self._deliver(partial(self._on_message, generation, message)):
-                return
+        """The reader thread: every message to the server's loop, then the worker's end:
+        its pipe's, or its process's (a process it forked may hold its end of the pipe),
+        once what it sent before is read."""
+        gone = _end_of(process)
+        ended = False
+        try:
+            while True:
+                try:
+                    if not ended and gone is not None:
+                        ended = gone in wait([link.connection, gone])
+                    message = link.receive(0.0 if ended else None)
+                except (EOFError, OSError, ValueError):  # (closed: the server is stopping)
+                    break
+                if message is None:  # it ended, and all it sent is read
+                    break
+                if not self._deliver(partial(self._on_message, generation, message)):
+                    return
+        finally:
+            if gone is not None:
+                os.close(gone)
         process.join(QUIT_TIMEOUT)
+        _kill_group(process)  # what it forked and left, which may hold the robot's lock
         self._deliver(partial(self._on_end, generation, describe_exit(process.exitcode)))
 
     def _deliver(self, callback: Callable[[], object]) -> bool:
@@ -454,6 +470,25 @@ class SupervisedRobot:
             self._restarting = self._restarting or anyio.Event()
             with contextlib.suppress(OSError):
                 process.kill()
+            _kill_group(process)
+
+
+def _end_of(process: BaseProcess) -> int | None:
+    """A file descriptor readable once ``process`` has ended, whoever its parent is (its
+    sentinel from the forkserver says so too when the forkserver dies first, a hangup);
+    None where the system has none."""
+    try:
+        return os.pidfd_open(process.pid or 0)
+    except (AttributeError, OSError):  # not Linux 5.3's, or it has already ended
+        return None
+
+
+def _kill_group(process: BaseProcess) -> None:
+    """Kill what is left of the run worker's process group (the worker leads its own):
+    processes its protocols forked, which outlive it."""
+    if process.pid is not None:
+        with contextlib.suppress(OSError):  # none left
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _signature(report: dict[str, Any]) -> tuple[Any, ...]:

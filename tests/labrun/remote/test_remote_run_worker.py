@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -395,3 +396,47 @@ def test_a_top_level_holding_up_its_whole_worker_fails_its_item_all_the_same(
     assert status["queue_error"] is None and status["items_in_queue"] == 0
     assert history(served)[-1]["result"]["exit_status"] == "succeeded"
     assert worker_pid(served) != before
+
+
+def test_a_worker_that_dies_leaving_a_forked_child_is_seen_to_end(
+        served: Served, gates: Gates, tmp_path: Path) -> None:
+    """The protocol forks, and its worker then dies: the child (a copy of the worker)
+    held the worker's end of its pipe, so the server saw no end of it for as long as the
+    child lived: the run stayed running, an abort was not answered, the queue hung (and
+    the child kept the robot's lock from the next worker). Now the worker's end is seen
+    by its process, and whatever it forked goes with it."""
+    child_file = tmp_path / "child"
+    run_until_held(served, gates, 'import os, signal, time\n'
+                                  'if gates.is_set("fork"):  # the run, not its check\n'
+                                  '    child = os.fork()\n'
+                                  '    if child == 0:\n'
+                                  '        time.sleep(3600)\n'
+                                  f'    open({str(child_file)!r}, "w").write(str(child))\n'
+                                  '    os.kill(os.getpid(), signal.SIGKILL)\n', flag="fork")
+    gates.open("held")
+    c = served.client
+    status = c.wait_for_idle(timeout=WAIT)
+    failed = history(served)[0]["result"]
+    assert failed["exit_status"] == "failed"
+    assert failed["msg"].startswith("the run worker process ended (killed by SIGKILL)")
+    assert status["items_in_queue"] == 1
+    child = int(child_file.read_text())
+    assert not _lives(child), "the forked child outlived its worker"
+    assert c.robot_tips_removed()["success"]
+    c.queue_start()
+    assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
+    assert history(served)[1]["result"]["exit_status"] == "succeeded"
+
+
+def _lives(pid: int) -> bool:
+    """Whether process ``pid`` is there and not a zombie (waiting for its parent)."""
+    for _ in range(100):  # a killed process is gone within milliseconds
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        if state in ("Z", "X"):
+            return False
+        time.sleep(0.05)
+    return True
