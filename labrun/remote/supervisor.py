@@ -56,6 +56,14 @@ START_TIMEOUT = 60.0
 """Longest the run worker may take to open the robot (a board answers in seconds)."""
 QUIT_TIMEOUT = 5.0
 """Longest the run worker is given to close the robot when the server stops."""
+ACTION_ANSWER_TIMEOUT = ENGINE_ANSWER_TIMEOUT + 5.0
+"""Longest the server waits for the run worker to answer an action (its engine answers
+in microseconds): a worker that does not is stopped (its process stopped, code in C holding
+it up), or no action could ever end its run."""
+HOME_TIMEOUT = 600.0
+"""Longest the server waits for the run worker to home the robot between runs (a homing
+cycle takes a minute at most): one that does not answer is stopped, not waited for for
+ever with the queue said executing."""
 MAKE_RUN_S = 10.0
 """How much longer than its protocol's top level may load the server waits for the run
 worker to make a run (it does in milliseconds), when no word came of a stuck top level
@@ -170,7 +178,13 @@ class SupervisedRobot:
         if self._halt_asked:
             raise HardwareFault(HALTED_BEFORE_HOMING)
         try:
-            reason = await self._ask("home", timeout=None)
+            reason = await self._ask("home", timeout=HOME_TIMEOUT)
+        except WorkerSilent:
+            why = (f"the run worker did not answer home within {HOME_TIMEOUT:g} s (its "
+                   "process was stopped, or code a protocol left running holds it up); "
+                   "the server stopped it")
+            self._kill_worker(why)
+            raise HardwareFault(why) from None
         except WorkerGone as exc:
             raise HardwareFault(str(exc)) from None
         if reason is not None:
@@ -560,7 +574,13 @@ class SupervisedRun:
         """Carry out ``action`` in the worker's engine; its result."""
         try:
             answer = await self._robot._request("apply", action_to_json(action),
-                                                timeout=ENGINE_ANSWER_TIMEOUT + 5.0)
+                                                timeout=ACTION_ANSWER_TIMEOUT)
+        except WorkerSilent:
+            why = (f"the run worker did not answer {action.name} within "
+                   f"{ACTION_ANSWER_TIMEOUT:g} s (its process was stopped, or code of the "
+                   "protocol holds it up); the server stopped it")
+            self._robot._kill_worker(why)  # its end fails the run, for that reason
+            return ActionResult(False, self.status, why)
         except (WorkerGone, RuntimeError) as exc:
             return ActionResult(False, self.status, f"the run cannot be reached: {exc}")
         return ActionResult(bool(answer["accepted"]), Status(answer["status"]),

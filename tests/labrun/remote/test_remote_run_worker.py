@@ -440,3 +440,80 @@ def _lives(pid: int) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_run_whose_worker_stops_answering_can_be_aborted(
+        served: Served, gates: Gates, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker stops answering mid-run (the protocol stopped its process, or code in C
+    holds it up): an abort was not answered, the run said running for ever and the queue
+    hung. Now the server stops that worker: the run fails saying why, the next runs."""
+    from labrun.remote import supervisor
+
+    monkeypatch.setattr(supervisor, "ACTION_ANSWER_TIMEOUT", 1.0, raising=False)
+    pid = run_until_held(served, gates, 'import os, signal\n'
+                                        'if gates.is_set("freeze"):  # the run, not its check\n'
+                                        '    os.kill(os.getpid(), signal.SIGSTOP)\n'
+                                        'p300.drop_tip()\n', flag="freeze")
+    gates.open("held")
+    deadline = time.monotonic() + WAIT
+    while _state(pid) != "T":
+        assert time.monotonic() < deadline, "the worker never stopped"
+        time.sleep(0.01)
+    c = served.client
+    said = ("the run worker did not answer abort within 1 s (its process was stopped, or "
+            "code of the protocol holds it up); the server stopped it")
+    with pytest.raises(RequestFailedError, match=re.escape(said)):
+        c.re_abort("frozen")
+    status = c.wait_for_idle(timeout=WAIT)
+    failed = history(served)[0]["result"]
+    assert failed["exit_status"] == "failed" and failed["msg"] == said
+    assert status["queue_error"] == f"doomed.py failed: {said}"
+    assert c.robot_tips_removed()["success"]  # its tip, as far as anyone knows
+    c.queue_start()
+    assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
+    assert history(served)[1]["result"]["exit_status"] == "succeeded"
+    assert worker_pid(served) != pid
+
+
+def test_a_worker_that_stops_answering_between_runs_does_not_hold_up_the_queue(
+        served: Served, gates: Gates, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread a protocol left behind stops its worker once its run is over: the next
+    start waited for ever for the robot to be homed, and the queue said executing."""
+    from labrun.remote import supervisor
+
+    monkeypatch.setattr(supervisor, "HOME_TIMEOUT", 1.0, raising=False)
+    c = served.client
+    c.queue_item_add(item('import os, signal, threading, time\n'
+                          'def later():\n'
+                          '    while not gates.is_set("freeze"):\n'
+                          '        time.sleep(0.02)\n'
+                          '    os.kill(os.getpid(), signal.SIGSTOP)\n'
+                          'if gates.is_set("leave"):  # the run, not its check\n'
+                          '    threading.Thread(target=later, daemon=True).start()\n',
+                          "leaves.py"))
+    gates.set("leave")
+    c.queue_start()
+    c.wait_for_idle(timeout=WAIT)
+    pid = worker_pid(served)
+    gates.set("freeze")
+    deadline = time.monotonic() + WAIT
+    while _state(pid) != "T":
+        assert time.monotonic() < deadline, "the worker never stopped"
+        time.sleep(0.01)
+    c.queue_item_add(QUICK)
+    said = ("quick.py could not start: the robot could not be homed: the run worker did "
+            "not answer home within 1 s (its process was stopped, or code a protocol left "
+            "running holds it up); the server stopped it")
+    with pytest.raises(RequestFailedError, match=re.escape(said)):
+        c.queue_start()
+    status = c.wait_for_idle(timeout=WAIT)
+    assert status["queue_error"] == said and status["items_in_queue"] == 1
+    c.queue_start()
+    assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
+    assert [h["result"]["exit_status"] for h in history(served)] == ["succeeded"] * 2
+    assert worker_pid(served) != pid
