@@ -235,6 +235,8 @@ class RunWorker:
         """The driver's warnings at connection, each ``"warning: ..."``."""
         self.run: Run | None = None
         self.watch: RunWatch | None = None
+        self._threads: set[threading.Thread] = set()
+        """The threads there were before the run's protocol was loaded."""
         self._caller: LoopCaller | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._quit = anyio.Event()
@@ -323,6 +325,7 @@ class RunWorker:
         if self.run is not None:
             raise RuntimeError("a run is already going")
         record_path = params.get("record_path")
+        self._threads = set(threading.enumerate())
         source = self._load(Path(params["path"]), params.get("name"))
         self.robot.listen_interlocks(None)  # the run's engine takes them over
         run = create_run(source, config=self.robot.config,
@@ -419,7 +422,11 @@ class RunWorker:
                                            "reason": result.reason})
 
     async def _on_close(self, grace: float | None) -> dict[str, Any]:
-        return {"protocol_ended": await self._close_run(grace)}
+        ended = await self._close_run(grace)
+        left = [thread.name for thread in threading.enumerate()
+                if thread not in self._threads and thread.is_alive()
+                and not type(thread).__module__.startswith("anyio.")]  # (its thread pool)
+        return {"protocol_ended": ended, "threads_left": left}
 
     async def _close_run(self, grace: float | None) -> bool:
         """Close the run (aborted if still going); whether its protocol thread ended."""

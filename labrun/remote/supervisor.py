@@ -181,8 +181,7 @@ class SupervisedRobot:
             reason = await self._ask("home", timeout=HOME_TIMEOUT)
         except WorkerSilent:
             why = (f"the run worker did not answer home within {HOME_TIMEOUT:g} s (its "
-                   "process was stopped, or code a protocol left running holds it up); "
-                   "the server stopped it")
+                   "process was stopped, or something holds it up); the server stopped it")
             self._kill_worker(why)
             raise HardwareFault(why) from None
         except WorkerGone as exc:
@@ -306,8 +305,13 @@ class SupervisedRobot:
             closed = await self._request("close", grace, timeout=(grace or 2.0) + 30.0)
         except WorkerGone:
             return  # it died: a new one is being started
-        if not closed.get("protocol_ended", True):
-            self._kill_worker()  # its protocol thread went on after the run was closed
+        left = closed.get("threads_left") or []
+        if left and self._on_warning is not None:  # (they would run into the next run)
+            self._on_warning(f"warning: {run.item.name} left {len(left)} thread(s) of its "
+                             f"own running ({', '.join(map(str, left[:3]))}); its run "
+                             "worker is replaced, the robot homed before the next run")
+        if not closed.get("protocol_ended", True) or left:
+            self._kill_worker()  # its protocol thread, or one it started, went on
 
     # -- the worker's life ------------------------------------------------------------------
 

@@ -481,34 +481,23 @@ def test_a_run_whose_worker_stops_answering_can_be_aborted(
 
 
 def test_a_worker_that_stops_answering_between_runs_does_not_hold_up_the_queue(
-        served: Served, gates: Gates, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A thread a protocol left behind stops its worker once its run is over: the next
-    start waited for ever for the robot to be homed, and the queue said executing."""
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker stops answering between two runs (its process stopped, as a debugger or
+    `kill -STOP` stops it): the next start waited for ever for the robot to be homed, and
+    the queue said executing."""
     from labrun.remote import supervisor
 
     monkeypatch.setattr(supervisor, "HOME_TIMEOUT", 1.0, raising=False)
     c = served.client
-    c.queue_item_add(item('import os, signal, threading, time\n'
-                          'def later():\n'
-                          '    while not gates.is_set("freeze"):\n'
-                          '        time.sleep(0.02)\n'
-                          '    os.kill(os.getpid(), signal.SIGSTOP)\n'
-                          'if gates.is_set("leave"):  # the run, not its check\n'
-                          '    threading.Thread(target=later, daemon=True).start()\n',
-                          "leaves.py"))
-    gates.set("leave")
+    c.queue_item_add(QUICK)
     c.queue_start()
     c.wait_for_idle(timeout=WAIT)
     pid = worker_pid(served)
-    gates.set("freeze")
-    deadline = time.monotonic() + WAIT
-    while _state(pid) != "T":
-        assert time.monotonic() < deadline, "the worker never stopped"
-        time.sleep(0.01)
+    os.kill(pid, signal.SIGSTOP)
     c.queue_item_add(QUICK)
     said = ("quick.py could not start: the robot could not be homed: the run worker did "
-            "not answer home within 1 s (its process was stopped, or code a protocol left "
-            "running holds it up); the server stopped it")
+            "not answer home within 1 s (its process was stopped, or something holds it "
+            "up); the server stopped it")
     with pytest.raises(RequestFailedError, match=re.escape(said)):
         c.queue_start()
     status = c.wait_for_idle(timeout=WAIT)
@@ -517,3 +506,29 @@ def test_a_worker_that_stops_answering_between_runs_does_not_hold_up_the_queue(
     assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
     assert [h["result"]["exit_status"] for h in history(served)] == ["succeeded"] * 2
     assert worker_pid(served) != pid
+
+
+def test_a_thread_a_protocol_leaves_running_cannot_fail_the_next_run(
+        served: Served, gates: Gates) -> None:
+    """A protocol starts a thread and ends: the thread went on in the worker, into the next
+    item's run, and when it killed its process the history blamed that next item. Now a
+    worker left with a protocol's thread is replaced before the next run."""
+    c = served.client
+    c.queue_item_add(item('import threading, time\n'
+                          'def poll():  # a sensor, say, that it forgot to stop\n'
+                          '    while True:\n'
+                          '        time.sleep(0.02)\n'
+                          'if gates.is_set("leave"):  # the run, not its check\n'
+                          '    threading.Thread(target=poll, name="poll", daemon=True).start()\n',
+                          "leaves.py"))
+    # the thread, were it still there, would kill the process during the next run:
+    c.queue_item_add(item('import os, signal, threading\n'
+                          'if any(t.name == "poll" for t in threading.enumerate()):\n'
+                          '    os.kill(os.getpid(), signal.SIGKILL)\n'
+                          'p300.transfer(50, plate["A1"], plate["B1"])', "innocent.py"))
+    gates.set("leave")
+    c.queue_start()
+    status = c.wait_for_idle(timeout=WAIT)
+    assert [(h["name"], h["result"]["exit_status"]) for h in history(served)] == [
+        ("leaves.py", "succeeded"), ("innocent.py", "succeeded")]
+    assert status["queue_error"] is None
