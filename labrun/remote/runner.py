@@ -31,6 +31,7 @@ Messages are JSON both ways, one list per message: ``[kind, ...]``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -237,6 +238,8 @@ class RunWorker:
         self.watch: RunWatch | None = None
         self._threads: set[threading.Thread] = set()
         """The threads there were before the run's protocol was loaded."""
+        self._folder = os.getcwd()
+        """The current folder each run starts in (a protocol may change it)."""
         self._caller: LoopCaller | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._quit = anyio.Event()
@@ -440,6 +443,8 @@ class RunWorker:
         else:
             await anyio.to_thread.run_sync(lambda: run.close(protocol_grace_s=grace))
         self.run = self.watch = None
+        with contextlib.suppress(OSError):  # (gone: the next one reads what it can)
+            os.chdir(self._folder)  # the next protocol's relative paths, as its check's
         self._listen_interlocks(tell_now=True)
         thread = run.protocol_thread
         return thread is None or not thread.is_alive()

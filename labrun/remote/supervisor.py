@@ -218,9 +218,13 @@ class SupervisedRobot:
                         labware_dirs: list[str], started_at: float,
                         hooks: RunHooks) -> ActiveRun:
         """Make ``item``'s run in the worker, served through ``hooks``; not yet played."""
-        params = {"path": str(item.path), "name": item.name, "uid": item.item_uid,
-                  "labware_dirs": labware_dirs,
-                  "record_path": str(record_path) if record_path is not None else None}
+        # Paths as the server means them: the worker's current folder is not the server's
+        # (a protocol may have changed it, os.chdir)
+        params = {"path": os.path.abspath(item.path), "name": item.name,
+                  "uid": item.item_uid,
+                  "labware_dirs": [os.path.abspath(path) for path in labware_dirs],
+                  "record_path": os.path.abspath(record_path) if record_path is not None
+                  else None}
         self._early = []
         limit = self.spec.load_timeout
         try:

@@ -532,3 +532,27 @@ def test_a_thread_a_protocol_leaves_running_cannot_fail_the_next_run(
     assert [(h["name"], h["result"]["exit_status"]) for h in history(served)] == [
         ("leaves.py", "succeeded"), ("innocent.py", "succeeded")]
     assert status["queue_error"] is None
+
+
+def test_a_protocol_that_changes_folder_leaves_the_next_runs_records_in_place(
+        gates: Gates, tmp_path: Path) -> None:
+    """``labrun serve --record-dir records``: a protocol changed the run worker's current
+    folder (``os.chdir``) and every later run's record was written under that folder,
+    where the server never found it (the history said its record was missing)."""
+    records = tmp_path / "records"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with serving(gates, run_worker=True, record_dir=os.path.relpath(records)) as served:
+        c = served.client
+        c.queue_item_add(item('import os\n'
+                              'if gates.is_set("move"):  # the run, not its check\n'
+                              f'    os.chdir({str(elsewhere)!r})\n', "moves.py"))
+        c.queue_item_add(QUICK)
+        gates.set("move")
+        c.queue_start()
+        assert c.wait_for_idle(timeout=WAIT)["queue_error"] is None
+        quick = history(served)[1]
+        assert quick["name"] == "quick.py" and quick["record"], quick.get("record_error")
+        assert quick["record"][-1]["status"] == "succeeded"
+        assert (records / f"{quick['item_uid']}.jsonl").is_file()
+        assert not list(elsewhere.rglob("*.jsonl"))
