@@ -98,6 +98,9 @@ class HistoryFile:
         self.last_run: dict[str, Any] | None = None
         """The entry of the run that started last, cleared from the history or not (the
         tips it left are on the robot all the same), as ``load`` read it."""
+        self.skipped: list[int] = []
+        """The lines of the file that are not what the server writes there (edited by
+        hand, another version's), as ``load`` skipped them: their numbers."""
         self._unlisted: dict[str, dict[str, Any]] = {}
         """Runs of the history whose entry could not be written to the file (a full
         disk), by uid: written before the next entry, once it can be; a clearing names
@@ -112,7 +115,11 @@ class HistoryFile:
         self.cleared = ClearedRuns()
         self.last_run = None
         listed: set[str] = set()  # every run the file names, cleared since or not
-        for line in _lines(self.path):
+        self.skipped = []
+        for number, line in _lines(self.path):
+            if not _as_written(line):
+                self.skipped.append(number)
+                continue
             if isinstance(line.get("item_uid"), str) and _started(line) >= _started(
                     self.last_run):
                 self.last_run = line
@@ -144,6 +151,18 @@ class HistoryFile:
                 if _started(orphan) >= _started(self.last_run):
                     self.last_run = orphan
         return sorted(entries.values(), key=_started)
+
+    def skipped_said(self) -> str | None:
+        """The lines ``load`` skipped, in one line; None if none was."""
+        if not self.skipped:
+            return None
+        numbers = ", ".join(map(str, self.skipped[:5])) + (
+            " ..." if len(self.skipped) > 5 else "")
+        if len(self.skipped) == 1:
+            return f"{self.path}: line {numbers} is not a line labrun serve writes there; " \
+                   "skipped"
+        return f"{self.path}: lines {numbers} are not lines labrun serve writes there; " \
+               "skipped"
 
     def append(self, entry: dict[str, Any]) -> None:
         """Add a finished run (its record stays in its own file), after those that could
@@ -185,21 +204,44 @@ def _started(entry: dict[str, Any] | None) -> float:
     return float(started) if isinstance(started, (int, float)) else -math.inf
 
 
-def _lines(path: Path) -> list[dict[str, Any]]:
-    """The lines of ``path`` that parse as objects (a cut last line is skipped)."""
+def _lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """The lines of ``path`` that parse as objects, with their numbers (a cut last line
+    is skipped)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return []
     lines = []
-    for raw in text.splitlines():
+    for number, raw in enumerate(text.splitlines(), 1):
         try:
             line = json.loads(raw)
         except ValueError:
             continue
         if isinstance(line, dict):
-            lines.append(line)
+            lines.append((number, line))
     return lines
+
+
+def _as_written(line: dict[str, Any]) -> bool:
+    """Whether ``line`` is one the server writes: a clearing, the tips said taken off, or
+    a run's entry, with what the server reads of each of the types it writes them."""
+    if "cleared_at" in line:
+        return isinstance(line.get("unlisted", []), list)
+    if "tips_removed_after" in line:
+        return isinstance(line["tips_removed_after"], str)
+    result = line.get("result")
+    if not (isinstance(line.get("item_uid"), str) and isinstance(line.get("name"), str)
+            and isinstance(result, dict) and isinstance(result.get("exit_status"), str)
+            and isinstance(result.get("summary"), dict)):
+        return False
+    tips = result["summary"].get("tips_at_end") or {}
+    return isinstance(tips, dict) and all(
+        isinstance(tip, dict) and _number_or_none(tip.get("volume_ul"))
+        and isinstance(tip.get("tips", 1), int) for tip in tips.values())
+
+
+def _number_or_none(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
 def _ended_with_the_server(uid: str, path: Path) -> dict[str, Any] | None:

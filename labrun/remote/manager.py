@@ -179,6 +179,9 @@ class RunManager:
         with tempfile.TemporaryDirectory(prefix="labrun-queue-") as workdir:
             self._workdir = Path(workdir)
             self._records.spool_in(self._workdir)
+            skipped = self._history_file.skipped_said() if self._history_file else None
+            if skipped is not None and self.log is not None:
+                self.log(skipped)  # (as it started: its log is set by now)
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 if self._single is not None:

@@ -21,7 +21,7 @@ import sys
 import textwrap
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection, Listener
 from typing import Any
@@ -210,12 +210,14 @@ def door_opens_as_the_next_run_starts(served: Served) -> None:
 def serving(gates: Gates, *, run_worker: bool = False, record_dir: str | None = None,
             port: int = 0, token: str | None = None,
             config: RobotConfig | None = None,
-            robot_tips: str | None = None) -> Iterator[Served]:
+            robot_tips: str | None = None,
+            log: Callable[[str], None] | None = None) -> Iterator[Served]:
     """A server on a loopback port (any free one unless ``port``) over the simulated robot
     at ``SPEED`` (of ``config``, the default one unless given), its runs held by ``gates``:
     in this process, or (``run_worker``) in a run worker process; each run's record in
     ``record_dir``, if given; the tips left on it shared with the state folder under
-    ``robot_tips``, if given, as ``labrun serve --robot`` shares a robot's."""
+    ``robot_tips``, if given, as ``labrun serve --robot`` shares a robot's; what the
+    server says in its terminal to ``log``, if given."""
     robot: Robot | SupervisedRobot
     config = config or default_config()
     if run_worker:
@@ -224,6 +226,7 @@ def serving(gates: Gates, *, run_worker: bool = False, record_dir: str | None = 
         robot = simulated_robot(config, speed=SPEED)
     manager = RunManager(robot, emergency_lock_key="EMERGENCY", record_dir=record_dir,
                          robot_tips=robot_tips)
+    manager.log = log
     gates.watch(manager)
     try:
         with start_server(manager, port=port, token=token) as handle:

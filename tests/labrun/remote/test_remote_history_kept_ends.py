@@ -501,3 +501,39 @@ def test_a_history_entry_the_disk_could_not_take_is_written_with_the_next(
     assert [(e["item_uid"], e["result"]["exit_status"]) for e in again] == [
         (first, "failed"), (second, "succeeded")]
     assert len(read_record(records / f"{first}.jsonl")) == 1  # no end made up for it
+
+
+@pytest.mark.parametrize("odd", [
+    {"item_uid": "a" * 32},  # no name, no result
+    {"item_uid": "b" * 32, "name": "b.py", "result": None},
+    {"item_uid": "c" * 32, "name": "c.py",
+     "result": {"exit_status": "failed", "time_start": 9e9,
+                "summary": {"tips_at_end": "on the right"}}},
+    {"item_uid": "d" * 32, "name": "d.py",
+     "result": {"exit_status": "failed", "time_start": 9e9,
+                "summary": {"tips_at_end": {"right": {"volume_ul": "lots"}}}}},
+    {"cleared_at": 9e9, "unlisted": 5},
+    {"tips_removed_after": ["x"]},
+], ids=["no-name", "no-result", "tips-text", "volume-text", "unlisted-number",
+        "tips-removed-list"])
+def test_a_history_line_not_as_the_server_writes_it_is_skipped_not_fatal(
+        gates: Gates, tmp_path: Path, odd: dict[str, Any]) -> None:
+    """A line of history.jsonl that is JSON but not what the server writes there (edited
+    by hand, another version's): the server did not start (KeyError, TypeError), or its
+    queue_start failed on it. Now such a line is skipped, and said once in the terminal."""
+    with serving(gates, record_dir=str(tmp_path)) as served:
+        served.client.queue_item_add(QUICK)
+        served.client.queue_start()
+        served.client.wait_for_idle(timeout=WAIT)
+    with (tmp_path / "history.jsonl").open("a") as file:
+        file.write(json.dumps(odd) + "\n")
+    said: list[str] = []
+    with serving(gates, record_dir=str(tmp_path), log=said.append) as served:
+        c = served.client
+        assert [h["name"] for h in c.history_get()["items"]] == ["quick.py"]
+        c.queue_item_add(QUICK)
+        c.queue_start()
+        assert c.wait_for_idle(timeout=WAIT)["queue_error"] is None
+        assert [h["name"] for h in c.history_get()["items"]] == ["quick.py"] * 2
+    assert f"{tmp_path / 'history.jsonl'}: line 2 is not a line labrun serve writes " \
+           "there; skipped" in said
