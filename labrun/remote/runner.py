@@ -176,11 +176,7 @@ def serve(connection: Connection, spec: RobotSpec) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if hasattr(signal, "SIGHUP"):  # the terminal closed: the server ends as on SIGTERM
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    # A process group of its own, which the server kills when the worker ends: a process
-    # a protocol forks is a copy of the worker (its robot lock, its pipe) and outlives it.
-    # Out of the terminal's foreground group, a print is not stopped (`stty tostop`).
-    os.setpgid(0, 0)
-    signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    _forks_die_with_their_parent()
     if spec.memory_limit is not None:
         resource.setrlimit(resource.RLIMIT_AS, (spec.memory_limit, spec.memory_limit))
     link = Link(connection)
@@ -215,6 +211,34 @@ def _line_of(thread: threading.Thread, name: str) -> str:
             return f"{name}:{frame.f_lineno}"
         frame = frame.f_back
     return name
+
+
+def _forks_die_with_their_parent() -> None:
+    """Have every process a protocol forks here (``os.fork``) killed when the thread that
+    forked it ends (its run's protocol thread; this worker's death): it is a copy of the
+    worker, holding its pipe to the server and its lock of the robot, which it kept from
+    the server and the next worker for as long as it lived. Linux's; elsewhere nothing."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return
+    forking: list[int] = []
+
+    def before() -> None:
+        forking[:] = [os.getpid()]
+
+    def in_child() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if forking and os.getppid() != forking[0]:  # its parent ended as it was forked
+            os._exit(1)
+
+    os.register_at_fork(before=before, after_in_child=in_child)
+
+
+PR_SET_PDEATHSIG = 1
+"""Linux's prctl option: the signal a process gets when the thread that made it ends."""
 
 
 def _wait_unless_told(connection: Connection, seconds: float) -> None:

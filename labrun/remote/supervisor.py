@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -259,7 +258,6 @@ class SupervisedRobot:
         if process.is_alive():
             process.kill()
             process.join()
-        _kill_group(process)
         if link is not None:
             link.connection.close()
 
@@ -393,7 +391,6 @@ class SupervisedRobot:
             if gone is not None:
                 os.close(gone)
         process.join(QUIT_TIMEOUT)
-        _kill_group(process)  # what it forked and left, which may hold the robot's lock
         self._deliver(partial(self._on_end, generation, describe_exit(process.exitcode)))
 
     def _deliver(self, callback: Callable[[], object]) -> bool:
@@ -492,7 +489,6 @@ class SupervisedRobot:
             self._restarting = self._restarting or anyio.Event()
             with contextlib.suppress(OSError):
                 process.kill()
-            _kill_group(process)
 
 
 def _end_of(process: BaseProcess) -> int | None:
@@ -503,14 +499,6 @@ def _end_of(process: BaseProcess) -> int | None:
         return os.pidfd_open(process.pid or 0)
     except (AttributeError, OSError):  # not Linux 5.3's, or it has already ended
         return None
-
-
-def _kill_group(process: BaseProcess) -> None:
-    """Kill what is left of the run worker's process group (the worker leads its own):
-    processes its protocols forked, which outlive it."""
-    if process.pid is not None:
-        with contextlib.suppress(OSError):  # none left
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _signature(report: dict[str, Any]) -> tuple[Any, ...]:
