@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -103,6 +104,7 @@ class SupervisedRobot:
         emergency parser), as the worker that has the robot now found them."""
         self._on_warning: Callable[[str], None] | None = None
         self._process: BaseProcess | None = None
+        self._handle: _Handle | None = None
         self._link: Link | None = None
         self._generation = 0
         self._caller: LoopCaller | None = None
@@ -252,12 +254,14 @@ class SupervisedRobot:
             process, link = self._process, self._link
         if process is None:
             return
+        handle = self._handle or _Handle(process)
         if link is not None:
             link.send("quit")
-        process.join(QUIT_TIMEOUT)
-        if process.is_alive():
-            process.kill()
-            process.join()
+        if not handle.wait(QUIT_TIMEOUT):
+            handle.kill()
+            handle.wait(None)
+        process.join(QUIT_TIMEOUT)  # (at once: it has ended, its forkserver says so)
+        handle.close()
         if link is not None:
             link.connection.close()
 
@@ -359,21 +363,25 @@ class SupervisedRobot:
         self.warnings = tuple(str(text) for text in info.get("warnings", ()))
         with self._lock:
             self._generation += 1
-            self._process, self._link = process, link
+            if self._handle is not None:  # the last worker's: it has ended
+                self._handle.close()
+            self._process, self._link, self._handle = process, link, _Handle(process)
         self._unavailable = None
 
     def _read_in_thread(self) -> None:
         process, link, generation = self._process, self._link, self._generation
-        if process is None or link is None:
+        handle = self._handle
+        if process is None or link is None or handle is None:
             return
-        threading.Thread(target=self._read, args=(process, link, generation),
+        gone = None if handle.fd is None else os.dup(handle.fd)  # closed by the reader
+        threading.Thread(target=self._read, args=(process, link, generation, gone),
                          name="labrun-run-worker-reader", daemon=True).start()
 
-    def _read(self, process: BaseProcess, link: Link, generation: int) -> None:
+    def _read(self, process: BaseProcess, link: Link, generation: int,
+              gone: int | None) -> None:
         """The reader thread: every message to the server's loop, then the worker's end:
-        its pipe's, or its process's (a process it forked may hold its end of the pipe),
-        once what it sent before is read."""
-        gone = _end_of(process)
+        its pipe's, or its process's (``gone``, readable once it has ended: a process it
+        forked may hold its end of the pipe), once what it sent before is read."""
         ended = False
         try:
             while True:
@@ -483,22 +491,47 @@ class SupervisedRobot:
     def _kill_worker(self, why: str | None = None) -> None:
         """Kill the worker; its end starts a new one, and fails what waits on it for
         ``why`` (else for its end). What asks it meanwhile waits for the new one."""
-        process = self._process
-        if process is not None and process.is_alive() and self._link is not None:
+        handle = self._handle
+        if handle is not None and self._link is not None:  # its end not yet seen
             self._stopped_for = why
             self._restarting = self._restarting or anyio.Event()
+            handle.kill()
+
+
+class _Handle:
+    """The run worker's process, waited for and killed through its pidfd where the system
+    has them: once a protocol has killed the forkserver it was started from (its parent),
+    multiprocessing takes it for ended (exit code 255) and would neither wait for it nor
+    kill it; nor does a pidfd name another process once its pid is used again."""
+
+    def __init__(self, process: BaseProcess) -> None:
+        self.process = process
+        self.fd: int | None = None
+        """Readable once the process has ended; None where the system has no pidfd."""
+        with contextlib.suppress(AttributeError, OSError):  # not Linux 5.3's; it ended
+            self.fd = os.pidfd_open(process.pid or 0)
+
+    def kill(self) -> None:
+        """Kill it (nothing if it has ended)."""
+        with contextlib.suppress(OSError):
+            if self.fd is not None:
+                signal.pidfd_send_signal(self.fd, signal.SIGKILL)
+            else:
+                self.process.kill()
+
+    def wait(self, timeout: float | None) -> bool:
+        """Wait up to ``timeout`` seconds for its end; whether it has ended."""
+        if self.fd is None:
+            self.process.join(timeout)
+            return not self.process.is_alive()
+        return bool(wait([self.fd], timeout))
+
+    def close(self) -> None:
+        """Let go of its pidfd (it has ended, or the server no longer looks)."""
+        if self.fd is not None:
             with contextlib.suppress(OSError):
-                process.kill()
-
-
-def _end_of(process: BaseProcess) -> int | None:
-    """A file descriptor readable once ``process`` has ended, whoever its parent is (its
-    sentinel from the forkserver says so too when the forkserver dies first, a hangup);
-    None where the system has none."""
-    try:
-        return os.pidfd_open(process.pid or 0)
-    except (AttributeError, OSError):  # not Linux 5.3's, or it has already ended
-        return None
+                os.close(self.fd)
+            self.fd = None
 
 
 def _signature(report: dict[str, Any]) -> tuple[Any, ...]:

@@ -556,3 +556,31 @@ def test_a_protocol_that_changes_folder_leaves_the_next_runs_records_in_place(
         assert quick["record"][-1]["status"] == "succeeded"
         assert (records / f"{quick['item_uid']}.jsonl").is_file()
         assert not list(elsewhere.rglob("*.jsonl"))
+
+
+def test_a_worker_whose_parent_was_killed_is_still_stopped_when_stuck(
+        served: Served, gates: Gates, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A protocol killed its worker's parent (the forkserver the server starts its
+    workers from): the server then took the worker for ended (exit code 255) and never
+    stopped it, so a later top level stuck in it held the queue up for good."""
+    from labrun.remote import supervisor
+
+    monkeypatch.setattr(supervisor, "HOME_TIMEOUT", 2.0, raising=False)
+    c = served.client
+    c.queue_item_add(item('import os, signal\n'
+                          'if gates.is_set("orphan") and os.getppid() != '
+                          f'{os.getpid()}:  # the run, not its check\n'
+                          '    os.kill(os.getppid(), signal.SIGKILL)\n', "orphans.py"))
+    c.queue_item_add(stuck_protocol(RUNS_ONLY + "    time.sleep(3600)"))
+    c.queue_item_add(QUICK)
+    gates.set("orphan")
+    before = worker_pid(served)
+    c.queue_start()
+    error = c.wait_for_idle(timeout=WAIT)["queue_error"]
+    assert error.startswith("stuck.py could not start: the run could not start: stuck.py:5: "
+                            "the protocol's top level ran for 3 s"), error
+    assert [h["result"]["exit_status"] for h in history(served)] == ["succeeded", "failed"]
+    c.queue_start()
+    assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
+    assert history(served)[-1]["result"]["exit_status"] == "succeeded"
+    assert worker_pid(served) != before
