@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -50,7 +49,7 @@ from .modules import Reading
 from .robots import HALTED_BEFORE_HOMING, RobotUnavailable
 from .runner import ENGINE_ANSWER_TIMEOUT, Link, RobotSpec, action_to_json
 from .served import ActiveRun, RunHooks, StartSoon
-from .worker import LOAD_GRACE_S, describe_exit, process_context
+from .worker import LOAD_GRACE_S, ProcessHandle, describe_exit, process_context
 
 START_TIMEOUT = 60.0
 """Longest the run worker may take to open the robot (a board answers in seconds)."""
@@ -104,7 +103,7 @@ class SupervisedRobot:
         emergency parser), as the worker that has the robot now found them."""
         self._on_warning: Callable[[str], None] | None = None
         self._process: BaseProcess | None = None
-        self._handle: _Handle | None = None
+        self._handle: ProcessHandle | None = None
         self._link: Link | None = None
         self._generation = 0
         self._caller: LoopCaller | None = None
@@ -254,7 +253,7 @@ class SupervisedRobot:
             process, link = self._process, self._link
         if process is None:
             return
-        handle = self._handle or _Handle(process)
+        handle = self._handle or ProcessHandle(process)
         if link is not None:
             link.send("quit")
         if not handle.wait(QUIT_TIMEOUT):
@@ -365,7 +364,7 @@ class SupervisedRobot:
             self._generation += 1
             if self._handle is not None:  # the last worker's: it has ended
                 self._handle.close()
-            self._process, self._link, self._handle = process, link, _Handle(process)
+            self._process, self._link, self._handle = process, link, ProcessHandle(process)
         self._unavailable = None
 
     def _read_in_thread(self) -> None:
@@ -496,42 +495,6 @@ class SupervisedRobot:
             self._stopped_for = why
             self._restarting = self._restarting or anyio.Event()
             handle.kill()
-
-
-class _Handle:
-    """The run worker's process, waited for and killed through its pidfd where the system
-    has them: once a protocol has killed the forkserver it was started from (its parent),
-    multiprocessing takes it for ended (exit code 255) and would neither wait for it nor
-    kill it; nor does a pidfd name another process once its pid is used again."""
-
-    def __init__(self, process: BaseProcess) -> None:
-        self.process = process
-        self.fd: int | None = None
-        """Readable once the process has ended; None where the system has no pidfd."""
-        with contextlib.suppress(AttributeError, OSError):  # not Linux 5.3's; it ended
-            self.fd = os.pidfd_open(process.pid or 0)
-
-    def kill(self) -> None:
-        """Kill it (nothing if it has ended)."""
-        with contextlib.suppress(OSError):
-            if self.fd is not None:
-                signal.pidfd_send_signal(self.fd, signal.SIGKILL)
-            else:
-                self.process.kill()
-
-    def wait(self, timeout: float | None) -> bool:
-        """Wait up to ``timeout`` seconds for its end; whether it has ended."""
-        if self.fd is None:
-            self.process.join(timeout)
-            return not self.process.is_alive()
-        return bool(wait([self.fd], timeout))
-
-    def close(self) -> None:
-        """Let go of its pidfd (it has ended, or the server no longer looks)."""
-        if self.fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-            self.fd = None
 
 
 def _signature(report: dict[str, Any]) -> tuple[Any, ...]:

@@ -26,6 +26,7 @@ null]``; or ``["refused", reason]``. Anything else is the worker's fault, as its
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import multiprocessing
@@ -34,7 +35,7 @@ import os
 import resource
 import signal
 import threading
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -113,6 +114,42 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
+class ProcessHandle:
+    """A worker process, waited for and killed through its pidfd where the system has
+    them: once a protocol has killed the forkserver it was started from (its parent),
+    multiprocessing takes it for ended (exit code 255) and would neither wait for it nor
+    kill it; nor does a pidfd name another process once its pid is used again."""
+
+    def __init__(self, process: BaseProcess) -> None:
+        self.process = process
+        self.fd: int | None = None
+        """Readable once the process has ended; None where the system has no pidfd."""
+        with contextlib.suppress(AttributeError, OSError):  # not Linux 5.3's; it ended
+            self.fd = os.pidfd_open(process.pid or 0)
+
+    def kill(self) -> None:
+        """Kill it (nothing if it has ended)."""
+        with contextlib.suppress(OSError):
+            if self.fd is not None:
+                signal.pidfd_send_signal(self.fd, signal.SIGKILL)
+            else:
+                self.process.kill()
+
+    def wait(self, timeout: float | None) -> bool:
+        """Wait up to ``timeout`` seconds for its end; whether it has ended."""
+        if self.fd is None:
+            self.process.join(timeout)
+            return not self.process.is_alive()
+        return bool(wait([self.fd], timeout))
+
+    def close(self) -> None:
+        """Let go of its pidfd (it has ended, or no one looks any longer)."""
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = None
+
+
 class Checker:
     """Runs checks in worker processes and waits for them without blocking the loop."""
 
@@ -125,7 +162,7 @@ class Checker:
         self.memory_limit = memory_limit
         self._at_once = at_once
         self._slots: anyio.Semaphore | None = None
-        self._live: set[BaseProcess] = set()
+        self._live: set[ProcessHandle] = set()
         self._lock = threading.Lock()
         self._closed = False
 
@@ -155,8 +192,8 @@ class Checker:
         with self._lock:
             self._closed = True
             live = list(self._live)
-        for process in live:
-            process.kill()
+        for handle in live:
+            handle.kill()
 
     def _check(self, request: CheckRequest) -> ProtocolInfo:
         context = process_context()
@@ -167,36 +204,38 @@ class Checker:
             if self._closed:
                 raise CheckFailed(f"{request.name}: the server is stopping")
             process.start()
-            self._live.add(process)
+            handle = ProcessHandle(process)
+            self._live.add(handle)
         sender.close()
         try:
-            self._receive(receiver, process, request, START_TIMEOUT, "starting")
+            self._receive(receiver, handle, request, START_TIMEOUT, "starting")
             # The worker's watchdog names the stuck line first; this is for a worker
             # that cannot even say so (a loop in C code holding the interpreter).
-            kind, value = self._receive(receiver, process, request,
+            kind, value = self._receive(receiver, handle, request,
                                         self.load_timeout + LOAD_GRACE_S,
                                         "loading its top level")
             if kind == "refused" and isinstance(value, str):
                 raise CheckFailed(value)
             info = _info(value) if kind == "loaded" else None
             if info is None:
-                raise self._broken(process, request, "loading its top level")
-            kind, reason = self._receive(receiver, process, request,
+                raise self._broken(handle, request, "loading its top level")
+            kind, reason = self._receive(receiver, handle, request,
                                          self.check_timeout + 5.0, "simulating it")
             if kind != "checked" or not isinstance(reason, (str, type(None))):
-                raise self._broken(process, request, "simulating it")
+                raise self._broken(handle, request, "simulating it")
             if reason is not None:
                 raise CheckFailed(reason)
             return info
         finally:
             receiver.close()
-            if process.is_alive():
-                process.kill()
+            handle.kill()  # (nothing if it has ended)
+            handle.wait(None)
             process.join()
+            handle.close()
             with self._lock:
-                self._live.discard(process)
+                self._live.discard(handle)
 
-    def _receive(self, receiver: Connection, process: BaseProcess, request: CheckRequest,
+    def _receive(self, receiver: Connection, handle: ProcessHandle, request: CheckRequest,
                  timeout: float, doing: str) -> tuple[str, Any]:
         if not receiver.poll(timeout):
             raise CheckFailed(f"{request.name}: {doing} took longer than {timeout:g} s (an "
@@ -204,19 +243,20 @@ class Checker:
         try:
             message = json.loads(receiver.recv_bytes(MAX_MESSAGE))
         except (EOFError, OSError, ValueError):  # ended, or wrote what we never send
-            raise self._broken(process, request, doing) from None
+            raise self._broken(handle, request, doing) from None
         if not (isinstance(message, list) and len(message) == 2
                 and isinstance(message[0], str)):
-            raise self._broken(process, request, doing)
+            raise self._broken(handle, request, doing)
         return message[0], message[1]
 
     @staticmethod
-    def _broken(process: BaseProcess, request: CheckRequest, doing: str) -> CheckFailed:
+    def _broken(handle: ProcessHandle, request: CheckRequest, doing: str) -> CheckFailed:
         """The worker ended (or sent what no worker sends) while ``doing``."""
-        process.kill()
-        process.join(5.0)
+        handle.kill()
+        handle.wait(5.0)
+        handle.process.join(5.0)
         return CheckFailed(f"{request.name}: the protocol's worker process ended while "
-                           f"{doing} ({describe_exit(process.exitcode)}): os._exit, a "
+                           f"{doing} ({describe_exit(handle.process.exitcode)}): os._exit, a "
                            "crash or too much memory; the server goes on")
 
 

@@ -4,6 +4,8 @@ answers, says why in one line, and the next item runs."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -219,3 +221,31 @@ def test_a_check_whose_process_cannot_start_stops_the_queue_not_the_server(
     assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
     assert [h["result"]["exit_status"] for h in c.history_get()["items"]] == [
         "succeeded", "succeeded"]
+
+
+@pytest.mark.parametrize("limited", [LOAD_LIMIT], indirect=True)
+def test_a_check_worker_that_killed_its_parent_is_still_stopped(
+        limited: Served, tmp_path: Path) -> None:
+    """A top level kills its worker's parent (the forkserver), then waits in C: the server
+    took the worker for ended (exit code 255) and left it there, for ever, at each add."""
+    import os
+
+    from test_remote_run_worker import _lives
+
+    pid_file = tmp_path / "pid"
+    code = (f"import os, signal, time\n"
+            f"if os.getppid() != {os.getpid()}:  # not the tests' own process\n"
+            "    os.kill(os.getppid(), signal.SIGKILL)\n"
+            f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+            "time.sleep(3600)")
+    try:
+        with pytest.raises(HTTPClientError) as refused:
+            limited.client.queue_item_add(top_level(code))
+        assert (f"top.py: loading its top level took longer than {LOAD_LIMIT + 2:g} s"
+                in str(refused.value))
+        assert not _lives(int(pid_file.read_text()))
+    finally:
+        if pid_file.exists():
+            with contextlib.suppress(OSError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    the_next_item_runs(limited)
