@@ -59,6 +59,10 @@ ACTION_ANSWER_TIMEOUT = ENGINE_ANSWER_TIMEOUT + 5.0
 """Longest the server waits for the run worker to answer an action (its engine answers
 in microseconds): a worker that does not is stopped (its process stopped, code in C holding
 it up), or no action could ever end its run."""
+CLOSE_TIMEOUT = 30.0
+"""How much longer than the grace it gives a protocol the server waits for the run worker
+to close a run (it aborts a run still going first, with its cleanup); one that does not
+answer is stopped."""
 HOME_TIMEOUT = 600.0
 """Longest the server waits for the run worker to home the robot between runs (a homing
 cycle takes a minute at most): one that does not answer is stopped, not waited for for
@@ -307,7 +311,13 @@ class SupervisedRobot:
         if self._run is run:
             self._run = None
         try:
-            closed = await self._request("close", grace, timeout=(grace or 2.0) + 30.0)
+            closed = await self._request("close", grace,
+                                         timeout=(grace or 2.0) + CLOSE_TIMEOUT)
+        except WorkerSilent:  # (what a run still going needs: its end is said for it)
+            self._kill_worker(f"the run worker did not answer close within "
+                              f"{(grace or 2.0) + CLOSE_TIMEOUT:g} s (its process was "
+                              "stopped, or something holds it up); the server stopped it")
+            return
         except WorkerGone:
             return  # it died: a new one is being started
         left = closed.get("threads_left") or []

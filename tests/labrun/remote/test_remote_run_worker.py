@@ -584,3 +584,32 @@ def test_a_worker_whose_parent_was_killed_is_still_stopped_when_stuck(
     assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
     assert history(served)[-1]["result"]["exit_status"] == "succeeded"
     assert worker_pid(served) != before
+
+
+def test_a_worker_that_stops_answering_as_its_run_is_closed_is_replaced(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker stops answering as its ended run is closed: the close went unanswered
+    and the stopped worker was kept, the next start waiting on it (for 10 minutes, to
+    home the robot)."""
+    from labrun.remote import supervisor
+
+    monkeypatch.setattr(supervisor, "CLOSE_TIMEOUT", 1.0, raising=False)
+    robot = served.robot
+    assert isinstance(robot, SupervisedRobot)
+    close_run = robot.close_run
+    stopped: list[int] = []
+
+    async def stopped_first(run: Any, grace: float | None) -> None:
+        if not stopped:
+            stopped.append(worker_pid(served))
+            os.kill(stopped[0], signal.SIGSTOP)  # as a debugger, or `kill -STOP`
+        await close_run(run, grace)
+
+    monkeypatch.setattr(robot, "close_run", stopped_first)
+    c = served.client
+    c.queue_item_add(QUICK)
+    c.queue_item_add(QUICK)
+    c.queue_start()
+    assert c.wait_for_idle(timeout=WAIT)["queue_error"] is None
+    assert [h["result"]["exit_status"] for h in history(served)] == ["succeeded"] * 2
+    assert worker_pid(served) != stopped[0]
