@@ -134,6 +134,11 @@ def action_from_json(data: dict[str, Any]) -> Action:
     return BY_NAME[data["name"]](**fields)
 
 
+class TooLong(EOFError):
+    """The other end sent a message longer than ``MAX_MESSAGE``: the pipe is of no more
+    use."""
+
+
 class Link:
     """One end of the worker's pipe: JSON messages, sent whole from any thread."""
 
@@ -157,7 +162,11 @@ class Link:
             return None
         try:
             message = json.loads(self.connection.recv_bytes(MAX_MESSAGE))
-        except (OSError, ValueError):
+        except OSError as exc:
+            if exc.args == ("bad message length",):  # (what multiprocessing says)
+                raise TooLong(f"a message longer than {MAX_MESSAGE >> 20} MiB") from None
+            raise EOFError("the pipe broke") from None
+        except ValueError:
             raise EOFError("the pipe broke") from None
         if not (isinstance(message, list) and message and isinstance(message[0], str)):
             raise EOFError(f"not a message: {str(message)[:80]}")
@@ -449,6 +458,8 @@ class RunWorker:
                                            "reason": result.reason})
 
     async def _on_close(self, grace: float | None) -> dict[str, Any]:
+        if self.run is None:  # (the run was an earlier worker's, which died)
+            return {"protocol_ended": True, "threads_left": []}
         ended = await self._close_run(grace)
         left = [thread.name for thread in threading.enumerate()
                 if thread not in self._threads and thread.is_alive()

@@ -47,7 +47,7 @@ from .history_file import append_closing, closing_events, end_whole
 from .items import QueueItem
 from .modules import Reading
 from .robots import HALTED_BEFORE_HOMING, RobotUnavailable
-from .runner import ENGINE_ANSWER_TIMEOUT, Link, RobotSpec, action_to_json
+from .runner import ENGINE_ANSWER_TIMEOUT, MAX_MESSAGE, Link, RobotSpec, TooLong, action_to_json
 from .served import ActiveRun, RunHooks, StartSoon
 from .worker import LOAD_GRACE_S, ProcessHandle, describe_exit, process_context
 
@@ -383,21 +383,29 @@ class SupervisedRobot:
         if process is None or link is None or handle is None:
             return
         gone = None if handle.fd is None else os.dup(handle.fd)  # closed by the reader
-        threading.Thread(target=self._read, args=(process, link, generation, gone),
+        threading.Thread(target=self._read, args=(process, link, generation, gone, handle),
                          name="labrun-run-worker-reader", daemon=True).start()
 
     def _read(self, process: BaseProcess, link: Link, generation: int,
-              gone: int | None) -> None:
+              gone: int | None, handle: ProcessHandle) -> None:
         """The reader thread: every message to the server's loop, then the worker's end:
         its pipe's, or its process's (``gone``, readable once it has ended: a process it
-        forked may hold its end of the pipe), once what it sent before is read."""
+        forked may hold its end of the pipe), once what it sent before is read. A worker
+        that can no longer be read (it sent what no worker sends, or closed its pipe)
+        and goes on is stopped: it would go on with its run, watched by no one."""
         ended = False
+        broken: str | None = None
         try:
             while True:
                 try:
                     if not ended and gone is not None:
                         ended = gone in wait([link.connection, gone])
                     message = link.receive(0.0 if ended else None)
+                except TooLong:
+                    broken = (f"the run worker sent the server a message longer than "
+                              f"{MAX_MESSAGE >> 20} MiB (a comment that long?): the server "
+                              "stopped it")
+                    break
                 except (EOFError, OSError, ValueError):  # (closed: the server is stopping)
                     break
                 if message is None:  # it ended, and all it sent is read
@@ -407,8 +415,14 @@ class SupervisedRobot:
         finally:
             if gone is not None:
                 os.close(gone)
+        if broken is not None or (not self._closed and not handle.wait(1.0)):
+            broken = broken or ("the run worker's pipe to the server closed while it went "
+                                "on (a protocol closing files it did not open?): the server "
+                                "stopped it")
+            handle.kill()
         process.join(QUIT_TIMEOUT)
-        self._deliver(partial(self._on_end, generation, describe_exit(process.exitcode)))
+        self._deliver(partial(self._on_end, generation, describe_exit(process.exitcode),
+                              broken))
 
     def _deliver(self, callback: Callable[[], object]) -> bool:
         caller = self._caller
@@ -450,14 +464,15 @@ class SupervisedRobot:
             if self._on_interlocks is not None:
                 self._on_interlocks()
 
-    def _on_end(self, generation: int, how: str) -> None:
-        """The worker of ``generation`` has ended: fail what waited on it, start another."""
+    def _on_end(self, generation: int, how: str, broken: str | None = None) -> None:
+        """The worker of ``generation`` has ended (``broken``: stopped, for that reason):
+        fail what waited on it, start another."""
         if generation != self._generation:
             return
         with self._lock:
             self._link = None
             closed = self._closed
-        reason = self._stopped_for or (
+        reason = self._stopped_for or broken or (
             f"the run worker process ended ({how}): os._exit, a crash or too much memory "
             "in the protocol, or the process was killed; the server goes on")
         self._stopped_for = None

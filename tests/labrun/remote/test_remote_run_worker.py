@@ -613,3 +613,29 @@ def test_a_worker_that_stops_answering_as_its_run_is_closed_is_replaced(
     assert c.wait_for_idle(timeout=WAIT)["queue_error"] is None
     assert [h["result"]["exit_status"] for h in history(served)] == ["succeeded"] * 2
     assert worker_pid(served) != stopped[0]
+
+
+def test_a_worker_whose_message_is_too_long_is_not_left_running_unwatched(
+        served: Served, gates: Gates) -> None:
+    """A protocol's comment of 70 MiB made a message longer than the server reads: the
+    server took the worker for ended and started another, while the first went on with
+    its run (and its robot), watched by no one."""
+    pid = run_until_held(served, gates, 'if gates.is_set("long"):  # the run, not its check\n'
+                                        '    ctx.comment("x" * (70 << 20))\n'
+                                        'ctx.delay(minutes=10)\n'
+                                        'p300.drop_tip()\n', flag="long")
+    gates.open("held")
+    c = served.client
+    status = c.wait_for_idle(timeout=WAIT)
+    failed = history(served)[0]["result"]
+    assert failed["exit_status"] == "failed"
+    assert failed["msg"] == ("the run worker sent the server a message longer than 64 MiB "
+                             "(a comment that long?): the server stopped it")
+    assert status["queue_error"] == f"doomed.py failed: {failed['msg']}"
+    assert not _lives(pid), "the first worker still runs"
+    new = worker_pid(served)  # and it is not replaced again for nothing
+    assert c.robot_tips_removed()["success"]
+    c.queue_start()
+    assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
+    assert history(served)[1]["result"]["exit_status"] == "succeeded"
+    assert worker_pid(served) == new
