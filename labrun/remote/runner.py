@@ -460,9 +460,11 @@ class RunWorker:
     async def _on_close(self, grace: float | None) -> dict[str, Any]:
         if self.run is None:  # (the run was an earlier worker's, which died)
             return {"protocol_ended": True, "threads_left": []}
+        protocol = self.run.protocol_thread  # (said by protocol_ended)
         ended = await self._close_run(grace)
         left = [thread.name for thread in threading.enumerate()
-                if thread not in self._threads and thread.is_alive()
+                if thread not in self._threads and thread is not protocol
+                and thread.is_alive()
                 and not type(thread).__module__.startswith("anyio.")]  # (its thread pool)
         return {"protocol_ended": ended, "threads_left": left}
 

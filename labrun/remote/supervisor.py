@@ -322,9 +322,9 @@ class SupervisedRobot:
             return  # it died: a new one is being started
         left = closed.get("threads_left") or []
         if left and self._on_warning is not None:  # (they would run into the next run)
-            self._on_warning(f"warning: {run.item.name} left {len(left)} thread(s) of its "
-                             f"own running ({', '.join(map(str, left[:3]))}); its run "
-                             "worker is replaced, the robot homed before the next run")
+            self._on_warning(f"warning: the protocol left {len(left)} thread(s) of its own "
+                             f"running ({', '.join(map(str, left[:3]))}); its run worker "
+                             "is replaced, the robot homed before the next run")
         if not closed.get("protocol_ended", True) or left:
             self._kill_worker()  # its protocol thread, or one it started, went on
 
@@ -520,6 +520,11 @@ class SupervisedRobot:
             self._stopped_for = why
             self._restarting = self._restarting or anyio.Event()
             handle.kill()
+            if why is not None:  # said now: an answer it sent meanwhile is no longer read
+                for pending in self._requests.values():
+                    if not pending.event.is_set():
+                        pending.error = WorkerGone(why)
+                        pending.event.set()
 
 
 def _signature(report: dict[str, Any]) -> tuple[Any, ...]:
