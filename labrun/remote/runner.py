@@ -273,6 +273,10 @@ class RunWorker:
         """The threads there were before the run's protocol was loaded."""
         self._folder = os.getcwd()
         """The current folder each run starts in (a protocol may change it)."""
+        self._path = list(sys.path)
+        """Where each run's protocol imports from (it may add to it)."""
+        self._modules: set[str] = set()
+        """The modules there were before the run's protocol was loaded."""
         self._caller: LoopCaller | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._quit = anyio.Event()
@@ -362,7 +366,12 @@ class RunWorker:
             raise RuntimeError("a run is already going")
         record_path = params.get("record_path")
         self._threads = set(threading.enumerate())
-        source = self._load(Path(params["path"]), params.get("name"))
+        self._modules = set(sys.modules.copy())  # (copied at once: threads import too)
+        try:
+            source = self._load(Path(params["path"]), params.get("name"))
+        except BaseException:
+            self._forget_imports()
+            raise
         self.robot.listen_interlocks(None)  # the run's engine takes them over
         run = create_run(source, config=self.robot.config,
                          controller=self.robot.controller, clock=self.robot.run_clock(),
@@ -420,6 +429,19 @@ class RunWorker:
         if state["stuck"]:  # its worker is being stopped: nothing of it runs
             raise RuntimeError(f"{name}: the protocol's top level seemed stuck")
         return source
+
+    def _forget_imports(self) -> None:
+        """Undo what the last protocol did to the imports, so that the next imports its
+        modules as its check did, afresh: its additions to ``sys.path``, and the modules
+        it imported from outside the places this worker imports from (a helper of the
+        lab's, fixed since, was run as it was at its first import)."""
+        sys.path[:] = self._path
+        roots = [os.path.join(os.path.abspath(entry), "") for entry in self._path if entry]
+        for name, module in sys.modules.copy().items():
+            file = getattr(module, "__file__", None)
+            if name not in self._modules and isinstance(file, str) \
+                    and not os.path.abspath(file).startswith(tuple(roots)):
+                sys.modules.pop(name, None)
 
     def apply_now(self, request: Any, data: Any) -> None:
         """Answer the server's ``["apply", request, data]``: the action is carried out from
@@ -482,6 +504,7 @@ class RunWorker:
         self.run = self.watch = None
         with contextlib.suppress(OSError):  # (gone: the next one reads what it can)
             os.chdir(self._folder)  # the next protocol's relative paths, as its check's
+        self._forget_imports()
         self._listen_interlocks(tell_now=True)
         thread = run.protocol_thread
         return thread is None or not thread.is_alive()

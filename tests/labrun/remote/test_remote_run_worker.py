@@ -639,3 +639,32 @@ def test_a_worker_whose_message_is_too_long_is_not_left_running_unwatched(
     assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
     assert history(served)[1]["result"]["exit_status"] == "succeeded"
     assert worker_pid(served) == new
+
+
+def test_a_helper_module_changed_between_two_runs_is_run_as_checked(
+        served: Served, tmp_path: Path) -> None:
+    """A protocol imports a helper of the lab's (its folder put on sys.path); the helper is
+    fixed and the protocol queued again: its check ran the new helper, its run the old one,
+    which the run worker kept from the first run (and kept its folder on sys.path)."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "lab_helpers.py").write_text("VALUE = 1\n")
+    uses = {"name": "uses.py", "source": (
+        "import sys\n"
+        f"sys.path.insert(0, {str(lib)!r})\n"
+        "import lab_helpers\n"
+        'metadata = {"apiLevel": "2.15"}\n\n'
+        "def run(ctx):\n"
+        '    ctx.comment(f"helper {lab_helpers.VALUE}")\n')}
+    c = served.client
+    c.queue_item_add(uses)
+    c.queue_start()
+    c.wait_for_idle(timeout=WAIT)
+    (lib / "lab_helpers.py").write_text("VALUE = 22\n")  # (another size: no stale .pyc)
+    c.queue_item_add(uses)
+    c.queue_start()
+    c.wait_for_idle(timeout=WAIT)
+    said = [[e["params"]["message"] for e in h["record"]
+             if e.get("type") == "comment" and e.get("status") == "queued"]
+            for h in history(served)]
+    assert said == [["helper 1"], ["helper 22"]]
