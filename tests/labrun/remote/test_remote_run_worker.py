@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from remote_kit import QUICK, WAIT, Gates, Served, item, serving
+from remote_kit import QUICK, SPEED, WAIT, Gates, Served, item, serving
 
 from engine.record import read_record
-from labrun.remote import RequestFailedError
+from hardware.config import load_config
+from labrun.remote import RequestFailedError, RunManager, start_server
+from labrun.remote.runner import RobotSpec
 from labrun.remote.supervisor import SupervisedRobot
 
 
@@ -668,3 +670,40 @@ def test_a_helper_module_changed_between_two_runs_is_run_as_checked(
              if e.get("type") == "comment" and e.get("status") == "queued"]
             for h in history(served)]
     assert said == [["helper 1"], ["helper 22"]]
+
+
+def test_a_run_stopped_mid_profile_keeps_its_worker_on_a_robot_with_serial_modules(
+        tmp_path: Path) -> None:
+    """The run worker replaces itself when a protocol leaves a thread of its own running;
+    the threads labrun's own drivers use in a run (the modules' connections, a
+    thermocycler's profile, anyio's pool) are not the protocol's: a run stopped mid-profile
+    on a robot with serial modules keeps its worker and its homed robot."""
+    config = load_config(Path(__file__).parents[3] / "hardware" / "robots"
+                         / "modules_example.toml")
+    robot = SupervisedRobot.start(RobotSpec(config, emulate="grbl", speed=SPEED))
+    said: list[str] = []
+    manager = RunManager(robot, emergency_lock_key="EMERGENCY")
+    manager.log = said.append
+    try:
+        with start_server(manager) as handle:
+            served = Served(handle, robot)
+            c = served.client
+            pid = worker_pid(served)
+            c.queue_item_add(item('''
+tc = ctx.load_module("thermocycler module gen2")
+tc.close_lid()
+tc.execute_profile(steps=[{"temperature": 95, "hold_time_minutes": 30}], repetitions=3,
+                   block_max_volume=20)
+''', "pcr.py"))
+            c.queue_item_add(QUICK)
+            c.queue_start()
+            c.wait_for(lambda s: any(m["state"] == "profile" or "cycle" in " ".join(
+                m.get("lines", [])) for m in s["modules"]), timeout=WAIT)
+            c.re_stop()
+            c.wait_for_idle(timeout=WAIT)
+            assert [(h["name"], h["result"]["exit_status"]) for h in history(served)] == [
+                ("pcr.py", "stopped"), ("quick.py", "succeeded")]
+            assert not [line for line in said if "thread" in line], said
+            assert worker_pid(served) == pid
+    finally:
+        robot.close()
