@@ -139,19 +139,48 @@ class TooLong(EOFError):
     use."""
 
 
+PIPE_CHECK_S = 0.2
+"""How often the run worker's pipe thread looks whether its pipe is still its own (a
+protocol may close the worker's files): it never blocks reading it for longer."""
+PIPE_LOST_EXIT = 86
+"""The run worker's exit code when its pipe was closed under it (by its protocol): it can
+no longer tell the server anything, nor be told, so it ends, and the server says why."""
+
+
+def _identity(fd: int) -> tuple[int, int] | None:
+    """What file ``fd`` is now (None if it is closed)."""
+    try:
+        stat = os.fstat(fd)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 class Link:
     """One end of the worker's pipe: JSON messages, sent whole from any thread."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self._lock = threading.Lock()
+        self._identity = _identity(connection.fileno())
+
+    def lost(self) -> bool:
+        """Whether the pipe's file descriptor was closed, or is now another file's (code
+        of the protocol closed it, and it may have opened a file that took its number)."""
+        try:
+            fd = self.connection.fileno()
+        except OSError:  # (closed through the connection itself)
+            return True
+        return _identity(fd) != self._identity
 
     def send(self, *message: Any) -> None:
-        """Send ``message``; quietly nothing if the other end has gone."""
+        """Send ``message``; quietly nothing if the other end has gone, or the pipe was
+        closed under it (never into a file that took its number)."""
         data = json.dumps(message, default=repr).encode()
         try:
             with self._lock:
-                self.connection.send_bytes(data)
+                if not self.lost():
+                    self.connection.send_bytes(data)
         except (OSError, ValueError):
             pass
 
@@ -305,8 +334,22 @@ class RunWorker:
     # -- the pipe (its own thread) ------------------------------------------------------
 
     def _read(self) -> None:
+        """The pipe's thread. It never blocks reading the pipe: a protocol that closes the
+        worker's files (``os.close`` of each up to 199, as code that daemonizes does) closed
+        its descriptor, but a read blocked in it kept the pipe open, so the server saw no
+        end of it and the run said executing for ever. It looks every ``PIPE_CHECK_S``
+        whether the pipe is still its own instead, and ends this worker when it is not
+        (``PIPE_LOST_EXIT``): nothing could reach the run or tell of it any more."""
         assert self._caller is not None
         while True:
+            try:
+                ready = self.link.connection.poll(PIPE_CHECK_S)
+            except (OSError, ValueError):
+                ready = True  # (receive says why)
+            if self.link.lost():
+                os._exit(PIPE_LOST_EXIT)
+            if not ready:
+                continue
             try:
                 message = self.link.receive()
             except EOFError:

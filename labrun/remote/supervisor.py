@@ -47,7 +47,15 @@ from .history_file import append_closing, closing_events, end_whole
 from .items import QueueItem
 from .modules import Reading
 from .robots import HALTED_BEFORE_HOMING, RobotUnavailable
-from .runner import ENGINE_ANSWER_TIMEOUT, MAX_MESSAGE, Link, RobotSpec, TooLong, action_to_json
+from .runner import (
+    ENGINE_ANSWER_TIMEOUT,
+    MAX_MESSAGE,
+    PIPE_LOST_EXIT,
+    Link,
+    RobotSpec,
+    TooLong,
+    action_to_json,
+)
 from .served import ActiveRun, RunHooks, StartSoon
 from .worker import LOAD_GRACE_S, ProcessHandle, describe_exit, process_context
 
@@ -71,6 +79,9 @@ MAKE_RUN_S = 10.0
 """How much longer than its protocol's top level may load the server waits for the run
 worker to make a run (it does in milliseconds), when no word came of a stuck top level
 (code that holds up the whole worker, a loop in C)."""
+PIPE_CLOSED = "pipe closed"
+"""The reader's word that the worker's pipe closed while it went on (said in full, naming
+the run's protocol, at its end)."""
 
 
 class WorkerGone(Exception):
@@ -416,11 +427,11 @@ class SupervisedRobot:
             if gone is not None:
                 os.close(gone)
         if broken is not None or (not self._closed and not handle.wait(1.0)):
-            broken = broken or ("the run worker's pipe to the server closed while it went "
-                                "on (a protocol closing files it did not open?): the server "
-                                "stopped it")
+            broken = broken or PIPE_CLOSED
             handle.kill()
         process.join(QUIT_TIMEOUT)
+        if process.exitcode == PIPE_LOST_EXIT and not self._closed:
+            broken = broken or PIPE_CLOSED  # it found its pipe closed under it, and ended
         self._deliver(partial(self._on_end, generation, describe_exit(process.exitcode),
                               broken))
 
@@ -472,6 +483,14 @@ class SupervisedRobot:
         with self._lock:
             self._link = None
             closed = self._closed
+        run = self._run
+        if broken == PIPE_CLOSED:  # a protocol's doing: named, as the run's (or none)
+            broken = (f"{run.item.name}: the run worker's pipe to the server was closed "
+                      "while the run went on (the protocol closed files it did not "
+                      "open?): the run worker was stopped" if run is not None else
+                      "the run worker's pipe to the server was closed between runs (a "
+                      "thread a protocol left closing files it did not open?): the run "
+                      "worker was stopped")
         reason = self._stopped_for or broken or (
             f"the run worker process ended ({how}): os._exit, a crash or too much memory "
             "in the protocol, or the process was killed; the server goes on")
@@ -479,7 +498,6 @@ class SupervisedRobot:
         for pending in self._requests.values():
             pending.error = WorkerGone(reason)
             pending.event.set()
-        run = self._run
         if run is not None:
             run.on_worker_end(reason)
         if closed or self._start_soon is None:

@@ -707,3 +707,52 @@ tc.execute_profile(steps=[{"temperature": 95, "hold_time_minutes": 30}], repetit
             assert worker_pid(served) == pid
     finally:
         robot.close()
+
+
+def test_a_protocol_closing_the_worker_s_files_fails_its_run_at_once(
+        served: Served, gates: Gates, tmp_path: Path) -> None:
+    """A protocol closes every file descriptor from 3 to 199 (as code that daemonizes
+    does), its worker's pipe to the server among them, after earlier runs in that worker:
+    the worker's pipe thread, blocked reading that pipe, kept it open, so the server saw
+    no end of it; the run said executing until an abort, and nothing ended it by itself.
+    Now the run fails at once, naming the protocol, the queue stops, its record is kept."""
+    c = served.client
+    for _ in range(3):  # earlier runs in the same worker
+        c.queue_item_add(QUICK)
+    c.queue_start()
+    assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
+    pid = worker_pid(served)
+    c.queue_item_add(item('p300.pick_up_tip()\n'
+                          'gates.wait("held")\n'
+                          'import contextlib, os\n'
+                          'if gates.is_set("close"):  # the run, not its check\n'
+                          '    for fd in range(3, 200):\n'
+                          '        with contextlib.suppress(OSError):\n'
+                          '            os.close(fd)\n'
+                          'ctx.delay(minutes=10)\n'
+                          'p300.drop_tip()\n', "closer.py"))
+    c.queue_item_add(QUICK)
+    c.queue_start()
+    gates.reached("held")
+    gates.set("close")
+    started = time.monotonic()
+    gates.open("held")
+    status = c.wait_for_idle(timeout=10)
+    assert time.monotonic() - started < 5, "the run was not failed promptly"
+    said = ("closer.py: the run worker's pipe to the server was closed while the run went on "
+            "(the protocol closed files it did not open?): the run worker was stopped")
+    failed = history(served)[3]
+    assert failed["name"] == "closer.py"
+    assert failed["result"]["exit_status"] == "failed" and failed["result"]["msg"] == said
+    assert status["queue_error"] == f"closer.py failed: {said}"
+    assert status["items_in_queue"] == 1  # the queue stopped, the next item kept
+    record = failed["record"]
+    assert record[0]["event"] == "run" and record[-1]["event"] == "summary"
+    assert record[-1]["status"] == "failed" and record[-1]["error"] == said
+    tip = next(e["id"] for e in record if e.get("type") == "pickUpTip")
+    assert any(e.get("id") == tip and e.get("status") == "completed" for e in record)
+    assert not _lives(pid), "the worker whose pipe closed still runs"
+    assert c.robot_tips_removed()["success"]
+    c.queue_start()
+    assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
+    assert history(served)[4]["result"]["exit_status"] == "succeeded"
