@@ -33,7 +33,7 @@ from .errors import (
     RequestFailedError,
     RequestTimeoutError,
 )
-from .spec import BY_NAME, CHECK_S, PROTOCOL_NAME_RE, STREAM_PATH, Endpoint
+from .spec import ACTION_S, BY_NAME, CHECK_S, PROTOCOL_NAME_RE, STREAM_PATH, Endpoint
 
 DEFAULT_URI = "http://127.0.0.1:8790"
 DEFAULT_TIMEOUT = 5.0
@@ -114,6 +114,8 @@ class ClientCore:
             arguments["json"] = call.params
         if endpoint.checks:  # the server simulates a protocol first: wait for its answer
             arguments["timeout"] = httpx.Timeout(self.timeout, read=self.timeout + CHECK_S)
+        elif endpoint.acts:  # a run worker that does not answer is stopped: said by then
+            arguments["timeout"] = httpx.Timeout(self.timeout, read=self.timeout + ACTION_S)
         return arguments
 
     def stream_request(self, *, records: bool, heartbeat: float | None) -> dict[str, Any]:
@@ -469,7 +471,9 @@ class Methods(Generic[R]):
 
     def re_abort(self, reason: str | None = None, *, item_uid: str | None = None,
                  lock_key: str | None = None) -> R:
-        """End the run with cleanup (the queue stops)."""
+        """End the run with cleanup (the queue stops). A run worker that does not answer
+        is stopped by the server within 15 s, the run failed, and the reply says so: an
+        action's answer is waited for up to ``ACTION_S`` (20 s) beyond the timeout."""
         return self._call("re_abort", reason=reason, item_uid=item_uid, lock_key=lock_key)
 
     def re_halt(self, *, lock_key: str | None = None) -> R:

@@ -48,6 +48,12 @@ CHECK_S = SIMULATION_LIMIT_S + 15.0
 """The longest the server may take to check a protocol: a worker started, the file
 loaded (a few seconds at most), the simulation; what a client waits beyond its timeout
 for an answer to a call that checks one."""
+ACTION_S = 20.0
+"""The longest the server may take to answer an action on the run (``re_pause``,
+``re_abort``, ...): its run worker answers in microseconds, but one that does not (its
+process stopped, code in C holding it up) is waited for 15 s (``supervisor.
+ACTION_ANSWER_TIMEOUT``), then stopped, and the run fails; what a client waits beyond its
+timeout for that answer, so that an abort the server carried out is not said timed out."""
 
 
 @frozen
@@ -126,6 +132,7 @@ class Endpoint:
     emergency_key: bool = False
     """The server's emergency lock key opens it as the lock's own key does."""
     checks: bool = False  # it simulates a protocol before it answers (up to CHECK_S)
+    acts: bool = False  # it acts on the run, in its run worker (answered within ACTION_S)
     rules: tuple[OneOf | Apart, ...] = ()
     """How the parameters go together; a request that breaks a rule is a 422."""
 
@@ -206,22 +213,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Pause the run: at the next checkpoint (deferred, the default) or now.",
              (Param("option", "option", "deferred (default) or immediate",
                     choices=("deferred", "immediate")), FOR_RUN, LOCK_KEY),
-             lock="environment"),
+             lock="environment", acts=True),
     Endpoint("re_resume", "POST", "/api/re/resume", "Continue a paused run.",
-             (FOR_RUN, LOCK_KEY), lock="environment"),
+             (FOR_RUN, LOCK_KEY), lock="environment", acts=True),
     Endpoint("re_stop", "POST", "/api/re/stop",
              "End the run cleanly; it counts as a success and the queue goes on.",
-             (FOR_RUN, LOCK_KEY), lock="environment"),
+             (FOR_RUN, LOCK_KEY), lock="environment", acts=True),
     Endpoint("re_abort", "POST", "/api/re/abort",
              "End the run with cleanup; the queue stops.",
              (Param("reason", "string", "why, for the run record"), FOR_RUN, LOCK_KEY),
-             lock="environment", emergency_key=True),
+             lock="environment", emergency_key=True, acts=True),
     Endpoint("re_halt", "POST", "/api/re/halt",
              "Emergency stop, no cleanup motion; the queue stops. Never refused for a lock: "
              "an emergency stop takes one request (with the token, as every change does).",
-             (Param("lock_key", "string", "accepted and not needed"),)),
+             (Param("lock_key", "string", "accepted and not needed"),), acts=True),
     Endpoint("skip_delay", "POST", "/api/re/skip_delay", "End the active delay now.",
-             (FOR_RUN, LOCK_KEY), lock="environment"),
+             (FOR_RUN, LOCK_KEY), lock="environment", acts=True),
     Endpoint("lock", "POST", "/api/lock",
              "Lock the environment and/or the queue with a key.",
              (Param("lock_key", "string", "the key; calls in a locked group need it",

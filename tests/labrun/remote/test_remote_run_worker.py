@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from remote_kit import QUICK, SPEED, WAIT, Gates, Served, item, serving
 
@@ -756,3 +757,48 @@ def test_a_protocol_closing_the_worker_s_files_fails_its_run_at_once(
     c.queue_start()
     assert c.wait_for_idle(timeout=WAIT)["items_in_queue"] == 0
     assert history(served)[4]["result"]["exit_status"] == "succeeded"
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_an_abort_of_a_frozen_worker_is_answered_not_timed_out_by_the_client(
+        served: Served, gates: Gates, monkeypatch: pytest.MonkeyPatch,
+        asynchronous: bool) -> None:
+    """The worker stops answering mid-run; the server waits its limit for the abort's
+    answer (15 s), then stops the worker and fails the run, but the client's timeout (5 s
+    by default) had ended the call first: the user was told the abort timed out, for one
+    that worked. Now a client waits for an action's answer up to ``ACTION_S`` beyond its
+    timeout, beyond the server's limit. Here both are shorter, in the same order: the
+    client's timeout 1 s, the server's limit 2 s."""
+    from labrun.remote import AsyncRunManagerAPI, spec, supervisor
+
+    assert supervisor.ACTION_ANSWER_TIMEOUT + 1.0 < spec.ACTION_S
+    monkeypatch.setattr(supervisor, "ACTION_ANSWER_TIMEOUT", 2.0, raising=False)
+    pid = run_until_held(served, gates, 'import os, signal\n'
+                                        'if gates.is_set("freeze"):  # the run, not its check\n'
+                                        '    os.kill(os.getpid(), signal.SIGSTOP)\n'
+                                        'p300.drop_tip()\n', flag="freeze")
+    gates.open("held")
+    deadline = time.monotonic() + WAIT
+    while _state(pid) != "T":
+        assert time.monotonic() < deadline, "the worker never stopped"
+        time.sleep(0.01)
+    said = ("the run worker did not answer abort within 2 s (its process was stopped, or "
+            "code of the protocol holds it up); the server stopped it")
+    if asynchronous:
+        async def abort() -> dict[str, Any]:
+            async with AsyncRunManagerAPI(served.url, token=served.handle.token,
+                                          timeout=1.0,
+                                          request_fail_exceptions=False) as client:
+                reply: dict[str, Any] = await client.re_abort("frozen")
+                return reply
+
+        reply = anyio.run(abort)
+    else:
+        with served.api(timeout=1.0, request_fail_exceptions=False) as client:
+            reply = client.re_abort("frozen")
+    assert reply["success"] is False and reply["msg"] == said
+    c = served.client
+    status = c.wait_for_idle(timeout=WAIT)
+    assert history(served)[0]["result"]["msg"] == said
+    assert status["queue_error"] == f"doomed.py failed: {said}"
+    assert not _lives(pid)
