@@ -236,6 +236,12 @@ def serve(connection: Connection, spec: RobotSpec) -> None:
         said.above = partial(link.send, "warning")
         try:
             anyio.run(RunWorker(link, robot, spec, warnings=at_connection).main)
+        except BaseException:
+            if link.lost():  # a protocol closed this worker's files, its loop's among them
+                with contextlib.suppress(Exception):
+                    robot.close()
+                os._exit(PIPE_LOST_EXIT)  # (said by the server, naming it)
+            raise
         finally:
             robot.close()
 
