@@ -55,6 +55,12 @@ class Faults:
     lost_reset_next: int = 0
     """GRBL: the next N soft resets (0x18, the emergency stop) are lost on the line."""
 
+    late_ok_held_next: int = 0
+    """Smoothieware: the next N halts that end a line in progress (a hard limit, ctrl-X)
+    print a status report (``Alarm``) after their message, and that line's ``ok`` only
+    once the next line arrives, before that line is answered: the order a host sees when
+    it sends its next line (``M999``) before the late ``ok`` reaches it."""
+
     silent_after_reset: bool = False
     """GRBL: go ``silent`` once a soft reset (0x18, the emergency stop) has been answered,
     as a board that dies with its stop does."""
@@ -76,6 +82,7 @@ class Faults:
         self.lost_reset_next = 0
         self.lost_quickstop_next = 0
         self.soft_endstop_next = 0
+        self.late_ok_held_next = 0
 
 
 @define

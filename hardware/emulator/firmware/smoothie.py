@@ -34,7 +34,11 @@ What it prints is Smoothieware's (github.com/Smoothieware/Smoothieware, ``src/``
 - A hard limit (the ``limit_next`` fault) halts it: ``ALARM: Hard limit +X`` and ``//
   NOTICE limits are disabled until all have been cleared`` (``Endstops.cpp``, every mode
   since 2020-12; before, ``Limit switch +X was hit`` outside ``grbl_mode``); the line in
-  progress (``M400``) is then answered ``ok``, later ones ``!!``.
+  progress (``M400``) is then answered ``ok``, later ones ``!!``. The ``late_ok_held_next``
+  fault makes that late ``ok`` (a hard limit's or ctrl-X's) come after a status report
+  saying ``Alarm`` and only once the next line arrives (``M999``), whose own answer then
+  waits for the line after it (at most ``LATE_ANSWER_S``): a host that sends on before
+  the late ``ok`` reaches it.
 - A failed homing cycle (the ``home_fails`` fault) halts it: ``ERROR: Homing cycle failed
   - check the max_travel settings``, and then the ``G28.2``'s ``ok``.
 - Greeting: ``Smoothie`` and ``ok`` when a host connects (its USB port's greeting);
@@ -46,6 +50,8 @@ What it prints is Smoothieware's (github.com/Smoothieware/Smoothieware, ``src/``
 
 from __future__ import annotations
 
+import anyio
+
 from ...gcode.dialects.base import INTERLOCK_PREFIX
 from ..faults import Faults, Stats
 from ..planner import Machine
@@ -55,6 +61,10 @@ ALLOWED_WHEN_HALTED = frozenset(f"M{n}" for n in (2, 5, 9, 30, 105, 114, 115, 11
                                                   911, 503, 106, 107))
 """The M-codes Smoothieware carries out while halted (``GcodeDispatch.cpp``'s
 ``allowed_mcodes``: ``M114.2`` is an ``M114``); any other line gets ``!!``."""
+
+
+LATE_ANSWER_S = 5.0
+"""Emulated seconds the line that came with a held ``ok`` waits for another line."""
 
 
 class SmoothieFirmware(Firmware):
@@ -79,12 +89,23 @@ class SmoothieFirmware(Firmware):
         self.halted = False
         self.feed_hold = False
         self.door_open = False
+        self._late_ok_held = False
+        """The ``late_ok_held_next`` fault holds a halted line's ``ok`` until a line comes."""
+        self._late_line: Line | None = None
+        """The line that came with the held ``ok``: its own answers reach the host late."""
+        self._lines_received = 0
 
     async def greet(self) -> None:
         await self.send("Smoothie")
         await self.send("ok")
 
     async def on_line(self, line: Line) -> None:
+        self._lines_received += 1
+        self.machine.notify()
+        if self._late_ok_held:  # the halted line's wait ends only now (a slow host)
+            self._late_ok_held = False
+            self._late_line = line
+            await self.send("ok")
         if line.text.strip():
             self.enqueue(line)
 
@@ -110,7 +131,7 @@ class SmoothieFirmware(Firmware):
         await self.send("ALARM: Abort during cycle" if self.grbl_mode
                         else "HALTED, M999 or $X to exit HALT state")
         if interrupted is not None:
-            await self.send("ok")
+            await self._late_ok()
 
     def _enter_halt(self) -> None:
         """Stop the axes dead and refuse lines from now on. A halt during motion loses
@@ -125,7 +146,7 @@ class SmoothieFirmware(Firmware):
         self.machine.stop()
         self.machine.homed.clear()
         self.interrupt(discard_queued=True)
-        self.halted = self.feed_hold = False
+        self.halted = self.feed_hold = self._late_ok_held = False
         self.feed_mm_per_min = None
         self.absolute = True
         await self.send("Smoothie Running @100MHz")
@@ -139,11 +160,35 @@ class SmoothieFirmware(Firmware):
         await self.send(f"ALARM: Hard limit {'+' if positive else '-'}{axis}")
         await self.send("// NOTICE limits are disabled until all have been cleared")
         if interrupted is not None:  # its wait for the motion ends
+            await self._late_ok()
+
+    async def _late_ok(self) -> None:
+        """The ``ok`` of the line a halt ended; with the ``late_ok_held_next`` fault a
+        status report comes first and the ``ok`` only with the next line received."""
+        if self.faults.late_ok_held_next <= 0:
             await self.send("ok")
+            return
+        self.faults.late_ok_held_next -= 1
+        await self.send_status(self.status_report())
+        self._late_ok_held = True
 
     async def on_door(self, open_: bool) -> None:
         self.door_open = open_
         await self.send(self.interlock_line())
+
+    async def _answer_late(self) -> None:
+        """The ``late_ok_held_next`` fault: the line that came with the held ``ok`` is
+        answered once the host sent another line or after ``LATE_ANSWER_S``: the host
+        reads the held ``ok`` first and has its next line on the way (or is waiting)."""
+        seen = self._lines_received
+        async with anyio.create_task_group() as tg:
+            async def in_time() -> None:
+                await self.machine.clock.sleep(LATE_ANSWER_S)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(in_time)
+            await self.machine.wait_until(lambda: self._lines_received > seen)
+            tg.cancel_scope.cancel()
 
     def interlock_line(self) -> str:
         return f"{INTERLOCK_PREFIX}door {'active' if self.door_open else 'clear'}"
@@ -169,6 +214,9 @@ class SmoothieFirmware(Firmware):
         return f"<{state}|MPos:{mpos}|WPos:{wpos}|F:{self.feed_mm_per_min or 0:.1f},100.0>"
 
     async def execute(self, line: Line) -> None:
+        if line is self._late_line:
+            self._late_line = None
+            await self._answer_late()
         text = line.text.strip()
         items = words(text)
         command = command_of(items)
