@@ -73,7 +73,17 @@ from .errors import (
     SettingsMismatch,
     TooSlow,
 )
-from .events import Alarm, Axes, BoardRequest, EndstopHit, Event, Info, Restarted, Status
+from .events import (
+    Alarm,
+    Axes,
+    BoardRequest,
+    EndstopHit,
+    Event,
+    Info,
+    Restarted,
+    Status,
+    Unhalted,
+)
 from .link import Link
 from .planning import default_axis_map, feed_for, homing_time, is_still
 from .settings import (
@@ -1071,7 +1081,7 @@ class GcodeController:
             self._board_held = event.state == "Hold"  # a door's hold keeps what it held
         elif isinstance(event, Restarted):
             self._board_held = False  # a reset ends a hold
-        if isinstance(event, Info):
+        if isinstance(event, (Info, Unhalted)):  # what query() returns: all it printed
             for printed in self._printed:
                 printed.append(event.text)
         if self._intentional_reset:

@@ -39,6 +39,14 @@ class Halted:
 
 
 @frozen
+class Unhalted:
+    """The firmware left its halt (Smoothieware's ``M999``: ``WARNING: After HALT you
+    should HOME...``; ``$X``: ``[Caution: Unlocked]``); the next answer is that line's."""
+
+    text: str
+
+
+@frozen
 class Resend:
     """Marlin asks for every line from ``line`` on again; an ``ok`` follows."""
 
@@ -150,6 +158,6 @@ class Info:
     text: str
 
 
-Event = Ok | Error | Halted | Resend | Busy | Alarm | EndstopHit | MoveRefused | Restarted \
-    | Status \
+Event = Ok | Error | Halted | Unhalted | Resend | Busy | Alarm | EndstopHit | MoveRefused \
+    | Restarted | Status \
     | PositionReport | InterlockChange | BoardRequest | Garbled | UnknownCommand | Info

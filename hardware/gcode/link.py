@@ -41,6 +41,7 @@ from .events import (
     Resend,
     Restarted,
     Status,
+    Unhalted,
     UnknownCommand,
 )
 from .service import Service
@@ -341,6 +342,8 @@ class Link:
             if isinstance(event, Error):
                 self._cause = event.message.removeprefix("Error:").strip()
             self.streamer.on_error(event)
+        elif isinstance(event, Unhalted):
+            self.streamer.unhalted()
         elif isinstance(event, Resend):
             self._cause = None
             await self.streamer.on_resend(event)

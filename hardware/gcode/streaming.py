@@ -82,6 +82,10 @@ class Pending:
     resends: int = 0
     hold_said: bool = False
     """A warning said that a hold at the board keeps it waiting."""
+    stale: bool = False
+    """Failed by an alarm before its answer came, and kept in line for that answer, which
+    a firmware that answers lines after a halt still sends (Smoothieware): that ``ok``
+    is this line's, never a later one's."""
 
     def finish(self, reply: Ok | None, error: HardwareFault | None) -> None:
         if not self.done.is_set():
@@ -131,8 +135,8 @@ class Streamer:
 
     @property
     def in_flight(self) -> int:
-        """Unanswered lines."""
-        return len(self._fifo)
+        """Unanswered lines (not those an alarm failed, still owed an answer)."""
+        return sum(1 for p in self._fifo if not p.stale)
 
     @property
     def in_flight_bytes(self) -> int:
@@ -283,7 +287,7 @@ class Streamer:
         capacity = self.dialect.rx_buffer_bytes
         if capacity is not None:
             return self.in_flight_bytes + entry.cost <= capacity
-        in_window = sum(1 for p in self._fifo if p.in_window)
+        in_window = sum(1 for p in self._fifo if p.in_window and not p.stale)
         return in_window < self.dialect.max_lines_in_flight
 
     async def _send(self, entry: Pending) -> None:
@@ -414,13 +418,33 @@ class Streamer:
     def fail_alarmed(self, alarm: str | None) -> None:
         """A status report shows the alarm state: the lines sent while there was none will
         not be answered; fail them, naming the alarm (``alarm``, the latest one)."""
-        alarmed = [entry for entry in self._fifo if not entry.sent_in_alarm]
+        alarmed = [entry for entry in self._fifo
+                   if not entry.sent_in_alarm and not entry.stale]
         for entry in alarmed:
-            self._fifo.remove(entry)
+            if self.dialect.answers_after_halt:
+                entry.stale = True  # its late answer (Smoothieware) is still to come
+            else:
+                self._fifo.remove(entry)
             entry.finish(None, _alarm_fault(
                 entry, entry.alarm or alarm or "its status reports say Alarm"))
         if alarmed:
             self._space.set()
+
+    def unhalted(self) -> None:
+        """The firmware says it left its halt (Smoothieware's ``M999``, ``$X``): the next
+        answer is that unlock line's. Every line sent before it and not answered yet will
+        never be (a ctrl-X flushed the lines it had not read): they are forgotten, so no
+        answer is taken for theirs."""
+        unlocks = {line.split()[0].upper() for line in self.dialect.unlock_lines()}
+        unlocks.add("$X")
+        unlock = next((p for p in self._fifo if p.text.split()[:1]
+                       and p.text.split()[0].upper() in unlocks), None)
+        if unlock is None:
+            return
+        while self._fifo and self._fifo[0] is not unlock:
+            entry = self._fifo.popleft()
+            entry.finish(None, _alarm_fault(entry, entry.alarm or "the controller halted"))
+        self._space.set()
 
     def lock_out(self, fault: HardwareFault) -> None:
         """Write no line from now on (after an emergency stop); each raises ``fault``."""

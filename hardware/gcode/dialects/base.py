@@ -46,6 +46,10 @@ class Dialect:
     quickstop_line: str | None = None
     """A line acted on at once (emergency parser) that stops and flushes motion (Marlin M410)."""
     emergency_stop: bytes = b"\x18"
+    answers_after_halt = False
+    """Halted, the firmware still answers every line it had read (the one in progress
+    ``ok``, later ones ``!!``): a line an alarm failed keeps its place for that answer
+    (Smoothieware); else a status report in alarm means no answer comes (GRBL)."""
     alarm_resets = False
     """An alarm during a command resets the firmware: its banner follows (GRBL)."""
     cycle_homes_configured_axes = False

@@ -42,6 +42,7 @@ from ..events import (
     PositionReport,
     Restarted,
     Status,
+    Unhalted,
 )
 from .base import Dialect, parse_axis_words, parse_interlock, parse_status
 
@@ -58,6 +59,7 @@ class Smoothie(Dialect):
     supports_currents = True
     supports_motor_enable = True
     emergency_stop = b"\x18"
+    answers_after_halt = True
 
     def __init__(self, *, feed_hold: bool = True, realtime_status: bool = True) -> None:
         # feed_hold: whether its realtime '!' and '~' are on; only '~' is of use
@@ -101,6 +103,11 @@ class Smoothie(Dialect):
             return [Halted("controller is halted: " + (line[3:] or "send M999"))]
         if line == "error:Alarm lock":  # '!!' in grbl_mode (GcodeDispatch.cpp)
             return [Halted(f"controller is halted: {line}")]
+        if line.startswith("WARNING: After HALT you should HOME") or (
+                line == "[Caution: Unlocked]"):
+            # printed only by an M999 (or $X) that left the halt, just before its ok
+            # (GcodeDispatch.cpp, SimpleShell.cpp)
+            return [Unhalted(line)]
         if _MOVE_IGNORED.match(line):
             # soft_endstop.halt false: after the move's ok, no line answered, no halt
             return [MoveRefused(line)]

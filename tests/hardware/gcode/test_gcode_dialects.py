@@ -23,6 +23,7 @@ from hardware.gcode.events import (
     Resend,
     Restarted,
     Status,
+    Unhalted,
     UnknownCommand,
 )
 
@@ -270,7 +271,8 @@ def test_smoothie_formats() -> None:
     ("WARNING: ESTOP is still latched, unlatch ESTOP to clear HALT",
      [Alarm("WARNING: ESTOP is still latched, unlatch ESTOP to clear HALT")]),
     ("WARNING: After HALT you should HOME as position is currently unknown",
-     [Info("WARNING: After HALT you should HOME as position is currently unknown")]),
+     [Unhalted("WARNING: After HALT you should HOME as position is currently unknown")]),
+    ("[Caution: Unlocked]", [Unhalted("[Caution: Unlocked]")]),
     # soft_endstop.halt false: the move its ok answered is dropped, nothing halts
     ("Error: Soft Endstop Z was exceeded - entire move ignored",
      [MoveRefused("Error: Soft Endstop Z was exceeded - entire move ignored")]),
