@@ -70,7 +70,7 @@ class ModuleRules:
                               "the screw that locks it to the deck")
         for side in sorted(neighbours(slot, sideways_only=True)):
             labware = self.deck.occupant(side) if side in self.deck.slot_names else None
-            if isinstance(labware, Labware) and _too_tall(labware.load_name, labware.highest_z):
+            if isinstance(labware, Labware) and _too_tall(labware.uri, labware.highest_z):
                 raise ModuleError(f"load_module: a {spec.display_name} in slot {slot} would "
                                   f"stand beside {labware.display_name} in slot {side}, "
                                   f"{labware.highest_z:g} mm tall; beside a Heater-Shaker "
@@ -84,7 +84,7 @@ class ModuleRules:
         for here, module in self.present().items():
             if (isinstance(module, HeaterShakerContext)
                     and slot in neighbours(here, sideways_only=True)
-                    and _too_tall(labware.load_name, top)):
+                    and _too_tall(labware.uri, top)):
                 raise ModuleError(f"{op}: {labware.display_name} in slot {slot} would "
                                   f"stand beside {module.described}, {top:g} mm tall; "
                                   f"beside a Heater-Shaker nothing may be "
@@ -169,11 +169,13 @@ class ModuleRules:
 HS_SIDE_MAX_HEIGHT_MM = 53.0
 """Labware left or right of a heater-shaker must be lower than this (Opentrons' rule)."""
 HS_SIDE_TALL_ALLOWED = frozenset({
-    "opentrons_96_filtertiprack_10ul", "opentrons_96_filtertiprack_200ul",
-    "opentrons_96_filtertiprack_20ul", "opentrons_96_tiprack_10ul",
-    "opentrons_96_tiprack_20ul", "opentrons_96_tiprack_300ul"})
-"""Tip racks allowed beside a heater-shaker however tall: they leave the latch room."""
+    "opentrons/opentrons_96_filtertiprack_10ul/1", "opentrons/opentrons_96_filtertiprack_200ul/1",
+    "opentrons/opentrons_96_filtertiprack_20ul/1", "opentrons/opentrons_96_tiprack_10ul/1",
+    "opentrons/opentrons_96_tiprack_20ul/1", "opentrons/opentrons_96_tiprack_300ul/1"})
+"""Tip racks allowed beside a heater-shaker however tall: they leave the latch room. As in
+Opentrons, by ``namespace/loadName/version``: a custom labware of the same load name (its
+own namespace or version) is held to the height rule like any other."""
 
 
-def _too_tall(load_name: str, highest_z: float) -> bool:
-    return load_name not in HS_SIDE_TALL_ALLOWED and highest_z >= HS_SIDE_MAX_HEIGHT_MM
+def _too_tall(uri: str, highest_z: float) -> bool:
+    return uri not in HS_SIDE_TALL_ALLOWED and highest_z >= HS_SIDE_MAX_HEIGHT_MM

@@ -616,6 +616,15 @@ def test_a_thermocycler_reads_room_temperature_before_any_call() -> None:
      'ctx.load_labware("opentrons_96_tiprack_300ul", 5)\n'  # a tip rack that leaves room
      'ctx.load_labware("corning_96_wellplate_360ul_flat", 6)\n'
      'ctx.load_labware("opentrons_24_tuberack_eppendorf_1.5ml_safelock_snapcap", 7)', None),
+    # the tip racks let beside it are Opentrons' own (namespace/loadName/version): a
+    # custom rack of the same load name, as tall, is held to the height rule
+    ('import json\n'
+     'rack = json.loads(json.dumps(ctx.load_labware("opentrons_96_tiprack_300ul", 7).definition))\n'
+     'rack["namespace"] = "custom_beta"\n'
+     'ctx.load_module("heaterShakerModuleV1", 4)\n'
+     'ctx.load_labware_from_definition(rack, 5)',
+     "load_labware: Opentrons OT-2 96 Tip Rack 300 µL in slot 5 would stand beside "
+     "Heater-Shaker Module GEN1 (slot 4), 64.49 mm tall"),
 ])
 def test_a_heater_shaker_has_room_for_its_latch_and_its_screw(
         tmp_path: Path, body: str, refused: str | None) -> None:
