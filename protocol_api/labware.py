@@ -238,6 +238,13 @@ class Well:
             centre.x + x * size_x / 2, centre.y + y * size_y / 2, centre.z + z * self._depth / 2
         )
 
+    def __getattr__(self, name: str) -> Any:
+        # only for a name the well lacks (its slots and own attributes never come here)
+        if name in _WELL_UNSUPPORTED:  # Opentrons' newer calls, said so rather than unknown
+            raise UnsupportedNameError(f"Well.{name} is not supported by labrun; "
+                                      f"{_WELL_UNSUPPORTED[name]}")
+        raise UnknownAttributeError(self, name, "Well")
+
     def _off_deck(self, op: str) -> None:
         raise LabwareOffDeckError(
             f"{op}: {self._name} of {self._labware.display_name} has no place: the labware "
@@ -1013,6 +1020,11 @@ class Labware:
 
 _UNSUPPORTED = {  # added in apiLevels 2.22 and later
     "load_lid_stack": "lids are not supported",
+}
+_WELL_UNSUPPORTED = {  # added in apiLevel 2.21 and later
+    "meniscus": "liquid heights are not modelled, so there is no meniscus to go to; give a "
+                "height from the well's top or bottom instead (well.top(z=...), "
+                "well.bottom(z=...))",
 }
 
 

@@ -214,6 +214,8 @@ CASES: list[tuple[str, str, str]] = [
      "ProtocolContext.robot: robot contexts are not supported by labrun"),
     ("lids (apiLevel 2.23 on)", 'pass\nplate.load_lid_stack("lid", 2)',
      "Labware.load_lid_stack is not supported by labrun; lids are not supported"),
+    ("a well's meniscus (apiLevel 2.21 on)", 'pass\np300.move_to(plate["A1"].meniscus(z=-1))',
+     "Well.meniscus is not supported by labrun; liquid heights are not modelled"),
     ("a layout for a 96-channel", "from opentrons import protocol_api\n"
      "p300.configure_nozzle_layout(protocol_api.COLUMN)",
      "configure_nozzle_layout: COLUMN configuration is only supported on 96-Channel "
