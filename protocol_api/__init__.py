@@ -9,7 +9,7 @@ from .context import ProtocolContext
 from .errors import ProtocolError
 from .execute import create_run, open_context
 from .instrument import InstrumentContext
-from .labware import Labware, Well
+from .labware import Labware, TrashBin, Well
 from .loader import MAX_API, load_protocol
 from .nozzles import ALL, COLUMN, PARTIAL_COLUMN, ROW, SINGLE
 from .off_deck import OFF_DECK, OffDeckType
@@ -44,6 +44,7 @@ __all__ = [
     "Point",
     "ProtocolContext",
     "ProtocolError",
+    "TrashBin",
     "Well",
     "create_run",
     "load_protocol",

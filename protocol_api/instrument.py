@@ -733,6 +733,8 @@ class InstrumentContext:
             self._require_tip("drop_tip")
         if location is None:
             trash = self.trash_container
+            if isinstance(trash, TrashBin):  # ``fixed_trash.top(...)`` too: as Opentrons,
+                trash = trash.bin  # it drops in turn to either side, not at the offset
             if trash is self._ctx.fixed_trash and self._ctx.api_version >= ALTERNATE_DROP_API:
                 target = self._trash_drops.next_drop(trash.first_well())
             else:  # another labware as the trash: as if its first well were named
@@ -1366,8 +1368,9 @@ class InstrumentContext:
         """The top of the fixed trash's centre, where ``op`` goes when given the fixed trash
         itself: from apiLevel 2.16 Opentrons' trash bin, which ``drop_tip``, ``dispense``,
         ``blow_out`` and ``move_to`` take; any other labware is refused."""
-        if labware is self._ctx.fixed_trash and self._ctx.api_version >= TRASH_BIN_API:
-            return labware.first_well().top()
+        if (isinstance(labware, TrashBin) and labware.bin is self._ctx.fixed_trash
+                and self._ctx.api_version >= TRASH_BIN_API):
+            return labware.drop_point()  # ``fixed_trash.top(...)``'s offset from it too
         raise ProtocolError(f"{op}: expected a Location or a Well, not {labware!r}")
 
     def _go(self, op: str, location: Location | Well | None,

@@ -14,6 +14,7 @@ import math
 import re
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from engine.commands import OFF_DECK as OFF_DECK_SLOT
@@ -39,9 +40,9 @@ from protocol_api.errors import (
 )
 from protocol_api.off_deck import OFF_DECK
 from protocol_api.steps import is_number
-from protocol_api.types import APIVersion, Location, Point
+from protocol_api.types import APIVersion, DeckSlotName, Location, Point
 
-__all__ = ["Labware", "OutOfTipsError", "Well", "WellGeometry"]
+__all__ = ["DisposalOffset", "Labware", "OutOfTipsError", "TrashBin", "Well", "WellGeometry"]
 
 
 class ModuleHolder(Protocol):
@@ -1028,24 +1029,78 @@ _WELL_UNSUPPORTED = {  # added in apiLevel 2.21 and later
 }
 
 
+@dataclass(frozen=True)
+class DisposalOffset:
+    """How far from the top of a trash bin's centre ``TrashBin.top`` goes, in mm (as
+    Opentrons' ``opentrons.protocol_api.disposal_locations.DisposalOffset``)."""
+
+    x: float
+    y: float
+    z: float
+
+
+TRASH_BIN_AREA = "fixedTrash"
+"""The OT-2 trash bin's addressable area, as Opentrons names it (``TrashBin.area_name``)."""
+
+
 class TrashBin(Labware):
     """The fixed trash from apiLevel 2.16, where Opentrons makes it a trash bin: steps
     take it whole (``drop_tip``, ``dispense``, ``blow_out``, ``move_to``), and it has no
     wells a protocol can name, as in Opentrons (a protocol written for 2.15 that names
-    ``ctx.fixed_trash['A1']`` fails there, so it fails here too)."""
+    ``ctx.fixed_trash['A1']`` fails there, so it fails here too). As Opentrons' it has a
+    ``location`` (slot 12), an ``area_name``, a ``height`` and an ``offset``; ``top()``
+    gives the bin again with another offset, which those steps go to."""
+
+    _disposal_offset = DisposalOffset(x=0, y=0, z=0)
+    _own_bin: TrashBin | None = None  # for a bin ``top`` gave: the deck's own
 
     def __getitem__(self, well_name: str) -> Well:
         raise TypeError(f"ctx.fixed_trash[{well_name!r}]: {BIN_HAS_NO_WELLS}")
 
+    @property
+    def bin(self) -> TrashBin:
+        """The deck's trash bin this one is (itself, or the one ``top`` was called on)."""
+        return self._own_bin or self
+
+    @property
+    def offset(self) -> DisposalOffset:
+        """The offset ``top`` gave, from the top of the bin's centre (0, 0, 0 unless)."""
+        return self._disposal_offset
+
+    @property
+    def location(self) -> DeckSlotName:
+        """The slot the bin is in (``DeckSlotName.FIXED_TRASH``, slot 12, on an OT-2)."""
+        return DeckSlotName.from_primitive(self.slot)
+
+    @property
+    def area_name(self) -> str:
+        """The bin's addressable area name, as Opentrons has it: ``fixedTrash``."""
+        return TRASH_BIN_AREA
+
+    @property
+    def height(self) -> float:
+        """The bin's height in mm (82 for the OT-2's standard trash, 58 for the short)."""
+        return float(self.definition["dimensions"]["zDimension"])
+
     @since(2, 18)
-    def top(self, x: float = 0, y: float = 0, z: float = 0) -> Location:
-        """The top of the bin's centre, moved by ``x``, ``y`` and ``z`` mm: where
-        ``drop_tip``, ``dispense``, ``blow_out`` and ``move_to`` go when given it."""
+    def top(self, x: float = 0, y: float = 0, z: float = 0) -> TrashBin:
+        """The bin with its ``offset`` set to ``x``, ``y`` and ``z`` mm (not added to an
+        offset it had), as in Opentrons: ``drop_tip``, ``dispense``, ``blow_out`` and
+        ``move_to`` given it go that far from the top of the bin's centre."""
         for name, value in (("x", x), ("y", y), ("z", z)):
             if not is_number(value):
                 raise ProtocolError(f"fixed_trash.top: {name} must be a number of mm, "
                                     f"not {value!r}")
-        return self.first_well().top().move(Point(x, y, z))
+        moved = TrashBin.__new__(TrashBin)
+        moved.__dict__.update(self.__dict__)  # the same wells, the deck's bin their parent
+        moved._disposal_offset = DisposalOffset(x=x, y=y, z=z)
+        moved._own_bin = self.bin
+        return moved
+
+    def drop_point(self) -> Location:
+        """Where a step given this bin goes: the top of its centre, moved by ``offset``."""
+        offset = self._disposal_offset
+        return self.first_well().top().move(Point(offset.x, offset.y, offset.z))
 
 
 BIN_HAS_NO_WELLS = ("from apiLevel 2.16 the fixed trash is a trash bin, as in Opentrons, "

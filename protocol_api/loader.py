@@ -536,6 +536,9 @@ def _opentrons_modules() -> dict[str, types.ModuleType]:
         "opentrons.protocol_api.instrument_context": _module(
             "opentrons.protocol_api.instrument_context", "labrun's InstrumentContext",
             InstrumentContext=InstrumentContext),
+        "opentrons.protocol_api.disposal_locations": _module(
+            "opentrons.protocol_api.disposal_locations", "labrun's trash bin",
+            TrashBin=labrun_labware.TrashBin, DisposalOffset=labrun_labware.DisposalOffset),
         "opentrons.protocols": protocols,
         "opentrons.protocols.api_support": support,
         "opentrons.protocols.api_support.types": support_types,

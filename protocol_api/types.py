@@ -17,7 +17,7 @@ from protocol_api.errors import InstrumentError
 if TYPE_CHECKING:
     from protocol_api.labware import Labware, Well
 
-__all__ = ["APIVersion", "Location", "LocationLabware", "Mount", "Point"]
+__all__ = ["APIVersion", "DeckSlotName", "Location", "LocationLabware", "Mount", "Point"]
 
 #: What a Location can be relative to: a well, a labware, a deck slot name, or nothing.
 LocationTarget = Union["Well", "Labware", str, None]
@@ -236,6 +236,67 @@ class Mount(enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+class DeckSlotName(enum.Enum):
+    """A deck slot's name, as ``opentrons.types.DeckSlotName``: what a trash bin's
+    ``location`` is (``FIXED_TRASH``, slot 12). ``str()`` and ``.id`` give the name."""
+
+    SLOT_1 = "1"
+    SLOT_2 = "2"
+    SLOT_3 = "3"
+    SLOT_4 = "4"
+    SLOT_5 = "5"
+    SLOT_6 = "6"
+    SLOT_7 = "7"
+    SLOT_8 = "8"
+    SLOT_9 = "9"
+    SLOT_10 = "10"
+    SLOT_11 = "11"
+    FIXED_TRASH = "12"
+    SLOT_A1 = "A1"
+    SLOT_A2 = "A2"
+    SLOT_A3 = "A3"
+    SLOT_B1 = "B1"
+    SLOT_B2 = "B2"
+    SLOT_B3 = "B3"
+    SLOT_C1 = "C1"
+    SLOT_C2 = "C2"
+    SLOT_C3 = "C3"
+    SLOT_D1 = "D1"
+    SLOT_D2 = "D2"
+    SLOT_D3 = "D3"
+
+    @classmethod
+    def from_primitive(cls, value: int | str) -> DeckSlotName:
+        """``12`` or ``"12"`` -> ``FIXED_TRASH``; ``"c2"`` -> ``SLOT_C2``."""
+        return cls(str(value).upper())
+
+    @property
+    def id(self) -> str:
+        """The slot's name, as the deck definition has it."""
+        return str(self.value)
+
+    def to_ot2_equivalent(self) -> DeckSlotName:
+        """The OT-2 slot in the same place (``SLOT_C2`` -> ``SLOT_5``); an OT-2 slot itself."""
+        return _OT3_TO_OT2.get(self, self)
+
+    def to_ot3_equivalent(self) -> DeckSlotName:
+        """The Flex slot in the same place (``SLOT_5`` -> ``SLOT_C2``); a Flex slot itself."""
+        return _OT2_TO_OT3.get(self, self)
+
+    def as_int(self) -> int:
+        """The OT-2 slot number in the same place (``SLOT_C2`` -> 5)."""
+        return int(self.to_ot2_equivalent().value)
+
+    def __str__(self) -> str:
+        return self.id
+
+
+_OT2_TO_OT3 = {DeckSlotName(str(number)): DeckSlotName(f"{row}{column}")
+               for number, (row, column) in enumerate(
+                   ((r, c) for r in "DCBA" for c in "123"), start=1)}
+_OT3_TO_OT2 = {flex: ot2 for ot2, flex in _OT2_TO_OT3.items()}
 
 
 def well_of(location: Location) -> Well | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from labrun_testing import simulate_file
 
 from engine import commands as c
 from protocol_api import open_context
@@ -368,6 +369,59 @@ def test_the_trash_bins_top_takes_an_offset_from_2_18() -> None:
         centre = ctx.fixed_trash.first_well().top().point
         assert move.point == pytest.approx((centre.x + 10, centre.y, centre.z + 5))
         assert drop.point == pytest.approx(tuple(centre)) and drop.well == "12/A1"
+
+
+TRASH_BIN_PROTOCOL = """
+from opentrons.protocol_api import TrashBin
+from opentrons.types import DeckSlotName
+
+requirements = {"robotType": "OT-2", "apiLevel": "2.20"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    p300 = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])
+    trash = ctx.fixed_trash
+    ctx.comment(f"{isinstance(trash, TrashBin)} {trash.location == DeckSlotName.FIXED_TRASH} "
+                f"{trash.location} {trash.area_name} {trash.height:g} {trash.offset}")
+    above = trash.top(z=10)
+    ctx.comment(f"{type(above).__name__} {above.offset} {above.top(x=5).offset} "
+                f"{trash.offset}")
+    p300.pick_up_tip()
+    p300.aspirate(50, plate["A1"])
+    p300.dispense(50, above)
+    p300.blow_out(trash.top(x=5))
+    p300.drop_tip(trash.top(z=-20))
+    p300.pick_up_tip()
+    p300.trash_container = trash.top(z=30)
+    p300.drop_tip()
+"""
+
+
+def test_the_trash_bin_has_opentrons_attributes_and_its_top_is_a_bin_with_an_offset(
+        tmp_path: Path) -> None:
+    # As Opentrons (disposal_locations.TrashBin): location DeckSlotName.FIXED_TRASH, area
+    # fixedTrash, the fixture's 82 mm; top() gives a TrashBin whose offset it sets (not
+    # adds), which dispense, blow_out and drop_tip go to from the bin's top centre; a
+    # trash_container with an offset drops in turn to either side, its offset ignored.
+    path = tmp_path / "bin.py"
+    path.write_text(TRASH_BIN_PROTOCOL, encoding="utf-8")
+    run = simulate_file(path)
+    assert run.record.last is not None and run.record.last["status"] == "succeeded", (
+        run.record.last)
+    commands = [e.command for e in run.engine.entries if e.origin == "protocol"]
+    assert [cmd.message for cmd in commands if isinstance(cmd, c.Comment)] == [
+        "True True 12 fixedTrash 82 DisposalOffset(x=0, y=0, z=0)",
+        "TrashBin DisposalOffset(x=0, y=0, z=10) DisposalOffset(x=5, y=0, z=0) "
+        "DisposalOffset(x=0, y=0, z=0)"]
+    centre = Point(347.84, 351.5, 82.0)  # slot 12's trash, the top of its centre
+    into_bin = [(cmd.kind, cmd.point) for cmd in commands
+                if cmd.kind in ("moveTo", "dropTip") and cmd.well == "12/A1"]
+    assert into_bin[:3] == [("moveTo", pytest.approx((centre.x, centre.y, centre.z + 10))),
+                            ("moveTo", pytest.approx((centre.x + 5, centre.y, centre.z))),
+                            ("dropTip", pytest.approx((centre.x, centre.y, centre.z - 20)))]
+    kind, point = into_bin[3]
+    assert kind == "dropTip" and point[2] == pytest.approx(centre.z) and point[0] != centre.x
 
 
 def test_a_negative_delay_waits_nothing_as_opentrons_and_says_so(ctx: EmbeddedContext) -> None:
