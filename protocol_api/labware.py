@@ -1058,6 +1058,15 @@ class TrashBin(Labware):
         raise TypeError(f"ctx.fixed_trash[{well_name!r}]: {BIN_HAS_NO_WELLS}")
 
     @property
+    def display_name(self) -> str:
+        """``Trash Bin``, as labrun's log and deck picture name it from apiLevel 2.16 (a
+        message such as "slot 12 already holds Trash Bin" too)."""
+        return TRASH_BIN_NAME
+
+    def __repr__(self) -> str:
+        return TRASH_BIN_NAME  # in messages: "expected a Location or a Well, not Trash Bin"
+
+    @property
     def bin(self) -> TrashBin:
         """The deck's trash bin this one is (itself, or the one ``top`` was called on)."""
         return self._own_bin or self
@@ -1101,6 +1110,10 @@ class TrashBin(Labware):
         """Where a step given this bin goes: the top of its centre, moved by ``offset``."""
         offset = self._disposal_offset
         return self.first_well().top().move(Point(offset.x, offset.y, offset.z))
+
+
+TRASH_BIN_NAME = "Trash Bin"
+"""The trash bin's name in messages, as in labrun's log and deck picture (apiLevel 2.16 on)."""
 
 
 BIN_HAS_NO_WELLS = ("from apiLevel 2.16 the fixed trash is a trash bin, as in Opentrons, "

@@ -94,7 +94,7 @@ CASES: list[tuple[str, str, str]] = [
      "load_labware: a slot is a number or a slot's name, not Corning 96 Well Plate 360 µL "
      "Flat; to load onto it, call its own load_labware"),
     ("fixed trash slot", 'pass\nctx.load_labware("corning_96_wellplate_360ul_flat", 12)',
-     "slot 12 already holds Opentrons Fixed Trash"),
+     "slot 12 already holds Trash Bin"),  # from 2.16, as the log names it
     ("well that does not exist", 'p300.pick_up_tip()\np300.aspirate(10, plate["Z1"])',
      "corning_96_wellplate_360ul_flat in slot 1 has no well 'Z1' (wells are A1..H12)"),
     ("negative volume", 'p300.pick_up_tip()\np300.aspirate(-5, plate["A1"])',

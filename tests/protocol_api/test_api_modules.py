@@ -611,7 +611,7 @@ def test_a_thermocycler_reads_room_temperature_before_any_call() -> None:
      "Tube Rack with Falcon 15 mL Conical in slot 5"),
     ('ctx.load_module("heaterShakerModuleV1", 9)', "cannot go in slot 9, in front of the "
                                                    "fixed trash in slot 12"),
-    ('ctx.load_module("heaterShakerModuleV1", 11)', "beside Opentrons Fixed Trash in slot 12"),
+    ('ctx.load_module("heaterShakerModuleV1", 11)', "beside Trash Bin in slot 12"),
     ('ctx.load_module("heaterShakerModuleV1", 4)\n'
      'ctx.load_labware("opentrons_96_tiprack_300ul", 5)\n'  # a tip rack that leaves room
      'ctx.load_labware("corning_96_wellplate_360ul_flat", 6)\n'

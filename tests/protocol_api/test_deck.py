@@ -47,7 +47,9 @@ def test_the_deck_reads_as_opentrons_deck_at_each_level(api: tuple[int, int]) ->
     listed = [k for k, v in deck.items() if v is not None]
     assert listed == ([] if shown is None else [list(deck)[-1]])
     assert deck.occupant(12) is deck.trash
-    with pytest.raises(SlotOccupiedError, match="slot 12 already holds Opentrons Fixed Trash"):
+    # from 2.16 named "Trash Bin", as labrun's log and deck picture name the bin
+    held = "Trash Bin" if api >= (2, 16) else "Opentrons Fixed Trash"
+    with pytest.raises(SlotOccupiedError, match=f"^slot 12 already holds {held}$"):
         deck.check_free(12)
 
 
@@ -55,7 +57,8 @@ def test_the_fixed_trash_sits_where_the_ot2_trash_is(deck: Deck) -> None:
     # slot 12 at (265, 271.5) + the trash well's centre (82.84, 80), its top 82 mm up
     assert deck.trash.first_well().top().point == Point(347.84, 351.5, 82.0)
     # as Opentrons prints it: the name alone from apiLevel 2.14, with the slot before
-    assert repr(deck.trash) == "Opentrons Fixed Trash"
+    assert repr(Deck(api_version=(2, 15)).trash) == "Opentrons Fixed Trash"
+    assert repr(deck.trash) == "Trash Bin"  # from 2.16, the bin as labrun's log names it
     assert repr(Deck(api_version=(2, 13)).trash) == "Opentrons Fixed Trash on 12"
 
 
@@ -176,7 +179,7 @@ def test_a_taken_slot_is_refused_naming_what_is_there(deck: Deck) -> None:
     taken = r"^slot 1 already holds Opentrons OT-2 96 Tip Rack 300 µL$"
     with pytest.raises(SlotOccupiedError, match=taken):
         deck.load(plate)
-    with pytest.raises(SlotOccupiedError, match=r"^slot 12 already holds Opentrons Fixed Trash$"):
+    with pytest.raises(SlotOccupiedError, match=r"^slot 12 already holds Trash Bin$"):
         deck.assign("12", labware_for(deck, "corning_96_wellplate_360ul_flat", 12))
     with pytest.raises(SlotOccupiedError):
         deck.check_free("1")
