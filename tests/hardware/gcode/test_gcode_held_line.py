@@ -36,7 +36,8 @@ def stops_seen(emulator: EmulatorHandle) -> int:
 async def test_an_emergency_stop_on_a_held_line_goes_out_once_it_is_let_go(
         on_a_pty: EmulatorHandle, dialect: str,
         config_for: Callable[..., RobotConfig]) -> None:
-    config = config_for(dialect, on_a_pty.address, timeout_s=2.0)
+    # a timeout far longer than the hold, so that a busy machine cannot make it lapse
+    config = config_for(dialect, on_a_pty.address, timeout_s=10.0)
     async with open_controller(config, poll_interval=POLL_S) as controller:
         on_a_pty.hold_line(True)
         stopped = anyio.Event()
