@@ -14,10 +14,10 @@ import math
 import re
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from engine.commands import OFF_DECK as OFF_DECK_SLOT
+from hardware.frozen import Frozen
 from protocol_api.api_level import (
     ENGINE_CORE_API,
     NEWEST,
@@ -1029,14 +1029,20 @@ _WELL_UNSUPPORTED = {  # added in apiLevel 2.21 and later
 }
 
 
-@dataclass(frozen=True)
-class DisposalOffset:
+class DisposalOffset(Frozen):
     """How far from the top of a trash bin's centre ``TrashBin.top`` goes, in mm (as
     Opentrons' ``opentrons.protocol_api.disposal_locations.DisposalOffset``)."""
+
+    __slots__ = ("x", "y", "z")
 
     x: float
     y: float
     z: float
+
+    def __init__(self, x: float, y: float, z: float) -> None:
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "z", z)
 
 
 TRASH_BIN_AREA = "fixedTrash"
