@@ -140,9 +140,10 @@ class VirtualClock:
     async def sleep_until(self, deadline: float) -> None:
         # No yield to the event loop unless a timer fires: virtual time costs nothing,
         # and a timer's effects are delivered by the checkpoint in ``_fire_next``.
-        if not self._timers:  # the common case (no rehearsed action, no delay's end)
-            if deadline > self._now:
-                self._now = deadline
+        timers = self._timers
+        if not timers or timers[0][0] > deadline:  # the common case: none due by then (a
+            if deadline > self._now:  # time limit's, a rehearsed action's, a delay's end
+                self._now = deadline  # later, or none)
             return
         while True:
             self._drop_cancelled()
