@@ -450,14 +450,8 @@ def _state(pid: int) -> str:
         return stat.read().rsplit(")", 1)[1].split()[0]
 
 
-def test_a_run_whose_worker_stops_answering_can_be_aborted(
-        served: Served, gates: Gates, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker stops answering mid-run (the protocol stopped its process, or code in C
-    holds it up): an abort was not answered, the run said running for ever and the queue
-    hung. Now the server stops that worker: the run fails saying why, the next runs."""
-    from labrun.remote import supervisor
-
-    monkeypatch.setattr(supervisor, "ACTION_ANSWER_TIMEOUT", 1.0, raising=False)
+def _frozen_mid_run(served: Served, gates: Gates) -> int:
+    """A run whose worker process the protocol has stopped (SIGSTOP) mid-run: its pid."""
     pid = run_until_held(served, gates, 'import os, signal\n'
                                         'if gates.is_set("freeze"):  # the run, not its check\n'
                                         '    os.kill(os.getpid(), signal.SIGSTOP)\n'
@@ -467,6 +461,18 @@ def test_a_run_whose_worker_stops_answering_can_be_aborted(
     while _state(pid) != "T":
         assert time.monotonic() < deadline, "the worker never stopped"
         time.sleep(0.01)
+    return pid
+
+
+def test_a_run_whose_worker_stops_answering_can_be_aborted(
+        served: Served, gates: Gates, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker stops answering mid-run (the protocol stopped its process, or code in C
+    holds it up): an abort was not answered, the run said running for ever and the queue
+    hung. Now the server stops that worker: the run fails saying why, the next runs."""
+    from labrun.remote import supervisor
+
+    monkeypatch.setattr(supervisor, "ACTION_ANSWER_TIMEOUT", 1.0, raising=False)
+    pid = _frozen_mid_run(served, gates)
     c = served.client
     said = ("the run worker did not answer abort within 1 s (its process was stopped, or "
             "code of the protocol holds it up); the server stopped it")
@@ -775,15 +781,7 @@ def test_an_abort_of_a_frozen_worker_is_answered_not_timed_out_by_the_client(
 
     assert supervisor.ACTION_ANSWER_TIMEOUT + 1.0 < spec.ACTION_S
     monkeypatch.setattr(supervisor, "ACTION_ANSWER_TIMEOUT", 2.0, raising=False)
-    pid = run_until_held(served, gates, 'import os, signal\n'
-                                        'if gates.is_set("freeze"):  # the run, not its check\n'
-                                        '    os.kill(os.getpid(), signal.SIGSTOP)\n'
-                                        'p300.drop_tip()\n', flag="freeze")
-    gates.open("held")
-    deadline = time.monotonic() + WAIT
-    while _state(pid) != "T":
-        assert time.monotonic() < deadline, "the worker never stopped"
-        time.sleep(0.01)
+    pid = _frozen_mid_run(served, gates)
     said = ("the run worker did not answer abort within 2 s (its process was stopped, or "
             "code of the protocol holds it up); the server stopped it")
     if asynchronous:
