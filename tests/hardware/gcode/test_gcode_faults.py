@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 import anyio
 import pytest
@@ -440,32 +442,41 @@ async def test_a_cancelled_move_sends_its_stop_while_the_axes_still_move(
         assert not emulator.call(lambda: emulator.emulator.machine.moving)
 
 
+@asynccontextmanager
+async def _homed_at_x10(config_for: ConfigFor, dialect: str, **emulator: Any
+                        ) -> AsyncIterator[tuple[EmulatorHandle, GcodeController]]:
+    """The emulator of ``dialect`` (``emulator``: its options) and a controller on it,
+    homed and moved to X 10: where the "lost on the line" tests begin their long move."""
+    with running_emulator(dialect, speed=SPEED, **emulator) as emu:
+        async with open_controller(config_for(dialect, emu.address),
+                                   poll_interval=POLL_S) as ctl:
+            await ctl.home()
+            await ctl.move({"X": 10.0})
+            yield emu, ctl
+
+
 async def test_a_grbl_feed_hold_lost_on_the_line_is_sent_again_until_the_axes_hold(
         config_for: ConfigFor) -> None:
     # A '!' lost on a noisy line: GRBL goes on with the move and reports Run. The driver
     # holds again until GRBL reports the hold, so a cancelled move (a pause, a stop) stops
     # where it is, not at its end. 390 mm at 5 mm/s last about 4 s of wall time here.
-    with running_emulator("grbl", speed=SPEED) as emu:
-        async with open_controller(config_for("grbl", emu.address),
-                                   poll_interval=POLL_S) as ctl:
-            await ctl.home()
-            await ctl.move({"X": 10.0})
-            emu.faults.lost_feed_hold_next = 1
-            before, link = len(emu.stats.realtime), ctl.link
-            sent = link.streamer.lines_sent
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(partial(ctl.move, {"X": 400.0}, speed=5.0))
-                await link.wait_for(lambda: link.streamer.lines_sent == sent + 2, "G1, G4")
-                seq = link.status_seq
-                await link.wait_for(lambda: link.status_seq > seq and link.status is not None
-                                    and link.status.state == "Run", "a report of the move")
-                tg.cancel_scope.cancel()
-            assert not emu.call(lambda: emu.emulator.machine.moving)
-            holds = [data for data, _ in emu.stats.realtime[before:] if data == b"!"]
-            assert len(holds) >= 2  # the lost one and the one that held it
-            stopped = (await ctl.read_position())["X"]
-            assert 10.0 < stopped < 300.0, stopped  # cut short mid-move
-            assert emu.position()["X"] == pytest.approx(stopped, abs=1e-3)
+    async with _homed_at_x10(config_for, "grbl") as (emu, ctl):
+        emu.faults.lost_feed_hold_next = 1
+        before, link = len(emu.stats.realtime), ctl.link
+        sent = link.streamer.lines_sent
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(partial(ctl.move, {"X": 400.0}, speed=5.0))
+            await link.wait_for(lambda: link.streamer.lines_sent == sent + 2, "G1, G4")
+            seq = link.status_seq
+            await link.wait_for(lambda: link.status_seq > seq and link.status is not None
+                                and link.status.state == "Run", "a report of the move")
+            tg.cancel_scope.cancel()
+        assert not emu.call(lambda: emu.emulator.machine.moving)
+        holds = [data for data, _ in emu.stats.realtime[before:] if data == b"!"]
+        assert len(holds) >= 2  # the lost one and the one that held it
+        stopped = (await ctl.read_position())["X"]
+        assert 10.0 < stopped < 300.0, stopped  # cut short mid-move
+        assert emu.position()["X"] == pytest.approx(stopped, abs=1e-3)
 
 
 async def test_a_marlin_quickstop_lost_on_the_line_is_sent_again_until_the_axes_stop(
@@ -473,62 +484,54 @@ async def test_a_marlin_quickstop_lost_on_the_line_is_sent_again_until_the_axes_
     # An M410 damaged on the line: Marlin's emergency parser misses it and the move goes
     # on (the damaged line is answered in turn, after the move's M400). It is sent again,
     # so a cancelled move (a pause, a stop) stops where it is, not at its end.
-    with running_emulator("marlin", speed=SPEED, busy_interval=0.2) as emu:
-        async with open_controller(config_for("marlin", emu.address),
-                                   poll_interval=POLL_S) as ctl:
-            await ctl.home()
-            await ctl.move({"X": 10.0})
-            emu.faults.lost_quickstop_next = 1
-            link, sent = ctl.link, len(emu.stats.lines)
-            sent_lines = link.streamer.lines_sent
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(partial(ctl.move, {"X": 400.0}, speed=5.0))
-                await link.wait_for(  # G1 planned (answered), its M400 busy: it moves
-                    lambda: link.streamer.lines_sent == sent_lines + 2, "G1, M400")
-                tg.cancel_scope.cancel()
-            assert not emu.call(lambda: emu.emulator.machine.moving)
-            received = emu.stats.lines[sent:]
-            assert received[2:4] == ["M410", "M410"]  # the damaged one, and again
-            stopped = (await ctl.read_position())["X"]
-            assert 10.0 < stopped < 300.0, stopped  # cut short mid-move
-            assert emu.position()["X"] == pytest.approx(stopped, abs=0.006)
+    async with _homed_at_x10(config_for, "marlin", busy_interval=0.2) as (emu, ctl):
+        emu.faults.lost_quickstop_next = 1
+        link, sent = ctl.link, len(emu.stats.lines)
+        sent_lines = link.streamer.lines_sent
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(partial(ctl.move, {"X": 400.0}, speed=5.0))
+            await link.wait_for(  # G1 planned (answered), its M400 busy: it moves
+                lambda: link.streamer.lines_sent == sent_lines + 2, "G1, M400")
+            tg.cancel_scope.cancel()
+        assert not emu.call(lambda: emu.emulator.machine.moving)
+        received = emu.stats.lines[sent:]
+        assert received[2:4] == ["M410", "M410"]  # the damaged one, and again
+        stopped = (await ctl.read_position())["X"]
+        assert 10.0 < stopped < 300.0, stopped  # cut short mid-move
+        assert emu.position()["X"] == pytest.approx(stopped, abs=0.006)
 
 
 async def test_a_grbl_emergency_stop_lost_on_the_line_is_sent_again_until_confirmed(
         config_for: ConfigFor) -> None:
     # A 0x18 lost on a noisy line: GRBL goes on with the move. The stop is sent again
     # until GRBL confirms it (its ALARM:3 and banner), not left unconfirmed, still moving.
-    with running_emulator("grbl", speed=SPEED) as emu:
-        async with open_controller(config_for("grbl", emu.address),
-                                   poll_interval=POLL_S) as ctl:
-            await ctl.home()
-            await ctl.move({"X": 10.0})
-            emu.faults.lost_reset_next = 1
-            before, link = len(emu.stats.realtime), ctl.link
-            sent = link.streamer.lines_sent
-            failed: list[HardwareFault] = []
+    async with _homed_at_x10(config_for, "grbl") as (emu, ctl):
+        emu.faults.lost_reset_next = 1
+        before, link = len(emu.stats.realtime), ctl.link
+        sent = link.streamer.lines_sent
+        failed: list[HardwareFault] = []
 
-            async def move() -> None:
-                try:
-                    await ctl.move({"X": 400.0}, speed=5.0)
-                except HardwareFault as exc:
-                    failed.append(exc)
+        async def move() -> None:
+            try:
+                await ctl.move({"X": 400.0}, speed=5.0)
+            except HardwareFault as exc:
+                failed.append(exc)
 
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(move)
-                await link.wait_for(lambda: link.streamer.lines_sent == sent + 2, "G1, G4")
-                seq = link.status_seq
-                await link.wait_for(lambda: link.status_seq > seq and link.status is not None
-                                    and link.status.state == "Run", "a report of the move")
-                with anyio.fail_after(5):
-                    await ctl.emergency_stop()
-            assert not emu.call(lambda: emu.emulator.machine.moving)
-            resets = [data for data, _ in emu.stats.realtime[before:] if data == b"\x18"]
-            assert len(resets) >= 2  # the lost one and the one that stopped it
-            assert emu.position()["X"] < 300.0  # cut short mid-move
-            assert [str(exc) for exc in failed] == [
-                "the move was ended early by an emergency stop"]
-            assert ctl.requires_homing
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(move)
+            await link.wait_for(lambda: link.streamer.lines_sent == sent + 2, "G1, G4")
+            seq = link.status_seq
+            await link.wait_for(lambda: link.status_seq > seq and link.status is not None
+                                and link.status.state == "Run", "a report of the move")
+            with anyio.fail_after(5):
+                await ctl.emergency_stop()
+        assert not emu.call(lambda: emu.emulator.machine.moving)
+        resets = [data for data, _ in emu.stats.realtime[before:] if data == b"\x18"]
+        assert len(resets) >= 2  # the lost one and the one that stopped it
+        assert emu.position()["X"] < 300.0  # cut short mid-move
+        assert [str(exc) for exc in failed] == [
+            "the move was ended early by an emergency stop"]
+        assert ctl.requires_homing
 
 
 async def test_a_controller_busy_for_too_long_says_so_and_still_takes_the_emergency_stop(
