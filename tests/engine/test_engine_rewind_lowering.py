@@ -92,9 +92,11 @@ def test_a_rewound_prepare_to_aspirate_lowers_the_tip_again() -> None:
     assert abs(drawn - sum(stroke for _, stroke in free)) < 1e-3
 
 
-def held_up(scripted: ScriptedRun, cap: float | None = None) -> None:
+def held_up(scripted: ScriptedRun, cap: float | None = None, *,
+            blown_out: bool = False) -> None:
     """A tip into A1, a protocol pause and its resume: the unpark holds the tip up at the
-    safe height over A1 (with ``max_speeds`` capping Z at ``cap`` mm/s, if given)."""
+    safe height over A1 (with ``max_speeds`` capping Z at ``cap`` mm/s, if given; with
+    the plunger past the bottom, blown out there, if ``blown_out``)."""
     scripted.play()
     scripted.call(P300)
     scripted.call(PLATE)
@@ -102,6 +104,8 @@ def held_up(scripted: ScriptedRun, cap: float | None = None) -> None:
     if cap is not None:
         scripted.call(c.SetMaxSpeeds((("Z", cap),)))
     scripted.call(c.MoveTo("left", WELL, well="2/A1"))
+    if blown_out:
+        scripted.call(c.BlowOut("left", 50.0, "2/A1"))
     scripted.call(c.WaitForResume("look"))
     assert scripted.control.resume().accepted
     scripted.settle()
@@ -143,15 +147,7 @@ def test_a_prepare_to_aspirate_cut_off_in_its_lowering_is_recorded_as_rewound() 
     # again, between the unpark back to the checkpoint and its completion.
     scripted = ScriptedRun(default_config())
     try:
-        scripted.play()
-        scripted.call(P300)
-        scripted.call(PLATE)
-        scripted.call(c.PickUpTip("left", TIP_TOP, "1/A1", TIP_LENGTH))
-        scripted.call(c.MoveTo("left", WELL, well="2/A1"))
-        scripted.call(c.BlowOut("left", 50.0, "2/A1"))  # the plunger past the bottom
-        scripted.call(c.WaitForResume("look"))
-        assert scripted.control.resume().accepted
-        scripted.settle()
+        held_up(scripted, blown_out=True)  # the plunger past the bottom
         scripted.clock.call_at(scripted.clock.now() + 0.05,
                                lambda: scripted.engine.apply(Pause(option="immediate")))
         prepared = scripted.call(c.PrepareToAspirate("left"))
