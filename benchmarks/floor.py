@@ -371,7 +371,8 @@ def memory(tmp: Path, calls: int) -> list[Row]:
     rows: list[Row] = []
     for label, extra in (("plain", []), ("--json", ["--json"]),
                          ("--record", ["--record", str(tmp / "memory.jsonl")])):
-        wall, _, rss = process(labrun("simulate", str(protocol), "--watchdog", "0", *extra))
+        wall, _, rss = process(labrun("simulate", str(protocol), "--watchdog", "0",
+                                              "--max-hours", "0", *extra))
         rows.append((f"peak RSS, simulate {calls:,} calls, {label}", f"{rss:.0f} MB",
                      f"python -c pass {base:.0f} MB", f"wall {wall:.1f} s"))
     # One call of as many commands: a transfer of 4-command tipfuls is one step.
@@ -379,7 +380,8 @@ def memory(tmp: Path, calls: int) -> list[Row]:
     protocol = tmp / f"transfer_{tipfuls}.py"
     protocol.write_text(ONE_TRANSFER % (300 * tipfuls))
     for label, extra in (("plain", []), ("--json", ["--json"]), ("-v", ["-v"])):
-        wall, _, rss = process(labrun("simulate", str(protocol), "--watchdog", "0", *extra))
+        wall, _, rss = process(labrun("simulate", str(protocol), "--watchdog", "0",
+                                              "--max-hours", "0", *extra))
         rows.append((f"peak RSS, one transfer of {tipfuls:,} tipfuls, {label}", f"{rss:.0f} MB",
                      f"python -c pass {base:.0f} MB", f"wall {wall:.1f} s"))
     return rows
