@@ -384,8 +384,25 @@ def _literals_in(body: list[ast.stmt], name: str) -> dict[str, tuple[dict[str, A
                                    f"{name}:{node.lineno}") from None
         if not isinstance(value, dict):
             raise LocatedLoadError(f"{key} must be a dict", f"{name}:{node.lineno}")
+        _check_entries(key, value, f"{name}:{node.lineno}")
         found[key] = (value, node.lineno)
     return found
+
+
+_REQUIREMENTS_KEYS = ("apiLevel", "robotType")
+"""The keys a ``requirements`` dict may have: Opentrons refuses a protocol with any other
+(a misspelt ``robotType`` would otherwise pass unseen)."""
+
+
+def _check_entries(key: str, value: dict[Any, Any], where: str) -> None:
+    """Refuse a key of ``requirements`` that Opentrons does not know, as it does when it
+    reads the protocol. (``metadata`` takes any keys; labrun takes any literal as their
+    values, where Opentrons takes only text.)"""
+    unknown = [entry for entry in value if entry not in _REQUIREMENTS_KEYS]
+    if key == "requirements" and unknown:
+        raise LocatedLoadError(
+            f"requirements has no key {unknown[0]!r}; its keys are 'apiLevel' and "
+            "'robotType' (put anything else in metadata)", where)
 
 
 def _api_level(name: str, metadata: Mapping[str, Any], meta_line: int,

@@ -246,6 +246,13 @@ API_V1 = ("the protocol is written for Opentrons' Python API version 1 ({}), whi
      "robotType must be 'OT-2' or 'Flex', not 'OT3000'", 2),
     ('requirements = {"robotType": "Flex", "apiLevel": "2.15"}',
      "labrun runs OT-2 protocols; robotType 'Flex' is not supported", 1),
+    # Opentrons refuses a requirements key it does not know, so a misspelt one is seen
+    ('requirements = {"apiLevel": "2.15", "robottype": "OT-2"}',
+     "requirements has no key 'robottype'; its keys are 'apiLevel' and 'robotType' "
+     "(put anything else in metadata)", 1),
+    ('metadata = {"apiLevel": "2.15"}\nrequirements = {"author": "me"}',
+     "requirements has no key 'author'; its keys are 'apiLevel' and 'robotType' "
+     "(put anything else in metadata)", 2),
 ])
 def test_bad_api_levels_are_load_errors(tmp_path: Path, header: str, message: str,
                                         line: int) -> None:
