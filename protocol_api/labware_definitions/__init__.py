@@ -140,7 +140,8 @@ def get_definition(
     (LabwareDefinitionError). Raises LabwareNotFoundError naming the load name and
     suggesting close matches.
     """
-    name = load_name.strip().lower() if isinstance(load_name, str) else load_name
+    # In lower case, as Opentrons looks it up, but not stripped: it finds no " name".
+    name = load_name.lower() if isinstance(load_name, str) else load_name
     if isinstance(version, str) and version.strip().isdecimal():  # "1": Opentrons takes it
         version = int(version)
     if isinstance(namespace, str):  # "Opentrons": in lower case, as Opentrons looks it up
@@ -222,6 +223,9 @@ def _unknown(name: str, known: list[str]) -> str:
     import difflib
 
     # A tip rack of another volume is never a good guess: it changes what the pipette holds.
+    if name.strip() != name and name.strip() in known:
+        return (f"no labware definition named {name!r}: the load name has spaces around it "
+                f"(Opentrons finds none either); did you mean {name.strip()!r}?")
     volume = _tip_volume(name)
     known = [k for k in known if not _is_tiprack_name(k) or _tip_volume(k) == volume]
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)

@@ -52,6 +52,13 @@ CASES: list[tuple[str, str, str]] = [
     ("unknown labware", 'pass\nctx.load_labware("corning_96_wellplate_360ul_fla", 2)',
      "no labware definition named 'corning_96_wellplate_360ul_fla'; did you mean "
      "'corning_96_wellplate_360ul_flat'?"),
+    # Opentrons takes a load name in any case but finds none with spaces around it; labrun
+    # took it, so the protocol failed only on the robot.
+    ("a load name with a space in front",
+     'pass\nctx.load_labware(" corning_96_wellplate_360ul_flat", 2)',
+     "no labware definition named ' corning_96_wellplate_360ul_flat': the load name has "
+     "spaces around it (Opentrons finds none either); did you mean "
+     "'corning_96_wellplate_360ul_flat'?"),
     ("unknown instrument", 'pass\nctx.load_instrument("p300_single_gen3", "right")',
      "unknown instrument 'p300_single_gen3'; did you mean 'p300_single_gen2'? the OT-2 "
      "pipettes are p10_single, p10_multi, "),

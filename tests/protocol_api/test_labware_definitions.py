@@ -178,9 +178,13 @@ def test_definitions_are_read_once_and_shared() -> None:
 
 
 def test_load_names_are_matched_case_insensitively_like_opentrons() -> None:
-    assert get_definition(" Corning_96_Wellplate_360ul_Flat ")["parameters"]["loadName"] == (
+    assert get_definition("Corning_96_Wellplate_360ul_Flat")["parameters"]["loadName"] == (
         "corning_96_wellplate_360ul_flat"
     )
+    # but not with spaces around them: Opentrons finds no such labware, and the protocol
+    # would fail on the robot
+    with pytest.raises(LabwareNotFoundError, match="the load name has spaces around it"):
+        get_definition(" Corning_96_Wellplate_360ul_Flat ")
     # and a namespace, which Opentrons looks up in lower case too
     assert get_definition("nest_12_reservoir_15ml", namespace="Opentrons")["namespace"] == \
         "opentrons"
