@@ -7,6 +7,20 @@ protocol ``file:line`` from the traceback when it reports the failure.
 from __future__ import annotations
 
 
+def shown(value: object) -> str:
+    """``value`` as an error's message shows what a protocol gave: its ``repr`` when that
+    is short; else a list's or tuple's length, first and last item (a labware's 96
+    wells), or the ``repr`` cut at 200 characters, so the message stays one readable
+    line."""
+    text = repr(value)
+    if len(text) <= 120:
+        return text
+    if isinstance(value, (list, tuple)) and type(value) in (list, tuple) and len(value) > 2:
+        kind = type(value).__name__  # a list or a tuple, not a Point
+        return f"a {kind} of {len(value)} ({value[0]!r} ... {value[-1]!r})"[:200]
+    return text[:199] + "…"
+
+
 class ProtocolError(Exception):
     """A protocol asked for something labrun cannot do (bad input, docs/design.md §10)."""
 

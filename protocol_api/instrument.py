@@ -24,6 +24,7 @@ from .errors import (
     UnsupportedAPIError,
     UnsupportedNameError,
     VolumeError,
+    shown,
 )
 from .labware import (
     Labware,
@@ -1252,7 +1253,7 @@ class InstrumentContext:
             raise ProtocolError(f"touch_tip: give {which}, not a location; v_offset= sets "
                                 "the height from its top (Opentrons refuses a location too)")
         if not isinstance(location, Well):
-            raise ProtocolError(f"touch_tip: expected a Well, not {location!r}")
+            raise ProtocolError(f"touch_tip: expected a Well, not {shown(location)}")
         for name, value in (("radius", radius), ("v_offset", v_offset), ("speed", speed)):
             if not is_number(value):
                 raise ProtocolError(f"touch_tip: {name} must be a number, not {value!r}")
@@ -1371,7 +1372,7 @@ class InstrumentContext:
         if (isinstance(labware, TrashBin) and labware.bin is self._ctx.fixed_trash
                 and self._ctx.api_version >= TRASH_BIN_API):
             return labware.drop_point()  # ``fixed_trash.top(...)``'s offset from it too
-        raise ProtocolError(f"{op}: expected a Location or a Well, not {labware!r}")
+        raise ProtocolError(f"{op}: expected a Location or a Well, not {shown(labware)}")
 
     def _go(self, op: str, location: Location | Well | None,
             clearance: float | None, *, back: bool = True) -> tuple[Location, str | None]:
@@ -1389,7 +1390,7 @@ class InstrumentContext:
         if isinstance(location, Well):
             location = location.bottom(clearance) if clearance is not None else location.top()
         if not isinstance(location, Location):
-            raise ProtocolError(f"{op}: expected a Location or a Well, not {location!r}")
+            raise ProtocolError(f"{op}: expected a Location or a Well, not {shown(location)}")
         if self._layout is not None:
             self._check_partial(op, location)
         return location, self._move(location)
@@ -1763,7 +1764,7 @@ def _speed(what: str, value: object) -> float:
 
 def _volume(op: str, value: object) -> float:
     if not is_number(value):
-        raise VolumeError(f"{op}: volume must be a number of µL, not {value!r}")
+        raise VolumeError(f"{op}: volume must be a number of µL, not {shown(value)}")
     if value < 0:
         raise VolumeError(f"{op}: volume {value:g} µL is negative")
     return float(value)

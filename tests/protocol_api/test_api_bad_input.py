@@ -104,6 +104,17 @@ CASES: list[tuple[str, str, str]] = [
      "slot 12 already holds Trash Bin"),  # from 2.16, as the log names it
     ("well that does not exist", 'p300.pick_up_tip()\np300.aspirate(10, plate["Z1"])',
      "corning_96_wellplate_360ul_flat in slot 1 has no well 'Z1' (wells are A1..H12)"),
+    # A list of wells where one is expected printed every well: a line of 96 of them.
+    ("a plate's wells given as the location",
+     'p300.pick_up_tip()\np300.blow_out(plate.wells())',
+     "blow_out: expected a Location or a Well, not a list of 96 (A1 of Corning 96 Well "
+     "Plate 360 µL Flat on slot 1 ... H12 of Corning 96 Well Plate 360 µL Flat on slot 1)"),
+    ("a point given as the location",  # short: as written, not "a tuple of 3 (1 ... 3)"
+     'p300.pick_up_tip()\np300.blow_out((1, 2, 3))',
+     "blow_out: expected a Location or a Well, not (1, 2, 3)"),
+    ("a column given as the volume", 'p300.pick_up_tip()\np300.aspirate(plate.columns()[0])',
+     "aspirate: volume must be a number of µL, not a list of 8 (A1 of Corning 96 Well "
+     "Plate 360 µL Flat on slot 1 ... H1 of Corning 96 Well Plate 360 µL Flat on slot 1)"),
     ("negative volume", 'p300.pick_up_tip()\np300.aspirate(-5, plate["A1"])',
      "aspirate: volume -5 µL is negative"),
     ("volume over the pipette max", 'p300.pick_up_tip()\np300.aspirate(301, plate["A1"])',
