@@ -33,6 +33,12 @@ ADAPTER_API = APIVersion(2, 15)
 """From this apiLevel labware loads onto adapters (on the deck or on a module)."""
 COORDINATE_SLOT_API = APIVersion(2, 15)
 """From this apiLevel an OT-2's slots may be named as a Flex's (``"D1"`` for 1)."""
+LID_API = APIVersion(2, 23)
+"""From this apiLevel ``load_labware`` takes a ``lid`` (which labrun does not support)."""
+OWN_ADAPTER_VERSION_API = APIVersion(2, 26)
+"""From this apiLevel ``load_labware`` takes ``adapter_namespace`` and ``adapter_version``
+(the adapter's own, no longer the labware's namespace), and ``lid_namespace`` and
+``lid_version``."""
 TRASH_BIN_API = APIVersion(2, 16)
 """From this apiLevel Opentrons makes the fixed trash a trash bin rather than labware:
 ``drop_tip``, ``dispense``, ``blow_out`` and ``move_to`` take it (at its top, centred)."""

@@ -14,6 +14,8 @@ from .api_level import (
     ADAPTER_API,
     BY_NAME_DEPRECATED,
     ENGINE_CORE_API,
+    LID_API,
+    OWN_ADAPTER_VERSION_API,
     refuse_removed,
     removed_in,
     require,
@@ -27,6 +29,7 @@ from .errors import (
     ProtocolError,
     SlotOccupiedError,
     UnknownAttributeError,
+    UnsupportedAPIError,
     UnsupportedNameError,
 )
 from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
@@ -323,22 +326,43 @@ class ProtocolContext:
     @api_step("load_labware")
     def load_labware(self, load_name: str, location: int | str, label: str | None = None,
                      namespace: str | None = None, version: int | None = None,
-                     adapter: str | None = None) -> Labware:
-        """Load a labware by its load name into a deck slot (on ``adapter``, if named)."""
+                     adapter: str | None = None, lid: str | None = None, *,
+                     adapter_namespace: str | None = None, adapter_version: int | None = None,
+                     lid_namespace: str | None = None,
+                     lid_version: int | None = None) -> Labware:
+        """Load a labware by its load name into a deck slot (on ``adapter``, if named).
+
+        From apiLevel 2.26 the adapter is looked up by its own ``adapter_namespace`` and
+        ``adapter_version``, as Opentrons does; before, by ``namespace``, in its newest
+        version. A ``lid`` (from 2.23) is refused: labrun has no lids."""
+        for name, value in (("adapter_namespace", adapter_namespace),
+                            ("adapter_version", adapter_version),
+                            ("lid_namespace", lid_namespace), ("lid_version", lid_version)):
+            if value is not None:
+                require(f"load_labware: {name}", OWN_ADAPTER_VERSION_API, self.api_version)
+        if lid is not None:
+            require("load_labware: lid", LID_API, self.api_version)
+            raise UnsupportedAPIError("load_labware: lid: lids on labware are not supported "
+                                      "by labrun")
         if adapter is not None:
             require("load_labware: adapter", ADAPTER_API, self.api_version)
-            self._check_for_adapter(load_name, namespace, version, adapter)
-            base = self._load(adapter, location, None, namespace, None, adapter=True)
+            if self.api_version < OWN_ADAPTER_VERSION_API:
+                adapter_namespace, adapter_version = namespace, None
+            self._check_for_adapter(load_name, namespace, version, adapter,
+                                    adapter_namespace, adapter_version)
+            base = self._load(adapter, location, None, adapter_namespace, adapter_version,
+                              adapter=True)
             return self._load_on(base, load_name, label, namespace, version)
         return self._load(load_name, location, label, namespace, version)
 
     def _check_for_adapter(self, name: str, namespace: str | None, version: int | None,
-                           adapter: str) -> None:
+                           adapter: str, adapter_namespace: str | None,
+                           adapter_version: int | None) -> None:
         """Refuse a labware that cannot be loaded on ``adapter`` before the adapter is
         loaded for it (``load_labware(..., adapter=)``): a refused call loads neither."""
         definition = self._definition(name, namespace, version)
         check_role(definition, adapter=False, api_version=self._api_version)
-        base = self._definition(adapter, namespace, None)
+        base = self._definition(adapter, adapter_namespace, adapter_version)
         check_role(base, adapter=True, api_version=self._api_version)
         check_sits_on(definition, base["parameters"]["loadName"])
 
@@ -502,7 +526,7 @@ class ProtocolContext:
         adapter loaded for a labware (``then``: its load name, namespace and version) is
         loaded only if that labware can go on it."""
         if then is not None and isinstance(name, str):
-            self._check_for_adapter(*then, name)
+            self._check_for_adapter(*then, name, namespace, version)
         definition = self._definition(name, namespace, version,
                                       "load_adapter" if adapter else "load_labware")
         check_role(definition, adapter=adapter, api_version=self._api_version)
@@ -517,8 +541,14 @@ class ProtocolContext:
     @api_step("load_instrument")
     def load_instrument(self, instrument_name: str, mount: Mount | str,
                         tip_racks: Sequence[Labware] | None = None,
-                        replace: bool = False) -> InstrumentContext:
-        """Attach a pipette to a mount."""
+                        replace: bool = False,
+                        liquid_presence_detection: bool | None = None) -> InstrumentContext:
+        """Attach a pipette to a mount. ``liquid_presence_detection`` (from apiLevel 2.20)
+        is refused, True or False, as Opentrons refuses it on an OT-2."""
+        if liquid_presence_detection is not None:
+            require("load_instrument: liquid_presence_detection", (2, 20), self.api_version)
+            raise InstrumentError("load_instrument: liquid_presence_detection is a Flex's; an "
+                                  "OT-2 pipette has no pressure sensor (leave it out)")
         spec = get_pipette(instrument_name, self._api_version)
         instrument_name = instrument_name.lower()  # any case, as Opentrons
         mount_name = Mount.parse(mount).value

@@ -177,6 +177,14 @@ PARAMETERS: list[tuple[tuple[int, int], str, Call]] = [
     ((2, 4), "load_module: configuration needs apiLevel 2.4",
      lambda ctx: ctx.load_module("thermocycler", configuration="semi")),
     ((2, 15), "dispense: push_out needs apiLevel 2.15", lambda ctx: _dispense_push_out(ctx)),
+    # an adapter's own namespace and version: a TypeError at any level before
+    ((2, 26), "load_labware: adapter_version needs apiLevel 2.26",
+     lambda ctx: ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4,
+                                  adapter="opentrons_96_pcr_adapter", adapter_version=1)),
+    ((2, 26), "load_labware: adapter_namespace needs apiLevel 2.26",
+     lambda ctx: ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4,
+                                  adapter="opentrons_96_pcr_adapter",
+                                  adapter_namespace="opentrons")),
 ]
 
 
@@ -263,3 +271,40 @@ def test_tip_tracking_keeps_its_books_at_every_level() -> None:
             p300.return_tip()
             p300.pick_up_tip()  # the third tip: the first two are marked used
             assert ctx.deck["1"].next_tip() is ctx.deck["1"]["D1"]
+
+
+def test_an_adapters_own_version_is_the_one_looked_up_from_2_26() -> None:
+    """Opentrons looks the adapter up by ``adapter_version`` from 2.26: one it lacks is
+    not found (and ``adapter_version`` without an adapter is taken and means nothing)."""
+    with open_context(api_version=(2, 26)) as ctx:
+        with pytest.raises(ProtocolError) as refused:
+            ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4,
+                             adapter="opentrons_96_pcr_adapter", adapter_version=5)
+        assert str(refused.value).startswith(
+            "no labware 'opentrons_96_pcr_adapter' version 5; labrun has ")
+        assert ctx.load_labware(PLATE, 5, adapter_version=1).parent == "5"
+
+
+@pytest.mark.parametrize(("level", "name", "refusal", "call"), [
+    ((2, 23), "load_labware: lid",
+     "load_labware: lid: lids on labware are not supported by labrun",
+     lambda ctx: ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4,
+                                  lid="opentrons_tough_pcr_auto_sealing_lid")),
+    # Opentrons refuses it on an OT-2 even when False
+    ((2, 20), "load_instrument: liquid_presence_detection",
+     "load_instrument: liquid_presence_detection is a Flex's; an OT-2 pipette has no "
+     "pressure sensor (leave it out)",
+     lambda ctx: ctx.load_instrument("p20_single_gen2", "left",
+                                     liquid_presence_detection=False)),
+])
+def test_arguments_labrun_does_not_take_say_so_not_a_type_error(
+        level: tuple[int, int], name: str, refusal: str, call: Call) -> None:
+    """They were TypeErrors ("got an unexpected keyword argument"), as if misspelt: below
+    their level they need it, as in Opentrons; from it, the message says why not."""
+    before = (level[0], level[1] - 1)
+    with open_context(api_version=before) as ctx, pytest.raises(
+            APIVersionError, match=rf"^{name} needs apiLevel {level[0]}\.{level[1]} or later"):
+        call(ctx)
+    with open_context(api_version=level) as ctx, pytest.raises(ProtocolError) as refused:
+        call(ctx)
+    assert str(refused.value) == refusal
