@@ -113,6 +113,12 @@ def load_protocol(path: str | Path, *, shown_as: str | None = None) -> ProtocolS
             f"robotType must be 'OT-2' or 'Flex', not {robot_type!r}", f"{name}:{req_line}")
     if "run" not in code.co_names:  # the top level never names it: nothing binds it
         raise LocatedLoadError("the protocol has no run(ctx) function", f"{name}:1")
+    defs = sorted(const.co_firstlineno for const in code.co_consts
+                  if isinstance(const, types.CodeType) and const.co_name == "run")
+    if len(defs) > 1:  # Opentrons refuses it; here the last would run, silently
+        lines = ", ".join(str(line) for line in defs)
+        raise LocatedLoadError(f"run is defined {len(defs)} times (lines {lines}); a "
+                               "protocol has one run(ctx) function", f"{name}:{defs[-1]}")
     namespace = _execute(code, name, str(path))
     run = namespace.get("run")
     if not callable(run) or isinstance(run, type):

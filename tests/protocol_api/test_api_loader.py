@@ -490,6 +490,9 @@ def test_a_byte_order_mark_and_a_coding_comment_that_disagree_are_said_at_its_li
     ("def run(ctx):\n    ctx.comment('x')\n    yield 1", 3,
      "run must be a plain def, not a generator function (it has yield)"),
     ("async def run(ctx):\n    yield 1", 3, "run must be a plain def, not async def"),
+    # Opentrons refuses two (a copy left in the file); the last one ran, the first never
+    ("def run(ctx):\n    ctx.comment('a')\n\ndef run(ctx):\n    ctx.comment('b')", 6,
+     "run is defined 2 times (lines 3, 6); a protocol has one run(ctx) function"),
 ])
 def test_a_run_that_is_not_a_function_is_reported_at_its_own_line(
         tmp_path: Path, body: str, line: int, message: str) -> None:
