@@ -14,7 +14,7 @@ import math
 import re
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from engine.commands import OFF_DECK as OFF_DECK_SLOT
 from hardware.frozen import Frozen
@@ -301,6 +301,23 @@ class WellGeometry:
 SET_OFFSET_RESTORED_API = APIVersion(2, 18)
 """Opentrons takes ``Labware.set_offset`` again from this apiLevel (not from 2.14 until it)."""
 
+
+
+_V = TypeVar("_V")
+
+
+class _Lookup(dict[str, _V]):
+    """The dict ``wells_by_name()``, ``rows_by_name()`` and ``columns_by_name()`` give: a
+    plain dict but for a missing key, whose KeyError (``WellNotFoundError``) names the
+    labware and what it has ("... has no well 'A13' (wells are A1..H12)"), not only the
+    key. ``get`` and ``in`` are a dict's."""
+
+    def __init__(self, items: Mapping[str, _V], missing: Callable[[object], str]) -> None:
+        super().__init__(items)
+        self._missing = missing
+
+    def __missing__(self, key: object) -> _V:
+        raise WellNotFoundError(self._missing(key))
 
 class Labware:
     """A labware loaded in a deck slot, built from a schema-2 definition.
@@ -789,9 +806,10 @@ class Labware:
         return None
 
     def wells_by_name(self) -> dict[str, Well]:
-        """Well name -> Well, in ``wells()`` order."""
+        """Well name -> Well, in ``wells()`` order; a name it lacks raises a KeyError that
+        names the labware and its wells, as ``labware[name]`` does."""
         self._all_wells()
-        return dict(self._by_name)
+        return _Lookup(self._by_name, lambda name: self._no_such("well", name, self._names))
 
     def rows(self, *args: str | int) -> list[list[Well]]:
         """Rows back to front (A, B, ...), each left to right; or those named or indexed."""
@@ -799,7 +817,8 @@ class Labware:
 
     def rows_by_name(self) -> dict[str, list[Well]]:
         """Row letter (``"A"``) -> that row's wells, left to right."""
-        return self._named(self._layout()[0])
+        rows = self._named(self._layout()[0])
+        return _Lookup(rows, lambda name: self._no_such("row", name, list(rows)))
 
     def columns(self, *args: str | int) -> list[list[Well]]:
         """Columns left to right, each back to front (A1, B1, ...); or named ("1") or indexed."""
@@ -807,7 +826,8 @@ class Labware:
 
     def columns_by_name(self) -> dict[str, list[Well]]:
         """Column number (``"1"``) -> that column's wells, back to front."""
-        return self._named(self._layout()[1])
+        columns = self._named(self._layout()[1])
+        return _Lookup(columns, lambda name: self._no_such("column", name, list(columns)))
 
     # Opentrons' deprecated names of the three (it still runs them, with a warning in
     # its log): old protocols call them.
@@ -866,6 +886,8 @@ class Labware:
         hint = ""
         if isinstance(name, str) and name != name.strip().upper() and name.strip().upper() in names:
             hint = f"; did you mean {name.strip().upper()!r}?"
+        elif isinstance(name, int) and str(name) in names:  # columns_by_name()[1]
+            hint = f"; did you mean {str(name)!r}?"
         return f"{where} ({listing}){hint}"
 
     # -- tip tracking -------------------------------------------------------------------

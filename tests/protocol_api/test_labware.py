@@ -221,6 +221,24 @@ def test_unknown_rows_columns_and_single_wells_are_named() -> None:
         load("nest_1_reservoir_195ml")["A2"]
 
 
+def test_a_name_missing_from_the_by_name_dicts_is_named_with_what_there_is() -> None:
+    """``wells_by_name()["A13"]`` said only ``KeyError: 'A13'``: the dicts stay dicts (a
+    KeyError, ``get``, ``in``, equal to a plain dict), but a missing key is explained."""
+    plate = load("corning_96_wellplate_360ul_flat", "2", SLOT_2)
+    wells, rows, columns = plate.wells_by_name(), plate.rows_by_name(), plate.columns_by_name()
+    for lookup, key, message in (
+            (wells, "A13", "has no well 'A13' (wells are A1..H12)"),
+            (wells, "a1", "has no well 'a1' (wells are A1..H12); did you mean 'A1'?"),
+            (rows, "I", "has no row 'I' (rows are A..H)"),
+            (columns, 1, "has no column 1 (columns are 1..12); did you mean '1'?")):
+        with pytest.raises(KeyError) as info:
+            lookup[key]
+        assert str(info.value) == f"corning_96_wellplate_360ul_flat in slot 2 {message}"
+        assert lookup.get(key) is None and key not in lookup
+    assert wells["A1"] is plate["A1"] and wells == dict(wells) and len(columns) == 12
+    assert rows["A"] == plate.rows()[0]
+
+
 def test_naming_a_well_of_an_adapter_says_it_has_none() -> None:
     adapter = load("opentrons_96_flat_bottom_adapter", "2", SLOT_2)
     assert adapter.wells() == [] and adapter.wells_by_name() == {}
