@@ -31,6 +31,7 @@ from .errors import (
     UnknownAttributeError,
     UnsupportedAPIError,
     UnsupportedNameError,
+    shown,
 )
 from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
 from .labware import Labware, TrashBin, Well, check_sits_on
@@ -721,10 +722,16 @@ class ProtocolContext:
 
     @api_step("delay")
     def delay(self, seconds: float = 0, minutes: float = 0, msg: str | None = None) -> None:
-        """Wait; time keeps running during pauses."""
+        """Wait; time keeps running during pauses. The message: text or None from
+        apiLevel 2.14, as in Opentrons."""
         for name, value in (("seconds", seconds), ("minutes", minutes)):
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ProtocolError(f"delay: {name} must be a number, not {value!r}")
+        if msg is not None and not isinstance(msg, str):
+            if self._api_version >= ENGINE_CORE_API:
+                raise ProtocolError(f"delay: the message must be text or None, not "
+                                    f"{shown(msg)}; write msg=str(...)")
+            msg = str(msg)
         total = float(seconds) + 60.0 * float(minutes)
         if total < 0:  # a computed wait gone past: Opentrons goes on at once
             self._steps.warn(f"delay: {total:g} s is negative; nothing is waited, as "

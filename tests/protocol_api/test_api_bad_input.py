@@ -64,6 +64,8 @@ CASES: list[tuple[str, str, str]] = [
      "pipettes are p10_single, p10_multi, "),
     ("a pause message that is not text", "pass\nctx.pause(5)",  # as Opentrons from 2.14
      "pause: the message must be text or None, not 5; write ctx.pause(str(...))"),
+    ("a delay message that is not text", "pass\nctx.delay(1, msg=5)",  # as Opentrons from 2.14
+     "delay: the message must be text or None, not 5; write msg=str(...)"),
     ("a Flex pipette", 'pass\nctx.load_instrument("flex_8channel_1000", "right")',
      "unknown instrument 'flex_8channel_1000'; the OT-2 pipettes are p10_single"),
     ("unknown mount", 'pass\nctx.load_instrument("p20_single_gen2", "middle")',

@@ -161,6 +161,15 @@ def test_a_comment_of_a_number_is_said_before_apilevel_2_14() -> None:
         assert ctx.commands()[-1].endswith("5")
 
 
+def test_a_delay_message_of_a_number_is_text_before_apilevel_2_14() -> None:
+    """Opentrons takes ``delay(msg=5)`` below 2.14 and refuses it from there (from 2.14
+    labrun refuses it too: test_api_bad_input)."""
+    with open_context(api_version=(2, 13)) as ctx:
+        ctx.delay(1, msg=5)
+        delay = protocol_commands(ctx)[-1]
+        assert isinstance(delay, c.Delay) and delay.message == "5"
+
+
 @pytest.mark.parametrize(("level", "slots"), [((2, 15), [1, 12]), ((2, 16), [1])])
 def test_the_fixed_trash_is_loaded_labware_before_2_16(level: tuple[int, int],
                                                         slots: list[int]) -> None:
