@@ -20,9 +20,12 @@ from engine.commands import OFF_DECK as OFF_DECK_SLOT
 from hardware.frozen import Frozen
 from protocol_api.api_level import (
     ENGINE_CORE_API,
+    LID_API,
     NEWEST,
+    OWN_ADAPTER_VERSION_API,
     refuse_removed,
     removed_in,
+    require,
     since,
 )
 from protocol_api.compat import WellCore
@@ -555,8 +558,20 @@ class Labware:
 
     @since(2, 15)
     def load_labware(self, name: str, label: str | None = None, namespace: str | None = None,
-                     version: int | None = None) -> Labware:
-        """Load a labware on top of this one (an adapter), as ``ProtocolContext`` loads it."""
+                     version: int | None = None, *, lid: str | None = None,
+                     lid_namespace: str | None = None,
+                     lid_version: int | None = None) -> Labware:
+        """Load a labware on top of this one (an adapter), as ``ProtocolContext`` loads it.
+        ``lid`` (from apiLevel 2.23; ``lid_namespace`` and ``lid_version`` from 2.26) is
+        refused: labrun has no lids."""
+        for option, value in (("lid_namespace", lid_namespace), ("lid_version", lid_version)):
+            if value is not None:
+                require(f"Labware.load_labware: {option}", OWN_ADAPTER_VERSION_API,
+                        self.api_version)
+        if lid is not None:
+            require("Labware.load_labware: lid", LID_API, self.api_version)
+            raise UnsupportedAPIError("Labware.load_labware: lid: lids on labware are not "
+                                      "supported by labrun")
         return self._load_on_this("load_labware", name, label, namespace, version)
 
     @since(2, 15)

@@ -185,6 +185,9 @@ PARAMETERS: list[tuple[tuple[int, int], str, Call]] = [
      lambda ctx: ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4,
                                   adapter="opentrons_96_pcr_adapter",
                                   adapter_namespace="opentrons")),
+    ((2, 26), "Labware.load_labware: lid_version needs apiLevel 2.26",  # taken, no lid given
+     lambda ctx: ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4, version=4)
+     .load_labware("nest_96_wellplate_100ul_pcr_full_skirt", version=4, lid_version=1)),
 ]
 
 
@@ -290,6 +293,11 @@ def test_an_adapters_own_version_is_the_one_looked_up_from_2_26() -> None:
      "load_labware: lid: lids on labware are not supported by labrun",
      lambda ctx: ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4,
                                   lid="opentrons_tough_pcr_auto_sealing_lid")),
+    ((2, 23), "Labware.load_labware: lid",
+     "Labware.load_labware: lid: lids on labware are not supported by labrun",
+     lambda ctx: ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4, version=4)
+     .load_labware("nest_96_wellplate_100ul_pcr_full_skirt", version=4,
+                   lid="opentrons_tough_pcr_auto_sealing_lid")),
     # Opentrons refuses it on an OT-2 even when False
     ((2, 20), "load_instrument: liquid_presence_detection",
      "load_instrument: liquid_presence_detection is a Flex's; an OT-2 pipette has no "
