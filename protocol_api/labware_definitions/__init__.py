@@ -144,6 +144,11 @@ def get_definition(
     name = load_name.lower() if isinstance(load_name, str) else load_name
     if isinstance(version, str) and version.strip().isdecimal():  # "1": Opentrons takes it
         version = int(version)
+    if isinstance(version, float) and version.is_integer() and api_version >= ENGINE_CORE_API:
+        version = int(version)  # 1.0: Opentrons' engine takes it as 1 (its older core, not)
+    if isinstance(version, (bool, float)):  # 1.0 read "1.0.json", a file of no labware
+        raise LabwareNotFoundError(
+            f"no labware {name!r} version {version!r}: a version is a whole number, such as 1")
     if isinstance(namespace, str):  # "Opentrons": in lower case, as Opentrons looks it up
         namespace = namespace.lower()
     if not isinstance(name, str) or not name:

@@ -234,6 +234,20 @@ def test_wrong_version_or_namespace_says_what_exists() -> None:
     assert get_definition("nest_12_reservoir_15ml", "opentrons", 1)["version"] == 1
 
 
+def test_a_version_that_is_not_a_whole_number_is_said_so() -> None:
+    """``version=1.0`` failed inside labrun, with a FileNotFoundError naming a "1.0.json"
+    of its own installation. Opentrons' engine (apiLevel 2.14 on) takes 1.0 as 1; its
+    older core finds no such labware."""
+    assert get_definition("nest_12_reservoir_15ml", version=1.0,  # type: ignore[arg-type]
+                          api_version=(2, 14))["version"] == 1
+    for version, level in ((1.0, (2, 13)), (1.5, (2, 20)), (True, (2, 20))):
+        with pytest.raises(LabwareNotFoundError) as info:
+            get_definition("nest_12_reservoir_15ml", version=version,  # type: ignore[arg-type]
+                           api_version=level)
+        assert str(info.value) == (f"no labware 'nest_12_reservoir_15ml' version {version!r}: "
+                                   "a version is a whole number, such as 1")
+
+
 # -- custom definitions --------------------------------------------------------------
 
 
