@@ -224,14 +224,18 @@ class Mount(enum.Enum):
 
     @classmethod
     def parse(cls, value: Mount | str) -> Mount:
-        """Accept a Mount or ``"left"``/``"right"`` in any case; InstrumentError otherwise."""
+        """Accept a Mount or ``"left"``/``"right"`` in any case (but not with spaces around
+        it, as Opentrons refuses ``" left"``); InstrumentError otherwise."""
         if isinstance(value, Mount):
             return value
         if isinstance(value, str):
             try:
-                return cls(value.strip().lower())
+                return cls(value.lower())
             except ValueError:
-                pass
+                if value.strip().lower() in ("left", "right"):
+                    raise InstrumentError(f"no mount {value!r}: it has spaces around it "
+                                          f"(Opentrons refuses it); did you mean "
+                                          f"{value.strip().lower()!r}?") from None
         raise InstrumentError(f"no mount {value!r}; mounts are 'left' and 'right'")
 
     def __str__(self) -> str:

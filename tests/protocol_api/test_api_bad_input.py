@@ -70,6 +70,10 @@ CASES: list[tuple[str, str, str]] = [
      "unknown instrument 'flex_8channel_1000'; the OT-2 pipettes are p10_single"),
     ("unknown mount", 'pass\nctx.load_instrument("p20_single_gen2", "middle")',
      "no mount 'middle'; mounts are 'left' and 'right'"),
+    # Opentrons takes a mount in any case but not " left"; labrun took it
+    ("a mount with a space in front", 'pass\nctx.load_instrument("p20_single_gen2", " right")',
+     "no mount ' right': it has spaces around it (Opentrons refuses it); did you mean "
+     "'right'?"),
     ("mount already used", 'pass\nctx.load_instrument("p20_single_gen2", "left")',
      "the left mount already has a p300_single_gen2; pass replace=True to replace it"),
     ("replacing a pipette that holds a tip",

@@ -136,9 +136,16 @@ def test_location_repr_shows_point_and_labware(plate: Labware) -> None:
     )
 
 
-@pytest.mark.parametrize("value", ["left", "LEFT", " Left ", Mount.LEFT])
+@pytest.mark.parametrize("value", ["left", "LEFT", "Left", Mount.LEFT])
 def test_mount_parse_accepts_left_in_any_case(value: str | Mount) -> None:
     assert Mount.parse(value) is Mount.LEFT
+
+
+def test_a_mount_with_spaces_around_it_is_refused_as_opentrons_refuses_it() -> None:
+    with pytest.raises(InstrumentError) as info:
+        Mount.parse(" Left ")
+    assert str(info.value) == ("no mount ' Left ': it has spaces around it (Opentrons "
+                               "refuses it); did you mean 'left'?")
 
 
 def test_mount_values_and_str() -> None:
