@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from protocol_api.errors import APIVersionError, UnsupportedAPIError
+from protocol_api.errors import APIVersionError, UnsupportedAPIError, UnsupportedNameError
 from protocol_api.loader import MAX_API
 from protocol_api.types import APIVersion
 
@@ -50,6 +50,16 @@ def require(what: str, level: tuple[int, int], current: APIVersion, hint: str = 
     if current < level:
         raise APIVersionError(f"{what} needs apiLevel {APIVersion(*level)} or later; this "
                               f"protocol's apiLevel is {current}" + (f" {hint}" if hint else ""))
+
+
+def require_name(what: str, level: tuple[int, int], current: APIVersion) -> None:
+    """As ``require``, for a name labrun does not support, looked up through
+    ``__getattr__``: the error is an AttributeError too (``UnsupportedNameError``), so
+    ``hasattr`` stays False, but it says the level first, as Opentrons does."""
+    try:
+        require(what, level, current)
+    except APIVersionError as exc:
+        raise UnsupportedNameError(str(exc)) from None
 
 
 BY_NAME_DEPRECATED = "load_labware_by_name is deprecated; use load_labware"

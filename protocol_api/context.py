@@ -19,6 +19,7 @@ from .api_level import (
     refuse_removed,
     removed_in,
     require,
+    require_name,
     since,
 )
 from .compat import HardwareManager
@@ -70,6 +71,13 @@ _UNSUPPORTED = {
     "robot": "robot contexts",
     "capture_image": "camera images",
 }
+_UNSUPPORTED_SINCE = {
+    "load_waste_chute": (2, 16), "robot": (2, 22), "load_lid_stack": (2, 23),
+    "move_lid": (2, 23), "define_liquid_class": (2, 24), "get_liquid_class": (2, 24),
+    "wait_for_tasks": (2, 27), "create_timer": (2, 27), "capture_image": (2, 27),
+}
+"""The apiLevel Opentrons has each of those from: below it, it is told it needs that
+level, as Opentrons tells it."""
 
 
 AXES = ("X", "Y", "Z", "A", "B", "C")
@@ -794,6 +802,9 @@ class ProtocolContext:
                                        "trash bin; its fixed trash in slot 12 is always "
                                        "loaded (ctx.fixed_trash)")
         if name in _UNSUPPORTED:
+            if name in _UNSUPPORTED_SINCE:
+                require_name(f"ProtocolContext.{name}", _UNSUPPORTED_SINCE[name],
+                             self.api_version)
             raise UnsupportedNameError(
                 f"ProtocolContext.{name}: {_UNSUPPORTED[name]} are not supported by labrun")
         raise UnknownAttributeError(self, name, "ProtocolContext")

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from engine import commands as c
 
-from .api_level import ENGINE_CORE_API, TRASH_BIN_API, refuse_removed, require, since
+from .api_level import (
+    ENGINE_CORE_API,
+    TRASH_BIN_API,
+    refuse_removed,
+    require,
+    require_name,
+    since,
+)
 from .errors import (
     InstrumentError,
     ProtocolError,
@@ -100,21 +107,22 @@ DEFAULT_GANTRY_SPEED = 400.0  # mm/s, InstrumentContext.default_speed
 OT2_PLUNGERS = {"left": "B", "right": "C"}
 """The OT-2's plunger axes, for a context that was not told the robot's mounts."""
 
-_UNSUPPORTED = frozenset({
-    "detect_liquid_presence",
-    "require_liquid_presence",
-    "measure_liquid_height",
-    # added in apiLevels 2.21 to 2.27
-    "transfer_with_liquid_class",
-    "distribute_with_liquid_class",
-    "consolidate_with_liquid_class",
-    "dynamic_mix",
-    "resin_tip_seal",
-    "resin_tip_unseal",
-    "resin_tip_dispense",
-    "get_minimum_liquid_sense_height",
-})
-"""Opentrons calls labrun refuses with a clear error (the Flex's, mostly)."""
+_UNSUPPORTED: dict[str, tuple[int, int]] = {
+    "detect_liquid_presence": (2, 20),
+    "require_liquid_presence": (2, 20),
+    "measure_liquid_height": (2, 20),
+    "get_minimum_liquid_sense_height": (2, 21),
+    "resin_tip_seal": (2, 23),
+    "resin_tip_unseal": (2, 23),
+    "resin_tip_dispense": (2, 23),
+    "transfer_with_liquid_class": (2, 24),
+    "distribute_with_liquid_class": (2, 24),
+    "consolidate_with_liquid_class": (2, 24),
+    "dynamic_mix": (2, 27),
+}
+"""Opentrons calls labrun refuses with a clear error (the Flex's, mostly), with the
+apiLevel Opentrons has them from: below it, the call is told it needs that level, as
+Opentrons tells it."""
 
 
 class FlowRates:
@@ -1726,6 +1734,7 @@ class InstrumentContext:
 
     def __getattr__(self, name: str) -> Any:
         if name in _UNSUPPORTED:
+            require_name(f"InstrumentContext.{name}", _UNSUPPORTED[name], self.api_version)
             raise UnsupportedNameError(f"InstrumentContext.{name} is not supported by labrun")
         raise UnknownAttributeError(self, name, "InstrumentContext")
 

@@ -26,6 +26,7 @@ from protocol_api.api_level import (
     refuse_removed,
     removed_in,
     require,
+    require_name,
     since,
 )
 from protocol_api.compat import WellCore
@@ -245,6 +246,7 @@ class Well:
     def __getattr__(self, name: str) -> Any:
         # only for a name the well lacks (its slots and own attributes never come here)
         if name in _WELL_UNSUPPORTED:  # Opentrons' newer calls, said so rather than unknown
+            require_name(f"Well.{name}", _SINCE[name], self.api_version)
             raise UnsupportedNameError(f"Well.{name} is not supported by labrun; "
                                       f"{_WELL_UNSUPPORTED[name]}")
         raise UnknownAttributeError(self, name, "Well")
@@ -1048,6 +1050,7 @@ class Labware:
 
     def __getattr__(self, name: str) -> Any:
         if name in _UNSUPPORTED:  # Opentrons' newer calls, said so rather than unknown
+            require_name(f"Labware.{name}", _SINCE[name], self.api_version)
             raise UnsupportedNameError(f"Labware.{name} is not supported by labrun; "
                                       f"{_UNSUPPORTED[name]}")
         raise UnknownAttributeError(self, name, "Labware")
@@ -1059,6 +1062,8 @@ class Labware:
 _UNSUPPORTED = {  # added in apiLevels 2.22 and later
     "load_lid_stack": "lids are not supported",
 }
+_SINCE = {"load_lid_stack": (2, 23), "meniscus": (2, 21)}
+"""The apiLevel Opentrons has each of those from (below it, the level is said first)."""
 _WELL_UNSUPPORTED = {  # added in apiLevel 2.21 and later
     "meniscus": "liquid heights are not modelled, so there is no meniscus to go to; give a "
                 "height from the well's top or bottom instead (well.top(z=...), "

@@ -316,3 +316,33 @@ def test_arguments_labrun_does_not_take_say_so_not_a_type_error(
     with open_context(api_version=level) as ctx, pytest.raises(ProtocolError) as refused:
         call(ctx)
     assert str(refused.value) == refusal
+
+
+@pytest.mark.parametrize(("level", "name", "get"), [
+    ((2, 20), "InstrumentContext.detect_liquid_presence",
+     lambda ctx: ctx.load_instrument("p300_single_gen2", "left")),
+    ((2, 24), "InstrumentContext.transfer_with_liquid_class",
+     lambda ctx: ctx.load_instrument("p300_single_gen2", "left")),
+    ((2, 16), "ProtocolContext.load_waste_chute", lambda ctx: ctx),
+    ((2, 27), "ProtocolContext.capture_image", lambda ctx: ctx),
+    ((2, 21), "Well.meniscus", lambda ctx: ctx.load_labware(PLATE, 1)["A1"]),
+    ((2, 23), "Labware.load_lid_stack", lambda ctx: ctx.load_labware(PLATE, 1)),
+])
+def test_what_labrun_lacks_says_opentrons_level_first(level: tuple[int, int], name: str,
+                                                      get: Call) -> None:
+    """``p.detect_liquid_presence`` at apiLevel 2.0 said "not supported by labrun", where
+    Opentrons says it needs 2.20: below the level Opentrons has it from, that is said
+    first; from it, that labrun does not support it. ``hasattr`` is False at both."""
+    attribute = name.split(".")[1]
+    before = (level[0], level[1] - 1)
+    with open_context(api_version=before) as ctx:
+        owner = get(ctx)
+        with pytest.raises(AttributeError) as below:
+            getattr(owner, attribute)
+        assert str(below.value) == (f"{name} needs apiLevel {level[0]}.{level[1]} or later; "
+                                    f"this protocol's apiLevel is {before[0]}.{before[1]}")
+        assert not hasattr(owner, attribute)
+    with open_context(api_version=level) as ctx:
+        owner = get(ctx)
+        with pytest.raises(AttributeError, match="not supported by labrun"):
+            getattr(owner, attribute)

@@ -288,8 +288,9 @@ def test_record_of_a_failed_run_ends_with_the_failure(
     assert events[-1]["event"] == "summary" and events[-1]["status"] == "failed"
     assert events[-1]["location"] == f"{protocol}:12"
     failure = [e for e in events if e["event"] == "failure"]
-    assert [f["error"] for f in failure] == [
-        "InstrumentContext.detect_liquid_presence is not supported by labrun"]
+    assert [f["error"] for f in failure] == [  # Opentrons has it from 2.20 (labrun not at all)
+        "InstrumentContext.detect_liquid_presence needs apiLevel 2.20 or later; this "
+        "protocol's apiLevel is 2.15"]
     assert "Traceback" not in err
 
 
@@ -364,7 +365,7 @@ RUNTIME_ERRORS = [
     ('p300.pick_up_tip(); p300.aspirate(400, plate["A1"])',
      "aspirate: 400 µL would put 400 µL in the tip"),
     ('p300.detect_liquid_presence(plate["A1"])',
-     "InstrumentContext.detect_liquid_presence is not supported by labrun"),
+     "InstrumentContext.detect_liquid_presence needs apiLevel 2.20 or later"),
 ]
 
 
@@ -391,8 +392,8 @@ def test_debug_shows_the_traceback_of_a_runtime_error(
     assert status == 1
     assert err.startswith("Traceback (most recent call last):")
     assert f'File "{path}", line 12, in run' in err
-    assert err.endswith(f"error: {path}:12: InstrumentContext.detect_liquid_presence is not "
-                        "supported by labrun\n")
+    assert err.endswith(f"error: {path}:12: InstrumentContext.detect_liquid_presence needs "
+                        "apiLevel 2.20 or later; this protocol's apiLevel is 2.15\n")
 
 
 def test_a_missing_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
