@@ -414,12 +414,14 @@ def _check_entries(key: str, value: dict[Any, Any], where: str) -> None:
 def _api_level(name: str, metadata: Mapping[str, Any], meta_line: int,
                requirements: Mapping[str, Any], req_line: int) -> tuple[int, int]:
     in_meta, in_req = metadata.get("apiLevel"), requirements.get("apiLevel")
-    if in_meta is not None and in_req is not None:  # even the same: Opentrons refuses it
+    if "apiLevel" in metadata and "apiLevel" in requirements:  # even the same: Opentrons
+        # refuses it (and None is given, as Opentrons takes it: a value that is no text)
         said = (f"apiLevel is {in_meta!r} in metadata but {in_req!r} in requirements"
                 if in_meta != in_req else "apiLevel is in both metadata and requirements")
         raise LocatedLoadError(f"{said}; give it once, in one of them", f"{name}:{req_line}")
-    level, line = (in_req, req_line) if in_req is not None else (in_meta, meta_line)
-    if level is None:
+    level, line = ((in_req, req_line) if "apiLevel" in requirements
+                   else (in_meta, meta_line))
+    if "apiLevel" not in metadata and "apiLevel" not in requirements:
         # The newest level, as a protocol written now follows Opentrons' documentation,
         # which describes the newest (Opentrons' own error gives '2.0' for an instance); an
         # older protocol keeps the behaviour it was written for only at its own level.

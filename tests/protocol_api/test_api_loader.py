@@ -246,6 +246,12 @@ API_V1 = ("the protocol is written for Opentrons' Python API version 1 ({}), whi
      "robotType must be 'OT-2' or 'Flex', not 'OT3000'", 2),
     ('requirements = {"robotType": "Flex", "apiLevel": "2.15"}',
      "labrun runs OT-2 protocols; robotType 'Flex' is not supported", 1),
+    # an apiLevel of None is given (Opentrons refuses a value that is not text), not absent
+    ('metadata = {"apiLevel": None}\nrequirements = {"apiLevel": "2.15"}',
+     "apiLevel is None in metadata but '2.15' in requirements; give it once, in one of them",
+     2),
+    ('requirements = {"apiLevel": None}',
+     "apiLevel must be a string like '2.15', not None; labrun supports 2.0 to 2.27", 1),
     # Opentrons refuses a requirements key it does not know, so a misspelt one is seen
     ('requirements = {"apiLevel": "2.15", "robottype": "OT-2"}',
      "requirements has no key 'robottype'; its keys are 'apiLevel' and 'robotType' "
