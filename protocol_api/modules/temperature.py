@@ -1,11 +1,11 @@
 """``TemperatureModuleContext``: a plate held at a temperature.
 
-Targets from -9 to 99 °C are accepted and rounded to whole degrees (the modules' firmware
-takes whole degrees), as the reference does; before apiLevel 2.14 one beyond is held at
-the nearest limit, as the firmware clips it. The module's published working range is
-4-95 °C: a target outside it (and within -9 to 99 °C) is warned of, as the plate may
-never get there and an OT-2 then waits for it for ever (the simulation has it there at
-the module's rates).
+Targets are rounded to whole degrees (the modules' firmware takes whole degrees) and,
+so rounded, accepted from -9 to 99 °C, as the reference does; before apiLevel 2.14 one
+beyond is held at the nearest limit, as the firmware clips it. The module's published
+working range is 4-95 °C: a target outside it (and within -9 to 99 °C) is warned of, as
+the plate may never get there and an OT-2 then waits for it for ever (the simulation has
+it there at the module's rates).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from engine import commands as c
 
 from ..api_level import ENGINE_CORE_API, since
 from ..steps import api_step
-from .base import ModuleContext, check_number, check_range
+from .base import ModuleContext, ModuleError, check_number
 
 LOW_C, HIGH_C = -9.0, 99.0
 RATED_C = (4.0, 95.0)
@@ -24,6 +24,17 @@ RATED_C = (4.0, 95.0)
 def _whole(celsius: float) -> float:
     """Rounded to whole degrees, as Opentrons rounds (half to even)."""
     return float(round(celsius))
+
+
+def _checked_whole(what: str, celsius: object) -> float:
+    """``celsius`` rounded to whole degrees, then checked to be within -9 to 99 °C (as
+    Opentrons checks it: 99.4 °C is taken as 99, 99.5 °C is refused as 100)."""
+    value = check_number(what, celsius, "°C")
+    rounded = _whole(value)
+    if not LOW_C <= rounded <= HIGH_C:
+        raise ModuleError(f"{what} must be between {LOW_C:g} and {HIGH_C:g} °C (rounded to "
+                          f"whole degrees), not {value:g}")
+    return rounded
 
 
 class TemperatureModuleContext(ModuleContext):
@@ -41,7 +52,7 @@ class TemperatureModuleContext(ModuleContext):
                              f"{HIGH_C:g} °C; before apiLevel 2.14 the module holds the "
                              f"nearest, {clipped:g} °C")
             return
-        target = _whole(check_range(f"{op}: celsius", value, LOW_C, HIGH_C, "°C"))
+        target = _checked_whole(f"{op}: celsius", value)
         self._call(c.SetTargetTemperature(self.id, target))
         self._warn_unrated(op, target)
 
@@ -73,8 +84,7 @@ class TemperatureModuleContext(ModuleContext):
         at or above it; cooling: at or below it), as Opentrons' module does; a ``celsius``
         beyond the target is never reached (an OT-2 waits for ever): that is warned of,
         and the wait ends at the target."""
-        awaited = _whole(check_range("await_temperature: celsius", celsius, LOW_C, HIGH_C,
-                                     "°C"))
+        awaited = _checked_whole("await_temperature: celsius", celsius)
         result = self._call(c.WaitForTemperature(self.id, awaited))
         if result.get("awaited_with_no_target"):
             self._steps.warn(

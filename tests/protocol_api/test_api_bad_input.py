@@ -198,7 +198,8 @@ CASES: list[tuple[str, str, str]] = [
      'mag.engage()', "engage: no labware is loaded on it; give height_from_base"),
     ("a temperature out of range", 'temp = ctx.load_module("temperature module gen2", 3)\n'
      'temp.set_temperature(100)',
-     "set_temperature: celsius must be between -9 and 99 °C, not 100"),
+     "set_temperature: celsius must be between -9 and 99 °C (rounded to whole degrees), "
+     "not 100"),
     ("pipetting into a closed thermocycler",
      'tc = ctx.load_module("thermocycler"); pcr = tc.load_labware('
      '"nest_96_wellplate_100ul_pcr_full_skirt"); tc.close_lid(); p300.pick_up_tip()\n'

@@ -380,6 +380,12 @@ tm = ctx.load_module("temperature module gen2", 3)
     ("2.15", "hs.set_target_temperature(40)\nhs.wait_for_temperature()\n"
              "hs.deactivate_heater()\nhs.wait_for_temperature()", "no target temperature"),
     ("2.15", "tm.await_temperature(None)", "celsius must be a number"),
+    # a temperature module's target is rounded to whole degrees, then checked: 99.4 °C is
+    # taken (as 99), -9.5 °C is refused (as -10), as in Opentrons 8.8.2
+    ("2.15", "tm.set_temperature(99.4)\ntm.await_temperature(98.6)", None),
+    ("2.15", "tm.start_set_temperature(-9.5)", "celsius must be between -9 and 99 °C (rounded "
+     "to whole degrees), not -9.5"),
+    ("2.15", "tm.set_temperature(20)\ntm.await_temperature(99.5)", "between -9 and 99 °C"),
     ("2.13", "tc.set_lid_temperature(36)", None),
     ("2.15", "tc.set_lid_temperature(36)", "must be between 37 and 110 °C"),
     # a heater-shaker below 37 °C: refused until 2.24, taken from 2.25, as in Opentrons
@@ -963,3 +969,13 @@ def test_module_numbers_of_other_real_types_are_taken_inside_a_profile() -> None
         with pytest.raises(ModuleError, match=r"execute_profile: step 1's temperature must "
                            r"be a number of °C, not '95'"):
             tc.execute_profile([{"temperature": "95", "hold_time_seconds": 1}], 1)
+
+
+def test_a_temperature_just_past_the_limits_is_sent_rounded(tmp_path: Path) -> None:
+    """Opentrons 8.8.2 rounds a temperature module's target to whole degrees before it
+    checks it against -9 to 99 °C: 99.4 °C and -9.4 °C are taken, as 99 and -9 °C."""
+    calls = "tm.set_temperature(99.4)\ntm.start_set_temperature(-9.4)"
+    run = simulate_file(protocol_file(tmp_path, DECK_RULES_SETUP.strip() + "\n" + calls, "2.15"))
+    assert summary(run)["status"] == "succeeded"
+    sent = module_calls(run, "temperatureModule/setTargetTemperature")
+    assert [params["celsius"] for params in sent] == [99.0, -9.0]
