@@ -183,14 +183,14 @@ class ThermocyclerContext(ModuleContext):
 
     @api_step("deactivate_block")
     def deactivate_block(self) -> None:
-        """Switch the block's temperature control off."""
-        self._block_target = None
+        """Switch the block's temperature control off (and forget the last profile)."""
+        self._block_target, self._profile = None, None
         self._call(c.DeactivateBlock(self.id))
 
     @api_step("deactivate")
     def deactivate(self) -> None:
-        """Switch the block and the lid heater off."""
-        self._block_target = None
+        """Switch the block and the lid heater off (and forget the last profile)."""
+        self._block_target, self._profile = None, None
         self._call(c.DeactivateThermocycler(self.id))
 
     # -- readings ---------------------------------------------------------------------
@@ -227,7 +227,10 @@ class ThermocyclerContext(ModuleContext):
 
     @property
     def hold_time(self) -> float | None:
-        """Seconds left of the current hold."""
+        """Seconds left of the current hold; None while the block has no target (as
+        Opentrons' module reports no hold then)."""
+        if self._reading("block_target") is None:
+            return None
         return _number(self._reading("hold_time_left_s"))
 
     @property
@@ -244,13 +247,21 @@ class ThermocyclerContext(ModuleContext):
 
     @property
     def current_step_index(self) -> int | None:
+        """The step (from 1) the running profile is at; once it is done, its last step
+        (as Opentrons' module keeps it), until the block is deactivated."""
         step = self._reading("profile_step")
-        return int(step) if step is not None else None
+        if step is not None:
+            return int(step)
+        return self._profile[0] if self._profile and self._profile[0] else None
 
     @property
     def current_cycle_index(self) -> int | None:
+        """The repetition (from 1) the running profile is at; once it is done, its last
+        one, until the block is deactivated."""
         cycle = self._reading("profile_cycle")
-        return int(cycle) if cycle is not None else None
+        if cycle is not None:
+            return int(cycle)
+        return self._profile[1] if self._profile and self._profile[0] else None
 
 
 def _hold(what: str, seconds: object, minutes: object, *, required: bool) -> float | None:

@@ -979,3 +979,28 @@ def test_a_temperature_just_past_the_limits_is_sent_rounded(tmp_path: Path) -> N
     assert summary(run)["status"] == "succeeded"
     sent = module_calls(run, "temperatureModule/setTargetTemperature")
     assert [params["celsius"] for params in sent] == [99.0, -9.0]
+
+
+@pytest.mark.parametrize("api", [(2, 13), (2, 15)])
+@pytest.mark.parametrize("deactivate", ["deactivate_block", "deactivate"])
+def test_a_thermocyclers_profile_counters_stay_until_the_block_is_deactivated(
+        api: tuple[int, int], deactivate: str) -> None:
+    """As Opentrons 8.8.2 reports them: no hold time before the block has a target; after
+    a profile, its last step and repetition as the current ones, a new block temperature
+    keeping them; deactivating the block (or the whole thermocycler) forgets them all."""
+    with open_context(api_version=api) as ctx:
+        tc = ctx.load_module("thermocycler module gen2")
+        counters = ("total_step_count", "total_cycle_count", "current_step_index",
+                    "current_cycle_index")
+        assert tc.hold_time is None
+        assert [getattr(tc, name) for name in counters] == [None] * 4
+        tc.execute_profile([{"temperature": 95, "hold_time_seconds": 10},
+                            {"temperature": 57, "hold_time_seconds": 10},
+                            {"temperature": 72, "hold_time_minutes": 0.5}], 2)
+        assert [getattr(tc, name) for name in counters] == [3, 2, 3, 2]
+        tc.set_block_temperature(4, hold_time_seconds=5)
+        assert tc.hold_time == 0
+        assert [getattr(tc, name) for name in counters] == [3, 2, 3, 2]
+        getattr(tc, deactivate)()
+        assert tc.hold_time is None
+        assert [getattr(tc, name) for name in counters] == [None] * 4
