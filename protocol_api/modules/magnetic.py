@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from engine import commands as c
 
+from ..api_level import removed_in
 from ..errors import UnsupportedAPIError
 from ..steps import api_step
 from .base import ModuleContext, ModuleError, check_number
@@ -109,9 +110,11 @@ class MagneticModuleContext(ModuleContext):
         """Lower the magnets home."""
         self._call(c.Disengage(self.id))
 
+    @removed_in(*BASE_MEASURED_API, "remove the call: the magnets need no calibration")
     @api_step("calibrate")
     def calibrate(self) -> None:
-        """Nothing to do: labrun's magnets need no calibration."""
+        """Nothing to do: labrun's magnets need no calibration (gone from apiLevel 2.14,
+        as in Opentrons)."""
 
     @property
     def status(self) -> str:

@@ -1004,3 +1004,17 @@ def test_a_thermocyclers_profile_counters_stay_until_the_block_is_deactivated(
         getattr(tc, deactivate)()
         assert tc.hold_time is None
         assert [getattr(tc, name) for name in counters] == [None] * 4
+
+
+@pytest.mark.parametrize(("api", "refused"), [("2.13", False), ("2.14", True), ("2.20", True)])
+def test_magnet_calibrate_is_gone_from_2_14(tmp_path: Path, api: str, refused: bool) -> None:
+    """Opentrons 8.8.2 takes ``MagneticModuleContext.calibrate()`` (doing nothing) below
+    apiLevel 2.14 and refuses it from 2.14 (UnsupportedAPIError)."""
+    path = protocol_file(tmp_path, 'mag = ctx.load_module("magnetic module gen2", 3)\n'
+                                   "mag.calibrate()", api)
+    result = summary(simulate_file(path))
+    if not refused:
+        assert result["status"] == "succeeded", result
+        return
+    assert result["status"] == "failed" and "calibrate" in result["error"], result
+    assert "2.14" in result["error"] and result["location"] == f"{path}:6", result
