@@ -359,10 +359,10 @@ class SimulatedThermocycler(SimulatedModule):
         start = self._block_temperature(now)
         profile = ProfilePlan(self.block.ramp, start, steps, int(params["repetitions"]), now,
                               ramp_rates=self.model != "thermocyclerModuleV1")
-        self.block = Track(self.block.ramp, now, start)
-        if not profile:  # no steps: nothing to run
+        if not profile:  # no steps: nothing to run, the block keeps its target
             self.profile = None
             return {}
+        self.block = Track(self.block.ramp, now, start)
         self.profile = profile
         self.block.target = profile.last.celsius
         return {"ends_at": round(profile.end, 6)}

@@ -1018,3 +1018,15 @@ def test_magnet_calibrate_is_gone_from_2_14(tmp_path: Path, api: str, refused: b
         return
     assert result["status"] == "failed" and "calibrate" in result["error"], result
     assert "2.14" in result["error"] and result["location"] == f"{path}:6", result
+
+
+def test_an_empty_profile_leaves_the_block_at_its_target() -> None:
+    """A profile of no steps runs nothing: in Opentrons 8.8.2 the block keeps the target
+    set before it (and holds it), rather than being switched off."""
+    with open_context(api_version=(2, 13)) as ctx:
+        tc = ctx.load_module("thermocycler module gen2")
+        tc.set_block_temperature(40)
+        tc.execute_profile([], 1)
+        assert tc.block_target_temperature == 40
+        assert tc.block_temperature_status == "holding at target"
+        assert (tc.total_step_count, tc.total_cycle_count) == (0, 1)
