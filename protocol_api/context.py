@@ -569,10 +569,8 @@ class ProtocolContext:
                 f"the {mount_name} mount already has a {self._instruments[mount_name].name}; "
                 "pass replace=True to replace it")
         replaced = self._instruments.get(mount_name)
-        if replaced is not None and replaced.has_tip:
-            raise InstrumentError(
-                f"the {replaced.name} on the {mount_name} mount holds a tip; drop it "
-                "(drop_tip() or return_tip()) before replacing the pipette")
+        if replaced is not None:
+            replaced.check_replaceable()
         racks = tip_rack_list(tip_racks)
         instrument = InstrumentContext(self, spec, mount_name, racks,
                                        requested_as=instrument_name)

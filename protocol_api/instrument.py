@@ -1660,6 +1660,15 @@ class InstrumentContext:
         mounts = self._ctx._mounts
         return mounts.get(self._mount) if mounts is not None else None
 
+    def check_replaceable(self) -> None:
+        """Raise before ``load_instrument(..., replace=True)`` puts another pipette on this
+        mount while this one holds a tip (the tip would be lost track of); at every
+        apiLevel, ``has_tip`` being public only from 2.7."""
+        if self._holds_tip:
+            raise InstrumentError(
+                f"the {self._spec.name} on the {self._mount} mount holds a tip; drop it "
+                "(drop_tip() or return_tip()) before replacing the pipette")
+
     def mark_replaced(self, by: str) -> None:
         """``load_instrument(..., replace=True)`` has put the pipette ``by`` on this mount:
         every later call of this one raises, before anything is sent (its commands would

@@ -1349,3 +1349,19 @@ def test_an_air_gap_with_no_volume_is_warned_of_as_an_aspirate_is(
                              "Opentrons documents it, but Opentrons' own software draws 0 µL "
                              "into an empty tip from apiLevel 2.14; give the volume"]
                             if warned else [])
+
+
+@pytest.mark.parametrize("level", [(2, 0), (2, 6)])
+def test_a_pipette_is_replaced_below_api_2_7_where_has_tip_is_not_yet_public(
+        level: tuple[int, int]) -> None:
+    """Opentrons replaces a pipette (load_instrument(..., replace=True)) at every apiLevel;
+    has_tip, which says whether the old one holds a tip, is public only from 2.7."""
+    with open_context(api_version=level) as ctx:
+        rack = ctx.load_labware(TIPS_300, 4)
+        ctx.load_instrument("p10_single", "left", tip_racks=[rack])
+        p300 = ctx.load_instrument("p300_single", "left", tip_racks=[rack], replace=True)
+        assert p300.name == "p300_single"
+        p300.pick_up_tip()
+        with pytest.raises(InstrumentError, match="^the p300_single on the left mount holds "
+                           r"a tip; drop it \(drop_tip\(\) or return_tip\(\)\) before"):
+            ctx.load_instrument("p20_single_gen2", "left", replace=True)
