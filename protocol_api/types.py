@@ -163,7 +163,8 @@ class LocationLabware:
         return str(self._object)
 
     def __repr__(self) -> str:
-        return f"LocationLabware({self._object!r})"
+        # As Opentrons' LabwareLike: printed in a tuple or list, it reads as what it wraps.
+        return str(self)
 
 
 class Location:

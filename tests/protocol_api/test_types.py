@@ -128,6 +128,16 @@ def test_location_unpacks_like_the_old_named_tuple(plate: Labware) -> None:
     assert isinstance(labware, LocationLabware) and labware.object is plate["A1"]
 
 
+def test_a_location_unpacked_and_printed_shows_its_well_as_opentrons_does(
+        plate: Labware) -> None:
+    """Opentrons' LabwareLike reads as what it wraps, its repr as its str: printing the
+    unpacked (point, labware) of a location, or its labware's parent in a list, shows the
+    well or labware itself, not a wrapper."""
+    location = plate["A1"].top()
+    assert repr(tuple(location)[1]) == "A1 of Corning 96 Well Plate 360 µL Flat on slot 1"
+    assert repr([location.labware.parent]) == "[Corning 96 Well Plate 360 µL Flat]"
+
+
 def test_location_repr_shows_point_and_labware(plate: Labware) -> None:
     text = repr(plate["A1"].top())
     assert text == (
