@@ -62,6 +62,24 @@ def require_name(what: str, level: tuple[int, int], current: APIVersion) -> None
         raise UnsupportedNameError(str(exc)) from None
 
 
+def check_lid_options(what: str, current: APIVersion, *, lid: str | None,
+                      lid_namespace: str | None, lid_version: int | None,
+                      adapter_namespace: str | None = None,
+                      adapter_version: int | None = None) -> None:
+    """The lid and adapter options a ``load_labware`` takes (``what``: which one, a
+    context's, a labware's or a module's): each needs its apiLevel, as in Opentrons
+    (``APIVersionError``), and from there a ``lid`` is refused, saying why
+    (``UnsupportedAPIError``): labrun has no lids."""
+    for option, value in (("adapter_namespace", adapter_namespace),
+                          ("adapter_version", adapter_version),
+                          ("lid_namespace", lid_namespace), ("lid_version", lid_version)):
+        if value is not None:
+            require(f"{what}: {option}", OWN_ADAPTER_VERSION_API, current)
+    if lid is not None:
+        require(f"{what}: lid", LID_API, current)
+        raise UnsupportedAPIError(f"{what}: lid: lids on labware are not supported by labrun")
+
+
 BY_NAME_DEPRECATED = "load_labware_by_name is deprecated; use load_labware"
 """The warning of ``load_labware_by_name``, a context's or a module's."""
 

@@ -14,8 +14,8 @@ from .api_level import (
     ADAPTER_API,
     BY_NAME_DEPRECATED,
     ENGINE_CORE_API,
-    LID_API,
     OWN_ADAPTER_VERSION_API,
+    check_lid_options,
     refuse_removed,
     removed_in,
     require,
@@ -30,7 +30,6 @@ from .errors import (
     ProtocolError,
     SlotOccupiedError,
     UnknownAttributeError,
-    UnsupportedAPIError,
     UnsupportedNameError,
     shown,
 )
@@ -344,15 +343,9 @@ class ProtocolContext:
         From apiLevel 2.26 the adapter is looked up by its own ``adapter_namespace`` and
         ``adapter_version``, as Opentrons does; before, by ``namespace``, in its newest
         version. A ``lid`` (from 2.23) is refused: labrun has no lids."""
-        for name, value in (("adapter_namespace", adapter_namespace),
-                            ("adapter_version", adapter_version),
-                            ("lid_namespace", lid_namespace), ("lid_version", lid_version)):
-            if value is not None:
-                require(f"load_labware: {name}", OWN_ADAPTER_VERSION_API, self.api_version)
-        if lid is not None:
-            require("load_labware: lid", LID_API, self.api_version)
-            raise UnsupportedAPIError("load_labware: lid: lids on labware are not supported "
-                                      "by labrun")
+        check_lid_options("load_labware", self.api_version, lid=lid,
+                          lid_namespace=lid_namespace, lid_version=lid_version,
+                          adapter_namespace=adapter_namespace, adapter_version=adapter_version)
         if adapter is not None:
             require("load_labware: adapter", ADAPTER_API, self.api_version)
             if self.api_version < OWN_ADAPTER_VERSION_API:

@@ -20,12 +20,10 @@ from engine.commands import OFF_DECK as OFF_DECK_SLOT
 from hardware.frozen import Frozen
 from protocol_api.api_level import (
     ENGINE_CORE_API,
-    LID_API,
     NEWEST,
-    OWN_ADAPTER_VERSION_API,
+    check_lid_options,
     refuse_removed,
     removed_in,
-    require,
     require_name,
     since,
 )
@@ -566,14 +564,8 @@ class Labware:
         """Load a labware on top of this one (an adapter), as ``ProtocolContext`` loads it.
         ``lid`` (from apiLevel 2.23; ``lid_namespace`` and ``lid_version`` from 2.26) is
         refused: labrun has no lids."""
-        for option, value in (("lid_namespace", lid_namespace), ("lid_version", lid_version)):
-            if value is not None:
-                require(f"Labware.load_labware: {option}", OWN_ADAPTER_VERSION_API,
-                        self.api_version)
-        if lid is not None:
-            require("Labware.load_labware: lid", LID_API, self.api_version)
-            raise UnsupportedAPIError("Labware.load_labware: lid: lids on labware are not "
-                                      "supported by labrun")
+        check_lid_options("Labware.load_labware", self.api_version, lid=lid,
+                          lid_namespace=lid_namespace, lid_version=lid_version)
         return self._load_on_this("load_labware", name, label, namespace, version)
 
     @since(2, 15)

@@ -31,6 +31,8 @@ from ..api_level import (
     ADAPTER_API,
     BY_NAME_DEPRECATED,
     ENGINE_CORE_API,
+    OWN_ADAPTER_VERSION_API,
+    check_lid_options,
     removed_in,
     require,
     since,
@@ -208,21 +210,34 @@ class ModuleContext:
     # -- loading labware --------------------------------------------------------------
 
     def load_labware(self, name: str, label: str | None = None, namespace: str | None = None,
-                     version: int | None = None, adapter: str | None = None) -> Labware:
-        """Load a labware on the module (on ``adapter``, if named)."""
+                     version: int | None = None, adapter: str | None = None,
+                     lid: str | None = None, *, adapter_namespace: str | None = None,
+                     adapter_version: int | None = None, lid_namespace: str | None = None,
+                     lid_version: int | None = None) -> Labware:
+        """Load a labware on the module (on ``adapter``, if named), as
+        ``ProtocolContext.load_labware`` loads it: from apiLevel 2.26 the adapter is looked
+        up by its own ``adapter_namespace`` and ``adapter_version``; a ``lid`` is refused."""
         self._learn_attached()
-        return self._load_labware(name, label, namespace, version, adapter)
+        return self._load_labware(name, label, namespace, version, adapter, lid,
+                                  adapter_namespace, adapter_version, lid_namespace, lid_version)
 
     @api_step("load_labware")
     def _load_labware(self, name: str, label: str | None, namespace: str | None,
-                      version: int | None, adapter: str | None) -> Labware:
+                      version: int | None, adapter: str | None, lid: str | None,
+                      adapter_namespace: str | None, adapter_version: int | None,
+                      lid_namespace: str | None, lid_version: int | None) -> Labware:
+        check_lid_options("load_labware", self.api_version, lid=lid,
+                          lid_namespace=lid_namespace, lid_version=lid_version,
+                          adapter_namespace=adapter_namespace, adapter_version=adapter_version)
         if is_number(label):  # as ctx.load_labware(name, slot) is written
             self._steps.warn(f"load_labware: label={label!r} is a number (a slot?); a "
                              "module's labware goes on the module, so it is taken as the "
                              f"labware's name, '{label}'")
         if adapter is not None:  # the level checked before anything is placed
             require("load_labware: adapter", ADAPTER_API, self.api_version)
-            base = self._place(adapter, None, namespace, None, adapter=True,
+            if self.api_version < OWN_ADAPTER_VERSION_API:
+                adapter_namespace, adapter_version = namespace, None
+            base = self._place(adapter, None, adapter_namespace, adapter_version, adapter=True,
                                then=(name, namespace, version))
             return base.load_labware(name, label, namespace, version)
         return self._place(name, label, namespace, version)

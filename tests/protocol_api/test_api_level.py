@@ -188,6 +188,20 @@ PARAMETERS: list[tuple[tuple[int, int], str, Call]] = [
     ((2, 26), "Labware.load_labware: lid_version needs apiLevel 2.26",  # taken, no lid given
      lambda ctx: ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4, version=4)
      .load_labware("nest_96_wellplate_100ul_pcr_full_skirt", version=4, lid_version=1)),
+    # a module's load_labware takes them as the context's does
+    ((2, 26), "load_labware: adapter_version needs apiLevel 2.26",
+     lambda ctx: ctx.load_module("temperature module gen2", 1)
+     .load_labware("opentrons_96_wellplate_200ul_pcr_full_skirt",
+                   adapter="opentrons_96_well_aluminum_block", adapter_version=1)),
+    ((2, 26), "load_labware: adapter_namespace needs apiLevel 2.26",
+     lambda ctx: ctx.load_module("temperature module gen2", 1)
+     .load_labware(PLATE, adapter_namespace="opentrons")),
+    ((2, 26), "load_labware: lid_namespace needs apiLevel 2.26",
+     lambda ctx: ctx.load_module("temperature module gen2", 1)
+     .load_labware(PLATE, lid_namespace="opentrons")),
+    ((2, 26), "load_labware: lid_version needs apiLevel 2.26",
+     lambda ctx: ctx.load_module("temperature module gen2", 1)
+     .load_labware(PLATE, lid_version=1)),
 ]
 
 
@@ -286,6 +300,17 @@ def test_an_adapters_own_version_is_the_one_looked_up_from_2_26() -> None:
         assert str(refused.value).startswith(
             "no labware 'opentrons_96_pcr_adapter' version 5; labrun has ")
         assert ctx.load_labware(PLATE, 5, adapter_version=1).parent == "5"
+        module = ctx.load_module("temperature module gen2", 1)  # a module's, the same
+        with pytest.raises(ProtocolError) as refused:
+            module.load_labware("opentrons_96_wellplate_200ul_pcr_full_skirt",
+                                adapter="opentrons_96_well_aluminum_block", adapter_version=7)
+        assert str(refused.value).startswith(
+            "no labware 'opentrons_96_well_aluminum_block' version 7; labrun has ")
+        assert module.labware is None  # nothing loaded
+        plate = module.load_labware("opentrons_96_wellplate_200ul_pcr_full_skirt",
+                                    adapter="opentrons_96_well_aluminum_block",
+                                    adapter_namespace="opentrons", adapter_version=1)
+        assert plate.parent.load_name == "opentrons_96_well_aluminum_block"
 
 
 @pytest.mark.parametrize(("level", "name", "refusal", "call"), [
@@ -298,6 +323,10 @@ def test_an_adapters_own_version_is_the_one_looked_up_from_2_26() -> None:
      lambda ctx: ctx.load_labware("nest_96_wellplate_100ul_pcr_full_skirt", 4, version=4)
      .load_labware("nest_96_wellplate_100ul_pcr_full_skirt", version=4,
                    lid="opentrons_tough_pcr_auto_sealing_lid")),
+    ((2, 23), "load_labware: lid",
+     "load_labware: lid: lids on labware are not supported by labrun",
+     lambda ctx: ctx.load_module("temperature module gen2", 1)
+     .load_labware(PLATE, lid="opentrons_tough_pcr_auto_sealing_lid")),
     # Opentrons refuses it on an OT-2 even when False
     ((2, 20), "load_instrument: liquid_presence_detection",
      "load_instrument: liquid_presence_detection is a Flex's; an OT-2 pipette has no "
