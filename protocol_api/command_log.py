@@ -25,9 +25,16 @@ class CommandLog:
         self._recent: list[Command] = []
         self._file: IO[bytes] | None = None
         self._spilled = 0  # commands in the file
+        self._stopped = False  # by ctx.cleanup(), until clear()
+
+    def stop(self) -> None:
+        """Record no more commands until the next ``clear()`` (``ctx.cleanup()``)."""
+        self._stopped = True
 
     def append(self, command: Command) -> None:
-        """One more command."""
+        """One more command (none once stopped)."""
+        if self._stopped:
+            return
         recent = self._recent
         recent.append(command)
         if len(recent) >= CHUNK:
@@ -49,7 +56,8 @@ class CommandLog:
             recent.clear()
 
     def clear(self) -> None:
-        """Forget every line."""
+        """Forget every line, and record again if stopped."""
+        self._stopped = False
         self._recent.clear()
         self._spilled = 0
         if self._file is not None:

@@ -271,8 +271,15 @@ class ProtocolContext:
         return list(self._steps.log)
 
     def clear_commands(self) -> None:
-        """Empty the run log that ``commands()`` returns."""
+        """Empty the run log that ``commands()`` returns (and record in it again after
+        ``cleanup()``)."""
         self._steps.log.clear()
+
+    def cleanup(self) -> None:
+        """As Opentrons' (which its own runners call when a protocol ends): ``commands()``
+        records no later command, until ``clear_commands()``. Nothing else changes: the
+        run goes on, and its record and ``--json`` keep every command."""
+        self._steps.log.stop()
 
     @property
     def deck(self) -> Deck:

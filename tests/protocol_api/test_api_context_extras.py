@@ -118,6 +118,26 @@ def test_commands_is_the_run_log() -> None:
         assert ctx.commands() == []
 
 
+def test_cleanup_ends_what_commands_records_until_clear_commands() -> None:
+    """Opentrons' ``cleanup()`` (it was an AttributeError here) stops ``commands()``
+    recording later commands, and ``clear_commands()`` starts it again; the run goes on
+    and records every command."""
+    with open_context(api_version=(2, 20)) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        p = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])
+        p.pick_up_tip()
+        before = ctx.commands()
+        ctx.cleanup()
+        p.drop_tip()
+        ctx.cleanup()  # again: nothing more
+        assert ctx.commands() == before and not p.has_tip
+        ctx.clear_commands()
+        p.pick_up_tip()
+        assert ctx.commands() == ["Picking up tip from 4/B1"]
+        assert [type(cmd).__name__ for cmd in protocol_commands(ctx)][-3:] == [
+            "PickUpTip", "DropTip", "PickUpTip"]
+
+
 def test_loaded_modules_liquids_and_api_version() -> None:
     with open_context(api_version=(2, 14)) as ctx:
         assert ctx.loaded_modules == {}
