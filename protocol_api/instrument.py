@@ -737,6 +737,7 @@ class InstrumentContext:
         either side of it in turn (``TrashDrops``), as on an OT-2; given ``ctx.fixed_trash``
         itself (2.16 on, Opentrons' trash bin), the same until 2.17, its centre from 2.18.
         """
+        _check_home_after("drop_tip", home_after, self._ctx.api_version)
         no_tip = not self._holds_tip and self._ctx.api_version < ENGINE_CORE_API
         if not no_tip:
             self._require_tip("drop_tip")
@@ -838,6 +839,7 @@ class InstrumentContext:
         takes a fresh tip next, ``pick_up_tip(well)`` the returned one again; before 2.2
         the returned tips are marked unused again.
         """
+        _check_home_after("return_tip", home_after, self._ctx.api_version)
         self._require_tip("return_tip")
         well = self._tip_from
         assert well is not None
@@ -1838,3 +1840,20 @@ def _in_bin(location: Location) -> bool:
     a pipette goes as with all its nozzles whatever its layout, as in Opentrons."""
     well = well_of(location)
     return well is not None and isinstance(well.parent, TrashBin)
+
+
+_FLAG_WORDS = frozenset({"0", "off", "f", "false", "n", "no", "1", "on", "t", "true", "y", "yes"})
+"""The words Opentrons' engine reads as a boolean (in any case)."""
+
+
+def _check_home_after(op: str, value: object, level: APIVersion) -> None:
+    """From apiLevel 2.14 Opentrons' engine refuses a ``home_after`` it cannot read as a
+    boolean: True, False, None, 1, 0 or a word such as ``'yes'``. Before, it takes any
+    value."""
+    if value is None or level < ENGINE_CORE_API or isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return
+    if isinstance(value, str) and value.lower() in _FLAG_WORDS:
+        return
+    raise ProtocolError(f"{op}: home_after must be True or False, not {shown(value)}")

@@ -66,6 +66,11 @@ CASES: list[tuple[str, str, str]] = [
      "pause: the message must be text or None, not 5; write ctx.pause(str(...))"),
     ("a delay message that is not text", "pass\nctx.delay(1, msg=5)",  # as Opentrons from 2.14
      "delay: the message must be text or None, not 5; write msg=str(...)"),
+    # Opentrons' engine (apiLevel 2.14 on) refuses a home_after it cannot read as a boolean
+    ("a home_after that is no boolean", "p300.pick_up_tip()\np300.drop_tip(home_after='x')",
+     "drop_tip: home_after must be True or False, not 'x'"),
+    ("a home_after of 2", "p300.pick_up_tip()\np300.return_tip(home_after=2)",
+     "return_tip: home_after must be True or False, not 2"),
     ("a Flex pipette", 'pass\nctx.load_instrument("flex_8channel_1000", "right")',
      "unknown instrument 'flex_8channel_1000'; the OT-2 pipettes are p10_single"),
     ("unknown mount", 'pass\nctx.load_instrument("p20_single_gen2", "middle")',

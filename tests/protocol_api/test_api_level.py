@@ -166,6 +166,30 @@ def test_pick_up_tip_options_by_level(level: tuple[int, int], kwargs: dict[str, 
         assert p300.has_tip
 
 
+@pytest.mark.parametrize("value", ["x", 2, 0.5, []])
+def test_a_home_after_that_is_no_boolean_is_refused_from_2_14(value: object) -> None:
+    """Opentrons' engine (2.14 on) reads home_after as a boolean and refuses what it
+    cannot read as one; its legacy core (before 2.14) takes any value."""
+    with open_context(api_version=(2, 13)) as ctx:
+        p300 = ctx.load_instrument("p300_single_gen2", "left",
+                                   tip_racks=[ctx.load_labware(TIPS, 2)])
+        p300.pick_up_tip()
+        p300.drop_tip(home_after=value)
+        p300.pick_up_tip()
+        p300.return_tip(home_after=value)
+    with open_context(api_version=(2, 14)) as ctx:
+        p300 = ctx.load_instrument("p300_single_gen2", "left",
+                                   tip_racks=[ctx.load_labware(TIPS, 2)])
+        p300.pick_up_tip()
+        for taken in (True, False, None, 1, 0, 1.0, "yes", "False", "0"):  # as Opentrons
+            p300.return_tip(home_after=taken)
+            p300.pick_up_tip()
+        with pytest.raises(ProtocolError) as refused:
+            p300.drop_tip(home_after=value)
+        assert str(refused.value) == f"drop_tip: home_after must be True or False, not {value!r}"
+        assert p300.has_tip  # nothing dropped
+
+
 PARAMETERS: list[tuple[tuple[int, int], str, Call]] = [
     ((2, 20), "define_liquid without a description needs apiLevel 2.20",
      lambda ctx: ctx.define_liquid("water", display_color=None)),
