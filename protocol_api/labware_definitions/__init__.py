@@ -143,6 +143,12 @@ def get_definition(
     # In lower case, as Opentrons looks it up, but not stripped: it finds no " name".
     name = load_name.lower() if isinstance(load_name, str) else load_name
     if isinstance(version, str) and version.strip().isdecimal():  # "1": Opentrons takes it
+        if api_version < ENGINE_CORE_API and version != str(int(version)):
+            # "01": Opentrons' older core looks for "01.json", and finds no labware
+            raise LabwareNotFoundError(
+                f"no labware {name!r} version {version!r}: below apiLevel 2.14 Opentrons "
+                f"looks a version up as it is written, and finds none; write "
+                f"version={int(version)}")
         version = int(version)
     if isinstance(version, float) and version.is_integer() and api_version >= ENGINE_CORE_API:
         version = int(version)  # 1.0: Opentrons' engine takes it as 1 (its older core, not)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from protocol_api import open_context
 from protocol_api.errors import LabwareDefinitionError, LabwareNotFoundError
 from protocol_api.labware_definitions import (
     builtin_load_names,
@@ -246,6 +247,22 @@ def test_a_version_that_is_not_a_whole_number_is_said_so() -> None:
                            api_version=level)
         assert str(info.value) == (f"no labware 'nest_12_reservoir_15ml' version {version!r}: "
                                    "a version is a whole number, such as 1")
+
+
+def test_a_version_written_with_a_leading_zero_is_refused_below_2_14() -> None:
+    """Below apiLevel 2.14 Opentrons' core looks ``version='01'`` up as written (a file
+    "01.json") and finds no labware, though it takes ``'1'``; its engine (2.14 on) reads
+    '01' as 1. labrun took '01' at any level."""
+    with open_context(api_version=(2, 13)) as ctx:
+        assert ctx.load_labware("nest_12_reservoir_15ml", 1, version="1").parent == "1"
+        with pytest.raises(LabwareNotFoundError) as info:
+            ctx.load_labware("nest_12_reservoir_15ml", 2, version="01")
+        assert str(info.value) == (
+            "no labware 'nest_12_reservoir_15ml' version '01': below apiLevel 2.14 Opentrons "
+            "looks a version up as it is written, and finds none; write version=1")
+        assert 2 not in ctx.loaded_labwares
+    with open_context(api_version=(2, 14)) as ctx:
+        assert ctx.load_labware("nest_12_reservoir_15ml", 2, version="01").parent == "2"
 
 
 # -- custom definitions --------------------------------------------------------------
