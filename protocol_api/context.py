@@ -574,6 +574,7 @@ class ProtocolContext:
         racks = tip_rack_list(tip_racks)
         instrument = InstrumentContext(self, spec, mount_name, racks,
                                        requested_as=instrument_name)
+        instrument.racks_given(tip_racks, "load_instrument")
         for rack in racks:
             instrument.check_tip_size(rack)  # its warning said under this call
         self._steps.send(c.LoadInstrument(

@@ -282,6 +282,9 @@ class InstrumentContext:
         self._spec = spec
         self._mount = mount
         self._racks = tip_rack_list(tip_racks)
+        # the tip_racks were given as a generator (a set...), which Opentrons keeps and
+        # cannot pick a next tip from: its type and where it was given (``racks_given``)
+        self._racks_unindexable: tuple[str, str] | None = None
         self._racks_checked: set[int] = set()  # racks (by id) checked for the tip size
         self.starting_tip: Well | None = None
         self.trash_container: Labware = ctx.fixed_trash
@@ -450,6 +453,7 @@ class InstrumentContext:
         else:
             self._use_nozzles([(v.x, v.y) for _, v in layout.active])
         self._racks = racks
+        self.racks_given(tip_racks, "configure_nozzle_layout")
         self._steps.send(c.ConfigureNozzleLayout(
             self._mount, "ALL" if layout is None else layout.style.value,
             None if layout is None else layout.primary,
@@ -520,7 +524,27 @@ class InstrumentContext:
 
     @tip_racks.setter
     def tip_racks(self, racks: list[Labware]) -> None:
+        self._set_tip_racks(racks)
+
+    @api_step("tip_racks")
+    def _set_tip_racks(self, racks: object) -> None:
         self._racks = tip_rack_list(racks)
+        self.racks_given(racks, "set as tip_racks")
+
+    def racks_given(self, racks: object, where: str) -> None:
+        """Note how the tip racks were given (``where``: by which call): a generator, a
+        set, a ``map``... is listed here, but Opentrons keeps it as given and fails at
+        the first pick-up with no location ('not subscriptable'); labrun takes the tips
+        named and refuses that pick-up, saying why (and warns now)."""
+        self._racks_unindexable = None
+        if racks is None or isinstance(racks, Labware) or hasattr(type(racks), "__getitem__"):
+            return
+        kind = type(racks).__name__
+        line = self._steps.line
+        self._racks_unindexable = (kind, f"{where}" + (f" at {line}" if line else ""))
+        self._steps.warn(f"{where}: tip_racks is a {kind}, not a list: Opentrons keeps it "
+                         "so and picks no tip from it without a location (pick_up_tip() "
+                         "fails there); give a list, tip_racks=[...]")
 
     _tip_racks = tip_racks
     """Opentrons' private name of ``tip_racks`` (the same list), as protocols read it."""
@@ -606,6 +630,12 @@ class InstrumentContext:
 
     def _tip_well(self, location: Location | Well | Labware | None) -> Well:
         if location is None:
+            if self._racks_unindexable is not None:
+                kind, where = self._racks_unindexable
+                raise TipError(f"pick_up_tip: no location given, and this pipette's tip_racks "
+                               f"is a {kind} ({where}), which Opentrons cannot take the next "
+                               f"tip from (it fails: '{kind}' object is not subscriptable); "
+                               "give a list, tip_racks=[...]")
             if not self.tip_racks:
                 where = ("configure_nozzle_layout (which replaces them, as in Opentrons)"
                          if self._configured else "load_instrument")

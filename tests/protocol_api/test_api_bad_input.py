@@ -411,6 +411,33 @@ def test_bad_input_fails_the_run_at_the_offending_line(tmp_path: Path, body: str
     assert statuses[-1] == "failed" and "succeeded" not in statuses
 
 
+@pytest.mark.parametrize(("racks", "kind"), [("(r for r in [small_tips])", "generator"),
+                                             ("{small_tips}", "set")])
+def test_tip_racks_given_as_a_generator_fail_at_the_first_pick_up_with_no_location(
+        tmp_path: Path, racks: str, kind: str) -> None:
+    """Opentrons keeps tip_racks as given: a generator (or a set) is no list, and its
+    first pick-up with no location fails ("'generator' object is not subscriptable");
+    a tip named by its well is taken. labrun ran them all; now it warns at the load and
+    refuses that pick-up, saying why and where the racks were given."""
+    path, run, summary = simulate(tmp_path, f"""
+        p20 = ctx.load_instrument("p20_single_gen2", "right", tip_racks={racks})
+        p20.pick_up_tip(small_tips["A1"]); p20.drop_tip(); p20.pick_up_tip()
+    """)
+    load, pick = f"{path}:{BAD_LINE - 1}", f"{path}:{BAD_LINE}"
+    assert summary["status"] == "failed" and summary["location"] == pick
+    assert summary["error"] == (
+        f"pick_up_tip: no location given, and this pipette's tip_racks is a {kind} "
+        f"(load_instrument at {load}), which Opentrons cannot take the next tip from (it "
+        f"fails: '{kind}' object is not subscriptable); give a list, tip_racks=[...]")
+    warnings = [e.command.message for e in run.engine.entries
+                if isinstance(e.command, c.Comment) and e.command.message.startswith("warning")]
+    assert warnings == [f"warning: {load}: load_instrument: tip_racks is a {kind}, not a "
+                        "list: Opentrons keeps it so and picks no tip from it without a "
+                        "location (pick_up_tip() fails there); give a list, tip_racks=[...]"]
+    kinds = [e.command.kind for e in run.engine.entries if e.line == pick]
+    assert kinds[:2] == ["pickUpTip", "dropTip"] and kinds.count("pickUpTip") == 1
+
+
 def test_a_non_finite_number_never_reaches_the_record(tmp_path: Path) -> None:
     path = tmp_path / "protocol.py"
     path.write_text(HEADER + '    p300.pick_up_tip()\n    p300.aspirate(float("nan"), '

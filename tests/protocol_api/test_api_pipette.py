@@ -696,6 +696,25 @@ def test_pick_up_tip_without_tip_racks_or_location_is_refused() -> None:
             p.pick_up_tip()
 
 
+def test_tip_racks_set_as_a_generator_fail_the_pick_up_with_no_location() -> None:
+    """As in Opentrons, a generator set as tip_racks is kept so: the next pick-up with no
+    location fails; a list set again picks from the racks."""
+    with open_context() as ctx:
+        rack = ctx.load_labware("opentrons_96_tiprack_20ul", 1)
+        p = ctx.load_instrument("p20_single_gen2", "left")
+        p.tip_racks = (r for r in [rack])  # type: ignore[assignment]
+        assert p.tip_racks == [rack]
+        with pytest.raises(TipError) as refused:
+            p.pick_up_tip()
+        assert str(refused.value).startswith("pick_up_tip: no location given, and this "
+                                             "pipette's tip_racks is a generator (set as "
+                                             "tip_racks")
+        assert not p.has_tip
+        p.tip_racks = [rack]
+        p.pick_up_tip()
+        assert p.has_tip
+
+
 def test_tips_used_counts_every_pick_up(bench: Bench) -> None:
     cycle(bench.p300, 5)
     bench.p300.pick_up_tip()
