@@ -767,7 +767,8 @@ class InstrumentContext:
         either side of it in turn (``TrashDrops``), as on an OT-2; given ``ctx.fixed_trash``
         itself (2.16 on, Opentrons' trash bin), the same until 2.17, its centre from 2.18.
         """
-        _check_home_after("drop_tip", home_after, self._ctx.api_version)
+        _engine_flag("drop_tip", "home_after", home_after, self._ctx.api_version,
+                     optional=True)
         no_tip = not self._holds_tip and self._ctx.api_version < ENGINE_CORE_API
         if not no_tip:
             self._require_tip("drop_tip")
@@ -869,7 +870,8 @@ class InstrumentContext:
         takes a fresh tip next, ``pick_up_tip(well)`` the returned one again; before 2.2
         the returned tips are marked unused again.
         """
-        _check_home_after("return_tip", home_after, self._ctx.api_version)
+        _engine_flag("return_tip", "home_after", home_after, self._ctx.api_version,
+                     optional=True)
         self._require_tip("return_tip")
         well = self._tip_from
         assert well is not None
@@ -1346,12 +1348,13 @@ class InstrumentContext:
         if not isinstance(location, Location):
             raise ProtocolError(f"move_to: expected a Location, such as well.top(), not "
                                 f"{location!r}")
+        direct = _engine_flag("move_to", "force_direct", force_direct, self._ctx.api_version)
         if minimum_z_height is not None and not is_number(minimum_z_height):
             raise ProtocolError("move_to: minimum_z_height must be a number of mm, not "
                                 f"{minimum_z_height!r}")
         if self._layout is not None:  # stricter than Opentrons, which lets move_to crash
             self._check_partial("move_to", location)
-        self._move(location, force_direct, minimum_z_height,
+        self._move(location, bool(direct), minimum_z_height,
                    None if speed is None else _speed("move_to: speed", speed))
         self._check_depth("move_to", location, self._primary_point(location))
         return self
@@ -1872,18 +1875,23 @@ def _in_bin(location: Location) -> bool:
     return well is not None and isinstance(well.parent, TrashBin)
 
 
-_FLAG_WORDS = frozenset({"0", "off", "f", "false", "n", "no", "1", "on", "t", "true", "y", "yes"})
-"""The words Opentrons' engine reads as a boolean (in any case)."""
+_TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE_WORDS = frozenset({"0", "off", "f", "false", "n", "no"})
+"""The words Opentrons' engine reads as a boolean (in any case, with no spaces)."""
 
 
-def _check_home_after(op: str, value: object, level: APIVersion) -> None:
-    """From apiLevel 2.14 Opentrons' engine refuses a ``home_after`` it cannot read as a
-    boolean: True, False, None, 1, 0 or a word such as ``'yes'``. Before, it takes any
-    value."""
-    if value is None or level < ENGINE_CORE_API or isinstance(value, bool):
-        return
+def _engine_flag(op: str, name: str, value: object, level: APIVersion, *,
+                 optional: bool = False) -> bool | None:
+    """A boolean option (``name`` of ``op``) as Opentrons reads it. From apiLevel 2.14 its
+    engine takes True, False, 1, 0 and words such as ``'yes'`` or ``'false'`` (None too
+    if ``optional``), and refuses any other value; before, it takes any value, by its
+    truth."""
+    if value is None and (optional or level < ENGINE_CORE_API):
+        return None
+    if level < ENGINE_CORE_API or isinstance(value, bool):
+        return bool(value)
     if isinstance(value, (int, float)) and value in (0, 1):
-        return
-    if isinstance(value, str) and value.lower() in _FLAG_WORDS:
-        return
-    raise ProtocolError(f"{op}: home_after must be True or False, not {shown(value)}")
+        return bool(value)
+    if isinstance(value, str) and value.lower() in _TRUE_WORDS | _FALSE_WORDS:
+        return value.lower() in _TRUE_WORDS
+    raise ProtocolError(f"{op}: {name} must be True or False, not {shown(value)}")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from labrun_testing import protocol_file, simulate_file
 
+from engine import commands as c
 from protocol_api import open_context
 from protocol_api.errors import APIVersionError, ProtocolError, UnsupportedAPIError
 from protocol_api.labware_definitions import get_definition
@@ -188,6 +189,30 @@ def test_a_home_after_that_is_no_boolean_is_refused_from_2_14(value: object) -> 
             p300.drop_tip(home_after=value)
         assert str(refused.value) == f"drop_tip: home_after must be True or False, not {value!r}"
         assert p300.has_tip  # nothing dropped
+
+
+def test_move_to_force_direct_is_read_as_opentrons_engine_reads_it_from_2_14() -> None:
+    """From 2.14 Opentrons' engine reads force_direct as a boolean: 'false' is False (an
+    arc; labrun moved straight, by the word's truth), and 'x', 2 or None are refused.
+    Before 2.14 any value is taken by its truth."""
+    def moves(level: tuple[int, int], value: object) -> list[bool]:
+        with open_context(api_version=level) as ctx:
+            plate = ctx.load_labware(PLATE, 2)
+            p300 = ctx.load_instrument("p300_single_gen2", "left")
+            p300.move_to(plate["A1"].top(), force_direct=value)
+            return [cmd.force_direct for cmd in (e.command for e in ctx.run.engine.entries)
+                    if isinstance(cmd, c.MoveTo)]
+
+    assert moves((2, 14), "false") == [False] and moves((2, 14), "Yes") == [True]
+    assert moves((2, 14), 1) == [True] and moves((2, 13), "false") == [True]
+    assert moves((2, 13), None) == [False] and moves((2, 13), "x") == [True]
+    for value in ("x", 2, None):
+        with open_context(api_version=(2, 14)) as ctx:
+            p300 = ctx.load_instrument("p300_single_gen2", "left")
+            with pytest.raises(ProtocolError) as refused:
+                p300.move_to(ctx.load_labware(PLATE, 2)["A1"].top(), force_direct=value)
+            assert str(refused.value) == (f"move_to: force_direct must be True or False, "
+                                          f"not {value!r}")
 
 
 PARAMETERS: list[tuple[tuple[int, int], str, Call]] = [
