@@ -33,7 +33,13 @@ from .errors import (
     UnsupportedNameError,
     shown,
 )
-from .instrument import InstrumentContext, LastMove, TrashDrops, tip_rack_list
+from .instrument import (
+    InstrumentContext,
+    LastMove,
+    TrashDrops,
+    engine_flag,
+    tip_rack_list,
+)
 from .labware import Labware, TrashBin, Well, check_sits_on
 from .labware_definitions import (
     STANDARD_NAMESPACE,
@@ -705,11 +711,10 @@ class ProtocolContext:
 
     @api_step("set_rail_lights")
     def _switch_rail_lights(self, on: bool) -> None:
-        if on not in (True, False) and self._api_version >= ENGINE_CORE_API:
-            # None, 'off': Opentrons' engine refuses what is not True or False (or 1, 0)
-            raise ProtocolError(f"set_rail_lights: on must be True or False, not {on!r}")
-        self._steps.send(c.SetRailLights(bool(on)))
-        self._rail_lights = bool(on)
+        # from 2.14, as Opentrons' engine: 'off' is False, None or 'x' refused
+        lit = bool(engine_flag("set_rail_lights", "on", on, self.api_version))
+        self._steps.send(c.SetRailLights(lit))
+        self._rail_lights = lit
 
     @api_step("max_speeds")
     def _send_max_speeds(self, speeds: tuple[tuple[str, float], ...]) -> None:

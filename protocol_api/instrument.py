@@ -767,7 +767,7 @@ class InstrumentContext:
         either side of it in turn (``TrashDrops``), as on an OT-2; given ``ctx.fixed_trash``
         itself (2.16 on, Opentrons' trash bin), the same until 2.17, its centre from 2.18.
         """
-        _engine_flag("drop_tip", "home_after", home_after, self._ctx.api_version,
+        engine_flag("drop_tip", "home_after", home_after, self._ctx.api_version,
                      optional=True)
         no_tip = not self._holds_tip and self._ctx.api_version < ENGINE_CORE_API
         if not no_tip:
@@ -870,7 +870,7 @@ class InstrumentContext:
         takes a fresh tip next, ``pick_up_tip(well)`` the returned one again; before 2.2
         the returned tips are marked unused again.
         """
-        _engine_flag("return_tip", "home_after", home_after, self._ctx.api_version,
+        engine_flag("return_tip", "home_after", home_after, self._ctx.api_version,
                      optional=True)
         self._require_tip("return_tip")
         well = self._tip_from
@@ -1348,7 +1348,7 @@ class InstrumentContext:
         if not isinstance(location, Location):
             raise ProtocolError(f"move_to: expected a Location, such as well.top(), not "
                                 f"{location!r}")
-        direct = _engine_flag("move_to", "force_direct", force_direct, self._ctx.api_version)
+        direct = engine_flag("move_to", "force_direct", force_direct, self._ctx.api_version)
         if minimum_z_height is not None and not is_number(minimum_z_height):
             raise ProtocolError("move_to: minimum_z_height must be a number of mm, not "
                                 f"{minimum_z_height!r}")
@@ -1880,7 +1880,7 @@ _FALSE_WORDS = frozenset({"0", "off", "f", "false", "n", "no"})
 """The words Opentrons' engine reads as a boolean (in any case, with no spaces)."""
 
 
-def _engine_flag(op: str, name: str, value: object, level: APIVersion, *,
+def engine_flag(op: str, name: str, value: object, level: APIVersion, *,
                  optional: bool = False) -> bool | None:
     """A boolean option (``name`` of ``op``) as Opentrons reads it. From apiLevel 2.14 its
     engine takes True, False, 1, 0 and words such as ``'yes'`` or ``'false'`` (None too

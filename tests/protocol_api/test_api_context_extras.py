@@ -63,6 +63,22 @@ def test_rail_lights_switched_to_neither_on_nor_off_are_refused_from_2_14() -> N
         assert ctx.rail_lights_on is False
 
 
+def test_rail_lights_take_what_opentrons_engine_reads_as_on_or_off() -> None:
+    """From 2.14 Opentrons' engine reads 'yes' as on and 'false' as off (labrun refused
+    them), and refuses 'x'; its legacy core took 'false' by its truth, on."""
+    with open_context(api_version=(2, 15)) as ctx:
+        ctx.set_rail_lights("yes")
+        assert ctx.rail_lights_on is True
+        ctx.set_rail_lights("false")
+        assert ctx.rail_lights_on is False and ctx.run.engine.model.rail_lights is False
+        with pytest.raises(ProtocolError, match=r"^set_rail_lights: on must be True or "
+                                                r"False, not 'x'$"):
+            ctx.set_rail_lights("x")
+    with open_context(api_version=(2, 13)) as ctx:
+        ctx.set_rail_lights("false")
+        assert ctx.rail_lights_on is True
+
+
 MAX_SPEEDS_LEVEL = (2, 13)  # ctx.max_speeds is gone from apiLevel 2.14, as in Opentrons
 
 
