@@ -94,6 +94,11 @@ def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
         raise ProtocolError(f"{mode}: new_tip must be 'once', 'always' or 'never', "
                             f"not {new_tip!r}")
     new_tip = new_tip.lower()
+    if not trash and new_tip != "never" and pipette.partial_layout:
+        # Opentrons fails at the first return, once liquid has moved; said before a tip
+        raise TipError(f"{mode}: trash=False returns each tip to its tip rack, which a "
+                       "pipette with a partial nozzle layout cannot do; drop the tips "
+                       "(trash=True) or call configure_nozzle_layout(ALL) first")
     location = options.get("blowout_location")
     if location:
         require(f"{mode}: blowout_location", BLOWOUT_LOCATION_API, pipette.api_version)

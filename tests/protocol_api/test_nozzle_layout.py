@@ -237,3 +237,32 @@ def test_a_touch_tip_names_the_wells_every_tip_touches(tmp_path: Path, layout: s
     assert events[-1]["status"] == "succeeded", events[-1].get("error")
     [touch] = _queued(events, "touchTip")
     assert (touch["well"], list(touch["wells"])) == (f"2/{well}", others)
+
+
+@pytest.mark.parametrize("call", [
+    "p.transfer(20, plate['C3'], plate['F7'], trash=False)",
+    "p.distribute(20, plate['C3'], [plate['F7'], plate['F8']], trash=False, new_tip='always')",
+    "p.consolidate(20, [plate['C3'], plate['C4']], plate['F7'], trash=False)",
+])
+def test_a_transfer_returning_tips_with_a_partial_layout_is_refused_before_a_tip(
+        tmp_path: Path, call: str) -> None:
+    """Opentrons 8.8.2 cannot return a tip to a tip rack with a partial nozzle layout, so a
+    transfer with trash=False fails at its first return, after it has moved liquid; labrun
+    refuses the call before it picks up a tip, naming the call and the option."""
+    body = f"p.configure_nozzle_layout(SINGLE, start='H1', tip_racks=[rack])\n{call}\n"
+    events = _run(tmp_path, body)
+    mode = call[2:call.index("(")]
+    assert events[-1]["status"] == "failed"
+    assert events[-1]["error"].startswith(
+        f"{mode}: trash=False returns each tip to its tip rack, which a pipette with a "
+        "partial nozzle layout cannot do"), events[-1]["error"]
+    assert _queued(events, "pickUpTip") == [] and _queued(events, "aspirate") == []
+
+
+def test_a_transfer_returning_tips_with_all_nozzles_still_returns_them(tmp_path: Path) -> None:
+    """With all nozzles (the ALL layout) a transfer with trash=False returns its tip, as in
+    Opentrons."""
+    events = _run(tmp_path, "p.configure_nozzle_layout(ALL, tip_racks=[rack])\n"
+                            "p.transfer(20, plate['A3'], plate['A7'], trash=False)\n")
+    assert events[-1]["status"] == "succeeded", events[-1].get("error")
+    assert [e["well"] for e in _queued(events, "dropTip")] == ["4/A1"]
