@@ -873,6 +873,9 @@ class InstrumentContext:
         engine_flag("return_tip", "home_after", home_after, self._ctx.api_version,
                      optional=True)
         self._require_tip("return_tip")
+        if self._layout is not None:  # as Opentrons; said as the call the protocol made
+            raise TipError("return_tip: Cannot return tip to a tiprack while the pipette is "
+                           "configured for partial tip.")
         well = self._tip_from
         assert well is not None
         self.drop_tip(well)

@@ -123,6 +123,10 @@ TALL_BEHIND = ('ctx.load_labware("opentrons_96_tiprack_300ul", 5)\n'
      "robot bounds for the pipette."),
     ("p.configure_nozzle_layout(SINGLE, start='H1')\np.pick_up_tip(rack['A1'])\n"
      "p.return_tip()",
+     "return_tip: Cannot return tip to a tiprack while the pipette is configured for partial "
+     "tip."),
+    ("p.configure_nozzle_layout(SINGLE, start='H1')\np.pick_up_tip(rack['A1'])\n"
+     "p.drop_tip(rack['A1'])",
      "drop_tip: Cannot return tip to a tiprack while the pipette is configured for partial "
      "tip."),
     ("p.configure_nozzle_layout(SINGLE, start='H1')\np.pick_up_tip(rack['A1'])\n"
