@@ -86,7 +86,7 @@ def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
         if key not in _OPTIONS:  # Opentrons ignores what it does not know; so do we, aloud
             pipette._steps.warn(f"{mode}: {key}={options[key]!r} is not an option of "
                                 f"{mode}; ignored, as Opentrons does")
-    mode = options.get("mode", mode)
+    called, mode = mode, options.get("mode", mode)  # the method, and its plan
     if mode not in _MODES:
         raise ProtocolError(f"{mode}: mode must be one of {_MODES}")
     new_tip = options.get("new_tip") or "once"
@@ -105,7 +105,8 @@ def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
     if location is not None and location not in _BLOWOUT_LOCATIONS:
         raise ProtocolError(f"{mode}: blowout_location must be one of {_BLOWOUT_LOCATIONS}, "
                             f"not {location!r}")
-    if (mode, location) in _NO_SINGLE_WELL:  # as Opentrons
+    if (called, location) in _NO_SINGLE_WELL:  # as Opentrons: distribute() and
+        # consolidate() refuse it; transfer(mode=...) takes it (the plan's last well)
         many = "sources" if mode == "consolidate" else "destinations"
         raise ProtocolError(f"{mode}: blowout_location cannot be {location!r}; a {mode} "
                             f"has several {many}")

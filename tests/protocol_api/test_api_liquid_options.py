@@ -272,6 +272,28 @@ def test_transfer_blow_out_locations(bench: Bench, where: str | None, well: str)
     assert [cmd.well for cmd in bench.commands() if isinstance(cmd, c.BlowOut)] == [well]
 
 
+def test_transfer_in_distribute_mode_blows_out_at_the_last_destination(bench: Bench) -> None:
+    """Opentrons 8.8.2 refuses blowout_location='destination well' in distribute() (and
+    'source well' in consolidate()), but transfer(mode='distribute') takes it: the blow-out
+    is in the last well of each aspirate's dispenses (and a consolidate's is where the
+    tip is, its destination)."""
+    plate = bench.plate
+    bench.p300.transfer(20, plate["A1"], plate.wells()[1:4], mode="distribute",
+                        blow_out=True, blowout_location="destination well")
+    bench.p300.transfer(20, plate.wells()[4:6], plate["A5"], mode="consolidate",
+                        blow_out=True, blowout_location="source well")
+    assert [(kind, v, w) for kind, v, w in bench.steps()] == [
+        ("aspirate", 60, "1/A1"), ("dispense", 20, "1/B1"), ("dispense", 20, "1/C1"),
+        ("dispense", 20, "1/D1"),
+        ("aspirate", 20, "1/E1"), ("aspirate", 20, "1/F1"), ("dispense", 40, "1/A5")]
+    assert [cmd.well for cmd in bench.commands() if isinstance(cmd, c.BlowOut)] == [
+        "1/D1", "1/A5"]
+    with pytest.raises(ProtocolError, match="distribute: blowout_location cannot be "
+                                            "'destination well'; a distribute has several"):
+        bench.p300.distribute(20, plate["A1"], plate.wells()[1:4], blow_out=True,
+                              blowout_location="destination well")
+
+
 def test_transfer_carryover_and_gradient(bench: Bench) -> None:
     bench.p300.transfer((10, 30), bench.plate["A1"], bench.plate.wells()[1:4],
                         carryover=True)
