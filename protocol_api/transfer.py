@@ -115,7 +115,7 @@ def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
         # Without a location: the trash, or the source when the tip already holds liquid.
         blow_out = location or ("source well" if pipette.current_volume else "trash")
     max_volume = _max_volume(pipette, mode, new_tip, holds_tip)
-    air_gap = _number(mode, "air_gap", options.get("air_gap") or 0)
+    air_gap = _number(mode, "air_gap", options.get("air_gap", 0))  # None fails in Opentrons
     if not 0 <= air_gap < max_volume:
         raise VolumeError(f"{mode}: air_gap must be from 0 µL to below the pipette's working "
                           f"volume, {max_volume:g} µL; not {air_gap:g}")

@@ -294,6 +294,15 @@ def test_transfer_in_distribute_mode_blows_out_at_the_last_destination(bench: Be
                               blowout_location="destination well")
 
 
+def test_transfer_air_gap_none_is_refused_as_opentrons_fails_on_it(bench: Bench) -> None:
+    """Opentrons 8.8.2 fails on air_gap=None (it compares it with 0); labrun took it as no
+    air gap, so a protocol it ran failed on the robot. Refused before a tip, naming it."""
+    with pytest.raises(VolumeError, match="transfer: air_gap must be a number of µL, "
+                                          "not None"):
+        bench.p300.transfer(20, bench.plate["A1"], bench.plate["B1"], air_gap=None)
+    assert bench.steps() == [] and bench.kinds("pickUpTip") == []
+
+
 def test_transfer_carryover_and_gradient(bench: Bench) -> None:
     bench.p300.transfer((10, 30), bench.plate["A1"], bench.plate.wells()[1:4],
                         carryover=True)
