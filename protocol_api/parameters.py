@@ -106,7 +106,16 @@ class Parameter(Frozen):
             return "true or false"
         if self.choices:
             return ", ".join(repr(v) for _, v in self.choices)
-        return f"between {self.minimum:g} and {self.maximum:g}"
+        assert self.minimum is not None and self.maximum is not None
+        return f"between {_number(self.minimum)} and {_number(self.maximum)}"
+
+
+def _number(value: float) -> str:
+    """``value`` in words, exactly: ``12``, ``0.5``, ``0.30000000000000004`` (the sum
+    ``0.1 + 0.2``, which ``0.3`` is not), ``1234567`` (not ``1.23457e+06``)."""
+    if isinstance(value, int) or float(f"{value:g}") != value:
+        return repr(value)
+    return f"{value:g}"
 
 
 def _a(kind: str) -> str:
@@ -199,8 +208,8 @@ class ParameterContext:
             low, high = _typed(kind, minimum, "minimum"), _typed(kind, maximum, "maximum")
             assert isinstance(low, (int, float)) and isinstance(high, (int, float))
             if high < low:
-                raise ParameterError(f"add_{kind}: {name}'s maximum {high:g} is less than its "
-                                     f"minimum {low:g}")
+                raise ParameterError(f"add_{kind}: {name}'s maximum {_number(high)} is less "
+                                     f"than its minimum {_number(low)}")
             listed, bounds = (), (low, high)
         self._define(_with_default(Parameter(
             name, display, kind, None, bounds[0], bounds[1], listed,

@@ -148,6 +148,19 @@ def test_a_value_a_parameter_cannot_take_is_refused_before_the_run(
      "add_csv_file needs apiLevel 2.20 or later; this protocol's apiLevel is 2.18"),
     ('nonsense(1)', "add_parameters raised AttributeError: 'ParameterContext' object has no "
                     "attribute 'nonsense'"),
+    # The bounds are said exactly, as Opentrons says them: 0.1 + 0.2 is not 0.3 (rounded,
+    # the message read "must be between 0.3 and 0.7, not 0.3"), nor 1234567 1.23457e+06.
+    ('add_float(variable_name="v", display_name="V", default=0.3, minimum=0.1 + 0.2, '
+     'maximum=0.7)',
+     "add_float: the default of v must be between 0.30000000000000004 and 0.7, not 0.3"),
+    ('add_int(variable_name="n", display_name="N", default=0, minimum=1, maximum=1234567)',
+     "add_int: the default of n must be between 1 and 1234567, not 0"),
+    ('add_float(variable_name="v", display_name="V", default=1.0, minimum=2.5, '
+     'maximum=1234567.5)',
+     "add_float: the default of v must be between 2.5 and 1234567.5, not 1.0"),
+    ('add_int(variable_name="n", display_name="N", default=1, minimum=7654321, '
+     'maximum=1234567)',
+     "add_int: n's maximum 1234567 is less than its minimum 7654321"),
 ])
 def test_a_wrong_definition_fails_the_load_at_its_line(
         tmp_path: Path, call: str, message: str) -> None:
@@ -287,3 +300,4 @@ def test_a_csv_file_of_one_column_needs_detect_dialect_false(tmp_path: Path) -> 
     assert run.record.events[-1]["error"] == (
         "cannot read the CSV file of picks: Could not determine delimiter (for a file of one "
         "column, parse_as_csv(detect_dialect=False))")
+
