@@ -148,6 +148,10 @@ def _parameters(namespace: Mapping[str, Any], name: str,
     if not callable(define) or isinstance(define, type) or not _takes_one_argument(define):
         raise LocatedLoadError("add_parameters must be a function taking one argument, the "
                                "parameters to define", f"{name}:{line}")
+    others = _more_parameters(define)
+    if others:  # Opentrons refuses it, even when they have defaults (run may have them)
+        raise LocatedLoadError("add_parameters must take exactly one parameter, the "
+                               f"parameters to define; it also has {others}", f"{name}:{line}")
     from .parameters import ParameterContext  # only then: most protocols define none
     from .types import APIVersion
 
@@ -164,6 +168,18 @@ def _parameters(namespace: Mapping[str, Any], name: str,
         raise LocatedLoadError(f"add_parameters raised {error_line(exc)}",
                                f"{name}:{_line_in(exc, name)}") from exc
     return context.defined
+
+
+def _more_parameters(function: Callable[..., Any]) -> str:
+    """The parameters ``function`` has beyond its first, in words (``q=1, *rest``); empty
+    when it has just one (a lone ``*args`` counts as one)."""
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):  # no signature to read: it bound one argument
+        return ""
+    return ", ".join(str(parameter) for parameter in parameters[1:])
 
 
 def _def_line(function: Callable[..., Any], name: str) -> str:

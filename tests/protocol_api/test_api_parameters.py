@@ -301,3 +301,31 @@ def test_a_csv_file_of_one_column_needs_detect_dialect_false(tmp_path: Path) -> 
         "cannot read the CSV file of picks: Could not determine delimiter (for a file of one "
         "column, parse_as_csv(detect_dialect=False))")
 
+
+@pytest.mark.parametrize(("signature", "others"), [
+    ("parameters, more=1", "more=1"),
+    ("parameters, *rest", "*rest"),
+    ("parameters, **options", "**options"),
+])
+def test_add_parameters_with_more_parameters_fails_the_load_at_its_def(
+        tmp_path: Path, signature: str, others: str) -> None:
+    """Opentrons refuses an ``add_parameters`` of more than one parameter, even when the
+    others have defaults ("Function 'add_parameters' must take exactly one argument");
+    labrun ran it, so the protocol passed here and failed on the robot."""
+    path = write(tmp_path, f"def add_parameters({signature}):\n"
+                 '    parameters.add_bool(variable_name="b", display_name="B", default=True)\n',
+                 "def run(ctx):\n    pass\n")
+    with pytest.raises(LocatedLoadError) as raised:
+        load_protocol(path)
+    assert str(raised.value).endswith(
+        "add_parameters must take exactly one parameter, the parameters to define; it also "
+        f"has {others}"), str(raised.value)
+    assert raised.value.location == f"{path}:2"
+
+
+def test_add_parameters_of_star_args_alone_is_taken(tmp_path: Path) -> None:
+    """``def add_parameters(*args)`` has one parameter: Opentrons takes it."""
+    path = write(tmp_path, "def add_parameters(*args):\n"
+                 '    args[0].add_bool(variable_name="b", display_name="B", default=True)\n',
+                 "def run(ctx):\n    ctx.comment(repr(ctx.params.b))\n")
+    assert comments(path) == ["True"]
