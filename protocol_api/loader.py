@@ -148,6 +148,10 @@ def _parameters(namespace: Mapping[str, Any], name: str,
     if not callable(define) or isinstance(define, type) or not _takes_one_argument(define):
         raise LocatedLoadError("add_parameters must be a function taking one argument, the "
                                "parameters to define", f"{name}:{line}")
+    kind = _not_plain(define)
+    if kind is not None:  # called, it would return at once, having defined nothing
+        raise LocatedLoadError(f"add_parameters must be a plain def, not {kind}: called, it "
+                               "would define no parameters", f"{name}:{line}")
     others = _more_parameters(define)
     if others:  # Opentrons refuses it, even when they have defaults (run may have them)
         raise LocatedLoadError("add_parameters must take exactly one parameter, the "

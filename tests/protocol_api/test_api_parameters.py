@@ -329,3 +329,24 @@ def test_add_parameters_of_star_args_alone_is_taken(tmp_path: Path) -> None:
                  '    args[0].add_bool(variable_name="b", display_name="B", default=True)\n',
                  "def run(ctx):\n    ctx.comment(repr(ctx.params.b))\n")
     assert comments(path) == ["True"]
+
+
+@pytest.mark.parametrize(("define", "kind"), [
+    ("async def add_parameters(parameters):", "async def"),
+    ("def add_parameters(parameters):\n    yield", "a generator function (it has yield)"),
+])
+def test_add_parameters_that_is_not_a_plain_def_fails_the_load_at_its_def(
+        tmp_path: Path, define: str, kind: str) -> None:
+    """Called, an ``async def`` or generator ``add_parameters`` returns at once and defines
+    nothing (Opentrons then runs with no parameters; its ``ctx.params.b`` fails with no
+    such attribute): labrun said so only at that line, "its parameters are none: the
+    protocol defines no add_parameters", which it does. The load now says why, at the def."""
+    path = write(tmp_path, f"{define}\n"
+                 '    parameters.add_bool(variable_name="b", display_name="B", default=True)\n',
+                 "def run(ctx):\n    ctx.comment(repr(ctx.params.b))\n")
+    with pytest.raises(LocatedLoadError) as raised:
+        load_protocol(path)
+    assert str(raised.value).endswith(
+        f"add_parameters must be a plain def, not {kind}: called, it would define no "
+        "parameters"), str(raised.value)
+    assert raised.value.location == f"{path}:2"
