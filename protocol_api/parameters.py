@@ -382,9 +382,11 @@ class Parameters:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        known = ", ".join(self._values) or "none: the protocol defines no add_parameters"
+        if not self._values:  # no add_parameters, or one that defines none
+            raise AttributeError(f"ctx.params has no parameter {name!r}; the protocol "
+                                 "defines none (add_parameters)")
         raise AttributeError(f"ctx.params has no parameter {name!r}; its parameters are "
-                             f"{known}")
+                             f"{', '.join(self._values)}")
 
     def __repr__(self) -> str:
         return f"Parameters({self._values!r})"

@@ -181,8 +181,8 @@ def test_params_needs_2_18_and_is_empty_without_add_parameters(tmp_path: Path) -
     run.close()
     summary = run.record.events[-1]
     assert summary["status"] == "failed" and summary["location"] == f"{path}:4"
-    assert summary["error"] == ("AttributeError: ctx.params has no parameter 'missing'; its "
-                                "parameters are none: the protocol defines no add_parameters")
+    assert summary["error"] == ("AttributeError: ctx.params has no parameter 'missing'; the "
+                                "protocol defines none (add_parameters)")
     assert comments(write(tmp_path, "def run(ctx):\n    ctx.comment(repr(ctx.params.get_all()))"
                           "\n")) == ["{}"]
     older = write(tmp_path, DEFINED, READ, level="2.17")  # defined, but not readable
@@ -350,3 +350,18 @@ def test_add_parameters_that_is_not_a_plain_def_fails_the_load_at_its_def(
         f"add_parameters must be a plain def, not {kind}: called, it would define no "
         "parameters"), str(raised.value)
     assert raised.value.location == f"{path}:2"
+
+
+def test_an_add_parameters_that_defines_none_is_not_said_missing(tmp_path: Path) -> None:
+    """With an ``add_parameters`` that defines nothing, ``ctx.params.NAME`` said "the
+    protocol defines no add_parameters", which it does; now: it defines none."""
+    path = write(tmp_path, "def add_parameters(parameters):\n    pass\n",
+                 "def run(ctx):\n    ctx.params.missing\n")
+    run = create_run(path, on_stalled=continue_when_stalled)
+    run.control.play(source="test")
+    run.wait(timeout=30)
+    run.close()
+    summary = run.record.events[-1]
+    assert summary["status"] == "failed" and summary["location"] == f"{path}:5"
+    assert summary["error"] == ("AttributeError: ctx.params has no parameter 'missing'; the "
+                                "protocol defines none (add_parameters)")
