@@ -328,6 +328,12 @@ class Deck(Mapping[str | int, "DeckItem | None"]):
             return default
 
     def __contains__(self, slot: object) -> bool:
+        """Whether ``slot`` names a slot of this deck. A Flex-style name (``"A1"``) is
+        one from apiLevel 2.15; below 2.14 it is none (False), as Opentrons' deck says
+        there; at 2.14 asking is refused, as Opentrons refuses it."""
+        if self._api_version < ENGINE_CORE_API and isinstance(slot, str) \
+                and slot not in self._items:
+            return False
         try:
             self.check_slot(slot)
         except InvalidSlotError:

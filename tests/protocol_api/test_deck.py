@@ -266,3 +266,19 @@ def run(ctx):
     assert (summary["status"], summary["error"], summary["location"]) == (
         "failed", "no slot '13' on this deck; slots are 1-11 and the fixed trash in 12",
         f"{path}:14")
+
+
+@pytest.mark.parametrize(("api", "said"), [
+    ("2.13", "False False True"),
+    ("2.15", "True True True"),
+])
+def test_asking_whether_the_deck_has_a_flex_named_slot_is_an_answer_below_2_14(
+        tmp_path: Path, api: str, said: str) -> None:
+    """Opentrons 8.8.2 answers ``"A1" in ctx.deck`` with False below apiLevel 2.14 (its
+    deck there knows slots 1-12 only) and True from 2.15; labrun refused the question
+    below 2.15 as if the protocol had loaded into that slot, failing at its line a
+    protocol that only checks which deck it is on."""
+    path = protocol_file(tmp_path, """
+ctx.comment(f"{'A1' in ctx.deck} {'d1' in ctx.deck} {'12' in ctx.deck}")
+""", api=api)
+    assert said_in(path) == [said]
