@@ -1097,6 +1097,12 @@ class TrashBin(Labware):
     def __getitem__(self, well_name: str) -> Well:
         raise TypeError(f"ctx.fixed_trash[{well_name!r}]: {BIN_HAS_NO_WELLS}")
 
+    def __getattr__(self, name: str) -> Any:
+        # a well accessor's property refused (see _refused_on_the_bin): said as that
+        if name in _BIN_REFUSED:
+            raise AttributeError(f"ctx.fixed_trash.{name}(): {BIN_HAS_NO_WELLS}")
+        return super().__getattr__(name)
+
     @property
     def display_name(self) -> str:
         """``Trash Bin``, as labrun's log and deck picture name it from apiLevel 2.16 (a
@@ -1161,18 +1167,18 @@ BIN_HAS_NO_WELLS = ("from apiLevel 2.16 the fixed trash is a trash bin, as in Op
                     "dispense, blow_out and move_to take it)")
 
 
-def _refused_on_the_bin(name: str) -> Callable[..., Any]:
-    def refuse(self: TrashBin, *args: object) -> Any:
-        raise AttributeError(f"ctx.fixed_trash.{name}(): {BIN_HAS_NO_WELLS}")
-    refuse.__name__ = name
-    return refuse
+def _refused_on_the_bin(self: TrashBin) -> Any:
+    raise AttributeError  # TrashBin.__getattr__ then says which and why
 
 
-# The accessors of wells a protocol may not call on the bin (labrun's own code reaches its
-# one well through ``first_well``).
-for _name in ("well", "wells", "wells_by_name", "wells_by_index", "rows", "rows_by_name",
-              "rows_by_index", "columns", "columns_by_name", "columns_by_index"):
-    setattr(TrashBin, _name, _refused_on_the_bin(_name))
+_BIN_REFUSED = frozenset(("well", "wells", "wells_by_name", "wells_by_index", "rows",
+                          "rows_by_name", "rows_by_index", "columns", "columns_by_name",
+                          "columns_by_index"))
+"""The accessors of wells a protocol may not call on the bin (labrun's own code reaches its
+one well through ``first_well``): reading one is the AttributeError, so that
+``hasattr(ctx.fixed_trash, "wells")`` is False, as on Opentrons' bin, which has none."""
+for _name in _BIN_REFUSED:
+    setattr(TrashBin, _name, property(_refused_on_the_bin))
 del _name
 
 

@@ -358,6 +358,41 @@ def test_the_fixed_trash_has_no_wells_to_name_from_2_16(level: tuple[int, int]) 
         assert protocol_commands(ctx)[-1].well == "12/A1"
 
 
+@pytest.mark.parametrize(("level", "dropped_in"), [("2.15", "the trash's A1"),
+                                                   ("2.16", "the trash bin")])
+def test_a_protocol_asking_whether_the_trash_has_wells_is_told_no_from_2_16(
+        tmp_path: Path, level: str, dropped_in: str) -> None:
+    """Opentrons 8.8.2's trash bin (apiLevel 2.16 on) has no ``wells``, ``well``, ``rows``
+    or ``columns``: ``hasattr`` says False, and protocols written for both kinds of
+    trash branch on it. labrun's bin had them as methods that refuse when called, so
+    hasattr said True and such a protocol failed at ``trash.wells()[0]``."""
+    path = tmp_path / "protocol.py"
+    path.write_text(f"""
+metadata = {{"apiLevel": "{level}"}}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    trash = ctx.fixed_trash
+    names = ("wells", "well", "rows", "columns", "wells_by_name")
+    ctx.comment(" ".join(str(hasattr(trash, name)) for name in names))
+    if hasattr(trash, "wells"):
+        ctx.comment("dropping in the trash's A1")
+        trash = trash.wells()[0]
+    else:
+        ctx.comment("dropping in the trash bin")
+    pipette.pick_up_tip()
+    pipette.drop_tip(trash)
+""")
+    run = simulate_file(path)
+    assert run.record.events[-1]["status"] == "succeeded"
+    said = [e.command.message for e in run.engine.entries if isinstance(e.command, c.Comment)]
+    has = "True" if level == "2.15" else "False"
+    assert said == [" ".join([has] * 5), f"dropping in {dropped_in}"]
+    drops = [e.command for e in run.engine.entries if isinstance(e.command, c.DropTip)]
+    assert [d.well for d in drops] == ["12/A1"]
+
+
 def test_the_trash_bins_top_takes_an_offset_from_2_18() -> None:
     with open_context(api_version=(2, 18)) as ctx:
         tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
