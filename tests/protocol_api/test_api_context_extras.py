@@ -79,6 +79,24 @@ def test_rail_lights_take_what_opentrons_engine_reads_as_on_or_off() -> None:
         assert ctx.rail_lights_on is True
 
 
+@pytest.mark.parametrize(("given", "lit"), [("on", True), ("Off", False), ("yes", True),
+                                           ("0", False), (1, True), (0.0, False)])
+def test_rail_lights_take_the_words_of_a_switch_from_2_14(given: object, lit: bool) -> None:
+    """Opentrons 8.8.2's engine reads set_rail_lights('on') as on and 'off' as off (the
+    words pydantic reads as True or False); labrun refused them, failing a protocol
+    Opentrons runs. 2 and ' on' stay refused there, as in Opentrons."""
+    with open_context(api_version=(2, 15)) as ctx:
+        ctx.set_rail_lights(not lit)
+        ctx.set_rail_lights(given)  # type: ignore[arg-type]  # as a protocol may
+        assert ctx.rail_lights_on is lit
+        assert protocol_commands(ctx)[-1] == c.SetRailLights(lit)
+    for refused in (2, " on", "lit"):
+        with open_context(api_version=(2, 15)) as ctx, pytest.raises(
+                ProtocolError, match=rf"^set_rail_lights: on must be True or False, "
+                                     rf"not {refused!r}$"):
+            ctx.set_rail_lights(refused)  # type: ignore[arg-type]
+
+
 MAX_SPEEDS_LEVEL = (2, 13)  # ctx.max_speeds is gone from apiLevel 2.14, as in Opentrons
 
 
