@@ -396,12 +396,12 @@ _TEXT = {
     "dropTip": "Dropping tip into {well}",
     "moveTo": "Moving to {well}",
     "comment": "{message}",
-    "delay": "Delaying for {seconds:g} seconds",
-    "waitForResume": "Pausing robot operation: {message}",
+    "prepareToAspirate": "Preparing to aspirate",
+    "liftPipettes": "Lifting the pipettes clear of a module",
+    "module/read": "Reading a module",
     "moveLabware": "Moving {display_name} to {destination}",
     "removeLabware": "Moving {display_name} to {destination}",
     "setLabwareOffset": "Shifting {display_name} by {offset} mm",
-    "loadLiquid": "Loading {liquid} into {wells}",
     "home": "Homing",
     "loadLabware": "Loading {load_name} in slot {slot}",
     "loadInstrument": "Loading {instrument_name} on the {mount} mount",
@@ -416,9 +416,49 @@ _TEXT = {
     "thermocycler/setTargetLidTemperature": "Setting the lid temperature to {celsius:g} °C",
     "thermocycler/setTargetBlockTemperature": "Setting the block temperature to {celsius:g} °C",
     "thermocycler/runProfile": "Running a profile of {repetitions} cycles",
+    "thermocycler/waitForLidTemperature": "Waiting for the lid temperature",
+    "thermocycler/waitForBlockTemperature": "Waiting for the block temperature",
+    "thermocycler/deactivateLid": "Deactivating the thermocycler lid",
+    "thermocycler/deactivateBlock": "Deactivating the thermocycler block",
+    "thermocycler/deactivate": "Deactivating the thermocycler",
+    "heaterShaker/setTargetTemperature": "Setting the heater-shaker temperature to "
+                                         "{celsius:g} °C",
+    "heaterShaker/waitForTemperature": "Waiting for the heater-shaker temperature",
+    "heaterShaker/deactivateHeater": "Deactivating the heater-shaker heater",
     "heaterShaker/setAndWaitForShakeSpeed": "Shaking at {rpm:g} rpm",
     "heaterShaker/deactivateShaker": "Stopping the shaker",
+    "heaterShaker/openLabwareLatch": "Opening the labware latch",
+    "heaterShaker/closeLabwareLatch": "Closing the labware latch",
 }
+
+
+def _said(command: Command, params: dict[str, Any]) -> str | None:
+    """The line of a command whose words depend on what it was given (None: another's)."""
+    kind = command.kind
+    if kind == "delay":  # the message after the time, as Opentrons' run log has it
+        message = params.get("message")
+        return f"Delaying for {params['seconds']:g} seconds" + (f". {message}" if message
+                                                                 else "")
+    if kind == "waitForResume":
+        message = params.get("message")
+        return "Pausing robot operation" + (f": {message}" if message else "")
+    if kind == "setRailLights":
+        return f"Turning the rail lights {'on' if params.get('on') else 'off'}"
+    if kind == "setMaxSpeeds":
+        speeds = ", ".join(f"{axis} {speed:g} mm/s" for axis, speed in params["speeds"])
+        return (f"Capping the speeds: {speeds}" if speeds
+                else "Lifting the caps on the speeds")
+    if kind == "loadLiquid":
+        wells = ", ".join(str(w) for w in params["wells"])
+        volumes = set(params["volumes"])
+        if params.get("liquid") is None:
+            return f"Marking {wells} as empty"
+        if len(volumes) == 1:
+            return f"Loading {next(iter(volumes)):g} uL of {params['liquid']} into {wells}"
+        return f"Loading {params['liquid']} into " + ", ".join(
+            f"{w} ({v:g} uL)" for w, v in zip(params["wells"], params["volumes"],
+                                             strict=False))
+    return None
 
 
 def describe(command: Command) -> str:
@@ -430,6 +470,9 @@ def describe(command: Command) -> str:
                 f"NozzleLayout.{params.get('style')} layout"
                 + (f" starting at nozzle {start}" if start else "")
                 + (f" ending at nozzle {end}" if end else "") + ".")
+    said = _said(command, params)
+    if said is not None:
+        return said
     text = _TEXT.get("airGap" if params.get("air_gap") else command.kind)
     if text is not None:
         try:

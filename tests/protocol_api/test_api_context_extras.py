@@ -10,6 +10,7 @@ import pytest
 from engine import commands as c
 from protocol_api import open_context
 from protocol_api.errors import ProtocolError
+from protocol_api.execute import continue_when_stalled
 from protocol_api.types import APIVersion
 
 
@@ -170,6 +171,34 @@ def test_cleanup_ends_what_commands_records_until_clear_commands() -> None:
         assert ctx.commands() == ["Picking up tip from 4/B1"]
         assert [type(cmd).__name__ for cmd in protocol_commands(ctx)][-3:] == [
             "PickUpTip", "DropTip", "PickUpTip"]
+
+
+def test_commands_words_each_context_call_and_keeps_its_message() -> None:
+    """ctx.commands() dropped a delay's message ('Delaying for 63 seconds', where
+    Opentrons lists 'Delaying for 1 minutes and 3.0 seconds. dmsg'), ended a pause with
+    no message on ': ', and listed the rail lights, the speed caps and a liquid loaded as
+    labrun's own records read (setRailLights(on=True), ('A1',)): each is now a line of
+    words, the messages kept as Opentrons keeps them."""
+    with open_context(api_version=(2, 13), on_stalled=continue_when_stalled) as ctx:
+        ctx.clear_commands()
+        ctx.pause()
+        ctx.pause("swap the plate")
+        ctx.delay(minutes=1, seconds=3, msg="incubate")
+        ctx.delay(1.5)
+        ctx.set_rail_lights(True)
+        ctx.max_speeds["x"] = 100
+        del ctx.max_speeds["X"]
+        assert ctx.commands() == [
+            "Pausing robot operation", "Pausing robot operation: swap the plate",
+            "Delaying for 63 seconds. incubate", "Delaying for 1.5 seconds",
+            "Turning the rail lights on", "Capping the speeds: X 100 mm/s",
+            "Lifting the caps on the speeds"]
+    with open_context(api_version=(2, 14)) as ctx:
+        water = ctx.define_liquid("water", "H2O", "#0000ff")
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        ctx.clear_commands()
+        plate["A1"].load_liquid(water, 50)
+        assert ctx.commands() == ["Loading 50 uL of water into A1"]
 
 
 def test_loaded_modules_liquids_and_api_version() -> None:
