@@ -214,7 +214,9 @@ class Location:
         return hash((self._point, self._labware))
 
     def __repr__(self) -> str:
-        return f"Location(point={self._point!r}, labware={self._labware})"
+        # as Opentrons 8.8.2 prints it at every apiLevel: labrun tracks no meniscus
+        return (f"Location(point={self._point!r}, labware={self._labware}, "
+                "meniscus_tracking=None)")
 
 
 class Mount(enum.Enum):

@@ -139,10 +139,13 @@ def test_a_location_unpacked_and_printed_shows_its_well_as_opentrons_does(
 
 
 def test_location_repr_shows_point_and_labware(plate: Labware) -> None:
+    """As Opentrons 8.8.2 prints a location at every apiLevel: its point, its labware and
+    ``meniscus_tracking=None`` (labrun's printed location lacked the last, so a protocol's
+    printed locations read differently from Opentrons')."""
     text = repr(plate["A1"].top())
     assert text == (
         "Location(point=Point(x=14.38, y=74.24, z=14.22), "
-        "labware=A1 of Corning 96 Well Plate 360 µL Flat on slot 1)"
+        "labware=A1 of Corning 96 Well Plate 360 µL Flat on slot 1, meniscus_tracking=None)"
     )
 
 
