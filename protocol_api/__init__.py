@@ -5,17 +5,27 @@ protocol_api`` resolves to this package when the file is loaded by labrun.
 """
 
 from . import types
-from .context import ProtocolContext
+from .context import Liquid, ProtocolContext
+from .deck import Deck
 from .errors import ProtocolError
 from .execute import create_run, open_context
 from .instrument import InstrumentContext
 from .labware import Labware, TrashBin, Well
-from .loader import MAX_API, load_protocol
+from .loader import MAX_API, MIN_API, load_protocol
+from .modules import (
+    HeaterShakerContext,
+    MagneticModuleContext,
+    ModuleContext,
+    TemperatureModuleContext,
+    ThermocyclerContext,
+)
 from .nozzles import ALL, COLUMN, PARTIAL_COLUMN, ROW, SINGLE
 from .off_deck import OFF_DECK, OffDeckType
-from .types import Location, Mount, Point
+from .parameters import CSVParameter, ParameterContext, Parameters
+from .types import APIVersion, Location, Mount, Point
 
-MAX_SUPPORTED_VERSION = MAX_API
+MAX_SUPPORTED_VERSION = APIVersion(*MAX_API)
+MIN_SUPPORTED_VERSION = APIVersion(*MIN_API)
 
 
 def __getattr__(name: str) -> object:
@@ -23,27 +33,39 @@ def __getattr__(name: str) -> object:
     from .errors import UnsupportedNameError
     from .loader import not_provided
 
-    said = not_provided(f"opentrons.protocol_api.{name}")
-    if said:
-        raise UnsupportedNameError(said)
-    raise AttributeError(f"module 'opentrons.protocol_api' has no attribute {name!r}")
+    if name.startswith("__"):  # Python's own probes (__path__, __file__...)
+        raise AttributeError(f"module 'opentrons.protocol_api' has no attribute {name!r}")
+    qualified = f"opentrons.protocol_api.{name}"
+    raise UnsupportedNameError(not_provided(qualified)
+                               or f"labrun does not provide {qualified}")
 
 __all__ = [
     "ALL",
     "COLUMN",
     "MAX_SUPPORTED_VERSION",
+    "MIN_SUPPORTED_VERSION",
     "OFF_DECK",
     "PARTIAL_COLUMN",
     "ROW",
     "SINGLE",
+    "CSVParameter",
+    "Deck",
+    "HeaterShakerContext",
     "InstrumentContext",
     "Labware",
+    "Liquid",
     "Location",
+    "MagneticModuleContext",
+    "ModuleContext",
     "Mount",
     "OffDeckType",
+    "ParameterContext",
+    "Parameters",
     "Point",
     "ProtocolContext",
     "ProtocolError",
+    "TemperatureModuleContext",
+    "ThermocyclerContext",
     "TrashBin",
     "Well",
     "create_run",

@@ -592,7 +592,22 @@ def _opentrons_modules() -> dict[str, types.ModuleType]:
 
 _MODULES: dict[str, types.ModuleType] = {}
 
-NOT_PROVIDED: dict[str, str] = {}
+NOT_PROVIDED: dict[str, str] = {
+    "WasteChute": "waste chutes (a Flex's)",
+    "MagneticBlockContext": "magnetic blocks (a Flex's)",
+    "AbsorbanceReaderContext": "absorbance plate readers (a Flex's)",
+    "FlexStackerContext": "Flex stackers",
+    "RobotContext": "the robot's own motion commands (ctx.robot)",
+    "MIN_SUPPORTED_VERSION_FOR_FLEX": "Flex robots",
+    "LiquidClass": "liquid classes",
+    "Task": "concurrent tasks",
+    "create_protocol_context": "protocol contexts made outside a run",
+    "ProtocolEngineCoreRequiredError": "Opentrons' protocol engine errors",
+    "RuntimeParameterRequiredError": "Opentrons' protocol engine errors",
+    **dict.fromkeys(("PLUNGER_BLOWOUT", "PLUNGER_TOP", "PLUNGER_BOTTOM", "PLUNGER_DROPTIP",
+                     "ASPIRATE_ACTION", "DISPENSE_ACTION", "BLOWOUT_ACTION"),
+                    "liquid class plunger positions and actions"),
+}
 """Names of ``opentrons.protocol_api`` for what labrun does not do: an import or a use of
 one says so, rather than that a module is missing."""
 

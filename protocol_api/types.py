@@ -316,3 +316,11 @@ def well_of(location: Location) -> Well | None:
 # Last, as the labware module imports this one's Point and Location. (An import inside
 # the checks above would cost a microsecond a call: they run for every command.)
 from protocol_api import labware as labware_module  # noqa: E402
+
+if not TYPE_CHECKING:  # (so that mypy still flags a misspelt name of this module)
+    def __getattr__(name: str) -> object:
+        """``opentrons.types.X`` that labrun does not have: said as such, at its line."""
+        if name.startswith("__"):  # Python's own probes
+            raise AttributeError(f"module 'opentrons.types' has no attribute {name!r}")
+        from protocol_api.errors import UnsupportedNameError
+        raise UnsupportedNameError(f"labrun does not provide opentrons.types.{name}")

@@ -6,6 +6,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from labrun_testing import simulate_file
 
 import protocol_api
@@ -103,3 +104,66 @@ def test_the_nozzle_layouts_import_as_opentrons_names_them(tmp_path: Path) -> No
     names = load_protocol(path).run.__globals__
     assert [names[n].value for n in ("ALL", "COLUMN", "PARTIAL_COLUMN", "ROW", "SINGLE")] == [
         "ALL", "COLUMN", "PARTIAL_COLUMN", "ROW", "SINGLE"]
+
+
+CLASSES = """
+from opentrons import protocol_api
+metadata = {"apiLevel": "2.20"}
+
+def add_parameters(parameters):
+    assert isinstance(parameters, protocol_api.ParameterContext)
+    parameters.add_int(variable_name="n", display_name="n", default=2, minimum=1, maximum=5)
+
+def run(ctx):
+    temp = ctx.load_module("temperature module gen2", 1)
+    mag = ctx.load_module("magnetic module gen2", 9)
+    hs = ctx.load_module("heaterShakerModuleV1", 3)
+    tc = ctx.load_module("thermocycler module")
+    water = ctx.define_liquid("water", "w", "#0000ff")
+    checks = [isinstance(temp, protocol_api.TemperatureModuleContext),
+              isinstance(mag, protocol_api.MagneticModuleContext),
+              isinstance(hs, protocol_api.HeaterShakerContext),
+              isinstance(tc, protocol_api.ThermocyclerContext),
+              all(isinstance(m, protocol_api.ModuleContext) for m in (temp, mag, hs, tc)),
+              isinstance(water, protocol_api.Liquid),
+              isinstance(ctx.params, protocol_api.Parameters),
+              isinstance(ctx.deck, protocol_api.Deck)]
+    ctx.comment(str(checks))
+    ctx.comment(f"{protocol_api.MIN_SUPPORTED_VERSION} {protocol_api.MAX_SUPPORTED_VERSION}")
+"""
+
+
+def test_module_parameter_and_liquid_classes_are_opentrons_protocol_api_names(
+        tmp_path: Path) -> None:
+    """Opentrons 8.8.2's ``opentrons.protocol_api`` has the module contexts, ModuleContext,
+    ParameterContext, Parameters, Liquid and Deck: protocols check what they loaded with
+    isinstance, and MIN/MAX_SUPPORTED_VERSION are APIVersions, printed as '2.0'."""
+    path = tmp_path / "classes.py"
+    path.write_text(textwrap.dedent(CLASSES), encoding="utf-8")
+    run = simulate_file(path)
+    assert run.record.events[-1]["status"] == "succeeded", run.record.events[-1]
+    comments = [e.command.params()["message"] for e in run.engine.entries
+                if e.command.kind == "comment"]
+    assert comments == [str([True] * 8), "2.0 2.27"]
+
+
+@pytest.mark.parametrize(("line", "said"), [
+    ("print(protocol_api.WasteChute)",
+     "opentrons.protocol_api.WasteChute: waste chutes (a Flex's) are not supported by labrun"),
+    ("isinstance(ctx, protocol_api.RobotContext)",
+     "opentrons.protocol_api.RobotContext: the robot's own motion commands (ctx.robot) are "
+     "not supported by labrun"),
+    ("protocol_api.Nonsense", "labrun does not provide opentrons.protocol_api.Nonsense"),
+    ("types.MountType.LEFT", "labrun does not provide opentrons.types.MountType"),
+])
+def test_a_name_labrun_lacks_fails_at_its_line_saying_so(tmp_path: Path, line: str,
+                                                         said: str) -> None:
+    """An Opentrons name labrun does not have fails the run at the protocol's line with one
+    line saying labrun does not provide it (not Python's 'module has no attribute')."""
+    path = tmp_path / "protocol.py"
+    path.write_text('from opentrons import protocol_api, types\nmetadata = {"apiLevel": "2.20"}\n'
+                    f'def run(ctx):\n    {line}\n', encoding="utf-8")
+    summary = simulate_file(path).record.events[-1]
+    assert summary["status"] == "failed"
+    assert summary["error"] == said
+    assert summary["location"] == f"{path}:4"
