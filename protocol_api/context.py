@@ -566,7 +566,7 @@ class ProtocolContext:
                                   "OT-2 pipette has no pressure sensor (leave it out)")
         spec = get_pipette(instrument_name, self._api_version)
         instrument_name = instrument_name.lower()  # any case, as Opentrons
-        mount_name = Mount.parse(mount).value
+        mount_name = Mount.parse(mount).mount_name
         if self._mounts is not None and mount_name not in self._mounts:
             have = " and ".join(repr(m) for m in sorted(self._mounts)) or "none"
             raise InstrumentError(f"this robot has no {mount_name} mount; its mounts: {have}")

@@ -220,29 +220,50 @@ class Location:
 
 
 class Mount(enum.Enum):
-    """A pipette mount on the gantry."""
+    """A mount on the gantry, as ``opentrons.types.Mount``: numbered members whose ``str``
+    is the name (``LEFT``); ``EXTENSION`` is the Flex's gripper mount, and no pipette's."""
 
-    LEFT = "left"
-    RIGHT = "right"
+    LEFT = 1
+    RIGHT = 2
+    EXTENSION = 3
 
     @classmethod
     def parse(cls, value: Mount | str) -> Mount:
-        """Accept a Mount or ``"left"``/``"right"`` in any case (but not with spaces around
-        it, as Opentrons refuses ``" left"``); InstrumentError otherwise."""
+        """Accept a pipette mount, LEFT or RIGHT, or ``"left"``/``"right"`` in any case (but
+        not with spaces around it, as Opentrons refuses ``" left"``); InstrumentError
+        otherwise."""
+        if value is cls.EXTENSION:
+            raise InstrumentError("no pipette mounts on EXTENSION (the Flex's gripper "
+                                  "mount); mounts are 'left' and 'right'")
         if isinstance(value, Mount):
             return value
         if isinstance(value, str):
-            try:
-                return cls(value.lower())
-            except ValueError:
-                if value.strip().lower() in ("left", "right"):
-                    raise InstrumentError(f"no mount {value!r}: it has spaces around it "
-                                          f"(Opentrons refuses it); did you mean "
-                                          f"{value.strip().lower()!r}?") from None
+            if value.lower() in ("left", "right"):
+                return cls[value.upper()]
+            if value.strip().lower() in ("left", "right"):
+                raise InstrumentError(f"no mount {value!r}: it has spaces around it "
+                                      f"(Opentrons refuses it); did you mean "
+                                      f"{value.strip().lower()!r}?") from None
         raise InstrumentError(f"no mount {value!r}; mounts are 'left' and 'right'")
 
+    @classmethod
+    def string_to_mount(cls, mount: str) -> Mount:
+        """``"left"`` -> LEFT, ``"right"`` -> RIGHT, anything else EXTENSION (as Opentrons:
+        lower case only)."""
+        return {"left": cls.LEFT, "right": cls.RIGHT}.get(mount, cls.EXTENSION)
+
+    @classmethod
+    def ot2_mounts(cls) -> list[Mount]:
+        """The pipette mounts: LEFT and RIGHT."""
+        return [cls.LEFT, cls.RIGHT]
+
+    @property
+    def mount_name(self) -> str:
+        """``"left"``, ``"right"``: what a pipette's ``mount`` says."""
+        return self.name.lower()
+
     def __str__(self) -> str:
-        return self.value
+        return self.name
 
 
 class DeckSlotName(enum.Enum):

@@ -167,3 +167,30 @@ def test_a_name_labrun_lacks_fails_at_its_line_saying_so(tmp_path: Path, line: s
     assert summary["status"] == "failed"
     assert summary["error"] == said
     assert summary["location"] == f"{path}:4"
+
+
+MOUNTS = """
+from opentrons import types
+metadata = {"apiLevel": "2.15"}
+def run(ctx):
+    p300 = ctx.load_instrument("p300_single_gen2", types.Mount.RIGHT)
+    right = types.Mount.RIGHT
+    ctx.comment(f"{p300.mount} {right} {right.value} {list(ctx.loaded_instruments)}")
+    ctx.comment(str(types.Mount.string_to_mount("left") is types.Mount.LEFT))
+    ctx.load_instrument("p20_single_gen2", types.Mount.EXTENSION)
+"""
+
+
+def test_a_protocol_sees_opentrons_mounts(tmp_path: Path) -> None:
+    """As in Opentrons: a pipette loaded on ``types.Mount.RIGHT`` is on mount 'right',
+    the Mount prints as RIGHT and its value is 2; a pipette on EXTENSION is refused."""
+    path = tmp_path / "mounts.py"
+    path.write_text(textwrap.dedent(MOUNTS), encoding="utf-8")
+    run = simulate_file(path)
+    comments = [e.command.params()["message"] for e in run.engine.entries
+                if e.command.kind == "comment"]
+    assert comments == ["right RIGHT 2 ['right']", "True"]
+    summary = run.record.events[-1]
+    assert summary["status"] == "failed" and summary["location"] == f"{path}:9"
+    assert summary["error"] == ("no pipette mounts on EXTENSION (the Flex's gripper mount); "
+                                "mounts are 'left' and 'right'")

@@ -161,10 +161,21 @@ def test_a_mount_with_spaces_around_it_is_refused_as_opentrons_refuses_it() -> N
                                "refuses it); did you mean 'left'?")
 
 
-def test_mount_values_and_str() -> None:
+def test_mount_values_and_str_are_opentrons() -> None:
+    """Opentrons' Mount numbers LEFT, RIGHT, EXTENSION from 1, prints its name, and maps
+    the lower-case names with string_to_mount (anything else is EXTENSION)."""
     assert Mount.parse("right") is Mount.RIGHT
-    assert Mount.RIGHT.value == "right"
-    assert str(Mount.LEFT) == "left"
+    assert [(m.name, m.value) for m in Mount] == [("LEFT", 1), ("RIGHT", 2), ("EXTENSION", 3)]
+    assert str(Mount.LEFT) == "LEFT" and repr(Mount.RIGHT) == "<Mount.RIGHT: 2>"
+    assert Mount(2) is Mount.RIGHT
+    assert [Mount.string_to_mount(s) for s in ("left", "right", "Left")] == [
+        Mount.LEFT, Mount.RIGHT, Mount.EXTENSION]
+    assert Mount.ot2_mounts() == [Mount.LEFT, Mount.RIGHT]
+
+
+def test_a_pipette_on_the_extension_mount_is_refused() -> None:
+    with pytest.raises(InstrumentError, match="no pipette mounts on EXTENSION"):
+        Mount.parse(Mount.EXTENSION)
 
 
 @pytest.mark.parametrize("value", ["middle", "", 1, None])
