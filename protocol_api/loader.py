@@ -581,6 +581,13 @@ def _opentrons_modules() -> dict[str, types.ModuleType]:
         "opentrons.protocol_api.instrument_context": _module(
             "opentrons.protocol_api.instrument_context", "labrun's InstrumentContext",
             InstrumentContext=InstrumentContext),
+        "opentrons.protocol_api.module_contexts": _module(
+            "opentrons.protocol_api.module_contexts", "labrun's module contexts",
+            ModuleContext=package.ModuleContext,
+            TemperatureModuleContext=package.TemperatureModuleContext,
+            MagneticModuleContext=package.MagneticModuleContext,
+            ThermocyclerContext=package.ThermocyclerContext,
+            HeaterShakerContext=package.HeaterShakerContext),
         "opentrons.protocol_api.disposal_locations": _module(
             "opentrons.protocol_api.disposal_locations", "labrun's trash bin",
             TrashBin=labrun_labware.TrashBin, DisposalOffset=labrun_labware.DisposalOffset),

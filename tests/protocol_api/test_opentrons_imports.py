@@ -12,7 +12,7 @@ from labrun_testing import simulate_file
 import protocol_api
 from protocol_api import labware as labrun_labware
 from protocol_api.context import ProtocolContext
-from protocol_api.errors import TipError
+from protocol_api.errors import ProtocolLoadError, TipError
 from protocol_api.instrument import InstrumentContext
 from protocol_api.loader import load_protocol
 from protocol_api.types import APIVersion
@@ -194,3 +194,30 @@ def test_a_protocol_sees_opentrons_mounts(tmp_path: Path) -> None:
     assert summary["status"] == "failed" and summary["location"] == f"{path}:9"
     assert summary["error"] == ("no pipette mounts on EXTENSION (the Flex's gripper mount); "
                                 "mounts are 'left' and 'right'")
+
+
+def test_module_contexts_import_from_their_opentrons_module(tmp_path: Path) -> None:
+    """Opentrons' own protocols import the module classes from
+    ``opentrons.protocol_api.module_contexts``; the Flex's (MagneticBlockContext) are
+    refused at the import's line, saying labrun does not support them."""
+    path = tmp_path / "protocol.py"
+    path.write_text(
+        "from opentrons.protocol_api.module_contexts import (\n"
+        "    HeaterShakerContext, MagneticModuleContext, ModuleContext,\n"
+        "    TemperatureModuleContext, ThermocyclerContext)\n"
+        'metadata = {"apiLevel": "2.20"}\n\ndef run(ctx):\n    pass\n', encoding="utf-8")
+    names = load_protocol(path).run.__globals__
+    assert [names[n] for n in ("HeaterShakerContext", "MagneticModuleContext", "ModuleContext",
+                               "TemperatureModuleContext", "ThermocyclerContext")] == [
+        protocol_api.HeaterShakerContext, protocol_api.MagneticModuleContext,
+        protocol_api.ModuleContext, protocol_api.TemperatureModuleContext,
+        protocol_api.ThermocyclerContext]
+    path.write_text("import json\nfrom opentrons.protocol_api.module_contexts import "
+                    "MagneticBlockContext\n" 'metadata = {"apiLevel": "2.20"}\n'
+                    "def run(ctx):\n    pass\n", encoding="utf-8")
+    with pytest.raises(ProtocolLoadError) as info:
+        load_protocol(path)
+    assert info.value.location == f"{path}:2"
+    assert str(info.value).endswith(
+        "ImportError: opentrons.protocol_api.module_contexts.MagneticBlockContext: magnetic "
+        "blocks (a Flex's) are not supported by labrun")
