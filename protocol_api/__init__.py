@@ -4,6 +4,8 @@ Protocol files written for Opentrons run unmodified: ``from opentrons import
 protocol_api`` resolves to this package when the file is loaded by labrun.
 """
 
+from typing import TYPE_CHECKING
+
 from . import types
 from .context import Liquid, ProtocolContext
 from .deck import Deck
@@ -12,27 +14,37 @@ from .execute import create_run, open_context
 from .instrument import InstrumentContext
 from .labware import Labware, TrashBin, Well
 from .loader import MAX_API, MIN_API, load_protocol
-from .modules import (
-    HeaterShakerContext,
-    MagneticModuleContext,
-    ModuleContext,
-    TemperatureModuleContext,
-    ThermocyclerContext,
-)
 from .nozzles import ALL, COLUMN, PARTIAL_COLUMN, ROW, SINGLE
 from .off_deck import OFF_DECK, OffDeckType
 from .parameters import CSVParameter, ParameterContext, Parameters
 from .types import APIVersion, Location, Mount, Point
+
+if TYPE_CHECKING:  # imported by the first use (a protocol without modules spares them)
+    from .modules import (
+        HeaterShakerContext,
+        MagneticModuleContext,
+        ModuleContext,
+        TemperatureModuleContext,
+        ThermocyclerContext,
+    )
+
+MODULE_CONTEXTS = frozenset({"HeaterShakerContext", "MagneticModuleContext", "ModuleContext",
+                             "TemperatureModuleContext", "ThermocyclerContext"})
 
 MAX_SUPPORTED_VERSION = APIVersion(*MAX_API)
 MIN_SUPPORTED_VERSION = APIVersion(*MIN_API)
 
 
 def __getattr__(name: str) -> object:
-    """``protocol_api.COLUMN`` and the like: what labrun does not do, said as such."""
+    """The module contexts, imported at their first use; a name labrun does not have
+    (``protocol_api.WasteChute``), said as such."""
     from .errors import UnsupportedNameError
     from .loader import not_provided
 
+    if name in MODULE_CONTEXTS:
+        from . import modules
+
+        return getattr(modules, name)
     if name.startswith("__"):  # Python's own probes (__path__, __file__...)
         raise AttributeError(f"module 'opentrons.protocol_api' has no attribute {name!r}")
     qualified = f"opentrons.protocol_api.{name}"

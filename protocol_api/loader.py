@@ -583,11 +583,7 @@ def _opentrons_modules() -> dict[str, types.ModuleType]:
             InstrumentContext=InstrumentContext),
         "opentrons.protocol_api.module_contexts": _module(
             "opentrons.protocol_api.module_contexts", "labrun's module contexts",
-            ModuleContext=package.ModuleContext,
-            TemperatureModuleContext=package.TemperatureModuleContext,
-            MagneticModuleContext=package.MagneticModuleContext,
-            ThermocyclerContext=package.ThermocyclerContext,
-            HeaterShakerContext=package.HeaterShakerContext),
+            __getattr__=_module_context),
         "opentrons.protocol_api.disposal_locations": _module(
             "opentrons.protocol_api.disposal_locations", "labrun's trash bin",
             TrashBin=labrun_labware.TrashBin, DisposalOffset=labrun_labware.DisposalOffset),
@@ -595,6 +591,16 @@ def _opentrons_modules() -> dict[str, types.ModuleType]:
         "opentrons.protocols.api_support": support,
         "opentrons.protocols.api_support.types": support_types,
     }
+
+
+def _module_context(name: str) -> Any:
+    """``opentrons.protocol_api.module_contexts.X``: imported at its first use."""
+    from . import MODULE_CONTEXTS, modules
+
+    if name in MODULE_CONTEXTS:
+        return getattr(modules, name)
+    raise AttributeError(f"module 'opentrons.protocol_api.module_contexts' has no "
+                         f"attribute {name!r}")
 
 
 _MODULES: dict[str, types.ModuleType] = {}
