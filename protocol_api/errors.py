@@ -44,8 +44,10 @@ class ProtocolLoadError(ProtocolError):
     """The protocol file cannot be loaded: syntax, missing ``run``, metadata, apiLevel."""
 
 
-class LabwareNotFoundError(ProtocolError):
-    """No labware definition has that load name."""
+class LabwareNotFoundError(ProtocolError, FileNotFoundError):
+    """No labware definition has that load name: a FileNotFoundError too, as Opentrons'
+    was below apiLevel 2.15 (protocols try a load name and ``except FileNotFoundError``
+    load another)."""
 
 
 class LabwareDefinitionError(ProtocolError):

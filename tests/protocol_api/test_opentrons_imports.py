@@ -221,3 +221,22 @@ def test_module_contexts_import_from_their_opentrons_module(tmp_path: Path) -> N
     assert str(info.value).endswith(
         "ImportError: opentrons.protocol_api.module_contexts.MagneticBlockContext: magnetic "
         "blocks (a Flex's) are not supported by labrun")
+
+
+def test_an_unknown_load_name_is_caught_as_file_not_found(tmp_path: Path) -> None:
+    """Below apiLevel 2.15 Opentrons raises FileNotFoundError for a load name it has no
+    definition of; library protocols try one plate and load another in its handler."""
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent("""
+        metadata = {"apiLevel": "2.13"}
+        def run(ctx):
+            try:
+                plate = ctx.load_labware("opentrons_96_flat_bottom_adapter_nest_plate", 2)
+            except FileNotFoundError:
+                plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+            ctx.comment(plate.load_name)
+    """), encoding="utf-8")
+    run = simulate_file(path)
+    assert run.record.events[-1]["status"] == "succeeded"
+    assert [e.command.params()["message"] for e in run.engine.entries
+            if e.command.kind == "comment"] == ["corning_96_wellplate_360ul_flat"]
