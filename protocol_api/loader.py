@@ -562,8 +562,16 @@ def _opentrons_modules() -> dict[str, types.ModuleType]:
                        Labware=labrun_labware.Labware, Well=labrun_labware.Well)
     support_types = _module("opentrons.protocols.api_support.types", "labrun's API types",
                             APIVersion=api_version)
+    from .errors import APIVersionError, UnsupportedAPIError
+
+    util = _module("opentrons.protocols.api_support.util", "labrun's API errors",
+                   APIVersionError=APIVersionError, UnsupportedAPIError=UnsupportedAPIError)
+    definitions = _module("opentrons.protocols.api_support.definitions",
+                          "labrun's API versions",
+                          MAX_SUPPORTED_VERSION=package.MAX_SUPPORTED_VERSION,
+                          MIN_SUPPORTED_VERSION=package.MIN_SUPPORTED_VERSION)
     support = _module("opentrons.protocols.api_support", "labrun's API support",
-                      types=support_types)
+                      types=support_types, util=util, definitions=definitions)
     protocols = _module("opentrons.protocols", "labrun's protocol support",
                         api_support=support)
     top = _module("opentrons", "labrun's stand-in for the opentrons package",
@@ -590,6 +598,8 @@ def _opentrons_modules() -> dict[str, types.ModuleType]:
         "opentrons.protocols": protocols,
         "opentrons.protocols.api_support": support,
         "opentrons.protocols.api_support.types": support_types,
+        "opentrons.protocols.api_support.util": util,
+        "opentrons.protocols.api_support.definitions": definitions,
     }
 
 

@@ -240,3 +240,26 @@ def test_an_unknown_load_name_is_caught_as_file_not_found(tmp_path: Path) -> Non
     assert run.record.events[-1]["status"] == "succeeded"
     assert [e.command.params()["message"] for e in run.engine.entries
             if e.command.kind == "comment"] == ["corning_96_wellplate_360ul_flat"]
+
+
+def test_api_version_errors_and_limits_import_from_api_support(tmp_path: Path) -> None:
+    """Opentrons has APIVersionError and UnsupportedAPIError in
+    ``opentrons.protocols.api_support.util`` and the supported levels in ``.definitions``:
+    a protocol catches a call its apiLevel does not have yet by that name."""
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent("""
+        from opentrons.protocols.api_support.util import APIVersionError, UnsupportedAPIError
+        from opentrons.protocols.api_support.definitions import (
+            MAX_SUPPORTED_VERSION, MIN_SUPPORTED_VERSION)
+        metadata = {"apiLevel": "2.8"}
+        def run(ctx):
+            ctx.comment(f"{MIN_SUPPORTED_VERSION} {MAX_SUPPORTED_VERSION}")
+            try:
+                ctx.define_liquid("water", "w", "#0000ff")
+            except APIVersionError:
+                ctx.comment("not at 2.8")
+    """), encoding="utf-8")
+    run = simulate_file(path)
+    assert run.record.events[-1]["status"] == "succeeded"
+    assert [e.command.params()["message"] for e in run.engine.entries
+            if e.command.kind == "comment"] == ["2.0 2.27", "not at 2.8"]
