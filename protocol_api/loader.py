@@ -680,6 +680,11 @@ _GUARDED: dict[str, types.ModuleType] = {}
 
 
 def _unprovided(name: str) -> ImportError:
+    if name.split(".")[:2] in (["opentrons", "execute"], ["opentrons", "simulate"]):
+        return ImportError(f"labrun does not provide {name!r} (get_protocol_api): a protocol "
+                           "file gets its context as run(ctx)'s argument, and a script of "
+                           "its own opens one with labrun's protocol_api.open_context()",
+                           name=name)
     provided = ", ".join(sorted(n for n in _MODULES if n != "opentrons"))
     return ImportError(f"labrun runs Opentrons protocols but does not provide {name!r}; "
                        f"it provides {provided}", name=name)

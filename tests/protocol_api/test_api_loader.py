@@ -120,9 +120,7 @@ def test_protocols_may_import_anything_else(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("statement", "module"), [
     ("import opentrons.hardware_control", "opentrons.hardware_control"),
     ("from opentrons.protocol_api.labware import Pipe", "opentrons.protocol_api.labware.Pipe"),
-    ("from opentrons import execute", "opentrons.execute"),
-    ("from opentrons import protocol_api, simulate", "opentrons.simulate"),
-])
+])  # (execute and simulate: test_opentrons_imports.py, which says what to use instead)
 def test_other_opentrons_modules_give_a_clear_load_error(tmp_path: Path, statement: str,
                                                          module: str) -> None:
     path = write(tmp_path, f"""

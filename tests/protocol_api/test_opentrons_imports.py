@@ -263,3 +263,24 @@ def test_api_version_errors_and_limits_import_from_api_support(tmp_path: Path) -
     assert run.record.events[-1]["status"] == "succeeded"
     assert [e.command.params()["message"] for e in run.engine.entries
             if e.command.kind == "comment"] == ["2.0 2.27", "not at 2.8"]
+
+
+@pytest.mark.parametrize(("line", "module"), [
+    ("from opentrons import execute", "opentrons.execute"),
+    ("import opentrons.simulate", "opentrons.simulate"),
+    ("from opentrons import protocol_api, simulate", "opentrons.simulate"),
+    ("from opentrons.execute import get_protocol_api", "opentrons.execute")])
+def test_get_protocol_api_is_refused_naming_what_labrun_offers(tmp_path: Path, line: str,
+                                                               module: str) -> None:
+    """Opentrons' ``execute``/``simulate.get_protocol_api`` (for Jupyter scripts) are not
+    labrun's: the import fails at its line, saying where a context comes from."""
+    path = tmp_path / "protocol.py"
+    path.write_text(f'{line}\nmetadata = {{"apiLevel": "2.15"}}\ndef run(ctx):\n    pass\n',
+                    encoding="utf-8")
+    with pytest.raises(ProtocolLoadError) as info:
+        load_protocol(path)
+    assert info.value.location == f"{path}:1"
+    assert str(info.value).endswith(
+        f"ImportError: labrun does not provide '{module}' (get_protocol_api): a protocol "
+        "file gets its context as run(ctx)'s argument, and a script of its own opens one "
+        "with labrun's protocol_api.open_context()")
