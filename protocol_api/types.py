@@ -10,7 +10,7 @@ import builtins
 import enum
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from protocol_api.errors import InstrumentError
 
@@ -83,6 +83,18 @@ class Point(NamedTuple):
         return math.sqrt(
             (self.x - other.x) ** 2 + (self.y - other.y) ** 2 + (self.z - other.z) ** 2
         )
+
+    def elementwise_isclose(self, other: Point, *, rel_tol: float = 1e-05,
+                            abs_tol: float = 1e-08) -> bool:
+        """Whether each coordinate is close to ``other``'s (``math.isclose``, with
+        Opentrons' default tolerances)."""
+        return all(math.isclose(mine, theirs, rel_tol=rel_tol, abs_tol=abs_tol)
+                   for mine, theirs in zip(self, other, strict=True))
+
+    @classmethod
+    def from_xyz_attrs(cls, has_xyz: Any) -> Point:
+        """The point of anything with ``x``, ``y`` and ``z`` attributes."""
+        return cls(has_xyz.x, has_xyz.y, has_xyz.z)
 
 
 class LocationLabware:

@@ -195,3 +195,13 @@ def test_api_version_compares_with_tuples_and_parses_strings() -> None:
     assert (version.major, version.minor) == (2, 13)
     with pytest.raises(ValueError, match="not an API version"):
         APIVersion.from_string("2.x")
+
+
+def test_point_compares_within_tolerance_and_copies_xyz_as_opentrons_point() -> None:
+    """Opentrons' Point has elementwise_isclose (math.isclose per axis, rel_tol 1e-5,
+    abs_tol 1e-8 unless given) and from_xyz_attrs (any object with x, y, z)."""
+    assert Point(1, 2, 3).elementwise_isclose(Point(1.000001, 2, 3))
+    assert not Point(1, 2, 3).elementwise_isclose(Point(1.1, 2, 3))
+    assert Point(1, 2, 3).elementwise_isclose(Point(1.1, 2, 3), abs_tol=0.2)
+    xyz = type("XYZ", (), {"x": 4, "y": 5, "z": 6})()
+    assert Point.from_xyz_attrs(xyz) == Point(4, 5, 6)
