@@ -39,7 +39,7 @@ def __getattr__(name: str) -> object:
     """The module contexts, imported at their first use; a name labrun does not have
     (``protocol_api.WasteChute``), said as such."""
     from .errors import UnsupportedNameError
-    from .loader import not_provided
+    from .loader import not_provided, opentrons_module
 
     if name in MODULE_CONTEXTS:
         from . import modules
@@ -48,6 +48,9 @@ def __getattr__(name: str) -> object:
     if name.startswith("__"):  # Python's own probes (__path__, __file__...)
         raise AttributeError(f"module 'opentrons.protocol_api' has no attribute {name!r}")
     qualified = f"opentrons.protocol_api.{name}"
+    submodule = opentrons_module(qualified)  # .contexts, .module_contexts...
+    if submodule is not None:
+        return submodule
     raise UnsupportedNameError(not_provided(qualified)
                                or f"labrun does not provide {qualified}")
 

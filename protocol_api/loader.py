@@ -615,6 +615,14 @@ def _module_context(name: str) -> Any:
 
 _MODULES: dict[str, types.ModuleType] = {}
 
+
+def opentrons_module(name: str) -> types.ModuleType | None:
+    """labrun's module for the ``opentrons`` module path ``name``, if it has one: what
+    ``import opentrons.protocol_api.contexts as c`` finds as the package's attribute."""
+    if not _MODULES:
+        _MODULES.update(_opentrons_modules())
+    return _MODULES.get(name)
+
 NOT_PROVIDED: dict[str, str] = {
     "WasteChute": "waste chutes (a Flex's)",
     "MagneticBlockContext": "magnetic blocks (a Flex's)",

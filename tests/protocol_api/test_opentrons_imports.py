@@ -284,3 +284,21 @@ def test_get_protocol_api_is_refused_naming_what_labrun_offers(tmp_path: Path, l
         f"ImportError: labrun does not provide '{module}' (get_protocol_api): a protocol "
         "file gets its context as run(ctx)'s argument, and a script of its own opens one "
         "with labrun's protocol_api.open_context()")
+
+
+@pytest.mark.parametrize("statement", [
+    "import opentrons.protocol_api.module_contexts as where",
+    "import opentrons.protocol_api.contexts as where",
+    "import opentrons.protocol_api.module_contexts\n"
+    "where = opentrons.protocol_api.module_contexts"])
+def test_a_submodule_path_imports_with_import_as(tmp_path: Path, statement: str) -> None:
+    """``import opentrons.protocol_api.contexts as c`` reads each module of the path as its
+    parent's attribute, as Python does: it works as ``from ... import`` does."""
+    path = tmp_path / "protocol.py"
+    path.write_text(f'{statement}\nmetadata = {{"apiLevel": "2.15"}}\ndef run(ctx):\n'
+                    '    ctx.comment(where.__name__)\n', encoding="utf-8")
+    run = simulate_file(path)
+    assert run.record.events[-1]["status"] == "succeeded", run.record.events[-1]
+    said = [e.command.params()["message"] for e in run.engine.entries
+            if e.command.kind == "comment"]
+    assert said == [statement.split()[1]]
