@@ -307,9 +307,11 @@ def _last_binding(body: list[ast.stmt], target: str) -> int | None:
 
 
 def _compile(text: str, name: str) -> types.CodeType:
-    """The file's code; a syntax error (the parser's or the compiler's) names its line."""
+    """The file's code, with its own ``from __future__`` imports only (not this module's:
+    a protocol's annotations are evaluated, as Python and Opentrons evaluate them); a
+    syntax error (the parser's or the compiler's) names its line."""
     try:
-        return compile(text, name, "exec")
+        return compile(text, name, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:  # ValueError: a null byte, on Python 3.11
         line = exc.lineno if isinstance(exc, SyntaxError) else None
         if line is None:  # a null byte: Python does not say where

@@ -117,6 +117,56 @@ def test_protocols_may_import_anything_else(tmp_path: Path) -> None:
         {"message": "21"}]
 
 
+def test_a_protocol_is_compiled_with_its_own_future_imports_not_labrun_s(
+        tmp_path: Path) -> None:
+    """A protocol's annotations are evaluated as Python (and Opentrons) evaluate them: the
+    loader's own ``from __future__ import annotations`` made them text, so a dataclass's
+    ``ClassVar`` became one of its fields (``Plan(5)`` set the rows, not the volume) and an
+    annotation naming nothing ran; a protocol that asks for the future import has it."""
+    path = write(tmp_path, """
+        from dataclasses import dataclass
+        from typing import ClassVar
+
+        metadata = {"apiLevel": "2.15"}
+
+        @dataclass
+        class Plan:
+            rows: ClassVar[int] = 8
+            volume: float = 10.0
+
+        def annotated(x: int) -> None:
+            pass
+
+        def run(ctx):
+            ctx.comment(repr(Plan(5)))
+            ctx.comment(repr(annotated.__annotations__["x"]))
+    """)
+    run = simulate(path)
+    assert [e.command.params()["message"] for e in run.engine.entries
+            if e.command.kind == "comment"] == ["Plan(volume=5)", "<class 'int'>"]
+    path = write(tmp_path, """
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx: NoSuchName):
+            pass
+    """, name="typo.py")
+    error = load_error(path)
+    assert (str(error), error.location) == (
+        "the protocol's top level raised NameError: name 'NoSuchName' is not defined",
+        f"{path}:3")
+    path = write(tmp_path, """
+        from __future__ import annotations
+
+        metadata = {"apiLevel": "2.15"}
+
+        def run(ctx: NoSuchName):
+            ctx.comment(repr(run.__annotations__["ctx"]))
+    """, name="lazy.py")
+    run = simulate(path)
+    assert [e.command.params()["message"] for e in run.engine.entries
+            if e.command.kind == "comment"] == ["'NoSuchName'"]
+
+
 @pytest.mark.parametrize(("statement", "module"), [
     ("import opentrons.hardware_control", "opentrons.hardware_control"),
     ("from opentrons.protocol_api.labware import Pipe", "opentrons.protocol_api.labware.Pipe"),
