@@ -270,8 +270,9 @@ class _Checker:
     def well(self, name: str, data: object) -> None:
         prefix = f"wells.{name}."
         well = self.mapping(data, prefix[:-1])
-        for key in ("x", "y", "z"):
-            self.number(well, key, prefix)
+        for key in ("x", "y", "z"):  # from the labware's front left bottom corner: never
+            # below it (a tip sent to such a well's bottom would go under the labware)
+            self.number(well, key, prefix, minimum=0.0)
         self.number(well, "depth", prefix, minimum=0.0)
         self.number(well, "totalLiquidVolume", prefix, minimum=0.0)
         shape = well.get("shape")

@@ -527,6 +527,27 @@ def test_a_custom_labware_named_in_capitals_is_passed_over_and_its_load_says_why
         f"definition labrun can read: {problem}"]
 
 
+def test_a_custom_well_placed_below_its_labware_is_refused_naming_the_file_and_field(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A well's x, y and z are measured from the labware's front left bottom corner, and
+    Opentrons' labware schema asks each to be at least 0: it passes over a definition
+    with a well at z -20. labrun read it and aspirated from that well at 19 mm under the
+    deck's surface, as if nothing were wrong."""
+    path = custom_plate(tmp_path / "labware")
+    definition = json.loads(path.read_text())
+    definition["wells"]["A1"]["z"] = -20
+    path.write_text(json.dumps(definition))
+    protocol = write(tmp_path, SMALL.replace("corning_96_wellplate_360ul_flat",
+                                             "lab_custom_96_plate"))
+    status, out, err = simulate(capsys, str(protocol), "--labware-dir",
+                                str(tmp_path / "labware"))
+    problem = "wells.A1.z: must be at least 0, found -20"
+    assert status == 1 and "Aspirating" not in out
+    assert err.splitlines()[-1] == (
+        f"error: {protocol}:8: labware 'lab_custom_96_plate' is only in {path}, which is not "
+        f"a labware definition labrun can read: {problem}")
+
+
 def test_without_labware_dir_the_custom_name_is_unknown(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     protocol = write(tmp_path, SMALL.replace("corning_96_wellplate_360ul_flat",
