@@ -199,6 +199,10 @@ _SAFE_NAME = re.compile(r"[a-z0-9._]+")
 """Opentrons' ``safeString``: what a load name and a namespace are made of."""
 
 
+_WELL_NAME = re.compile(r"[A-Z]+[0-9]+")
+"""A well's name: its row's letters, then its column's number."""
+
+
 class _Checker:
     """Walks a definition, failing at the first field labrun cannot use."""
 
@@ -242,6 +246,10 @@ class _Checker:
         if not wells and "adapter" not in (top.get("allowedRoles") or ()):
             raise self.fail("wells", "has no wells (only an adapter may have none)")
         for name, well in wells.items():
+            if not _WELL_NAME.fullmatch(name):  # its row and column are read from it
+                raise self.fail(f"wells.{name}", "a well's name must be capital letters then "
+                                "digits, such as A1 or AB12, as Opentrons asks (it refuses "
+                                f"the labware otherwise), found {name!r}")
             self.well(name, well)
         self.ordering(top.get("ordering"), wells)
         self.stacking(top, params)

@@ -548,6 +548,28 @@ def test_a_custom_well_placed_below_its_labware_is_refused_naming_the_file_and_f
         f"a labware definition labrun can read: {problem}")
 
 
+@pytest.mark.parametrize("name", ["1A", "a1", "A 1", "A"])
+def test_a_custom_well_not_named_row_letters_then_column_number_is_refused_at_its_load(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str) -> None:
+    """Opentrons reads a well's row and column from its name (capital letters, then
+    digits) and refuses a labware with any other name, by a file or by
+    load_labware_from_definition. labrun loaded it and made rows up: wells "1A" and "1B"
+    were rows "A" and "B", and the protocol that relied on that failed on the robot."""
+    definition = json.loads(custom_plate(tmp_path / "labware").read_text())
+    definition["wells"][name] = definition["wells"].pop("A1")
+    definition["ordering"][0][0] = name
+    protocol = write(tmp_path, SMALL.replace(
+        'plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)',
+        f"plate = ctx.load_labware_from_definition(json.loads({json.dumps(definition)!r}), 1)"
+    ).replace("from opentrons", "import json\nfrom opentrons"))
+    status, out, err = simulate(capsys, str(protocol))
+    assert status == 1 and "Aspirating" not in out
+    assert err.splitlines() == [
+        f"error: {protocol}:9: labware definition: wells.{name}: a well's name must be capital "
+        "letters then digits, such as A1 or AB12, as Opentrons asks (it refuses the labware "
+        f"otherwise), found {name!r}"]
+
+
 def test_without_labware_dir_the_custom_name_is_unknown(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     protocol = write(tmp_path, SMALL.replace("corning_96_wellplate_360ul_flat",
