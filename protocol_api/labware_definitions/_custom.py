@@ -251,6 +251,9 @@ class _Checker:
                                 "digits, such as A1 or AB12, as Opentrons asks (it refuses "
                                 f"the labware otherwise), found {name!r}")
             self.well(name, well)
+            if is_tiprack and not well["totalLiquidVolume"] > 0:  # what its tip holds
+                raise self.fail(f"wells.{name}.totalLiquidVolume", "a tip rack's tip must "
+                                f"hold more than 0 µL, found {well['totalLiquidVolume']!r}")
         self.ordering(top.get("ordering"), wells)
         self.stacking(top, params)
 

@@ -570,6 +570,30 @@ def test_a_custom_well_not_named_row_letters_then_column_number_is_refused_at_it
         f"otherwise), found {name!r}"]
 
 
+def test_a_custom_tip_rack_whose_tips_hold_nothing_is_refused_naming_the_file_and_field(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A tip rack's wells' totalLiquidVolume is what each tip holds. Given 0, labrun took it
+    for "not said" and let the pipette aspirate its full volume into such a tip, where
+    Opentrons fails the aspirate ("only 0 is available"); refused at its load instead."""
+    definition: dict[str, Any] = json.loads(json.dumps(
+        get_definition("opentrons_96_tiprack_300ul")))
+    definition["parameters"]["loadName"] = "lab_tips"
+    definition["namespace"] = "custom_beta"
+    for well in definition["wells"].values():
+        well["totalLiquidVolume"] = 0
+    (tmp_path / "labware").mkdir()
+    path = tmp_path / "labware" / "lab_tips.json"
+    path.write_text(json.dumps(definition))
+    protocol = write(tmp_path, SMALL.replace('"opentrons_96_tiprack_300ul"', '"lab_tips"'))
+    status, out, err = simulate(capsys, str(protocol), "--labware-dir",
+                                str(tmp_path / "labware"))
+    assert status == 1 and "Aspirating" not in out
+    assert err.splitlines()[-1] == (
+        f"error: {protocol}:7: labware 'lab_tips' is only in {path}, which is not a labware "
+        "definition labrun can read: wells.A1.totalLiquidVolume: a tip rack's tip must hold "
+        "more than 0 µL, found 0")
+
+
 def test_without_labware_dir_the_custom_name_is_unknown(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     protocol = write(tmp_path, SMALL.replace("corning_96_wellplate_360ul_flat",
