@@ -466,9 +466,8 @@ class ProtocolContext:
         asked, in the refusal of a name that is neither."""
         if isinstance(name, Mapping):
             definition: LabwareDefinition = own_definition(name)
-            if (self._api_version >= ENGINE_CORE_API
-                    and definition["namespace"] != STANDARD_NAMESPACE):
-                # as Opentrons' engine: a later load_labware by its name finds it too
+            if definition["namespace"] != STANDARD_NAMESPACE:
+                # as Opentrons, at every apiLevel: a later load_labware by its name finds it
                 self._given[_uri(definition)] = definition
             return definition
         if not isinstance(name, str):
