@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.run import Run
 from protocol_api.errors import ParameterError
 from protocol_api.execute import continue_when_stalled, create_run
 from protocol_api.loader import LocatedLoadError, load_protocol
@@ -45,15 +46,20 @@ def write(tmp_path: Path, *parts: str, level: str = "2.18") -> Path:
     return path
 
 
-def comments(path: Path, **params: str) -> list[str]:
-    """The run's comments; it must succeed."""
+def finished(path: Path, **params: str) -> Run:
+    """The protocol's run, played to its end (its pauses go on by themselves) and closed."""
     run = create_run(path, on_stalled=continue_when_stalled, params=params)
     try:
         run.control.play(source="test")
         run.wait(timeout=30)
     finally:
         run.close()
-    events = run.record.events
+    return run
+
+
+def comments(path: Path, **params: str) -> list[str]:
+    """The run's comments; it must succeed."""
+    events = finished(path, **params).record.events
     assert events[-1]["status"] == "succeeded", events[-1]
     return [e["params"]["message"] for e in events
             if e["event"] == "command" and e["status"] == "queued" and e["type"] == "comment"]
@@ -175,10 +181,7 @@ def test_a_wrong_definition_fails_the_load_at_its_line(
 def test_params_needs_2_18_and_is_empty_without_add_parameters(tmp_path: Path) -> None:
     path = write(tmp_path, "def run(ctx):\n    ctx.comment(repr(ctx.params.get_all()))\n"
                  "    ctx.params.missing\n")
-    run = create_run(path, on_stalled=continue_when_stalled)
-    run.control.play(source="test")
-    run.wait(timeout=30)
-    run.close()
+    run = finished(path)
     summary = run.record.events[-1]
     assert summary["status"] == "failed" and summary["location"] == f"{path}:4"
     assert summary["error"] == ("AttributeError: ctx.params has no parameter 'missing'; the "
@@ -186,20 +189,14 @@ def test_params_needs_2_18_and_is_empty_without_add_parameters(tmp_path: Path) -
     assert comments(write(tmp_path, "def run(ctx):\n    ctx.comment(repr(ctx.params.get_all()))"
                           "\n")) == ["{}"]
     older = write(tmp_path, DEFINED, READ, level="2.17")  # defined, but not readable
-    run = create_run(older, on_stalled=continue_when_stalled)
-    run.control.play(source="test")
-    run.wait(timeout=30)
-    run.close()
+    run = finished(older)
     assert run.record.events[-1]["error"] == (
         "ProtocolContext.params needs apiLevel 2.18 or later; this protocol's apiLevel is 2.17")
 
 
 def test_a_parameter_cannot_be_changed_by_the_protocol(tmp_path: Path) -> None:
     path = write(tmp_path, DEFINED, "def run(ctx):\n    ctx.params.count = 3\n")
-    run = create_run(path, on_stalled=continue_when_stalled)
-    run.control.play(source="test")
-    run.wait(timeout=30)
-    run.close()
+    run = finished(path)
     assert run.record.events[-1]["error"] == (
         "AttributeError: ctx.params.count is a runtime parameter; it cannot be changed")
 
@@ -263,20 +260,14 @@ def test_a_csv_file_with_a_nul_byte_is_refused_at_every_python(tmp_path: Path) -
     path = write(tmp_path, CSV, level="2.20")
     picks = tmp_path / "picks.csv"
     picks.write_bytes(b"well,volume\nA1,2\x000\n")
-    run = create_run(path, on_stalled=continue_when_stalled, params={"picks": str(picks)})
-    run.control.play(source="test")
-    run.wait(timeout=30)
-    run.close()
+    run = finished(path, picks=str(picks))
     assert run.record.events[-1]["error"] == "cannot read the CSV file of picks: line 2 " \
                                             "contains NUL"
 
 
 def test_a_csv_file_not_given_fails_where_the_protocol_reads_it(tmp_path: Path) -> None:
     path = write(tmp_path, CSV, level="2.20")
-    run = create_run(path, on_stalled=continue_when_stalled)
-    run.control.play(source="test")
-    run.wait(timeout=30)
-    run.close()
+    run = finished(path)
     summary = run.record.events[-1]
     assert (summary["status"], summary["location"]) == ("failed", f"{path}:7")
     assert summary["error"] == ("the CSV file parameter picks was given no file (labrun "
@@ -293,10 +284,7 @@ def test_a_csv_file_of_one_column_needs_detect_dialect_false(tmp_path: Path) -> 
     picks.write_text("volume\n20\n")
     assert comments(path, picks=str(picks))[0] == "[['volume'], ['20']]"
     path = write(tmp_path, CSV, level="2.20")
-    run = create_run(path, on_stalled=continue_when_stalled, params={"picks": str(picks)})
-    run.control.play(source="test")
-    run.wait(timeout=30)
-    run.close()
+    run = finished(path, picks=str(picks))
     assert run.record.events[-1]["error"] == (
         "cannot read the CSV file of picks: Could not determine delimiter (for a file of one "
         "column, parse_as_csv(detect_dialect=False))")
@@ -357,10 +345,7 @@ def test_an_add_parameters_that_defines_none_is_not_said_missing(tmp_path: Path)
     protocol defines no add_parameters", which it does; now: it defines none."""
     path = write(tmp_path, "def add_parameters(parameters):\n    pass\n",
                  "def run(ctx):\n    ctx.params.missing\n")
-    run = create_run(path, on_stalled=continue_when_stalled)
-    run.control.play(source="test")
-    run.wait(timeout=30)
-    run.close()
+    run = finished(path)
     summary = run.record.events[-1]
     assert summary["status"] == "failed" and summary["location"] == f"{path}:5"
     assert summary["error"] == ("AttributeError: ctx.params has no parameter 'missing'; the "
