@@ -57,6 +57,13 @@ def finished(path: Path, **params: str) -> Run:
     return run
 
 
+def load_refused(path: Path) -> tuple[str, str]:
+    """The load error of the protocol at ``path``: its message and its ``file:line``."""
+    with pytest.raises(LocatedLoadError) as raised:
+        load_protocol(path)
+    return str(raised.value), raised.value.location
+
+
 def comments(path: Path, **params: str) -> list[str]:
     """The run's comments; it must succeed."""
     events = finished(path, **params).record.events
@@ -172,10 +179,9 @@ def test_a_wrong_definition_fails_the_load_at_its_line(
         tmp_path: Path, call: str, message: str) -> None:
     path = write(tmp_path, f"def add_parameters(parameters):\n    parameters.{call}\n",
                  "def run(ctx):\n    pass\n")
-    with pytest.raises(LocatedLoadError) as raised:
-        load_protocol(path)
-    assert str(raised.value).endswith(message), str(raised.value)
-    assert raised.value.location == f"{path}:{3 + call.count(chr(10))}"
+    said, where = load_refused(path)
+    assert said.endswith(message), said
+    assert where == f"{path}:{3 + call.count(chr(10))}"
 
 
 def test_params_needs_2_18_and_is_empty_without_add_parameters(tmp_path: Path) -> None:
@@ -303,12 +309,10 @@ def test_add_parameters_with_more_parameters_fails_the_load_at_its_def(
     path = write(tmp_path, f"def add_parameters({signature}):\n"
                  '    parameters.add_bool(variable_name="b", display_name="B", default=True)\n',
                  "def run(ctx):\n    pass\n")
-    with pytest.raises(LocatedLoadError) as raised:
-        load_protocol(path)
-    assert str(raised.value).endswith(
-        "add_parameters must take exactly one parameter, the parameters to define; it also "
-        f"has {others}"), str(raised.value)
-    assert raised.value.location == f"{path}:2"
+    said, where = load_refused(path)
+    assert said.endswith("add_parameters must take exactly one parameter, the parameters to "
+                         f"define; it also has {others}"), said
+    assert where == f"{path}:2"
 
 
 def test_add_parameters_of_star_args_alone_is_taken(tmp_path: Path) -> None:
@@ -332,12 +336,10 @@ def test_add_parameters_that_is_not_a_plain_def_fails_the_load_at_its_def(
     path = write(tmp_path, f"{define}\n"
                  '    parameters.add_bool(variable_name="b", display_name="B", default=True)\n',
                  "def run(ctx):\n    ctx.comment(repr(ctx.params.b))\n")
-    with pytest.raises(LocatedLoadError) as raised:
-        load_protocol(path)
-    assert str(raised.value).endswith(
-        f"add_parameters must be a plain def, not {kind}: called, it would define no "
-        "parameters"), str(raised.value)
-    assert raised.value.location == f"{path}:2"
+    said, where = load_refused(path)
+    assert said.endswith(f"add_parameters must be a plain def, not {kind}: called, it would "
+                         "define no parameters"), said
+    assert where == f"{path}:2"
 
 
 def test_an_add_parameters_that_defines_none_is_not_said_missing(tmp_path: Path) -> None:
