@@ -11,7 +11,13 @@ import functools
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from protocol_api.errors import APIVersionError, UnsupportedAPIError, UnsupportedNameError
+from protocol_api.errors import (
+    APIVersionError,
+    ProtocolError,
+    UnsupportedAPIError,
+    UnsupportedNameError,
+    shown,
+)
 from protocol_api.loader import MAX_API
 from protocol_api.types import APIVersion
 
@@ -119,3 +125,26 @@ def _gated(check: Callable[[str, APIVersion], None]) -> Callable[[F], F]:
         return gated  # type: ignore[return-value]
 
     return decorate
+
+
+_TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE_WORDS = frozenset({"0", "off", "f", "false", "n", "no"})
+_FLAG_WORDS = _TRUE_WORDS | _FALSE_WORDS
+"""The words Opentrons' engine reads as a boolean (in any case, with no spaces)."""
+
+
+def engine_flag(op: str, name: str, value: object, level: APIVersion, *,
+                 optional: bool = False) -> bool | None:
+    """A boolean option (``name`` of ``op``) as Opentrons reads it. From apiLevel 2.14 its
+    engine takes True, False, 1, 0 and words such as ``'yes'`` or ``'false'`` (None too
+    if ``optional``), and refuses any other value; before, it takes any value, by its
+    truth."""
+    if value is None and (optional or level < ENGINE_CORE_API):
+        return None
+    if level < ENGINE_CORE_API or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in _FLAG_WORDS:
+        return value.lower() in _TRUE_WORDS
+    raise ProtocolError(f"{op}: {name} must be True or False, not {shown(value)}")

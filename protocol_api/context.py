@@ -16,6 +16,7 @@ from .api_level import (
     ENGINE_CORE_API,
     OWN_ADAPTER_VERSION_API,
     check_lid_options,
+    engine_flag,
     refuse_removed,
     removed_in,
     require,
@@ -37,7 +38,6 @@ from .instrument import (
     InstrumentContext,
     LastMove,
     TrashDrops,
-    engine_flag,
     tip_rack_list,
 )
 from .labware import Labware, TrashBin, Well, check_sits_on

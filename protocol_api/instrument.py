@@ -18,6 +18,7 @@ from engine import commands as c
 from .api_level import (
     ENGINE_CORE_API,
     TRASH_BIN_API,
+    engine_flag,
     refuse_removed,
     require,
     require_name,
@@ -1876,25 +1877,3 @@ def _in_bin(location: Location) -> bool:
     a pipette goes as with all its nozzles whatever its layout, as in Opentrons."""
     well = well_of(location)
     return well is not None and isinstance(well.parent, TrashBin)
-
-
-_TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})
-_FALSE_WORDS = frozenset({"0", "off", "f", "false", "n", "no"})
-"""The words Opentrons' engine reads as a boolean (in any case, with no spaces)."""
-
-
-def engine_flag(op: str, name: str, value: object, level: APIVersion, *,
-                 optional: bool = False) -> bool | None:
-    """A boolean option (``name`` of ``op``) as Opentrons reads it. From apiLevel 2.14 its
-    engine takes True, False, 1, 0 and words such as ``'yes'`` or ``'false'`` (None too
-    if ``optional``), and refuses any other value; before, it takes any value, by its
-    truth."""
-    if value is None and (optional or level < ENGINE_CORE_API):
-        return None
-    if level < ENGINE_CORE_API or isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.lower() in _TRUE_WORDS | _FALSE_WORDS:
-        return value.lower() in _TRUE_WORDS
-    raise ProtocolError(f"{op}: {name} must be True or False, not {shown(value)}")
