@@ -12,7 +12,9 @@ import pytest
 
 from hardware.config import RobotConfig
 from hardware.emulator import running_emulator
+from hardware.emulator.server import EmulatorHandle
 from hardware.gcode import ControllerAlarm, open_controller
+from hardware.gcode.driver import GcodeController
 
 pytestmark = pytest.mark.anyio
 
@@ -22,14 +24,29 @@ ConfigFor = Callable[..., RobotConfig]
 CheckAt = Callable[[dict[str, float], dict[str, float]], None]
 
 
+async def answered_in_step(ctl: GcodeController, emu: EmulatorHandle, check_at: CheckAt,
+                           xs: tuple[float, ...]) -> None:
+    """After the halt: ``home()`` and a move to each of ``xs`` return only once the axes
+    have stopped (each line answered by its own ``ok``), where they were sent."""
+    def still() -> bool:
+        return bool(emu.call(lambda: emu.emulator.machine.idle))
+
+    homed = await ctl.home()
+    assert still(), "home() returned while the homing cycle ran"
+    check_at(homed, {a: c.home for a, c in ctl.config.axes.items()})
+    for x in xs:
+        await ctl.move({"X": x})
+        # the move's M400 is answered once the axes stopped, not before
+        assert still(), f"move to X {x:g} returned while the axes moved"
+        check_at(emu.position(), {"X": x})
+        check_at(await ctl.read_position(), {"X": x})
+
+
 @pytest.mark.parametrize("dialect", ["smoothie"])
 @pytest.mark.parametrize("link", ["pty", "tcp"])
 async def test_a_late_ok_after_a_smoothie_hard_limit_answers_no_later_line(
         dialect: str, link: str, config_for: ConfigFor, check_at: CheckAt) -> None:
     with running_emulator(dialect, link=link, speed=SPEED) as emu:
-        def still() -> bool:
-            return emu.call(lambda: emu.emulator.machine.idle)
-
         async with open_controller(config_for(dialect, emu.address),
                                    poll_interval=POLL_S) as ctl:
             await ctl.home()
@@ -42,16 +59,7 @@ async def test_a_late_ok_after_a_smoothie_hard_limit_answers_no_later_line(
                 # answered while halted: its own answer, not the M400's late ok
                 printed = await ctl.query("M119")
                 assert any(said.startswith("X_min:0 Y_min:0") for said in printed), printed
-                homed = await ctl.home()
-                # each line's own ok: the homing cycle is done when home() returns
-                assert still(), "home() returned while the homing cycle ran"
-                check_at(homed, {a: c.home for a, c in ctl.config.axes.items()})
-                for x in (100.0, 40.0):
-                    await ctl.move({"X": x})
-                    # the move's M400 is answered once the axes stopped, not before
-                    assert still(), f"move to X {x:g} returned while the axes moved"
-                    check_at(emu.position(), {"X": x})
-                    check_at(await ctl.read_position(), {"X": x})
+                await answered_in_step(ctl, emu, check_at, (100.0, 40.0))
 
 
 @pytest.mark.parametrize("dialect", ["smoothie"])
@@ -61,9 +69,6 @@ async def test_a_line_a_smoothie_ctrl_x_flushed_unread_takes_no_later_answer(
     # never answers it; its status reports say Alarm, the M400 in progress is answered
     # late. home()'s M999 is then answered by its own ok (after its WARNING line).
     with running_emulator(dialect, link="pty", speed=SPEED) as emu:
-        def still() -> bool:
-            return emu.call(lambda: emu.emulator.machine.idle)
-
         async with open_controller(config_for(dialect, emu.address),
                                    poll_interval=POLL_S) as ctl:
             await ctl.home()
@@ -80,10 +85,4 @@ async def test_a_line_a_smoothie_ctrl_x_flushed_unread_takes_no_later_answer(
                 with anyio.fail_after(5), pytest.raises(ControllerAlarm):
                     await streamer.wait(entry)
             with anyio.fail_after(5):
-                homed = await ctl.home()
-                assert still(), "home() returned while the homing cycle ran"
-                check_at(homed, {a: c.home for a, c in ctl.config.axes.items()})
-                await ctl.move({"X": 100.0})
-                assert still(), "the move returned while the axes moved"
-                check_at(emu.position(), {"X": 100.0})
-                check_at(await ctl.read_position(), {"X": 100.0})
+                await answered_in_step(ctl, emu, check_at, (100.0,))
