@@ -172,7 +172,8 @@ class LocationLabware:
         return hash(self._object)
 
     def __str__(self) -> str:
-        return str(self._object)
+        # relative to nothing: empty, as Opentrons prints it (Location(..., labware=, ...))
+        return "" if self._object is None else str(self._object)
 
     def __repr__(self) -> str:
         # As Opentrons' LabwareLike: printed in a tuple or list, it reads as what it wraps.
@@ -227,7 +228,7 @@ class Location:
 
     def __repr__(self) -> str:
         # as Opentrons 8.8.2 prints it at every apiLevel: labrun tracks no meniscus
-        return (f"Location(point={self._point!r}, labware={self._labware}, "
+        return (f"Location(point={self._point!r}, labware={self.labware}, "
                 "meniscus_tracking=None)")
 
 

@@ -149,6 +149,15 @@ def test_location_repr_shows_point_and_labware(plate: Labware) -> None:
     )
 
 
+def test_a_location_relative_to_nothing_prints_an_empty_labware() -> None:
+    """Opentrons 8.8.2 prints Location(point, None) with an empty labware
+    ('labware=, '), its labware alone as ''; labrun printed 'labware=None'."""
+    loc = Location(Point(1, 2, 3), None)
+    assert repr(loc) == ("Location(point=Point(x=1, y=2, z=3), labware=, "
+                         "meniscus_tracking=None)")
+    assert str(loc.labware) == "" and loc.labware.is_empty
+
+
 @pytest.mark.parametrize("value", ["left", "LEFT", "Left", Mount.LEFT])
 def test_mount_parse_accepts_left_in_any_case(value: str | Mount) -> None:
     assert Mount.parse(value) is Mount.LEFT
