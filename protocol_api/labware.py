@@ -614,10 +614,11 @@ class Labware:
 
     @property
     def tip_length(self) -> float:
-        """Length of this rack's tips, mm; TipError if this is not a tip rack."""
+        """Length of this rack's tips, mm, as the definition writes it (``88``, not
+        ``88.0``, as Opentrons returns it); TipError if this is not a tip rack."""
         if self._tip_length is None:
             raise TipError(f"{self!r} is not a tip rack, so it has no tip length")
-        return float(self._tip_length)
+        return self._tip_length
 
     @tip_length.setter
     def tip_length(self, length: float) -> None:
@@ -625,15 +626,16 @@ class Labware:
                        "give the tip length in the tip rack's definition")
         if not is_number(length) or length <= 0:
             raise ProtocolError(f"tip_length must be a positive number of mm, not {length!r}")
-        self._tip_length = float(length)
+        self._tip_length = length  # read back as given (80 stays 80), as in Opentrons
 
     @property
     def magdeck_engage_height(self) -> float | None:
-        """The definition's magnetic-module engage height, or None if it has none."""
+        """The definition's magnetic-module engage height as it writes it (``20``, not
+        ``20.0``, as Opentrons returns it), or None if it has none."""
         if not self._parameters.get("isMagneticModuleCompatible", False):
             return None
-        height = self._parameters.get("magneticModuleEngageHeight")
-        return None if height is None else float(height)
+        height: float | None = self._parameters.get("magneticModuleEngageHeight")
+        return height
 
     # -- geometry -------------------------------------------------------------------
 

@@ -317,6 +317,23 @@ def test_tip_length(tips: Labware, plate: Labware) -> None:
         _ = plate.tip_length
 
 
+def test_tip_length_and_engage_height_print_as_the_definition_writes_them() -> None:
+    """Opentrons 8.8.2 gives the definition's own number at every apiLevel: print() of
+    the 1000 µL rack's tip_length shows 88 (its tipLength), not 88.0, and of the NEST
+    100 µL PCR plate's magdeck_engage_height 20; a tip_length set below apiLevel 2.14
+    reads back as it was given (80)."""
+    for api in ((2, 0), (2, 13), (2, 14), (2, 20)):
+        rack = load("opentrons_96_tiprack_1000ul", api_version=api)
+        assert f"{rack.tip_length} {load('eppendorf_96_tiprack_10ul_eptips').tip_length}" \
+            == "88 34"
+        assert str(load("opentrons_96_tiprack_300ul", api_version=api).tip_length) == "59.3"
+        pcr = load("nest_96_wellplate_100ul_pcr_full_skirt", api_version=api)
+        assert str(pcr.magdeck_engage_height) == "20"
+    old = load("opentrons_96_tiprack_1000ul", api_version=(2, 13))
+    old.tip_length = 80
+    assert str(old.tip_length) == "80"
+
+
 def test_well_attributes(plate: Labware) -> None:
     a1 = plate["A1"]
     assert (a1.well_name, a1.parent) == ("A1", plate)
