@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import re
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -212,6 +213,8 @@ class Well:
         if self._labware._parent == OFF_DECK_SLOT:
             self._off_deck("top")
         try:
+            if not z and not isinstance(z, numbers.Real):  # None, '': refused, as Opentrons
+                raise TypeError
             return Location(Point(self._x, self._y, self._top + z if z else self._top), self)
         except TypeError:
             raise ProtocolError(f"top: z must be a number of mm, not {z!r}") from None
@@ -221,6 +224,8 @@ class Well:
         if self._labware._parent == OFF_DECK_SLOT:
             self._off_deck("bottom")
         try:
+            if not z and not isinstance(z, numbers.Real):  # None, '': refused, as Opentrons
+                raise TypeError
             return Location(Point(self._x, self._y, self._z + z if z else self._z), self)
         except TypeError:
             raise ProtocolError(f"bottom: z must be a number of mm, not {z!r}") from None

@@ -334,6 +334,17 @@ def test_tip_length_and_engage_height_print_as_the_definition_writes_them() -> N
     assert str(old.tip_length) == "80"
 
 
+def test_top_and_bottom_refuse_none_as_opentrons_does(plate: Labware) -> None:
+    """well.bottom(None) fails in Opentrons 8.8.2 (a TypeError below apiLevel 2.14, a
+    validation error from there); labrun took None, and '', as 0 and went on."""
+    for z in (None, ""):
+        with pytest.raises(ProtocolError, match=rf"^bottom: z must be a number of mm, not {z!r}$"):
+            plate["A1"].bottom(z)  # type: ignore[arg-type]
+        with pytest.raises(ProtocolError, match=rf"^top: z must be a number of mm, not {z!r}$"):
+            plate["A1"].top(z)  # type: ignore[arg-type]
+    assert plate["A1"].bottom(0).point == plate["A1"].bottom(False).point  # as there
+
+
 def test_well_attributes(plate: Labware) -> None:
     a1 = plate["A1"]
     assert (a1.well_name, a1.parent) == ("A1", plate)
