@@ -294,8 +294,20 @@ class ProtocolContext:
 
     @property
     def fixed_trash(self) -> Labware:
-        """The fixed trash in slot 12."""
-        return self._deck.trash
+        """The fixed trash in slot 12. Below apiLevel 2.14, as in Opentrons, whatever
+        labware slot 12 holds: after ``del ctx.deck[12]``, the labware loaded there
+        (a pipette loaded from then on drops its tips into it), and none is an error."""
+        trash = self._deck.trash
+        if self._api_version >= ENGINE_CORE_API:
+            return trash
+        held = self._deck.occupant(trash.slot)
+        if isinstance(held, Labware):
+            return held
+        raise ProtocolError(
+            f"slot {trash.slot} holds no trash: del ctx.deck[{trash.slot}] took the fixed "
+            f"trash away, and below apiLevel 2.14 the fixed trash is the labware slot "
+            f"{trash.slot} holds (Opentrons fails too: 'Robot must have a trash container "
+            f"in {trash.slot}'); load a labware there first to be the trash")
 
     @property
     def loaded_labwares(self) -> dict[int, Labware]:

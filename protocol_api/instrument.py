@@ -289,7 +289,7 @@ class InstrumentContext:
         self._racks_checked: set[int] = set()  # racks (by id) checked for the tip size
         self.starting_tip: Well | None = None
         self.trash_container: Labware = ctx.fixed_trash
-        self._trash_well = ctx.fixed_trash.first_well()  # the fixed trash's one well
+        self._trash_well = ctx.deck.trash.first_well()  # the fixed trash's one well
         self._flow_rate = FlowRates(spec.aspirate_flow_rate, spec.dispense_flow_rate,
                                     spec.blow_out_flow_rate)
         self._clearance = Clearances()

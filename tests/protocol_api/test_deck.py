@@ -282,3 +282,45 @@ def test_asking_whether_the_deck_has_a_flex_named_slot_is_an_answer_below_2_14(
 ctx.comment(f"{'A1' in ctx.deck} {'d1' in ctx.deck} {'12' in ctx.deck}")
 """, api=api)
     assert said_in(path) == [said]
+
+
+@pytest.mark.parametrize(("api", "status"), [("2.0", "succeeded"), ("2.13", "failed")])
+def test_below_2_14_after_del_deck_12_the_fixed_trash_is_what_slot_12_holds(
+        tmp_path: Path, api: str, status: str) -> None:
+    """Opentrons 8.8.2 below apiLevel 2.14 reads the fixed trash from slot 12: after
+    ``del ctx.deck['12']`` asking for ctx.fixed_trash fails ('Robot must have a trash
+    container in 12'), and a labware loaded there then is the trash, which a pipette
+    loaded from then on drops its tips into (its A1 at 2.0; from 2.2 that drop fails, as
+    a well not of a tip rack). labrun kept the deleted trash and dropped the tip where it
+    no longer stood, over the reservoir in its place."""
+    path = protocol_file(tmp_path, """
+del ctx.deck['12']
+try:
+    ctx.fixed_trash
+except Exception as e:
+    ctx.comment(str(e))
+reservoir = ctx.load_labware('agilent_1_reservoir_290ml', '12')
+ctx.comment(str(ctx.fixed_trash))
+p300 = ctx.load_instrument('p300_single_gen2', 'left',
+                           tip_racks=[ctx.load_labware('opentrons_96_tiprack_300ul', 1)])
+ctx.comment(str(p300.trash_container))
+p300.pick_up_tip()
+p300.drop_tip()
+""", api=api)
+    run = simulate_file(path)
+    said = [e.command.message for e in run.engine.entries if isinstance(e.command, c.Comment)]
+    assert said == [
+        "slot 12 holds no trash: del ctx.deck[12] took the fixed trash away, and below "
+        "apiLevel 2.14 the fixed trash is the labware slot 12 holds (Opentrons fails too: "
+        "'Robot must have a trash container in 12'); load a labware there first to be the "
+        "trash", "Agilent 1 Well Reservoir 290 mL on 12", "Agilent 1 Well Reservoir 290 mL on 12"]
+    summary = run.record.events[-1]
+    assert summary["status"] == status
+    drops = [e.command.well for e in run.engine.entries
+             if isinstance(e.command, c.DropTip) and e.line == f"{path}:16"]
+    if status == "succeeded":
+        assert drops == ["12/A1"]
+    else:
+        assert drops == [] and summary["location"] == f"{path}:16"
+        assert summary["error"].startswith("drop_tip: A1 of Agilent 1 Well Reservoir 290 mL "
+                                           "on 12 is not in a tip rack")
