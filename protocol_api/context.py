@@ -460,7 +460,7 @@ class ProtocolContext:
         """Load a labware (by load name or definition) on top of ``base`` (an adapter or a
         labware already on the deck)."""
         if base._stacked is not None:
-            raise SlotOccupiedError(f"{base!r} already holds {base._stacked.display_name}")
+            raise SlotOccupiedError(f"{base!r} already holds {base._stacked.shown_name}")
         definition = self._definition(load_name, namespace, version)
         check_role(definition, adapter=False, api_version=self._api_version)
         base.check_can_hold(definition)

@@ -219,7 +219,7 @@ class Deck(Mapping[str | int, "DeckItem | None"]):
         name = self.check_slot(slot)
         current = self._items[name]
         if current is not None:
-            raise SlotOccupiedError(f"slot {name} already holds {current.display_name}")
+            raise SlotOccupiedError(f"slot {name} already holds {current.shown_name}")
         return name
 
     def position_for(self, slot: object) -> Location:
@@ -284,7 +284,7 @@ class Deck(Mapping[str | int, "DeckItem | None"]):
                 return  # nothing to take away, as Opentrons
             if not isinstance(item, Labware):
                 raise ProtocolError(f"del deck[{slot!r}]: slot {name} holds "
-                                    f"{item.display_name}, a module; a module stays on the "
+                                    f"{item.shown_name}, a module; a module stays on the "
                                     "deck (from apiLevel 2.15, as in Opentrons): only a "
                                     "labware is taken off")
             if self._remover is not None:

@@ -1306,7 +1306,7 @@ class InstrumentContext:
         labware = location.parent
         if labware.has_quirk("touchTipDisabled"):  # reservoirs, the trash: as an OT-2 does
             if self._first_time(f"touch tip disabled in {id(labware)}"):
-                self._steps.warn(f"touch_tip skipped: the definition of {labware.display_name} "
+                self._steps.warn(f"touch_tip skipped: the definition of {labware.shown_name} "
                                  f"on {labware.whereabouts} disables touching its walls (quirk "
                                  "touchTipDisabled), and an OT-2 skips it too; the pipette "
                                  "does not move")
@@ -1801,13 +1801,13 @@ def tip_rack_list(racks: object) -> list[Labware]:
         return []
     if isinstance(racks, Labware):
         raise InstrumentError(f"tip_racks must be a list: tip_racks=[rack], not the rack "
-                              f"itself ({racks.display_name} in slot {racks.slot})")
+                              f"itself ({racks.shown_name} in slot {racks.slot})")
     if isinstance(racks, (str, bytes)) or not hasattr(racks, "__iter__"):
         raise InstrumentError(f"tip_racks must be a list of tip racks, not {racks!r}")
     listed = list(racks)
     for rack in listed:
         if not isinstance(rack, Labware) or not rack.is_tiprack:
-            what = (f"the {rack.display_name} in slot {rack.slot}"
+            what = (f"the {rack.shown_name} in slot {rack.slot}"
                     if isinstance(rack, Labware) else repr(rack))
             raise InstrumentError(f"tip_racks must be tip racks; {what} is not")
     return listed

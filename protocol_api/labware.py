@@ -176,7 +176,7 @@ class Well:
         ``"A1 of <labware> on 5"``), naming any module and adapter it is on."""
         labware = self._labware
         if labware.api_version >= ENGINE_CORE_API:
-            return f"{self._name} of {labware.display_name} on {labware.whereabouts}"
+            return f"{self._name} of {labware.shown_name} on {labware.whereabouts}"
         return f"{self._name} of {labware!r}"
 
     @property
@@ -256,7 +256,7 @@ class Well:
 
     def _off_deck(self, op: str) -> None:
         raise LabwareOffDeckError(
-            f"{op}: {self._name} of {self._labware.display_name} has no place: the labware "
+            f"{op}: {self._name} of {self._labware.shown_name} has no place: the labware "
             "is off the deck; move it onto the deck first (ctx.move_labware)")
 
     def __repr__(self) -> str:
@@ -443,8 +443,9 @@ class Labware:
         self._name = new_name  # as Opentrons: the name only, not the display name
 
     @property
-    def display_name(self) -> str:
-        """The label given at load time, else the definition's display name."""
+    def shown_name(self) -> str:
+        """The label given at load time, else the definition's display name: how labrun's
+        messages name it (not Opentrons' API, which has no ``Labware.display_name``)."""
         return self._display
 
     @property
@@ -510,7 +511,7 @@ class Labware:
         ``Temperature Module GEN2 on slot 3``, the adapter's name and its whereabouts, or
         ``[off-deck]``."""
         if self._on is not None:
-            return f"{self._on.display_name} on {self._on.whereabouts}"
+            return f"{self._on.shown_name} on {self._on.whereabouts}"
         if self._parent == OFF_DECK_SLOT:
             return "[off-deck]"  # as Opentrons prints it
         slot = f"slot {self._parent}"
@@ -717,7 +718,7 @@ class Labware:
             raise ProtocolError(f"{op}: the offset must be finite numbers of mm, not "
                                 f"({x!r}, {y!r}, {z!r})")
         if self._parent == OFF_DECK_SLOT:
-            raise LabwareOffDeckError(f"{op}: {self.display_name} is off the deck; an offset "
+            raise LabwareOffDeckError(f"{op}: {self.shown_name} is off the deck; an offset "
                                       "is for a place on the deck")
         if self._offsets is not None and self._api_version >= SET_OFFSET_RESTORED_API:
             self._offsets[self._place_key()] = offset  # for its place, as in Opentrons
@@ -1052,7 +1053,7 @@ class Labware:
             require_name(f"Labware.{name}", _SINCE[name], self.api_version)
             raise UnsupportedNameError(f"Labware.{name} is not supported by labrun; "
                                       f"{_UNSUPPORTED[name]}")
-        raise UnknownAttributeError(self, name, "Labware")
+        raise UnknownAttributeError(self, name, type(self).__name__)  # or TrashBin
 
     def __repr__(self) -> str:
         return self._repr
@@ -1111,7 +1112,7 @@ class TrashBin(Labware):
         return super().__getattr__(name)
 
     @property
-    def display_name(self) -> str:
+    def shown_name(self) -> str:
         """``Trash Bin``, as labrun's log and deck picture name it from apiLevel 2.16 (a
         message such as "slot 12 already holds Trash Bin" too)."""
         return TRASH_BIN_NAME
@@ -1303,11 +1304,11 @@ def check_reachable(op: str, location: Location, *, in_place: bool = False) -> N
     moved = location._placed is not None and location._placed != labware._slot_origin
     if labware._stacked is None and labware._parent != OFF_DECK_SLOT and not moved:
         return  # in reach: every liquid step's case, said without naming the labware
-    name = (f"no location given, and {labware.display_name}, where the pipette last went,"
-            if in_place else labware.display_name)
+    name = (f"no location given, and {labware.shown_name}, where the pipette last went,"
+            if in_place else labware.shown_name)
     if labware._stacked is not None:
         raise LabwareIsInStackError(
-            f"{op}: {name} is out of reach: {labware._stacked.display_name} is stacked on "
+            f"{op}: {name} is out of reach: {labware._stacked.shown_name} is stacked on "
             f"it; {'give a location' if in_place else 'move that one first'}")
     if labware._parent == OFF_DECK_SLOT:
         raise LabwareOffDeckError(
@@ -1319,5 +1320,5 @@ def check_reachable(op: str, location: Location, *, in_place: bool = False) -> N
                                 "location")
         raise ProtocolError(
             f"{op}: the location {location.point} in {well.well_name} of "
-            f"{labware.display_name} was made before the labware was moved by hand, and "
+            f"{labware.shown_name} was made before the labware was moved by hand, and "
             "points where it stood; make it again after the move (such as well.bottom(1))")

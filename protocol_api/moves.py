@@ -82,7 +82,7 @@ def _plan(labware: object, new_location: object, deck: Deck,
         _check_offset(name, offset)
     if labware._stacked is not None:
         raise LabwareMovementNotAllowedError(
-            f"move_labware: {labware.display_name} holds {labware._stacked.display_name}; "
+            f"move_labware: {labware.shown_name} holds {labware._stacked.shown_name}; "
             "move that one first")
     source = module_under(labware)
     if source is not None:
@@ -100,11 +100,11 @@ def _plan(labware: object, new_location: object, deck: Deck,
     if module is not None:
         if module.labware is not None:
             raise SlotOccupiedError(f"move_labware: {module.described} already holds "
-                                    f"{module.labware.display_name}")
+                                    f"{module.labware.shown_name}")
         module._check_hand_access()
         return PlannedMove(module.slots[0], module._labware_origin(definition),
-                           f"{module.display_name} on slot {module.slots[0]}",
-                           holder=module, module=module.display_name)
+                           f"{module.shown_name} on slot {module.slots[0]}",
+                           holder=module, module=module.shown_name)
     if not isinstance(new_location, (int, str)) or isinstance(new_location, bool):
         raise ProtocolError(f"move_labware: the new location must be a deck slot, a module, "
                             f"a labware or OFF_DECK, not {new_location!r}")
@@ -119,20 +119,20 @@ def _onto_labware(labware: Labware, target: Labware,
                   definition: Mapping[str, Any]) -> PlannedMove:
     if target is labware:
         raise LabwareMovementNotAllowedError(
-            f"move_labware: {labware.display_name} cannot go onto itself")
+            f"move_labware: {labware.shown_name} cannot go onto itself")
     if target._stacked is not None:
-        raise SlotOccupiedError(f"move_labware: {target.display_name} already holds "
-                                f"{target._stacked.display_name}")
+        raise SlotOccupiedError(f"move_labware: {target.shown_name} already holds "
+                                f"{target._stacked.shown_name}")
     target.check_can_hold(definition)
     holder = module_under(target)
     if holder is not None:
         holder._check_hand_access()
     if target.slot == OFF_DECK_SLOT:
-        where = f"{target.display_name}, off the deck"
+        where = f"{target.shown_name}, off the deck"
         return PlannedMove(OFF_DECK_SLOT, None, where, on=target)
-    where = f"{target.display_name} on {target.whereabouts}"
+    where = f"{target.shown_name} on {target.whereabouts}"
     return PlannedMove(target.slot, target.stacked_origin(definition), where, on=target,
-                       module=holder.display_name if holder is not None else None)
+                       module=holder.shown_name if holder is not None else None)
 
 
 def _check_offset(name: str, offset: object) -> None:
@@ -148,7 +148,7 @@ def _check_offset(name: str, offset: object) -> None:
 
 def pause_message(labware: Labware, move: PlannedMove) -> str:
     """What the run's pause asks a person to do."""
-    name = labware.display_name
+    name = labware.shown_name
     if move.origin is None and move.on is None:
         return f"Take {name} off the deck (from {labware.whereabouts}), then resume"
     into = "in" if move.on is None and move.holder is None else "on"

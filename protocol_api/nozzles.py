@@ -246,7 +246,7 @@ def check_motion(op: str, layout: Layout, spec: PipetteSpec, primary: Point, tip
                 and front < origin.y + SLOT_SIZE[1] and origin.y < back
                 and height >= bottom):
             raise InstrumentError(
-                f"{op}: Moving to {labware.display_name} in slot {labware.slot} with "
+                f"{op}: Moving to {labware.shown_name} in slot {labware.slot} with "
                 f"{layout.primary} nozzle partial configuration will result in collision "
                 f"with items in deck slot {slot}.")
 

@@ -141,7 +141,9 @@ class ModuleContext:
         return (self._slot, *self._spec.covers)
 
     @property
-    def display_name(self) -> str:
+    def shown_name(self) -> str:
+        """The module's name as labrun's messages give it (not Opentrons' API, whose
+        module contexts have no ``display_name``)."""
         self._learn_attached()
         return self._spec.display_name
 
@@ -293,7 +295,7 @@ class ModuleContext:
                version: int | None, *, adapter: bool = False,
                then: tuple[str, str | None, int | None] | None = None) -> Labware:
         if self._labware is not None:
-            raise SlotOccupiedError(f"{self.described} already holds {self._labware.display_name}")
+            raise SlotOccupiedError(f"{self.described} already holds {self._labware.shown_name}")
         self._learn_attached()  # known already, unless placed from within another call
         labware = self._placer(name, self._slot, self._origin, label, namespace, version,
                                adapter, self._spec, then)

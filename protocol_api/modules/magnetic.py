@@ -89,7 +89,7 @@ class MagneticModuleContext(ModuleContext):
         low, high = RANGE[self._spec.model]
         if not low <= units <= high:
             above = "above the labware's base" if start else "above its home"
-            raise ModuleError(f"engage: {said} outside the {self.display_name}'s range of "
+            raise ModuleError(f"engage: {said} outside the {self.shown_name}'s range of "
                               f"{(low - start) / per:g} to {(high - start) / per:g} "
                               f"{their_unit} {above}")
         self._call(c.Engage(self.id, round(units / 2 if self._gen1 else units, 4)))

@@ -72,7 +72,7 @@ class ModuleRules:
             labware = self.deck.occupant(side) if side in self.deck.slot_names else None
             if isinstance(labware, Labware) and _too_tall(labware.uri, labware.highest_z):
                 raise ModuleError(f"load_module: a {spec.display_name} in slot {slot} would "
-                                  f"stand beside {labware.display_name} in slot {side}, "
+                                  f"stand beside {labware.shown_name} in slot {side}, "
                                   f"{labware.highest_z:g} mm tall; beside a Heater-Shaker "
                                   f"nothing may be {HS_SIDE_MAX_HEIGHT_MM:g} mm tall or more")
 
@@ -85,7 +85,7 @@ class ModuleRules:
             if (isinstance(module, HeaterShakerContext)
                     and slot in neighbours(here, sideways_only=True)
                     and _too_tall(labware.uri, top)):
-                raise ModuleError(f"{op}: {labware.display_name} in slot {slot} would "
+                raise ModuleError(f"{op}: {labware.shown_name} in slot {slot} would "
                                   f"stand beside {module.described}, {top:g} mm tall; "
                                   f"beside a Heater-Shaker nothing may be "
                                   f"{HS_SIDE_MAX_HEIGHT_MM:g} mm tall or more (its labware "

@@ -52,3 +52,31 @@ def test_hasattr_and_getattr_with_a_default_work_and_the_error_pickles() -> None
             p20.pick_up_tips  # noqa: B018
         copy = pickle.loads(pickle.dumps(caught.value))
         assert type(copy) is AttributeError and str(copy) == str(caught.value)
+
+
+@pytest.mark.parametrize(("level", "call", "said"), [
+    ("2.15", "plate.display_name", "'Labware' object has no attribute 'display_name'; did "
+                                   "you mean 'load_name'?"),
+    ("2.13", "plate.display_name", "'Labware' object has no attribute 'display_name'; did "
+                                   "you mean 'load_name'?"),
+    ("2.16", "ctx.fixed_trash.display_name", "'TrashBin' object has no attribute "
+                                             "'display_name'; did you mean 'load_name'?"),
+    ("2.15", "ctx.load_module('magnetic module gen2', 4).display_name",
+     "'MagneticModuleContext' object has no attribute 'display_name'"),
+])
+def test_display_name_is_a_wells_only_as_in_opentrons(
+        level: str, call: str, said: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Opentrons' labware, trash bin and module contexts have no ``display_name`` (only a
+    Well has one): a protocol reading it fails there, so it fails here, at its line."""
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent(f'''
+        metadata = {{"apiLevel": "{level}"}}
+
+        def run(ctx):
+            plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+            assert plate["A1"].display_name.startswith("A1 of Corning 96 Well Plate")
+            print({call})
+        '''))
+    assert main(["simulate", str(path)]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: {path}:7: AttributeError: {said}"
