@@ -193,6 +193,9 @@ OT2_TIP_SIZES: dict[str, tuple[float, ...]] = {
 """The tip sizes (µL) each OT-2 pipette (by its name's first part) takes, as Opentrons
 checks them; one of Opentrons' own tip racks of another size is warned of."""
 
+OT2_TIP_KINDS = (10, 20, 50, 200, 300, 1000)
+"""The tip sizes (µL) Opentrons' pipette definitions may give settings for."""
+
 STRAY_MARGIN_MM = 1.0
 """How far past a well's rim a tip may be without a warning that it is over no well."""
 BELOW_BOTTOM_MARGIN_MM = 1.0
@@ -594,6 +597,7 @@ class InstrumentContext:
             taken = len(tips)
             top = self._command_point(at)
             self._warn_partial_pick(layout, rack, well, taken)
+        self._refuse_unknown_tip(rack, well)
         self.check_tip_size(rack)  # warned of once it is checked: a refused pick-up is not
         empty = self._taken_tips.empty(tips)
         if empty and empty[0][0] is tips[0]:  # the first nozzle's: warned. Others' only:
@@ -1734,6 +1738,25 @@ class InstrumentContext:
             self._steps.warn(f"the pipette {self._spec.name} and its tip rack "
                              f"{rack.load_name} ({size:g} µL tips) appear to be mismatched; "
                              f"it takes {' or '.join(f'{v:g}' for v in sizes)} µL tips")
+
+    def _refuse_unknown_tip(self, rack: Labware, well: Well) -> None:
+        """Below apiLevel 2.14 Opentrons takes the settings of a picked-up tip from the
+        pipette's definition by the tip's size (the pipette's volume if the tip holds more,
+        or if it is no standard size), and fails the pick-up when they are not there (a
+        p300 given 20 µL tips): refuse it so, before the pipette moves."""
+        spec = self._spec
+        if self._ctx.api_version >= ENGINE_CORE_API or not spec.tip_sizes:
+            return
+        working = int(min(spec.max_volume, well.max_volume or spec.max_volume))
+        size = working if working in OT2_TIP_KINDS else int(spec.max_volume)
+        if size in spec.tip_sizes:
+            return
+        sizes = _listed([str(v) for v in spec.tip_sizes])
+        raise TipError(f"pick_up_tip: the {spec.name}'s definition has settings for {sizes} "
+                       f"µL tips, not for the {size} µL tips of {rack.load_name}; below "
+                       f"apiLevel 2.14 Opentrons fails this pick-up (KeyError: "
+                       f"<PipetteTipType.t{size}: {size}>): use a tip rack of a size it "
+                       "takes, or apiLevel 2.14 or later")
 
     def _first_time(self, warning: str) -> bool:
         """Whether ``warning`` is yet to be told for the protocol line in progress (it is

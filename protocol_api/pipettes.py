@@ -56,6 +56,7 @@ class PipetteSpec(Frozen):
         "ot2_ul_per_mm",
         "return_height",
         "tip_overlaps",
+        "tip_sizes",
     )
 
     name: str  # the load name, p300_multi_gen2
@@ -74,6 +75,9 @@ class PipetteSpec(Frozen):
     bounding_box: tuple[Vector, Vector]  # its back-left and front-right corners from the mount
     default_tipracks: tuple[str, ...]  # tip rack URIs
     return_height: float  # a returned tip is let go this many tip lengths into its rack
+    tip_sizes: tuple[int, ...]
+    """The tip volumes (µL) its definition has settings for (``supportedTips``): Opentrons
+    picks a tip up below apiLevel 2.14 only if it finds its size there."""
     ot2_ul_per_mm: tuple[float, float]
     """µL per mm of an OT-2's plunger at full volume (aspirating, dispensing), as its
     definition gives them: the unit of ``pipette.speed`` (apiLevel < 2.14)."""
@@ -85,7 +89,8 @@ class PipetteSpec(Frozen):
                  nozzles: tuple[tuple[str, Vector], ...],
                  default_tipracks: tuple[str, ...], return_height: float = 0.5,
                  ot2_ul_per_mm: tuple[float, float] | None = None,
-                 bounding_box: tuple[Vector, Vector] | None = None) -> None:
+                 bounding_box: tuple[Vector, Vector] | None = None,
+                 tip_sizes: tuple[int, ...] | None = None) -> None:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "display_name", display_name)
@@ -102,6 +107,7 @@ class PipetteSpec(Frozen):
         object.__setattr__(self, "default_tipracks", default_tipracks)
         object.__setattr__(self, "return_height", return_height)
         object.__setattr__(self, "ot2_ul_per_mm", ot2_ul_per_mm or (self.ul_per_mm,) * 2)
+        object.__setattr__(self, "tip_sizes", tip_sizes if tip_sizes is not None else ())
         object.__setattr__(self, "bounding_box", bounding_box or (
             (-16.0, 43.15, 0.0), (16.0, -43.15, 0.0)))  # an 8-channel GEN2's
 
@@ -182,6 +188,7 @@ def _spec(name: str, api_version: tuple[int, int]) -> PipetteSpec:
         return_height=float(tip.get("defaultReturnTipHeight", 0.5)),
         ot2_ul_per_mm=(_ul_per_mm(tip["aspirate"], max_volume),
                        _ul_per_mm(tip["dispense"], max_volume)),
+        tip_sizes=tuple(sorted(int(key.lstrip("t")) for key in tips)),
     )
 
 

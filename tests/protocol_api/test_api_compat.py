@@ -254,7 +254,13 @@ def test_an_air_gap_of_zero_before_2_16_fills_the_tip_as_an_aspirate_of_zero_doe
 
 
 def test_a_pipette_given_tips_of_a_size_it_does_not_take_is_warned_as_opentrons_warns(
-        ctx: EmbeddedContext) -> None:
+        ) -> None:
+    # apiLevel 2.14: below it, a p300 does not pick up a 20 µL tip (test_api_pipette)
+    with open_context(api_version=(2, 14)) as ctx:
+        warned_of_tip_sizes(ctx)
+
+
+def warned_of_tip_sizes(ctx: EmbeddedContext) -> None:
     big = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
     small = ctx.load_labware("opentrons_96_tiprack_20ul", 3)
     plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)

@@ -1384,3 +1384,41 @@ def test_a_pipette_is_replaced_below_api_2_7_where_has_tip_is_not_yet_public(
         with pytest.raises(InstrumentError, match="^the p300_single on the left mount holds "
                            r"a tip; drop it \(drop_tip\(\) or return_tip\(\)\) before"):
             ctx.load_instrument("p20_single_gen2", "left", replace=True)
+
+
+@pytest.mark.parametrize(("pipette", "rack", "api", "refused"), [
+    ("p300_single_gen2", TIPS_20, "2.13", "settings for 200 and 300 µL tips, not for the 20"),
+    ("p1000_single_gen2", TIPS_300, "2.0", "settings for 1000 µL tips, not for the 300"),
+    ("p50_multi", TIPS_20, "2.13", "settings for 50, 200 and 300 µL tips, not for the 20"),
+    ("p20_single_gen2", TIPS_300, "2.13", None),  # a 300 µL tip holds its 20: its t20 settings
+    ("p10_single", TIPS_20, "2.0", None),  # likewise, the p10's 10 µL
+    ("p300_single_gen2", TIPS_20, "2.14", None),  # from 2.14 any tip is picked up
+])
+def test_below_2_14_a_tip_of_a_size_the_pipette_has_no_settings_for_is_not_picked_up(
+        tmp_path: Path, pipette: str, rack: str, api: str, refused: str | None) -> None:
+    """Below apiLevel 2.14, Opentrons 8.8.2 looks up the settings of a picked-up tip in the
+    pipette's definition by the tip's volume (the pipette's, if the tip holds more), and
+    fails the pick-up with a KeyError when the definition has none for that size: a p300
+    lists 200 and 300 µL tips, a p1000 only 1000 µL ones. labrun refuses it there too,
+    before the pipette moves, saying why; from 2.14 both pick it up."""
+    path = protocol_file(tmp_path, f"""tips = ctx.load_labware("{rack}", 1)
+plate = ctx.load_labware("{PLATE}", 2)
+p = ctx.load_instrument("{pipette}", "right", tip_racks=[tips])
+p.pick_up_tip()
+p.aspirate(p.min_volume, plate["A1"])""", api)
+    run = simulate_file(path)
+    result = run.record.events[-1]
+    queued = [e["type"] for e in run.record.events if e["event"] == "command"
+              and e["status"] == "queued" and e.get("origin", "protocol") == "protocol"
+              and e["type"] in ("pickUpTip", "moveTo", "aspirate")]
+    if refused is None:
+        assert result["status"] == "succeeded", result
+        assert queued[0] == "pickUpTip"
+        return
+    assert result["status"] == "failed", result
+    assert result["location"] == f"{path}:8"
+    assert result["error"].startswith(f"pick_up_tip: the {pipette}'s definition has ")
+    assert refused in result["error"]
+    assert "below apiLevel 2.14 Opentrons fails this pick-up" in result["error"]
+    assert queued == []
+
