@@ -298,7 +298,7 @@ class InstrumentContext:
         self._clearance = Clearances()
         self._tip_from: Well | None = None
         self._tip_capacity: float | None = None
-        self._volume = 0.0
+        self._volume: float = 0.0  # in the numbers given (see current_volume)
         self._last_move: LastMove = ctx._last_move  # shared by the pipettes
         # The plunger is at the bottom, ready to draw, while this equals _last_move.homes;
         # None after a blow-out, a push-out or a home (see _ready_above).
@@ -390,7 +390,7 @@ class InstrumentContext:
             "name": spec.name, "model": spec.model, "pipette_id": f"{self._mount}-{spec.name}",
             "display_name": spec.display_name, "channels": spec.channels,
             "min_volume": spec.min_volume, "max_volume": spec.max_volume,
-            "working_volume": self._capacity(), "current_volume": self._volume,
+            "working_volume": self._capacity(), "current_volume": self.current_volume,
             "has_tip": self._holds_tip, "tip_length": self._tip_length,
             "aspirate_flow_rate": self._flow_rate.aspirate,
             "dispense_flow_rate": self._flow_rate.dispense,
@@ -511,7 +511,12 @@ class InstrumentContext:
 
     @property
     def current_volume(self) -> float:
-        """Liquid in the tip (µL)."""
+        """Liquid in the tip (µL), a number as Opentrons 8.8.2 gives it, since protocols
+        print it: below apiLevel 2.14 the sum of the volumes given, of their type (50 after
+        ``aspirate(50)``, 0 once emptied, 0.0 before the first tip); from 2.14 a float, or
+        0 when empty."""
+        if self._ctx.api_version >= ENGINE_CORE_API:
+            return float(self._volume) if self._volume else 0
         return self._volume
 
     def _capacity(self, fresh_tip: bool = False) -> float:
@@ -627,7 +632,7 @@ class InstrumentContext:
         # a used tip put back and taken again is still a used one
         self._tip_wetted = bool(self._taken_tips.used(tips[:taken]))
         self._taken_tips.take(tips, self._steps.line)
-        self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0.0
+        self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0
         self._plunger_ready = self._last_move.homes  # the plunger goes down after a pick-up
         self._tip_length = tip_length
         self._last_move.moved(at, self._mount)
@@ -834,7 +839,7 @@ class InstrumentContext:
             self._back_in_rack(into)
         elif self._ctx.api_version >= ENGINE_CORE_API:
             self._used_in_rack(into)
-        self._tip_from, self._tip_capacity, self._volume = None, None, 0.0
+        self._tip_from, self._tip_capacity, self._volume = None, None, 0
         self._plunger_ready = self._last_move.homes  # and after a drop
         self._tip_length = 0.0
         self._last_move.moved(target, self._mount)
@@ -960,7 +965,7 @@ class InstrumentContext:
                                     # a well given is aspirated from near its bottom
                                     air_gap=not isinstance(location, Well)
                                     and _above_the_well(target)))
-        self._volume += amount
+        self._volume += _as_given(volume, amount)
         self._plunger_ready = self._last_move.homes
         return self
 
@@ -1020,7 +1025,7 @@ class InstrumentContext:
         self._tip_wetted = True
         self._steps.send(c.Dispense(self._mount, amount, flow_rate, ref,
                                     self._other_wells(target, "dispense"), pushed))
-        self._volume = self._left_after(amount)
+        self._volume = self._left_after(min(self._volume, _as_given(volume, amount)))
         if pushed:
             self._plunger_ready = None  # past the bottom
         return self
@@ -1070,7 +1075,7 @@ class InstrumentContext:
         self._tip_wetted = True
         self._steps.send(c.BlowOut(self._mount, self._flow_rate.blow_out, ref,
                                    self._other_wells(target, "blow_out")))
-        self._volume = 0.0
+        self._volume = 0
         self._plunger_ready = None  # past the bottom
         return self
 
@@ -1268,7 +1273,7 @@ class InstrumentContext:
         self._steps.send(c.Aspirate(self._mount, amount, speed,
                                        ref, self._other_wells(target, None),
                                        air_gap=True))
-        self._volume += amount
+        self._volume += _as_given(volume, amount)
         self._plunger_ready = self._last_move.homes
         return self
 
@@ -1652,15 +1657,15 @@ class InstrumentContext:
             raise ProtocolError(f"{op}: the location is in a tip rack ({labware}); give the "
                                 f"well to {op} {way}")
 
-    def _left_after(self, amount: float) -> float:
+    def _left_after(self, amount: float) -> float:  # (a number as given: see current_volume)
         """The µL left in the tip once ``amount`` is dispensed. From apiLevel 2.14, as
         Opentrons' engine counts it, a dispense of what the tip holds but for the last
         digits of a float (``isclose``) empties it: three dispenses of 84.2 µL out of
         252.6 µL leave 0 µL, not 3e-14, so a transfer's mix before the next aspirate (into
         an empty tip only) still happens."""
         if self._ctx.api_version >= ENGINE_CORE_API and math.isclose(self._volume, amount):
-            return 0.0
-        return max(self._volume - amount, 0.0)
+            return 0
+        return max(self._volume - amount, 0)
 
     def _all_it_takes(self, op: str, asked: float | None) -> float:
         """The µL that ``op`` with no volume (or 0, below apiLevel 2.16) draws: all the tip
@@ -1848,6 +1853,11 @@ def _volume(op: str, value: object) -> float:
     if value < 0:
         raise VolumeError(f"{op}: volume {value:g} µL is negative")
     return float(value)
+
+
+def _as_given(volume: object, amount: float) -> float:
+    """``amount`` (µL, a float), as the protocol gave it if it gave one (50, not 50.0)."""
+    return volume if type(volume) in (int, float) and volume == amount else amount
 
 
 def _no_volume(asked: float | None) -> str:

@@ -1422,3 +1422,34 @@ p.aspirate(p.min_volume, plate["A1"])""", api)
     assert "below apiLevel 2.14 Opentrons fails this pick-up" in result["error"]
     assert queued == []
 
+
+def printed_volumes(api: tuple[int, int]) -> list[str]:
+    """current_volume as print() shows it: before a tip, after the pick-up, then after
+    aspirate(50), dispense(20), air_gap(10), dispense(), aspirate(10), dispense(10.0),
+    aspirate(12.5), blow_out() and drop_tip()."""
+    with open_context(api_version=api) as ctx:
+        plate, p = plate_and_p300(ctx)
+        shown = [str(p.current_volume)]
+        p.pick_up_tip()
+        shown.append(str(p.current_volume))
+        for step in (lambda: p.aspirate(50, plate["A1"]), lambda: p.dispense(20, plate["A2"]),
+                     lambda: p.air_gap(10), p.dispense, lambda: p.aspirate(10, plate["A1"]),
+                     lambda: p.dispense(10.0), lambda: p.aspirate(12.5, plate["A1"]),
+                     p.blow_out, p.drop_tip):
+            step()
+            shown.append(str(p.current_volume))
+    return shown
+
+
+@pytest.mark.parametrize(("api", "shown"), [
+    ((2, 13), ["0.0", "0", "50", "30", "40", "0", "10", "0", "12.5", "0", "0"]),
+    ((2, 14), ["0", "0", "50.0", "30.0", "40.0", "0", "10.0", "0", "12.5", "0", "0"]),
+])
+def test_current_volume_prints_as_opentrons_prints_it(
+        api: tuple[int, int], shown: list[str]) -> None:
+    """Opentrons 8.8.2 below apiLevel 2.14 keeps the volumes a protocol gives, as it gives
+    them: 50 after aspirate(50), 0 once emptied (a dispense of what the tip holds, a
+    blow-out, a drop), 0.0 before the first tip; a dispense takes the lesser of what it
+    asks and what the tip holds, the tip's when they are equal (10 - 10.0 leaves 0). From
+    2.14 it is a float, or 0 when the tip is empty. print(pipette.current_volume) shows it."""
+    assert printed_volumes(api) == shown
