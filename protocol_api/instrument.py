@@ -306,6 +306,7 @@ class InstrumentContext:
         self._trash_drops: TrashDrops = ctx._trash_drops  # likewise
         self._taken_tips: TakenTips = ctx._taken_tips  # likewise
         self._default_speed: float | None = None  # None: the gantry's own limits
+        self._speed_as_set: float = DEFAULT_GANTRY_SPEED  # default_speed as the protocol set it
         self._tip_length = 0.0
         # (labware, x, y) -> the well under the first nozzle, the other nozzles' wells,
         # the bottom of the well under the first, and where the labware stood then
@@ -367,12 +368,18 @@ class InstrumentContext:
 
     @property
     def default_speed(self) -> float:
-        """The gantry speed of moves, mm/s (400 unless set)."""
-        return DEFAULT_GANTRY_SPEED if self._default_speed is None else self._default_speed
+        """The gantry speed of moves, mm/s (400 unless set), a number as Opentrons 8.8.2
+        gives it, since protocols print it: the one set, as set; else 400.0 below apiLevel
+        2.14 and 400 from it."""
+        if self._default_speed is not None:
+            return self._speed_as_set
+        return DEFAULT_GANTRY_SPEED if self._ctx.api_version < ENGINE_CORE_API else int(
+            DEFAULT_GANTRY_SPEED)
 
     @default_speed.setter
     def default_speed(self, speed: float) -> None:
         self._default_speed = _speed("default_speed", speed)
+        self._speed_as_set = _as_given(speed, self._default_speed)
 
     @property
     def speed(self) -> PlungerSpeeds:
@@ -1855,9 +1862,10 @@ def _volume(op: str, value: object) -> float:
     return float(value)
 
 
-def _as_given(volume: object, amount: float) -> float:
-    """``amount`` (µL, a float), as the protocol gave it if it gave one (50, not 50.0)."""
-    return volume if type(volume) in (int, float) and volume == amount else amount
+def _as_given(value: object, number: float) -> float:
+    """``number`` (a float: µL, mm/s), as the protocol gave it if it gave one (50, not
+    50.0), for a property that shows it as Opentrons shows it."""
+    return value if type(value) in (int, float) and value == number else number
 
 
 def _no_volume(asked: float | None) -> str:

@@ -1453,3 +1453,22 @@ def test_current_volume_prints_as_opentrons_prints_it(
     asks and what the tip holds, the tip's when they are equal (10 - 10.0 leaves 0). From
     2.14 it is a float, or 0 when the tip is empty. print(pipette.current_volume) shows it."""
     assert printed_volumes(api) == shown
+
+
+@pytest.mark.parametrize(("api", "shown"), [
+    ((2, 13), ["400.0", "100", "55.5"]),
+    ((2, 14), ["400", "100", "55.5"]),
+])
+def test_default_speed_prints_as_opentrons_prints_it(
+        api: tuple[int, int], shown: list[str]) -> None:
+    """Opentrons 8.8.2 gives default_speed as 400.0 below apiLevel 2.14 and 400 from it,
+    and a speed the protocol sets as it was set (100 stays 100); the moves go at it."""
+    with open_context(api_version=api) as ctx:
+        plate, p = plate_and_p300(ctx)
+        printed = [str(p.default_speed)]
+        for speed in (100, 55.5):
+            p.default_speed = speed
+            printed.append(str(p.default_speed))
+        p.move_to(plate["A1"].top())
+    assert printed == shown
+    assert ctx_commands(ctx, c.MoveTo)[-1].speed == 55.5
