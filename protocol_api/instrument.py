@@ -298,6 +298,9 @@ class InstrumentContext:
         self._clearance = Clearances()
         self._tip_from: Well | None = None
         self._tip_capacity: float | None = None
+        # Opentrons' working volume (hw_pipette): the pipette's, as a float, until a tip is
+        # picked up; then the lesser of the pipette's and that tip's, kept after it goes
+        self._working_volume: float = float(spec.max_volume)
         self._volume: float = 0.0  # in the numbers given (see current_volume)
         self._last_move: LastMove = ctx._last_move  # shared by the pipettes
         # The plunger is at the bottom, ready to draw, while this equals _last_move.homes;
@@ -393,20 +396,27 @@ class InstrumentContext:
     def hw_pipette(self) -> Mapping[str, Any]:
         """A read-only dict of what the hardware knows of the pipette, as Opentrons gives it."""
         spec = self._spec
-        return MappingProxyType({
+        aspirating, dispensing = spec.ot2_ul_per_mm  # plunger speeds, mm/s, from flow rates
+        per_mm = {"aspirate": aspirating, "dispense": dispensing, "blow_out": dispensing}
+        rates = dict(zip(per_mm, spec.flow_rates_by_level, strict=True))
+        state: dict[str, Any] = {
             "name": spec.name, "model": spec.model, "pipette_id": f"{self._mount}-{spec.name}",
             "display_name": spec.display_name, "channels": spec.channels,
             "min_volume": spec.min_volume, "max_volume": spec.max_volume,
-            "working_volume": self._capacity(), "current_volume": self.current_volume,
+            "working_volume": self._working_volume, "current_volume": self.current_volume,
+            "available_volume": self._working_volume - self.current_volume,
             "has_tip": self._holds_tip, "tip_length": self._tip_length,
-            "aspirate_flow_rate": self._flow_rate.aspirate,
-            "dispense_flow_rate": self._flow_rate.dispense,
-            "blow_out_flow_rate": self._flow_rate.blow_out,
-            "default_aspirate_flow_rates": {"2.0": spec.aspirate_flow_rate},
-            "default_dispense_flow_rates": {"2.0": spec.dispense_flow_rate},
-            "default_blow_out_flow_rates": {"2.0": spec.blow_out_flow_rate},
+            "return_tip_height": spec.return_height, "tip_overlap": dict(spec.tip_overlaps),
             "ul_per_mm": spec.ul_per_mm, "mount": self._mount,
-        })
+        }
+        for op, mm in per_mm.items():
+            flow_rate = getattr(self._flow_rate, op)
+            state[f"{op}_flow_rate"] = flow_rate
+            state[f"{op}_speed"] = round(flow_rate / mm, 6)
+            state[f"default_{op}_flow_rates"] = dict(rates[op])
+            state[f"default_{op}_speeds"] = {level: round(rate / mm, 6)
+                                            for level, rate in rates[op].items()}
+        return MappingProxyType(state)
 
     @property
     def name(self) -> str:
@@ -640,6 +650,8 @@ class InstrumentContext:
         self._tip_wetted = bool(self._taken_tips.used(tips[:taken]))
         self._taken_tips.take(tips, self._steps.line)
         self._tip_from, self._tip_capacity, self._volume = well, well.max_volume, 0
+        if well.max_volume:
+            self._working_volume = min(self._spec.max_volume, well.max_volume)
         self._plunger_ready = self._last_move.homes  # the plunger goes down after a pick-up
         self._tip_length = tip_length
         self._last_move.moved(at, self._mount)

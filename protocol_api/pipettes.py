@@ -47,6 +47,7 @@ class PipetteSpec(Frozen):
         "default_tipracks",
         "dispense_flow_rate",
         "display_name",
+        "flow_rates_by_level",
         "max_volume",
         "min_volume",
         "model",
@@ -75,6 +76,9 @@ class PipetteSpec(Frozen):
     bounding_box: tuple[Vector, Vector]  # its back-left and front-right corners from the mount
     default_tipracks: tuple[str, ...]  # tip rack URIs
     return_height: float  # a returned tip is let go this many tip lengths into its rack
+    flow_rates_by_level: tuple[Mapping[str, float], Mapping[str, float], Mapping[str, float]]
+    """The default aspirate, dispense and blow-out flow rates by apiLevel ("2.0", "2.6"),
+    as its definition gives them."""
     tip_sizes: tuple[int, ...]
     """The tip volumes (µL) its definition has settings for (``supportedTips``): Opentrons
     picks a tip up below apiLevel 2.14 only if it finds its size there."""
@@ -90,7 +94,9 @@ class PipetteSpec(Frozen):
                  default_tipracks: tuple[str, ...], return_height: float = 0.5,
                  ot2_ul_per_mm: tuple[float, float] | None = None,
                  bounding_box: tuple[Vector, Vector] | None = None,
-                 tip_sizes: tuple[int, ...] | None = None) -> None:
+                 tip_sizes: tuple[int, ...] | None = None,
+                 flow_rates_by_level: tuple[Mapping[str, float], Mapping[str, float],
+                                            Mapping[str, float]] | None = None) -> None:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "display_name", display_name)
@@ -108,6 +114,9 @@ class PipetteSpec(Frozen):
         object.__setattr__(self, "return_height", return_height)
         object.__setattr__(self, "ot2_ul_per_mm", ot2_ul_per_mm or (self.ul_per_mm,) * 2)
         object.__setattr__(self, "tip_sizes", tip_sizes if tip_sizes is not None else ())
+        object.__setattr__(self, "flow_rates_by_level", flow_rates_by_level or (
+            {"2.0": aspirate_flow_rate}, {"2.0": dispense_flow_rate},
+            {"2.0": blow_out_flow_rate}))
         object.__setattr__(self, "bounding_box", bounding_box or (
             (-16.0, 43.15, 0.0), (16.0, -43.15, 0.0)))  # an 8-channel GEN2's
 
@@ -189,6 +198,9 @@ def _spec(name: str, api_version: tuple[int, int]) -> PipetteSpec:
         ot2_ul_per_mm=(_ul_per_mm(tip["aspirate"], max_volume),
                        _ul_per_mm(tip["dispense"], max_volume)),
         tip_sizes=tuple(sorted(int(key.lstrip("t")) for key in tips)),
+        flow_rates_by_level=(_by_level(tip["defaultAspirateFlowRate"]),
+                             _by_level(tip["defaultDispenseFlowRate"]),
+                             _by_level(tip["defaultBlowOutFlowRate"])),
     )
 
 
@@ -218,6 +230,12 @@ def _at_level(rates: Mapping[str, Any], api_version: tuple[int, int]) -> float:
         if (major, minor) <= api_version and (best is None or (major, minor) > best[0]):
             best = ((major, minor), value)
     return best[1] if best is not None else rates["default"]
+
+
+def _by_level(rates: Mapping[str, Any]) -> dict[str, float]:
+    """A definition's flow rates by apiLevel; its default under "2.0" if it gives none."""
+    values = rates.get("valuesByApiLevel") or {"2.0": rates["default"]}
+    return {level: float(value) for level, value in values.items()}
 
 
 def _overlaps(general: Mapping[str, Any], channels: int) -> dict[str, float]:

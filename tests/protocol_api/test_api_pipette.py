@@ -1472,3 +1472,31 @@ def test_default_speed_prints_as_opentrons_prints_it(
         p.move_to(plate["A1"].top())
     assert printed == shown
     assert ctx_commands(ctx, c.MoveTo)[-1].speed == 55.5
+
+
+def test_hw_pipette_gives_the_volumes_speeds_and_defaults_opentrons_gives() -> None:
+    """Opentrons 8.8.2's hw_pipette (apiLevel 2.13) has a working volume that is the
+    pipette's, as a float, until a tip is picked up, then the lesser of the pipette's and
+    the tip's, kept after the tip is dropped; an available volume (the working volume
+    less what the tip holds); the default flow rates by apiLevel, as the definition gives
+    them, and the plunger speeds (mm/s) of the flow rates; the return-tip height and the
+    tip overlaps. Protocols read these keys."""
+    keys = ("working_volume", "available_volume", "aspirate_speed",
+            "default_aspirate_flow_rates", "default_dispense_speeds", "return_tip_height")
+    with open_context(api_version=(2, 13)) as ctx:
+        rack = ctx.load_labware("opentrons_96_filtertiprack_200ul", 1)
+        plate = ctx.load_labware(PLATE, 2)
+        p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[rack])
+        before = [str(p.hw_pipette[k]) for k in keys]
+        p.pick_up_tip()
+        p.aspirate(50, plate["A1"])
+        p.flow_rate.aspirate = 50
+        held = [str(p.hw_pipette[k]) for k in keys]
+        overlap = p.hw_pipette["tip_overlap"]
+        p.drop_tip()
+        after = [str(p.hw_pipette[k]) for k in keys[:2]]
+    rates, speeds = "{'2.0': 46.43, '2.6': 92.86}", "{'2.0': 4.987325, '2.6': 9.97465}"
+    assert before == ["300.0", "300.0", "9.97465", rates, speeds, "0.5"]
+    assert held == ["200", "150", "5.3708", rates, speeds, "0.5"]
+    assert overlap["opentrons/opentrons_96_filtertiprack_200ul/1"] == 8.2
+    assert after == ["200", "200"]
