@@ -802,7 +802,7 @@ class InstrumentContext:
         if not no_tip:
             self._require_tip("drop_tip")
         if location is None:
-            trash = self.trash_container
+            trash = self.trash_labware("drop_tip")
             if isinstance(trash, TrashBin):  # ``fixed_trash.top(...)`` too: as Opentrons,
                 trash = trash.bin  # it drops in turn to either side, not at the offset
             if trash is self._ctx.fixed_trash and self._ctx.api_version >= ALTERNATE_DROP_API:
@@ -863,6 +863,19 @@ class InstrumentContext:
         self._tip_length = 0.0
         self._last_move.moved(target, self._mount)
         return self
+
+    def trash_labware(self, op: str) -> Labware:
+        """``trash_container``, where ``op`` takes a tip or liquid with no place named;
+        refused, saying so, if the protocol set it to what is not a labware (a well), where
+        Opentrons fails ('Well' object has no attribute 'offset')."""
+        trash = self.trash_container
+        if isinstance(trash, Labware):
+            return trash
+        what = "," if isinstance(trash, str | int | float) else f", a {type(trash).__name__},"
+        hint = " or the well's labware (well.parent)" if isinstance(trash, Well) else ""
+        raise ProtocolError(f"{op}: the pipette's trash_container is {shown(trash)}{what} "
+                            f"not a labware or a trash bin; set it to one, such as "
+                            f"ctx.fixed_trash{hint}")
 
     def _drop_into(self, well: Well) -> Location:
         """Where a tip dropped into ``well`` is let go: seated back into a tip rack's,

@@ -358,7 +358,7 @@ class _Steps:
         if o.touch_tip:
             yield ("touch_tip", ())
         if o.blow_out == "trash" or (o.blow_out is None and o.disposal_volume):
-            yield ("blow_out", (self.p.trash_container.first_well(),))
+            yield ("blow_out", (self.p.trash_labware(self.o.mode).first_well(),))
         elif o.blow_out == "destination well":
             yield ("blow_out", (dst,))
         elif o.blow_out == "source well":

@@ -1500,3 +1500,30 @@ def test_hw_pipette_gives_the_volumes_speeds_and_defaults_opentrons_gives() -> N
     assert held == ["200", "150", "5.3708", rates, speeds, "0.5"]
     assert overlap["opentrons/opentrons_96_filtertiprack_200ul/1"] == 8.2
     assert after == ["200", "200"]
+
+
+@pytest.mark.parametrize(("api", "trash", "call", "said"), [
+    ("2.13", 'plate["A1"]', "p.drop_tip()", "drop_tip: the pipette's trash_container is A1 of "
+     "Corning 96 Well Plate 360 µL Flat on 2, a Well, not a labware or a trash bin; set it "
+     "to one, such as ctx.fixed_trash or the well's labware (well.parent)"),
+    ("2.20", '"trash"', "p.drop_tip()", "drop_tip: the pipette's trash_container is 'trash', "
+     "not a labware or a trash bin; set it to one, such as ctx.fixed_trash"),
+    ("2.15", 'plate["A1"]', "p.transfer(5, plate['A1'], plate['A2'], blow_out=True, "
+     "blowout_location='trash', new_tip='never')",
+     "transfer: the pipette's trash_container is A1 of"),
+])
+def test_a_trash_container_that_is_no_labware_is_refused_where_it_is_used(
+        tmp_path: Path, api: str, trash: str, call: str, said: str) -> None:
+    """Opentrons 8.8.2 takes any trash_container, and fails where the pipette would use it
+    (below apiLevel 2.14 saying tips cannot be dropped in a trash bin; from 2.14 "'Well'
+    object has no attribute 'offset'"); labrun fails there too, saying what was set."""
+    path = protocol_file(tmp_path, f"""tips = ctx.load_labware("{TIPS_20}", 1)
+plate = ctx.load_labware("{PLATE}", 2)
+p = ctx.load_instrument("p20_single_gen2", "right", tip_racks=[tips])
+p.trash_container = {trash}
+p.pick_up_tip()
+{call}""", api)
+    result = simulate_file(path).record.events[-1]
+    assert result["status"] == "failed", result
+    assert result["location"] == f"{path}:10"
+    assert result["error"].startswith(said), result["error"]
