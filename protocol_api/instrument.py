@@ -1372,9 +1372,34 @@ class InstrumentContext:
             round(float(radius) * float(size_y or 0) / 2 - inside, 6),  # 3.075, not ...97
             min(max(float(speed), 1.0 if self._ctx.api_version >= TOUCH_TIP_SLOW_API else 20.0),
                 80.0),
-            _ref(location), self._other_wells(target, None)))
+            _ref(location), self._other_wells(target, None),
+            self._wall_left_alone(location) if self._ctx.api_version >= ENGINE_CORE_API
+            else None))
         self._last_move.moved(target, self._mount)
         return self
+
+    def _wall_left_alone(self, well: Well) -> str | None:
+        """The wall of ``well`` a touch-tip leaves untouched from apiLevel 2.14, as
+        Opentrons' engine plans it on an OT-2: the right pipette, in a labware's first
+        column, skips the right (+x) wall when the labware is in slot 3, 6, 9 or 12 or a
+        module is in the slot to its left; the left pipette, in the last column, skips the
+        left (-x) wall when a module is in the slot to its right."""
+        labware = well.parent
+        slot = labware.slot
+        if not slot.isdigit():
+            return None
+        number = int(slot)
+        columns = labware.columns()
+        modules = self._ctx.loaded_modules
+        if self._mount == "right" and well in columns[0]:
+            beside = number - 1 if number % 3 != 1 else None
+            if number % 3 == 0 or beside in modules:
+                return "right"
+        if self._mount == "left" and well in columns[-1]:
+            beside = number + 1 if number % 3 != 0 else None
+            if beside in modules:
+                return "left"
+        return None
 
     # -- motion ---------------------------------------------------------------------
 

@@ -49,6 +49,20 @@ def test_touch_tip_visits_four_sides_and_the_centre() -> None:
         touch.plan(model(tip=False))
 
 
+def test_touch_tip_leaves_the_wall_it_is_told_to_skip() -> None:
+    robot = model()
+    x0 = 100.0 + 34.0  # the left mount's offset is -34 mm in x
+    for skip, first in (("right", [(x0 - 3, 100)]), ("left", [(x0 + 3, 100)])):
+        touch = c.TouchTip("left", (100.0, 100.0, 50.0), 3.0, 2.0, 60.0, "1/A1",
+                           skip_wall=skip)
+        segments = touch.plan(robot)
+        sides = [(s.target["X"], s.target["Y"]) for s in segments[-4:] if isinstance(s, Move)]
+        assert sides == [*first, (x0, 102), (x0, 98), (x0, 100)]
+        assert touch.params()["skip_wall"] == skip
+    with pytest.raises(ValueError, match="skip_wall is 'right', 'left' or None, not 'up'"):
+        c.TouchTip("left", (100.0, 100.0, 50.0), 3.0, 2.0, 60.0, skip_wall="up")
+
+
 def test_speed_caps_slow_the_moves_of_that_axis_only() -> None:
     robot = model()
     c.SetMaxSpeeds((("X", 10.0),)).apply(robot)

@@ -195,6 +195,46 @@ def test_touch_tip_mm_from_edge_touches_that_far_inside_the_walls_from_2_24() ->
         Bench(ctx).p300.touch_tip(mm_from_edge=1)
 
 
+def touched_walls(ctx: EmbeddedContext, mount: str, slot: int, well: str,
+                  module_slot: int | None = None) -> list[str]:
+    """The walls a touch-tip at ``well`` of a plate in ``slot`` touches with the pipette on
+    ``mount`` (a temperature module in ``module_slot``, if given)."""
+    if module_slot is not None:
+        ctx.load_module("temperature module gen2", module_slot)
+    plate = ctx.load_labware(PLATE, slot)
+    pipette = ctx.load_instrument("p300_single_gen2", mount,
+                                  tip_racks=[ctx.load_labware("opentrons_96_tiprack_300ul", 1)])
+    pipette.pick_up_tip()
+    pipette.touch_tip(plate[well])
+    (touch,) = [e.command for e in ctx.run.engine.entries if isinstance(e.command, c.TouchTip)]
+    walls = {"right": "+x", "left": "-x"}
+    return [side for side in ("+x", "-x", "+y", "-y")
+            if walls.get(getattr(touch, "skip_wall", None) or "") != side]
+
+
+@pytest.mark.parametrize(("level", "mount", "slot", "well", "module_slot", "walls"), [
+    ("2.15", "right", 3, "B1", None, ["-x", "+y", "-y"]),
+    ("2.20", "right", 9, "H1", None, ["-x", "+y", "-y"]),
+    ("2.15", "right", 3, "B2", None, ["+x", "-x", "+y", "-y"]),
+    ("2.15", "right", 2, "B1", None, ["+x", "-x", "+y", "-y"]),
+    ("2.15", "left", 3, "B1", None, ["+x", "-x", "+y", "-y"]),
+    ("2.13", "right", 3, "B1", None, ["+x", "-x", "+y", "-y"]),
+    ("2.15", "right", 8, "C1", 7, ["-x", "+y", "-y"]),
+    ("2.15", "left", 8, "C12", 9, ["+x", "+y", "-y"]),
+    ("2.15", "left", 8, "C12", 7, ["+x", "-x", "+y", "-y"]),
+])
+def test_touch_tip_leaves_the_wall_opentrons_leaves_beside_a_module_or_at_the_right(
+        level: str, mount: str, slot: int, well: str, module_slot: int | None,
+        walls: list[str]) -> None:
+    """From apiLevel 2.14 Opentrons 8.8.2's engine touches three walls, not four, in two
+    cases on an OT-2: the right pipette in a labware's first column skips the right (+x)
+    wall when the labware is in slot 3, 6 or 9 or a module is in the slot to its left; the
+    left pipette in the last column skips the left (-x) wall when a module is in the slot
+    to its right. labrun touched all four, a wall Opentrons' robot never touches."""
+    with open_at(level) as ctx:
+        assert touched_walls(ctx, mount, slot, well, module_slot) == walls
+
+
 def test_touch_tip_is_skipped_where_the_labware_disables_it(bench: Bench) -> None:
     # As on an OT-2 (the touchTipDisabled quirk of reservoirs and the trash): nothing
     # moves, the next step acts where the pipette was, and the log says why, once a line.
