@@ -124,6 +124,10 @@ _UNSUPPORTED: dict[str, tuple[int, int]] = {
 """Opentrons calls labrun refuses with a clear error (the Flex's, mostly), with the
 apiLevel Opentrons has them from: below it, the call is told it needs that level, as
 Opentrons tells it."""
+_PRESSURE_SENSING = frozenset({"detect_liquid_presence", "require_liquid_presence",
+                               "measure_liquid_height"})
+"""Of those, the calls that sense liquid with a pipette's pressure sensor, which no OT-2
+pipette has: Opentrons refuses them on an OT-2 for that reason."""
 
 
 class FlowRates:
@@ -1868,6 +1872,10 @@ class InstrumentContext:
     def __getattr__(self, name: str) -> Any:
         if name in _UNSUPPORTED:
             require_name(f"InstrumentContext.{name}", _UNSUPPORTED[name], self.api_version)
+            if name in _PRESSURE_SENSING:  # as Opentrons refuses them on an OT-2
+                raise UnsupportedNameError(
+                    f"InstrumentContext.{name}: the {self._mount} pipette ({self.name}) has "
+                    "no pressure sensor to sense liquid with, as no OT-2 pipette has")
             raise UnsupportedNameError(f"InstrumentContext.{name} is not supported by labrun")
         raise UnknownAttributeError(self, name, "InstrumentContext")
 

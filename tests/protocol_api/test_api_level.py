@@ -397,7 +397,7 @@ def test_arguments_labrun_does_not_take_say_so_not_a_type_error(
 
 
 @pytest.mark.parametrize(("level", "name", "get"), [
-    ((2, 20), "InstrumentContext.detect_liquid_presence",
+    ((2, 21), "InstrumentContext.get_minimum_liquid_sense_height",
      lambda ctx: ctx.load_instrument("p300_single_gen2", "left")),
     ((2, 24), "InstrumentContext.transfer_with_liquid_class",
      lambda ctx: ctx.load_instrument("p300_single_gen2", "left")),
@@ -424,3 +424,18 @@ def test_what_labrun_lacks_says_opentrons_level_first(level: tuple[int, int], na
         owner = get(ctx)
         with pytest.raises(AttributeError, match="not supported by labrun"):
             getattr(owner, attribute)
+
+
+@pytest.mark.parametrize("name", ["detect_liquid_presence", "require_liquid_presence",
+                                  "measure_liquid_height"])
+def test_sensing_liquid_is_refused_for_want_of_a_pressure_sensor(name: str) -> None:
+    """From apiLevel 2.20 Opentrons 8.8.2 refuses these on an OT-2 because its pipettes
+    have no pressure sensor ("Pressure sensor not available for this pipette"); labrun
+    said it did not support them, as if a labrun limit. Below 2.20 they need 2.20."""
+    with open_context(api_version=(2, 20)) as ctx:
+        pipette = ctx.load_instrument("p300_single_gen2", "right")
+        with pytest.raises(AttributeError) as refused:
+            getattr(pipette, name)
+        assert str(refused.value) == (
+            f"InstrumentContext.{name}: the right pipette (p300_single_gen2) has no pressure "
+            "sensor to sense liquid with, as no OT-2 pipette has")
