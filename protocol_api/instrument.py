@@ -124,6 +124,9 @@ _UNSUPPORTED: dict[str, tuple[int, int]] = {
 """Opentrons calls labrun refuses with a clear error (the Flex's, mostly), with the
 apiLevel Opentrons has them from: below it, the call is told it needs that level, as
 Opentrons tells it."""
+HOMED_SINCE = ("the pipettes have homed since the last move (ctx.home(), or lifted clear of "
+               "a module)")
+"""Why a step with no location has nowhere to act: the robot homed since the last move."""
 _PRESSURE_SENSING = frozenset({"detect_liquid_presence", "require_liquid_presence",
                                "measure_liquid_height"})
 """Of those, the calls that sense liquid with a pipette's pressure sensor, which no OT-2
@@ -1276,7 +1279,10 @@ class InstrumentContext:
         if in_place and height is not None:
             raise ProtocolError("air_gap: height must not be given with in_place=True")
         last = self._last_move.location  # whichever pipette went there, as Opentrons
-        if last is None or not last.labware.is_well:
+        if last is None:  # this pipette has a tip, so it moved: they homed since
+            raise ProtocolError(f"air_gap: {HOMED_SINCE}; move to the well to take the air "
+                                "gap above first")
+        if not last.labware.is_well:
             raise ProtocolError("air_gap: a pipette must have been at a well first, to "
                                 "take the air gap above it")
         self._refuse_after_bin("air_gap", last, "move to a well first")
@@ -1333,7 +1339,10 @@ class InstrumentContext:
         self._require_tip("touch_tip")
         if location is None:
             last = self._last_move.location  # whichever pipette went there, as Opentrons
-            if last is None or not last.labware.is_well:
+            if last is None:  # this pipette has a tip, so it moved: they homed since
+                raise ProtocolError(f"touch_tip: no location given and {HOMED_SINCE}; give "
+                                    "the well")
+            if not last.labware.is_well:
                 raise ProtocolError("touch_tip: no location given and the last move was not "
                                     "to a well")
             self._refuse_after_bin("touch_tip", last, "give the well", until=None)
@@ -1524,9 +1533,7 @@ class InstrumentContext:
         """
         last = self._last_move
         if last.location is None:  # a pipette with a tip has moved: they homed since
-            raise ProtocolError(f"{op}: no location given and the pipettes have homed since "
-                                "the last move (ctx.home(), or lifted clear of a module); "
-                                "give a location")
+            raise ProtocolError(f"{op}: no location given and {HOMED_SINCE}; give a location")
         level = self._ctx.api_version
         if last.mount != self._mount and level >= ENGINE_CORE_API:
             raise ProtocolError(

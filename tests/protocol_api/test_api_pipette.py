@@ -924,6 +924,31 @@ def test_after_the_robot_homed_in_place_is_refused(api: tuple[int, int]) -> None
         assert liquid_steps(ctx)[-2:] == [("Dispense", "right", "2/C1")] * 2
 
 
+@pytest.mark.parametrize("api", [(2, 8), (2, 15)])
+def test_a_touch_tip_or_air_gap_after_the_robot_homed_says_it_homed(
+        api: tuple[int, int]) -> None:
+    """touch_tip() and air_gap() with no well after ctx.home() said "the last move was not
+    to a well" and "a pipette must have been at a well first", where the last move was to a
+    well: the robot homed since, which is what they say now. (Opentrons 8.8.2 refuses them
+    below apiLevel 2.14, "Cached location of None"; from 2.14 it goes back to that well.)"""
+    with two_pipettes(api) as (ctx, _, right, plate):
+        right.aspirate(10, plate["C1"])
+        ctx.home()
+        with pytest.raises(ProtocolError, match=r"^touch_tip: no location given and the "
+                           r"pipettes have homed since the last move \(ctx.home\(\), or "
+                           r"lifted clear of a module\); give the well$"):
+            right.touch_tip()
+        with pytest.raises(ProtocolError, match=r"^air_gap: the pipettes have homed since the "
+                           r"last move \(ctx.home\(\), or lifted clear of a module\); move to "
+                           r"the well to take the air gap above first$"):
+            right.air_gap(5)
+        right.touch_tip(plate["C1"])
+        right.air_gap(5)
+        assert liquid_steps(ctx)[-3:] == [("TouchTip", "right", "2/C1"),
+                                          ("MoveTo", "right", "2/C1"),
+                                          ("Aspirate", "right", "2/C1")]
+
+
 @pytest.mark.parametrize(("name", "height"), [
     ("p300_single_gen2", 0.5), ("p300_multi_gen2", 0.4), ("p1000_single_gen2", 0.83),
     ("p10_single", 0.5)])
