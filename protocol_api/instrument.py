@@ -8,6 +8,7 @@ engine tracks them again for the run record and for safe replays.
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
@@ -131,6 +132,18 @@ _PRESSURE_SENSING = frozenset({"detect_liquid_presence", "require_liquid_presenc
                                "measure_liquid_height"})
 """Of those, the calls that sense liquid with a pipette's pressure sensor, which no OT-2
 pipette has: Opentrons refuses them on an OT-2 for that reason."""
+
+
+class PipetteChannelType(int, enum.Enum):
+    """A pipette's number of channels as Opentrons' engine core gives it (apiLevel 2.14
+    on): equal to 1 or 8, printed ``single`` or ``multi``."""
+
+    SINGLE_CHANNEL = 1
+    EIGHT_CHANNEL = 8
+    NINETY_SIX_CHANNEL = 96
+
+    def __str__(self) -> str:
+        return {1: "single", 8: "multi"}.get(self.value, str(self.value))
 
 
 class FlowRates:
@@ -442,7 +455,10 @@ class InstrumentContext:
 
     @property
     def channels(self) -> int:
-        """Number of channels (1 or 8)."""
+        """Number of channels (1 or 8); from apiLevel 2.14, as in Opentrons, an int that
+        prints as ``single`` or ``multi``."""
+        if self._ctx.api_version >= ENGINE_CORE_API:
+            return PipetteChannelType(self._spec.channels)
         return self._spec.channels
 
     @property

@@ -745,6 +745,60 @@ def test_aspirate_and_dispense_at_a_well_go_to_its_bottom_clearance(bench: Bench
     assert p.current_volume == 0
 
 
+@pytest.mark.parametrize(("level", "shown"), [
+    ((2, 13), ["0.0", "0", "100", "120.0", "60.0", "0.0", "300.0", "0", "20", "300", "0"]),
+    ((2, 14), ["0", "0", "100.0", "120.0", "60.0", "0", "300.0", "0", "20.0", "300.0", "0"]),
+    ((2, 20), ["0", "0", "100.0", "120.0", "60.0", "0", "300.0", "0", "20.0", "300.0", "0"]),
+])
+def test_current_volume_prints_as_opentrons_prints_it(level: tuple[int, int],
+                                                      shown: list[str]) -> None:
+    """What print(pipette.current_volume) shows in Opentrons 8.8.2: from apiLevel 2.14 the
+    int 0 when the tip is empty (its engine core returns ``volume or 0``); below 2.14 the
+    sum of the volumes as the protocol gave them (aspirate(100) shows 100, aspirate(20.0)
+    then 120.0), the int 0 after a pick-up, a blow-out or a drop, 0.0 before any tip, and
+    with an aspirate of all it can take, what the tip holds less what the count shows
+    (300 - 0.0 is 300.0, 300 - 0 is 300)."""
+    with open_context(api_version=level) as ctx:
+        plate, p = plate_and_p300(ctx)
+        seen = [str(p.current_volume)]
+        p.pick_up_tip()
+        seen.append(str(p.current_volume))
+        p.aspirate(100, plate["A1"])
+        seen.append(str(p.current_volume))
+        p.aspirate(20.0)
+        seen.append(str(p.current_volume))
+        p.dispense(60)
+        seen.append(str(p.current_volume))
+        p.dispense()
+        seen.append(str(p.current_volume))
+        p.aspirate(300 if level >= (2, 14) else None)
+        seen.append(str(p.current_volume))
+        p.blow_out()
+        seen.append(str(p.current_volume))
+        p.air_gap(20)
+        seen.append(str(p.current_volume))
+        p.dispense(20)
+        p.aspirate(300 if level >= (2, 14) else None)
+        seen.append(str(p.current_volume))
+        p.drop_tip()
+        seen.append(str(p.current_volume))
+        assert seen == shown
+
+
+@pytest.mark.parametrize(("level", "single", "multi"), [
+    ((2, 13), "1", "8"), ((2, 14), "single", "multi"), ((2, 20), "single", "multi")])
+def test_channels_prints_as_opentrons_prints_it(level: tuple[int, int], single: str,
+                                                multi: str) -> None:
+    """From apiLevel 2.14 Opentrons 8.8.2's ``channels`` is its PipetteChannelType, an int
+    that prints as "single" or "multi" (print(p.channels), f"{p.channels}"); below 2.14 a
+    plain int. It still equals and counts as 1 or 8."""
+    with open_context(api_version=level) as ctx:
+        p300 = ctx.load_instrument("p300_single_gen2", "right")
+        multi_300 = ctx.load_instrument("p300_multi_gen2", "left")
+        assert (str(p300.channels), f"{multi_300.channels}") == (single, multi)
+        assert (p300.channels, multi_300.channels + 0, multi_300.channels > 1) == (1, 8, True)
+
+
 def test_numbers_of_other_real_types_are_taken_as_plain_numbers(bench: Bench) -> None:
     # Volumes read from a CSV file with numpy or pandas arrive as numpy's scalars: any
     # real number is taken (a Fraction here; numpy's int64 and float32 below, if numpy
