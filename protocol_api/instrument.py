@@ -995,8 +995,8 @@ class InstrumentContext:
                   else _volume("aspirate", volume))
         if amount > available + 1e-9:
             raise VolumeError(
-                f"aspirate: {amount:g} µL would put {self._volume + amount:g} µL in the tip; "
-                f"the {self.name} with this tip holds at most {self._capacity():g} µL")
+                f"aspirate: {amount:.10g} µL would put {self._volume + amount:.10g} µL in the "
+                f"tip; the {self.name} with this tip holds at most {self._capacity():g} µL")
         flow_rate = self._rate("aspirate", rate, flow_rate)
         self._refuse_tip_rack("aspirate", "from", location)
         if isinstance(location, Location):  # refused before the plunger's reset moves
@@ -1307,8 +1307,9 @@ class InstrumentContext:
         amount = (self._all_it_takes("air_gap", asked) if volume is None  # the tip takes
                   else _volume("air_gap", volume))
         if amount > available + 1e-9:
-            raise VolumeError(f"air_gap: {amount:g} µL would put {self._volume + amount:g} µL "
-                              f"in the tip; it holds at most {self._capacity():g} µL")
+            raise VolumeError(f"air_gap: {amount:.10g} µL would put "
+                              f"{self._volume + amount:.10g} µL in the tip; it holds at most "
+                              f"{self._capacity():g} µL")
         if height is not None and not is_number(height):
             raise ProtocolError(f"air_gap: height must be a number of mm, not {height!r}")
         rack = last.labware.as_well().parent

@@ -131,6 +131,11 @@ CASES: list[tuple[str, str, str]] = [
     ("volume over the pipette max", 'p300.pick_up_tip()\np300.aspirate(301, plate["A1"])',
      "aspirate: 301 µL would put 301 µL in the tip; the p300_single_gen2 with this tip "
      "holds at most 300 µL"),
+    # a hair over what is left (2e-7 µL): said to the digit, not "300 µL would put 300 µL"
+    ("volume just over the pipette max",
+     'p300.pick_up_tip(); p300.aspirate(100, plate["A1"])\np300.aspirate(200.0000002)',
+     "aspirate: 200.0000002 µL would put 300.0000002 µL in the tip; the p300_single_gen2 "
+     "with this tip holds at most 300 µL"),
     ("volume over the tip max",
      'p300.pick_up_tip(small_tips["A1"])\np300.aspirate(25, plate["A1"])',
      "aspirate: 25 µL would put 25 µL in the tip; the p300_single_gen2 with this tip holds "
