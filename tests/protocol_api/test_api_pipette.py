@@ -750,8 +750,8 @@ def test_aspirate_and_dispense_at_a_well_go_to_its_bottom_clearance(bench: Bench
     ((2, 14), ["0", "0", "100.0", "120.0", "60.0", "0", "300.0", "0", "20.0", "300.0", "0"]),
     ((2, 20), ["0", "0", "100.0", "120.0", "60.0", "0", "300.0", "0", "20.0", "300.0", "0"]),
 ])
-def test_current_volume_prints_as_opentrons_prints_it(level: tuple[int, int],
-                                                      shown: list[str]) -> None:
+def test_current_volume_prints_as_opentrons_through_air_gaps_and_blow_outs(
+        level: tuple[int, int], shown: list[str]) -> None:
     """What print(pipette.current_volume) shows in Opentrons 8.8.2: from apiLevel 2.14 the
     int 0 when the tip is empty (its engine core returns ``volume or 0``); below 2.14 the
     sum of the volumes as the protocol gave them (aspirate(100) shows 100, aspirate(20.0)
