@@ -704,6 +704,13 @@ class InstrumentContext:
                     return well
             names = ", ".join(f"{r.load_name} in slot {r.slot}" for r in racks)
             after = f" from the starting_tip {start.well_name} on" if start else ""
+            left = _tips_left(racks, start)
+            if left and self._spec.channels > 1:  # single tips left, but no full column
+                raise OutOfTipsError(
+                    f"pick_up_tip: out of tips for this {self._spec.channels}-channel "
+                    f"pipette; no column{after} in {names} still holds "
+                    f"{self._spec.channels} unused tips (it takes a whole column), though "
+                    f"{left} single tip(s) are left")
             raise OutOfTipsError(
                 f"pick_up_tip: out of tips; every tip{after} in {names} has been used")
         if isinstance(location, Labware):
@@ -2000,3 +2007,14 @@ def _in_bin(location: Location) -> bool:
     a pipette goes as with all its nozzles whatever its layout, as in Opentrons."""
     well = well_of(location)
     return well is not None and isinstance(well.parent, TrashBin)
+
+
+def _tips_left(racks: Sequence[Labware], start: Well | None) -> int:
+    """How many unused tips ``racks`` hold, from ``start`` on in its rack (column order)."""
+    left = 0
+    for rack in racks:
+        wells = rack.wells()
+        if start is not None and start.parent is rack:
+            wells = wells[wells.index(start):]
+        left += sum(1 for well in wells if well.has_tip)
+    return left

@@ -167,6 +167,16 @@ CASES: list[tuple[str, str, str]] = [
      'p300.starting_tip = tips["H12"]; p300.pick_up_tip(); p300.drop_tip()\np300.pick_up_tip()',
      "pick_up_tip: out of tips; every tip from the starting_tip H12 on in "
      "opentrons_96_tiprack_300ul in slot 4 has been used"),
+    # A single-channel took one tip of the rack and a multi the eleven full columns: it
+    # said "every tip ... has been used" with seven tips in the rack (Opentrons' multi
+    # takes only a column with all eight).
+    ("a multi with single tips left but no full column",
+     'm300 = ctx.load_instrument("p300_multi_gen2", "right", tip_racks=[tips]); '
+     "p300.pick_up_tip(); p300.drop_tip(); "
+     "[(m300.pick_up_tip(), m300.drop_tip()) for _ in range(11)]\nm300.pick_up_tip()",
+     "pick_up_tip: out of tips for this 8-channel pipette; no column in "
+     "opentrons_96_tiprack_300ul in slot 4 still holds 8 unused tips (it takes a whole "
+     "column), though 7 single tip(s) are left"),
     ("an unknown module", 'pass\nctx.load_module("magdek", 3)',
      "load_module: 'magdek' is not a module labrun knows; did you mean 'magdeck'? Use a "
      "model, as it is written (temperatureModuleV1, "),
