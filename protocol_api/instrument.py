@@ -476,15 +476,16 @@ class InstrumentContext:
 
     @api_step("configure_nozzle_layout")
     @since(2, 16)
-    def configure_nozzle_layout(self, style: NozzleLayout, start: str | None = None,
+    def configure_nozzle_layout(self, style: NozzleLayout | None, start: str | None = None,
                                 end: str | None = None, front_right: str | None = None,
                                 back_left: str | None = None,
                                 tip_racks: list[Labware] | None = None) -> None:
         """Take tips with some of the nozzles of an 8-channel pipette (apiLevel 2.20 on):
         ``SINGLE`` with ``start`` ``"A1"`` (the back nozzle) or ``"H1"`` (the front one),
         ``PARTIAL_COLUMN`` from ``"H1"`` back to ``end`` (``"B1"`` to ``"G1"``), or ``ALL``
-        again. ``start`` is the nozzle a location names from now on. As in Opentrons,
-        ``tip_racks`` replaces the pipette's tip racks (none, when not given)."""
+        again (``None`` too, from 2.20, as in Opentrons). ``start`` is the nozzle a location
+        names from now on. As in Opentrons, ``tip_racks`` replaces the pipette's tip racks
+        (none, when not given)."""
         layout = plan_layout(self._spec, style, start, end, front_right, back_left,
                              api_version=self._ctx.api_version, holds_tip=self._holds_tip)
         racks = tip_rack_list(tip_racks or [])

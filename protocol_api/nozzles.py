@@ -106,6 +106,12 @@ def plan_layout(spec: PipetteSpec, style: object, start: str | None, end: str | 
                 holds_tip: bool) -> Layout | None:
     """The layout ``configure_nozzle_layout`` asks for (None: all nozzles), or the error
     Opentrons gives, in its order of checks."""
+    if style is None:  # Opentrons documents None beside the layouts: all the nozzles
+        if api_version < PARTIAL_API:  # where Opentrons fails on it ('NoneType' ... 'value')
+            raise APIVersionError(f"configure_nozzle_layout: style None (all the nozzles) "
+                                  f"needs apiLevel {PARTIAL_API} or later; this protocol's "
+                                  f"apiLevel is {api_version}; give ALL")
+        style = NozzleLayout.ALL
     if not isinstance(style, NozzleLayout):
         # Opentrons quietly takes a string as ALL: eight tips where one was meant
         raise ProtocolError(f"configure_nozzle_layout: style must be one of "

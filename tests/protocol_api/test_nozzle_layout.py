@@ -169,6 +169,32 @@ def test_a_transfer_with_one_nozzle_takes_any_well_not_only_the_first_row(
     assert [e["tips"] for e in _queued(events, "pickUpTip")] == [1]
 
 
+def test_style_none_goes_back_to_all_nozzles_from_2_20(tmp_path: Path) -> None:
+    """Opentrons documents style as a layout or None, and from apiLevel 2.20 takes None
+    as ALL: the pipette takes a whole column of tips again. labrun refused it."""
+    events = _run(tmp_path, "p.configure_nozzle_layout(SINGLE, start='H1', tip_racks=[rack])\n"
+                            "p.configure_nozzle_layout(None, tip_racks=[rack])\n"
+                            "ctx.comment(str(p.active_channels))\n"
+                            "p.pick_up_tip()\np.aspirate(10, plate['A6'])\np.drop_tip()\n")
+    assert events[-1]["status"] == "succeeded", events[-1].get("error")
+    assert [e["message"] for e in _queued(events, "comment")] == ["8"]
+    assert [(e["well"], e["tips"]) for e in _queued(events, "pickUpTip")] == [("4/A1", 8)]
+    [aspirate] = _queued(events, "aspirate")
+    assert (aspirate["well"], len(aspirate["wells"])) == ("2/A6", 7)
+
+
+def test_style_none_below_2_20_is_refused_at_its_line(tmp_path: Path) -> None:
+    """Below 2.20 Opentrons fails on None ('NoneType' object has no attribute 'value');
+    labrun says what to give instead."""
+    path = protocol_file(tmp_path, HEAD + SET_UP + "p.configure_nozzle_layout(None)\n",
+                         api="2.19")
+    summary = simulate_file(path).record.events[-1]
+    assert (summary["status"], summary["location"]) == ("failed", f"{path}:9")
+    assert summary["error"].startswith(
+        "configure_nozzle_layout: style None (all the nozzles) needs apiLevel 2.20 or later; "
+        "this protocol's apiLevel is 2.19; give ALL"), summary["error"]
+
+
 def test_the_layout_is_in_the_record_and_the_run_log(tmp_path: Path) -> None:
     events = _run(tmp_path, "p.configure_nozzle_layout(PARTIAL_COLUMN, start='H1', end='E1')\n"
                             "ctx.comment(str(p.active_channels) + ' ' + ctx.commands()[-1])\n"
