@@ -1154,6 +1154,9 @@ class InstrumentContext:
         dispenses, a delay in seconds after each, and a push-out on the last dispense.
         """
         self._require_tip("mix")
+        if location is not None and not isinstance(location, Location | Well):
+            # said as the call the protocol made, not as the aspirate it starts with
+            raise ProtocolError(f"mix: expected a Location or a Well, not {shown(location)}")
         for name, value in (("aspirate_flow_rate", aspirate_flow_rate),
                             ("dispense_flow_rate", dispense_flow_rate),
                             ("aspirate_delay", aspirate_delay),

@@ -177,6 +177,9 @@ CASES: list[tuple[str, str, str]] = [
      "pick_up_tip: out of tips for this 8-channel pipette; no column in "
      "opentrons_96_tiprack_300ul in slot 4 still holds 8 unused tips (it takes a whole "
      "column), though 7 single tip(s) are left"),
+    # The refusal named the aspirate that mix starts with, not the mix the protocol called.
+    ("a mix at a plate, not a well", 'p300.pick_up_tip()\np300.mix(2, 50, plate)',
+     "mix: expected a Location or a Well, not Corning 96 Well Plate 360 µL Flat"),
     ("an unknown module", 'pass\nctx.load_module("magdek", 3)',
      "load_module: 'magdek' is not a module labrun knows; did you mean 'magdeck'? Use a "
      "model, as it is written (temperatureModuleV1, "),
