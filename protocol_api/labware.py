@@ -1062,12 +1062,25 @@ class Labware:
 _UNSUPPORTED = {  # added in apiLevels 2.22 and later
     "load_lid_stack": "lids are not supported",
 }
-_SINCE = {"load_lid_stack": (2, 23), "meniscus": (2, 21)}
+_SINCE = {"load_lid_stack": (2, 23), "meniscus": (2, 21), "current_liquid_height": (2, 21),
+          "current_liquid_volume": (2, 21), "estimate_liquid_height_after_pipetting": (2, 21),
+          "volume_from_height": (2, 24), "height_from_volume": (2, 24),
+          "has_tracked_liquid": (2, 27)}
 """The apiLevel Opentrons has each of those from (below it, the level is said first)."""
+_NOT_TRACKED = ("labrun does not track the liquid in a well for the protocol to read; "
+                "keep the volumes the protocol loads and moves in its own variables")
+_NO_HEIGHTS = ("liquid heights are not modelled; give a height from the well's top or "
+               "bottom instead (well.top(z=...), well.bottom(z=...))")
 _WELL_UNSUPPORTED = {  # added in apiLevel 2.21 and later
     "meniscus": "liquid heights are not modelled, so there is no meniscus to go to; give a "
                 "height from the well's top or bottom instead (well.top(z=...), "
                 "well.bottom(z=...))",
+    "current_liquid_height": _NO_HEIGHTS,
+    "estimate_liquid_height_after_pipetting": _NO_HEIGHTS,
+    "volume_from_height": _NO_HEIGHTS,
+    "height_from_volume": _NO_HEIGHTS,
+    "current_liquid_volume": _NOT_TRACKED,
+    "has_tracked_liquid": _NOT_TRACKED,
 }
 
 

@@ -267,6 +267,10 @@ CASES: list[tuple[str, str, str]] = [
      "Labware.load_lid_stack needs apiLevel 2.23 or later"),
     ("a well's meniscus (apiLevel 2.21 on)", 'pass\np300.move_to(plate["A1"].meniscus(z=-1))',
      "Well.meniscus needs apiLevel 2.21 or later"),
+    ("a well's liquid height (apiLevel 2.21 on)",
+     'pass\nprint(plate["A1"].current_liquid_height())',
+     "Well.current_liquid_height needs apiLevel 2.21 or later; this protocol's apiLevel is "
+     "2.18"),
     ("a layout for a 96-channel", "from opentrons import protocol_api\n"
      "p300.configure_nozzle_layout(protocol_api.COLUMN)",
      "configure_nozzle_layout: COLUMN configuration is only supported on 96-Channel "

@@ -130,6 +130,25 @@ def test_the_refusal_names_the_protocol_line(tmp_path: Path) -> None:
                                 "protocol's apiLevel is 2.6")
 
 
+def test_reading_a_wells_liquid_says_labrun_does_not_track_it(tmp_path: Path) -> None:
+    """Opentrons 8.8.2 has ``Well.current_liquid_height``, ``current_liquid_volume`` and
+    ``estimate_liquid_height_after_pipetting`` from apiLevel 2.21 (below, it says they need
+    2.21). labrun failed with a bare "'Well' object has no attribute ...", as if misspelt;
+    now it says it does not track them, at the protocol's line."""
+    path = protocol_file(tmp_path, "\n".join([
+        'plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)',
+        'plate["A1"].load_liquid(ctx.define_liquid("water"), 100)',
+        'print(plate["A1"].current_liquid_volume())',
+    ]), api="2.22")
+    summary = simulate_file(path).record.last
+    assert summary is not None and summary["status"] == "failed"
+    assert summary["location"] == f"{path}:7"
+    assert summary["error"] == (
+        "Well.current_liquid_volume is not supported by labrun; labrun does not track the "
+        "liquid in a well for the protocol to read; keep the volumes the protocol loads and "
+        "moves in its own variables")
+
+
 def test_labrun_reads_what_it_gates_for_itself_at_any_level() -> None:
     """The gates are for protocols: labrun's own use of a module's slot, a pipette's tip
     and the lights works at apiLevel 2.0 (the library caught loaded_labwares once)."""
@@ -404,6 +423,13 @@ def test_arguments_labrun_does_not_take_say_so_not_a_type_error(
     ((2, 16), "ProtocolContext.load_waste_chute", lambda ctx: ctx),
     ((2, 27), "ProtocolContext.capture_image", lambda ctx: ctx),
     ((2, 21), "Well.meniscus", lambda ctx: ctx.load_labware(PLATE, 1)["A1"]),
+    ((2, 21), "Well.current_liquid_height", lambda ctx: ctx.load_labware(PLATE, 1)["A1"]),
+    ((2, 21), "Well.current_liquid_volume", lambda ctx: ctx.load_labware(PLATE, 1)["A1"]),
+    ((2, 21), "Well.estimate_liquid_height_after_pipetting",
+     lambda ctx: ctx.load_labware(PLATE, 1)["A1"]),
+    ((2, 24), "Well.volume_from_height", lambda ctx: ctx.load_labware(PLATE, 1)["A1"]),
+    ((2, 24), "Well.height_from_volume", lambda ctx: ctx.load_labware(PLATE, 1)["A1"]),
+    ((2, 27), "Well.has_tracked_liquid", lambda ctx: ctx.load_labware(PLATE, 1)["A1"]),
     ((2, 23), "Labware.load_lid_stack", lambda ctx: ctx.load_labware(PLATE, 1)),
 ])
 def test_what_labrun_lacks_says_opentrons_level_first(level: tuple[int, int], name: str,
