@@ -63,6 +63,11 @@ if TYPE_CHECKING:  # imported by the first load_module: most protocols load none
     from .modules.definitions import ModuleSpec
     from .parameters import Parameters
 
+_FLEX_ONLY = {  # Opentrons 8.8.2 refuses these on an OT-2 too, at and after their level
+    "load_waste_chute": "a waste chute is a Flex's; an OT-2 has none (drop tips into its "
+                        "fixed trash, ctx.fixed_trash)",
+    "robot": "the robot context is a Flex's; an OT-2 has none",
+}
 _UNSUPPORTED = {
     "load_waste_chute": "waste chutes",
     "load_instrument_from_definition": "custom instrument definitions",
@@ -820,6 +825,8 @@ class ProtocolContext:
             if name in _UNSUPPORTED_SINCE:
                 require_name(f"ProtocolContext.{name}", _UNSUPPORTED_SINCE[name],
                              self.api_version)
+            if name in _FLEX_ONLY:
+                raise UnsupportedNameError(f"ProtocolContext.{name}: {_FLEX_ONLY[name]}")
             raise UnsupportedNameError(
                 f"ProtocolContext.{name}: {_UNSUPPORTED[name]} are not supported by labrun")
         raise UnknownAttributeError(self, name, "ProtocolContext")

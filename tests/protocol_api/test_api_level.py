@@ -130,6 +130,32 @@ def test_the_refusal_names_the_protocol_line(tmp_path: Path) -> None:
                                 "protocol's apiLevel is 2.6")
 
 
+@pytest.mark.parametrize(("level", "call", "refusal"), [
+    ("2.22", "r = ctx.robot",
+     "ProtocolContext.robot: the robot context is a Flex's; an OT-2 has none"),
+    ("2.16", "ctx.load_waste_chute()",
+     "ProtocolContext.load_waste_chute: a waste chute is a Flex's; an OT-2 has none (drop "
+     "tips into its fixed trash, ctx.fixed_trash)"),
+])
+def test_what_only_a_flex_has_is_refused_as_a_flexs(tmp_path: Path, level: str, call: str,
+                                                      refusal: str) -> None:
+    """Opentrons 8.8.2 refuses ``ctx.robot`` on an OT-2 ("The RobotContext is only
+    available on Flex robots") and ``load_waste_chute`` too (the OT-2's deck provides no
+    waste chute); labrun said they were "not supported by labrun", as if a labrun gap. One
+    level below, the level needed is said first, as Opentrons says it."""
+    path = protocol_file(tmp_path, call, api=level)
+    summary = simulate_file(path).record.last
+    assert summary is not None and summary["status"] == "failed"
+    assert summary["location"] == f"{path}:5"
+    assert summary["error"] == refusal
+    major, minor = level.split(".")
+    below = f"{major}.{int(minor) - 1}"
+    summary = simulate_file(protocol_file(tmp_path, call, api=below)).record.last
+    assert summary is not None
+    assert summary["error"].endswith(f"needs apiLevel {level} or later; this protocol's "
+                                     f"apiLevel is {below}")
+
+
 def test_reading_a_wells_liquid_says_labrun_does_not_track_it(tmp_path: Path) -> None:
     """Opentrons 8.8.2 has ``Well.current_liquid_height``, ``current_liquid_volume`` and
     ``estimate_liquid_height_after_pipetting`` from apiLevel 2.21 (below, it says they need
@@ -420,7 +446,6 @@ def test_arguments_labrun_does_not_take_say_so_not_a_type_error(
      lambda ctx: ctx.load_instrument("p300_single_gen2", "left")),
     ((2, 24), "InstrumentContext.transfer_with_liquid_class",
      lambda ctx: ctx.load_instrument("p300_single_gen2", "left")),
-    ((2, 16), "ProtocolContext.load_waste_chute", lambda ctx: ctx),
     ((2, 27), "ProtocolContext.capture_image", lambda ctx: ctx),
     ((2, 21), "Well.meniscus", lambda ctx: ctx.load_labware(PLATE, 1)["A1"]),
     ((2, 21), "Well.current_liquid_height", lambda ctx: ctx.load_labware(PLATE, 1)["A1"]),
