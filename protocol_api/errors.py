@@ -63,7 +63,20 @@ class LabwareMovementNotAllowedError(ProtocolError):
 
 
 class LabwareOffDeckError(ProtocolError):
-    """A well of a labware that is off the deck was used as a place to go."""
+    """A well of a labware that is off the deck was used as a place to go.
+
+    ``detail`` (the message after ``op: ``), when given, lets the protocol's own call be
+    named instead of the ``top``/``bottom`` labrun called for it (``for_call``)."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+    def for_call(self, call: str) -> LabwareOffDeckError:
+        """The same refusal, said as ``call``'s (unchanged when it has no ``detail``)."""
+        if self.detail is None:
+            return self
+        return LabwareOffDeckError(f"{call}: {self.detail}", self.detail)
 
 
 class LabwareIsInStackError(ProtocolError):

@@ -27,6 +27,7 @@ from .api_level import (
 )
 from .errors import (
     InstrumentError,
+    LabwareOffDeckError,
     ProtocolError,
     TipError,
     UnknownAttributeError,
@@ -625,6 +626,9 @@ class InstrumentContext:
                            "drop or return it first")
         well = self._tip_well(location)
         rack = well.parent
+        if rack.slot == c.OFF_DECK:  # said as pick_up_tip's, not as the well.top() below
+            named = isinstance(location, Well | Location)
+            _refuse_off_deck("pick_up_tip", well, "" if named else "the next tip, ")
         # Tip tracking chooses tips; from apiLevel 2.2 a named well is taken as it is.
         if not well.has_tip and self._ctx.api_version < NAMED_TIP_API:
             raise TipError(f"pick_up_tip: there is no tip in {well.display_name}")
@@ -841,6 +845,8 @@ class InstrumentContext:
             else:  # another labware as the trash: as if its first well were named
                 target = self._drop_into(trash.first_well())
         elif isinstance(location, Well):
+            if location.parent.slot == c.OFF_DECK:
+                _refuse_off_deck("drop_tip", location, "")
             target = self._drop_into(location)
         elif isinstance(location, Location):
             if well_of(location) is None:  # as Opentrons refuses it: where would it go?
@@ -951,6 +957,8 @@ class InstrumentContext:
                            "configured for partial tip.")
         well = self._tip_from
         assert well is not None
+        if well.parent.slot == c.OFF_DECK:
+            _refuse_off_deck("return_tip", well, "the tip's place, ")
         self.drop_tip(well)
         return self
 
@@ -1970,6 +1978,15 @@ def _no_volume(asked: float | None) -> str:
 def _listed(items: Sequence[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _refuse_off_deck(op: str, well: Well, what: str) -> None:
+    """Refuse ``op`` at a tip rack's ``well`` whose rack is off the deck, naming ``op``
+    (Opentrons fails too: "Cannot get ancestor slot of location offDeck")."""
+    name = f"{well.well_name} of {well.parent.shown_name}"
+    detail = (f"{what}{name}{',' if what else ''} is in a labware that is off the deck; "
+              "move it onto the deck first (ctx.move_labware)")
+    raise LabwareOffDeckError(f"{op}: {detail}", detail)
 
 
 def _down_the_column(well: Well, count: int) -> list[Well]:

@@ -255,9 +255,9 @@ class Well:
         raise UnknownAttributeError(self, name, "Well")
 
     def _off_deck(self, op: str) -> None:
-        raise LabwareOffDeckError(
-            f"{op}: {self._name} of {self._labware.shown_name} has no place: the labware "
-            "is off the deck; move it onto the deck first (ctx.move_labware)")
+        detail = (f"{self._name} of {self._labware.shown_name} has no place: the labware "
+                  "is off the deck; move it onto the deck first (ctx.move_labware)")
+        raise LabwareOffDeckError(f"{op}: {detail}", detail)
 
     def __repr__(self) -> str:
         return self.display_name

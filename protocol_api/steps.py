@@ -26,7 +26,7 @@ from engine.state import StepInfo
 from hardware.frozen import values
 
 from .command_log import CommandLog
-from .errors import ProtocolError, ThreadCallError
+from .errors import LabwareOffDeckError, ProtocolError, ThreadCallError
 from .types import Location
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -503,6 +503,10 @@ def api_step(name: str) -> Callable[[F], F]:
             steps.open(name)
             try:
                 return method(self, *args, **kwargs)
+            except LabwareOffDeckError as exc:  # a well's top() the call went to: the
+                if steps.calls > 1:  # protocol's own call is named, the outermost one
+                    raise
+                raise exc.for_call(name) from None
             finally:
                 steps.close()
 

@@ -242,7 +242,7 @@ LATCH = (f'hs = ctx.load_module("heaterShakerModuleV1", 10)\n'
      "Flat was made before the labware was moved by hand, and points where it stood; make "
      "it again after the move"),
     ("2.20", 'del ctx.deck["2"]\np300.pick_up_tip()\np300.aspirate(10, plate["A1"])',
-     "bottom: A1 of Corning 96 Well Plate 360 µL Flat has no place: the labware is off the "
+     "aspirate: A1 of Corning 96 Well Plate 360 µL Flat has no place: the labware is off the "
      "deck"),
     ("2.20", 'ctx.move_labware(plate, OFF_DECK)\nplate.set_offset(1, 2, 3)',
      "set_offset: Corning 96 Well Plate 360 µL Flat is off the deck; an offset is for a "
@@ -268,7 +268,25 @@ LATCH = (f'hs = ctx.load_module("heaterShakerModuleV1", 10)\n'
      "move_labware: drop_offset must be a dict of numbers for x, y and z"),
     ("2.20", 'ctx.move_labware(plate, OFF_DECK)\np300.pick_up_tip()\n'
              'p300.aspirate(10, plate["A1"])',
-     "bottom: A1 of Corning 96 Well Plate 360 µL Flat has no place: the labware is off the "
+     "aspirate: A1 of Corning 96 Well Plate 360 µL Flat has no place: the labware is off the "
+     "deck"),
+    # The protocol's own call is named, not the top() or bottom() of the well it went to
+    # (Opentrons 8.8.2 fails on each too: "Cannot get ancestor slot of location offDeck").
+    ("2.20", 'ctx.move_labware(plate, OFF_DECK)\np300.pick_up_tip()\n'
+             'with ctx.step("mixing"):\n    p300.mix(2, 10, plate["A1"])',
+     "mix: A1 of Corning 96 Well Plate 360 µL Flat has no place: the labware is off the "
+     "deck; move it onto the deck first (ctx.move_labware)"),
+    ("2.20", 'ctx.move_labware(plate, OFF_DECK)\np300.pick_up_tip()\n'
+             'p300.transfer(10, plate["A1"], plate["A2"], new_tip="never")',
+     "transfer: A1 of Corning 96 Well Plate 360 µL Flat has no place"),
+    ("2.20", 'ctx.move_labware(tips, OFF_DECK)\np300.pick_up_tip()',
+     "pick_up_tip: the next tip, A1 of Opentrons OT-2 96 Tip Rack 300 µL, is in a labware "
+     "that is off the deck; move it onto the deck first (ctx.move_labware)"),
+    ("2.20", 'p300.pick_up_tip()\nctx.move_labware(tips, OFF_DECK)\np300.return_tip()',
+     "return_tip: the tip's place, A1 of Opentrons OT-2 96 Tip Rack 300 µL, is in a labware "
+     "that is off the deck; move it onto the deck first (ctx.move_labware)"),
+    ("2.20", 'p300.pick_up_tip()\nctx.move_labware(tips, OFF_DECK)\np300.drop_tip(tips["B1"])',
+     "drop_tip: B1 of Opentrons OT-2 96 Tip Rack 300 µL is in a labware that is off the "
      "deck"),
     ("2.20", 'p300.pick_up_tip()\np300.aspirate(10, plate["A1"])\n'
              'ctx.move_labware(plate, 5)\np300.dispense(10)',
