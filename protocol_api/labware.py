@@ -1004,7 +1004,8 @@ class Labware:
             raise ProtocolError(f"load_liquid_by_well: volumes must map wells to µL, not "
                                 f"{volumes!r}")
         chosen = self._own_wells("load_liquid_by_well", list(volumes), "keys of volumes")
-        noted = [_checked_liquid(self, liquid, v) for v in volumes.values()]  # all first
+        noted = [_checked_liquid(self, liquid, v, "load_liquid_by_well")  # all first
+                 for v in volumes.values()]
         for well, each in zip(chosen, noted, strict=True):
             well._note(each)
         self._noted(chosen, liquid, [volume for _, volume in noted])
@@ -1266,18 +1267,20 @@ def _is_adapter(definition: Mapping[str, Any]) -> bool:
     return "adapter" in (definition.get("allowedRoles") or ())
 
 
-def _checked_liquid(labware: Labware, liquid: Any, volume: Any) -> tuple[Any, float]:
-    """``(liquid, volume)`` for a well of ``labware``, once both are what a well holds."""
+def _checked_liquid(labware: Labware, liquid: Any, volume: Any,
+                    op: str = "load_liquid") -> tuple[Any, float]:
+    """``(liquid, volume)`` for a well of ``labware``, once both are what a well holds;
+    refused as ``op``'s, the call the protocol made."""
     from .context import Liquid  # the context module imports this one
 
     if not isinstance(liquid, Liquid):
-        raise ProtocolError(f"load_liquid: the liquid must be one ctx.define_liquid "
+        raise ProtocolError(f"{op}: the liquid must be one ctx.define_liquid "
                             f"made, not {liquid!r}")
     if not is_number(volume) or volume < 0:
-        raise ProtocolError(f"load_liquid: volume must be a number of µL >= 0, "
+        raise ProtocolError(f"{op}: volume must be a number of µL >= 0, "
                             f"not {volume!r}")
     if labware.is_tiprack and labware.api_version >= ENGINE_CORE_API:
-        raise ProtocolError(f"load_liquid: {labware} is a tip rack; liquid is loaded into a "
+        raise ProtocolError(f"{op}: {labware} is a tip rack; liquid is loaded into a "
                             "labware that holds liquid (refused from apiLevel 2.14, as in "
                             "Opentrons)")
     return liquid, float(volume)

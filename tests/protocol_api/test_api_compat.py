@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labrun_testing import simulate_file
+from labrun_testing import protocol_file, simulate_file
 
 from engine import commands as c
 from protocol_api import open_context
@@ -660,6 +660,30 @@ def test_from_2_14_a_protocol_cannot_resume_itself_and_2_15_loads_from_definitio
         with pytest.raises(ProtocolError, match=r"corning_96_wellplate_360ul_flat cannot be "
                            r"loaded onto opentrons_96_well_aluminum_block"):
             block.load_labware_from_definition(get_definition("corning_96_wellplate_360ul_flat"))
+
+
+@pytest.mark.parametrize(("call", "refusal"), [
+    ('plate.load_liquid_by_well({"A1": 5, "A2": -1}, water)',
+     "load_liquid_by_well: volume must be a number of µL >= 0, not -1"),
+    ('plate.load_liquid_by_well({"A1": 5}, "water")',
+     "load_liquid_by_well: the liquid must be one ctx.define_liquid made, not 'water'"),
+    ('tips.load_liquid_by_well({"A1": 5}, water)',
+     "load_liquid_by_well: Opentrons OT-2 96 Tip Rack 300 µL is a tip rack; liquid is loaded "
+     "into a labware that holds liquid (refused from apiLevel 2.14, as in Opentrons)"),
+])
+def test_a_bad_load_liquid_by_well_is_refused_as_that_call(tmp_path: Path, call: str,
+                                                          refusal: str) -> None:
+    """A bad volume, liquid or labware given to ``load_liquid_by_well`` was refused as
+    "load_liquid: ...", a call the protocol did not make; it names the call now."""
+    path = protocol_file(tmp_path, "\n".join([
+        'water = ctx.define_liquid("water")',
+        'plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)',
+        'tips = ctx.load_labware("opentrons_96_tiprack_300ul", 2)',
+        call,
+    ]), api="2.22")
+    summary = simulate_file(path).record.last
+    assert summary is not None and summary["status"] == "failed"
+    assert (summary["location"], summary["error"]) == (f"{path}:8", refusal)
 
 
 def test_from_2_22_a_labware_loads_liquid_into_many_wells_at_once() -> None:
