@@ -1123,6 +1123,8 @@ class TrashBin(Labware):
         # a well accessor's property refused (see _refused_on_the_bin): said as that
         if name in _BIN_REFUSED:
             raise AttributeError(f"ctx.fixed_trash.{name}(): {BIN_HAS_NO_WELLS}")
+        if name in _BIN_NOT_LABWARE:
+            raise AttributeError(f"ctx.fixed_trash.{name}(): {BIN_IS_NO_LABWARE}")
         return super().__getattr__(name)
 
     @property
@@ -1199,7 +1201,16 @@ _BIN_REFUSED = frozenset(("well", "wells", "wells_by_name", "wells_by_index", "r
 """The accessors of wells a protocol may not call on the bin (labrun's own code reaches its
 one well through ``first_well``): reading one is the AttributeError, so that
 ``hasattr(ctx.fixed_trash, "wells")`` is False, as on Opentrons' bin, which has none."""
-for _name in _BIN_REFUSED:
+BIN_IS_NO_LABWARE = ("from apiLevel 2.16 the fixed trash is a trash bin, as in Opentrons, "
+                     "not a labware: like Opentrons' it has only area_name, height, "
+                     "location, offset and top")
+_BIN_NOT_LABWARE = frozenset(("set_offset", "set_calibration", "load_liquid",
+                              "load_liquid_by_well", "load_empty",
+                              "load_labware_from_definition", "reset", "use_tips",
+                              "return_tips", "next_tip", "previous_tip"))
+"""The labware calls a protocol may not make on the bin, which labrun's own code never
+makes on it either: refused as the well accessors are, as Opentrons' bin has none."""
+for _name in _BIN_REFUSED | _BIN_NOT_LABWARE:
     setattr(TrashBin, _name, property(_refused_on_the_bin))
 del _name
 
