@@ -40,7 +40,15 @@ from .instrument import (
     TrashDrops,
     tip_rack_list,
 )
-from .labware import Labware, TrashBin, Well, check_sits_on
+from .labware import (
+    Labware,
+    TrashBin,
+    Well,
+    check_sits_on,
+    highest_z_of,
+    load_name_of,
+    name_of,
+)
 from .labware_definitions import (
     STANDARD_NAMESPACE,
     LabwareDefinition,
@@ -214,7 +222,7 @@ class ProtocolContext:
         self._steps.open("load_labware", implicit=True)  # the fixed trash
         try:
             self._steps.send(c.LoadLabware(
-                trash.load_name, trash.slot, trash.name, trash.highest_z,
+                load_name_of(trash), trash.slot, name_of(trash), highest_z_of(trash),
                 drop_point=(drop.point.x, drop.point.y, drop.point.z),
                 version=trash.definition.get("version"), trash_bin=isinstance(trash, TrashBin)))
         finally:

@@ -22,7 +22,7 @@ from protocol_api.api_level import (
     require,
 )
 from protocol_api.errors import InvalidSlotError, ProtocolError, SlotOccupiedError
-from protocol_api.labware import Labware, TrashBin
+from protocol_api.labware import Labware, TrashBin, highest_z_of
 from protocol_api.labware_definitions import get_definition, read_json
 from protocol_api.types import APIVersion, Location, Point
 
@@ -359,7 +359,7 @@ class Deck(Mapping[str | int, "DeckItem | None"]):
 def item_top(item: DeckItem) -> float:
     """The top of what stands in a slot: a labware stack's, or a module's with what it
     holds (deck coordinates)."""
-    return item.topmost().highest_z if isinstance(item, Labware) else item.stack_top
+    return highest_z_of(item.topmost()) if isinstance(item, Labware) else item.stack_top
 
 
 def _slot_sort_key(name: str) -> tuple[int, int, str]:

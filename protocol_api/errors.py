@@ -150,7 +150,7 @@ class UnknownAttributeError(AttributeError):
             return said
         import difflib  # only for an error's message
 
-        public = [n for n in dir(type(owner)) if not n.startswith("_")]
+        public = [n for n in dir(owner) if not n.startswith("_")]  # the names it has
         close = difflib.get_close_matches(name, public, n=1)
         return f"{said}; did you mean {close[0]!r}?" if close else said
 

@@ -42,8 +42,10 @@ from .labware import (
     TrashBin,
     Well,
     check_reachable,
+    is_tiprack,
     mark_returned,
     mark_used,
+    offset_of,
     own_well,
 )
 from .nozzles import (
@@ -719,7 +721,7 @@ class InstrumentContext:
             raise OutOfTipsError(
                 f"pick_up_tip: out of tips; every tip{after} in {names} has been used")
         if isinstance(location, Labware):
-            if not location.is_tiprack:
+            if not is_tiprack(location):
                 raise TipError(f"pick_up_tip: {location} is not a tip rack")
             if self._layout is not None:
                 return self._partial_tip([location], None)
@@ -735,7 +737,7 @@ class InstrumentContext:
             location = location.labware.as_well()
         if isinstance(location, list | tuple):  # a column or a row: taken for a well
             first = location[0] if location else None
-            if isinstance(first, Well) and not first.parent.is_tiprack:
+            if isinstance(first, Well) and not is_tiprack(first.parent):
                 plate = first.parent
                 raise TipError(f"pick_up_tip: {plate.load_name} in slot {plate.slot} is not "
                                f"a tip rack; give one well of a tip rack, not a list of "
@@ -745,7 +747,7 @@ class InstrumentContext:
                     f", such as {first.well_name}") if isinstance(first, Well) else ""
             raise TipError(f"pick_up_tip: give one well of a tip rack{hint}, not a list of "
                            f"{len(location)}")
-        if not isinstance(location, Well) or not location.parent.is_tiprack:
+        if not isinstance(location, Well) or not is_tiprack(location.parent):
             raise TipError(f"pick_up_tip: {location!r} is not a well of a tip rack")
         return own_well(location)  # a protocol's Well subclass: the rack's own position
 
@@ -869,7 +871,7 @@ class InstrumentContext:
         shift = layout.offset if layout is not None and not _in_bin(target) else None
         if shift is not None:
             well = well_of(target)
-            if well is not None and well.parent.is_tiprack:
+            if well is not None and is_tiprack(well.parent):
                 raise TipError("drop_tip: Cannot return tip to a tiprack while the pipette is "
                                "configured for partial tip.")
             if well is not None:
@@ -887,7 +889,7 @@ class InstrumentContext:
         self._steps.send(c.DropTip(self._mount, (point.x, point.y, point.z),
                                       _location_ref(target) or "trash"))
         into = well_of(target)
-        if into is not None and into.parent.is_tiprack:  # (a partial layout's never is)
+        if into is not None and is_tiprack(into.parent):  # (a partial layout's never is)
             # the tips go back down the column, one a nozzle that holds one
             self._taken_tips.put_back(_down_the_column(own_well(into), 1 + len(self._wet)),
                                       self._steps.line, used=self._tip_wetted)
@@ -917,7 +919,7 @@ class InstrumentContext:
     def _drop_into(self, well: Well) -> Location:
         """Where a tip dropped into ``well`` is let go: seated back into a tip rack's,
         else as ``_into_well`` says."""
-        return self._into_rack(well) if well.parent.is_tiprack else self._into_well(well)
+        return self._into_rack(well) if is_tiprack(well.parent) else self._into_well(well)
 
     def _into_well(self, well: Well) -> Location:
         """Where a tip dropped into ``well`` (not a tip rack's) is let go, as Opentrons lets
@@ -966,7 +968,7 @@ class InstrumentContext:
         """Before apiLevel 2.2, as in Opentrons: a tip dropped into a tip rack's well (by
         ``return_tip`` or ``drop_tip``) is marked there, to be picked up again; where a
         tip already is, it is not, and the log says so."""
-        if well is None or not well.parent.is_tiprack:
+        if well is None or not is_tiprack(well.parent):
             return
         try:
             mark_returned(well.parent, well, self._spec.channels)
@@ -978,7 +980,7 @@ class InstrumentContext:
         under the nozzles of a tip dropped into a rack's well (``return_tip``, ``drop_tip``)
         are used, whatever they held, so that no later ``pick_up_tip()`` takes a tip put
         back (after ``reset_tipracks()`` too): a used tip is taken only by name."""
-        if well is not None and well.parent.is_tiprack:
+        if well is not None and is_tiprack(well.parent):
             mark_used(well.parent, well, self._spec.channels)
 
     def reset_tipracks(self) -> None:
@@ -1332,7 +1334,7 @@ class InstrumentContext:
         if height is not None and not is_number(height):
             raise ProtocolError(f"air_gap: height must be a number of mm, not {height!r}")
         rack = last.labware.as_well().parent
-        if rack.is_tiprack and TIP_RACK_LIQUID_API <= self._ctx.api_version < AIR_GAP_API:
+        if is_tiprack(rack) and TIP_RACK_LIQUID_API <= self._ctx.api_version < AIR_GAP_API:
             raise ProtocolError(f"air_gap: the last move was to a tip rack ({rack}); move to "
                                 "a well first (below apiLevel 2.22, as in Opentrons, an air "
                                 "gap is an aspirate, and none is taken at a tip rack)")
@@ -1401,7 +1403,7 @@ class InstrumentContext:
                                  "touchTipDisabled), and an OT-2 skips it too; the pipette "
                                  "does not move")
             return self
-        if labware.is_tiprack and self._ctx.api_version >= ENGINE_CORE_API:
+        if is_tiprack(labware) and self._ctx.api_version >= ENGINE_CORE_API:
             raise ProtocolError(f"touch_tip: {labware} is a tip rack; a tip touches the walls "
                                 "of a well with liquid, never a tip rack's (refused from "
                                 "apiLevel 2.14, as in Opentrons)")
@@ -1671,7 +1673,7 @@ class InstrumentContext:
         point = self._primary_point(target)
         labware = well.parent
         found = self._nozzle_cache.get((id(labware), point.x, point.y))
-        if found is None or found[3] is not labware.calibrated_offset:
+        if found is None or found[3] is not offset_of(labware):
             found = self._under(well, point)  # new, or the labware moved since
         under, wells_under, bottom, _, missed = found
         if verb is not None:
@@ -1708,7 +1710,7 @@ class InstrumentContext:
         under = labware.well_at(point.x, point.y)
         bottom = (under or well).bottom().point.z
         found = self._nozzle_cache[(id(labware), point.x, point.y)] = (
-            under, tuple(wells), bottom, labware.calibrated_offset, missed)
+            under, tuple(wells), bottom, offset_of(labware), missed)
         return found
 
     def _warn_stray(self, verb: str, well: Well, under: Well | None, point: Point) -> None:
@@ -1756,7 +1758,7 @@ class InstrumentContext:
             labware = well.parent if well is not None else target.labware.object
         else:
             return  # not a location: _go says so
-        if (isinstance(labware, Labware) and labware.is_tiprack
+        if (isinstance(labware, Labware) and is_tiprack(labware)
                 and self._ctx.api_version >= TIP_RACK_LIQUID_API):
             raise ProtocolError(f"{op}: the location is in a tip rack ({labware}); give the "
                                 f"well to {op} {way}")
@@ -1942,7 +1944,7 @@ def tip_rack_list(racks: object) -> list[Labware]:
         raise InstrumentError(f"tip_racks must be a list of tip racks, not {racks!r}")
     listed = list(racks)
     for rack in listed:
-        if not isinstance(rack, Labware) or not rack.is_tiprack:
+        if not isinstance(rack, Labware) or not is_tiprack(rack):
             what = (f"the {rack.shown_name} in slot {rack.slot}"
                     if isinstance(rack, Labware) else repr(rack))
             raise InstrumentError(f"tip_racks must be tip racks; {what} is not")

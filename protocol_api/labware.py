@@ -25,6 +25,7 @@ from protocol_api.api_level import (
     check_lid_options,
     refuse_removed,
     removed_in,
+    require,
     require_name,
     since,
 )
@@ -165,7 +166,7 @@ class Well:
 
     @has_tip.setter
     def has_tip(self, value: bool) -> None:
-        refuse_removed("setting Well.has_tip", ENGINE_CORE_API, self._labware.api_version,
+        refuse_removed("setting Well.has_tip", ENGINE_CORE_API, self._labware._api_version,
                        "tip tracking marks the tips a pipette takes; pick_up_tip(well) or "
                        "starting_tip chooses one, Labware.reset() refills a rack")
         self._labware._has_tip[self._index] = bool(value)
@@ -175,14 +176,14 @@ class Well:
         """As Opentrons writes it: ``"A1 of <labware> on slot 5"`` (before apiLevel 2.14,
         ``"A1 of <labware> on 5"``), naming any module and adapter it is on."""
         labware = self._labware
-        if labware.api_version >= ENGINE_CORE_API:
+        if labware._api_version >= ENGINE_CORE_API:
             return f"{self._name} of {labware.shown_name} on {labware.whereabouts}"
         return f"{self._name} of {labware!r}"
 
     @property
     def api_version(self) -> APIVersion:
         """The apiLevel of the protocol that loaded the well's labware."""
-        return self._labware.api_version
+        return self._labware._api_version
 
     @property
     @removed_in(2, 14, "use the well's own depth, diameter, width and length")
@@ -451,18 +452,13 @@ class Labware:
     @property
     def uri(self) -> str:
         """``namespace/load_name/version``."""
-        d = self._definition
-        return f"{d.get('namespace', 'opentrons')}/{self._load_name}/{d.get('version', 1)}"
+        return uri_of(self)
 
     @property
     def parent(self) -> Labware | str | Any:
         """What the labware sits on, as in Opentrons: the adapter it was loaded on, the
         module context it was loaded on, else its deck slot."""
-        if self._on is not None:
-            return self._on
-        if self._holder is not None:
-            return self._holder
-        return OFF_DECK if self._parent == OFF_DECK_SLOT else self._parent
+        return parent_of(self)
 
     def placed_on(self, module: ModuleHolder) -> None:
         """The labware was loaded on ``module`` (its context): its ``parent`` from now on."""
@@ -663,9 +659,7 @@ class Labware:
     def highest_z(self) -> float:
         """The labware's top in deck coordinates; from apiLevel 2.14, as in Opentrons, with
         the height of the module it sits on directly above it (``clearance_top``)."""
-        if self._api_version >= ENGINE_CORE_API:
-            return self.clearance_top
-        return self._offset.z + float(self._definition["dimensions"]["zDimension"])
+        return highest_z_of(self)
 
     @property
     def clearance_top(self) -> float:
@@ -749,8 +743,8 @@ class Labware:
     def _place_key(self) -> tuple[str, str, str | None, str | None]:
         """The labware's definition and place, as an offset is kept for them."""
         on = self._on
-        return (self.uri, self._parent, self._module if on is None else on._module,
-                on.uri if on is not None else None)
+        return (uri_of(self), self._parent, self._module if on is None else on._module,
+                uri_of(on) if on is not None else None)
 
     def _join_protocol(self, offsets: dict[tuple[str, str, str | None, str | None], Point],
                        told: Callable[[Labware, Point], None],
@@ -1060,6 +1054,51 @@ class Labware:
         return self._repr
 
 
+# labrun's own reading of any labware, the fixed trash's too: from apiLevel 2.16 a
+# protocol may not read these on the trash bin (Opentrons' bin lacks them), labrun may.
+
+def load_name_of(labware: Labware) -> str:
+    """The labware's load name (``Labware.load_name``)."""
+    return labware._load_name
+
+
+def name_of(labware: Labware) -> str:
+    """The labware's name (``Labware.name``): its label, else its load name."""
+    return labware._name
+
+
+def uri_of(labware: Labware) -> str:
+    """``namespace/load_name/version`` (``Labware.uri``)."""
+    d = labware._definition
+    return f"{d.get('namespace', 'opentrons')}/{labware._load_name}/{d.get('version', 1)}"
+
+
+def is_tiprack(labware: Labware) -> bool:
+    """Whether the labware is a tip rack (``Labware.is_tiprack``)."""
+    return labware._is_tiprack
+
+
+def highest_z_of(labware: Labware) -> float:
+    """The labware's top in deck coordinates (``Labware.highest_z``)."""
+    if labware._api_version >= ENGINE_CORE_API:
+        return labware.clearance_top
+    return labware._offset.z + float(labware._definition["dimensions"]["zDimension"])
+
+
+def offset_of(labware: Labware) -> Point:
+    """The labware's front-bottom-left corner (``Labware.calibrated_offset``)."""
+    return labware._offset
+
+
+def parent_of(labware: Labware) -> Labware | str | Any:
+    """What the labware sits on (``Labware.parent``)."""
+    if labware._on is not None:
+        return labware._on
+    if labware._holder is not None:
+        return labware._holder
+    return OFF_DECK if labware._parent == OFF_DECK_SLOT else labware._parent
+
+
 _UNSUPPORTED = {  # added in apiLevels 2.22 and later
     "load_lid_stack": "lids are not supported",
 }
@@ -1111,7 +1150,8 @@ class TrashBin(Labware):
     wells a protocol can name, as in Opentrons (a protocol written for 2.15 that names
     ``ctx.fixed_trash['A1']`` fails there, so it fails here too). As Opentrons' it has a
     ``location`` (slot 12), an ``area_name``, a ``height`` and an ``offset``; ``top()``
-    gives the bin again with another offset, which those steps go to."""
+    gives the bin again with another offset, which those steps go to. Nothing else of a
+    labware is a protocol's to read (``_BIN_REFUSED``)."""
 
     _disposal_offset = DisposalOffset(x=0, y=0, z=0)
     _own_bin: TrashBin | None = None  # for a bin ``top`` gave: the deck's own
@@ -1120,12 +1160,18 @@ class TrashBin(Labware):
         raise TypeError(f"ctx.fixed_trash[{well_name!r}]: {BIN_HAS_NO_WELLS}")
 
     def __getattr__(self, name: str) -> Any:
-        # a well accessor's property refused (see _refused_on_the_bin): said as that
-        if name in _BIN_REFUSED:
+        # a labware's name refused (see _NotOnTheBin): said as that
+        if name in _BIN_WELL_ACCESSORS:
             raise AttributeError(f"ctx.fixed_trash.{name}(): {BIN_HAS_NO_WELLS}")
-        if name in _BIN_NOT_LABWARE:
-            raise AttributeError(f"ctx.fixed_trash.{name}(): {BIN_IS_NO_LABWARE}")
-        return super().__getattr__(name)
+        if name in _BIN_REFUSED:
+            raise AttributeError(f"'TrashBin' object has no attribute {name!r}: "
+                                 f"{BIN_IS_NO_LABWARE}")
+        raise UnknownAttributeError(self, name, "TrashBin")
+
+    def __dir__(self) -> list[str]:
+        """Its names but a labware's it lacks, as ``dir`` lists Opentrons' bin (and as
+        a misspelt name's "did you mean" offers them)."""
+        return [name for name in super().__dir__() if name not in _BIN_REFUSED]
 
     @property
     def shown_name(self) -> str:
@@ -1161,11 +1207,11 @@ class TrashBin(Labware):
         """The bin's height in mm (82 for the OT-2's standard trash, 58 for the short)."""
         return float(self.definition["dimensions"]["zDimension"])
 
-    @since(2, 18)
     def top(self, x: float = 0, y: float = 0, z: float = 0) -> TrashBin:
         """The bin with its ``offset`` set to ``x``, ``y`` and ``z`` mm (not added to an
         offset it had), as in Opentrons: ``drop_tip``, ``dispense``, ``blow_out`` and
         ``move_to`` given it go that far from the top of the bin's centre."""
+        require("TrashBin.top", (2, 18), self._api_version)  # not @since: no api_version
         for name, value in (("x", x), ("y", y), ("z", z)):
             if not is_number(value):
                 raise ProtocolError(f"fixed_trash.top: {name} must be a number of mm, "
@@ -1191,27 +1237,42 @@ BIN_HAS_NO_WELLS = ("from apiLevel 2.16 the fixed trash is a trash bin, as in Op
                     "dispense, blow_out and move_to take it)")
 
 
-def _refused_on_the_bin(self: TrashBin) -> Any:
-    raise AttributeError  # TrashBin.__getattr__ then says which and why
-
-
-_BIN_REFUSED = frozenset(("well", "wells", "wells_by_name", "wells_by_index", "rows",
-                          "rows_by_name", "rows_by_index", "columns", "columns_by_name",
-                          "columns_by_index"))
-"""The accessors of wells a protocol may not call on the bin (labrun's own code reaches its
-one well through ``first_well``): reading one is the AttributeError, so that
-``hasattr(ctx.fixed_trash, "wells")`` is False, as on Opentrons' bin, which has none."""
 BIN_IS_NO_LABWARE = ("from apiLevel 2.16 the fixed trash is a trash bin, as in Opentrons, "
-                     "not a labware: like Opentrons' it has only area_name, height, "
-                     "location, offset and top")
-_BIN_NOT_LABWARE = frozenset(("set_offset", "set_calibration", "load_liquid",
-                              "load_liquid_by_well", "load_empty",
-                              "load_labware_from_definition", "reset", "use_tips",
-                              "return_tips", "next_tip", "previous_tip"))
-"""The labware calls a protocol may not make on the bin, which labrun's own code never
-makes on it either: refused as the well accessors are, as Opentrons' bin has none."""
-for _name in _BIN_REFUSED | _BIN_NOT_LABWARE:
-    setattr(TrashBin, _name, property(_refused_on_the_bin))
+                     "not a labware: it has only top() (apiLevel 2.18), offset, location, "
+                     "area_name and height")
+
+
+class _NotOnTheBin:
+    """A name of Opentrons' ``Labware`` that its ``TrashBin`` lacks: reading it on the
+    bin is the AttributeError ``TrashBin.__getattr__`` words, so ``hasattr`` is False; a
+    protocol may still set it, as on Opentrons' bin (it keeps what was set). labrun's own
+    code reads the bin through ``first_well``, ``bin``, ``shown_name`` and this module's
+    functions (``load_name_of``, ...), never through these."""
+
+    def __get__(self, bin_: TrashBin | None, owner: type | None = None) -> Any:
+        if bin_ is None:
+            return self
+        raise AttributeError  # TrashBin.__getattr__ then says which and why
+
+
+_BIN_WELL_ACCESSORS = frozenset((
+    "well", "wells", "wells_by_name", "wells_by_index", "rows", "rows_by_name",
+    "rows_by_index", "columns", "columns_by_name", "columns_by_index"))
+"""The accessors of wells a protocol may not call on the bin (labrun's own code reaches its
+one well through ``first_well``)."""
+
+_BIN_REFUSED = _BIN_WELL_ACCESSORS | frozenset((
+    "api_version", "calibrated_offset", "child", "highest_z", "is_adapter", "is_tiprack",
+    "load_empty", "load_labware", "load_labware_from_definition", "load_lid_stack",
+    "load_liquid", "load_liquid_by_well", "load_name", "magdeck_engage_height", "name",
+    "next_tip", "parameters", "parent", "previous_tip", "quirks", "reset", "return_tips",
+    "separate_calibration", "set_calibration", "set_offset", "tip_length", "uri",
+    "use_tips"))
+"""Every public name of Opentrons 8.8.2's ``Labware``, none of which its ``TrashBin`` has
+(that has only ``top``, ``offset``, ``location``, ``area_name`` and ``height``): a protocol
+that reads one on the bin from apiLevel 2.16 fails on the robot, so it fails here too."""
+for _name in _BIN_REFUSED:
+    setattr(TrashBin, _name, _NotOnTheBin())
 del _name
 
 
@@ -1290,7 +1351,7 @@ def _checked_liquid(labware: Labware, liquid: Any, volume: Any,
     if not is_number(volume) or volume < 0:
         raise ProtocolError(f"{op}: volume must be a number of µL >= 0, "
                             f"not {volume!r}")
-    if labware.is_tiprack and labware.api_version >= ENGINE_CORE_API:
+    if labware._is_tiprack and labware._api_version >= ENGINE_CORE_API:
         raise ProtocolError(f"{op}: {labware} is a tip rack; liquid is loaded into a "
                             "labware that holds liquid (refused from apiLevel 2.14, as in "
                             "Opentrons)")

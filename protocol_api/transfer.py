@@ -18,7 +18,7 @@ from hardware.frozen import Frozen
 
 from .api_level import require
 from .errors import ProtocolError, TipError, VolumeError
-from .labware import Labware, Well
+from .labware import Labware, TrashBin, Well
 from .steps import is_number
 from .types import Location
 
@@ -377,7 +377,7 @@ def _reachable(targets: list[Target], two_rows: bool) -> list[Target]:
     for target in targets:
         well = target if isinstance(target, Well) else (
             target.labware.as_well() if target.labware.is_well else None)
-        if well is None:
+        if well is None or isinstance(well.parent, TrashBin):  # the bin: its one well
             kept.append(target)
             continue
         labware = well.parent

@@ -152,6 +152,8 @@ class LocationLabware:
         slots = getattr(self._object, "slots", None)
         if slots:  # a module: its slot (its parent property is gated below apiLevel 2.14)
             return LocationLabware(slots[0])
+        if isinstance(self._object, labware_module.Labware):  # the trash bin's too
+            return LocationLabware(labware_module.parent_of(self._object))
         return LocationLabware(getattr(self._object, "parent", None))
 
     def first_parent(self) -> str | None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from engine.commands import Command
 
 from ..deck import SLOT_SIZE, Deck, neighbours
-from ..labware import Labware
+from ..labware import Labware, highest_z_of, is_tiprack, uri_of
 from .base import ModuleContext, ModuleError
 from .definitions import ModuleSpec
 from .heater_shaker import HeaterShakerContext
@@ -70,21 +70,21 @@ class ModuleRules:
                               "the screw that locks it to the deck")
         for side in sorted(neighbours(slot, sideways_only=True)):
             labware = self.deck.occupant(side) if side in self.deck.slot_names else None
-            if isinstance(labware, Labware) and _too_tall(labware.uri, labware.highest_z):
+            if isinstance(labware, Labware) and _too_tall(uri_of(labware), highest_z_of(labware)):
                 raise ModuleError(f"load_module: a {spec.display_name} in slot {slot} would "
                                   f"stand beside {labware.shown_name} in slot {side}, "
-                                  f"{labware.highest_z:g} mm tall; beside a Heater-Shaker "
+                                  f"{highest_z_of(labware):g} mm tall; beside a Heater-Shaker "
                                   f"nothing may be {HS_SIDE_MAX_HEIGHT_MM:g} mm tall or more")
 
     def check_labware(self, slot: str, labware: Labware, op: str = "load_labware", *,
                       height: float | None = None) -> None:
         """Refuse a labware too tall for a slot left or right of a heater-shaker (``op``:
         the call that puts it there; ``height``: its top there, if not where it is)."""
-        top = labware.highest_z if height is None else height
+        top = highest_z_of(labware) if height is None else height
         for here, module in self.present().items():
             if (isinstance(module, HeaterShakerContext)
                     and slot in neighbours(here, sideways_only=True)
-                    and _too_tall(labware.uri, top)):
+                    and _too_tall(uri_of(labware), top)):
                 raise ModuleError(f"{op}: {labware.shown_name} in slot {slot} would "
                                   f"stand beside {module.described}, {top:g} mm tall; "
                                   f"beside a Heater-Shaker nothing may be "
@@ -147,7 +147,7 @@ class ModuleRules:
                               f"{module.described}: its nozzles would pass over the module")
         for slot in slots & ends:
             labware = self.deck.occupant(slot) if slot in self.deck.slot_names else None
-            if not getattr(labware, "is_tiprack", False):
+            if not (isinstance(labware, Labware) and is_tiprack(labware)):
                 raise ModuleError(f"an 8-channel pipette can go in front of or behind "
                                   f"{module.described} only to a tip rack, not to slot {slot}")
 

@@ -399,6 +399,110 @@ def run(ctx):
     assert [d.well for d in drops] == ["12/A1"]
 
 
+LABWARE_NAMES_THE_BIN_LACKS = (
+    "api_version", "calibrated_offset", "child", "highest_z", "is_adapter", "is_tiprack",
+    "load_empty", "load_labware", "load_labware_from_definition", "load_lid_stack",
+    "load_liquid", "load_liquid_by_well", "load_name", "magdeck_engage_height", "name",
+    "next_tip", "parameters", "parent", "previous_tip", "quirks", "reset", "return_tips",
+    "separate_calibration", "set_calibration", "set_offset", "tip_length", "uri",
+    "use_tips")
+"""Opentrons 8.8.2's ``Labware`` has these; its ``TrashBin`` (the fixed trash from apiLevel
+2.16) has none of them, only top, offset, location, area_name and height."""
+
+
+@pytest.mark.parametrize("level", ["2.15", "2.16"])
+def test_a_protocol_reading_a_labware_attribute_on_the_trash_bin_fails_from_2_16(
+        tmp_path: Path, level: str) -> None:
+    """labrun's bin was a whole Labware but for its wells: ``ctx.fixed_trash.load_name``,
+    ``.uri``, ``.parent``, ``.highest_z``... read fine here and failed on the robot."""
+    path = tmp_path / "protocol.py"
+    path.write_text(f"""
+metadata = {{"apiLevel": "{level}"}}
+
+def run(ctx):
+    trash = ctx.fixed_trash
+    names = [n for n in {LABWARE_NAMES_THE_BIN_LACKS!r}  # (these two raise on a labware)
+             if n not in ("separate_calibration", "tip_length")]
+    ctx.comment(" ".join(n for n in names if hasattr(trash, n)))
+    ctx.comment(" ".join(n for n in ("top", "offset", "location", "area_name", "height")
+                         if hasattr(trash, n)))
+    ctx.comment(f"{{trash.load_name}} {{trash.uri}}")
+""")
+    run = simulate_file(path)
+    summary = run.record.events[-1]
+    said = [e.command.message for e in run.engine.entries if isinstance(e.command, c.Comment)]
+    if level == "2.15":
+        assert summary["status"] == "succeeded", summary["error"]
+        assert said[0] == " ".join(n for n in LABWARE_NAMES_THE_BIN_LACKS  # a labware's
+                                   if n not in ("load_lid_stack", "separate_calibration",
+                                                "tip_length"))
+        assert said[1:] == ["", "opentrons_1_trash_1100ml_fixed "
+                                "opentrons/opentrons_1_trash_1100ml_fixed/1"]
+        return
+    assert said == ["", "top offset location area_name height"]  # top called: from 2.18
+    assert (summary["status"], summary["location"]) == ("failed", f"{path}:11")
+    assert summary["error"] == (
+        "AttributeError: 'TrashBin' object has no attribute 'load_name': from apiLevel 2.16 "
+        "the fixed trash is a trash bin, as in Opentrons, not a labware: it has only top() "
+        "(apiLevel 2.18), offset, location, area_name and height")
+
+
+def test_the_trash_bin_keeps_what_a_protocol_sets_on_it_and_suggests_only_its_own_names(
+) -> None:
+    # As Opentrons 8.8.2's bin: an attribute set is kept, and read back; dir() and a
+    # misspelt name's suggestion leave out the labware's names it lacks.
+    with open_context(api_version=(2, 16)) as ctx:
+        ctx.fixed_trash.name = "waste"
+        assert ctx.fixed_trash.name == "waste"
+        assert not any(hasattr(ctx.fixed_trash, n) for n in LABWARE_NAMES_THE_BIN_LACKS
+                       if n != "name")
+        assert not {"uri", "load_name", "wells", "parent"} & set(dir(ctx.fixed_trash))
+        assert {"offset", "location", "area_name", "height", "top"} <= set(
+            dir(ctx.fixed_trash))
+        with pytest.raises(AttributeError) as raised:
+            _ = ctx.fixed_trash.load_nam
+        assert str(raised.value) == "'TrashBin' object has no attribute 'load_nam'"
+
+
+def test_steps_in_the_trash_bin_and_a_heater_shaker_beside_it_still_work_from_2_16(
+        tmp_path: Path) -> None:
+    """labrun's own code reads the bin's load name, height and tip-rack-ness (loading
+    it, dropping and dispensing in it, a Heater-Shaker refused beside it): those reads
+    are not a protocol's, and the run goes on with labrun's own messages."""
+    path = tmp_path / "protocol.py"
+    path.write_text("""
+metadata = {"apiLevel": "2.16"}
+
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    pipette.pick_up_tip()
+    pipette.aspirate(100, plate["A1"])
+    pipette.dispense(50, ctx.fixed_trash)
+    pipette.blow_out(ctx.fixed_trash)
+    pipette.drop_tip()
+    for call in (lambda: ctx.load_module("heaterShakerModuleV1", 11),
+                 lambda: pipette.pick_up_tip(ctx.fixed_trash),
+                 lambda: ctx.load_instrument("p20_single_gen2", "left",
+                                             tip_racks=[ctx.fixed_trash])):
+        try:
+            call()
+        except Exception as error:
+            ctx.comment(str(error))
+""")
+    run = simulate_file(path)
+    assert run.record.events[-1]["status"] == "succeeded", run.record.events[-1]
+    said = [e.command.message for e in run.engine.entries if isinstance(e.command, c.Comment)]
+    assert said == ["load_module: a Heater-Shaker Module GEN1 in slot 11 would stand beside "
+                    "Trash Bin in slot 12, 82 mm tall; beside a Heater-Shaker nothing may be "
+                    "53 mm tall or more",
+                    "pick_up_tip: Trash Bin is not a tip rack",
+                    "tip_racks must be tip racks; the Trash Bin in slot 12 is not"]
+    load = next(e.command for e in run.engine.entries if isinstance(e.command, c.LoadLabware))
+    assert load.load_name == "opentrons_1_trash_1100ml_fixed"
+
+
 def test_the_trash_bins_top_takes_an_offset_from_2_18() -> None:
     with open_context(api_version=(2, 18)) as ctx:
         tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)

@@ -10,7 +10,7 @@ from labrun_testing import protocol_file, simulate_file
 from engine import commands as c
 from protocol_api.deck import Deck, ot2_deck
 from protocol_api.errors import InvalidSlotError, SlotOccupiedError
-from protocol_api.labware import Labware
+from protocol_api.labware import Labware, highest_z_of, load_name_of, parent_of
 from protocol_api.labware_definitions import get_definition
 from protocol_api.types import Location, Point
 
@@ -32,7 +32,7 @@ def test_a_new_deck_has_twelve_slots_and_the_fixed_trash(deck: Deck) -> None:
     assert len(deck) == 12
     assert tuple(deck) == deck.slot_names == tuple(str(i) for i in range(1, 13))
     assert deck.trash is deck.fixed_trash is deck.occupant("12") is deck.occupant(12)
-    assert deck.trash.load_name == "opentrons_1_trash_1100ml_fixed"
+    assert load_name_of(deck.trash) == "opentrons_1_trash_1100ml_fixed"  # the bin: labrun reads
     assert [deck[s] for s in range(1, 12)] == [None] * 11
 
 
@@ -201,7 +201,7 @@ def test_the_trash_slot_must_exist() -> None:
 def test_a_custom_deck_lists_its_own_slots() -> None:
     deck = Deck({"left": (0, 0, 0), "right": (200, 0, 0), "bin": (400, 0, 0)}, trash_slot="bin")
     assert deck.slot_names == ("bin", "left", "right")
-    assert deck.trash.parent == "bin"
+    assert parent_of(deck.trash) == "bin"
     with pytest.raises(InvalidSlotError, match="slots are left, right and the fixed trash in bin"):
         deck.check_slot("D1")  # Flex names only on a deck numbered like the OT-2
 
@@ -223,7 +223,7 @@ def test_a_deck_without_slots_given_is_the_ot2_deck() -> None:
     assert deck.slot_names == tuple(str(i) for i in range(1, 13))
     assert deck.trash_slot == "12"
     assert deck.position_for(6).point == Point(265.0, 90.5, 0.0)
-    assert deck.trash.highest_z == 82.0
+    assert highest_z_of(deck.trash) == 82.0
 
 
 def test_slot_centres_and_what_is_left_and_right_of_a_slot(deck: Deck) -> None:
