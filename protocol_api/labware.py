@@ -1205,7 +1205,8 @@ class TrashBin(Labware):
     @property
     def height(self) -> float:
         """The bin's height in mm (82 for the OT-2's standard trash, 58 for the short)."""
-        return float(self.definition["dimensions"]["zDimension"])
+        height: float = self._definition["dimensions"]["zDimension"]
+        return height  # as written (82, not 82.0): Opentrons gives its deck's number
 
     def top(self, x: float = 0, y: float = 0, z: float = 0) -> TrashBin:
         """The bin with its ``offset`` set to ``x``, ``y`` and ``z`` mm (not added to an

@@ -503,6 +503,12 @@ def run(ctx):
     assert load.load_name == "opentrons_1_trash_1100ml_fixed"
 
 
+def test_the_trash_bins_height_prints_as_opentrons_prints_it() -> None:
+    # Opentrons 8.8.2 prints 82 (its deck definition's number), not 82.0.
+    with open_context(api_version=(2, 16)) as ctx:
+        assert f"{ctx.fixed_trash.height}" == "82"
+
+
 def test_the_trash_bins_top_takes_an_offset_from_2_18() -> None:
     with open_context(api_version=(2, 18)) as ctx:
         tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
