@@ -1398,16 +1398,16 @@ def test_the_fixed_trash_is_a_trash_bin_from_api_2_16(api: tuple[int, int]) -> N
 def test_the_trash_bin_takes_no_labware_call(tmp_path: Path, call: str) -> None:
     """Opentrons 8.8.2's trash bin (apiLevel 2.16 on) has only area_name, height,
     location, offset and top: ``set_offset``, ``load_liquid``, ``reset``... fail there with
-    "'TrashBin' object has no attribute"; labrun's, a labware inside, let them pass."""
+    "'TrashBin' object has no attribute", and here at the protocol's line."""
     path = protocol_file(tmp_path, f'water = ctx.define_liquid("water")\n{call}', api="2.22")
     summary = simulate_file(path).record.last
     assert summary is not None and summary["status"] == "failed"
     name = call.split(".")[2].split("(")[0]
     assert (summary["location"], summary["error"]) == (
         f"{path}:6",
-        f"AttributeError: ctx.fixed_trash.{name}(): from apiLevel 2.16 the fixed trash is a "
-        "trash bin, as in Opentrons, not a labware: like Opentrons' it has only area_name, "
-        "height, location, offset and top")
+        f"AttributeError: 'TrashBin' object has no attribute {name!r}: from apiLevel 2.16 "
+        "the fixed trash is a trash bin, as in Opentrons, not a labware: it has only top() "
+        "(apiLevel 2.18), offset, location, area_name and height")
     with open_context(api_version=(2, 22)) as ctx:
         assert not hasattr(ctx.fixed_trash, name)
 
