@@ -1048,7 +1048,7 @@ class Labware:
             require_name(f"Labware.{name}", _SINCE[name], self.api_version)
             raise UnsupportedNameError(f"Labware.{name} is not supported by labrun; "
                                       f"{_UNSUPPORTED[name]}")
-        raise UnknownAttributeError(self, name, type(self).__name__)  # or TrashBin
+        raise UnknownAttributeError(self, name, "Labware")  # TrashBin words its own
 
     def __repr__(self) -> str:
         return self._repr
