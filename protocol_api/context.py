@@ -451,7 +451,9 @@ class ProtocolContext:
                 onto = "load_adapter" if adapter else "load_labware"
                 raise InvalidSlotError(f"{onto}: a slot is a number or a slot's name, not "
                                        f"{location}; to load onto it, call its own {onto}")
-            slot = self._deck.check_free(location)
+            slot = self._deck.check_slot(location)
+            if not self._replaces_trash(slot):
+                self._deck.check_free(slot)
         definition = self._definition(load_name, namespace, version, call)
         check_role(definition, adapter=adapter, api_version=self._api_version)
         if not off_deck and self._api_version >= ENGINE_CORE_API:
@@ -462,9 +464,17 @@ class ProtocolContext:
             self._modules.check_labware(slot, labware)
         labware._stacker = self._load_on
         if not off_deck:
+            if self._replaces_trash(slot) and self._deck.occupant(slot) is not None:
+                del self._deck[slot]
             self._deck.assign(slot, labware)
         self._send_load(labware, slot)
         return labware
+
+    def _replaces_trash(self, slot: str) -> bool:
+        """Whether a labware loaded into ``slot`` takes the place of what it holds: the
+        fixed trash's slot below apiLevel 2.14, as in Opentrons, as if ``del
+        ctx.deck[slot]`` came first (from 2.14 Opentrons refuses it as a taken slot)."""
+        return slot == self._deck.trash_slot and self._api_version < ENGINE_CORE_API
 
     @api_step("load_labware")
     def _load_on(self, base: Labware, load_name: str | Mapping[str, Any],

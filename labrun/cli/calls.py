@@ -687,6 +687,11 @@ def sentence(name: str, commands: CallCommands, labels: Labels) -> str:
     if name == "delay" or one == "delay":
         message = f": {message_text(str(first['message']))}" if first.get("message") else ""
         return f"Delaying for {duration(float(first.get('seconds', 0)))}{message}"
+    if name == "load_labware" and set(commands.firsts) == {"removeLabware", "loadLabware"}:
+        # below apiLevel 2.14, into the fixed trash's slot: in place of what it held
+        loaded = labels.loaded(str(commands.firsts["loadLabware"].get("slot")))
+        gone = labels.name_of(commands.firsts["removeLabware"].get("labware"))
+        return f"Loading {loaded} in place of {gone}"
     if name in ("load_labware", "load_adapter") and kind == "loadLabware" and len(
             commands.firsts) == 1:  # a labware, or (adapter=) an adapter and the one on it
         return f"Loading {labels.loaded(str(first.get('slot')))}"

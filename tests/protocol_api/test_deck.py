@@ -324,3 +324,34 @@ p300.drop_tip()
         assert drops == [] and summary["location"] == f"{path}:16"
         assert summary["error"].startswith("drop_tip: A1 of Agilent 1 Well Reservoir 290 mL "
                                            "on 12 is not in a tip rack")
+
+
+@pytest.mark.parametrize(("api", "replaced"), [("2.0", True), ("2.13", True), ("2.14", False)])
+def test_below_2_14_a_labware_loaded_into_slot_12_takes_the_fixed_trashs_place(
+        tmp_path: Path, api: str, replaced: bool) -> None:
+    """Below apiLevel 2.14 ``load_labware(name, 12)`` with the fixed trash there puts the
+    labware in its place, as if ``del ctx.deck[12]`` came first: it is ``ctx.fixed_trash``
+    and the trash of the pipettes loaded from then on, and one loaded before drops its tip
+    where the trash stood. From 2.14 the slot is taken. labrun refused it at every level."""
+    path = protocol_file(tmp_path, """
+tips = ctx.load_labware('opentrons_96_tiprack_300ul', 1)
+early = ctx.load_instrument('p300_single_gen2', 'right', tip_racks=[tips])
+reservoir = ctx.load_labware('nest_1_reservoir_195ml', 12)
+late = ctx.load_instrument('p20_single_gen2', 'left')
+ctx.comment(f"{ctx.fixed_trash} | {early.trash_container} | {late.trash_container}")
+early.pick_up_tip()
+early.aspirate(10, reservoir['A1'])
+early.drop_tip()
+""", api=api)
+    run = simulate_file(path)
+    summary = run.record.events[-1]
+    if not replaced:
+        assert summary["status"] == "failed" and summary["location"] == f"{path}:7"
+        assert summary["error"] == "slot 12 already holds Opentrons Fixed Trash"
+        return
+    assert summary["status"] == "succeeded"
+    said = [e.command.message for e in run.engine.entries if isinstance(e.command, c.Comment)]
+    assert said == ["NEST 1 Well Reservoir 195 mL on 12 | Opentrons Fixed Trash on 12 | "
+                    "NEST 1 Well Reservoir 195 mL on 12"]
+    drop = next(e.command for e in run.engine.entries if isinstance(e.command, c.DropTip))
+    assert drop.point == (347.84, 351.5, 82.0)  # the fixed trash's top, where it stood

@@ -939,6 +939,20 @@ def run(ctx):
             "second (off the deck)\n") in out
 
 
+def test_the_log_says_what_a_labware_loaded_into_slot_12_below_2_14_took_the_place_of(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    protocol = '''
+metadata = {"apiLevel": "2.13"}
+
+
+def run(ctx):
+    ctx.load_labware("nest_1_reservoir_195ml", 12)
+'''
+    out = simulate(capsys, tmp_path, protocol=protocol)
+    assert "] Loading NEST 1 Well Reservoir 195 mL (slot 12) in place of Opentrons Fixed " \
+           "Trash\n" in out
+
+
 @pytest.mark.parametrize("level", ["2.13", "2.15"])
 def test_a_plate_loaded_where_one_was_deleted_is_not_on_the_deck_at_the_start(
         capsys: pytest.CaptureFixture[str], tmp_path: Path, level: str) -> None:
