@@ -621,6 +621,14 @@ class InstrumentContext:
         for name, value in (("presses", presses), ("increment", increment)):
             if value is not None:  # as Opentrons
                 refuse_removed(f"pick_up_tip: {name}", ENGINE_CORE_API, level)
+        # an OT-2 presses that many times, each ``increment`` deeper: Opentrons fails at the
+        # pick-up on a count that is not an int (2.0 too), or an increment that is no number
+        if presses is not None and not isinstance(presses, int):
+            raise ProtocolError(f"pick_up_tip: presses must be a whole number (an int), "
+                                f"not {presses!r}")
+        if increment is not None and not is_number(increment):
+            raise ProtocolError(f"pick_up_tip: increment must be a number of mm, not "
+                                f"{increment!r}")
         if prep_after is not None:
             require("pick_up_tip: prep_after", PREP_AFTER_API, level)
         if self._holds_tip:

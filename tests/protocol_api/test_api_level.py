@@ -212,6 +212,25 @@ def test_pick_up_tip_options_by_level(level: tuple[int, int], kwargs: dict[str, 
         assert p300.has_tip
 
 
+@pytest.mark.parametrize(("kwargs", "refusal"), [
+    ({"presses": 2.0}, r"^pick_up_tip: presses must be a whole number \(an int\), not 2\.0$"),
+    ({"presses": "2"}, r"^pick_up_tip: presses must be a whole number \(an int\), not '2'$"),
+    ({"increment": "1"}, r"^pick_up_tip: increment must be a number of mm, not '1'$"),
+])
+def test_below_2_14_presses_is_a_whole_number_and_increment_a_number(
+        kwargs: dict[str, Any], refusal: str) -> None:
+    """At apiLevel 2.13 and below an OT-2 presses into the tip ``presses`` times (an int:
+    2.0 fails at the pick-up), each ``increment`` mm deeper, so anything else is refused
+    before the pick-up, as Opentrons fails there."""
+    with open_context(api_version=(2, 13)) as ctx:
+        p300 = ctx.load_instrument("p300_single_gen2", "left",
+                                   tip_racks=[ctx.load_labware(TIPS, 2)])
+        with pytest.raises(ProtocolError, match=refusal):
+            p300.pick_up_tip(**kwargs)
+        p300.pick_up_tip(presses=3, increment=0.5)
+        assert p300.has_tip
+
+
 @pytest.mark.parametrize("value", ["x", 2, 0.5, []])
 def test_a_home_after_that_is_no_boolean_is_refused_from_2_14(value: object) -> None:
     """Opentrons' engine (2.14 on) reads home_after as a boolean and refuses what it
