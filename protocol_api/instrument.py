@@ -735,7 +735,9 @@ class InstrumentContext:
                 return self._partial_tip([location], None)
             well = location.next_tip(self._spec.channels)
             if well is None:
-                raise OutOfTipsError(f"pick_up_tip: out of tips in {location}")
+                raise OutOfTipsError(f"pick_up_tip: out of tips; every tip in "
+                                     f"{location.load_name} in slot {location.slot} has "
+                                     "been used")
             return well
         if isinstance(location, Location):
             if location.labware.is_labware:  # a rack's point: its next tip, as in Opentrons

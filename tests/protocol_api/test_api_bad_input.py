@@ -163,6 +163,11 @@ CASES: list[tuple[str, str, str]] = [
      "[(p300.pick_up_tip(), p300.drop_tip()) for _ in range(96)]\np300.pick_up_tip()",
      "pick_up_tip: out of tips; every tip in opentrons_96_tiprack_300ul in slot 4 has been "
      "used"),
+    # Given the rack, it named only the rack's display name: which of two alike ran out?
+    ("empty tip rack given to pick_up_tip",
+     "[(p300.pick_up_tip(tips), p300.drop_tip()) for _ in range(96)]\np300.pick_up_tip(tips)",
+     "pick_up_tip: out of tips; every tip in opentrons_96_tiprack_300ul in slot 4 has been "
+     "used"),
     ("empty tip rack from a starting tip",  # it named the rack twice, "... on in ..."
      'p300.starting_tip = tips["H12"]; p300.pick_up_tip(); p300.drop_tip()\np300.pick_up_tip()',
      "pick_up_tip: out of tips; every tip from the starting_tip H12 on in "
