@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -232,13 +233,22 @@ def run(ctx):
     assert seal.parent is pcr and seal.highest_z > pcr.highest_z
     ctx.move_labware(lid, OFF_DECK)
     try:
-        plate.load_labware("millipore_96_wellplate_400ul")  # stacks on any labware
+        plate.load_labware("stacks_on_any_96_plate")  # stacks on any labware
     except Exception as error:  # but is no lid
         assert "only an adapter there holds a labware" in str(error), error
     else:
         raise AssertionError("a plate went onto a plate on a module")
 """)
-    summary = simulate_file(path).record.events[-1]
+    # A plate whose definition stacks it on any labware (Opentrons' newer definitions
+    # have some, such as millipore_96_wellplate_400ul; the 8.8 package Python 3.13
+    # installs has none): written here, so that the test runs on every Python.
+    stacking = copy.deepcopy(get_definition("corning_96_wellplate_360ul_flat"))
+    stacking["parameters"]["loadName"] = "stacks_on_any_96_plate"
+    stacking["namespace"] = "custom_beta"
+    stacking["stackingOffsetWithLabware"] = {"default": {"x": 0, "y": 0, "z": 0}}
+    (tmp_path / "labware").mkdir()
+    (tmp_path / "labware" / "stacks_on_any_96_plate.json").write_text(json.dumps(stacking))
+    summary = simulate_file(path, labware_dirs=[str(tmp_path / "labware")]).record.events[-1]
     assert summary["status"] == "succeeded", summary
 
 

@@ -14,7 +14,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -206,10 +206,13 @@ def protocol_file(directory: Path, body: str, api: str = "2.15") -> Path:
     return path
 
 
-def simulate_file(path: str | Path, *, simulating: bool = True) -> Run:
+def simulate_file(path: str | Path, *, simulating: bool = True,
+                  labware_dirs: Sequence[str] = ()) -> Run:
     """Simulate a protocol file to its end (pauses continue by themselves); closed.
-    ``simulating=False``: run it as on a robot (module readings ask the module)."""
-    run = create_run(path, on_stalled=continue_when_stalled, simulating=simulating)
+    ``simulating=False``: run it as on a robot (module readings ask the module);
+    ``labware_dirs``: folders of custom labware definitions."""
+    run = create_run(path, on_stalled=continue_when_stalled, simulating=simulating,
+                     labware_dirs=labware_dirs)
     try:
         run.control.play(source="test")
         run.wait(timeout=30)
