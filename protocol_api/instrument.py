@@ -717,7 +717,7 @@ class InstrumentContext:
                                      else None)
                 if well is not None:
                     return well
-            names = ", ".join(f"{r.load_name} in slot {r.slot}" for r in racks)
+            names = _rack_names(racks)
             after = f" from the starting_tip {start.well_name} on" if start else ""
             left = _tips_left(racks, start)
             if left and self._spec.channels > 1:  # single tips left, but no full column
@@ -726,8 +726,7 @@ class InstrumentContext:
                     f"pipette; no column{after} in {names} still holds "
                     f"{self._spec.channels} unused tips (it takes a whole column), though "
                     f"{left} single tip(s) are left")
-            raise OutOfTipsError(
-                f"pick_up_tip: out of tips; every tip{after} in {names} has been used")
+            raise _every_tip_used(racks, after)
         if isinstance(location, Labware):
             if not is_tiprack(location):
                 raise TipError(f"pick_up_tip: {location} is not a tip rack")
@@ -735,9 +734,7 @@ class InstrumentContext:
                 return self._partial_tip([location], None)
             well = location.next_tip(self._spec.channels)
             if well is None:
-                raise OutOfTipsError(f"pick_up_tip: out of tips; every tip in "
-                                     f"{location.load_name} in slot {location.slot} has "
-                                     "been used")
+                raise _every_tip_used([location])
             return well
         if isinstance(location, Location):
             if location.labware.is_labware:  # a rack's point: its next tip, as in Opentrons
@@ -814,7 +811,7 @@ class InstrumentContext:
                            "or set starting_tip to None.")
         well = next_tip(layout, self._spec.channels, racks)
         if well is None:
-            names = ", ".join(f"{r.load_name} in slot {r.slot}" for r in racks) or "no rack"
+            names = _rack_names(racks) or "no rack"
             hint = ("" if racks else " (configure_nozzle_layout replaces the tip racks: "
                     "give it tip_racks=)")
             raise OutOfTipsError(
@@ -1990,6 +1987,18 @@ def _no_volume(asked: float | None) -> str:
 def _listed(items: Sequence[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _every_tip_used(racks: Sequence[Labware], after: str = "") -> OutOfTipsError:
+    """The refusal of a pick-up whose tip racks are empty (``after``: from which tip on)."""
+    return OutOfTipsError(f"pick_up_tip: out of tips; every tip{after} in "
+                          f"{_rack_names(racks)} has been used")
+
+
+def _rack_names(racks: Sequence[Labware]) -> str:
+    """The tip racks as a refusal names them: load name and slot, which tell alike racks
+    apart."""
+    return ", ".join(f"{r.load_name} in slot {r.slot}" for r in racks)
 
 
 def _refuse_off_deck(op: str, well: Well, what: str) -> None:
