@@ -34,12 +34,7 @@ from .errors import (
     UnsupportedNameError,
     shown,
 )
-from .instrument import (
-    InstrumentContext,
-    LastMove,
-    TrashDrops,
-    tip_rack_list,
-)
+from .instrument import InstrumentContext
 from .labware import (
     Labware,
     TrashBin,
@@ -62,8 +57,9 @@ from .loader import MAX_API
 from .moves import PlannedMove, module_under, pause_message, plan_move
 from .off_deck import OFF_DECK, OffDeckType
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PLUNGER_DROP_TIP, get_pipette
+from .shared_by_pipettes import SharedByPipettes
 from .steps import StepTracker, api_step, is_number
-from .taken_tips import TakenTips
+from .tip_choice import tip_rack_list
 from .types import APIVersion, Location, Mount, Point
 
 if TYPE_CHECKING:  # imported by the first load_module: most protocols load none
@@ -206,11 +202,9 @@ class ProtocolContext:
         # the custom definitions the protocol gave (load_labware_from_definition), by URI
         self._given: dict[str, LabwareDefinition] = {}
         self._instruments: dict[str, InstrumentContext] = {}
-        self._last_move = LastMove()
-        self._trash_drops = TrashDrops()
-        self._taken_tips = TakenTips()  # the tips the racks hold, apart from tip tracking
-        # mount -> (Z axis, plunger axis); None: the OT-2's left and right, axes unknown
-        self._mounts = dict(mounts) if mounts is not None else None
+        # the gantry, the trash's sides, the tips the racks hold, the mounts: the pipettes'
+        self._shared = SharedByPipettes(self._steps, dict(mounts) if mounts is not None
+                                        else None)
         self._rail_lights = False
         self._max_speeds = AxisMaxSpeeds(self)
         self._liquids: list[Liquid] = []
@@ -249,7 +243,7 @@ class ProtocolContext:
     def location_cache(self) -> Location | None:
         """Where the last pipette move went (a step with no location acts there); None
         after the pipettes homed. Read only here: labrun keeps it itself."""
-        return self._last_move.location
+        return self._shared.last_move.location
 
     @location_cache.setter
     def location_cache(self, location: Location | None) -> None:
@@ -601,8 +595,8 @@ class ProtocolContext:
         spec = get_pipette(instrument_name, self._api_version)
         instrument_name = instrument_name.lower()  # any case, as Opentrons
         mount_name = Mount.parse(mount).mount_name
-        if self._mounts is not None and mount_name not in self._mounts:
-            have = " and ".join(repr(m) for m in sorted(self._mounts)) or "none"
+        if self._shared.mounts is not None and mount_name not in self._shared.mounts:
+            have = " and ".join(repr(m) for m in sorted(self._shared.mounts)) or "none"
             raise InstrumentError(f"this robot has no {mount_name} mount; its mounts: {have}")
         if mount_name in self._instruments and not replace:
             raise InstrumentError(
@@ -612,7 +606,7 @@ class ProtocolContext:
         if replaced is not None:
             replaced.check_replaceable()
         racks = tip_rack_list(tip_racks)
-        instrument = InstrumentContext(self, spec, mount_name, racks,
+        instrument = InstrumentContext(self, self._shared, spec, mount_name, racks,
                                        requested_as=instrument_name)
         instrument.racks_given(tip_racks, "load_instrument")
         for rack in racks:
@@ -734,7 +728,7 @@ class ProtocolContext:
                                  labware.clearance_top, message or "",
                                  None if move.origin is None else labware.footprint))
         if message is not None:  # the run pauses for a person, who may refill tip racks
-            self._taken_tips.refilled()
+            self._shared.taken_tips.refilled()
 
     # -- run control ----------------------------------------------------------------
 
@@ -764,7 +758,7 @@ class ProtocolContext:
                                     f"write ctx.pause(str(...))")
             msg = str(msg)
         self._steps.send(c.WaitForResume(msg))
-        self._taken_tips.refilled()  # a person may refill tip racks at a pause
+        self._shared.taken_tips.refilled()  # a person may refill tip racks at a pause
 
     @api_step("delay")
     def delay(self, seconds: float = 0, minutes: float = 0, msg: str | None = None) -> None:
@@ -814,7 +808,7 @@ class ProtocolContext:
     def home(self) -> None:
         """Home every axis."""
         self._steps.send(c.Home())
-        self._last_move.forget(plungers=True)
+        self._shared.last_move.forget(plungers=True)
 
     def _move_pipettes_away(self, module: str, near: Collection[str] | None, *,
                             gantry: bool = False) -> None:
@@ -822,11 +816,11 @@ class ProtocolContext:
         (``liftPipettes``) when the last move went to one of the slots ``near`` (any slot
         when None), or to no known slot. They are then over no well the protocol named:
         a step with no location is refused until one moves."""
-        slot = self._last_move.slot()
+        slot = self._shared.last_move.slot()
         if near is not None and slot is not None and slot not in near:
             return
         self._steps.send(c.LiftPipettes(module, gantry))
-        self._last_move.forget()
+        self._shared.last_move.forget()
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:

@@ -6,6 +6,8 @@ protocol ``file:line`` from the traceback when it reports the failure.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 def shown(value: object) -> str:
     """``value`` as an error's message shows what a protocol gave: its ``repr`` when that
@@ -19,6 +21,11 @@ def shown(value: object) -> str:
         kind = type(value).__name__  # a list or a tuple, not a Point
         return f"a {kind} of {len(value)} ({value[0]!r} ... {value[-1]!r})"[:200]
     return text[:199] + "…"
+
+
+def listed(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``: names as a message lists them."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 class ProtocolError(Exception):

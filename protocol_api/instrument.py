@@ -8,7 +8,6 @@ engine tracks them again for the run record and for safe replays.
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
@@ -34,11 +33,11 @@ from .errors import (
     UnsupportedAPIError,
     UnsupportedNameError,
     VolumeError,
+    listed,
     shown,
 )
 from .labware import (
     Labware,
-    OutOfTipsError,
     TrashBin,
     Well,
     check_reachable,
@@ -48,23 +47,25 @@ from .labware import (
     offset_of,
     own_well,
 )
-from .nozzles import (
-    Layout,
-    NozzleLayout,
-    check_motion,
-    idle_tips,
-    next_tip,
-    plan_layout,
-    tips_taken,
-)
+from .nozzles import Layout, NozzleLayout, check_motion, plan_layout, tips_taken
+from .pipette_settings import Clearances, FlowRates, PipetteChannelType, PlungerSpeeds
 from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PipetteSpec
 from .steps import api_step, is_number
-from .taken_tips import TakenTips
+from .tip_choice import (
+    down_the_column,
+    named_tip,
+    next_tip_in,
+    no_tip_warning,
+    partial_pick_warnings,
+    racks_from,
+    tip_rack_list,
+)
 from .transfer import plan, transfer_options
 from .types import APIVersion, Location, Point, well_of
 
 if TYPE_CHECKING:
     from .context import ProtocolContext
+    from .shared_by_pipettes import SharedByPipettes
     from .steps import StepTracker
 
 NAMED_TIP_API = (2, 2)
@@ -105,9 +106,6 @@ the pipette last went to (from 2.16 until then it is refused)."""
 ALTERNATE_DROP_API = (2, 15)
 """From this apiLevel a tip dropped into the fixed trash with no location named goes to
 either side of it in turn, as on an OT-2, so that tips do not pile up at one point."""
-TRASH_DROP_MARGIN_MM = 37.5
-"""How far from the fixed trash's left or right edge such a tip is let go: half the X
-span of an OT-2 pipette with its tips, a margin included (Opentrons' figure)."""
 DEFAULT_GANTRY_SPEED = 400.0  # mm/s, InstrumentContext.default_speed
 OT2_PLUNGERS = {"left": "B", "right": "C"}
 """The OT-2's plunger axes, for a context that was not told the robot's mounts."""
@@ -137,79 +135,6 @@ _PRESSURE_SENSING = frozenset({"detect_liquid_presence", "require_liquid_presenc
 pipette has: Opentrons refuses them on an OT-2 for that reason."""
 
 
-class PipetteChannelType(int, enum.Enum):
-    """A pipette's number of channels as Opentrons' engine core gives it (apiLevel 2.14
-    on): equal to 1 or 8, printed ``single`` or ``multi``."""
-
-    SINGLE_CHANNEL = 1
-    EIGHT_CHANNEL = 8
-    NINETY_SIX_CHANNEL = 96
-
-    def __str__(self) -> str:
-        return {1: "single", 8: "multi"}.get(self.value, str(self.value))
-
-
-class FlowRates:
-    """Flow rates in µL/s for aspirate, dispense and blow-out."""
-
-    def __init__(self, aspirate: float, dispense: float, blow_out: float) -> None:
-        self.aspirate = aspirate
-        self.dispense = dispense
-        self.blow_out = blow_out
-
-    def __setattr__(self, name: str, value: float) -> None:
-        if not is_number(value) or value <= 0:
-            raise ProtocolError(f"flow_rate.{name} must be a positive number, not {value!r}")
-        super().__setattr__(name, float(value))
-
-    def __repr__(self) -> str:
-        return (f"FlowRates(aspirate={self.aspirate}, dispense={self.dispense}, "
-                f"blow_out={self.blow_out})")
-
-
-class PlungerSpeeds:
-    """Plunger speeds in mm/s of an OT-2's plunger (apiLevel < 2.14): a view of the flow
-    rates in other units, µL/mm at full volume from the pipette's definition (aspirating;
-    dispensing for dispense and blow-out), so a protocol's speed is the flow it meant."""
-
-    _flow_rate: FlowRates
-    _ul_per_mm: tuple[float, float]
-
-    def __init__(self, flow_rate: FlowRates, ul_per_mm: tuple[float, float]) -> None:
-        object.__setattr__(self, "_flow_rate", flow_rate)
-        object.__setattr__(self, "_ul_per_mm", ul_per_mm)
-
-    def _per_mm(self, name: str) -> float:
-        if name not in ("aspirate", "dispense", "blow_out"):
-            raise AttributeError(f"'PlungerSpeeds' object has no attribute {name!r}")
-        aspirating, dispensing = self._ul_per_mm
-        return aspirating if name == "aspirate" else dispensing
-
-    def __getattr__(self, name: str) -> float:
-        return round(float(getattr(self._flow_rate, name)) / self._per_mm(name), 6)
-
-    def __setattr__(self, name: str, value: float) -> None:
-        per_mm = self._per_mm(name)
-        if not is_number(value) or value <= 0:  # said here, in speed's own terms
-            raise ProtocolError(f"speed.{name} must be a positive number of mm/s, not "
-                                f"{value!r}")
-        setattr(self._flow_rate, name, round(float(value) * per_mm, 6))
-
-
-class Clearances:
-    """Heights above the well bottom (mm) for aspirate and dispense given a Well."""
-
-    def __init__(self) -> None:
-        self.aspirate = 1.0
-        self.dispense = 1.0
-
-    def __setattr__(self, name: str, value: float) -> None:
-        if not is_number(value):
-            raise ProtocolError(f"well_bottom_clearance.{name} must be a number of mm, "
-                                f"not {value!r}")
-        super().__setattr__(name, float(value))
-
-
 OT2_TIP_SIZES: dict[str, tuple[float, ...]] = {
     "p10": (10, 20), "p20": (10, 20), "p50": (50, 200, 300), "p300": (200, 300),
     "p1000": (1000,)}
@@ -229,60 +154,6 @@ press into, the corner of the labware when this was found, and how many of the o
 nozzles with a tip are over no well of the labware."""
 
 
-class LastMove:
-    """Where the last pipette move of the protocol went, and which mount made it.
-
-    The OT-2's pipettes share one gantry: once one pipette moves, the other is no longer
-    where it last went. A liquid step with no location acts where this says (see
-    ``InstrumentContext._here``); homing the pipettes forgets it. ``homes`` counts the
-    times every axis was homed, the plungers with the rest (``ctx.home()``). ``lifted``:
-    the pipette that made it has homed its own Z since (``pipette.home()``): a step in
-    place goes back down there first, as in Opentrons.
-    """
-
-    __slots__ = ("homes", "lifted", "location", "mount")
-
-    def __init__(self) -> None:
-        self.location: Location | None = None
-        self.mount: str | None = None
-        self.homes = 0
-        self.lifted = False
-
-    def moved(self, location: Location, mount: str) -> None:
-        """A pipette on ``mount`` went to ``location``."""
-        self.location, self.mount, self.lifted = location, mount, False
-
-    def forget(self, *, plungers: bool = False) -> None:
-        """The pipettes homed (the robot did, or they were lifted clear of a module):
-        no pipette is anywhere the protocol named; ``plungers``: they homed too."""
-        self.location = self.mount = None
-        self.lifted = False
-        if plungers:
-            self.homes += 1
-
-    def slot(self) -> str | None:
-        """The deck slot the last move went to; None if none or unknown."""
-        return None if self.location is None else self.location.labware.first_parent()
-
-
-class TrashDrops:
-    """Which side of the fixed trash the next tip goes to: right of its centre first, then
-    left, in turn, whichever pipette drops it (from apiLevel 2.15, as on an OT-2)."""
-
-    __slots__ = ("_right_next",)
-
-    def __init__(self) -> None:
-        self._right_next = True
-
-    def next_drop(self, trash: Well) -> Location:
-        """Where the next tip dropped into ``trash`` (the fixed trash's well) is let go:
-        its top, ``TRASH_DROP_MARGIN_MM`` in from one edge (the centre if narrower)."""
-        half = (trash.length or 0.0) / 2
-        offset = max(half - TRASH_DROP_MARGIN_MM, 0.0)
-        side, self._right_next = (1 if self._right_next else -1), not self._right_next
-        return trash.top().move(Point(side * offset, 0.0, 0.0))
-
-
 class _ReplacedPipette:
     """A replaced pipette's step tracker: every API call reaches it first (``api_step``),
     and raises there, saying what happened."""
@@ -299,12 +170,14 @@ class _ReplacedPipette:
 class InstrumentContext:
     """A pipette on a mount."""
 
-    def __init__(self, ctx: ProtocolContext, spec: PipetteSpec, mount: str,
-                 tip_racks: list[Labware], requested_as: str | None = None) -> None:
+    def __init__(self, ctx: ProtocolContext, shared: SharedByPipettes, spec: PipetteSpec,
+                 mount: str, tip_racks: list[Labware], requested_as: str | None = None,
+                 ) -> None:
         self._ctx = ctx
         # the name the protocol loaded it by (load_instrument's first argument)
         self.requested_as = spec.name if requested_as is None else requested_as
-        self._steps = ctx._steps
+        self._steps = shared.steps
+        self._mounts = shared.mounts
         self._replaced: str | None = None  # why this pipette is done with, once replaced
         self._spec = spec
         self._mount = mount
@@ -325,12 +198,12 @@ class InstrumentContext:
         # picked up; then the lesser of the pipette's and that tip's, kept after it goes
         self._working_volume: float = float(spec.max_volume)
         self._volume: float = 0.0  # in the numbers given (see current_volume)
-        self._last_move: LastMove = ctx._last_move  # shared by the pipettes
+        self._last_move = shared.last_move  # shared by the pipettes
         # The plunger is at the bottom, ready to draw, while this equals _last_move.homes;
         # None after a blow-out, a push-out or a home (see _ready_above).
         self._plunger_ready: int | None = None
-        self._trash_drops: TrashDrops = ctx._trash_drops  # likewise
-        self._taken_tips: TakenTips = ctx._taken_tips  # likewise
+        self._trash_drops = shared.trash_drops  # likewise
+        self._taken_tips = shared.taken_tips  # likewise
         self._default_speed: float | None = None  # None: the gantry's own limits
         self._speed_as_set: float = DEFAULT_GANTRY_SPEED  # default_speed as the protocol set it
         self._tip_length = 0.0
@@ -649,20 +522,23 @@ class InstrumentContext:
         tip_length = self._spec.effective_tip_length(rack.tip_length, rack.uri)  # less overlap
         layout = self._layout
         if layout is None:
-            tips = _down_the_column(well, self._spec.channels)
+            tips = down_the_column(well, self._spec.channels)
             taken = len(tips)
         else:
             self._check_partial("pick_up_tip", at, 0.0)
             tips = tips_taken(layout, rack, well)
             taken = len(tips)
             top = self._command_point(at)
-            self._warn_partial_pick(layout, rack, well, taken)
+            for warning in partial_pick_warnings(layout, self._spec.channels, rack, well,
+                                                 taken):
+                self._steps.warn(warning)
         self._refuse_unknown_tip(rack, well)
         self.check_tip_size(rack)  # warned of once it is checked: a refused pick-up is not
         empty = self._taken_tips.empty(tips)
         if empty and empty[0][0] is tips[0]:  # the first nozzle's: warned. Others' only:
-            self._warn_no_tip(empty, taken)  # a multi-channel taking one tip on purpose,
-            # from the bottom of a column up, as from past the rack's end (bare nozzles)
+            # a multi-channel taking one tip on purpose, from the bottom of a column up, as
+            # from past the rack's end (bare nozzles)
+            self._steps.warn(no_tip_warning(empty, taken))
         elif empty and layout is None:  # the nozzles over the emptied end of the column
             gone = {well for well, _ in empty}  # come up bare, as past the rack's end:
             while tips[taken - 1] in gone:  # no tip, no liquid under them
@@ -670,9 +546,10 @@ class InstrumentContext:
             named = isinstance(location, Well) or (isinstance(location, Location)
                                                    and location.labware.is_well)
             if not named:  # a place tip tracking chose: no single tip taken on purpose
-                self._warn_no_tip(empty, taken)
+                self._steps.warn(no_tip_warning(empty, taken))
             elif empty[0][0] in tips[:taken]:  # one between two that take tips: no pattern
-                self._warn_no_tip([e for e in empty if e[0] in tips[:taken]], taken)
+                self._steps.warn(no_tip_warning([e for e in empty if e[0] in tips[:taken]],
+                                                taken))
         self._steps.send(c.PickUpTip(self._mount, (top.x, top.y, top.z), _ref(well),
                                         tip_length, taken))
         wet = self._others[:taken - 1]  # the nozzles past the rack's end take none: bare,
@@ -696,140 +573,22 @@ class InstrumentContext:
         return self
 
     def _tip_well(self, location: Location | Well | Labware | None) -> Well:
-        if location is None:
-            if self._racks_unindexable is not None:
-                kind, where = self._racks_unindexable
-                raise TipError(f"pick_up_tip: no location given, and this pipette's tip_racks "
-                               f"is a {kind} ({where}), which Opentrons cannot take the next "
-                               f"tip from (it fails: '{kind}' object is not subscriptable); "
-                               "give a list, tip_racks=[...]")
-            if not self.tip_racks:
-                where = ("configure_nozzle_layout (which replaces them, as in Opentrons)"
-                         if self._configured else "load_instrument")
-                raise TipError("pick_up_tip: no location given and this pipette has no "
-                               f"tip_racks; pass tip_racks to {where}")
-            racks, start = self._racks_from_starting_tip()
-            if self._layout is not None:
-                return self._partial_tip(racks, start)
-            for rack in racks:
-                well = rack.next_tip(self._spec.channels,
-                                     start if start is not None and start.parent is rack
-                                     else None)
-                if well is not None:
-                    return well
-            names = _rack_names(racks)
-            after = f" from the starting_tip {start.well_name} on" if start else ""
-            left = _tips_left(racks, start)
-            if left and self._spec.channels > 1:  # single tips left, but no full column
-                raise OutOfTipsError(
-                    f"pick_up_tip: out of tips for this {self._spec.channels}-channel "
-                    f"pipette; no column{after} in {names} still holds "
-                    f"{self._spec.channels} unused tips (it takes a whole column), though "
-                    f"{left} single tip(s) are left")
-            raise _every_tip_used(racks, after)
-        if isinstance(location, Labware):
-            if not is_tiprack(location):
-                raise TipError(f"pick_up_tip: {location} is not a tip rack")
-            if self._layout is not None:
-                return self._partial_tip([location], None)
-            well = location.next_tip(self._spec.channels)
-            if well is None:
-                raise _every_tip_used([location])
-            return well
-        if isinstance(location, Location):
-            if location.labware.is_labware:  # a rack's point: its next tip, as in Opentrons
-                return self._tip_well(location.labware.as_labware())
-            if not location.labware.is_well:
-                raise TipError("pick_up_tip: the location must be a well of a tip rack")
-            location = location.labware.as_well()
-        if isinstance(location, list | tuple):  # a column or a row: taken for a well
-            first = location[0] if location else None
-            if isinstance(first, Well) and not is_tiprack(first.parent):
-                plate = first.parent
-                raise TipError(f"pick_up_tip: {plate.load_name} in slot {plate.slot} is not "
-                               f"a tip rack; give one well of a tip rack, not a list of "
-                               f"{len(location)} wells of {plate.load_name}")
-            hint = (f"; a multi-channel takes the tips below the well it is given: give "
-                    f"{first.well_name}" if self._spec.channels > 1 else
-                    f", such as {first.well_name}") if isinstance(first, Well) else ""
-            raise TipError(f"pick_up_tip: give one well of a tip rack{hint}, not a list of "
-                           f"{len(location)}")
-        if not isinstance(location, Well) or not is_tiprack(location.parent):
-            raise TipError(f"pick_up_tip: {location!r} is not a well of a tip rack")
-        return own_well(location)  # a protocol's Well subclass: the rack's own position
-
-    def _warn_partial_pick(self, layout: Layout, rack: Labware, well: Well, taken: int) -> None:
-        """Warn of a named tip where the layout's nozzles find fewer tips than they are,
-        or where a nozzle that takes none comes down onto a tip (it would take it too on a
-        robot; Opentrons neither refuses nor tracks it)."""
-        if taken < layout.count:
-            self._steps.warn(f"pick_up_tip: at {well.well_name} only {taken} of the layout's "
-                             f"{layout.count} nozzles find a place in {rack.load_name}; "
-                             f"the pipette takes {taken} tip(s)")
-        idle = idle_tips(layout, self._spec.channels, rack, well)
-        if idle:
-            names = ", ".join(tip.well_name for tip in idle)
-            self._steps.warn(f"pick_up_tip: at {well.well_name} nozzles that take no tip come "
-                             f"down onto the tips in {names}; on a robot they would be "
-                             "picked up too (tip tracking marks only the layout's)")
-
-    def _warn_no_tip(self, empty: Sequence[tuple[Well, str | None]], taken: int) -> None:
-        """Warn of a pick-up at rack positions whose tips the run took and put none back
-        in since its last pause (``TakenTips``): on a robot the nozzles over them find
-        nothing, and go on bare. ``taken``: the positions the pick-up takes from."""
-        first = empty[0][0]
-        names = [well.well_name for well, _ in empty]
-        where = first.display_name  # "A1 of <rack> on slot 4": the rack, as its wells say
-        if len(names) > 1:
-            where = f"{_listed(names)} of {where.removeprefix(f'{first.well_name} of ')}"
-        lines: dict[str | None, list[str]] = {}  # the lines that took them, in order
-        for well, line in empty:
-            lines.setdefault(line, []).append(well.well_name)
-        if len(lines) == 1:
-            (line,) = lines
-            at = "earlier in the run" if line is None else f"at {line}"
-        else:  # (a line is unknown only to a caller outside any protocol file)
-            at = "at " + _listed([f"{line or 'an unknown line'} ({', '.join(wells)})"
-                                  for line, wells in lines.items()])
-        one = len(names) == 1
-        if len(names) == taken:
-            who = "the pipette"
-        else:
-            who = "the nozzle over it" if one else "the nozzles over them"
-        self._steps.warn(f"pick_up_tip: {where} {'has no tip' if one else 'have no tips'}: "
-                         f"{'its tip was' if one else 'their tips were'} taken {at} and not "
-                         f"put back; on a robot {who} would pick up nothing")
-
-    def _partial_tip(self, racks: Sequence[Labware], start: Well | None) -> Well:
-        """The tip a partial layout picks up by itself (``nozzles.next_tip``)."""
-        layout = self._layout
-        assert layout is not None
-        if start is not None:
-            raise TipError("pick_up_tip: Automatic tip tracking is not available when using "
-                           "a partial pipette nozzle configuration and "
-                           "InstrumentContext.starting_tip. Switch to a full configuration "
-                           "or set starting_tip to None.")
-        well = next_tip(layout, self._spec.channels, racks)
-        if well is None:
-            names = _rack_names(racks) or "no rack"
-            hint = ("" if racks else " (configure_nozzle_layout replaces the tip racks: "
-                    "give it tip_racks=)")
-            raise OutOfTipsError(
-                f"pick_up_tip: out of tips for the {layout.style.value} layout from "
-                f"{layout.primary}: {names} has no place where its {layout.count} active "
-                f"nozzle(s) each find a tip and no other nozzle comes down onto one{hint}")
-        return well
-
-    def _racks_from_starting_tip(self) -> tuple[list[Labware], Well | None]:
-        """The tip racks to search, as Opentrons does: from the starting tip's rack on."""
-        start = self.starting_tip
-        if start is None:
-            return list(self.tip_racks), None
-        for index, rack in enumerate(self.tip_racks):
-            if isinstance(start, Well) and start.parent is rack:
-                return list(self.tip_racks[index:]), start
-        raise TipError(f"pick_up_tip: the starting_tip {start!r} is not a well of this "
-                       "pipette's tip_racks")
+        """The tip a pick-up at ``location`` takes (None: the next one of ``tip_racks``)."""
+        if location is not None:
+            return named_tip(location, self._spec.channels, self._layout)
+        if self._racks_unindexable is not None:
+            kind, where = self._racks_unindexable
+            raise TipError(f"pick_up_tip: no location given, and this pipette's tip_racks "
+                           f"is a {kind} ({where}), which Opentrons cannot take the next "
+                           f"tip from (it fails: '{kind}' object is not subscriptable); "
+                           "give a list, tip_racks=[...]")
+        if not self.tip_racks:
+            where = ("configure_nozzle_layout (which replaces them, as in Opentrons)"
+                     if self._configured else "load_instrument")
+            raise TipError("pick_up_tip: no location given and this pipette has no "
+                           f"tip_racks; pass tip_racks to {where}")
+        racks, start = racks_from(self.tip_racks, self.starting_tip)
+        return next_tip_in(racks, start, self._spec.channels, self._layout)
 
     @api_step("drop_tip")
     def drop_tip(self, location: Location | Well | Labware | None = None,
@@ -898,7 +657,7 @@ class InstrumentContext:
         into = well_of(target)
         if into is not None and is_tiprack(into.parent):  # (a partial layout's never is)
             # the tips go back down the column, one a nozzle that holds one
-            self._taken_tips.put_back(_down_the_column(own_well(into), 1 + len(self._wet)),
+            self._taken_tips.put_back(down_the_column(own_well(into), 1 + len(self._wet)),
                                       self._steps.line, used=self._tip_wetted)
         if self._ctx.api_version < NAMED_TIP_API:
             self._back_in_rack(into)
@@ -1292,7 +1051,7 @@ class InstrumentContext:
         except TipError:
             return  # the pick-up says why
         layout = self._layout
-        tips = (_down_the_column(well, self._spec.channels) if layout is None
+        tips = (down_the_column(well, self._spec.channels) if layout is None
                 else tips_taken(layout, well.parent, well))
         used = self._taken_tips.used(tips)
         if not used or not self._first_time("used tip"):
@@ -1818,7 +1577,7 @@ class InstrumentContext:
 
     def _axes(self) -> tuple[str, str] | None:
         """This mount's Z and plunger axes on the robot, when the context was told them."""
-        mounts = self._ctx._mounts
+        mounts = self._mounts
         return mounts.get(self._mount) if mounts is not None else None
 
     def check_replaceable(self) -> None:
@@ -1869,7 +1628,7 @@ class InstrumentContext:
         size = working if working in OT2_TIP_KINDS else int(spec.max_volume)
         if size in spec.tip_sizes:
             return
-        sizes = _listed([str(v) for v in spec.tip_sizes])
+        sizes = listed([str(v) for v in spec.tip_sizes])
         raise TipError(f"pick_up_tip: the {spec.name}'s definition has settings for {sizes} "
                        f"µL tips, not for the {size} µL tips of {rack.load_name}; below "
                        f"apiLevel 2.14 Opentrons fails this pick-up (KeyError: "
@@ -1939,25 +1698,6 @@ class InstrumentContext:
         return f"{self._spec.display_name} on {self._mount} mount"
 
 
-def tip_rack_list(racks: object) -> list[Labware]:
-    """``tip_racks`` as given to a pipette: a list of tip racks (None: none), as a new
-    list; InstrumentError saying what is wrong otherwise."""
-    if racks is None:
-        return []
-    if isinstance(racks, Labware):
-        raise InstrumentError(f"tip_racks must be a list: tip_racks=[rack], not the rack "
-                              f"itself ({racks.shown_name} in slot {racks.slot})")
-    if isinstance(racks, (str, bytes)) or not hasattr(racks, "__iter__"):
-        raise InstrumentError(f"tip_racks must be a list of tip racks, not {racks!r}")
-    listed = list(racks)
-    for rack in listed:
-        if not isinstance(rack, Labware) or not is_tiprack(rack):
-            what = (f"the {rack.shown_name} in slot {rack.slot}"
-                    if isinstance(rack, Labware) else repr(rack))
-            raise InstrumentError(f"tip_racks must be tip racks; {what} is not")
-    return listed
-
-
 def _speed(what: str, value: object) -> float:
     if not is_number(value) or value <= 0:
         raise ProtocolError(f"{what} must be a positive number of mm/s, not {value!r}")
@@ -1984,23 +1724,6 @@ def _no_volume(asked: float | None) -> str:
     return "no volume given" if asked is None else "volume 0 (none, below apiLevel 2.16)"
 
 
-def _listed(items: Sequence[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
-def _every_tip_used(racks: Sequence[Labware], after: str = "") -> OutOfTipsError:
-    """The refusal of a pick-up whose tip racks are empty (``after``: from which tip on)."""
-    return OutOfTipsError(f"pick_up_tip: out of tips; every tip{after} in "
-                          f"{_rack_names(racks)} has been used")
-
-
-def _rack_names(racks: Sequence[Labware]) -> str:
-    """The tip racks as a refusal names them: load name and slot, which tell alike racks
-    apart."""
-    return ", ".join(f"{r.load_name} in slot {r.slot}" for r in racks)
-
-
 def _refuse_off_deck(op: str, well: Well, what: str) -> None:
     """Refuse ``op`` at a tip rack's ``well`` whose rack is off the deck, naming ``op``
     (Opentrons fails too: "Cannot get ancestor slot of location offDeck")."""
@@ -2008,14 +1731,6 @@ def _refuse_off_deck(op: str, well: Well, what: str) -> None:
     detail = (f"{what}{name}{',' if what else ''} is in a labware that is off the deck; "
               "move it onto the deck first (ctx.move_labware)")
     raise LabwareOffDeckError(f"{op}: {detail}", detail)
-
-
-def _down_the_column(well: Well, count: int) -> list[Well]:
-    """``well`` and the wells after it down its column, ``count`` in all if the column
-    has them: the positions under the nozzles of a pipette's full layout there."""
-    column = next(col for col in well.parent.columns() if well in col)
-    start = column.index(well)
-    return column[start:start + count]
 
 
 def _ref(well: Well) -> str:
@@ -2049,14 +1764,3 @@ def _in_bin(location: Location) -> bool:
     a pipette goes as with all its nozzles whatever its layout, as in Opentrons."""
     well = well_of(location)
     return well is not None and isinstance(well.parent, TrashBin)
-
-
-def _tips_left(racks: Sequence[Labware], start: Well | None) -> int:
-    """How many unused tips ``racks`` hold, from ``start`` on in its rack (column order)."""
-    left = 0
-    for rack in racks:
-        wells = rack.wells()
-        if start is not None and start.parent is rack:
-            wells = wells[wells.index(start):]
-        left += sum(1 for well in wells if well.has_tip)
-    return left
