@@ -41,8 +41,13 @@ from .labware import (
     Well,
     check_sits_on,
     highest_z_of,
+    join_protocol,
+    labware_moved,
+    let_load_on,
     load_name_of,
     name_of,
+    stack,
+    stacked_on,
 )
 from .labware_definitions import (
     STANDARD_NAMESPACE,
@@ -456,7 +461,7 @@ class ProtocolContext:
         labware = Labware(definition, slot, origin, label, self._api_version)
         if self._modules is not None and not off_deck:  # beside a heater-shaker: not too tall
             self._modules.check_labware(slot, labware)
-        labware._stacker = self._load_on
+        let_load_on(labware, self._load_on)
         if not off_deck:
             if self._replaces_trash(slot) and self._deck.occupant(slot) is not None:
                 del self._deck[slot]
@@ -476,15 +481,15 @@ class ProtocolContext:
                  version: int | None = None) -> Labware:
         """Load a labware (by load name or definition) on top of ``base`` (an adapter or a
         labware already on the deck)."""
-        if base._stacked is not None:
-            raise SlotOccupiedError(f"{base!r} already holds {base._stacked.shown_name}")
+        held = stacked_on(base)
+        if held is not None:
+            raise SlotOccupiedError(f"{base!r} already holds {held.shown_name}")
         definition = self._definition(load_name, namespace, version)
         check_role(definition, adapter=False, api_version=self._api_version)
         base.check_can_hold(definition)
         labware = Labware(definition, base.slot, base.stacked_origin(definition), label,
                           self._api_version)
-        labware._on, labware._stacker = base, self._load_on
-        base._stacked = labware
+        stack(labware, base, self._load_on)
         self._send_load(labware, base.slot)
         return labware
 
@@ -507,7 +512,7 @@ class ProtocolContext:
     def _send_load(self, labware: Labware, slot: str) -> None:
         """The loadLabware command of a labware just placed in ``slot``."""
         self._load_order.append(labware)  # the run's labware counted in the record's order
-        labware._join_protocol(self._offsets, self._offset_set, self._liquid_loaded)
+        join_protocol(labware, self._offsets, self._offset_set, self._liquid_loaded)
         wells = custom_wells(labware.definition)
         custom = wells is not None  # a reader knows a standard one by its load name
         self._steps.send(c.LoadLabware(labware.load_name, slot, labware.name,
@@ -577,7 +582,7 @@ class ProtocolContext:
         origin = origin - module.overlap(definition, self._api_version)
         labware = Labware(definition, slot, origin, label, self._api_version,
                           module=module.display_name, over_labware=module.over_labware)
-        labware._stacker = self._load_on
+        let_load_on(labware, self._load_on)
         self._send_load(labware, slot)
         return labware
 
@@ -712,16 +717,18 @@ class ProtocolContext:
         (None) the protocol only says it is no longer on the deck."""
         from_slot = labware.slot
         source = module_under(labware)
+        if source is not None or move.holder is not None:
+            from .modules.base import hold  # loaded with the first module
         if from_slot in self._deck and self._deck[from_slot] is labware:
             self._deck.release(from_slot)
         if source is not None and source.labware is labware:
-            source._hold(None)
-        labware._moved(move.slot, move.origin, module=move.module, on=move.on,
-                       holder=move.holder)
+            hold(source, None)
+        labware_moved(labware, move.slot, move.origin, module=move.module, on=move.on,
+                      holder=move.holder)
         if move.origin is not None and move.on is None and move.holder is None:
             self._deck.assign(move.slot, labware)
         if move.holder is not None:
-            move.holder._hold(labware)
+            hold(move.holder, labware)
         command = c.MoveLabware if message is not None else c.RemoveLabware
         self._steps.send(command(self._load_order.index(labware), labware.load_name,
                                  labware.name, from_slot, move.slot, move.destination,

@@ -1017,7 +1017,8 @@ class InstrumentContext:
 
     def _liquid_plan(self, name: str, volume: Any, source: Any, dest: Any, trash: bool,
                      kwargs: dict[str, Any]) -> InstrumentContext:
-        opts = transfer_options(self, name, trash, kwargs, holds_tip=self._holds_tip)
+        opts = transfer_options(self, name, trash, kwargs, holds_tip=self._holds_tip,
+                                capacity=self._capacity, warn=self._steps.warn)
         if isinstance(volume, tuple) and self._first_time("gradient"):
             self._steps.warn(f"{name}: a (first, last) volume gradient fails on Opentrons "
                              "8.8.2's robot software (its run log cannot print a tuple of "

@@ -44,7 +44,7 @@ from protocol_api.errors import (
 )
 from protocol_api.off_deck import OFF_DECK
 from protocol_api.steps import is_number
-from protocol_api.types import APIVersion, DeckSlotName, Location, Point
+from protocol_api.types import APIVersion, DeckSlotName, Location, Point, placed_at, well_of
 
 __all__ = ["DisposalOffset", "Labware", "OutOfTipsError", "TrashBin", "Well", "WellGeometry"]
 
@@ -54,6 +54,11 @@ class ModuleHolder(Protocol):
 
     @property
     def height_over_labware(self) -> float: ...
+
+
+Stacker = Callable[["Labware", "str | Mapping[str, Any]", "str | None", "str | None",
+                    "int | None"], "Labware"]
+"""Loads a labware (by load name or definition, label, namespace, version) on a labware."""
 
 
 class OutOfTipsError(TipError):
@@ -379,8 +384,7 @@ class Labware:
         self._holder: ModuleHolder | None = None  # the module context it sits on, if any
         self._stacked: Labware | None = None  # the labware loaded on this one
         # Loads a labware on this one; set by the ProtocolContext that loaded this one.
-        self._stacker: Callable[[Labware, str | Mapping[str, Any], str | None, str | None,
-                                 int | None], Labware] | None = None
+        self._stacker: Stacker | None = None
         corner = definition.get("cornerOffsetFromSlot") or {}
         self._base = Point(
             float(slot_origin[0]) + corner.get("x", 0.0),
@@ -475,31 +479,6 @@ class Labware:
         corner = self._definition.get("cornerOffsetFromSlot") or {}
         return (slot_origin.z + float(corner.get("z", 0.0))
                 + float(self._definition["dimensions"]["zDimension"]))
-
-    def _moved(self, slot: str, slot_origin: Point | None, *, module: str | None = None,
-               on: Labware | None = None, holder: ModuleHolder | None = None) -> None:
-        """A person moved the labware (``move_labware``) to ``slot``, its slot origin now
-        ``slot_origin`` (``OFF_DECK_SLOT`` and None: off the deck); on ``on`` (a labware)
-        or ``holder`` (a module's context), if given, on module ``module`` (its display
-        name). An offset set with ``set_offset`` is for a place: the labware takes the
-        one set for its new place, if any, as in Opentrons."""
-        if self._on is not None:
-            self._on._stacked = None
-        # as when loaded: the module is named by the labware directly on it (an adapter)
-        self._on, self._holder = on, holder
-        self._module = module if on is None else None
-        self._over = holder.height_over_labware if holder is not None else 0.0
-        if on is not None:
-            on._stacked = self
-        self._parent = OFF_DECK_SLOT if slot_origin is None else slot
-        if slot_origin is not None:
-            self._slot_origin = slot_origin
-            corner = self._definition.get("cornerOffsetFromSlot") or {}
-            self._base = slot_origin + Point(corner.get("x", 0.0), corner.get("y", 0.0),
-                                             corner.get("z", 0.0))
-            found = self._offsets.get(self._place_key()) if self._offsets else None
-            self._set_offset(found if found is not None else Point(0.0, 0.0, 0.0))
-            self._squares = None
 
     @property
     def whereabouts(self) -> str:
@@ -745,21 +724,6 @@ class Labware:
         on = self._on
         return (uri_of(self), self._parent, self._module if on is None else on._module,
                 uri_of(on) if on is not None else None)
-
-    def _join_protocol(self, offsets: dict[tuple[str, str, str | None, str | None], Point],
-                       told: Callable[[Labware, Point], None],
-                       liquids: Callable[[Labware, Sequence[Well], Any, Sequence[float]],
-                                         None]) -> None:
-        """Become one of the protocol's labware: keep offsets in ``offsets`` (the
-        protocol's, by definition and place), and take the one of this labware's place, if
-        one was set there (apiLevel 2.18 on); tell ``told`` of every offset the protocol
-        sets from now on, and ``liquids`` of the liquid it says wells hold at the start."""
-        self._offsets = offsets
-        self._on_offset = told
-        self._on_liquid = liquids
-        found = offsets.get(self._place_key())
-        if found is not None:
-            self._set_offset(found)
 
     # -- wells ------------------------------------------------------------------------
 
@@ -1124,6 +1088,74 @@ _WELL_UNSUPPORTED = {  # added in apiLevel 2.21 and later
 }
 
 
+def stacked_on(labware: Labware) -> Labware | None:
+    """The labware loaded on ``labware``, if any (``Labware.child``, at any apiLevel)."""
+    return labware._stacked
+
+
+def bottom_holder(labware: Labware) -> ModuleHolder | None:
+    """The module under the stack ``labware`` is in: under it, or under its adapters."""
+    bottom = labware
+    while bottom._on is not None:
+        bottom = bottom._on
+    return bottom._holder
+
+
+def let_load_on(labware: Labware, loader: Stacker) -> None:
+    """Let a protocol load labware on ``labware`` (``Labware.load_labware``): ``loader``
+    (the protocol context's) does it."""
+    labware._stacker = loader
+
+
+def stack(labware: Labware, base: Labware, loader: Stacker) -> None:
+    """``labware`` has been loaded on ``base``; ``loader`` loads labware on it in turn."""
+    labware._on, labware._stacker = base, loader
+    base._stacked = labware
+
+
+def labware_moved(labware: Labware, slot: str, slot_origin: Point | None, *,
+                  module: str | None = None, on: Labware | None = None,
+                  holder: ModuleHolder | None = None) -> None:
+    """A person moved ``labware`` (``move_labware``) to ``slot``, its slot origin now
+    ``slot_origin`` (``OFF_DECK_SLOT`` and None: off the deck); on ``on`` (a labware)
+    or ``holder`` (a module's context), if given, on module ``module`` (its display
+    name). An offset set with ``set_offset`` is for a place: the labware takes the
+    one set for its new place, if any, as in Opentrons."""
+    if labware._on is not None:
+        labware._on._stacked = None
+    # as when loaded: the module is named by the labware directly on it (an adapter)
+    labware._on, labware._holder = on, holder
+    labware._module = module if on is None else None
+    labware._over = holder.height_over_labware if holder is not None else 0.0
+    if on is not None:
+        on._stacked = labware
+    labware._parent = OFF_DECK_SLOT if slot_origin is None else slot
+    if slot_origin is not None:
+        labware._slot_origin = slot_origin
+        corner = labware._definition.get("cornerOffsetFromSlot") or {}
+        labware._base = slot_origin + Point(corner.get("x", 0.0), corner.get("y", 0.0),
+                                            corner.get("z", 0.0))
+        found = labware._offsets.get(labware._place_key()) if labware._offsets else None
+        labware._set_offset(found if found is not None else Point(0.0, 0.0, 0.0))
+        labware._squares = None
+
+
+def join_protocol(labware: Labware, offsets: dict[tuple[str, str, str | None, str | None], Point],
+                   told: Callable[[Labware, Point], None],
+                   liquids: Callable[[Labware, Sequence[Well], Any, Sequence[float]],
+                                     None]) -> None:
+    """Become one of the protocol's labware: keep offsets in ``offsets`` (the
+    protocol's, by definition and place), and take the one of this labware's place, if
+    one was set there (apiLevel 2.18 on); tell ``told`` of every offset the protocol
+    sets from now on, and ``liquids`` of the liquid it says wells hold at the start."""
+    labware._offsets = offsets
+    labware._on_offset = told
+    labware._on_liquid = liquids
+    found = offsets.get(labware._place_key())
+    if found is not None:
+        labware._set_offset(found)
+
+
 class DisposalOffset(Frozen):
     """How far from the top of a trash bin's centre ``TrashBin.top`` goes, in mm (as
     Opentrons' ``opentrons.protocol_api.disposal_locations.DisposalOffset``)."""
@@ -1386,11 +1418,12 @@ def check_reachable(op: str, location: Location, *, in_place: bool = False) -> N
     made and stands elsewhere (Opentrons goes where it stood). ``in_place``: the location
     is where the pipette last went, for a step given none. A location relative to a
     labware, not a well, is a free point: never refused."""
-    well = location._labware
-    if not isinstance(well, Well):
+    well = well_of(location)
+    if well is None:
         return
     labware = well._labware
-    moved = location._placed is not None and location._placed != labware._slot_origin
+    placed = placed_at(location)
+    moved = placed is not None and placed != labware._slot_origin
     if labware._stacked is None and labware._parent != OFF_DECK_SLOT and not moved:
         return  # in reach: every liquid step's case, said without naming the labware
     name = (f"no location given, and {labware.shown_name}, where the pipette last went,"

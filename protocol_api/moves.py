@@ -17,7 +17,7 @@ from engine.commands import OFF_DECK as OFF_DECK_SLOT
 
 from .deck import Deck
 from .errors import LabwareMovementNotAllowedError, ProtocolError, SlotOccupiedError
-from .labware import Labware
+from .labware import Labware, bottom_holder, stacked_on
 from .off_deck import OffDeckType
 from .types import Point
 
@@ -44,10 +44,7 @@ class PlannedMove:
 
 def module_under(labware: Labware) -> ModuleContext | None:
     """The module a labware sits on, directly or through the labware under it."""
-    bottom = labware
-    while bottom._on is not None:
-        bottom = bottom._on
-    return cast("ModuleContext | None", bottom._holder)
+    return cast("ModuleContext | None", bottom_holder(labware))
 
 
 def plan_move(labware: object, new_location: object, *, deck: Deck,
@@ -80,13 +77,15 @@ def _plan(labware: object, new_location: object, deck: Deck,
             "use_gripper=False, the default, the run pauses for a person to move it")
     for name, offset in (("pick_up_offset", pick_up_offset), ("drop_offset", drop_offset)):
         _check_offset(name, offset)
-    if labware._stacked is not None:
+    held = stacked_on(labware)
+    if held is not None:
         raise LabwareMovementNotAllowedError(
-            f"move_labware: {labware.shown_name} holds {labware._stacked.shown_name}; "
+            f"move_labware: {labware.shown_name} holds {held.shown_name}; "
             "move that one first")
     source = module_under(labware)
     if source is not None:
-        source._check_hand_access()
+        from .modules.base import check_hand_access  # loaded with the first module
+        check_hand_access(source)
     definition = labware.definition
     if isinstance(new_location, OffDeckType):
         return PlannedMove(OFF_DECK_SLOT, None, "off the deck")
@@ -101,8 +100,9 @@ def _plan(labware: object, new_location: object, deck: Deck,
         if module.labware is not None:
             raise SlotOccupiedError(f"move_labware: {module.described} already holds "
                                     f"{module.labware.shown_name}")
-        module._check_hand_access()
-        return PlannedMove(module.slots[0], module._labware_origin(definition),
+        from .modules.base import check_hand_access, labware_origin
+        check_hand_access(module)
+        return PlannedMove(module.slots[0], labware_origin(module, definition),
                            f"{module.shown_name} on slot {module.slots[0]}",
                            holder=module, module=module.shown_name)
     if not isinstance(new_location, (int, str)) or isinstance(new_location, bool):
@@ -120,13 +120,15 @@ def _onto_labware(labware: Labware, target: Labware,
     if target is labware:
         raise LabwareMovementNotAllowedError(
             f"move_labware: {labware.shown_name} cannot go onto itself")
-    if target._stacked is not None:
+    held = stacked_on(target)
+    if held is not None:
         raise SlotOccupiedError(f"move_labware: {target.shown_name} already holds "
-                                f"{target._stacked.shown_name}")
+                                f"{held.shown_name}")
     target.check_can_hold(definition)
     holder = module_under(target)
     if holder is not None:
-        holder._check_hand_access()
+        from .modules.base import check_hand_access
+        check_hand_access(holder)
     if target.slot == OFF_DECK_SLOT:
         where = f"{target.shown_name}, off the deck"
         return PlannedMove(OFF_DECK_SLOT, None, where, on=target)

@@ -79,13 +79,16 @@ class TransferOptions(Frozen):
 
 
 def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
-                     options: dict[str, Any], *, holds_tip: bool) -> TransferOptions:
+                     options: dict[str, Any], *, holds_tip: bool,
+                     capacity: Callable[[bool], float],
+                     warn: Callable[[str], None]) -> TransferOptions:
     """Check a liquid-handling call's keyword options, as ``transfer`` takes them
-    (``holds_tip``: the pipette has a tip on now)."""
+    (``holds_tip``: the pipette has a tip on now; ``capacity(fresh_tip)``: what it holds
+    with its tip, or with a new one; ``warn``: says a warning under the call)."""
     for key in options:
         if key not in _OPTIONS:  # Opentrons ignores what it does not know; so do we, aloud
-            pipette._steps.warn(f"{mode}: {key}={options[key]!r} is not an option of "
-                                f"{mode}; ignored, as Opentrons does")
+            warn(f"{mode}: {key}={options[key]!r} is not an option of {mode}; ignored, as "
+                 "Opentrons does")
     called, mode = mode, options.get("mode", mode)  # the method, and its plan
     if mode not in _MODES:
         raise ProtocolError(f"{mode}: mode must be one of {_MODES}")
@@ -114,7 +117,7 @@ def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
     if options.get("blow_out"):
         # Without a location: the trash, or the source when the tip already holds liquid.
         blow_out = location or ("source well" if pipette.current_volume else "trash")
-    max_volume = _max_volume(pipette, mode, new_tip, holds_tip)
+    max_volume = _max_volume(pipette, mode, new_tip, holds_tip, capacity)
     air_gap = _number(mode, "air_gap", options.get("air_gap", 0))  # None fails in Opentrons
     if not 0 <= air_gap < max_volume:
         raise VolumeError(f"{mode}: air_gap must be from 0 µL to below the pipette's working "
@@ -141,16 +144,17 @@ def transfer_options(pipette: InstrumentContext, mode: str, trash: bool,
         max_volume=max_volume, gradient=gradient)
 
 
-def _max_volume(pipette: InstrumentContext, mode: str, new_tip: str, holds_tip: bool) -> float:
+def _max_volume(pipette: InstrumentContext, mode: str, new_tip: str, holds_tip: bool,
+                capacity: Callable[[bool], float]) -> float:
     if new_tip != "never":
         if not pipette.tip_racks:
             raise TipError(f"{mode}: new_tip={new_tip!r} needs tip_racks; pass tip_racks to "
                            "load_instrument or pick up a tip and use new_tip='never'")
-        return pipette._capacity(fresh_tip=True)
+        return capacity(True)
     if not holds_tip:
         raise TipError(f"{mode} with new_tip='never': the {pipette.mount} pipette has no tip; "
                        "call pick_up_tip() first")
-    return pipette._capacity()
+    return capacity(False)
 
 
 def plan(pipette: InstrumentContext, volume: Any, source: Any, dest: Any,
@@ -159,7 +163,7 @@ def plan(pipette: InstrumentContext, volume: Any, source: Any, dest: Any,
     sources = _targets(f"{opts.mode}: source", source)
     dests = _targets(f"{opts.mode}: dest", dest)
     if pipette.channels > 1 and not pipette.partial_layout:  # as Opentrons
-        two_rows = pipette._ctx.api_version >= (2, 2)
+        two_rows = pipette.api_version >= (2, 2)
         sources = _reachable(sources, two_rows)
         dests = _reachable(dests, two_rows)
         rows = "the first row" if two_rows else \

@@ -349,6 +349,12 @@ def well_of(location: Location) -> Well | None:
     return target if isinstance(target, labware_module.Well) else None
 
 
+
+def placed_at(location: Location) -> Point | None:
+    """Where the labware of ``location`` stood (its slot origin) when ``location`` was
+    made; None if it names no labware."""
+    return location._placed
+
 # Last, as the labware module imports this one's Point and Location. (An import inside
 # the checks above would cost a microsecond a call: they run for every command.)
 from protocol_api import labware as labware_module  # noqa: E402

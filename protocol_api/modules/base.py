@@ -307,11 +307,6 @@ class ModuleContext:
     def _labware_loaded(self, labware: Labware) -> None:
         """A labware was placed on the module (a subclass checks it)."""
 
-    def _labware_origin(self, definition: Mapping[str, Any]) -> Point:
-        """Where a labware of ``definition`` on the module has its slot origin."""
-        self._learn_attached()
-        return self._origin - self._spec.overlap(definition, self._api_version)
-
     def _check_hand_access(self) -> None:
         """LabwareMovementNotAllowedError if a person cannot reach the labware place now
         (a subclass: a closed lid, a closed latch; see ``_refuse_hands``)."""
@@ -324,12 +319,6 @@ class ModuleContext:
         raise LabwareMovementNotAllowedError(
             f"move_labware: no labware goes onto or off {self.described} while its {cover} "
             f"is {state}; open it with {opener}() first")
-
-    def _hold(self, labware: Labware | None) -> None:
-        """A person put ``labware`` on the module (None: took it away)."""
-        self._labware = labware
-        if labware is not None:
-            self._labware_loaded(labware)
 
     # -- calls ------------------------------------------------------------------------
 
@@ -369,6 +358,25 @@ class ModuleContext:
     def described(self) -> str:
         """The module as labrun's messages name it: ``Thermocycler Module GEN2 (slot 7)``."""
         return f"{self._spec.display_name} (slot {self._slot})"
+
+
+def labware_origin(module: ModuleContext, definition: Mapping[str, Any]) -> Point:
+    """Where a labware of ``definition`` put on ``module`` has its slot origin."""
+    module._learn_attached()
+    return module._origin - module._spec.overlap(definition, module._api_version)
+
+
+def check_hand_access(module: ModuleContext) -> None:
+    """LabwareMovementNotAllowedError if a person cannot reach ``module``'s labware place
+    now (a closed lid, a closed latch)."""
+    module._check_hand_access()
+
+
+def hold(module: ModuleContext, labware: Labware | None) -> None:
+    """A person put ``labware`` on ``module`` (None: took it away)."""
+    module._labware = labware
+    if labware is not None:
+        module._labware_loaded(labware)
 
 
 class ModuleGeometry:
