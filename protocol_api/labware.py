@@ -1140,14 +1140,15 @@ def labware_moved(labware: Labware, slot: str, slot_origin: Point | None, *,
         labware._squares = None
 
 
-def join_protocol(labware: Labware, offsets: dict[tuple[str, str, str | None, str | None], Point],
-                   told: Callable[[Labware, Point], None],
-                   liquids: Callable[[Labware, Sequence[Well], Any, Sequence[float]],
-                                     None]) -> None:
-    """Become one of the protocol's labware: keep offsets in ``offsets`` (the
-    protocol's, by definition and place), and take the one of this labware's place, if
-    one was set there (apiLevel 2.18 on); tell ``told`` of every offset the protocol
-    sets from now on, and ``liquids`` of the liquid it says wells hold at the start."""
+def join_protocol(labware: Labware,
+                  offsets: dict[tuple[str, str, str | None, str | None], Point],
+                  told: Callable[[Labware, Point], None],
+                  liquids: Callable[[Labware, Sequence[Well], Any, Sequence[float]], None],
+                  ) -> None:
+    """``labware`` becomes one of the protocol's: it keeps offsets in ``offsets`` (the
+    protocol's, by definition and place), and takes the one of its place, if one was set
+    there (apiLevel 2.18 on); it tells ``told`` of every offset the protocol sets from now
+    on, and ``liquids`` of the liquid the protocol says its wells hold at the start."""
     labware._offsets = offsets
     labware._on_offset = told
     labware._on_liquid = liquids
