@@ -53,7 +53,9 @@ class ModuleHolder(Protocol):
     """The module context a labware sits on (``Labware.placed_on``)."""
 
     @property
-    def height_over_labware(self) -> float: ...
+    def height_over_labware(self) -> float:
+        """How far the module reaches above the top of a labware on it, mm."""
+        ...
 
 
 Stacker = Callable[["Labware", "str | Mapping[str, Any]", "str | None", "str | None",

@@ -127,6 +127,7 @@ class ModuleContext:
 
     @property
     def api_version(self) -> APIVersion:
+        """The apiLevel of the protocol that loaded the module."""
         return APIVersion(*self._api_version)
 
     @property

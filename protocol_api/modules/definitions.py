@@ -94,6 +94,7 @@ class ModuleSpec(Frozen):
 
     @property
     def display_name(self) -> str:
+        """The definition's display name (``Temperature Module GEN2``...)."""
         return str(self.definition["displayName"])
 
     @property
@@ -103,6 +104,7 @@ class ModuleSpec(Frozen):
 
     @property
     def config(self) -> Mapping[str, Any]:
+        """The definition's ``config`` (empty if it has none)."""
         return self.definition.get("config") or {}
 
     @property

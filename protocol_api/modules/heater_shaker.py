@@ -95,6 +95,7 @@ class HeaterShakerContext(ModuleContext):
     @since(2, 13)
     @api_step("deactivate_heater")
     def deactivate_heater(self) -> None:
+        """Stop heating; the plate drifts back to room temperature."""
         self._call(c.DeactivateHeater(self.id))
         self._target_c = None
 
@@ -157,6 +158,7 @@ class HeaterShakerContext(ModuleContext):
     @since(2, 13)
     @api_step("close_labware_latch")
     def close_labware_latch(self) -> None:
+        """Close the latch that holds the labware on the plate."""
         self._call(c.CloseLabwareLatch(self.id))
         self._latch = "idle_closed"
 
@@ -171,32 +173,38 @@ class HeaterShakerContext(ModuleContext):
     @property
     @since(2, 13)
     def current_temperature(self) -> float:
+        """The plate's temperature now, °C."""
         return float(self._reading("temperature", 23.0))
 
     @property
     @since(2, 13)
     def target_temperature(self) -> float | None:
+        """The temperature the plate is heading for, °C; None while not heating."""
         target = self._reading("target")
         return None if target is None else float(target)
 
     @property
     @since(2, 13)
     def temperature_status(self) -> str:
+        """``idle``, ``heating``, ``cooling`` or ``holding at target``."""
         return str(self._reading("status", "idle"))
 
     @property
     @since(2, 13)
     def current_speed(self) -> int:
+        """The plate's speed now, rpm."""
         return int(self._reading("rpm", 0))
 
     @property
     @since(2, 13)
     def target_speed(self) -> int | None:
+        """The speed the plate is set to shake at, rpm; None while not shaking."""
         return int(self._target_rpm) if self._target_rpm else None
 
     @property
     @since(2, 13)
     def speed_status(self) -> str:
+        """``holding at target`` while shaking, else ``idle``."""
         return "holding at target" if self.shaking else "idle"
 
     @property

@@ -197,27 +197,33 @@ class ThermocyclerContext(ModuleContext):
 
     @property
     def block_temperature(self) -> float | None:
+        """The block's temperature now, °C (room temperature before any call)."""
         return _number(self._reading("block_temperature", 23.0))  # room, before any call
 
     @property
     def block_target_temperature(self) -> float | None:
+        """The temperature the block is heading for or holding, °C; None without one."""
         return _number(self._reading("block_target"))
 
     @property
     def block_temperature_status(self) -> str:
+        """``idle``, ``heating``, ``cooling`` or ``holding at target``."""
         status = str(self._reading("status", "idle"))
         return "holding at target" if status == "running profile" else status
 
     @property
     def lid_temperature(self) -> float | None:
+        """The lid's temperature now, °C (room temperature before any call)."""
         return _number(self._reading("lid_temperature", 23.0))
 
     @property
     def lid_target_temperature(self) -> float | None:
+        """The temperature the lid is heading for or holding, °C; None without one."""
         return _number(self._reading("lid_target"))
 
     @property
     def lid_temperature_status(self) -> str:
+        """``idle``, ``heating``, ``cooling`` or ``holding at target`` (within 0.5 °C)."""
         target, current = self.lid_target_temperature, self.lid_temperature
         if target is None or current is None:
             return "idle"
@@ -235,14 +241,17 @@ class ThermocyclerContext(ModuleContext):
 
     @property
     def ramp_rate(self) -> float | None:
+        """The block's ramp rate last asked for, °C/s; None: as fast as it goes."""
         return self._ramp
 
     @property
     def total_step_count(self) -> int | None:
+        """The number of steps of the profile last run; None before any."""
         return self._profile[0] if self._profile else None
 
     @property
     def total_cycle_count(self) -> int | None:
+        """The number of cycles of the profile last run; None before any."""
         return self._profile[1] if self._profile else None
 
     @property
