@@ -1086,7 +1086,7 @@ class InstrumentContext:
         if last is None:  # this pipette has a tip, so it moved: they homed since
             raise ProtocolError(f"air_gap: {HOMED_SINCE}; move to the well to take the air "
                                 "gap above first")
-        if not last.labware.is_well:
+        if not in_place and not last.labware.is_well:  # in place: wherever the tip is
             raise ProtocolError("air_gap: a pipette must have been at a well first, to "
                                 "take the air gap above it")
         self._refuse_after_bin("air_gap", last, "move to a well first")
@@ -1100,8 +1100,9 @@ class InstrumentContext:
                               f"{self._capacity():g} µL")
         if height is not None and not is_number(height):
             raise ProtocolError(f"air_gap: height must be a number of mm, not {height!r}")
-        rack = last.labware.as_well().parent
-        if is_tiprack(rack) and TIP_RACK_LIQUID_API <= self._ctx.api_version < AIR_GAP_API:
+        rack = last.labware.as_well().parent if last.labware.is_well else None  # in place
+        if rack is not None and is_tiprack(rack) \
+                and TIP_RACK_LIQUID_API <= self._ctx.api_version < AIR_GAP_API:
             raise ProtocolError(f"air_gap: the last move was to a tip rack ({rack}); move to "
                                 "a well first (below apiLevel 2.22, as in Opentrons, an air "
                                 "gap is an aspirate, and none is taken at a tip rack)")

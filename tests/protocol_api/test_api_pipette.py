@@ -1360,6 +1360,25 @@ def test_flow_rate_arguments_are_checked_as_in_opentrons(api: tuple[int, int], c
         p.drop_tip()
 
 
+def test_an_air_gap_in_place_is_taken_at_a_point_in_no_well() -> None:
+    """air_gap(in_place=True) after a move to a point in no well was refused ("a pipette
+    must have been at a well first"): in place it goes nowhere, so it needs no well, and
+    Opentrons 8.8.2 takes it there (apiLevel 2.24 on)."""
+    with open_context(api_version=(2, 24)) as ctx:
+        plate, p = plate_and_p300(ctx)
+        p.pick_up_tip()
+        p.move_to(Location(Point(200, 200, 100), None))
+        p.air_gap(10, in_place=True)
+        p.move_to(Location(plate["A1"].top().point, plate))  # the plate, not a well
+        p.air_gap(5, in_place=True, flow_rate=20)
+        assert [(cmd.volume, cmd.flow_rate, cmd.well, cmd.air_gap)
+                for cmd in ctx_commands(ctx, c.Aspirate)] == [
+            (10.0, 92.86, None, True), (5.0, 20.0, None, True)]
+        assert [cmd.point for cmd in ctx_commands(ctx, c.MoveTo)][-1] == \
+            plate["A1"].top().point  # no move up for either air gap
+        assert p.current_volume == 15
+
+
 @pytest.mark.parametrize("api", [(2, 15), (2, 16), (2, 18)])
 def test_the_fixed_trash_is_a_trash_bin_from_api_2_16(api: tuple[int, int]) -> None:
     # As opentrons_simulate 8.8.2 moves at 2.16 and 2.18: dispense, blow_out and move_to
