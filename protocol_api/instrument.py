@@ -91,6 +91,9 @@ MM_FROM_EDGE_API = (2, 24)
 """``touch_tip(mm_from_edge=)``: how far inside the edge, from apiLevel 2.24."""
 CURRENT_TIP_SOURCE_API = (2, 25)
 """``current_tip_source_well()``, from apiLevel 2.25."""
+VOLUME_MODE_FLOW_RESET_API = (2, 26)
+"""From this apiLevel ``configure_for_volume`` sets the flow rates back to the pipette's
+defaults, as Opentrons does (before, it keeps those the protocol set)."""
 AIR_GAP_API = (2, 22)
 """From here an air gap is one of its own, not an aspirate: taken above a tip rack too."""
 PREP_AFTER_API = (2, 13)
@@ -1276,9 +1279,9 @@ class InstrumentContext:
     @since(2, 15)
     def configure_for_volume(self, volume: float) -> None:
         """Choose the pipette's volume mode for ``volume`` µL. An OT-2 pipette has one mode,
-        so nothing about it changes; as in Opentrons the call is refused with liquid in the
-        tip or a negative volume, and the tip first goes up to the top of the well this
-        pipette was last in."""
+        so nothing about it changes but, from apiLevel 2.26, its flow rates: back to the
+        defaults. As in Opentrons the call is refused with liquid in the tip or a negative
+        volume, and the tip first goes up to the top of the well this pipette was last in."""
         if self._volume > 1e-9:
             raise ProtocolError(f"configure_for_volume: the tip holds {self._volume:g} µL; "
                                 "a pipette changes its volume mode only when it is empty")
@@ -1288,6 +1291,11 @@ class InstrumentContext:
             well = well_of(last.location)
             if well is not None:
                 self._move(well.top())
+        if self._ctx.api_version >= VOLUME_MODE_FLOW_RESET_API:
+            spec = self._spec
+            self._flow_rate.aspirate = spec.aspirate_flow_rate
+            self._flow_rate.dispense = spec.dispense_flow_rate
+            self._flow_rate.blow_out = spec.blow_out_flow_rate
 
     @api_step("home_plunger")
     def home_plunger(self) -> InstrumentContext:

@@ -1448,6 +1448,29 @@ def test_configure_for_volume_changes_nothing_on_an_ot2_pipette_but_checks_as_op
         "right", tuple(plate["A2"].top().point), "1/A2", False, None, None)  # out of the well
 
 
+@pytest.mark.parametrize(("api", "rates"), [
+    ((2, 25), (50.0, 60.0, 70.0)),  # as the protocol set them
+    ((2, 26), (92.86, 92.86, 92.86)),  # the P300 GEN2's defaults again
+])
+def test_configure_for_volume_sets_the_default_flow_rates_again_from_api_2_26(
+        api: tuple[int, int], rates: tuple[float, float, float]) -> None:
+    """From apiLevel 2.26 Opentrons 8.8.2 forgets the flow rates a protocol set when it
+    configures the pipette's volume mode: the steps after go at the defaults (its log:
+    "Aspirating 50.0 uL ... at 92.86 uL/sec"). labrun kept the rates set."""
+    with open_context(api_version=api) as ctx:
+        plate, p = plate_and_p300(ctx)
+        p.flow_rate.aspirate, p.flow_rate.dispense, p.flow_rate.blow_out = 50, 60, 70
+        p.configure_for_volume(100)
+        assert (p.flow_rate.aspirate, p.flow_rate.dispense, p.flow_rate.blow_out) == rates
+        p.pick_up_tip()
+        p.aspirate(50, plate["A1"])
+        p.dispense(50, plate["A2"])
+        p.blow_out()
+        assert [cmd.flow_rate for cmd in ctx_commands(ctx, c.LiquidCommand)] == [
+            rates[0], rates[1]]
+        assert ctx_commands(ctx, c.BlowOut)[0].flow_rate == rates[2]
+
+
 def test_a_refused_pick_up_gives_no_tip_size_warning_and_the_pick_up_made_does() -> None:
     with open_context(api_version=(2, 20), on_stalled=continue_when_stalled) as ctx:
         rack = ctx.load_labware("opentrons_96_tiprack_300ul", OFF_DECK)
