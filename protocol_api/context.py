@@ -65,7 +65,7 @@ from .pipettes import PLUNGER_BLOW_OUT, PLUNGER_BOTTOM, PLUNGER_DROP_TIP, get_pi
 from .shared_by_pipettes import SharedByPipettes
 from .steps import StepTracker, api_step, is_number
 from .tip_choice import tip_rack_list
-from .types import APIVersion, Location, Mount, Point
+from .types import APIVersion, Location, Mount, Point, well_of
 
 if TYPE_CHECKING:  # imported by the first load_module: most protocols load none
     from .modules import ModuleContext, ModuleRules
@@ -104,6 +104,9 @@ AXES = ("X", "Y", "Z", "A", "B", "C")
 (Z, A) and the left and right plungers (B, C)."""
 MAX_DELAY_S = 86_400 * 999_999_999.0
 """The longest delay: what Python's clock arithmetic counts (Opentrons' does no more)."""
+CACHED_BIN_API = APIVersion(2, 24)
+"""From this apiLevel ``location_cache`` gives the trash bin the pipette last went to
+(from 2.16 until then, None), as in Opentrons."""
 
 
 HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3,4}){1,2}")
@@ -245,10 +248,18 @@ class ProtocolContext:
         return self._params
 
     @property
-    def location_cache(self) -> Location | None:
-        """Where the last pipette move went (a step with no location acts there); None
-        after the pipettes homed. Read only here: labrun keeps it itself."""
-        return self._shared.last_move.location
+    def location_cache(self) -> Location | Labware | None:
+        """Where the last pipette move went, as Opentrons keeps it: below apiLevel 2.14
+        None after the pipettes homed; from 2.14 kept through a home, but None after a tip
+        was dropped (unless at a Location given); in the trash bin (2.16 on) None, and from
+        2.24 the bin itself. Read only here: labrun keeps it itself."""
+        last = self._shared.last_move
+        if self._api_version < ENGINE_CORE_API:
+            return last.location
+        well = None if last.cache is None else well_of(last.cache)
+        if well is not None and isinstance(well.parent, TrashBin):
+            return well.parent if self._api_version >= CACHED_BIN_API else None
+        return last.cache
 
     @location_cache.setter
     def location_cache(self, location: Location | None) -> None:

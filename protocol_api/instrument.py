@@ -669,7 +669,8 @@ class InstrumentContext:
         self._tip_from, self._tip_capacity, self._volume = None, None, 0
         self._plunger_ready = self._last_move.homes  # and after a drop
         self._tip_length = 0.0
-        self._last_move.moved(target, self._mount)
+        self._last_move.dropped(target, self._mount,
+                                location if isinstance(location, Location) else None)
         return self
 
     def trash_labware(self, op: str) -> Labware:
@@ -1393,6 +1394,7 @@ class InstrumentContext:
                                   force_direct, minimum_z_height, speed))
         last = self._last_move  # LastMove.moved, written out: once a move
         last.location, last.mount, last.lifted = location, self._mount, False
+        last.cache = location
         return ref
 
     def _primary_point(self, location: Location,

@@ -27,13 +27,17 @@ class LastMove:
     ``InstrumentContext._here``); homing the pipettes forgets it. ``homes`` counts the
     times every axis was homed, the plungers with the rest (``ctx.home()``). ``lifted``:
     the pipette that made it has homed its own Z since (``pipette.home()``): a step in
-    place goes back down there first, as in Opentrons.
+    place goes back down there first, as in Opentrons. ``cache``: what Opentrons' location
+    cache holds from apiLevel 2.14 (``ProtocolContext.location_cache``): the last move's
+    location, kept through a home, but none after a tip was dropped (unless at a Location
+    the protocol gave).
     """
 
-    __slots__ = ("homes", "lifted", "location", "mount")
+    __slots__ = ("cache", "homes", "lifted", "location", "mount")
 
     def __init__(self) -> None:
         self.location: Location | None = None
+        self.cache: Location | None = None
         self.mount: str | None = None
         self.homes = 0
         self.lifted = False
@@ -41,6 +45,13 @@ class LastMove:
     def moved(self, location: Location, mount: str) -> None:
         """A pipette on ``mount`` went to ``location``."""
         self.location, self.mount, self.lifted = location, mount, False
+        self.cache = location
+
+    def dropped(self, location: Location, mount: str, given: Location | None) -> None:
+        """A pipette on ``mount`` dropped its tip at ``location``, ``given`` as a Location
+        by the protocol (None: a well, the trash or no location)."""
+        self.moved(location, mount)
+        self.cache = given
 
     def forget(self, *, plungers: bool = False) -> None:
         """The pipettes homed (the robot did, or they were lifted clear of a module):

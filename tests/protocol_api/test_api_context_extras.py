@@ -262,6 +262,43 @@ def test_the_fixed_trash_is_loaded_labware_before_2_16(level: tuple[int, int],
         assert sorted(ctx.loaded_labwares) == slots
 
 
+@pytest.mark.parametrize(("level", "in_bin"), [((2, 13), "location"), ((2, 23), None),
+                                               ((2, 24), "bin")])
+def test_location_cache_reads_as_opentrons_after_the_trash_bin_and_a_drop(
+        level: tuple[int, int], in_bin: str | None) -> None:
+    """Opentrons 8.8.2's location cache (engine core, apiLevel 2.14 on) is None after a
+    tip is dropped (into the trash or a well: a Location given is kept), holds the trash
+    bin a pipette went to from 2.24 (None from 2.16 until then), and is kept through
+    ctx.home(). labrun gave the trash's well as a Location, and the trash or the tip rack
+    after a drop. Below 2.14 it is the last move, as there (the trash is labware)."""
+    with open_context(api_version=level) as ctx:
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+        p = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+        p.pick_up_tip()
+        p.aspirate(50, plate["A1"])
+        if in_bin != "location":
+            p.dispense(50, ctx.fixed_trash)
+            assert ctx.location_cache is (ctx.fixed_trash if in_bin == "bin" else None)
+        p.drop_tip()
+        dropped = ctx.location_cache
+        p.pick_up_tip()
+        p.drop_tip(plate["B1"].top())
+        kept = ctx.location_cache
+        p.pick_up_tip()
+        p.move_to(plate["A2"].top())
+        ctx.home()
+        homed = ctx.location_cache
+        p.return_tip()
+        if level < (2, 14):
+            assert dropped is not None and dropped.labware.as_well() is ctx.fixed_trash["A1"]
+            assert homed is None and ctx.location_cache.labware.as_well() is tips["C1"]
+        else:
+            assert dropped is None and ctx.location_cache is None
+            assert homed == plate["A2"].top()
+        assert kept == plate["B1"].top()
+
+
 def test_newer_names_answer_as_opentrons_or_say_they_are_not_supported() -> None:
     # From a fourth differential round: each raised a bare AttributeError or TypeError.
     with open_context(api_version=(2, 25)) as ctx:
