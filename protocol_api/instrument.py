@@ -1094,6 +1094,8 @@ class InstrumentContext:
             raise ProtocolError("air_gap: a pipette must have been at a well first, to "
                                 "take the air gap above it")
         self._refuse_after_bin("air_gap", last, "move to a well first")
+        if not in_place:
+            self._refuse_after_drop("air_gap", "move to a well first")
         available = self._capacity() - self._volume
         asked, volume = volume, self._zero_means_all(volume)  # air_gap(0) before 2.16: all
         amount = (self._all_it_takes("air_gap", asked) if volume is None  # the tip takes
@@ -1156,6 +1158,7 @@ class InstrumentContext:
                 raise ProtocolError("touch_tip: no location given and the last move was not "
                                     "to a well")
             self._refuse_after_bin("touch_tip", last, "give the well", until=None)
+            self._refuse_after_drop("touch_tip", "give the well")
             location = last.labware.as_well()
         if isinstance(location, Location):
             well = well_of(location)
@@ -1381,6 +1384,19 @@ class InstrumentContext:
                 f"{op}: no location given and the pipette last went into the trash bin; "
                 f"{span}, as in Opentrons, a step acts in place only after a move to a "
                 f"well or a point: {instead}")
+
+    def _refuse_after_drop(self, op: str, instead: str) -> None:
+        """Refuse a step at the last well when the last move was a tip drop (into a well
+        or the trash; not at a Location given), from apiLevel 2.14: Opentrons' location
+        cache, which ``touch_tip`` and ``air_gap`` read whichever pipette moved, is empty
+        then."""
+        last = self._last_move
+        if (self._ctx.api_version >= ENGINE_CORE_API and last.location is not None
+                and last.cache is None):
+            raise ProtocolError(
+                f"{op}: no location given and the last move dropped a tip; from apiLevel "
+                f"2.14, as in Opentrons, a step acts at the last well only after a move "
+                f"there: {instead}")
 
     def _move(self, location: Location, force_direct: bool = False,
               minimum_z_height: float | None = None, speed: float | None = None) -> str | None:

@@ -342,6 +342,55 @@ def test_a_step_in_place_after_the_trash_bin_is_refused_from_2_16_until_2_24(
         assert protocol_commands(ctx)[-1].kind == "dispense"
 
 
+@pytest.mark.parametrize(("level", "drop"), [((2, 14), "trash"), ((2, 15), "trash"),
+                                             ((2, 22), "rack"), ((2, 27), "rack")])
+def test_touch_tip_and_air_gap_with_no_location_after_another_pipette_dropped_its_tip(
+        level: tuple[int, int], drop: str) -> None:
+    # As Opentrons 8.8.2: from 2.14 both read its location cache, whichever pipette moved,
+    # which a drop_tip empties ("Cached location of None is not valid for touch tip").
+    # labrun skipped the touch in the fixed trash and took the air gap over it (2.15), or
+    # over the tip rack the tip was dropped into (2.22).
+    with open_context(api_version=level) as ctx:
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        tips20 = ctx.load_labware("opentrons_96_tiprack_20ul", 5)
+        p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+        p20 = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[tips20])
+        p300.pick_up_tip()
+        p20.pick_up_tip()
+        p20.aspirate(5, plate["A1"])
+        if drop == "trash":
+            p300.drop_tip()
+        else:
+            p300.drop_tip(tips["H12"])
+        with pytest.raises(ProtocolError, match=r"^touch_tip: no location given and the last "
+                           r"move dropped a tip; from apiLevel 2\.14, as in Opentrons.*: give "
+                           r"the well$"):
+            p20.touch_tip()
+        with pytest.raises(ProtocolError, match=r"^air_gap: no location given and the last "
+                           r"move dropped a tip.*: move to a well first$"):
+            p20.air_gap(2)
+        assert protocol_commands(ctx)[-1].kind == "dropTip"
+        p20.touch_tip(plate["A1"])  # a well given: as before
+        p20.air_gap(2)
+        assert protocol_commands(ctx)[-1].well == "1/A1"
+
+
+def test_touch_tip_with_no_location_after_a_drop_at_a_location_given_acts_there() -> None:
+    # Opentrons keeps a Location given to drop_tip as its location cache.
+    with open_context(api_version=(2, 15)) as ctx:
+        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+        tips20 = ctx.load_labware("opentrons_96_tiprack_20ul", 5)
+        p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+        p20 = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[tips20])
+        p300.pick_up_tip()
+        p20.pick_up_tip()
+        p300.drop_tip(plate["B2"].top())
+        p20.touch_tip()
+        assert protocol_commands(ctx)[-1].well == "1/B2"
+
+
 @pytest.mark.parametrize("level", [(2, 15), (2, 16)])
 def test_the_fixed_trash_has_no_wells_to_name_from_2_16(level: tuple[int, int]) -> None:
     # As Opentrons 8.8.2: from 2.16 the fixed trash is a TrashBin ("'TrashBin' object is
