@@ -342,6 +342,19 @@ def test_a_step_in_place_after_the_trash_bin_is_refused_from_2_16_until_2_24(
         assert protocol_commands(ctx)[-1].kind == "dispense"
 
 
+def two_pipettes_with_tips(ctx: EmbeddedContext) -> tuple[Any, Any, Any, Any]:
+    """A plate in slot 1, a P300 (300 µL tips, slot 4) and a P20 (slot 5), each with a tip
+    on: the plate, the P300's rack, the P300 and the P20."""
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
+    tips20 = ctx.load_labware("opentrons_96_tiprack_20ul", 5)
+    p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    p20 = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[tips20])
+    p300.pick_up_tip()
+    p20.pick_up_tip()
+    return plate, tips, p300, p20
+
+
 @pytest.mark.parametrize(("level", "drop"), [((2, 14), "trash"), ((2, 15), "trash"),
                                              ((2, 22), "rack"), ((2, 27), "rack")])
 def test_touch_tip_and_air_gap_with_no_location_after_another_pipette_dropped_its_tip(
@@ -351,13 +364,7 @@ def test_touch_tip_and_air_gap_with_no_location_after_another_pipette_dropped_it
     # labrun skipped the touch in the fixed trash and took the air gap over it (2.15), or
     # over the tip rack the tip was dropped into (2.22).
     with open_context(api_version=level) as ctx:
-        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
-        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
-        tips20 = ctx.load_labware("opentrons_96_tiprack_20ul", 5)
-        p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
-        p20 = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[tips20])
-        p300.pick_up_tip()
-        p20.pick_up_tip()
+        plate, tips, p300, p20 = two_pipettes_with_tips(ctx)
         p20.aspirate(5, plate["A1"])
         if drop == "trash":
             p300.drop_tip()
@@ -379,13 +386,7 @@ def test_touch_tip_and_air_gap_with_no_location_after_another_pipette_dropped_it
 def test_touch_tip_with_no_location_after_a_drop_at_a_location_given_acts_there() -> None:
     # Opentrons keeps a Location given to drop_tip as its location cache.
     with open_context(api_version=(2, 15)) as ctx:
-        plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 1)
-        tips = ctx.load_labware("opentrons_96_tiprack_300ul", 4)
-        tips20 = ctx.load_labware("opentrons_96_tiprack_20ul", 5)
-        p300 = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
-        p20 = ctx.load_instrument("p20_single_gen2", "left", tip_racks=[tips20])
-        p300.pick_up_tip()
-        p20.pick_up_tip()
+        plate, _, p300, p20 = two_pipettes_with_tips(ctx)
         p300.drop_tip(plate["B2"].top())
         p20.touch_tip()
         assert protocol_commands(ctx)[-1].well == "1/B2"
