@@ -92,15 +92,21 @@ print(time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_max
 Row = tuple[str, str, str, str]
 
 
-def process(argv: list[str]) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds and peak RSS (MB) of one child process (through a small
-    launcher: Linux keeps the high-water mark across exec)."""
+def measure(argv: list[str], cwd: Path | None = None) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds, peak RSS (MB) and exit code of one child process
+    (through a small launcher: Linux keeps the high-water mark across exec)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     out = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], check=True, env=env,
-                         capture_output=True, text=True).stdout.split()
-    if int(out[3]) != 0:
-        raise RuntimeError(f"{argv} exited with {out[3]}")
-    return float(out[0]), float(out[1]), int(out[2]) / 1024.0
+                         cwd=cwd, capture_output=True, text=True).stdout.split()
+    return float(out[0]), float(out[1]), int(out[2]) / 1024.0, int(out[3])
+
+
+def process(argv: list[str]) -> tuple[float, float, float]:
+    """``measure`` of a child process that must succeed."""
+    wall, cpu, rss, code = measure(argv)
+    if code != 0:
+        raise RuntimeError(f"{argv} exited with {code}")
+    return wall, cpu, rss
 
 
 def labrun(*args: str) -> list[str]:
