@@ -4,7 +4,8 @@ Run ``python benchmarks/versus_opentrons.py --opentrons PATH [FOLDER ...]``, whe
 an ``opentrons_simulate`` (Opentrons' package installed in a Python 3.10 environment of
 its own: its module loading fails on 3.11). Each protocol is run as a whole process by
 both simulators in turn, ``--repeats`` times (labrun first, then Opentrons, alternating,
-so that a machine that slows down slows both), and the medians are compared:
+so that a machine that slows down slows both), and the medians are compared. labrun
+writes its ``--json`` document and Opentrons its run log, each what a script reads:
 
 - with no FOLDER: the 96-transfer protocol and the generated 10,000-command protocol
   that ``floor.py`` measures;
