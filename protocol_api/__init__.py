@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from . import types
 from .context import Liquid, ProtocolContext
 from .deck import Deck
-from .errors import ProtocolError
+from .errors import ProtocolError, RuntimeParameterRequiredError
 from .execute import create_run, open_context
 from .instrument import InstrumentContext
 from .labware import Labware, TrashBin, Well
@@ -79,6 +79,7 @@ __all__ = [
     "Point",
     "ProtocolContext",
     "ProtocolError",
+    "RuntimeParameterRequiredError",
     "TemperatureModuleContext",
     "ThermocyclerContext",
     "TrashBin",

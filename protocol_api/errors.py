@@ -173,3 +173,9 @@ class APIVersionError(UnsupportedAPIError):
 class ParameterError(ProtocolError):
     """A runtime parameter defined wrongly (``add_parameters``), or given a value it cannot
     take."""
+
+
+class RuntimeParameterRequiredError(ParameterError):
+    """A CSV file parameter read when the run was given no file: Opentrons'
+    ``RuntimeParameterRequiredError``, which its documentation has a protocol catch to use
+    data of its own instead."""

@@ -636,7 +636,6 @@ NOT_PROVIDED: dict[str, str] = {
     "Task": "concurrent tasks",
     "create_protocol_context": "protocol contexts made outside a run",
     "ProtocolEngineCoreRequiredError": "Opentrons' protocol engine errors",
-    "RuntimeParameterRequiredError": "Opentrons' protocol engine errors",
     **dict.fromkeys(("PLUNGER_BLOWOUT", "PLUNGER_TOP", "PLUNGER_BOTTOM", "PLUNGER_DROPTIP",
                      "ASPIRATE_ACTION", "DISPENSE_ACTION", "BLOWOUT_ACTION"),
                     "liquid class plunger positions and actions"),

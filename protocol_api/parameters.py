@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from hardware.frozen import Frozen
 
-from .errors import ParameterError
+from .errors import ParameterError, RuntimeParameterRequiredError
 from .types import APIVersion
 
 __all__ = ["CSVParameter", "Parameter", "ParameterContext", "ParameterError", "Parameters",
@@ -301,9 +301,9 @@ class CSVParameter:
     def contents(self) -> str:
         """The whole file as text (UTF-8)."""
         if self._contents is None:
-            raise ParameterError(f"the CSV file parameter {self._name} was given no file "
-                                 f"(labrun simulate and run take one as --param "
-                                 f"{self._name}=FILE.csv; a queued run has none)")
+            raise RuntimeParameterRequiredError(
+                f"the CSV file parameter {self._name} was given no file (labrun simulate "
+                f"and run take one as --param {self._name}=FILE.csv; a queued run has none)")
         try:
             return self._contents.decode("utf-8")
         except UnicodeDecodeError as exc:

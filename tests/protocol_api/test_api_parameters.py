@@ -282,6 +282,26 @@ def test_a_csv_file_not_given_fails_where_the_protocol_reads_it(tmp_path: Path) 
     assert run.record.events[0]["params"] == {"picks": None}
 
 
+def test_a_protocol_may_catch_a_csv_file_not_given_as_opentrons_documents(
+        tmp_path: Path) -> None:
+    # Opentrons' documentation has a protocol import RuntimeParameterRequiredError and catch
+    # it to use rows of its own; the import used to fail the load ("not supported").
+    path = write(tmp_path, """
+        from opentrons.protocol_api import RuntimeParameterRequiredError
+
+        def add_parameters(parameters):
+            parameters.add_csv_file(variable_name="picks", display_name="Cherry picks")
+
+        def run(ctx):
+            for read in ("parse_as_csv()", "contents", "file"):
+                try:
+                    eval(f"ctx.params.picks.{read}")
+                except RuntimeParameterRequiredError:
+                    ctx.comment(f"{read}: no file")
+    """, level="2.20")
+    assert comments(path) == ["parse_as_csv(): no file", "contents: no file", "file: no file"]
+
+
 def test_a_csv_file_of_one_column_needs_detect_dialect_false(tmp_path: Path) -> None:
     # As in Opentrons: the guess of the delimiter fails on one column.
     path = write(tmp_path, CSV.replace("parse_as_csv()", "parse_as_csv(detect_dialect=False)"),
