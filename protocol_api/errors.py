@@ -170,12 +170,12 @@ class APIVersionError(UnsupportedAPIError):
     ``APIVersionError``: the robot refuses it too)."""
 
 
-class ParameterError(ProtocolError):
-    """A runtime parameter defined wrongly (``add_parameters``), or given a value it cannot
-    take."""
+class ParameterError(ProtocolError, ValueError):
+    """A runtime parameter defined wrongly (``add_parameters``), given a value it cannot
+    take, or a CSV file that cannot be read: a ValueError, as Opentrons' are."""
 
 
-class RuntimeParameterRequiredError(ParameterError):
+class RuntimeParameterRequiredError(ProtocolError):
     """A CSV file parameter read when the run was given no file: Opentrons'
     ``RuntimeParameterRequiredError``, which its documentation has a protocol catch to use
-    data of its own instead."""
+    data of its own instead (not a ValueError, as there)."""

@@ -316,6 +316,41 @@ def test_a_csv_file_of_one_column_needs_detect_dialect_false(tmp_path: Path) -> 
         "column, parse_as_csv(detect_dialect=False))")
 
 
+def test_parameter_errors_are_value_errors_a_protocol_may_catch(tmp_path: Path) -> None:
+    # As Opentrons' (ParameterValueError...): they were not, so `except ValueError`
+    # around a definition or a CSV file's reading caught nothing and the protocol failed.
+    path = write(tmp_path, """
+        def add_parameters(parameters):
+            try:
+                parameters.add_int(variable_name="count", display_name="Count", default=9,
+                                   minimum=1, maximum=8)
+            except ValueError as exc:
+                parameters.add_bool(variable_name="fallback", display_name="Fallback",
+                                    default=True)
+            parameters.add_csv_file(variable_name="picks", display_name="Cherry picks")
+
+        def run(ctx):
+            ctx.comment(repr(ctx.params.get_all()["fallback"]))
+            try:
+                rows = ctx.params.picks.parse_as_csv()
+            except ValueError:  # one column: no delimiter to guess
+                rows = ctx.params.picks.parse_as_csv(detect_dialect=False)
+            ctx.comment(repr(rows))
+            try:
+                ctx.params.count
+            except ValueError:
+                pass
+            except AttributeError:
+                ctx.comment("no count")
+    """, level="2.20")
+    picks = tmp_path / "picks.csv"
+    picks.write_text("volume\n20\n")
+    assert comments(path, picks=str(picks)) == ["True", "[['volume'], ['20']]", "no count"]
+    run = finished(path)  # no file: not a ValueError, as in Opentrons
+    assert (run.record.events[-1]["location"], run.record.events[-1]["error"][:46]) == (
+        f"{path}:15", "the CSV file parameter picks was given no file")
+
+
 @pytest.mark.parametrize(("signature", "others"), [
     ("parameters, more=1", "more=1"),
     ("parameters, *rest", "*rest"),
