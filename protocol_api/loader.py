@@ -133,7 +133,10 @@ def load_protocol(path: str | Path, *, shown_as: str | None = None) -> ProtocolS
     if not _takes_one_argument(run):
         raise LocatedLoadError("run must take exactly one argument, the protocol context",
                                _def_line(run, name))
-    parameters = _parameters(namespace, name, api_version)
+    # As in Opentrons, add_parameters runs in a namespace of its own (the file executed
+    # anew): what it sets or appends at the top level, run does not see.
+    own = _execute(code, name, str(path)) if "add_parameters" in namespace else namespace
+    parameters = _parameters(own, name, api_version)
     return ProtocolSource(name, api_version, metadata, requirements, run, parameters)
 
 

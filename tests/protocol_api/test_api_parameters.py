@@ -351,6 +351,29 @@ def test_parameter_errors_are_value_errors_a_protocol_may_catch(tmp_path: Path) 
         f"{path}:15", "the CSV file parameter picks was given no file")
 
 
+def test_what_add_parameters_sets_at_the_top_level_run_does_not_see(tmp_path: Path) -> None:
+    # Opentrons executes the file anew for run: a global add_parameters set is undefined
+    # there (NameError on the robot), a list it appended to is empty. Both were seen.
+    path = write(tmp_path, """
+        SEEN = []
+
+        def add_parameters(parameters):
+            global KEPT
+            KEPT = parameters
+            SEEN.append("add_parameters")
+            parameters.add_bool(variable_name="dry_run", display_name="Dry run", default=True)
+
+        def run(ctx):
+            ctx.comment(f"{SEEN} {ctx.params.dry_run}")
+            ctx.comment(repr(KEPT))
+    """)
+    run = finished(path)
+    assert [e["params"]["message"] for e in run.record.events if e.get("type") == "comment"
+            and e["status"] == "queued"] == ["[] True"]
+    assert (run.record.events[-1]["location"], run.record.events[-1]["error"]) == (
+        f"{path}:13", "NameError: name 'KEPT' is not defined")
+
+
 @pytest.mark.parametrize(("signature", "others"), [
     ("parameters, more=1", "more=1"),
     ("parameters, *rest", "*rest"),

@@ -447,7 +447,8 @@ def test_a_protocol_that_changes_the_folder_leaves_labruns_paths_alone(
     # "preparing" for ever was left where asked), and the labware folder and the CSV file,
     # given relative to where labrun started, were not found.
     start = tmp_path / "start"
-    (start / "elsewhere" / "elsewhere").mkdir(parents=True)
+    # (Its top level runs twice, as in Opentrons: once more for add_parameters.)
+    (start / "elsewhere" / "elsewhere" / "elsewhere").mkdir(parents=True)
     custom_plate(start / "labware")
     (start / "volumes.csv").write_text("well,volume\nA1,20\n")
     write(start, CHANGES_FOLDER)
