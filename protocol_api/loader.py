@@ -577,8 +577,20 @@ def _opentrons_modules() -> dict[str, types.ModuleType]:
                           MIN_SUPPORTED_VERSION=package.MIN_SUPPORTED_VERSION)
     support = _module("opentrons.protocols.api_support", "labrun's API support",
                       types=support_types, util=util, definitions=definitions)
+    from .errors import RuntimeParameterRequiredError
+    from .parameters import CSVParameter, ParameterChoice, Value
+
+    parameter_types = _module("opentrons.protocols.parameters.types",
+                              "labrun's runtime parameter types",
+                              ParameterChoice=ParameterChoice, PrimitiveAllowedTypes=Value,
+                              UserFacingTypes=Value | CSVParameter)
+    parameter_errors = _module("opentrons.protocols.parameters.exceptions",
+                               "labrun's runtime parameter errors",
+                               RuntimeParameterRequired=RuntimeParameterRequiredError)
+    parameters = _module("opentrons.protocols.parameters", "labrun's runtime parameters",
+                         types=parameter_types, exceptions=parameter_errors)
     protocols = _module("opentrons.protocols", "labrun's protocol support",
-                        api_support=support)
+                        api_support=support, parameters=parameters)
     top = _module("opentrons", "labrun's stand-in for the opentrons package",
                   protocol_api=package, types=labrun_types, protocols=protocols,
                   APIVersion=api_version)
@@ -605,6 +617,9 @@ def _opentrons_modules() -> dict[str, types.ModuleType]:
         "opentrons.protocols.api_support.types": support_types,
         "opentrons.protocols.api_support.util": util,
         "opentrons.protocols.api_support.definitions": definitions,
+        "opentrons.protocols.parameters": parameters,
+        "opentrons.protocols.parameters.types": parameter_types,
+        "opentrons.protocols.parameters.exceptions": parameter_errors,
     }
 
 

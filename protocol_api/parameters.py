@@ -15,15 +15,15 @@ import keyword
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 from hardware.frozen import Frozen
 
 from .errors import ParameterError, RuntimeParameterRequiredError
 from .types import APIVersion
 
-__all__ = ["CSVParameter", "Parameter", "ParameterContext", "ParameterError", "Parameters",
-           "resolve"]
+__all__ = ["CSVParameter", "Parameter", "ParameterChoice", "ParameterContext", "ParameterError",
+           "Parameters", "resolve"]
 
 DISPLAY_NAME_MAX = 30
 DESCRIPTION_MAX = 100
@@ -33,6 +33,14 @@ _KINDS = {"int": int, "float": float, "bool": bool, "str": str}
 
 
 Value = int | float | bool | str
+
+
+class ParameterChoice(TypedDict):
+    """One of the ``choices`` of ``add_int``, ``add_float`` or ``add_str`` (Opentrons'
+    ``opentrons.protocols.parameters.types.ParameterChoice``, for a protocol's types)."""
+
+    display_name: str
+    value: Value
 
 
 class Parameter(Frozen):

@@ -302,3 +302,32 @@ def test_a_submodule_path_imports_with_import_as(tmp_path: Path, statement: str)
     said = [e.command.params()["message"] for e in run.engine.entries
             if e.command.kind == "comment"]
     assert said == [statement.split()[1]]
+
+
+def test_runtime_parameter_types_import_from_their_opentrons_module(tmp_path: Path) -> None:
+    """Protocols type their choices with ``opentrons.protocols.parameters.types``'
+    ParameterChoice (its import failed the load: labrun did not provide the module), and
+    ``.exceptions`` has RuntimeParameterRequired, what a CSV file not given raises."""
+    path = tmp_path / "protocol.py"
+    path.write_text(textwrap.dedent("""
+        from typing import List
+        from opentrons.protocols.parameters.types import ParameterChoice
+        from opentrons.protocols.parameters.exceptions import RuntimeParameterRequired
+        metadata = {"apiLevel": "2.20"}
+        PLATES: List[ParameterChoice] = [
+            {"display_name": "Corning", "value": "corning_96_wellplate_360ul_flat"}]
+        def add_parameters(parameters):
+            parameters.add_str(variable_name="plate", display_name="Plate",
+                               default="corning_96_wellplate_360ul_flat", choices=PLATES)
+            parameters.add_csv_file(variable_name="picks", display_name="Cherry picks")
+        def run(ctx):
+            ctx.comment(ctx.params.plate)
+            try:
+                ctx.params.picks.parse_as_csv()
+            except RuntimeParameterRequired:
+                ctx.comment("no file")
+    """), encoding="utf-8")
+    run = simulate_file(path)
+    assert run.record.events[-1]["status"] == "succeeded", run.record.events[-1]
+    assert [e.command.params()["message"] for e in run.engine.entries
+            if e.command.kind == "comment"] == ["corning_96_wellplate_360ul_flat", "no file"]
