@@ -239,7 +239,19 @@ class _Borrowed(_WritesThrough, io.TextIOBase):
         return self._buffer
 
     def write(self, text: str) -> int:
-        return self._target.write(text)
+        target = self._target
+        if type(target) is not io.TextIOWrapper or os.linesep != "\n":
+            return target.write(text)
+        # labrun's own thread writes to the same text stream (the live log), and a
+        # TextIOWrapper write that flushes drops what another thread wrote meanwhile
+        # (CPython gh-119506, fixed after 3.11): the protocol's text goes, after what
+        # labrun's stream holds, to the binary stream under it, which has a lock.
+        target.flush()
+        data = text.encode(target.encoding, target.errors or "strict")
+        target.buffer.write(data)
+        if target.write_through or (target.line_buffering and "\n" in text):
+            target.buffer.flush()
+        return len(text)
 
     def detach(self) -> _BorrowedBytes:  # type: ignore[override]
         """Its ``buffer`` (to wrap in a text stream of one's own), labrun's stream's

@@ -215,6 +215,39 @@ def test_a_protocol_closing_a_standard_stream_on_the_robot_closes_nothing_of_lab
     assert read_record(record)[-1]["error"] == "ValueError: bad"
 
 
+def test_a_line_the_protocol_prints_as_labrun_flushes_its_own_output_is_kept() -> None:
+    # The protocol prints (its thread) while labrun's thread writes the live log: a
+    # TextIOWrapper write that flushes released the GIL in its buffer's write and then
+    # dropped what the other thread wrote meanwhile (CPython gh-119506). The protocol's
+    # "after" went missing from `labrun run`'s output, rarely. Here the protocol prints
+    # exactly then: from inside the write of labrun's flush.
+    import io
+
+    from labrun.cli.outputs import ProtocolStreams
+
+    printed: list[str] = []
+
+    class Terminal(io.BytesIO):  # labrun's stdout's binary stream
+        def write(self, data: object) -> int:
+            written = super().write(data)  # type: ignore[arg-type]
+            if not printed:  # the protocol's thread, while labrun's thread writes
+                printed.append("after")
+                print("after")
+            return written
+
+    own = io.TextIOWrapper(Terminal(), encoding="utf-8")
+    saved = sys.stdout, sys.stderr
+    sys.stdout = own
+    try:
+        with ProtocolStreams():
+            own.write("a" * 8191)  # labrun's live log, held by its stream
+            own.write("bb\n")  # more than a chunk: flushed, and the protocol prints
+    finally:
+        sys.stdout, sys.stderr = saved
+    own.flush()
+    assert own.buffer.getvalue() == b"a" * 8191 + b"after\n" + b"bb\n"  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("closing", ["buffer.close()", "buffer.detach()", "close()",
                                      "detach()"])
 def test_a_protocol_closing_its_stderr_in_the_simulation_closes_nothing_of_labrun_s(
