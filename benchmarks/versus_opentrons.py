@@ -44,6 +44,11 @@ def protocol_file(folder: Path) -> Path | None:
     return files[0] if len(files) == 1 else None
 
 
+def label(protocol: Path) -> str:
+    """How a protocol is named in the table: its folder's name, or its file's."""
+    return protocol.parent.name if protocol.name == "protocol.py" else protocol.name
+
+
 def protocols(folders: list[Path], sample: int | None, seed: int) -> list[Path]:
     """The protocol files the folders name, sampled if asked."""
     found: list[Path] = []
@@ -101,23 +106,22 @@ def main() -> None:
             files = [Path(name) / "transfer_96.py", Path(name) / "generated_10k.py"]
             files[0].write_text(PROTOCOL_96)
             files[1].write_text(throughput.GENERATED % throughput.N_CYCLES)
-        width = max(len(str(f.parent.name if f.name == "protocol.py" else f.name))
-                    for f in files) if files else 0
+        width = max((len(label(f)) for f in files), default=0)
         print(f"{'protocol':{width}}  labrun s (MB)   Opentrons s (MB)   speed-up  "
               f"(medians of {args.repeats})")
         both: list[tuple[float, float]] = []
         failed: list[str] = []
         for i, protocol in enumerate(files, 1):
-            label = protocol.parent.name if protocol.name == "protocol.py" else protocol.name
+            name = label(protocol)
             try:
                 ours, our_rss, theirs, their_rss = paired(protocol, args.opentrons,
                                                           args.repeats)
             except RuntimeError as exc:
-                failed.append(f"{label} ({exc})")
-                print(f"{label:{width}}  left out: {exc}", flush=True)
+                failed.append(f"{name} ({exc})")
+                print(f"{name:{width}}  left out: {exc}", flush=True)
                 continue
             both.append((ours, theirs))
-            print(f"{label:{width}}  {ours:7.3f} ({our_rss:4.0f})  {theirs:8.2f} "
+            print(f"{name:{width}}  {ours:7.3f} ({our_rss:4.0f})  {theirs:8.2f} "
                   f"({their_rss:4.0f})   x{theirs / ours:5.1f}   [{i}/{len(files)}]",
                   flush=True)
     if both:

@@ -8,6 +8,7 @@ changes as lines (the keys are tested in a pseudo-terminal, test_cli_run_termina
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import select
@@ -28,6 +29,7 @@ from engine.record import read_record
 from hardware.emulator import EmulatorHandle, running_emulator
 from hardware.factory import emulator_config_path
 from labrun.cli.main import main
+from labrun.cli.outputs import ProtocolStreams
 
 ROOT = Path(__file__).resolve().parents[3]
 DIALECTS = ("grbl", "marlin", "smoothie")
@@ -221,21 +223,18 @@ def test_a_line_the_protocol_prints_as_labrun_flushes_its_own_output_is_kept() -
     # dropped what the other thread wrote meanwhile (CPython gh-119506). The protocol's
     # "after" went missing from `labrun run`'s output, rarely. Here the protocol prints
     # exactly then: from inside the write of labrun's flush.
-    import io
-
-    from labrun.cli.outputs import ProtocolStreams
-
     printed: list[str] = []
 
     class Terminal(io.BytesIO):  # labrun's stdout's binary stream
-        def write(self, data: object) -> int:
-            written = super().write(data)  # type: ignore[arg-type]
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            written = super().write(data)
             if not printed:  # the protocol's thread, while labrun's thread writes
                 printed.append("after")
                 print("after")
             return written
 
-    own = io.TextIOWrapper(Terminal(), encoding="utf-8")
+    terminal = Terminal()
+    own = io.TextIOWrapper(terminal, encoding="utf-8")
     saved = sys.stdout, sys.stderr
     sys.stdout = own
     try:
@@ -245,7 +244,7 @@ def test_a_line_the_protocol_prints_as_labrun_flushes_its_own_output_is_kept() -
     finally:
         sys.stdout, sys.stderr = saved
     own.flush()
-    assert own.buffer.getvalue() == b"a" * 8191 + b"after\n" + b"bb\n"  # type: ignore[attr-defined]
+    assert terminal.getvalue() == b"a" * 8191 + b"after\n" + b"bb\n"
 
 
 @pytest.mark.parametrize("closing", ["buffer.close()", "buffer.detach()", "close()",
